@@ -1,0 +1,585 @@
+//! The keyspace: every database, split into shards by key hash. Each shard sits behind its own
+//! mutex and holds its slice of all databases, so a single-key command locks one shard, a
+//! multi-key command locks its shards in index order (no deadlock, and atomic to every other
+//! client), and SWAPDB/FLUSHALL lock them all.
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, MutexGuard};
+use rand::Rng;
+
+use crate::bytes::SmallBytes;
+use crate::dict::{Dict, Entry};
+use crate::value::Value;
+
+type KeyHasher = foldhash::fast::FixedState;
+
+/// One database's keys within one shard.
+pub struct Db {
+    dict: Dict,
+    hasher: KeyHasher,
+    /// Keys with a TTL, for INFO keyspace and to skip idle databases in the expiry cycle.
+    volatile: usize,
+    /// Where the active expiry cycle resumes its walk.
+    expire_cursor: u64,
+    /// Running estimate of the TTL of volatile keys, as Redis reports in `avg_ttl`.
+    avg_ttl_ms: u64,
+    pub expired_keys: u64,
+}
+
+impl Db {
+    fn new(hasher: KeyHasher) -> Self {
+        Db {
+            dict: Dict::default(),
+            hasher,
+            volatile: 0,
+            expire_cursor: 0,
+            avg_ttl_ms: 0,
+            expired_keys: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.dict.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dict.is_empty()
+    }
+
+    pub fn volatile(&self) -> usize {
+        self.volatile
+    }
+
+    pub fn avg_ttl_ms(&self) -> u64 {
+        self.avg_ttl_ms
+    }
+
+    /// Bytes the table itself uses beyond its entries.
+    pub fn overhead_bytes(&self) -> usize {
+        self.dict.bucket_bytes()
+    }
+
+    fn rehasher(&self) -> impl Fn(&[u8]) -> u64 {
+        let hasher = self.hasher;
+        move |k: &[u8]| hasher.hash_one(k)
+    }
+
+    /// Removes `key` if its TTL has passed. Returns true when it did.
+    fn expire_if_due(&mut self, hash: u64, key: &[u8], now_ms: u64) -> bool {
+        let due = self
+            .dict
+            .get(hash, key)
+            .is_some_and(|e| e.is_expired(now_ms));
+        if due {
+            self.remove(hash, key);
+            self.expired_keys += 1;
+        }
+        due
+    }
+
+    /// Looks a key up for a command, expiring it lazily and recording the access.
+    pub fn get(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        if self.expire_if_due(hash, key, now_ms) {
+            return None;
+        }
+        let entry = self.dict.get_mut(hash, key)?;
+        entry.access = lru_clock(now_ms);
+        Some(entry)
+    }
+
+    /// Looks a key up without counting it as an access (OBJECT, TYPE-like inspection).
+    pub fn peek(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        if self.expire_if_due(hash, key, now_ms) {
+            return None;
+        }
+        self.dict.get(hash, key)
+    }
+
+    /// Stores `value` under `key`, replacing any previous value. The TTL is cleared unless
+    /// `keep_ttl`.
+    pub fn set(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        value: Value,
+        keep_ttl: bool,
+        now_ms: u64,
+    ) -> &mut Entry {
+        let exists = self.dict.get(hash, key).is_some();
+        if exists {
+            let entry = self.dict.get_mut(hash, key).expect("present");
+            if !keep_ttl && entry.expire_at != 0 {
+                entry.expire_at = 0;
+                self.volatile -= 1;
+            }
+            entry.value = value;
+            entry.access = lru_clock(now_ms);
+            // Reborrow so the returned reference is tied to `self` alone.
+            return self.dict.get_mut(hash, key).expect("present");
+        }
+        let mut entry = Box::new(Entry::new(SmallBytes::new(key), value));
+        entry.access = lru_clock(now_ms);
+        let rehash = self.rehasher();
+        self.dict.insert_new(hash, entry, rehash)
+    }
+
+    /// Inserts a whole entry (RENAME, MOVE, COPY), keeping its TTL. The key must be absent.
+    pub fn insert_entry(&mut self, hash: u64, entry: Box<Entry>) {
+        if entry.expire_at != 0 {
+            self.volatile += 1;
+        }
+        let rehash = self.rehasher();
+        self.dict.insert_new(hash, entry, rehash);
+    }
+
+    pub fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Box<Entry>> {
+        let rehash = self.rehasher();
+        let entry = self.dict.remove(hash, key, rehash)?;
+        if entry.expire_at != 0 {
+            self.volatile -= 1;
+        }
+        Some(entry)
+    }
+
+    /// Sets (or with 0, clears) the absolute expiry of an existing key.
+    pub fn set_expire(&mut self, hash: u64, key: &[u8], at_ms: u64) {
+        if let Some(entry) = self.dict.get_mut(hash, key) {
+            match (entry.expire_at != 0, at_ms != 0) {
+                (false, true) => self.volatile += 1,
+                (true, false) => self.volatile -= 1,
+                _ => {}
+            }
+            entry.expire_at = at_ms;
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.dict.clear();
+        self.volatile = 0;
+        self.avg_ttl_ms = 0;
+    }
+
+    fn take(&mut self) -> Dict {
+        self.volatile = 0;
+        self.avg_ttl_ms = 0;
+        std::mem::take(&mut self.dict)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.dict.iter()
+    }
+
+    pub fn random(&self, rng: &mut impl Rng) -> Option<&Entry> {
+        self.dict.random(rng)
+    }
+
+    /// One step of the active expiry cycle: samples volatile keys from where the last step
+    /// stopped and deletes the expired ones. Returns (sampled, expired).
+    fn expire_step(&mut self, now_ms: u64, sample: usize) -> (usize, usize) {
+        let mut due = Vec::new();
+        let mut sampled = 0;
+        let mut ttl_sum = 0u64;
+        let mut cursor = self.expire_cursor;
+        // Bound the buckets walked, so a database with few volatile keys costs little per step.
+        for _ in 0..sample * 20 {
+            cursor = self.dict.scan(cursor, |e| {
+                if e.expire_at != 0 {
+                    sampled += 1;
+                    if e.is_expired(now_ms) {
+                        due.push(e.key.clone());
+                    } else {
+                        ttl_sum += e.expire_at - now_ms;
+                    }
+                }
+            });
+            if cursor == 0 || sampled >= sample {
+                break;
+            }
+        }
+        self.expire_cursor = cursor;
+        let live = sampled - due.len();
+        if live > 0 {
+            // Redis's smoothing: each sample moves the estimate 2% of the way.
+            let sample_avg = ttl_sum / live as u64;
+            self.avg_ttl_ms = if self.avg_ttl_ms == 0 {
+                sample_avg
+            } else {
+                self.avg_ttl_ms / 50 * 49 + sample_avg / 50
+            };
+        }
+        for key in &due {
+            let hash = self.hasher.hash_one(&**key);
+            self.remove(hash, key);
+        }
+        self.expired_keys += due.len() as u64;
+        (sampled, due.len())
+    }
+}
+
+/// Seconds resolution is enough for OBJECT IDLETIME and LRU eviction, and fits in 32 bits.
+pub fn lru_clock(now_ms: u64) -> u32 {
+    (now_ms / 1000) as u32
+}
+
+/// One shard: its slice of every database.
+pub struct Shard {
+    dbs: Box<[Db]>,
+}
+
+impl Shard {
+    pub fn db(&mut self, index: usize) -> &mut Db {
+        &mut self.dbs[index]
+    }
+
+    pub fn dbs(&self) -> &[Db] {
+        &self.dbs
+    }
+}
+
+/// All databases. See the module docs.
+pub struct Keyspace {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: KeyHasher,
+    databases: usize,
+    /// Where the next active expiry cycle starts, so every shard gets its turn.
+    expire_next: AtomicUsize,
+}
+
+/// Shards locked for one command, in index order.
+pub struct Locked<'a> {
+    keyspace: &'a Keyspace,
+    guards: Vec<(usize, MutexGuard<'a, Shard>)>,
+}
+
+impl<'a> Locked<'a> {
+    /// The shard that owns `key`, and the key's hash. The shard must be among those locked.
+    pub fn db(&mut self, db: usize, key: &[u8]) -> (&mut Db, u64) {
+        let hash = self.keyspace.hash(key);
+        let shard = self.keyspace.shard_index(hash);
+        let guard = match self.guards.iter_mut().find(|(i, _)| *i == shard) {
+            Some((_, guard)) => guard,
+            None => panic!("shard {shard} was not locked for this key"),
+        };
+        (guard.db(db), hash)
+    }
+
+    pub fn shards(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
+        self.guards.iter_mut().map(|(_, g)| &mut **g)
+    }
+}
+
+impl Keyspace {
+    pub fn new(shard_count: usize, databases: usize) -> Self {
+        let shard_count = shard_count.next_power_of_two();
+        let hasher = KeyHasher::with_seed(rand::random());
+        let shards = (0..shard_count)
+            .map(|_| {
+                Mutex::new(Shard {
+                    dbs: (0..databases).map(|_| Db::new(hasher)).collect(),
+                })
+            })
+            .collect();
+        Keyspace {
+            shards,
+            hasher,
+            databases,
+            expire_next: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.databases
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Shards are chosen by the hash's high bits; the table inside a shard uses the low bits.
+    fn shard_index(&self, hash: u64) -> usize {
+        let bits = self.shards.len().trailing_zeros();
+        if bits == 0 {
+            0
+        } else {
+            (hash >> (64 - bits)) as usize
+        }
+    }
+
+    pub fn lock_shard(&self, index: usize) -> MutexGuard<'_, Shard> {
+        self.shards[index].lock()
+    }
+
+    /// Locks the shards of all `keys`, in index order.
+    pub fn lock_keys<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Locked<'_> {
+        let mut indexes: Vec<usize> = keys
+            .into_iter()
+            .map(|k| self.shard_index(self.hash(k)))
+            .collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        let guards = indexes
+            .into_iter()
+            .map(|i| (i, self.shards[i].lock()))
+            .collect();
+        Locked {
+            keyspace: self,
+            guards,
+        }
+    }
+
+    pub fn lock_all(&self) -> Locked<'_> {
+        let guards = self
+            .shards
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i, s.lock()))
+            .collect();
+        Locked {
+            keyspace: self,
+            guards,
+        }
+    }
+
+    /// Keys in a database: DBSIZE.
+    pub fn db_len(&self, db: usize) -> usize {
+        self.shards.iter().map(|s| s.lock().dbs[db].len()).sum()
+    }
+
+    /// Per database: (keys, volatile keys, average TTL in ms), for INFO keyspace.
+    pub fn db_stats(&self) -> Vec<(usize, usize, u64)> {
+        let mut stats = vec![(0usize, 0usize, 0u64, 0usize); self.databases];
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for (i, db) in shard.dbs.iter().enumerate() {
+                stats[i].0 += db.len();
+                stats[i].1 += db.volatile();
+                if db.avg_ttl_ms() > 0 {
+                    stats[i].2 += db.avg_ttl_ms();
+                    stats[i].3 += 1;
+                }
+            }
+        }
+        stats
+            .into_iter()
+            .map(|(k, v, ttl, n)| (k, v, if n > 0 { ttl / n as u64 } else { 0 }))
+            .collect()
+    }
+
+    pub fn expired_keys(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.lock().dbs.iter().map(|d| d.expired_keys).sum::<u64>())
+            .sum()
+    }
+
+    /// Empties one database (or all, with `None`). With `lazy`, the memory is freed on another
+    /// thread so the locks are held only for the swap.
+    pub fn flush(&self, db: Option<usize>, lazy: bool) {
+        let mut garbage = Vec::new();
+        {
+            let mut all = self.lock_all();
+            for shard in all.shards() {
+                let range = match db {
+                    Some(i) => i..i + 1,
+                    None => 0..shard.dbs.len(),
+                };
+                for i in range {
+                    if lazy {
+                        garbage.push(shard.dbs[i].take());
+                    } else {
+                        shard.dbs[i].clear();
+                    }
+                }
+            }
+        }
+        if !garbage.is_empty() {
+            std::thread::spawn(move || drop(garbage));
+        }
+    }
+
+    pub fn swap_databases(&self, a: usize, b: usize) {
+        let mut all = self.lock_all();
+        for shard in all.shards() {
+            shard.dbs.swap(a, b);
+        }
+    }
+
+    /// One call of SCAN over a database. The cursor packs the shard index in its low bits and
+    /// the shard table's reverse-binary cursor above them.
+    pub fn scan(
+        &self,
+        db: usize,
+        cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&Entry, u64),
+    ) -> u64 {
+        let bits = self.shards.len().trailing_zeros();
+        let mut shard = (cursor & ((1u64 << bits) - 1)) as usize;
+        let mut inner = cursor >> bits;
+        let now = crate::now_ms();
+        let mut visited = 0;
+        // As in Redis: stop after `count` keys or 10×count buckets, whichever comes first.
+        let mut budget = count.saturating_mul(10).max(1);
+        loop {
+            let mut guard = self.shards[shard].lock();
+            let table = &mut guard.dbs[db];
+            loop {
+                inner = table.dict.scan(inner, |e| {
+                    if !e.is_expired(now) {
+                        visited += 1;
+                        visit(e, now);
+                    }
+                });
+                budget -= 1;
+                if inner == 0 || visited >= count || budget == 0 {
+                    break;
+                }
+            }
+            drop(guard);
+            if inner == 0 {
+                shard += 1;
+                if shard == self.shards.len() {
+                    return 0;
+                }
+            }
+            if visited >= count || budget == 0 {
+                return (inner << bits) | shard as u64;
+            }
+        }
+    }
+
+    /// A random live key of a database, or None when it is empty.
+    pub fn random_key(&self, db: usize, now_ms: u64) -> Option<SmallBytes> {
+        let mut rng = rand::thread_rng();
+        // Weight shards by size so every key is about equally likely.
+        for _ in 0..100 {
+            let sizes: Vec<usize> = self.shards.iter().map(|s| s.lock().dbs[db].len()).collect();
+            let total: usize = sizes.iter().sum();
+            if total == 0 {
+                return None;
+            }
+            let mut pick = rng.gen_range(0..total);
+            let index = sizes.iter().position(|&n| {
+                if pick < n {
+                    true
+                } else {
+                    pick -= n;
+                    false
+                }
+            })?;
+            let mut shard = self.shards[index].lock();
+            let table = &mut shard.dbs[db];
+            let Some(entry) = table.random(&mut rng) else {
+                continue;
+            };
+            if !entry.is_expired(now_ms) {
+                return Some(entry.key.clone());
+            }
+            let key = entry.key.clone();
+            table.expire_if_due(table.hasher.hash_one(&*key), &key, now_ms);
+        }
+        None
+    }
+
+    /// Runs Redis's adaptive active expiry for up to `budget`: per database, sample 20 volatile
+    /// keys, delete the expired ones, and go on while more than 10% of a sample had expired.
+    /// Each step holds one shard's lock briefly. Returns the number of keys expired.
+    pub fn active_expire(&self, now_ms: u64, budget: Duration) -> usize {
+        const SAMPLE: usize = 20;
+        let start = Instant::now();
+        let first = self.expire_next.fetch_add(1, Ordering::Relaxed);
+        let mut expired = 0;
+        for offset in 0..self.shards.len() {
+            let index = (first + offset) % self.shards.len();
+            for db in 0..self.databases {
+                loop {
+                    let mut shard = self.shards[index].lock();
+                    if shard.dbs[db].volatile == 0 {
+                        break;
+                    }
+                    let (sampled, gone) = shard.dbs[db].expire_step(now_ms, SAMPLE);
+                    drop(shard);
+                    expired += gone;
+                    if start.elapsed() >= budget {
+                        self.expire_next.store(index, Ordering::Relaxed);
+                        return expired;
+                    }
+                    if sampled == 0 || gone * 10 <= sampled {
+                        break;
+                    }
+                }
+            }
+        }
+        expired
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(ks: &Keyspace, key: &str, ttl_at: u64) {
+        let mut locked = ks.lock_keys([key.as_bytes()]);
+        let (db, hash) = locked.db(0, key.as_bytes());
+        db.set(hash, key.as_bytes(), Value::string(b"v"), false, 0);
+        db.set_expire(hash, key.as_bytes(), ttl_at);
+    }
+
+    #[test]
+    fn lazy_and_active_expiry() {
+        let ks = Keyspace::new(4, 16);
+        for i in 0..1000 {
+            set(&ks, &format!("k{i}"), if i % 2 == 0 { 1000 } else { 0 });
+        }
+        assert_eq!(ks.db_stats()[0], (1000, 500, 0));
+        {
+            let mut locked = ks.lock_keys([&b"k0"[..]]);
+            let (db, hash) = locked.db(0, b"k0");
+            assert!(db.get(hash, b"k0", 999).is_some());
+            assert!(db.get(hash, b"k0", 1000).is_none());
+        }
+        let mut total = 1;
+        for _ in 0..100 {
+            total += ks.active_expire(2000, Duration::from_secs(1));
+        }
+        assert_eq!(total, 500);
+        assert_eq!(ks.db_stats()[0], (500, 0, 0));
+        assert_eq!(ks.expired_keys(), 500);
+    }
+
+    #[test]
+    fn scan_covers_all_shards() {
+        let ks = Keyspace::new(8, 16);
+        for i in 0..500 {
+            set(&ks, &format!("k{i}"), 0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        loop {
+            cursor = ks.scan(0, cursor, 10, |e, _| {
+                seen.insert(e.key.to_vec());
+            });
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 500);
+    }
+
+    #[test]
+    fn swap_and_flush() {
+        let ks = Keyspace::new(4, 16);
+        set(&ks, "a", 0);
+        ks.swap_databases(0, 3);
+        assert_eq!((ks.db_len(0), ks.db_len(3)), (0, 1));
+        ks.flush(Some(3), true);
+        assert_eq!(ks.db_len(3), 0);
+    }
+}

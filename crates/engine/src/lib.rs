@@ -1,0 +1,28 @@
+//! The data side of redis-lite: synchronous, no I/O, no networking.
+//!
+//! Layout:
+//! - [`keyspace`]: [`Keyspace`], all databases split into mutex-guarded shards; per-shard
+//!   [`Db`] tables with lazy expiry, and the active expiry cycle.
+//! - [`dict`]: [`Dict`], the chained hash table with SCAN's reverse-binary cursor.
+//! - [`value`]: [`Value`], what a key holds, with Redis's encodings.
+//! - [`bytes`]: [`SmallBytes`], binary strings stored inline when short.
+//! - [`glob`]: Redis's glob matching for KEYS, SCAN MATCH and CONFIG GET.
+
+pub mod bytes;
+pub mod dict;
+pub mod glob;
+pub mod keyspace;
+pub mod value;
+
+pub use bytes::SmallBytes;
+pub use dict::{Dict, Entry};
+pub use keyspace::{Db, Keyspace, Locked, Shard};
+pub use value::Value;
+
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,16 @@
+//! RESP2/RESP3 wire protocol for redis-lite. Depends on nothing else in the workspace.
+//!
+//! Layout:
+//! - [`request`]: [`RequestParser`], a resumable parser that turns a client's byte stream into
+//!   commands (multibulk or inline) without rescanning a partial frame, with Redis's limits and
+//!   its exact protocol error texts.
+//! - [`reply`]: [`ReplyWriter`], which encodes replies for the protocol version a client chose,
+//!   degrading RESP3-only types (map, set, double, null, push) to their RESP2 forms.
+//! - [`number`]: integer and float text conversions with Redis's rules and formats.
+
+pub mod number;
+pub mod reply;
+pub mod request;
+
+pub use reply::{Protocol, ReplyWriter};
+pub use request::{Limits, ProtocolError, RequestParser};

@@ -1,0 +1,112 @@
+//! Numbers as Redis reads and writes them: strict integer parsing (no `+`, no leading zeros, no
+//! spaces), floats that reject NaN, and doubles printed as C's `%.17g`.
+
+/// Parses a signed 64-bit integer exactly as Redis's `string2ll`: an optional `-`, digits with no
+/// leading zero, nothing else, and no overflow.
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
+    let (negative, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    match digits {
+        [] => return None,
+        [b'0'] => return if negative { None } else { Some(0) },
+        [b'0', ..] => return None,
+        _ => {}
+    }
+    let mut value: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    if negative {
+        if value > i64::MAX as u64 + 1 {
+            return None;
+        }
+        Some((value as i64).wrapping_neg())
+    } else {
+        i64::try_from(value).ok()
+    }
+}
+
+/// Parses a double as Redis's `string2d`: C `strtod` syntax over the whole input (so `inf`,
+/// `1e3` and hex floats are accepted), but no surrounding spaces and never NaN.
+pub fn parse_f64(s: &[u8]) -> Option<f64> {
+    if s.is_empty() || s[0].is_ascii_whitespace() || s.len() > 5000 {
+        return None;
+    }
+    let text = std::ffi::CString::new(s).ok()?;
+    let mut end: *mut libc::c_char = std::ptr::null_mut();
+    // SAFETY: `text` is NUL-terminated and outlives the call; strtod writes only `end`.
+    let value = unsafe { libc::strtod(text.as_ptr(), &mut end) };
+    // SAFETY: strtod sets `end` inside `text`'s buffer.
+    let used = unsafe { end.offset_from(text.as_ptr()) } as usize;
+    if used != s.len() || value.is_nan() {
+        return None;
+    }
+    Some(value)
+}
+
+/// Formats a double as C's `%.17g`, the form Redis 7.0 replies with (`inf` and `-inf` for
+/// infinities).
+pub fn format_f64(value: f64, out: &mut Vec<u8>) {
+    if value.is_infinite() {
+        out.extend_from_slice(if value > 0.0 { b"inf" } else { b"-inf" });
+        return;
+    }
+    let mut buf = [0u8; 64];
+    // SAFETY: the buffer is large enough for any %.17g output and snprintf NUL-terminates it.
+    let n = unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), c"%.17g".as_ptr(), value) };
+    out.extend_from_slice(&buf[..n as usize]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_follow_string2ll() {
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-12"), Some(-12));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"+1",
+            b"01",
+            b"-0",
+            b" 1",
+            b"1 ",
+            b"9223372036854775808",
+            b"1a",
+        ] {
+            assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn floats_follow_string2d() {
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"1e3"), Some(1000.0));
+        for bad in [&b""[..], b" 1", b"1 ", b"nan", b"1.5x", b"abc"] {
+            assert_eq!(parse_f64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn doubles_print_as_percent_17g() {
+        let fmt = |v: f64| {
+            let mut out = Vec::new();
+            format_f64(v, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(fmt(1.1), "1.1000000000000001");
+        assert_eq!(fmt(3.0), "3");
+        assert_eq!(fmt(f64::INFINITY), "inf");
+        assert_eq!(fmt(1e21), "1e+21");
+    }
+}

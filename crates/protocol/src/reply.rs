@@ -1,0 +1,211 @@
+//! Reply encoding. Handlers describe replies by type; the writer picks the wire form for the
+//! client's protocol, so no command needs to know whether it speaks RESP2 or RESP3.
+
+/// The protocol a client negotiated with HELLO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Resp2,
+    Resp3,
+}
+
+/// Appends encoded replies to an output buffer.
+pub struct ReplyWriter<'a> {
+    out: &'a mut Vec<u8>,
+    pub protocol: Protocol,
+}
+
+impl<'a> ReplyWriter<'a> {
+    pub fn new(out: &'a mut Vec<u8>, protocol: Protocol) -> Self {
+        ReplyWriter { out, protocol }
+    }
+
+    pub fn is_resp3(&self) -> bool {
+        self.protocol == Protocol::Resp3
+    }
+
+    /// Bytes written so far, for callers that roll back a partial reply.
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.out.is_empty()
+    }
+
+    pub fn truncate(&mut self, len: usize) {
+        self.out.truncate(len);
+    }
+
+    fn header(&mut self, tag: u8, n: i64) {
+        self.out.push(tag);
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    pub fn ok(&mut self) {
+        self.out.extend_from_slice(b"+OK\r\n");
+    }
+
+    /// `+text`. The text must not contain CR or LF.
+    pub fn simple(&mut self, text: &str) {
+        self.out.push(b'+');
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// `-text`, where text starts with the error code (`ERR ...`, `WRONGTYPE ...`). Newlines are
+    /// replaced by spaces so the frame stays valid, as Redis does.
+    pub fn error(&mut self, text: &str) {
+        self.out.push(b'-');
+        self.out.extend(
+            text.bytes()
+                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+        );
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    pub fn integer(&mut self, n: i64) {
+        self.header(b':', n);
+    }
+
+    pub fn bulk(&mut self, data: &[u8]) {
+        self.header(b'$', data.len() as i64);
+        self.out.extend_from_slice(data);
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// An integer sent as a bulk string, as GET does for values stored as integers.
+    pub fn bulk_integer(&mut self, n: i64) {
+        let mut buf = itoa::Buffer::new();
+        self.bulk(buf.format(n).as_bytes());
+    }
+
+    /// The null bulk string (`$-1` in RESP2, `_` in RESP3).
+    pub fn null(&mut self) {
+        match self.protocol {
+            Protocol::Resp2 => self.out.extend_from_slice(b"$-1\r\n"),
+            Protocol::Resp3 => self.out.extend_from_slice(b"_\r\n"),
+        }
+    }
+
+    /// The null array (`*-1` in RESP2, `_` in RESP3).
+    pub fn null_array(&mut self) {
+        match self.protocol {
+            Protocol::Resp2 => self.out.extend_from_slice(b"*-1\r\n"),
+            Protocol::Resp3 => self.out.extend_from_slice(b"_\r\n"),
+        }
+    }
+
+    pub fn array(&mut self, len: usize) {
+        self.header(b'*', len as i64);
+    }
+
+    /// A map of `len` pairs; a flat array of `2 * len` elements in RESP2.
+    pub fn map(&mut self, len: usize) {
+        match self.protocol {
+            Protocol::Resp2 => self.header(b'*', 2 * len as i64),
+            Protocol::Resp3 => self.header(b'%', len as i64),
+        }
+    }
+
+    /// A set; an array in RESP2.
+    pub fn set(&mut self, len: usize) {
+        match self.protocol {
+            Protocol::Resp2 => self.header(b'*', len as i64),
+            Protocol::Resp3 => self.header(b'~', len as i64),
+        }
+    }
+
+    /// An out-of-band push message; an array in RESP2.
+    pub fn push(&mut self, len: usize) {
+        match self.protocol {
+            Protocol::Resp2 => self.header(b'*', len as i64),
+            Protocol::Resp3 => self.header(b'>', len as i64),
+        }
+    }
+
+    /// A double; a bulk string in RESP2.
+    pub fn double(&mut self, value: f64) {
+        let mut text = Vec::with_capacity(24);
+        crate::number::format_f64(value, &mut text);
+        match self.protocol {
+            Protocol::Resp2 => self.bulk(&text),
+            Protocol::Resp3 => {
+                self.out.push(b',');
+                self.out.extend_from_slice(&text);
+                self.out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    /// A boolean; the integer 1 or 0 in RESP2.
+    pub fn boolean(&mut self, value: bool) {
+        match self.protocol {
+            Protocol::Resp2 => self.integer(value as i64),
+            Protocol::Resp3 => {
+                self.out
+                    .extend_from_slice(if value { b"#t\r\n" } else { b"#f\r\n" })
+            }
+        }
+    }
+
+    /// A verbatim string with a three-letter format (`txt`); a bulk string in RESP2.
+    pub fn verbatim(&mut self, format: &str, text: &[u8]) {
+        match self.protocol {
+            Protocol::Resp2 => self.bulk(text),
+            Protocol::Resp3 => {
+                self.header(b'=', (text.len() + 4) as i64);
+                self.out.extend_from_slice(format.as_bytes());
+                self.out.push(b':');
+                self.out.extend_from_slice(text);
+                self.out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    /// Bytes that are already a complete encoded reply.
+    pub fn raw(&mut self, encoded: &[u8]) {
+        self.out.extend_from_slice(encoded);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both(f: impl Fn(&mut ReplyWriter)) -> (String, String) {
+        let run = |p| {
+            let mut out = Vec::new();
+            f(&mut ReplyWriter::new(&mut out, p));
+            String::from_utf8(out).unwrap()
+        };
+        (run(Protocol::Resp2), run(Protocol::Resp3))
+    }
+
+    #[test]
+    fn resp3_types_degrade_in_resp2() {
+        assert_eq!(both(|w| w.null()), ("$-1\r\n".into(), "_\r\n".into()));
+        assert_eq!(both(|w| w.null_array()), ("*-1\r\n".into(), "_\r\n".into()));
+        assert_eq!(both(|w| w.map(2)), ("*4\r\n".into(), "%2\r\n".into()));
+        assert_eq!(both(|w| w.set(3)), ("*3\r\n".into(), "~3\r\n".into()));
+        assert_eq!(both(|w| w.push(3)), ("*3\r\n".into(), ">3\r\n".into()));
+        assert_eq!(
+            both(|w| w.double(1.5)),
+            ("$3\r\n1.5\r\n".into(), ",1.5\r\n".into())
+        );
+        assert_eq!(
+            both(|w| w.boolean(true)),
+            (":1\r\n".into(), "#t\r\n".into())
+        );
+        assert_eq!(
+            both(|w| w.verbatim("txt", b"hi")),
+            ("$2\r\nhi\r\n".into(), "=6\r\ntxt:hi\r\n".into())
+        );
+    }
+
+    #[test]
+    fn errors_never_break_the_frame() {
+        assert_eq!(both(|w| w.error("ERR a\r\nb")).0, "-ERR a  b\r\n");
+    }
+}

@@ -1,0 +1,596 @@
+//! Client requests: a resumable parser over a connection's query buffer.
+//!
+//! The parser records argument positions as offsets into the caller's buffer, so a command is
+//! executed straight from the bytes that arrived, and a frame split across reads resumes where it
+//! stopped: completed arguments are never looked at again.
+
+use std::fmt;
+use std::ops::Range;
+
+/// Sizes a client controls, with Redis's defaults.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// `proto-max-bulk-len`: the largest bulk string in a request.
+    pub max_bulk_len: u64,
+    /// The longest inline command and the longest `*`/`$` header line.
+    pub max_inline_len: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bulk_len: 512 * 1024 * 1024,
+            max_inline_len: 64 * 1024,
+        }
+    }
+}
+
+/// Unauthenticated clients may only send small frames, as in Redis, so a client without the
+/// password cannot make the server allocate.
+const UNAUTHENTICATED_MAX_ARGS: u64 = 10;
+const UNAUTHENTICATED_MAX_BULK: u64 = 16384;
+
+/// A malformed request. The connection replies `-ERR Protocol error: <text>` and closes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtocolError {
+    TooBigInline,
+    UnbalancedQuotes,
+    TooBigMultibulkCount,
+    InvalidMultibulkLength,
+    TooBigBulkCount,
+    ExpectedDollar(u8),
+    InvalidBulkLength,
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Protocol error: ")?;
+        match self {
+            ProtocolError::TooBigInline => f.write_str("too big inline request"),
+            ProtocolError::UnbalancedQuotes => f.write_str("unbalanced quotes in request"),
+            ProtocolError::TooBigMultibulkCount => f.write_str("too big mbulk count string"),
+            ProtocolError::InvalidMultibulkLength => f.write_str("invalid multibulk length"),
+            ProtocolError::TooBigBulkCount => f.write_str("too big bulk count string"),
+            ProtocolError::ExpectedDollar(c) => write!(f, "expected '$', got '{}'", *c as char),
+            ProtocolError::InvalidBulkLength => f.write_str("invalid bulk length"),
+        }
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Between frames.
+    Idle,
+    /// Inside a multibulk: `remaining` arguments still to come; `bulk` is the length of the one
+    /// whose header was read, if any.
+    Multibulk { remaining: u64, bulk: Option<usize> },
+}
+
+/// Where an argument of the current command lies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Arg {
+    /// Bytes of the query buffer.
+    InBuffer(Range<usize>),
+    /// Inline arguments with quotes or escapes are unescaped into the parser's own storage.
+    Owned(Range<usize>),
+}
+
+/// Parses commands out of a growing query buffer. See the module docs.
+#[derive(Debug)]
+pub struct RequestParser {
+    limits: Limits,
+    state: State,
+    /// Offset in the buffer where parsing resumes.
+    pos: usize,
+    /// Where the current (possibly partial) frame begins.
+    frame_start: usize,
+    /// Where the search for an inline newline resumes, so a long partial line is scanned once.
+    inline_scan: usize,
+    args: Vec<Arg>,
+    owned: Vec<u8>,
+    /// Whether the client has authenticated, which lifts the small-frame limits.
+    pub authenticated: bool,
+}
+
+/// The arguments of one complete command, borrowed from the buffer and the parser.
+pub struct Command<'a> {
+    buf: &'a [u8],
+    parser: &'a RequestParser,
+}
+
+impl<'a> Command<'a> {
+    pub fn len(&self) -> usize {
+        self.parser.args.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parser.args.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> &'a [u8] {
+        match &self.parser.args[i] {
+            Arg::InBuffer(r) => &self.buf[r.clone()],
+            Arg::Owned(r) => &self.parser.owned[r.clone()],
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+}
+
+impl RequestParser {
+    pub fn new(limits: Limits) -> Self {
+        RequestParser {
+            limits,
+            state: State::Idle,
+            pos: 0,
+            frame_start: 0,
+            inline_scan: 0,
+            args: Vec::new(),
+            owned: Vec::new(),
+            authenticated: true,
+        }
+    }
+
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// Bytes of `buf` that belong to finished frames and may be discarded.
+    pub fn consumed(&self) -> usize {
+        self.frame_start
+    }
+
+    /// Whether a frame has started but is not complete yet.
+    pub fn in_frame(&self) -> bool {
+        self.state != State::Idle || self.pos > self.frame_start
+    }
+
+    /// The caller dropped the first `n` bytes (at most [`consumed`](Self::consumed)) of its buffer.
+    pub fn discard(&mut self, n: usize) {
+        debug_assert!(n <= self.frame_start);
+        self.pos -= n;
+        self.frame_start -= n;
+        self.inline_scan = self.inline_scan.saturating_sub(n);
+        if self.state == State::Idle {
+            // The arguments belong to a command that was already handed out.
+            self.args.clear();
+            return;
+        }
+        for arg in &mut self.args {
+            if let Arg::InBuffer(r) = arg {
+                *r = r.start - n..r.end - n;
+            }
+        }
+    }
+
+    /// Parses the next complete command from `buf`, which holds everything received and not yet
+    /// discarded. Returns `Ok(None)` when more bytes are needed. Empty frames (`*0`, blank inline
+    /// lines) are skipped, as Redis does.
+    pub fn next<'a>(&'a mut self, buf: &'a [u8]) -> Result<Option<Command<'a>>, ProtocolError> {
+        loop {
+            if self.state == State::Idle {
+                if self.pos >= buf.len() {
+                    return Ok(None);
+                }
+                self.frame_start = self.pos;
+                self.args.clear();
+                self.owned.clear();
+                if buf[self.pos] != b'*' {
+                    if !self.parse_inline(buf)? {
+                        return Ok(None);
+                    }
+                    self.frame_start = self.pos;
+                    if self.args.is_empty() {
+                        continue;
+                    }
+                    return Ok(Some(Command { buf, parser: self }));
+                }
+                let Some(count) = self.header_line(buf, ProtocolError::TooBigMultibulkCount)?
+                else {
+                    return Ok(None);
+                };
+                let count = match count {
+                    Some(n) if n <= i32::MAX as i64 => n,
+                    _ => return Err(ProtocolError::InvalidMultibulkLength),
+                };
+                if !self.authenticated && count > UNAUTHENTICATED_MAX_ARGS as i64 {
+                    return Err(ProtocolError::InvalidMultibulkLength);
+                }
+                if count <= 0 {
+                    self.frame_start = self.pos;
+                    continue;
+                }
+                // Cap the up-front reservation: the count is only a claim until the bytes arrive.
+                self.args.reserve((count as usize).min(1024));
+                self.state = State::Multibulk {
+                    remaining: count as u64,
+                    bulk: None,
+                };
+            }
+            if !self.parse_multibulk(buf)? {
+                return Ok(None);
+            }
+            self.state = State::Idle;
+            self.frame_start = self.pos;
+            return Ok(Some(Command { buf, parser: self }));
+        }
+    }
+
+    /// Reads a `*<n>\r\n` or `$<n>\r\n` line at `pos`. `Ok(None)` means incomplete; the inner
+    /// `None` means the number did not parse.
+    fn header_line(
+        &mut self,
+        buf: &[u8],
+        too_long: ProtocolError,
+    ) -> Result<Option<Option<i64>>, ProtocolError> {
+        let start = self.pos;
+        // Like Redis: the header ends at the first '\r'; the byte after it is skipped unchecked.
+        let rest = &buf[start..];
+        let Some(cr) = rest.iter().position(|&b| b == b'\r') else {
+            if rest.len() > self.limits.max_inline_len {
+                return Err(too_long);
+            }
+            return Ok(None);
+        };
+        if cr > self.limits.max_inline_len {
+            return Err(too_long);
+        }
+        if cr + 2 > rest.len() {
+            return Ok(None);
+        }
+        let number = crate::number::parse_i64(&rest[1..cr]);
+        self.pos = start + cr + 2;
+        Ok(Some(number))
+    }
+
+    /// Continues a multibulk frame. Returns true when all its arguments are in.
+    fn parse_multibulk(&mut self, buf: &[u8]) -> Result<bool, ProtocolError> {
+        while let State::Multibulk { remaining, bulk } = self.state {
+            if remaining == 0 {
+                return Ok(true);
+            }
+            let len = match bulk {
+                Some(len) => len,
+                None => {
+                    if self.pos >= buf.len() {
+                        return Ok(false);
+                    }
+                    if buf[self.pos] != b'$' {
+                        return Err(ProtocolError::ExpectedDollar(buf[self.pos]));
+                    }
+                    let Some(number) = self.header_line(buf, ProtocolError::TooBigBulkCount)?
+                    else {
+                        return Ok(false);
+                    };
+                    let max = if self.authenticated {
+                        self.limits.max_bulk_len
+                    } else {
+                        UNAUTHENTICATED_MAX_BULK
+                    };
+                    let len = match number {
+                        Some(n) if n >= 0 && (n as u64) <= max => n as usize,
+                        _ => return Err(ProtocolError::InvalidBulkLength),
+                    };
+                    self.state = State::Multibulk {
+                        remaining,
+                        bulk: Some(len),
+                    };
+                    len
+                }
+            };
+            // The two bytes after the payload are the CRLF, skipped unchecked as Redis does.
+            if buf.len() - self.pos < len + 2 {
+                return Ok(false);
+            }
+            self.args.push(Arg::InBuffer(self.pos..self.pos + len));
+            self.pos += len + 2;
+            self.state = State::Multibulk {
+                remaining: remaining - 1,
+                bulk: None,
+            };
+        }
+        Ok(true)
+    }
+
+    /// Parses an inline command line. Returns false when the newline has not arrived yet.
+    fn parse_inline(&mut self, buf: &[u8]) -> Result<bool, ProtocolError> {
+        let scan_from = self.inline_scan.max(self.pos);
+        let Some(nl) = buf[scan_from..].iter().position(|&b| b == b'\n') else {
+            if buf.len() - self.pos > self.limits.max_inline_len {
+                return Err(ProtocolError::TooBigInline);
+            }
+            self.inline_scan = buf.len();
+            return Ok(false);
+        };
+        let end = scan_from + nl;
+        if end - self.pos > self.limits.max_inline_len {
+            return Err(ProtocolError::TooBigInline);
+        }
+        let mut line_end = end;
+        if line_end > self.pos && buf[line_end - 1] == b'\r' {
+            line_end -= 1;
+        }
+        let start = self.pos;
+        self.pos = end + 1;
+        self.inline_scan = self.pos;
+        split_inline(
+            &buf[start..line_end],
+            start,
+            &mut self.args,
+            &mut self.owned,
+        )?;
+        Ok(true)
+    }
+}
+
+/// Splits an inline line into arguments with redis-cli's quoting rules: double quotes with
+/// `\n \r \t \b \a \\ \" \xHH` escapes, single quotes with `\'`, and whitespace separators.
+fn split_inline(
+    line: &[u8],
+    base: usize,
+    args: &mut Vec<Arg>,
+    owned: &mut Vec<u8>,
+) -> Result<(), ProtocolError> {
+    let mut i = 0;
+    loop {
+        while i < line.len() && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= line.len() {
+            return Ok(());
+        }
+        let start = i;
+        let mut quoted = false;
+        let owned_start = owned.len();
+        let mut word = Vec::new();
+        let mut in_double = false;
+        let mut in_single = false;
+        loop {
+            if in_double {
+                if i >= line.len() {
+                    return Err(ProtocolError::UnbalancedQuotes);
+                }
+                let c = line[i];
+                if c == b'\\' && i + 3 < line.len() && line[i + 1] == b'x' {
+                    if let (Some(h), Some(l)) = (hex_digit(line[i + 2]), hex_digit(line[i + 3])) {
+                        word.push(h * 16 + l);
+                        i += 4;
+                        continue;
+                    }
+                }
+                if c == b'\\' && i + 1 < line.len() {
+                    word.push(match line[i + 1] {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 8,
+                        b'a' => 7,
+                        other => other,
+                    });
+                    i += 2;
+                } else if c == b'"' {
+                    // A closing quote must be followed by a space or the end of the line.
+                    if i + 1 < line.len() && !line[i + 1].is_ascii_whitespace() {
+                        return Err(ProtocolError::UnbalancedQuotes);
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    word.push(c);
+                    i += 1;
+                }
+            } else if in_single {
+                if i >= line.len() {
+                    return Err(ProtocolError::UnbalancedQuotes);
+                }
+                let c = line[i];
+                if c == b'\\' && i + 1 < line.len() && line[i + 1] == b'\'' {
+                    word.push(b'\'');
+                    i += 2;
+                } else if c == b'\'' {
+                    if i + 1 < line.len() && !line[i + 1].is_ascii_whitespace() {
+                        return Err(ProtocolError::UnbalancedQuotes);
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    word.push(c);
+                    i += 1;
+                }
+            } else {
+                if i >= line.len() || line[i].is_ascii_whitespace() {
+                    break;
+                }
+                match line[i] {
+                    b'"' => {
+                        quoted = true;
+                        in_double = true;
+                    }
+                    b'\'' => {
+                        quoted = true;
+                        in_single = true;
+                    }
+                    c => word.push(c),
+                }
+                i += 1;
+            }
+        }
+        if quoted {
+            owned.extend_from_slice(&word);
+            args.push(Arg::Owned(owned_start..owned.len()));
+        } else {
+            args.push(Arg::InBuffer(base + start..base + i));
+        }
+    }
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `input` in chunks of `step` bytes and collects the commands and the error, if any.
+    fn parse_chunked(input: &[u8], step: usize) -> (Vec<Vec<Vec<u8>>>, Option<ProtocolError>) {
+        let mut parser = RequestParser::new(Limits::default());
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        for chunk in input.chunks(step.max(1)) {
+            buf.extend_from_slice(chunk);
+            loop {
+                match parser.next(&buf) {
+                    Ok(Some(cmd)) => out.push(cmd.iter().map(<[u8]>::to_vec).collect()),
+                    Ok(None) => break,
+                    Err(e) => return (out, Some(e)),
+                }
+            }
+            let n = parser.consumed();
+            buf.drain(..n);
+            parser.discard(n);
+        }
+        (out, None)
+    }
+
+    fn words(cmd: &[&str]) -> Vec<Vec<u8>> {
+        cmd.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn multibulk_resumes_at_every_split_point() {
+        let input = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n*1\r\n$4\r\nPING\r\n";
+        for step in 1..input.len() {
+            let (cmds, err) = parse_chunked(input, step);
+            assert_eq!(err, None);
+            assert_eq!(
+                cmds,
+                vec![words(&["SET", "k", "hello"]), words(&["PING"])],
+                "step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn inline_commands_with_quotes() {
+        let (cmds, err) =
+            parse_chunked(b"set k \"a b\\x41\\n\"\r\nget 'it\\'s'\n\r\n   \nPING\n", 3);
+        assert_eq!(err, None);
+        assert_eq!(
+            cmds,
+            vec![
+                words(&["set", "k", "a bA\n"]),
+                words(&["get", "it's"]),
+                words(&["PING"])
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_multibulk_is_skipped() {
+        let (cmds, err) = parse_chunked(b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n", 100);
+        assert_eq!(err, None);
+        assert_eq!(cmds, vec![words(&["PING"])]);
+    }
+
+    #[test]
+    fn protocol_errors_have_redis_texts() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"*x\r\n", "Protocol error: invalid multibulk length"),
+            (
+                b"*3000000000\r\n",
+                "Protocol error: invalid multibulk length",
+            ),
+            (b"*1\r\nfoo\r\n", "Protocol error: expected '$', got 'f'"),
+            (b"*1\r\n$-1\r\n", "Protocol error: invalid bulk length"),
+            (b"*1\r\n$x\r\n", "Protocol error: invalid bulk length"),
+            (
+                b"*1\r\n$600000000\r\n",
+                "Protocol error: invalid bulk length",
+            ),
+            (
+                b"set k \"abc\r\n",
+                "Protocol error: unbalanced quotes in request",
+            ),
+            (
+                b"set k \"abc\"x\r\n",
+                "Protocol error: unbalanced quotes in request",
+            ),
+        ];
+        for (input, text) in cases {
+            let (_, err) = parse_chunked(input, input.len());
+            assert_eq!(
+                err.map(|e| e.to_string()).as_deref(),
+                Some(*text),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn oversized_lines_are_refused_before_they_end() {
+        let long = vec![b'a'; 70 * 1024];
+        let (_, err) = parse_chunked(&long, 4096);
+        assert_eq!(err, Some(ProtocolError::TooBigInline));
+        let mut star = b"*".to_vec();
+        star.extend(std::iter::repeat_n(b'1', 70 * 1024));
+        assert_eq!(
+            parse_chunked(&star, 4096).1,
+            Some(ProtocolError::TooBigMultibulkCount)
+        );
+        let mut dollar = b"*1\r\n$".to_vec();
+        dollar.extend(std::iter::repeat_n(b'1', 70 * 1024));
+        assert_eq!(
+            parse_chunked(&dollar, 4096).1,
+            Some(ProtocolError::TooBigBulkCount)
+        );
+    }
+
+    #[test]
+    fn unauthenticated_clients_get_small_frame_limits() {
+        let mut parser = RequestParser::new(Limits::default());
+        parser.authenticated = false;
+        assert_eq!(
+            parser.next(b"*11\r\n").err(),
+            Some(ProtocolError::InvalidMultibulkLength)
+        );
+        let mut parser = RequestParser::new(Limits::default());
+        parser.authenticated = false;
+        assert_eq!(
+            parser.next(b"*1\r\n$16385\r\n").err(),
+            Some(ProtocolError::InvalidBulkLength)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_split_of_valid_frames_parses_the_same(
+            cmds in proptest::collection::vec(
+                proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..20), 1..5),
+                1..5),
+            step in 1usize..40,
+        ) {
+            let mut wire = Vec::new();
+            for cmd in &cmds {
+                wire.extend_from_slice(format!("*{}\r\n", cmd.len()).as_bytes());
+                for arg in cmd {
+                    wire.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+                    wire.extend_from_slice(arg);
+                    wire.extend_from_slice(b"\r\n");
+                }
+            }
+            let (parsed, err) = parse_chunked(&wire, step);
+            proptest::prop_assert_eq!(err, None);
+            proptest::prop_assert_eq!(parsed, cmds);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200), step in 1usize..50) {
+            let _ = parse_chunked(&bytes, step);
+        }
+    }
+}
