@@ -1,1 +1,26 @@
+//! The redis-lite server.
+//!
+//! Layout:
+//! - [`server`]: [`server::Server`], the shared state, and `run`: listeners, one event loop per
+//!   thread, the cron thread (active expiry), signals.
+//! - [`connection`]: a client's read–execute–write loop and the dispatch step every command
+//!   goes through (lookup, arity, auth, statistics).
+//! - [`command`]: the declarative command table ([`command::CommandSpec`]) that dispatch,
+//!   COMMAND and INFO read.
+//! - [`commands`]: one file per command family; each exports its specs and handlers.
+//! - [`context`]: [`context::Ctx`], what a handler sees.
+//! - [`config`]: the parameter table behind redis.conf, the command line and CONFIG.
+//! - [`client`], [`stats`], [`memory`], [`log`], [`error`]: client state, INFO counters,
+//!   allocator figures, Redis-format logging, and typed errors with Redis's texts.
 
+pub mod client;
+pub mod command;
+pub mod commands;
+pub mod config;
+pub mod connection;
+pub mod context;
+pub mod error;
+pub mod log;
+pub mod memory;
+pub mod server;
+pub mod stats;

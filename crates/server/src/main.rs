@@ -1,1 +1,40 @@
-fn main() {}
+//! `redis-lite-server [/path/to/redis.conf] [--directive value ...]`
+
+use tikv_jemallocator::Jemalloc;
+
+// jemalloc: fast for many small allocations, and its statistics give an exact `used_memory`.
+#[global_allocator]
+static GLOBAL: Jemalloc = Jemalloc;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("-v" | "--version") => {
+            println!(
+                "redis-lite server v={} (implements Redis {})",
+                redis_lite_server::server::LITE_VERSION,
+                redis_lite_server::server::REDIS_VERSION
+            );
+            return;
+        }
+        Some("-h" | "--help") => {
+            println!("Usage: redis-lite-server [/path/to/redis.conf] [--directive value ...]");
+            println!("Examples:");
+            println!("       redis-lite-server --port 7000 --threads 2");
+            println!("       redis-lite-server /etc/redis/6379.conf --loglevel verbose");
+            return;
+        }
+        _ => {}
+    }
+    let startup = match redis_lite_server::config::from_args(&args) {
+        Ok(startup) => startup,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = redis_lite_server::server::run(startup) {
+        eprintln!("redis-lite-server: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,149 @@
+//! Clients. `ClientState` is owned by the connection's task and read on every command;
+//! `ClientHandle` is the shared part that CLIENT LIST, CLIENT KILL and INFO see from other
+//! threads.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use redis_lite_protocol::Protocol;
+
+use crate::stats::WorkerStats;
+
+/// CLIENT REPLY modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply to the next command.
+    SkipNext,
+    /// Skipping the reply of the command being run now.
+    Skip,
+}
+
+/// The part of a client other threads may read.
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i32,
+    pub created: Instant,
+    pub info: Mutex<ClientInfo>,
+    killed: AtomicBool,
+    kill: tokio::sync::Notify,
+}
+
+/// Fields of CLIENT LIST that change as the client works; updated once per batch of commands.
+pub struct ClientInfo {
+    pub name: Vec<u8>,
+    pub lib_name: Vec<u8>,
+    pub lib_ver: Vec<u8>,
+    pub db: usize,
+    pub last_command: &'static str,
+    pub last_active: Instant,
+    pub resp: u8,
+    pub query_buffer: usize,
+    pub query_buffer_free: usize,
+    pub output_buffer: usize,
+    pub no_evict: bool,
+}
+
+impl ClientHandle {
+    pub fn new(id: u64, addr: String, laddr: String, fd: i32) -> Self {
+        let now = Instant::now();
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            fd,
+            created: now,
+            info: Mutex::new(ClientInfo {
+                name: Vec::new(),
+                lib_name: Vec::new(),
+                lib_ver: Vec::new(),
+                db: 0,
+                last_command: "NULL",
+                last_active: now,
+                resp: 2,
+                query_buffer: 0,
+                query_buffer_free: 0,
+                output_buffer: 0,
+                no_evict: false,
+            }),
+            killed: AtomicBool::new(false),
+            kill: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Asks the client's connection to close (CLIENT KILL, shutdown).
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill.notify_one();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    pub async fn killed(&self) {
+        self.kill.notified().await
+    }
+
+    /// One line of CLIENT LIST / CLIENT INFO, in Redis 7's field order.
+    pub fn describe(&self, now: Instant) -> String {
+        let info = self.info.lock();
+        let tot_mem = info.query_buffer + info.query_buffer_free + info.output_buffer + 1024;
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
+             multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 \
+             omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            String::from_utf8_lossy(&info.name),
+            now.duration_since(self.created).as_secs(),
+            now.saturating_duration_since(info.last_active).as_secs(),
+            if info.no_evict { "e" } else { "N" },
+            info.db,
+            info.query_buffer,
+            info.query_buffer_free,
+            info.query_buffer + info.query_buffer_free,
+            info.output_buffer,
+            tot_mem,
+            info.last_command,
+            info.resp,
+            String::from_utf8_lossy(&info.lib_name),
+            String::from_utf8_lossy(&info.lib_ver),
+        )
+    }
+}
+
+/// The connection's own view of its client.
+pub struct ClientState {
+    pub handle: Arc<ClientHandle>,
+    pub db: usize,
+    pub protocol: Protocol,
+    pub authenticated: bool,
+    pub reply_mode: ReplyMode,
+    /// Close once the pending replies are written (QUIT, protocol errors).
+    pub close_after_reply: bool,
+    pub no_touch: bool,
+    pub stats: Arc<WorkerStats>,
+}
+
+impl ClientState {
+    pub fn new(handle: Arc<ClientHandle>, stats: Arc<WorkerStats>, authenticated: bool) -> Self {
+        ClientState {
+            handle,
+            db: 0,
+            protocol: Protocol::Resp2,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            no_touch: false,
+            stats,
+        }
+    }
+}

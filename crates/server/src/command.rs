@@ -1,0 +1,627 @@
+//! The command table. Each command is declared once, as a [`CommandSpec`] in its family's file;
+//! dispatch, arity and unknown-command errors, COMMAND (INFO, DOCS, LIST, COUNT, GETKEYS), INFO
+//! commandstats and ACL categories all read these specs.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::context::Ctx;
+use crate::error::CmdResult;
+
+pub type Handler = fn(&mut Ctx<'_>) -> CmdResult;
+
+/// Command flags, as COMMAND INFO names them.
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const FAST: u32 = 1 << 11;
+    pub const NO_AUTH: u32 = 1 << 12;
+    pub const MAY_REPLICATE: u32 = 1 << 13;
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 14;
+    pub const NO_MULTI: u32 = 1 << 15;
+    pub const ALLOW_BUSY: u32 = 1 << 16;
+    pub const SENTINEL: u32 = 1 << 17;
+
+    /// Flag names in COMMAND INFO order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// One command's declaration. Build with [`CommandSpec::new`] and the `const` setters.
+pub struct CommandSpec {
+    /// Lower-case name; a subcommand's name without its parent.
+    pub name: &'static str,
+    /// Redis arity: N means exactly N arguments including the name, -N means at least N.
+    pub arity: i32,
+    pub flags: u32,
+    pub first_key: i32,
+    pub last_key: i32,
+    pub key_step: i32,
+    pub group: &'static str,
+    pub since: &'static str,
+    pub complexity: &'static str,
+    pub summary: &'static str,
+    /// Argument syntax, from which COMMAND DOCS is generated. See [`parse_syntax`].
+    pub syntax: &'static str,
+    /// ACL categories beyond those that follow from the flags and group.
+    pub acl: &'static [&'static str],
+    pub handler: Option<Handler>,
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    pub const fn new(name: &'static str, arity: i32, flags: u32, handler: Handler) -> Self {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            first_key: 0,
+            last_key: 0,
+            key_step: 0,
+            group: "",
+            since: "1.0.0",
+            complexity: "O(1)",
+            summary: "",
+            syntax: "",
+            acl: &[],
+            handler: Some(handler),
+            subcommands: &[],
+        }
+    }
+
+    /// A command such as CLIENT whose first argument names a subcommand.
+    pub const fn container(name: &'static str, subcommands: &'static [CommandSpec]) -> Self {
+        CommandSpec {
+            arity: -2,
+            handler: None,
+            subcommands,
+            ..CommandSpec::new(name, -2, 0, no_handler)
+        }
+    }
+
+    pub const fn keys(self, first: i32, last: i32, step: i32) -> Self {
+        CommandSpec {
+            first_key: first,
+            last_key: last,
+            key_step: step,
+            ..self
+        }
+    }
+
+    pub const fn doc(
+        self,
+        group: &'static str,
+        since: &'static str,
+        summary: &'static str,
+    ) -> Self {
+        CommandSpec {
+            group,
+            since,
+            summary,
+            ..self
+        }
+    }
+
+    pub const fn complexity(self, complexity: &'static str) -> Self {
+        CommandSpec { complexity, ..self }
+    }
+
+    pub const fn syntax(self, syntax: &'static str) -> Self {
+        CommandSpec { syntax, ..self }
+    }
+
+    pub const fn acl(self, acl: &'static [&'static str]) -> Self {
+        CommandSpec { acl, ..self }
+    }
+
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+}
+
+/// Containers are dispatched to a subcommand and never run themselves.
+fn no_handler(_: &mut Ctx<'_>) -> CmdResult {
+    unreachable!("container commands dispatch to their subcommands")
+}
+
+/// A command or subcommand in the flattened table.
+pub struct Entry {
+    pub spec: &'static CommandSpec,
+    /// `get`, or `client|list` for a subcommand.
+    pub full_name: String,
+    /// Index into the table, used for per-command statistics.
+    pub id: usize,
+    pub parent: Option<usize>,
+    subcommands: HashMap<Box<[u8]>, usize>,
+    pub doc_args: Vec<DocArg>,
+}
+
+impl Entry {
+    pub fn is_container(&self) -> bool {
+        self.spec.handler.is_none()
+    }
+
+    /// Every ACL category of the command: the declared ones plus those implied by its flags and
+    /// group, as Redis derives them.
+    pub fn acl_categories(&self) -> Vec<&'static str> {
+        let spec = self.spec;
+        if self.is_container() {
+            return vec!["@slow"];
+        }
+        let mut cats = Vec::new();
+        if spec.has(flags::WRITE) {
+            cats.push("@write");
+        }
+        if spec.has(flags::READONLY) && spec.group != "scripting" {
+            cats.push("@read");
+        }
+        if spec.has(flags::ADMIN) {
+            cats.push("@admin");
+            cats.push("@dangerous");
+        }
+        if spec.has(flags::PUBSUB) {
+            cats.push("@pubsub");
+        }
+        if spec.has(flags::FAST) {
+            cats.push("@fast");
+        }
+        if spec.has(flags::BLOCKING) {
+            cats.push("@blocking");
+        }
+        if !spec.has(flags::FAST) {
+            cats.push("@slow");
+        }
+        let group_cat = match spec.group {
+            "string" => Some("@string"),
+            "generic" => Some("@keyspace"),
+            "connection" => Some("@connection"),
+            "list" => Some("@list"),
+            "hash" => Some("@hash"),
+            "set" => Some("@set"),
+            "sorted-set" => Some("@sortedset"),
+            "bitmap" => Some("@bitmap"),
+            "hyperloglog" => Some("@hyperloglog"),
+            "transactions" => Some("@transaction"),
+            "scripting" => Some("@scripting"),
+            _ => None,
+        };
+        cats.extend(group_cat);
+        for cat in spec.acl {
+            if !cats.contains(cat) {
+                cats.push(cat);
+            }
+        }
+        cats
+    }
+}
+
+/// All commands, built once from the families' declarations.
+pub struct CommandTable {
+    pub entries: Vec<Entry>,
+    by_name: HashMap<Box<[u8]>, usize>,
+}
+
+/// What a command name in a request resolves to.
+pub enum Lookup<'t> {
+    Found(&'t Entry),
+    Unknown,
+    /// The container exists but the subcommand does not.
+    UnknownSubcommand(&'t Entry),
+}
+
+impl CommandTable {
+    pub fn build(families: &[&'static [CommandSpec]]) -> Self {
+        let mut table = CommandTable {
+            entries: Vec::new(),
+            by_name: HashMap::new(),
+        };
+        for family in families {
+            for spec in family.iter() {
+                let id = table.push(spec, spec.name.to_string(), None);
+                let previous = table.by_name.insert(spec.name.as_bytes().into(), id);
+                assert!(previous.is_none(), "command {} declared twice", spec.name);
+                for sub in spec.subcommands {
+                    let sub_id = table.push(sub, format!("{}|{}", spec.name, sub.name), Some(id));
+                    table.entries[id]
+                        .subcommands
+                        .insert(sub.name.as_bytes().into(), sub_id);
+                }
+            }
+        }
+        table
+    }
+
+    fn push(
+        &mut self,
+        spec: &'static CommandSpec,
+        full_name: String,
+        parent: Option<usize>,
+    ) -> usize {
+        let id = self.entries.len();
+        let doc_args =
+            parse_syntax(spec.syntax).unwrap_or_else(|e| panic!("bad syntax for {full_name}: {e}"));
+        self.entries.push(Entry {
+            spec,
+            full_name,
+            id,
+            parent,
+            subcommands: HashMap::new(),
+            doc_args,
+        });
+        id
+    }
+
+    /// Resolves a request's command (and, for containers, subcommand) name, case-insensitively.
+    pub fn lookup(&self, args: &[&[u8]]) -> Lookup<'_> {
+        let Some(entry) = self.get(args[0]) else {
+            return Lookup::Unknown;
+        };
+        if !entry.is_container() || args.len() < 2 {
+            return Lookup::Found(entry);
+        }
+        match lowercase(args[1], |name| entry.subcommands.get(name).copied()) {
+            Some(id) => Lookup::Found(&self.entries[id]),
+            None => Lookup::UnknownSubcommand(entry),
+        }
+    }
+
+    /// A top-level command by name, case-insensitively.
+    pub fn get(&self, name: &[u8]) -> Option<&Entry> {
+        lowercase(name, |lower| {
+            self.by_name.get(lower).map(|&id| &self.entries[id])
+        })
+    }
+
+    pub fn top_level(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().filter(|e| e.parent.is_none())
+    }
+
+    pub fn subcommands<'t>(&'t self, entry: &'t Entry) -> impl Iterator<Item = &'t Entry> {
+        self.entries
+            .iter()
+            .filter(move |e| e.parent == Some(entry.id))
+    }
+}
+
+/// Calls `f` with the ASCII-lowercased `name`, without allocating for ordinary names.
+fn lowercase<R>(name: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut buf = [0u8; 64];
+    if name.len() <= buf.len() {
+        for (d, s) in buf.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        f(&buf[..name.len()])
+    } else {
+        f(&name.to_ascii_lowercase())
+    }
+}
+
+static TABLE: OnceLock<CommandTable> = OnceLock::new();
+
+/// The server's command table.
+pub fn table() -> &'static CommandTable {
+    TABLE.get_or_init(|| CommandTable::build(crate::commands::FAMILIES))
+}
+
+/// An argument in COMMAND DOCS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocArg {
+    pub name: String,
+    /// key, string, integer, double, pattern, unix-time, pure-token, oneof or block.
+    pub kind: &'static str,
+    pub token: Option<String>,
+    pub optional: bool,
+    pub multiple: bool,
+    pub args: Vec<DocArg>,
+}
+
+impl DocArg {
+    fn leaf(name: &str, kind: &'static str) -> Self {
+        DocArg {
+            name: name.into(),
+            kind,
+            token: None,
+            optional: false,
+            multiple: false,
+            args: Vec::new(),
+        }
+    }
+}
+
+/// Parses a syntax line into COMMAND DOCS arguments. The notation:
+/// - `name` is an argument (`key` is a key; `name:integer`, `:double`, `:pattern`, `:unix-time`
+///   give other types, the default is string);
+/// - an UPPERCASE word is a token; it takes the lower-case words after it as its value
+///   (one word: a token argument; several: a block introduced by the token; none: a pure token);
+/// - `[ ... ]` is optional, `( ... )` groups, `a | b` inside either is a choice (oneof), and a
+///   `label=` prefix names a group;
+/// - `...` after an item means it repeats.
+pub fn parse_syntax(syntax: &str) -> Result<Vec<DocArg>, String> {
+    let tokens = tokenize(syntax);
+    let mut pos = 0;
+    let args = parse_sequence(&tokens, &mut pos)?;
+    if pos != tokens.len() {
+        return Err(format!("unexpected '{}'", tokens[pos]));
+    }
+    Ok(args)
+}
+
+fn tokenize(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut Vec<String>| {
+        if !word.is_empty() {
+            out.push(std::mem::take(word));
+        }
+    };
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '[' | ']' | '(' | ')' | '|' => {
+                // A `label=` directly before a group stays attached to the bracket.
+                if (c == '[' || c == '(') && word.ends_with('=') {
+                    word.push(c);
+                    flush(&mut word, &mut out);
+                    continue;
+                }
+                flush(&mut word, &mut out);
+                out.push(c.to_string());
+            }
+            '.' if chars.peek() == Some(&'.') => {
+                flush(&mut word, &mut out);
+                chars.next();
+                chars.next();
+                out.push("...".into());
+            }
+            c if c.is_whitespace() => flush(&mut word, &mut out),
+            c => word.push(c),
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// Parses items until `]`, `)`, `|` or the end; the caller handles alternatives.
+fn parse_sequence(tokens: &[String], pos: &mut usize) -> Result<Vec<DocArg>, String> {
+    let mut items: Vec<DocArg> = Vec::new();
+    while *pos < tokens.len() {
+        let tok = tokens[*pos].as_str();
+        match tok {
+            "]" | ")" | "|" => break,
+            "..." => {
+                let last = items.last_mut().ok_or("'...' with nothing before it")?;
+                last.multiple = true;
+                *pos += 1;
+            }
+            _ if tok.ends_with('[') || tok.ends_with('(') => {
+                let (label, open) = tok.split_at(tok.len() - 1);
+                let label = label.trim_end_matches('=');
+                *pos += 1;
+                let mut group = parse_group(tokens, pos, if open == "[" { "]" } else { ")" })?;
+                if open == "[" {
+                    group.optional = true;
+                }
+                if !label.is_empty() {
+                    group.name = label.to_string();
+                }
+                items.push(group);
+            }
+            _ if is_token(tok) => {
+                *pos += 1;
+                let mut values = Vec::new();
+                while *pos < tokens.len() && is_value(&tokens[*pos]) {
+                    values.push(value_arg(&tokens[*pos]));
+                    *pos += 1;
+                }
+                let name = tok.to_ascii_lowercase();
+                let opens_group = tokens
+                    .get(*pos)
+                    .is_some_and(|t| t.ends_with('[') || t.ends_with('('));
+                if values.is_empty() && opens_group {
+                    // `TOKEN (a | b)`: the token introduces the group that follows it.
+                    let mut group = parse_sequence(tokens, pos)?;
+                    let mut first = group.remove(0);
+                    first.token = Some(tok.into());
+                    items.push(first);
+                    items.extend(group);
+                    continue;
+                }
+                let arg = match values.len() {
+                    0 => DocArg {
+                        token: Some(tok.into()),
+                        ..DocArg::leaf(&name, "pure-token")
+                    },
+                    1 => DocArg {
+                        token: Some(tok.into()),
+                        ..values.pop().expect("one value")
+                    },
+                    _ => DocArg {
+                        token: Some(tok.into()),
+                        args: values,
+                        ..DocArg::leaf(&name, "block")
+                    },
+                };
+                items.push(arg);
+            }
+            _ => {
+                items.push(value_arg(tok));
+                *pos += 1;
+            }
+        }
+    }
+    Ok(items)
+}
+
+/// Parses the inside of `[..]` or `(..)` up to `close`, into one argument.
+fn parse_group(tokens: &[String], pos: &mut usize, close: &str) -> Result<DocArg, String> {
+    let mut alternatives = Vec::new();
+    loop {
+        let seq = parse_sequence(tokens, pos)?;
+        alternatives.push(seq);
+        match tokens.get(*pos).map(String::as_str) {
+            Some("|") => *pos += 1,
+            Some(t) if t == close => {
+                *pos += 1;
+                break;
+            }
+            other => return Err(format!("expected '{close}', found {other:?}")),
+        }
+    }
+    let as_one = |mut seq: Vec<DocArg>| -> Result<DocArg, String> {
+        match seq.len() {
+            0 => Err("empty group".into()),
+            1 => Ok(seq.pop().expect("one item")),
+            _ => Ok(DocArg {
+                args: seq,
+                ..DocArg::leaf("", "block")
+            }),
+        }
+    };
+    let mut arg = if alternatives.len() == 1 {
+        as_one(alternatives.pop().expect("one alternative"))?
+    } else {
+        let args = alternatives
+            .into_iter()
+            .map(as_one)
+            .collect::<Result<Vec<_>, _>>()?;
+        DocArg {
+            args,
+            ..DocArg::leaf("", "oneof")
+        }
+    };
+    if arg.name.is_empty() {
+        arg.name = arg
+            .args
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join("-");
+    }
+    Ok(arg)
+}
+
+fn is_token(word: &str) -> bool {
+    word.bytes().any(|b| b.is_ascii_uppercase()) && !word.bytes().any(|b| b.is_ascii_lowercase())
+}
+
+fn is_value(word: &str) -> bool {
+    !is_token(word)
+        && !matches!(word, "[" | "]" | "(" | ")" | "|" | "...")
+        && !word.ends_with('[')
+        && !word.ends_with('(')
+}
+
+fn value_arg(word: &str) -> DocArg {
+    let (name, kind) = match word.split_once(':') {
+        Some((name, "integer")) => (name, "integer"),
+        Some((name, "double")) => (name, "double"),
+        Some((name, "pattern")) => (name, "pattern"),
+        Some((name, "unix-time")) => (name, "unix-time"),
+        Some((name, _)) => (name, "string"),
+        None if word == "key" || word.ends_with("key") && !word.contains('-') => (word, "key"),
+        None => (word, "string"),
+    };
+    DocArg::leaf(name, kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_syntax_matches_redis_docs_shape() {
+        let args = parse_syntax(
+            "key value condition=[NX | XX] [GET] expiration=[EX seconds:integer | PX milliseconds:integer | \
+             EXAT unix-time-seconds:unix-time | PXAT unix-time-milliseconds:unix-time | KEEPTTL]",
+        )
+        .unwrap();
+        assert_eq!(args.len(), 5);
+        assert_eq!((args[0].name.as_str(), args[0].kind), ("key", "key"));
+        assert_eq!((args[1].name.as_str(), args[1].kind), ("value", "string"));
+        assert_eq!(
+            (args[2].name.as_str(), args[2].kind, args[2].optional),
+            ("condition", "oneof", true)
+        );
+        assert_eq!(args[2].args[0].token.as_deref(), Some("NX"));
+        assert_eq!((args[3].kind, args[3].optional), ("pure-token", true));
+        let ex = &args[4].args[0];
+        assert_eq!(
+            (ex.name.as_str(), ex.kind, ex.token.as_deref()),
+            ("seconds", "integer", Some("EX"))
+        );
+        assert_eq!(args[4].args[4].kind, "pure-token");
+    }
+
+    #[test]
+    fn repeats_blocks_and_tokens_with_several_values() {
+        let args =
+            parse_syntax("(key value)... [LIMIT offset:integer count:integer] key...").unwrap();
+        assert_eq!(
+            (args[0].kind, args[0].multiple, args[0].args.len()),
+            ("block", true, 2)
+        );
+        assert_eq!(
+            (args[1].kind, args[1].token.as_deref(), args[1].optional),
+            ("block", Some("LIMIT"), true)
+        );
+        assert!(args[2].multiple);
+    }
+
+    #[test]
+    fn every_declared_syntax_parses_and_names_are_unique() {
+        let table = table();
+        assert!(table.entries.len() > 50);
+        for entry in &table.entries {
+            assert!(
+                !entry.spec.summary.is_empty(),
+                "{} has no summary",
+                entry.full_name
+            );
+            assert!(
+                !entry.spec.group.is_empty() || entry.parent.is_some(),
+                "{} has no group",
+                entry.full_name
+            );
+            assert!(
+                entry.is_container() == !entry.spec.subcommands.is_empty(),
+                "{}: a spec has a handler exactly when it has no subcommands",
+                entry.full_name
+            );
+        }
+    }
+}

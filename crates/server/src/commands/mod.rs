@@ -1,0 +1,24 @@
+//! Command families, one file each. A family exports `COMMANDS`, its specs, and the handlers
+//! they name; `FAMILIES` lists them all for the command table.
+
+use crate::command::CommandSpec;
+use crate::context::Ctx;
+
+pub mod connection;
+pub mod keys;
+pub mod strings;
+
+pub static FAMILIES: &[&[CommandSpec]] = &[connection::COMMANDS, keys::COMMANDS, strings::COMMANDS];
+
+/// The reply to `<COMMAND> HELP`: Redis's header line, the given lines, and the HELP entry.
+pub fn reply_help(ctx: &mut Ctx<'_>, command: &str, lines: &[&str]) {
+    ctx.out.array(lines.len() + 3);
+    ctx.out.simple(&format!(
+        "{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for line in lines {
+        ctx.out.simple(line);
+    }
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Prints this help.");
+}

@@ -1,0 +1,724 @@
+//! Configuration: one declarative table of parameters drives the config file (redis.conf
+//! syntax), command-line options, CONFIG GET, CONFIG SET and CONFIG REWRITE.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use redis_lite_engine::glob::glob_match;
+
+/// Log verbosity, as Redis's `loglevel`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Verbose,
+    Notice,
+    Warning,
+}
+
+const LOG_LEVELS: &[(&str, LogLevel)] = &[
+    ("debug", LogLevel::Debug),
+    ("verbose", LogLevel::Verbose),
+    ("notice", LogLevel::Notice),
+    ("warning", LogLevel::Warning),
+];
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bind: Vec<String>,
+    pub port: u16,
+    pub protected_mode: bool,
+    /// Empty means no password.
+    pub requirepass: String,
+    pub timeout: u64,
+    pub tcp_keepalive: u64,
+    pub tcp_backlog: u32,
+    pub maxclients: u64,
+    pub databases: usize,
+    pub loglevel: LogLevel,
+    pub logfile: String,
+    pub proto_max_bulk_len: u64,
+    pub client_query_buffer_limit: u64,
+    pub hz: u32,
+    pub threads: usize,
+    pub enable_debug_command: &'static str,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut config = Config {
+            bind: Vec::new(),
+            port: 0,
+            protected_mode: true,
+            requirepass: String::new(),
+            timeout: 0,
+            tcp_keepalive: 0,
+            tcp_backlog: 0,
+            maxclients: 0,
+            databases: 0,
+            loglevel: LogLevel::Notice,
+            logfile: String::new(),
+            proto_max_bulk_len: 0,
+            client_query_buffer_limit: 0,
+            hz: 0,
+            threads: 0,
+            enable_debug_command: "no",
+        };
+        for param in PARAMS {
+            let words = split_words(param.default).expect("defaults are well-formed");
+            (param.set)(&mut config, &words).expect("defaults are valid");
+        }
+        config
+    }
+}
+
+/// One configuration parameter.
+pub struct Param {
+    pub name: &'static str,
+    /// Whether CONFIG SET may change it at runtime.
+    pub mutable: bool,
+    /// The default, in config-file syntax.
+    pub default: &'static str,
+    pub get: fn(&Config) -> String,
+    /// Sets from the words after the directive; the error is Redis's explanation.
+    pub set: fn(&mut Config, &[String]) -> Result<(), String>,
+    /// Whether the directive takes any number of words (bind) rather than exactly one.
+    pub variadic: bool,
+}
+
+fn one(words: &[String]) -> Result<&str, String> {
+    match words {
+        [w] => Ok(w),
+        _ => Err("wrong number of arguments".into()),
+    }
+}
+
+fn parse_bool(words: &[String]) -> Result<bool, String> {
+    match one(words)?.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+fn parse_int(words: &[String], min: i64, max: i64) -> Result<i64, String> {
+    let v = redis_lite_protocol::number::parse_i64(one(words)?.as_bytes())
+        .ok_or("argument couldn't be parsed into an integer")?;
+    check_range(v, min, max)
+}
+
+fn parse_memory_value(words: &[String], min: i64, max: i64) -> Result<i64, String> {
+    let v = parse_memory(one(words)?).ok_or("argument must be a memory value")?;
+    check_range(v, min, max)
+}
+
+fn check_range(v: i64, min: i64, max: i64) -> Result<i64, String> {
+    if v < min || v > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(v)
+}
+
+/// A size with Redis's units: `k`=1000, `kb`=1024, `m`, `mb`, `g`, `gb`, case-insensitive.
+pub fn parse_memory(text: &str) -> Option<i64> {
+    let lower = text.to_ascii_lowercase();
+    let units: &[(&str, i64)] = &[
+        ("gb", 1 << 30),
+        ("mb", 1 << 20),
+        ("kb", 1 << 10),
+        ("g", 1_000_000_000),
+        ("m", 1_000_000),
+        ("k", 1_000),
+        ("b", 1),
+    ];
+    let (digits, mul) = units
+        .iter()
+        .find_map(|(suffix, mul)| lower.strip_suffix(suffix).map(|d| (d, *mul)))
+        .unwrap_or((lower.as_str(), 1));
+    let n: i64 = redis_lite_protocol::number::parse_i64(digits.as_bytes())?;
+    n.checked_mul(mul)
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+fn choice(words: &[String], options: &[&'static str]) -> Result<&'static str, String> {
+    let w = one(words)?.to_ascii_lowercase();
+    options.iter().find(|o| **o == w).copied().ok_or_else(|| {
+        format!(
+            "argument(s) must be one of the following: {}",
+            options.join(", ")
+        )
+    })
+}
+
+const DEBUG_COMMAND_MODES: &[&str] = &["no", "yes", "local"];
+
+/// Every parameter the server has.
+pub static PARAMS: &[Param] = &[
+    Param {
+        name: "bind",
+        mutable: false,
+        default: "127.0.0.1 -::1",
+        get: |c| c.bind.join(" "),
+        set: |c, w| {
+            if w.is_empty() {
+                return Err("wrong number of arguments".into());
+            }
+            c.bind = w.to_vec();
+            Ok(())
+        },
+        variadic: true,
+    },
+    Param {
+        name: "port",
+        mutable: false,
+        default: "6379",
+        get: |c| c.port.to_string(),
+        set: |c, w| Ok(c.port = parse_int(w, 0, 65535)? as u16),
+        variadic: false,
+    },
+    Param {
+        name: "protected-mode",
+        mutable: true,
+        default: "yes",
+        get: |c| yes_no(c.protected_mode),
+        set: |c, w| Ok(c.protected_mode = parse_bool(w)?),
+        variadic: false,
+    },
+    Param {
+        name: "requirepass",
+        mutable: true,
+        default: "\"\"",
+        get: |c| c.requirepass.clone(),
+        set: |c, w| Ok(c.requirepass = one(w)?.to_string()),
+        variadic: false,
+    },
+    Param {
+        name: "timeout",
+        mutable: true,
+        default: "0",
+        get: |c| c.timeout.to_string(),
+        set: |c, w| Ok(c.timeout = parse_int(w, 0, i32::MAX as i64)? as u64),
+        variadic: false,
+    },
+    Param {
+        name: "tcp-keepalive",
+        mutable: true,
+        default: "300",
+        get: |c| c.tcp_keepalive.to_string(),
+        set: |c, w| Ok(c.tcp_keepalive = parse_int(w, 0, i32::MAX as i64)? as u64),
+        variadic: false,
+    },
+    Param {
+        name: "tcp-backlog",
+        mutable: false,
+        default: "511",
+        get: |c| c.tcp_backlog.to_string(),
+        set: |c, w| Ok(c.tcp_backlog = parse_int(w, 0, i32::MAX as i64)? as u32),
+        variadic: false,
+    },
+    Param {
+        name: "maxclients",
+        mutable: true,
+        default: "10000",
+        get: |c| c.maxclients.to_string(),
+        set: |c, w| Ok(c.maxclients = parse_int(w, 1, u32::MAX as i64)? as u64),
+        variadic: false,
+    },
+    Param {
+        name: "databases",
+        mutable: false,
+        default: "16",
+        get: |c| c.databases.to_string(),
+        set: |c, w| Ok(c.databases = parse_int(w, 1, i32::MAX as i64)? as usize),
+        variadic: false,
+    },
+    Param {
+        name: "loglevel",
+        mutable: true,
+        default: "notice",
+        get: |c| {
+            LOG_LEVELS
+                .iter()
+                .find(|(_, l)| *l == c.loglevel)
+                .expect("all levels named")
+                .0
+                .to_string()
+        },
+        set: |c, w| {
+            let names: Vec<&str> = LOG_LEVELS.iter().map(|(n, _)| *n).collect();
+            let name = choice(w, &names)?;
+            c.loglevel = LOG_LEVELS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .expect("validated")
+                .1;
+            Ok(())
+        },
+        variadic: false,
+    },
+    Param {
+        name: "logfile",
+        mutable: false,
+        default: "\"\"",
+        get: |c| c.logfile.clone(),
+        set: |c, w| Ok(c.logfile = one(w)?.to_string()),
+        variadic: false,
+    },
+    Param {
+        name: "proto-max-bulk-len",
+        mutable: true,
+        default: "512mb",
+        get: |c| c.proto_max_bulk_len.to_string(),
+        set: |c, w| Ok(c.proto_max_bulk_len = parse_memory_value(w, 1 << 20, i64::MAX)? as u64),
+        variadic: false,
+    },
+    Param {
+        name: "client-query-buffer-limit",
+        mutable: true,
+        default: "1gb",
+        get: |c| c.client_query_buffer_limit.to_string(),
+        set: |c, w| {
+            Ok(c.client_query_buffer_limit = parse_memory_value(w, 1 << 20, i64::MAX)? as u64)
+        },
+        variadic: false,
+    },
+    Param {
+        name: "hz",
+        mutable: true,
+        default: "10",
+        get: |c| c.hz.to_string(),
+        // Redis accepts any non-negative value and clamps it to 1..=500.
+        set: |c, w| Ok(c.hz = parse_int(w, 0, i32::MAX as i64)?.clamp(1, 500) as u32),
+        variadic: false,
+    },
+    Param {
+        name: "threads",
+        mutable: false,
+        default: "0",
+        get: |c| c.threads.to_string(),
+        // 0 means one event loop per core.
+        set: |c, w| {
+            let n = parse_int(w, 0, 1024)? as usize;
+            c.threads = if n == 0 {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            } else {
+                n
+            };
+            Ok(())
+        },
+        variadic: false,
+    },
+    Param {
+        name: "enable-debug-command",
+        mutable: false,
+        default: "no",
+        get: |c| c.enable_debug_command.to_string(),
+        set: |c, w| Ok(c.enable_debug_command = choice(w, DEBUG_COMMAND_MODES)?),
+        variadic: false,
+    },
+];
+
+pub fn find_param(name: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+}
+
+/// A start-up configuration error, reported as Redis does, naming the file and line.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub source: String,
+    pub line: usize,
+    pub text: String,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "\n*** FATAL CONFIG FILE ERROR (redis-lite {}) ***",
+            env!("CARGO_PKG_VERSION")
+        )?;
+        writeln!(
+            f,
+            "Reading the configuration file, at {} line {}",
+            self.source, self.line
+        )?;
+        writeln!(f, ">>> '{}'", self.text)?;
+        write!(f, "{}", self.reason)
+    }
+}
+
+/// Splits a config line into words with redis.conf's quoting (the same as inline commands).
+pub fn split_words(line: &str) -> Result<Vec<String>, String> {
+    let mut parser = redis_lite_protocol::RequestParser::new(Default::default());
+    let mut text = line.as_bytes().to_vec();
+    text.push(b'\n');
+    match parser.next(&text) {
+        Ok(Some(cmd)) => Ok(cmd
+            .iter()
+            .map(|w| String::from_utf8_lossy(w).into_owned())
+            .collect()),
+        Ok(None) => Ok(Vec::new()),
+        Err(_) => Err("Unbalanced quotes in configuration line".into()),
+    }
+}
+
+/// One directive as read from a file or the command line.
+struct Directive {
+    source: String,
+    line: usize,
+    text: String,
+    words: Vec<String>,
+}
+
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+fn read_file(path: &Path, depth: usize, out: &mut Vec<Directive>) -> Result<(), ConfigError> {
+    let source = path.display().to_string();
+    let content = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        source: source.clone(),
+        line: 0,
+        text: String::new(),
+        reason: format!("Fatal error, can't open config file '{source}': {e}"),
+    })?;
+    for (i, raw) in content.lines().enumerate() {
+        let text = raw.trim();
+        if text.is_empty() || text.starts_with('#') {
+            continue;
+        }
+        let err = |reason: String| ConfigError {
+            source: source.clone(),
+            line: i + 1,
+            text: text.into(),
+            reason,
+        };
+        let words = split_words(text).map_err(err)?;
+        if words.is_empty() {
+            continue;
+        }
+        if words[0].eq_ignore_ascii_case("include") {
+            if words.len() != 2 {
+                return Err(err("Bad directive or wrong number of arguments".into()));
+            }
+            if depth >= MAX_INCLUDE_DEPTH {
+                return Err(err("Too many nested includes".into()));
+            }
+            read_file(Path::new(&words[1]), depth + 1, out)?;
+            continue;
+        }
+        out.push(Directive {
+            source: source.clone(),
+            line: i + 1,
+            text: text.into(),
+            words,
+        });
+    }
+    Ok(())
+}
+
+/// What the command line asked for besides configuration.
+pub struct Startup {
+    pub config: Config,
+    pub config_file: Option<PathBuf>,
+}
+
+/// Builds the configuration from `redis-server`-style arguments: an optional config file first,
+/// then `--directive value...` options, which override the file.
+pub fn from_args(args: &[String]) -> Result<Startup, ConfigError> {
+    let mut directives = Vec::new();
+    let mut rest = args;
+    let mut config_file = None;
+    if let Some(first) = args.first() {
+        if !first.starts_with("--") {
+            let path = PathBuf::from(first);
+            read_file(&path, 0, &mut directives)?;
+            config_file = Some(std::fs::canonicalize(&path).unwrap_or(path));
+            rest = &args[1..];
+        }
+    }
+    let mut i = 0;
+    while i < rest.len() {
+        let name = rest[i].strip_prefix("--").ok_or_else(|| ConfigError {
+            source: "the command line".into(),
+            line: i + 1,
+            text: rest[i].clone(),
+            reason: "Options must start with '--' (a config file may only come first)".into(),
+        })?;
+        let mut words = vec![name.to_string()];
+        i += 1;
+        while i < rest.len() && !rest[i].starts_with("--") {
+            words.push(rest[i].clone());
+            i += 1;
+        }
+        directives.push(Directive {
+            source: "the command line".into(),
+            line: directives.len() + 1,
+            text: words.join(" "),
+            words,
+        });
+    }
+    let mut config = Config::default();
+    for d in directives {
+        let err = |reason: String| ConfigError {
+            source: d.source.clone(),
+            line: d.line,
+            text: d.text.clone(),
+            reason,
+        };
+        let param = find_param(&d.words[0])
+            .ok_or_else(|| err("Bad directive or wrong number of arguments".into()))?;
+        let values = &d.words[1..];
+        if !param.variadic && values.len() != 1 {
+            return Err(err("Bad directive or wrong number of arguments".into()));
+        }
+        (param.set)(&mut config, values).map_err(err)?;
+    }
+    Ok(Startup {
+        config,
+        config_file,
+    })
+}
+
+/// CONFIG GET: every parameter matching any of the patterns, as (name, value).
+pub fn get_matching(config: &Config, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
+    PARAMS
+        .iter()
+        .filter(|p| {
+            patterns
+                .iter()
+                .any(|pat| glob_match(pat, p.name.as_bytes(), true))
+        })
+        .map(|p| (p.name, (p.get)(config)))
+        .collect()
+}
+
+/// CONFIG SET of several parameters at once: all are validated before any takes effect.
+pub fn set_many(config: &mut Config, pairs: &[(&[u8], &[u8])]) -> Result<(), String> {
+    let mut next = config.clone();
+    let mut seen: Vec<&'static str> = Vec::new();
+    for (name, value) in pairs {
+        let name_text = String::from_utf8_lossy(name);
+        let Some(param) = find_param(&name_text).filter(|_| !name.is_empty()) else {
+            return Err(format!(
+                "Unknown option or number of arguments for CONFIG SET - '{name_text}'"
+            ));
+        };
+        let failed = |why: &str| {
+            format!("CONFIG SET failed (possibly related to argument '{name_text}') - {why}")
+        };
+        if seen.contains(&param.name) {
+            return Err(failed("duplicate parameter"));
+        }
+        seen.push(param.name);
+        if !param.mutable {
+            return Err(failed("can't set immutable config"));
+        }
+        let value = String::from_utf8_lossy(value).into_owned();
+        let words = if param.variadic {
+            value.split_whitespace().map(String::from).collect()
+        } else {
+            vec![value]
+        };
+        (param.set)(&mut next, &words).map_err(|why| failed(&why))?;
+    }
+    *config = next;
+    Ok(())
+}
+
+/// Quotes a value for a config file when it needs it.
+fn quote(value: &str) -> String {
+    if !value.is_empty()
+        && !value
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b == b'"' || b == b'\'' || b == b'\\')
+    {
+        return value.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn directive_line(param: &Param, config: &Config) -> String {
+    let value = (param.get)(config);
+    if param.variadic {
+        format!("{} {}", param.name, value)
+    } else {
+        format!("{} {}", param.name, quote(&value))
+    }
+}
+
+/// CONFIG REWRITE: rewrites `path` so it reflects `config`, keeping comments and layout. A
+/// parameter's first line is updated in place, its repeats are dropped, and parameters that
+/// differ from their default but are not in the file are appended.
+pub fn rewrite(path: &Path, config: &Config) -> std::io::Result<()> {
+    let original = std::fs::read_to_string(path).unwrap_or_default();
+    let defaults = Config::default();
+    let mut written: Vec<&'static str> = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
+    const MARKER: &str = "# Generated by CONFIG REWRITE";
+    for raw in original.lines() {
+        if raw.trim() == MARKER {
+            continue;
+        }
+        let words = split_words(raw.trim()).unwrap_or_default();
+        let param = words
+            .first()
+            .filter(|_| !raw.trim_start().starts_with('#'))
+            .and_then(|w| find_param(w));
+        match param {
+            Some(p) if written.contains(&p.name) => {}
+            Some(p) => {
+                written.push(p.name);
+                lines.push(directive_line(p, config));
+            }
+            None => lines.push(raw.to_string()),
+        }
+    }
+    let mut appended = false;
+    for p in PARAMS {
+        if written.contains(&p.name) || (p.get)(config) == (p.get)(&defaults) {
+            continue;
+        }
+        if !appended {
+            lines.push(MARKER.into());
+            appended = true;
+        }
+        lines.push(directive_line(p, config));
+    }
+    let tmp = path.with_extension("rewrite.tmp");
+    std::fs::write(&tmp, lines.join("\n") + "\n")?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn defaults_match_redis() {
+        let c = Config::default();
+        assert_eq!(c.port, 6379);
+        assert_eq!(c.bind, vec!["127.0.0.1", "-::1"]);
+        assert_eq!(c.proto_max_bulk_len, 512 << 20);
+        assert_eq!(c.client_query_buffer_limit, 1 << 30);
+        assert_eq!(c.databases, 16);
+        assert!(c.threads >= 1);
+    }
+
+    #[test]
+    fn file_then_command_line() {
+        let dir = std::env::temp_dir().join(format!("rl-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let inc = dir.join("inc.conf");
+        std::fs::write(&inc, "timeout 7\n").unwrap();
+        let main = dir.join("main.conf");
+        std::fs::write(
+            &main,
+            format!(
+                "# comment\nport 7000\nproto-max-bulk-len 2mb\ninclude {}\nrequirepass \"a b\"\n",
+                inc.display()
+            ),
+        )
+        .unwrap();
+        let s = from_args(&args(&[
+            main.to_str().unwrap(),
+            "--port",
+            "7001",
+            "--bind",
+            "127.0.0.1",
+            "::1",
+        ]))
+        .unwrap();
+        assert_eq!(s.config.port, 7001);
+        assert_eq!(s.config.timeout, 7);
+        assert_eq!(s.config.proto_max_bulk_len, 2 << 20);
+        assert_eq!(s.config.requirepass, "a b");
+        assert_eq!(s.config.bind, vec!["127.0.0.1", "::1"]);
+
+        std::fs::write(&main, "port 7000\nfrobnicate 1\n").unwrap();
+        let e = from_args(&args(&[main.to_str().unwrap()])).unwrap_err();
+        assert_eq!((e.line, e.text.as_str()), (2, "frobnicate 1"));
+        assert!(e
+            .to_string()
+            .contains("Bad directive or wrong number of arguments"));
+        std::fs::write(&main, "port 70000\n").unwrap();
+        let e = from_args(&args(&[main.to_str().unwrap()])).unwrap_err();
+        assert!(e.reason.contains("between 0 and 65535"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn config_set_errors_match_redis() {
+        let mut c = Config::default();
+        let err = |c: &mut Config, n: &str, v: &str| {
+            set_many(c, &[(n.as_bytes(), v.as_bytes())]).unwrap_err()
+        };
+        assert_eq!(
+            err(&mut c, "timeout", "abc"),
+            "CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer"
+        );
+        assert_eq!(
+            err(&mut c, "databases", "3"),
+            "CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config"
+        );
+        assert_eq!(
+            err(&mut c, "foo", "1"),
+            "Unknown option or number of arguments for CONFIG SET - 'foo'"
+        );
+        assert_eq!(
+            err(&mut c, "loglevel", "x"),
+            "CONFIG SET failed (possibly related to argument 'loglevel') - argument(s) must be one of the following: debug, verbose, notice, warning"
+        );
+        assert_eq!(
+            err(&mut c, "maxclients", "-5"),
+            "CONFIG SET failed (possibly related to argument 'maxclients') - argument must be between 1 and 4294967295 inclusive"
+        );
+        assert_eq!(
+            err(&mut c, "proto-max-bulk-len", "abc"),
+            "CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') - argument must be a memory value"
+        );
+        // Atomic: a bad second pair leaves the first unapplied.
+        assert!(set_many(&mut c, &[(b"timeout", b"5"), (b"hz", b"x")]).is_err());
+        assert_eq!(c.timeout, 0);
+        set_many(&mut c, &[(b"timeout", b"5"), (b"hz", b"1000")]).unwrap();
+        assert_eq!((c.timeout, c.hz), (5, 500));
+    }
+
+    #[test]
+    fn rewrite_keeps_comments_and_updates_values() {
+        let path = std::env::temp_dir().join(format!("rl-rewrite-{}.conf", std::process::id()));
+        std::fs::write(&path, "# keep me\ntimeout 1\ntimeout 2\nport 7000\n").unwrap();
+        let mut c = from_args(&[path.to_str().unwrap().to_string()])
+            .unwrap()
+            .config;
+        c.timeout = 9;
+        c.requirepass = "p w".into();
+        rewrite(&path, &c).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "# keep me\ntimeout 9\nport 7000\n# Generated by CONFIG REWRITE\nrequirepass \"p w\"\n"
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+}

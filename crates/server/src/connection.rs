@@ -1,0 +1,290 @@
+//! One client connection: read, run every complete command in what arrived, write all the
+//! replies at once. Also the dispatch step shared by every command: lookup, arity, auth,
+//! statistics and CLIENT REPLY handling.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redis_lite_protocol::{Limits, ReplyWriter, RequestParser};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::client::{ClientHandle, ClientState, ReplyMode};
+use crate::command::{self, Lookup};
+use crate::context::Ctx;
+use crate::error::{truncated, CommandError};
+use crate::log;
+use crate::server::Server;
+use crate::stats::WorkerStats;
+
+/// Smallest free space offered to each read; the buffer grows beyond it for large requests.
+const READ_CHUNK: usize = 16 * 1024;
+/// Output kept allocated between batches; a larger buffer is released after use.
+const OUTPUT_KEEP: usize = 64 * 1024;
+
+/// Settings a connection caches, refreshed when CONFIG SET changes the epoch.
+struct Settings {
+    epoch: u64,
+    idle_timeout: Option<Duration>,
+    query_buffer_limit: usize,
+}
+
+impl Settings {
+    fn load(server: &Server, parser: &mut RequestParser) -> Settings {
+        let epoch = server.config_epoch.load(Relaxed);
+        let config = server.config.read();
+        parser.set_limits(Limits {
+            max_bulk_len: config.proto_max_bulk_len,
+            ..Limits::default()
+        });
+        Settings {
+            epoch,
+            idle_timeout: (config.timeout > 0).then(|| Duration::from_secs(config.timeout)),
+            query_buffer_limit: config.client_query_buffer_limit as usize,
+        }
+    }
+}
+
+pub async fn serve(
+    server: Arc<Server>,
+    mut stream: TcpStream,
+    handle: Arc<ClientHandle>,
+    stats: Arc<WorkerStats>,
+) {
+    let authenticated = server.config.read().requirepass.is_empty();
+    let mut client = ClientState::new(handle.clone(), stats.clone(), authenticated);
+    let mut parser = RequestParser::new(Limits::default());
+    parser.authenticated = authenticated;
+    let mut settings = Settings::load(&server, &mut parser);
+    let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut output: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+
+    'connection: loop {
+        if server.config_epoch.load(Relaxed) != settings.epoch {
+            settings = Settings::load(&server, &mut parser);
+        }
+        if input.capacity() - input.len() < READ_CHUNK / 4 {
+            input.reserve(READ_CHUNK);
+        }
+        let read = async {
+            match settings.idle_timeout {
+                Some(limit) => tokio::time::timeout(limit, stream.read_buf(&mut input))
+                    .await
+                    .ok(),
+                None => Some(stream.read_buf(&mut input).await),
+            }
+        };
+        let n = tokio::select! {
+            biased;
+            _ = handle.killed() => break,
+            r = read => match r {
+                Some(Ok(0)) | Some(Err(_)) => break,
+                Some(Ok(n)) => n,
+                None => {
+                    log!(Verbose, "Closing idle client");
+                    break;
+                }
+            },
+        };
+        stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+        stats.reads_processed.fetch_add(1, Relaxed);
+
+        let mut last_command = None;
+        let mut close = false;
+        loop {
+            let command = match parser.next(&input) {
+                Ok(Some(command)) => command,
+                Ok(None) => break,
+                Err(e) => {
+                    let text = format!("ERR {e}");
+                    log!(Verbose, "Protocol error ({e}) from client: {}", handle.addr);
+                    client.stats.count_error(&text);
+                    ReplyWriter::new(&mut output, client.protocol).error(&text);
+                    close = true;
+                    break;
+                }
+            };
+            // Most commands have few arguments: gather them on the stack, without allocating.
+            const INLINE_ARGS: usize = 16;
+            let ran = if command.len() <= INLINE_ARGS {
+                let mut args: [&[u8]; INLINE_ARGS] = [&[]; INLINE_ARGS];
+                for (slot, arg) in args.iter_mut().zip(command.iter()) {
+                    *slot = arg;
+                }
+                execute(&server, &mut client, &args[..command.len()], &mut output)
+            } else {
+                let args: Vec<&[u8]> = command.iter().collect();
+                execute(&server, &mut client, &args, &mut output)
+            };
+            last_command = ran.or(last_command);
+            if client.close_after_reply || handle.is_killed() {
+                close = true;
+                break;
+            }
+        }
+        parser.authenticated = client.authenticated;
+        let consumed = parser.consumed();
+        if consumed > 0 {
+            input.drain(..consumed);
+            parser.discard(consumed);
+        }
+        if input.len() > settings.query_buffer_limit {
+            log!(
+                Warning,
+                "Closing client that reached max query buffer length: {} (qbuf={})",
+                handle.addr,
+                input.len()
+            );
+            break 'connection;
+        }
+
+        if !output.is_empty() {
+            if stream.write_all(&output).await.is_err() {
+                break;
+            }
+            stats
+                .net_output_bytes
+                .fetch_add(output.len() as u64, Relaxed);
+            stats.writes_processed.fetch_add(1, Relaxed);
+            output.clear();
+            if output.capacity() > OUTPUT_KEEP {
+                output.shrink_to(READ_CHUNK);
+            }
+        }
+        if input.is_empty() && input.capacity() > OUTPUT_KEEP {
+            input.shrink_to(READ_CHUNK);
+        }
+        {
+            let mut info = handle.info.lock();
+            if let Some(name) = last_command {
+                info.last_command = name;
+            }
+            info.last_active = Instant::now();
+            info.db = client.db;
+            info.query_buffer = input.len();
+            info.query_buffer_free = input.capacity() - input.len();
+        }
+        if close {
+            break;
+        }
+    }
+    let _ = stream.shutdown().await;
+    server.unregister(handle.id);
+}
+
+/// Runs one command and writes its reply. Returns the command's full name for CLIENT LIST.
+pub fn execute(
+    server: &Server,
+    client: &mut ClientState,
+    args: &[&[u8]],
+    out: &mut Vec<u8>,
+) -> Option<&'static str> {
+    let table = command::table();
+    let start = out.len();
+    if client.reply_mode == ReplyMode::SkipNext {
+        client.reply_mode = ReplyMode::Skip;
+    }
+    let entry = match table.lookup(args) {
+        Lookup::Found(entry) => entry,
+        Lookup::Unknown => {
+            let mut quoted = String::new();
+            for arg in &args[1..] {
+                if quoted.len() >= 128 {
+                    break;
+                }
+                quoted.push_str(&format!("'{}' ", truncated(arg, 128 - quoted.len())));
+            }
+            let error = CommandError::err(format!(
+                "unknown command '{}', with args beginning with: {quoted}",
+                truncated(args[0], 128)
+            ));
+            reject(client, None, error, out, start);
+            return None;
+        }
+        Lookup::UnknownSubcommand(entry) => {
+            let error =
+                CommandError::unknown_subcommand(&String::from_utf8_lossy(args[0]), args[1]);
+            reject(client, Some(entry.id), error, out, start);
+            return None;
+        }
+    };
+    if !entry.spec.arity_ok(args.len()) {
+        reject(
+            client,
+            Some(entry.id),
+            CommandError::WrongArity(entry.full_name.clone()),
+            out,
+            start,
+        );
+        return None;
+    }
+    if !client.authenticated && !entry.spec.has(command::flags::NO_AUTH) {
+        // A password set after this client connected applies; one removed since lifts the check.
+        if server.config.read().requirepass.is_empty() {
+            client.authenticated = true;
+        } else {
+            reject(client, Some(entry.id), CommandError::NoAuth, out, start);
+            return None;
+        }
+    }
+    let handler = entry
+        .spec
+        .handler
+        .expect("lookup resolves containers to subcommands");
+    let started = Instant::now();
+    let stats = client.stats.clone();
+    let protocol = client.protocol;
+    let mut ctx = Ctx {
+        server,
+        client: &mut *client,
+        args,
+        out: ReplyWriter::new(&mut *out, protocol),
+        command: entry,
+        now_ms: redis_lite_engine::now_ms(),
+    };
+    let result = handler(&mut ctx);
+    let counters = &stats.commands[entry.id];
+    if let Err(error) = result {
+        counters.failed.fetch_add(1, Relaxed);
+        let text = error.to_string();
+        stats.count_error(&text);
+        ctx.out.error(&text);
+    }
+    counters.calls.fetch_add(1, Relaxed);
+    counters
+        .usec
+        .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+    stats.total_commands.fetch_add(1, Relaxed);
+    finish_reply(client, out, start);
+    Some(entry.full_name.as_str())
+}
+
+/// A command refused before it ran: counted as rejected, as Redis does.
+fn reject(
+    client: &mut ClientState,
+    id: Option<usize>,
+    error: CommandError,
+    out: &mut Vec<u8>,
+    start: usize,
+) {
+    if let Some(id) = id {
+        client.stats.commands[id].rejected.fetch_add(1, Relaxed);
+    }
+    let text = error.to_string();
+    client.stats.count_error(&text);
+    ReplyWriter::new(out, client.protocol).error(&text);
+    finish_reply(client, out, start);
+}
+
+/// Drops the reply when CLIENT REPLY OFF or SKIP says so.
+fn finish_reply(client: &mut ClientState, out: &mut Vec<u8>, start: usize) {
+    match client.reply_mode {
+        ReplyMode::On => {}
+        ReplyMode::Off | ReplyMode::SkipNext => out.truncate(start),
+        ReplyMode::Skip => {
+            out.truncate(start);
+            client.reply_mode = ReplyMode::On;
+        }
+    }
+}

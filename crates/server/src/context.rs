@@ -1,0 +1,75 @@
+//! `Ctx`: what a command handler sees. The request's arguments, the calling client's state, the
+//! shared server, and the reply writer.
+
+use redis_lite_engine::Locked;
+use redis_lite_protocol::number::{parse_f64, parse_i64};
+use redis_lite_protocol::ReplyWriter;
+
+use crate::client::ClientState;
+use crate::command::Entry;
+use crate::error::CommandError;
+use crate::server::Server;
+
+pub struct Ctx<'a> {
+    pub server: &'a Server,
+    pub client: &'a mut ClientState,
+    /// The arguments, with the command name (and subcommand name) first.
+    pub args: &'a [&'a [u8]],
+    pub out: ReplyWriter<'a>,
+    /// The command being run.
+    pub command: &'a Entry,
+    /// Time at the start of the command, in Unix ms: every key the command touches is expired
+    /// against the same instant, as in Redis.
+    pub now_ms: u64,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn arg(&self, i: usize) -> &'a [u8] {
+        self.args[i]
+    }
+
+    pub fn arg_count(&self) -> usize {
+        self.args.len()
+    }
+
+    /// Argument `i` as an integer, or Redis's "not an integer" error.
+    pub fn arg_i64(&self, i: usize) -> Result<i64, CommandError> {
+        parse_i64(self.args[i]).ok_or(CommandError::NotInteger)
+    }
+
+    /// Argument `i` as a float, or Redis's "not a valid float" error.
+    pub fn arg_f64(&self, i: usize) -> Result<f64, CommandError> {
+        parse_f64(self.args[i]).ok_or(CommandError::NotFloat)
+    }
+
+    /// Whether argument `i` equals `word`, ignoring ASCII case.
+    pub fn arg_is(&self, i: usize, word: &str) -> bool {
+        self.args
+            .get(i)
+            .is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
+    }
+
+    /// The wrong-arity error for the running command.
+    pub fn wrong_arity(&self) -> CommandError {
+        CommandError::WrongArity(self.command.full_name.clone())
+    }
+
+    pub fn db(&self) -> usize {
+        self.client.db
+    }
+
+    /// Locks the shards holding `keys` for the rest of the command.
+    pub fn lock<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Locked<'a> {
+        self.server.keyspace.lock_keys(keys)
+    }
+
+    /// Counts a read lookup for INFO's `keyspace_hits`/`keyspace_misses`.
+    pub fn count_lookup(&self, found: bool) {
+        self.client.stats.count_lookup(found);
+    }
+
+    /// Records `n` changes to the dataset (INFO's `rdb_changes_since_last_save`).
+    pub fn dirty(&self, n: u64) {
+        self.client.stats.add_dirty(n);
+    }
+}

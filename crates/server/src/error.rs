@@ -1,0 +1,96 @@
+//! Command errors. Handlers return typed errors; the text, exactly as Redis 7 words it, is made
+//! only when the reply is written.
+
+use std::borrow::Cow;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    WrongType,
+    NotInteger,
+    NotFloat,
+    Syntax,
+    NoSuchKey,
+    Overflow,
+    DbIndexOutOfRange,
+    /// `ERR wrong number of arguments for '<name>' command`.
+    WrongArity(String),
+    /// `ERR invalid expire time in '<name>' command`.
+    InvalidExpire(&'static str),
+    NoAuth,
+    /// `ERR <text>`.
+    Err(Cow<'static, str>),
+    /// A complete error line with its own code, such as `NOPROTO ...` or `WRONGPASS ...`.
+    Coded(Cow<'static, str>),
+}
+
+pub type CmdResult = Result<(), CommandError>;
+
+impl CommandError {
+    pub fn err(text: impl Into<Cow<'static, str>>) -> Self {
+        CommandError::Err(text.into())
+    }
+
+    pub fn coded(text: impl Into<Cow<'static, str>>) -> Self {
+        CommandError::Coded(text.into())
+    }
+
+    /// `ERR unknown subcommand '<sub>'. Try <CMD> HELP.`
+    pub fn unknown_subcommand(command: &str, sub: &[u8]) -> Self {
+        CommandError::Err(
+            format!(
+                "unknown subcommand '{}'. Try {} HELP.",
+                truncated(sub, 128),
+                command.to_ascii_uppercase()
+            )
+            .into(),
+        )
+    }
+}
+
+/// Client-supplied text quoted in an error, cut to `max` bytes as Redis does with `%.128s`.
+pub fn truncated(bytes: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(max)]).into_owned()
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandError::WrongType => {
+                f.write_str("WRONGTYPE Operation against a key holding the wrong kind of value")
+            }
+            CommandError::NotInteger => f.write_str("ERR value is not an integer or out of range"),
+            CommandError::NotFloat => f.write_str("ERR value is not a valid float"),
+            CommandError::Syntax => f.write_str("ERR syntax error"),
+            CommandError::NoSuchKey => f.write_str("ERR no such key"),
+            CommandError::Overflow => f.write_str("ERR increment or decrement would overflow"),
+            CommandError::DbIndexOutOfRange => f.write_str("ERR DB index is out of range"),
+            CommandError::WrongArity(name) => {
+                write!(f, "ERR wrong number of arguments for '{name}' command")
+            }
+            CommandError::InvalidExpire(name) => {
+                write!(f, "ERR invalid expire time in '{name}' command")
+            }
+            CommandError::NoAuth => f.write_str("NOAUTH Authentication required."),
+            CommandError::Err(text) => write!(f, "ERR {text}"),
+            CommandError::Coded(text) => f.write_str(text),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_match_redis() {
+        assert_eq!(
+            CommandError::WrongArity("get".into()).to_string(),
+            "ERR wrong number of arguments for 'get' command"
+        );
+        assert_eq!(
+            CommandError::unknown_subcommand("client", b"foo").to_string(),
+            "ERR unknown subcommand 'foo'. Try CLIENT HELP."
+        );
+    }
+}

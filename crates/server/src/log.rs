@@ -1,0 +1,92 @@
+//! Logging in Redis's format (`pid:M 21 Nov 2026 12:00:00.000 * message`), filtered by
+//! `loglevel` and written to `logfile` or, when it is empty, standard output.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::config::LogLevel;
+
+static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Notice as u8);
+static FILE: Mutex<Option<std::fs::File>> = Mutex::new(None);
+
+/// Opens the log file (empty: standard output).
+pub fn init(level: LogLevel, logfile: &str) -> std::io::Result<()> {
+    set_level(level);
+    if !logfile.is_empty() {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(logfile)?;
+        *FILE.lock() = Some(file);
+    }
+    Ok(())
+}
+
+pub fn set_level(level: LogLevel) {
+    LEVEL.store(level as u8, Ordering::Relaxed);
+}
+
+pub fn enabled(level: LogLevel) -> bool {
+    level as u8 >= LEVEL.load(Ordering::Relaxed)
+}
+
+pub fn write(level: LogLevel, message: fmt::Arguments<'_>) {
+    if !enabled(level) {
+        return;
+    }
+    let symbol = match level {
+        LogLevel::Debug => '.',
+        LogLevel::Verbose => '-',
+        LogLevel::Notice => '*',
+        LogLevel::Warning => '#',
+    };
+    let line = format!(
+        "{}:M {} {} {}\n",
+        std::process::id(),
+        timestamp(),
+        symbol,
+        message
+    );
+    let mut file = FILE.lock();
+    // A failed log write has nowhere better to be reported; the server keeps serving.
+    let _ = match file.as_mut() {
+        Some(f) => f.write_all(line.as_bytes()),
+        None => std::io::stdout().lock().write_all(line.as_bytes()),
+    };
+}
+
+/// Local time as `21 Nov 2026 12:00:00.000`.
+fn timestamp() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as libc::time_t;
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let mut buf = [0u8; 64];
+    // SAFETY: localtime_r fills `tm`; strftime writes at most `buf.len()` bytes into `buf`.
+    let n = unsafe {
+        libc::localtime_r(&secs, &mut tm);
+        libc::strftime(
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            c"%d %b %Y %H:%M:%S".as_ptr(),
+            &tm,
+        )
+    };
+    format!(
+        "{}.{:03}",
+        String::from_utf8_lossy(&buf[..n]),
+        now.subsec_millis()
+    )
+}
+
+/// `log!(Notice, "format", args...)`.
+#[macro_export]
+macro_rules! log {
+    ($level:ident, $($arg:tt)*) => {
+        $crate::log::write($crate::config::LogLevel::$level, format_args!($($arg)*))
+    };
+}

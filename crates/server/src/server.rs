@@ -1,0 +1,380 @@
+//! The running server: shared state, listeners, event-loop threads and the cron thread.
+//!
+//! Threads: `threads` event loops (tokio current-thread runtimes), each serving its own
+//! connections start to finish; the main thread accepts connections and hands each to the next
+//! loop in turn; a cron thread runs active expiry and periodic sampling. Commands run inline on
+//! their connection's loop against the sharded keyspace, so nothing is handed between threads on
+//! the request path.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+use redis_lite_engine::Keyspace;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+
+use crate::client::ClientHandle;
+use crate::config::{Config, Startup};
+use crate::stats::WorkerStats;
+use crate::{command, connection, log};
+
+/// The version of Redis whose behaviour redis-lite implements; clients check it for features.
+pub const REDIS_VERSION: &str = "7.0.15";
+pub const LITE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Shards per event loop: enough that two loops rarely want the same shard at once.
+const SHARDS_PER_THREAD: usize = 64;
+
+const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+pub struct Server {
+    pub keyspace: Keyspace,
+    pub config: RwLock<Config>,
+    /// Bumped by every CONFIG SET, so connections re-read the settings they cache.
+    pub config_epoch: AtomicU64,
+    pub config_file: Option<PathBuf>,
+    pub clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    next_client_id: AtomicU64,
+    pub workers: Vec<Arc<WorkerStats>>,
+    pub started: Instant,
+    pub run_id: String,
+    pub replid: String,
+    /// The TCP port listened on, for INFO.
+    pub tcp_port: AtomicU64,
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub active_expire_enabled: AtomicBool,
+    /// Unix seconds of the last successful save; start-up time until one happens.
+    pub lastsave: AtomicU64,
+    /// `dirty` of all workers at the last save, for `rdb_changes_since_last_save`.
+    pub dirty_at_save: AtomicU64,
+    pub instantaneous_ops: AtomicU64,
+    pub peak_memory: AtomicU64,
+    pub expired_time_cap_reached: AtomicU64,
+}
+
+fn random_hex(len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).expect("hex digit"))
+        .collect()
+}
+
+impl Server {
+    pub fn new(config: Config, config_file: Option<PathBuf>) -> Self {
+        let commands = command::table().entries.len();
+        let workers = (0..config.threads)
+            .map(|_| Arc::new(WorkerStats::new(commands)))
+            .collect();
+        let shards = (config.threads * SHARDS_PER_THREAD).max(SHARDS_PER_THREAD);
+        Server {
+            keyspace: Keyspace::new(shards, config.databases),
+            config_epoch: AtomicU64::new(0),
+            config_file,
+            clients: Mutex::new(BTreeMap::new()),
+            next_client_id: AtomicU64::new(1),
+            workers,
+            started: Instant::now(),
+            run_id: random_hex(40),
+            replid: random_hex(40),
+            tcp_port: AtomicU64::new(config.port as u64),
+            connections_received: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
+            active_expire_enabled: AtomicBool::new(true),
+            lastsave: AtomicU64::new(redis_lite_engine::now_ms() / 1000),
+            dirty_at_save: AtomicU64::new(0),
+            instantaneous_ops: AtomicU64::new(0),
+            peak_memory: AtomicU64::new(0),
+            expired_time_cap_reached: AtomicU64::new(0),
+            config: RwLock::new(config),
+        }
+    }
+
+    /// Changes since the last save, summed over the workers.
+    pub fn dirty(&self) -> u64 {
+        crate::stats::sum(&self.workers, |w| &w.dirty) - self.dirty_at_save.load(Relaxed)
+    }
+
+    pub fn client_count(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+
+    /// Stops the process after a clean shutdown. Nothing is persisted yet, so there is nothing
+    /// to save; connections are simply dropped with the process.
+    pub fn shutdown(&self, reason: &str) -> ! {
+        log!(Warning, "{reason}");
+        log!(Notice, "redis-lite is now ready to exit, bye bye...");
+        std::process::exit(0)
+    }
+
+    /// Checks an accepted connection against `maxclients` and protected mode, and registers it.
+    /// Returns the refusal to send otherwise.
+    fn admit(
+        &self,
+        peer: SocketAddr,
+        local: SocketAddr,
+        fd: i32,
+    ) -> Result<Arc<ClientHandle>, &'static str> {
+        self.connections_received.fetch_add(1, Relaxed);
+        let config = self.config.read();
+        if config.protected_mode && config.requirepass.is_empty() && !peer.ip().is_loopback() {
+            self.rejected_connections.fetch_add(1, Relaxed);
+            return Err(DENIED);
+        }
+        let mut clients = self.clients.lock();
+        if clients.len() as u64 >= config.maxclients {
+            self.rejected_connections.fetch_add(1, Relaxed);
+            return Err("-ERR max number of clients reached\r\n");
+        }
+        let id = self.next_client_id.fetch_add(1, Relaxed);
+        let handle = Arc::new(ClientHandle::new(
+            id,
+            peer.to_string(),
+            local.to_string(),
+            fd,
+        ));
+        clients.insert(id, handle.clone());
+        Ok(handle)
+    }
+}
+
+/// A connection on its way from the acceptor to an event loop.
+struct Accepted {
+    stream: std::net::TcpStream,
+    handle: Arc<ClientHandle>,
+}
+
+/// Binds every `bind` address. A `-` prefix marks an address that may be unavailable.
+fn bind_listeners(config: &Config) -> std::io::Result<Vec<std::net::TcpListener>> {
+    let mut listeners = Vec::new();
+    // Port 0 means "no TCP listener", as in Redis.
+    if config.port == 0 {
+        return Ok(listeners);
+    }
+    for addr in &config.bind {
+        let (optional, host) = match addr.strip_prefix('-') {
+            Some(h) => (true, h),
+            None => (false, addr.as_str()),
+        };
+        let ip: IpAddr = match host.parse() {
+            Ok(ip) => ip,
+            Err(_) if optional => continue,
+            Err(_) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("invalid bind address '{host}'"),
+                ))
+            }
+        };
+        let port = config.port;
+        match listen(SocketAddr::new(ip, port), config.tcp_backlog) {
+            Ok(l) => listeners.push(l),
+            Err(e) if optional => log!(
+                Warning,
+                "Could not bind optional address {host}:{port}: {e}"
+            ),
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("Could not create server TCP listening socket {host}:{port}: {e}"),
+                ))
+            }
+        }
+    }
+    Ok(listeners)
+}
+
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(backlog as i32)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Starts the server and serves until shutdown.
+pub fn run(startup: Startup) -> Result<(), String> {
+    let config = startup.config;
+    log::init(config.loglevel, &config.logfile)
+        .map_err(|e| format!("Can't open the log file: {e}"))?;
+    let listeners = bind_listeners(&config).map_err(|e| e.to_string())?;
+    if listeners.is_empty() {
+        return Err("Configured to not listen anywhere, exiting.".into());
+    }
+    let port = listeners[0].local_addr().map_err(|e| e.to_string())?.port();
+    let threads = config.threads;
+    let server = Arc::new(Server::new(config, startup.config_file.clone()));
+    server.tcp_port.store(port as u64, Relaxed);
+    log!(
+        Notice,
+        "redis-lite {LITE_VERSION} (Redis {REDIS_VERSION} compatible), pid={}, port={port}, threads={threads}, config={}",
+        std::process::id(),
+        startup.config_file.as_ref().map_or("none".to_string(), |p| p.display().to_string())
+    );
+
+    let mut senders = Vec::new();
+    for index in 0..threads {
+        let (tx, rx) = mpsc::unbounded_channel::<Accepted>();
+        senders.push(tx);
+        let server = server.clone();
+        std::thread::Builder::new()
+            .name(format!("loop-{index}"))
+            .spawn(move || event_loop(server, index, rx))
+            .map_err(|e| e.to_string())?;
+    }
+    {
+        let server = server.clone();
+        std::thread::Builder::new()
+            .name("cron".into())
+            .spawn(move || cron(server))
+            .map_err(|e| e.to_string())?;
+    }
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        for listener in listeners {
+            let listener = tokio::net::TcpListener::from_std(listener)
+                .expect("listener registers with the runtime");
+            log!(
+                Notice,
+                "Ready to accept connections on {}",
+                listener.local_addr().expect("bound")
+            );
+            tokio::spawn(accept_loop(server.clone(), listener, senders.clone()));
+        }
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .expect("SIGINT handler");
+        tokio::select! {
+            _ = term.recv() => server.shutdown("Received SIGTERM scheduling shutdown..."),
+            _ = int.recv() => server.shutdown("Received SIGINT scheduling shutdown..."),
+        }
+    })
+}
+
+async fn accept_loop(
+    server: Arc<Server>,
+    listener: tokio::net::TcpListener,
+    loops: Vec<mpsc::UnboundedSender<Accepted>>,
+) {
+    let mut next = 0;
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                log!(Warning, "Accepting client connection: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let local = stream.local_addr().unwrap_or(peer);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+        match server.admit(peer, local, fd) {
+            Ok(handle) => {
+                let _ = stream.set_nodelay(true);
+                let keepalive = server.config.read().tcp_keepalive;
+                let Ok(stream) = stream.into_std() else {
+                    continue;
+                };
+                if keepalive > 0 {
+                    let socket = socket2::SockRef::from(&stream);
+                    let _ = socket.set_tcp_keepalive(
+                        &socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive)),
+                    );
+                }
+                let id = handle.id;
+                if loops[next % loops.len()]
+                    .send(Accepted { stream, handle })
+                    .is_err()
+                {
+                    server.unregister(id);
+                }
+                next += 1;
+            }
+            Err(refusal) => {
+                let mut stream = stream;
+                let _ = stream.write_all(refusal.as_bytes()).await;
+            }
+        }
+    }
+}
+
+fn event_loop(server: Arc<Server>, index: usize, mut incoming: mpsc::UnboundedReceiver<Accepted>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("event loop runtime");
+    let stats = server.workers[index].clone();
+    runtime.block_on(async move {
+        while let Some(Accepted { stream, handle }) = incoming.recv().await {
+            let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
+                server.unregister(handle.id);
+                continue;
+            };
+            tokio::spawn(connection::serve(
+                server.clone(),
+                stream,
+                handle,
+                stats.clone(),
+            ));
+        }
+    });
+}
+
+/// Periodic work at `hz`: active expiry within Redis's 25% CPU budget, ops/sec sampling and
+/// the memory peak.
+fn cron(server: Arc<Server>) {
+    let mut last_ops = 0u64;
+    let mut last_sample = Instant::now();
+    loop {
+        let hz = server.config.read().hz.max(1);
+        let period = Duration::from_millis(1000 / hz as u64);
+        let tick = Instant::now();
+        if server.active_expire_enabled.load(Relaxed) {
+            let budget = period / 4;
+            server
+                .keyspace
+                .active_expire(redis_lite_engine::now_ms(), budget);
+            if tick.elapsed() >= budget {
+                server.expired_time_cap_reached.fetch_add(1, Relaxed);
+            }
+        }
+        if last_sample.elapsed() >= Duration::from_millis(100) {
+            let ops = crate::stats::sum(&server.workers, |w| &w.total_commands);
+            let secs = last_sample.elapsed().as_secs_f64();
+            server.instantaneous_ops.store(
+                ((ops.saturating_sub(last_ops)) as f64 / secs) as u64,
+                Relaxed,
+            );
+            last_ops = ops;
+            last_sample = Instant::now();
+        }
+        server
+            .peak_memory
+            .fetch_max(crate::memory::allocated(), Relaxed);
+        std::thread::sleep(period.saturating_sub(tick.elapsed()));
+    }
+}

@@ -1,0 +1,107 @@
+//! Statistics for INFO. Each worker thread owns one `WorkerStats`, so counting on the hot path
+//! touches only that thread's cache lines; INFO adds the workers up.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use parking_lot::Mutex;
+
+/// Per-command counters, as INFO commandstats reports them.
+#[derive(Default)]
+pub struct CommandStat {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// Error codes tracked in errorstats; Redis stops adding new codes past this many.
+const MAX_ERROR_CODES: usize = 128;
+
+pub struct WorkerStats {
+    pub commands: Box<[CommandStat]>,
+    pub total_commands: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+    pub dirty: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub reads_processed: AtomicU64,
+    pub writes_processed: AtomicU64,
+    pub error_replies: AtomicU64,
+    /// Error replies by code (`ERR`, `WRONGTYPE`...). Errors are rare, so a mutex is fine.
+    pub errors: Mutex<HashMap<String, u64>>,
+}
+
+impl WorkerStats {
+    pub fn new(command_count: usize) -> Self {
+        WorkerStats {
+            commands: (0..command_count).map(|_| CommandStat::default()).collect(),
+            total_commands: AtomicU64::new(0),
+            keyspace_hits: AtomicU64::new(0),
+            keyspace_misses: AtomicU64::new(0),
+            dirty: AtomicU64::new(0),
+            net_input_bytes: AtomicU64::new(0),
+            net_output_bytes: AtomicU64::new(0),
+            reads_processed: AtomicU64::new(0),
+            writes_processed: AtomicU64::new(0),
+            error_replies: AtomicU64::new(0),
+            errors: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn count_lookup(&self, found: bool) {
+        if found {
+            self.keyspace_hits.fetch_add(1, Relaxed);
+        } else {
+            self.keyspace_misses.fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn add_dirty(&self, n: u64) {
+        self.dirty.fetch_add(n, Relaxed);
+    }
+
+    /// Counts an error reply under its code, the text's first word.
+    pub fn count_error(&self, text: &str) {
+        self.error_replies.fetch_add(1, Relaxed);
+        let code = text.split(' ').next().unwrap_or("ERR");
+        let mut errors = self.errors.lock();
+        if let Some(n) = errors.get_mut(code) {
+            *n += 1;
+        } else if errors.len() < MAX_ERROR_CODES {
+            errors.insert(code.to_string(), 1);
+        }
+    }
+
+    /// CONFIG RESETSTAT. `dirty` is not a statistic and is kept.
+    pub fn reset(&self) {
+        for c in self.commands.iter() {
+            c.calls.store(0, Relaxed);
+            c.usec.store(0, Relaxed);
+            c.rejected.store(0, Relaxed);
+            c.failed.store(0, Relaxed);
+        }
+        for counter in [
+            &self.total_commands,
+            &self.keyspace_hits,
+            &self.keyspace_misses,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.reads_processed,
+            &self.writes_processed,
+            &self.error_replies,
+        ] {
+            counter.store(0, Relaxed);
+        }
+        self.errors.lock().clear();
+    }
+}
+
+/// Sums one counter over all workers.
+pub fn sum(
+    workers: &[std::sync::Arc<WorkerStats>],
+    field: impl Fn(&WorkerStats) -> &AtomicU64,
+) -> u64 {
+    workers.iter().map(|w| field(w).load(Relaxed)).sum()
+}
