@@ -1,0 +1,323 @@
+//! Shared test harness: start redis-lite (and real redis-server, when installed) on free
+//! loopback ports, talk to them through the `redis` crate or raw RESP bytes, and compare the two
+//! servers' replies byte for byte.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const LITE: &str = env!("CARGO_BIN_EXE_redis-lite-server");
+
+/// A server process, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().unwrap().port()
+}
+
+fn scratch_dir(tag: &str) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir =
+        std::env::temp_dir().join(format!("redis-lite-test-{}-{tag}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl Server {
+    /// Starts redis-lite with extra `--directive value` arguments.
+    pub fn lite(args: &[&str]) -> Server {
+        Self::spawn(LITE, "lite", args, &[])
+    }
+
+    /// Starts real redis-server, or returns None (and says the test is skipped) when it is not
+    /// installed.
+    pub fn redis(args: &[&str]) -> Option<Server> {
+        if which("redis-server").is_none() {
+            eprintln!("SKIPPED: redis-server is not on PATH; the differential part of this test did not run");
+            return None;
+        }
+        Some(Self::spawn(
+            "redis-server",
+            "redis",
+            args,
+            &[
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--enable-debug-command",
+                "yes",
+            ],
+        ))
+    }
+
+    fn spawn(program: &str, tag: &str, args: &[&str], fixed: &[&str]) -> Server {
+        let dir = scratch_dir(tag);
+        for attempt in 0..5 {
+            let port = free_port();
+            let mut cmd = Command::new(program);
+            cmd.arg("--port")
+                .arg(port.to_string())
+                .arg("--bind")
+                .arg("127.0.0.1");
+            if program != LITE {
+                cmd.arg("--dir").arg(&dir);
+            }
+            cmd.args(fixed)
+                .args(args)
+                .current_dir(&dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let mut child = cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("start {program}: {e}"));
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+                    let _ = s.write_all(b"PING\r\n");
+                    let mut buf = [0u8; 64];
+                    if s.read(&mut buf).map(|n| n > 0).unwrap_or(false) {
+                        return Server { child, port, dir };
+                    }
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            eprintln!("{program} did not start on port {port} (attempt {attempt})");
+        }
+        panic!("could not start {program}");
+    }
+
+    pub fn url(&self, resp3: bool) -> String {
+        format!(
+            "redis://127.0.0.1:{}/{}",
+            self.port,
+            if resp3 { "?protocol=resp3" } else { "" }
+        )
+    }
+
+    /// A `redis` crate connection (RESP2).
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(self.url(false))
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+
+    /// A `redis` crate connection that negotiated RESP3 with HELLO 3.
+    pub fn client3(&self) -> redis::Connection {
+        redis::Client::open(self.url(true))
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+
+    pub fn raw(&self) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.set_nodelay(true).unwrap();
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGKILL and waits.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the process to exit by itself, up to `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| PathBuf::from(d).join(program))
+        .find(|p| p.is_file())
+}
+
+/// A raw TCP connection for byte-level checks.
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+/// Encodes a command as a RESP multibulk.
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+impl Raw {
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// Reads exactly one complete reply and returns its bytes.
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        loop {
+            if let Some(n) = frame_len(&self.buf) {
+                return self.buf.drain(..n).collect();
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream.read(&mut chunk).expect("read reply");
+            assert!(
+                n > 0,
+                "connection closed with partial reply {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Sends a command and returns its reply bytes.
+    pub fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.send(&encode(&args));
+        self.read_reply()
+    }
+
+    /// Like `cmd`, returning the reply as text for readable assertions.
+    pub fn cmd_text(&mut self, args: &[&str]) -> String {
+        String::from_utf8_lossy(&self.cmd(args)).into_owned()
+    }
+
+    /// True when the server has closed the connection (reads EOF within a second).
+    pub fn is_closed(&mut self) -> bool {
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let mut chunk = [0u8; 1024];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// Length of the first complete RESP2/RESP3 frame in `buf`, if it is complete.
+pub fn frame_len(buf: &[u8]) -> Option<usize> {
+    let line_end = buf.windows(2).position(|w| w == b"\r\n")?;
+    let head = std::str::from_utf8(&buf[1..line_end]).ok()?;
+    let after = line_end + 2;
+    match buf[0] {
+        b'+' | b'-' | b':' | b',' | b'#' | b'_' | b'(' => Some(after),
+        b'$' | b'=' | b'!' => {
+            let n: i64 = head.parse().ok()?;
+            if n < 0 {
+                return Some(after);
+            }
+            let end = after + n as usize + 2;
+            (buf.len() >= end).then_some(end)
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let n: i64 = head.parse().ok()?;
+            let items = if n < 0 {
+                0
+            } else if matches!(buf[0], b'%' | b'|') {
+                2 * n
+            } else {
+                n
+            };
+            let mut pos = after;
+            for _ in 0..items {
+                pos += frame_len(&buf[pos..])?;
+            }
+            if buf[0] == b'|' {
+                // An attribute is followed by the reply it annotates.
+                pos += frame_len(&buf[pos..])?;
+            }
+            Some(pos)
+        }
+        _ => panic!("not a RESP frame: {:?}", String::from_utf8_lossy(buf)),
+    }
+}
+
+/// Runs the same commands against redis-lite and real Redis (when installed) on fresh servers,
+/// and asserts the raw replies are identical. Each script line is one command; `resp3` switches
+/// both connections to RESP3 first. Returns false when real Redis was not available.
+pub fn differential(script: &[&[&str]], resp3: bool) -> bool {
+    differential_with(script, resp3, &[])
+}
+
+/// [`differential`] with extra server arguments given to both servers.
+pub fn differential_with(script: &[&[&str]], resp3: bool, server_args: &[&str]) -> bool {
+    let Some(redis) = Server::redis(server_args) else {
+        return false;
+    };
+    let lite = Server::lite(&[&["--enable-debug-command", "yes"], server_args].concat());
+    let (mut a, mut b) = (redis.raw(), lite.raw());
+    if resp3 {
+        a.cmd(&["HELLO", "3"]);
+        b.cmd(&["HELLO", "3"]);
+    }
+    let mut mismatches = Vec::new();
+    for cmd in script {
+        let expected = a.cmd(cmd);
+        let actual = b.cmd(cmd);
+        if expected != actual {
+            mismatches.push(format!(
+                "{:?}\n    redis: {:?}\n    lite:  {:?}",
+                cmd.join(" "),
+                String::from_utf8_lossy(&expected),
+                String::from_utf8_lossy(&actual)
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "replies differ from real Redis:\n{}",
+        mismatches.join("\n")
+    );
+    true
+}
