@@ -156,6 +156,57 @@ fn choice(words: &[String], options: &[&'static str]) -> Result<&'static str, St
 
 const DEBUG_COMMAND_MODES: &[&str] = &["no", "yes", "local"];
 
+/// A parameter stored as an integer field, parsed with a range check.
+macro_rules! int_param {
+    ($name:literal, $field:ident: $ty:ty, $min:expr, $max:expr, default $default:literal, mutable $mutable:expr) => {
+        Param {
+            name: $name,
+            mutable: $mutable,
+            default: $default,
+            get: |c| c.$field.to_string(),
+            set: |c, w| {
+                c.$field = parse_int(w, $min, $max)? as $ty;
+                Ok(())
+            },
+            variadic: false,
+        }
+    };
+}
+
+/// A parameter stored in bytes, written with Redis's size units.
+macro_rules! memory_param {
+    ($name:literal, $field:ident, $min:expr, default $default:literal) => {
+        Param {
+            name: $name,
+            mutable: true,
+            default: $default,
+            get: |c| c.$field.to_string(),
+            set: |c, w| {
+                c.$field = parse_memory_value(w, $min, i64::MAX)? as u64;
+                Ok(())
+            },
+            variadic: false,
+        }
+    };
+}
+
+/// A free-form string parameter.
+macro_rules! string_param {
+    ($name:literal, $field:ident, mutable $mutable:expr) => {
+        Param {
+            name: $name,
+            mutable: $mutable,
+            default: "\"\"",
+            get: |c| c.$field.clone(),
+            set: |c, w| {
+                c.$field = one(w)?.to_string();
+                Ok(())
+            },
+            variadic: false,
+        }
+    };
+}
+
 /// Every parameter the server has.
 pub static PARAMS: &[Param] = &[
     Param {
@@ -172,70 +223,24 @@ pub static PARAMS: &[Param] = &[
         },
         variadic: true,
     },
-    Param {
-        name: "port",
-        mutable: false,
-        default: "6379",
-        get: |c| c.port.to_string(),
-        set: |c, w| Ok(c.port = parse_int(w, 0, 65535)? as u16),
-        variadic: false,
-    },
+    int_param!("port", port: u16, 0, 65535, default "6379", mutable false),
     Param {
         name: "protected-mode",
         mutable: true,
         default: "yes",
         get: |c| yes_no(c.protected_mode),
-        set: |c, w| Ok(c.protected_mode = parse_bool(w)?),
+        set: |c, w| {
+            c.protected_mode = parse_bool(w)?;
+            Ok(())
+        },
         variadic: false,
     },
-    Param {
-        name: "requirepass",
-        mutable: true,
-        default: "\"\"",
-        get: |c| c.requirepass.clone(),
-        set: |c, w| Ok(c.requirepass = one(w)?.to_string()),
-        variadic: false,
-    },
-    Param {
-        name: "timeout",
-        mutable: true,
-        default: "0",
-        get: |c| c.timeout.to_string(),
-        set: |c, w| Ok(c.timeout = parse_int(w, 0, i32::MAX as i64)? as u64),
-        variadic: false,
-    },
-    Param {
-        name: "tcp-keepalive",
-        mutable: true,
-        default: "300",
-        get: |c| c.tcp_keepalive.to_string(),
-        set: |c, w| Ok(c.tcp_keepalive = parse_int(w, 0, i32::MAX as i64)? as u64),
-        variadic: false,
-    },
-    Param {
-        name: "tcp-backlog",
-        mutable: false,
-        default: "511",
-        get: |c| c.tcp_backlog.to_string(),
-        set: |c, w| Ok(c.tcp_backlog = parse_int(w, 0, i32::MAX as i64)? as u32),
-        variadic: false,
-    },
-    Param {
-        name: "maxclients",
-        mutable: true,
-        default: "10000",
-        get: |c| c.maxclients.to_string(),
-        set: |c, w| Ok(c.maxclients = parse_int(w, 1, u32::MAX as i64)? as u64),
-        variadic: false,
-    },
-    Param {
-        name: "databases",
-        mutable: false,
-        default: "16",
-        get: |c| c.databases.to_string(),
-        set: |c, w| Ok(c.databases = parse_int(w, 1, i32::MAX as i64)? as usize),
-        variadic: false,
-    },
+    string_param!("requirepass", requirepass, mutable true),
+    int_param!("timeout", timeout: u64, 0, i32::MAX as i64, default "0", mutable true),
+    int_param!("tcp-keepalive", tcp_keepalive: u64, 0, i32::MAX as i64, default "300", mutable true),
+    int_param!("tcp-backlog", tcp_backlog: u32, 0, i32::MAX as i64, default "511", mutable false),
+    int_param!("maxclients", maxclients: u64, 1, u32::MAX as i64, default "10000", mutable true),
+    int_param!("databases", databases: usize, 1, i32::MAX as i64, default "16", mutable false),
     Param {
         name: "loglevel",
         mutable: true,
@@ -260,39 +265,19 @@ pub static PARAMS: &[Param] = &[
         },
         variadic: false,
     },
-    Param {
-        name: "logfile",
-        mutable: false,
-        default: "\"\"",
-        get: |c| c.logfile.clone(),
-        set: |c, w| Ok(c.logfile = one(w)?.to_string()),
-        variadic: false,
-    },
-    Param {
-        name: "proto-max-bulk-len",
-        mutable: true,
-        default: "512mb",
-        get: |c| c.proto_max_bulk_len.to_string(),
-        set: |c, w| Ok(c.proto_max_bulk_len = parse_memory_value(w, 1 << 20, i64::MAX)? as u64),
-        variadic: false,
-    },
-    Param {
-        name: "client-query-buffer-limit",
-        mutable: true,
-        default: "1gb",
-        get: |c| c.client_query_buffer_limit.to_string(),
-        set: |c, w| {
-            Ok(c.client_query_buffer_limit = parse_memory_value(w, 1 << 20, i64::MAX)? as u64)
-        },
-        variadic: false,
-    },
+    string_param!("logfile", logfile, mutable false),
+    memory_param!("proto-max-bulk-len", proto_max_bulk_len, 1 << 20, default "512mb"),
+    memory_param!("client-query-buffer-limit", client_query_buffer_limit, 1 << 20, default "1gb"),
     Param {
         name: "hz",
         mutable: true,
         default: "10",
         get: |c| c.hz.to_string(),
         // Redis accepts any non-negative value and clamps it to 1..=500.
-        set: |c, w| Ok(c.hz = parse_int(w, 0, i32::MAX as i64)?.clamp(1, 500) as u32),
+        set: |c, w| {
+            c.hz = parse_int(w, 0, i32::MAX as i64)?.clamp(1, 500) as u32;
+            Ok(())
+        },
         variadic: false,
     },
     Param {
@@ -317,7 +302,10 @@ pub static PARAMS: &[Param] = &[
         mutable: false,
         default: "no",
         get: |c| c.enable_debug_command.to_string(),
-        set: |c, w| Ok(c.enable_debug_command = choice(w, DEBUG_COMMAND_MODES)?),
+        set: |c, w| {
+            c.enable_debug_command = choice(w, DEBUG_COMMAND_MODES)?;
+            Ok(())
+        },
         variadic: false,
     },
 ];
@@ -421,6 +409,7 @@ fn read_file(path: &Path, depth: usize, out: &mut Vec<Directive>) -> Result<(), 
 }
 
 /// What the command line asked for besides configuration.
+#[derive(Debug)]
 pub struct Startup {
     pub config: Config,
     pub config_file: Option<PathBuf>,

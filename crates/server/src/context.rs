@@ -17,7 +17,7 @@ pub struct Ctx<'a> {
     pub args: &'a [&'a [u8]],
     pub out: ReplyWriter<'a>,
     /// The command being run.
-    pub command: &'a Entry,
+    pub command: &'static Entry,
     /// Time at the start of the command, in Unix ms: every key the command touches is expired
     /// against the same instant, as in Redis.
     pub now_ms: u64,

@@ -1,13 +1,97 @@
 //! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET and CLIENT.
 
+use std::time::Instant;
+
+use redis_lite_protocol::Protocol;
+
+use crate::client::{ClientHandle, ReplyMode};
 use crate::command::flags::*;
 use crate::command::CommandSpec;
+use crate::commands::reply_help;
 use crate::context::Ctx;
-use crate::error::CmdResult;
+use crate::error::{CmdResult, CommandError};
+use crate::server::{LITE_VERSION, REDIS_VERSION};
 
-pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("ping", -1, FAST, ping)
-    .doc("connection", "1.0.0", "Ping the server")
-    .syntax("[message]")];
+const CONNECTION_FLAGS: u32 = NOSCRIPT | LOADING | STALE;
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("ping", -1, FAST, ping)
+        .doc("connection", "1.0.0", "Ping the server")
+        .syntax("[message]"),
+    CommandSpec::new("echo", 2, FAST, echo)
+        .doc("connection", "1.0.0", "Echo the given string")
+        .syntax("message"),
+    CommandSpec::new("hello", -1, CONNECTION_FLAGS | FAST | NO_AUTH, hello)
+        .doc("connection", "6.0.0", "Handshake with Redis")
+        .syntax("[protover:integer [AUTH username password] [SETNAME clientname]]"),
+    CommandSpec::new("auth", -2, CONNECTION_FLAGS | FAST | NO_AUTH, auth)
+        .doc("connection", "1.0.0", "Authenticate to the server")
+        .complexity("O(N) where N is the number of passwords defined for the user")
+        .syntax("[username] password"),
+    CommandSpec::new("select", 2, LOADING | STALE | FAST, select)
+        .doc(
+            "connection",
+            "1.0.0",
+            "Change the selected database for the current connection",
+        )
+        .syntax("index:integer"),
+    CommandSpec::new(
+        "quit",
+        -1,
+        ALLOW_BUSY | CONNECTION_FLAGS | FAST | NO_AUTH,
+        quit,
+    )
+    .doc("connection", "1.0.0", "Close the connection"),
+    CommandSpec::new("reset", 1, CONNECTION_FLAGS | FAST | NO_AUTH, reset).doc(
+        "connection",
+        "6.2.0",
+        "Reset the connection",
+    ),
+    CommandSpec::container("client", CLIENT_SUBCOMMANDS)
+        .doc(
+            "connection",
+            "2.4.0",
+            "A container for client connection commands",
+        )
+        .complexity("Depends on subcommand."),
+];
+
+static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("id", 2, CONNECTION_FLAGS, client_id)
+        .doc("connection", "5.0.0", "Returns the client ID for the current connection"),
+    CommandSpec::new("setname", 3, CONNECTION_FLAGS, client_setname)
+        .doc("connection", "2.6.9", "Set the current connection name")
+        .syntax("connection-name"),
+    CommandSpec::new("getname", 2, CONNECTION_FLAGS, client_getname)
+        .doc("connection", "2.6.9", "Get the current connection name"),
+    CommandSpec::new("setinfo", 4, CONNECTION_FLAGS, client_setinfo)
+        .doc("connection", "7.2.0", "Set client or connection specific info")
+        .syntax("attr=(LIB-NAME libname | LIB-VER libver)"),
+    CommandSpec::new("info", 2, CONNECTION_FLAGS, client_info)
+        .doc("connection", "6.2.0", "Returns information about the current client connection."),
+    CommandSpec::new("list", -2, ADMIN | CONNECTION_FLAGS, client_list)
+        .doc("connection", "2.4.0", "Get the list of client connections")
+        .complexity("O(N) where N is the number of client connections")
+        .syntax("[TYPE (NORMAL | MASTER | REPLICA | PUBSUB)] [ID client-id:integer...]"),
+    CommandSpec::new("kill", -3, ADMIN | CONNECTION_FLAGS, client_kill)
+        .doc("connection", "2.4.0", "Kill the connection of a client")
+        .complexity("O(N) where N is the number of client connections")
+        .syntax(
+            "filter=(old-format=ip:port | new-format=[ID client-id:integer] [TYPE (NORMAL | MASTER | SLAVE | REPLICA | \
+             PUBSUB)] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME (YES | NO)])",
+        ),
+    CommandSpec::new("no-evict", 3, ADMIN | CONNECTION_FLAGS, client_no_evict)
+        .doc("connection", "7.0.0", "Set client eviction mode for the current connection")
+        .syntax("enabled=(ON | OFF)"),
+    CommandSpec::new("no-touch", 3, CONNECTION_FLAGS, client_no_touch)
+        .doc("connection", "7.2.0", "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.")
+        .syntax("enabled=(ON | OFF)"),
+    CommandSpec::new("reply", 3, CONNECTION_FLAGS, client_reply)
+        .doc("connection", "3.2.0", "Instruct the server whether to reply to commands")
+        .syntax("action=(ON | OFF | SKIP)"),
+    CommandSpec::new("help", 2, LOADING | STALE, client_help)
+        .doc("connection", "5.0.0", "Show helpful text about the different subcommands"),
+];
 
 /// PING [message]
 fn ping(ctx: &mut Ctx<'_>) -> CmdResult {
@@ -16,5 +100,485 @@ fn ping(ctx: &mut Ctx<'_>) -> CmdResult {
         2 => ctx.out.bulk(ctx.arg(1)),
         _ => return Err(ctx.wrong_arity()),
     }
+    Ok(())
+}
+
+/// ECHO message
+fn echo(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.out.bulk(ctx.arg(1));
+    Ok(())
+}
+
+/// Checks a username/password pair against the default user, the only user until ACLs exist.
+/// With no `requirepass` the default user takes any password, as Redis's `nopass` does.
+fn check_credentials(ctx: &Ctx<'_>, user: &[u8], password: &[u8]) -> CmdResult {
+    let config = ctx.server.config.read();
+    let accepted = user == b"default"
+        && (config.requirepass.is_empty() || config.requirepass.as_bytes() == password);
+    if accepted {
+        Ok(())
+    } else {
+        Err(CommandError::coded(
+            "WRONGPASS invalid username-password pair or user is disabled.",
+        ))
+    }
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]]
+fn hello(ctx: &mut Ctx<'_>) -> CmdResult {
+    let mut version = None;
+    if ctx.arg_count() >= 2 {
+        let v = ctx
+            .arg_i64(1)
+            .map_err(|_| CommandError::err("Protocol version is not an integer or out of range"))?;
+        if !(2..=3).contains(&v) {
+            return Err(CommandError::coded("NOPROTO unsupported protocol version"));
+        }
+        version = Some(v);
+    }
+    let mut credentials = None;
+    let mut name = None;
+    let mut i = 2;
+    while i < ctx.arg_count() {
+        let more = ctx.arg_count() - 1 - i;
+        if ctx.arg_is(i, "AUTH") && more >= 2 {
+            credentials = Some((ctx.arg(i + 1), ctx.arg(i + 2)));
+            i += 3;
+        } else if ctx.arg_is(i, "SETNAME") && more >= 1 {
+            validate_name(ctx.arg(i + 1), "Client names")?;
+            name = Some(ctx.arg(i + 1));
+            i += 2;
+        } else {
+            return Err(CommandError::err(format!(
+                "Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(ctx.arg(i))
+            )));
+        }
+    }
+    if let Some((user, password)) = credentials {
+        check_credentials(ctx, user, password)?;
+        ctx.client.authenticated = true;
+    }
+    if !ctx.client.authenticated && !ctx.server.config.read().requirepass.is_empty() {
+        return Err(CommandError::coded(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH \
+             <user> <pass> option can be used to authenticate the client and select the RESP protocol version at \
+             the same time",
+        ));
+    }
+    if let Some(name) = name {
+        ctx.client.handle.info.lock().name = name.to_vec();
+    }
+    if let Some(v) = version {
+        ctx.client.protocol = if v == 3 {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        };
+        ctx.out.protocol = ctx.client.protocol;
+        ctx.client.handle.info.lock().resp = v as u8;
+    }
+    ctx.out.map(8);
+    ctx.out.bulk(b"server");
+    ctx.out.bulk(b"redis");
+    ctx.out.bulk(b"version");
+    ctx.out.bulk(REDIS_VERSION.as_bytes());
+    ctx.out.bulk(b"proto");
+    ctx.out.integer(if ctx.client.protocol == Protocol::Resp3 {
+        3
+    } else {
+        2
+    });
+    ctx.out.bulk(b"id");
+    ctx.out.integer(ctx.client.handle.id as i64);
+    ctx.out.bulk(b"mode");
+    ctx.out.bulk(b"standalone");
+    ctx.out.bulk(b"role");
+    ctx.out.bulk(b"master");
+    ctx.out.bulk(b"modules");
+    ctx.out.array(0);
+    ctx.out.bulk(b"redis_lite_version");
+    ctx.out.bulk(LITE_VERSION.as_bytes());
+    Ok(())
+}
+
+/// AUTH [username] password
+fn auth(ctx: &mut Ctx<'_>) -> CmdResult {
+    let (user, password) = match ctx.arg_count() {
+        2 => {
+            if ctx.server.config.read().requirepass.is_empty() {
+                return Err(CommandError::err(
+                    "AUTH <password> called without any password configured for the default user. Are you sure \
+                     your configuration is correct?",
+                ));
+            }
+            (&b"default"[..], ctx.arg(1))
+        }
+        3 => (ctx.arg(1), ctx.arg(2)),
+        _ => return Err(CommandError::Syntax),
+    };
+    check_credentials(ctx, user, password)?;
+    ctx.client.authenticated = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Parses a database index, with `invalid` as the error for a non-integer.
+pub fn parse_db_index(
+    ctx: &Ctx<'_>,
+    i: usize,
+    invalid: CommandError,
+) -> Result<usize, CommandError> {
+    let index = ctx.arg_i64(i).map_err(|_| invalid)?;
+    if index < 0 || index as usize >= ctx.server.keyspace.databases() {
+        return Err(CommandError::DbIndexOutOfRange);
+    }
+    Ok(index as usize)
+}
+
+/// SELECT index
+fn select(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.client.db = parse_db_index(ctx, 1, CommandError::NotInteger)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// QUIT
+fn quit(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.client.close_after_reply = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// RESET: back to a fresh connection's state (RESP2, db 0, replies on, no name), and
+/// unauthenticated again when a password is required.
+fn reset(ctx: &mut Ctx<'_>) -> CmdResult {
+    let client = &mut *ctx.client;
+    client.db = 0;
+    client.protocol = Protocol::Resp2;
+    client.reply_mode = ReplyMode::On;
+    client.no_touch = false;
+    client.authenticated = ctx.server.config.read().requirepass.is_empty();
+    {
+        let mut info = client.handle.info.lock();
+        info.name.clear();
+        info.resp = 2;
+        info.no_evict = false;
+    }
+    ctx.out.protocol = Protocol::Resp2;
+    ctx.out.simple("RESET");
+    Ok(())
+}
+
+/// CLIENT ID
+fn client_id(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.out.integer(ctx.client.handle.id as i64);
+    Ok(())
+}
+
+/// Names and library attributes must be printable without spaces, so CLIENT LIST stays parseable.
+fn validate_name(name: &[u8], what: &str) -> CmdResult {
+    if name.iter().all(|&b| (b'!'..=b'~').contains(&b)) {
+        Ok(())
+    } else {
+        Err(CommandError::err(format!(
+            "{what} cannot contain spaces, newlines or special characters."
+        )))
+    }
+}
+
+/// CLIENT SETNAME connection-name
+fn client_setname(ctx: &mut Ctx<'_>) -> CmdResult {
+    validate_name(ctx.arg(2), "Client names")?;
+    ctx.client.handle.info.lock().name = ctx.arg(2).to_vec();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT GETNAME
+fn client_getname(ctx: &mut Ctx<'_>) -> CmdResult {
+    let name = ctx.client.handle.info.lock().name.clone();
+    if name.is_empty() {
+        ctx.out.null();
+    } else {
+        ctx.out.bulk(&name);
+    }
+    Ok(())
+}
+
+/// CLIENT SETINFO <LIB-NAME libname | LIB-VER libver>
+fn client_setinfo(ctx: &mut Ctx<'_>) -> CmdResult {
+    let value = ctx.arg(3);
+    let lib_name = if ctx.arg_is(2, "LIB-NAME") {
+        true
+    } else if ctx.arg_is(2, "LIB-VER") {
+        false
+    } else {
+        return Err(CommandError::err(format!(
+            "Unrecognized option '{}'",
+            String::from_utf8_lossy(ctx.arg(2))
+        )));
+    };
+    validate_name(value, if lib_name { "lib-name" } else { "lib-ver" })?;
+    let mut info = ctx.client.handle.info.lock();
+    if lib_name {
+        info.lib_name = value.to_vec();
+    } else {
+        info.lib_ver = value.to_vec();
+    }
+    drop(info);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT INFO
+fn client_info(ctx: &mut Ctx<'_>) -> CmdResult {
+    sync_own_info(ctx);
+    let line = ctx.client.handle.describe(Instant::now());
+    ctx.out.verbatim("txt", line.as_bytes());
+    Ok(())
+}
+
+/// The calling client's shared info is refreshed per batch; bring it up to date before it is
+/// reported, so a client sees its own current command and database.
+fn sync_own_info(ctx: &Ctx<'_>) {
+    let mut info = ctx.client.handle.info.lock();
+    info.last_command = ctx.command.full_name.as_str();
+    info.db = ctx.client.db;
+    info.last_active = Instant::now();
+}
+
+/// The CLIENT LIST / CLIENT KILL `TYPE` values.
+fn parse_client_type(ctx: &Ctx<'_>, i: usize) -> Result<ClientType, CommandError> {
+    let word = ctx.arg(i).to_ascii_lowercase();
+    match word.as_slice() {
+        b"normal" => Ok(ClientType::Normal),
+        b"master" => Ok(ClientType::Master),
+        b"replica" | b"slave" => Ok(ClientType::Replica),
+        b"pubsub" => Ok(ClientType::Pubsub),
+        _ => Err(CommandError::err(format!(
+            "Unknown client type '{}'",
+            String::from_utf8_lossy(ctx.arg(i))
+        ))),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    Master,
+    Replica,
+    Pubsub,
+}
+
+/// Every connected client is a normal one until replication and pub/sub exist.
+fn client_type(_: &ClientHandle) -> ClientType {
+    ClientType::Normal
+}
+
+/// CLIENT LIST [TYPE type] [ID client-id ...]
+fn client_list(ctx: &mut Ctx<'_>) -> CmdResult {
+    let mut kind = None;
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < ctx.arg_count() {
+        if ctx.arg_is(i, "TYPE") && i + 1 < ctx.arg_count() {
+            kind = Some(parse_client_type(ctx, i + 1)?);
+            i += 2;
+        } else if ctx.arg_is(i, "ID") && i + 1 < ctx.arg_count() {
+            let mut list = Vec::new();
+            for j in i + 1..ctx.arg_count() {
+                match ctx.arg_i64(j) {
+                    Ok(id) if id > 0 => list.push(id as u64),
+                    _ => return Err(CommandError::err("Invalid client ID")),
+                }
+            }
+            ids = Some(list);
+            i = ctx.arg_count();
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    sync_own_info(ctx);
+    let now = Instant::now();
+    let clients: Vec<_> = ctx.server.clients.lock().values().cloned().collect();
+    let mut text = String::new();
+    for handle in clients {
+        if kind.is_some_and(|k| k != client_type(&handle)) {
+            continue;
+        }
+        if ids.as_ref().is_some_and(|ids| !ids.contains(&handle.id)) {
+            continue;
+        }
+        text.push_str(&handle.describe(now));
+    }
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+/// CLIENT KILL ip:port | CLIENT KILL [ID id] [TYPE type] [USER name] [ADDR ip:port]
+/// [LADDR ip:port] [SKIPME yes/no]
+fn client_kill(ctx: &mut Ctx<'_>) -> CmdResult {
+    let own_id = ctx.client.handle.id;
+    let all: Vec<_> = ctx.server.clients.lock().values().cloned().collect();
+    if ctx.arg_count() == 3 {
+        // The old form: one address, an error when nobody matches, and the caller may kill itself.
+        let addr = ctx.arg(2);
+        let Some(target) = all.iter().find(|h| h.addr.as_bytes() == addr) else {
+            return Err(CommandError::err("No such client"));
+        };
+        kill_client(ctx, target, own_id);
+        ctx.out.ok();
+        return Ok(());
+    }
+    let mut id = None;
+    let mut kind = None;
+    let mut user = None;
+    let mut addr = None;
+    let mut laddr = None;
+    let mut skip_me = true;
+    let mut i = 2;
+    while i < ctx.arg_count() {
+        if i + 1 >= ctx.arg_count() {
+            return Err(CommandError::Syntax);
+        }
+        let value = ctx.arg(i + 1);
+        if ctx.arg_is(i, "ID") {
+            match ctx.arg_i64(i + 1) {
+                Ok(n) if n > 0 => id = Some(n as u64),
+                _ => return Err(CommandError::err("client-id should be greater than 0")),
+            }
+        } else if ctx.arg_is(i, "TYPE") {
+            kind = Some(parse_client_type(ctx, i + 1)?);
+        } else if ctx.arg_is(i, "USER") {
+            user = Some(value);
+        } else if ctx.arg_is(i, "ADDR") {
+            addr = Some(value);
+        } else if ctx.arg_is(i, "LADDR") {
+            laddr = Some(value);
+        } else if ctx.arg_is(i, "SKIPME") {
+            skip_me = if ctx.arg_is(i + 1, "YES") {
+                true
+            } else if ctx.arg_is(i + 1, "NO") {
+                false
+            } else {
+                return Err(CommandError::Syntax);
+            };
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 2;
+    }
+    let mut killed = 0;
+    for handle in &all {
+        let matches = id.is_none_or(|id| handle.id == id)
+            && kind.is_none_or(|k| k == client_type(handle))
+            && user.is_none_or(|u| u == b"default")
+            && addr.is_none_or(|a| a == handle.addr.as_bytes())
+            && laddr.is_none_or(|a| a == handle.laddr.as_bytes());
+        if matches && !(skip_me && handle.id == own_id) {
+            kill_client(ctx, handle, own_id);
+            killed += 1;
+        }
+    }
+    ctx.out.integer(killed);
+    Ok(())
+}
+
+/// Closes a client; the caller itself is closed only after this reply is written.
+fn kill_client(ctx: &mut Ctx<'_>, target: &ClientHandle, own_id: u64) {
+    if target.id == own_id {
+        ctx.client.close_after_reply = true;
+    } else {
+        target.kill();
+    }
+}
+
+/// Parses ON/OFF, the argument of CLIENT NO-EVICT and NO-TOUCH.
+fn on_off(ctx: &Ctx<'_>, i: usize) -> Result<bool, CommandError> {
+    if ctx.arg_is(i, "ON") {
+        Ok(true)
+    } else if ctx.arg_is(i, "OFF") {
+        Ok(false)
+    } else {
+        Err(CommandError::Syntax)
+    }
+}
+
+/// CLIENT NO-EVICT ON|OFF
+fn client_no_evict(ctx: &mut Ctx<'_>) -> CmdResult {
+    let enabled = on_off(ctx, 2)?;
+    ctx.client.handle.info.lock().no_evict = enabled;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT NO-TOUCH ON|OFF
+fn client_no_touch(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.client.no_touch = on_off(ctx, 2)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT REPLY ON|OFF|SKIP
+fn client_reply(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.arg_is(2, "ON") {
+        ctx.client.reply_mode = ReplyMode::On;
+        ctx.out.ok();
+    } else if ctx.arg_is(2, "OFF") {
+        ctx.client.reply_mode = ReplyMode::Off;
+    } else if ctx.arg_is(2, "SKIP") {
+        // Dispatch drops this reply and the next one.
+        ctx.client.reply_mode = ReplyMode::SkipNext;
+    } else {
+        return Err(CommandError::Syntax);
+    }
+    Ok(())
+}
+
+/// CLIENT HELP
+fn client_help(ctx: &mut Ctx<'_>) -> CmdResult {
+    reply_help(
+        ctx,
+        "CLIENT",
+        &[
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "SETINFO <option> <value>",
+            "    Set client meta attr. Options are:",
+            "    * LIB-NAME: the client lib name.",
+            "    * LIB-VER: the client lib version.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+            "NO-TOUCH (ON|OFF)",
+            "    Will not touch LRU/LFU stats when this mode is on.",
+        ],
+    );
     Ok(())
 }

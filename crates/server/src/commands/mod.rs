@@ -5,10 +5,20 @@ use crate::command::CommandSpec;
 use crate::context::Ctx;
 
 pub mod connection;
+pub mod info;
+pub mod introspection;
 pub mod keys;
+pub mod server;
 pub mod strings;
 
-pub static FAMILIES: &[&[CommandSpec]] = &[connection::COMMANDS, keys::COMMANDS, strings::COMMANDS];
+pub static FAMILIES: &[&[CommandSpec]] = &[
+    connection::COMMANDS,
+    server::COMMANDS,
+    info::COMMANDS,
+    introspection::COMMANDS,
+    keys::COMMANDS,
+    strings::COMMANDS,
+];
 
 /// The reply to `<COMMAND> HELP`: Redis's header line, the given lines, and the HELP entry.
 pub fn reply_help(ctx: &mut Ctx<'_>, command: &str, lines: &[&str]) {

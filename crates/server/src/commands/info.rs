@@ -1,0 +1,314 @@
+//! INFO: the server's state in Redis's sections and field names, so monitoring tools and client
+//! ready-checks (`loading:0`) read it as they read Redis.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::command::flags::*;
+use crate::command::{table, CommandSpec};
+use crate::context::Ctx;
+use crate::error::CmdResult;
+use crate::server::{Server, LITE_VERSION, REDIS_VERSION};
+use crate::stats::sum;
+
+pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("info", -1, LOADING | STALE, info)
+    .doc(
+        "server",
+        "1.0.0",
+        "Get information and statistics about the server",
+    )
+    .syntax("[section...]")
+    .acl(&["@dangerous"])];
+
+/// Sections in output order, and whether INFO without arguments ("default") includes them.
+const SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("modules", true),
+    ("commandstats", false),
+    ("errorstats", true),
+    ("cluster", true),
+    ("keyspace", true),
+];
+
+/// INFO [section ...]
+fn info(ctx: &mut Ctx<'_>) -> CmdResult {
+    let requested: Vec<String> = ctx.args[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    let wanted = |name: &str, default: bool| {
+        if requested.is_empty() {
+            return default;
+        }
+        requested
+            .iter()
+            .any(|r| r == name || r == "all" || r == "everything" || (r == "default" && default))
+    };
+    let mut text = String::new();
+    for (name, default) in SECTIONS {
+        if !wanted(name, *default) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str("\r\n");
+        }
+        write_section(ctx.server, name, &mut text);
+    }
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+/// `1.11M`-style sizes, as Redis's `bytesToHuman`.
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    const K: f64 = 1024.0;
+    match bytes {
+        n if n < 1024 => format!("{n}B"),
+        n if n < 1 << 20 => format!("{:.2}K", b / K),
+        n if n < 1 << 30 => format!("{:.2}M", b / (K * K)),
+        n if n < 1 << 40 => format!("{:.2}G", b / (K * K * K)),
+        n if n < 1 << 50 => format!("{:.2}T", b / (K * K * K * K)),
+        _ => format!("{:.2}P", b / (K * K * K * K * K)),
+    }
+}
+
+fn rusage(who: i32) -> (f64, f64) {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(who, &mut usage) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(usage.ru_stime), secs(usage.ru_utime))
+}
+
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .map(str::to_string)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn write_section(server: &Server, name: &str, out: &mut String) {
+    macro_rules! field {
+        ($($arg:tt)*) => {{
+            let _ = write!(out, $($arg)*);
+            out.push_str("\r\n");
+        }};
+    }
+    let config = server.config.read().clone();
+    match name {
+        "server" => {
+            let uptime = server.started.elapsed().as_secs();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            field!("# Server");
+            field!("redis_version:{REDIS_VERSION}");
+            field!("redis_lite_version:{LITE_VERSION}");
+            field!("redis_git_sha1:00000000");
+            field!("redis_git_dirty:0");
+            field!("redis_mode:standalone");
+            field!("os:{} {}", std::env::consts::OS, std::env::consts::ARCH);
+            field!("arch_bits:{}", usize::BITS);
+            field!("multiplexing_api:epoll");
+            field!("process_id:{}", std::process::id());
+            field!("process_supervised:no");
+            field!("run_id:{}", server.run_id);
+            field!("tcp_port:{}", server.tcp_port.load(Relaxed));
+            field!("server_time_usec:{}", now.as_micros());
+            field!("uptime_in_seconds:{uptime}");
+            field!("uptime_in_days:{}", uptime / 86400);
+            field!("hz:{}", config.hz);
+            field!("configured_hz:{}", config.hz);
+            field!("lru_clock:{}", (now.as_secs()) & 0xFF_FFFF);
+            field!(
+                "executable:{}",
+                std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            field!(
+                "config_file:{}",
+                server
+                    .config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            field!("threads:{}", config.threads);
+            field!("io_threads_active:0");
+        }
+        "clients" => {
+            field!("# Clients");
+            field!("connected_clients:{}", server.client_count());
+            field!("cluster_connections:0");
+            field!("maxclients:{}", config.maxclients);
+            field!("blocked_clients:0");
+            field!("tracking_clients:0");
+        }
+        "memory" => {
+            let used = crate::memory::allocated();
+            let rss = crate::memory::rss();
+            let peak = server.peak_memory.fetch_max(used, Relaxed).max(used);
+            let system = total_system_memory();
+            field!("# Memory");
+            field!("used_memory:{used}");
+            field!("used_memory_human:{}", human(used));
+            field!("used_memory_rss:{rss}");
+            field!("used_memory_rss_human:{}", human(rss));
+            field!("used_memory_peak:{peak}");
+            field!("used_memory_peak_human:{}", human(peak));
+            field!(
+                "used_memory_peak_perc:{:.2}%",
+                used as f64 * 100.0 / peak.max(1) as f64
+            );
+            field!("allocator_allocated:{used}");
+            field!("allocator_resident:{}", crate::memory::resident());
+            field!("total_system_memory:{system}");
+            field!("total_system_memory_human:{}", human(system));
+            field!("maxmemory:0");
+            field!("maxmemory_human:0B");
+            field!("maxmemory_policy:noeviction");
+            field!(
+                "mem_fragmentation_ratio:{:.2}",
+                rss as f64 / used.max(1) as f64
+            );
+            field!("mem_allocator:jemalloc-5.3.0");
+        }
+        "persistence" => {
+            field!("# Persistence");
+            field!("loading:0");
+            field!("async_loading:0");
+            field!("rdb_changes_since_last_save:{}", server.dirty());
+            field!("rdb_bgsave_in_progress:0");
+            field!("rdb_last_save_time:{}", server.lastsave.load(Relaxed));
+            field!("rdb_last_bgsave_status:ok");
+            field!("rdb_saves:0");
+            field!("aof_enabled:0");
+            field!("aof_rewrite_in_progress:0");
+            field!("aof_last_write_status:ok");
+        }
+        "stats" => {
+            let w = &server.workers;
+            field!("# Stats");
+            field!(
+                "total_connections_received:{}",
+                server.connections_received.load(Relaxed)
+            );
+            field!("total_commands_processed:{}", sum(w, |s| &s.total_commands));
+            field!(
+                "instantaneous_ops_per_sec:{}",
+                server.instantaneous_ops.load(Relaxed)
+            );
+            field!("total_net_input_bytes:{}", sum(w, |s| &s.net_input_bytes));
+            field!("total_net_output_bytes:{}", sum(w, |s| &s.net_output_bytes));
+            field!(
+                "rejected_connections:{}",
+                server.rejected_connections.load(Relaxed)
+            );
+            field!("expired_keys:{}", server.keyspace.expired_keys());
+            field!(
+                "expired_time_cap_reached_count:{}",
+                server.expired_time_cap_reached.load(Relaxed)
+            );
+            field!("evicted_keys:0");
+            field!("keyspace_hits:{}", sum(w, |s| &s.keyspace_hits));
+            field!("keyspace_misses:{}", sum(w, |s| &s.keyspace_misses));
+            field!("pubsub_channels:0");
+            field!("pubsub_patterns:0");
+            field!("total_error_replies:{}", sum(w, |s| &s.error_replies));
+            field!("total_reads_processed:{}", sum(w, |s| &s.reads_processed));
+            field!("total_writes_processed:{}", sum(w, |s| &s.writes_processed));
+        }
+        "replication" => {
+            field!("# Replication");
+            field!("role:master");
+            field!("connected_slaves:0");
+            field!("master_failover_state:no-failover");
+            field!("master_replid:{}", server.replid);
+            field!("master_replid2:0000000000000000000000000000000000000000");
+            field!("master_repl_offset:0");
+            field!("second_repl_offset:-1");
+            field!("repl_backlog_active:0");
+        }
+        "cpu" => {
+            let (sys, user) = rusage(libc::RUSAGE_SELF);
+            let (csys, cuser) = rusage(libc::RUSAGE_CHILDREN);
+            field!("# CPU");
+            field!("used_cpu_sys:{sys:.6}");
+            field!("used_cpu_user:{user:.6}");
+            field!("used_cpu_sys_children:{csys:.6}");
+            field!("used_cpu_user_children:{cuser:.6}");
+        }
+        "modules" => field!("# Modules"),
+        "commandstats" => {
+            field!("# Commandstats");
+            for entry in &table().entries {
+                let calls = sum(&server.workers, |s| &s.commands[entry.id].calls);
+                let rejected = sum(&server.workers, |s| &s.commands[entry.id].rejected);
+                let failed = sum(&server.workers, |s| &s.commands[entry.id].failed);
+                if calls == 0 && rejected == 0 {
+                    continue;
+                }
+                let usec = sum(&server.workers, |s| &s.commands[entry.id].usec);
+                field!(
+                    "cmdstat_{}:calls={calls},usec={usec},usec_per_call={:.2},rejected_calls={rejected},failed_calls={failed}",
+                    entry.full_name,
+                    if calls > 0 { usec as f64 / calls as f64 } else { 0.0 }
+                );
+            }
+        }
+        "errorstats" => {
+            field!("# Errorstats");
+            let mut totals = std::collections::BTreeMap::new();
+            for worker in &server.workers {
+                for (code, n) in worker.errors.lock().iter() {
+                    *totals.entry(code.clone()).or_insert(0u64) += n;
+                }
+            }
+            for (code, n) in totals {
+                field!("errorstat_{code}:count={n}");
+            }
+        }
+        "cluster" => {
+            field!("# Cluster");
+            field!("cluster_enabled:0");
+        }
+        "keyspace" => {
+            field!("# Keyspace");
+            for (db, (keys, expires, avg_ttl)) in server.keyspace.db_stats().into_iter().enumerate()
+            {
+                if keys > 0 {
+                    field!("db{db}:keys={keys},expires={expires},avg_ttl={avg_ttl}");
+                }
+            }
+        }
+        _ => unreachable!("only listed sections are written"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human;
+
+    #[test]
+    fn human_sizes_match_redis() {
+        assert_eq!(human(1000), "1000B");
+        assert_eq!(human(1165208), "1.11M");
+        assert_eq!(human(7499776), "7.15M");
+    }
+}

@@ -1,0 +1,408 @@
+//! COMMAND and its subcommands: what the server supports, read straight from the command table.
+
+use redis_lite_engine::glob::glob_match;
+
+use crate::command::flags::*;
+use crate::command::{table, CommandSpec, DocArg, Entry};
+use crate::commands::reply_help;
+use crate::context::Ctx;
+use crate::error::{CmdResult, CommandError};
+
+pub static COMMANDS: &[CommandSpec] =
+    &[
+        CommandSpec::new("command", -1, LOADING | STALE, command_all)
+            .doc("server", "2.8.13", "Get array of Redis command details")
+            .complexity("O(N) where N is the total number of Redis commands")
+            .acl(&["@connection"])
+            .subcommands(SUBCOMMANDS),
+    ];
+
+static SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("count", 2, LOADING | STALE, command_count)
+        .doc("server", "2.8.13", "Get total number of Redis commands")
+        .acl(&["@connection"]),
+    CommandSpec::new("list", -2, LOADING | STALE, command_list)
+        .doc("server", "7.0.0", "Get an array of Redis command names")
+        .complexity("O(N) where N is the total number of Redis commands")
+        .syntax("[FILTERBY (MODULE module-name | ACLCAT category | PATTERN pattern:pattern)]")
+        .acl(&["@connection"]),
+    CommandSpec::new("info", -2, LOADING | STALE, command_info)
+        .doc(
+            "server",
+            "2.8.13",
+            "Get array of specific Redis command details, or all when no argument is given.",
+        )
+        .complexity("O(N) where N is the number of commands to look up")
+        .syntax("[command-name...]")
+        .acl(&["@connection"]),
+    CommandSpec::new("docs", -2, LOADING | STALE, command_docs)
+        .doc(
+            "server",
+            "7.0.0",
+            "Get array of specific Redis command documentation",
+        )
+        .complexity("O(N) where N is the number of commands to look up")
+        .syntax("[command-name...]")
+        .acl(&["@connection"]),
+    CommandSpec::new("getkeys", -3, LOADING | STALE, command_getkeys)
+        .doc(
+            "server",
+            "2.8.13",
+            "Extract keys given a full Redis command",
+        )
+        .complexity("O(N) where N is the number of arguments to the command")
+        .syntax("command arg...")
+        .acl(&["@connection"]),
+    CommandSpec::new(
+        "getkeysandflags",
+        -3,
+        LOADING | STALE,
+        command_getkeysandflags,
+    )
+    .doc(
+        "server",
+        "7.0.0",
+        "Extract keys and access flags given a full Redis command",
+    )
+    .complexity("O(N) where N is the number of arguments to the command")
+    .syntax("command arg...")
+    .acl(&["@connection"]),
+    CommandSpec::new("help", 2, LOADING | STALE, command_help)
+        .doc(
+            "server",
+            "5.0.0",
+            "Show helpful text about the different subcommands",
+        )
+        .acl(&["@connection"]),
+];
+
+/// A command named as in COMMAND INFO/DOCS: `get` or `config|get`, any case.
+fn find(name: &[u8]) -> Option<&'static Entry> {
+    let table = table();
+    let lower = name.to_ascii_lowercase();
+    match lower.iter().position(|&b| b == b'|') {
+        None => table.get(&lower),
+        Some(bar) => {
+            let parent = table.get(&lower[..bar])?;
+            table
+                .subcommands(parent)
+                .find(|e| e.full_name.as_bytes() == lower.as_slice())
+        }
+    }
+}
+
+/// Key-spec access flags, derived from the command's flags.
+fn key_flags(entry: &Entry) -> &'static [&'static str] {
+    if entry.spec.has(WRITE) {
+        &["RW", "update"]
+    } else {
+        &["RO", "access"]
+    }
+}
+
+fn reply_info(ctx: &mut Ctx<'_>, entry: &Entry) {
+    let spec = entry.spec;
+    let table = table();
+    ctx.out.array(10);
+    ctx.out.bulk(entry.full_name.as_bytes());
+    ctx.out.integer(spec.arity as i64);
+    let flag_names: Vec<&str> = if entry.is_container() {
+        Vec::new()
+    } else {
+        NAMES
+            .iter()
+            .filter(|(f, _)| spec.has(*f))
+            .map(|(_, n)| *n)
+            .collect()
+    };
+    ctx.out.set(flag_names.len());
+    for name in flag_names {
+        ctx.out.simple(name);
+    }
+    ctx.out.integer(spec.first_key as i64);
+    ctx.out.integer(spec.last_key as i64);
+    ctx.out.integer(spec.key_step as i64);
+    let categories = entry.acl_categories();
+    ctx.out.set(categories.len());
+    for cat in categories {
+        ctx.out.simple(cat);
+    }
+    ctx.out.set(0);
+    if spec.first_key > 0 {
+        ctx.out.array(1);
+        ctx.out.map(3);
+        ctx.out.bulk(b"flags");
+        let flags = key_flags(entry);
+        ctx.out.set(flags.len());
+        for f in flags {
+            ctx.out.simple(f);
+        }
+        ctx.out.bulk(b"begin_search");
+        ctx.out.map(2);
+        ctx.out.bulk(b"type");
+        ctx.out.bulk(b"index");
+        ctx.out.bulk(b"spec");
+        ctx.out.map(1);
+        ctx.out.bulk(b"index");
+        ctx.out.integer(spec.first_key as i64);
+        ctx.out.bulk(b"find_keys");
+        ctx.out.map(2);
+        ctx.out.bulk(b"type");
+        ctx.out.bulk(b"range");
+        ctx.out.bulk(b"spec");
+        ctx.out.map(3);
+        ctx.out.bulk(b"lastkey");
+        let last = if spec.last_key < 0 {
+            spec.last_key
+        } else {
+            spec.last_key - spec.first_key
+        };
+        ctx.out.integer(last as i64);
+        ctx.out.bulk(b"keystep");
+        ctx.out.integer(spec.key_step as i64);
+        ctx.out.bulk(b"limit");
+        ctx.out.integer(0);
+    } else {
+        ctx.out.array(0);
+    }
+    let subs: Vec<&Entry> = table.subcommands(entry).collect();
+    ctx.out.array(subs.len());
+    for sub in subs {
+        reply_info(ctx, sub);
+    }
+}
+
+/// COMMAND
+fn command_all(ctx: &mut Ctx<'_>) -> CmdResult {
+    let entries: Vec<&Entry> = table().top_level().collect();
+    ctx.out.array(entries.len());
+    for entry in entries {
+        reply_info(ctx, entry);
+    }
+    Ok(())
+}
+
+/// COMMAND COUNT
+fn command_count(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.out.integer(table().top_level().count() as i64);
+    Ok(())
+}
+
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]
+fn command_list(ctx: &mut Ctx<'_>) -> CmdResult {
+    let filter: Box<dyn Fn(&Entry) -> bool> = match ctx.arg_count() {
+        2 => Box::new(|_| true),
+        5 if ctx.arg_is(2, "FILTERBY") => {
+            let value = ctx.arg(4).to_vec();
+            if ctx.arg_is(3, "MODULE") {
+                // No modules can be loaded, so no command belongs to one.
+                Box::new(|_| false)
+            } else if ctx.arg_is(3, "ACLCAT") {
+                let wanted = format!("@{}", String::from_utf8_lossy(&value).to_ascii_lowercase());
+                Box::new(move |e| e.acl_categories().contains(&wanted.as_str()))
+            } else if ctx.arg_is(3, "PATTERN") {
+                Box::new(move |e| glob_match(&value, e.full_name.as_bytes(), true))
+            } else {
+                return Err(CommandError::Syntax);
+            }
+        }
+        _ => return Err(CommandError::Syntax),
+    };
+    let names: Vec<&str> = table()
+        .entries
+        .iter()
+        .filter(|e| filter(e))
+        .map(|e| e.full_name.as_str())
+        .collect();
+    ctx.out.array(names.len());
+    for name in names {
+        ctx.out.bulk(name.as_bytes());
+    }
+    Ok(())
+}
+
+/// COMMAND INFO [command-name ...]
+fn command_info(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.arg_count() == 2 {
+        return command_all(ctx);
+    }
+    ctx.out.array(ctx.arg_count() - 2);
+    for i in 2..ctx.arg_count() {
+        match find(ctx.arg(i)) {
+            Some(entry) => reply_info(ctx, entry),
+            None => ctx.out.null_array(),
+        }
+    }
+    Ok(())
+}
+
+fn reply_doc_arg(ctx: &mut Ctx<'_>, arg: &DocArg) {
+    let flags: Vec<&str> = [("optional", arg.optional), ("multiple", arg.multiple)]
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| *name)
+        .collect();
+    let fields = 2
+        + usize::from(arg.kind == "key")
+        + usize::from(arg.token.is_some())
+        + usize::from(!flags.is_empty())
+        + usize::from(!arg.args.is_empty());
+    ctx.out.map(fields);
+    ctx.out.bulk(b"name");
+    ctx.out.bulk(arg.name.as_bytes());
+    ctx.out.bulk(b"type");
+    ctx.out.bulk(arg.kind.as_bytes());
+    if arg.kind == "key" {
+        ctx.out.bulk(b"key_spec_index");
+        ctx.out.integer(0);
+    }
+    if let Some(token) = &arg.token {
+        ctx.out.bulk(b"token");
+        ctx.out.bulk(token.as_bytes());
+    }
+    if !flags.is_empty() {
+        ctx.out.bulk(b"flags");
+        ctx.out.set(flags.len());
+        for f in flags {
+            ctx.out.simple(f);
+        }
+    }
+    if !arg.args.is_empty() {
+        ctx.out.bulk(b"arguments");
+        ctx.out.array(arg.args.len());
+        for child in &arg.args {
+            reply_doc_arg(ctx, child);
+        }
+    }
+}
+
+fn reply_docs(ctx: &mut Ctx<'_>, entry: &Entry) {
+    let spec = entry.spec;
+    let subs: Vec<&Entry> = table().subcommands(entry).collect();
+    let fields = 4 + usize::from(!entry.doc_args.is_empty()) + usize::from(!subs.is_empty());
+    ctx.out.map(fields);
+    ctx.out.bulk(b"summary");
+    ctx.out.bulk(spec.summary.as_bytes());
+    ctx.out.bulk(b"since");
+    ctx.out.bulk(spec.since.as_bytes());
+    ctx.out.bulk(b"group");
+    ctx.out.bulk(spec.group.as_bytes());
+    ctx.out.bulk(b"complexity");
+    ctx.out.bulk(spec.complexity.as_bytes());
+    if !entry.doc_args.is_empty() {
+        ctx.out.bulk(b"arguments");
+        ctx.out.array(entry.doc_args.len());
+        for arg in &entry.doc_args {
+            reply_doc_arg(ctx, arg);
+        }
+    }
+    if !subs.is_empty() {
+        ctx.out.bulk(b"subcommands");
+        ctx.out.map(subs.len());
+        for sub in subs {
+            ctx.out.bulk(sub.full_name.as_bytes());
+            reply_docs(ctx, sub);
+        }
+    }
+}
+
+/// COMMAND DOCS [command-name ...]
+fn command_docs(ctx: &mut Ctx<'_>) -> CmdResult {
+    let entries: Vec<&Entry> = if ctx.arg_count() == 2 {
+        table().top_level().collect()
+    } else {
+        ctx.args[2..].iter().filter_map(|name| find(name)).collect()
+    };
+    ctx.out.map(entries.len());
+    for entry in entries {
+        ctx.out.bulk(entry.full_name.as_bytes());
+        reply_docs(ctx, entry);
+    }
+    Ok(())
+}
+
+/// The key positions of a full command, or the error COMMAND GETKEYS gives.
+fn key_positions(args: &[&[u8]]) -> Result<(&'static Entry, Vec<usize>), CommandError> {
+    let entry = match table().lookup(args) {
+        crate::command::Lookup::Found(entry) => entry,
+        _ => return Err(CommandError::err("Invalid command specified")),
+    };
+    let spec = entry.spec;
+    if spec.first_key == 0 {
+        return Err(CommandError::err("The command has no key arguments"));
+    }
+    if !spec.arity_ok(args.len()) {
+        return Err(CommandError::err(
+            "Invalid number of arguments specified for command",
+        ));
+    }
+    let first = spec.first_key as usize;
+    let last = if spec.last_key < 0 {
+        args.len() as i64 + spec.last_key as i64
+    } else {
+        spec.last_key as i64
+    };
+    let positions: Vec<usize> = (first..=last.max(0) as usize)
+        .step_by(spec.key_step.max(1) as usize)
+        .filter(|&i| i < args.len())
+        .collect();
+    if positions.is_empty() {
+        return Err(CommandError::err("Invalid arguments specified for command"));
+    }
+    Ok((entry, positions))
+}
+
+/// COMMAND GETKEYS command [arg ...]
+fn command_getkeys(ctx: &mut Ctx<'_>) -> CmdResult {
+    let (_, positions) = key_positions(&ctx.args[2..])?;
+    ctx.out.array(positions.len());
+    for i in positions {
+        ctx.out.bulk(ctx.arg(2 + i));
+    }
+    Ok(())
+}
+
+/// COMMAND GETKEYSANDFLAGS command [arg ...]
+fn command_getkeysandflags(ctx: &mut Ctx<'_>) -> CmdResult {
+    let (entry, positions) = key_positions(&ctx.args[2..])?;
+    let flags = key_flags(entry);
+    ctx.out.array(positions.len());
+    for i in positions {
+        ctx.out.array(2);
+        ctx.out.bulk(ctx.arg(2 + i));
+        ctx.out.set(flags.len());
+        for f in flags {
+            ctx.out.simple(f);
+        }
+    }
+    Ok(())
+}
+
+/// COMMAND HELP
+fn command_help(ctx: &mut Ctx<'_>) -> CmdResult {
+    reply_help(
+        ctx,
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
+        ],
+    );
+    Ok(())
+}

@@ -1,0 +1,411 @@
+//! Server commands: CONFIG, DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME, LASTSAVE, SHUTDOWN and DEBUG.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use redis_lite_engine::Value;
+
+use crate::command::flags::*;
+use crate::command::CommandSpec;
+use crate::commands::connection::parse_db_index;
+use crate::commands::reply_help;
+use crate::config;
+use crate::context::Ctx;
+use crate::error::{CmdResult, CommandError};
+
+const ADMIN_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::container("config", CONFIG_SUBCOMMANDS)
+        .doc("server", "2.0.0", "A container for server configuration commands")
+        .complexity("Depends on subcommand."),
+    CommandSpec::new("dbsize", 1, READONLY | FAST, dbsize)
+        .doc("server", "1.0.0", "Return the number of keys in the selected database")
+        .acl(&["@keyspace"]),
+    CommandSpec::new("flushdb", -1, WRITE, flushdb)
+        .doc("server", "1.0.0", "Remove all keys from the current database")
+        .complexity("O(N) where N is the number of keys in the selected database")
+        .syntax("flush-type=[ASYNC | SYNC]")
+        .acl(&["@keyspace", "@dangerous"]),
+    CommandSpec::new("flushall", -1, WRITE, flushall)
+        .doc("server", "1.0.0", "Remove all keys from all databases")
+        .complexity("O(N) where N is the total number of keys in all databases")
+        .syntax("flush-type=[ASYNC | SYNC]")
+        .acl(&["@keyspace", "@dangerous"]),
+    CommandSpec::new("swapdb", 3, WRITE | FAST, swapdb)
+        .doc("server", "4.0.0", "Swaps two Redis databases")
+        .complexity("O(N) where N is the count of clients watching or blocking on keys from both databases.")
+        .syntax("index1:integer index2:integer")
+        .acl(&["@keyspace", "@dangerous"]),
+    CommandSpec::new("time", 1, LOADING | STALE | FAST, time)
+        .doc("server", "2.6.0", "Return the current server time"),
+    CommandSpec::new("lastsave", 1, LOADING | STALE | FAST, lastsave)
+        .doc("server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk")
+        .acl(&["@admin", "@dangerous"]),
+    CommandSpec::new("shutdown", -1, ADMIN_FLAGS | NO_MULTI | SENTINEL | ALLOW_BUSY, shutdown)
+        .doc("server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server")
+        .complexity("O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)")
+        .syntax("save-selector=[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"),
+    CommandSpec::new("debug", -2, ADMIN_FLAGS, debug)
+        .doc("server", "1.0.0", "A container for debugging commands")
+        .complexity("Depends on subcommand."),
+];
+
+static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("get", -3, ADMIN_FLAGS, config_get)
+        .doc(
+            "server",
+            "2.0.0",
+            "Get the values of configuration parameters",
+        )
+        .complexity("O(N) when N is the number of configuration parameters provided")
+        .syntax("parameter..."),
+    CommandSpec::new("set", -4, ADMIN_FLAGS, config_set)
+        .doc(
+            "server",
+            "2.0.0",
+            "Set configuration parameters to the given values",
+        )
+        .complexity("O(N) when N is the number of configuration parameters provided")
+        .syntax("(parameter value)..."),
+    CommandSpec::new("resetstat", 2, ADMIN_FLAGS, config_resetstat).doc(
+        "server",
+        "2.0.0",
+        "Reset the stats returned by INFO",
+    ),
+    CommandSpec::new("rewrite", 2, ADMIN_FLAGS, config_rewrite).doc(
+        "server",
+        "2.8.0",
+        "Rewrite the configuration file with the in memory configuration",
+    ),
+    CommandSpec::new("help", 2, LOADING | STALE, config_help).doc(
+        "server",
+        "5.0.0",
+        "Show helpful text about the different subcommands",
+    ),
+];
+
+/// CONFIG GET parameter [parameter ...]
+fn config_get(ctx: &mut Ctx<'_>) -> CmdResult {
+    let pairs = config::get_matching(&ctx.server.config.read(), &ctx.args[2..]);
+    ctx.out.map(pairs.len());
+    for (name, value) in pairs {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.bulk(value.as_bytes());
+    }
+    Ok(())
+}
+
+/// CONFIG SET parameter value [parameter value ...]
+fn config_set(ctx: &mut Ctx<'_>) -> CmdResult {
+    if !ctx.arg_count().is_multiple_of(2) {
+        return Err(CommandError::Syntax);
+    }
+    let pairs: Vec<(&[u8], &[u8])> = ctx.args[2..].chunks(2).map(|p| (p[0], p[1])).collect();
+    let loglevel = {
+        let mut config = ctx.server.config.write();
+        config::set_many(&mut config, &pairs).map_err(CommandError::err)?;
+        config.loglevel
+    };
+    crate::log::set_level(loglevel);
+    ctx.server.config_epoch.fetch_add(1, Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CONFIG RESETSTAT
+fn config_resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
+    for worker in &ctx.server.workers {
+        worker.reset();
+    }
+    ctx.server.connections_received.store(0, Relaxed);
+    ctx.server.rejected_connections.store(0, Relaxed);
+    ctx.server.expired_time_cap_reached.store(0, Relaxed);
+    ctx.server
+        .peak_memory
+        .store(crate::memory::allocated(), Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CONFIG REWRITE
+fn config_rewrite(ctx: &mut Ctx<'_>) -> CmdResult {
+    let Some(path) = &ctx.server.config_file else {
+        return Err(CommandError::err(
+            "The server is running without a config file",
+        ));
+    };
+    let config = ctx.server.config.read().clone();
+    config::rewrite(path, &config).map_err(|e| {
+        crate::log!(Warning, "CONFIG REWRITE failed: {e}");
+        CommandError::err(format!("Rewriting config file: {e}"))
+    })?;
+    crate::log!(Notice, "CONFIG REWRITE executed with success.");
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CONFIG HELP
+fn config_help(ctx: &mut Ctx<'_>) -> CmdResult {
+    reply_help(
+        ctx,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    );
+    Ok(())
+}
+
+/// DBSIZE
+fn dbsize(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.out
+        .integer(ctx.server.keyspace.db_len(ctx.client.db) as i64);
+    Ok(())
+}
+
+/// Parses the optional ASYNC|SYNC of FLUSHDB/FLUSHALL; true means free the memory lazily.
+fn flush_mode(ctx: &Ctx<'_>) -> Result<bool, CommandError> {
+    match ctx.arg_count() {
+        1 => Ok(false),
+        2 if ctx.arg_is(1, "ASYNC") => Ok(true),
+        2 if ctx.arg_is(1, "SYNC") => Ok(false),
+        _ => Err(CommandError::Syntax),
+    }
+}
+
+/// Counts the keys a flush removes, as Redis adds them to the dirty counter.
+fn count_keys(ctx: &Ctx<'_>, db: Option<usize>) -> u64 {
+    match db {
+        Some(db) => ctx.server.keyspace.db_len(db) as u64,
+        None => (0..ctx.server.keyspace.databases())
+            .map(|db| ctx.server.keyspace.db_len(db) as u64)
+            .sum(),
+    }
+}
+
+/// FLUSHDB [ASYNC|SYNC]
+fn flushdb(ctx: &mut Ctx<'_>) -> CmdResult {
+    let lazy = flush_mode(ctx)?;
+    let db = Some(ctx.client.db);
+    ctx.dirty(count_keys(ctx, db));
+    ctx.server.keyspace.flush(db, lazy);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// FLUSHALL [ASYNC|SYNC]
+fn flushall(ctx: &mut Ctx<'_>) -> CmdResult {
+    let lazy = flush_mode(ctx)?;
+    // Redis counts FLUSHALL as one more change than the keys it removed.
+    ctx.dirty(count_keys(ctx, None) + 1);
+    ctx.server.keyspace.flush(None, lazy);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SWAPDB index1 index2
+fn swapdb(ctx: &mut Ctx<'_>) -> CmdResult {
+    let a = parse_db_index(ctx, 1, CommandError::err("invalid first DB index"))?;
+    let b = parse_db_index(ctx, 2, CommandError::err("invalid second DB index"))?;
+    ctx.server.keyspace.swap_databases(a, b);
+    ctx.dirty(1);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// TIME
+fn time(ctx: &mut Ctx<'_>) -> CmdResult {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.out.array(2);
+    ctx.out.bulk_integer(now.as_secs() as i64);
+    ctx.out.bulk_integer(now.subsec_micros() as i64);
+    Ok(())
+}
+
+/// LASTSAVE
+fn lastsave(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.out.integer(ctx.server.lastsave.load(Relaxed) as i64);
+    Ok(())
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]
+fn shutdown(ctx: &mut Ctx<'_>) -> CmdResult {
+    let (mut nosave, mut save, mut abort) = (false, false, false);
+    for i in 1..ctx.arg_count() {
+        if ctx.arg_is(i, "NOSAVE") {
+            nosave = true;
+        } else if ctx.arg_is(i, "SAVE") {
+            save = true;
+        } else if ctx.arg_is(i, "ABORT") {
+            abort = true;
+        } else if !ctx.arg_is(i, "NOW") && !ctx.arg_is(i, "FORCE") {
+            return Err(CommandError::Syntax);
+        }
+    }
+    if (nosave && save) || (abort && ctx.arg_count() > 2) {
+        return Err(CommandError::Syntax);
+    }
+    if abort {
+        // A shutdown here completes within the command, so none is ever in progress.
+        return Err(CommandError::err("No shutdown in progress."));
+    }
+    if save {
+        // Snapshots (RDB) do not exist yet; refusing is better than claiming a save happened.
+        crate::log!(
+            Warning,
+            "SHUTDOWN SAVE refused: this build cannot write snapshots yet"
+        );
+        return Err(CommandError::err("Errors trying to SHUTDOWN. Check logs."));
+    }
+    ctx.server.shutdown("User requested shutdown...")
+}
+
+/// DEBUG <subcommand> ...
+fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
+    let allowed = match ctx.server.config.read().enable_debug_command {
+        "yes" => true,
+        "local" => {
+            ctx.client.handle.addr.starts_with("127.")
+                || ctx.client.handle.addr.starts_with("[::1]")
+        }
+        _ => false,
+    };
+    if !allowed {
+        return Err(CommandError::err(
+            "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it \
+             from a local connection, otherwise you need to set this option in the configuration file, and then \
+             restart the server.",
+        ));
+    }
+    let argc = ctx.arg_count();
+    let sub = ctx.arg(1).to_ascii_lowercase();
+    match (sub.as_slice(), argc) {
+        (b"help", 2) => debug_help(ctx),
+        (b"sleep", 3) => {
+            // Redis blocks the whole server; holding every shard lock blocks every client's
+            // keyspace access the same way.
+            let secs = atof(ctx.arg(2));
+            let _all = ctx.server.keyspace.lock_all();
+            std::thread::sleep(Duration::from_secs_f64(secs.max(0.0)));
+            ctx.out.ok();
+        }
+        (b"set-active-expire", 3) => {
+            ctx.server
+                .active_expire_enabled
+                .store(atoi(ctx.arg(2)) != 0, Relaxed);
+            ctx.out.ok();
+        }
+        (b"log", 3) => {
+            crate::log!(
+                Warning,
+                "DEBUG LOG: {}",
+                String::from_utf8_lossy(ctx.arg(2))
+            );
+            ctx.out.ok();
+        }
+        (b"object", 3) => debug_object(ctx)?,
+        _ => {
+            return Err(CommandError::err(format!(
+                "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+                String::from_utf8_lossy(ctx.arg(1))
+            )))
+        }
+    }
+    Ok(())
+}
+
+/// C's `atof` leniency, which DEBUG's numeric arguments use: a leading number, else 0.
+fn atof(text: &[u8]) -> f64 {
+    let text = String::from_utf8_lossy(text);
+    let trimmed = text.trim_start();
+    let end = trimmed
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || (i == 0 && (c == '-' || c == '+'))))
+        .map_or(trimmed.len(), |(i, _)| i);
+    trimmed[..end].parse().unwrap_or(0.0)
+}
+
+fn atoi(text: &[u8]) -> i64 {
+    atof(text) as i64
+}
+
+/// DEBUG OBJECT key
+fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
+    let key = ctx.arg(2);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let entry = db
+        .peek(hash, key, ctx.now_ms)
+        .ok_or(CommandError::NoSuchKey)?;
+    let idle = (ctx.now_ms / 1000).saturating_sub(entry.access as u64);
+    let text = format!(
+        "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+        entry,
+        refcount(&entry.value),
+        entry.value.encoding(),
+        serialized_length(&entry.value),
+        entry.access & 0xFF_FFFF,
+        idle
+    );
+    drop(locked);
+    ctx.out.simple(&text);
+    Ok(())
+}
+
+/// OBJECT REFCOUNT's answer: Redis shares the integers 0..10000 between keys.
+pub fn refcount(value: &Value) -> i64 {
+    match value {
+        Value::Int(n) if (0..10_000).contains(n) => i32::MAX as i64,
+        _ => 1,
+    }
+}
+
+/// The length of a string value as RDB stores it uncompressed: integers in 2, 3 or 5 bytes,
+/// other strings as a length prefix plus the bytes.
+fn serialized_length(value: &Value) -> usize {
+    let len_prefix = |n: usize| match n {
+        0..=63 => 1,
+        64..=16383 => 2,
+        _ if n <= u32::MAX as usize => 5,
+        _ => 9,
+    };
+    match value {
+        Value::Int(n) if i8::try_from(*n).is_ok() => 2,
+        Value::Int(n) if i16::try_from(*n).is_ok() => 3,
+        Value::Int(n) if i32::try_from(*n).is_ok() => 5,
+        Value::Int(n) => {
+            let digits = itoa::Buffer::new().format(*n).len();
+            len_prefix(digits) + digits
+        }
+        Value::Str(s) | Value::RawStr(s) => len_prefix(s.len()) + s.len(),
+    }
+}
+
+fn debug_help(ctx: &mut Ctx<'_>) {
+    reply_help(
+        ctx,
+        "DEBUG",
+        &[
+            "LOG <message>",
+            "    Write <message> to the server log.",
+            "OBJECT <key>",
+            "    Show low level info about `key` and associated value.",
+            "SET-ACTIVE-EXPIRE <0|1>",
+            "    Setting it to 0 disables expiring keys in background when they are not",
+            "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+            "    default.",
+            "SLEEP <seconds>",
+            "    Stop the server for <seconds>. Decimals allowed.",
+        ],
+    );
+}
