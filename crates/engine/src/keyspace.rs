@@ -27,6 +27,8 @@ pub struct Db {
     /// Running estimate of the TTL of volatile keys, as Redis reports in `avg_ttl`.
     avg_ttl_ms: u64,
     pub expired_keys: u64,
+    /// Whether `get` records accesses; off for clients in CLIENT NO-TOUCH mode.
+    record_access: bool,
 }
 
 impl Db {
@@ -38,6 +40,7 @@ impl Db {
             expire_cursor: 0,
             avg_ttl_ms: 0,
             expired_keys: 0,
+            record_access: true,
         }
     }
 
@@ -86,7 +89,9 @@ impl Db {
             return None;
         }
         let entry = self.dict.get_mut(hash, key)?;
-        entry.access = lru_clock(now_ms);
+        if self.record_access {
+            entry.access = lru_clock(now_ms);
+        }
         Some(entry)
     }
 
@@ -252,9 +257,16 @@ pub struct Keyspace {
 pub struct Locked<'a> {
     keyspace: &'a Keyspace,
     guards: Vec<(usize, MutexGuard<'a, Shard>)>,
+    touch: bool,
 }
 
 impl<'a> Locked<'a> {
+    /// Lookups through this lock leave access times alone (CLIENT NO-TOUCH).
+    pub fn without_touch(mut self) -> Self {
+        self.touch = false;
+        self
+    }
+
     /// The shard that owns `key`, and the key's hash. The shard must be among those locked.
     pub fn db(&mut self, db: usize, key: &[u8]) -> (&mut Db, u64) {
         let hash = self.keyspace.hash(key);
@@ -263,7 +275,9 @@ impl<'a> Locked<'a> {
             Some((_, guard)) => guard,
             None => panic!("shard {shard} was not locked for this key"),
         };
-        (guard.db(db), hash)
+        let table = guard.db(db);
+        table.record_access = self.touch;
+        (table, hash)
     }
 
     pub fn shards(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
@@ -331,6 +345,7 @@ impl Keyspace {
         Locked {
             keyspace: self,
             guards,
+            touch: true,
         }
     }
 
@@ -344,6 +359,7 @@ impl Keyspace {
         Locked {
             keyspace: self,
             guards,
+            touch: true,
         }
     }
 
@@ -571,6 +587,19 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 500);
+    }
+
+    #[test]
+    fn no_touch_lookups_keep_the_access_time() {
+        let ks = Keyspace::new(4, 16);
+        set(&ks, "k", 0);
+        let mut locked = ks.lock_keys([&b"k"[..]]).without_touch();
+        let (db, hash) = locked.db(0, b"k");
+        assert_eq!(db.get(hash, b"k", 5_000_000).unwrap().access, 0);
+        drop(locked);
+        let mut locked = ks.lock_keys([&b"k"[..]]);
+        let (db, hash) = locked.db(0, b"k");
+        assert_eq!(db.get(hash, b"k", 5_000_000).unwrap().access, 5000);
     }
 
     #[test]

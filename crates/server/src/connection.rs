@@ -75,18 +75,20 @@ pub async fn serve(
                 None => Some(stream.read_buf(&mut input).await),
             }
         };
-        let n = tokio::select! {
+        // `None` ends the connection: killed, closed by the peer, a read error, or idle too long.
+        let received = tokio::select! {
             biased;
-            _ = handle.killed() => break,
+            _ = handle.killed() => None,
             r = read => match r {
-                Some(Ok(0)) | Some(Err(_)) => break,
-                Some(Ok(n)) => n,
+                Some(Ok(n)) if n > 0 => Some(n),
+                Some(_) => None,
                 None => {
                     log!(Verbose, "Closing idle client");
-                    break;
+                    None
                 }
             },
         };
+        let Some(n) = received else { break };
         stats.net_input_bytes.fetch_add(n as u64, Relaxed);
         stats.reads_processed.fetch_add(1, Relaxed);
 
@@ -139,6 +141,18 @@ pub async fn serve(
             break 'connection;
         }
 
+        // Before the replies go out, so a client that saw its reply sees its own state in
+        // CLIENT LIST from another connection.
+        {
+            let mut info = handle.info.lock();
+            if let Some(name) = last_command {
+                info.last_command = name;
+            }
+            info.last_active = Instant::now();
+            info.db = client.db;
+            info.query_buffer = input.len();
+            info.query_buffer_free = input.capacity() - input.len();
+        }
         if !output.is_empty() {
             if stream.write_all(&output).await.is_err() {
                 break;
@@ -154,16 +168,6 @@ pub async fn serve(
         }
         if input.is_empty() && input.capacity() > OUTPUT_KEEP {
             input.shrink_to(READ_CHUNK);
-        }
-        {
-            let mut info = handle.info.lock();
-            if let Some(name) = last_command {
-                info.last_command = name;
-            }
-            info.last_active = Instant::now();
-            info.db = client.db;
-            info.query_buffer = input.len();
-            info.query_buffer_free = input.capacity() - input.len();
         }
         if close {
             break;

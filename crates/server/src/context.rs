@@ -60,7 +60,12 @@ impl<'a> Ctx<'a> {
 
     /// Locks the shards holding `keys` for the rest of the command.
     pub fn lock<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Locked<'a> {
-        self.server.keyspace.lock_keys(keys)
+        let locked = self.server.keyspace.lock_keys(keys);
+        if self.client.no_touch {
+            locked.without_touch()
+        } else {
+            locked
+        }
     }
 
     /// Counts a read lookup for INFO's `keyspace_hits`/`keyspace_misses`.

@@ -161,8 +161,8 @@ fn hello(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     if !ctx.client.authenticated && !ctx.server.config.read().requirepass.is_empty() {
         return Err(CommandError::coded(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH \
-             <user> <pass> option can be used to authenticate the client and select the RESP protocol version at \
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> \
+             option can be used to authenticate the client and select the RESP protocol version at \
              the same time",
         ));
     }
@@ -388,10 +388,11 @@ fn client_list(ctx: &mut Ctx<'_>) -> CmdResult {
         } else if ctx.arg_is(i, "ID") && i + 1 < ctx.arg_count() {
             let mut list = Vec::new();
             for j in i + 1..ctx.arg_count() {
-                match ctx.arg_i64(j) {
-                    Ok(id) if id > 0 => list.push(id as u64),
-                    _ => return Err(CommandError::err("Invalid client ID")),
-                }
+                // Any integer is accepted; ids below 1 simply match nobody.
+                let id = ctx
+                    .arg_i64(j)
+                    .map_err(|_| CommandError::err("Invalid client ID"))?;
+                list.push(u64::try_from(id).unwrap_or(0));
             }
             ids = Some(list);
             i = ctx.arg_count();
@@ -451,6 +452,13 @@ fn client_kill(ctx: &mut Ctx<'_>) -> CmdResult {
         } else if ctx.arg_is(i, "TYPE") {
             kind = Some(parse_client_type(ctx, i + 1)?);
         } else if ctx.arg_is(i, "USER") {
+            // `default` is the only user until ACLs exist.
+            if value != b"default" {
+                return Err(CommandError::err(format!(
+                    "No such user '{}'",
+                    String::from_utf8_lossy(value)
+                )));
+            }
             user = Some(value);
         } else if ctx.arg_is(i, "ADDR") {
             addr = Some(value);

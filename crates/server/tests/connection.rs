@@ -1,0 +1,342 @@
+//! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, SWAPDB, QUIT, RESET, CLIENT.
+mod common;
+
+use common::{differential, differential_with, Server};
+
+#[test]
+fn connection_commands_match_redis() {
+    differential(
+        &[
+            &["PING"],
+            &["PING", "hi"],
+            &["PING", "a", "b"],
+            &["ECHO", "x y"],
+            &["ECHO"],
+            &["ECHO", "a", "b"],
+            &["AUTH", "x"],
+            &["AUTH", "a", "b"],
+            &["AUTH", "a", "b", "c"],
+            &["AUTH", "default", "anything"],
+            &["HELLO", "4"],
+            &["HELLO", "1"],
+            &["HELLO", "x"],
+            &["HELLO", "3", "FOO"],
+            &["HELLO", "3", "AUTH", "default"],
+            &["HELLO", "2", "SETNAME", "a b"],
+            &["SELECT", "16"],
+            &["SELECT", "x"],
+            &["SELECT", "-1"],
+            &["SELECT", "1"],
+            &["SET", "k", "in-db1"],
+            &["SELECT", "0"],
+            &["GET", "k"],
+            &["SWAPDB", "x", "1"],
+            &["SWAPDB", "1", "x"],
+            &["SWAPDB", "0", "16"],
+            &["SWAPDB", "0", "1"],
+            &["GET", "k"],
+            &["CLIENT"],
+            &["CLIENT", "FOO"],
+            &["CLIENT", "ID", "1"],
+            &["CLIENT", "SETNAME", "a b"],
+            &["CLIENT", "SETNAME", "a\nb"],
+            &["CLIENT", "GETNAME"],
+            &["CLIENT", "SETNAME", "conn-1"],
+            &["CLIENT", "GETNAME"],
+            &["CLIENT", "SETNAME", ""],
+            &["CLIENT", "GETNAME"],
+            &["CLIENT", "NO-EVICT", "maybe"],
+            &["CLIENT", "NO-EVICT", "on"],
+            &["CLIENT", "NO-EVICT", "OFF"],
+            &["CLIENT", "REPLY", "x"],
+            &["CLIENT", "REPLY", "ON"],
+            &["CLIENT", "KILL", "1.2.3.4:5"],
+            &["CLIENT", "KILL", "ID", "x"],
+            &["CLIENT", "KILL", "ID", "0"],
+            &["CLIENT", "KILL", "TYPE", "foo"],
+            &["CLIENT", "KILL", "SKIPME", "x"],
+            &["CLIENT", "KILL", "foo", "bar"],
+            &["CLIENT", "KILL", "ID", "99999"],
+            &["CLIENT", "KILL", "ADDR", "1.1.1.1:1", "ID", "5"],
+            &["CLIENT", "KILL", "USER", "nobody"],
+            &["CLIENT", "LIST", "TYPE", "foo"],
+            &["CLIENT", "LIST", "ID", "x"],
+            &["CLIENT", "LIST", "ID", "0"],
+            &["CLIENT", "LIST", "foo"],
+            &["CLIENT", "LIST", "TYPE", "pubsub"],
+            &["RESET"],
+            &["QUIT"],
+        ],
+        false,
+    );
+}
+
+#[test]
+fn resp3_replies_match_redis() {
+    differential(
+        &[
+            &["PING"],
+            &["CLIENT", "GETNAME"],
+            &["GET", "missing"],
+            &["CONFIG", "GET", "timeout"],
+            &["CLIENT", "LIST", "TYPE", "pubsub"],
+            &["RESET"],
+            &["GET", "missing"],
+        ],
+        true,
+    );
+}
+
+#[test]
+fn password_protection_matches_redis() {
+    differential_with(
+        &[
+            &["PING"],
+            &["GET", "k"],
+            &["NOSUCH"],
+            &["AUTH", "x"],
+            &["AUTH", "default", "bad"],
+            &["HELLO", "3"],
+            &["HELLO", "3", "AUTH", "default", "bad"],
+            &["AUTH", "pw"],
+            &["PING"],
+            &["RESET"],
+            &["PING"],
+            &["AUTH", "default", "pw"],
+            &["SET", "k", "v"],
+        ],
+        false,
+        &["--requirepass", "pw"],
+    );
+}
+
+#[test]
+fn hello_negotiates_resp3_and_reports_versions() {
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    let reply = raw.cmd_text(&["HELLO", "3", "SETNAME", "me"]);
+    assert!(reply.starts_with("%8\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:"), "{reply}");
+    assert!(reply.contains("$18\r\nredis_lite_version\r\n"), "{reply}");
+    assert_eq!(raw.cmd_text(&["CLIENT", "GETNAME"]), "$2\r\nme\r\n");
+    assert_eq!(raw.cmd_text(&["GET", "nothing"]), "_\r\n");
+    assert!(
+        raw.cmd_text(&["HELLO"]).contains("proto\r\n:3"),
+        "HELLO without a version keeps the protocol"
+    );
+    assert!(raw.cmd_text(&["HELLO", "2"]).starts_with("*16\r\n"));
+    assert_eq!(raw.cmd_text(&["GET", "nothing"]), "$-1\r\n");
+}
+
+#[test]
+fn client_reply_off_and_skip_suppress_replies() {
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    raw.send(
+        &[
+            common::encode(&[b"CLIENT", b"REPLY", b"SKIP"]),
+            common::encode(&[b"PING", b"skipped"]),
+            common::encode(&[b"PING", b"one"]),
+            common::encode(&[b"CLIENT", b"REPLY", b"OFF"]),
+            common::encode(&[b"PING", b"silent"]),
+            common::encode(&[b"NOSUCH"]),
+            common::encode(&[b"CLIENT", b"REPLY", b"ON"]),
+            common::encode(&[b"PING", b"two"]),
+        ]
+        .concat(),
+    );
+    assert_eq!(raw.read_reply(), b"$3\r\none\r\n");
+    assert_eq!(raw.read_reply(), b"+OK\r\n");
+    assert_eq!(raw.read_reply(), b"$3\r\ntwo\r\n");
+}
+
+#[test]
+fn client_list_kill_and_setinfo() {
+    let server = Server::lite(&[]);
+    let mut a = server.raw();
+    let mut b = server.raw();
+    assert_eq!(a.cmd_text(&["CLIENT", "SETNAME", "alpha"]), "+OK\r\n");
+    assert_eq!(
+        a.cmd_text(&["CLIENT", "SETINFO", "LIB-NAME", "redis-py"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        a.cmd_text(&["CLIENT", "SETINFO", "lib-ver", "5.0"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        a.cmd_text(&["CLIENT", "SETINFO", "lib-name", "a b"]),
+        "-ERR lib-name cannot contain spaces, newlines or special characters.\r\n"
+    );
+    assert_eq!(
+        a.cmd_text(&["CLIENT", "SETINFO", "foo", "x"]),
+        "-ERR Unrecognized option 'foo'\r\n"
+    );
+    let a_id = a.cmd_text(&["CLIENT", "ID"]);
+    let a_id = a_id.trim_start_matches(':').trim();
+    a.cmd(&["SELECT", "3"]);
+    let list = b.cmd_text(&["CLIENT", "LIST"]);
+    let line = list
+        .lines()
+        .find(|l| l.contains(&format!("id={a_id} ")))
+        .expect("a is listed");
+    for field in [
+        "name=alpha",
+        "db=3",
+        "cmd=select",
+        "lib-name=redis-py",
+        "lib-ver=5.0",
+        "resp=2",
+        "flags=N",
+    ] {
+        assert!(line.contains(field), "{field} missing from {line}");
+    }
+    let only_a = b.cmd_text(&["CLIENT", "LIST", "ID", a_id]);
+    assert_eq!(
+        only_a.lines().filter(|l| l.contains("id=")).count(),
+        1,
+        "{only_a}"
+    );
+    let info = b.cmd_text(&["CLIENT", "INFO"]);
+    assert!(info.contains("cmd=client|info"), "{info}");
+
+    assert_eq!(b.cmd_text(&["CLIENT", "KILL", "ID", a_id]), ":1\r\n");
+    assert!(a.is_closed(), "killed client's connection is closed");
+    assert_eq!(b.cmd_text(&["CLIENT", "KILL", "ID", a_id]), ":0\r\n");
+    // SKIPME yes (the default) spares the caller; SKIPME no does not.
+    let b_id = b.cmd_text(&["CLIENT", "ID"]);
+    let b_id = b_id.trim_start_matches(':').trim().to_string();
+    assert_eq!(b.cmd_text(&["CLIENT", "KILL", "ID", &b_id]), ":0\r\n");
+    assert_eq!(
+        b.cmd_text(&["CLIENT", "KILL", "ID", &b_id, "SKIPME", "no"]),
+        ":1\r\n"
+    );
+    assert!(b.is_closed());
+}
+
+#[test]
+fn quit_closes_after_replying() {
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    raw.send(&[common::encode(&[b"QUIT"]), common::encode(&[b"PING"])].concat());
+    assert_eq!(raw.read_reply(), b"+OK\r\n");
+    assert!(raw.is_closed());
+}
+
+#[test]
+fn password_set_at_runtime_applies_to_new_connections_only() {
+    let server = Server::lite(&[]);
+    let mut before = server.raw();
+    assert_eq!(
+        before.cmd_text(&["CONFIG", "SET", "requirepass", "s3cret"]),
+        "+OK\r\n"
+    );
+    assert_eq!(before.cmd_text(&["PING"]), "+PONG\r\n");
+    let mut after = server.raw();
+    assert_eq!(
+        after.cmd_text(&["PING"]),
+        "-NOAUTH Authentication required.\r\n"
+    );
+    assert_eq!(after.cmd_text(&["AUTH", "s3cret"]), "+OK\r\n");
+    assert_eq!(after.cmd_text(&["PING"]), "+PONG\r\n");
+    let mut third = server.raw();
+    assert_eq!(
+        third
+            .cmd_text(&["HELLO", "3", "AUTH", "default", "s3cret"])
+            .as_bytes()[0],
+        b'%'
+    );
+    assert_eq!(
+        before.cmd_text(&["CONFIG", "SET", "requirepass", ""]),
+        "+OK\r\n"
+    );
+    let mut open = server.raw();
+    assert_eq!(open.cmd_text(&["PING"]), "+PONG\r\n");
+}
+
+#[test]
+fn no_touch_clients_leave_idle_time_alone() {
+    let server = Server::lite(&["--enable-debug-command", "yes"]);
+    let mut raw = server.raw();
+    raw.cmd(&["SET", "k", "v"]);
+    let lru = |raw: &mut common::Raw| {
+        let text = raw.cmd_text(&["DEBUG", "OBJECT", "k"]);
+        text.split_whitespace()
+            .find(|f| f.starts_with("lru:"))
+            .unwrap()
+            .to_string()
+    };
+    let original = lru(&mut raw);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(raw.cmd_text(&["CLIENT", "NO-TOUCH", "on"]), "+OK\r\n");
+    raw.cmd(&["GET", "k"]);
+    assert_eq!(
+        lru(&mut raw),
+        original,
+        "a no-touch read keeps the access time"
+    );
+    raw.cmd(&["CLIENT", "NO-TOUCH", "off"]);
+    raw.cmd(&["GET", "k"]);
+    assert_ne!(lru(&mut raw), original, "a normal read updates it");
+}
+
+#[test]
+fn redis_crate_works_over_resp2_and_resp3() {
+    let server = Server::lite(&[]);
+    for mut con in [server.client(), server.client3()] {
+        let _: () = redis::cmd("SET")
+            .arg("bin")
+            .arg(b"\x00\r\n\xff")
+            .query(&mut con)
+            .unwrap();
+        let v: Vec<u8> = redis::cmd("GET").arg("bin").query(&mut con).unwrap();
+        assert_eq!(v, b"\x00\r\n\xff");
+        let missing: Option<String> = redis::cmd("GET").arg("missing").query(&mut con).unwrap();
+        assert_eq!(missing, None);
+        let err = redis::cmd("SELECT")
+            .arg(99)
+            .query::<()>(&mut con)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("DB index is out of range"),
+            "{err}"
+        );
+    }
+}
+
+/// redis-py (when installed, as CI does) connects with protocol 2 and 3 and runs commands.
+#[test]
+fn redis_py_connects_with_both_protocols() {
+    let has_redis_py = std::process::Command::new("python3")
+        .args(["-c", "import redis"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !has_redis_py {
+        eprintln!("SKIPPED: redis-py is not installed (pip install redis)");
+        return;
+    }
+    let server = Server::lite(&[]);
+    let script = format!(
+        "import redis\n\
+         for proto in (2, 3):\n\
+         \x20   r = redis.Redis(port={}, protocol=proto, client_name='py', lib_name='redis-py')\n\
+         \x20   assert r.ping()\n\
+         \x20   r.set('k', 'v')\n\
+         \x20   assert r.get('k') == b'v', r.get('k')\n\
+         \x20   assert r.client_getname() in ('py', b'py')\n\
+         \x20   assert r.info()['redis_version'] == '7.0.15'\n\
+         \x20   assert r.config_get('maxclients')['maxclients'] == '10000'\n\
+         print('ok')\n",
+        server.port
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
