@@ -480,30 +480,30 @@ fn ttls_expire_and_are_kept_or_cleared_like_redis() {
     let ok = Some("OK".to_string());
     let v = |s: &str| Some(s.to_string());
 
-    assert_eq!(cmd(&["SET", "px", "v", "PX", "50"]), ok);
+    assert_eq!(cmd(&["SET", "px", "v", "PX", "200"]), ok);
     assert_eq!(cmd(&["SET", "ex", "v", "EX", "100"]), ok);
-    assert_eq!(cmd(&["PSETEX", "psetex", "50", "v"]), ok);
-    assert_eq!(cmd(&["SET", "keep", "v", "PX", "50"]), ok);
+    assert_eq!(cmd(&["PSETEX", "psetex", "200", "v"]), ok);
+    assert_eq!(cmd(&["SET", "keep", "v", "PX", "200"]), ok);
     assert_eq!(cmd(&["SET", "keep", "v2", "KEEPTTL"]), ok);
-    assert_eq!(cmd(&["SET", "cleared", "v", "PX", "50"]), ok);
+    assert_eq!(cmd(&["SET", "cleared", "v", "PX", "200"]), ok);
     assert_eq!(cmd(&["SET", "cleared", "v2"]), ok);
-    assert_eq!(cmd(&["SET", "getset", "v", "PX", "50"]), ok);
+    assert_eq!(cmd(&["SET", "getset", "v", "PX", "200"]), ok);
     assert_eq!(cmd(&["GETSET", "getset", "v2"]), v("v"));
-    assert_eq!(cmd(&["SET", "counter", "1", "PX", "50"]), ok);
+    assert_eq!(cmd(&["SET", "counter", "1", "PX", "200"]), ok);
     assert_eq!(cmd(&["INCR", "counter"]), v("2"));
-    assert_eq!(cmd(&["SET", "float", "1", "PX", "50"]), ok);
+    assert_eq!(cmd(&["SET", "float", "1", "PX", "200"]), ok);
     assert_eq!(cmd(&["INCRBYFLOAT", "float", "0.5"]), v("1.5"));
-    assert_eq!(cmd(&["SET", "appended", "a", "PX", "50"]), ok);
+    assert_eq!(cmd(&["SET", "appended", "a", "PX", "200"]), ok);
     assert_eq!(cmd(&["APPEND", "appended", "b"]), v("2"));
-    assert_eq!(cmd(&["SET", "persisted", "v", "PX", "50"]), ok);
+    assert_eq!(cmd(&["SET", "persisted", "v", "PX", "200"]), ok);
     assert_eq!(cmd(&["GETEX", "persisted", "PERSIST"]), v("v"));
     assert_eq!(cmd(&["SET", "getex", "v"]), ok);
-    assert_eq!(cmd(&["GETEX", "getex", "PX", "50"]), v("v"));
-    assert_eq!(cmd(&["SET", "mset", "v", "PX", "50"]), ok);
+    assert_eq!(cmd(&["GETEX", "getex", "PX", "200"]), v("v"));
+    assert_eq!(cmd(&["SET", "mset", "v", "PX", "200"]), ok);
     assert_eq!(cmd(&["MSET", "mset", "v2"]), ok);
     assert_eq!(cmd(&["GET", "px"]), v("v"));
 
-    sleep(Duration::from_millis(120));
+    sleep(Duration::from_millis(400));
     for gone in [
         "px", "psetex", "keep", "counter", "float", "appended", "getex",
     ] {
