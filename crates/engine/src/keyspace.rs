@@ -430,16 +430,22 @@ impl Keyspace {
         loop {
             let mut guard = self.shards[shard].lock();
             let table = &mut guard.dbs[db];
-            loop {
-                inner = table.dict.scan(inner, |e| {
-                    if !e.is_expired(now) {
-                        visited += 1;
-                        visit(e, now);
+            // An empty shard costs nothing to pass, so it does not use up the bucket budget:
+            // otherwise a small database would need several calls where Redis needs one.
+            if table.is_empty() {
+                inner = 0;
+            } else {
+                loop {
+                    inner = table.dict.scan(inner, |e| {
+                        if !e.is_expired(now) {
+                            visited += 1;
+                            visit(e, now);
+                        }
+                    });
+                    budget -= 1;
+                    if inner == 0 || visited >= count || budget == 0 {
+                        break;
                     }
-                });
-                budget -= 1;
-                if inner == 0 || visited >= count || budget == 0 {
-                    break;
                 }
             }
             drop(guard);
@@ -571,6 +577,18 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 500);
+    }
+
+    #[test]
+    fn scan_of_small_database_finishes_in_one_call() {
+        let ks = Keyspace::new(256, 16);
+        assert_eq!(ks.scan(0, 0, 10, |_, _| {}), 0);
+        for i in 0..5 {
+            set(&ks, &format!("k{i}"), 0);
+        }
+        let mut seen = 0;
+        assert_eq!(ks.scan(0, 0, 10, |_, _| seen += 1), 0);
+        assert_eq!(seen, 5);
     }
 
     #[test]
