@@ -277,7 +277,7 @@ mod tests {
             });
             // Grow and shrink the table while the scan is under way.
             step += 1;
-            if step % 3 == 0 {
+            if step.is_multiple_of(3) {
                 for j in 0..300u32 {
                     add(&mut d, format!("churn{step}-{j}").as_bytes());
                 }
