@@ -181,7 +181,8 @@ impl Db {
     fn expire_step(&mut self, now_ms: u64, sample: usize) -> (usize, usize) {
         let mut due = Vec::new();
         let mut sampled = 0;
-        let mut ttl_sum = 0u64;
+        // Wide enough for a full sample of expiries as far out as PEXPIREAT allows (i64::MAX).
+        let mut ttl_sum = 0u128;
         let mut cursor = self.expire_cursor;
         // Bound the buckets walked, so a database with few volatile keys costs little per step.
         for _ in 0..sample * 20 {
@@ -191,7 +192,7 @@ impl Db {
                     if e.is_expired(now_ms) {
                         due.push(e.key.clone());
                     } else {
-                        ttl_sum += e.expire_at - now_ms;
+                        ttl_sum += u128::from(e.expire_at - now_ms);
                     }
                 }
             });
@@ -203,7 +204,7 @@ impl Db {
         let live = sampled - due.len();
         if live > 0 {
             // Redis's smoothing: each sample moves the estimate 2% of the way.
-            let sample_avg = ttl_sum / live as u64;
+            let sample_avg = (ttl_sum / live as u128) as u64;
             self.avg_ttl_ms = if self.avg_ttl_ms == 0 {
                 sample_avg
             } else {
@@ -354,21 +355,22 @@ impl Keyspace {
 
     /// Per database: (keys, volatile keys, average TTL in ms), for INFO keyspace.
     pub fn db_stats(&self) -> Vec<(usize, usize, u64)> {
-        let mut stats = vec![(0usize, 0usize, 0u64, 0usize); self.databases];
+        // TTL sums are 128-bit: each shard's average can be as large as i64::MAX.
+        let mut stats = vec![(0usize, 0usize, 0u128, 0usize); self.databases];
         for shard in self.shards.iter() {
             let shard = shard.lock();
             for (i, db) in shard.dbs.iter().enumerate() {
                 stats[i].0 += db.len();
                 stats[i].1 += db.volatile();
                 if db.avg_ttl_ms() > 0 {
-                    stats[i].2 += db.avg_ttl_ms();
+                    stats[i].2 += u128::from(db.avg_ttl_ms());
                     stats[i].3 += 1;
                 }
             }
         }
         stats
             .into_iter()
-            .map(|(k, v, ttl, n)| (k, v, if n > 0 { ttl / n as u64 } else { 0 }))
+            .map(|(k, v, ttl, n)| (k, v, if n > 0 { (ttl / n as u128) as u64 } else { 0 }))
             .collect()
     }
 
@@ -589,6 +591,21 @@ mod tests {
         let mut seen = 0;
         assert_eq!(ks.scan(0, 0, 10, |_, _| seen += 1), 0);
         assert_eq!(seen, 5);
+    }
+
+    #[test]
+    fn active_expiry_copes_with_far_future_expiries() {
+        // PEXPIREAT accepts up to i64::MAX; the TTL estimate must not overflow on such keys.
+        let ks = Keyspace::new(8, 16);
+        for i in 0..200 {
+            set(&ks, &format!("k{i}"), i64::MAX as u64);
+        }
+        for _ in 0..8 {
+            ks.active_expire(1000, Duration::from_secs(1));
+        }
+        let (keys, volatile, avg_ttl) = ks.db_stats()[0];
+        assert_eq!((keys, volatile), (200, 200));
+        assert!(avg_ttl > i64::MAX as u64 / 2, "{avg_ttl}");
     }
 
     #[test]

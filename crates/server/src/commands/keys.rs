@@ -316,7 +316,7 @@ fn scan(ctx: &mut Ctx<'_>) -> CmdResult {
             }
         });
     ctx.out.array(2);
-    ctx.out.bulk_integer(next as i64);
+    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
     ctx.out.array(found.len());
     for key in &found {
         ctx.out.bulk(key);
