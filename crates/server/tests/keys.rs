@@ -216,6 +216,24 @@ fn move_between_databases() {
 }
 
 #[test]
+fn db_index_is_checked_against_configured_databases() {
+    common::differential_with(
+        &[
+            &["SET", "a", "1"],
+            &["COPY", "a", "b", "DB", "4"],
+            &["COPY", "a", "a", "DB", "3"],
+            &["COPY", "a", "a", "DB", "3"],
+            &["MOVE", "a", "4"],
+            &["MOVE", "a", "3"],
+            &["MOVE", "a", "2"],
+            &["EXISTS", "a"],
+        ],
+        false,
+        &["--databases", "4"],
+    );
+}
+
+#[test]
 fn expire_family_and_options() {
     differential(
         &[
