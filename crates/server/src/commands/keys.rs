@@ -2,7 +2,7 @@
 
 use redis_lite_engine::glob::glob_match;
 use redis_lite_engine::keyspace::lru_clock;
-use redis_lite_engine::{Entry, SmallBytes, Value};
+use redis_lite_engine::{Entry, Locked, SmallBytes, Value};
 
 use crate::command::flags::*;
 use crate::command::{CommandSpec, Handler};
@@ -246,11 +246,15 @@ fn keys(ctx: &mut Ctx<'_>) -> CmdResult {
             found.extend(live.map(|e| e.key.clone()));
         }
     }
-    ctx.out.array(found.len());
-    for key in &found {
+    reply_keys(ctx, &found);
+    Ok(())
+}
+
+fn reply_keys(ctx: &mut Ctx<'_>, keys: &[SmallBytes]) {
+    ctx.out.array(keys.len());
+    for key in keys {
         ctx.out.bulk(key);
     }
-    Ok(())
 }
 
 /// A SCAN cursor as Redis reads it with `strtoul`: optional sign (a minus negates modulo 2^64),
@@ -317,10 +321,7 @@ fn scan(ctx: &mut Ctx<'_>) -> CmdResult {
         });
     ctx.out.array(2);
     ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
-    ctx.out.array(found.len());
-    for key in &found {
-        ctx.out.bulk(key);
-    }
+    reply_keys(ctx, &found);
     Ok(())
 }
 
@@ -351,24 +352,18 @@ fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) -> CmdResult {
     if table.get(src_hash, src, ctx.now_ms).is_none() {
         return Err(CommandError::NoSuchKey);
     }
-    let renamed = if src == dst {
-        false
-    } else {
+    let renamed = src != dst && {
         let (table, dst_hash) = locked.db(db, dst);
         let taken = table.peek(dst_hash, dst, ctx.now_ms).is_some();
         if taken && !nx {
             table.remove(dst_hash, dst);
         }
-        if !taken || !nx {
-            let mut entry = locked
-                .db(db, src)
-                .0
-                .remove(src_hash, src)
-                .expect("found above");
-            entry.key = SmallBytes::new(dst);
-            locked.db(db, dst).0.insert_entry(dst_hash, entry);
+        if taken && nx {
+            false
+        } else {
+            transfer(&mut locked, (db, src), (db, dst));
+            true
         }
-        !taken || !nx
     };
     drop(locked);
     if renamed {
@@ -380,6 +375,20 @@ fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) -> CmdResult {
         ctx.out.ok();
     }
     Ok(())
+}
+
+/// Moves the entry at `from` to `to`, each a (database, key), keeping its value, TTL and access
+/// time. The source must exist and the destination must be free.
+fn transfer(locked: &mut Locked<'_>, from: (usize, &[u8]), to: (usize, &[u8])) {
+    let (table, hash) = locked.db(from.0, from.1);
+    let mut entry = table
+        .remove(hash, from.1)
+        .expect("the caller found the source");
+    if from.1 != to.1 {
+        entry.key = SmallBytes::new(to.1);
+    }
+    let (table, hash) = locked.db(to.0, to.1);
+    table.insert_entry(hash, entry);
 }
 
 /// A database index argument, checked as Redis does: first as a C int, then against
@@ -460,12 +469,7 @@ fn move_(ctx: &mut Ctx<'_>) -> CmdResult {
             .peek(hash, key, ctx.now_ms)
             .is_none();
     if moved {
-        let entry = locked
-            .db(src_db, key)
-            .0
-            .remove(hash, key)
-            .expect("found above");
-        locked.db(dst_db, key).0.insert_entry(hash, entry);
+        transfer(&mut locked, (src_db, key), (dst_db, key));
     }
     drop(locked);
     if moved {
