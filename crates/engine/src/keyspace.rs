@@ -466,8 +466,10 @@ impl Keyspace {
     /// A random live key of a database, or None when it is empty.
     pub fn random_key(&self, db: usize, now_ms: u64) -> Option<SmallBytes> {
         let mut rng = rand::thread_rng();
-        // Weight shards by size so every key is about equally likely.
-        for _ in 0..100 {
+        // Weight shards by size so every key is about equally likely. Each round returns a live
+        // key or deletes an expired one, so this ends, and it does not give up while live keys
+        // remain behind many expired ones (Redis does not either).
+        loop {
             let sizes: Vec<usize> = self.shards.iter().map(|s| s.lock().dbs[db].len()).collect();
             let total: usize = sizes.iter().sum();
             if total == 0 {
@@ -493,7 +495,6 @@ impl Keyspace {
             let key = entry.key.clone();
             table.expire_if_due(table.hasher.hash_one(&*key), &key, now_ms);
         }
-        None
     }
 
     /// Runs Redis's adaptive active expiry for up to `budget`: per database, sample 20 volatile
@@ -606,6 +607,23 @@ mod tests {
         let (keys, volatile, avg_ttl) = ks.db_stats()[0];
         assert_eq!((keys, volatile), (200, 200));
         assert!(avg_ttl > i64::MAX as u64 / 2, "{avg_ttl}");
+    }
+
+    #[test]
+    fn random_key_finds_a_live_key_among_many_expired() {
+        let ks = Keyspace::new(8, 16);
+        assert_eq!(ks.random_key(0, 1000), None);
+        for i in 0..500 {
+            set(&ks, &format!("gone{i}"), 1);
+        }
+        set(&ks, "live", 0);
+        assert_eq!(ks.random_key(0, 1000).as_deref(), Some(&b"live"[..]));
+        let mut locked = ks.lock_keys([&b"live"[..]]);
+        let (db, hash) = locked.db(0, b"live");
+        db.remove(hash, b"live");
+        drop(locked);
+        assert_eq!(ks.random_key(0, 1000), None);
+        assert_eq!(ks.db_len(0), 0);
     }
 
     #[test]
