@@ -138,6 +138,25 @@ fn rename_and_renamenx() {
 }
 
 #[test]
+fn binary_and_long_key_names() {
+    let long = "k".repeat(300);
+    differential(
+        &[
+            &["SET", "a\0b", "v"],
+            &["RENAME", "a\0b", "c\0d\r\n"],
+            &["KEYS", "c?d*"],
+            &["EXISTS", "a\0b", "c\0d\r\n"],
+            &["COPY", "c\0d\r\n", &long],
+            &["RENAMENX", &long, "a\0b"],
+            &["KEYS", "a*"],
+            &["TYPE", "a\0b"],
+            &["DEL", "c\0d\r\n", "a\0b", &long],
+        ],
+        false,
+    );
+}
+
+#[test]
 fn copy_with_db_and_replace() {
     differential(
         &[

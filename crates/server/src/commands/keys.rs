@@ -556,16 +556,12 @@ fn expire_generic(ctx: &mut Ctx<'_>, relative: bool, unit_ms: i64) -> CmdResult 
     let cond = ExpireCondition::parse(ctx)?;
     let base = if relative { ctx.now_ms as i64 } else { 0 };
     let invalid = CommandError::InvalidExpire(ctx.command.spec.name);
+    // Very negative times are fine (the key is deleted) as long as the arithmetic fits.
     let when = ctx
         .arg_i64(2)?
         .checked_mul(unit_ms)
-        .ok_or(invalid.clone())?;
-    // Redis rejects only overflow upwards when adding the base time.
-    let when = if when > i64::MAX - base {
-        return Err(invalid);
-    } else {
-        when + base
-    };
+        .and_then(|t| t.checked_add(base))
+        .ok_or(invalid)?;
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
