@@ -30,6 +30,18 @@ impl Entry {
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expire_at != 0 && self.expire_at <= now_ms
     }
+
+    /// A copy of this entry's value and TTL under another key (COPY). The copy is a new object,
+    /// so its access time is `access`, not the original's.
+    pub fn duplicate(&self, key: &[u8], access: u32) -> Box<Entry> {
+        Box::new(Entry {
+            key: SmallBytes::new(key),
+            value: self.value.clone(),
+            expire_at: self.expire_at,
+            access,
+            next: None,
+        })
+    }
 }
 
 const MIN_BUCKETS: usize = 4;
@@ -216,6 +228,18 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_copies_value_and_ttl_under_new_key() {
+        let mut e = Entry::new(b"a"[..].into(), Value::string(b"v"));
+        e.expire_at = 1234;
+        e.access = 1;
+        let copy = e.duplicate(b"b", 9);
+        assert_eq!(&*copy.key, b"b");
+        assert!(copy.value == e.value);
+        assert_eq!((copy.expire_at, copy.access), (1234, 9));
+        assert!(copy.next.is_none());
+    }
+
+    #[test]
     fn insert_get_remove() {
         let mut d = Dict::default();
         for i in 0..1000u32 {
@@ -253,7 +277,7 @@ mod tests {
             });
             // Grow and shrink the table while the scan is under way.
             step += 1;
-            if step % 3 == 0 {
+            if step.is_multiple_of(3) {
                 for j in 0..300u32 {
                     add(&mut d, format!("churn{step}-{j}").as_bytes());
                 }

@@ -186,7 +186,8 @@ impl Db {
     fn expire_step(&mut self, now_ms: u64, sample: usize) -> (usize, usize) {
         let mut due = Vec::new();
         let mut sampled = 0;
-        let mut ttl_sum = 0u64;
+        // Wide enough for a full sample of expiries as far out as PEXPIREAT allows (i64::MAX).
+        let mut ttl_sum = 0u128;
         let mut cursor = self.expire_cursor;
         // Bound the buckets walked, so a database with few volatile keys costs little per step.
         for _ in 0..sample * 20 {
@@ -196,7 +197,7 @@ impl Db {
                     if e.is_expired(now_ms) {
                         due.push(e.key.clone());
                     } else {
-                        ttl_sum += e.expire_at - now_ms;
+                        ttl_sum += u128::from(e.expire_at - now_ms);
                     }
                 }
             });
@@ -208,7 +209,7 @@ impl Db {
         let live = sampled - due.len();
         if live > 0 {
             // Redis's smoothing: each sample moves the estimate 2% of the way.
-            let sample_avg = ttl_sum / live as u64;
+            let sample_avg = (ttl_sum / live as u128) as u64;
             self.avg_ttl_ms = if self.avg_ttl_ms == 0 {
                 sample_avg
             } else {
@@ -370,21 +371,22 @@ impl Keyspace {
 
     /// Per database: (keys, volatile keys, average TTL in ms), for INFO keyspace.
     pub fn db_stats(&self) -> Vec<(usize, usize, u64)> {
-        let mut stats = vec![(0usize, 0usize, 0u64, 0usize); self.databases];
+        // TTL sums are 128-bit: each shard's average can be as large as i64::MAX.
+        let mut stats = vec![(0usize, 0usize, 0u128, 0usize); self.databases];
         for shard in self.shards.iter() {
             let shard = shard.lock();
             for (i, db) in shard.dbs.iter().enumerate() {
                 stats[i].0 += db.len();
                 stats[i].1 += db.volatile();
                 if db.avg_ttl_ms() > 0 {
-                    stats[i].2 += db.avg_ttl_ms();
+                    stats[i].2 += u128::from(db.avg_ttl_ms());
                     stats[i].3 += 1;
                 }
             }
         }
         stats
             .into_iter()
-            .map(|(k, v, ttl, n)| (k, v, if n > 0 { ttl / n as u64 } else { 0 }))
+            .map(|(k, v, ttl, n)| (k, v, if n > 0 { (ttl / n as u128) as u64 } else { 0 }))
             .collect()
     }
 
@@ -446,16 +448,22 @@ impl Keyspace {
         loop {
             let mut guard = self.shards[shard].lock();
             let table = &mut guard.dbs[db];
-            loop {
-                inner = table.dict.scan(inner, |e| {
-                    if !e.is_expired(now) {
-                        visited += 1;
-                        visit(e, now);
+            // An empty shard costs nothing to pass, so it does not use up the bucket budget:
+            // otherwise a small database would need several calls where Redis needs one.
+            if table.is_empty() {
+                inner = 0;
+            } else {
+                loop {
+                    inner = table.dict.scan(inner, |e| {
+                        if !e.is_expired(now) {
+                            visited += 1;
+                            visit(e, now);
+                        }
+                    });
+                    budget -= 1;
+                    if inner == 0 || visited >= count || budget == 0 {
+                        break;
                     }
-                });
-                budget -= 1;
-                if inner == 0 || visited >= count || budget == 0 {
-                    break;
                 }
             }
             drop(guard);
@@ -474,8 +482,10 @@ impl Keyspace {
     /// A random live key of a database, or None when it is empty.
     pub fn random_key(&self, db: usize, now_ms: u64) -> Option<SmallBytes> {
         let mut rng = rand::thread_rng();
-        // Weight shards by size so every key is about equally likely.
-        for _ in 0..100 {
+        // Weight shards by size so every key is about equally likely. Each round returns a live
+        // key or deletes an expired one, so this ends, and it does not give up while live keys
+        // remain behind many expired ones (Redis does not either).
+        loop {
             let sizes: Vec<usize> = self.shards.iter().map(|s| s.lock().dbs[db].len()).collect();
             let total: usize = sizes.iter().sum();
             if total == 0 {
@@ -501,7 +511,6 @@ impl Keyspace {
             let key = entry.key.clone();
             table.expire_if_due(table.hasher.hash_one(&*key), &key, now_ms);
         }
-        None
     }
 
     /// Runs Redis's adaptive active expiry for up to `budget`: per database, sample 20 volatile
@@ -600,6 +609,50 @@ mod tests {
         let mut locked = ks.lock_keys([&b"k"[..]]);
         let (db, hash) = locked.db(0, b"k");
         assert_eq!(db.get(hash, b"k", 5_000_000).unwrap().access, 5000);
+    }
+
+    #[test]
+    fn scan_of_small_database_finishes_in_one_call() {
+        let ks = Keyspace::new(256, 16);
+        assert_eq!(ks.scan(0, 0, 10, |_, _| {}), 0);
+        for i in 0..5 {
+            set(&ks, &format!("k{i}"), 0);
+        }
+        let mut seen = 0;
+        assert_eq!(ks.scan(0, 0, 10, |_, _| seen += 1), 0);
+        assert_eq!(seen, 5);
+    }
+
+    #[test]
+    fn active_expiry_copes_with_far_future_expiries() {
+        // PEXPIREAT accepts up to i64::MAX; the TTL estimate must not overflow on such keys.
+        let ks = Keyspace::new(8, 16);
+        for i in 0..200 {
+            set(&ks, &format!("k{i}"), i64::MAX as u64);
+        }
+        for _ in 0..8 {
+            ks.active_expire(1000, Duration::from_secs(1));
+        }
+        let (keys, volatile, avg_ttl) = ks.db_stats()[0];
+        assert_eq!((keys, volatile), (200, 200));
+        assert!(avg_ttl > i64::MAX as u64 / 2, "{avg_ttl}");
+    }
+
+    #[test]
+    fn random_key_finds_a_live_key_among_many_expired() {
+        let ks = Keyspace::new(8, 16);
+        assert_eq!(ks.random_key(0, 1000), None);
+        for i in 0..500 {
+            set(&ks, &format!("gone{i}"), 1);
+        }
+        set(&ks, "live", 0);
+        assert_eq!(ks.random_key(0, 1000).as_deref(), Some(&b"live"[..]));
+        let mut locked = ks.lock_keys([&b"live"[..]]);
+        let (db, hash) = locked.db(0, b"live");
+        db.remove(hash, b"live");
+        drop(locked);
+        assert_eq!(ks.random_key(0, 1000), None);
+        assert_eq!(ks.db_len(0), 0);
     }
 
     #[test]

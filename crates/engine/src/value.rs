@@ -8,6 +8,7 @@ use redis_lite_protocol::number::parse_i64;
 /// Strings up to this length are `embstr` when written whole, as in Redis.
 pub const EMBSTR_MAX: usize = 44;
 
+#[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// A string that is the canonical text of an `i64`.
     Int(i64),
@@ -47,6 +48,24 @@ impl Value {
         match self {
             Value::Int(_) => 0,
             Value::Str(s) | Value::RawStr(s) => s.heap_size(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clone_keeps_encoding() {
+        for v in [
+            Value::string(b"123"),
+            Value::string(b"abc"),
+            Value::RawStr(SmallBytes::new(b"abc")),
+        ] {
+            let copy = v.clone();
+            assert_eq!(copy.encoding(), v.encoding());
+            assert!(copy == v);
         }
     }
 }

@@ -1,17 +1,173 @@
 //! Keyspace commands that work on keys of any type: DEL, EXISTS, EXPIRE, SCAN, RENAME...
 
+use redis_lite_engine::glob::glob_match;
+use redis_lite_engine::keyspace::lru_clock;
+use redis_lite_engine::{Entry, Locked, SmallBytes, Value};
+
 use crate::command::flags::*;
-use crate::command::CommandSpec;
+use crate::command::{CommandSpec, Handler};
 use crate::context::Ctx;
-use crate::error::CmdResult;
+use crate::error::{CmdResult, CommandError};
 
-pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("del", -2, WRITE, del)
-    .keys(1, -1, 1)
-    .doc("generic", "1.0.0", "Delete a key")
-    .complexity("O(N) where N is the number of keys that will be removed.")
-    .syntax("key...")];
+/// The syntax shared by the EXPIRE family, given the name and type of the time argument.
+macro_rules! expire_syntax {
+    ($time:literal) => {
+        concat!("key ", $time, " condition=[NX | XX | GT | LT]")
+    };
+}
 
-/// DEL key [key ...]
+pub static COMMANDS: &[CommandSpec] = &[
+    many_keys(
+        CommandSpec::new("del", -2, WRITE, del),
+        "1.0.0",
+        "Delete a key",
+    )
+    .complexity("O(N) where N is the number of keys that will be removed."),
+    many_keys(
+        CommandSpec::new("unlink", -2, WRITE | FAST, del),
+        "4.0.0",
+        "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
+    )
+    .complexity("O(1) for each key removed regardless of its size."),
+    many_keys(
+        CommandSpec::new("exists", -2, READONLY | FAST, exists),
+        "1.0.0",
+        "Determine if a key exists",
+    )
+    .complexity("O(N) where N is the number of keys to check."),
+    many_keys(
+        CommandSpec::new("touch", -2, READONLY | FAST, touch),
+        "3.2.1",
+        "Alters the last access time of a key(s). Returns the number of existing keys specified.",
+    )
+    .complexity("O(N) where N is the number of keys that will be touched."),
+    one_key("type", READONLY, type_, "1.0.0", "Determine the type stored at key"),
+    CommandSpec::new("keys", 2, READONLY, keys)
+        .doc("generic", "1.0.0", "Find all keys matching the given pattern")
+        .complexity("O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.")
+        .syntax("pattern:pattern")
+        .acl(&["@dangerous"]),
+    CommandSpec::new("scan", -2, READONLY, scan)
+        .doc("generic", "2.8.0", "Incrementally iterate the keys space")
+        .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.")
+        .syntax("cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]"),
+    CommandSpec::new("randomkey", 1, READONLY, randomkey)
+        .doc("generic", "1.0.0", "Return a random key from the keyspace"),
+    CommandSpec::new("rename", 3, WRITE, rename)
+        .keys(1, 2, 1)
+        .doc("generic", "1.0.0", "Rename a key")
+        .syntax("key newkey"),
+    CommandSpec::new("renamenx", 3, WRITE | FAST, renamenx)
+        .keys(1, 2, 1)
+        .doc("generic", "1.0.0", "Rename a key, only if the new key does not exist")
+        .syntax("key newkey"),
+    CommandSpec::new("copy", -3, WRITE | DENYOOM, copy)
+        .keys(1, 2, 1)
+        .doc("generic", "6.2.0", "Copy a key")
+        .complexity("O(N) worst case for collections, where N is the number of nested items. O(1) for string values.")
+        .syntax("source destination [DB destination-db:integer] [REPLACE]"),
+    CommandSpec::new("move", 3, WRITE | FAST, move_)
+        .keys(1, 1, 1)
+        .doc("generic", "1.0.0", "Move a key to another database")
+        .syntax("key db:integer"),
+    set_expiry(expire, "expire", "1.0.0", "Set a key's time to live in seconds")
+        .syntax(expire_syntax!("seconds:integer")),
+    set_expiry(pexpire, "pexpire", "2.6.0", "Set a key's time to live in milliseconds")
+        .syntax(expire_syntax!("milliseconds:integer")),
+    set_expiry(expireat, "expireat", "1.2.0", "Set the expiration for a key as a UNIX timestamp")
+        .syntax(expire_syntax!("unix-time-seconds:unix-time")),
+    set_expiry(
+        pexpireat,
+        "pexpireat",
+        "2.6.0",
+        "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+    )
+    .syntax(expire_syntax!("unix-time-milliseconds:unix-time")),
+    one_key("ttl", READONLY | FAST, ttl, "1.0.0", "Get the time to live for a key in seconds"),
+    one_key("pttl", READONLY | FAST, pttl, "2.6.0", "Get the time to live for a key in milliseconds"),
+    one_key("expiretime", READONLY | FAST, expiretime, "7.0.0", "Get the expiration Unix timestamp for a key"),
+    one_key(
+        "pexpiretime",
+        READONLY | FAST,
+        pexpiretime,
+        "7.0.0",
+        "Get the expiration Unix timestamp for a key in milliseconds",
+    ),
+    one_key("persist", WRITE | FAST, persist, "2.2.0", "Remove the expiration from a key"),
+    CommandSpec::container(
+        "object",
+        &[
+            object_key("encoding", object_encoding, "2.2.3", "Inspect the internal encoding of a Redis object"),
+            object_key("freq", object_freq, "4.0.0", "Get the logarithmic access frequency counter of a Redis object"),
+            object_key("idletime", object_idletime, "2.2.3", "Get the time since a Redis object was last accessed"),
+            object_key("refcount", object_refcount, "2.2.3", "Get the number of references to the value of the key"),
+            CommandSpec::new("help", 2, LOADING | STALE, object_help).doc(
+                "generic",
+                "6.2.0",
+                "Show helpful text about the different subcommands",
+            ),
+        ],
+    )
+    .doc("generic", "2.2.3", "A container for object introspection commands"),
+];
+
+/// `NAME key`: the shape of most commands here.
+const fn one_key(
+    name: &'static str,
+    flags: u32,
+    handler: Handler,
+    since: &'static str,
+    summary: &'static str,
+) -> CommandSpec {
+    CommandSpec::new(name, 2, flags, handler)
+        .keys(1, 1, 1)
+        .doc("generic", since, summary)
+        .syntax("key")
+}
+
+/// `NAME key [key ...]`.
+const fn many_keys(spec: CommandSpec, since: &'static str, summary: &'static str) -> CommandSpec {
+    spec.keys(1, -1, 1)
+        .doc("generic", since, summary)
+        .syntax("key...")
+}
+
+/// One of the EXPIRE family; the caller adds the syntax.
+const fn set_expiry(
+    handler: Handler,
+    name: &'static str,
+    since: &'static str,
+    summary: &'static str,
+) -> CommandSpec {
+    CommandSpec::new(name, -3, WRITE | FAST, handler)
+        .keys(1, 1, 1)
+        .doc("generic", since, summary)
+}
+
+/// `OBJECT <sub> key`.
+const fn object_key(
+    name: &'static str,
+    handler: Handler,
+    since: &'static str,
+    summary: &'static str,
+) -> CommandSpec {
+    CommandSpec::new(name, 3, READONLY, handler)
+        .keys(2, 2, 1)
+        .doc("generic", since, summary)
+        .syntax("key")
+}
+
+const SAME_OBJECT: &str = "source and destination objects are the same";
+
+const NO_LFU: &str = "An LFU maxmemory policy is not selected, access frequency not tracked. \
+Please note that when switching between policies at runtime LRU and LFU data will take some time \
+to adjust.";
+
+/// Redis shares one object for each small integer value, and reports it as never freed.
+const SHARED_INTEGERS: std::ops::Range<i64> = 0..10_000;
+const SHARED_REFCOUNT: i64 = i32::MAX as i64;
+
+/// DEL key [key ...] / UNLINK key [key ...]
 fn del(ctx: &mut Ctx<'_>) -> CmdResult {
     let keys = &ctx.args[1..];
     let mut locked = ctx.lock(keys.iter().copied());
@@ -26,5 +182,535 @@ fn del(ctx: &mut Ctx<'_>) -> CmdResult {
     drop(locked);
     ctx.dirty(removed);
     ctx.out.integer(removed as i64);
+    Ok(())
+}
+
+/// EXISTS key [key ...]
+fn exists(ctx: &mut Ctx<'_>) -> CmdResult {
+    count_present(ctx, false)
+}
+
+/// TOUCH key [key ...]
+fn touch(ctx: &mut Ctx<'_>) -> CmdResult {
+    count_present(ctx, true)
+}
+
+/// Replies how many of the keys exist, a repeated key counting each time. With `touch`, each
+/// found key's access time is updated.
+fn count_present(ctx: &mut Ctx<'_>, touch: bool) -> CmdResult {
+    let keys = &ctx.args[1..];
+    let mut locked = ctx.lock(keys.iter().copied());
+    let mut found = 0;
+    for key in keys {
+        let (db, hash) = locked.db(ctx.client.db, key);
+        let present = if touch {
+            db.get(hash, key, ctx.now_ms).is_some()
+        } else {
+            db.peek(hash, key, ctx.now_ms).is_some()
+        };
+        ctx.count_lookup(present);
+        found += present as i64;
+    }
+    ctx.out.integer(found);
+    Ok(())
+}
+
+/// Looks `key` up without counting an access (TYPE, TTL, OBJECT) and applies `f` to it.
+fn inspect<T>(ctx: &Ctx<'_>, key: &[u8], f: impl FnOnce(&Entry) -> T) -> Option<T> {
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let result = db.peek(hash, key, ctx.now_ms).map(f);
+    ctx.count_lookup(result.is_some());
+    result
+}
+
+/// TYPE key
+fn type_(ctx: &mut Ctx<'_>) -> CmdResult {
+    let name = inspect(ctx, ctx.arg(1), |e| e.value.type_name()).unwrap_or("none");
+    ctx.out.simple(name);
+    Ok(())
+}
+
+/// KEYS pattern
+fn keys(ctx: &mut Ctx<'_>) -> CmdResult {
+    let pattern = ctx.arg(1);
+    let everything = pattern == b"*";
+    let mut found: Vec<SmallBytes> = Vec::new();
+    {
+        // All shards at once, so the reply is one consistent snapshot as in Redis.
+        let mut all = ctx.server.keyspace.lock_all();
+        for shard in all.shards() {
+            let live = shard.db(ctx.client.db).iter().filter(|e| {
+                !e.is_expired(ctx.now_ms) && (everything || glob_match(pattern, &e.key, false))
+            });
+            found.extend(live.map(|e| e.key.clone()));
+        }
+    }
+    reply_keys(ctx, &found);
+    Ok(())
+}
+
+fn reply_keys(ctx: &mut Ctx<'_>, keys: &[SmallBytes]) {
+    ctx.out.array(keys.len());
+    for key in keys {
+        ctx.out.bulk(key);
+    }
+}
+
+/// A SCAN cursor as Redis reads it with `strtoul`: optional sign (a minus negates modulo 2^64),
+/// decimal digits, nothing else; an empty string is cursor 0.
+fn parse_cursor(text: &[u8]) -> Option<u64> {
+    let (negative, digits) = match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if text.is_empty() {
+        return Some(0);
+    }
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let value = digits.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })?;
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+fn scan(ctx: &mut Ctx<'_>) -> CmdResult {
+    let cursor = parse_cursor(ctx.arg(1)).ok_or(CommandError::err("invalid cursor"))?;
+    let mut pattern: Option<&[u8]> = None;
+    let mut count = 10usize;
+    let mut type_filter: Option<&[u8]> = None;
+    let mut i = 2;
+    while i < ctx.arg_count() {
+        if i + 1 >= ctx.arg_count() {
+            return Err(CommandError::Syntax);
+        }
+        if ctx.arg_is(i, "COUNT") {
+            let n = ctx.arg_i64(i + 1)?;
+            if n < 1 {
+                return Err(CommandError::Syntax);
+            }
+            count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if ctx.arg_is(i, "MATCH") {
+            pattern = Some(ctx.arg(i + 1)).filter(|p| *p != b"*");
+        } else if ctx.arg_is(i, "TYPE") {
+            type_filter = Some(ctx.arg(i + 1));
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 2;
+    }
+    let mut found: Vec<SmallBytes> = Vec::new();
+    let next = ctx
+        .server
+        .keyspace
+        .scan(ctx.client.db, cursor, count, |entry, _| {
+            let wanted = pattern.is_none_or(|p| glob_match(p, &entry.key, false))
+                && type_filter
+                    .is_none_or(|t| t.eq_ignore_ascii_case(entry.value.type_name().as_bytes()));
+            if wanted {
+                found.push(entry.key.clone());
+            }
+        });
+    ctx.out.array(2);
+    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
+    reply_keys(ctx, &found);
+    Ok(())
+}
+
+/// RANDOMKEY
+fn randomkey(ctx: &mut Ctx<'_>) -> CmdResult {
+    match ctx.server.keyspace.random_key(ctx.client.db, ctx.now_ms) {
+        Some(key) => ctx.out.bulk(&key),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// RENAME key newkey
+fn rename(ctx: &mut Ctx<'_>) -> CmdResult {
+    rename_generic(ctx, false)
+}
+
+/// RENAMENX key newkey
+fn renamenx(ctx: &mut Ctx<'_>) -> CmdResult {
+    rename_generic(ctx, true)
+}
+
+fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) -> CmdResult {
+    let (src, dst) = (ctx.arg(1), ctx.arg(2));
+    let db = ctx.client.db;
+    let mut locked = ctx.lock([src, dst]);
+    let (table, src_hash) = locked.db(db, src);
+    if table.get(src_hash, src, ctx.now_ms).is_none() {
+        return Err(CommandError::NoSuchKey);
+    }
+    let renamed = src != dst && {
+        let (table, dst_hash) = locked.db(db, dst);
+        let taken = table.peek(dst_hash, dst, ctx.now_ms).is_some();
+        if taken && !nx {
+            table.remove(dst_hash, dst);
+        }
+        if taken && nx {
+            false
+        } else {
+            transfer(&mut locked, (db, src), (db, dst));
+            true
+        }
+    };
+    drop(locked);
+    if renamed {
+        ctx.dirty(1);
+    }
+    if nx {
+        ctx.out.integer(renamed as i64);
+    } else {
+        ctx.out.ok();
+    }
+    Ok(())
+}
+
+/// Moves the entry at `from` to `to`, each a (database, key), keeping its value, TTL and access
+/// time. The source must exist and the destination must be free.
+fn transfer(locked: &mut Locked<'_>, from: (usize, &[u8]), to: (usize, &[u8])) {
+    let (table, hash) = locked.db(from.0, from.1);
+    let mut entry = table
+        .remove(hash, from.1)
+        .expect("the caller found the source");
+    if from.1 != to.1 {
+        entry.key = SmallBytes::new(to.1);
+    }
+    let (table, hash) = locked.db(to.0, to.1);
+    table.insert_entry(hash, entry);
+}
+
+/// A database index argument, checked as Redis does: first as a C int, then against
+/// `databases`.
+fn db_index(ctx: &Ctx<'_>, i: usize) -> Result<usize, CommandError> {
+    let n = ctx.arg_i64(i)?;
+    if i32::try_from(n).is_err() {
+        return Err(CommandError::err(
+            "value is out of range, value must between -2147483648 and 2147483647",
+        ));
+    }
+    usize::try_from(n)
+        .ok()
+        .filter(|&n| n < ctx.server.keyspace.databases())
+        .ok_or(CommandError::DbIndexOutOfRange)
+}
+
+/// COPY source destination [DB destination-db] [REPLACE]
+fn copy(ctx: &mut Ctx<'_>) -> CmdResult {
+    let (src, dst) = (ctx.arg(1), ctx.arg(2));
+    let src_db = ctx.client.db;
+    let mut dst_db = src_db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < ctx.arg_count() {
+        if ctx.arg_is(i, "REPLACE") {
+            replace = true;
+        } else if ctx.arg_is(i, "DB") && i + 1 < ctx.arg_count() {
+            dst_db = db_index(ctx, i + 1)?;
+            i += 1;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 1;
+    }
+    if src_db == dst_db && src == dst {
+        return Err(CommandError::err(SAME_OBJECT));
+    }
+    let mut locked = ctx.lock([src, dst]);
+    let (table, hash) = locked.db(src_db, src);
+    let copy = table
+        .get(hash, src, ctx.now_ms)
+        .map(|e| e.duplicate(dst, lru_clock(ctx.now_ms)));
+    ctx.count_lookup(copy.is_some());
+    let Some(copy) = copy else {
+        ctx.out.integer(0);
+        return Ok(());
+    };
+    let (table, hash) = locked.db(dst_db, dst);
+    if table.peek(hash, dst, ctx.now_ms).is_some() {
+        if !replace {
+            ctx.out.integer(0);
+            return Ok(());
+        }
+        table.remove(hash, dst);
+    }
+    table.insert_entry(hash, copy);
+    drop(locked);
+    ctx.dirty(1);
+    ctx.out.integer(1);
+    Ok(())
+}
+
+/// MOVE key db
+fn move_(ctx: &mut Ctx<'_>) -> CmdResult {
+    let key = ctx.arg(1);
+    let src_db = ctx.client.db;
+    let dst_db = db_index(ctx, 2)?;
+    if src_db == dst_db {
+        return Err(CommandError::err(SAME_OBJECT));
+    }
+    let mut locked = ctx.lock([key]);
+    let (table, hash) = locked.db(src_db, key);
+    let moved = table.get(hash, key, ctx.now_ms).is_some()
+        && locked
+            .db(dst_db, key)
+            .0
+            .peek(hash, key, ctx.now_ms)
+            .is_none();
+    if moved {
+        transfer(&mut locked, (src_db, key), (dst_db, key));
+    }
+    drop(locked);
+    if moved {
+        ctx.dirty(1);
+    }
+    ctx.out.integer(moved as i64);
+    Ok(())
+}
+
+/// The NX / XX / GT / LT conditions of the EXPIRE family.
+#[derive(Default)]
+struct ExpireCondition {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+impl ExpireCondition {
+    fn parse(ctx: &Ctx<'_>) -> Result<Self, CommandError> {
+        let mut cond = ExpireCondition::default();
+        for arg in &ctx.args[3..] {
+            let flag = match arg.to_ascii_uppercase().as_slice() {
+                b"NX" => &mut cond.nx,
+                b"XX" => &mut cond.xx,
+                b"GT" => &mut cond.gt,
+                b"LT" => &mut cond.lt,
+                _ => {
+                    return Err(CommandError::err(format!(
+                        "Unsupported option {}",
+                        String::from_utf8_lossy(arg)
+                    )))
+                }
+            };
+            *flag = true;
+        }
+        if cond.nx && (cond.xx || cond.gt || cond.lt) {
+            return Err(CommandError::err(
+                "NX and XX, GT or LT options at the same time are not compatible",
+            ));
+        }
+        if cond.gt && cond.lt {
+            return Err(CommandError::err(
+                "GT and LT options at the same time are not compatible",
+            ));
+        }
+        Ok(cond)
+    }
+
+    /// Whether a key whose expiry is `current` (0: none, which counts as infinite) may get
+    /// the expiry `when`.
+    fn allows(&self, current: u64, when: i64) -> bool {
+        let current = (current != 0).then_some(current as i64);
+        !(self.nx && current.is_some()
+            || self.xx && current.is_none()
+            || self.gt && current.is_none_or(|c| when <= c)
+            || self.lt && current.is_some_and(|c| when >= c))
+    }
+}
+
+/// EXPIRE key seconds [NX | XX | GT | LT]
+fn expire(ctx: &mut Ctx<'_>) -> CmdResult {
+    expire_generic(ctx, true, 1000)
+}
+
+/// PEXPIRE key milliseconds [NX | XX | GT | LT]
+fn pexpire(ctx: &mut Ctx<'_>) -> CmdResult {
+    expire_generic(ctx, true, 1)
+}
+
+/// EXPIREAT key unix-time-seconds [NX | XX | GT | LT]
+fn expireat(ctx: &mut Ctx<'_>) -> CmdResult {
+    expire_generic(ctx, false, 1000)
+}
+
+/// PEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT]
+fn pexpireat(ctx: &mut Ctx<'_>) -> CmdResult {
+    expire_generic(ctx, false, 1)
+}
+
+/// Sets an expiry given in units of `unit_ms`, relative to now or absolute. A time already past
+/// deletes the key.
+fn expire_generic(ctx: &mut Ctx<'_>, relative: bool, unit_ms: i64) -> CmdResult {
+    let cond = ExpireCondition::parse(ctx)?;
+    let base = if relative { ctx.now_ms as i64 } else { 0 };
+    let invalid = CommandError::InvalidExpire(ctx.command.spec.name);
+    // Very negative times are fine (the key is deleted) as long as the arithmetic fits.
+    let when = ctx
+        .arg_i64(2)?
+        .checked_mul(unit_ms)
+        .and_then(|t| t.checked_add(base))
+        .ok_or(invalid)?;
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let Some(entry) = db.get(hash, key, ctx.now_ms) else {
+        ctx.out.integer(0);
+        return Ok(());
+    };
+    if !cond.allows(entry.expire_at, when) {
+        ctx.out.integer(0);
+        return Ok(());
+    }
+    if when <= ctx.now_ms as i64 {
+        db.remove(hash, key);
+    } else {
+        db.set_expire(hash, key, when as u64);
+    }
+    drop(locked);
+    ctx.dirty(1);
+    ctx.out.integer(1);
+    Ok(())
+}
+
+/// TTL key
+fn ttl(ctx: &mut Ctx<'_>) -> CmdResult {
+    ttl_generic(ctx, false, false)
+}
+
+/// PTTL key
+fn pttl(ctx: &mut Ctx<'_>) -> CmdResult {
+    ttl_generic(ctx, false, true)
+}
+
+/// EXPIRETIME key
+fn expiretime(ctx: &mut Ctx<'_>) -> CmdResult {
+    ttl_generic(ctx, true, false)
+}
+
+/// PEXPIRETIME key
+fn pexpiretime(ctx: &mut Ctx<'_>) -> CmdResult {
+    ttl_generic(ctx, true, true)
+}
+
+/// Replies a key's expiry, as remaining time or as a Unix time, in seconds (rounded to nearest)
+/// or milliseconds; -2 when the key is missing, -1 when it has no expiry.
+fn ttl_generic(ctx: &mut Ctx<'_>, absolute: bool, ms: bool) -> CmdResult {
+    let expire_at = inspect(ctx, ctx.arg(1), |e| e.expire_at);
+    let reply = match expire_at {
+        None => -2,
+        Some(0) => -1,
+        Some(at) => {
+            let t = if absolute {
+                at
+            } else {
+                at.saturating_sub(ctx.now_ms)
+            };
+            // Unsigned, so the rounding of a far-future time cannot overflow.
+            (if ms { t } else { (t + 500) / 1000 }) as i64
+        }
+    };
+    ctx.out.integer(reply);
+    Ok(())
+}
+
+/// PERSIST key
+fn persist(ctx: &mut Ctx<'_>) -> CmdResult {
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let had_ttl = db
+        .get(hash, key, ctx.now_ms)
+        .is_some_and(|e| e.expire_at != 0);
+    if had_ttl {
+        db.set_expire(hash, key, 0);
+    }
+    drop(locked);
+    if had_ttl {
+        ctx.dirty(1);
+    }
+    ctx.out.integer(had_ttl as i64);
+    Ok(())
+}
+
+/// OBJECT ENCODING key
+fn object_encoding(ctx: &mut Ctx<'_>) -> CmdResult {
+    match inspect(ctx, ctx.arg(2), |e| e.value.encoding()) {
+        Some(encoding) => ctx.out.bulk(encoding.as_bytes()),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// OBJECT FREQ key
+fn object_freq(ctx: &mut Ctx<'_>) -> CmdResult {
+    // Access frequency is only tracked under an LFU eviction policy, and redis-lite has none.
+    match inspect(ctx, ctx.arg(2), |_| ()) {
+        Some(()) => Err(CommandError::err(NO_LFU)),
+        None => {
+            ctx.out.null();
+            Ok(())
+        }
+    }
+}
+
+/// OBJECT IDLETIME key
+fn object_idletime(ctx: &mut Ctx<'_>) -> CmdResult {
+    let now = lru_clock(ctx.now_ms);
+    reply_integer_or_null(
+        ctx,
+        inspect(ctx, ctx.arg(2), |e| i64::from(now.saturating_sub(e.access))),
+    );
+    Ok(())
+}
+
+/// OBJECT REFCOUNT key
+fn object_refcount(ctx: &mut Ctx<'_>) -> CmdResult {
+    let refcount = inspect(ctx, ctx.arg(2), |e| match e.value {
+        Value::Int(n) if SHARED_INTEGERS.contains(&n) => SHARED_REFCOUNT,
+        _ => 1,
+    });
+    reply_integer_or_null(ctx, refcount);
+    Ok(())
+}
+
+fn reply_integer_or_null(ctx: &mut Ctx<'_>, n: Option<i64>) {
+    match n {
+        Some(n) => ctx.out.integer(n),
+        None => ctx.out.null(),
+    }
+}
+
+/// OBJECT HELP
+fn object_help(ctx: &mut Ctx<'_>) -> CmdResult {
+    crate::commands::reply_help(
+        ctx,
+        "OBJECT",
+        &[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+        ],
+    );
     Ok(())
 }

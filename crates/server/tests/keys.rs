@@ -1,0 +1,682 @@
+//! The generic keyspace commands: replies compared byte for byte with real Redis, plus
+//! redis-lite-only checks of behaviour that depends on time or concurrency.
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::{differential, Server};
+
+#[test]
+fn del_unlink_exists_touch_type() {
+    differential(
+        &[
+            &["SET", "a", "1"],
+            &["SET", "b", "2"],
+            &["EXISTS", "a"],
+            &["EXISTS", "a", "a", "missing", "b"],
+            &["TOUCH", "a", "missing", "a"],
+            &["TYPE", "a"],
+            &["TYPE", "missing"],
+            &["DEL", "a", "a", "missing"],
+            &["UNLINK", "b", "missing"],
+            &["UNLINK", "b"],
+            &["EXISTS", "a", "b"],
+            &["DEL"],
+            &["UNLINK"],
+            &["EXISTS"],
+            &["TOUCH"],
+            &["TYPE"],
+            &["TYPE", "a", "b"],
+        ],
+        false,
+    );
+}
+
+#[test]
+fn keys_and_randomkey() {
+    differential(
+        &[
+            &["KEYS", "*"],
+            &["RANDOMKEY"],
+            &["SET", "hello", "v"],
+            &["KEYS", "*"],
+            &["KEYS", "h?llo"],
+            &["KEYS", "h[a-f]llo"],
+            &["KEYS", "h[^e]llo"],
+            &["KEYS", "H*"],
+            &["KEYS", "x*"],
+            &["KEYS", "hello\\"],
+            &["RANDOMKEY"],
+            &["DEL", "hello"],
+            &["RANDOMKEY"],
+            &["KEYS"],
+            &["KEYS", "a", "b"],
+            &["RANDOMKEY", "x"],
+        ],
+        false,
+    );
+}
+
+#[test]
+fn scan_replies_and_errors() {
+    differential(
+        &[
+            &["SCAN", "0"],
+            &["SET", "k1", "v"],
+            &["SCAN", "0"],
+            &["SCAN", "0", "MATCH", "k*"],
+            &["SCAN", "0", "MATCH", "x*"],
+            &["SCAN", "0", "match", "*", "count", "100", "type", "string"],
+            &["SCAN", "0", "TYPE", "STRING"],
+            &["SCAN", "0", "TYPE", "list"],
+            &["SCAN", "0", "TYPE", "nosuchtype"],
+            &["SCAN", "0", "COUNT", "1", "COUNT", "1000"],
+            &["SCAN", "0", "COUNT", "9223372036854775807"],
+            &["SCAN", ""],
+            &["SCAN", "+0"],
+            &["SCAN", "x"],
+            &["SCAN", "-"],
+            &["SCAN", "+"],
+            &["SCAN", " 0"],
+            &["SCAN", "0 "],
+            &["SCAN", "1.5"],
+            &["SCAN", "18446744073709551616"],
+            &["SCAN", "99999999999999999999999"],
+            &["SCAN", "x", "COUNT", "0"],
+            &["SCAN", "0", "COUNT", "0"],
+            &["SCAN", "0", "COUNT", "-1"],
+            &["SCAN", "0", "COUNT", "x"],
+            &["SCAN", "0", "COUNT"],
+            &["SCAN", "0", "MATCH"],
+            &["SCAN", "0", "TYPE"],
+            &["SCAN", "0", "FOO", "bar"],
+            &["SCAN", "0", "MATCH", "*", "FOO"],
+            &["SCAN"],
+        ],
+        false,
+    );
+}
+
+#[test]
+fn rename_and_renamenx() {
+    differential(
+        &[
+            &["RENAME", "missing", "x"],
+            &["RENAMENX", "missing", "x"],
+            &["RENAME", "missing", "missing"],
+            &["RENAMENX", "missing", "missing"],
+            &["SET", "a", "1"],
+            &["RENAME", "a", "a"],
+            &["RENAMENX", "a", "a"],
+            &["GET", "a"],
+            &["RENAME", "a", "b"],
+            &["EXISTS", "a", "b"],
+            &["GET", "b"],
+            &["SET", "c", "3"],
+            &["RENAMENX", "b", "c"],
+            &["GET", "c"],
+            &["RENAME", "b", "c"],
+            &["GET", "c"],
+            &["EXISTS", "b"],
+            &["RENAMENX", "c", "d"],
+            &["GET", "d"],
+            // The TTL moves with the key and a replaced destination's TTL goes away.
+            &["EXPIRE", "d", "100"],
+            &["RENAME", "d", "e"],
+            &["TTL", "e"],
+            &["SET", "f", "v"],
+            &["EXPIRE", "f", "200"],
+            &["SET", "g", "v"],
+            &["RENAME", "g", "f"],
+            &["TTL", "f"],
+            &["RENAME", "a"],
+            &["RENAMENX", "a", "b", "c"],
+        ],
+        false,
+    );
+}
+
+#[test]
+fn binary_and_long_key_names() {
+    let long = "k".repeat(300);
+    differential(
+        &[
+            &["SET", "a\0b", "v"],
+            &["RENAME", "a\0b", "c\0d\r\n"],
+            &["KEYS", "c?d*"],
+            &["EXISTS", "a\0b", "c\0d\r\n"],
+            &["COPY", "c\0d\r\n", &long],
+            &["RENAMENX", &long, "a\0b"],
+            &["KEYS", "a*"],
+            &["TYPE", "a\0b"],
+            &["DEL", "c\0d\r\n", "a\0b", &long],
+        ],
+        false,
+    );
+}
+
+#[test]
+fn copy_with_db_and_replace() {
+    differential(
+        &[
+            &["COPY", "missing", "x"],
+            &["SET", "a", "hello"],
+            &["COPY", "a", "a"],
+            &["COPY", "a", "a", "DB", "0"],
+            &["COPY", "a", "b"],
+            &["GET", "b"],
+            &["OBJECT", "ENCODING", "b"],
+            &["COPY", "a", "b"],
+            &["SET", "a", "world"],
+            &["COPY", "a", "b", "REPLACE"],
+            &["GET", "b"],
+            &["EXPIRE", "a", "100"],
+            &["COPY", "a", "c"],
+            &["TTL", "c"],
+            &["TTL", "a"],
+            &["COPY", "a", "b", "replace"],
+            &["TTL", "b"],
+            // Another database: the same name is a different key there.
+            &["COPY", "a", "a", "DB", "1"],
+            &["COPY", "a", "a", "DB", "1"],
+            &["COPY", "a", "a", "db", "1", "replace"],
+            &["MOVE", "a", "1"],
+            &["COPY", "a", "z", "DB", "1", "DB", "2"],
+            &["COPY", "a", "z", "DB", "1", "DB", "0"],
+            &["COPY", "a", "a", "DB", "1", "DB", "0"],
+            &["COPY", "a", "y", "REPLACE", "REPLACE"],
+            &["COPY", "a", "b", "DB", "16"],
+            &["COPY", "a", "b", "DB", "-1"],
+            &["COPY", "a", "b", "DB", "x"],
+            &["COPY", "a", "b", "DB", "4294967296"],
+            &["COPY", "a", "b", "DB"],
+            &["COPY", "a", "b", "FOO"],
+            &["COPY", "a", "b", "REPLACE", "DB"],
+            &["COPY", "missing", "b", "DB", "16"],
+            &["COPY", "a"],
+            &["SET", "n", "7"],
+            &["COPY", "n", "n2"],
+            &["OBJECT", "ENCODING", "n2"],
+            &["GET", "n2"],
+        ],
+        false,
+    );
+}
+
+#[test]
+fn move_between_databases() {
+    differential(
+        &[
+            &["MOVE", "missing", "1"],
+            &["SET", "a", "1"],
+            &["MOVE", "a", "0"],
+            &["MOVE", "a", "16"],
+            &["MOVE", "a", "-1"],
+            &["MOVE", "a", "x"],
+            &["MOVE", "a", "1.5"],
+            &["MOVE", "a", "2147483648"],
+            &["MOVE", "a", "-2147483649"],
+            &["MOVE", "missing", "0"],
+            &["MOVE", "a", "1"],
+            &["EXISTS", "a"],
+            &["MOVE", "a", "1"],
+            &["SET", "a", "2"],
+            &["MOVE", "a", "1"],
+            &["GET", "a"],
+            &["EXPIRE", "a", "100"],
+            &["MOVE", "a", "2"],
+            &["COPY", "a", "a", "DB", "2"],
+            &["MOVE", "a"],
+            &["MOVE", "a", "1", "2"],
+        ],
+        false,
+    );
+}
+
+#[test]
+fn db_index_is_checked_against_configured_databases() {
+    common::differential_with(
+        &[
+            &["SET", "a", "1"],
+            &["COPY", "a", "b", "DB", "4"],
+            &["COPY", "a", "a", "DB", "3"],
+            &["COPY", "a", "a", "DB", "3"],
+            &["MOVE", "a", "4"],
+            &["MOVE", "a", "3"],
+            &["MOVE", "a", "2"],
+            &["EXISTS", "a"],
+        ],
+        false,
+        &["--databases", "4"],
+    );
+}
+
+#[test]
+fn expire_family_and_options() {
+    differential(
+        &[
+            &["EXPIRE", "missing", "100"],
+            &["SET", "k", "v"],
+            &["TTL", "k"],
+            &["PTTL", "k"],
+            &["EXPIRETIME", "k"],
+            &["PEXPIRETIME", "k"],
+            &["EXPIRE", "k", "100", "XX"],
+            &["EXPIRE", "k", "100", "GT"],
+            &["EXPIRE", "k", "100", "LT"],
+            &["TTL", "k"],
+            &["EXPIRE", "k", "200", "NX"],
+            &["EXPIRE", "k", "50", "GT"],
+            &["EXPIRE", "k", "150", "gt"],
+            &["TTL", "k"],
+            &["EXPIRE", "k", "200", "LT"],
+            &["EXPIRE", "k", "60", "lt"],
+            &["TTL", "k"],
+            &["EXPIRE", "k", "70", "XX", "GT"],
+            &["EXPIRE", "k", "80", "XX", "LT"],
+            &["EXPIRE", "k", "100", "xx"],
+            &["TTL", "k"],
+            &["EXPIRE", "k", "100", "NX", "NX"],
+            &["PERSIST", "k"],
+            &["PERSIST", "k"],
+            &["TTL", "k"],
+            &["EXPIRE", "k", "100", "XX"],
+            &["EXPIRE", "k", "100", "NX"],
+            &["PERSIST", "k"],
+            &["EXPIREAT", "k", "4000000000"],
+            &["EXPIRETIME", "k"],
+            &["PEXPIRETIME", "k"],
+            &["PEXPIREAT", "k", "4000000000123"],
+            &["EXPIRETIME", "k"],
+            &["PEXPIREAT", "k", "4000000000499"],
+            &["EXPIRETIME", "k"],
+            &["PEXPIREAT", "k", "4000000000500"],
+            &["EXPIRETIME", "k"],
+            &["PEXPIRETIME", "k"],
+            &["PEXPIREAT", "k", "9223372036854775807"],
+            &["EXPIRETIME", "k"],
+            &["PEXPIRETIME", "k"],
+            &["PEXPIRE", "k", "100000"],
+            &["TTL", "k"],
+            &["EXPIREAT", "k", "5000000000", "GT"],
+            &["EXPIREAT", "k", "3000000000", "GT"],
+            &["EXPIRETIME", "k"],
+            // Times already past delete the key, unless a condition refuses first.
+            &["EXPIRE", "k", "-1", "GT"],
+            &["EXPIRE", "k", "-1", "NX"],
+            &["EXISTS", "k"],
+            &["EXPIRE", "k", "-1"],
+            &["EXISTS", "k"],
+            &["EXPIRE", "k", "-1"],
+            &["SET", "k", "v"],
+            &["EXPIREAT", "k", "1"],
+            &["TTL", "k"],
+            &["SET", "k", "v"],
+            &["PEXPIREAT", "k", "0"],
+            &["GET", "k"],
+            &["SET", "k", "v"],
+            &["PEXPIRE", "k", "-9223372036854775808"],
+            &["EXISTS", "k"],
+            &["SET", "k", "v"],
+            &["PEXPIREAT", "k", "-1"],
+            &["EXISTS", "k"],
+            &["SET", "k", "v"],
+            &["EXPIRE", "k", "0"],
+            &["EXISTS", "k"],
+            &["SET", "k", "v"],
+            &["EXPIRE", "k", "100", "LT"],
+            &["TTL", "k"],
+            // Errors.
+            &["EXPIRE", "k", "100", "NX", "XX"],
+            &["EXPIRE", "k", "100", "NX", "GT"],
+            &["EXPIRE", "k", "100", "lt", "nx"],
+            &["EXPIRE", "k", "100", "GT", "LT"],
+            &["EXPIRE", "k", "100", "foo"],
+            &["EXPIRE", "k", "100", "NX", "XX", "Foo"],
+            &["EXPIRE", "missing", "x", "bar"],
+            &["EXPIRE", "missing", "x", "nx", "xx"],
+            &["EXPIRE", "missing", "x"],
+            &["EXPIRE", "k", "1.5"],
+            &["EXPIRE", "k", ""],
+            &["EXPIRE", "k", "9223372036854775807"],
+            &["EXPIRE", "k", "9223372036854775"],
+            &["EXPIRE", "k", "-9223372036854776"],
+            &["EXPIRE", "k", "-9223372036854775808"],
+            &["PEXPIRE", "k", "9223372036854775807"],
+            &["EXPIREAT", "k", "9223372036854775807"],
+            &["EXPIREAT", "k", "-9223372036854775808"],
+            &["EXPIREAT", "k", "9223372036854775808"],
+            &["TTL", "k"],
+            &["EXPIREAT", "k", "9223372036854775"],
+            &["EXPIRETIME", "k"],
+            &["PEXPIRETIME", "k"],
+            &["EXPIRE", "k", "-9223372036854775"],
+            &["EXISTS", "k"],
+            &["EXPIRE", "k"],
+            &["PEXPIRE"],
+            &["EXPIREAT", "k"],
+            &["PEXPIREAT", "k"],
+            &["TTL"],
+            &["PTTL", "a", "b"],
+            &["EXPIRETIME"],
+            &["PEXPIRETIME"],
+            &["PERSIST"],
+            &["TTL", "missing"],
+            &["PTTL", "missing"],
+            &["EXPIRETIME", "missing"],
+            &["PEXPIRETIME", "missing"],
+            &["PERSIST", "missing"],
+        ],
+        false,
+    );
+}
+
+#[test]
+fn set_clears_ttl_that_expire_set() {
+    differential(
+        &[
+            &["SET", "k", "v"],
+            &["EXPIRE", "k", "100"],
+            &["SET", "k", "w"],
+            &["TTL", "k"],
+            &["PEXPIRE", "k", "100500"],
+            &["TTL", "k"],
+        ],
+        false,
+    );
+}
+
+#[test]
+fn object_subcommands() {
+    let long = "x".repeat(45);
+    let edge = "y".repeat(44);
+    differential(
+        &[
+            &["SET", "int", "12345"],
+            &["SET", "big", "12345678901234567890"],
+            &["SET", "neg", "-5"],
+            &["SET", "zero", "0"],
+            &["SET", "max", "9999"],
+            &["SET", "over", "10000"],
+            &["SET", "lead", "0123"],
+            &["SET", "str", "hello"],
+            &["SET", "edge", &edge],
+            &["SET", "long", &long],
+            &["OBJECT", "ENCODING", "int"],
+            &["OBJECT", "ENCODING", "big"],
+            &["OBJECT", "ENCODING", "neg"],
+            &["OBJECT", "ENCODING", "lead"],
+            &["OBJECT", "ENCODING", "str"],
+            &["OBJECT", "ENCODING", "edge"],
+            &["OBJECT", "encoding", "long"],
+            &["OBJECT", "ENCODING", "missing"],
+            &["OBJECT", "REFCOUNT", "int"],
+            &["OBJECT", "REFCOUNT", "zero"],
+            &["OBJECT", "REFCOUNT", "max"],
+            &["OBJECT", "REFCOUNT", "over"],
+            &["OBJECT", "REFCOUNT", "neg"],
+            &["OBJECT", "REFCOUNT", "big"],
+            &["OBJECT", "REFCOUNT", "str"],
+            &["OBJECT", "REFCOUNT", "missing"],
+            &["OBJECT", "FREQ", "str"],
+            &["OBJECT", "FREQ", "missing"],
+            &["OBJECT", "IDLETIME", "missing"],
+            &["OBJECT", "HELP"],
+            &["object", "help"],
+            &["OBJECT"],
+            &["OBJECT", "FOO"],
+            &["OBJECT", "FOO", "bar"],
+            &["OBJECT", "ENCODING"],
+            &["OBJECT", "ENCODING", "a", "b"],
+            &["OBJECT", "HELP", "x"],
+            &["OBJECT", "FREQ"],
+            &["OBJECT", "IDLETIME"],
+            &["OBJECT", "REFCOUNT", "a", "b"],
+        ],
+        false,
+    );
+}
+
+/// Reads an integer reply.
+fn int(reply: Vec<u8>) -> i64 {
+    let text = String::from_utf8(reply).unwrap();
+    text.strip_prefix(':')
+        .and_then(|t| t.strip_suffix("\r\n"))
+        .unwrap_or_else(|| panic!("not an integer reply: {text:?}"))
+        .parse()
+        .unwrap()
+}
+
+/// Parses a `*N` array of bulk strings (KEYS) into its elements.
+fn bulk_array(reply: &[u8]) -> Vec<Vec<u8>> {
+    let text = String::from_utf8_lossy(reply);
+    let mut lines = text.split("\r\n");
+    let n: usize = lines.next().unwrap()[1..].parse().unwrap();
+    let mut out = Vec::new();
+    for _ in 0..n {
+        lines.next();
+        out.push(lines.next().unwrap().as_bytes().to_vec());
+    }
+    out
+}
+
+/// Runs a full SCAN (with `extra` options), calling `between` after every call. Returns every key
+/// seen.
+fn full_scan(
+    raw: &mut common::Raw,
+    extra: &[&str],
+    mut between: impl FnMut(usize),
+) -> Vec<Vec<u8>> {
+    let mut cursor = "0".to_string();
+    let mut seen = Vec::new();
+    for step in 0.. {
+        let mut args = vec!["SCAN", cursor.as_str()];
+        args.extend_from_slice(extra);
+        let reply = raw.cmd(&args);
+        // *2 $len cursor *N ($len key)...
+        let text = String::from_utf8_lossy(&reply).into_owned();
+        let mut lines = text.split("\r\n");
+        assert_eq!(lines.next(), Some("*2"), "reply {text:?}");
+        lines.next();
+        let next = lines.next().unwrap().to_string();
+        let rest: Vec<&str> = lines.collect();
+        seen.extend(bulk_array(rest.join("\r\n").as_bytes()));
+        between(step);
+        cursor = next;
+        if cursor == "0" {
+            break;
+        }
+    }
+    seen
+}
+
+#[test]
+fn pttl_and_ttl_count_down() {
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    raw.cmd(&["SET", "k", "v"]);
+    assert_eq!(int(raw.cmd(&["PEXPIRE", "k", "5000"])), 1);
+    let pttl = int(raw.cmd(&["PTTL", "k"]));
+    assert!((4800..=5000).contains(&pttl), "PTTL {pttl}");
+    assert_eq!(int(raw.cmd(&["TTL", "k"])), 5);
+    // TTL rounds to the nearest second.
+    raw.cmd(&["PEXPIRE", "k", "1400"]);
+    assert_eq!(int(raw.cmd(&["TTL", "k"])), 1);
+    raw.cmd(&["PEXPIRE", "k", "1700"]);
+    assert_eq!(int(raw.cmd(&["TTL", "k"])), 2);
+    let at = int(raw.cmd(&["PEXPIRETIME", "k"]));
+    let now = redis_lite_engine::now_ms() as i64;
+    assert!((now + 1500..=now + 1700).contains(&at), "PEXPIRETIME {at}");
+}
+
+#[test]
+fn keys_with_small_ttls_expire() {
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    raw.cmd(&["SET", "k", "v"]);
+    raw.cmd(&["SET", "other", "v"]);
+    assert_eq!(int(raw.cmd(&["PEXPIRE", "k", "50"])), 1);
+    assert_eq!(int(raw.cmd(&["EXISTS", "k"])), 1);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(raw.cmd(&["GET", "k"]), b"$-1\r\n");
+    assert_eq!(int(raw.cmd(&["EXISTS", "k"])), 0);
+    assert_eq!(int(raw.cmd(&["TTL", "k"])), -2);
+    assert_eq!(raw.cmd_text(&["TYPE", "k"]), "+none\r\n");
+    assert_eq!(raw.cmd_text(&["RENAME", "k", "x"]), "-ERR no such key\r\n");
+    assert_eq!(
+        bulk_array(&raw.cmd(&["KEYS", "*"])),
+        vec![b"other".to_vec()]
+    );
+    assert_eq!(raw.cmd_text(&["RANDOMKEY"]), "$5\r\nother\r\n");
+}
+
+#[test]
+fn active_expiry_removes_untouched_keys() {
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    for i in 0..200 {
+        let key = format!("k{i}");
+        raw.cmd(&["SET", &key, "v"]);
+        assert_eq!(int(raw.cmd(&["PEXPIRE", &key, "20"])), 1);
+    }
+    raw.cmd(&["SET", "stays", "v"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        bulk_array(&raw.cmd(&["KEYS", "*"])),
+        vec![b"stays".to_vec()]
+    );
+    assert_eq!(full_scan(&mut raw, &[], |_| {}), vec![b"stays".to_vec()]);
+}
+
+#[test]
+fn scan_returns_every_stable_key_under_churn() {
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    let mut writer = server.raw();
+    let stable: Vec<String> = (0..1000).map(|i| format!("stable:{i}")).collect();
+    for key in &stable {
+        raw.cmd(&["SET", key, "v"]);
+    }
+    // Between SCAN calls, add a batch of keys and delete the previous one, so tables grow and
+    // shrink while the scan is under way.
+    let seen = full_scan(&mut raw, &["COUNT", "20"], |step| {
+        for j in 0..150 {
+            writer.cmd(&["SET", &format!("churn:{step}:{j}"), "v"]);
+        }
+        if step > 0 {
+            let old: Vec<String> = (0..150)
+                .map(|j| format!("churn:{}:{j}", step - 1))
+                .collect();
+            let mut args = vec!["DEL"];
+            args.extend(old.iter().map(String::as_str));
+            writer.cmd(&args);
+        }
+    });
+    let seen: HashSet<Vec<u8>> = seen.into_iter().collect();
+    for key in &stable {
+        assert!(seen.contains(key.as_bytes()), "SCAN missed {key}");
+    }
+}
+
+#[test]
+fn scan_match_type_and_count() {
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    for i in 0..300 {
+        raw.cmd(&["SET", &format!("user:{i}"), "v"]);
+        raw.cmd(&["SET", &format!("item:{i}"), "v"]);
+    }
+    let users: HashSet<Vec<u8>> = full_scan(&mut raw, &["MATCH", "user:*", "COUNT", "7"], |_| {})
+        .into_iter()
+        .collect();
+    assert_eq!(users.len(), 300);
+    assert!(users.iter().all(|k| k.starts_with(b"user:")));
+    let strings: HashSet<Vec<u8>> = full_scan(&mut raw, &["TYPE", "string"], |_| {})
+        .into_iter()
+        .collect();
+    assert_eq!(strings.len(), 600);
+    assert!(full_scan(&mut raw, &["TYPE", "hash"], |_| {}).is_empty());
+    let keys = bulk_array(&raw.cmd(&["KEYS", "item:1?"]));
+    assert_eq!(keys.len(), 10);
+}
+
+#[test]
+fn randomkey_returns_existing_keys() {
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd(&["RANDOMKEY"]), b"$-1\r\n");
+    for i in 0..10 {
+        raw.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    let mut seen = HashSet::new();
+    for _ in 0..200 {
+        let reply = raw.cmd_text(&["RANDOMKEY"]);
+        let key = reply.split("\r\n").nth(1).unwrap().to_string();
+        assert!(key.starts_with('k') && key.len() == 2, "{reply:?}");
+        seen.insert(key);
+    }
+    assert!(seen.len() > 5, "RANDOMKEY is not spread: {seen:?}");
+}
+
+#[test]
+fn object_idletime_is_not_reset_by_object() {
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    raw.cmd(&["SET", "k", "v"]);
+    assert!(int(raw.cmd(&["OBJECT", "IDLETIME", "k"])) <= 1);
+    std::thread::sleep(Duration::from_millis(2100));
+    // OBJECT, TYPE, TTL and EXISTS look without touching; GET touches.
+    for inspect in [
+        &["OBJECT", "ENCODING", "k"][..],
+        &["TYPE", "k"],
+        &["TTL", "k"],
+        &["EXISTS", "k"],
+    ] {
+        raw.cmd(inspect);
+    }
+    assert!(int(raw.cmd(&["OBJECT", "IDLETIME", "k"])) >= 2);
+    raw.cmd(&["GET", "k"]);
+    assert!(int(raw.cmd(&["OBJECT", "IDLETIME", "k"])) <= 1);
+    std::thread::sleep(Duration::from_millis(1100));
+    raw.cmd(&["TOUCH", "k"]);
+    assert!(int(raw.cmd(&["OBJECT", "IDLETIME", "k"])) <= 1);
+}
+
+#[test]
+fn rename_is_atomic_under_concurrency() {
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    raw.cmd(&["SET", "a", "v"]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let renamer = {
+        let mut raw = server.raw();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                raw.cmd(&["RENAME", "a", "b"]);
+                raw.cmd(&["RENAME", "b", "a"]);
+            }
+        })
+    };
+    for _ in 0..2000 {
+        assert_eq!(int(raw.cmd(&["EXISTS", "a", "b"])), 1);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    renamer.join().unwrap();
+}
+
+#[test]
+fn copy_is_independent_of_its_source() {
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    raw.cmd(&["SET", "a", "one"]);
+    raw.cmd(&["EXPIRE", "a", "100"]);
+    assert_eq!(int(raw.cmd(&["COPY", "a", "b"])), 1);
+    raw.cmd(&["SET", "a", "two"]);
+    assert_eq!(raw.cmd_text(&["GET", "b"]), "$3\r\none\r\n");
+    assert_eq!(int(raw.cmd(&["TTL", "b"])), 100);
+    assert_eq!(int(raw.cmd(&["TTL", "a"])), -1);
+    raw.cmd(&["DEL", "a"]);
+    assert_eq!(raw.cmd_text(&["GET", "b"]), "$3\r\none\r\n");
+}
