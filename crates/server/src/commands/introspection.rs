@@ -230,7 +230,7 @@ fn command_info(ctx: &mut Ctx<'_>) -> CmdResult {
     for i in 2..ctx.arg_count() {
         match find(ctx.arg(i)) {
             Some(entry) => reply_info(ctx, entry),
-            None => ctx.out.null_array(),
+            None => ctx.out.null(),
         }
     }
     Ok(())

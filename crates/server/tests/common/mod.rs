@@ -35,7 +35,12 @@ fn scratch_dir(tag: &str) -> PathBuf {
 impl Server {
     /// Starts redis-lite with extra `--directive value` arguments.
     pub fn lite(args: &[&str]) -> Server {
-        Self::spawn(LITE, "lite", args, &[])
+        Self::spawn(LITE, "lite", None, args, &[])
+    }
+
+    /// Starts redis-lite with a config file, which the command line then overrides.
+    pub fn lite_with_config(config: &std::path::Path, args: &[&str]) -> Server {
+        Self::spawn(LITE, "lite", Some(config), args, &[])
     }
 
     /// Starts real redis-server, or returns None (and says the test is skipped) when it is not
@@ -48,6 +53,7 @@ impl Server {
         Some(Self::spawn(
             "redis-server",
             "redis",
+            None,
             args,
             &[
                 "--save",
@@ -60,11 +66,18 @@ impl Server {
         ))
     }
 
-    fn spawn(program: &str, tag: &str, args: &[&str], fixed: &[&str]) -> Server {
+    fn spawn(
+        program: &str,
+        tag: &str,
+        config: Option<&std::path::Path>,
+        args: &[&str],
+        fixed: &[&str],
+    ) -> Server {
         let dir = scratch_dir(tag);
         for attempt in 0..5 {
             let port = free_port();
             let mut cmd = Command::new(program);
+            cmd.args(config);
             cmd.arg("--port")
                 .arg(port.to_string())
                 .arg("--bind")

@@ -1,0 +1,431 @@
+//! Server commands (CONFIG, DEBUG, COMMAND, INFO, FLUSH*, SHUTDOWN) and process behaviour:
+//! configuration files, signals, threads.
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{differential, Server, LITE};
+
+#[test]
+fn server_commands_match_redis() {
+    differential(
+        &[
+            &["DBSIZE"],
+            &["SET", "a", "1"],
+            &["SET", "b", "2"],
+            &["DBSIZE"],
+            &["DBSIZE", "x"],
+            &["FLUSHALL", "x"],
+            &["FLUSHALL", "ASYNC", "x"],
+            &["FLUSHDB", "SYNC"],
+            &["DBSIZE"],
+            &["SET", "a", "1"],
+            &["FLUSHALL", "ASYNC"],
+            &["DBSIZE"],
+            &["SHUTDOWN", "x"],
+            &["SHUTDOWN", "ABORT"],
+            &["SHUTDOWN", "NOSAVE", "SAVE"],
+            &["TIME", "x"],
+            &["LASTSAVE", "x"],
+            &["DEBUG", "SLEEP", "0"],
+            &["DEBUG", "SET-ACTIVE-EXPIRE", "1"],
+            &["DEBUG", "foo"],
+            &["DEBUG", "OBJECT", "nokey"],
+            &["DEBUG"],
+            &["CONFIG"],
+            &["CONFIG", "GET"],
+            &["CONFIG", "FOO"],
+            &["CONFIG", "SET", "timeout"],
+            &["CONFIG", "SET", "timeout", "1", "hz"],
+            &["CONFIG", "SET", "timeout", "1", "timeout", "2"],
+            &["CONFIG", "REWRITE"],
+            &["CONFIG", "RESETSTAT"],
+            &["CONFIG", "SET", "timeout", "abc"],
+            &["CONFIG", "SET", "timeout", "-1"],
+            &["CONFIG", "SET", "databases", "3"],
+            &["CONFIG", "SET", "foo", "1"],
+            &["CONFIG", "SET", "loglevel", "x"],
+            &["CONFIG", "SET", "protected-mode", "x"],
+            &["CONFIG", "SET", "maxclients", "-5"],
+            &["CONFIG", "SET", "proto-max-bulk-len", "abc"],
+            &["CONFIG", "SET", "proto-max-bulk-len", "100"],
+            &[
+                "CONFIG", "SET", "timeout", "5", "hz", "1000", "loglevel", "WARNING",
+            ],
+            &["CONFIG", "GET", "timeout"],
+            &["CONFIG", "GET", "hz"],
+            &["CONFIG", "GET", "loglevel"],
+            &["CONFIG", "GET", "maxclients"],
+            &["CONFIG", "GET", "databases"],
+            &["CONFIG", "GET", "proto-max-bulk-len"],
+            &["CONFIG", "GET", "client-query-buffer-limit"],
+            &["CONFIG", "GET", "tcp-keepalive"],
+            &["CONFIG", "GET", "tcp-backlog"],
+            &["CONFIG", "GET", "requirepass"],
+            &["CONFIG", "GET", "protected-mode"],
+            &["CONFIG", "GET", "bind"],
+            &["CONFIG", "GET", "enable-debug-command"],
+            &["CONFIG", "GET", "nosuchparam"],
+            &[
+                "CONFIG",
+                "SET",
+                "proto-max-bulk-len",
+                "2mb",
+                "client-query-buffer-limit",
+                "1gb",
+            ],
+            &["CONFIG", "GET", "proto-max-bulk-len"],
+            &["COMMAND", "GETKEYS"],
+            &["COMMAND", "GETKEYS", "nosuch", "x"],
+            &["COMMAND", "GETKEYS", "ping", "x"],
+            &["COMMAND", "GETKEYS", "get", "a", "b"],
+            &["COMMAND", "GETKEYS", "set", "a", "b"],
+            &["COMMAND", "GETKEYS", "mset", "a", "b", "c", "d"],
+            &["COMMAND", "GETKEYS", "del", "a", "b", "c"],
+            &["COMMAND", "GETKEYS", "client", "list"],
+            &["COMMAND", "INFO", "get", "nosuchcommand"],
+            &["COMMAND", "INFO", "GET"],
+            &["COMMAND", "DOCS", "get"],
+            &["COMMAND", "DOCS", "nosuch"],
+            &["COMMAND", "LIST", "FILTERBY", "foo", "x"],
+            &["COMMAND", "LIST", "FILTERBY", "module", "x"],
+            &["COMMAND", "LIST", "x"],
+            &["COMMAND", "FOO"],
+            &["INFO", "nosuchsection"],
+        ],
+        false,
+    );
+}
+
+/// Lines of an INFO reply as `field -> value`.
+fn info(raw: &mut common::Raw, section: &str) -> std::collections::HashMap<String, String> {
+    let text = raw.cmd_text(&["INFO", section]);
+    text.lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn info_reports_redis_fields_with_live_values() {
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    raw.cmd(&["SET", "a", "1"]);
+    raw.cmd(&["SET", "b", "2"]);
+    raw.cmd(&["PEXPIRE", "b", "100000"]);
+    raw.cmd(&["GET", "a"]);
+    raw.cmd(&["GET", "missing"]);
+    raw.cmd(&["NOSUCH"]);
+    raw.cmd(&["GET"]);
+    let all = info(&mut raw, "everything");
+    assert_eq!(all["redis_version"], "7.0.15");
+    assert_eq!(all["redis_lite_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(all["loading"], "0");
+    assert_eq!(all["role"], "master");
+    assert_eq!(all["tcp_port"], server.port.to_string());
+    assert_eq!(all["connected_clients"], "1");
+    assert!(
+        all["db0"].starts_with("keys=2,expires=1,avg_ttl="),
+        "{}",
+        all["db0"]
+    );
+    assert_eq!(all["keyspace_hits"], "1");
+    assert_eq!(all["keyspace_misses"], "1");
+    assert_eq!(all["rdb_changes_since_last_save"], "3");
+    assert_eq!(all["errorstat_ERR"], "count=2");
+    assert_eq!(all["total_error_replies"], "2");
+    assert!(
+        all["cmdstat_get"].starts_with("calls=2,usec="),
+        "{}",
+        all["cmdstat_get"]
+    );
+    assert!(
+        all["cmdstat_get"].ends_with("rejected_calls=1,failed_calls=0"),
+        "{}",
+        all["cmdstat_get"]
+    );
+    assert!(all["used_memory"].parse::<u64>().unwrap() > 100_000);
+    assert!(all.contains_key("used_memory_human") && all.contains_key("mem_fragmentation_ratio"));
+    let default = raw.cmd_text(&["INFO"]);
+    assert!(!default.contains("# Commandstats") && default.contains("# Keyspace"));
+    let two = raw.cmd_text(&["INFO", "server", "CLIENTS"]);
+    assert!(two.contains("# Server") && two.contains("# Clients") && !two.contains("# Memory"));
+
+    assert_eq!(raw.cmd_text(&["CONFIG", "RESETSTAT"]), "+OK\r\n");
+    let reset = info(&mut raw, "everything");
+    assert_eq!(reset["keyspace_hits"], "0");
+    assert!(!reset.contains_key("errorstat_ERR"));
+    assert!(!reset.contains_key("cmdstat_get"));
+}
+
+#[test]
+fn expired_keys_are_counted_and_active_expiry_can_be_paused() {
+    let server = Server::lite(&["--enable-debug-command", "yes", "--hz", "100"]);
+    let mut raw = server.raw();
+    raw.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    for i in 0..50 {
+        raw.cmd(&["SET", &format!("k{i}"), "v", "PX", "10"]);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        raw.cmd_text(&["DBSIZE"]),
+        ":50\r\n",
+        "no active expiry while paused"
+    );
+    raw.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        raw.cmd_text(&["DBSIZE"]),
+        ":0\r\n",
+        "the active cycle removed them untouched"
+    );
+    assert_eq!(info(&mut raw, "stats")["expired_keys"], "50");
+}
+
+#[test]
+fn debug_is_refused_unless_enabled() {
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    assert!(raw
+        .cmd_text(&["DEBUG", "SLEEP", "0"])
+        .starts_with("-ERR DEBUG command not allowed."));
+}
+
+#[test]
+fn command_count_and_docs_cover_the_table() {
+    let server = Server::lite(&[]);
+    let mut con = server.client();
+    let count: usize = redis::cmd("COMMAND").arg("COUNT").query(&mut con).unwrap();
+    let all: Vec<redis::Value> = redis::cmd("COMMAND").query(&mut con).unwrap();
+    assert_eq!(count, all.len());
+    let names: Vec<String> = redis::cmd("COMMAND").arg("LIST").query(&mut con).unwrap();
+    for expected in [
+        "get",
+        "set",
+        "client|list",
+        "config|get",
+        "command|docs",
+        "object|encoding",
+        "scan",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from COMMAND LIST"
+        );
+    }
+    let pattern: Vec<String> = redis::cmd("COMMAND")
+        .arg("LIST")
+        .arg("FILTERBY")
+        .arg("PATTERN")
+        .arg("conf*")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(pattern.len(), 6, "{pattern:?}");
+    let docs: redis::Value = redis::cmd("COMMAND").arg("DOCS").query(&mut con).unwrap();
+    match docs {
+        redis::Value::Array(items) => assert_eq!(items.len(), 2 * count),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn config_rewrite_persists_runtime_changes() {
+    let dir = std::env::temp_dir().join(format!("rl-rewrite-it-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("redis.conf");
+    std::fs::write(&conf, "# my settings\ntimeout 0\nloglevel notice\n").unwrap();
+    let server = Server::lite_with_config(&conf, &[]);
+    let mut raw = server.raw();
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "SET", "timeout", "30", "maxclients", "77"]),
+        "+OK\r\n"
+    );
+    assert_eq!(raw.cmd_text(&["CONFIG", "REWRITE"]), "+OK\r\n");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        text.starts_with("# my settings\ntimeout 30\nloglevel notice\n"),
+        "{text}"
+    );
+    assert!(text.contains("maxclients 77"), "{text}");
+    assert!(info(&mut raw, "server")["config_file"].ends_with("redis.conf"));
+    drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_config_stops_startup_naming_the_line() {
+    let dir = std::env::temp_dir().join(format!("rl-badconf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("bad.conf");
+    std::fs::write(&conf, "port 7777\n\nmaxclients lots\n").unwrap();
+    let out = Command::new(LITE).arg(&conf).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("FATAL CONFIG FILE ERROR"), "{err}");
+    assert!(err.contains("line 3"), "{err}");
+    assert!(err.contains(">>> 'maxclients lots'"), "{err}");
+    assert!(
+        err.contains("argument couldn't be parsed into an integer"),
+        "{err}"
+    );
+
+    std::fs::write(&conf, "frobnicate yes\n").unwrap();
+    let out = Command::new(LITE).arg(&conf).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Bad directive or wrong number of arguments")
+    );
+    let out = Command::new(LITE)
+        .args(["--port", "1", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a directive with too many values is refused"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sigterm_and_shutdown_exit_cleanly() {
+    for how in ["SIGTERM", "SIGINT", "SHUTDOWN"] {
+        let mut server = Server::lite(&["--loglevel", "notice"]);
+        match how {
+            "SHUTDOWN" => {
+                let mut raw = server.raw();
+                raw.send(&common::encode(&[b"SHUTDOWN", b"NOSAVE"]));
+                assert!(
+                    raw.is_closed(),
+                    "SHUTDOWN closes the connection without a reply"
+                );
+            }
+            signal => {
+                let status = Command::new("kill")
+                    .args(["-s", &signal[3..], &server.pid().to_string()])
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            }
+        }
+        let status = server
+            .wait_exit(Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("{how}: still running"));
+        assert!(status.success(), "{how}: exit status {status}");
+    }
+}
+
+#[test]
+fn startup_logs_a_banner_and_respects_logfile() {
+    let dir = std::env::temp_dir().join(format!("rl-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("server.log");
+    let server = Server::lite(&["--logfile", log.to_str().unwrap(), "--threads", "3"]);
+    let mut raw = server.raw();
+    raw.cmd(&["PING"]);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("redis-lite"), "{text}");
+    assert!(text.contains(&format!("port={}", server.port)), "{text}");
+    assert!(text.contains("threads=3"), "{text}");
+    assert!(text.contains("Ready to accept connections"), "{text}");
+    drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The same script gives the same bytes with one event loop as with several.
+#[test]
+fn one_thread_behaves_like_many() {
+    let script: &[&[&str]] = &[
+        &["SET", "a", "1"],
+        &["INCR", "a"],
+        &["MSET", "x", "1", "y", "2", "z", "3"],
+        &["MGET", "x", "y", "z", "a", "nope"],
+        &["RENAME", "x", "w"],
+        &["EXISTS", "x", "w", "y"],
+        &["DBSIZE"],
+        &["SWAPDB", "0", "5"],
+        &["DBSIZE"],
+        &["SELECT", "5"],
+        &["DEL", "w", "y", "z", "a"],
+        &["FLUSHALL"],
+        &["CLIENT", "SETNAME", "n"],
+        &["CLIENT", "GETNAME"],
+    ];
+    let replies = |threads: &str| {
+        let server = Server::lite(&["--threads", threads]);
+        let mut raw = server.raw();
+        script.iter().map(|cmd| raw.cmd(cmd)).collect::<Vec<_>>()
+    };
+    assert_eq!(replies("1"), replies("4"));
+}
+
+/// Multi-key commands are atomic across event loops: concurrent MSETs of a pair never leave a
+/// reader seeing a mixed pair.
+#[test]
+fn multi_key_writes_are_atomic_across_threads() {
+    let server = Server::lite(&["--threads", "4"]);
+    let port = server.port;
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            std::thread::spawn(move || {
+                let mut con = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                for i in 0..300 {
+                    let v = format!("{w}-{i}");
+                    let _: () = redis::cmd("MSET")
+                        .arg("pair:a")
+                        .arg(&v)
+                        .arg("pair:b")
+                        .arg(&v)
+                        .query(&mut con)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut con = server.client();
+    for _ in 0..600 {
+        let (a, b): (Option<String>, Option<String>) = redis::cmd("MGET")
+            .arg("pair:a")
+            .arg("pair:b")
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(a, b, "MGET saw a half-applied MSET");
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+}
+
+/// redis-benchmark's SET, GET, INCR and MSET tests run with no errors.
+#[test]
+fn redis_benchmark_runs_without_errors() {
+    if common::which("redis-benchmark").is_none() {
+        eprintln!("SKIPPED: redis-benchmark is not on PATH");
+        return;
+    }
+    let server = Server::lite(&[]);
+    let out = Command::new("redis-benchmark")
+        .args([
+            "-p",
+            &server.port.to_string(),
+            "-t",
+            "set,get,incr,mset",
+            "-n",
+            "2000",
+            "-c",
+            "10",
+            "-q",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    for test in ["SET:", "GET:", "INCR:", "MSET (10 keys):"] {
+        assert!(text.contains(test), "{test} missing: {text}");
+    }
+    assert!(!text.to_lowercase().contains("error"), "{text}");
+}
