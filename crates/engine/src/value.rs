@@ -15,7 +15,8 @@ pub enum Value {
     /// A string written whole (SET, GETSET...).
     Str(SmallBytes),
     /// A string modified in place (APPEND, SETRANGE); always reported as `raw`.
-    RawStr(SmallBytes),
+    /// Growable, so APPEND and SETRANGE work in place with amortised O(1) appends.
+    RawStr(Vec<u8>),
 }
 
 impl Value {
@@ -47,7 +48,8 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Int(_) => 0,
-            Value::Str(s) | Value::RawStr(s) => s.heap_size(),
+            Value::Str(s) => s.heap_size(),
+            Value::RawStr(s) => s.capacity(),
         }
     }
 }
@@ -61,7 +63,7 @@ mod tests {
         for v in [
             Value::string(b"123"),
             Value::string(b"abc"),
-            Value::RawStr(SmallBytes::new(b"abc")),
+            Value::RawStr(b"abc".to_vec()),
         ] {
             let copy = v.clone();
             assert_eq!(copy.encoding(), v.encoding());

@@ -408,8 +408,8 @@ impl DocArg {
 }
 
 /// Parses a syntax line into COMMAND DOCS arguments. The notation:
-/// - `name` is an argument (`key` is a key; `name:integer`, `:double`, `:pattern`, `:unix-time`
-///   give other types, the default is string);
+/// - `name` is an argument (`key` and `newkey` are keys; `name:key`, `name:integer`, `:double`,
+///   `:pattern`, `:unix-time` give a type, the default is string);
 /// - an UPPERCASE word is a token; it takes the lower-case words after it as its value
 ///   (one word: a token argument; several: a block introduced by the token; none: a pure token);
 /// - `[ ... ]` is optional, `( ... )` groups, `a | b` inside either is a choice (oneof), and a
@@ -592,6 +592,7 @@ fn is_value(word: &str) -> bool {
 
 fn value_arg(word: &str) -> DocArg {
     let (name, kind) = match word.split_once(':') {
+        Some((name, "key")) => (name, "key"),
         Some((name, "integer")) => (name, "integer"),
         Some((name, "double")) => (name, "double"),
         Some((name, "pattern")) => (name, "pattern"),

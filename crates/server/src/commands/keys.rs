@@ -65,7 +65,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .keys(1, 2, 1)
         .doc("generic", "6.2.0", "Copy a key")
         .complexity("O(N) worst case for collections, where N is the number of nested items. O(1) for string values.")
-        .syntax("source destination [DB destination-db:integer] [REPLACE]"),
+        .syntax("source:key destination:key [DB destination-db:integer] [REPLACE]"),
     CommandSpec::new("move", 3, WRITE | FAST, move_)
         .keys(1, 1, 1)
         .doc("generic", "1.0.0", "Move a key to another database")

@@ -387,7 +387,8 @@ fn serialized_length(value: &Value) -> usize {
             let digits = itoa::Buffer::new().format(*n).len();
             len_prefix(digits) + digits
         }
-        Value::Str(s) | Value::RawStr(s) => len_prefix(s.len()) + s.len(),
+        Value::Str(s) => len_prefix(s.len()) + s.len(),
+        Value::RawStr(s) => len_prefix(s.len()) + s.len(),
     }
 }
 

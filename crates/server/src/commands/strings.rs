@@ -190,7 +190,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .keys(1, 2, 1)
         .doc("string", "7.0.0", "Find longest common substring")
         .complexity("O(N*M) where N and M are the lengths of s1 and s2, respectively")
-        .syntax("key1 key2 [LEN] [IDX] [MINMATCHLEN len:integer] [WITHMATCHLEN]"),
+        .syntax("key1:key key2:key [LEN] [IDX] [MINMATCHLEN len:integer] [WITHMATCHLEN]"),
 ];
 
 /// Writes a string value as a bulk reply.
@@ -201,7 +201,8 @@ pub fn reply_string(ctx: &mut Ctx<'_>, value: &Value) -> CmdResult {
 fn write_string(out: &mut ReplyWriter<'_>, value: &Value) -> CmdResult {
     match value {
         Value::Int(n) => out.bulk_integer(*n),
-        Value::Str(s) | Value::RawStr(s) => out.bulk(s),
+        Value::Str(s) => out.bulk(s),
+        Value::RawStr(s) => out.bulk(s),
         #[allow(unreachable_patterns)]
         _ => return Err(CommandError::WrongType),
     }
@@ -225,9 +226,22 @@ fn string_bytes(value: &Value) -> Result<Cow<'_, [u8]>, CommandError> {
         Value::Int(n) => Ok(Cow::Owned(
             itoa::Buffer::new().format(*n).as_bytes().to_vec(),
         )),
-        Value::Str(s) | Value::RawStr(s) => Ok(Cow::Borrowed(s)),
+        Value::Str(s) => Ok(Cow::Borrowed(s)),
+        Value::RawStr(s) => Ok(Cow::Borrowed(s)),
         #[allow(unreachable_patterns)]
         _ => Err(CommandError::WrongType),
+    }
+}
+
+/// The bytes of a string value, converted to the growable raw form so they can be changed in
+/// place (APPEND, SETRANGE).
+fn raw_string_mut(value: &mut Value) -> Result<&mut Vec<u8>, CommandError> {
+    if !matches!(value, Value::RawStr(_)) {
+        *value = Value::RawStr(string_bytes(value)?.into_owned());
+    }
+    match value {
+        Value::RawStr(bytes) => Ok(bytes),
+        _ => unreachable!("converted above"),
     }
 }
 
@@ -573,14 +587,10 @@ fn append(ctx: &mut Ctx<'_>) -> CmdResult {
             suffix.len()
         }
         Some(entry) => {
-            let current = string_bytes(&entry.value)?;
-            check_string_len(current.len() as u64, suffix.len() as u64, max)?;
-            let mut joined = Vec::with_capacity(current.len() + suffix.len());
-            joined.extend_from_slice(&current);
-            joined.extend_from_slice(suffix);
-            let len = joined.len();
-            entry.value = Value::RawStr(SmallBytes::from(joined));
-            len
+            let current_len = string_bytes(&entry.value)?.len();
+            check_string_len(current_len as u64, suffix.len() as u64, max)?;
+            raw_string_mut(&mut entry.value)?.extend_from_slice(suffix);
+            current_len + suffix.len()
         }
     };
     drop(locked);
@@ -645,31 +655,27 @@ fn setrange(ctx: &mut Ctx<'_>) -> CmdResult {
     let max = max_string_len(ctx);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let entry = db.get(hash, key, ctx.now_ms);
-    let current = match &entry {
-        None => Cow::Borrowed(&b""[..]),
-        Some(entry) => string_bytes(&entry.value)?,
+    let current_len = match db.get(hash, key, ctx.now_ms) {
+        None => 0,
+        Some(entry) => string_bytes(&entry.value)?.len(),
     };
     // Writing nothing changes nothing, and creates no key.
     if patch.is_empty() {
-        ctx.out.integer(current.len() as i64);
+        ctx.out.integer(current_len as i64);
         return Ok(());
     }
     check_string_len(offset as u64, patch.len() as u64, max)?;
-    let mut updated = current.into_owned();
+    let entry = match db.get(hash, key, ctx.now_ms) {
+        Some(entry) => entry,
+        None => db.set(hash, key, Value::RawStr(Vec::new()), false, ctx.now_ms),
+    };
+    let bytes = raw_string_mut(&mut entry.value)?;
     let end = offset + patch.len();
-    if updated.len() < end {
-        updated.resize(end, 0);
+    if bytes.len() < end {
+        bytes.resize(end, 0);
     }
-    updated[offset..end].copy_from_slice(patch);
-    let len = updated.len();
-    let value = Value::RawStr(SmallBytes::from(updated));
-    match entry {
-        Some(entry) => entry.value = value,
-        None => {
-            db.set(hash, key, value, false, ctx.now_ms);
-        }
-    }
+    bytes[offset..end].copy_from_slice(patch);
+    let len = bytes.len();
     drop(locked);
     ctx.dirty(1);
     ctx.out.integer(len as i64);
