@@ -1,0 +1,110 @@
+//! Debian's redis-cli, driven in a real pseudo-terminal: it connects, shows its argument hints
+//! while a command is typed, and prints replies and the database in its prompt.
+mod common;
+
+use std::process::Command;
+
+/// Types `lines` into an interactive redis-cli on a pty and returns everything it printed.
+fn interactive_session(port: u16, lines: &[&str]) -> String {
+    let script = r#"
+import fcntl, os, pty, select, struct, sys, termios, time
+port, lines = sys.argv[1], sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("redis-cli", ["redis-cli", "-p", port])
+# A 24x160 screen, so hints fit on one line.
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 160, 0, 0))
+out = b""
+def pump(seconds):
+    global out
+    end = time.time() + seconds
+    while time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if r:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                return
+            out += chunk
+            # Answer linenoise's cursor-position queries as a terminal would.
+            for _ in range(chunk.count(b"\x1b[6n")):
+                os.write(fd, b"\x1b[1;160R")
+pump(0.5)
+for line in lines:
+    if line.endswith(" "):
+        # Typed but not entered: redis-cli shows its hint for the arguments still to come.
+        os.write(fd, line.encode()); pump(0.4); os.write(fd, b"\x15"); pump(0.2)
+    else:
+        os.write(fd, line.encode() + b"\r"); pump(0.4)
+os.write(fd, b"quit\r"); pump(0.3)
+sys.stdout.write(out.decode("utf-8", "replace"))
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(port.to_string())
+        .args(lines)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn redis_cli_works_interactively_with_hints() {
+    if common::which("redis-cli").is_none() {
+        eprintln!("SKIPPED: redis-cli is not on PATH");
+        return;
+    }
+    let server = common::Server::lite(&[]);
+    let screen = interactive_session(
+        server.port,
+        &[
+            "SET mykey ",
+            "SET mykey hello",
+            "GET mykey",
+            "SELECT 2",
+            "DBSIZE",
+        ],
+    );
+    let prompt = format!("127.0.0.1:{}>", server.port);
+    assert!(screen.contains(&prompt), "{screen}");
+    assert!(
+        screen.contains("value [NX|XX]"),
+        "argument hint missing: {screen}"
+    );
+    assert!(screen.contains("\"hello\""), "{screen}");
+    assert!(
+        screen.contains(&format!("127.0.0.1:{}[2]>", server.port)),
+        "{screen}"
+    );
+    assert!(screen.contains("(integer) 0"), "{screen}");
+}
+
+#[test]
+fn redis_cli_pipe_mass_insertion() {
+    if common::which("redis-cli").is_none() {
+        eprintln!("SKIPPED: redis-cli is not on PATH");
+        return;
+    }
+    let server = common::Server::lite(&[]);
+    let input: String = (0..20_000)
+        .map(|i| format!("SET key:{i} value:{i}\r\n"))
+        .collect();
+    let mut child = Command::new("redis-cli")
+        .args(["-p", &server.port.to_string(), "--pipe"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("errors: 0, replies: 20000"), "{text}");
+    assert_eq!(server.raw().cmd_text(&["DBSIZE"]), ":20000\r\n");
+}
