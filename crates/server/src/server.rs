@@ -378,3 +378,52 @@ fn cron(server: Arc<Server>) {
         std::thread::sleep(period.saturating_sub(tick.elapsed()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn protected_mode_refuses_remote_clients_without_a_password() {
+        let server = Server::new(Config::default(), None);
+        let local = addr("10.0.0.1:6379");
+        assert!(server.admit(addr("127.0.0.1:5000"), local, 0).is_ok());
+        assert!(server.admit(addr("[::1]:5000"), local, 0).is_ok());
+        assert_eq!(
+            server.admit(addr("10.0.0.2:5000"), local, 0).err(),
+            Some(DENIED)
+        );
+        server.config.write().requirepass = "pw".into();
+        assert!(
+            server.admit(addr("10.0.0.2:5000"), local, 0).is_ok(),
+            "a password lifts protected mode"
+        );
+        server.config.write().requirepass.clear();
+        server.config.write().protected_mode = false;
+        assert!(server.admit(addr("10.0.0.2:5000"), local, 0).is_ok());
+        assert_eq!(server.rejected_connections.load(Relaxed), 1);
+    }
+
+    #[test]
+    fn maxclients_refuses_the_connection_over_the_limit() {
+        let mut config = Config::default();
+        config.maxclients = 2;
+        let server = Server::new(config, None);
+        let (peer, local) = (addr("127.0.0.1:5000"), addr("127.0.0.1:6379"));
+        let first = server.admit(peer, local, 0).unwrap();
+        server.admit(peer, local, 0).unwrap();
+        assert_eq!(
+            server.admit(peer, local, 0).err(),
+            Some("-ERR max number of clients reached\r\n")
+        );
+        server.unregister(first.id);
+        assert!(
+            server.admit(peer, local, 0).is_ok(),
+            "a slot frees when a client leaves"
+        );
+    }
+}
