@@ -410,9 +410,13 @@ mod tests {
 
     #[test]
     fn maxclients_refuses_the_connection_over_the_limit() {
-        let mut config = Config::default();
-        config.maxclients = 2;
-        let server = Server::new(config, None);
+        let server = Server::new(
+            Config {
+                maxclients: 2,
+                ..Config::default()
+            },
+            None,
+        );
         let (peer, local) = (addr("127.0.0.1:5000"), addr("127.0.0.1:6379"));
         let first = server.admit(peer, local, 0).unwrap();
         server.admit(peer, local, 0).unwrap();
