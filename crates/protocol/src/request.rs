@@ -144,6 +144,13 @@ impl RequestParser {
         self.frame_start
     }
 
+    /// Bytes of the buffer already parsed into arguments or finished frames; what lies beyond is
+    /// unparsed input, which is what `client-query-buffer-limit` bounds (Redis likewise moves
+    /// parsed arguments out of its query buffer).
+    pub fn parsed(&self) -> usize {
+        self.pos
+    }
+
     /// Whether a frame has started but is not complete yet.
     pub fn in_frame(&self) -> bool {
         self.state != State::Idle || self.pos > self.frame_start

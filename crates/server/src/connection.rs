@@ -120,18 +120,19 @@ pub async fn serve(
                 execute(&server, &mut client, &args, &mut output)
             };
             last_command = ran.or(last_command);
+            // AUTH lifts the small-frame limits from the very next frame, even in this read.
+            parser.authenticated = client.authenticated;
             if client.close_after_reply || handle.is_killed() {
                 close = true;
                 break;
             }
         }
-        parser.authenticated = client.authenticated;
         let consumed = parser.consumed();
         if consumed > 0 {
             input.drain(..consumed);
             parser.discard(consumed);
         }
-        if input.len() > settings.query_buffer_limit {
+        if input.len() - parser.parsed() > settings.query_buffer_limit {
             log!(
                 Warning,
                 "Closing client that reached max query buffer length: {} (qbuf={})",
