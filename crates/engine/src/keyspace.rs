@@ -3,8 +3,10 @@
 //! multi-key command locks its shards in index order (no deadlock, and atomic to every other
 //! client), and SWAPDB/FLUSHALL lock them all.
 
+use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, MutexGuard};
@@ -29,11 +31,28 @@ pub struct Db {
     pub expired_keys: u64,
     /// Whether `get` records accesses; off for clients in CLIENT NO-TOUCH mode.
     record_access: bool,
+    /// This database's index; it stays with the index across SWAPDB, as WATCHes do.
+    index: usize,
+    /// WATCHed keys and the flags of the transactions watching them.
+    watched: HashMap<SmallBytes, Vec<WatchFlag>>,
+    events: Option<Arc<dyn KeyEvents>>,
+}
+
+/// Set when a watched key changes; EXEC then aborts. One per client, shared by its WATCHes.
+pub type WatchFlag = Arc<AtomicBool>;
+
+/// Told about changes the engine makes on its own, outside any command: keys expiring. The
+/// server turns them into keyspace notifications (and, later, log entries).
+pub trait KeyEvents: Send + Sync {
+    fn expired(&self, db: usize, key: &[u8]);
 }
 
 impl Db {
-    fn new(hasher: KeyHasher) -> Self {
+    fn new(hasher: KeyHasher, index: usize, events: Option<Arc<dyn KeyEvents>>) -> Self {
         Db {
+            index,
+            events,
+            watched: HashMap::new(),
             dict: Dict::default(),
             hasher,
             volatile: 0,
@@ -46,6 +65,60 @@ impl Db {
 
     pub fn len(&self) -> usize {
         self.dict.len()
+    }
+
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// WATCH: `flag` is set when `key` is next modified, expires or is flushed.
+    pub fn watch(&mut self, key: &[u8], flag: &WatchFlag) {
+        let watchers = self.watched.entry(SmallBytes::new(key)).or_default();
+        if !watchers.iter().any(|f| Arc::ptr_eq(f, flag)) {
+            watchers.push(flag.clone());
+        }
+    }
+
+    pub fn unwatch(&mut self, key: &[u8], flag: &WatchFlag) {
+        if let Some(watchers) = self.watched.get_mut(key) {
+            watchers.retain(|f| !Arc::ptr_eq(f, flag));
+            if watchers.is_empty() {
+                self.watched.remove(key);
+            }
+        }
+    }
+
+    /// After a key expired and was removed: counted, watchers flagged, listeners told.
+    fn expired(&mut self, key: &[u8]) {
+        self.expired_keys += 1;
+        self.signal_modified(key);
+        if let Some(events) = &self.events {
+            events.expired(self.index, key);
+        }
+    }
+
+    /// Marks `key` as modified for the transactions watching it. Every write calls this.
+    pub fn signal_modified(&mut self, key: &[u8]) {
+        if let Some(watchers) = self.watched.get(key) {
+            for flag in watchers {
+                flag.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// Flags the watchers of every watched key that exists here (or in `other`): what FLUSHDB
+    /// and SWAPDB do to transactions.
+    fn signal_existing(&mut self, other: Option<&Db>) {
+        for (key, watchers) in &self.watched {
+            let hash = self.hasher.hash_one(&**key);
+            let exists = self.dict.get(hash, key).is_some()
+                || other.is_some_and(|o| o.dict.get(hash, key).is_some());
+            if exists {
+                for flag in watchers {
+                    flag.store(true, Ordering::Release);
+                }
+            }
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -162,12 +235,14 @@ impl Db {
     }
 
     pub fn clear(&mut self) {
+        self.signal_existing(None);
         self.dict.clear();
         self.volatile = 0;
         self.avg_ttl_ms = 0;
     }
 
     fn take(&mut self) -> Dict {
+        self.signal_existing(None);
         self.volatile = 0;
         self.avg_ttl_ms = 0;
         std::mem::take(&mut self.dict)
@@ -219,8 +294,8 @@ impl Db {
         for key in &due {
             let hash = self.hasher.hash_one(&**key);
             self.remove(hash, key);
+            self.expired(key);
         }
-        self.expired_keys += due.len() as u64;
         (sampled, due.len())
     }
 }
@@ -288,12 +363,23 @@ impl<'a> Locked<'a> {
 
 impl Keyspace {
     pub fn new(shard_count: usize, databases: usize) -> Self {
+        Self::with_events(shard_count, databases, None)
+    }
+
+    /// A keyspace whose expirations are reported to `events`.
+    pub fn with_events(
+        shard_count: usize,
+        databases: usize,
+        events: Option<Arc<dyn KeyEvents>>,
+    ) -> Self {
         let shard_count = shard_count.next_power_of_two();
         let hasher = KeyHasher::with_seed(rand::random());
         let shards = (0..shard_count)
             .map(|_| {
                 Mutex::new(Shard {
-                    dbs: (0..databases).map(|_| Db::new(hasher)).collect(),
+                    dbs: (0..databases)
+                        .map(|i| Db::new(hasher, i, events.clone()))
+                        .collect(),
                 })
             })
             .collect();
@@ -424,8 +510,19 @@ impl Keyspace {
 
     pub fn swap_databases(&self, a: usize, b: usize) {
         let mut all = self.lock_all();
+        if a == b {
+            return;
+        }
         for shard in all.shards() {
-            shard.dbs.swap(a, b);
+            let (low, high) = shard.dbs.split_at_mut(a.max(b));
+            let (x, y) = (&mut low[a.min(b)], &mut high[0]);
+            x.signal_existing(Some(y));
+            y.signal_existing(Some(x));
+            // The data changes places; index and WATCHes stay with the database number.
+            std::mem::swap(&mut x.dict, &mut y.dict);
+            std::mem::swap(&mut x.volatile, &mut y.volatile);
+            std::mem::swap(&mut x.expire_cursor, &mut y.expire_cursor);
+            std::mem::swap(&mut x.avg_ttl_ms, &mut y.avg_ttl_ms);
         }
     }
 
@@ -653,6 +750,44 @@ mod tests {
         drop(locked);
         assert_eq!(ks.random_key(0, 1000), None);
         assert_eq!(ks.db_len(0), 0);
+    }
+
+    #[test]
+    fn watches_are_flagged_by_writes_expiry_flush_and_swap() {
+        let ks = Keyspace::new(4, 16);
+        let flag: WatchFlag = Arc::new(AtomicBool::new(false));
+        let watch = |db: usize, key: &str| {
+            let mut locked = ks.lock_keys([key.as_bytes()]);
+            locked.db(db, key.as_bytes()).0.watch(key.as_bytes(), &flag);
+        };
+        let take = || flag.swap(false, Ordering::AcqRel);
+        set(&ks, "k", 0);
+        watch(0, "k");
+        {
+            let mut locked = ks.lock_keys([&b"other"[..]]);
+            locked.db(0, b"other").0.signal_modified(b"other");
+        }
+        assert!(!take(), "another key's change does not flag");
+        {
+            let mut locked = ks.lock_keys([&b"k"[..]]);
+            locked.db(0, b"k").0.signal_modified(b"k");
+        }
+        assert!(take());
+        set(&ks, "k", 100);
+        ks.active_expire(1000, Duration::from_secs(1));
+        assert!(take(), "active expiry flags");
+        watch(3, "absent");
+        ks.flush(Some(3), false);
+        assert!(
+            !take(),
+            "flushing a database where the key is absent leaves the watch intact"
+        );
+        set(&ks, "k", 0);
+        ks.swap_databases(0, 3);
+        assert!(take(), "SWAPDB flags keys present in either database");
+        assert_eq!((ks.db_len(0), ks.db_len(3)), (0, 1));
+        let mut locked = ks.lock_keys([&b"k"[..]]);
+        assert_eq!(locked.db(3, b"k").0.index(), 3);
     }
 
     #[test]

@@ -4,19 +4,27 @@
 //! - [`keyspace`]: [`Keyspace`], all databases split into mutex-guarded shards; per-shard
 //!   [`Db`] tables with lazy expiry, and the active expiry cycle.
 //! - [`dict`]: [`Dict`], the chained hash table with SCAN's reverse-binary cursor.
-//! - [`value`]: [`Value`], what a key holds, with Redis's encodings.
+//! - [`value`]: [`Value`], what a key holds, with Redis's encodings; the collections are in
+//!   [`list`], [`hash`], [`set`] and [`zset`].
+//! - [`encoding`]: [`EncodingLimits`], the thresholds at which small collections convert.
 //! - [`bytes`]: [`SmallBytes`], binary strings stored inline when short.
 //! - [`glob`]: Redis's glob matching for KEYS, SCAN MATCH and CONFIG GET.
 
 pub mod bytes;
 pub mod dict;
+pub mod encoding;
 pub mod glob;
+pub mod hash;
 pub mod keyspace;
+pub mod list;
+pub mod set;
 pub mod value;
+pub mod zset;
 
 pub use bytes::SmallBytes;
 pub use dict::{Dict, Entry};
-pub use keyspace::{Db, Keyspace, Locked, Shard};
+pub use encoding::EncodingLimits;
+pub use keyspace::{Db, KeyEvents, Keyspace, Locked, Shard, WatchFlag};
 pub use value::Value;
 
 /// The current time in Unix milliseconds.

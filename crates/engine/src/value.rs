@@ -1,8 +1,10 @@
 //! Values stored under keys. Strings that hold integers are kept as integers, as Redis's `int`
 //! encoding does; other strings remember whether they were written whole (`embstr` when short)
-//! or built up in place (`raw`), because OBJECT ENCODING reports the difference.
+//! or built up in place (`raw`), because OBJECT ENCODING reports the difference. Collections
+//! live in their own modules and are boxed, so every value stays small inside its entry.
 
 use crate::bytes::SmallBytes;
+use crate::{hash::Hash, list::List, set::Set, zset::ZSet};
 use redis_lite_protocol::number::parse_i64;
 
 /// Strings up to this length are `embstr` when written whole, as in Redis.
@@ -17,6 +19,10 @@ pub enum Value {
     /// A string modified in place (APPEND, SETRANGE); always reported as `raw`.
     /// Growable, so APPEND and SETRANGE work in place with amortised O(1) appends.
     RawStr(Vec<u8>),
+    List(Box<List>),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -33,6 +39,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Int(_) | Value::Str(_) | Value::RawStr(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -41,6 +51,10 @@ impl Value {
             Value::Int(_) => "int",
             Value::Str(s) if s.len() <= EMBSTR_MAX => "embstr",
             Value::Str(_) | Value::RawStr(_) => "raw",
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -50,6 +64,10 @@ impl Value {
             Value::Int(_) => 0,
             Value::Str(s) => s.heap_size(),
             Value::RawStr(s) => s.capacity(),
+            Value::List(l) => l.heap_size(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 }

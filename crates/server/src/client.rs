@@ -2,14 +2,18 @@
 //! `ClientHandle` is the shared part that CLIENT LIST, CLIENT KILL and INFO see from other
 //! threads.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
 use redis_lite_protocol::Protocol;
 
+use crate::pubsub::Push;
 use crate::stats::WorkerStats;
+
+/// The receiving end of a client's push queue, drained by its connection.
+pub type PushReceiver = tokio::sync::mpsc::UnboundedReceiver<Push>;
 
 /// CLIENT REPLY modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +36,11 @@ pub struct ClientHandle {
     pub info: Mutex<ClientInfo>,
     killed: AtomicBool,
     kill: tokio::sync::Notify,
+    push: tokio::sync::mpsc::UnboundedSender<Push>,
+    /// Bytes of pushes queued and not yet written, for `client-output-buffer-limit pubsub`.
+    pub pending_push_bytes: AtomicUsize,
+    /// When the queue went over the soft limit (Unix ms; 0 = it is not over).
+    pub soft_limit_since_ms: AtomicU64,
 }
 
 /// Fields of CLIENT LIST that change as the client works; updated once per batch of commands.
@@ -50,9 +59,13 @@ pub struct ClientInfo {
 }
 
 impl ClientHandle {
-    pub fn new(id: u64, addr: String, laddr: String, fd: i32) -> Self {
+    pub fn new(id: u64, addr: String, laddr: String, fd: i32) -> (Self, PushReceiver) {
         let now = Instant::now();
-        ClientHandle {
+        let (push, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let handle = ClientHandle {
+            push,
+            pending_push_bytes: AtomicUsize::new(0),
+            soft_limit_since_ms: AtomicU64::new(0),
             id,
             addr,
             laddr,
@@ -73,7 +86,14 @@ impl ClientHandle {
             }),
             killed: AtomicBool::new(false),
             kill: tokio::sync::Notify::new(),
-        }
+        };
+        (handle, receiver)
+    }
+
+    /// Queues a message for this client's connection to write.
+    pub fn send_push(&self, push: Push) {
+        // The receiver is gone only when the connection has ended; the message has nowhere to go.
+        let _ = self.push.send(push);
     }
 
     /// Asks the client's connection to close (CLIENT KILL, shutdown).
@@ -131,6 +151,11 @@ pub struct ClientState {
     pub close_after_reply: bool,
     pub no_touch: bool,
     pub stats: Arc<WorkerStats>,
+    /// Channels and patterns this client is subscribed to, in subscription order.
+    pub channels: Vec<Box<[u8]>>,
+    pub patterns: Vec<Box<[u8]>>,
+    /// Keys this command made non-empty that blocked clients may be waiting on, as (db, key).
+    pub ready_keys: Vec<(usize, Vec<u8>)>,
 }
 
 impl ClientState {
@@ -144,6 +169,14 @@ impl ClientState {
             close_after_reply: false,
             no_touch: false,
             stats,
+            channels: Vec::new(),
+            patterns: Vec::new(),
+            ready_keys: Vec::new(),
         }
+    }
+
+    /// Channel and pattern subscriptions, the count SUBSCRIBE replies report.
+    pub fn subscriptions(&self) -> usize {
+        self.channels.len() + self.patterns.len()
     }
 }

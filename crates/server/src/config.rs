@@ -5,6 +5,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use redis_lite_engine::glob::glob_match;
+use redis_lite_engine::EncodingLimits;
+
+use crate::notify;
 
 /// Log verbosity, as Redis's `loglevel`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -41,6 +44,12 @@ pub struct Config {
     pub hz: u32,
     pub threads: usize,
     pub enable_debug_command: &'static str,
+    pub encoding: EncodingLimits,
+    /// `notify-keyspace-events`, as flag bits (see `notify`).
+    pub notify_keyspace_events: u32,
+    /// `client-output-buffer-limit`: (hard, soft, soft seconds) for normal, replica and pub/sub
+    /// clients.
+    pub output_buffer_limits: [(u64, u64, u64); 3],
 }
 
 impl Default for Config {
@@ -62,6 +71,9 @@ impl Default for Config {
             hz: 0,
             threads: 0,
             enable_debug_command: "no",
+            encoding: EncodingLimits::default(),
+            notify_keyspace_events: 0,
+            output_buffer_limits: [(0, 0, 0); 3],
         };
         for param in PARAMS {
             let words = split_words(param.default).expect("defaults are well-formed");
@@ -83,6 +95,8 @@ pub struct Param {
     pub set: fn(&mut Config, &[String]) -> Result<(), String>,
     /// Whether the directive takes any number of words (bind) rather than exactly one.
     pub variadic: bool,
+    /// The older name Redis still accepts and lists (`hash-max-ziplist-entries`...).
+    pub alias: Option<&'static str>,
 }
 
 fn one(words: &[String]) -> Result<&str, String> {
@@ -169,6 +183,7 @@ macro_rules! int_param {
                 Ok(())
             },
             variadic: false,
+            alias: None,
         }
     };
 }
@@ -186,6 +201,25 @@ macro_rules! memory_param {
                 Ok(())
             },
             variadic: false,
+            alias: None,
+        }
+    };
+}
+
+/// A collection-encoding threshold, with its old `ziplist` name as an alias.
+macro_rules! encoding_param {
+    ($name:literal, $alias:literal, $field:ident, $min:expr, default $default:literal) => {
+        Param {
+            name: $name,
+            mutable: true,
+            default: $default,
+            get: |c| c.encoding.$field.to_string(),
+            set: |c, w| {
+                c.encoding.$field = parse_int(w, $min, i64::MAX)?;
+                Ok(())
+            },
+            variadic: false,
+            alias: Some($alias),
         }
     };
 }
@@ -203,6 +237,7 @@ macro_rules! string_param {
                 Ok(())
             },
             variadic: false,
+            alias: None,
         }
     };
 }
@@ -222,6 +257,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         variadic: true,
+        alias: None,
     },
     int_param!("port", port: u16, 0, 65535, default "6379", mutable false),
     Param {
@@ -234,6 +270,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         variadic: false,
+        alias: None,
     },
     string_param!("requirepass", requirepass, mutable true),
     int_param!("timeout", timeout: u64, 0, i32::MAX as i64, default "0", mutable true),
@@ -264,6 +301,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         variadic: false,
+        alias: None,
     },
     string_param!("logfile", logfile, mutable false),
     memory_param!("proto-max-bulk-len", proto_max_bulk_len, 1 << 20, default "512mb"),
@@ -279,6 +317,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         variadic: false,
+        alias: None,
     },
     Param {
         name: "threads",
@@ -296,6 +335,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         variadic: false,
+        alias: None,
     },
     Param {
         name: "enable-debug-command",
@@ -307,11 +347,94 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         variadic: false,
+        alias: None,
+    },
+    Param {
+        name: "list-max-listpack-size",
+        mutable: true,
+        default: "-2",
+        get: |c| c.encoding.list_max_listpack_size.to_string(),
+        set: |c, w| {
+            c.encoding.list_max_listpack_size = parse_int(w, i32::MIN as i64, i32::MAX as i64)?;
+            Ok(())
+        },
+        variadic: false,
+        alias: Some("list-max-ziplist-size"),
+    },
+    encoding_param!("hash-max-listpack-entries", "hash-max-ziplist-entries", hash_max_listpack_entries, 0, default "512"),
+    encoding_param!("hash-max-listpack-value", "hash-max-ziplist-value", hash_max_listpack_value, 0, default "64"),
+    Param {
+        name: "set-max-intset-entries",
+        mutable: true,
+        default: "512",
+        get: |c| c.encoding.set_max_intset_entries.to_string(),
+        set: |c, w| {
+            c.encoding.set_max_intset_entries = parse_int(w, 0, i64::MAX)?;
+            Ok(())
+        },
+        variadic: false,
+        alias: None,
+    },
+    encoding_param!("zset-max-listpack-entries", "zset-max-ziplist-entries", zset_max_listpack_entries, 0, default "128"),
+    encoding_param!("zset-max-listpack-value", "zset-max-ziplist-value", zset_max_listpack_value, 0, default "64"),
+    Param {
+        name: "notify-keyspace-events",
+        mutable: true,
+        default: "\"\"",
+        get: |c| notify::format_flags(c.notify_keyspace_events),
+        set: |c, w| {
+            c.notify_keyspace_events = notify::parse_flags(one(w)?)?;
+            Ok(())
+        },
+        variadic: false,
+        alias: None,
+    },
+    Param {
+        name: "client-output-buffer-limit",
+        mutable: true,
+        default: "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60",
+        get: |c| {
+            let classes = ["normal", "slave", "pubsub"];
+            let parts: Vec<String> = classes
+                .iter()
+                .zip(c.output_buffer_limits)
+                .map(|(name, (hard, soft, secs))| format!("{name} {hard} {soft} {secs}"))
+                .collect();
+            parts.join(" ")
+        },
+        set: |c, w| {
+            if w.is_empty() || w.len() % 4 != 0 {
+                return Err("Wrong number of arguments in buffer limit configuration.".into());
+            }
+            for group in w.chunks(4) {
+                let class = match group[0].to_ascii_lowercase().as_str() {
+                    "normal" => 0,
+                    "slave" | "replica" => 1,
+                    "pubsub" => 2,
+                    _ => {
+                        return Err(
+                            "Invalid client class specified in buffer limit configuration.".into(),
+                        )
+                    }
+                };
+                let size = |t: &str| parse_memory(t).filter(|v| *v >= 0);
+                let limits = (size(&group[1]), size(&group[2]), size(&group[3]));
+                let (Some(hard), Some(soft), Some(secs)) = limits else {
+                    return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into());
+                };
+                c.output_buffer_limits[class] = (hard as u64, soft as u64, secs as u64);
+            }
+            Ok(())
+        },
+        variadic: true,
+        alias: None,
     },
 ];
 
 pub fn find_param(name: &str) -> Option<&'static Param> {
-    PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+    PARAMS.iter().find(|p| {
+        p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
+    })
 }
 
 /// A start-up configuration error, reported as Redis does, naming the file and line.
@@ -474,15 +597,21 @@ pub fn from_args(args: &[String]) -> Result<Startup, ConfigError> {
 
 /// CONFIG GET: every parameter matching any of the patterns, as (name, value).
 pub fn get_matching(config: &Config, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
-    PARAMS
-        .iter()
-        .filter(|p| {
-            patterns
-                .iter()
-                .any(|pat| glob_match(pat, p.name.as_bytes(), true))
-        })
-        .map(|p| (p.name, (p.get)(config)))
-        .collect()
+    let matches = |name: &str| {
+        patterns
+            .iter()
+            .any(|pat| glob_match(pat, name.as_bytes(), true))
+    };
+    let mut out = Vec::new();
+    for p in PARAMS {
+        // An alias is listed under its own name too, as Redis does.
+        for name in std::iter::once(p.name).chain(p.alias) {
+            if matches(name) {
+                out.push((name, (p.get)(config)));
+            }
+        }
+    }
+    out
 }
 
 /// CONFIG SET of several parameters at once: all are validated before any takes effect.

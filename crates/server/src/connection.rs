@@ -10,11 +10,12 @@ use redis_lite_protocol::{Limits, ReplyWriter, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::client::{ClientHandle, ClientState, ReplyMode};
+use crate::client::{ClientHandle, ClientState, PushReceiver, ReplyMode};
 use crate::command::{self, Lookup};
 use crate::context::Ctx;
 use crate::error::{truncated, CommandError};
 use crate::log;
+use crate::pubsub::Push;
 use crate::server::Server;
 use crate::stats::WorkerStats;
 
@@ -50,6 +51,7 @@ pub async fn serve(
     server: Arc<Server>,
     mut stream: TcpStream,
     handle: Arc<ClientHandle>,
+    mut pushes: PushReceiver,
     stats: Arc<WorkerStats>,
 ) {
     let authenticated = server.config.read().requirepass.is_empty();
@@ -67,28 +69,52 @@ pub async fn serve(
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
         }
+        // Subscribers wait for messages, so the idle timeout does not apply to them.
+        let idle_timeout = settings
+            .idle_timeout
+            .filter(|_| client.subscriptions() == 0);
         let read = async {
-            match settings.idle_timeout {
+            match idle_timeout {
                 Some(limit) => tokio::time::timeout(limit, stream.read_buf(&mut input))
                     .await
                     .ok(),
                 None => Some(stream.read_buf(&mut input).await),
             }
         };
-        // `None` ends the connection: killed, closed by the peer, a read error, or idle too long.
-        let received = tokio::select! {
+        let event = tokio::select! {
             biased;
-            _ = handle.killed() => None,
+            _ = handle.killed() => Event::Close,
+            Some(push) = pushes.recv() => Event::Push(push),
             r = read => match r {
-                Some(Ok(n)) if n > 0 => Some(n),
-                Some(_) => None,
+                Some(Ok(n)) if n > 0 => Event::Read(n),
+                Some(_) => Event::Close,
                 None => {
                     log!(Verbose, "Closing idle client");
-                    None
+                    Event::Close
                 }
             },
         };
-        let Some(n) = received else { break };
+        let n = match event {
+            Event::Close => break,
+            Event::Read(n) => n,
+            Event::Push(push) => {
+                // Write this message and any others already queued, in one write.
+                let mut writer = ReplyWriter::new(&mut output, client.protocol);
+                let mut written = write_push(&mut writer, &push);
+                while let Ok(more) = pushes.try_recv() {
+                    written += write_push(&mut writer, &more);
+                }
+                handle.pending_push_bytes.fetch_sub(written, Relaxed);
+                if stream.write_all(&output).await.is_err() {
+                    break;
+                }
+                stats
+                    .net_output_bytes
+                    .fetch_add(output.len() as u64, Relaxed);
+                output.clear();
+                continue;
+            }
+        };
         stats.net_input_bytes.fetch_add(n as u64, Relaxed);
         stats.reads_processed.fetch_add(1, Relaxed);
 
@@ -176,6 +202,36 @@ pub async fn serve(
     }
     let _ = stream.shutdown().await;
     server.unregister(handle.id);
+}
+
+enum Event {
+    Read(usize),
+    Push(Push),
+    Close,
+}
+
+/// Encodes a pub/sub message; returns the bytes it had counted against the buffer limit.
+fn write_push(out: &mut ReplyWriter<'_>, push: &Push) -> usize {
+    match push {
+        Push::Message { channel, message } => {
+            out.push(3);
+            out.bulk(b"message");
+            out.bulk(channel);
+            out.bulk(message);
+        }
+        Push::PMessage {
+            pattern,
+            channel,
+            message,
+        } => {
+            out.push(4);
+            out.bulk(b"pmessage");
+            out.bulk(pattern);
+            out.bulk(channel);
+            out.bulk(message);
+        }
+    }
+    push.size()
 }
 
 /// Runs one command and writes its reply. Returns the command's full name for CLIENT LIST.

@@ -1,13 +1,14 @@
 //! `Ctx`: what a command handler sees. The request's arguments, the calling client's state, the
 //! shared server, and the reply writer.
 
-use redis_lite_engine::Locked;
+use redis_lite_engine::{Db, EncodingLimits, Locked};
 use redis_lite_protocol::number::{parse_f64, parse_i64};
 use redis_lite_protocol::ReplyWriter;
 
 use crate::client::ClientState;
 use crate::command::Entry;
 use crate::error::CommandError;
+use crate::notify::Class;
 use crate::server::Server;
 
 pub struct Ctx<'a> {
@@ -71,6 +72,30 @@ impl<'a> Ctx<'a> {
     /// Counts a read lookup for INFO's `keyspace_hits`/`keyspace_misses`.
     pub fn count_lookup(&self, found: bool) {
         self.client.stats.count_lookup(found);
+    }
+
+    /// After a write to `key` in `db`: invalidates WATCHes on it and emits its keyspace
+    /// notification (`class` and `event` as Redis names them, e.g. `Class::List`, "lpush").
+    /// Every command that modifies a key calls this once per key and event.
+    pub fn changed(&self, db: &mut Db, key: &[u8], class: Class, event: &str) {
+        db.signal_modified(key);
+        self.server.notifier.emit(db.index(), key, class, event);
+    }
+
+    /// After pushing to a list or adding to a sorted set: clients blocked on `key` (BLPOP,
+    /// BZPOPMIN...) are served once this command completes.
+    pub fn key_ready(&mut self, db: usize, key: &[u8]) {
+        self.client.ready_keys.push((db, key.to_vec()));
+    }
+
+    /// Emits a keyspace notification that is not a modification (such as a key miss).
+    pub fn notify(&self, db: usize, key: &[u8], class: Class, event: &str) {
+        self.server.notifier.emit(db, key, class, event);
+    }
+
+    /// The collection encoding thresholds in force (`*-max-listpack-*`, `set-max-intset-entries`).
+    pub fn encoding_limits(&self) -> EncodingLimits {
+        self.server.encoding.load()
     }
 
     /// Records `n` changes to the dataset (INFO's `rdb_changes_since_last_save`).

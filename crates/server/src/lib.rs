@@ -10,6 +10,8 @@
 //! - [`commands`]: one file per command family; each exports its specs and handlers.
 //! - [`context`]: [`context::Ctx`], what a handler sees.
 //! - [`config`]: the parameter table behind redis.conf, the command line and CONFIG.
+//! - [`pubsub`]: channel and pattern subscriptions, and delivery to subscribers on any thread.
+//! - [`notify`]: keyspace notification flags and classes.
 //! - [`client`], [`stats`], [`memory`], [`log`], [`error`]: client state, INFO counters,
 //!   allocator figures, Redis-format logging, and typed errors with Redis's texts.
 
@@ -22,5 +24,7 @@ pub mod context;
 pub mod error;
 pub mod log;
 pub mod memory;
+pub mod notify;
+pub mod pubsub;
 pub mod server;
 pub mod stats;

@@ -14,12 +14,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
+use redis_lite_engine::encoding::SharedEncodingLimits;
 use redis_lite_engine::Keyspace;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-use crate::client::ClientHandle;
+use crate::client::{ClientHandle, PushReceiver};
 use crate::config::{Config, Startup};
+use crate::notify::Notifier;
+use crate::pubsub::PubSub;
 use crate::stats::WorkerStats;
 use crate::{command, connection, log};
 
@@ -56,6 +59,10 @@ pub struct Server {
     pub instantaneous_ops: AtomicU64,
     pub peak_memory: AtomicU64,
     pub expired_time_cap_reached: AtomicU64,
+    /// Collection encoding thresholds, kept out of the config lock for the hot path.
+    pub encoding: SharedEncodingLimits,
+    pub pubsub: Arc<PubSub>,
+    pub notifier: Arc<Notifier>,
 }
 
 fn random_hex(len: usize) -> String {
@@ -73,8 +80,11 @@ impl Server {
             .map(|_| Arc::new(WorkerStats::new(commands)))
             .collect();
         let shards = (config.threads * SHARDS_PER_THREAD).max(SHARDS_PER_THREAD);
-        Server {
-            keyspace: Keyspace::new(shards, config.databases),
+        let pubsub = Arc::new(PubSub::default());
+        let notifier = Arc::new(Notifier::new(pubsub.clone()));
+        let events: Arc<dyn redis_lite_engine::KeyEvents> = notifier.clone();
+        let server = Server {
+            keyspace: Keyspace::with_events(shards, config.databases, Some(events)),
             config_epoch: AtomicU64::new(0),
             config_file,
             clients: Mutex::new(BTreeMap::new()),
@@ -92,8 +102,30 @@ impl Server {
             instantaneous_ops: AtomicU64::new(0),
             peak_memory: AtomicU64::new(0),
             expired_time_cap_reached: AtomicU64::new(0),
+            encoding: SharedEncodingLimits::default(),
+            pubsub,
+            notifier,
             config: RwLock::new(config),
-        }
+        };
+        server.apply_config();
+        server
+    }
+
+    /// Publishes the settings that the hot path reads without the config lock. Called at
+    /// start-up and after every CONFIG SET.
+    pub fn apply_config(&self) {
+        let config = self.config.read();
+        self.encoding.store(config.encoding);
+        self.notifier.set_flags(config.notify_keyspace_events);
+        let (hard, soft, soft_seconds) = config.output_buffer_limits[2];
+        self.pubsub.set_limit(crate::pubsub::BufferLimit {
+            hard,
+            soft,
+            soft_seconds,
+        });
+        crate::log::set_level(config.loglevel);
+        drop(config);
+        self.config_epoch.fetch_add(1, Relaxed);
     }
 
     /// Changes since the last save, summed over the workers.
@@ -106,6 +138,7 @@ impl Server {
     }
 
     pub fn unregister(&self, id: u64) {
+        self.pubsub.remove_client(id);
         self.clients.lock().remove(&id);
     }
 
@@ -124,7 +157,7 @@ impl Server {
         peer: SocketAddr,
         local: SocketAddr,
         fd: i32,
-    ) -> Result<Arc<ClientHandle>, &'static str> {
+    ) -> Result<(Arc<ClientHandle>, PushReceiver), &'static str> {
         self.connections_received.fetch_add(1, Relaxed);
         let config = self.config.read();
         if config.protected_mode && config.requirepass.is_empty() && !peer.ip().is_loopback() {
@@ -137,14 +170,10 @@ impl Server {
             return Err("-ERR max number of clients reached\r\n");
         }
         let id = self.next_client_id.fetch_add(1, Relaxed);
-        let handle = Arc::new(ClientHandle::new(
-            id,
-            peer.to_string(),
-            local.to_string(),
-            fd,
-        ));
+        let (handle, pushes) = ClientHandle::new(id, peer.to_string(), local.to_string(), fd);
+        let handle = Arc::new(handle);
         clients.insert(id, handle.clone());
-        Ok(handle)
+        Ok((handle, pushes))
     }
 }
 
@@ -152,6 +181,7 @@ impl Server {
 struct Accepted {
     stream: std::net::TcpStream,
     handle: Arc<ClientHandle>,
+    pushes: PushReceiver,
 }
 
 /// Binds every `bind` address. A `-` prefix marks an address that may be unavailable.
@@ -293,7 +323,7 @@ async fn accept_loop(
         let local = stream.local_addr().unwrap_or(peer);
         let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
         match server.admit(peer, local, fd) {
-            Ok(handle) => {
+            Ok((handle, pushes)) => {
                 let _ = stream.set_nodelay(true);
                 let keepalive = server.config.read().tcp_keepalive;
                 let Ok(stream) = stream.into_std() else {
@@ -307,7 +337,11 @@ async fn accept_loop(
                 }
                 let id = handle.id;
                 if loops[next % loops.len()]
-                    .send(Accepted { stream, handle })
+                    .send(Accepted {
+                        stream,
+                        handle,
+                        pushes,
+                    })
                     .is_err()
                 {
                     server.unregister(id);
@@ -329,7 +363,12 @@ fn event_loop(server: Arc<Server>, index: usize, mut incoming: mpsc::UnboundedRe
         .expect("event loop runtime");
     let stats = server.workers[index].clone();
     runtime.block_on(async move {
-        while let Some(Accepted { stream, handle }) = incoming.recv().await {
+        while let Some(Accepted {
+            stream,
+            handle,
+            pushes,
+        }) = incoming.recv().await
+        {
             let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
                 server.unregister(handle.id);
                 continue;
@@ -338,6 +377,7 @@ fn event_loop(server: Arc<Server>, index: usize, mut incoming: mpsc::UnboundedRe
                 server.clone(),
                 stream,
                 handle,
+                pushes,
                 stats.clone(),
             ));
         }
@@ -418,7 +458,7 @@ mod tests {
             None,
         );
         let (peer, local) = (addr("127.0.0.1:5000"), addr("127.0.0.1:6379"));
-        let first = server.admit(peer, local, 0).unwrap();
+        let (first, _) = server.admit(peer, local, 0).unwrap();
         server.admit(peer, local, 0).unwrap();
         assert_eq!(
             server.admit(peer, local, 0).err(),

@@ -102,13 +102,8 @@ fn config_set(ctx: &mut Ctx<'_>) -> CmdResult {
         return Err(CommandError::Syntax);
     }
     let pairs: Vec<(&[u8], &[u8])> = ctx.args[2..].chunks(2).map(|p| (p[0], p[1])).collect();
-    let loglevel = {
-        let mut config = ctx.server.config.write();
-        config::set_many(&mut config, &pairs).map_err(CommandError::err)?;
-        config.loglevel
-    };
-    crate::log::set_level(loglevel);
-    ctx.server.config_epoch.fetch_add(1, Relaxed);
+    config::set_many(&mut ctx.server.config.write(), &pairs).map_err(CommandError::err)?;
+    ctx.server.apply_config();
     ctx.out.ok();
     Ok(())
 }
@@ -389,6 +384,7 @@ fn serialized_length(value: &Value) -> usize {
         }
         Value::Str(s) => len_prefix(s.len()) + s.len(),
         Value::RawStr(s) => len_prefix(s.len()) + s.len(),
+        Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => 0,
     }
 }
 
