@@ -56,6 +56,30 @@ pub struct ClientInfo {
     pub query_buffer_free: usize,
     pub output_buffer: usize,
     pub no_evict: bool,
+    /// Channel and pattern subscriptions.
+    pub sub: usize,
+    pub psub: usize,
+}
+
+impl ClientInfo {
+    /// CLIENT LIST's `flags`: `P` for a subscriber, `e` for no-evict, `N` for none.
+    fn flags(&self) -> String {
+        let mut flags = String::new();
+        if self.sub + self.psub > 0 {
+            flags.push('P');
+        }
+        if self.no_evict {
+            flags.push('e');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        flags
+    }
+
+    pub fn is_subscriber(&self) -> bool {
+        self.sub + self.psub > 0
+    }
 }
 
 impl ClientHandle {
@@ -83,6 +107,8 @@ impl ClientHandle {
                 query_buffer_free: 0,
                 output_buffer: 0,
                 no_evict: false,
+                sub: 0,
+                psub: 0,
             }),
             killed: AtomicBool::new(false),
             kill: tokio::sync::Notify::new(),
@@ -115,7 +141,7 @@ impl ClientHandle {
         let info = self.info.lock();
         let tot_mem = info.query_buffer + info.query_buffer_free + info.output_buffer + 1024;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 \
              multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 \
              omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
             self.id,
@@ -125,8 +151,10 @@ impl ClientHandle {
             String::from_utf8_lossy(&info.name),
             now.duration_since(self.created).as_secs(),
             now.saturating_duration_since(info.last_active).as_secs(),
-            if info.no_evict { "e" } else { "N" },
+            info.flags(),
             info.db,
+            info.sub,
+            info.psub,
             info.query_buffer,
             info.query_buffer_free,
             info.query_buffer + info.query_buffer_free,
@@ -173,6 +201,18 @@ impl ClientState {
             patterns: Vec::new(),
             ready_keys: Vec::new(),
         }
+    }
+
+    /// Copies the state other clients see (CLIENT LIST) into the shared handle.
+    pub fn publish_info(&self, last_command: Option<&'static str>) {
+        let mut info = self.handle.info.lock();
+        if let Some(name) = last_command {
+            info.last_command = name;
+        }
+        info.last_active = Instant::now();
+        info.db = self.db;
+        info.sub = self.channels.len();
+        info.psub = self.patterns.len();
     }
 
     /// Channel and pattern subscriptions, the count SUBSCRIBE replies report.

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redis_lite_protocol::{Limits, ReplyWriter, RequestParser};
+use redis_lite_protocol::{Limits, Protocol, ReplyWriter, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -105,7 +105,7 @@ pub async fn serve(
                     written += write_push(&mut writer, &more);
                 }
                 handle.pending_push_bytes.fetch_sub(written, Relaxed);
-                if stream.write_all(&output).await.is_err() {
+                if !write_unless_killed(&mut stream, &output, &handle).await {
                     break;
                 }
                 stats
@@ -170,18 +170,14 @@ pub async fn serve(
 
         // Before the replies go out, so a client that saw its reply sees its own state in
         // CLIENT LIST from another connection.
+        client.publish_info(last_command);
         {
             let mut info = handle.info.lock();
-            if let Some(name) = last_command {
-                info.last_command = name;
-            }
-            info.last_active = Instant::now();
-            info.db = client.db;
             info.query_buffer = input.len();
             info.query_buffer_free = input.capacity() - input.len();
         }
         if !output.is_empty() {
-            if stream.write_all(&output).await.is_err() {
+            if !write_unless_killed(&mut stream, &output, &handle).await {
                 break;
             }
             stats
@@ -200,8 +196,18 @@ pub async fn serve(
             break;
         }
     }
-    let _ = stream.shutdown().await;
+    // Leave the client list first, so nobody sees a closed connection as still connected.
     server.unregister(handle.id);
+    let _ = stream.shutdown().await;
+}
+
+/// Writes `bytes`, giving up if the client is killed meanwhile: a reader that stopped reading
+/// must not keep its connection (and its subscriptions) alive by blocking the write forever.
+async fn write_unless_killed(stream: &mut TcpStream, bytes: &[u8], handle: &ClientHandle) -> bool {
+    tokio::select! {
+        result = stream.write_all(bytes) => result.is_ok(),
+        _ = handle.killed() => false,
+    }
 }
 
 enum Event {
@@ -286,6 +292,18 @@ pub fn execute(
             client.authenticated = true;
         } else {
             reject(client, Some(entry.id), CommandError::NoAuth, out, start);
+            return None;
+        }
+    }
+    if client.protocol == Protocol::Resp2 && client.subscriptions() > 0 {
+        let top = entry.full_name.split('|').next().unwrap_or_default();
+        if !crate::commands::pubsub::allowed_while_subscribed(top) {
+            let error = CommandError::err(format!(
+                "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed \
+                 in this context",
+                entry.full_name
+            ));
+            reject(client, Some(entry.id), error, out, start);
             return None;
         }
     }

@@ -118,15 +118,11 @@ impl PubSub {
         let mut receivers = 0;
         if let Some(subscribers) = self.channels.read().get(&channel) {
             for client in subscribers {
-                deliver(
-                    client,
-                    Push::Message {
-                        channel: channel.clone(),
-                        message: message.clone(),
-                    },
-                    limit,
-                );
-                receivers += 1;
+                let push = Push::Message {
+                    channel: channel.clone(),
+                    message: message.clone(),
+                };
+                receivers += usize::from(deliver(client, push, limit));
             }
         }
         for (pattern, client) in self.patterns.read().iter() {
@@ -136,8 +132,7 @@ impl PubSub {
                     channel: channel.clone(),
                     message: message.clone(),
                 };
-                deliver(client, push, limit);
-                receivers += 1;
+                receivers += usize::from(deliver(client, push, limit));
             }
         }
         receivers
@@ -177,9 +172,10 @@ impl PubSub {
 }
 
 /// Queues a message for a subscriber, disconnecting it when its backlog passes the limit.
-fn deliver(client: &ClientHandle, push: Push, limit: BufferLimit) {
+/// Returns whether the client received it.
+fn deliver(client: &ClientHandle, push: Push, limit: BufferLimit) -> bool {
     if client.is_killed() {
-        return;
+        return false;
     }
     let queued = client.pending_push_bytes.fetch_add(push.size(), Relaxed) + push.size();
     if over_limit(client, queued as u64, limit) {
@@ -190,9 +186,10 @@ fn deliver(client: &ClientHandle, push: Push, limit: BufferLimit) {
             client.addr
         );
         client.kill();
-        return;
+        return false;
     }
     client.send_push(push);
+    true
 }
 
 /// The hard limit closes at once; the soft one once exceeded for `soft_seconds` in a row.

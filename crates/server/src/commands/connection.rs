@@ -95,10 +95,19 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
 
 /// PING [message]
 fn ping(ctx: &mut Ctx<'_>) -> CmdResult {
-    match ctx.arg_count() {
-        1 => ctx.out.simple("PONG"),
-        2 => ctx.out.bulk(ctx.arg(1)),
-        _ => return Err(ctx.wrong_arity()),
+    if ctx.arg_count() > 2 {
+        return Err(ctx.wrong_arity());
+    }
+    if ctx.client.protocol == Protocol::Resp2 && ctx.client.subscriptions() > 0 {
+        // A RESP2 subscriber's replies must look like messages.
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(ctx.args.get(1).copied().unwrap_or_default());
+        return Ok(());
+    }
+    match ctx.args.get(1) {
+        None => ctx.out.simple("PONG"),
+        Some(message) => ctx.out.bulk(message),
     }
     Ok(())
 }
@@ -253,6 +262,7 @@ fn quit(ctx: &mut Ctx<'_>) -> CmdResult {
 /// RESET: back to a fresh connection's state (RESP2, db 0, replies on, no name), and
 /// unauthenticated again when a password is required.
 fn reset(ctx: &mut Ctx<'_>) -> CmdResult {
+    crate::commands::pubsub::unsubscribe_all(ctx);
     let client = &mut *ctx.client;
     client.db = 0;
     client.protocol = Protocol::Resp2;
@@ -342,10 +352,8 @@ fn client_info(ctx: &mut Ctx<'_>) -> CmdResult {
 /// The calling client's shared info is refreshed per batch; bring it up to date before it is
 /// reported, so a client sees its own current command and database.
 fn sync_own_info(ctx: &Ctx<'_>) {
-    let mut info = ctx.client.handle.info.lock();
-    info.last_command = ctx.command.full_name.as_str();
-    info.db = ctx.client.db;
-    info.last_active = Instant::now();
+    ctx.client
+        .publish_info(Some(ctx.command.full_name.as_str()));
 }
 
 /// The CLIENT LIST / CLIENT KILL `TYPE` values.
@@ -371,9 +379,13 @@ enum ClientType {
     Pubsub,
 }
 
-/// Every connected client is a normal one until replication and pub/sub exist.
-fn client_type(_: &ClientHandle) -> ClientType {
-    ClientType::Normal
+/// Subscribers are `pubsub` clients; everyone else is `normal` until replication exists.
+fn client_type(handle: &ClientHandle) -> ClientType {
+    if handle.info.lock().is_subscriber() {
+        ClientType::Pubsub
+    } else {
+        ClientType::Normal
+    }
 }
 
 /// CLIENT LIST [TYPE type] [ID client-id ...]
@@ -421,7 +433,15 @@ fn client_list(ctx: &mut Ctx<'_>) -> CmdResult {
 /// [LADDR ip:port] [SKIPME yes/no]
 fn client_kill(ctx: &mut Ctx<'_>) -> CmdResult {
     let own_id = ctx.client.handle.id;
-    let all: Vec<_> = ctx.server.clients.lock().values().cloned().collect();
+    // A client already killed is on its way out and no longer counts.
+    let all: Vec<_> = ctx
+        .server
+        .clients
+        .lock()
+        .values()
+        .filter(|h| !h.is_killed())
+        .cloned()
+        .collect();
     if ctx.arg_count() == 3 {
         // The old form: one address, an error when nobody matches, and the caller may kill itself.
         let addr = ctx.arg(2);

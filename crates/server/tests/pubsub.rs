@@ -1,0 +1,200 @@
+//! Pub/sub: subscriptions, delivery across connections and threads, RESP2's subscribed-mode
+//! restrictions, RESP3 pushes mixed with replies, and the output buffer limit for slow readers.
+mod common;
+
+use std::io::Read;
+use std::time::Duration;
+
+use common::{differential, Server};
+
+#[test]
+fn subscription_replies_match_redis() {
+    differential(
+        &[
+            &["SUBSCRIBE"],
+            &["PUBLISH", "a"],
+            &["UNSUBSCRIBE"],
+            &["PUNSUBSCRIBE"],
+            &["SUBSCRIBE", "a"],
+            &["SUBSCRIBE", "a"],
+            &["PING"],
+            &["PING", "x"],
+            &["GET", "k"],
+            &["CLIENT", "ID", "x"],
+            &["PSUBSCRIBE", "p*"],
+            &["PUNSUBSCRIBE", "zz"],
+            &["PUNSUBSCRIBE"],
+            &["UNSUBSCRIBE", "a"],
+            &["UNSUBSCRIBE"],
+            &["PING"],
+            &["PUBSUB", "CHANNELS"],
+            &["PUBSUB", "NUMSUB", "a", "x"],
+            &["PUBSUB", "NUMPAT"],
+            &["PUBSUB", "FOO"],
+            &["PUBSUB", "NUMPAT", "x"],
+            &["PUBSUB", "CHANNELS", "x", "y"],
+            &["PUBLISH", "nobody", "hi"],
+            &["SUBSCRIBE", "z"],
+            &["RESET"],
+            &["GET", "k"],
+        ],
+        false,
+    );
+}
+
+#[test]
+fn resp3_subscriptions_match_redis() {
+    differential(
+        &[
+            &["SUBSCRIBE", "a"],
+            &["PING"],
+            &["GET", "k"],
+            &["SET", "k", "v"],
+            &["UNSUBSCRIBE", "a"],
+            &["RESET"],
+        ],
+        true,
+    );
+}
+
+/// Runs a two-client scenario and returns what each read, so the two servers can be compared.
+fn two_clients(server: &Server, resp3: bool) -> Vec<Vec<u8>> {
+    let mut sub = server.raw();
+    let mut publisher = server.raw();
+    let mut seen = Vec::new();
+    if resp3 {
+        sub.cmd(&["HELLO", "3"]);
+    }
+    seen.push(sub.cmd(&["SUBSCRIBE", "news", "sport"]));
+    seen.push(sub.read_reply());
+    seen.push(sub.cmd(&["PSUBSCRIBE", "n*"]));
+    seen.push(publisher.cmd(&["PUBLISH", "news", "hello"]));
+    seen.push(sub.read_reply());
+    seen.push(sub.read_reply());
+    seen.push(publisher.cmd(&["PUBLISH", "sport", "goal"]));
+    seen.push(sub.read_reply());
+    seen.push(publisher.cmd(&["PUBSUB", "NUMSUB", "news", "sport", "none"]));
+    seen.push(publisher.cmd(&["PUBSUB", "NUMPAT"]));
+    seen.push(publisher.cmd(&["PUBSUB", "CHANNELS", "n*"]));
+    seen.push(sub.cmd(&["UNSUBSCRIBE", "news"]));
+    seen.push(publisher.cmd(&["PUBLISH", "news", "again"]));
+    seen.push(sub.read_reply());
+    if resp3 {
+        // In RESP3 a subscriber may run ordinary commands between messages.
+        seen.push(sub.cmd(&["SET", "k", "v"]));
+        seen.push(sub.cmd(&["GET", "k"]));
+    }
+    drop(sub);
+    std::thread::sleep(Duration::from_millis(100));
+    seen.push(publisher.cmd(&["PUBLISH", "sport", "nobody left"]));
+    seen
+}
+
+#[test]
+fn delivery_between_clients_matches_redis() {
+    for resp3 in [false, true] {
+        let lite = Server::lite(&["--threads", "2"]);
+        let got = two_clients(&lite, resp3);
+        let text = |v: &[Vec<u8>]| {
+            v.iter()
+                .map(|r| String::from_utf8_lossy(r).into_owned())
+                .collect::<Vec<_>>()
+        };
+        match Server::redis(&[]) {
+            Some(redis) => assert_eq!(
+                text(&got),
+                text(&two_clients(&redis, resp3)),
+                "resp3={resp3}"
+            ),
+            None => assert_eq!(
+                got[3], b":2\r\n",
+                "news reaches the channel and the pattern subscriber"
+            ),
+        }
+    }
+}
+
+#[test]
+fn messages_cross_event_loops() {
+    let server = Server::lite(&["--threads", "4"]);
+    let mut subscribers: Vec<_> = (0..8).map(|_| server.raw()).collect();
+    for s in &mut subscribers {
+        s.cmd(&["SUBSCRIBE", "fanout"]);
+    }
+    let mut publisher = server.raw();
+    let pubsub_clients = publisher.cmd_text(&["CLIENT", "LIST", "TYPE", "pubsub"]);
+    assert_eq!(
+        pubsub_clients.matches("flags=P ").count(),
+        8,
+        "{pubsub_clients}"
+    );
+    assert_eq!(
+        pubsub_clients.matches(" sub=1 psub=0 ").count(),
+        8,
+        "{pubsub_clients}"
+    );
+    assert_eq!(publisher.cmd_text(&["PUBLISH", "fanout", "m1"]), ":8\r\n");
+    for s in &mut subscribers {
+        assert_eq!(
+            s.read_reply(),
+            b"*3\r\n$7\r\nmessage\r\n$6\r\nfanout\r\n$2\r\nm1\r\n"
+        );
+    }
+}
+
+#[test]
+fn slow_subscriber_is_disconnected_at_the_output_buffer_limit() {
+    let server = Server::lite(&[
+        "--client-output-buffer-limit",
+        "pubsub",
+        "64kb",
+        "32kb",
+        "60",
+    ]);
+    let mut slow = server.raw();
+    slow.cmd(&["SUBSCRIBE", "flood"]);
+    // Stop reading: shrink the receive buffer so the server's writes back up.
+    let socket = socket2::SockRef::from(&slow.stream);
+    let _ = socket.set_recv_buffer_size(4096);
+    let mut publisher = server.raw();
+    // Large messages, pipelined in batches, fill the kernel's socket buffers in few round trips.
+    let payload = vec![b'x'; 32 * 1024];
+    let batch: Vec<u8> = (0..50)
+        .flat_map(|_| common::encode(&[b"PUBLISH", b"flood", &payload]))
+        .collect();
+    let mut receivers = 1;
+    'flood: for _ in 0..100 {
+        publisher.send(&batch);
+        for _ in 0..50 {
+            if publisher.read_reply() == b":0\r\n" {
+                receivers = 0;
+                break 'flood;
+            }
+        }
+    }
+    assert_eq!(
+        receivers, 0,
+        "the slow subscriber was dropped once it passed the hard limit"
+    );
+    // The connection notices it was killed and leaves the client list.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let clients = publisher.cmd_text(&["CLIENT", "LIST"]);
+        if clients.matches("id=").count() == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{clients}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The connection is closed: reading eventually reaches EOF.
+    slow.stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut sink = vec![0u8; 1 << 20];
+    loop {
+        match slow.stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => continue,
+        }
+    }
+}
