@@ -151,7 +151,7 @@ impl Db {
             .is_some_and(|e| e.is_expired(now_ms));
         if due {
             self.remove(hash, key);
-            self.expired_keys += 1;
+            self.expired(key);
         }
         due
     }
@@ -773,6 +773,13 @@ mod tests {
             locked.db(0, b"k").0.signal_modified(b"k");
         }
         assert!(take());
+        set(&ks, "k", 100);
+        {
+            let mut locked = ks.lock_keys([&b"k"[..]]);
+            let (db, hash) = locked.db(0, b"k");
+            assert!(db.get(hash, b"k", 1000).is_none());
+        }
+        assert!(take(), "lazy expiry flags");
         set(&ks, "k", 100);
         ks.active_expire(1000, Duration::from_secs(1));
         assert!(take(), "active expiry flags");

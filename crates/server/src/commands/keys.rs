@@ -8,6 +8,7 @@ use crate::command::flags::*;
 use crate::command::{CommandSpec, Handler};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
+use crate::notify::Class;
 
 /// The syntax shared by the EXPIRE family, given the name and type of the time argument.
 macro_rules! expire_syntax {
@@ -176,6 +177,7 @@ fn del(ctx: &mut Ctx<'_>) -> CmdResult {
         let (db, hash) = locked.db(ctx.client.db, key);
         if db.peek(hash, key, ctx.now_ms).is_some() {
             db.remove(hash, key);
+            ctx.changed(db, key, Class::Generic, "del");
             removed += 1;
         }
     }
@@ -362,6 +364,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) -> CmdResult {
             false
         } else {
             transfer(&mut locked, (db, src), (db, dst));
+            ctx.changed(locked.db(db, src).0, src, Class::Generic, "rename_from");
+            ctx.changed(locked.db(db, dst).0, dst, Class::Generic, "rename_to");
             true
         }
     };
@@ -446,6 +450,7 @@ fn copy(ctx: &mut Ctx<'_>) -> CmdResult {
         table.remove(hash, dst);
     }
     table.insert_entry(hash, copy);
+    ctx.changed(table, dst, Class::Generic, "copy_to");
     drop(locked);
     ctx.dirty(1);
     ctx.out.integer(1);
@@ -470,6 +475,8 @@ fn move_(ctx: &mut Ctx<'_>) -> CmdResult {
             .is_none();
     if moved {
         transfer(&mut locked, (src_db, key), (dst_db, key));
+        ctx.changed(locked.db(src_db, key).0, key, Class::Generic, "move_from");
+        ctx.changed(locked.db(dst_db, key).0, key, Class::Generic, "move_to");
     }
     drop(locked);
     if moved {
@@ -575,8 +582,10 @@ fn expire_generic(ctx: &mut Ctx<'_>, relative: bool, unit_ms: i64) -> CmdResult 
     }
     if when <= ctx.now_ms as i64 {
         db.remove(hash, key);
+        ctx.changed(db, key, Class::Generic, "del");
     } else {
         db.set_expire(hash, key, when as u64);
+        ctx.changed(db, key, Class::Generic, "expire");
     }
     drop(locked);
     ctx.dirty(1);
@@ -635,6 +644,7 @@ fn persist(ctx: &mut Ctx<'_>) -> CmdResult {
         .is_some_and(|e| e.expire_at != 0);
     if had_ttl {
         db.set_expire(hash, key, 0);
+        ctx.changed(db, key, Class::Generic, "persist");
     }
     drop(locked);
     if had_ttl {

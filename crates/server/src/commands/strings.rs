@@ -10,6 +10,7 @@ use crate::command::flags::*;
 use crate::command::CommandSpec;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
+use crate::notify::Class;
 
 /// The expiry choices SET and GETEX share; each closes the group with its own last choice.
 macro_rules! expiration {
@@ -397,10 +398,12 @@ fn set_generic(
         options.keep_ttl,
         ctx.now_ms,
     );
+    ctx.changed(db, key, Class::String, "set");
     if let Some(at) = expire_at {
         // A time already past is stored too: the key then expires on its next access, as in
         // Redis.
         db.set_expire(hash, key, at);
+        ctx.changed(db, key, Class::Generic, "expire");
     }
     drop(locked);
     ctx.dirty(1);
@@ -468,13 +471,19 @@ fn getex(ctx: &mut Ctx<'_>) -> CmdResult {
     let expire_at = options.expire_at(ctx)?;
     write_string(&mut ctx.out, &entry.value)?;
     let changed = match expire_at {
-        Some(at) if at <= ctx.now_ms => db.remove(hash, key).is_some(),
+        Some(at) if at <= ctx.now_ms => {
+            db.remove(hash, key);
+            ctx.changed(db, key, Class::Generic, "del");
+            true
+        }
         Some(at) => {
             db.set_expire(hash, key, at);
+            ctx.changed(db, key, Class::Generic, "expire");
             true
         }
         None if options.persist && had_ttl => {
             db.set_expire(hash, key, 0);
+            ctx.changed(db, key, Class::Generic, "persist");
             true
         }
         None => false,
@@ -493,6 +502,7 @@ fn getdel(ctx: &mut Ctx<'_>) -> CmdResult {
     write_lookup(&mut ctx.out, entry.as_deref())?;
     if entry.is_some() {
         db.remove(hash, key);
+        ctx.changed(db, key, Class::Generic, "del");
         drop(locked);
         ctx.dirty(1);
     }
@@ -553,6 +563,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, only_new: bool) -> Result<bool, CommandError>
     for pair in pairs.clone() {
         let (db, hash) = locked.db(ctx.client.db, pair[0]);
         db.set(hash, pair[0], Value::string(pair[1]), false, ctx.now_ms);
+        ctx.changed(db, pair[0], Class::String, "set");
     }
     drop(locked);
     ctx.dirty(pairs.len() as u64);
@@ -593,6 +604,7 @@ fn append(ctx: &mut Ctx<'_>) -> CmdResult {
             current_len + suffix.len()
         }
     };
+    ctx.changed(db, key, Class::String, "append");
     drop(locked);
     ctx.dirty(1);
     ctx.out.integer(len as i64);
@@ -676,6 +688,7 @@ fn setrange(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     bytes[offset..end].copy_from_slice(patch);
     let len = bytes.len();
+    ctx.changed(db, key, Class::String, "setrange");
     drop(locked);
     ctx.dirty(1);
     ctx.out.integer(len as i64);
@@ -697,6 +710,7 @@ fn incr_generic(ctx: &mut Ctx<'_>, delta: i64) -> CmdResult {
     };
     let sum = current.checked_add(delta).ok_or(CommandError::Overflow)?;
     db.set(hash, key, Value::Int(sum), true, ctx.now_ms);
+    ctx.changed(db, key, Class::String, "incrby");
     drop(locked);
     ctx.dirty(1);
     ctx.out.integer(sum);
@@ -785,6 +799,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>) -> CmdResult {
         true,
         ctx.now_ms,
     );
+    ctx.changed(db, key, Class::String, "incrbyfloat");
     drop(locked);
     ctx.dirty(1);
     ctx.out.bulk(&sum);

@@ -334,3 +334,49 @@ pub fn differential_with(script: &[&[&str]], resp3: bool, server_args: &[&str]) 
     );
     true
 }
+
+/// The keyspace notifications a script produces: runs it on one connection while another,
+/// subscribed to every keyspace and keyevent channel, records (channel, message) pairs.
+pub fn notifications(server: &Server, script: &[&[&str]]) -> Vec<(String, String)> {
+    let mut control = server.raw();
+    control.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    let mut listener = server.raw();
+    listener.cmd(&["PSUBSCRIBE", "__key*__:*"]);
+    for cmd in script {
+        control.cmd(cmd);
+    }
+    // A marker event ends the recording: everything before it was caused by the script.
+    control.cmd(&["SELECT", "15"]);
+    control.cmd(&["SET", "__end__", "1"]);
+    let mut events = Vec::new();
+    loop {
+        let frame = listener.read_reply();
+        let text = String::from_utf8_lossy(&frame).into_owned();
+        let parts: Vec<&str> = text.split("\r\n").collect();
+        // *4 $8 pmessage $len pattern $len channel $len message
+        let (channel, message) = (parts[6].to_string(), parts[8].to_string());
+        if message == "__end__" || channel.ends_with(":__end__") {
+            if channel.starts_with("__keyevent") {
+                break;
+            }
+            continue;
+        }
+        events.push((channel, message));
+    }
+    events
+}
+
+/// Asserts a script emits the same keyspace notifications on redis-lite as on real Redis.
+pub fn differential_notifications(script: &[&[&str]]) {
+    let lite = Server::lite(&[]);
+    let got = notifications(&lite, script);
+    let Some(redis) = Server::redis(&[]) else {
+        assert!(
+            !got.is_empty() || script.is_empty(),
+            "no notifications at all"
+        );
+        return;
+    };
+    let expected = notifications(&redis, script);
+    assert_eq!(got, expected, "notifications differ from real Redis");
+}

@@ -1,0 +1,99 @@
+//! Keyspace notifications: every command emits the events real Redis emits, in the same order.
+mod common;
+
+use common::differential_notifications;
+
+#[test]
+fn string_commands_emit_redis_events() {
+    differential_notifications(&[
+        &["SET", "s", "v"],
+        &["SET", "s", "v", "EX", "100"],
+        &["SET", "s", "v", "KEEPTTL"],
+        &["SET", "s", "v", "NX"],
+        &["SET", "s2", "v", "XX"],
+        &["SET", "s", "w", "GET"],
+        &["SETNX", "s3", "v"],
+        &["SETNX", "s3", "v"],
+        &["SETEX", "s4", "100", "v"],
+        &["PSETEX", "s5", "100000", "v"],
+        &["GETSET", "s", "x"],
+        &["MSET", "m1", "1", "m2", "2"],
+        &["MSETNX", "m3", "1", "m4", "2"],
+        &["MSETNX", "m3", "1", "m5", "2"],
+        &["APPEND", "s", "more"],
+        &["APPEND", "new", "x"],
+        &["SETRANGE", "s", "2", "zz"],
+        &["SETRANGE", "s", "0", ""],
+        &["INCR", "n"],
+        &["DECR", "n"],
+        &["INCRBY", "n", "5"],
+        &["DECRBY", "n", "2"],
+        &["INCRBYFLOAT", "n", "1.5"],
+        &["GETEX", "s", "EX", "100"],
+        &["GETEX", "s", "PERSIST"],
+        &["GETEX", "s"],
+        &["GETDEL", "s"],
+        &["GETDEL", "s"],
+        &["GETEX", "m1", "PXAT", "1"],
+    ]);
+}
+
+#[test]
+fn key_commands_emit_redis_events() {
+    differential_notifications(&[
+        &["SET", "a", "1"],
+        &["SET", "b", "2"],
+        &["SET", "c", "3"],
+        &["DEL", "a", "missing"],
+        &["UNLINK", "b"],
+        &["EXPIRE", "c", "100"],
+        &["PEXPIRE", "c", "100000"],
+        &["EXPIREAT", "c", "4000000000"],
+        &["EXPIRE", "c", "100", "NX"],
+        &["PERSIST", "c"],
+        &["PERSIST", "c"],
+        &["RENAME", "c", "d"],
+        &["SET", "e", "5"],
+        &["RENAMENX", "d", "e"],
+        &["RENAMENX", "d", "f"],
+        &["COPY", "f", "g"],
+        &["COPY", "f", "e", "REPLACE"],
+        &["MOVE", "g", "3"],
+        &["TOUCH", "e", "f"],
+        &["EXPIRE", "e", "-1"],
+        &["PEXPIREAT", "f", "1"],
+        &["SET", "h", "1"],
+        &["RENAME", "h", "h"],
+        &["FLUSHDB"],
+    ]);
+}
+
+/// Lazy expiry (on access) and active expiry (the background cycle) both emit `expired`.
+#[test]
+fn expiry_emits_expired_events() {
+    let server = common::Server::lite(&["--enable-debug-command", "yes", "--hz", "100"]);
+    let mut raw = server.raw();
+    raw.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    raw.cmd(&["SET", "lazy", "v", "PX", "1"]);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let lazy = common::notifications(&server, &[&["GET", "lazy"]]);
+    assert_eq!(
+        lazy,
+        vec![
+            ("__keyspace@0__:lazy".into(), "expired".into()),
+            ("__keyevent@0__:expired".into(), "lazy".into())
+        ]
+    );
+    raw.cmd(&["SET", "active", "v", "PX", "1"]);
+    let active = common::notifications(
+        &server,
+        &[
+            &["DEBUG", "SET-ACTIVE-EXPIRE", "1"],
+            &["DEBUG", "SLEEP", "0.3"],
+        ],
+    );
+    assert!(
+        active.contains(&("__keyevent@0__:expired".into(), "active".into())),
+        "{active:?}"
+    );
+}
