@@ -554,3 +554,69 @@ fn scan_options<'a>(
     }
     Ok((pattern, count))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::client::{ClientHandle, ClientState};
+    use crate::config::Config;
+    use crate::connection::execute;
+    use crate::notify::parse_flags;
+    use crate::pubsub::Push;
+    use crate::server::Server;
+
+    /// The events real Redis 7.0.15 publishes for this script (observed with
+    /// `PSUBSCRIBE __keyevent*`); SUBSCRIBE is not in this branch, so the test subscribes a client
+    /// handle to the registry directly.
+    #[test]
+    fn keyspace_events_match_redis() {
+        let server = Server::new(Config::default(), None);
+        server.notifier.set_flags(parse_flags("KEA").unwrap());
+        let (handle, mut pushes) = ClientHandle::new(1, String::new(), String::new(), -1);
+        let handle = Arc::new(handle);
+        server.notifier.pubsub.psubscribe(&handle, b"__keyevent@*");
+        let mut client = ClientState::new(handle, server.workers[0].clone(), true);
+        for line in [
+            "HSET h a 1",
+            "HSETNX h a 2",
+            "HSETNX h b 2",
+            "HMSET h c 3",
+            "HINCRBY h n 1",
+            "HINCRBYFLOAT h x 1.5",
+            "HDEL h nope",
+            "HDEL h a b",
+            "HDEL h c n x",
+            "HDEL h a",
+            "HSET h a 1 a 2",
+        ] {
+            let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+            execute(&server, &mut client, &args, &mut Vec::new());
+        }
+        let mut events = Vec::new();
+        while let Ok(push) = pushes.try_recv() {
+            if let Push::PMessage {
+                channel, message, ..
+            } = push
+            {
+                assert_eq!(&*message, b"h");
+                events.push(String::from_utf8_lossy(&channel).into_owned());
+            }
+        }
+        let expected: Vec<String> = [
+            "hset",
+            "hset",
+            "hset",
+            "hincrby",
+            "hincrbyfloat",
+            "hdel",
+            "hdel",
+            "del",
+            "hset",
+        ]
+        .iter()
+        .map(|e| format!("__keyevent@0__:{e}"))
+        .collect();
+        assert_eq!(events, expected);
+    }
+}
