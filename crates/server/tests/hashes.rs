@@ -509,3 +509,97 @@ fn command_info_matches_redis() {
     let script: Vec<&[&str]> = lines.iter().map(Vec::as_slice).collect();
     differential(&script, false);
 }
+
+/// A long seeded random script over a few small hashes, with thresholds lowered so conversions
+/// happen often. The generator models each hash's encoding: while it is a listpack the whole
+/// hash is compared in Redis's (insertion) order; once it is a hashtable, by HMGET of every
+/// field name, since the order is then Redis's hash order.
+#[test]
+fn random_operations_match_redis() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let (max_entries, max_value) = (8, 6);
+    let fields: Vec<String> = (0..12).map(|i| format!("f{i}")).collect();
+    let mut models: Vec<(Vec<String>, bool)> = vec![(Vec::new(), false); 3];
+    let mut script = Vec::new();
+    for _ in 0..1500 {
+        let k = next(3) as usize;
+        let key = format!("h{k}");
+        let field = fields[next(12) as usize].clone();
+        let value = match next(3) {
+            0 => next(1000).to_string(),
+            1 => "v".repeat(next(9) as usize),
+            _ => format!("{}.5", next(50)),
+        };
+        let (present, converted) = &mut models[k];
+        let store = |present: &mut Vec<String>, converted: &mut bool, f: &str, v: &str| {
+            if f.len() > max_value || v.len() > max_value {
+                *converted = true;
+            }
+            if !present.iter().any(|p| p == f) {
+                present.push(f.to_string());
+            }
+            if present.len() > max_entries {
+                *converted = true;
+            }
+        };
+        match next(8) {
+            0 | 1 => {
+                store(present, converted, &field, &value);
+                script.push(line(&["HSET", &key, &field, &value]));
+            }
+            2 => {
+                if !present.contains(&field) {
+                    store(present, converted, &field, &value);
+                }
+                script.push(line(&["HSETNX", &key, &field, &value]));
+            }
+            3 => {
+                present.retain(|p| *p != field);
+                if present.is_empty() {
+                    *converted = false;
+                }
+                script.push(line(&["HDEL", &key, &field]));
+            }
+            4 => {
+                // Fails on non-integers, and then stores nothing; the model only needs to know
+                // whether the field may now exist, which it may only if it did or this worked.
+                script.push(line(&["HINCRBY", &key, &field, "3"]));
+                script.push(line(&["HEXISTS", &key, &field]));
+                if !present.contains(&field) {
+                    store(present, converted, &field, "3");
+                }
+            }
+            5 => {
+                script.push(line(&["HINCRBYFLOAT", &key, &field, "1.25"]));
+                if !present.contains(&field) {
+                    store(present, converted, &field, "1.25");
+                }
+            }
+            _ => {}
+        }
+        script.push(line(&["OBJECT", "ENCODING", &key]));
+        if *converted {
+            let mut hmget = line(&["HMGET", &key]);
+            hmget.extend(fields.iter().cloned());
+            script.push(hmget);
+            script.push(line(&["HLEN", &key]));
+        } else {
+            script.push(line(&["HGETALL", &key]));
+        }
+    }
+    run_owned(
+        &script,
+        &[
+            "--hash-max-listpack-entries",
+            &max_entries.to_string(),
+            "--hash-max-listpack-value",
+            &max_value.to_string(),
+        ],
+    );
+}
