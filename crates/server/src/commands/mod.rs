@@ -5,6 +5,7 @@ use crate::command::CommandSpec;
 use crate::context::Ctx;
 
 pub mod connection;
+pub mod hashes;
 pub mod info;
 pub mod introspection;
 pub mod keys;
@@ -20,6 +21,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     strings::COMMANDS,
     pubsub::COMMANDS,
+    hashes::COMMANDS,
 ];
 
 /// The reply to `<COMMAND> HELP`: Redis's header line, the given lines, and the HELP entry.

@@ -755,7 +755,7 @@ extern "C" {
 }
 
 /// Adds two decimal texts in C `long double`, formatted as Redis's INCRBYFLOAT replies.
-fn add_long_double(current: &[u8], incr: &[u8]) -> Result<Vec<u8>, CommandError> {
+pub(crate) fn add_long_double(current: &[u8], incr: &[u8]) -> Result<Vec<u8>, CommandError> {
     // The largest long double printed with %.17Lf is under 5,000 characters.
     let mut out = vec![0u8; 5200];
     let mut len = 0usize;

@@ -1,0 +1,605 @@
+//! Hash commands: differential scripts against real Redis for every command, option, error and
+//! encoding conversion (small hashes, whose listpack order Redis keeps deterministic), plus
+//! redis-lite-only checks of what is random or hash-order dependent (HRANDFIELD, big HSCAN).
+mod common;
+
+use std::collections::{HashMap, HashSet};
+
+use common::{differential, differential_with, Server};
+
+fn both(script: &[&[&str]]) {
+    differential(script, false);
+    differential(script, true);
+}
+
+#[test]
+fn set_get_and_delete_match_redis() {
+    both(&[
+        &["HSET", "h", "f1", "v1", "f2", "v2"],
+        &["HSET", "h", "f1", "new", "f3", "v3"],
+        &["HSET", "h", "f1"],
+        &["HSET", "h"],
+        &["HMSET", "h", "f4", "4", "f5", "5"],
+        &["HMSET", "h", "f4"],
+        &["HSETNX", "h", "f1", "x"],
+        &["HSETNX", "h", "f6", "6"],
+        &["HSETNX", "fresh", "f", "v"],
+        &["HGET", "h", "f1"],
+        &["HGET", "h", "nope"],
+        &["HGET", "missing", "f"],
+        &["HMGET", "h", "f1", "nope", "f2", "f1"],
+        &["HMGET", "missing", "a", "b"],
+        &["HGETALL", "h"],
+        &["HGETALL", "missing"],
+        &["HKEYS", "h"],
+        &["HVALS", "h"],
+        &["HKEYS", "missing"],
+        &["HVALS", "missing"],
+        &["HLEN", "h"],
+        &["HLEN", "missing"],
+        &["HEXISTS", "h", "f2"],
+        &["HEXISTS", "h", "nope"],
+        &["HEXISTS", "missing", "f"],
+        &["HSTRLEN", "h", "f1"],
+        &["HSTRLEN", "h", "f4"],
+        &["HSTRLEN", "h", "nope"],
+        &["HSTRLEN", "missing", "f"],
+        &["HDEL", "h", "f2", "f2", "nope", "f3"],
+        &["HDEL", "h", "nope"],
+        &["HDEL", "missing", "f"],
+        &["HGETALL", "h"],
+        &["HDEL", "h", "f1", "f4", "f5", "f6"],
+        &["EXISTS", "h"],
+        &["HSET", "bin", "a\x00b", "\x00\x01", "", ""],
+        &["HGETALL", "bin"],
+        &["HGET", "bin", ""],
+        &["TYPE", "bin"],
+        &["OBJECT", "ENCODING", "bin"],
+    ]);
+}
+
+#[test]
+fn wrong_types_and_arity_match_redis() {
+    both(&[
+        &["SET", "s", "x"],
+        &["HSET", "s", "f", "v"],
+        &["HMSET", "s", "f", "v"],
+        &["HSETNX", "s", "f", "v"],
+        &["HGET", "s", "f"],
+        &["HMGET", "s", "f"],
+        &["HGETALL", "s"],
+        &["HKEYS", "s"],
+        &["HVALS", "s"],
+        &["HDEL", "s", "f"],
+        &["HEXISTS", "s", "f"],
+        &["HLEN", "s"],
+        &["HSTRLEN", "s", "f"],
+        &["HINCRBY", "s", "f", "1"],
+        &["HINCRBY", "s", "f", "x"],
+        &["HINCRBYFLOAT", "s", "f", "1"],
+        &["HINCRBYFLOAT", "s", "f", "x"],
+        &["HRANDFIELD", "s"],
+        &["HRANDFIELD", "s", "0"],
+        &["HRANDFIELD", "s", "x"],
+        &["HSCAN", "s", "0"],
+        &["HSCAN", "s", "x"],
+        &["HSET", "h", "f", "v"],
+        &["GET", "h"],
+        &["HSET", "h", "a", "b", "c"],
+        &["HGET", "h"],
+        &["HMGET", "h"],
+        &["HDEL", "h"],
+        &["HSETNX", "h", "f"],
+        &["HINCRBY", "h", "f"],
+        &["HINCRBYFLOAT", "h", "f", "1", "2"],
+        &["HRANDFIELD"],
+        &["HSCAN", "h"],
+        &["HLEN", "h", "x"],
+        &["HGETALL"],
+    ]);
+}
+
+#[test]
+fn counters_match_redis() {
+    both(&[
+        &["HINCRBY", "h", "n", "5"],
+        &["HINCRBY", "h", "n", "-7"],
+        &["HINCRBY", "h", "n", "x"],
+        &["HINCRBY", "h", "n", "1.5"],
+        &["HINCRBY", "h", "n", "99999999999999999999"],
+        &[
+            "HSET",
+            "h",
+            "max",
+            "9223372036854775807",
+            "min",
+            "-9223372036854775808",
+        ],
+        &["HINCRBY", "h", "max", "1"],
+        &["HINCRBY", "h", "min", "-1"],
+        &["HINCRBY", "h", "max", "-1"],
+        &[
+            "HSET", "h", "text", "abc", "space", " 1", "float", "5.0", "lead", "01",
+        ],
+        &["HINCRBY", "h", "text", "1"],
+        &["HINCRBY", "h", "space", "1"],
+        &["HINCRBY", "h", "float", "1"],
+        &["HINCRBY", "h", "lead", "1"],
+        &["HINCRBYFLOAT", "h", "float", "1.5"],
+        &["HINCRBYFLOAT", "h", "f", "10.5"],
+        &["HINCRBYFLOAT", "h", "f", "0.1"],
+        &["HINCRBYFLOAT", "h", "f", "-10.6"],
+        &["HINCRBYFLOAT", "h", "f", "1e3"],
+        &["HINCRBYFLOAT", "h", "f", "0x10"],
+        &["HINCRBYFLOAT", "h", "n", "0.5"],
+        &["HINCRBYFLOAT", "h", "text", "1"],
+        &["HINCRBYFLOAT", "h", "space", "1"],
+        &["HINCRBYFLOAT", "h", "f", "abc"],
+        &["HINCRBYFLOAT", "h", "f", "inf"],
+        &["HINCRBYFLOAT", "h", "f", "-inf"],
+        &["HINCRBYFLOAT", "h", "f", "nan"],
+        &["HINCRBYFLOAT", "h", "f", ""],
+        &["HINCRBYFLOAT", "nokey", "f", "abc"],
+        &["HINCRBYFLOAT", "nokey", "f", "inf"],
+        &["EXISTS", "nokey"],
+        &["HSET", "h", "big", "1e4932"],
+        &["HINCRBYFLOAT", "h", "big", "1e4932"],
+        &["HGET", "h", "big"],
+        &["HGETALL", "h"],
+        &["OBJECT", "ENCODING", "h"],
+    ]);
+}
+
+/// Owned script lines, for scripts built in loops.
+fn run_owned(script: &[Vec<String>], server_args: &[&str]) {
+    let lines: Vec<Vec<&str>> = script
+        .iter()
+        .map(|c| c.iter().map(String::as_str).collect())
+        .collect();
+    let refs: Vec<&[&str]> = lines.iter().map(Vec::as_slice).collect();
+    differential_with(&refs, false, server_args);
+}
+
+fn line(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
+#[test]
+fn encoding_converts_where_redis_does() {
+    let long = "x".repeat(64);
+    let longer = "x".repeat(65);
+    let mut script = vec![
+        line(&["CONFIG", "GET", "hash-max-listpack-entries"]),
+        line(&["CONFIG", "GET", "hash-max-listpack-value"]),
+        line(&["HSET", "v", &long, &long]),
+        line(&["OBJECT", "ENCODING", "v"]),
+        line(&["HSET", "v", "f", &longer]),
+        line(&["OBJECT", "ENCODING", "v"]),
+        line(&["HSET", "fld", &longer, "1"]),
+        line(&["OBJECT", "ENCODING", "fld"]),
+        // HSETNX on an existing field changes nothing, so nothing converts.
+        line(&["HSET", "nx", "f", "v"]),
+        line(&["HSETNX", "nx", "f", &longer]),
+        line(&["OBJECT", "ENCODING", "nx"]),
+        line(&["HSETNX", "nx", "g", &longer]),
+        line(&["OBJECT", "ENCODING", "nx"]),
+        // Counters convert on a long field name, or a long result.
+        line(&["HINCRBY", "ctr", &longer, "1"]),
+        line(&["OBJECT", "ENCODING", "ctr"]),
+        line(&["HSET", "flt", "f", "1e60"]),
+        line(&["HINCRBYFLOAT", "flt", "f", "1"]),
+        line(&["OBJECT", "ENCODING", "flt"]),
+    ];
+    for i in 0..512 {
+        script.push(line(&["HSET", "n", &format!("f{i}"), &i.to_string()]));
+    }
+    script.push(line(&["OBJECT", "ENCODING", "n"]));
+    script.push(line(&["HKEYS", "n"]));
+    script.push(line(&["HSET", "n", "f512", "x"]));
+    script.push(line(&["OBJECT", "ENCODING", "n"]));
+    script.push(line(&["HLEN", "n"]));
+    // Never back to listpack.
+    for i in 0..510 {
+        script.push(line(&["HDEL", "n", &format!("f{i}")]));
+    }
+    script.push(line(&["OBJECT", "ENCODING", "n"]));
+    script.push(line(&["HDEL", "v", "f"]));
+    script.push(line(&["OBJECT", "ENCODING", "v"]));
+    run_owned(&script, &[]);
+}
+
+#[test]
+fn thresholds_follow_config() {
+    let script = [
+        line(&["HSET", "h", "a", "1", "b", "2", "c", "3"]),
+        line(&["OBJECT", "ENCODING", "h"]),
+        line(&["HSET", "h", "d", "4"]),
+        line(&["OBJECT", "ENCODING", "h"]),
+        line(&["HSET", "v", "f", "12345678"]),
+        line(&["OBJECT", "ENCODING", "v"]),
+        line(&["HSET", "v", "f", "123456789"]),
+        line(&["OBJECT", "ENCODING", "v"]),
+        line(&["CONFIG", "SET", "hash-max-listpack-entries", "0"]),
+        line(&["HSET", "z", "a", "1"]),
+        line(&["OBJECT", "ENCODING", "z"]),
+        line(&["CONFIG", "SET", "hash-max-listpack-entries", "10"]),
+        line(&["CONFIG", "SET", "hash-max-ziplist-value", "0"]),
+        line(&["HSET", "e", "", ""]),
+        line(&["OBJECT", "ENCODING", "e"]),
+        line(&["HSET", "e", "a", ""]),
+        line(&["OBJECT", "ENCODING", "e"]),
+    ];
+    run_owned(
+        &script,
+        &[
+            "--hash-max-listpack-entries",
+            "3",
+            "--hash-max-listpack-value",
+            "8",
+        ],
+    );
+}
+
+#[test]
+fn small_hashes_keep_insertion_order_like_redis() {
+    both(&[
+        &["HSET", "h", "z", "1", "a", "2", "m", "3"],
+        &["HSET", "h", "a", "changed", "b", "4"],
+        &["HDEL", "h", "z"],
+        &["HSET", "h", "z", "again"],
+        &["HGETALL", "h"],
+        &["HKEYS", "h"],
+        &["HVALS", "h"],
+        &["HSCAN", "h", "0"],
+        &["HSCAN", "h", "0", "COUNT", "1"],
+        &["HSCAN", "h", "0", "MATCH", "[a-m]"],
+        &["HSCAN", "h", "0", "match", "*", "count", "100"],
+        &["HSCAN", "h", "123"],
+        &["HSCAN", "h", "-1"],
+        &["HSCAN", "h", ""],
+        &["HSCAN", "h", "x"],
+        &["HSCAN", "h", "18446744073709551616"],
+        &["HSCAN", "h", "0", "COUNT", "0"],
+        &["HSCAN", "h", "0", "COUNT", "x"],
+        &["HSCAN", "h", "0", "MATCH"],
+        &["HSCAN", "h", "0", "TYPE", "hash"],
+        &["HSCAN", "h", "0", "BOGUS", "1"],
+        &["HSCAN", "missing", "0", "COUNT", "0"],
+        &["HSCAN", "missing", "x"],
+        &["HRANDFIELD", "h", "5"],
+        &["HRANDFIELD", "h", "100", "WITHVALUES"],
+        &["HRANDFIELD", "h", "4", "withvalues"],
+    ]);
+}
+
+#[test]
+fn hrandfield_deterministic_cases_match_redis() {
+    both(&[
+        &["HRANDFIELD", "missing"],
+        &["HRANDFIELD", "missing", "5"],
+        &["HRANDFIELD", "missing", "-5", "WITHVALUES"],
+        &["HRANDFIELD", "missing", "x"],
+        &["HSET", "h", "only", "one"],
+        &["HRANDFIELD", "h"],
+        &["HRANDFIELD", "h", "0"],
+        &["HRANDFIELD", "h", "0", "WITHVALUES"],
+        &["HRANDFIELD", "h", "-3"],
+        &["HRANDFIELD", "h", "-3", "WITHVALUES"],
+        &["HRANDFIELD", "h", "1", "WITHVALUES"],
+        &["HRANDFIELD", "h", "1", "WITHVALUES", "x"],
+        &["HRANDFIELD", "h", "1", "x"],
+        &["HRANDFIELD", "h", "x", "WITHVALUES"],
+        &["HRANDFIELD", "h", "1.5"],
+        &["HRANDFIELD", "h", "-9223372036854775808"],
+        &["HRANDFIELD", "h", "-9223372036854775807", "WITHVALUES"],
+        &["HRANDFIELD", "h", "9223372036854775807", "WITHVALUES"],
+        &["HRANDFIELD", "h", "4611686018427387904", "WITHVALUES"],
+    ]);
+}
+
+#[test]
+fn generic_commands_work_on_hashes() {
+    both(&[
+        &["HSET", "h", "a", "1", "b", "2"],
+        &["TYPE", "h"],
+        &["OBJECT", "ENCODING", "h"],
+        &["COPY", "h", "c"],
+        &["HSET", "c", "z", "3"],
+        &["HGETALL", "h"],
+        &["HGETALL", "c"],
+        &["RENAME", "c", "r"],
+        &["HGETALL", "r"],
+        &["EXISTS", "c"],
+        &["SCAN", "0", "TYPE", "hash", "COUNT", "100"],
+        &["SCAN", "0", "TYPE", "string"],
+        &["EXPIRE", "h", "100"],
+        &["HSET", "h", "x", "y"],
+        &["TTL", "h"],
+        &["DEL", "r"],
+    ]);
+}
+
+fn hset(c: &mut redis::Connection, key: &str, field: &str, value: &str) {
+    let _: i64 = redis::cmd("HSET")
+        .arg(key)
+        .arg(field)
+        .arg(value)
+        .query(c)
+        .unwrap();
+}
+
+fn strings(c: &mut redis::Connection, args: &[&str]) -> Vec<String> {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query(c).unwrap()
+}
+
+#[test]
+fn big_hashtable_lite_only() {
+    let server = Server::lite(&[]);
+    let mut c = server.client();
+    let n = 2000;
+    for i in 0..n {
+        hset(&mut c, "h", &format!("f{i}"), &i.to_string());
+    }
+    assert_eq!(strings(&mut c, &["OBJECT", "ENCODING", "h"]), ["hashtable"]);
+    let all: HashMap<String, String> = redis::cmd("HGETALL").arg("h").query(&mut c).unwrap();
+    assert_eq!(all.len(), n);
+    assert_eq!(all["f7"], "7");
+    let mut keys = strings(&mut c, &["HKEYS", "h"]);
+    let mut vals = strings(&mut c, &["HVALS", "h"]);
+    keys.sort();
+    vals.sort();
+    let mut expected_keys: Vec<String> = (0..n).map(|i| format!("f{i}")).collect();
+    let mut expected_vals: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+    expected_keys.sort();
+    expected_vals.sort();
+    assert_eq!((keys, vals), (expected_keys, expected_vals));
+
+    // HSCAN walks in several calls and returns every field with its value, while fields
+    // added during the scan may or may not appear.
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut cursor = 0u64;
+    let mut calls = 0;
+    loop {
+        let (next, items): (u64, Vec<String>) = redis::cmd("HSCAN")
+            .arg("h")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(20)
+            .query(&mut c)
+            .unwrap();
+        assert!(items.len() <= 400, "COUNT bounds a call: {}", items.len());
+        for pair in items.chunks(2) {
+            seen.insert(pair[0].clone(), pair[1].clone());
+        }
+        calls += 1;
+        hset(&mut c, "h", &format!("churn{calls}"), "x");
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    assert!(calls > 10, "a big hash takes several calls ({calls})");
+    for i in 0..n {
+        assert_eq!(seen.get(&format!("f{i}")), Some(&i.to_string()));
+    }
+    let (_, matched): (u64, Vec<String>) = redis::cmd("HSCAN")
+        .arg("h")
+        .arg(0)
+        .arg("MATCH")
+        .arg("f1*")
+        .arg("COUNT")
+        .arg(100000)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(matched.len(), 2 * 1111);
+
+    // Emptied, the key is gone; the encoding never went back on the way down.
+    for i in 0..n {
+        let _: i64 = redis::cmd("HDEL")
+            .arg("h")
+            .arg(format!("f{i}"))
+            .query(&mut c)
+            .unwrap();
+    }
+    assert_eq!(strings(&mut c, &["OBJECT", "ENCODING", "h"]), ["hashtable"]);
+    let churn: Vec<String> = strings(&mut c, &["HKEYS", "h"]);
+    let mut args = vec!["HDEL", "h"];
+    args.extend(churn.iter().map(String::as_str));
+    let _: i64 = redis::cmd(args[0]).arg(&args[1..]).query(&mut c).unwrap();
+    let exists: i64 = redis::cmd("EXISTS").arg("h").query(&mut c).unwrap();
+    assert_eq!(exists, 0);
+}
+
+#[test]
+fn hrandfield_randomness_lite_only() {
+    let server = Server::lite(&["--hash-max-listpack-entries", "16"]);
+    let mut c = server.client();
+    for (key, size) in [("small", 10usize), ("big", 100)] {
+        for i in 0..size {
+            hset(&mut c, key, &format!("f{i}"), &format!("v{i}"));
+        }
+        // Single picks reach every field.
+        let mut seen = HashSet::new();
+        for _ in 0..size * 30 {
+            let f: String = redis::cmd("HRANDFIELD").arg(key).query(&mut c).unwrap();
+            seen.insert(f);
+        }
+        assert_eq!(seen.len(), size, "{key}");
+        // Positive counts: distinct fields, exactly min(count, size) of them.
+        for count in [1, 3, size / 2, size - 1, size, size + 5] {
+            let got = strings(&mut c, &["HRANDFIELD", key, &count.to_string()]);
+            let unique: HashSet<&String> = got.iter().collect();
+            assert_eq!(got.len(), count.min(size), "{key} {count}");
+            assert_eq!(unique.len(), got.len(), "{key} {count}: distinct");
+        }
+        // Negative counts: exactly |count| picks, repeats allowed, spread over the fields.
+        let draws = size * 50;
+        let got = strings(&mut c, &["HRANDFIELD", key, &format!("-{draws}")]);
+        assert_eq!(got.len(), draws);
+        let mut tally: HashMap<&String, usize> = HashMap::new();
+        for f in &got {
+            *tally.entry(f).or_default() += 1;
+        }
+        assert_eq!(tally.len(), size, "{key}: every field drawn");
+        assert!(
+            tally.values().all(|&n| n > 10 && n < 120),
+            "{key}: roughly uniform {tally:?}"
+        );
+        // WITHVALUES pairs each field with its own value, flat in RESP2...
+        let pairs = strings(&mut c, &["HRANDFIELD", key, "-7", "WITHVALUES"]);
+        assert_eq!(pairs.len(), 14);
+        for p in pairs.chunks(2) {
+            assert_eq!(p[1], p[0].replace('f', "v"));
+        }
+    }
+    // ...and as two-element arrays in RESP3.
+    let mut raw = server.raw();
+    raw.cmd(&["HELLO", "3"]);
+    let reply = raw.cmd_text(&["HRANDFIELD", "big", "3", "WITHVALUES"]);
+    assert!(reply.starts_with("*3\r\n*2\r\n$"), "{reply:?}");
+    let reply = raw.cmd_text(&["HRANDFIELD", "small", "-2", "WITHVALUES"]);
+    assert!(reply.starts_with("*2\r\n*2\r\n$"), "{reply:?}");
+    let reply = raw.cmd_text(&["HRANDFIELD", "small", "2"]);
+    assert!(reply.starts_with("*2\r\n$"), "{reply:?}");
+}
+
+#[test]
+fn copy_is_independent_and_keeps_encoding_lite_only() {
+    let server = Server::lite(&["--hash-max-listpack-entries", "2"]);
+    let mut raw = server.raw();
+    raw.cmd(&["HSET", "h", "a", "1", "b", "2", "c", "3"]);
+    assert_eq!(raw.cmd_text(&["COPY", "h", "c"]), ":1\r\n");
+    assert!(raw
+        .cmd_text(&["OBJECT", "ENCODING", "c"])
+        .contains("hashtable"));
+    raw.cmd(&["HDEL", "c", "a"]);
+    assert_eq!(raw.cmd_text(&["HLEN", "h"]), ":3\r\n");
+    assert_eq!(raw.cmd_text(&["HLEN", "c"]), ":2\r\n");
+}
+
+/// COMMAND INFO and DOCS where the spec table can express what Redis says. Not compared: key-spec
+/// flags other than RW/update and RO/access (HSETNX insert, HDEL delete, HINCRBY* access+update,
+/// HEXISTS/HLEN/HSTRLEN plain RO), command tips (HGETALL/HKEYS/HVALS, HRANDFIELD, HSCAN) and
+/// DOCS history/deprecation (HSET, HDEL, HMSET): the core's CommandSpec has no field for them.
+#[test]
+fn command_info_matches_redis() {
+    let info = ["hset", "hmset", "hget", "hmget"];
+    let docs = [
+        "hsetnx",
+        "hget",
+        "hmget",
+        "hgetall",
+        "hkeys",
+        "hvals",
+        "hexists",
+        "hlen",
+        "hstrlen",
+        "hincrby",
+        "hincrbyfloat",
+        "hrandfield",
+        "hscan",
+    ];
+    let info = info.iter().map(|n| vec!["COMMAND", "INFO", n]);
+    let docs = docs.iter().map(|n| vec!["COMMAND", "DOCS", n]);
+    let lines: Vec<Vec<&str>> = info.chain(docs).collect();
+    let script: Vec<&[&str]> = lines.iter().map(Vec::as_slice).collect();
+    differential(&script, false);
+}
+
+/// A long seeded random script over a few small hashes, with thresholds lowered so conversions
+/// happen often. The generator models each hash's encoding: while it is a listpack the whole
+/// hash is compared in Redis's (insertion) order; once it is a hashtable, by HMGET of every
+/// field name, since the order is then Redis's hash order.
+#[test]
+fn random_operations_match_redis() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let (max_entries, max_value) = (8, 6);
+    let fields: Vec<String> = (0..12).map(|i| format!("f{i}")).collect();
+    let mut models: Vec<(Vec<String>, bool)> = vec![(Vec::new(), false); 3];
+    let mut script = Vec::new();
+    for _ in 0..1500 {
+        let k = next(3) as usize;
+        let key = format!("h{k}");
+        let field = fields[next(12) as usize].clone();
+        let value = match next(3) {
+            0 => next(1000).to_string(),
+            1 => "v".repeat(next(9) as usize),
+            _ => format!("{}.5", next(50)),
+        };
+        let (present, converted) = &mut models[k];
+        let store = |present: &mut Vec<String>, converted: &mut bool, f: &str, v: &str| {
+            if f.len() > max_value || v.len() > max_value {
+                *converted = true;
+            }
+            if !present.iter().any(|p| p == f) {
+                present.push(f.to_string());
+            }
+            if present.len() > max_entries {
+                *converted = true;
+            }
+        };
+        match next(8) {
+            0 | 1 => {
+                store(present, converted, &field, &value);
+                script.push(line(&["HSET", &key, &field, &value]));
+            }
+            2 => {
+                if !present.contains(&field) {
+                    store(present, converted, &field, &value);
+                }
+                script.push(line(&["HSETNX", &key, &field, &value]));
+            }
+            3 => {
+                present.retain(|p| *p != field);
+                if present.is_empty() {
+                    *converted = false;
+                }
+                script.push(line(&["HDEL", &key, &field]));
+            }
+            4 => {
+                // Fails on non-integers, and then stores nothing; the model only needs to know
+                // whether the field may now exist, which it may only if it did or this worked.
+                script.push(line(&["HINCRBY", &key, &field, "3"]));
+                script.push(line(&["HEXISTS", &key, &field]));
+                if !present.contains(&field) {
+                    store(present, converted, &field, "3");
+                }
+            }
+            5 => {
+                script.push(line(&["HINCRBYFLOAT", &key, &field, "1.25"]));
+                if !present.contains(&field) {
+                    store(present, converted, &field, "1.25");
+                }
+            }
+            _ => {}
+        }
+        script.push(line(&["OBJECT", "ENCODING", &key]));
+        if *converted {
+            let mut hmget = line(&["HMGET", &key]);
+            hmget.extend(fields.iter().cloned());
+            script.push(hmget);
+            script.push(line(&["HLEN", &key]));
+        } else {
+            script.push(line(&["HGETALL", &key]));
+        }
+    }
+    run_owned(
+        &script,
+        &[
+            "--hash-max-listpack-entries",
+            &max_entries.to_string(),
+            "--hash-max-listpack-value",
+            &max_value.to_string(),
+        ],
+    );
+}
