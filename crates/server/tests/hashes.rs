@@ -310,12 +310,13 @@ fn generic_commands_work_on_hashes() {
         &["RENAME", "c", "r"],
         &["HGETALL", "r"],
         &["EXISTS", "c"],
-        &["SCAN", "0", "TYPE", "hash", "COUNT", "100"],
-        &["SCAN", "0", "TYPE", "string"],
         &["EXPIRE", "h", "100"],
         &["HSET", "h", "x", "y"],
         &["TTL", "h"],
         &["DEL", "r"],
+        // One hash left, so SCAN's order (hash-seed dependent) cannot differ.
+        &["SCAN", "0", "TYPE", "hash", "COUNT", "100"],
+        &["SCAN", "0", "TYPE", "string"],
     ]);
 }
 
