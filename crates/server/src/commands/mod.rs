@@ -4,7 +4,9 @@
 use crate::command::CommandSpec;
 use crate::context::Ctx;
 
+pub mod bitmaps;
 pub mod connection;
+pub mod hyperloglog;
 pub mod info;
 pub mod introspection;
 pub mod keys;
@@ -18,6 +20,8 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     introspection::COMMANDS,
     keys::COMMANDS,
     strings::COMMANDS,
+    bitmaps::COMMANDS,
+    hyperloglog::COMMANDS,
 ];
 
 /// The reply to `<COMMAND> HELP`: Redis's header line, the given lines, and the HELP entry.
