@@ -562,6 +562,17 @@ mod tests {
     }
 
     #[test]
+    fn values_past_32_need_dense() {
+        let mut hll = new_sparse();
+        assert_eq!(set_register(&mut hll, 5, 32, MAX), Ok(true));
+        assert!(!is_dense(&hll));
+        assert_eq!(set_register(&mut hll, 6, 33, MAX), Ok(true));
+        assert!(is_dense(&hll));
+        let regs = registers(&hll).unwrap();
+        assert_eq!((regs[5], regs[6], regs[7]), (32, 33, 0));
+    }
+
+    #[test]
     fn estimator_limits() {
         assert_eq!(count_registers(&[0; REGISTERS]), 0);
         assert!(count_registers(&[1; REGISTERS]) > 10000);

@@ -375,8 +375,8 @@ impl FieldType {
             )
         };
         let signed = match arg.first() {
-            Some(b'i' | b'I') => true,
-            Some(b'u' | b'U') => false,
+            Some(b'i') => true,
+            Some(b'u') => false,
             _ => return Err(bad()),
         };
         let bits = redis_lite_protocol::number::parse_i64(&arg[1..]).ok_or_else(bad)?;
