@@ -457,3 +457,64 @@ fn other_types_are_wrongtype() {
         false,
     );
 }
+
+/// Keyspace hits/misses and the change counter, read from INFO.
+fn counters(conn: &mut common::Raw) -> Vec<String> {
+    let info = conn.cmd_text(&["INFO"]);
+    info.lines()
+        .filter(|l| {
+            [
+                "keyspace_hits:",
+                "keyspace_misses:",
+                "rdb_changes_since_last_save:",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn lookups_and_changes_are_counted_like_redis() {
+    let Some(redis) = Server::redis(&[]) else {
+        return;
+    };
+    let lite = Server::lite(&[]);
+    let (mut r, mut l) = (redis.raw(), lite.raw());
+    let script: &[&[&str]] = &[
+        &["SETBIT", "b", "3", "1"],
+        &["SETBIT", "b", "3", "1"],
+        &["SETBIT", "b", "3", "0"],
+        &["SETBIT", "b", "30", "0"],
+        &["GETBIT", "b", "3"],
+        &["GETBIT", "nob", "3"],
+        &["BITCOUNT", "b"],
+        &["BITCOUNT", "nob"],
+        &["BITPOS", "b", "1"],
+        &["BITPOS", "nob", "1"],
+        &["BITOP", "OR", "d", "b", "nob"],
+        &["BITOP", "OR", "d", "nob"],
+        &["BITOP", "OR", "d", "nob"],
+        &[
+            "BITFIELD", "f", "SET", "u8", "0", "1", "SET", "u8", "0", "1", "INCRBY", "u8", "8", "0",
+        ],
+        &[
+            "BITFIELD", "f", "SET", "u8", "0", "1", "INCRBY", "u8", "0", "0",
+        ],
+        &["BITFIELD", "f", "GET", "u8", "0"],
+        &["BITFIELD_RO", "nof", "GET", "u8", "0"],
+        &["PFADD", "h", "a", "b", "c"],
+        &["PFADD", "h", "a"],
+        &["PFADD", "h2"],
+        &["PFCOUNT", "h"],
+        &["PFCOUNT", "h"],
+        &["PFCOUNT", "h", "h2", "noh"],
+        &["PFMERGE", "m", "h", "noh"],
+        &["PFMERGE", "m"],
+    ];
+    for cmd in script {
+        assert_eq!(l.cmd(cmd), r.cmd(cmd), "{cmd:?}");
+        assert_eq!(counters(&mut l), counters(&mut r), "after {cmd:?}");
+    }
+}

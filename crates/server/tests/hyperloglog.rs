@@ -82,6 +82,12 @@ fn sparse_sketches_are_byte_identical() {
             &["RENAME", "hc", "hr"],
             &["PFADD", "hr", "z"],
             &["GET", "hr"],
+            // Sketches change in place: the TTL stays.
+            &["EXPIRE", "hr", "100"],
+            &["PFADD", "hr", "y"],
+            &["PFMERGE", "hr", "x"],
+            &["PFCOUNT", "hr"],
+            &["TTL", "hr"],
         ],
         false,
     );
@@ -140,6 +146,18 @@ fn dense_sketches_are_byte_identical() {
 }
 
 #[test]
+fn sketches_are_strings_to_scan() {
+    differential(
+        &[
+            &["PFADD", "h", "a"],
+            &["SCAN", "0", "TYPE", "string"],
+            &["SCAN", "0", "TYPE", "list"],
+        ],
+        false,
+    );
+}
+
+#[test]
 fn errors_match_redis() {
     differential(
         &[
@@ -150,6 +168,7 @@ fn errors_match_redis() {
             &["PFADD", "str", "a"],
             &["PFCOUNT", "str"],
             &["PFMERGE", "dest", "str"],
+            &["PFMERGE", "str", "missing"],
             &["SET", "int", "12345678901234567"],
             &["PFADD", "int", "a"],
             &["PFCOUNT", "int"],
