@@ -207,6 +207,19 @@ pub fn merge_into(max: &mut [u8], hll: &[u8]) -> Result<(), Corrupt> {
     Ok(())
 }
 
+/// A sparse sketch's opcodes as PFDEBUG DECODE shows them: `z:<run>` (ZERO), `Z:<run>` (XZERO),
+/// `v:<value>,<run>` (VAL), space-separated.
+pub fn describe_sparse(hll: &[u8]) -> String {
+    let words: Vec<String> = ops(hll)
+        .map(|op| match (op.value, op.len) {
+            (0, 1) => format!("z:{}", op.span),
+            (0, _) => format!("Z:{}", op.span),
+            (v, _) => format!("v:{v},{}", op.span),
+        })
+        .collect();
+    words.join(" ")
+}
+
 /// The estimated cardinality of the sketch.
 pub fn count(hll: &[u8]) -> Result<u64, Corrupt> {
     let mut histogram = [0u32; 64];

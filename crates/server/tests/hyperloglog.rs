@@ -158,6 +158,32 @@ fn sketches_are_strings_to_scan() {
 }
 
 #[test]
+fn pfdebug_shows_encodings_and_registers() {
+    let mut script = vec![
+        line(&["PFADD", "h", "a", "b", "c", "d"]),
+        line(&["PFDEBUG", "ENCODING", "h"]),
+        line(&["PFDEBUG", "DECODE", "h"]),
+        line(&["PFDEBUG", "GETREG", "h"]),
+        line(&["PFDEBUG", "ENCODING", "h"]),
+        line(&["PFDEBUG", "DECODE", "h"]),
+        line(&["PFDEBUG", "TODENSE", "h"]),
+        line(&["PFADD", "s", "x"]),
+        line(&["PFDEBUG", "todense", "s"]),
+        line(&["PFDEBUG", "encoding", "s"]),
+        line(&["GET", "s"]),
+        line(&["PFDEBUG", "FOO", "s"]),
+        line(&["PFDEBUG", "FOO", "missing"]),
+        line(&["PFDEBUG", "ENCODING", "missing"]),
+        line(&["SET", "str", "x"]),
+        line(&["PFDEBUG", "ENCODING", "str"]),
+        line(&["PFDEBUG", "ENCODING"]),
+    ];
+    script.extend(pfadd_range("wide", "w", 0..150));
+    script.push(line(&["PFDEBUG", "DECODE", "wide"]));
+    differential_owned(&script);
+}
+
+#[test]
 fn errors_match_redis() {
     differential(
         &[

@@ -44,6 +44,15 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .complexity("O(N) to merge N HyperLogLogs, but with high constant times.")
         .syntax("destkey:key sourcekey:key..."),
+    CommandSpec::new("pfdebug", 3, WRITE | DENYOOM | ADMIN, pfdebug)
+        .keys(2, 2, 1)
+        .doc(
+            "hyperloglog",
+            "2.8.9",
+            "Internal commands for debugging HyperLogLog values",
+        )
+        .complexity("N/A")
+        .syntax("subcommand key"),
 ];
 
 fn not_a_sketch() -> CommandError {
@@ -196,5 +205,44 @@ fn pfmerge(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.changed(db, dest, Class::String, "pfadd");
     ctx.dirty(1);
     ctx.out.ok();
+    Ok(())
+}
+
+/// PFDEBUG GETREG|DECODE|ENCODING|TODENSE key
+fn pfdebug(ctx: &mut Ctx<'_>) -> CmdResult {
+    let key = ctx.arg(2);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let Some(entry) = db.get(hash, key, ctx.now_ms) else {
+        return Err(CommandError::err("The specified key does not exist"));
+    };
+    let sketch = sketch_mut(&mut entry.value)?;
+    let dense = hll::is_dense(sketch);
+    if ctx.arg_is(1, "GETREG") || ctx.arg_is(1, "TODENSE") {
+        // Both leave the sketch dense; the conversion counts as a change.
+        hll::to_dense(sketch)?;
+        ctx.dirty(!dense as u64);
+        if ctx.arg_is(1, "TODENSE") {
+            ctx.out.integer(!dense as i64);
+            return Ok(());
+        }
+        let registers = hll::registers(sketch)?;
+        ctx.out.array(registers.len());
+        for r in registers {
+            ctx.out.integer(r as i64);
+        }
+    } else if ctx.arg_is(1, "DECODE") {
+        if dense {
+            return Err(CommandError::err("HLL encoding is not sparse"));
+        }
+        ctx.out.bulk(hll::describe_sparse(sketch).as_bytes());
+    } else if ctx.arg_is(1, "ENCODING") {
+        ctx.out.simple(if dense { "dense" } else { "sparse" });
+    } else {
+        return Err(CommandError::err(format!(
+            "Unknown PFDEBUG subcommand '{}'",
+            String::from_utf8_lossy(ctx.arg(1))
+        )));
+    }
     Ok(())
 }
