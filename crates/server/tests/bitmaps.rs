@@ -4,6 +4,16 @@ mod common;
 
 use common::{differential, differential_with, Server};
 
+/// Runs a script built at run time through [`differential`].
+fn differential_owned(script: &[Vec<String>]) {
+    let lines: Vec<Vec<&str>> = script
+        .iter()
+        .map(|l| l.iter().map(String::as_str).collect())
+        .collect();
+    let refs: Vec<&[&str]> = lines.iter().map(Vec::as_slice).collect();
+    differential(&refs, false);
+}
+
 #[test]
 fn setbit_and_getbit() {
     differential(
@@ -357,12 +367,7 @@ fn bitfield_overflow_modes() {
             }
         }
     }
-    let lines: Vec<Vec<&str>> = script
-        .iter()
-        .map(|l| l.iter().map(String::as_str).collect())
-        .collect();
-    let refs: Vec<&[&str]> = lines.iter().map(Vec::as_slice).collect();
-    differential(&refs, false);
+    differential_owned(&script);
 }
 
 #[test]
@@ -575,4 +580,54 @@ fn keyspace_events_match_redis() {
         &["PFMERGE", "m", "h"],
     ];
     assert_eq!(keyevents(&lite, script), keyevents(&redis, script));
+}
+
+/// A small deterministic generator, so failures reproduce.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: i64) -> i64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n as u64) as i64
+    }
+}
+
+#[test]
+fn random_ranges_match_redis() {
+    let mut rng = Lcg(7);
+    let mut script: Vec<Vec<String>> = Vec::new();
+    let s = |v: &str| v.to_string();
+    // Sparse set bits, a run of ones, and clear bits inside it.
+    for offset in [3, 17, 40, 41, 42, 43, 44, 45, 46, 47, 63, 64, 65, 100] {
+        script.push(vec![s("SETBIT"), s("k"), offset.to_string(), s("1")]);
+    }
+    script.push(vec![s("SETBIT"), s("k"), s("44"), s("0")]);
+    for _ in 0..600 {
+        let start = rng.below(40) - 20;
+        let end = rng.below(40) - 20;
+        let unit = ["", "BYTE", "BIT"][rng.below(3) as usize];
+        let (start, end) = if unit == "BIT" {
+            (start * 6, end * 6)
+        } else {
+            (start, end)
+        };
+        let mut count = vec![s("BITCOUNT"), s("k"), start.to_string(), end.to_string()];
+        let bit = rng.below(2).to_string();
+        let mut pos = vec![s("BITPOS"), s("k"), bit, start.to_string(), end.to_string()];
+        if !unit.is_empty() {
+            count.push(s(unit));
+            pos.push(s(unit));
+        }
+        script.push(count);
+        script.push(pos);
+    }
+    for start in -20..20 {
+        for bit in ["0", "1"] {
+            script.push(vec![s("BITPOS"), s("k"), s(bit), start.to_string()]);
+        }
+    }
+    differential_owned(&script);
 }

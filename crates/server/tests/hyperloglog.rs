@@ -113,6 +113,39 @@ fn sparse_edits_split_and_merge_runs_like_redis() {
 }
 
 #[test]
+fn random_merges_match_redis() {
+    // Sketches of varied sizes merged in varied combinations, sparse results included.
+    let mut seed = 11u64;
+    let mut below = |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let mut script = Vec::new();
+    for k in 0..12 {
+        let size = [1, 3, 10, 30, 80, 200][below(6) as usize];
+        let start = below(500) as usize;
+        script.extend(pfadd_range(&format!("k{k}"), "r", start..start + size));
+    }
+    for m in 0..30 {
+        let mut merge = line(&["PFMERGE", &format!("k{}", below(12))]);
+        for _ in 0..below(4) {
+            merge.push(format!("k{}", below(12)));
+        }
+        script.push(merge.clone());
+        script.push(line(&["GET", &merge[1]]));
+        script.push(line(&["PFCOUNT", &merge[1]]));
+        let mut count = merge;
+        count[0] = "PFCOUNT".into();
+        count.remove(1);
+        count.push(format!("k{m}"));
+        script.push(count);
+    }
+    differential_owned(&script);
+}
+
+#[test]
 fn sparse_turns_dense_at_the_same_element() {
     let mut script = Vec::new();
     for i in 0..1500 {
