@@ -272,6 +272,7 @@ fn bitpos(ctx: &mut Ctx<'_>) -> CmdResult {
         return Err(CommandError::Syntax);
     }
     let start = if argc >= 4 { ctx.arg_i64(3)? } else { 0 };
+    // The unit is checked before the end is parsed, as Redis does.
     let in_bits = argc == 6 && index_unit(ctx, 5)?;
     let end = if argc >= 5 { ctx.arg_i64(4)? } else { -1 };
     let end_given = argc >= 5;
@@ -635,7 +636,7 @@ mod tests {
     fn counts_and_finds_bits_in_partial_bytes() {
         let bytes = [0b1010_1010, 0xff, 0x0f];
         assert_eq!(count_ones(&bytes, 0, 23), 4 + 8 + 4);
-        assert_eq!(count_ones(&bytes, 1, 6), 2);
+        assert_eq!(count_ones(&bytes, 1, 6), 3);
         assert_eq!(count_ones(&bytes, 7, 16), 8);
         assert_eq!(find_bit(&bytes, true, 1, 23), Some(2));
         assert_eq!(find_bit(&bytes, false, 8, 15), None);
