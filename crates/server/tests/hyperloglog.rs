@@ -172,6 +172,20 @@ fn dense_sketches_are_byte_identical() {
     script.push(line(&["PFCOUNT", "other"]));
     script.push(line(&["PFMERGE", "d2", "big", "other"]));
     script.push(line(&["GET", "d2"]));
+    // Two sparse sketches whose union outgrows the sparse limit midway through the merge.
+    script.extend(pfadd_range("p1", "a", 0..950));
+    script.extend(pfadd_range("p2", "b", 0..950));
+    for cmd in [
+        &["STRLEN", "p1"][..],
+        &["STRLEN", "p2"],
+        &["PFMERGE", "p3", "p1", "p2"],
+        &["STRLEN", "p3"],
+        &["GET", "p3"],
+        &["PFMERGE", "p1", "p2"],
+        &["GET", "p1"],
+    ] {
+        script.push(line(cmd));
+    }
     script.extend(pfadd_range("huge", "", 0..100_000));
     script.push(line(&["PFCOUNT", "huge"]));
     script.push(line(&["PFCOUNT", "huge", "big"]));
