@@ -250,6 +250,51 @@ pub fn count_registers(registers: &[u8]) -> u64 {
     estimate(&histogram)
 }
 
+/// PFSELFTEST: checks register packing, that the sparse and dense encodings stay equivalent
+/// while elements are added, and that estimates stay within five standard errors
+/// (1.04/sqrt(m) each) of the true cardinality. Returns the first failure.
+pub fn self_test() -> Result<(), String> {
+    let mut regs = vec![0u8; REGISTERS * BITS / 8];
+    for pass in 0..2u8 {
+        for i in 0..REGISTERS {
+            dense_write(
+                &mut regs,
+                i,
+                (i as u8).wrapping_mul(7).wrapping_add(pass) & REGISTER_MAX,
+            );
+        }
+        for i in 0..REGISTERS {
+            let expected = (i as u8).wrapping_mul(7).wrapping_add(pass) & REGISTER_MAX;
+            if dense_read(&regs, i) != expected {
+                return Err(format!("TESTFAILED Register error at {i}"));
+            }
+        }
+    }
+    let mut sparse = new_sparse();
+    let mut dense = new_sparse();
+    to_dense(&mut dense).map_err(|_| "TESTFAILED dense conversion".to_string())?;
+    let tolerance = 5.0 * 1.04 / (REGISTERS as f64).sqrt();
+    let mut checkpoint = 10u64;
+    for n in 1..=100_000u64 {
+        let element = n.to_le_bytes();
+        let a = add(&mut sparse, &element, DEFAULT_SPARSE_MAX_BYTES);
+        let b = add(&mut dense, &element, DEFAULT_SPARSE_MAX_BYTES);
+        if a != b {
+            return Err(format!("TESTFAILED sparse and dense disagree at {n}"));
+        }
+        if n == checkpoint {
+            checkpoint *= 10;
+            let (s, d) = (count(&sparse), count(&dense));
+            let estimate = d.map_err(|_| "TESTFAILED corrupt sketch".to_string())?;
+            let error = (estimate as f64 - n as f64).abs() / n as f64;
+            if s != d || error > tolerance {
+                return Err(format!("TESTFAILED Too big error. card:{n} abserr:{error}"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Ertl's improved raw estimator over the histogram of register values.
 fn estimate(histogram: &[u32; 64]) -> u64 {
     let m = REGISTERS as f64;
@@ -586,6 +631,11 @@ mod tests {
         assert!(is_dense(&hll));
         let regs = registers(&hll).unwrap();
         assert_eq!((regs[5], regs[6], regs[7]), (32, 33, 0));
+    }
+
+    #[test]
+    fn self_test_passes() {
+        assert_eq!(self_test(), Ok(()));
     }
 
     #[test]

@@ -224,6 +224,8 @@ fn pfdebug_shows_encodings_and_registers() {
         line(&["SET", "str", "x"]),
         line(&["PFDEBUG", "ENCODING", "str"]),
         line(&["PFDEBUG", "ENCODING"]),
+        line(&["PFSELFTEST"]),
+        line(&["PFSELFTEST", "extra"]),
     ];
     script.extend(pfadd_range("wide", "w", 0..150));
     script.push(line(&["PFDEBUG", "DECODE", "wide"]));

@@ -53,6 +53,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .complexity("N/A")
         .syntax("subcommand key"),
+    CommandSpec::new("pfselftest", 1, ADMIN, pfselftest)
+        .doc(
+            "hyperloglog",
+            "2.8.9",
+            "An internal command for testing HyperLogLog values",
+        )
+        .complexity("N/A"),
 ];
 
 fn not_a_sketch() -> CommandError {
@@ -244,5 +251,12 @@ fn pfdebug(ctx: &mut Ctx<'_>) -> CmdResult {
             String::from_utf8_lossy(ctx.arg(1))
         )));
     }
+    Ok(())
+}
+
+/// PFSELFTEST
+fn pfselftest(ctx: &mut Ctx<'_>) -> CmdResult {
+    hll::self_test().map_err(CommandError::coded)?;
+    ctx.out.ok();
     Ok(())
 }
