@@ -15,6 +15,7 @@ pub mod dict;
 pub mod encoding;
 pub mod glob;
 pub mod hash;
+pub mod hll;
 pub mod keyspace;
 pub mod list;
 pub mod set;

@@ -4,8 +4,10 @@
 use crate::command::CommandSpec;
 use crate::context::Ctx;
 
+pub mod bitmaps;
 pub mod connection;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod info;
 pub mod introspection;
 pub mod keys;
@@ -22,6 +24,8 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     strings::COMMANDS,
     pubsub::COMMANDS,
     hashes::COMMANDS,
+    bitmaps::COMMANDS,
+    hyperloglog::COMMANDS,
 ];
 
 /// The reply to `<COMMAND> HELP`: Redis's header line, the given lines, and the HELP entry.

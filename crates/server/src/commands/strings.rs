@@ -222,7 +222,7 @@ fn write_lookup(out: &mut ReplyWriter<'_>, entry: Option<&Entry>) -> CmdResult {
 }
 
 /// The text of a string value (an integer as its decimal digits).
-fn string_bytes(value: &Value) -> Result<Cow<'_, [u8]>, CommandError> {
+pub(crate) fn string_bytes(value: &Value) -> Result<Cow<'_, [u8]>, CommandError> {
     match value {
         Value::Int(n) => Ok(Cow::Owned(
             itoa::Buffer::new().format(*n).as_bytes().to_vec(),
@@ -236,7 +236,7 @@ fn string_bytes(value: &Value) -> Result<Cow<'_, [u8]>, CommandError> {
 
 /// The bytes of a string value, converted to the growable raw form so they can be changed in
 /// place (APPEND, SETRANGE).
-fn raw_string_mut(value: &mut Value) -> Result<&mut Vec<u8>, CommandError> {
+pub(crate) fn raw_string_mut(value: &mut Value) -> Result<&mut Vec<u8>, CommandError> {
     if !matches!(value, Value::RawStr(_)) {
         *value = Value::RawStr(string_bytes(value)?.into_owned());
     }
@@ -248,7 +248,12 @@ fn raw_string_mut(value: &mut Value) -> Result<&mut Vec<u8>, CommandError> {
 
 /// A key lookup for a read: counted in the keyspace hit/miss statistics, as Redis's
 /// `lookupKeyRead` is (lookups made only to write are not).
-fn read<'d>(ctx: &Ctx<'_>, db: &'d mut Db, hash: u64, key: &[u8]) -> Option<&'d mut Entry> {
+pub(crate) fn read<'d>(
+    ctx: &Ctx<'_>,
+    db: &'d mut Db,
+    hash: u64,
+    key: &[u8],
+) -> Option<&'d mut Entry> {
     let entry = db.get(hash, key, ctx.now_ms);
     ctx.count_lookup(entry.is_some());
     entry
@@ -256,7 +261,7 @@ fn read<'d>(ctx: &Ctx<'_>, db: &'d mut Db, hash: u64, key: &[u8]) -> Option<&'d 
 
 /// The server's proto-max-bulk-len, the largest string a command may build. Read before any
 /// shard is locked, so the config lock is never taken while holding one.
-fn max_string_len(ctx: &Ctx<'_>) -> u64 {
+pub(crate) fn max_string_len(ctx: &Ctx<'_>) -> u64 {
     ctx.server.config.read().proto_max_bulk_len
 }
 
