@@ -40,6 +40,10 @@ pub enum ProtocolError {
     TooBigBulkCount,
     ExpectedDollar(u8),
     InvalidBulkLength,
+    /// More than 10 arguments from a client that has not authenticated.
+    UnauthenticatedMultibulkLength,
+    /// A bulk over 16 KiB from a client that has not authenticated.
+    UnauthenticatedBulkLength,
 }
 
 impl fmt::Display for ProtocolError {
@@ -53,6 +57,10 @@ impl fmt::Display for ProtocolError {
             ProtocolError::TooBigBulkCount => f.write_str("too big bulk count string"),
             ProtocolError::ExpectedDollar(c) => write!(f, "expected '$', got '{}'", *c as char),
             ProtocolError::InvalidBulkLength => f.write_str("invalid bulk length"),
+            ProtocolError::UnauthenticatedMultibulkLength => {
+                f.write_str("unauthenticated multibulk length")
+            }
+            ProtocolError::UnauthenticatedBulkLength => f.write_str("unauthenticated bulk length"),
         }
     }
 }
@@ -198,7 +206,7 @@ impl RequestParser {
                     _ => return Err(ProtocolError::InvalidMultibulkLength),
                 };
                 if !self.authenticated && count > UNAUTHENTICATED_MAX_ARGS as i64 {
-                    return Err(ProtocolError::InvalidMultibulkLength);
+                    return Err(ProtocolError::UnauthenticatedMultibulkLength);
                 }
                 if count <= 0 {
                     self.frame_start = self.pos;
@@ -229,6 +237,8 @@ impl RequestParser {
     ) -> Result<Option<Option<i64>>, ProtocolError> {
         let start = self.pos;
         // Like Redis: the header ends at the first '\r'; the byte after it is skipped unchecked.
+        // The length limit applies only while the '\r' has not arrived: a complete over-long
+        // line is just an invalid number.
         let rest = &buf[start..];
         let Some(cr) = rest.iter().position(|&b| b == b'\r') else {
             if rest.len() > self.limits.max_inline_len {
@@ -236,9 +246,6 @@ impl RequestParser {
             }
             return Ok(None);
         };
-        if cr > self.limits.max_inline_len {
-            return Err(too_long);
-        }
         if cr + 2 > rest.len() {
             return Ok(None);
         }
@@ -266,15 +273,14 @@ impl RequestParser {
                     else {
                         return Ok(false);
                     };
-                    let max = if self.authenticated {
-                        self.limits.max_bulk_len
-                    } else {
-                        UNAUTHENTICATED_MAX_BULK
-                    };
                     let len = match number {
-                        Some(n) if n >= 0 && (n as u64) <= max => n as usize,
+                        Some(n) if n >= 0 && (n as u64) <= self.limits.max_bulk_len => n as u64,
                         _ => return Err(ProtocolError::InvalidBulkLength),
                     };
+                    if !self.authenticated && len > UNAUTHENTICATED_MAX_BULK {
+                        return Err(ProtocolError::UnauthenticatedBulkLength);
+                    }
+                    let len = len as usize;
                     self.state = State::Multibulk {
                         remaining,
                         bulk: Some(len),
@@ -306,10 +312,9 @@ impl RequestParser {
             self.inline_scan = buf.len();
             return Ok(false);
         };
+        // As in Redis, a line is refused only while its newline is missing: one whose newline
+        // is already buffered is run, however long.
         let end = scan_from + nl;
-        if end - self.pos > self.limits.max_inline_len {
-            return Err(ProtocolError::TooBigInline);
-        }
         let mut line_end = end;
         if line_end > self.pos && buf[line_end - 1] == b'\r' {
             line_end -= 1;
@@ -550,18 +555,78 @@ mod tests {
         );
     }
 
-    #[test]
-    fn unauthenticated_clients_get_small_frame_limits() {
+    /// Parses `input` whole as an unauthenticated client.
+    fn parse_unauthenticated(input: &[u8]) -> Result<usize, ProtocolError> {
         let mut parser = RequestParser::new(Limits::default());
         parser.authenticated = false;
+        parser.next(input).map(|cmd| cmd.map_or(0, |c| c.len()))
+    }
+
+    /// Regression: the unauthenticated limits replied "invalid multibulk length" / "invalid
+    /// bulk length", where Redis 7 says "unauthenticated multibulk length" / "unauthenticated
+    /// bulk length".
+    #[test]
+    fn unauthenticated_limit_errors_use_redis_texts() {
+        assert_eq!(parse_unauthenticated(b"*10\r\n"), Ok(0));
+        let err = parse_unauthenticated(b"*11\r\n").unwrap_err();
+        assert_eq!(err, ProtocolError::UnauthenticatedMultibulkLength);
         assert_eq!(
-            parser.next(b"*11\r\n").err(),
+            err.to_string(),
+            "Protocol error: unauthenticated multibulk length"
+        );
+        assert_eq!(parse_unauthenticated(b"*1\r\n$16384\r\n"), Ok(0));
+        let err = parse_unauthenticated(b"*1\r\n$16385\r\n").unwrap_err();
+        assert_eq!(err, ProtocolError::UnauthenticatedBulkLength);
+        assert_eq!(
+            err.to_string(),
+            "Protocol error: unauthenticated bulk length"
+        );
+        // Lengths that are invalid for anyone keep the general error, as in Redis.
+        assert_eq!(
+            parse_unauthenticated(b"*1\r\n$600000000\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            parse_unauthenticated(b"*3000000000\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+    }
+
+    /// Regression: an inline line longer than 64 KiB was refused even when its newline had
+    /// already arrived. Redis refuses only a buffered line without a newline, so
+    /// `PING <65536 x>\r\n` sent at once gets its bulk reply from Redis.
+    #[test]
+    fn complete_inline_line_over_64k_is_run_not_refused() {
+        let mut line = b"PING ".to_vec();
+        line.extend(std::iter::repeat_n(b'x', 64 * 1024));
+        line.extend_from_slice(b"\r\n");
+        let (cmds, err) = parse_chunked(&line, line.len());
+        assert_eq!(err, None);
+        assert_eq!(cmds.len(), 1);
+        assert_eq!(cmds[0][1].len(), 64 * 1024);
+        // Without its newline the same line is refused.
+        let (_, err) = parse_chunked(&line[..line.len() - 2], line.len());
+        assert_eq!(err, Some(ProtocolError::TooBigInline));
+    }
+
+    /// Regression: a complete `*`/`$` header line over 64 KiB got "too big mbulk/bulk count
+    /// string"; Redis applies that limit only while the '\r' is missing, and a complete line
+    /// is an invalid number.
+    #[test]
+    fn complete_overlong_header_line_is_an_invalid_length() {
+        let digits = std::iter::repeat_n(b'1', 64 * 1024 + 1);
+        let mut star = b"*".to_vec();
+        star.extend(digits.clone());
+        star.extend_from_slice(b"\r\n");
+        assert_eq!(
+            parse_chunked(&star, star.len()).1,
             Some(ProtocolError::InvalidMultibulkLength)
         );
-        let mut parser = RequestParser::new(Limits::default());
-        parser.authenticated = false;
+        let mut dollar = b"*1\r\n$".to_vec();
+        dollar.extend(digits);
+        dollar.extend_from_slice(b"\r\n");
         assert_eq!(
-            parser.next(b"*1\r\n$16385\r\n").err(),
+            parse_chunked(&dollar, dollar.len()).1,
             Some(ProtocolError::InvalidBulkLength)
         );
     }
