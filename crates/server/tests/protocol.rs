@@ -116,6 +116,15 @@ fn exchange(server: &Server, input: &[u8], want: usize) -> Outcome {
     collect(&mut stream, want)
 }
 
+fn assert_outcome(who: &str, got: Outcome, expected: Outcome) {
+    assert!(
+        got == expected,
+        "{who}:\n    expected {}\n    got      {}",
+        expected.describe(),
+        got.describe()
+    );
+}
+
 /// Reads exactly `expected.len()` bytes and asserts they are `expected`.
 fn expect_bytes(who: &str, stream: &mut TcpStream, expected: &[u8]) {
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
@@ -549,8 +558,8 @@ fn frame_pipelined_after_auth_gets_full_limits() {
     );
 }
 
-#[test]
-fn a_thousand_pipelined_commands_reply_in_order() {
+/// 1000 commands (multibulk and inline, SET/GET/PING/DEL) and their replies.
+fn thousand_commands() -> (Vec<u8>, Vec<u8>) {
     let mut input = Vec::new();
     let mut expected = Vec::new();
     for i in 0..1000 {
@@ -574,10 +583,46 @@ fn a_thousand_pipelined_commands_reply_in_order() {
             }
         }
     }
+    (input, expected)
+}
+
+#[test]
+fn a_thousand_pipelined_commands_reply_in_order() {
+    let (input, expected) = thousand_commands();
     golden(
         &[],
         &[case("1000 commands", input, Outcome::open(expected))],
     );
+}
+
+#[test]
+fn pipeline_in_uneven_chunks_replies_the_same() {
+    let (input, expected) = thousand_commands();
+    on_both(&[], |who, server| {
+        let mut stream = connect(server);
+        // Chunks of 1 to 97 bytes cut frames at every kind of boundary.
+        let mut rest = &input[..];
+        let mut size = 1;
+        while !rest.is_empty() {
+            let (chunk, tail) = rest.split_at(size.min(rest.len()));
+            stream.write_all(chunk).unwrap();
+            rest = tail;
+            size = size * 7 % 97 + 1;
+        }
+        let got = collect(&mut stream, expected.len());
+        assert_outcome(who, got, Outcome::open(expected.clone()));
+    });
+}
+
+#[test]
+fn half_closed_client_still_gets_its_replies() {
+    on_both(&[], |who, server| {
+        let mut stream = connect(server);
+        stream.write_all(b"SET hc v\r\nGET hc\r\nPING\r\n").unwrap();
+        stream.shutdown(Shutdown::Write).unwrap();
+        let got = collect(&mut stream, 0);
+        assert_outcome(who, got, Outcome::closed("+OK\r\n$1\r\nv\r\n+PONG\r\n"));
+    });
 }
 
 #[test]
@@ -617,12 +662,7 @@ fn protocol_error_closes_only_that_connection() {
         let mut bad = connect(server);
         bad.write_all(b"*1\r\nfoo\r\n").unwrap();
         let got = collect(&mut bad, 0);
-        assert_eq!(
-            got,
-            protocol_error("expected '$', got 'f'"),
-            "{who}: {}",
-            got.describe()
-        );
+        assert_outcome(who, got, protocol_error("expected '$', got 'f'"));
         // The first client's frame completes normally and its connection stays usable.
         roundtrip(who, &mut good, b"$2\r\nok\r\n", b"+OK\r\n");
         roundtrip(who, &mut good, b"GET iso\r\n", b"$2\r\nok\r\n");
@@ -688,11 +728,10 @@ fn maxclients_refuses_extra_connections() {
             // Nothing sent: the refusal is written on accept, then the server closes.
             let mut refused = connect(server);
             let got = collect(&mut refused, 0);
-            assert_eq!(
+            assert_outcome(
+                who,
                 got,
                 Outcome::closed("-ERR max number of clients reached\r\n"),
-                "{who}: {}",
-                got.describe()
             );
         }
         // Admitted clients are unaffected, and a slot frees up when one leaves.
@@ -721,7 +760,7 @@ fn idle_clients_time_out_active_ones_do_not() {
                 std::thread::sleep(Duration::from_millis(300));
             }
             let (got, after) = idle.join().unwrap();
-            assert_eq!(got, Outcome::closed(""), "{who}: {}", got.describe());
+            assert_outcome(who, got, Outcome::closed(""));
             assert!(
                 after >= Duration::from_millis(900) && after < Duration::from_millis(3500),
                 "{who}: idle client closed after {after:?}"
@@ -742,7 +781,7 @@ fn query_buffer_limit_closes_only_the_offender() {
         input.resize(input.len() + 2 * 1024 * 1024, b'x');
         let _ = offender.write_all(&input);
         let got = collect(&mut offender, 0);
-        assert_eq!(got, Outcome::closed(""), "{who}: {}", got.describe());
+        assert_outcome(who, got, Outcome::closed(""));
         roundtrip(who, &mut bystander, b"GET qb\r\n", b"$4\r\nkept\r\n");
     });
 }
@@ -765,11 +804,6 @@ fn arguments_already_parsed_do_not_count_against_query_buffer_limit() {
         std::thread::sleep(Duration::from_millis(200));
         let _ = stream.write_all(rest);
         let got = collect(&mut stream, 9);
-        assert_eq!(
-            got,
-            Outcome::open("+OK\r\n:1\r\n"),
-            "{who}: {}",
-            got.describe()
-        );
+        assert_outcome(who, got, Outcome::open("+OK\r\n:1\r\n"));
     });
 }
