@@ -807,3 +807,71 @@ fn arguments_already_parsed_do_not_count_against_query_buffer_limit() {
         assert_outcome(who, got, Outcome::open("+OK\r\n:1\r\n"));
     });
 }
+
+/// This host's address on its default route, when it has one that is not loopback.
+fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    // Connecting a UDP socket sends nothing; it only picks the route and source address.
+    probe.connect("192.0.2.254:9").ok()?;
+    let ip = probe.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[test]
+fn protected_mode_denies_non_loopback_clients_without_password() {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!("SKIPPED: no non-loopback address to connect from");
+        return;
+    };
+    let ip_text = ip.to_string();
+    let from_outside = |server: &Server, input: &[u8]| {
+        let mut stream = TcpStream::connect((ip, server.port))
+            .unwrap_or_else(|e| panic!("connect from {ip}: {e}"));
+        let _ = stream.write_all(input);
+        collect(&mut stream, 1)
+    };
+    let bind = ["--bind", "127.0.0.1", ip_text.as_str()];
+    let denied = |who: &str, server: &Server| {
+        // Nothing sent: the refusal is written on accept.
+        let got = from_outside(server, b"");
+        assert!(got.closed, "{who}: {}", got.describe());
+        assert!(
+            got.bytes
+                .starts_with(b"-DENIED Redis is running in protected mode because")
+                && got
+                    .bytes
+                    .ends_with(b"start accepting connections from the outside.\r\n"),
+            "{who}: {}",
+            got.describe()
+        );
+        // Loopback clients are served as usual.
+        roundtrip(who, &mut connect(server), b"PING\r\n", b"+PONG\r\n");
+        got.bytes
+    };
+    let lite = Server::lite(&bind);
+    let lite_denial = denied("lite", &lite);
+    if let Some(redis) = Server::redis(&bind) {
+        let redis_denial = denied("redis", &redis);
+        assert_eq!(show(&lite_denial), show(&redis_denial));
+    }
+    on_both(
+        &[&bind[..], &["--protected-mode", "no"]].concat(),
+        |who, server| {
+            assert_outcome(
+                who,
+                from_outside(server, b"PING\r\n"),
+                Outcome::open("+PONG\r\n"),
+            );
+        },
+    );
+    on_both(
+        &[&bind[..], &["--requirepass", "pw"]].concat(),
+        |who, server| {
+            assert_outcome(
+                who,
+                from_outside(server, b"PING\r\n"),
+                Outcome::open("-NOAUTH Authentication required.\r\n"),
+            );
+        },
+    );
+}
