@@ -219,6 +219,17 @@ fn malformed_multibulk_frames() {
             case("non-numeric count", "*x\r\n", invalid_mbulk()),
             case("count over INT_MAX", "*3000000000\r\n", invalid_mbulk()),
             case("empty count", "*\r\n", invalid_mbulk()),
+            case(
+                "count of INT_MAX waits",
+                "*2147483647\r\n",
+                Outcome::open(""),
+            ),
+            case("count of INT_MAX + 1", "*2147483648\r\n", invalid_mbulk()),
+            case(
+                "count below i64::MIN",
+                "*-9223372036854775809\r\n",
+                invalid_mbulk(),
+            ),
             case("plus sign", "*+1\r\n$4\r\nPING\r\n", invalid_mbulk()),
             case("leading zero", "*01\r\n$4\r\nPING\r\n", invalid_mbulk()),
             case("trailing space", "*1 \r\n$4\r\nPING\r\n", invalid_mbulk()),
@@ -256,6 +267,15 @@ fn malformed_multibulk_frames() {
                 "exactly proto-max-bulk-len waits for the data",
                 "*1\r\n$1048576\r\n",
                 Outcome::open(""),
+            ),
+            case(
+                "a value of exactly proto-max-bulk-len is stored",
+                [
+                    resp(&[b"SET", b"maxbulk", &vec![b'm'; 1 << 20]]),
+                    resp(&[b"DEL", b"maxbulk"]),
+                ]
+                .concat(),
+                Outcome::open("+OK\r\n:1\r\n"),
             ),
             case(
                 "replies before the bad frame are sent, nothing after",
@@ -452,6 +472,21 @@ fn odd_but_valid_frames() {
                 "empty and negative multibulks are skipped",
                 "*0\r\n*-1\r\n*-5\r\nPING\r\n",
                 Outcome::open("+PONG\r\n"),
+            ),
+            case(
+                "a very negative count is skipped too",
+                "*-99999999999\r\nPING\r\n",
+                Outcome::open("+PONG\r\n"),
+            ),
+            case(
+                "empty command name",
+                "*1\r\n$0\r\n\r\n",
+                Outcome::open("-ERR unknown command '', with args beginning with: \r\n"),
+            ),
+            case(
+                "empty key",
+                "*2\r\n$3\r\nGET\r\n$0\r\n\r\n",
+                Outcome::open("$-1\r\n"),
             ),
             case(
                 "the two bytes after a bulk are not checked",
