@@ -249,7 +249,8 @@ impl RequestParser {
         if cr + 2 > rest.len() {
             return Ok(None);
         }
-        let number = crate::number::parse_i64(&rest[1..cr]);
+        // A bulk header may start with its '\r' (the caller then refuses the missing '$').
+        let number = rest.get(1..cr).and_then(crate::number::parse_i64);
         self.pos = start + cr + 2;
         Ok(Some(number))
     }
@@ -263,16 +264,18 @@ impl RequestParser {
             let len = match bulk {
                 Some(len) => len,
                 None => {
-                    if self.pos >= buf.len() {
+                    let Some(&first) = buf.get(self.pos) else {
                         return Ok(false);
-                    }
-                    if buf[self.pos] != b'$' {
-                        return Err(ProtocolError::ExpectedDollar(buf[self.pos]));
-                    }
+                    };
+                    // As in Redis, the line must be complete before its first byte is checked:
+                    // `*1\r\nfoo` waits for more, and a long line without '\r' is "too big".
                     let Some(number) = self.header_line(buf, ProtocolError::TooBigBulkCount)?
                     else {
                         return Ok(false);
                     };
+                    if first != b'$' {
+                        return Err(ProtocolError::ExpectedDollar(first));
+                    }
                     let len = match number {
                         Some(n) if n >= 0 && (n as u64) <= self.limits.max_bulk_len => n as u64,
                         _ => return Err(ProtocolError::InvalidBulkLength),
@@ -597,8 +600,7 @@ mod tests {
     /// `PING <65536 x>\r\n` sent at once gets its bulk reply from Redis.
     #[test]
     fn complete_inline_line_over_64k_is_run_not_refused() {
-        let mut line = b"PING ".to_vec();
-        line.extend(std::iter::repeat_n(b'x', 64 * 1024));
+        let mut line = repeated_line(b"PING ", b'x', 64 * 1024);
         line.extend_from_slice(b"\r\n");
         let (cmds, err) = parse_chunked(&line, line.len());
         assert_eq!(err, None);
@@ -609,21 +611,53 @@ mod tests {
         assert_eq!(err, Some(ProtocolError::TooBigInline));
     }
 
+    /// Regression: a bulk header not starting with '$' was refused at once; Redis waits for
+    /// the whole line (up to its '\r' and one more byte) before checking, so `*2\r\n0` waits and
+    /// a 64 KiB line without '\r' is "too big bulk count string".
+    #[test]
+    fn dollar_is_checked_only_once_the_bulk_header_line_is_complete() {
+        for partial in [
+            &b"*2\r\n0"[..],
+            b"*1\r\nfoo",
+            b"*1\r\nfoo\r",
+            b"*2\r\n$3\r\nabc\r\n*",
+        ] {
+            assert_eq!(parse_chunked(partial, 1), (vec![], None), "{partial:?}");
+        }
+        assert_eq!(
+            parse_chunked(b"*1\r\nfoo\r\n", 1).1,
+            Some(ProtocolError::ExpectedDollar(b'f'))
+        );
+        // A header line that is only "\r\n" has no number to slice out.
+        assert_eq!(
+            parse_chunked(b"*2\r\n\r\n", 1).1,
+            Some(ProtocolError::ExpectedDollar(b'\r'))
+        );
+        let long = repeated_line(b"*1\r\n", b'a', 64 * 1024 + 1);
+        assert_eq!(
+            parse_chunked(&long, 4096).1,
+            Some(ProtocolError::TooBigBulkCount)
+        );
+    }
+
+    fn repeated_line(prefix: &[u8], byte: u8, n: usize) -> Vec<u8> {
+        let mut out = prefix.to_vec();
+        out.resize(prefix.len() + n, byte);
+        out
+    }
+
     /// Regression: a complete `*`/`$` header line over 64 KiB got "too big mbulk/bulk count
     /// string"; Redis applies that limit only while the '\r' is missing, and a complete line
     /// is an invalid number.
     #[test]
     fn complete_overlong_header_line_is_an_invalid_length() {
-        let digits = std::iter::repeat_n(b'1', 64 * 1024 + 1);
-        let mut star = b"*".to_vec();
-        star.extend(digits.clone());
+        let mut star = repeated_line(b"*", b'1', 64 * 1024 + 1);
         star.extend_from_slice(b"\r\n");
         assert_eq!(
             parse_chunked(&star, star.len()).1,
             Some(ProtocolError::InvalidMultibulkLength)
         );
-        let mut dollar = b"*1\r\n$".to_vec();
-        dollar.extend(digits);
+        let mut dollar = repeated_line(b"*1\r\n$", b'1', 64 * 1024 + 1);
         dollar.extend_from_slice(b"\r\n");
         assert_eq!(
             parse_chunked(&dollar, dollar.len()).1,
@@ -651,6 +685,19 @@ mod tests {
             let (parsed, err) = parse_chunked(&wire, step);
             proptest::prop_assert_eq!(err, None);
             proptest::prop_assert_eq!(parsed, cmds);
+        }
+
+        /// Inputs stitched from protocol fragments reach the corners random bytes rarely do.
+        #[test]
+        fn fragment_soup_never_panics(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                &b"*"[..], b"$", b"\r\n", b"\r", b"\n", b"1", b"2", b"-1", b"0", b"PING", b" ",
+                b"\"", b"'", b"\\", b"x", b"*1\r\n$4\r\nPING\r\n", b"$3\r\n", b"\\x41", b"*1\r\n",
+                b"*2\r\n",
+            ]), 1..16),
+            step in 1usize..8,
+        ) {
+            let _ = parse_chunked(&parts.concat(), step);
         }
 
         #[test]

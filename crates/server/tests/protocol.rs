@@ -245,6 +245,16 @@ fn malformed_multibulk_frames() {
                 protocol_error("expected '$', got '4'"),
             ),
             case(
+                "an incomplete bulk header line waits before its '$' is checked",
+                "*2\r\n0",
+                Outcome::open(""),
+            ),
+            case(
+                "a bulk header line without '$' or CR grows too big",
+                repeated(b"*1\r\n", b'a', KIB64 + 1),
+                protocol_error("too big bulk count string"),
+            ),
+            case(
                 "nested multibulk",
                 "*1\r\n*1\r\n",
                 protocol_error("expected '$', got '*'"),
