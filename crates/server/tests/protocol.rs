@@ -729,12 +729,21 @@ fn disconnect_mid_frame_leaves_server_healthy() {
                 200_000,
             ),
         ];
-        for partial in partials {
+        // Each partial frame is abandoned twice: with a FIN, and with a reset.
+        for (partial, reset) in partials.iter().flat_map(|p| [(p, false), (p, true)]) {
             let mut quitter = connect(server);
             quitter.write_all(partial).unwrap();
             // Give the server time to read the partial frame before the connection goes.
             std::thread::sleep(Duration::from_millis(20));
-            quitter.shutdown(Shutdown::Both).unwrap();
+            if reset {
+                // Linger 0: close() sends RST instead of FIN.
+                socket2::SockRef::from(&quitter)
+                    .set_linger(Some(Duration::ZERO))
+                    .unwrap();
+                drop(quitter);
+            } else {
+                quitter.shutdown(Shutdown::Both).unwrap();
+            }
         }
         let mut after = connect(server);
         roundtrip(who, &mut after, b"GET mid\r\n", b"$-1\r\n");
