@@ -50,8 +50,9 @@ impl Outcome {
 /// Bytes for a failure message, shortened when long.
 fn show(bytes: &[u8]) -> String {
     let text = format!("{:?}", String::from_utf8_lossy(bytes));
-    if text.len() > 200 {
-        format!("{}...({} bytes)", &text[..200], bytes.len())
+    if text.chars().count() > 200 {
+        let head: String = text.chars().take(200).collect();
+        format!("{head}...({} bytes)", bytes.len())
     } else {
         text
     }
@@ -68,11 +69,6 @@ fn bulk(value: &[u8]) -> Vec<u8> {
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
     out
-}
-
-/// A command as RESP multibulk bytes.
-fn resp(args: &[&[u8]]) -> Vec<u8> {
-    encode(args)
 }
 
 /// `n` copies of `byte` after `prefix`.
@@ -281,8 +277,8 @@ fn malformed_multibulk_frames() {
             case(
                 "a value of exactly proto-max-bulk-len is stored",
                 [
-                    resp(&[b"SET", b"maxbulk", &vec![b'm'; 1 << 20]]),
-                    resp(&[b"DEL", b"maxbulk"]),
+                    encode(&[b"SET", b"maxbulk", &vec![b'm'; 1 << 20]]),
+                    encode(&[b"DEL", b"maxbulk"]),
                 ]
                 .concat(),
                 Outcome::open("+OK\r\n:1\r\n"),
@@ -295,8 +291,8 @@ fn malformed_multibulk_frames() {
             case(
                 "earlier multibulk commands run",
                 [
-                    resp(&[b"SET", b"pk", b"v"]),
-                    resp(&[b"GET", b"pk"]),
+                    encode(&[b"SET", b"pk", b"v"]),
+                    encode(&[b"GET", b"pk"]),
                     b"*1\r\n$-3\r\n".to_vec(),
                 ]
                 .concat(),
@@ -521,8 +517,8 @@ fn odd_but_valid_frames() {
             case(
                 "binary-safe values round-trip",
                 [
-                    resp(&[b"SET", b"bin\r\n\0key", b"a\r\nb\0c\r\n"]),
-                    resp(&[b"GET", b"bin\r\n\0key"]),
+                    encode(&[b"SET", b"bin\r\n\0key", b"a\r\nb\0c\r\n"]),
+                    encode(&[b"GET", b"bin\r\n\0key"]),
                 ]
                 .concat(),
                 Outcome::open([&b"+OK\r\n"[..], &bulk(b"a\r\nb\0c\r\n")].concat()),
@@ -530,8 +526,8 @@ fn odd_but_valid_frames() {
             case(
                 "a bulk of 64 KiB + 1 is fine",
                 [
-                    resp(&[b"SET", b"bigkey", &vec![b'v'; KIB64 + 1]]),
-                    resp(&[b"DEL", b"bigkey"]),
+                    encode(&[b"SET", b"bigkey", &vec![b'v'; KIB64 + 1]]),
+                    encode(&[b"DEL", b"bigkey"]),
                 ]
                 .concat(),
                 Outcome::open("+OK\r\n:1\r\n"),
@@ -570,7 +566,7 @@ fn unauthenticated_clients_get_small_frames() {
                 "*1\r\n$600000000\r\n",
                 protocol_error("invalid bulk length"),
             ),
-            case("commands need AUTH", resp(&[b"PING"]), noauth()),
+            case("commands need AUTH", encode(&[b"PING"]), noauth()),
             case("inline is not limited to 10 args", twenty_args, noauth()),
             case(
                 "inline is not limited to 16 KiB",
@@ -587,11 +583,11 @@ fn unauthenticated_clients_get_small_frames() {
             batch, so a frame pipelined right after AUTH is still parsed with the \
             unauthenticated limits (and AUTH is not on this branch yet)"]
 fn frame_pipelined_after_auth_gets_full_limits() {
-    let mut input = resp(&[b"AUTH", b"pw"]);
+    let mut input = encode(&[b"AUTH", b"pw"]);
     let mut ping_args: Vec<&[u8]> = vec![b"PING"];
     ping_args.extend([&b"x"[..]; 20]);
-    input.extend(resp(&ping_args));
-    input.extend(resp(&[b"PING", &vec![b'y'; 20000]]));
+    input.extend(encode(&ping_args));
+    input.extend(encode(&[b"PING", &vec![b'y'; 20000]]));
     let expected = [
         &b"+OK\r\n-ERR wrong number of arguments for 'ping' command\r\n"[..],
         &bulk(&vec![b'y'; 20000]),
@@ -611,7 +607,11 @@ fn thousand_commands() -> (Vec<u8>, Vec<u8>) {
         let key = format!("p{}", i / 4);
         match i % 4 {
             0 => {
-                input.extend(resp(&[b"SET", key.as_bytes(), format!("v{i}").as_bytes()]));
+                input.extend(encode(&[
+                    b"SET",
+                    key.as_bytes(),
+                    format!("v{i}").as_bytes(),
+                ]));
                 expected.extend_from_slice(b"+OK\r\n");
             }
             1 => {
@@ -619,7 +619,7 @@ fn thousand_commands() -> (Vec<u8>, Vec<u8>) {
                 expected.extend(bulk(format!("v{}", i - 1).as_bytes()));
             }
             2 => {
-                input.extend(resp(&[b"PING", i.to_string().as_bytes()]));
+                input.extend(encode(&[b"PING", i.to_string().as_bytes()]));
                 expected.extend(bulk(i.to_string().as_bytes()));
             }
             _ => {
@@ -677,11 +677,11 @@ fn command_split_byte_by_byte_runs_once() {
         roundtrip(
             who,
             &mut stream,
-            &resp(&[b"SET", b"split", b"v"]),
+            &encode(&[b"SET", b"split", b"v"]),
             b"+OK\r\n",
         );
         // DEL replies :1 only the first time: one reply of :1 means it ran exactly once.
-        for frame in [resp(&[b"DEL", b"split"]), b"DEL split\r\n".to_vec()] {
+        for frame in [encode(&[b"DEL", b"split"]), b"DEL split\r\n".to_vec()] {
             for byte in &frame {
                 stream.write_all(std::slice::from_ref(byte)).unwrap();
                 std::thread::sleep(Duration::from_millis(2));
@@ -748,7 +748,12 @@ fn disconnect_mid_frame_leaves_server_healthy() {
         let mut after = connect(server);
         roundtrip(who, &mut after, b"GET mid\r\n", b"$-1\r\n");
         roundtrip(who, &mut after, b"PING\r\n", b"+PONG\r\n");
-        roundtrip(who, &mut after, &resp(&[b"SET", b"mid", b"x"]), b"+OK\r\n");
+        roundtrip(
+            who,
+            &mut after,
+            &encode(&[b"SET", b"mid", b"x"]),
+            b"+OK\r\n",
+        );
         roundtrip(who, &mut after, b"GET mid\r\n", b"$1\r\nx\r\n");
     });
 }
@@ -849,7 +854,7 @@ fn query_buffer_limit_closes_only_the_offender() {
             a 600 KB key and a 600 KB value under a 1mb limit closes the connection"]
 fn arguments_already_parsed_do_not_count_against_query_buffer_limit() {
     let big = vec![b'k'; 600_000];
-    let input = [resp(&[b"SET", &big, &big]), resp(&[b"DEL", &big])].concat();
+    let input = [encode(&[b"SET", &big, &big]), encode(&[b"DEL", &big])].concat();
     // Pause once 1.1 MB of the frame is in: the key is parsed, the value half there.
     let (first, rest) = input.split_at(1_100_000);
     on_both(&["--client-query-buffer-limit", "1mb"], |who, server| {
