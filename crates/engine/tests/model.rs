@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use redis_lite_engine::{Entry, Keyspace, SmallBytes, Value};
+use redis_lite_engine::{Db, Entry, Keyspace, SmallBytes, Value};
 
 const SHARDS: usize = 4;
 const DBS: usize = 3;
@@ -442,6 +442,13 @@ fn scan_skips_keys_whose_ttl_passed_on_the_wall_clock() {
     assert_eq!(ks.db_stats()[1].0, 3);
 }
 
+/// Runs `f` on the table that holds key "k" of database 0, with the key's hash.
+fn with_k<R>(ks: &Keyspace, f: impl FnOnce(&mut Db, u64) -> R) -> R {
+    let mut locked = ks.lock_keys([&b"k"[..]]);
+    let (table, hash) = locked.db(0, b"k");
+    f(table, hash)
+}
+
 /// SET ... KEEPTTL on a key whose TTL has passed (but which nothing has removed yet) must
 /// create a fresh key, as Redis's lookup-before-write does; the engine keeps the passed TTL,
 /// so the value just written is immediately gone.
@@ -450,19 +457,34 @@ fn scan_skips_keys_whose_ttl_passed_on_the_wall_clock() {
             instead of treating the stale entry as absent"]
 fn set_keep_ttl_over_an_expired_key_starts_without_ttl() {
     let ks = Keyspace::new(SHARDS, DBS);
-    let mut locked = ks.lock_keys([&b"k"[..]]);
-    let (table, hash) = locked.db(0, b"k");
-    table.set(hash, b"k", Value::string(b"old"), false, 1_000);
-    table.set_expire(hash, b"k", 2_000);
-    table.set(hash, b"k", Value::string(b"new"), true, 3_000);
-    let got = table.get(hash, b"k", 3_000).as_deref().map(stored);
-    assert_eq!(
-        got,
-        Some(Stored {
-            value: b"new".to_vec(),
-            expire_at: 0
-        })
-    );
+    let got = with_k(&ks, |table, hash| {
+        table.set(hash, b"k", Value::string(b"old"), false, 1_000);
+        table.set_expire(hash, b"k", 2_000);
+        table.set(hash, b"k", Value::string(b"new"), true, 3_000);
+        table.get(hash, b"k", 3_000).as_deref().map(stored)
+    });
+    let fresh = Stored {
+        value: b"new".to_vec(),
+        expire_at: 0,
+    };
+    assert_eq!(got, Some(fresh));
+}
+
+/// Redis's SET looks the key up first, so overwriting a key whose TTL passed counts it in
+/// `expired_keys` (`DEBUG SET-ACTIVE-EXPIRE 0`, `SET k v PX 1`, wait, `SET k v2` gives
+/// `expired_keys:1`); `Db::set` replaces the stale entry silently.
+#[test]
+#[ignore = "engine: Db::set over a stored entry whose TTL passed does not count it in \
+            expired_keys (same root cause as the keep_ttl test: the stale entry is not \
+            treated as absent)"]
+fn set_over_an_expired_key_counts_it_as_expired() {
+    let ks = Keyspace::new(SHARDS, DBS);
+    with_k(&ks, |table, hash| {
+        table.set(hash, b"k", Value::string(b"v"), false, 1_000);
+        table.set_expire(hash, b"k", 1_001);
+        table.set(hash, b"k", Value::string(b"v2"), false, 2_000);
+    });
+    assert_eq!(ks.expired_keys(), 1);
 }
 
 /// INFO keyspace's avg_ttl: Redis's expiry cycle resets it to 0 for a database that has no
@@ -474,10 +496,10 @@ fn set_keep_ttl_over_an_expired_key_starts_without_ttl() {
 fn avg_ttl_resets_once_no_key_is_volatile() {
     let ks = Keyspace::new(SHARDS, DBS);
     let expire = |at: u64| {
-        let mut locked = ks.lock_keys([&b"k"[..]]);
-        let (table, hash) = locked.db(0, b"k");
-        table.set(hash, b"k", Value::string(b"v"), true, EPOCH);
-        table.set_expire(hash, b"k", at);
+        with_k(&ks, |table, hash| {
+            table.set(hash, b"k", Value::string(b"v"), true, EPOCH);
+            table.set_expire(hash, b"k", at);
+        })
     };
     expire(EPOCH + 100_000);
     ks.active_expire(EPOCH, Duration::from_secs(1));
