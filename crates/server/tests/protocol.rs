@@ -927,3 +927,20 @@ fn protected_mode_denies_non_loopback_clients_without_password() {
         });
     }
 }
+
+/// Redis formats the unknown-command error with C strings, so the name and each quoted
+/// argument stop at their first NUL byte.
+#[test]
+#[ignore = "connection.rs quotes the unknown command's name and arguments whole; Redis's \
+            %s formatting cuts each at its first NUL (a C-string artifact: decide whether \
+            to emulate it)"]
+fn unknown_command_error_cuts_names_at_nul() {
+    golden(
+        &[],
+        &[case(
+            "NUL in name and argument",
+            "*2\r\n$4\r\nPI\0G\r\n$3\r\na\0b\r\n",
+            Outcome::open("-ERR unknown command 'PI', with args beginning with: 'a' \r\n"),
+        )],
+    );
+}
