@@ -377,7 +377,7 @@ proptest! {
     fn scan_returns_keys_present_throughout_despite_churn(
         stable in 1usize..60,
         count in 1usize..12,
-        churn in prop::collection::vec((any::<bool>(), 1usize..150), 1..20),
+        churn in prop::collection::vec((any::<bool>(), 1usize..80), 1..20),
     ) {
         let ks = Keyspace::new(SHARDS, DBS);
         let set = |key: &[u8]| {
@@ -401,9 +401,11 @@ proptest! {
                 break;
             }
             let (grow, n) = churn[step % churn.len()];
-            // Bounded growth: a table that kept growing faster than the cursor advances
-            // would keep the scan from ever finishing.
-            if grow && churned.len() < 1000 {
+            // Bounded churn: a table that kept growing faster than the cursor advances would
+            // keep the scan from finishing, and long scans would make the test slow.
+            if step >= 300 {
+                // The tables have resized many times already; let the scan finish.
+            } else if grow && churned.len() < 400 {
                 for j in 0..n {
                     let k = format!("c{step}-{j}").into_bytes();
                     set(&k);
