@@ -40,6 +40,10 @@ pub enum ProtocolError {
     TooBigBulkCount,
     ExpectedDollar(u8),
     InvalidBulkLength,
+    /// More than 10 arguments from a client that has not authenticated.
+    UnauthenticatedMultibulkLength,
+    /// A bulk over 16 KiB from a client that has not authenticated.
+    UnauthenticatedBulkLength,
 }
 
 impl fmt::Display for ProtocolError {
@@ -53,6 +57,10 @@ impl fmt::Display for ProtocolError {
             ProtocolError::TooBigBulkCount => f.write_str("too big bulk count string"),
             ProtocolError::ExpectedDollar(c) => write!(f, "expected '$', got '{}'", *c as char),
             ProtocolError::InvalidBulkLength => f.write_str("invalid bulk length"),
+            ProtocolError::UnauthenticatedMultibulkLength => {
+                f.write_str("unauthenticated multibulk length")
+            }
+            ProtocolError::UnauthenticatedBulkLength => f.write_str("unauthenticated bulk length"),
         }
     }
 }
@@ -205,7 +213,7 @@ impl RequestParser {
                     _ => return Err(ProtocolError::InvalidMultibulkLength),
                 };
                 if !self.authenticated && count > UNAUTHENTICATED_MAX_ARGS as i64 {
-                    return Err(ProtocolError::InvalidMultibulkLength);
+                    return Err(ProtocolError::UnauthenticatedMultibulkLength);
                 }
                 if count <= 0 {
                     self.frame_start = self.pos;
@@ -236,6 +244,8 @@ impl RequestParser {
     ) -> Result<Option<Option<i64>>, ProtocolError> {
         let start = self.pos;
         // Like Redis: the header ends at the first '\r'; the byte after it is skipped unchecked.
+        // The length limit applies only while the '\r' has not arrived: a complete over-long
+        // line is just an invalid number.
         let rest = &buf[start..];
         let Some(cr) = rest.iter().position(|&b| b == b'\r') else {
             if rest.len() > self.limits.max_inline_len {
@@ -243,13 +253,11 @@ impl RequestParser {
             }
             return Ok(None);
         };
-        if cr > self.limits.max_inline_len {
-            return Err(too_long);
-        }
         if cr + 2 > rest.len() {
             return Ok(None);
         }
-        let number = crate::number::parse_i64(&rest[1..cr]);
+        // A bulk header may start with its '\r' (the caller then refuses the missing '$').
+        let number = rest.get(1..cr).and_then(crate::number::parse_i64);
         self.pos = start + cr + 2;
         Ok(Some(number))
     }
@@ -263,25 +271,26 @@ impl RequestParser {
             let len = match bulk {
                 Some(len) => len,
                 None => {
-                    if self.pos >= buf.len() {
+                    let Some(&first) = buf.get(self.pos) else {
                         return Ok(false);
-                    }
-                    if buf[self.pos] != b'$' {
-                        return Err(ProtocolError::ExpectedDollar(buf[self.pos]));
-                    }
+                    };
+                    // As in Redis, the line must be complete before its first byte is checked:
+                    // `*1\r\nfoo` waits for more, and a long line without '\r' is "too big".
                     let Some(number) = self.header_line(buf, ProtocolError::TooBigBulkCount)?
                     else {
                         return Ok(false);
                     };
-                    let max = if self.authenticated {
-                        self.limits.max_bulk_len
-                    } else {
-                        UNAUTHENTICATED_MAX_BULK
-                    };
+                    if first != b'$' {
+                        return Err(ProtocolError::ExpectedDollar(first));
+                    }
                     let len = match number {
-                        Some(n) if n >= 0 && (n as u64) <= max => n as usize,
+                        Some(n) if n >= 0 && (n as u64) <= self.limits.max_bulk_len => n as u64,
                         _ => return Err(ProtocolError::InvalidBulkLength),
                     };
+                    if !self.authenticated && len > UNAUTHENTICATED_MAX_BULK {
+                        return Err(ProtocolError::UnauthenticatedBulkLength);
+                    }
+                    let len = len as usize;
                     self.state = State::Multibulk {
                         remaining,
                         bulk: Some(len),
@@ -313,10 +322,9 @@ impl RequestParser {
             self.inline_scan = buf.len();
             return Ok(false);
         };
+        // As in Redis, a line is refused only while its newline is missing: one whose newline
+        // is already buffered is run, however long.
         let end = scan_from + nl;
-        if end - self.pos > self.limits.max_inline_len {
-            return Err(ProtocolError::TooBigInline);
-        }
         let mut line_end = end;
         if line_end > self.pos && buf[line_end - 1] == b'\r' {
             line_end -= 1;
@@ -557,18 +565,109 @@ mod tests {
         );
     }
 
-    #[test]
-    fn unauthenticated_clients_get_small_frame_limits() {
+    /// Parses `input` whole as an unauthenticated client.
+    fn parse_unauthenticated(input: &[u8]) -> Result<usize, ProtocolError> {
         let mut parser = RequestParser::new(Limits::default());
         parser.authenticated = false;
+        parser.next(input).map(|cmd| cmd.map_or(0, |c| c.len()))
+    }
+
+    /// Regression: the unauthenticated limits replied "invalid multibulk length" / "invalid
+    /// bulk length", where Redis 7 says "unauthenticated multibulk length" / "unauthenticated
+    /// bulk length".
+    #[test]
+    fn unauthenticated_limit_errors_use_redis_texts() {
+        assert_eq!(parse_unauthenticated(b"*10\r\n"), Ok(0));
+        let err = parse_unauthenticated(b"*11\r\n").unwrap_err();
+        assert_eq!(err, ProtocolError::UnauthenticatedMultibulkLength);
         assert_eq!(
-            parser.next(b"*11\r\n").err(),
+            err.to_string(),
+            "Protocol error: unauthenticated multibulk length"
+        );
+        assert_eq!(parse_unauthenticated(b"*1\r\n$16384\r\n"), Ok(0));
+        let err = parse_unauthenticated(b"*1\r\n$16385\r\n").unwrap_err();
+        assert_eq!(err, ProtocolError::UnauthenticatedBulkLength);
+        assert_eq!(
+            err.to_string(),
+            "Protocol error: unauthenticated bulk length"
+        );
+        // Lengths that are invalid for anyone keep the general error, as in Redis.
+        assert_eq!(
+            parse_unauthenticated(b"*1\r\n$600000000\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            parse_unauthenticated(b"*3000000000\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+    }
+
+    /// Regression: an inline line longer than 64 KiB was refused even when its newline had
+    /// already arrived. Redis refuses only a buffered line without a newline, so
+    /// `PING <65536 x>\r\n` sent at once gets its bulk reply from Redis.
+    #[test]
+    fn complete_inline_line_over_64k_is_run_not_refused() {
+        let mut line = repeated_line(b"PING ", b'x', 64 * 1024);
+        line.extend_from_slice(b"\r\n");
+        let (cmds, err) = parse_chunked(&line, line.len());
+        assert_eq!(err, None);
+        assert_eq!(cmds.len(), 1);
+        assert_eq!(cmds[0][1].len(), 64 * 1024);
+        // Without its newline the same line is refused.
+        let (_, err) = parse_chunked(&line[..line.len() - 2], line.len());
+        assert_eq!(err, Some(ProtocolError::TooBigInline));
+    }
+
+    /// Regression: a bulk header not starting with '$' was refused at once; Redis waits for
+    /// the whole line (up to its '\r' and one more byte) before checking, so `*2\r\n0` waits and
+    /// a 64 KiB line without '\r' is "too big bulk count string".
+    #[test]
+    fn dollar_is_checked_only_once_the_bulk_header_line_is_complete() {
+        for partial in [
+            &b"*2\r\n0"[..],
+            b"*1\r\nfoo",
+            b"*1\r\nfoo\r",
+            b"*2\r\n$3\r\nabc\r\n*",
+        ] {
+            assert_eq!(parse_chunked(partial, 1), (vec![], None), "{partial:?}");
+        }
+        assert_eq!(
+            parse_chunked(b"*1\r\nfoo\r\n", 1).1,
+            Some(ProtocolError::ExpectedDollar(b'f'))
+        );
+        // A header line that is only "\r\n" has no number to slice out.
+        assert_eq!(
+            parse_chunked(b"*2\r\n\r\n", 1).1,
+            Some(ProtocolError::ExpectedDollar(b'\r'))
+        );
+        let long = repeated_line(b"*1\r\n", b'a', 64 * 1024 + 1);
+        assert_eq!(
+            parse_chunked(&long, 4096).1,
+            Some(ProtocolError::TooBigBulkCount)
+        );
+    }
+
+    fn repeated_line(prefix: &[u8], byte: u8, n: usize) -> Vec<u8> {
+        let mut out = prefix.to_vec();
+        out.resize(prefix.len() + n, byte);
+        out
+    }
+
+    /// Regression: a complete `*`/`$` header line over 64 KiB got "too big mbulk/bulk count
+    /// string"; Redis applies that limit only while the '\r' is missing, and a complete line
+    /// is an invalid number.
+    #[test]
+    fn complete_overlong_header_line_is_an_invalid_length() {
+        let mut star = repeated_line(b"*", b'1', 64 * 1024 + 1);
+        star.extend_from_slice(b"\r\n");
+        assert_eq!(
+            parse_chunked(&star, star.len()).1,
             Some(ProtocolError::InvalidMultibulkLength)
         );
-        let mut parser = RequestParser::new(Limits::default());
-        parser.authenticated = false;
+        let mut dollar = repeated_line(b"*1\r\n$", b'1', 64 * 1024 + 1);
+        dollar.extend_from_slice(b"\r\n");
         assert_eq!(
-            parser.next(b"*1\r\n$16385\r\n").err(),
+            parse_chunked(&dollar, dollar.len()).1,
             Some(ProtocolError::InvalidBulkLength)
         );
     }
@@ -593,6 +692,19 @@ mod tests {
             let (parsed, err) = parse_chunked(&wire, step);
             proptest::prop_assert_eq!(err, None);
             proptest::prop_assert_eq!(parsed, cmds);
+        }
+
+        /// Inputs stitched from protocol fragments reach the corners random bytes rarely do.
+        #[test]
+        fn fragment_soup_never_panics(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                &b"*"[..], b"$", b"\r\n", b"\r", b"\n", b"1", b"2", b"-1", b"0", b"PING", b" ",
+                b"\"", b"'", b"\\", b"x", b"*1\r\n$4\r\nPING\r\n", b"$3\r\n", b"\\x41", b"*1\r\n",
+                b"*2\r\n",
+            ]), 1..16),
+            step in 1usize..8,
+        ) {
+            let _ = parse_chunked(&parts.concat(), step);
         }
 
         #[test]
