@@ -186,6 +186,9 @@ impl Db {
         keep_ttl: bool,
         now_ms: u64,
     ) -> &mut Entry {
+        // A key whose TTL has passed is gone, even if still stored: this write creates it anew
+        // (no TTL to keep) and the old one counts as expired, as in Redis.
+        self.expire_if_due(hash, key, now_ms);
         let exists = self.dict.get(hash, key).is_some();
         if exists {
             let entry = self.dict.get_mut(hash, key).expect("present");
@@ -464,7 +467,7 @@ impl Keyspace {
             for (i, db) in shard.dbs.iter().enumerate() {
                 stats[i].0 += db.len();
                 stats[i].1 += db.volatile();
-                if db.avg_ttl_ms() > 0 {
+                if db.avg_ttl_ms() > 0 && db.volatile() > 0 {
                     stats[i].2 += u128::from(db.avg_ttl_ms());
                     stats[i].3 += 1;
                 }
@@ -624,6 +627,8 @@ impl Keyspace {
                 loop {
                     let mut shard = self.shards[index].lock();
                     if shard.dbs[db].volatile == 0 {
+                        // Nothing volatile left: no TTL to average, as Redis reports.
+                        shard.dbs[db].avg_ttl_ms = 0;
                         break;
                     }
                     let (sampled, gone) = shard.dbs[db].expire_step(now_ms, SAMPLE);

@@ -48,9 +48,15 @@ impl CommandError {
     }
 }
 
-/// Client-supplied text quoted in an error, cut to `max` bytes as Redis does with `%.128s`.
+/// Client-supplied text quoted in an error as Redis's `%.128s` does: cut at the first NUL (it
+/// formats C strings) and to `max` bytes.
 pub fn truncated(bytes: &[u8], max: usize) -> String {
-    String::from_utf8_lossy(&bytes[..bytes.len().min(max)]).into_owned()
+    let end = bytes
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(bytes.len())
+        .min(max);
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
 impl fmt::Display for CommandError {

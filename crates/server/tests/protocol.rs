@@ -579,9 +579,6 @@ fn unauthenticated_clients_get_small_frames() {
 
 /// After AUTH, the very next frame in the same read already gets the full limits.
 #[test]
-#[ignore = "connection.rs copies client.authenticated into the parser only after the whole \
-            batch, so a frame pipelined right after AUTH is still parsed with the \
-            unauthenticated limits (and AUTH is not on this branch yet)"]
 fn frame_pipelined_after_auth_gets_full_limits() {
     let mut input = encode(&[b"AUTH", b"pw"]);
     let mut ping_args: Vec<&[u8]> = vec![b"PING"];
@@ -849,9 +846,6 @@ fn query_buffer_limit_closes_only_the_offender() {
 /// already parsed have left the query buffer), so a command whose arguments are each under
 /// the limit succeeds even when together they exceed it.
 #[test]
-#[ignore = "connection.rs compares the whole input buffer, including the already-parsed \
-            arguments of the frame in progress, with client-query-buffer-limit, so SET with \
-            a 600 KB key and a 600 KB value under a 1mb limit closes the connection"]
 fn arguments_already_parsed_do_not_count_against_query_buffer_limit() {
     let big = vec![b'k'; 600_000];
     let input = [encode(&[b"SET", &big, &big]), encode(&[b"DEL", &big])].concat();
@@ -931,9 +925,6 @@ fn protected_mode_denies_non_loopback_clients_without_password() {
 /// Redis formats the unknown-command error with C strings, so the name and each quoted
 /// argument stop at their first NUL byte.
 #[test]
-#[ignore = "connection.rs quotes the unknown command's name and arguments whole; Redis's \
-            %s formatting cuts each at its first NUL (a C-string artifact: decide whether \
-            to emulate it)"]
 fn unknown_command_error_cuts_names_at_nul() {
     golden(
         &[],
