@@ -259,7 +259,7 @@ fn reply_keys(ctx: &mut Ctx<'_>, keys: &[SmallBytes]) {
 
 /// A SCAN cursor as Redis reads it with `strtoul`: optional sign (a minus negates modulo 2^64),
 /// decimal digits, nothing else; an empty string is cursor 0.
-fn parse_cursor(text: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(text: &[u8]) -> Option<u64> {
     let (negative, digits) = match text.first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),

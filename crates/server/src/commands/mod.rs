@@ -9,6 +9,7 @@ pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod server;
+pub mod sets;
 pub mod strings;
 
 pub static FAMILIES: &[&[CommandSpec]] = &[
@@ -18,6 +19,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     introspection::COMMANDS,
     keys::COMMANDS,
     strings::COMMANDS,
+    sets::COMMANDS,
 ];
 
 /// The reply to `<COMMAND> HELP`: Redis's header line, the given lines, and the HELP entry.

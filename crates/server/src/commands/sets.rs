@@ -1,0 +1,676 @@
+//! Set commands: SADD, SREM, membership, random pops and picks, SMOVE, the intersection, union
+//! and difference family (computed by the engine's `Set`), SINTERCARD and SSCAN.
+
+use redis_lite_engine::glob::glob_match;
+use redis_lite_engine::set::{Member, Set};
+use redis_lite_engine::{Db, Entry, Locked, Value};
+use redis_lite_protocol::ReplyWriter;
+
+use crate::command::flags::*;
+use crate::command::CommandSpec;
+use crate::commands::keys::parse_cursor;
+use crate::context::Ctx;
+use crate::error::{CmdResult, CommandError};
+use crate::notify::Class;
+
+const INTER_COMPLEXITY: &str =
+    "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.";
+const TOTAL_COMPLEXITY: &str = "O(N) where N is the total number of elements in all given sets.";
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("sadd", -3, WRITE | DENYOOM | FAST, sadd)
+        .keys(1, 1, 1)
+        .doc("set", "1.0.0", "Add one or more members to a set")
+        .complexity("O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
+        .syntax("key member..."),
+    CommandSpec::new("srem", -3, WRITE | FAST, srem)
+        .keys(1, 1, 1)
+        .doc("set", "1.0.0", "Remove one or more members from a set")
+        .complexity("O(N) where N is the number of members to be removed.")
+        .syntax("key member..."),
+    CommandSpec::new("smembers", 2, READONLY, smembers)
+        .keys(1, 1, 1)
+        .doc("set", "1.0.0", "Get all the members in a set")
+        .complexity("O(N) where N is the set cardinality.")
+        .syntax("key"),
+    CommandSpec::new("sismember", 3, READONLY | FAST, sismember)
+        .keys(1, 1, 1)
+        .doc("set", "1.0.0", "Determine if a given value is a member of a set")
+        .syntax("key member"),
+    CommandSpec::new("smismember", -3, READONLY | FAST, smismember)
+        .keys(1, 1, 1)
+        .doc("set", "6.2.0", "Returns the membership associated with the given elements for a set")
+        .complexity("O(N) where N is the number of elements being checked for membership")
+        .syntax("key member..."),
+    CommandSpec::new("scard", 2, READONLY | FAST, scard)
+        .keys(1, 1, 1)
+        .doc("set", "1.0.0", "Get the number of members in a set")
+        .syntax("key"),
+    CommandSpec::new("spop", -2, WRITE | FAST, spop)
+        .keys(1, 1, 1)
+        .doc("set", "1.0.0", "Remove and return one or multiple random members from a set")
+        .complexity("Without the count argument O(1), otherwise O(N) where N is the value of the passed count.")
+        .syntax("key [count:integer]"),
+    CommandSpec::new("srandmember", -2, READONLY, srandmember)
+        .keys(1, 1, 1)
+        .doc("set", "1.0.0", "Get one or multiple random members from a set")
+        .complexity("Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.")
+        .syntax("key [count:integer]"),
+    CommandSpec::new("smove", 4, WRITE | FAST, smove)
+        .keys(1, 2, 1)
+        .doc("set", "1.0.0", "Move a member from one set to another")
+        .syntax("source:key destination:key member"),
+    CommandSpec::new("sinter", -2, READONLY, sinter)
+        .keys(1, -1, 1)
+        .doc("set", "1.0.0", "Intersect multiple sets")
+        .complexity(INTER_COMPLEXITY)
+        .syntax("key..."),
+    CommandSpec::new("sinterstore", -3, WRITE | DENYOOM, sinterstore)
+        .keys(1, -1, 1)
+        .doc("set", "1.0.0", "Intersect multiple sets and store the resulting set in a key")
+        .complexity(INTER_COMPLEXITY)
+        .syntax("destination:key key..."),
+    // Its keys follow a count, which the (first, last, step) triple cannot express; Redis
+    // reports 0 0 0 too.
+    CommandSpec::new("sintercard", -3, READONLY, sintercard)
+        .doc("set", "7.0.0", "Intersect multiple sets and return the cardinality of the result")
+        .complexity(INTER_COMPLEXITY)
+        .syntax("numkeys:integer key... [LIMIT limit:integer]"),
+    CommandSpec::new("sunion", -2, READONLY, sunion)
+        .keys(1, -1, 1)
+        .doc("set", "1.0.0", "Add multiple sets")
+        .complexity(TOTAL_COMPLEXITY)
+        .syntax("key..."),
+    CommandSpec::new("sunionstore", -3, WRITE | DENYOOM, sunionstore)
+        .keys(1, -1, 1)
+        .doc("set", "1.0.0", "Add multiple sets and store the resulting set in a key")
+        .complexity(TOTAL_COMPLEXITY)
+        .syntax("destination:key key..."),
+    CommandSpec::new("sdiff", -2, READONLY, sdiff)
+        .keys(1, -1, 1)
+        .doc("set", "1.0.0", "Subtract multiple sets")
+        .complexity(TOTAL_COMPLEXITY)
+        .syntax("key..."),
+    CommandSpec::new("sdiffstore", -3, WRITE | DENYOOM, sdiffstore)
+        .keys(1, -1, 1)
+        .doc("set", "1.0.0", "Subtract multiple sets and store the resulting set in a key")
+        .complexity(TOTAL_COMPLEXITY)
+        .syntax("destination:key key..."),
+    CommandSpec::new("sscan", -3, READONLY, sscan)
+        .keys(1, 1, 1)
+        .doc("set", "2.8.0", "Incrementally iterate Set elements")
+        .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..")
+        .syntax("key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]"),
+];
+
+/// The set in a looked-up entry, WRONGTYPE for another type.
+fn as_set(entry: Option<&mut Entry>) -> Result<Option<&mut Set>, CommandError> {
+    match entry.map(|e| &mut e.value) {
+        None => Ok(None),
+        Some(Value::Set(set)) => Ok(Some(set)),
+        Some(_) => Err(CommandError::WrongType),
+    }
+}
+
+/// Looks up a set for reading: counted in the keyspace hit/miss statistics, as Redis's
+/// `lookupKeyRead` is.
+fn read_set<'d>(
+    ctx: &Ctx<'_>,
+    db: &'d mut Db,
+    hash: u64,
+    key: &[u8],
+) -> Result<Option<&'d mut Set>, CommandError> {
+    let entry = db.get(hash, key, ctx.now_ms);
+    ctx.count_lookup(entry.is_some());
+    as_set(entry)
+}
+
+/// Looks up a set to modify it (not counted as a read, like Redis's `lookupKeyWrite`).
+fn write_set<'d>(
+    ctx: &Ctx<'_>,
+    db: &'d mut Db,
+    hash: u64,
+    key: &[u8],
+) -> Result<Option<&'d mut Set>, CommandError> {
+    as_set(db.get(hash, key, ctx.now_ms))
+}
+
+/// The set at `key`, created empty when missing.
+fn set_or_create<'d>(
+    ctx: &Ctx<'_>,
+    db: &'d mut Db,
+    hash: u64,
+    key: &[u8],
+) -> Result<&'d mut Set, CommandError> {
+    if write_set(ctx, db, hash, key)?.is_none() {
+        db.set(hash, key, Value::Set(Box::default()), false, ctx.now_ms);
+    }
+    Ok(write_set(ctx, db, hash, key)?.expect("just created"))
+}
+
+/// `set-max-intset-entries` in force.
+fn max_intset(ctx: &Ctx<'_>) -> usize {
+    usize::try_from(ctx.encoding_limits().set_max_intset_entries).unwrap_or(0)
+}
+
+/// After members were removed from the set at `key`: emits `event`, and deletes the key (with
+/// a `del` event, as Redis) when the set is now empty.
+fn removed(ctx: &Ctx<'_>, db: &mut Db, hash: u64, key: &[u8], event: &str, now_empty: bool) {
+    ctx.changed(db, key, Class::Set, event);
+    if now_empty {
+        db.remove(hash, key);
+        ctx.changed(db, key, Class::Generic, "del");
+    }
+}
+
+fn write_member(out: &mut ReplyWriter<'_>, member: Member<'_>) {
+    match member {
+        Member::Int(n) => out.bulk_integer(n),
+        Member::Bytes(b) => out.bulk(b),
+    }
+}
+
+/// Replies with a set's members as a RESP3 set (an array in RESP2).
+fn reply_members(out: &mut ReplyWriter<'_>, set: &Set) {
+    out.set(set.len());
+    set.iter().for_each(|m| write_member(out, m));
+}
+
+/// SADD key member [member ...]
+fn sadd(ctx: &mut Ctx<'_>) -> CmdResult {
+    let key = ctx.arg(1);
+    let max = max_intset(ctx);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let set = set_or_create(ctx, db, hash, key)?;
+    let added = ctx.args[2..].iter().filter(|m| set.insert(m, max)).count();
+    if added > 0 {
+        ctx.changed(db, key, Class::Set, "sadd");
+    }
+    drop(locked);
+    ctx.dirty(added as u64);
+    ctx.out.integer(added as i64);
+    Ok(())
+}
+
+/// SREM key member [member ...]
+fn srem(ctx: &mut Ctx<'_>) -> CmdResult {
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let mut deleted = 0;
+    if let Some(set) = write_set(ctx, db, hash, key)? {
+        for member in &ctx.args[2..] {
+            deleted += set.remove(member) as usize;
+            if set.is_empty() {
+                break;
+            }
+        }
+        let now_empty = set.is_empty();
+        if deleted > 0 {
+            removed(ctx, db, hash, key, "srem", now_empty);
+        }
+    }
+    drop(locked);
+    ctx.dirty(deleted as u64);
+    ctx.out.integer(deleted as i64);
+    Ok(())
+}
+
+/// Runs `f` on the set at argument 1 looked up for reading; `missing` replies for no key.
+fn with_read_set(
+    ctx: &mut Ctx<'_>,
+    missing: impl FnOnce(&mut Ctx<'_>),
+    f: impl FnOnce(&mut Ctx<'_>, &Set),
+) -> CmdResult {
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    match read_set(ctx, db, hash, key)? {
+        Some(set) => f(ctx, set),
+        None => missing(ctx),
+    }
+    Ok(())
+}
+
+/// SMEMBERS key
+fn smembers(ctx: &mut Ctx<'_>) -> CmdResult {
+    with_read_set(
+        ctx,
+        |ctx| ctx.out.set(0),
+        |ctx, set| reply_members(&mut ctx.out, set),
+    )
+}
+
+/// SISMEMBER key member
+fn sismember(ctx: &mut Ctx<'_>) -> CmdResult {
+    let member = ctx.arg(2);
+    with_read_set(
+        ctx,
+        |ctx| ctx.out.integer(0),
+        |ctx, set| ctx.out.integer(set.contains(member) as i64),
+    )
+}
+
+/// SMISMEMBER key member [member ...]
+fn smismember(ctx: &mut Ctx<'_>) -> CmdResult {
+    let members = &ctx.args[2..];
+    let reply = |ctx: &mut Ctx<'_>, set: Option<&Set>| {
+        ctx.out.array(members.len());
+        for m in members {
+            ctx.out.integer(set.is_some_and(|s| s.contains(m)) as i64);
+        }
+    };
+    with_read_set(
+        ctx,
+        |ctx| reply(ctx, None),
+        |ctx, set| reply(ctx, Some(set)),
+    )
+}
+
+/// SCARD key
+fn scard(ctx: &mut Ctx<'_>) -> CmdResult {
+    with_read_set(
+        ctx,
+        |ctx| ctx.out.integer(0),
+        |ctx, set| ctx.out.integer(set.len() as i64),
+    )
+}
+
+/// SPOP key [count]
+fn spop(ctx: &mut Ctx<'_>) -> CmdResult {
+    let count = match ctx.arg_count() {
+        2 => None,
+        3 => Some(
+            ctx.arg_i64(2)
+                .ok()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or(CommandError::err("value is out of range, must be positive"))?,
+        ),
+        _ => return Err(CommandError::Syntax),
+    };
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let set = write_set(ctx, db, hash, key)?;
+    let (Some(set), false) = (set, count == Some(0)) else {
+        match count {
+            None => ctx.out.null(),
+            Some(_) => ctx.out.set(0),
+        }
+        return Ok(());
+    };
+    let popped = set.pop(count.unwrap_or(1), &mut rand::thread_rng());
+    let now_empty = set.is_empty();
+    removed(ctx, db, hash, key, "spop", now_empty);
+    drop(locked);
+    ctx.dirty(popped.len() as u64);
+    match count {
+        None => ctx.out.bulk(&popped[0]),
+        Some(_) => {
+            ctx.out.set(popped.len());
+            popped.iter().for_each(|m| ctx.out.bulk(m));
+        }
+    }
+    Ok(())
+}
+
+/// SRANDMEMBER key [count]
+fn srandmember(ctx: &mut Ctx<'_>) -> CmdResult {
+    let count = match ctx.arg_count() {
+        2 => None,
+        3 => Some(ctx.arg_i64(2).and_then(|n| {
+            if n == i64::MIN {
+                Err(CommandError::err("value is out of range, value must between -9223372036854775807 and 9223372036854775807"))
+            } else {
+                Ok(n)
+            }
+        })?),
+        _ => return Err(CommandError::Syntax),
+    };
+    let mut rng = rand::thread_rng();
+    with_read_set(
+        ctx,
+        |ctx| match count {
+            None => ctx.out.null(),
+            Some(_) => ctx.out.array(0),
+        },
+        |ctx, set| match count {
+            None => write_member(
+                &mut ctx.out,
+                set.random(&mut rng).expect("sets are never empty"),
+            ),
+            // A negative count may repeat members.
+            Some(n) if n < 0 => {
+                let n = n.unsigned_abs() as usize;
+                ctx.out.array(n);
+                for _ in 0..n {
+                    write_member(&mut ctx.out, set.random(&mut rng).expect("not empty"));
+                }
+            }
+            Some(n) => {
+                let picked = set.random_distinct(n as usize, &mut rng);
+                ctx.out.array(picked.len());
+                picked
+                    .into_iter()
+                    .for_each(|m| write_member(&mut ctx.out, m));
+            }
+        },
+    )
+}
+
+/// SMOVE source destination member
+fn smove(ctx: &mut Ctx<'_>) -> CmdResult {
+    let (src, dst, member) = (ctx.arg(1), ctx.arg(2), ctx.arg(3));
+    let max = max_intset(ctx);
+    let mut locked = ctx.lock([src, dst]);
+    let (db, hash) = locked.db(ctx.client.db, src);
+    if db.peek(hash, src, ctx.now_ms).is_none() {
+        ctx.out.integer(0);
+        return Ok(());
+    }
+    write_set(ctx, db, hash, src)?;
+    let (dst_db, dst_hash) = locked.db(ctx.client.db, dst);
+    write_set(ctx, dst_db, dst_hash, dst)?;
+    let (db, hash) = locked.db(ctx.client.db, src);
+    let set = write_set(ctx, db, hash, src)?.expect("checked above");
+    if src == dst {
+        ctx.out.integer(set.contains(member) as i64);
+        return Ok(());
+    }
+    if !set.remove(member) {
+        ctx.out.integer(0);
+        return Ok(());
+    }
+    let now_empty = set.is_empty();
+    removed(ctx, db, hash, src, "srem", now_empty);
+    let (db, hash) = locked.db(ctx.client.db, dst);
+    if set_or_create(ctx, db, hash, dst)?.insert(member, max) {
+        ctx.changed(db, dst, Class::Set, "sadd");
+    }
+    drop(locked);
+    ctx.dirty(1);
+    ctx.out.integer(1);
+    Ok(())
+}
+
+/// Sets moved out of their entries for a multi-key operation, so several can be borrowed at
+/// once through one lock; [`Taken::restore`] puts them back. Moving the box costs O(1).
+struct Taken<'k> {
+    /// Per key argument: its index in `sets`, or None when the key is missing.
+    slots: Vec<Option<usize>>,
+    sets: Vec<(&'k [u8], Box<Set>)>,
+}
+
+impl<'k> Taken<'k> {
+    /// Takes the sets at `keys`; WRONGTYPE if any holds another type (all are checked, as in
+    /// Redis 7.0, before a missing key makes the result empty).
+    fn take(
+        ctx: &Ctx<'_>,
+        locked: &mut Locked<'_>,
+        keys: &[&'k [u8]],
+        read: bool,
+    ) -> Result<Self, CommandError> {
+        let mut taken = Taken {
+            slots: Vec::with_capacity(keys.len()),
+            sets: Vec::new(),
+        };
+        for &key in keys {
+            if let Some(i) = taken.sets.iter().position(|(k, _)| *k == key) {
+                taken.slots.push(Some(i));
+                if read {
+                    ctx.count_lookup(true);
+                }
+                continue;
+            }
+            let (db, hash) = locked.db(ctx.client.db, key);
+            let entry = db.get(hash, key, ctx.now_ms);
+            if read {
+                ctx.count_lookup(entry.is_some());
+            }
+            match entry.map(|e| std::mem::replace(&mut e.value, Value::Int(0))) {
+                None => taken.slots.push(None),
+                Some(Value::Set(set)) => {
+                    taken.slots.push(Some(taken.sets.len()));
+                    taken.sets.push((key, set));
+                }
+                Some(other) => {
+                    let (db, hash) = locked.db(ctx.client.db, key);
+                    db.get(hash, key, ctx.now_ms).expect("just found").value = other;
+                    taken.restore(ctx, locked);
+                    return Err(CommandError::WrongType);
+                }
+            }
+        }
+        Ok(taken)
+    }
+
+    /// The set of key argument `i`, if it exists.
+    fn get(&self, i: usize) -> Option<&Set> {
+        self.slots[i].map(|s| &*self.sets[s].1)
+    }
+
+    /// The sets of all key arguments, or None when one is missing.
+    fn all(&self) -> Option<Vec<&Set>> {
+        (0..self.slots.len()).map(|i| self.get(i)).collect()
+    }
+
+    fn restore(self, ctx: &Ctx<'_>, locked: &mut Locked<'_>) {
+        for (key, set) in self.sets {
+            let (db, hash) = locked.db(ctx.client.db, key);
+            db.get(hash, key, ctx.now_ms)
+                .expect("held under the lock")
+                .value = Value::Set(set);
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum SetOp {
+    Inter,
+    Union,
+    Diff,
+}
+
+impl SetOp {
+    /// The result of the operation over the taken sets, built as Redis builds it.
+    fn apply(self, taken: &Taken<'_>, max_intset: usize) -> Set {
+        match self {
+            SetOp::Inter => taken
+                .all()
+                .map(|sets| Set::intersection(&sets, max_intset))
+                .unwrap_or_default(),
+            SetOp::Union => {
+                let present: Vec<&Set> = (0..taken.slots.len())
+                    .filter_map(|i| taken.get(i))
+                    .collect();
+                Set::union(&present, max_intset)
+            }
+            SetOp::Diff => match taken.get(0) {
+                None => Set::new(),
+                Some(first) => {
+                    let others: Vec<&Set> = (1..taken.slots.len())
+                        .filter_map(|i| taken.get(i))
+                        .collect();
+                    Set::difference(first, &others, max_intset)
+                }
+            },
+        }
+    }
+
+    fn store_event(self) -> &'static str {
+        match self {
+            SetOp::Inter => "sinterstore",
+            SetOp::Union => "sunionstore",
+            SetOp::Diff => "sdiffstore",
+        }
+    }
+}
+
+/// SINTER, SUNION, SDIFF: replies with the result.
+fn set_op(ctx: &mut Ctx<'_>, op: SetOp) -> CmdResult {
+    let keys = &ctx.args[1..];
+    let max = max_intset(ctx);
+    let mut locked = ctx.lock(keys.iter().copied());
+    let taken = Taken::take(ctx, &mut locked, keys, true)?;
+    let result = op.apply(&taken, max);
+    taken.restore(ctx, &mut locked);
+    drop(locked);
+    reply_members(&mut ctx.out, &result);
+    Ok(())
+}
+
+/// SINTERSTORE, SUNIONSTORE, SDIFFSTORE: replaces the destination with the result, deleting it
+/// when the result is empty.
+fn set_op_store(ctx: &mut Ctx<'_>, op: SetOp) -> CmdResult {
+    let dst = ctx.arg(1);
+    let keys = &ctx.args[2..];
+    let max = max_intset(ctx);
+    let mut locked = ctx.lock(ctx.args[1..].iter().copied());
+    let taken = Taken::take(ctx, &mut locked, keys, false)?;
+    let result = op.apply(&taken, max);
+    taken.restore(ctx, &mut locked);
+    let (db, hash) = locked.db(ctx.client.db, dst);
+    let len = result.len();
+    let changed = if len > 0 {
+        db.set(hash, dst, Value::Set(Box::new(result)), false, ctx.now_ms);
+        ctx.changed(db, dst, Class::Set, op.store_event());
+        true
+    } else if db.peek(hash, dst, ctx.now_ms).is_some() {
+        db.remove(hash, dst);
+        ctx.changed(db, dst, Class::Generic, "del");
+        true
+    } else {
+        false
+    };
+    drop(locked);
+    ctx.dirty(changed as u64);
+    ctx.out.integer(len as i64);
+    Ok(())
+}
+
+/// SINTER key [key ...]
+fn sinter(ctx: &mut Ctx<'_>) -> CmdResult {
+    set_op(ctx, SetOp::Inter)
+}
+
+/// SINTERSTORE destination key [key ...]
+fn sinterstore(ctx: &mut Ctx<'_>) -> CmdResult {
+    set_op_store(ctx, SetOp::Inter)
+}
+
+/// SUNION key [key ...]
+fn sunion(ctx: &mut Ctx<'_>) -> CmdResult {
+    set_op(ctx, SetOp::Union)
+}
+
+/// SUNIONSTORE destination key [key ...]
+fn sunionstore(ctx: &mut Ctx<'_>) -> CmdResult {
+    set_op_store(ctx, SetOp::Union)
+}
+
+/// SDIFF key [key ...]
+fn sdiff(ctx: &mut Ctx<'_>) -> CmdResult {
+    set_op(ctx, SetOp::Diff)
+}
+
+/// SDIFFSTORE destination key [key ...]
+fn sdiffstore(ctx: &mut Ctx<'_>) -> CmdResult {
+    set_op_store(ctx, SetOp::Diff)
+}
+
+/// SINTERCARD numkeys key [key ...] [LIMIT limit]
+fn sintercard(ctx: &mut Ctx<'_>) -> CmdResult {
+    let numkeys = ctx
+        .arg_i64(1)
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or(CommandError::err("numkeys should be greater than 0"))?;
+    let numkeys = usize::try_from(numkeys).unwrap_or(usize::MAX);
+    if numkeys > ctx.arg_count() - 2 {
+        return Err(CommandError::err(
+            "Number of keys can't be greater than number of args",
+        ));
+    }
+    let mut limit = 0;
+    let mut i = 2 + numkeys;
+    while i < ctx.arg_count() {
+        if !(ctx.arg_is(i, "LIMIT") && i + 1 < ctx.arg_count()) {
+            return Err(CommandError::Syntax);
+        }
+        limit = ctx
+            .arg_i64(i + 1)
+            .ok()
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or(CommandError::err("LIMIT can't be negative"))?;
+        i += 2;
+    }
+    let keys = &ctx.args[2..2 + numkeys];
+    let mut locked = ctx.lock(keys.iter().copied());
+    let taken = Taken::take(ctx, &mut locked, keys, true)?;
+    let card = taken
+        .all()
+        .map_or(0, |sets| Set::intersection_card(&sets, limit));
+    taken.restore(ctx, &mut locked);
+    drop(locked);
+    ctx.out.integer(card as i64);
+    Ok(())
+}
+
+/// SSCAN key cursor [MATCH pattern] [COUNT count]
+fn sscan(ctx: &mut Ctx<'_>) -> CmdResult {
+    let cursor = parse_cursor(ctx.arg(2)).ok_or(CommandError::err("invalid cursor"))?;
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let Some(set) = read_set(ctx, db, hash, key)? else {
+        ctx.out.array(2);
+        ctx.out.bulk(b"0");
+        ctx.out.array(0);
+        return Ok(());
+    };
+    // Options are checked only once the key is known to be a set, as in Redis.
+    let mut pattern: Option<&[u8]> = None;
+    let mut count = 10usize;
+    let mut i = 3;
+    while i < ctx.arg_count() {
+        if i + 1 >= ctx.arg_count() {
+            return Err(CommandError::Syntax);
+        }
+        if ctx.arg_is(i, "COUNT") {
+            count = ctx
+                .arg_i64(i + 1)?
+                .try_into()
+                .ok()
+                .filter(|&n| n >= 1)
+                .ok_or(CommandError::Syntax)?;
+        } else if ctx.arg_is(i, "MATCH") {
+            pattern = Some(ctx.arg(i + 1)).filter(|p| *p != b"*");
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 2;
+    }
+    let mut found: Vec<Member<'_>> = Vec::new();
+    let mut next = cursor;
+    // Like Redis: visit buckets until `count` members are collected, the walk ends, or ten
+    // times `count` buckets were visited (so sparse tables still return promptly).
+    let mut budget = count.saturating_mul(10);
+    loop {
+        next = set.scan(next, |m| found.push(m));
+        budget -= 1;
+        if next == 0 || budget == 0 || found.len() >= count {
+            break;
+        }
+    }
+    if let Some(p) = pattern {
+        found.retain(|m| glob_match(p, &m.to_bytes(), false));
+    }
+    ctx.out.array(2);
+    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
+    ctx.out.array(found.len());
+    found
+        .into_iter()
+        .for_each(|m| write_member(&mut ctx.out, m));
+    Ok(())
+}
