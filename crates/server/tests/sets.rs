@@ -375,6 +375,15 @@ fn generic_commands_work_on_sets() {
     );
 }
 
+/// Runs a command on a `redis` crate connection and converts its reply.
+fn query<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> T {
+    let mut command = redis::cmd(args[0]);
+    for a in &args[1..] {
+        command.arg(*a);
+    }
+    command.query(c).unwrap()
+}
+
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
@@ -384,22 +393,9 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 fn hashtable_results_hold_the_right_members() {
     let server = Server::lite(&[]);
     let mut c = server.client();
-    let cmd = |c: &mut redis::Connection, args: &[&str]| -> redis::Value {
-        let mut command = redis::cmd(args[0]);
-        for a in &args[1..] {
-            command.arg(*a);
-        }
-        command.query(c).unwrap()
-    };
-    let members = |c: &mut redis::Connection, args: &[&str]| -> Vec<String> {
-        let mut command = redis::cmd(args[0]);
-        for a in &args[1..] {
-            command.arg(*a);
-        }
-        sorted(command.query(c).unwrap())
-    };
-    cmd(&mut c, &["SADD", "a", "x", "y", "z", "1"]);
-    cmd(&mut c, &["SADD", "b", "y", "z", "w"]);
+    let members = |c: &mut redis::Connection, args: &[&str]| sorted(query(c, args));
+    let _: i64 = query(&mut c, &["SADD", "a", "x", "y", "z", "1"]);
+    let _: i64 = query(&mut c, &["SADD", "b", "y", "z", "w"]);
     assert_eq!(members(&mut c, &["SMEMBERS", "a"]), ["1", "x", "y", "z"]);
     assert_eq!(members(&mut c, &["SINTER", "a", "b"]), ["y", "z"]);
     assert_eq!(
@@ -407,7 +403,7 @@ fn hashtable_results_hold_the_right_members() {
         ["1", "w", "x", "y", "z"]
     );
     assert_eq!(members(&mut c, &["SDIFF", "a", "b"]), ["1", "x"]);
-    cmd(&mut c, &["SDIFFSTORE", "d", "a", "b"]);
+    let _: i64 = query(&mut c, &["SDIFFSTORE", "d", "a", "b"]);
     assert_eq!(members(&mut c, &["SMEMBERS", "d"]), ["1", "x"]);
     let popped: Vec<String> = members(&mut c, &["SPOP", "a", "10"]);
     assert_eq!(popped, ["1", "x", "y", "z"]);

@@ -18,90 +18,86 @@ const INTER_COMPLEXITY: &str =
 const TOTAL_COMPLEXITY: &str = "O(N) where N is the total number of elements in all given sets.";
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("sadd", -3, WRITE | DENYOOM | FAST, sadd)
-        .keys(1, 1, 1)
-        .doc("set", "1.0.0", "Add one or more members to a set")
+    one_key(CommandSpec::new("sadd", -3, WRITE | DENYOOM | FAST, sadd), "1.0.0", "Add one or more members to a set")
         .complexity("O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
         .syntax("key member..."),
-    CommandSpec::new("srem", -3, WRITE | FAST, srem)
-        .keys(1, 1, 1)
-        .doc("set", "1.0.0", "Remove one or more members from a set")
+    one_key(CommandSpec::new("srem", -3, WRITE | FAST, srem), "1.0.0", "Remove one or more members from a set")
         .complexity("O(N) where N is the number of members to be removed.")
         .syntax("key member..."),
-    CommandSpec::new("smembers", 2, READONLY, smembers)
-        .keys(1, 1, 1)
-        .doc("set", "1.0.0", "Get all the members in a set")
+    one_key(CommandSpec::new("smembers", 2, READONLY, smembers), "1.0.0", "Get all the members in a set")
         .complexity("O(N) where N is the set cardinality.")
         .syntax("key"),
-    CommandSpec::new("sismember", 3, READONLY | FAST, sismember)
-        .keys(1, 1, 1)
-        .doc("set", "1.0.0", "Determine if a given value is a member of a set")
+    one_key(CommandSpec::new("sismember", 3, READONLY | FAST, sismember), "1.0.0", "Determine if a given value is a member of a set")
         .syntax("key member"),
-    CommandSpec::new("smismember", -3, READONLY | FAST, smismember)
-        .keys(1, 1, 1)
-        .doc("set", "6.2.0", "Returns the membership associated with the given elements for a set")
+    one_key(CommandSpec::new("smismember", -3, READONLY | FAST, smismember), "6.2.0", "Returns the membership associated with the given elements for a set")
         .complexity("O(N) where N is the number of elements being checked for membership")
         .syntax("key member..."),
-    CommandSpec::new("scard", 2, READONLY | FAST, scard)
-        .keys(1, 1, 1)
-        .doc("set", "1.0.0", "Get the number of members in a set")
+    one_key(CommandSpec::new("scard", 2, READONLY | FAST, scard), "1.0.0", "Get the number of members in a set")
         .syntax("key"),
-    CommandSpec::new("spop", -2, WRITE | FAST, spop)
-        .keys(1, 1, 1)
-        .doc("set", "1.0.0", "Remove and return one or multiple random members from a set")
+    one_key(CommandSpec::new("spop", -2, WRITE | FAST, spop), "1.0.0", "Remove and return one or multiple random members from a set")
         .complexity("Without the count argument O(1), otherwise O(N) where N is the value of the passed count.")
         .syntax("key [count:integer]"),
-    CommandSpec::new("srandmember", -2, READONLY, srandmember)
-        .keys(1, 1, 1)
-        .doc("set", "1.0.0", "Get one or multiple random members from a set")
+    one_key(CommandSpec::new("srandmember", -2, READONLY, srandmember), "1.0.0", "Get one or multiple random members from a set")
         .complexity("Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.")
         .syntax("key [count:integer]"),
     CommandSpec::new("smove", 4, WRITE | FAST, smove)
         .keys(1, 2, 1)
         .doc("set", "1.0.0", "Move a member from one set to another")
         .syntax("source:key destination:key member"),
-    CommandSpec::new("sinter", -2, READONLY, sinter)
-        .keys(1, -1, 1)
-        .doc("set", "1.0.0", "Intersect multiple sets")
-        .complexity(INTER_COMPLEXITY)
-        .syntax("key..."),
-    CommandSpec::new("sinterstore", -3, WRITE | DENYOOM, sinterstore)
-        .keys(1, -1, 1)
-        .doc("set", "1.0.0", "Intersect multiple sets and store the resulting set in a key")
-        .complexity(INTER_COMPLEXITY)
-        .syntax("destination:key key..."),
+    algebra("sinter", false, "Intersect multiple sets", INTER_COMPLEXITY),
+    algebra(
+        "sinterstore",
+        true,
+        "Intersect multiple sets and store the resulting set in a key",
+        INTER_COMPLEXITY,
+    ),
     // Its keys follow a count, which the (first, last, step) triple cannot express; Redis
     // reports 0 0 0 too.
     CommandSpec::new("sintercard", -3, READONLY, sintercard)
         .doc("set", "7.0.0", "Intersect multiple sets and return the cardinality of the result")
         .complexity(INTER_COMPLEXITY)
         .syntax("numkeys:integer key... [LIMIT limit:integer]"),
-    CommandSpec::new("sunion", -2, READONLY, sunion)
-        .keys(1, -1, 1)
-        .doc("set", "1.0.0", "Add multiple sets")
-        .complexity(TOTAL_COMPLEXITY)
-        .syntax("key..."),
-    CommandSpec::new("sunionstore", -3, WRITE | DENYOOM, sunionstore)
-        .keys(1, -1, 1)
-        .doc("set", "1.0.0", "Add multiple sets and store the resulting set in a key")
-        .complexity(TOTAL_COMPLEXITY)
-        .syntax("destination:key key..."),
-    CommandSpec::new("sdiff", -2, READONLY, sdiff)
-        .keys(1, -1, 1)
-        .doc("set", "1.0.0", "Subtract multiple sets")
-        .complexity(TOTAL_COMPLEXITY)
-        .syntax("key..."),
-    CommandSpec::new("sdiffstore", -3, WRITE | DENYOOM, sdiffstore)
-        .keys(1, -1, 1)
-        .doc("set", "1.0.0", "Subtract multiple sets and store the resulting set in a key")
-        .complexity(TOTAL_COMPLEXITY)
-        .syntax("destination:key key..."),
-    CommandSpec::new("sscan", -3, READONLY, sscan)
-        .keys(1, 1, 1)
-        .doc("set", "2.8.0", "Incrementally iterate Set elements")
+    algebra("sunion", false, "Add multiple sets", TOTAL_COMPLEXITY),
+    algebra(
+        "sunionstore",
+        true,
+        "Add multiple sets and store the resulting set in a key",
+        TOTAL_COMPLEXITY,
+    ),
+    algebra("sdiff", false, "Subtract multiple sets", TOTAL_COMPLEXITY),
+    algebra(
+        "sdiffstore",
+        true,
+        "Subtract multiple sets and store the resulting set in a key",
+        TOTAL_COMPLEXITY,
+    ),
+    one_key(CommandSpec::new("sscan", -3, READONLY, sscan), "2.8.0", "Incrementally iterate Set elements")
         .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..")
         .syntax("key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]"),
 ];
+
+/// A command on the set at argument 1.
+const fn one_key(spec: CommandSpec, since: &'static str, summary: &'static str) -> CommandSpec {
+    spec.keys(1, 1, 1).doc("set", since, summary)
+}
+
+/// SINTER, SUNION, SDIFF (over `key...`) and their STORE forms (into `destination`).
+const fn algebra(
+    name: &'static str,
+    store: bool,
+    summary: &'static str,
+    complexity: &'static str,
+) -> CommandSpec {
+    let spec = if store {
+        CommandSpec::new(name, -3, WRITE | DENYOOM, algebra_command)
+            .syntax("destination:key key...")
+    } else {
+        CommandSpec::new(name, -2, READONLY, algebra_command).syntax("key...")
+    };
+    spec.keys(1, -1, 1)
+        .doc("set", "1.0.0", summary)
+        .complexity(complexity)
+}
 
 /// The set in a looked-up entry, WRONGTYPE for another type.
 fn as_set(entry: Option<&mut Entry>) -> Result<Option<&mut Set>, CommandError> {
@@ -112,27 +108,20 @@ fn as_set(entry: Option<&mut Entry>) -> Result<Option<&mut Set>, CommandError> {
     }
 }
 
-/// Looks up a set for reading: counted in the keyspace hit/miss statistics, as Redis's
-/// `lookupKeyRead` is.
-fn read_set<'d>(
+/// Looks up the set at `key`. A `read` lookup counts in the keyspace hit/miss statistics, as
+/// Redis's `lookupKeyRead` does; lookups made to modify the set do not (`lookupKeyWrite`).
+fn lookup<'d>(
     ctx: &Ctx<'_>,
     db: &'d mut Db,
     hash: u64,
     key: &[u8],
+    read: bool,
 ) -> Result<Option<&'d mut Set>, CommandError> {
     let entry = db.get(hash, key, ctx.now_ms);
-    ctx.count_lookup(entry.is_some());
+    if read {
+        ctx.count_lookup(entry.is_some());
+    }
     as_set(entry)
-}
-
-/// Looks up a set to modify it (not counted as a read, like Redis's `lookupKeyWrite`).
-fn write_set<'d>(
-    ctx: &Ctx<'_>,
-    db: &'d mut Db,
-    hash: u64,
-    key: &[u8],
-) -> Result<Option<&'d mut Set>, CommandError> {
-    as_set(db.get(hash, key, ctx.now_ms))
 }
 
 /// The set at `key`, created empty when missing.
@@ -142,10 +131,10 @@ fn set_or_create<'d>(
     hash: u64,
     key: &[u8],
 ) -> Result<&'d mut Set, CommandError> {
-    if write_set(ctx, db, hash, key)?.is_none() {
+    if lookup(ctx, db, hash, key, false)?.is_none() {
         db.set(hash, key, Value::Set(Box::default()), false, ctx.now_ms);
     }
-    Ok(write_set(ctx, db, hash, key)?.expect("just created"))
+    Ok(lookup(ctx, db, hash, key, false)?.expect("just created"))
 }
 
 /// `set-max-intset-entries` in force.
@@ -199,7 +188,7 @@ fn srem(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
     let mut deleted = 0;
-    if let Some(set) = write_set(ctx, db, hash, key)? {
+    if let Some(set) = lookup(ctx, db, hash, key, false)? {
         for member in &ctx.args[2..] {
             deleted += set.remove(member) as usize;
             if set.is_empty() {
@@ -226,7 +215,7 @@ fn with_read_set(
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    match read_set(ctx, db, hash, key)? {
+    match lookup(ctx, db, hash, key, true)? {
         Some(set) => f(ctx, set),
         None => missing(ctx),
     }
@@ -292,7 +281,7 @@ fn spop(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let set = write_set(ctx, db, hash, key)?;
+    let set = lookup(ctx, db, hash, key, false)?;
     let (Some(set), false) = (set, count == Some(0)) else {
         match count {
             None => ctx.out.null(),
@@ -369,11 +358,11 @@ fn smove(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.integer(0);
         return Ok(());
     }
-    write_set(ctx, db, hash, src)?;
+    lookup(ctx, db, hash, src, false)?;
     let (dst_db, dst_hash) = locked.db(ctx.client.db, dst);
-    write_set(ctx, dst_db, dst_hash, dst)?;
+    lookup(ctx, dst_db, dst_hash, dst, false)?;
     let (db, hash) = locked.db(ctx.client.db, src);
-    let set = write_set(ctx, db, hash, src)?.expect("checked above");
+    let set = lookup(ctx, db, hash, src, false)?.expect("checked above");
     if src == dst {
         ctx.out.integer(set.contains(member) as i64);
         return Ok(());
@@ -549,34 +538,22 @@ fn set_op_store(ctx: &mut Ctx<'_>, op: SetOp) -> CmdResult {
     Ok(())
 }
 
-/// SINTER key [key ...]
-fn sinter(ctx: &mut Ctx<'_>) -> CmdResult {
-    set_op(ctx, SetOp::Inter)
-}
-
-/// SINTERSTORE destination key [key ...]
-fn sinterstore(ctx: &mut Ctx<'_>) -> CmdResult {
-    set_op_store(ctx, SetOp::Inter)
-}
-
-/// SUNION key [key ...]
-fn sunion(ctx: &mut Ctx<'_>) -> CmdResult {
-    set_op(ctx, SetOp::Union)
-}
-
-/// SUNIONSTORE destination key [key ...]
-fn sunionstore(ctx: &mut Ctx<'_>) -> CmdResult {
-    set_op_store(ctx, SetOp::Union)
-}
-
-/// SDIFF key [key ...]
-fn sdiff(ctx: &mut Ctx<'_>) -> CmdResult {
-    set_op(ctx, SetOp::Diff)
-}
-
-/// SDIFFSTORE destination key [key ...]
-fn sdiffstore(ctx: &mut Ctx<'_>) -> CmdResult {
-    set_op_store(ctx, SetOp::Diff)
+/// SINTER|SUNION|SDIFF key [key ...]
+/// SINTERSTORE|SUNIONSTORE|SDIFFSTORE destination key [key ...]
+fn algebra_command(ctx: &mut Ctx<'_>) -> CmdResult {
+    let name = ctx.command.spec.name;
+    let op = if name.starts_with("sinter") {
+        SetOp::Inter
+    } else if name.starts_with("sunion") {
+        SetOp::Union
+    } else {
+        SetOp::Diff
+    };
+    if name.ends_with("store") {
+        set_op_store(ctx, op)
+    } else {
+        set_op(ctx, op)
+    }
 }
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit]
@@ -623,7 +600,7 @@ fn sscan(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let Some(set) = read_set(ctx, db, hash, key)? else {
+    let Some(set) = lookup(ctx, db, hash, key, true)? else {
         ctx.out.array(2);
         ctx.out.bulk(b"0");
         ctx.out.array(0);
