@@ -17,7 +17,7 @@ use redis_lite_protocol::number::parse_i64;
 use crate::bytes::SmallBytes;
 
 /// A member as stored: an integer in an intset, bytes in a hashtable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Member<'a> {
     Int(i64),
     Bytes(&'a [u8]),
@@ -82,8 +82,11 @@ impl Set {
 
     pub fn heap_size(&self) -> usize {
         match &self.repr {
-            Repr::Ints(s) => s.data.capacity(),
-            Repr::Table(t) => t.slots.len() * std::mem::size_of::<Slot>() + t.member_heap,
+            Repr::Ints(s) => s.data.len(),
+            Repr::Table(t) => {
+                let members: usize = t.slots.iter().flatten().map(|m| m.heap_size()).sum();
+                t.slots.len() * std::mem::size_of::<Slot>() + members
+            }
         }
     }
 
@@ -172,6 +175,18 @@ impl Set {
     /// Up to `count` distinct members chosen at random (the whole set, in iteration order,
     /// when `count` reaches its size), as SRANDMEMBER with a positive count.
     pub fn random_distinct(&self, count: usize, rng: &mut impl Rng) -> Vec<Member<'_>> {
+        if count.saturating_mul(3) <= self.len() {
+            // Few of many: random picks, skipping repeats, without a snapshot of the set.
+            let mut seen = std::collections::HashSet::with_capacity(count);
+            let mut picked = Vec::with_capacity(count);
+            while picked.len() < count {
+                let m = self.random(rng).expect("count < len");
+                if seen.insert(m) {
+                    picked.push(m);
+                }
+            }
+            return picked;
+        }
         let mut all: Vec<Member<'_>> = self.iter().collect();
         if count >= all.len() {
             return all;
@@ -351,15 +366,16 @@ impl<'a> Iterator for Iter<'a> {
 /// of them; inserting a wider value widens every element.
 #[derive(Clone, Debug)]
 pub struct IntSet {
-    width: usize,
-    data: Vec<u8>,
+    width: u8,
+    /// Exactly sized, as Redis's intset, so a small set costs no slack.
+    data: Box<[u8]>,
 }
 
 impl Default for IntSet {
     fn default() -> Self {
         IntSet {
             width: 2,
-            data: Vec::new(),
+            data: Box::default(),
         }
     }
 }
@@ -371,7 +387,7 @@ impl PartialEq for IntSet {
     }
 }
 
-fn width_for(n: i64) -> usize {
+fn width_for(n: i64) -> u8 {
     if i16::try_from(n).is_ok() {
         2
     } else if i32::try_from(n).is_ok() {
@@ -383,11 +399,12 @@ fn width_for(n: i64) -> usize {
 
 impl IntSet {
     fn len(&self) -> usize {
-        self.data.len() / self.width
+        self.data.len() / self.width as usize
     }
 
     fn get(&self, i: usize) -> i64 {
-        read_int(&self.data[i * self.width..(i + 1) * self.width])
+        let w = self.width as usize;
+        read_int(&self.data[i * w..(i + 1) * w])
     }
 
     fn search(&self, n: i64) -> Result<usize, usize> {
@@ -414,14 +431,17 @@ impl IntSet {
         let width = width_for(n).max(self.width);
         if width > self.width {
             let widened: Vec<u8> = (0..self.len())
-                .flat_map(|i| write_int(self.get(i), width))
+                .flat_map(|i| write_int(self.get(i), width as usize))
                 .collect();
-            self.data = widened;
+            self.data = widened.into_boxed_slice();
             self.width = width;
         }
-        let at = pos * self.width;
-        self.data
-            .splice(at..at, write_int(n, self.width).iter().copied());
+        let w = self.width as usize;
+        let at = pos * w;
+        let mut data = std::mem::take(&mut self.data).into_vec();
+        data.reserve_exact(w);
+        data.splice(at..at, write_int(n, w).iter().copied());
+        self.data = data.into_boxed_slice();
         true
     }
 
@@ -429,8 +449,10 @@ impl IntSet {
         let Ok(pos) = self.search(n) else {
             return false;
         };
-        let at = pos * self.width;
-        self.data.drain(at..at + self.width);
+        let at = pos * self.width as usize;
+        let mut data = std::mem::take(&mut self.data).into_vec();
+        data.drain(at..at + self.width as usize);
+        self.data = data.into_boxed_slice();
         true
     }
 }
@@ -456,8 +478,6 @@ type Slot = Option<SmallBytes>;
 struct Table {
     slots: Box<[Slot]>,
     len: usize,
-    /// Heap bytes of members too long to store inline.
-    member_heap: usize,
 }
 
 impl PartialEq for Table {
@@ -480,7 +500,6 @@ impl Table {
         Table {
             slots: (0..slots).map(|_| None).collect(),
             len: 0,
-            member_heap: 0,
         }
     }
 
@@ -513,9 +532,7 @@ impl Table {
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             self.resize((self.slots.len() * 2).max(MIN_SLOTS));
         }
-        let stored = SmallBytes::new(member);
-        self.member_heap += stored.heap_size();
-        self.place(stored);
+        self.place(SmallBytes::new(member));
         self.len += 1;
         true
     }
@@ -533,8 +550,7 @@ impl Table {
         let Some(mut hole) = self.find(member) else {
             return false;
         };
-        let removed = self.slots[hole].take().expect("found");
-        self.member_heap -= removed.heap_size();
+        self.slots[hole] = None;
         self.len -= 1;
         // Shift back each later member of the run whose home is not between the hole and it.
         let mut j = hole;
@@ -620,6 +636,7 @@ mod tests {
     #[test]
     fn slots_are_compact() {
         assert_eq!(std::mem::size_of::<Slot>(), 24);
+        assert_eq!(std::mem::size_of::<Set>(), 32);
     }
 
     #[test]
