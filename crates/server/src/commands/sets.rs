@@ -393,12 +393,12 @@ struct Taken<'k> {
 
 impl<'k> Taken<'k> {
     /// Takes the sets at `keys`; WRONGTYPE if any holds another type (all are checked, as in
-    /// Redis 7.0, before a missing key makes the result empty).
+    /// Redis 7.0, before a missing key makes the result empty). Every lookup counts as a read,
+    /// also for the STORE commands, as in Redis.
     fn take(
         ctx: &Ctx<'_>,
         locked: &mut Locked<'_>,
         keys: &[&'k [u8]],
-        read: bool,
     ) -> Result<Self, CommandError> {
         let mut taken = Taken {
             slots: Vec::with_capacity(keys.len()),
@@ -407,16 +407,12 @@ impl<'k> Taken<'k> {
         for &key in keys {
             if let Some(i) = taken.sets.iter().position(|(k, _)| *k == key) {
                 taken.slots.push(Some(i));
-                if read {
-                    ctx.count_lookup(true);
-                }
+                ctx.count_lookup(true);
                 continue;
             }
             let (db, hash) = locked.db(ctx.client.db, key);
             let entry = db.get(hash, key, ctx.now_ms);
-            if read {
-                ctx.count_lookup(entry.is_some());
-            }
+            ctx.count_lookup(entry.is_some());
             match entry.map(|e| std::mem::replace(&mut e.value, Value::Int(0))) {
                 None => taken.slots.push(None),
                 Some(Value::Set(set)) => {
@@ -501,7 +497,7 @@ fn set_op(ctx: &mut Ctx<'_>, op: SetOp) -> CmdResult {
     let keys = &ctx.args[1..];
     let max = max_intset(ctx);
     let mut locked = ctx.lock(keys.iter().copied());
-    let taken = Taken::take(ctx, &mut locked, keys, true)?;
+    let taken = Taken::take(ctx, &mut locked, keys)?;
     let result = op.apply(&taken, max);
     taken.restore(ctx, &mut locked);
     drop(locked);
@@ -516,7 +512,7 @@ fn set_op_store(ctx: &mut Ctx<'_>, op: SetOp) -> CmdResult {
     let keys = &ctx.args[2..];
     let max = max_intset(ctx);
     let mut locked = ctx.lock(ctx.args[1..].iter().copied());
-    let taken = Taken::take(ctx, &mut locked, keys, false)?;
+    let taken = Taken::take(ctx, &mut locked, keys)?;
     let result = op.apply(&taken, max);
     taken.restore(ctx, &mut locked);
     let (db, hash) = locked.db(ctx.client.db, dst);
@@ -584,7 +580,7 @@ fn sintercard(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     let keys = &ctx.args[2..2 + numkeys];
     let mut locked = ctx.lock(keys.iter().copied());
-    let taken = Taken::take(ctx, &mut locked, keys, true)?;
+    let taken = Taken::take(ctx, &mut locked, keys)?;
     let card = taken
         .all()
         .map_or(0, |sets| Set::intersection_card(&sets, limit));
