@@ -354,11 +354,11 @@ fn smove(ctx: &mut Ctx<'_>) -> CmdResult {
     let max = max_intset(ctx);
     let mut locked = ctx.lock([src, dst]);
     let (db, hash) = locked.db(ctx.client.db, src);
-    if db.peek(hash, src, ctx.now_ms).is_none() {
+    // A missing source replies 0 before the destination's type is checked, as in Redis.
+    if lookup(ctx, db, hash, src, false)?.is_none() {
         ctx.out.integer(0);
         return Ok(());
     }
-    lookup(ctx, db, hash, src, false)?;
     let (dst_db, dst_hash) = locked.db(ctx.client.db, dst);
     lookup(ctx, dst_db, dst_hash, dst, false)?;
     let (db, hash) = locked.db(ctx.client.db, src);
