@@ -13,6 +13,7 @@ pub mod introspection;
 pub mod keys;
 pub mod pubsub;
 pub mod server;
+pub mod sets;
 pub mod strings;
 
 pub static FAMILIES: &[&[CommandSpec]] = &[
@@ -26,6 +27,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     hashes::COMMANDS,
     bitmaps::COMMANDS,
     hyperloglog::COMMANDS,
+    sets::COMMANDS,
 ];
 
 /// The reply to `<COMMAND> HELP`: Redis's header line, the given lines, and the HELP entry.

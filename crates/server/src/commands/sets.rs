@@ -1,0 +1,649 @@
+//! Set commands: SADD, SREM, membership, random pops and picks, SMOVE, the intersection, union
+//! and difference family (computed by the engine's `Set`), SINTERCARD and SSCAN.
+
+use redis_lite_engine::glob::glob_match;
+use redis_lite_engine::set::{Member, Set};
+use redis_lite_engine::{Db, Entry, Locked, Value};
+use redis_lite_protocol::ReplyWriter;
+
+use crate::command::flags::*;
+use crate::command::CommandSpec;
+use crate::commands::keys::parse_cursor;
+use crate::context::Ctx;
+use crate::error::{CmdResult, CommandError};
+use crate::notify::Class;
+
+const INTER_COMPLEXITY: &str =
+    "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.";
+const TOTAL_COMPLEXITY: &str = "O(N) where N is the total number of elements in all given sets.";
+
+pub static COMMANDS: &[CommandSpec] = &[
+    one_key(CommandSpec::new("sadd", -3, WRITE | DENYOOM | FAST, sadd), "1.0.0", "Add one or more members to a set")
+        .complexity("O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
+        .syntax("key member..."),
+    one_key(CommandSpec::new("srem", -3, WRITE | FAST, srem), "1.0.0", "Remove one or more members from a set")
+        .complexity("O(N) where N is the number of members to be removed.")
+        .syntax("key member..."),
+    one_key(CommandSpec::new("smembers", 2, READONLY, smembers), "1.0.0", "Get all the members in a set")
+        .complexity("O(N) where N is the set cardinality.")
+        .syntax("key"),
+    one_key(CommandSpec::new("sismember", 3, READONLY | FAST, sismember), "1.0.0", "Determine if a given value is a member of a set")
+        .syntax("key member"),
+    one_key(CommandSpec::new("smismember", -3, READONLY | FAST, smismember), "6.2.0", "Returns the membership associated with the given elements for a set")
+        .complexity("O(N) where N is the number of elements being checked for membership")
+        .syntax("key member..."),
+    one_key(CommandSpec::new("scard", 2, READONLY | FAST, scard), "1.0.0", "Get the number of members in a set")
+        .syntax("key"),
+    one_key(CommandSpec::new("spop", -2, WRITE | FAST, spop), "1.0.0", "Remove and return one or multiple random members from a set")
+        .complexity("Without the count argument O(1), otherwise O(N) where N is the value of the passed count.")
+        .syntax("key [count:integer]"),
+    one_key(CommandSpec::new("srandmember", -2, READONLY, srandmember), "1.0.0", "Get one or multiple random members from a set")
+        .complexity("Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.")
+        .syntax("key [count:integer]"),
+    CommandSpec::new("smove", 4, WRITE | FAST, smove)
+        .keys(1, 2, 1)
+        .doc("set", "1.0.0", "Move a member from one set to another")
+        .syntax("source:key destination:key member"),
+    algebra("sinter", false, "Intersect multiple sets", INTER_COMPLEXITY),
+    algebra(
+        "sinterstore",
+        true,
+        "Intersect multiple sets and store the resulting set in a key",
+        INTER_COMPLEXITY,
+    ),
+    // Its keys follow a count, which the (first, last, step) triple cannot express; Redis
+    // reports 0 0 0 too.
+    CommandSpec::new("sintercard", -3, READONLY, sintercard)
+        .doc("set", "7.0.0", "Intersect multiple sets and return the cardinality of the result")
+        .complexity(INTER_COMPLEXITY)
+        .syntax("numkeys:integer key... [LIMIT limit:integer]"),
+    algebra("sunion", false, "Add multiple sets", TOTAL_COMPLEXITY),
+    algebra(
+        "sunionstore",
+        true,
+        "Add multiple sets and store the resulting set in a key",
+        TOTAL_COMPLEXITY,
+    ),
+    algebra("sdiff", false, "Subtract multiple sets", TOTAL_COMPLEXITY),
+    algebra(
+        "sdiffstore",
+        true,
+        "Subtract multiple sets and store the resulting set in a key",
+        TOTAL_COMPLEXITY,
+    ),
+    one_key(CommandSpec::new("sscan", -3, READONLY, sscan), "2.8.0", "Incrementally iterate Set elements")
+        .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..")
+        .syntax("key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]"),
+];
+
+/// A command on the set at argument 1.
+const fn one_key(spec: CommandSpec, since: &'static str, summary: &'static str) -> CommandSpec {
+    spec.keys(1, 1, 1).doc("set", since, summary)
+}
+
+/// SINTER, SUNION, SDIFF (over `key...`) and their STORE forms (into `destination`).
+const fn algebra(
+    name: &'static str,
+    store: bool,
+    summary: &'static str,
+    complexity: &'static str,
+) -> CommandSpec {
+    let spec = if store {
+        CommandSpec::new(name, -3, WRITE | DENYOOM, algebra_command)
+            .syntax("destination:key key...")
+    } else {
+        CommandSpec::new(name, -2, READONLY, algebra_command).syntax("key...")
+    };
+    spec.keys(1, -1, 1)
+        .doc("set", "1.0.0", summary)
+        .complexity(complexity)
+}
+
+/// The set in a looked-up entry, WRONGTYPE for another type.
+fn as_set(entry: Option<&mut Entry>) -> Result<Option<&mut Set>, CommandError> {
+    match entry.map(|e| &mut e.value) {
+        None => Ok(None),
+        Some(Value::Set(set)) => Ok(Some(set)),
+        Some(_) => Err(CommandError::WrongType),
+    }
+}
+
+/// Looks up the set at `key`. A `read` lookup counts in the keyspace hit/miss statistics, as
+/// Redis's `lookupKeyRead` does; lookups made to modify the set do not (`lookupKeyWrite`).
+fn lookup<'d>(
+    ctx: &Ctx<'_>,
+    db: &'d mut Db,
+    hash: u64,
+    key: &[u8],
+    read: bool,
+) -> Result<Option<&'d mut Set>, CommandError> {
+    let entry = db.get(hash, key, ctx.now_ms);
+    if read {
+        ctx.count_lookup(entry.is_some());
+    }
+    as_set(entry)
+}
+
+/// The set at `key`, created empty when missing.
+fn set_or_create<'d>(
+    ctx: &Ctx<'_>,
+    db: &'d mut Db,
+    hash: u64,
+    key: &[u8],
+) -> Result<&'d mut Set, CommandError> {
+    if lookup(ctx, db, hash, key, false)?.is_none() {
+        db.set(hash, key, Value::Set(Box::default()), false, ctx.now_ms);
+    }
+    Ok(lookup(ctx, db, hash, key, false)?.expect("just created"))
+}
+
+/// `set-max-intset-entries` in force.
+fn max_intset(ctx: &Ctx<'_>) -> usize {
+    usize::try_from(ctx.encoding_limits().set_max_intset_entries).unwrap_or(0)
+}
+
+/// After members were removed from the set at `key`: emits `event`, and deletes the key (with
+/// a `del` event, as Redis) when the set is now empty.
+fn removed(ctx: &Ctx<'_>, db: &mut Db, hash: u64, key: &[u8], event: &str, now_empty: bool) {
+    ctx.changed(db, key, Class::Set, event);
+    if now_empty {
+        db.remove(hash, key);
+        ctx.changed(db, key, Class::Generic, "del");
+    }
+}
+
+fn write_member(out: &mut ReplyWriter<'_>, member: Member<'_>) {
+    match member {
+        Member::Int(n) => out.bulk_integer(n),
+        Member::Bytes(b) => out.bulk(b),
+    }
+}
+
+/// Replies with a set's members as a RESP3 set (an array in RESP2).
+fn reply_members(out: &mut ReplyWriter<'_>, set: &Set) {
+    out.set(set.len());
+    set.iter().for_each(|m| write_member(out, m));
+}
+
+/// SADD key member [member ...]
+fn sadd(ctx: &mut Ctx<'_>) -> CmdResult {
+    let key = ctx.arg(1);
+    let max = max_intset(ctx);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let set = set_or_create(ctx, db, hash, key)?;
+    let added = ctx.args[2..].iter().filter(|m| set.insert(m, max)).count();
+    if added > 0 {
+        ctx.changed(db, key, Class::Set, "sadd");
+    }
+    drop(locked);
+    ctx.dirty(added as u64);
+    ctx.out.integer(added as i64);
+    Ok(())
+}
+
+/// SREM key member [member ...]
+fn srem(ctx: &mut Ctx<'_>) -> CmdResult {
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let mut deleted = 0;
+    if let Some(set) = lookup(ctx, db, hash, key, false)? {
+        for member in &ctx.args[2..] {
+            deleted += set.remove(member) as usize;
+            if set.is_empty() {
+                break;
+            }
+        }
+        let now_empty = set.is_empty();
+        if deleted > 0 {
+            removed(ctx, db, hash, key, "srem", now_empty);
+        }
+    }
+    drop(locked);
+    ctx.dirty(deleted as u64);
+    ctx.out.integer(deleted as i64);
+    Ok(())
+}
+
+/// Runs `f` on the set at argument 1 looked up for reading; `missing` replies for no key.
+fn with_read_set(
+    ctx: &mut Ctx<'_>,
+    missing: impl FnOnce(&mut Ctx<'_>),
+    f: impl FnOnce(&mut Ctx<'_>, &Set),
+) -> CmdResult {
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    match lookup(ctx, db, hash, key, true)? {
+        Some(set) => f(ctx, set),
+        None => missing(ctx),
+    }
+    Ok(())
+}
+
+/// SMEMBERS key
+fn smembers(ctx: &mut Ctx<'_>) -> CmdResult {
+    with_read_set(
+        ctx,
+        |ctx| ctx.out.set(0),
+        |ctx, set| reply_members(&mut ctx.out, set),
+    )
+}
+
+/// SISMEMBER key member
+fn sismember(ctx: &mut Ctx<'_>) -> CmdResult {
+    let member = ctx.arg(2);
+    with_read_set(
+        ctx,
+        |ctx| ctx.out.integer(0),
+        |ctx, set| ctx.out.integer(set.contains(member) as i64),
+    )
+}
+
+/// SMISMEMBER key member [member ...]
+fn smismember(ctx: &mut Ctx<'_>) -> CmdResult {
+    let members = &ctx.args[2..];
+    let reply = |ctx: &mut Ctx<'_>, set: Option<&Set>| {
+        ctx.out.array(members.len());
+        for m in members {
+            ctx.out.integer(set.is_some_and(|s| s.contains(m)) as i64);
+        }
+    };
+    with_read_set(
+        ctx,
+        |ctx| reply(ctx, None),
+        |ctx, set| reply(ctx, Some(set)),
+    )
+}
+
+/// SCARD key
+fn scard(ctx: &mut Ctx<'_>) -> CmdResult {
+    with_read_set(
+        ctx,
+        |ctx| ctx.out.integer(0),
+        |ctx, set| ctx.out.integer(set.len() as i64),
+    )
+}
+
+/// SPOP key [count]
+fn spop(ctx: &mut Ctx<'_>) -> CmdResult {
+    let count = match ctx.arg_count() {
+        2 => None,
+        3 => Some(
+            ctx.arg_i64(2)
+                .ok()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or(CommandError::err("value is out of range, must be positive"))?,
+        ),
+        _ => return Err(CommandError::Syntax),
+    };
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let set = lookup(ctx, db, hash, key, false)?;
+    let (Some(set), false) = (set, count == Some(0)) else {
+        match count {
+            None => ctx.out.null(),
+            Some(_) => ctx.out.set(0),
+        }
+        return Ok(());
+    };
+    let popped = set.pop(count.unwrap_or(1), &mut rand::thread_rng());
+    let now_empty = set.is_empty();
+    removed(ctx, db, hash, key, "spop", now_empty);
+    drop(locked);
+    ctx.dirty(popped.len() as u64);
+    match count {
+        None => ctx.out.bulk(&popped[0]),
+        Some(_) => {
+            ctx.out.set(popped.len());
+            popped.iter().for_each(|m| ctx.out.bulk(m));
+        }
+    }
+    Ok(())
+}
+
+/// SRANDMEMBER key [count]
+fn srandmember(ctx: &mut Ctx<'_>) -> CmdResult {
+    let count = match ctx.arg_count() {
+        2 => None,
+        3 => Some(ctx.arg_i64(2).and_then(|n| {
+            if n == i64::MIN {
+                Err(CommandError::err("value is out of range, value must between -9223372036854775807 and 9223372036854775807"))
+            } else {
+                Ok(n)
+            }
+        })?),
+        _ => return Err(CommandError::Syntax),
+    };
+    let mut rng = rand::thread_rng();
+    with_read_set(
+        ctx,
+        |ctx| match count {
+            None => ctx.out.null(),
+            Some(_) => ctx.out.array(0),
+        },
+        |ctx, set| match count {
+            None => write_member(
+                &mut ctx.out,
+                set.random(&mut rng).expect("sets are never empty"),
+            ),
+            // A negative count may repeat members.
+            Some(n) if n < 0 => {
+                let n = n.unsigned_abs() as usize;
+                ctx.out.array(n);
+                for _ in 0..n {
+                    write_member(&mut ctx.out, set.random(&mut rng).expect("not empty"));
+                }
+            }
+            Some(n) => {
+                let picked = set.random_distinct(n as usize, &mut rng);
+                ctx.out.array(picked.len());
+                picked
+                    .into_iter()
+                    .for_each(|m| write_member(&mut ctx.out, m));
+            }
+        },
+    )
+}
+
+/// SMOVE source destination member
+fn smove(ctx: &mut Ctx<'_>) -> CmdResult {
+    let (src, dst, member) = (ctx.arg(1), ctx.arg(2), ctx.arg(3));
+    let max = max_intset(ctx);
+    let mut locked = ctx.lock([src, dst]);
+    let (db, hash) = locked.db(ctx.client.db, src);
+    // A missing source replies 0 before the destination's type is checked, as in Redis.
+    if lookup(ctx, db, hash, src, false)?.is_none() {
+        ctx.out.integer(0);
+        return Ok(());
+    }
+    let (dst_db, dst_hash) = locked.db(ctx.client.db, dst);
+    lookup(ctx, dst_db, dst_hash, dst, false)?;
+    let (db, hash) = locked.db(ctx.client.db, src);
+    let set = lookup(ctx, db, hash, src, false)?.expect("checked above");
+    if src == dst {
+        ctx.out.integer(set.contains(member) as i64);
+        return Ok(());
+    }
+    if !set.remove(member) {
+        ctx.out.integer(0);
+        return Ok(());
+    }
+    let now_empty = set.is_empty();
+    removed(ctx, db, hash, src, "srem", now_empty);
+    let (db, hash) = locked.db(ctx.client.db, dst);
+    if set_or_create(ctx, db, hash, dst)?.insert(member, max) {
+        ctx.changed(db, dst, Class::Set, "sadd");
+    }
+    drop(locked);
+    ctx.dirty(1);
+    ctx.out.integer(1);
+    Ok(())
+}
+
+/// Sets moved out of their entries for a multi-key operation, so several can be borrowed at
+/// once through one lock; [`Taken::restore`] puts them back. Moving the box costs O(1).
+struct Taken<'k> {
+    /// Per key argument: its index in `sets`, or None when the key is missing.
+    slots: Vec<Option<usize>>,
+    sets: Vec<(&'k [u8], Box<Set>)>,
+}
+
+impl<'k> Taken<'k> {
+    /// Takes the sets at `keys`; WRONGTYPE if any holds another type (all are checked, as in
+    /// Redis 7.0, before a missing key makes the result empty). Every lookup counts as a read,
+    /// also for the STORE commands, as in Redis.
+    fn take(
+        ctx: &Ctx<'_>,
+        locked: &mut Locked<'_>,
+        keys: &[&'k [u8]],
+    ) -> Result<Self, CommandError> {
+        let mut taken = Taken {
+            slots: Vec::with_capacity(keys.len()),
+            sets: Vec::new(),
+        };
+        for &key in keys {
+            if let Some(i) = taken.sets.iter().position(|(k, _)| *k == key) {
+                taken.slots.push(Some(i));
+                ctx.count_lookup(true);
+                continue;
+            }
+            let (db, hash) = locked.db(ctx.client.db, key);
+            let entry = db.get(hash, key, ctx.now_ms);
+            ctx.count_lookup(entry.is_some());
+            match entry.map(|e| std::mem::replace(&mut e.value, Value::Int(0))) {
+                None => taken.slots.push(None),
+                Some(Value::Set(set)) => {
+                    taken.slots.push(Some(taken.sets.len()));
+                    taken.sets.push((key, set));
+                }
+                Some(other) => {
+                    let (db, hash) = locked.db(ctx.client.db, key);
+                    db.get(hash, key, ctx.now_ms).expect("just found").value = other;
+                    taken.restore(ctx, locked);
+                    return Err(CommandError::WrongType);
+                }
+            }
+        }
+        Ok(taken)
+    }
+
+    /// The set of key argument `i`, if it exists.
+    fn get(&self, i: usize) -> Option<&Set> {
+        self.slots[i].map(|s| &*self.sets[s].1)
+    }
+
+    /// The sets of all key arguments, or None when one is missing.
+    fn all(&self) -> Option<Vec<&Set>> {
+        (0..self.slots.len()).map(|i| self.get(i)).collect()
+    }
+
+    fn restore(self, ctx: &Ctx<'_>, locked: &mut Locked<'_>) {
+        for (key, set) in self.sets {
+            let (db, hash) = locked.db(ctx.client.db, key);
+            db.get(hash, key, ctx.now_ms)
+                .expect("held under the lock")
+                .value = Value::Set(set);
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum SetOp {
+    Inter,
+    Union,
+    Diff,
+}
+
+impl SetOp {
+    /// The result of the operation over the taken sets, built as Redis builds it.
+    fn apply(self, taken: &Taken<'_>, max_intset: usize) -> Set {
+        match self {
+            SetOp::Inter => taken
+                .all()
+                .map(|sets| Set::intersection(&sets, max_intset))
+                .unwrap_or_default(),
+            SetOp::Union => {
+                let present: Vec<&Set> = (0..taken.slots.len())
+                    .filter_map(|i| taken.get(i))
+                    .collect();
+                Set::union(&present, max_intset)
+            }
+            SetOp::Diff => match taken.get(0) {
+                None => Set::new(),
+                Some(first) => {
+                    let others: Vec<&Set> = (1..taken.slots.len())
+                        .filter_map(|i| taken.get(i))
+                        .collect();
+                    Set::difference(first, &others, max_intset)
+                }
+            },
+        }
+    }
+
+    fn store_event(self) -> &'static str {
+        match self {
+            SetOp::Inter => "sinterstore",
+            SetOp::Union => "sunionstore",
+            SetOp::Diff => "sdiffstore",
+        }
+    }
+}
+
+/// SINTER, SUNION, SDIFF: replies with the result.
+fn set_op(ctx: &mut Ctx<'_>, op: SetOp) -> CmdResult {
+    let keys = &ctx.args[1..];
+    let max = max_intset(ctx);
+    let mut locked = ctx.lock(keys.iter().copied());
+    let taken = Taken::take(ctx, &mut locked, keys)?;
+    let result = op.apply(&taken, max);
+    taken.restore(ctx, &mut locked);
+    drop(locked);
+    reply_members(&mut ctx.out, &result);
+    Ok(())
+}
+
+/// SINTERSTORE, SUNIONSTORE, SDIFFSTORE: replaces the destination with the result, deleting it
+/// when the result is empty.
+fn set_op_store(ctx: &mut Ctx<'_>, op: SetOp) -> CmdResult {
+    let dst = ctx.arg(1);
+    let keys = &ctx.args[2..];
+    let max = max_intset(ctx);
+    let mut locked = ctx.lock(ctx.args[1..].iter().copied());
+    let taken = Taken::take(ctx, &mut locked, keys)?;
+    let result = op.apply(&taken, max);
+    taken.restore(ctx, &mut locked);
+    let (db, hash) = locked.db(ctx.client.db, dst);
+    let len = result.len();
+    let changed = if len > 0 {
+        db.set(hash, dst, Value::Set(Box::new(result)), false, ctx.now_ms);
+        ctx.changed(db, dst, Class::Set, op.store_event());
+        true
+    } else if db.peek(hash, dst, ctx.now_ms).is_some() {
+        db.remove(hash, dst);
+        ctx.changed(db, dst, Class::Generic, "del");
+        true
+    } else {
+        false
+    };
+    drop(locked);
+    ctx.dirty(changed as u64);
+    ctx.out.integer(len as i64);
+    Ok(())
+}
+
+/// SINTER|SUNION|SDIFF key [key ...]
+/// SINTERSTORE|SUNIONSTORE|SDIFFSTORE destination key [key ...]
+fn algebra_command(ctx: &mut Ctx<'_>) -> CmdResult {
+    let name = ctx.command.spec.name;
+    let op = if name.starts_with("sinter") {
+        SetOp::Inter
+    } else if name.starts_with("sunion") {
+        SetOp::Union
+    } else {
+        SetOp::Diff
+    };
+    if name.ends_with("store") {
+        set_op_store(ctx, op)
+    } else {
+        set_op(ctx, op)
+    }
+}
+
+/// SINTERCARD numkeys key [key ...] [LIMIT limit]
+fn sintercard(ctx: &mut Ctx<'_>) -> CmdResult {
+    let numkeys = ctx
+        .arg_i64(1)
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or(CommandError::err("numkeys should be greater than 0"))?;
+    let numkeys = usize::try_from(numkeys).unwrap_or(usize::MAX);
+    if numkeys > ctx.arg_count() - 2 {
+        return Err(CommandError::err(
+            "Number of keys can't be greater than number of args",
+        ));
+    }
+    let mut limit = 0;
+    let mut i = 2 + numkeys;
+    while i < ctx.arg_count() {
+        if !(ctx.arg_is(i, "LIMIT") && i + 1 < ctx.arg_count()) {
+            return Err(CommandError::Syntax);
+        }
+        limit = ctx
+            .arg_i64(i + 1)
+            .ok()
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or(CommandError::err("LIMIT can't be negative"))?;
+        i += 2;
+    }
+    let keys = &ctx.args[2..2 + numkeys];
+    let mut locked = ctx.lock(keys.iter().copied());
+    let taken = Taken::take(ctx, &mut locked, keys)?;
+    let card = taken
+        .all()
+        .map_or(0, |sets| Set::intersection_card(&sets, limit));
+    taken.restore(ctx, &mut locked);
+    drop(locked);
+    ctx.out.integer(card as i64);
+    Ok(())
+}
+
+/// SSCAN key cursor [MATCH pattern] [COUNT count]
+fn sscan(ctx: &mut Ctx<'_>) -> CmdResult {
+    let cursor = parse_cursor(ctx.arg(2)).ok_or(CommandError::err("invalid cursor"))?;
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let Some(set) = lookup(ctx, db, hash, key, true)? else {
+        ctx.out.array(2);
+        ctx.out.bulk(b"0");
+        ctx.out.array(0);
+        return Ok(());
+    };
+    // Options are checked only once the key is known to be a set, as in Redis.
+    let mut pattern: Option<&[u8]> = None;
+    let mut count = 10usize;
+    let mut i = 3;
+    while i < ctx.arg_count() {
+        if i + 1 >= ctx.arg_count() {
+            return Err(CommandError::Syntax);
+        }
+        if ctx.arg_is(i, "COUNT") {
+            count = ctx
+                .arg_i64(i + 1)?
+                .try_into()
+                .ok()
+                .filter(|&n| n >= 1)
+                .ok_or(CommandError::Syntax)?;
+        } else if ctx.arg_is(i, "MATCH") {
+            pattern = Some(ctx.arg(i + 1)).filter(|p| *p != b"*");
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 2;
+    }
+    let mut found: Vec<Member<'_>> = Vec::new();
+    let mut next = cursor;
+    // Like Redis: visit buckets until `count` members are collected, the walk ends, or ten
+    // times `count` buckets were visited (so sparse tables still return promptly).
+    let mut budget = count.saturating_mul(10);
+    loop {
+        next = set.scan(next, |m| found.push(m));
+        budget -= 1;
+        if next == 0 || budget == 0 || found.len() >= count {
+            break;
+        }
+    }
+    if let Some(p) = pattern {
+        found.retain(|m| glob_match(p, &m.to_bytes(), false));
+    }
+    ctx.out.array(2);
+    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
+    ctx.out.array(found.len());
+    found
+        .into_iter()
+        .for_each(|m| write_member(&mut ctx.out, m));
+    Ok(())
+}
