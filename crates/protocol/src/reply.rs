@@ -36,6 +36,11 @@ impl<'a> ReplyWriter<'a> {
         self.out.truncate(len);
     }
 
+    /// The buffer itself, for code that appends whole replies of its own (EXEC's commands).
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        self.out
+    }
+
     fn header(&mut self, tag: u8, n: i64) {
         self.out.push(tag);
         self.out

@@ -9,6 +9,9 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use redis_lite_protocol::Protocol;
 
+use redis_lite_engine::{Keyspace, WatchFlag};
+
+use crate::commands::transactions::Multi;
 use crate::pubsub::Push;
 use crate::stats::WorkerStats;
 
@@ -184,6 +187,15 @@ pub struct ClientState {
     pub patterns: Vec<Box<[u8]>>,
     /// Keys this command made non-empty that blocked clients may be waiting on, as (db, key).
     pub ready_keys: Vec<(usize, Vec<u8>)>,
+    /// The transaction being queued, between MULTI and EXEC.
+    pub multi: Option<Multi>,
+    /// Set when a WATCHed key changes; shared with every watched key's entry in the engine.
+    pub watch_flag: WatchFlag,
+    pub watched: Vec<(usize, Vec<u8>)>,
+    /// Running EXEC's queue: every event loop is paused, and blocking commands do not block.
+    pub in_exec: bool,
+    /// Index of the event loop serving this client.
+    pub worker: usize,
 }
 
 impl ClientState {
@@ -200,7 +212,21 @@ impl ClientState {
             channels: Vec::new(),
             patterns: Vec::new(),
             ready_keys: Vec::new(),
+            multi: None,
+            watch_flag: WatchFlag::default(),
+            watched: Vec::new(),
+            in_exec: false,
+            worker: 0,
         }
+    }
+
+    /// Forgets every watched key and clears the flag (EXEC, DISCARD, UNWATCH, RESET, close).
+    pub fn unwatch_all(&mut self, keyspace: &Keyspace) {
+        for (db, key) in std::mem::take(&mut self.watched) {
+            let mut locked = keyspace.lock_keys([key.as_slice()]);
+            locked.db(db, &key).0.unwatch(&key, &self.watch_flag);
+        }
+        self.watch_flag.store(false, Ordering::Release);
     }
 
     /// Copies the state other clients see (CLIENT LIST) into the shared handle.

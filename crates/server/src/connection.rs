@@ -12,12 +12,12 @@ use tokio::net::TcpStream;
 
 use crate::client::{ClientHandle, ClientState, PushReceiver, ReplyMode};
 use crate::command::{self, Lookup};
+use crate::commands::transactions;
 use crate::context::Ctx;
 use crate::error::{truncated, CommandError};
 use crate::log;
 use crate::pubsub::Push;
 use crate::server::Server;
-use crate::stats::WorkerStats;
 
 /// Smallest free space offered to each read; the buffer grows beyond it for large requests.
 const READ_CHUNK: usize = 16 * 1024;
@@ -52,10 +52,12 @@ pub async fn serve(
     mut stream: TcpStream,
     handle: Arc<ClientHandle>,
     mut pushes: PushReceiver,
-    stats: Arc<WorkerStats>,
+    worker: usize,
 ) {
+    let stats = server.workers[worker].clone();
     let authenticated = server.config.read().requirepass.is_empty();
     let mut client = ClientState::new(handle.clone(), stats.clone(), authenticated);
+    client.worker = worker;
     let mut parser = RequestParser::new(Limits::default());
     parser.authenticated = authenticated;
     let mut settings = Settings::load(&server, &mut parser);
@@ -198,6 +200,7 @@ pub async fn serve(
     }
     // Leave the client list first, so nobody sees a closed connection as still connected.
     server.unregister(handle.id);
+    client.unwatch_all(&server.keyspace);
     let _ = stream.shutdown().await;
 }
 
@@ -307,6 +310,29 @@ pub fn execute(
             return None;
         }
     }
+    let top_name = entry.full_name.split('|').next().unwrap_or_default();
+    if let Some(multi) = client.multi.as_mut() {
+        if !transactions::runs_inside_multi(top_name) {
+            if entry.spec.has(command::flags::NO_MULTI) {
+                let error = CommandError::err("Command not allowed inside a transaction");
+                reject(client, Some(entry.id), error, out, start);
+                return None;
+            }
+            multi.queue.push(args.iter().map(|a| a.to_vec()).collect());
+            ReplyWriter::new(out, client.protocol).simple("QUEUED");
+            finish_reply(client, out, start);
+            return Some(entry.full_name.as_str());
+        }
+    }
+    // Every command runs inside its event loop's gate; EXEC closes all of them (see
+    // `Server::gates`), and commands run by EXEC are already inside.
+    let exec = !client.in_exec && top_name == "exec";
+    let _shared = (!client.in_exec && !exec).then(|| server.gates[client.worker].read());
+    let _exclusive: Vec<_> = if exec {
+        server.gates.iter().map(|g| g.write()).collect()
+    } else {
+        Vec::new()
+    };
     let handler = entry
         .spec
         .handler
@@ -339,6 +365,11 @@ pub fn execute(
     Some(entry.full_name.as_str())
 }
 
+/// Runs a command queued by MULTI, from EXEC, appending its reply to EXEC's.
+pub fn execute_queued(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+    execute(ctx.server, ctx.client, args, ctx.out.buffer());
+}
+
 /// A command refused before it ran: counted as rejected, as Redis does.
 fn reject(
     client: &mut ClientState,
@@ -347,6 +378,10 @@ fn reject(
     out: &mut Vec<u8>,
     start: usize,
 ) {
+    // Inside MULTI, a refused command dooms the transaction, as in Redis.
+    if let Some(multi) = client.multi.as_mut() {
+        multi.failed = true;
+    }
     if let Some(id) = id {
         client.stats.commands[id].rejected.fetch_add(1, Relaxed);
     }

@@ -63,6 +63,10 @@ pub struct Server {
     pub encoding: SharedEncodingLimits,
     pub pubsub: Arc<PubSub>,
     pub notifier: Arc<Notifier>,
+    /// One gate per event loop, plus one for the cron thread. Each holds its own gate shared
+    /// while it runs a command; EXEC takes them all exclusively, which pauses every other
+    /// client for the transaction. Uncontended, a gate costs an atomic on a thread-local line.
+    pub gates: Vec<RwLock<()>>,
 }
 
 fn random_hex(len: usize) -> String {
@@ -105,6 +109,7 @@ impl Server {
             encoding: SharedEncodingLimits::default(),
             pubsub,
             notifier,
+            gates: (0..=config.threads).map(|_| RwLock::new(())).collect(),
             config: RwLock::new(config),
         };
         server.apply_config();
@@ -361,7 +366,6 @@ fn event_loop(server: Arc<Server>, index: usize, mut incoming: mpsc::UnboundedRe
         .enable_all()
         .build()
         .expect("event loop runtime");
-    let stats = server.workers[index].clone();
     runtime.block_on(async move {
         while let Some(Accepted {
             stream,
@@ -378,7 +382,7 @@ fn event_loop(server: Arc<Server>, index: usize, mut incoming: mpsc::UnboundedRe
                 stream,
                 handle,
                 pushes,
-                stats.clone(),
+                index,
             ));
         }
     });
@@ -394,6 +398,7 @@ fn cron(server: Arc<Server>) {
         let period = Duration::from_millis(1000 / hz as u64);
         let tick = Instant::now();
         if server.active_expire_enabled.load(Relaxed) {
+            let _gate = server.gates[server.gates.len() - 1].read();
             let budget = period / 4;
             server
                 .keyspace

@@ -263,6 +263,8 @@ fn quit(ctx: &mut Ctx<'_>) -> CmdResult {
 /// unauthenticated again when a password is required.
 fn reset(ctx: &mut Ctx<'_>) -> CmdResult {
     crate::commands::pubsub::unsubscribe_all(ctx);
+    ctx.client.multi = None;
+    crate::commands::transactions::unwatch_all(ctx);
     let client = &mut *ctx.client;
     client.db = 0;
     client.protocol = Protocol::Resp2;

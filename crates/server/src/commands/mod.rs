@@ -15,6 +15,7 @@ pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod transactions;
 
 pub static FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
@@ -24,6 +25,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     strings::COMMANDS,
     pubsub::COMMANDS,
+    transactions::COMMANDS,
     hashes::COMMANDS,
     bitmaps::COMMANDS,
     hyperloglog::COMMANDS,

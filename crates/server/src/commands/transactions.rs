@@ -1,0 +1,153 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH and UNWATCH. Queuing happens in dispatch
+//! (`connection::execute`); EXEC runs the queue with every event loop paused, so the whole
+//! transaction is atomic to all other clients on all threads.
+
+use std::sync::atomic::Ordering;
+
+use crate::command::flags::*;
+use crate::command::CommandSpec;
+use crate::context::Ctx;
+use crate::error::{CmdResult, CommandError};
+
+const TRANSACTION_FLAGS: u32 = NOSCRIPT | LOADING | STALE;
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("multi", 1, TRANSACTION_FLAGS | FAST | ALLOW_BUSY, multi).doc(
+        "transactions",
+        "1.2.0",
+        "Mark the start of a transaction block",
+    ),
+    CommandSpec::new("exec", 1, TRANSACTION_FLAGS | SKIP_SLOWLOG, exec)
+        .doc(
+            "transactions",
+            "1.2.0",
+            "Execute all commands issued after MULTI",
+        )
+        .complexity("Depends on commands in the transaction"),
+    CommandSpec::new("discard", 1, TRANSACTION_FLAGS | FAST | ALLOW_BUSY, discard)
+        .doc(
+            "transactions",
+            "2.0.0",
+            "Discard all commands issued after MULTI",
+        )
+        .complexity("O(N), when N is the number of queued commands"),
+    CommandSpec::new("watch", -2, TRANSACTION_FLAGS | FAST | ALLOW_BUSY, watch)
+        .keys(1, -1, 1)
+        .doc(
+            "transactions",
+            "2.2.0",
+            "Watch the given keys to determine execution of the MULTI/EXEC block",
+        )
+        .complexity("O(1) for every key.")
+        .syntax("key..."),
+    CommandSpec::new("unwatch", 1, TRANSACTION_FLAGS | FAST | ALLOW_BUSY, unwatch).doc(
+        "transactions",
+        "2.2.0",
+        "Forget about all watched keys",
+    ),
+];
+
+/// Commands that act at once even inside MULTI instead of being queued.
+pub fn runs_inside_multi(name: &str) -> bool {
+    matches!(
+        name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+/// A transaction being queued.
+#[derive(Default)]
+pub struct Multi {
+    pub queue: Vec<Vec<Vec<u8>>>,
+    /// A command was refused while queuing, so EXEC will abort.
+    pub failed: bool,
+}
+
+/// MULTI
+fn multi(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CommandError::err("MULTI calls can not be nested"));
+    }
+    ctx.client.multi = Some(Multi::default());
+    ctx.out.ok();
+    Ok(())
+}
+
+/// DISCARD
+fn discard(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.client.multi.take().is_none() {
+        return Err(CommandError::err("DISCARD without MULTI"));
+    }
+    unwatch_all(ctx);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// EXEC
+fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
+    let Some(multi) = ctx.client.multi.take() else {
+        return Err(CommandError::err("EXEC without MULTI"));
+    };
+    if multi.failed {
+        unwatch_all(ctx);
+        return Err(CommandError::coded(
+            "EXECABORT Transaction discarded because of previous errors.",
+        ));
+    }
+    // A watched key whose TTL passed since WATCH counts as modified: looking it up expires it,
+    // which flags the watch.
+    for (db, key) in ctx.client.watched.clone() {
+        let mut locked = ctx.lock([key.as_slice()]);
+        let (table, hash) = locked.db(db, &key);
+        table.peek(hash, &key, ctx.now_ms);
+    }
+    let aborted = ctx.client.watch_flag.load(Ordering::Acquire);
+    unwatch_all(ctx);
+    if aborted {
+        ctx.out.null_array();
+        return Ok(());
+    }
+    ctx.out.array(multi.queue.len());
+    ctx.client.in_exec = true;
+    for command in &multi.queue {
+        let args: Vec<&[u8]> = command.iter().map(Vec::as_slice).collect();
+        crate::connection::execute_queued(ctx, &args);
+    }
+    ctx.client.in_exec = false;
+    Ok(())
+}
+
+/// WATCH key [key ...]
+fn watch(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CommandError::err("WATCH inside MULTI is not allowed"));
+    }
+    let db = ctx.client.db;
+    for i in 1..ctx.arg_count() {
+        let key = ctx.arg(i);
+        if ctx.client.watched.iter().any(|(d, k)| *d == db && k == key) {
+            continue;
+        }
+        let mut locked = ctx.lock([key]);
+        let (table, hash) = locked.db(db, key);
+        // Expire it now if due, so only changes after WATCH count.
+        table.peek(hash, key, ctx.now_ms);
+        table.watch(key, &ctx.client.watch_flag);
+        drop(locked);
+        ctx.client.watched.push((db, key.to_vec()));
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// UNWATCH
+fn unwatch(ctx: &mut Ctx<'_>) -> CmdResult {
+    unwatch_all(ctx);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Forgets every watched key and clears the flag.
+pub fn unwatch_all(ctx: &mut Ctx<'_>) {
+    ctx.client.unwatch_all(&ctx.server.keyspace);
+}

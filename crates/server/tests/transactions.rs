@@ -1,0 +1,190 @@
+//! MULTI/EXEC/DISCARD/WATCH: Redis's semantics, and atomicity across event loops.
+mod common;
+
+use std::time::Duration;
+
+use common::{differential, Server};
+
+#[test]
+fn transaction_replies_match_redis() {
+    differential(
+        &[
+            &["EXEC"],
+            &["DISCARD"],
+            &["UNWATCH"],
+            &["WATCH"],
+            &["MULTI", "x"],
+            &["MULTI"],
+            &["MULTI"],
+            &["WATCH", "k"],
+            &["SET", "k", "v"],
+            &["NOSUCH"],
+            &["GET"],
+            &["EXEC"],
+            &["GET", "k"],
+            &["MULTI"],
+            &["SET", "k", "v"],
+            &["INCR", "k"],
+            &["GET", "k"],
+            &["LPUSH", "k", "x"],
+            &["EXEC"],
+            &["MULTI"],
+            &["SHUTDOWN"],
+            &["EXEC"],
+            &["MULTI"],
+            &["SET", "a", "1"],
+            &["DISCARD"],
+            &["GET", "a"],
+            &["MULTI"],
+            &["EXEC"],
+            &["WATCH", "k", "other"],
+            &["MULTI"],
+            &["PING"],
+            &["EXEC"],
+            &["MULTI"],
+            &["SUBSCRIBE", "ch"],
+            &["PING"],
+            &["DISCARD"],
+            &["MULTI"],
+            &["SELECT", "2"],
+            &["SET", "in2", "x"],
+            &["EXEC"],
+            &["GET", "in2"],
+            &["MULTI"],
+            &["RESET"],
+            &["EXEC"],
+        ],
+        false,
+    );
+}
+
+/// One client watches, another writes; the same scenario on both servers gives the same bytes.
+fn watch_scenario(server: &Server, resp3: bool) -> Vec<Vec<u8>> {
+    let mut a = server.raw();
+    let mut b = server.raw();
+    if resp3 {
+        a.cmd(&["HELLO", "3"]);
+    }
+    let mut seen = Vec::new();
+    let mut run = |conn: &mut common::Raw, cmd: &[&str]| seen.push(conn.cmd(cmd));
+    for (writer, cmd) in [
+        (false, &["SET", "w", "0"][..]),
+        (false, &["WATCH", "w"]),
+        (true, &["SET", "w", "1"]),
+        (false, &["MULTI"]),
+        (false, &["INCR", "w"]),
+        (false, &["EXEC"]),
+        (false, &["WATCH", "w"]),
+        (false, &["MULTI"]),
+        (false, &["INCR", "w"]),
+        (false, &["EXEC"]),
+        (false, &["WATCH", "w"]),
+        (true, &["GET", "w"]),
+        (false, &["MULTI"]),
+        (false, &["EXEC"]),
+        (false, &["WATCH", "w"]),
+        (true, &["FLUSHDB"]),
+        (false, &["MULTI"]),
+        (false, &["EXEC"]),
+        (false, &["WATCH", "absent"]),
+        (true, &["FLUSHDB"]),
+        (false, &["MULTI"]),
+        (false, &["EXEC"]),
+        (false, &["SET", "s", "1"]),
+        (false, &["WATCH", "s"]),
+        (true, &["SWAPDB", "0", "1"]),
+        (false, &["MULTI"]),
+        (false, &["EXEC"]),
+        (false, &["WATCH", "x"]),
+        (false, &["UNWATCH"]),
+        (true, &["SET", "x", "1"]),
+        (false, &["MULTI"]),
+        (false, &["EXEC"]),
+    ] {
+        run(if writer { &mut b } else { &mut a }, cmd);
+    }
+    seen
+}
+
+#[test]
+fn watch_semantics_match_redis() {
+    for resp3 in [false, true] {
+        let lite = Server::lite(&[]);
+        let got = watch_scenario(&lite, resp3);
+        if let Some(redis) = Server::redis(&[]) {
+            let text = |v: Vec<Vec<u8>>| {
+                v.into_iter()
+                    .map(|r| String::from_utf8_lossy(&r).into_owned())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                text(got),
+                text(watch_scenario(&redis, resp3)),
+                "resp3={resp3}"
+            );
+        } else {
+            assert_eq!(got[5], b"*-1\r\n", "a write by another client aborts EXEC");
+        }
+    }
+}
+
+#[test]
+fn an_expiring_watched_key_aborts_exec() {
+    let server = Server::lite(&["--enable-debug-command", "yes"]);
+    let mut raw = server.raw();
+    raw.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    raw.cmd(&["SET", "t", "v", "PX", "50"]);
+    raw.cmd(&["WATCH", "t"]);
+    std::thread::sleep(Duration::from_millis(100));
+    raw.cmd(&["MULTI"]);
+    raw.cmd(&["SET", "other", "1"]);
+    assert_eq!(raw.cmd_text(&["EXEC"]), "*-1\r\n");
+    assert_eq!(raw.cmd_text(&["GET", "other"]), "$-1\r\n");
+}
+
+/// EXEC pauses every event loop: a reader on another thread never sees half a transaction.
+#[test]
+fn exec_is_atomic_across_threads() {
+    let server = Server::lite(&["--threads", "4"]);
+    let port = server.port;
+    let mut setup = server.raw();
+    setup.cmd(&["MSET", "x", "0", "y", "0"]);
+    let writers: Vec<_> = (0..3)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut con = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                for _ in 0..200 {
+                    let _: Vec<i64> = redis::pipe()
+                        .atomic()
+                        .incr("x", 1)
+                        .incr("y", 1)
+                        .query(&mut con)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut reader = server.client();
+    for _ in 0..400 {
+        // Two separate reads: only atomic transactions keep x == y at every instant in between
+        // writes, so read both in one MGET.
+        let (x, y): (i64, i64) = redis::cmd("MGET")
+            .arg("x")
+            .arg("y")
+            .query(&mut reader)
+            .unwrap();
+        assert_eq!(x, y, "saw a transaction half applied");
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    let (x, y): (i64, i64) = redis::cmd("MGET")
+        .arg("x")
+        .arg("y")
+        .query(&mut reader)
+        .unwrap();
+    assert_eq!((x, y), (600, 600));
+}
