@@ -8,6 +8,7 @@ pub mod connection;
 pub mod info;
 pub mod introspection;
 pub mod keys;
+pub mod lists;
 pub mod server;
 pub mod strings;
 
@@ -18,6 +19,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     introspection::COMMANDS,
     keys::COMMANDS,
     strings::COMMANDS,
+    lists::COMMANDS,
 ];
 
 /// The reply to `<COMMAND> HELP`: Redis's header line, the given lines, and the HELP entry.
