@@ -213,6 +213,9 @@ fn push_values(
     Ok(Some(len))
 }
 
+/// Elements popped from a list, in pop order.
+pub type Popped = Vec<Vec<u8>>;
+
 /// After elements were removed from the list at `key`: emits `event`, and when the list is now
 /// empty deletes the key and emits `del`, as Redis does.
 fn removed_from(ctx: &Ctx<'_>, db: &mut Db, hash: u64, key: &[u8], event: &str) {
@@ -238,12 +241,12 @@ pub fn pop_from(
     key: &[u8],
     end: End,
     count: usize,
-) -> Result<Option<Vec<Vec<u8>>>, CommandError> {
+) -> Result<Option<Popped>, CommandError> {
     let (db, hash) = locked.db(db_index, key);
     let Some(list) = write(ctx, db, hash, key)? else {
         return Ok(None);
     };
-    let popped: Vec<Vec<u8>> = (0..count.min(list.len()))
+    let popped: Popped = (0..count.min(list.len()))
         .map(|_| list.pop(end).expect("within the length"))
         .collect();
     if !popped.is_empty() {
@@ -264,7 +267,7 @@ pub fn pop_first(
     keys: &[&[u8]],
     end: End,
     count: usize,
-) -> Result<Option<(usize, Vec<Vec<u8>>)>, CommandError> {
+) -> Result<Option<(usize, Popped)>, CommandError> {
     for (i, key) in keys.iter().enumerate() {
         if let Some(popped) = pop_from(ctx, locked, db_index, key, end, count)? {
             return Ok(Some((i, popped)));
@@ -568,8 +571,11 @@ impl LposOptions {
             count: None,
             maxlen: 0,
         };
-        let non_negative =
-            |n: i64, what: &'static str| usize::try_from(n).map_err(|_| CommandError::err(what));
+        // COUNT and MAXLEN report a non-integer as negative, as Redis does.
+        let non_negative = |i: usize, what: &'static str| {
+            let n = ctx.arg_i64(i).ok().and_then(|n| usize::try_from(n).ok());
+            n.ok_or(CommandError::err(what))
+        };
         let mut i = 3;
         while i < ctx.arg_count() {
             if i + 1 == ctx.arg_count() {
@@ -584,12 +590,9 @@ impl LposOptions {
                     ));
                 }
             } else if ctx.arg_is(i, "COUNT") {
-                o.count = Some(non_negative(
-                    ctx.arg_i64(i + 1)?,
-                    "COUNT can't be negative",
-                )?);
+                o.count = Some(non_negative(i + 1, "COUNT can't be negative")?);
             } else if ctx.arg_is(i, "MAXLEN") {
-                o.maxlen = non_negative(ctx.arg_i64(i + 1)?, "MAXLEN can't be negative")?;
+                o.maxlen = non_negative(i + 1, "MAXLEN can't be negative")?;
             } else {
                 return Err(CommandError::Syntax);
             }
@@ -713,4 +716,132 @@ fn lmpop(ctx: &mut Ctx<'_>) -> CmdResult {
         None => ctx.out.null_array(),
     }
     Ok(())
+}
+
+/// Keyspace events and blocked-client wake-ups, checked in-process: the commands run through
+/// the real dispatcher, with a pattern subscriber on the server's pub/sub registry.
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::client::{ClientHandle, ClientState, PushReceiver};
+    use crate::config::Config;
+    use crate::connection::execute;
+    use crate::notify::parse_flags;
+    use crate::pubsub::Push;
+    use crate::server::Server;
+
+    struct Harness {
+        server: Server,
+        client: ClientState,
+        events: PushReceiver,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            let server = Server::new(Config::default(), None);
+            server.notifier.set_flags(parse_flags("KEA").unwrap());
+            let (subscriber, events) = ClientHandle::new(1000, "sub".into(), "local".into(), -1);
+            server
+                .pubsub
+                .psubscribe(&Arc::new(subscriber), b"__keyevent@*");
+            let (handle, _) = ClientHandle::new(1, "cli".into(), "local".into(), -1);
+            let client = ClientState::new(Arc::new(handle), server.workers[0].clone(), true);
+            Harness {
+                server,
+                client,
+                events,
+            }
+        }
+
+        /// Runs a command; returns its reply, the events it emitted as `event key`, and the
+        /// keys it reported ready.
+        fn run(&mut self, args: &[&str]) -> (String, Vec<String>, Vec<String>) {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            let mut out = Vec::new();
+            execute(&self.server, &mut self.client, &args, &mut out);
+            let mut events = Vec::new();
+            while let Ok(push) = self.events.try_recv() {
+                if let Push::PMessage {
+                    channel, message, ..
+                } = push
+                {
+                    let channel = String::from_utf8_lossy(&channel).into_owned();
+                    let event = channel.trim_start_matches("__keyevent@0__:");
+                    events.push(format!("{event} {}", String::from_utf8_lossy(&message)));
+                }
+            }
+            let ready = self
+                .client
+                .ready_keys
+                .drain(..)
+                .map(|(db, key)| format!("{db}:{}", String::from_utf8_lossy(&key)))
+                .collect();
+            (String::from_utf8(out).unwrap(), events, ready)
+        }
+
+        /// The events of a command.
+        fn events(&mut self, args: &[&str]) -> Vec<String> {
+            self.run(args).1
+        }
+    }
+
+    #[test]
+    fn events_match_redis() {
+        let mut h = Harness::new();
+        assert_eq!(h.events(&["RPUSH", "a", "1", "2"]), ["rpush a"]);
+        assert_eq!(h.events(&["LPUSH", "a", "0"]), ["lpush a"]);
+        assert!(h.events(&["LPUSHX", "missing", "x"]).is_empty());
+        assert_eq!(h.events(&["RPUSHX", "a", "3"]), ["rpush a"]);
+        // The destination's push comes first, then the source's pop, then its deletion.
+        assert_eq!(
+            h.events(&["LMOVE", "a", "b", "LEFT", "RIGHT"]),
+            ["rpush b", "lpop a"]
+        );
+        assert_eq!(h.events(&["RPOPLPUSH", "b", "b"]), ["lpush b", "rpop b"]);
+        assert_eq!(h.events(&["LPOP", "b", "5"]), ["lpop b", "del b"]);
+        assert!(h.events(&["LPOP", "a", "0"]).is_empty());
+        assert_eq!(h.events(&["LSET", "a", "0", "x"]), ["lset a"]);
+        assert_eq!(
+            h.events(&["LINSERT", "a", "BEFORE", "x", "y"]),
+            ["linsert a"]
+        );
+        assert!(h
+            .events(&["LINSERT", "a", "BEFORE", "nope", "y"])
+            .is_empty());
+        assert!(h.events(&["LREM", "a", "0", "nope"]).is_empty());
+        assert_eq!(h.events(&["LREM", "a", "1", "y"]), ["lrem a"]);
+        // LTRIM notifies even when it removes nothing.
+        assert_eq!(h.events(&["LTRIM", "a", "0", "-1"]), ["ltrim a"]);
+        assert_eq!(h.events(&["LTRIM", "a", "5", "1"]), ["ltrim a", "del a"]);
+        h.events(&["RPUSH", "c", "1", "2"]);
+        assert_eq!(
+            h.events(&["LMPOP", "2", "a", "c", "RIGHT", "COUNT", "5"]),
+            ["rpop c", "del c"]
+        );
+        h.events(&["RPUSH", "c", "1"]);
+        assert_eq!(h.events(&["LREM", "c", "0", "1"]), ["lrem c", "del c"]);
+        h.events(&["RPUSH", "c", "1"]);
+        assert_eq!(
+            h.events(&["LMOVE", "c", "c", "LEFT", "LEFT"]),
+            ["lpush c", "lpop c"]
+        );
+        assert!(h
+            .events(&["LMOVE", "missing", "c", "LEFT", "LEFT"])
+            .is_empty());
+    }
+
+    #[test]
+    fn pushes_report_ready_keys() {
+        let mut h = Harness::new();
+        assert_eq!(h.run(&["RPUSH", "a", "1"]).2, ["0:a"]);
+        assert_eq!(h.run(&["LPUSHX", "a", "1"]).2, ["0:a"]);
+        assert!(h.run(&["LPUSHX", "missing", "1"]).2.is_empty());
+        assert_eq!(h.run(&["LMOVE", "a", "b", "LEFT", "LEFT"]).2, ["0:b"]);
+        assert_eq!(h.run(&["LINSERT", "a", "AFTER", "1", "2"]).2, ["0:a"]);
+        assert!(h.run(&["LPOP", "a"]).2.is_empty());
+        h.run(&["SELECT", "3"]);
+        assert_eq!(h.run(&["RPOPLPUSH", "x", "y"]).0, "$-1\r\n");
+        assert_eq!(h.run(&["LPUSH", "y", "1"]).2, ["3:y"]);
+    }
 }

@@ -1,0 +1,492 @@
+//! List commands: differential scripts against real Redis for every command, option and error,
+//! in RESP2 and RESP3 (their null replies differ), encodings, the generic commands on lists,
+//! and redis-lite-only checks of big lists and keyspace notifications.
+mod common;
+
+use common::{differential, differential_with, Server};
+
+/// Borrows a generated script in the shape the differential harness takes.
+fn run_generated(script: &[Vec<String>], resp3: bool, server_args: &[&str]) {
+    let lines: Vec<Vec<&str>> = script
+        .iter()
+        .map(|c| c.iter().map(String::as_str).collect())
+        .collect();
+    let lines: Vec<&[&str]> = lines.iter().map(Vec::as_slice).collect();
+    differential_with(&lines, resp3, server_args);
+}
+
+fn cmd(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|p| p.to_string()).collect()
+}
+
+/// Runs a script in both protocols.
+fn both_protocols(script: &[&[&str]]) {
+    differential(script, false);
+    differential(script, true);
+}
+
+#[test]
+fn pushes_and_pops_match_redis() {
+    both_protocols(&[
+        &["LPUSH", "l", "a", "b", "c"],
+        &[
+            "RPUSH",
+            "l",
+            "1",
+            "-2",
+            "300",
+            "70000",
+            "9223372036854775807",
+            "-9223372036854775808",
+        ],
+        &[
+            "RPUSH",
+            "l",
+            "007",
+            "-0",
+            "+1",
+            "",
+            "1.5",
+            "99999999999999999999",
+        ],
+        &["LRANGE", "l", "0", "-1"],
+        &["LLEN", "l"],
+        &["LPUSHX", "l", "x", "y"],
+        &["RPUSHX", "l", "z"],
+        &["LPUSHX", "missing", "x"],
+        &["RPUSHX", "missing", "x"],
+        &["EXISTS", "missing"],
+        &["LPOP", "l"],
+        &["RPOP", "l"],
+        &["LPOP", "l", "2"],
+        &["RPOP", "l", "3"],
+        &["LPOP", "l", "0"],
+        &["RPOP", "l", "0"],
+        &["LPOP", "missing"],
+        &["RPOP", "missing"],
+        &["LPOP", "missing", "2"],
+        &["RPOP", "missing", "0"],
+        &["LPOP", "l", "-1"],
+        &["LPOP", "missing", "-1"],
+        &["LPOP", "l", "x"],
+        &["LPOP", "l", "1.5"],
+        &["LPOP", "l", "1", "2"],
+        &["RPOP", "l", "1", "2"],
+        &["LPOP", "l", "100"],
+        &["EXISTS", "l"],
+        &["RPUSH", "l", "only"],
+        &["RPOP", "l"],
+        &["EXISTS", "l"],
+        &["RPUSH", "l", "a", "b"],
+        &["RPOP", "l", "9223372036854775807"],
+        &["SET", "s", "v"],
+        &["LPUSH", "s", "a"],
+        &["RPUSH", "s", "a"],
+        &["LPUSHX", "s", "a"],
+        &["RPUSHX", "s", "a"],
+        &["LPOP", "s"],
+        &["RPOP", "s", "2"],
+        &["LPOP", "s", "0"],
+        &["LPOP", "s", "-1"],
+        &["LLEN", "s"],
+        &["LLEN", "missing"],
+        &["LPUSH", "l"],
+        &["LPUSHX", "l"],
+        &["LPOP"],
+        &["LLEN", "a", "b"],
+    ]);
+}
+
+#[test]
+fn index_and_range_access_match_redis() {
+    both_protocols(&[
+        &["RPUSH", "l", "a", "b", "c", "d", "5", "-6"],
+        &["LRANGE", "l", "0", "-1"],
+        &["LRANGE", "l", "1", "2"],
+        &["LRANGE", "l", "-2", "-1"],
+        &["LRANGE", "l", "-100", "100"],
+        &["LRANGE", "l", "3", "1"],
+        &["LRANGE", "l", "6", "10"],
+        &["LRANGE", "l", "-1", "-2"],
+        &["LRANGE", "l", "0", "-7"],
+        &["LRANGE", "l", "-9223372036854775808", "9223372036854775807"],
+        &["LRANGE", "l", "x", "1"],
+        &["LRANGE", "l", "0", "y"],
+        &["LRANGE", "missing", "0", "-1"],
+        &["LRANGE", "missing", "x", "1"],
+        &["LINDEX", "l", "0"],
+        &["LINDEX", "l", "-1"],
+        &["LINDEX", "l", "4"],
+        &["LINDEX", "l", "-6"],
+        &["LINDEX", "l", "6"],
+        &["LINDEX", "l", "-7"],
+        &["LINDEX", "l", "x"],
+        &["LINDEX", "missing", "0"],
+        &["LINDEX", "missing", "x"],
+        &["LSET", "l", "0", "A"],
+        &["LSET", "l", "-1", "123"],
+        &["LSET", "l", "6", "x"],
+        &["LSET", "l", "-7", "x"],
+        &["LSET", "l", "x", "x"],
+        &["LSET", "missing", "0", "x"],
+        &["LSET", "missing", "x", "x"],
+        &["LRANGE", "l", "0", "-1"],
+        &["SET", "s", "v"],
+        &["LRANGE", "s", "0", "1"],
+        &["LRANGE", "s", "x", "1"],
+        &["LINDEX", "s", "0"],
+        &["LINDEX", "s", "x"],
+        &["LSET", "s", "0", "x"],
+        &["LSET", "s", "x", "x"],
+        &["LRANGE", "l", "0"],
+        &["LINDEX", "l"],
+        &["LSET", "l", "0"],
+    ]);
+}
+
+#[test]
+fn insert_remove_and_trim_match_redis() {
+    both_protocols(&[
+        &["RPUSH", "l", "a", "b", "a", "c", "a", "1", "01", "1"],
+        &["LINSERT", "l", "BEFORE", "a", "x"],
+        &["LINSERT", "l", "after", "a", "y"],
+        &["LINSERT", "l", "AFTER", "1", "after-one"],
+        &["LINSERT", "l", "BEFORE", "01", "before-01"],
+        &["LINSERT", "l", "BEFORE", "zz", "y"],
+        &["LINSERT", "l", "MIDDLE", "a", "y"],
+        &["LINSERT", "missing", "BEFORE", "a", "y"],
+        &["LINSERT", "missing", "MIDDLE", "a", "y"],
+        &["LRANGE", "l", "0", "-1"],
+        &["LREM", "l", "1", "a"],
+        &["LREM", "l", "-1", "a"],
+        &["LRANGE", "l", "0", "-1"],
+        &["RPUSH", "l", "a", "a", "a"],
+        &["LREM", "l", "-2", "a"],
+        &["LREM", "l", "0", "a"],
+        &["LREM", "l", "0", "1"],
+        &["LREM", "l", "0", "nothing"],
+        &["LREM", "l", "x", "a"],
+        &["LREM", "missing", "1", "a"],
+        &["LREM", "missing", "x", "a"],
+        &["LRANGE", "l", "0", "-1"],
+        &["LTRIM", "l", "1", "-2"],
+        &["LRANGE", "l", "0", "-1"],
+        &["LTRIM", "l", "-100", "100"],
+        &["LRANGE", "l", "0", "-1"],
+        &["LTRIM", "l", "x", "1"],
+        &["LTRIM", "missing", "0", "1"],
+        &["LTRIM", "missing", "x", "1"],
+        &["LTRIM", "l", "2", "1"],
+        &["EXISTS", "l"],
+        &["RPUSH", "l", "a", "b", "c"],
+        &["LTRIM", "l", "5", "10"],
+        &["EXISTS", "l"],
+        &["RPUSH", "l", "a", "b", "c"],
+        &["LREM", "l", "-9223372036854775808", "b"],
+        &["LREM", "l", "0", "a"],
+        &["LREM", "l", "0", "c"],
+        &["EXISTS", "l"],
+        &["SET", "s", "v"],
+        &["LINSERT", "s", "BEFORE", "a", "b"],
+        &["LINSERT", "s", "MIDDLE", "a", "b"],
+        &["LREM", "s", "0", "a"],
+        &["LREM", "s", "x", "a"],
+        &["LTRIM", "s", "0", "1"],
+        &["LTRIM", "s", "x", "1"],
+        &["LINSERT", "l", "BEFORE", "a"],
+        &["LREM", "l", "0"],
+        &["LTRIM", "l", "0"],
+    ]);
+}
+
+#[test]
+fn lpos_matches_redis() {
+    both_protocols(&[
+        &["RPUSH", "l", "a", "b", "a", "c", "a", "1", "01"],
+        &["LPOS", "l", "a"],
+        &["LPOS", "l", "1"],
+        &["LPOS", "l", "01"],
+        &["LPOS", "l", "z"],
+        &["LPOS", "l", "a", "RANK", "2"],
+        &["LPOS", "l", "a", "RANK", "-1"],
+        &["LPOS", "l", "a", "RANK", "-2"],
+        &["LPOS", "l", "a", "RANK", "4"],
+        &["LPOS", "l", "a", "RANK", "-9223372036854775808"],
+        &["LPOS", "l", "a", "RANK", "-9223372036854775807"],
+        &["LPOS", "l", "a", "RANK", "9223372036854775807"],
+        &["LPOS", "l", "a", "COUNT", "0"],
+        &["LPOS", "l", "a", "COUNT", "2"],
+        &["LPOS", "l", "a", "COUNT", "2", "RANK", "-1"],
+        &["LPOS", "l", "a", "COUNT", "0", "RANK", "2"],
+        &["LPOS", "l", "a", "COUNT", "0", "MAXLEN", "3"],
+        &["LPOS", "l", "a", "RANK", "-1", "COUNT", "0", "MAXLEN", "3"],
+        &["LPOS", "l", "a", "MAXLEN", "1"],
+        &["LPOS", "l", "a", "MAXLEN", "0"],
+        &["LPOS", "l", "c", "MAXLEN", "3"],
+        &["LPOS", "l", "z", "COUNT", "0"],
+        &[
+            "lpos", "l", "a", "count", "1", "count", "5", "rank", "1", "rank", "3", "maxlen", "0",
+            "maxlen", "9",
+        ],
+        &["LPOS", "missing", "a"],
+        &["LPOS", "missing", "a", "COUNT", "0"],
+        &["LPOS", "missing", "a", "COUNT", "3"],
+        &["LPOS", "l", "a", "RANK", "0"],
+        &["LPOS", "missing", "a", "RANK", "0"],
+        &["LPOS", "l", "a", "RANK", "x"],
+        &["LPOS", "l", "a", "COUNT", "-1"],
+        &["LPOS", "l", "a", "COUNT", "x"],
+        &["LPOS", "l", "a", "MAXLEN", "-1"],
+        &["LPOS", "l", "a", "MAXLEN", "x"],
+        &["LPOS", "l", "a", "RANK"],
+        &["LPOS", "l", "a", "COUNT"],
+        &["LPOS", "l", "a", "BOGUS", "1"],
+        &["LPOS", "l", "a", "BOGUS"],
+        &["LPOS", "l", "a", "RANK", "0", "BOGUS"],
+        &["LPOS", "l", "a", "BOGUS", "1", "RANK", "0"],
+        &["SET", "s", "v"],
+        &["LPOS", "s", "a"],
+        &["LPOS", "s", "a", "RANK", "0"],
+        &["LPOS", "l"],
+    ]);
+}
+
+#[test]
+fn lmove_and_rpoplpush_match_redis() {
+    both_protocols(&[
+        &["RPUSH", "src", "a", "b", "c"],
+        &["LMOVE", "src", "dst", "LEFT", "RIGHT"],
+        &["LMOVE", "src", "dst", "right", "left"],
+        &["LMOVE", "src", "dst", "LEFT", "LEFT"],
+        &["LRANGE", "dst", "0", "-1"],
+        &["EXISTS", "src"],
+        &["LMOVE", "src", "dst", "LEFT", "LEFT"],
+        &["LMOVE", "dst", "dst", "LEFT", "RIGHT"],
+        &["LMOVE", "dst", "dst", "RIGHT", "RIGHT"],
+        &["LRANGE", "dst", "0", "-1"],
+        &["RPUSH", "one", "x"],
+        &["LMOVE", "one", "one", "LEFT", "RIGHT"],
+        &["LRANGE", "one", "0", "-1"],
+        &["RPOPLPUSH", "dst", "src"],
+        &["RPOPLPUSH", "dst", "dst"],
+        &["RPOPLPUSH", "missing", "dst"],
+        &["LRANGE", "dst", "0", "-1"],
+        &["LRANGE", "src", "0", "-1"],
+        &["LMOVE", "src", "dst", "MIDDLE", "LEFT"],
+        &["LMOVE", "src", "dst", "LEFT", "MIDDLE"],
+        &["LMOVE", "missing", "dst", "MIDDLE", "LEFT"],
+        &["SET", "s", "v"],
+        &["LMOVE", "src", "s", "LEFT", "LEFT"],
+        &["LMOVE", "s", "src", "LEFT", "LEFT"],
+        &["LMOVE", "missing", "s", "LEFT", "LEFT"],
+        &["RPOPLPUSH", "src", "s"],
+        &["RPOPLPUSH", "s", "src"],
+        &["RPOPLPUSH", "missing", "s"],
+        &["LRANGE", "src", "0", "-1"],
+        &["LMOVE", "src", "dst", "LEFT"],
+        &["RPOPLPUSH", "src"],
+    ]);
+}
+
+#[test]
+fn lmpop_matches_redis() {
+    both_protocols(&[
+        &["RPUSH", "a", "1", "2", "3"],
+        &["RPUSH", "b", "x", "y"],
+        &["LMPOP", "1", "a", "LEFT"],
+        &["LMPOP", "2", "missing", "a", "RIGHT"],
+        &["LMPOP", "2", "a", "b", "left", "count", "10"],
+        &["EXISTS", "a"],
+        &["LMPOP", "2", "a", "b", "RIGHT", "COUNT", "1"],
+        &[
+            "LMPOP",
+            "3",
+            "a",
+            "missing",
+            "b",
+            "LEFT",
+            "COUNT",
+            "9223372036854775807",
+        ],
+        &["LMPOP", "2", "a", "b", "LEFT"],
+        &["LMPOP", "1", "a", "LEFT", "COUNT", "2"],
+        &["RPUSH", "a", "1"],
+        &["LMPOP", "0", "a", "LEFT"],
+        &["LMPOP", "-1", "a", "LEFT"],
+        &["LMPOP", "x", "a", "LEFT"],
+        &["LMPOP", "2", "a", "LEFT"],
+        &["LMPOP", "5", "a", "LEFT"],
+        &["LMPOP", "9223372036854775807", "a", "LEFT"],
+        &["LMPOP", "1", "a", "MIDDLE"],
+        &["LMPOP", "1", "a", "LEFT", "COUNT", "0"],
+        &["LMPOP", "1", "a", "LEFT", "COUNT", "-1"],
+        &["LMPOP", "1", "a", "LEFT", "COUNT", "x"],
+        &["LMPOP", "1", "a", "LEFT", "COUNT"],
+        &["LMPOP", "1", "a", "LEFT", "COUNT", "1", "COUNT", "2"],
+        &["LMPOP", "1", "a", "LEFT", "COUNT", "x", "COUNT", "2"],
+        &["LMPOP", "1", "a", "LEFT", "COUNT", "1", "BOGUS"],
+        &["LMPOP", "1", "a", "LEFT", "BOGUS"],
+        &["LMPOP", "1", "a", "LEFT", "BOGUS", "1"],
+        &["SET", "s", "v"],
+        &["LMPOP", "1", "s", "LEFT"],
+        &["LMPOP", "2", "missing", "s", "LEFT"],
+        &["LMPOP", "2", "a", "s", "LEFT"],
+        &["LMPOP", "1", "a"],
+        &["LRANGE", "a", "0", "-1"],
+    ]);
+}
+
+#[test]
+fn generic_commands_on_lists_match_redis() {
+    both_protocols(&[
+        &["RPUSH", "l", "a", "1", "b"],
+        &["TYPE", "l"],
+        &["OBJECT", "ENCODING", "l"],
+        &["COPY", "l", "copy"],
+        &["RPUSH", "copy", "c"],
+        &["LRANGE", "copy", "0", "-1"],
+        &["LRANGE", "l", "0", "-1"],
+        &["RENAME", "l", "renamed"],
+        &["LRANGE", "renamed", "0", "-1"],
+        &["EXISTS", "l"],
+        &["SET", "str", "v"],
+        &["SCAN", "0", "TYPE", "string"],
+        &["EXPIRE", "renamed", "100"],
+        &["RPUSH", "renamed", "x"],
+        &["TTL", "renamed"],
+        &["LPOP", "renamed", "5"],
+        &["TTL", "renamed"],
+        &["DEL", "copy"],
+        &["RPUSH", "l2", "x"],
+        &["SCAN", "0", "TYPE", "list"],
+        &["SELECT", "1"],
+        &["RPUSH", "other-db", "x"],
+        &["MOVE", "other-db", "0"],
+        &["SELECT", "0"],
+        &["LRANGE", "other-db", "0", "-1"],
+    ]);
+}
+
+/// Redis 7.0 reports `quicklist` for every list, whatever its size and node limits (the
+/// `listpack` list encoding arrived in 7.2); checked around every threshold that could matter.
+#[test]
+fn encoding_is_always_quicklist() {
+    let big = "x".repeat(70_000);
+    let medium = "y".repeat(5000);
+    for config in ["-2", "4", "-1", "-5", "1", "0", "-6"] {
+        let mut script = vec![
+            cmd(&["RPUSH", "small", "a"]),
+            cmd(&["OBJECT", "ENCODING", "small"]),
+        ];
+        for i in 0..10 {
+            script.push(cmd(&["RPUSH", "grow", &i.to_string()]));
+            script.push(cmd(&["OBJECT", "ENCODING", "grow"]));
+        }
+        for value in [&big, &medium] {
+            script.push(cmd(&["RPUSH", "values", value]));
+            script.push(cmd(&["OBJECT", "ENCODING", "values"]));
+        }
+        script.push(cmd(&["LPOP", "values", "2"]));
+        script.push(cmd(&["RPUSH", "values", "a"]));
+        script.push(cmd(&["OBJECT", "ENCODING", "values"]));
+        script.push(cmd(&["CONFIG", "SET", "list-max-listpack-size", "2"]));
+        script.push(cmd(&["RPUSH", "after-config", "1", "2", "3"]));
+        script.push(cmd(&["OBJECT", "ENCODING", "after-config"]));
+        run_generated(&script, false, &["--list-max-listpack-size", config]);
+    }
+}
+
+/// Many elements across many nodes, with every node-limit style: middle access, edits, inserts
+/// and removals give the same answers as Redis.
+#[test]
+fn big_lists_match_redis() {
+    for config in ["-2", "4", "1", "-1", "-5"] {
+        let mut script = Vec::new();
+        for chunk in 0..5 {
+            let mut push = cmd(&["RPUSH", "big"]);
+            let mut lpush = cmd(&["LPUSH", "big"]);
+            for i in 0..400 {
+                let n = chunk * 400 + i;
+                push.push(if n % 3 == 0 {
+                    format!("v{n}")
+                } else {
+                    n.to_string()
+                });
+                lpush.push("z".repeat(n % 50));
+            }
+            script.push(push);
+            script.push(lpush);
+        }
+        script.push(cmd(&["LLEN", "big"]));
+        for index in [
+            "0", "1", "1999", "2000", "2001", "3999", "-1", "-2000", "-4000", "4000",
+        ] {
+            script.push(cmd(&["LINDEX", "big", index]));
+        }
+        script.push(cmd(&["LSET", "big", "2000", &"w".repeat(3000)]));
+        script.push(cmd(&["LSET", "big", "-3", "short"]));
+        script.push(cmd(&[
+            "LINSERT",
+            "big",
+            "BEFORE",
+            "v300",
+            &"i".repeat(9000),
+        ]));
+        script.push(cmd(&["LINSERT", "big", "AFTER", "1000", "after-1000"]));
+        script.push(cmd(&["LRANGE", "big", "1990", "2010"]));
+        script.push(cmd(&["LPOS", "big", "v1500"]));
+        script.push(cmd(&["LPOS", "big", "zz", "RANK", "-3", "COUNT", "5"]));
+        script.push(cmd(&["LPOS", "big", "", "COUNT", "0", "MAXLEN", "500"]));
+        script.push(cmd(&["LREM", "big", "7", "zzzz"]));
+        script.push(cmd(&["LREM", "big", "-7", "zzzzz"]));
+        script.push(cmd(&["LREM", "big", "0", "z"]));
+        script.push(cmd(&["LLEN", "big"]));
+        script.push(cmd(&["LRANGE", "big", "0", "-1"]));
+        script.push(cmd(&["LTRIM", "big", "150", "-150"]));
+        script.push(cmd(&["LRANGE", "big", "0", "-1"]));
+        script.push(cmd(&["RPOP", "big", "333"]));
+        script.push(cmd(&["LPOP", "big", "777"]));
+        script.push(cmd(&["LMOVE", "big", "other", "LEFT", "RIGHT"]));
+        script.push(cmd(&[
+            "LMPOP", "2", "nothing", "big", "RIGHT", "COUNT", "100",
+        ]));
+        script.push(cmd(&["LRANGE", "big", "0", "-1"]));
+        script.push(cmd(&["OBJECT", "ENCODING", "big"]));
+        run_generated(&script, false, &["--list-max-listpack-size", config]);
+    }
+}
+
+/// A big list stays fast at both ends and in the middle: pushes at the head do not move the
+/// whole list, and index access walks nodes rather than elements.
+#[test]
+fn big_lists_stay_fast() {
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    let started = std::time::Instant::now();
+    let batch: Vec<String> = (0..1000).map(|i| format!("element-{i}")).collect();
+    let mut push = vec!["LPUSH", "big"];
+    push.extend(batch.iter().map(String::as_str));
+    for _ in 0..300 {
+        raw.cmd(&push);
+    }
+    assert_eq!(raw.cmd_text(&["LLEN", "big"]), ":300000\r\n");
+    for i in 0..2000 {
+        raw.cmd(&["LPUSH", "big", "head"]);
+        raw.cmd(&["RPUSH", "big", "tail"]);
+        let middle = (150_000 + i).to_string();
+        raw.cmd(&["LSET", "big", &middle, "changed"]);
+        assert_eq!(
+            raw.cmd_text(&["LINDEX", "big", &middle]),
+            "$7\r\nchanged\r\n"
+        );
+    }
+    raw.cmd(&["LINSERT", "big", "AFTER", "changed", "inserted"]);
+    assert_eq!(raw.cmd_text(&["LLEN", "big"]), ":304001\r\n");
+    assert_eq!(
+        raw.cmd_text(&["OBJECT", "ENCODING", "big"]),
+        "$9\r\nquicklist\r\n"
+    );
+    // Generous for a debug build on a busy machine; a list that memmoves on every push takes
+    // far longer.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
