@@ -101,42 +101,81 @@ const INT24: u8 = 0xF2;
 const INT32: u8 = 0xF3;
 const INT64: u8 = 0xF4;
 
-/// Appends the encoding of `value` (header, payload, backlen) to `out`.
-fn encode(value: &[u8], out: &mut Vec<u8>) {
-    let start = out.len();
-    match as_int(value) {
-        Some(n @ 0..=127) => out.push(n as u8),
-        Some(n @ -4096..=4095) => {
-            let bits = (n as u16) & 0x1FFF;
-            out.extend_from_slice(&[0xC0 | (bits >> 8) as u8, bits as u8]);
-        }
-        Some(n) => {
-            let (tag, width) = if i16::try_from(n).is_ok() {
-                (INT16, 2)
-            } else if (-(1 << 23)..1 << 23).contains(&n) {
-                (INT24, 3)
-            } else if i32::try_from(n).is_ok() {
-                (INT32, 4)
-            } else {
-                (INT64, 8)
-            };
-            out.push(tag);
-            out.extend_from_slice(&n.to_le_bytes()[..width]);
-        }
-        None => {
-            let len = value.len();
-            if len < 64 {
-                out.push(0x80 | len as u8);
-            } else if len < 4096 {
-                out.extend_from_slice(&[0xE0 | (len >> 8) as u8, len as u8]);
-            } else {
-                out.push(STR32);
-                out.extend_from_slice(&(len as u32).to_le_bytes());
+/// An element's entry, ready to be written: its header (which holds integers whole) and its
+/// payload; its size is known before writing, so buffers grow exactly, as a listpack does.
+struct Encoded<'a> {
+    head: [u8; 9],
+    head_len: usize,
+    payload: &'a [u8],
+}
+
+impl<'a> Encoded<'a> {
+    fn new(value: &'a [u8]) -> Self {
+        let mut head = [0u8; 9];
+        let (head_len, payload) = match as_int(value) {
+            Some(n @ 0..=127) => {
+                head[0] = n as u8;
+                (1, &[][..])
             }
-            out.extend_from_slice(value);
+            Some(n @ -4096..=4095) => {
+                let bits = (n as u16) & 0x1FFF;
+                head[..2].copy_from_slice(&[0xC0 | (bits >> 8) as u8, bits as u8]);
+                (2, &[][..])
+            }
+            Some(n) => {
+                let (tag, width) = if i16::try_from(n).is_ok() {
+                    (INT16, 2)
+                } else if (-(1 << 23)..1 << 23).contains(&n) {
+                    (INT24, 3)
+                } else if i32::try_from(n).is_ok() {
+                    (INT32, 4)
+                } else {
+                    (INT64, 8)
+                };
+                head[0] = tag;
+                head[1..=width].copy_from_slice(&n.to_le_bytes()[..width]);
+                (1 + width, &[][..])
+            }
+            None => {
+                let len = value.len();
+                let head_len = if len < 64 {
+                    head[0] = 0x80 | len as u8;
+                    1
+                } else if len < 4096 {
+                    head[..2].copy_from_slice(&[0xE0 | (len >> 8) as u8, len as u8]);
+                    2
+                } else {
+                    head[0] = STR32;
+                    head[1..5].copy_from_slice(&(len as u32).to_le_bytes());
+                    5
+                };
+                (head_len, value)
+            }
+        };
+        Encoded {
+            head,
+            head_len,
+            payload,
         }
     }
-    push_backlen(out.len() - start, out);
+
+    /// Total bytes of the entry, backlen included.
+    fn len(&self) -> usize {
+        let body = self.head_len + self.payload.len();
+        body + backlen_size(body)
+    }
+
+    fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.head[..self.head_len]);
+        out.extend_from_slice(self.payload);
+        push_backlen(self.head_len + self.payload.len(), out);
+    }
+
+    fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        self.write_to(&mut out);
+        out
+    }
 }
 
 /// Bytes the backlen of an entry of `len` bytes takes: 7 bits per byte.
@@ -235,10 +274,26 @@ struct Node {
 
 impl Node {
     fn with(value: &[u8]) -> Node {
-        let mut node = Node::default();
-        encode(value, &mut node.data);
-        node.count = 1;
-        node
+        Node {
+            data: Encoded::new(value).to_vec(),
+            count: 1,
+        }
+    }
+
+    /// Appends an element, growing the buffer only by what it needs.
+    fn append(&mut self, value: &[u8]) {
+        let entry = Encoded::new(value);
+        self.data.reserve_exact(entry.len());
+        entry.write_to(&mut self.data);
+        self.count += 1;
+    }
+
+    /// Gives memory back once the buffer is less than half used, so a node that shrank (pops,
+    /// removals) does not keep its peak size; halving keeps this amortised O(1).
+    fn shrink(&mut self) {
+        if self.data.capacity() > 2 * self.data.len() + 64 {
+            self.data.shrink_to_fit();
+        }
     }
 
     /// The node's size as Redis counts a listpack's bytes.
@@ -275,8 +330,8 @@ impl Node {
 
     fn insert(&mut self, index: usize, value: &[u8]) {
         let pos = self.offset(index);
-        let mut encoded = Vec::with_capacity(value.len() + 8);
-        encode(value, &mut encoded);
+        let encoded = Encoded::new(value).to_vec();
+        self.data.reserve_exact(encoded.len());
         self.data.splice(pos..pos, encoded);
         self.count += 1;
     }
@@ -285,6 +340,7 @@ impl Node {
         let span = self.span(index, n);
         self.data.drain(span);
         self.count -= n;
+        self.shrink();
     }
 
     /// Splits off entries `index..` into a new node.
@@ -380,16 +436,19 @@ impl List {
         match node {
             Some(node) if self.allows_insert(node, value.len()) => match end {
                 End::Left => self.nodes[0].insert(0, value),
-                End::Right => {
-                    let node = self.nodes.back_mut().expect("checked above");
-                    encode(value, &mut node.data);
-                    node.count += 1;
+                End::Right => self.nodes.back_mut().expect("checked above").append(value),
+            },
+            _ => {
+                // Most lists are small: room for exactly one node, rather than VecDeque's
+                // default of four, until a second is needed.
+                if self.nodes.capacity() == 0 {
+                    self.nodes.reserve_exact(1);
                 }
-            },
-            _ => match end {
-                End::Left => self.nodes.push_front(Node::with(value)),
-                End::Right => self.nodes.push_back(Node::with(value)),
-            },
+                match end {
+                    End::Left => self.nodes.push_front(Node::with(value)),
+                    End::Right => self.nodes.push_back(Node::with(value)),
+                }
+            }
         }
         self.len += 1;
     }
@@ -504,6 +563,7 @@ impl List {
         }
         let b = self.nodes.remove(i + 1).expect("checked above");
         let a = &mut self.nodes[i];
+        a.data.reserve_exact(b.data.len());
         a.data.extend_from_slice(&b.data);
         a.count += b.count;
     }
@@ -589,6 +649,7 @@ impl List {
             }
             kept.extend_from_slice(&node.data[last..]);
             node.data = kept;
+            node.shrink();
             node.count -= spans.len();
             removed += spans.len();
         }
@@ -764,8 +825,8 @@ mod tests {
             (&[b'x'; 4096], 4103),
         ];
         for (value, size) in cases {
-            let mut out = Vec::new();
-            encode(value, &mut out);
+            let out = Encoded::new(value).to_vec();
+            assert_eq!(Encoded::new(value).len(), *size);
             assert_eq!(
                 out.len(),
                 *size,
@@ -777,8 +838,7 @@ mod tests {
             assert_eq!(decode(&out, 0).to_vec(), *value);
         }
         let big = vec![b'y'; 300_000];
-        let mut out = Vec::new();
-        encode(&big, &mut out);
+        let out = Encoded::new(&big).to_vec();
         assert_eq!(entry_start_before(&out, out.len()), 0);
         assert_eq!(decode(&out, 0).to_vec(), big);
     }
