@@ -490,3 +490,26 @@ fn big_lists_stay_fast() {
     // far longer.
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
+
+/// COMMAND INFO and DOCS describe the list commands as Redis does, where the core's command
+/// table can say it. Left out: key-spec flags other than the core's `RW update`/`RO access`
+/// (pushes are `RW insert`, pops `RW access delete`, LLEN `RO`), the second key spec of LMOVE and
+/// RPOPLPUSH, LMPOP's keynum key spec and `movablekeys` flag, and the history/deprecation
+/// entries of the docs. COMMAND INFO is compared in RESP2 only: in RESP3 Redis sends the key
+/// specs as a set, the core as an array.
+#[test]
+fn command_info_and_docs_match_redis() {
+    let info: Vec<Vec<String>> = ["lrange", "lindex", "lset", "lpos"]
+        .iter()
+        .map(|n| cmd(&["COMMAND", "INFO", n]))
+        .collect();
+    run_generated(&info, false, &[]);
+    let docs: Vec<Vec<String>> = [
+        "llen", "lrange", "lindex", "lset", "linsert", "lrem", "ltrim", "lpos",
+    ]
+    .iter()
+    .map(|n| cmd(&["COMMAND", "DOCS", n]))
+    .collect();
+    run_generated(&docs, false, &[]);
+    run_generated(&docs, true, &[]);
+}
