@@ -513,3 +513,59 @@ fn command_info_and_docs_match_redis() {
     run_generated(&docs, false, &[]);
     run_generated(&docs, true, &[]);
 }
+
+/// The INFO counters list commands move: keyspace hits and misses (reads only, as Redis's
+/// lookupKeyRead) and changes since the last save (one per element pushed, popped or removed).
+#[test]
+fn info_counters_match_redis() {
+    let Some(redis) = Server::redis(&[]) else {
+        return;
+    };
+    let lite = Server::lite(&[]);
+    let script: &[&[&str]] = &[
+        &["RPUSH", "l", "a", "b", "c", "d"],
+        &["LPOP", "l"],
+        &["LPOP", "l", "0"],
+        &["RPOP", "nokey", "3"],
+        &["LPUSHX", "nokey", "x"],
+        &["LMOVE", "l", "x", "LEFT", "LEFT"],
+        &["LSET", "x", "0", "y"],
+        &["LINSERT", "x", "BEFORE", "y", "z"],
+        &["LINSERT", "x", "BEFORE", "nope", "z"],
+        &["LREM", "x", "0", "q"],
+        &["RPUSH", "x", "q", "q"],
+        &["LREM", "x", "0", "q"],
+        &["LTRIM", "x", "0", "5"],
+        &["LTRIM", "l", "1", "0"],
+        &["LMPOP", "2", "nokey", "x", "LEFT", "COUNT", "2"],
+        &["LPOS", "x", "z"],
+        &["LPOS", "nokey", "z"],
+        &["LLEN", "nokey"],
+        &["LRANGE", "x", "0", "-1"],
+        &["LINDEX", "x", "0"],
+        &["LINDEX", "nokey", "0"],
+        &["LPOP", "nokey"],
+    ];
+    let counters = |server: &Server| {
+        let mut raw = server.raw();
+        raw.cmd(&["CONFIG", "RESETSTAT"]);
+        for cmd in script {
+            raw.cmd(cmd);
+        }
+        let info = raw.cmd_text(&["INFO"]);
+        [
+            "keyspace_hits:",
+            "keyspace_misses:",
+            "rdb_changes_since_last_save:",
+        ]
+        .iter()
+        .map(|field| {
+            info.lines()
+                .find(|l| l.starts_with(field))
+                .unwrap_or_else(|| panic!("INFO has {field}"))
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(counters(&lite), counters(&redis));
+}
