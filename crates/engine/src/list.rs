@@ -24,16 +24,6 @@ pub enum End {
     Right,
 }
 
-impl End {
-    /// The other end.
-    pub fn opposite(self) -> End {
-        match self {
-            End::Left => End::Right,
-            End::Right => End::Left,
-        }
-    }
-}
-
 /// One element as stored: an integer when its text was a canonical `i64`, otherwise bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Elem<'a> {
@@ -407,10 +397,15 @@ impl List {
             + self.nodes.iter().map(|n| n.data.capacity()).sum::<usize>()
     }
 
-    /// The node byte limit for negative fills -1..-5.
+    /// The node byte limit of negative fills -1..-5. Other fills limit entries per node (and
+    /// below -5, as in Redis, every element gets a node of its own).
     fn size_limit(&self) -> Option<usize> {
-        let level = (-(self.fill as i64) - 1) as usize;
-        (self.fill < 0).then(|| NODE_SIZE_LIMITS.get(level).copied())?
+        if self.fill >= 0 {
+            return None;
+        }
+        NODE_SIZE_LIMITS
+            .get((-(self.fill as i64) - 1) as usize)
+            .copied()
     }
 
     /// Whether a node of `bytes` bytes and `count` entries is within the fill limits.
@@ -710,7 +705,7 @@ impl List {
         self.iter_rev_from(self.len.saturating_sub(1))
     }
 
-    /// Builds a list of `values`, left to right.
+    /// Builds a list of `values`, left to right (for commands that store a whole list at once).
     pub fn from_values<'v>(fill: i64, values: impl IntoIterator<Item = &'v [u8]>) -> List {
         let mut list = List::new(fill);
         for v in values {
