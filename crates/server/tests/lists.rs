@@ -569,3 +569,32 @@ fn info_counters_match_redis() {
     };
     assert_eq!(counters(&lite), counters(&redis));
 }
+
+/// Elements are binary-safe and keep their exact bytes at every entry-size boundary of the
+/// node format (string headers of 1, 2 and 5 bytes; backlens of 1 to 3 bytes; integer widths).
+#[test]
+fn element_bytes_round_trip_at_size_boundaries() {
+    let mut push = cmd(&["RPUSH", "l", "a\r\nb", "\0", "é", " 1", "1 ", "0x10", "1e3"]);
+    for n in [62, 63, 64, 126, 127, 4094, 4095, 4096, 16379, 16380, 16384, 70_000] {
+        push.push("s".repeat(n));
+    }
+    for n in [127i64, 128, -4096, -4097, 4095, 4096, 32767, 32768, -32769, 8388607, 8388608] {
+        push.push(n.to_string());
+    }
+    for n in [2147483647i64, 2147483648, -2147483649, i64::MAX, i64::MIN] {
+        push.push(n.to_string());
+    }
+    let script = vec![
+        push,
+        cmd(&["LRANGE", "l", "0", "-1"]),
+        cmd(&["LPOS", "l", "\0"]),
+        cmd(&["LPOS", "l", "-4097"]),
+        cmd(&["LREM", "l", "0", "8388608"]),
+        cmd(&["LINDEX", "l", "-1"]),
+        cmd(&["RPOP", "l", "3"]),
+        cmd(&["LPOP", "l", "3"]),
+        cmd(&["LRANGE", "l", "0", "-1"]),
+    ];
+    run_generated(&script, false, &[]);
+    run_generated(&script, false, &["--list-max-listpack-size", "-1"]);
+}
