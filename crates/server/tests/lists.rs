@@ -575,10 +575,14 @@ fn info_counters_match_redis() {
 #[test]
 fn element_bytes_round_trip_at_size_boundaries() {
     let mut push = cmd(&["RPUSH", "l", "a\r\nb", "\0", "é", " 1", "1 ", "0x10", "1e3"]);
-    for n in [62, 63, 64, 126, 127, 4094, 4095, 4096, 16379, 16380, 16384, 70_000] {
+    for n in [
+        62, 63, 64, 126, 127, 4094, 4095, 4096, 16379, 16380, 16384, 70_000,
+    ] {
         push.push("s".repeat(n));
     }
-    for n in [127i64, 128, -4096, -4097, 4095, 4096, 32767, 32768, -32769, 8388607, 8388608] {
+    for n in [
+        127i64, 128, -4096, -4097, 4095, 4096, 32767, 32768, -32769, 8388607, 8388608,
+    ] {
         push.push(n.to_string());
     }
     for n in [2147483647i64, 2147483648, -2147483649, i64::MAX, i64::MIN] {
@@ -597,4 +601,57 @@ fn element_bytes_round_trip_at_size_boundaries() {
     ];
     run_generated(&script, false, &[]);
     run_generated(&script, false, &["--list-max-listpack-size", "-1"]);
+}
+
+/// Moves between lists from many clients at once never lose or duplicate an element: each move
+/// locks both keys together.
+#[test]
+fn concurrent_moves_conserve_elements() {
+    let server = Server::lite(&[]);
+    let keys = ["ring:a", "ring:b", "ring:c", "ring:d"];
+    let mut con = server.client();
+    let elements: Vec<String> = (0..200).map(|i| format!("e{i}")).collect();
+    let _: () = redis::cmd("RPUSH")
+        .arg(keys[0])
+        .arg(&elements)
+        .query(&mut con)
+        .unwrap();
+    let movers: Vec<_> = (0..4)
+        .map(|t| {
+            let mut con = server.client();
+            std::thread::spawn(move || {
+                for i in 0..500 {
+                    let (src, dst) = (keys[(t + i) % 4], keys[(t + i * 3 + 1) % 4]);
+                    let mut command = redis::cmd(if i % 3 == 1 { "RPOPLPUSH" } else { "LMOVE" });
+                    command.arg(src).arg(dst);
+                    if i % 3 != 1 {
+                        let ends = if i % 3 == 0 {
+                            ["LEFT", "RIGHT"]
+                        } else {
+                            ["RIGHT", "LEFT"]
+                        };
+                        command.arg(&ends);
+                    }
+                    let _: Option<String> = command.query(&mut con).unwrap();
+                }
+            })
+        })
+        .collect();
+    for m in movers {
+        m.join().unwrap();
+    }
+    let mut all: Vec<String> = Vec::new();
+    for key in keys {
+        let part: Vec<String> = redis::cmd("LRANGE")
+            .arg(key)
+            .arg(0)
+            .arg(-1)
+            .query(&mut con)
+            .unwrap();
+        all.extend(part);
+    }
+    all.sort();
+    let mut expected = elements;
+    expected.sort();
+    assert_eq!(all, expected);
 }
