@@ -34,25 +34,32 @@ const fn one_key(
         .doc("list", since, summary)
 }
 
+/// LPUSH, RPUSH and their X forms.
+const fn push(
+    name: &'static str,
+    handler: Handler,
+    since: &'static str,
+    summary: &'static str,
+) -> CommandSpec {
+    one_key(name, -3, WRITE | DENYOOM | FAST, handler, since, summary)
+        .complexity(PUSH_COMPLEXITY)
+        .syntax("key element...")
+}
+
+/// LPOP and RPOP.
+const fn pop(name: &'static str, handler: Handler, summary: &'static str) -> CommandSpec {
+    one_key(name, -2, WRITE | FAST, handler, "1.0.0", summary)
+        .complexity(POP_COMPLEXITY)
+        .syntax("key [count:integer]")
+}
+
 pub static COMMANDS: &[CommandSpec] = &[
-    one_key("lpush", -3, WRITE | DENYOOM | FAST, lpush, "1.0.0", "Prepend one or multiple elements to a list")
-        .complexity(PUSH_COMPLEXITY)
-        .syntax("key element..."),
-    one_key("rpush", -3, WRITE | DENYOOM | FAST, rpush, "1.0.0", "Append one or multiple elements to a list")
-        .complexity(PUSH_COMPLEXITY)
-        .syntax("key element..."),
-    one_key("lpushx", -3, WRITE | DENYOOM | FAST, lpushx, "2.2.0", "Prepend an element to a list, only if the list exists")
-        .complexity(PUSH_COMPLEXITY)
-        .syntax("key element..."),
-    one_key("rpushx", -3, WRITE | DENYOOM | FAST, rpushx, "2.2.0", "Append an element to a list, only if the list exists")
-        .complexity(PUSH_COMPLEXITY)
-        .syntax("key element..."),
-    one_key("lpop", -2, WRITE | FAST, lpop, "1.0.0", "Remove and get the first elements in a list")
-        .complexity(POP_COMPLEXITY)
-        .syntax("key [count:integer]"),
-    one_key("rpop", -2, WRITE | FAST, rpop, "1.0.0", "Remove and get the last elements in a list")
-        .complexity(POP_COMPLEXITY)
-        .syntax("key [count:integer]"),
+    push("lpush", lpush, "1.0.0", "Prepend one or multiple elements to a list"),
+    push("rpush", rpush, "1.0.0", "Append one or multiple elements to a list"),
+    push("lpushx", lpushx, "2.2.0", "Prepend an element to a list, only if the list exists"),
+    push("rpushx", rpushx, "2.2.0", "Append an element to a list, only if the list exists"),
+    pop("lpop", lpop, "Remove and get the first elements in a list"),
+    pop("rpop", rpop, "Remove and get the last elements in a list"),
     one_key("llen", 2, READONLY | FAST, llen, "1.0.0", "Get the length of a list")
         .syntax("key"),
     one_key("lrange", 4, READONLY, lrange, "1.0.0", "Get a range of elements from a list")
@@ -158,26 +165,27 @@ fn arg_end(ctx: &Ctx<'_>, i: usize) -> Result<End, CommandError> {
     }
 }
 
-/// The list at `key` for a read (LLEN, LRANGE...): counted in the keyspace hit/miss statistics.
-fn read<'d>(
-    ctx: &Ctx<'_>,
-    db: &'d mut Db,
-    hash: u64,
-    key: &[u8],
-) -> Result<Option<&'d mut List>, CommandError> {
-    let entry = db.get(hash, key, ctx.now_ms);
-    ctx.count_lookup(entry.is_some());
-    entry.map(list_of).transpose()
+/// Why a list is looked up: reads (LLEN, LRANGE...) count in the keyspace hit/miss statistics,
+/// as Redis's lookupKeyRead does; lookups made to write do not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
 }
 
-/// The list at `key` for a write, if it exists.
-fn write<'d>(
+/// The list at `key`, if it exists; WRONGTYPE when the key holds another type.
+fn lookup<'d>(
     ctx: &Ctx<'_>,
     db: &'d mut Db,
     hash: u64,
     key: &[u8],
+    access: Access,
 ) -> Result<Option<&'d mut List>, CommandError> {
-    db.get(hash, key, ctx.now_ms).map(list_of).transpose()
+    let entry = db.get(hash, key, ctx.now_ms);
+    if access == Access::Read {
+        ctx.count_lookup(entry.is_some());
+    }
+    entry.map(list_of).transpose()
 }
 
 /// Pushes `values` at `end` of the list at `key` in database `db_index` (created, with the
@@ -195,14 +203,14 @@ fn push_values(
 ) -> Result<Option<usize>, CommandError> {
     let fill = ctx.encoding_limits().list_max_listpack_size;
     let (db, hash) = locked.db(db_index, key);
-    if write(ctx, db, hash, key)?.is_none() {
+    if lookup(ctx, db, hash, key, Access::Write)?.is_none() {
         if !create {
             return Ok(None);
         }
         let list = Value::List(Box::new(List::new(fill)));
         db.set(hash, key, list, false, ctx.now_ms);
     }
-    let list = write(ctx, db, hash, key)?.expect("present or just created");
+    let list = lookup(ctx, db, hash, key, Access::Write)?.expect("present or just created");
     for value in values {
         list.push(end, value);
     }
@@ -243,7 +251,7 @@ pub fn pop_from(
     count: usize,
 ) -> Result<Option<Popped>, CommandError> {
     let (db, hash) = locked.db(db_index, key);
-    let Some(list) = write(ctx, db, hash, key)? else {
+    let Some(list) = lookup(ctx, db, hash, key, Access::Write)? else {
         return Ok(None);
     };
     let popped: Popped = (0..count.min(list.len()))
@@ -292,13 +300,13 @@ pub fn move_element(
     to: End,
 ) -> Result<Option<Vec<u8>>, CommandError> {
     let (db, hash) = locked.db(db_index, source);
-    if write(ctx, db, hash, source)?.is_none() {
+    if lookup(ctx, db, hash, source, Access::Write)?.is_none() {
         return Ok(None);
     }
     let (db, dest_hash) = locked.db(db_index, destination);
-    write(ctx, db, dest_hash, destination)?;
+    lookup(ctx, db, dest_hash, destination, Access::Write)?;
     let (db, hash) = locked.db(db_index, source);
-    let list = write(ctx, db, hash, source)?.expect("checked above");
+    let list = lookup(ctx, db, hash, source, Access::Write)?.expect("checked above");
     let value = list.pop(from).expect("stored lists are never empty");
     // The source and destination may be the same list: the push sees the popped list, which
     // is why the source is only deleted (if empty) afterwards.
@@ -401,7 +409,7 @@ fn llen(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let len = read(ctx, db, hash, key)?.map_or(0, |l| l.len());
+    let len = lookup(ctx, db, hash, key, Access::Read)?.map_or(0, |l| l.len());
     ctx.out.integer(len as i64);
     Ok(())
 }
@@ -435,7 +443,7 @@ fn lrange(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let list = read(ctx, db, hash, key)?;
+    let list = lookup(ctx, db, hash, key, Access::Read)?;
     match list.and_then(|l| Some((range_in(start, stop, l.len())?, l))) {
         None => ctx.out.array(0),
         Some(((start, stop), list)) => {
@@ -454,7 +462,7 @@ fn lindex(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
     // As in Redis, a missing key replies null before the index is even parsed.
-    let Some(list) = read(ctx, db, hash, key)? else {
+    let Some(list) = lookup(ctx, db, hash, key, Access::Read)? else {
         ctx.out.null();
         return Ok(());
     };
@@ -471,7 +479,7 @@ fn lset(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let list = write(ctx, db, hash, key)?.ok_or(CommandError::NoSuchKey)?;
+    let list = lookup(ctx, db, hash, key, Access::Write)?.ok_or(CommandError::NoSuchKey)?;
     let index = ctx.arg_i64(2)?;
     let index = index_in(index, list.len()).ok_or(CommandError::err("index out of range"))?;
     list.set(index, ctx.arg(3));
@@ -493,7 +501,7 @@ fn linsert(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let Some(list) = write(ctx, db, hash, key)? else {
+    let Some(list) = lookup(ctx, db, hash, key, Access::Write)? else {
         ctx.out.integer(0);
         return Ok(());
     };
@@ -517,7 +525,7 @@ fn lrem(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let Some(list) = write(ctx, db, hash, key)? else {
+    let Some(list) = lookup(ctx, db, hash, key, Access::Write)? else {
         ctx.out.integer(0);
         return Ok(());
     };
@@ -538,7 +546,7 @@ fn ltrim(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    if let Some(list) = write(ctx, db, hash, key)? {
+    if let Some(list) = lookup(ctx, db, hash, key, Access::Write)? {
         let before = list.len();
         match range_in(start, stop, before) {
             Some((start, stop)) => list.trim(start, stop),
@@ -644,7 +652,7 @@ fn lpos(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let found = match read(ctx, db, hash, key)? {
+    let found = match lookup(ctx, db, hash, key, Access::Read)? {
         Some(list) => options.matches(list, &Needle::new(ctx.arg(2))),
         None => Vec::new(),
     };
