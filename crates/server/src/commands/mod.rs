@@ -12,6 +12,7 @@ pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod pubsub;
+pub mod lists;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -30,6 +31,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     bitmaps::COMMANDS,
     hyperloglog::COMMANDS,
     sets::COMMANDS,
+    lists::COMMANDS,
 ];
 
 /// The reply to `<COMMAND> HELP`: Redis's header line, the given lines, and the HELP entry.

@@ -1,0 +1,855 @@
+//! List commands: pushes and pops at both ends, index and range access, LINSERT, LREM, LTRIM,
+//! LPOS, and the moves between lists (LMOVE, RPOPLPUSH, LMPOP).
+//!
+//! The blocking variants (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) are served by the core's
+//! blocking mechanism, through the non-blocking operations public here: [`pop_from`],
+//! [`pop_first`] and [`move_element`] work on keys the caller has already locked, and
+//! [`reply_key_and_elements`] writes the reply LMPOP and BLMPOP share.
+
+use redis_lite_engine::list::{Elem, End, List, Needle};
+use redis_lite_engine::{Db, Entry, Locked, Value};
+use redis_lite_protocol::ReplyWriter;
+
+use crate::command::flags::*;
+use crate::command::{CommandSpec, Handler};
+use crate::context::Ctx;
+use crate::error::{CmdResult, CommandError};
+use crate::notify::Class;
+
+const PUSH_COMPLEXITY: &str = "O(1) for each element added, so O(N) to add N elements when the \
+     command is called with multiple arguments.";
+const POP_COMPLEXITY: &str = "O(N) where N is the number of elements returned";
+
+/// A single-key list command's spec.
+const fn one_key(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    handler: Handler,
+    since: &'static str,
+    summary: &'static str,
+) -> CommandSpec {
+    CommandSpec::new(name, arity, flags, handler)
+        .keys(1, 1, 1)
+        .doc("list", since, summary)
+}
+
+/// LPUSH, RPUSH and their X forms.
+const fn push(
+    name: &'static str,
+    handler: Handler,
+    since: &'static str,
+    summary: &'static str,
+) -> CommandSpec {
+    one_key(name, -3, WRITE | DENYOOM | FAST, handler, since, summary)
+        .complexity(PUSH_COMPLEXITY)
+        .syntax("key element...")
+}
+
+/// LPOP and RPOP.
+const fn pop(name: &'static str, handler: Handler, summary: &'static str) -> CommandSpec {
+    one_key(name, -2, WRITE | FAST, handler, "1.0.0", summary)
+        .complexity(POP_COMPLEXITY)
+        .syntax("key [count:integer]")
+}
+
+pub static COMMANDS: &[CommandSpec] = &[
+    push("lpush", lpush, "1.0.0", "Prepend one or multiple elements to a list"),
+    push("rpush", rpush, "1.0.0", "Append one or multiple elements to a list"),
+    push("lpushx", lpushx, "2.2.0", "Prepend an element to a list, only if the list exists"),
+    push("rpushx", rpushx, "2.2.0", "Append an element to a list, only if the list exists"),
+    pop("lpop", lpop, "Remove and get the first elements in a list"),
+    pop("rpop", rpop, "Remove and get the last elements in a list"),
+    one_key("llen", 2, READONLY | FAST, llen, "1.0.0", "Get the length of a list")
+        .syntax("key"),
+    one_key("lrange", 4, READONLY, lrange, "1.0.0", "Get a range of elements from a list")
+        .complexity(
+            "O(S+N) where S is the distance of start offset from HEAD for small lists, from \
+             nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the \
+             specified range.",
+        )
+        .syntax("key start:integer stop:integer"),
+    one_key("lindex", 3, READONLY, lindex, "1.0.0", "Get an element from a list by its index")
+        .complexity(
+            "O(N) where N is the number of elements to traverse to get to the element at index. \
+             This makes asking for the first or the last element of the list O(1).",
+        )
+        .syntax("key index:integer"),
+    one_key("lset", 4, WRITE | DENYOOM, lset, "1.0.0", "Set the value of an element in a list by its index")
+        .complexity(
+            "O(N) where N is the length of the list. Setting either the first or the last \
+             element of the list is O(1).",
+        )
+        .syntax("key index:integer element"),
+    one_key("linsert", 5, WRITE | DENYOOM, linsert, "2.2.0", "Insert an element before or after another element in a list")
+        .complexity(
+            "O(N) where N is the number of elements to traverse before seeing the value pivot. \
+             This means that inserting somewhere on the left end on the list (head) can be \
+             considered O(1) and inserting somewhere on the right end (tail) is O(N).",
+        )
+        .syntax("key where=(BEFORE | AFTER) pivot element"),
+    one_key("lrem", 4, WRITE, lrem, "1.0.0", "Remove elements from a list")
+        .complexity("O(N+M) where N is the length of the list and M is the number of elements removed.")
+        .syntax("key count:integer element"),
+    one_key("ltrim", 4, WRITE, ltrim, "1.0.0", "Trim a list to the specified range")
+        .complexity("O(N) where N is the number of elements to be removed by the operation.")
+        .syntax("key start:integer stop:integer"),
+    one_key("lpos", -3, READONLY, lpos, "6.0.6", "Return the index of matching elements on a list")
+        .complexity(
+            "O(N) where N is the number of elements in the list, for the average case. When \
+             searching for elements near the head or the tail of the list, or when the MAXLEN \
+             option is provided, the command may run in constant time.",
+        )
+        .syntax("key element [RANK rank:integer] [COUNT num-matches:integer] [MAXLEN len:integer]"),
+    CommandSpec::new("lmove", 5, WRITE | DENYOOM, lmove)
+        .keys(1, 2, 1)
+        .doc("list", "6.2.0", "Pop an element from a list, push it to another list and return it")
+        .syntax("source:key destination:key wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT)"),
+    CommandSpec::new("rpoplpush", 3, WRITE | DENYOOM, rpoplpush)
+        .keys(1, 2, 1)
+        .doc(
+            "list",
+            "1.2.0",
+            "Remove the last element in a list, prepend it to another list and return it",
+        )
+        .syntax("source:key destination:key"),
+    // The keys follow a count, so the legacy key range cannot describe them (Redis gives 0 0 0).
+    CommandSpec::new("lmpop", -4, WRITE, lmpop)
+        .doc("list", "7.0.0", "Pop elements from a list")
+        .complexity(
+            "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
+        )
+        .syntax("numkeys:integer key... where=(LEFT | RIGHT) [COUNT count:integer]"),
+];
+
+/// The list an entry holds, or WRONGTYPE.
+fn list_of(entry: &mut Entry) -> Result<&mut List, CommandError> {
+    match &mut entry.value {
+        Value::List(list) => Ok(list),
+        _ => Err(CommandError::WrongType),
+    }
+}
+
+/// Writes one element as a bulk string.
+fn write_elem(out: &mut ReplyWriter<'_>, elem: Elem<'_>) {
+    match elem {
+        Elem::Int(n) => out.bulk_integer(n),
+        Elem::Str(s) => out.bulk(s),
+    }
+}
+
+/// The keyspace event of a push at `end`.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+/// The keyspace event of a pop at `end`.
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    }
+}
+
+/// Argument `i` as LEFT or RIGHT.
+fn arg_end(ctx: &Ctx<'_>, i: usize) -> Result<End, CommandError> {
+    if ctx.arg_is(i, "LEFT") {
+        Ok(End::Left)
+    } else if ctx.arg_is(i, "RIGHT") {
+        Ok(End::Right)
+    } else {
+        Err(CommandError::Syntax)
+    }
+}
+
+/// Why a list is looked up: reads (LLEN, LRANGE...) count in the keyspace hit/miss statistics,
+/// as Redis's lookupKeyRead does; lookups made to write do not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+/// The list at `key`, if it exists; WRONGTYPE when the key holds another type.
+fn lookup<'d>(
+    ctx: &Ctx<'_>,
+    db: &'d mut Db,
+    hash: u64,
+    key: &[u8],
+    access: Access,
+) -> Result<Option<&'d mut List>, CommandError> {
+    let entry = db.get(hash, key, ctx.now_ms);
+    if access == Access::Read {
+        ctx.count_lookup(entry.is_some());
+    }
+    entry.map(list_of).transpose()
+}
+
+/// Pushes `values` at `end` of the list at `key` in database `db_index` (created, with the
+/// configured node limits, when missing and `create`), then emits the push event and wakes
+/// clients blocked on the key. Returns the new length, or None when the key was missing and not
+/// created.
+fn push_values(
+    ctx: &mut Ctx<'_>,
+    locked: &mut Locked<'_>,
+    db_index: usize,
+    key: &[u8],
+    end: End,
+    values: &[&[u8]],
+    create: bool,
+) -> Result<Option<usize>, CommandError> {
+    let fill = ctx.encoding_limits().list_max_listpack_size;
+    let (db, hash) = locked.db(db_index, key);
+    if lookup(ctx, db, hash, key, Access::Write)?.is_none() {
+        if !create {
+            return Ok(None);
+        }
+        let list = Value::List(Box::new(List::new(fill)));
+        db.set(hash, key, list, false, ctx.now_ms);
+    }
+    let list = lookup(ctx, db, hash, key, Access::Write)?.expect("present or just created");
+    for value in values {
+        list.push(end, value);
+    }
+    let len = list.len();
+    ctx.changed(db, key, Class::List, push_event(end));
+    ctx.key_ready(db_index, key);
+    ctx.dirty(values.len() as u64);
+    Ok(Some(len))
+}
+
+/// Elements popped from a list, in pop order.
+pub type Popped = Vec<Vec<u8>>;
+
+/// After elements were removed from the list at `key`: emits `event`, and when the list is now
+/// empty deletes the key and emits `del`, as Redis does.
+fn removed_from(ctx: &Ctx<'_>, db: &mut Db, hash: u64, key: &[u8], event: &str) {
+    ctx.changed(db, key, Class::List, event);
+    let emptied = db
+        .peek(hash, key, ctx.now_ms)
+        .is_some_and(|e| matches!(&e.value, Value::List(l) if l.is_empty()));
+    if emptied {
+        db.remove(hash, key);
+        ctx.changed(db, key, Class::Generic, "del");
+    }
+}
+
+/// Pops up to `count` elements from `end` of the list at `key` in database `db_index`, whose
+/// shard the caller has locked in `locked`. Returns the popped elements in pop order, or None
+/// when the key does not exist; WRONGTYPE when it holds another type. When anything was popped
+/// it emits the `lpop`/`rpop` event, deletes the key if the list emptied (emitting `del`) and
+/// counts the changes. A `count` of 0 pops nothing and changes nothing.
+pub fn pop_from(
+    ctx: &Ctx<'_>,
+    locked: &mut Locked<'_>,
+    db_index: usize,
+    key: &[u8],
+    end: End,
+    count: usize,
+) -> Result<Option<Popped>, CommandError> {
+    let (db, hash) = locked.db(db_index, key);
+    let Some(list) = lookup(ctx, db, hash, key, Access::Write)? else {
+        return Ok(None);
+    };
+    let popped: Popped = (0..count.min(list.len()))
+        .map(|_| list.pop(end).expect("within the length"))
+        .collect();
+    if !popped.is_empty() {
+        removed_from(ctx, db, hash, key, pop_event(end));
+        ctx.dirty(popped.len() as u64);
+    }
+    Ok(Some(popped))
+}
+
+/// LMPOP's operation: pops up to `count` elements from `end` of the first existing list among
+/// `keys` (all locked by the caller), as [`pop_from`] does. Returns the index in `keys` of the
+/// list popped from and the elements, or None when no key exists. A key of another type met
+/// before any list is a WRONGTYPE error.
+pub fn pop_first(
+    ctx: &Ctx<'_>,
+    locked: &mut Locked<'_>,
+    db_index: usize,
+    keys: &[&[u8]],
+    end: End,
+    count: usize,
+) -> Result<Option<(usize, Popped)>, CommandError> {
+    for (i, key) in keys.iter().enumerate() {
+        if let Some(popped) = pop_from(ctx, locked, db_index, key, end, count)? {
+            return Ok(Some((i, popped)));
+        }
+    }
+    Ok(None)
+}
+
+/// LMOVE's operation: pops an element from `from` of the list at `source` and pushes it at `to`
+/// of the list at `destination` (created when missing), both in database `db_index` and locked
+/// by the caller. Returns the element, or None when the source does not exist. WRONGTYPE when
+/// the source, or (with an existing source) the destination, holds another type; then nothing
+/// changes. Emits the push event on the destination and wakes its blocked clients, then the
+/// pop event on the source (and `del` if it emptied), in Redis's order.
+pub fn move_element(
+    ctx: &mut Ctx<'_>,
+    locked: &mut Locked<'_>,
+    db_index: usize,
+    source: &[u8],
+    destination: &[u8],
+    from: End,
+    to: End,
+) -> Result<Option<Vec<u8>>, CommandError> {
+    let (db, hash) = locked.db(db_index, source);
+    if lookup(ctx, db, hash, source, Access::Write)?.is_none() {
+        return Ok(None);
+    }
+    let (db, dest_hash) = locked.db(db_index, destination);
+    lookup(ctx, db, dest_hash, destination, Access::Write)?;
+    let (db, hash) = locked.db(db_index, source);
+    let list = lookup(ctx, db, hash, source, Access::Write)?.expect("checked above");
+    let value = list.pop(from).expect("stored lists are never empty");
+    // The source and destination may be the same list: the push sees the popped list, which
+    // is why the source is only deleted (if empty) afterwards.
+    push_values(ctx, locked, db_index, destination, to, &[&value], true)?;
+    let (db, hash) = locked.db(db_index, source);
+    removed_from(ctx, db, hash, source, pop_event(from));
+    Ok(Some(value))
+}
+
+/// The reply of LMPOP and BLMPOP: the key popped from and its elements.
+pub fn reply_key_and_elements(out: &mut ReplyWriter<'_>, key: &[u8], elements: &[Vec<u8>]) {
+    out.array(2);
+    out.bulk(key);
+    write_values(out, elements);
+}
+
+/// An array of bulk strings.
+fn write_values(out: &mut ReplyWriter<'_>, values: &[Vec<u8>]) {
+    out.array(values.len());
+    for v in values {
+        out.bulk(v);
+    }
+}
+
+/// LPUSH key element [element ...]
+fn lpush(ctx: &mut Ctx<'_>) -> CmdResult {
+    push_command(ctx, End::Left, true)
+}
+
+/// RPUSH key element [element ...]
+fn rpush(ctx: &mut Ctx<'_>) -> CmdResult {
+    push_command(ctx, End::Right, true)
+}
+
+/// LPUSHX key element [element ...]
+fn lpushx(ctx: &mut Ctx<'_>) -> CmdResult {
+    push_command(ctx, End::Left, false)
+}
+
+/// RPUSHX key element [element ...]
+fn rpushx(ctx: &mut Ctx<'_>) -> CmdResult {
+    push_command(ctx, End::Right, false)
+}
+
+/// The push commands: replies with the new length (0 for the X forms on a missing key).
+fn push_command(ctx: &mut Ctx<'_>, end: End, create: bool) -> CmdResult {
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let db = ctx.client.db;
+    let values = &ctx.args[2..];
+    let len = push_values(ctx, &mut locked, db, key, end, values, create)?;
+    ctx.out.integer(len.unwrap_or(0) as i64);
+    Ok(())
+}
+
+/// LPOP key [count]
+fn lpop(ctx: &mut Ctx<'_>) -> CmdResult {
+    pop_command(ctx, End::Left)
+}
+
+/// RPOP key [count]
+fn rpop(ctx: &mut Ctx<'_>) -> CmdResult {
+    pop_command(ctx, End::Right)
+}
+
+/// LPOP and RPOP: one element as a bulk string, or with a count an array; a missing key is the
+/// null bulk string, or with a count the null array.
+fn pop_command(ctx: &mut Ctx<'_>, end: End) -> CmdResult {
+    if ctx.arg_count() > 3 {
+        return Err(ctx.wrong_arity());
+    }
+    let count = if ctx.arg_count() == 3 {
+        let n = ctx.arg_i64(2).ok().filter(|n| *n >= 0);
+        let n = n.ok_or(CommandError::err("value is out of range, must be positive"))?;
+        Some(usize::try_from(n).unwrap_or(usize::MAX))
+    } else {
+        None
+    };
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let popped = pop_from(
+        ctx,
+        &mut locked,
+        ctx.client.db,
+        key,
+        end,
+        count.unwrap_or(1),
+    )?;
+    match (popped, count) {
+        (None, Some(_)) => ctx.out.null_array(),
+        (None, None) => ctx.out.null(),
+        (Some(values), None) => ctx.out.bulk(&values[0]),
+        (Some(values), Some(_)) => write_values(&mut ctx.out, &values),
+    }
+    Ok(())
+}
+
+/// LLEN key
+fn llen(ctx: &mut Ctx<'_>) -> CmdResult {
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let len = lookup(ctx, db, hash, key, Access::Read)?.map_or(0, |l| l.len());
+    ctx.out.integer(len as i64);
+    Ok(())
+}
+
+/// A Redis index into a list of `len`: negative counts from the end. None when out of range.
+fn index_in(index: i64, len: usize) -> Option<usize> {
+    let len = len as i64;
+    let index = if index < 0 { index + len } else { index };
+    (0..len).contains(&index).then_some(index as usize)
+}
+
+/// The inclusive range `start..=stop` of a list of `len` as LRANGE and LTRIM clamp it, or None
+/// when it is empty.
+fn range_in(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = if start < 0 {
+        (start + len).max(0)
+    } else {
+        start
+    };
+    let stop = if stop < 0 { stop + len } else { stop };
+    if start > stop || start >= len {
+        return None;
+    }
+    Some((start as usize, stop.min(len - 1) as usize))
+}
+
+/// LRANGE key start stop
+fn lrange(ctx: &mut Ctx<'_>) -> CmdResult {
+    let (start, stop) = (ctx.arg_i64(2)?, ctx.arg_i64(3)?);
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let list = lookup(ctx, db, hash, key, Access::Read)?;
+    match list.and_then(|l| Some((range_in(start, stop, l.len())?, l))) {
+        None => ctx.out.array(0),
+        Some(((start, stop), list)) => {
+            ctx.out.array(stop - start + 1);
+            for elem in list.iter_from(start).take(stop - start + 1) {
+                write_elem(&mut ctx.out, elem);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// LINDEX key index
+fn lindex(ctx: &mut Ctx<'_>) -> CmdResult {
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    // As in Redis, a missing key replies null before the index is even parsed.
+    let Some(list) = lookup(ctx, db, hash, key, Access::Read)? else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let index = ctx.arg_i64(2)?;
+    match index_in(index, list.len()).and_then(|i| list.get(i)) {
+        Some(elem) => write_elem(&mut ctx.out, elem),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// LSET key index element
+fn lset(ctx: &mut Ctx<'_>) -> CmdResult {
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let list = lookup(ctx, db, hash, key, Access::Write)?.ok_or(CommandError::NoSuchKey)?;
+    let index = ctx.arg_i64(2)?;
+    let index = index_in(index, list.len()).ok_or(CommandError::err("index out of range"))?;
+    list.set(index, ctx.arg(3));
+    ctx.changed(db, key, Class::List, "lset");
+    ctx.dirty(1);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// LINSERT key BEFORE|AFTER pivot element
+fn linsert(ctx: &mut Ctx<'_>) -> CmdResult {
+    let after = if ctx.arg_is(2, "AFTER") {
+        true
+    } else if ctx.arg_is(2, "BEFORE") {
+        false
+    } else {
+        return Err(CommandError::Syntax);
+    };
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let Some(list) = lookup(ctx, db, hash, key, Access::Write)? else {
+        ctx.out.integer(0);
+        return Ok(());
+    };
+    let pivot = Needle::new(ctx.arg(3));
+    let Some(at) = list.iter().position(|e| e.matches(&pivot)) else {
+        ctx.out.integer(-1);
+        return Ok(());
+    };
+    list.insert(at + after as usize, ctx.arg(4));
+    let len = list.len();
+    ctx.changed(db, key, Class::List, "linsert");
+    ctx.key_ready(db.index(), key);
+    ctx.dirty(1);
+    ctx.out.integer(len as i64);
+    Ok(())
+}
+
+/// LREM key count element
+fn lrem(ctx: &mut Ctx<'_>) -> CmdResult {
+    let count = ctx.arg_i64(2)?;
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let Some(list) = lookup(ctx, db, hash, key, Access::Write)? else {
+        ctx.out.integer(0);
+        return Ok(());
+    };
+    let from = if count < 0 { End::Right } else { End::Left };
+    let limit = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+    let removed = list.remove_matching(&Needle::new(ctx.arg(3)), limit, from);
+    if removed > 0 {
+        removed_from(ctx, db, hash, key, "lrem");
+        ctx.dirty(removed as u64);
+    }
+    ctx.out.integer(removed as i64);
+    Ok(())
+}
+
+/// LTRIM key start stop
+fn ltrim(ctx: &mut Ctx<'_>) -> CmdResult {
+    let (start, stop) = (ctx.arg_i64(2)?, ctx.arg_i64(3)?);
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    if let Some(list) = lookup(ctx, db, hash, key, Access::Write)? {
+        let before = list.len();
+        match range_in(start, stop, before) {
+            Some((start, stop)) => list.trim(start, stop),
+            None => list.remove_range(0, before),
+        }
+        let removed = before - list.len();
+        // Redis emits the event even when nothing was trimmed.
+        removed_from(ctx, db, hash, key, "ltrim");
+        ctx.dirty(removed as u64);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// LPOS's options.
+struct LposOptions {
+    /// Which match to start from: 1 is the first; negative counts matches from the tail.
+    rank: i64,
+    /// With COUNT: how many matches to return, 0 meaning all.
+    count: Option<usize>,
+    /// How many elements to compare at most; 0 means no limit.
+    maxlen: usize,
+}
+
+impl LposOptions {
+    /// Parses the options after the element; each may repeat, the last one winning.
+    fn parse(ctx: &Ctx<'_>) -> Result<Self, CommandError> {
+        let mut o = LposOptions {
+            rank: 1,
+            count: None,
+            maxlen: 0,
+        };
+        // COUNT and MAXLEN report a non-integer as negative, as Redis does.
+        let non_negative = |i: usize, what: &'static str| {
+            let n = ctx.arg_i64(i).ok().and_then(|n| usize::try_from(n).ok());
+            n.ok_or(CommandError::err(what))
+        };
+        let mut i = 3;
+        while i < ctx.arg_count() {
+            if i + 1 == ctx.arg_count() {
+                return Err(CommandError::Syntax);
+            }
+            if ctx.arg_is(i, "RANK") {
+                o.rank = ctx.arg_i64(i + 1)?;
+                if o.rank == 0 {
+                    return Err(CommandError::err(
+                        "RANK can't be zero: use 1 to start from the first match, 2 from the \
+                         second ... or use negative to start from the end of the list",
+                    ));
+                }
+            } else if ctx.arg_is(i, "COUNT") {
+                o.count = Some(non_negative(i + 1, "COUNT can't be negative")?);
+            } else if ctx.arg_is(i, "MAXLEN") {
+                o.maxlen = non_negative(i + 1, "MAXLEN can't be negative")?;
+            } else {
+                return Err(CommandError::Syntax);
+            }
+            i += 2;
+        }
+        Ok(o)
+    }
+
+    /// The indexes of the matches of `needle` in `list` these options select.
+    fn matches(&self, list: &List, needle: &Needle<'_>) -> Vec<usize> {
+        let wanted = match self.count {
+            None => 1,
+            Some(0) => usize::MAX,
+            Some(n) => n,
+        };
+        // Redis negates a negative rank, which leaves i64::MIN negative: it then skips nothing.
+        let skip = match self.rank {
+            i64::MIN => 0,
+            rank => usize::try_from(rank.unsigned_abs() - 1).unwrap_or(usize::MAX),
+        };
+        let limit = if self.maxlen == 0 {
+            usize::MAX
+        } else {
+            self.maxlen
+        };
+        let select = |elems: &mut dyn Iterator<Item = Elem<'_>>| -> Vec<usize> {
+            elems
+                .take(limit)
+                .enumerate()
+                .filter(|(_, e)| e.matches(needle))
+                .skip(skip)
+                .take(wanted)
+                .map(|(i, _)| i)
+                .collect()
+        };
+        if self.rank < 0 {
+            let last = list.len() - 1;
+            let found = select(&mut list.iter_rev());
+            found.into_iter().map(|i| last - i).collect()
+        } else {
+            select(&mut list.iter())
+        }
+    }
+}
+
+/// LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]
+fn lpos(ctx: &mut Ctx<'_>) -> CmdResult {
+    let options = LposOptions::parse(ctx)?;
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let found = match lookup(ctx, db, hash, key, Access::Read)? {
+        Some(list) => options.matches(list, &Needle::new(ctx.arg(2))),
+        None => Vec::new(),
+    };
+    match (options.count, found.first()) {
+        (Some(_), _) => {
+            ctx.out.array(found.len());
+            for i in found {
+                ctx.out.integer(i as i64);
+            }
+        }
+        (None, Some(&i)) => ctx.out.integer(i as i64),
+        (None, None) => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// LMOVE source destination LEFT|RIGHT LEFT|RIGHT
+fn lmove(ctx: &mut Ctx<'_>) -> CmdResult {
+    let (from, to) = (arg_end(ctx, 3)?, arg_end(ctx, 4)?);
+    move_command(ctx, from, to)
+}
+
+/// RPOPLPUSH source destination
+fn rpoplpush(ctx: &mut Ctx<'_>) -> CmdResult {
+    move_command(ctx, End::Right, End::Left)
+}
+
+/// LMOVE and RPOPLPUSH: the moved element, or null when the source does not exist.
+fn move_command(ctx: &mut Ctx<'_>, from: End, to: End) -> CmdResult {
+    let (source, destination) = (ctx.arg(1), ctx.arg(2));
+    let mut locked = ctx.lock([source, destination]);
+    let db = ctx.client.db;
+    match move_element(ctx, &mut locked, db, source, destination, from, to)? {
+        Some(value) => ctx.out.bulk(&value),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// A count argument that must be 1 or more, or the error `message`.
+fn positive(ctx: &Ctx<'_>, i: usize, message: &'static str) -> Result<usize, CommandError> {
+    match ctx.arg_i64(i) {
+        Ok(n) if n > 0 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        _ => Err(CommandError::err(message)),
+    }
+}
+
+/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
+fn lmpop(ctx: &mut Ctx<'_>) -> CmdResult {
+    let numkeys = positive(ctx, 1, "numkeys should be greater than 0")?;
+    let where_at = numkeys.checked_add(2).filter(|&i| i < ctx.arg_count());
+    let where_at = where_at.ok_or(CommandError::Syntax)?;
+    let end = arg_end(ctx, where_at)?;
+    // Options are read in order, so a bad COUNT value is reported before a repeated COUNT.
+    let mut count = None;
+    let mut i = where_at + 1;
+    while i < ctx.arg_count() {
+        if count.is_some() || !ctx.arg_is(i, "COUNT") || i + 1 == ctx.arg_count() {
+            return Err(CommandError::Syntax);
+        }
+        count = Some(positive(ctx, i + 1, "count should be greater than 0")?);
+        i += 2;
+    }
+    let count = count.unwrap_or(1);
+    let keys = &ctx.args[2..where_at];
+    let mut locked = ctx.lock(keys.iter().copied());
+    match pop_first(ctx, &mut locked, ctx.client.db, keys, end, count)? {
+        Some((i, popped)) => reply_key_and_elements(&mut ctx.out, keys[i], &popped),
+        None => ctx.out.null_array(),
+    }
+    Ok(())
+}
+
+/// Keyspace events and blocked-client wake-ups, checked in-process: the commands run through
+/// the real dispatcher, with a pattern subscriber on the server's pub/sub registry.
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::client::{ClientHandle, ClientState, PushReceiver};
+    use crate::config::Config;
+    use crate::connection::execute;
+    use crate::notify::parse_flags;
+    use crate::pubsub::Push;
+    use crate::server::Server;
+
+    struct Harness {
+        server: Server,
+        client: ClientState,
+        events: PushReceiver,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            let server = Server::new(Config::default(), None);
+            server.notifier.set_flags(parse_flags("KEA").unwrap());
+            let (subscriber, events) = ClientHandle::new(1000, "sub".into(), "local".into(), -1);
+            server
+                .pubsub
+                .psubscribe(&Arc::new(subscriber), b"__keyevent@*");
+            let (handle, _) = ClientHandle::new(1, "cli".into(), "local".into(), -1);
+            let client = ClientState::new(Arc::new(handle), server.workers[0].clone(), true);
+            Harness {
+                server,
+                client,
+                events,
+            }
+        }
+
+        /// Runs a command; returns its reply, the events it emitted as `event key`, and the
+        /// keys it reported ready.
+        fn run(&mut self, args: &[&str]) -> (String, Vec<String>, Vec<String>) {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            let mut out = Vec::new();
+            execute(&self.server, &mut self.client, &args, &mut out);
+            let mut events = Vec::new();
+            while let Ok(push) = self.events.try_recv() {
+                if let Push::PMessage {
+                    channel, message, ..
+                } = push
+                {
+                    let channel = String::from_utf8_lossy(&channel).into_owned();
+                    let event = channel.trim_start_matches("__keyevent@0__:");
+                    events.push(format!("{event} {}", String::from_utf8_lossy(&message)));
+                }
+            }
+            let ready = self
+                .client
+                .ready_keys
+                .drain(..)
+                .map(|(db, key)| format!("{db}:{}", String::from_utf8_lossy(&key)))
+                .collect();
+            (String::from_utf8(out).unwrap(), events, ready)
+        }
+
+        /// The events of a command.
+        fn events(&mut self, args: &[&str]) -> Vec<String> {
+            self.run(args).1
+        }
+    }
+
+    #[test]
+    fn events_match_redis() {
+        let mut h = Harness::new();
+        assert_eq!(h.events(&["RPUSH", "a", "1", "2"]), ["rpush a"]);
+        assert_eq!(h.events(&["LPUSH", "a", "0"]), ["lpush a"]);
+        assert!(h.events(&["LPUSHX", "missing", "x"]).is_empty());
+        assert_eq!(h.events(&["RPUSHX", "a", "3"]), ["rpush a"]);
+        // The destination's push comes first, then the source's pop, then its deletion.
+        assert_eq!(
+            h.events(&["LMOVE", "a", "b", "LEFT", "RIGHT"]),
+            ["rpush b", "lpop a"]
+        );
+        assert_eq!(h.events(&["RPOPLPUSH", "b", "b"]), ["lpush b", "rpop b"]);
+        assert_eq!(h.events(&["LPOP", "b", "5"]), ["lpop b", "del b"]);
+        assert!(h.events(&["LPOP", "a", "0"]).is_empty());
+        assert_eq!(h.events(&["LSET", "a", "0", "x"]), ["lset a"]);
+        assert_eq!(
+            h.events(&["LINSERT", "a", "BEFORE", "x", "y"]),
+            ["linsert a"]
+        );
+        assert!(h
+            .events(&["LINSERT", "a", "BEFORE", "nope", "y"])
+            .is_empty());
+        assert!(h.events(&["LREM", "a", "0", "nope"]).is_empty());
+        assert_eq!(h.events(&["LREM", "a", "1", "y"]), ["lrem a"]);
+        // LTRIM notifies even when it removes nothing.
+        assert_eq!(h.events(&["LTRIM", "a", "0", "-1"]), ["ltrim a"]);
+        assert_eq!(h.events(&["LTRIM", "a", "5", "1"]), ["ltrim a", "del a"]);
+        h.events(&["RPUSH", "c", "1", "2"]);
+        assert_eq!(
+            h.events(&["LMPOP", "2", "a", "c", "RIGHT", "COUNT", "5"]),
+            ["rpop c", "del c"]
+        );
+        h.events(&["RPUSH", "c", "1"]);
+        assert_eq!(h.events(&["LREM", "c", "0", "1"]), ["lrem c", "del c"]);
+        h.events(&["RPUSH", "c", "1"]);
+        assert_eq!(
+            h.events(&["LMOVE", "c", "c", "LEFT", "LEFT"]),
+            ["lpush c", "lpop c"]
+        );
+        assert!(h
+            .events(&["LMOVE", "missing", "c", "LEFT", "LEFT"])
+            .is_empty());
+    }
+
+    #[test]
+    fn pushes_report_ready_keys() {
+        let mut h = Harness::new();
+        assert_eq!(h.run(&["RPUSH", "a", "1"]).2, ["0:a"]);
+        assert_eq!(h.run(&["LPUSHX", "a", "1"]).2, ["0:a"]);
+        assert!(h.run(&["LPUSHX", "missing", "1"]).2.is_empty());
+        assert_eq!(h.run(&["LMOVE", "a", "b", "LEFT", "LEFT"]).2, ["0:b"]);
+        assert_eq!(h.run(&["LINSERT", "a", "AFTER", "1", "2"]).2, ["0:a"]);
+        assert!(h.run(&["LPOP", "a"]).2.is_empty());
+        h.run(&["SELECT", "3"]);
+        assert_eq!(h.run(&["RPOPLPUSH", "x", "y"]).0, "$-1\r\n");
+        assert_eq!(h.run(&["LPUSH", "y", "1"]).2, ["3:y"]);
+    }
+}
