@@ -11,6 +11,7 @@ use redis_lite_protocol::Protocol;
 
 use redis_lite_engine::{Keyspace, WatchFlag};
 
+use crate::blocking::{BlockedCommand, Waiter};
 use crate::commands::transactions::Multi;
 use crate::pubsub::Push;
 use crate::stats::WorkerStats;
@@ -44,6 +45,8 @@ pub struct ClientHandle {
     pub pending_push_bytes: AtomicUsize,
     /// When the queue went over the soft limit (Unix ms; 0 = it is not over).
     pub soft_limit_since_ms: AtomicU64,
+    /// The waiter of the blocking command this client is blocked in, for CLIENT UNBLOCK.
+    pub blocked: Mutex<Option<Arc<Waiter>>>,
 }
 
 /// Fields of CLIENT LIST that change as the client works; updated once per batch of commands.
@@ -65,9 +68,12 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
-    /// CLIENT LIST's `flags`: `P` for a subscriber, `e` for no-evict, `N` for none.
-    fn flags(&self) -> String {
+    /// CLIENT LIST's `flags`: `b` blocked, `P` subscriber, `e` no-evict, `N` none.
+    fn flags(&self, blocked: bool) -> String {
         let mut flags = String::new();
+        if blocked {
+            flags.push('b');
+        }
         if self.sub + self.psub > 0 {
             flags.push('P');
         }
@@ -93,6 +99,7 @@ impl ClientHandle {
             push,
             pending_push_bytes: AtomicUsize::new(0),
             soft_limit_since_ms: AtomicU64::new(0),
+            blocked: Mutex::new(None),
             id,
             addr,
             laddr,
@@ -154,7 +161,7 @@ impl ClientHandle {
             String::from_utf8_lossy(&info.name),
             now.duration_since(self.created).as_secs(),
             now.saturating_duration_since(info.last_active).as_secs(),
-            info.flags(),
+            info.flags(self.blocked.lock().is_some()),
             info.db,
             info.sub,
             info.psub,
@@ -196,6 +203,11 @@ pub struct ClientState {
     pub in_exec: bool,
     /// Index of the event loop serving this client.
     pub worker: usize,
+    /// The blocking command this client waits on, set by `Ctx::block`.
+    pub blocked: Option<BlockedCommand>,
+    /// While a woken blocked command re-runs: its waiter and deadline, so blocking again keeps
+    /// its place in line.
+    pub requeue: Option<(Arc<Waiter>, Option<Instant>)>,
 }
 
 impl ClientState {
@@ -217,6 +229,8 @@ impl ClientState {
             watched: Vec::new(),
             in_exec: false,
             worker: 0,
+            blocked: None,
+            requeue: None,
         }
     }
 

@@ -10,6 +10,7 @@ use redis_lite_protocol::{Limits, Protocol, ReplyWriter, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::blocking::{BlockedCommand, Wake};
 use crate::client::{ClientHandle, ClientState, PushReceiver, ReplyMode};
 use crate::command::{self, Lookup};
 use crate::commands::transactions;
@@ -68,58 +69,83 @@ pub async fn serve(
         if server.config_epoch.load(Relaxed) != settings.epoch {
             settings = Settings::load(&server, &mut parser);
         }
-        if input.capacity() - input.len() < READ_CHUNK / 4 {
-            input.reserve(READ_CHUNK);
-        }
-        // Subscribers wait for messages, so the idle timeout does not apply to them.
-        let idle_timeout = settings
-            .idle_timeout
-            .filter(|_| client.subscriptions() == 0);
-        let read = async {
-            match idle_timeout {
-                Some(limit) => tokio::time::timeout(limit, stream.read_buf(&mut input))
-                    .await
-                    .ok(),
-                None => Some(stream.read_buf(&mut input).await),
+        if let Some(blocked) = client.blocked.take() {
+            // Blocked: wait to be woken, timed out or killed, then continue with whatever
+            // commands arrived meanwhile, without reading first.
+            if !finish_blocked(
+                &server,
+                &mut client,
+                &mut stream,
+                &mut input,
+                blocked,
+                &mut output,
+            )
+            .await
+            {
+                break;
             }
-        };
-        let event = tokio::select! {
-            biased;
-            _ = handle.killed() => Event::Close,
-            Some(push) = pushes.recv() => Event::Push(push),
-            r = read => match r {
-                Some(Ok(n)) if n > 0 => Event::Read(n),
-                Some(_) => Event::Close,
-                None => {
-                    log!(Verbose, "Closing idle client");
-                    Event::Close
-                }
-            },
-        };
-        let n = match event {
-            Event::Close => break,
-            Event::Read(n) => n,
-            Event::Push(push) => {
-                // Write this message and any others already queued, in one write.
-                let mut writer = ReplyWriter::new(&mut output, client.protocol);
-                let mut written = write_push(&mut writer, &push);
-                while let Ok(more) = pushes.try_recv() {
-                    written += write_push(&mut writer, &more);
-                }
-                handle.pending_push_bytes.fetch_sub(written, Relaxed);
+            if !output.is_empty() {
                 if !write_unless_killed(&mut stream, &output, &handle).await {
                     break;
                 }
-                stats
-                    .net_output_bytes
-                    .fetch_add(output.len() as u64, Relaxed);
                 output.clear();
+            }
+            if client.blocked.is_some() {
                 continue;
             }
-        };
-        stats.net_input_bytes.fetch_add(n as u64, Relaxed);
-        stats.reads_processed.fetch_add(1, Relaxed);
-
+        } else {
+            if input.capacity() - input.len() < READ_CHUNK / 4 {
+                input.reserve(READ_CHUNK);
+            }
+            // Subscribers wait for messages, so the idle timeout does not apply to them.
+            let idle_timeout = settings
+                .idle_timeout
+                .filter(|_| client.subscriptions() == 0);
+            let read = async {
+                match idle_timeout {
+                    Some(limit) => tokio::time::timeout(limit, stream.read_buf(&mut input))
+                        .await
+                        .ok(),
+                    None => Some(stream.read_buf(&mut input).await),
+                }
+            };
+            let event = tokio::select! {
+                biased;
+                _ = handle.killed() => Event::Close,
+                Some(push) = pushes.recv() => Event::Push(push),
+                r = read => match r {
+                    Some(Ok(n)) if n > 0 => Event::Read(n),
+                    Some(_) => Event::Close,
+                    None => {
+                        log!(Verbose, "Closing idle client");
+                        Event::Close
+                    }
+                },
+            };
+            let n = match event {
+                Event::Close => break,
+                Event::Read(n) => n,
+                Event::Push(push) => {
+                    // Write this message and any others already queued, in one write.
+                    let mut writer = ReplyWriter::new(&mut output, client.protocol);
+                    let mut written = write_push(&mut writer, &push);
+                    while let Ok(more) = pushes.try_recv() {
+                        written += write_push(&mut writer, &more);
+                    }
+                    handle.pending_push_bytes.fetch_sub(written, Relaxed);
+                    if !write_unless_killed(&mut stream, &output, &handle).await {
+                        break;
+                    }
+                    stats
+                        .net_output_bytes
+                        .fetch_add(output.len() as u64, Relaxed);
+                    output.clear();
+                    continue;
+                }
+            };
+            stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+            stats.reads_processed.fetch_add(1, Relaxed);
+        }
         let mut last_command = None;
         let mut close = false;
         loop {
@@ -152,6 +178,10 @@ pub async fn serve(
             parser.authenticated = client.authenticated;
             if client.close_after_reply || handle.is_killed() {
                 close = true;
+                break;
+            }
+            // The commands after a blocking one wait until it completes.
+            if client.blocked.is_some() {
                 break;
             }
         }
@@ -201,7 +231,75 @@ pub async fn serve(
     // Leave the client list first, so nobody sees a closed connection as still connected.
     server.unregister(handle.id);
     client.unwatch_all(&server.keyspace);
+    if let Some(blocked) = client.blocked.take() {
+        server
+            .blocking
+            .deregister(blocked.db, &blocked.keys, &blocked.waiter);
+    }
     let _ = stream.shutdown().await;
+}
+
+/// Waits out a blocked command: until a key it waits on is ready (then re-runs it, which may
+/// block it again), its timeout passes, CLIENT UNBLOCK, or the client goes away. Input that
+/// arrives meanwhile is kept for later. Returns false when the connection should close.
+async fn finish_blocked(
+    server: &Server,
+    client: &mut ClientState,
+    stream: &mut TcpStream,
+    input: &mut Vec<u8>,
+    blocked: BlockedCommand,
+    output: &mut Vec<u8>,
+) -> bool {
+    let handle = client.handle.clone();
+    let wake = loop {
+        if input.capacity() - input.len() < READ_CHUNK / 4 {
+            input.reserve(READ_CHUNK);
+        }
+        let deadline = async {
+            match blocked.deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = handle.killed() => break None,
+            wake = blocked.waiter.woken() => break Some(wake),
+            _ = deadline => break Some(Wake::Timeout),
+            read = stream.read_buf(input) => match read {
+                Ok(n) if n > 0 => continue,
+                _ => break None,
+            },
+        }
+    };
+    server
+        .blocking
+        .deregister(blocked.db, &blocked.keys, &blocked.waiter);
+    *handle.blocked.lock() = None;
+    let Some(wake) = wake else { return false };
+    let mut writer = ReplyWriter::new(output, client.protocol);
+    match wake {
+        Wake::Timeout => (blocked.on_timeout)(&mut writer),
+        Wake::Error => {
+            let text = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+            client.stats.count_error(text);
+            writer.error(text);
+        }
+        Wake::Ready => {
+            // Re-run the command; if it blocks again it keeps its place and its deadline.
+            client.requeue = Some((blocked.waiter.clone(), blocked.deadline));
+            let args: Vec<&[u8]> = blocked.args.iter().map(Vec::as_slice).collect();
+            execute(server, client, &args, output);
+            client.requeue = None;
+            if client.blocked.is_none() {
+                // Served: the next client in line may be served too if data is left.
+                for key in &blocked.keys {
+                    server.blocking.signal(blocked.db, key);
+                }
+            }
+        }
+    }
+    true
 }
 
 /// Writes `bytes`, giving up if the client is killed meanwhile: a reader that stopped reading
@@ -355,6 +453,9 @@ pub fn execute(
         let text = error.to_string();
         stats.count_error(&text);
         ctx.out.error(&text);
+    }
+    for (db, key) in std::mem::take(&mut client.ready_keys) {
+        server.blocking.signal(db, &key);
     }
     counters.calls.fetch_add(1, Relaxed);
     counters

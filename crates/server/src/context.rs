@@ -3,8 +3,11 @@
 
 use redis_lite_engine::{Db, EncodingLimits, Locked};
 use redis_lite_protocol::number::{parse_f64, parse_i64};
+use std::time::{Duration, Instant};
+
 use redis_lite_protocol::ReplyWriter;
 
+use crate::blocking::{BlockedCommand, Waiter};
 use crate::client::ClientState;
 use crate::command::Entry;
 use crate::error::CommandError;
@@ -85,7 +88,41 @@ impl<'a> Ctx<'a> {
     /// After pushing to a list or adding to a sorted set: clients blocked on `key` (BLPOP,
     /// BZPOPMIN...) are served once this command completes.
     pub fn key_ready(&mut self, db: usize, key: &[u8]) {
-        self.client.ready_keys.push((db, key.to_vec()));
+        if self.server.blocking.blocked_clients() > 0 {
+            self.client.ready_keys.push((db, key.to_vec()));
+        }
+    }
+
+    /// Blocks the client on `keys` (a blocking command that found nothing). Must be called while
+    /// the keys' shards are still locked, so a push cannot slip in before the registration.
+    /// `timeout_ms` 0 waits forever; `on_timeout` writes the reply for when it passes. Inside
+    /// EXEC nothing blocks: the timeout reply is given at once, as in Redis.
+    pub fn block(&mut self, keys: &[&[u8]], timeout_ms: u64, on_timeout: fn(&mut ReplyWriter<'_>)) {
+        if self.client.in_exec {
+            on_timeout(&mut self.out);
+            return;
+        }
+        let db = self.client.db;
+        let keys: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
+        let (waiter, deadline, front) = match self.client.requeue.take() {
+            Some((waiter, deadline)) => (waiter, deadline, true),
+            None => {
+                let deadline =
+                    (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
+                (Waiter::new(), deadline, false)
+            }
+        };
+        self.server.blocking.register(db, &keys, &waiter, front);
+        *self.client.handle.blocked.lock() = Some(waiter.clone());
+        let args = self.args.iter().map(|a| a.to_vec()).collect();
+        self.client.blocked = Some(BlockedCommand {
+            waiter,
+            db,
+            keys,
+            args,
+            deadline,
+            on_timeout,
+        });
     }
 
     /// Emits a keyspace notification that is not a modification (such as a key miss).

@@ -10,11 +10,14 @@
 //! - [`commands`]: one file per command family; each exports its specs and handlers.
 //! - [`context`]: [`context::Ctx`], what a handler sees.
 //! - [`config`]: the parameter table behind redis.conf, the command line and CONFIG.
+//! - [`blocking`]: clients blocked on keys (BLPOP and friends) and their first-come,
+//!   first-served wake-ups.
 //! - [`pubsub`]: channel and pattern subscriptions, and delivery to subscribers on any thread.
 //! - [`notify`]: keyspace notification flags and classes.
 //! - [`client`], [`stats`], [`memory`], [`log`], [`error`]: client state, INFO counters,
 //!   allocator figures, Redis-format logging, and typed errors with Redis's texts.
 
+pub mod blocking;
 pub mod client;
 pub mod command;
 pub mod commands;

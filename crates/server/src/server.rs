@@ -67,6 +67,7 @@ pub struct Server {
     /// while it runs a command; EXEC takes them all exclusively, which pauses every other
     /// client for the transaction. Uncontended, a gate costs an atomic on a thread-local line.
     pub gates: Vec<RwLock<()>>,
+    pub blocking: crate::blocking::Blocking,
 }
 
 fn random_hex(len: usize) -> String {
@@ -110,6 +111,7 @@ impl Server {
             pubsub,
             notifier,
             gates: (0..=config.threads).map(|_| RwLock::new(())).collect(),
+            blocking: Default::default(),
             config: RwLock::new(config),
         };
         server.apply_config();

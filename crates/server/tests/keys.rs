@@ -380,7 +380,7 @@ fn set_clears_ttl_that_expire_set() {
             &["EXPIRE", "k", "100"],
             &["SET", "k", "w"],
             &["TTL", "k"],
-            &["PEXPIRE", "k", "100500"],
+            &["PEXPIRE", "k", "100400"],
             &["TTL", "k"],
         ],
         false,

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use redis_lite_protocol::Protocol;
 
+use crate::blocking::Wake;
 use crate::client::{ClientHandle, ReplyMode};
 use crate::command::flags::*;
 use crate::command::CommandSpec;
@@ -89,6 +90,10 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("reply", 3, CONNECTION_FLAGS, client_reply)
         .doc("connection", "3.2.0", "Instruct the server whether to reply to commands")
         .syntax("action=(ON | OFF | SKIP)"),
+    CommandSpec::new("unblock", -3, ADMIN | CONNECTION_FLAGS, client_unblock)
+        .doc("connection", "5.0.0", "Unblock a client blocked in a blocking command from a different connection")
+        .complexity("O(log N) where N is the number of client connections")
+        .syntax("client-id:integer [unblock-type=(TIMEOUT | ERROR)]"),
     CommandSpec::new("help", 2, LOADING | STALE, client_help)
         .doc("connection", "5.0.0", "Show helpful text about the different subcommands"),
 ];
@@ -566,6 +571,31 @@ fn client_reply(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
+fn client_unblock(ctx: &mut Ctx<'_>) -> CmdResult {
+    let id = ctx.arg_i64(2)?;
+    let reason = match ctx.arg_count() {
+        3 => Wake::Timeout,
+        4 if ctx.arg_is(3, "TIMEOUT") => Wake::Timeout,
+        4 if ctx.arg_is(3, "ERROR") => Wake::Error,
+        4 => {
+            return Err(CommandError::err(
+                "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+        _ => return Err(CommandError::Syntax),
+    };
+    let target = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.server.clients.lock().get(&id).cloned());
+    let waiter = target.and_then(|handle| handle.blocked.lock().clone());
+    if let Some(waiter) = &waiter {
+        waiter.wake(reason);
+    }
+    ctx.out.integer(waiter.is_some() as i64);
+    Ok(())
+}
+
 /// CLIENT HELP
 fn client_help(ctx: &mut Ctx<'_>) -> CmdResult {
     reply_help(
@@ -596,6 +626,8 @@ fn client_help(ctx: &mut Ctx<'_>) -> CmdResult {
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
             "      Return clients of specified type.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
             "REPLY (ON|OFF|SKIP)",
             "    Control the replies sent to the current connection.",
             "SETNAME <name>",

@@ -157,7 +157,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("connected_clients:{}", server.client_count());
             field!("cluster_connections:0");
             field!("maxclients:{}", config.maxclients);
-            field!("blocked_clients:0");
+            field!("blocked_clients:{}", server.blocking.blocked_clients());
             field!("tracking_clients:0");
         }
         "memory" => {

@@ -10,6 +10,7 @@ use redis_lite_engine::list::{Elem, End, List, Needle};
 use redis_lite_engine::{Db, Entry, Locked, Value};
 use redis_lite_protocol::ReplyWriter;
 
+use crate::blocking::parse_timeout;
 use crate::command::flags::*;
 use crate::command::{CommandSpec, Handler};
 use crate::context::Ctx;
@@ -120,6 +121,32 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
         )
         .syntax("numkeys:integer key... where=(LEFT | RIGHT) [COUNT count:integer]"),
+    CommandSpec::new("blpop", -3, WRITE | BLOCKING, blpop)
+        .keys(1, -2, 1)
+        .doc("list", "2.0.0", "Remove and get the first element in a list, or block until one is available")
+        .complexity("O(N) where N is the number of provided keys.")
+        .syntax("key... timeout:double"),
+    CommandSpec::new("brpop", -3, WRITE | BLOCKING, brpop)
+        .keys(1, -2, 1)
+        .doc("list", "2.0.0", "Remove and get the last element in a list, or block until one is available")
+        .complexity("O(N) where N is the number of provided keys.")
+        .syntax("key... timeout:double"),
+    CommandSpec::new("blmove", 6, WRITE | DENYOOM | BLOCKING, blmove)
+        .keys(1, 2, 1)
+        .doc("list", "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available")
+        .syntax("source:key destination:key wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT) timeout:double"),
+    CommandSpec::new("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, brpoplpush)
+        .keys(1, 2, 1)
+        .doc(
+            "list",
+            "2.2.0",
+            "Pop an element from a list, push it to another list and return it; or block until one is available",
+        )
+        .syntax("source:key destination:key timeout:double"),
+    CommandSpec::new("blmpop", -5, WRITE | BLOCKING, blmpop)
+        .doc("list", "7.0.0", "Pop elements from a list, or block until one is available")
+        .complexity("O(N+M) where N is the number of provided keys and M is the number of elements returned.")
+        .syntax("timeout:double numkeys:integer key... where=(LEFT | RIGHT) [COUNT count:integer]"),
 ];
 
 /// The list an entry holds, or WRONGTYPE.
@@ -682,12 +709,63 @@ fn rpoplpush(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// LMOVE and RPOPLPUSH: the moved element, or null when the source does not exist.
 fn move_command(ctx: &mut Ctx<'_>, from: End, to: End) -> CmdResult {
+    move_or_block(ctx, from, to, None)
+}
+
+/// LMOVE and its blocking forms: with a timeout, a missing source blocks instead of replying
+/// null.
+fn move_or_block(ctx: &mut Ctx<'_>, from: End, to: End, timeout: Option<u64>) -> CmdResult {
     let (source, destination) = (ctx.arg(1), ctx.arg(2));
     let mut locked = ctx.lock([source, destination]);
     let db = ctx.client.db;
-    match move_element(ctx, &mut locked, db, source, destination, from, to)? {
-        Some(value) => ctx.out.bulk(&value),
-        None => ctx.out.null(),
+    match (
+        move_element(ctx, &mut locked, db, source, destination, from, to)?,
+        timeout,
+    ) {
+        (Some(value), _) => ctx.out.bulk(&value),
+        // Redis answers a timed-out move with a null array, but inside EXEC, where nothing
+        // blocks, with LMOVE's null string.
+        (None, Some(ms)) if !ctx.client.in_exec => ctx.block(&[source], ms, |out| out.null_array()),
+        (None, _) => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
+fn blmove(ctx: &mut Ctx<'_>) -> CmdResult {
+    let (from, to) = (arg_end(ctx, 3)?, arg_end(ctx, 4)?);
+    let timeout = parse_timeout(ctx.arg(5))?;
+    move_or_block(ctx, from, to, Some(timeout))
+}
+
+/// BRPOPLPUSH source destination timeout
+fn brpoplpush(ctx: &mut Ctx<'_>) -> CmdResult {
+    let timeout = parse_timeout(ctx.arg(3))?;
+    move_or_block(ctx, End::Right, End::Left, Some(timeout))
+}
+
+/// BLPOP key [key ...] timeout
+fn blpop(ctx: &mut Ctx<'_>) -> CmdResult {
+    bpop(ctx, End::Left)
+}
+
+/// BRPOP key [key ...] timeout
+fn brpop(ctx: &mut Ctx<'_>) -> CmdResult {
+    bpop(ctx, End::Right)
+}
+
+/// BLPOP and BRPOP: the first non-empty list's key and element, or block on all the keys.
+fn bpop(ctx: &mut Ctx<'_>, end: End) -> CmdResult {
+    let timeout = parse_timeout(ctx.arg(ctx.arg_count() - 1))?;
+    let keys = &ctx.args[1..ctx.arg_count() - 1];
+    let mut locked = ctx.lock(keys.iter().copied());
+    match pop_first(ctx, &mut locked, ctx.client.db, keys, end, 1)? {
+        Some((i, popped)) => {
+            ctx.out.array(2);
+            ctx.out.bulk(keys[i]);
+            ctx.out.bulk(&popped[0]);
+        }
+        None => ctx.block(keys, timeout, |out| out.null_array()),
     }
     Ok(())
 }
@@ -702,8 +780,22 @@ fn positive(ctx: &Ctx<'_>, i: usize, message: &'static str) -> Result<usize, Com
 
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
 fn lmpop(ctx: &mut Ctx<'_>) -> CmdResult {
-    let numkeys = positive(ctx, 1, "numkeys should be greater than 0")?;
-    let where_at = numkeys.checked_add(2).filter(|&i| i < ctx.arg_count());
+    mpop(ctx, 1, None)
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
+fn blmpop(ctx: &mut Ctx<'_>) -> CmdResult {
+    let timeout = parse_timeout(ctx.arg(1))?;
+    mpop(ctx, 2, Some(timeout))
+}
+
+/// LMPOP and BLMPOP, whose numkeys argument is at `numkeys_at`. With a timeout, finding no list
+/// blocks instead of replying null.
+fn mpop(ctx: &mut Ctx<'_>, numkeys_at: usize, timeout: Option<u64>) -> CmdResult {
+    let numkeys = positive(ctx, numkeys_at, "numkeys should be greater than 0")?;
+    let where_at = numkeys
+        .checked_add(numkeys_at + 1)
+        .filter(|&i| i < ctx.arg_count());
     let where_at = where_at.ok_or(CommandError::Syntax)?;
     let end = arg_end(ctx, where_at)?;
     // Options are read in order, so a bad COUNT value is reported before a repeated COUNT.
@@ -717,11 +809,15 @@ fn lmpop(ctx: &mut Ctx<'_>) -> CmdResult {
         i += 2;
     }
     let count = count.unwrap_or(1);
-    let keys = &ctx.args[2..where_at];
+    let keys = &ctx.args[numkeys_at + 1..where_at];
     let mut locked = ctx.lock(keys.iter().copied());
-    match pop_first(ctx, &mut locked, ctx.client.db, keys, end, count)? {
-        Some((i, popped)) => reply_key_and_elements(&mut ctx.out, keys[i], &popped),
-        None => ctx.out.null_array(),
+    match (
+        pop_first(ctx, &mut locked, ctx.client.db, keys, end, count)?,
+        timeout,
+    ) {
+        (Some((i, popped)), _) => reply_key_and_elements(&mut ctx.out, keys[i], &popped),
+        (None, None) => ctx.out.null_array(),
+        (None, Some(ms)) => ctx.block(keys, ms, |out| out.null_array()),
     }
     Ok(())
 }
@@ -732,6 +828,7 @@ fn lmpop(ctx: &mut Ctx<'_>) -> CmdResult {
 mod tests {
     use std::sync::Arc;
 
+    use crate::blocking::Waiter;
     use crate::client::{ClientHandle, ClientState, PushReceiver};
     use crate::config::Config;
     use crate::connection::execute;
@@ -764,7 +861,21 @@ mod tests {
 
         /// Runs a command; returns its reply, the events it emitted as `event key`, and the
         /// keys it reported ready.
+        /// Runs a command; returns its reply, its keyspace events, and which of a few watched
+        /// keys (as "db:key") it woke a blocked client on.
         fn run(&mut self, args: &[&str]) -> (String, Vec<String>, Vec<String>) {
+            const WATCHED: &[(usize, &str)] =
+                &[(0, "a"), (0, "b"), (0, "missing"), (3, "x"), (3, "y")];
+            let waiters: Vec<_> = WATCHED
+                .iter()
+                .map(|(db, key)| {
+                    let waiter = Waiter::new();
+                    self.server
+                        .blocking
+                        .register(*db, &[key.as_bytes().to_vec()], &waiter, false);
+                    waiter
+                })
+                .collect();
             let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
             let mut out = Vec::new();
             execute(&self.server, &mut self.client, &args, &mut out);
@@ -779,12 +890,15 @@ mod tests {
                     events.push(format!("{event} {}", String::from_utf8_lossy(&message)));
                 }
             }
-            let ready = self
-                .client
-                .ready_keys
-                .drain(..)
-                .map(|(db, key)| format!("{db}:{}", String::from_utf8_lossy(&key)))
-                .collect();
+            let mut ready = Vec::new();
+            for ((db, key), waiter) in WATCHED.iter().zip(&waiters) {
+                if waiter.take_wake().is_some() {
+                    ready.push(format!("{db}:{key}"));
+                }
+                self.server
+                    .blocking
+                    .deregister(*db, &[key.as_bytes().to_vec()], waiter);
+            }
             (String::from_utf8(out).unwrap(), events, ready)
         }
 
