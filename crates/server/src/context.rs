@@ -72,9 +72,13 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Counts a read lookup for INFO's `keyspace_hits`/`keyspace_misses`.
-    pub fn count_lookup(&self, found: bool) {
+    /// Counts a read lookup of `key` in database `db` for INFO's `keyspace_hits`/`misses`;
+    /// a miss also emits the `keymiss` notification, as Redis's lookupKeyRead does.
+    pub fn count_lookup(&self, db: usize, key: &[u8], found: bool) {
         self.client.stats.count_lookup(found);
+        if !found {
+            self.notify(db, key, Class::KeyMiss, "keymiss");
+        }
     }
 
     /// After a write to `key` in `db`: invalidates WATCHes on it and emits its keyspace

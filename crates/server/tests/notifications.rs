@@ -97,3 +97,27 @@ fn expiry_emits_expired_events() {
         "{active:?}"
     );
 }
+
+/// Read lookups that miss emit `keymiss` (class `m`, not part of `A`).
+#[test]
+fn read_misses_emit_keymiss() {
+    common::differential_notifications_with(
+        "KEAm",
+        &[
+            &["GET", "missing"],
+            &["SET", "present", "v"],
+            &["GET", "present"],
+            &["MGET", "present", "gone1", "gone2"],
+            &["EXISTS", "gone"],
+            &["TYPE", "gone"],
+            &["TTL", "gone"],
+            &["HGET", "h", "f"],
+            &["LRANGE", "l", "0", "-1"],
+            &["SMEMBERS", "s"],
+            &["STRLEN", "gone"],
+            &["SET", "dst", "v"],
+            &["COPY", "gone", "dst2"],
+            &["GETRANGE", "gone", "0", "1"],
+        ],
+    );
+}

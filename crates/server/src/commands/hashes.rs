@@ -146,8 +146,9 @@ fn read_hash<'d>(
     hash: u64,
     key: &[u8],
 ) -> Result<Option<&'d mut Hash>, CommandError> {
+    let index = db.index();
     let entry = db.get(hash, key, ctx.now_ms);
-    ctx.count_lookup(entry.is_some());
+    ctx.count_lookup(index, key, entry.is_some());
     entry.map(|e| as_hash(&mut e.value)).transpose()
 }
 

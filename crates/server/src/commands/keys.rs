@@ -210,7 +210,7 @@ fn count_present(ctx: &mut Ctx<'_>, touch: bool) -> CmdResult {
         } else {
             db.peek(hash, key, ctx.now_ms).is_some()
         };
-        ctx.count_lookup(present);
+        ctx.count_lookup(ctx.client.db, key, present);
         found += present as i64;
     }
     ctx.out.integer(found);
@@ -222,7 +222,7 @@ fn inspect<T>(ctx: &Ctx<'_>, key: &[u8], f: impl FnOnce(&Entry) -> T) -> Option<
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
     let result = db.peek(hash, key, ctx.now_ms).map(f);
-    ctx.count_lookup(result.is_some());
+    ctx.count_lookup(ctx.client.db, key, result.is_some());
     result
 }
 
@@ -436,7 +436,7 @@ fn copy(ctx: &mut Ctx<'_>) -> CmdResult {
     let copy = table
         .get(hash, src, ctx.now_ms)
         .map(|e| e.duplicate(dst, lru_clock(ctx.now_ms)));
-    ctx.count_lookup(copy.is_some());
+    ctx.count_lookup(src_db, src, copy.is_some());
     let Some(copy) = copy else {
         ctx.out.integer(0);
         return Ok(());

@@ -208,9 +208,10 @@ fn lookup<'d>(
     key: &[u8],
     access: Access,
 ) -> Result<Option<&'d mut List>, CommandError> {
+    let index = db.index();
     let entry = db.get(hash, key, ctx.now_ms);
     if access == Access::Read {
-        ctx.count_lookup(entry.is_some());
+        ctx.count_lookup(index, key, entry.is_some());
     }
     entry.map(list_of).transpose()
 }

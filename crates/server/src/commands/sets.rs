@@ -117,9 +117,10 @@ fn lookup<'d>(
     key: &[u8],
     read: bool,
 ) -> Result<Option<&'d mut Set>, CommandError> {
+    let index = db.index();
     let entry = db.get(hash, key, ctx.now_ms);
     if read {
-        ctx.count_lookup(entry.is_some());
+        ctx.count_lookup(index, key, entry.is_some());
     }
     as_set(entry)
 }
@@ -407,12 +408,12 @@ impl<'k> Taken<'k> {
         for &key in keys {
             if let Some(i) = taken.sets.iter().position(|(k, _)| *k == key) {
                 taken.slots.push(Some(i));
-                ctx.count_lookup(true);
+                ctx.count_lookup(ctx.client.db, key, true);
                 continue;
             }
             let (db, hash) = locked.db(ctx.client.db, key);
             let entry = db.get(hash, key, ctx.now_ms);
-            ctx.count_lookup(entry.is_some());
+            ctx.count_lookup(ctx.client.db, key, entry.is_some());
             match entry.map(|e| std::mem::replace(&mut e.value, Value::Int(0))) {
                 None => taken.slots.push(None),
                 Some(Value::Set(set)) => {

@@ -254,8 +254,9 @@ pub(crate) fn read<'d>(
     hash: u64,
     key: &[u8],
 ) -> Option<&'d mut Entry> {
+    let index = db.index();
     let entry = db.get(hash, key, ctx.now_ms);
-    ctx.count_lookup(entry.is_some());
+    ctx.count_lookup(index, key, entry.is_some());
     entry
 }
 

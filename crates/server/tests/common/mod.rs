@@ -338,8 +338,17 @@ pub fn differential_with(script: &[&[&str]], resp3: bool, server_args: &[&str]) 
 /// The keyspace notifications a script produces: runs it on one connection while another,
 /// subscribed to every keyspace and keyevent channel, records (channel, message) pairs.
 pub fn notifications(server: &Server, script: &[&[&str]]) -> Vec<(String, String)> {
+    notifications_with(server, "KEA", script)
+}
+
+/// [`notifications`] with the given `notify-keyspace-events` flags.
+pub fn notifications_with(
+    server: &Server,
+    flags: &str,
+    script: &[&[&str]],
+) -> Vec<(String, String)> {
     let mut control = server.raw();
-    control.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    control.cmd(&["CONFIG", "SET", "notify-keyspace-events", flags]);
     let mut listener = server.raw();
     listener.cmd(&["PSUBSCRIBE", "__key*__:*"]);
     for cmd in script {
@@ -368,8 +377,13 @@ pub fn notifications(server: &Server, script: &[&[&str]]) -> Vec<(String, String
 
 /// Asserts a script emits the same keyspace notifications on redis-lite as on real Redis.
 pub fn differential_notifications(script: &[&[&str]]) {
+    differential_notifications_with("KEA", script)
+}
+
+/// [`differential_notifications`] with the given `notify-keyspace-events` flags.
+pub fn differential_notifications_with(flags: &str, script: &[&[&str]]) {
     let lite = Server::lite(&[]);
-    let got = notifications(&lite, script);
+    let got = notifications_with(&lite, flags, script);
     let Some(redis) = Server::redis(&[]) else {
         assert!(
             !got.is_empty() || script.is_empty(),
@@ -377,6 +391,6 @@ pub fn differential_notifications(script: &[&[&str]]) {
         );
         return;
     };
-    let expected = notifications(&redis, script);
+    let expected = notifications_with(&redis, flags, script);
     assert_eq!(got, expected, "notifications differ from real Redis");
 }
