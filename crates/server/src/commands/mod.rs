@@ -15,6 +15,7 @@ pub mod lists;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod transactions;
 
@@ -27,6 +28,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     strings::COMMANDS,
     pubsub::COMMANDS,
     transactions::COMMANDS,
+    sort::COMMANDS,
     hashes::COMMANDS,
     bitmaps::COMMANDS,
     hyperloglog::COMMANDS,
