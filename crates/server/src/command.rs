@@ -63,6 +63,9 @@ pub struct CommandSpec {
     pub first_key: i32,
     pub last_key: i32,
     pub key_step: i32,
+    /// For commands like LMPOP and ZUNIONSTORE: the argument that counts the keys following it
+    /// (0 when none). Such commands report `movablekeys`.
+    pub key_count_at: i32,
     pub group: &'static str,
     pub since: &'static str,
     pub complexity: &'static str,
@@ -84,6 +87,7 @@ impl CommandSpec {
             first_key: 0,
             last_key: 0,
             key_step: 0,
+            key_count_at: 0,
             group: "",
             since: "1.0.0",
             complexity: "O(1)",
@@ -120,6 +124,43 @@ impl CommandSpec {
             key_step: step,
             ..self
         }
+    }
+
+    /// Keys counted by the argument at `index` and following it (LMPOP numkeys key...).
+    pub const fn counted_keys(self, index: i32) -> Self {
+        CommandSpec {
+            key_count_at: index,
+            ..self
+        }
+    }
+
+    /// Where the command's keys are in `args`: the fixed range, then any counted keys. None when
+    /// the arguments do not describe valid key positions (a count out of range).
+    pub fn key_positions(&self, args: &[&[u8]]) -> Option<Vec<usize>> {
+        let mut positions = Vec::new();
+        if self.first_key > 0 {
+            let first = self.first_key as usize;
+            let last = if self.last_key < 0 {
+                args.len() as i64 + self.last_key as i64
+            } else {
+                self.last_key as i64
+            };
+            let step = self.key_step.max(1) as usize;
+            positions.extend(
+                (first..=last.max(0) as usize)
+                    .step_by(step)
+                    .filter(|&i| i < args.len()),
+            );
+        }
+        if self.key_count_at > 0 {
+            let at = self.key_count_at as usize;
+            let count = redis_lite_protocol::number::parse_i64(args.get(at)?)?;
+            let count = usize::try_from(count)
+                .ok()
+                .filter(|&n| n > 0 && at + n < args.len())?;
+            positions.extend(at + 1..=at + count);
+        }
+        Some(positions)
     }
 
     pub const fn doc(

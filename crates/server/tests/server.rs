@@ -429,3 +429,23 @@ fn redis_benchmark_runs_without_errors() {
     }
     assert!(!text.to_lowercase().contains("error"), "{text}");
 }
+
+/// Commands whose keys follow a count (LMPOP, BLMPOP, SINTERCARD) report `movablekeys`, and
+/// COMMAND GETKEYS finds their keys, as in Redis.
+#[test]
+fn counted_keys_match_redis() {
+    differential(
+        &[
+            &["COMMAND", "GETKEYS", "LMPOP", "2", "a", "b", "LEFT"],
+            &["COMMAND", "GETKEYS", "BLMPOP", "0", "2", "a", "b", "LEFT"],
+            &["COMMAND", "GETKEYS", "SINTERCARD", "2", "a", "b"],
+            &["COMMAND", "GETKEYS", "LMPOP", "0", "a", "LEFT"],
+            &["COMMAND", "GETKEYS", "LMPOP", "5", "a", "LEFT"],
+            &["COMMAND", "GETKEYS", "LMPOP", "x", "a", "LEFT"],
+        ],
+        false,
+    );
+    let server = Server::lite(&[]);
+    let info = server.raw().cmd_text(&["COMMAND", "INFO", "LMPOP"]);
+    assert!(info.contains("+movablekeys"), "{info}");
+}

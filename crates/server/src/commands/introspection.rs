@@ -106,7 +106,7 @@ fn reply_info(ctx: &mut Ctx<'_>, entry: &Entry) {
     ctx.out.array(10);
     ctx.out.bulk(entry.full_name.as_bytes());
     ctx.out.integer(spec.arity as i64);
-    let flag_names: Vec<&str> = if entry.is_container() {
+    let mut flag_names: Vec<&str> = if entry.is_container() {
         Vec::new()
     } else {
         NAMES
@@ -115,6 +115,9 @@ fn reply_info(ctx: &mut Ctx<'_>, entry: &Entry) {
             .map(|(_, n)| *n)
             .collect()
     };
+    if spec.key_count_at > 0 {
+        flag_names.push("movablekeys");
+    }
     ctx.out.set(flag_names.len());
     for name in flag_names {
         ctx.out.simple(name);
@@ -328,7 +331,7 @@ fn key_positions(args: &[&[u8]]) -> Result<(&'static Entry, Vec<usize>), Command
         _ => return Err(CommandError::err("Invalid command specified")),
     };
     let spec = entry.spec;
-    if spec.first_key == 0 {
+    if spec.first_key == 0 && spec.key_count_at == 0 {
         return Err(CommandError::err("The command has no key arguments"));
     }
     if !spec.arity_ok(args.len()) {
@@ -336,20 +339,10 @@ fn key_positions(args: &[&[u8]]) -> Result<(&'static Entry, Vec<usize>), Command
             "Invalid number of arguments specified for command",
         ));
     }
-    let first = spec.first_key as usize;
-    let last = if spec.last_key < 0 {
-        args.len() as i64 + spec.last_key as i64
-    } else {
-        spec.last_key as i64
-    };
-    let positions: Vec<usize> = (first..=last.max(0) as usize)
-        .step_by(spec.key_step.max(1) as usize)
-        .filter(|&i| i < args.len())
-        .collect();
-    if positions.is_empty() {
-        return Err(CommandError::err("Invalid arguments specified for command"));
+    match spec.key_positions(args) {
+        Some(positions) if !positions.is_empty() => Ok((entry, positions)),
+        _ => Err(CommandError::err("Invalid arguments specified for command")),
     }
-    Ok((entry, positions))
 }
 
 /// COMMAND GETKEYS command [arg ...]

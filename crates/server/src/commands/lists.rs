@@ -115,7 +115,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("source:key destination:key"),
     // The keys follow a count, so the legacy key range cannot describe them (Redis gives 0 0 0).
-    CommandSpec::new("lmpop", -4, WRITE, lmpop)
+        CommandSpec::new("lmpop", -4, WRITE, lmpop)
+        .counted_keys(1)
         .doc("list", "7.0.0", "Pop elements from a list")
         .complexity(
             "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
@@ -143,7 +144,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "Pop an element from a list, push it to another list and return it; or block until one is available",
         )
         .syntax("source:key destination:key timeout:double"),
-    CommandSpec::new("blmpop", -5, WRITE | BLOCKING, blmpop)
+        CommandSpec::new("blmpop", -5, WRITE | BLOCKING, blmpop)
+        .counted_keys(2)
         .doc("list", "7.0.0", "Pop elements from a list, or block until one is available")
         .complexity("O(N+M) where N is the number of provided keys and M is the number of elements returned.")
         .syntax("timeout:double numkeys:integer key... where=(LEFT | RIGHT) [COUNT count:integer]"),

@@ -53,7 +53,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
     // Its keys follow a count, which the (first, last, step) triple cannot express; Redis
     // reports 0 0 0 too.
-    CommandSpec::new("sintercard", -3, READONLY, sintercard)
+        CommandSpec::new("sintercard", -3, READONLY, sintercard)
+        .counted_keys(1)
         .doc("set", "7.0.0", "Intersect multiple sets and return the cardinality of the result")
         .complexity(INTER_COMPLEXITY)
         .syntax("numkeys:integer key... [LIMIT limit:integer]"),
