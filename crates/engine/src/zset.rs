@@ -490,13 +490,12 @@ impl Big {
     fn resize_if_needed(&mut self) {
         let len = self.len();
         let size = self.buckets.len();
-        let target = if len > size || size == 0 {
-            len.next_power_of_two().max(4)
-        } else if len * 8 < size && size > 4 {
-            len.next_power_of_two().max(4)
-        } else {
+        let grow = len > size || size == 0;
+        let shrink = len * 8 < size && size > 4;
+        if !grow && !shrink {
             return;
-        };
+        }
+        let target = len.next_power_of_two().max(4);
         self.buckets = vec![NIL; target];
         let mut live = Vec::with_capacity(len);
         self.tree.visit(0, len, false, |id| live.push(id));

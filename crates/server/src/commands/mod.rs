@@ -10,6 +10,7 @@ pub mod introspection;
 pub mod keys;
 pub mod server;
 pub mod strings;
+pub mod zsets;
 
 pub static FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
@@ -18,6 +19,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     introspection::COMMANDS,
     keys::COMMANDS,
     strings::COMMANDS,
+    zsets::COMMANDS,
 ];
 
 /// The reply to `<COMMAND> HELP`: Redis's header line, the given lines, and the HELP entry.
