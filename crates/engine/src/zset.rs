@@ -2,7 +2,8 @@
 //!
 //! Two encodings, as in Redis 7.0:
 //! - `listpack`: one contiguous byte buffer of entries in order, each `varint(len) member
-//!   score(8 bytes)`. Every operation is a linear walk, which is what Redis does too; it only
+//!   score`, the score as a zigzag varint when it is a small integer and as 8 raw bytes
+//!   otherwise, and the buffer sized exactly, as Redis's listpack is. Every operation is a linear walk, which is what Redis does too; it only
 //!   holds up to `zset-max-listpack-entries` members of at most `zset-max-listpack-value` bytes.
 //! - `skiplist`: past those limits. Members live once, in a slab of slots; a chained hash table
 //!   (member → slot, scanned with SCAN's reverse-binary cursor) answers lookups, and a B+tree of
@@ -35,7 +36,8 @@ fn cmp_entry(a_score: f64, a_member: &[u8], b_score: f64, b_member: &[u8]) -> Or
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Listpack {
     buf: Vec<u8>,
-    len: usize,
+    /// u32 keeps the whole `ZSet` at 32 bytes; a listpack never nears 4 billion entries.
+    len: u32,
 }
 
 fn write_varint(out: &mut Vec<u8>, mut n: usize) {
@@ -60,6 +62,35 @@ fn read_varint(buf: &[u8], pos: &mut usize) -> usize {
     }
 }
 
+/// Score tags in the compact encoding: an integer as a zigzag varint, or the f64's 8 bytes.
+const SCORE_INT: u8 = 0;
+const SCORE_F64: u8 = 1;
+
+fn write_score(out: &mut Vec<u8>, score: f64) {
+    // Integers up to 2^53 are exact in both forms; most real scores (counters, timestamps) are.
+    if score.fract() == 0.0 && score.abs() < (1u64 << 53) as f64 {
+        let n = score as i64;
+        out.push(SCORE_INT);
+        write_varint(out, ((n << 1) ^ (n >> 63)) as u64 as usize);
+    } else {
+        out.push(SCORE_F64);
+        out.extend_from_slice(&score.to_le_bytes());
+    }
+}
+
+fn read_score(buf: &[u8], pos: &mut usize) -> f64 {
+    let tag = buf[*pos];
+    *pos += 1;
+    if tag == SCORE_INT {
+        let z = read_varint(buf, pos) as u64;
+        (((z >> 1) as i64) ^ -((z & 1) as i64)) as f64
+    } else {
+        let score = f64::from_le_bytes(buf[*pos..*pos + 8].try_into().expect("8 bytes"));
+        *pos += 8;
+        score
+    }
+}
+
 /// One decoded listpack entry and where it lies in the buffer.
 struct LpEntry<'a> {
     member: &'a [u8],
@@ -80,8 +111,7 @@ impl Listpack {
             let len = read_varint(buf, &mut pos);
             let member = &buf[pos..pos + len];
             pos += len;
-            let score = f64::from_le_bytes(buf[pos..pos + 8].try_into().expect("8 bytes"));
-            pos += 8;
+            let score = read_score(buf, &mut pos);
             Some(LpEntry {
                 member,
                 score,
@@ -103,17 +133,22 @@ impl Listpack {
             .iter()
             .find(|e| cmp_entry(e.score, e.member, score, member) == Ordering::Greater)
             .map_or(self.buf.len(), |e| e.start);
-        let mut bytes = Vec::with_capacity(member.len() + 10);
+        let mut bytes = Vec::with_capacity(member.len() + 20);
         write_varint(&mut bytes, member.len());
         bytes.extend_from_slice(member);
-        bytes.extend_from_slice(&score.to_le_bytes());
+        write_score(&mut bytes, score);
+        // Exact growth: a small set is stored at its size, not at a doubling's slack.
+        self.buf.reserve_exact(bytes.len());
         self.buf.splice(at..at, bytes);
         self.len += 1;
     }
 
     fn remove_bytes(&mut self, start: usize, end: usize, count: usize) {
         self.buf.drain(start..end);
-        self.len -= count;
+        if self.buf.capacity() > self.buf.len() * 2 {
+            self.buf.shrink_to_fit();
+        }
+        self.len -= count as u32;
     }
 }
 
@@ -671,7 +706,7 @@ impl ZSet {
 
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Listpack(lp) => lp.len,
+            Repr::Listpack(lp) => lp.len as usize,
             Repr::Skiplist(big) => big.len(),
         }
     }
@@ -768,7 +803,7 @@ impl ZSet {
         let old = self.remove(member);
         if old.is_none() {
             if let Repr::Listpack(lp) = &self.repr {
-                if !fits_listpack(lp.len + 1, member.len(), limits) {
+                if !fits_listpack(lp.len as usize + 1, member.len(), limits) {
                     self.convert();
                 }
             }
@@ -900,6 +935,34 @@ mod tests {
         // Never back.
         long.remove(b"123456");
         assert_eq!(long.encoding(), "skiplist");
+    }
+
+    #[test]
+    fn listpack_scores_round_trip() {
+        let mut z = ZSet::new();
+        let l = EncodingLimits::default();
+        let scores = [
+            0.0,
+            1.0,
+            -1.0,
+            1e15,
+            -9007199254740991.0,
+            9007199254740992.0,
+            0.1,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+            -2.5,
+        ];
+        for (i, s) in scores.iter().enumerate() {
+            z.insert(format!("m{i}").as_bytes(), *s, &l);
+        }
+        for (i, s) in scores.iter().enumerate() {
+            assert_eq!(z.score(format!("m{i}").as_bytes()), Some(*s));
+        }
+        assert_eq!(z.encoding(), "listpack");
+        assert_eq!(std::mem::size_of::<ZSet>(), 32);
     }
 
     #[test]
