@@ -842,24 +842,21 @@ fn randomized_scripts_match_redis() {
             ]),
             _ => {
                 // Lex ranges need equal scores: the `l` key only ever has score 0.
-                let mut c = s(&["ZADD", "l", "0", &format!("m{}", rng.next(30))]);
-                if rng.next(2) == 0 {
-                    c = s(&["ZRANGEBYLEX", "l", &lex(&mut rng), &lex(&mut rng)]);
-                    if rng.next(2) == 0 {
-                        c.extend(s(&[
-                            "LIMIT",
-                            &rng.next(4).to_string(),
-                            &(rng.next(5) as i64 - 1).to_string(),
-                        ]));
+                let (min, max) = (lex(&mut rng), lex(&mut rng));
+                match rng.next(6) {
+                    0..=2 => s(&["ZADD", "l", "0", &format!("m{}", rng.next(30))]),
+                    3 => {
+                        let mut c = s(&["ZRANGEBYLEX", "l", &min, &max]);
+                        if rng.next(2) == 0 {
+                            let (offset, count) = (rng.next(4), rng.next(5) as i64 - 1);
+                            c.extend(s(&["LIMIT", &offset.to_string(), &count.to_string()]));
+                        }
+                        c
                     }
-                } else if rng.next(2) == 0 {
-                    c = s(&["ZREVRANGEBYLEX", "l", &lex(&mut rng), &lex(&mut rng)]);
-                } else if rng.next(3) == 0 {
-                    c = s(&["ZREMRANGEBYLEX", "l", &lex(&mut rng), &lex(&mut rng)]);
-                } else {
-                    c = s(&["ZLEXCOUNT", "l", &lex(&mut rng), &lex(&mut rng)]);
+                    4 => s(&["ZREVRANGEBYLEX", "l", &min, &max]),
+                    _ if rng.next(3) == 0 => s(&["ZREMRANGEBYLEX", "l", &min, &max]),
+                    _ => s(&["ZLEXCOUNT", "l", &min, &max]),
                 }
-                c
             }
         };
         script.push(cmd);
