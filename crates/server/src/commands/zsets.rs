@@ -50,7 +50,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Add one or more members to a sorted set, or update its score if it already exists",
     )
     .complexity("O(log(N)) for each item added, where N is the number of elements in the sorted set.")
-    .syntax("key condition=[NX | XX] comparison=[GT | LT] [CH] [INCR] data=(score:double member)..."),
+    .syntax("key condition=[NX | XX] comparison=[GT | LT] change=[CH] increment=[INCR] score_member=(score:double member)..."),
     one_key(
         CommandSpec::new("zincrby", 4, WRITE | DENYOOM | FAST, zincrby),
         "1.2.0",
@@ -104,14 +104,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Return a range of members in a sorted set",
     )
     .complexity(RANGE_COST)
-    .syntax("key start stop sortby=[BYSCORE | BYLEX] [REV] limit=[LIMIT offset:integer count:integer] [WITHSCORES]"),
+    .syntax("key start stop sortby=[BYSCORE | BYLEX] [REV] offset_count=[LIMIT offset:integer count:integer] [WITHSCORES]"),
     one_key(
         CommandSpec::new("zrangebyscore", -4, READONLY, zrangebyscore),
         "1.0.5",
         "Return a range of members in a sorted set, by score",
     )
     .complexity(RANGE_COST)
-    .syntax("key min:double max:double [WITHSCORES] limit=[LIMIT offset:integer count:integer]"),
+    .syntax("key min:double max:double [WITHSCORES] offset_count=[LIMIT offset:integer count:integer]"),
     one_key(
         CommandSpec::new("zrevrange", -4, READONLY, zrevrange),
         "1.2.0",
@@ -125,26 +125,26 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Return a range of members in a sorted set, by score, with scores ordered from high to low",
     )
     .complexity(RANGE_COST)
-    .syntax("key max:double min:double [WITHSCORES] limit=[LIMIT offset:integer count:integer]"),
+    .syntax("key max:double min:double [WITHSCORES] offset_count=[LIMIT offset:integer count:integer]"),
     one_key(
         CommandSpec::new("zrangebylex", -4, READONLY, zrangebylex),
         "2.8.9",
         "Return a range of members in a sorted set, by lexicographical range",
     )
     .complexity(RANGE_COST)
-    .syntax("key min max limit=[LIMIT offset:integer count:integer]"),
+    .syntax("key min max offset_count=[LIMIT offset:integer count:integer]"),
     one_key(
         CommandSpec::new("zrevrangebylex", -4, READONLY, zrevrangebylex),
         "2.8.9",
         "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.",
     )
     .complexity(RANGE_COST)
-    .syntax("key max min limit=[LIMIT offset:integer count:integer]"),
+    .syntax("key max min offset_count=[LIMIT offset:integer count:integer]"),
     CommandSpec::new("zrangestore", -5, WRITE | DENYOOM, zrangestore)
         .keys(1, 2, 1)
         .doc("sorted-set", "6.2.0", "Store a range of members from sorted set into another key")
         .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.")
-        .syntax("dst:key src:key min max sortby=[BYSCORE | BYLEX] [REV] limit=[LIMIT offset:integer count:integer]"),
+        .syntax("dst:key src:key min max sortby=[BYSCORE | BYLEX] [REV] offset_count=[LIMIT offset:integer count:integer]"),
     one_key(
         CommandSpec::new("zrank", 3, READONLY | FAST, zrank),
         "2.0.0",
@@ -207,14 +207,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Add multiple sorted sets",
     )
     .complexity(UNION_COST)
-    .syntax("numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE (SUM | MIN | MAX)] [WITHSCORES]"),
+    .syntax("numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)] [WITHSCORES]"),
     numkeys(
         CommandSpec::new("zinter", -3, READONLY, zinter),
         "6.2.0",
         "Intersect multiple sorted sets",
     )
     .complexity(INTER_COST)
-    .syntax("numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE (SUM | MIN | MAX)] [WITHSCORES]"),
+    .syntax("numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)] [WITHSCORES]"),
     numkeys(
         CommandSpec::new("zdiff", -3, READONLY, zdiff),
         "6.2.0",
@@ -226,12 +226,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         .keys(1, 1, 1)
         .doc("sorted-set", "2.0.0", "Add multiple sorted sets and store the resulting sorted set in a new key")
         .complexity(UNION_COST)
-        .syntax("destination:key numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE (SUM | MIN | MAX)]"),
+        .syntax("destination:key numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)]"),
     CommandSpec::new("zinterstore", -4, WRITE | DENYOOM, zinterstore)
         .keys(1, 1, 1)
         .doc("sorted-set", "2.0.0", "Intersect multiple sorted sets and store the resulting sorted set in a new key")
         .complexity(INTER_COST)
-        .syntax("destination:key numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE (SUM | MIN | MAX)]"),
+        .syntax("destination:key numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)]"),
     CommandSpec::new("zdiffstore", -4, WRITE | DENYOOM, zdiffstore)
         .keys(1, 1, 1)
         .doc("sorted-set", "6.2.0", "Subtract multiple sorted sets and store the resulting sorted set in a new key")
