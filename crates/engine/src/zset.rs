@@ -156,10 +156,15 @@ impl Listpack {
 // The order-statistics tree: a B+tree of slot ids with subtree counts.
 // ---------------------------------------------------------------------------------------------
 
-/// Most entries in a leaf, and most children of an inner node.
+/// Most entries in a leaf, and most children of an inner node. Unit tests use tiny nodes, so
+/// small sets already build deep trees and exercise every split and merge.
+#[cfg(not(test))]
 const NODE_MAX: usize = 64;
-/// Below this a node is merged with or refilled from a neighbour.
-const NODE_MIN: usize = NODE_MAX / 4;
+#[cfg(test)]
+const NODE_MAX: usize = 4;
+/// Below this a node is merged with or refilled from a neighbour. At least 2, so no node but
+/// the root is ever empty, and at most half of `NODE_MAX`, so both halves of a split qualify.
+const NODE_MIN: usize = if NODE_MAX >= 8 { NODE_MAX / 4 } else { 2 };
 
 #[derive(Clone, Debug)]
 enum Node {
@@ -902,6 +907,27 @@ mod tests {
         }
     }
 
+    /// Asserts the tree's bookkeeping: counts and first ids match the children, and no node but
+    /// the root is under-full.
+    fn check_node(node: &Node, root: bool) {
+        assert!(root || node.width() >= NODE_MIN, "under-full node");
+        assert!(node.width() <= NODE_MAX, "over-full node");
+        if let Node::Inner(n) = node {
+            for (i, child) in n.children.iter().enumerate() {
+                assert_eq!(n.counts[i], child.len());
+                assert_eq!(n.mins[i], child.first());
+                check_node(child, false);
+            }
+        }
+    }
+
+    fn check(z: &ZSet) {
+        if let Repr::Skiplist(big) = &z.repr {
+            check_node(&big.tree.root, true);
+            assert_eq!(big.tree.root.len(), big.len());
+        }
+    }
+
     fn contents(z: &ZSet) -> Vec<(Vec<u8>, f64)> {
         let mut out = Vec::new();
         z.range(0, z.len(), false, |m, s| out.push((m.to_vec(), s)));
@@ -1019,7 +1045,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
+        #![proptest_config(ProptestConfig::with_cases(256))]
         /// Both encodings behave as a sorted Vec of (score, member).
         #[test]
         fn matches_sorted_vec_model(ops in proptest::collection::vec(op(), 1..600), entries in 0i64..40) {
@@ -1050,6 +1076,7 @@ mod tests {
                     }
                 }
                 prop_assert_eq!(z.len(), model.len());
+                check(&z);
             }
             let flat: Vec<(Vec<u8>, f64)> = model.iter().map(|(s, m)| (m.clone(), *s)).collect();
             prop_assert_eq!(contents(&z), flat.clone());
