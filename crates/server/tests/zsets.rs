@@ -911,3 +911,19 @@ fn scan_type_finds_sorted_sets() {
     keys.sort();
     assert_eq!(keys, ["z1", "z2"]);
 }
+
+#[test]
+fn destination_may_be_a_source() {
+    both(&[
+        &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+        &["ZRANGESTORE", "z", "z", "0", "1"],
+        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["ZUNIONSTORE", "z", "2", "z", "z", "WEIGHTS", "1", "0.5"],
+        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["ZINTERSTORE", "z", "2", "z", "nokey"],
+        &["EXISTS", "z"],
+        &["ZADD", "z", "1", "a"],
+        &["ZMPOP", "2", "z", "z", "MAX", "COUNT", "5"],
+        &["EXISTS", "z"],
+    ]);
+}
