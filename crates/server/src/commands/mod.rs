@@ -18,6 +18,7 @@ pub mod sets;
 pub mod sort;
 pub mod strings;
 pub mod transactions;
+pub mod zsets;
 
 pub static FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
@@ -34,6 +35,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     hyperloglog::COMMANDS,
     sets::COMMANDS,
     lists::COMMANDS,
+    zsets::COMMANDS,
 ];
 
 /// The reply to `<COMMAND> HELP`: Redis's header line, the given lines, and the HELP entry.

@@ -1,0 +1,960 @@
+//! Sorted set commands: differential scripts against real Redis (RESP2 and RESP3) for every
+//! command, option and error, encodings and their conversion points, plus redis-lite-only checks
+//! of random and hash-ordered replies and keyspace notifications.
+mod common;
+
+use common::{differential, differential_with, Server};
+
+/// Runs `script` in both protocols.
+fn both(script: &[&[&str]]) {
+    differential(script, false);
+    differential(script, true);
+}
+
+#[test]
+fn zadd_options_and_errors() {
+    both(&[
+        &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+        &["ZADD", "z", "NX", "10", "a", "4", "d"],
+        &["ZADD", "z", "XX", "10", "a", "5", "e"],
+        &["ZADD", "z", "XX", "CH", "11", "a", "5", "e"],
+        &["ZADD", "z", "CH", "11", "a", "12", "b", "6", "f"],
+        &["ZADD", "z", "GT", "CH", "1", "a", "20", "b"],
+        &["ZADD", "z", "LT", "CH", "1", "a", "30", "c"],
+        &["ZADD", "z", "XX", "GT", "CH", "100", "a", "1", "zz"],
+        &["ZADD", "z", "INCR", "5", "a"],
+        &["ZADD", "z", "INCR", "NX", "5", "a"],
+        &["ZADD", "z", "INCR", "XX", "5", "nope"],
+        &["ZADD", "z", "INCR", "GT", "-5", "a"],
+        &["ZADD", "z", "INCR", "LT", "-5", "a"],
+        &["ZADD", "z", "INCR", "+inf", "a"],
+        &["ZADD", "z", "INCR", "-inf", "a"],
+        &["ZSCORE", "z", "a"],
+        &["ZADD", "z", "NX", "XX", "1", "a"],
+        &["ZADD", "z", "GT", "LT", "1", "a"],
+        &["ZADD", "z", "NX", "GT", "1", "a"],
+        &["ZADD", "z", "NX", "LT", "1", "a"],
+        &["ZADD", "z", "INCR", "1", "a", "2", "b"],
+        &["ZADD", "z", "1", "a", "2"],
+        &["ZADD", "z", "NX"],
+        &["ZADD", "z", "1"],
+        &["ZADD", "z", "abc", "a"],
+        &["ZADD", "z", "nan", "a"],
+        &["ZADD", "z", "1e400", "a"],
+        &["ZADD", "z", "1e-400", "a"],
+        &["ZADD", "z", " 1", "a"],
+        &["ZADD", "z", "", "a"],
+        &["ZADD", "z", "0x10", "hex", "1.5e3", "exp", "-0", "negzero"],
+        &["ZADD", "z", "1", "x", "bad", "y"],
+        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["ZADD", "missing", "XX", "1", "a"],
+        &["ZADD", "missing", "XX", "INCR", "1", "a"],
+        &["EXISTS", "missing"],
+        &["SET", "s", "x"],
+        &["ZADD", "s", "1", "a"],
+        &["ZADD", "s", "abc", "a"],
+        &["ZINCRBY", "z", "1.5", "new"],
+        &["ZINCRBY", "z", "abc", "new"],
+        &["ZINCRBY", "z", "nx", "new"],
+        &["ZINCRBY", "z", "1", "a", "b"],
+        &["ZINCRBY", "s", "1", "a"],
+        &["ZINCRBY", "fresh", "0.1", "m"],
+        &["ZINCRBY", "fresh", "0.2", "m"],
+        &["ZADD", "inf", "+inf", "i"],
+        &["ZINCRBY", "inf", "-inf", "i"],
+        &["ZINCRBY", "inf", "1", "i"],
+        &["ZADD", "z"],
+        &["ZINCRBY", "z", "1"],
+    ]);
+}
+
+#[test]
+fn lookups_and_removal() {
+    both(&[
+        &["ZADD", "z", "1", "a", "2", "b", "3", "c", "-0", "m"],
+        &["ZSCORE", "z", "a"],
+        &["ZSCORE", "z", "m"],
+        &["ZSCORE", "z", "nope"],
+        &["ZSCORE", "nokey", "a"],
+        &["ZMSCORE", "z", "a", "nope", "c"],
+        &["ZMSCORE", "nokey", "a", "b"],
+        &["ZCARD", "z"],
+        &["ZCARD", "nokey"],
+        &["ZRANK", "z", "a"],
+        &["ZRANK", "z", "c"],
+        &["ZREVRANK", "z", "a"],
+        &["ZRANK", "z", "nope"],
+        &["ZRANK", "nokey", "a"],
+        &["ZRANK", "z"],
+        &["ZRANK", "z", "a", "b"],
+        &["ZREM", "z", "a", "nope", "a"],
+        &["ZREM", "nokey", "a"],
+        &["ZREM", "z", "b", "c", "m", "x"],
+        &["EXISTS", "z"],
+        &["SET", "s", "x"],
+        &["ZSCORE", "s", "a"],
+        &["ZMSCORE", "s", "a"],
+        &["ZCARD", "s"],
+        &["ZRANK", "s", "a"],
+        &["ZREM", "s", "a"],
+        &["ZMSCORE", "z"],
+    ]);
+}
+
+#[test]
+fn counts_and_range_syntax() {
+    both(&[
+        &[
+            "ZADD", "z", "1", "a", "2", "b", "3", "c", "3", "d", "+inf", "e", "-inf", "f",
+        ],
+        &["ZCOUNT", "z", "-inf", "+inf"],
+        &["ZCOUNT", "z", "(1", "3"],
+        &["ZCOUNT", "z", "(1", "(3"],
+        &["ZCOUNT", "z", "3", "1"],
+        &["ZCOUNT", "z", "(3", "3"],
+        &["ZCOUNT", "z", "(", "5"],
+        &["ZCOUNT", "z", " 1", "2"],
+        &["ZCOUNT", "z", "1e400", "inf"],
+        &["ZCOUNT", "z", "(a", "3"],
+        &["ZCOUNT", "z", "1", "x"],
+        &["ZCOUNT", "z", "nan", "1"],
+        &["ZCOUNT", "nokey", "1", "2"],
+        &[
+            "ZADD", "l", "0", "a", "0", "b", "0", "c", "0", "d", "0", "e",
+        ],
+        &["ZLEXCOUNT", "l", "-", "+"],
+        &["ZLEXCOUNT", "l", "[b", "(d"],
+        &["ZLEXCOUNT", "l", "(b", "[d"],
+        &["ZLEXCOUNT", "l", "+", "-"],
+        &["ZLEXCOUNT", "l", "[d", "[b"],
+        &["ZLEXCOUNT", "l", "a", "b"],
+        &["ZLEXCOUNT", "l", "[a", "+a"],
+        &["ZLEXCOUNT", "l", "", "+"],
+        &["ZLEXCOUNT", "nokey", "-", "+"],
+        &["SET", "s", "x"],
+        &["ZCOUNT", "s", "1", "2"],
+        &["ZLEXCOUNT", "s", "-", "+"],
+        &["ZCOUNT", "s", "x", "2"],
+    ]);
+}
+
+#[test]
+fn zrange_family() {
+    both(&[
+        &[
+            "ZADD", "z", "1", "a", "2.5", "b", "3", "c", "4", "d", "5", "e", "0.1", "f",
+        ],
+        &["ZRANGE", "z", "0", "-1"],
+        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["ZRANGE", "z", "-2", "-1", "WITHSCORES", "WITHSCORES"],
+        &["ZRANGE", "z", "2", "1"],
+        &["ZRANGE", "z", "10", "20"],
+        &["ZRANGE", "z", "-100", "100"],
+        &["ZRANGE", "z", "0", "1", "REV"],
+        &["ZRANGE", "z", "0", "1", "REV", "WITHSCORES"],
+        &["ZRANGE", "z", "(1", "5", "BYSCORE"],
+        &[
+            "ZRANGE",
+            "z",
+            "(1",
+            "5",
+            "BYSCORE",
+            "LIMIT",
+            "1",
+            "2",
+            "WITHSCORES",
+        ],
+        &[
+            "ZRANGE",
+            "z",
+            "5",
+            "(1",
+            "BYSCORE",
+            "REV",
+            "LIMIT",
+            "1",
+            "2",
+            "WITHSCORES",
+        ],
+        &["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "0", "-1"],
+        &["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "-1", "2"],
+        &["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "10", "2"],
+        &["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "2", "0"],
+        &["ZRANGE", "z", "0", "-1", "LIMIT", "0", "-1"],
+        &["ZRANGE", "z", "0", "-1", "LIMIT", "0", "1"],
+        &["ZRANGE", "z", "0", "-1", "BYLEX"],
+        &["ZRANGE", "z", "[a", "[c", "BYLEX", "WITHSCORES"],
+        &["ZRANGE", "z", "0", "1", "BYSCORE", "BYLEX"],
+        &["ZRANGE", "z", "0", "1", "REV", "REV"],
+        &["ZRANGE", "z", "0", "1", "LIMIT", "0"],
+        &["ZRANGE", "z", "0", "1", "LIMIT", "a", "1"],
+        &["ZRANGE", "z", "0", "1", "BYSCORE", "LIMIT", "0", "x"],
+        &["ZRANGE", "z", "0", "1", "FOO"],
+        &["ZRANGE", "z", "a", "b"],
+        &["ZRANGE", "z", "a", "b", "BYSCORE"],
+        &["ZRANGE", "nokey", "0", "-1"],
+        &["ZRANGEBYSCORE", "z", "-inf", "+inf", "WITHSCORES"],
+        &["ZRANGEBYSCORE", "z", "(1", "(5", "LIMIT", "1", "1"],
+        &["ZRANGEBYSCORE", "z", "1", "5", "LIMIT", "0"],
+        &["ZRANGEBYSCORE", "z", "1", "5", "REV"],
+        &["ZRANGEBYSCORE", "z", "1", "5", "BYLEX"],
+        &["ZRANGEBYSCORE", "z", "x", "5"],
+        &[
+            "ZREVRANGEBYSCORE",
+            "z",
+            "+inf",
+            "-inf",
+            "WITHSCORES",
+            "LIMIT",
+            "1",
+            "3",
+        ],
+        &["ZREVRANGEBYSCORE", "z", "1", "5"],
+        &["ZREVRANGE", "z", "0", "2", "WITHSCORES"],
+        &["ZREVRANGE", "z", "0", "2", "LIMIT", "0", "1"],
+        &["ZREVRANGE", "z", "0", "2", "REV"],
+        &["ZREVRANGE", "z", "0", "2", "FOO"],
+        &[
+            "ZADD", "l", "0", "a", "0", "b", "0", "c", "0", "d", "0", "e",
+        ],
+        &["ZRANGEBYLEX", "l", "-", "+"],
+        &["ZRANGEBYLEX", "l", "[b", "(e", "LIMIT", "1", "5"],
+        &["ZRANGEBYLEX", "l", "-", "+", "WITHSCORES"],
+        &["ZRANGEBYLEX", "l", "a", "+"],
+        &["ZREVRANGEBYLEX", "l", "+", "-", "LIMIT", "0", "2"],
+        &["ZREVRANGEBYLEX", "l", "(d", "[a"],
+        &["ZRANGE", "l", "+", "[c", "BYLEX", "REV", "LIMIT", "1", "10"],
+        &["SET", "s", "x"],
+        &["ZRANGE", "s", "0", "-1"],
+        &["ZRANGE", "s", "a", "-1"],
+        &["ZRANGEBYLEX", "s", "-", "+"],
+        &["ZRANGE", "z", "0"],
+    ]);
+}
+
+#[test]
+fn zrangestore_and_encodings_of_results() {
+    let long = "x".repeat(70);
+    let script: Vec<Vec<&str>> = vec![
+        vec![
+            "ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e", "6", &long,
+        ],
+        vec!["ZRANGESTORE", "d", "z", "0", "2"],
+        vec!["OBJECT", "ENCODING", "d"],
+        vec!["ZRANGE", "d", "0", "-1", "WITHSCORES"],
+        vec!["ZRANGESTORE", "d", "z", "0", "4"],
+        vec!["OBJECT", "ENCODING", "d"],
+        vec!["ZRANGESTORE", "d", "z", "5", "5"],
+        vec!["OBJECT", "ENCODING", "d"],
+        vec![
+            "ZRANGESTORE",
+            "d",
+            "z",
+            "(1",
+            "+inf",
+            "BYSCORE",
+            "LIMIT",
+            "1",
+            "2",
+        ],
+        vec!["ZRANGE", "d", "0", "-1", "WITHSCORES"],
+        vec![
+            "ZRANGESTORE",
+            "d",
+            "z",
+            "+inf",
+            "(1",
+            "BYSCORE",
+            "REV",
+            "LIMIT",
+            "0",
+            "1",
+        ],
+        vec!["ZRANGE", "d", "0", "-1", "WITHSCORES"],
+        vec!["ZRANGESTORE", "d", "z", "0", "-1", "WITHSCORES"],
+        vec!["ZRANGESTORE", "d", "z", "0", "-1", "LIMIT", "0", "1"],
+        vec!["SET", "str", "v"],
+        vec!["EXPIRE", "str", "100"],
+        vec!["ZRANGESTORE", "str", "z", "0", "0"],
+        vec!["TYPE", "str"],
+        vec!["TTL", "str"],
+        vec!["ZRANGESTORE", "d", "z", "10", "20"],
+        vec!["EXISTS", "d"],
+        vec!["ZRANGESTORE", "d", "nokey", "0", "-1"],
+        vec!["ZRANGESTORE", "d", "str", "0", "-1"],
+        vec!["ZRANGESTORE", "d", "s", "0"],
+        vec!["ZUNIONSTORE", "u", "1", "z"],
+        vec!["OBJECT", "ENCODING", "u"],
+        vec!["ZREM", "z", &long],
+        vec!["ZUNIONSTORE", "u", "1", "z"],
+        vec!["OBJECT", "ENCODING", "u"],
+        vec!["ZREM", "z", "e"],
+        vec!["ZUNIONSTORE", "u", "1", "z"],
+        vec!["OBJECT", "ENCODING", "u"],
+        vec!["ZINTERSTORE", "u", "2", "z", "z"],
+        vec!["OBJECT", "ENCODING", "u"],
+    ];
+    let script: Vec<&[&str]> = script.iter().map(|c| c.as_slice()).collect();
+    differential_with(&script, false, &["--zset-max-listpack-entries", "4"]);
+}
+
+#[test]
+fn remove_ranges() {
+    both(&[
+        &[
+            "ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e",
+        ],
+        &["ZREMRANGEBYRANK", "z", "0", "0"],
+        &["ZREMRANGEBYRANK", "z", "-1", "-1"],
+        &["ZREMRANGEBYRANK", "z", "5", "10"],
+        &["ZREMRANGEBYRANK", "z", "2", "1"],
+        &["ZRANGE", "z", "0", "-1"],
+        &["ZREMRANGEBYSCORE", "z", "(2", "3"],
+        &["ZREMRANGEBYSCORE", "z", "10", "20"],
+        &["ZADD", "lex", "0", "x", "0", "y", "0", "z"],
+        &["ZREMRANGEBYLEX", "lex", "[x", "(z"],
+        &["ZREMRANGEBYLEX", "lex", "-", "+"],
+        &["EXISTS", "lex"],
+        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["ZREMRANGEBYRANK", "z", "a", "1"],
+        &["ZREMRANGEBYSCORE", "z", "a", "1"],
+        &["ZREMRANGEBYLEX", "z", "a", "b"],
+        &["ZREMRANGEBYRANK", "nokey", "0", "-1"],
+        &["ZREMRANGEBYSCORE", "nokey", "-inf", "+inf"],
+        &["ZREMRANGEBYLEX", "nokey", "-", "+"],
+        &["ZREMRANGEBYSCORE", "z", "-inf", "+inf"],
+        &["EXISTS", "z"],
+        &["SET", "s", "x"],
+        &["ZREMRANGEBYRANK", "s", "0", "-1"],
+        &["ZREMRANGEBYSCORE", "s", "x", "1"],
+    ]);
+}
+
+#[test]
+fn pops() {
+    both(&[
+        &["ZADD", "z", "1", "a", "2.5", "b", "3", "c", "4", "d"],
+        &["ZPOPMIN", "z"],
+        &["ZPOPMAX", "z"],
+        &["ZPOPMIN", "z", "1"],
+        &["ZPOPMIN", "z", "0"],
+        &["ZPOPMIN", "z", "-1"],
+        &["ZPOPMIN", "z", "a"],
+        &["ZPOPMIN", "z", "1", "2"],
+        &["ZPOPMAX", "z", "10"],
+        &["EXISTS", "z"],
+        &["ZPOPMIN", "nokey"],
+        &["ZPOPMIN", "nokey", "3"],
+        &["SET", "s", "x"],
+        &["ZPOPMIN", "s"],
+        &["ZPOPMIN", "s", "0"],
+        &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+        &["ZADD", "y", "1", "x"],
+        &["ZMPOP", "1", "z", "MIN"],
+        &["ZMPOP", "2", "nokey", "z", "MAX", "COUNT", "5"],
+        &["ZMPOP", "2", "nokey", "z", "MAX"],
+        &["ZMPOP", "3", "nokey", "y", "s", "MIN"],
+        &["ZMPOP", "2", "nokey", "s", "MIN"],
+        &["ZMPOP", "0", "z", "MIN"],
+        &["ZMPOP", "-1", "z", "MIN"],
+        &["ZMPOP", "a", "z", "MIN"],
+        &["ZMPOP", "1", "z", "FOO"],
+        &["ZMPOP", "2", "z", "MIN"],
+        &["ZMPOP", "5", "z", "MIN"],
+        &["ZMPOP", "1", "z", "MIN", "COUNT", "0"],
+        &["ZMPOP", "1", "z", "MIN", "COUNT", "a"],
+        &["ZMPOP", "1", "z", "MIN", "COUNT"],
+        &["ZMPOP", "1", "z", "MIN", "COUNT", "1", "COUNT", "1"],
+        &["ZMPOP", "1", "z", "MIN", "FOO"],
+        &["ZMPOP", "1", "nokey", "MIN"],
+        &["ZMPOP", "1", "z"],
+    ]);
+}
+
+#[test]
+fn set_algebra() {
+    both(&[
+        &["ZADD", "a", "1", "x", "2", "y", "3", "z"],
+        &["ZADD", "b", "10", "y", "20", "z", "30", "w"],
+        &["ZADD", "c", "+inf", "x", "-inf", "y"],
+        &["ZUNION", "2", "a", "b"],
+        &["ZUNION", "2", "a", "b", "WITHSCORES"],
+        &["ZUNION", "2", "a", "b", "WEIGHTS", "2", "0.5", "WITHSCORES"],
+        &["ZUNION", "2", "a", "b", "AGGREGATE", "MIN", "WITHSCORES"],
+        &["ZUNION", "2", "a", "b", "AGGREGATE", "max", "WITHSCORES"],
+        &["ZUNION", "3", "a", "b", "nokey", "WITHSCORES"],
+        &["ZUNION", "2", "c", "c", "WITHSCORES"],
+        &["ZUNION", "2", "a", "c", "WEIGHTS", "1", "-1", "WITHSCORES"],
+        &["ZUNION", "1", "a", "WEIGHTS", "inf", "WITHSCORES"],
+        &["ZINTER", "2", "a", "b", "WITHSCORES"],
+        &[
+            "ZINTER",
+            "2",
+            "a",
+            "b",
+            "WEIGHTS",
+            "1",
+            "2",
+            "AGGREGATE",
+            "MAX",
+            "WITHSCORES",
+        ],
+        &["ZINTER", "3", "a", "b", "c", "WITHSCORES"],
+        &["ZINTER", "2", "a", "nokey"],
+        &["ZDIFF", "2", "a", "b", "WITHSCORES"],
+        &["ZDIFF", "3", "b", "a", "nokey"],
+        &["ZDIFF", "1", "nokey"],
+        &["ZINTERCARD", "2", "a", "b"],
+        &["ZINTERCARD", "2", "a", "b", "LIMIT", "1"],
+        &["ZINTERCARD", "2", "a", "b", "LIMIT", "0"],
+        &["ZINTERCARD", "2", "a", "b", "LIMIT", "-1"],
+        &["ZINTERCARD", "2", "a", "b", "LIMIT", "1", "LIMIT", "5"],
+        &["ZINTERCARD", "2", "a", "b", "WITHSCORES"],
+        &["ZINTERCARD", "0", "a"],
+        &["ZINTERCARD", "a", "a"],
+        &["ZINTERCARD", "3", "a", "b"],
+        &["ZUNION", "0", "a"],
+        &["ZUNION", "-1", "a"],
+        &["ZUNION", "x", "a"],
+        &["ZUNION", "3", "a", "b"],
+        &["ZUNION", "2", "a", "b", "WEIGHTS", "1"],
+        &["ZUNION", "2", "a", "b", "WEIGHTS", "1", "x"],
+        &["ZUNION", "2", "a", "b", "WEIGHTS", "1", "nan"],
+        &["ZUNION", "2", "a", "b", "AGGREGATE", "avg"],
+        &["ZUNION", "2", "a", "b", "AGGREGATE"],
+        &["ZUNION", "2", "a", "b", "LIMIT", "1"],
+        &["ZDIFF", "2", "a", "b", "WEIGHTS", "1", "1"],
+        &["ZDIFF", "2", "a", "b", "AGGREGATE", "SUM"],
+        &["SET", "s", "v"],
+        &["ZUNION", "2", "a", "s"],
+        &["ZUNION", "2", "s", "a", "BADOPT"],
+        &["ZINTER", "2", "nokey", "s"],
+        &["ZUNIONSTORE", "d", "2", "a", "b"],
+        &["ZRANGE", "d", "0", "-1", "WITHSCORES"],
+        &["ZUNIONSTORE", "d", "2", "a", "b", "WITHSCORES"],
+        &["ZINTERSTORE", "d", "2", "a", "b", "AGGREGATE", "MIN"],
+        &["ZRANGE", "d", "0", "-1", "WITHSCORES"],
+        &["ZDIFFSTORE", "d", "2", "a", "b"],
+        &["ZRANGE", "d", "0", "-1", "WITHSCORES"],
+        &["ZINTERSTORE", "d", "2", "a", "nokey"],
+        &["EXISTS", "d"],
+        &["ZUNIONSTORE", "a", "2", "a", "b"],
+        &["ZRANGE", "a", "0", "-1", "WITHSCORES"],
+        &["ZUNIONSTORE", "s", "1", "b"],
+        &["TYPE", "s"],
+        &["ZUNIONSTORE", "d", "0", "a"],
+        &["ZDIFFSTORE", "d", "1"],
+    ]);
+}
+
+#[test]
+fn zrandmember_deterministic_parts() {
+    both(&[
+        &["ZADD", "z", "3", "c", "1", "a", "2", "b", "4", "d"],
+        &["ZRANDMEMBER", "z", "4"],
+        &["ZRANDMEMBER", "z", "10", "WITHSCORES"],
+        &["ZRANDMEMBER", "z", "0"],
+        &["ZRANDMEMBER", "z", "0", "WITHSCORES"],
+        &["ZRANDMEMBER", "nokey"],
+        &["ZRANDMEMBER", "nokey", "5"],
+        &["ZRANDMEMBER", "nokey", "-5", "WITHSCORES"],
+        &["ZRANDMEMBER", "z", "a"],
+        &["ZRANDMEMBER", "z", "1", "FOO"],
+        &["ZRANDMEMBER", "z", "1", "WITHSCORES", "x"],
+        &["ZRANDMEMBER", "z", "-9223372036854775808"],
+        &["ZRANDMEMBER", "z", "9223372036854775807", "WITHSCORES"],
+        &["ZRANDMEMBER", "z", "-4611686018427387904", "WITHSCORES"],
+        &["ZADD", "one", "5", "only"],
+        &["ZRANDMEMBER", "one"],
+        &["ZRANDMEMBER", "one", "-3", "WITHSCORES"],
+        &["ZRANDMEMBER", "one", "1"],
+        &["SET", "s", "x"],
+        &["ZRANDMEMBER", "s"],
+        &["ZRANDMEMBER", "s", "2"],
+    ]);
+}
+
+#[test]
+fn zscan_on_listpack() {
+    both(&[
+        &[
+            "ZADD", "z", "1", "a", "1.5", "b", "1e17", "c", "-inf", "d", "0.1", "ab",
+        ],
+        &["ZSCAN", "z", "0"],
+        &["ZSCAN", "z", "0", "MATCH", "a*"],
+        &["ZSCAN", "z", "0", "COUNT", "1"],
+        &["ZSCAN", "z", "0", "COUNT", "0"],
+        &["ZSCAN", "z", "0", "COUNT", "x"],
+        &["ZSCAN", "z", "0", "MATCH"],
+        &["ZSCAN", "z", "0", "TYPE", "zset"],
+        &["ZSCAN", "z", "abc"],
+        &["ZSCAN", "z", " 1"],
+        &["ZSCAN", "nokey", "0"],
+        &["ZSCAN", "nokey", "0", "FOO"],
+        &["ZSCAN", "nokey", "x"],
+        &["SET", "s", "x"],
+        &["ZSCAN", "s", "0"],
+    ]);
+}
+
+#[test]
+fn encoding_conversion_points() {
+    let at_limit: Vec<String> = (0..128)
+        .flat_map(|i| [i.to_string(), format!("m{i}")])
+        .collect();
+    let mut big_add = vec!["ZADD", "z"];
+    big_add.extend(at_limit.iter().map(String::as_str));
+    let v64 = "v".repeat(64);
+    let v65 = "v".repeat(65);
+    let script: Vec<Vec<&str>> = vec![
+        big_add.clone(),
+        vec!["OBJECT", "ENCODING", "z"],
+        vec!["ZADD", "z", "1", "m0"],
+        vec!["OBJECT", "ENCODING", "z"],
+        vec!["ZADD", "z", "500", "one-more"],
+        vec!["OBJECT", "ENCODING", "z"],
+        vec!["ZREMRANGEBYRANK", "z", "0", "-3"],
+        vec!["OBJECT", "ENCODING", "z"],
+        vec!["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        vec!["ZADD", "v", "1", &v64],
+        vec!["OBJECT", "ENCODING", "v"],
+        vec!["ZADD", "v", "2", &v65],
+        vec!["OBJECT", "ENCODING", "v"],
+        vec!["ZADD", "w", "1", &v65],
+        vec!["OBJECT", "ENCODING", "w"],
+        vec!["ZADD", "x", "1", "a", "2", &v65],
+        vec!["OBJECT", "ENCODING", "x"],
+        vec!["ZADD", "y", "XX", "1", &v65],
+        vec!["EXISTS", "y"],
+        vec!["ZADD", "neg", "-0", "m"],
+        vec!["ZSCORE", "neg", "m"],
+        vec!["TYPE", "z"],
+        vec!["COPY", "z", "zcopy"],
+        vec!["OBJECT", "ENCODING", "zcopy"],
+        vec!["ZRANGE", "zcopy", "0", "-1", "WITHSCORES"],
+        vec!["RENAME", "zcopy", "zrenamed"],
+        vec!["ZCARD", "zrenamed"],
+        vec!["OBJECT", "ENCODING", "v"],
+        vec!["SCAN", "0", "TYPE", "zset", "COUNT", "1000"],
+    ];
+    let script: Vec<&[&str]> = script.iter().map(|c| c.as_slice()).collect();
+    // SCAN's key order differs between the servers; only the last line lists keys, so compare
+    // everything else and check SCAN TYPE separately below.
+    differential(&script[..script.len() - 1], false);
+    differential(&script[..script.len() - 1], true);
+    differential_with(
+        &[
+            &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+            &["OBJECT", "ENCODING", "z"],
+            &["ZADD", "z", "4", "d"],
+            &["OBJECT", "ENCODING", "z"],
+            &["ZADD", "n", "1", "a", "1", "a", "1", "a", "1", "a"],
+            &["OBJECT", "ENCODING", "n"],
+            &["ZADD", "v", "1", "abcde"],
+            &["OBJECT", "ENCODING", "v"],
+            &["ZADD", "v", "1", "abcdef"],
+            &["OBJECT", "ENCODING", "v"],
+            &["CONFIG", "SET", "zset-max-listpack-entries", "0"],
+            &["ZADD", "e", "1", "a"],
+            &["OBJECT", "ENCODING", "e"],
+            &["CONFIG", "SET", "zset-max-ziplist-entries", "128"],
+            &["CONFIG", "GET", "zset-max-listpack-entries"],
+            &["ZADD", "f", "1", "a"],
+            &["OBJECT", "ENCODING", "f"],
+        ],
+        false,
+        &[
+            "--zset-max-listpack-entries",
+            "3",
+            "--zset-max-listpack-value",
+            "5",
+        ],
+    );
+}
+
+/// Scores and ranks on a big (skiplist) set, including -0 kept as -0 there.
+#[test]
+fn big_sets_match_redis() {
+    let members: Vec<String> = (0..300)
+        .flat_map(|i| [((i * 37) % 300).to_string(), format!("m{i}")])
+        .collect();
+    let mut add = vec!["ZADD", "z"];
+    add.extend(members.iter().map(String::as_str));
+    let script: Vec<Vec<&str>> = vec![
+        add,
+        vec!["OBJECT", "ENCODING", "z"],
+        vec!["ZRANK", "z", "m150"],
+        vec!["ZREVRANK", "z", "m150"],
+        vec!["ZRANGE", "z", "100", "110", "WITHSCORES"],
+        vec!["ZRANGE", "z", "100", "110", "REV", "WITHSCORES"],
+        vec![
+            "ZRANGE",
+            "z",
+            "(50",
+            "60",
+            "BYSCORE",
+            "LIMIT",
+            "2",
+            "3",
+            "WITHSCORES",
+        ],
+        vec!["ZCOUNT", "z", "10", "(20"],
+        vec!["ZADD", "z", "-0", "negzero"],
+        vec!["ZSCORE", "z", "negzero"],
+        vec!["ZREMRANGEBYRANK", "z", "10", "200"],
+        vec!["ZCARD", "z"],
+        vec!["ZPOPMIN", "z", "3"],
+        vec!["ZPOPMAX", "z", "3"],
+        vec!["ZRANDMEMBER", "z", "1000", "WITHSCORES"],
+        vec!["ZUNIONSTORE", "u", "1", "z"],
+        vec!["OBJECT", "ENCODING", "u"],
+        vec!["ZRANGE", "u", "0", "-1", "WITHSCORES"],
+        vec!["ZREMRANGEBYSCORE", "z", "-inf", "+inf"],
+        vec!["EXISTS", "z"],
+    ];
+    let script: Vec<&[&str]> = script.iter().map(|c| c.as_slice()).collect();
+    differential(&script, false);
+    differential(&script, true);
+}
+
+fn bulk_strings(reply: &[u8]) -> Vec<String> {
+    // Pulls the bulk strings out of an array reply, in order.
+    let text = String::from_utf8_lossy(reply);
+    let mut out = Vec::new();
+    let mut lines = text.split("\r\n");
+    while let Some(line) = lines.next() {
+        if line.starts_with('$') && line != "$-1" {
+            out.push(lines.next().unwrap_or("").to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn zscan_on_big_set_returns_everything() {
+    let server = Server::lite(&[]);
+    let mut c = server.raw();
+    let mut add = vec!["ZADD".to_string(), "z".to_string()];
+    for i in 0..1000 {
+        add.push(i.to_string());
+        add.push(format!("member:{i}"));
+    }
+    let add: Vec<&str> = add.iter().map(String::as_str).collect();
+    c.cmd(&add);
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = "0".to_string();
+    let mut calls = 0;
+    loop {
+        let reply = c.cmd(&["ZSCAN", "z", &cursor, "COUNT", "20"]);
+        let items = bulk_strings(&reply);
+        cursor = items[0].clone();
+        for pair in items[1..].chunks(2) {
+            let n: usize = pair[0].strip_prefix("member:").unwrap().parse().unwrap();
+            assert_eq!(pair[1], n.to_string());
+            seen.insert(n);
+        }
+        calls += 1;
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 1000);
+    assert!(calls > 10, "COUNT bounds each call ({calls} calls)");
+    let matched =
+        bulk_strings(&c.cmd(&["ZSCAN", "z", "0", "MATCH", "member:99*", "COUNT", "100000"]));
+    assert_eq!(matched.len(), 1 + 2 * 11);
+}
+
+#[test]
+fn zrandmember_random_parts() {
+    let server = Server::lite(&[]);
+    let mut c = server.raw();
+    c.cmd(&[
+        "ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e",
+    ]);
+    for count in ["2", "4"] {
+        let picked = bulk_strings(&c.cmd(&["ZRANDMEMBER", "z", count]));
+        let unique: std::collections::HashSet<_> = picked.iter().collect();
+        assert_eq!(unique.len(), picked.len());
+        assert_eq!(picked.len(), count.parse::<usize>().unwrap());
+    }
+    let picked = bulk_strings(&c.cmd(&["ZRANDMEMBER", "z", "-20", "WITHSCORES"]));
+    assert_eq!(picked.len(), 40);
+    for pair in picked.chunks(2) {
+        assert_eq!(
+            pair[1],
+            ((pair[0].as_bytes()[0] - b'a' + 1) as u32).to_string()
+        );
+    }
+    let one = bulk_strings(&c.cmd(&["ZRANDMEMBER", "z"]));
+    assert!(["a", "b", "c", "d", "e"].contains(&one[0].as_str()));
+    let mut c3 = server.raw();
+    c3.cmd(&["HELLO", "3"]);
+    let reply = String::from_utf8(c3.cmd(&["ZRANDMEMBER", "z", "-2", "WITHSCORES"])).unwrap();
+    assert!(reply.starts_with("*2\r\n*2\r\n$1\r\n"), "{reply:?}");
+}
+
+#[test]
+fn keyspace_notifications() {
+    let server = Server::lite(&[]);
+    let mut c = server.raw();
+    let reply = c.cmd_text(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    assert_eq!(reply, "+OK\r\n");
+    let mut sub = server.raw();
+    let reply = sub.cmd_text(&["PSUBSCRIBE", "__keyevent@0__:*"]);
+    if reply.starts_with('-') {
+        eprintln!("SKIPPED: PSUBSCRIBE is not available in this build: {reply}");
+        return;
+    }
+    let script: &[&[&str]] = &[
+        &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+        &["ZADD", "z", "1", "a"],
+        &["ZINCRBY", "z", "1", "a"],
+        &["ZREM", "z", "a"],
+        &["ZREMRANGEBYSCORE", "z", "2", "2"],
+        &["ZPOPMAX", "z"],
+        &["ZADD", "z", "1", "a", "2", "b"],
+        &["ZRANGESTORE", "d", "z", "0", "0"],
+        &["ZUNIONSTORE", "d", "1", "z"],
+        &["ZINTERSTORE", "d", "2", "z", "nokey"],
+        &["ZREMRANGEBYRANK", "z", "0", "-1"],
+    ];
+    for cmd in script {
+        c.cmd(cmd);
+    }
+    let expected = [
+        "zadd",
+        "zincr",
+        "zrem",
+        "zremrangebyscore",
+        "zpopmax",
+        "del",
+        "zadd",
+        "zrangestore",
+        "zunionstore",
+        "del",
+        "zremrangebyrank",
+        "del",
+    ];
+    for event in expected {
+        let msg = String::from_utf8_lossy(&sub.read_reply()).into_owned();
+        assert!(
+            msg.contains(&format!("__keyevent@0__:{event}\r\n")),
+            "wanted {event}: {msg:?}"
+        );
+    }
+}
+
+/// A small deterministic generator, so the randomized script is the same on every run.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// Random adds, removals, range queries and pops, on both encodings (the listpack limit is
+/// low, so the sets cross it), compared with real Redis.
+#[test]
+fn randomized_scripts_match_redis() {
+    let mut rng = Lcg(7);
+    let mut script: Vec<Vec<String>> = Vec::new();
+    let bound = |rng: &mut Lcg| -> String {
+        match rng.next(6) {
+            0 => "-inf".into(),
+            1 => "+inf".into(),
+            2 => format!("({}", rng.next(12) as f64 / 2.0),
+            _ => (rng.next(12) as f64 / 2.0).to_string(),
+        }
+    };
+    let lex = |rng: &mut Lcg| -> String {
+        match rng.next(6) {
+            0 => "-".into(),
+            1 => "+".into(),
+            2 => format!("(m{}", rng.next(30)),
+            _ => format!("[m{}", rng.next(30)),
+        }
+    };
+    for _ in 0..400 {
+        let key = ["a", "b"][rng.next(2) as usize].to_string();
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let cmd: Vec<String> = match rng.next(12) {
+            0..=2 => {
+                let mut c = s(&["ZADD", &key]);
+                for _ in 0..1 + rng.next(6) {
+                    c.push((rng.next(12) as f64 / 2.0).to_string());
+                    c.push(format!("m{}", rng.next(30)));
+                }
+                c
+            }
+            3 => s(&[
+                "ZREM",
+                &key,
+                &format!("m{}", rng.next(30)),
+                &format!("m{}", rng.next(30)),
+            ]),
+            4 => {
+                let mut c = s(&["ZRANGE", &key]);
+                let by = rng.next(2);
+                let rev = rng.next(2) == 1;
+                if by == 0 {
+                    c.push((rng.next(20) as i64 - 10).to_string());
+                    c.push((rng.next(20) as i64 - 10).to_string());
+                } else {
+                    c.push(bound(&mut rng));
+                    c.push(bound(&mut rng));
+                    c.push("BYSCORE".into());
+                    if rng.next(2) == 0 {
+                        c.extend(s(&[
+                            "LIMIT",
+                            &rng.next(5).to_string(),
+                            &(rng.next(6) as i64 - 1).to_string(),
+                        ]));
+                    }
+                }
+                if rev {
+                    c.push("REV".into());
+                }
+                if rng.next(2) == 0 {
+                    c.push("WITHSCORES".into());
+                }
+                c
+            }
+            5 => s(&["ZCOUNT", &key, &bound(&mut rng), &bound(&mut rng)]),
+            6 => s(&["ZRANK", &key, &format!("m{}", rng.next(30))]),
+            7 => s(&["ZREVRANK", &key, &format!("m{}", rng.next(30))]),
+            8 => s(&["ZREMRANGEBYSCORE", &key, &bound(&mut rng), &bound(&mut rng)]),
+            9 => s(&[
+                "ZREMRANGEBYRANK",
+                &key,
+                &(rng.next(8) as i64 - 4).to_string(),
+                &(rng.next(8) as i64 - 4).to_string(),
+            ]),
+            10 => s(&[
+                ["ZPOPMIN", "ZPOPMAX"][rng.next(2) as usize],
+                &key,
+                &rng.next(3).to_string(),
+            ]),
+            _ => {
+                // Lex ranges need equal scores: the `l` key only ever has score 0.
+                let (min, max) = (lex(&mut rng), lex(&mut rng));
+                match rng.next(6) {
+                    0..=2 => s(&["ZADD", "l", "0", &format!("m{}", rng.next(30))]),
+                    3 => {
+                        let mut c = s(&["ZRANGEBYLEX", "l", &min, &max]);
+                        if rng.next(2) == 0 {
+                            let (offset, count) = (rng.next(4), rng.next(5) as i64 - 1);
+                            c.extend(s(&["LIMIT", &offset.to_string(), &count.to_string()]));
+                        }
+                        c
+                    }
+                    4 => s(&["ZREVRANGEBYLEX", "l", &min, &max]),
+                    _ if rng.next(3) == 0 => s(&["ZREMRANGEBYLEX", "l", &min, &max]),
+                    _ => s(&["ZLEXCOUNT", "l", &min, &max]),
+                }
+            }
+        };
+        script.push(cmd);
+        script.push(vec![
+            "ZRANGE".into(),
+            key.clone(),
+            "0".into(),
+            "-1".into(),
+            "WITHSCORES".into(),
+        ]);
+    }
+    script.push(vec![
+        "ZUNION".into(),
+        "3".into(),
+        "a".into(),
+        "b".into(),
+        "l".into(),
+        "WITHSCORES".into(),
+    ]);
+    script.push(vec![
+        "ZINTER".into(),
+        "2".into(),
+        "a".into(),
+        "b".into(),
+        "WITHSCORES".into(),
+    ]);
+    script.push(vec![
+        "ZDIFF".into(),
+        "2".into(),
+        "a".into(),
+        "b".into(),
+        "WITHSCORES".into(),
+    ]);
+    let owned: Vec<Vec<&str>> = script
+        .iter()
+        .map(|c| c.iter().map(String::as_str).collect())
+        .collect();
+    let script: Vec<&[&str]> = owned.iter().map(|c| c.as_slice()).collect();
+    differential_with(&script, false, &["--zset-max-listpack-entries", "8"]);
+    differential_with(&script, true, &["--zset-max-listpack-entries", "8"]);
+}
+
+#[test]
+fn scan_type_finds_sorted_sets() {
+    let server = Server::lite(&[]);
+    let mut c = server.raw();
+    c.cmd(&["ZADD", "z1", "1", "a"]);
+    c.cmd(&["ZADD", "z2", "1", "a"]);
+    c.cmd(&["SET", "s", "x"]);
+    let mut keys = bulk_strings(&c.cmd(&["SCAN", "0", "TYPE", "zset", "COUNT", "100"]));
+    keys.remove(0);
+    keys.sort();
+    assert_eq!(keys, ["z1", "z2"]);
+}
+
+#[test]
+fn destination_may_be_a_source() {
+    both(&[
+        &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+        &["ZRANGESTORE", "z", "z", "0", "1"],
+        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["ZUNIONSTORE", "z", "2", "z", "z", "WEIGHTS", "1", "0.5"],
+        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["ZINTERSTORE", "z", "2", "z", "nokey"],
+        &["EXISTS", "z"],
+        &["ZADD", "z", "1", "a"],
+        &["ZMPOP", "2", "z", "z", "MAX", "COUNT", "5"],
+        &["EXISTS", "z"],
+    ]);
+}
+
+/// ZUNION, ZINTER and ZDIFF take plain sets too, each member scoring 1.
+#[test]
+fn set_algebra_accepts_plain_sets() {
+    common::differential(
+        &[
+            &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+            &["SADD", "s", "b", "c", "d"],
+            &["SADD", "ints", "1", "2"],
+            &["ZUNION", "2", "z", "s", "WITHSCORES"],
+            &["ZINTER", "2", "z", "s", "WITHSCORES"],
+            &["ZINTER", "2", "s", "z", "WEIGHTS", "2", "3", "WITHSCORES"],
+            &["ZDIFF", "2", "z", "s", "WITHSCORES"],
+            &[
+                "ZUNIONSTORE",
+                "dst",
+                "3",
+                "z",
+                "s",
+                "ints",
+                "AGGREGATE",
+                "MAX",
+            ],
+            &["ZRANGE", "dst", "0", "-1", "WITHSCORES"],
+            &["ZINTERCARD", "2", "z", "s"],
+            &["SET", "str", "x"],
+            &["ZUNION", "2", "z", "str"],
+        ],
+        false,
+    );
+}
