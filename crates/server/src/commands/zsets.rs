@@ -1223,7 +1223,7 @@ impl Aggregate {
 /// Calls `f` with every (member, score) of the sorted set at `key`, if any.
 fn each_entry(ctx: &Ctx<'_>, locked: &mut Locked<'_>, key: &[u8], mut f: impl FnMut(&[u8], f64)) {
     let (db, hash) = locked.db(ctx.client.db, key);
-    match db.peek(hash, key, ctx.now_ms).map(|e| Input::of(e)) {
+    match db.peek(hash, key, ctx.now_ms).map(Input::of) {
         Some(Ok(Input::Sorted(z))) => z.range(0, z.len(), false, f),
         Some(Ok(Input::Plain(s))) => s.iter().for_each(|m| f(&m.to_bytes(), 1.0)),
         _ => {}
@@ -1364,7 +1364,7 @@ fn setop_generic(ctx: &mut Ctx<'_>, op: SetOp, store_to: bool, card_only: bool) 
             });
             for &j in &order[1..] {
                 let (db, hash) = locked.db(ctx.client.db, keys[j]);
-                let input = db.peek(hash, keys[j], ctx.now_ms).map(|e| Input::of(e));
+                let input = db.peek(hash, keys[j], ctx.now_ms).map(Input::of);
                 let input = input.and_then(Result::ok);
                 acc.retain(|m, t| match (op, input.as_ref().and_then(|i| i.score(m))) {
                     (SetOp::Inter, Some(s)) => {
