@@ -212,3 +212,47 @@ fn blmove_chains_to_a_client_blocked_on_its_destination() {
     assert_eq!(middle.read_reply(), b"$5\r\ntoken\r\n");
     assert_eq!(last.read_reply(), b"*2\r\n$3\r\ndst\r\n$5\r\ntoken\r\n");
 }
+
+#[test]
+fn blocking_zset_pops_match_redis() {
+    for resp3 in [false, true] {
+        differential(
+            &[
+                &["BZPOPMIN", "z", "x"],
+                &["BZPOPMIN", "z", "-1"],
+                &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+                &["BZPOPMIN", "none", "z", "0"],
+                &["BZPOPMAX", "z", "0"],
+                &["BZPOPMIN", "none", "0.01"],
+                &["BZMPOP", "0", "1", "z", "MIN"],
+                &["BZMPOP", "0", "0", "z", "MIN"],
+                &["BZMPOP", "x", "1", "z", "MIN"],
+                &["BZMPOP", "0.01", "1", "none", "MAX", "COUNT", "2"],
+                &["ZADD", "z", "5", "e", "6", "f"],
+                &["BZMPOP", "0", "1", "z", "MAX", "COUNT", "5"],
+                &["SET", "s", "v"],
+                &["BZPOPMIN", "s", "0"],
+                &["MULTI"],
+                &["BZPOPMIN", "none", "0"],
+                &["BZMPOP", "0", "1", "none", "MIN"],
+                &["EXEC"],
+            ],
+            resp3,
+        );
+    }
+}
+
+#[test]
+fn zadd_wakes_a_client_blocked_in_bzpopmin() {
+    let server = Server::lite(&["--threads", "2"]);
+    let mut control = server.raw();
+    let mut blocked = server.raw();
+    blocked.send(&common::encode(&[b"BZPOPMIN", b"z", b"0"]));
+    wait_blocked(&mut control, 1);
+    control.cmd(&["ZADD", "z", "2", "two", "1", "one"]);
+    assert_eq!(
+        blocked.read_reply(),
+        b"*3\r\n$1\r\nz\r\n$3\r\none\r\n$1\r\n1\r\n"
+    );
+    assert_eq!(control.cmd_text(&["ZCARD", "z"]), ":1\r\n");
+}

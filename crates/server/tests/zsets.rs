@@ -958,3 +958,27 @@ fn set_algebra_accepts_plain_sets() {
         false,
     );
 }
+
+#[test]
+fn counted_keys_of_zset_commands_match_redis() {
+    common::differential(
+        &[
+            &["COMMAND", "GETKEYS", "ZUNION", "2", "a", "b", "WITHSCORES"],
+            &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "2", "a", "b"],
+            &[
+                "COMMAND",
+                "GETKEYS",
+                "ZINTERSTORE",
+                "d",
+                "1",
+                "a",
+                "WEIGHTS",
+                "2",
+            ],
+            &["COMMAND", "GETKEYS", "ZDIFFSTORE", "d", "2", "a", "b"],
+            &["COMMAND", "GETKEYS", "ZINTERCARD", "2", "a", "b"],
+            &["COMMAND", "GETKEYS", "ZMPOP", "2", "a", "b", "MIN"],
+        ],
+        false,
+    );
+}

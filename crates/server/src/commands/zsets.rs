@@ -13,6 +13,7 @@ use redis_lite_engine::{Db, Entry, Locked, SmallBytes, Value};
 use redis_lite_protocol::number::{format_f64, parse_i64};
 use redis_lite_protocol::ReplyWriter;
 
+use crate::blocking::parse_timeout;
 use crate::command::flags::*;
 use crate::command::CommandSpec;
 use crate::context::Ctx;
@@ -25,8 +26,9 @@ const fn one_key(spec: CommandSpec, since: &'static str, summary: &'static str) 
 }
 
 /// Commands whose keys follow a `numkeys` argument (COMMAND INFO reports them as movable).
+/// A command whose keys follow a numkeys argument at index 1.
 const fn numkeys(spec: CommandSpec, since: &'static str, summary: &'static str) -> CommandSpec {
-    spec.doc("sorted-set", since, summary)
+    spec.doc("sorted-set", since, summary).counted_keys(1)
 }
 
 const LOG_N: &str = "O(log(N))";
@@ -202,6 +204,21 @@ pub static COMMANDS: &[CommandSpec] = &[
     )
     .complexity("O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
     .syntax("numkeys:integer key... where=(MIN | MAX) [COUNT count:integer]"),
+        CommandSpec::new("bzpopmin", -3, WRITE | FAST | BLOCKING, bzpopmin)
+        .keys(1, -2, 1)
+        .doc("sorted-set", "5.0.0", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available")
+        .complexity("O(log(N)) with N being the number of elements in the sorted set.")
+        .syntax("key... timeout:double"),
+    CommandSpec::new("bzpopmax", -3, WRITE | FAST | BLOCKING, bzpopmax)
+        .keys(1, -2, 1)
+        .doc("sorted-set", "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available")
+        .complexity("O(log(N)) with N being the number of elements in the sorted set.")
+        .syntax("key... timeout:double"),
+    CommandSpec::new("bzmpop", -5, WRITE | BLOCKING, bzmpop)
+        .counted_keys(2)
+        .doc("sorted-set", "7.0.0", "Remove and return members with scores in a sorted set or block until one is available")
+        .complexity("O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
+        .syntax("timeout:double numkeys:integer key... where=(MIN | MAX) [COUNT count:integer]"),
     numkeys(
         CommandSpec::new("zunion", -3, READONLY, zunion),
         "6.2.0",
@@ -225,16 +242,19 @@ pub static COMMANDS: &[CommandSpec] = &[
     .syntax("numkeys:integer key... [WITHSCORES]"),
     CommandSpec::new("zunionstore", -4, WRITE | DENYOOM, zunionstore)
         .keys(1, 1, 1)
+        .counted_keys(2)
         .doc("sorted-set", "2.0.0", "Add multiple sorted sets and store the resulting sorted set in a new key")
         .complexity(UNION_COST)
         .syntax("destination:key numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)]"),
     CommandSpec::new("zinterstore", -4, WRITE | DENYOOM, zinterstore)
         .keys(1, 1, 1)
+        .counted_keys(2)
         .doc("sorted-set", "2.0.0", "Intersect multiple sorted sets and store the resulting sorted set in a new key")
         .complexity(INTER_COST)
         .syntax("destination:key numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)]"),
     CommandSpec::new("zdiffstore", -4, WRITE | DENYOOM, zdiffstore)
         .keys(1, 1, 1)
+        .counted_keys(2)
         .doc("sorted-set", "6.2.0", "Subtract multiple sorted sets and store the resulting sorted set in a new key")
         .complexity(DIFF_COST)
         .syntax("destination:key numkeys:integer key..."),
@@ -1076,6 +1096,8 @@ enum PopReply {
     Single,
     Counted,
     Multi,
+    /// BZPOPMIN/BZPOPMAX: key, member and score, flat.
+    Keyed,
 }
 
 /// Pops from the first of `keys` that holds a sorted set.
@@ -1085,6 +1107,7 @@ fn pop_generic(
     count: usize,
     max: bool,
     reply: PopReply,
+    timeout: Option<u64>,
 ) -> CmdResult {
     let mut locked = ctx.lock(keys.iter().copied());
     let mut found = None;
@@ -1096,8 +1119,9 @@ fn pop_generic(
         }
     }
     let Some(key) = found.filter(|_| count > 0) else {
-        match reply {
-            PopReply::Multi => ctx.out.null_array(),
+        match (reply, timeout) {
+            (_, Some(ms)) => ctx.block(keys, ms, |out| out.null_array()),
+            (PopReply::Multi | PopReply::Keyed, None) => ctx.out.null_array(),
             _ => ctx.out.array(0),
         }
         return Ok(());
@@ -1108,6 +1132,14 @@ fn pop_generic(
         scores: true,
         pairs: reply == PopReply::Multi || (reply == PopReply::Counted && ctx.out.is_resp3()),
     };
+    if reply == PopReply::Keyed {
+        let (member, score) = &items[0];
+        ctx.out.array(3);
+        ctx.out.bulk(key);
+        ctx.out.bulk(member);
+        ctx.out.double(*score);
+        return Ok(());
+    }
     if reply == PopReply::Multi {
         ctx.out.array(2);
         ctx.out.bulk(key);
@@ -1133,7 +1165,7 @@ fn zpop(ctx: &mut Ctx<'_>, max: bool) -> CmdResult {
         }
         _ => (1, PopReply::Single),
     };
-    pop_generic(ctx, &[ctx.arg(1)], count, max, reply)
+    pop_generic(ctx, &[ctx.arg(1)], count, max, reply, None)
 }
 
 /// ZPOPMIN key [count]
@@ -1148,12 +1180,23 @@ fn zpopmax(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]
 fn zmpop(ctx: &mut Ctx<'_>) -> CmdResult {
-    let numkeys = parse_i64(ctx.arg(1))
+    mpop(ctx, 1, None)
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN | MAX [COUNT count]
+fn bzmpop(ctx: &mut Ctx<'_>) -> CmdResult {
+    let timeout = parse_timeout(ctx.arg(1))?;
+    mpop(ctx, 2, Some(timeout))
+}
+
+/// ZMPOP and BZMPOP, whose numkeys argument is at `numkeys_at`.
+fn mpop(ctx: &mut Ctx<'_>, numkeys_at: usize, timeout: Option<u64>) -> CmdResult {
+    let numkeys = parse_i64(ctx.arg(numkeys_at))
         .filter(|n| *n >= 1)
         .ok_or(CommandError::err("numkeys should be greater than 0"))?;
     let where_at = usize::try_from(numkeys)
         .ok()
-        .and_then(|n| n.checked_add(2))
+        .and_then(|n| n.checked_add(numkeys_at + 1))
         .filter(|&i| i < ctx.arg_count())
         .ok_or(CommandError::Syntax)?;
     let max = match () {
@@ -1174,8 +1217,24 @@ fn zmpop(ctx: &mut Ctx<'_>) -> CmdResult {
             return Err(CommandError::Syntax);
         }
     }
-    let keys: &[&[u8]] = &ctx.args[2..where_at];
-    pop_generic(ctx, keys, count.unwrap_or(1), max, PopReply::Multi)
+    let keys: &[&[u8]] = &ctx.args[numkeys_at + 1..where_at];
+    pop_generic(ctx, keys, count.unwrap_or(1), max, PopReply::Multi, timeout)
+}
+
+/// BZPOPMIN key [key ...] timeout
+fn bzpopmin(ctx: &mut Ctx<'_>) -> CmdResult {
+    bzpop(ctx, false)
+}
+
+/// BZPOPMAX key [key ...] timeout
+fn bzpopmax(ctx: &mut Ctx<'_>) -> CmdResult {
+    bzpop(ctx, true)
+}
+
+fn bzpop(ctx: &mut Ctx<'_>, max: bool) -> CmdResult {
+    let timeout = parse_timeout(ctx.arg(ctx.arg_count() - 1))?;
+    let keys = &ctx.args[1..ctx.arg_count() - 1];
+    pop_generic(ctx, keys, 1, max, PopReply::Keyed, Some(timeout))
 }
 
 // ---------------------------------------------------------------------------------------------
