@@ -449,3 +449,30 @@ fn counted_keys_match_redis() {
     let info = server.raw().cmd_text(&["COMMAND", "INFO", "LMPOP"]);
     assert!(info.contains("+movablekeys"), "{info}");
 }
+
+/// DEBUG OBJECT's serializedlength follows RDB's plain encodings for every type.
+#[test]
+fn debug_object_reports_serialized_lengths() {
+    let server = Server::lite(&["--enable-debug-command", "yes"]);
+    let mut raw = server.raw();
+    let length = |raw: &mut common::Raw, key: &str| {
+        let text = raw.cmd_text(&["DEBUG", "OBJECT", key]);
+        text.split_whitespace()
+            .find_map(|f| f.strip_prefix("serializedlength:"))
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+    };
+    raw.cmd(&["SET", "int", "12"]);
+    raw.cmd(&["SET", "str", "bar"]);
+    raw.cmd(&["RPUSH", "list", "a", "bc", "7"]);
+    raw.cmd(&["HSET", "hash", "f", "vv"]);
+    raw.cmd(&["SADD", "set", "x", "1000"]);
+    raw.cmd(&["ZADD", "zset", "1", "m"]);
+    assert_eq!(length(&mut raw, "int"), 2);
+    assert_eq!(length(&mut raw, "str"), 4);
+    assert_eq!(length(&mut raw, "list"), 1 + 2 + 3 + 2);
+    assert_eq!(length(&mut raw, "hash"), 1 + 2 + 3);
+    assert_eq!(length(&mut raw, "set"), 1 + 2 + 3);
+    assert_eq!(length(&mut raw, "zset"), 1 + 2 + 8);
+}

@@ -365,26 +365,74 @@ pub fn refcount(value: &Value) -> i64 {
     }
 }
 
-/// The length of a string value as RDB stores it uncompressed: integers in 2, 3 or 5 bytes,
-/// other strings as a length prefix plus the bytes.
+/// The length of a value in RDB's plain encodings, without LZF compression: integers in 2, 3
+/// or 5 bytes, strings as a length prefix plus their bytes, collections as a count followed by
+/// their elements (sorted-set scores as 8-byte doubles). Redis 7.0 writes small collections as
+/// listpack blobs instead, so its figure for those differs.
 fn serialized_length(value: &Value) -> usize {
-    let len_prefix = |n: usize| match n {
+    match value {
+        Value::Int(n) => int_length(*n),
+        Value::Str(s) => string_length(s),
+        Value::RawStr(s) => string_length(s),
+        Value::List(list) => {
+            length_prefix(list.len())
+                + list
+                    .iter()
+                    .map(|e| string_length(&e.to_vec()))
+                    .sum::<usize>()
+        }
+        Value::Set(set) => {
+            length_prefix(set.len())
+                + set
+                    .iter()
+                    .map(|m| string_length(&m.to_bytes()))
+                    .sum::<usize>()
+        }
+        Value::Hash(hash) => {
+            length_prefix(hash.len())
+                + hash
+                    .iter()
+                    .map(|(f, v)| string_length(f) + string_length(v))
+                    .sum::<usize>()
+        }
+        Value::ZSet(zset) => {
+            let mut total = length_prefix(zset.len());
+            zset.range(0, zset.len(), false, |member, _| {
+                total += string_length(member) + 8
+            });
+            total
+        }
+    }
+}
+
+/// RDB's length prefix: 1, 2, 5 or 9 bytes.
+fn length_prefix(n: usize) -> usize {
+    match n {
         0..=63 => 1,
         64..=16383 => 2,
         _ if n <= u32::MAX as usize => 5,
         _ => 9,
-    };
-    match value {
-        Value::Int(n) if i8::try_from(*n).is_ok() => 2,
-        Value::Int(n) if i16::try_from(*n).is_ok() => 3,
-        Value::Int(n) if i32::try_from(*n).is_ok() => 5,
-        Value::Int(n) => {
-            let digits = itoa::Buffer::new().format(*n).len();
-            len_prefix(digits) + digits
-        }
-        Value::Str(s) => len_prefix(s.len()) + s.len(),
-        Value::RawStr(s) => len_prefix(s.len()) + s.len(),
-        Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => 0,
+    }
+}
+
+/// A string as RDB stores it: as an integer when it is the text of one that fits 32 bits.
+fn string_length(bytes: &[u8]) -> usize {
+    match redis_lite_protocol::number::parse_i64(bytes) {
+        Some(n) if i32::try_from(n).is_ok() => int_length(n),
+        _ => length_prefix(bytes.len()) + bytes.len(),
+    }
+}
+
+fn int_length(n: i64) -> usize {
+    if i8::try_from(n).is_ok() {
+        2
+    } else if i16::try_from(n).is_ok() {
+        3
+    } else if i32::try_from(n).is_ok() {
+        5
+    } else {
+        let digits = itoa::Buffer::new().format(n).len();
+        length_prefix(digits) + digits
     }
 }
 
