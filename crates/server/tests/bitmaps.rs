@@ -437,15 +437,6 @@ fn bitfield_errors_and_bitfield_ro() {
 
 #[test]
 fn other_types_are_wrongtype() {
-    // Lists are written by another family; until they are merged in, there is nothing to test.
-    if !Server::lite(&[])
-        .raw()
-        .cmd_text(&["LPUSH", "list", "a"])
-        .starts_with(':')
-    {
-        eprintln!("SKIPPED: LPUSH is not available yet");
-        return;
-    }
     differential(
         &[
             &["LPUSH", "l", "a"],
@@ -557,16 +548,8 @@ fn keyevents(server: &Server, script: &[&[&str]]) -> Vec<String> {
 
 #[test]
 fn keyspace_events_match_redis() {
-    // PSUBSCRIBE is written in parallel with this family; until it is merged in, skip.
     let lite = Server::lite(&[]);
-    if lite
-        .raw()
-        .cmd_text(&["PSUBSCRIBE", "x"])
-        .starts_with("-ERR unknown command")
-    {
-        eprintln!("SKIPPED: PSUBSCRIBE is not available yet");
-        return;
-    }
+
     let Some(redis) = Server::redis(&[]) else {
         return;
     };

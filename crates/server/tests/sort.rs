@@ -63,6 +63,11 @@ fn sort_matches_redis() {
             &["RPUSH", "spaced", " 2", "1", ""],
             &["SORT", "spaced"],
             &["SORT", "words", "GET", "#", "LIMIT", "0", "1"],
+            &["ZADD", "z", "3", "c", "1", "a", "2", "b", "0", "10"],
+            &["SORT", "z", "ALPHA"],
+            &["SORT", "z", "BY", "nosort"],
+            &["SORT", "z", "BY", "nosort", "DESC", "LIMIT", "1", "2"],
+            &["SORT", "z", "BY", "w_*", "GET", "#"],
         ],
         false,
     );

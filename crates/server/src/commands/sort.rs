@@ -127,6 +127,13 @@ fn sort_generic(ctx: &mut Ctx<'_>, read_only: bool) -> CmdResult {
         None => (Vec::new(), false),
         Some(Value::List(list)) => (list.iter().map(|e| e.to_vec()).collect(), false),
         Some(Value::Set(set)) => (set.iter().map(|m| m.to_vec()).collect::<Vec<_>>(), true),
+        Some(Value::ZSet(zset)) => {
+            let mut members = Vec::with_capacity(zset.len());
+            zset.range(0, zset.len(), false, |member, _| {
+                members.push(member.to_vec())
+            });
+            (members, false)
+        }
         Some(_) => return Err(CommandError::WrongType),
     };
     // A set's natural order is arbitrary: when it is stored, sort it so the result is
