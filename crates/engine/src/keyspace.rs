@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, MutexGuard};
 use rand::Rng;
+use smallvec::SmallVec;
 
 use crate::bytes::SmallBytes;
 use crate::dict::{Dict, Entry};
@@ -335,7 +336,8 @@ pub struct Keyspace {
 /// Shards locked for one command, in index order.
 pub struct Locked<'a> {
     keyspace: &'a Keyspace,
-    guards: Vec<(usize, MutexGuard<'a, Shard>)>,
+    /// Most commands touch one or two keys: those guards stay inline, with no allocation.
+    guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]>,
     touch: bool,
 }
 
@@ -422,7 +424,7 @@ impl Keyspace {
 
     /// Locks the shards of all `keys`, in index order.
     pub fn lock_keys<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Locked<'_> {
-        let mut indexes: Vec<usize> = keys
+        let mut indexes: SmallVec<[usize; 4]> = keys
             .into_iter()
             .map(|k| self.shard_index(self.hash(k)))
             .collect();

@@ -2,7 +2,9 @@
 //! dispatch, arity and unknown-command errors, COMMAND (INFO, DOCS, LIST, COUNT, GETKEYS), INFO
 //! commandstats and ACL categories all read these specs.
 
-use std::collections::HashMap;
+/// Command names are looked up on every request: a fast hasher matters, and the names are ours,
+/// not client-controlled keys, so flooding resistance does not.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 use std::sync::OnceLock;
 
 use crate::context::Ctx;
@@ -333,7 +335,7 @@ impl CommandTable {
     pub fn build(families: &[&'static [CommandSpec]]) -> Self {
         let mut table = CommandTable {
             entries: Vec::new(),
-            by_name: HashMap::new(),
+            by_name: HashMap::default(),
         };
         for family in families {
             for spec in family.iter() {
@@ -365,7 +367,7 @@ impl CommandTable {
             full_name,
             id,
             parent,
-            subcommands: HashMap::new(),
+            subcommands: HashMap::default(),
             doc_args,
         });
         id

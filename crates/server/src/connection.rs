@@ -2,6 +2,8 @@
 //! replies at once. Also the dispatch step shared by every command: lookup, arity, auth,
 //! statistics and CLIENT REPLY handling.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,6 +66,9 @@ pub async fn serve(
     let mut settings = Settings::load(&server, &mut parser);
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut output: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    // One kill notification for the connection's life: building a new one per read showed up in
+    // profiles.
+    let mut killed = std::pin::pin!(handle.killed());
 
     'connection: loop {
         if server.config_epoch.load(Relaxed) != settings.epoch {
@@ -79,13 +84,14 @@ pub async fn serve(
                 &mut input,
                 blocked,
                 &mut output,
+                killed.as_mut(),
             )
             .await
             {
                 break;
             }
             if !output.is_empty() {
-                if !write_unless_killed(&mut stream, &output, &handle).await {
+                if !write_unless_killed(&mut stream, &output, killed.as_mut()).await {
                     break;
                 }
                 output.clear();
@@ -111,7 +117,7 @@ pub async fn serve(
             };
             let event = tokio::select! {
                 biased;
-                _ = handle.killed() => Event::Close,
+                                _ = killed.as_mut() => Event::Close,
                 Some(push) = pushes.recv() => Event::Push(push),
                 r = read => match r {
                     Some(Ok(n)) if n > 0 => Event::Read(n),
@@ -133,7 +139,7 @@ pub async fn serve(
                         written += write_push(&mut writer, &more);
                     }
                     handle.pending_push_bytes.fetch_sub(written, Relaxed);
-                    if !write_unless_killed(&mut stream, &output, &handle).await {
+                    if !write_unless_killed(&mut stream, &output, killed.as_mut()).await {
                         break;
                     }
                     stats
@@ -209,7 +215,7 @@ pub async fn serve(
             info.query_buffer_free = input.capacity() - input.len();
         }
         if !output.is_empty() {
-            if !write_unless_killed(&mut stream, &output, &handle).await {
+            if !write_unless_killed(&mut stream, &output, killed.as_mut()).await {
                 break;
             }
             stats
@@ -249,6 +255,7 @@ async fn finish_blocked(
     input: &mut Vec<u8>,
     blocked: BlockedCommand,
     output: &mut Vec<u8>,
+    mut killed: Pin<&mut impl Future<Output = ()>>,
 ) -> bool {
     let handle = client.handle.clone();
     let wake = loop {
@@ -263,7 +270,7 @@ async fn finish_blocked(
         };
         tokio::select! {
             biased;
-            _ = handle.killed() => break None,
+                        _ = killed.as_mut() => break None,
             wake = blocked.waiter.woken() => break Some(wake),
             _ = deadline => break Some(Wake::Timeout),
             read = stream.read_buf(input) => match read {
@@ -304,10 +311,14 @@ async fn finish_blocked(
 
 /// Writes `bytes`, giving up if the client is killed meanwhile: a reader that stopped reading
 /// must not keep its connection (and its subscriptions) alive by blocking the write forever.
-async fn write_unless_killed(stream: &mut TcpStream, bytes: &[u8], handle: &ClientHandle) -> bool {
+async fn write_unless_killed(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    killed: Pin<&mut impl Future<Output = ()>>,
+) -> bool {
     tokio::select! {
         result = stream.write_all(bytes) => result.is_ok(),
-        _ = handle.killed() => false,
+        _ = killed => false,
     }
 }
 

@@ -395,6 +395,7 @@ fn event_loop(server: Arc<Server>, index: usize, mut incoming: mpsc::UnboundedRe
 fn cron(server: Arc<Server>) {
     let mut last_ops = 0u64;
     let mut last_sample = Instant::now();
+    let mut last_peak_sample = Instant::now();
     loop {
         let hz = server.config.read().hz.max(1);
         let period = Duration::from_millis(1000 / hz as u64);
@@ -419,9 +420,14 @@ fn cron(server: Arc<Server>) {
             last_ops = ops;
             last_sample = Instant::now();
         }
-        server
-            .peak_memory
-            .fetch_max(crate::memory::allocated(), Relaxed);
+        // Refreshing the allocator's statistics takes a global lock: once a second is enough
+        // for the peak (INFO refreshes them when it reports).
+        if last_peak_sample.elapsed() >= Duration::from_secs(1) {
+            server
+                .peak_memory
+                .fetch_max(crate::memory::allocated(), Relaxed);
+            last_peak_sample = Instant::now();
+        }
         std::thread::sleep(period.saturating_sub(tick.elapsed()));
     }
 }
