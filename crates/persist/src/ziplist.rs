@@ -10,16 +10,7 @@
 //! - `11000000` int16, `11010000` int32, `11100000` int64, `11110000` int24,
 //!   `11111110` int8 (all little-endian); `1111xxxx` with xxxx in 1..=13: the value xxxx - 1.
 
-use crate::listpack::Entry;
-
-fn le_int(b: &[u8]) -> i64 {
-    let mut v: u64 = 0;
-    for (i, &x) in b.iter().enumerate() {
-        v |= (x as u64) << (8 * i);
-    }
-    let shift = 64 - 8 * b.len() as u32;
-    ((v << shift) as i64) >> shift
-}
+use crate::listpack::{le_int, Entry};
 
 /// Decodes and validates a whole ziplist.
 pub fn decode(zl: &[u8]) -> Result<Vec<Entry<'_>>, &'static str> {
@@ -192,11 +183,20 @@ mod tests {
             prop_assert_eq!(got, items);
         }
 
+        /// Every blob decoder (ziplist, listpack, intset) on garbage, with and without a
+        /// plausible size header: errors, never panics.
         #[test]
-        fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..100)) {
-            let mut d = data.clone();
-            if d.len() >= 4 { let n = d.len() as u32; d[..4].copy_from_slice(&n.to_le_bytes()); }
-            let _ = decode(&d);
+        fn garbage_blobs_never_panic(data in proptest::collection::vec(any::<u8>(), 0..100)) {
+            let mut sized = data.clone();
+            if sized.len() >= 4 {
+                let n = sized.len() as u32;
+                sized[..4].copy_from_slice(&n.to_le_bytes());
+            }
+            for d in [&data, &sized] {
+                let _ = decode(d);
+                let _ = crate::listpack::decode(d);
+                let _ = crate::intset::decode(d);
+            }
         }
     }
 }

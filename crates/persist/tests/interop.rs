@@ -13,7 +13,33 @@ use redis_lite_engine::list::{End, List};
 use redis_lite_engine::set::Set;
 use redis_lite_engine::zset::ZSet;
 use redis_lite_engine::{EncodingLimits, Value};
-use redis_lite_persist::rdb::{read_rdb, Event, RdbWriter, WriteOptions};
+use redis_lite_persist::rdb::{read_rdb, Event, WriteOptions};
+
+mod common;
+use common::Item;
+
+/// Loads a file Redis wrote, checking its checksum was verified and its aux fields seen.
+fn read_file(path: &Path) -> Vec<Item> {
+    let mut aux = Vec::new();
+    let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    let summary = read_rdb(file, EncodingLimits::default(), |e| {
+        if let Event::Aux { key, .. } = e {
+            aux.push(String::from_utf8(key).unwrap());
+        }
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(summary.checksum_verified);
+    assert!(aux.contains(&"redis-ver".to_string()), "{aux:?}");
+    let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    common::read_from(file).unwrap()
+}
+
+fn write_file(path: &Path, data: &[Item], opts: WriteOptions) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    common::write_to(file, data, opts);
+}
+use redis_lite_persist::{dump_value, restore_value};
 use redis_lite_protocol::number::format_f64;
 
 const REDIS: &str = "/usr/bin/redis-server";
@@ -286,8 +312,6 @@ fn encoding_redis(c: &mut Conn, key: &[u8]) -> String {
 // ---------------------------------------------------------------------------------------------
 // A dataset covering every type and encoding.
 
-type Item = (u64, Vec<u8>, Value, Option<i64>);
-
 fn dataset(expire_at: i64) -> Vec<Item> {
     let l = EncodingLimits::default();
     let mut out: Vec<Item> = Vec::with_capacity(64);
@@ -429,34 +453,6 @@ fn populate(c: &mut Conn, key: &[u8], v: &Value, expire: Option<i64>) {
     }
 }
 
-fn read_file(path: &Path) -> Vec<Item> {
-    let file = std::fs::File::open(path).unwrap();
-    let mut db = 0;
-    let mut out = Vec::new();
-    let mut aux = Vec::new();
-    let summary = read_rdb(
-        std::io::BufReader::new(file),
-        EncodingLimits::default(),
-        |e| {
-            match e {
-                Event::SelectDb(d) => db = d,
-                Event::Aux { key, .. } => aux.push(String::from_utf8(key).unwrap()),
-                Event::Entry {
-                    key,
-                    value,
-                    expire_at_ms,
-                } => out.push((db, key, value, expire_at_ms)),
-                _ => {}
-            }
-            Ok(())
-        },
-    )
-    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(summary.checksum_verified);
-    assert!(aux.contains(&"redis-ver".to_string()), "{aux:?}");
-    out
-}
-
 #[test]
 fn redis_file_loads_here() {
     if !available() {
@@ -492,28 +488,25 @@ fn redis_file_loads_here() {
         assert_eq!(loaded_encoding(&got.2), enc, "{name}");
         assert_eq!(got.3, e, "{name}");
     }
+    // DUMP payloads both ways: Redis's restore here, ours RESTORE in Redis.
+    for (db, key, _, _) in &data {
+        let name = String::from_utf8_lossy(key).to_string();
+        c.ok(&[b"SELECT", db.to_string().as_bytes()]);
+        let canon = canon_redis(&mut c, key);
+        let enc = encoding_redis(&mut c, key);
+        let payload = c.ok(&[b"DUMP", key]).bytes();
+        let v = restore_value(&payload, EncodingLimits::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(canon_value(&v), canon, "{name}");
+        assert_eq!(loaded_encoding(&v), enc, "{name}");
+        let ours = dump_value(&v, &WriteOptions::default());
+        let copy = [b"copy:", &key[..]].concat();
+        c.ok(&[b"RESTORE", &copy, b"0", &ours]);
+        assert_eq!(canon_redis(&mut c, &copy), canon, "{name}");
+        assert_eq!(encoding_redis(&mut c, &copy), enc, "{name}");
+    }
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn write_file(path: &Path, data: &[Item], opts: WriteOptions) {
-    let file = std::fs::File::create(path).unwrap();
-    let mut w = RdbWriter::new(std::io::BufWriter::new(file), opts);
-    w.write_header().unwrap();
-    w.write_default_aux((now_ms() / 1000) as u64, 1 << 20)
-        .unwrap();
-    let mut dbs: Vec<u64> = data.iter().map(|e| e.0).collect();
-    dbs.sort();
-    dbs.dedup();
-    for db in dbs {
-        let keys: Vec<_> = data.iter().filter(|e| e.0 == db).collect();
-        let expires = keys.iter().filter(|e| e.3.is_some()).count();
-        w.select_db(db, keys.len() as u64, expires as u64).unwrap();
-        for (_, k, v, e) in keys {
-            w.entry(k, v, *e).unwrap();
-        }
-    }
-    w.finish().unwrap();
 }
 
 fn check_redis_has(server: &Server, data: &[Item]) {

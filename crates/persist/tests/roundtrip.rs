@@ -7,10 +7,11 @@ use redis_lite_engine::list::{End, List};
 use redis_lite_engine::set::Set;
 use redis_lite_engine::zset::ZSet;
 use redis_lite_engine::{EncodingLimits, Value};
-use redis_lite_persist::rdb::{read_rdb, Event, RdbWriter, WriteOptions};
+use redis_lite_persist::rdb::WriteOptions;
 use redis_lite_persist::{dump_value, restore_value};
 
-type Item = (u64, Vec<u8>, Value, Option<i64>);
+mod common;
+use common::{limits, read, same, write, Item};
 
 fn bytes_strategy() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
@@ -79,55 +80,6 @@ fn dataset_strategy() -> impl Strategy<Value = Vec<Item>> {
         out.sort_by_key(|x| x.0);
         out
     })
-}
-
-fn write(data: &[Item], opts: WriteOptions) -> Vec<u8> {
-    let mut w = RdbWriter::new(Vec::new(), opts);
-    w.write_header().unwrap();
-    w.write_default_aux(1, 2).unwrap();
-    let mut dbs: Vec<u64> = data.iter().map(|e| e.0).collect();
-    dbs.dedup();
-    for db in dbs {
-        let keys: Vec<_> = data.iter().filter(|e| e.0 == db).collect();
-        w.select_db(db, keys.len() as u64, 0).unwrap();
-        for (_, k, v, e) in keys {
-            w.entry(k, v, *e).unwrap();
-        }
-    }
-    w.finish().unwrap()
-}
-
-fn read(bytes: &[u8]) -> Result<Vec<Item>, redis_lite_persist::RdbError> {
-    let mut db = 0;
-    let mut out = Vec::new();
-    read_rdb(bytes, EncodingLimits::default(), |e| {
-        match e {
-            Event::SelectDb(d) => db = d,
-            Event::Entry {
-                key,
-                value,
-                expire_at_ms,
-            } => out.push((db, key, value, expire_at_ms)),
-            _ => {}
-        }
-        Ok(())
-    })?;
-    Ok(out)
-}
-
-/// Equal as data, and in encoding (strings compared by text: a long `RawStr` loads as `Str`).
-fn same(a: &Value, b: &Value) -> bool {
-    let text = |v: &Value| match v {
-        Value::Int(n) => Some(n.to_string().into_bytes()),
-        Value::Str(s) => Some(s.to_vec()),
-        Value::RawStr(s) => Some(s.clone()),
-        _ => None,
-    };
-    a.encoding() == b.encoding()
-        && match (text(a), text(b)) {
-            (Some(x), Some(y)) => x == y,
-            _ => a == b,
-        }
 }
 
 proptest! {
@@ -202,4 +154,138 @@ proptest! {
         let _ = read(&data);
         let _ = restore_value(&data, EncodingLimits::default());
     }
+}
+
+// Fixed cases.
+
+fn sample() -> Vec<Item> {
+    let l = limits();
+    let mut out: Vec<Item> = Vec::with_capacity(16);
+    out.push((0, b"int".to_vec(), Value::string(b"12345"), None));
+    out.push((
+        0,
+        b"bigint".to_vec(),
+        Value::string(b"-9223372036854775808"),
+        None,
+    ));
+    out.push((
+        0,
+        b"emb".to_vec(),
+        Value::string(b"hello"),
+        Some(1_900_000_000_000),
+    ));
+    out.push((0, b"raw".to_vec(), Value::RawStr(b"x".repeat(100)), None));
+    out.push((
+        0,
+        b"rnd".to_vec(),
+        Value::string(&(0..200u8).collect::<Vec<_>>()),
+        None,
+    ));
+    let small = List::from_values(-2, [&b"a"[..], b"1", b"-300", b"99999999999"]);
+    out.push((0, b"list".to_vec(), Value::List(Box::new(small)), None));
+    let mut big = List::new(-2);
+    for i in 0..5000 {
+        big.push(End::Right, format!("element-{i}").as_bytes());
+    }
+    out.push((1, b"biglist".to_vec(), Value::List(Box::new(big)), Some(5)));
+    let mut s = Set::new();
+    for i in [5i64, -3, 100000, 7_000_000_000] {
+        s.insert(i.to_string().as_bytes(), 512);
+    }
+    out.push((1, b"intset".to_vec(), Value::Set(Box::new(s)), None));
+    let mut s = Set::new();
+    for m in ["a", "b", "1"] {
+        s.insert(m.as_bytes(), 512);
+    }
+    out.push((1, b"set".to_vec(), Value::Set(Box::new(s)), None));
+    let mut h = Hash::new();
+    h.set(b"f", b"v", &l);
+    h.set(b"n", b"42", &l);
+    out.push((2, b"hash".to_vec(), Value::Hash(Box::new(h)), None));
+    let mut h = Hash::new();
+    for i in 0..300 {
+        h.set(format!("f{i}").as_bytes(), format!("{i}").as_bytes(), &l);
+    }
+    out.push((2, b"bighash".to_vec(), Value::Hash(Box::new(h)), None));
+    let mut z = ZSet::new();
+    for (m, s) in [("a", 1.0), ("b", -2.5), ("c", f64::INFINITY), ("d", 0.1)] {
+        z.insert(m.as_bytes(), s, &l);
+    }
+    out.push((2, b"zset".to_vec(), Value::ZSet(Box::new(z)), None));
+    let mut z = ZSet::new();
+    for i in 0..200 {
+        z.insert(format!("m{i}").as_bytes(), i as f64 / 3.0, &l);
+    }
+    out.push((2, b"bigzset".to_vec(), Value::ZSet(Box::new(z)), None));
+    out
+}
+
+#[test]
+fn round_trip_every_type() {
+    let data = sample();
+    for opts in [
+        WriteOptions::default(),
+        WriteOptions {
+            compression: false,
+            checksum: false,
+            list_max_listpack_size: 5,
+        },
+    ] {
+        let bytes = write(&data, opts);
+        assert_eq!(&bytes[..9], b"REDIS0010");
+        let got = read(&bytes).unwrap();
+        assert_eq!(got.len(), data.len());
+        for (a, b) in got.iter().zip(&data) {
+            assert_eq!((a.0, &a.1, a.3), (b.0, &b.1, b.3));
+            assert!(same(&a.2, &b.2), "{:?}: {:?} vs {:?}", a.1, a.2, b.2);
+        }
+    }
+}
+
+#[test]
+fn dump_restore() {
+    for (_, _, v, _) in sample() {
+        let p = dump_value(&v, &WriteOptions::default());
+        let back = restore_value(&p, limits()).unwrap();
+        assert!(same(&back, &v));
+        let mut bad = p.clone();
+        bad[0] ^= 0xff;
+        assert!(restore_value(&bad, limits()).is_err());
+    }
+}
+
+#[test]
+fn flipped_byte_is_a_checksum_error() {
+    let mut bytes = write(&sample(), WriteOptions::default());
+    // Inside the big list's string data, where a flip still parses.
+    let pos = bytes
+        .windows(10)
+        .position(|w| w == b"element-10")
+        .unwrap_or(bytes.len() / 2);
+    bytes[pos + 3] ^= 0x01;
+    let err = read(&bytes).unwrap_err();
+    assert!(err.offset().is_some());
+    assert!(
+        err.to_string().contains("RDB file corrupted at offset"),
+        "{err}"
+    );
+}
+
+#[test]
+fn truncated_and_garbage() {
+    let bytes = write(&sample(), WriteOptions::default());
+    for cut in [0, 5, 9, 20, bytes.len() / 2, bytes.len() - 1] {
+        let err = read(&bytes[..cut]).unwrap_err();
+        assert!(err.to_string().contains("corrupted at offset"), "{err}");
+    }
+    let err = read(b"hello world, not an rdb").unwrap_err();
+    assert!(err.to_string().contains("wrong signature"), "{err}");
+    // Huge declared lengths and counts cost no huge allocation: the input runs out first.
+    let err = read(b"REDIS0010\x00\x81\x7f\xff\xff\xff\xff\xff\xff\xffabc").unwrap_err();
+    assert!(err.to_string().contains("unexpected end of file"), "{err}");
+    let err = read(b"REDIS0010\x02\x01k\x81\x3f\xff\xff\xff\xff\xff\xff\xff\x01a").unwrap_err();
+    assert!(err.to_string().contains("unexpected end of file"), "{err}");
+    // LZF claiming 4 GiB from 3 bytes.
+    let err = read(b"REDIS0010\x00\x01k\xc3\x03\x80\xff\xff\xff\xff\x00ab").unwrap_err();
+    assert!(err.to_string().contains("invalid LZF lengths"), "{err}");
 }
