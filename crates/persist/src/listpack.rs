@@ -55,6 +55,17 @@ impl Builder {
         self.count
     }
 
+    /// Undoes the last push (for callers that push, then find the entry does not fit).
+    pub fn pop_last(&mut self, mark: usize) {
+        self.buf.truncate(mark);
+        self.count -= 1;
+    }
+
+    /// Where the next entry will start; pass to [`Builder::pop_last`] to undo it.
+    pub fn mark(&self) -> usize {
+        self.buf.len()
+    }
+
     /// The size the finished listpack would have.
     pub fn bytes(&self) -> usize {
         self.buf.len() + 1

@@ -18,11 +18,13 @@ const MAX_LIT: usize = 32;
 /// stream of `n` bytes decompresses to more than `n * MAX_RATIO`.
 pub const MAX_RATIO: usize = MAX_REF / 3;
 
-const HASH_LOG: u32 = 14;
+/// Largest hash table: 2^14 slots. Smaller inputs get smaller tables (each string of a
+/// snapshot is compressed on its own, so the table's set-up cost matters).
+const MAX_HASH_LOG: u32 = 14;
 
-fn hash3(b: &[u8]) -> usize {
+fn hash3(b: &[u8], log: u32) -> usize {
     let v = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-    (v.wrapping_mul(2_654_435_761) >> (32 - HASH_LOG)) as usize
+    (v.wrapping_mul(2_654_435_761) >> (32 - log)) as usize
 }
 
 fn flush_literals(out: &mut Vec<u8>, lit: &[u8]) {
@@ -36,11 +38,12 @@ fn flush_literals(out: &mut Vec<u8>, lit: &[u8]) {
 pub fn compress(input: &[u8]) -> Vec<u8> {
     let n = input.len();
     let mut out = Vec::with_capacity(n + n / MAX_LIT + 1);
-    let mut table = vec![usize::MAX; 1 << HASH_LOG];
+    let log = (usize::BITS - n.leading_zeros()).clamp(4, MAX_HASH_LOG);
+    let mut table = vec![usize::MAX; 1 << log];
     let mut lit_start = 0;
     let mut i = 0;
     while i + 2 < n {
-        let h = hash3(&input[i..]);
+        let h = hash3(&input[i..], log);
         let cand = table[h];
         table[h] = i;
         if cand != usize::MAX && i - cand <= MAX_OFF && input[cand..cand + 3] == input[i..i + 3] {
@@ -61,7 +64,7 @@ pub fn compress(input: &[u8]) -> Vec<u8> {
             out.push((off & 0xff) as u8);
             // Index the positions inside the match too, so later repeats find them.
             for p in i + 1..(i + len).min(n.saturating_sub(2)) {
-                table[hash3(&input[p..])] = p;
+                table[hash3(&input[p..], log)] = p;
             }
             i += len;
             lit_start = i;

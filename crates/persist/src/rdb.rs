@@ -463,38 +463,76 @@ const SIZE_SAFETY_LIMIT: usize = 8192;
 
 /// Splits a list into listpack nodes as a quicklist with that fill would hold them.
 fn split_list(l: &List, fill: i64) -> Vec<Vec<u8>> {
+    let fits = |lp: &listpack::Builder| match fill {
+        f if f < 0 => {
+            let limit = NODE_SIZE_LIMITS
+                .get((-f - 1) as usize)
+                .copied()
+                .unwrap_or(65536);
+            lp.bytes() <= limit
+        }
+        f => lp.bytes() <= SIZE_SAFETY_LIMIT && lp.count() as i64 <= f.max(1),
+    };
+    let push = |lp: &mut listpack::Builder, e: Elem<'_>| match e {
+        Elem::Int(n) => lp.push_int(n),
+        Elem::Str(s) => lp.push(s),
+    };
     let mut nodes = Vec::new();
     let mut lp = listpack::Builder::new();
     for e in l.iter() {
-        let mut next = lp.clone();
-        match e {
-            Elem::Int(n) => next.push_int(n),
-            Elem::Str(s) => next.push(s),
-        }
-        let fits = match fill {
-            f if f < 0 => {
-                let limit = NODE_SIZE_LIMITS
-                    .get((-f - 1) as usize)
-                    .copied()
-                    .unwrap_or(65536);
-                next.bytes() <= limit
-            }
-            f => next.bytes() <= SIZE_SAFETY_LIMIT && next.count() as i64 <= f.max(1),
-        };
-        if fits || lp.count() == 0 {
-            lp = next;
-        } else {
+        let mark = lp.mark();
+        push(&mut lp, e);
+        if !fits(&lp) && lp.count() > 1 {
+            lp.pop_last(mark);
             nodes.push(std::mem::take(&mut lp).finish());
-            match e {
-                Elem::Int(n) => lp.push_int(n),
-                Elem::Str(s) => lp.push(s),
-            }
+            push(&mut lp, e);
         }
     }
     if lp.count() > 0 {
         nodes.push(lp.finish());
     }
     nodes
+}
+
+/// Writes a snapshot to `path` as Redis's SAVE does: into a temporary file beside it, then
+/// fsync and rename over `path`, so `path` always holds a complete file. The header is
+/// written before `body` and EOF/checksum after it; `body` writes aux fields and databases.
+/// Returns the file's size.
+pub fn save_atomically(
+    path: &std::path::Path,
+    opts: WriteOptions,
+    body: impl FnOnce(&mut RdbWriter<io::BufWriter<std::fs::File>>) -> io::Result<()>,
+) -> io::Result<u64> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let temp = dir.join(format!(
+        "temp-{}-{}.rdb",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let file = std::fs::File::create(&temp)?;
+        let mut w = RdbWriter::new(io::BufWriter::with_capacity(1 << 16, file), opts);
+        w.write_header()?;
+        body(&mut w)?;
+        let size = w.written() + 9;
+        let file = w.finish()?.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)?;
+        // Make the rename itself durable; not every platform can open a directory.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(size)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1127,6 +1165,31 @@ mod tests {
             err.to_string(),
             "RDB file corrupted at offset 9: unknown value type 99"
         );
+    }
+
+    #[test]
+    fn save_atomically_replaces_the_file() {
+        let dir = std::env::temp_dir().join(format!("persist-save-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("dump.rdb");
+        std::fs::write(&path, b"old").unwrap();
+        let size = save_atomically(&path, WriteOptions::default(), |w| {
+            w.select_db(0, 1, 0)?;
+            w.entry(b"k", &Value::string(b"v"), None)
+        })
+        .unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len() as u64, size);
+        let keys = read_all(&bytes[..], limits()).unwrap().1;
+        assert_eq!(keys.len(), 1);
+        // A failing body leaves the old file and no temporary behind.
+        let err = save_atomically(&path, WriteOptions::default(), |_| {
+            Err(io::Error::other("stop"))
+        });
+        assert!(err.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
