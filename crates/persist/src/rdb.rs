@@ -4,7 +4,7 @@
 //! `0xFF` and the CRC-64 of everything before it (8 bytes LE; 0 = not computed):
 //! - `0xFA` aux field (two strings), `0xFE` select db (length), `0xFB` resize db (two
 //!   lengths), `0xFC` expiry of the next key (i64 LE, ms), `0xFD` expiry (i32 LE, seconds),
-//!   `0xF8` LRU idle (length), `0xF7` LFU frequency (one byte), `0xF6` function library.
+//!   `0xF8` LRU idle (length), `0xF7` LFU frequency (one byte), `0xF5` function library.
 //! - anything else is a value type byte, followed by the key (a string) and the value.
 //!
 //! Lengths: the top two bits of the first byte say `00` 6-bit length, `01` 14-bit
@@ -29,8 +29,10 @@ use crate::{crc64, intset, lzf, ziplist};
 pub const RDB_VERSION: u16 = 10;
 
 pub mod opcode {
-    pub const FUNCTION2: u8 = 0xf6;
-    pub const FUNCTION_PRE_GA: u8 = 0xf5;
+    /// A function library (what Redis 7.0 GA writes).
+    pub const FUNCTION2: u8 = 0xf5;
+    /// The 7.0 release candidates' function format; not supported.
+    pub const FUNCTION_PRE_GA: u8 = 0xf6;
     pub const FREQ: u8 = 0xf7;
     pub const IDLE: u8 = 0xf8;
     pub const MODULE_AUX: u8 = 0xf9;
@@ -237,6 +239,15 @@ impl<W: Write> RdbWriter<W> {
         self.buf.push(opcode::AUX);
         encode_string(&mut self.buf, key, self.opts.compression);
         encode_string(&mut self.buf, value, self.opts.compression);
+        self.flush_buf()
+    }
+
+    /// A function library (its FUNCTION LOAD source); Redis writes these after the aux
+    /// fields, before the databases.
+    pub fn function(&mut self, code: &[u8]) -> io::Result<()> {
+        self.buf.clear();
+        self.buf.push(opcode::FUNCTION2);
+        encode_string(&mut self.buf, code, self.opts.compression);
         self.flush_buf()
     }
 

@@ -163,6 +163,17 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The example in the published ziplist layout description: the integers 2 and 5.
+    #[test]
+    fn documented_example() {
+        let zl = [
+            0x0f, 0, 0, 0, 0x0c, 0, 0, 0, 2, 0, 0x00, 0xf3, 0x02, 0xf6, 0xff,
+        ];
+        assert_eq!(decode(&zl).unwrap(), vec![Entry::Int(2), Entry::Int(5)]);
+        let items: [&[u8]; 2] = [b"2", b"5"];
+        assert_eq!(encode(&items), zl);
+    }
+
     #[test]
     fn empty_and_bad() {
         let zl = encode(&[]);

@@ -20,11 +20,19 @@ use common::Item;
 
 /// Loads a file Redis wrote, checking its checksum was verified and its aux fields seen.
 fn read_file(path: &Path) -> Vec<Item> {
+    read_file_with_functions(path).0
+}
+
+/// The keys, and the function libraries' code.
+fn read_file_with_functions(path: &Path) -> (Vec<Item>, Vec<Vec<u8>>) {
     let mut aux = Vec::new();
+    let mut functions = Vec::new();
     let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
     let summary = read_rdb(file, EncodingLimits::default(), |e| {
-        if let Event::Aux { key, .. } = e {
-            aux.push(String::from_utf8(key).unwrap());
+        match e {
+            Event::Aux { key, .. } => aux.push(String::from_utf8(key).unwrap()),
+            Event::Function(code) => functions.push(code),
+            _ => {}
         }
         Ok(())
     })
@@ -32,7 +40,7 @@ fn read_file(path: &Path) -> Vec<Item> {
     assert!(summary.checksum_verified);
     assert!(aux.contains(&"redis-ver".to_string()), "{aux:?}");
     let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
-    common::read_from(file).unwrap()
+    (common::read_from(file).unwrap(), functions)
 }
 
 fn write_file(path: &Path, data: &[Item], opts: WriteOptions) {
@@ -475,8 +483,11 @@ fn redis_file_loads_here() {
         let enc = encoding_redis(&mut c, key);
         expected.push((*db, key.clone(), canon, enc, *e));
     }
+    let library = b"#!lua name=persistlib\nredis.register_function('one', function() return 1 end)";
+    c.ok(&[b"FUNCTION", b"LOAD", library]);
     c.ok(&[b"SAVE"]);
-    let loaded = read_file(&server.dir.join("dump.rdb"));
+    let (loaded, functions) = read_file_with_functions(&server.dir.join("dump.rdb"));
+    assert_eq!(functions, vec![library.to_vec()]);
     assert_eq!(loaded.len(), expected.len());
     for (db, key, canon, enc, e) in expected {
         let got = loaded
@@ -540,6 +551,30 @@ fn redis_check_rdb(path: &Path) {
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "redis-check-rdb failed:\n{text}");
     assert!(text.contains("RDB looks OK"), "{text}");
+}
+
+#[test]
+fn our_functions_load_in_redis() {
+    if !available() {
+        return;
+    }
+    let dir = temp_dir("functions");
+    let library = b"#!lua name=ourlib\nredis.register_function('seven', function() return 7 end)";
+    let path = dir.join("fn.rdb");
+    redis_lite_persist::save_atomically(&path, WriteOptions::default(), |w| {
+        w.write_default_aux(1, 2)?;
+        w.function(library)?;
+        w.select_db(0, 1, 0)?;
+        w.entry(b"k", &Value::string(b"v"), None)
+    })
+    .unwrap();
+    redis_check_rdb(&path);
+    let server = Server::start(&dir, "fn.rdb");
+    let mut c = server.conn();
+    assert_eq!(c.ok(&[b"FCALL", b"seven", b"0"]).int(), 7);
+    assert_eq!(c.ok(&[b"GET", b"k"]).bytes(), b"v");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
