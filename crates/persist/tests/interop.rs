@@ -158,6 +158,10 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, dbfilename: &str) -> Server {
+        Server::start_with(dir, dbfilename, &[])
+    }
+
+    fn start_with(dir: &Path, dbfilename: &str, extra: &[&str]) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -169,6 +173,7 @@ impl Server {
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             // The engine's thresholds (this build of Redis may default differently).
             .args(limit_args())
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -551,6 +556,41 @@ fn redis_check_rdb(path: &Path) {
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "redis-check-rdb failed:\n{text}");
     assert!(text.contains("RDB looks OK"), "{text}");
+}
+
+/// Compressed quicklist nodes (list-compress-depth) arrive as LZF strings; a file saved with
+/// rdbchecksum off has a zero checksum, which is accepted unverified.
+#[test]
+fn redis_compressed_nodes_and_no_checksum_load_here() {
+    if !available() {
+        return;
+    }
+    let dir = temp_dir("compressed");
+    let server = Server::start_with(
+        &dir,
+        "dump.rdb",
+        &["--list-compress-depth", "1", "--rdbchecksum", "no"],
+    );
+    let mut c = server.conn();
+    let mut want = Vec::new();
+    for i in 0..4000 {
+        let v = format!("item-{}-{}", i % 7, "z".repeat(30));
+        c.ok(&[b"RPUSH", b"list", v.as_bytes()]);
+        want.push(v.into_bytes());
+    }
+    c.ok(&[b"SAVE"]);
+    let file = std::fs::File::open(dir.join("dump.rdb")).unwrap();
+    let (summary, keys) =
+        redis_lite_persist::read_all(std::io::BufReader::new(file), EncodingLimits::default())
+            .unwrap();
+    assert!(!summary.checksum_verified);
+    assert_eq!(keys.len(), 1);
+    let Value::List(l) = &keys[0].value else {
+        panic!("not a list")
+    };
+    assert_eq!(l.iter().map(|e| e.to_vec()).collect::<Vec<_>>(), want);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
