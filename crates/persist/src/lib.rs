@@ -1,0 +1,28 @@
+//! Persistence for redis-lite: Redis's RDB file format, version 10, as Redis 7.0 writes it,
+//! readable by Redis 7.0 and able to read what Redis 7.0 (and older versions) write.
+//!
+//! Layout:
+//! - [`rdb`]: the file format. [`RdbWriter`] streams a snapshot to any `Write`
+//!   ([`save_atomically`] wraps it in SAVE's temp-file-and-rename); [`read_rdb`] streams one
+//!   from any `Read`, checking the CRC, and hands each aux field, database selection and key
+//!   to a visitor ([`read_all`] collects them). [`dump_value`] / [`restore_value`] are the
+//!   DUMP/RESTORE payloads (one value, version and CRC footer).
+//! - [`crc64`]: the CRC-64 (Jones) that closes RDB files and DUMP payloads.
+//! - [`lzf`]: LZF compression, used for long strings.
+//! - [`listpack`], [`intset`]: the compact blobs Redis 7.0 writes small collections as.
+//! - [`ziplist`]: the older compact blob, decoded from pre-7.0 files.
+//!
+//! Nothing here touches the keyspace or does I/O beyond the reader/writer it is given: the
+//! server decides what to snapshot and where loaded keys go.
+
+pub mod crc64;
+pub mod intset;
+pub mod listpack;
+pub mod lzf;
+pub mod rdb;
+pub mod ziplist;
+
+pub use rdb::{
+    dump_value, read_all, read_rdb, restore_value, save_atomically, Event, LoadedKey, RdbError,
+    RdbWriter, Summary, WriteOptions,
+};

@@ -1,0 +1,1289 @@
+//! The RDB file: writer, streaming reader, and the DUMP/RESTORE payload.
+//!
+//! A file is `REDIS` + four version digits, then a sequence of opcodes and keys, then
+//! `0xFF` and the CRC-64 of everything before it (8 bytes LE; 0 = not computed):
+//! - `0xFA` aux field (two strings), `0xFE` select db (length), `0xFB` resize db (two
+//!   lengths), `0xFC` expiry of the next key (i64 LE, ms), `0xFD` expiry (i32 LE, seconds),
+//!   `0xF8` LRU idle (length), `0xF7` LFU frequency (one byte), `0xF5` function library.
+//! - anything else is a value type byte, followed by the key (a string) and the value.
+//!
+//! Lengths: the top two bits of the first byte say `00` 6-bit length, `01` 14-bit
+//! (big-endian over two bytes), `10` with `0x80` a u32 BE / `0x81` a u64 BE following, `11`
+//! a special string encoding in the low bits: 0/1/2 an int8/int16/int32 LE, 3 LZF
+//! (compressed length, original length, data).
+
+use std::fmt;
+use std::io::{self, Read, Write};
+
+use redis_lite_engine::hash::Hash;
+use redis_lite_engine::list::{Elem, List};
+use redis_lite_engine::set::{Member, Set};
+use redis_lite_engine::zset::ZSet;
+use redis_lite_engine::{EncodingLimits, Value};
+use redis_lite_protocol::number::{format_f64, parse_f64, parse_i64};
+
+use crate::listpack::{self, Entry};
+use crate::{crc64, intset, lzf, ziplist};
+
+/// The version this module writes (Redis 7.0's).
+pub const RDB_VERSION: u16 = 10;
+
+pub mod opcode {
+    /// A function library (what Redis 7.0 GA writes).
+    pub const FUNCTION2: u8 = 0xf5;
+    /// The 7.0 release candidates' function format; not supported.
+    pub const FUNCTION_PRE_GA: u8 = 0xf6;
+    pub const FREQ: u8 = 0xf7;
+    pub const IDLE: u8 = 0xf8;
+    pub const MODULE_AUX: u8 = 0xf9;
+    pub const AUX: u8 = 0xfa;
+    pub const RESIZEDB: u8 = 0xfb;
+    pub const EXPIRETIME_MS: u8 = 0xfc;
+    pub const EXPIRETIME: u8 = 0xfd;
+    pub const SELECTDB: u8 = 0xfe;
+    pub const EOF: u8 = 0xff;
+}
+
+/// Value type bytes.
+pub mod types {
+    pub const STRING: u8 = 0;
+    pub const LIST: u8 = 1;
+    pub const SET: u8 = 2;
+    pub const ZSET: u8 = 3;
+    pub const HASH: u8 = 4;
+    pub const ZSET_2: u8 = 5;
+    pub const MODULE_PRE_GA: u8 = 6;
+    pub const MODULE_2: u8 = 7;
+    pub const HASH_ZIPMAP: u8 = 9;
+    pub const LIST_ZIPLIST: u8 = 10;
+    pub const SET_INTSET: u8 = 11;
+    pub const ZSET_ZIPLIST: u8 = 12;
+    pub const HASH_ZIPLIST: u8 = 13;
+    pub const LIST_QUICKLIST: u8 = 14;
+    pub const STREAM_LISTPACKS: u8 = 15;
+    pub const HASH_LISTPACK: u8 = 16;
+    pub const ZSET_LISTPACK: u8 = 17;
+    pub const LIST_QUICKLIST_2: u8 = 18;
+    pub const STREAM_LISTPACKS_2: u8 = 19;
+    pub const SET_LISTPACK: u8 = 20;
+    pub const STREAM_LISTPACKS_3: u8 = 21;
+}
+
+/// Quicklist node containers (QUICKLIST_2).
+const CONTAINER_PLAIN: u64 = 1;
+const CONTAINER_PACKED: u64 = 2;
+
+/// Reads of unknown-size data grow in steps of this, so a corrupt length costs no more memory
+/// than the input actually supplies.
+const READ_CHUNK: usize = 64 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// Why a file (or payload) could not be read, with the byte offset where it went wrong.
+#[derive(Debug)]
+pub enum RdbError {
+    /// The data is not a valid RDB stream.
+    Corrupt { offset: u64, reason: String },
+    /// The CRC at the end does not match the data.
+    Checksum {
+        offset: u64,
+        expected: u64,
+        computed: u64,
+    },
+    /// The underlying reader failed (not an end of file, which is `Corrupt`).
+    Io { offset: u64, source: io::Error },
+    /// The visitor stopped the load.
+    Visitor(String),
+}
+
+impl RdbError {
+    fn corrupt(offset: u64, reason: impl Into<String>) -> Self {
+        RdbError::Corrupt {
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    /// The byte offset the error refers to, when it has one.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            RdbError::Corrupt { offset, .. }
+            | RdbError::Checksum { offset, .. }
+            | RdbError::Io { offset, .. } => Some(*offset),
+            RdbError::Visitor(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for RdbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RdbError::Corrupt { offset, reason } => {
+                write!(f, "RDB file corrupted at offset {offset}: {reason}")
+            }
+            RdbError::Checksum {
+                offset,
+                expected,
+                computed,
+            } => write!(
+                f,
+                "RDB file corrupted at offset {offset}: wrong checksum (expected {expected:016x}, \
+                 computed {computed:016x})"
+            ),
+            RdbError::Io { offset, source } => {
+                write!(f, "error reading RDB file at offset {offset}: {source}")
+            }
+            RdbError::Visitor(msg) => write!(f, "RDB load aborted: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for RdbError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RdbError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+type Result<T, E = RdbError> = std::result::Result<T, E>;
+
+// ---------------------------------------------------------------------------------------------
+// Writer
+
+/// How a snapshot is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// `rdbcompression`: LZF-compress strings longer than 20 bytes when it saves space.
+    pub compression: bool,
+    /// `rdbchecksum`: write the CRC-64 (else 0).
+    pub checksum: bool,
+    /// `list-max-listpack-size`, which decides how lists are split into quicklist nodes.
+    pub list_max_listpack_size: i64,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            compression: true,
+            checksum: true,
+            list_max_listpack_size: -2,
+        }
+    }
+}
+
+/// A `Write` that counts and checksums what passes through.
+struct CrcWriter<W> {
+    inner: W,
+    crc: u64,
+    checksum: bool,
+    written: u64,
+}
+
+impl<W: Write> CrcWriter<W> {
+    fn put(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.checksum {
+            self.crc = crc64::update(self.crc, data);
+        }
+        self.written += data.len() as u64;
+        self.inner.write_all(data)
+    }
+}
+
+/// Streams an RDB file: `write_header`, then aux fields, then per database `select_db` and
+/// its `entry`s, then `finish`.
+pub struct RdbWriter<W: Write> {
+    out: CrcWriter<W>,
+    opts: WriteOptions,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> RdbWriter<W> {
+    pub fn new(inner: W, opts: WriteOptions) -> Self {
+        RdbWriter {
+            out: CrcWriter {
+                inner,
+                crc: 0,
+                checksum: opts.checksum,
+                written: 0,
+            },
+            opts,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.out.written
+    }
+
+    /// `REDIS0010`.
+    pub fn write_header(&mut self) -> io::Result<()> {
+        self.out.put(format!("REDIS{RDB_VERSION:04}").as_bytes())
+    }
+
+    /// The aux fields Redis 7.0 writes first: redis-ver, redis-bits, ctime (seconds),
+    /// used-mem, aof-base.
+    pub fn write_default_aux(&mut self, ctime_secs: u64, used_mem: u64) -> io::Result<()> {
+        self.aux(b"redis-ver", b"7.0.15")?;
+        self.aux(b"redis-bits", b"64")?;
+        self.aux(b"ctime", ctime_secs.to_string().as_bytes())?;
+        self.aux(b"used-mem", used_mem.to_string().as_bytes())?;
+        self.aux(b"aof-base", b"0")
+    }
+
+    pub fn aux(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        self.buf.clear();
+        self.buf.push(opcode::AUX);
+        encode_string(&mut self.buf, key, self.opts.compression);
+        encode_string(&mut self.buf, value, self.opts.compression);
+        self.flush_buf()
+    }
+
+    /// A function library (its FUNCTION LOAD source); Redis writes these after the aux
+    /// fields, before the databases.
+    pub fn function(&mut self, code: &[u8]) -> io::Result<()> {
+        self.buf.clear();
+        self.buf.push(opcode::FUNCTION2);
+        encode_string(&mut self.buf, code, self.opts.compression);
+        self.flush_buf()
+    }
+
+    /// SELECTDB and RESIZEDB (the key and expiry counts are sizing hints for the loader).
+    pub fn select_db(&mut self, db: u64, keys: u64, expires: u64) -> io::Result<()> {
+        self.buf.clear();
+        self.buf.push(opcode::SELECTDB);
+        encode_len(&mut self.buf, db);
+        self.buf.push(opcode::RESIZEDB);
+        encode_len(&mut self.buf, keys);
+        encode_len(&mut self.buf, expires);
+        self.flush_buf()
+    }
+
+    /// One key: its expiry (absolute Unix ms) if any, type, key and value.
+    pub fn entry(
+        &mut self,
+        key: &[u8],
+        value: &Value,
+        expire_at_ms: Option<i64>,
+    ) -> io::Result<()> {
+        self.buf.clear();
+        if let Some(ms) = expire_at_ms {
+            self.buf.push(opcode::EXPIRETIME_MS);
+            self.buf.extend_from_slice(&ms.to_le_bytes());
+        }
+        self.buf.push(value_type(value));
+        encode_string(&mut self.buf, key, self.opts.compression);
+        encode_value(&mut self.buf, value, &self.opts);
+        self.flush_buf()
+    }
+
+    fn flush_buf(&mut self) -> io::Result<()> {
+        let buf = std::mem::take(&mut self.buf);
+        let r = self.out.put(&buf);
+        self.buf = buf;
+        // Don't keep a huge value's buffer around for the rest of the file.
+        if self.buf.capacity() > 1 << 20 {
+            self.buf = Vec::new();
+        }
+        r
+    }
+
+    /// EOF and the checksum; flushes and returns the inner writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.out.put(&[opcode::EOF])?;
+        let crc = if self.opts.checksum { self.out.crc } else { 0 };
+        self.out.inner.write_all(&crc.to_le_bytes())?;
+        self.out.written += 8;
+        self.out.inner.flush()?;
+        Ok(self.out.inner)
+    }
+}
+
+/// The type byte Redis 7.0 writes for `value`.
+pub fn value_type(value: &Value) -> u8 {
+    match value {
+        Value::Int(_) | Value::Str(_) | Value::RawStr(_) => types::STRING,
+        Value::List(_) => types::LIST_QUICKLIST_2,
+        Value::Set(s) if s.encoding() == "intset" => types::SET_INTSET,
+        Value::Set(_) => types::SET,
+        Value::Hash(h) if h.encoding() == "listpack" => types::HASH_LISTPACK,
+        Value::Hash(_) => types::HASH,
+        Value::ZSet(z) if z.encoding() == "listpack" => types::ZSET_LISTPACK,
+        Value::ZSet(_) => types::ZSET_2,
+    }
+}
+
+/// An RDB length.
+pub fn encode_len(out: &mut Vec<u8>, len: u64) {
+    if len < 1 << 6 {
+        out.push(len as u8);
+    } else if len < 1 << 14 {
+        out.extend_from_slice(&[0x40 | (len >> 8) as u8, len as u8]);
+    } else if len <= u32::MAX as u64 {
+        out.push(0x80);
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+    } else {
+        out.push(0x81);
+        out.extend_from_slice(&len.to_be_bytes());
+    }
+}
+
+/// An integer as Redis's INT string encodings, when it fits 32 bits.
+fn encode_int(out: &mut Vec<u8>, v: i64) -> bool {
+    if let Ok(b) = i8::try_from(v) {
+        out.extend_from_slice(&[0xc0, b as u8]);
+    } else if let Ok(h) = i16::try_from(v) {
+        out.push(0xc1);
+        out.extend_from_slice(&h.to_le_bytes());
+    } else if let Ok(w) = i32::try_from(v) {
+        out.push(0xc2);
+        out.extend_from_slice(&w.to_le_bytes());
+    } else {
+        return false;
+    }
+    true
+}
+
+/// A string as Redis writes one: an INT encoding when it is a short canonical integer that
+/// fits 32 bits, LZF when longer than 20 bytes and compression saves at least 4 bytes, else
+/// length-prefixed.
+pub fn encode_string(out: &mut Vec<u8>, s: &[u8], compression: bool) {
+    if s.len() <= 11 {
+        if let Some(v) = parse_i64(s) {
+            if encode_int(out, v) {
+                return;
+            }
+        }
+    }
+    if compression && s.len() > 20 {
+        let c = lzf::compress(s);
+        if c.len() + 4 <= s.len() {
+            out.push(0xc3);
+            encode_len(out, c.len() as u64);
+            encode_len(out, s.len() as u64);
+            out.extend_from_slice(&c);
+            return;
+        }
+    }
+    encode_len(out, s.len() as u64);
+    out.extend_from_slice(s);
+}
+
+fn encode_i64_string(out: &mut Vec<u8>, v: i64) {
+    if !encode_int(out, v) {
+        let text = v.to_string();
+        encode_len(out, text.len() as u64);
+        out.extend_from_slice(text.as_bytes());
+    }
+}
+
+/// A score's text as Redis's `d2string` gives it: integral values in ±2^52 as integers,
+/// otherwise `%.17g` (and `inf`/`-inf`).
+pub fn score_text(score: f64) -> Vec<u8> {
+    let mut out = Vec::new();
+    if score == 0.0 {
+        out.extend_from_slice(if score.is_sign_negative() {
+            b"-0"
+        } else {
+            b"0"
+        });
+    } else if score.is_finite()
+        && score > -4_503_599_627_370_495.0
+        && score < 4_503_599_627_370_496.0
+        && score == (score as i64) as f64
+    {
+        out.extend_from_slice((score as i64).to_string().as_bytes());
+    } else {
+        format_f64(score, &mut out);
+    }
+    out
+}
+
+fn encode_value(out: &mut Vec<u8>, value: &Value, opts: &WriteOptions) {
+    let c = opts.compression;
+    match value {
+        Value::Int(n) => encode_i64_string(out, *n),
+        Value::Str(s) => encode_string(out, s, c),
+        Value::RawStr(s) => encode_string(out, s, c),
+        Value::List(l) => {
+            let nodes = split_list(l, opts.list_max_listpack_size);
+            encode_len(out, nodes.len() as u64);
+            for node in nodes {
+                encode_len(out, CONTAINER_PACKED);
+                encode_string(out, &node, c);
+            }
+        }
+        Value::Set(s) if s.encoding() == "intset" => {
+            let ints: Vec<i64> = s
+                .iter()
+                .map(|m| match m {
+                    Member::Int(n) => n,
+                    Member::Bytes(b) => parse_i64(b).unwrap_or_default(),
+                })
+                .collect();
+            encode_string(out, &intset::encode(&ints), c);
+        }
+        Value::Set(s) => {
+            encode_len(out, s.len() as u64);
+            for m in s.iter() {
+                encode_string(out, &m.to_bytes(), c);
+            }
+        }
+        Value::Hash(h) if h.encoding() == "listpack" => {
+            let mut lp = listpack::Builder::new();
+            for (f, v) in h.iter() {
+                lp.push(f);
+                lp.push(v);
+            }
+            encode_string(out, &lp.finish(), c);
+        }
+        Value::Hash(h) => {
+            encode_len(out, h.len() as u64);
+            for (f, v) in h.iter() {
+                encode_string(out, f, c);
+                encode_string(out, v, c);
+            }
+        }
+        Value::ZSet(z) if z.encoding() == "listpack" => {
+            let mut lp = listpack::Builder::new();
+            z.range(0, z.len(), false, |m, s| {
+                lp.push(m);
+                lp.push(&score_text(s));
+            });
+            encode_string(out, &lp.finish(), c);
+        }
+        Value::ZSet(z) => {
+            encode_len(out, z.len() as u64);
+            // Highest score first, as Redis writes it, so a loader inserting at the head of a
+            // skiplist does no searching.
+            z.range(0, z.len(), true, |m, s| {
+                encode_string(out, m, c);
+                out.extend_from_slice(&s.to_le_bytes());
+            });
+        }
+    }
+}
+
+/// Node byte limits for list-max-listpack-size -1..-5.
+const NODE_SIZE_LIMITS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
+/// A node whose fill is a count still stops at 8 KiB, as in Redis.
+const SIZE_SAFETY_LIMIT: usize = 8192;
+
+/// Splits a list into listpack nodes as a quicklist with that fill would hold them.
+fn split_list(l: &List, fill: i64) -> Vec<Vec<u8>> {
+    let fits = |lp: &listpack::Builder| match fill {
+        f if f < 0 => {
+            let limit = NODE_SIZE_LIMITS
+                .get((-f - 1) as usize)
+                .copied()
+                .unwrap_or(65536);
+            lp.bytes() <= limit
+        }
+        f => lp.bytes() <= SIZE_SAFETY_LIMIT && lp.count() as i64 <= f.max(1),
+    };
+    let push = |lp: &mut listpack::Builder, e: Elem<'_>| match e {
+        Elem::Int(n) => lp.push_int(n),
+        Elem::Str(s) => lp.push(s),
+    };
+    let mut nodes = Vec::new();
+    let mut lp = listpack::Builder::new();
+    for e in l.iter() {
+        let mark = lp.mark();
+        push(&mut lp, e);
+        if !fits(&lp) && lp.count() > 1 {
+            lp.pop_last(mark);
+            nodes.push(std::mem::take(&mut lp).finish());
+            push(&mut lp, e);
+        }
+    }
+    if lp.count() > 0 {
+        nodes.push(lp.finish());
+    }
+    nodes
+}
+
+/// Writes a snapshot to `path` as Redis's SAVE does: into a temporary file beside it, then
+/// fsync and rename over `path`, so `path` always holds a complete file. The header is
+/// written before `body` and EOF/checksum after it; `body` writes aux fields and databases.
+/// Returns the file's size.
+pub fn save_atomically(
+    path: &std::path::Path,
+    opts: WriteOptions,
+    body: impl FnOnce(&mut RdbWriter<io::BufWriter<std::fs::File>>) -> io::Result<()>,
+) -> io::Result<u64> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let temp = dir.join(format!(
+        "temp-{}-{}.rdb",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let file = std::fs::File::create(&temp)?;
+        let mut w = RdbWriter::new(io::BufWriter::with_capacity(1 << 16, file), opts);
+        w.write_header()?;
+        body(&mut w)?;
+        let size = w.written() + 9;
+        let file = w.finish()?.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)?;
+        // Make the rename itself durable; not every platform can open a directory.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(size)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+// ---------------------------------------------------------------------------------------------
+// DUMP / RESTORE payloads
+
+/// DUMP's payload: the type byte and value as in an RDB file, then the RDB version (u16 LE)
+/// and the CRC-64 of everything before it (u64 LE).
+pub fn dump_value(value: &Value, opts: &WriteOptions) -> Vec<u8> {
+    let mut out = vec![value_type(value)];
+    encode_value(&mut out, value, opts);
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64::crc64(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// RESTORE's check and decode of a DUMP payload. Payloads from newer RDB versions, with a
+/// wrong checksum or with trailing bytes are rejected.
+pub fn restore_value(payload: &[u8], limits: EncodingLimits) -> Result<Value> {
+    if payload.len() < 10 {
+        return Err(RdbError::corrupt(0, "DUMP payload too short"));
+    }
+    let footer = payload.len() - 10;
+    let version = u16::from_le_bytes([payload[footer], payload[footer + 1]]);
+    if version > RDB_VERSION {
+        return Err(RdbError::corrupt(
+            footer as u64,
+            format!("DUMP payload version {version} is newer than {RDB_VERSION}"),
+        ));
+    }
+    let expected = u64::from_le_bytes(payload[footer + 2..].try_into().unwrap());
+    let computed = crc64::crc64(&payload[..footer + 2]);
+    if expected != computed {
+        return Err(RdbError::Checksum {
+            offset: (footer + 2) as u64,
+            expected,
+            computed,
+        });
+    }
+    let mut input = Input::new(&payload[..footer]);
+    let t = input.u8()?;
+    let value = input
+        .value(t, &limits)?
+        .ok_or_else(|| RdbError::corrupt(0, "empty collection"))?;
+    if input.offset != footer as u64 {
+        return Err(RdbError::corrupt(
+            input.offset,
+            "trailing bytes after the value",
+        ));
+    }
+    Ok(value)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader
+
+/// What [`read_rdb`] reports, in file order.
+#[derive(Debug, PartialEq)]
+pub enum Event {
+    /// The file's version (first event).
+    Version(u16),
+    Aux {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    /// Keys that follow belong to this database.
+    SelectDb(u64),
+    /// Sizing hints for the current database.
+    ResizeDb {
+        keys: u64,
+        expires: u64,
+    },
+    /// A key. `expire_at_ms` is absolute Unix time in ms; already-expired keys are reported
+    /// too (Redis drops them on a master's load, keeps them on a replica's).
+    Entry {
+        key: Vec<u8>,
+        value: Value,
+        expire_at_ms: Option<i64>,
+    },
+    /// A function library's code (FUNCTION LOAD's argument).
+    Function(Vec<u8>),
+}
+
+/// Totals from a load.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub version: u16,
+    pub keys: u64,
+    /// Empty collections in the file, skipped as Redis does.
+    pub empty_keys_skipped: u64,
+    /// Whether a checksum was present and verified.
+    pub checksum_verified: bool,
+    /// Bytes read, up to and including the checksum.
+    pub bytes: u64,
+}
+
+/// Reads an RDB stream from `r` (buffer it: reads are small), calling `visit` for each
+/// event. Collections are built in the encodings the engine would choose under `limits`.
+/// The CRC is computed as the data streams past and checked at the end.
+pub fn read_rdb<R: Read>(
+    r: R,
+    limits: EncodingLimits,
+    mut visit: impl FnMut(Event) -> Result<(), String>,
+) -> Result<Summary> {
+    let mut input = Input::new(r);
+    let mut magic = [0u8; 9];
+    input.exact(&mut magic)?;
+    if &magic[..5] != b"REDIS" {
+        return Err(RdbError::corrupt(0, "wrong signature (not an RDB file)"));
+    }
+    let version = std::str::from_utf8(&magic[5..])
+        .ok()
+        .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse::<u16>().ok())
+        .ok_or_else(|| RdbError::corrupt(5, "invalid version number"))?;
+    if version == 0 || version > RDB_VERSION {
+        return Err(RdbError::corrupt(
+            5,
+            format!("can't handle RDB format version {version}"),
+        ));
+    }
+    let mut visit = |e: Event| visit(e).map_err(RdbError::Visitor);
+    visit(Event::Version(version))?;
+    let mut summary = Summary {
+        version,
+        ..Summary::default()
+    };
+    let mut expire: Option<i64> = None;
+    loop {
+        let at = input.offset;
+        let op = input.u8()?;
+        match op {
+            opcode::AUX => {
+                let key = input.string()?;
+                let value = input.string()?;
+                visit(Event::Aux { key, value })?;
+            }
+            opcode::SELECTDB => {
+                let db = input.len()?;
+                visit(Event::SelectDb(db))?;
+            }
+            opcode::RESIZEDB => {
+                let keys = input.len()?;
+                let expires = input.len()?;
+                visit(Event::ResizeDb { keys, expires })?;
+            }
+            opcode::EXPIRETIME_MS => {
+                let mut b = [0u8; 8];
+                input.exact(&mut b)?;
+                expire = Some(i64::from_le_bytes(b));
+            }
+            opcode::EXPIRETIME => {
+                let mut b = [0u8; 4];
+                input.exact(&mut b)?;
+                expire = Some(i32::from_le_bytes(b) as i64 * 1000);
+            }
+            opcode::IDLE => {
+                input.len()?;
+            }
+            opcode::FREQ => {
+                input.u8()?;
+            }
+            opcode::FUNCTION2 => {
+                let code = input.string()?;
+                visit(Event::Function(code))?;
+            }
+            opcode::FUNCTION_PRE_GA | opcode::MODULE_AUX => {
+                return Err(RdbError::corrupt(
+                    at,
+                    format!("unsupported opcode {op} (module or pre-release function data)"),
+                ));
+            }
+            opcode::EOF => {
+                let computed = input.crc;
+                let sum_at = input.offset;
+                if version >= 5 {
+                    let mut b = [0u8; 8];
+                    input.exact(&mut b)?;
+                    let expected = u64::from_le_bytes(b);
+                    if expected != 0 {
+                        if expected != computed {
+                            return Err(RdbError::Checksum {
+                                offset: sum_at,
+                                expected,
+                                computed,
+                            });
+                        }
+                        summary.checksum_verified = true;
+                    }
+                }
+                summary.bytes = input.offset;
+                return Ok(summary);
+            }
+            t => {
+                if t > types::STREAM_LISTPACKS_3 || t == 8 {
+                    return Err(RdbError::corrupt(at, format!("unknown value type {t}")));
+                }
+                let key = input.string()?;
+                match input.value(t, &limits)? {
+                    Some(value) => {
+                        summary.keys += 1;
+                        visit(Event::Entry {
+                            key,
+                            value,
+                            expire_at_ms: expire.take(),
+                        })?;
+                    }
+                    None => {
+                        expire = None;
+                        summary.empty_keys_skipped += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One key as loaded.
+#[derive(Debug, PartialEq)]
+pub struct LoadedKey {
+    pub db: u64,
+    pub key: Vec<u8>,
+    pub value: Value,
+    pub expire_at_ms: Option<i64>,
+}
+
+/// Loads a whole stream into memory (DEBUG RELOAD-style uses and tests); prefer
+/// [`read_rdb`] for anything large.
+pub fn read_all<R: Read>(r: R, limits: EncodingLimits) -> Result<(Summary, Vec<LoadedKey>)> {
+    let mut db = 0;
+    let mut keys = Vec::new();
+    let summary = read_rdb(r, limits, |e| {
+        match e {
+            Event::SelectDb(d) => db = d,
+            Event::Entry {
+                key,
+                value,
+                expire_at_ms,
+            } => keys.push(LoadedKey {
+                db,
+                key,
+                value,
+                expire_at_ms,
+            }),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok((summary, keys))
+}
+
+/// Length or special encoding, as read.
+enum Len {
+    Len(u64),
+    Encoded(u8),
+}
+
+/// The input with its offset and running CRC.
+struct Input<R> {
+    r: R,
+    offset: u64,
+    crc: u64,
+}
+
+impl<R: Read> Input<R> {
+    fn new(r: R) -> Self {
+        Input {
+            r,
+            offset: 0,
+            crc: 0,
+        }
+    }
+
+    fn exact(&mut self, buf: &mut [u8]) -> Result<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            match self.r.read(&mut buf[done..]) {
+                Ok(0) => {
+                    return Err(RdbError::corrupt(
+                        self.offset + done as u64,
+                        "unexpected end of file",
+                    ))
+                }
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(RdbError::Io {
+                        offset: self.offset + done as u64,
+                        source,
+                    })
+                }
+            }
+        }
+        self.crc = crc64::update(self.crc, buf);
+        self.offset += buf.len() as u64;
+        Ok(())
+    }
+
+    fn u8(&mut self) -> Result<u8> {
+        let mut b = [0u8; 1];
+        self.exact(&mut b)?;
+        Ok(b[0])
+    }
+
+    /// `len` bytes, allocated as they arrive.
+    fn bytes(&mut self, len: u64) -> Result<Vec<u8>> {
+        let at = self.offset;
+        let len = usize::try_from(len).map_err(|_| RdbError::corrupt(at, "length too large"))?;
+        let mut out = Vec::with_capacity(len.min(READ_CHUNK));
+        while out.len() < len {
+            let start = out.len();
+            let step = (len - start).min(READ_CHUNK.max(start));
+            out.resize(start + step, 0);
+            self.exact(&mut out[start..])?;
+        }
+        Ok(out)
+    }
+
+    fn len_or_encoding(&mut self) -> Result<Len> {
+        let at = self.offset;
+        let b = self.u8()?;
+        Ok(match b >> 6 {
+            0 => Len::Len((b & 0x3f) as u64),
+            1 => Len::Len(((b as u64 & 0x3f) << 8) | self.u8()? as u64),
+            2 => match b {
+                0x80 => {
+                    let mut x = [0u8; 4];
+                    self.exact(&mut x)?;
+                    Len::Len(u32::from_be_bytes(x) as u64)
+                }
+                0x81 => {
+                    let mut x = [0u8; 8];
+                    self.exact(&mut x)?;
+                    Len::Len(u64::from_be_bytes(x))
+                }
+                _ => {
+                    return Err(RdbError::corrupt(
+                        at,
+                        format!("unknown length encoding {b}"),
+                    ))
+                }
+            },
+            _ => Len::Encoded(b & 0x3f),
+        })
+    }
+
+    fn len(&mut self) -> Result<u64> {
+        let at = self.offset;
+        match self.len_or_encoding()? {
+            Len::Len(n) => Ok(n),
+            Len::Encoded(_) => Err(RdbError::corrupt(
+                at,
+                "expected a length, found an encoded string",
+            )),
+        }
+    }
+
+    fn string(&mut self) -> Result<Vec<u8>> {
+        let at = self.offset;
+        match self.len_or_encoding()? {
+            Len::Len(n) => self.bytes(n),
+            Len::Encoded(0) => Ok((self.u8()? as i8).to_string().into_bytes()),
+            Len::Encoded(1) => {
+                let mut b = [0u8; 2];
+                self.exact(&mut b)?;
+                Ok(i16::from_le_bytes(b).to_string().into_bytes())
+            }
+            Len::Encoded(2) => {
+                let mut b = [0u8; 4];
+                self.exact(&mut b)?;
+                Ok(i32::from_le_bytes(b).to_string().into_bytes())
+            }
+            Len::Encoded(3) => {
+                let clen = self.len()?;
+                let ulen = self.len()?;
+                if ulen > clen.saturating_mul(lzf::MAX_RATIO as u64) || ulen == 0 {
+                    return Err(RdbError::corrupt(
+                        at,
+                        format!("invalid LZF lengths (compressed {clen}, original {ulen})"),
+                    ));
+                }
+                let data = self.bytes(clen)?;
+                lzf::decompress(&data, ulen as usize)
+                    .map_err(|e| RdbError::corrupt(at, e.to_string()))
+            }
+            Len::Encoded(e) => Err(RdbError::corrupt(
+                at,
+                format!("unknown string encoding {e}"),
+            )),
+        }
+    }
+
+    /// A ZSET (type 3) score: a length byte (253 NaN, 254 +inf, 255 -inf) and that much text.
+    fn old_double(&mut self) -> Result<f64> {
+        let at = self.offset;
+        let n = self.u8()?;
+        match n {
+            253 => Ok(f64::NAN),
+            254 => Ok(f64::INFINITY),
+            255 => Ok(f64::NEG_INFINITY),
+            _ => {
+                let mut buf = vec![0u8; n as usize];
+                self.exact(&mut buf)?;
+                parse_f64(&buf).ok_or_else(|| RdbError::corrupt(at, "invalid double"))
+            }
+        }
+    }
+
+    fn binary_double(&mut self) -> Result<f64> {
+        let mut b = [0u8; 8];
+        self.exact(&mut b)?;
+        Ok(f64::from_le_bytes(b))
+    }
+
+    /// A value of type `t`; `None` for an empty collection.
+    fn value(&mut self, t: u8, limits: &EncodingLimits) -> Result<Option<Value>> {
+        let at = self.offset;
+        let bad = |reason: &str| RdbError::corrupt(at, reason.to_string());
+        let blob_err = |reason: &'static str| RdbError::corrupt(at, reason);
+        let value = match t {
+            types::STRING => Value::string(&self.string()?),
+            types::LIST => {
+                let n = self.len()?;
+                let mut list = List::new(limits.list_max_listpack_size);
+                for _ in 0..n {
+                    list.push(redis_lite_engine::list::End::Right, &self.string()?);
+                }
+                Value::List(Box::new(list))
+            }
+            types::SET => {
+                let n = self.len()?;
+                let mut set = Set::new();
+                let max = limits.set_max_intset_entries.max(0) as usize;
+                for _ in 0..n {
+                    if !set.insert(&self.string()?, max) {
+                        return Err(bad("duplicate set member"));
+                    }
+                }
+                Value::Set(Box::new(set))
+            }
+            types::ZSET | types::ZSET_2 => {
+                let n = self.len()?;
+                let mut z = ZSet::with_hint(n.min(u32::MAX as u64) as usize, 0, limits);
+                for _ in 0..n {
+                    let member = self.string()?;
+                    let score = if t == types::ZSET {
+                        self.old_double()?
+                    } else {
+                        self.binary_double()?
+                    };
+                    if score.is_nan() {
+                        return Err(bad("sorted set score is NaN"));
+                    }
+                    if z.insert(&member, score, limits).is_some() {
+                        return Err(bad("duplicate sorted set member"));
+                    }
+                }
+                Value::ZSet(Box::new(z))
+            }
+            types::HASH => {
+                let n = self.len()?;
+                let mut h = Hash::new();
+                for _ in 0..n {
+                    let f = self.string()?;
+                    let v = self.string()?;
+                    if !h.set(&f, &v, limits) {
+                        return Err(bad("duplicate hash field"));
+                    }
+                }
+                Value::Hash(Box::new(h))
+            }
+            types::SET_INTSET => {
+                let blob = self.string()?;
+                let ints = intset::decode(&blob).map_err(blob_err)?;
+                let mut set = Set::new();
+                let max = limits.set_max_intset_entries.max(0) as usize;
+                for n in ints {
+                    set.insert(n.to_string().as_bytes(), max);
+                }
+                Value::Set(Box::new(set))
+            }
+            types::SET_LISTPACK => {
+                let blob = self.string()?;
+                let entries = listpack::decode(&blob).map_err(blob_err)?;
+                let mut set = Set::new();
+                let max = limits.set_max_intset_entries.max(0) as usize;
+                for e in entries {
+                    if !set.insert(&e.to_vec(), max) {
+                        return Err(bad("duplicate set member"));
+                    }
+                }
+                Value::Set(Box::new(set))
+            }
+            types::LIST_ZIPLIST => {
+                let blob = self.string()?;
+                let entries = ziplist::decode(&blob).map_err(blob_err)?;
+                Value::List(Box::new(list_of(&entries, limits)))
+            }
+            types::LIST_QUICKLIST | types::LIST_QUICKLIST_2 => {
+                let nodes = self.len()?;
+                let mut list = List::new(limits.list_max_listpack_size);
+                for _ in 0..nodes {
+                    let container = if t == types::LIST_QUICKLIST_2 {
+                        self.len()?
+                    } else {
+                        CONTAINER_PACKED
+                    };
+                    let blob = self.string()?;
+                    match container {
+                        CONTAINER_PLAIN => list.push(redis_lite_engine::list::End::Right, &blob),
+                        CONTAINER_PACKED => {
+                            let entries = decode_blob(&blob, t == types::LIST_QUICKLIST_2)
+                                .map_err(blob_err)?;
+                            if entries.is_empty() {
+                                return Err(bad("empty quicklist node"));
+                            }
+                            for e in entries {
+                                push_entry(&mut list, e);
+                            }
+                        }
+                        c => return Err(bad(&format!("unknown quicklist container {c}"))),
+                    }
+                }
+                Value::List(Box::new(list))
+            }
+            types::HASH_LISTPACK | types::HASH_ZIPLIST => {
+                let blob = self.string()?;
+                let entries = decode_pairs(&blob, t == types::HASH_LISTPACK).map_err(blob_err)?;
+                let mut h = Hash::new();
+                for pair in entries.chunks_exact(2) {
+                    if !h.set(&pair[0].to_vec(), &pair[1].to_vec(), limits) {
+                        return Err(bad("duplicate hash field"));
+                    }
+                }
+                Value::Hash(Box::new(h))
+            }
+            types::ZSET_LISTPACK | types::ZSET_ZIPLIST => {
+                let blob = self.string()?;
+                let entries = decode_pairs(&blob, t == types::ZSET_LISTPACK).map_err(blob_err)?;
+                let max_member = entries
+                    .iter()
+                    .step_by(2)
+                    .map(listpack::len_hint)
+                    .max()
+                    .unwrap_or(0);
+                let mut z = ZSet::with_hint(entries.len() / 2, max_member, limits);
+                for pair in entries.chunks_exact(2) {
+                    let score = match pair[1] {
+                        Entry::Int(n) => n as f64,
+                        Entry::Str(s) => {
+                            parse_f64(s).ok_or_else(|| bad("invalid sorted set score"))?
+                        }
+                    };
+                    if z.insert(&pair[0].to_vec(), score, limits).is_some() {
+                        return Err(bad("duplicate sorted set member"));
+                    }
+                }
+                Value::ZSet(Box::new(z))
+            }
+            types::MODULE_PRE_GA | types::MODULE_2 => {
+                return Err(bad(&format!("unsupported value type {t} (module)")))
+            }
+            types::HASH_ZIPMAP => return Err(bad(&format!("unsupported value type {t} (zipmap)"))),
+            types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 | types::STREAM_LISTPACKS_3 => {
+                return Err(bad(&format!("unsupported value type {t} (stream)")))
+            }
+            _ => return Err(bad(&format!("unknown value type {t}"))),
+        };
+        let empty = match &value {
+            Value::List(l) => l.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
+            _ => false,
+        };
+        Ok((!empty).then_some(value))
+    }
+}
+
+/// A listpack's or a ziplist's entries.
+fn decode_blob(blob: &[u8], is_listpack: bool) -> Result<Vec<Entry<'_>>, &'static str> {
+    if is_listpack {
+        listpack::decode(blob)
+    } else {
+        ziplist::decode(blob)
+    }
+}
+
+/// A blob of alternating field/value (or member/score) entries.
+fn decode_pairs(blob: &[u8], is_listpack: bool) -> Result<Vec<Entry<'_>>, &'static str> {
+    let entries = decode_blob(blob, is_listpack)?;
+    if !entries.len().is_multiple_of(2) {
+        return Err("blob with an odd number of entries");
+    }
+    Ok(entries)
+}
+
+fn push_entry(list: &mut List, e: Entry<'_>) {
+    use redis_lite_engine::list::End;
+    match e {
+        Entry::Int(n) => list.push(End::Right, n.to_string().as_bytes()),
+        Entry::Str(s) => list.push(End::Right, s),
+    }
+}
+
+fn list_of(entries: &[Entry<'_>], limits: &EncodingLimits) -> List {
+    let mut list = List::new(limits.list_max_listpack_size);
+    for &e in entries {
+        push_entry(&mut list, e);
+    }
+    list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> EncodingLimits {
+        EncodingLimits::default()
+    }
+
+    fn read(bytes: &[u8]) -> Result<Vec<LoadedKey>> {
+        Ok(read_all(bytes, limits())?.1)
+    }
+
+    #[test]
+    fn unknown_type_names_its_offset() {
+        let err = read(b"REDIS0010\x63\x00").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "RDB file corrupted at offset 9: unknown value type 99"
+        );
+    }
+
+    #[test]
+    fn save_atomically_replaces_the_file() {
+        let dir = std::env::temp_dir().join(format!("persist-save-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("dump.rdb");
+        std::fs::write(&path, b"old").unwrap();
+        let size = save_atomically(&path, WriteOptions::default(), |w| {
+            w.select_db(0, 1, 0)?;
+            w.entry(b"k", &Value::string(b"v"), None)
+        })
+        .unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len() as u64, size);
+        let keys = read_all(&bytes[..], limits()).unwrap().1;
+        assert_eq!(keys.len(), 1);
+        // A failing body leaves the old file and no temporary behind.
+        let err = save_atomically(&path, WriteOptions::default(), |_| {
+            Err(io::Error::other("stop"))
+        });
+        assert!(err.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn string_encodings() {
+        let enc = |s: &[u8]| {
+            let mut out = Vec::new();
+            encode_string(&mut out, s, true);
+            out
+        };
+        assert_eq!(enc(b"-5"), vec![0xc0, 0xfb]);
+        assert_eq!(enc(b"300"), vec![0xc1, 0x2c, 0x01]);
+        assert_eq!(enc(b"70000"), vec![0xc2, 0x70, 0x11, 0x01, 0x00]);
+        assert_eq!(enc(b"012"), vec![3, b'0', b'1', b'2']);
+        assert_eq!(enc(b"abc"), vec![3, b'a', b'b', b'c']);
+        assert_eq!(enc(&b"a".repeat(30))[0], 0xc3);
+        assert_eq!(enc(&b"a".repeat(20))[0], 20);
+        let mut out = Vec::new();
+        encode_len(&mut out, 16384);
+        assert_eq!(out, vec![0x80, 0, 0, 0x40, 0]);
+    }
+
+    #[test]
+    fn old_encodings_load() {
+        let zl = |items: &[&[u8]]| crate::ziplist::encode(items);
+        let mut f = b"REDIS0009".to_vec();
+        let mut add = |t: u8, key: &[u8], payload: Vec<u8>| {
+            f.push(t);
+            encode_string(&mut f, key, false);
+            f.extend_from_slice(&payload);
+        };
+        let blob = |b: Vec<u8>| {
+            let mut o = Vec::new();
+            encode_string(&mut o, &b, false);
+            o
+        };
+        add(types::LIST_ZIPLIST, b"l1", blob(zl(&[b"a", b"7"])));
+        let mut ql = Vec::new();
+        encode_len(&mut ql, 2);
+        ql.extend(blob(zl(&[b"x"])));
+        ql.extend(blob(zl(&[b"y", b"-1000000"])));
+        add(types::LIST_QUICKLIST, b"l2", ql);
+        add(types::HASH_ZIPLIST, b"h", blob(zl(&[b"f", b"v"])));
+        add(
+            types::ZSET_ZIPLIST,
+            b"z",
+            blob(zl(&[b"m", b"1.5", b"n", b"3"])),
+        );
+        let mut zs = Vec::new();
+        encode_len(&mut zs, 2);
+        encode_string(&mut zs, b"a", false);
+        zs.extend_from_slice(&[3, b'2', b'.', b'5']);
+        encode_string(&mut zs, b"b", false);
+        zs.push(254);
+        add(types::ZSET, b"z0", zs);
+        let mut pl = Vec::new();
+        encode_len(&mut pl, 2);
+        encode_string(&mut pl, b"p", false);
+        encode_string(&mut pl, b"q", false);
+        add(types::LIST, b"l0", pl);
+        f.push(opcode::EOF);
+        let crc = crc64::crc64(&f);
+        f.extend_from_slice(&crc.to_le_bytes());
+        let got = read(&f).unwrap();
+        let texts = |v: &Value| match v {
+            Value::List(l) => l.iter().map(|e| e.to_vec()).collect::<Vec<_>>(),
+            _ => vec![],
+        };
+        assert_eq!(texts(&got[0].value), vec![b"a".to_vec(), b"7".to_vec()]);
+        assert_eq!(got[1].value.encoding(), "quicklist");
+        assert_eq!(texts(&got[1].value).len(), 3);
+        let Value::Hash(h) = &got[2].value else {
+            panic!()
+        };
+        assert_eq!(h.get(b"f"), Some(&b"v"[..]));
+        let Value::ZSet(z) = &got[3].value else {
+            panic!()
+        };
+        assert_eq!(z.score(b"m"), Some(1.5));
+        assert_eq!(z.score(b"n"), Some(3.0));
+        let Value::ZSet(z) = &got[4].value else {
+            panic!()
+        };
+        assert_eq!(z.score(b"b"), Some(f64::INFINITY));
+        assert_eq!(texts(&got[5].value), vec![b"p".to_vec(), b"q".to_vec()]);
+    }
+}
