@@ -560,29 +560,27 @@ pub fn dump_value(value: &Value, opts: &WriteOptions) -> Vec<u8> {
     out
 }
 
+/// Whether a DUMP payload has a version this build reads and an intact CRC-64 footer: what
+/// RESTORE checks before it decodes (a failure is its "version or checksum" error).
+pub fn verify_dump_payload(payload: &[u8]) -> bool {
+    let Some(footer) = payload.len().checked_sub(10) else {
+        return false;
+    };
+    let version = u16::from_le_bytes([payload[footer], payload[footer + 1]]);
+    let expected = u64::from_le_bytes(payload[footer + 2..].try_into().expect("8 bytes"));
+    version <= RDB_VERSION && expected == crc64::crc64(&payload[..footer + 2])
+}
+
 /// RESTORE's check and decode of a DUMP payload. Payloads from newer RDB versions, with a
 /// wrong checksum or with trailing bytes are rejected.
 pub fn restore_value(payload: &[u8], limits: EncodingLimits) -> Result<Value> {
-    if payload.len() < 10 {
-        return Err(RdbError::corrupt(0, "DUMP payload too short"));
-    }
-    let footer = payload.len() - 10;
-    let version = u16::from_le_bytes([payload[footer], payload[footer + 1]]);
-    if version > RDB_VERSION {
+    if !verify_dump_payload(payload) {
         return Err(RdbError::corrupt(
-            footer as u64,
-            format!("DUMP payload version {version} is newer than {RDB_VERSION}"),
+            0,
+            "DUMP payload version or checksum are wrong",
         ));
     }
-    let expected = u64::from_le_bytes(payload[footer + 2..].try_into().unwrap());
-    let computed = crc64::crc64(&payload[..footer + 2]);
-    if expected != computed {
-        return Err(RdbError::Checksum {
-            offset: (footer + 2) as u64,
-            expected,
-            computed,
-        });
-    }
+    let footer = payload.len() - 10;
     let mut input = Input::new(&payload[..footer]);
     let t = input.u8()?;
     let value = input

@@ -95,6 +95,27 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Get the expiration Unix timestamp for a key in milliseconds",
     ),
     one_key("persist", WRITE | FAST, persist, "2.2.0", "Remove the expiration from a key"),
+    CommandSpec::new("dump", 2, READONLY, dump)
+        .keys(1, 1, 1)
+        .doc("generic", "2.6.0", "Return a serialized version of the value stored at the specified key.")
+        .complexity(
+            "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects \
+             composing the value and M their average size. For small string values the time complexity is thus \
+             O(1)+O(1*M) where M is small, so simply O(1).",
+        )
+        .syntax("key"),
+    CommandSpec::new("restore", -4, WRITE | DENYOOM, restore)
+        .keys(1, 1, 1)
+        .doc("generic", "2.6.0", "Create a key using the provided serialized value, previously obtained using DUMP.")
+        .complexity(
+            "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the \
+             number of Redis objects composing the value and M their average size. For small string values the \
+             time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values \
+             the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+        )
+        .syntax(
+            "key ttl:integer serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds:integer] [FREQ frequency:integer]",
+        ),
     CommandSpec::container(
         "object",
         &[
@@ -590,6 +611,108 @@ fn expire_generic(ctx: &mut Ctx<'_>, relative: bool, unit_ms: i64) -> CmdResult 
     drop(locked);
     ctx.dirty(1);
     ctx.out.integer(1);
+    Ok(())
+}
+
+/// DUMP key
+fn dump(ctx: &mut Ctx<'_>) -> CmdResult {
+    let key = ctx.arg(1);
+    let options = redis_lite_persist::WriteOptions {
+        list_max_listpack_size: ctx.encoding_limits().list_max_listpack_size,
+        ..Default::default()
+    };
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let index = db.index();
+    let payload = db
+        .get(hash, key, ctx.now_ms)
+        .map(|e| redis_lite_persist::dump_value(&e.value, &options));
+    ctx.count_lookup(index, key, payload.is_some());
+    drop(locked);
+    match payload {
+        Some(payload) => ctx.out.bulk(&payload),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
+fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
+    let (mut replace, mut absolute, mut idle, mut freq_given) = (false, false, None, false);
+    let mut i = 4;
+    while i < ctx.arg_count() {
+        let has_value = i + 1 < ctx.arg_count();
+        if ctx.arg_is(i, "REPLACE") {
+            replace = true;
+        } else if ctx.arg_is(i, "ABSTTL") {
+            absolute = true;
+        } else if ctx.arg_is(i, "IDLETIME") && has_value && !freq_given {
+            let seconds = ctx.arg_i64(i + 1)?;
+            if seconds < 0 {
+                return Err(CommandError::err("Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = Some(seconds as u64);
+            i += 1;
+        } else if ctx.arg_is(i, "FREQ") && has_value && idle.is_none() {
+            // The access frequency only matters under an LFU policy, which does not exist yet.
+            let frequency = ctx.arg_i64(i + 1)?;
+            if !(0..=255).contains(&frequency) {
+                return Err(CommandError::err(
+                    "Invalid FREQ value, must be >= 0 and <= 255",
+                ));
+            }
+            freq_given = true;
+            i += 1;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 1;
+    }
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    if !replace && db.get(hash, key, ctx.now_ms).is_some() {
+        return Err(CommandError::coded(
+            "BUSYKEY Target key name already exists.",
+        ));
+    }
+    let ttl = ctx.arg_i64(2)?;
+    if ttl < 0 {
+        return Err(CommandError::err("Invalid TTL value, must be >= 0"));
+    }
+    let payload = ctx.arg(3);
+    if !redis_lite_persist::verify_dump_payload(payload) {
+        return Err(CommandError::err(
+            "DUMP payload version or checksum are wrong",
+        ));
+    }
+    let value = redis_lite_persist::restore_value(payload, ctx.encoding_limits())
+        .map_err(|_| CommandError::err("Bad data format"))?;
+    let deleted = replace && db.remove(hash, key).is_some();
+    let expire_at = match ttl {
+        0 => 0,
+        t if absolute => t as u64,
+        t => ctx.now_ms.saturating_add(t as u64),
+    };
+    if expire_at != 0 && expire_at <= ctx.now_ms {
+        // Already expired: nothing is created, but a replaced key is gone.
+        if deleted {
+            ctx.changed(db, key, Class::Generic, "del");
+            ctx.dirty(1);
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    let entry = db.set(hash, key, value, false, ctx.now_ms);
+    if let Some(seconds) = idle {
+        entry.access = lru_clock(ctx.now_ms.saturating_sub(seconds.saturating_mul(1000)));
+    }
+    db.set_expire(hash, key, expire_at);
+    ctx.changed(db, key, Class::Generic, "restore");
+    ctx.key_ready(ctx.client.db, key);
+    drop(locked);
+    ctx.dirty(1);
+    ctx.out.ok();
     Ok(())
 }
 

@@ -1,0 +1,170 @@
+//! DUMP and RESTORE: Redis's value serialization (RDB version 10 with a CRC-64 footer), so a
+//! value moves between redis-lite and real Redis in either direction.
+mod common;
+
+use common::{differential, encode, Raw, Server};
+
+#[test]
+fn restore_errors_match_redis() {
+    differential(
+        &[
+            &["SET", "k", "v"],
+            &["DUMP", "nokey"],
+            &["DUMP", "k"],
+            &["RESTORE", "k", "0", "x"],
+            &["RESTORE", "k", "-1", "x"],
+            &["RESTORE", "n", "-1", "x"],
+            &["RESTORE", "n", "x", "x"],
+            &["RESTORE", "n", "0", "xxxx"],
+            &["RESTORE", "n", "0", "x", "IDLETIME", "-1"],
+            &["RESTORE", "n", "0", "x", "IDLETIME", "x"],
+            &["RESTORE", "n", "0", "x", "FREQ", "300"],
+            &["RESTORE", "n", "0", "x", "FOO"],
+            &["RESTORE", "n", "0", "x", "IDLETIME", "1", "FREQ", "1"],
+            &["RESTORE", "n", "0", "x", "FREQ", "1", "IDLETIME", "1"],
+            &["RESTORE", "n", "0", "x", "REPLACE", "ABSTTL"],
+            &["RESTORE", "k", "0", "xxxxxxxxxxxxxxxx", "REPLACE"],
+            &["SET", "int", "12"],
+            &["DUMP", "int"],
+            &["SET", "small", "hello"],
+            &["DUMP", "small"],
+        ],
+        false,
+    );
+}
+
+fn cmd(raw: &mut Raw, args: &[&[u8]]) -> Vec<u8> {
+    raw.send(&encode(args));
+    raw.read_reply()
+}
+
+/// The payload of a bulk-string reply.
+fn bulk_payload(reply: &[u8]) -> Vec<u8> {
+    let header_end = reply.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+    reply[header_end..reply.len() - 2].to_vec()
+}
+
+/// Fills a server with one key of every type and encoding.
+fn populate(raw: &mut Raw) {
+    raw.cmd(&["SET", "int", "-123456"]);
+    raw.cmd(&["SET", "str", "hello"]);
+    raw.cmd(&["SET", "long", &"abcdefgh".repeat(40)]);
+    raw.cmd(&["RPUSH", "list", "a", "1", "bb", "-7"]);
+    let many: Vec<String> = (0..700).map(|i| format!("element-{i}")).collect();
+    let mut big_list: Vec<&str> = vec!["RPUSH", "biglist"];
+    big_list.extend(many.iter().map(String::as_str));
+    raw.cmd(&big_list);
+    raw.cmd(&["HSET", "hash", "f1", "v1", "f2", "2"]);
+    let mut big_hash: Vec<&str> = vec!["HSET", "bighash"];
+    for item in many.iter().take(600) {
+        big_hash.push(item);
+        big_hash.push(item);
+    }
+    raw.cmd(&big_hash);
+    raw.cmd(&["SADD", "intset", "1", "2", "30000", "-5"]);
+    raw.cmd(&["SADD", "set", "x", "y", "z"]);
+    raw.cmd(&["ZADD", "zset", "1.5", "a", "-2", "b", "inf", "c"]);
+    let mut big_zset: Vec<String> = vec!["ZADD".into(), "bigzset".into()];
+    for (i, item) in many.iter().take(300).enumerate() {
+        big_zset.push(format!("{}.25", i));
+        big_zset.push(item.clone());
+    }
+    let big_zset: Vec<&str> = big_zset.iter().map(String::as_str).collect();
+    raw.cmd(&big_zset);
+    raw.cmd(&["PFADD", "hll", "a", "b", "c"]);
+}
+
+const KEYS: &[&str] = &[
+    "int", "str", "long", "list", "biglist", "hash", "bighash", "intset", "set", "zset", "bigzset",
+    "hll",
+];
+
+/// What a key holds, read back with commands, order-independent.
+fn contents(raw: &mut Raw, key: &str) -> (String, String, Vec<String>) {
+    let kind = raw.cmd_text(&["TYPE", key]);
+    let encoding = raw.cmd_text(&["OBJECT", "ENCODING", key]);
+    let reply = match kind.trim() {
+        "+string" => raw.cmd_text(&["GET", key]),
+        "+list" => raw.cmd_text(&["LRANGE", key, "0", "-1"]),
+        "+hash" => raw.cmd_text(&["HGETALL", key]),
+        "+set" => raw.cmd_text(&["SMEMBERS", key]),
+        _ => raw.cmd_text(&["ZRANGE", key, "0", "-1", "WITHSCORES"]),
+    };
+    let mut items: Vec<String> = reply.split("\r\n").map(str::to_string).collect();
+    items.sort();
+    (kind, encoding, items)
+}
+
+/// Dumps every key from `from` and restores it into `to` (with a TTL on one of them), then
+/// checks the two servers hold the same data in the same encodings.
+fn transfer(from: &Server, to: &Server) {
+    let (mut src, mut dst) = (from.raw(), to.raw());
+    for key in KEYS {
+        let payload = bulk_payload(&cmd(&mut src, &[b"DUMP", key.as_bytes()]));
+        let ttl: &[u8] = if *key == "str" { b"100000" } else { b"0" };
+        assert_eq!(
+            cmd(&mut dst, &[b"RESTORE", key.as_bytes(), ttl, &payload]),
+            b"+OK\r\n",
+            "restoring {key}"
+        );
+        let (source, restored) = (contents(&mut src, key), contents(&mut dst, key));
+        assert_eq!((&source.0, &source.2), (&restored.0, &restored.2), "{key}");
+        // A restored short string is embstr in Redis too, even if it was raw when dumped.
+        if source.0 != "+string\r\n" {
+            assert_eq!(source.1, restored.1, "encoding of {key}");
+        }
+    }
+    let pttl = dst.cmd_text(&["PTTL", "str"]);
+    let pttl: i64 = pttl.trim_start_matches(':').trim().parse().unwrap();
+    assert!((90_000..=100_000).contains(&pttl), "{pttl}");
+    assert_eq!(dst.cmd_text(&["PFCOUNT", "hll"]), ":3\r\n");
+}
+
+#[test]
+fn values_move_between_redis_and_redis_lite() {
+    let lite = Server::lite(&[]);
+    let mut raw = lite.raw();
+    populate(&mut raw);
+    // Round trip within redis-lite, including REPLACE and ABSTTL.
+    let payload = bulk_payload(&cmd(&mut raw, &[b"DUMP", b"bighash"]));
+    assert_eq!(
+        cmd(&mut raw, &[b"RESTORE", b"bighash", b"0", &payload]),
+        b"-BUSYKEY Target key name already exists.\r\n"
+    );
+    assert_eq!(
+        cmd(
+            &mut raw,
+            &[b"RESTORE", b"copy", b"0", &payload, b"IDLETIME", b"1000"]
+        ),
+        b"+OK\r\n"
+    );
+    assert_eq!(raw.cmd_text(&["OBJECT", "IDLETIME", "copy"]), ":1000\r\n");
+    assert_eq!(
+        cmd(
+            &mut raw,
+            &[b"RESTORE", b"copy", b"1", &payload, b"REPLACE", b"ABSTTL"]
+        ),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        raw.cmd_text(&["EXISTS", "copy"]),
+        ":0\r\n",
+        "an absolute TTL in the past deletes"
+    );
+    let mut corrupt = payload.clone();
+    corrupt[3] ^= 0xff;
+    assert_eq!(
+        cmd(&mut raw, &[b"RESTORE", b"bad", b"0", &corrupt]),
+        b"-ERR DUMP payload version or checksum are wrong\r\n"
+    );
+    let Some(redis) = Server::redis(&[]) else {
+        return;
+    };
+    let mut redis_raw = redis.raw();
+    // Both servers with the same encoding thresholds (Debian's Redis defaults hash entries to 512).
+    populate(&mut redis_raw);
+    let lite_to_redis = Server::redis(&[]).unwrap();
+    transfer(&lite, &lite_to_redis);
+    let redis_to_lite = Server::lite(&[]);
+    transfer(&redis, &redis_to_lite);
+}
