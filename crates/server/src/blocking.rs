@@ -70,6 +70,8 @@ pub struct BlockedCommand {
     pub keys: Vec<Vec<u8>>,
     /// The command, re-run when a key becomes ready.
     pub args: Vec<Vec<u8>>,
+    /// Its id in the command table, for INFO commandstats when it times out.
+    pub command: usize,
     /// None: wait forever.
     pub deadline: Option<Instant>,
     /// The reply when the timeout passes (a null of the command's shape).

@@ -285,6 +285,11 @@ async fn finish_blocked(
     *handle.blocked.lock() = None;
     let Some(wake) = wake else { return false };
     let mut writer = ReplyWriter::new(output, client.protocol);
+    if wake != Wake::Ready {
+        client.stats.commands[blocked.command]
+            .calls
+            .fetch_add(1, Relaxed);
+    }
     match wake {
         Wake::Timeout => (blocked.on_timeout)(&mut writer),
         Wake::Error => {
@@ -468,7 +473,10 @@ pub fn execute(
     for (db, key) in std::mem::take(&mut client.ready_keys) {
         server.blocking.signal(db, &key);
     }
-    counters.calls.fetch_add(1, Relaxed);
+    // A command that blocked is counted once, when it completes, as Redis does.
+    if client.blocked.is_none() {
+        counters.calls.fetch_add(1, Relaxed);
+    }
     counters
         .usec
         .fetch_add(started.elapsed().as_micros() as u64, Relaxed);

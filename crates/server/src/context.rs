@@ -119,11 +119,13 @@ impl<'a> Ctx<'a> {
         self.server.blocking.register(db, &keys, &waiter, front);
         *self.client.handle.blocked.lock() = Some(waiter.clone());
         let args = self.args.iter().map(|a| a.to_vec()).collect();
+        let command = self.command.id;
         self.client.blocked = Some(BlockedCommand {
             waiter,
             db,
             keys,
             args,
+            command,
             deadline,
             on_timeout,
         });

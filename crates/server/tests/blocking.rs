@@ -256,3 +256,18 @@ fn zadd_wakes_a_client_blocked_in_bzpopmin() {
     );
     assert_eq!(control.cmd_text(&["ZCARD", "z"]), ":1\r\n");
 }
+
+/// A command that blocks is counted once in INFO commandstats, when it completes.
+#[test]
+fn blocked_commands_count_once() {
+    let server = Server::lite(&[]);
+    let mut control = server.raw();
+    let mut blocked = server.raw();
+    blocked.send(&common::encode(&[b"BLPOP", b"k", b"0"]));
+    wait_blocked(&mut control, 1);
+    control.cmd(&["RPUSH", "k", "v"]);
+    blocked.read_reply();
+    blocked.cmd(&["BLPOP", "empty", "0.01"]);
+    let stats = control.cmd_text(&["INFO", "commandstats"]);
+    assert!(stats.contains("cmdstat_blpop:calls=2,"), "{stats}");
+}
