@@ -312,7 +312,7 @@ fn redis_py_connects_with_both_protocols() {
         .map(|s| s.success())
         .unwrap_or(false);
     if !has_redis_py {
-        eprintln!("SKIPPED: redis-py is not installed (pip install redis)");
+        common::skipped("redis-py is not installed (pip install redis)");
         return;
     }
     let server = Server::lite(&[]);

@@ -873,7 +873,7 @@ fn non_loopback_ip() -> Option<std::net::IpAddr> {
 #[test]
 fn protected_mode_denies_non_loopback_clients_without_password() {
     let Some(ip) = non_loopback_ip() else {
-        eprintln!("SKIPPED: no non-loopback address to connect from");
+        common::skipped("no non-loopback address to connect from");
         return;
     };
     let ip_text = ip.to_string();

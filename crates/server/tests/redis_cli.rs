@@ -52,7 +52,7 @@ sys.stdout.write(out.decode("utf-8", "replace"))
 #[test]
 fn redis_cli_works_interactively_with_hints() {
     if common::which("redis-cli").is_none() {
-        eprintln!("SKIPPED: redis-cli is not on PATH");
+        common::skipped("redis-cli is not on PATH");
         return;
     }
     let server = common::Server::lite(&[]);
@@ -83,7 +83,7 @@ fn redis_cli_works_interactively_with_hints() {
 #[test]
 fn redis_cli_pipe_mass_insertion() {
     if common::which("redis-cli").is_none() {
-        eprintln!("SKIPPED: redis-cli is not on PATH");
+        common::skipped("redis-cli is not on PATH");
         return;
     }
     let server = common::Server::lite(&[]);

@@ -402,7 +402,7 @@ fn multi_key_writes_are_atomic_across_threads() {
 #[test]
 fn redis_benchmark_runs_without_errors() {
     if common::which("redis-benchmark").is_none() {
-        eprintln!("SKIPPED: redis-benchmark is not on PATH");
+        common::skipped("redis-benchmark is not on PATH");
         return;
     }
     let server = Server::lite(&[]);
