@@ -287,9 +287,7 @@ fn fixture(conn: &mut Conn) {
 
 /// Every listed command with its arity, as (name, arity), subcommands as `container|sub`.
 fn command_table(conn: &mut Conn) -> Vec<(String, i64)> {
-    let reply = conn
-        .call(&[b"COMMAND".to_vec(), b"LIST".to_vec()])
-        .unwrap();
+    let reply = conn.call(&[b"COMMAND".to_vec(), b"LIST".to_vec()]).unwrap();
     let text = String::from_utf8_lossy(&reply).into_owned();
     let names: Vec<String> = text
         .split("\r\n")
@@ -302,7 +300,11 @@ fn command_table(conn: &mut Conn) -> Vec<(String, i64)> {
         .into_iter()
         .map(|name| {
             let info = conn
-                .call(&[b"COMMAND".to_vec(), b"INFO".to_vec(), name.clone().into_bytes()])
+                .call(&[
+                    b"COMMAND".to_vec(),
+                    b"INFO".to_vec(),
+                    name.clone().into_bytes(),
+                ])
                 .unwrap();
             let text = String::from_utf8_lossy(&info).into_owned();
             // *1 *N $len name :arity ...
@@ -327,7 +329,11 @@ fn arguments(rng: &mut Rng, name: &str, arity: i64) -> Vec<Vec<u8>> {
         needed + rng.below(6)
     };
     if name == "debug" {
-        return vec![b"DEBUG".to_vec(), b"OBJECT".to_vec(), rng.pick(KEYS).to_vec()];
+        return vec![
+            b"DEBUG".to_vec(),
+            b"OBJECT".to_vec(),
+            rng.pick(KEYS).to_vec(),
+        ];
     }
     while args.len() < total.max(fixed) {
         // The first argument is most often a key.
@@ -382,7 +388,10 @@ fn random_arguments_to_every_command() {
             continue;
         }
         // Containers are swept through their subcommands.
-        if table.iter().any(|(n, _)| n.starts_with(&format!("{name}|"))) {
+        if table
+            .iter()
+            .any(|(n, _)| n.starts_with(&format!("{name}|")))
+        {
             continue;
         }
         covered += 1;
