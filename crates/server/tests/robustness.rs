@@ -287,9 +287,7 @@ fn fixture(conn: &mut Conn) {
 
 /// Every listed command with its arity, as (name, arity), subcommands as `container|sub`.
 fn command_table(conn: &mut Conn) -> Vec<(String, i64)> {
-    let reply = conn
-        .call(&[b"COMMAND".to_vec(), b"LIST".to_vec()])
-        .unwrap();
+    let reply = conn.call(&[b"COMMAND".to_vec(), b"LIST".to_vec()]).unwrap();
     let text = String::from_utf8_lossy(&reply).into_owned();
     let names: Vec<String> = text
         .split("\r\n")
@@ -302,7 +300,11 @@ fn command_table(conn: &mut Conn) -> Vec<(String, i64)> {
         .into_iter()
         .map(|name| {
             let info = conn
-                .call(&[b"COMMAND".to_vec(), b"INFO".to_vec(), name.clone().into_bytes()])
+                .call(&[
+                    b"COMMAND".to_vec(),
+                    b"INFO".to_vec(),
+                    name.clone().into_bytes(),
+                ])
                 .unwrap();
             let text = String::from_utf8_lossy(&info).into_owned();
             // *1 *N $len name :arity ...
@@ -327,7 +329,11 @@ fn arguments(rng: &mut Rng, name: &str, arity: i64) -> Vec<Vec<u8>> {
         needed + rng.below(6)
     };
     if name == "debug" {
-        return vec![b"DEBUG".to_vec(), b"OBJECT".to_vec(), rng.pick(KEYS).to_vec()];
+        return vec![
+            b"DEBUG".to_vec(),
+            b"OBJECT".to_vec(),
+            rng.pick(KEYS).to_vec(),
+        ];
     }
     while args.len() < total.max(fixed) {
         // The first argument is most often a key.
@@ -382,7 +388,10 @@ fn random_arguments_to_every_command() {
             continue;
         }
         // Containers are swept through their subcommands.
-        if table.iter().any(|(n, _)| n.starts_with(&format!("{name}|"))) {
+        if table
+            .iter()
+            .any(|(n, _)| n.starts_with(&format!("{name}|")))
+        {
             continue;
         }
         covered += 1;
@@ -432,4 +441,70 @@ fn random_arguments_to_every_command() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Random commands queued inside MULTI: every queued reply and the EXEC reply must be single
+/// well-formed frames, and the connection must still answer PING afterwards.
+#[test]
+fn random_transactions() {
+    let server = Server::lite(&[]);
+    let mut conn = Conn::open(&server);
+    let table: Vec<(String, i64)> = command_table(&mut conn)
+        .into_iter()
+        .filter(|(n, _)| !SKIP.contains(&n.as_str()) && n != "exec" && n != "watch")
+        .collect();
+    fixture(&mut conn);
+    let mut rng = Rng(0x7a11_2026);
+    for round in 0..60 {
+        let mut script = vec![vec![b"MULTI".to_vec()]];
+        for _ in 0..5 {
+            let (name, arity) = &table[rng.below(table.len())];
+            script.push(arguments(&mut rng, name, *arity));
+        }
+        script.push(vec![b"EXEC".to_vec()]);
+        for args in &script {
+            if let Err(e) = conn.call(args) {
+                panic!("round {round}: {e}: {}", show(args));
+            }
+        }
+        let pong = conn.call(&[b"PING".to_vec()]);
+        assert_eq!(pong, Ok(b"+PONG\r\n".to_vec()), "round {round}: {script:?}");
+        conn = Conn::open(&server);
+        fixture(&mut conn);
+    }
+}
+
+/// Random (un)subscriptions on one connection: whatever the mix, every reply is well formed
+/// and a PING with a marker always comes back.
+#[test]
+fn random_subscriptions() {
+    let server = Server::lite(&[]);
+    let mut conn = Conn::open(&server);
+    let mut rng = Rng(0x5ab5_2026);
+    const VERBS: &[&[u8]] = &[
+        b"SUBSCRIBE",
+        b"PSUBSCRIBE",
+        b"UNSUBSCRIBE",
+        b"PUNSUBSCRIBE",
+        b"PING",
+    ];
+    for round in 0..200 {
+        let mut args = vec![rng.pick(VERBS).to_vec()];
+        for _ in 0..rng.below(4) {
+            args.push(random_arg(&mut rng));
+        }
+        let marker = format!("marker-{round}");
+        let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+        let mut bytes = encode(&refs);
+        bytes.extend(encode(&[b"PING", marker.as_bytes()]));
+        conn.stream.write_all(&bytes).unwrap();
+        loop {
+            let frame = conn
+                .read_frame()
+                .unwrap_or_else(|e| panic!("round {round}: {e}: {}", show(&args)));
+            if frame.windows(marker.len()).any(|w| w == marker.as_bytes()) {
+                break;
+            }
+        }
+    }
 }
