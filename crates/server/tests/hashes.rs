@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::{differential, differential_with, Server};
+use common::{differential, Server};
 
 fn both(script: &[&[&str]]) {
     differential(script, false);
@@ -152,12 +152,7 @@ fn counters_match_redis() {
 
 /// Owned script lines, for scripts built in loops.
 fn run_owned(script: &[Vec<String>], server_args: &[&str]) {
-    let lines: Vec<Vec<&str>> = script
-        .iter()
-        .map(|c| c.iter().map(String::as_str).collect())
-        .collect();
-    let refs: Vec<&[&str]> = lines.iter().map(Vec::as_slice).collect();
-    differential_with(&refs, false, server_args);
+    common::differential_generated(script, false, server_args);
 }
 
 fn line(words: &[&str]) -> Vec<String> {

@@ -7,12 +7,7 @@ use common::{differential, encode, Raw, Server};
 
 /// Runs a script built at run time through [`differential`].
 fn differential_owned(script: &[Vec<String>]) {
-    let lines: Vec<Vec<&str>> = script
-        .iter()
-        .map(|l| l.iter().map(String::as_str).collect())
-        .collect();
-    let refs: Vec<&[&str]> = lines.iter().map(Vec::as_slice).collect();
-    differential(&refs, false);
+    common::differential_generated(script, false, &[]);
 }
 
 fn line(words: &[&str]) -> Vec<String> {

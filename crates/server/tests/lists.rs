@@ -3,16 +3,11 @@
 //! and redis-lite-only checks of big lists and keyspace notifications.
 mod common;
 
-use common::{differential, differential_with, Server};
+use common::{differential, Server};
 
 /// Borrows a generated script in the shape the differential harness takes.
 fn run_generated(script: &[Vec<String>], resp3: bool, server_args: &[&str]) {
-    let lines: Vec<Vec<&str>> = script
-        .iter()
-        .map(|c| c.iter().map(String::as_str).collect())
-        .collect();
-    let lines: Vec<&[&str]> = lines.iter().map(Vec::as_slice).collect();
-    differential_with(&lines, resp3, server_args);
+    common::differential_generated(script, resp3, server_args);
 }
 
 fn cmd(parts: &[&str]) -> Vec<String> {

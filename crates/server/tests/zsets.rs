@@ -887,13 +887,8 @@ fn randomized_scripts_match_redis() {
         "b".into(),
         "WITHSCORES".into(),
     ]);
-    let owned: Vec<Vec<&str>> = script
-        .iter()
-        .map(|c| c.iter().map(String::as_str).collect())
-        .collect();
-    let script: Vec<&[&str]> = owned.iter().map(|c| c.as_slice()).collect();
-    differential_with(&script, false, &["--zset-max-listpack-entries", "8"]);
-    differential_with(&script, true, &["--zset-max-listpack-entries", "8"]);
+    common::differential_generated(&script, false, &["--zset-max-listpack-entries", "8"]);
+    common::differential_generated(&script, true, &["--zset-max-listpack-entries", "8"]);
 }
 
 #[test]

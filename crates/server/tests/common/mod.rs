@@ -310,6 +310,16 @@ pub fn differential(script: &[&[&str]], resp3: bool) -> bool {
     differential_with(script, resp3, &[])
 }
 
+/// [`differential_with`] for scripts built at run time (in loops, from generators).
+pub fn differential_generated(script: &[Vec<String>], resp3: bool, server_args: &[&str]) -> bool {
+    let lines: Vec<Vec<&str>> = script
+        .iter()
+        .map(|c| c.iter().map(String::as_str).collect())
+        .collect();
+    let lines: Vec<&[&str]> = lines.iter().map(Vec::as_slice).collect();
+    differential_with(&lines, resp3, server_args)
+}
+
 /// [`differential`] with extra server arguments given to both servers.
 pub fn differential_with(script: &[&[&str]], resp3: bool, server_args: &[&str]) -> bool {
     let Some(redis) = Server::redis(server_args) else {
