@@ -8,7 +8,7 @@ use redis_lite_protocol::ReplyWriter;
 
 use crate::command::flags::*;
 use crate::command::CommandSpec;
-use crate::commands::keys::parse_cursor;
+use crate::commands::keys::{parse_cursor, ScanOptions};
 use crate::commands::strings::add_long_double;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
@@ -511,7 +511,7 @@ fn hscan(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     };
-    let (pattern, count) = scan_options(ctx, 3)?;
+    let ScanOptions { pattern, count, .. } = ScanOptions::parse(ctx, 3, false)?;
     let mut found: Vec<(&[u8], &[u8])> = Vec::new();
     let next = h.scan(cursor, count, |f, v| {
         if pattern.is_none_or(|p| glob_match(p, f, false)) {
@@ -526,34 +526,6 @@ fn hscan(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.bulk(v);
     }
     Ok(())
-}
-
-/// The MATCH pattern (None for none or `*`) and COUNT of a collection scan, from argument
-/// `start` on.
-fn scan_options<'a>(
-    ctx: &Ctx<'a>,
-    start: usize,
-) -> Result<(Option<&'a [u8]>, usize), CommandError> {
-    let (mut pattern, mut count) = (None, 10usize);
-    let mut i = start;
-    while i < ctx.arg_count() {
-        if i + 1 >= ctx.arg_count() {
-            return Err(CommandError::Syntax);
-        }
-        if ctx.arg_is(i, "COUNT") {
-            let n = ctx.arg_i64(i + 1)?;
-            if n < 1 {
-                return Err(CommandError::Syntax);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if ctx.arg_is(i, "MATCH") {
-            pattern = Some(ctx.arg(i + 1)).filter(|p| *p != b"*");
-        } else {
-            return Err(CommandError::Syntax);
-        }
-        i += 2;
-    }
-    Ok((pattern, count))
 }
 
 #[cfg(test)]

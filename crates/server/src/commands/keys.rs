@@ -304,32 +304,60 @@ pub(crate) fn parse_cursor(text: &[u8]) -> Option<u64> {
     })
 }
 
+/// The options of SCAN and of HSCAN/SSCAN/ZSCAN.
+pub(crate) struct ScanOptions<'a> {
+    /// None for no MATCH, or a match-all `*`.
+    pub pattern: Option<&'a [u8]>,
+    pub count: usize,
+    /// SCAN's TYPE filter; the collection scans do not take one.
+    pub type_filter: Option<&'a [u8]>,
+}
+
+impl<'a> ScanOptions<'a> {
+    /// Parses `[MATCH pattern] [COUNT count]` (and `[TYPE type]` when `with_type`) from argument
+    /// `start` on. COUNT must be at least 1; anything else is Redis's syntax error.
+    pub(crate) fn parse(
+        ctx: &Ctx<'a>,
+        start: usize,
+        with_type: bool,
+    ) -> Result<Self, CommandError> {
+        let mut options = ScanOptions {
+            pattern: None,
+            count: 10,
+            type_filter: None,
+        };
+        let mut i = start;
+        while i < ctx.arg_count() {
+            if i + 1 >= ctx.arg_count() {
+                return Err(CommandError::Syntax);
+            }
+            if ctx.arg_is(i, "COUNT") {
+                let n = ctx.arg_i64(i + 1)?;
+                if n < 1 {
+                    return Err(CommandError::Syntax);
+                }
+                options.count = usize::try_from(n).unwrap_or(usize::MAX);
+            } else if ctx.arg_is(i, "MATCH") {
+                options.pattern = Some(ctx.arg(i + 1)).filter(|p| *p != b"*");
+            } else if with_type && ctx.arg_is(i, "TYPE") {
+                options.type_filter = Some(ctx.arg(i + 1));
+            } else {
+                return Err(CommandError::Syntax);
+            }
+            i += 2;
+        }
+        Ok(options)
+    }
+}
+
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 fn scan(ctx: &mut Ctx<'_>) -> CmdResult {
     let cursor = parse_cursor(ctx.arg(1)).ok_or(CommandError::err("invalid cursor"))?;
-    let mut pattern: Option<&[u8]> = None;
-    let mut count = 10usize;
-    let mut type_filter: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < ctx.arg_count() {
-        if i + 1 >= ctx.arg_count() {
-            return Err(CommandError::Syntax);
-        }
-        if ctx.arg_is(i, "COUNT") {
-            let n = ctx.arg_i64(i + 1)?;
-            if n < 1 {
-                return Err(CommandError::Syntax);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if ctx.arg_is(i, "MATCH") {
-            pattern = Some(ctx.arg(i + 1)).filter(|p| *p != b"*");
-        } else if ctx.arg_is(i, "TYPE") {
-            type_filter = Some(ctx.arg(i + 1));
-        } else {
-            return Err(CommandError::Syntax);
-        }
-        i += 2;
-    }
+    let ScanOptions {
+        pattern,
+        count,
+        type_filter,
+    } = ScanOptions::parse(ctx, 2, true)?;
     let mut found: Vec<SmallBytes> = Vec::new();
     let next = ctx
         .server

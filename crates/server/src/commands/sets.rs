@@ -8,7 +8,7 @@ use redis_lite_protocol::ReplyWriter;
 
 use crate::command::flags::*;
 use crate::command::CommandSpec;
-use crate::commands::keys::parse_cursor;
+use crate::commands::keys::{parse_cursor, ScanOptions};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
@@ -605,27 +605,7 @@ fn sscan(ctx: &mut Ctx<'_>) -> CmdResult {
         return Ok(());
     };
     // Options are checked only once the key is known to be a set, as in Redis.
-    let mut pattern: Option<&[u8]> = None;
-    let mut count = 10usize;
-    let mut i = 3;
-    while i < ctx.arg_count() {
-        if i + 1 >= ctx.arg_count() {
-            return Err(CommandError::Syntax);
-        }
-        if ctx.arg_is(i, "COUNT") {
-            count = ctx
-                .arg_i64(i + 1)?
-                .try_into()
-                .ok()
-                .filter(|&n| n >= 1)
-                .ok_or(CommandError::Syntax)?;
-        } else if ctx.arg_is(i, "MATCH") {
-            pattern = Some(ctx.arg(i + 1)).filter(|p| *p != b"*");
-        } else {
-            return Err(CommandError::Syntax);
-        }
-        i += 2;
-    }
+    let ScanOptions { pattern, count, .. } = ScanOptions::parse(ctx, 3, false)?;
     let mut found: Vec<Member<'_>> = Vec::new();
     let mut next = cursor;
     // Like Redis: visit buckets until `count` members are collected, the walk ends, or ten

@@ -16,6 +16,7 @@ use redis_lite_protocol::ReplyWriter;
 use crate::blocking::parse_timeout;
 use crate::command::flags::*;
 use crate::command::CommandSpec;
+use crate::commands::keys::{parse_cursor, ScanOptions};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
@@ -1566,24 +1567,6 @@ fn zrandmember(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// A SCAN cursor as Redis reads it, with C `strtoul`: no leading space, the whole text used,
-/// no overflow (a leading minus wraps, as strtoul does).
-fn parse_scan_cursor(arg: &[u8]) -> Option<u64> {
-    if arg.first().is_some_and(|&b| is_c_space(b)) {
-        return None;
-    }
-    let text = CString::new(arg).ok()?;
-    let mut end: *mut libc::c_char = std::ptr::null_mut();
-    // SAFETY: `text` is NUL-terminated and outlives the call; strtoul writes `end` and errno.
-    let (value, used, erange) = unsafe {
-        *libc::__errno_location() = 0;
-        let value = libc::strtoul(text.as_ptr(), &mut end, 10);
-        let erange = *libc::__errno_location() == libc::ERANGE;
-        (value, end.offset_from(text.as_ptr()) as usize, erange)
-    };
-    (used == arg.len() && !erange).then_some(value)
-}
-
 /// A score as ZSCAN prints it. The compact encoding stores scores as text, and Redis writes
 /// integral ones there as integers (so 1e17 reads back as 100000000000000000).
 fn scan_score(score: f64, compact: bool, out: &mut Vec<u8>) {
@@ -1597,7 +1580,7 @@ fn scan_score(score: f64, compact: bool, out: &mut Vec<u8>) {
 
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]
 fn zscan(ctx: &mut Ctx<'_>) -> CmdResult {
-    let cursor = parse_scan_cursor(ctx.arg(2)).ok_or(CommandError::err("invalid cursor"))?;
+    let cursor = parse_cursor(ctx.arg(2)).ok_or(CommandError::err("invalid cursor"))?;
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
@@ -1607,23 +1590,7 @@ fn zscan(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     };
-    let mut count = 10usize;
-    let mut pattern = None;
-    let mut i = 3;
-    while i < ctx.arg_count() {
-        if ctx.arg_is(i, "COUNT") && i + 1 < ctx.arg_count() {
-            let n = ctx.arg_i64(i + 1)?;
-            if n < 1 {
-                return Err(CommandError::Syntax);
-            }
-            count = n as usize;
-        } else if ctx.arg_is(i, "MATCH") && i + 1 < ctx.arg_count() {
-            pattern = Some(ctx.arg(i + 1)).filter(|p| *p != b"*");
-        } else {
-            return Err(CommandError::Syntax);
-        }
-        i += 2;
-    }
+    let ScanOptions { pattern, count, .. } = ScanOptions::parse(ctx, 3, false)?;
     let compact = z.encoding() == "listpack";
     let mut found: Vec<(Vec<u8>, f64)> = Vec::new();
     let mut next = cursor;
@@ -1673,11 +1640,11 @@ mod tests {
 
     #[test]
     fn cursors_parse_like_strtoul() {
-        assert_eq!(parse_scan_cursor(b"0"), Some(0));
-        assert_eq!(parse_scan_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_scan_cursor(b"abc"), None);
-        assert_eq!(parse_scan_cursor(b" 1"), None);
-        assert_eq!(parse_scan_cursor(b"99999999999999999999999"), None);
+        assert_eq!(parse_cursor(b"0"), Some(0));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"abc"), None);
+        assert_eq!(parse_cursor(b" 1"), None);
+        assert_eq!(parse_cursor(b"99999999999999999999999"), None);
     }
 
     #[test]
