@@ -37,16 +37,25 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     if s.is_empty() || s[0].is_ascii_whitespace() || s.len() > 5000 {
         return None;
     }
-    let text = std::ffi::CString::new(s).ok()?;
+    let (value, used, _) = strtod(s);
+    (used == s.len() && !value.is_nan()).then_some(value)
+}
+
+/// C's `strtod` over `bytes` (up to any NUL, as C sees the string): the value, how many bytes
+/// it used, and whether it overflowed or underflowed (ERANGE). Redis's number rules differ by
+/// command in what they accept around this; each caller applies its own.
+pub fn strtod(bytes: &[u8]) -> (f64, usize, bool) {
+    let text_len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let text = std::ffi::CString::new(&bytes[..text_len]).expect("no NUL inside");
     let mut end: *mut libc::c_char = std::ptr::null_mut();
-    // SAFETY: `text` is NUL-terminated and outlives the call; strtod writes only `end`.
-    let value = unsafe { libc::strtod(text.as_ptr(), &mut end) };
-    // SAFETY: strtod sets `end` inside `text`'s buffer.
-    let used = unsafe { end.offset_from(text.as_ptr()) } as usize;
-    if used != s.len() || value.is_nan() {
-        return None;
+    // SAFETY: `text` is NUL-terminated and outlives the call; strtod writes `end` and errno,
+    // which is thread-local.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let value = libc::strtod(text.as_ptr(), &mut end);
+        let erange = *libc::__errno_location() == libc::ERANGE;
+        (value, end.offset_from(text.as_ptr()) as usize, erange)
     }
-    Some(value)
 }
 
 /// Formats a double as C's `%.17g`, the form Redis 7.0 replies with (`inf` and `-inf` for

@@ -2,7 +2,7 @@
 //! shared server, and the reply writer.
 
 use redis_lite_engine::{Db, EncodingLimits, Locked};
-use redis_lite_protocol::number::{parse_f64, parse_i64};
+use redis_lite_protocol::number::parse_i64;
 use std::time::{Duration, Instant};
 
 use redis_lite_protocol::ReplyWriter;
@@ -39,11 +39,6 @@ impl<'a> Ctx<'a> {
     /// Argument `i` as an integer, or Redis's "not an integer" error.
     pub fn arg_i64(&self, i: usize) -> Result<i64, CommandError> {
         parse_i64(self.args[i]).ok_or(CommandError::NotInteger)
-    }
-
-    /// Argument `i` as a float, or Redis's "not a valid float" error.
-    pub fn arg_f64(&self, i: usize) -> Result<f64, CommandError> {
-        parse_f64(self.args[i]).ok_or(CommandError::NotFloat)
     }
 
     /// Whether argument `i` equals `word`, ignoring ASCII case.

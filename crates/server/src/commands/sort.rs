@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 
 use redis_lite_engine::{Locked, Value};
+use redis_lite_protocol::number::strtod;
 
 use crate::command::flags::*;
 use crate::command::CommandSpec;
@@ -320,17 +321,8 @@ fn lookup_pattern(
 /// C's `strtod` over the whole text, as SORT converts weights: leading spaces and an empty
 /// string (0) are accepted; trailing garbage, overflow, underflow and NaN are not.
 fn c_strtod(text: &[u8]) -> Option<f64> {
-    let c = std::ffi::CString::new(text).ok()?;
-    let mut end: *mut libc::c_char = std::ptr::null_mut();
-    // SAFETY: `c` is NUL-terminated and outlives the call; errno is thread-local.
-    let value = unsafe {
-        *libc::__errno_location() = 0;
-        libc::strtod(c.as_ptr(), &mut end)
-    };
-    // SAFETY: strtod leaves `end` inside `c`'s buffer.
-    let consumed = unsafe { end.offset_from(c.as_ptr()) } as usize;
-    let range_error = unsafe { *libc::__errno_location() } == libc::ERANGE;
-    (consumed == text.len() && !range_error && !value.is_nan()).then_some(value)
+    let (value, used, range_error) = strtod(text);
+    (used == text.len() && !range_error && !value.is_nan()).then_some(value)
 }
 
 #[cfg(test)]

@@ -3,14 +3,13 @@
 //! `redis_lite_engine::zset`; this file parses, looks up, replies and notifies.
 
 use std::collections::HashMap;
-use std::ffi::CString;
 
 use rand::Rng;
 use redis_lite_engine::glob::glob_match;
 use redis_lite_engine::set::Set;
 use redis_lite_engine::zset::ZSet;
 use redis_lite_engine::{Db, Entry, Locked, SmallBytes, Value};
-use redis_lite_protocol::number::{format_f64, parse_i64};
+use redis_lite_protocol::number::{format_f64, parse_i64, strtod};
 use redis_lite_protocol::ReplyWriter;
 
 use crate::blocking::parse_timeout;
@@ -285,21 +284,6 @@ pub static COMMANDS: &[CommandSpec] = &[
 // ---------------------------------------------------------------------------------------------
 // Number parsing, as Redis's strtod-based helpers.
 // ---------------------------------------------------------------------------------------------
-
-/// C `strtod` over `bytes` (up to any NUL, as C sees the string): the value, how many bytes it
-/// used, and whether it overflowed or underflowed (ERANGE).
-fn strtod(bytes: &[u8]) -> (f64, usize, bool) {
-    let text_len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    let text = CString::new(&bytes[..text_len]).expect("no NUL inside");
-    let mut end: *mut libc::c_char = std::ptr::null_mut();
-    // SAFETY: `text` is NUL-terminated and outlives the call; strtod writes `end` and errno.
-    unsafe {
-        *libc::__errno_location() = 0;
-        let value = libc::strtod(text.as_ptr(), &mut end);
-        let erange = *libc::__errno_location() == libc::ERANGE;
-        (value, end.offset_from(text.as_ptr()) as usize, erange)
-    }
-}
 
 /// C's `isspace`.
 fn is_c_space(b: u8) -> bool {
