@@ -67,6 +67,20 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Looks `key` up to read it: counted in the keyspace hit/miss statistics (with `keymiss` on
+    /// a miss), as Redis's `lookupKeyRead` is. Lookups made only to write use `db.get` directly.
+    pub fn read<'d>(
+        &self,
+        db: &'d mut Db,
+        hash: u64,
+        key: &[u8],
+    ) -> Option<&'d mut redis_lite_engine::Entry> {
+        let index = db.index();
+        let entry = db.get(hash, key, self.now_ms);
+        self.count_lookup(index, key, entry.is_some());
+        entry
+    }
+
     /// Counts a read lookup of `key` in database `db` for INFO's `keyspace_hits`/`misses`;
     /// a miss also emits the `keymiss` notification, as Redis's lookupKeyRead does.
     pub fn count_lookup(&self, db: usize, key: &[u8], found: bool) {

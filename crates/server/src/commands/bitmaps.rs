@@ -5,7 +5,7 @@ use redis_lite_engine::{Db, Value};
 
 use crate::command::flags::*;
 use crate::command::CommandSpec;
-use crate::commands::strings::{max_string_len, raw_string_mut, read, string_bytes};
+use crate::commands::strings::{max_string_len, raw_string_mut, string_bytes};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
@@ -155,7 +155,7 @@ fn getbit(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let bit = match read(ctx, db, hash, key) {
+    let bit = match ctx.read(db, hash, key) {
         None => false,
         Some(entry) => bit_at(&string_bytes(&entry.value)?, offset),
     };
@@ -227,7 +227,7 @@ fn bitcount(ctx: &mut Ctx<'_>) -> CmdResult {
     let (db, hash) = locked.db(ctx.client.db, key);
     // Redis 7.0 looks the key up before it parses the range: a missing key counts 0 whatever
     // the other arguments are.
-    let Some(entry) = read(ctx, db, hash, key) else {
+    let Some(entry) = ctx.read(db, hash, key) else {
         ctx.out.integer(0);
         return Ok(());
     };
@@ -262,7 +262,7 @@ fn bitpos(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
     // A missing key is an endless run of zeros.
-    let Some(entry) = read(ctx, db, hash, key) else {
+    let Some(entry) = ctx.read(db, hash, key) else {
         ctx.out.integer(if bit { -1 } else { 0 });
         return Ok(());
     };
@@ -320,7 +320,7 @@ fn bitop(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut inputs = Vec::with_capacity(sources.len());
     for key in sources {
         let (db, hash) = locked.db(ctx.client.db, key);
-        inputs.push(match read(ctx, db, hash, key) {
+        inputs.push(match ctx.read(db, hash, key) {
             None => Vec::new(),
             Some(entry) => string_bytes(&entry.value)?.into_owned(),
         });
@@ -598,7 +598,7 @@ fn bitfield_read(ctx: &mut Ctx<'_>, fields: &[Field]) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let entry = read(ctx, db, hash, key);
+    let entry = ctx.read(db, hash, key);
     let bytes = entry.map(|e| string_bytes(&e.value)).transpose()?;
     let bytes = bytes.as_deref().unwrap_or(&[]);
     ctx.out.array(fields.len());

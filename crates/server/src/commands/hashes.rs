@@ -146,10 +146,9 @@ fn read_hash<'d>(
     hash: u64,
     key: &[u8],
 ) -> Result<Option<&'d mut Hash>, CommandError> {
-    let index = db.index();
-    let entry = db.get(hash, key, ctx.now_ms);
-    ctx.count_lookup(index, key, entry.is_some());
-    entry.map(|e| as_hash(&mut e.value)).transpose()
+    ctx.read(db, hash, key)
+        .map(|e| as_hash(&mut e.value))
+        .transpose()
 }
 
 /// The hash at `key` for a write: None when missing, WRONGTYPE for another type.

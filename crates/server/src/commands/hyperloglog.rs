@@ -6,7 +6,7 @@ use redis_lite_engine::Value;
 
 use crate::command::flags::*;
 use crate::command::CommandSpec;
-use crate::commands::strings::{raw_string_mut, read};
+use crate::commands::strings::raw_string_mut;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
@@ -137,7 +137,7 @@ fn pfcount(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut union = vec![0u8; hll::REGISTERS];
     for key in keys {
         let (db, hash) = locked.db(ctx.client.db, key);
-        if let Some(entry) = read(ctx, db, hash, key) {
+        if let Some(entry) = ctx.read(db, hash, key) {
             hll::merge_into(&mut union, sketch(&entry.value)?)?;
         }
     }
@@ -151,7 +151,7 @@ fn pfcount_one(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let Some(entry) = read(ctx, db, hash, key) else {
+    let Some(entry) = ctx.read(db, hash, key) else {
         ctx.out.integer(0);
         return Ok(());
     };
@@ -179,7 +179,7 @@ fn pfmerge(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut any_dense = false;
     for key in keys {
         let (db, hash) = locked.db(ctx.client.db, key);
-        if let Some(entry) = read(ctx, db, hash, key) {
+        if let Some(entry) = ctx.read(db, hash, key) {
             let sketch = sketch(&entry.value)?;
             any_dense |= hll::is_dense(sketch);
             hll::merge_into(&mut union, sketch)?;

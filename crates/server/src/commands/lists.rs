@@ -210,11 +210,10 @@ fn lookup<'d>(
     key: &[u8],
     access: Access,
 ) -> Result<Option<&'d mut List>, CommandError> {
-    let index = db.index();
-    let entry = db.get(hash, key, ctx.now_ms);
-    if access == Access::Read {
-        ctx.count_lookup(index, key, entry.is_some());
-    }
+    let entry = match access {
+        Access::Read => ctx.read(db, hash, key),
+        Access::Write => db.get(hash, key, ctx.now_ms),
+    };
     entry.map(list_of).transpose()
 }
 

@@ -118,11 +118,11 @@ fn lookup<'d>(
     key: &[u8],
     read: bool,
 ) -> Result<Option<&'d mut Set>, CommandError> {
-    let index = db.index();
-    let entry = db.get(hash, key, ctx.now_ms);
-    if read {
-        ctx.count_lookup(index, key, entry.is_some());
-    }
+    let entry = if read {
+        ctx.read(db, hash, key)
+    } else {
+        db.get(hash, key, ctx.now_ms)
+    };
     as_set(entry)
 }
 

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use redis_lite_engine::{Db, Entry, SmallBytes, Value};
+use redis_lite_engine::{Entry, SmallBytes, Value};
 use redis_lite_protocol::number::parse_i64;
 use redis_lite_protocol::ReplyWriter;
 
@@ -246,20 +246,6 @@ pub(crate) fn raw_string_mut(value: &mut Value) -> Result<&mut Vec<u8>, CommandE
     }
 }
 
-/// A key lookup for a read: counted in the keyspace hit/miss statistics, as Redis's
-/// `lookupKeyRead` is (lookups made only to write are not).
-pub(crate) fn read<'d>(
-    ctx: &Ctx<'_>,
-    db: &'d mut Db,
-    hash: u64,
-    key: &[u8],
-) -> Option<&'d mut Entry> {
-    let index = db.index();
-    let entry = db.get(hash, key, ctx.now_ms);
-    ctx.count_lookup(index, key, entry.is_some());
-    entry
-}
-
 /// The server's proto-max-bulk-len, the largest string a command may build. Read before any
 /// shard is locked, so the config lock is never taken while holding one.
 pub(crate) fn max_string_len(ctx: &Ctx<'_>) -> u64 {
@@ -281,7 +267,7 @@ fn get(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let entry = read(ctx, db, hash, key);
+    let entry = ctx.read(db, hash, key);
     write_lookup(&mut ctx.out, entry.as_deref())
 }
 
@@ -388,7 +374,7 @@ fn set_generic(
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
     let found = if options.get {
-        let entry = read(ctx, db, hash, key);
+        let entry = ctx.read(db, hash, key);
         write_lookup(&mut ctx.out, entry.as_deref())?;
         entry.is_some()
     } else {
@@ -466,7 +452,7 @@ fn getex(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let Some(entry) = read(ctx, db, hash, key) else {
+    let Some(entry) = ctx.read(db, hash, key) else {
         // A missing key answers null before the expiry is even validated, as in Redis.
         ctx.out.null();
         return Ok(());
@@ -504,7 +490,7 @@ fn getdel(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let entry = read(ctx, db, hash, key);
+    let entry = ctx.read(db, hash, key);
     write_lookup(&mut ctx.out, entry.as_deref())?;
     if entry.is_some() {
         db.remove(hash, key);
@@ -534,7 +520,7 @@ fn mget(ctx: &mut Ctx<'_>) -> CmdResult {
     for key in keys {
         let (db, hash) = locked.db(ctx.client.db, key);
         // Keys of another type read as null here rather than failing the whole command.
-        match read(ctx, db, hash, key).map(|e| string_bytes(&e.value)) {
+        match ctx.read(db, hash, key).map(|e| string_bytes(&e.value)) {
             Some(Ok(bytes)) => ctx.out.bulk(&bytes),
             _ => ctx.out.null(),
         }
@@ -622,7 +608,7 @@ fn strlen(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let len = match read(ctx, db, hash, key) {
+    let len = match ctx.read(db, hash, key) {
         None => 0,
         Some(entry) => string_bytes(&entry.value)?.len(),
     };
@@ -652,7 +638,7 @@ fn getrange(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let Some(entry) = read(ctx, db, hash, key) else {
+    let Some(entry) = ctx.read(db, hash, key) else {
         ctx.out.bulk(b"");
         return Ok(());
     };
@@ -916,7 +902,7 @@ fn lcs(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut locked = ctx.lock([key_a, key_b]);
     let mut load = |key: &[u8]| -> Result<Vec<u8>, CommandError> {
         let (db, hash) = locked.db(ctx.client.db, key);
-        match read(ctx, db, hash, key) {
+        match ctx.read(db, hash, key) {
             None => Ok(Vec::new()),
             Some(entry) => string_bytes(&entry.value)
                 .map(Cow::into_owned)

@@ -450,10 +450,7 @@ fn read<'d>(
     hash: u64,
     key: &[u8],
 ) -> Result<Option<&'d ZSet>, CommandError> {
-    let index = db.index();
-    let entry = db.get(hash, key, ctx.now_ms);
-    ctx.count_lookup(index, key, entry.is_some());
-    entry.map(|e| as_zset(e)).transpose()
+    ctx.read(db, hash, key).map(|e| as_zset(e)).transpose()
 }
 
 /// A lookup for writing (not counted).
