@@ -157,11 +157,21 @@ impl Dict {
     }
 
     pub fn clear(&mut self) {
+        self.drain_each(drop);
+    }
+
+    /// Empties the table, handing each entry to `f`.
+    pub fn drain(mut self, f: impl FnMut(Box<Entry>)) {
+        self.drain_each(f);
+    }
+
+    fn drain_each(&mut self, mut f: impl FnMut(Box<Entry>)) {
         // Unlink chains iteratively: dropping a long chain recursively could overflow the stack.
         for bucket in &mut self.buckets {
             let mut chain = bucket.take();
             while let Some(mut entry) = chain {
                 chain = entry.next.take();
+                f(entry);
             }
         }
         self.buckets = Vec::new();

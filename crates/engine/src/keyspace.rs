@@ -15,13 +15,14 @@ use smallvec::SmallVec;
 
 use crate::bytes::SmallBytes;
 use crate::dict::{Dict, Entry};
+use crate::snapshot::Pending;
 use crate::value::Value;
 
 type KeyHasher = foldhash::fast::FixedState;
 
 /// One database's keys within one shard.
 pub struct Db {
-    dict: Dict,
+    pub(crate) dict: Dict,
     hasher: KeyHasher,
     /// Keys with a TTL, for INFO keyspace and to skip idle databases in the expiry cycle.
     volatile: usize,
@@ -177,6 +178,11 @@ impl Db {
         self.dict.get(hash, key)
     }
 
+    /// The stored entry even if its TTL has passed (DEBUG DIGEST-VALUE looks at it as stored).
+    pub fn peek_stored(&self, hash: u64, key: &[u8]) -> Option<&Entry> {
+        self.dict.get(hash, key)
+    }
+
     /// Stores `value` under `key`, replacing any previous value. The TTL is cleared unless
     /// `keep_ttl`.
     pub fn set(
@@ -311,7 +317,9 @@ pub fn lru_clock(now_ms: u64) -> u32 {
 
 /// One shard: its slice of every database.
 pub struct Shard {
-    dbs: Box<[Db]>,
+    pub(crate) dbs: Box<[Db]>,
+    /// This shard's part of a running snapshot, if any.
+    pub(crate) pending: Option<Box<Pending>>,
 }
 
 impl Shard {
@@ -326,11 +334,12 @@ impl Shard {
 
 /// All databases. See the module docs.
 pub struct Keyspace {
-    shards: Box<[Mutex<Shard>]>,
+    pub(crate) shards: Arc<[Mutex<Shard>]>,
     hasher: KeyHasher,
     databases: usize,
     /// Where the next active expiry cycle starts, so every shard gets its turn.
     expire_next: AtomicUsize,
+    pub(crate) snapshot_running: Arc<AtomicBool>,
 }
 
 /// Shards locked for one command, in index order.
@@ -339,12 +348,21 @@ pub struct Locked<'a> {
     /// Most commands touch one or two keys: those guards stay inline, with no allocation.
     guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]>,
     touch: bool,
+    /// Keys looked up through this lock may be modified: a pending snapshot keeps their
+    /// cut-time values first.
+    write: bool,
 }
 
 impl<'a> Locked<'a> {
     /// Lookups through this lock leave access times alone (CLIENT NO-TOUCH).
     pub fn without_touch(mut self) -> Self {
         self.touch = false;
+        self
+    }
+
+    /// Marks this lock as a write command's (see [`crate::snapshot`]).
+    pub fn for_write(mut self) -> Self {
+        self.write = true;
         self
     }
 
@@ -356,6 +374,9 @@ impl<'a> Locked<'a> {
             Some((_, guard)) => guard,
             None => panic!("shard {shard} was not locked for this key"),
         };
+        if self.write {
+            guard.preserve(db, hash, key);
+        }
         let table = guard.db(db);
         table.record_access = self.touch;
         (table, hash)
@@ -385,6 +406,7 @@ impl Keyspace {
                     dbs: (0..databases)
                         .map(|i| Db::new(hasher, i, events.clone()))
                         .collect(),
+                    pending: None,
                 })
             })
             .collect();
@@ -393,6 +415,7 @@ impl Keyspace {
             hasher,
             databases,
             expire_next: AtomicUsize::new(0),
+            snapshot_running: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -438,6 +461,7 @@ impl Keyspace {
             keyspace: self,
             guards,
             touch: true,
+            write: false,
         }
     }
 
@@ -452,6 +476,7 @@ impl Keyspace {
             keyspace: self,
             guards,
             touch: true,
+            write: false,
         }
     }
 
@@ -500,7 +525,10 @@ impl Keyspace {
                     None => 0..shard.dbs.len(),
                 };
                 for i in range {
-                    if lazy {
+                    if shard.pending.is_some() {
+                        let dict = shard.dbs[i].take();
+                        shard.preserve_all(i, dict);
+                    } else if lazy {
                         garbage.push(shard.dbs[i].take());
                     } else {
                         shard.dbs[i].clear();
@@ -528,6 +556,7 @@ impl Keyspace {
             std::mem::swap(&mut x.volatile, &mut y.volatile);
             std::mem::swap(&mut x.expire_cursor, &mut y.expire_cursor);
             std::mem::swap(&mut x.avg_ttl_ms, &mut y.avg_ttl_ms);
+            shard.swap_origins(a, b);
         }
     }
 

@@ -3,15 +3,19 @@
 //! Layout:
 //! - [`keyspace`]: [`Keyspace`], all databases split into mutex-guarded shards; per-shard
 //!   [`Db`] tables with lazy expiry, and the active expiry cycle.
+//! - [`digest`]: DEBUG DIGEST's dataset fingerprint, identical to Redis's.
 //! - [`dict`]: [`Dict`], the chained hash table with SCAN's reverse-binary cursor.
 //! - [`value`]: [`Value`], what a key holds, with Redis's encodings; the collections are in
 //!   [`list`], [`hash`], [`set`] and [`zset`].
 //! - [`encoding`]: [`EncodingLimits`], the thresholds at which small collections convert.
 //! - [`bytes`]: [`SmallBytes`], binary strings stored inline when short.
+//! - [`snapshot`]: [`Snapshot`], point-in-time copy-on-write snapshots for BGSAVE and AOF
+//!   rewrites.
 //! - [`glob`]: Redis's glob matching for KEYS, SCAN MATCH and CONFIG GET.
 
 pub mod bytes;
 pub mod dict;
+pub mod digest;
 pub mod encoding;
 pub mod glob;
 pub mod hash;
@@ -19,6 +23,7 @@ pub mod hll;
 pub mod keyspace;
 pub mod list;
 pub mod set;
+pub mod snapshot;
 pub mod value;
 pub mod zset;
 
@@ -26,6 +31,7 @@ pub use bytes::SmallBytes;
 pub use dict::{Dict, Entry};
 pub use encoding::EncodingLimits;
 pub use keyspace::{Db, KeyEvents, Keyspace, Locked, Shard, WatchFlag};
+pub use snapshot::Snapshot;
 pub use value::Value;
 
 /// The current time in Unix milliseconds.

@@ -23,6 +23,6 @@ pub mod rdb;
 pub mod ziplist;
 
 pub use rdb::{
-    dump_value, read_all, read_rdb, restore_value, save_atomically, verify_dump_payload, Event,
-    LoadedKey, RdbError, RdbWriter, Summary, WriteOptions,
+    dump_value, encode_entry, read_all, read_rdb, restore_value, save_atomically,
+    verify_dump_payload, Event, LoadedKey, RdbError, RdbWriter, Summary, WriteOptions,
 };

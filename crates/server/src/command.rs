@@ -32,6 +32,9 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 15;
     pub const ALLOW_BUSY: u32 = 1 << 16;
     pub const SENTINEL: u32 = 1 << 17;
+    /// Internal, not shown by COMMAND: the command runs with every other client paused (EXEC,
+    /// and DEBUG, which in Redis stops the single-threaded server).
+    pub const EXCLUSIVE: u32 = 1 << 18;
 
     /// Flag names in COMMAND INFO order.
     pub const NAMES: &[(u32, &str)] = &[

@@ -50,6 +50,17 @@ pub struct Config {
     /// `client-output-buffer-limit`: (hard, soft, soft seconds) for normal, replica and pub/sub
     /// clients.
     pub output_buffer_limits: [(u64, u64, u64); 3],
+    /// `dir`: where snapshots (and the AOF directory) live; absolute.
+    pub dir: PathBuf,
+    pub dbfilename: String,
+    /// `save`: snapshot after `seconds` if at least `changes` writes happened.
+    pub save_rules: Vec<(u64, u64)>,
+    pub rdbcompression: bool,
+    pub rdbchecksum: bool,
+    pub stop_writes_on_bgsave_error: bool,
+    /// Test knobs, as in Redis: microseconds to sleep per key saved / loaded.
+    pub rdb_key_save_delay: i64,
+    pub key_load_delay: i64,
 }
 
 impl Default for Config {
@@ -74,6 +85,14 @@ impl Default for Config {
             encoding: EncodingLimits::default(),
             notify_keyspace_events: 0,
             output_buffer_limits: [(0, 0, 0); 3],
+            dir: PathBuf::new(),
+            dbfilename: String::new(),
+            save_rules: Vec::new(),
+            rdbcompression: false,
+            rdbchecksum: false,
+            stop_writes_on_bgsave_error: false,
+            rdb_key_save_delay: 0,
+            key_load_delay: 0,
         };
         for param in PARAMS {
             let words = split_words(param.default).expect("defaults are well-formed");
@@ -224,6 +243,24 @@ macro_rules! encoding_param {
     };
 }
 
+/// A yes/no parameter.
+macro_rules! bool_param {
+    ($name:literal, $field:ident, default $default:literal) => {
+        Param {
+            name: $name,
+            mutable: true,
+            default: $default,
+            get: |c| yes_no(c.$field),
+            set: |c, w| {
+                c.$field = parse_bool(w)?;
+                Ok(())
+            },
+            variadic: false,
+            alias: None,
+        }
+    };
+}
+
 /// A free-form string parameter.
 macro_rules! string_param {
     ($name:literal, $field:ident, mutable $mutable:expr) => {
@@ -260,18 +297,7 @@ pub static PARAMS: &[Param] = &[
         alias: None,
     },
     int_param!("port", port: u16, 0, 65535, default "6379", mutable false),
-    Param {
-        name: "protected-mode",
-        mutable: true,
-        default: "yes",
-        get: |c| yes_no(c.protected_mode),
-        set: |c, w| {
-            c.protected_mode = parse_bool(w)?;
-            Ok(())
-        },
-        variadic: false,
-        alias: None,
-    },
+    bool_param!("protected-mode", protected_mode, default "yes"),
     string_param!("requirepass", requirepass, mutable true),
     int_param!("timeout", timeout: u64, 0, i32::MAX as i64, default "0", mutable true),
     int_param!("tcp-keepalive", tcp_keepalive: u64, 0, i32::MAX as i64, default "300", mutable true),
@@ -429,6 +455,79 @@ pub static PARAMS: &[Param] = &[
         variadic: true,
         alias: None,
     },
+    Param {
+        name: "dir",
+        mutable: true,
+        default: "./",
+        get: |c| c.dir.display().to_string(),
+        // Redis changes its working directory; keeping an absolute path has the same effect
+        // on every file the server writes, without changing the process's directory.
+        set: |c, w| {
+            let dir = one(w)?;
+            let path = std::fs::canonicalize(dir).map_err(|e| crate::error::strerror(&e))?;
+            if !path.is_dir() {
+                return Err("Not a directory".into());
+            }
+            c.dir = path;
+            Ok(())
+        },
+        variadic: false,
+        alias: None,
+    },
+    Param {
+        name: "dbfilename",
+        mutable: true,
+        default: "dump.rdb",
+        get: |c| c.dbfilename.clone(),
+        set: |c, w| {
+            let name = one(w)?;
+            if name.contains('/') {
+                return Err("dbfilename can't be a path, just a filename".into());
+            }
+            c.dbfilename = name.to_string();
+            Ok(())
+        },
+        variadic: false,
+        alias: None,
+    },
+    Param {
+        name: "save",
+        mutable: true,
+        default: "3600 1 300 100 60 10000",
+        get: |c| {
+            let pairs: Vec<String> = c
+                .save_rules
+                .iter()
+                .map(|(secs, changes)| format!("{secs} {changes}"))
+                .collect();
+            pairs.join(" ")
+        },
+        set: |c, w| {
+            // `--save "900 1 300 10"` arrives as one word.
+            let words: Vec<&str> = w.iter().flat_map(|w| w.split_whitespace()).collect();
+            if !words.len().is_multiple_of(2) {
+                return Err("Invalid save parameters".into());
+            }
+            let number = |t: &str| {
+                redis_lite_protocol::number::parse_i64(t.as_bytes())
+                    .filter(|n| *n >= 0)
+                    .map(|n| n as u64)
+                    .ok_or_else(|| "Invalid save parameters".to_string())
+            };
+            c.save_rules = words
+                .chunks(2)
+                .map(|pair| Ok((number(pair[0])?, number(pair[1])?)))
+                .collect::<Result<_, String>>()?;
+            Ok(())
+        },
+        variadic: true,
+        alias: None,
+    },
+    bool_param!("rdbcompression", rdbcompression, default "yes"),
+    bool_param!("rdbchecksum", rdbchecksum, default "yes"),
+    bool_param!("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, default "yes"),
+    int_param!("rdb-key-save-delay", rdb_key_save_delay: i64, i32::MIN as i64, i32::MAX as i64, default "0", mutable true),
+    int_param!("key-load-delay", key_load_delay: i64, i32::MIN as i64, i32::MAX as i64, default "0", mutable true),
 ];
 
 pub fn find_param(name: &str) -> Option<&'static Param> {
@@ -574,6 +673,7 @@ pub fn from_args(args: &[String]) -> Result<Startup, ConfigError> {
         });
     }
     let mut config = Config::default();
+    let mut save_words: Option<Vec<String>> = None;
     for d in directives {
         let err = |reason: String| ConfigError {
             source: d.source.clone(),
@@ -583,11 +683,19 @@ pub fn from_args(args: &[String]) -> Result<Startup, ConfigError> {
         };
         let param = find_param(&d.words[0])
             .ok_or_else(|| err("Bad directive or wrong number of arguments".into()))?;
-        let values = &d.words[1..];
+        let mut values = d.words[1..].to_vec();
         if !param.variadic && values.len() != 1 {
             return Err(err("Bad directive or wrong number of arguments".into()));
         }
-        (param.set)(&mut config, values).map_err(err)?;
+        // Old configs list one `save` rule per line: the first line replaces the default
+        // rules and later ones add to it, as in Redis.
+        if param.name == "save" {
+            if let Some(earlier) = &save_words {
+                values = [earlier, &values[..]].concat();
+            }
+            save_words = Some(values.clone());
+        }
+        (param.set)(&mut config, &values).map_err(err)?;
     }
     Ok(Startup {
         config,

@@ -249,7 +249,7 @@ pub async fn serve(
 /// block it again), its timeout passes, CLIENT UNBLOCK, or the client goes away. Input that
 /// arrives meanwhile is kept for later. Returns false when the connection should close.
 async fn finish_blocked(
-    server: &Server,
+    server: &Arc<Server>,
     client: &mut ClientState,
     stream: &mut TcpStream,
     input: &mut Vec<u8>,
@@ -359,7 +359,7 @@ fn write_push(out: &mut ReplyWriter<'_>, push: &Push) -> usize {
 
 /// Runs one command and writes its reply. Returns the command's full name for CLIENT LIST.
 pub fn execute(
-    server: &Server,
+    server: &Arc<Server>,
     client: &mut ClientState,
     args: &[&[u8]],
     out: &mut Vec<u8>,
@@ -424,6 +424,10 @@ pub fn execute(
             return None;
         }
     }
+    if let Some(error) = crate::persistence::refusal(server, entry.spec.flags) {
+        reject(client, Some(entry.id), error, out, start);
+        return None;
+    }
     let top_name = entry.full_name.split('|').next().unwrap_or_default();
     if let Some(multi) = client.multi.as_mut() {
         if !transactions::runs_inside_multi(top_name) {
@@ -440,7 +444,7 @@ pub fn execute(
     }
     // Every command runs inside its event loop's gate; EXEC closes all of them (see
     // `Server::gates`), and commands run by EXEC are already inside.
-    let exec = !client.in_exec && top_name == "exec";
+    let exec = !client.in_exec && entry.spec.has(command::flags::EXCLUSIVE);
     let _shared = (!client.in_exec && !exec).then(|| server.gates[client.worker].read());
     let _exclusive: Vec<_> = if exec {
         server.gates.iter().map(|g| g.write()).collect()

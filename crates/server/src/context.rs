@@ -3,6 +3,7 @@
 
 use redis_lite_engine::{Db, EncodingLimits, Locked};
 use redis_lite_protocol::number::parse_i64;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis_lite_protocol::ReplyWriter;
@@ -15,7 +16,7 @@ use crate::notify::Class;
 use crate::server::Server;
 
 pub struct Ctx<'a> {
-    pub server: &'a Server,
+    pub server: &'a Arc<Server>,
     pub client: &'a mut ClientState,
     /// The arguments, with the command name (and subcommand name) first.
     pub args: &'a [&'a [u8]],
@@ -59,12 +60,25 @@ impl<'a> Ctx<'a> {
 
     /// Locks the shards holding `keys` for the rest of the command.
     pub fn lock<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Locked<'a> {
-        let locked = self.server.keyspace.lock_keys(keys);
+        self.lock_mode(self.server.keyspace.lock_keys(keys))
+    }
+
+    /// Locks every shard for the rest of the command (commands whose keys are not known
+    /// up front, such as SORT with BY/GET patterns).
+    pub fn lock_all(&self) -> Locked<'a> {
+        self.lock_mode(self.server.keyspace.lock_all())
+    }
+
+    /// Lookups leave access times alone for CLIENT NO-TOUCH clients; a write command's lookups
+    /// let a running snapshot keep the cut-time values first.
+    fn lock_mode(&self, mut locked: Locked<'a>) -> Locked<'a> {
         if self.client.no_touch {
-            locked.without_touch()
-        } else {
-            locked
+            locked = locked.without_touch();
         }
+        if self.command.spec.has(crate::command::flags::WRITE) {
+            locked = locked.for_write();
+        }
+        locked
     }
 
     /// Looks `key` up to read it: counted in the keyspace hit/miss statistics (with `keymiss` on

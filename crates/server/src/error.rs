@@ -84,6 +84,16 @@ impl fmt::Display for CommandError {
     }
 }
 
+/// An I/O error as C's `strerror` words it, which Redis's messages quote: without Rust's
+/// " (os error N)" suffix.
+pub fn strerror(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(end) => text[..end].to_string(),
+        None => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

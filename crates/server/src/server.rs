@@ -68,6 +68,7 @@ pub struct Server {
     /// client for the transaction. Uncontended, a gate costs an atomic on a thread-local line.
     pub gates: Vec<RwLock<()>>,
     pub blocking: crate::blocking::Blocking,
+    pub persistence: crate::persistence::Persistence,
 }
 
 fn random_hex(len: usize) -> String {
@@ -112,6 +113,7 @@ impl Server {
             notifier,
             gates: (0..=config.threads).map(|_| RwLock::new(())).collect(),
             blocking: Default::default(),
+            persistence: Default::default(),
             config: RwLock::new(config),
         };
         server.apply_config();
@@ -149,10 +151,25 @@ impl Server {
         self.clients.lock().remove(&id);
     }
 
-    /// Stops the process after a clean shutdown. Nothing is persisted yet, so there is nothing
-    /// to save; connections are simply dropped with the process.
-    pub fn shutdown(&self, reason: &str) -> ! {
+    /// Stops the process: a background snapshot is abandoned and, with `save`, the dataset is
+    /// saved first. Returns only when that save failed and `force` is off: the server then
+    /// keeps running, as Redis does.
+    pub fn shutdown(&self, reason: &str, save: bool, force: bool) {
         log!(Warning, "{reason}");
+        if self.persistence.current().is_some() {
+            log!(
+                Warning,
+                "There is a background save in progress. Stopping it!"
+            );
+            self.persistence.abort_and_wait();
+        }
+        if save {
+            log!(Notice, "Saving the final RDB snapshot before exiting.");
+            if crate::persistence::rdb::save(self).is_err() && !force {
+                log!(Warning, "Error trying to save the DB, can't exit.");
+                return;
+            }
+        }
         log!(Notice, "redis-lite is now ready to exit, bye bye...");
         std::process::exit(0)
     }
@@ -260,6 +277,7 @@ pub fn run(startup: Startup) -> Result<(), String> {
     let threads = config.threads;
     let server = Arc::new(Server::new(config, startup.config_file.clone()));
     server.tcp_port.store(port as u64, Relaxed);
+    crate::persistence::rdb::load_at_startup(&server);
     log!(
         Notice,
         "redis-lite {LITE_VERSION} (Redis {REDIS_VERSION} compatible), pid={}, port={port}, threads={threads}, config={}",
@@ -304,9 +322,17 @@ pub fn run(startup: Startup) -> Result<(), String> {
             .expect("SIGTERM handler");
         let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
             .expect("SIGINT handler");
-        tokio::select! {
-            _ = term.recv() => server.shutdown("Received SIGTERM scheduling shutdown..."),
-            _ = int.recv() => server.shutdown("Received SIGINT scheduling shutdown..."),
+        loop {
+            let reason = tokio::select! {
+                _ = term.recv() => "Received SIGTERM scheduling shutdown...",
+                _ = int.recv() => "Received SIGINT scheduling shutdown...",
+            };
+            let save = !server.config.read().save_rules.is_empty();
+            server.shutdown(reason, save, false);
+            log!(
+                Warning,
+                "SIGTERM received but errors trying to shut down the server, check the logs for more information"
+            );
         }
     })
 }
@@ -390,8 +416,8 @@ fn event_loop(server: Arc<Server>, index: usize, mut incoming: mpsc::UnboundedRe
     });
 }
 
-/// Periodic work at `hz`: active expiry within Redis's 25% CPU budget, ops/sec sampling and
-/// the memory peak.
+/// Periodic work at `hz`: active expiry within Redis's 25% CPU budget, the `save` rules,
+/// ops/sec sampling and the memory peak.
 fn cron(server: Arc<Server>) {
     let mut last_ops = 0u64;
     let mut last_sample = Instant::now();
@@ -400,15 +426,18 @@ fn cron(server: Arc<Server>) {
         let hz = server.config.read().hz.max(1);
         let period = Duration::from_millis(1000 / hz as u64);
         let tick = Instant::now();
-        if server.active_expire_enabled.load(Relaxed) {
+        {
             let _gate = server.gates[server.gates.len() - 1].read();
-            let budget = period / 4;
-            server
-                .keyspace
-                .active_expire(redis_lite_engine::now_ms(), budget);
-            if tick.elapsed() >= budget {
-                server.expired_time_cap_reached.fetch_add(1, Relaxed);
+            if server.active_expire_enabled.load(Relaxed) && !server.persistence.is_loading() {
+                let budget = period / 4;
+                server
+                    .keyspace
+                    .active_expire(redis_lite_engine::now_ms(), budget);
+                if tick.elapsed() >= budget {
+                    server.expired_time_cap_reached.fetch_add(1, Relaxed);
+                }
             }
+            crate::persistence::rdb::cron(&server);
         }
         if last_sample.elapsed() >= Duration::from_millis(100) {
             let ops = crate::stats::sum(&server.workers, |w| &w.total_commands);

@@ -543,7 +543,7 @@ mod tests {
     /// handle to the registry directly.
     #[test]
     fn keyspace_events_match_redis() {
-        let server = Server::new(Config::default(), None);
+        let server = std::sync::Arc::new(Server::new(Config::default(), None));
         server.notifier.set_flags(parse_flags("KEA").unwrap());
         let (handle, mut pushes) = ClientHandle::new(1, String::new(), String::new(), -1);
         let handle = Arc::new(handle);

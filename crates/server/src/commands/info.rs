@@ -191,13 +191,11 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
         }
         "persistence" => {
             field!("# Persistence");
-            field!("loading:0");
-            field!("async_loading:0");
-            field!("rdb_changes_since_last_save:{}", server.dirty());
-            field!("rdb_bgsave_in_progress:0");
-            field!("rdb_last_save_time:{}", server.lastsave.load(Relaxed));
-            field!("rdb_last_bgsave_status:ok");
-            field!("rdb_saves:0");
+            let mut fields = Vec::new();
+            crate::persistence::info_fields(server, &mut fields);
+            for line in fields {
+                field!("{line}");
+            }
             field!("aof_enabled:0");
             field!("aof_rewrite_in_progress:0");
             field!("aof_last_write_status:ok");

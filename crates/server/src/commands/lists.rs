@@ -839,14 +839,14 @@ mod tests {
     use crate::server::Server;
 
     struct Harness {
-        server: Server,
+        server: std::sync::Arc<Server>,
         client: ClientState,
         events: PushReceiver,
     }
 
     impl Harness {
         fn new() -> Self {
-            let server = Server::new(Config::default(), None);
+            let server = std::sync::Arc::new(Server::new(Config::default(), None));
             server.notifier.set_flags(parse_flags("KEA").unwrap());
             let (subscriber, events) = ClientHandle::new(1000, "sub".into(), "local".into(), -1);
             server

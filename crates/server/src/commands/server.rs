@@ -1,4 +1,4 @@
-//! Server commands: CONFIG, DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME, LASTSAVE, SHUTDOWN and DEBUG.
+//! Server commands: CONFIG, DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME, SHUTDOWN and DEBUG.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -12,6 +12,9 @@ use crate::commands::reply_help;
 use crate::config;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
+use crate::persistence::rdb::{self, OnDuplicate};
+use crate::persistence::JobKind;
+use redis_lite_engine::digest;
 
 const ADMIN_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 
@@ -39,14 +42,11 @@ pub static COMMANDS: &[CommandSpec] = &[
         .acl(&["@keyspace", "@dangerous"]),
     CommandSpec::new("time", 1, LOADING | STALE | FAST, time)
         .doc("server", "2.6.0", "Return the current server time"),
-    CommandSpec::new("lastsave", 1, LOADING | STALE | FAST, lastsave)
-        .doc("server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk")
-        .acl(&["@admin", "@dangerous"]),
     CommandSpec::new("shutdown", -1, ADMIN_FLAGS | NO_MULTI | SENTINEL | ALLOW_BUSY, shutdown)
         .doc("server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server")
         .complexity("O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)")
         .syntax("save-selector=[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"),
-    CommandSpec::new("debug", -2, ADMIN_FLAGS, debug)
+    CommandSpec::new("debug", -2, ADMIN_FLAGS | EXCLUSIVE, debug)
         .doc("server", "1.0.0", "A container for debugging commands")
         .complexity("Depends on subcommand."),
 ];
@@ -199,9 +199,19 @@ fn flushdb(ctx: &mut Ctx<'_>) -> CmdResult {
 /// FLUSHALL [ASYNC|SYNC]
 fn flushall(ctx: &mut Ctx<'_>) -> CmdResult {
     let lazy = flush_mode(ctx)?;
-    // Redis counts FLUSHALL as one more change than the keys it removed.
-    ctx.dirty(count_keys(ctx, None) + 1);
+    ctx.dirty(count_keys(ctx, None));
+    // As in Redis: a snapshot in progress is of data that is gone, so it stops; with `save`
+    // rules, the empty dataset is saved at once.
+    let persistence = &ctx.server.persistence;
+    if let Some((JobKind::Snapshot { .. }, _, _)) = persistence.current() {
+        persistence.abort_and_wait();
+    }
     ctx.server.keyspace.flush(None, lazy);
+    if !ctx.server.config.read().save_rules.is_empty() {
+        let _ = crate::persistence::rdb::save(ctx.server);
+    }
+    // Redis counts FLUSHALL as one more change than the keys it removed.
+    ctx.dirty(1);
     ctx.out.ok();
     Ok(())
 }
@@ -227,12 +237,6 @@ fn time(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// LASTSAVE
-fn lastsave(ctx: &mut Ctx<'_>) -> CmdResult {
-    ctx.out.integer(ctx.server.lastsave.load(Relaxed) as i64);
-    Ok(())
-}
-
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]
 fn shutdown(ctx: &mut Ctx<'_>) -> CmdResult {
     let (mut nosave, mut save, mut abort) = (false, false, false);
@@ -254,15 +258,11 @@ fn shutdown(ctx: &mut Ctx<'_>) -> CmdResult {
         // A shutdown here completes within the command, so none is ever in progress.
         return Err(CommandError::err("No shutdown in progress."));
     }
-    if save {
-        // Snapshots (RDB) do not exist yet; refusing is better than claiming a save happened.
-        crate::log!(
-            Warning,
-            "SHUTDOWN SAVE refused: this build cannot write snapshots yet"
-        );
-        return Err(CommandError::err("Errors trying to SHUTDOWN. Check logs."));
-    }
-    ctx.server.shutdown("User requested shutdown...")
+    let force = (1..ctx.arg_count()).any(|i| ctx.arg_is(i, "FORCE"));
+    let save = save || (!nosave && !ctx.server.config.read().save_rules.is_empty());
+    ctx.server
+        .shutdown("User requested shutdown...", save, force);
+    Err(CommandError::err("Errors trying to SHUTDOWN. Check logs."))
 }
 
 /// DEBUG <subcommand> ...
@@ -309,6 +309,24 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
             ctx.out.ok();
         }
         (b"object", 3) => debug_object(ctx)?,
+        (b"reload", _) => debug_reload(ctx)?,
+        (b"digest", 2) => {
+            let digest = ctx.server.keyspace.digest();
+            ctx.out.simple(&digest::to_hex(&digest));
+        }
+        (b"digest-value", _) => {
+            let keys = &ctx.args[2..];
+            ctx.out.array(keys.len());
+            let mut locked = ctx.lock(keys.iter().copied());
+            for key in keys {
+                let (table, hash) = locked.db(ctx.client.db, key);
+                // As in Redis, a logically expired key that is still stored is digested too.
+                let digest = table.peek_stored(hash, key).map_or([0; 20], |e| {
+                    digest::value_digest(&e.value, e.expire_at != 0)
+                });
+                ctx.out.simple(&digest::to_hex(&digest));
+            }
+        }
         _ => {
             return Err(CommandError::err(format!(
                 "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
@@ -316,6 +334,46 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
             )))
         }
     }
+    Ok(())
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: saves the snapshot, empties the dataset and loads
+/// the file back. DEBUG runs with every other client paused, so nothing changes in between.
+fn debug_reload(ctx: &mut Ctx<'_>) -> CmdResult {
+    let (mut merge, mut flush, mut save) = (false, true, true);
+    for i in 2..ctx.arg_count() {
+        if ctx.arg_is(i, "MERGE") {
+            merge = true;
+        } else if ctx.arg_is(i, "NOFLUSH") {
+            flush = false;
+        } else if ctx.arg_is(i, "NOSAVE") {
+            save = false;
+        } else {
+            return Err(CommandError::err(
+                "DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+            ));
+        }
+    }
+    let server = ctx.server;
+    if save && rdb::save(server).is_err() {
+        return Err(CommandError::coded("ERR"));
+    }
+    if flush {
+        server.keyspace.flush(None, false);
+    }
+    let on_duplicate = if merge {
+        OnDuplicate::Replace
+    } else {
+        OnDuplicate::Fail
+    };
+    if let Err(e) = rdb::load(server, &rdb::path(server), on_duplicate) {
+        crate::log!(Warning, "DEBUG RELOAD failed: {e}");
+        return Err(CommandError::err(
+            "Error trying to load the RDB dump, check server logs.",
+        ));
+    }
+    crate::log!(Notice, "DB reloaded by DEBUG RELOAD");
+    ctx.out.ok();
     Ok(())
 }
 
@@ -441,10 +499,19 @@ fn debug_help(ctx: &mut Ctx<'_>) {
         ctx,
         "DEBUG",
         &[
+            "DIGEST",
+            "    Output a hex signature representing the current DB content.",
+            "DIGEST-VALUE <key> [<key> ...]",
+            "    Output a hex signature of the values of all the specified keys.",
             "LOG <message>",
             "    Write <message> to the server log.",
             "OBJECT <key>",
             "    Show low level info about `key` and associated value.",
+            "RELOAD [option ...]",
+            "    Save the RDB on disk and reload it back to memory. Available <option> values:",
+            "    * MERGE: Merge the content of the RDB instead of flushing the current data.",
+            "    * NOFLUSH: Do not empty the current data before loading the RDB.",
+            "    * NOSAVE: the database will be loaded from an existing RDB file.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not",
             "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",

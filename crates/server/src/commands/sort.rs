@@ -116,7 +116,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, read_only: bool) -> CmdResult {
     let key = ctx.arg(1);
     let db = ctx.client.db;
     let mut locked = if o.touches_other_keys() {
-        ctx.server.keyspace.lock_all()
+        ctx.lock_all()
     } else {
         ctx.lock([key])
     };

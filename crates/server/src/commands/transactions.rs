@@ -17,13 +17,18 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.2.0",
         "Mark the start of a transaction block",
     ),
-    CommandSpec::new("exec", 1, TRANSACTION_FLAGS | SKIP_SLOWLOG, exec)
-        .doc(
-            "transactions",
-            "1.2.0",
-            "Execute all commands issued after MULTI",
-        )
-        .complexity("Depends on commands in the transaction"),
+    CommandSpec::new(
+        "exec",
+        1,
+        TRANSACTION_FLAGS | SKIP_SLOWLOG | EXCLUSIVE,
+        exec,
+    )
+    .doc(
+        "transactions",
+        "1.2.0",
+        "Execute all commands issued after MULTI",
+    )
+    .complexity("Depends on commands in the transaction"),
     CommandSpec::new("discard", 1, TRANSACTION_FLAGS | FAST | ALLOW_BUSY, discard)
         .doc(
             "transactions",

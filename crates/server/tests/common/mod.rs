@@ -16,6 +16,8 @@ pub struct Server {
     child: Child,
     pub port: u16,
     pub dir: PathBuf,
+    /// Whether dropping the server deletes `dir` (not when a test restarts servers on it).
+    owns_dir: bool,
 }
 
 fn free_port() -> u16 {
@@ -36,6 +38,30 @@ impl Server {
     /// Starts redis-lite with extra `--directive value` arguments.
     pub fn lite(args: &[&str]) -> Server {
         Self::spawn(LITE, "lite", None, args, &[])
+    }
+
+    /// Starts redis-lite working in `dir` (its data files go there), which outlives it.
+    pub fn lite_in(dir: &std::path::Path, args: &[&str]) -> Server {
+        Self::spawn_in(LITE, dir.to_path_buf(), false, None, args, &[])
+    }
+
+    /// Starts real redis-server on the data files in `dir`, or None when it is not installed.
+    pub fn redis_in(dir: &std::path::Path, args: &[&str]) -> Option<Server> {
+        if which("redis-server").is_none() {
+            skipped(
+                "redis-server is not on PATH; the interoperability part of this test did not run",
+            );
+            return None;
+        }
+        let fixed = ["--enable-debug-command", "yes"];
+        Some(Self::spawn_in(
+            "redis-server",
+            dir.to_path_buf(),
+            false,
+            None,
+            args,
+            &fixed,
+        ))
     }
 
     /// Starts redis-lite with a config file, which the command line then overrides.
@@ -73,7 +99,17 @@ impl Server {
         args: &[&str],
         fixed: &[&str],
     ) -> Server {
-        let dir = scratch_dir(tag);
+        Self::spawn_in(program, scratch_dir(tag), true, config, args, fixed)
+    }
+
+    fn spawn_in(
+        program: &str,
+        dir: PathBuf,
+        owns_dir: bool,
+        config: Option<&std::path::Path>,
+        args: &[&str],
+        fixed: &[&str],
+    ) -> Server {
         for attempt in 0..5 {
             let port = free_port();
             let mut cmd = Command::new(program);
@@ -100,7 +136,12 @@ impl Server {
                     let _ = s.write_all(b"PING\r\n");
                     let mut buf = [0u8; 64];
                     if s.read(&mut buf).map(|n| n > 0).unwrap_or(false) {
-                        return Server { child, port, dir };
+                        return Server {
+                            child,
+                            port,
+                            dir,
+                            owns_dir,
+                        };
                     }
                 }
                 if let Ok(Some(_)) = child.try_wait() {
@@ -178,8 +219,40 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
+}
+
+/// A directory for a test's data files, removed when dropped.
+pub struct DataDir(pub PathBuf);
+
+impl DataDir {
+    pub fn new(tag: &str) -> DataDir {
+        DataDir(scratch_dir(tag))
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs redis-lite in `dir` expecting it to stop by itself (a start-up that must fail), and
+/// returns its exit status and everything it logged.
+pub fn lite_exits(dir: &std::path::Path, args: &[&str]) -> (std::process::ExitStatus, String) {
+    let output = Command::new(LITE)
+        .args(["--port", &free_port().to_string(), "--bind", "127.0.0.1"])
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run redis-lite");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status, text)
 }
 
 /// Says that (part of) a test did not run. Written straight to stderr: the test harness

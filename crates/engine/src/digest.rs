@@ -1,0 +1,112 @@
+//! DEBUG DIGEST and DEBUG DIGEST-VALUE: Redis's order-independent SHA-1 fingerprint of a
+//! dataset, computed the same way so that the digests of redis-lite and real Redis holding the
+//! same data are equal (tests use this to compare datasets across servers and restarts).
+
+use sha1::{Digest as _, Sha1};
+
+use crate::keyspace::Keyspace;
+use crate::value::Value;
+
+pub type Digest = [u8; 20];
+
+/// `digest ^= SHA1(data)`: order-independent accumulation.
+fn xor_digest(digest: &mut Digest, data: &[u8]) {
+    let hash = Sha1::digest(data);
+    for (d, h) in digest.iter_mut().zip(hash) {
+        *d ^= h;
+    }
+}
+
+/// `digest = SHA1(digest ^ SHA1(data))`: order-dependent accumulation.
+fn mix_digest(digest: &mut Digest, data: &[u8]) {
+    xor_digest(digest, data);
+    *digest = Sha1::digest(*digest).into();
+}
+
+/// A (member, score) or (field, value) pair's own digest, xor-ed in so order does not matter.
+fn xor_pair(digest: &mut Digest, a: &[u8], b: &[u8]) {
+    let mut pair = [0u8; 20];
+    mix_digest(&mut pair, a);
+    mix_digest(&mut pair, b);
+    xor_digest(digest, &pair);
+}
+
+/// DEBUG DIGEST-VALUE's digest of one value: its type, contents, and whether it has a TTL.
+pub fn value_digest(value: &Value, has_expire: bool) -> Digest {
+    let mut digest = [0u8; 20];
+    mix_value(&mut digest, value, has_expire);
+    digest
+}
+
+/// Mixes a value's type, contents and TTL flag into `digest`.
+fn mix_value(digest: &mut Digest, value: &Value, has_expire: bool) {
+    let type_code: u32 = match value {
+        Value::Int(_) | Value::Str(_) | Value::RawStr(_) => 0,
+        Value::List(_) => 1,
+        Value::Set(_) => 2,
+        Value::ZSet(_) => 3,
+        Value::Hash(_) => 4,
+    };
+    mix_digest(digest, &type_code.to_be_bytes());
+    match value {
+        Value::Int(n) => mix_digest(digest, n.to_string().as_bytes()),
+        Value::Str(s) => mix_digest(digest, s),
+        Value::RawStr(s) => mix_digest(digest, s),
+        Value::List(list) => {
+            for elem in list.iter() {
+                mix_digest(digest, &elem.to_vec());
+            }
+        }
+        Value::Set(set) => {
+            for member in set.iter() {
+                xor_digest(digest, &member.to_bytes());
+            }
+        }
+        Value::ZSet(zset) => {
+            let mut score_text = Vec::new();
+            zset.range(0, zset.len(), false, |member, score| {
+                score_text.clear();
+                redis_lite_protocol::number::format_f64(score, &mut score_text);
+                xor_pair(digest, member, &score_text);
+            });
+        }
+        Value::Hash(hash) => {
+            for (field, value) in hash.iter() {
+                xor_pair(digest, field, value);
+            }
+        }
+    }
+    if has_expire {
+        xor_digest(digest, b"!!expire!!");
+    }
+}
+
+impl Keyspace {
+    /// DEBUG DIGEST: all zeros for an empty dataset. Takes every shard lock, so the digest is
+    /// of one consistent state.
+    pub fn digest(&self) -> Digest {
+        let mut total = [0u8; 20];
+        let mut all = self.lock_all();
+        let mut shards: Vec<_> = all.shards().collect();
+        for db in 0..self.databases() {
+            if shards.iter().all(|s| s.dbs[db].is_empty()) {
+                continue;
+            }
+            mix_digest(&mut total, &(db as u32).to_be_bytes());
+            for shard in shards.iter_mut() {
+                for entry in shard.dbs[db].iter() {
+                    let mut key_digest = [0u8; 20];
+                    mix_digest(&mut key_digest, &entry.key);
+                    mix_value(&mut key_digest, &entry.value, entry.expire_at != 0);
+                    xor_digest(&mut total, &key_digest);
+                }
+            }
+        }
+        total
+    }
+}
+
+/// Lower-case hex, as DEBUG prints digests.
+pub fn to_hex(digest: &Digest) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,304 @@
+//! Point-in-time snapshots without a fork: copy-on-write at key granularity.
+//!
+//! [`Keyspace::begin_snapshot`] marks every shard pending while all shards are locked: that
+//! instant is the cut. Until the snapshot has visited a shard's database, a write command that
+//! touches a key there first saves the key's entry as it was at the cut (or its absence). The
+//! snapshot then walks one shard at a time, under that shard's lock only: the live entries that
+//! were not saved aside, then the saved ones. Extra memory is the old values of keys written
+//! during the walk, not a copy of the dataset; no client waits longer than one shard's walk.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::bytes::SmallBytes;
+use crate::dict::{Dict, Entry};
+use crate::keyspace::{Keyspace, Shard};
+use crate::value::Value;
+
+/// An entry as it was at the cut.
+struct SavedEntry {
+    value: Value,
+    expire_at: u64,
+}
+
+/// A shard's part of a running snapshot.
+pub(crate) struct Pending {
+    /// Per database, numbered as at the cut: whether the snapshot has walked it here yet.
+    visited: Vec<bool>,
+    /// For each database index now, the database (numbered as at the cut) whose data it holds:
+    /// SWAPDB during a snapshot moves data between numbers.
+    origin: Vec<usize>,
+    /// Per database as at the cut: keys written before the walk reached them, with their entry
+    /// at the cut (None: the key did not exist then).
+    saved: Vec<HashMap<SmallBytes, Option<SavedEntry>>>,
+}
+
+impl Pending {
+    fn new(databases: usize) -> Self {
+        Pending {
+            visited: vec![false; databases],
+            origin: (0..databases).collect(),
+            saved: (0..databases).map(|_| HashMap::new()).collect(),
+        }
+    }
+
+    /// The cut-time database that current database `db` holds, if the walk has yet to reach it.
+    fn unvisited_origin(&self, db: usize) -> Option<usize> {
+        let origin = self.origin[db];
+        (!self.visited[origin]).then_some(origin)
+    }
+}
+
+impl Shard {
+    /// Before a write touches `key` in `db`: keeps its cut-time entry for a pending snapshot.
+    pub(crate) fn preserve(&mut self, db: usize, hash: u64, key: &[u8]) {
+        let Some(pending) = self.pending.as_deref_mut() else {
+            return;
+        };
+        let Some(origin) = pending.unvisited_origin(db) else {
+            return;
+        };
+        if pending.saved[origin].contains_key(key) {
+            return;
+        }
+        let entry = self.dbs[db].dict.get(hash, key).map(|e| SavedEntry {
+            value: e.value.clone(),
+            expire_at: e.expire_at,
+        });
+        pending.saved[origin].insert(SmallBytes::new(key), entry);
+    }
+
+    /// Before database `db` is emptied: its entries move aside for a pending snapshot.
+    pub(crate) fn preserve_all(&mut self, db: usize, dict: Dict) {
+        let Some(pending) = self.pending.as_deref_mut() else {
+            return;
+        };
+        let Some(origin) = pending.unvisited_origin(db) else {
+            return;
+        };
+        let saved = &mut pending.saved[origin];
+        dict.drain(|entry: Box<Entry>| {
+            let Entry {
+                key,
+                value,
+                expire_at,
+                ..
+            } = *entry;
+            saved
+                .entry(key)
+                .or_insert(Some(SavedEntry { value, expire_at }));
+        });
+    }
+
+    /// SWAPDB: the data of `a` and `b` change places, so does their cut-time identity.
+    pub(crate) fn swap_origins(&mut self, a: usize, b: usize) {
+        if let Some(pending) = self.pending.as_deref_mut() {
+            pending.origin.swap(a, b);
+        }
+    }
+}
+
+/// A running point-in-time snapshot. Dropping it (finished or not) ends it.
+pub struct Snapshot {
+    shards: Arc<[Mutex<Shard>]>,
+    running: Arc<AtomicBool>,
+    /// Per database at the cut: (keys, keys with an expiry).
+    sizes: Vec<(u64, u64)>,
+}
+
+impl Keyspace {
+    /// Starts a snapshot of every database as it is now, or None while another is running.
+    /// `at_cut` runs with every shard locked, at the exact point in the stream of writes where
+    /// the snapshot is taken (a rewrite switches its log file there).
+    pub fn begin_snapshot(&self, at_cut: impl FnOnce()) -> Option<Snapshot> {
+        if self.snapshot_running.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        let mut sizes = vec![(0u64, 0u64); self.databases()];
+        let mut all = self.lock_all();
+        for shard in all.shards() {
+            for (db, size) in shard.dbs.iter().zip(sizes.iter_mut()) {
+                size.0 += db.len() as u64;
+                size.1 += db.volatile() as u64;
+            }
+            shard.pending = Some(Box::new(Pending::new(self.databases())));
+        }
+        at_cut();
+        drop(all);
+        Some(Snapshot {
+            shards: self.shards.clone(),
+            running: self.snapshot_running.clone(),
+            sizes,
+        })
+    }
+
+    /// Whether a snapshot is being taken (BGSAVE or a rewrite in progress).
+    pub fn snapshot_running(&self) -> bool {
+        self.snapshot_running.load(Ordering::Acquire)
+    }
+}
+
+impl Snapshot {
+    /// Per database at the cut: (keys, keys with an expiry).
+    pub fn db_sizes(&self) -> &[(u64, u64)] {
+        &self.sizes
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Visits every key that database `db` held at the cut, with its value and expiry (absolute
+    /// Unix ms) as they were then.
+    pub fn visit_db(&mut self, db: usize, mut f: impl FnMut(&[u8], &Value, Option<i64>)) {
+        for shard in 0..self.shards.len() {
+            self.visit_shard(shard, db, &mut f);
+        }
+    }
+
+    /// The part of [`Snapshot::visit_db`] in one shard, all under that shard's lock: a caller
+    /// that writes to disk can buffer here and write after, with no lock held.
+    pub fn visit_shard(
+        &mut self,
+        shard: usize,
+        db: usize,
+        mut f: impl FnMut(&[u8], &Value, Option<i64>),
+    ) {
+        let mut guard = self.shards[shard].lock();
+        let shard = &mut *guard;
+        let Some(pending) = shard.pending.as_deref_mut() else {
+            return;
+        };
+        if pending.visited[db] {
+            return;
+        }
+        pending.visited[db] = true;
+        let saved = std::mem::take(&mut pending.saved[db]);
+        let current = pending
+            .origin
+            .iter()
+            .position(|&o| o == db)
+            .expect("origin is a permutation");
+        let expiry = |at: u64| (at != 0).then_some(at as i64);
+        for entry in shard.dbs[current].dict.iter() {
+            if saved.is_empty() || !saved.contains_key(&*entry.key) {
+                f(&entry.key, &entry.value, expiry(entry.expire_at));
+            }
+        }
+        for (key, entry) in &saved {
+            if let Some(e) = entry {
+                f(key, &e.value, expiry(e.expire_at));
+            }
+        }
+        if pending.visited.iter().all(|&v| v) {
+            shard.pending = None;
+        }
+        // The saved values are freed here, after the lock: they can be large.
+        drop(guard);
+        drop(saved);
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        for shard in self.shards.iter() {
+            let stale = shard.lock().pending.take();
+            drop(stale);
+        }
+        self.running.store(false, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(ks: &Keyspace, db: usize, key: &str, value: Option<&str>) {
+        let mut locked = ks.lock_keys([key.as_bytes()]).for_write();
+        let (table, hash) = locked.db(db, key.as_bytes());
+        match value {
+            Some(v) => {
+                table.set(hash, key.as_bytes(), Value::string(v.as_bytes()), false, 0);
+            }
+            None => {
+                table.remove(hash, key.as_bytes());
+            }
+        }
+    }
+
+    fn collect(snapshot: &mut Snapshot, db: usize) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        snapshot.visit_db(db, |k, v, _| {
+            let text = match v {
+                Value::Int(n) => n.to_string().into_bytes(),
+                Value::Str(s) => s.to_vec(),
+                other => format!("{other:?}").into_bytes(),
+            };
+            out.push((String::from_utf8_lossy(k).into_owned(), text));
+        });
+        out.sort();
+        out
+    }
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn writes_after_the_cut_are_not_seen() {
+        let ks = Keyspace::new(8, 4);
+        for i in 0..50 {
+            write(&ks, 0, &format!("k{i}"), Some("old"));
+        }
+        let mut snap = ks.begin_snapshot(|| {}).unwrap();
+        assert!(ks.begin_snapshot(|| {}).is_none(), "one at a time");
+        write(&ks, 0, "k1", Some("new"));
+        write(&ks, 0, "k2", None);
+        write(&ks, 0, "fresh", Some("x"));
+        write(&ks, 0, "k1", Some("newer"));
+        let seen = collect(&mut snap, 0);
+        assert_eq!(seen.len(), 50);
+        assert!(seen.iter().all(|(k, v)| k.starts_with('k') && v == b"old"));
+        drop(snap);
+        assert!(!ks.snapshot_running());
+        let mut again = ks.begin_snapshot(|| {}).unwrap();
+        let seen = collect(&mut again, 0);
+        assert_eq!(seen.len(), 50, "k2 gone, fresh added");
+        assert!(seen.contains(&("k1".into(), b"newer".to_vec())));
+    }
+
+    #[test]
+    fn flush_and_swapdb_during_a_snapshot() {
+        let ks = Keyspace::new(4, 4);
+        write(&ks, 0, "a", Some("0"));
+        write(&ks, 1, "b", Some("1"));
+        write(&ks, 2, "c", Some("2"));
+        let mut snap = ks.begin_snapshot(|| {}).unwrap();
+        assert_eq!(&snap.db_sizes()[..3], &[(1, 0), (1, 0), (1, 0)]);
+        ks.swap_databases(0, 1);
+        write(&ks, 0, "b", Some("changed"));
+        ks.flush(Some(2), false);
+        ks.flush(None, true);
+        write(&ks, 3, "d", Some("late"));
+        assert_eq!(collect(&mut snap, 0), pairs(&[("a", "0")]));
+        assert_eq!(collect(&mut snap, 1), pairs(&[("b", "1")]));
+        assert_eq!(collect(&mut snap, 2), pairs(&[("c", "2")]));
+        assert_eq!(collect(&mut snap, 3), pairs(&[]));
+    }
+
+    #[test]
+    fn writes_after_a_shard_was_visited_need_no_copy() {
+        let ks = Keyspace::new(1, 1);
+        write(&ks, 0, "a", Some("0"));
+        let mut snap = ks.begin_snapshot(|| {}).unwrap();
+        assert_eq!(collect(&mut snap, 0), pairs(&[("a", "0")]));
+        assert!(ks.lock_shard(0).pending.is_none(), "fully visited shard");
+        write(&ks, 0, "a", Some("1"));
+    }
+}

@@ -1,0 +1,79 @@
+//! Persistence commands: SAVE, BGSAVE and LASTSAVE (snapshots are in `persistence::rdb`).
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::command::flags::*;
+use crate::command::CommandSpec;
+use crate::context::Ctx;
+use crate::error::{CmdResult, CommandError};
+use crate::persistence::rdb::{self, Busy, SaveError};
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("save", 1, ADMIN | NOSCRIPT | NO_MULTI, save)
+        .doc("server", "1.0.0", "Synchronously save the dataset to disk")
+        .complexity("O(N) where N is the total number of keys in all databases")
+        .acl(&["@admin", "@dangerous"]),
+    CommandSpec::new("bgsave", -1, ADMIN | NOSCRIPT, bgsave)
+        .doc("server", "1.0.0", "Asynchronously save the dataset to disk")
+        .complexity("O(1)")
+        .syntax("[SCHEDULE]")
+        .acl(&["@admin", "@dangerous"]),
+    CommandSpec::new("lastsave", 1, LOADING | STALE | FAST, lastsave)
+        .doc(
+            "server",
+            "1.0.0",
+            "Get the UNIX time stamp of the last successful save to disk",
+        )
+        .acl(&["@admin", "@dangerous"]),
+];
+
+const SAVE_IN_PROGRESS: &str = "Background save already in progress";
+
+/// SAVE
+fn save(ctx: &mut Ctx<'_>) -> CmdResult {
+    match rdb::save(ctx.server) {
+        Ok(()) => {
+            ctx.out.ok();
+            Ok(())
+        }
+        Err(SaveError::Busy(_)) => Err(CommandError::err(SAVE_IN_PROGRESS)),
+        Err(SaveError::Io(_)) => Err(CommandError::coded("ERR")),
+    }
+}
+
+/// BGSAVE [SCHEDULE]
+fn bgsave(ctx: &mut Ctx<'_>) -> CmdResult {
+    let schedule = match ctx.arg_count() {
+        1 => false,
+        2 if ctx.arg_is(1, "SCHEDULE") => true,
+        _ => return Err(CommandError::Syntax),
+    };
+    let persistence = &ctx.server.persistence;
+    let busy = match persistence.current() {
+        Some((kind, _, _)) => Some(Busy::from(kind)),
+        // A cut inside a transaction would split it: wait until EXEC is over, as Redis does.
+        None if ctx.client.in_exec => Some(Busy::AofRewrite),
+        None => rdb::bgsave(ctx.server).err(),
+    };
+    match busy {
+        None => ctx.out.simple("Background saving started"),
+        Some(Busy::Snapshot) => return Err(CommandError::err(SAVE_IN_PROGRESS)),
+        Some(Busy::AofRewrite) if schedule || ctx.client.in_exec => {
+            persistence.bgsave_scheduled.store(true, Relaxed);
+            ctx.out.simple("Background saving scheduled");
+        }
+        Some(Busy::AofRewrite) => {
+            return Err(CommandError::err(
+                "Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order \
+                 to schedule a BGSAVE whenever possible.",
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// LASTSAVE
+fn lastsave(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.out.integer(ctx.server.lastsave.load(Relaxed) as i64);
+    Ok(())
+}

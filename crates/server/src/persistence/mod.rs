@@ -1,0 +1,230 @@
+//! Durability: RDB snapshots ([`rdb`]) — SAVE, BGSAVE, the `save` rules and loading at
+//! start-up — and the state INFO persistence reports. A snapshot and an AOF rewrite share one
+//! background job slot, as Redis's single child process is shared.
+
+pub mod rdb;
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+use crate::command::flags;
+use crate::error::CommandError;
+use crate::server::Server;
+
+/// What occupies the background job slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobKind {
+    /// SAVE (in the foreground) or BGSAVE.
+    Snapshot {
+        background: bool,
+    },
+    AofRewrite,
+}
+
+/// The running background job.
+pub struct Job {
+    pub kind: JobKind,
+    pub started: Instant,
+    pub progress: Arc<Progress>,
+}
+
+/// How far a snapshot has got, and the switch that makes it give up (SHUTDOWN, FLUSHALL).
+#[derive(Default)]
+pub struct Progress {
+    pub keys_total: AtomicU64,
+    pub keys_done: AtomicU64,
+    pub abort: AtomicBool,
+}
+
+/// Start-up (or DEBUG RELOAD) loading, for `loading:1`, `-LOADING` and INFO's progress fields.
+#[derive(Default)]
+pub struct Loading {
+    pub active: AtomicBool,
+    pub started_secs: AtomicU64,
+    pub total_bytes: AtomicU64,
+    pub loaded_bytes: Arc<AtomicU64>,
+}
+
+pub struct Persistence {
+    job: Mutex<Option<Job>>,
+    /// BGSAVE SCHEDULE (or BGSAVE inside MULTI) waiting for the slot to free.
+    pub bgsave_scheduled: AtomicBool,
+    pub last_bgsave_ok: AtomicBool,
+    /// Seconds the last BGSAVE took; -1 before the first.
+    pub last_bgsave_secs: AtomicI64,
+    /// Unix seconds of the last BGSAVE attempt, for the retry delay after a failure.
+    pub last_bgsave_try: AtomicU64,
+    pub saves: AtomicU64,
+    pub loading: Loading,
+    pub last_load_keys_loaded: AtomicU64,
+    pub last_load_keys_expired: AtomicU64,
+}
+
+impl Default for Persistence {
+    fn default() -> Self {
+        Persistence {
+            job: Mutex::new(None),
+            bgsave_scheduled: AtomicBool::new(false),
+            last_bgsave_ok: AtomicBool::new(true),
+            last_bgsave_secs: AtomicI64::new(-1),
+            last_bgsave_try: AtomicU64::new(0),
+            saves: AtomicU64::new(0),
+            loading: Loading::default(),
+            last_load_keys_loaded: AtomicU64::new(0),
+            last_load_keys_expired: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Persistence {
+    /// Claims the job slot, or says what holds it.
+    pub fn claim(&self, kind: JobKind) -> Result<Arc<Progress>, JobKind> {
+        let mut slot = self.job.lock();
+        if let Some(job) = slot.as_ref() {
+            return Err(job.kind);
+        }
+        let progress = Arc::new(Progress::default());
+        *slot = Some(Job {
+            kind,
+            started: Instant::now(),
+            progress: progress.clone(),
+        });
+        Ok(progress)
+    }
+
+    pub fn release(&self) {
+        *self.job.lock() = None;
+    }
+
+    /// The running job's kind, start and progress.
+    pub fn current(&self) -> Option<(JobKind, Instant, Arc<Progress>)> {
+        self.job
+            .lock()
+            .as_ref()
+            .map(|j| (j.kind, j.started, j.progress.clone()))
+    }
+
+    /// Asks the running job to give up, and waits until the slot is free.
+    pub fn abort_and_wait(&self) {
+        while let Some((_, _, progress)) = self.current() {
+            progress.abort.store(true, Relaxed);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    pub fn is_loading(&self) -> bool {
+        self.loading.active.load(Relaxed)
+    }
+}
+
+/// Refusals that depend on persistence state, checked before a command runs: `-LOADING` while
+/// the dataset loads, and `-MISCONF` for writes after a failed background save.
+pub fn refusal(server: &Server, command_flags: u32) -> Option<CommandError> {
+    let persistence = &server.persistence;
+    if persistence.is_loading() && command_flags & flags::LOADING == 0 {
+        return Some(CommandError::coded(
+            "LOADING Redis is loading the dataset in memory",
+        ));
+    }
+    if command_flags & flags::WRITE != 0 && !persistence.last_bgsave_ok.load(Relaxed) {
+        let config = server.config.read();
+        if config.stop_writes_on_bgsave_error && !config.save_rules.is_empty() {
+            return Some(CommandError::coded(
+                "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to \
+                 disk. Commands that may modify the data set are disabled, because this instance is configured \
+                 to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). \
+                 Please check the Redis logs for details about the RDB error.",
+            ));
+        }
+    }
+    None
+}
+
+/// INFO's `# Persistence` fields.
+pub fn info_fields(server: &Server, out: &mut Vec<String>) {
+    let p = &server.persistence;
+    let now_secs = redis_lite_engine::now_ms() / 1000;
+    let loading = p.is_loading();
+    out.push(format!("loading:{}", u8::from(loading)));
+    out.push("async_loading:0".into());
+    let job = p.current();
+    let snapshot = job.as_ref().filter(|(k, _, _)| *k != JobKind::AofRewrite);
+    let (done, total) = snapshot.map_or((0, 0), |(_, _, progress)| {
+        (
+            progress.keys_done.load(Relaxed),
+            progress.keys_total.load(Relaxed),
+        )
+    });
+    // No fork, so no copy-on-write pages: writes during a snapshot copy single keys instead.
+    out.push("current_cow_peak:0".into());
+    out.push("current_cow_size:0".into());
+    out.push("current_cow_size_age:0".into());
+    let percent = if total > 0 {
+        done as f64 * 100.0 / total as f64
+    } else {
+        0.0
+    };
+    out.push(format!("current_fork_perc:{percent:.2}"));
+    out.push(format!("current_save_keys_processed:{done}"));
+    out.push(format!("current_save_keys_total:{total}"));
+    if loading {
+        let l = &p.loading;
+        let started = l.started_secs.load(Relaxed);
+        let total = l.total_bytes.load(Relaxed);
+        let loaded = l.loaded_bytes.load(Relaxed);
+        let elapsed = now_secs.saturating_sub(started);
+        let perc = if total > 0 {
+            loaded as f64 * 100.0 / total as f64
+        } else {
+            0.0
+        };
+        let eta = if loaded > 0 {
+            (total.saturating_sub(loaded) as f64 * elapsed as f64 / loaded as f64) as u64
+        } else {
+            1
+        };
+        out.push(format!("loading_start_time:{started}"));
+        out.push(format!("loading_total_bytes:{total}"));
+        out.push("loading_rdb_used_mem:0".into());
+        out.push(format!("loading_loaded_bytes:{loaded}"));
+        out.push(format!("loading_loaded_perc:{perc:.2}"));
+        out.push(format!("loading_eta_seconds:{eta}"));
+    }
+    let bgsave = job
+        .as_ref()
+        .filter(|(k, _, _)| *k == JobKind::Snapshot { background: true });
+    out.push(format!("rdb_changes_since_last_save:{}", server.dirty()));
+    out.push(format!(
+        "rdb_bgsave_in_progress:{}",
+        u8::from(bgsave.is_some())
+    ));
+    out.push(format!(
+        "rdb_last_save_time:{}",
+        server.lastsave.load(Relaxed)
+    ));
+    let status = if p.last_bgsave_ok.load(Relaxed) {
+        "ok"
+    } else {
+        "err"
+    };
+    out.push(format!("rdb_last_bgsave_status:{status}"));
+    out.push(format!(
+        "rdb_last_bgsave_time_sec:{}",
+        p.last_bgsave_secs.load(Relaxed)
+    ));
+    let current = bgsave.map_or(-1, |(_, started, _)| started.elapsed().as_secs() as i64);
+    out.push(format!("rdb_current_bgsave_time_sec:{current}"));
+    out.push(format!("rdb_saves:{}", p.saves.load(Relaxed)));
+    out.push("rdb_last_cow_size:0".into());
+    out.push(format!(
+        "rdb_last_load_keys_expired:{}",
+        p.last_load_keys_expired.load(Relaxed)
+    ));
+    out.push(format!(
+        "rdb_last_load_keys_loaded:{}",
+        p.last_load_keys_loaded.load(Relaxed)
+    ));
+}

@@ -1,0 +1,384 @@
+//! RDB snapshots of the live keyspace: SAVE and BGSAVE write a point-in-time, copy-on-write
+//! [`Snapshot`] (no fork, no pause beyond one shard's walk) through a temporary file that is
+//! fsynced and renamed into place; the `save` rules start BGSAVEs from the cron thread; and
+//! [`load`] reads a snapshot back, at start-up or for DEBUG RELOAD.
+
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redis_lite_engine::{Entry, SmallBytes, Snapshot};
+use redis_lite_persist::{encode_entry, read_rdb, save_atomically, Event, RdbWriter, WriteOptions};
+
+use super::{JobKind, Progress};
+use crate::error::strerror;
+use crate::log;
+use crate::server::Server;
+
+/// Why a save did not start.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Busy {
+    Snapshot,
+    AofRewrite,
+}
+
+impl From<JobKind> for Busy {
+    fn from(kind: JobKind) -> Self {
+        match kind {
+            JobKind::Snapshot { .. } => Busy::Snapshot,
+            JobKind::AofRewrite => Busy::AofRewrite,
+        }
+    }
+}
+
+/// Where SAVE writes: `dir`/`dbfilename`.
+pub fn path(server: &Server) -> PathBuf {
+    let config = server.config.read();
+    config.dir.join(&config.dbfilename)
+}
+
+pub fn write_options(server: &Server) -> WriteOptions {
+    let config = server.config.read();
+    WriteOptions {
+        compression: config.rdbcompression,
+        checksum: config.rdbchecksum,
+        list_max_listpack_size: config.encoding.list_max_listpack_size,
+    }
+}
+
+/// Writes every database of `snapshot` (SELECTDB, RESIZEDB, keys) to `w`. Each shard's keys are
+/// encoded under its lock into a buffer, and written after the lock is released, so clients
+/// never wait on the disk.
+pub fn write_snapshot<W: Write>(
+    mut snapshot: Snapshot,
+    w: &mut RdbWriter<W>,
+    opts: &WriteOptions,
+    progress: &Progress,
+    key_delay_us: i64,
+) -> io::Result<()> {
+    let sizes = snapshot.db_sizes().to_vec();
+    progress
+        .keys_total
+        .store(sizes.iter().map(|s| s.0).sum(), Relaxed);
+    let mut buf = Vec::new();
+    for (db, &(keys, expires)) in sizes.iter().enumerate() {
+        if keys == 0 {
+            continue;
+        }
+        w.select_db(db as u64, keys, expires)?;
+        for shard in 0..snapshot.shard_count() {
+            if progress.abort.load(Relaxed) {
+                return Err(io::Error::other("the save was aborted"));
+            }
+            buf.clear();
+            let mut count = 0u64;
+            snapshot.visit_shard(shard, db, |key, value, expire| {
+                encode_entry(&mut buf, key, value, expire, opts);
+                count += 1;
+            });
+            w.encoded_entries(&buf)?;
+            progress.keys_done.fetch_add(count, Relaxed);
+            if key_delay_us > 0 && count > 0 {
+                std::thread::sleep(Duration::from_micros(key_delay_us as u64 * count));
+            }
+        }
+        // A huge shard's buffer is not worth keeping for the next one.
+        if buf.capacity() > 16 << 20 {
+            buf = Vec::new();
+        }
+    }
+    Ok(())
+}
+
+/// Writes `snapshot` to `path` as a complete RDB file, atomically. Returns its size.
+fn save_to_file(
+    server: &Server,
+    snapshot: Snapshot,
+    path: &Path,
+    progress: &Progress,
+) -> io::Result<u64> {
+    let opts = write_options(server);
+    let delay = server.config.read().rdb_key_save_delay;
+    save_atomically(path, opts, |w| {
+        w.write_default_aux(
+            redis_lite_engine::now_ms() / 1000,
+            crate::memory::allocated(),
+        )?;
+        write_snapshot(snapshot, w, &opts, progress, delay)
+    })
+}
+
+/// Takes the snapshot's cut: changes made so far count as saved once it succeeds.
+fn begin(server: &Server) -> Option<(Snapshot, u64)> {
+    let dirty_total = server.dirty() + server.dirty_at_save.load(Relaxed);
+    let snapshot = server.keyspace.begin_snapshot(|| {})?;
+    Some((snapshot, dirty_total))
+}
+
+/// After a successful save whose cut saw `dirty_total` changes.
+fn saved(server: &Server, dirty_total: u64) {
+    server.dirty_at_save.store(dirty_total, Relaxed);
+    server
+        .lastsave
+        .store(redis_lite_engine::now_ms() / 1000, Relaxed);
+    server.persistence.saves.fetch_add(1, Relaxed);
+    server.persistence.last_bgsave_ok.store(true, Relaxed);
+}
+
+/// SAVE: a snapshot written by the calling thread. Other clients keep running meanwhile; only
+/// the caller waits. A running AOF rewrite is waited out, as it holds the snapshot.
+pub fn save(server: &Server) -> Result<(), SaveError> {
+    let persistence = &server.persistence;
+    let progress = loop {
+        match persistence.claim(JobKind::Snapshot { background: false }) {
+            Ok(progress) => break progress,
+            Err(JobKind::AofRewrite) => std::thread::sleep(Duration::from_millis(5)),
+            Err(kind) => return Err(SaveError::Busy(kind.into())),
+        }
+    };
+    let result = match begin(server) {
+        Some((snapshot, dirty_total)) => {
+            let path = path(server);
+            save_to_file(server, snapshot, &path, &progress).map(|_| dirty_total)
+        }
+        None => Err(io::Error::other("another snapshot is running")),
+    };
+    persistence.release();
+    match result {
+        Ok(dirty_total) => {
+            saved(server, dirty_total);
+            log!(Notice, "DB saved on disk");
+            Ok(())
+        }
+        Err(e) => {
+            log!(Warning, "Failed saving the DB: {}", strerror(&e));
+            Err(SaveError::Io(strerror(&e)))
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum SaveError {
+    Busy(Busy),
+    Io(String),
+}
+
+/// BGSAVE: takes the cut now and writes the file on a background thread.
+pub fn bgsave(server: &Arc<Server>) -> Result<(), Busy> {
+    let persistence = &server.persistence;
+    let progress = persistence.claim(JobKind::Snapshot { background: true })?;
+    persistence
+        .last_bgsave_try
+        .store(redis_lite_engine::now_ms() / 1000, Relaxed);
+    let Some((snapshot, dirty_total)) = begin(server) else {
+        persistence.release();
+        return Err(Busy::Snapshot);
+    };
+    let path = path(server);
+    log!(Notice, "Background saving started");
+    let server = server.clone();
+    let started = Instant::now();
+    std::thread::Builder::new()
+        .name("bgsave".into())
+        .spawn(move || {
+            let result = save_to_file(&server, snapshot, &path, &progress);
+            let p = &server.persistence;
+            p.last_bgsave_secs
+                .store(started.elapsed().as_secs() as i64, Relaxed);
+            match result {
+                Ok(_) => {
+                    saved(&server, dirty_total);
+                    log!(Notice, "Background saving terminated with success");
+                }
+                Err(e) => {
+                    p.last_bgsave_ok.store(false, Relaxed);
+                    log!(Warning, "Background saving error: {}", strerror(&e));
+                }
+            }
+            p.release();
+        })
+        .map_err(|_| Busy::Snapshot)?;
+    Ok(())
+}
+
+/// Redis waits this long after a failed BGSAVE before the `save` rules try again.
+const RETRY_DELAY_SECS: u64 = 5;
+
+/// The cron thread's part: a scheduled BGSAVE, or one the `save` rules call for. Runs inside
+/// the cron gate, so a cut never falls inside a transaction.
+pub fn cron(server: &Arc<Server>) {
+    let persistence = &server.persistence;
+    if persistence.is_loading() || persistence.current().is_some() {
+        return;
+    }
+    if persistence.bgsave_scheduled.swap(false, Relaxed) {
+        let _ = bgsave(server);
+        return;
+    }
+    let now = redis_lite_engine::now_ms() / 1000;
+    let dirty = server.dirty();
+    let since_save = now.saturating_sub(server.lastsave.load(Relaxed));
+    let may_retry = persistence.last_bgsave_ok.load(Relaxed)
+        || now.saturating_sub(persistence.last_bgsave_try.load(Relaxed)) > RETRY_DELAY_SECS;
+    let rules = server.config.read().save_rules.clone();
+    let due = rules
+        .iter()
+        .find(|(secs, changes)| dirty >= *changes && since_save >= *secs);
+    if let (Some((secs, changes)), true) = (due, may_retry) {
+        log!(Notice, "{changes} changes in {secs} seconds. Saving...");
+        let _ = bgsave(server);
+    }
+}
+
+/// What a load did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LoadStats {
+    pub keys_loaded: u64,
+    pub keys_expired: u64,
+}
+
+/// What to do with a key that is already in the keyspace.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum OnDuplicate {
+    /// The loaded value wins (DEBUG RELOAD MERGE).
+    Replace,
+    /// The load fails, as Redis's does.
+    Fail,
+}
+
+/// Counts bytes as they are read, for the loading progress in INFO.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Relaxed);
+        Ok(n)
+    }
+}
+
+/// Loads the snapshot at `path` into the keyspace. Keys already expired are skipped, as a
+/// master does. Ok(None) when there is no file.
+pub fn load(
+    server: &Server,
+    path: &Path,
+    on_duplicate: OnDuplicate,
+) -> Result<Option<LoadStats>, String> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("can't open {}: {}", path.display(), strerror(&e))),
+    };
+    let loading = &server.persistence.loading;
+    loading
+        .total_bytes
+        .store(file.metadata().map_or(0, |m| m.len()), Relaxed);
+    loading.loaded_bytes.store(0, Relaxed);
+    let input = BufReader::with_capacity(
+        1 << 16,
+        Counting {
+            inner: file,
+            count: loading.loaded_bytes.clone(),
+        },
+    );
+    let (limits, delay) = {
+        let config = server.config.read();
+        (config.encoding, config.key_load_delay)
+    };
+    let databases = server.keyspace.databases() as u64;
+    let now = redis_lite_engine::now_ms();
+    let lru = redis_lite_engine::keyspace::lru_clock(now);
+    let mut stats = LoadStats::default();
+    let mut db = 0u64;
+    read_rdb(input, limits, |event| {
+        match event {
+            Event::SelectDb(index) => {
+                if index >= databases {
+                    return Err(format!(
+                        "FATAL: Data file was created with a Redis server configured to handle more than \
+                         {databases} databases. Exiting"
+                    ));
+                }
+                db = index;
+            }
+            Event::Entry {
+                key,
+                value,
+                expire_at_ms,
+            } => {
+                let expire_at = expire_at_ms.map_or(0, |ms| ms.max(1) as u64);
+                if expire_at != 0 && expire_at <= now {
+                    stats.keys_expired += 1;
+                    return Ok(());
+                }
+                let mut locked = server.keyspace.lock_keys([key.as_slice()]);
+                let (table, hash) = locked.db(db as usize, &key);
+                if table.get(hash, &key, now).is_some() {
+                    if on_duplicate == OnDuplicate::Fail {
+                        return Err(format!(
+                            "RDB has duplicated key '{}' in DB {db}",
+                            String::from_utf8_lossy(&key)
+                        ));
+                    }
+                    table.remove(hash, &key);
+                }
+                let mut entry = Entry::new(SmallBytes::new(&key), value);
+                entry.expire_at = expire_at;
+                entry.access = lru;
+                table.insert_entry(hash, Box::new(entry));
+                stats.keys_loaded += 1;
+                if delay > 0 {
+                    std::thread::sleep(Duration::from_micros(delay as u64));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    })
+    .map_err(|e| format!("{} ({})", e, path.display()))?;
+    let p = &server.persistence;
+    p.last_load_keys_loaded.store(stats.keys_loaded, Relaxed);
+    p.last_load_keys_expired.store(stats.keys_expired, Relaxed);
+    Ok(Some(stats))
+}
+
+/// Loads the dataset at start-up on a thread of its own, while clients get `-LOADING`. A file
+/// that cannot be loaded stops the server: starting empty would look like data loss.
+pub fn load_at_startup(server: &Arc<Server>) {
+    let loading = &server.persistence.loading;
+    loading.active.store(true, Relaxed);
+    loading
+        .started_secs
+        .store(redis_lite_engine::now_ms() / 1000, Relaxed);
+    let server = server.clone();
+    let spawned = std::thread::Builder::new()
+        .name("loader".into())
+        .spawn(move || {
+            let started = Instant::now();
+            let path = path(&server);
+            match load(&server, &path, OnDuplicate::Fail) {
+                Ok(Some(stats)) => log!(
+                    Notice,
+                    "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys skipped)",
+                    started.elapsed().as_secs_f64(),
+                    stats.keys_loaded,
+                    stats.keys_expired
+                ),
+                Ok(None) => {}
+                Err(e) => {
+                    log!(Warning, "Fatal error loading the DB: {e}. Exiting.");
+                    std::process::exit(1);
+                }
+            }
+            server.persistence.loading.active.store(false, Relaxed);
+        });
+    if let Err(e) = spawned {
+        log!(Warning, "Can't start the loader thread: {e}. Exiting.");
+        std::process::exit(1);
+    }
+}

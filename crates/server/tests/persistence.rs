@@ -1,0 +1,580 @@
+//! RDB persistence: SAVE/BGSAVE/LASTSAVE, the `save` rules, loading at start-up (with
+//! `-LOADING`), DEBUG RELOAD/DIGEST, crash safety, and files moving both ways between
+//! redis-lite and real Redis with identical DEBUG DIGEST.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{lite_exits, DataDir, Raw, Server};
+
+/// Every type in each of its encodings, with expiries, in two databases.
+fn populate(raw: &mut Raw) {
+    let big = "x".repeat(100);
+    let long_list: Vec<String> = (0..300).map(|i| format!("e{i}")).collect();
+    let mut commands: Vec<Vec<String>> = vec![
+        vec!["SET".into(), "int".into(), "12345".into()],
+        vec!["SET".into(), "str".into(), "hello".into()],
+        vec!["SET".into(), "raw".into(), big.clone()],
+        vec!["SET".into(), "lzf".into(), "a".repeat(500)],
+        vec![
+            "SET".into(),
+            "ttl".into(),
+            "v".into(),
+            "EX".into(),
+            "1000".into(),
+        ],
+        vec![
+            "RPUSH".into(),
+            "list".into(),
+            "a".into(),
+            "1".into(),
+            big.clone(),
+        ],
+        vec![
+            "SADD".into(),
+            "intset".into(),
+            "1".into(),
+            "2".into(),
+            "-70000".into(),
+        ],
+        vec![
+            "SADD".into(),
+            "set".into(),
+            "a".into(),
+            "b".into(),
+            "c".into(),
+        ],
+        vec![
+            "HSET".into(),
+            "hash".into(),
+            "f".into(),
+            "v".into(),
+            "n".into(),
+            "1".into(),
+        ],
+        vec!["HSET".into(), "bighash".into(), "f".into(), big.clone()],
+        vec![
+            "ZADD".into(),
+            "zset".into(),
+            "1.5".into(),
+            "a".into(),
+            "0.1".into(),
+            "b".into(),
+        ],
+        vec![
+            "ZADD".into(),
+            "bigzset".into(),
+            "1".into(),
+            big.clone(),
+            "-inf".into(),
+            "m".into(),
+        ],
+        vec![
+            "PFADD".into(),
+            "hll".into(),
+            "a".into(),
+            "b".into(),
+            "c".into(),
+        ],
+        vec!["SELECT".into(), "3".into()],
+        vec!["SET".into(), "other-db".into(), "x".into()],
+        vec!["PEXPIRE".into(), "other-db".into(), "500000".into()],
+        vec!["SELECT".into(), "0".into()],
+    ];
+    commands.push(
+        ["RPUSH", "biglist"]
+            .into_iter()
+            .map(String::from)
+            .chain(long_list)
+            .collect(),
+    );
+    for command in commands {
+        let args: Vec<&str> = command.iter().map(String::as_str).collect();
+        let reply = raw.cmd_text(&args);
+        assert!(!reply.starts_with('-'), "{args:?}: {reply}");
+    }
+}
+
+fn digest(raw: &mut Raw) -> String {
+    let reply = raw.cmd_text(&["DEBUG", "DIGEST"]);
+    assert!(reply.starts_with('+') && reply.len() == 43, "{reply}");
+    reply
+}
+
+fn info_field(raw: &mut Raw, name: &str) -> String {
+    let info = raw.cmd_text(&["INFO", "persistence"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+        .to_string()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn wait_bgsave(raw: &mut Raw) {
+    wait_for("BGSAVE to finish", || {
+        info_field(raw, "rdb_bgsave_in_progress") == "0"
+    });
+}
+
+/// redis-lite started in `dir`, once it has loaded its data files.
+fn loaded(dir: &std::path::Path, args: &[&str]) -> Server {
+    let server = Server::lite_in(dir, args);
+    let mut raw = server.raw();
+    wait_for("loading to finish", || {
+        info_field(&mut raw, "loading") == "0"
+    });
+    server
+}
+
+const DEBUG: [&str; 2] = ["--enable-debug-command", "yes"];
+
+#[test]
+fn save_then_restart_restores_every_type_and_ttl() {
+    let dir = DataDir::new("save");
+    let before;
+    {
+        let mut server = loaded(&dir.0, &DEBUG);
+        let mut raw = server.raw();
+        populate(&mut raw);
+        before = digest(&mut raw);
+        assert_ne!(info_field(&mut raw, "rdb_changes_since_last_save"), "0");
+        assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
+        assert_eq!(info_field(&mut raw, "rdb_changes_since_last_save"), "0");
+        assert_eq!(info_field(&mut raw, "rdb_saves"), "1");
+        server.kill9();
+    }
+    let server = loaded(&dir.0, &DEBUG);
+    let mut raw = server.raw();
+    assert_eq!(digest(&mut raw), before);
+    let ttl: i64 = raw.cmd_text(&["TTL", "ttl"])[1..].trim().parse().unwrap();
+    assert!((990..=1000).contains(&ttl), "{ttl}");
+    assert_eq!(
+        raw.cmd_text(&["OBJECT", "ENCODING", "intset"]),
+        "$6\r\nintset\r\n"
+    );
+    assert_eq!(
+        raw.cmd_text(&["OBJECT", "ENCODING", "bigzset"]),
+        "$8\r\nskiplist\r\n"
+    );
+    assert_eq!(info_field(&mut raw, "rdb_last_load_keys_loaded"), "15");
+}
+
+#[test]
+fn bgsave_is_a_point_in_time_snapshot_while_writes_go_on() {
+    let dir = DataDir::new("bgsave");
+    let before;
+    {
+        let mut server = loaded(
+            &dir.0,
+            &[&DEBUG[..], &["--rdb-key-save-delay", "100"]].concat(),
+        );
+        let mut raw = server.raw();
+        let mut pipeline = Vec::new();
+        for i in 0..20_000 {
+            pipeline.extend(common::encode(&[
+                b"SET",
+                format!("k{i}").as_bytes(),
+                b"old",
+            ]));
+        }
+        raw.send(&pipeline);
+        for _ in 0..20_000 {
+            raw.read_reply();
+        }
+        before = digest(&mut raw);
+        assert_eq!(raw.cmd_text(&["BGSAVE"]), "+Background saving started\r\n");
+        assert_eq!(info_field(&mut raw, "rdb_bgsave_in_progress"), "1");
+        assert_eq!(
+            raw.cmd_text(&["BGSAVE"]),
+            "-ERR Background save already in progress\r\n"
+        );
+        assert_eq!(
+            raw.cmd_text(&["BGSAVE", "SCHEDULE"]),
+            "-ERR Background save already in progress\r\n"
+        );
+        assert_eq!(
+            raw.cmd_text(&["SAVE"]),
+            "-ERR Background save already in progress\r\n"
+        );
+        // Overwrite, delete and add keys while the snapshot is being written.
+        let mut other = server.raw();
+        for i in (0..20_000).step_by(7) {
+            other.cmd(&["SET", &format!("k{i}"), "new"]);
+            other.cmd(&["DEL", &format!("k{}", i + 1)]);
+            other.cmd(&["SET", &format!("fresh{i}"), "x"]);
+        }
+        other.cmd(&["FLUSHDB"]);
+        assert_eq!(
+            info_field(&mut raw, "rdb_bgsave_in_progress"),
+            "1",
+            "the writes must overlap the save for this test to mean anything"
+        );
+        wait_bgsave(&mut raw);
+        assert_eq!(info_field(&mut raw, "rdb_last_bgsave_status"), "ok");
+        server.kill9();
+    }
+    let server = loaded(&dir.0, &DEBUG);
+    let mut raw = server.raw();
+    assert_eq!(
+        digest(&mut raw),
+        before,
+        "the file holds the data as of BGSAVE"
+    );
+}
+
+#[test]
+fn bgsave_arguments_and_lastsave() {
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd_text(&["BGSAVE", "NOW"]), "-ERR syntax error\r\n");
+    let first: u64 = raw.cmd_text(&["LASTSAVE"])[1..].trim().parse().unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    raw.cmd(&["SET", "k", "v"]);
+    assert_eq!(
+        raw.cmd_text(&["BGSAVE", "SCHEDULE"]),
+        "+Background saving started\r\n"
+    );
+    wait_bgsave(&mut raw);
+    let second: u64 = raw.cmd_text(&["LASTSAVE"])[1..].trim().parse().unwrap();
+    assert!(
+        second > first,
+        "{first} {second} {}",
+        raw.cmd_text(&["INFO", "persistence"])
+    );
+    assert!(server.dir.join("dump.rdb").is_file());
+    // Inside a transaction BGSAVE is deferred until EXEC is over, as in Redis.
+    raw.cmd(&["MULTI"]);
+    raw.cmd(&["BGSAVE"]);
+    assert_eq!(
+        raw.cmd_text(&["EXEC"]),
+        "*1\r\n+Background saving scheduled\r\n"
+    );
+    wait_for("the scheduled BGSAVE", || {
+        info_field(&mut raw, "rdb_saves") == "2"
+    });
+}
+
+#[test]
+fn save_rules_trigger_a_background_save() {
+    let server = Server::lite(&["--save", "1 2"]);
+    let mut raw = server.raw();
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "GET", "save"]),
+        "*2\r\n$4\r\nsave\r\n$3\r\n1 2\r\n"
+    );
+    raw.cmd(&["SET", "a", "1"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        info_field(&mut raw, "rdb_saves"),
+        "0",
+        "one change is not enough"
+    );
+    raw.cmd(&["SET", "b", "1"]);
+    wait_for("the save rule", || info_field(&mut raw, "rdb_saves") == "1");
+    assert_eq!(info_field(&mut raw, "rdb_changes_since_last_save"), "0");
+    // CONFIG SET replaces the rules; an empty value turns them off.
+    assert_eq!(raw.cmd_text(&["CONFIG", "SET", "save", ""]), "+OK\r\n");
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "GET", "save"]),
+        "*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
+    );
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "SET", "save", "1"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters\r\n"
+    );
+}
+
+#[test]
+fn save_lines_in_a_config_file_add_up() {
+    let dir = DataDir::new("conf");
+    let conf = dir.0.join("redis.conf");
+    std::fs::write(&conf, "save 900 1\nsave 300 10\nsave 60 10000\n").unwrap();
+    let server = Server::lite_with_config(&conf, &[]);
+    let mut raw = server.raw();
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "GET", "save"]),
+        "*2\r\n$4\r\nsave\r\n$21\r\n900 1 300 10 60 10000\r\n"
+    );
+}
+
+#[test]
+fn dir_and_dbfilename() {
+    let dir = DataDir::new("dirs");
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    let target = dir.0.to_str().unwrap();
+    assert_eq!(raw.cmd_text(&["CONFIG", "SET", "dir", target]), "+OK\r\n");
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "SET", "dbfilename", "other.rdb"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "SET", "dbfilename", "a/b.rdb"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'dbfilename') - dbfilename can't be a path, just a filename\r\n"
+    );
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "SET", "dir", "/no/such/dir"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory\r\n"
+    );
+    raw.cmd(&["SET", "k", "v"]);
+    assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
+    assert!(dir.0.join("other.rdb").is_file());
+    assert!(!server.dir.join("dump.rdb").exists());
+}
+
+#[test]
+fn loading_reports_progress_and_refuses_commands() {
+    let dir = DataDir::new("loading");
+    {
+        let mut server = loaded(&dir.0, &[]);
+        let mut raw = server.raw();
+        let mut pipeline = Vec::new();
+        for i in 0..3000 {
+            // Incompressible values, so the file is large enough for partial progress.
+            let value: String = (0..12u64)
+                .map(|j| {
+                    format!(
+                        "{:08x}",
+                        (i * 12 + j).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32
+                    )
+                })
+                .collect();
+            pipeline.extend(common::encode(&[
+                b"SET",
+                format!("k{i}").as_bytes(),
+                value.as_bytes(),
+            ]));
+        }
+        raw.send(&pipeline);
+        for _ in 0..3000 {
+            raw.read_reply();
+        }
+        assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
+        server.kill9();
+    }
+    // 1 ms per key: about three seconds of loading.
+    let server = Server::lite_in(&dir.0, &["--key-load-delay", "1000"]);
+    let mut raw = server.raw();
+    assert_eq!(
+        raw.cmd_text(&["GET", "k1"]),
+        "-LOADING Redis is loading the dataset in memory\r\n"
+    );
+    assert_eq!(
+        raw.cmd_text(&["PING"]),
+        "-LOADING Redis is loading the dataset in memory\r\n"
+    );
+    assert_eq!(info_field(&mut raw, "loading"), "1");
+    let perc: f64 = info_field(&mut raw, "loading_loaded_perc").parse().unwrap();
+    assert!((0.0..100.0).contains(&perc), "{perc}");
+    wait_for("loading to finish", || {
+        info_field(&mut raw, "loading") == "0"
+    });
+    assert_eq!(raw.cmd_text(&["DBSIZE"]), ":3000\r\n");
+}
+
+#[test]
+fn a_damaged_snapshot_stops_start_up_with_the_offset() {
+    let dir = DataDir::new("corrupt");
+    {
+        let mut server = loaded(&dir.0, &[]);
+        let mut raw = server.raw();
+        populate(&mut raw);
+        raw.cmd(&["SAVE"]);
+        server.kill9();
+    }
+    let path = dir.0.join("dump.rdb");
+    let good = std::fs::read(&path).unwrap();
+    let mut flipped = good.clone();
+    flipped[good.len() / 2] ^= 0x40;
+    std::fs::write(&path, &flipped).unwrap();
+    let (status, log) = lite_exits(&dir.0, &[]);
+    assert!(!status.success());
+    assert!(log.contains("Fatal error loading the DB"), "{log}");
+    assert!(log.contains("offset") && log.contains("dump.rdb"), "{log}");
+
+    std::fs::write(&path, &good[..good.len() - 20]).unwrap();
+    let (status, log) = lite_exits(&dir.0, &[]);
+    assert!(!status.success(), "a truncated snapshot is refused");
+    assert!(log.contains("Fatal error loading the DB"), "{log}");
+}
+
+#[test]
+fn a_crash_during_bgsave_leaves_the_last_good_snapshot() {
+    let dir = DataDir::new("crash-bgsave");
+    let good;
+    {
+        let mut server = loaded(
+            &dir.0,
+            &[&DEBUG[..], &["--rdb-key-save-delay", "500"]].concat(),
+        );
+        let mut raw = server.raw();
+        raw.cmd(&["SET", "first", "1"]);
+        good = digest(&mut raw);
+        raw.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+        assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
+        raw.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "500"]);
+        for i in 0..5000 {
+            raw.cmd(&["SET", &format!("k{i}"), "v"]);
+        }
+        assert_eq!(raw.cmd_text(&["BGSAVE"]), "+Background saving started\r\n");
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(info_field(&mut raw, "rdb_bgsave_in_progress"), "1");
+        server.kill9();
+    }
+    let server = loaded(&dir.0, &DEBUG);
+    let mut raw = server.raw();
+    assert_eq!(digest(&mut raw), good);
+}
+
+#[test]
+fn debug_reload_and_digest_value() {
+    let server = Server::lite(&DEBUG);
+    let mut raw = server.raw();
+    populate(&mut raw);
+    let before = digest(&mut raw);
+    assert_eq!(raw.cmd_text(&["DEBUG", "RELOAD"]), "+OK\r\n");
+    assert_eq!(digest(&mut raw), before);
+    raw.cmd(&["SET", "later", "1"]);
+    assert_eq!(raw.cmd_text(&["DEBUG", "RELOAD", "NOSAVE"]), "+OK\r\n");
+    assert_eq!(digest(&mut raw), before, "NOSAVE loads the file as it was");
+    raw.cmd(&["SET", "later", "1"]);
+    assert_eq!(
+        raw.cmd_text(&["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH"]),
+        "-ERR Error trying to load the RDB dump, check server logs.\r\n",
+        "duplicate keys without MERGE"
+    );
+    assert_eq!(
+        raw.cmd_text(&["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE"]),
+        "+OK\r\n"
+    );
+    assert_eq!(raw.cmd_text(&["EXISTS", "later"]), ":1\r\n");
+    assert_eq!(raw.cmd_text(&["FLUSHALL"]), "+OK\r\n");
+    assert_eq!(
+        raw.cmd_text(&["DEBUG", "DIGEST"]),
+        format!("+{}\r\n", "0".repeat(40))
+    );
+}
+
+#[test]
+fn digests_match_real_redis() {
+    let script: &[&[&str]] = &[
+        &["SET", "a", "1"],
+        &["RPUSH", "l", "a", "b", "1", "2"],
+        &["HSET", "h", "f", "v", "g", "2"],
+        &["SADD", "s", "1", "2", "3"],
+        &["SADD", "s2", "x", "y"],
+        &["ZADD", "z", "1.5", "a", "0.1", "b", "-inf", "c"],
+        &["SET", "e", "v", "EX", "100"],
+        &[
+            "DEBUG",
+            "DIGEST-VALUE",
+            "a",
+            "l",
+            "h",
+            "s",
+            "s2",
+            "z",
+            "e",
+            "missing",
+        ],
+        &["DEBUG", "DIGEST"],
+    ];
+    common::differential_with(script, false, &DEBUG);
+}
+
+#[test]
+fn snapshots_move_both_ways_between_redis_and_redis_lite() {
+    let dir = DataDir::new("interop");
+    let ours;
+    {
+        let mut lite = loaded(&dir.0, &DEBUG);
+        let mut raw = lite.raw();
+        populate(&mut raw);
+        ours = digest(&mut raw);
+        raw.cmd(&["SAVE"]);
+        lite.kill9();
+    }
+    let Some(redis) = Server::redis_in(&dir.0, &["--save", ""]) else {
+        return;
+    };
+    let mut raw = redis.raw();
+    assert_eq!(digest(&mut raw), ours, "real Redis loads our file");
+    raw.cmd(&["SET", "from-redis", "1"]);
+    raw.cmd(&["SADD", "s-redis", "1", "2", "a"]);
+    let theirs = digest(&mut raw);
+    assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
+    drop(redis);
+    let lite = loaded(&dir.0, &DEBUG);
+    let mut raw = lite.raw();
+    assert_eq!(digest(&mut raw), theirs, "we load real Redis's file");
+}
+
+#[test]
+fn shutdown_saves_when_rules_are_set_or_asked() {
+    let dir = DataDir::new("shutdown");
+    let mut server = loaded(&dir.0, &["--save", ""]);
+    let mut raw = server.raw();
+    raw.cmd(&["SET", "k", "v"]);
+    raw.send(&common::encode(&[b"SHUTDOWN", b"SAVE"]));
+    assert!(server.wait_exit(Duration::from_secs(10)).unwrap().success());
+    assert!(dir.0.join("dump.rdb").is_file());
+
+    let mut server = loaded(&dir.0, &[]);
+    let mut raw = server.raw();
+    assert_eq!(
+        raw.cmd_text(&["DBSIZE"]),
+        ":1\r\n",
+        "loaded from the SHUTDOWN SAVE file"
+    );
+    raw.send(&common::encode(&[b"SHUTDOWN", b"NOSAVE"]));
+    assert!(server.wait_exit(Duration::from_secs(10)).is_some());
+
+    // SIGTERM with the default rules saves.
+    let mut server = loaded(&dir.0, &[]);
+    let mut raw = server.raw();
+    raw.cmd(&["SET", "k2", "v"]);
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(server.pid() as i32, libc::SIGTERM) };
+    assert!(server.wait_exit(Duration::from_secs(10)).unwrap().success());
+    let server = loaded(&dir.0, &[]);
+    assert_eq!(server.raw().cmd_text(&["DBSIZE"]), ":2\r\n");
+}
+
+#[test]
+fn a_failed_background_save_stops_writes_until_a_save_succeeds() {
+    let dir = DataDir::new("misconf");
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    let target = dir.0.to_str().unwrap();
+    raw.cmd(&["CONFIG", "SET", "dir", target]);
+    raw.cmd(&["SET", "k", "v"]);
+    // A directory where the snapshot file should be makes the rename fail.
+    std::fs::create_dir(dir.0.join("dump.rdb")).unwrap();
+    std::fs::write(dir.0.join("dump.rdb").join("x"), "x").unwrap();
+    assert_eq!(raw.cmd_text(&["BGSAVE"]), "+Background saving started\r\n");
+    wait_bgsave(&mut raw);
+    assert_eq!(info_field(&mut raw, "rdb_last_bgsave_status"), "err");
+    let refused = raw.cmd_text(&["SET", "k", "v2"]);
+    assert!(
+        refused.starts_with("-MISCONF Redis is configured to save RDB snapshots"),
+        "{refused}"
+    );
+    assert_eq!(
+        raw.cmd_text(&["GET", "k"]),
+        "$1\r\nv\r\n",
+        "reads still work"
+    );
+    assert_eq!(raw.cmd_text(&["SAVE"]), "-ERR\r\n");
+    std::fs::remove_dir_all(dir.0.join("dump.rdb")).unwrap();
+    assert_eq!(raw.cmd_text(&["BGSAVE"]), "+Background saving started\r\n");
+    wait_bgsave(&mut raw);
+    assert_eq!(raw.cmd_text(&["SET", "k", "v2"]), "+OK\r\n");
+}
