@@ -309,6 +309,7 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
             ctx.out.ok();
         }
         (b"object", 3) => debug_object(ctx)?,
+        (b"populate", 3..=5) => debug_populate(ctx)?,
         (b"reload", _) => debug_reload(ctx)?,
         (b"digest", 2) => {
             let digest = ctx.server.keyspace.digest();
@@ -393,6 +394,39 @@ fn atoi(text: &[u8]) -> i64 {
 }
 
 /// DEBUG OBJECT key
+/// DEBUG POPULATE count [prefix] [size]: `prefix:N` = `value:N` (padded with zero bytes or cut
+/// to `size`), skipping keys that exist; for tests and benchmarks.
+fn debug_populate(ctx: &mut Ctx<'_>) -> CmdResult {
+    let count = ctx.arg_i64(2)?;
+    if count < 0 {
+        return Err(CommandError::err("count must be greater than 0"));
+    }
+    let prefix = if ctx.arg_count() > 3 {
+        ctx.arg(3)
+    } else {
+        b"key"
+    };
+    let size = match ctx.arg_count() {
+        5 => Some(ctx.arg_i64(4)?.max(0) as usize),
+        _ => None,
+    };
+    let db = ctx.client.db;
+    for i in 0..count {
+        let key = [prefix, b":", i.to_string().as_bytes()].concat();
+        let mut value = format!("value:{i}").into_bytes();
+        if let Some(size) = size {
+            value.resize(size, 0);
+        }
+        let mut locked = ctx.lock([key.as_slice()]);
+        let (table, hash) = locked.db(db, &key);
+        if table.get(hash, &key, ctx.now_ms).is_none() {
+            table.set(hash, &key, Value::string(&value), false, ctx.now_ms);
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
 fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(2);
     let mut locked = ctx.lock([key]);
@@ -507,6 +541,10 @@ fn debug_help(ctx: &mut Ctx<'_>) {
             "    Write <message> to the server log.",
             "OBJECT <key>",
             "    Show low level info about `key` and associated value.",
+            "POPULATE <count> [<prefix>] [<size>]",
+            "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+            "    it is used instead of the 'key' prefix. These are not propagated to",
+            "    replicas. Cache will not be used for them.",
             "RELOAD [option ...]",
             "    Save the RDB on disk and reload it back to memory. Available <option> values:",
             "    * MERGE: Merge the content of the RDB instead of flushing the current data.",
