@@ -292,6 +292,96 @@ mod tests {
         assert_eq!(collect(&mut snap, 3), pairs(&[]));
     }
 
+    #[derive(Clone, Debug)]
+    enum Op {
+        Set(usize, u8, u8),
+        Del(usize, u8),
+        Flush(Option<usize>),
+        Swap(usize, usize),
+        /// Walk one more (shard, db) of the snapshot.
+        Visit,
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            8 => (0..3usize, 0..40u8, any::<u8>()).prop_map(|(d, k, v)| Op::Set(d, k, v)),
+            4 => (0..3usize, 0..40u8).prop_map(|(d, k)| Op::Del(d, k)),
+            1 => proptest::option::of(0..3usize).prop_map(Op::Flush),
+            1 => (0..3usize, 0..3usize).prop_map(|(a, b)| Op::Swap(a, b)),
+            6 => Just(Op::Visit),
+        ]
+    }
+
+    type Model = Vec<std::collections::BTreeMap<String, Vec<u8>>>;
+
+    fn apply(ks: &Keyspace, model: &mut Model, op: &Op) {
+        match *op {
+            Op::Set(db, k, v) => {
+                let key = format!("k{k}");
+                write(ks, db, &key, Some(&v.to_string()));
+                model[db].insert(key, v.to_string().into_bytes());
+            }
+            Op::Del(db, k) => {
+                let key = format!("k{k}");
+                write(ks, db, &key, None);
+                model[db].remove(&key);
+            }
+            Op::Flush(db) => {
+                ks.flush(db, false);
+                match db {
+                    Some(d) => model[d].clear(),
+                    None => model.iter_mut().for_each(|m| m.clear()),
+                }
+            }
+            Op::Swap(a, b) => {
+                ks.swap_databases(a, b);
+                model.swap(a, b);
+            }
+            Op::Visit => {}
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever writes, flushes and swaps interleave with the walk, the snapshot holds
+        /// exactly the data at the cut.
+        #[test]
+        fn the_snapshot_is_the_state_at_the_cut(
+            before in proptest::collection::vec(op(), 0..60),
+            during in proptest::collection::vec(op(), 0..120),
+        ) {
+            let ks = Keyspace::new(4, 3);
+            let mut model: Model = vec![Default::default(); 3];
+            for op in &before {
+                apply(&ks, &mut model, op);
+            }
+            let at_cut = model.clone();
+            let mut snap = ks.begin_snapshot(|| {}).unwrap();
+            let mut seen: Model = vec![Default::default(); 3];
+            let mut next = 0;
+            let visit = |snap: &mut Snapshot, seen: &mut Model, step: usize| {
+                let (db, shard) = (step / 4, step % 4);
+                snap.visit_shard(shard, db, |k, v, _| {
+                    let Value::Int(n) = v else { panic!("{v:?}") };
+                    let key = String::from_utf8_lossy(k).into_owned();
+                    assert!(seen[db].insert(key, n.to_string().into_bytes()).is_none());
+                });
+            };
+            for op in &during {
+                if matches!(op, Op::Visit) && next < 12 {
+                    visit(&mut snap, &mut seen, next);
+                    next += 1;
+                }
+                apply(&ks, &mut model, op);
+            }
+            while next < 12 {
+                visit(&mut snap, &mut seen, next);
+                next += 1;
+            }
+            proptest::prop_assert_eq!(seen, at_cut);
+        }
+    }
+
     #[test]
     fn writes_after_a_shard_was_visited_need_no_copy() {
         let ks = Keyspace::new(1, 1);
