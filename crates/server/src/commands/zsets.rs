@@ -1108,6 +1108,13 @@ fn pop_generic(
         }
         return Ok(());
     };
+    // The blocking and multi-key forms are logged as the ZPOPMIN/ZPOPMAX they amount to.
+    let verb: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+    match reply {
+        PopReply::Keyed => ctx.propagate_as(&[verb, key]),
+        PopReply::Multi => ctx.propagate_as(&[verb, key, count.to_string().as_bytes()]),
+        PopReply::Single | PopReply::Counted => {}
+    }
     let items = pop(ctx, &mut locked, ctx.client.db, key, count, max)?;
     drop(locked);
     let shape = Shape {
