@@ -288,11 +288,15 @@ pub fn pop_from(
         .collect();
     if !popped.is_empty() {
         // The blocking and multi-key forms are logged as the LPOP/RPOP they amount to, as
-        // Redis does (LMPOP and BLMPOP with their count).
+        // Redis does (LMPOP and BLMPOP with the count actually popped).
         let name = ctx.command.spec.name;
         if name != "lpop" && name != "rpop" {
-            let verb: &[u8] = if matches!(end, End::Left) { b"LPOP" } else { b"RPOP" };
-            let count = count.to_string();
+            let verb: &[u8] = if matches!(end, End::Left) {
+                b"LPOP"
+            } else {
+                b"RPOP"
+            };
+            let count = popped.len().to_string();
             if name.ends_with("mpop") {
                 ctx.propagate_as(&[verb, key, count.as_bytes()]);
             } else {

@@ -403,8 +403,8 @@ fn set_generic(
     Ok(true)
 }
 
-/// Logs SET and its variants as Redis 7.0 does: any expiry but an explicit PXAT as
-/// `SET key value PXAT <ms>`, and without GET (GETSET as plain SET).
+/// Logs SET and its variants as Redis 7.0 does: with any expiry as `SET key value PXAT <ms>`,
+/// and without GET (GETSET as plain SET).
 fn propagate_set(
     ctx: &Ctx<'_>,
     key: &[u8],
@@ -413,15 +413,17 @@ fn propagate_set(
     expire_at: Option<u64>,
 ) {
     let as_sent = ctx.command.spec.name == "set";
-    match (options.expire, expire_at) {
-        (Some((unit, _)), Some(at)) if !as_sent || !matches!(unit, ExpireUnit::PxAt) => {
+    match expire_at {
+        Some(at) => {
             let at = at.to_string();
             ctx.propagate_as(&[b"SET", key, value, b"PXAT", at.as_bytes()]);
         }
         _ if options.get && as_sent => {
             let mut args: Vec<&[u8]> = ctx.args.to_vec();
             // The GET word, not a value that happens to read "get".
-            let at = (3..args.len()).find(|&i| ctx.arg_is(i, "GET")).expect("parsed");
+            let at = (3..args.len())
+                .find(|&i| ctx.arg_is(i, "GET"))
+                .expect("parsed");
             args.remove(at);
             ctx.propagate_as(&args);
         }

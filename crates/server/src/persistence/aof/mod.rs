@@ -446,9 +446,13 @@ impl Aof {
 }
 
 /// Starts the writer and rewrite threads, and opens the AOF when `appendonly yes`: the one
-/// loaded at start-up, or a new one whose base is written in the background (as Redis does
-/// when it starts with AOF on and none exists).
+/// loaded at start-up, or a new one. A new one's base is written before clients are served, so
+/// no acknowledged write depends on a base still being written.
 pub fn start(server: &Arc<Server>) -> io::Result<()> {
+    let aof = server.aof.clone();
+    std::thread::Builder::new()
+        .name("aof-writer".into())
+        .spawn(move || aof.writer())?;
     let config = server.config.read().clone();
     if config.appendonly {
         let mut files = Files::open_dir(&config)?;
@@ -460,12 +464,14 @@ pub fn start(server: &Arc<Server>) -> io::Result<()> {
             server.aof.on.store(true, Relaxed);
         } else {
             server.aof.rewrite.request(true);
+            rewrite::run_requested(server);
+            if !server.aof.is_on() {
+                return Err(io::Error::other(
+                    "creating the AOF base failed (see the log)",
+                ));
+            }
         }
     }
-    let aof = server.aof.clone();
-    std::thread::Builder::new()
-        .name("aof-writer".into())
-        .spawn(move || aof.writer())?;
     let rewriter = server.clone();
     std::thread::Builder::new()
         .name("aof-rewrite".into())

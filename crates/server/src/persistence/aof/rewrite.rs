@@ -116,19 +116,30 @@ impl Control {
 pub fn run(server: &Server) {
     let control = &server.aof.rewrite;
     loop {
-        let (enable, epoch) = {
+        {
             let mut state = control.state.lock();
             while !state.requested {
                 control.wake.wait(&mut state);
             }
-            state.requested = false;
-            state.running = Some(Instant::now());
-            state.rewrites += 1;
-            (state.enable, state.epoch)
-        };
-        log!(Notice, "Background append only file rewriting started");
-        let started = Instant::now();
-        let result = rewrite(server, enable, epoch);
+        }
+        run_requested(server);
+    }
+}
+
+/// Runs the rewrite that was requested, on the calling thread.
+pub(super) fn run_requested(server: &Server) {
+    let control = &server.aof.rewrite;
+    let (enable, epoch) = {
+        let mut state = control.state.lock();
+        state.requested = false;
+        state.running = Some(Instant::now());
+        state.rewrites += 1;
+        (state.enable, state.epoch)
+    };
+    log!(Notice, "Background append only file rewriting started");
+    let started = Instant::now();
+    let result = rewrite(server, enable, epoch);
+    {
         let mut state = control.state.lock();
         state.running = None;
         if enable && state.epoch == epoch {
@@ -344,7 +355,7 @@ fn commands_for(out: &mut Vec<u8>, item: &Item) {
         ),
         Value::ZSet(zset) => {
             let mut fields = Vec::with_capacity(zset.len() * 2);
-            zset.range(0, zset.len().saturating_sub(1), false, |member, score| {
+            zset.range(0, zset.len(), false, |member, score| {
                 fields.push(redis_lite_persist::rdb::score_text(score));
                 fields.push(member.to_vec());
             });
