@@ -265,6 +265,36 @@ macro_rules! encoding_param {
     };
 }
 
+/// A parameter whose value is one of the names in `$table` (name, value pairs).
+macro_rules! named_param {
+    ($name:literal, $field:ident, $table:expr, default $default:literal) => {
+        Param {
+            name: $name,
+            mutable: true,
+            default: $default,
+            get: |c| {
+                let (name, _) = $table
+                    .iter()
+                    .find(|(_, v)| *v == c.$field)
+                    .expect("all named");
+                name.to_string()
+            },
+            set: |c, w| {
+                let names: Vec<&str> = $table.iter().map(|(n, _)| *n).collect();
+                let name = choice(w, &names)?;
+                c.$field = $table
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .expect("validated")
+                    .1;
+                Ok(())
+            },
+            variadic: false,
+            alias: None,
+        }
+    };
+}
+
 /// A yes/no parameter.
 macro_rules! bool_param {
     ($name:literal, $field:ident, default $default:literal, mutable $mutable:expr) => {
@@ -351,31 +381,7 @@ pub static PARAMS: &[Param] = &[
     int_param!("tcp-backlog", tcp_backlog: u32, 0, i32::MAX as i64, default "511", mutable false),
     int_param!("maxclients", maxclients: u64, 1, u32::MAX as i64, default "10000", mutable true),
     int_param!("databases", databases: usize, 1, i32::MAX as i64, default "16", mutable false),
-    Param {
-        name: "loglevel",
-        mutable: true,
-        default: "notice",
-        get: |c| {
-            LOG_LEVELS
-                .iter()
-                .find(|(_, l)| *l == c.loglevel)
-                .expect("all levels named")
-                .0
-                .to_string()
-        },
-        set: |c, w| {
-            let names: Vec<&str> = LOG_LEVELS.iter().map(|(n, _)| *n).collect();
-            let name = choice(w, &names)?;
-            c.loglevel = LOG_LEVELS
-                .iter()
-                .find(|(n, _)| *n == name)
-                .expect("validated")
-                .1;
-            Ok(())
-        },
-        variadic: false,
-        alias: None,
-    },
+    named_param!("loglevel", loglevel, LOG_LEVELS, default "notice"),
     string_param!("logfile", logfile, mutable false),
     memory_param!("proto-max-bulk-len", proto_max_bulk_len, 1 << 20, default "512mb"),
     memory_param!("client-query-buffer-limit", client_query_buffer_limit, 1 << 20, default "1gb"),
@@ -517,30 +523,7 @@ pub static PARAMS: &[Param] = &[
     bool_param!("appendonly", appendonly, default "no", mutable true),
     file_name_param!("appendfilename", appendfilename, "filename", default "appendonly.aof"),
     file_name_param!("appenddirname", appenddirname, "dirname", default "appendonlydir"),
-    Param {
-        name: "appendfsync",
-        mutable: true,
-        default: "everysec",
-        get: |c| {
-            let (name, _) = FSYNC_POLICIES
-                .iter()
-                .find(|(_, f)| *f == c.appendfsync)
-                .expect("all named");
-            name.to_string()
-        },
-        set: |c, w| {
-            let names: Vec<&str> = FSYNC_POLICIES.iter().map(|(n, _)| *n).collect();
-            let name = choice(w, &names)?;
-            c.appendfsync = FSYNC_POLICIES
-                .iter()
-                .find(|(n, _)| *n == name)
-                .expect("validated")
-                .1;
-            Ok(())
-        },
-        variadic: false,
-        alias: None,
-    },
+    named_param!("appendfsync", appendfsync, FSYNC_POLICIES, default "everysec"),
     bool_param!("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite, default "no", mutable true),
     int_param!("auto-aof-rewrite-percentage", auto_aof_rewrite_percentage: u64, 0, i32::MAX as i64, default "100", mutable true),
     memory_param!("auto-aof-rewrite-min-size", auto_aof_rewrite_min_size, 0, default "64mb"),
