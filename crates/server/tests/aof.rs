@@ -495,15 +495,27 @@ fn appendonly_switches_at_runtime() {
     assert_eq!(c.get::<_, Option<String>>("not-logged").unwrap(), None);
 }
 
+/// Real redis-server on `dir`, once it has finished loading (it answers -LOADING until then).
 fn redis_on(dir: &DataDir) -> Option<Server> {
-    Server::redis(&[
+    let args = [
         "--dir",
         dir.path(),
         "--appendonly",
         "yes",
         "--appendfsync",
         "always",
-    ])
+    ];
+    let server = Server::redis(&args)?;
+    let mut c = server.client();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while redis::cmd("PING").query::<String>(&mut c).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "redis-server did not finish loading"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Some(server)
 }
 
 #[test]
