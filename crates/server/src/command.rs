@@ -32,9 +32,6 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 15;
     pub const ALLOW_BUSY: u32 = 1 << 16;
     pub const SENTINEL: u32 = 1 << 17;
-    /// Internal, not shown by COMMAND: the command runs with every other client paused (EXEC,
-    /// and DEBUG, which in Redis stops the single-threaded server).
-    pub const EXCLUSIVE: u32 = 1 << 18;
 
     /// Flag names in COMMAND INFO order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -81,6 +78,9 @@ pub struct CommandSpec {
     pub acl: &'static [&'static str],
     pub handler: Option<Handler>,
     pub subcommands: &'static [CommandSpec],
+    /// Runs with every other command paused: EXEC, and the commands that lock every shard
+    /// themselves (FLUSHALL...), whose AOF record must follow their effect with nothing between.
+    pub exclusive: bool,
 }
 
 impl CommandSpec {
@@ -101,6 +101,7 @@ impl CommandSpec {
             acl: &[],
             handler: Some(handler),
             subcommands: &[],
+            exclusive: false,
         }
     }
 
@@ -178,6 +179,13 @@ impl CommandSpec {
             group,
             since,
             summary,
+            ..self
+        }
+    }
+
+    pub const fn exclusive(self) -> Self {
+        CommandSpec {
+            exclusive: true,
             ..self
         }
     }

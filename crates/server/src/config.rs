@@ -61,7 +61,35 @@ pub struct Config {
     /// Test knobs, as in Redis: microseconds to sleep per key saved / loaded.
     pub rdb_key_save_delay: i64,
     pub key_load_delay: i64,
+    pub appendonly: bool,
+    pub appendfilename: String,
+    pub appenddirname: String,
+    pub appendfsync: Fsync,
+    pub no_appendfsync_on_rewrite: bool,
+    pub auto_aof_rewrite_percentage: u64,
+    pub auto_aof_rewrite_min_size: u64,
+    pub aof_use_rdb_preamble: bool,
+    pub aof_load_truncated: bool,
+    pub aof_timestamp_enabled: bool,
 }
+
+/// `appendfsync`: when the append-only file is flushed to disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fsync {
+    /// After every write, before its reply.
+    Always,
+    /// Once a second, in the background.
+    Everysec,
+    /// Left to the operating system.
+    No,
+}
+
+/// In Redis's order, which its error message lists.
+const FSYNC_POLICIES: &[(&str, Fsync)] = &[
+    ("everysec", Fsync::Everysec),
+    ("always", Fsync::Always),
+    ("no", Fsync::No),
+];
 
 impl Default for Config {
     fn default() -> Self {
@@ -93,6 +121,16 @@ impl Default for Config {
             stop_writes_on_bgsave_error: false,
             rdb_key_save_delay: 0,
             key_load_delay: 0,
+            appendonly: false,
+            appendfilename: String::new(),
+            appenddirname: String::new(),
+            appendfsync: Fsync::Everysec,
+            no_appendfsync_on_rewrite: false,
+            auto_aof_rewrite_percentage: 0,
+            auto_aof_rewrite_min_size: 0,
+            aof_use_rdb_preamble: false,
+            aof_load_truncated: false,
+            aof_timestamp_enabled: false,
         };
         for param in PARAMS {
             let words = split_words(param.default).expect("defaults are well-formed");
@@ -243,16 +281,71 @@ macro_rules! encoding_param {
     };
 }
 
-/// A yes/no parameter.
-macro_rules! bool_param {
-    ($name:literal, $field:ident, default $default:literal) => {
+/// A parameter whose value is one of the names in `$table` (name, value pairs).
+macro_rules! named_param {
+    ($name:literal, $field:ident, $table:expr, default $default:literal) => {
         Param {
             name: $name,
             mutable: true,
             default: $default,
+            get: |c| {
+                let (name, _) = $table
+                    .iter()
+                    .find(|(_, v)| *v == c.$field)
+                    .expect("all named");
+                name.to_string()
+            },
+            set: |c, w| {
+                let names: Vec<&str> = $table.iter().map(|(n, _)| *n).collect();
+                let name = choice(w, &names)?;
+                c.$field = $table
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .expect("validated")
+                    .1;
+                Ok(())
+            },
+            variadic: false,
+            alias: None,
+        }
+    };
+}
+
+/// A yes/no parameter.
+macro_rules! bool_param {
+    ($name:literal, $field:ident, default $default:literal, mutable $mutable:expr) => {
+        Param {
+            name: $name,
+            mutable: $mutable,
+            default: $default,
             get: |c| yes_no(c.$field),
             set: |c, w| {
                 c.$field = parse_bool(w)?;
+                Ok(())
+            },
+            variadic: false,
+            alias: None,
+        }
+    };
+}
+
+/// A file or directory name inside `dir`: not empty and not a path, as in Redis.
+macro_rules! file_name_param {
+    ($name:literal, $field:ident, $what:literal, default $default:literal, mutable $mutable:expr) => {
+        Param {
+            name: $name,
+            mutable: $mutable,
+            default: $default,
+            get: |c| c.$field.clone(),
+            set: |c, w| {
+                let name = one(w)?;
+                if name.is_empty() {
+                    return Err(concat!($name, " can't be empty").into());
+                }
+                if name.contains('/') {
+                    return Err(concat!($name, " can't be a path, just a ", $what).into());
+                }
+                c.$field = name.to_string();
                 Ok(())
             },
             variadic: false,
@@ -297,38 +390,14 @@ pub static PARAMS: &[Param] = &[
         alias: None,
     },
     int_param!("port", port: u16, 0, 65535, default "6379", mutable false),
-    bool_param!("protected-mode", protected_mode, default "yes"),
+    bool_param!("protected-mode", protected_mode, default "yes", mutable true),
     string_param!("requirepass", requirepass, mutable true),
     int_param!("timeout", timeout: u64, 0, i32::MAX as i64, default "0", mutable true),
     int_param!("tcp-keepalive", tcp_keepalive: u64, 0, i32::MAX as i64, default "300", mutable true),
     int_param!("tcp-backlog", tcp_backlog: u32, 0, i32::MAX as i64, default "511", mutable false),
     int_param!("maxclients", maxclients: u64, 1, u32::MAX as i64, default "10000", mutable true),
     int_param!("databases", databases: usize, 1, i32::MAX as i64, default "16", mutable false),
-    Param {
-        name: "loglevel",
-        mutable: true,
-        default: "notice",
-        get: |c| {
-            LOG_LEVELS
-                .iter()
-                .find(|(_, l)| *l == c.loglevel)
-                .expect("all levels named")
-                .0
-                .to_string()
-        },
-        set: |c, w| {
-            let names: Vec<&str> = LOG_LEVELS.iter().map(|(n, _)| *n).collect();
-            let name = choice(w, &names)?;
-            c.loglevel = LOG_LEVELS
-                .iter()
-                .find(|(n, _)| *n == name)
-                .expect("validated")
-                .1;
-            Ok(())
-        },
-        variadic: false,
-        alias: None,
-    },
+    named_param!("loglevel", loglevel, LOG_LEVELS, default "notice"),
     string_param!("logfile", logfile, mutable false),
     memory_param!("proto-max-bulk-len", proto_max_bulk_len, 1 << 20, default "512mb"),
     memory_param!("client-query-buffer-limit", client_query_buffer_limit, 1 << 20, default "1gb"),
@@ -474,22 +543,7 @@ pub static PARAMS: &[Param] = &[
         variadic: false,
         alias: None,
     },
-    Param {
-        name: "dbfilename",
-        mutable: true,
-        default: "dump.rdb",
-        get: |c| c.dbfilename.clone(),
-        set: |c, w| {
-            let name = one(w)?;
-            if name.contains('/') {
-                return Err("dbfilename can't be a path, just a filename".into());
-            }
-            c.dbfilename = name.to_string();
-            Ok(())
-        },
-        variadic: false,
-        alias: None,
-    },
+    file_name_param!("dbfilename", dbfilename, "filename", default "dump.rdb", mutable true),
     Param {
         name: "save",
         mutable: true,
@@ -523,11 +577,21 @@ pub static PARAMS: &[Param] = &[
         variadic: true,
         alias: None,
     },
-    bool_param!("rdbcompression", rdbcompression, default "yes"),
-    bool_param!("rdbchecksum", rdbchecksum, default "yes"),
-    bool_param!("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, default "yes"),
+    bool_param!("rdbcompression", rdbcompression, default "yes", mutable true),
+    bool_param!("rdbchecksum", rdbchecksum, default "yes", mutable true),
+    bool_param!("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, default "yes", mutable true),
     int_param!("rdb-key-save-delay", rdb_key_save_delay: i64, i32::MIN as i64, i32::MAX as i64, default "0", mutable true),
     int_param!("key-load-delay", key_load_delay: i64, i32::MIN as i64, i32::MAX as i64, default "0", mutable true),
+    bool_param!("appendonly", appendonly, default "no", mutable true),
+    file_name_param!("appendfilename", appendfilename, "filename", default "appendonly.aof", mutable false),
+    file_name_param!("appenddirname", appenddirname, "dirname", default "appendonlydir", mutable false),
+    named_param!("appendfsync", appendfsync, FSYNC_POLICIES, default "everysec"),
+    bool_param!("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite, default "no", mutable true),
+    int_param!("auto-aof-rewrite-percentage", auto_aof_rewrite_percentage: u64, 0, i32::MAX as i64, default "100", mutable true),
+    memory_param!("auto-aof-rewrite-min-size", auto_aof_rewrite_min_size, 0, default "64mb"),
+    bool_param!("aof-use-rdb-preamble", aof_use_rdb_preamble, default "yes", mutable true),
+    bool_param!("aof-load-truncated", aof_load_truncated, default "yes", mutable true),
+    bool_param!("aof-timestamp-enabled", aof_timestamp_enabled, default "no", mutable true),
 ];
 
 pub fn find_param(name: &str) -> Option<&'static Param> {

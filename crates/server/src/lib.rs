@@ -14,7 +14,8 @@
 //!   first-served wake-ups.
 //! - [`pubsub`]: channel and pattern subscriptions, and delivery to subscribers on any thread.
 //! - [`notify`]: keyspace notification flags and classes.
-//! - [`persistence`]: RDB snapshots (SAVE, BGSAVE, `save` rules) and loading at start-up.
+//! - [`persistence`]: RDB snapshots (SAVE, BGSAVE, `save` rules), the append-only file
+//!   (logging writes, fsync policies, rewriting), and loading at start-up.
 //! - [`client`], [`stats`], [`memory`], [`log`], [`error`]: client state, INFO counters,
 //!   allocator figures, Redis-format logging, and typed errors with Redis's texts.
 

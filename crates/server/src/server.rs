@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 use crate::client::{ClientHandle, PushReceiver};
 use crate::config::{Config, Startup};
 use crate::notify::Notifier;
+use crate::persistence::aof::Aof;
 use crate::pubsub::PubSub;
 use crate::stats::WorkerStats;
 use crate::{command, connection, log};
@@ -69,6 +70,22 @@ pub struct Server {
     pub gates: Vec<RwLock<()>>,
     pub blocking: crate::blocking::Blocking,
     pub persistence: crate::persistence::Persistence,
+    pub aof: Arc<Aof>,
+}
+
+/// Where the engine's own changes (expirations) go: keyspace notifications, and a `DEL` in the
+/// AOF, appended while the engine still holds the key's shard lock.
+struct EngineEvents {
+    notifier: Arc<Notifier>,
+    aof: Arc<Aof>,
+}
+
+impl redis_lite_engine::KeyEvents for EngineEvents {
+    fn expired(&self, db: usize, key: &[u8]) {
+        self.notifier
+            .emit(db, key, crate::notify::Class::Expired, "expired");
+        self.aof.append(db, &[b"DEL".as_slice(), key], false);
+    }
 }
 
 fn random_hex(len: usize) -> String {
@@ -88,7 +105,11 @@ impl Server {
         let shards = (config.threads * SHARDS_PER_THREAD).max(SHARDS_PER_THREAD);
         let pubsub = Arc::new(PubSub::default());
         let notifier = Arc::new(Notifier::new(pubsub.clone()));
-        let events: Arc<dyn redis_lite_engine::KeyEvents> = notifier.clone();
+        let aof = Arc::new(Aof::new(&config));
+        let events: Arc<dyn redis_lite_engine::KeyEvents> = Arc::new(EngineEvents {
+            notifier: notifier.clone(),
+            aof: aof.clone(),
+        });
         let server = Server {
             keyspace: Keyspace::with_events(shards, config.databases, Some(events)),
             config_epoch: AtomicU64::new(0),
@@ -114,6 +135,7 @@ impl Server {
             gates: (0..=config.threads).map(|_| RwLock::new(())).collect(),
             blocking: Default::default(),
             persistence: Default::default(),
+            aof,
             config: RwLock::new(config),
         };
         server.apply_config();
@@ -133,6 +155,7 @@ impl Server {
             soft_seconds,
         });
         crate::log::set_level(config.loglevel);
+        self.aof.configure(&config);
         drop(config);
         self.config_epoch.fetch_add(1, Relaxed);
     }
@@ -162,6 +185,10 @@ impl Server {
                 "There is a background save in progress. Stopping it!"
             );
             self.persistence.abort_and_wait();
+        }
+        if self.aof.is_on() {
+            log!(Notice, "Calling fsync() on the AOF file.");
+            self.aof.stop();
         }
         if save {
             log!(Notice, "Saving the final RDB snapshot before exiting.");
@@ -438,6 +465,9 @@ fn cron(server: Arc<Server>) {
                 }
             }
             crate::persistence::rdb::cron(&server);
+        }
+        if !server.persistence.is_loading() {
+            server.aof.cron(&server.config.read());
         }
         if last_sample.elapsed() >= Duration::from_millis(100) {
             let ops = crate::stats::sum(&server.workers, |w| &w.total_commands);

@@ -127,10 +127,7 @@ fn wait_bgsave(raw: &mut Raw) {
 /// redis-lite started in `dir`, once it has loaded its data files.
 fn loaded(dir: &std::path::Path, args: &[&str]) -> Server {
     let server = Server::lite_in(dir, args);
-    let mut raw = server.raw();
-    wait_for("loading to finish", || {
-        info_field(&mut raw, "loading") == "0"
-    });
+    server.wait_loaded();
     server
 }
 

@@ -353,11 +353,13 @@ fn hstrlen(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 /// Replaces the value of argument 2's field in the hash at argument 1 with what `compute`
-/// makes of the current value (None when the field is missing), emitting `event`. Returns the
-/// new value.
+/// makes of the current value (None when the field is missing), emitting `event`; with
+/// `log_result` the AOF gets `HSET key field <new>` (a float sum, as Redis logs it). Returns
+/// the new value.
 fn update_field(
     ctx: &mut Ctx<'_>,
     event: &str,
+    log_result: bool,
     compute: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, CommandError>,
 ) -> Result<Vec<u8>, CommandError> {
     let (key, field) = (ctx.arg(1), ctx.arg(2));
@@ -366,6 +368,9 @@ fn update_field(
     let (db, hash) = locked.db(ctx.client.db, key);
     let h = write_or_create(ctx, db, hash, key)?;
     let new = compute(h.get(field))?;
+    if log_result {
+        ctx.propagate_as(&[b"HSET", key, field, &new]);
+    }
     h.set(field, &new, &limits);
     ctx.changed(db, key, Class::Hash, event);
     drop(locked);
@@ -377,7 +382,7 @@ fn update_field(
 fn hincrby(ctx: &mut Ctx<'_>) -> CmdResult {
     let incr = ctx.arg_i64(3)?;
     let mut sum = 0;
-    update_field(ctx, "hincrby", |current| {
+    update_field(ctx, "hincrby", false, |current| {
         let current = match current {
             None => 0,
             Some(v) => parse_i64(v).ok_or(CommandError::err("hash value is not an integer"))?,
@@ -398,7 +403,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>) -> CmdResult {
         CommandError::NotFloat => e,
         _ => CommandError::err("value is NaN or Infinity"),
     })?;
-    let sum = update_field(ctx, "hincrbyfloat", |current| {
+    let sum = update_field(ctx, "hincrbyfloat", true, |current| {
         // The increment parsed above, so a parse failure now is the stored value's.
         add_long_double(current.unwrap_or(b"0"), incr).map_err(|e| match e {
             CommandError::NotFloat => CommandError::err("hash value is not a float"),

@@ -191,14 +191,8 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
         }
         "persistence" => {
             field!("# Persistence");
-            let mut fields = Vec::new();
-            crate::persistence::info_fields(server, &mut fields);
-            for line in fields {
-                field!("{line}");
-            }
-            field!("aof_enabled:0");
-            field!("aof_rewrite_in_progress:0");
-            field!("aof_last_write_status:ok");
+            crate::persistence::info_fields(server, out);
+            crate::persistence::aof::info_fields(server, out);
         }
         "stats" => {
             let w = &server.workers;

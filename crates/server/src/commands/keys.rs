@@ -629,10 +629,18 @@ fn expire_generic(ctx: &mut Ctx<'_>, relative: bool, unit_ms: i64) -> CmdResult 
         ctx.out.integer(0);
         return Ok(());
     }
+    // Logged with an absolute time in ms (its condition kept), or as DEL, as Redis 7.0 does.
     if when <= ctx.now_ms as i64 {
+        ctx.propagate_as(&[b"DEL", key]);
         db.remove(hash, key);
         ctx.changed(db, key, Class::Generic, "del");
     } else {
+        if relative || unit_ms != 1 {
+            let when = when.to_string();
+            let mut args: Vec<&[u8]> = vec![b"PEXPIREAT", key, when.as_bytes()];
+            args.extend_from_slice(&ctx.args[3..]);
+            ctx.propagate_as(&args);
+        }
         db.set_expire(hash, key, when as u64);
         ctx.changed(db, key, Class::Generic, "expire");
     }
@@ -725,6 +733,7 @@ fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
     if expire_at != 0 && expire_at <= ctx.now_ms {
         // Already expired: nothing is created, but a replaced key is gone.
         if deleted {
+            ctx.propagate_as(&[b"DEL", key]);
             ctx.changed(db, key, Class::Generic, "del");
             ctx.dirty(1);
         }
@@ -736,6 +745,14 @@ fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
         entry.access = lru_clock(ctx.now_ms.saturating_sub(seconds.saturating_mul(1000)));
     }
     db.set_expire(hash, key, expire_at);
+    if expire_at != 0 && !absolute {
+        // A relative TTL is logged as an absolute one, as Redis does.
+        let mut args: Vec<&[u8]> = ctx.args.to_vec();
+        let at = expire_at.to_string();
+        args[2] = at.as_bytes();
+        args.push(b"ABSTTL");
+        ctx.propagate_as(&args);
+    }
     ctx.changed(db, key, Class::Generic, "restore");
     ctx.key_ready(ctx.client.db, key);
     drop(locked);

@@ -287,6 +287,22 @@ pub fn pop_from(
         .map(|_| list.pop(end).expect("within the length"))
         .collect();
     if !popped.is_empty() {
+        // The blocking and multi-key forms are logged as the LPOP/RPOP they amount to, as
+        // Redis does (LMPOP and BLMPOP with the count actually popped).
+        let name = ctx.command.spec.name;
+        if name != "lpop" && name != "rpop" {
+            let verb: &[u8] = if matches!(end, End::Left) {
+                b"LPOP"
+            } else {
+                b"RPOP"
+            };
+            let count = popped.len().to_string();
+            if name.ends_with("mpop") {
+                ctx.propagate_as(&[verb, key, count.as_bytes()]);
+            } else {
+                ctx.propagate_as(&[verb, key]);
+            }
+        }
         removed_from(ctx, db, hash, key, pop_event(end));
         ctx.dirty(popped.len() as u64);
     }
@@ -718,6 +734,13 @@ fn move_command(ctx: &mut Ctx<'_>, from: End, to: End) -> CmdResult {
 /// null.
 fn move_or_block(ctx: &mut Ctx<'_>, from: End, to: End, timeout: Option<u64>) -> CmdResult {
     let (source, destination) = (ctx.arg(1), ctx.arg(2));
+    // The blocking forms are logged as LMOVE and RPOPLPUSH, as Redis does.
+    if timeout.is_some() {
+        match ctx.arg_count() {
+            6 => ctx.propagate_as(&[b"LMOVE", source, destination, ctx.arg(3), ctx.arg(4)]),
+            _ => ctx.propagate_as(&[b"RPOPLPUSH", source, destination]),
+        }
+    }
     let mut locked = ctx.lock([source, destination]);
     let db = ctx.client.db;
     match (

@@ -1,4 +1,5 @@
-//! Persistence commands: SAVE, BGSAVE and LASTSAVE (snapshots are in `persistence::rdb`).
+//! Persistence commands: SAVE, BGSAVE, LASTSAVE and BGREWRITEAOF (the work is done in
+//! `persistence::rdb` and `persistence::aof`).
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -18,6 +19,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         .complexity("O(1)")
         .syntax("[SCHEDULE]")
         .acl(&["@admin", "@dangerous"]),
+    CommandSpec::new("bgrewriteaof", 1, ADMIN | NOSCRIPT, bgrewriteaof)
+        .doc(
+            "server",
+            "1.0.0",
+            "Asynchronously rewrite the append-only file",
+        )
+        .complexity("O(1)")
+        .acl(&["@admin", "@dangerous"]),
     CommandSpec::new("lastsave", 1, LOADING | STALE | FAST, lastsave)
         .doc(
             "server",
@@ -31,7 +40,16 @@ const SAVE_IN_PROGRESS: &str = "Background save already in progress";
 
 /// SAVE
 fn save(ctx: &mut Ctx<'_>) -> CmdResult {
-    match rdb::save(ctx.server) {
+    // An AOF rewrite holds the snapshot: SAVE waits it out, as Redis's SAVE runs beside it.
+    let saved = loop {
+        match rdb::save(ctx.server) {
+            Err(SaveError::Busy(Busy::AofRewrite)) => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
+            other => break other,
+        }
+    };
+    match saved {
         Ok(()) => {
             ctx.out.ok();
             Ok(())
@@ -69,6 +87,20 @@ fn bgsave(ctx: &mut Ctx<'_>) -> CmdResult {
             ))
         }
     }
+    Ok(())
+}
+
+/// BGREWRITEAOF
+fn bgrewriteaof(ctx: &mut Ctx<'_>) -> CmdResult {
+    let rewrite = &ctx.server.aof.rewrite;
+    // A rewrite queued behind a BGSAVE, or a transaction, starts when they are done.
+    let waits = ctx.server.persistence.current().is_some() || ctx.client.in_exec;
+    rewrite.start()?;
+    ctx.out.simple(if waits {
+        "Background append only file rewriting scheduled"
+    } else {
+        "Background append only file rewriting started"
+    });
     Ok(())
 }
 

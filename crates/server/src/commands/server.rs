@@ -29,24 +29,27 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc("server", "1.0.0", "Remove all keys from the current database")
         .complexity("O(N) where N is the number of keys in the selected database")
         .syntax("flush-type=[ASYNC | SYNC]")
-        .acl(&["@keyspace", "@dangerous"]),
+        .acl(&["@keyspace", "@dangerous"])
+        .exclusive(),
     CommandSpec::new("flushall", -1, WRITE, flushall)
         .doc("server", "1.0.0", "Remove all keys from all databases")
         .complexity("O(N) where N is the total number of keys in all databases")
         .syntax("flush-type=[ASYNC | SYNC]")
-        .acl(&["@keyspace", "@dangerous"]),
+        .acl(&["@keyspace", "@dangerous"])
+        .exclusive(),
     CommandSpec::new("swapdb", 3, WRITE | FAST, swapdb)
         .doc("server", "4.0.0", "Swaps two Redis databases")
         .complexity("O(N) where N is the count of clients watching or blocking on keys from both databases.")
         .syntax("index1:integer index2:integer")
-        .acl(&["@keyspace", "@dangerous"]),
+        .acl(&["@keyspace", "@dangerous"])
+        .exclusive(),
     CommandSpec::new("time", 1, LOADING | STALE | FAST, time)
         .doc("server", "2.6.0", "Return the current server time"),
     CommandSpec::new("shutdown", -1, ADMIN_FLAGS | NO_MULTI | SENTINEL | ALLOW_BUSY, shutdown)
         .doc("server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server")
         .complexity("O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)")
         .syntax("save-selector=[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"),
-    CommandSpec::new("debug", -2, ADMIN_FLAGS | EXCLUSIVE, debug)
+    CommandSpec::new("debug", -2, ADMIN_FLAGS, debug)
         .doc("server", "1.0.0", "A container for debugging commands")
         .complexity("Depends on subcommand."),
 ];
@@ -192,6 +195,7 @@ fn flushdb(ctx: &mut Ctx<'_>) -> CmdResult {
     let db = Some(ctx.client.db);
     ctx.dirty(count_keys(ctx, db));
     ctx.server.keyspace.flush(db, lazy);
+    ctx.propagate();
     ctx.out.ok();
     Ok(())
 }
@@ -207,6 +211,7 @@ fn flushall(ctx: &mut Ctx<'_>) -> CmdResult {
         persistence.abort_and_wait();
     }
     ctx.server.keyspace.flush(None, lazy);
+    ctx.propagate();
     if !ctx.server.config.read().save_rules.is_empty() {
         let _ = crate::persistence::rdb::save(ctx.server);
     }
@@ -221,6 +226,7 @@ fn swapdb(ctx: &mut Ctx<'_>) -> CmdResult {
     let a = parse_db_index(ctx, 1, CommandError::err("invalid first DB index"))?;
     let b = parse_db_index(ctx, 2, CommandError::err("invalid second DB index"))?;
     ctx.server.keyspace.swap_databases(a, b);
+    ctx.propagate();
     ctx.dirty(1);
     ctx.out.ok();
     Ok(())

@@ -293,6 +293,15 @@ fn spop(ctx: &mut Ctx<'_>) -> CmdResult {
     };
     let popped = set.pop(count.unwrap_or(1), &mut rand::thread_rng());
     let now_empty = set.is_empty();
+    // Logged as what was popped, as Redis does: SREM of the members, or DEL when a count took
+    // them all.
+    if now_empty && count.is_some() {
+        ctx.propagate_as(&[b"DEL", key]);
+    } else {
+        let mut args: Vec<&[u8]> = vec![b"SREM", key];
+        args.extend(popped.iter().map(Vec::as_slice));
+        ctx.propagate_as(&args);
+    }
     removed(ctx, db, hash, key, "spop", now_empty);
     drop(locked);
     ctx.dirty(popped.len() as u64);

@@ -383,6 +383,7 @@ fn set_generic(
     if (options.nx && found) || (options.xx && !found) {
         return Ok(false);
     }
+    propagate_set(ctx, key, value, options, expire_at);
     db.set(
         hash,
         key,
@@ -400,6 +401,35 @@ fn set_generic(
     drop(locked);
     ctx.dirty(1);
     Ok(true)
+}
+
+/// Logs SET and its variants as Redis 7.0 does: with any expiry as `SET key value PXAT <ms>`,
+/// and without GET (GETSET as plain SET).
+fn propagate_set(
+    ctx: &Ctx<'_>,
+    key: &[u8],
+    value: &[u8],
+    options: &SetOptions,
+    expire_at: Option<u64>,
+) {
+    let as_sent = ctx.command.spec.name == "set";
+    match expire_at {
+        Some(at) => {
+            let at = at.to_string();
+            ctx.propagate_as(&[b"SET", key, value, b"PXAT", at.as_bytes()]);
+        }
+        _ if options.get && as_sent => {
+            let mut args: Vec<&[u8]> = ctx.args.to_vec();
+            // The GET word, not a value that happens to read "get".
+            let at = (3..args.len())
+                .find(|&i| ctx.arg_is(i, "GET"))
+                .expect("parsed");
+            args.remove(at);
+            ctx.propagate_as(&args);
+        }
+        _ if options.get => ctx.propagate_as(&[b"SET", key, value]),
+        _ => {}
+    }
 }
 
 /// SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds |
@@ -462,18 +492,22 @@ fn getex(ctx: &mut Ctx<'_>) -> CmdResult {
     let had_ttl = entry.expire_at != 0;
     let expire_at = options.expire_at(ctx)?;
     write_string(&mut ctx.out, &entry.value)?;
+    // Logged as the effect: DEL, PEXPIREAT or PERSIST, as Redis 7.0 does.
     let changed = match expire_at {
         Some(at) if at <= ctx.now_ms => {
+            ctx.propagate_as(&[b"DEL", key]);
             db.remove(hash, key);
             ctx.changed(db, key, Class::Generic, "del");
             true
         }
         Some(at) => {
+            ctx.propagate_as(&[b"PEXPIREAT", key, at.to_string().as_bytes()]);
             db.set_expire(hash, key, at);
             ctx.changed(db, key, Class::Generic, "expire");
             true
         }
         None if options.persist && had_ttl => {
+            ctx.propagate_as(&[b"PERSIST", key]);
             db.set_expire(hash, key, 0);
             ctx.changed(db, key, Class::Generic, "persist");
             true
@@ -493,6 +527,7 @@ fn getdel(ctx: &mut Ctx<'_>) -> CmdResult {
     let entry = ctx.read(db, hash, key);
     write_lookup(&mut ctx.out, entry.as_deref())?;
     if entry.is_some() {
+        ctx.propagate_as(&[b"DEL", key]);
         db.remove(hash, key);
         ctx.changed(db, key, Class::Generic, "del");
         drop(locked);
@@ -783,6 +818,8 @@ fn incrbyfloat(ctx: &mut Ctx<'_>) -> CmdResult {
         None => add_long_double(b"0", incr)?,
         Some(entry) => add_long_double(&string_bytes(&entry.value)?, incr)?,
     };
+    // Logged as its result, so replay does not depend on float arithmetic.
+    ctx.propagate_as(&[b"SET", key, &sum, b"KEEPTTL"]);
     // Redis keeps the result as a string even when it looks like an integer.
     db.set(
         hash,

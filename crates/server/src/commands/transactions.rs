@@ -17,18 +17,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.2.0",
         "Mark the start of a transaction block",
     ),
-    CommandSpec::new(
-        "exec",
-        1,
-        TRANSACTION_FLAGS | SKIP_SLOWLOG | EXCLUSIVE,
-        exec,
-    )
-    .doc(
-        "transactions",
-        "1.2.0",
-        "Execute all commands issued after MULTI",
-    )
-    .complexity("Depends on commands in the transaction"),
+    CommandSpec::new("exec", 1, TRANSACTION_FLAGS | SKIP_SLOWLOG, exec)
+        .doc(
+            "transactions",
+            "1.2.0",
+            "Execute all commands issued after MULTI",
+        )
+        .complexity("Depends on commands in the transaction")
+        .exclusive(),
     CommandSpec::new("discard", 1, TRANSACTION_FLAGS | FAST | ALLOW_BUSY, discard)
         .doc(
             "transactions",
@@ -119,6 +115,10 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
         crate::connection::execute_queued(ctx, &args);
     }
     ctx.client.in_exec = false;
+    // The AOF's MULTI block closes, and the reply waits for its EXEC record: a block without
+    // one is dropped when the AOF is loaded.
+    let seq = ctx.server.aof.end_exec();
+    ctx.client.aof_seq = ctx.client.aof_seq.max(seq);
     Ok(())
 }
 

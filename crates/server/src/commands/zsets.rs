@@ -1095,12 +1095,12 @@ fn pop_generic(
     let mut found = None;
     for key in keys {
         let (db, hash) = locked.db(ctx.client.db, key);
-        if write(ctx, db, hash, key)?.is_some() {
-            found = Some(*key);
+        if let Some(z) = write(ctx, db, hash, key)? {
+            found = Some((*key, z.len()));
             break;
         }
     }
-    let Some(key) = found.filter(|_| count > 0) else {
+    let Some((key, len)) = found.filter(|_| count > 0) else {
         match (reply, timeout) {
             (_, Some(ms)) => ctx.block(keys, ms, |out| out.null_array()),
             (PopReply::Multi | PopReply::Keyed, None) => ctx.out.null_array(),
@@ -1108,6 +1108,17 @@ fn pop_generic(
         }
         return Ok(());
     };
+    // The blocking and multi-key forms are logged as the ZPOPMIN/ZPOPMAX they amount to (with
+    // the count actually popped), as Redis does.
+    let verb: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+    match reply {
+        PopReply::Keyed => ctx.propagate_as(&[verb, key]),
+        PopReply::Multi => {
+            let popped = count.min(len).to_string();
+            ctx.propagate_as(&[verb, key, popped.as_bytes()]);
+        }
+        PopReply::Single | PopReply::Counted => {}
+    }
     let items = pop(ctx, &mut locked, ctx.client.db, key, count, max)?;
     drop(locked);
     let shape = Shape {

@@ -1,7 +1,10 @@
-//! Durability: RDB snapshots ([`rdb`]) — SAVE, BGSAVE, the `save` rules and loading at
-//! start-up — and the state INFO persistence reports. A snapshot and an AOF rewrite share one
-//! background job slot, as Redis's single child process is shared.
+//! Durability wired into the server: RDB snapshots ([`rdb`]) — SAVE, BGSAVE, the `save` rules
+//! and loading at start-up — and the append-only file ([`aof`]): logging writes, fsync
+//! policies, loading and rewriting; plus the state INFO persistence reports. A snapshot and an
+//! AOF rewrite share one background job slot, as Redis's single child process is shared. The
+//! file formats themselves live in the persist crate.
 
+pub mod aof;
 pub mod rdb;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
@@ -143,8 +146,17 @@ pub fn refusal(server: &Server, command_flags: u32) -> Option<CommandError> {
     None
 }
 
-/// INFO's `# Persistence` fields.
-pub fn info_fields(server: &Server, out: &mut Vec<String>) {
+/// INFO's `# Persistence` fields up to the AOF's (see [`aof::info_fields`]).
+pub fn info_fields(server: &Server, text: &mut String) {
+    let mut lines = Vec::new();
+    snapshot_fields(server, &mut lines);
+    for line in lines {
+        text.push_str(&line);
+        text.push_str("\r\n");
+    }
+}
+
+fn snapshot_fields(server: &Server, out: &mut Vec<String>) {
     let p = &server.persistence;
     let now_secs = redis_lite_engine::now_ms() / 1000;
     let loading = p.is_loading();

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use redis_lite_engine::{Entry, SmallBytes, Snapshot};
 use redis_lite_persist::{encode_entry, read_rdb, save_atomically, Event, RdbWriter, WriteOptions};
 
-use super::{JobKind, Progress};
+use super::{aof, JobKind, Progress};
 use crate::error::strerror;
 use crate::log;
 use crate::server::Server;
@@ -128,16 +128,12 @@ fn saved(server: &Server, dirty_total: u64) {
 }
 
 /// SAVE: a snapshot written by the calling thread. Other clients keep running meanwhile; only
-/// the caller waits. A running AOF rewrite is waited out, as it holds the snapshot.
+/// the caller waits.
 pub fn save(server: &Server) -> Result<(), SaveError> {
     let persistence = &server.persistence;
-    let progress = loop {
-        match persistence.claim(JobKind::Snapshot { background: false }) {
-            Ok(progress) => break progress,
-            Err(JobKind::AofRewrite) => std::thread::sleep(Duration::from_millis(5)),
-            Err(kind) => return Err(SaveError::Busy(kind.into())),
-        }
-    };
+    let progress = persistence
+        .claim(JobKind::Snapshot { background: false })
+        .map_err(|kind| SaveError::Busy(kind.into()))?;
     let result = match begin(server) {
         Some((snapshot, dirty_total)) => {
             let path = path(server);
@@ -248,6 +244,82 @@ pub enum OnDuplicate {
     Fail,
 }
 
+/// Puts the keys of an RDB stream into the keyspace: a snapshot's, or an AOF's RDB preamble.
+pub struct KeyLoader<'s> {
+    server: &'s Server,
+    on_duplicate: OnDuplicate,
+    /// A snapshot's keys whose TTL passed are dropped, as a master does; an AOF preamble's are
+    /// kept, because the commands after it were logged when the keys still existed.
+    skip_expired: bool,
+    db: usize,
+    now: u64,
+    pub stats: LoadStats,
+}
+
+impl<'s> KeyLoader<'s> {
+    pub fn new(server: &'s Server, on_duplicate: OnDuplicate, skip_expired: bool) -> Self {
+        KeyLoader {
+            server,
+            on_duplicate,
+            skip_expired,
+            db: 0,
+            now: redis_lite_engine::now_ms(),
+            stats: LoadStats::default(),
+        }
+    }
+
+    /// One event of [`read_rdb`]; errors stop the load.
+    pub fn event(&mut self, event: Event) -> Result<(), String> {
+        match event {
+            Event::SelectDb(index) => {
+                let databases = self.server.keyspace.databases();
+                self.db = usize::try_from(index)
+                    .ok()
+                    .filter(|&i| i < databases)
+                    .ok_or_else(|| {
+                        format!(
+                            "FATAL: Data file was created with a Redis server configured to handle more than \
+                             {databases} databases. Exiting"
+                        )
+                    })?;
+            }
+            Event::Entry {
+                key,
+                value,
+                expire_at_ms,
+            } => {
+                let expire_at = expire_at_ms.map_or(0, |ms| ms.max(1) as u64);
+                if self.skip_expired && expire_at != 0 && expire_at <= self.now {
+                    self.stats.keys_expired += 1;
+                    return Ok(());
+                }
+                let mut locked = self.server.keyspace.lock_keys([key.as_slice()]);
+                let (table, hash) = locked.db(self.db, &key);
+                if table.peek_stored(hash, &key).is_some() {
+                    if self.on_duplicate == OnDuplicate::Fail {
+                        return Err(format!(
+                            "RDB has duplicated key '{}' in DB {}",
+                            String::from_utf8_lossy(&key),
+                            self.db
+                        ));
+                    }
+                    table.remove(hash, &key);
+                }
+                let mut entry = Entry::new(SmallBytes::new(&key), value);
+                entry.expire_at = expire_at;
+                entry.access = redis_lite_engine::keyspace::lru_clock(self.now);
+                table.insert_entry(hash, Box::new(entry));
+                self.stats.keys_loaded += 1;
+            }
+            // Redis 7 functions need a script engine, which redis-lite does not have: refusing
+            // is better than starting without them.
+            Event::Function(_) => return Err("function libraries are not supported".into()),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
 /// Counts bytes as they are read, for the loading progress in INFO.
 struct Counting<R> {
     inner: R,
@@ -290,65 +362,25 @@ pub fn load(
         let config = server.config.read();
         (config.encoding, config.key_load_delay)
     };
-    let databases = server.keyspace.databases() as u64;
-    let now = redis_lite_engine::now_ms();
-    let lru = redis_lite_engine::keyspace::lru_clock(now);
-    let mut stats = LoadStats::default();
-    let mut db = 0u64;
+    let mut keys = KeyLoader::new(server, on_duplicate, true);
     read_rdb(input, limits, |event| {
-        match event {
-            Event::SelectDb(index) => {
-                if index >= databases {
-                    return Err(format!(
-                        "FATAL: Data file was created with a Redis server configured to handle more than \
-                         {databases} databases. Exiting"
-                    ));
-                }
-                db = index;
-            }
-            Event::Entry {
-                key,
-                value,
-                expire_at_ms,
-            } => {
-                let expire_at = expire_at_ms.map_or(0, |ms| ms.max(1) as u64);
-                if expire_at != 0 && expire_at <= now {
-                    stats.keys_expired += 1;
-                    return Ok(());
-                }
-                let mut locked = server.keyspace.lock_keys([key.as_slice()]);
-                let (table, hash) = locked.db(db as usize, &key);
-                if table.get(hash, &key, now).is_some() {
-                    if on_duplicate == OnDuplicate::Fail {
-                        return Err(format!(
-                            "RDB has duplicated key '{}' in DB {db}",
-                            String::from_utf8_lossy(&key)
-                        ));
-                    }
-                    table.remove(hash, &key);
-                }
-                let mut entry = Entry::new(SmallBytes::new(&key), value);
-                entry.expire_at = expire_at;
-                entry.access = lru;
-                table.insert_entry(hash, Box::new(entry));
-                stats.keys_loaded += 1;
-                if delay > 0 {
-                    std::thread::sleep(Duration::from_micros(delay as u64));
-                }
-            }
-            _ => {}
+        keys.event(event)?;
+        if delay > 0 {
+            std::thread::sleep(Duration::from_micros(delay as u64));
         }
         Ok(())
     })
     .map_err(|e| format!("{} ({})", e, path.display()))?;
+    let stats = keys.stats;
     let p = &server.persistence;
     p.last_load_keys_loaded.store(stats.keys_loaded, Relaxed);
     p.last_load_keys_expired.store(stats.keys_expired, Relaxed);
     Ok(Some(stats))
 }
 
-/// Loads the dataset at start-up on a thread of its own, while clients get `-LOADING`. A file
-/// that cannot be loaded stops the server: starting empty would look like data loss.
+/// Loads the dataset at start-up (the AOF if there is one, else the snapshot) on a thread of its
+/// own, while clients get `-LOADING`, then starts the AOF. A file that cannot be loaded stops
+/// the server: starting empty would look like data loss.
 pub fn load_at_startup(server: &Arc<Server>) {
     let loading = &server.persistence.loading;
     loading.active.store(true, Relaxed);
@@ -359,23 +391,39 @@ pub fn load_at_startup(server: &Arc<Server>) {
     let spawned = std::thread::Builder::new()
         .name("loader".into())
         .spawn(move || {
-            let started = Instant::now();
-            let path = path(&server);
-            match load(&server, &path, OnDuplicate::Fail) {
-                Ok(Some(stats)) => log!(
-                    Notice,
-                    "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys skipped)",
-                    started.elapsed().as_secs_f64(),
-                    stats.keys_loaded,
-                    stats.keys_expired
-                ),
-                Ok(None) => {}
-                Err(e) => {
-                    log!(Warning, "Fatal error loading the DB: {e}. Exiting.");
-                    std::process::exit(1);
+            let fatal = |what: &str, e: &dyn std::fmt::Display| -> ! {
+                log!(Warning, "Fatal error loading the {what}: {e}. Exiting.");
+                std::process::exit(1)
+            };
+            // As in Redis, an AOF takes precedence over the snapshot.
+            let loading = &server.persistence.loading;
+            let mut progress = |done: u64, total: u64| {
+                loading.total_bytes.store(total, Relaxed);
+                loading.loaded_bytes.store(done, Relaxed);
+            };
+            match aof::load(&server, &mut progress) {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    let started = Instant::now();
+                    match load(&server, &path(&server), OnDuplicate::Fail) {
+                        Ok(Some(stats)) => log!(
+                            Notice,
+                            "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys skipped)",
+                            started.elapsed().as_secs_f64(),
+                            stats.keys_loaded,
+                            stats.keys_expired
+                        ),
+                        Ok(None) => {}
+                        Err(e) => fatal("DB", &e),
+                    }
                 }
+                Err(e) => fatal("append only file", &e),
             }
-            server.persistence.loading.active.store(false, Relaxed);
+            // Logging starts from the loaded state (a new AOF gets its base first).
+            if let Err(e) = aof::start(&server) {
+                fatal("append only file", &format!("can't open it: {e}"));
+            }
+            loading.active.store(false, Relaxed);
         });
     if let Err(e) = spawned {
         log!(Warning, "Can't start the loader thread: {e}. Exiting.");

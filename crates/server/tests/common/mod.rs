@@ -192,6 +192,19 @@ impl Server {
         }
     }
 
+    /// Waits until the server has loaded its data files (it answers -LOADING until then).
+    pub fn wait_loaded(&self) {
+        let mut raw = self.raw();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while raw.cmd_text(&["PING"]).starts_with("-LOADING") {
+            assert!(
+                Instant::now() < deadline,
+                "the server did not finish loading"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -231,6 +244,10 @@ pub struct DataDir(pub PathBuf);
 impl DataDir {
     pub fn new(tag: &str) -> DataDir {
         DataDir(scratch_dir(tag))
+    }
+
+    pub fn path(&self) -> &str {
+        self.0.to_str().expect("temp paths are UTF-8")
     }
 }
 

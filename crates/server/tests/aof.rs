@@ -1,0 +1,516 @@
+//! The append-only file end to end: replay after restart, crash safety under each fsync policy
+//! (kill -9 mid-load), rewrite, recovery from truncation, refusal of corruption, runtime
+//! switching, and interoperability with real redis-server's AOF directory.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{skipped, DataDir, Server};
+use redis::Commands;
+
+/// A file of the AOF directory in `dir`.
+fn aof_file(dir: &DataDir, name: &str) -> PathBuf {
+    dir.0.join("appendonlydir").join(name)
+}
+
+/// redis-lite with AOF on, on the data files in `dir`, once it has loaded them.
+fn lite(dir: &DataDir, extra: &[&str]) -> Server {
+    let mut args = vec!["--dir", dir.path(), "--appendonly", "yes"];
+    args.extend_from_slice(extra);
+    let server = Server::lite(&args);
+    server.wait_loaded();
+    server
+}
+
+/// Every key of every database with its type, value and absolute expiry, in a comparable form.
+fn dump_all(server: &Server) -> BTreeMap<(i64, Vec<u8>), String> {
+    let mut c = server.client();
+    let mut all = BTreeMap::new();
+    for db in 0..16i64 {
+        redis::cmd("SELECT").arg(db).query::<()>(&mut c).unwrap();
+        let keys: Vec<Vec<u8>> = c.keys("*").unwrap();
+        for key in keys {
+            let kind: String = redis::cmd("TYPE").arg(&key).query(&mut c).unwrap();
+            let value = match kind.as_str() {
+                "string" => format!("{:?}", c.get::<_, Vec<u8>>(&key).unwrap()),
+                "list" => format!("{:?}", c.lrange::<_, Vec<Vec<u8>>>(&key, 0, -1).unwrap()),
+                "set" => {
+                    let mut m: Vec<Vec<u8>> = c.smembers(&key).unwrap();
+                    m.sort();
+                    format!("{m:?}")
+                }
+                "hash" => format!(
+                    "{:?}",
+                    c.hgetall::<_, BTreeMap<Vec<u8>, Vec<u8>>>(&key).unwrap()
+                ),
+                "zset" => format!(
+                    "{:?}",
+                    c.zrange_withscores::<_, Vec<(Vec<u8>, String)>>(&key, 0, -1)
+                        .unwrap()
+                ),
+                other => other.to_string(),
+            };
+            let at: i64 = redis::cmd("PEXPIRETIME").arg(&key).query(&mut c).unwrap();
+            all.insert((db, key), format!("{kind} {value} expire={at}"));
+        }
+    }
+    all
+}
+
+/// A script touching every type, expiries, transactions and the commands logged as effects.
+fn write_everything(server: &Server) {
+    let mut c = server.client();
+    let run = |c: &mut redis::Connection, args: &[&str]| {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query::<redis::Value>(c).unwrap();
+    };
+    let script: &[&[&str]] = &[
+        &["SET", "s", "v"],
+        &["SET", "ttl", "v", "EX", "1000"],
+        &["SETEX", "setex", "500", "v"],
+        &["SET", "int", "12"],
+        &["INCR", "int"],
+        &["INCRBYFLOAT", "float", "1.5"],
+        &["APPEND", "s", "more"],
+        &["RPUSH", "list", "a", "b", "c", "d"],
+        &["BLPOP", "list", "0"],
+        &["LMPOP", "1", "list", "RIGHT", "COUNT", "1"],
+        &["LPUSH", "src", "x", "y"],
+        &["BLMOVE", "src", "list", "LEFT", "RIGHT", "0"],
+        &["HSET", "hash", "f1", "1", "f2", "2"],
+        &["HINCRBYFLOAT", "hash", "f1", "0.25"],
+        &["SADD", "set", "a", "b", "c", "d", "e"],
+        &["SPOP", "set"],
+        &["SPOP", "set", "2"],
+        &["SADD", "gone", "a"],
+        &["SPOP", "gone", "5"],
+        &["ZADD", "zset", "1", "a", "2.5", "b", "3", "c", "-1", "d"],
+        &["BZPOPMIN", "zset", "0"],
+        &["ZMPOP", "1", "zset", "MAX", "COUNT", "1"],
+        &["ZINCRBY", "zset", "0.1", "b"],
+        &["PFADD", "hll", "a", "b", "c"],
+        &["EXPIRE", "list", "800"],
+        &["PEXPIRE", "hash", "900000"],
+        &["EXPIREAT", "zset", "99999999999"],
+        &["SET", "soon", "v", "PX", "1"],
+        &["SET", "dead", "v"],
+        &["EXPIRE", "dead", "-5"],
+        &["GETEX", "s", "EX", "700"],
+        &["SET", "getdel", "v"],
+        &["GETDEL", "getdel"],
+        &["MULTI"],
+        &["SET", "tx1", "a"],
+        &["INCR", "tx2"],
+        &["SELECT", "3"],
+        &["SET", "in3", "v"],
+        &["EXEC"],
+        &["SELECT", "5"],
+        &["SET", "db5", "v"],
+        &["SELECT", "6"],
+        &["SET", "db6", "v"],
+        &["FLUSHDB"],
+        &["SWAPDB", "5", "7"],
+        &["SELECT", "0"],
+        &["RENAME", "int", "renamed"],
+        &["COPY", "renamed", "copied"],
+        &["MSET", "m1", "1", "m2", "2"],
+    ];
+    for args in script {
+        run(&mut c, args);
+    }
+    std::thread::sleep(Duration::from_millis(5));
+    // A lazy expiry, logged as DEL.
+    let _: Option<String> = c.get("soon").unwrap();
+}
+
+#[test]
+fn replay_restores_every_type_expiry_and_transaction() {
+    for preamble in ["yes", "no"] {
+        let dir = DataDir::new("replay");
+        let extra = [
+            "--appendfsync",
+            "always",
+            "--aof-use-rdb-preamble",
+            preamble,
+        ];
+        let mut server = lite(&dir, &extra);
+        write_everything(&server);
+        let before = dump_all(&server);
+        assert!(before.len() > 15, "{before:?}");
+        server.kill9();
+        let mut server = lite(&dir, &extra);
+        assert_eq!(dump_all(&server), before, "replayed incremental file");
+        // After a rewrite the base holds it all (an RDB, or commands without the preamble).
+        let _: String = redis::cmd("BGREWRITEAOF")
+            .query(&mut server.client())
+            .unwrap();
+        wait_rewrite(&server);
+        let base = if preamble == "yes" {
+            "appendonly.aof.2.base.rdb"
+        } else {
+            "appendonly.aof.2.base.aof"
+        };
+        assert!(aof_file(&dir, base).exists(), "{base}");
+        server.kill9();
+        let server = lite(&dir, &extra);
+        assert_eq!(
+            dump_all(&server),
+            before,
+            "replayed rewritten base, preamble {preamble}"
+        );
+    }
+}
+
+fn info_field(server: &Server, name: &str) -> String {
+    let info: String = redis::cmd("INFO")
+        .arg("persistence")
+        .query(&mut server.client())
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("{name} in {info}"))
+        .to_string()
+}
+
+fn wait_rewrite(server: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while info_field(server, "aof_rewrite_in_progress") != "0" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(info_field(server, "aof_last_bgrewrite_status"), "ok");
+}
+
+/// Runs `clients` writers (each SET of its own increasing counter) until `stop`, recording the
+/// last value each had acknowledged (and when).
+fn write_load(
+    server: &Server,
+    clients: usize,
+    stop: Arc<AtomicBool>,
+) -> Vec<std::thread::JoinHandle<Vec<(u64, Instant)>>> {
+    (0..clients)
+        .map(|id| {
+            let mut c = server.client();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut acked = Vec::new();
+                for n in 1u64.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let r: redis::RedisResult<()> = c.set(format!("client:{id}"), n);
+                    if r.is_err() {
+                        break;
+                    }
+                    acked.push((n, Instant::now()));
+                }
+                acked
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn appendfsync_always_loses_no_acknowledged_write_on_kill9() {
+    for trial in 0..6 {
+        let dir = DataDir::new("always");
+        let mut server = lite(&dir, &["--appendfsync", "always"]);
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers = write_load(&server, 4, stop.clone());
+        std::thread::sleep(Duration::from_millis(100 + 37 * trial));
+        server.kill9();
+        stop.store(true, Ordering::Relaxed);
+        let acked: Vec<u64> = writers
+            .into_iter()
+            .map(|w| w.join().unwrap().last().map_or(0, |a| a.0))
+            .collect();
+        let server = lite(&dir, &["--appendfsync", "always"]);
+        let mut c = server.client();
+        for (id, last) in acked.iter().enumerate() {
+            let got: Option<u64> = c.get(format!("client:{id}")).unwrap();
+            assert!(
+                got.unwrap_or(0) >= *last,
+                "trial {trial}: client {id} acknowledged {last}, found {got:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn appendfsync_everysec_loses_at_most_about_a_second() {
+    let dir = DataDir::new("everysec");
+    let mut server = lite(&dir, &["--appendfsync", "everysec"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers = write_load(&server, 2, stop.clone());
+    std::thread::sleep(Duration::from_millis(2500));
+    server.kill9();
+    let killed = Instant::now();
+    stop.store(true, Ordering::Relaxed);
+    let acked: Vec<Vec<(u64, Instant)>> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    let server = lite(&dir, &[]);
+    let mut c = server.client();
+    for (id, acks) in acked.iter().enumerate() {
+        let got: u64 = c
+            .get::<_, Option<u64>>(format!("client:{id}"))
+            .unwrap()
+            .unwrap_or(0);
+        // Every write acknowledged more than ~1 s before the kill is there.
+        let old_enough = acks
+            .iter()
+            .rev()
+            .find(|(_, at)| killed.duration_since(*at) > Duration::from_millis(1500))
+            .map_or(0, |a| a.0);
+        assert!(got >= old_enough, "client {id}: {got} < {old_enough}");
+    }
+}
+
+#[test]
+fn kill9_during_rewrite_leaves_the_last_good_state() {
+    let dir = DataDir::new("rewrite-crash");
+    let mut server = lite(&dir, &["--appendfsync", "always"]);
+    let mut c = server.client();
+    let mut pipe = redis::pipe();
+    for i in 0..20000 {
+        pipe.set(format!("key:{i}"), "x".repeat(100)).ignore();
+    }
+    pipe.query::<()>(&mut c).unwrap();
+    let _: () = c.set("last", "written").unwrap();
+    let _: String = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
+    let _: () = c.set("during", "rewrite").unwrap();
+    server.kill9();
+    let server = lite(&dir, &[]);
+    let mut c = server.client();
+    let keys: usize = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(keys, 20002);
+    assert_eq!(c.get::<_, String>("during").unwrap(), "rewrite");
+}
+
+#[test]
+fn bgrewriteaof_while_writes_go_on_loses_nothing() {
+    let dir = DataDir::new("rewrite-live");
+    let mut server = lite(&dir, &["--appendfsync", "always"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers = write_load(&server, 3, stop.clone());
+    let mut c = server.client();
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(100));
+        let _: String = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
+        let again: redis::RedisResult<String> = redis::cmd("BGREWRITEAOF").query(&mut c);
+        if let Err(e) = again {
+            assert_eq!(
+                e.detail(),
+                Some("Background append only file rewriting already in progress")
+            );
+        }
+        wait_rewrite(&server);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let acked: Vec<u64> = writers
+        .into_iter()
+        .map(|w| w.join().unwrap().last().unwrap().0)
+        .collect();
+    let before = dump_all(&server);
+    server.kill9();
+    let files: Vec<String> = std::fs::read_dir(dir.0.join("appendonlydir"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        files.len(),
+        3,
+        "old base and incremental files are deleted: {files:?}"
+    );
+    let server = lite(&dir, &[]);
+    assert_eq!(dump_all(&server), before);
+    let mut c = server.client();
+    for (id, last) in acked.iter().enumerate() {
+        assert_eq!(c.get::<_, u64>(format!("client:{id}")).unwrap(), *last);
+    }
+}
+
+/// Starts redis-lite expecting it to refuse to start; returns its log.
+fn refused_start(dir: &DataDir, extra: &[&str]) -> String {
+    let mut args = vec!["--dir", dir.path(), "--appendonly", "yes"];
+    args.extend_from_slice(extra);
+    let (status, log) = common::lite_exits(&dir.0, &args);
+    assert!(!status.success(), "the server started: {log}");
+    log
+}
+
+/// A directory holding an AOF of three SETs in its incremental file; returns the file's path.
+fn three_sets(dir: &DataDir) -> PathBuf {
+    let mut server = lite(dir, &["--appendfsync", "always"]);
+    let mut c = server.client();
+    for k in ["a", "b", "c"] {
+        let _: () = c.set(k, "value").unwrap();
+    }
+    server.kill9();
+    aof_file(dir, "appendonly.aof.1.incr.aof")
+}
+
+#[test]
+fn truncated_aof_recovers_and_is_refused_without_aof_load_truncated() {
+    let dir = DataDir::new("truncated");
+    let incr = three_sets(&dir);
+    let len = std::fs::metadata(&incr).unwrap().len();
+    let file = std::fs::OpenOptions::new().write(true).open(&incr).unwrap();
+    file.set_len(len - 4).unwrap();
+    let log = refused_start(&dir, &["--aof-load-truncated", "no"]);
+    assert!(
+        log.contains("Unexpected end of file") && log.contains("appendonly.aof.1.incr.aof"),
+        "{log}"
+    );
+    let server = lite(&dir, &["--appendfsync", "always"]);
+    let mut c = server.client();
+    assert_eq!(
+        c.get::<_, Option<String>>("b").unwrap().as_deref(),
+        Some("value")
+    );
+    assert_eq!(c.get::<_, Option<String>>("c").unwrap(), None);
+    // The file was cut back to its last whole command, and logging goes on after it.
+    let _: () = c.set("d", "after").unwrap();
+    drop(server);
+    let server = lite(&dir, &[]);
+    assert_eq!(server.client().get::<_, String>("d").unwrap(), "after");
+}
+
+#[test]
+fn flipped_byte_is_refused_naming_file_and_offset() {
+    let dir = DataDir::new("corrupt");
+    let incr = three_sets(&dir);
+    let mut bytes = std::fs::read(&incr).unwrap();
+    // The `*` of the second SET (after SELECT and the first SET).
+    let offset = bytes
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| w == b"*3\r\n")
+        .nth(1)
+        .unwrap()
+        .0;
+    bytes[offset] = b'?';
+    std::fs::write(&incr, &bytes).unwrap();
+    let log = refused_start(&dir, &[]);
+    assert!(
+        log.contains(&format!("appendonly.aof.1.incr.aof at offset {offset}")),
+        "{log}"
+    );
+}
+
+#[test]
+fn appendonly_switches_at_runtime() {
+    let dir = DataDir::new("runtime");
+    let mut server = Server::lite(&["--dir", dir.path(), "--appendfsync", "always"]);
+    let mut c = server.client();
+    let _: () = c.set("before", "1").unwrap();
+    assert_eq!(info_field(&server, "aof_enabled"), "0");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendonly")
+        .arg("yes")
+        .query(&mut c)
+        .unwrap();
+    let _: () = c.set("after", "2").unwrap();
+    wait_rewrite(&server);
+    assert_eq!(info_field(&server, "aof_enabled"), "1");
+    assert!(aof_file(&dir, "appendonly.aof.manifest").exists());
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendonly")
+        .arg("no")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(info_field(&server, "aof_enabled"), "0");
+    let _: () = c.set("not-logged", "3").unwrap();
+    server.kill9();
+    let server = lite(&dir, &[]);
+    let mut c = server.client();
+    assert_eq!(
+        c.get::<_, Option<String>>("before").unwrap().as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        c.get::<_, Option<String>>("after").unwrap().as_deref(),
+        Some("2")
+    );
+    assert_eq!(c.get::<_, Option<String>>("not-logged").unwrap(), None);
+}
+
+/// Real redis-server on `dir`, once it has finished loading (it answers -LOADING until then).
+fn redis_on(dir: &DataDir) -> Option<Server> {
+    let args = [
+        "--dir",
+        dir.path(),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    let server = Server::redis(&args)?;
+    server.wait_loaded();
+    Some(server)
+}
+
+#[test]
+fn our_aof_loads_in_real_redis_and_theirs_in_ours() {
+    if common::which("redis-server").is_none() {
+        skipped("redis-server is not on PATH; AOF interoperability did not run");
+        return;
+    }
+    for preamble in ["yes", "no"] {
+        // Ours → Redis: a rewritten base plus an incremental file.
+        let dir = DataDir::new("interop-ours");
+        let extra = [
+            "--appendfsync",
+            "always",
+            "--aof-use-rdb-preamble",
+            preamble,
+        ];
+        let server = lite(&dir, &extra);
+        write_everything(&server);
+        let _: String = redis::cmd("BGREWRITEAOF")
+            .query(&mut server.client())
+            .unwrap();
+        wait_rewrite(&server);
+        let _: () = server.client().set("after-rewrite", "x").unwrap();
+        let ours = dump_all(&server);
+        drop(server);
+        let redis = redis_on(&dir).unwrap();
+        assert_eq!(
+            dump_all(&redis),
+            ours,
+            "redis-server loading our AOF (preamble {preamble})"
+        );
+        drop(redis);
+        // Redis → ours.
+        let dir = DataDir::new("interop-theirs");
+        let redis = redis_on(&dir).unwrap();
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("aof-use-rdb-preamble")
+            .arg(preamble)
+            .query(&mut redis.client())
+            .unwrap();
+        write_everything(&redis);
+        let _: String = redis::cmd("BGREWRITEAOF")
+            .query(&mut redis.client())
+            .unwrap();
+        wait_rewrite(&redis);
+        let _: () = redis.client().set("after-rewrite", "x").unwrap();
+        let theirs = dump_all(&redis);
+        drop(redis);
+        let server = lite(&dir, &[]);
+        assert_eq!(
+            dump_all(&server),
+            theirs,
+            "redis-lite loading Redis's AOF (preamble {preamble})"
+        );
+    }
+}
