@@ -49,9 +49,11 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc("server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server")
         .complexity("O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)")
         .syntax("save-selector=[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"),
+    // Exclusive: Redis stops its single thread for DEBUG (SLEEP, RELOAD...).
     CommandSpec::new("debug", -2, ADMIN_FLAGS, debug)
         .doc("server", "1.0.0", "A container for debugging commands")
-        .complexity("Depends on subcommand."),
+        .complexity("Depends on subcommand.")
+        .exclusive(),
 ];
 
 static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
@@ -293,10 +295,8 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
     match (sub.as_slice(), argc) {
         (b"help", 2) => debug_help(ctx),
         (b"sleep", 3) => {
-            // Redis blocks the whole server; holding every shard lock blocks every client's
-            // keyspace access the same way.
+            // DEBUG runs exclusive: every other client waits, as Redis's one thread does.
             let secs = atof(ctx.arg(2));
-            let _all = ctx.server.keyspace.lock_all();
             std::thread::sleep(Duration::from_secs_f64(secs.max(0.0)));
             ctx.out.ok();
         }
