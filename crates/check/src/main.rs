@@ -1,0 +1,101 @@
+//! `redis-lite-check`: the data-file tool. It verifies RDB files and AOFs, repairs a truncated
+//! AOF, and converts a dataset to and from JSON Lines.
+//!
+//! Layout:
+//! - [`rdb`]: `rdb`, the structure/checksum check and its summary.
+//! - [`json`]: the JSON Lines record format (one key per line), both directions.
+//! - [`export`] / [`import`]: `export --json` (RDB → JSON) and `import --json` (JSON → RDB).
+//!
+//! The file formats themselves live in `redis-lite-persist`; this crate only drives them and
+//! reports. Every failure is a message naming the file and the byte offset or line, and a
+//! non-zero exit status.
+
+mod export;
+mod import;
+mod json;
+mod rdb;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "redis-lite-check",
+    version,
+    about = "Verify, repair, export and import redis-lite / Redis 7 data files (RDB and AOF)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Verify an RDB file's structure and checksum and print a summary.
+    ///
+    /// Prints the RDB version, aux fields, key counts per database and type, keys with an
+    /// expiry, the checksum status and the size. Exits with status 1 and the byte offset of
+    /// the problem when the file is corrupt or truncated.
+    Rdb {
+        /// The RDB file (e.g. dump.rdb).
+        file: PathBuf,
+    },
+    /// Write a dataset as JSON Lines: one object per key.
+    ///
+    /// Each line is {"db":N,"key":K,"type":"string|list|hash|set|zset","value":V,
+    /// "expire_at_ms":MS|null}. Binary-safe: a string is a JSON string when it is valid UTF-8
+    /// and {"base64":"..."} otherwise. A string value is one such string; a list or set an
+    /// array of them; a hash an array of [field, value] pairs; a zset an array of
+    /// [member, score] pairs, the score a JSON number or "inf" / "-inf" / "nan". The RDB is
+    /// read key by key, so the file never has to fit in memory.
+    Export {
+        /// Write JSON Lines (the only format, required so scripts stay explicit).
+        #[arg(long, required = true)]
+        json: bool,
+        /// The RDB file to export.
+        input: PathBuf,
+        /// Where to write the JSON (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Load a JSON Lines export back and write it as an RDB file.
+    ///
+    /// The input is what `export --json` writes. Values get the encodings the server would
+    /// give them, so the RDB loads in redis-lite and in real Redis 7. The output file is
+    /// replaced atomically; nothing is written if any line is invalid.
+    Import {
+        /// Read JSON Lines (the only format, required so scripts stay explicit).
+        #[arg(long, required = true)]
+        json: bool,
+        /// The JSON Lines file to import.
+        input: PathBuf,
+        /// The RDB file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Rdb { file } => rdb::check(&file),
+        Command::Export { input, output, .. } => export::run(&input, output.as_deref()),
+        Command::Import { input, output, .. } => import::run(&input, &output),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("redis-lite-check: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A buffered reader over `path`, or a message naming it.
+fn open(path: &std::path::Path) -> Result<std::io::BufReader<std::fs::File>, String> {
+    std::fs::File::open(path)
+        .map(|f| std::io::BufReader::with_capacity(1 << 16, f))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
