@@ -10,14 +10,14 @@ use std::path::Path;
 use redis_lite_engine::EncodingLimits;
 use redis_lite_persist::{save_atomically, WriteOptions};
 
-use crate::json::{parse_line, Placement};
+use crate::json::{parse_line, syntax, Placement};
 
 pub fn run(input: &Path, output: &Path) -> Result<(), String> {
     let at = |n: usize, e: &dyn std::fmt::Display| format!("{}:{n}: {e}", input.display());
     // db -> (keys, keys with an expiry)
     let mut sizes: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
     for_each_line(input, |n, line| {
-        let p: Placement = serde_json::from_str(line).map_err(|e| at(n, &e))?;
+        let p: Placement = serde_json::from_str(line).map_err(|e| at(n, &syntax(e)))?;
         let size = sizes.entry(p.db).or_default();
         size.0 += 1;
         size.1 += u64::from(p.expire_at_ms.is_some());

@@ -163,7 +163,7 @@ pub struct Loaded {
 /// Parses one line into a key, building the value with the encodings the engine chooses under
 /// `limits`. Errors say what is wrong; the caller adds the line number.
 pub fn parse_line(line: &str, limits: &EncodingLimits) -> Result<Loaded, String> {
-    let raw: RawRecord = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let raw: RawRecord = serde_json::from_str(line).map_err(syntax)?;
     let key = bytes(&raw.key).map_err(|e| format!("key: {e}"))?;
     let value = build_value(&raw.kind, &raw.value, limits)?;
     Ok(Loaded {
@@ -172,6 +172,17 @@ pub fn parse_line(line: &str, limits: &EncodingLimits) -> Result<Loaded, String>
         value,
         expire_at_ms: raw.expire_at_ms,
     })
+}
+
+/// serde_json's message with its position given as a column: the "line" it counts is always
+/// 1 here, since each record is parsed on its own and the caller names the file's line.
+pub fn syntax(e: serde_json::Error) -> String {
+    let text = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    match text.strip_suffix(&position) {
+        Some(message) => format!("{message} (column {})", e.column()),
+        None => text,
+    }
 }
 
 /// A Redis string from its JSON form.
