@@ -1,0 +1,200 @@
+//! Interoperability with real Redis 7: a dataset real `redis-server` SAVEs goes through
+//! `export --json` and `import --json`, and real Redis loads the result with the same
+//! DEBUG DIGEST (which covers every key, value and expiry in every database).
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{run, stderr, Scratch};
+
+/// A redis-server process serving `dir`, killed when dropped.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start(dir: &std::path::Path) -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no", "--enable-debug-command", "yes"])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let redis = Redis { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while redis.try_ping().is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        redis
+    }
+
+    fn try_ping(&self) -> redis::RedisResult<()> {
+        redis::cmd("PING").query(&mut self.conn()?)
+    }
+
+    fn conn(&self) -> redis::RedisResult<redis::Connection> {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?.get_connection()
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One key of every type and encoding Redis 7.0 has, binary names and contents, expiries,
+/// in databases 0, 3 and 9.
+fn populate(con: &mut redis::Connection) {
+    let bin: &[u8] = b"\x00\xff\xfe bin\r\n";
+    let many: Vec<String> = (0..700).map(|i| format!("element-{i}")).collect();
+    let q = |c: &mut redis::Cmd, con: &mut redis::Connection| c.query::<()>(con).unwrap();
+    q(redis::cmd("SELECT").arg(0), con);
+    q(redis::cmd("SET").arg("int").arg("-123456"), con);
+    q(
+        redis::cmd("SET")
+            .arg("embstr")
+            .arg("hello")
+            .arg("PX")
+            .arg(100_000_000),
+        con,
+    );
+    q(redis::cmd("SET").arg("raw").arg("x".repeat(100)), con);
+    q(redis::cmd("SET").arg(bin).arg(bin), con);
+    q(redis::cmd("APPEND").arg("appended").arg("abc"), con);
+    q(
+        redis::cmd("RPUSH")
+            .arg("list")
+            .arg(&["a", "1", "-7"])
+            .arg(bin),
+        con,
+    );
+    q(redis::cmd("RPUSH").arg("biglist").arg(&many), con);
+    q(
+        redis::cmd("PEXPIREAT")
+            .arg("biglist")
+            .arg(4_102_444_800_123i64),
+        con,
+    );
+    q(redis::cmd("SELECT").arg(3), con);
+    q(
+        redis::cmd("SADD").arg("intset").arg(&["1", "-5", "100000"]),
+        con,
+    );
+    q(redis::cmd("SADD").arg("set").arg(&["a", "b"]).arg(bin), con);
+    q(
+        redis::cmd("HSET")
+            .arg("hash")
+            .arg(&["f", "v", "n", "1"])
+            .arg(bin)
+            .arg(bin),
+        con,
+    );
+    let pairs: Vec<&String> = many.iter().flat_map(|m| [m, m]).collect();
+    q(redis::cmd("HSET").arg("bighash").arg(&pairs), con);
+    q(redis::cmd("EXPIRE").arg("bighash").arg(100_000), con);
+    q(redis::cmd("SELECT").arg(9), con);
+    q(
+        redis::cmd("ZADD")
+            .arg("zset")
+            .arg(&["1.5", "a", "-inf", "ninf", "+inf", "inf", "0.1", "tenth"])
+            .arg("-0.25")
+            .arg(bin),
+        con,
+    );
+    let scored: Vec<String> = many
+        .iter()
+        .enumerate()
+        .flat_map(|(i, m)| [format!("{}", i as f64 / 7.0), m.clone()])
+        .collect();
+    q(redis::cmd("ZADD").arg("bigzset").arg(&scored), con);
+    q(redis::cmd("SET").arg(bin).arg("other db"), con);
+}
+
+/// DEBUG DIGEST (which sees only whether a key has an expiry), the key counts of the three
+/// databases, and the exact expiry times.
+fn fingerprint(redis: &Redis) -> (String, Vec<i64>) {
+    let mut con = redis.conn().unwrap();
+    let digest = redis::cmd("DEBUG").arg("DIGEST").query(&mut con).unwrap();
+    let mut numbers = Vec::new();
+    for (db, keys) in [(0, &["embstr", "biglist"][..]), (3, &["bighash"]), (9, &[])] {
+        redis::cmd("SELECT").arg(db).query::<()>(&mut con).unwrap();
+        numbers.push(redis::cmd("DBSIZE").query(&mut con).unwrap());
+        for k in keys {
+            numbers.push(redis::cmd("PEXPIRETIME").arg(k).query(&mut con).unwrap());
+        }
+    }
+    (digest, numbers)
+}
+
+#[test]
+fn real_redis_dataset_survives_export_and_import() {
+    if std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).all(|d| !d.join("redis-server").is_file()))
+        .unwrap_or(true)
+    {
+        // Straight to stderr: the harness hides eprintln! output of passing tests.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "skipped: redis-server not found on PATH");
+        return;
+    }
+    let (a, b) = (Scratch::new("redis-a"), Scratch::new("redis-b"));
+    let expected = {
+        let redis = Redis::start(&a.0);
+        let mut con = redis.conn().unwrap();
+        populate(&mut con);
+        let encodings: Vec<String> = ["biglist", "bighash", "bigzset", "zset", "intset"]
+            .iter()
+            .map(|k| {
+                let db = match *k {
+                    "biglist" => 0,
+                    "bighash" | "intset" => 3,
+                    _ => 9,
+                };
+                redis::cmd("SELECT").arg(db).query::<()>(&mut con).unwrap();
+                redis::cmd("OBJECT")
+                    .arg("ENCODING")
+                    .arg(k)
+                    .query(&mut con)
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            encodings,
+            ["quicklist", "hashtable", "skiplist", "listpack", "intset"]
+        );
+        redis::cmd("SAVE").query::<()>(&mut con).unwrap();
+        fingerprint(&redis)
+    };
+    assert_eq!(expected.1[2], 4_102_444_800_123);
+
+    let (json, rdb) = (a.path("data.json"), b.path("dump.rdb"));
+    let out = run(&[&"export", &"--json", &a.path("dump.rdb"), &"-o", &json]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&[&"import", &"--json", &json, &"-o", &rdb]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&[&"rdb", &rdb]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let redis = Redis::start(&b.0);
+    assert_eq!(fingerprint(&redis), expected);
+}
