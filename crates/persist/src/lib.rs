@@ -1,7 +1,12 @@
 //! Persistence for redis-lite: Redis's RDB file format, version 10, as Redis 7.0 writes it,
-//! readable by Redis 7.0 and able to read what Redis 7.0 (and older versions) write.
+//! readable by Redis 7.0 and able to read what Redis 7.0 (and older versions) write; and the
+//! append-only file's formats (Redis 7's multi-part manifest and RESP command files).
 //!
 //! Layout:
+//! - [`aof`]: the AOF formats. [`aof::Manifest`] parses and writes `appendonly.aof.manifest`;
+//!   [`aof::read_file`] streams one base or incremental file (RDB preamble, then commands),
+//!   telling a truncated tail ([`aof::AofError::is_truncated`], with the valid prefix's length)
+//!   from corruption (file name and offset); [`aof::encode_command`] writes a record.
 //! - [`rdb`]: the file format. [`RdbWriter`] streams a snapshot to any `Write`
 //!   ([`save_atomically`] wraps it in SAVE's temp-file-and-rename); [`read_rdb`] streams one
 //!   from any `Read`, checking the CRC, and hands each aux field, database selection and key
@@ -15,6 +20,7 @@
 //! Nothing here touches the keyspace or does I/O beyond the reader/writer it is given: the
 //! server decides what to snapshot and where loaded keys go.
 
+pub mod aof;
 pub mod crc64;
 pub mod intset;
 pub mod listpack;
