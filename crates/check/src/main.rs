@@ -3,6 +3,7 @@
 //!
 //! Layout:
 //! - [`rdb`]: `rdb`, the structure/checksum check and its summary.
+//! - [`aof`]: `aof`, the check of an AOF file or directory, and `--fix`.
 //! - [`json`]: the JSON Lines record format (one key per line), both directions.
 //! - [`export`] / [`import`]: `export --json` (RDB → JSON) and `import --json` (JSON → RDB).
 //!
@@ -10,6 +11,7 @@
 //! reports. Every failure is a message naming the file and the byte offset or line, and a
 //! non-zero exit status.
 
+mod aof;
 mod export;
 mod import;
 mod json;
@@ -41,6 +43,23 @@ enum Command {
     Rdb {
         /// The RDB file (e.g. dump.rdb).
         file: PathBuf,
+    },
+    /// Check an AOF file, or a Redis 7 AOF directory, and optionally fix a truncated tail.
+    ///
+    /// For a directory, the manifest is parsed and its base and incremental files are read
+    /// in load order. Each file's commands, size and valid length are printed; a truncated or
+    /// corrupt file is reported with its byte offset and exit status 1. With --fix, the last
+    /// file is truncated to its last valid command (a MULTI without its EXEC counts as
+    /// incomplete) after a y/N confirmation on standard input.
+    Aof {
+        /// An AOF file, or a directory holding appendonly.aof.manifest and its files.
+        path: PathBuf,
+        /// Truncate the damaged last file to its last valid command.
+        #[arg(long)]
+        fix: bool,
+        /// With --fix: do not ask for confirmation (for scripts).
+        #[arg(long, requires = "fix")]
+        yes: bool,
     },
     /// Write a dataset as JSON Lines: one object per key.
     ///
@@ -81,6 +100,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Rdb { file } => rdb::check(&file),
+        Command::Aof { path, fix, yes } => aof::check(&path, &aof::FixOptions { fix, yes }),
         Command::Export { input, output, .. } => export::run(&input, output.as_deref()),
         Command::Import { input, output, .. } => import::run(&input, &output),
     };
