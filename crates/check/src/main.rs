@@ -119,3 +119,13 @@ fn open(path: &std::path::Path) -> Result<std::io::BufReader<std::fs::File>, Str
         .map(|f| std::io::BufReader::with_capacity(1 << 16, f))
         .map_err(|e| format!("{}: {e}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}
