@@ -62,7 +62,7 @@ pub fn run(input: &Path, output: &Path) -> Result<(), String> {
 }
 
 /// Calls `f(line_number, line)` for each non-blank line, numbering from 1.
-fn for_each_line(
+pub fn for_each_line(
     input: &Path,
     mut f: impl FnMut(usize, &str) -> Result<(), String>,
 ) -> Result<(), String> {

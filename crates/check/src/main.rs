@@ -5,7 +5,8 @@
 //! - [`rdb`]: `rdb`, the structure/checksum check and its summary.
 //! - [`aof`]: `aof`, the check of an AOF file or directory, and `--fix`.
 //! - [`json`]: the JSON Lines record format (one key per line), both directions.
-//! - [`export`] / [`import`]: `export --json` (RDB → JSON) and `import --json` (JSON → RDB).
+//! - [`export`] / [`import`]: `export --json` (RDB → JSON) and `import --json` (JSON → RDB);
+//!   [`restore`]: `import --json --host/--port` (JSON → a running server, via RESTORE).
 //!
 //! The file formats themselves live in `redis-lite-persist`; this crate only drives them and
 //! reports. Every failure is a message naming the file and the byte offset or line, and a
@@ -16,6 +17,7 @@ mod export;
 mod import;
 mod json;
 mod rdb;
+mod restore;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -79,11 +81,13 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
-    /// Load a JSON Lines export back and write it as an RDB file.
+    /// Load a JSON Lines export back: write it as an RDB file, or send it to a server.
     ///
-    /// The input is what `export --json` writes. Values get the encodings the server would
-    /// give them, so the RDB loads in redis-lite and in real Redis 7. The output file is
-    /// replaced atomically; nothing is written if any line is invalid.
+    /// The input is what `export --json` writes. With -o, values get the encodings the
+    /// server would give them, so the RDB loads in redis-lite and in real Redis 7; the file
+    /// is replaced atomically, and nothing is written if any line is invalid. With --host /
+    /// --port, each key is sent as RESTORE (ABSTTL for expiries) to a running redis-lite or
+    /// Redis; this is not atomic, and stops at the first line the server refuses.
     Import {
         /// Read JSON Lines (the only format, required so scripts stay explicit).
         #[arg(long, required = true)]
@@ -91,8 +95,20 @@ enum Command {
         /// The JSON Lines file to import.
         input: PathBuf,
         /// The RDB file to write.
-        #[arg(short, long)]
-        output: PathBuf,
+        #[arg(short, long, required_unless_present = "host", conflicts_with = "host")]
+        output: Option<PathBuf>,
+        /// Send the keys to the server on this host instead of writing a file.
+        #[arg(long)]
+        host: Option<String>,
+        /// The server's port (with --host).
+        #[arg(long, default_value_t = 6379, requires = "host")]
+        port: u16,
+        /// The password to AUTH with (with --host).
+        #[arg(long, requires = "host")]
+        password: Option<String>,
+        /// Overwrite keys that already exist (RESTORE ... REPLACE) instead of failing.
+        #[arg(long, requires = "host")]
+        replace: bool,
     },
 }
 
@@ -102,7 +118,27 @@ fn main() -> ExitCode {
         Command::Rdb { file } => rdb::check(&file),
         Command::Aof { path, fix, yes } => aof::check(&path, &aof::FixOptions { fix, yes }),
         Command::Export { input, output, .. } => export::run(&input, output.as_deref()),
-        Command::Import { input, output, .. } => import::run(&input, &output),
+        Command::Import {
+            input,
+            output,
+            host,
+            port,
+            password,
+            replace,
+            ..
+        } => match (output, host) {
+            (Some(output), _) => import::run(&input, &output),
+            (None, Some(host)) => restore::run(
+                &input,
+                &restore::Server {
+                    host,
+                    port,
+                    password,
+                    replace,
+                },
+            ),
+            (None, None) => Err("import needs -o <file> or --host".into()),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

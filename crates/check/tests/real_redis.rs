@@ -197,4 +197,33 @@ fn real_redis_dataset_survives_export_and_import() {
 
     let redis = Redis::start(&b.0);
     assert_eq!(fingerprint(&redis), expected);
+    drop(redis);
+
+    // The same export sent to a running server as RESTOREs.
+    let c = Scratch::new("redis-c");
+    let redis = Redis::start(&c.0);
+    let port = redis.port.to_string();
+    let live = |extra: &[&str]| {
+        let mut args: Vec<std::ffi::OsString> = vec!["import".into(), "--json".into()];
+        args.push(json.clone().into());
+        args.extend(["--host", "127.0.0.1", "--port", &port].map(Into::into));
+        args.extend(extra.iter().map(Into::into));
+        run(&args.iter().map(|a| a as _).collect::<Vec<_>>())
+    };
+    let out = live(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("restored 14 keys"));
+    assert_eq!(fingerprint(&redis), expected);
+    // Existing keys are refused, naming the line, unless --replace.
+    let out = live(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("data.json:1: RESTORE"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("-BUSYKEY"), "{}", stderr(&out));
+    let out = live(&["--replace"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fingerprint(&redis), expected);
 }
