@@ -33,7 +33,8 @@ pub fn run(input: &Path, output: &Path) -> Result<(), String> {
         for_each_line(input, |n, line| {
             let rec = parse_line(line, &limits).map_err(|e| at(n, &e))?;
             if current_db != Some(rec.db) {
-                let (keys, expires) = sizes[&rec.db];
+                // Hints only: a file that changed since the first pass still imports.
+                let (keys, expires) = sizes.get(&rec.db).copied().unwrap_or_default();
                 w.select_db(rec.db, keys, expires)
                     .map_err(|e| format!("{}: {e}", output.display()))?;
                 current_db = Some(rec.db);
