@@ -40,25 +40,33 @@ pub fn check(path: &Path, opts: &FixOptions) -> Result<(), String> {
     Ok(())
 }
 
-/// The files to check with their labels: the one file, or a directory's in load order.
+/// The files to check with their labels: the one file, or the files a manifest lists, in
+/// load order. The manifest is given as a directory holding one, or as itself (the way
+/// redis-check-aof takes it).
 fn files_of(path: &Path) -> Result<Vec<(PathBuf, String)>, String> {
-    if !path.is_dir() {
+    let is_manifest = |p: &Path| p.extension().is_some_and(|x| x == "manifest");
+    let manifest_path = if path.is_dir() {
+        let manifests: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| is_manifest(p))
+            .collect();
+        let [manifest_path] = &manifests[..] else {
+            return Err(format!(
+                "{}: expected one AOF manifest (*.manifest), found {}",
+                path.display(),
+                manifests.len()
+            ));
+        };
+        manifest_path.clone()
+    } else if is_manifest(path) {
+        path.to_path_buf()
+    } else {
         return Ok(vec![(path.to_path_buf(), String::new())]);
-    }
-    let manifests: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "manifest"))
-        .collect();
-    let [manifest_path] = &manifests[..] else {
-        return Err(format!(
-            "{}: expected one AOF manifest (*.manifest), found {}",
-            path.display(),
-            manifests.len()
-        ));
     };
+    let dir = manifest_path.parent().unwrap_or(Path::new("."));
     let text =
-        std::fs::read(manifest_path).map_err(|e| format!("{}: {e}", manifest_path.display()))?;
+        std::fs::read(&manifest_path).map_err(|e| format!("{}: {e}", manifest_path.display()))?;
     let manifest =
         Manifest::parse(&text).map_err(|e| format!("{}: {e}", manifest_path.display()))?;
     println!("{}: manifest OK", manifest_path.display());
@@ -70,7 +78,7 @@ fn files_of(path: &Path) -> Result<Vec<(PathBuf, String)>, String> {
             } else {
                 "incr"
             };
-            (path.join(&f.name), format!(" ({kind}, seq {})", f.seq))
+            (dir.join(&f.name), format!(" ({kind}, seq {})", f.seq))
         })
         .collect();
     if files.is_empty() {

@@ -54,7 +54,7 @@ enum Command {
     /// file is truncated to its last valid command (a MULTI without its EXEC counts as
     /// incomplete) after a y/N confirmation on standard input.
     Aof {
-        /// An AOF file, or a directory holding appendonly.aof.manifest and its files.
+        /// An AOF file, or a directory holding an AOF manifest and its files (or the manifest).
         path: PathBuf,
         /// Truncate the damaged last file to its last valid command.
         #[arg(long)]

@@ -1,6 +1,8 @@
 //! Interoperability with real Redis 7: a dataset real `redis-server` SAVEs goes through
-//! `export --json` and `import --json`, and real Redis loads the result with the same
-//! DEBUG DIGEST (which covers every key, value and expiry in every database).
+//! `export --json` and `import --json` (to a file, and to a live server), and real Redis loads
+//! the result with the same DEBUG DIGEST (which covers every key and value in every database)
+//! and expiry times; a real AOF cut short by a crash is fixed so that real Redis and
+//! redis-check-aof accept it, having lost only the incomplete command.
 mod common;
 
 use std::process::{Child, Command, Stdio};
@@ -15,7 +17,7 @@ struct Redis {
 }
 
 impl Redis {
-    fn start(dir: &std::path::Path) -> Redis {
+    fn start(dir: &std::path::Path, appendonly: &str) -> Redis {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -30,7 +32,7 @@ impl Redis {
                 "--save",
                 "",
             ])
-            .args(["--appendonly", "no", "--enable-debug-command", "yes"])
+            .args(["--appendonly", appendonly, "--enable-debug-command", "yes"])
             .arg("--dir")
             .arg(dir)
             .stdout(Stdio::null())
@@ -146,20 +148,76 @@ fn fingerprint(redis: &Redis) -> (String, Vec<i64>) {
     (digest, numbers)
 }
 
-#[test]
-fn real_redis_dataset_survives_export_and_import() {
-    if std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).all(|d| !d.join("redis-server").is_file()))
-        .unwrap_or(true)
-    {
+/// Whether `program` is on PATH; says the test is skipped when it is not.
+fn have(program: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()));
+    if !found {
         // Straight to stderr: the harness hides eprintln! output of passing tests.
         use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "skipped: redis-server not found on PATH");
+        let _ = writeln!(std::io::stderr(), "skipped: {program} not found on PATH");
+    }
+    found
+}
+
+#[test]
+fn real_redis_aof_truncated_then_fixed_loads_in_redis() {
+    if !have("redis-server") || !have("redis-check-aof") {
+        return;
+    }
+    let dir = Scratch::new("redis-aof");
+    let expected = {
+        let redis = Redis::start(&dir.0, "yes");
+        let mut con = redis.conn().unwrap();
+        for (k, v) in [("a", "1"), ("b", "2")] {
+            redis::cmd("SET")
+                .arg(k)
+                .arg(v)
+                .query::<()>(&mut con)
+                .unwrap();
+        }
+        let digest: String = redis::cmd("DEBUG").arg("DIGEST").query(&mut con).unwrap();
+        redis::cmd("SET")
+            .arg("c")
+            .arg("lost")
+            .query::<()>(&mut con)
+            .unwrap();
+        digest
+    }; // killed: what Redis wrote is in the file, as after a crash
+    let aof_dir = dir.path("appendonlydir");
+    let incr = aof_dir.join("appendonly.aof.1.incr.aof");
+    let len = std::fs::metadata(&incr).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&incr).unwrap();
+    f.set_len(len - 3).unwrap();
+
+    let out = run(&[&"aof", &aof_dir]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = run(&[&"aof", &"--fix", &"--yes", &aof_dir]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let manifest = aof_dir.join("appendonly.aof.manifest");
+    let theirs = Command::new("redis-check-aof")
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert!(
+        theirs.status.success(),
+        "{}",
+        String::from_utf8_lossy(&theirs.stdout)
+    );
+    let redis = Redis::start(&dir.0, "yes");
+    let mut con = redis.conn().unwrap();
+    let digest: String = redis::cmd("DEBUG").arg("DIGEST").query(&mut con).unwrap();
+    assert_eq!(digest, expected);
+}
+
+#[test]
+fn real_redis_dataset_survives_export_and_import() {
+    if !have("redis-server") {
         return;
     }
     let (a, b) = (Scratch::new("redis-a"), Scratch::new("redis-b"));
     let expected = {
-        let redis = Redis::start(&a.0);
+        let redis = Redis::start(&a.0, "no");
         let mut con = redis.conn().unwrap();
         populate(&mut con);
         let encodings: Vec<String> = ["biglist", "bighash", "bigzset", "zset", "intset"]
@@ -195,13 +253,13 @@ fn real_redis_dataset_survives_export_and_import() {
     let out = run(&[&"rdb", &rdb]);
     assert!(out.status.success(), "{}", stderr(&out));
 
-    let redis = Redis::start(&b.0);
+    let redis = Redis::start(&b.0, "no");
     assert_eq!(fingerprint(&redis), expected);
     drop(redis);
 
     // The same export sent to a running server as RESTOREs.
     let c = Scratch::new("redis-c");
-    let redis = Redis::start(&c.0);
+    let redis = Redis::start(&c.0, "no");
     let port = redis.port.to_string();
     let live = |extra: &[&str]| {
         let mut args: Vec<std::ffi::OsString> = vec!["import".into(), "--json".into()];
