@@ -208,6 +208,11 @@ pub struct ClientState {
     /// While a woken blocked command re-runs: its waiter and deadline, so blocking again keeps
     /// its place in line.
     pub requeue: Option<(Arc<Waiter>, Option<Instant>)>,
+    /// Sequence number of this client's latest AOF record: with `appendfsync always`, its
+    /// replies wait until the log is durable up to it.
+    pub aof_seq: u64,
+    /// The AOF loader's client: time stands still for it (see `persistence::aof::load`).
+    pub loading: bool,
 }
 
 impl ClientState {
@@ -231,6 +236,8 @@ impl ClientState {
             worker: 0,
             blocked: None,
             requeue: None,
+            aof_seq: 0,
+            loading: false,
         }
     }
 

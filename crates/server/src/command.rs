@@ -78,6 +78,9 @@ pub struct CommandSpec {
     pub acl: &'static [&'static str],
     pub handler: Option<Handler>,
     pub subcommands: &'static [CommandSpec],
+    /// Runs with every other command paused: EXEC, and the commands that lock every shard
+    /// themselves (FLUSHALL...), whose AOF record must follow their effect with nothing between.
+    pub exclusive: bool,
 }
 
 impl CommandSpec {
@@ -98,6 +101,7 @@ impl CommandSpec {
             acl: &[],
             handler: Some(handler),
             subcommands: &[],
+            exclusive: false,
         }
     }
 
@@ -175,6 +179,13 @@ impl CommandSpec {
             group,
             since,
             summary,
+            ..self
+        }
+    }
+
+    pub const fn exclusive(self) -> Self {
+        CommandSpec {
+            exclusive: true,
             ..self
         }
     }

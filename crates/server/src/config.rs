@@ -50,7 +50,37 @@ pub struct Config {
     /// `client-output-buffer-limit`: (hard, soft, soft seconds) for normal, replica and pub/sub
     /// clients.
     pub output_buffer_limits: [(u64, u64, u64); 3],
+    /// The working directory for data files. (Added with the AOF; the RDB work owns it.)
+    pub dir: String,
+    pub appendonly: bool,
+    pub appendfilename: String,
+    pub appenddirname: String,
+    pub appendfsync: Fsync,
+    pub no_appendfsync_on_rewrite: bool,
+    pub auto_aof_rewrite_percentage: u64,
+    pub auto_aof_rewrite_min_size: u64,
+    pub aof_use_rdb_preamble: bool,
+    pub aof_load_truncated: bool,
+    pub aof_timestamp_enabled: bool,
 }
+
+/// `appendfsync`: when the append-only file is flushed to disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fsync {
+    /// After every write, before its reply.
+    Always,
+    /// Once a second, in the background.
+    Everysec,
+    /// Left to the operating system.
+    No,
+}
+
+/// In Redis's order, which its error message lists.
+const FSYNC_POLICIES: &[(&str, Fsync)] = &[
+    ("everysec", Fsync::Everysec),
+    ("always", Fsync::Always),
+    ("no", Fsync::No),
+];
 
 impl Default for Config {
     fn default() -> Self {
@@ -74,6 +104,17 @@ impl Default for Config {
             encoding: EncodingLimits::default(),
             notify_keyspace_events: 0,
             output_buffer_limits: [(0, 0, 0); 3],
+            dir: String::new(),
+            appendonly: false,
+            appendfilename: String::new(),
+            appenddirname: String::new(),
+            appendfsync: Fsync::Everysec,
+            no_appendfsync_on_rewrite: false,
+            auto_aof_rewrite_percentage: 0,
+            auto_aof_rewrite_min_size: 0,
+            aof_use_rdb_preamble: false,
+            aof_load_truncated: false,
+            aof_timestamp_enabled: false,
         };
         for param in PARAMS {
             let words = split_words(param.default).expect("defaults are well-formed");
@@ -224,6 +265,49 @@ macro_rules! encoding_param {
     };
 }
 
+/// A yes/no parameter.
+macro_rules! bool_param {
+    ($name:literal, $field:ident, default $default:literal, mutable $mutable:expr) => {
+        Param {
+            name: $name,
+            mutable: $mutable,
+            default: $default,
+            get: |c| yes_no(c.$field),
+            set: |c, w| {
+                c.$field = parse_bool(w)?;
+                Ok(())
+            },
+            variadic: false,
+            alias: None,
+        }
+    };
+}
+
+/// A file or directory name inside `dir`: not empty and not a path, as in Redis.
+macro_rules! file_name_param {
+    ($name:literal, $field:ident, $what:literal, default $default:literal) => {
+        Param {
+            name: $name,
+            mutable: false,
+            default: $default,
+            get: |c| c.$field.clone(),
+            set: |c, w| {
+                let name = one(w)?;
+                if name.is_empty() {
+                    return Err(concat!($name, " can't be empty").into());
+                }
+                if name.contains('/') {
+                    return Err(concat!($name, " can't be a path, just a ", $what).into());
+                }
+                c.$field = name.to_string();
+                Ok(())
+            },
+            variadic: false,
+            alias: None,
+        }
+    };
+}
+
 /// A free-form string parameter.
 macro_rules! string_param {
     ($name:literal, $field:ident, mutable $mutable:expr) => {
@@ -260,18 +344,7 @@ pub static PARAMS: &[Param] = &[
         alias: None,
     },
     int_param!("port", port: u16, 0, 65535, default "6379", mutable false),
-    Param {
-        name: "protected-mode",
-        mutable: true,
-        default: "yes",
-        get: |c| yes_no(c.protected_mode),
-        set: |c, w| {
-            c.protected_mode = parse_bool(w)?;
-            Ok(())
-        },
-        variadic: false,
-        alias: None,
-    },
+    bool_param!("protected-mode", protected_mode, default "yes", mutable true),
     string_param!("requirepass", requirepass, mutable true),
     int_param!("timeout", timeout: u64, 0, i32::MAX as i64, default "0", mutable true),
     int_param!("tcp-keepalive", tcp_keepalive: u64, 0, i32::MAX as i64, default "300", mutable true),
@@ -429,6 +502,51 @@ pub static PARAMS: &[Param] = &[
         variadic: true,
         alias: None,
     },
+    Param {
+        name: "dir",
+        mutable: false,
+        default: "./",
+        get: |c| c.dir.clone(),
+        set: |c, w| {
+            c.dir = one(w)?.to_string();
+            Ok(())
+        },
+        variadic: false,
+        alias: None,
+    },
+    bool_param!("appendonly", appendonly, default "no", mutable true),
+    file_name_param!("appendfilename", appendfilename, "filename", default "appendonly.aof"),
+    file_name_param!("appenddirname", appenddirname, "dirname", default "appendonlydir"),
+    Param {
+        name: "appendfsync",
+        mutable: true,
+        default: "everysec",
+        get: |c| {
+            let (name, _) = FSYNC_POLICIES
+                .iter()
+                .find(|(_, f)| *f == c.appendfsync)
+                .expect("all named");
+            name.to_string()
+        },
+        set: |c, w| {
+            let names: Vec<&str> = FSYNC_POLICIES.iter().map(|(n, _)| *n).collect();
+            let name = choice(w, &names)?;
+            c.appendfsync = FSYNC_POLICIES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .expect("validated")
+                .1;
+            Ok(())
+        },
+        variadic: false,
+        alias: None,
+    },
+    bool_param!("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite, default "no", mutable true),
+    int_param!("auto-aof-rewrite-percentage", auto_aof_rewrite_percentage: u64, 0, i32::MAX as i64, default "100", mutable true),
+    memory_param!("auto-aof-rewrite-min-size", auto_aof_rewrite_min_size, 0, default "64mb"),
+    bool_param!("aof-use-rdb-preamble", aof_use_rdb_preamble, default "yes", mutable true),
+    bool_param!("aof-load-truncated", aof_load_truncated, default "yes", mutable true),
+    bool_param!("aof-timestamp-enabled", aof_timestamp_enabled, default "no", mutable true),
 ];
 
 pub fn find_param(name: &str) -> Option<&'static Param> {

@@ -91,6 +91,7 @@ pub async fn serve(
                 break;
             }
             if !output.is_empty() {
+                server.aof.wait_durable(client.aof_seq).await;
                 if !write_unless_killed(&mut stream, &output, killed.as_mut()).await {
                     break;
                 }
@@ -215,6 +216,9 @@ pub async fn serve(
             info.query_buffer_free = input.capacity() - input.len();
         }
         if !output.is_empty() {
+            // With `appendfsync always`, the replies wait for their writes to be on disk; the
+            // event loop serves other connections meanwhile.
+            server.aof.wait_durable(client.aof_seq).await;
             if !write_unless_killed(&mut stream, &output, killed.as_mut()).await {
                 break;
             }
@@ -438,11 +442,11 @@ pub fn execute(
             return Some(entry.full_name.as_str());
         }
     }
-    // Every command runs inside its event loop's gate; EXEC closes all of them (see
-    // `Server::gates`), and commands run by EXEC are already inside.
-    let exec = !client.in_exec && top_name == "exec";
-    let _shared = (!client.in_exec && !exec).then(|| server.gates[client.worker].read());
-    let _exclusive: Vec<_> = if exec {
+    // Every command runs inside its event loop's gate; EXEC and the other exclusive commands
+    // close all of them (see `Server::gates`), and commands run by EXEC are already inside.
+    let exclusive = !client.in_exec && entry.spec.exclusive;
+    let _shared = (!client.in_exec && !exclusive).then(|| server.gates[client.worker].read());
+    let _exclusive: Vec<_> = if exclusive {
         server.gates.iter().map(|g| g.write()).collect()
     } else {
         Vec::new()
@@ -454,21 +458,33 @@ pub fn execute(
     let started = Instant::now();
     let stats = client.stats.clone();
     let protocol = client.protocol;
+    // The AOF loader's clock stands still, so nothing expires mid-replay.
+    let now_ms = if client.loading {
+        0
+    } else {
+        redis_lite_engine::now_ms()
+    };
     let mut ctx = Ctx {
         server,
         client: &mut *client,
         args,
         out: ReplyWriter::new(&mut *out, protocol),
         command: entry,
-        now_ms: redis_lite_engine::now_ms(),
+        now_ms,
+        rewritten: Default::default(),
+        logged: Default::default(),
     };
     let result = handler(&mut ctx);
+    let logged = ctx.logged.get();
     let counters = &stats.commands[entry.id];
     if let Err(error) = result {
         counters.failed.fetch_add(1, Relaxed);
         let text = error.to_string();
         stats.count_error(&text);
         ctx.out.error(&text);
+    }
+    if let Some(seq) = logged {
+        client.aof_seq = client.aof_seq.max(seq);
     }
     for (db, key) in std::mem::take(&mut client.ready_keys) {
         server.blocking.signal(db, &key);

@@ -1,6 +1,8 @@
 //! `Ctx`: what a command handler sees. The request's arguments, the calling client's state, the
 //! shared server, and the reply writer.
 
+use std::cell::Cell;
+
 use redis_lite_engine::{Db, EncodingLimits, Locked};
 use redis_lite_protocol::number::parse_i64;
 use std::time::{Duration, Instant};
@@ -9,6 +11,7 @@ use redis_lite_protocol::ReplyWriter;
 
 use crate::blocking::{BlockedCommand, Waiter};
 use crate::client::ClientState;
+use crate::command::flags::{MAY_REPLICATE, WRITE};
 use crate::command::Entry;
 use crate::error::CommandError;
 use crate::notify::Class;
@@ -25,6 +28,10 @@ pub struct Ctx<'a> {
     /// Time at the start of the command, in Unix ms: every key the command touches is expired
     /// against the same instant, as in Redis.
     pub now_ms: u64,
+    /// The form the command is logged in, when not as sent (see `propagate_as`).
+    pub rewritten: Cell<Option<Vec<Vec<u8>>>>,
+    /// Whether the command's record was appended, and its sequence number.
+    pub logged: Cell<Option<u64>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -93,9 +100,39 @@ impl<'a> Ctx<'a> {
     /// After a write to `key` in `db`: invalidates WATCHes on it and emits its keyspace
     /// notification (`class` and `event` as Redis names them, e.g. `Class::List`, "lpush").
     /// Every command that modifies a key calls this once per key and event.
+    /// The first change of a command also appends its AOF record (see `propagate`).
     pub fn changed(&self, db: &mut Db, key: &[u8], class: Class, event: &str) {
         db.signal_modified(key);
         self.server.notifier.emit(db.index(), key, class, event);
+        self.propagate();
+    }
+
+    /// Logs the command as `args` instead of as sent: the deterministic form of a command whose
+    /// effect depends on the clock or on chance (absolute expiry times, the members SPOP chose,
+    /// the result of INCRBYFLOAT), as Redis's `rewriteClientCommandVector` does. Must come
+    /// before the command's first `changed`.
+    pub fn propagate_as<A: AsRef<[u8]>>(&self, args: &[A]) {
+        let args = args.iter().map(|a| a.as_ref().to_vec()).collect();
+        self.rewritten.set(Some(args));
+    }
+
+    /// Appends the command's AOF record, once per command, if its spec says it writes.
+    ///
+    /// Why here: `changed` runs while the command holds the locks of the shards it writes, so
+    /// the record enters the log before any other thread can touch those keys: per key, log
+    /// order is apply order, and a rewrite's cut (taken with every shard locked) falls between
+    /// two whole records. Commands that change data without `changed` (FLUSHALL, SWAPDB) call
+    /// this themselves; they run with every other command paused (`CommandSpec::exclusive`).
+    pub fn propagate(&self) {
+        if self.logged.get().is_some() || !self.command.spec.has(WRITE | MAY_REPLICATE) {
+            return;
+        }
+        let (db, in_exec) = (self.client.db, self.client.in_exec);
+        let seq = match self.rewritten.take() {
+            Some(args) => self.server.aof.append(db, &args, in_exec),
+            None => self.server.aof.append(db, self.args, in_exec),
+        };
+        self.logged.set(Some(seq));
     }
 
     /// After pushing to a list or adding to a sorted set: clients blocked on `key` (BLPOP,

@@ -14,6 +14,7 @@
 //!   first-served wake-ups.
 //! - [`pubsub`]: channel and pattern subscriptions, and delivery to subscribers on any thread.
 //! - [`notify`]: keyspace notification flags and classes.
+//! - [`persistence`]: the append-only file: logging writes, fsync policies, loading, rewriting.
 //! - [`client`], [`stats`], [`memory`], [`log`], [`error`]: client state, INFO counters,
 //!   allocator figures, Redis-format logging, and typed errors with Redis's texts.
 
@@ -28,6 +29,7 @@ pub mod error;
 pub mod log;
 pub mod memory;
 pub mod notify;
+pub mod persistence;
 pub mod pubsub;
 pub mod server;
 pub mod stats;

@@ -4,8 +4,6 @@
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::Arc;
 
-use redis_lite_engine::KeyEvents;
-
 use crate::pubsub::PubSub;
 
 /// Emits keyspace notifications, for commands and for the engine's own expirations.
@@ -41,12 +39,6 @@ impl Notifier {
             let channel = format!("__keyevent@{db}__:{event}");
             self.pubsub.publish(channel.as_bytes(), key);
         }
-    }
-}
-
-impl KeyEvents for Notifier {
-    fn expired(&self, db: usize, key: &[u8]) {
-        self.emit(db, key, Class::Expired, "expired");
     }
 }
 

@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 use crate::client::{ClientHandle, PushReceiver};
 use crate::config::{Config, Startup};
 use crate::notify::Notifier;
+use crate::persistence::aof::{self, Aof};
 use crate::pubsub::PubSub;
 use crate::stats::WorkerStats;
 use crate::{command, connection, log};
@@ -68,6 +69,22 @@ pub struct Server {
     /// client for the transaction. Uncontended, a gate costs an atomic on a thread-local line.
     pub gates: Vec<RwLock<()>>,
     pub blocking: crate::blocking::Blocking,
+    pub aof: Arc<Aof>,
+}
+
+/// Where the engine's own changes (expirations) go: keyspace notifications, and a `DEL` in the
+/// AOF, appended while the engine still holds the key's shard lock.
+struct EngineEvents {
+    notifier: Arc<Notifier>,
+    aof: Arc<Aof>,
+}
+
+impl redis_lite_engine::KeyEvents for EngineEvents {
+    fn expired(&self, db: usize, key: &[u8]) {
+        self.notifier
+            .emit(db, key, crate::notify::Class::Expired, "expired");
+        self.aof.append(db, &[b"DEL".as_slice(), key], false);
+    }
 }
 
 fn random_hex(len: usize) -> String {
@@ -87,7 +104,11 @@ impl Server {
         let shards = (config.threads * SHARDS_PER_THREAD).max(SHARDS_PER_THREAD);
         let pubsub = Arc::new(PubSub::default());
         let notifier = Arc::new(Notifier::new(pubsub.clone()));
-        let events: Arc<dyn redis_lite_engine::KeyEvents> = notifier.clone();
+        let aof = Arc::new(Aof::new(&config));
+        let events: Arc<dyn redis_lite_engine::KeyEvents> = Arc::new(EngineEvents {
+            notifier: notifier.clone(),
+            aof: aof.clone(),
+        });
         let server = Server {
             keyspace: Keyspace::with_events(shards, config.databases, Some(events)),
             config_epoch: AtomicU64::new(0),
@@ -112,6 +133,7 @@ impl Server {
             notifier,
             gates: (0..=config.threads).map(|_| RwLock::new(())).collect(),
             blocking: Default::default(),
+            aof,
             config: RwLock::new(config),
         };
         server.apply_config();
@@ -131,6 +153,7 @@ impl Server {
             soft_seconds,
         });
         crate::log::set_level(config.loglevel);
+        self.aof.configure(&config);
         drop(config);
         self.config_epoch.fetch_add(1, Relaxed);
     }
@@ -260,6 +283,12 @@ pub fn run(startup: Startup) -> Result<(), String> {
     let threads = config.threads;
     let server = Arc::new(Server::new(config, startup.config_file.clone()));
     server.tcp_port.store(port as u64, Relaxed);
+    // Until the start-up sequence with its LOADING state exists: load before serving.
+    match aof::load(&server, &mut |_, _| {}) {
+        Ok(_) => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    aof::start(&server).map_err(|e| format!("Can't open the append only file: {e}"))?;
     log!(
         Notice,
         "redis-lite {LITE_VERSION} (Redis {REDIS_VERSION} compatible), pid={}, port={port}, threads={threads}, config={}",
@@ -410,6 +439,7 @@ fn cron(server: Arc<Server>) {
                 server.expired_time_cap_reached.fetch_add(1, Relaxed);
             }
         }
+        server.aof.cron(&server.config.read());
         if last_sample.elapsed() >= Duration::from_millis(100) {
             let ops = crate::stats::sum(&server.workers, |w| &w.total_commands);
             let secs = last_sample.elapsed().as_secs_f64();

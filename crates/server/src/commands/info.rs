@@ -198,9 +198,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("rdb_last_save_time:{}", server.lastsave.load(Relaxed));
             field!("rdb_last_bgsave_status:ok");
             field!("rdb_saves:0");
-            field!("aof_enabled:0");
-            field!("aof_rewrite_in_progress:0");
-            field!("aof_last_write_status:ok");
+            crate::persistence::aof::info_fields(server, out);
         }
         "stats" => {
             let w = &server.workers;

@@ -1,4 +1,5 @@
-//! Server commands: CONFIG, DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME, LASTSAVE, SHUTDOWN and DEBUG.
+//! Server commands: CONFIG, DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME, LASTSAVE, BGREWRITEAOF,
+//! SHUTDOWN and DEBUG.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -26,22 +27,30 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc("server", "1.0.0", "Remove all keys from the current database")
         .complexity("O(N) where N is the number of keys in the selected database")
         .syntax("flush-type=[ASYNC | SYNC]")
-        .acl(&["@keyspace", "@dangerous"]),
+        .acl(&["@keyspace", "@dangerous"])
+        .exclusive(),
     CommandSpec::new("flushall", -1, WRITE, flushall)
         .doc("server", "1.0.0", "Remove all keys from all databases")
         .complexity("O(N) where N is the total number of keys in all databases")
         .syntax("flush-type=[ASYNC | SYNC]")
-        .acl(&["@keyspace", "@dangerous"]),
+        .acl(&["@keyspace", "@dangerous"])
+        .exclusive(),
     CommandSpec::new("swapdb", 3, WRITE | FAST, swapdb)
         .doc("server", "4.0.0", "Swaps two Redis databases")
         .complexity("O(N) where N is the count of clients watching or blocking on keys from both databases.")
         .syntax("index1:integer index2:integer")
-        .acl(&["@keyspace", "@dangerous"]),
+        .acl(&["@keyspace", "@dangerous"])
+        .exclusive(),
     CommandSpec::new("time", 1, LOADING | STALE | FAST, time)
         .doc("server", "2.6.0", "Return the current server time"),
     CommandSpec::new("lastsave", 1, LOADING | STALE | FAST, lastsave)
         .doc("server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk")
         .acl(&["@admin", "@dangerous"]),
+    CommandSpec::new("bgrewriteaof", 1, ADMIN | NOSCRIPT, bgrewriteaof).doc(
+        "server",
+        "1.0.0",
+        "Asynchronously rewrite the append-only file",
+    ),
     CommandSpec::new("shutdown", -1, ADMIN_FLAGS | NO_MULTI | SENTINEL | ALLOW_BUSY, shutdown)
         .doc("server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server")
         .complexity("O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)")
@@ -192,6 +201,7 @@ fn flushdb(ctx: &mut Ctx<'_>) -> CmdResult {
     let db = Some(ctx.client.db);
     ctx.dirty(count_keys(ctx, db));
     ctx.server.keyspace.flush(db, lazy);
+    ctx.propagate();
     ctx.out.ok();
     Ok(())
 }
@@ -202,6 +212,7 @@ fn flushall(ctx: &mut Ctx<'_>) -> CmdResult {
     // Redis counts FLUSHALL as one more change than the keys it removed.
     ctx.dirty(count_keys(ctx, None) + 1);
     ctx.server.keyspace.flush(None, lazy);
+    ctx.propagate();
     ctx.out.ok();
     Ok(())
 }
@@ -211,6 +222,7 @@ fn swapdb(ctx: &mut Ctx<'_>) -> CmdResult {
     let a = parse_db_index(ctx, 1, CommandError::err("invalid first DB index"))?;
     let b = parse_db_index(ctx, 2, CommandError::err("invalid second DB index"))?;
     ctx.server.keyspace.swap_databases(a, b);
+    ctx.propagate();
     ctx.dirty(1);
     ctx.out.ok();
     Ok(())
@@ -230,6 +242,14 @@ fn time(ctx: &mut Ctx<'_>) -> CmdResult {
 /// LASTSAVE
 fn lastsave(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.out.integer(ctx.server.lastsave.load(Relaxed) as i64);
+    Ok(())
+}
+
+/// BGREWRITEAOF
+fn bgrewriteaof(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.server.aof.rewrite.start()?;
+    ctx.out
+        .simple("Background append only file rewriting started");
     Ok(())
 }
 

@@ -23,7 +23,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "1.2.0",
             "Execute all commands issued after MULTI",
         )
-        .complexity("Depends on commands in the transaction"),
+        .complexity("Depends on commands in the transaction")
+        .exclusive(),
     CommandSpec::new("discard", 1, TRANSACTION_FLAGS | FAST | ALLOW_BUSY, discard)
         .doc(
             "transactions",
@@ -114,6 +115,10 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
         crate::connection::execute_queued(ctx, &args);
     }
     ctx.client.in_exec = false;
+    // The AOF's MULTI block closes, and the reply waits for its EXEC record: a block without
+    // one is dropped when the AOF is loaded.
+    let seq = ctx.server.aof.end_exec();
+    ctx.client.aof_seq = ctx.client.aof_seq.max(seq);
     Ok(())
 }
 

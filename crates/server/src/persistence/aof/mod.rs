@@ -1,0 +1,530 @@
+//! The append-only file. Each write's record is appended to a shared buffer while the command
+//! still holds its shard locks (see `Ctx::propagate`); a writer thread moves the buffer to the
+//! current incremental file and fsyncs it by `appendfsync`, publishing how far the log is
+//! durable so `always` replies wait for their record (one fsync serves every waiting client).
+//! Loading is in [`load`], rewriting (and switching AOF on) in [`rewrite`].
+
+pub mod load;
+pub mod rewrite;
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use redis_lite_persist::aof::{encode_command, incr_name, manifest_name, temp_manifest_name};
+use redis_lite_persist::aof::{FileKind, Manifest, ManifestFile};
+use tokio::sync::watch;
+
+use crate::config::{Config, Fsync};
+use crate::log;
+use crate::server::Server;
+
+pub use load::{load, LoadError, LoadStats};
+
+/// What commands append, waiting for the writer thread.
+#[derive(Default)]
+struct Log {
+    buf: Vec<u8>,
+    /// Sequence number of the last record appended.
+    seq: u64,
+    /// The database the last record ran in; a SELECT precedes a record in another one.
+    selected_db: Option<usize>,
+    /// A MULTI was logged for the EXEC running now.
+    multi_open: bool,
+    /// Set at a rewrite's cut: the first `at` bytes of `buf` belong to the old incremental file,
+    /// the rest to a new one.
+    cut: Option<Cut>,
+}
+
+#[derive(Clone, Copy)]
+struct Cut {
+    at: usize,
+    incr_seq: u64,
+    /// Whether the manifest lists the new file at once (a rewrite of a live AOF), or only when
+    /// the new base is in place (AOF being switched on).
+    list: bool,
+}
+
+/// The AOF directory as the writer sees it.
+struct Files {
+    dir: PathBuf,
+    prefix: String,
+    manifest: Manifest,
+    /// The incremental file being appended to.
+    incr: Option<(File, u64)>,
+    last_fsync: Instant,
+    unsynced: bool,
+}
+
+impl Files {
+    /// The directory of `config`, with its manifest if there is one (or an empty one).
+    fn open_dir(config: &Config) -> io::Result<Files> {
+        let dir = aof_dir(config);
+        std::fs::create_dir_all(&dir)?;
+        let prefix = config.appendfilename.clone();
+        let manifest = match std::fs::read(dir.join(manifest_name(&prefix))) {
+            Ok(text) => Manifest::parse(&text).map_err(io::Error::other)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Manifest::default(),
+            Err(e) => return Err(e),
+        };
+        Ok(Files {
+            dir,
+            prefix,
+            manifest,
+            incr: None,
+            last_fsync: Instant::now(),
+            unsynced: false,
+        })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Writes the manifest as Redis does: to a temporary file, fsynced, renamed over the old
+    /// one, and the directory fsynced so the rename survives a crash.
+    fn persist_manifest(&self) -> io::Result<()> {
+        let temp = self.path(&temp_manifest_name(&self.prefix));
+        let mut file = File::create(&temp)?;
+        file.write_all(self.manifest.to_text().as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, self.path(&manifest_name(&self.prefix)))?;
+        sync_dir(&self.dir)
+    }
+
+    /// Starts appending to incremental file `seq` (creating it), listing it in the manifest
+    /// when `list`.
+    fn open_incr(&mut self, seq: u64, list: bool) -> io::Result<()> {
+        let name = incr_name(&self.prefix, seq);
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path(&name))?;
+        if list && self.manifest.incr_seq() < seq {
+            self.manifest.incr.push(ManifestFile {
+                name,
+                seq,
+                kind: FileKind::Incr,
+            });
+            self.persist_manifest()?;
+        } else {
+            sync_dir(&self.dir)?;
+        }
+        self.incr = Some((file, seq));
+        Ok(())
+    }
+
+    /// Opens the AOF found at start-up for appending: its last incremental file, or a new one.
+    fn resume(&mut self) -> io::Result<()> {
+        match self.manifest.incr.last() {
+            Some(last) => {
+                let file = OpenOptions::new()
+                    .append(true)
+                    .open(self.path(&last.name))?;
+                self.incr = Some((file, last.seq));
+                Ok(())
+            }
+            None => self.open_incr(self.manifest.incr_seq() + 1, true),
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let (file, _) = self.incr.as_mut().expect("an incremental file is open");
+        file.write_all(bytes)?;
+        self.unsynced = true;
+        Ok(())
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        if let Some((file, _)) = self.incr.as_mut().filter(|_| self.unsynced) {
+            file.sync_data()?;
+        }
+        self.unsynced = false;
+        self.last_fsync = Instant::now();
+        Ok(())
+    }
+
+    /// Bytes of the files the manifest lists.
+    fn size(&self) -> u64 {
+        self.manifest
+            .load_order()
+            .filter_map(|f| std::fs::metadata(self.path(&f.name)).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// `dir/appenddirname`.
+pub fn aof_dir(config: &Config) -> PathBuf {
+    Path::new(&config.dir).join(&config.appenddirname)
+}
+
+pub struct Aof {
+    /// Whether writes are logged. It changes only at a rewrite's cut (every shard locked) or
+    /// when AOF is switched off, so each write is either in the log or in the base.
+    on: AtomicBool,
+    fsync: AtomicU8,
+    /// `no-appendfsync-on-rewrite`.
+    no_fsync_on_rewrite: AtomicBool,
+    log: Mutex<Log>,
+    /// Wakes the writer when records arrive.
+    wake: Condvar,
+    /// The sequence number up to which records are written (and, with `always`, fsynced).
+    durable: watch::Sender<u64>,
+    /// Lock order: `files` before `log`. None while AOF is off.
+    files: Mutex<Option<Files>>,
+    pub rewrite: rewrite::Control,
+    /// Set once the writer and rewrite threads run; before that (loading) nothing is logged.
+    started: AtomicBool,
+    last_write_ok: AtomicBool,
+    current_size: AtomicU64,
+    /// Size of the AOF after the last rewrite, which auto-rewrite's percentage is relative to.
+    base_size: AtomicU64,
+}
+
+fn fsync_code(f: Fsync) -> u8 {
+    f as u8
+}
+
+impl Aof {
+    pub fn new(config: &Config) -> Aof {
+        Aof {
+            on: AtomicBool::new(false),
+            fsync: AtomicU8::new(fsync_code(config.appendfsync)),
+            no_fsync_on_rewrite: AtomicBool::new(config.no_appendfsync_on_rewrite),
+            log: Mutex::new(Log::default()),
+            wake: Condvar::new(),
+            durable: watch::Sender::new(0),
+            files: Mutex::new(None),
+            rewrite: rewrite::Control::default(),
+            started: AtomicBool::new(false),
+            last_write_ok: AtomicBool::new(true),
+            current_size: AtomicU64::new(0),
+            base_size: AtomicU64::new(0),
+        }
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.on.load(Relaxed)
+    }
+
+    fn policy(&self) -> Fsync {
+        match self.fsync.load(Relaxed) {
+            x if x == fsync_code(Fsync::Always) => Fsync::Always,
+            x if x == fsync_code(Fsync::Everysec) => Fsync::Everysec,
+            _ => Fsync::No,
+        }
+    }
+
+    /// Appends one record run in `db`, preceded by SELECT when the log was in another database
+    /// and by MULTI when it is the first write of an EXEC. Callers hold the shard locks of the
+    /// keys it touches, so records of one key are in the order the writes were applied.
+    /// Returns its sequence number (0 when AOF is off).
+    pub fn append<A: AsRef<[u8]>>(&self, db: usize, args: &[A], in_exec: bool) -> u64 {
+        if !self.is_on() {
+            return 0;
+        }
+        let mut log = self.log.lock();
+        if log.selected_db != Some(db) {
+            let index = db.to_string();
+            encode_command(&mut log.buf, &["SELECT", &index]);
+            log.selected_db = Some(db);
+        }
+        if in_exec && !log.multi_open {
+            encode_command(&mut log.buf, &["MULTI"]);
+            log.multi_open = true;
+        }
+        encode_command(&mut log.buf, args);
+        log.seq += 1;
+        let seq = log.seq;
+        drop(log);
+        self.wake.notify_one();
+        seq
+    }
+
+    /// Closes the MULTI block of an EXEC that logged writes. Returns the EXEC record's
+    /// sequence number, which the transaction's reply waits for (0 when nothing was logged).
+    pub fn end_exec(&self) -> u64 {
+        let mut log = self.log.lock();
+        if !log.multi_open {
+            return 0;
+        }
+        log.multi_open = false;
+        encode_command(&mut log.buf, &["EXEC"]);
+        log.seq += 1;
+        let seq = log.seq;
+        drop(log);
+        self.wake.notify_one();
+        seq
+    }
+
+    /// The cut of a rewrite, run while every shard is locked and no EXEC is running: records
+    /// from here on go to incremental file `incr_seq`. With `start`, logging begins here (AOF
+    /// being switched on); the new file is listed at once when `list`.
+    fn cut(&self, incr_seq: u64, list: bool, start: bool) {
+        let mut log = self.log.lock();
+        if start {
+            // Whatever is left from before AOF was switched off belongs to no file.
+            log.buf.clear();
+            self.on.store(true, Relaxed);
+        }
+        log.cut = Some(Cut {
+            at: log.buf.len(),
+            incr_seq,
+            list,
+        });
+        // A new file starts in database 0 for the loader.
+        log.selected_db = None;
+        drop(log);
+        self.wake.notify_one();
+    }
+
+    /// With `appendfsync always`, waits until record `seq` is on disk: a reply is sent only
+    /// after the writes it acknowledges are durable. Other policies do not wait.
+    pub async fn wait_durable(&self, seq: u64) {
+        if seq == 0 || *self.durable.borrow() >= seq || self.policy() != Fsync::Always {
+            return;
+        }
+        let mut rx = self.durable.subscribe();
+        let _ = rx.wait_for(|done| *done >= seq).await;
+    }
+
+    /// The writer thread: moves appended records to the file and fsyncs by policy. Records that
+    /// arrive during a write or fsync are taken together in the next round, which is what
+    /// batches the fsyncs of concurrent clients under `always`.
+    fn writer(&self) {
+        loop {
+            {
+                let mut log = self.log.lock();
+                if log.buf.is_empty() && log.cut.is_none() {
+                    // Wake at least once a second for `everysec`'s fsync.
+                    self.wake.wait_for(&mut log, Duration::from_secs(1));
+                }
+            }
+            let mut files = self.files.lock();
+            let (bytes, seq, cut) = {
+                let mut log = self.log.lock();
+                (std::mem::take(&mut log.buf), log.seq, log.cut.take())
+            };
+            let Some(f) = files.as_mut() else {
+                self.durable.send_replace(seq);
+                continue;
+            };
+            match self.write_out(f, &bytes, cut) {
+                Ok(()) => {
+                    self.last_write_ok.store(true, Relaxed);
+                    self.current_size.fetch_add(bytes.len() as u64, Relaxed);
+                    self.durable.send_replace(seq);
+                }
+                Err(e) if self.policy() == Fsync::Always => {
+                    // Acknowledged writes would be lost: stop, as Redis does.
+                    log!(
+                        Warning,
+                        "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting... ({e})"
+                    );
+                    std::process::exit(1);
+                }
+                Err(e) => {
+                    log!(Warning, "Error writing to the AOF file: {e}");
+                    self.last_write_ok.store(false, Relaxed);
+                    // Keep the records for the next try, ahead of newer ones.
+                    let mut log = self.log.lock();
+                    let newer = std::mem::replace(&mut log.buf, bytes);
+                    log.buf.extend_from_slice(&newer);
+                    drop(log);
+                    drop(files);
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    fn write_out(&self, f: &mut Files, bytes: &[u8], cut: Option<Cut>) -> io::Result<()> {
+        let (before, after) = bytes.split_at(cut.map_or(bytes.len(), |c| c.at));
+        let restore = |f: &mut Files, len: Option<u64>| {
+            if let (Some((file, _)), Some(len)) = (f.incr.as_mut(), len) {
+                let _ = file.set_len(len);
+            }
+        };
+        let len_before = f
+            .incr
+            .as_ref()
+            .and_then(|(file, _)| file.metadata().ok())
+            .map(|m| m.len());
+        if let Err(e) = f.write(before) {
+            restore(f, len_before);
+            return Err(e);
+        }
+        if let Some(cut) = cut {
+            // The old file is complete: make it durable before anything goes to the new one.
+            if f.incr.is_some() {
+                f.sync()?;
+            }
+            f.open_incr(cut.incr_seq, cut.list)?;
+        }
+        f.write(after)?;
+        let skip = self.no_fsync_on_rewrite.load(Relaxed) && self.rewrite.in_progress();
+        match self.policy() {
+            Fsync::Always if !skip => f.sync(),
+            Fsync::Everysec if !skip && f.last_fsync.elapsed() >= Duration::from_secs(1) => {
+                f.sync()
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Switches logging off: what is buffered is written and fsynced, and the file closed.
+    fn stop(&self) {
+        let mut files = self.files.lock();
+        self.on.store(false, Relaxed);
+        self.rewrite.cancel();
+        let (bytes, seq) = {
+            let mut log = self.log.lock();
+            log.cut = None;
+            log.multi_open = false;
+            (std::mem::take(&mut log.buf), log.seq)
+        };
+        if let Some(f) = files.as_mut().filter(|f| f.incr.is_some()) {
+            if let Err(e) = f.write(&bytes).and_then(|()| f.sync()) {
+                log!(
+                    Warning,
+                    "Error writing the AOF file while switching it off: {e}"
+                );
+            }
+        }
+        *files = None;
+        self.durable.send_replace(seq);
+        log!(Notice, "Background append only file logging stopped");
+    }
+
+    /// Applies `appendonly`, `appendfsync` and `no-appendfsync-on-rewrite` after CONFIG SET.
+    pub fn configure(&self, config: &Config) {
+        self.fsync.store(fsync_code(config.appendfsync), Relaxed);
+        self.no_fsync_on_rewrite
+            .store(config.no_appendfsync_on_rewrite, Relaxed);
+        if !self.started.load(Relaxed) {
+            return;
+        }
+        if config.appendonly && !self.is_on() {
+            self.rewrite.request(true);
+        } else if !config.appendonly && (self.is_on() || self.rewrite.enabling()) {
+            self.stop();
+        }
+    }
+
+    /// Auto-rewrite: once the AOF has grown by `auto-aof-rewrite-percentage` since the last
+    /// rewrite and is past `auto-aof-rewrite-min-size`. Called by the cron thread.
+    pub fn cron(&self, config: &Config) {
+        let percentage = config.auto_aof_rewrite_percentage;
+        if !self.is_on() || percentage == 0 || self.rewrite.in_progress() {
+            return;
+        }
+        let size = self.current_size.load(Relaxed);
+        let base = self.base_size.load(Relaxed).max(1);
+        if size > config.auto_aof_rewrite_min_size
+            && (size - base.min(size)) * 100 / base >= percentage
+        {
+            log!(
+                Notice,
+                "Starting automatic rewriting of AOF on {}% growth",
+                (size - base.min(size)) * 100 / base
+            );
+            self.rewrite.request(false);
+        }
+    }
+}
+
+/// Starts the writer and rewrite threads, and opens the AOF when `appendonly yes`: the one
+/// loaded at start-up, or a new one whose base is written in the background (as Redis does
+/// when it starts with AOF on and none exists).
+pub fn start(server: &Arc<Server>) -> io::Result<()> {
+    let config = server.config.read().clone();
+    if config.appendonly {
+        let mut files = Files::open_dir(&config)?;
+        if files.manifest.base.is_some() || !files.manifest.incr.is_empty() {
+            files.resume()?;
+            server.aof.current_size.store(files.size(), Relaxed);
+            server.aof.base_size.store(files.size(), Relaxed);
+            *server.aof.files.lock() = Some(files);
+            server.aof.on.store(true, Relaxed);
+        } else {
+            server.aof.rewrite.request(true);
+        }
+    }
+    let aof = server.aof.clone();
+    std::thread::Builder::new()
+        .name("aof-writer".into())
+        .spawn(move || aof.writer())?;
+    let rewriter = server.clone();
+    std::thread::Builder::new()
+        .name("aof-rewrite".into())
+        .spawn(move || rewrite::run(&rewriter))?;
+    server.aof.started.store(true, Relaxed);
+    Ok(())
+}
+
+/// The AOF fields of INFO persistence, as Redis 7.0 prints them.
+pub fn info_fields(server: &Server, out: &mut String) {
+    use std::fmt::Write;
+    let mut field = |line: std::fmt::Arguments<'_>| {
+        let _ = out.write_fmt(line);
+        out.push_str("\r\n");
+    };
+    let aof = &server.aof;
+    let r = aof.rewrite.info();
+    let ok = |b: bool| if b { "ok" } else { "err" };
+    field(format_args!("aof_enabled:{}", aof.is_on() as u8));
+    field(format_args!(
+        "aof_rewrite_in_progress:{}",
+        r.in_progress as u8
+    ));
+    field(format_args!("aof_rewrite_scheduled:{}", r.scheduled as u8));
+    field(format_args!(
+        "aof_last_rewrite_time_sec:{}",
+        r.last_time_sec
+    ));
+    field(format_args!(
+        "aof_current_rewrite_time_sec:{}",
+        r.current_time_sec
+    ));
+    field(format_args!("aof_last_bgrewrite_status:{}", ok(r.last_ok)));
+    field(format_args!("aof_rewrites:{}", r.rewrites));
+    field(format_args!(
+        "aof_rewrites_consecutive_failures:{}",
+        r.consecutive_failures
+    ));
+    field(format_args!(
+        "aof_last_write_status:{}",
+        ok(aof.last_write_ok.load(Relaxed))
+    ));
+    // No fork, so no copy-on-write.
+    field(format_args!("aof_last_cow_size:0"));
+    field(format_args!("module_fork_in_progress:0"));
+    field(format_args!("module_fork_last_cow_size:0"));
+    if aof.is_on() {
+        let buffered = aof.log.lock().buf.len();
+        field(format_args!(
+            "aof_current_size:{}",
+            aof.current_size.load(Relaxed)
+        ));
+        field(format_args!(
+            "aof_base_size:{}",
+            aof.base_size.load(Relaxed)
+        ));
+        field(format_args!("aof_pending_rewrite:{}", r.scheduled as u8));
+        field(format_args!("aof_buffer_length:{buffered}"));
+        field(format_args!("aof_pending_bio_fsync:0"));
+        field(format_args!("aof_delayed_fsync:0"));
+    }
+}

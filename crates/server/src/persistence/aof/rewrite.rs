@@ -1,0 +1,364 @@
+//! AOF rewriting: BGREWRITEAOF, auto-rewrite, and the first base when AOF is switched on, run
+//! on one background thread. At the cut (every shard locked) new records start going to a new
+//! incremental file; the new base is written from the data as it was at the cut; then one
+//! manifest rename switches to the new base and the old files are deleted. A crash at any
+//! point leaves a manifest whose files together hold every logged write.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use redis_lite_engine::Value;
+use redis_lite_persist::aof::{base_name, encode_command, FileKind, ManifestFile};
+use redis_lite_persist::{RdbWriter, WriteOptions};
+
+use super::Files;
+use crate::commands::strings::string_bytes;
+use crate::error::CommandError;
+use crate::log;
+use crate::server::Server;
+
+/// Elements per RPUSH/SADD/HMSET/ZADD in a command-form base, as Redis's rewrite batches them.
+const ITEMS_PER_COMMAND: usize = 64;
+
+/// The rewrite thread's queue and INFO's rewrite statistics.
+#[derive(Default)]
+pub struct Control {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    requested: bool,
+    /// The requested (or running) rewrite switches AOF on.
+    enable: bool,
+    running: Option<Instant>,
+    /// Bumped when AOF is switched off: a rewrite that began before it is discarded.
+    epoch: u64,
+    /// Seconds the last rewrite took; None before the first.
+    last_time_sec: Option<u64>,
+    last_failed: bool,
+    rewrites: u64,
+    consecutive_failures: u64,
+}
+
+/// Rewrite figures for INFO.
+pub struct Info {
+    pub in_progress: bool,
+    pub scheduled: bool,
+    pub last_time_sec: i64,
+    pub current_time_sec: i64,
+    pub last_ok: bool,
+    pub rewrites: u64,
+    pub consecutive_failures: u64,
+}
+
+impl Control {
+    /// BGREWRITEAOF: queues a rewrite, unless one is already queued or running.
+    pub fn start(&self) -> Result<(), CommandError> {
+        let state = self.state.lock();
+        if state.running.is_some() || state.requested {
+            return Err(CommandError::err(
+                "Background append only file rewriting already in progress",
+            ));
+        }
+        drop(state);
+        self.request(false);
+        Ok(())
+    }
+
+    pub(super) fn request(&self, enable: bool) {
+        let mut state = self.state.lock();
+        state.requested = true;
+        state.enable |= enable;
+        self.wake.notify_one();
+    }
+
+    pub fn in_progress(&self) -> bool {
+        self.state.lock().running.is_some()
+    }
+
+    /// Whether AOF is being switched on (its first base is queued or being written).
+    pub(super) fn enabling(&self) -> bool {
+        let state = self.state.lock();
+        state.enable && (state.requested || state.running.is_some())
+    }
+
+    pub(super) fn cancel(&self) {
+        let mut state = self.state.lock();
+        state.epoch += 1;
+        state.enable = false;
+        state.requested = false;
+    }
+
+    fn epoch(&self) -> u64 {
+        self.state.lock().epoch
+    }
+
+    pub fn info(&self) -> Info {
+        let state = self.state.lock();
+        Info {
+            in_progress: state.running.is_some(),
+            scheduled: state.requested && state.running.is_some(),
+            last_time_sec: state.last_time_sec.map_or(-1, |s| s as i64),
+            current_time_sec: state.running.map_or(-1, |t| t.elapsed().as_secs() as i64),
+            last_ok: !state.last_failed,
+            rewrites: state.rewrites,
+            consecutive_failures: state.consecutive_failures,
+        }
+    }
+}
+
+/// The rewrite thread: runs each requested rewrite in turn.
+pub fn run(server: &Server) {
+    let control = &server.aof.rewrite;
+    loop {
+        let (enable, epoch) = {
+            let mut state = control.state.lock();
+            while !state.requested {
+                control.wake.wait(&mut state);
+            }
+            state.requested = false;
+            state.running = Some(Instant::now());
+            state.rewrites += 1;
+            (state.enable, state.epoch)
+        };
+        log!(Notice, "Background append only file rewriting started");
+        let started = Instant::now();
+        let result = rewrite(server, enable, epoch);
+        let mut state = control.state.lock();
+        state.running = None;
+        if enable && state.epoch == epoch {
+            state.enable = false;
+        }
+        match result {
+            Ok(true) => {
+                state.last_time_sec = Some(started.elapsed().as_secs());
+                state.last_failed = false;
+                state.consecutive_failures = 0;
+                log!(Notice, "Background AOF rewrite finished successfully");
+            }
+            Ok(false) => log!(
+                Notice,
+                "Background AOF rewrite discarded: AOF was switched off"
+            ),
+            Err(e) => {
+                state.last_failed = true;
+                state.consecutive_failures += 1;
+                log!(Warning, "Background AOF rewrite failed: {e}");
+            }
+        }
+    }
+}
+
+/// One key as it was at the cut.
+struct Item {
+    key: Vec<u8>,
+    value: Value,
+    expire_at: Option<i64>,
+}
+
+/// TEMPORARY, until the engine's copy-on-write `Keyspace::begin_snapshot` is merged: a deep
+/// copy of every live key, taken while all shards are locked (clients wait for the copy). Runs
+/// `at_cut` under the same locks, as `begin_snapshot` will.
+fn copy_at_cut(server: &Server, at_cut: impl FnOnce()) -> Vec<Vec<Item>> {
+    let now = redis_lite_engine::now_ms();
+    let mut dbs: Vec<Vec<Item>> = (0..server.keyspace.databases())
+        .map(|_| Vec::new())
+        .collect();
+    // The cron gate keeps EXEC and the commands that lock every shard from straddling the cut.
+    let _gate = server.gates[server.gates.len() - 1].read();
+    let mut all = server.keyspace.lock_all();
+    at_cut();
+    for shard in all.shards() {
+        for (db, table) in shard.dbs().iter().enumerate() {
+            let live = table.iter().filter(|e| !e.is_expired(now));
+            dbs[db].extend(live.map(|e| Item {
+                key: e.key.to_vec(),
+                value: e.value.clone(),
+                expire_at: (e.expire_at != 0).then_some(e.expire_at as i64),
+            }));
+        }
+    }
+    dbs
+}
+
+/// Runs one rewrite. `enable` switches AOF on at the cut. Returns false when AOF was switched
+/// off meanwhile and the result discarded.
+fn rewrite(server: &Server, enable: bool, epoch: u64) -> io::Result<bool> {
+    let aof = &server.aof;
+    let config = server.config.read().clone();
+    let live = aof.is_on();
+    let start = enable && !live;
+    if !live {
+        *aof.files.lock() = Some(Files::open_dir(&config)?);
+    }
+    let (base_seq, incr_seq, dir) = {
+        let files = aof.files.lock();
+        let Some(f) = files.as_ref() else {
+            return Ok(false);
+        };
+        let open = f.incr.as_ref().map_or(0, |(_, seq)| *seq);
+        (
+            f.manifest.base_seq() + 1,
+            f.manifest.incr_seq().max(open) + 1,
+            f.dir.clone(),
+        )
+    };
+    let mut cut = false;
+    let dbs = copy_at_cut(server, || {
+        if (live || start) && aof.rewrite.epoch() == epoch {
+            aof.cut(incr_seq, live, start);
+            cut = true;
+        }
+    });
+    let rdb = config.aof_use_rdb_preamble;
+    let temp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+    let written = write_base(&temp, &dbs, rdb, config.encoding.list_max_listpack_size);
+    drop(dbs);
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(e);
+    }
+    // The writer opens the new incremental file at the cut's place in the log.
+    while cut && aof.is_on() {
+        let files = aof.files.lock();
+        if files
+            .as_ref()
+            .is_some_and(|f| f.incr.as_ref().is_some_and(|(_, s)| *s == incr_seq))
+        {
+            break;
+        }
+        drop(files);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut files = aof.files.lock();
+    let cancelled = aof.rewrite.epoch() != epoch;
+    let Some(f) = files.as_mut().filter(|_| !cancelled) else {
+        if start {
+            aof.on.store(false, Relaxed);
+        }
+        let _ = std::fs::remove_file(&temp);
+        return Ok(false);
+    };
+    let name = base_name(&f.prefix, base_seq, rdb);
+    std::fs::rename(&temp, f.path(&name))?;
+    let old: Vec<String> = f.manifest.load_order().map(|f| f.name.clone()).collect();
+    f.manifest.base = Some(ManifestFile {
+        name,
+        seq: base_seq,
+        kind: FileKind::Base,
+    });
+    f.manifest.incr.retain(|i| i.seq >= incr_seq);
+    if start {
+        f.manifest.incr = vec![ManifestFile {
+            name: redis_lite_persist::aof::incr_name(&f.prefix, incr_seq),
+            seq: incr_seq,
+            kind: FileKind::Incr,
+        }];
+    }
+    f.persist_manifest()?;
+    let kept: Vec<&str> = f.manifest.load_order().map(|f| f.name.as_str()).collect();
+    for name in old.iter().filter(|n| !kept.contains(&n.as_str())) {
+        let _ = std::fs::remove_file(f.path(name));
+    }
+    let size = f.size();
+    aof.current_size.store(size, Relaxed);
+    aof.base_size.store(size, Relaxed);
+    if !live && !start {
+        // BGREWRITEAOF with AOF off leaves a base for a later start, and nothing open.
+        *files = None;
+    }
+    Ok(true)
+}
+
+/// Writes the base to `path` and fsyncs it: an RDB (`aof-use-rdb-preamble yes`) or commands.
+fn write_base(
+    path: &std::path::Path,
+    dbs: &[Vec<Item>],
+    rdb: bool,
+    list_fill: i64,
+) -> io::Result<()> {
+    let file = BufWriter::with_capacity(1 << 16, File::create(path)?);
+    let file = if rdb {
+        let opts = WriteOptions {
+            list_max_listpack_size: list_fill,
+            ..WriteOptions::default()
+        };
+        let mut w = RdbWriter::new(file, opts);
+        w.write_header()?;
+        w.write_default_aux(
+            redis_lite_engine::now_ms() / 1000,
+            crate::memory::allocated(),
+        )?;
+        for (db, items) in dbs.iter().enumerate().filter(|(_, i)| !i.is_empty()) {
+            let volatile = items.iter().filter(|i| i.expire_at.is_some()).count();
+            w.select_db(db as u64, items.len() as u64, volatile as u64)?;
+            for item in items {
+                w.entry(&item.key, &item.value, item.expire_at)?;
+            }
+        }
+        w.finish()?
+    } else {
+        let mut file = file;
+        let mut buf = Vec::new();
+        for (db, items) in dbs.iter().enumerate().filter(|(_, i)| !i.is_empty()) {
+            encode_command(&mut buf, &[b"SELECT".as_slice(), db.to_string().as_bytes()]);
+            for item in items {
+                commands_for(&mut buf, item);
+                if buf.len() > 1 << 16 {
+                    file.write_all(&buf)?;
+                    buf.clear();
+                }
+            }
+        }
+        file.write_all(&buf)?;
+        file
+    };
+    let file = file.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()
+}
+
+/// The commands that rebuild one key: SET, or RPUSH/SADD/HMSET/ZADD in batches, then PEXPIREAT.
+fn commands_for(out: &mut Vec<u8>, item: &Item) {
+    let key = item.key.as_slice();
+    let mut batched = |verb: &[u8], fields: Vec<Vec<u8>>, per_item: usize| {
+        for chunk in fields.chunks(ITEMS_PER_COMMAND * per_item) {
+            let mut args: Vec<&[u8]> = vec![verb, key];
+            args.extend(chunk.iter().map(Vec::as_slice));
+            encode_command(out, &args);
+        }
+    };
+    match &item.value {
+        Value::List(list) => batched(b"RPUSH", list.iter().map(|e| e.to_vec()).collect(), 1),
+        Value::Set(set) => batched(b"SADD", set.iter().map(|m| m.to_vec()).collect(), 1),
+        Value::Hash(hash) => batched(
+            b"HMSET",
+            hash.iter()
+                .flat_map(|(f, v)| [f.to_vec(), v.to_vec()])
+                .collect(),
+            2,
+        ),
+        Value::ZSet(zset) => {
+            let mut fields = Vec::with_capacity(zset.len() * 2);
+            zset.range(0, zset.len().saturating_sub(1), false, |member, score| {
+                fields.push(redis_lite_persist::rdb::score_text(score));
+                fields.push(member.to_vec());
+            });
+            batched(b"ZADD", fields, 2)
+        }
+        string => {
+            let bytes = string_bytes(string).expect("the other types are matched above");
+            encode_command(out, &[b"SET".as_slice(), key, &bytes]);
+        }
+    }
+    if let Some(at) = item.expire_at {
+        encode_command(
+            out,
+            &[b"PEXPIREAT".as_slice(), key, at.to_string().as_bytes()],
+        );
+    }
+}
