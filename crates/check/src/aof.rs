@@ -40,28 +40,32 @@ pub fn check(path: &Path, opts: &FixOptions) -> Result<(), String> {
     Ok(())
 }
 
-/// The files to check with their labels: the one file, or the files a manifest lists, in
-/// load order. The manifest is given as a directory holding one, or as itself (the way
-/// redis-check-aof takes it).
-fn files_of(path: &Path) -> Result<Vec<(PathBuf, String)>, String> {
+/// The manifest `path` names: a directory holding exactly one, or the manifest itself (the
+/// way redis-check-aof takes it). None when `path` is neither (a single AOF file, an RDB).
+pub fn find_manifest(path: &Path) -> Result<Option<PathBuf>, String> {
     let is_manifest = |p: &Path| p.extension().is_some_and(|x| x == "manifest");
-    let manifest_path = if path.is_dir() {
-        let manifests: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| is_manifest(p))
-            .collect();
-        let [manifest_path] = &manifests[..] else {
-            return Err(format!(
-                "{}: expected one AOF manifest (*.manifest), found {}",
-                path.display(),
-                manifests.len()
-            ));
-        };
-        manifest_path.clone()
-    } else if is_manifest(path) {
-        path.to_path_buf()
-    } else {
+    if !path.is_dir() {
+        return Ok(is_manifest(path).then(|| path.to_path_buf()));
+    }
+    let manifests: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| is_manifest(p))
+        .collect();
+    match <[PathBuf; 1]>::try_from(manifests) {
+        Ok([manifest]) => Ok(Some(manifest)),
+        Err(found) => Err(format!(
+            "{}: expected one AOF manifest (*.manifest), found {}",
+            path.display(),
+            found.len()
+        )),
+    }
+}
+
+/// The files to check with their labels: the one file, or the files its manifest lists, in
+/// load order.
+fn files_of(path: &Path) -> Result<Vec<(PathBuf, String)>, String> {
+    let Some(manifest_path) = find_manifest(path)? else {
         return Ok(vec![(path.to_path_buf(), String::new())]);
     };
     let dir = manifest_path.parent().unwrap_or(Path::new("."));

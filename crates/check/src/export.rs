@@ -1,5 +1,7 @@
-//! `export --json`: streams a dataset to JSON Lines, one key at a time, so memory use is
-//! bounded by the largest single key rather than the file.
+//! `export --json`: writes a dataset as JSON Lines. An RDB is streamed one key at a time, so
+//! memory use is bounded by the largest key rather than the file. An AOF has to be replayed to
+//! know its dataset: that is the server's own loader, into an in-process keyspace, which is
+//! then written out database by database.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -21,8 +23,12 @@ pub fn run(input: &Path, output: Option<&Path>) -> Result<(), String> {
             "stdout".into(),
         ),
     };
-    let result = export_rdb(input, &mut out, &out_name)
-        .and_then(|()| out.flush().map_err(|e| format!("{out_name}: {e}")));
+    let result = match crate::aof::find_manifest(input) {
+        Ok(Some(manifest)) => export_aof(&manifest, &mut out, &out_name),
+        Ok(None) => export_rdb(input, &mut out, &out_name),
+        Err(e) => Err(e),
+    }
+    .and_then(|()| out.flush().map_err(|e| format!("{out_name}: {e}")));
     if result.is_err() {
         if let Some(p) = output {
             // A partial export would look like a complete, smaller dataset.
@@ -57,6 +63,48 @@ fn export_rdb(input: &Path, out: &mut dyn Write, out_name: &str) -> Result<(), S
             input.display()
         );
     }
+    Ok(())
+}
+
+fn export_aof(manifest: &Path, out: &mut dyn Write, out_name: &str) -> Result<(), String> {
+    use redis_lite_server::config::{Config, LogLevel};
+    use redis_lite_server::persistence::aof;
+
+    let utf8 = |p: &Path| {
+        p.to_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("{}: the path is not valid UTF-8", p.display()))
+    };
+    let aof_dir = manifest.parent().unwrap_or(Path::new("."));
+    let config = Config {
+        appendonly: true,
+        // A truncated tail is an error here (run `aof --fix`): the loader would cut the file.
+        aof_load_truncated: false,
+        dir: utf8(aof_dir.parent().unwrap_or(Path::new(".")))?,
+        appenddirname: utf8(Path::new(aof_dir.file_name().unwrap_or_default()))?,
+        appendfilename: utf8(Path::new(manifest.file_stem().unwrap_or_default()))?,
+        ..Config::default()
+    };
+    // The loader's progress notices would land in the JSON on standard output.
+    redis_lite_server::log::set_level(LogLevel::Warning);
+    let server = redis_lite_server::server::Server::new(config, None);
+    let stats = aof::load::load(&server, &mut |_, _| {})
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{}: not found", manifest.display()))?;
+    let mut all = server.keyspace.lock_all();
+    for db in 0..server.keyspace.databases() {
+        for shard in all.shards() {
+            for e in shard.dbs()[db].iter() {
+                let expire = (e.expire_at != 0).then_some(e.expire_at as i64);
+                write_record(out, &Record::new(db as u64, &e.key, &e.value, expire))
+                    .map_err(|e| format!("{out_name}: {e}"))?;
+            }
+        }
+    }
+    eprintln!(
+        "redis-lite-check: replayed {} files ({} keys from RDB preambles, {} commands)",
+        stats.files, stats.keys, stats.commands
+    );
     Ok(())
 }
 

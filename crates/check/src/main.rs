@@ -69,13 +69,14 @@ enum Command {
     /// "expire_at_ms":MS|null}. Binary-safe: a string is a JSON string when it is valid UTF-8
     /// and {"base64":"..."} otherwise. A string value is one such string; a list or set an
     /// array of them; a hash an array of [field, value] pairs; a zset an array of
-    /// [member, score] pairs, the score a JSON number or "inf" / "-inf" / "nan". The RDB is
-    /// read key by key, so the file never has to fit in memory.
+    /// [member, score] pairs, the score a JSON number or "inf" / "-inf" / "nan". An RDB is
+    /// read key by key, so the file never has to fit in memory. An AOF directory (or its
+    /// manifest) is replayed by the server's own loader, in memory, then written out.
     Export {
         /// Write JSON Lines (the only format, required so scripts stay explicit).
         #[arg(long, required = true)]
         json: bool,
-        /// The RDB file to export.
+        /// The RDB file, or AOF directory (or its manifest), to export.
         input: PathBuf,
         /// Where to write the JSON (default: standard output).
         #[arg(short, long)]

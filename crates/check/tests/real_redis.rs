@@ -8,7 +8,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{run, stderr, Scratch};
+use common::{keys_of, run, stderr, Scratch};
 
 /// A redis-server process serving `dir`, killed when dropped.
 struct Redis {
@@ -208,6 +208,88 @@ fn real_redis_aof_truncated_then_fixed_loads_in_redis() {
     let mut con = redis.conn().unwrap();
     let digest: String = redis::cmd("DEBUG").arg("DIGEST").query(&mut con).unwrap();
     assert_eq!(digest, expected);
+}
+
+#[test]
+fn real_redis_aof_directory_exports_the_same_dataset_as_its_rdb() {
+    if !have("redis-server") {
+        return;
+    }
+    let dir = Scratch::new("redis-aof-export");
+    {
+        let redis = Redis::start(&dir.0, "yes");
+        let mut con = redis.conn().unwrap();
+        populate(&mut con);
+        // An RDB-preamble base, then more writes in the incremental file.
+        redis::cmd("BGREWRITEAOF").query::<()>(&mut con).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let info: String = redis::cmd("INFO")
+                .arg("persistence")
+                .query(&mut con)
+                .unwrap();
+            if info.contains("aof_rewrite_in_progress:0")
+                && info.contains("aof_rewrite_scheduled:0")
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "BGREWRITEAOF did not finish");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let q = |c: &mut redis::Cmd, con: &mut redis::Connection| c.query::<()>(con).unwrap();
+        q(redis::cmd("SELECT").arg(0), &mut con);
+        q(
+            redis::cmd("RPUSH").arg("list").arg("after-rewrite"),
+            &mut con,
+        );
+        q(
+            redis::cmd("SET")
+                .arg("new")
+                .arg("v")
+                .arg("PX")
+                .arg(100_000_000),
+            &mut con,
+        );
+        q(&mut redis::cmd("MULTI"), &mut con);
+        q(redis::cmd("INCRBY").arg("int").arg(5), &mut con);
+        q(&mut redis::cmd("EXEC"), &mut con);
+        q(&mut redis::cmd("SAVE"), &mut con);
+    }
+    let (from_rdb, from_aof) = (dir.path("rdb.json"), dir.path("aof.json"));
+    let out = run(&[
+        &"export",
+        &"--json",
+        &dir.path("dump.rdb"),
+        &"-o",
+        &from_rdb,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&[
+        &"export",
+        &"--json",
+        &dir.path("appendonlydir"),
+        &"-o",
+        &from_aof,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("replayed 2 files"),
+        "{}",
+        stderr(&out)
+    );
+    let (a, b) = (dir.path("a.rdb"), dir.path("b.rdb"));
+    assert!(run(&[&"import", &"--json", &from_rdb, &"-o", &a])
+        .status
+        .success());
+    assert!(run(&[&"import", &"--json", &from_aof, &"-o", &b])
+        .status
+        .success());
+    let (a, b) = (keys_of(&a), keys_of(&b));
+    assert_eq!(a.len(), 15);
+    assert!(
+        a == b,
+        "the AOF replays to a different dataset than the RDB holds"
+    );
 }
 
 #[test]
