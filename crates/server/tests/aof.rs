@@ -22,9 +22,7 @@ fn aof_file(dir: &DataDir, name: &str) -> PathBuf {
 fn lite(dir: &DataDir, extra: &[&str]) -> Server {
     let mut args = vec!["--dir", dir.path(), "--appendonly", "yes"];
     args.extend_from_slice(extra);
-    let server = Server::lite(&args);
-    server.wait_loaded();
-    server
+    Server::lite(&args)
 }
 
 /// Every key of every database with its type, value and absolute expiry, in a comparable form.
@@ -453,9 +451,7 @@ fn redis_on(dir: &DataDir) -> Option<Server> {
         "--appendfsync",
         "always",
     ];
-    let server = Server::redis(&args)?;
-    server.wait_loaded();
-    Some(server)
+    Server::redis(&args)
 }
 
 #[test]

@@ -124,13 +124,6 @@ fn wait_bgsave(raw: &mut Raw) {
     });
 }
 
-/// redis-lite started in `dir`, once it has loaded its data files.
-fn loaded(dir: &std::path::Path, args: &[&str]) -> Server {
-    let server = Server::lite_in(dir, args);
-    server.wait_loaded();
-    server
-}
-
 const DEBUG: [&str; 2] = ["--enable-debug-command", "yes"];
 
 #[test]
@@ -138,7 +131,7 @@ fn save_then_restart_restores_every_type_and_ttl() {
     let dir = DataDir::new("save");
     let before;
     {
-        let mut server = loaded(&dir.0, &DEBUG);
+        let mut server = Server::lite_in(&dir.0, &DEBUG);
         let mut raw = server.raw();
         populate(&mut raw);
         before = digest(&mut raw);
@@ -148,7 +141,7 @@ fn save_then_restart_restores_every_type_and_ttl() {
         assert_eq!(info_field(&mut raw, "rdb_saves"), "1");
         server.kill9();
     }
-    let server = loaded(&dir.0, &DEBUG);
+    let server = Server::lite_in(&dir.0, &DEBUG);
     let mut raw = server.raw();
     assert_eq!(digest(&mut raw), before);
     let ttl: i64 = raw.cmd_text(&["TTL", "ttl"])[1..].trim().parse().unwrap();
@@ -169,7 +162,7 @@ fn bgsave_is_a_point_in_time_snapshot_while_writes_go_on() {
     let dir = DataDir::new("bgsave");
     let before;
     {
-        let mut server = loaded(
+        let mut server = Server::lite_in(
             &dir.0,
             &[&DEBUG[..], &["--rdb-key-save-delay", "100"]].concat(),
         );
@@ -218,7 +211,7 @@ fn bgsave_is_a_point_in_time_snapshot_while_writes_go_on() {
         assert_eq!(info_field(&mut raw, "rdb_last_bgsave_status"), "ok");
         server.kill9();
     }
-    let server = loaded(&dir.0, &DEBUG);
+    let server = Server::lite_in(&dir.0, &DEBUG);
     let mut raw = server.raw();
     assert_eq!(
         digest(&mut raw),
@@ -331,7 +324,7 @@ fn dir_and_dbfilename() {
 fn loading_reports_progress_and_refuses_commands() {
     let dir = DataDir::new("loading");
     {
-        let mut server = loaded(&dir.0, &[]);
+        let mut server = Server::lite_in(&dir.0, &[]);
         let mut raw = server.raw();
         let mut pipeline = Vec::new();
         for i in 0..3000 {
@@ -358,7 +351,7 @@ fn loading_reports_progress_and_refuses_commands() {
         server.kill9();
     }
     // 1 ms per key: about three seconds of loading.
-    let server = Server::lite_in(&dir.0, &["--key-load-delay", "1000"]);
+    let server = Server::lite_in_loading(&dir.0, &["--key-load-delay", "1000"]);
     let mut raw = server.raw();
     assert_eq!(
         raw.cmd_text(&["GET", "k1"]),
@@ -381,7 +374,7 @@ fn loading_reports_progress_and_refuses_commands() {
 fn a_damaged_snapshot_stops_start_up_with_the_offset() {
     let dir = DataDir::new("corrupt");
     {
-        let mut server = loaded(&dir.0, &[]);
+        let mut server = Server::lite_in(&dir.0, &[]);
         let mut raw = server.raw();
         populate(&mut raw);
         raw.cmd(&["SAVE"]);
@@ -408,7 +401,7 @@ fn a_crash_during_bgsave_leaves_the_last_good_snapshot() {
     let dir = DataDir::new("crash-bgsave");
     let good;
     {
-        let mut server = loaded(
+        let mut server = Server::lite_in(
             &dir.0,
             &[&DEBUG[..], &["--rdb-key-save-delay", "500"]].concat(),
         );
@@ -426,7 +419,7 @@ fn a_crash_during_bgsave_leaves_the_last_good_snapshot() {
         assert_eq!(info_field(&mut raw, "rdb_bgsave_in_progress"), "1");
         server.kill9();
     }
-    let server = loaded(&dir.0, &DEBUG);
+    let server = Server::lite_in(&dir.0, &DEBUG);
     let mut raw = server.raw();
     assert_eq!(digest(&mut raw), good);
 }
@@ -492,7 +485,7 @@ fn snapshots_move_both_ways_between_redis_and_redis_lite() {
     let dir = DataDir::new("interop");
     let ours;
     {
-        let mut lite = loaded(&dir.0, &DEBUG);
+        let mut lite = Server::lite_in(&dir.0, &DEBUG);
         let mut raw = lite.raw();
         populate(&mut raw);
         ours = digest(&mut raw);
@@ -509,7 +502,7 @@ fn snapshots_move_both_ways_between_redis_and_redis_lite() {
     let theirs = digest(&mut raw);
     assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
     drop(redis);
-    let lite = loaded(&dir.0, &DEBUG);
+    let lite = Server::lite_in(&dir.0, &DEBUG);
     let mut raw = lite.raw();
     assert_eq!(digest(&mut raw), theirs, "we load real Redis's file");
 }
@@ -517,14 +510,14 @@ fn snapshots_move_both_ways_between_redis_and_redis_lite() {
 #[test]
 fn shutdown_saves_when_rules_are_set_or_asked() {
     let dir = DataDir::new("shutdown");
-    let mut server = loaded(&dir.0, &["--save", ""]);
+    let mut server = Server::lite_in(&dir.0, &["--save", ""]);
     let mut raw = server.raw();
     raw.cmd(&["SET", "k", "v"]);
     raw.send(&common::encode(&[b"SHUTDOWN", b"SAVE"]));
     assert!(server.wait_exit(Duration::from_secs(10)).unwrap().success());
     assert!(dir.0.join("dump.rdb").is_file());
 
-    let mut server = loaded(&dir.0, &[]);
+    let mut server = Server::lite_in(&dir.0, &[]);
     let mut raw = server.raw();
     assert_eq!(
         raw.cmd_text(&["DBSIZE"]),
@@ -535,13 +528,13 @@ fn shutdown_saves_when_rules_are_set_or_asked() {
     assert!(server.wait_exit(Duration::from_secs(10)).is_some());
 
     // SIGTERM with the default rules saves.
-    let mut server = loaded(&dir.0, &[]);
+    let mut server = Server::lite_in(&dir.0, &[]);
     let mut raw = server.raw();
     raw.cmd(&["SET", "k2", "v"]);
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(server.pid() as i32, libc::SIGTERM) };
     assert!(server.wait_exit(Duration::from_secs(10)).unwrap().success());
-    let server = loaded(&dir.0, &[]);
+    let server = Server::lite_in(&dir.0, &[]);
     assert_eq!(server.raw().cmd_text(&["DBSIZE"]), ":2\r\n");
 }
 

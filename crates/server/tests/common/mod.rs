@@ -42,7 +42,13 @@ impl Server {
 
     /// Starts redis-lite working in `dir` (its data files go there), which outlives it.
     pub fn lite_in(dir: &std::path::Path, args: &[&str]) -> Server {
-        Self::spawn_in(LITE, dir.to_path_buf(), false, None, args, &[])
+        Self::spawn_in(LITE, dir.to_path_buf(), false, None, args, &[], true)
+    }
+
+    /// Like `lite_in`, but returns as soon as the server answers, while it may still be
+    /// loading its data files.
+    pub fn lite_in_loading(dir: &std::path::Path, args: &[&str]) -> Server {
+        Self::spawn_in(LITE, dir.to_path_buf(), false, None, args, &[], false)
     }
 
     /// Starts real redis-server on the data files in `dir`, or None when it is not installed.
@@ -61,6 +67,7 @@ impl Server {
             None,
             args,
             &fixed,
+            true,
         ))
     }
 
@@ -99,7 +106,7 @@ impl Server {
         args: &[&str],
         fixed: &[&str],
     ) -> Server {
-        Self::spawn_in(program, scratch_dir(tag), true, config, args, fixed)
+        Self::spawn_in(program, scratch_dir(tag), true, config, args, fixed, true)
     }
 
     fn spawn_in(
@@ -109,6 +116,7 @@ impl Server {
         config: Option<&std::path::Path>,
         args: &[&str],
         fixed: &[&str],
+        wait_loaded: bool,
     ) -> Server {
         for attempt in 0..5 {
             let port = free_port();
@@ -135,7 +143,10 @@ impl Server {
                 if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
                     let _ = s.write_all(b"PING\r\n");
                     let mut buf = [0u8; 64];
-                    if s.read(&mut buf).map(|n| n > 0).unwrap_or(false) {
+                    let n = s.read(&mut buf).unwrap_or(0);
+                    // Until the data files are loaded, everything but a few commands is refused.
+                    let loading = buf[..n].starts_with(b"-LOADING");
+                    if n > 0 && (!loading || !wait_loaded) {
                         return Server {
                             child,
                             port,
@@ -189,19 +200,6 @@ impl Server {
         Raw {
             stream,
             buf: Vec::new(),
-        }
-    }
-
-    /// Waits until the server has loaded its data files (it answers -LOADING until then).
-    pub fn wait_loaded(&self) {
-        let mut raw = self.raw();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while raw.cmd_text(&["PING"]).starts_with("-LOADING") {
-            assert!(
-                Instant::now() < deadline,
-                "the server did not finish loading"
-            );
-            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
