@@ -22,7 +22,9 @@ const INFO: &[u8] = b"redis-lite seal v1\0";
 /// Header bytes before the key id.
 const FIXED_LEN: usize = 79;
 pub(crate) const TAG_LEN: usize = 16;
-pub(crate) const FRAME_HEAD_LEN: usize = 5;
+/// Flags, length and the head tag.
+pub(crate) const FRAME_HEAD_LEN: usize = 13;
+const HEAD_TAG_LEN: usize = 8;
 /// The longest possible header, so a caller knows how much to read for [`peek_header`].
 pub const HEADER_MAX_LEN: usize = FIXED_LEN + MAX_ID_LEN + TAG_LEN;
 pub(crate) const DEFAULT_SEGMENT_SIZE: u32 = 64 * 1024;
@@ -30,8 +32,10 @@ pub(crate) const MAX_SEGMENT_SIZE: u32 = 16 << 20;
 
 pub(crate) const FINAL: u8 = 1;
 pub(crate) const CONTINUED: u8 = 2;
-/// The header tag's nonce flag byte; no segment uses it, so its nonce is never a segment's.
+/// The nonce flag bytes of the header tag and of head tags; no segment uses either, so
+/// their nonces are never a segment's.
 const HEADER_NONCE_FLAG: u8 = 0x80;
+const HEAD_NONCE_FLAG: u8 = 0x40;
 
 /// Which rules a sealed file follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +83,7 @@ pub fn is_sealed(first_bytes: &[u8]) -> bool {
 /// [`HEADER_MAX_LEN`] bytes, or the whole file if shorter). Not authenticated: use it to
 /// name the key a file needs, not to trust the file.
 pub fn peek_header(first_bytes: &[u8]) -> Result<HeaderInfo, SealError> {
-    match Input::new(first_bytes).record(MAX_SEGMENT_SIZE, &mut Vec::new())? {
+    match Input::new(first_bytes).record(None, &mut Vec::new())? {
         Record::Header(h) => Ok(h.info),
         Record::Eof | Record::Torn => Err(SealError::Truncated { offset: 0 }),
         Record::Segment { .. } => Err(SealError::BadMagic),
@@ -192,9 +196,24 @@ impl SegmentCipher {
             .expect("GCM encrypts up to 64 GiB per call")
     }
 
-    /// Seals the frame starting at `out[start..]`: five placeholder bytes, then the
-    /// plaintext. Fills in the flags and length, encrypts in place and appends the tag,
-    /// which it also returns (for the chain).
+    /// The head tag: GCM over no plaintext with the flags and length as associated data,
+    /// cut to 8 bytes. It lets a reader trust a segment's length before reading its body, so
+    /// an altered length is reported as tampering, not mistaken for a torn tail.
+    fn head_tag(&self, counter: u32, head: &[u8]) -> [u8; HEAD_TAG_LEN] {
+        let tag = self
+            .aead
+            .encrypt_in_place_detached(
+                &self.nonce(counter, HEAD_NONCE_FLAG | head[0]),
+                head,
+                &mut [],
+            )
+            .expect("GCM encrypts up to 64 GiB per call");
+        tag[..HEAD_TAG_LEN].try_into().expect("8 of 16 bytes")
+    }
+
+    /// Seals the frame starting at `out[start..]`: `FRAME_HEAD_LEN` placeholder bytes, then
+    /// the plaintext. Fills in the head, encrypts in place and appends the tag, which it
+    /// also returns (for the chain).
     pub fn seal_frame(
         &self,
         counter: u32,
@@ -205,7 +224,9 @@ impl SegmentCipher {
         let len = out.len() - start - FRAME_HEAD_LEN;
         out[start] = flags;
         // Segments are at most MAX_SEGMENT_SIZE (16 MiB), so the length fits.
-        out[start + 1..start + FRAME_HEAD_LEN].copy_from_slice(&(len as u32).to_be_bytes());
+        out[start + 1..start + 5].copy_from_slice(&(len as u32).to_be_bytes());
+        let head_tag = self.head_tag(counter, &out[start..start + 5]);
+        out[start + 5..start + FRAME_HEAD_LEN].copy_from_slice(&head_tag);
         let tag = self
             .aead
             .encrypt_in_place_detached(
@@ -293,33 +314,39 @@ impl<R: Read> Input<R> {
         Ok(got)
     }
 
-    /// Reads the next record. A segment longer than `max_len` is corruption (it bounds the
-    /// memory an altered length could make a reader allocate); its ciphertext and tag go
-    /// into `buf`.
-    pub fn record(&mut self, max_len: u32, buf: &mut Vec<u8>) -> Result<Record, SealError> {
+    /// Reads the next record. `epoch` is the current epoch's cipher, next segment index and
+    /// segment size, to check a segment's head before trusting its length (`None` before
+    /// any header). The ciphertext and tag of a segment go into `buf`.
+    pub fn record(
+        &mut self,
+        epoch: Option<(&SegmentCipher, u64, u32)>,
+        buf: &mut Vec<u8>,
+    ) -> Result<Record, SealError> {
         let at = self.offset;
-        let mut first = [0u8; 1];
-        if self.fill(&mut first)? == 0 {
+        let mut head = [0u8; FRAME_HEAD_LEN];
+        if self.fill(&mut head[..1])? == 0 {
             return Ok(Record::Eof);
         }
-        if first[0] == MAGIC[0] {
+        if head[0] == MAGIC[0] {
             return self.header(at);
         }
-        if at == 0 {
+        let Some((cipher, index, max_len)) = epoch.filter(|_| at > 0) else {
             return Err(SealError::BadMagic);
-        }
-        let flags = first[0];
-        let mut len = [0u8; 4];
-        if self.fill(&mut len)? < 4 {
+        };
+        if self.fill(&mut head[1..])? < FRAME_HEAD_LEN - 1 {
             return Ok(Record::Torn);
         }
-        let len = u32::from_be_bytes(len);
+        let flags = head[0];
         if flags & !(FINAL | CONTINUED) != 0 {
             return Err(SealError::corrupt(
                 at,
                 format!("bad segment flags {flags:#04x}"),
             ));
         }
+        if cipher.head_tag(counter(index)?, &head[..5])[..] != head[5..] {
+            return Err(SealError::Auth { offset: at });
+        }
+        let len = u32::from_be_bytes(head[1..5].try_into().expect("4 bytes"));
         if len > max_len {
             return Err(SealError::corrupt(
                 at,
@@ -336,18 +363,21 @@ impl<R: Read> Input<R> {
         })
     }
 
+    /// Reads a header whose first byte was read; bad magic is reported before a short file.
     fn header(&mut self, at: u64) -> Result<Record, SealError> {
         let mut bytes = vec![0u8; FIXED_LEN];
         bytes[0] = MAGIC[0];
-        if self.fill(&mut bytes[1..])? < FIXED_LEN - 1 {
-            return Ok(Record::Torn);
-        }
-        if &bytes[..7] != MAGIC {
+        let got = 1 + self.fill(&mut bytes[1..])?;
+        let seen = got.min(MAGIC.len());
+        if bytes[..seen] != MAGIC[..seen] {
             return Err(if at == 0 {
                 SealError::BadMagic
             } else {
                 SealError::corrupt(at, "bad header magic")
             });
+        }
+        if got < FIXED_LEN {
+            return Ok(Record::Torn);
         }
         if bytes[7] != VERSION {
             return Err(SealError::UnsupportedVersion(bytes[7]));

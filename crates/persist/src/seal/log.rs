@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::format::{
     chain_digest, check_segment_size, counter, Header, Input, Kind, Record, SegmentCipher,
-    CONTINUED, DEFAULT_SEGMENT_SIZE, FINAL, FRAME_HEAD_LEN, MAX_SEGMENT_SIZE,
+    CONTINUED, DEFAULT_SEGMENT_SIZE, FINAL, FRAME_HEAD_LEN,
 };
 use super::{Keyring, SealError};
 
@@ -74,8 +74,8 @@ pub fn read_log<R: Read>(
     let mut pending = Vec::new();
     loop {
         let at = input.offset;
-        let max = epoch.as_ref().map_or(MAX_SEGMENT_SIZE, |e| e.segment_size);
-        match input.record(max, &mut buf)? {
+        let current = epoch.as_ref().map(|e| (&e.cipher, e.next, e.segment_size));
+        match input.record(current, &mut buf)? {
             Record::Eof if at > 0 && pending.is_empty() => {
                 summary.end = match epoch {
                     Some(Epoch { closed: true, .. }) => LogEnd::Closed,

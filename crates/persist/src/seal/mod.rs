@@ -45,6 +45,7 @@
 //! |---|---|
 //! | 1 | flags: bit 0 `FINAL` (last segment), bit 1 `CONTINUED` (log only: the batch goes on in the next segment); others 0 |
 //! | 4 | plaintext length, at most the segment size |
+//! | 8 | head tag: GCM over no plaintext, the 5 bytes above as associated data, nonce `prefix ‖ i ‖ 0x40 \| flags`, first 8 bytes |
 //! | len | ciphertext |
 //! | 16 | GCM tag |
 //!
@@ -52,7 +53,10 @@
 //! flags`. So a segment decrypts only at its own position with its own flags: reordering,
 //! dropping or duplicating segments, or moving the `FINAL` mark, fails authentication. A
 //! writer stops with [`SealError::CounterExhausted`] rather than wrap the counter, so no
-//! nonce repeats under one key. The flag byte of a segment never equals `b'R'`, the first
+//! nonce repeats under one key. The head tag makes the length trustworthy before the body
+//! is read: a log reader must tell a torn last write (the file ends inside a segment) from
+//! an altered length (which would otherwise make the rest of the file look torn and get
+//! cut off by `aof-load-truncated`). The flag byte of a segment never equals `b'R'`, the first
 //! byte of a header, which is how a reader tells the two apart.
 //!
 //! **Chain.** Readers and writers feed every header (with its tag) and every segment tag into

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::format::{
     chain_digest, check_segment_size, counter, Header, HeaderInfo, Input, Kind, Record,
-    SegmentCipher, CONTINUED, DEFAULT_SEGMENT_SIZE, FINAL, FRAME_HEAD_LEN, MAX_SEGMENT_SIZE,
+    SegmentCipher, CONTINUED, DEFAULT_SEGMENT_SIZE, FINAL, FRAME_HEAD_LEN,
 };
 use super::{Keyring, SealError};
 
@@ -18,7 +18,8 @@ use super::{Keyring, SealError};
 pub struct SealedWriter<W: Write> {
     inner: W,
     cipher: SegmentCipher,
-    next: u64,
+    /// The next segment's index (visible to the tests, which start it near the limit).
+    pub(super) next: u64,
     segment_size: usize,
     /// The frame being filled: a placeholder for the flags and length, then plaintext.
     frame: Vec<u8>,
@@ -112,7 +113,7 @@ impl<R: Read> SealedReader<R> {
     /// Reads and authenticates the header, finding its key on `keyring`.
     pub fn new(r: R, keyring: &Keyring) -> Result<Self, SealError> {
         let mut input = Input::new(r);
-        let header = match input.record(MAX_SEGMENT_SIZE, &mut Vec::new())? {
+        let header = match input.record(None, &mut Vec::new())? {
             Record::Header(h) => h,
             _ => return Err(SealError::Truncated { offset: 0 }),
         };
@@ -143,7 +144,8 @@ impl<R: Read> SealedReader<R> {
 
     fn next_segment(&mut self) -> Result<(), SealError> {
         let at = self.input.offset;
-        let (flags, len) = match self.input.record(self.info.segment_size, &mut self.buf)? {
+        let epoch = (&self.cipher, self.next, self.info.segment_size);
+        let (flags, len) = match self.input.record(Some(epoch), &mut self.buf)? {
             Record::Segment { flags, len } => (flags, len),
             Record::Eof | Record::Torn => return Err(SealError::Truncated { offset: at }),
             Record::Header(_) => {
