@@ -1,6 +1,7 @@
 //! Persistence for redis-lite: Redis's RDB file format, version 10, as Redis 7.0 writes it,
 //! readable by Redis 7.0 and able to read what Redis 7.0 (and older versions) write; and the
-//! append-only file's formats (Redis 7's multi-part manifest and RESP command files).
+//! append-only file's formats (Redis 7's multi-part manifest and RESP command files); and the
+//! sealed-file envelope that encrypts such files at rest.
 //!
 //! Layout:
 //! - [`aof`]: the AOF formats. [`aof::Manifest`] parses and writes `appendonly.aof.manifest`;
@@ -16,6 +17,9 @@
 //! - [`lzf`]: LZF compression, used for long strings.
 //! - [`listpack`], [`intset`]: the compact blobs Redis 7.0 writes small collections as.
 //! - [`ziplist`]: the older compact blob, decoded from pre-7.0 files.
+//! - [`seal`]: encryption at rest. [`SealedWriter`]/[`SealedReader`] wrap any stream
+//!   (an RDB file runs through them unchanged), [`SealedAppender`]/[`read_log`] an
+//!   appendable AOF file; [`Keyring`] holds the master keys.
 //!
 //! Nothing here touches the keyspace or does I/O beyond the reader/writer it is given: the
 //! server decides what to snapshot and where loaded keys go.
@@ -26,9 +30,14 @@ pub mod intset;
 pub mod listpack;
 pub mod lzf;
 pub mod rdb;
+pub mod seal;
 pub mod ziplist;
 
 pub use rdb::{
     dump_value, encode_entry, read_all, read_rdb, restore_value, save_atomically,
     verify_dump_payload, Event, LoadedKey, RdbError, RdbWriter, Summary, WriteOptions,
+};
+pub use seal::{
+    is_sealed, peek_header, read_log, Keyring, LogEnd, LogSummary, MasterKey, SealError,
+    SealedAppender, SealedReader, SealedWriter,
 };
