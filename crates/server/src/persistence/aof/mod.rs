@@ -193,6 +193,11 @@ pub struct Aof {
     base_size: AtomicU64,
 }
 
+/// How long the writer gathers records under `everysec` and `no` before writing them.
+const WRITE_TICK: Duration = Duration::from_millis(1);
+/// Buffered records past this size are written at once, whatever the policy.
+const WRITE_EARLY_BYTES: usize = 1 << 20;
+
 fn fsync_code(f: Fsync) -> u8 {
     f as u8
 }
@@ -236,6 +241,7 @@ impl Aof {
             return 0;
         }
         let mut log = self.log.lock();
+        let first = log.buf.is_empty();
         if log.selected_db != Some(db) {
             let index = db.to_string();
             encode_command(&mut log.buf, &["SELECT", &index]);
@@ -248,9 +254,19 @@ impl Aof {
         encode_command(&mut log.buf, args);
         log.seq += 1;
         let seq = log.seq;
+        let urgent = first || log.buf.len() >= WRITE_EARLY_BYTES;
         drop(log);
-        self.wake.notify_one();
+        self.nudge(urgent);
         seq
+    }
+
+    /// Wakes the writer for the first record of a batch, for records someone waits on
+    /// (`always`), or when many piled up. The writer gathers a batch for a tick before writing,
+    /// so a burst of writes costs one wake-up and one write(2), not one each.
+    fn nudge(&self, urgent: bool) {
+        if urgent || self.policy() == Fsync::Always {
+            self.wake.notify_one();
+        }
     }
 
     /// Closes the MULTI block of an EXEC that logged writes. Returns the EXEC record's
@@ -265,7 +281,7 @@ impl Aof {
         log.seq += 1;
         let seq = log.seq;
         drop(log);
-        self.wake.notify_one();
+        self.nudge(false);
         seq
     }
 
@@ -311,6 +327,11 @@ impl Aof {
                     // Wake at least once a second for `everysec`'s fsync.
                     self.wake.wait_for(&mut log, Duration::from_secs(1));
                 }
+            }
+            if self.policy() != Fsync::Always {
+                // Nobody waits on these records: let more join the batch (Redis, likewise,
+                // writes once per event-loop cycle).
+                std::thread::sleep(WRITE_TICK);
             }
             let mut files = self.files.lock();
             let (bytes, seq, cut) = {
