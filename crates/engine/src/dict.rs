@@ -202,6 +202,36 @@ impl Dict {
         v
     }
 
+    /// Up to `n` entries (only those with a TTL when `volatile_only`) from consecutive buckets
+    /// after a random one, as Redis's `dictGetSomeKeys`: cheap, and random enough for eviction.
+    pub fn sample(
+        &self,
+        n: usize,
+        volatile_only: bool,
+        rng: &mut impl rand::Rng,
+        mut f: impl FnMut(&Entry),
+    ) {
+        if self.len == 0 || n == 0 {
+            return;
+        }
+        let buckets = self.buckets.len();
+        let start = rng.gen_range(0..buckets);
+        let mut taken = 0;
+        // Enough buckets to find `n` keys in a sparse table, bounded for one with few TTLs.
+        for step in 0..buckets.min(n.saturating_mul(20).max(64)) {
+            let chain = self.buckets[(start + step) % buckets].as_deref();
+            for entry in std::iter::successors(chain, |e| e.next.as_deref()) {
+                if !volatile_only || entry.expire_at != 0 {
+                    f(entry);
+                    taken += 1;
+                    if taken == n {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
     /// A uniformly chosen bucket's random entry, as Redis's `dictGetRandomKey`.
     pub fn random(&self, rng: &mut impl rand::Rng) -> Option<&Entry> {
         if self.len == 0 {

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use smallvec::SmallVec;
 
 use crate::bytes::SmallBytes;
 use crate::dict::{Dict, Entry};
+use crate::evict::{Evictor, Frequencies, Policy, Tracking};
 use crate::snapshot::Pending;
 use crate::value::Value;
 
@@ -37,7 +38,17 @@ pub struct Db {
     index: usize,
     /// WATCHed keys and the flags of the transactions watching them.
     watched: HashMap<SmallBytes, Vec<WatchFlag>>,
+    shared: Arc<Shared>,
+    /// Access frequencies, for the `allkeys-tinylfu` policy.
+    pub(crate) frequencies: Frequencies,
+}
+
+/// What every table of a keyspace shares.
+pub(crate) struct Shared {
     events: Option<Arc<dyn KeyEvents>>,
+    pub(crate) tracking: Tracking,
+    /// Keys in all databases, for `maxkeys`.
+    keys: AtomicI64,
 }
 
 /// Set when a watched key changes; EXEC then aborts. One per client, shared by its WATCHes.
@@ -47,13 +58,15 @@ pub type WatchFlag = Arc<AtomicBool>;
 /// server turns them into keyspace notifications (and, later, log entries).
 pub trait KeyEvents: Send + Sync {
     fn expired(&self, db: usize, key: &[u8]);
+    fn evicted(&self, db: usize, key: &[u8]);
 }
 
 impl Db {
-    fn new(hasher: KeyHasher, index: usize, events: Option<Arc<dyn KeyEvents>>) -> Self {
+    fn new(hasher: KeyHasher, index: usize, shared: Arc<Shared>) -> Self {
         Db {
             index,
-            events,
+            shared,
+            frequencies: Frequencies::default(),
             watched: HashMap::new(),
             dict: Dict::default(),
             hasher,
@@ -94,7 +107,7 @@ impl Db {
     fn expired(&mut self, key: &[u8]) {
         self.expired_keys += 1;
         self.signal_modified(key);
-        if let Some(events) = &self.events {
+        if let Some(events) = &self.shared.events {
             events.expired(self.index, key);
         }
     }
@@ -160,12 +173,16 @@ impl Db {
 
     /// Looks a key up for a command, expiring it lazily and recording the access.
     pub fn get(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        // Misses count too: a key read-through caches miss first, then write.
+        if self.record_access && self.shared.tracking.policy() == Policy::AllKeysTinyLfu {
+            self.frequencies.record(hash, self.dict.len());
+        }
         if self.expire_if_due(hash, key, now_ms) {
             return None;
         }
         let entry = self.dict.get_mut(hash, key)?;
         if self.record_access {
-            entry.access = lru_clock(now_ms);
+            self.shared.tracking.touch(&mut entry.access, now_ms);
         }
         Some(entry)
     }
@@ -176,6 +193,11 @@ impl Db {
             return None;
         }
         self.dict.get(hash, key)
+    }
+
+    /// The `allkeys-tinylfu` sketch's access count for a key's hash (0–15).
+    pub fn frequency_estimate(&self, hash: u64) -> u8 {
+        self.frequencies.estimate(hash)
     }
 
     /// The stored entry even if its TTL has passed (DEBUG DIGEST-VALUE looks at it as stored).
@@ -204,12 +226,13 @@ impl Db {
                 self.volatile -= 1;
             }
             entry.value = value;
-            entry.access = lru_clock(now_ms);
+            self.shared.tracking.touch(&mut entry.access, now_ms);
             // Reborrow so the returned reference is tied to `self` alone.
             return self.dict.get_mut(hash, key).expect("present");
         }
         let mut entry = Box::new(Entry::new(SmallBytes::new(key), value));
-        entry.access = lru_clock(now_ms);
+        entry.access = self.shared.tracking.initial(now_ms);
+        self.shared.keys.fetch_add(1, Ordering::Relaxed);
         let rehash = self.rehasher();
         self.dict.insert_new(hash, entry, rehash)
     }
@@ -219,6 +242,7 @@ impl Db {
         if entry.expire_at != 0 {
             self.volatile += 1;
         }
+        self.shared.keys.fetch_add(1, Ordering::Relaxed);
         let rehash = self.rehasher();
         self.dict.insert_new(hash, entry, rehash);
     }
@@ -229,6 +253,7 @@ impl Db {
         if entry.expire_at != 0 {
             self.volatile -= 1;
         }
+        self.shared.keys.fetch_sub(1, Ordering::Relaxed);
         Some(entry)
     }
 
@@ -246,6 +271,9 @@ impl Db {
 
     pub fn clear(&mut self) {
         self.signal_existing(None);
+        self.shared
+            .keys
+            .fetch_sub(self.dict.len() as i64, Ordering::Relaxed);
         self.dict.clear();
         self.volatile = 0;
         self.avg_ttl_ms = 0;
@@ -253,6 +281,9 @@ impl Db {
 
     fn take(&mut self) -> Dict {
         self.signal_existing(None);
+        self.shared
+            .keys
+            .fetch_sub(self.dict.len() as i64, Ordering::Relaxed);
         self.volatile = 0;
         self.avg_ttl_ms = 0;
         std::mem::take(&mut self.dict)
@@ -323,6 +354,18 @@ pub struct Shard {
 }
 
 impl Shard {
+    /// Removes `key` to make room: a write like any other for a pending snapshot, WATCH and the
+    /// listeners (an `evicted` notification, a DEL in the AOF).
+    pub(crate) fn evict(&mut self, db: usize, hash: u64, key: &[u8], _now_ms: u64) {
+        self.preserve(db, hash, key);
+        let table = &mut self.dbs[db];
+        table.remove(hash, key);
+        table.signal_modified(key);
+        if let Some(events) = &table.shared.events {
+            events.evicted(table.index, key);
+        }
+    }
+
     pub fn db(&mut self, index: usize) -> &mut Db {
         &mut self.dbs[index]
     }
@@ -335,6 +378,8 @@ impl Shard {
 /// All databases. See the module docs.
 pub struct Keyspace {
     pub(crate) shards: Arc<[Mutex<Shard>]>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) evictor: Evictor,
     hasher: KeyHasher,
     databases: usize,
     /// Where the next active expiry cycle starts, so every shard gets its turn.
@@ -400,11 +445,16 @@ impl Keyspace {
     ) -> Self {
         let shard_count = shard_count.next_power_of_two();
         let hasher = KeyHasher::with_seed(rand::random());
+        let shared = Arc::new(Shared {
+            events,
+            tracking: Tracking::default(),
+            keys: AtomicI64::new(0),
+        });
         let shards = (0..shard_count)
             .map(|_| {
                 Mutex::new(Shard {
                     dbs: (0..databases)
-                        .map(|i| Db::new(hasher, i, events.clone()))
+                        .map(|i| Db::new(hasher, i, shared.clone()))
                         .collect(),
                     pending: None,
                 })
@@ -416,6 +466,8 @@ impl Keyspace {
             databases,
             expire_next: AtomicUsize::new(0),
             snapshot_running: Arc::new(AtomicBool::new(false)),
+            shared,
+            evictor: Evictor::default(),
         }
     }
 
@@ -504,6 +556,29 @@ impl Keyspace {
             .into_iter()
             .map(|(k, v, ttl, n)| (k, v, if n > 0 { (ttl / n as u128) as u64 } else { 0 }))
             .collect()
+    }
+
+    /// Per database: (keys, bytes of the tables' bucket arrays), for MEMORY STATS.
+    pub fn table_sizes(&self) -> Vec<(u64, u64)> {
+        let mut sizes = vec![(0u64, 0u64); self.databases];
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for (size, db) in sizes.iter_mut().zip(shard.dbs.iter()) {
+                size.0 += db.len() as u64;
+                size.1 += db.overhead_bytes() as u64;
+            }
+        }
+        sizes
+    }
+
+    /// Keys in all databases (`maxkeys`), without taking any lock.
+    pub fn key_count(&self) -> u64 {
+        self.shared.keys.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// The access-tracking settings in force (OBJECT FREQ, RESTORE's IDLETIME/FREQ).
+    pub fn tracking(&self) -> &Tracking {
+        &self.shared.tracking
     }
 
     pub fn expired_keys(&self) -> u64 {

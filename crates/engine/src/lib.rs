@@ -7,6 +7,7 @@
 //! - [`dict`]: [`Dict`], the chained hash table with SCAN's reverse-binary cursor.
 //! - [`value`]: [`Value`], what a key holds, with Redis's encodings; the collections are in
 //!   [`list`], [`hash`], [`set`] and [`zset`].
+//! - [`evict`]: eviction policies, LRU/LFU access tracking and the TinyLFU sketch.
 //! - [`encoding`]: [`EncodingLimits`], the thresholds at which small collections convert.
 //! - [`bytes`]: [`SmallBytes`], binary strings stored inline when short.
 //! - [`snapshot`]: [`Snapshot`], point-in-time copy-on-write snapshots for BGSAVE and AOF
@@ -17,6 +18,7 @@ pub mod bytes;
 pub mod dict;
 pub mod digest;
 pub mod encoding;
+pub mod evict;
 pub mod glob;
 pub mod hash;
 pub mod hll;
@@ -30,6 +32,7 @@ pub mod zset;
 pub use bytes::SmallBytes;
 pub use dict::{Dict, Entry};
 pub use encoding::EncodingLimits;
+pub use evict::{Evicted, Policy, Tracking};
 pub use keyspace::{Db, KeyEvents, Keyspace, Locked, Shard, WatchFlag};
 pub use snapshot::Snapshot;
 pub use value::Value;

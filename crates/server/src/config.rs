@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use redis_lite_engine::glob::glob_match;
-use redis_lite_engine::EncodingLimits;
+use redis_lite_engine::{EncodingLimits, Policy};
 
 use crate::notify;
 
@@ -71,6 +71,15 @@ pub struct Config {
     pub aof_use_rdb_preamble: bool,
     pub aof_load_truncated: bool,
     pub aof_timestamp_enabled: bool,
+    /// Bytes; 0 means no limit.
+    pub maxmemory: u64,
+    pub maxmemory_policy: Policy,
+    pub maxmemory_samples: usize,
+    pub maxmemory_eviction_tenacity: u32,
+    pub lfu_log_factor: u32,
+    pub lfu_decay_time: u32,
+    /// redis-lite's key-count capacity; 0 means no limit.
+    pub maxkeys: u64,
 }
 
 /// `appendfsync`: when the append-only file is flushed to disk.
@@ -131,6 +140,13 @@ impl Default for Config {
             aof_use_rdb_preamble: false,
             aof_load_truncated: false,
             aof_timestamp_enabled: false,
+            maxmemory: 0,
+            maxmemory_policy: Policy::NoEviction,
+            maxmemory_samples: 0,
+            maxmemory_eviction_tenacity: 0,
+            lfu_log_factor: 0,
+            lfu_decay_time: 0,
+            maxkeys: 0,
         };
         for param in PARAMS {
             let words = split_words(param.default).expect("defaults are well-formed");
@@ -592,6 +608,13 @@ pub static PARAMS: &[Param] = &[
     bool_param!("aof-use-rdb-preamble", aof_use_rdb_preamble, default "yes", mutable true),
     bool_param!("aof-load-truncated", aof_load_truncated, default "yes", mutable true),
     bool_param!("aof-timestamp-enabled", aof_timestamp_enabled, default "no", mutable true),
+    memory_param!("maxmemory", maxmemory, 0, default "0"),
+    named_param!("maxmemory-policy", maxmemory_policy, Policy::NAMES, default "noeviction"),
+    int_param!("maxmemory-samples", maxmemory_samples: usize, 1, 64, default "5", mutable true),
+    int_param!("maxmemory-eviction-tenacity", maxmemory_eviction_tenacity: u32, 0, 100, default "10", mutable true),
+    int_param!("lfu-log-factor", lfu_log_factor: u32, 0, i32::MAX as i64, default "10", mutable true),
+    int_param!("lfu-decay-time", lfu_decay_time: u32, 0, i32::MAX as i64, default "1", mutable true),
+    int_param!("maxkeys", maxkeys: u64, 0, i64::MAX, default "0", mutable true),
 ];
 
 pub fn find_param(name: &str) -> Option<&'static Param> {

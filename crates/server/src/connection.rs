@@ -430,7 +430,10 @@ pub fn execute(
     }
     // The loader's own client replays the AOF while everyone else gets -LOADING.
     let refusal = (!client.loading)
-        .then(|| crate::persistence::refusal(server, entry.spec.flags))
+        .then(|| {
+            crate::persistence::refusal(server, entry.spec.flags)
+                .or_else(|| crate::eviction::before_command(server, entry.spec.flags))
+        })
         .flatten();
     if let Some(error) = refusal {
         reject(client, Some(entry.id), error, out, start);
@@ -483,6 +486,9 @@ pub fn execute(
         logged: Default::default(),
     };
     let result = handler(&mut ctx);
+    if entry.spec.has(command::flags::WRITE) {
+        crate::eviction::after_write(server);
+    }
     let logged = ctx.logged.get();
     let counters = &stats.commands[entry.id];
     if let Err(error) = result {

@@ -14,6 +14,7 @@
 //!   first-served wake-ups.
 //! - [`pubsub`]: channel and pattern subscriptions, and delivery to subscribers on any thread.
 //! - [`notify`]: keyspace notification flags and classes.
+//! - [`eviction`]: keeping to `maxmemory` and `maxkeys` (the policies are in the engine).
 //! - [`persistence`]: RDB snapshots (SAVE, BGSAVE, `save` rules), the append-only file
 //!   (logging writes, fsync policies, rewriting), and loading at start-up.
 //! - [`client`], [`stats`], [`memory`], [`log`], [`error`]: client state, INFO counters,
@@ -27,6 +28,7 @@ pub mod config;
 pub mod connection;
 pub mod context;
 pub mod error;
+pub mod eviction;
 pub mod log;
 pub mod memory;
 pub mod notify;

@@ -1,10 +1,10 @@
 //! `redis-lite-server [/path/to/redis.conf] [--directive value ...]`
 
-use tikv_jemallocator::Jemalloc;
-
-// jemalloc: fast for many small allocations, and its statistics give an exact `used_memory`.
+// jemalloc: fast for many small allocations, and its statistics give an exact `used_memory`;
+// counted on the way, so `maxmemory` can be checked before every write (see `memory`).
 #[global_allocator]
-static GLOBAL: Jemalloc = Jemalloc;
+static GLOBAL: redis_lite_server::memory::CountingJemalloc =
+    redis_lite_server::memory::CountingJemalloc;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

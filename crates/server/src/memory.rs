@@ -1,12 +1,148 @@
 //! Memory figures from the allocator itself (jemalloc), not estimates from key sizes.
+//!
+//! `maxmemory` is checked before every command, far too often to ask jemalloc for fresh
+//! statistics (that takes a global lock). So the global allocator also counts, as Redis's
+//! zmalloc does: each allocation adds the size jemalloc really gives it (its size class, from
+//! `nallocx`), per thread, published to one atomic every 16 KiB. That count is `used_memory`.
+//! jemalloc's own `stats.allocated` is reported beside it as `allocator_allocated`; it is a
+//! little higher, as it also holds freed blocks waiting in threads' caches.
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 
 use tikv_jemalloc_ctl::{epoch, stats};
+use tikv_jemallocator::Jemalloc;
 
-/// Bytes allocated by the process right now (`used_memory`).
-pub fn allocated() -> u64 {
-    // jemalloc caches its statistics; advancing the epoch refreshes them.
+/// The server's global allocator: jemalloc, counted.
+pub struct CountingJemalloc;
+
+/// Net bytes allocated, as counted (published part).
+static COUNTED: AtomicI64 = AtomicI64::new(0);
+
+/// A thread publishes its count when it has moved this far; also the most a thread that exits
+/// can leave uncounted.
+const PUBLISH_EVERY: i64 = 16 << 10;
+
+thread_local! {
+    // Const-initialized and without a destructor: safe to touch from inside the allocator.
+    static PENDING: Cell<i64> = const { Cell::new(0) };
+}
+
+fn account(delta: i64) {
+    let published = PENDING.try_with(|pending| {
+        let total = pending.get() + delta;
+        if total.abs() >= PUBLISH_EVERY {
+            COUNTED.fetch_add(total, Relaxed);
+            pending.set(0);
+        } else {
+            pending.set(total);
+        }
+    });
+    if published.is_err() {
+        COUNTED.fetch_add(delta, Relaxed);
+    }
+}
+
+/// The bytes jemalloc really hands out for `layout` (its size class).
+fn real_size(layout: Layout) -> i64 {
+    const MIN_ALIGN: usize = 16;
+    let flags = if layout.align() <= MIN_ALIGN && layout.align() <= layout.size() {
+        0
+    } else {
+        tikv_jemalloc_sys::MALLOCX_ALIGN(layout.align())
+    };
+    // SAFETY: nallocx only computes a size class; a zero size is not passed (callers' layouts
+    // come from the allocator API, which never asks for zero bytes).
+    unsafe { tikv_jemalloc_sys::nallocx(layout.size().max(1), flags) as i64 }
+}
+
+// SAFETY: every call is forwarded to jemalloc unchanged; the counting has no effect on the
+// memory handed out.
+unsafe impl GlobalAlloc for CountingJemalloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let ptr = Jemalloc.alloc(layout);
+        if !ptr.is_null() {
+            account(real_size(layout));
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let ptr = Jemalloc.alloc_zeroed(layout);
+        if !ptr.is_null() {
+            account(real_size(layout));
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        account(-real_size(layout));
+        Jemalloc.dealloc(ptr, layout);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let new = Jemalloc.realloc(ptr, layout, new_size);
+        if !new.is_null() {
+            let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
+            account(real_size(new_layout) - real_size(layout));
+        }
+        new
+    }
+}
+
+/// Publishes this thread's uncounted remainder now (after evicting, so the next check sees
+/// the memory it freed).
+pub fn publish_thread() {
+    let _ = PENDING.try_with(|pending| {
+        COUNTED.fetch_add(pending.replace(0), Relaxed);
+    });
+}
+
+/// Bytes in use right now (`used_memory`), cheap enough to check before every command.
+pub fn used() -> u64 {
+    COUNTED.load(Relaxed).max(0) as u64
+}
+
+/// jemalloc's own `stats.allocated`, freshly read (INFO's `allocator_allocated`).
+pub fn allocator_allocated() -> u64 {
     let _ = epoch::advance();
     stats::allocated::read().map_or(0, |n| n as u64)
+}
+
+/// MEMORY PURGE: hands the pages of freed memory in every arena back to the system.
+pub fn purge() {
+    // MALLCTL_ARENAS_ALL: the purge applies to all arenas.
+    let name = b"arena.4096.purge\0";
+    // SAFETY: a NUL-terminated mallctl name with no old or new value, as "purge" takes none.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            name.as_ptr().cast(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        );
+    }
+}
+
+/// MEMORY MALLOC-STATS: jemalloc's statistics report, as text.
+pub fn malloc_stats() -> String {
+    extern "C" fn write(out: *mut std::ffi::c_void, text: *const std::ffi::c_char) {
+        // SAFETY: jemalloc passes back the String given below and a NUL-terminated message.
+        let (out, text) = unsafe { (&mut *out.cast::<String>(), std::ffi::CStr::from_ptr(text)) };
+        out.push_str(&text.to_string_lossy());
+    }
+    let mut report = String::new();
+    // SAFETY: the callback only appends to `report`, which outlives the call.
+    unsafe {
+        tikv_jemalloc_sys::malloc_stats_print(
+            Some(write),
+            (&mut report as *mut String).cast(),
+            std::ptr::null(),
+        );
+    }
+    report
 }
 
 /// Bytes in pages the allocator has mapped and touched (an estimate of RSS from the allocator's

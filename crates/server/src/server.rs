@@ -70,11 +70,14 @@ pub struct Server {
     pub gates: Vec<RwLock<()>>,
     pub blocking: crate::blocking::Blocking,
     pub persistence: crate::persistence::Persistence,
+    pub limits: crate::eviction::Limits,
+    /// `used_memory` once the server was set up, before any data (INFO's used_memory_startup).
+    pub startup_memory: AtomicU64,
     pub aof: Arc<Aof>,
 }
 
-/// Where the engine's own changes (expirations) go: keyspace notifications, and a `DEL` in the
-/// AOF, appended while the engine still holds the key's shard lock.
+/// Where the engine's own changes (expirations, evictions) go: keyspace notifications, and a
+/// `DEL` in the AOF, appended while the engine still holds the key's shard lock.
 struct EngineEvents {
     notifier: Arc<Notifier>,
     aof: Arc<Aof>,
@@ -84,6 +87,12 @@ impl redis_lite_engine::KeyEvents for EngineEvents {
     fn expired(&self, db: usize, key: &[u8]) {
         self.notifier
             .emit(db, key, crate::notify::Class::Expired, "expired");
+        self.aof.append(db, &[b"DEL".as_slice(), key], false);
+    }
+
+    fn evicted(&self, db: usize, key: &[u8]) {
+        self.notifier
+            .emit(db, key, crate::notify::Class::Evicted, "evicted");
         self.aof.append(db, &[b"DEL".as_slice(), key], false);
     }
 }
@@ -135,6 +144,8 @@ impl Server {
             gates: (0..=config.threads).map(|_| RwLock::new(())).collect(),
             blocking: Default::default(),
             persistence: Default::default(),
+            limits: Default::default(),
+            startup_memory: AtomicU64::new(0),
             aof,
             config: RwLock::new(config),
         };
@@ -156,6 +167,12 @@ impl Server {
         });
         crate::log::set_level(config.loglevel);
         self.aof.configure(&config);
+        self.limits.store(&config);
+        self.keyspace.set_policy(
+            config.maxmemory_policy,
+            config.lfu_log_factor,
+            config.lfu_decay_time,
+        );
         drop(config);
         self.config_epoch.fetch_add(1, Relaxed);
     }
@@ -304,6 +321,7 @@ pub fn run(startup: Startup) -> Result<(), String> {
     let threads = config.threads;
     let server = Arc::new(Server::new(config, startup.config_file.clone()));
     server.tcp_port.store(port as u64, Relaxed);
+    server.startup_memory.store(crate::memory::used(), Relaxed);
     crate::persistence::rdb::load_at_startup(&server);
     log!(
         Notice,
@@ -448,7 +466,6 @@ fn event_loop(server: Arc<Server>, index: usize, mut incoming: mpsc::UnboundedRe
 fn cron(server: Arc<Server>) {
     let mut last_ops = 0u64;
     let mut last_sample = Instant::now();
-    let mut last_peak_sample = Instant::now();
     loop {
         let hz = server.config.read().hz.max(1);
         let period = Duration::from_millis(1000 / hz as u64);
@@ -465,6 +482,7 @@ fn cron(server: Arc<Server>) {
                 }
             }
             crate::persistence::rdb::cron(&server);
+            crate::eviction::cron(&server, period / 4);
         }
         if !server.persistence.is_loading() {
             server.aof.cron(&server.config.read());
@@ -479,14 +497,7 @@ fn cron(server: Arc<Server>) {
             last_ops = ops;
             last_sample = Instant::now();
         }
-        // Refreshing the allocator's statistics takes a global lock: once a second is enough
-        // for the peak (INFO refreshes them when it reports).
-        if last_peak_sample.elapsed() >= Duration::from_secs(1) {
-            server
-                .peak_memory
-                .fetch_max(crate::memory::allocated(), Relaxed);
-            last_peak_sample = Instant::now();
-        }
+        server.peak_memory.fetch_max(crate::memory::used(), Relaxed);
         std::thread::sleep(period.saturating_sub(tick.elapsed()));
     }
 }

@@ -161,9 +161,9 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("tracking_clients:0");
         }
         "memory" => {
-            let used = crate::memory::allocated();
+            let b = crate::commands::memory::Breakdown::take(server);
+            let (used, peak) = (b.used, b.peak);
             let rss = crate::memory::rss();
-            let peak = server.peak_memory.fetch_max(used, Relaxed).max(used);
             let system = total_system_memory();
             field!("# Memory");
             field!("used_memory:{used}");
@@ -176,17 +176,31 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                 "used_memory_peak_perc:{:.2}%",
                 used as f64 * 100.0 / peak.max(1) as f64
             );
-            field!("allocator_allocated:{used}");
+            field!("used_memory_overhead:{}", b.overhead);
+            field!("used_memory_startup:{}", b.startup);
+            field!("used_memory_dataset:{}", b.dataset());
+            field!("used_memory_dataset_perc:{:.2}%", b.dataset_percentage());
+            field!(
+                "allocator_allocated:{}",
+                crate::memory::allocator_allocated()
+            );
             field!("allocator_resident:{}", crate::memory::resident());
             field!("total_system_memory:{system}");
             field!("total_system_memory_human:{}", human(system));
-            field!("maxmemory:0");
-            field!("maxmemory_human:0B");
-            field!("maxmemory_policy:noeviction");
+            field!("maxmemory:{}", config.maxmemory);
+            field!("maxmemory_human:{}", human(config.maxmemory));
+            let policy = config.maxmemory_policy;
+            let name = redis_lite_engine::Policy::NAMES
+                .iter()
+                .find(|(_, p)| *p == policy)
+                .map_or("noeviction", |(n, _)| n);
+            field!("maxmemory_policy:{name}");
+            field!("maxkeys:{}", config.maxkeys);
             field!(
                 "mem_fragmentation_ratio:{:.2}",
                 rss as f64 / used.max(1) as f64
             );
+            field!("mem_fragmentation_bytes:{}", rss as i64 - used as i64);
             field!("mem_allocator:jemalloc-5.3.0");
         }
         "persistence" => {
@@ -217,7 +231,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                 "expired_time_cap_reached_count:{}",
                 server.expired_time_cap_reached.load(Relaxed)
             );
-            field!("evicted_keys:0");
+            field!("evicted_keys:{}", server.keyspace.evicted_keys());
             field!("keyspace_hits:{}", sum(w, |s| &s.keyspace_hits));
             field!("keyspace_misses:{}", sum(w, |s| &s.keyspace_misses));
             field!("pubsub_channels:0");

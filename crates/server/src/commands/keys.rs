@@ -2,7 +2,7 @@
 
 use redis_lite_engine::glob::glob_match;
 use redis_lite_engine::keyspace::lru_clock;
-use redis_lite_engine::{Entry, Locked, SmallBytes, Value};
+use redis_lite_engine::{Entry, Locked, Policy, SmallBytes, Value};
 
 use crate::command::flags::*;
 use crate::command::{CommandSpec, Handler};
@@ -184,6 +184,10 @@ const SAME_OBJECT: &str = "source and destination objects are the same";
 const NO_LFU: &str = "An LFU maxmemory policy is not selected, access frequency not tracked. \
 Please note that when switching between policies at runtime LRU and LFU data will take some time \
 to adjust.";
+
+const NO_LRU: &str =
+    "An LFU maxmemory policy is selected, idle time not tracked. Please note that \
+when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 
 /// Redis shares one object for each small integer value, and reports it as never freed.
 const SHARED_INTEGERS: std::ops::Range<i64> = 0..10_000;
@@ -674,7 +678,7 @@ fn dump(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
 fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
-    let (mut replace, mut absolute, mut idle, mut freq_given) = (false, false, None, false);
+    let (mut replace, mut absolute, mut idle, mut freq) = (false, false, None, None);
     let mut i = 4;
     while i < ctx.arg_count() {
         let has_value = i + 1 < ctx.arg_count();
@@ -682,7 +686,7 @@ fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
             replace = true;
         } else if ctx.arg_is(i, "ABSTTL") {
             absolute = true;
-        } else if ctx.arg_is(i, "IDLETIME") && has_value && !freq_given {
+        } else if ctx.arg_is(i, "IDLETIME") && has_value && freq.is_none() {
             let seconds = ctx.arg_i64(i + 1)?;
             if seconds < 0 {
                 return Err(CommandError::err("Invalid IDLETIME value, must be >= 0"));
@@ -690,14 +694,13 @@ fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
             idle = Some(seconds as u64);
             i += 1;
         } else if ctx.arg_is(i, "FREQ") && has_value && idle.is_none() {
-            // The access frequency only matters under an LFU policy, which does not exist yet.
             let frequency = ctx.arg_i64(i + 1)?;
             if !(0..=255).contains(&frequency) {
                 return Err(CommandError::err(
                     "Invalid FREQ value, must be >= 0 and <= 255",
                 ));
             }
-            freq_given = true;
+            freq = Some(frequency as u8);
             i += 1;
         } else {
             return Err(CommandError::Syntax);
@@ -741,8 +744,10 @@ fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
         return Ok(());
     }
     let entry = db.set(hash, key, value, false, ctx.now_ms);
-    if let Some(seconds) = idle {
-        entry.access = lru_clock(ctx.now_ms.saturating_sub(seconds.saturating_mul(1000)));
+    // IDLETIME counts under LRU policies, FREQ under LFU ones, as in Redis.
+    let tracking = ctx.server.keyspace.tracking();
+    if let Some(access) = tracking.restored(idle, freq, ctx.now_ms) {
+        entry.access = access;
     }
     db.set_expire(hash, key, expire_at);
     if expire_at != 0 && !absolute {
@@ -833,18 +838,41 @@ fn object_encoding(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// OBJECT FREQ key
 fn object_freq(ctx: &mut Ctx<'_>) -> CmdResult {
-    // Access frequency is only tracked under an LFU eviction policy, and redis-lite has none.
-    match inspect(ctx, ctx.arg(2), |_| ()) {
-        Some(()) => Err(CommandError::err(NO_LFU)),
-        None => {
-            ctx.out.null();
-            Ok(())
+    let server = ctx.server;
+    let tracking = server.keyspace.tracking();
+    let now = ctx.now_ms;
+    let freq = match tracking.policy() {
+        Policy::AllKeysTinyLfu => {
+            // The sketch's estimate, on the same 0-255 scale as Redis's counter.
+            let key = ctx.arg(2);
+            let mut locked = ctx.lock([key]);
+            let (db, hash) = locked.db(ctx.client.db, key);
+            let found = db.peek(hash, key, now).is_some();
+            found.then(|| i64::from(db.frequency_estimate(hash)) * 17)
         }
-    }
+        p if p.is_lfu() => inspect(ctx, ctx.arg(2), |e| {
+            i64::from(tracking.frequency(e.access, now))
+        }),
+        _ => match inspect(ctx, ctx.arg(2), |_| ()) {
+            Some(()) => return Err(CommandError::err(NO_LFU)),
+            None => None,
+        },
+    };
+    reply_integer_or_null(ctx, freq);
+    Ok(())
 }
 
 /// OBJECT IDLETIME key
 fn object_idletime(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.server.keyspace.tracking().policy().is_lfu() {
+        return match inspect(ctx, ctx.arg(2), |_| ()) {
+            Some(()) => Err(CommandError::err(NO_LRU)),
+            None => {
+                ctx.out.null();
+                Ok(())
+            }
+        };
+    }
     let now = lru_clock(ctx.now_ms);
     reply_integer_or_null(
         ctx,

@@ -121,9 +121,7 @@ fn config_resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.server.connections_received.store(0, Relaxed);
     ctx.server.rejected_connections.store(0, Relaxed);
     ctx.server.expired_time_cap_reached.store(0, Relaxed);
-    ctx.server
-        .peak_memory
-        .store(crate::memory::allocated(), Relaxed);
+    ctx.server.peak_memory.store(crate::memory::used(), Relaxed);
     ctx.out.ok();
     Ok(())
 }

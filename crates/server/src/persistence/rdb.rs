@@ -102,10 +102,7 @@ fn save_to_file(
     let opts = write_options(server);
     let delay = server.config.read().rdb_key_save_delay;
     save_atomically(path, opts, |w| {
-        w.write_default_aux(
-            redis_lite_engine::now_ms() / 1000,
-            crate::memory::allocated(),
-        )?;
+        w.write_default_aux(redis_lite_engine::now_ms() / 1000, crate::memory::used())?;
         write_snapshot(snapshot, w, &opts, progress, delay)
     })
 }

@@ -293,10 +293,7 @@ fn write_base(
         let opts = crate::persistence::rdb::write_options(server);
         let mut w = RdbWriter::new(file, opts);
         w.write_header()?;
-        w.write_default_aux(
-            redis_lite_engine::now_ms() / 1000,
-            crate::memory::allocated(),
-        )?;
+        w.write_default_aux(redis_lite_engine::now_ms() / 1000, crate::memory::used())?;
         crate::persistence::rdb::write_snapshot(snapshot, &mut w, &opts, progress, 0)?;
         w.finish()?
     } else {

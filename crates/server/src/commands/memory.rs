@@ -1,0 +1,272 @@
+//! MEMORY: USAGE, STATS, DOCTOR, PURGE, MALLOC-STATS and HELP. The figures come from the
+//! allocator (see `crate::memory`); per-key sizes add the value's heap bytes to the key's
+//! entry in the table.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::command::flags::*;
+use crate::command::CommandSpec;
+use crate::commands::reply_help;
+use crate::context::Ctx;
+use crate::error::{CmdResult, CommandError};
+use crate::memory;
+
+pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container(
+    "memory",
+    &[
+        CommandSpec::new("doctor", 2, 0, memory_doctor)
+            .doc("server", "4.0.0", "Outputs memory problems report")
+            .acl(&["@slow"]),
+        CommandSpec::new("malloc-stats", 2, 0, memory_malloc_stats)
+            .doc("server", "4.0.0", "Show allocator internal stats")
+            .complexity("Depends on how much memory is allocated, could be slow")
+            .acl(&["@slow"]),
+        CommandSpec::new("purge", 2, 0, memory_purge)
+            .doc("server", "4.0.0", "Ask the allocator to release memory")
+            .complexity("Depends on how much memory is allocated, could be slow")
+            .acl(&["@slow"]),
+        CommandSpec::new("stats", 2, 0, memory_stats)
+            .doc("server", "4.0.0", "Show memory usage details")
+            .acl(&["@slow"]),
+        CommandSpec::new("usage", -3, READONLY, memory_usage)
+            .keys(2, 2, 1)
+            .doc("server", "4.0.0", "Estimate the memory usage of a key")
+            .complexity("O(N) where N is the number of samples.")
+            .syntax("key [SAMPLES count:integer]"),
+        CommandSpec::new("help", 2, LOADING | STALE, memory_help).doc(
+            "server",
+            "4.0.0",
+            "Show helpful text about the different subcommands",
+        ),
+    ],
+)
+.doc(
+    "server",
+    "4.0.0",
+    "A container for memory diagnostics commands",
+)
+.complexity("Depends on subcommand.")];
+
+/// The bytes the table spends per key beyond the key and value themselves (chain pointer,
+/// expiry, access field), as Redis counts its dictEntry as overhead rather than data.
+const ENTRY_OVERHEAD: u64 = 24;
+
+/// MEMORY USAGE key [SAMPLES count]
+fn memory_usage(ctx: &mut Ctx<'_>) -> CmdResult {
+    match ctx.arg_count() {
+        3 => {}
+        5 if ctx.arg_is(3, "SAMPLES") => {
+            // Sizes here are exact, so every count gives the same answer; it is still checked.
+            if ctx.arg_i64(4)? < 0 {
+                return Err(CommandError::Syntax);
+            }
+        }
+        _ => return Err(CommandError::Syntax),
+    }
+    let key = ctx.arg(2);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let size = db.peek_stored(hash, key).map(|e| {
+        let entry = std::mem::size_of::<redis_lite_engine::Entry>() + e.key.heap_size();
+        (entry + e.value.heap_size()) as i64
+    });
+    drop(locked);
+    match size {
+        Some(n) => ctx.out.integer(n),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// What MEMORY STATS and INFO memory report.
+pub struct Breakdown {
+    pub used: u64,
+    pub peak: u64,
+    pub startup: u64,
+    /// The tables' own bytes (buckets and per-key entries), per database with keys.
+    pub tables: Vec<(usize, u64, u64)>,
+    pub overhead: u64,
+    pub keys: u64,
+}
+
+impl Breakdown {
+    pub fn take(server: &crate::server::Server) -> Breakdown {
+        let used = memory::used();
+        let peak = server.peak_memory.fetch_max(used, Relaxed).max(used);
+        let startup = server.startup_memory.load(Relaxed);
+        let tables: Vec<(usize, u64, u64)> = server
+            .keyspace
+            .table_sizes()
+            .into_iter()
+            .enumerate()
+            .filter(|(_, (keys, _))| *keys > 0)
+            .map(|(db, (keys, bucket_bytes))| (db, keys, bucket_bytes + keys * ENTRY_OVERHEAD))
+            .collect();
+        let overhead = startup + tables.iter().map(|t| t.2).sum::<u64>();
+        let keys = tables.iter().map(|t| t.1).sum();
+        Breakdown {
+            used,
+            peak,
+            startup,
+            tables,
+            overhead,
+            keys,
+        }
+    }
+
+    pub fn dataset(&self) -> u64 {
+        self.used.saturating_sub(self.overhead)
+    }
+
+    /// The dataset's share of what is used beyond start-up, in percent.
+    pub fn dataset_percentage(&self) -> f64 {
+        let net = self.used.saturating_sub(self.startup);
+        if net == 0 {
+            0.0
+        } else {
+            self.dataset() as f64 * 100.0 / net as f64
+        }
+    }
+}
+
+/// MEMORY STATS
+fn memory_stats(ctx: &mut Ctx<'_>) -> CmdResult {
+    let b = Breakdown::take(ctx.server);
+    let rss = memory::rss();
+    let allocated = memory::allocator_allocated();
+    let resident = memory::resident();
+    ctx.out.map(16 + b.tables.len());
+    let out = &mut ctx.out;
+    let mut integer = |name: &str, n: u64| {
+        out.bulk(name.as_bytes());
+        out.integer(n as i64);
+    };
+    integer("peak.allocated", b.peak);
+    integer("total.allocated", b.used);
+    integer("startup.allocated", b.startup);
+    integer("overhead.total", b.overhead);
+    integer("keys.count", b.keys);
+    integer(
+        "keys.bytes-per-key",
+        b.used.saturating_sub(b.startup) / b.keys.max(1),
+    );
+    integer("dataset.bytes", b.dataset());
+    integer("allocator.allocated", allocated);
+    integer("allocator.resident", resident);
+    integer("fragmentation.bytes", rss.saturating_sub(b.used));
+    for (db, keys, table_bytes) in &b.tables {
+        out.bulk(format!("db.{db}").as_bytes());
+        out.map(2);
+        out.bulk(b"keys");
+        out.integer(*keys as i64);
+        out.bulk(b"overhead.hashtable.main");
+        out.integer(*table_bytes as i64);
+    }
+    let mut double = |name: &str, x: f64| {
+        out.bulk(name.as_bytes());
+        out.double(x);
+    };
+    double("dataset.percentage", b.dataset_percentage());
+    double(
+        "peak.percentage",
+        b.used as f64 * 100.0 / b.peak.max(1) as f64,
+    );
+    double("fragmentation", rss as f64 / b.used.max(1) as f64);
+    double(
+        "allocator.rss-ratio",
+        resident as f64 / allocated.max(1) as f64,
+    );
+    double("rss-overhead.ratio", rss as f64 / resident.max(1) as f64);
+    double(
+        "maxmemory.percentage",
+        match ctx.server.config.read().maxmemory {
+            0 => 0.0,
+            max => b.used as f64 * 100.0 / max as f64,
+        },
+    );
+    Ok(())
+}
+
+/// MEMORY DOCTOR: Redis's checks, on the figures redis-lite has.
+fn memory_doctor(ctx: &mut Ctx<'_>) -> CmdResult {
+    let b = Breakdown::take(ctx.server);
+    let rss = memory::rss();
+    let text = if b.used < 5 << 20 {
+        "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in \
+         these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and \
+         I will be back to our programming as soon as I finished rebooting."
+            .to_string()
+    } else {
+        let mut issues = Vec::new();
+        if b.peak as f64 / b.used as f64 > 1.5 {
+            issues.push(
+                " * Peak memory: In the past this instance used more than 150% the memory that is currently \
+                 using. The allocator is normally not able to release memory after a peak, so you can expect to \
+                 see a big fragmentation ratio, however this is actually harmless and is only due to the memory \
+                 peak, and if the Redis instance Resident Set Size (RSS) is currently bigger than expected, the \
+                 memory will be used as soon as you fill the Redis instance with more data. If the memory peak \
+                 was only occasional and you want to try to reclaim memory, please try the MEMORY PURGE \
+                 command, otherwise the only other option is to shutdown and restart the instance.",
+            );
+        }
+        if rss as f64 / b.used as f64 > 1.4 && rss > b.used + (10 << 20) {
+            issues.push(
+                " * High total RSS: This instance has a memory fragmentation and RSS overhead greater than 1.4 \
+                 (this means that the Resident Set Size of the Redis process is much larger than the sum of the \
+                 logical allocations Redis performed). This problem is usually due either to a large peak \
+                 memory (check if there is a peak memory entry above in the report) or may result from a \
+                 workload that causes the allocator to fragment memory a lot. If the problem is a large peak \
+                 memory, then there is no issue. Otherwise, make sure you are using the Jemalloc allocator and \
+                 not the default libc malloc.",
+            );
+        }
+        if issues.is_empty() {
+            "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on \
+             this base."
+                .to_string()
+        } else {
+            format!(
+                "Sam, I detected a few issues in this Redis instance memory implants:\n\n{}\n\nI'm here to keep \
+                 you safe, Sam. I want to help you.\n",
+                issues.join("\n\n")
+            )
+        }
+    };
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+/// MEMORY PURGE: returns jemalloc's dirty pages to the system.
+fn memory_purge(ctx: &mut Ctx<'_>) -> CmdResult {
+    memory::purge();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// MEMORY MALLOC-STATS: jemalloc's own report.
+fn memory_malloc_stats(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.out.verbatim("txt", memory::malloc_stats().as_bytes());
+    Ok(())
+}
+
+/// MEMORY HELP
+fn memory_help(ctx: &mut Ctx<'_>) -> CmdResult {
+    reply_help(
+        ctx,
+        "MEMORY",
+        &[
+            "DOCTOR",
+            "    Return memory problems reports.",
+            "MALLOC-STATS",
+            "    Return internal statistics report from the memory allocator.",
+            "PURGE",
+            "    Attempt to purge dirty pages for reclamation by the allocator.",
+            "STATS",
+            "    Return information about the memory usage of the server.",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value. Nested values are",
+            "    sampled up to <count> times (default: 5, 0 means sample all).",
+        ],
+    );
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! Keeping to `maxmemory` and `maxkeys`. Before each command, as Redis does, keys are evicted
+//! by `maxmemory-policy` until the server is under its limits, for at most the time
+//! `maxmemory-eviction-tenacity` allows; the cron thread carries on from there, so lowering a
+//! limit at runtime never stalls a client for long. A command flagged `denyoom` is refused only
+//! when nothing more can be evicted.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use crate::command::flags;
+use crate::config::Config;
+use crate::error::CommandError;
+use crate::server::Server;
+
+/// The limits, kept out of the config lock for the check before every command.
+#[derive(Default)]
+pub struct Limits {
+    maxmemory: AtomicU64,
+    maxkeys: AtomicU64,
+    samples: AtomicUsize,
+    tenacity: AtomicU32,
+}
+
+impl Limits {
+    pub fn store(&self, config: &Config) {
+        self.maxmemory.store(config.maxmemory, Relaxed);
+        self.maxkeys.store(config.maxkeys, Relaxed);
+        self.samples.store(config.maxmemory_samples, Relaxed);
+        self.tenacity
+            .store(config.maxmemory_eviction_tenacity, Relaxed);
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Under the limits.
+    Within,
+    /// Still over, out of time for now; eviction goes on later.
+    Running,
+    /// Still over, and nothing left that the policy may evict.
+    Stuck,
+}
+
+fn over(server: &Server) -> bool {
+    let limits = &server.limits;
+    let maxmemory = limits.maxmemory.load(Relaxed);
+    let maxkeys = limits.maxkeys.load(Relaxed);
+    (maxmemory > 0 && crate::memory::used() > maxmemory)
+        || (maxkeys > 0 && server.keyspace.key_count() > maxkeys)
+}
+
+/// Evicts until under the limits, for at most `budget`.
+fn make_room(server: &Server, budget: Duration) -> Outcome {
+    if !over(server) {
+        return Outcome::Within;
+    }
+    let started = Instant::now();
+    let keyspace = &server.keyspace;
+    let policy = keyspace.tracking().policy();
+    let samples = server.limits.samples.load(Relaxed);
+    let mut evicted = 0u32;
+    while over(server) {
+        if keyspace
+            .evict_one(policy, samples, redis_lite_engine::now_ms())
+            .is_none()
+        {
+            return Outcome::Stuck;
+        }
+        // What this thread freed counts at once, so the next check sees it.
+        crate::memory::publish_thread();
+        evicted += 1;
+        if evicted.is_multiple_of(16) && started.elapsed() >= budget {
+            return Outcome::Running;
+        }
+    }
+    Outcome::Within
+}
+
+/// Redis's eviction time limit per command for a `maxmemory-eviction-tenacity` (0-100).
+fn time_limit(tenacity: u32) -> Duration {
+    let micros = match tenacity {
+        0..=10 => 50.0 * tenacity as f64,
+        11..=99 => 500.0 * 1.15f64.powi(tenacity as i32 - 10),
+        _ => return Duration::MAX,
+    };
+    Duration::from_micros(micros as u64)
+}
+
+/// Before a command: makes room, and refuses a `denyoom` command if there is none to make.
+pub fn before_command(server: &Server, command_flags: u32) -> Option<CommandError> {
+    let budget = time_limit(server.limits.tenacity.load(Relaxed));
+    let stuck = make_room(server, budget) == Outcome::Stuck;
+    (stuck && command_flags & flags::DENYOOM != 0)
+        .then(|| CommandError::coded("OOM command not allowed when used memory > 'maxmemory'."))
+}
+
+/// After a write: a `maxkeys` cap holds after every command, not just before the next.
+pub fn after_write(server: &Server) {
+    let maxkeys = server.limits.maxkeys.load(Relaxed);
+    if maxkeys > 0 && server.keyspace.key_count() > maxkeys {
+        let budget = time_limit(server.limits.tenacity.load(Relaxed));
+        make_room(server, budget);
+    }
+}
+
+/// The cron thread's share: eviction that commands left unfinished.
+pub fn cron(server: &Server, budget: Duration) {
+    make_room(server, budget);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_limits_follow_redis() {
+        assert_eq!(time_limit(0), Duration::ZERO);
+        assert_eq!(time_limit(10), Duration::from_micros(500));
+        assert_eq!(time_limit(20), Duration::from_micros(2022));
+        assert_eq!(time_limit(100), Duration::MAX);
+    }
+}

@@ -1,0 +1,423 @@
+//! maxmemory, maxkeys and eviction: the budget holds under heavy pipelined writes, every
+//! policy evicts what it should, runtime changes apply, and evictions are visible as Redis
+//! shows them (notifications, INFO, WATCH, the AOF). Plus MEMORY and OBJECT FREQ/IDLETIME.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{encode, DataDir, Raw, Server};
+
+fn info_field(raw: &mut Raw, section: &str, name: &str) -> String {
+    let info = raw.cmd_text(&["INFO", section]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+        .to_string()
+}
+
+fn used_memory(raw: &mut Raw) -> u64 {
+    info_field(raw, "memory", "used_memory").parse().unwrap()
+}
+
+/// Sends `count` SETs of `value_len`-byte values in one pipeline and reads every reply.
+fn fill(raw: &mut Raw, prefix: &str, count: usize, value_len: usize) {
+    let value = vec![b'x'; value_len];
+    let mut batch = Vec::new();
+    for i in 0..count {
+        batch.extend(encode(&[b"SET", format!("{prefix}{i}").as_bytes(), &value]));
+    }
+    raw.send(&batch);
+    for _ in 0..count {
+        let reply = raw.read_reply();
+        assert_eq!(reply, b"+OK\r\n", "{}", String::from_utf8_lossy(&reply));
+    }
+}
+
+#[test]
+fn the_budget_holds_while_ten_times_maxmemory_is_written() {
+    const MAXMEMORY: u64 = 32 << 20;
+    let server = Server::lite(&["--maxmemory", "32mb", "--maxmemory-policy", "allkeys-lru"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let (stop, peak) = (stop.clone(), peak.clone());
+        let mut raw = server.raw();
+        std::thread::spawn(move || {
+            let mut samples = 0;
+            while !stop.load(Ordering::Relaxed) {
+                peak.fetch_max(used_memory(&mut raw), Ordering::Relaxed);
+                samples += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            samples
+        })
+    };
+    let written = Arc::new(AtomicU64::new(0));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let mut raw = server.raw();
+            let written = written.clone();
+            std::thread::spawn(move || {
+                let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ w;
+                let mut n = 0u64;
+                while written.load(Ordering::Relaxed) < 10 * MAXMEMORY {
+                    // Pipelines of up to 16 SETs with sizes from 16 B to 1 MB, log-uniform.
+                    let mut batch = Vec::new();
+                    let mut replies = 0;
+                    let mut bytes = 0;
+                    while replies < 16 && bytes < 2 << 20 {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        let size = 16usize << (rng % 17);
+                        let value = vec![b'v'; size];
+                        batch.extend(encode(&[b"SET", format!("w{w}:{n}").as_bytes(), &value]));
+                        n += 1;
+                        replies += 1;
+                        bytes += size;
+                    }
+                    raw.send(&batch);
+                    for _ in 0..replies {
+                        assert_eq!(raw.read_reply(), b"+OK\r\n");
+                    }
+                    written.fetch_add(bytes as u64, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let samples = sampler.join().unwrap();
+    let peak = peak.load(Ordering::Relaxed);
+    let mut raw = server.raw();
+    let evicted: u64 = info_field(&mut raw, "stats", "evicted_keys")
+        .parse()
+        .unwrap();
+    eprintln!("peak {peak} samples {samples} evicted {evicted}");
+    assert!(samples > 20, "only {samples} samples");
+    assert!(evicted > 100, "{evicted} keys evicted");
+    assert!(
+        peak <= MAXMEMORY + MAXMEMORY / 20,
+        "used_memory peaked at {peak}, more than 5% over {MAXMEMORY}"
+    );
+}
+
+#[test]
+fn noeviction_refuses_writes_but_not_reads_or_deletes() {
+    let server = Server::lite(&["--maxmemory", "4mb"]);
+    let mut raw = server.raw();
+    raw.cmd(&["SET", "keep", "v"]);
+    let value = "x".repeat(100_000);
+    let mut refused = None;
+    for i in 0..100 {
+        let reply = raw.cmd_text(&["SET", &format!("k{i}"), &value]);
+        if reply != "+OK\r\n" {
+            refused = Some(reply);
+            break;
+        }
+    }
+    assert_eq!(
+        refused.as_deref(),
+        Some("-OOM command not allowed when used memory > 'maxmemory'.\r\n")
+    );
+    assert_eq!(raw.cmd_text(&["GET", "keep"]), "$1\r\nv\r\n");
+    assert_eq!(raw.cmd_text(&["DEL", "k0", "k1", "k2"]), ":3\r\n");
+    assert_eq!(info_field(&mut raw, "stats", "evicted_keys"), "0");
+    assert_eq!(
+        info_field(&mut raw, "memory", "maxmemory_policy"),
+        "noeviction"
+    );
+}
+
+#[test]
+fn volatile_policies_evict_only_keys_with_a_ttl() {
+    for policy in [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
+        let server = Server::lite(&["--maxmemory", "8mb", "--maxmemory-policy", policy]);
+        let mut raw = server.raw();
+        fill(&mut raw, "plain", 20, 100_000);
+        let value = "x".repeat(100_000);
+        for i in 0..100 {
+            let reply = raw.cmd_text(&[
+                "SET",
+                &format!("ttl{i}"),
+                &value,
+                "EX",
+                &(1000 + i).to_string(),
+            ]);
+            assert_eq!(reply, "+OK\r\n", "{policy}");
+        }
+        for i in 0..20 {
+            assert_eq!(
+                raw.cmd_text(&["EXISTS", &format!("plain{i}")]),
+                ":1\r\n",
+                "{policy}"
+            );
+        }
+        let evicted: u64 = info_field(&mut raw, "stats", "evicted_keys")
+            .parse()
+            .unwrap();
+        assert!(evicted > 0, "{policy}");
+        if policy == "volatile-ttl" {
+            // The keys nearest their expiry go first.
+            assert_eq!(raw.cmd_text(&["EXISTS", "ttl0"]), ":0\r\n");
+            assert_eq!(raw.cmd_text(&["EXISTS", "ttl99"]), ":1\r\n");
+        }
+    }
+}
+
+#[test]
+fn lowering_maxmemory_at_runtime_evicts_without_stalling_clients() {
+    let server = Server::lite(&["--maxmemory-policy", "allkeys-lru"]);
+    let mut raw = server.raw();
+    fill(&mut raw, "k", 20_000, 1000);
+    let before = used_memory(&mut raw);
+    assert!(before > 20 << 20, "{before}");
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "SET", "maxmemory", "5mb"]),
+        "+OK\r\n"
+    );
+    let mut slowest = Duration::ZERO;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while used_memory(&mut raw) > 5 << 20 {
+        assert!(Instant::now() < deadline, "never got down to 5mb");
+        let t = Instant::now();
+        raw.cmd(&["PING"]);
+        slowest = slowest.max(t.elapsed());
+    }
+    assert!(
+        slowest < Duration::from_millis(50),
+        "a PING took {slowest:?}"
+    );
+    let keys: u64 = raw.cmd_text(&["DBSIZE"])[1..].trim().parse().unwrap();
+    assert!(keys < 5000, "{keys}");
+    // The policy changes at runtime too.
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "SET", "maxmemory-policy", "allkeys-tinylfu"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "GET", "maxmemory-policy"]),
+        "*2\r\n$16\r\nmaxmemory-policy\r\n$15\r\nallkeys-tinylfu\r\n"
+    );
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "SET", "maxmemory-policy", "lru"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of \
+         the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, \
+         allkeys-random, noeviction, allkeys-tinylfu\r\n"
+    );
+    fill(&mut raw, "more", 5000, 1000);
+    assert!(used_memory(&mut raw) <= (5 << 20) + (5 << 20) / 20);
+}
+
+#[test]
+fn evictions_notify_count_and_break_watches() {
+    let server = Server::lite(&["--maxmemory", "6mb", "--maxmemory-policy", "allkeys-random"]);
+    let mut watcher = server.raw();
+    watcher.cmd(&["SET", "watched", "1"]);
+    watcher.cmd(&["WATCH", "watched"]);
+    let mut raw = server.raw();
+    raw.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Ee"]);
+    let mut listener = server.raw();
+    listener.cmd(&["SUBSCRIBE", "__keyevent@0__:evicted"]);
+    // Write until the watched key itself is evicted.
+    let value = "x".repeat(10_000);
+    let mut i = 0;
+    while raw.cmd_text(&["EXISTS", "watched"]) == ":1\r\n" {
+        raw.cmd(&["SET", &format!("k{i}"), &value]);
+        i += 1;
+        assert!(i < 100_000);
+    }
+    let event = String::from_utf8_lossy(&listener.read_reply()).into_owned();
+    assert!(event.contains("__keyevent@0__:evicted"), "{event}");
+    let evicted: u64 = info_field(&mut raw, "stats", "evicted_keys")
+        .parse()
+        .unwrap();
+    assert!(evicted > 0);
+    watcher.cmd(&["MULTI"]);
+    watcher.cmd(&["SET", "watched", "2"]);
+    assert_eq!(
+        watcher.cmd_text(&["EXEC"]),
+        "*-1\r\n",
+        "the eviction broke the WATCH"
+    );
+}
+
+#[test]
+fn evicted_keys_are_deleted_in_the_aof_too() {
+    let dir = DataDir::new("evict-aof");
+    let args = [
+        "--appendonly",
+        "yes",
+        "--maxmemory",
+        "6mb",
+        "--maxmemory-policy",
+        "allkeys-lru",
+        "--enable-debug-command",
+        "yes",
+    ];
+    let digest;
+    {
+        let mut server = Server::lite_in(&dir.0, &args);
+        let mut raw = server.raw();
+        fill(&mut raw, "k", 2000, 10_000);
+        let evicted: u64 = info_field(&mut raw, "stats", "evicted_keys")
+            .parse()
+            .unwrap();
+        assert!(evicted > 1000, "{evicted}");
+        digest = raw.cmd_text(&["DEBUG", "DIGEST"]);
+        raw.cmd(&["CONFIG", "SET", "appendfsync", "always"]);
+        raw.cmd(&["SET", "flush", "1"]);
+        raw.cmd(&["DEL", "flush"]);
+        server.kill9();
+    }
+    // No limit on the way back: the replay alone must give the same dataset.
+    let server = Server::lite_in(
+        &dir.0,
+        &["--appendonly", "yes", "--enable-debug-command", "yes"],
+    );
+    assert_eq!(server.raw().cmd_text(&["DEBUG", "DIGEST"]), digest);
+}
+
+#[test]
+fn maxkeys_caps_the_number_of_keys() {
+    let server = Server::lite(&["--maxkeys", "100", "--maxmemory-policy", "allkeys-lru"]);
+    let mut raw = server.raw();
+    for i in 0..1000 {
+        raw.cmd(&["SET", &format!("k{i}"), "v"]);
+        let keys: u64 = raw.cmd_text(&["DBSIZE"])[1..].trim().parse().unwrap();
+        assert!(keys <= 100, "{keys} keys after SET {i}");
+    }
+    raw.cmd(&["MSET", "a", "1", "b", "2", "c", "3"]);
+    assert_eq!(raw.cmd_text(&["DBSIZE"]), ":100\r\n");
+    assert_eq!(raw.cmd_text(&["CONFIG", "SET", "maxkeys", "10"]), "+OK\r\n");
+    raw.cmd(&["PING"]);
+    assert_eq!(raw.cmd_text(&["DBSIZE"]), ":10\r\n");
+    // Under noeviction, writes are refused once the cap is passed.
+    raw.cmd(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    raw.cmd(&["SET", "one-more", "v"]);
+    assert_eq!(
+        raw.cmd_text(&["SET", "two-more", "v"]),
+        "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+    );
+    assert_eq!(info_field(&mut raw, "memory", "maxkeys"), "10");
+}
+
+#[test]
+fn object_freq_and_idletime_follow_the_policy() {
+    let script: &[&[&str]] = &[
+        &["SET", "k", "v"],
+        &["OBJECT", "FREQ", "k"],
+        &["OBJECT", "FREQ", "missing"],
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"],
+        &["SET", "j", "v"],
+        &["OBJECT", "FREQ", "j"],
+        &["GET", "j"],
+        &["OBJECT", "FREQ", "j"],
+        &["OBJECT", "IDLETIME", "j"],
+        &["OBJECT", "IDLETIME", "missing"],
+    ];
+    common::differential(script, false);
+}
+
+#[test]
+fn restore_sets_freq_under_lfu_and_idletime_under_lru() {
+    let server = Server::lite(&["--maxmemory-policy", "allkeys-lfu"]);
+    let mut raw = server.raw();
+    raw.cmd(&["SET", "k", "v"]);
+    let dump = raw.cmd(&["DUMP", "k"]);
+    let start = dump.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let payload = &dump[start..dump.len() - 2];
+    raw.send(&encode(&[b"RESTORE", b"r", b"0", payload, b"FREQ", b"100"]));
+    assert_eq!(raw.read_reply(), b"+OK\r\n");
+    assert_eq!(raw.cmd_text(&["OBJECT", "FREQ", "r"]), ":100\r\n");
+    raw.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+    raw.send(&encode(&[
+        b"RESTORE",
+        b"i",
+        b"0",
+        payload,
+        b"IDLETIME",
+        b"1000",
+    ]));
+    assert_eq!(raw.read_reply(), b"+OK\r\n");
+    let idle: u64 = raw.cmd_text(&["OBJECT", "IDLETIME", "i"])[1..]
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((1000..1005).contains(&idle), "{idle}");
+}
+
+#[test]
+fn tinylfu_reports_sketch_frequencies() {
+    let server = Server::lite(&["--maxmemory-policy", "allkeys-tinylfu"]);
+    let mut raw = server.raw();
+    raw.cmd(&["SET", "hot", "v"]);
+    for _ in 0..20 {
+        raw.cmd(&["GET", "hot"]);
+    }
+    raw.cmd(&["SET", "cold", "v"]);
+    assert_eq!(raw.cmd_text(&["OBJECT", "FREQ", "hot"]), ":255\r\n");
+    // One access (SET's own lookup), on the same 0-255 scale: 1 × 17.
+    assert_eq!(raw.cmd_text(&["OBJECT", "FREQ", "cold"]), ":17\r\n");
+    assert_eq!(raw.cmd_text(&["OBJECT", "IDLETIME", "cold"]), ":0\r\n");
+}
+
+#[test]
+fn memory_commands() {
+    let script: &[&[&str]] = &[
+        &["SET", "k", "v"],
+        &["MEMORY", "USAGE", "missing"],
+        &["MEMORY", "USAGE", "k", "SAMPLES", "-1"],
+        &["MEMORY", "USAGE", "k", "SAMPLES", "x"],
+        &["MEMORY", "USAGE", "k", "FOO", "1"],
+        &["MEMORY", "USAGE"],
+        &["MEMORY", "PURGE"],
+        &["MEMORY", "NOPE"],
+    ];
+    common::differential(script, false);
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    raw.cmd(&["RPUSH", "list", "a", "b", "c"]);
+    let small: i64 = raw.cmd_text(&["MEMORY", "USAGE", "list"])[1..]
+        .trim()
+        .parse()
+        .unwrap();
+    let big = "x".repeat(10_000);
+    raw.cmd(&["RPUSH", "list", &big]);
+    let grown: i64 = raw.cmd_text(&["MEMORY", "USAGE", "list", "SAMPLES", "0"])[1..]
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(small > 20 && grown > small + 10_000, "{small} {grown}");
+    let stats = raw.cmd_text(&["MEMORY", "STATS"]);
+    for field in [
+        "peak.allocated",
+        "total.allocated",
+        "keys.count",
+        "dataset.bytes",
+        "db.0",
+    ] {
+        assert!(stats.contains(field), "{field} in {stats}");
+    }
+    let doctor = raw.cmd_text(&["MEMORY", "DOCTOR"]);
+    assert!(doctor.contains("Sam"), "{doctor}");
+    for field in [
+        "used_memory_dataset",
+        "used_memory_overhead",
+        "used_memory_startup",
+        "maxmemory_human",
+        "mem_fragmentation_ratio",
+    ] {
+        info_field(&mut raw, "memory", field);
+    }
+}
