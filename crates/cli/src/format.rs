@@ -81,6 +81,17 @@ fn standard_into(out: &mut Vec<u8>, r: &Response, prefix: &str) {
                     standard_into(out, k, &inner);
                     out.pop();
                     out.extend_from_slice(b" => ");
+                    // A non-empty aggregate value starts on its own line, indented like the
+                    // rest of its items.
+                    let nested = match v {
+                        Response::Array(i) | Response::Set(i) | Response::Push(i) => !i.is_empty(),
+                        Response::Map(p) => !p.is_empty(),
+                        _ => false,
+                    };
+                    if nested {
+                        out.push(b'\n');
+                        out.extend_from_slice(inner.as_bytes());
+                    }
                     standard_into(out, v, &inner);
                 }
                 return;
@@ -263,7 +274,7 @@ mod tests {
         ]);
         assert_eq!(
             tty(&map),
-            "1# (integer) 0 => (false)\n2# \"k\" => 1# \"a\" => \"b\"\n        2# \"c\" => (empty set)\n"
+            "1# (integer) 0 => (false)\n2# \"k\" => \n   1# \"a\" => \"b\"\n   2# \"c\" => (empty set)\n"
         );
         assert_eq!(rawn(&map), "0 (false)\nk a b\nc \n");
         assert_eq!(tty(&Map(vec![])), "(empty hash)\n");
