@@ -81,18 +81,15 @@ fn standard_into(out: &mut Vec<u8>, r: &Response, prefix: &str) {
                     standard_into(out, k, &inner);
                     out.pop();
                     out.extend_from_slice(b" => ");
-                    // A non-empty aggregate value starts on its own line, indented like the
-                    // rest of its items.
-                    let nested = match v {
-                        Response::Array(i) | Response::Set(i) | Response::Push(i) => !i.is_empty(),
-                        Response::Map(p) => !p.is_empty(),
-                        _ => false,
-                    };
-                    if nested {
+                    // A value that takes several lines starts on its own line, indented
+                    // like the rest of its items.
+                    let mut value = Vec::new();
+                    standard_into(&mut value, v, &inner);
+                    if value[..value.len() - 1].contains(&b'\n') {
                         out.push(b'\n');
                         out.extend_from_slice(inner.as_bytes());
                     }
-                    standard_into(out, v, &inner);
+                    out.extend_from_slice(&value);
                 }
                 return;
             }
@@ -278,6 +275,8 @@ mod tests {
         );
         assert_eq!(rawn(&map), "0 (false)\nk a b\nc \n");
         assert_eq!(tty(&Map(vec![])), "(empty hash)\n");
+        let one_line = Map(vec![(b("k"), Array(vec![Array(vec![b("x")])]))]);
+        assert_eq!(tty(&one_line), "1# \"k\" => 1) 1) \"x\"\n");
         assert_eq!(tty(&Set(vec![])), "(empty set)\n");
         let push = Push(vec![b("message"), b("ch"), b("hi")]);
         assert_eq!(tty(&push), "1) \"message\"\n2) \"ch\"\n3) \"hi\"\n");
