@@ -81,12 +81,18 @@ impl Session {
         }
     }
 
-    /// Prints replies as they arrive until the connection ends (SUBSCRIBE, MONITOR).
+    /// Prints replies as they arrive until the connection ends (SUBSCRIBE, MONITOR). An error
+    /// as the first reply (a server without MONITOR) ends the stream instead.
     fn stream_replies(&mut self) -> io::Result<()> {
         let conn = self.conn.as_mut().ok_or_else(not_connected)?;
+        let mut first = true;
         loop {
             let reply = conn.read_reply()?;
             Self::write_out(&format::reply(&reply, self.opts.output, false))?;
+            if first && matches!(reply, Response::Error(_)) {
+                return Ok(());
+            }
+            first = false;
         }
     }
 

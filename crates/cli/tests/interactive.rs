@@ -12,7 +12,9 @@ use expectrl::Session;
 
 #[test]
 fn prompt_history_hints_and_reconnect() {
-    let Some(mut server) = Server::any(&[]) else { return };
+    let Some(mut server) = Server::any(&[]) else {
+        return;
+    };
     let dir = scratch_dir("pty");
     let history = dir.join("history");
     let mut cmd = Command::new(CLI);
@@ -72,6 +74,9 @@ fn prompt_history_hints_and_reconnect() {
     s.send("QUIT\r").unwrap();
     s.expect(expectrl::Eof).unwrap();
     let saved = std::fs::read_to_string(&history).unwrap();
-    assert!(saved.contains("SELECT 2") && saved.contains("INCR n"), "{saved}");
+    assert!(
+        saved.contains("SELECT 2") && saved.contains("INCR n"),
+        "{saved}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
