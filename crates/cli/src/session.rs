@@ -102,7 +102,7 @@ impl Session {
         let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
         let text_report = format::is_text_report(args);
         let mut left = repeat;
-        while left < 0 || left > 0 {
+        while left != 0 {
             if left > 0 {
                 left -= 1;
             }

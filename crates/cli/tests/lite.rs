@@ -74,7 +74,7 @@ fn subscribe_streams_messages_until_interrupted() {
     let Some(server) = Server::lite(&[]) else {
         return;
     };
-    let mut child = std::process::Command::new(CLI)
+    let child = std::process::Command::new(CLI)
         .args([
             "-p",
             &server.port.to_string(),
