@@ -43,10 +43,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if at(p + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
-                        return None;
-                    }
-                    p += 1;
+                    p = closing_quote(line, p)?;
                     break;
                 } else {
                     cur.push(c);
@@ -56,10 +53,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     p += 1;
                     cur.push(b'\'');
                 } else if c == b'\'' {
-                    if at(p + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
-                        return None;
-                    }
-                    p += 1;
+                    p = closing_quote(line, p)?;
                     break;
                 } else {
                     cur.push(c);
@@ -75,6 +69,14 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
             p += 1;
         }
         args.push(cur);
+    }
+}
+
+/// Past the closing quote at `p`, which must end the argument.
+fn closing_quote(line: &[u8], p: usize) -> Option<usize> {
+    match line.get(p + 1) {
+        Some(n) if !n.is_ascii_whitespace() => None,
+        _ => Some(p + 1),
     }
 }
 
