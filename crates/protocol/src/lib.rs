@@ -6,11 +6,15 @@
 //!   its exact protocol error texts.
 //! - [`reply`]: [`ReplyWriter`], which encodes replies for the protocol version a client chose,
 //!   degrading RESP3-only types (map, set, double, null, push) to their RESP2 forms.
+//! - [`response`]: [`Response`] and [`parse_response`], the client side: a RESP2/RESP3 reply
+//!   parser for redis-lite-cli.
 //! - [`number`]: integer and float text conversions with Redis's rules and formats.
 
 pub mod number;
 pub mod reply;
 pub mod request;
+pub mod response;
 
 pub use reply::{Protocol, ReplyWriter};
 pub use request::{Limits, ProtocolError, RequestParser};
+pub use response::{parse as parse_response, Response, ResponseError};

@@ -39,6 +39,10 @@ pub struct Config {
     pub databases: usize,
     pub loglevel: LogLevel,
     pub logfile: String,
+    /// `unixsocket`: path of a unix socket to listen on as well; empty means none.
+    pub unixsocket: String,
+    /// `unixsocketperm`: the socket file's permissions (octal, as in Redis); 0 leaves the umask's.
+    pub unixsocketperm: u32,
     pub proto_max_bulk_len: u64,
     pub client_query_buffer_limit: u64,
     pub hz: u32,
@@ -114,6 +118,8 @@ impl Default for Config {
             databases: 0,
             loglevel: LogLevel::Notice,
             logfile: String::new(),
+            unixsocket: String::new(),
+            unixsocketperm: 0,
             proto_max_bulk_len: 0,
             client_query_buffer_limit: 0,
             hz: 0,
@@ -415,6 +421,22 @@ pub static PARAMS: &[Param] = &[
     int_param!("databases", databases: usize, 1, i32::MAX as i64, default "16", mutable false),
     named_param!("loglevel", loglevel, LOG_LEVELS, default "notice"),
     string_param!("logfile", logfile, mutable false),
+    string_param!("unixsocket", unixsocket, mutable false),
+    Param {
+        name: "unixsocketperm",
+        mutable: false,
+        default: "0",
+        get: |c| format!("{:o}", c.unixsocketperm),
+        // Octal, like chmod: `700`.
+        set: |c, w| {
+            let v = u32::from_str_radix(one(w)?, 8)
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+            c.unixsocketperm = check_range(v as i64, 0, 0o777)? as u32;
+            Ok(())
+        },
+        variadic: false,
+        alias: None,
+    },
     memory_param!("proto-max-bulk-len", proto_max_bulk_len, 1 << 20, default "512mb"),
     memory_param!("client-query-buffer-limit", client_query_buffer_limit, 1 << 20, default "1gb"),
     Param {

@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis_lite_protocol::{Limits, Protocol, ReplyWriter, RequestParser};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::blocking::{BlockedCommand, Wake};
 use crate::client::{ClientHandle, ClientState, PushReceiver, ReplyMode};
@@ -50,9 +49,13 @@ impl Settings {
     }
 }
 
+/// A client's byte stream: a TCP connection or a unix socket one.
+pub trait ClientStream: AsyncRead + AsyncWrite + Unpin {}
+impl<S: AsyncRead + AsyncWrite + Unpin> ClientStream for S {}
+
 pub async fn serve(
     server: Arc<Server>,
-    mut stream: TcpStream,
+    mut stream: impl ClientStream,
     handle: Arc<ClientHandle>,
     mut pushes: PushReceiver,
     worker: usize,
@@ -255,7 +258,7 @@ pub async fn serve(
 async fn finish_blocked(
     server: &Arc<Server>,
     client: &mut ClientState,
-    stream: &mut TcpStream,
+    stream: &mut impl ClientStream,
     input: &mut Vec<u8>,
     blocked: BlockedCommand,
     output: &mut Vec<u8>,
@@ -321,7 +324,7 @@ async fn finish_blocked(
 /// Writes `bytes`, giving up if the client is killed meanwhile: a reader that stopped reading
 /// must not keep its connection (and its subscriptions) alive by blocking the write forever.
 async fn write_unless_killed(
-    stream: &mut TcpStream,
+    stream: &mut impl ClientStream,
     bytes: &[u8],
     killed: Pin<&mut impl Future<Output = ()>>,
 ) -> bool {

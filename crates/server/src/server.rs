@@ -226,9 +226,26 @@ impl Server {
         local: SocketAddr,
         fd: i32,
     ) -> Result<(Arc<ClientHandle>, PushReceiver), &'static str> {
+        self.admit_named(
+            peer.ip().is_loopback(),
+            peer.to_string(),
+            local.to_string(),
+            fd,
+        )
+    }
+
+    /// [`Self::admit`] for any kind of socket: `loopback` is whether the peer is on this host
+    /// (always, for the unix socket).
+    fn admit_named(
+        &self,
+        loopback: bool,
+        peer: String,
+        local: String,
+        fd: i32,
+    ) -> Result<(Arc<ClientHandle>, PushReceiver), &'static str> {
         self.connections_received.fetch_add(1, Relaxed);
         let config = self.config.read();
-        if config.protected_mode && config.requirepass.is_empty() && !peer.ip().is_loopback() {
+        if config.protected_mode && config.requirepass.is_empty() && !loopback {
             self.rejected_connections.fetch_add(1, Relaxed);
             return Err(DENIED);
         }
@@ -238,7 +255,7 @@ impl Server {
             return Err("-ERR max number of clients reached\r\n");
         }
         let id = self.next_client_id.fetch_add(1, Relaxed);
-        let (handle, pushes) = ClientHandle::new(id, peer.to_string(), local.to_string(), fd);
+        let (handle, pushes) = ClientHandle::new(id, peer, local, fd);
         let handle = Arc::new(handle);
         clients.insert(id, handle.clone());
         Ok((handle, pushes))
@@ -247,9 +264,36 @@ impl Server {
 
 /// A connection on its way from the acceptor to an event loop.
 struct Accepted {
-    stream: std::net::TcpStream,
+    stream: AcceptedStream,
     handle: Arc<ClientHandle>,
     pushes: PushReceiver,
+}
+
+enum AcceptedStream {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+}
+
+/// Binds `unixsocket`, replacing a stale socket file, and applies `unixsocketperm`.
+fn bind_unix(config: &Config) -> Result<Option<std::os::unix::net::UnixListener>, String> {
+    if config.unixsocket.is_empty() {
+        return Ok(None);
+    }
+    let path = std::path::Path::new(&config.unixsocket);
+    let failed = |e: std::io::Error| format!("Failed opening Unix socket: {e}");
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(failed(e)),
+    }
+    let listener = std::os::unix::net::UnixListener::bind(path).map_err(failed)?;
+    if config.unixsocketperm != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(config.unixsocketperm))
+            .map_err(failed)?;
+    }
+    listener.set_nonblocking(true).map_err(failed)?;
+    Ok(Some(listener))
 }
 
 /// Binds every `bind` address. A `-` prefix marks an address that may be unavailable.
@@ -314,10 +358,14 @@ pub fn run(startup: Startup) -> Result<(), String> {
     log::init(config.loglevel, &config.logfile)
         .map_err(|e| format!("Can't open the log file: {e}"))?;
     let listeners = bind_listeners(&config).map_err(|e| e.to_string())?;
-    if listeners.is_empty() {
+    let unix_listener = bind_unix(&config)?;
+    if listeners.is_empty() && unix_listener.is_none() {
         return Err("Configured to not listen anywhere, exiting.".into());
     }
-    let port = listeners[0].local_addr().map_err(|e| e.to_string())?.port();
+    let port = match listeners.first() {
+        Some(l) => l.local_addr().map_err(|e| e.to_string())?.port(),
+        None => 0,
+    };
     let threads = config.threads;
     let server = Arc::new(Server::new(config, startup.config_file.clone()));
     server.tcp_port.store(port as u64, Relaxed);
@@ -362,6 +410,16 @@ pub fn run(startup: Startup) -> Result<(), String> {
                 listener.local_addr().expect("bound")
             );
             tokio::spawn(accept_loop(server.clone(), listener, senders.clone()));
+        }
+        if let Some(listener) = unix_listener {
+            let listener = tokio::net::UnixListener::from_std(listener)
+                .expect("listener registers with the runtime");
+            log!(
+                Notice,
+                "The server is now ready to accept connections at {}",
+                server.config.read().unixsocket
+            );
+            tokio::spawn(accept_unix_loop(server.clone(), listener, senders.clone()));
         }
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("SIGTERM handler");
@@ -413,18 +471,77 @@ async fn accept_loop(
                         &socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive)),
                     );
                 }
-                let id = handle.id;
-                if loops[next % loops.len()]
-                    .send(Accepted {
-                        stream,
-                        handle,
-                        pushes,
-                    })
-                    .is_err()
-                {
-                    server.unregister(id);
-                }
-                next += 1;
+                hand_off(
+                    &server,
+                    &loops,
+                    &mut next,
+                    AcceptedStream::Tcp(stream),
+                    handle,
+                    pushes,
+                );
+            }
+            Err(refusal) => {
+                let mut stream = stream;
+                let _ = stream.write_all(refusal.as_bytes()).await;
+            }
+        }
+    }
+}
+
+/// Gives an admitted connection to the next event loop, round robin.
+fn hand_off(
+    server: &Server,
+    loops: &[mpsc::UnboundedSender<Accepted>],
+    next: &mut usize,
+    stream: AcceptedStream,
+    handle: Arc<ClientHandle>,
+    pushes: PushReceiver,
+) {
+    let id = handle.id;
+    let accepted = Accepted {
+        stream,
+        handle,
+        pushes,
+    };
+    if loops[*next % loops.len()].send(accepted).is_err() {
+        server.unregister(id);
+    }
+    *next += 1;
+}
+
+/// Accepts on `unixsocket`. Such clients are local, and named as Redis names them
+/// (`addr=/path:0`).
+async fn accept_unix_loop(
+    server: Arc<Server>,
+    listener: tokio::net::UnixListener,
+    loops: Vec<mpsc::UnboundedSender<Accepted>>,
+) {
+    let mut next = 0;
+    let path = server.config.read().unixsocket.clone();
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                log!(Warning, "Accepting client connection: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+        let name = format!("{path}:0");
+        match server.admit_named(true, name.clone(), name, fd) {
+            Ok((handle, pushes)) => {
+                let Ok(stream) = stream.into_std() else {
+                    continue;
+                };
+                hand_off(
+                    &server,
+                    &loops,
+                    &mut next,
+                    AcceptedStream::Unix(stream),
+                    handle,
+                    pushes,
+                );
             }
             Err(refusal) => {
                 let mut stream = stream;
@@ -446,17 +563,18 @@ fn event_loop(server: Arc<Server>, index: usize, mut incoming: mpsc::UnboundedRe
             pushes,
         }) = incoming.recv().await
         {
-            let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
-                server.unregister(handle.id);
-                continue;
+            let id = handle.id;
+            let served = match stream {
+                AcceptedStream::Tcp(s) => tokio::net::TcpStream::from_std(s).map(|s| {
+                    tokio::spawn(connection::serve(server.clone(), s, handle, pushes, index));
+                }),
+                AcceptedStream::Unix(s) => tokio::net::UnixStream::from_std(s).map(|s| {
+                    tokio::spawn(connection::serve(server.clone(), s, handle, pushes, index));
+                }),
             };
-            tokio::spawn(connection::serve(
-                server.clone(),
-                stream,
-                handle,
-                pushes,
-                index,
-            ));
+            if served.is_err() {
+                server.unregister(id);
+            }
         }
     });
 }

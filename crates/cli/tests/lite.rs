@@ -1,0 +1,105 @@
+//! redis-lite-cli against redis-lite itself: the unix socket, URIs, `-x`, piped interactive
+//! input, MONITOR/SUBSCRIBE streams, and clear failures for what the server cannot do yet
+//! (MEMORY USAGE for --memkeys, SYNC for --rdb).
+
+mod common;
+
+use common::{cli, run, scratch_dir, text, Server, CLI};
+
+#[test]
+fn unix_socket_uri_and_stdin_argument() {
+    let dir = scratch_dir("sock");
+    let sock = dir.join("lite.sock");
+    let sock = sock.to_str().unwrap();
+    let Some(server) = Server::lite(&["--unixsocket", sock]) else {
+        return;
+    };
+    let out = run(CLI, &["-s", sock, "-x", "SET", "k"], b"from\nstdin");
+    assert_eq!(text(&out.stdout), "OK\n");
+    let out = run(CLI, &["-s", sock, "--no-raw", "GET", "k"], b"");
+    assert_eq!(text(&out.stdout), "\"from\\nstdin\"\n");
+    let uri = format!("redis://127.0.0.1:{}/3", server.port);
+    let out = run(CLI, &["-u", &uri, "SET", "in3", "x"], b"");
+    assert_eq!(text(&out.stdout), "OK\n");
+    assert_eq!(
+        text(&cli(server.port, &["-n", "3", "DBSIZE"]).stdout),
+        "1\n"
+    );
+    // Lines piped into interactive mode run without a prompt.
+    let out = run(CLI, &["-s", sock], b"PING\nECHO \"a b\"\nbad \"quote\n");
+    assert_eq!(text(&out.stdout), "PONG\na b\nInvalid argument(s)\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn pipe_mode_counts_replies_and_errors() {
+    let Some(server) = Server::lite(&[]) else {
+        return;
+    };
+    let mut input = Vec::new();
+    for i in 0..1000 {
+        input.extend_from_slice(format!("SET key:{i} {i}\r\n").as_bytes());
+    }
+    input.extend_from_slice(b"*1\r\n$6\r\nNOSUCH\r\n");
+    let out = run(CLI, &["-p", &server.port.to_string(), "--pipe"], &input);
+    assert_eq!(
+        text(&out.stdout),
+        "All data transferred. Waiting for the last reply...\nLast reply received from server.\nerrors: 1, replies: 1001\n"
+    );
+    assert!(text(&out.stderr).starts_with("ERR unknown command 'NOSUCH'"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&cli(server.port, &["DBSIZE"]).stdout), "1000\n");
+}
+
+#[test]
+fn memkeys_works_and_missing_server_features_fail_clearly() {
+    let Some(server) = Server::lite(&[]) else {
+        return;
+    };
+    // MEMORY USAGE exists, so --memkeys works.
+    cli(server.port, &["SET", "s", "hello"]);
+    let out = cli(server.port, &["--memkeys"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("Biggest string found '\"s\"' has"));
+    let rdb = scratch_dir("rdb").join("dump.rdb");
+    let out = cli(server.port, &["--rdb", rdb.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("SYNC with master failed: ERR unknown command 'SYNC'"));
+    // MONITOR's error ends the stream instead of waiting forever.
+    let out = cli(server.port, &["MONITOR"]);
+    assert!(text(&out.stdout).starts_with("ERR unknown command 'MONITOR'"));
+}
+
+#[test]
+fn subscribe_streams_messages_until_interrupted() {
+    let Some(server) = Server::lite(&[]) else {
+        return;
+    };
+    let child = std::process::Command::new(CLI)
+        .args([
+            "-p",
+            &server.port.to_string(),
+            "--no-raw",
+            "SUBSCRIBE",
+            "news",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Publish until the subscriber is listening.
+    for _ in 0..100 {
+        if text(&cli(server.port, &["PUBLISH", "news", "hello"]).stdout) == "1\n" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: signalling the child this test started, by its pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        text(&out.stdout),
+        "Reading messages... (press Ctrl-C to quit)\n1) \"subscribe\"\n2) \"news\"\n3) (integer) 1\n1) \"message\"\n2) \"news\"\n3) \"hello\"\n"
+    );
+}
