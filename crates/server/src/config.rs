@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use redis_lite_engine::glob::glob_match;
-use redis_lite_persist::Keyring;
 use redis_lite_engine::EncodingLimits;
+use redis_lite_persist::Keyring;
 
 use crate::notify;
 

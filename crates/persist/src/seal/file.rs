@@ -72,7 +72,10 @@ impl<R: Read> Read for InFile<R> {
 
 /// Opens `r` as plaintext, or as a sealed stream when it starts with the sealed magic. A
 /// sealed stream with no keyring is [`SealError::NoKeyring`], naming the key id it needs.
-pub fn open_stream<R: BufRead>(mut r: R, keyring: Option<&Keyring>) -> Result<InFile<R>, SealError> {
+pub fn open_stream<R: BufRead>(
+    mut r: R,
+    keyring: Option<&Keyring>,
+) -> Result<InFile<R>, SealError> {
     let head = r.fill_buf()?;
     if !is_sealed(head) {
         return Ok(InFile::Plain(r));

@@ -241,7 +241,10 @@ fn snapshot_fields(server: &Server, out: &mut Vec<String>) {
     ));
     // The id of the key new files are sealed with; never the key.
     let config = server.config.read();
-    out.push(format!("encryption_enabled:{}", u8::from(config.encryption)));
+    out.push(format!(
+        "encryption_enabled:{}",
+        u8::from(config.encryption)
+    ));
     let id = config.keyring.as_ref().map_or("", |ring| ring.current_id());
     out.push(format!("encryption_key_id:{id}"));
 }

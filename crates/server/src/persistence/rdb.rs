@@ -366,10 +366,14 @@ pub fn load(
     );
     let (limits, delay, keyring) = {
         let config = server.config.read();
-        (config.encoding, config.key_load_delay, config.keyring.clone())
+        (
+            config.encoding,
+            config.key_load_delay,
+            config.keyring.clone(),
+        )
     };
-    let input = open_stream(input, keyring.as_deref())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let input =
+        open_stream(input, keyring.as_deref()).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut keys = KeyLoader::new(server, on_duplicate, true);
     read_rdb(input, limits, |event| {
         keys.event(event)?;

@@ -99,12 +99,14 @@ pub fn load(
     for (i, file) in files.iter().enumerate() {
         let last = i + 1 == files.len();
         let path = dir.join(&file.name);
-        let mut reader = File::open(&path).map(|f| BufReader::with_capacity(1 << 16, f)).map_err(|e| {
-            LoadError(format!(
-                "Can't open the append only file {}: {e}",
-                file.name
-            ))
-        })?;
+        let mut reader = File::open(&path)
+            .map(|f| BufReader::with_capacity(1 << 16, f))
+            .map_err(|e| {
+                LoadError(format!(
+                    "Can't open the append only file {}: {e}",
+                    file.name
+                ))
+            })?;
         let done_before = stats.bytes;
         let mut preamble = KeyLoader::new(server, OnDuplicate::Replace, false);
         // `base` is where the command's plaintext starts, for the progress report.
@@ -116,10 +118,12 @@ pub fn load(
             Ok(())
         };
         let head = reader.fill_buf().map_err(|e| {
-            LoadError(format!("Can't read the append only file {}: {e}", file.name))
+            LoadError(format!(
+                "Can't read the append only file {}: {e}",
+                file.name
+            ))
         })?;
-        let sealed_log = is_sealed(head)
-            && peek_header(head).is_ok_and(|h| h.kind == Kind::Log);
+        let sealed_log = is_sealed(head) && peek_header(head).is_ok_and(|h| h.kind == Kind::Log);
         let outcome = if sealed_log {
             load_sealed_log(&file.name, reader, keyring, last, |batch, base| {
                 read_file(
@@ -235,7 +239,10 @@ enum Outcome {
     /// Loaded whole: its length.
     Loaded(u64),
     /// Cut off at the end: everything before `valid` was replayed.
-    Truncated { message: String, valid: u64 },
+    Truncated {
+        message: String,
+        valid: u64,
+    },
     Fatal(String),
 }
 

@@ -476,7 +476,11 @@ impl Aof {
             if let (Some((file, seq)), Some(len)) = (f.incr.as_mut(), len_before) {
                 let path = f.dir.join(incr_name(&f.prefix, *seq));
                 if let Err(e) = file.rollback(len, &path) {
-                    log!(Warning, "Can't cut the failed AOF write off {}: {e}", path.display());
+                    log!(
+                        Warning,
+                        "Can't cut the failed AOF write off {}: {e}",
+                        path.display()
+                    );
                 }
             }
             return Err(e);
@@ -527,7 +531,8 @@ impl Aof {
         self.fsync.store(fsync_code(config.appendfsync), Relaxed);
         self.no_fsync_on_rewrite
             .store(config.no_appendfsync_on_rewrite, Relaxed);
-        let encryption_switched = self.encryption.swap(config.encryption, Relaxed) != config.encryption;
+        let encryption_switched =
+            self.encryption.swap(config.encryption, Relaxed) != config.encryption;
         if !self.started.load(Relaxed) {
             return;
         }
