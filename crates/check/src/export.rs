@@ -103,10 +103,11 @@ fn export_aof(
         appenddirname: utf8(Path::new(aof_dir.file_name().unwrap_or_default()))?,
         appendfilename: utf8(Path::new(manifest.file_stem().unwrap_or_default()))?,
         keyring: keyring.cloned(),
+        // The loader's progress notices would land in the JSON on standard output (the
+        // server applies its config's level when created).
+        loglevel: LogLevel::Warning,
         ..Config::default()
     };
-    // The loader's progress notices would land in the JSON on standard output.
-    redis_lite_server::log::set_level(LogLevel::Warning);
     let server = std::sync::Arc::new(redis_lite_server::server::Server::new(config, None));
     let stats = aof::load(&server, &mut |_, _| {})
         .map_err(|e| e.to_string())?
