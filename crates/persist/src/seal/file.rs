@@ -10,14 +10,15 @@ use super::{is_sealed, peek_header, Keyring, SealError, SealedReader, SealedWrit
 /// A file being written: buffered plaintext, or a sealed stream (which needs no buffer).
 pub enum OutFile {
     Plain(BufWriter<File>),
-    Sealed(SealedWriter<File>),
+    // Boxed: the cipher state is large, and a file is opened once.
+    Sealed(Box<SealedWriter<File>>),
 }
 
 impl OutFile {
     /// Seals from the first byte when `keyring` is given: no plaintext reaches the file.
     pub fn new(file: File, keyring: Option<&Keyring>) -> io::Result<OutFile> {
         Ok(match keyring {
-            Some(ring) => OutFile::Sealed(SealedWriter::new(file, ring)?),
+            Some(ring) => OutFile::Sealed(Box::new(SealedWriter::new(file, ring)?)),
             None => OutFile::Plain(BufWriter::with_capacity(1 << 16, file)),
         })
     }
@@ -58,7 +59,7 @@ impl Write for OutFile {
 /// A stream being read: plaintext as it is, or a sealed stream authenticated as it is read.
 pub enum InFile<R: Read> {
     Plain(R),
-    Sealed(SealedReader<R>),
+    Sealed(Box<SealedReader<R>>),
 }
 
 impl<R: Read> Read for InFile<R> {
@@ -81,7 +82,7 @@ pub fn open_stream<R: BufRead>(
         return Ok(InFile::Plain(r));
     }
     match keyring {
-        Some(ring) => Ok(InFile::Sealed(SealedReader::new(r, ring)?)),
+        Some(ring) => Ok(InFile::Sealed(Box::new(SealedReader::new(r, ring)?))),
         None => Err(SealError::NoKeyring {
             id: peek_header(head)?.key_id,
         }),

@@ -59,7 +59,7 @@ struct Cut {
 enum Incr {
     Plain(File),
     /// A sealed log, and the keyring to reopen it with after a failed write.
-    Sealed(SealedAppender<File>, Arc<Keyring>),
+    Sealed(Box<SealedAppender<File>>, Arc<Keyring>),
 }
 
 impl Incr {
@@ -84,7 +84,7 @@ impl Incr {
         if let Incr::Sealed(log, ring) = self {
             let file = log.get_ref().try_clone()?;
             let summary = read_log(BufReader::new(File::open(path)?), ring, |_| Ok(()))?;
-            *log = SealedAppender::resume(file, ring, &summary)?;
+            **log = SealedAppender::resume(file, ring, &summary)?;
         }
         Ok(())
     }
@@ -175,7 +175,7 @@ impl Files {
             .append(true)
             .open(self.path(&name))?;
         let file = match seal {
-            Some(ring) => Incr::Sealed(SealedAppender::create(file, &ring)?, ring),
+            Some(ring) => Incr::Sealed(Box::new(SealedAppender::create(file, &ring)?), ring),
             None => Incr::Plain(file),
         };
         if list && self.manifest.incr_seq() < seq {
@@ -211,10 +211,8 @@ impl Files {
         };
         let resume_sealed = |file: File, ring: Arc<Keyring>| -> io::Result<Incr> {
             let summary = read_log(BufReader::new(File::open(&path)?), &ring, |_| Ok(()))?;
-            Ok(Incr::Sealed(
-                SealedAppender::resume(file, &ring, &summary)?,
-                ring,
-            ))
+            let log = SealedAppender::resume(file, &ring, &summary)?;
+            Ok(Incr::Sealed(Box::new(log), ring))
         };
         match (sealed || len == 0, seal) {
             (true, Some(ring)) => {
