@@ -336,14 +336,12 @@ fn torn_sealed_aof_tail_is_truncation_and_a_flipped_bit_is_refused() {
     );
     assert!(log.contains("appendonly.aof.1.incr.aof"), "{log}");
     assert!(log.contains("aof-load-truncated"), "{log}");
-    let server = Server::lite_in(
-        &dir.0,
-        &args(
-            &dir,
-            &key,
-            &["--appendonly", "yes", "--appendfsync", "always"],
-        ),
+    let always = args(
+        &dir,
+        &key,
+        &["--appendonly", "yes", "--appendfsync", "always"],
     );
+    let server = Server::lite_in(&dir.0, &always);
     let mut c = server.client();
     let got: Option<String> = c.get(format!("{SECRET_KEY}3")).unwrap();
     assert_eq!(got.as_deref(), Some(SECRET_VALUE));
@@ -353,14 +351,7 @@ fn torn_sealed_aof_tail_is_truncation_and_a_flipped_bit_is_refused() {
     let _: () = c.set("resumed", 1).unwrap();
     drop(c);
     drop(server);
-    let server = Server::lite_in(
-        &dir.0,
-        &args(
-            &dir,
-            &key,
-            &["--appendonly", "yes", "--appendfsync", "always"],
-        ),
-    );
+    let server = Server::lite_in(&dir.0, &always);
     assert_eq!(server.client().get::<_, i64>("resumed").unwrap(), 1);
     drop(server);
     // A flipped bit in the middle is tampering, whatever aof-load-truncated says.
