@@ -202,6 +202,9 @@ fn sealed_aof_round_trips_with_and_without_preamble() {
             preamble,
             "--save",
             "",
+            // The server is killed: every acknowledged write must be on disk.
+            "--appendfsync",
+            "always",
         ];
         let server = Server::lite_in(&dir.0, &args(&dir, &key, &extra));
         write_data(&server);
@@ -396,7 +399,7 @@ fn wrong_or_missing_key_is_refused_with_the_key_id() {
 fn rotation_reads_old_files_and_reseals_with_the_new_key() {
     let dir = DataDir::new("enc-rotate");
     let old = key_file(&dir, "old", &[("old", 1)]);
-    let extra = ["--appendonly", "yes"];
+    let extra = ["--appendonly", "yes", "--appendfsync", "always"];
     let server = Server::lite_in(&dir.0, &args(&dir, &old, &extra));
     write_data(&server);
     let _: String = redis::cmd("SAVE").query(&mut server.client()).unwrap();
@@ -433,6 +436,8 @@ fn encryption_switches_on_for_a_plaintext_dataset_and_off_again() {
         &key,
         "--enable-debug-command",
         "yes",
+        "--appendfsync",
+        "always",
     ];
     let server = Server::lite_in(&dir.0, &plain);
     write_data(&server);
@@ -456,7 +461,12 @@ fn encryption_switches_on_for_a_plaintext_dataset_and_off_again() {
     assert_no_plaintext(&aof_dir(&dir));
     drop(c);
     drop(server);
-    let server = Server::lite_in(&dir.0, &args(&dir, &key, &["--appendonly", "yes"]));
+    let sealed = args(
+        &dir,
+        &key,
+        &["--appendonly", "yes", "--appendfsync", "always"],
+    );
+    let server = Server::lite_in(&dir.0, &sealed);
     assert_eq!(digest(&server), before);
     // Off again: plaintext files from the next rewrite and save on.
     let mut c = server.client();

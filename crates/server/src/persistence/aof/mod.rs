@@ -507,9 +507,12 @@ impl Aof {
         self.rewrite.cancel();
         let (bytes, seq) = {
             let mut log = self.log.lock();
-            log.cut = None;
+            // A MULTI block still open never completes in this file: leave it out, so the
+            // file (a sealed batch above all) ends on a whole command.
+            let (bytes, _, _) = log.take_batch();
+            log.buf.clear();
             log.multi_open = None;
-            (std::mem::take(&mut log.buf), log.seq)
+            (bytes, log.seq)
         };
         if let Some(f) = files.as_mut().filter(|f| f.incr.is_some()) {
             if let Err(e) = f.write(&bytes).and_then(|()| f.close_incr()) {
