@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use redis_lite_engine::EncodingLimits;
 use redis_lite_persist::aof::{read_file, AofError, ErrorKind, FileKind, Manifest};
+use redis_lite_persist::Keyring;
 
 pub struct FixOptions {
     pub fix: bool,
@@ -14,11 +15,11 @@ pub struct FixOptions {
     pub yes: bool,
 }
 
-pub fn check(path: &Path, opts: &FixOptions) -> Result<(), String> {
+pub fn check(path: &Path, opts: &FixOptions, keyring: Option<&Keyring>) -> Result<(), String> {
     let files = files_of(path)?;
     let last = files.len() - 1;
     for (i, (file, label)) in files.iter().enumerate() {
-        let Err(e) = check_file(file, label)? else {
+        let Err(e) = check_file(file, label, keyring)? else {
             continue;
         };
         // Only the last file may lose its tail: truncating an earlier one would drop writes
@@ -96,15 +97,36 @@ fn files_of(path: &Path) -> Result<Vec<(PathBuf, String)>, String> {
 
 /// Reads one file, printing what it holds; the outer error is one that stops the check (the
 /// file cannot be opened), the inner one a problem in its contents.
-fn check_file(file: &Path, label: &str) -> Result<Result<(), AofError>, String> {
+fn check_file(
+    file: &Path,
+    label: &str,
+    keyring: Option<&Keyring>,
+) -> Result<Result<(), AofError>, String> {
     let name = file.display().to_string();
     let size = std::fs::metadata(file)
         .map_err(|e| format!("{name}: {e}"))?
         .len();
+    // A sealed log authenticates whole batches: only a torn last one can be cut off.
+    match crate::seal::check_log(file, keyring)? {
+        Some(Ok(batches)) => {
+            println!("{name}{label}: OK, sealed log, {batches} batches, {size} bytes");
+            return Ok(Ok(()));
+        }
+        Some(Err(valid)) => {
+            println!("{name}{label}: sealed log, {size} bytes, valid up to offset {valid}");
+            return Ok(Err(AofError {
+                file: name,
+                offset: valid,
+                valid_up_to: valid,
+                kind: ErrorKind::Truncated,
+            }));
+        }
+        None => {}
+    }
     let mut commands = 0u64;
     let result = read_file(
         &name,
-        crate::open(file)?,
+        crate::seal::open_input(file, keyring)?,
         EncodingLimits::default(),
         |_| Ok(()),
         |_| {

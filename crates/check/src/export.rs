@@ -6,42 +6,56 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use redis_lite_engine::EncodingLimits;
-use redis_lite_persist::Event;
+use redis_lite_persist::{Event, Keyring, OutFile};
 
 use crate::json::Record;
 
-pub fn run(input: &Path, output: Option<&Path>) -> Result<(), String> {
-    let (mut out, out_name): (Box<dyn Write>, String) = match output {
-        Some(p) => {
-            let f = File::create(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            (Box::new(BufWriter::new(f)), p.display().to_string())
-        }
-        None => (
-            Box::new(BufWriter::new(io::stdout().lock())),
-            "stdout".into(),
-        ),
+/// Exports `input` (read with `keyring` when sealed); `seal` seals the output file.
+pub fn run(
+    input: &Path,
+    output: Option<&Path>,
+    keyring: Option<&Arc<Keyring>>,
+    seal: Option<&Keyring>,
+) -> Result<(), String> {
+    let export = |out: &mut dyn Write, out_name: &str| match crate::aof::find_manifest(input)? {
+        Some(manifest) => export_aof(&manifest, keyring, out, out_name),
+        None => export_rdb(input, keyring.map(|k| &**k), out, out_name),
     };
-    let result = match crate::aof::find_manifest(input) {
-        Ok(Some(manifest)) => export_aof(&manifest, &mut out, &out_name),
-        Ok(None) => export_rdb(input, &mut out, &out_name),
-        Err(e) => Err(e),
-    }
-    .and_then(|()| out.flush().map_err(|e| format!("{out_name}: {e}")));
+    let Some(path) = output else {
+        let mut out = BufWriter::new(io::stdout().lock());
+        export(&mut out, "stdout")?;
+        return out.flush().map_err(|e| format!("stdout: {e}"));
+    };
+    let out_name = path.display().to_string();
+    let result = File::create(path)
+        .and_then(|f| OutFile::new(f, seal))
+        .map_err(|e| format!("{out_name}: {e}"))
+        .and_then(|mut out| {
+            export(&mut out, &out_name)?;
+            out.finish()
+                .and_then(|f| f.sync_all())
+                .map_err(|e| format!("{out_name}: {e}"))
+        });
     if result.is_err() {
-        if let Some(p) = output {
-            // A partial export would look like a complete, smaller dataset.
-            let _ = std::fs::remove_file(p);
-        }
+        // A partial export would look like a complete, smaller dataset.
+        let _ = std::fs::remove_file(path);
     }
     result
 }
 
-fn export_rdb(input: &Path, out: &mut dyn Write, out_name: &str) -> Result<(), String> {
+fn export_rdb(
+    input: &Path,
+    keyring: Option<&Keyring>,
+    out: &mut dyn Write,
+    out_name: &str,
+) -> Result<(), String> {
     let mut db = 0;
     let mut functions = 0u64;
-    redis_lite_persist::read_rdb(crate::open(input)?, EncodingLimits::default(), |event| {
+    let source = crate::seal::open_input(input, keyring)?;
+    redis_lite_persist::read_rdb(source, EncodingLimits::default(), |event| {
         match event {
             Event::SelectDb(d) => db = d,
             Event::Function(_) => functions += 1,
@@ -66,7 +80,12 @@ fn export_rdb(input: &Path, out: &mut dyn Write, out_name: &str) -> Result<(), S
     Ok(())
 }
 
-fn export_aof(manifest: &Path, out: &mut dyn Write, out_name: &str) -> Result<(), String> {
+fn export_aof(
+    manifest: &Path,
+    keyring: Option<&Arc<Keyring>>,
+    out: &mut dyn Write,
+    out_name: &str,
+) -> Result<(), String> {
     use redis_lite_server::config::{Config, LogLevel};
     use redis_lite_server::persistence::aof;
 
@@ -83,10 +102,12 @@ fn export_aof(manifest: &Path, out: &mut dyn Write, out_name: &str) -> Result<()
         dir: aof_dir.parent().unwrap_or(Path::new(".")).to_path_buf(),
         appenddirname: utf8(Path::new(aof_dir.file_name().unwrap_or_default()))?,
         appendfilename: utf8(Path::new(manifest.file_stem().unwrap_or_default()))?,
+        keyring: keyring.cloned(),
+        // The loader's progress notices would land in the JSON on standard output (the
+        // server applies its config's level when created).
+        loglevel: LogLevel::Warning,
         ..Config::default()
     };
-    // The loader's progress notices would land in the JSON on standard output.
-    redis_lite_server::log::set_level(LogLevel::Warning);
     let server = std::sync::Arc::new(redis_lite_server::server::Server::new(config, None));
     let stats = aof::load(&server, &mut |_, _| {})
         .map_err(|e| e.to_string())?

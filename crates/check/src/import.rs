@@ -28,7 +28,7 @@ pub fn run(input: &Path, output: &Path) -> Result<(), String> {
     let ctime = redis_lite_engine::now_ms() / 1000;
     let mut seen: HashSet<(u64, Vec<u8>)> = HashSet::new();
     let mut current_db = None;
-    let written = save_atomically(output, WriteOptions::default(), |w| {
+    let written = save_atomically(output, WriteOptions::default(), None, |w| {
         w.write_default_aux(ctime, 0)?;
         for_each_line(input, |n, line| {
             let rec = parse_line(line, &limits).map_err(|e| at(n, &e))?;

@@ -5,6 +5,8 @@
 //! - [`rdb`]: `rdb`, the structure/checksum check and its summary.
 //! - [`aof`]: `aof`, the check of an AOF file or directory, and `--fix`.
 //! - [`json`]: the JSON Lines record format (one key per line), both directions.
+//! - [`seal`]: `encrypt`, `decrypt` and `verify` of sealed files (encryption at rest); the
+//!   other subcommands read sealed files too, given the key (`--key-file` or the environment).
 //! - [`export`] / [`import`]: `export --json` (RDB → JSON) and `import --json` (JSON → RDB);
 //!   [`restore`]: `import --json --host/--port` (JSON → a running server, via RESTORE).
 //!
@@ -18,11 +20,15 @@ mod import;
 mod json;
 mod rdb;
 mod restore;
+mod seal;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use redis_lite_persist::seal::ENV_VAR;
+use redis_lite_persist::Keyring;
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +37,10 @@ use clap::{Parser, Subcommand};
     about = "Verify, repair, export and import redis-lite / Redis 7 data files (RDB and AOF)."
 )]
 struct Cli {
+    /// The encryption key (or keyring) file for sealed files; without it, the key is read
+    /// from REDIS_LITE_ENCRYPTION_KEY when that is set.
+    #[arg(long, global = true)]
+    key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -81,7 +91,32 @@ enum Command {
         /// Where to write the JSON (default: standard output).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Seal the output (encryption at rest) with the key's current id; needs -o.
+        #[arg(long, requires = "output")]
+        seal: bool,
     },
+    /// Seal a plaintext RDB or AOF file with the current key of --key-file (or the
+    /// environment).
+    ///
+    /// An RDB file or AOF base becomes a sealed stream; an AOF incremental file
+    /// (*.incr.aof) a sealed log, in batches that never split a MULTI/EXEC block, as the
+    /// server writes it. The output is written atomically.
+    Encrypt {
+        input: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Turn a sealed RDB or AOF file back into plaintext (a decrypted RDB loads in Redis).
+    Decrypt {
+        input: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Authenticate every header and segment of a sealed file.
+    ///
+    /// Prints the key id(s), the number of segments (or log batches), the plaintext size and
+    /// how a log ends; exits with status 1 and the byte offset of the first failure.
+    Verify { file: PathBuf },
     /// Load a JSON Lines export back: write it as an RDB file, or send it to a server.
     ///
     /// The input is what `export --json` writes. With -o, values get the encodings the
@@ -115,10 +150,48 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Rdb { file } => rdb::check(&file),
-        Command::Aof { path, fix, yes } => aof::check(&path, &aof::FixOptions { fix, yes }),
-        Command::Export { input, output, .. } => export::run(&input, output.as_deref()),
+    let result = keyring(cli.key_file.as_deref()).and_then(|ring| run(cli.command, ring));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("redis-lite-check: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The keyring from `--key-file`, else from the environment, else none.
+fn keyring(key_file: Option<&std::path::Path>) -> Result<Option<Arc<Keyring>>, String> {
+    match key_file {
+        Some(path) => Keyring::from_file(path).map(Some),
+        None => Keyring::from_env(),
+    }
+    .map(|ring| ring.map(Arc::new))
+    .map_err(|e| e.to_string())
+}
+
+fn run(command: Command, ring: Option<Arc<Keyring>>) -> Result<(), String> {
+    let need = || {
+        ring.as_deref()
+            .ok_or_else(|| format!("this needs the key: --key-file <path> or {ENV_VAR}"))
+    };
+    match command {
+        Command::Rdb { file } => rdb::check(&file, ring.as_deref()),
+        Command::Aof { path, fix, yes } => {
+            aof::check(&path, &aof::FixOptions { fix, yes }, ring.as_deref())
+        }
+        Command::Export {
+            input,
+            output,
+            seal,
+            ..
+        } => {
+            let seal = if seal { Some(need()?) } else { None };
+            export::run(&input, output.as_deref(), ring.as_ref(), seal)
+        }
+        Command::Encrypt { input, output } => seal::encrypt(&input, &output, need()?),
+        Command::Decrypt { input, output } => seal::decrypt(&input, &output, need()?),
+        Command::Verify { file } => seal::verify(&file, need()?),
         Command::Import {
             input,
             output,
@@ -140,13 +213,6 @@ fn main() -> ExitCode {
             ),
             (None, None) => Err("import needs -o <file> or --host".into()),
         },
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("redis-lite-check: {message}");
-            ExitCode::FAILURE
-        }
     }
 }
 

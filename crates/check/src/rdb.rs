@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use redis_lite_engine::EncodingLimits;
-use redis_lite_persist::Event;
+use redis_lite_persist::{Event, Keyring};
 
 /// The types in the order the summary lists them.
 const TYPES: [&str; 5] = ["string", "list", "hash", "set", "zset"];
@@ -18,7 +18,7 @@ struct DbStats {
     already_expired: u64,
 }
 
-pub fn check(path: &Path) -> Result<(), String> {
+pub fn check(path: &Path, keyring: Option<&Keyring>) -> Result<(), String> {
     let size = std::fs::metadata(path)
         .map_err(|e| format!("{}: {e}", path.display()))?
         .len();
@@ -28,8 +28,10 @@ pub fn check(path: &Path) -> Result<(), String> {
     let mut dbs: BTreeMap<u64, DbStats> = BTreeMap::new();
     let mut db = 0;
     let mut keys = 0u64;
-    let summary =
-        redis_lite_persist::read_rdb(crate::open(path)?, EncodingLimits::default(), |event| {
+    let summary = redis_lite_persist::read_rdb(
+        crate::seal::open_input(path, keyring)?,
+        EncodingLimits::default(),
+        |event| {
             match event {
                 Event::Aux { key, value } => aux.push((key, value)),
                 Event::Function(_) => functions += 1,
@@ -51,8 +53,9 @@ pub fn check(path: &Path) -> Result<(), String> {
                 Event::Version(_) | Event::ResizeDb { .. } => {}
             }
             Ok(())
-        })
-        .map_err(|e| format!("{}: {e} (after {keys} valid keys)", path.display()))?;
+        },
+    )
+    .map_err(|e| format!("{}: {e} (after {keys} valid keys)", path.display()))?;
 
     println!("{}: OK", path.display());
     println!("  RDB version: {}", summary.version);

@@ -38,6 +38,6 @@ pub use rdb::{
     verify_dump_payload, Event, LoadedKey, RdbError, RdbWriter, Summary, WriteOptions,
 };
 pub use seal::{
-    is_sealed, peek_header, read_log, Keyring, LogEnd, LogSummary, MasterKey, SealError,
-    SealedAppender, SealedReader, SealedWriter,
+    is_sealed, open_stream, peek_header, read_log, seal_error, InFile, Keyring, LogEnd, LogSummary,
+    MasterKey, OutFile, SealError, SealedAppender, SealedReader, SealedWriter,
 };

@@ -523,14 +523,34 @@ fn split_list(l: &List, fill: i64) -> Vec<Vec<u8>> {
 }
 
 /// Writes a snapshot to `path` as Redis's SAVE does: into a temporary file beside it, then
-/// fsync and rename over `path`, so `path` always holds a complete file. The header is
-/// written before `body` and EOF/checksum after it; `body` writes aux fields and databases.
-/// Returns the file's size.
+/// fsync and rename over `path`, so `path` always holds a complete file. With a keyring the
+/// temporary file is sealed from its first byte. The header is written before `body` and
+/// EOF/checksum after it; `body` writes aux fields and databases. Returns the RDB's size
+/// (before sealing).
 pub fn save_atomically(
     path: &std::path::Path,
     opts: WriteOptions,
-    body: impl FnOnce(&mut RdbWriter<io::BufWriter<std::fs::File>>) -> io::Result<()>,
+    keyring: Option<&crate::seal::Keyring>,
+    body: impl FnOnce(&mut RdbWriter<crate::seal::OutFile>) -> io::Result<()>,
 ) -> io::Result<u64> {
+    let mut size = 0;
+    write_atomically(path, "rdb", |file| {
+        let mut w = RdbWriter::new(crate::seal::OutFile::new(file, keyring)?, opts);
+        w.write_header()?;
+        body(&mut w)?;
+        size = w.written() + 9;
+        w.finish()?.finish()
+    })?;
+    Ok(size)
+}
+
+/// Creates `path` atomically: `write` fills a temporary file beside it (and returns it),
+/// which is then fsynced and renamed over `path`. On failure the temporary file is removed.
+pub fn write_atomically(
+    path: &std::path::Path,
+    extension: &str,
+    write: impl FnOnce(std::fs::File) -> io::Result<std::fs::File>,
+) -> io::Result<()> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let dir = path
@@ -538,24 +558,19 @@ pub fn save_atomically(
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
     let temp = dir.join(format!(
-        "temp-{}-{}.rdb",
+        "temp-{}-{}.{extension}",
         std::process::id(),
         SEQ.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| {
-        let file = std::fs::File::create(&temp)?;
-        let mut w = RdbWriter::new(io::BufWriter::with_capacity(1 << 16, file), opts);
-        w.write_header()?;
-        body(&mut w)?;
-        let size = w.written() + 9;
-        let file = w.finish()?.into_inner().map_err(|e| e.into_error())?;
+        let file = write(std::fs::File::create(&temp)?)?;
         file.sync_all()?;
         std::fs::rename(&temp, path)?;
         // Make the rename itself durable; not every platform can open a directory.
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
-        Ok(size)
+        Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
@@ -1199,7 +1214,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("dump.rdb");
         std::fs::write(&path, b"old").unwrap();
-        let size = save_atomically(&path, WriteOptions::default(), |w| {
+        let size = save_atomically(&path, WriteOptions::default(), None, |w| {
             w.select_db(0, 1, 0)?;
             w.entry(b"k", &Value::string(b"v"), None)
         })
@@ -1209,7 +1224,7 @@ mod tests {
         let keys = read_all(&bytes[..], limits()).unwrap().1;
         assert_eq!(keys.len(), 1);
         // A failing body leaves the old file and no temporary behind.
-        let err = save_atomically(&path, WriteOptions::default(), |_| {
+        let err = save_atomically(&path, WriteOptions::default(), None, |_| {
             Err(io::Error::other("stop"))
         });
         assert!(err.is_err());

@@ -601,7 +601,7 @@ fn our_functions_load_in_redis() {
     let dir = temp_dir("functions");
     let library = b"#!lua name=ourlib\nredis.register_function('seven', function() return 7 end)";
     let path = dir.join("fn.rdb");
-    redis_lite_persist::save_atomically(&path, WriteOptions::default(), |w| {
+    redis_lite_persist::save_atomically(&path, WriteOptions::default(), None, |w| {
         w.write_default_aux(1, 2)?;
         w.function(library)?;
         w.select_db(0, 1, 0)?;

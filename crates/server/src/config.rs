@@ -3,9 +3,11 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use redis_lite_engine::glob::glob_match;
 use redis_lite_engine::{EncodingLimits, Policy};
+use redis_lite_persist::Keyring;
 
 use crate::notify;
 
@@ -84,6 +86,12 @@ pub struct Config {
     pub lfu_decay_time: u32,
     /// redis-lite's key-count capacity; 0 means no limit.
     pub maxkeys: u64,
+    /// `encryption`: whether new snapshots and AOF files are sealed.
+    pub encryption: bool,
+    pub encryption_key_file: String,
+    /// The keys from `encryption-key-file` or `REDIS_LITE_ENCRYPTION_KEY`. Loaded even with
+    /// `encryption no`, so a sealed dataset still loads (and the next save unseals it).
+    pub keyring: Option<Arc<Keyring>>,
 }
 
 /// `appendfsync`: when the append-only file is flushed to disk.
@@ -153,12 +161,41 @@ impl Default for Config {
             lfu_log_factor: 0,
             lfu_decay_time: 0,
             maxkeys: 0,
+            encryption: false,
+            encryption_key_file: String::new(),
+            keyring: None,
         };
         for param in PARAMS {
             let words = split_words(param.default).expect("defaults are well-formed");
             (param.set)(&mut config, &words).expect("defaults are valid");
         }
         config
+    }
+}
+
+impl Config {
+    /// The keyring new files are sealed with: None when `encryption no`.
+    pub fn sealing(&self) -> Option<Arc<Keyring>> {
+        self.keyring.clone().filter(|_| self.encryption)
+    }
+
+    /// Takes the key from `REDIS_LITE_ENCRYPTION_KEY` when no key file is set, and refuses
+    /// `encryption yes` without a key: there is never a default key.
+    fn resolve_keyring(&mut self) -> Result<(), String> {
+        if self.encryption_key_file.is_empty() && self.keyring.is_none() {
+            self.keyring = Keyring::from_env()
+                .map_err(|e| e.to_string())?
+                .map(Arc::new);
+        }
+        if self.encryption && self.keyring.is_none() {
+            return Err(format!(
+                "encryption is on but no key is configured: set encryption-key-file to a file \
+                 holding 32 random bytes (e.g. `openssl rand -hex 32 > key; chmod 600 key`), or \
+                 the {} environment variable",
+                redis_lite_persist::seal::ENV_VAR
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -637,6 +674,28 @@ pub static PARAMS: &[Param] = &[
     int_param!("lfu-log-factor", lfu_log_factor: u32, 0, i32::MAX as i64, default "10", mutable true),
     int_param!("lfu-decay-time", lfu_decay_time: u32, 0, i32::MAX as i64, default "1", mutable true),
     int_param!("maxkeys", maxkeys: u64, 0, i64::MAX, default "0", mutable true),
+    bool_param!("encryption", encryption, default "no", mutable true),
+    Param {
+        name: "encryption-key-file",
+        mutable: true,
+        default: "\"\"",
+        get: |c| c.encryption_key_file.clone(),
+        // Read at once (CONFIG SET re-reads a rotated file), so a bad key file, or one others
+        // can read, is refused where it is named.
+        set: |c, w| {
+            let path = one(w)?;
+            c.keyring = if path.is_empty() {
+                None
+            } else {
+                let ring = Keyring::from_file(Path::new(path)).map_err(|e| e.to_string())?;
+                Some(Arc::new(ring))
+            };
+            c.encryption_key_file = path.to_string();
+            Ok(())
+        },
+        variadic: false,
+        alias: None,
+    },
 ];
 
 pub fn find_param(name: &str) -> Option<&'static Param> {
@@ -806,6 +865,12 @@ pub fn from_args(args: &[String]) -> Result<Startup, ConfigError> {
         }
         (param.set)(&mut config, &values).map_err(err)?;
     }
+    config.resolve_keyring().map_err(|reason| ConfigError {
+        source: "the configuration".into(),
+        line: 0,
+        text: format!("encryption {}", yes_no(config.encryption)),
+        reason,
+    })?;
     Ok(Startup {
         config,
         config_file,
@@ -860,6 +925,8 @@ pub fn set_many(config: &mut Config, pairs: &[(&[u8], &[u8])]) -> Result<(), Str
         };
         (param.set)(&mut next, &words).map_err(|why| failed(&why))?;
     }
+    next.resolve_keyring()
+        .map_err(|why| format!("CONFIG SET failed - {why}"))?;
     *config = next;
     Ok(())
 }

@@ -171,7 +171,7 @@ pub fn dataset() -> Vec<(u64, Vec<u8>, Value, Option<i64>)> {
 /// Writes [`dataset`] to `path` with the persist crate's writer.
 pub fn write_dataset(path: &Path) {
     let data = dataset();
-    save_atomically(path, WriteOptions::default(), |w| {
+    save_atomically(path, WriteOptions::default(), None, |w| {
         w.write_default_aux(1_700_000_000, 0)?;
         for db in [0, 1, 15] {
             let keys: Vec<_> = data.iter().filter(|k| k.0 == db).collect();

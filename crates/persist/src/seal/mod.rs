@@ -9,6 +9,8 @@
 //!   kinds of file, plus [`is_sealed`] / [`peek_header`] for callers without a key.
 //! - [`stream`]: [`SealedWriter`] / [`SealedReader`], a one-shot sealed stream (snapshots,
 //!   exports, the AOF base file); `RdbWriter` and `read_rdb` run over them unchanged.
+//! - [`file`]: [`OutFile`] / [`open_stream`], plaintext-or-sealed files for callers that
+//!   support both.
 //! - [`log`]: [`SealedAppender`] / [`read_log`], an appendable sealed log (AOF increment
 //!   files): one batch per append, torn tails reported as truncation.
 //!
@@ -82,6 +84,7 @@
 //! file (a `FINAL` segment), so a file the manifest says was closed but which reads as `Open`
 //! was cut. The same holds for any append-only log, sealed or not.
 
+pub mod file;
 pub mod format;
 pub mod keyring;
 pub mod log;
@@ -90,6 +93,7 @@ pub mod stream;
 use std::fmt;
 use std::io;
 
+pub use file::{open_stream, seal_error, InFile, OutFile};
 pub use format::{is_sealed, peek_header, HeaderInfo, Kind, HEADER_MAX_LEN};
 pub use keyring::{KeyError, Keyring, MasterKey, ENV_VAR};
 pub use log::{read_log, LogEnd, LogSummary, SealedAppender};
@@ -106,6 +110,10 @@ pub enum SealError {
     WrongKind {
         expected: Kind,
         found: Kind,
+    },
+    /// The file is sealed (with key `id`) but no keyring was given.
+    NoKeyring {
+        id: String,
     },
     /// The file's key id is not on the keyring.
     UnknownKey {
@@ -168,6 +176,12 @@ impl fmt::Display for SealError {
             SealError::WrongKind { expected, found } => {
                 write!(f, "sealed file is a {found}, expected a {expected}")
             }
+            SealError::NoKeyring { id } => write!(
+                f,
+                "sealed with key id '{id}', but no encryption key is configured; set \
+                 encryption-key-file (or {}) to the keyring holding that key",
+                keyring::ENV_VAR
+            ),
             SealError::UnknownKey { id, known } => write!(
                 f,
                 "sealed with key id '{id}', which is not on the keyring (it has: {}); add that \

@@ -142,6 +142,11 @@ impl<R: Read> SealedReader<R> {
         &self.info
     }
 
+    /// Segments authenticated so far (all of them once the reader returned end of file).
+    pub fn segments(&self) -> u64 {
+        self.next
+    }
+
     fn next_segment(&mut self) -> Result<(), SealError> {
         let at = self.input.offset;
         let epoch = (&self.cipher, self.next, self.info.segment_size);

@@ -239,4 +239,12 @@ fn snapshot_fields(server: &Server, out: &mut Vec<String>) {
         "rdb_last_load_keys_loaded:{}",
         p.last_load_keys_loaded.load(Relaxed)
     ));
+    // The id of the key new files are sealed with; never the key.
+    let config = server.config.read();
+    out.push(format!(
+        "encryption_enabled:{}",
+        u8::from(config.encryption)
+    ));
+    let id = config.keyring.as_ref().map_or("", |ring| ring.current_id());
+    out.push(format!("encryption_key_id:{id}"));
 }

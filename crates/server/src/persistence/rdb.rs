@@ -10,7 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis_lite_engine::{Entry, SmallBytes, Snapshot};
-use redis_lite_persist::{encode_entry, read_rdb, save_atomically, Event, RdbWriter, WriteOptions};
+use redis_lite_persist::{
+    encode_entry, open_stream, read_rdb, save_atomically, seal_error, Event, RdbError, RdbWriter,
+    WriteOptions,
+};
 
 use super::{aof, JobKind, Progress};
 use crate::error::strerror;
@@ -100,8 +103,11 @@ fn save_to_file(
     progress: &Progress,
 ) -> io::Result<u64> {
     let opts = write_options(server);
-    let delay = server.config.read().rdb_key_save_delay;
-    save_atomically(path, opts, |w| {
+    let (delay, keyring) = {
+        let config = server.config.read();
+        (config.rdb_key_save_delay, config.sealing())
+    };
+    save_atomically(path, opts, keyring.as_deref(), |w| {
         w.write_default_aux(redis_lite_engine::now_ms() / 1000, crate::memory::used())?;
         write_snapshot(snapshot, w, &opts, progress, delay)
     })
@@ -355,10 +361,16 @@ pub fn load(
             count: loading.loaded_bytes.clone(),
         },
     );
-    let (limits, delay) = {
+    let (limits, delay, keyring) = {
         let config = server.config.read();
-        (config.encoding, config.key_load_delay)
+        (
+            config.encoding,
+            config.key_load_delay,
+            config.keyring.clone(),
+        )
     };
+    let input =
+        open_stream(input, keyring.as_deref()).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut keys = KeyLoader::new(server, on_duplicate, true);
     read_rdb(input, limits, |event| {
         keys.event(event)?;
@@ -367,7 +379,13 @@ pub fn load(
         }
         Ok(())
     })
-    .map_err(|e| format!("{} ({})", e, path.display()))?;
+    .map_err(|e| match e {
+        // The envelope's own message names the offset in the sealed file.
+        RdbError::Io { source, .. } if seal_error(&source).is_some() => {
+            format!("{}: {source}", path.display())
+        }
+        e => format!("{} ({})", e, path.display()),
+    })?;
     let stats = keys.stats;
     let p = &server.persistence;
     p.last_load_keys_loaded.store(stats.keys_loaded, Relaxed);

@@ -4,11 +4,15 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufRead, BufReader, Read};
 use std::sync::Arc;
 use std::time::Instant;
 
-use redis_lite_persist::aof::{manifest_name, read_file, Manifest};
+use redis_lite_persist::aof::{manifest_name, read_file, Command, Manifest};
+use redis_lite_persist::seal::{Kind, HEADER_MAX_LEN};
+use redis_lite_persist::{
+    is_sealed, open_stream, peek_header, read_log, Keyring, LogEnd, SealError,
+};
 
 use super::aof_dir;
 use crate::client::{ClientHandle, ClientState};
@@ -91,34 +95,79 @@ pub fn load(
     let mut replay = Replay::new(server);
     let mut stats = LoadStats::default();
     let limits = server.encoding.load();
+    let keyring = config.keyring.as_deref();
     for (i, file) in files.iter().enumerate() {
         let last = i + 1 == files.len();
         let path = dir.join(&file.name);
-        let reader = File::open(&path).map_err(|e| {
+        let mut reader = File::open(&path)
+            .map(|f| BufReader::with_capacity(1 << 16, f))
+            .map_err(|e| {
+                LoadError(format!(
+                    "Can't open the append only file {}: {e}",
+                    file.name
+                ))
+            })?;
+        let done_before = stats.bytes;
+        let mut preamble = KeyLoader::new(server, OnDuplicate::Replace, false);
+        // `base` is where the command's plaintext starts, for the progress report.
+        let mut on_command = |command: Command, base: u64| {
+            replay.command(&command.args)?;
+            if replay.commands.is_multiple_of(PROGRESS_EVERY) {
+                on_progress(done_before + base + command.offset, total);
+            }
+            Ok(())
+        };
+        let head = reader.fill_buf().map_err(|e| {
             LoadError(format!(
-                "Can't open the append only file {}: {e}",
+                "Can't read the append only file {}: {e}",
                 file.name
             ))
         })?;
-        let done_before = stats.bytes;
-        let mut preamble = KeyLoader::new(server, OnDuplicate::Replace, false);
-        let result = read_file(
-            &file.name,
-            BufReader::with_capacity(1 << 16, reader),
-            limits,
-            |event| preamble.event(event),
-            |command| {
-                replay.command(&command.args)?;
-                if replay.commands.is_multiple_of(PROGRESS_EVERY) {
-                    on_progress(done_before + command.offset, total);
+        let sealed_log = is_sealed(head) && peek_header(head).is_ok_and(|h| h.kind == Kind::Log);
+        let outcome = if sealed_log {
+            load_sealed_log(&file.name, reader, keyring, last, |batch, base| {
+                read_file(
+                    &file.name,
+                    batch,
+                    limits,
+                    |_| Err("an RDB preamble inside a sealed log batch".into()),
+                    |command| on_command(command, base),
+                )
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+            })
+        } else {
+            match open_stream(reader, keyring) {
+                Err(e) => Outcome::Fatal(format!(
+                    "Can't read the append only file {}: {e}",
+                    file.name
+                )),
+                Ok(input) => {
+                    let result = read_file(
+                        &file.name,
+                        BufReader::with_capacity(1 << 16, input),
+                        limits,
+                        |event| preamble.event(event),
+                        |command| on_command(command, 0),
+                    );
+                    match result {
+                        Ok(summary) => Outcome::Loaded(summary.bytes),
+                        Err(e) if e.is_truncated() => Outcome::Truncated {
+                            message: e.to_string(),
+                            valid: e.valid_up_to,
+                        },
+                        Err(e) => Outcome::Fatal(format!(
+                            "{e}. Make a backup of your AOF file, then use ./redis-check-aof --fix \
+                             <filename.manifest>"
+                        )),
+                    }
                 }
-                Ok(())
-            },
-        );
+            }
+        };
         stats.keys += preamble.stats.keys_loaded;
-        match result {
-            Ok(summary) => stats.bytes += summary.bytes,
-            Err(e) if e.is_truncated() && last && config.aof_load_truncated => {
+        match outcome {
+            Outcome::Loaded(bytes) => stats.bytes += bytes,
+            Outcome::Truncated { valid, .. } if last && config.aof_load_truncated => {
                 log!(
                     Warning,
                     "!!! Warning: short read while loading the AOF file {}!!!",
@@ -126,14 +175,13 @@ pub fn load(
                 );
                 log!(
                     Warning,
-                    "!!! Truncating the AOF {} at offset {} !!!",
+                    "!!! Truncating the AOF {} at offset {valid} !!!",
                     file.name,
-                    e.valid_up_to
                 );
                 let truncated = std::fs::OpenOptions::new()
                     .write(true)
                     .open(&path)
-                    .and_then(|f| f.set_len(e.valid_up_to).and_then(|()| f.sync_all()));
+                    .and_then(|f| f.set_len(valid).and_then(|()| f.sync_all()));
                 if let Err(err) = truncated {
                     return Err(LoadError(format!(
                         "Error truncating the AOF file {}: {err}",
@@ -147,27 +195,22 @@ pub fn load(
                 );
                 // Commands queued by a MULTI whose EXEC was cut off never ran.
                 replay.client.multi = None;
-                stats.bytes += e.valid_up_to;
+                stats.bytes += valid;
                 stats.truncated = true;
             }
-            Err(e) if e.is_truncated() && !last => {
+            Outcome::Truncated { message, .. } if !last => {
                 return Err(LoadError(format!(
-                    "{e}. Fatal error: the truncated file is not the last file"
+                    "{message}. Fatal error: the truncated file is not the last file"
                 )))
             }
-            Err(e) if e.is_truncated() => {
+            Outcome::Truncated { message, .. } => {
                 return Err(LoadError(format!(
-                    "{e}. You can: 1) Make a backup of your AOF file, then use \
+                    "{message}. You can: 1) Make a backup of your AOF file, then use \
                      ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set \
                      the 'aof-load-truncated' configuration option to yes and restart the server."
                 )))
             }
-            Err(e) => {
-                return Err(LoadError(format!(
-                    "{e}. Make a backup of your AOF file, then use ./redis-check-aof --fix \
-                     <filename.manifest>"
-                )))
-            }
+            Outcome::Fatal(message) => return Err(LoadError(message)),
         }
         stats.files += 1;
         log!(
@@ -189,6 +232,76 @@ pub fn load(
         started.elapsed().as_secs_f64()
     );
     Ok(Some(stats))
+}
+
+/// How reading one file went.
+enum Outcome {
+    /// Loaded whole: its length.
+    Loaded(u64),
+    /// Cut off at the end: everything before `valid` was replayed.
+    Truncated {
+        message: String,
+        valid: u64,
+    },
+    Fatal(String),
+}
+
+/// Replays a sealed log (an incremental file written with `encryption yes`): `replay` gets
+/// each authenticated batch (whole commands and MULTI blocks) and where its plaintext starts.
+/// A torn last batch is truncation; anything that fails authentication is fatal. A file
+/// other than the last must have been closed in order (rotation closes it), so one that
+/// ends open was cut at a segment boundary.
+fn load_sealed_log(
+    name: &str,
+    reader: impl Read,
+    keyring: Option<&Keyring>,
+    last: bool,
+    mut replay: impl FnMut(&[u8], u64) -> Result<(), String>,
+) -> Outcome {
+    let Some(keyring) = keyring else {
+        let mut head = Vec::new();
+        let id = reader
+            .take(HEADER_MAX_LEN as u64)
+            .read_to_end(&mut head)
+            .map_err(SealError::from)
+            .and_then(|_| peek_header(&head))
+            .map_or_else(|e| e.to_string(), |h| h.key_id);
+        return Outcome::Fatal(format!(
+            "Can't read the append only file {name}: {}",
+            SealError::NoKeyring { id }
+        ));
+    };
+    let (mut batches, mut plain) = (0u64, 0u64);
+    let result = read_log(reader, keyring, |batch| {
+        batches += 1;
+        replay(batch, plain).map_err(|e| format!("{e} (in sealed batch {batches})"))?;
+        plain += batch.len() as u64;
+        Ok(())
+    });
+    match result {
+        Ok(summary) => match summary.end {
+            LogEnd::Truncated { file_len } => Outcome::Truncated {
+                message: format!(
+                    "The sealed AOF file {name} ends inside a segment (file length {file_len}, \
+                     valid up to offset {})",
+                    summary.valid_len
+                ),
+                valid: summary.valid_len,
+            },
+            LogEnd::Open if !last => Outcome::Fatal(format!(
+                "The sealed AOF file {name} is not the last file but ends at offset {} \
+                 without its final segment: it was cut short",
+                summary.valid_len
+            )),
+            LogEnd::Open | LogEnd::Closed => Outcome::Loaded(summary.valid_len),
+        },
+        Err(SealError::Visitor(message)) => Outcome::Fatal(format!(
+            "Bad file format reading the append only file {name}: {message}"
+        )),
+        Err(e) => Outcome::Fatal(format!(
+            "Can't load the sealed append only file {name}: {e}"
+        )),
+    }
 }
 
 /// The loader's client and counts.

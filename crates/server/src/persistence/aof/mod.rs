@@ -2,13 +2,15 @@
 //! still holds its shard locks (see `Ctx::propagate`); a writer thread moves the buffer to the
 //! current incremental file and fsyncs it by `appendfsync`, publishing how far the log is
 //! durable so `always` replies wait for their record (one fsync serves every waiting client).
+//! With `encryption yes` an incremental file is a sealed log: each write batch is one sealed
+//! batch, so a batch never splits a command or a MULTI/EXEC block.
 //! Loading is in [`load`], rewriting (and switching AOF on) in [`rewrite`].
 
 pub mod load;
 pub mod rewrite;
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 use redis_lite_persist::aof::{encode_command, incr_name, manifest_name, temp_manifest_name};
 use redis_lite_persist::aof::{FileKind, Manifest, ManifestFile};
+use redis_lite_persist::{is_sealed, read_log, Keyring, SealedAppender};
 use tokio::sync::watch;
 
 use crate::config::{Config, Fsync};
@@ -33,20 +36,87 @@ struct Log {
     seq: u64,
     /// The database the last record ran in; a SELECT precedes a record in another one.
     selected_db: Option<usize>,
-    /// A MULTI was logged for the EXEC running now.
-    multi_open: bool,
+    /// A MULTI was logged for the EXEC running now, at this offset of `buf` and after record
+    /// this sequence number: the writer leaves the open block for a later batch.
+    multi_open: Option<(usize, u64)>,
     /// Set at a rewrite's cut: the first `at` bytes of `buf` belong to the old incremental file,
     /// the rest to a new one.
     cut: Option<Cut>,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Cut {
     at: usize,
     incr_seq: u64,
     /// Whether the manifest lists the new file at once (a rewrite of a live AOF), or only when
     /// the new base is in place (AOF being switched on).
     list: bool,
+    /// Seal the new file with this keyring (`encryption yes` at the rewrite).
+    seal: Option<Arc<Keyring>>,
+}
+
+/// An incremental file being appended to.
+enum Incr {
+    Plain(File),
+    /// A sealed log, and the keyring to reopen it with after a failed write.
+    Sealed(Box<SealedAppender<File>>, Arc<Keyring>),
+}
+
+impl Incr {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Incr::Plain(file) => file.write_all(bytes),
+            Incr::Sealed(log, _) => Ok(log.append(bytes)?),
+        }
+    }
+
+    fn file(&self) -> &File {
+        match self {
+            Incr::Plain(file) => file,
+            Incr::Sealed(log, _) => log.get_ref(),
+        }
+    }
+
+    /// Cuts off a partly written batch, back to `len` bytes. A sealed log refuses appends
+    /// after a failed one, so it is verified again and resumed in a new epoch.
+    fn rollback(&mut self, len: u64, path: &Path) -> io::Result<()> {
+        self.file().set_len(len)?;
+        if let Incr::Sealed(log, ring) = self {
+            let file = log.get_ref().try_clone()?;
+            let summary = read_log(BufReader::new(File::open(path)?), ring, |_| Ok(()))?;
+            **log = SealedAppender::resume(file, ring, &summary)?;
+        }
+        Ok(())
+    }
+
+    /// Closes the file in order (a sealed log gets its final segment) and fsyncs it.
+    fn close(self) -> io::Result<()> {
+        let file = match self {
+            Incr::Plain(file) => file,
+            Incr::Sealed(log, _) => log.close()?,
+        };
+        file.sync_data()
+    }
+}
+
+impl Log {
+    /// Bytes the writer may take: all but a MULTI block still open.
+    fn writable(&self) -> usize {
+        self.multi_open.map_or(self.buf.len(), |(at, _)| at)
+    }
+
+    /// Takes what the writer may write, the sequence number it ends with, and the cut.
+    fn take_batch(&mut self) -> (Vec<u8>, u64, Option<Cut>) {
+        let cut = self.cut.take();
+        match self.multi_open.as_mut() {
+            Some((at, seq)) => {
+                let rest = self.buf.split_off(*at);
+                *at = 0;
+                (std::mem::replace(&mut self.buf, rest), *seq, cut)
+            }
+            None => (std::mem::take(&mut self.buf), self.seq, cut),
+        }
+    }
 }
 
 /// The AOF directory as the writer sees it.
@@ -55,7 +125,7 @@ struct Files {
     prefix: String,
     manifest: Manifest,
     /// The incremental file being appended to.
-    incr: Option<(File, u64)>,
+    incr: Option<(Incr, u64)>,
     last_fsync: Instant,
     unsynced: bool,
 }
@@ -96,14 +166,18 @@ impl Files {
         sync_dir(&self.dir)
     }
 
-    /// Starts appending to incremental file `seq` (creating it), listing it in the manifest
-    /// when `list`.
-    fn open_incr(&mut self, seq: u64, list: bool) -> io::Result<()> {
+    /// Starts appending to incremental file `seq` (creating it, sealed with `seal`), listing
+    /// it in the manifest when `list`.
+    fn open_incr(&mut self, seq: u64, list: bool, seal: Option<Arc<Keyring>>) -> io::Result<()> {
         let name = incr_name(&self.prefix, seq);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.path(&name))?;
+        let file = match seal {
+            Some(ring) => Incr::Sealed(Box::new(SealedAppender::create(file, &ring)?), ring),
+            None => Incr::Plain(file),
+        };
         if list && self.manifest.incr_seq() < seq {
             self.manifest.incr.push(ManifestFile {
                 name,
@@ -118,17 +192,43 @@ impl Files {
         Ok(())
     }
 
-    /// Opens the AOF found at start-up for appending: its last incremental file, or a new one.
-    fn resume(&mut self) -> io::Result<()> {
-        match self.manifest.incr.last() {
-            Some(last) => {
-                let file = OpenOptions::new()
-                    .append(true)
-                    .open(self.path(&last.name))?;
-                self.incr = Some((file, last.seq));
+    /// Opens the AOF found at start-up (and loaded) for appending: its last incremental file
+    /// when that is sealed or not as `config` says, else a new one. A sealed file gets a new
+    /// epoch; a sealed file left behind is closed in order first, as rotation does.
+    fn resume(&mut self, config: &Config) -> io::Result<()> {
+        let seal = config.sealing();
+        let next = self.manifest.incr_seq() + 1;
+        let Some(last) = self.manifest.incr.last() else {
+            return self.open_incr(next, true, seal);
+        };
+        let (path, seq) = (self.path(&last.name), last.seq);
+        let mut file = OpenOptions::new().read(true).append(true).open(&path)?;
+        let mut head = [0u8; 7];
+        let len = file.metadata()?.len();
+        let sealed = len > 0 && {
+            file.read_exact(&mut head)?;
+            is_sealed(&head)
+        };
+        let resume_sealed = |file: File, ring: Arc<Keyring>| -> io::Result<Incr> {
+            let summary = read_log(BufReader::new(File::open(&path)?), &ring, |_| Ok(()))?;
+            let log = SealedAppender::resume(file, &ring, &summary)?;
+            Ok(Incr::Sealed(Box::new(log), ring))
+        };
+        match (sealed || len == 0, seal) {
+            (true, Some(ring)) => {
+                self.incr = Some((resume_sealed(file, ring)?, seq));
                 Ok(())
             }
-            None => self.open_incr(self.manifest.incr_seq() + 1, true),
+            (false, None) => {
+                self.incr = Some((Incr::Plain(file), seq));
+                Ok(())
+            }
+            (_, seal) => {
+                if let (true, Some(ring)) = (sealed, config.keyring.clone()) {
+                    resume_sealed(file, ring)?.close()?;
+                }
+                self.open_incr(next, true, seal)
+            }
         }
     }
 
@@ -137,18 +237,27 @@ impl Files {
             return Ok(());
         }
         let (file, _) = self.incr.as_mut().expect("an incremental file is open");
-        file.write_all(bytes)?;
+        file.write(bytes)?;
         self.unsynced = true;
         Ok(())
     }
 
     fn sync(&mut self) -> io::Result<()> {
         if let Some((file, _)) = self.incr.as_mut().filter(|_| self.unsynced) {
-            file.sync_data()?;
+            file.file().sync_data()?;
         }
         self.unsynced = false;
         self.last_fsync = Instant::now();
         Ok(())
+    }
+
+    /// Closes the incremental file in order, if one is open.
+    fn close_incr(&mut self) -> io::Result<()> {
+        self.unsynced = false;
+        match self.incr.take() {
+            Some((file, _)) => file.close(),
+            None => Ok(()),
+        }
     }
 
     /// Bytes of the files the manifest lists.
@@ -174,6 +283,8 @@ pub struct Aof {
     /// Whether writes are logged. It changes only at a rewrite's cut (every shard locked) or
     /// when AOF is switched off, so each write is either in the log or in the base.
     on: AtomicBool,
+    /// `encryption` as last applied, to notice when CONFIG SET switches it.
+    encryption: AtomicBool,
     fsync: AtomicU8,
     /// `no-appendfsync-on-rewrite`.
     no_fsync_on_rewrite: AtomicBool,
@@ -206,6 +317,7 @@ impl Aof {
     pub fn new(config: &Config) -> Aof {
         Aof {
             on: AtomicBool::new(false),
+            encryption: AtomicBool::new(config.encryption),
             fsync: AtomicU8::new(fsync_code(config.appendfsync)),
             no_fsync_on_rewrite: AtomicBool::new(config.no_appendfsync_on_rewrite),
             log: Mutex::new(Log::default()),
@@ -247,9 +359,9 @@ impl Aof {
             encode_command(&mut log.buf, &["SELECT", &index]);
             log.selected_db = Some(db);
         }
-        if in_exec && !log.multi_open {
+        if in_exec && log.multi_open.is_none() {
+            log.multi_open = Some((log.buf.len(), log.seq));
             encode_command(&mut log.buf, &["MULTI"]);
-            log.multi_open = true;
         }
         encode_command(&mut log.buf, args);
         log.seq += 1;
@@ -273,10 +385,9 @@ impl Aof {
     /// sequence number, which the transaction's reply waits for (0 when nothing was logged).
     pub fn end_exec(&self) -> u64 {
         let mut log = self.log.lock();
-        if !log.multi_open {
+        if log.multi_open.take().is_none() {
             return 0;
         }
-        log.multi_open = false;
         encode_command(&mut log.buf, &["EXEC"]);
         log.seq += 1;
         let seq = log.seq;
@@ -288,7 +399,7 @@ impl Aof {
     /// The cut of a rewrite, run while every shard is locked and no EXEC is running: records
     /// from here on go to incremental file `incr_seq`. With `start`, logging begins here (AOF
     /// being switched on); the new file is listed at once when `list`.
-    fn cut(&self, incr_seq: u64, list: bool, start: bool) {
+    fn cut(&self, incr_seq: u64, list: bool, start: bool, seal: Option<Arc<Keyring>>) {
         let mut log = self.log.lock();
         if start {
             // Whatever is left from before AOF was switched off belongs to no file.
@@ -299,6 +410,7 @@ impl Aof {
             at: log.buf.len(),
             incr_seq,
             list,
+            seal,
         });
         // A new file starts in database 0 for the loader.
         log.selected_db = None;
@@ -323,7 +435,7 @@ impl Aof {
         loop {
             {
                 let mut log = self.log.lock();
-                if log.buf.is_empty() && log.cut.is_none() {
+                if log.writable() == 0 && log.cut.is_none() {
                     // Wake at least once a second for `everysec`'s fsync.
                     self.wake.wait_for(&mut log, Duration::from_secs(1));
                 }
@@ -334,10 +446,7 @@ impl Aof {
                 std::thread::sleep(WRITE_TICK);
             }
             let mut files = self.files.lock();
-            let (bytes, seq, cut) = {
-                let mut log = self.log.lock();
-                (std::mem::take(&mut log.buf), log.seq, log.cut.take())
-            };
+            let (bytes, seq, cut) = self.log.lock().take_batch();
             let Some(f) = files.as_mut() else {
                 self.durable.send_replace(seq);
                 continue;
@@ -362,6 +471,10 @@ impl Aof {
                     // Keep the records for the next try, ahead of newer ones.
                     let mut log = self.log.lock();
                     let newer = std::mem::replace(&mut log.buf, bytes);
+                    let held = log.buf.len();
+                    if let Some((at, _)) = log.multi_open.as_mut() {
+                        *at += held;
+                    }
                     log.buf.extend_from_slice(&newer);
                     drop(log);
                     drop(files);
@@ -372,27 +485,30 @@ impl Aof {
     }
 
     fn write_out(&self, f: &mut Files, bytes: &[u8], cut: Option<Cut>) -> io::Result<()> {
-        let (before, after) = bytes.split_at(cut.map_or(bytes.len(), |c| c.at));
-        let restore = |f: &mut Files, len: Option<u64>| {
-            if let (Some((file, _)), Some(len)) = (f.incr.as_mut(), len) {
-                let _ = file.set_len(len);
-            }
-        };
+        let (before, after) = bytes.split_at(cut.as_ref().map_or(bytes.len(), |c| c.at));
         let len_before = f
             .incr
             .as_ref()
-            .and_then(|(file, _)| file.metadata().ok())
+            .and_then(|(file, _)| file.file().metadata().ok())
             .map(|m| m.len());
         if let Err(e) = f.write(before) {
-            restore(f, len_before);
+            if let (Some((file, seq)), Some(len)) = (f.incr.as_mut(), len_before) {
+                let path = f.dir.join(incr_name(&f.prefix, *seq));
+                if let Err(e) = file.rollback(len, &path) {
+                    log!(
+                        Warning,
+                        "Can't cut the failed AOF write off {}: {e}",
+                        path.display()
+                    );
+                }
+            }
             return Err(e);
         }
         if let Some(cut) = cut {
-            // The old file is complete: make it durable before anything goes to the new one.
-            if f.incr.is_some() {
-                f.sync()?;
-            }
-            f.open_incr(cut.incr_seq, cut.list)?;
+            // The old file is complete: close it and make it durable before anything goes to
+            // the new one.
+            f.close_incr()?;
+            f.open_incr(cut.incr_seq, cut.list, cut.seal)?;
         }
         f.write(after)?;
         let skip = self.no_fsync_on_rewrite.load(Relaxed) && self.rewrite.in_progress();
@@ -412,12 +528,15 @@ impl Aof {
         self.rewrite.cancel();
         let (bytes, seq) = {
             let mut log = self.log.lock();
-            log.cut = None;
-            log.multi_open = false;
-            (std::mem::take(&mut log.buf), log.seq)
+            // A MULTI block still open never completes in this file: leave it out, so the
+            // file (a sealed batch above all) ends on a whole command.
+            let (bytes, _, _) = log.take_batch();
+            log.buf.clear();
+            log.multi_open = None;
+            (bytes, log.seq)
         };
         if let Some(f) = files.as_mut().filter(|f| f.incr.is_some()) {
-            if let Err(e) = f.write(&bytes).and_then(|()| f.sync()) {
+            if let Err(e) = f.write(&bytes).and_then(|()| f.close_incr()) {
                 log!(
                     Warning,
                     "Error writing the AOF file while switching it off: {e}"
@@ -434,8 +553,16 @@ impl Aof {
         self.fsync.store(fsync_code(config.appendfsync), Relaxed);
         self.no_fsync_on_rewrite
             .store(config.no_appendfsync_on_rewrite, Relaxed);
+        let encryption_switched =
+            self.encryption.swap(config.encryption, Relaxed) != config.encryption;
         if !self.started.load(Relaxed) {
             return;
+        }
+        if encryption_switched && self.is_on() {
+            // An open file cannot change between plaintext and sealed; a rewrite switches
+            // every file at once rather than leave the data as it was until some later one.
+            log!(Notice, "Encryption switched: rewriting the AOF");
+            self.rewrite.request(false);
         }
         if config.appendonly && !self.is_on() {
             self.rewrite.request(true);
@@ -478,7 +605,7 @@ pub fn start(server: &Arc<Server>) -> io::Result<()> {
     if config.appendonly {
         let mut files = Files::open_dir(&config)?;
         if files.manifest.base.is_some() || !files.manifest.incr.is_empty() {
-            files.resume()?;
+            files.resume(&config)?;
             server.aof.current_size.store(files.size(), Relaxed);
             server.aof.base_size.store(files.size(), Relaxed);
             *server.aof.files.lock() = Some(files);

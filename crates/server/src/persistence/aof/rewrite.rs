@@ -5,14 +5,15 @@
 //! point leaves a manifest whose files together hold every logged write.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use redis_lite_engine::{Snapshot, Value};
 use redis_lite_persist::aof::{base_name, encode_command, FileKind, ManifestFile};
-use redis_lite_persist::RdbWriter;
+use redis_lite_persist::{Keyring, OutFile, RdbWriter};
 
 use super::Files;
 use crate::commands::strings::string_bytes;
@@ -215,7 +216,7 @@ fn rewrite_in_slot(
         let _gate = server.gates[server.gates.len() - 1].read();
         server.keyspace.begin_snapshot(|| {
             if (live || start) && aof.rewrite.epoch() == epoch {
-                aof.cut(incr_seq, live, start);
+                aof.cut(incr_seq, live, start, config.sealing());
                 cut = true;
             }
         })
@@ -223,7 +224,7 @@ fn rewrite_in_slot(
     let snapshot = snapshot.ok_or_else(|| io::Error::other("another snapshot is running"))?;
     let temp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
     let rdb = config.aof_use_rdb_preamble;
-    let written = write_base(server, &temp, snapshot, rdb, progress);
+    let written = write_base(server, &temp, snapshot, rdb, config.sealing(), progress);
     if let Err(e) = written {
         let _ = std::fs::remove_file(&temp);
         return Err(e);
@@ -280,15 +281,17 @@ fn rewrite_in_slot(
     Ok(true)
 }
 
-/// Writes the base to `path` and fsyncs it: an RDB (`aof-use-rdb-preamble yes`) or commands.
+/// Writes the base to `path` and fsyncs it: an RDB (`aof-use-rdb-preamble yes`) or commands,
+/// sealed from the first byte with `seal`.
 fn write_base(
     server: &Server,
     path: &std::path::Path,
     mut snapshot: Snapshot,
     rdb: bool,
+    seal: Option<Arc<Keyring>>,
     progress: &Progress,
 ) -> io::Result<()> {
-    let file = BufWriter::with_capacity(1 << 16, File::create(path)?);
+    let file = OutFile::new(File::create(path)?, seal.as_deref())?;
     let file = if rdb {
         let opts = crate::persistence::rdb::write_options(server);
         let mut w = RdbWriter::new(file, opts);
@@ -316,8 +319,7 @@ fn write_base(
         }
         file
     };
-    let file = file.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()
+    file.finish()?.sync_all()
 }
 
 /// The commands that rebuild one key: SET, or RPUSH/SADD/HMSET/ZADD in batches, then PEXPIREAT.
