@@ -291,6 +291,19 @@ impl Keyspace {
     /// Evicts one key by `policy`, sampling `samples` keys per database of one random shard.
     /// None when nothing can be evicted (empty, no volatile keys, or `noeviction`).
     pub fn evict_one(&self, policy: Policy, samples: usize, now_ms: u64) -> Option<Evicted> {
+        self.evict_or_reject(policy, samples, now_ms, None)
+    }
+
+    /// TinyLFU's admission: room is needed right after `newcomer` (db, key) was written. The
+    /// newcomer itself goes if it is no more frequent than the best victim the sample offers,
+    /// so keys seen once (a scan) do not push out keys that are read again.
+    pub fn evict_or_reject(
+        &self,
+        policy: Policy,
+        samples: usize,
+        now_ms: u64,
+        newcomer: Option<(usize, &[u8])>,
+    ) -> Option<Evicted> {
         if policy == Policy::NoEviction {
             return None;
         }
@@ -312,6 +325,11 @@ impl Keyspace {
                 }
             }
             let sampled = self.sample_into_pool(index, policy, samples, now_ms);
+            if let Some((db, key)) = newcomer.filter(|_| policy == Policy::AllKeysTinyLfu) {
+                if let Some(evicted) = self.reject(db, key, now_ms) {
+                    return Some(evicted);
+                }
+            }
             if let Some(evicted) = self.evict_best(policy, now_ms) {
                 return Some(evicted);
             }
@@ -377,6 +395,26 @@ impl Keyspace {
         pool.sort_by_key(|c| std::cmp::Reverse(c.score));
         pool.truncate(POOL_SIZE);
         true
+    }
+
+    /// Evicts `key` if it is no more frequent than the pool's best candidate.
+    fn reject(&self, db: usize, key: &[u8], now_ms: u64) -> Option<Evicted> {
+        let victim_freq = {
+            let pool = self.evictor.pool.lock();
+            15 - (pool.first()?.score >> 32)
+        };
+        let hash = self.hash(key);
+        let mut shard = self.lock_shard(self.shard_index(hash));
+        let freq = shard.dbs[db].frequencies.estimate(hash);
+        if u64::from(freq) >= victim_freq || shard.dbs[db].dict.get(hash, key).is_none() {
+            return None;
+        }
+        shard.evict(db, hash, key, now_ms);
+        self.evictor.evicted.fetch_add(1, Relaxed);
+        Some(Evicted {
+            db,
+            key: SmallBytes::new(key),
+        })
     }
 
     /// Evicts the pool's best candidate that still exists (and, for volatile policies, still

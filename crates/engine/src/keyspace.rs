@@ -484,7 +484,7 @@ impl Keyspace {
     }
 
     /// Shards are chosen by the hash's high bits; the table inside a shard uses the low bits.
-    fn shard_index(&self, hash: u64) -> usize {
+    pub(crate) fn shard_index(&self, hash: u64) -> usize {
         let bits = self.shards.len().trailing_zeros();
         if bits == 0 {
             0

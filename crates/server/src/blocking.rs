@@ -1,9 +1,9 @@
 //! Clients blocked on keys (BLPOP, BLMOVE, BZPOPMIN...). A blocking command that finds
 //! nothing registers a waiter on each of its keys while still holding their shard locks, so no
 //! push can slip between its check and its registration. A command that makes a key non-empty
-//! wakes the first waiter on it; the waiter's connection re-runs its command. A woken client
-//! that finds the key emptied again re-queues at the front, and one that was served wakes the
-//! next, so waiters are served first-come, first-served per key.
+//! wakes the first waiter on it; the waiter's connection re-runs its command while still first
+//! in line (further pushes wake only it), and once served leaves the queue and wakes the next.
+//! So waiters are served first-come, first-served per key, as in single-threaded Redis.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -93,16 +93,14 @@ impl Blocking {
         self.blocked.load(Relaxed)
     }
 
-    /// Queues `waiter` on every key; at the front when it had been woken and must keep its turn.
-    pub fn register(&self, db: usize, keys: &[Vec<u8>], waiter: &Arc<Waiter>, front: bool) {
+    /// Queues `waiter` at the back of every key's line.
+    pub fn register(&self, db: usize, keys: &[Vec<u8>], waiter: &Arc<Waiter>) {
         let mut queues = self.queues.lock();
         for key in keys {
-            let queue = queues.entry((db, key.clone())).or_default();
-            if front {
-                queue.push_front(waiter.clone());
-            } else {
-                queue.push_back(waiter.clone());
-            }
+            queues
+                .entry((db, key.clone()))
+                .or_default()
+                .push_back(waiter.clone());
         }
         self.blocked.fetch_add(1, Relaxed);
     }
@@ -151,23 +149,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn first_come_first_served_with_front_requeue() {
+    fn first_come_first_served_and_the_woken_keep_their_turn() {
         let blocking = Blocking::default();
         let (a, b) = (Waiter::new(), Waiter::new());
         let keys = vec![b"k".to_vec()];
-        blocking.register(0, &keys, &a, false);
-        blocking.register(0, &keys, &b, false);
+        blocking.register(0, &keys, &a);
+        blocking.register(0, &keys, &b);
         blocking.signal(0, b"k");
-        assert_eq!(*a.wake.lock(), Some(Wake::Ready));
+        assert_eq!(a.take_wake(), Some(Wake::Ready));
+        // While `a` re-runs its command, more pushes still wake only `a`.
+        blocking.signal(0, b"k");
         assert_eq!(*b.wake.lock(), None);
-        // A woken waiter that lost the race keeps its turn.
+        assert_eq!(a.take_wake(), Some(Wake::Ready));
+        // Served, `a` leaves; the next push wakes `b`.
         blocking.deregister(0, &keys, &a);
-        *a.wake.lock() = None;
-        blocking.register(0, &keys, &a, true);
         blocking.signal(0, b"k");
-        assert_eq!(*a.wake.lock(), Some(Wake::Ready));
-        assert_eq!(*b.wake.lock(), None);
-        assert_eq!(blocking.blocked_clients(), 2);
+        assert_eq!(*b.wake.lock(), Some(Wake::Ready));
+        assert_eq!(blocking.blocked_clients(), 1);
     }
 
     #[test]

@@ -286,9 +286,13 @@ async fn finish_blocked(
             },
         }
     };
-    server
-        .blocking
-        .deregister(blocked.db, &blocked.keys, &blocked.waiter);
+    // A client woken for data stays first in line while it re-runs its command, so no later
+    // waiter can be served before it however fast pushes come.
+    if wake != Some(Wake::Ready) {
+        server
+            .blocking
+            .deregister(blocked.db, &blocked.keys, &blocked.waiter);
+    }
     *handle.blocked.lock() = None;
     let Some(wake) = wake else { return false };
     let mut writer = ReplyWriter::new(output, client.protocol);
@@ -311,6 +315,9 @@ async fn finish_blocked(
             execute(server, client, &args, output);
             client.requeue = None;
             if client.blocked.is_none() {
+                server
+                    .blocking
+                    .deregister(blocked.db, &blocked.keys, &blocked.waiter);
                 // Served: the next client in line may be served too if data is left.
                 for key in &blocked.keys {
                     server.blocking.signal(blocked.db, key);
@@ -490,7 +497,7 @@ pub fn execute(
     };
     let result = handler(&mut ctx);
     if entry.spec.has(command::flags::WRITE) {
-        crate::eviction::after_write(server);
+        crate::eviction::after_write(server, entry.spec, args, ctx.client.db);
     }
     let logged = ctx.logged.get();
     let counters = &stats.commands[entry.id];

@@ -168,15 +168,17 @@ impl<'a> Ctx<'a> {
         }
         let db = self.client.db;
         let keys: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
-        let (waiter, deadline, front) = match self.client.requeue.take() {
-            Some((waiter, deadline)) => (waiter, deadline, true),
+        // A woken waiter re-running its command never left the queues: it keeps its place.
+        let (waiter, deadline) = match self.client.requeue.take() {
+            Some(requeued) => requeued,
             None => {
                 let deadline =
                     (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
-                (Waiter::new(), deadline, false)
+                let waiter = Waiter::new();
+                self.server.blocking.register(db, &keys, &waiter);
+                (waiter, deadline)
             }
         };
-        self.server.blocking.register(db, &keys, &waiter, front);
         *self.client.handle.blocked.lock() = Some(waiter.clone());
         let args = self.args.iter().map(|a| a.to_vec()).collect();
         let command = self.command.id;

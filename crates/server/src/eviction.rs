@@ -7,7 +7,9 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use crate::command::flags;
+use redis_lite_engine::Policy;
+
+use crate::command::{flags, CommandSpec};
 use crate::config::Config;
 use crate::error::CommandError;
 use crate::server::Server;
@@ -49,8 +51,9 @@ fn over(server: &Server) -> bool {
         || (maxkeys > 0 && server.keyspace.key_count() > maxkeys)
 }
 
-/// Evicts until under the limits, for at most `budget`.
-fn make_room(server: &Server, budget: Duration) -> Outcome {
+/// Evicts until under the limits, for at most `budget`. A `newcomer` (db, key) just written
+/// may itself be refused (see `Keyspace::evict_or_reject`).
+fn make_room(server: &Server, budget: Duration, newcomer: Option<(usize, &[u8])>) -> Outcome {
     if !over(server) {
         return Outcome::Within;
     }
@@ -61,7 +64,7 @@ fn make_room(server: &Server, budget: Duration) -> Outcome {
     let mut evicted = 0u32;
     while over(server) {
         if keyspace
-            .evict_one(policy, samples, redis_lite_engine::now_ms())
+            .evict_or_reject(policy, samples, redis_lite_engine::now_ms(), newcomer)
             .is_none()
         {
             return Outcome::Stuck;
@@ -89,23 +92,31 @@ fn time_limit(tenacity: u32) -> Duration {
 /// Before a command: makes room, and refuses a `denyoom` command if there is none to make.
 pub fn before_command(server: &Server, command_flags: u32) -> Option<CommandError> {
     let budget = time_limit(server.limits.tenacity.load(Relaxed));
-    let stuck = make_room(server, budget) == Outcome::Stuck;
+    let stuck = make_room(server, budget, None) == Outcome::Stuck;
     (stuck && command_flags & flags::DENYOOM != 0)
         .then(|| CommandError::coded("OOM command not allowed when used memory > 'maxmemory'."))
 }
 
-/// After a write: a `maxkeys` cap holds after every command, not just before the next.
-pub fn after_write(server: &Server) {
+/// After a write: a `maxkeys` cap holds after every command, not just before the next; and
+/// under `allkeys-tinylfu` room is made right away, so the key just written can be the one
+/// refused (TinyLFU's admission).
+pub fn after_write(server: &Server, spec: &CommandSpec, args: &[&[u8]], db: usize) {
     let maxkeys = server.limits.maxkeys.load(Relaxed);
-    if maxkeys > 0 && server.keyspace.key_count() > maxkeys {
-        let budget = time_limit(server.limits.tenacity.load(Relaxed));
-        make_room(server, budget);
+    let keys_over = maxkeys > 0 && server.keyspace.key_count() > maxkeys;
+    let tinylfu = server.keyspace.tracking().policy() == Policy::AllKeysTinyLfu;
+    if !(keys_over || (tinylfu && over(server))) {
+        return;
     }
+    let newcomer = spec
+        .key_positions(args)
+        .and_then(|positions| positions.first().map(|&i| (db, args[i])));
+    let budget = time_limit(server.limits.tenacity.load(Relaxed));
+    make_room(server, budget, newcomer);
 }
 
 /// The cron thread's share: eviction that commands left unfinished.
 pub fn cron(server: &Server, budget: Duration) {
-    make_room(server, budget);
+    make_room(server, budget, None);
 }
 
 #[cfg(test)]

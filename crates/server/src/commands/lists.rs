@@ -897,7 +897,7 @@ mod tests {
                     let waiter = Waiter::new();
                     self.server
                         .blocking
-                        .register(*db, &[key.as_bytes().to_vec()], &waiter, false);
+                        .register(*db, &[key.as_bytes().to_vec()], &waiter);
                     waiter
                 })
                 .collect();
