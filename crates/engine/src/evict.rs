@@ -430,10 +430,14 @@ impl Keyspace {
             };
             let mut shard = self.lock_shard(candidate.shard);
             let hash = self.hash(&candidate.key);
-            let present = shard.dbs[candidate.db]
-                .dict
-                .get(hash, &candidate.key)
-                .is_some_and(|e| !policy.volatile_only() || e.expire_at != 0);
+            let table = &shard.dbs[candidate.db];
+            let present = table.dict.get(hash, &candidate.key).is_some_and(|e| {
+                // Redis evicts a pooled candidate as it was scored; the TinyLFU policy first
+                // checks it did not become popular while it waited in the pool.
+                let still = policy != Policy::AllKeysTinyLfu
+                    || self.score(policy, table, hash, e, now_ms) >= candidate.score;
+                still && (!policy.volatile_only() || e.expire_at != 0)
+            });
             if present {
                 shard.evict(candidate.db, hash, &candidate.key, now_ms);
                 self.evictor.evicted.fetch_add(1, Relaxed);

@@ -34,7 +34,7 @@ pub use dict::{Dict, Entry};
 pub use encoding::EncodingLimits;
 pub use evict::{Evicted, Policy, Tracking};
 pub use keyspace::{Db, KeyEvents, Keyspace, Locked, Shard, WatchFlag};
-pub use snapshot::Snapshot;
+pub use snapshot::{Snapshot, SnapshotEntry};
 pub use value::Value;
 
 /// The current time in Unix milliseconds.

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -107,6 +108,8 @@ pub struct Snapshot {
     running: Arc<AtomicBool>,
     /// Per database at the cut: (keys, keys with an expiry).
     sizes: Vec<(u64, u64)>,
+    /// The longest a shard was locked for copying: the most a client could wait on the walk.
+    longest_hold: Duration,
 }
 
 impl Keyspace {
@@ -132,6 +135,7 @@ impl Keyspace {
             shards: self.shards.clone(),
             running: self.snapshot_running.clone(),
             sizes,
+            longest_hold: Duration::ZERO,
         })
     }
 
@@ -151,29 +155,24 @@ impl Snapshot {
         self.shards.len()
     }
 
-    /// Visits every key that database `db` held at the cut, with its value and expiry (absolute
-    /// Unix ms) as they were then.
-    pub fn visit_db(&mut self, db: usize, mut f: impl FnMut(&[u8], &Value, Option<i64>)) {
-        for shard in 0..self.shards.len() {
-            self.visit_shard(shard, db, &mut f);
-        }
+    /// The longest time one shard was locked by the walk so far.
+    pub fn longest_hold(&self) -> Duration {
+        self.longest_hold
     }
 
-    /// The part of [`Snapshot::visit_db`] in one shard, all under that shard's lock: a caller
-    /// that writes to disk can buffer here and write after, with no lock held.
-    pub fn visit_shard(
-        &mut self,
-        shard: usize,
-        db: usize,
-        mut f: impl FnMut(&[u8], &Value, Option<i64>),
-    ) {
+    /// The keys that shard `shard` held in database `db` at the cut, with their values and
+    /// expiries (absolute Unix ms) as they were then. Only copying happens under the shard's
+    /// lock (keys saved aside are moved out, not copied): encoding them, compressing and writing
+    /// are the caller's, with no lock held, so clients wait at most for one shard's copy.
+    pub fn take_shard(&mut self, shard: usize, db: usize) -> Vec<SnapshotEntry> {
         let mut guard = self.shards[shard].lock();
+        let locked_at = Instant::now();
         let shard = &mut *guard;
         let Some(pending) = shard.pending.as_deref_mut() else {
-            return;
+            return Vec::new();
         };
         if pending.visited[db] {
-            return;
+            return Vec::new();
         }
         pending.visited[db] = true;
         let saved = std::mem::take(&mut pending.saved[db]);
@@ -183,23 +182,40 @@ impl Snapshot {
             .position(|&o| o == db)
             .expect("origin is a permutation");
         let expiry = |at: u64| (at != 0).then_some(at as i64);
-        for entry in shard.dbs[current].dict.iter() {
-            if saved.is_empty() || !saved.contains_key(&*entry.key) {
-                f(&entry.key, &entry.value, expiry(entry.expire_at));
-            }
-        }
-        for (key, entry) in &saved {
-            if let Some(e) = entry {
-                f(key, &e.value, expiry(e.expire_at));
-            }
-        }
+        let table = &shard.dbs[current];
+        let mut entries = Vec::with_capacity(table.len() + saved.len());
+        entries.extend(
+            table
+                .dict
+                .iter()
+                .filter(|e| saved.is_empty() || !saved.contains_key(&*e.key))
+                .map(|e| SnapshotEntry {
+                    key: e.key.clone(),
+                    value: e.value.clone(),
+                    expire_at_ms: expiry(e.expire_at),
+                }),
+        );
         if pending.visited.iter().all(|&v| v) {
             shard.pending = None;
         }
-        // The saved values are freed here, after the lock: they can be large.
         drop(guard);
-        drop(saved);
+        self.longest_hold = self.longest_hold.max(locked_at.elapsed());
+        entries.extend(saved.into_iter().filter_map(|(key, entry)| {
+            entry.map(|e| SnapshotEntry {
+                key,
+                value: e.value,
+                expire_at_ms: expiry(e.expire_at),
+            })
+        }));
+        entries
     }
+}
+
+/// One key as it was at a snapshot's cut.
+pub struct SnapshotEntry {
+    pub key: SmallBytes,
+    pub value: Value,
+    pub expire_at_ms: Option<i64>,
 }
 
 impl Drop for Snapshot {
@@ -231,14 +247,16 @@ mod tests {
 
     fn collect(snapshot: &mut Snapshot, db: usize) -> Vec<(String, Vec<u8>)> {
         let mut out = Vec::new();
-        snapshot.visit_db(db, |k, v, _| {
-            let text = match v {
-                Value::Int(n) => n.to_string().into_bytes(),
-                Value::Str(s) => s.to_vec(),
-                other => format!("{other:?}").into_bytes(),
-            };
-            out.push((String::from_utf8_lossy(k).into_owned(), text));
-        });
+        for shard in 0..snapshot.shard_count() {
+            for e in snapshot.take_shard(shard, db) {
+                let text = match e.value {
+                    Value::Int(n) => n.to_string().into_bytes(),
+                    Value::Str(s) => s.to_vec(),
+                    other => format!("{other:?}").into_bytes(),
+                };
+                out.push((String::from_utf8_lossy(&e.key).into_owned(), text));
+            }
+        }
         out.sort();
         out
     }
@@ -361,11 +379,11 @@ mod tests {
             let mut next = 0;
             let visit = |snap: &mut Snapshot, seen: &mut Model, step: usize| {
                 let (db, shard) = (step / 4, step % 4);
-                snap.visit_shard(shard, db, |k, v, _| {
-                    let Value::Int(n) = v else { panic!("{v:?}") };
-                    let key = String::from_utf8_lossy(k).into_owned();
+                for e in snap.take_shard(shard, db) {
+                    let Value::Int(n) = e.value else { panic!("{:?}", e.value) };
+                    let key = String::from_utf8_lossy(&e.key).into_owned();
                     assert!(seen[db].insert(key, n.to_string().into_bytes()).is_none());
-                });
+                }
             };
             for op in &during {
                 if matches!(op, Op::Visit) && next < 12 {

@@ -270,14 +270,14 @@ impl<W: Write> RdbWriter<W> {
         expire_at_ms: Option<i64>,
     ) -> io::Result<()> {
         self.buf.clear();
-        encode_entry(&mut self.buf, key, value, expire_at_ms, &self.opts);
+        if let Some(ms) = expire_at_ms {
+            self.buf.push(opcode::EXPIRETIME_MS);
+            self.buf.extend_from_slice(&ms.to_le_bytes());
+        }
+        self.buf.push(value_type(value));
+        encode_string(&mut self.buf, key, self.opts.compression);
+        encode_value(&mut self.buf, value, &self.opts);
         self.flush_buf()
-    }
-
-    /// Entries already encoded with [`encode_entry`] (a snapshot encodes under a shard lock
-    /// and writes after releasing it).
-    pub fn encoded_entries(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.out.put(bytes)
     }
 
     fn flush_buf(&mut self) -> io::Result<()> {
@@ -300,23 +300,6 @@ impl<W: Write> RdbWriter<W> {
         self.out.inner.flush()?;
         Ok(self.out.inner)
     }
-}
-
-/// One key as an RDB file holds it: its expiry (absolute Unix ms) if any, type, key and value.
-pub fn encode_entry(
-    out: &mut Vec<u8>,
-    key: &[u8],
-    value: &Value,
-    expire_at_ms: Option<i64>,
-    opts: &WriteOptions,
-) {
-    if let Some(ms) = expire_at_ms {
-        out.push(opcode::EXPIRETIME_MS);
-        out.extend_from_slice(&ms.to_le_bytes());
-    }
-    out.push(value_type(value));
-    encode_string(out, key, opts.compression);
-    encode_value(out, value, opts);
 }
 
 /// The type byte Redis 7.0 writes for `value`.

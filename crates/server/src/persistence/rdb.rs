@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 
 use redis_lite_engine::{Entry, SmallBytes, Snapshot};
 use redis_lite_persist::{
-    encode_entry, open_stream, read_rdb, save_atomically, seal_error, Event, RdbError, RdbWriter,
-    WriteOptions,
+    open_stream, read_rdb, save_atomically, seal_error, Event, RdbError, RdbWriter, WriteOptions,
 };
 
 use super::{aof, JobKind, Progress};
@@ -52,20 +51,18 @@ pub fn write_options(server: &Server) -> WriteOptions {
 }
 
 /// Writes every database of `snapshot` (SELECTDB, RESIZEDB, keys) to `w`. Each shard's keys are
-/// encoded under its lock into a buffer, and written after the lock is released, so clients
-/// never wait on the disk.
+/// copied under its lock, then encoded, compressed and written with no lock held, so clients
+/// never wait on LZF or the disk.
 pub fn write_snapshot<W: Write>(
     mut snapshot: Snapshot,
     w: &mut RdbWriter<W>,
-    opts: &WriteOptions,
     progress: &Progress,
     key_delay_us: i64,
-) -> io::Result<()> {
+) -> io::Result<Duration> {
     let sizes = snapshot.db_sizes().to_vec();
     progress
         .keys_total
         .store(sizes.iter().map(|s| s.0).sum(), Relaxed);
-    let mut buf = Vec::new();
     for (db, &(keys, expires)) in sizes.iter().enumerate() {
         if keys == 0 {
             continue;
@@ -75,42 +72,40 @@ pub fn write_snapshot<W: Write>(
             if progress.abort.load(Relaxed) {
                 return Err(io::Error::other("the save was aborted"));
             }
-            buf.clear();
-            let mut count = 0u64;
-            snapshot.visit_shard(shard, db, |key, value, expire| {
-                encode_entry(&mut buf, key, value, expire, opts);
-                count += 1;
-            });
-            w.encoded_entries(&buf)?;
+            let entries = snapshot.take_shard(shard, db);
+            let count = entries.len() as u64;
+            for e in entries {
+                w.entry(&e.key, &e.value, e.expire_at_ms)?;
+            }
             progress.keys_done.fetch_add(count, Relaxed);
             if key_delay_us > 0 && count > 0 {
                 std::thread::sleep(Duration::from_micros(key_delay_us as u64 * count));
             }
         }
-        // A huge shard's buffer is not worth keeping for the next one.
-        if buf.capacity() > 16 << 20 {
-            buf = Vec::new();
-        }
     }
-    Ok(())
+    Ok(snapshot.longest_hold())
 }
 
-/// Writes `snapshot` to `path` as a complete RDB file, atomically. Returns its size.
+/// Writes `snapshot` to `path` as a complete RDB file, atomically. Returns the longest time a
+/// shard was locked for it.
 fn save_to_file(
     server: &Server,
     snapshot: Snapshot,
     path: &Path,
     progress: &Progress,
-) -> io::Result<u64> {
+) -> io::Result<Duration> {
     let opts = write_options(server);
     let (delay, keyring) = {
         let config = server.config.read();
         (config.rdb_key_save_delay, config.sealing())
     };
+    let mut longest_hold = Duration::ZERO;
     save_atomically(path, opts, keyring.as_deref(), |w| {
         w.write_default_aux(redis_lite_engine::now_ms() / 1000, crate::memory::used())?;
-        write_snapshot(snapshot, w, &opts, progress, delay)
-    })
+        longest_hold = write_snapshot(snapshot, w, progress, delay)?;
+        Ok(())
+    })?;
+    Ok(longest_hold)
 }
 
 /// Takes the snapshot's cut: changes made so far count as saved once it succeeds.
@@ -187,9 +182,13 @@ pub fn bgsave(server: &Arc<Server>) -> Result<(), Busy> {
             p.last_bgsave_secs
                 .store(started.elapsed().as_secs() as i64, Relaxed);
             match result {
-                Ok(_) => {
+                Ok(longest_hold) => {
                     saved(&server, dirty_total);
-                    log!(Notice, "Background saving terminated with success");
+                    log!(
+                        Notice,
+                        "Background saving terminated with success (a shard was locked for at most {:.2} ms)",
+                        longest_hold.as_secs_f64() * 1000.0
+                    );
                 }
                 Err(e) => {
                     p.last_bgsave_ok.store(false, Relaxed);

@@ -297,7 +297,7 @@ fn write_base(
         let mut w = RdbWriter::new(file, opts);
         w.write_header()?;
         w.write_default_aux(redis_lite_engine::now_ms() / 1000, crate::memory::used())?;
-        crate::persistence::rdb::write_snapshot(snapshot, &mut w, &opts, progress, 0)?;
+        crate::persistence::rdb::write_snapshot(snapshot, &mut w, progress, 0)?;
         w.finish()?
     } else {
         let mut file = file;
@@ -309,10 +309,9 @@ fn write_base(
                 if progress.abort.load(Relaxed) {
                     return Err(io::Error::other("the rewrite was aborted"));
                 }
-                // Encoded under the shard's lock, written after it is released.
-                snapshot.visit_shard(shard, db, |key, value, expire_at| {
-                    commands_for(&mut buf, key, value, expire_at)
-                });
+                for e in snapshot.take_shard(shard, db) {
+                    commands_for(&mut buf, &e.key, &e.value, e.expire_at_ms);
+                }
                 file.write_all(&buf)?;
                 buf.clear();
             }
