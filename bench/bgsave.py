@@ -11,34 +11,12 @@ on random keys, then BGSAVE while they run. Reports, per server, the medians ove
 
 Usage: bench/bgsave.py [--keys 1000000] [--writers 4] [--rounds 3] [--value-size 32]
 """
-import argparse, multiprocessing as mp, os, random, shutil, socket, statistics, subprocess
-import sys, tempfile, time
+import argparse, multiprocessing as mp, os, random, statistics, sys, time
 
 import redis
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LITE = os.path.join(ROOT, "target", "release", "redis-lite-server")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(kind, port, workdir):
-    common = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir,
-              "--enable-debug-command", "yes"]
-    cmd = (["redis-server", "--appendonly", "no"] if kind == "redis" else [LITE]) + common
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
-    client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            client.ping()
-            return proc, client
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.05)
-    raise SystemExit(f"{kind} did not start")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from servers import Server  # noqa: E402
 
 
 def writer(port, keys, stop, out):
@@ -58,12 +36,9 @@ def info(client, section):
 
 
 def one_run(kind, args):
-    workdir = tempfile.mkdtemp(prefix=f"bgsave-{kind}-")
-    port = free_port()
-    proc, client = start(kind, port, workdir)
-    try:
+    with Server(kind) as server:
+        client, port = server.client, server.port
         client.execute_command("DEBUG", "POPULATE", args.keys, "key", args.value_size)
-        base_mem = info(client, "memory")["used_memory"]
         queue, stop = mp.Queue(), mp.Event()
         workers = [mp.Process(target=writer, args=(port, args.keys, stop, queue))
                    for _ in range(args.writers)]
@@ -101,13 +76,9 @@ def one_run(kind, args):
             "max_pause_ms": max(during) * 1000 if during else float("nan"),
             "baseline_max_ms": max(baseline) * 1000 if baseline else float("nan"),
             "extra_mb": extra / 2**20,
-            "dataset_mb": (before - 0) / 2**20,
+            "dataset_mb": before / 2**20,
             "writes_during": len(during),
         }
-    finally:
-        proc.kill()
-        proc.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main():

@@ -14,13 +14,13 @@ as there are keys) as a median over rounds, and the server's CPU time per 1,000 
 
 Usage: bench/hitratio.py [--keys 100000] [--requests 400000] [--rounds 2]
 """
-import argparse, bisect, itertools, os, random, shutil, socket, statistics, subprocess
-import sys, tempfile, time
+import argparse, bisect, itertools, os, random, statistics, sys, time
 
 import redis
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LITE = os.path.join(ROOT, "target", "release", "redis-lite-server")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from servers import Server  # noqa: E402
+
 VALUE = b"v" * 100
 BATCH = 200
 
@@ -31,33 +31,6 @@ SERVERS = [
     ("lite allkeys-lfu", "lite", "allkeys-lfu"),
     ("lite allkeys-tinylfu", "lite", "allkeys-tinylfu"),
 ]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(kind, workdir):
-    port = free_port()
-    common = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    cmd = (["redis-server"] if kind == "redis" else [LITE]) + common
-    proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            client.ping()
-            return proc, client
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.05)
-    raise SystemExit(f"{kind} did not start")
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def zipf_sampler(n, alpha, rng):
@@ -84,10 +57,9 @@ def sequence(workload, keys, count, seed):
 
 
 def working_set_bytes(kind, keys):
-    """used_memory for the whole working set, minus start-up memory."""
-    workdir = tempfile.mkdtemp(prefix="hitratio-")
-    proc, client = start(kind, workdir)
-    try:
+    """used_memory at start-up, and what the whole working set adds to it."""
+    with Server(kind) as server:
+        client = server.client
         base = client.info("memory")["used_memory"]
         pipe = client.pipeline(transaction=False)
         for i in range(keys):
@@ -96,20 +68,13 @@ def working_set_bytes(kind, keys):
                 pipe.execute()
         pipe.execute()
         return base, client.info("memory")["used_memory"] - base
-    finally:
-        proc.kill()
-        proc.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run(kind, policy, maxmemory, requests, warmup):
-    workdir = tempfile.mkdtemp(prefix="hitratio-")
-    proc, client = start(kind, workdir)
-    try:
-        client.config_set("maxmemory", maxmemory)
-        client.config_set("maxmemory-policy", policy)
+    with Server(kind, ["--maxmemory", str(maxmemory), "--maxmemory-policy", policy]) as server:
+        client = server.client
         hits = counted = 0
-        cpu0 = cpu_seconds(proc.pid)
+        cpu0 = server.cpu_seconds()
         t0 = time.time()
         for start_at in range(0, len(requests), BATCH):
             batch = requests[start_at:start_at + BATCH]
@@ -126,14 +91,10 @@ def run(kind, policy, maxmemory, requests, warmup):
                 pipe.set(key, VALUE)
             pipe.execute()
         elapsed = time.time() - t0
-        cpu = cpu_seconds(proc.pid) - cpu0
+        cpu = server.cpu_seconds() - cpu0
         used = client.info("memory")["used_memory"]
         assert used <= maxmemory * 1.05, (kind, policy, used, maxmemory)
         return hits / counted, cpu * 1e6 / len(requests), len(requests) / elapsed
-    finally:
-        proc.kill()
-        proc.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main():

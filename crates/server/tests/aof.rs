@@ -231,14 +231,7 @@ fn appendfsync_always_loses_no_acknowledged_write_on_kill9() {
             .map(|w| w.join().unwrap().last().map_or(0, |a| a.0))
             .collect();
         let server = lite(&dir, &["--appendfsync", "always"]);
-        let mut c = server.client();
-        for (id, last) in acked.iter().enumerate() {
-            let got: Option<u64> = c.get(format!("client:{id}")).unwrap();
-            assert!(
-                got.unwrap_or(0) >= *last,
-                "trial {trial}: client {id} acknowledged {last}, found {got:?}"
-            );
-        }
+        common::assert_acknowledged_writes_survived(&server, &acked, trial);
     }
 }
 

@@ -543,14 +543,7 @@ fn sealed_appendfsync_always_loses_no_acknowledged_write_on_kill9() {
         stop.store(true, Ordering::Relaxed);
         let acked: Vec<u64> = writers.into_iter().map(|w| w.join().unwrap()).collect();
         let server = Server::lite_in(&dir.0, &args(&dir, &key, &extra));
-        let mut c = server.client();
-        for (id, last) in acked.iter().enumerate() {
-            let got: Option<u64> = c.get(format!("client:{id}")).unwrap();
-            assert!(
-                got.unwrap_or(0) >= *last,
-                "trial {trial}: client {id} acked {last}, found {got:?}"
-            );
-        }
+        common::assert_acknowledged_writes_survived(&server, &acked, trial);
     }
 }
 

@@ -499,3 +499,21 @@ pub fn differential_notifications_with(flags: &str, script: &[&[&str]]) {
     let expected = notifications_with(&redis, flags, script);
     assert_eq!(got, expected, "notifications differ from real Redis");
 }
+
+/// After a crash and a restart: every write a client saw acknowledged is there. Client `id`
+/// wrote increasing numbers to `client:<id>`; `acked[id]` is the last one it saw acknowledged.
+pub fn assert_acknowledged_writes_survived(server: &Server, acked: &[u64], trial: u64) {
+    let mut raw = server.raw();
+    for (id, last) in acked.iter().enumerate() {
+        let reply = raw.cmd_text(&["GET", &format!("client:{id}")]);
+        let got: u64 = reply
+            .lines()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        assert!(
+            got >= *last,
+            "trial {trial}: client {id} acknowledged {last}, found {reply:?}"
+        );
+    }
+}
