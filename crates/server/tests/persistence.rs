@@ -164,7 +164,9 @@ fn bgsave_is_a_point_in_time_snapshot_while_writes_go_on() {
     {
         let mut server = Server::lite_in(
             &dir.0,
-            &[&DEBUG[..], &["--rdb-key-save-delay", "100"]].concat(),
+            // 20k keys at 200 µs: a save of about 4 s, long enough for the writes below even on a
+            // loaded machine.
+            &[&DEBUG[..], &["--rdb-key-save-delay", "200"]].concat(),
         );
         let mut raw = server.raw();
         let mut pipeline = Vec::new();
@@ -196,7 +198,7 @@ fn bgsave_is_a_point_in_time_snapshot_while_writes_go_on() {
         );
         // Overwrite, delete and add keys while the snapshot is being written.
         let mut other = server.raw();
-        for i in (0..20_000).step_by(7) {
+        for i in (0..20_000).step_by(40) {
             other.cmd(&["SET", &format!("k{i}"), "new"]);
             other.cmd(&["DEL", &format!("k{}", i + 1)]);
             other.cmd(&["SET", &format!("fresh{i}"), "x"]);
