@@ -75,7 +75,7 @@ fn subscribe_streams_messages_until_interrupted() {
     let Some(server) = Server::lite(&[]) else {
         return;
     };
-    let child = std::process::Command::new(CLI)
+    let mut child = std::process::Command::new(CLI)
         .args([
             "-p",
             &server.port.to_string(),
@@ -86,20 +86,45 @@ fn subscribe_streams_messages_until_interrupted() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Publish until the subscriber is listening.
+    // Collect what the subscriber prints as it prints it.
+    let printed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = {
+        let printed = printed.clone();
+        let mut stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut stdout, &mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                printed.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        })
+    };
+    // Publish until the subscriber is listening, then wait until it has printed the message.
     for _ in 0..100 {
         if text(&cli(server.port, &["PUBLISH", "news", "hello"]).stdout) == "1\n" {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !text(&printed.lock().unwrap()).contains("\"hello\"") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the message never showed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     // SAFETY: signalling the child this test started, by its pid.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
     }
-    let out = child.wait_with_output().unwrap();
+    child.wait().unwrap();
+    reader.join().unwrap();
+    let out = printed.lock().unwrap().clone();
     assert_eq!(
-        text(&out.stdout),
+        text(&out),
         "Reading messages... (press Ctrl-C to quit)\n1) \"subscribe\"\n2) \"news\"\n3) (integer) 1\n1) \"message\"\n2) \"news\"\n3) \"hello\"\n"
     );
 }

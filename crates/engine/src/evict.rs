@@ -316,7 +316,7 @@ impl Keyspace {
         while empty_in_a_row < shards {
             index = (index + 1) % shards;
             if matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom) {
-                match self.evict_random(index, policy, now_ms) {
+                match self.evict_random(index, policy) {
                     Some(evicted) => return Some(evicted),
                     None => {
                         empty_in_a_row += 1;
@@ -326,7 +326,7 @@ impl Keyspace {
             }
             let sampled = self.sample_into_pool(index, policy, samples, now_ms);
             if let Some((db, key)) = newcomer.filter(|_| policy == Policy::AllKeysTinyLfu) {
-                if let Some(evicted) = self.reject(db, key, now_ms) {
+                if let Some(evicted) = self.reject(db, key) {
                     return Some(evicted);
                 }
             }
@@ -398,7 +398,7 @@ impl Keyspace {
     }
 
     /// Evicts `key` if it is no more frequent than the pool's best candidate.
-    fn reject(&self, db: usize, key: &[u8], now_ms: u64) -> Option<Evicted> {
+    fn reject(&self, db: usize, key: &[u8]) -> Option<Evicted> {
         let victim_freq = {
             let pool = self.evictor.pool.lock();
             15 - (pool.first()?.score >> 32)
@@ -409,7 +409,7 @@ impl Keyspace {
         if u64::from(freq) >= victim_freq || shard.dbs[db].dict.get(hash, key).is_none() {
             return None;
         }
-        shard.evict(db, hash, key, now_ms);
+        shard.evict(db, hash, key);
         self.evictor.evicted.fetch_add(1, Relaxed);
         Some(Evicted {
             db,
@@ -439,7 +439,7 @@ impl Keyspace {
                 still && (!policy.volatile_only() || e.expire_at != 0)
             });
             if present {
-                shard.evict(candidate.db, hash, &candidate.key, now_ms);
+                shard.evict(candidate.db, hash, &candidate.key);
                 self.evictor.evicted.fetch_add(1, Relaxed);
                 return Some(Evicted {
                     db: candidate.db,
@@ -450,7 +450,7 @@ impl Keyspace {
     }
 
     /// A random key of shard `index` (with a TTL, for volatile-random).
-    fn evict_random(&self, index: usize, policy: Policy, now_ms: u64) -> Option<Evicted> {
+    fn evict_random(&self, index: usize, policy: Policy) -> Option<Evicted> {
         let mut shard = self.lock_shard(index);
         let mut rng = rand::thread_rng();
         let dbs: Vec<usize> = (0..shard.dbs.len())
@@ -468,7 +468,7 @@ impl Keyspace {
             });
         let key = key?;
         let hash = self.hash(&key);
-        shard.evict(db, hash, &key, now_ms);
+        shard.evict(db, hash, &key);
         self.evictor.evicted.fetch_add(1, Relaxed);
         Some(Evicted { db, key })
     }

@@ -356,7 +356,7 @@ pub struct Shard {
 impl Shard {
     /// Removes `key` to make room: a write like any other for a pending snapshot, WATCH and the
     /// listeners (an `evicted` notification, a DEL in the AOF).
-    pub(crate) fn evict(&mut self, db: usize, hash: u64, key: &[u8], _now_ms: u64) {
+    pub(crate) fn evict(&mut self, db: usize, hash: u64, key: &[u8]) {
         self.preserve(db, hash, key);
         let table = &mut self.dbs[db];
         table.remove(hash, key);
