@@ -167,24 +167,22 @@ fn replay_restores_every_type_expiry_and_transaction() {
     }
 }
 
-fn info_field(server: &Server, name: &str) -> String {
-    let info: String = redis::cmd("INFO")
-        .arg("persistence")
-        .query(&mut server.client())
-        .unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("{name} in {info}"))
-        .to_string()
-}
-
 fn wait_rewrite(server: &Server) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while info_field(server, "aof_rewrite_in_progress") != "0" && Instant::now() < deadline {
+    while common::info_field(&mut server.raw(), "persistence", "aof_rewrite_in_progress") != "0"
+        && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(50));
-    assert_eq!(info_field(server, "aof_last_bgrewrite_status"), "ok");
+    assert_eq!(
+        common::info_field(
+            &mut server.raw(),
+            "persistence",
+            "aof_last_bgrewrite_status"
+        ),
+        "ok"
+    );
 }
 
 /// Runs `clients` writers (each SET of its own increasing counter) until `stop`, recording the
@@ -401,7 +399,10 @@ fn appendonly_switches_at_runtime() {
     let mut server = Server::lite(&["--dir", dir.path(), "--appendfsync", "always"]);
     let mut c = server.client();
     let _: () = c.set("before", "1").unwrap();
-    assert_eq!(info_field(&server, "aof_enabled"), "0");
+    assert_eq!(
+        common::info_field(&mut server.raw(), "persistence", "aof_enabled"),
+        "0"
+    );
     let _: () = redis::cmd("CONFIG")
         .arg("SET")
         .arg("appendonly")
@@ -410,7 +411,10 @@ fn appendonly_switches_at_runtime() {
         .unwrap();
     let _: () = c.set("after", "2").unwrap();
     wait_rewrite(&server);
-    assert_eq!(info_field(&server, "aof_enabled"), "1");
+    assert_eq!(
+        common::info_field(&mut server.raw(), "persistence", "aof_enabled"),
+        "1"
+    );
     assert!(aof_file(&dir, "appendonly.aof.manifest").exists());
     let _: () = redis::cmd("CONFIG")
         .arg("SET")
@@ -418,7 +422,10 @@ fn appendonly_switches_at_runtime() {
         .arg("no")
         .query(&mut c)
         .unwrap();
-    assert_eq!(info_field(&server, "aof_enabled"), "0");
+    assert_eq!(
+        common::info_field(&mut server.raw(), "persistence", "aof_enabled"),
+        "0"
+    );
     let _: () = c.set("not-logged", "3").unwrap();
     server.kill9();
     let server = lite(&dir, &[]);

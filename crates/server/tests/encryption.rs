@@ -120,22 +120,11 @@ fn digest(server: &Server) -> String {
         .unwrap()
 }
 
-fn info_field(server: &Server, name: &str) -> String {
-    let info: String = redis::cmd("INFO")
-        .arg("persistence")
-        .query(&mut server.client())
-        .unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("{name} in {info}"))
-        .to_string()
-}
-
 fn wait_idle(server: &Server) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while (info_field(server, "aof_rewrite_in_progress") != "0"
-        || info_field(server, "aof_rewrite_scheduled") != "0"
-        || info_field(server, "rdb_bgsave_in_progress") != "0")
+    while (common::info_field(&mut server.raw(), "persistence", "aof_rewrite_in_progress") != "0"
+        || common::info_field(&mut server.raw(), "persistence", "aof_rewrite_scheduled") != "0"
+        || common::info_field(&mut server.raw(), "persistence", "rdb_bgsave_in_progress") != "0")
         && Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(20));
@@ -148,7 +137,14 @@ fn bgrewriteaof(server: &Server) {
         .query(&mut server.client())
         .unwrap();
     wait_idle(server);
-    assert_eq!(info_field(server, "aof_last_bgrewrite_status"), "ok");
+    assert_eq!(
+        common::info_field(
+            &mut server.raw(),
+            "persistence",
+            "aof_last_bgrewrite_status"
+        ),
+        "ok"
+    );
 }
 
 /// Starts the server expecting it to refuse; returns its log.
@@ -163,8 +159,14 @@ fn sealed_rdb_round_trips_and_holds_no_plaintext() {
     let dir = DataDir::new("enc-rdb");
     let key = key_file(&dir, "key", &[("k1", 1)]);
     let server = Server::lite_in(&dir.0, &args(&dir, &key, &[]));
-    assert_eq!(info_field(&server, "encryption_enabled"), "1");
-    assert_eq!(info_field(&server, "encryption_key_id"), "k1");
+    assert_eq!(
+        common::info_field(&mut server.raw(), "persistence", "encryption_enabled"),
+        "1"
+    );
+    assert_eq!(
+        common::info_field(&mut server.raw(), "persistence", "encryption_key_id"),
+        "k1"
+    );
     write_data(&server);
     let before = digest(&server);
     let _: String = redis::cmd("SAVE").query(&mut server.client()).unwrap();
@@ -409,7 +411,10 @@ fn rotation_reads_old_files_and_reseals_with_the_new_key() {
     let ring = key_file(&dir, "ring", &[("old", 1), ("new", 2)]);
     let server = Server::lite_in(&dir.0, &args(&dir, &ring, &extra));
     assert_eq!(digest(&server), before);
-    assert_eq!(info_field(&server, "encryption_key_id"), "new");
+    assert_eq!(
+        common::info_field(&mut server.raw(), "persistence", "encryption_key_id"),
+        "new"
+    );
     let _: String = redis::cmd("BGSAVE").query(&mut server.client()).unwrap();
     wait_idle(&server);
     assert_eq!(key_id_of(&dir.0.join("dump.rdb")), "new");

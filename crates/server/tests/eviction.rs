@@ -8,15 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{encode, DataDir, Raw, Server};
-
-fn info_field(raw: &mut Raw, section: &str, name: &str) -> String {
-    let info = raw.cmd_text(&["INFO", section]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in {info}"))
-        .to_string()
-}
+use common::{encode, info_field, DataDir, Raw, Server};
 
 fn used_memory(raw: &mut Raw) -> u64 {
     info_field(raw, "memory", "used_memory").parse().unwrap()

@@ -102,14 +102,6 @@ fn digest(raw: &mut Raw) -> String {
     reply
 }
 
-fn info_field(raw: &mut Raw, name: &str) -> String {
-    let info = raw.cmd_text(&["INFO", "persistence"]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in {info}"))
-        .to_string()
-}
-
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !done() {
@@ -120,7 +112,7 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 
 fn wait_bgsave(raw: &mut Raw) {
     wait_for("BGSAVE to finish", || {
-        info_field(raw, "rdb_bgsave_in_progress") == "0"
+        common::info_field(raw, "persistence", "rdb_bgsave_in_progress") == "0"
     });
 }
 
@@ -135,10 +127,19 @@ fn save_then_restart_restores_every_type_and_ttl() {
         let mut raw = server.raw();
         populate(&mut raw);
         before = digest(&mut raw);
-        assert_ne!(info_field(&mut raw, "rdb_changes_since_last_save"), "0");
+        assert_ne!(
+            common::info_field(&mut raw, "persistence", "rdb_changes_since_last_save"),
+            "0"
+        );
         assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
-        assert_eq!(info_field(&mut raw, "rdb_changes_since_last_save"), "0");
-        assert_eq!(info_field(&mut raw, "rdb_saves"), "1");
+        assert_eq!(
+            common::info_field(&mut raw, "persistence", "rdb_changes_since_last_save"),
+            "0"
+        );
+        assert_eq!(
+            common::info_field(&mut raw, "persistence", "rdb_saves"),
+            "1"
+        );
         server.kill9();
     }
     let server = Server::lite_in(&dir.0, &DEBUG);
@@ -154,7 +155,10 @@ fn save_then_restart_restores_every_type_and_ttl() {
         raw.cmd_text(&["OBJECT", "ENCODING", "bigzset"]),
         "$8\r\nskiplist\r\n"
     );
-    assert_eq!(info_field(&mut raw, "rdb_last_load_keys_loaded"), "15");
+    assert_eq!(
+        common::info_field(&mut raw, "persistence", "rdb_last_load_keys_loaded"),
+        "15"
+    );
 }
 
 #[test]
@@ -183,7 +187,10 @@ fn bgsave_is_a_point_in_time_snapshot_while_writes_go_on() {
         }
         before = digest(&mut raw);
         assert_eq!(raw.cmd_text(&["BGSAVE"]), "+Background saving started\r\n");
-        assert_eq!(info_field(&mut raw, "rdb_bgsave_in_progress"), "1");
+        assert_eq!(
+            common::info_field(&mut raw, "persistence", "rdb_bgsave_in_progress"),
+            "1"
+        );
         assert_eq!(
             raw.cmd_text(&["BGSAVE"]),
             "-ERR Background save already in progress\r\n"
@@ -205,12 +212,15 @@ fn bgsave_is_a_point_in_time_snapshot_while_writes_go_on() {
         }
         other.cmd(&["FLUSHDB"]);
         assert_eq!(
-            info_field(&mut raw, "rdb_bgsave_in_progress"),
+            common::info_field(&mut raw, "persistence", "rdb_bgsave_in_progress"),
             "1",
             "the writes must overlap the save for this test to mean anything"
         );
         wait_bgsave(&mut raw);
-        assert_eq!(info_field(&mut raw, "rdb_last_bgsave_status"), "ok");
+        assert_eq!(
+            common::info_field(&mut raw, "persistence", "rdb_last_bgsave_status"),
+            "ok"
+        );
         server.kill9();
     }
     let server = Server::lite_in(&dir.0, &DEBUG);
@@ -250,7 +260,7 @@ fn bgsave_arguments_and_lastsave() {
         "*1\r\n+Background saving scheduled\r\n"
     );
     wait_for("the scheduled BGSAVE", || {
-        info_field(&mut raw, "rdb_saves") == "2"
+        common::info_field(&mut raw, "persistence", "rdb_saves") == "2"
     });
 }
 
@@ -265,13 +275,18 @@ fn save_rules_trigger_a_background_save() {
     raw.cmd(&["SET", "a", "1"]);
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
-        info_field(&mut raw, "rdb_saves"),
+        common::info_field(&mut raw, "persistence", "rdb_saves"),
         "0",
         "one change is not enough"
     );
     raw.cmd(&["SET", "b", "1"]);
-    wait_for("the save rule", || info_field(&mut raw, "rdb_saves") == "1");
-    assert_eq!(info_field(&mut raw, "rdb_changes_since_last_save"), "0");
+    wait_for("the save rule", || {
+        common::info_field(&mut raw, "persistence", "rdb_saves") == "1"
+    });
+    assert_eq!(
+        common::info_field(&mut raw, "persistence", "rdb_changes_since_last_save"),
+        "0"
+    );
     // CONFIG SET replaces the rules; an empty value turns them off.
     assert_eq!(raw.cmd_text(&["CONFIG", "SET", "save", ""]), "+OK\r\n");
     assert_eq!(
@@ -363,11 +378,13 @@ fn loading_reports_progress_and_refuses_commands() {
         raw.cmd_text(&["PING"]),
         "-LOADING Redis is loading the dataset in memory\r\n"
     );
-    assert_eq!(info_field(&mut raw, "loading"), "1");
-    let perc: f64 = info_field(&mut raw, "loading_loaded_perc").parse().unwrap();
+    assert_eq!(common::info_field(&mut raw, "persistence", "loading"), "1");
+    let perc: f64 = common::info_field(&mut raw, "persistence", "loading_loaded_perc")
+        .parse()
+        .unwrap();
     assert!((0.0..100.0).contains(&perc), "{perc}");
     wait_for("loading to finish", || {
-        info_field(&mut raw, "loading") == "0"
+        common::info_field(&mut raw, "persistence", "loading") == "0"
     });
     assert_eq!(raw.cmd_text(&["DBSIZE"]), ":3000\r\n");
 }
@@ -418,7 +435,10 @@ fn a_crash_during_bgsave_leaves_the_last_good_snapshot() {
         }
         assert_eq!(raw.cmd_text(&["BGSAVE"]), "+Background saving started\r\n");
         std::thread::sleep(Duration::from_millis(300));
-        assert_eq!(info_field(&mut raw, "rdb_bgsave_in_progress"), "1");
+        assert_eq!(
+            common::info_field(&mut raw, "persistence", "rdb_bgsave_in_progress"),
+            "1"
+        );
         server.kill9();
     }
     let server = Server::lite_in(&dir.0, &DEBUG);
@@ -553,7 +573,10 @@ fn a_failed_background_save_stops_writes_until_a_save_succeeds() {
     std::fs::write(dir.0.join("dump.rdb").join("x"), "x").unwrap();
     assert_eq!(raw.cmd_text(&["BGSAVE"]), "+Background saving started\r\n");
     wait_bgsave(&mut raw);
-    assert_eq!(info_field(&mut raw, "rdb_last_bgsave_status"), "err");
+    assert_eq!(
+        common::info_field(&mut raw, "persistence", "rdb_last_bgsave_status"),
+        "err"
+    );
     let refused = raw.cmd_text(&["SET", "k", "v2"]);
     assert!(
         refused.starts_with("-MISCONF Redis is configured to save RDB snapshots"),

@@ -517,3 +517,12 @@ pub fn assert_acknowledged_writes_survived(server: &Server, acked: &[u64], trial
         );
     }
 }
+
+/// One field of an INFO section (`INFO <section>`), such as `used_memory`.
+pub fn info_field(raw: &mut Raw, section: &str, name: &str) -> String {
+    let info = raw.cmd_text(&["INFO", section]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+        .to_string()
+}
