@@ -150,7 +150,7 @@ fn replay_restores_every_type_expiry_and_transaction() {
         let _: String = redis::cmd("BGREWRITEAOF")
             .query(&mut server.client())
             .unwrap();
-        wait_rewrite(&server);
+        common::wait_rewrite_ok(&server);
         let base = if preamble == "yes" {
             "appendonly.aof.2.base.rdb"
         } else {
@@ -165,24 +165,6 @@ fn replay_restores_every_type_expiry_and_transaction() {
             "replayed rewritten base, preamble {preamble}"
         );
     }
-}
-
-fn wait_rewrite(server: &Server) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while common::info_field(&mut server.raw(), "persistence", "aof_rewrite_in_progress") != "0"
-        && Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(50));
-    assert_eq!(
-        common::info_field(
-            &mut server.raw(),
-            "persistence",
-            "aof_last_bgrewrite_status"
-        ),
-        "ok"
-    );
 }
 
 /// Runs `clients` writers (each SET of its own increasing counter) until `stop`, recording the
@@ -299,7 +281,7 @@ fn bgrewriteaof_while_writes_go_on_loses_nothing() {
                 Some("Background append only file rewriting already in progress")
             );
         }
-        wait_rewrite(&server);
+        common::wait_rewrite_ok(&server);
     }
     stop.store(true, Ordering::Relaxed);
     let acked: Vec<u64> = writers
@@ -410,7 +392,7 @@ fn appendonly_switches_at_runtime() {
         .query(&mut c)
         .unwrap();
     let _: () = c.set("after", "2").unwrap();
-    wait_rewrite(&server);
+    common::wait_rewrite_ok(&server);
     assert_eq!(
         common::info_field(&mut server.raw(), "persistence", "aof_enabled"),
         "1"
@@ -474,7 +456,7 @@ fn our_aof_loads_in_real_redis_and_theirs_in_ours() {
         let _: String = redis::cmd("BGREWRITEAOF")
             .query(&mut server.client())
             .unwrap();
-        wait_rewrite(&server);
+        common::wait_rewrite_ok(&server);
         let _: () = server.client().set("after-rewrite", "x").unwrap();
         let ours = dump_all(&server);
         drop(server);
@@ -498,7 +480,7 @@ fn our_aof_loads_in_real_redis_and_theirs_in_ours() {
         let _: String = redis::cmd("BGREWRITEAOF")
             .query(&mut redis.client())
             .unwrap();
-        wait_rewrite(&redis);
+        common::wait_rewrite_ok(&redis);
         let _: () = redis.client().set("after-rewrite", "x").unwrap();
         let theirs = dump_all(&redis);
         drop(redis);

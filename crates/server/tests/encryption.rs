@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{DataDir, Server};
 use redis::Commands;
@@ -120,31 +120,11 @@ fn digest(server: &Server) -> String {
         .unwrap()
 }
 
-fn wait_idle(server: &Server) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while (common::info_field(&mut server.raw(), "persistence", "aof_rewrite_in_progress") != "0"
-        || common::info_field(&mut server.raw(), "persistence", "aof_rewrite_scheduled") != "0"
-        || common::info_field(&mut server.raw(), "persistence", "rdb_bgsave_in_progress") != "0")
-        && Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(50));
-}
-
 fn bgrewriteaof(server: &Server) {
     let _: String = redis::cmd("BGREWRITEAOF")
         .query(&mut server.client())
         .unwrap();
-    wait_idle(server);
-    assert_eq!(
-        common::info_field(
-            &mut server.raw(),
-            "persistence",
-            "aof_last_bgrewrite_status"
-        ),
-        "ok"
-    );
+    common::wait_rewrite_ok(server);
 }
 
 /// Starts the server expecting it to refuse; returns its log.
@@ -177,7 +157,7 @@ fn sealed_rdb_round_trips_and_holds_no_plaintext() {
         .unwrap();
     assert_eq!(digest(&server), before);
     let _: String = redis::cmd("BGSAVE").query(&mut server.client()).unwrap();
-    wait_idle(&server);
+    common::wait_background_jobs(&server);
     assert_no_plaintext(&dir.0.join("dump.rdb"));
     assert_eq!(key_id_of(&dir.0.join("dump.rdb")), "k1");
     drop(server);
@@ -416,7 +396,7 @@ fn rotation_reads_old_files_and_reseals_with_the_new_key() {
         "new"
     );
     let _: String = redis::cmd("BGSAVE").query(&mut server.client()).unwrap();
-    wait_idle(&server);
+    common::wait_background_jobs(&server);
     assert_eq!(key_id_of(&dir.0.join("dump.rdb")), "new");
     bgrewriteaof(&server);
     assert_eq!(key_id_of(&aof_file(&dir, ".base.rdb")), "new");
@@ -460,7 +440,7 @@ fn encryption_switches_on_for_a_plaintext_dataset_and_off_again() {
         .arg("yes")
         .query(&mut c)
         .unwrap();
-    wait_idle(&server);
+    common::wait_background_jobs(&server);
     let _: String = redis::cmd("SAVE").query(&mut c).unwrap();
     assert_no_plaintext(&dir.0.join("dump.rdb"));
     assert_no_plaintext(&aof_dir(&dir));
@@ -481,7 +461,7 @@ fn encryption_switches_on_for_a_plaintext_dataset_and_off_again() {
         .arg("no")
         .query(&mut c)
         .unwrap();
-    wait_idle(&server);
+    common::wait_background_jobs(&server);
     let _: String = redis::cmd("SAVE").query(&mut c).unwrap();
     assert!(contains(
         &std::fs::read(dir.0.join("dump.rdb")).unwrap(),

@@ -526,3 +526,35 @@ pub fn info_field(raw: &mut Raw, section: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} in {info}"))
         .to_string()
 }
+
+/// Waits (up to 30 s) until no BGSAVE or AOF rewrite is running or scheduled.
+pub fn wait_background_jobs(server: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut raw = server.raw();
+    let busy = |raw: &mut Raw| {
+        [
+            "aof_rewrite_in_progress",
+            "aof_rewrite_scheduled",
+            "rdb_bgsave_in_progress",
+        ]
+        .iter()
+        .any(|field| info_field(raw, "persistence", field) != "0")
+    };
+    while busy(&mut raw) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+}
+
+/// Waits for the background jobs to finish, and checks that the last AOF rewrite succeeded.
+pub fn wait_rewrite_ok(server: &Server) {
+    wait_background_jobs(server);
+    assert_eq!(
+        info_field(
+            &mut server.raw(),
+            "persistence",
+            "aof_last_bgrewrite_status"
+        ),
+        "ok"
+    );
+}
