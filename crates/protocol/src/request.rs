@@ -159,6 +159,19 @@ impl RequestParser {
         self.pos
     }
 
+    /// While an argument of at least `min` bytes is being received: how many of its bytes (with
+    /// the CRLF after them) are still missing from a buffer of `buf_len` bytes. A server that
+    /// reads no further than that keeps a big argument alone at the end of its buffer, as Redis
+    /// does, so `client-query-buffer-limit` counts it whole and nothing past it.
+    pub fn big_arg_missing(&self, buf_len: usize, min: usize) -> Option<usize> {
+        match self.state {
+            State::Multibulk {
+                bulk: Some(len), ..
+            } if len >= min => Some((self.pos + len + 2).saturating_sub(buf_len)),
+            _ => None,
+        }
+    }
+
     /// Whether a frame has started but is not complete yet.
     pub fn in_frame(&self) -> bool {
         self.state != State::Idle || self.pos > self.frame_start
@@ -474,6 +487,23 @@ mod tests {
 
     fn words(cmd: &[&str]) -> Vec<Vec<u8>> {
         cmd.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn big_arg_missing_counts_what_is_left_of_a_big_argument() {
+        let mut parser = RequestParser::new(Limits::default());
+        let mut buf = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\n".to_vec();
+        assert!(parser.next(&buf).unwrap().is_none());
+        // 100 bytes and the CRLF are missing; a 101-byte threshold does not count it as big.
+        assert_eq!(parser.big_arg_missing(buf.len(), 100), Some(102));
+        assert_eq!(parser.big_arg_missing(buf.len(), 101), None);
+        buf.extend_from_slice(&[b'x'; 60]);
+        assert!(parser.next(&buf).unwrap().is_none());
+        assert_eq!(parser.big_arg_missing(buf.len(), 100), Some(42));
+        buf.extend_from_slice(&[b'x'; 40]);
+        buf.extend_from_slice(b"\r\n");
+        assert!(parser.next(&buf).unwrap().is_some());
+        assert_eq!(parser.big_arg_missing(buf.len(), 1), None);
     }
 
     #[test]

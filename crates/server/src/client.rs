@@ -41,9 +41,11 @@ pub struct ClientHandle {
     killed: AtomicBool,
     kill: tokio::sync::Notify,
     push: tokio::sync::mpsc::UnboundedSender<Push>,
-    /// Bytes of pushes queued and not yet written, for `client-output-buffer-limit pubsub`.
+    /// Bytes of pushes queued for the connection and not yet in its output.
     pub pending_push_bytes: AtomicUsize,
-    /// When the queue went over the soft limit (Unix ms; 0 = it is not over).
+    /// Bytes of replies in the connection's output, not yet written to the socket.
+    pub pending_output_bytes: AtomicUsize,
+    /// When the client's pending output went over the soft limit (Unix ms; 0 = it is not over).
     pub soft_limit_since_ms: AtomicU64,
     /// The waiter of the blocking command this client is blocked in, for CLIENT UNBLOCK.
     pub blocked: Mutex<Option<Arc<Waiter>>>,
@@ -60,7 +62,6 @@ pub struct ClientInfo {
     pub resp: u8,
     pub query_buffer: usize,
     pub query_buffer_free: usize,
-    pub output_buffer: usize,
     pub no_evict: bool,
     /// Channel and pattern subscriptions.
     pub sub: usize,
@@ -98,6 +99,7 @@ impl ClientHandle {
         let handle = ClientHandle {
             push,
             pending_push_bytes: AtomicUsize::new(0),
+            pending_output_bytes: AtomicUsize::new(0),
             soft_limit_since_ms: AtomicU64::new(0),
             blocked: Mutex::new(None),
             id,
@@ -115,7 +117,6 @@ impl ClientHandle {
                 resp: 2,
                 query_buffer: 0,
                 query_buffer_free: 0,
-                output_buffer: 0,
                 no_evict: false,
                 sub: 0,
                 psub: 0,
@@ -146,14 +147,70 @@ impl ClientHandle {
         self.kill.notified().await
     }
 
+    /// Output not yet written: replies in the connection's buffer plus queued pushes. This is
+    /// what `client-output-buffer-limit` bounds.
+    pub fn pending_output(&self) -> u64 {
+        (self.pending_output_bytes.load(Ordering::Relaxed)
+            + self.pending_push_bytes.load(Ordering::Relaxed)) as u64
+    }
+
+    /// Checks `pending` bytes of output against `limit`: the hard limit is exceeded at once, the
+    /// soft one after it has stayed over for more than its seconds.
+    pub fn check_output(&self, pending: u64, limit: BufferLimit) -> OutputCheck {
+        if limit.hard > 0 && pending > limit.hard {
+            return OutputCheck::Exceeded;
+        }
+        if limit.soft == 0 || pending <= limit.soft {
+            self.soft_limit_since_ms.store(0, Ordering::Relaxed);
+            return OutputCheck::Within;
+        }
+        let now = redis_lite_engine::now_ms();
+        let since = match self.soft_limit_since_ms.compare_exchange(
+            0,
+            now,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => now,
+            Err(since) => since,
+        };
+        let close_at_ms = since + limit.soft_seconds * 1000;
+        if now > close_at_ms {
+            OutputCheck::Exceeded
+        } else {
+            OutputCheck::OverSoft { close_at_ms }
+        }
+    }
+
+    /// Closes a client whose output went over its limit, with Redis's log line.
+    pub fn close_for_output_limit(&self) {
+        if self.is_killed() {
+            return;
+        }
+        crate::log!(
+            Warning,
+            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            self.describe(Instant::now()).trim_end()
+        );
+        self.kill();
+    }
+
     /// One line of CLIENT LIST / CLIENT INFO, in Redis 7's field order.
     pub fn describe(&self, now: Instant) -> String {
         let info = self.info.lock();
-        let tot_mem = info.query_buffer + info.query_buffer_free + info.output_buffer + 1024;
+        // Redis keeps the first 16 KB of replies in the client's own buffer (`obl`) and the
+        // rest in a list of blocks (`oll`, `omem`); the same split of the pending bytes here.
+        let pending = self.pending_output() as usize;
+        let (obl, omem) = (
+            pending.min(REPLY_BLOCK),
+            pending.saturating_sub(REPLY_BLOCK),
+        );
+        let oll = omem.div_ceil(REPLY_BLOCK);
+        let tot_mem = info.query_buffer + info.query_buffer_free + pending + 1024;
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 \
-             multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 \
-             omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+             multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={obl} oll={oll} \
+             omem={omem} tot-mem={} events={} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
             self.id,
             self.addr,
             self.laddr,
@@ -168,14 +225,45 @@ impl ClientHandle {
             info.query_buffer,
             info.query_buffer_free,
             info.query_buffer + info.query_buffer_free,
-            info.output_buffer,
             tot_mem,
+            if pending > 0 { "rw" } else { "r" },
             info.last_command,
             info.resp,
             String::from_utf8_lossy(&info.lib_name),
             String::from_utf8_lossy(&info.lib_ver),
         )
     }
+}
+
+/// Size of a block of pending replies in CLIENT LIST's accounting, as Redis's.
+const REPLY_BLOCK: usize = 16 * 1024;
+
+/// `client-output-buffer-limit` of one class: hard bytes, soft bytes, soft seconds (0 = none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BufferLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_seconds: u64,
+}
+
+/// The classes of `client-output-buffer-limit`, in its order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputClass {
+    Normal = 0,
+    Replica = 1,
+    PubSub = 2,
+}
+
+/// A client's pending output against its limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputCheck {
+    Within,
+    /// Over the soft limit; the client is closed if it still is at this time (Unix ms).
+    OverSoft {
+        close_at_ms: u64,
+    },
+    /// Over the hard limit, or the soft one for too long: the client is to be closed.
+    Exceeded,
 }
 
 /// The connection's own view of its client.

@@ -9,6 +9,7 @@ use redis_lite_engine::glob::glob_match;
 use redis_lite_engine::{EncodingLimits, Policy};
 use redis_lite_persist::Keyring;
 
+use crate::client::{BufferLimit, OutputClass};
 use crate::notify;
 
 /// Log verbosity, as Redis's `loglevel`.
@@ -55,7 +56,7 @@ pub struct Config {
     pub notify_keyspace_events: u32,
     /// `client-output-buffer-limit`: (hard, soft, soft seconds) for normal, replica and pub/sub
     /// clients.
-    pub output_buffer_limits: [(u64, u64, u64); 3],
+    pub output_buffer_limits: [BufferLimit; 3],
     /// `dir`: where snapshots (and the AOF directory) live; absolute.
     pub dir: PathBuf,
     pub dbfilename: String,
@@ -135,7 +136,7 @@ impl Default for Config {
             enable_debug_command: "no",
             encoding: EncodingLimits::default(),
             notify_keyspace_events: 0,
-            output_buffer_limits: [(0, 0, 0); 3],
+            output_buffer_limits: [BufferLimit::default(); 3],
             dir: PathBuf::new(),
             dbfilename: String::new(),
             save_rules: Vec::new(),
@@ -568,7 +569,7 @@ pub static PARAMS: &[Param] = &[
             let parts: Vec<String> = classes
                 .iter()
                 .zip(c.output_buffer_limits)
-                .map(|(name, (hard, soft, secs))| format!("{name} {hard} {soft} {secs}"))
+                .map(|(name, l)| format!("{name} {} {} {}", l.hard, l.soft, l.soft_seconds))
                 .collect();
             parts.join(" ")
         },
@@ -578,9 +579,9 @@ pub static PARAMS: &[Param] = &[
             }
             for group in w.chunks(4) {
                 let class = match group[0].to_ascii_lowercase().as_str() {
-                    "normal" => 0,
-                    "slave" | "replica" => 1,
-                    "pubsub" => 2,
+                    "normal" => OutputClass::Normal,
+                    "slave" | "replica" => OutputClass::Replica,
+                    "pubsub" => OutputClass::PubSub,
                     _ => {
                         return Err(
                             "Invalid client class specified in buffer limit configuration.".into(),
@@ -592,7 +593,11 @@ pub static PARAMS: &[Param] = &[
                 let (Some(hard), Some(soft), Some(secs)) = limits else {
                     return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into());
                 };
-                c.output_buffer_limits[class] = (hard as u64, soft as u64, secs as u64);
+                c.output_buffer_limits[class as usize] = BufferLimit {
+                    hard: hard as u64,
+                    soft: soft as u64,
+                    soft_seconds: secs as u64,
+                };
             }
             Ok(())
         },

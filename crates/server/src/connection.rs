@@ -1,18 +1,22 @@
-//! One client connection: read, run every complete command in what arrived, write all the
-//! replies at once. Also the dispatch step shared by every command: lookup, arity, auth,
-//! statistics and CLIENT REPLY handling.
+//! One client connection: read, run every complete command in what arrived, write the replies
+//! (once the AOF has the writes they acknowledge), with pending output bounded by
+//! `client-output-buffer-limit`. Also the dispatch step shared by every command: lookup,
+//! arity, auth, statistics and CLIENT REPLY handling.
 
 use std::future::Future;
-use std::pin::Pin;
+use std::io;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::BufMut;
 use redis_lite_protocol::{Limits, Protocol, ReplyWriter, RequestParser};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::blocking::{BlockedCommand, Wake};
-use crate::client::{ClientHandle, ClientState, PushReceiver, ReplyMode};
+use crate::blocking::Wake;
+use crate::buffers;
+use crate::client::{BufferLimit, ClientHandle, ClientState, OutputCheck, OutputClass};
+use crate::client::{PushReceiver, ReplyMode};
 use crate::command::{self, Lookup};
 use crate::commands::transactions;
 use crate::context::Ctx;
@@ -21,16 +25,19 @@ use crate::log;
 use crate::pubsub::Push;
 use crate::server::Server;
 
-/// Smallest free space offered to each read; the buffer grows beyond it for large requests.
-const READ_CHUNK: usize = 16 * 1024;
-/// Output kept allocated between batches; a larger buffer is released after use.
-const OUTPUT_KEEP: usize = 64 * 1024;
+/// Output past this size is written out between commands of one batch (when the socket
+/// takes it), so a pipeline of large replies to a client that reads does not pile up first.
+const WRITE_EARLY: usize = 1 << 20;
+
+/// An argument this long is read on its own, as Redis reads one (its `PROTO_MBULK_BIG_ARG`).
+const BIG_ARG: usize = 32 * 1024;
 
 /// Settings a connection caches, refreshed when CONFIG SET changes the epoch.
 struct Settings {
     epoch: u64,
     idle_timeout: Option<Duration>,
     query_buffer_limit: usize,
+    output_limits: [BufferLimit; 3],
 }
 
 impl Settings {
@@ -45,17 +52,83 @@ impl Settings {
             epoch,
             idle_timeout: (config.timeout > 0).then(|| Duration::from_secs(config.timeout)),
             query_buffer_limit: config.client_query_buffer_limit as usize,
+            output_limits: config.output_buffer_limits,
         }
     }
 }
 
-/// A client's byte stream: a TCP connection or a unix socket one.
-pub trait ClientStream: AsyncRead + AsyncWrite + Unpin {}
-impl<S: AsyncRead + AsyncWrite + Unpin> ClientStream for S {}
+/// A client's socket, TCP or unix, used by readiness: the connection waits for it to be
+/// readable and writable at the same time, so it keeps reading commands while replies are
+/// pending (as Redis does) and holds no buffer while idle.
+pub trait ClientStream: AsyncWrite + Unpin {
+    fn readable(&self) -> impl Future<Output = io::Result<()>>;
+    fn writable(&self) -> impl Future<Output = io::Result<()>>;
+    fn try_read_buf<B: BufMut>(&self, buf: &mut B) -> io::Result<usize>;
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
+}
+
+macro_rules! client_stream {
+    ($stream:ty) => {
+        impl ClientStream for $stream {
+            fn readable(&self) -> impl Future<Output = io::Result<()>> {
+                <$stream>::readable(self)
+            }
+            fn writable(&self) -> impl Future<Output = io::Result<()>> {
+                <$stream>::writable(self)
+            }
+            fn try_read_buf<B: BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+                <$stream>::try_read_buf(self, buf)
+            }
+            fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+                <$stream>::try_write(self, buf)
+            }
+        }
+    };
+}
+client_stream!(tokio::net::TcpStream);
+client_stream!(tokio::net::UnixStream);
+
+/// A connection's state between events.
+struct Connection<S> {
+    server: Arc<Server>,
+    stream: S,
+    client: ClientState,
+    parser: RequestParser,
+    settings: Settings,
+    /// Received bytes not yet consumed by a complete command; unallocated when empty.
+    input: Vec<u8>,
+    /// Replies; `output[sent..]` is not written yet. Unallocated when empty.
+    output: Vec<u8>,
+    sent: usize,
+    /// Commands wait in `input` while the output is over its soft limit.
+    paused: bool,
+    /// QUIT or a protocol error: write what is pending, read nothing more, then close.
+    closing: bool,
+}
+
+/// What woke the connection.
+enum Event {
+    Close,
+    Read,
+    Writable,
+    Push(Push),
+    Woken(Wake),
+    /// The output stayed over the soft limit for too long.
+    SoftLimit,
+}
+
+/// Awaits `future` if there is one; otherwise never completes (a disabled `select!` branch
+/// whose future cannot even be built).
+async fn maybe<F: Future>(future: Option<F>) -> F::Output {
+    match future {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}
 
 pub async fn serve(
     server: Arc<Server>,
-    mut stream: impl ClientStream,
+    stream: impl ClientStream,
     handle: Arc<ClientHandle>,
     mut pushes: PushReceiver,
     worker: usize,
@@ -66,108 +139,263 @@ pub async fn serve(
     client.worker = worker;
     let mut parser = RequestParser::new(Limits::default());
     parser.authenticated = authenticated;
-    let mut settings = Settings::load(&server, &mut parser);
-    let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
-    let mut output: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let settings = Settings::load(&server, &mut parser);
+    let mut conn = Connection {
+        server,
+        stream,
+        client,
+        parser,
+        settings,
+        input: Vec::new(),
+        output: Vec::new(),
+        sent: 0,
+        paused: false,
+        closing: false,
+    };
     // One kill notification for the connection's life: building a new one per read showed up in
     // profiles.
     let mut killed = std::pin::pin!(handle.killed());
 
-    'connection: loop {
-        if server.config_epoch.load(Relaxed) != settings.epoch {
-            settings = Settings::load(&server, &mut parser);
+    loop {
+        if conn.server.config_epoch.load(Relaxed) != conn.settings.epoch {
+            conn.settings = Settings::load(&conn.server, &mut conn.parser);
         }
-        if let Some(blocked) = client.blocked.take() {
-            // Blocked: wait to be woken, timed out or killed, then continue with whatever
-            // commands arrived meanwhile, without reading first.
-            if !finish_blocked(
-                &server,
-                &mut client,
-                &mut stream,
-                &mut input,
-                blocked,
-                &mut output,
-                killed.as_mut(),
-            )
-            .await
-            {
+        if !conn.flush() {
+            break;
+        }
+        if conn.closing && conn.pending() == 0 {
+            break;
+        }
+        let soft_deadline = match conn.check_output() {
+            OutputCheck::Exceeded => {
+                handle.close_for_output_limit();
                 break;
             }
-            if !output.is_empty() {
+            OutputCheck::OverSoft { close_at_ms } => {
+                let wait = close_at_ms.saturating_sub(redis_lite_engine::now_ms()) + 1;
+                Some(Instant::now() + Duration::from_millis(wait))
+            }
+            OutputCheck::Within => None,
+        };
+        if conn.paused && soft_deadline.is_none() {
+            // The output drained below the soft limit: run the commands that waited.
+            conn.paused = false;
+            if !conn.run_commands() {
+                break;
+            }
+            continue;
+        }
+        let reading = !conn.closing && !conn.paused;
+        // Subscribers wait for messages, so the idle timeout does not apply to them.
+        let idle_timeout = conn
+            .settings
+            .idle_timeout
+            .filter(|_| conn.client.subscriptions() == 0 && conn.client.blocked.is_none());
+        let event = {
+            let Connection {
+                server,
+                stream,
+                client,
+                sent,
+                output,
+                ..
+            } = &conn;
+            let pending = output.len() > *sent;
+            // Replies go out once the AOF records they acknowledge are written.
+            let write = pending.then_some(async {
                 server.aof.wait_durable(client.aof_seq).await;
-                if !write_unless_killed(&mut stream, &output, killed.as_mut()).await {
-                    break;
-                }
-                output.clear();
-            }
-            if client.blocked.is_some() {
-                continue;
-            }
-        } else {
-            if input.capacity() - input.len() < READ_CHUNK / 4 {
-                input.reserve(READ_CHUNK);
-            }
-            // Subscribers wait for messages, so the idle timeout does not apply to them.
-            let idle_timeout = settings
-                .idle_timeout
-                .filter(|_| client.subscriptions() == 0);
-            let read = async {
+                stream.writable().await
+            });
+            let blocked = client.blocked.as_ref();
+            let woken = blocked.map(|b| b.waiter.woken());
+            let timeout = blocked
+                .and_then(|b| b.deadline)
+                .map(|at| tokio::time::sleep_until(at.into()));
+            let read = reading.then_some(async {
                 match idle_timeout {
-                    Some(limit) => tokio::time::timeout(limit, stream.read_buf(&mut input))
-                        .await
-                        .ok(),
-                    None => Some(stream.read_buf(&mut input).await),
+                    Some(limit) => tokio::time::timeout(limit, stream.readable()).await.ok(),
+                    None => Some(stream.readable().await),
                 }
-            };
-            let event = tokio::select! {
+            });
+            tokio::select! {
                 biased;
-                                _ = killed.as_mut() => Event::Close,
-                Some(push) = pushes.recv() => Event::Push(push),
-                r = read => match r {
-                    Some(Ok(n)) if n > 0 => Event::Read(n),
-                    Some(_) => Event::Close,
+                _ = killed.as_mut() => Event::Close,
+                r = maybe(write) => match r {
+                    Ok(()) => Event::Writable,
+                    Err(_) => Event::Close,
+                },
+                wake = maybe(woken) => Event::Woken(wake),
+                _ = maybe(timeout) => Event::Woken(Wake::Timeout),
+                _ = maybe(soft_deadline.map(|at| tokio::time::sleep_until(at.into()))) => Event::SoftLimit,
+                Some(push) = pushes.recv(), if !conn.closing => Event::Push(push),
+                r = maybe(read) => match r {
+                    Some(Ok(())) => Event::Read,
+                    Some(Err(_)) => Event::Close,
                     None => {
                         log!(Verbose, "Closing idle client");
                         Event::Close
                     }
                 },
-            };
-            let n = match event {
-                Event::Close => break,
-                Event::Read(n) => n,
-                Event::Push(push) => {
-                    // Write this message and any others already queued, in one write.
-                    let mut writer = ReplyWriter::new(&mut output, client.protocol);
-                    let mut written = write_push(&mut writer, &push);
-                    while let Ok(more) = pushes.try_recv() {
-                        written += write_push(&mut writer, &more);
-                    }
-                    handle.pending_push_bytes.fetch_sub(written, Relaxed);
-                    if !write_unless_killed(&mut stream, &output, killed.as_mut()).await {
-                        break;
-                    }
-                    stats
-                        .net_output_bytes
-                        .fetch_add(output.len() as u64, Relaxed);
-                    output.clear();
-                    continue;
+            }
+        };
+        let keep_open = match event {
+            Event::Close => false,
+            // Checked again at the top of the loop, where it closes the client.
+            Event::SoftLimit | Event::Writable => true,
+            Event::Push(push) => {
+                conn.push(push);
+                while let Ok(more) = pushes.try_recv() {
+                    conn.push(more);
                 }
-            };
-            stats.net_input_bytes.fetch_add(n as u64, Relaxed);
-            stats.reads_processed.fetch_add(1, Relaxed);
+                true
+            }
+            Event::Woken(wake) => conn.finish_blocked(wake) && conn.run_commands(),
+            Event::Read => conn.read() && conn.run_commands(),
+        };
+        if !keep_open {
+            break;
         }
+    }
+    conn.close().await;
+}
+
+impl<S: ClientStream> Connection<S> {
+    /// Bytes of replies not yet written.
+    fn pending(&self) -> usize {
+        self.output.len() - self.sent
+    }
+
+    /// Writes as much pending output as the socket takes without waiting, once the AOF has
+    /// the records it acknowledges. Returns false when the connection is broken.
+    fn flush(&mut self) -> bool {
+        if self.pending() == 0 || !self.server.aof.is_durable(self.client.aof_seq) {
+            return true;
+        }
+        while self.pending() > 0 {
+            match self.stream.try_write(&self.output[self.sent..]) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    self.sent += n;
+                    self.client
+                        .stats
+                        .net_output_bytes
+                        .fetch_add(n as u64, Relaxed);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        if self.pending() == 0 {
+            self.client.stats.writes_processed.fetch_add(1, Relaxed);
+            self.output.clear();
+            self.sent = 0;
+            buffers::release_if_empty(&mut self.output);
+        }
+        self.client
+            .handle
+            .pending_output_bytes
+            .store(self.pending(), Relaxed);
+        true
+    }
+
+    /// The `client-output-buffer-limit` of the client's class.
+    fn output_limit(&self) -> BufferLimit {
+        let class = if self.client.subscriptions() > 0 {
+            OutputClass::PubSub
+        } else {
+            OutputClass::Normal
+        };
+        self.settings.output_limits[class as usize]
+    }
+
+    /// The client's pending output against its limit.
+    fn check_output(&mut self) -> OutputCheck {
+        let handle = &self.client.handle;
+        handle.pending_output_bytes.store(self.pending(), Relaxed);
+        let pending = handle.pending_output();
+        self.server.client_peaks.record_output(pending);
+        handle.check_output(pending, self.output_limit())
+    }
+
+    /// Reads what arrived. Returns false when the client has gone or overran its query buffer.
+    fn read(&mut self) -> bool {
+        if self.input.capacity() == 0 {
+            self.input = buffers::take();
+        } else if self.input.capacity() - self.input.len() < buffers::CHUNK / 4 {
+            self.input.reserve(buffers::CHUNK);
+        }
+        // Inside a big argument, read no further than its end (see `big_arg_missing`).
+        let read = match self.parser.big_arg_missing(self.input.len(), BIG_ARG) {
+            Some(missing) if missing > 0 => {
+                let limited = &mut (&mut self.input).limit(missing);
+                self.stream.try_read_buf(limited)
+            }
+            _ => self.stream.try_read_buf(&mut self.input),
+        };
+        let n = match read {
+            Ok(0) => return false,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                buffers::release_if_empty(&mut self.input);
+                return true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return true,
+            Err(_) => return false,
+        };
+        let stats = &self.client.stats;
+        stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+        stats.reads_processed.fetch_add(1, Relaxed);
+        // As Redis, before parsing: the unparsed rest of the frame being received, a partial
+        // argument whole, counts (arguments already parsed do not).
+        let unparsed = self.input.len() - self.parser.parsed();
+        if unparsed > self.settings.query_buffer_limit {
+            log!(
+                Warning,
+                "Closing client that reached max query buffer length: {} (qbuf initial bytes: {:?})",
+                self.client.handle.describe(Instant::now()).trim_end(),
+                String::from_utf8_lossy(&self.input[..self.input.len().min(64)])
+            );
+            return false;
+        }
+        self.server.client_peaks.record_input(self.input.capacity());
+        true
+    }
+
+    /// Appends a pub/sub message to the output.
+    fn push(&mut self, push: Push) {
+        if self.output.capacity() == 0 {
+            self.output = buffers::take();
+        }
+        let mut writer = ReplyWriter::new(&mut self.output, self.client.protocol);
+        let written = write_push(&mut writer, &push);
+        self.client
+            .handle
+            .pending_push_bytes
+            .fetch_sub(written, Relaxed);
+    }
+
+    /// Runs every complete command in the input, until the client blocks, its output goes
+    /// over the soft limit, or it is to be closed. Returns false to close it at once.
+    fn run_commands(&mut self) -> bool {
+        if self.client.blocked.is_some() || self.input.is_empty() {
+            return true;
+        }
+        if self.output.capacity() == 0 {
+            self.output = buffers::take();
+        }
+        let handle = self.client.handle.clone();
         let mut last_command = None;
-        let mut close = false;
         loop {
-            let command = match parser.next(&input) {
+            let command = match self.parser.next(&self.input) {
                 Ok(Some(command)) => command,
                 Ok(None) => break,
                 Err(e) => {
                     let text = format!("ERR {e}");
                     log!(Verbose, "Protocol error ({e}) from client: {}", handle.addr);
-                    client.stats.count_error(&text);
-                    ReplyWriter::new(&mut output, client.protocol).error(&text);
-                    close = true;
+                    self.client.stats.count_error(&text);
+                    ReplyWriter::new(&mut self.output, self.client.protocol).error(&text);
+                    self.closing = true;
                     break;
                 }
             };
@@ -178,173 +406,131 @@ pub async fn serve(
                 for (slot, arg) in args.iter_mut().zip(command.iter()) {
                     *slot = arg;
                 }
-                execute(&server, &mut client, &args[..command.len()], &mut output)
+                execute(
+                    &self.server,
+                    &mut self.client,
+                    &args[..command.len()],
+                    &mut self.output,
+                )
             } else {
                 let args: Vec<&[u8]> = command.iter().collect();
-                execute(&server, &mut client, &args, &mut output)
+                execute(&self.server, &mut self.client, &args, &mut self.output)
             };
             last_command = ran.or(last_command);
             // AUTH lifts the small-frame limits from the very next frame, even in this read.
-            parser.authenticated = client.authenticated;
-            if client.close_after_reply || handle.is_killed() {
-                close = true;
+            self.parser.authenticated = self.client.authenticated;
+            if self.client.close_after_reply || handle.is_killed() {
+                self.closing = true;
                 break;
             }
             // The commands after a blocking one wait until it completes.
-            if client.blocked.is_some() {
+            if self.client.blocked.is_some() {
                 break;
             }
-        }
-        let consumed = parser.consumed();
-        if consumed > 0 {
-            input.drain(..consumed);
-            parser.discard(consumed);
-        }
-        if input.len() - parser.parsed() > settings.query_buffer_limit {
-            log!(
-                Warning,
-                "Closing client that reached max query buffer length: {} (qbuf={})",
-                handle.addr,
-                input.len()
-            );
-            break 'connection;
-        }
-
-        // Before the replies go out, so a client that saw its reply sees its own state in
-        // CLIENT LIST from another connection.
-        client.publish_info(last_command);
-        {
-            let mut info = handle.info.lock();
-            info.query_buffer = input.len();
-            info.query_buffer_free = input.capacity() - input.len();
-        }
-        if !output.is_empty() {
-            // With `appendfsync always`, the replies wait for their writes to be on disk; the
-            // event loop serves other connections meanwhile.
-            server.aof.wait_durable(client.aof_seq).await;
-            if !write_unless_killed(&mut stream, &output, killed.as_mut()).await {
-                break;
+            if self.pending() > WRITE_EARLY && !self.flush() {
+                return false;
             }
-            stats
-                .net_output_bytes
-                .fetch_add(output.len() as u64, Relaxed);
-            stats.writes_processed.fetch_add(1, Relaxed);
-            output.clear();
-            if output.capacity() > OUTPUT_KEEP {
-                output.shrink_to(READ_CHUNK);
-            }
-        }
-        if input.is_empty() && input.capacity() > OUTPUT_KEEP {
-            input.shrink_to(READ_CHUNK);
-        }
-        if close {
-            break;
-        }
-    }
-    // Leave the client list first, so nobody sees a closed connection as still connected.
-    server.unregister(handle.id);
-    client.unwatch_all(&server.keyspace);
-    if let Some(blocked) = client.blocked.take() {
-        server
-            .blocking
-            .deregister(blocked.db, &blocked.keys, &blocked.waiter);
-    }
-    let _ = stream.shutdown().await;
-}
-
-/// Waits out a blocked command: until a key it waits on is ready (then re-runs it, which may
-/// block it again), its timeout passes, CLIENT UNBLOCK, or the client goes away. Input that
-/// arrives meanwhile is kept for later. Returns false when the connection should close.
-async fn finish_blocked(
-    server: &Arc<Server>,
-    client: &mut ClientState,
-    stream: &mut impl ClientStream,
-    input: &mut Vec<u8>,
-    blocked: BlockedCommand,
-    output: &mut Vec<u8>,
-    mut killed: Pin<&mut impl Future<Output = ()>>,
-) -> bool {
-    let handle = client.handle.clone();
-    let wake = loop {
-        if input.capacity() - input.len() < READ_CHUNK / 4 {
-            input.reserve(READ_CHUNK);
-        }
-        let deadline = async {
-            match blocked.deadline {
-                Some(at) => tokio::time::sleep_until(at.into()).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            biased;
-                        _ = killed.as_mut() => break None,
-            wake = blocked.waiter.woken() => break Some(wake),
-            _ = deadline => break Some(Wake::Timeout),
-            read = stream.read_buf(input) => match read {
-                Ok(n) if n > 0 => continue,
-                _ => break None,
-            },
-        }
-    };
-    // A client woken for data stays first in line while it re-runs its command, so no later
-    // waiter can be served before it however fast pushes come.
-    if wake != Some(Wake::Ready) {
-        server
-            .blocking
-            .deregister(blocked.db, &blocked.keys, &blocked.waiter);
-    }
-    *handle.blocked.lock() = None;
-    let Some(wake) = wake else { return false };
-    let mut writer = ReplyWriter::new(output, client.protocol);
-    if wake != Wake::Ready {
-        client.stats.commands[blocked.command]
-            .calls
-            .fetch_add(1, Relaxed);
-    }
-    match wake {
-        Wake::Timeout => (blocked.on_timeout)(&mut writer),
-        Wake::Error => {
-            let text = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
-            client.stats.count_error(text);
-            writer.error(text);
-        }
-        Wake::Ready => {
-            // Re-run the command; if it blocks again it keeps its place and its deadline.
-            client.requeue = Some((blocked.waiter.clone(), blocked.deadline));
-            let args: Vec<&[u8]> = blocked.args.iter().map(Vec::as_slice).collect();
-            execute(server, client, &args, output);
-            client.requeue = None;
-            if client.blocked.is_none() {
-                server
-                    .blocking
-                    .deregister(blocked.db, &blocked.keys, &blocked.waiter);
-                // Served: the next client in line may be served too if data is left.
-                for key in &blocked.keys {
-                    server.blocking.signal(blocked.db, key);
+            match self.check_output() {
+                OutputCheck::Within => {}
+                // As in Redis, a client over the soft limit goes on until the hard limit or the
+                // soft seconds close it; without a hard limit nothing would bound its output
+                // meanwhile, so its further commands wait for the output to drain.
+                OutputCheck::OverSoft { .. } if self.output_limit().hard == 0 => {
+                    self.paused = true;
+                    break;
+                }
+                OutputCheck::OverSoft { .. } => {}
+                OutputCheck::Exceeded => {
+                    handle.close_for_output_limit();
+                    return false;
                 }
             }
         }
+        let consumed = self.parser.consumed();
+        if consumed > 0 {
+            self.input.drain(..consumed);
+            self.parser.discard(consumed);
+        }
+        buffers::release_if_empty(&mut self.input);
+        buffers::release_if_empty(&mut self.output);
+        // Before the replies go out, so a client that saw its reply sees its own state in
+        // CLIENT LIST from another connection.
+        self.client.publish_info(last_command);
+        {
+            let mut info = handle.info.lock();
+            info.query_buffer = self.input.len();
+            info.query_buffer_free = self.input.capacity() - self.input.len();
+        }
+        true
     }
-    true
-}
 
-/// Writes `bytes`, giving up if the client is killed meanwhile: a reader that stopped reading
-/// must not keep its connection (and its subscriptions) alive by blocking the write forever.
-async fn write_unless_killed(
-    stream: &mut impl ClientStream,
-    bytes: &[u8],
-    killed: Pin<&mut impl Future<Output = ()>>,
-) -> bool {
-    tokio::select! {
-        result = stream.write_all(bytes) => result.is_ok(),
-        _ = killed => false,
+    /// Ends a blocked command: woken for data (it runs again, and may block again), timed out,
+    /// or unblocked by CLIENT UNBLOCK. Returns false when the connection should close.
+    fn finish_blocked(&mut self, wake: Wake) -> bool {
+        let Some(blocked) = self.client.blocked.take() else {
+            return true;
+        };
+        let server = &self.server;
+        let client = &mut self.client;
+        // A client woken for data stays first in line while it re-runs its command, so no later
+        // waiter can be served before it however fast pushes come.
+        if wake != Wake::Ready {
+            server
+                .blocking
+                .deregister(blocked.db, &blocked.keys, &blocked.waiter);
+        }
+        *client.handle.blocked.lock() = None;
+        if self.output.capacity() == 0 {
+            self.output = buffers::take();
+        }
+        let output = &mut self.output;
+        let mut writer = ReplyWriter::new(output, client.protocol);
+        if wake != Wake::Ready {
+            client.stats.commands[blocked.command]
+                .calls
+                .fetch_add(1, Relaxed);
+        }
+        match wake {
+            Wake::Timeout => (blocked.on_timeout)(&mut writer),
+            Wake::Error => {
+                let text = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+                client.stats.count_error(text);
+                writer.error(text);
+            }
+            Wake::Ready => {
+                // Re-run the command; if it blocks again it keeps its place and its deadline.
+                client.requeue = Some((blocked.waiter.clone(), blocked.deadline));
+                let args: Vec<&[u8]> = blocked.args.iter().map(Vec::as_slice).collect();
+                execute(server, client, &args, output);
+                client.requeue = None;
+                if client.blocked.is_none() {
+                    server
+                        .blocking
+                        .deregister(blocked.db, &blocked.keys, &blocked.waiter);
+                    // Served: the next client in line may be served too if data is left.
+                    for key in &blocked.keys {
+                        server.blocking.signal(blocked.db, key);
+                    }
+                }
+            }
+        }
+        true
     }
-}
 
-enum Event {
-    Read(usize),
-    Push(Push),
-    Close,
+    /// Leaves the client list and releases what the client held.
+    async fn close(mut self) {
+        // Leave the client list first, so nobody sees a closed connection as still connected.
+        self.server.unregister(self.client.handle.id);
+        self.client.unwatch_all(&self.server.keyspace);
+        if let Some(blocked) = self.client.blocked.take() {
+            self.server
+                .blocking
+                .deregister(blocked.db, &blocked.keys, &blocked.waiter);
+        }
+        buffers::give_back(std::mem::take(&mut self.input));
+        buffers::give_back(std::mem::take(&mut self.output));
+        let _ = self.stream.shutdown().await;
+    }
 }
 
 /// Encodes a pub/sub message; returns the bytes it had counted against the buffer limit.

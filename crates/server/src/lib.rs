@@ -21,6 +21,7 @@
 //!   allocator figures, Redis-format logging, and typed errors with Redis's texts.
 
 pub mod blocking;
+pub mod buffers;
 pub mod client;
 pub mod command;
 pub mod commands;

@@ -110,6 +110,15 @@ pub fn allocator_allocated() -> u64 {
     stats::allocated::read().map_or(0, |n| n as u64)
 }
 
+/// Starts jemalloc's background purging thread, as Redis does by default
+/// (`jemalloc-bg-thread yes`): memory freed when a burst of clients or keys goes away returns
+/// to the system within seconds, not only at the next allocation in the same arena.
+pub fn start_background_purge() {
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        crate::log!(Warning, "Can't start jemalloc's background thread: {e}");
+    }
+}
+
 /// MEMORY PURGE: hands the pages of freed memory in every arena back to the system.
 pub fn purge() {
     // MALLCTL_ARENAS_ALL: the purge applies to all arenas.

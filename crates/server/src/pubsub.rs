@@ -10,7 +10,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use redis_lite_engine::glob::glob_match;
 
-use crate::client::ClientHandle;
+use crate::client::{BufferLimit, ClientHandle, OutputCheck};
 
 /// A message on its way to a subscriber.
 #[derive(Debug, Clone)]
@@ -38,14 +38,6 @@ impl Push {
             } => pattern.len() + channel.len() + message.len() + 48,
         }
     }
-}
-
-/// `client-output-buffer-limit pubsub`: hard bytes, soft bytes, soft seconds (0 = no limit).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct BufferLimit {
-    pub hard: u64,
-    pub soft: u64,
-    pub soft_seconds: u64,
 }
 
 /// A channel or pattern name, shared by every message sent on it.
@@ -171,43 +163,17 @@ impl PubSub {
     }
 }
 
-/// Queues a message for a subscriber, disconnecting it when its backlog passes the limit.
-/// Returns whether the client received it.
+/// Queues a message for a subscriber, disconnecting it when its pending output passes the
+/// limit. Returns whether the client received it.
 fn deliver(client: &ClientHandle, push: Push, limit: BufferLimit) -> bool {
     if client.is_killed() {
         return false;
     }
-    let queued = client.pending_push_bytes.fetch_add(push.size(), Relaxed) + push.size();
-    if over_limit(client, queued as u64, limit) {
-        crate::log!(
-            Warning,
-            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-            client.id,
-            client.addr
-        );
-        client.kill();
+    client.pending_push_bytes.fetch_add(push.size(), Relaxed);
+    if client.check_output(client.pending_output(), limit) == OutputCheck::Exceeded {
+        client.close_for_output_limit();
         return false;
     }
     client.send_push(push);
     true
-}
-
-/// The hard limit closes at once; the soft one once exceeded for `soft_seconds` in a row.
-fn over_limit(client: &ClientHandle, queued: u64, limit: BufferLimit) -> bool {
-    if limit.hard > 0 && queued > limit.hard {
-        return true;
-    }
-    if limit.soft == 0 || queued <= limit.soft {
-        client.soft_limit_since_ms.store(0, Relaxed);
-        return false;
-    }
-    let now = redis_lite_engine::now_ms();
-    let since = match client
-        .soft_limit_since_ms
-        .compare_exchange(0, now, Relaxed, Relaxed)
-    {
-        Ok(_) => now,
-        Err(since) => since,
-    };
-    now.saturating_sub(since) >= limit.soft_seconds * 1000
 }

@@ -19,12 +19,12 @@ use redis_lite_engine::Keyspace;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-use crate::client::{ClientHandle, PushReceiver};
+use crate::client::{ClientHandle, OutputClass, PushReceiver};
 use crate::config::{Config, Startup};
 use crate::notify::Notifier;
 use crate::persistence::aof::Aof;
 use crate::pubsub::PubSub;
-use crate::stats::WorkerStats;
+use crate::stats::{ClientPeaks, WorkerStats};
 use crate::{command, connection, log};
 
 /// The version of Redis whose behaviour redis-lite implements; clients check it for features.
@@ -45,6 +45,7 @@ pub struct Server {
     pub clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
     next_client_id: AtomicU64,
     pub workers: Vec<Arc<WorkerStats>>,
+    pub client_peaks: ClientPeaks,
     pub started: Instant,
     pub run_id: String,
     pub replid: String,
@@ -126,6 +127,7 @@ impl Server {
             clients: Mutex::new(BTreeMap::new()),
             next_client_id: AtomicU64::new(1),
             workers,
+            client_peaks: ClientPeaks::default(),
             started: Instant::now(),
             run_id: random_hex(40),
             replid: random_hex(40),
@@ -159,12 +161,8 @@ impl Server {
         let config = self.config.read();
         self.encoding.store(config.encoding);
         self.notifier.set_flags(config.notify_keyspace_events);
-        let (hard, soft, soft_seconds) = config.output_buffer_limits[2];
-        self.pubsub.set_limit(crate::pubsub::BufferLimit {
-            hard,
-            soft,
-            soft_seconds,
-        });
+        self.pubsub
+            .set_limit(config.output_buffer_limits[OutputClass::PubSub as usize]);
         crate::log::set_level(config.loglevel);
         self.aof.configure(&config);
         self.limits.store(&config);
@@ -370,6 +368,7 @@ pub fn run(startup: Startup) -> Result<(), String> {
     let server = Arc::new(Server::new(config, startup.config_file.clone()));
     server.tcp_port.store(port as u64, Relaxed);
     server.startup_memory.store(crate::memory::used(), Relaxed);
+    crate::memory::start_background_purge();
     crate::persistence::rdb::load_at_startup(&server);
     log!(
         Notice,

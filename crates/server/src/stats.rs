@@ -105,3 +105,56 @@ pub fn sum(
 ) -> u64 {
     workers.iter().map(|w| field(w).load(Relaxed)).sum()
 }
+
+/// Seconds INFO's `client_recent_max_*_buffer` look back over, as Redis's.
+const PEAK_SECONDS: u64 = 8;
+
+/// The largest client query buffer and pending output seen in each of the last few seconds,
+/// for INFO's `client_recent_max_input_buffer` and `client_recent_max_output_buffer`.
+#[derive(Default)]
+pub struct ClientPeaks {
+    slots: [PeakSlot; PEAK_SECONDS as usize],
+}
+
+#[derive(Default)]
+struct PeakSlot {
+    second: AtomicU64,
+    input: AtomicU64,
+    output: AtomicU64,
+}
+
+impl ClientPeaks {
+    pub fn record_input(&self, bytes: usize) {
+        if bytes > 0 {
+            self.slot_now().input.fetch_max(bytes as u64, Relaxed);
+        }
+    }
+
+    pub fn record_output(&self, bytes: u64) {
+        if bytes > 0 {
+            self.slot_now().output.fetch_max(bytes, Relaxed);
+        }
+    }
+
+    /// This second's slot, cleared first if it still holds an older second.
+    fn slot_now(&self) -> &PeakSlot {
+        let second = redis_lite_engine::now_ms() / 1000;
+        let slot = &self.slots[(second % PEAK_SECONDS) as usize];
+        if slot.second.swap(second, Relaxed) != second {
+            slot.input.store(0, Relaxed);
+            slot.output.store(0, Relaxed);
+        }
+        slot
+    }
+
+    /// (input, output) maxima over the last `PEAK_SECONDS` seconds.
+    pub fn recent(&self) -> (u64, u64) {
+        let now = redis_lite_engine::now_ms() / 1000;
+        self.slots
+            .iter()
+            .filter(|s| now.saturating_sub(s.second.load(Relaxed)) < PEAK_SECONDS)
+            .fold((0, 0), |(i, o), s| {
+                (i.max(s.input.load(Relaxed)), o.max(s.output.load(Relaxed)))
+            })
+    }
+}

@@ -842,6 +842,22 @@ fn query_buffer_limit_closes_only_the_offender() {
     });
 }
 
+/// Issue 11: a whole 2 MB argument sent at once passed a 1 MB limit, because only what was
+/// left unparsed after parsing a read was counted. Redis reads a big argument on its own and
+/// counts it whole before parsing.
+#[test]
+fn whole_argument_over_query_buffer_limit_closes_the_client() {
+    let value = vec![b'v'; 2 * 1024 * 1024];
+    let input = encode(&[b"SET", b"whole", &value]);
+    on_both(&["--client-query-buffer-limit", "1mb"], |who, server| {
+        let mut offender = connect(server);
+        let _ = offender.write_all(&input);
+        assert_outcome(who, collect(&mut offender, 0), Outcome::closed(""));
+        let mut bystander = connect(server);
+        roundtrip(who, &mut bystander, b"EXISTS whole\r\n", b":0\r\n");
+    });
+}
+
 /// Redis counts only the unparsed part of the current frame against the limit (arguments
 /// already parsed have left the query buffer), so a command whose arguments are each under
 /// the limit succeeds even when together they exceed it.

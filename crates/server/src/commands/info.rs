@@ -157,6 +157,9 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("connected_clients:{}", server.client_count());
             field!("cluster_connections:0");
             field!("maxclients:{}", config.maxclients);
+            let (input, output) = server.client_peaks.recent();
+            field!("client_recent_max_input_buffer:{input}");
+            field!("client_recent_max_output_buffer:{output}");
             field!("blocked_clients:{}", server.blocking.blocked_clients());
             field!("tracking_clients:0");
         }

@@ -1,7 +1,9 @@
 //! The append-only file. Each write's record is appended to a shared buffer while the command
 //! still holds its shard locks (see `Ctx::propagate`); a writer thread moves the buffer to the
 //! current incremental file and fsyncs it by `appendfsync`, publishing how far the log is
-//! durable so `always` replies wait for their record (one fsync serves every waiting client).
+//! written (and, under `always`, fsynced): every reply waits for its records, so a write is
+//! acknowledged only once it would survive the process dying (one write(2) or fsync serves
+//! every waiting client).
 //! With `encryption yes` an incremental file is a sealed log: each write batch is one sealed
 //! batch, so a batch never splits a command or a MULTI/EXEC block.
 //! Loading is in [`load`], rewriting (and switching AOF on) in [`rewrite`].
@@ -242,6 +244,19 @@ impl Files {
         Ok(())
     }
 
+    /// `everysec`'s fsync: handed to the background fsync thread with a duplicate of the file,
+    /// so writes (and the replies waiting on them) go on while the disk catches up.
+    fn sync_in_background(&mut self, fsync: &BackgroundFsync) -> io::Result<()> {
+        let Some((file, _)) = self.incr.as_ref().filter(|_| self.unsynced) else {
+            return Ok(());
+        };
+        if fsync.request(file.file().try_clone()?) {
+            self.unsynced = false;
+            self.last_fsync = Instant::now();
+        }
+        Ok(())
+    }
+
     fn sync(&mut self) -> io::Result<()> {
         if let Some((file, _)) = self.incr.as_mut().filter(|_| self.unsynced) {
             file.file().sync_data()?;
@@ -270,6 +285,48 @@ impl Files {
     }
 }
 
+/// The thread that runs `everysec`'s fsyncs, as Redis runs them in a background thread.
+#[derive(Default)]
+struct BackgroundFsync {
+    queued: Mutex<Option<File>>,
+    wake: Condvar,
+    /// An fsync is queued or running (INFO's `aof_pending_bio_fsync`).
+    busy: AtomicBool,
+}
+
+impl BackgroundFsync {
+    /// Queues an fsync of `file`; false, and nothing queued, while the previous one still runs.
+    fn request(&self, file: File) -> bool {
+        if self.busy.swap(true, Relaxed) {
+            return false;
+        }
+        *self.queued.lock() = Some(file);
+        self.wake.notify_one();
+        true
+    }
+
+    fn run(&self) {
+        loop {
+            let file = {
+                let mut queued = self.queued.lock();
+                loop {
+                    if let Some(file) = queued.take() {
+                        break file;
+                    }
+                    self.wake.wait(&mut queued);
+                }
+            };
+            if let Err(e) = file.sync_data() {
+                log!(
+                    Warning,
+                    "Error fsyncing the AOF file in the background: {e}"
+                );
+            }
+            self.busy.store(false, Relaxed);
+        }
+    }
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -289,6 +346,7 @@ pub struct Aof {
     /// `no-appendfsync-on-rewrite`.
     no_fsync_on_rewrite: AtomicBool,
     log: Mutex<Log>,
+    background_fsync: BackgroundFsync,
     /// Wakes the writer when records arrive.
     wake: Condvar,
     /// The sequence number up to which records are written (and, with `always`, fsynced).
@@ -304,8 +362,6 @@ pub struct Aof {
     base_size: AtomicU64,
 }
 
-/// How long the writer gathers records under `everysec` and `no` before writing them.
-const WRITE_TICK: Duration = Duration::from_millis(1);
 /// Buffered records past this size are written at once, whatever the policy.
 const WRITE_EARLY_BYTES: usize = 1 << 20;
 
@@ -321,6 +377,7 @@ impl Aof {
             fsync: AtomicU8::new(fsync_code(config.appendfsync)),
             no_fsync_on_rewrite: AtomicBool::new(config.no_appendfsync_on_rewrite),
             log: Mutex::new(Log::default()),
+            background_fsync: BackgroundFsync::default(),
             wake: Condvar::new(),
             durable: watch::Sender::new(0),
             files: Mutex::new(None),
@@ -372,11 +429,11 @@ impl Aof {
         seq
     }
 
-    /// Wakes the writer for the first record of a batch, for records someone waits on
-    /// (`always`), or when many piled up. The writer gathers a batch for a tick before writing,
-    /// so a burst of writes costs one wake-up and one write(2), not one each.
+    /// Wakes the writer for the first record of a batch, or when many piled up. Records that
+    /// arrive while the writer is busy join the next batch without waking it, so concurrent
+    /// clients share one write(2) (and, under `always`, one fsync).
     fn nudge(&self, urgent: bool) {
-        if urgent || self.policy() == Fsync::Always {
+        if urgent {
             self.wake.notify_one();
         }
     }
@@ -392,7 +449,8 @@ impl Aof {
         log.seq += 1;
         let seq = log.seq;
         drop(log);
-        self.nudge(false);
+        // The block was held back from the writer until now.
+        self.nudge(true);
         seq
     }
 
@@ -418,10 +476,17 @@ impl Aof {
         self.wake.notify_one();
     }
 
-    /// With `appendfsync always`, waits until record `seq` is on disk: a reply is sent only
-    /// after the writes it acknowledges are durable. Other policies do not wait.
+    /// Whether record `seq` is where a reply acknowledging it may go out: handed to the kernel
+    /// (`write(2)`) under `everysec` and `no`, on disk under `always`. So only an operating
+    /// system crash can lose an acknowledged write (up to a second of them under `everysec`),
+    /// never the process dying, as with Redis.
+    pub fn is_durable(&self, seq: u64) -> bool {
+        seq == 0 || *self.durable.borrow() >= seq
+    }
+
+    /// Waits until [`is_durable`](Self::is_durable) holds for `seq`.
     pub async fn wait_durable(&self, seq: u64) {
-        if seq == 0 || *self.durable.borrow() >= seq || self.policy() != Fsync::Always {
+        if self.is_durable(seq) {
             return;
         }
         let mut rx = self.durable.subscribe();
@@ -439,11 +504,6 @@ impl Aof {
                     // Wake at least once a second for `everysec`'s fsync.
                     self.wake.wait_for(&mut log, Duration::from_secs(1));
                 }
-            }
-            if self.policy() != Fsync::Always {
-                // Nobody waits on these records: let more join the batch (Redis, likewise,
-                // writes once per event-loop cycle).
-                std::thread::sleep(WRITE_TICK);
             }
             let mut files = self.files.lock();
             let (bytes, seq, cut) = self.log.lock().take_batch();
@@ -515,7 +575,7 @@ impl Aof {
         match self.policy() {
             Fsync::Always if !skip => f.sync(),
             Fsync::Everysec if !skip && f.last_fsync.elapsed() >= Duration::from_secs(1) => {
-                f.sync()
+                f.sync_in_background(&self.background_fsync)
             }
             _ => Ok(()),
         }
@@ -601,6 +661,10 @@ pub fn start(server: &Arc<Server>) -> io::Result<()> {
     std::thread::Builder::new()
         .name("aof-writer".into())
         .spawn(move || aof.writer())?;
+    let aof = server.aof.clone();
+    std::thread::Builder::new()
+        .name("aof-fsync".into())
+        .spawn(move || aof.background_fsync.run())?;
     let config = server.config.read().clone();
     if config.appendonly {
         let mut files = Files::open_dir(&config)?;
@@ -678,7 +742,10 @@ pub fn info_fields(server: &Server, out: &mut String) {
         ));
         field(format_args!("aof_pending_rewrite:{}", r.scheduled as u8));
         field(format_args!("aof_buffer_length:{buffered}"));
-        field(format_args!("aof_pending_bio_fsync:0"));
+        field(format_args!(
+            "aof_pending_bio_fsync:{}",
+            aof.background_fsync.busy.load(Relaxed) as u8
+        ));
         field(format_args!("aof_delayed_fsync:0"));
     }
 }

@@ -1,0 +1,78 @@
+//! Each event loop's pool of I/O buffers. A connection takes a buffer only while it has bytes
+//! in it (a request being parsed, replies not yet written) and gives it back as soon as it is
+//! empty, so an idle connection holds no buffer at all, and busy ones reuse the same few
+//! buffers instead of allocating per request.
+
+use std::cell::RefCell;
+
+/// Free space offered to each read; a buffer grows beyond it for large requests and replies.
+pub const CHUNK: usize = 16 * 1024;
+/// Buffers that grew past this are shrunk before they go back to the pool.
+const KEEP: usize = 64 * 1024;
+/// Buffers kept per event loop: enough for every connection of a burst that waits on the AOF
+/// at once, without holding much memory after it (at most `MAX_POOLED` × `KEEP`).
+const MAX_POOLED: usize = 64;
+
+thread_local! {
+    static POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty buffer with at least `CHUNK` bytes of capacity.
+pub fn take() -> Vec<u8> {
+    POOL.with_borrow_mut(Vec::pop)
+        .unwrap_or_else(|| Vec::with_capacity(CHUNK))
+}
+
+/// Returns `buf` to the pool (it is cleared first), or frees it when the pool is full.
+pub fn give_back(mut buf: Vec<u8>) {
+    if buf.capacity() == 0 {
+        return;
+    }
+    buf.clear();
+    if buf.capacity() > KEEP {
+        buf.shrink_to(CHUNK);
+    }
+    POOL.with_borrow_mut(|pool| {
+        if pool.len() < MAX_POOLED {
+            pool.push(buf);
+        }
+    });
+}
+
+/// Gives `buf` back when it is empty, leaving an unallocated `Vec` in its place.
+pub fn release_if_empty(buf: &mut Vec<u8>) {
+    if buf.is_empty() && buf.capacity() > 0 {
+        give_back(std::mem::take(buf));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_are_reused_and_shrunk() {
+        let mut a = take();
+        assert!(a.capacity() >= CHUNK);
+        a.extend_from_slice(&[1; 200_000]);
+        give_back(a);
+        let b = take();
+        assert!(b.is_empty());
+        assert!(
+            b.capacity() >= CHUNK && b.capacity() <= KEEP,
+            "{}",
+            b.capacity()
+        );
+        let mut c = b;
+        c.push(1);
+        release_if_empty(&mut c);
+        assert_eq!(
+            c.capacity(),
+            CHUNK.max(c.capacity()),
+            "a non-empty buffer is kept"
+        );
+        c.clear();
+        release_if_empty(&mut c);
+        assert_eq!(c.capacity(), 0);
+    }
+}
