@@ -106,6 +106,13 @@ pub fn sum(
     workers.iter().map(|w| field(w).load(Relaxed)).sum()
 }
 
+/// Raises `peak` to `value`, writing only when it is higher.
+fn raise(peak: &AtomicU64, value: u64) {
+    if value > peak.load(Relaxed) {
+        peak.fetch_max(value, Relaxed);
+    }
+}
+
 /// Seconds INFO's `client_recent_max_*_buffer` look back over, as Redis's.
 const PEAK_SECONDS: u64 = 8;
 
@@ -126,21 +133,22 @@ struct PeakSlot {
 impl ClientPeaks {
     pub fn record_input(&self, bytes: usize) {
         if bytes > 0 {
-            self.slot_now().input.fetch_max(bytes as u64, Relaxed);
+            raise(&self.slot_now().input, bytes as u64);
         }
     }
 
     pub fn record_output(&self, bytes: u64) {
         if bytes > 0 {
-            self.slot_now().output.fetch_max(bytes, Relaxed);
+            raise(&self.slot_now().output, bytes);
         }
     }
 
-    /// This second's slot, cleared first if it still holds an older second.
+    /// This second's slot, cleared first if it still holds an older second. Every event loop
+    /// calls this per read: it only reads the shared cache line unless something changes.
     fn slot_now(&self) -> &PeakSlot {
         let second = redis_lite_engine::now_ms() / 1000;
         let slot = &self.slots[(second % PEAK_SECONDS) as usize];
-        if slot.second.swap(second, Relaxed) != second {
+        if slot.second.load(Relaxed) != second && slot.second.swap(second, Relaxed) != second {
             slot.input.store(0, Relaxed);
             slot.output.store(0, Relaxed);
         }

@@ -1,9 +1,10 @@
 //! The append-only file. Each write's record is appended to a shared buffer while the command
-//! still holds its shard locks (see `Ctx::propagate`); a writer thread moves the buffer to the
-//! current incremental file and fsyncs it by `appendfsync`, publishing how far the log is
-//! written (and, under `always`, fsynced): every reply waits for its records, so a write is
-//! acknowledged only once it would survive the process dying (one write(2) or fsync serves
-//! every waiting client).
+//! still holds its shard locks (see `Ctx::propagate`). The buffer is moved to the current
+//! incremental file by the event loops whose replies wait on it (`everysec`, `no`) or by a
+//! writer thread that also fsyncs (`always`); how far the log is written (and, under `always`,
+//! fsynced) is published, and every reply waits for its records, so a write is acknowledged
+//! only once it would survive the process dying (one write(2) or fsync serves every waiting
+//! client). `everysec`'s fsync runs on a thread of its own.
 //! With `encryption yes` an incremental file is a sealed log: each write batch is one sealed
 //! batch, so a batch never splits a command or a MULTI/EXEC block.
 //! Loading is in [`load`], rewriting (and switching AOF on) in [`rewrite`].
@@ -423,15 +424,18 @@ impl Aof {
         encode_command(&mut log.buf, args);
         log.seq += 1;
         let seq = log.seq;
-        let urgent = first || log.buf.len() >= WRITE_EARLY_BYTES;
+        let urgent =
+            (first && self.policy() == Fsync::Always) || log.buf.len() >= WRITE_EARLY_BYTES;
         drop(log);
         self.nudge(urgent);
         seq
     }
 
-    /// Wakes the writer for the first record of a batch, or when many piled up. Records that
-    /// arrive while the writer is busy join the next batch without waking it, so concurrent
-    /// clients share one write(2) (and, under `always`, one fsync).
+    /// Wakes the writer thread: under `always` for the first record of a batch (records that
+    /// arrive while it is busy join the next batch without waking it, so concurrent clients
+    /// share one fsync), under any policy when many records piled up. Otherwise the event loops
+    /// whose replies wait write the log (see `wait_durable`), and the writer only picks up,
+    /// within a second, records nobody waits on (expiry and eviction DELs).
     fn nudge(&self, urgent: bool) {
         if urgent {
             self.wake.notify_one();
@@ -450,7 +454,7 @@ impl Aof {
         let seq = log.seq;
         drop(log);
         // The block was held back from the writer until now.
-        self.nudge(true);
+        self.nudge(self.policy() == Fsync::Always);
         seq
     }
 
@@ -484,10 +488,21 @@ impl Aof {
         seq == 0 || *self.durable.borrow() >= seq
     }
 
-    /// Waits until [`is_durable`](Self::is_durable) holds for `seq`.
+    /// Waits until [`is_durable`](Self::is_durable) holds for `seq`. Under `everysec` and `no`
+    /// the waiting event loop writes the log itself, once the other tasks ready to run on it
+    /// have appended their records: as Redis writes its AOF buffer before each event-loop sleep,
+    /// one write(2) carries a whole round of replies, with no hand-off to another thread. Under
+    /// `always` the writer thread writes and fsyncs, so an fsync never stalls an event loop.
     pub async fn wait_durable(&self, seq: u64) {
         if self.is_durable(seq) {
             return;
+        }
+        if self.policy() != Fsync::Always {
+            tokio::task::yield_now().await;
+            // After a write error the records wait for the writer thread's next try.
+            if !self.is_durable(seq) && self.write_pending().is_err() {
+                self.wake.notify_one();
+            }
         }
         let mut rx = self.durable.subscribe();
         let _ = rx.wait_for(|done| *done >= seq).await;
@@ -505,41 +520,48 @@ impl Aof {
                     self.wake.wait_for(&mut log, Duration::from_secs(1));
                 }
             }
-            let mut files = self.files.lock();
-            let (bytes, seq, cut) = self.log.lock().take_batch();
-            let Some(f) = files.as_mut() else {
+            if self.write_pending().is_err() {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+
+    /// Writes every record appended so far (fsyncing it by policy) and publishes how far the
+    /// log is durable. On a write error the records stay queued, ahead of newer ones, for the
+    /// writer thread's next try.
+    fn write_pending(&self) -> Result<(), ()> {
+        let mut files = self.files.lock();
+        let (bytes, seq, cut) = self.log.lock().take_batch();
+        let Some(f) = files.as_mut() else {
+            self.durable.send_replace(seq);
+            return Ok(());
+        };
+        match self.write_out(f, &bytes, cut) {
+            Ok(()) => {
+                self.last_write_ok.store(true, Relaxed);
+                self.current_size.fetch_add(bytes.len() as u64, Relaxed);
                 self.durable.send_replace(seq);
-                continue;
-            };
-            match self.write_out(f, &bytes, cut) {
-                Ok(()) => {
-                    self.last_write_ok.store(true, Relaxed);
-                    self.current_size.fetch_add(bytes.len() as u64, Relaxed);
-                    self.durable.send_replace(seq);
+                Ok(())
+            }
+            Err(e) if self.policy() == Fsync::Always => {
+                // Acknowledged writes would be lost: stop, as Redis does.
+                log!(
+                    Warning,
+                    "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting... ({e})"
+                );
+                std::process::exit(1);
+            }
+            Err(e) => {
+                log!(Warning, "Error writing to the AOF file: {e}");
+                self.last_write_ok.store(false, Relaxed);
+                let mut log = self.log.lock();
+                let newer = std::mem::replace(&mut log.buf, bytes);
+                let held = log.buf.len();
+                if let Some((at, _)) = log.multi_open.as_mut() {
+                    *at += held;
                 }
-                Err(e) if self.policy() == Fsync::Always => {
-                    // Acknowledged writes would be lost: stop, as Redis does.
-                    log!(
-                        Warning,
-                        "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting... ({e})"
-                    );
-                    std::process::exit(1);
-                }
-                Err(e) => {
-                    log!(Warning, "Error writing to the AOF file: {e}");
-                    self.last_write_ok.store(false, Relaxed);
-                    // Keep the records for the next try, ahead of newer ones.
-                    let mut log = self.log.lock();
-                    let newer = std::mem::replace(&mut log.buf, bytes);
-                    let held = log.buf.len();
-                    if let Some((at, _)) = log.multi_open.as_mut() {
-                        *at += held;
-                    }
-                    log.buf.extend_from_slice(&newer);
-                    drop(log);
-                    drop(files);
-                    std::thread::sleep(Duration::from_secs(1));
-                }
+                log.buf.extend_from_slice(&newer);
+                Err(())
             }
         }
     }
