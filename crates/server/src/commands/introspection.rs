@@ -130,7 +130,10 @@ fn reply_info(ctx: &mut Ctx<'_>, entry: &Entry) {
     for cat in categories {
         ctx.out.simple(cat);
     }
-    ctx.out.set(0);
+    ctx.out.set(spec.tips.len());
+    for tip in spec.tips {
+        ctx.out.bulk(tip.as_bytes());
+    }
     if spec.first_key > 0 {
         ctx.out.array(1);
         ctx.out.map(3);
