@@ -17,6 +17,9 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container("module", SUBCOMM
     .complexity("Depends on subcommand.")];
 
 static SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("load", -3, CHANGE_FLAGS, module_load)
+        .doc("server", "4.0.0", "Load a module")
+        .syntax("path [arg...]"),
     CommandSpec::new("list", 2, ADMIN | NOSCRIPT, module_list)
         .doc("server", "4.0.0", "List all modules loaded by the server")
         .complexity("O(N) where N is the number of loaded modules.")
@@ -26,15 +29,12 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         "5.0.0",
         "Show helpful text about the different subcommands",
     ),
-    CommandSpec::new("loadex", -3, CHANGE_FLAGS, module_loadex)
-        .doc("server", "7.0.0", "Load a module with extended parameters")
-        .syntax("path [configs=CONFIG name value]... [args=ARGS arg...]"),
-    CommandSpec::new("load", -3, CHANGE_FLAGS, module_load)
-        .doc("server", "4.0.0", "Load a module")
-        .syntax("path [arg...]"),
     CommandSpec::new("unload", 3, CHANGE_FLAGS, module_unload)
         .doc("server", "4.0.0", "Unload a module")
         .syntax("name"),
+    CommandSpec::new("loadex", -3, CHANGE_FLAGS, module_loadex)
+        .doc("server", "7.0.0", "Load a module with extended parameters")
+        .syntax("path [configs=CONFIG name value]... [args=ARGS arg...]"),
 ];
 
 /// What Redis answers to any failed load; the reason goes to the log.
