@@ -5,7 +5,6 @@
 use crate::command::flags::*;
 use crate::command::CommandSpec;
 use crate::commands::reply_help;
-use crate::commands::server::not_allowed_text;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 
@@ -46,10 +45,10 @@ fn check_allowed(ctx: &Ctx<'_>) -> CmdResult {
     if mode.permits(ctx.client.handle.local) {
         Ok(())
     } else {
-        Err(CommandError::err(not_allowed_text(
-            "MODULE",
-            "enable-module-command",
-        )))
+        Err(CommandError::NotAllowed {
+            command: "MODULE",
+            option: "enable-module-command",
+        })
     }
 }
 

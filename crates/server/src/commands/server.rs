@@ -276,24 +276,14 @@ fn shutdown(ctx: &mut Ctx<'_>) -> CmdResult {
     Err(CommandError::err("Errors trying to SHUTDOWN. Check logs."))
 }
 
-/// Redis's refusal of a command that `enable-debug-command` / `enable-module-command` keeps
-/// from this client.
-pub(crate) fn not_allowed_text(command: &str, option: &str) -> String {
-    format!(
-        "{command} command not allowed. If the {option} option is set to \"local\", you can run it \
-         from a local connection, otherwise you need to set this option in the configuration file, \
-         and then restart the server."
-    )
-}
-
 /// DEBUG <subcommand> ...
 fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
     let mode = ctx.server.config.read().enable_debug_command;
     if !mode.permits(ctx.client.handle.local) {
-        return Err(CommandError::err(not_allowed_text(
-            "DEBUG",
-            "enable-debug-command",
-        )));
+        return Err(CommandError::NotAllowed {
+            command: "DEBUG",
+            option: "enable-debug-command",
+        });
     }
     let argc = ctx.arg_count();
     let sub = ctx.arg(1).to_ascii_lowercase();
