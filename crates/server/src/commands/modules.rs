@@ -33,7 +33,7 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         .syntax("name"),
     CommandSpec::new("loadex", -3, CHANGE_FLAGS, module_loadex)
         .doc("server", "7.0.0", "Load a module with extended parameters")
-        .syntax("path [configs=CONFIG name value]... [args=ARGS arg...]"),
+        .syntax("path configs=[CONFIG name value]... args=[ARGS arg]..."),
 ];
 
 /// What Redis answers to any failed load; the reason goes to the log.
