@@ -35,6 +35,9 @@ pub struct ClientHandle {
     pub id: u64,
     pub addr: String,
     pub laddr: String,
+    /// Whether the peer is on this host (loopback TCP or the unix socket): what `local` means
+    /// in `enable-debug-command`, `enable-module-command` and `enable-protected-configs`.
+    pub local: bool,
     pub fd: i32,
     pub created: Instant,
     pub info: Mutex<ClientInfo>,
@@ -105,6 +108,7 @@ impl ClientHandle {
             id,
             addr,
             laddr,
+            local: false,
             fd,
             created: now,
             info: Mutex::new(ClientInfo {

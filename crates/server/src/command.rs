@@ -32,6 +32,7 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 15;
     pub const ALLOW_BUSY: u32 = 1 << 16;
     pub const SENTINEL: u32 = 1 << 17;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 18;
 
     /// Flag names in COMMAND INFO order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -50,6 +51,7 @@ pub mod flags {
         (NO_AUTH, "no_auth"),
         (MAY_REPLICATE, "may_replicate"),
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
     ];
@@ -76,6 +78,8 @@ pub struct CommandSpec {
     pub syntax: &'static str,
     /// ACL categories beyond those that follow from the flags and group.
     pub acl: &'static [&'static str],
+    /// Command tips for clients (`nondeterministic_output_order`...), as COMMAND INFO lists them.
+    pub tips: &'static [&'static str],
     pub handler: Option<Handler>,
     pub subcommands: &'static [CommandSpec],
     /// Runs with every other command paused: EXEC, and the commands that lock every shard
@@ -99,6 +103,7 @@ impl CommandSpec {
             summary: "",
             syntax: "",
             acl: &[],
+            tips: &[],
             handler: Some(handler),
             subcommands: &[],
             exclusive: false,
@@ -200,6 +205,10 @@ impl CommandSpec {
 
     pub const fn acl(self, acl: &'static [&'static str]) -> Self {
         CommandSpec { acl, ..self }
+    }
+
+    pub const fn tips(self, tips: &'static [&'static str]) -> Self {
+        CommandSpec { tips, ..self }
     }
 
     pub fn has(&self, flag: u32) -> bool {

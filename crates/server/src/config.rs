@@ -50,7 +50,11 @@ pub struct Config {
     pub client_query_buffer_limit: u64,
     pub hz: u32,
     pub threads: usize,
-    pub enable_debug_command: &'static str,
+    /// `enable-debug-command`, `enable-module-command`, `enable-protected-configs`: who may
+    /// run DEBUG, MODULE LOAD/UNLOAD, and CONFIG SET of protected parameters.
+    pub enable_debug_command: Allow,
+    pub enable_module_command: Allow,
+    pub enable_protected_configs: Allow,
     pub encoding: EncodingLimits,
     /// `notify-keyspace-events`, as flag bits (see `notify`).
     pub notify_keyspace_events: u32,
@@ -133,7 +137,9 @@ impl Default for Config {
             client_query_buffer_limit: 0,
             hz: 0,
             threads: 0,
-            enable_debug_command: "no",
+            enable_debug_command: Allow::No,
+            enable_module_command: Allow::No,
+            enable_protected_configs: Allow::No,
             encoding: EncodingLimits::default(),
             notify_keyspace_events: 0,
             output_buffer_limits: [BufferLimit::default(); 3],
@@ -214,6 +220,11 @@ pub struct Param {
     pub variadic: bool,
     /// The older name Redis still accepts and lists (`hash-max-ziplist-entries`...).
     pub alias: Option<&'static str>,
+    /// A "protected config", as Redis calls it: CONFIG SET may change it only where
+    /// `enable-protected-configs` allows (default: never). Mark here every mutable parameter
+    /// that names a path the server reads or writes: changed at runtime, it lets a client write
+    /// files anywhere the server may (`dir` + `dbfilename` + SAVE) or read them.
+    pub protected: bool,
 }
 
 fn one(words: &[String]) -> Result<&str, String> {
@@ -285,7 +296,32 @@ fn choice(words: &[String], options: &[&'static str]) -> Result<&'static str, St
     })
 }
 
-const DEBUG_COMMAND_MODES: &[&str] = &["no", "yes", "local"];
+/// Who may take a protected action (DEBUG, MODULE LOAD, CONFIG SET of a protected parameter):
+/// Redis's `no` / `yes` / `local` settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allow {
+    No,
+    Yes,
+    /// Clients on this host only: loopback TCP or the unix socket.
+    Local,
+}
+
+impl Allow {
+    /// The one decision for every protected action: may a client (local or not) take it?
+    pub fn permits(self, client_is_local: bool) -> bool {
+        match self {
+            Allow::No => false,
+            Allow::Yes => true,
+            Allow::Local => client_is_local,
+        }
+    }
+}
+
+const ALLOW_MODES: &[(&str, Allow)] = &[
+    ("no", Allow::No),
+    ("yes", Allow::Yes),
+    ("local", Allow::Local),
+];
 
 /// A parameter stored as an integer field, parsed with a range check.
 macro_rules! int_param {
@@ -301,6 +337,7 @@ macro_rules! int_param {
             },
             variadic: false,
             alias: None,
+            protected: false,
         }
     };
 }
@@ -319,6 +356,7 @@ macro_rules! memory_param {
             },
             variadic: false,
             alias: None,
+            protected: false,
         }
     };
 }
@@ -337,6 +375,7 @@ macro_rules! encoding_param {
             },
             variadic: false,
             alias: Some($alias),
+            protected: false,
         }
     };
 }
@@ -344,9 +383,12 @@ macro_rules! encoding_param {
 /// A parameter whose value is one of the names in `$table` (name, value pairs).
 macro_rules! named_param {
     ($name:literal, $field:ident, $table:expr, default $default:literal) => {
+        named_param!($name, $field, $table, default $default, mutable true)
+    };
+    ($name:literal, $field:ident, $table:expr, default $default:literal, mutable $mutable:expr) => {
         Param {
             name: $name,
-            mutable: true,
+            mutable: $mutable,
             default: $default,
             get: |c| {
                 let (name, _) = $table
@@ -367,6 +409,7 @@ macro_rules! named_param {
             },
             variadic: false,
             alias: None,
+            protected: false,
         }
     };
 }
@@ -385,13 +428,14 @@ macro_rules! bool_param {
             },
             variadic: false,
             alias: None,
+            protected: false,
         }
     };
 }
 
 /// A file or directory name inside `dir`: not empty and not a path, as in Redis.
 macro_rules! file_name_param {
-    ($name:literal, $field:ident, $what:literal, default $default:literal, mutable $mutable:expr) => {
+    ($name:literal, $field:ident, $what:literal, default $default:literal, mutable $mutable:expr, protected $protected:expr) => {
         Param {
             name: $name,
             mutable: $mutable,
@@ -410,6 +454,7 @@ macro_rules! file_name_param {
             },
             variadic: false,
             alias: None,
+            protected: $protected,
         }
     };
 }
@@ -428,6 +473,7 @@ macro_rules! string_param {
             },
             variadic: false,
             alias: None,
+            protected: false,
         }
     };
 }
@@ -448,6 +494,7 @@ pub static PARAMS: &[Param] = &[
         },
         variadic: true,
         alias: None,
+        protected: false,
     },
     int_param!("port", port: u16, 0, 65535, default "6379", mutable false),
     bool_param!("protected-mode", protected_mode, default "yes", mutable true),
@@ -474,6 +521,7 @@ pub static PARAMS: &[Param] = &[
         },
         variadic: false,
         alias: None,
+        protected: false,
     },
     memory_param!("proto-max-bulk-len", proto_max_bulk_len, 1 << 20, default "512mb"),
     memory_param!("client-query-buffer-limit", client_query_buffer_limit, 1 << 20, default "1gb"),
@@ -489,6 +537,7 @@ pub static PARAMS: &[Param] = &[
         },
         variadic: false,
         alias: None,
+        protected: false,
     },
     Param {
         name: "threads",
@@ -507,19 +556,11 @@ pub static PARAMS: &[Param] = &[
         },
         variadic: false,
         alias: None,
+        protected: false,
     },
-    Param {
-        name: "enable-debug-command",
-        mutable: false,
-        default: "no",
-        get: |c| c.enable_debug_command.to_string(),
-        set: |c, w| {
-            c.enable_debug_command = choice(w, DEBUG_COMMAND_MODES)?;
-            Ok(())
-        },
-        variadic: false,
-        alias: None,
-    },
+    named_param!("enable-protected-configs", enable_protected_configs, ALLOW_MODES, default "no", mutable false),
+    named_param!("enable-debug-command", enable_debug_command, ALLOW_MODES, default "no", mutable false),
+    named_param!("enable-module-command", enable_module_command, ALLOW_MODES, default "no", mutable false),
     Param {
         name: "list-max-listpack-size",
         mutable: true,
@@ -531,6 +572,7 @@ pub static PARAMS: &[Param] = &[
         },
         variadic: false,
         alias: Some("list-max-ziplist-size"),
+        protected: false,
     },
     encoding_param!("hash-max-listpack-entries", "hash-max-ziplist-entries", hash_max_listpack_entries, 0, default "512"),
     encoding_param!("hash-max-listpack-value", "hash-max-ziplist-value", hash_max_listpack_value, 0, default "64"),
@@ -545,6 +587,7 @@ pub static PARAMS: &[Param] = &[
         },
         variadic: false,
         alias: None,
+        protected: false,
     },
     encoding_param!("zset-max-listpack-entries", "zset-max-ziplist-entries", zset_max_listpack_entries, 0, default "128"),
     encoding_param!("zset-max-listpack-value", "zset-max-ziplist-value", zset_max_listpack_value, 0, default "64"),
@@ -559,6 +602,7 @@ pub static PARAMS: &[Param] = &[
         },
         variadic: false,
         alias: None,
+        protected: false,
     },
     Param {
         name: "client-output-buffer-limit",
@@ -603,6 +647,7 @@ pub static PARAMS: &[Param] = &[
         },
         variadic: true,
         alias: None,
+        protected: false,
     },
     Param {
         name: "dir",
@@ -622,8 +667,9 @@ pub static PARAMS: &[Param] = &[
         },
         variadic: false,
         alias: None,
+        protected: true,
     },
-    file_name_param!("dbfilename", dbfilename, "filename", default "dump.rdb", mutable true),
+    file_name_param!("dbfilename", dbfilename, "filename", default "dump.rdb", mutable true, protected true),
     Param {
         name: "save",
         mutable: true,
@@ -656,6 +702,7 @@ pub static PARAMS: &[Param] = &[
         },
         variadic: true,
         alias: None,
+        protected: false,
     },
     bool_param!("rdbcompression", rdbcompression, default "yes", mutable true),
     bool_param!("rdbchecksum", rdbchecksum, default "yes", mutable true),
@@ -663,8 +710,8 @@ pub static PARAMS: &[Param] = &[
     int_param!("rdb-key-save-delay", rdb_key_save_delay: i64, i32::MIN as i64, i32::MAX as i64, default "0", mutable true),
     int_param!("key-load-delay", key_load_delay: i64, i32::MIN as i64, i32::MAX as i64, default "0", mutable true),
     bool_param!("appendonly", appendonly, default "no", mutable true),
-    file_name_param!("appendfilename", appendfilename, "filename", default "appendonly.aof", mutable false),
-    file_name_param!("appenddirname", appenddirname, "dirname", default "appendonlydir", mutable false),
+    file_name_param!("appendfilename", appendfilename, "filename", default "appendonly.aof", mutable false, protected false),
+    file_name_param!("appenddirname", appenddirname, "dirname", default "appendonlydir", mutable false, protected false),
     named_param!("appendfsync", appendfsync, FSYNC_POLICIES, default "everysec"),
     bool_param!("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite, default "no", mutable true),
     int_param!("auto-aof-rewrite-percentage", auto_aof_rewrite_percentage: u64, 0, i32::MAX as i64, default "100", mutable true),
@@ -700,6 +747,7 @@ pub static PARAMS: &[Param] = &[
         },
         variadic: false,
         alias: None,
+        protected: true,
     },
 ];
 
@@ -902,33 +950,49 @@ pub fn get_matching(config: &Config, patterns: &[&[u8]]) -> Vec<(&'static str, S
 }
 
 /// CONFIG SET of several parameters at once: all are validated before any takes effect.
-pub fn set_many(config: &mut Config, pairs: &[(&[u8], &[u8])]) -> Result<(), String> {
-    let mut next = config.clone();
-    let mut seen: Vec<&'static str> = Vec::new();
-    for (name, value) in pairs {
+/// `client_is_local` is whether the client is on this host (loopback or unix socket), for
+/// `enable-protected-configs local`.
+///
+/// As in Redis, every name is checked first (unknown, immutable, protected, duplicate, in that
+/// order for each pair, left to right), and only then are values parsed: a refused parameter is
+/// reported whatever the other values are, and a protected path is never opened.
+pub fn set_many(
+    config: &mut Config,
+    pairs: &[(&[u8], &[u8])],
+    client_is_local: bool,
+) -> Result<(), String> {
+    let failed = |name: &str, why: &str| {
+        format!("CONFIG SET failed (possibly related to argument '{name}') - {why}")
+    };
+    let mut params: Vec<&'static Param> = Vec::with_capacity(pairs.len());
+    for (name, _) in pairs {
         let name_text = String::from_utf8_lossy(name);
         let Some(param) = find_param(&name_text).filter(|_| !name.is_empty()) else {
             return Err(format!(
                 "Unknown option or number of arguments for CONFIG SET - '{name_text}'"
             ));
         };
-        let failed = |why: &str| {
-            format!("CONFIG SET failed (possibly related to argument '{name_text}') - {why}")
-        };
-        if seen.contains(&param.name) {
-            return Err(failed("duplicate parameter"));
-        }
-        seen.push(param.name);
         if !param.mutable {
-            return Err(failed("can't set immutable config"));
+            return Err(failed(&name_text, "can't set immutable config"));
         }
+        if param.protected && !config.enable_protected_configs.permits(client_is_local) {
+            return Err(failed(&name_text, "can't set protected config"));
+        }
+        if params.iter().any(|p| p.name == param.name) {
+            return Err(failed(&name_text, "duplicate parameter"));
+        }
+        params.push(param);
+    }
+    let mut next = config.clone();
+    for (param, (name, value)) in params.iter().zip(pairs) {
         let value = String::from_utf8_lossy(value).into_owned();
         let words = if param.variadic {
             value.split_whitespace().map(String::from).collect()
         } else {
             vec![value]
         };
-        (param.set)(&mut next, &words).map_err(|why| failed(&why))?;
+        (param.set)(&mut next, &words)
+            .map_err(|why| failed(&String::from_utf8_lossy(name), &why))?;
     }
     next.resolve_keyring()
         .map_err(|why| format!("CONFIG SET failed - {why}"))?;
@@ -1078,7 +1142,7 @@ mod tests {
     fn config_set_errors_match_redis() {
         let mut c = Config::default();
         let err = |c: &mut Config, n: &str, v: &str| {
-            set_many(c, &[(n.as_bytes(), v.as_bytes())]).unwrap_err()
+            set_many(c, &[(n.as_bytes(), v.as_bytes())], true).unwrap_err()
         };
         assert_eq!(
             err(&mut c, "timeout", "abc"),
@@ -1105,10 +1169,101 @@ mod tests {
             "CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') - argument must be a memory value"
         );
         // Atomic: a bad second pair leaves the first unapplied.
-        assert!(set_many(&mut c, &[(b"timeout", b"5"), (b"hz", b"x")]).is_err());
+        assert!(set_many(&mut c, &[(b"timeout", b"5"), (b"hz", b"x")], true).is_err());
         assert_eq!(c.timeout, 0);
-        set_many(&mut c, &[(b"timeout", b"5"), (b"hz", b"1000")]).unwrap();
+        set_many(&mut c, &[(b"timeout", b"5"), (b"hz", b"1000")], true).unwrap();
         assert_eq!((c.timeout, c.hz), (5, 500));
+    }
+
+    /// The parameters Redis 7.0 marks PROTECTED_CONFIG that redis-lite has, plus redis-lite's
+    /// own key file: the table must mark exactly these.
+    const PROTECTED: &[&str] = &["dir", "dbfilename", "encryption-key-file"];
+
+    #[test]
+    fn protected_configs_are_marked_in_the_table() {
+        let marked: Vec<&str> = PARAMS
+            .iter()
+            .filter(|p| p.protected)
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(marked, PROTECTED);
+        assert!(PARAMS.iter().filter(|p| p.protected).all(|p| p.mutable));
+    }
+
+    #[test]
+    fn protected_configs_need_enable_protected_configs() {
+        let refused = |name: &str| {
+            format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - can't set protected config"
+            )
+        };
+        let tmp = std::env::temp_dir();
+        let tmp = tmp.to_str().unwrap();
+        let mut c = Config::default();
+        for name in PROTECTED {
+            for local in [false, true] {
+                // Refused before the value is even looked at.
+                let e = set_many(&mut c, &[(name.as_bytes(), b"/nonexistent/x")], local);
+                assert_eq!(e.unwrap_err(), refused(name));
+            }
+        }
+        // Checked for every pair before any value is parsed, and named as typed, as Redis does.
+        let e = set_many(
+            &mut c,
+            &[(b"timeout", b"abc"), (b"DIR", tmp.as_bytes())],
+            true,
+        );
+        assert_eq!(e.unwrap_err(), refused("DIR"));
+        let e = set_many(
+            &mut c,
+            &[(b"timeout", b"1"), (b"timeout", b"2"), (b"dir", b"/")],
+            true,
+        );
+        assert!(e.unwrap_err().ends_with("- duplicate parameter"));
+        let e = set_many(&mut c, &[(b"enable-protected-configs", b"yes")], true);
+        assert!(e.unwrap_err().ends_with("- can't set immutable config"));
+
+        c.enable_protected_configs = Allow::Local;
+        assert_eq!(
+            set_many(&mut c, &[(b"dir", tmp.as_bytes())], false).unwrap_err(),
+            refused("dir")
+        );
+        set_many(
+            &mut c,
+            &[(b"dir", tmp.as_bytes()), (b"dbfilename", b"x.rdb")],
+            true,
+        )
+        .unwrap();
+        assert_eq!(c.dbfilename, "x.rdb");
+        c.enable_protected_configs = Allow::Yes;
+        set_many(&mut c, &[(b"dbfilename", b"y.rdb")], false).unwrap();
+        assert_eq!(c.dbfilename, "y.rdb");
+    }
+
+    #[test]
+    fn enable_settings_parse_from_the_command_line() {
+        let s = from_args(&args(&[
+            "--enable-protected-configs",
+            "local",
+            "--enable-module-command",
+            "yes",
+        ]))
+        .unwrap();
+        assert_eq!(s.config.enable_protected_configs, Allow::Local);
+        assert_eq!(s.config.enable_module_command, Allow::Yes);
+        assert_eq!(s.config.enable_debug_command, Allow::No);
+        let got = get_matching(&s.config, &[b"enable-*"]);
+        assert!(got.contains(&("enable-protected-configs", "local".into())));
+        assert!(got.contains(&("enable-module-command", "yes".into())));
+        assert!(got.contains(&("enable-debug-command", "no".into())));
+        let e = from_args(&args(&["--enable-protected-configs", "maybe"])).unwrap_err();
+        assert!(
+            e.reason
+                .contains("must be one of the following: no, yes, local"),
+            "{e}"
+        );
+        assert!(Allow::Local.permits(true) && !Allow::Local.permits(false));
+        assert!(Allow::Yes.permits(false) && !Allow::No.permits(true));
     }
 
     #[test]

@@ -18,6 +18,11 @@ pub enum CommandError {
     /// `ERR invalid expire time in '<name>' command`.
     InvalidExpire(&'static str),
     NoAuth,
+    /// A command an `enable-*-command` setting keeps from this client: DEBUG or MODULE.
+    NotAllowed {
+        command: &'static str,
+        option: &'static str,
+    },
     /// `ERR <text>`.
     Err(Cow<'static, str>),
     /// A complete error line with its own code, such as `NOPROTO ...` or `WRONGPASS ...`.
@@ -78,6 +83,12 @@ impl fmt::Display for CommandError {
                 write!(f, "ERR invalid expire time in '{name}' command")
             }
             CommandError::NoAuth => f.write_str("NOAUTH Authentication required."),
+            CommandError::NotAllowed { command, option } => write!(
+                f,
+                "ERR {command} command not allowed. If the {option} option is set to \"local\", \
+                 you can run it from a local connection, otherwise you need to set this option in \
+                 the configuration file, and then restart the server."
+            ),
             CommandError::Err(text) => write!(f, "ERR {text}"),
             CommandError::Coded(text) => f.write_str(text),
         }

@@ -253,7 +253,8 @@ impl Server {
             return Err("-ERR max number of clients reached\r\n");
         }
         let id = self.next_client_id.fetch_add(1, Relaxed);
-        let (handle, pushes) = ClientHandle::new(id, peer, local, fd);
+        let (mut handle, pushes) = ClientHandle::new(id, peer, local, fd);
+        handle.local = loopback;
         let handle = Arc::new(handle);
         clients.insert(id, handle.clone());
         Ok((handle, pushes))

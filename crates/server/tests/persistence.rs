@@ -315,7 +315,8 @@ fn save_lines_in_a_config_file_add_up() {
 #[test]
 fn dir_and_dbfilename() {
     let dir = DataDir::new("dirs");
-    let server = Server::lite(&[]);
+    // dir and dbfilename are protected configs (see tests/security.rs).
+    let server = Server::lite(&["--enable-protected-configs", "yes"]);
     let mut raw = server.raw();
     let target = dir.0.to_str().unwrap();
     assert_eq!(raw.cmd_text(&["CONFIG", "SET", "dir", target]), "+OK\r\n");
@@ -563,7 +564,7 @@ fn shutdown_saves_when_rules_are_set_or_asked() {
 #[test]
 fn a_failed_background_save_stops_writes_until_a_save_succeeds() {
     let dir = DataDir::new("misconf");
-    let server = Server::lite(&[]);
+    let server = Server::lite(&["--enable-protected-configs", "yes"]);
     let mut raw = server.raw();
     let target = dir.0.to_str().unwrap();
     raw.cmd(&["CONFIG", "SET", "dir", target]);

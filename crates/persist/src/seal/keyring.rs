@@ -9,6 +9,11 @@
 //!   comments allowed. The **last** line is the current key, which seals new files; every
 //!   key opens files. To rotate, append a new line, and drop an old one only once nothing
 //!   sealed with it remains.
+//!
+//! Errors never quote what a key file or the variable holds, not even the ids: a key file path
+//! can be set at runtime, and pointed at any file (`/proc/self/environ`), so an error about a
+//! key file names only the path and a fixed reason. The file is accepted only as a whole,
+//! well-formed key or keyring.
 
 use std::fmt;
 use std::io;
@@ -100,9 +105,12 @@ impl Keyring {
             return Err(KeyError::Invalid("the keyring holds no key".into()));
         }
         for (i, (id, _)) in keys.iter().enumerate() {
-            check_id(id)?;
+            check_id(id).map_err(|e| e.context(&format!("key {}", i + 1)))?;
             if keys[..i].iter().any(|(other, _)| other == id) {
-                return Err(KeyError::Invalid(format!("key id '{id}' appears twice")));
+                return Err(KeyError::Invalid(format!(
+                    "key {}: its id appears twice",
+                    i + 1
+                )));
             }
         }
         Ok(Keyring { keys })
@@ -132,23 +140,50 @@ impl Keyring {
                 KeyError::Invalid(format!("line {n}: expected 'id:key' (hex or base64 key)"))
             })?;
             let key = MasterKey::parse(key.trim().as_bytes())
-                .map_err(|e| e.context(&format!("line {n} (id '{}')", id.trim())))?;
-            keys.push((id.trim().to_string(), key));
+                .map_err(|e| e.context(&format!("line {n}")))?;
+            let id = id.trim();
+            check_id(id).map_err(|e| e.context(&format!("line {n}")))?;
+            if keys.iter().any(|(other, _)| other == id) {
+                return Err(KeyError::Invalid(format!(
+                    "line {n}: its key id appears on an earlier line too"
+                )));
+            }
+            keys.push((id.to_string(), key));
         }
         Keyring::new(keys)
     }
 
-    /// Reads a key file, refusing one that group or others may access.
+    /// Reads a key file, refusing one that group or others may access, one that is not a
+    /// regular file, and one that is not, as a whole, a key or keyring. Whatever is wrong with
+    /// the file, the error names the path and a fixed reason, never the file's bytes.
     pub fn from_file(path: &Path) -> Result<Self, KeyError> {
         let io_err = |source| KeyError::Io {
             path: path.to_path_buf(),
             source,
         };
+        let bad = |reason| KeyError::BadFile {
+            path: path.to_path_buf(),
+            reason,
+        };
+        // Before opening: opening a FIFO would wait for a writer, and a device may never end.
+        if !std::fs::metadata(path).map_err(io_err)?.is_file() {
+            return Err(bad(NOT_REGULAR));
+        }
         let file = std::fs::File::open(path).map_err(io_err)?;
-        check_private(path, &file.metadata().map_err(io_err)?)?;
+        let meta = file.metadata().map_err(io_err)?;
+        if !meta.is_file() {
+            return Err(bad(NOT_REGULAR));
+        }
+        check_private(path, &meta)?;
         let mut text = Zeroizing::new(Vec::new());
-        io::Read::read_to_end(&mut &file, &mut text).map_err(io_err)?;
-        Keyring::parse(&text).map_err(|e| e.context(&path.display().to_string()))
+        io::Read::read_to_end(&mut io::Read::take(&file, MAX_KEY_FILE_LEN + 1), &mut text)
+            .map_err(io_err)?;
+        if text.len() as u64 > MAX_KEY_FILE_LEN {
+            return Err(bad(TOO_LARGE));
+        }
+        // The parser's reasons (line numbers, which rule a line breaks) would tell a little
+        // about an arbitrary file's content: a key file error keeps to one fixed reason.
+        Keyring::parse(&text).map_err(|_| bad(NOT_A_KEYRING))
     }
 
     /// The keyring in `REDIS_LITE_ENCRYPTION_KEY`, or `None` when it is unset.
@@ -198,7 +233,7 @@ fn check_id(id: &str) -> Result<(), KeyError> {
         Ok(())
     } else {
         Err(KeyError::Invalid(format!(
-            "invalid key id '{id}': use 1 to {MAX_ID_LEN} of A-Z a-z 0-9 . _ -"
+            "invalid key id: use 1 to {MAX_ID_LEN} of A-Z a-z 0-9 . _ -"
         )))
     }
 }
@@ -221,7 +256,16 @@ fn check_private(_: &Path, _: &std::fs::Metadata) -> Result<(), KeyError> {
     Ok(())
 }
 
-/// Why a key or keyring could not be loaded. Never contains key material.
+/// The largest key file read: a keyring of a thousand keys fits many times over.
+const MAX_KEY_FILE_LEN: u64 = 64 * 1024;
+
+const NOT_A_KEYRING: &str = "is not a valid keyring: it must hold one key (32 raw bytes, 64 hex \
+                             digits or base64 of 32 bytes) or 'id:key' lines, and nothing else";
+const NOT_REGULAR: &str = "is not a regular file";
+const TOO_LARGE: &str = "is too large to be a keyring";
+
+/// Why a key or keyring could not be loaded. Never contains key material, nor anything read
+/// from a key file.
 #[derive(Debug)]
 pub enum KeyError {
     Io {
@@ -233,6 +277,13 @@ pub enum KeyError {
         path: PathBuf,
         mode: u32,
     },
+    /// A key file that is not a well-formed key or keyring; `reason` is fixed text.
+    BadFile {
+        path: PathBuf,
+        reason: &'static str,
+    },
+    /// Text given directly (the environment variable) that is not a key or keyring; the reason
+    /// says where, never what.
     Invalid(String),
 }
 
@@ -258,6 +309,9 @@ impl fmt::Display for KeyError {
                 path.display(),
                 path.display()
             ),
+            KeyError::BadFile { path, reason } => {
+                write!(f, "key file {} {reason}", path.display())
+            }
             KeyError::Invalid(why) => write!(f, "invalid encryption key: {why}"),
         }
     }

@@ -733,15 +733,25 @@ fn keyring_lines_last_one_writes() {
             format!("a:{HEX}\nno-colon-here"),
             "line 2: expected 'id:key'",
         ),
-        (format!("a:{HEX}\nb:zz"), "line 2 (id 'b'): a key must be"),
-        (format!("a:{HEX}\na:{B64}"), "key id 'a' appears twice"),
-        (format!("bad id:{HEX}"), "invalid key id 'bad id'"),
-        (format!(":{HEX}"), "invalid key id ''"),
+        (format!("a:{HEX}\nb:zz"), "line 2: a key must be"),
+        (
+            format!("a:{HEX}\na:{B64}"),
+            "line 2: its key id appears on an earlier line too",
+        ),
+        (
+            format!("bad id:{HEX}"),
+            "line 1: invalid key id: use 1 to 64",
+        ),
+        (format!(":{HEX}"), "line 1: invalid key id"),
+        ("secret-ish-id:zz".to_string(), "line 1: a key must be"),
     ];
     for (text, want) in errors {
         let err = Keyring::parse(text.as_bytes()).unwrap_err().to_string();
         assert!(err.contains(want), "{err}");
-        assert!(!err.contains(HEX) && !err.contains(B64), "{err}");
+        // Nothing from the text comes back: neither keys nor ids.
+        for word in ["a:", "bad id", "secret-ish", HEX, B64] {
+            assert!(!err.contains(word), "{err}");
+        }
     }
     assert!(Keyring::new(Vec::new()).is_err());
 }
@@ -764,9 +774,31 @@ fn key_files_must_be_private() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     let k = Keyring::from_file(&path).unwrap();
     assert_eq!(k.current_id(), MasterKey::from_bytes(raw()).derived_id());
-    std::fs::write(&path, "not a key").unwrap();
+    // A bad file is named with a fixed reason, and nothing it holds.
+    for content in [
+        &b"not a key"[..],
+        b"SECRET=abc\0PATH=/usr/bin:/bin\0",
+        b"id-from-file:zz\n",
+        format!("a:{HEX}\nsecret-line\n").as_bytes(),
+    ] {
+        std::fs::write(&path, content).unwrap();
+        let err = Keyring::from_file(&path).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "key file {} is not a valid keyring: it must hold one key (32 raw bytes, 64 hex \
+                 digits or base64 of 32 bytes) or 'id:key' lines, and nothing else",
+                path.display()
+            )
+        );
+    }
+    std::fs::write(&path, vec![b'a'; 100_000]).unwrap();
     let err = Keyring::from_file(&path).unwrap_err().to_string();
-    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.ends_with("is too large to be a keyring"), "{err}");
+    let err = Keyring::from_file(std::path::Path::new("/dev/null"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "key file /dev/null is not a regular file");
     std::fs::remove_file(&path).unwrap();
     let err = Keyring::from_file(&path).unwrap_err();
     assert!(err.to_string().starts_with("cannot read key file"));

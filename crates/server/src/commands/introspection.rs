@@ -130,9 +130,13 @@ fn reply_info(ctx: &mut Ctx<'_>, entry: &Entry) {
     for cat in categories {
         ctx.out.simple(cat);
     }
-    ctx.out.set(0);
+    ctx.out.set(spec.tips.len());
+    for tip in spec.tips {
+        ctx.out.bulk(tip.as_bytes());
+    }
+    // Key specs are a set in RESP3, as are no subcommands; subcommands are an array.
     if spec.first_key > 0 {
-        ctx.out.array(1);
+        ctx.out.set(1);
         ctx.out.map(3);
         ctx.out.bulk(b"flags");
         let flags = key_flags(entry);
@@ -166,10 +170,14 @@ fn reply_info(ctx: &mut Ctx<'_>, entry: &Entry) {
         ctx.out.bulk(b"limit");
         ctx.out.integer(0);
     } else {
-        ctx.out.array(0);
+        ctx.out.set(0);
     }
     let subs: Vec<&Entry> = table.subcommands(entry).collect();
-    ctx.out.array(subs.len());
+    if subs.is_empty() {
+        ctx.out.set(0);
+    } else {
+        ctx.out.array(subs.len());
+    }
     for sub in subs {
         reply_info(ctx, sub);
     }

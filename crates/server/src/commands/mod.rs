@@ -13,6 +13,7 @@ pub mod introspection;
 pub mod keys;
 pub mod lists;
 pub mod memory;
+pub mod modules;
 pub mod persistence;
 pub mod pubsub;
 pub mod server;
@@ -27,6 +28,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     server::COMMANDS,
     persistence::COMMANDS,
     memory::COMMANDS,
+    modules::COMMANDS,
     info::COMMANDS,
     introspection::COMMANDS,
     keys::COMMANDS,

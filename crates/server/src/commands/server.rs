@@ -107,7 +107,12 @@ fn config_set(ctx: &mut Ctx<'_>) -> CmdResult {
         return Err(CommandError::Syntax);
     }
     let pairs: Vec<(&[u8], &[u8])> = ctx.args[2..].chunks(2).map(|p| (p[0], p[1])).collect();
-    config::set_many(&mut ctx.server.config.write(), &pairs).map_err(CommandError::err)?;
+    config::set_many(
+        &mut ctx.server.config.write(),
+        &pairs,
+        ctx.client.handle.local,
+    )
+    .map_err(CommandError::err)?;
     ctx.server.apply_config();
     ctx.out.ok();
     Ok(())
@@ -273,20 +278,12 @@ fn shutdown(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// DEBUG <subcommand> ...
 fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
-    let allowed = match ctx.server.config.read().enable_debug_command {
-        "yes" => true,
-        "local" => {
-            ctx.client.handle.addr.starts_with("127.")
-                || ctx.client.handle.addr.starts_with("[::1]")
-        }
-        _ => false,
-    };
-    if !allowed {
-        return Err(CommandError::err(
-            "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it \
-             from a local connection, otherwise you need to set this option in the configuration file, and then \
-             restart the server.",
-        ));
+    let mode = ctx.server.config.read().enable_debug_command;
+    if !mode.permits(ctx.client.handle.local) {
+        return Err(CommandError::NotAllowed {
+            command: "DEBUG",
+            option: "enable-debug-command",
+        });
     }
     let argc = ctx.arg_count();
     let sub = ctx.arg(1).to_ascii_lowercase();

@@ -40,6 +40,11 @@ impl Server {
         Self::spawn(LITE, "lite", None, args, &[])
     }
 
+    /// Starts redis-lite with `env` added to its environment (REDIS_LITE_ENCRYPTION_KEY...).
+    pub fn lite_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::spawn_env(LITE, scratch_dir("lite"), true, None, args, &[], true, env)
+    }
+
     /// Starts redis-lite working in `dir` (its data files go there), which outlives it.
     pub fn lite_in(dir: &std::path::Path, args: &[&str]) -> Server {
         Self::spawn_in(LITE, dir.to_path_buf(), false, None, args, &[], true)
@@ -118,6 +123,29 @@ impl Server {
         fixed: &[&str],
         wait_loaded: bool,
     ) -> Server {
+        Self::spawn_env(
+            program,
+            dir,
+            owns_dir,
+            config,
+            args,
+            fixed,
+            wait_loaded,
+            &[],
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn spawn_env(
+        program: &str,
+        dir: PathBuf,
+        owns_dir: bool,
+        config: Option<&std::path::Path>,
+        args: &[&str],
+        fixed: &[&str],
+        wait_loaded: bool,
+        env: &[(&str, &str)],
+    ) -> Server {
         for attempt in 0..5 {
             let port = free_port();
             let mut cmd = Command::new(program);
@@ -131,6 +159,7 @@ impl Server {
             }
             cmd.args(fixed)
                 .args(args)
+                .envs(env.iter().copied())
                 .current_dir(&dir)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -192,15 +221,7 @@ impl Server {
     }
 
     pub fn raw(&self) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        stream.set_nodelay(true).unwrap();
-        Raw {
-            stream,
-            buf: Vec::new(),
-        }
+        Raw::new(TcpStream::connect(("127.0.0.1", self.port)).unwrap())
     }
 
     pub fn pid(&self) -> u32 {
@@ -258,9 +279,19 @@ impl Drop for DataDir {
 /// Runs redis-lite in `dir` expecting it to stop by itself (a start-up that must fail), and
 /// returns its exit status and everything it logged.
 pub fn lite_exits(dir: &std::path::Path, args: &[&str]) -> (std::process::ExitStatus, String) {
+    lite_exits_env(dir, args, &[])
+}
+
+/// [`lite_exits`] with `env` added to the server's environment.
+pub fn lite_exits_env(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::ExitStatus, String) {
     let output = Command::new(LITE)
         .args(["--port", &free_port().to_string(), "--bind", "127.0.0.1"])
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdin(Stdio::null())
         .output()
@@ -303,6 +334,18 @@ pub fn encode(args: &[&[u8]]) -> Vec<u8> {
 }
 
 impl Raw {
+    /// Wraps a connected stream (to any of the server's addresses), with a 10 s read timeout.
+    pub fn new(stream: TcpStream) -> Raw {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.set_nodelay(true).unwrap();
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).unwrap();
     }
