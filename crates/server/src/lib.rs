@@ -14,6 +14,7 @@
 //!   first-served wake-ups.
 //! - [`pubsub`]: channel and pattern subscriptions, and delivery to subscribers on any thread.
 //! - [`notify`]: keyspace notification flags and classes.
+//! - [`fdlimit`]: the open-file limit sized for `maxclients` (raised, or `maxclients` lowered).
 //! - [`eviction`]: keeping to `maxmemory` and `maxkeys` (the policies are in the engine).
 //! - [`persistence`]: RDB snapshots (SAVE, BGSAVE, `save` rules), the append-only file
 //!   (logging writes, fsync policies, rewriting), and loading at start-up.
@@ -29,6 +30,7 @@ pub mod connection;
 pub mod context;
 pub mod error;
 pub mod eviction;
+pub mod fdlimit;
 pub mod log;
 pub mod memory;
 pub mod notify;

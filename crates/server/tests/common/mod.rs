@@ -109,6 +109,21 @@ impl Server {
         Self::spawn_in(program, scratch_dir(tag), true, config, args, fixed, true)
     }
 
+    /// Starts redis-lite in `dir` under an open-file limit (`ulimit -n fd_limit`, soft and
+    /// hard), as a shell started from a login with a low limit would.
+    pub fn lite_with_fd_limit(fd_limit: u64, dir: &std::path::Path, args: &[&str]) -> Server {
+        Self::spawn_limited(
+            LITE,
+            dir.to_path_buf(),
+            false,
+            None,
+            args,
+            &[],
+            true,
+            Some(fd_limit),
+        )
+    }
+
     fn spawn_in(
         program: &str,
         dir: PathBuf,
@@ -118,9 +133,41 @@ impl Server {
         fixed: &[&str],
         wait_loaded: bool,
     ) -> Server {
+        Self::spawn_limited(
+            program,
+            dir,
+            owns_dir,
+            config,
+            args,
+            fixed,
+            wait_loaded,
+            None,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn spawn_limited(
+        program: &str,
+        dir: PathBuf,
+        owns_dir: bool,
+        config: Option<&std::path::Path>,
+        args: &[&str],
+        fixed: &[&str],
+        wait_loaded: bool,
+        fd_limit: Option<u64>,
+    ) -> Server {
         for attempt in 0..5 {
             let port = free_port();
-            let mut cmd = Command::new(program);
+            let mut cmd = match fd_limit {
+                Some(n) => {
+                    let mut cmd = Command::new("bash");
+                    cmd.arg("-c")
+                        .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                        .arg(program);
+                    cmd
+                }
+                None => Command::new(program),
+            };
             cmd.args(config);
             cmd.arg("--port")
                 .arg(port.to_string())
