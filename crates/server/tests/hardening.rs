@@ -154,3 +154,23 @@ fn low_fd_limit_lowers_maxclients_and_refuses_the_excess() {
     let size = std::fs::metadata(&log).unwrap().len();
     assert!(size < 4096, "the log grew to {size} bytes");
 }
+
+/// Regression: a password given as `--requirepass` was readable by any user in `ps` and
+/// `/proc/PID/cmdline`. As Redis does (`redis-server *:6379` for Redis 7.0.15 with its default
+/// bind), the process title becomes `<argv[0]> <listen-addr>`.
+#[test]
+#[cfg(target_os = "linux")]
+fn requirepass_is_not_visible_in_the_process_title() {
+    let server = Server::lite(&["--requirepass", "secret123"]);
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", server.pid())).unwrap();
+    let text = String::from_utf8_lossy(&cmdline);
+    assert!(!text.contains("secret123"), "{text:?}");
+    let title = text.trim_end_matches('\0');
+    assert_eq!(
+        title,
+        format!("{} 127.0.0.1:{}", common::LITE, server.port),
+        "{text:?}"
+    );
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd_text(&["AUTH", "secret123"]), "+OK\r\n");
+}
