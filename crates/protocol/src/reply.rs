@@ -62,10 +62,16 @@ impl<'a> ReplyWriter<'a> {
     /// `-text`, where text starts with the error code (`ERR ...`, `WRONGTYPE ...`). Newlines are
     /// replaced by spaces so the frame stays valid, as Redis does.
     pub fn error(&mut self, text: &str) {
+        self.error_bytes(text.as_bytes());
+    }
+
+    /// [`error`](Self::error) for texts that carry raw client bytes, which need not be UTF-8
+    /// (see `ProtocolError::reply_text`).
+    pub fn error_bytes(&mut self, text: &[u8]) {
         self.out.push(b'-');
         self.out.extend(
-            text.bytes()
-                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+            text.iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
         );
         self.out.extend_from_slice(b"\r\n");
     }

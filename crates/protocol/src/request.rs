@@ -67,6 +67,25 @@ impl fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
+impl ProtocolError {
+    /// The error text as sent to the client, without the `ERR ` code. Unlike [`Display`]
+    /// (for logs), it carries the offending byte raw, as Redis does: `*1\r\n\x9d\r\n` gets
+    /// `got '\x9d'`, not the two-byte UTF-8 encoding of U+009D.
+    ///
+    /// [`Display`]: fmt::Display
+    pub fn reply_text(&self) -> Vec<u8> {
+        match self {
+            ProtocolError::ExpectedDollar(c) => {
+                let mut out = b"Protocol error: expected '$', got '".to_vec();
+                out.push(*c);
+                out.push(b'\'');
+                out
+            }
+            other => other.to_string().into_bytes(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Between frames.
@@ -96,6 +115,10 @@ pub struct RequestParser {
     frame_start: usize,
     /// Where the search for an inline newline resumes, so a long partial line is scanned once.
     inline_scan: usize,
+    /// The current inline line has a NUL before its newline. Redis looks for the newline with
+    /// `strchr`, which stops at the NUL, so such a line never completes: the client waits until
+    /// the line outgrows the inline limit. Once set, the frame can only end in that error.
+    inline_nul: bool,
     args: Vec<Arg>,
     owned: Vec<u8>,
     /// Whether the client has authenticated, which lifts the small-frame limits.
@@ -137,6 +160,7 @@ impl RequestParser {
             pos: 0,
             frame_start: 0,
             inline_scan: 0,
+            inline_nul: false,
             args: Vec::new(),
             owned: Vec::new(),
             authenticated: true,
@@ -260,7 +284,13 @@ impl RequestParser {
         // The length limit applies only while the '\r' has not arrived: a complete over-long
         // line is just an invalid number.
         let rest = &buf[start..];
-        let Some(cr) = rest.iter().position(|&b| b == b'\r') else {
+        // Redis finds the '\r' with `strchr`, which stops at a NUL: a header line with a NUL
+        // before its '\r' never completes.
+        let cr = rest
+            .iter()
+            .position(|&b| b == b'\r' || b == 0)
+            .filter(|&i| rest[i] == b'\r');
+        let Some(cr) = cr else {
             if rest.len() > self.limits.max_inline_len {
                 return Err(too_long);
             }
@@ -328,7 +358,16 @@ impl RequestParser {
     /// Parses an inline command line. Returns false when the newline has not arrived yet.
     fn parse_inline(&mut self, buf: &[u8]) -> Result<bool, ProtocolError> {
         let scan_from = self.inline_scan.max(self.pos);
-        let Some(nl) = buf[scan_from..].iter().position(|&b| b == b'\n') else {
+        let found = if self.inline_nul {
+            None
+        } else {
+            buf[scan_from..].iter().position(|&b| b == b'\n' || b == 0)
+        };
+        if let Some(i) = found {
+            // See `inline_nul`: a NUL before the newline hides it for good.
+            self.inline_nul = buf[scan_from + i] == 0;
+        }
+        let Some(nl) = found.filter(|_| !self.inline_nul) else {
             if buf.len() - self.pos > self.limits.max_inline_len {
                 return Err(ProtocolError::TooBigInline);
             }
@@ -357,6 +396,10 @@ impl RequestParser {
 
 /// Splits an inline line into arguments with redis-cli's quoting rules: double quotes with
 /// `\n \r \t \b \a \\ \" \xHH` escapes, single quotes with `\'`, and whitespace separators.
+///
+/// "Whitespace" differs by place, as in Redis's splitter: between arguments and after a
+/// closing quote it is C's `isspace` (space, `\t \n \v \f \r`), but an unquoted word ends only
+/// at a space, `\t`, `\n` or `\r`, so `SET a\x0cb c` sets the key `a\x0cb`.
 fn split_inline(
     line: &[u8],
     base: usize,
@@ -365,7 +408,7 @@ fn split_inline(
 ) -> Result<(), ProtocolError> {
     let mut i = 0;
     loop {
-        while i < line.len() && line[i].is_ascii_whitespace() {
+        while i < line.len() && is_c_space(line[i]) {
             i += 1;
         }
         if i >= line.len() {
@@ -402,7 +445,7 @@ fn split_inline(
                     i += 2;
                 } else if c == b'"' {
                     // A closing quote must be followed by a space or the end of the line.
-                    if i + 1 < line.len() && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < line.len() && !is_c_space(line[i + 1]) {
                         return Err(ProtocolError::UnbalancedQuotes);
                     }
                     i += 1;
@@ -420,7 +463,7 @@ fn split_inline(
                     word.push(b'\'');
                     i += 2;
                 } else if c == b'\'' {
-                    if i + 1 < line.len() && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < line.len() && !is_c_space(line[i + 1]) {
                         return Err(ProtocolError::UnbalancedQuotes);
                     }
                     i += 1;
@@ -430,7 +473,7 @@ fn split_inline(
                     i += 1;
                 }
             } else {
-                if i >= line.len() || line[i].is_ascii_whitespace() {
+                if i >= line.len() || matches!(line[i], b' ' | b'\t' | b'\n' | b'\r') {
                     break;
                 }
                 match line[i] {
@@ -454,6 +497,11 @@ fn split_inline(
             args.push(Arg::InBuffer(base + start..base + i));
         }
     }
+}
+
+/// C's `isspace` in the C locale: Rust's `is_ascii_whitespace` lacks the vertical tab.
+fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
 fn hex_digit(c: u8) -> Option<u8> {
@@ -699,6 +747,88 @@ mod tests {
         assert_eq!(
             parse_chunked(&dollar, dollar.len()).1,
             Some(ProtocolError::InvalidBulkLength)
+        );
+    }
+
+    /// Regression: an inline line with a NUL before its newline was run. Redis finds the
+    /// newline with `strchr`, which stops at the NUL, so the line waits for more input until it
+    /// outgrows the inline limit (checked against Redis 7.0.15 over a raw socket).
+    #[test]
+    fn nul_before_the_newline_keeps_the_line_waiting() {
+        for input in [
+            &b"SET a\x00b c\r\n"[..],
+            b"SET a\x00b c\r\nPING\r\n",
+            b"\x00\r\n",
+            b"*1\x00\r\n$4\r\nPING\r\n",
+            b"*1\r\n$4\x00\r\nPING\r\n",
+        ] {
+            for step in [1, input.len()] {
+                assert_eq!(parse_chunked(input, step), (vec![], None), "{input:?}");
+            }
+        }
+        // A NUL after the newline only holds back what follows it; in a bulk payload it is data.
+        assert_eq!(
+            parse_chunked(b"PING\r\n\x00PING\r\n", 3),
+            (vec![words(&["PING"])], None)
+        );
+        assert_eq!(
+            parse_chunked(b"*1\r\n$4\r\nPI\x00G\r\n", 1),
+            (vec![vec![b"PI\x00G".to_vec()]], None)
+        );
+        let mut long = b"PING\x00".to_vec();
+        long.resize(70_000, b'a');
+        long.extend_from_slice(b"\r\n");
+        assert_eq!(
+            parse_chunked(&long, 4096).1,
+            Some(ProtocolError::TooBigInline)
+        );
+        let mut star = b"*1\x00".to_vec();
+        star.resize(70_000, b'a');
+        star.extend_from_slice(b"\r\n");
+        assert_eq!(
+            parse_chunked(&star, 70_002).1,
+            Some(ProtocolError::TooBigMultibulkCount)
+        );
+    }
+
+    /// Regression: a form feed split inline arguments. Redis skips C `isspace` between
+    /// arguments (and accepts it after a closing quote), but ends an unquoted word only at a
+    /// space, tab, CR or LF.
+    #[test]
+    fn inline_whitespace_follows_redis_splitter() {
+        let cases: &[(&[u8], &[&[u8]])] = &[
+            (b"SET a\x0cb c\r\n", &[b"SET", b"a\x0cb", b"c"]),
+            (b"ECHO a\x0cb\x0bc\r\n", &[b"ECHO", b"a\x0cb\x0bc"]),
+            (b"\x0bPING\r\n", &[b"PING"]),
+            (b"\x0cPING\x0c\r\n", &[b"PING\x0c"]),
+            (b"ECHO 'a'\x0b\r\n", &[b"ECHO", b"a"]),
+            (b"ECHO \"a\"\x0cb\r\n", &[b"ECHO", b"a", b"b"]),
+            (b"ECHO \"a\x0cb\"\r\n", &[b"ECHO", b"a\x0cb"]),
+        ];
+        for (input, expected) in cases {
+            let expected: Vec<Vec<u8>> = expected.iter().map(|a| a.to_vec()).collect();
+            assert_eq!(
+                parse_chunked(input, input.len()),
+                (vec![expected], None),
+                "{input:?}"
+            );
+        }
+    }
+
+    /// Regression: the byte in "expected '$', got 'X'" reached the client UTF-8 encoded
+    /// (`\xc2\x9d` for `\x9d`); Redis sends the raw byte.
+    #[test]
+    fn expected_dollar_reply_carries_the_raw_byte() {
+        let (_, err) = parse_chunked(b"*1\r\n\x9d\r\n", 8);
+        let err = err.expect("a protocol error");
+        assert_eq!(err, ProtocolError::ExpectedDollar(0x9d));
+        assert_eq!(
+            err.reply_text(),
+            b"Protocol error: expected '$', got '\x9d'".to_vec()
+        );
+        assert_eq!(
+            ProtocolError::InvalidBulkLength.reply_text(),
+            b"Protocol error: invalid bulk length".to_vec()
         );
     }
 

@@ -996,6 +996,22 @@ pub fn set_many(
     }
     next.resolve_keyring()
         .map_err(|why| format!("CONFIG SET failed - {why}"))?;
+    // More clients need more descriptors: raise the limit, or refuse as Redis 7.0 does,
+    // naming the most the limit allows.
+    if next.maxclients > config.maxclients {
+        if let crate::fdlimit::Adjusted::Clients(allowed) = crate::fdlimit::adjust(next.maxclients)
+        {
+            if allowed < next.maxclients {
+                crate::log!(
+                    Warning,
+                    "Failed applying new configuration. Possibly related to new maxclients setting. Restoring previous settings."
+                );
+                return Err(format!(
+                    "CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with {allowed}"
+                ));
+            }
+        }
+    }
     *config = next;
     Ok(())
 }

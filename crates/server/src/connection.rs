@@ -391,10 +391,11 @@ impl<S: ClientStream> Connection<S> {
                 Ok(Some(command)) => command,
                 Ok(None) => break,
                 Err(e) => {
-                    let text = format!("ERR {e}");
                     log!(Verbose, "Protocol error ({e}) from client: {}", handle.addr);
-                    self.client.stats.count_error(&text);
-                    ReplyWriter::new(&mut self.output, self.client.protocol).error(&text);
+                    self.client.stats.count_error("ERR");
+                    // The offending byte goes back raw, as Redis sends it.
+                    let text = [&b"ERR "[..], &e.reply_text()].concat();
+                    ReplyWriter::new(&mut self.output, self.client.protocol).error_bytes(&text);
                     self.closing = true;
                     break;
                 }

@@ -14,6 +14,8 @@
 //!   first-served wake-ups.
 //! - [`pubsub`]: channel and pattern subscriptions, and delivery to subscribers on any thread.
 //! - [`notify`]: keyspace notification flags and classes.
+//! - [`proctitle`]: the process title (`argv[0] <listen-addr>`), hiding the command line.
+//! - [`fdlimit`]: the open-file limit sized for `maxclients` (raised, or `maxclients` lowered).
 //! - [`eviction`]: keeping to `maxmemory` and `maxkeys` (the policies are in the engine).
 //! - [`persistence`]: RDB snapshots (SAVE, BGSAVE, `save` rules), the append-only file
 //!   (logging writes, fsync policies, rewriting), and loading at start-up.
@@ -30,10 +32,12 @@ pub mod connection;
 pub mod context;
 pub mod error;
 pub mod eviction;
+pub mod fdlimit;
 pub mod log;
 pub mod memory;
 pub mod notify;
 pub mod persistence;
+pub mod proctitle;
 pub mod pubsub;
 pub mod server;
 pub mod stats;

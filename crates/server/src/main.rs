@@ -7,7 +7,11 @@ static GLOBAL: redis_lite_server::memory::CountingJemalloc =
     redis_lite_server::memory::CountingJemalloc;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Every argument is copied here: once the process title is set, the memory std::env::args
+    // reads holds the title instead (see `proctitle`).
+    let mut argv = std::env::args();
+    let argv0 = argv.next().unwrap_or_else(|| "redis-lite-server".into());
+    let args: Vec<String> = argv.collect();
     match args.first().map(String::as_str) {
         Some("-v" | "--version") => {
             println!(
@@ -33,6 +37,11 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // Hides the command line (a `--requirepass` among it) from `ps`, as Redis does.
+    redis_lite_server::proctitle::set(&redis_lite_server::proctitle::title(
+        &argv0,
+        &startup.config,
+    ));
     if let Err(e) = redis_lite_server::server::run(startup) {
         eprintln!("redis-lite-server: {e}");
         std::process::exit(1);

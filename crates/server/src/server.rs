@@ -216,6 +216,12 @@ impl Server {
         std::process::exit(0)
     }
 
+    /// Counts a connection refused because the descriptors ran out (see `AcceptErrors`).
+    fn refuse_for_lack_of_descriptors(&self) {
+        self.connections_received.fetch_add(1, Relaxed);
+        self.rejected_connections.fetch_add(1, Relaxed);
+    }
+
     /// Checks an accepted connection against `maxclients` and protected mode, and registers it.
     /// Returns the refusal to send otherwise.
     fn admit(
@@ -250,7 +256,7 @@ impl Server {
         let mut clients = self.clients.lock();
         if clients.len() as u64 >= config.maxclients {
             self.rejected_connections.fetch_add(1, Relaxed);
-            return Err("-ERR max number of clients reached\r\n");
+            return Err(MAX_CLIENTS_REACHED);
         }
         let id = self.next_client_id.fetch_add(1, Relaxed);
         let (mut handle, pushes) = ClientHandle::new(id, peer, local, fd);
@@ -258,6 +264,62 @@ impl Server {
         let handle = Arc::new(handle);
         clients.insert(id, handle.clone());
         Ok((handle, pushes))
+    }
+}
+
+const MAX_CLIENTS_REACHED: &str = "-ERR max number of clients reached\r\n";
+
+/// How long an acceptor waits after a failed accept before it tries again.
+const ACCEPT_RETRY: Duration = Duration::from_millis(10);
+
+/// An acceptor's failures, mostly running out of descriptors. A failed accept leaves the
+/// connection in the backlog, so the acceptor fails again at once: the log gets at most one
+/// line a second, counting the failures it did not log. One descriptor is held in reserve:
+/// when the others run out, it is let go to accept the waiting connection and refuse it, so the
+/// client gets an answer instead of waiting unanswered, and then it is taken back.
+struct AcceptErrors {
+    last_logged: Option<Instant>,
+    unlogged: u64,
+    reserve: Option<std::fs::File>,
+}
+
+impl AcceptErrors {
+    fn new() -> Self {
+        AcceptErrors {
+            last_logged: None,
+            unlogged: 0,
+            reserve: std::fs::File::open("/dev/null").ok(),
+        }
+    }
+
+    /// Records a failed accept. Returns true when the reserve descriptor was let go, for the
+    /// caller to accept and refuse one connection and then call [`Self::restore_reserve`].
+    fn failed(&mut self, e: &std::io::Error) -> bool {
+        let now = Instant::now();
+        if self
+            .last_logged
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+        {
+            if self.unlogged > 0 {
+                log!(
+                    Warning,
+                    "Accepting client connection: {e} ({} more like it in the last second not logged)",
+                    self.unlogged
+                );
+            } else {
+                log!(Warning, "Accepting client connection: {e}");
+            }
+            self.last_logged = Some(now);
+            self.unlogged = 0;
+        } else {
+            self.unlogged += 1;
+        }
+        let out_of_descriptors = matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
+        out_of_descriptors && self.reserve.take().is_some()
+    }
+
+    fn restore_reserve(&mut self) {
+        self.reserve = std::fs::File::open("/dev/null").ok();
     }
 }
 
@@ -353,9 +415,16 @@ fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<std::net::TcpListen
 
 /// Starts the server and serves until shutdown.
 pub fn run(startup: Startup) -> Result<(), String> {
-    let config = startup.config;
+    let mut config = startup.config;
     log::init(config.loglevel, &config.logfile)
         .map_err(|e| format!("Can't open the log file: {e}"))?;
+    // Before the listeners open, as in Redis: clients past the descriptor limit would wait
+    // unanswered in the backlog, so the limit is raised or `maxclients` lowered to fit it.
+    match crate::fdlimit::adjust(config.maxclients) {
+        crate::fdlimit::Adjusted::Clients(n) => config.maxclients = n,
+        // Already logged, in Redis's words.
+        crate::fdlimit::Adjusted::TooLow(_) => std::process::exit(1),
+    }
     let listeners = bind_listeners(&config).map_err(|e| e.to_string())?;
     let unix_listener = bind_unix(&config)?;
     if listeners.is_empty() && unix_listener.is_none() {
@@ -446,13 +515,20 @@ async fn accept_loop(
     loops: Vec<mpsc::UnboundedSender<Accepted>>,
 ) {
     let mut next = 0;
+    let mut errors = AcceptErrors::new();
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(pair) => pair,
             Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                log!(Warning, "Accepting client connection: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                if errors.failed(&e) {
+                    let refused = tokio::time::timeout(ACCEPT_RETRY, listener.accept()).await;
+                    if let Ok(Ok((stream, _))) = refused {
+                        server.refuse_for_lack_of_descriptors();
+                        let _ = stream.try_write(MAX_CLIENTS_REACHED.as_bytes());
+                    }
+                    errors.restore_reserve();
+                }
+                tokio::time::sleep(ACCEPT_RETRY).await;
                 continue;
             }
         };
@@ -518,12 +594,20 @@ async fn accept_unix_loop(
 ) {
     let mut next = 0;
     let path = server.config.read().unixsocket.clone();
+    let mut errors = AcceptErrors::new();
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
-                log!(Warning, "Accepting client connection: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                if errors.failed(&e) {
+                    let refused = tokio::time::timeout(ACCEPT_RETRY, listener.accept()).await;
+                    if let Ok(Ok((stream, _))) = refused {
+                        server.refuse_for_lack_of_descriptors();
+                        let _ = stream.try_write(MAX_CLIENTS_REACHED.as_bytes());
+                    }
+                    errors.restore_reserve();
+                }
+                tokio::time::sleep(ACCEPT_RETRY).await;
                 continue;
             }
         };

@@ -951,3 +951,103 @@ fn unknown_command_error_cuts_names_at_nul() {
         )],
     );
 }
+
+/// Regression (issue 11): an inline line with a NUL before its newline was run, and a form
+/// feed split inline arguments. Redis finds the end of a line with `strchr`, which stops at the
+/// NUL, so such a line waits until it outgrows the inline limit; and its splitter skips C
+/// `isspace` between arguments but ends an unquoted word only at space, tab, CR or LF.
+#[test]
+fn inline_nul_and_control_whitespace() {
+    let mut nul_long = b"PING\x00".to_vec();
+    nul_long.resize(70_000, b'a');
+    nul_long.extend_from_slice(b"\r\n");
+    let mut nul_star = b"*1\x00".to_vec();
+    nul_star.resize(70_000, b'a');
+    nul_star.extend_from_slice(b"\r\n");
+    golden(
+        &[],
+        &[
+            case(
+                "NUL in an inline line waits",
+                "SET a\x00b c\r\n",
+                Outcome::open(""),
+            ),
+            case(
+                "NUL holds back the lines after it",
+                "SET a\x00b c\r\nPING\r\n",
+                Outcome::open(""),
+            ),
+            case(
+                "NUL after a newline holds back only what follows",
+                "PING\r\n\x00PING\r\n",
+                Outcome::open("+PONG\r\n"),
+            ),
+            case(
+                "NUL in a multibulk count line waits",
+                "*1\x00\r\n$4\r\nPING\r\n",
+                Outcome::open(""),
+            ),
+            case(
+                "NUL in a bulk length line waits",
+                "*1\r\n$4\x00\r\nPING\r\n",
+                Outcome::open(""),
+            ),
+            case(
+                "inline line with a NUL is too big past 64 KiB",
+                nul_long,
+                protocol_error("too big inline request"),
+            ),
+            case(
+                "count line with a NUL is too big past 64 KiB",
+                nul_star,
+                protocol_error("too big mbulk count string"),
+            ),
+            case(
+                "form feed does not split a word",
+                "SET ff\x0cb c\r\nGET ff\r\nGET b\r\nGET ff\x0cb\r\n",
+                Outcome::open("+OK\r\n$-1\r\n$-1\r\n$1\r\nc\r\n"),
+            ),
+            case(
+                "vertical tab and form feed inside a word",
+                "ECHO a\x0cb\x0bc\r\n",
+                Outcome::open(b"$5\r\na\x0cb\x0bc\r\n".to_vec()),
+            ),
+            case(
+                "leading vertical tab is skipped",
+                "\x0bPING\r\n",
+                Outcome::open("+PONG\r\n"),
+            ),
+            case(
+                "form feed after a closing quote separates",
+                "ECHO \"a\"\x0cb\r\n",
+                Outcome::open("-ERR wrong number of arguments for 'echo' command\r\n"),
+            ),
+            case(
+                "vertical tab after a closing quote",
+                "ECHO 'a'\x0b\r\n",
+                Outcome::open("$1\r\na\r\n"),
+            ),
+        ],
+    );
+}
+
+/// Regression (issue 11): the byte in "expected '$', got 'X'" was sent UTF-8 encoded
+/// (`\xc2\x9d` for `\x9d`); Redis 7.0.15 sends the raw byte.
+#[test]
+fn expected_dollar_error_carries_the_raw_byte() {
+    golden(
+        &[],
+        &[
+            case(
+                "byte over 0x7f",
+                b"*1\r\n\x9d\r\n".to_vec(),
+                Outcome::closed(b"-ERR Protocol error: expected '$', got '\x9d'\r\n".to_vec()),
+            ),
+            case(
+                "first byte of a UTF-8 sequence",
+                b"*1\r\n\xc2\x9d\r\n".to_vec(),
+                Outcome::closed(b"-ERR Protocol error: expected '$', got '\xc2'\r\n".to_vec()),
+            ),
+        ],
+    );
+}

@@ -446,6 +446,10 @@ fn hrandfield(ctx: &mut Ctx<'_>) -> CmdResult {
     };
     let mut rng = rand::thread_rng();
     let picks = count.unsigned_abs() as usize;
+    if count < 0 {
+        let per_pick = if with_values { 2 } else { 1 };
+        super::check_reply_fits(picks as u64 * per_pick, super::MIN_BULK_BYTES)?;
+    }
     let mut out = PairWriter::new(&mut ctx.out, with_values);
     if count < 0 {
         out.header(picks);

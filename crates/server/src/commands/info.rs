@@ -86,7 +86,7 @@ fn rusage(who: i32) -> (f64, f64) {
     (secs(usage.ru_stime), secs(usage.ru_utime))
 }
 
-fn total_system_memory() -> u64 {
+pub(crate) fn total_system_memory() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|m| {

@@ -56,3 +56,26 @@ pub fn reply_help(ctx: &mut Ctx<'_>, command: &str, lines: &[&str]) {
     ctx.out.simple("HELP");
     ctx.out.simple("    Prints this help.");
 }
+
+/// Refuses a reply of `elements` elements, each at least `min_bytes` long on the wire, that
+/// could not be built in memory. A reply is built whole before it is sent, so a client-chosen
+/// count (`SRANDMEMBER s -4611686018427387904`) would otherwise grow the output buffer until an
+/// allocation fails and the process aborts. Redis 7.0 tries and dies; refusing is the only
+/// answer that keeps the server up. Half the machine's memory is the ceiling, as a growing
+/// buffer briefly needs its old and new copies.
+pub fn check_reply_fits(elements: u64, min_bytes: u64) -> crate::error::CmdResult {
+    let bytes = elements.saturating_mul(min_bytes);
+    let ceiling = match info::total_system_memory() {
+        0 => 1 << 36,
+        total => total / 2,
+    };
+    if bytes > ceiling {
+        return Err(crate::error::CommandError::err(format!(
+            "count is too large: a reply of {elements} elements would not fit in memory"
+        )));
+    }
+    Ok(())
+}
+
+/// The smallest element a random-pick reply holds: `$0\r\n\r\n`.
+pub const MIN_BULK_BYTES: u64 = 6;

@@ -329,34 +329,39 @@ fn srandmember(ctx: &mut Ctx<'_>) -> CmdResult {
         _ => return Err(CommandError::Syntax),
     };
     let mut rng = rand::thread_rng();
-    with_read_set(
-        ctx,
-        |ctx| match count {
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let Some(set) = lookup(ctx, db, hash, key, true)? else {
+        match count {
             None => ctx.out.null(),
             Some(_) => ctx.out.array(0),
-        },
-        |ctx, set| match count {
-            None => write_member(
-                &mut ctx.out,
-                set.random(&mut rng).expect("sets are never empty"),
-            ),
-            // A negative count may repeat members.
-            Some(n) if n < 0 => {
-                let n = n.unsigned_abs() as usize;
-                ctx.out.array(n);
-                for _ in 0..n {
-                    write_member(&mut ctx.out, set.random(&mut rng).expect("not empty"));
-                }
+        }
+        return Ok(());
+    };
+    match count {
+        None => write_member(
+            &mut ctx.out,
+            set.random(&mut rng).expect("sets are never empty"),
+        ),
+        // A negative count may repeat members.
+        Some(n) if n < 0 => {
+            super::check_reply_fits(n.unsigned_abs(), super::MIN_BULK_BYTES)?;
+            let n = n.unsigned_abs() as usize;
+            ctx.out.array(n);
+            for _ in 0..n {
+                write_member(&mut ctx.out, set.random(&mut rng).expect("not empty"));
             }
-            Some(n) => {
-                let picked = set.random_distinct(n as usize, &mut rng);
-                ctx.out.array(picked.len());
-                picked
-                    .into_iter()
-                    .for_each(|m| write_member(&mut ctx.out, m));
-            }
-        },
-    )
+        }
+        Some(n) => {
+            let picked = set.random_distinct(n as usize, &mut rng);
+            ctx.out.array(picked.len());
+            picked
+                .into_iter()
+                .for_each(|m| write_member(&mut ctx.out, m));
+        }
+    }
+    Ok(())
 }
 
 /// SMOVE source destination member

@@ -1539,6 +1539,8 @@ fn zrandmember(ctx: &mut Ctx<'_>) -> CmdResult {
     let size = z.len();
     let wanted = count.unsigned_abs() as usize;
     if count < 0 || count == 1 {
+        let per_pick = if withscores { 2 } else { 1 };
+        super::check_reply_fits(wanted as u64 * per_pick, super::MIN_BULK_BYTES)?;
         // Repetitions allowed: independent picks.
         shape.header(out, wanted);
         for _ in 0..wanted {

@@ -11,6 +11,15 @@ use std::time::{Duration, Instant};
 
 pub const LITE: &str = env!("CARGO_BIN_EXE_redis-lite-server");
 
+/// How a server process is started besides its arguments.
+#[derive(Default)]
+struct Process<'a> {
+    /// Environment variables added to the test's.
+    env: &'a [(&'a str, &'a str)],
+    /// `ulimit -n` for the server.
+    fd_limit: Option<u64>,
+}
+
 /// A server process, killed when dropped.
 pub struct Server {
     child: Child,
@@ -42,7 +51,8 @@ impl Server {
 
     /// Starts redis-lite with `env` added to its environment (REDIS_LITE_ENCRYPTION_KEY...).
     pub fn lite_env(args: &[&str], env: &[(&str, &str)]) -> Server {
-        Self::spawn_env(LITE, scratch_dir("lite"), true, None, args, &[], true, env)
+        let process = Process { env, fd_limit: None };
+        Self::spawn_with(LITE, scratch_dir("lite"), true, None, args, &[], true, process)
     }
 
     /// Starts redis-lite working in `dir` (its data files go there), which outlives it.
@@ -114,6 +124,16 @@ impl Server {
         Self::spawn_in(program, scratch_dir(tag), true, config, args, fixed, true)
     }
 
+    /// Starts redis-lite in `dir` under an open-file limit (`ulimit -n fd_limit`, soft and
+    /// hard), as a shell started from a login with a low limit would.
+    pub fn lite_with_fd_limit(fd_limit: u64, dir: &std::path::Path, args: &[&str]) -> Server {
+        let process = Process {
+            env: &[],
+            fd_limit: Some(fd_limit),
+        };
+        Self::spawn_with(LITE, dir.to_path_buf(), false, None, args, &[], true, process)
+    }
+
     fn spawn_in(
         program: &str,
         dir: PathBuf,
@@ -123,7 +143,7 @@ impl Server {
         fixed: &[&str],
         wait_loaded: bool,
     ) -> Server {
-        Self::spawn_env(
+        Self::spawn_with(
             program,
             dir,
             owns_dir,
@@ -131,12 +151,12 @@ impl Server {
             args,
             fixed,
             wait_loaded,
-            &[],
+            Process::default(),
         )
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn spawn_env(
+    fn spawn_with(
         program: &str,
         dir: PathBuf,
         owns_dir: bool,
@@ -144,11 +164,20 @@ impl Server {
         args: &[&str],
         fixed: &[&str],
         wait_loaded: bool,
-        env: &[(&str, &str)],
+        process: Process<'_>,
     ) -> Server {
         for attempt in 0..5 {
             let port = free_port();
-            let mut cmd = Command::new(program);
+            let mut cmd = match process.fd_limit {
+                Some(n) => {
+                    let mut cmd = Command::new("bash");
+                    cmd.arg("-c")
+                        .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                        .arg(program);
+                    cmd
+                }
+                None => Command::new(program),
+            };
             cmd.args(config);
             cmd.arg("--port")
                 .arg(port.to_string())
@@ -159,7 +188,7 @@ impl Server {
             }
             cmd.args(fixed)
                 .args(args)
-                .envs(env.iter().copied())
+                .envs(process.env.iter().copied())
                 .current_dir(&dir)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
