@@ -158,6 +158,12 @@ impl ClientHandle {
             + self.pending_push_bytes.load(Ordering::Relaxed)) as u64
     }
 
+    /// Bytes the client's buffers hold: its query buffer and its pending output.
+    pub fn buffered_bytes(&self) -> u64 {
+        let info = self.info.lock();
+        (info.query_buffer + info.query_buffer_free) as u64 + self.pending_output()
+    }
+
     /// Checks `pending` bytes of output against `limit`: the hard limit is exceeded at once, the
     /// soft one after it has stayed over for more than its seconds.
     pub fn check_output(&self, pending: u64, limit: BufferLimit) -> OutputCheck {

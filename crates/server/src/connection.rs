@@ -106,6 +106,16 @@ struct Connection<S> {
     closing: bool,
 }
 
+/// What a read found.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Data,
+    /// Nothing to read now: the socket's readiness is cleared, so waiting for it is next.
+    Nothing,
+    /// The client went away, or overran its query buffer.
+    Closed,
+}
+
 /// What woke the connection.
 enum Event {
     Close,
@@ -155,6 +165,7 @@ pub async fn serve(
     // One kill notification for the connection's life: building a new one per read showed up in
     // profiles.
     let mut killed = std::pin::pin!(handle.killed());
+    let mut more_to_read = false;
 
     loop {
         if conn.server.config_epoch.load(Relaxed) != conn.settings.epoch {
@@ -185,7 +196,28 @@ pub async fn serve(
             }
             continue;
         }
-        let reading = !conn.closing && !conn.paused;
+        // Replies waiting for their AOF records hold further reading back until the records
+        // are written (a moment: see `Aof::wait_durable`), so a client streaming commands
+        // cannot pile up replies and records faster than they are written.
+        let reading = !conn.closing
+            && !conn.paused
+            && (conn.pending() == 0 || conn.server.aof.is_durable(conn.client.aof_seq));
+        if reading && std::mem::take(&mut more_to_read) {
+            // After a read that found data, read once more before waiting: this either finds
+            // more or clears the socket's readiness, which waiting would otherwise report
+            // again (one trip through the select below per request saved). Only once, so a
+            // client that never stops sending still lets the others on this loop run.
+            match conn.read() {
+                Read::Data => {
+                    if !conn.run_commands() {
+                        break;
+                    }
+                    continue;
+                }
+                Read::Nothing => {}
+                Read::Closed => break,
+            }
+        }
         // Subscribers wait for messages, so the idle timeout does not apply to them.
         let idle_timeout = conn
             .settings
@@ -250,7 +282,14 @@ pub async fn serve(
                 true
             }
             Event::Woken(wake) => conn.finish_blocked(wake) && conn.run_commands(),
-            Event::Read => conn.read() && conn.run_commands(),
+            Event::Read => match conn.read() {
+                Read::Data => {
+                    more_to_read = true;
+                    conn.run_commands()
+                }
+                Read::Nothing => true,
+                Read::Closed => false,
+            },
         };
         if !keep_open {
             break;
@@ -318,8 +357,8 @@ impl<S: ClientStream> Connection<S> {
         handle.check_output(pending, self.output_limit())
     }
 
-    /// Reads what arrived. Returns false when the client has gone or overran its query buffer.
-    fn read(&mut self) -> bool {
+    /// Reads what arrived.
+    fn read(&mut self) -> Read {
         if self.input.capacity() == 0 {
             self.input = buffers::take();
         } else if self.input.capacity() - self.input.len() < buffers::CHUNK / 4 {
@@ -334,14 +373,14 @@ impl<S: ClientStream> Connection<S> {
             _ => self.stream.try_read_buf(&mut self.input),
         };
         let n = match read {
-            Ok(0) => return false,
+            Ok(0) => return Read::Closed,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 buffers::release_if_empty(&mut self.input);
-                return true;
+                return Read::Nothing;
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return true,
-            Err(_) => return false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Read::Data,
+            Err(_) => return Read::Closed,
         };
         let stats = &self.client.stats;
         stats.net_input_bytes.fetch_add(n as u64, Relaxed);
@@ -356,10 +395,10 @@ impl<S: ClientStream> Connection<S> {
                 self.client.handle.describe(Instant::now()).trim_end(),
                 String::from_utf8_lossy(&self.input[..self.input.len().min(64)])
             );
-            return false;
+            return Read::Closed;
         }
         self.server.client_peaks.record_input(self.input.capacity());
-        true
+        Read::Data
     }
 
     /// Appends a pub/sub message to the output.

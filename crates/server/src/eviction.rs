@@ -47,7 +47,10 @@ fn over(server: &Server) -> bool {
     let limits = &server.limits;
     let maxmemory = limits.maxmemory.load(Relaxed);
     let maxkeys = limits.maxkeys.load(Relaxed);
-    (maxmemory > 0 && crate::memory::used() > maxmemory)
+    // As in Redis, AOF records waiting to be written do not count: evicting keys for them
+    // would only add DELs to the same buffer.
+    let counted = || crate::memory::used().saturating_sub(server.aof.buffered_bytes());
+    (maxmemory > 0 && counted() > maxmemory)
         || (maxkeys > 0 && server.keyspace.key_count() > maxkeys)
 }
 

@@ -204,6 +204,9 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                 rss as f64 / used.max(1) as f64
             );
             field!("mem_fragmentation_bytes:{}", rss as i64 - used as i64);
+            field!("mem_not_counted_for_evict:{}", b.aof_buffer);
+            field!("mem_clients_normal:{}", b.clients_normal);
+            field!("mem_aof_buffer:{}", b.aof_buffer);
             field!("mem_allocator:jemalloc-5.3.0");
         }
         "persistence" => {

@@ -85,6 +85,10 @@ pub struct Breakdown {
     pub startup: u64,
     /// The tables' own bytes (buckets and per-key entries), per database with keys.
     pub tables: Vec<(usize, u64, u64)>,
+    /// Clients' query buffers and pending output.
+    pub clients_normal: u64,
+    /// AOF records not yet written.
+    pub aof_buffer: u64,
     pub overhead: u64,
     pub keys: u64,
 }
@@ -102,13 +106,23 @@ impl Breakdown {
             .filter(|(_, (keys, _))| *keys > 0)
             .map(|(db, (keys, bucket_bytes))| (db, keys, bucket_bytes + keys * ENTRY_OVERHEAD))
             .collect();
-        let overhead = startup + tables.iter().map(|t| t.2).sum::<u64>();
+        let clients_normal = server
+            .clients
+            .lock()
+            .values()
+            .map(|c| c.buffered_bytes())
+            .sum();
+        let aof_buffer = server.aof.buffered_bytes();
+        let overhead =
+            startup + clients_normal + aof_buffer + tables.iter().map(|t| t.2).sum::<u64>();
         let keys = tables.iter().map(|t| t.1).sum();
         Breakdown {
             used,
             peak,
             startup,
             tables,
+            clients_normal,
+            aof_buffer,
             overhead,
             keys,
         }
@@ -135,7 +149,7 @@ fn memory_stats(ctx: &mut Ctx<'_>) -> CmdResult {
     let rss = memory::rss();
     let allocated = memory::allocator_allocated();
     let resident = memory::resident();
-    ctx.out.map(16 + b.tables.len());
+    ctx.out.map(18 + b.tables.len());
     let out = &mut ctx.out;
     let mut integer = |name: &str, n: u64| {
         out.bulk(name.as_bytes());
@@ -144,6 +158,8 @@ fn memory_stats(ctx: &mut Ctx<'_>) -> CmdResult {
     integer("peak.allocated", b.peak);
     integer("total.allocated", b.used);
     integer("startup.allocated", b.startup);
+    integer("clients.normal", b.clients_normal);
+    integer("aof.buffer", b.aof_buffer);
     integer("overhead.total", b.overhead);
     integer("keys.count", b.keys);
     integer(

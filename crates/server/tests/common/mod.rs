@@ -51,8 +51,20 @@ impl Server {
 
     /// Starts redis-lite with `env` added to its environment (REDIS_LITE_ENCRYPTION_KEY...).
     pub fn lite_env(args: &[&str], env: &[(&str, &str)]) -> Server {
-        let process = Process { env, fd_limit: None };
-        Self::spawn_with(LITE, scratch_dir("lite"), true, None, args, &[], true, process)
+        let process = Process {
+            env,
+            fd_limit: None,
+        };
+        Self::spawn_with(
+            LITE,
+            scratch_dir("lite"),
+            true,
+            None,
+            args,
+            &[],
+            true,
+            process,
+        )
     }
 
     /// Starts redis-lite working in `dir` (its data files go there), which outlives it.
@@ -131,7 +143,16 @@ impl Server {
             env: &[],
             fd_limit: Some(fd_limit),
         };
-        Self::spawn_with(LITE, dir.to_path_buf(), false, None, args, &[], true, process)
+        Self::spawn_with(
+            LITE,
+            dir.to_path_buf(),
+            false,
+            None,
+            args,
+            &[],
+            true,
+            process,
+        )
     }
 
     fn spawn_in(

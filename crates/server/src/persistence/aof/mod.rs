@@ -347,6 +347,9 @@ pub struct Aof {
     /// `no-appendfsync-on-rewrite`.
     no_fsync_on_rewrite: AtomicBool,
     log: Mutex<Log>,
+    /// Bytes held by records not yet written (the buffer and a batch being written): INFO's
+    /// `mem_aof_buffer`, which `maxmemory` does not count, as in Redis.
+    buffered: AtomicU64,
     background_fsync: BackgroundFsync,
     /// Wakes the writer when records arrive.
     wake: Condvar,
@@ -378,6 +381,7 @@ impl Aof {
             fsync: AtomicU8::new(fsync_code(config.appendfsync)),
             no_fsync_on_rewrite: AtomicBool::new(config.no_appendfsync_on_rewrite),
             log: Mutex::new(Log::default()),
+            buffered: AtomicU64::new(0),
             background_fsync: BackgroundFsync::default(),
             wake: Condvar::new(),
             durable: watch::Sender::new(0),
@@ -424,6 +428,7 @@ impl Aof {
         encode_command(&mut log.buf, args);
         log.seq += 1;
         let seq = log.seq;
+        self.buffered.store(log.buf.capacity() as u64, Relaxed);
         let urgent =
             (first && self.policy() == Fsync::Always) || log.buf.len() >= WRITE_EARLY_BYTES;
         drop(log);
@@ -532,6 +537,24 @@ impl Aof {
     fn write_pending(&self) -> Result<(), ()> {
         let mut files = self.files.lock();
         let (bytes, seq, cut) = self.log.lock().take_batch();
+        let result = self.write_batch(&mut files, bytes, seq, cut);
+        let left = self.log.lock().buf.capacity();
+        self.buffered.store(left as u64, Relaxed);
+        result
+    }
+
+    /// Bytes held by records not yet written.
+    pub fn buffered_bytes(&self) -> u64 {
+        self.buffered.load(Relaxed)
+    }
+
+    fn write_batch(
+        &self,
+        files: &mut Option<Files>,
+        bytes: Vec<u8>,
+        seq: u64,
+        cut: Option<Cut>,
+    ) -> Result<(), ()> {
         let Some(f) = files.as_mut() else {
             self.durable.send_replace(seq);
             return Ok(());
