@@ -2,6 +2,7 @@
 //! `ClientHandle` is the shared part that CLIENT LIST, CLIENT KILL and INFO see from other
 //! threads.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,9 +16,6 @@ use crate::blocking::{BlockedCommand, Waiter};
 use crate::commands::transactions::Multi;
 use crate::pubsub::Push;
 use crate::stats::WorkerStats;
-
-/// The receiving end of a client's push queue, drained by its connection.
-pub type PushReceiver = tokio::sync::mpsc::UnboundedReceiver<Push>;
 
 /// CLIENT REPLY modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,7 +41,10 @@ pub struct ClientHandle {
     pub info: Mutex<ClientInfo>,
     killed: AtomicBool,
     kill: tokio::sync::Notify,
-    push: tokio::sync::mpsc::UnboundedSender<Push>,
+    /// Pub/sub messages for the connection to write; a queue allocates only once one arrives,
+    /// so an idle connection holds none.
+    pushes: Mutex<VecDeque<Push>>,
+    pushed: tokio::sync::Notify,
     /// Bytes of pushes queued for the connection and not yet in its output.
     pub pending_push_bytes: AtomicUsize,
     /// Bytes of replies in the connection's output, not yet written to the socket.
@@ -96,11 +97,11 @@ impl ClientInfo {
 }
 
 impl ClientHandle {
-    pub fn new(id: u64, addr: String, laddr: String, fd: i32) -> (Self, PushReceiver) {
+    pub fn new(id: u64, addr: String, laddr: String, fd: i32) -> Self {
         let now = Instant::now();
-        let (push, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let handle = ClientHandle {
-            push,
+        ClientHandle {
+            pushes: Mutex::new(VecDeque::new()),
+            pushed: tokio::sync::Notify::new(),
             pending_push_bytes: AtomicUsize::new(0),
             pending_output_bytes: AtomicUsize::new(0),
             soft_limit_since_ms: AtomicU64::new(0),
@@ -127,14 +128,23 @@ impl ClientHandle {
             }),
             killed: AtomicBool::new(false),
             kill: tokio::sync::Notify::new(),
-        };
-        (handle, receiver)
+        }
     }
 
     /// Queues a message for this client's connection to write.
     pub fn send_push(&self, push: Push) {
-        // The receiver is gone only when the connection has ended; the message has nowhere to go.
-        let _ = self.push.send(push);
+        self.pushes.lock().push_back(push);
+        self.pushed.notify_one();
+    }
+
+    /// Completes when messages were queued since the connection last took them.
+    pub async fn pushed(&self) {
+        self.pushed.notified().await
+    }
+
+    /// Moves the queued messages into `into` (empty), keeping both queues' memory.
+    pub fn take_pushes(&self, into: &mut VecDeque<Push>) {
+        std::mem::swap(&mut *self.pushes.lock(), into);
     }
 
     /// Asks the client's connection to close (CLIENT KILL, shutdown).

@@ -3,6 +3,7 @@
 //! `client-output-buffer-limit`. Also the dispatch step shared by every command: lookup,
 //! arity, auth, statistics and CLIENT REPLY handling.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::sync::atomic::Ordering::Relaxed;
@@ -15,8 +16,8 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::blocking::Wake;
 use crate::buffers;
+use crate::client::ReplyMode;
 use crate::client::{BufferLimit, ClientHandle, ClientState, OutputCheck, OutputClass};
-use crate::client::{PushReceiver, ReplyMode};
 use crate::command::{self, Lookup};
 use crate::commands::transactions;
 use crate::context::Ctx;
@@ -121,7 +122,8 @@ enum Event {
     Close,
     Read,
     Writable,
-    Push(Push),
+    /// Pub/sub messages were queued.
+    Pushes,
     Woken(Wake),
     /// The output stayed over the soft limit for too long.
     SoftLimit,
@@ -140,7 +142,6 @@ pub async fn serve(
     server: Arc<Server>,
     stream: impl ClientStream,
     handle: Arc<ClientHandle>,
-    mut pushes: PushReceiver,
     worker: usize,
 ) {
     let stats = server.workers[worker].clone();
@@ -165,6 +166,9 @@ pub async fn serve(
     // One kill notification for the connection's life: building a new one per read showed up in
     // profiles.
     let mut killed = std::pin::pin!(handle.killed());
+    // Likewise for pub/sub messages, renewed each time it fires.
+    let mut pushed = std::pin::pin!(handle.pushed());
+    let mut pushes = VecDeque::new();
     let mut more_to_read = false;
 
     loop {
@@ -259,7 +263,7 @@ pub async fn serve(
                 wake = maybe(woken) => Event::Woken(wake),
                 _ = maybe(timeout) => Event::Woken(Wake::Timeout),
                 _ = maybe(soft_deadline.map(|at| tokio::time::sleep_until(at.into()))) => Event::SoftLimit,
-                Some(push) = pushes.recv(), if !conn.closing => Event::Push(push),
+                _ = pushed.as_mut(), if !conn.closing => Event::Pushes,
                 r = maybe(read) => match r {
                     Some(Ok(())) => Event::Read,
                     Some(Err(_)) => Event::Close,
@@ -274,10 +278,11 @@ pub async fn serve(
             Event::Close => false,
             // Checked again at the top of the loop, where it closes the client.
             Event::SoftLimit | Event::Writable => true,
-            Event::Push(push) => {
-                conn.push(push);
-                while let Ok(more) = pushes.try_recv() {
-                    conn.push(more);
+            Event::Pushes => {
+                pushed.set(handle.pushed());
+                handle.take_pushes(&mut pushes);
+                for push in pushes.drain(..) {
+                    conn.push(push);
                 }
                 true
             }
@@ -558,7 +563,7 @@ impl<S: ClientStream> Connection<S> {
     }
 
     /// Leaves the client list and releases what the client held.
-    async fn close(mut self) {
+    async fn close(&mut self) {
         // Leave the client list first, so nobody sees a closed connection as still connected.
         self.server.unregister(self.client.handle.id);
         self.client.unwatch_all(&self.server.keyspace);

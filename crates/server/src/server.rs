@@ -19,7 +19,7 @@ use redis_lite_engine::Keyspace;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-use crate::client::{ClientHandle, OutputClass, PushReceiver};
+use crate::client::{ClientHandle, OutputClass};
 use crate::config::{Config, Startup};
 use crate::notify::Notifier;
 use crate::persistence::aof::Aof;
@@ -229,7 +229,7 @@ impl Server {
         peer: SocketAddr,
         local: SocketAddr,
         fd: i32,
-    ) -> Result<(Arc<ClientHandle>, PushReceiver), &'static str> {
+    ) -> Result<Arc<ClientHandle>, &'static str> {
         self.admit_named(
             peer.ip().is_loopback(),
             peer.to_string(),
@@ -246,7 +246,7 @@ impl Server {
         peer: String,
         local: String,
         fd: i32,
-    ) -> Result<(Arc<ClientHandle>, PushReceiver), &'static str> {
+    ) -> Result<Arc<ClientHandle>, &'static str> {
         self.connections_received.fetch_add(1, Relaxed);
         let config = self.config.read();
         if config.protected_mode && config.requirepass.is_empty() && !loopback {
@@ -259,11 +259,11 @@ impl Server {
             return Err(MAX_CLIENTS_REACHED);
         }
         let id = self.next_client_id.fetch_add(1, Relaxed);
-        let (mut handle, pushes) = ClientHandle::new(id, peer, local, fd);
+        let mut handle = ClientHandle::new(id, peer, local, fd);
         handle.local = loopback;
         let handle = Arc::new(handle);
         clients.insert(id, handle.clone());
-        Ok((handle, pushes))
+        Ok(handle)
     }
 }
 
@@ -327,7 +327,6 @@ impl AcceptErrors {
 struct Accepted {
     stream: AcceptedStream,
     handle: Arc<ClientHandle>,
-    pushes: PushReceiver,
 }
 
 enum AcceptedStream {
@@ -520,22 +519,15 @@ async fn accept_loop(
         let (stream, peer) = match listener.accept().await {
             Ok(pair) => pair,
             Err(e) => {
-                if errors.failed(&e) {
-                    let refused = tokio::time::timeout(ACCEPT_RETRY, listener.accept()).await;
-                    if let Ok(Ok((stream, _))) = refused {
-                        server.refuse_for_lack_of_descriptors();
-                        let _ = stream.try_write(MAX_CLIENTS_REACHED.as_bytes());
-                    }
-                    errors.restore_reserve();
-                }
-                tokio::time::sleep(ACCEPT_RETRY).await;
+                let waiting = async { listener.accept().await.map(|(stream, _)| stream) };
+                after_accept_error(&server, &mut errors, &e, waiting).await;
                 continue;
             }
         };
         let local = stream.local_addr().unwrap_or(peer);
         let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
         match server.admit(peer, local, fd) {
-            Ok((handle, pushes)) => {
+            Ok(handle) => {
                 let _ = stream.set_nodelay(true);
                 let keepalive = server.config.read().tcp_keepalive;
                 let Ok(stream) = stream.into_std() else {
@@ -553,7 +545,6 @@ async fn accept_loop(
                     &mut next,
                     AcceptedStream::Tcp(stream),
                     handle,
-                    pushes,
                 );
             }
             Err(refusal) => {
@@ -564,6 +555,25 @@ async fn accept_loop(
     }
 }
 
+/// After a failed accept: logs it (rate-limited) and, when descriptors ran out, gives up the
+/// spare one to accept a `waiting` connection and refuse it, so clients get an answer instead
+/// of hanging in the backlog; then backs off.
+async fn after_accept_error<S: connection::ClientStream>(
+    server: &Server,
+    errors: &mut AcceptErrors,
+    e: &std::io::Error,
+    waiting: impl std::future::Future<Output = std::io::Result<S>>,
+) {
+    if errors.failed(e) {
+        if let Ok(Ok(stream)) = tokio::time::timeout(ACCEPT_RETRY, waiting).await {
+            server.refuse_for_lack_of_descriptors();
+            let _ = stream.try_write(MAX_CLIENTS_REACHED.as_bytes());
+        }
+        errors.restore_reserve();
+    }
+    tokio::time::sleep(ACCEPT_RETRY).await;
+}
+
 /// Gives an admitted connection to the next event loop, round robin.
 fn hand_off(
     server: &Server,
@@ -571,14 +581,9 @@ fn hand_off(
     next: &mut usize,
     stream: AcceptedStream,
     handle: Arc<ClientHandle>,
-    pushes: PushReceiver,
 ) {
     let id = handle.id;
-    let accepted = Accepted {
-        stream,
-        handle,
-        pushes,
-    };
+    let accepted = Accepted { stream, handle };
     if loops[*next % loops.len()].send(accepted).is_err() {
         server.unregister(id);
     }
@@ -599,22 +604,15 @@ async fn accept_unix_loop(
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
-                if errors.failed(&e) {
-                    let refused = tokio::time::timeout(ACCEPT_RETRY, listener.accept()).await;
-                    if let Ok(Ok((stream, _))) = refused {
-                        server.refuse_for_lack_of_descriptors();
-                        let _ = stream.try_write(MAX_CLIENTS_REACHED.as_bytes());
-                    }
-                    errors.restore_reserve();
-                }
-                tokio::time::sleep(ACCEPT_RETRY).await;
+                let waiting = async { listener.accept().await.map(|(stream, _)| stream) };
+                after_accept_error(&server, &mut errors, &e, waiting).await;
                 continue;
             }
         };
         let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
         let name = format!("{path}:0");
         match server.admit_named(true, name.clone(), name, fd) {
-            Ok((handle, pushes)) => {
+            Ok(handle) => {
                 let Ok(stream) = stream.into_std() else {
                     continue;
                 };
@@ -624,7 +622,6 @@ async fn accept_unix_loop(
                     &mut next,
                     AcceptedStream::Unix(stream),
                     handle,
-                    pushes,
                 );
             }
             Err(refusal) => {
@@ -641,19 +638,14 @@ fn event_loop(server: Arc<Server>, index: usize, mut incoming: mpsc::UnboundedRe
         .build()
         .expect("event loop runtime");
     runtime.block_on(async move {
-        while let Some(Accepted {
-            stream,
-            handle,
-            pushes,
-        }) = incoming.recv().await
-        {
+        while let Some(Accepted { stream, handle }) = incoming.recv().await {
             let id = handle.id;
             let served = match stream {
                 AcceptedStream::Tcp(s) => tokio::net::TcpStream::from_std(s).map(|s| {
-                    tokio::spawn(connection::serve(server.clone(), s, handle, pushes, index));
+                    tokio::spawn(connection::serve(server.clone(), s, handle, index));
                 }),
                 AcceptedStream::Unix(s) => tokio::net::UnixStream::from_std(s).map(|s| {
-                    tokio::spawn(connection::serve(server.clone(), s, handle, pushes, index));
+                    tokio::spawn(connection::serve(server.clone(), s, handle, index));
                 }),
             };
             if served.is_err() {
@@ -743,7 +735,7 @@ mod tests {
             None,
         );
         let (peer, local) = (addr("127.0.0.1:5000"), addr("127.0.0.1:6379"));
-        let (first, _) = server.admit(peer, local, 0).unwrap();
+        let first = server.admit(peer, local, 0).unwrap();
         server.admit(peer, local, 0).unwrap();
         assert_eq!(
             server.admit(peer, local, 0).err(),

@@ -554,10 +554,9 @@ mod tests {
     fn keyspace_events_match_redis() {
         let server = std::sync::Arc::new(Server::new(Config::default(), None));
         server.notifier.set_flags(parse_flags("KEA").unwrap());
-        let (handle, mut pushes) = ClientHandle::new(1, String::new(), String::new(), -1);
-        let handle = Arc::new(handle);
+        let handle = Arc::new(ClientHandle::new(1, String::new(), String::new(), -1));
         server.notifier.pubsub.psubscribe(&handle, b"__keyevent@*");
-        let mut client = ClientState::new(handle, server.workers[0].clone(), true);
+        let mut client = ClientState::new(handle.clone(), server.workers[0].clone(), true);
         for line in [
             "HSET h a 1",
             "HSETNX h a 2",
@@ -575,7 +574,9 @@ mod tests {
             execute(&server, &mut client, &args, &mut Vec::new());
         }
         let mut events = Vec::new();
-        while let Ok(push) = pushes.try_recv() {
+        let mut pushes = std::collections::VecDeque::new();
+        handle.take_pushes(&mut pushes);
+        for push in pushes {
             if let Push::PMessage {
                 channel, message, ..
             } = push

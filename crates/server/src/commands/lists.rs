@@ -854,7 +854,7 @@ mod tests {
     use std::sync::Arc;
 
     use crate::blocking::Waiter;
-    use crate::client::{ClientHandle, ClientState, PushReceiver};
+    use crate::client::{ClientHandle, ClientState};
     use crate::config::Config;
     use crate::connection::execute;
     use crate::notify::parse_flags;
@@ -864,23 +864,21 @@ mod tests {
     struct Harness {
         server: std::sync::Arc<Server>,
         client: ClientState,
-        events: PushReceiver,
+        subscriber: Arc<ClientHandle>,
     }
 
     impl Harness {
         fn new() -> Self {
             let server = std::sync::Arc::new(Server::new(Config::default(), None));
             server.notifier.set_flags(parse_flags("KEA").unwrap());
-            let (subscriber, events) = ClientHandle::new(1000, "sub".into(), "local".into(), -1);
-            server
-                .pubsub
-                .psubscribe(&Arc::new(subscriber), b"__keyevent@*");
-            let (handle, _) = ClientHandle::new(1, "cli".into(), "local".into(), -1);
+            let subscriber = Arc::new(ClientHandle::new(1000, "sub".into(), "local".into(), -1));
+            server.pubsub.psubscribe(&subscriber, b"__keyevent@*");
+            let handle = ClientHandle::new(1, "cli".into(), "local".into(), -1);
             let client = ClientState::new(Arc::new(handle), server.workers[0].clone(), true);
             Harness {
                 server,
                 client,
-                events,
+                subscriber,
             }
         }
 
@@ -905,7 +903,9 @@ mod tests {
             let mut out = Vec::new();
             execute(&self.server, &mut self.client, &args, &mut out);
             let mut events = Vec::new();
-            while let Ok(push) = self.events.try_recv() {
+            let mut pushes = std::collections::VecDeque::new();
+            self.subscriber.take_pushes(&mut pushes);
+            for push in pushes {
                 if let Push::PMessage {
                     channel, message, ..
                 } = push

@@ -69,13 +69,31 @@ impl Server {
 
     /// Starts redis-lite working in `dir` (its data files go there), which outlives it.
     pub fn lite_in(dir: &std::path::Path, args: &[&str]) -> Server {
-        Self::spawn_in(LITE, dir.to_path_buf(), false, None, args, &[], true)
+        Self::spawn_with(
+            LITE,
+            dir.to_path_buf(),
+            false,
+            None,
+            args,
+            &[],
+            true,
+            Process::default(),
+        )
     }
 
     /// Like `lite_in`, but returns as soon as the server answers, while it may still be
     /// loading its data files.
     pub fn lite_in_loading(dir: &std::path::Path, args: &[&str]) -> Server {
-        Self::spawn_in(LITE, dir.to_path_buf(), false, None, args, &[], false)
+        Self::spawn_with(
+            LITE,
+            dir.to_path_buf(),
+            false,
+            None,
+            args,
+            &[],
+            false,
+            Process::default(),
+        )
     }
 
     /// Starts real redis-server on the data files in `dir`, or None when it is not installed.
@@ -87,7 +105,7 @@ impl Server {
             return None;
         }
         let fixed = ["--enable-debug-command", "yes"];
-        Some(Self::spawn_in(
+        Some(Self::spawn_with(
             "redis-server",
             dir.to_path_buf(),
             false,
@@ -95,6 +113,7 @@ impl Server {
             args,
             &fixed,
             true,
+            Process::default(),
         ))
     }
 
@@ -133,7 +152,16 @@ impl Server {
         args: &[&str],
         fixed: &[&str],
     ) -> Server {
-        Self::spawn_in(program, scratch_dir(tag), true, config, args, fixed, true)
+        Self::spawn_with(
+            program,
+            scratch_dir(tag),
+            true,
+            config,
+            args,
+            fixed,
+            true,
+            Process::default(),
+        )
     }
 
     /// Starts redis-lite in `dir` under an open-file limit (`ulimit -n fd_limit`, soft and
@@ -152,27 +180,6 @@ impl Server {
             &[],
             true,
             process,
-        )
-    }
-
-    fn spawn_in(
-        program: &str,
-        dir: PathBuf,
-        owns_dir: bool,
-        config: Option<&std::path::Path>,
-        args: &[&str],
-        fixed: &[&str],
-        wait_loaded: bool,
-    ) -> Server {
-        Self::spawn_with(
-            program,
-            dir,
-            owns_dir,
-            config,
-            args,
-            fixed,
-            wait_loaded,
-            Process::default(),
         )
     }
 

@@ -314,7 +314,7 @@ struct Replay<'s> {
 
 impl<'s> Replay<'s> {
     fn new(server: &'s Arc<Server>) -> Self {
-        let (handle, _pushes) = ClientHandle::new(0, "aof".into(), String::new(), -1);
+        let handle = ClientHandle::new(0, "aof".into(), String::new(), -1);
         // Its statistics go nowhere: loading is not client traffic.
         let stats = Arc::new(WorkerStats::new(command::table().entries.len()));
         let mut client = ClientState::new(Arc::new(handle), stats, true);
