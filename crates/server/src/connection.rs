@@ -30,6 +30,10 @@ use crate::server::Server;
 /// takes it), so a pipeline of large replies to a client that reads does not pile up first.
 const WRITE_EARLY: usize = 1 << 20;
 
+/// Input a connection may read and run before letting the other connections of its event
+/// loop run (it has more to read only when its client pipelines).
+const FAIR_SHARE: usize = 256 * 1024;
+
 /// An argument this long is read on its own, as Redis reads one (its `PROTO_MBULK_BIG_ARG`).
 const BIG_ARG: usize = 32 * 1024;
 
@@ -110,7 +114,8 @@ struct Connection<S> {
 /// What a read found.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Read {
-    Data,
+    /// This many bytes arrived.
+    Data(usize),
     /// Nothing to read now: the socket's readiness is cleared, so waiting for it is next.
     Nothing,
     /// The client went away, or overran its query buffer.
@@ -170,8 +175,15 @@ pub async fn serve(
     let mut pushed = std::pin::pin!(handle.pushed());
     let mut pushes = VecDeque::new();
     let mut more_to_read = false;
+    let mut read_since_yield = 0;
 
     loop {
+        if read_since_yield >= FAIR_SHARE {
+            // A client that keeps sending lets the others on this loop have their turn, as
+            // Redis serves each ready client once per event-loop round.
+            read_since_yield = 0;
+            tokio::task::yield_now().await;
+        }
         if conn.server.config_epoch.load(Relaxed) != conn.settings.epoch {
             conn.settings = Settings::load(&conn.server, &mut conn.parser);
         }
@@ -212,7 +224,8 @@ pub async fn serve(
             // again (one trip through the select below per request saved). Only once, so a
             // client that never stops sending still lets the others on this loop run.
             match conn.read() {
-                Read::Data => {
+                Read::Data(n) => {
+                    read_since_yield += n;
                     if !conn.run_commands() {
                         break;
                     }
@@ -288,7 +301,8 @@ pub async fn serve(
             }
             Event::Woken(wake) => conn.finish_blocked(wake) && conn.run_commands(),
             Event::Read => match conn.read() {
-                Read::Data => {
+                Read::Data(n) => {
+                    read_since_yield += n;
                     more_to_read = true;
                     conn.run_commands()
                 }
@@ -384,7 +398,7 @@ impl<S: ClientStream> Connection<S> {
                 buffers::release_if_empty(&mut self.input);
                 return Read::Nothing;
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Read::Data,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Read::Data(0),
             Err(_) => return Read::Closed,
         };
         let stats = &self.client.stats;
@@ -403,7 +417,7 @@ impl<S: ClientStream> Connection<S> {
             return Read::Closed;
         }
         self.server.client_peaks.record_input(self.input.capacity());
-        Read::Data
+        Read::Data(n)
     }
 
     /// Appends a pub/sub message to the output.

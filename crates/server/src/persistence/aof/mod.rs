@@ -520,8 +520,13 @@ impl Aof {
         loop {
             {
                 let mut log = self.log.lock();
-                if log.writable() == 0 && log.cut.is_none() {
-                    // Wake at least once a second for `everysec`'s fsync.
+                // Under `everysec` and `no` the event loops write what their replies wait on;
+                // this thread takes only a cut, a pile-up, and (once a second, which is also
+                // `everysec`'s fsync tick) what nobody waits on.
+                let due = log.cut.is_some()
+                    || log.writable() >= WRITE_EARLY_BYTES
+                    || (self.policy() == Fsync::Always && log.writable() > 0);
+                if !due {
                     self.wake.wait_for(&mut log, Duration::from_secs(1));
                 }
             }
