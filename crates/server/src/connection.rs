@@ -489,12 +489,18 @@ impl<S: ClientStream> Connection<S> {
             if self.pending() > WRITE_EARLY && !self.flush() {
                 return false;
             }
+            // Checked after every command only where there is a limit (not for normal clients
+            // by default); the peak for INFO is recorded once per batch, by the caller.
+            let limit = self.output_limit();
+            if limit.hard == 0 && limit.soft == 0 {
+                continue;
+            }
             match self.check_output() {
                 OutputCheck::Within => {}
                 // As in Redis, a client over the soft limit goes on until the hard limit or the
                 // soft seconds close it; without a hard limit nothing would bound its output
                 // meanwhile, so its further commands wait for the output to drain.
-                OutputCheck::OverSoft { .. } if self.output_limit().hard == 0 => {
+                OutputCheck::OverSoft { .. } if limit.hard == 0 => {
                     self.paused = true;
                     break;
                 }
