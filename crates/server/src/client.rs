@@ -286,6 +286,16 @@ pub enum OutputCheck {
     Exceeded,
 }
 
+/// Who runs commands through a client: the pipeline treats some differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientKind {
+    /// A connection.
+    Normal,
+    /// The AOF loader's replay: it runs while everyone else gets -LOADING, is never refused
+    /// for memory, and time stands still for it (see `persistence::aof::load`).
+    AofLoader,
+}
+
 /// The connection's own view of its client.
 pub struct ClientState {
     pub handle: Arc<ClientHandle>,
@@ -319,8 +329,7 @@ pub struct ClientState {
     /// Sequence number of this client's latest AOF record: with `appendfsync always`, its
     /// replies wait until the log is durable up to it.
     pub aof_seq: u64,
-    /// The AOF loader's client: time stands still for it (see `persistence::aof::load`).
-    pub loading: bool,
+    pub kind: ClientKind,
 }
 
 impl ClientState {
@@ -345,7 +354,7 @@ impl ClientState {
             blocked: None,
             requeue: None,
             aof_seq: 0,
-            loading: false,
+            kind: ClientKind::Normal,
         }
     }
 

@@ -231,7 +231,7 @@ fn no_handler(_: &mut Ctx<'_>) -> CmdResult {
 }
 
 /// A command or subcommand in the flattened table.
-pub struct Entry {
+pub struct CommandEntry {
     pub spec: &'static CommandSpec,
     /// `get`, or `client|list` for a subcommand.
     pub full_name: String,
@@ -242,7 +242,7 @@ pub struct Entry {
     pub doc_args: Vec<DocArg>,
 }
 
-impl Entry {
+impl CommandEntry {
     /// A pure container (CLIENT, CONFIG): it only dispatches to its subcommands.
     pub fn is_container(&self) -> bool {
         self.spec.handler.is_none()
@@ -339,16 +339,16 @@ const ACL_CATEGORY_ORDER: &[&str] = &[
 
 /// All commands, built once from the families' declarations.
 pub struct CommandTable {
-    pub entries: Vec<Entry>,
+    pub entries: Vec<CommandEntry>,
     by_name: HashMap<Box<[u8]>, usize>,
 }
 
 /// What a command name in a request resolves to.
 pub enum Lookup<'t> {
-    Found(&'t Entry),
+    Found(&'t CommandEntry),
     Unknown,
     /// The container exists but the subcommand does not.
-    UnknownSubcommand(&'t Entry),
+    UnknownSubcommand(&'t CommandEntry),
 }
 
 impl CommandTable {
@@ -382,7 +382,7 @@ impl CommandTable {
         let id = self.entries.len();
         let doc_args =
             parse_syntax(spec.syntax).unwrap_or_else(|e| panic!("bad syntax for {full_name}: {e}"));
-        self.entries.push(Entry {
+        self.entries.push(CommandEntry {
             spec,
             full_name,
             id,
@@ -408,17 +408,20 @@ impl CommandTable {
     }
 
     /// A top-level command by name, case-insensitively.
-    pub fn get(&self, name: &[u8]) -> Option<&Entry> {
+    pub fn get(&self, name: &[u8]) -> Option<&CommandEntry> {
         lowercase(name, |lower| {
             self.by_name.get(lower).map(|&id| &self.entries[id])
         })
     }
 
-    pub fn top_level(&self) -> impl Iterator<Item = &Entry> {
+    pub fn top_level(&self) -> impl Iterator<Item = &CommandEntry> {
         self.entries.iter().filter(|e| e.parent.is_none())
     }
 
-    pub fn subcommands<'t>(&'t self, entry: &'t Entry) -> impl Iterator<Item = &'t Entry> {
+    pub fn subcommands<'t>(
+        &'t self,
+        entry: &'t CommandEntry,
+    ) -> impl Iterator<Item = &'t CommandEntry> {
         self.entries
             .iter()
             .filter(move |e| e.parent == Some(entry.id))

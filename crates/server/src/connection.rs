@@ -1,7 +1,6 @@
-//! One client connection: read, run every complete command in what arrived, write the replies
-//! (once the AOF has the writes they acknowledge), with pending output bounded by
-//! `client-output-buffer-limit`. Also the dispatch step shared by every command: lookup,
-//! arity, auth, statistics and CLIENT REPLY handling.
+//! One client connection's I/O: read, hand every complete command to the pipeline
+//! ([`crate::dispatch`]), write the replies (once the AOF has the writes they acknowledge), with
+//! pending output bounded by `client-output-buffer-limit`.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -11,17 +10,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BufMut;
-use redis_lite_protocol::{Limits, Protocol, ReplyWriter, RequestParser};
+use redis_lite_protocol::{Limits, ReplyWriter, RequestParser};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::blocking::Wake;
 use crate::buffers;
-use crate::client::ReplyMode;
 use crate::client::{BufferLimit, ClientHandle, ClientState, OutputCheck, OutputClass};
-use crate::command::{self, Lookup};
-use crate::commands::transactions;
-use crate::context::Ctx;
-use crate::error::{truncated, CommandError};
+use crate::dispatch::execute;
 use crate::log;
 use crate::pubsub::Push;
 use crate::server::Server;
@@ -620,196 +615,4 @@ fn write_push(out: &mut ReplyWriter<'_>, push: &Push) -> usize {
         }
     }
     push.size()
-}
-
-/// Runs one command and writes its reply. Returns the command's full name for CLIENT LIST.
-pub fn execute(
-    server: &Arc<Server>,
-    client: &mut ClientState,
-    args: &[&[u8]],
-    out: &mut Vec<u8>,
-) -> Option<&'static str> {
-    let table = command::table();
-    let start = out.len();
-    if client.reply_mode == ReplyMode::SkipNext {
-        client.reply_mode = ReplyMode::Skip;
-    }
-    let entry = match table.lookup(args) {
-        Lookup::Found(entry) => entry,
-        Lookup::Unknown => {
-            let mut quoted = String::new();
-            for arg in &args[1..] {
-                if quoted.len() >= 128 {
-                    break;
-                }
-                quoted.push_str(&format!("'{}' ", truncated(arg, 128 - quoted.len())));
-            }
-            let error = CommandError::err(format!(
-                "unknown command '{}', with args beginning with: {quoted}",
-                truncated(args[0], 128)
-            ));
-            reject(client, None, error, out, start);
-            return None;
-        }
-        Lookup::UnknownSubcommand(entry) => {
-            let error =
-                CommandError::unknown_subcommand(&String::from_utf8_lossy(args[0]), args[1]);
-            reject(client, Some(entry.id), error, out, start);
-            return None;
-        }
-    };
-    if !entry.spec.arity_ok(args.len()) {
-        reject(
-            client,
-            Some(entry.id),
-            CommandError::WrongArity(entry.full_name.clone()),
-            out,
-            start,
-        );
-        return None;
-    }
-    if !client.authenticated && !entry.spec.has(command::flags::NO_AUTH) {
-        // A password set after this client connected applies; one removed since lifts the check.
-        if server.config.read().requirepass.is_empty() {
-            client.authenticated = true;
-        } else {
-            reject(client, Some(entry.id), CommandError::NoAuth, out, start);
-            return None;
-        }
-    }
-    if client.protocol == Protocol::Resp2 && client.subscriptions() > 0 {
-        let top = entry.full_name.split('|').next().unwrap_or_default();
-        if !crate::commands::pubsub::allowed_while_subscribed(top) {
-            let error = CommandError::err(format!(
-                "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed \
-                 in this context",
-                entry.full_name
-            ));
-            reject(client, Some(entry.id), error, out, start);
-            return None;
-        }
-    }
-    // The loader's own client replays the AOF while everyone else gets -LOADING.
-    let refusal = (!client.loading)
-        .then(|| {
-            crate::persistence::refusal(server, entry.spec.flags)
-                .or_else(|| crate::eviction::before_command(server, entry.spec.flags))
-        })
-        .flatten();
-    if let Some(error) = refusal {
-        reject(client, Some(entry.id), error, out, start);
-        return None;
-    }
-    let top_name = entry.full_name.split('|').next().unwrap_or_default();
-    if let Some(multi) = client.multi.as_mut() {
-        if !transactions::runs_inside_multi(top_name) {
-            if entry.spec.has(command::flags::NO_MULTI) {
-                let error = CommandError::err("Command not allowed inside a transaction");
-                reject(client, Some(entry.id), error, out, start);
-                return None;
-            }
-            multi.queue.push(args.iter().map(|a| a.to_vec()).collect());
-            ReplyWriter::new(out, client.protocol).simple("QUEUED");
-            finish_reply(client, out, start);
-            return Some(entry.full_name.as_str());
-        }
-    }
-    // Every command runs inside its event loop's gate; EXEC and the other exclusive commands
-    // close all of them (see `Server::gates`), and commands run by EXEC are already inside.
-    let exclusive = !client.in_exec && entry.spec.exclusive;
-    let _shared = (!client.in_exec && !exclusive).then(|| server.gates[client.worker].read());
-    let _exclusive: Vec<_> = if exclusive {
-        server.gates.iter().map(|g| g.write()).collect()
-    } else {
-        Vec::new()
-    };
-    let handler = entry
-        .spec
-        .handler
-        .expect("lookup resolves containers to subcommands");
-    let started = Instant::now();
-    let stats = client.stats.clone();
-    let protocol = client.protocol;
-    // The AOF loader's clock stands still, so nothing expires mid-replay.
-    let now_ms = if client.loading {
-        0
-    } else {
-        redis_lite_engine::now_ms()
-    };
-    let mut ctx = Ctx {
-        server,
-        client: &mut *client,
-        args,
-        out: ReplyWriter::new(&mut *out, protocol),
-        command: entry,
-        now_ms,
-        rewritten: Default::default(),
-        logged: Default::default(),
-    };
-    let result = handler(&mut ctx);
-    if entry.spec.has(command::flags::WRITE) {
-        crate::eviction::after_write(server, entry.spec, args, ctx.client.db);
-    }
-    let logged = ctx.logged.get();
-    let counters = &stats.commands[entry.id];
-    if let Err(error) = result {
-        counters.failed.fetch_add(1, Relaxed);
-        let text = error.to_string();
-        stats.count_error(&text);
-        ctx.out.error(&text);
-    }
-    if let Some(seq) = logged {
-        client.aof_seq = client.aof_seq.max(seq);
-    }
-    for (db, key) in std::mem::take(&mut client.ready_keys) {
-        server.blocking.signal(db, &key);
-    }
-    // A command that blocked is counted once, when it completes, as Redis does.
-    if client.blocked.is_none() {
-        counters.calls.fetch_add(1, Relaxed);
-    }
-    counters
-        .usec
-        .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
-    stats.total_commands.fetch_add(1, Relaxed);
-    finish_reply(client, out, start);
-    Some(entry.full_name.as_str())
-}
-
-/// Runs a command queued by MULTI, from EXEC, appending its reply to EXEC's.
-pub fn execute_queued(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    execute(ctx.server, ctx.client, args, ctx.out.buffer());
-}
-
-/// A command refused before it ran: counted as rejected, as Redis does.
-fn reject(
-    client: &mut ClientState,
-    id: Option<usize>,
-    error: CommandError,
-    out: &mut Vec<u8>,
-    start: usize,
-) {
-    // Inside MULTI, a refused command dooms the transaction, as in Redis.
-    if let Some(multi) = client.multi.as_mut() {
-        multi.failed = true;
-    }
-    if let Some(id) = id {
-        client.stats.commands[id].rejected.fetch_add(1, Relaxed);
-    }
-    let text = error.to_string();
-    client.stats.count_error(&text);
-    ReplyWriter::new(out, client.protocol).error(&text);
-    finish_reply(client, out, start);
-}
-
-/// Drops the reply when CLIENT REPLY OFF or SKIP says so.
-fn finish_reply(client: &mut ClientState, out: &mut Vec<u8>, start: usize) {
-    match client.reply_mode {
-        ReplyMode::On => {}
-        ReplyMode::Off | ReplyMode::SkipNext => out.truncate(start),
-        ReplyMode::Skip => {
-            out.truncate(start);
-            client.reply_mode = ReplyMode::On;
-        }
-    }
 }

@@ -13,7 +13,7 @@ use redis_lite_protocol::ReplyWriter;
 use crate::blocking::{BlockedCommand, Waiter};
 use crate::client::ClientState;
 use crate::command::flags::{MAY_REPLICATE, WRITE};
-use crate::command::Entry;
+use crate::command::CommandEntry;
 use crate::error::CommandError;
 use crate::notify::Class;
 use crate::server::Server;
@@ -25,7 +25,7 @@ pub struct Ctx<'a> {
     pub args: &'a [&'a [u8]],
     pub out: ReplyWriter<'a>,
     /// The command being run.
-    pub command: &'static Entry,
+    pub command: &'static CommandEntry,
     /// Time at the start of the command, in Unix ms: every key the command touches is expired
     /// against the same instant, as in Redis.
     pub now_ms: u64,

@@ -3,8 +3,11 @@
 //! Layout:
 //! - [`server`]: [`server::Server`], the shared state, and `run`: listeners, one event loop per
 //!   thread, the cron thread (active expiry), signals.
-//! - [`connection`]: a client's read–execute–write loop and the dispatch step every command
-//!   goes through (lookup, arity, auth, statistics).
+//! - [`connection`]: a client's I/O: read, hand commands to the pipeline, write the replies,
+//!   bound its pending output; [`buffers`], each event loop's pool of I/O buffers.
+//! - [`dispatch`]: the pipeline every command runs through, whoever runs it: lookup and the
+//!   ordered admission rules ([`dispatch::check`]), MULTI queueing, then the call with its
+//!   statistics and bookkeeping.
 //! - [`command`]: the declarative command table ([`command::CommandSpec`]) that dispatch,
 //!   COMMAND and INFO read.
 //! - [`commands`]: one file per command family; each exports its specs and handlers.
@@ -30,6 +33,7 @@ pub mod commands;
 pub mod config;
 pub mod connection;
 pub mod context;
+pub mod dispatch;
 pub mod error;
 pub mod eviction;
 pub mod fdlimit;

@@ -542,7 +542,7 @@ mod tests {
 
     use crate::client::{ClientHandle, ClientState};
     use crate::config::Config;
-    use crate::connection::execute;
+    use crate::dispatch::execute;
     use crate::notify::parse_flags;
     use crate::pubsub::Push;
     use crate::server::Server;

@@ -3,7 +3,7 @@
 use redis_lite_engine::glob::glob_match;
 
 use crate::command::flags::*;
-use crate::command::{table, CommandSpec, DocArg, Entry};
+use crate::command::{table, CommandEntry, CommandSpec, DocArg};
 use crate::commands::reply_help;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
@@ -77,7 +77,7 @@ static SUBCOMMANDS: &[CommandSpec] = &[
 ];
 
 /// A command named as in COMMAND INFO/DOCS: `get` or `config|get`, any case.
-fn find(name: &[u8]) -> Option<&'static Entry> {
+fn find(name: &[u8]) -> Option<&'static CommandEntry> {
     let table = table();
     let lower = name.to_ascii_lowercase();
     match lower.iter().position(|&b| b == b'|') {
@@ -92,7 +92,7 @@ fn find(name: &[u8]) -> Option<&'static Entry> {
 }
 
 /// Key-spec access flags, derived from the command's flags.
-fn key_flags(entry: &Entry) -> &'static [&'static str] {
+fn key_flags(entry: &CommandEntry) -> &'static [&'static str] {
     if entry.spec.has(WRITE) {
         &["RW", "update"]
     } else {
@@ -100,7 +100,7 @@ fn key_flags(entry: &Entry) -> &'static [&'static str] {
     }
 }
 
-fn reply_info(ctx: &mut Ctx<'_>, entry: &Entry) {
+fn reply_info(ctx: &mut Ctx<'_>, entry: &CommandEntry) {
     let spec = entry.spec;
     let table = table();
     ctx.out.array(10);
@@ -172,7 +172,7 @@ fn reply_info(ctx: &mut Ctx<'_>, entry: &Entry) {
     } else {
         ctx.out.set(0);
     }
-    let subs: Vec<&Entry> = table.subcommands(entry).collect();
+    let subs: Vec<&CommandEntry> = table.subcommands(entry).collect();
     if subs.is_empty() {
         ctx.out.set(0);
     } else {
@@ -185,7 +185,7 @@ fn reply_info(ctx: &mut Ctx<'_>, entry: &Entry) {
 
 /// COMMAND
 fn command_all(ctx: &mut Ctx<'_>) -> CmdResult {
-    let entries: Vec<&Entry> = table().top_level().collect();
+    let entries: Vec<&CommandEntry> = table().top_level().collect();
     ctx.out.array(entries.len());
     for entry in entries {
         reply_info(ctx, entry);
@@ -201,7 +201,7 @@ fn command_count(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]
 fn command_list(ctx: &mut Ctx<'_>) -> CmdResult {
-    let filter: Box<dyn Fn(&Entry) -> bool> = match ctx.arg_count() {
+    let filter: Box<dyn Fn(&CommandEntry) -> bool> = match ctx.arg_count() {
         2 => Box::new(|_| true),
         5 if ctx.arg_is(2, "FILTERBY") => {
             let value = ctx.arg(4).to_vec();
@@ -287,9 +287,9 @@ fn reply_doc_arg(ctx: &mut Ctx<'_>, arg: &DocArg) {
     }
 }
 
-fn reply_docs(ctx: &mut Ctx<'_>, entry: &Entry) {
+fn reply_docs(ctx: &mut Ctx<'_>, entry: &CommandEntry) {
     let spec = entry.spec;
-    let subs: Vec<&Entry> = table().subcommands(entry).collect();
+    let subs: Vec<&CommandEntry> = table().subcommands(entry).collect();
     let fields = 4 + usize::from(!entry.doc_args.is_empty()) + usize::from(!subs.is_empty());
     ctx.out.map(fields);
     ctx.out.bulk(b"summary");
@@ -319,7 +319,7 @@ fn reply_docs(ctx: &mut Ctx<'_>, entry: &Entry) {
 
 /// COMMAND DOCS [command-name ...]
 fn command_docs(ctx: &mut Ctx<'_>) -> CmdResult {
-    let entries: Vec<&Entry> = if ctx.arg_count() == 2 {
+    let entries: Vec<&CommandEntry> = if ctx.arg_count() == 2 {
         table().top_level().collect()
     } else {
         ctx.args[2..].iter().filter_map(|name| find(name)).collect()
@@ -333,7 +333,7 @@ fn command_docs(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 /// The key positions of a full command, or the error COMMAND GETKEYS gives.
-fn key_positions(args: &[&[u8]]) -> Result<(&'static Entry, Vec<usize>), CommandError> {
+fn key_positions(args: &[&[u8]]) -> Result<(&'static CommandEntry, Vec<usize>), CommandError> {
     let entry = match table().lookup(args) {
         crate::command::Lookup::Found(entry) => entry,
         _ => return Err(CommandError::err("Invalid command specified")),

@@ -1,5 +1,5 @@
 //! Transactions: MULTI, EXEC, DISCARD, WATCH and UNWATCH. Queuing happens in dispatch
-//! (`connection::execute`); EXEC runs the queue with every event loop paused, so the whole
+//! (`dispatch::execute`); EXEC runs the queue with every event loop paused, so the whole
 //! transaction is atomic to all other clients on all threads.
 
 use std::sync::atomic::Ordering;
@@ -112,7 +112,7 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.client.in_exec = true;
     for command in &multi.queue {
         let args: Vec<&[u8]> = command.iter().map(Vec::as_slice).collect();
-        crate::connection::execute_queued(ctx, &args);
+        crate::dispatch::execute_queued(ctx, &args);
     }
     ctx.client.in_exec = false;
     // The AOF's MULTI block closes, and the reply waits for its EXEC record: a block without

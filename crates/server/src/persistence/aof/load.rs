@@ -15,7 +15,7 @@ use redis_lite_persist::{
 };
 
 use super::aof_dir;
-use crate::client::{ClientHandle, ClientState};
+use crate::client::{ClientHandle, ClientKind, ClientState};
 use crate::command::{self, Lookup};
 use crate::log;
 use crate::persistence::rdb::{KeyLoader, OnDuplicate};
@@ -318,7 +318,7 @@ impl<'s> Replay<'s> {
         // Its statistics go nowhere: loading is not client traffic.
         let stats = Arc::new(WorkerStats::new(command::table().entries.len()));
         let mut client = ClientState::new(Arc::new(handle), stats, true);
-        client.loading = true;
+        client.kind = ClientKind::AofLoader;
         // The cron thread's gate: loading runs beside no event loop's commands.
         client.worker = server.gates.len() - 1;
         Replay {
@@ -338,7 +338,7 @@ impl<'s> Replay<'s> {
             ));
         }
         self.out.clear();
-        crate::connection::execute(self.server, &mut self.client, &args, &mut self.out);
+        crate::dispatch::execute(self.server, &mut self.client, &args, &mut self.out);
         self.commands += 1;
         Ok(())
     }

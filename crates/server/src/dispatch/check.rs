@@ -1,0 +1,150 @@
+//! Admission: whether a command may run now, as one ordered list of rules. Each rule is a small
+//! function that returns why the command is refused, or nothing; the first refusal wins, so
+//! the order is the order of Redis's `processCommand` checks that redis-lite has. A new rule
+//! (ACL permissions after authentication, a cluster redirect, a read-only replica, client
+//! pause, script rules) is one more function in `RULES`, at its place in that order.
+
+use std::sync::Arc;
+
+use redis_lite_protocol::Protocol;
+
+use crate::client::{ClientKind, ClientState};
+use crate::command::{self, CommandEntry, Lookup};
+use crate::commands::transactions;
+use crate::error::{truncated, CommandError};
+use crate::server::Server;
+
+/// What to do with a command that was found and has the right arity.
+pub enum Admission {
+    Run,
+    /// Inside MULTI: queue it for EXEC.
+    Queue,
+    Reject(CommandError),
+}
+
+/// A rule: why `entry` may not run for `client` now, if it may not.
+type Rule = fn(&Server, &mut ClientState, &CommandEntry) -> Option<CommandError>;
+
+/// The rules, in the order they apply.
+const RULES: &[Rule] = &[
+    authenticated,
+    subscribed_context,
+    loading_and_persistence_errors,
+    memory,
+];
+
+/// Finds the command and checks its arity. On failure: the entry found, if any (its rejected
+/// count goes up), and the error.
+pub fn lookup(
+    args: &[&[u8]],
+) -> Result<&'static CommandEntry, (Option<&'static CommandEntry>, CommandError)> {
+    let entry = match command::table().lookup(args) {
+        Lookup::Found(entry) => entry,
+        Lookup::Unknown => return Err((None, unknown_command(args))),
+        Lookup::UnknownSubcommand(entry) => {
+            let error =
+                CommandError::unknown_subcommand(&String::from_utf8_lossy(args[0]), args[1]);
+            return Err((Some(entry), error));
+        }
+    };
+    if !entry.spec.arity_ok(args.len()) {
+        return Err((
+            Some(entry),
+            CommandError::WrongArity(entry.full_name.clone()),
+        ));
+    }
+    Ok(entry)
+}
+
+/// Redis's text, quoting the arguments up to 128 characters.
+fn unknown_command(args: &[&[u8]]) -> CommandError {
+    let mut quoted = String::new();
+    for arg in &args[1..] {
+        if quoted.len() >= 128 {
+            break;
+        }
+        quoted.push_str(&format!("'{}' ", truncated(arg, 128 - quoted.len())));
+    }
+    CommandError::err(format!(
+        "unknown command '{}', with args beginning with: {quoted}",
+        truncated(args[0], 128)
+    ))
+}
+
+/// Runs the rules, then MULTI's queueing.
+pub fn admit(server: &Arc<Server>, client: &mut ClientState, entry: &CommandEntry) -> Admission {
+    if let Some(error) = RULES.iter().find_map(|rule| rule(server, client, entry)) {
+        return Admission::Reject(error);
+    }
+    if client.multi.is_some() && !transactions::runs_inside_multi(top_name(entry)) {
+        if entry.spec.has(command::flags::NO_MULTI) {
+            return Admission::Reject(CommandError::err(
+                "Command not allowed inside a transaction",
+            ));
+        }
+        return Admission::Queue;
+    }
+    Admission::Run
+}
+
+fn top_name(entry: &CommandEntry) -> &str {
+    entry.full_name.split('|').next().unwrap_or_default()
+}
+
+/// NOAUTH until the client authenticates. A password set after this client connected applies;
+/// one removed since lifts the check.
+fn authenticated(
+    server: &Server,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+) -> Option<CommandError> {
+    if client.authenticated || entry.spec.has(command::flags::NO_AUTH) {
+        return None;
+    }
+    if server.config.read().requirepass.is_empty() {
+        client.authenticated = true;
+        return None;
+    }
+    Some(CommandError::NoAuth)
+}
+
+/// A RESP2 client with subscriptions may only (un)subscribe, PING, QUIT and RESET.
+fn subscribed_context(
+    _: &Server,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+) -> Option<CommandError> {
+    if client.protocol != Protocol::Resp2 || client.subscriptions() == 0 {
+        return None;
+    }
+    if crate::commands::pubsub::allowed_while_subscribed(top_name(entry)) {
+        return None;
+    }
+    Some(CommandError::err(format!(
+        "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed \
+         in this context",
+        entry.full_name
+    )))
+}
+
+/// -LOADING while the dataset loads, -MISCONF after a failed background save. The AOF loader's
+/// own client replays the log meanwhile.
+fn loading_and_persistence_errors(
+    server: &Server,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+) -> Option<CommandError> {
+    match client.kind {
+        ClientKind::AofLoader => None,
+        ClientKind::Normal => crate::persistence::refusal(server, entry.spec.flags),
+    }
+}
+
+/// Makes room under `maxmemory`/`maxkeys` first, and refuses a `denyoom` command when there is
+/// none to make.
+fn memory(server: &Server, client: &mut ClientState, entry: &CommandEntry) -> Option<CommandError> {
+    match client.kind {
+        ClientKind::AofLoader => None,
+        ClientKind::Normal => crate::eviction::before_command(server, entry.spec.flags),
+    }
+}
