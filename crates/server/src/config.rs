@@ -225,6 +225,70 @@ pub struct Param {
     /// that names a path the server reads or writes: changed at runtime, it lets a client write
     /// files anywhere the server may (`dir` + `dbfilename` + SAVE) or read them.
     pub protected: bool,
+    /// The parts of the running server that keep their own copy of this parameter, told when
+    /// it changes (see [`Apply`]).
+    pub informs: &'static [Apply],
+}
+
+impl Param {
+    /// The same parameter, informing `parts` of its changes.
+    const fn informs(self, parts: &'static [Apply]) -> Param {
+        Param {
+            informs: parts,
+            ..self
+        }
+    }
+}
+
+/// A part of the running server that keeps its own copy of some parameters (so the hot path
+/// reads them without the config lock) and is told when they change: all of them at start-up,
+/// and after CONFIG SET those its parameters list, each once (`Server::apply`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Apply {
+    /// Collection encoding thresholds, read by the commands that build collections.
+    Encoding,
+    /// `notify-keyspace-events`, read by every change.
+    Notifications,
+    /// The output limit pub/sub delivery checks.
+    PubSubLimit,
+    LogLevel,
+    /// The AOF: on or off, fsync policy, encryption.
+    Aof,
+    /// `maxmemory`, `maxkeys` and the eviction loop's knobs.
+    EvictionLimits,
+    /// The keyspace's eviction policy and LFU parameters.
+    EvictionPolicy,
+    /// The settings each connection caches (idle timeout, buffer limits, bulk length).
+    Connections,
+}
+
+impl Apply {
+    pub const ALL: &'static [Apply] = &[
+        Apply::Encoding,
+        Apply::Notifications,
+        Apply::PubSubLimit,
+        Apply::LogLevel,
+        Apply::Aof,
+        Apply::EvictionLimits,
+        Apply::EvictionPolicy,
+        Apply::Connections,
+    ];
+}
+
+/// What must be told after CONFIG SET of the parameters `names` (known ones), each part once.
+pub fn applies_of<'a>(names: impl IntoIterator<Item = &'a [u8]>) -> Vec<Apply> {
+    let mut parts = Vec::new();
+    for name in names {
+        let Some(param) = find_param(&String::from_utf8_lossy(name)) else {
+            continue;
+        };
+        for part in param.informs {
+            if !parts.contains(part) {
+                parts.push(*part);
+            }
+        }
+    }
+    parts
 }
 
 fn one(words: &[String]) -> Result<&str, String> {
@@ -338,6 +402,7 @@ macro_rules! int_param {
             variadic: false,
             alias: None,
             protected: false,
+            informs: &[],
         }
     };
 }
@@ -357,6 +422,7 @@ macro_rules! memory_param {
             variadic: false,
             alias: None,
             protected: false,
+            informs: &[],
         }
     };
 }
@@ -376,6 +442,7 @@ macro_rules! encoding_param {
             variadic: false,
             alias: Some($alias),
             protected: false,
+            informs: &[],
         }
     };
 }
@@ -410,6 +477,7 @@ macro_rules! named_param {
             variadic: false,
             alias: None,
             protected: false,
+            informs: &[],
         }
     };
 }
@@ -429,6 +497,7 @@ macro_rules! bool_param {
             variadic: false,
             alias: None,
             protected: false,
+            informs: &[],
         }
     };
 }
@@ -455,6 +524,7 @@ macro_rules! file_name_param {
             variadic: false,
             alias: None,
             protected: $protected,
+            informs: &[],
         }
     };
 }
@@ -474,6 +544,7 @@ macro_rules! string_param {
             variadic: false,
             alias: None,
             protected: false,
+            informs: &[],
         }
     };
 }
@@ -495,16 +566,17 @@ pub static PARAMS: &[Param] = &[
         variadic: true,
         alias: None,
         protected: false,
+        informs: &[],
     },
     int_param!("port", port: u16, 0, 65535, default "6379", mutable false),
     bool_param!("protected-mode", protected_mode, default "yes", mutable true),
     string_param!("requirepass", requirepass, mutable true),
-    int_param!("timeout", timeout: u64, 0, i32::MAX as i64, default "0", mutable true),
+    int_param!("timeout", timeout: u64, 0, i32::MAX as i64, default "0", mutable true).informs(&[Apply::Connections]),
     int_param!("tcp-keepalive", tcp_keepalive: u64, 0, i32::MAX as i64, default "300", mutable true),
     int_param!("tcp-backlog", tcp_backlog: u32, 0, i32::MAX as i64, default "511", mutable false),
     int_param!("maxclients", maxclients: u64, 1, u32::MAX as i64, default "10000", mutable true),
     int_param!("databases", databases: usize, 1, i32::MAX as i64, default "16", mutable false),
-    named_param!("loglevel", loglevel, LOG_LEVELS, default "notice"),
+    named_param!("loglevel", loglevel, LOG_LEVELS, default "notice").informs(&[Apply::LogLevel]),
     string_param!("logfile", logfile, mutable false),
     string_param!("unixsocket", unixsocket, mutable false),
     Param {
@@ -522,9 +594,10 @@ pub static PARAMS: &[Param] = &[
         variadic: false,
         alias: None,
         protected: false,
+        informs: &[],
     },
-    memory_param!("proto-max-bulk-len", proto_max_bulk_len, 1 << 20, default "512mb"),
-    memory_param!("client-query-buffer-limit", client_query_buffer_limit, 1 << 20, default "1gb"),
+    memory_param!("proto-max-bulk-len", proto_max_bulk_len, 1 << 20, default "512mb").informs(&[Apply::Connections]),
+    memory_param!("client-query-buffer-limit", client_query_buffer_limit, 1 << 20, default "1gb").informs(&[Apply::Connections]),
     Param {
         name: "hz",
         mutable: true,
@@ -538,6 +611,7 @@ pub static PARAMS: &[Param] = &[
         variadic: false,
         alias: None,
         protected: false,
+        informs: &[],
     },
     Param {
         name: "threads",
@@ -557,6 +631,7 @@ pub static PARAMS: &[Param] = &[
         variadic: false,
         alias: None,
         protected: false,
+        informs: &[],
     },
     named_param!("enable-protected-configs", enable_protected_configs, ALLOW_MODES, default "no", mutable false),
     named_param!("enable-debug-command", enable_debug_command, ALLOW_MODES, default "no", mutable false),
@@ -573,9 +648,10 @@ pub static PARAMS: &[Param] = &[
         variadic: false,
         alias: Some("list-max-ziplist-size"),
         protected: false,
-    },
-    encoding_param!("hash-max-listpack-entries", "hash-max-ziplist-entries", hash_max_listpack_entries, 0, default "512"),
-    encoding_param!("hash-max-listpack-value", "hash-max-ziplist-value", hash_max_listpack_value, 0, default "64"),
+        informs: &[],
+    }.informs(&[Apply::Encoding]),
+    encoding_param!("hash-max-listpack-entries", "hash-max-ziplist-entries", hash_max_listpack_entries, 0, default "512").informs(&[Apply::Encoding]),
+    encoding_param!("hash-max-listpack-value", "hash-max-ziplist-value", hash_max_listpack_value, 0, default "64").informs(&[Apply::Encoding]),
     Param {
         name: "set-max-intset-entries",
         mutable: true,
@@ -588,9 +664,10 @@ pub static PARAMS: &[Param] = &[
         variadic: false,
         alias: None,
         protected: false,
-    },
-    encoding_param!("zset-max-listpack-entries", "zset-max-ziplist-entries", zset_max_listpack_entries, 0, default "128"),
-    encoding_param!("zset-max-listpack-value", "zset-max-ziplist-value", zset_max_listpack_value, 0, default "64"),
+        informs: &[],
+    }.informs(&[Apply::Encoding]),
+    encoding_param!("zset-max-listpack-entries", "zset-max-ziplist-entries", zset_max_listpack_entries, 0, default "128").informs(&[Apply::Encoding]),
+    encoding_param!("zset-max-listpack-value", "zset-max-ziplist-value", zset_max_listpack_value, 0, default "64").informs(&[Apply::Encoding]),
     Param {
         name: "notify-keyspace-events",
         mutable: true,
@@ -603,7 +680,8 @@ pub static PARAMS: &[Param] = &[
         variadic: false,
         alias: None,
         protected: false,
-    },
+        informs: &[],
+    }.informs(&[Apply::Notifications]),
     Param {
         name: "client-output-buffer-limit",
         mutable: true,
@@ -648,7 +726,8 @@ pub static PARAMS: &[Param] = &[
         variadic: true,
         alias: None,
         protected: false,
-    },
+        informs: &[],
+    }.informs(&[Apply::PubSubLimit, Apply::Connections]),
     Param {
         name: "dir",
         mutable: true,
@@ -668,6 +747,7 @@ pub static PARAMS: &[Param] = &[
         variadic: false,
         alias: None,
         protected: true,
+        informs: &[],
     },
     file_name_param!("dbfilename", dbfilename, "filename", default "dump.rdb", mutable true, protected true),
     Param {
@@ -703,30 +783,31 @@ pub static PARAMS: &[Param] = &[
         variadic: true,
         alias: None,
         protected: false,
+        informs: &[],
     },
     bool_param!("rdbcompression", rdbcompression, default "yes", mutable true),
     bool_param!("rdbchecksum", rdbchecksum, default "yes", mutable true),
     bool_param!("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, default "yes", mutable true),
     int_param!("rdb-key-save-delay", rdb_key_save_delay: i64, i32::MIN as i64, i32::MAX as i64, default "0", mutable true),
     int_param!("key-load-delay", key_load_delay: i64, i32::MIN as i64, i32::MAX as i64, default "0", mutable true),
-    bool_param!("appendonly", appendonly, default "no", mutable true),
+    bool_param!("appendonly", appendonly, default "no", mutable true).informs(&[Apply::Aof]),
     file_name_param!("appendfilename", appendfilename, "filename", default "appendonly.aof", mutable false, protected false),
     file_name_param!("appenddirname", appenddirname, "dirname", default "appendonlydir", mutable false, protected false),
-    named_param!("appendfsync", appendfsync, FSYNC_POLICIES, default "everysec"),
-    bool_param!("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite, default "no", mutable true),
+    named_param!("appendfsync", appendfsync, FSYNC_POLICIES, default "everysec").informs(&[Apply::Aof]),
+    bool_param!("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite, default "no", mutable true).informs(&[Apply::Aof]),
     int_param!("auto-aof-rewrite-percentage", auto_aof_rewrite_percentage: u64, 0, i32::MAX as i64, default "100", mutable true),
     memory_param!("auto-aof-rewrite-min-size", auto_aof_rewrite_min_size, 0, default "64mb"),
     bool_param!("aof-use-rdb-preamble", aof_use_rdb_preamble, default "yes", mutable true),
     bool_param!("aof-load-truncated", aof_load_truncated, default "yes", mutable true),
     bool_param!("aof-timestamp-enabled", aof_timestamp_enabled, default "no", mutable true),
-    memory_param!("maxmemory", maxmemory, 0, default "0"),
-    named_param!("maxmemory-policy", maxmemory_policy, Policy::NAMES, default "noeviction"),
-    int_param!("maxmemory-samples", maxmemory_samples: usize, 1, 64, default "5", mutable true),
-    int_param!("maxmemory-eviction-tenacity", maxmemory_eviction_tenacity: u32, 0, 100, default "10", mutable true),
-    int_param!("lfu-log-factor", lfu_log_factor: u32, 0, i32::MAX as i64, default "10", mutable true),
-    int_param!("lfu-decay-time", lfu_decay_time: u32, 0, i32::MAX as i64, default "1", mutable true),
-    int_param!("maxkeys", maxkeys: u64, 0, i64::MAX, default "0", mutable true),
-    bool_param!("encryption", encryption, default "no", mutable true),
+    memory_param!("maxmemory", maxmemory, 0, default "0").informs(&[Apply::EvictionLimits]),
+    named_param!("maxmemory-policy", maxmemory_policy, Policy::NAMES, default "noeviction").informs(&[Apply::EvictionPolicy]),
+    int_param!("maxmemory-samples", maxmemory_samples: usize, 1, 64, default "5", mutable true).informs(&[Apply::EvictionLimits]),
+    int_param!("maxmemory-eviction-tenacity", maxmemory_eviction_tenacity: u32, 0, 100, default "10", mutable true).informs(&[Apply::EvictionLimits]),
+    int_param!("lfu-log-factor", lfu_log_factor: u32, 0, i32::MAX as i64, default "10", mutable true).informs(&[Apply::EvictionPolicy]),
+    int_param!("lfu-decay-time", lfu_decay_time: u32, 0, i32::MAX as i64, default "1", mutable true).informs(&[Apply::EvictionPolicy]),
+    int_param!("maxkeys", maxkeys: u64, 0, i64::MAX, default "0", mutable true).informs(&[Apply::EvictionLimits]),
+    bool_param!("encryption", encryption, default "no", mutable true).informs(&[Apply::Aof]),
     Param {
         name: "encryption-key-file",
         mutable: true,
@@ -748,7 +829,8 @@ pub static PARAMS: &[Param] = &[
         variadic: false,
         alias: None,
         protected: true,
-    },
+        informs: &[],
+    }.informs(&[Apply::Aof]),
 ];
 
 pub fn find_param(name: &str) -> Option<&'static Param> {
@@ -1280,6 +1362,29 @@ mod tests {
         );
         assert!(Allow::Local.permits(true) && !Allow::Local.permits(false));
         assert!(Allow::Yes.permits(false) && !Allow::No.permits(true));
+    }
+
+    #[test]
+    fn config_set_tells_each_part_once() {
+        let names: [&[u8]; 6] = [
+            b"maxmemory",
+            b"MAXMEMORY-POLICY",
+            b"hash-max-ziplist-entries",
+            b"timeout",
+            b"client-output-buffer-limit",
+            b"maxkeys",
+        ];
+        assert_eq!(
+            applies_of(names),
+            vec![
+                Apply::EvictionLimits,
+                Apply::EvictionPolicy,
+                Apply::Encoding,
+                Apply::Connections,
+                Apply::PubSubLimit,
+            ]
+        );
+        assert!(applies_of([b"save".as_slice(), b"requirepass"]).is_empty());
     }
 
     #[test]

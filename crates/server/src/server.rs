@@ -20,7 +20,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 use crate::client::{ClientHandle, OutputClass};
-use crate::config::{Config, Startup};
+use crate::config::{Apply, Config, Startup};
 use crate::notify::Notifier;
 use crate::persistence::aof::Aof;
 use crate::pubsub::PubSub;
@@ -155,24 +155,36 @@ impl Server {
         server
     }
 
-    /// Publishes the settings that the hot path reads without the config lock. Called at
-    /// start-up and after every CONFIG SET.
+    /// Tells every part of the server that keeps its own copy of parameters about all of them:
+    /// at start-up.
     pub fn apply_config(&self) {
+        self.apply(Apply::ALL);
+    }
+
+    /// Tells `parts` the parameters they keep (after CONFIG SET: those of the parameters set).
+    pub fn apply(&self, parts: &[Apply]) {
         let config = self.config.read();
-        self.encoding.store(config.encoding);
-        self.notifier.set_flags(config.notify_keyspace_events);
-        self.pubsub
-            .set_limit(config.output_buffer_limits[OutputClass::PubSub as usize]);
-        crate::log::set_level(config.loglevel);
-        self.aof.configure(&config);
-        self.limits.store(&config);
-        self.keyspace.set_policy(
-            config.maxmemory_policy,
-            config.lfu_log_factor,
-            config.lfu_decay_time,
-        );
-        drop(config);
-        self.config_epoch.fetch_add(1, Relaxed);
+        for part in parts {
+            match part {
+                Apply::Encoding => self.encoding.store(config.encoding),
+                Apply::Notifications => self.notifier.set_flags(config.notify_keyspace_events),
+                Apply::PubSubLimit => self
+                    .pubsub
+                    .set_limit(config.output_buffer_limits[OutputClass::PubSub as usize]),
+                Apply::LogLevel => crate::log::set_level(config.loglevel),
+                Apply::Aof => self.aof.configure(&config),
+                Apply::EvictionLimits => self.limits.store(&config),
+                Apply::EvictionPolicy => self.keyspace.set_policy(
+                    config.maxmemory_policy,
+                    config.lfu_log_factor,
+                    config.lfu_decay_time,
+                ),
+                // Connections re-read their settings when they see the epoch move.
+                Apply::Connections => {
+                    self.config_epoch.fetch_add(1, Relaxed);
+                }
+            }
+        }
     }
 
     /// Changes since the last save, summed over the workers.

@@ -113,7 +113,8 @@ fn config_set(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.client.handle.local,
     )
     .map_err(CommandError::err)?;
-    ctx.server.apply_config();
+    ctx.server
+        .apply(&config::applies_of(pairs.iter().map(|(name, _)| *name)));
     ctx.out.ok();
     Ok(())
 }
