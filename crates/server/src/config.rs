@@ -1081,7 +1081,8 @@ pub fn set_many(
     // More clients need more descriptors: raise the limit, or refuse as Redis 7.0 does,
     // naming the most the limit allows.
     if next.maxclients > config.maxclients {
-        if let crate::fdlimit::Adjusted::Clients(allowed) = crate::fdlimit::adjust(next.maxclients)
+        if let crate::net::fdlimit::Adjusted::Clients(allowed) =
+            crate::net::fdlimit::adjust(next.maxclients)
         {
             if allowed < next.maxclients {
                 crate::log!(

@@ -3,8 +3,9 @@
 //! Layout:
 //! - [`server`]: [`server::Server`], the shared state, and `run`: listeners, one event loop per
 //!   thread, the cron thread (active expiry), signals.
-//! - [`connection`]: a client's I/O: read, hand commands to the pipeline, write the replies,
-//!   bound its pending output; [`buffers`], each event loop's pool of I/O buffers.
+//! - [`net`]: a client's connection (read, hand commands to the pipeline, write the replies,
+//!   bound its pending output), the event loops' buffer pools, and the file-descriptor budget
+//!   behind `maxclients`.
 //! - [`dispatch`]: the pipeline every command runs through, whoever runs it: lookup and the
 //!   ordered admission rules ([`dispatch::check`]), MULTI queueing, then the call with its
 //!   statistics and bookkeeping.
@@ -18,7 +19,6 @@
 //! - [`pubsub`]: channel and pattern subscriptions, and delivery to subscribers on any thread.
 //! - [`notify`]: keyspace notification flags and classes.
 //! - [`proctitle`]: the process title (`argv[0] <listen-addr>`), hiding the command line.
-//! - [`fdlimit`]: the open-file limit sized for `maxclients` (raised, or `maxclients` lowered).
 //! - [`eviction`]: keeping to `maxmemory` and `maxkeys` (the policies are in the engine).
 //! - [`persistence`]: RDB snapshots (SAVE, BGSAVE, `save` rules), the append-only file
 //!   (logging writes, fsync policies, rewriting), and loading at start-up.
@@ -26,19 +26,17 @@
 //!   allocator figures, Redis-format logging, and typed errors with Redis's texts.
 
 pub mod blocking;
-pub mod buffers;
 pub mod client;
 pub mod command;
 pub mod commands;
 pub mod config;
-pub mod connection;
 pub mod context;
 pub mod dispatch;
 pub mod error;
 pub mod eviction;
-pub mod fdlimit;
 pub mod log;
 pub mod memory;
+pub mod net;
 pub mod notify;
 pub mod persistence;
 pub mod proctitle;

@@ -21,11 +21,12 @@ use tokio::sync::mpsc;
 
 use crate::client::{ClientHandle, OutputClass};
 use crate::config::{Apply, Config, Startup};
+use crate::net::{connection, fdlimit};
 use crate::notify::Notifier;
 use crate::persistence::aof::Aof;
 use crate::pubsub::PubSub;
 use crate::stats::{ClientPeaks, WorkerStats};
-use crate::{command, connection, log};
+use crate::{command, log};
 
 /// The version of Redis whose behaviour redis-lite implements; clients check it for features.
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -431,10 +432,10 @@ pub fn run(startup: Startup) -> Result<(), String> {
         .map_err(|e| format!("Can't open the log file: {e}"))?;
     // Before the listeners open, as in Redis: clients past the descriptor limit would wait
     // unanswered in the backlog, so the limit is raised or `maxclients` lowered to fit it.
-    match crate::fdlimit::adjust(config.maxclients) {
-        crate::fdlimit::Adjusted::Clients(n) => config.maxclients = n,
+    match fdlimit::adjust(config.maxclients) {
+        fdlimit::Adjusted::Clients(n) => config.maxclients = n,
         // Already logged, in Redis's words.
-        crate::fdlimit::Adjusted::TooLow(_) => std::process::exit(1),
+        fdlimit::Adjusted::TooLow(_) => std::process::exit(1),
     }
     let listeners = bind_listeners(&config).map_err(|e| e.to_string())?;
     let unix_listener = bind_unix(&config)?;

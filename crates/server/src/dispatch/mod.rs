@@ -1,6 +1,6 @@
 //! The command pipeline every command runs through, whoever runs it (a client's connection,
 //! EXEC, the AOF loader): look it up, admit it ([`check`]: an ordered list of rules, or queue it
-//! inside MULTI), then [`call`] it inside its gate with the bookkeeping every command needs
+//! inside MULTI), then call it inside its gate with the bookkeeping every command needs
 //! (statistics, eviction after writes, the AOF sequence its reply waits for, blocked clients to
 //! wake) and CLIENT REPLY's filtering of the reply.
 

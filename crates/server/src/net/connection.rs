@@ -13,8 +13,8 @@ use bytes::BufMut;
 use redis_lite_protocol::{Limits, ReplyWriter, RequestParser};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use super::buffers;
 use crate::blocking::Wake;
-use crate::buffers;
 use crate::client::{BufferLimit, ClientHandle, ClientState, OutputCheck, OutputClass};
 use crate::dispatch::execute;
 use crate::log;
