@@ -677,6 +677,7 @@ fn cron(server: Arc<Server>) {
         let hz = server.config.read().hz.max(1);
         let period = Duration::from_millis(1000 / hz as u64);
         let tick = Instant::now();
+        server.client_peaks.tick();
         {
             let _gate = server.gates[server.gates.len() - 1].read();
             if server.active_expire_enabled.load(Relaxed) && !server.persistence.is_loading() {
