@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::Server;
+use common::{differential, Server};
 use redis::Value;
 
 /// The fields of one COMMAND INFO reply that this test compares.
@@ -157,5 +157,21 @@ fn command_info_matches_redis_except_key_specs() {
         "COMMAND INFO differs from Redis ({} lines; by field: {counts:?}):\n{}",
         out.len(),
         out.join("\n")
+    );
+}
+
+/// GETKEYS and GETKEYSANDFLAGS need a command and at least one argument (arity -4): a bare
+/// command name is an arity error, not a key-extraction error.
+#[test]
+fn getkeys_arity_is_that_of_redis() {
+    differential(
+        &[
+            &["COMMAND", "GETKEYS", "get"],
+            &["COMMAND", "GETKEYSANDFLAGS", "get"],
+            &["COMMAND", "GETKEYS", "ping"],
+            &["COMMAND", "GETKEYS", "get", "a"],
+            &["COMMAND", "GETKEYSANDFLAGS", "get", "a"],
+        ],
+        false,
     );
 }
