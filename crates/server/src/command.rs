@@ -33,8 +33,12 @@ pub mod flags {
     pub const ALLOW_BUSY: u32 = 1 << 16;
     pub const SENTINEL: u32 = 1 << 17;
     pub const NO_ASYNC_LOADING: u32 = 1 << 18;
+    /// Keys that the first/last/step range does not describe: SORT's STORE destination and
+    /// BY/GET patterns. Commands whose keys are counted (`counted_keys`) get it implicitly.
+    pub const MOVABLE_KEYS: u32 = 1 << 19;
 
-    /// Flag names in COMMAND INFO order.
+    /// Flag names in COMMAND INFO order. `may_replicate` and `sentinel` are internal: Redis
+    /// does not show them either.
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
         (READONLY, "readonly"),
@@ -49,10 +53,10 @@ pub mod flags {
         (SKIP_SLOWLOG, "skip_slowlog"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
-        (MAY_REPLICATE, "may_replicate"),
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),
         (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
+        (MOVABLE_KEYS, "movablekeys"),
         (ALLOW_BUSY, "allow_busy"),
     ];
 }
@@ -78,6 +82,9 @@ pub struct CommandSpec {
     pub syntax: &'static str,
     /// ACL categories beyond those that follow from the flags and group.
     pub acl: &'static [&'static str],
+    /// Whether the group implies an ACL category (`generic` → `@keyspace`...). SORT is in the
+    /// generic group but Redis does not put it in `@keyspace`.
+    pub group_acl: bool,
     /// Command tips for clients (`nondeterministic_output_order`...), as COMMAND INFO lists them.
     pub tips: &'static [&'static str],
     pub handler: Option<Handler>,
@@ -103,6 +110,7 @@ impl CommandSpec {
             summary: "",
             syntax: "",
             acl: &[],
+            group_acl: true,
             tips: &[],
             handler: Some(handler),
             subcommands: &[],
@@ -207,12 +215,33 @@ impl CommandSpec {
         CommandSpec { acl, ..self }
     }
 
+    /// The group implies no ACL category for this command (see `group_acl`).
+    pub const fn no_group_acl(self) -> Self {
+        CommandSpec {
+            group_acl: false,
+            ..self
+        }
+    }
+
     pub const fn tips(self, tips: &'static [&'static str]) -> Self {
         CommandSpec { tips, ..self }
     }
 
     pub fn has(&self, flag: u32) -> bool {
         self.flags & flag != 0
+    }
+
+    /// The flags COMMAND INFO shows, in Redis's order: counted keys imply `movablekeys`.
+    pub fn info_flags(&self) -> impl Iterator<Item = &'static str> {
+        let flags = if self.key_count_at > 0 {
+            self.flags | flags::MOVABLE_KEYS
+        } else {
+            self.flags
+        };
+        flags::NAMES
+            .iter()
+            .filter(move |(f, _)| flags & f != 0)
+            .map(|(_, n)| *n)
     }
 
     pub fn arity_ok(&self, argc: usize) -> bool {
@@ -296,7 +325,7 @@ impl CommandEntry {
             "scripting" => Some("@scripting"),
             _ => None,
         };
-        cats.extend(group_cat);
+        cats.extend(group_cat.filter(|_| spec.group_acl));
         for cat in spec.acl {
             if !cats.contains(cat) {
                 cats.push(cat);

@@ -17,18 +17,29 @@ const CONNECTION_FLAGS: u32 = NOSCRIPT | LOADING | STALE;
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("ping", -1, FAST, ping)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc("connection", "1.0.0", "Ping the server")
         .syntax("[message]"),
-    CommandSpec::new("echo", 2, FAST, echo)
+    CommandSpec::new("echo", 2, LOADING | STALE | FAST, echo)
         .doc("connection", "1.0.0", "Echo the given string")
         .syntax("message"),
-    CommandSpec::new("hello", -1, CONNECTION_FLAGS | FAST | NO_AUTH, hello)
-        .doc("connection", "6.0.0", "Handshake with Redis")
-        .syntax("[protover:integer [AUTH username password] [SETNAME clientname]]"),
-    CommandSpec::new("auth", -2, CONNECTION_FLAGS | FAST | NO_AUTH, auth)
-        .doc("connection", "1.0.0", "Authenticate to the server")
-        .complexity("O(N) where N is the number of passwords defined for the user")
-        .syntax("[username] password"),
+    CommandSpec::new(
+        "hello",
+        -1,
+        CONNECTION_FLAGS | FAST | NO_AUTH | ALLOW_BUSY,
+        hello,
+    )
+    .doc("connection", "6.0.0", "Handshake with Redis")
+    .syntax("[protover:integer [AUTH username password] [SETNAME clientname]]"),
+    CommandSpec::new(
+        "auth",
+        -2,
+        CONNECTION_FLAGS | FAST | NO_AUTH | ALLOW_BUSY,
+        auth,
+    )
+    .doc("connection", "1.0.0", "Authenticate to the server")
+    .complexity("O(N) where N is the number of passwords defined for the user")
+    .syntax("[username] password"),
     CommandSpec::new("select", 2, LOADING | STALE | FAST, select)
         .doc(
             "connection",
@@ -43,11 +54,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         quit,
     )
     .doc("connection", "1.0.0", "Close the connection"),
-    CommandSpec::new("reset", 1, CONNECTION_FLAGS | FAST | NO_AUTH, reset).doc(
-        "connection",
-        "6.2.0",
-        "Reset the connection",
-    ),
+    CommandSpec::new(
+        "reset",
+        1,
+        CONNECTION_FLAGS | FAST | NO_AUTH | ALLOW_BUSY,
+        reset,
+    )
+    .doc("connection", "6.2.0", "Reset the connection"),
     CommandSpec::container("client", CLIENT_SUBCOMMANDS)
         .doc(
             "connection",
@@ -68,9 +81,9 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("setinfo", 4, CONNECTION_FLAGS, client_setinfo)
         .doc("connection", "7.2.0", "Set client or connection specific info")
         .syntax("attr=(LIB-NAME libname | LIB-VER libver)"),
-    CommandSpec::new("info", 2, CONNECTION_FLAGS, client_info)
+    CommandSpec::new("info", 2, CONNECTION_FLAGS, client_info).tips(&["nondeterministic_output"])
         .doc("connection", "6.2.0", "Returns information about the current client connection."),
-    CommandSpec::new("list", -2, ADMIN | CONNECTION_FLAGS, client_list)
+    CommandSpec::new("list", -2, ADMIN | CONNECTION_FLAGS, client_list).tips(&["nondeterministic_output"])
         .doc("connection", "2.4.0", "Get the list of client connections")
         .complexity("O(N) where N is the number of client connections")
         .syntax("[TYPE (NORMAL | MASTER | REPLICA | PUBSUB)] [ID client-id:integer...]"),

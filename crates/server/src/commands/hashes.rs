@@ -56,16 +56,19 @@ pub static COMMANDS: &[CommandSpec] = &[
         .complexity("O(N) where N is the number of fields being requested.")
         .syntax("key field..."),
     CommandSpec::new("hgetall", 2, READONLY, hgetall)
+        .tips(&["nondeterministic_output_order"])
         .keys(1, 1, 1)
         .doc("hash", "2.0.0", "Get all the fields and values in a hash")
         .complexity(ALL_COMPLEXITY)
         .syntax("key"),
     CommandSpec::new("hkeys", 2, READONLY, hkeys)
+        .tips(&["nondeterministic_output_order"])
         .keys(1, 1, 1)
         .doc("hash", "2.0.0", "Get all the fields in a hash")
         .complexity(ALL_COMPLEXITY)
         .syntax("key"),
     CommandSpec::new("hvals", 2, READONLY, hvals)
+        .tips(&["nondeterministic_output_order"])
         .keys(1, 1, 1)
         .doc("hash", "2.0.0", "Get all the values in a hash")
         .complexity(ALL_COMPLEXITY)
@@ -108,6 +111,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key field increment:double"),
     CommandSpec::new("hrandfield", -2, READONLY, hrandfield)
+        .tips(&["nondeterministic_output"])
         .keys(1, 1, 1)
         .doc(
             "hash",
@@ -117,6 +121,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .complexity("O(N) where N is the number of fields returned")
         .syntax("key options=[count:integer [WITHVALUES]]"),
     CommandSpec::new("hscan", -3, READONLY, hscan)
+        .tips(&["nondeterministic_output"])
         .keys(1, 1, 1)
         .doc(
             "hash",

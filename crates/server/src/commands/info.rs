@@ -12,6 +12,11 @@ use crate::server::{Server, LITE_VERSION, REDIS_VERSION};
 use crate::stats::sum;
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("info", -1, LOADING | STALE, info)
+    .tips(&[
+        "nondeterministic_output",
+        "request_policy:all_shards",
+        "response_policy:special",
+    ])
     .doc(
         "server",
         "1.0.0",

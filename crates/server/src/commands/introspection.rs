@@ -11,6 +11,7 @@ use crate::error::{CmdResult, CommandError};
 pub static COMMANDS: &[CommandSpec] =
     &[
         CommandSpec::new("command", -1, LOADING | STALE, command_all)
+            .tips(&["nondeterministic_output_order"])
             .doc("server", "2.8.13", "Get array of Redis command details")
             .complexity("O(N) where N is the total number of Redis commands")
             .acl(&["@connection"])
@@ -22,11 +23,13 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         .doc("server", "2.8.13", "Get total number of Redis commands")
         .acl(&["@connection"]),
     CommandSpec::new("list", -2, LOADING | STALE, command_list)
+        .tips(&["nondeterministic_output_order"])
         .doc("server", "7.0.0", "Get an array of Redis command names")
         .complexity("O(N) where N is the total number of Redis commands")
         .syntax("[FILTERBY (MODULE module-name | ACLCAT category | PATTERN pattern:pattern)]")
         .acl(&["@connection"]),
     CommandSpec::new("info", -2, LOADING | STALE, command_info)
+        .tips(&["nondeterministic_output_order"])
         .doc(
             "server",
             "2.8.13",
@@ -36,6 +39,7 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         .syntax("[command-name...]")
         .acl(&["@connection"]),
     CommandSpec::new("docs", -2, LOADING | STALE, command_docs)
+        .tips(&["nondeterministic_output_order"])
         .doc(
             "server",
             "7.0.0",
@@ -44,7 +48,7 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         .complexity("O(N) where N is the number of commands to look up")
         .syntax("[command-name...]")
         .acl(&["@connection"]),
-    CommandSpec::new("getkeys", -3, LOADING | STALE, command_getkeys)
+    CommandSpec::new("getkeys", -4, LOADING | STALE, command_getkeys)
         .doc(
             "server",
             "2.8.13",
@@ -55,7 +59,7 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         .acl(&["@connection"]),
     CommandSpec::new(
         "getkeysandflags",
-        -3,
+        -4,
         LOADING | STALE,
         command_getkeysandflags,
     )
@@ -106,18 +110,11 @@ fn reply_info(ctx: &mut Ctx<'_>, entry: &CommandEntry) {
     ctx.out.array(10);
     ctx.out.bulk(entry.full_name.as_bytes());
     ctx.out.integer(spec.arity as i64);
-    let mut flag_names: Vec<&str> = if entry.is_container() {
+    let flag_names: Vec<&str> = if entry.is_container() {
         Vec::new()
     } else {
-        NAMES
-            .iter()
-            .filter(|(f, _)| spec.has(*f))
-            .map(|(_, n)| *n)
-            .collect()
+        spec.info_flags().collect()
     };
-    if spec.key_count_at > 0 {
-        flag_names.push("movablekeys");
-    }
     ctx.out.set(flag_names.len());
     for name in flag_names {
         ctx.out.simple(name);

@@ -19,40 +19,40 @@ macro_rules! expire_syntax {
 
 pub static COMMANDS: &[CommandSpec] = &[
     many_keys(
-        CommandSpec::new("del", -2, WRITE, del),
+        CommandSpec::new("del", -2, WRITE, del).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
         "1.0.0",
         "Delete a key",
     )
     .complexity("O(N) where N is the number of keys that will be removed."),
     many_keys(
-        CommandSpec::new("unlink", -2, WRITE | FAST, del),
+        CommandSpec::new("unlink", -2, WRITE | FAST, del).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
         "4.0.0",
         "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
     )
     .complexity("O(1) for each key removed regardless of its size."),
     many_keys(
-        CommandSpec::new("exists", -2, READONLY | FAST, exists),
+        CommandSpec::new("exists", -2, READONLY | FAST, exists).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
         "1.0.0",
         "Determine if a key exists",
     )
     .complexity("O(N) where N is the number of keys to check."),
     many_keys(
-        CommandSpec::new("touch", -2, READONLY | FAST, touch),
+        CommandSpec::new("touch", -2, READONLY | FAST, touch).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
         "3.2.1",
         "Alters the last access time of a key(s). Returns the number of existing keys specified.",
     )
     .complexity("O(N) where N is the number of keys that will be touched."),
-    one_key("type", READONLY, type_, "1.0.0", "Determine the type stored at key"),
-    CommandSpec::new("keys", 2, READONLY, keys)
+    one_key("type", READONLY | FAST, type_, "1.0.0", "Determine the type stored at key"),
+    CommandSpec::new("keys", 2, READONLY, keys).tips(&["request_policy:all_shards", "nondeterministic_output_order"])
         .doc("generic", "1.0.0", "Find all keys matching the given pattern")
         .complexity("O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.")
         .syntax("pattern:pattern")
         .acl(&["@dangerous"]),
-    CommandSpec::new("scan", -2, READONLY, scan)
+    CommandSpec::new("scan", -2, READONLY, scan).tips(&["nondeterministic_output", "request_policy:special"])
         .doc("generic", "2.8.0", "Incrementally iterate the keys space")
         .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.")
         .syntax("cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]"),
-    CommandSpec::new("randomkey", 1, READONLY, randomkey)
+    CommandSpec::new("randomkey", 1, READONLY, randomkey).tips(&["request_policy:all_shards", "nondeterministic_output"])
         .doc("generic", "1.0.0", "Return a random key from the keyspace"),
     CommandSpec::new("rename", 3, WRITE, rename)
         .keys(1, 2, 1)
@@ -84,8 +84,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
     )
     .syntax(expire_syntax!("unix-time-milliseconds:unix-time")),
-    one_key("ttl", READONLY | FAST, ttl, "1.0.0", "Get the time to live for a key in seconds"),
-    one_key("pttl", READONLY | FAST, pttl, "2.6.0", "Get the time to live for a key in milliseconds"),
+    one_key("ttl", READONLY | FAST, ttl, "1.0.0", "Get the time to live for a key in seconds").tips(&["nondeterministic_output"]),
+    one_key("pttl", READONLY | FAST, pttl, "2.6.0", "Get the time to live for a key in milliseconds").tips(&["nondeterministic_output"]),
     one_key("expiretime", READONLY | FAST, expiretime, "7.0.0", "Get the expiration Unix timestamp for a key"),
     one_key(
         "pexpiretime",
@@ -95,7 +95,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Get the expiration Unix timestamp for a key in milliseconds",
     ),
     one_key("persist", WRITE | FAST, persist, "2.2.0", "Remove the expiration from a key"),
-    CommandSpec::new("dump", 2, READONLY, dump)
+    CommandSpec::new("dump", 2, READONLY, dump).tips(&["nondeterministic_output"])
         .keys(1, 1, 1)
         .doc("generic", "2.6.0", "Return a serialized version of the value stored at the specified key.")
         .complexity(
@@ -115,14 +115,15 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax(
             "key ttl:integer serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds:integer] [FREQ frequency:integer]",
-        ),
+        )
+        .acl(&["@dangerous"]),
     CommandSpec::container(
         "object",
         &[
-            object_key("encoding", object_encoding, "2.2.3", "Inspect the internal encoding of a Redis object"),
-            object_key("freq", object_freq, "4.0.0", "Get the logarithmic access frequency counter of a Redis object"),
-            object_key("idletime", object_idletime, "2.2.3", "Get the time since a Redis object was last accessed"),
-            object_key("refcount", object_refcount, "2.2.3", "Get the number of references to the value of the key"),
+            object_key("encoding", object_encoding, "2.2.3", "Inspect the internal encoding of a Redis object").tips(&["nondeterministic_output"]),
+            object_key("freq", object_freq, "4.0.0", "Get the logarithmic access frequency counter of a Redis object").tips(&["nondeterministic_output"]),
+            object_key("idletime", object_idletime, "2.2.3", "Get the time since a Redis object was last accessed").tips(&["nondeterministic_output"]),
+            object_key("refcount", object_refcount, "2.2.3", "Get the number of references to the value of the key").tips(&["nondeterministic_output"]),
             CommandSpec::new("help", 2, LOADING | STALE, object_help).doc(
                 "generic",
                 "6.2.0",

@@ -122,21 +122,21 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
         )
         .syntax("numkeys:integer key... where=(LEFT | RIGHT) [COUNT count:integer]"),
-    CommandSpec::new("blpop", -3, WRITE | BLOCKING, blpop)
+    CommandSpec::new("blpop", -3, WRITE | NOSCRIPT | BLOCKING, blpop)
         .keys(1, -2, 1)
         .doc("list", "2.0.0", "Remove and get the first element in a list, or block until one is available")
         .complexity("O(N) where N is the number of provided keys.")
         .syntax("key... timeout:double"),
-    CommandSpec::new("brpop", -3, WRITE | BLOCKING, brpop)
+    CommandSpec::new("brpop", -3, WRITE | NOSCRIPT | BLOCKING, brpop)
         .keys(1, -2, 1)
         .doc("list", "2.0.0", "Remove and get the last element in a list, or block until one is available")
         .complexity("O(N) where N is the number of provided keys.")
         .syntax("key... timeout:double"),
-    CommandSpec::new("blmove", 6, WRITE | DENYOOM | BLOCKING, blmove)
+    CommandSpec::new("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, blmove)
         .keys(1, 2, 1)
         .doc("list", "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available")
         .syntax("source:key destination:key wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT) timeout:double"),
-    CommandSpec::new("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, brpoplpush)
+    CommandSpec::new("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, brpoplpush)
         .keys(1, 2, 1)
         .doc(
             "list",

@@ -15,17 +15,33 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container(
     "memory",
     &[
         CommandSpec::new("doctor", 2, 0, memory_doctor)
+            .tips(&[
+                "nondeterministic_output",
+                "request_policy:all_shards",
+                "response_policy:special",
+            ])
             .doc("server", "4.0.0", "Outputs memory problems report")
             .acl(&["@slow"]),
         CommandSpec::new("malloc-stats", 2, 0, memory_malloc_stats)
+            .tips(&[
+                "nondeterministic_output",
+                "request_policy:all_shards",
+                "response_policy:special",
+            ])
             .doc("server", "4.0.0", "Show allocator internal stats")
             .complexity("Depends on how much memory is allocated, could be slow")
             .acl(&["@slow"]),
         CommandSpec::new("purge", 2, 0, memory_purge)
+            .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
             .doc("server", "4.0.0", "Ask the allocator to release memory")
             .complexity("Depends on how much memory is allocated, could be slow")
             .acl(&["@slow"]),
         CommandSpec::new("stats", 2, 0, memory_stats)
+            .tips(&[
+                "nondeterministic_output",
+                "request_policy:all_shards",
+                "response_policy:special",
+            ])
             .doc("server", "4.0.0", "Show memory usage details")
             .acl(&["@slow"]),
         CommandSpec::new("usage", -3, READONLY, memory_usage)

@@ -10,24 +10,35 @@ use crate::error::{CmdResult, CommandError};
 use crate::persistence::rdb::{self, Busy, SaveError};
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("save", 1, ADMIN | NOSCRIPT | NO_MULTI, save)
-        .doc("server", "1.0.0", "Synchronously save the dataset to disk")
-        .complexity("O(N) where N is the total number of keys in all databases")
-        .acl(&["@admin", "@dangerous"]),
-    CommandSpec::new("bgsave", -1, ADMIN | NOSCRIPT, bgsave)
+    CommandSpec::new(
+        "save",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI,
+        save,
+    )
+    .doc("server", "1.0.0", "Synchronously save the dataset to disk")
+    .complexity("O(N) where N is the total number of keys in all databases")
+    .acl(&["@admin", "@dangerous"]),
+    CommandSpec::new("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, bgsave)
         .doc("server", "1.0.0", "Asynchronously save the dataset to disk")
         .complexity("O(1)")
         .syntax("[SCHEDULE]")
         .acl(&["@admin", "@dangerous"]),
-    CommandSpec::new("bgrewriteaof", 1, ADMIN | NOSCRIPT, bgrewriteaof)
-        .doc(
-            "server",
-            "1.0.0",
-            "Asynchronously rewrite the append-only file",
-        )
-        .complexity("O(1)")
-        .acl(&["@admin", "@dangerous"]),
+    CommandSpec::new(
+        "bgrewriteaof",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        bgrewriteaof,
+    )
+    .doc(
+        "server",
+        "1.0.0",
+        "Asynchronously rewrite the append-only file",
+    )
+    .complexity("O(1)")
+    .acl(&["@admin", "@dangerous"]),
     CommandSpec::new("lastsave", 1, LOADING | STALE | FAST, lastsave)
+        .tips(&["nondeterministic_output"])
         .doc(
             "server",
             "1.0.0",

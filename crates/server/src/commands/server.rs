@@ -22,16 +22,16 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::container("config", CONFIG_SUBCOMMANDS)
         .doc("server", "2.0.0", "A container for server configuration commands")
         .complexity("Depends on subcommand."),
-    CommandSpec::new("dbsize", 1, READONLY | FAST, dbsize)
+    CommandSpec::new("dbsize", 1, READONLY | FAST, dbsize).tips(&["request_policy:all_shards", "response_policy:agg_sum"])
         .doc("server", "1.0.0", "Return the number of keys in the selected database")
         .acl(&["@keyspace"]),
-    CommandSpec::new("flushdb", -1, WRITE, flushdb)
+    CommandSpec::new("flushdb", -1, WRITE, flushdb).tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc("server", "1.0.0", "Remove all keys from the current database")
         .complexity("O(N) where N is the number of keys in the selected database")
         .syntax("flush-type=[ASYNC | SYNC]")
         .acl(&["@keyspace", "@dangerous"])
         .exclusive(),
-    CommandSpec::new("flushall", -1, WRITE, flushall)
+    CommandSpec::new("flushall", -1, WRITE, flushall).tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc("server", "1.0.0", "Remove all keys from all databases")
         .complexity("O(N) where N is the total number of keys in all databases")
         .syntax("flush-type=[ASYNC | SYNC]")
@@ -43,7 +43,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("index1:integer index2:integer")
         .acl(&["@keyspace", "@dangerous"])
         .exclusive(),
-    CommandSpec::new("time", 1, LOADING | STALE | FAST, time)
+    CommandSpec::new("time", 1, LOADING | STALE | FAST, time).tips(&["nondeterministic_output"])
         .doc("server", "2.6.0", "Return the current server time"),
     CommandSpec::new("shutdown", -1, ADMIN_FLAGS | NO_MULTI | SENTINEL | ALLOW_BUSY, shutdown)
         .doc("server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server")
@@ -66,6 +66,7 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
         .complexity("O(N) when N is the number of configuration parameters provided")
         .syntax("parameter..."),
     CommandSpec::new("set", -4, ADMIN_FLAGS, config_set)
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
         .doc(
             "server",
             "2.0.0",

@@ -24,7 +24,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     one_key(CommandSpec::new("srem", -3, WRITE | FAST, srem), "1.0.0", "Remove one or more members from a set")
         .complexity("O(N) where N is the number of members to be removed.")
         .syntax("key member..."),
-    one_key(CommandSpec::new("smembers", 2, READONLY, smembers), "1.0.0", "Get all the members in a set")
+    one_key(CommandSpec::new("smembers", 2, READONLY, smembers).tips(&["nondeterministic_output_order"]), "1.0.0", "Get all the members in a set")
         .complexity("O(N) where N is the set cardinality.")
         .syntax("key"),
     one_key(CommandSpec::new("sismember", 3, READONLY | FAST, sismember), "1.0.0", "Determine if a given value is a member of a set")
@@ -34,17 +34,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("key member..."),
     one_key(CommandSpec::new("scard", 2, READONLY | FAST, scard), "1.0.0", "Get the number of members in a set")
         .syntax("key"),
-    one_key(CommandSpec::new("spop", -2, WRITE | FAST, spop), "1.0.0", "Remove and return one or multiple random members from a set")
+    one_key(CommandSpec::new("spop", -2, WRITE | FAST, spop).tips(&["nondeterministic_output"]), "1.0.0", "Remove and return one or multiple random members from a set")
         .complexity("Without the count argument O(1), otherwise O(N) where N is the value of the passed count.")
         .syntax("key [count:integer]"),
-    one_key(CommandSpec::new("srandmember", -2, READONLY, srandmember), "1.0.0", "Get one or multiple random members from a set")
+    one_key(CommandSpec::new("srandmember", -2, READONLY, srandmember).tips(&["nondeterministic_output"]), "1.0.0", "Get one or multiple random members from a set")
         .complexity("Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.")
         .syntax("key [count:integer]"),
     CommandSpec::new("smove", 4, WRITE | FAST, smove)
         .keys(1, 2, 1)
         .doc("set", "1.0.0", "Move a member from one set to another")
         .syntax("source:key destination:key member"),
-    algebra("sinter", false, "Intersect multiple sets", INTER_COMPLEXITY),
+    algebra("sinter", false, "Intersect multiple sets", INTER_COMPLEXITY).tips(&["nondeterministic_output_order"]),
     algebra(
         "sinterstore",
         true,
@@ -58,21 +58,21 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc("set", "7.0.0", "Intersect multiple sets and return the cardinality of the result")
         .complexity(INTER_COMPLEXITY)
         .syntax("numkeys:integer key... [LIMIT limit:integer]"),
-    algebra("sunion", false, "Add multiple sets", TOTAL_COMPLEXITY),
+    algebra("sunion", false, "Add multiple sets", TOTAL_COMPLEXITY).tips(&["nondeterministic_output_order"]),
     algebra(
         "sunionstore",
         true,
         "Add multiple sets and store the resulting set in a key",
         TOTAL_COMPLEXITY,
     ),
-    algebra("sdiff", false, "Subtract multiple sets", TOTAL_COMPLEXITY),
+    algebra("sdiff", false, "Subtract multiple sets", TOTAL_COMPLEXITY).tips(&["nondeterministic_output_order"]),
     algebra(
         "sdiffstore",
         true,
         "Subtract multiple sets and store the resulting set in a key",
         TOTAL_COMPLEXITY,
     ),
-    one_key(CommandSpec::new("sscan", -3, READONLY, sscan), "2.8.0", "Incrementally iterate Set elements")
+    one_key(CommandSpec::new("sscan", -3, READONLY, sscan).tips(&["nondeterministic_output"]), "2.8.0", "Incrementally iterate Set elements")
         .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..")
         .syntax("key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]"),
 ];

@@ -17,7 +17,7 @@ const SORT_SYNTAX: &str =
      [order=(ASC | DESC)] [sorting=ALPHA]";
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("sort", -2, WRITE | DENYOOM, sort)
+    CommandSpec::new("sort", -2, WRITE | DENYOOM | MOVABLE_KEYS, sort)
         .keys(1, 1, 1)
         .doc("generic", "1.0.0", "Sort the elements in a list, set or sorted set")
         .complexity(
@@ -28,8 +28,9 @@ pub static COMMANDS: &[CommandSpec] = &[
             "key [BY pattern:pattern] [LIMIT offset:integer count:integer] [GET pattern:pattern...] \
              [order=(ASC | DESC)] [sorting=ALPHA] [STORE destination:key]",
         )
-        .acl(&["@set", "@sortedset", "@list", "@dangerous"]),
-    CommandSpec::new("sort_ro", -2, READONLY, sort_ro)
+        .acl(&["@set", "@sortedset", "@list", "@dangerous"])
+        .no_group_acl(),
+    CommandSpec::new("sort_ro", -2, READONLY | MOVABLE_KEYS, sort_ro)
         .keys(1, 1, 1)
         .doc("generic", "7.0.0", "Sort the elements in a list, set or sorted set. Read-only variant of SORT.")
         .complexity(
@@ -37,7 +38,8 @@ pub static COMMANDS: &[CommandSpec] = &[
              returned elements. When the elements are not sorted, complexity is O(N).",
         )
         .syntax(SORT_SYNTAX)
-        .acl(&["@set", "@sortedset", "@list", "@dangerous"]),
+        .acl(&["@set", "@sortedset", "@list", "@dangerous"])
+        .no_group_acl(),
 ];
 
 /// SORT key [BY pattern] [LIMIT offset count] [GET pattern ...] [ASC|DESC] [ALPHA] [STORE destination]

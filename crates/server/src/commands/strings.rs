@@ -81,16 +81,22 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key milliseconds:integer value"),
     CommandSpec::new("mget", -2, READONLY | FAST, mget)
+        .tips(&["request_policy:multi_shard"])
         .keys(1, -1, 1)
         .doc("string", "1.0.0", "Get the values of all the given keys")
         .complexity("O(N) where N is the number of keys to retrieve.")
         .syntax("key..."),
     CommandSpec::new("mset", -3, WRITE | DENYOOM, mset)
+        .tips(&[
+            "request_policy:multi_shard",
+            "response_policy:all_succeeded",
+        ])
         .keys(1, -1, 2)
         .doc("string", "1.0.1", "Set multiple keys to multiple values")
         .complexity("O(N) where N is the number of keys to set.")
         .syntax("key_value=(key value)..."),
     CommandSpec::new("msetnx", -3, WRITE | DENYOOM, msetnx)
+        .tips(&["request_policy:multi_shard", "response_policy:agg_min"])
         .keys(1, -1, 2)
         .doc(
             "string",

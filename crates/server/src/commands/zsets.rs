@@ -204,12 +204,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     )
     .complexity("O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
     .syntax("numkeys:integer key... where=(MIN | MAX) [COUNT count:integer]"),
-        CommandSpec::new("bzpopmin", -3, WRITE | FAST | BLOCKING, bzpopmin)
+        CommandSpec::new("bzpopmin", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmin)
         .keys(1, -2, 1)
         .doc("sorted-set", "5.0.0", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available")
         .complexity("O(log(N)) with N being the number of elements in the sorted set.")
         .syntax("key... timeout:double"),
-    CommandSpec::new("bzpopmax", -3, WRITE | FAST | BLOCKING, bzpopmax)
+    CommandSpec::new("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmax)
         .keys(1, -2, 1)
         .doc("sorted-set", "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available")
         .complexity("O(log(N)) with N being the number of elements in the sorted set.")
@@ -266,14 +266,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     .complexity("O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.")
     .syntax("numkeys:integer key... [LIMIT limit:integer]"),
     one_key(
-        CommandSpec::new("zrandmember", -2, READONLY, zrandmember),
+        CommandSpec::new("zrandmember", -2, READONLY, zrandmember).tips(&["nondeterministic_output"]),
         "6.2.0",
         "Get one or multiple random elements from a sorted set",
     )
     .complexity("O(N) where N is the number of elements returned")
     .syntax("key options=[count:integer [WITHSCORES]]"),
     one_key(
-        CommandSpec::new("zscan", -3, READONLY, zscan),
+        CommandSpec::new("zscan", -3, READONLY, zscan).tips(&["nondeterministic_output"]),
         "2.8.0",
         "Incrementally iterate sorted sets elements and associated scores",
     )
