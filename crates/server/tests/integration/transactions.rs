@@ -1,5 +1,5 @@
 //! MULTI/EXEC/DISCARD/WATCH: Redis's semantics, and atomicity across event loops.
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! `-LOADING`), DEBUG RELOAD/DIGEST, crash safety, and files moving both ways between
 //! redis-lite and real Redis with identical DEBUG DIGEST.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! `enable-module-command`), or read files back through key-file error messages.
 //! Regression tests for issue 11, items 1 and 2.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;

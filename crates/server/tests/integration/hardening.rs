@@ -1,6 +1,6 @@
 //! Hardening against hostile or unlucky conditions: client-chosen sizes that cannot be served,
 //! running out of file descriptors, secrets on the command line. Regression tests for issue 11.
-mod common;
+use crate::common;
 
 use common::Server;
 

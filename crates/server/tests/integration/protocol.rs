@@ -2,7 +2,7 @@
 //! connection limits and timeouts. Every test runs against redis-lite and, when it is
 //! installed, against real redis-server with the same arguments: the expected bytes below were
 //! taken from Redis 7.0.15, and both servers must produce exactly them.
-mod common;
+use crate::common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};

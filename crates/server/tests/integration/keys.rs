@@ -1,6 +1,6 @@
 //! The generic keyspace commands: replies compared byte for byte with real Redis, plus
 //! redis-lite-only checks of behaviour that depends on time or concurrency.
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::Duration;

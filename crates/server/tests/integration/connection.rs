@@ -1,5 +1,5 @@
 //! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, SWAPDB, QUIT, RESET, CLIENT.
-mod common;
+use crate::common;
 
 use common::{differential, differential_with, Server};
 

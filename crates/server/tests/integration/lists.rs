@@ -1,7 +1,7 @@
 //! List commands: differential scripts against real Redis for every command, option and error,
 //! in RESP2 and RESP3 (their null replies differ), encodings, the generic commands on lists,
 //! and redis-lite-only checks of big lists and keyspace notifications.
-mod common;
+use crate::common;
 
 use common::{differential, Server};
 

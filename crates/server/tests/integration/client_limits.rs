@@ -3,7 +3,7 @@
 //! is served while its replies wait, and idle connections hold no buffers. Where Redis
 //! behaves the same, each test runs against real Redis too.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -2,7 +2,7 @@
 //! policy evicts what it should, runtime changes apply, and evictions are visible as Redis
 //! shows them (notifications, INFO, WATCH, the AOF). Plus MEMORY and OBJECT FREQ/IDLETIME.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Blocking list operations: replies as in Redis, wake-ups across event loops in first-come
 //! first-served order, timeouts, CLIENT UNBLOCK, and clean-up when a blocked client leaves.
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! HyperLogLog commands against real Redis: replies, errors, and the stored sketch bytes
 //! (GET), which must be identical in the sparse and dense encodings, plus sketches moved
 //! between the two servers with GET/SET.
-mod common;
+use crate::common;
 
 use common::{differential, encode, Raw, Server};
 

@@ -1,6 +1,6 @@
 //! DUMP and RESTORE: Redis's value serialization (RDB version 10 with a CRC-64 footer), so a
 //! value moves between redis-lite and real Redis in either direction.
-mod common;
+use crate::common;
 
 use common::{differential, encode, Raw, Server};
 

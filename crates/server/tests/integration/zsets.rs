@@ -1,7 +1,7 @@
 //! Sorted set commands: differential scripts against real Redis (RESP2 and RESP3) for every
 //! command, option and error, encodings and their conversion points, plus redis-lite-only checks
 //! of random and hash-ordered replies and keyspace notifications.
-mod common;
+use crate::common;
 
 use common::{differential, differential_with, Server};
 

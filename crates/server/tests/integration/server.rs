@@ -1,6 +1,6 @@
 //! Server commands (CONFIG, DEBUG, COMMAND, INFO, FLUSH*, SHUTDOWN) and process behaviour:
 //! configuration files, signals, threads.
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! (kill -9 mid-load), rewrite, recovery from truncation, refusal of corruption, runtime
 //! switching, and interoperability with real redis-server's AOF directory.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

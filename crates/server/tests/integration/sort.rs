@@ -1,5 +1,5 @@
 //! SORT and SORT_RO against real Redis.
-mod common;
+use crate::common;
 
 use common::differential;
 

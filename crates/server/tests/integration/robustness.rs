@@ -2,7 +2,7 @@
 //! arguments drawn from a hostile alphabet. Every reply must be one well-formed RESP frame,
 //! arrive within a few seconds, and the server must stay up. Failures are collected and
 //! reported together so one run shows every offending command.
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

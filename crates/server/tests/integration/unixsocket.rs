@@ -1,6 +1,6 @@
 //! `unixsocket` and `unixsocketperm`: clients on the socket get the same service as over TCP.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;

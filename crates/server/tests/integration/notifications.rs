@@ -1,5 +1,5 @@
 //! Keyspace notifications: every command emits the events real Redis emits, in the same order.
-mod common;
+use crate::common;
 
 use common::differential_notifications;
 

@@ -1,6 +1,6 @@
 //! Bitmap commands against real Redis: every command, option, boundary and error, on strings
 //! of each encoding (int, embstr, raw).
-mod common;
+use crate::common;
 
 use common::{differential, differential_with, Server};
 

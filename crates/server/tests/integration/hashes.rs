@@ -1,7 +1,7 @@
 //! Hash commands: differential scripts against real Redis for every command, option, error and
 //! encoding conversion (small hashes, whose listpack order Redis keeps deterministic), plus
 //! redis-lite-only checks of what is random or hash-order dependent (HRANDFIELD, big HSCAN).
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 

@@ -2,7 +2,7 @@
 //! their replies are deterministic; hashtable replies are compared only when they hold one
 //! member), plus redis-lite-only checks of random picks, hashtable order-independent results and
 //! SSCAN's full-iteration guarantee.
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

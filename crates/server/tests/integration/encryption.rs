@@ -3,7 +3,7 @@
 //! the file and offset; a torn AOF tail is truncation; wrong keys, rotation, switching
 //! encryption on and off, kill -9 under `appendfsync always`, and a decrypted RDB in Redis.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

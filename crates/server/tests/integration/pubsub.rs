@@ -1,6 +1,6 @@
 //! Pub/sub: subscriptions, delivery across connections and threads, RESP2's subscribed-mode
 //! restrictions, RESP3 pushes mixed with replies, and the output buffer limit for slow readers.
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::time::Duration;

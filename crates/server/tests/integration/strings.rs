@@ -1,6 +1,6 @@
 //! String commands: differential scripts against real Redis for every command, option and
 //! error, plus redis-lite-only checks of TTL timing and multi-key atomicity.
-mod common;
+use crate::common;
 
 use std::thread::sleep;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Debian's redis-cli, driven in a real pseudo-terminal: it connects, shows its argument hints
 //! while a command is typed, and prints replies and the database in its prompt.
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,0 +1,34 @@
+//! The server's integration tests, as one test binary (linking one binary instead of one per
+//! file is most of what building the tests costs). Each module is a family or a subsystem; they
+//! share the harness in `../common`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod aof;
+mod bitmaps;
+mod blocking;
+mod client_limits;
+mod connection;
+mod dump;
+mod encryption;
+mod eviction;
+mod hardening;
+mod hashes;
+mod hyperloglog;
+mod keys;
+mod lists;
+mod notifications;
+mod persistence;
+mod protocol;
+mod pubsub;
+mod redis_cli;
+mod robustness;
+mod security;
+mod server;
+mod sets;
+mod sort;
+mod strings;
+mod transactions;
+mod unixsocket;
+mod zsets;
