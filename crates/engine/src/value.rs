@@ -36,6 +36,19 @@ impl Value {
         Value::Str(SmallBytes::new(bytes))
     }
 
+    /// The text of a string value (an integer as its decimal digits); None for the other types.
+    pub fn string_bytes(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
+        use std::borrow::Cow;
+        match self {
+            Value::Int(n) => Some(Cow::Owned(
+                itoa::Buffer::new().format(*n).as_bytes().to_vec(),
+            )),
+            Value::Str(s) => Some(Cow::Borrowed(s)),
+            Value::RawStr(s) => Some(Cow::Borrowed(s)),
+            _ => None,
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Int(_) | Value::Str(_) | Value::RawStr(_) => "string",

@@ -13,9 +13,9 @@ use redis_lite_protocol::Protocol;
 use redis_lite_engine::{Keyspace, WatchFlag};
 
 use crate::blocking::{BlockedCommand, Waiter};
-use crate::commands::transactions::Multi;
 use crate::pubsub::Push;
 use crate::stats::WorkerStats;
+use crate::txn::Multi;
 
 /// CLIENT REPLY modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,7 +16,9 @@
 //! - [`config`]: the parameter table behind redis.conf, the command line and CONFIG.
 //! - [`blocking`]: clients blocked on keys (BLPOP and friends) and their first-come,
 //!   first-served wake-ups.
-//! - [`pubsub`]: channel and pattern subscriptions, and delivery to subscribers on any thread.
+//! - [`pubsub`]: channel and pattern subscriptions, delivery to subscribers on any thread, and
+//!   the pub/sub commands.
+//! - [`txn`]: MULTI/EXEC/DISCARD/WATCH, the transaction state and its commands.
 //! - [`notify`]: keyspace notification flags and classes.
 //! - [`proctitle`]: the process title (`argv[0] <listen-addr>`), hiding the command line.
 //! - [`eviction`]: keeping to `maxmemory` and `maxkeys` (the policies are in the engine).
@@ -43,3 +45,4 @@ pub mod proctitle;
 pub mod pubsub;
 pub mod server;
 pub mod stats;
+pub mod txn;

@@ -280,9 +280,9 @@ fn quit(ctx: &mut Ctx<'_>) -> CmdResult {
 /// RESET: back to a fresh connection's state (RESP2, db 0, replies on, no name), and
 /// unauthenticated again when a password is required.
 fn reset(ctx: &mut Ctx<'_>) -> CmdResult {
-    crate::commands::pubsub::unsubscribe_all(ctx);
+    crate::pubsub::commands::unsubscribe_all(ctx);
     ctx.client.multi = None;
-    crate::commands::transactions::unwatch_all(ctx);
+    crate::txn::unwatch_all(ctx);
     let client = &mut *ctx.client;
     client.db = 0;
     client.protocol = Protocol::Resp2;

@@ -15,12 +15,10 @@ pub mod lists;
 pub mod memory;
 pub mod modules;
 pub mod persistence;
-pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod sort;
 pub mod strings;
-pub mod transactions;
 pub mod zsets;
 
 pub static FAMILIES: &[&[CommandSpec]] = &[
@@ -33,8 +31,8 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     introspection::COMMANDS,
     keys::COMMANDS,
     strings::COMMANDS,
-    pubsub::COMMANDS,
-    transactions::COMMANDS,
+    crate::pubsub::commands::COMMANDS,
+    crate::txn::COMMANDS,
     sort::COMMANDS,
     hashes::COMMANDS,
     bitmaps::COMMANDS,

@@ -229,15 +229,7 @@ fn write_lookup(out: &mut ReplyWriter<'_>, entry: Option<&Entry>) -> CmdResult {
 
 /// The text of a string value (an integer as its decimal digits).
 pub(crate) fn string_bytes(value: &Value) -> Result<Cow<'_, [u8]>, CommandError> {
-    match value {
-        Value::Int(n) => Ok(Cow::Owned(
-            itoa::Buffer::new().format(*n).as_bytes().to_vec(),
-        )),
-        Value::Str(s) => Ok(Cow::Borrowed(s)),
-        Value::RawStr(s) => Ok(Cow::Borrowed(s)),
-        #[allow(unreachable_patterns)]
-        _ => Err(CommandError::WrongType),
-    }
+    value.string_bytes().ok_or(CommandError::WrongType)
 }
 
 /// The bytes of a string value, converted to the growable raw form so they can be changed in

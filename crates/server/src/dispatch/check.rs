@@ -10,9 +10,10 @@ use redis_lite_protocol::Protocol;
 
 use crate::client::{ClientKind, ClientState};
 use crate::command::{self, CommandEntry, Lookup};
-use crate::commands::transactions;
 use crate::error::{truncated, CommandError};
+use crate::pubsub::commands::allowed_while_subscribed;
 use crate::server::Server;
+use crate::txn;
 
 /// What to do with a command that was found and has the right arity.
 pub enum Admission {
@@ -76,7 +77,7 @@ pub fn admit(server: &Arc<Server>, client: &mut ClientState, entry: &CommandEntr
     if let Some(error) = RULES.iter().find_map(|rule| rule(server, client, entry)) {
         return Admission::Reject(error);
     }
-    if client.multi.is_some() && !transactions::runs_inside_multi(top_name(entry)) {
+    if client.multi.is_some() && !txn::runs_inside_multi(top_name(entry)) {
         if entry.spec.has(command::flags::NO_MULTI) {
             return Admission::Reject(CommandError::err(
                 "Command not allowed inside a transaction",
@@ -117,7 +118,7 @@ fn subscribed_context(
     if client.protocol != Protocol::Resp2 || client.subscriptions() == 0 {
         return None;
     }
-    if crate::commands::pubsub::allowed_while_subscribed(top_name(entry)) {
+    if allowed_while_subscribed(top_name(entry)) {
         return None;
     }
     Some(CommandError::err(format!(

@@ -16,7 +16,6 @@ use redis_lite_persist::aof::{base_name, encode_command, FileKind, ManifestFile}
 use redis_lite_persist::{Keyring, OutFile, RdbWriter};
 
 use super::Files;
-use crate::commands::strings::string_bytes;
 use crate::error::CommandError;
 use crate::log;
 use crate::persistence::{JobKind, Progress};
@@ -349,7 +348,9 @@ fn commands_for(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at: Option<
             batched(b"ZADD", fields, 2)
         }
         string => {
-            let bytes = string_bytes(string).expect("the other types are matched above");
+            let bytes = string
+                .string_bytes()
+                .expect("the other types are matched above");
             encode_command(out, &[b"SET".as_slice(), key, &bytes]);
         }
     }
