@@ -11,7 +11,8 @@
 //!   statistics and bookkeeping.
 //! - [`command`]: the declarative command table ([`command::CommandSpec`]) that dispatch,
 //!   COMMAND and INFO read.
-//! - [`commands`]: one file per command family; each exports its specs and handlers.
+//! - [`commands`]: one file per data-type command family; each exports its specs and handlers.
+//! - [`admin`]: instance, client, COMMAND, INFO and MODULE commands.
 //! - [`context`]: [`context::Ctx`], what a handler sees.
 //! - [`config`]: the parameter table behind redis.conf, the command line and CONFIG.
 //! - [`blocking`]: clients blocked on keys (BLPOP and friends) and their first-come,
@@ -24,9 +25,10 @@
 //! - [`eviction`]: keeping to `maxmemory` and `maxkeys` (the policies are in the engine).
 //! - [`persistence`]: RDB snapshots (SAVE, BGSAVE, `save` rules), the append-only file
 //!   (logging writes, fsync policies, rewriting), and loading at start-up.
-//! - [`client`], [`stats`], [`memory`], [`log`], [`error`]: client state, INFO counters,
-//!   allocator figures, Redis-format logging, and typed errors with Redis's texts.
+//! - [`client`], [`stats`], [`memory`], [`mod@log`], [`error`]: client state, INFO counters,
+//!   allocator figures and MEMORY, Redis-format logging, and typed errors with Redis's texts.
 
+pub mod admin;
 pub mod blocking;
 pub mod client;
 pub mod command;

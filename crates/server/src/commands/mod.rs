@@ -1,37 +1,31 @@
-//! Command families, one file each. A family exports `COMMANDS`, its specs, and the handlers
-//! they name; `FAMILIES` lists them all for the command table.
+//! The data-type command families, one file each. A family exports `COMMANDS`, its specs, and
+//! the handlers they name; `FAMILIES` lists every family for the command table, these and
+//! those that subsystems own (`admin`, `pubsub`, `txn`, `persistence`, `memory`).
 
 use crate::command::CommandSpec;
 use crate::context::Ctx;
 
 pub mod bitmaps;
-pub mod connection;
 pub mod hashes;
 pub mod hyperloglog;
-pub mod info;
-pub mod introspection;
 pub mod keys;
 pub mod lists;
-pub mod memory;
-pub mod modules;
-pub mod persistence;
-pub mod server;
 pub mod sets;
 pub mod sort;
 pub mod strings;
 pub mod zsets;
 
 pub static FAMILIES: &[&[CommandSpec]] = &[
-    connection::COMMANDS,
-    server::COMMANDS,
-    persistence::COMMANDS,
-    memory::COMMANDS,
-    modules::COMMANDS,
-    info::COMMANDS,
-    introspection::COMMANDS,
+    crate::admin::clients::COMMANDS,
+    crate::admin::instance::COMMANDS,
+    crate::persistence::persistence_family::COMMANDS,
+    crate::memory::memory_family::COMMANDS,
+    crate::admin::modules::COMMANDS,
+    crate::admin::info::COMMANDS,
+    crate::admin::introspection::COMMANDS,
     keys::COMMANDS,
     strings::COMMANDS,
-    crate::pubsub::commands::COMMANDS,
+    crate::pubsub::pubsub_family::COMMANDS,
     crate::txn::COMMANDS,
     sort::COMMANDS,
     hashes::COMMANDS,
@@ -63,7 +57,7 @@ pub fn reply_help(ctx: &mut Ctx<'_>, command: &str, lines: &[&str]) {
 /// buffer briefly needs its old and new copies.
 pub fn check_reply_fits(elements: u64, min_bytes: u64) -> crate::error::CmdResult {
     let bytes = elements.saturating_mul(min_bytes);
-    let ceiling = match info::total_system_memory() {
+    let ceiling = match crate::admin::info::total_system_memory() {
         0 => 1 << 36,
         total => total / 2,
     };

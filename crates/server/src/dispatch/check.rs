@@ -11,7 +11,7 @@ use redis_lite_protocol::Protocol;
 use crate::client::{ClientKind, ClientState};
 use crate::command::{self, CommandEntry, Lookup};
 use crate::error::{truncated, CommandError};
-use crate::pubsub::commands::allowed_while_subscribed;
+use crate::pubsub::pubsub_family::allowed_while_subscribed;
 use crate::server::Server;
 use crate::txn;
 

@@ -4,6 +4,8 @@
 //! AOF rewrite share one background job slot, as Redis's single child process is shared. The
 //! file formats themselves live in the persist crate.
 
+pub mod persistence_family;
+
 pub mod aof;
 pub mod rdb;
 

@@ -1,10 +1,10 @@
 //! Pub/sub: which clients are subscribed to which channels and patterns, delivery of messages
-//! to them from any thread, and its commands ([`commands`]). Each client has a push queue that
+//! to them from any thread, and its commands ([`pubsub_family`]). Each client has a push queue that
 //! its connection drains; the bytes waiting in it and in its output are bounded by
 //! `client-output-buffer-limit pubsub`, and a subscriber that falls too far behind is
 //! disconnected.
 
-pub mod commands;
+pub mod pubsub_family;
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;

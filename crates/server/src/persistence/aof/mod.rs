@@ -7,7 +7,7 @@
 //! client). `everysec`'s fsync runs on a thread of its own.
 //! With `encryption yes` an incremental file is a sealed log: each write batch is one sealed
 //! batch, so a batch never splits a command or a MULTI/EXEC block.
-//! Loading is in [`load`], rewriting (and switching AOF on) in [`rewrite`].
+//! Loading is in [`mod@load`], rewriting (and switching AOF on) in [`rewrite`].
 
 pub mod load;
 pub mod rewrite;

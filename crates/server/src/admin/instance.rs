@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use redis_lite_engine::Value;
 
+use crate::admin::clients::parse_db_index;
 use crate::command::flags::*;
 use crate::command::CommandSpec;
-use crate::commands::connection::parse_db_index;
 use crate::commands::reply_help;
 use crate::config;
 use crate::context::Ctx;

@@ -169,7 +169,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("tracking_clients:0");
         }
         "memory" => {
-            let b = crate::commands::memory::Breakdown::take(server);
+            let b = crate::memory::memory_family::Breakdown::take(server);
             let (used, peak) = (b.used, b.peak);
             let rss = crate::memory::rss();
             let system = total_system_memory();

@@ -280,7 +280,7 @@ fn quit(ctx: &mut Ctx<'_>) -> CmdResult {
 /// RESET: back to a fresh connection's state (RESP2, db 0, replies on, no name), and
 /// unauthenticated again when a password is required.
 fn reset(ctx: &mut Ctx<'_>) -> CmdResult {
-    crate::pubsub::commands::unsubscribe_all(ctx);
+    crate::pubsub::pubsub_family::unsubscribe_all(ctx);
     ctx.client.multi = None;
     crate::txn::unwatch_all(ctx);
     let client = &mut *ctx.client;
