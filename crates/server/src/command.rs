@@ -1082,6 +1082,91 @@ mod tests {
         assert!(args[2].multiple);
     }
 
+    fn handler_for_tests(_: &mut Ctx<'_>) -> CmdResult {
+        Ok(())
+    }
+
+    fn keys_of(spec: &CommandSpec, line: &str) -> Option<Vec<(String, KeyFlags)>> {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        let keys = spec.find_keys(&args)?;
+        Some(
+            keys.iter()
+                .map(|k| (line.split(' ').nth(k.pos).unwrap().to_string(), k.flags))
+                .collect(),
+        )
+    }
+
+    /// Keyword searches and range limits, which no command here uses yet, checked with Redis
+    /// 7.0.15's specs of XREAD and GEORADIUS and what its COMMAND GETKEYS returns for them.
+    #[test]
+    fn keyword_search_and_range_limit_find_what_redis_finds() {
+        use key_flags::*;
+        static XREAD: &[KeySpec] = &[KeySpec::keyword("STREAMS", 1)
+            .range(-1, 1, 2)
+            .flags(RO | ACCESS)];
+        let xread = CommandSpec::new("xread", -4, 0, handler_for_tests).key_specs(XREAD);
+        let found = keys_of(&xread, "xread count 1 streams a b c 0 0 0").unwrap();
+        let names: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(found[0].1, RO | ACCESS);
+        assert_eq!(xread.legacy_range(), (0, 0, 0, true));
+
+        static GEORADIUS: &[KeySpec] = &[
+            KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS),
+            KeySpec::keyword("STORE", 6)
+                .range(0, 1, 0)
+                .flags(OW | UPDATE),
+            KeySpec::keyword("STOREDIST", 6)
+                .range(0, 1, 0)
+                .flags(OW | UPDATE),
+        ];
+        let geo = CommandSpec::new("georadius", -6, 0, handler_for_tests).key_specs(GEORADIUS);
+        let names = |line| {
+            keys_of(&geo, line)
+                .unwrap()
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("georadius k 1 2 3 m STORE d"), ["k", "d"]);
+        // A keyword in last place has no key after it.
+        assert_eq!(names("georadius k 1 2 3 m STORE"), ["k"]);
+        assert_eq!(
+            names("georadius k 1 2 3 m store d storedist e"),
+            ["k", "d", "e"]
+        );
+        assert_eq!(geo.legacy_range(), (1, 1, 1, true));
+    }
+
+    /// The legacy triple: one range is itself; consecutive step-1 ranges merge (a range to the
+    /// end wins); anything else is left out and makes the keys movable.
+    #[test]
+    fn legacy_range_is_derived_as_redis_derives_it() {
+        use key_flags::*;
+        let spec = |specs| CommandSpec::new("x", -2, 0, handler_for_tests).key_specs(specs);
+        static MSET: &[KeySpec] = &[KeySpec::index(1).range(-1, 2, 0).flags(OW)];
+        static BITOP: &[KeySpec] = &[
+            KeySpec::index(2).range(0, 1, 0).flags(OW),
+            KeySpec::index(3).range(-1, 1, 0).flags(RO),
+        ];
+        static ZUNIONSTORE: &[KeySpec] = &[
+            KeySpec::index(1).range(0, 1, 0).flags(OW),
+            KeySpec::index(2).keynum(0, 1, 1).flags(RO),
+        ];
+        static GAP: &[KeySpec] = &[
+            KeySpec::index(1).range(0, 1, 0).flags(RO),
+            KeySpec::index(3).range(0, 1, 0).flags(RO),
+        ];
+        static INCOMPLETE_ONE: &[KeySpec] =
+            &[KeySpec::index(1).range(0, 1, 0).flags(RO | INCOMPLETE)];
+        assert_eq!(spec(MSET).legacy_range(), (1, -1, 2, false));
+        assert_eq!(spec(BITOP).legacy_range(), (2, -1, 1, false));
+        assert_eq!(spec(ZUNIONSTORE).legacy_range(), (1, 1, 1, true));
+        assert_eq!(spec(GAP).legacy_range(), (1, 1, 1, true));
+        assert_eq!(spec(INCOMPLETE_ONE).legacy_range(), (1, 1, 1, true));
+        assert_eq!(spec(&[]).legacy_range(), (0, 0, 0, false));
+    }
+
     /// A handler with no spec cannot be reached and fails the build as dead code (clippy runs
     /// with -D warnings); this checks the other direction: every spec is complete and dispatchable.
     #[test]
