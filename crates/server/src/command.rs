@@ -33,8 +33,8 @@ pub mod flags {
     pub const ALLOW_BUSY: u32 = 1 << 16;
     pub const SENTINEL: u32 = 1 << 17;
     pub const NO_ASYNC_LOADING: u32 = 1 << 18;
-    /// Keys that the first/last/step range does not describe: SORT's STORE destination and
-    /// BY/GET patterns. Commands whose keys are counted (`counted_keys`) get it implicitly.
+    /// Keys that the first/last/step range does not describe. Never declared: COMMAND INFO
+    /// derives it from the key specs (see [`super::CommandSpec::legacy_range`]).
     pub const MOVABLE_KEYS: u32 = 1 << 19;
 
     /// Flag names in COMMAND INFO order. `may_replicate` and `sentinel` are internal: Redis
@@ -61,6 +61,301 @@ pub mod flags {
     ];
 }
 
+/// Per-key flags of a key spec, as Redis 7 defines them. A `u16`, so that a command flag (`u32`)
+/// mixed in by mistake does not compile.
+pub mod key_flags {
+    pub type KeyFlags = u16;
+    /// Reads the key's value (or only its metadata, without ACCESS).
+    pub const RO: KeyFlags = 1 << 0;
+    /// Reads and modifies the value.
+    pub const RW: KeyFlags = 1 << 1;
+    /// Overwrites the value without reading it.
+    pub const OW: KeyFlags = 1 << 2;
+    /// Removes the key.
+    pub const RM: KeyFlags = 1 << 3;
+    /// Returns or exposes user data from the value.
+    pub const ACCESS: KeyFlags = 1 << 4;
+    pub const UPDATE: KeyFlags = 1 << 5;
+    pub const INSERT: KeyFlags = 1 << 6;
+    pub const DELETE: KeyFlags = 1 << 7;
+    /// The argument is not a key, though it is treated like one (cluster slot checks).
+    pub const NOT_KEY: KeyFlags = 1 << 8;
+    /// The spec may miss some keys; the command is then `movablekeys`.
+    pub const INCOMPLETE: KeyFlags = 1 << 9;
+    /// The flags depend on other arguments: the command's [`super::KeysProc`] sets them.
+    pub const VARIABLE_FLAGS: KeyFlags = 1 << 10;
+
+    /// Names in COMMAND INFO and GETKEYSANDFLAGS order.
+    pub const NAMES: &[(KeyFlags, &str)] = &[
+        (RO, "RO"),
+        (RW, "RW"),
+        (OW, "OW"),
+        (RM, "RM"),
+        (ACCESS, "access"),
+        (UPDATE, "update"),
+        (INSERT, "insert"),
+        (DELETE, "delete"),
+        (NOT_KEY, "not_key"),
+        (INCOMPLETE, "incomplete"),
+        (VARIABLE_FLAGS, "variable_flags"),
+    ];
+
+    pub fn names(flags: KeyFlags) -> impl Iterator<Item = &'static str> {
+        NAMES
+            .iter()
+            .filter(move |(f, _)| flags & f != 0)
+            .map(|(_, n)| *n)
+    }
+}
+
+use key_flags::KeyFlags;
+
+/// Where a key spec starts looking for its keys.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BeginSearch {
+    /// At this argument (the command name is 0).
+    Index(i32),
+    /// After the argument equal to `keyword` (any case), searched from `startfrom` towards the
+    /// end, or from the end backwards when `startfrom` is negative.
+    Keyword {
+        keyword: &'static str,
+        startfrom: i32,
+    },
+    /// The keys cannot be found from the arguments' positions: the command's [`KeysProc`]
+    /// finds them (SORT's STORE), or they are not arguments at all (SORT's BY/GET patterns).
+    Unknown,
+}
+
+/// How a key spec finds its keys from where the search began.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FindKeys {
+    /// Keys up to `lastkey` (relative to the first; negative counts from the end), every
+    /// `keystep`; `limit` > 1 keeps only the first 1/limit of the remaining arguments.
+    Range {
+        lastkey: i32,
+        keystep: i32,
+        limit: i32,
+    },
+    /// The argument at `keynumidx` (relative to the first) counts the keys, which start at
+    /// `firstkey` (relative to the first) every `keystep`.
+    KeyNum {
+        keynumidx: i32,
+        firstkey: i32,
+        keystep: i32,
+    },
+    Unknown,
+}
+
+/// One key spec, as in Redis 7's command table and COMMAND INFO. Build with the `const fn`s:
+/// `KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KeySpec {
+    pub notes: &'static str,
+    pub flags: KeyFlags,
+    pub begin_search: BeginSearch,
+    pub find_keys: FindKeys,
+}
+
+impl KeySpec {
+    const fn begin(begin_search: BeginSearch) -> Self {
+        KeySpec {
+            notes: "",
+            flags: 0,
+            begin_search,
+            find_keys: FindKeys::Unknown,
+        }
+    }
+
+    pub const fn index(index: i32) -> Self {
+        Self::begin(BeginSearch::Index(index))
+    }
+
+    pub const fn keyword(keyword: &'static str, startfrom: i32) -> Self {
+        Self::begin(BeginSearch::Keyword { keyword, startfrom })
+    }
+
+    pub const fn unknown() -> Self {
+        Self::begin(BeginSearch::Unknown)
+    }
+
+    pub const fn range(self, lastkey: i32, keystep: i32, limit: i32) -> Self {
+        KeySpec {
+            find_keys: FindKeys::Range {
+                lastkey,
+                keystep,
+                limit,
+            },
+            ..self
+        }
+    }
+
+    pub const fn keynum(self, keynumidx: i32, firstkey: i32, keystep: i32) -> Self {
+        KeySpec {
+            find_keys: FindKeys::KeyNum {
+                keynumidx,
+                firstkey,
+                keystep,
+            },
+            ..self
+        }
+    }
+
+    pub const fn flags(self, flags: KeyFlags) -> Self {
+        KeySpec { flags, ..self }
+    }
+
+    pub const fn notes(self, notes: &'static str) -> Self {
+        KeySpec { notes, ..self }
+    }
+
+    /// The plain `first..=last` range COMMAND INFO's legacy triple can describe.
+    fn plain_range(&self) -> Option<(i32, i32, i32)> {
+        match (self.begin_search, self.find_keys) {
+            (
+                BeginSearch::Index(first),
+                FindKeys::Range {
+                    lastkey, keystep, ..
+                },
+            ) => Some((first, lastkey, keystep)),
+            _ => None,
+        }
+    }
+
+    /// Appends this spec's keys in `args` to `out`; Invalid when the arguments do not fit the
+    /// spec (a key count that is not a positive number, or keys past the end).
+    fn find(&self, args: &[&[u8]], out: &mut Vec<KeyRef>) -> Found {
+        let argc = args.len() as i64;
+        let mut result = Found::Keys;
+        let first = match self.begin_search {
+            BeginSearch::Index(i) => i as i64,
+            BeginSearch::Keyword { keyword, startfrom } => {
+                let found = if startfrom >= 0 {
+                    (startfrom as i64..argc - 1)
+                        .find(|&i| args[i as usize].eq_ignore_ascii_case(keyword.as_bytes()))
+                } else {
+                    (1..=argc + startfrom as i64)
+                        .rev()
+                        .filter(|&i| i < argc - 1)
+                        .find(|&i| args[i as usize].eq_ignore_ascii_case(keyword.as_bytes()))
+                };
+                match found {
+                    Some(i) => i + 1,
+                    None => return Found::Keys,
+                }
+            }
+            BeginSearch::Unknown => return Found::Keys,
+        };
+        if first >= argc {
+            return Found::Keys;
+        }
+        let (first, last, step) = match self.find_keys {
+            FindKeys::Range {
+                lastkey,
+                keystep,
+                limit,
+            } => {
+                let lastkey = lastkey as i64;
+                let last = if lastkey >= 0 {
+                    first + lastkey
+                } else if limit <= 1 {
+                    argc + lastkey
+                } else {
+                    first + ((argc - first) / limit as i64 + lastkey)
+                };
+                (first, last, keystep as i64)
+            }
+            FindKeys::KeyNum {
+                keynumidx,
+                firstkey,
+                keystep,
+            } => {
+                let Some(&count) = args.get((first + keynumidx as i64) as usize) else {
+                    return Found::Invalid;
+                };
+                let step = keystep.max(1) as i64;
+                let start = first + firstkey as i64;
+                let fits = |count: i64| count >= 1 && count <= (argc - start) / step;
+                // A count that is not a plain integer is read again as Redis's fallback
+                // procedures read it (atoi: " 1", "+1" and "1.0" count one key), and then
+                // the keys come without flags, as they do from those procedures.
+                let count = match redis_lite_protocol::number::parse_i64(count) {
+                    Some(n) if fits(n) => n,
+                    _ if fits(atoi(count)) => {
+                        result = Found::Flagless;
+                        atoi(count)
+                    }
+                    _ => return Found::Invalid,
+                };
+                (start, start + (count - 1) * step, step)
+            }
+            FindKeys::Unknown => return Found::Keys,
+        };
+        let mut i = first;
+        while i <= last {
+            if i >= argc {
+                return Found::Invalid;
+            }
+            out.push(KeyRef {
+                pos: i as usize,
+                flags: self.flags,
+            });
+            i += step.max(1);
+        }
+        result
+    }
+}
+
+/// What one key spec found.
+#[derive(PartialEq)]
+enum Found {
+    Keys,
+    /// Keys, but by Redis's lenient fallback: they are reported without flags.
+    Flagless,
+    /// The arguments do not fit the spec: the command has no valid keys.
+    Invalid,
+}
+
+/// C's `atoi`, as the key counts are read: leading blanks, a sign, then digits up to the first
+/// non-digit. An overflowing count is treated as no count.
+fn atoi(s: &[u8]) -> i64 {
+    let s = match s.iter().position(|b| !b.is_ascii_whitespace()) {
+        Some(start) => &s[start..],
+        None => return 0,
+    };
+    let (negative, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut n: i64 = 0;
+    for &b in digits.iter().take_while(|b| b.is_ascii_digit()) {
+        match n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add((b - b'0') as i64))
+        {
+            Some(next) if next <= i32::MAX as i64 => n = next,
+            _ => return 0,
+        }
+    }
+    if negative {
+        -n
+    } else {
+        n
+    }
+}
+
+/// A key found in a command's arguments: its index in `args` and its key-spec flags.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KeyRef {
+    pub pos: usize,
+    pub flags: KeyFlags,
+}
+
+/// For the commands whose keys the specs cannot fully describe: adds the keys of `Unknown` specs
+/// (SORT's STORE) and sets the flags of `VARIABLE_FLAGS` specs (SET ... GET), after the keys the
+/// specs found are in `keys`.
+pub type KeysProc = fn(args: &[&[u8]], keys: &mut Vec<KeyRef>);
+
 /// One command's declaration. Build with [`CommandSpec::new`] and the `const` setters.
 pub struct CommandSpec {
     /// Lower-case name; a subcommand's name without its parent.
@@ -68,12 +363,11 @@ pub struct CommandSpec {
     /// Redis arity: N means exactly N arguments including the name, -N means at least N.
     pub arity: i32,
     pub flags: u32,
-    pub first_key: i32,
-    pub last_key: i32,
-    pub key_step: i32,
-    /// For commands like LMPOP and ZUNIONSTORE: the argument that counts the keys following it
-    /// (0 when none). Such commands report `movablekeys`.
-    pub key_count_at: i32,
+    /// Where the keys are and what the command does to each; every key lookup (GETKEYS,
+    /// eviction's admission, COMMAND INFO's legacy first/last/step) reads them.
+    pub key_specs: &'static [KeySpec],
+    /// Finds what the specs cannot: see [`KeysProc`].
+    pub keys_proc: Option<KeysProc>,
     pub group: &'static str,
     pub since: &'static str,
     pub complexity: &'static str,
@@ -100,10 +394,8 @@ impl CommandSpec {
             name,
             arity,
             flags,
-            first_key: 0,
-            last_key: 0,
-            key_step: 0,
-            key_count_at: 0,
+            key_specs: &[],
+            keys_proc: None,
             group: "",
             since: "1.0.0",
             complexity: "O(1)",
@@ -136,50 +428,98 @@ impl CommandSpec {
         }
     }
 
-    pub const fn keys(self, first: i32, last: i32, step: i32) -> Self {
+    pub const fn key_specs(self, key_specs: &'static [KeySpec]) -> Self {
+        CommandSpec { key_specs, ..self }
+    }
+
+    pub const fn keys_proc(self, keys_proc: KeysProc) -> Self {
         CommandSpec {
-            first_key: first,
-            last_key: last,
-            key_step: step,
+            keys_proc: Some(keys_proc),
             ..self
         }
     }
 
-    /// Keys counted by the argument at `index` and following it (LMPOP numkeys key...).
-    pub const fn counted_keys(self, index: i32) -> Self {
-        CommandSpec {
-            key_count_at: index,
-            ..self
-        }
+    /// Whether COMMAND GETKEYS can find keys in this command at all.
+    pub fn has_keys(&self) -> bool {
+        self.keys_proc.is_some()
+            || self
+                .key_specs
+                .iter()
+                .any(|k| k.flags & key_flags::NOT_KEY == 0)
     }
 
-    /// Where the command's keys are in `args`: the fixed range, then any counted keys. None when
-    /// the arguments do not describe valid key positions (a count out of range).
+    /// The keys in a full command line (`args[0]` is the name), in key-spec order, with their
+    /// flags. None when the arguments do not fit the specs (a bad key count).
+    pub fn find_keys(&self, args: &[&[u8]]) -> Option<Vec<KeyRef>> {
+        let mut keys = Vec::new();
+        let mut flagless = false;
+        for spec in self.key_specs {
+            match spec.find(args, &mut keys) {
+                Found::Keys => {}
+                Found::Flagless => flagless = true,
+                Found::Invalid => return None,
+            }
+        }
+        if let Some(proc_) = self.keys_proc {
+            proc_(args, &mut keys);
+        }
+        if flagless {
+            keys.iter_mut().for_each(|k| k.flags = 0);
+        }
+        Some(keys)
+    }
+
+    /// Where the command's keys are in `args`. None when the arguments do not describe valid key
+    /// positions (a count out of range).
     pub fn key_positions(&self, args: &[&[u8]]) -> Option<Vec<usize>> {
-        let mut positions = Vec::new();
-        if self.first_key > 0 {
-            let first = self.first_key as usize;
-            let last = if self.last_key < 0 {
-                args.len() as i64 + self.last_key as i64
-            } else {
-                self.last_key as i64
+        Some(self.find_keys(args)?.iter().map(|k| k.pos).collect())
+    }
+
+    /// COMMAND INFO's first/last/step triple and whether the command is `movablekeys`, derived
+    /// from the key specs as Redis 7 does: one plain range spec is the triple itself; otherwise
+    /// the step-1 ranges that follow each other are merged, and every spec left out (a key
+    /// count, a keyword or unknown search, a step above 1, a gap) or INCOMPLETE makes the keys
+    /// movable.
+    pub fn legacy_range(&self) -> (i32, i32, i32, bool) {
+        let specs = self.key_specs;
+        let incomplete = |k: &KeySpec| k.flags & key_flags::INCOMPLETE != 0;
+        if let [only] = specs {
+            if let Some((first, lastkey, step)) = only.plain_range() {
+                let last = if lastkey < 0 {
+                    lastkey
+                } else {
+                    first + lastkey
+                };
+                return (first, last, step, incomplete(only));
+            }
+        }
+        let mut movable = false;
+        let mut first = i32::MAX;
+        // Compared as unsigned, so a range to the end (negative) is the largest.
+        let mut last: i32 = 0;
+        for spec in specs {
+            let range = spec
+                .plain_range()
+                .filter(|&(begin, _, step)| step == 1 && (last == 0 || begin == last + 1));
+            let Some((begin, lastkey, _)) = range else {
+                movable = true;
+                continue;
             };
-            let step = self.key_step.max(1) as usize;
-            positions.extend(
-                (first..=last.max(0) as usize)
-                    .step_by(step)
-                    .filter(|&i| i < args.len()),
-            );
+            movable |= incomplete(spec);
+            first = first.min(begin);
+            let abs_last = if lastkey < 0 {
+                lastkey
+            } else {
+                begin + lastkey
+            };
+            if abs_last as u32 > last as u32 {
+                last = abs_last;
+            }
         }
-        if self.key_count_at > 0 {
-            let at = self.key_count_at as usize;
-            let count = redis_lite_protocol::number::parse_i64(args.get(at)?)?;
-            let count = usize::try_from(count)
-                .ok()
-                .filter(|&n| n > 0 && at + n < args.len())?;
-            positions.extend(at + 1..=at + count);
+        if first == i32::MAX {
+            return (0, 0, 0, movable);
         }
-        Some(positions)
+        (first, last, 1, movable)
     }
 
     pub const fn doc(
@@ -231,9 +571,9 @@ impl CommandSpec {
         self.flags & flag != 0
     }
 
-    /// The flags COMMAND INFO shows, in Redis's order: counted keys imply `movablekeys`.
+    /// The flags COMMAND INFO shows, in Redis's order, `movablekeys` derived from the key specs.
     pub fn info_flags(&self) -> impl Iterator<Item = &'static str> {
-        let flags = if self.key_count_at > 0 {
+        let flags = if self.legacy_range().3 {
             self.flags | flags::MOVABLE_KEYS
         } else {
             self.flags
@@ -740,6 +1080,91 @@ mod tests {
             ("block", Some("LIMIT"), true)
         );
         assert!(args[2].multiple);
+    }
+
+    fn handler_for_tests(_: &mut Ctx<'_>) -> CmdResult {
+        Ok(())
+    }
+
+    fn keys_of(spec: &CommandSpec, line: &str) -> Option<Vec<(String, KeyFlags)>> {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        let keys = spec.find_keys(&args)?;
+        Some(
+            keys.iter()
+                .map(|k| (line.split(' ').nth(k.pos).unwrap().to_string(), k.flags))
+                .collect(),
+        )
+    }
+
+    /// Keyword searches and range limits, which no command here uses yet, checked with Redis
+    /// 7.0.15's specs of XREAD and GEORADIUS and what its COMMAND GETKEYS returns for them.
+    #[test]
+    fn keyword_search_and_range_limit_find_what_redis_finds() {
+        use key_flags::*;
+        static XREAD: &[KeySpec] = &[KeySpec::keyword("STREAMS", 1)
+            .range(-1, 1, 2)
+            .flags(RO | ACCESS)];
+        let xread = CommandSpec::new("xread", -4, 0, handler_for_tests).key_specs(XREAD);
+        let found = keys_of(&xread, "xread count 1 streams a b c 0 0 0").unwrap();
+        let names: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(found[0].1, RO | ACCESS);
+        assert_eq!(xread.legacy_range(), (0, 0, 0, true));
+
+        static GEORADIUS: &[KeySpec] = &[
+            KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS),
+            KeySpec::keyword("STORE", 6)
+                .range(0, 1, 0)
+                .flags(OW | UPDATE),
+            KeySpec::keyword("STOREDIST", 6)
+                .range(0, 1, 0)
+                .flags(OW | UPDATE),
+        ];
+        let geo = CommandSpec::new("georadius", -6, 0, handler_for_tests).key_specs(GEORADIUS);
+        let names = |line| {
+            keys_of(&geo, line)
+                .unwrap()
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("georadius k 1 2 3 m STORE d"), ["k", "d"]);
+        // A keyword in last place has no key after it.
+        assert_eq!(names("georadius k 1 2 3 m STORE"), ["k"]);
+        assert_eq!(
+            names("georadius k 1 2 3 m store d storedist e"),
+            ["k", "d", "e"]
+        );
+        assert_eq!(geo.legacy_range(), (1, 1, 1, true));
+    }
+
+    /// The legacy triple: one range is itself; consecutive step-1 ranges merge (a range to the
+    /// end wins); anything else is left out and makes the keys movable.
+    #[test]
+    fn legacy_range_is_derived_as_redis_derives_it() {
+        use key_flags::*;
+        let spec = |specs| CommandSpec::new("x", -2, 0, handler_for_tests).key_specs(specs);
+        static MSET: &[KeySpec] = &[KeySpec::index(1).range(-1, 2, 0).flags(OW)];
+        static BITOP: &[KeySpec] = &[
+            KeySpec::index(2).range(0, 1, 0).flags(OW),
+            KeySpec::index(3).range(-1, 1, 0).flags(RO),
+        ];
+        static ZUNIONSTORE: &[KeySpec] = &[
+            KeySpec::index(1).range(0, 1, 0).flags(OW),
+            KeySpec::index(2).keynum(0, 1, 1).flags(RO),
+        ];
+        static GAP: &[KeySpec] = &[
+            KeySpec::index(1).range(0, 1, 0).flags(RO),
+            KeySpec::index(3).range(0, 1, 0).flags(RO),
+        ];
+        static INCOMPLETE_ONE: &[KeySpec] =
+            &[KeySpec::index(1).range(0, 1, 0).flags(RO | INCOMPLETE)];
+        assert_eq!(spec(MSET).legacy_range(), (1, -1, 2, false));
+        assert_eq!(spec(BITOP).legacy_range(), (2, -1, 1, false));
+        assert_eq!(spec(ZUNIONSTORE).legacy_range(), (1, 1, 1, true));
+        assert_eq!(spec(GAP).legacy_range(), (1, 1, 1, true));
+        assert_eq!(spec(INCOMPLETE_ONE).legacy_range(), (1, 1, 1, true));
+        assert_eq!(spec(&[]).legacy_range(), (0, 0, 0, false));
     }
 
     /// A handler with no spec cannot be reached and fails the build as dead code (clippy runs

@@ -3,7 +3,10 @@
 use redis_lite_engine::glob::glob_match;
 
 use crate::command::flags::*;
-use crate::command::{table, CommandEntry, CommandSpec, DocArg};
+use crate::command::key_flags::{self, KeyFlags};
+use crate::command::{
+    table, BeginSearch, CommandEntry, CommandSpec, DocArg, FindKeys, KeyRef, KeySpec,
+};
 use crate::commands::reply_help;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
@@ -95,12 +98,85 @@ fn find(name: &[u8]) -> Option<&'static CommandEntry> {
     }
 }
 
-/// Key-spec access flags, derived from the command's flags.
-fn key_flags(entry: &CommandEntry) -> &'static [&'static str] {
-    if entry.spec.has(WRITE) {
-        &["RW", "update"]
-    } else {
-        &["RO", "access"]
+/// One key spec as COMMAND INFO shows it: a map of notes (when there are any), flags,
+/// begin_search and find_keys, each search with its type and spec.
+fn reply_key_spec(ctx: &mut Ctx<'_>, spec: &KeySpec) {
+    let notes = !spec.notes.is_empty();
+    ctx.out.map(3 + notes as usize);
+    if notes {
+        ctx.out.bulk(b"notes");
+        ctx.out.bulk(spec.notes.as_bytes());
+    }
+    ctx.out.bulk(b"flags");
+    reply_key_flags(ctx, spec.flags);
+    ctx.out.bulk(b"begin_search");
+    ctx.out.map(2);
+    ctx.out.bulk(b"type");
+    match spec.begin_search {
+        BeginSearch::Index(index) => {
+            ctx.out.bulk(b"index");
+            ctx.out.bulk(b"spec");
+            ctx.out.map(1);
+            ctx.out.bulk(b"index");
+            ctx.out.integer(index as i64);
+        }
+        BeginSearch::Keyword { keyword, startfrom } => {
+            ctx.out.bulk(b"keyword");
+            ctx.out.bulk(b"spec");
+            ctx.out.map(2);
+            ctx.out.bulk(b"keyword");
+            ctx.out.bulk(keyword.as_bytes());
+            ctx.out.bulk(b"startfrom");
+            ctx.out.integer(startfrom as i64);
+        }
+        BeginSearch::Unknown => {
+            ctx.out.bulk(b"unknown");
+            ctx.out.bulk(b"spec");
+            ctx.out.map(0);
+        }
+    }
+    ctx.out.bulk(b"find_keys");
+    ctx.out.map(2);
+    ctx.out.bulk(b"type");
+    let fields: &[(&str, i32)] = match spec.find_keys {
+        FindKeys::Range {
+            lastkey,
+            keystep,
+            limit,
+        } => {
+            ctx.out.bulk(b"range");
+            &[("lastkey", lastkey), ("keystep", keystep), ("limit", limit)]
+        }
+        FindKeys::KeyNum {
+            keynumidx,
+            firstkey,
+            keystep,
+        } => {
+            ctx.out.bulk(b"keynum");
+            &[
+                ("keynumidx", keynumidx),
+                ("firstkey", firstkey),
+                ("keystep", keystep),
+            ]
+        }
+        FindKeys::Unknown => {
+            ctx.out.bulk(b"unknown");
+            &[]
+        }
+    };
+    ctx.out.bulk(b"spec");
+    ctx.out.map(fields.len());
+    for (name, value) in fields {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.integer(*value as i64);
+    }
+}
+
+/// Key-spec flags: a set of status strings.
+fn reply_key_flags(ctx: &mut Ctx<'_>, flags: KeyFlags) {
+    ctx.out.set(key_flags::names(flags).count());
+    for name in key_flags::names(flags) {
+        ctx.out.simple(name);
     }
 }
 
@@ -119,9 +195,10 @@ fn reply_info(ctx: &mut Ctx<'_>, entry: &CommandEntry) {
     for name in flag_names {
         ctx.out.simple(name);
     }
-    ctx.out.integer(spec.first_key as i64);
-    ctx.out.integer(spec.last_key as i64);
-    ctx.out.integer(spec.key_step as i64);
+    let (first, last, step, _) = spec.legacy_range();
+    ctx.out.integer(first as i64);
+    ctx.out.integer(last as i64);
+    ctx.out.integer(step as i64);
     let categories = entry.acl_categories();
     ctx.out.set(categories.len());
     for cat in categories {
@@ -132,42 +209,9 @@ fn reply_info(ctx: &mut Ctx<'_>, entry: &CommandEntry) {
         ctx.out.bulk(tip.as_bytes());
     }
     // Key specs are a set in RESP3, as are no subcommands; subcommands are an array.
-    if spec.first_key > 0 {
-        ctx.out.set(1);
-        ctx.out.map(3);
-        ctx.out.bulk(b"flags");
-        let flags = key_flags(entry);
-        ctx.out.set(flags.len());
-        for f in flags {
-            ctx.out.simple(f);
-        }
-        ctx.out.bulk(b"begin_search");
-        ctx.out.map(2);
-        ctx.out.bulk(b"type");
-        ctx.out.bulk(b"index");
-        ctx.out.bulk(b"spec");
-        ctx.out.map(1);
-        ctx.out.bulk(b"index");
-        ctx.out.integer(spec.first_key as i64);
-        ctx.out.bulk(b"find_keys");
-        ctx.out.map(2);
-        ctx.out.bulk(b"type");
-        ctx.out.bulk(b"range");
-        ctx.out.bulk(b"spec");
-        ctx.out.map(3);
-        ctx.out.bulk(b"lastkey");
-        let last = if spec.last_key < 0 {
-            spec.last_key
-        } else {
-            spec.last_key - spec.first_key
-        };
-        ctx.out.integer(last as i64);
-        ctx.out.bulk(b"keystep");
-        ctx.out.integer(spec.key_step as i64);
-        ctx.out.bulk(b"limit");
-        ctx.out.integer(0);
-    } else {
-        ctx.out.set(0);
+    ctx.out.set(spec.key_specs.len());
+    for key_spec in spec.key_specs {
+        reply_key_spec(ctx, key_spec);
     }
     let subs: Vec<&CommandEntry> = table.subcommands(entry).collect();
     if subs.is_empty() {
@@ -329,14 +373,14 @@ fn command_docs(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// The key positions of a full command, or the error COMMAND GETKEYS gives.
-fn key_positions(args: &[&[u8]]) -> Result<(&'static CommandEntry, Vec<usize>), CommandError> {
+/// The keys of a full command, or the error COMMAND GETKEYS gives.
+fn find_keys(args: &[&[u8]]) -> Result<Vec<KeyRef>, CommandError> {
     let entry = match table().lookup(args) {
         crate::command::Lookup::Found(entry) => entry,
         _ => return Err(CommandError::err("Invalid command specified")),
     };
     let spec = entry.spec;
-    if spec.first_key == 0 && spec.key_count_at == 0 {
+    if !spec.has_keys() {
         return Err(CommandError::err("The command has no key arguments"));
     }
     if !spec.arity_ok(args.len()) {
@@ -344,34 +388,30 @@ fn key_positions(args: &[&[u8]]) -> Result<(&'static CommandEntry, Vec<usize>), 
             "Invalid number of arguments specified for command",
         ));
     }
-    match spec.key_positions(args) {
-        Some(positions) if !positions.is_empty() => Ok((entry, positions)),
+    match spec.find_keys(args) {
+        Some(keys) if !keys.is_empty() || spec.has(NO_MANDATORY_KEYS) => Ok(keys),
         _ => Err(CommandError::err("Invalid arguments specified for command")),
     }
 }
 
 /// COMMAND GETKEYS command [arg ...]
 fn command_getkeys(ctx: &mut Ctx<'_>) -> CmdResult {
-    let (_, positions) = key_positions(&ctx.args[2..])?;
-    ctx.out.array(positions.len());
-    for i in positions {
-        ctx.out.bulk(ctx.arg(2 + i));
+    let keys = find_keys(&ctx.args[2..])?;
+    ctx.out.array(keys.len());
+    for key in keys {
+        ctx.out.bulk(ctx.arg(2 + key.pos));
     }
     Ok(())
 }
 
 /// COMMAND GETKEYSANDFLAGS command [arg ...]
 fn command_getkeysandflags(ctx: &mut Ctx<'_>) -> CmdResult {
-    let (entry, positions) = key_positions(&ctx.args[2..])?;
-    let flags = key_flags(entry);
-    ctx.out.array(positions.len());
-    for i in positions {
+    let keys = find_keys(&ctx.args[2..])?;
+    ctx.out.array(keys.len());
+    for key in keys {
         ctx.out.array(2);
-        ctx.out.bulk(ctx.arg(2 + i));
-        ctx.out.set(flags.len());
-        for f in flags {
-            ctx.out.simple(f);
-        }
+        ctx.out.bulk(ctx.arg(2 + key.pos));
+        reply_key_flags(ctx, key.flags);
     }
     Ok(())
 }

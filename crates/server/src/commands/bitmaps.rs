@@ -4,15 +4,43 @@
 use redis_lite_engine::{Db, Value};
 
 use crate::command::flags::*;
+use crate::command::key_flags::*;
 use crate::command::CommandSpec;
+use crate::command::{KeyRef, KeySpec};
 use crate::commands::strings::{max_string_len, raw_string_mut, string_bytes};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
 
+/// BITFIELD's key flags: read-only while every operation is a GET (or OVERFLOW); a SET or
+/// INCRBY, or anything not understood, makes it a read-write update.
+fn bitfield_key_flags(args: &[&[u8]], keys: &mut Vec<KeyRef>) {
+    let mut read_only = true;
+    let mut i = 2;
+    while i < args.len() {
+        let left = args.len() - i - 1;
+        let arg = args[i];
+        if arg.eq_ignore_ascii_case(b"get") && left >= 2 {
+            i += 3;
+        } else if arg.eq_ignore_ascii_case(b"overflow") && left >= 1 {
+            i += 2;
+        } else {
+            read_only = false;
+            break;
+        }
+    }
+    for key in keys {
+        key.flags = if read_only {
+            RO | ACCESS
+        } else {
+            RW | ACCESS | UPDATE
+        };
+    }
+}
+
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("setbit", 4, WRITE | DENYOOM, setbit)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(
             "bitmap",
             "2.2.0",
@@ -20,7 +48,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key offset:integer value:integer"),
     CommandSpec::new("getbit", 3, READONLY | FAST, getbit)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc(
             "bitmap",
             "2.2.0",
@@ -28,12 +56,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key offset:integer"),
     CommandSpec::new("bitcount", -2, READONLY, bitcount)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc("bitmap", "2.6.0", "Count set bits in a string")
         .complexity("O(N)")
         .syntax("key index=[start:integer end:integer index_unit=[BYTE | BIT]]"),
     CommandSpec::new("bitpos", -3, READONLY, bitpos)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc("bitmap", "2.8.7", "Find first bit set or clear in a string")
         .complexity("O(N)")
         .syntax(
@@ -41,7 +69,10 @@ pub static COMMANDS: &[CommandSpec] = &[
              index_unit=[BYTE | BIT]]]",
         ),
     CommandSpec::new("bitop", -4, WRITE | DENYOOM, bitop)
-        .keys(2, -1, 1)
+        .key_specs(&[
+            KeySpec::index(2).range(0, 1, 0).flags(OW | UPDATE),
+            KeySpec::index(3).range(-1, 1, 0).flags(RO | ACCESS),
+        ])
         .doc(
             "bitmap",
             "2.6.0",
@@ -50,7 +81,11 @@ pub static COMMANDS: &[CommandSpec] = &[
         .complexity("O(N)")
         .syntax("operation destkey:key key..."),
     CommandSpec::new("bitfield", -2, WRITE | DENYOOM, bitfield)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1)
+            .range(0, 1, 0)
+            .flags(RW | ACCESS | UPDATE | VARIABLE_FLAGS)
+            .notes("This command allows both access and modification of the key")])
+        .keys_proc(bitfield_key_flags)
         .doc(
             "bitmap",
             "3.2.0",
@@ -64,7 +99,7 @@ pub static COMMANDS: &[CommandSpec] = &[
              encoding_offset_increment=(INCRBY encoding offset:integer increment:integer)))]...",
         ),
     CommandSpec::new("bitfield_ro", -2, READONLY | FAST, bitfield_ro)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc(
             "bitmap",
             "6.0.0",

@@ -7,7 +7,9 @@ use redis_lite_protocol::number::parse_i64;
 use redis_lite_protocol::ReplyWriter;
 
 use crate::command::flags::*;
+use crate::command::key_flags::*;
 use crate::command::CommandSpec;
+use crate::command::KeySpec;
 use crate::commands::keys::{parse_cursor, ScanOptions};
 use crate::commands::strings::add_long_double;
 use crate::context::Ctx;
@@ -18,7 +20,7 @@ const ALL_COMPLEXITY: &str = "O(N) where N is the size of the hash.";
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hset", -4, WRITE | DENYOOM | FAST, hset)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
         .doc("hash", "2.0.0", "Set the string value of a hash field")
         .complexity(
             "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the \
@@ -26,7 +28,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key field_value=(field value)..."),
     CommandSpec::new("hsetnx", 4, WRITE | DENYOOM | FAST, hsetnx)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)])
         .doc(
             "hash",
             "2.0.0",
@@ -34,7 +36,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key field value"),
     CommandSpec::new("hmset", -4, WRITE | DENYOOM | FAST, hmset)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
         .doc(
             "hash",
             "2.0.0",
@@ -43,11 +45,11 @@ pub static COMMANDS: &[CommandSpec] = &[
         .complexity("O(N) where N is the number of fields being set.")
         .syntax("key field_value=(field value)..."),
     CommandSpec::new("hget", 3, READONLY | FAST, hget)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc("hash", "2.0.0", "Get the value of a hash field")
         .syntax("key field"),
     CommandSpec::new("hmget", -3, READONLY | FAST, hmget)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc(
             "hash",
             "2.0.0",
@@ -56,38 +58,38 @@ pub static COMMANDS: &[CommandSpec] = &[
         .complexity("O(N) where N is the number of fields being requested.")
         .syntax("key field..."),
     CommandSpec::new("hgetall", 2, READONLY, hgetall)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .tips(&["nondeterministic_output_order"])
-        .keys(1, 1, 1)
         .doc("hash", "2.0.0", "Get all the fields and values in a hash")
         .complexity(ALL_COMPLEXITY)
         .syntax("key"),
     CommandSpec::new("hkeys", 2, READONLY, hkeys)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .tips(&["nondeterministic_output_order"])
-        .keys(1, 1, 1)
         .doc("hash", "2.0.0", "Get all the fields in a hash")
         .complexity(ALL_COMPLEXITY)
         .syntax("key"),
     CommandSpec::new("hvals", 2, READONLY, hvals)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .tips(&["nondeterministic_output_order"])
-        .keys(1, 1, 1)
         .doc("hash", "2.0.0", "Get all the values in a hash")
         .complexity(ALL_COMPLEXITY)
         .syntax("key"),
     CommandSpec::new("hdel", -3, WRITE | FAST, hdel)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | DELETE)])
         .doc("hash", "2.0.0", "Delete one or more hash fields")
         .complexity("O(N) where N is the number of fields to be removed.")
         .syntax("key field..."),
     CommandSpec::new("hexists", 3, READONLY | FAST, hexists)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO)])
         .doc("hash", "2.0.0", "Determine if a hash field exists")
         .syntax("key field"),
     CommandSpec::new("hlen", 2, READONLY | FAST, hlen)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO)])
         .doc("hash", "2.0.0", "Get the number of fields in a hash")
         .syntax("key"),
     CommandSpec::new("hstrlen", 3, READONLY | FAST, hstrlen)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO)])
         .doc(
             "hash",
             "3.2.0",
@@ -95,7 +97,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key field"),
     CommandSpec::new("hincrby", 4, WRITE | DENYOOM | FAST, hincrby)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(
             "hash",
             "2.0.0",
@@ -103,7 +105,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key field increment:integer"),
     CommandSpec::new("hincrbyfloat", 4, WRITE | DENYOOM | FAST, hincrbyfloat)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(
             "hash",
             "2.6.0",
@@ -111,8 +113,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key field increment:double"),
     CommandSpec::new("hrandfield", -2, READONLY, hrandfield)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .tips(&["nondeterministic_output"])
-        .keys(1, 1, 1)
         .doc(
             "hash",
             "6.2.0",
@@ -121,8 +123,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         .complexity("O(N) where N is the number of fields returned")
         .syntax("key options=[count:integer [WITHVALUES]]"),
     CommandSpec::new("hscan", -3, READONLY, hscan)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .tips(&["nondeterministic_output"])
-        .keys(1, 1, 1)
         .doc(
             "hash",
             "2.8.0",

@@ -5,15 +5,16 @@ use redis_lite_engine::hll;
 use redis_lite_engine::Value;
 
 use crate::command::flags::*;
+use crate::command::key_flags::*;
 use crate::command::CommandSpec;
+use crate::command::KeySpec;
 use crate::commands::strings::raw_string_mut;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("pfadd", -2, WRITE | DENYOOM | FAST, pfadd)
-        .keys(1, 1, 1)
+    CommandSpec::new("pfadd", -2, WRITE | DENYOOM | FAST, pfadd).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)])
         .doc(
             "hyperloglog",
             "2.8.9",
@@ -21,8 +22,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .complexity("O(1) to add every element.")
         .syntax("key [element...]"),
-    CommandSpec::new("pfcount", -2, READONLY, pfcount)
-        .keys(1, -1, 1)
+    CommandSpec::new("pfcount", -2, READONLY, pfcount).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RW | ACCESS).notes("RW because it may change the internal representation of the key, and propagate to replicas")])
         .doc(
             "hyperloglog",
             "2.8.9",
@@ -35,8 +35,7 @@ pub static COMMANDS: &[CommandSpec] = &[
              multiple keys.",
         )
         .syntax("key..."),
-    CommandSpec::new("pfmerge", -2, WRITE | DENYOOM, pfmerge)
-        .keys(1, -1, 1)
+    CommandSpec::new("pfmerge", -2, WRITE | DENYOOM, pfmerge).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | INSERT), KeySpec::index(2).range(-1, 1, 0).flags(RO | ACCESS)])
         .doc(
             "hyperloglog",
             "2.8.9",
@@ -44,8 +43,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .complexity("O(N) to merge N HyperLogLogs, but with high constant times.")
         .syntax("destkey:key sourcekey:key..."),
-    CommandSpec::new("pfdebug", 3, WRITE | DENYOOM | ADMIN, pfdebug)
-        .keys(2, 2, 1)
+    CommandSpec::new("pfdebug", 3, WRITE | DENYOOM | ADMIN, pfdebug).key_specs(&[KeySpec::index(2).range(0, 1, 0).flags(RW | ACCESS)])
         .doc(
             "hyperloglog",
             "2.8.9",

@@ -5,6 +5,8 @@ use redis_lite_engine::keyspace::lru_clock;
 use redis_lite_engine::{Entry, Locked, Policy, SmallBytes, Value};
 
 use crate::command::flags::*;
+use crate::command::key_flags::*;
+use crate::command::KeySpec;
 use crate::command::{CommandSpec, Handler};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
@@ -19,30 +21,30 @@ macro_rules! expire_syntax {
 
 pub static COMMANDS: &[CommandSpec] = &[
     many_keys(
-        CommandSpec::new("del", -2, WRITE, del).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
+        CommandSpec::new("del", -2, WRITE, del).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RM | DELETE)]).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
         "1.0.0",
         "Delete a key",
     )
     .complexity("O(N) where N is the number of keys that will be removed."),
     many_keys(
-        CommandSpec::new("unlink", -2, WRITE | FAST, del).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
+        CommandSpec::new("unlink", -2, WRITE | FAST, del).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RM | DELETE)]).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
         "4.0.0",
         "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
     )
     .complexity("O(1) for each key removed regardless of its size."),
     many_keys(
-        CommandSpec::new("exists", -2, READONLY | FAST, exists).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
+        CommandSpec::new("exists", -2, READONLY | FAST, exists).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RO)]).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
         "1.0.0",
         "Determine if a key exists",
     )
     .complexity("O(N) where N is the number of keys to check."),
     many_keys(
-        CommandSpec::new("touch", -2, READONLY | FAST, touch).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
+        CommandSpec::new("touch", -2, READONLY | FAST, touch).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RO)]).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
         "3.2.1",
         "Alters the last access time of a key(s). Returns the number of existing keys specified.",
     )
     .complexity("O(N) where N is the number of keys that will be touched."),
-    one_key("type", READONLY | FAST, type_, "1.0.0", "Determine the type stored at key"),
+    one_key("type", READONLY | FAST, type_, "1.0.0", "Determine the type stored at key").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO)]),
     CommandSpec::new("keys", 2, READONLY, keys).tips(&["request_policy:all_shards", "nondeterministic_output_order"])
         .doc("generic", "1.0.0", "Find all keys matching the given pattern")
         .complexity("O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.")
@@ -54,49 +56,44 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]"),
     CommandSpec::new("randomkey", 1, READONLY, randomkey).tips(&["request_policy:all_shards", "nondeterministic_output"])
         .doc("generic", "1.0.0", "Return a random key from the keyspace"),
-    CommandSpec::new("rename", 3, WRITE, rename)
-        .keys(1, 2, 1)
+    CommandSpec::new("rename", 3, WRITE, rename).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(OW | UPDATE)])
         .doc("generic", "1.0.0", "Rename a key")
         .syntax("key newkey"),
-    CommandSpec::new("renamenx", 3, WRITE | FAST, renamenx)
-        .keys(1, 2, 1)
+    CommandSpec::new("renamenx", 3, WRITE | FAST, renamenx).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(OW | INSERT)])
         .doc("generic", "1.0.0", "Rename a key, only if the new key does not exist")
         .syntax("key newkey"),
-    CommandSpec::new("copy", -3, WRITE | DENYOOM, copy)
-        .keys(1, 2, 1)
+    CommandSpec::new("copy", -3, WRITE | DENYOOM, copy).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS), KeySpec::index(2).range(0, 1, 0).flags(OW | UPDATE)])
         .doc("generic", "6.2.0", "Copy a key")
         .complexity("O(N) worst case for collections, where N is the number of nested items. O(1) for string values.")
         .syntax("source:key destination:key [DB destination-db:integer] [REPLACE]"),
-    CommandSpec::new("move", 3, WRITE | FAST, move_)
-        .keys(1, 1, 1)
+    CommandSpec::new("move", 3, WRITE | FAST, move_).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc("generic", "1.0.0", "Move a key to another database")
         .syntax("key db:integer"),
-    set_expiry(expire, "expire", "1.0.0", "Set a key's time to live in seconds")
+    set_expiry(expire, "expire", "1.0.0", "Set a key's time to live in seconds").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
         .syntax(expire_syntax!("seconds:integer")),
-    set_expiry(pexpire, "pexpire", "2.6.0", "Set a key's time to live in milliseconds")
+    set_expiry(pexpire, "pexpire", "2.6.0", "Set a key's time to live in milliseconds").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
         .syntax(expire_syntax!("milliseconds:integer")),
-    set_expiry(expireat, "expireat", "1.2.0", "Set the expiration for a key as a UNIX timestamp")
+    set_expiry(expireat, "expireat", "1.2.0", "Set the expiration for a key as a UNIX timestamp").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
         .syntax(expire_syntax!("unix-time-seconds:unix-time")),
     set_expiry(
         pexpireat,
         "pexpireat",
         "2.6.0",
         "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
-    )
+    ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
     .syntax(expire_syntax!("unix-time-milliseconds:unix-time")),
-    one_key("ttl", READONLY | FAST, ttl, "1.0.0", "Get the time to live for a key in seconds").tips(&["nondeterministic_output"]),
-    one_key("pttl", READONLY | FAST, pttl, "2.6.0", "Get the time to live for a key in milliseconds").tips(&["nondeterministic_output"]),
-    one_key("expiretime", READONLY | FAST, expiretime, "7.0.0", "Get the expiration Unix timestamp for a key"),
+    one_key("ttl", READONLY | FAST, ttl, "1.0.0", "Get the time to live for a key in seconds").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output"]),
+    one_key("pttl", READONLY | FAST, pttl, "2.6.0", "Get the time to live for a key in milliseconds").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output"]),
+    one_key("expiretime", READONLY | FAST, expiretime, "7.0.0", "Get the expiration Unix timestamp for a key").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
     one_key(
         "pexpiretime",
         READONLY | FAST,
         pexpiretime,
         "7.0.0",
         "Get the expiration Unix timestamp for a key in milliseconds",
-    ),
-    one_key("persist", WRITE | FAST, persist, "2.2.0", "Remove the expiration from a key"),
-    CommandSpec::new("dump", 2, READONLY, dump).tips(&["nondeterministic_output"])
-        .keys(1, 1, 1)
+    ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
+    one_key("persist", WRITE | FAST, persist, "2.2.0", "Remove the expiration from a key").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)]),
+    CommandSpec::new("dump", 2, READONLY, dump).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output"])
         .doc("generic", "2.6.0", "Return a serialized version of the value stored at the specified key.")
         .complexity(
             "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects \
@@ -104,8 +101,7 @@ pub static COMMANDS: &[CommandSpec] = &[
              O(1)+O(1*M) where M is small, so simply O(1).",
         )
         .syntax("key"),
-    CommandSpec::new("restore", -4, WRITE | DENYOOM, restore)
-        .keys(1, 1, 1)
+    CommandSpec::new("restore", -4, WRITE | DENYOOM, restore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE)])
         .doc("generic", "2.6.0", "Create a key using the provided serialized value, previously obtained using DUMP.")
         .complexity(
             "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the \
@@ -143,16 +139,13 @@ const fn one_key(
     summary: &'static str,
 ) -> CommandSpec {
     CommandSpec::new(name, 2, flags, handler)
-        .keys(1, 1, 1)
         .doc("generic", since, summary)
         .syntax("key")
 }
 
 /// `NAME key [key ...]`.
 const fn many_keys(spec: CommandSpec, since: &'static str, summary: &'static str) -> CommandSpec {
-    spec.keys(1, -1, 1)
-        .doc("generic", since, summary)
-        .syntax("key...")
+    spec.doc("generic", since, summary).syntax("key...")
 }
 
 /// One of the EXPIRE family; the caller adds the syntax.
@@ -162,10 +155,11 @@ const fn set_expiry(
     since: &'static str,
     summary: &'static str,
 ) -> CommandSpec {
-    CommandSpec::new(name, -3, WRITE | FAST, handler)
-        .keys(1, 1, 1)
-        .doc("generic", since, summary)
+    CommandSpec::new(name, -3, WRITE | FAST, handler).doc("generic", since, summary)
 }
+
+/// The key of `OBJECT <sub> key`, whose metadata only is read.
+const OBJECT_KEY: &[KeySpec] = &[KeySpec::index(2).range(0, 1, 0).flags(RO)];
 
 /// `OBJECT <sub> key`.
 const fn object_key(
@@ -175,7 +169,7 @@ const fn object_key(
     summary: &'static str,
 ) -> CommandSpec {
     CommandSpec::new(name, 3, READONLY, handler)
-        .keys(2, 2, 1)
+        .key_specs(OBJECT_KEY)
         .doc("generic", since, summary)
         .syntax("key")
 }

@@ -12,6 +12,8 @@ use redis_lite_protocol::ReplyWriter;
 
 use crate::blocking::parse_timeout;
 use crate::command::flags::*;
+use crate::command::key_flags::*;
+use crate::command::KeySpec;
 use crate::command::{CommandSpec, Handler};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
@@ -30,9 +32,7 @@ const fn one_key(
     since: &'static str,
     summary: &'static str,
 ) -> CommandSpec {
-    CommandSpec::new(name, arity, flags, handler)
-        .keys(1, 1, 1)
-        .doc("list", since, summary)
+    CommandSpec::new(name, arity, flags, handler).doc("list", since, summary)
 }
 
 /// LPUSH, RPUSH and their X forms.
@@ -55,59 +55,57 @@ const fn pop(name: &'static str, handler: Handler, summary: &'static str) -> Com
 }
 
 pub static COMMANDS: &[CommandSpec] = &[
-    push("lpush", lpush, "1.0.0", "Prepend one or multiple elements to a list"),
-    push("rpush", rpush, "1.0.0", "Append one or multiple elements to a list"),
-    push("lpushx", lpushx, "2.2.0", "Prepend an element to a list, only if the list exists"),
-    push("rpushx", rpushx, "2.2.0", "Append an element to a list, only if the list exists"),
-    pop("lpop", lpop, "Remove and get the first elements in a list"),
-    pop("rpop", rpop, "Remove and get the last elements in a list"),
-    one_key("llen", 2, READONLY | FAST, llen, "1.0.0", "Get the length of a list")
+    push("lpush", lpush, "1.0.0", "Prepend one or multiple elements to a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)]),
+    push("rpush", rpush, "1.0.0", "Append one or multiple elements to a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)]),
+    push("lpushx", lpushx, "2.2.0", "Prepend an element to a list, only if the list exists").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)]),
+    push("rpushx", rpushx, "2.2.0", "Append an element to a list, only if the list exists").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)]),
+    pop("lpop", lpop, "Remove and get the first elements in a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE)]),
+    pop("rpop", rpop, "Remove and get the last elements in a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE)]),
+    one_key("llen", 2, READONLY | FAST, llen, "1.0.0", "Get the length of a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO)])
         .syntax("key"),
-    one_key("lrange", 4, READONLY, lrange, "1.0.0", "Get a range of elements from a list")
+    one_key("lrange", 4, READONLY, lrange, "1.0.0", "Get a range of elements from a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .complexity(
             "O(S+N) where S is the distance of start offset from HEAD for small lists, from \
              nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the \
              specified range.",
         )
         .syntax("key start:integer stop:integer"),
-    one_key("lindex", 3, READONLY, lindex, "1.0.0", "Get an element from a list by its index")
+    one_key("lindex", 3, READONLY, lindex, "1.0.0", "Get an element from a list by its index").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .complexity(
             "O(N) where N is the number of elements to traverse to get to the element at index. \
              This makes asking for the first or the last element of the list O(1).",
         )
         .syntax("key index:integer"),
-    one_key("lset", 4, WRITE | DENYOOM, lset, "1.0.0", "Set the value of an element in a list by its index")
+    one_key("lset", 4, WRITE | DENYOOM, lset, "1.0.0", "Set the value of an element in a list by its index").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
         .complexity(
             "O(N) where N is the length of the list. Setting either the first or the last \
              element of the list is O(1).",
         )
         .syntax("key index:integer element"),
-    one_key("linsert", 5, WRITE | DENYOOM, linsert, "2.2.0", "Insert an element before or after another element in a list")
+    one_key("linsert", 5, WRITE | DENYOOM, linsert, "2.2.0", "Insert an element before or after another element in a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)])
         .complexity(
             "O(N) where N is the number of elements to traverse before seeing the value pivot. \
              This means that inserting somewhere on the left end on the list (head) can be \
              considered O(1) and inserting somewhere on the right end (tail) is O(N).",
         )
         .syntax("key where=(BEFORE | AFTER) pivot element"),
-    one_key("lrem", 4, WRITE, lrem, "1.0.0", "Remove elements from a list")
+    one_key("lrem", 4, WRITE, lrem, "1.0.0", "Remove elements from a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | DELETE)])
         .complexity("O(N+M) where N is the length of the list and M is the number of elements removed.")
         .syntax("key count:integer element"),
-    one_key("ltrim", 4, WRITE, ltrim, "1.0.0", "Trim a list to the specified range")
+    one_key("ltrim", 4, WRITE, ltrim, "1.0.0", "Trim a list to the specified range").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | DELETE)])
         .complexity("O(N) where N is the number of elements to be removed by the operation.")
         .syntax("key start:integer stop:integer"),
-    one_key("lpos", -3, READONLY, lpos, "6.0.6", "Return the index of matching elements on a list")
+    one_key("lpos", -3, READONLY, lpos, "6.0.6", "Return the index of matching elements on a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .complexity(
             "O(N) where N is the number of elements in the list, for the average case. When \
              searching for elements near the head or the tail of the list, or when the MAXLEN \
              option is provided, the command may run in constant time.",
         )
         .syntax("key element [RANK rank:integer] [COUNT num-matches:integer] [MAXLEN len:integer]"),
-    CommandSpec::new("lmove", 5, WRITE | DENYOOM, lmove)
-        .keys(1, 2, 1)
+    CommandSpec::new("lmove", 5, WRITE | DENYOOM, lmove).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
         .doc("list", "6.2.0", "Pop an element from a list, push it to another list and return it")
         .syntax("source:key destination:key wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT)"),
-    CommandSpec::new("rpoplpush", 3, WRITE | DENYOOM, rpoplpush)
-        .keys(1, 2, 1)
+    CommandSpec::new("rpoplpush", 3, WRITE | DENYOOM, rpoplpush).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
         .doc(
             "list",
             "1.2.0",
@@ -115,37 +113,31 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("source:key destination:key"),
     // The keys follow a count, so the legacy key range cannot describe them (Redis gives 0 0 0).
-        CommandSpec::new("lmpop", -4, WRITE, lmpop)
-        .counted_keys(1)
+        CommandSpec::new("lmpop", -4, WRITE, lmpop).key_specs(&[KeySpec::index(1).keynum(0, 1, 1).flags(RW | ACCESS | DELETE)])
         .doc("list", "7.0.0", "Pop elements from a list")
         .complexity(
             "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
         )
         .syntax("numkeys:integer key... where=(LEFT | RIGHT) [COUNT count:integer]"),
-    CommandSpec::new("blpop", -3, WRITE | NOSCRIPT | BLOCKING, blpop)
-        .keys(1, -2, 1)
+    CommandSpec::new("blpop", -3, WRITE | NOSCRIPT | BLOCKING, blpop).key_specs(&[KeySpec::index(1).range(-2, 1, 0).flags(RW | ACCESS | DELETE)])
         .doc("list", "2.0.0", "Remove and get the first element in a list, or block until one is available")
         .complexity("O(N) where N is the number of provided keys.")
         .syntax("key... timeout:double"),
-    CommandSpec::new("brpop", -3, WRITE | NOSCRIPT | BLOCKING, brpop)
-        .keys(1, -2, 1)
+    CommandSpec::new("brpop", -3, WRITE | NOSCRIPT | BLOCKING, brpop).key_specs(&[KeySpec::index(1).range(-2, 1, 0).flags(RW | ACCESS | DELETE)])
         .doc("list", "2.0.0", "Remove and get the last element in a list, or block until one is available")
         .complexity("O(N) where N is the number of provided keys.")
         .syntax("key... timeout:double"),
-    CommandSpec::new("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, blmove)
-        .keys(1, 2, 1)
+    CommandSpec::new("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, blmove).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
         .doc("list", "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available")
         .syntax("source:key destination:key wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT) timeout:double"),
-    CommandSpec::new("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, brpoplpush)
-        .keys(1, 2, 1)
+    CommandSpec::new("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, brpoplpush).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
         .doc(
             "list",
             "2.2.0",
             "Pop an element from a list, push it to another list and return it; or block until one is available",
         )
         .syntax("source:key destination:key timeout:double"),
-        CommandSpec::new("blmpop", -5, WRITE | BLOCKING, blmpop)
-        .counted_keys(2)
+        CommandSpec::new("blmpop", -5, WRITE | BLOCKING, blmpop).key_specs(&[KeySpec::index(2).keynum(0, 1, 1).flags(RW | ACCESS | DELETE)])
         .doc("list", "7.0.0", "Pop elements from a list, or block until one is available")
         .complexity("O(N+M) where N is the number of provided keys and M is the number of elements returned.")
         .syntax("timeout:double numkeys:integer key... where=(LEFT | RIGHT) [COUNT count:integer]"),

@@ -7,7 +7,9 @@ use redis_lite_engine::{Db, Entry, Locked, Value};
 use redis_lite_protocol::ReplyWriter;
 
 use crate::command::flags::*;
+use crate::command::key_flags::*;
 use crate::command::CommandSpec;
+use crate::command::KeySpec;
 use crate::commands::keys::{parse_cursor, ScanOptions};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
@@ -18,68 +20,66 @@ const INTER_COMPLEXITY: &str =
 const TOTAL_COMPLEXITY: &str = "O(N) where N is the total number of elements in all given sets.";
 
 pub static COMMANDS: &[CommandSpec] = &[
-    one_key(CommandSpec::new("sadd", -3, WRITE | DENYOOM | FAST, sadd), "1.0.0", "Add one or more members to a set")
+    one_key(CommandSpec::new("sadd", -3, WRITE | DENYOOM | FAST, sadd).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)]), "1.0.0", "Add one or more members to a set")
         .complexity("O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
         .syntax("key member..."),
-    one_key(CommandSpec::new("srem", -3, WRITE | FAST, srem), "1.0.0", "Remove one or more members from a set")
+    one_key(CommandSpec::new("srem", -3, WRITE | FAST, srem).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | DELETE)]), "1.0.0", "Remove one or more members from a set")
         .complexity("O(N) where N is the number of members to be removed.")
         .syntax("key member..."),
-    one_key(CommandSpec::new("smembers", 2, READONLY, smembers).tips(&["nondeterministic_output_order"]), "1.0.0", "Get all the members in a set")
+    one_key(CommandSpec::new("smembers", 2, READONLY, smembers).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output_order"]), "1.0.0", "Get all the members in a set")
         .complexity("O(N) where N is the set cardinality.")
         .syntax("key"),
-    one_key(CommandSpec::new("sismember", 3, READONLY | FAST, sismember), "1.0.0", "Determine if a given value is a member of a set")
+    one_key(CommandSpec::new("sismember", 3, READONLY | FAST, sismember).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO)]), "1.0.0", "Determine if a given value is a member of a set")
         .syntax("key member"),
-    one_key(CommandSpec::new("smismember", -3, READONLY | FAST, smismember), "6.2.0", "Returns the membership associated with the given elements for a set")
+    one_key(CommandSpec::new("smismember", -3, READONLY | FAST, smismember).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]), "6.2.0", "Returns the membership associated with the given elements for a set")
         .complexity("O(N) where N is the number of elements being checked for membership")
         .syntax("key member..."),
-    one_key(CommandSpec::new("scard", 2, READONLY | FAST, scard), "1.0.0", "Get the number of members in a set")
+    one_key(CommandSpec::new("scard", 2, READONLY | FAST, scard).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO)]), "1.0.0", "Get the number of members in a set")
         .syntax("key"),
-    one_key(CommandSpec::new("spop", -2, WRITE | FAST, spop).tips(&["nondeterministic_output"]), "1.0.0", "Remove and return one or multiple random members from a set")
+    one_key(CommandSpec::new("spop", -2, WRITE | FAST, spop).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE)]).tips(&["nondeterministic_output"]), "1.0.0", "Remove and return one or multiple random members from a set")
         .complexity("Without the count argument O(1), otherwise O(N) where N is the value of the passed count.")
         .syntax("key [count:integer]"),
-    one_key(CommandSpec::new("srandmember", -2, READONLY, srandmember).tips(&["nondeterministic_output"]), "1.0.0", "Get one or multiple random members from a set")
+    one_key(CommandSpec::new("srandmember", -2, READONLY, srandmember).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output"]), "1.0.0", "Get one or multiple random members from a set")
         .complexity("Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.")
         .syntax("key [count:integer]"),
-    CommandSpec::new("smove", 4, WRITE | FAST, smove)
-        .keys(1, 2, 1)
+    CommandSpec::new("smove", 4, WRITE | FAST, smove).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
         .doc("set", "1.0.0", "Move a member from one set to another")
         .syntax("source:key destination:key member"),
-    algebra("sinter", false, "Intersect multiple sets", INTER_COMPLEXITY).tips(&["nondeterministic_output_order"]),
+    algebra("sinter", false, "Intersect multiple sets", INTER_COMPLEXITY).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output_order"]),
     algebra(
         "sinterstore",
         true,
         "Intersect multiple sets and store the resulting set in a key",
         INTER_COMPLEXITY,
-    ),
+    ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE), KeySpec::index(2).range(-1, 1, 0).flags(RO | ACCESS)]),
     // Its keys follow a count, which the (first, last, step) triple cannot express; Redis
     // reports 0 0 0 too.
-        CommandSpec::new("sintercard", -3, READONLY, sintercard)
-        .counted_keys(1)
+        CommandSpec::new("sintercard", -3, READONLY, sintercard).key_specs(&[KeySpec::index(1).keynum(0, 1, 1).flags(RO | ACCESS)])
         .doc("set", "7.0.0", "Intersect multiple sets and return the cardinality of the result")
         .complexity(INTER_COMPLEXITY)
         .syntax("numkeys:integer key... [LIMIT limit:integer]"),
-    algebra("sunion", false, "Add multiple sets", TOTAL_COMPLEXITY).tips(&["nondeterministic_output_order"]),
+    algebra("sunion", false, "Add multiple sets", TOTAL_COMPLEXITY).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output_order"]),
     algebra(
         "sunionstore",
         true,
         "Add multiple sets and store the resulting set in a key",
         TOTAL_COMPLEXITY,
-    ),
-    algebra("sdiff", false, "Subtract multiple sets", TOTAL_COMPLEXITY).tips(&["nondeterministic_output_order"]),
+    ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).range(-1, 1, 0).flags(RO | ACCESS)]),
+    algebra("sdiff", false, "Subtract multiple sets", TOTAL_COMPLEXITY).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output_order"]),
     algebra(
         "sdiffstore",
         true,
         "Subtract multiple sets and store the resulting set in a key",
         TOTAL_COMPLEXITY,
-    ),
-    one_key(CommandSpec::new("sscan", -3, READONLY, sscan).tips(&["nondeterministic_output"]), "2.8.0", "Incrementally iterate Set elements")
+    ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).range(-1, 1, 0).flags(RO | ACCESS)]),
+    one_key(CommandSpec::new("sscan", -3, READONLY, sscan).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output"]), "2.8.0", "Incrementally iterate Set elements")
         .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..")
         .syntax("key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]"),
 ];
 
 /// A command on the set at argument 1.
 const fn one_key(spec: CommandSpec, since: &'static str, summary: &'static str) -> CommandSpec {
-    spec.keys(1, 1, 1).doc("set", since, summary)
+    spec.doc("set", since, summary)
 }
 
 /// SINTER, SUNION, SDIFF (over `key...`) and their STORE forms (into `destination`).
@@ -95,9 +95,7 @@ const fn algebra(
     } else {
         CommandSpec::new(name, -2, READONLY, algebra_command).syntax("key...")
     };
-    spec.keys(1, -1, 1)
-        .doc("set", "1.0.0", summary)
-        .complexity(complexity)
+    spec.doc("set", "1.0.0", summary).complexity(complexity)
 }
 
 /// The set in a looked-up entry, WRONGTYPE for another type.

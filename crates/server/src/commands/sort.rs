@@ -7,7 +7,9 @@ use redis_lite_engine::{Locked, Value};
 use redis_lite_protocol::number::strtod;
 
 use crate::command::flags::*;
+use crate::command::key_flags::*;
 use crate::command::CommandSpec;
+use crate::command::{KeyRef, KeySpec};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
@@ -17,8 +19,8 @@ const SORT_SYNTAX: &str =
      [order=(ASC | DESC)] [sorting=ALPHA]";
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("sort", -2, WRITE | DENYOOM | MOVABLE_KEYS, sort)
-        .keys(1, 1, 1)
+    CommandSpec::new("sort", -2, WRITE | DENYOOM, sort).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS), KeySpec::unknown().flags(RO | ACCESS).notes("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"), KeySpec::unknown().flags(OW | UPDATE).notes("For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array")])
+        .keys_proc(sort_store_key)
         .doc("generic", "1.0.0", "Sort the elements in a list, set or sorted set")
         .complexity(
             "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of \
@@ -30,8 +32,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .acl(&["@set", "@sortedset", "@list", "@dangerous"])
         .no_group_acl(),
-    CommandSpec::new("sort_ro", -2, READONLY | MOVABLE_KEYS, sort_ro)
-        .keys(1, 1, 1)
+    CommandSpec::new("sort_ro", -2, READONLY, sort_ro).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS), KeySpec::unknown().flags(RO | ACCESS).notes("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort")])
         .doc("generic", "7.0.0", "Sort the elements in a list, set or sorted set. Read-only variant of SORT.")
         .complexity(
             "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of \
@@ -41,6 +42,31 @@ pub static COMMANDS: &[CommandSpec] = &[
         .acl(&["@set", "@sortedset", "@list", "@dangerous"])
         .no_group_acl(),
 ];
+
+/// SORT's STORE destination, which its third key spec cannot place: the last `STORE dest`,
+/// skipping the values of BY, GET and LIMIT (so `GET store` names a pattern, not the keyword).
+fn sort_store_key(args: &[&[u8]], keys: &mut Vec<KeyRef>) {
+    let mut store = None;
+    let mut i = 2;
+    while i < args.len() {
+        let arg = args[i];
+        if arg.eq_ignore_ascii_case(b"limit") {
+            i += 2;
+        } else if arg.eq_ignore_ascii_case(b"get") || arg.eq_ignore_ascii_case(b"by") {
+            i += 1;
+        } else if arg.eq_ignore_ascii_case(b"store") && i + 1 < args.len() {
+            i += 1;
+            store = Some(i);
+        }
+        i += 1;
+    }
+    if let Some(pos) = store {
+        keys.push(KeyRef {
+            pos,
+            flags: OW | UPDATE,
+        });
+    }
+}
 
 /// SORT key [BY pattern] [LIMIT offset count] [GET pattern ...] [ASC|DESC] [ALPHA] [STORE destination]
 fn sort(ctx: &mut Ctx<'_>) -> CmdResult {

@@ -7,7 +7,9 @@ use redis_lite_protocol::number::parse_i64;
 use redis_lite_protocol::ReplyWriter;
 
 use crate::command::flags::*;
+use crate::command::key_flags::*;
 use crate::command::CommandSpec;
+use crate::command::{KeyRef, KeySpec};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
@@ -23,13 +25,29 @@ const RANGE_COMPLEXITY: &str = "O(N) where N is the length of the returned strin
      is ultimately determined by the returned length, but because creating a substring from an \
      existing string is very cheap, it can be considered O(1) for small strings.";
 
+/// SET's key flags: it reads the old value only with GET; otherwise it overwrites.
+fn set_key_flags(args: &[&[u8]], keys: &mut Vec<KeyRef>) {
+    let get = args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
+    for key in keys {
+        key.flags = if get {
+            RW | ACCESS | UPDATE
+        } else {
+            OW | UPDATE
+        };
+    }
+}
+
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("get", 2, READONLY | FAST, get)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc("string", "1.0.0", "Get the value of a key")
         .syntax("key"),
     CommandSpec::new("set", -3, WRITE | DENYOOM, set)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1)
+            .range(0, 1, 0)
+            .flags(RW | ACCESS | UPDATE | VARIABLE_FLAGS)
+            .notes("RW and ACCESS due to the optional `GET` argument")])
+        .keys_proc(set_key_flags)
         .doc("string", "1.0.0", "Set the string value of a key")
         .syntax(concat!(
             "key value condition=[NX | XX] [GET] ",
@@ -37,7 +55,10 @@ pub static COMMANDS: &[CommandSpec] = &[
             " | KEEPTTL]"
         )),
     CommandSpec::new("getex", -2, WRITE | FAST, getex)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1)
+            .range(0, 1, 0)
+            .flags(RW | ACCESS | UPDATE)
+            .notes("RW and UPDATE because it changes the TTL")])
         .doc(
             "string",
             "6.2.0",
@@ -45,7 +66,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax(concat!("key ", expiration!(), " | PERSIST]")),
     CommandSpec::new("getdel", 2, WRITE | FAST, getdel)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE)])
         .doc(
             "string",
             "6.2.0",
@@ -53,7 +74,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key"),
     CommandSpec::new("getset", 3, WRITE | DENYOOM | FAST, getset)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(
             "string",
             "1.0.0",
@@ -61,7 +82,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key value"),
     CommandSpec::new("setnx", 3, WRITE | DENYOOM | FAST, setnx)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | INSERT)])
         .doc(
             "string",
             "1.0.0",
@@ -69,11 +90,11 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key value"),
     CommandSpec::new("setex", 4, WRITE | DENYOOM, setex)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE)])
         .doc("string", "2.0.0", "Set the value and expiration of a key")
         .syntax("key seconds:integer value"),
     CommandSpec::new("psetex", 4, WRITE | DENYOOM, setex)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE)])
         .doc(
             "string",
             "2.6.0",
@@ -81,23 +102,23 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key milliseconds:integer value"),
     CommandSpec::new("mget", -2, READONLY | FAST, mget)
+        .key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RO | ACCESS)])
         .tips(&["request_policy:multi_shard"])
-        .keys(1, -1, 1)
         .doc("string", "1.0.0", "Get the values of all the given keys")
         .complexity("O(N) where N is the number of keys to retrieve.")
         .syntax("key..."),
     CommandSpec::new("mset", -3, WRITE | DENYOOM, mset)
+        .key_specs(&[KeySpec::index(1).range(-1, 2, 0).flags(OW | UPDATE)])
         .tips(&[
             "request_policy:multi_shard",
             "response_policy:all_succeeded",
         ])
-        .keys(1, -1, 2)
         .doc("string", "1.0.1", "Set multiple keys to multiple values")
         .complexity("O(N) where N is the number of keys to set.")
         .syntax("key_value=(key value)..."),
     CommandSpec::new("msetnx", -3, WRITE | DENYOOM, msetnx)
+        .key_specs(&[KeySpec::index(1).range(-1, 2, 0).flags(OW | INSERT)])
         .tips(&["request_policy:multi_shard", "response_policy:agg_min"])
-        .keys(1, -1, 2)
         .doc(
             "string",
             "1.0.1",
@@ -106,7 +127,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .complexity("O(N) where N is the number of keys to set.")
         .syntax("key_value=(key value)..."),
     CommandSpec::new("append", 3, WRITE | DENYOOM | FAST, append)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)])
         .doc("string", "2.0.0", "Append a value to a key")
         .complexity(
             "O(1). The amortized time complexity is O(1) assuming the appended value is small \
@@ -115,7 +136,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key value"),
     CommandSpec::new("strlen", 2, READONLY | FAST, strlen)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO)])
         .doc(
             "string",
             "2.2.0",
@@ -123,7 +144,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key"),
     CommandSpec::new("getrange", 4, READONLY, getrange)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc(
             "string",
             "2.4.0",
@@ -132,7 +153,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .complexity(RANGE_COMPLEXITY)
         .syntax("key start:integer end:integer"),
     CommandSpec::new("substr", 4, READONLY, getrange)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc(
             "string",
             "1.0.0",
@@ -141,7 +162,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .complexity(RANGE_COMPLEXITY)
         .syntax("key start:integer end:integer"),
     CommandSpec::new("setrange", 4, WRITE | DENYOOM, setrange)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
         .doc(
             "string",
             "2.2.0",
@@ -154,7 +175,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key offset:integer value"),
     CommandSpec::new("incr", 2, WRITE | DENYOOM | FAST, incr)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(
             "string",
             "1.0.0",
@@ -162,7 +183,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key"),
     CommandSpec::new("decr", 2, WRITE | DENYOOM | FAST, decr)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(
             "string",
             "1.0.0",
@@ -170,7 +191,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key"),
     CommandSpec::new("incrby", 3, WRITE | DENYOOM | FAST, incrby)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(
             "string",
             "1.0.0",
@@ -178,7 +199,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key increment:integer"),
     CommandSpec::new("decrby", 3, WRITE | DENYOOM | FAST, decrby)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(
             "string",
             "1.0.0",
@@ -186,7 +207,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key decrement:integer"),
     CommandSpec::new("incrbyfloat", 3, WRITE | DENYOOM | FAST, incrbyfloat)
-        .keys(1, 1, 1)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(
             "string",
             "2.6.0",
@@ -194,7 +215,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key increment:double"),
     CommandSpec::new("lcs", -3, READONLY, lcs)
-        .keys(1, 2, 1)
+        .key_specs(&[KeySpec::index(1).range(1, 1, 0).flags(RO | ACCESS)])
         .doc("string", "7.0.0", "Find longest common substring")
         .complexity("O(N*M) where N and M are the lengths of s1 and s2, respectively")
         .syntax("key1:key key2:key [LEN] [IDX] [MINMATCHLEN len:integer] [WITHMATCHLEN]"),

@@ -14,7 +14,9 @@ use redis_lite_protocol::ReplyWriter;
 
 use crate::blocking::parse_timeout;
 use crate::command::flags::*;
+use crate::command::key_flags::*;
 use crate::command::CommandSpec;
+use crate::command::KeySpec;
 use crate::commands::keys::{parse_cursor, ScanOptions};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
@@ -22,13 +24,13 @@ use crate::notify::Class;
 
 /// A key argument plus the spec fields every single-key sorted-set command shares.
 const fn one_key(spec: CommandSpec, since: &'static str, summary: &'static str) -> CommandSpec {
-    spec.keys(1, 1, 1).doc("sorted-set", since, summary)
+    spec.doc("sorted-set", since, summary)
 }
 
 /// Commands whose keys follow a `numkeys` argument (COMMAND INFO reports them as movable).
 /// A command whose keys follow a numkeys argument at index 1.
 const fn numkeys(spec: CommandSpec, since: &'static str, summary: &'static str) -> CommandSpec {
-    spec.doc("sorted-set", since, summary).counted_keys(1)
+    spec.doc("sorted-set", since, summary)
 }
 
 const LOG_N: &str = "O(log(N))";
@@ -48,232 +50,222 @@ const DIFF_COST: &str = "O(L + (N-K)log(N)) worst case where L is the total numb
 
 pub static COMMANDS: &[CommandSpec] = &[
     one_key(
-        CommandSpec::new("zadd", -4, WRITE | DENYOOM | FAST, zadd),
+        CommandSpec::new("zadd", -4, WRITE | DENYOOM | FAST, zadd).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)]),
         "1.2.0",
         "Add one or more members to a sorted set, or update its score if it already exists",
     )
     .complexity("O(log(N)) for each item added, where N is the number of elements in the sorted set.")
     .syntax("key condition=[NX | XX] comparison=[GT | LT] change=[CH] increment=[INCR] score_member=(score:double member)..."),
     one_key(
-        CommandSpec::new("zincrby", 4, WRITE | DENYOOM | FAST, zincrby),
+        CommandSpec::new("zincrby", 4, WRITE | DENYOOM | FAST, zincrby).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)]),
         "1.2.0",
         "Increment the score of a member in a sorted set",
     )
     .complexity(LOG_N)
     .syntax("key increment:integer member"),
     one_key(
-        CommandSpec::new("zrem", -3, WRITE | FAST, zrem),
+        CommandSpec::new("zrem", -3, WRITE | FAST, zrem).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | DELETE)]),
         "1.2.0",
         "Remove one or more members from a sorted set",
     )
     .complexity("O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.")
     .syntax("key member..."),
     one_key(
-        CommandSpec::new("zscore", 3, READONLY | FAST, zscore),
+        CommandSpec::new("zscore", 3, READONLY | FAST, zscore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "1.2.0",
         "Get the score associated with the given member in a sorted set",
     )
     .syntax("key member"),
     one_key(
-        CommandSpec::new("zmscore", -3, READONLY | FAST, zmscore),
+        CommandSpec::new("zmscore", -3, READONLY | FAST, zmscore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "6.2.0",
         "Get the score associated with the given members in a sorted set",
     )
     .complexity("O(N) where N is the number of members being requested.")
     .syntax("key member..."),
     one_key(
-        CommandSpec::new("zcard", 2, READONLY | FAST, zcard),
+        CommandSpec::new("zcard", 2, READONLY | FAST, zcard).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO)]),
         "1.2.0",
         "Get the number of members in a sorted set",
     )
     .syntax("key"),
     one_key(
-        CommandSpec::new("zcount", 4, READONLY | FAST, zcount),
+        CommandSpec::new("zcount", 4, READONLY | FAST, zcount).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "2.0.0",
         "Count the members in a sorted set with scores within the given values",
     )
     .complexity(LOG_N)
     .syntax("key min:double max:double"),
     one_key(
-        CommandSpec::new("zlexcount", 4, READONLY | FAST, zlexcount),
+        CommandSpec::new("zlexcount", 4, READONLY | FAST, zlexcount).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "2.8.9",
         "Count the number of members in a sorted set between a given lexicographical range",
     )
     .complexity(LOG_N)
     .syntax("key min max"),
     one_key(
-        CommandSpec::new("zrange", -4, READONLY, zrange),
+        CommandSpec::new("zrange", -4, READONLY, zrange).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "1.2.0",
         "Return a range of members in a sorted set",
     )
     .complexity(RANGE_COST)
     .syntax("key start stop sortby=[BYSCORE | BYLEX] [REV] offset_count=[LIMIT offset:integer count:integer] [WITHSCORES]"),
     one_key(
-        CommandSpec::new("zrangebyscore", -4, READONLY, zrangebyscore),
+        CommandSpec::new("zrangebyscore", -4, READONLY, zrangebyscore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "1.0.5",
         "Return a range of members in a sorted set, by score",
     )
     .complexity(RANGE_COST)
     .syntax("key min:double max:double [WITHSCORES] offset_count=[LIMIT offset:integer count:integer]"),
     one_key(
-        CommandSpec::new("zrevrange", -4, READONLY, zrevrange),
+        CommandSpec::new("zrevrange", -4, READONLY, zrevrange).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "1.2.0",
         "Return a range of members in a sorted set, by index, with scores ordered from high to low",
     )
     .complexity(RANGE_COST)
     .syntax("key start:integer stop:integer [WITHSCORES]"),
     one_key(
-        CommandSpec::new("zrevrangebyscore", -4, READONLY, zrevrangebyscore),
+        CommandSpec::new("zrevrangebyscore", -4, READONLY, zrevrangebyscore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "2.2.0",
         "Return a range of members in a sorted set, by score, with scores ordered from high to low",
     )
     .complexity(RANGE_COST)
     .syntax("key max:double min:double [WITHSCORES] offset_count=[LIMIT offset:integer count:integer]"),
     one_key(
-        CommandSpec::new("zrangebylex", -4, READONLY, zrangebylex),
+        CommandSpec::new("zrangebylex", -4, READONLY, zrangebylex).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "2.8.9",
         "Return a range of members in a sorted set, by lexicographical range",
     )
     .complexity(RANGE_COST)
     .syntax("key min max offset_count=[LIMIT offset:integer count:integer]"),
     one_key(
-        CommandSpec::new("zrevrangebylex", -4, READONLY, zrevrangebylex),
+        CommandSpec::new("zrevrangebylex", -4, READONLY, zrevrangebylex).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "2.8.9",
         "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.",
     )
     .complexity(RANGE_COST)
     .syntax("key max min offset_count=[LIMIT offset:integer count:integer]"),
-    CommandSpec::new("zrangestore", -5, WRITE | DENYOOM, zrangestore)
-        .keys(1, 2, 1)
+    CommandSpec::new("zrangestore", -5, WRITE | DENYOOM, zrangestore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).range(0, 1, 0).flags(RO | ACCESS)])
         .doc("sorted-set", "6.2.0", "Store a range of members from sorted set into another key")
         .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.")
         .syntax("dst:key src:key min max sortby=[BYSCORE | BYLEX] [REV] offset_count=[LIMIT offset:integer count:integer]"),
     one_key(
-        CommandSpec::new("zrank", 3, READONLY | FAST, zrank),
+        CommandSpec::new("zrank", 3, READONLY | FAST, zrank).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "2.0.0",
         "Determine the index of a member in a sorted set",
     )
     .complexity(LOG_N)
     .syntax("key member"),
     one_key(
-        CommandSpec::new("zrevrank", 3, READONLY | FAST, zrevrank),
+        CommandSpec::new("zrevrank", 3, READONLY | FAST, zrevrank).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "2.0.0",
         "Determine the index of a member in a sorted set, with scores ordered from high to low",
     )
     .complexity(LOG_N)
     .syntax("key member"),
     one_key(
-        CommandSpec::new("zremrangebyrank", 4, WRITE, zremrangebyrank),
+        CommandSpec::new("zremrangebyrank", 4, WRITE, zremrangebyrank).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | DELETE)]),
         "2.0.0",
         "Remove all members in a sorted set within the given indexes",
     )
     .complexity(REMOVE_COST)
     .syntax("key start:integer stop:integer"),
     one_key(
-        CommandSpec::new("zremrangebyscore", 4, WRITE, zremrangebyscore),
+        CommandSpec::new("zremrangebyscore", 4, WRITE, zremrangebyscore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | DELETE)]),
         "1.2.0",
         "Remove all members in a sorted set within the given scores",
     )
     .complexity(REMOVE_COST)
     .syntax("key min:double max:double"),
     one_key(
-        CommandSpec::new("zremrangebylex", 4, WRITE, zremrangebylex),
+        CommandSpec::new("zremrangebylex", 4, WRITE, zremrangebylex).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | DELETE)]),
         "2.8.9",
         "Remove all members in a sorted set between the given lexicographical range",
     )
     .complexity(REMOVE_COST)
     .syntax("key min max"),
     one_key(
-        CommandSpec::new("zpopmin", -2, WRITE | FAST, zpopmin),
+        CommandSpec::new("zpopmin", -2, WRITE | FAST, zpopmin).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE)]),
         "5.0.0",
         "Remove and return members with the lowest scores in a sorted set",
     )
     .complexity(POP_COST)
     .syntax("key [count:integer]"),
     one_key(
-        CommandSpec::new("zpopmax", -2, WRITE | FAST, zpopmax),
+        CommandSpec::new("zpopmax", -2, WRITE | FAST, zpopmax).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE)]),
         "5.0.0",
         "Remove and return members with the highest scores in a sorted set",
     )
     .complexity(POP_COST)
     .syntax("key [count:integer]"),
     numkeys(
-        CommandSpec::new("zmpop", -4, WRITE, zmpop),
+        CommandSpec::new("zmpop", -4, WRITE, zmpop).key_specs(&[KeySpec::index(1).keynum(0, 1, 1).flags(RW | ACCESS | DELETE)]),
         "7.0.0",
         "Remove and return members with scores in a sorted set",
     )
     .complexity("O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
     .syntax("numkeys:integer key... where=(MIN | MAX) [COUNT count:integer]"),
-        CommandSpec::new("bzpopmin", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmin)
-        .keys(1, -2, 1)
+        CommandSpec::new("bzpopmin", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmin).key_specs(&[KeySpec::index(1).range(-2, 1, 0).flags(RW | ACCESS | DELETE)])
         .doc("sorted-set", "5.0.0", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available")
         .complexity("O(log(N)) with N being the number of elements in the sorted set.")
         .syntax("key... timeout:double"),
-    CommandSpec::new("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmax)
-        .keys(1, -2, 1)
+    CommandSpec::new("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmax).key_specs(&[KeySpec::index(1).range(-2, 1, 0).flags(RW | ACCESS | DELETE)])
         .doc("sorted-set", "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available")
         .complexity("O(log(N)) with N being the number of elements in the sorted set.")
         .syntax("key... timeout:double"),
-    CommandSpec::new("bzmpop", -5, WRITE | BLOCKING, bzmpop)
-        .counted_keys(2)
+    CommandSpec::new("bzmpop", -5, WRITE | BLOCKING, bzmpop).key_specs(&[KeySpec::index(2).keynum(0, 1, 1).flags(RW | ACCESS | DELETE)])
         .doc("sorted-set", "7.0.0", "Remove and return members with scores in a sorted set or block until one is available")
         .complexity("O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
         .syntax("timeout:double numkeys:integer key... where=(MIN | MAX) [COUNT count:integer]"),
     numkeys(
-        CommandSpec::new("zunion", -3, READONLY, zunion),
+        CommandSpec::new("zunion", -3, READONLY, zunion).key_specs(&[KeySpec::index(1).keynum(0, 1, 1).flags(RO | ACCESS)]),
         "6.2.0",
         "Add multiple sorted sets",
     )
     .complexity(UNION_COST)
     .syntax("numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)] [WITHSCORES]"),
     numkeys(
-        CommandSpec::new("zinter", -3, READONLY, zinter),
+        CommandSpec::new("zinter", -3, READONLY, zinter).key_specs(&[KeySpec::index(1).keynum(0, 1, 1).flags(RO | ACCESS)]),
         "6.2.0",
         "Intersect multiple sorted sets",
     )
     .complexity(INTER_COST)
     .syntax("numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)] [WITHSCORES]"),
     numkeys(
-        CommandSpec::new("zdiff", -3, READONLY, zdiff),
+        CommandSpec::new("zdiff", -3, READONLY, zdiff).key_specs(&[KeySpec::index(1).keynum(0, 1, 1).flags(RO | ACCESS)]),
         "6.2.0",
         "Subtract multiple sorted sets",
     )
     .complexity(DIFF_COST)
     .syntax("numkeys:integer key... [WITHSCORES]"),
-    CommandSpec::new("zunionstore", -4, WRITE | DENYOOM, zunionstore)
-        .keys(1, 1, 1)
-        .counted_keys(2)
+    CommandSpec::new("zunionstore", -4, WRITE | DENYOOM, zunionstore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).keynum(0, 1, 1).flags(RO | ACCESS)])
         .doc("sorted-set", "2.0.0", "Add multiple sorted sets and store the resulting sorted set in a new key")
         .complexity(UNION_COST)
         .syntax("destination:key numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)]"),
-    CommandSpec::new("zinterstore", -4, WRITE | DENYOOM, zinterstore)
-        .keys(1, 1, 1)
-        .counted_keys(2)
+    CommandSpec::new("zinterstore", -4, WRITE | DENYOOM, zinterstore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).keynum(0, 1, 1).flags(RO | ACCESS)])
         .doc("sorted-set", "2.0.0", "Intersect multiple sorted sets and store the resulting sorted set in a new key")
         .complexity(INTER_COST)
         .syntax("destination:key numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)]"),
-    CommandSpec::new("zdiffstore", -4, WRITE | DENYOOM, zdiffstore)
-        .keys(1, 1, 1)
-        .counted_keys(2)
+    CommandSpec::new("zdiffstore", -4, WRITE | DENYOOM, zdiffstore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).keynum(0, 1, 1).flags(RO | ACCESS)])
         .doc("sorted-set", "6.2.0", "Subtract multiple sorted sets and store the resulting sorted set in a new key")
         .complexity(DIFF_COST)
         .syntax("destination:key numkeys:integer key..."),
     numkeys(
-        CommandSpec::new("zintercard", -3, READONLY, zintercard),
+        CommandSpec::new("zintercard", -3, READONLY, zintercard).key_specs(&[KeySpec::index(1).keynum(0, 1, 1).flags(RO | ACCESS)]),
         "7.0.0",
         "Intersect multiple sorted sets and return the cardinality of the result",
     )
     .complexity("O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.")
     .syntax("numkeys:integer key... [LIMIT limit:integer]"),
     one_key(
-        CommandSpec::new("zrandmember", -2, READONLY, zrandmember).tips(&["nondeterministic_output"]),
+        CommandSpec::new("zrandmember", -2, READONLY, zrandmember).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output"]),
         "6.2.0",
         "Get one or multiple random elements from a sorted set",
     )
     .complexity("O(N) where N is the number of elements returned")
     .syntax("key options=[count:integer [WITHSCORES]]"),
     one_key(
-        CommandSpec::new("zscan", -3, READONLY, zscan).tips(&["nondeterministic_output"]),
+        CommandSpec::new("zscan", -3, READONLY, zscan).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output"]),
         "2.8.0",
         "Incrementally iterate sorted sets elements and associated scores",
     )

@@ -5,7 +5,9 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::command::flags::*;
+use crate::command::key_flags::*;
 use crate::command::CommandSpec;
+use crate::command::KeySpec;
 use crate::commands::reply_help;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
@@ -45,7 +47,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container(
             .doc("server", "4.0.0", "Show memory usage details")
             .acl(&["@slow"]),
         CommandSpec::new("usage", -3, READONLY, memory_usage)
-            .keys(2, 2, 1)
+            .key_specs(&[KeySpec::index(2).range(0, 1, 0).flags(RO)])
             .doc("server", "4.0.0", "Estimate the memory usage of a key")
             .complexity("O(N) where N is the number of samples.")
             .syntax("key [SAMPLES count:integer]"),

@@ -5,7 +5,9 @@
 use std::sync::atomic::Ordering;
 
 use crate::command::flags::*;
+use crate::command::key_flags::*;
 use crate::command::CommandSpec;
+use crate::command::KeySpec;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 
@@ -33,7 +35,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .complexity("O(N), when N is the number of queued commands"),
     CommandSpec::new("watch", -2, TRANSACTION_FLAGS | FAST | ALLOW_BUSY, watch)
-        .keys(1, -1, 1)
+        .key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RO)])
         .doc(
             "transactions",
             "2.2.0",
