@@ -286,6 +286,29 @@ pub enum OutputCheck {
     Exceeded,
 }
 
+/// How the command a client runs now was started.
+#[derive(Clone, Default)]
+pub enum ExecMode {
+    /// Sent by the client (or replayed by the AOF loader).
+    #[default]
+    Direct,
+    /// Queued by MULTI and run by EXEC: every event loop is paused, and blocking commands do
+    /// not block.
+    InExec,
+    /// A blocked command woken for data, run again: its waiter and deadline, so that blocking
+    /// again keeps its place in line.
+    Rerun {
+        waiter: Arc<Waiter>,
+        deadline: Option<Instant>,
+    },
+}
+
+impl ExecMode {
+    pub fn in_exec(&self) -> bool {
+        matches!(self, ExecMode::InExec)
+    }
+}
+
 /// Who runs commands through a client: the pipeline treats some differently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientKind {
@@ -317,15 +340,12 @@ pub struct ClientState {
     /// Set when a WATCHed key changes; shared with every watched key's entry in the engine.
     pub watch_flag: WatchFlag,
     pub watched: Vec<(usize, Vec<u8>)>,
-    /// Running EXEC's queue: every event loop is paused, and blocking commands do not block.
-    pub in_exec: bool,
+    /// How the command being run was started.
+    pub mode: ExecMode,
     /// Index of the event loop serving this client.
     pub worker: usize,
     /// The blocking command this client waits on, set by `Ctx::block`.
     pub blocked: Option<BlockedCommand>,
-    /// While a woken blocked command re-runs: its waiter and deadline, so blocking again keeps
-    /// its place in line.
-    pub requeue: Option<(Arc<Waiter>, Option<Instant>)>,
     /// Sequence number of this client's latest AOF record: with `appendfsync always`, its
     /// replies wait until the log is durable up to it.
     pub aof_seq: u64,
@@ -349,10 +369,9 @@ impl ClientState {
             multi: None,
             watch_flag: WatchFlag::default(),
             watched: Vec::new(),
-            in_exec: false,
+            mode: ExecMode::Direct,
             worker: 0,
             blocked: None,
-            requeue: None,
             aof_seq: 0,
             kind: ClientKind::Normal,
         }

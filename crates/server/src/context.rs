@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use redis_lite_protocol::ReplyWriter;
 
 use crate::blocking::{BlockedCommand, Waiter};
-use crate::client::ClientState;
+use crate::client::{ClientState, ExecMode};
 use crate::command::flags::{MAY_REPLICATE, WRITE};
 use crate::command::CommandEntry;
 use crate::error::CommandError;
@@ -141,7 +141,7 @@ impl<'a> Ctx<'a> {
         if self.logged.get().is_some() || !self.command.spec.has(WRITE | MAY_REPLICATE) {
             return;
         }
-        let (db, in_exec) = (self.client.db, self.client.in_exec);
+        let (db, in_exec) = (self.client.db, self.client.mode.in_exec());
         let seq = match self.rewritten.take() {
             Some(args) => self.server.aof.append(db, &args, in_exec),
             None => self.server.aof.append(db, self.args, in_exec),
@@ -162,16 +162,16 @@ impl<'a> Ctx<'a> {
     /// `timeout_ms` 0 waits forever; `on_timeout` writes the reply for when it passes. Inside
     /// EXEC nothing blocks: the timeout reply is given at once, as in Redis.
     pub fn block(&mut self, keys: &[&[u8]], timeout_ms: u64, on_timeout: fn(&mut ReplyWriter<'_>)) {
-        if self.client.in_exec {
+        if self.client.mode.in_exec() {
             on_timeout(&mut self.out);
             return;
         }
         let db = self.client.db;
         let keys: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
         // A woken waiter re-running its command never left the queues: it keeps its place.
-        let (waiter, deadline) = match self.client.requeue.take() {
-            Some(requeued) => requeued,
-            None => {
+        let (waiter, deadline) = match std::mem::take(&mut self.client.mode) {
+            ExecMode::Rerun { waiter, deadline } => (waiter, deadline),
+            _ => {
                 let deadline =
                     (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
                 let waiter = Waiter::new();

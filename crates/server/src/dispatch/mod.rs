@@ -67,8 +67,9 @@ fn call(
 ) {
     // Every command runs inside its event loop's gate; EXEC and the other exclusive commands
     // close all of them (see `Server::gates`), and commands run by EXEC are already inside.
-    let exclusive = !client.in_exec && entry.spec.exclusive;
-    let _shared = (!client.in_exec && !exclusive).then(|| server.gates[client.worker].read());
+    let exclusive = !client.mode.in_exec() && entry.spec.exclusive;
+    let _shared =
+        (!client.mode.in_exec() && !exclusive).then(|| server.gates[client.worker].read());
     let _exclusive: Vec<_> = if exclusive {
         server.gates.iter().map(|g| g.write()).collect()
     } else {

@@ -15,7 +15,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::buffers;
 use crate::blocking::Wake;
-use crate::client::{BufferLimit, ClientHandle, ClientState, OutputCheck, OutputClass};
+use crate::client::{BufferLimit, ClientHandle, ClientState, ExecMode, OutputCheck, OutputClass};
 use crate::dispatch::execute;
 use crate::log;
 use crate::pubsub::Push;
@@ -559,10 +559,13 @@ impl<S: ClientStream> Connection<S> {
             }
             Wake::Ready => {
                 // Re-run the command; if it blocks again it keeps its place and its deadline.
-                client.requeue = Some((blocked.waiter.clone(), blocked.deadline));
+                client.mode = ExecMode::Rerun {
+                    waiter: blocked.waiter.clone(),
+                    deadline: blocked.deadline,
+                };
                 let args: Vec<&[u8]> = blocked.args.iter().map(Vec::as_slice).collect();
                 execute(server, client, &args, output);
-                client.requeue = None;
+                client.mode = ExecMode::Direct;
                 if client.blocked.is_none() {
                     server
                         .blocking

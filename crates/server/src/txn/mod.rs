@@ -4,6 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
+use crate::client::ExecMode;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::CommandSpec;
@@ -111,12 +112,12 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
         return Ok(());
     }
     ctx.out.array(multi.queue.len());
-    ctx.client.in_exec = true;
+    ctx.client.mode = ExecMode::InExec;
     for command in &multi.queue {
         let args: Vec<&[u8]> = command.iter().map(Vec::as_slice).collect();
         crate::dispatch::execute_queued(ctx, &args);
     }
-    ctx.client.in_exec = false;
+    ctx.client.mode = ExecMode::Direct;
     // The AOF's MULTI block closes, and the reply waits for its EXEC record: a block without
     // one is dropped when the AOF is loaded.
     let seq = ctx.server.aof.end_exec();
