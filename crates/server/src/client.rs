@@ -40,11 +40,12 @@ pub struct ClientHandle {
     pub created: Instant,
     pub info: Mutex<ClientInfo>,
     killed: AtomicBool,
-    kill: tokio::sync::Notify,
+    /// Wakes the connection for a kill or for queued pushes: one notification for both, so the
+    /// connection's wait polls one future instead of two.
+    attention: tokio::sync::Notify,
     /// Pub/sub messages for the connection to write; a queue allocates only once one arrives,
     /// so an idle connection holds none.
     pushes: Mutex<VecDeque<Push>>,
-    pushed: tokio::sync::Notify,
     /// Bytes of pushes queued for the connection and not yet in its output.
     pub pending_push_bytes: AtomicUsize,
     /// Bytes of replies in the connection's output, not yet written to the socket.
@@ -101,7 +102,6 @@ impl ClientHandle {
         let now = Instant::now();
         ClientHandle {
             pushes: Mutex::new(VecDeque::new()),
-            pushed: tokio::sync::Notify::new(),
             pending_push_bytes: AtomicUsize::new(0),
             pending_output_bytes: AtomicUsize::new(0),
             soft_limit_since_ms: AtomicU64::new(0),
@@ -127,19 +127,20 @@ impl ClientHandle {
                 psub: 0,
             }),
             killed: AtomicBool::new(false),
-            kill: tokio::sync::Notify::new(),
+            attention: tokio::sync::Notify::new(),
         }
     }
 
     /// Queues a message for this client's connection to write.
     pub fn send_push(&self, push: Push) {
         self.pushes.lock().push_back(push);
-        self.pushed.notify_one();
+        self.attention.notify_one();
     }
 
-    /// Completes when messages were queued since the connection last took them.
-    pub async fn pushed(&self) {
-        self.pushed.notified().await
+    /// Completes when the client was killed or messages were queued since the connection last
+    /// looked (`is_killed`, `take_pushes`).
+    pub async fn attention(&self) {
+        self.attention.notified().await
     }
 
     /// Moves the queued messages into `into` (empty), keeping both queues' memory.
@@ -150,15 +151,11 @@ impl ClientHandle {
     /// Asks the client's connection to close (CLIENT KILL, shutdown).
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
-        self.kill.notify_one();
+        self.attention.notify_one();
     }
 
     pub fn is_killed(&self) -> bool {
         self.killed.load(Ordering::Acquire)
-    }
-
-    pub async fn killed(&self) {
-        self.kill.notified().await
     }
 
     /// Output not yet written: replies in the connection's buffer plus queued pushes. This is

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BufMut;
 use redis_lite_protocol::{Limits, ReplyWriter, RequestParser};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::buffers;
 use crate::blocking::Wake;
@@ -57,13 +57,13 @@ impl Settings {
     }
 }
 
-/// A client's socket, TCP or unix, used by readiness: the connection waits for it to be
-/// readable and writable at the same time, so it keeps reading commands while replies are
-/// pending (as Redis does) and holds no buffer while idle.
-pub trait ClientStream: AsyncWrite + Unpin {
+/// A client's socket, TCP or unix. The connection waits for it to be readable and writable at
+/// the same time, so it keeps reading commands while replies are pending (as Redis does) and
+/// holds no buffer while idle; then it reads and writes by polling once (`poll_now`), which
+/// lets tokio note a short read or write as "drained" without another system call.
+pub trait ClientStream: AsyncRead + AsyncWrite + Unpin {
     fn readable(&self) -> impl Future<Output = io::Result<()>>;
     fn writable(&self) -> impl Future<Output = io::Result<()>>;
-    fn try_read_buf<B: BufMut>(&self, buf: &mut B) -> io::Result<usize>;
     fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
 }
 
@@ -75,9 +75,6 @@ macro_rules! client_stream {
             }
             fn writable(&self) -> impl Future<Output = io::Result<()>> {
                 <$stream>::writable(self)
-            }
-            fn try_read_buf<B: BufMut>(&self, buf: &mut B) -> io::Result<usize> {
-                <$stream>::try_read_buf(self, buf)
             }
             fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
                 <$stream>::try_write(self, buf)
@@ -122,11 +119,22 @@ enum Event {
     Close,
     Read,
     Writable,
-    /// Pub/sub messages were queued.
-    Pushes,
+    /// Killed, or pub/sub messages were queued.
+    Attention,
     Woken(Wake),
     /// The output stayed over the soft limit for too long.
     SoftLimit,
+}
+
+/// Polls `future` once, with no waker to call back: None if it is not ready. The connection
+/// waits for readiness in its select; a read or write that then finds nothing after all just
+/// waits for the next readiness there.
+fn poll_now<F: Future>(future: F) -> Option<F::Output> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(future).poll(&mut cx) {
+        std::task::Poll::Ready(output) => Some(output),
+        std::task::Poll::Pending => None,
+    }
 }
 
 /// Awaits `future` if there is one; otherwise never completes (a disabled `select!` branch
@@ -163,11 +171,9 @@ pub async fn serve(
         paused: false,
         closing: false,
     };
-    // One kill notification for the connection's life: building a new one per read showed up in
-    // profiles.
-    let mut killed = std::pin::pin!(handle.killed());
-    // Likewise for pub/sub messages, renewed each time it fires.
-    let mut pushed = std::pin::pin!(handle.pushed());
+    // One notification for kills and pub/sub messages, renewed only when it fires: building a
+    // new one per read showed up in profiles.
+    let mut attention = std::pin::pin!(handle.attention());
     let mut pushes = VecDeque::new();
     let mut more_to_read = false;
     let mut read_since_yield = 0;
@@ -263,7 +269,7 @@ pub async fn serve(
             });
             tokio::select! {
                 biased;
-                _ = killed.as_mut() => Event::Close,
+                _ = attention.as_mut() => Event::Attention,
                 r = maybe(write) => match r {
                     Ok(()) => Event::Writable,
                     Err(_) => Event::Close,
@@ -271,7 +277,6 @@ pub async fn serve(
                 wake = maybe(woken) => Event::Woken(wake),
                 _ = maybe(timeout) => Event::Woken(Wake::Timeout),
                 _ = maybe(soft_deadline.map(|at| tokio::time::sleep_until(at.into()))) => Event::SoftLimit,
-                _ = pushed.as_mut(), if !conn.closing => Event::Pushes,
                 r = maybe(read) => match r {
                     Some(Ok(())) => Event::Read,
                     Some(Err(_)) => Event::Close,
@@ -286,9 +291,15 @@ pub async fn serve(
             Event::Close => false,
             // Checked again at the top of the loop, where it closes the client.
             Event::SoftLimit | Event::Writable => true,
-            Event::Pushes => {
-                pushed.set(handle.pushed());
-                handle.take_pushes(&mut pushes);
+            Event::Attention => {
+                attention.set(handle.attention());
+                if handle.is_killed() {
+                    break;
+                }
+                // A client closing after its last reply (QUIT) gets no more messages.
+                if !conn.closing {
+                    handle.take_pushes(&mut pushes);
+                }
                 for push in pushes.drain(..) {
                     conn.push(push);
                 }
@@ -325,7 +336,8 @@ impl<S: ClientStream> Connection<S> {
             return true;
         }
         while self.pending() > 0 {
-            match self.stream.try_write(&self.output[self.sent..]) {
+            let write = poll_now(self.stream.write(&self.output[self.sent..]));
+            match write.unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into())) {
                 Ok(0) => return false,
                 Ok(n) => {
                     self.sent += n;
@@ -382,11 +394,11 @@ impl<S: ClientStream> Connection<S> {
         let read = match self.parser.big_arg_missing(self.input.len(), BIG_ARG) {
             Some(missing) if missing > 0 => {
                 let limited = &mut (&mut self.input).limit(missing);
-                self.stream.try_read_buf(limited)
+                poll_now(self.stream.read_buf(limited))
             }
-            _ => self.stream.try_read_buf(&mut self.input),
+            _ => poll_now(self.stream.read_buf(&mut self.input)),
         };
-        let n = match read {
+        let n = match read.unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into())) {
             Ok(0) => return Read::Closed,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
