@@ -85,7 +85,7 @@ fn call(
     // The AOF loader's clock stands still, so nothing expires mid-replay.
     let now_ms = match client.kind {
         ClientKind::AofLoader => 0,
-        ClientKind::Normal => redis_lite_engine::now_ms(),
+        ClientKind::Normal => unix_ms_at(started),
     };
     let mut ctx = Ctx {
         server,
@@ -123,6 +123,30 @@ fn call(
         .usec
         .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
     stats.total_commands.fetch_add(1, Relaxed);
+}
+
+/// The Unix time in milliseconds at `instant`, from this thread's pairing of the monotonic and
+/// the wall clock, taken again once a second: the command's start time is read once for both
+/// its duration and its clock (reading the clock was a tenth of a pipelined load's CPU here).
+fn unix_ms_at(instant: Instant) -> u64 {
+    use std::cell::Cell;
+    thread_local! {
+        /// An instant and the Unix time at it, in microseconds.
+        static PAIRED: Cell<Option<(Instant, u128)>> = const { Cell::new(None) };
+    }
+    PAIRED.with(|paired| {
+        if let Some((base, base_us)) = paired.get() {
+            let since = instant.checked_duration_since(base);
+            if let Some(since) = since.filter(|d| d.as_secs() == 0) {
+                return ((base_us + since.as_micros()) / 1000) as u64;
+            }
+        }
+        let now_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros());
+        paired.set(Some((instant, now_us)));
+        (now_us / 1000) as u64
+    })
 }
 
 /// Runs a command queued by MULTI, from EXEC, appending its reply to EXEC's.
