@@ -375,7 +375,7 @@ pub struct CommandSpec {
     /// Argument syntax, from which COMMAND DOCS is generated. See [`parse_syntax`].
     pub syntax: &'static str,
     /// ACL categories beyond those that follow from the flags and group.
-    pub acl: &'static [&'static str],
+    pub acl: acl::Categories,
     /// Whether the group implies an ACL category (`generic` → `@keyspace`...). SORT is in the
     /// generic group but Redis does not put it in `@keyspace`.
     pub group_acl: bool,
@@ -401,7 +401,7 @@ impl CommandSpec {
             complexity: "O(1)",
             summary: "",
             syntax: "",
-            acl: &[],
+            acl: 0,
             group_acl: true,
             tips: &[],
             handler: Some(handler),
@@ -551,7 +551,7 @@ impl CommandSpec {
         CommandSpec { syntax, ..self }
     }
 
-    pub const fn acl(self, acl: &'static [&'static str]) -> Self {
+    pub const fn acl(self, acl: acl::Categories) -> Self {
         CommandSpec { acl, ..self }
     }
 
@@ -623,88 +623,116 @@ impl CommandEntry {
 
     /// Every ACL category of the command: the declared ones plus those implied by its flags and
     /// group, as Redis derives them.
-    pub fn acl_categories(&self) -> Vec<&'static str> {
+    pub fn acl_categories(&self) -> acl::Categories {
         let spec = self.spec;
         if self.is_container() {
-            return vec!["@slow"];
+            return acl::SLOW;
         }
-        let mut cats = Vec::new();
-        if spec.has(flags::WRITE) {
-            cats.push("@write");
-        }
-        if spec.has(flags::READONLY) && spec.group != "scripting" {
-            cats.push("@read");
-        }
-        if spec.has(flags::ADMIN) {
-            cats.push("@admin");
-            cats.push("@dangerous");
-        }
-        if spec.has(flags::PUBSUB) {
-            cats.push("@pubsub");
-        }
-        if spec.has(flags::FAST) {
-            cats.push("@fast");
-        }
-        if spec.has(flags::BLOCKING) {
-            cats.push("@blocking");
-        }
-        if !spec.has(flags::FAST) {
-            cats.push("@slow");
-        }
+        let implied = [
+            (spec.has(flags::WRITE), acl::WRITE),
+            (
+                spec.has(flags::READONLY) && spec.group != "scripting",
+                acl::READ,
+            ),
+            (spec.has(flags::ADMIN), acl::ADMIN | acl::DANGEROUS),
+            (spec.has(flags::PUBSUB), acl::PUBSUB),
+            (spec.has(flags::FAST), acl::FAST),
+            (spec.has(flags::BLOCKING), acl::BLOCKING),
+            (!spec.has(flags::FAST), acl::SLOW),
+        ];
+        let mut cats = implied
+            .iter()
+            .filter(|(applies, _)| *applies)
+            .fold(spec.acl, |cats, (_, cat)| cats | cat);
         let group_cat = match spec.group {
-            "string" => Some("@string"),
-            "generic" => Some("@keyspace"),
-            "connection" => Some("@connection"),
-            "list" => Some("@list"),
-            "hash" => Some("@hash"),
-            "set" => Some("@set"),
-            "sorted-set" => Some("@sortedset"),
-            "bitmap" => Some("@bitmap"),
-            "hyperloglog" => Some("@hyperloglog"),
-            "transactions" => Some("@transaction"),
-            "scripting" => Some("@scripting"),
-            _ => None,
+            "string" => acl::STRING,
+            "generic" => acl::KEYSPACE,
+            "connection" => acl::CONNECTION,
+            "list" => acl::LIST,
+            "hash" => acl::HASH,
+            "set" => acl::SET,
+            "sorted-set" => acl::SORTEDSET,
+            "bitmap" => acl::BITMAP,
+            "hyperloglog" => acl::HYPERLOGLOG,
+            "transactions" => acl::TRANSACTION,
+            "scripting" => acl::SCRIPTING,
+            _ => 0,
         };
-        cats.extend(group_cat.filter(|_| spec.group_acl));
-        for cat in spec.acl {
-            if !cats.contains(cat) {
-                cats.push(cat);
-            }
+        if spec.group_acl {
+            cats |= group_cat;
         }
-        cats.sort_by_key(|c| {
-            ACL_CATEGORY_ORDER
-                .iter()
-                .position(|o| o == c)
-                .unwrap_or(usize::MAX)
-        });
         cats
     }
 }
 
-/// The order Redis lists ACL categories in.
-const ACL_CATEGORY_ORDER: &[&str] = &[
-    "@keyspace",
-    "@read",
-    "@write",
-    "@set",
-    "@sortedset",
-    "@list",
-    "@hash",
-    "@string",
-    "@bitmap",
-    "@hyperloglog",
-    "@geo",
-    "@stream",
-    "@pubsub",
-    "@admin",
-    "@fast",
-    "@slow",
-    "@blocking",
-    "@dangerous",
-    "@connection",
-    "@transaction",
-    "@scripting",
-];
+/// ACL categories as bits of one word; bit order is the order Redis lists them in.
+pub mod acl {
+    /// A set of ACL categories.
+    pub type Categories = u32;
+
+    pub const KEYSPACE: Categories = 1 << 0;
+    pub const READ: Categories = 1 << 1;
+    pub const WRITE: Categories = 1 << 2;
+    pub const SET: Categories = 1 << 3;
+    pub const SORTEDSET: Categories = 1 << 4;
+    pub const LIST: Categories = 1 << 5;
+    pub const HASH: Categories = 1 << 6;
+    pub const STRING: Categories = 1 << 7;
+    pub const BITMAP: Categories = 1 << 8;
+    pub const HYPERLOGLOG: Categories = 1 << 9;
+    pub const GEO: Categories = 1 << 10;
+    pub const STREAM: Categories = 1 << 11;
+    pub const PUBSUB: Categories = 1 << 12;
+    pub const ADMIN: Categories = 1 << 13;
+    pub const FAST: Categories = 1 << 14;
+    pub const SLOW: Categories = 1 << 15;
+    pub const BLOCKING: Categories = 1 << 16;
+    pub const DANGEROUS: Categories = 1 << 17;
+    pub const CONNECTION: Categories = 1 << 18;
+    pub const TRANSACTION: Categories = 1 << 19;
+    pub const SCRIPTING: Categories = 1 << 20;
+
+    /// Every category with its name, in Redis's order.
+    pub const NAMES: &[(Categories, &str)] = &[
+        (KEYSPACE, "keyspace"),
+        (READ, "read"),
+        (WRITE, "write"),
+        (SET, "set"),
+        (SORTEDSET, "sortedset"),
+        (LIST, "list"),
+        (HASH, "hash"),
+        (STRING, "string"),
+        (BITMAP, "bitmap"),
+        (HYPERLOGLOG, "hyperloglog"),
+        (GEO, "geo"),
+        (STREAM, "stream"),
+        (PUBSUB, "pubsub"),
+        (ADMIN, "admin"),
+        (FAST, "fast"),
+        (SLOW, "slow"),
+        (BLOCKING, "blocking"),
+        (DANGEROUS, "dangerous"),
+        (CONNECTION, "connection"),
+        (TRANSACTION, "transaction"),
+        (SCRIPTING, "scripting"),
+    ];
+
+    /// The names of the categories in `set`, in Redis's order.
+    pub fn names(set: Categories) -> impl Iterator<Item = &'static str> {
+        NAMES
+            .iter()
+            .filter(move |(bit, _)| set & bit != 0)
+            .map(|(_, name)| *name)
+    }
+
+    /// The category named `name` (without `@`, any case).
+    pub fn parse(name: &[u8]) -> Option<Categories> {
+        NAMES
+            .iter()
+            .find(|(_, n)| n.as_bytes().eq_ignore_ascii_case(name))
+            .map(|(bit, _)| *bit)
+    }
+}
 
 /// All commands, built once from the families' declarations.
 pub struct CommandTable {

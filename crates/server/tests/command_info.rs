@@ -392,3 +392,60 @@ fn getkeys_match_redis() {
         }
     }
 }
+
+/// COMMAND LIST FILTERBY ACLCAT lists the commands of a category (compared as sets: Redis's
+/// order is its hash table's), over the commands both servers have (CLIENT SETINFO and NO-TOUCH
+/// come from Redis 7.2).
+#[test]
+fn command_list_by_acl_category_matches_redis() {
+    let lite = Server::lite(&[]);
+    let Some(redis) = Server::redis(&[]) else {
+        return;
+    };
+    let mut lite_con = lite.client();
+    let mut redis_con = redis.client();
+    let list = |con: &mut redis::Connection, args: &[&str]| -> std::collections::BTreeSet<String> {
+        redis::cmd("COMMAND")
+            .arg("LIST")
+            .arg(args)
+            .query::<Vec<String>>(con)
+            .unwrap()
+            .into_iter()
+            .collect()
+    };
+    let ours = list(&mut lite_con, &[]);
+    let theirs = list(&mut redis_con, &[]);
+    for category in [
+        "keyspace",
+        "read",
+        "write",
+        "set",
+        "sortedset",
+        "list",
+        "hash",
+        "string",
+        "bitmap",
+        "hyperloglog",
+        "pubsub",
+        "admin",
+        "fast",
+        "slow",
+        "blocking",
+        "dangerous",
+        "connection",
+        "transaction",
+        "READ",
+        "nosuchcategory",
+    ] {
+        let filter = ["FILTERBY", "ACLCAT", category];
+        let got: std::collections::BTreeSet<String> = list(&mut lite_con, &filter)
+            .into_iter()
+            .filter(|name| theirs.contains(name))
+            .collect();
+        let expected: std::collections::BTreeSet<String> = list(&mut redis_con, &filter)
+            .into_iter()
+            .filter(|name| ours.contains(name))
+            .collect();
+        assert_eq!(got, expected, "@{category}");
+    }
+}

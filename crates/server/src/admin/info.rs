@@ -4,6 +4,7 @@
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
+use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::{table, CommandSpec};
 use crate::context::Ctx;
@@ -23,7 +24,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("info", -1, LOADING | S
         "Get information and statistics about the server",
     )
     .syntax("[section...]")
-    .acl(&["@dangerous"])];
+    .acl(acl::DANGEROUS)];
 
 /// Sections in output order, and whether INFO without arguments ("default") includes them.
 const SECTIONS: &[(&str, bool)] = &[

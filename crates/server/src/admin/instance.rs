@@ -6,6 +6,7 @@ use std::time::Duration;
 use redis_lite_engine::Value;
 
 use crate::admin::clients::parse_db_index;
+use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::CommandSpec;
 use crate::commands::reply_help;
@@ -24,24 +25,24 @@ pub static COMMANDS: &[CommandSpec] = &[
         .complexity("Depends on subcommand."),
     CommandSpec::new("dbsize", 1, READONLY | FAST, dbsize).tips(&["request_policy:all_shards", "response_policy:agg_sum"])
         .doc("server", "1.0.0", "Return the number of keys in the selected database")
-        .acl(&["@keyspace"]),
+        .acl(acl::KEYSPACE),
     CommandSpec::new("flushdb", -1, WRITE, flushdb).tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc("server", "1.0.0", "Remove all keys from the current database")
         .complexity("O(N) where N is the number of keys in the selected database")
         .syntax("flush-type=[ASYNC | SYNC]")
-        .acl(&["@keyspace", "@dangerous"])
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
         .exclusive(),
     CommandSpec::new("flushall", -1, WRITE, flushall).tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc("server", "1.0.0", "Remove all keys from all databases")
         .complexity("O(N) where N is the total number of keys in all databases")
         .syntax("flush-type=[ASYNC | SYNC]")
-        .acl(&["@keyspace", "@dangerous"])
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
         .exclusive(),
     CommandSpec::new("swapdb", 3, WRITE | FAST, swapdb)
         .doc("server", "4.0.0", "Swaps two Redis databases")
         .complexity("O(N) where N is the count of clients watching or blocking on keys from both databases.")
         .syntax("index1:integer index2:integer")
-        .acl(&["@keyspace", "@dangerous"])
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
         .exclusive(),
     CommandSpec::new("time", 1, LOADING | STALE | FAST, time).tips(&["nondeterministic_output"])
         .doc("server", "2.6.0", "Return the current server time"),

@@ -2,6 +2,7 @@
 
 use redis_lite_engine::glob::glob_match;
 
+use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::key_flags::{self, KeyFlags};
 use crate::command::{
@@ -17,20 +18,20 @@ pub static COMMANDS: &[CommandSpec] =
             .tips(&["nondeterministic_output_order"])
             .doc("server", "2.8.13", "Get array of Redis command details")
             .complexity("O(N) where N is the total number of Redis commands")
-            .acl(&["@connection"])
+            .acl(acl::CONNECTION)
             .subcommands(SUBCOMMANDS),
     ];
 
 static SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("count", 2, LOADING | STALE, command_count)
         .doc("server", "2.8.13", "Get total number of Redis commands")
-        .acl(&["@connection"]),
+        .acl(acl::CONNECTION),
     CommandSpec::new("list", -2, LOADING | STALE, command_list)
         .tips(&["nondeterministic_output_order"])
         .doc("server", "7.0.0", "Get an array of Redis command names")
         .complexity("O(N) where N is the total number of Redis commands")
         .syntax("[FILTERBY (MODULE module-name | ACLCAT category | PATTERN pattern:pattern)]")
-        .acl(&["@connection"]),
+        .acl(acl::CONNECTION),
     CommandSpec::new("info", -2, LOADING | STALE, command_info)
         .tips(&["nondeterministic_output_order"])
         .doc(
@@ -40,7 +41,7 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         )
         .complexity("O(N) where N is the number of commands to look up")
         .syntax("[command-name...]")
-        .acl(&["@connection"]),
+        .acl(acl::CONNECTION),
     CommandSpec::new("docs", -2, LOADING | STALE, command_docs)
         .tips(&["nondeterministic_output_order"])
         .doc(
@@ -50,7 +51,7 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         )
         .complexity("O(N) where N is the number of commands to look up")
         .syntax("[command-name...]")
-        .acl(&["@connection"]),
+        .acl(acl::CONNECTION),
     CommandSpec::new("getkeys", -4, LOADING | STALE, command_getkeys)
         .doc(
             "server",
@@ -59,7 +60,7 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         )
         .complexity("O(N) where N is the number of arguments to the command")
         .syntax("command arg...")
-        .acl(&["@connection"]),
+        .acl(acl::CONNECTION),
     CommandSpec::new(
         "getkeysandflags",
         -4,
@@ -73,14 +74,14 @@ static SUBCOMMANDS: &[CommandSpec] = &[
     )
     .complexity("O(N) where N is the number of arguments to the command")
     .syntax("command arg...")
-    .acl(&["@connection"]),
+    .acl(acl::CONNECTION),
     CommandSpec::new("help", 2, LOADING | STALE, command_help)
         .doc(
             "server",
             "5.0.0",
             "Show helpful text about the different subcommands",
         )
-        .acl(&["@connection"]),
+        .acl(acl::CONNECTION),
 ];
 
 /// A command named as in COMMAND INFO/DOCS: `get` or `config|get`, any case.
@@ -200,9 +201,9 @@ fn reply_info(ctx: &mut Ctx<'_>, entry: &CommandEntry) {
     ctx.out.integer(last as i64);
     ctx.out.integer(step as i64);
     let categories = entry.acl_categories();
-    ctx.out.set(categories.len());
-    for cat in categories {
-        ctx.out.simple(cat);
+    ctx.out.set(categories.count_ones() as usize);
+    for name in acl::names(categories) {
+        ctx.out.simple(&format!("@{name}"));
     }
     ctx.out.set(spec.tips.len());
     for tip in spec.tips {
@@ -250,8 +251,8 @@ fn command_list(ctx: &mut Ctx<'_>) -> CmdResult {
                 // No modules can be loaded, so no command belongs to one.
                 Box::new(|_| false)
             } else if ctx.arg_is(3, "ACLCAT") {
-                let wanted = format!("@{}", String::from_utf8_lossy(&value).to_ascii_lowercase());
-                Box::new(move |e| e.acl_categories().contains(&wanted.as_str()))
+                let wanted = acl::parse(&value).unwrap_or(0);
+                Box::new(move |e| e.acl_categories() & wanted != 0)
             } else if ctx.arg_is(3, "PATTERN") {
                 Box::new(move |e| glob_match(&value, e.full_name.as_bytes(), true))
             } else {

@@ -4,6 +4,7 @@ use redis_lite_engine::glob::glob_match;
 use redis_lite_engine::keyspace::lru_clock;
 use redis_lite_engine::{Entry, Locked, Policy, SmallBytes, Value};
 
+use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::KeySpec;
@@ -49,7 +50,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc("generic", "1.0.0", "Find all keys matching the given pattern")
         .complexity("O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.")
         .syntax("pattern:pattern")
-        .acl(&["@dangerous"]),
+        .acl(acl::DANGEROUS),
     CommandSpec::new("scan", -2, READONLY, scan).tips(&["nondeterministic_output", "request_policy:special"])
         .doc("generic", "2.8.0", "Incrementally iterate the keys space")
         .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.")
@@ -112,7 +113,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax(
             "key ttl:integer serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds:integer] [FREQ frequency:integer]",
         )
-        .acl(&["@dangerous"]),
+        .acl(acl::DANGEROUS),
     CommandSpec::container(
         "object",
         &[

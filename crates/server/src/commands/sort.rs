@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use redis_lite_engine::{Locked, Value};
 use redis_lite_protocol::number::strtod;
 
+use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::CommandSpec;
@@ -30,7 +31,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "key [BY pattern:pattern] [LIMIT offset:integer count:integer] [GET pattern:pattern...] \
              [order=(ASC | DESC)] [sorting=ALPHA] [STORE destination:key]",
         )
-        .acl(&["@set", "@sortedset", "@list", "@dangerous"])
+        .acl(acl::SET | acl::SORTEDSET | acl::LIST | acl::DANGEROUS)
         .no_group_acl(),
     CommandSpec::new("sort_ro", -2, READONLY, sort_ro).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS), KeySpec::unknown().flags(RO | ACCESS).notes("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort")])
         .doc("generic", "7.0.0", "Sort the elements in a list, set or sorted set. Read-only variant of SORT.")
@@ -39,7 +40,7 @@ pub static COMMANDS: &[CommandSpec] = &[
              returned elements. When the elements are not sorted, complexity is O(N).",
         )
         .syntax(SORT_SYNTAX)
-        .acl(&["@set", "@sortedset", "@list", "@dangerous"])
+        .acl(acl::SET | acl::SORTEDSET | acl::LIST | acl::DANGEROUS)
         .no_group_acl(),
 ];
 

@@ -4,6 +4,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::CommandSpec;
@@ -23,7 +24,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container(
                 "response_policy:special",
             ])
             .doc("server", "4.0.0", "Outputs memory problems report")
-            .acl(&["@slow"]),
+            .acl(acl::SLOW),
         CommandSpec::new("malloc-stats", 2, 0, memory_malloc_stats)
             .tips(&[
                 "nondeterministic_output",
@@ -32,12 +33,12 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container(
             ])
             .doc("server", "4.0.0", "Show allocator internal stats")
             .complexity("Depends on how much memory is allocated, could be slow")
-            .acl(&["@slow"]),
+            .acl(acl::SLOW),
         CommandSpec::new("purge", 2, 0, memory_purge)
             .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
             .doc("server", "4.0.0", "Ask the allocator to release memory")
             .complexity("Depends on how much memory is allocated, could be slow")
-            .acl(&["@slow"]),
+            .acl(acl::SLOW),
         CommandSpec::new("stats", 2, 0, memory_stats)
             .tips(&[
                 "nondeterministic_output",
@@ -45,7 +46,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container(
                 "response_policy:special",
             ])
             .doc("server", "4.0.0", "Show memory usage details")
-            .acl(&["@slow"]),
+            .acl(acl::SLOW),
         CommandSpec::new("usage", -3, READONLY, memory_usage)
             .key_specs(&[KeySpec::index(2).range(0, 1, 0).flags(RO)])
             .doc("server", "4.0.0", "Estimate the memory usage of a key")

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::CommandSpec;
 use crate::context::Ctx;
@@ -18,12 +19,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     )
     .doc("server", "1.0.0", "Synchronously save the dataset to disk")
     .complexity("O(N) where N is the total number of keys in all databases")
-    .acl(&["@admin", "@dangerous"]),
+    .acl(acl::ADMIN | acl::DANGEROUS),
     CommandSpec::new("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, bgsave)
         .doc("server", "1.0.0", "Asynchronously save the dataset to disk")
         .complexity("O(1)")
         .syntax("[SCHEDULE]")
-        .acl(&["@admin", "@dangerous"]),
+        .acl(acl::ADMIN | acl::DANGEROUS),
     CommandSpec::new(
         "bgrewriteaof",
         1,
@@ -36,7 +37,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Asynchronously rewrite the append-only file",
     )
     .complexity("O(1)")
-    .acl(&["@admin", "@dangerous"]),
+    .acl(acl::ADMIN | acl::DANGEROUS),
     CommandSpec::new("lastsave", 1, LOADING | STALE | FAST, lastsave)
         .tips(&["nondeterministic_output"])
         .doc(
@@ -44,7 +45,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "1.0.0",
             "Get the UNIX time stamp of the last successful save to disk",
         )
-        .acl(&["@admin", "@dangerous"]),
+        .acl(acl::ADMIN | acl::DANGEROUS),
 ];
 
 const SAVE_IN_PROGRESS: &str = "Background save already in progress";
