@@ -368,7 +368,8 @@ pub struct CommandSpec {
     pub key_specs: &'static [KeySpec],
     /// Finds what the specs cannot: see [`KeysProc`].
     pub keys_proc: Option<KeysProc>,
-    pub group: &'static str,
+    /// The group COMMAND DOCS shows, which also implies an ACL category.
+    pub group: Group,
     pub since: &'static str,
     pub complexity: &'static str,
     pub summary: &'static str,
@@ -396,7 +397,7 @@ impl CommandSpec {
             flags,
             key_specs: &[],
             keys_proc: None,
-            group: "",
+            group: Group::None,
             since: "1.0.0",
             complexity: "O(1)",
             summary: "",
@@ -522,12 +523,7 @@ impl CommandSpec {
         (first, last, 1, movable)
     }
 
-    pub const fn doc(
-        self,
-        group: &'static str,
-        since: &'static str,
-        summary: &'static str,
-    ) -> Self {
+    pub const fn doc(self, group: Group, since: &'static str, summary: &'static str) -> Self {
         CommandSpec {
             group,
             since,
@@ -631,7 +627,7 @@ impl CommandEntry {
         let implied = [
             (spec.has(flags::WRITE), acl::WRITE),
             (
-                spec.has(flags::READONLY) && spec.group != "scripting",
+                spec.has(flags::READONLY) && spec.group != Group::Scripting,
                 acl::READ,
             ),
             (spec.has(flags::ADMIN), acl::ADMIN | acl::DANGEROUS),
@@ -644,24 +640,71 @@ impl CommandEntry {
             .iter()
             .filter(|(applies, _)| *applies)
             .fold(spec.acl, |cats, (_, cat)| cats | cat);
-        let group_cat = match spec.group {
-            "string" => acl::STRING,
-            "generic" => acl::KEYSPACE,
-            "connection" => acl::CONNECTION,
-            "list" => acl::LIST,
-            "hash" => acl::HASH,
-            "set" => acl::SET,
-            "sorted-set" => acl::SORTEDSET,
-            "bitmap" => acl::BITMAP,
-            "hyperloglog" => acl::HYPERLOGLOG,
-            "transactions" => acl::TRANSACTION,
-            "scripting" => acl::SCRIPTING,
-            _ => 0,
-        };
+        let group_cat = spec.group.acl_category();
         if spec.group_acl {
             cats |= group_cat;
         }
         cats
+    }
+}
+
+/// The command groups of Redis 7 (COMMAND DOCS `group`), those redis-lite has commands in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    /// Not declared (a container's subcommands carry their own).
+    None,
+    Bitmap,
+    Connection,
+    Generic,
+    Hash,
+    HyperLogLog,
+    List,
+    PubSub,
+    Scripting,
+    Server,
+    Set,
+    SortedSet,
+    String,
+    Transactions,
+}
+
+impl Group {
+    /// The name COMMAND DOCS shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::None => "",
+            Group::Bitmap => "bitmap",
+            Group::Connection => "connection",
+            Group::Generic => "generic",
+            Group::Hash => "hash",
+            Group::HyperLogLog => "hyperloglog",
+            Group::List => "list",
+            Group::PubSub => "pubsub",
+            Group::Scripting => "scripting",
+            Group::Server => "server",
+            Group::Set => "set",
+            Group::SortedSet => "sorted-set",
+            Group::String => "string",
+            Group::Transactions => "transactions",
+        }
+    }
+
+    /// The ACL category the group implies, as Redis derives it (none for pub/sub and server).
+    pub fn acl_category(self) -> acl::Categories {
+        match self {
+            Group::String => acl::STRING,
+            Group::Generic => acl::KEYSPACE,
+            Group::Connection => acl::CONNECTION,
+            Group::List => acl::LIST,
+            Group::Hash => acl::HASH,
+            Group::Set => acl::SET,
+            Group::SortedSet => acl::SORTEDSET,
+            Group::Bitmap => acl::BITMAP,
+            Group::HyperLogLog => acl::HYPERLOGLOG,
+            Group::Transactions => acl::TRANSACTION,
+            Group::Scripting => acl::SCRIPTING,
+            Group::None | Group::PubSub | Group::Server => 0,
+        }
     }
 }
 
@@ -1208,7 +1251,7 @@ mod tests {
                 entry.full_name
             );
             assert!(
-                !entry.spec.group.is_empty() || entry.parent.is_some(),
+                entry.spec.group != Group::None || entry.parent.is_some(),
                 "{} has no group",
                 entry.full_name
             );

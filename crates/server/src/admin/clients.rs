@@ -8,6 +8,7 @@ use crate::blocking::Wake;
 use crate::client::{ClientHandle, ReplyMode};
 use crate::command::flags::*;
 use crate::command::CommandSpec;
+use crate::command::Group;
 use crate::commands::reply_help;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
@@ -18,10 +19,10 @@ const CONNECTION_FLAGS: u32 = NOSCRIPT | LOADING | STALE;
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("ping", -1, FAST, ping)
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
-        .doc("connection", "1.0.0", "Ping the server")
+        .doc(Group::Connection, "1.0.0", "Ping the server")
         .syntax("[message]"),
     CommandSpec::new("echo", 2, LOADING | STALE | FAST, echo)
-        .doc("connection", "1.0.0", "Echo the given string")
+        .doc(Group::Connection, "1.0.0", "Echo the given string")
         .syntax("message"),
     CommandSpec::new(
         "hello",
@@ -29,7 +30,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         CONNECTION_FLAGS | FAST | NO_AUTH | ALLOW_BUSY,
         hello,
     )
-    .doc("connection", "6.0.0", "Handshake with Redis")
+    .doc(Group::Connection, "6.0.0", "Handshake with Redis")
     .syntax("[protover:integer [AUTH username password] [SETNAME clientname]]"),
     CommandSpec::new(
         "auth",
@@ -37,12 +38,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         CONNECTION_FLAGS | FAST | NO_AUTH | ALLOW_BUSY,
         auth,
     )
-    .doc("connection", "1.0.0", "Authenticate to the server")
+    .doc(Group::Connection, "1.0.0", "Authenticate to the server")
     .complexity("O(N) where N is the number of passwords defined for the user")
     .syntax("[username] password"),
     CommandSpec::new("select", 2, LOADING | STALE | FAST, select)
         .doc(
-            "connection",
+            Group::Connection,
             "1.0.0",
             "Change the selected database for the current connection",
         )
@@ -53,17 +54,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         ALLOW_BUSY | CONNECTION_FLAGS | FAST | NO_AUTH,
         quit,
     )
-    .doc("connection", "1.0.0", "Close the connection"),
+    .doc(Group::Connection, "1.0.0", "Close the connection"),
     CommandSpec::new(
         "reset",
         1,
         CONNECTION_FLAGS | FAST | NO_AUTH | ALLOW_BUSY,
         reset,
     )
-    .doc("connection", "6.2.0", "Reset the connection"),
+    .doc(Group::Connection, "6.2.0", "Reset the connection"),
     CommandSpec::container("client", CLIENT_SUBCOMMANDS)
         .doc(
-            "connection",
+            Group::Connection,
             "2.4.0",
             "A container for client connection commands",
         )
@@ -72,43 +73,43 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("id", 2, CONNECTION_FLAGS, client_id)
-        .doc("connection", "5.0.0", "Returns the client ID for the current connection"),
+        .doc(Group::Connection, "5.0.0", "Returns the client ID for the current connection"),
     CommandSpec::new("setname", 3, CONNECTION_FLAGS, client_setname)
-        .doc("connection", "2.6.9", "Set the current connection name")
+        .doc(Group::Connection, "2.6.9", "Set the current connection name")
         .syntax("connection-name"),
     CommandSpec::new("getname", 2, CONNECTION_FLAGS, client_getname)
-        .doc("connection", "2.6.9", "Get the current connection name"),
+        .doc(Group::Connection, "2.6.9", "Get the current connection name"),
     CommandSpec::new("setinfo", 4, CONNECTION_FLAGS, client_setinfo)
-        .doc("connection", "7.2.0", "Set client or connection specific info")
+        .doc(Group::Connection, "7.2.0", "Set client or connection specific info")
         .syntax("attr=(LIB-NAME libname | LIB-VER libver)"),
     CommandSpec::new("info", 2, CONNECTION_FLAGS, client_info).tips(&["nondeterministic_output"])
-        .doc("connection", "6.2.0", "Returns information about the current client connection."),
+        .doc(Group::Connection, "6.2.0", "Returns information about the current client connection."),
     CommandSpec::new("list", -2, ADMIN | CONNECTION_FLAGS, client_list).tips(&["nondeterministic_output"])
-        .doc("connection", "2.4.0", "Get the list of client connections")
+        .doc(Group::Connection, "2.4.0", "Get the list of client connections")
         .complexity("O(N) where N is the number of client connections")
         .syntax("[TYPE (NORMAL | MASTER | REPLICA | PUBSUB)] [ID client-id:integer...]"),
     CommandSpec::new("kill", -3, ADMIN | CONNECTION_FLAGS, client_kill)
-        .doc("connection", "2.4.0", "Kill the connection of a client")
+        .doc(Group::Connection, "2.4.0", "Kill the connection of a client")
         .complexity("O(N) where N is the number of client connections")
         .syntax(
             "filter=(old-format=ip:port | new-format=[ID client-id:integer] [TYPE (NORMAL | MASTER | SLAVE | REPLICA | \
              PUBSUB)] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME (YES | NO)])",
         ),
     CommandSpec::new("no-evict", 3, ADMIN | CONNECTION_FLAGS, client_no_evict)
-        .doc("connection", "7.0.0", "Set client eviction mode for the current connection")
+        .doc(Group::Connection, "7.0.0", "Set client eviction mode for the current connection")
         .syntax("enabled=(ON | OFF)"),
     CommandSpec::new("no-touch", 3, CONNECTION_FLAGS, client_no_touch)
-        .doc("connection", "7.2.0", "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.")
+        .doc(Group::Connection, "7.2.0", "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.")
         .syntax("enabled=(ON | OFF)"),
     CommandSpec::new("reply", 3, CONNECTION_FLAGS, client_reply)
-        .doc("connection", "3.2.0", "Instruct the server whether to reply to commands")
+        .doc(Group::Connection, "3.2.0", "Instruct the server whether to reply to commands")
         .syntax("action=(ON | OFF | SKIP)"),
     CommandSpec::new("unblock", -3, ADMIN | CONNECTION_FLAGS, client_unblock)
-        .doc("connection", "5.0.0", "Unblock a client blocked in a blocking command from a different connection")
+        .doc(Group::Connection, "5.0.0", "Unblock a client blocked in a blocking command from a different connection")
         .complexity("O(log N) where N is the number of client connections")
         .syntax("client-id:integer [unblock-type=(TIMEOUT | ERROR)]"),
     CommandSpec::new("help", 2, LOADING | STALE, client_help)
-        .doc("connection", "5.0.0", "Show helpful text about the different subcommands"),
+        .doc(Group::Connection, "5.0.0", "Show helpful text about the different subcommands"),
 ];
 
 /// PING [message]

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::command::acl;
 use crate::command::flags::*;
+use crate::command::Group;
 use crate::command::{table, CommandSpec};
 use crate::context::Ctx;
 use crate::error::CmdResult;
@@ -19,7 +20,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("info", -1, LOADING | S
         "response_policy:special",
     ])
     .doc(
-        "server",
+        Group::Server,
         "1.0.0",
         "Get information and statistics about the server",
     )

@@ -9,6 +9,7 @@ use crate::admin::clients::parse_db_index;
 use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::CommandSpec;
+use crate::command::Group;
 use crate::commands::reply_help;
 use crate::config;
 use crate::context::Ctx;
@@ -21,38 +22,38 @@ const ADMIN_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::container("config", CONFIG_SUBCOMMANDS)
-        .doc("server", "2.0.0", "A container for server configuration commands")
+        .doc(Group::Server, "2.0.0", "A container for server configuration commands")
         .complexity("Depends on subcommand."),
     CommandSpec::new("dbsize", 1, READONLY | FAST, dbsize).tips(&["request_policy:all_shards", "response_policy:agg_sum"])
-        .doc("server", "1.0.0", "Return the number of keys in the selected database")
+        .doc(Group::Server, "1.0.0", "Return the number of keys in the selected database")
         .acl(acl::KEYSPACE),
     CommandSpec::new("flushdb", -1, WRITE, flushdb).tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
-        .doc("server", "1.0.0", "Remove all keys from the current database")
+        .doc(Group::Server, "1.0.0", "Remove all keys from the current database")
         .complexity("O(N) where N is the number of keys in the selected database")
         .syntax("flush-type=[ASYNC | SYNC]")
         .acl(acl::KEYSPACE | acl::DANGEROUS)
         .exclusive(),
     CommandSpec::new("flushall", -1, WRITE, flushall).tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
-        .doc("server", "1.0.0", "Remove all keys from all databases")
+        .doc(Group::Server, "1.0.0", "Remove all keys from all databases")
         .complexity("O(N) where N is the total number of keys in all databases")
         .syntax("flush-type=[ASYNC | SYNC]")
         .acl(acl::KEYSPACE | acl::DANGEROUS)
         .exclusive(),
     CommandSpec::new("swapdb", 3, WRITE | FAST, swapdb)
-        .doc("server", "4.0.0", "Swaps two Redis databases")
+        .doc(Group::Server, "4.0.0", "Swaps two Redis databases")
         .complexity("O(N) where N is the count of clients watching or blocking on keys from both databases.")
         .syntax("index1:integer index2:integer")
         .acl(acl::KEYSPACE | acl::DANGEROUS)
         .exclusive(),
     CommandSpec::new("time", 1, LOADING | STALE | FAST, time).tips(&["nondeterministic_output"])
-        .doc("server", "2.6.0", "Return the current server time"),
+        .doc(Group::Server, "2.6.0", "Return the current server time"),
     CommandSpec::new("shutdown", -1, ADMIN_FLAGS | NO_MULTI | SENTINEL | ALLOW_BUSY, shutdown)
-        .doc("server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server")
+        .doc(Group::Server, "1.0.0", "Synchronously save the dataset to disk and then shut down the server")
         .complexity("O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)")
         .syntax("save-selector=[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"),
     // Exclusive: Redis stops its single thread for DEBUG (SLEEP, RELOAD...).
     CommandSpec::new("debug", -2, ADMIN_FLAGS, debug)
-        .doc("server", "1.0.0", "A container for debugging commands")
+        .doc(Group::Server, "1.0.0", "A container for debugging commands")
         .complexity("Depends on subcommand.")
         .exclusive(),
 ];
@@ -60,7 +61,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("get", -3, ADMIN_FLAGS, config_get)
         .doc(
-            "server",
+            Group::Server,
             "2.0.0",
             "Get the values of configuration parameters",
         )
@@ -69,24 +70,24 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("set", -4, ADMIN_FLAGS, config_set)
         .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
         .doc(
-            "server",
+            Group::Server,
             "2.0.0",
             "Set configuration parameters to the given values",
         )
         .complexity("O(N) when N is the number of configuration parameters provided")
         .syntax("(parameter value)..."),
     CommandSpec::new("resetstat", 2, ADMIN_FLAGS, config_resetstat).doc(
-        "server",
+        Group::Server,
         "2.0.0",
         "Reset the stats returned by INFO",
     ),
     CommandSpec::new("rewrite", 2, ADMIN_FLAGS, config_rewrite).doc(
-        "server",
+        Group::Server,
         "2.8.0",
         "Rewrite the configuration file with the in memory configuration",
     ),
     CommandSpec::new("help", 2, LOADING | STALE, config_help).doc(
-        "server",
+        Group::Server,
         "5.0.0",
         "Show helpful text about the different subcommands",
     ),

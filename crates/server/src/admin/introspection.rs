@@ -5,6 +5,7 @@ use redis_lite_engine::glob::glob_match;
 use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::key_flags::{self, KeyFlags};
+use crate::command::Group;
 use crate::command::{
     table, BeginSearch, CommandEntry, CommandSpec, DocArg, FindKeys, KeyRef, KeySpec,
 };
@@ -16,7 +17,11 @@ pub static COMMANDS: &[CommandSpec] =
     &[
         CommandSpec::new("command", -1, LOADING | STALE, command_all)
             .tips(&["nondeterministic_output_order"])
-            .doc("server", "2.8.13", "Get array of Redis command details")
+            .doc(
+                Group::Server,
+                "2.8.13",
+                "Get array of Redis command details",
+            )
             .complexity("O(N) where N is the total number of Redis commands")
             .acl(acl::CONNECTION)
             .subcommands(SUBCOMMANDS),
@@ -24,18 +29,26 @@ pub static COMMANDS: &[CommandSpec] =
 
 static SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("count", 2, LOADING | STALE, command_count)
-        .doc("server", "2.8.13", "Get total number of Redis commands")
+        .doc(
+            Group::Server,
+            "2.8.13",
+            "Get total number of Redis commands",
+        )
         .acl(acl::CONNECTION),
     CommandSpec::new("list", -2, LOADING | STALE, command_list)
         .tips(&["nondeterministic_output_order"])
-        .doc("server", "7.0.0", "Get an array of Redis command names")
+        .doc(
+            Group::Server,
+            "7.0.0",
+            "Get an array of Redis command names",
+        )
         .complexity("O(N) where N is the total number of Redis commands")
         .syntax("[FILTERBY (MODULE module-name | ACLCAT category | PATTERN pattern:pattern)]")
         .acl(acl::CONNECTION),
     CommandSpec::new("info", -2, LOADING | STALE, command_info)
         .tips(&["nondeterministic_output_order"])
         .doc(
-            "server",
+            Group::Server,
             "2.8.13",
             "Get array of specific Redis command details, or all when no argument is given.",
         )
@@ -45,7 +58,7 @@ static SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("docs", -2, LOADING | STALE, command_docs)
         .tips(&["nondeterministic_output_order"])
         .doc(
-            "server",
+            Group::Server,
             "7.0.0",
             "Get array of specific Redis command documentation",
         )
@@ -54,7 +67,7 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         .acl(acl::CONNECTION),
     CommandSpec::new("getkeys", -4, LOADING | STALE, command_getkeys)
         .doc(
-            "server",
+            Group::Server,
             "2.8.13",
             "Extract keys given a full Redis command",
         )
@@ -68,7 +81,7 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         command_getkeysandflags,
     )
     .doc(
-        "server",
+        Group::Server,
         "7.0.0",
         "Extract keys and access flags given a full Redis command",
     )
@@ -77,7 +90,7 @@ static SUBCOMMANDS: &[CommandSpec] = &[
     .acl(acl::CONNECTION),
     CommandSpec::new("help", 2, LOADING | STALE, command_help)
         .doc(
-            "server",
+            Group::Server,
             "5.0.0",
             "Show helpful text about the different subcommands",
         )
@@ -339,7 +352,7 @@ fn reply_docs(ctx: &mut Ctx<'_>, entry: &CommandEntry) {
     ctx.out.bulk(b"since");
     ctx.out.bulk(spec.since.as_bytes());
     ctx.out.bulk(b"group");
-    ctx.out.bulk(spec.group.as_bytes());
+    ctx.out.bulk(spec.group.name().as_bytes());
     ctx.out.bulk(b"complexity");
     ctx.out.bulk(spec.complexity.as_bytes());
     if !entry.doc_args.is_empty() {

@@ -4,6 +4,7 @@
 
 use crate::command::flags::*;
 use crate::command::CommandSpec;
+use crate::command::Group;
 use crate::commands::reply_help;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
@@ -12,27 +13,35 @@ use crate::error::{CmdResult, CommandError};
 const CHANGE_FLAGS: u32 = ADMIN | NOSCRIPT | NO_ASYNC_LOADING;
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container("module", SUBCOMMANDS)
-    .doc("server", "4.0.0", "A container for module commands")
+    .doc(Group::Server, "4.0.0", "A container for module commands")
     .complexity("Depends on subcommand.")];
 
 static SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("load", -3, CHANGE_FLAGS, module_load)
-        .doc("server", "4.0.0", "Load a module")
+        .doc(Group::Server, "4.0.0", "Load a module")
         .syntax("path [arg...]"),
     CommandSpec::new("list", 2, ADMIN | NOSCRIPT, module_list)
-        .doc("server", "4.0.0", "List all modules loaded by the server")
+        .doc(
+            Group::Server,
+            "4.0.0",
+            "List all modules loaded by the server",
+        )
         .complexity("O(N) where N is the number of loaded modules.")
         .tips(&["nondeterministic_output_order"]),
     CommandSpec::new("help", 2, LOADING | STALE, module_help).doc(
-        "server",
+        Group::Server,
         "5.0.0",
         "Show helpful text about the different subcommands",
     ),
     CommandSpec::new("unload", 3, CHANGE_FLAGS, module_unload)
-        .doc("server", "4.0.0", "Unload a module")
+        .doc(Group::Server, "4.0.0", "Unload a module")
         .syntax("name"),
     CommandSpec::new("loadex", -3, CHANGE_FLAGS, module_loadex)
-        .doc("server", "7.0.0", "Load a module with extended parameters")
+        .doc(
+            Group::Server,
+            "7.0.0",
+            "Load a module with extended parameters",
+        )
         .syntax("path configs=[CONFIG name value]... args=[ARGS arg]..."),
 ];
 

@@ -6,6 +6,7 @@ use redis_lite_engine::{Db, Value};
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::CommandSpec;
+use crate::command::Group;
 use crate::command::{KeyRef, KeySpec};
 use crate::commands::strings::{max_string_len, raw_string_mut, string_bytes};
 use crate::context::Ctx;
@@ -42,7 +43,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("setbit", 4, WRITE | DENYOOM, setbit)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(
-            "bitmap",
+            Group::Bitmap,
             "2.2.0",
             "Sets or clears the bit at offset in the string value stored at key",
         )
@@ -50,19 +51,23 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("getbit", 3, READONLY | FAST, getbit)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc(
-            "bitmap",
+            Group::Bitmap,
             "2.2.0",
             "Returns the bit value at offset in the string value stored at key",
         )
         .syntax("key offset:integer"),
     CommandSpec::new("bitcount", -2, READONLY, bitcount)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
-        .doc("bitmap", "2.6.0", "Count set bits in a string")
+        .doc(Group::Bitmap, "2.6.0", "Count set bits in a string")
         .complexity("O(N)")
         .syntax("key index=[start:integer end:integer index_unit=[BYTE | BIT]]"),
     CommandSpec::new("bitpos", -3, READONLY, bitpos)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
-        .doc("bitmap", "2.8.7", "Find first bit set or clear in a string")
+        .doc(
+            Group::Bitmap,
+            "2.8.7",
+            "Find first bit set or clear in a string",
+        )
         .complexity("O(N)")
         .syntax(
             "key bit:integer index=[start:integer end_index=[end:integer \
@@ -74,7 +79,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             KeySpec::index(3).range(-1, 1, 0).flags(RO | ACCESS),
         ])
         .doc(
-            "bitmap",
+            Group::Bitmap,
             "2.6.0",
             "Perform bitwise operations between strings",
         )
@@ -87,7 +92,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             .notes("This command allows both access and modification of the key")])
         .keys_proc(bitfield_key_flags)
         .doc(
-            "bitmap",
+            Group::Bitmap,
             "3.2.0",
             "Perform arbitrary bitfield integer operations on strings",
         )
@@ -101,7 +106,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("bitfield_ro", -2, READONLY | FAST, bitfield_ro)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc(
-            "bitmap",
+            Group::Bitmap,
             "6.0.0",
             "Perform arbitrary bitfield integer operations on strings. Read-only variant of \
              BITFIELD",

@@ -9,6 +9,7 @@ use redis_lite_protocol::ReplyWriter;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::CommandSpec;
+use crate::command::Group;
 use crate::command::KeySpec;
 use crate::commands::keys::{parse_cursor, ScanOptions};
 use crate::commands::strings::add_long_double;
@@ -21,7 +22,7 @@ const ALL_COMPLEXITY: &str = "O(N) where N is the size of the hash.";
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hset", -4, WRITE | DENYOOM | FAST, hset)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
-        .doc("hash", "2.0.0", "Set the string value of a hash field")
+        .doc(Group::Hash, "2.0.0", "Set the string value of a hash field")
         .complexity(
             "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the \
              command is called with multiple field/value pairs.",
@@ -30,7 +31,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hsetnx", 4, WRITE | DENYOOM | FAST, hsetnx)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)])
         .doc(
-            "hash",
+            Group::Hash,
             "2.0.0",
             "Set the value of a hash field, only if the field does not exist",
         )
@@ -38,7 +39,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hmset", -4, WRITE | DENYOOM | FAST, hmset)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
         .doc(
-            "hash",
+            Group::Hash,
             "2.0.0",
             "Set multiple hash fields to multiple values",
         )
@@ -46,12 +47,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("key field_value=(field value)..."),
     CommandSpec::new("hget", 3, READONLY | FAST, hget)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
-        .doc("hash", "2.0.0", "Get the value of a hash field")
+        .doc(Group::Hash, "2.0.0", "Get the value of a hash field")
         .syntax("key field"),
     CommandSpec::new("hmget", -3, READONLY | FAST, hmget)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc(
-            "hash",
+            Group::Hash,
             "2.0.0",
             "Get the values of all the given hash fields",
         )
@@ -60,38 +61,42 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hgetall", 2, READONLY, hgetall)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .tips(&["nondeterministic_output_order"])
-        .doc("hash", "2.0.0", "Get all the fields and values in a hash")
+        .doc(
+            Group::Hash,
+            "2.0.0",
+            "Get all the fields and values in a hash",
+        )
         .complexity(ALL_COMPLEXITY)
         .syntax("key"),
     CommandSpec::new("hkeys", 2, READONLY, hkeys)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .tips(&["nondeterministic_output_order"])
-        .doc("hash", "2.0.0", "Get all the fields in a hash")
+        .doc(Group::Hash, "2.0.0", "Get all the fields in a hash")
         .complexity(ALL_COMPLEXITY)
         .syntax("key"),
     CommandSpec::new("hvals", 2, READONLY, hvals)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .tips(&["nondeterministic_output_order"])
-        .doc("hash", "2.0.0", "Get all the values in a hash")
+        .doc(Group::Hash, "2.0.0", "Get all the values in a hash")
         .complexity(ALL_COMPLEXITY)
         .syntax("key"),
     CommandSpec::new("hdel", -3, WRITE | FAST, hdel)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | DELETE)])
-        .doc("hash", "2.0.0", "Delete one or more hash fields")
+        .doc(Group::Hash, "2.0.0", "Delete one or more hash fields")
         .complexity("O(N) where N is the number of fields to be removed.")
         .syntax("key field..."),
     CommandSpec::new("hexists", 3, READONLY | FAST, hexists)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO)])
-        .doc("hash", "2.0.0", "Determine if a hash field exists")
+        .doc(Group::Hash, "2.0.0", "Determine if a hash field exists")
         .syntax("key field"),
     CommandSpec::new("hlen", 2, READONLY | FAST, hlen)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO)])
-        .doc("hash", "2.0.0", "Get the number of fields in a hash")
+        .doc(Group::Hash, "2.0.0", "Get the number of fields in a hash")
         .syntax("key"),
     CommandSpec::new("hstrlen", 3, READONLY | FAST, hstrlen)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO)])
         .doc(
-            "hash",
+            Group::Hash,
             "3.2.0",
             "Get the length of the value of a hash field",
         )
@@ -99,7 +104,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hincrby", 4, WRITE | DENYOOM | FAST, hincrby)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(
-            "hash",
+            Group::Hash,
             "2.0.0",
             "Increment the integer value of a hash field by the given number",
         )
@@ -107,7 +112,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hincrbyfloat", 4, WRITE | DENYOOM | FAST, hincrbyfloat)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(
-            "hash",
+            Group::Hash,
             "2.6.0",
             "Increment the float value of a hash field by the given amount",
         )
@@ -116,7 +121,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .tips(&["nondeterministic_output"])
         .doc(
-            "hash",
+            Group::Hash,
             "6.2.0",
             "Get one or multiple random fields from a hash",
         )
@@ -126,7 +131,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .tips(&["nondeterministic_output"])
         .doc(
-            "hash",
+            Group::Hash,
             "2.8.0",
             "Incrementally iterate hash fields and associated values",
         )

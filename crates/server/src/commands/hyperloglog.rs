@@ -7,6 +7,7 @@ use redis_lite_engine::Value;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::CommandSpec;
+use crate::command::Group;
 use crate::command::KeySpec;
 use crate::commands::strings::raw_string_mut;
 use crate::context::Ctx;
@@ -16,7 +17,7 @@ use crate::notify::Class;
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("pfadd", -2, WRITE | DENYOOM | FAST, pfadd).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)])
         .doc(
-            "hyperloglog",
+            Group::HyperLogLog,
             "2.8.9",
             "Adds the specified elements to the specified HyperLogLog.",
         )
@@ -24,7 +25,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("key [element...]"),
     CommandSpec::new("pfcount", -2, READONLY, pfcount).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RW | ACCESS).notes("RW because it may change the internal representation of the key, and propagate to replicas")])
         .doc(
-            "hyperloglog",
+            Group::HyperLogLog,
             "2.8.9",
             "Return the approximated cardinality of the set(s) observed by the HyperLogLog at \
              key(s).",
@@ -37,7 +38,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("key..."),
     CommandSpec::new("pfmerge", -2, WRITE | DENYOOM, pfmerge).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | INSERT), KeySpec::index(2).range(-1, 1, 0).flags(RO | ACCESS)])
         .doc(
-            "hyperloglog",
+            Group::HyperLogLog,
             "2.8.9",
             "Merge N different HyperLogLogs into a single one.",
         )
@@ -45,7 +46,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("destkey:key sourcekey:key..."),
     CommandSpec::new("pfdebug", 3, WRITE | DENYOOM | ADMIN, pfdebug).key_specs(&[KeySpec::index(2).range(0, 1, 0).flags(RW | ACCESS)])
         .doc(
-            "hyperloglog",
+            Group::HyperLogLog,
             "2.8.9",
             "Internal commands for debugging HyperLogLog values",
         )
@@ -53,7 +54,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("subcommand key"),
     CommandSpec::new("pfselftest", 1, ADMIN, pfselftest)
         .doc(
-            "hyperloglog",
+            Group::HyperLogLog,
             "2.8.9",
             "An internal command for testing HyperLogLog values",
         )

@@ -7,6 +7,7 @@ use redis_lite_engine::{Entry, Locked, Policy, SmallBytes, Value};
 use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
+use crate::command::Group;
 use crate::command::KeySpec;
 use crate::command::{CommandSpec, Handler};
 use crate::context::Ctx;
@@ -47,28 +48,28 @@ pub static COMMANDS: &[CommandSpec] = &[
     .complexity("O(N) where N is the number of keys that will be touched."),
     one_key("type", READONLY | FAST, type_, "1.0.0", "Determine the type stored at key").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO)]),
     CommandSpec::new("keys", 2, READONLY, keys).tips(&["request_policy:all_shards", "nondeterministic_output_order"])
-        .doc("generic", "1.0.0", "Find all keys matching the given pattern")
+        .doc(Group::Generic, "1.0.0", "Find all keys matching the given pattern")
         .complexity("O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.")
         .syntax("pattern:pattern")
         .acl(acl::DANGEROUS),
     CommandSpec::new("scan", -2, READONLY, scan).tips(&["nondeterministic_output", "request_policy:special"])
-        .doc("generic", "2.8.0", "Incrementally iterate the keys space")
+        .doc(Group::Generic, "2.8.0", "Incrementally iterate the keys space")
         .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.")
         .syntax("cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]"),
     CommandSpec::new("randomkey", 1, READONLY, randomkey).tips(&["request_policy:all_shards", "nondeterministic_output"])
-        .doc("generic", "1.0.0", "Return a random key from the keyspace"),
+        .doc(Group::Generic, "1.0.0", "Return a random key from the keyspace"),
     CommandSpec::new("rename", 3, WRITE, rename).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(OW | UPDATE)])
-        .doc("generic", "1.0.0", "Rename a key")
+        .doc(Group::Generic, "1.0.0", "Rename a key")
         .syntax("key newkey"),
     CommandSpec::new("renamenx", 3, WRITE | FAST, renamenx).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(OW | INSERT)])
-        .doc("generic", "1.0.0", "Rename a key, only if the new key does not exist")
+        .doc(Group::Generic, "1.0.0", "Rename a key, only if the new key does not exist")
         .syntax("key newkey"),
     CommandSpec::new("copy", -3, WRITE | DENYOOM, copy).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS), KeySpec::index(2).range(0, 1, 0).flags(OW | UPDATE)])
-        .doc("generic", "6.2.0", "Copy a key")
+        .doc(Group::Generic, "6.2.0", "Copy a key")
         .complexity("O(N) worst case for collections, where N is the number of nested items. O(1) for string values.")
         .syntax("source:key destination:key [DB destination-db:integer] [REPLACE]"),
     CommandSpec::new("move", 3, WRITE | FAST, move_).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
-        .doc("generic", "1.0.0", "Move a key to another database")
+        .doc(Group::Generic, "1.0.0", "Move a key to another database")
         .syntax("key db:integer"),
     set_expiry(expire, "expire", "1.0.0", "Set a key's time to live in seconds").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
         .syntax(expire_syntax!("seconds:integer")),
@@ -95,7 +96,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
     one_key("persist", WRITE | FAST, persist, "2.2.0", "Remove the expiration from a key").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)]),
     CommandSpec::new("dump", 2, READONLY, dump).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output"])
-        .doc("generic", "2.6.0", "Return a serialized version of the value stored at the specified key.")
+        .doc(Group::Generic, "2.6.0", "Return a serialized version of the value stored at the specified key.")
         .complexity(
             "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects \
              composing the value and M their average size. For small string values the time complexity is thus \
@@ -103,7 +104,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key"),
     CommandSpec::new("restore", -4, WRITE | DENYOOM, restore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE)])
-        .doc("generic", "2.6.0", "Create a key using the provided serialized value, previously obtained using DUMP.")
+        .doc(Group::Generic, "2.6.0", "Create a key using the provided serialized value, previously obtained using DUMP.")
         .complexity(
             "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the \
              number of Redis objects composing the value and M their average size. For small string values the \
@@ -122,13 +123,13 @@ pub static COMMANDS: &[CommandSpec] = &[
             object_key("idletime", object_idletime, "2.2.3", "Get the time since a Redis object was last accessed").tips(&["nondeterministic_output"]),
             object_key("refcount", object_refcount, "2.2.3", "Get the number of references to the value of the key").tips(&["nondeterministic_output"]),
             CommandSpec::new("help", 2, LOADING | STALE, object_help).doc(
-                "generic",
+                Group::Generic,
                 "6.2.0",
                 "Show helpful text about the different subcommands",
             ),
         ],
     )
-    .doc("generic", "2.2.3", "A container for object introspection commands"),
+    .doc(Group::Generic, "2.2.3", "A container for object introspection commands"),
 ];
 
 /// `NAME key`: the shape of most commands here.
@@ -140,13 +141,13 @@ const fn one_key(
     summary: &'static str,
 ) -> CommandSpec {
     CommandSpec::new(name, 2, flags, handler)
-        .doc("generic", since, summary)
+        .doc(Group::Generic, since, summary)
         .syntax("key")
 }
 
 /// `NAME key [key ...]`.
 const fn many_keys(spec: CommandSpec, since: &'static str, summary: &'static str) -> CommandSpec {
-    spec.doc("generic", since, summary).syntax("key...")
+    spec.doc(Group::Generic, since, summary).syntax("key...")
 }
 
 /// One of the EXPIRE family; the caller adds the syntax.
@@ -156,7 +157,7 @@ const fn set_expiry(
     since: &'static str,
     summary: &'static str,
 ) -> CommandSpec {
-    CommandSpec::new(name, -3, WRITE | FAST, handler).doc("generic", since, summary)
+    CommandSpec::new(name, -3, WRITE | FAST, handler).doc(Group::Generic, since, summary)
 }
 
 /// The key of `OBJECT <sub> key`, whose metadata only is read.
@@ -171,7 +172,7 @@ const fn object_key(
 ) -> CommandSpec {
     CommandSpec::new(name, 3, READONLY, handler)
         .key_specs(OBJECT_KEY)
-        .doc("generic", since, summary)
+        .doc(Group::Generic, since, summary)
         .syntax("key")
 }
 

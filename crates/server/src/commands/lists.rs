@@ -13,6 +13,7 @@ use redis_lite_protocol::ReplyWriter;
 use crate::blocking::parse_timeout;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
+use crate::command::Group;
 use crate::command::KeySpec;
 use crate::command::{CommandSpec, Handler};
 use crate::context::Ctx;
@@ -32,7 +33,7 @@ const fn one_key(
     since: &'static str,
     summary: &'static str,
 ) -> CommandSpec {
-    CommandSpec::new(name, arity, flags, handler).doc("list", since, summary)
+    CommandSpec::new(name, arity, flags, handler).doc(Group::List, since, summary)
 }
 
 /// LPUSH, RPUSH and their X forms.
@@ -103,42 +104,42 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .syntax("key element [RANK rank:integer] [COUNT num-matches:integer] [MAXLEN len:integer]"),
     CommandSpec::new("lmove", 5, WRITE | DENYOOM, lmove).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
-        .doc("list", "6.2.0", "Pop an element from a list, push it to another list and return it")
+        .doc(Group::List, "6.2.0", "Pop an element from a list, push it to another list and return it")
         .syntax("source:key destination:key wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT)"),
     CommandSpec::new("rpoplpush", 3, WRITE | DENYOOM, rpoplpush).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
         .doc(
-            "list",
+            Group::List,
             "1.2.0",
             "Remove the last element in a list, prepend it to another list and return it",
         )
         .syntax("source:key destination:key"),
     // The keys follow a count, so the legacy key range cannot describe them (Redis gives 0 0 0).
         CommandSpec::new("lmpop", -4, WRITE, lmpop).key_specs(&[KeySpec::index(1).keynum(0, 1, 1).flags(RW | ACCESS | DELETE)])
-        .doc("list", "7.0.0", "Pop elements from a list")
+        .doc(Group::List, "7.0.0", "Pop elements from a list")
         .complexity(
             "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
         )
         .syntax("numkeys:integer key... where=(LEFT | RIGHT) [COUNT count:integer]"),
     CommandSpec::new("blpop", -3, WRITE | NOSCRIPT | BLOCKING, blpop).key_specs(&[KeySpec::index(1).range(-2, 1, 0).flags(RW | ACCESS | DELETE)])
-        .doc("list", "2.0.0", "Remove and get the first element in a list, or block until one is available")
+        .doc(Group::List, "2.0.0", "Remove and get the first element in a list, or block until one is available")
         .complexity("O(N) where N is the number of provided keys.")
         .syntax("key... timeout:double"),
     CommandSpec::new("brpop", -3, WRITE | NOSCRIPT | BLOCKING, brpop).key_specs(&[KeySpec::index(1).range(-2, 1, 0).flags(RW | ACCESS | DELETE)])
-        .doc("list", "2.0.0", "Remove and get the last element in a list, or block until one is available")
+        .doc(Group::List, "2.0.0", "Remove and get the last element in a list, or block until one is available")
         .complexity("O(N) where N is the number of provided keys.")
         .syntax("key... timeout:double"),
     CommandSpec::new("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, blmove).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
-        .doc("list", "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available")
+        .doc(Group::List, "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available")
         .syntax("source:key destination:key wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT) timeout:double"),
     CommandSpec::new("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, brpoplpush).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
         .doc(
-            "list",
+            Group::List,
             "2.2.0",
             "Pop an element from a list, push it to another list and return it; or block until one is available",
         )
         .syntax("source:key destination:key timeout:double"),
         CommandSpec::new("blmpop", -5, WRITE | BLOCKING, blmpop).key_specs(&[KeySpec::index(2).keynum(0, 1, 1).flags(RW | ACCESS | DELETE)])
-        .doc("list", "7.0.0", "Pop elements from a list, or block until one is available")
+        .doc(Group::List, "7.0.0", "Pop elements from a list, or block until one is available")
         .complexity("O(N+M) where N is the number of provided keys and M is the number of elements returned.")
         .syntax("timeout:double numkeys:integer key... where=(LEFT | RIGHT) [COUNT count:integer]"),
 ];

@@ -9,6 +9,7 @@ use redis_lite_protocol::ReplyWriter;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::CommandSpec;
+use crate::command::Group;
 use crate::command::KeySpec;
 use crate::commands::keys::{parse_cursor, ScanOptions};
 use crate::context::Ctx;
@@ -43,7 +44,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .complexity("Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.")
         .syntax("key [count:integer]"),
     CommandSpec::new("smove", 4, WRITE | FAST, smove).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
-        .doc("set", "1.0.0", "Move a member from one set to another")
+        .doc(Group::Set, "1.0.0", "Move a member from one set to another")
         .syntax("source:key destination:key member"),
     algebra("sinter", false, "Intersect multiple sets", INTER_COMPLEXITY).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output_order"]),
     algebra(
@@ -55,7 +56,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     // Its keys follow a count, which the (first, last, step) triple cannot express; Redis
     // reports 0 0 0 too.
         CommandSpec::new("sintercard", -3, READONLY, sintercard).key_specs(&[KeySpec::index(1).keynum(0, 1, 1).flags(RO | ACCESS)])
-        .doc("set", "7.0.0", "Intersect multiple sets and return the cardinality of the result")
+        .doc(Group::Set, "7.0.0", "Intersect multiple sets and return the cardinality of the result")
         .complexity(INTER_COMPLEXITY)
         .syntax("numkeys:integer key... [LIMIT limit:integer]"),
     algebra("sunion", false, "Add multiple sets", TOTAL_COMPLEXITY).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output_order"]),
@@ -79,7 +80,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// A command on the set at argument 1.
 const fn one_key(spec: CommandSpec, since: &'static str, summary: &'static str) -> CommandSpec {
-    spec.doc("set", since, summary)
+    spec.doc(Group::Set, since, summary)
 }
 
 /// SINTER, SUNION, SDIFF (over `key...`) and their STORE forms (into `destination`).
@@ -95,7 +96,8 @@ const fn algebra(
     } else {
         CommandSpec::new(name, -2, READONLY, algebra_command).syntax("key...")
     };
-    spec.doc("set", "1.0.0", summary).complexity(complexity)
+    spec.doc(Group::Set, "1.0.0", summary)
+        .complexity(complexity)
 }
 
 /// The set in a looked-up entry, WRONGTYPE for another type.

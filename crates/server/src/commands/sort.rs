@@ -10,6 +10,7 @@ use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::CommandSpec;
+use crate::command::Group;
 use crate::command::{KeyRef, KeySpec};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
@@ -22,7 +23,7 @@ const SORT_SYNTAX: &str =
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("sort", -2, WRITE | DENYOOM, sort).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS), KeySpec::unknown().flags(RO | ACCESS).notes("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"), KeySpec::unknown().flags(OW | UPDATE).notes("For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array")])
         .keys_proc(sort_store_key)
-        .doc("generic", "1.0.0", "Sort the elements in a list, set or sorted set")
+        .doc(Group::Generic, "1.0.0", "Sort the elements in a list, set or sorted set")
         .complexity(
             "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of \
              returned elements. When the elements are not sorted, complexity is O(N).",
@@ -34,7 +35,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .acl(acl::SET | acl::SORTEDSET | acl::LIST | acl::DANGEROUS)
         .no_group_acl(),
     CommandSpec::new("sort_ro", -2, READONLY, sort_ro).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS), KeySpec::unknown().flags(RO | ACCESS).notes("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort")])
-        .doc("generic", "7.0.0", "Sort the elements in a list, set or sorted set. Read-only variant of SORT.")
+        .doc(Group::Generic, "7.0.0", "Sort the elements in a list, set or sorted set. Read-only variant of SORT.")
         .complexity(
             "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of \
              returned elements. When the elements are not sorted, complexity is O(N).",

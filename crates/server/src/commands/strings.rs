@@ -9,6 +9,7 @@ use redis_lite_protocol::ReplyWriter;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::CommandSpec;
+use crate::command::Group;
 use crate::command::{KeyRef, KeySpec};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
@@ -40,7 +41,7 @@ fn set_key_flags(args: &[&[u8]], keys: &mut Vec<KeyRef>) {
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("get", 2, READONLY | FAST, get)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
-        .doc("string", "1.0.0", "Get the value of a key")
+        .doc(Group::String, "1.0.0", "Get the value of a key")
         .syntax("key"),
     CommandSpec::new("set", -3, WRITE | DENYOOM, set)
         .key_specs(&[KeySpec::index(1)
@@ -48,7 +49,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             .flags(RW | ACCESS | UPDATE | VARIABLE_FLAGS)
             .notes("RW and ACCESS due to the optional `GET` argument")])
         .keys_proc(set_key_flags)
-        .doc("string", "1.0.0", "Set the string value of a key")
+        .doc(Group::String, "1.0.0", "Set the string value of a key")
         .syntax(concat!(
             "key value condition=[NX | XX] [GET] ",
             expiration!(),
@@ -60,7 +61,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             .flags(RW | ACCESS | UPDATE)
             .notes("RW and UPDATE because it changes the TTL")])
         .doc(
-            "string",
+            Group::String,
             "6.2.0",
             "Get the value of a key and optionally set its expiration",
         )
@@ -68,7 +69,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("getdel", 2, WRITE | FAST, getdel)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE)])
         .doc(
-            "string",
+            Group::String,
             "6.2.0",
             "Get the value of a key and delete the key",
         )
@@ -76,7 +77,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("getset", 3, WRITE | DENYOOM | FAST, getset)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(
-            "string",
+            Group::String,
             "1.0.0",
             "Set the string value of a key and return its old value",
         )
@@ -84,19 +85,23 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("setnx", 3, WRITE | DENYOOM | FAST, setnx)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | INSERT)])
         .doc(
-            "string",
+            Group::String,
             "1.0.0",
             "Set the value of a key, only if the key does not exist",
         )
         .syntax("key value"),
     CommandSpec::new("setex", 4, WRITE | DENYOOM, setex)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE)])
-        .doc("string", "2.0.0", "Set the value and expiration of a key")
+        .doc(
+            Group::String,
+            "2.0.0",
+            "Set the value and expiration of a key",
+        )
         .syntax("key seconds:integer value"),
     CommandSpec::new("psetex", 4, WRITE | DENYOOM, setex)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE)])
         .doc(
-            "string",
+            Group::String,
             "2.6.0",
             "Set the value and expiration in milliseconds of a key",
         )
@@ -104,7 +109,11 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("mget", -2, READONLY | FAST, mget)
         .key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RO | ACCESS)])
         .tips(&["request_policy:multi_shard"])
-        .doc("string", "1.0.0", "Get the values of all the given keys")
+        .doc(
+            Group::String,
+            "1.0.0",
+            "Get the values of all the given keys",
+        )
         .complexity("O(N) where N is the number of keys to retrieve.")
         .syntax("key..."),
     CommandSpec::new("mset", -3, WRITE | DENYOOM, mset)
@@ -113,14 +122,18 @@ pub static COMMANDS: &[CommandSpec] = &[
             "request_policy:multi_shard",
             "response_policy:all_succeeded",
         ])
-        .doc("string", "1.0.1", "Set multiple keys to multiple values")
+        .doc(
+            Group::String,
+            "1.0.1",
+            "Set multiple keys to multiple values",
+        )
         .complexity("O(N) where N is the number of keys to set.")
         .syntax("key_value=(key value)..."),
     CommandSpec::new("msetnx", -3, WRITE | DENYOOM, msetnx)
         .key_specs(&[KeySpec::index(1).range(-1, 2, 0).flags(OW | INSERT)])
         .tips(&["request_policy:multi_shard", "response_policy:agg_min"])
         .doc(
-            "string",
+            Group::String,
             "1.0.1",
             "Set multiple keys to multiple values, only if none of the keys exist",
         )
@@ -128,7 +141,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("key_value=(key value)..."),
     CommandSpec::new("append", 3, WRITE | DENYOOM | FAST, append)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)])
-        .doc("string", "2.0.0", "Append a value to a key")
+        .doc(Group::String, "2.0.0", "Append a value to a key")
         .complexity(
             "O(1). The amortized time complexity is O(1) assuming the appended value is small \
              and the already present value is of any size, since the dynamic string library \
@@ -138,7 +151,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("strlen", 2, READONLY | FAST, strlen)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO)])
         .doc(
-            "string",
+            Group::String,
             "2.2.0",
             "Get the length of the value stored in a key",
         )
@@ -146,7 +159,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("getrange", 4, READONLY, getrange)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc(
-            "string",
+            Group::String,
             "2.4.0",
             "Get a substring of the string stored at a key",
         )
@@ -155,7 +168,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("substr", 4, READONLY, getrange)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc(
-            "string",
+            Group::String,
             "1.0.0",
             "Get a substring of the string stored at a key",
         )
@@ -164,7 +177,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("setrange", 4, WRITE | DENYOOM, setrange)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
         .doc(
-            "string",
+            Group::String,
             "2.2.0",
             "Overwrite part of a string at key starting at the specified offset",
         )
@@ -177,7 +190,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("incr", 2, WRITE | DENYOOM | FAST, incr)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(
-            "string",
+            Group::String,
             "1.0.0",
             "Increment the integer value of a key by one",
         )
@@ -185,7 +198,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("decr", 2, WRITE | DENYOOM | FAST, decr)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(
-            "string",
+            Group::String,
             "1.0.0",
             "Decrement the integer value of a key by one",
         )
@@ -193,7 +206,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("incrby", 3, WRITE | DENYOOM | FAST, incrby)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(
-            "string",
+            Group::String,
             "1.0.0",
             "Increment the integer value of a key by the given amount",
         )
@@ -201,7 +214,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("decrby", 3, WRITE | DENYOOM | FAST, decrby)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(
-            "string",
+            Group::String,
             "1.0.0",
             "Decrement the integer value of a key by the given number",
         )
@@ -209,14 +222,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("incrbyfloat", 3, WRITE | DENYOOM | FAST, incrbyfloat)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(
-            "string",
+            Group::String,
             "2.6.0",
             "Increment the float value of a key by the given amount",
         )
         .syntax("key increment:double"),
     CommandSpec::new("lcs", -3, READONLY, lcs)
         .key_specs(&[KeySpec::index(1).range(1, 1, 0).flags(RO | ACCESS)])
-        .doc("string", "7.0.0", "Find longest common substring")
+        .doc(Group::String, "7.0.0", "Find longest common substring")
         .complexity("O(N*M) where N and M are the lengths of s1 and s2, respectively")
         .syntax("key1:key key2:key [LEN] [IDX] [MINMATCHLEN len:integer] [WITHMATCHLEN]"),
 ];

@@ -16,6 +16,7 @@ use crate::blocking::parse_timeout;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::CommandSpec;
+use crate::command::Group;
 use crate::command::KeySpec;
 use crate::commands::keys::{parse_cursor, ScanOptions};
 use crate::context::Ctx;
@@ -24,13 +25,13 @@ use crate::notify::Class;
 
 /// A key argument plus the spec fields every single-key sorted-set command shares.
 const fn one_key(spec: CommandSpec, since: &'static str, summary: &'static str) -> CommandSpec {
-    spec.doc("sorted-set", since, summary)
+    spec.doc(Group::SortedSet, since, summary)
 }
 
 /// Commands whose keys follow a `numkeys` argument (COMMAND INFO reports them as movable).
 /// A command whose keys follow a numkeys argument at index 1.
 const fn numkeys(spec: CommandSpec, since: &'static str, summary: &'static str) -> CommandSpec {
-    spec.doc("sorted-set", since, summary)
+    spec.doc(Group::SortedSet, since, summary)
 }
 
 const LOG_N: &str = "O(log(N))";
@@ -146,7 +147,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     .complexity(RANGE_COST)
     .syntax("key max min offset_count=[LIMIT offset:integer count:integer]"),
     CommandSpec::new("zrangestore", -5, WRITE | DENYOOM, zrangestore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).range(0, 1, 0).flags(RO | ACCESS)])
-        .doc("sorted-set", "6.2.0", "Store a range of members from sorted set into another key")
+        .doc(Group::SortedSet, "6.2.0", "Store a range of members from sorted set into another key")
         .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.")
         .syntax("dst:key src:key min max sortby=[BYSCORE | BYLEX] [REV] offset_count=[LIMIT offset:integer count:integer]"),
     one_key(
@@ -206,15 +207,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     .complexity("O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
     .syntax("numkeys:integer key... where=(MIN | MAX) [COUNT count:integer]"),
         CommandSpec::new("bzpopmin", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmin).key_specs(&[KeySpec::index(1).range(-2, 1, 0).flags(RW | ACCESS | DELETE)])
-        .doc("sorted-set", "5.0.0", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available")
+        .doc(Group::SortedSet, "5.0.0", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available")
         .complexity("O(log(N)) with N being the number of elements in the sorted set.")
         .syntax("key... timeout:double"),
     CommandSpec::new("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmax).key_specs(&[KeySpec::index(1).range(-2, 1, 0).flags(RW | ACCESS | DELETE)])
-        .doc("sorted-set", "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available")
+        .doc(Group::SortedSet, "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available")
         .complexity("O(log(N)) with N being the number of elements in the sorted set.")
         .syntax("key... timeout:double"),
     CommandSpec::new("bzmpop", -5, WRITE | BLOCKING, bzmpop).key_specs(&[KeySpec::index(2).keynum(0, 1, 1).flags(RW | ACCESS | DELETE)])
-        .doc("sorted-set", "7.0.0", "Remove and return members with scores in a sorted set or block until one is available")
+        .doc(Group::SortedSet, "7.0.0", "Remove and return members with scores in a sorted set or block until one is available")
         .complexity("O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
         .syntax("timeout:double numkeys:integer key... where=(MIN | MAX) [COUNT count:integer]"),
     numkeys(
@@ -239,15 +240,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     .complexity(DIFF_COST)
     .syntax("numkeys:integer key... [WITHSCORES]"),
     CommandSpec::new("zunionstore", -4, WRITE | DENYOOM, zunionstore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).keynum(0, 1, 1).flags(RO | ACCESS)])
-        .doc("sorted-set", "2.0.0", "Add multiple sorted sets and store the resulting sorted set in a new key")
+        .doc(Group::SortedSet, "2.0.0", "Add multiple sorted sets and store the resulting sorted set in a new key")
         .complexity(UNION_COST)
         .syntax("destination:key numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)]"),
     CommandSpec::new("zinterstore", -4, WRITE | DENYOOM, zinterstore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).keynum(0, 1, 1).flags(RO | ACCESS)])
-        .doc("sorted-set", "2.0.0", "Intersect multiple sorted sets and store the resulting sorted set in a new key")
+        .doc(Group::SortedSet, "2.0.0", "Intersect multiple sorted sets and store the resulting sorted set in a new key")
         .complexity(INTER_COST)
         .syntax("destination:key numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)]"),
     CommandSpec::new("zdiffstore", -4, WRITE | DENYOOM, zdiffstore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).keynum(0, 1, 1).flags(RO | ACCESS)])
-        .doc("sorted-set", "6.2.0", "Subtract multiple sorted sets and store the resulting sorted set in a new key")
+        .doc(Group::SortedSet, "6.2.0", "Subtract multiple sorted sets and store the resulting sorted set in a new key")
         .complexity(DIFF_COST)
         .syntax("destination:key numkeys:integer key..."),
     numkeys(

@@ -8,6 +8,7 @@ use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::CommandSpec;
+use crate::command::Group;
 use crate::command::KeySpec;
 use crate::commands::reply_help;
 use crate::context::Ctx;
@@ -23,7 +24,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container(
                 "request_policy:all_shards",
                 "response_policy:special",
             ])
-            .doc("server", "4.0.0", "Outputs memory problems report")
+            .doc(Group::Server, "4.0.0", "Outputs memory problems report")
             .acl(acl::SLOW),
         CommandSpec::new("malloc-stats", 2, 0, memory_malloc_stats)
             .tips(&[
@@ -31,12 +32,16 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container(
                 "request_policy:all_shards",
                 "response_policy:special",
             ])
-            .doc("server", "4.0.0", "Show allocator internal stats")
+            .doc(Group::Server, "4.0.0", "Show allocator internal stats")
             .complexity("Depends on how much memory is allocated, could be slow")
             .acl(acl::SLOW),
         CommandSpec::new("purge", 2, 0, memory_purge)
             .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
-            .doc("server", "4.0.0", "Ask the allocator to release memory")
+            .doc(
+                Group::Server,
+                "4.0.0",
+                "Ask the allocator to release memory",
+            )
             .complexity("Depends on how much memory is allocated, could be slow")
             .acl(acl::SLOW),
         CommandSpec::new("stats", 2, 0, memory_stats)
@@ -45,22 +50,22 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container(
                 "request_policy:all_shards",
                 "response_policy:special",
             ])
-            .doc("server", "4.0.0", "Show memory usage details")
+            .doc(Group::Server, "4.0.0", "Show memory usage details")
             .acl(acl::SLOW),
         CommandSpec::new("usage", -3, READONLY, memory_usage)
             .key_specs(&[KeySpec::index(2).range(0, 1, 0).flags(RO)])
-            .doc("server", "4.0.0", "Estimate the memory usage of a key")
+            .doc(Group::Server, "4.0.0", "Estimate the memory usage of a key")
             .complexity("O(N) where N is the number of samples.")
             .syntax("key [SAMPLES count:integer]"),
         CommandSpec::new("help", 2, LOADING | STALE, memory_help).doc(
-            "server",
+            Group::Server,
             "4.0.0",
             "Show helpful text about the different subcommands",
         ),
     ],
 )
 .doc(
-    "server",
+    Group::Server,
     "4.0.0",
     "A container for memory diagnostics commands",
 )

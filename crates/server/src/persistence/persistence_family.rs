@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::CommandSpec;
+use crate::command::Group;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::persistence::rdb::{self, Busy, SaveError};
@@ -17,11 +18,19 @@ pub static COMMANDS: &[CommandSpec] = &[
         ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI,
         save,
     )
-    .doc("server", "1.0.0", "Synchronously save the dataset to disk")
+    .doc(
+        Group::Server,
+        "1.0.0",
+        "Synchronously save the dataset to disk",
+    )
     .complexity("O(N) where N is the total number of keys in all databases")
     .acl(acl::ADMIN | acl::DANGEROUS),
     CommandSpec::new("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, bgsave)
-        .doc("server", "1.0.0", "Asynchronously save the dataset to disk")
+        .doc(
+            Group::Server,
+            "1.0.0",
+            "Asynchronously save the dataset to disk",
+        )
         .complexity("O(1)")
         .syntax("[SCHEDULE]")
         .acl(acl::ADMIN | acl::DANGEROUS),
@@ -32,7 +41,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         bgrewriteaof,
     )
     .doc(
-        "server",
+        Group::Server,
         "1.0.0",
         "Asynchronously rewrite the append-only file",
     )
@@ -41,7 +50,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("lastsave", 1, LOADING | STALE | FAST, lastsave)
         .tips(&["nondeterministic_output"])
         .doc(
-            "server",
+            Group::Server,
             "1.0.0",
             "Get the UNIX time stamp of the last successful save to disk",
         )

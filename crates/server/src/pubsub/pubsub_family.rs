@@ -2,6 +2,7 @@
 
 use crate::command::flags::*;
 use crate::command::CommandSpec;
+use crate::command::Group;
 use crate::commands::reply_help;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
@@ -10,49 +11,49 @@ const SUBSCRIBE_FLAGS: u32 = PUBSUB | NOSCRIPT | LOADING | STALE;
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("subscribe", -2, SUBSCRIBE_FLAGS, subscribe)
-        .doc("pubsub", "2.0.0", "Listen for messages published to the given channels")
+        .doc(Group::PubSub, "2.0.0", "Listen for messages published to the given channels")
         .complexity("O(N) where N is the number of channels to subscribe to.")
         .syntax("channel..."),
     CommandSpec::new("unsubscribe", -1, SUBSCRIBE_FLAGS, unsubscribe)
-        .doc("pubsub", "2.0.0", "Stop listening for messages posted to the given channels")
+        .doc(Group::PubSub, "2.0.0", "Stop listening for messages posted to the given channels")
         .complexity("O(N) where N is the number of clients already subscribed to a channel.")
         .syntax("[channel...]"),
     CommandSpec::new("psubscribe", -2, SUBSCRIBE_FLAGS, psubscribe)
-        .doc("pubsub", "2.0.0", "Listen for messages published to channels matching the given patterns")
+        .doc(Group::PubSub, "2.0.0", "Listen for messages published to channels matching the given patterns")
         .complexity("O(N) where N is the number of patterns the client is already subscribed to.")
         .syntax("pattern:pattern..."),
     CommandSpec::new("punsubscribe", -1, SUBSCRIBE_FLAGS, punsubscribe)
-        .doc("pubsub", "2.0.0", "Stop listening for messages posted to channels matching the given patterns")
+        .doc(Group::PubSub, "2.0.0", "Stop listening for messages posted to channels matching the given patterns")
         .complexity(
             "O(N+M) where N is the number of patterns the client is already subscribed and M is the number of \
              total patterns subscribed in the system (by any client).",
         )
         .syntax("[pattern:pattern...]"),
     CommandSpec::new("publish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, publish)
-        .doc("pubsub", "2.0.0", "Post a message to a channel")
+        .doc(Group::PubSub, "2.0.0", "Post a message to a channel")
         .complexity(
             "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number \
              of subscribed patterns (by any client).",
         )
         .syntax("channel message"),
     CommandSpec::container("pubsub", PUBSUB_SUBCOMMANDS)
-        .doc("pubsub", "2.8.0", "A container for Pub/Sub commands")
+        .doc(Group::PubSub, "2.8.0", "A container for Pub/Sub commands")
         .complexity("Depends on subcommand."),
 ];
 
 static PUBSUB_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("channels", -2, PUBSUB | LOADING | STALE, pubsub_channels)
-        .doc("pubsub", "2.8.0", "List active channels")
+        .doc(Group::PubSub, "2.8.0", "List active channels")
         .complexity("O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)")
         .syntax("[pattern:pattern]"),
     CommandSpec::new("numsub", -2, PUBSUB | LOADING | STALE, pubsub_numsub)
-        .doc("pubsub", "2.8.0", "Get the count of subscribers for channels")
+        .doc(Group::PubSub, "2.8.0", "Get the count of subscribers for channels")
         .complexity("O(N) for the NUMSUB subcommand, where N is the number of requested channels")
         .syntax("[channel...]"),
     CommandSpec::new("numpat", 2, PUBSUB | LOADING | STALE, pubsub_numpat)
-        .doc("pubsub", "2.8.0", "Get the count of unique patterns pattern subscriptions"),
+        .doc(Group::PubSub, "2.8.0", "Get the count of unique patterns pattern subscriptions"),
     CommandSpec::new("help", 2, LOADING | STALE, pubsub_help)
-        .doc("pubsub", "6.2.0", "Show helpful text about the different subcommands"),
+        .doc(Group::PubSub, "6.2.0", "Show helpful text about the different subcommands"),
 ];
 
 /// Commands a RESP2 client may send while subscribed: replies and messages share the

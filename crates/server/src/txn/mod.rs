@@ -8,6 +8,7 @@ use crate::client::ExecMode;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::CommandSpec;
+use crate::command::Group;
 use crate::command::KeySpec;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
@@ -16,13 +17,13 @@ const TRANSACTION_FLAGS: u32 = NOSCRIPT | LOADING | STALE;
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("multi", 1, TRANSACTION_FLAGS | FAST | ALLOW_BUSY, multi).doc(
-        "transactions",
+        Group::Transactions,
         "1.2.0",
         "Mark the start of a transaction block",
     ),
     CommandSpec::new("exec", 1, TRANSACTION_FLAGS | SKIP_SLOWLOG, exec)
         .doc(
-            "transactions",
+            Group::Transactions,
             "1.2.0",
             "Execute all commands issued after MULTI",
         )
@@ -30,7 +31,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .exclusive(),
     CommandSpec::new("discard", 1, TRANSACTION_FLAGS | FAST | ALLOW_BUSY, discard)
         .doc(
-            "transactions",
+            Group::Transactions,
             "2.0.0",
             "Discard all commands issued after MULTI",
         )
@@ -38,14 +39,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("watch", -2, TRANSACTION_FLAGS | FAST | ALLOW_BUSY, watch)
         .key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RO)])
         .doc(
-            "transactions",
+            Group::Transactions,
             "2.2.0",
             "Watch the given keys to determine execution of the MULTI/EXEC block",
         )
         .complexity("O(1) for every key.")
         .syntax("key..."),
     CommandSpec::new("unwatch", 1, TRANSACTION_FLAGS | FAST | ALLOW_BUSY, unwatch).doc(
-        "transactions",
+        Group::Transactions,
         "2.2.0",
         "Forget about all watched keys",
     ),
