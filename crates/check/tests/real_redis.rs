@@ -169,6 +169,26 @@ fn real_redis_aof_truncated_then_fixed_loads_in_redis() {
     let expected = {
         let redis = Redis::start(&dir.0, "yes");
         let mut con = redis.conn().unwrap();
+        // Redis may rewrite the new AOF in the background right after start; the writes below
+        // must all land in the incremental file the manifest lists at the end.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let info: String = redis::cmd("INFO")
+                .arg("persistence")
+                .query(&mut con)
+                .unwrap();
+            let busy = info
+                .lines()
+                .any(|l| l == "aof_rewrite_in_progress:1" || l == "aof_rewrite_scheduled:1");
+            if !busy {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the AOF rewrite at start never ended"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         for (k, v) in [("a", "1"), ("b", "2")] {
             redis::cmd("SET")
                 .arg(k)
@@ -185,7 +205,15 @@ fn real_redis_aof_truncated_then_fixed_loads_in_redis() {
         digest
     }; // killed: what Redis wrote is in the file, as after a crash
     let aof_dir = dir.path("appendonlydir");
-    let incr = aof_dir.join("appendonly.aof.1.incr.aof");
+    // The incremental file the manifest lists (`file <name> seq <n> type i`).
+    let manifest_text = std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).unwrap();
+    let incr_name = manifest_text
+        .lines()
+        .filter(|l| l.ends_with("type i"))
+        .filter_map(|l| l.split(' ').nth(1))
+        .last()
+        .expect("the manifest lists an incremental file");
+    let incr = aof_dir.join(incr_name);
     let len = std::fs::metadata(&incr).unwrap().len();
     let f = std::fs::OpenOptions::new().write(true).open(&incr).unwrap();
     f.set_len(len - 3).unwrap();
