@@ -211,7 +211,7 @@ fn real_redis_aof_truncated_then_fixed_loads_in_redis() {
         .lines()
         .filter(|l| l.ends_with("type i"))
         .filter_map(|l| l.split(' ').nth(1))
-        .last()
+        .next_back()
         .expect("the manifest lists an incremental file");
     let incr = aof_dir.join(incr_name);
     let len = std::fs::metadata(&incr).unwrap().len();
