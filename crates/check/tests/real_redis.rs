@@ -148,6 +148,19 @@ fn fingerprint(redis: &Redis) -> (String, Vec<i64>) {
     (digest, numbers)
 }
 
+/// Waits until Redis has no AOF rewrite running or scheduled.
+fn wait_for_aof_rewrites(con: &mut redis::Connection) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("INFO").arg("persistence").query(con).unwrap();
+        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the AOF rewrite did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Whether `program` is on PATH; says the test is skipped when it is not.
 fn have(program: &str) -> bool {
     let found = std::env::var_os("PATH")
@@ -171,24 +184,7 @@ fn real_redis_aof_truncated_then_fixed_loads_in_redis() {
         let mut con = redis.conn().unwrap();
         // Redis may rewrite the new AOF in the background right after start; the writes below
         // must all land in the incremental file the manifest lists at the end.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let info: String = redis::cmd("INFO")
-                .arg("persistence")
-                .query(&mut con)
-                .unwrap();
-            let busy = info
-                .lines()
-                .any(|l| l == "aof_rewrite_in_progress:1" || l == "aof_rewrite_scheduled:1");
-            if !busy {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the AOF rewrite at start never ended"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_aof_rewrites(&mut con);
         for (k, v) in [("a", "1"), ("b", "2")] {
             redis::cmd("SET")
                 .arg(k)
@@ -250,20 +246,7 @@ fn real_redis_aof_directory_exports_the_same_dataset_as_its_rdb() {
         populate(&mut con);
         // An RDB-preamble base, then more writes in the incremental file.
         redis::cmd("BGREWRITEAOF").query::<()>(&mut con).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let info: String = redis::cmd("INFO")
-                .arg("persistence")
-                .query(&mut con)
-                .unwrap();
-            if info.contains("aof_rewrite_in_progress:0")
-                && info.contains("aof_rewrite_scheduled:0")
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "BGREWRITEAOF did not finish");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_aof_rewrites(&mut con);
         let q = |c: &mut redis::Cmd, con: &mut redis::Connection| c.query::<()>(con).unwrap();
         q(redis::cmd("SELECT").arg(0), &mut con);
         q(

@@ -18,7 +18,7 @@ thread_local! {
 }
 
 /// An empty buffer with at least `CHUNK` bytes of capacity.
-pub fn take() -> Vec<u8> {
+fn take() -> Vec<u8> {
     POOL.with_borrow_mut(Vec::pop)
         .unwrap_or_else(|| Vec::with_capacity(CHUNK))
 }
@@ -37,6 +37,13 @@ pub fn give_back(mut buf: Vec<u8>) {
             pool.push(buf);
         }
     });
+}
+
+/// Gives `buf` a pooled buffer when it has none allocated.
+pub fn ensure(buf: &mut Vec<u8>) {
+    if buf.capacity() == 0 {
+        *buf = take();
+    }
 }
 
 /// Gives `buf` back when it is empty, leaving an unallocated `Vec` in its place.
@@ -74,5 +81,7 @@ mod tests {
         c.clear();
         release_if_empty(&mut c);
         assert_eq!(c.capacity(), 0);
+        ensure(&mut c);
+        assert!(c.capacity() >= CHUNK);
     }
 }

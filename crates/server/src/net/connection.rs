@@ -305,7 +305,10 @@ pub async fn serve(
                 }
                 true
             }
-            Event::Woken(wake) => conn.finish_blocked(wake) && conn.run_commands(),
+            Event::Woken(wake) => {
+                conn.finish_blocked(wake);
+                conn.run_commands()
+            }
             Event::Read => match conn.read() {
                 Read::Data(n) => {
                     read_since_yield += n;
@@ -385,9 +388,8 @@ impl<S: ClientStream> Connection<S> {
 
     /// Reads what arrived.
     fn read(&mut self) -> Read {
-        if self.input.capacity() == 0 {
-            self.input = buffers::take();
-        } else if self.input.capacity() - self.input.len() < buffers::CHUNK / 4 {
+        buffers::ensure(&mut self.input);
+        if self.input.capacity() - self.input.len() < buffers::CHUNK / 4 {
             self.input.reserve(buffers::CHUNK);
         }
         // Inside a big argument, read no further than its end (see `big_arg_missing`).
@@ -429,9 +431,7 @@ impl<S: ClientStream> Connection<S> {
 
     /// Appends a pub/sub message to the output.
     fn push(&mut self, push: Push) {
-        if self.output.capacity() == 0 {
-            self.output = buffers::take();
-        }
+        buffers::ensure(&mut self.output);
         let mut writer = ReplyWriter::new(&mut self.output, self.client.protocol);
         let written = write_push(&mut writer, &push);
         self.client
@@ -446,9 +446,7 @@ impl<S: ClientStream> Connection<S> {
         if self.client.blocked.is_some() || self.input.is_empty() {
             return true;
         }
-        if self.output.capacity() == 0 {
-            self.output = buffers::take();
-        }
+        buffers::ensure(&mut self.output);
         let handle = self.client.handle.clone();
         let mut last_command = None;
         loop {
@@ -537,10 +535,10 @@ impl<S: ClientStream> Connection<S> {
     }
 
     /// Ends a blocked command: woken for data (it runs again, and may block again), timed out,
-    /// or unblocked by CLIENT UNBLOCK. Returns false when the connection should close.
-    fn finish_blocked(&mut self, wake: Wake) -> bool {
+    /// or unblocked by CLIENT UNBLOCK.
+    fn finish_blocked(&mut self, wake: Wake) {
         let Some(blocked) = self.client.blocked.take() else {
-            return true;
+            return;
         };
         let server = &self.server;
         let client = &mut self.client;
@@ -552,9 +550,7 @@ impl<S: ClientStream> Connection<S> {
                 .deregister(blocked.db, &blocked.keys, &blocked.waiter);
         }
         *client.handle.blocked.lock() = None;
-        if self.output.capacity() == 0 {
-            self.output = buffers::take();
-        }
+        buffers::ensure(&mut self.output);
         let output = &mut self.output;
         let mut writer = ReplyWriter::new(output, client.protocol);
         if wake != Wake::Ready {
@@ -589,7 +585,6 @@ impl<S: ClientStream> Connection<S> {
                 }
             }
         }
-        true
     }
 
     /// Leaves the client list and releases what the client held.
