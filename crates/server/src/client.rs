@@ -2,7 +2,7 @@
 //! `ClientHandle` is the shared part that CLIENT LIST, CLIENT KILL and INFO see from other
 //! threads.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,7 +14,7 @@ use redis_lite_engine::{Keyspace, WatchFlag};
 
 use crate::blocking::{BlockedCommand, Waiter};
 use crate::pubsub::Push;
-use crate::stats::WorkerStats;
+use crate::stats::{ClientPeaks, WorkerStats};
 use crate::txn::Multi;
 
 /// CLIENT REPLY modes.
@@ -26,6 +26,62 @@ pub enum ReplyMode {
     SkipNext,
     /// Skipping the reply of the command being run now.
     Skip,
+}
+
+/// Every connected client, by id (CLIENT LIST's order), and the connection counters.
+pub struct Clients {
+    by_id: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    next_id: AtomicU64,
+    pub peaks: ClientPeaks,
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+}
+
+impl Default for Clients {
+    fn default() -> Self {
+        Clients {
+            by_id: Mutex::new(BTreeMap::new()),
+            next_id: AtomicU64::new(1),
+            peaks: ClientPeaks::default(),
+            connections_received: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Clients {
+    /// Registers the client `make` builds with the next id, unless `maxclients` are already
+    /// connected.
+    pub fn register(
+        &self,
+        maxclients: u64,
+        make: impl FnOnce(u64) -> ClientHandle,
+    ) -> Option<Arc<ClientHandle>> {
+        let mut clients = self.by_id.lock();
+        if clients.len() as u64 >= maxclients {
+            return None;
+        }
+        let handle = Arc::new(make(self.next_id.fetch_add(1, Ordering::Relaxed)));
+        clients.insert(handle.id, handle.clone());
+        Some(handle)
+    }
+
+    pub fn remove(&self, id: u64) {
+        self.by_id.lock().remove(&id);
+    }
+
+    pub fn count(&self) -> usize {
+        self.by_id.lock().len()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.by_id.lock().get(&id).cloned()
+    }
+
+    /// Every client, in id order, as of now.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        self.by_id.lock().values().cloned().collect()
+    }
 }
 
 /// The part of a client other threads may read.

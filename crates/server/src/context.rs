@@ -65,9 +65,35 @@ impl<'a> Ctx<'a> {
         self.client.db
     }
 
-    /// Locks the shards holding `keys` for the rest of the command.
+    /// Locks the shards holding `keys` for the rest of the command. Debug builds check that
+    /// each is a key the command's key specs declare: cluster routing, ACL key patterns and
+    /// GETKEYS trust the specs, so a handler touching any other key would slip past them.
     pub fn lock<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Locked<'a> {
+        #[cfg(debug_assertions)]
+        let keys = self.declared_keys_only(keys);
         self.lock_mode(self.server.keyspace.lock_keys(keys))
+    }
+
+    /// Locks keys that are not the command's arguments as its specs declare them, which only a
+    /// few commands have: DEBUG's subcommands (Redis declares no keys for DEBUG) and EXEC,
+    /// which looks up the keys its client watched.
+    pub fn lock_undeclared<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Locked<'a> {
+        self.lock_mode(self.server.keyspace.lock_keys(keys))
+    }
+
+    #[cfg(debug_assertions)]
+    fn declared_keys_only<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Vec<&'k [u8]> {
+        let keys: Vec<&[u8]> = keys.into_iter().collect();
+        let declared = self.command.spec.find_keys(self.args).unwrap_or_default();
+        for key in &keys {
+            assert!(
+                declared.iter().any(|k| self.args[k.pos] == *key),
+                "{} locked {:?}, which its key specs do not declare",
+                self.command.full_name,
+                String::from_utf8_lossy(key)
+            );
+        }
+        keys
     }
 
     /// Locks every shard for the rest of the command (commands whose keys are not known
@@ -200,7 +226,7 @@ impl<'a> Ctx<'a> {
 
     /// The collection encoding thresholds in force (`*-max-listpack-*`, `set-max-intset-entries`).
     pub fn encoding_limits(&self) -> EncodingLimits {
-        self.server.encoding.load()
+        self.server.config.encoding.load()
     }
 
     /// Records `n` changes to the dataset (INFO's `rdb_changes_since_last_save`).

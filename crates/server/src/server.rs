@@ -6,26 +6,24 @@
 //! their connection's loop against the sharded keyspace, so nothing is handed between threads on
 //! the request path.
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Mutex, RwLock};
-use redis_lite_engine::encoding::SharedEncodingLimits;
+use parking_lot::RwLock;
 use redis_lite_engine::Keyspace;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-use crate::client::{ClientHandle, OutputClass};
-use crate::config::{Apply, Config, Startup};
+use crate::client::{ClientHandle, Clients, OutputClass};
+use crate::config::{Apply, Config, LiveConfig, Startup};
 use crate::net::{connection, fdlimit};
 use crate::notify::Notifier;
 use crate::persistence::aof::Aof;
 use crate::pubsub::PubSub;
-use crate::stats::{ClientPeaks, WorkerStats};
+use crate::stats::ServerStats;
 use crate::{command, log};
 
 /// The version of Redis whose behaviour redis-lite implements; clients check it for features.
@@ -39,31 +37,12 @@ const DENIED: &str = "-DENIED Redis is running in protected mode because protect
 
 pub struct Server {
     pub keyspace: Keyspace,
-    pub config: RwLock<Config>,
-    /// Bumped by every CONFIG SET, so connections re-read the settings they cache.
-    pub config_epoch: AtomicU64,
-    pub config_file: Option<PathBuf>,
-    pub clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
-    next_client_id: AtomicU64,
-    pub workers: Vec<Arc<WorkerStats>>,
-    pub client_peaks: ClientPeaks,
-    pub started: Instant,
-    pub run_id: String,
-    pub replid: String,
-    /// The TCP port listened on, for INFO.
-    pub tcp_port: AtomicU64,
-    pub connections_received: AtomicU64,
-    pub rejected_connections: AtomicU64,
-    pub active_expire_enabled: AtomicBool,
-    /// Unix seconds of the last successful save; start-up time until one happens.
-    pub lastsave: AtomicU64,
-    /// `dirty` of all workers at the last save, for `rdb_changes_since_last_save`.
-    pub dirty_at_save: AtomicU64,
-    pub instantaneous_ops: AtomicU64,
-    pub peak_memory: AtomicU64,
-    pub expired_time_cap_reached: AtomicU64,
-    /// Collection encoding thresholds, kept out of the config lock for the hot path.
-    pub encoding: SharedEncodingLimits,
+    pub config: LiveConfig,
+    pub identity: Identity,
+    pub clients: Clients,
+    pub stats: ServerStats,
+    pub active_expiry: ActiveExpiry,
+    pub memory: crate::memory::Marks,
     pub pubsub: Arc<PubSub>,
     pub notifier: Arc<Notifier>,
     /// One gate per event loop, plus one for the cron thread. Each holds its own gate shared
@@ -73,9 +52,22 @@ pub struct Server {
     pub blocking: crate::blocking::Blocking,
     pub persistence: crate::persistence::Persistence,
     pub limits: crate::eviction::Limits,
-    /// `used_memory` once the server was set up, before any data (INFO's used_memory_startup).
-    pub startup_memory: AtomicU64,
     pub aof: Arc<Aof>,
+}
+
+/// What names this server instance to clients and (later) replicas.
+pub struct Identity {
+    pub run_id: String,
+    pub replid: String,
+    /// The TCP port listened on, for INFO.
+    pub tcp_port: AtomicU64,
+}
+
+/// The cron thread's active expiry: DEBUG SET-ACTIVE-EXPIRE's switch, and how often a cycle
+/// stopped at its time limit (INFO's `expired_time_cap_reached_count`).
+pub struct ActiveExpiry {
+    pub enabled: AtomicBool,
+    pub time_cap_reached: AtomicU64,
 }
 
 /// Where the engine's own changes (expirations, evictions) go: keyspace notifications, and a
@@ -109,10 +101,6 @@ fn random_hex(len: usize) -> String {
 
 impl Server {
     pub fn new(config: Config, config_file: Option<PathBuf>) -> Self {
-        let commands = command::table().entries.len();
-        let workers = (0..config.threads)
-            .map(|_| Arc::new(WorkerStats::new(commands)))
-            .collect();
         let shards = (config.threads * SHARDS_PER_THREAD).max(SHARDS_PER_THREAD);
         let pubsub = Arc::new(PubSub::default());
         let notifier = Arc::new(Notifier::new(pubsub.clone()));
@@ -123,34 +111,26 @@ impl Server {
         });
         let server = Server {
             keyspace: Keyspace::with_events(shards, config.databases, Some(events)),
-            config_epoch: AtomicU64::new(0),
-            config_file,
-            clients: Mutex::new(BTreeMap::new()),
-            next_client_id: AtomicU64::new(1),
-            workers,
-            client_peaks: ClientPeaks::default(),
-            started: Instant::now(),
-            run_id: random_hex(40),
-            replid: random_hex(40),
-            tcp_port: AtomicU64::new(config.port as u64),
-            connections_received: AtomicU64::new(0),
-            rejected_connections: AtomicU64::new(0),
-            active_expire_enabled: AtomicBool::new(true),
-            lastsave: AtomicU64::new(redis_lite_engine::now_ms() / 1000),
-            dirty_at_save: AtomicU64::new(0),
-            instantaneous_ops: AtomicU64::new(0),
-            peak_memory: AtomicU64::new(0),
-            expired_time_cap_reached: AtomicU64::new(0),
-            encoding: SharedEncodingLimits::default(),
+            identity: Identity {
+                run_id: random_hex(40),
+                replid: random_hex(40),
+                tcp_port: AtomicU64::new(config.port as u64),
+            },
+            clients: Clients::default(),
+            stats: ServerStats::new(config.threads, command::table().entries.len()),
+            active_expiry: ActiveExpiry {
+                enabled: AtomicBool::new(true),
+                time_cap_reached: AtomicU64::new(0),
+            },
+            memory: Default::default(),
             pubsub,
             notifier,
             gates: (0..=config.threads).map(|_| RwLock::new(())).collect(),
             blocking: Default::default(),
             persistence: Default::default(),
             limits: Default::default(),
-            startup_memory: AtomicU64::new(0),
             aof,
-            config: RwLock::new(config),
+            config: LiveConfig::new(config, config_file),
         };
         server.apply_config();
         server
@@ -167,7 +147,7 @@ impl Server {
         let config = self.config.read();
         for part in parts {
             match part {
-                Apply::Encoding => self.encoding.store(config.encoding),
+                Apply::Encoding => self.config.encoding.store(config.encoding),
                 Apply::Notifications => self.notifier.set_flags(config.notify_keyspace_events),
                 Apply::PubSubLimit => self
                     .pubsub
@@ -182,7 +162,7 @@ impl Server {
                 ),
                 // Connections re-read their settings when they see the epoch move.
                 Apply::Connections => {
-                    self.config_epoch.fetch_add(1, Relaxed);
+                    self.config.epoch.fetch_add(1, Relaxed);
                 }
             }
         }
@@ -190,16 +170,13 @@ impl Server {
 
     /// Changes since the last save, summed over the workers.
     pub fn dirty(&self) -> u64 {
-        crate::stats::sum(&self.workers, |w| &w.dirty) - self.dirty_at_save.load(Relaxed)
-    }
-
-    pub fn client_count(&self) -> usize {
-        self.clients.lock().len()
+        crate::stats::sum(&self.stats.workers, |w| &w.dirty)
+            - self.persistence.dirty_at_save.load(Relaxed)
     }
 
     pub fn unregister(&self, id: u64) {
         self.pubsub.remove_client(id);
-        self.clients.lock().remove(&id);
+        self.clients.remove(id);
     }
 
     /// Stops the process: a background snapshot is abandoned and, with `save`, the dataset is
@@ -231,8 +208,8 @@ impl Server {
 
     /// Counts a connection refused because the descriptors ran out (see `AcceptErrors`).
     fn refuse_for_lack_of_descriptors(&self) {
-        self.connections_received.fetch_add(1, Relaxed);
-        self.rejected_connections.fetch_add(1, Relaxed);
+        self.clients.connections_received.fetch_add(1, Relaxed);
+        self.clients.rejected_connections.fetch_add(1, Relaxed);
     }
 
     /// Checks an accepted connection against `maxclients` and protected mode, and registers it.
@@ -260,23 +237,21 @@ impl Server {
         local: String,
         fd: i32,
     ) -> Result<Arc<ClientHandle>, &'static str> {
-        self.connections_received.fetch_add(1, Relaxed);
+        self.clients.connections_received.fetch_add(1, Relaxed);
         let config = self.config.read();
         if config.protected_mode && config.requirepass.is_empty() && !loopback {
-            self.rejected_connections.fetch_add(1, Relaxed);
+            self.clients.rejected_connections.fetch_add(1, Relaxed);
             return Err(DENIED);
         }
-        let mut clients = self.clients.lock();
-        if clients.len() as u64 >= config.maxclients {
-            self.rejected_connections.fetch_add(1, Relaxed);
-            return Err(MAX_CLIENTS_REACHED);
-        }
-        let id = self.next_client_id.fetch_add(1, Relaxed);
-        let mut handle = ClientHandle::new(id, peer, local, fd);
-        handle.local = loopback;
-        let handle = Arc::new(handle);
-        clients.insert(id, handle.clone());
-        Ok(handle)
+        let registered = self.clients.register(config.maxclients, |id| {
+            let mut handle = ClientHandle::new(id, peer, local, fd);
+            handle.local = loopback;
+            handle
+        });
+        registered.ok_or_else(|| {
+            self.clients.rejected_connections.fetch_add(1, Relaxed);
+            MAX_CLIENTS_REACHED
+        })
     }
 }
 
@@ -448,8 +423,8 @@ pub fn run(startup: Startup) -> Result<(), String> {
     };
     let threads = config.threads;
     let server = Arc::new(Server::new(config, startup.config_file.clone()));
-    server.tcp_port.store(port as u64, Relaxed);
-    server.startup_memory.store(crate::memory::used(), Relaxed);
+    server.identity.tcp_port.store(port as u64, Relaxed);
+    server.memory.startup.store(crate::memory::used(), Relaxed);
     crate::memory::start_background_purge();
     crate::persistence::rdb::load_at_startup(&server);
     log!(
@@ -677,16 +652,16 @@ fn cron(server: Arc<Server>) {
         let hz = server.config.read().hz.max(1);
         let period = Duration::from_millis(1000 / hz as u64);
         let tick = Instant::now();
-        server.client_peaks.tick();
+        server.clients.peaks.tick();
         {
             let _gate = server.gates[server.gates.len() - 1].read();
-            if server.active_expire_enabled.load(Relaxed) && !server.persistence.is_loading() {
+            if server.active_expiry.enabled.load(Relaxed) && !server.persistence.is_loading() {
                 let budget = period / 4;
                 server
                     .keyspace
                     .active_expire(redis_lite_engine::now_ms(), budget);
                 if tick.elapsed() >= budget {
-                    server.expired_time_cap_reached.fetch_add(1, Relaxed);
+                    server.active_expiry.time_cap_reached.fetch_add(1, Relaxed);
                 }
             }
             crate::persistence::rdb::cron(&server);
@@ -696,16 +671,16 @@ fn cron(server: Arc<Server>) {
             server.aof.cron(&server.config.read());
         }
         if last_sample.elapsed() >= Duration::from_millis(100) {
-            let ops = crate::stats::sum(&server.workers, |w| &w.total_commands);
+            let ops = crate::stats::sum(&server.stats.workers, |w| &w.total_commands);
             let secs = last_sample.elapsed().as_secs_f64();
-            server.instantaneous_ops.store(
+            server.stats.instantaneous_ops.store(
                 ((ops.saturating_sub(last_ops)) as f64 / secs) as u64,
                 Relaxed,
             );
             last_ops = ops;
             last_sample = Instant::now();
         }
-        server.peak_memory.fetch_max(crate::memory::used(), Relaxed);
+        server.memory.peak.fetch_max(crate::memory::used(), Relaxed);
         std::thread::sleep(period.saturating_sub(tick.elapsed()));
     }
 }
@@ -736,7 +711,7 @@ mod tests {
         server.config.write().requirepass.clear();
         server.config.write().protected_mode = false;
         assert!(server.admit(addr("10.0.0.2:5000"), local, 0).is_ok());
-        assert_eq!(server.rejected_connections.load(Relaxed), 1);
+        assert_eq!(server.clients.rejected_connections.load(Relaxed), 1);
     }
 
     #[test]

@@ -3,8 +3,31 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
 
 use parking_lot::Mutex;
+
+/// The server-wide statistics: one `WorkerStats` per event loop (and one for the cron thread),
+/// and what the cron thread derives from them.
+pub struct ServerStats {
+    pub workers: Vec<Arc<WorkerStats>>,
+    pub started: Instant,
+    /// Commands per second over the last sampling interval (INFO's `instantaneous_ops_per_sec`).
+    pub instantaneous_ops: AtomicU64,
+}
+
+impl ServerStats {
+    pub fn new(workers: usize, command_count: usize) -> Self {
+        ServerStats {
+            workers: (0..workers)
+                .map(|_| Arc::new(WorkerStats::new(command_count)))
+                .collect(),
+            started: Instant::now(),
+            instantaneous_ops: AtomicU64::new(0),
+        }
+    }
+}
 
 /// Per-command counters, as INFO commandstats reports them.
 #[derive(Default)]

@@ -435,7 +435,7 @@ fn client_list(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     sync_own_info(ctx);
     let now = Instant::now();
-    let clients: Vec<_> = ctx.server.clients.lock().values().cloned().collect();
+    let clients = ctx.server.clients.all();
     let mut text = String::new();
     for handle in clients {
         if kind.is_some_and(|k| k != client_type(&handle)) {
@@ -455,14 +455,8 @@ fn client_list(ctx: &mut Ctx<'_>) -> CmdResult {
 fn client_kill(ctx: &mut Ctx<'_>) -> CmdResult {
     let own_id = ctx.client.handle.id;
     // A client already killed is on its way out and no longer counts.
-    let all: Vec<_> = ctx
-        .server
-        .clients
-        .lock()
-        .values()
-        .filter(|h| !h.is_killed())
-        .cloned()
-        .collect();
+    let mut all = ctx.server.clients.all();
+    all.retain(|h| !h.is_killed());
     if ctx.arg_count() == 3 {
         // The old form: one address, an error when nobody matches, and the caller may kill itself.
         let addr = ctx.arg(2);
@@ -601,7 +595,7 @@ fn client_unblock(ctx: &mut Ctx<'_>) -> CmdResult {
     };
     let target = u64::try_from(id)
         .ok()
-        .and_then(|id| ctx.server.clients.lock().get(&id).cloned());
+        .and_then(|id| ctx.server.clients.get(id));
     let waiter = target.and_then(|handle| handle.blocked.lock().clone());
     if let Some(waiter) = &waiter {
         waiter.wake(reason);

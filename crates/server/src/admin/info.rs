@@ -119,7 +119,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
     let config = server.config.read().clone();
     match name {
         "server" => {
-            let uptime = server.started.elapsed().as_secs();
+            let uptime = server.stats.started.elapsed().as_secs();
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default();
@@ -134,8 +134,8 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("multiplexing_api:epoll");
             field!("process_id:{}", std::process::id());
             field!("process_supervised:no");
-            field!("run_id:{}", server.run_id);
-            field!("tcp_port:{}", server.tcp_port.load(Relaxed));
+            field!("run_id:{}", server.identity.run_id);
+            field!("tcp_port:{}", server.identity.tcp_port.load(Relaxed));
             field!("server_time_usec:{}", now.as_micros());
             field!("uptime_in_seconds:{uptime}");
             field!("uptime_in_days:{}", uptime / 86400);
@@ -151,7 +151,8 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!(
                 "config_file:{}",
                 server
-                    .config_file
+                    .config
+                    .file
                     .as_ref()
                     .map(|p| p.display().to_string())
                     .unwrap_or_default()
@@ -161,10 +162,10 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
         }
         "clients" => {
             field!("# Clients");
-            field!("connected_clients:{}", server.client_count());
+            field!("connected_clients:{}", server.clients.count());
             field!("cluster_connections:0");
             field!("maxclients:{}", config.maxclients);
-            let (input, output) = server.client_peaks.recent();
+            let (input, output) = server.clients.peaks.recent();
             field!("client_recent_max_input_buffer:{input}");
             field!("client_recent_max_output_buffer:{output}");
             field!("blocked_clients:{}", server.blocking.blocked_clients());
@@ -222,27 +223,27 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             crate::persistence::aof::info_fields(server, out);
         }
         "stats" => {
-            let w = &server.workers;
+            let w = &server.stats.workers;
             field!("# Stats");
             field!(
                 "total_connections_received:{}",
-                server.connections_received.load(Relaxed)
+                server.clients.connections_received.load(Relaxed)
             );
             field!("total_commands_processed:{}", sum(w, |s| &s.total_commands));
             field!(
                 "instantaneous_ops_per_sec:{}",
-                server.instantaneous_ops.load(Relaxed)
+                server.stats.instantaneous_ops.load(Relaxed)
             );
             field!("total_net_input_bytes:{}", sum(w, |s| &s.net_input_bytes));
             field!("total_net_output_bytes:{}", sum(w, |s| &s.net_output_bytes));
             field!(
                 "rejected_connections:{}",
-                server.rejected_connections.load(Relaxed)
+                server.clients.rejected_connections.load(Relaxed)
             );
             field!("expired_keys:{}", server.keyspace.expired_keys());
             field!(
                 "expired_time_cap_reached_count:{}",
-                server.expired_time_cap_reached.load(Relaxed)
+                server.active_expiry.time_cap_reached.load(Relaxed)
             );
             field!("evicted_keys:{}", server.keyspace.evicted_keys());
             field!("keyspace_hits:{}", sum(w, |s| &s.keyspace_hits));
@@ -258,7 +259,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("role:master");
             field!("connected_slaves:0");
             field!("master_failover_state:no-failover");
-            field!("master_replid:{}", server.replid);
+            field!("master_replid:{}", server.identity.replid);
             field!("master_replid2:0000000000000000000000000000000000000000");
             field!("master_repl_offset:0");
             field!("second_repl_offset:-1");
@@ -277,13 +278,13 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
         "commandstats" => {
             field!("# Commandstats");
             for entry in &table().entries {
-                let calls = sum(&server.workers, |s| &s.commands[entry.id].calls);
-                let rejected = sum(&server.workers, |s| &s.commands[entry.id].rejected);
-                let failed = sum(&server.workers, |s| &s.commands[entry.id].failed);
+                let calls = sum(&server.stats.workers, |s| &s.commands[entry.id].calls);
+                let rejected = sum(&server.stats.workers, |s| &s.commands[entry.id].rejected);
+                let failed = sum(&server.stats.workers, |s| &s.commands[entry.id].failed);
                 if calls == 0 && rejected == 0 {
                     continue;
                 }
-                let usec = sum(&server.workers, |s| &s.commands[entry.id].usec);
+                let usec = sum(&server.stats.workers, |s| &s.commands[entry.id].usec);
                 field!(
                     "cmdstat_{}:calls={calls},usec={usec},usec_per_call={:.2},rejected_calls={rejected},failed_calls={failed}",
                     entry.full_name,
@@ -294,7 +295,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
         "errorstats" => {
             field!("# Errorstats");
             let mut totals = std::collections::BTreeMap::new();
-            for worker in &server.workers {
+            for worker in &server.stats.workers {
                 for (code, n) in worker.errors.lock().iter() {
                     *totals.entry(code.clone()).or_insert(0u64) += n;
                 }

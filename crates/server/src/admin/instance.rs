@@ -124,20 +124,20 @@ fn config_set(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// CONFIG RESETSTAT
 fn config_resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
-    for worker in &ctx.server.workers {
+    for worker in &ctx.server.stats.workers {
         worker.reset();
     }
-    ctx.server.connections_received.store(0, Relaxed);
-    ctx.server.rejected_connections.store(0, Relaxed);
-    ctx.server.expired_time_cap_reached.store(0, Relaxed);
-    ctx.server.peak_memory.store(crate::memory::used(), Relaxed);
+    ctx.server.clients.connections_received.store(0, Relaxed);
+    ctx.server.clients.rejected_connections.store(0, Relaxed);
+    ctx.server.active_expiry.time_cap_reached.store(0, Relaxed);
+    ctx.server.memory.peak.store(crate::memory::used(), Relaxed);
     ctx.out.ok();
     Ok(())
 }
 
 /// CONFIG REWRITE
 fn config_rewrite(ctx: &mut Ctx<'_>) -> CmdResult {
-    let Some(path) = &ctx.server.config_file else {
+    let Some(path) = &ctx.server.config.file else {
         return Err(CommandError::err(
             "The server is running without a config file",
         ));
@@ -301,7 +301,8 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
         }
         (b"set-active-expire", 3) => {
             ctx.server
-                .active_expire_enabled
+                .active_expiry
+                .enabled
                 .store(atoi(ctx.arg(2)) != 0, Relaxed);
             ctx.out.ok();
         }
@@ -323,7 +324,7 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
         (b"digest-value", _) => {
             let keys = &ctx.args[2..];
             ctx.out.array(keys.len());
-            let mut locked = ctx.lock(keys.iter().copied());
+            let mut locked = ctx.lock_undeclared(keys.iter().copied());
             for key in keys {
                 let (table, hash) = locked.db(ctx.client.db, key);
                 // As in Redis, a logically expired key that is still stored is digested too.
@@ -422,7 +423,7 @@ fn debug_populate(ctx: &mut Ctx<'_>) -> CmdResult {
         if let Some(size) = size {
             value.resize(size, 0);
         }
-        let mut locked = ctx.lock([key.as_slice()]);
+        let mut locked = ctx.lock_undeclared([key.as_slice()]);
         let (table, hash) = locked.db(db, &key);
         if table.get(hash, &key, ctx.now_ms).is_none() {
             table.set(hash, &key, Value::string(&value), false, ctx.now_ms);
@@ -434,7 +435,7 @@ fn debug_populate(ctx: &mut Ctx<'_>) -> CmdResult {
 
 fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(2);
-    let mut locked = ctx.lock([key]);
+    let mut locked = ctx.lock_undeclared([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
     let entry = db
         .peek(hash, key, ctx.now_ms)

@@ -568,7 +568,7 @@ mod tests {
         server.notifier.set_flags(parse_flags("KEA").unwrap());
         let handle = Arc::new(ClientHandle::new(1, String::new(), String::new(), -1));
         server.notifier.pubsub.psubscribe(&handle, b"__keyevent@*");
-        let mut client = ClientState::new(handle.clone(), server.workers[0].clone(), true);
+        let mut client = ClientState::new(handle.clone(), server.stats.workers[0].clone(), true);
         for line in [
             "HSET h a 1",
             "HSETNX h a 2",

@@ -869,7 +869,7 @@ mod tests {
             let subscriber = Arc::new(ClientHandle::new(1000, "sub".into(), "local".into(), -1));
             server.pubsub.psubscribe(&subscriber, b"__keyevent@*");
             let handle = ClientHandle::new(1, "cli".into(), "local".into(), -1);
-            let client = ClientState::new(Arc::new(handle), server.workers[0].clone(), true);
+            let client = ClientState::new(Arc::new(handle), server.stats.workers[0].clone(), true);
             Harness {
                 server,
                 client,

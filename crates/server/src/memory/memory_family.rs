@@ -120,8 +120,8 @@ pub struct Breakdown {
 impl Breakdown {
     pub fn take(server: &crate::server::Server) -> Breakdown {
         let used = memory::used();
-        let peak = server.peak_memory.fetch_max(used, Relaxed).max(used);
-        let startup = server.startup_memory.load(Relaxed);
+        let peak = server.memory.peak.fetch_max(used, Relaxed).max(used);
+        let startup = server.memory.startup.load(Relaxed);
         let tables: Vec<(usize, u64, u64)> = server
             .keyspace
             .table_sizes()
@@ -132,8 +132,8 @@ impl Breakdown {
             .collect();
         let clients_normal = server
             .clients
-            .lock()
-            .values()
+            .all()
+            .iter()
             .map(|c| c.buffered_bytes())
             .sum();
         let aof_buffer = server.aof.buffered_bytes();

@@ -11,10 +11,19 @@ pub mod memory_family;
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use tikv_jemalloc_ctl::{epoch, stats};
 use tikv_jemallocator::Jemalloc;
+
+/// Memory levels the server remembers, for INFO and MEMORY STATS.
+#[derive(Default)]
+pub struct Marks {
+    /// The most `used_memory` seen (`used_memory_peak`), sampled by the cron and by readers.
+    pub peak: AtomicU64,
+    /// `used_memory` once the server was set up, before any data (`used_memory_startup`).
+    pub startup: AtomicU64,
+}
 
 /// The server's global allocator: jemalloc, counted.
 pub struct CountingJemalloc;

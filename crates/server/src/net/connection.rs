@@ -42,7 +42,7 @@ struct Settings {
 
 impl Settings {
     fn load(server: &Server, parser: &mut RequestParser) -> Settings {
-        let epoch = server.config_epoch.load(Relaxed);
+        let epoch = server.config.epoch.load(Relaxed);
         let config = server.config.read();
         parser.set_limits(Limits {
             max_bulk_len: config.proto_max_bulk_len,
@@ -152,7 +152,7 @@ pub async fn serve(
     handle: Arc<ClientHandle>,
     worker: usize,
 ) {
-    let stats = server.workers[worker].clone();
+    let stats = server.stats.workers[worker].clone();
     let authenticated = server.config.read().requirepass.is_empty();
     let mut client = ClientState::new(handle.clone(), stats.clone(), authenticated);
     client.worker = worker;
@@ -185,7 +185,7 @@ pub async fn serve(
             read_since_yield = 0;
             tokio::task::yield_now().await;
         }
-        if conn.server.config_epoch.load(Relaxed) != conn.settings.epoch {
+        if conn.server.config.epoch.load(Relaxed) != conn.settings.epoch {
             conn.settings = Settings::load(&conn.server, &mut conn.parser);
         }
         if !conn.flush() {
@@ -382,7 +382,7 @@ impl<S: ClientStream> Connection<S> {
         let handle = &self.client.handle;
         handle.pending_output_bytes.store(self.pending(), Relaxed);
         let pending = handle.pending_output();
-        self.server.client_peaks.record_output(pending);
+        self.server.clients.peaks.record_output(pending);
         handle.check_output(pending, self.output_limit())
     }
 
@@ -425,7 +425,7 @@ impl<S: ClientStream> Connection<S> {
             );
             return Read::Closed;
         }
-        self.server.client_peaks.record_input(self.input.capacity());
+        self.server.clients.peaks.record_input(self.input.capacity());
         Read::Data(n)
     }
 

@@ -66,6 +66,10 @@ pub struct Persistence {
     pub loading: Loading,
     pub last_load_keys_loaded: AtomicU64,
     pub last_load_keys_expired: AtomicU64,
+    /// Unix seconds of the last successful save; start-up time until one happens.
+    pub lastsave: AtomicU64,
+    /// `dirty` of all workers at the last save, for `rdb_changes_since_last_save`.
+    pub dirty_at_save: AtomicU64,
 }
 
 impl Default for Persistence {
@@ -80,6 +84,8 @@ impl Default for Persistence {
             loading: Loading::default(),
             last_load_keys_loaded: AtomicU64::new(0),
             last_load_keys_expired: AtomicU64::new(0),
+            lastsave: AtomicU64::new(redis_lite_engine::now_ms() / 1000),
+            dirty_at_save: AtomicU64::new(0),
         }
     }
 }
@@ -217,7 +223,7 @@ fn snapshot_fields(server: &Server, out: &mut Vec<String>) {
     ));
     out.push(format!(
         "rdb_last_save_time:{}",
-        server.lastsave.load(Relaxed)
+        server.persistence.lastsave.load(Relaxed)
     ));
     let status = if p.last_bgsave_ok.load(Relaxed) {
         "ok"

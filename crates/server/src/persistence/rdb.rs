@@ -110,15 +110,16 @@ fn save_to_file(
 
 /// Takes the snapshot's cut: changes made so far count as saved once it succeeds.
 fn begin(server: &Server) -> Option<(Snapshot, u64)> {
-    let dirty_total = server.dirty() + server.dirty_at_save.load(Relaxed);
+    let dirty_total = server.dirty() + server.persistence.dirty_at_save.load(Relaxed);
     let snapshot = server.keyspace.begin_snapshot(|| {})?;
     Some((snapshot, dirty_total))
 }
 
 /// After a successful save whose cut saw `dirty_total` changes.
 fn saved(server: &Server, dirty_total: u64) {
-    server.dirty_at_save.store(dirty_total, Relaxed);
+    server.persistence.dirty_at_save.store(dirty_total, Relaxed);
     server
+        .persistence
         .lastsave
         .store(redis_lite_engine::now_ms() / 1000, Relaxed);
     server.persistence.saves.fetch_add(1, Relaxed);
@@ -217,7 +218,7 @@ pub fn cron(server: &Arc<Server>) {
     }
     let now = redis_lite_engine::now_ms() / 1000;
     let dirty = server.dirty();
-    let since_save = now.saturating_sub(server.lastsave.load(Relaxed));
+    let since_save = now.saturating_sub(server.persistence.lastsave.load(Relaxed));
     let may_retry = persistence.last_bgsave_ok.load(Relaxed)
         || now.saturating_sub(persistence.last_bgsave_try.load(Relaxed)) > RETRY_DELAY_SECS;
     let rules = server.config.read().save_rules.clone();

@@ -102,7 +102,7 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
     // A watched key whose TTL passed since WATCH counts as modified: looking it up expires it,
     // which flags the watch.
     for (db, key) in ctx.client.watched.clone() {
-        let mut locked = ctx.lock([key.as_slice()]);
+        let mut locked = ctx.lock_undeclared([key.as_slice()]);
         let (table, hash) = locked.db(db, &key);
         table.peek(hash, &key, ctx.now_ms);
     }

@@ -94,7 +94,7 @@ pub fn load(
     let started = Instant::now();
     let mut replay = Replay::new(server);
     let mut stats = LoadStats::default();
-    let limits = server.encoding.load();
+    let limits = server.config.encoding.load();
     let keyring = config.keyring.as_deref();
     for (i, file) in files.iter().enumerate() {
         let last = i + 1 == files.len();

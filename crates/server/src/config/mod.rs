@@ -3,14 +3,21 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use redis_lite_engine::encoding::SharedEncodingLimits;
 
 use redis_lite_engine::glob::glob_match;
 use redis_lite_engine::{EncodingLimits, Policy};
 use redis_lite_persist::Keyring;
 
-use crate::client::{BufferLimit, OutputClass};
-use crate::notify;
+use crate::client::BufferLimit;
+
+mod params;
+use params::yes_no;
+pub use params::{applies_of, find_param, parse_memory, Allow, Apply, Param};
 
 /// Log verbosity, as Redis's `loglevel`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -172,11 +179,42 @@ impl Default for Config {
             encryption_key_file: String::new(),
             keyring: None,
         };
-        for param in PARAMS {
+        for param in params::all() {
             let words = split_words(param.default).expect("defaults are well-formed");
             (param.set)(&mut config, &words).expect("defaults are valid");
         }
         config
+    }
+}
+
+/// The running server's configuration: the parameters, where they came from, and the copies
+/// kept outside the lock for the hot path.
+pub struct LiveConfig {
+    values: RwLock<Config>,
+    /// The config file given at start-up, for CONFIG REWRITE and INFO.
+    pub file: Option<PathBuf>,
+    /// Bumped when a parameter connections cache changes, so they re-read their settings.
+    pub epoch: AtomicU64,
+    /// Collection encoding thresholds, read by every collection write.
+    pub encoding: SharedEncodingLimits,
+}
+
+impl LiveConfig {
+    pub fn new(config: Config, file: Option<PathBuf>) -> Self {
+        LiveConfig {
+            values: RwLock::new(config),
+            file,
+            epoch: AtomicU64::new(0),
+            encoding: SharedEncodingLimits::default(),
+        }
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, Config> {
+        self.values.read()
+    }
+
+    pub fn write(&self) -> RwLockWriteGuard<'_, Config> {
+        self.values.write()
     }
 }
 
@@ -204,639 +242,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// One configuration parameter.
-pub struct Param {
-    pub name: &'static str,
-    /// Whether CONFIG SET may change it at runtime.
-    pub mutable: bool,
-    /// The default, in config-file syntax.
-    pub default: &'static str,
-    pub get: fn(&Config) -> String,
-    /// Sets from the words after the directive; the error is Redis's explanation.
-    pub set: fn(&mut Config, &[String]) -> Result<(), String>,
-    /// Whether the directive takes any number of words (bind) rather than exactly one.
-    pub variadic: bool,
-    /// The older name Redis still accepts and lists (`hash-max-ziplist-entries`...).
-    pub alias: Option<&'static str>,
-    /// A "protected config", as Redis calls it: CONFIG SET may change it only where
-    /// `enable-protected-configs` allows (default: never). Mark here every mutable parameter
-    /// that names a path the server reads or writes: changed at runtime, it lets a client write
-    /// files anywhere the server may (`dir` + `dbfilename` + SAVE) or read them.
-    pub protected: bool,
-    /// The parts of the running server that keep their own copy of this parameter, told when
-    /// it changes (see [`Apply`]).
-    pub informs: &'static [Apply],
-}
-
-impl Param {
-    /// The same parameter, informing `parts` of its changes.
-    const fn informs(self, parts: &'static [Apply]) -> Param {
-        Param {
-            informs: parts,
-            ..self
-        }
-    }
-}
-
-/// A part of the running server that keeps its own copy of some parameters (so the hot path
-/// reads them without the config lock) and is told when they change: all of them at start-up,
-/// and after CONFIG SET those its parameters list, each once (`Server::apply`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Apply {
-    /// Collection encoding thresholds, read by the commands that build collections.
-    Encoding,
-    /// `notify-keyspace-events`, read by every change.
-    Notifications,
-    /// The output limit pub/sub delivery checks.
-    PubSubLimit,
-    LogLevel,
-    /// The AOF: on or off, fsync policy, encryption.
-    Aof,
-    /// `maxmemory`, `maxkeys` and the eviction loop's knobs.
-    EvictionLimits,
-    /// The keyspace's eviction policy and LFU parameters.
-    EvictionPolicy,
-    /// The settings each connection caches (idle timeout, buffer limits, bulk length).
-    Connections,
-}
-
-impl Apply {
-    pub const ALL: &'static [Apply] = &[
-        Apply::Encoding,
-        Apply::Notifications,
-        Apply::PubSubLimit,
-        Apply::LogLevel,
-        Apply::Aof,
-        Apply::EvictionLimits,
-        Apply::EvictionPolicy,
-        Apply::Connections,
-    ];
-}
-
-/// What must be told after CONFIG SET of the parameters `names` (known ones), each part once.
-pub fn applies_of<'a>(names: impl IntoIterator<Item = &'a [u8]>) -> Vec<Apply> {
-    let mut parts = Vec::new();
-    for name in names {
-        let Some(param) = find_param(&String::from_utf8_lossy(name)) else {
-            continue;
-        };
-        for part in param.informs {
-            if !parts.contains(part) {
-                parts.push(*part);
-            }
-        }
-    }
-    parts
-}
-
-fn one(words: &[String]) -> Result<&str, String> {
-    match words {
-        [w] => Ok(w),
-        _ => Err("wrong number of arguments".into()),
-    }
-}
-
-fn parse_bool(words: &[String]) -> Result<bool, String> {
-    match one(words)?.to_ascii_lowercase().as_str() {
-        "yes" => Ok(true),
-        "no" => Ok(false),
-        _ => Err("argument must be 'yes' or 'no'".into()),
-    }
-}
-
-fn parse_int(words: &[String], min: i64, max: i64) -> Result<i64, String> {
-    let v = redis_lite_protocol::number::parse_i64(one(words)?.as_bytes())
-        .ok_or("argument couldn't be parsed into an integer")?;
-    check_range(v, min, max)
-}
-
-fn parse_memory_value(words: &[String], min: i64, max: i64) -> Result<i64, String> {
-    let v = parse_memory(one(words)?).ok_or("argument must be a memory value")?;
-    check_range(v, min, max)
-}
-
-fn check_range(v: i64, min: i64, max: i64) -> Result<i64, String> {
-    if v < min || v > max {
-        return Err(format!(
-            "argument must be between {min} and {max} inclusive"
-        ));
-    }
-    Ok(v)
-}
-
-/// A size with Redis's units: `k`=1000, `kb`=1024, `m`, `mb`, `g`, `gb`, case-insensitive.
-pub fn parse_memory(text: &str) -> Option<i64> {
-    let lower = text.to_ascii_lowercase();
-    let units: &[(&str, i64)] = &[
-        ("gb", 1 << 30),
-        ("mb", 1 << 20),
-        ("kb", 1 << 10),
-        ("g", 1_000_000_000),
-        ("m", 1_000_000),
-        ("k", 1_000),
-        ("b", 1),
-    ];
-    let (digits, mul) = units
-        .iter()
-        .find_map(|(suffix, mul)| lower.strip_suffix(suffix).map(|d| (d, *mul)))
-        .unwrap_or((lower.as_str(), 1));
-    let n: i64 = redis_lite_protocol::number::parse_i64(digits.as_bytes())?;
-    n.checked_mul(mul)
-}
-
-fn yes_no(b: bool) -> String {
-    if b { "yes" } else { "no" }.to_string()
-}
-
-fn choice(words: &[String], options: &[&'static str]) -> Result<&'static str, String> {
-    let w = one(words)?.to_ascii_lowercase();
-    options.iter().find(|o| **o == w).copied().ok_or_else(|| {
-        format!(
-            "argument(s) must be one of the following: {}",
-            options.join(", ")
-        )
-    })
-}
-
-/// Who may take a protected action (DEBUG, MODULE LOAD, CONFIG SET of a protected parameter):
-/// Redis's `no` / `yes` / `local` settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Allow {
-    No,
-    Yes,
-    /// Clients on this host only: loopback TCP or the unix socket.
-    Local,
-}
-
-impl Allow {
-    /// The one decision for every protected action: may a client (local or not) take it?
-    pub fn permits(self, client_is_local: bool) -> bool {
-        match self {
-            Allow::No => false,
-            Allow::Yes => true,
-            Allow::Local => client_is_local,
-        }
-    }
-}
-
-const ALLOW_MODES: &[(&str, Allow)] = &[
-    ("no", Allow::No),
-    ("yes", Allow::Yes),
-    ("local", Allow::Local),
-];
-
-/// A parameter stored as an integer field, parsed with a range check.
-macro_rules! int_param {
-    ($name:literal, $field:ident: $ty:ty, $min:expr, $max:expr, default $default:literal, mutable $mutable:expr) => {
-        Param {
-            name: $name,
-            mutable: $mutable,
-            default: $default,
-            get: |c| c.$field.to_string(),
-            set: |c, w| {
-                c.$field = parse_int(w, $min, $max)? as $ty;
-                Ok(())
-            },
-            variadic: false,
-            alias: None,
-            protected: false,
-            informs: &[],
-        }
-    };
-}
-
-/// A parameter stored in bytes, written with Redis's size units.
-macro_rules! memory_param {
-    ($name:literal, $field:ident, $min:expr, default $default:literal) => {
-        Param {
-            name: $name,
-            mutable: true,
-            default: $default,
-            get: |c| c.$field.to_string(),
-            set: |c, w| {
-                c.$field = parse_memory_value(w, $min, i64::MAX)? as u64;
-                Ok(())
-            },
-            variadic: false,
-            alias: None,
-            protected: false,
-            informs: &[],
-        }
-    };
-}
-
-/// A collection-encoding threshold, with its old `ziplist` name as an alias.
-macro_rules! encoding_param {
-    ($name:literal, $alias:literal, $field:ident, $min:expr, default $default:literal) => {
-        Param {
-            name: $name,
-            mutable: true,
-            default: $default,
-            get: |c| c.encoding.$field.to_string(),
-            set: |c, w| {
-                c.encoding.$field = parse_int(w, $min, i64::MAX)?;
-                Ok(())
-            },
-            variadic: false,
-            alias: Some($alias),
-            protected: false,
-            informs: &[],
-        }
-    };
-}
-
-/// A parameter whose value is one of the names in `$table` (name, value pairs).
-macro_rules! named_param {
-    ($name:literal, $field:ident, $table:expr, default $default:literal) => {
-        named_param!($name, $field, $table, default $default, mutable true)
-    };
-    ($name:literal, $field:ident, $table:expr, default $default:literal, mutable $mutable:expr) => {
-        Param {
-            name: $name,
-            mutable: $mutable,
-            default: $default,
-            get: |c| {
-                let (name, _) = $table
-                    .iter()
-                    .find(|(_, v)| *v == c.$field)
-                    .expect("all named");
-                name.to_string()
-            },
-            set: |c, w| {
-                let names: Vec<&str> = $table.iter().map(|(n, _)| *n).collect();
-                let name = choice(w, &names)?;
-                c.$field = $table
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .expect("validated")
-                    .1;
-                Ok(())
-            },
-            variadic: false,
-            alias: None,
-            protected: false,
-            informs: &[],
-        }
-    };
-}
-
-/// A yes/no parameter.
-macro_rules! bool_param {
-    ($name:literal, $field:ident, default $default:literal, mutable $mutable:expr) => {
-        Param {
-            name: $name,
-            mutable: $mutable,
-            default: $default,
-            get: |c| yes_no(c.$field),
-            set: |c, w| {
-                c.$field = parse_bool(w)?;
-                Ok(())
-            },
-            variadic: false,
-            alias: None,
-            protected: false,
-            informs: &[],
-        }
-    };
-}
-
-/// A file or directory name inside `dir`: not empty and not a path, as in Redis.
-macro_rules! file_name_param {
-    ($name:literal, $field:ident, $what:literal, default $default:literal, mutable $mutable:expr, protected $protected:expr) => {
-        Param {
-            name: $name,
-            mutable: $mutable,
-            default: $default,
-            get: |c| c.$field.clone(),
-            set: |c, w| {
-                let name = one(w)?;
-                if name.is_empty() {
-                    return Err(concat!($name, " can't be empty").into());
-                }
-                if name.contains('/') {
-                    return Err(concat!($name, " can't be a path, just a ", $what).into());
-                }
-                c.$field = name.to_string();
-                Ok(())
-            },
-            variadic: false,
-            alias: None,
-            protected: $protected,
-            informs: &[],
-        }
-    };
-}
-
-/// A free-form string parameter.
-macro_rules! string_param {
-    ($name:literal, $field:ident, mutable $mutable:expr) => {
-        Param {
-            name: $name,
-            mutable: $mutable,
-            default: "\"\"",
-            get: |c| c.$field.clone(),
-            set: |c, w| {
-                c.$field = one(w)?.to_string();
-                Ok(())
-            },
-            variadic: false,
-            alias: None,
-            protected: false,
-            informs: &[],
-        }
-    };
-}
-
-/// Every parameter the server has.
-pub static PARAMS: &[Param] = &[
-    Param {
-        name: "bind",
-        mutable: false,
-        default: "127.0.0.1 -::1",
-        get: |c| c.bind.join(" "),
-        set: |c, w| {
-            if w.is_empty() {
-                return Err("wrong number of arguments".into());
-            }
-            c.bind = w.to_vec();
-            Ok(())
-        },
-        variadic: true,
-        alias: None,
-        protected: false,
-        informs: &[],
-    },
-    int_param!("port", port: u16, 0, 65535, default "6379", mutable false),
-    bool_param!("protected-mode", protected_mode, default "yes", mutable true),
-    string_param!("requirepass", requirepass, mutable true),
-    int_param!("timeout", timeout: u64, 0, i32::MAX as i64, default "0", mutable true).informs(&[Apply::Connections]),
-    int_param!("tcp-keepalive", tcp_keepalive: u64, 0, i32::MAX as i64, default "300", mutable true),
-    int_param!("tcp-backlog", tcp_backlog: u32, 0, i32::MAX as i64, default "511", mutable false),
-    int_param!("maxclients", maxclients: u64, 1, u32::MAX as i64, default "10000", mutable true),
-    int_param!("databases", databases: usize, 1, i32::MAX as i64, default "16", mutable false),
-    named_param!("loglevel", loglevel, LOG_LEVELS, default "notice").informs(&[Apply::LogLevel]),
-    string_param!("logfile", logfile, mutable false),
-    string_param!("unixsocket", unixsocket, mutable false),
-    Param {
-        name: "unixsocketperm",
-        mutable: false,
-        default: "0",
-        get: |c| format!("{:o}", c.unixsocketperm),
-        // Octal, like chmod: `700`.
-        set: |c, w| {
-            let v = u32::from_str_radix(one(w)?, 8)
-                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
-            c.unixsocketperm = check_range(v as i64, 0, 0o777)? as u32;
-            Ok(())
-        },
-        variadic: false,
-        alias: None,
-        protected: false,
-        informs: &[],
-    },
-    memory_param!("proto-max-bulk-len", proto_max_bulk_len, 1 << 20, default "512mb").informs(&[Apply::Connections]),
-    memory_param!("client-query-buffer-limit", client_query_buffer_limit, 1 << 20, default "1gb").informs(&[Apply::Connections]),
-    Param {
-        name: "hz",
-        mutable: true,
-        default: "10",
-        get: |c| c.hz.to_string(),
-        // Redis accepts any non-negative value and clamps it to 1..=500.
-        set: |c, w| {
-            c.hz = parse_int(w, 0, i32::MAX as i64)?.clamp(1, 500) as u32;
-            Ok(())
-        },
-        variadic: false,
-        alias: None,
-        protected: false,
-        informs: &[],
-    },
-    Param {
-        name: "threads",
-        mutable: false,
-        default: "0",
-        get: |c| c.threads.to_string(),
-        // 0 means one event loop per core.
-        set: |c, w| {
-            let n = parse_int(w, 0, 1024)? as usize;
-            c.threads = if n == 0 {
-                std::thread::available_parallelism().map_or(1, |n| n.get())
-            } else {
-                n
-            };
-            Ok(())
-        },
-        variadic: false,
-        alias: None,
-        protected: false,
-        informs: &[],
-    },
-    named_param!("enable-protected-configs", enable_protected_configs, ALLOW_MODES, default "no", mutable false),
-    named_param!("enable-debug-command", enable_debug_command, ALLOW_MODES, default "no", mutable false),
-    named_param!("enable-module-command", enable_module_command, ALLOW_MODES, default "no", mutable false),
-    Param {
-        name: "list-max-listpack-size",
-        mutable: true,
-        default: "-2",
-        get: |c| c.encoding.list_max_listpack_size.to_string(),
-        set: |c, w| {
-            c.encoding.list_max_listpack_size = parse_int(w, i32::MIN as i64, i32::MAX as i64)?;
-            Ok(())
-        },
-        variadic: false,
-        alias: Some("list-max-ziplist-size"),
-        protected: false,
-        informs: &[],
-    }.informs(&[Apply::Encoding]),
-    encoding_param!("hash-max-listpack-entries", "hash-max-ziplist-entries", hash_max_listpack_entries, 0, default "512").informs(&[Apply::Encoding]),
-    encoding_param!("hash-max-listpack-value", "hash-max-ziplist-value", hash_max_listpack_value, 0, default "64").informs(&[Apply::Encoding]),
-    Param {
-        name: "set-max-intset-entries",
-        mutable: true,
-        default: "512",
-        get: |c| c.encoding.set_max_intset_entries.to_string(),
-        set: |c, w| {
-            c.encoding.set_max_intset_entries = parse_int(w, 0, i64::MAX)?;
-            Ok(())
-        },
-        variadic: false,
-        alias: None,
-        protected: false,
-        informs: &[],
-    }.informs(&[Apply::Encoding]),
-    encoding_param!("zset-max-listpack-entries", "zset-max-ziplist-entries", zset_max_listpack_entries, 0, default "128").informs(&[Apply::Encoding]),
-    encoding_param!("zset-max-listpack-value", "zset-max-ziplist-value", zset_max_listpack_value, 0, default "64").informs(&[Apply::Encoding]),
-    Param {
-        name: "notify-keyspace-events",
-        mutable: true,
-        default: "\"\"",
-        get: |c| notify::format_flags(c.notify_keyspace_events),
-        set: |c, w| {
-            c.notify_keyspace_events = notify::parse_flags(one(w)?)?;
-            Ok(())
-        },
-        variadic: false,
-        alias: None,
-        protected: false,
-        informs: &[],
-    }.informs(&[Apply::Notifications]),
-    Param {
-        name: "client-output-buffer-limit",
-        mutable: true,
-        default: "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60",
-        get: |c| {
-            let classes = ["normal", "slave", "pubsub"];
-            let parts: Vec<String> = classes
-                .iter()
-                .zip(c.output_buffer_limits)
-                .map(|(name, l)| format!("{name} {} {} {}", l.hard, l.soft, l.soft_seconds))
-                .collect();
-            parts.join(" ")
-        },
-        set: |c, w| {
-            if w.is_empty() || w.len() % 4 != 0 {
-                return Err("Wrong number of arguments in buffer limit configuration.".into());
-            }
-            for group in w.chunks(4) {
-                let class = match group[0].to_ascii_lowercase().as_str() {
-                    "normal" => OutputClass::Normal,
-                    "slave" | "replica" => OutputClass::Replica,
-                    "pubsub" => OutputClass::PubSub,
-                    _ => {
-                        return Err(
-                            "Invalid client class specified in buffer limit configuration.".into(),
-                        )
-                    }
-                };
-                let size = |t: &str| parse_memory(t).filter(|v| *v >= 0);
-                let limits = (size(&group[1]), size(&group[2]), size(&group[3]));
-                let (Some(hard), Some(soft), Some(secs)) = limits else {
-                    return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into());
-                };
-                c.output_buffer_limits[class as usize] = BufferLimit {
-                    hard: hard as u64,
-                    soft: soft as u64,
-                    soft_seconds: secs as u64,
-                };
-            }
-            Ok(())
-        },
-        variadic: true,
-        alias: None,
-        protected: false,
-        informs: &[],
-    }.informs(&[Apply::PubSubLimit, Apply::Connections]),
-    Param {
-        name: "dir",
-        mutable: true,
-        default: "./",
-        get: |c| c.dir.display().to_string(),
-        // Redis changes its working directory; keeping an absolute path has the same effect
-        // on every file the server writes, without changing the process's directory.
-        set: |c, w| {
-            let dir = one(w)?;
-            let path = std::fs::canonicalize(dir).map_err(|e| crate::error::strerror(&e))?;
-            if !path.is_dir() {
-                return Err("Not a directory".into());
-            }
-            c.dir = path;
-            Ok(())
-        },
-        variadic: false,
-        alias: None,
-        protected: true,
-        informs: &[],
-    },
-    file_name_param!("dbfilename", dbfilename, "filename", default "dump.rdb", mutable true, protected true),
-    Param {
-        name: "save",
-        mutable: true,
-        default: "3600 1 300 100 60 10000",
-        get: |c| {
-            let pairs: Vec<String> = c
-                .save_rules
-                .iter()
-                .map(|(secs, changes)| format!("{secs} {changes}"))
-                .collect();
-            pairs.join(" ")
-        },
-        set: |c, w| {
-            // `--save "900 1 300 10"` arrives as one word.
-            let words: Vec<&str> = w.iter().flat_map(|w| w.split_whitespace()).collect();
-            if !words.len().is_multiple_of(2) {
-                return Err("Invalid save parameters".into());
-            }
-            let number = |t: &str| {
-                redis_lite_protocol::number::parse_i64(t.as_bytes())
-                    .filter(|n| *n >= 0)
-                    .map(|n| n as u64)
-                    .ok_or_else(|| "Invalid save parameters".to_string())
-            };
-            c.save_rules = words
-                .chunks(2)
-                .map(|pair| Ok((number(pair[0])?, number(pair[1])?)))
-                .collect::<Result<_, String>>()?;
-            Ok(())
-        },
-        variadic: true,
-        alias: None,
-        protected: false,
-        informs: &[],
-    },
-    bool_param!("rdbcompression", rdbcompression, default "yes", mutable true),
-    bool_param!("rdbchecksum", rdbchecksum, default "yes", mutable true),
-    bool_param!("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, default "yes", mutable true),
-    int_param!("rdb-key-save-delay", rdb_key_save_delay: i64, i32::MIN as i64, i32::MAX as i64, default "0", mutable true),
-    int_param!("key-load-delay", key_load_delay: i64, i32::MIN as i64, i32::MAX as i64, default "0", mutable true),
-    bool_param!("appendonly", appendonly, default "no", mutable true).informs(&[Apply::Aof]),
-    file_name_param!("appendfilename", appendfilename, "filename", default "appendonly.aof", mutable false, protected false),
-    file_name_param!("appenddirname", appenddirname, "dirname", default "appendonlydir", mutable false, protected false),
-    named_param!("appendfsync", appendfsync, FSYNC_POLICIES, default "everysec").informs(&[Apply::Aof]),
-    bool_param!("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite, default "no", mutable true).informs(&[Apply::Aof]),
-    int_param!("auto-aof-rewrite-percentage", auto_aof_rewrite_percentage: u64, 0, i32::MAX as i64, default "100", mutable true),
-    memory_param!("auto-aof-rewrite-min-size", auto_aof_rewrite_min_size, 0, default "64mb"),
-    bool_param!("aof-use-rdb-preamble", aof_use_rdb_preamble, default "yes", mutable true),
-    bool_param!("aof-load-truncated", aof_load_truncated, default "yes", mutable true),
-    bool_param!("aof-timestamp-enabled", aof_timestamp_enabled, default "no", mutable true),
-    memory_param!("maxmemory", maxmemory, 0, default "0").informs(&[Apply::EvictionLimits]),
-    named_param!("maxmemory-policy", maxmemory_policy, Policy::NAMES, default "noeviction").informs(&[Apply::EvictionPolicy]),
-    int_param!("maxmemory-samples", maxmemory_samples: usize, 1, 64, default "5", mutable true).informs(&[Apply::EvictionLimits]),
-    int_param!("maxmemory-eviction-tenacity", maxmemory_eviction_tenacity: u32, 0, 100, default "10", mutable true).informs(&[Apply::EvictionLimits]),
-    int_param!("lfu-log-factor", lfu_log_factor: u32, 0, i32::MAX as i64, default "10", mutable true).informs(&[Apply::EvictionPolicy]),
-    int_param!("lfu-decay-time", lfu_decay_time: u32, 0, i32::MAX as i64, default "1", mutable true).informs(&[Apply::EvictionPolicy]),
-    int_param!("maxkeys", maxkeys: u64, 0, i64::MAX, default "0", mutable true).informs(&[Apply::EvictionLimits]),
-    bool_param!("encryption", encryption, default "no", mutable true).informs(&[Apply::Aof]),
-    Param {
-        name: "encryption-key-file",
-        mutable: true,
-        default: "\"\"",
-        get: |c| c.encryption_key_file.clone(),
-        // Read at once (CONFIG SET re-reads a rotated file), so a bad key file, or one others
-        // can read, is refused where it is named.
-        set: |c, w| {
-            let path = one(w)?;
-            c.keyring = if path.is_empty() {
-                None
-            } else {
-                let ring = Keyring::from_file(Path::new(path)).map_err(|e| e.to_string())?;
-                Some(Arc::new(ring))
-            };
-            c.encryption_key_file = path.to_string();
-            Ok(())
-        },
-        variadic: false,
-        alias: None,
-        protected: true,
-        informs: &[],
-    }.informs(&[Apply::Aof]),
-];
-
-pub fn find_param(name: &str) -> Option<&'static Param> {
-    PARAMS.iter().find(|p| {
-        p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
-    })
 }
 
 /// A start-up configuration error, reported as Redis does, naming the file and line.
@@ -1020,7 +425,7 @@ pub fn get_matching(config: &Config, patterns: &[&[u8]]) -> Vec<(&'static str, S
             .any(|pat| glob_match(pat, name.as_bytes(), true))
     };
     let mut out = Vec::new();
-    for p in PARAMS {
+    for p in params::all() {
         // An alias is listed under its own name too, as Redis does.
         for name in std::iter::once(p.name).chain(p.alias) {
             if matches(name) {
@@ -1160,7 +565,7 @@ pub fn rewrite(path: &Path, config: &Config) -> std::io::Result<()> {
         }
     }
     let mut appended = false;
-    for p in PARAMS {
+    for p in params::all() {
         if written.contains(&p.name) || (p.get)(config) == (p.get)(&defaults) {
             continue;
         }
@@ -1280,13 +685,12 @@ mod tests {
 
     #[test]
     fn protected_configs_are_marked_in_the_table() {
-        let marked: Vec<&str> = PARAMS
-            .iter()
+        let marked: Vec<&str> = params::all()
             .filter(|p| p.protected)
             .map(|p| p.name)
             .collect();
         assert_eq!(marked, PROTECTED);
-        assert!(PARAMS.iter().filter(|p| p.protected).all(|p| p.mutable));
+        assert!(params::all().filter(|p| p.protected).all(|p| p.mutable));
     }
 
     #[test]
