@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use redis_lite_engine::Policy;
 
-use crate::command::{flags, CommandSpec};
+use crate::command::CommandSpec;
 use crate::config::Config;
-use crate::error::CommandError;
 use crate::server::Server;
 
 /// The limits, kept out of the config lock for the check before every command.
@@ -92,12 +91,11 @@ fn time_limit(tenacity: u32) -> Duration {
     Duration::from_micros(micros as u64)
 }
 
-/// Before a command: makes room, and refuses a `denyoom` command if there is none to make.
-pub fn before_command(server: &Server, command_flags: u32) -> Option<CommandError> {
+/// Before a command: makes room under `maxmemory`/`maxkeys`. False when the server is still
+/// over them; admission decides what that refuses.
+pub fn make_room_before_command(server: &Server) -> bool {
     let budget = time_limit(server.limits.tenacity.load(Relaxed));
-    let stuck = make_room(server, budget, None) == Outcome::Stuck;
-    (stuck && command_flags & flags::DENYOOM != 0)
-        .then(|| CommandError::coded("OOM command not allowed when used memory > 'maxmemory'."))
+    make_room(server, budget, None) != Outcome::Stuck
 }
 
 /// After a write: a `maxkeys` cap holds after every command, not just before the next; and

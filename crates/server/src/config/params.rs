@@ -620,8 +620,10 @@ const APPEND_ONLY: &[Param] = &[
     bool_param!("appendonly", appendonly, default "no", mutable true).informs(&[Apply::Aof]),
     file_name_param!("appendfilename", appendfilename, "filename", default "appendonly.aof", mutable false, protected false),
     file_name_param!("appenddirname", appenddirname, "dirname", default "appendonlydir", mutable false, protected false),
-    named_param!("appendfsync", appendfsync, FSYNC_POLICIES, default "everysec").informs(&[Apply::Aof]),
-    bool_param!("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite, default "no", mutable true).informs(&[Apply::Aof]),
+    named_param!("appendfsync", appendfsync, FSYNC_POLICIES, default "everysec")
+        .informs(&[Apply::Aof]),
+    bool_param!("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite, default "no", mutable true)
+        .informs(&[Apply::Aof]),
     int_param!("auto-aof-rewrite-percentage", auto_aof_rewrite_percentage: u64, 0, i32::MAX as i64, default "100", mutable true),
     memory_param!("auto-aof-rewrite-min-size", auto_aof_rewrite_min_size, 0, default "64mb"),
     bool_param!("aof-use-rdb-preamble", aof_use_rdb_preamble, default "yes", mutable true),
@@ -665,7 +667,8 @@ const ENCRYPTION: &[Param] = &[
         alias: None,
         protected: true,
         informs: &[],
-    }.informs(&[Apply::Aof]),
+    }
+    .informs(&[Apply::Aof]),
 ];
 
 /// The parameters, grouped by the subsystem that reads them.

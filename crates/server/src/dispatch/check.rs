@@ -1,9 +1,11 @@
 //! Admission: whether a command may run now, as one ordered list of rules. Each rule is a small
 //! function that returns why the command is refused, or nothing; the first refusal wins, so
-//! the order is the order of Redis's `processCommand` checks that redis-lite has. A new rule
-//! (ACL permissions after authentication, a cluster redirect, a read-only replica, client
-//! pause, script rules) is one more function in the chain in [`admit`], at its place in that
-//! order.
+//! the order is the order of Redis 7.0's `processCommand` checks: authentication, `no_multi`
+//! inside MULTI, out of memory, MISCONF, RESP2's subscribed context, loading; then MULTI
+//! queueing. The rules redis-lite does not have yet slot in as one function each, at Redis's
+//! place: ACL permissions after authentication, then a cluster redirect; a read-only replica
+//! after MISCONF; a stale replica after the subscribed context; a busy script and client pause
+//! after loading.
 
 use std::sync::Arc;
 
@@ -68,21 +70,37 @@ pub fn admit(server: &Arc<Server>, client: &mut ClientState, entry: &CommandEntr
     // &CommandEntry) -> Option<CommandError>`; written out as direct calls (not a table of
     // function pointers) so they inline on the hot path.
     let refusal = authenticated(server, client, entry)
+        .or_else(|| not_in_multi(server, client, entry))
+        .or_else(|| memory(server, client, entry))
+        .or_else(|| persistence_errors(server, client, entry))
         .or_else(|| subscribed_context(server, client, entry))
-        .or_else(|| loading_and_persistence_errors(server, client, entry))
-        .or_else(|| memory(server, client, entry));
+        .or_else(|| loading(server, client, entry));
     if let Some(error) = refusal {
         return Admission::Reject(error);
     }
     if client.multi.is_some() && !txn::runs_inside_multi(top_name(entry)) {
-        if entry.spec.has(command::flags::NO_MULTI) {
-            return Admission::Reject(CommandError::err(
-                "Command not allowed inside a transaction",
-            ));
-        }
         return Admission::Queue;
     }
     Admission::Run
+}
+
+/// When EXEC itself is refused (out of memory, MISCONF, NOAUTH after a new password), its
+/// transaction is discarded and the refusal reported as its reason, as Redis does. Returns
+/// whether it was.
+pub fn refused_exec(server: &Server, client: &mut ClientState, entry: &CommandEntry) -> bool {
+    if top_name(entry) != "exec" || client.multi.take().is_none() {
+        return false;
+    }
+    client.unwatch_all(&server.keyspace);
+    true
+}
+
+/// The flags admission judges a command by: EXEC's include those of the commands it queued.
+fn admitted_flags(client: &ClientState, entry: &CommandEntry) -> u32 {
+    match &client.multi {
+        Some(multi) if top_name(entry) == "exec" => entry.spec.flags | multi.flags,
+        _ => entry.spec.flags,
+    }
 }
 
 fn top_name(entry: &CommandEntry) -> &str {
@@ -106,6 +124,16 @@ fn authenticated(
     Some(CommandError::NoAuth)
 }
 
+/// The commands marked `no_multi` (SHUTDOWN, SAVE...) are refused between MULTI and EXEC.
+fn not_in_multi(
+    _: &Server,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+) -> Option<CommandError> {
+    (client.multi.is_some() && entry.spec.has(command::flags::NO_MULTI))
+        .then(|| CommandError::err("Command not allowed inside a transaction"))
+}
+
 /// A RESP2 client with subscriptions may only (un)subscribe, PING, QUIT and RESET.
 fn subscribed_context(
     _: &Server,
@@ -125,24 +153,41 @@ fn subscribed_context(
     )))
 }
 
-/// -LOADING while the dataset loads, -MISCONF after a failed background save. The AOF loader's
-/// own client replays the log meanwhile.
-fn loading_and_persistence_errors(
+/// -MISCONF for writes after a failed background save.
+fn persistence_errors(
     server: &Server,
     client: &mut ClientState,
     entry: &CommandEntry,
 ) -> Option<CommandError> {
     match client.kind {
         ClientKind::AofLoader => None,
-        ClientKind::Normal => crate::persistence::refusal(server, entry.spec.flags),
+        ClientKind::Normal => {
+            crate::persistence::write_refusal(server, admitted_flags(client, entry))
+        }
     }
 }
 
-/// Makes room under `maxmemory`/`maxkeys` first, and refuses a `denyoom` command when there is
-/// none to make.
-fn memory(server: &Server, client: &mut ClientState, entry: &CommandEntry) -> Option<CommandError> {
+/// -LOADING while the dataset loads. The AOF loader's own client replays the log meanwhile.
+fn loading(
+    server: &Server,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+) -> Option<CommandError> {
     match client.kind {
         ClientKind::AofLoader => None,
-        ClientKind::Normal => crate::eviction::before_command(server, entry.spec.flags),
+        ClientKind::Normal => crate::persistence::loading_refusal(server, entry.spec.flags),
     }
+}
+
+/// Makes room under `maxmemory`/`maxkeys` first; when there is none to make, refuses a
+/// `denyoom` command, and inside MULTI anything but EXEC, DISCARD, QUIT and RESET (queuing
+/// takes memory too), as Redis does.
+fn memory(server: &Server, client: &mut ClientState, entry: &CommandEntry) -> Option<CommandError> {
+    if client.kind == ClientKind::AofLoader || crate::eviction::make_room_before_command(server) {
+        return None;
+    }
+    let queuing =
+        client.multi.is_some() && !matches!(top_name(entry), "exec" | "discard" | "quit" | "reset");
+    (queuing || admitted_flags(client, entry) & command::flags::DENYOOM != 0)
+        .then(|| CommandError::coded("OOM command not allowed when used memory > 'maxmemory'."))
 }

@@ -41,12 +41,19 @@ pub fn execute(
     match check::admit(server, client, entry) {
         Admission::Run => {}
         Admission::Reject(error) => {
+            let error = match check::refused_exec(server, client, entry) {
+                true => CommandError::coded(format!(
+                    "EXECABORT Transaction discarded because of: {error}"
+                )),
+                false => error,
+            };
             reject(client, Some(entry.id), error, out, start);
             return None;
         }
         Admission::Queue => {
             let multi = client.multi.as_mut().expect("queued only inside MULTI");
             multi.queue.push(args.iter().map(|a| a.to_vec()).collect());
+            multi.flags |= entry.spec.flags;
             ReplyWriter::new(out, client.protocol).simple("QUEUED");
             finish_reply(client, out, start);
             return Some(entry.full_name.as_str());

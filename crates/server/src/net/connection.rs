@@ -425,7 +425,10 @@ impl<S: ClientStream> Connection<S> {
             );
             return Read::Closed;
         }
-        self.server.clients.peaks.record_input(self.input.capacity());
+        self.server
+            .clients
+            .peaks
+            .record_input(self.input.capacity());
         Read::Data(n)
     }
 

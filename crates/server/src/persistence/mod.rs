@@ -131,16 +131,15 @@ impl Persistence {
     }
 }
 
-/// Refusals that depend on persistence state, checked before a command runs: `-LOADING` while
-/// the dataset loads, and `-MISCONF` for writes after a failed background save.
-pub fn refusal(server: &Server, command_flags: u32) -> Option<CommandError> {
-    let persistence = &server.persistence;
-    if persistence.is_loading() && command_flags & flags::LOADING == 0 {
-        return Some(CommandError::coded(
-            "LOADING Redis is loading the dataset in memory",
-        ));
-    }
-    if command_flags & flags::WRITE != 0 && !persistence.last_bgsave_ok.load(Relaxed) {
+/// `-LOADING` while the dataset loads, for the commands not marked to run meanwhile.
+pub fn loading_refusal(server: &Server, command_flags: u32) -> Option<CommandError> {
+    (server.persistence.is_loading() && command_flags & flags::LOADING == 0)
+        .then(|| CommandError::coded("LOADING Redis is loading the dataset in memory"))
+}
+
+/// `-MISCONF` for writes after a failed background save, with `stop-writes-on-bgsave-error`.
+pub fn write_refusal(server: &Server, command_flags: u32) -> Option<CommandError> {
+    if command_flags & flags::WRITE != 0 && !server.persistence.last_bgsave_ok.load(Relaxed) {
         let config = server.config.read();
         if config.stop_writes_on_bgsave_error && !config.save_rules.is_empty() {
             return Some(CommandError::coded(

@@ -127,6 +127,7 @@ fn bgrewriteaof(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// LASTSAVE
 fn lastsave(ctx: &mut Ctx<'_>) -> CmdResult {
-    ctx.out.integer(ctx.server.persistence.lastsave.load(Relaxed) as i64);
+    ctx.out
+        .integer(ctx.server.persistence.lastsave.load(Relaxed) as i64);
     Ok(())
 }

@@ -64,6 +64,9 @@ pub fn runs_inside_multi(name: &str) -> bool {
 #[derive(Default)]
 pub struct Multi {
     pub queue: Vec<Vec<Vec<u8>>>,
+    /// The flags of the queued commands together: EXEC is admitted as a write (MISCONF) or a
+    /// `denyoom` command (OOM) when one of them is, as in Redis.
+    pub flags: u32,
     /// A command was refused while queuing, so EXEC will abort.
     pub failed: bool,
 }

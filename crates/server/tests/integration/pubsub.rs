@@ -198,3 +198,24 @@ fn slow_subscriber_is_disconnected_at_the_output_buffer_limit() {
         }
     }
 }
+
+/// The admission rules apply in Redis's order: out of memory and MISCONF come before RESP2's
+/// subscribed-mode restriction, and `no_multi` before out of memory.
+#[test]
+fn admission_rules_apply_in_redis_order() {
+    common::differential_with(
+        &[
+            &["SUBSCRIBE", "a"],
+            &["SET", "k", "v"],
+            &["GET", "k"],
+            &["UNSUBSCRIBE", "a"],
+            &["MULTI"],
+            &["SAVE"],
+            &["SET", "k", "v"],
+            &["GET", "k"],
+            &["EXEC"],
+        ],
+        false,
+        &["--maxmemory", "1"],
+    );
+}

@@ -189,3 +189,34 @@ fn exec_is_atomic_across_threads() {
         .unwrap();
     assert_eq!((x, y), (600, 600));
 }
+
+/// EXEC refused by admission (out of memory with a queued write; a password set meanwhile)
+/// discards its transaction and names the refusal, as Redis does.
+#[test]
+fn exec_refused_by_admission_discards_the_transaction() {
+    fn run(server: &Server) -> Vec<String> {
+        let (mut a, mut b) = (server.raw(), server.raw());
+        let mut seen = Vec::new();
+        let mut log = |reply: Vec<u8>| seen.push(String::from_utf8_lossy(&reply).into_owned());
+        log(a.cmd(&["MULTI"]));
+        log(a.cmd(&["SET", "k", "v"]));
+        log(b.cmd(&["CONFIG", "SET", "maxmemory", "1"]));
+        log(a.cmd(&["EXEC"]));
+        log(a.cmd(&["EXEC"]));
+        log(a.cmd(&["MULTI"]));
+        log(a.cmd(&["GET", "k"]));
+        log(a.cmd(&["EXEC"]));
+        log(b.cmd(&["CONFIG", "SET", "maxmemory", "0"]));
+        log(a.cmd(&["MULTI"]));
+        log(a.cmd(&["GET", "k"]));
+        log(b.cmd(&["CONFIG", "SET", "requirepass", "pw"]));
+        log(a.cmd(&["EXEC"]));
+        log(a.cmd(&["GET", "k"]));
+        seen
+    }
+    let Some(redis) = Server::redis(&[]) else {
+        return;
+    };
+    let lite = Server::lite(&[]);
+    assert_eq!(run(&lite), run(&redis));
+}
