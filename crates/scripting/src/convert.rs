@@ -1,0 +1,221 @@
+//! Conversions between RESP and Lua, both ways, with Redis 7.0's rules: command replies
+//! become Lua values for `redis.call`, and a script's return value becomes the client's reply.
+
+use mlua::{Lua, Result, Table, Value};
+use redis_lite_protocol::{Protocol, ReplyWriter, Response};
+
+/// Nested tables deeper than this end the reply with Redis's stack-limit error instead of
+/// recursing without bound (a table that contains itself).
+const MAX_REPLY_DEPTH: usize = 1000;
+
+/// A command's reply as the Lua value `redis.call` returns. `protocol` is the one the reply
+/// was encoded in: a RESP2 null is `false`, a RESP3 null is `nil`.
+pub(crate) fn reply_to_lua(lua: &Lua, reply: &Response, protocol: Protocol) -> Result<Value> {
+    Ok(match reply {
+        Response::Status(text) => field_table(lua, "ok", lua.create_string(text)?)?,
+        Response::Error(text) => field_table(lua, "err", lua.create_string(text)?)?,
+        Response::Integer(n) => Value::Number(*n as f64),
+        Response::Bulk(data) => Value::String(lua.create_string(data)?),
+        Response::Nil => match protocol {
+            Protocol::Resp2 => Value::Boolean(false),
+            Protocol::Resp3 => Value::Nil,
+        },
+        Response::Double(text) => {
+            let number = std::str::from_utf8(text)
+                .ok()
+                .and_then(|t| match t {
+                    "inf" => Some(f64::INFINITY),
+                    "-inf" => Some(f64::NEG_INFINITY),
+                    _ => t.parse().ok(),
+                })
+                .unwrap_or(f64::NAN);
+            field_table(lua, "double", Value::Number(number))?
+        }
+        Response::Bool(b) => Value::Boolean(*b),
+        Response::BigNumber(digits) => {
+            field_table(lua, "big_number", lua.create_string(digits)?)?
+        }
+        Response::Verbatim { format, text } => {
+            let inner = lua.create_table()?;
+            inner.raw_set("format", lua.create_string(format)?)?;
+            inner.raw_set("string", lua.create_string(text)?)?;
+            field_table(lua, "verbatim_string", inner)?
+        }
+        Response::Array(items) | Response::Push(items) => {
+            let table = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, item) in items.iter().enumerate() {
+                table.raw_set(i + 1, reply_to_lua(lua, item, protocol)?)?;
+            }
+            Value::Table(table)
+        }
+        Response::Set(items) => {
+            let members = lua.create_table_with_capacity(0, items.len())?;
+            for item in items {
+                members.raw_set(reply_to_lua(lua, item, protocol)?, true)?;
+            }
+            field_table(lua, "set", members)?
+        }
+        Response::Map(pairs) => {
+            let map = lua.create_table_with_capacity(0, pairs.len())?;
+            for (key, value) in pairs {
+                map.raw_set(
+                    reply_to_lua(lua, key, protocol)?,
+                    reply_to_lua(lua, value, protocol)?,
+                )?;
+            }
+            field_table(lua, "map", map)?
+        }
+    })
+}
+
+fn field_table(lua: &Lua, field: &str, value: impl mlua::IntoLua) -> Result<Value> {
+    let table = lua.create_table_with_capacity(0, 1)?;
+    table.raw_set(field, value)?;
+    Ok(Value::Table(table))
+}
+
+/// C's `(long long)` cast of a double as x86-64 does it: truncation toward zero, and the
+/// "integer indefinite" value (`LLONG_MIN`) for NaN and anything out of range, which is what
+/// Redis replies for `return 1e100`.
+pub(crate) fn lua_number_to_integer(n: f64) -> i64 {
+    if n.is_nan() || n >= 9.223_372_036_854_775_807e18 || n < -9.223_372_036_854_775_808e18 {
+        i64::MIN
+    } else {
+        n as i64
+    }
+}
+
+/// Writes a script's return value as the client's reply. `script_resp` is the protocol the
+/// script chose with `redis.setresp`, which decides how booleans are sent.
+pub(crate) fn write_value(
+    out: &mut ReplyWriter<'_>,
+    value: &Value,
+    script_resp: Protocol,
+) -> Result<()> {
+    write_at(out, value, script_resp, 0)
+}
+
+fn write_at(out: &mut ReplyWriter<'_>, value: &Value, script_resp: Protocol, depth: usize) -> Result<()> {
+    match value {
+        Value::String(s) => out.bulk(&s.as_bytes()),
+        Value::Boolean(b) => match script_resp {
+            Protocol::Resp2 if *b => out.integer(1),
+            Protocol::Resp2 => out.null(),
+            Protocol::Resp3 => out.boolean(*b),
+        },
+        Value::Integer(n) => out.integer(*n),
+        Value::Number(n) => out.integer(lua_number_to_integer(*n)),
+        Value::Table(table) => {
+            if depth >= MAX_REPLY_DEPTH {
+                out.error("ERR reached lua stack limit");
+                return Ok(());
+            }
+            write_table(out, table, script_resp, depth)?
+        }
+        _ => out.null(),
+    }
+    Ok(())
+}
+
+/// A table is, in this order of precedence: an error (`err`), a status (`ok`), a double,
+/// a big number, a map, a set, a verbatim string, or else an array up to its first nil.
+fn write_table(out: &mut ReplyWriter<'_>, table: &Table, script_resp: Protocol, depth: usize) -> Result<()> {
+    if let Value::String(text) = table.raw_get::<Value>("err")? {
+        out.error_bytes(&text.as_bytes());
+        return Ok(());
+    }
+    if let Value::String(text) = table.raw_get::<Value>("ok")? {
+        let text = text.as_bytes();
+        let line: Vec<u8> = text
+            .iter()
+            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+            .collect();
+        let buffer = out.buffer();
+        buffer.push(b'+');
+        buffer.extend_from_slice(&line);
+        buffer.extend_from_slice(b"\r\n");
+        return Ok(());
+    }
+    match table.raw_get::<Value>("double")? {
+        Value::Number(n) => {
+            out.double(n);
+            return Ok(());
+        }
+        Value::Integer(n) => {
+            out.double(n as f64);
+            return Ok(());
+        }
+        _ => {}
+    }
+    if let Value::String(digits) = table.raw_get::<Value>("big_number")? {
+        let digits = digits.as_bytes();
+        if out.is_resp3() {
+            let buffer = out.buffer();
+            buffer.push(b'(');
+            buffer.extend(digits.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+            buffer.extend_from_slice(b"\r\n");
+        } else {
+            out.bulk(&digits);
+        }
+        return Ok(());
+    }
+    if let Value::Table(map) = table.raw_get::<Value>("map")? {
+        let mut pairs = Vec::new();
+        for pair in map.pairs::<Value, Value>() {
+            pairs.push(pair?);
+        }
+        out.map(pairs.len());
+        for (key, value) in &pairs {
+            write_at(out, key, script_resp, depth + 1)?;
+            write_at(out, value, script_resp, depth + 1)?;
+        }
+        return Ok(());
+    }
+    if let Value::Table(set) = table.raw_get::<Value>("set")? {
+        let mut members = Vec::new();
+        for pair in set.pairs::<Value, Value>() {
+            members.push(pair?.0);
+        }
+        out.set(members.len());
+        for member in &members {
+            write_at(out, member, script_resp, depth + 1)?;
+        }
+        return Ok(());
+    }
+    if let Value::Table(verbatim) = table.raw_get::<Value>("verbatim_string")? {
+        if let (Value::String(format), Value::String(text)) = (
+            verbatim.raw_get::<Value>("format")?,
+            verbatim.raw_get::<Value>("string")?,
+        ) {
+            out.verbatim(&format.to_string_lossy(), &text.as_bytes());
+            return Ok(());
+        }
+    }
+    let mut items = Vec::new();
+    for i in 1.. {
+        match table.raw_get::<Value>(i)? {
+            Value::Nil => break,
+            item => items.push(item),
+        }
+    }
+    out.array(items.len());
+    for item in &items {
+        write_at(out, item, script_resp, depth + 1)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_truncate_like_a_c_cast() {
+        assert_eq!(lua_number_to_integer(3.99), 3);
+        assert_eq!(lua_number_to_integer(-3.99), -3);
+        assert_eq!(lua_number_to_integer(1e100), i64::MIN);
+        assert_eq!(lua_number_to_integer(f64::NAN), i64::MIN);
+        assert_eq!(lua_number_to_integer(f64::INFINITY), i64::MIN);
+        assert_eq!(lua_number_to_integer(-9.223_372_036_854_775_808e18), i64::MIN);
+    }
+}

@@ -1,0 +1,212 @@
+//! EVAL's side: the script cache (SCRIPT LOAD/EXISTS/FLUSH), compiling a body into its
+//! `f_<sha1>` function with Redis's error texts, shebang flags, and running a script with
+//! KEYS and ARGV.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use mlua::{Function, Table};
+use redis_lite_protocol::{Protocol, ReplyWriter};
+
+use crate::host::Host;
+use crate::runtime::{write_outcome, Kind, Runtime};
+
+/// The flags a script declared in its `#!lua flags=...` line. A script without a shebang
+/// has `declared == false`: Redis then applies its pre-7.0 rules (writes allowed, checked
+/// per command) instead of these flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScriptFlags {
+    pub declared: bool,
+    pub no_writes: bool,
+    pub allow_oom: bool,
+    pub allow_stale: bool,
+    pub no_cluster: bool,
+    pub allow_cross_slot_keys: bool,
+}
+
+/// A compiled script.
+pub struct Script {
+    pub sha: String,
+    pub body: Vec<u8>,
+    pub flags: ScriptFlags,
+    function: Function,
+}
+
+/// EVAL's Lua state and the scripts compiled in it, by SHA1.
+pub struct ScriptCache {
+    runtime: Runtime,
+    random: Arc<AtomicU64>,
+    scripts: HashMap<String, Script>,
+}
+
+impl ScriptCache {
+    /// `random` is the `math.random` state, shared with [`FunctionLibraries`] as Redis's
+    /// PRNG is one per process.
+    ///
+    /// [`FunctionLibraries`]: crate::FunctionLibraries
+    pub fn new(random: Arc<AtomicU64>) -> ScriptCache {
+        ScriptCache {
+            runtime: Runtime::new(Kind::Eval, random.clone()).expect("the Lua sandbox loads"),
+            random,
+            scripts: HashMap::new(),
+        }
+    }
+
+    /// Compiles and caches a body (SCRIPT LOAD, and EVAL before it runs), returning its SHA1.
+    /// A cached body is not compiled again. Errors are the reply text, e.g.
+    /// `ERR Error compiling script (new function): user_script:1: ...`.
+    pub fn load(&mut self, body: &[u8]) -> Result<String, String> {
+        let sha = crate::sha1_hex(body);
+        if self.scripts.contains_key(&sha) {
+            return Ok(sha);
+        }
+        let (flags, source) = parse_shebang(body)?;
+        let function = self
+            .runtime
+            .lua
+            .load(&source[..])
+            .set_name("@user_script")
+            .set_environment(self.runtime.sandboxed_globals.clone())
+            .into_function()
+            .map_err(|e| match e {
+                mlua::Error::SyntaxError { message, .. } => {
+                    format!("ERR Error compiling script (new function): {message}")
+                }
+                other => format!("ERR Error compiling script (new function): {other}"),
+            })?;
+        self.scripts.insert(
+            sha.clone(),
+            Script {
+                sha: sha.clone(),
+                body: body.to_vec(),
+                flags,
+                function,
+            },
+        );
+        Ok(sha)
+    }
+
+    pub fn get(&self, sha: &str) -> Option<&Script> {
+        self.scripts.get(&sha.to_ascii_lowercase())
+    }
+
+    pub fn len(&self) -> usize {
+        self.scripts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.scripts.is_empty()
+    }
+
+    /// SCRIPT FLUSH: a fresh Lua state, as Redis does, so nothing a script left behind stays.
+    pub fn flush(&mut self) {
+        *self = ScriptCache::new(self.random.clone());
+    }
+
+    /// Bytes the Lua state holds (`used_memory_lua`).
+    pub fn used_memory(&self) -> usize {
+        self.runtime.lua.used_memory()
+    }
+
+    /// Runs a cached script and returns its reply encoded for the client's protocol.
+    /// The host has already checked everything that needs the server (flags against the
+    /// server's state, keys); `None` if `sha` is not cached (the server replies NOSCRIPT).
+    pub fn run(
+        &self,
+        host: &mut dyn Host,
+        sha: &str,
+        keys: &[&[u8]],
+        argv: &[&[u8]],
+        client: Protocol,
+    ) -> Option<Vec<u8>> {
+        let script = self.get(sha)?;
+        let mut out = Vec::new();
+        let result = (|| -> mlua::Result<()> {
+            let lua = &self.runtime.lua;
+            self.runtime.globals.raw_set("KEYS", string_table(lua, keys)?)?;
+            self.runtime.globals.raw_set("ARGV", string_table(lua, argv)?)?;
+            self.runtime.reset_random();
+            self.runtime.execute(
+                host,
+                None,
+                &script.function,
+                mlua::Value::Nil,
+                mlua::Value::Nil,
+                |_, outcome, resp| write_outcome(&mut out, client, &outcome, resp, &script.sha),
+            )
+        })();
+        if let Err(error) = result {
+            out.clear();
+            ReplyWriter::new(&mut out, client).error(&format!("ERR {error}"));
+        }
+        Some(out)
+    }
+}
+
+pub(crate) fn string_table(lua: &mlua::Lua, items: &[&[u8]]) -> mlua::Result<Table> {
+    let table = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, item) in items.iter().enumerate() {
+        table.raw_set(i + 1, lua.create_string(item)?)?;
+    }
+    Ok(table)
+}
+
+/// Splits a body into its shebang flags and the source Lua compiles: the shebang line
+/// itself is blanked (its newline kept, so line numbers match Redis's), and a body that
+/// starts like precompiled bytecode is read as text, as Redis's Lua does.
+fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), String> {
+    let mut flags = ScriptFlags::default();
+    if !body.starts_with(b"#!") {
+        let mut source = body.to_vec();
+        if source.first() == Some(&27) {
+            source.insert(0, b' ');
+        }
+        return Ok((flags, source));
+    }
+    let line_end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+    let line = String::from_utf8_lossy(&body[..line_end]);
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or("");
+    if engine != "#!lua" {
+        return Err(format!("ERR Unexpected engine in script shebang: {engine}"));
+    }
+    flags.declared = true;
+    for part in parts {
+        let Some(list) = part.strip_prefix("flags=") else {
+            return Err(format!("ERR Unknown lua shebang option: {part}"));
+        };
+        for flag in list.split(',').filter(|f| !f.is_empty()) {
+            match flag {
+                "no-writes" => flags.no_writes = true,
+                "allow-oom" => flags.allow_oom = true,
+                "allow-stale" => flags.allow_stale = true,
+                "no-cluster" => flags.no_cluster = true,
+                "allow-cross-slot-keys" => flags.allow_cross_slot_keys = true,
+                other => return Err(format!("ERR Unexpected flag in script shebang: {other}")),
+            }
+        }
+    }
+    Ok((flags, body[line_end..].to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shebang_flags_and_errors() {
+        let (flags, source) = parse_shebang(b"#!lua flags=no-writes,allow-oom\nreturn 1").unwrap();
+        assert!(flags.declared && flags.no_writes && flags.allow_oom && !flags.allow_stale);
+        assert_eq!(source, b"\nreturn 1");
+        assert_eq!(
+            parse_shebang(b"#!py\nreturn 1").unwrap_err(),
+            "ERR Unexpected engine in script shebang: #!py"
+        );
+        assert_eq!(
+            parse_shebang(b"#!lua flags=bad\n").unwrap_err(),
+            "ERR Unexpected flag in script shebang: bad"
+        );
+        assert!(!parse_shebang(b"return 1").unwrap().0.declared);
+    }
+}

@@ -1,0 +1,336 @@
+//! FUNCTION's side: libraries (`#!lua name=<lib>`), `redis.register_function` in its
+//! positional and named forms with flags, the load-time sandbox, and FCALL.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use mlua::{Function, Lua, MultiValue, Table, Value};
+use redis_lite_protocol::{Protocol, ReplyWriter};
+
+use crate::eval::string_table;
+use crate::host::Host;
+use crate::runtime::{error_reply_text, write_outcome, Kind, Outcome, Registration, Runtime};
+
+/// The flags a function declares with `register_function{..., flags={...}}`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FunctionFlags {
+    pub no_writes: bool,
+    pub allow_oom: bool,
+    pub allow_stale: bool,
+    pub no_cluster: bool,
+    pub allow_cross_slot_keys: bool,
+}
+
+impl FunctionFlags {
+    /// The flag names in Redis's order, as FUNCTION LIST shows them.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            (self.no_writes, "no-writes"),
+            (self.allow_oom, "allow-oom"),
+            (self.allow_stale, "allow-stale"),
+            (self.no_cluster, "no-cluster"),
+            (self.allow_cross_slot_keys, "allow-cross-slot-keys"),
+        ]
+        .into_iter()
+        .filter(|(set, _)| *set)
+        .map(|(_, name)| name)
+        .collect()
+    }
+
+    fn set(&mut self, name: &[u8]) -> bool {
+        match name {
+            b"no-writes" => self.no_writes = true,
+            b"allow-oom" => self.allow_oom = true,
+            b"allow-stale" => self.allow_stale = true,
+            b"no-cluster" => self.no_cluster = true,
+            b"allow-cross-slot-keys" => self.allow_cross_slot_keys = true,
+            _ => return false,
+        }
+        true
+    }
+}
+
+pub struct FunctionInfo {
+    pub name: String,
+    pub description: Option<String>,
+    pub flags: FunctionFlags,
+    callback: Function,
+}
+
+pub struct Library {
+    pub name: String,
+    pub code: Vec<u8>,
+    pub functions: BTreeMap<String, FunctionInfo>,
+}
+
+/// FUNCTION's Lua state and the libraries loaded in it.
+pub struct FunctionLibraries {
+    runtime: Runtime,
+    random: Arc<AtomicU64>,
+    libraries: BTreeMap<String, Library>,
+    /// Function name → its library's name.
+    functions: BTreeMap<String, String>,
+}
+
+impl FunctionLibraries {
+    pub fn new(random: Arc<AtomicU64>) -> FunctionLibraries {
+        FunctionLibraries {
+            runtime: Runtime::new(Kind::Function, random.clone()).expect("the Lua sandbox loads"),
+            random,
+            libraries: BTreeMap::new(),
+            functions: BTreeMap::new(),
+        }
+    }
+
+    /// FUNCTION LOAD [REPLACE]: returns the library's name, or the error reply's text. The
+    /// library runs once to register its functions; it may not call Redis commands then.
+    /// `host` serves `redis.log` and the time limit while it loads.
+    pub fn load(&mut self, host: &mut dyn Host, code: &[u8], replace: bool) -> Result<String, String> {
+        let name = library_name(code)?;
+        if self.libraries.contains_key(&name) && !replace {
+            return Err(format!("ERR Library '{name}' already exists"));
+        }
+        let line_end = code.iter().position(|&b| b == b'\n').unwrap_or(code.len());
+        let source = &code[line_end..];
+        let new_env = self
+            .runtime
+            .new_library_env
+            .as_ref()
+            .expect("function states build library environments");
+        let (env, loaded): (Table, Function) = new_env.call(()).map_err(|e| format!("ERR {e}"))?;
+        let body = self
+            .runtime
+            .lua
+            .load(source)
+            .set_name("@user_function")
+            .set_environment(env)
+            .into_function()
+            .map_err(|e| match e {
+                mlua::Error::SyntaxError { message, .. } => {
+                    format!("ERR Error compiling function: {message}")
+                }
+                other => format!("ERR Error compiling function: {other}"),
+            })?;
+        let mut registrations = Vec::new();
+        let failure = self
+            .runtime
+            .execute(host, Some(&mut registrations), &body, Value::Nil, Value::Nil, |_, outcome, _| {
+                Ok(match outcome {
+                    Outcome::Value(_) => None,
+                    // The load error is the bare error text, without the script suffix.
+                    Outcome::Error(error) => {
+                        error.raw_set("source", Value::Nil)?;
+                        Some(error_reply_text(&error, "")?)
+                    }
+                })
+            })
+            .map_err(|e| format!("ERR {e}"))?;
+        if let Some(text) = failure {
+            return Err(format!("ERR Error registering functions: {}", String::from_utf8_lossy(&text)));
+        }
+        if registrations.is_empty() {
+            return Err("ERR No functions registered".to_string());
+        }
+        for registration in &registrations {
+            if let Some(owner) = self.functions.get(&registration.name) {
+                if *owner != name {
+                    return Err(format!("ERR Function {} already exists", registration.name));
+                }
+            }
+        }
+        loaded.call::<()>(()).map_err(|e| format!("ERR {e}"))?;
+        self.delete(&name).ok();
+        let mut functions = BTreeMap::new();
+        for registration in registrations {
+            self.functions.insert(registration.name.clone(), name.clone());
+            functions.insert(
+                registration.name.clone(),
+                FunctionInfo {
+                    name: registration.name,
+                    description: registration.description,
+                    flags: registration.flags,
+                    callback: registration.callback,
+                },
+            );
+        }
+        self.libraries.insert(
+            name.clone(),
+            Library {
+                name: name.clone(),
+                code: code.to_vec(),
+                functions,
+            },
+        );
+        Ok(name)
+    }
+
+    /// FUNCTION DELETE.
+    pub fn delete(&mut self, name: &str) -> Result<(), String> {
+        let library = self
+            .libraries
+            .remove(name)
+            .ok_or_else(|| "ERR Library not found".to_string())?;
+        for function in library.functions.keys() {
+            self.functions.remove(function);
+        }
+        Ok(())
+    }
+
+    /// FUNCTION FLUSH: a fresh Lua state.
+    pub fn flush(&mut self) {
+        *self = FunctionLibraries::new(self.random.clone());
+    }
+
+    pub fn libraries(&self) -> impl Iterator<Item = &Library> {
+        self.libraries.values()
+    }
+
+    pub fn function(&self, name: &str) -> Option<&FunctionInfo> {
+        let library = self.functions.get(name)?;
+        self.libraries.get(library)?.functions.get(name)
+    }
+
+    pub fn used_memory(&self) -> usize {
+        self.runtime.lua.used_memory()
+    }
+
+    /// FCALL: runs a function with its KEYS and ARGV tables as arguments; `None` if there is
+    /// no such function (the server replies "ERR Function not found").
+    pub fn call(
+        &self,
+        host: &mut dyn Host,
+        name: &str,
+        keys: &[&[u8]],
+        argv: &[&[u8]],
+        client: Protocol,
+    ) -> Option<Vec<u8>> {
+        let function = self.function(name)?;
+        let mut out = Vec::new();
+        let lua = &self.runtime.lua;
+        let result = (|| -> mlua::Result<()> {
+            let keys = string_table(lua, keys)?;
+            let argv = string_table(lua, argv)?;
+            self.runtime.execute(host, None, &function.callback, keys, argv, |_, outcome, resp| {
+                write_outcome(&mut out, client, &outcome, resp, &function.name)
+            })
+        })();
+        if let Err(error) = result {
+            out.clear();
+            ReplyWriter::new(&mut out, client).error(&format!("ERR {error}"));
+        }
+        Some(out)
+    }
+}
+
+/// The library name from `#!lua name=<lib>`.
+fn library_name(code: &[u8]) -> Result<String, String> {
+    if !code.starts_with(b"#!") {
+        return Err("ERR Missing library metadata".to_string());
+    }
+    let line_end = code.iter().position(|&b| b == b'\n').unwrap_or(code.len());
+    let line = String::from_utf8_lossy(&code[2..line_end]);
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or("");
+    if engine != "lua" {
+        return Err(format!("ERR Engine '{engine}' not found"));
+    }
+    let mut name = None;
+    for part in parts {
+        match part.strip_prefix("name=") {
+            Some(value) if name.is_none() => name = Some(value.to_string()),
+            _ => return Err("ERR Invalid library metadata".to_string()),
+        }
+    }
+    let name = name.ok_or_else(|| "ERR Invalid library metadata".to_string())?;
+    if !valid_name(&name) {
+        return Err("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".to_string());
+    }
+    Ok(name)
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// `redis.register_function(name, callback)` or `redis.register_function{function_name=...,
+/// callback=..., flags={...}, description=...}`. Errors are Redis's texts.
+pub(crate) fn register(
+    _lua: &Lua,
+    registrations: &mut Vec<Registration>,
+    args: MultiValue,
+) -> mlua::Result<Result<(), String>> {
+    let fail = |text: &str| Ok(Err(format!("ERR {text}")));
+    let (mut name, mut callback, mut description, mut flags) = (None, None, None, FunctionFlags::default());
+    match args.len() {
+        1 => {
+            let Value::Table(named) = &args[0] else {
+                return fail("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).");
+            };
+            for pair in named.pairs::<Value, Value>() {
+                let (key, value) = pair?;
+                let key = match &key {
+                    Value::String(s) => s.as_bytes().to_vec(),
+                    _ => return fail("named argument key given to redis.register_function is not a string"),
+                };
+                match &key[..] {
+                    b"function_name" => match value {
+                        Value::String(s) => name = Some(s.to_string_lossy()),
+                        _ => return fail("function_name argument given to redis.register_function must be a string"),
+                    },
+                    b"callback" => match value {
+                        Value::Function(f) => callback = Some(f),
+                        _ => return fail("callback argument given to redis.register_function must be a function"),
+                    },
+                    b"description" => match value {
+                        Value::String(s) => description = Some(s.to_string_lossy()),
+                        _ => return fail("description argument given to redis.register_function must be a string"),
+                    },
+                    b"flags" => {
+                        let Value::Table(list) = value else {
+                            return fail("flags argument to redis.register_function must be a table representing function flags");
+                        };
+                        for item in list.sequence_values::<Value>() {
+                            match item? {
+                                Value::String(flag) if flags.set(&flag.as_bytes()) => {}
+                                Value::String(_) => return fail("unknown flag given"),
+                                _ => return fail("flags argument to redis.register_function must be a table representing function flags"),
+                            }
+                        }
+                    }
+                    _ => return fail("unknown argument given to redis.register_function"),
+                }
+            }
+        }
+        2 => {
+            match &args[0] {
+                Value::String(s) => name = Some(s.to_string_lossy()),
+                _ => return fail("first argument to redis.register_function must be a string"),
+            }
+            match &args[1] {
+                Value::Function(f) => callback = Some(f.clone()),
+                _ => return fail("second argument to redis.register_function must be a function"),
+            }
+        }
+        _ => return fail("wrong number of arguments to redis.register_function"),
+    }
+    let Some(name) = name else {
+        return fail("redis.register_function must get a function name argument");
+    };
+    let Some(callback) = callback else {
+        return fail("redis.register_function must get a callback argument");
+    };
+    if !valid_name(&name) {
+        return fail("Function names can only contain letters, numbers, or underscores(_) and must be at least one character long");
+    }
+    if registrations.iter().any(|r| r.name == name) {
+        return fail("Function already exists in the library");
+    }
+    registrations.push(Registration {
+        name,
+        callback,
+        description,
+        flags,
+    });
+    Ok(Ok(()))
+}

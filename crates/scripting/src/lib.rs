@@ -1,0 +1,65 @@
+//! The Lua scripting runtime behind EVAL and FUNCTION, as Redis 7.0 has it, kept below the
+//! server: the server implements [`Host`] and owns the commands, this crate owns Lua.
+//!
+//! # The host boundary
+//! A script reaches the server only through [`Host`]: `redis.call`/`redis.pcall` hand the
+//! host the command's arguments and get back its raw RESP reply, `redis.log`, `set_repl` and
+//! `acl_check_cmd` pass through, and the interrupt hook asks the host every
+//! [`INTERRUPT_CHECK_INSTRUCTIONS`] instructions whether to go on. On this side: the Lua
+//! state and its sandbox, the libraries, converting replies to Lua values and return values
+//! to replies (RESP2 and RESP3), argument checks that need no server knowledge, compiling
+//! and caching scripts, loading function libraries and their flags, and every error text
+//! that comes from Lua. On the host's side: whether a command may run from this script
+//! (unknown command, `noscript`, `no-writes`/EVAL_RO refusing writes, deny-OOM, cluster
+//! slots, ACL), running it, propagation, `BUSY` and `SCRIPT KILL`, numkeys parsing, and the
+//! atomicity of the whole run.
+//!
+//! # Layout
+//! - [`host`]: the [`Host`] trait and the values it exchanges.
+//! - [`eval`]: [`ScriptCache`], EVAL's Lua state and its scripts (compile `f_<sha1>`,
+//!   shebang flags, run with KEYS/ARGV).
+//! - [`functions`]: [`FunctionLibraries`], FUNCTION's Lua state, libraries and
+//!   `redis.register_function`.
+//! - `runtime`: one sandboxed Lua state, the redis API and the error handler (with
+//!   `sandbox.lua`, the sandbox itself).
+//! - `convert`: RESP ↔ Lua.
+//! - `libs`: the libraries Redis adds (bit, cjson, struct, cmsgpack) and its
+//!   deterministic `math.random`.
+//!
+//! Lua 5.1 comes from `mlua` (features `lua51`, `vendored`, `send`): Redis embeds 5.1, so
+//! scripts see the same language, library and error messages; `vendored` builds it from
+//! source with no system Lua; `send` lets the server keep a state behind a lock shared by
+//! its event loops. Its scoped functions let a run borrow the host without `unsafe`.
+
+pub mod eval;
+pub mod functions;
+pub mod host;
+
+mod convert;
+mod libs;
+mod runtime;
+
+pub use eval::{Script, ScriptCache, ScriptFlags};
+pub use functions::{FunctionFlags, FunctionInfo, FunctionLibraries, Library};
+pub use host::{AclCheck, Host, Interrupt, LogLevel, ReplFlags};
+pub use redis_lite_protocol::Protocol;
+
+/// What `redis.REDIS_VERSION` and `redis.REDIS_VERSION_NUM` report: the version redis-lite
+/// is compatible with.
+pub const REDIS_VERSION: &str = "7.0.15";
+pub const REDIS_VERSION_NUM: i64 = (7 << 16) | 15;
+
+/// How often a running script asks the host whether to go on, in Lua instructions (Redis
+/// checks at the same rate).
+pub const INTERRUPT_CHECK_INSTRUCTIONS: u32 = 100_000;
+
+/// The lower-case hex SHA1 of a script body, its name in the script cache.
+pub fn sha1_hex(data: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    let digest = Sha1::digest(data);
+    let mut text = String::with_capacity(40);
+    for byte in digest {
+        text.push_str(&format!("{byte:02x}"));
+    }
+    text
+}

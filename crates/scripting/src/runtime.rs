@@ -1,0 +1,471 @@
+//! One Lua state with Redis's sandbox (`sandbox.lua`), the libraries, the `redis` API, and
+//! the machinery to run a function against a [`Host`]: the per-run slots the API calls
+//! through, the error handler that records where an error happened, and the interrupt hook.
+//! EVAL and FUNCTION each own one, as in Redis, where flushing one does not touch the other.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use mlua::{
+    Function, HookTriggers, Lua, LuaOptions, MultiValue, Result, StdLib, Table, Value, VmState,
+};
+use redis_lite_protocol::{parse_response, Protocol, ReplyWriter};
+
+use crate::convert::{reply_to_lua, write_value};
+use crate::host::{AclCheck, Host, Interrupt, LogLevel, ReplFlags};
+use crate::libs;
+use crate::{INTERRUPT_CHECK_INSTRUCTIONS, REDIS_VERSION, REDIS_VERSION_NUM};
+
+/// The chunk name of the sandbox code: the error handler skips its frames, so errors point
+/// at the script's own line.
+const SANDBOX_CHUNK: &str = "=redis_lite_sandbox";
+const HOST_REGISTRY_KEY: &str = "redis_lite.host";
+const KILLED: &str = "Script killed by user with SCRIPT KILL...";
+
+/// Which API a state gets: EVAL's has `breakpoint`/`debug`/`replicate_commands`, `KEYS` and
+/// `ARGV`; a function library's has `register_function` while it loads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Eval,
+    Function,
+}
+
+pub(crate) struct Runtime {
+    pub(crate) lua: Lua,
+    /// The real global table, behind the readonly proxy scripts see; KEYS and ARGV are set
+    /// here directly.
+    pub(crate) globals: Table,
+    /// The protected view of the globals, the environment of every script.
+    pub(crate) sandboxed_globals: Table,
+    /// `call` and `op`, filled for the length of one run with functions bound to its host.
+    host_slots: Table,
+    run: Function,
+    /// `new_library_env()` for function states.
+    pub(crate) new_library_env: Option<Function>,
+    random: Arc<AtomicU64>,
+}
+
+/// What a run may change besides the reply: the protocol chosen with `redis.setresp`, and
+/// the functions a library registers while it loads.
+pub(crate) struct RunState<'h> {
+    host: &'h mut dyn Host,
+    resp: Protocol,
+    pub(crate) registrations: Option<&'h mut Vec<Registration>>,
+}
+
+/// One `redis.register_function` call, checked except for name clashes across libraries.
+pub(crate) struct Registration {
+    pub(crate) name: String,
+    pub(crate) callback: Function,
+    pub(crate) description: Option<String>,
+    pub(crate) flags: crate::FunctionFlags,
+}
+
+/// How a run ended, before it becomes the reply.
+pub(crate) enum Outcome {
+    Value(Value),
+    /// The handler's table: `err`, and `source`/`line` where the error happened.
+    Error(Table),
+}
+
+impl Runtime {
+    pub(crate) fn new(kind: Kind, random: Arc<AtomicU64>) -> Result<Runtime> {
+        let lua = Lua::new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+            LuaOptions::default(),
+        )?;
+        let globals = lua.globals();
+        let mut library_names = Vec::new();
+        for (name, library) in libs::load(&lua)? {
+            globals.raw_set(name, library)?;
+            library_names.push(name);
+        }
+        let rust = lua.create_table()?;
+        rust.raw_set("libraries", library_names)?;
+        rust.raw_set("handler", lua.create_function(error_handler)?)?;
+        rust.raw_set(
+            "error_text",
+            lua.create_function(|lua, text: mlua::LuaString| {
+                lua.create_string(error_text(&text.as_bytes()))
+            })?,
+        )?;
+        rust.raw_set("sha1hex", lua.create_function(sha1hex)?)?;
+        let constants = lua.create_table()?;
+        for (name, value) in [
+            ("LOG_DEBUG", 0),
+            ("LOG_VERBOSE", 1),
+            ("LOG_NOTICE", 2),
+            ("LOG_WARNING", 3),
+            ("REPL_NONE", 0),
+            ("REPL_AOF", ReplFlags::AOF),
+            ("REPL_SLAVE", ReplFlags::REPLICA),
+            ("REPL_REPLICA", ReplFlags::REPLICA),
+            ("REPL_ALL", ReplFlags::AOF | ReplFlags::REPLICA),
+        ] {
+            constants.raw_set(name, value)?;
+        }
+        constants.raw_set("REDIS_VERSION", REDIS_VERSION)?;
+        constants.raw_set("REDIS_VERSION_NUM", REDIS_VERSION_NUM)?;
+        rust.raw_set("constants", constants)?;
+        libs::random::install(&lua, &rust, random.clone())?;
+
+        let host_slots = lua.create_table()?;
+        lua.set_named_registry_value(HOST_REGISTRY_KEY, &host_slots)?;
+        let kind_name = match kind {
+            Kind::Eval => "eval",
+            Kind::Function => "function",
+        };
+        let (sandboxed_globals, run, new_library_env): (Table, Function, Option<Function>) = lua
+            .load(include_str!("sandbox.lua"))
+            .set_name(SANDBOX_CHUNK)
+            .call((globals.clone(), host_slots.clone(), rust, kind_name))?;
+
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(INTERRUPT_CHECK_INSTRUCTIONS),
+            |lua, _| {
+                let slots: Table = lua.named_registry_value(HOST_REGISTRY_KEY)?;
+                if let Value::Function(op) = slots.raw_get::<Value>("op")? {
+                    let (_, killed): (bool, bool) = op.call("interrupt")?;
+                    if killed {
+                        return Err(mlua::Error::RuntimeError(KILLED.to_string()));
+                    }
+                }
+                Ok(VmState::Continue)
+            },
+        )?;
+        Ok(Runtime {
+            lua,
+            globals,
+            sandboxed_globals,
+            host_slots,
+            run,
+            new_library_env,
+            random,
+        })
+    }
+
+    /// Restarts `math.random`'s sequence, as EVAL does before every script.
+    pub(crate) fn reset_random(&self) {
+        self.random
+            .store(libs::random::seed_state(0), Ordering::Relaxed);
+    }
+
+    /// Runs `f(a, b)` with the redis API bound to `host`, then hands the outcome and the
+    /// script's final protocol to `finish` (still inside the run, where Lua values live).
+    pub(crate) fn execute<R>(
+        &self,
+        host: &mut dyn Host,
+        registrations: Option<&mut Vec<Registration>>,
+        f: &Function,
+        a: impl mlua::IntoLua,
+        b: impl mlua::IntoLua,
+        finish: impl FnOnce(&Lua, Outcome, Protocol) -> Result<R>,
+    ) -> Result<R> {
+        let state = RefCell::new(RunState {
+            host,
+            resp: Protocol::Resp2,
+            registrations,
+        });
+        let result = self.lua.scope(|scope| {
+            let call = scope.create_function(|lua, args: MultiValue| {
+                host_call(lua, &mut state.borrow_mut(), args)
+            })?;
+            let op = scope.create_function(|lua, (name, args): (mlua::LuaString, MultiValue)| {
+                host_op(lua, &mut state.borrow_mut(), &name.as_bytes(), args)
+            })?;
+            self.host_slots.raw_set("call", call)?;
+            self.host_slots.raw_set("op", op)?;
+            let (ok, value): (bool, Value) = self.run.call((f, a, b))?;
+            self.host_slots.raw_set("call", Value::Nil)?;
+            self.host_slots.raw_set("op", Value::Nil)?;
+            let outcome = match (ok, value) {
+                (true, value) => Outcome::Value(value),
+                (false, Value::Table(error)) => Outcome::Error(error),
+                (false, other) => {
+                    let error = self.lua.create_table()?;
+                    error.raw_set("err", format!("ERR {other:?}"))?;
+                    Outcome::Error(error)
+                }
+            };
+            let resp = state.borrow().resp;
+            finish(&self.lua, outcome, resp)
+        });
+        // An mlua failure (memory) can leave the slots filled; they must never outlive the run.
+        let _ = self.host_slots.raw_set("call", Value::Nil);
+        let _ = self.host_slots.raw_set("op", Value::Nil);
+        result
+    }
+}
+
+/// The reply for an outcome: the value converted for the client, or the error with Redis's
+/// "script: NAME, on SOURCE:LINE." suffix.
+pub(crate) fn write_outcome(
+    out: &mut Vec<u8>,
+    client: Protocol,
+    outcome: &Outcome,
+    script_resp: Protocol,
+    name: &str,
+) -> Result<()> {
+    let mut writer = ReplyWriter::new(out, client);
+    match outcome {
+        Outcome::Value(value) => write_value(&mut writer, value, script_resp)?,
+        Outcome::Error(error) => writer.error_bytes(&error_reply_text(error, name)?),
+    }
+    Ok(())
+}
+
+pub(crate) fn error_reply_text(error: &Table, name: &str) -> Result<Vec<u8>> {
+    let mut text = match error.raw_get::<Value>("err")? {
+        Value::String(s) => s.as_bytes().to_vec(),
+        // Redis 7.0 crashes on an error table without `err` (`error({})`); a generic text
+        // is the sane answer.
+        _ => b"ERR unknown error".to_vec(),
+    };
+    if let (Value::String(source), Some(line)) = (
+        error.raw_get::<Value>("source")?,
+        error.raw_get::<Option<i64>>("line")?,
+    ) {
+        text.extend_from_slice(b" script: ");
+        text.extend_from_slice(name.as_bytes());
+        text.extend_from_slice(b", on ");
+        text.extend_from_slice(&source.as_bytes());
+        text.extend_from_slice(format!(":{line}.").as_bytes());
+    }
+    Ok(text)
+}
+
+/// The error handler every run goes through (Redis's `__redis__err__handler`): it turns the
+/// error into a table with an `err` text and records the source and line of the innermost
+/// frame of the script itself, skipping C functions and the sandbox's own Lua.
+fn error_handler(lua: &Lua, error: Value) -> Result<Table> {
+    let text: Vec<u8> = match &error {
+        Value::Table(table) => match table.raw_get::<Value>("err")? {
+            Value::String(s) => s.as_bytes().to_vec(),
+            _ => Vec::new(),
+        },
+        Value::Error(e) => {
+            let mut text = b"ERR ".to_vec();
+            text.extend_from_slice(innermost_message(e).as_bytes());
+            text
+        }
+        other => {
+            let mut text = b"ERR ".to_vec();
+            let tostring: Function = lua.globals().get("tostring")?;
+            let s: mlua::LuaString = tostring.call(other.clone())?;
+            text.extend_from_slice(&s.as_bytes());
+            text
+        }
+    };
+    let result = lua.create_table()?;
+    if !(text.is_empty() && matches!(error, Value::Table(_))) {
+        result.raw_set("err", lua.create_string(&text)?)?;
+    }
+    for level in 1.. {
+        let Some((what, source, line)) = lua.inspect_stack(level, |debug| {
+            let source = debug.source();
+            (
+                source.what,
+                source.source.map(|s| s.into_owned()),
+                debug.current_line(),
+            )
+        }) else {
+            break;
+        };
+        if what == "C" || source.as_deref() == Some(SANDBOX_CHUNK) {
+            continue;
+        }
+        if let (Some(source), Some(line)) = (source, line) {
+            result.raw_set("source", source)?;
+            result.raw_set("line", line)?;
+        }
+        break;
+    }
+    Ok(result)
+}
+
+/// The message of an error raised from Rust (the interrupt hook), without mlua's wrapping.
+fn innermost_message(error: &mlua::Error) -> String {
+    match error {
+        mlua::Error::RuntimeError(message) => message.clone(),
+        mlua::Error::CallbackError { cause, .. } => innermost_message(cause),
+        other => other.to_string(),
+    }
+}
+
+/// Redis's reading of an error string: `-CODE message` keeps its code, anything else gets
+/// `ERR` (so `redis.error_reply("x")` is `ERR x` and `redis.error_reply("MY x")` is `MY x`).
+pub(crate) fn error_text(text: &[u8]) -> Vec<u8> {
+    let with_dash: Vec<u8> = if text.first() == Some(&b'-') {
+        text.to_vec()
+    } else {
+        [b"-", text].concat()
+    };
+    match with_dash.iter().position(|&b| b == b' ') {
+        None => [b"ERR ", &with_dash[1..]].concat(),
+        Some(space) => [&with_dash[1..space], b" ", &with_dash[space + 1..]].concat(),
+    }
+}
+
+fn sha1hex(lua: &Lua, args: MultiValue) -> Result<(bool, Value)> {
+    if args.len() != 1 {
+        return Ok((false, Value::String(lua.create_string("ERR wrong number of arguments")?)));
+    }
+    let bytes = match lua.coerce_string(args[0].clone())? {
+        Some(s) => s.as_bytes().to_vec(),
+        None => Vec::new(),
+    };
+    Ok((true, Value::String(lua.create_string(crate::sha1_hex(&bytes))?)))
+}
+
+/// Command arguments from Lua values: strings, and numbers as Redis formats them (`%.17g`).
+fn command_arguments(args: &MultiValue) -> std::result::Result<Vec<Vec<u8>>, &'static str> {
+    if args.is_empty() {
+        return Err("ERR Please specify at least one argument for this redis lib call");
+    }
+    args.iter()
+        .map(|arg| match arg {
+            Value::String(s) => Ok(s.as_bytes().to_vec()),
+            Value::Integer(n) => Ok(itoa::Buffer::new().format(*n).as_bytes().to_vec()),
+            Value::Number(n) => {
+                let mut text = Vec::new();
+                redis_lite_protocol::number::format_f64(*n, &mut text);
+                Ok(text)
+            }
+            _ => Err("ERR Lua redis lib command arguments must be strings or integers"),
+        })
+        .collect()
+}
+
+/// `host.call`: runs a command, returning its reply as a Lua value and whether it failed.
+fn host_call(lua: &Lua, state: &mut RunState<'_>, args: MultiValue) -> Result<(Value, bool)> {
+    let argv = match command_arguments(&args) {
+        Ok(argv) => argv,
+        Err(text) => return Ok((field_error(lua, text.as_bytes())?, true)),
+    };
+    let reply = state.host.call(&argv, state.resp);
+    match parse_response(&reply) {
+        Ok(Some((response, _))) => {
+            let failed = matches!(response, redis_lite_protocol::Response::Error(_));
+            Ok((reply_to_lua(lua, &response, state.resp)?, failed))
+        }
+        _ => Ok((field_error(lua, b"ERR the command's reply could not be read")?, true)),
+    }
+}
+
+fn field_error(lua: &Lua, text: &[u8]) -> Result<Value> {
+    let table = lua.create_table()?;
+    table.raw_set("err", lua.create_string(text)?)?;
+    Ok(Value::Table(table))
+}
+
+/// `host.op(name, ...)`: the API functions that need the run's state. They answer
+/// `(true, results...)` or `(false, error text)`.
+fn host_op(lua: &Lua, state: &mut RunState<'_>, name: &[u8], args: MultiValue) -> Result<MultiValue> {
+    let fail = |text: &str| -> Result<MultiValue> {
+        (false, lua.create_string(text)?).into_lua_multi(lua)
+    };
+    use mlua::IntoLuaMulti;
+    match name {
+        b"interrupt" => {
+            let killed = state.host.interrupt() == Interrupt::Kill;
+            (true, killed).into_lua_multi(lua)
+        }
+        b"log" => {
+            if args.len() < 2 {
+                return fail("ERR redis.log() requires two arguments or more.");
+            }
+            let level = match number_argument(&args[0]) {
+                Some(n) => n,
+                None => return fail("ERR First argument must be a number (log level)."),
+            };
+            let Some(level) = LogLevel::from_number(level) else {
+                return fail("ERR Invalid debug level.");
+            };
+            let mut message = Vec::new();
+            for (i, arg) in args.iter().skip(1).enumerate() {
+                if let Some(s) = lua.coerce_string(arg.clone())? {
+                    if i > 0 {
+                        message.push(b' ');
+                    }
+                    message.extend_from_slice(&s.as_bytes());
+                }
+            }
+            state.host.log(level, &message);
+            true.into_lua_multi(lua)
+        }
+        b"setresp" => {
+            if args.len() != 1 {
+                return fail("ERR redis.setresp() requires one argument.");
+            }
+            state.resp = match number_argument(&args[0]) {
+                Some(2) => Protocol::Resp2,
+                Some(3) => Protocol::Resp3,
+                _ => return fail("ERR RESP version must be 2 or 3."),
+            };
+            true.into_lua_multi(lua)
+        }
+        b"set_repl" => {
+            if args.len() != 1 {
+                return fail("ERR redis.set_repl() requires two arguments.");
+            }
+            match number_argument(&args[0]).and_then(ReplFlags::from_bits) {
+                Some(flags) => state.host.set_repl(flags),
+                None => {
+                    return fail("ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")
+                }
+            }
+            true.into_lua_multi(lua)
+        }
+        b"acl_check_cmd" => {
+            let argv = match command_arguments(&args) {
+                Ok(argv) => argv,
+                Err(text) => return fail(text),
+            };
+            match state.host.acl_check(&argv) {
+                AclCheck::Allowed => (true, true).into_lua_multi(lua),
+                AclCheck::Denied => (true, false).into_lua_multi(lua),
+                AclCheck::UnknownCommand => {
+                    fail("ERR Invalid command passed to redis.acl_check_cmd()")
+                }
+            }
+        }
+        b"register_function" => match state.registrations.as_deref_mut() {
+            Some(registrations) => match crate::functions::register(lua, registrations, args)? {
+                Ok(()) => true.into_lua_multi(lua),
+                Err(text) => fail(&text),
+            },
+            None => fail("ERR redis.register_function can only be called on FUNCTION LOAD command"),
+        },
+        _ => fail("ERR unknown redis API call"),
+    }
+}
+
+/// A Lua number argument as an integer, the way `lua_tonumber` then a C cast reads it
+/// (strings that look like numbers count).
+fn number_argument(value: &Value) -> Option<i64> {
+    match value {
+        Value::Integer(n) => Some(*n),
+        Value::Number(n) => Some(*n as i64),
+        Value::String(s) => std::str::from_utf8(&s.as_bytes())
+            .ok()
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .map(|n| n as i64),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_text_keeps_a_dash_code_and_defaults_to_err() {
+        assert_eq!(error_text(b"x"), b"ERR x");
+        assert_eq!(error_text(b"MY x"), b"MY x");
+        assert_eq!(error_text(b"-MY x"), b"MY x");
+        assert_eq!(error_text(b""), b"ERR ");
+        assert_eq!(error_text(b"-"), b"ERR ");
+        assert_eq!(error_text(b"- x"), b" x");
+    }
+}

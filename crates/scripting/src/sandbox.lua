@@ -1,0 +1,209 @@
+-- The sandbox scripts run in, built once per Lua state (see sandbox.rs). It runs with the
+-- unprotected globals table and leaves behind Redis 7.0's environment: every library and the
+-- global table readonly ("Attempt to modify a readonly table"), reading a missing global an
+-- error, and the library functions written in Rust raising plain Lua errors.
+--
+-- Lua 5.1 has no readonly tables, so each protected table is an empty proxy whose metatable
+-- reads through to the real one and refuses writes; the few base functions that bypass
+-- metatables (rawset, rawget, next, pairs, setmetatable, table.insert/remove/sort/setn) learn
+-- about proxies here. Known gaps: `#proxy` is 0 and ipairs/unpack/table.concat see an empty
+-- table (nobody iterates `string` or `redis` by index).
+local G, host, rust, kind = ...
+
+local rawset_, rawget_, next_, pairs_ = rawset, rawget, next, pairs
+local setmetatable_, getmetatable_, setfenv_ = setmetatable, getmetatable, setfenv
+local error_, type_, tostring_, pcall_, select_ = error, type, tostring, pcall, select
+local loadstring_, load_, byte_, concat_ = loadstring, load, string.byte, table.concat
+local tinsert, tremove, tsort, tsetn = table.insert, table.remove, table.sort, table.setn
+
+local READONLY = "Attempt to modify a readonly table"
+
+-- proxy -> the table it protects. Weak keys: a dropped proxy does not keep its table alive.
+local protected = setmetatable_({}, { __mode = "k" })
+
+local function refuse_write()
+  -- Level 2: the error points at the script line that assigned, as Redis's does.
+  error_(READONLY, 2)
+end
+
+-- What getmetatable returns for a protected table: itself readonly, so a script cannot reach
+-- the real table through `getmetatable(_G).__index`.
+local sealed = {}
+setmetatable_(sealed, { __newindex = refuse_write, __metatable = sealed })
+protected[sealed] = {}
+
+local function protect(real)
+  local proxy = {}
+  setmetatable_(proxy, { __index = real, __newindex = refuse_write, __metatable = sealed })
+  protected[proxy] = real
+  return proxy
+end
+
+-- Functions that write past metatables refuse protected tables. The error has no position,
+-- as a C function's check has none in Redis.
+local function guard(f)
+  return function(t, ...)
+    if protected[t] then error_(READONLY, 0) end
+    return f(t, ...)
+  end
+end
+
+rawset = guard(rawset_)
+setmetatable = guard(setmetatable_)
+table.insert = guard(tinsert)
+table.remove = guard(tremove)
+table.sort = guard(tsort)
+table.setn = guard(tsetn)
+rawget = function(t, k) return rawget_(protected[t] or t, k) end
+next = function(t, k) return next_(protected[t] or t, k) end
+pairs = function(t)
+  local real = protected[t]
+  if real then return next_, real, nil end
+  return pairs_(t)
+end
+
+-- Redis's Lua parses every chunk as text: a precompiled chunk (which could corrupt the VM)
+-- fails to compile instead. A leading space makes the stock parser read it as text, with the
+-- same message and chunk name.
+local function text_only(s)
+  if type_(s) == "string" and byte_(s, 1) == 27 then return " " .. s end
+  return s
+end
+loadstring = function(s, name)
+  if type_(s) == "string" then return loadstring_(text_only(s), name or s) end
+  return loadstring_(s, name)
+end
+load = function(reader, name)
+  if type_(reader) ~= "function" then return load_(reader, name) end
+  local pieces = {}
+  while true do
+    local piece = reader()
+    if piece == nil or piece == "" then break end
+    if type_(piece) ~= "string" then return nil, "reader function must return a string" end
+    pieces[#pieces + 1] = piece
+  end
+  return loadstring_(text_only(concat_(pieces)), name or "=(load)")
+end
+
+-- Library functions written in Rust return (true, results...) or (false, message); the
+-- message is raised here so it is a plain string with the caller's position, like luaL_error.
+local function finish(ok, ...)
+  if ok then return ... end
+  error_((...), 3)
+end
+local function lift_library(lib)
+  for name, f in pairs_(lib) do
+    if type_(f) == "function" then
+      lib[name] = function(...) return finish(f(...)) end
+    end
+  end
+end
+for _, name in pairs_(rust.libraries) do lift_library(G[name]) end
+math.random = function(...) return finish(rust.random(...)) end
+math.randomseed = function(...) return finish(rust.randomseed(...)) end
+
+-- The redis API. Its Rust parts report failures as (false, text); those are raised as error
+-- tables, Redis's form for errors that carry their own code (`ERR ...`).
+local function raise(ok, ...)
+  if ok then return ... end
+  error_({ err = (...) }, 0)
+end
+
+local redis = {}
+redis.call = function(...)
+  local reply, failed = host.call(...)
+  if failed then error_(reply, 0) end
+  return reply
+end
+redis.pcall = function(...) return (host.call(...)) end
+redis.error_reply = function(text)
+  if type_(text) ~= "string" then return { err = "ERR wrong number or type of arguments" } end
+  return { err = rust.error_text(text) }
+end
+redis.status_reply = function(text)
+  if type_(text) ~= "string" then return { err = "ERR wrong number or type of arguments" } end
+  return { ok = text }
+end
+redis.sha1hex = function(...) return raise(rust.sha1hex(...)) end
+redis.log = function(...) return raise(host.op("log", ...)) end
+redis.setresp = function(...) return raise(host.op("setresp", ...)) end
+redis.set_repl = function(...) return raise(host.op("set_repl", ...)) end
+redis.acl_check_cmd = function(...) return raise(host.op("acl_check_cmd", ...)) end
+for name, value in pairs_(rust.constants) do redis[name] = value end
+
+if kind == "eval" then
+  -- Outside the debugger (which redis-lite does not have) these do nothing.
+  redis.breakpoint = function() return false end
+  redis.debug = function() end
+  -- Effects replication is the only mode since Redis 7.0.
+  redis.replicate_commands = function() return true end
+end
+
+-- pcall hands a script the text of an error table, as Redis 7.0's does, so scripts written
+-- for string errors keep working.
+local function pcall_result(ok, ...)
+  if ok then return true, ... end
+  local e = ...
+  if type_(e) == "table" and type_(rawget_(e, "err")) == "string" then return false, e.err end
+  return false, e
+end
+pcall = function(f, ...) return pcall_result(pcall_(f, ...)) end
+
+-- Globals: the listed functions and libraries, nothing else. `rust.handler` is Redis's name
+-- for its error handler, which EVAL's global table shows.
+for _, name in pairs_({ "print", "dofile", "loadfile", "setfenv", "getfenv", "newproxy",
+  "require", "module", "package", "os", "io", "debug" }) do
+  G[name] = nil
+end
+if kind == "eval" then G.__redis__err__handler = rust.handler end
+
+local string_meta = getmetatable_("")
+for _, name in pairs_({ "string", "math", "table", "coroutine" }) do G[name] = protect(G[name]) end
+for _, name in pairs_(rust.libraries) do G[name] = protect(G[name]) end
+string_meta.__index = G.string
+string_meta.__metatable = sealed
+G.redis = protect(redis)
+
+local function missing_global(_, name)
+  error_("Script attempted to access nonexistent global variable '" .. tostring_(name) .. "'", 2)
+end
+setmetatable_(G, { __index = missing_global })
+local globals = protect(G)
+G._G = globals
+-- Chunks loaded later (loadstring, coroutines) get the protected table too.
+setfenv_(0, globals)
+
+-- What a function library sees while it loads: only redis.register_function, redis.log and
+-- the constants, as in Redis 7.0. Each library gets its own environment table, which reads
+-- from this loader view while the library loads and from the runtime globals once it has
+-- loaded, so functions (and helpers they call) defined at load time see the full API later.
+local new_library_env
+if kind == "function" then
+  local loader_redis = {
+    register_function = function(...) return raise(host.op("register_function", ...)) end,
+    log = redis.log,
+  }
+  for _, name in pairs_({ "LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING",
+    "REDIS_VERSION", "REDIS_VERSION_NUM" }) do
+    loader_redis[name] = redis[name]
+  end
+  setmetatable_(loader_redis, { __index = missing_global })
+  local loader_globals = setmetatable_({ redis = protect(loader_redis) },
+    { __index = missing_global })
+  new_library_env = function()
+    local env = {}
+    local meta = { __index = loader_globals, __newindex = refuse_write, __metatable = sealed }
+    setmetatable_(env, meta)
+    protected[env] = G
+    local function loaded() meta.__index = globals end
+    return env, loaded
+  end
+end
+
+-- Runs a compiled script or function under the error handler; only the first result counts.
+local xpcall_, handler = xpcall, rust.handler
+local function run(f, keys, args)
+  return xpcall_(function() return (f(keys, args)) end, handler)
+end
+
+return globals, run, new_library_env
