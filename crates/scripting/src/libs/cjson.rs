@@ -21,7 +21,7 @@ pub(crate) fn library(lua: &Lua) -> Result<Table> {
             let encoded = match args.len() {
                 1 => {
                     let mut out = Vec::new();
-                    encode(lua, &args[0], 0, &mut out).and_then(|()| {
+                    encode(&args[0], 0, &mut out).and_then(|()| {
                         lua.create_string(&out)
                             .map(|s| MultiValue::from_iter([Value::String(s)]))
                             .map_err(|e| e.to_string())
@@ -38,16 +38,26 @@ pub(crate) fn library(lua: &Lua) -> Result<Table> {
             let decoded = match (args.len(), args.front()) {
                 (1, Some(Value::String(s))) => {
                     let bytes = s.as_bytes().to_vec();
-                    Decoder { lua, text: &bytes, pos: 0, depth: 0 }
-                        .document()
-                        .map(|v| MultiValue::from_iter([v]))
+                    Decoder {
+                        lua,
+                        text: &bytes,
+                        pos: 0,
+                        depth: 0,
+                    }
+                    .document()
+                    .map(|v| MultiValue::from_iter([v]))
                 }
                 (1, Some(v)) => match lua.coerce_string(v.clone()) {
                     Ok(Some(s)) => {
                         let bytes = s.as_bytes().to_vec();
-                        Decoder { lua, text: &bytes, pos: 0, depth: 0 }
-                            .document()
-                            .map(|v| MultiValue::from_iter([v]))
+                        Decoder {
+                            lua,
+                            text: &bytes,
+                            pos: 0,
+                            depth: 0,
+                        }
+                        .document()
+                        .map(|v| MultiValue::from_iter([v]))
                     }
                     _ => Err(format!(
                         "bad argument #1 to 'decode' (string expected, got {})",
@@ -59,7 +69,10 @@ pub(crate) fn library(lua: &Lua) -> Result<Table> {
             answer(lua, decoded)
         })?,
     )?;
-    table.raw_set("null", Value::LightUserData(LightUserData(std::ptr::null_mut())))?;
+    table.raw_set(
+        "null",
+        Value::LightUserData(LightUserData(std::ptr::null_mut())),
+    )?;
     table.raw_set("_NAME", "cjson")?;
     table.raw_set("_VERSION", "2.1.0")?;
     Ok(table)
@@ -80,7 +93,7 @@ unsafe fn libc_snprintf(buf: &mut [u8; 64], n: f64) -> usize {
     snprintf(buf.as_mut_ptr(), buf.len(), c"%.14g".as_ptr().cast(), n) as usize
 }
 
-fn encode(lua: &Lua, value: &Value, depth: usize, out: &mut Vec<u8>) -> std::result::Result<(), String> {
+fn encode(value: &Value, depth: usize, out: &mut Vec<u8>) -> std::result::Result<(), String> {
     match value {
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
@@ -106,7 +119,7 @@ fn encode(lua: &Lua, value: &Value, depth: usize, out: &mut Vec<u8>) -> std::res
                             out.push(b',');
                         }
                         let item: Value = table.raw_get(i).map_err(|e| e.to_string())?;
-                        encode(lua, &item, depth, out)?;
+                        encode(&item, depth, out)?;
                     }
                     out.push(b']');
                 }
@@ -140,7 +153,7 @@ fn encode(lua: &Lua, value: &Value, depth: usize, out: &mut Vec<u8>) -> std::res
                             }
                         }
                         out.push(b':');
-                        encode(lua, &item, depth, out)?;
+                        encode(&item, depth, out)?;
                     }
                     out.push(b'}');
                 }
@@ -239,6 +252,12 @@ struct Decoder<'a> {
 }
 
 impl Decoder<'_> {
+    /// Where a string's error is reported: lua-cjson points at the failing escape.
+    fn string_error(&mut self, what: &'static str, at: usize) -> Token {
+        self.pos = at;
+        Token::Error(what)
+    }
+
     fn document(mut self) -> std::result::Result<Value, String> {
         let (token, at) = self.next_token();
         let value = self.value(token, at)?;
@@ -326,7 +345,9 @@ impl Decoder<'_> {
 
     /// The next token and the offset where it starts.
     fn next_token(&mut self) -> (Token, usize) {
-        while self.pos < self.text.len() && matches!(self.text[self.pos], b' ' | b'\t' | b'\n' | b'\r') {
+        while self.pos < self.text.len()
+            && matches!(self.text[self.pos], b' ' | b'\t' | b'\n' | b'\r')
+        {
             self.pos += 1;
         }
         let at = self.pos;
@@ -348,7 +369,11 @@ impl Decoder<'_> {
         }
         let rest = &self.text[self.pos..];
         let token = if c == b'"' {
-            self.string()
+            let token = self.string();
+            if matches!(token, Token::Error(_)) {
+                return (token, self.pos);
+            }
+            token
         } else if c == b'-' || c.is_ascii_digit() || starts_invalid_number(rest) {
             let (n, len, _) = redis_lite_protocol::number::strtod(rest);
             if len == 0 {
@@ -383,6 +408,7 @@ impl Decoder<'_> {
             match c {
                 b'"' => return Token::String(out),
                 b'\\' => {
+                    let escape_at = self.pos - 1;
                     let Some(&e) = self.text.get(self.pos) else {
                         return Token::Error("unexpected end of string");
                     };
@@ -399,9 +425,11 @@ impl Decoder<'_> {
                                 let mut buf = [0u8; 4];
                                 out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
                             }
-                            None => return Token::Error("invalid unicode escape code"),
+                            None => {
+                                return self.string_error("invalid unicode escape code", escape_at)
+                            }
                         },
-                        _ => return Token::Error("invalid escape code"),
+                        _ => return self.string_error("invalid escape code", escape_at),
                     }
                 }
                 _ => out.push(c),
@@ -434,10 +462,18 @@ impl Decoder<'_> {
 
 /// lua-cjson accepts `inf`, `nan` and hexadecimal numbers that strtod reads.
 fn starts_invalid_number(rest: &[u8]) -> bool {
-    let lower: Vec<u8> = rest.iter().take(3).map(|b| b.to_ascii_lowercase()).collect();
+    let lower: Vec<u8> = rest
+        .iter()
+        .take(3)
+        .map(|b| b.to_ascii_lowercase())
+        .collect();
     lower == b"inf" || lower == b"nan"
 }
 
 fn expected(what: &str, found: &Token, at: usize) -> String {
-    format!("Expected {what} but found {} at character {}", found.name(), at + 1)
+    format!(
+        "Expected {what} but found {} at character {}",
+        found.name(),
+        at + 1
+    )
 }
