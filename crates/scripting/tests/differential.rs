@@ -298,6 +298,84 @@ const SCRIPTS: &[&str] = &[
     "return cjson.decode('\"\\\\q\"')",
     "return {pcall(cjson.decode, 'x')}",
     "return cjson.encode(cjson.decode('{\"k\":[1,\"two\",3.25]}'))",
+    // struct.
+    "return {struct.pack('>i', 1), struct.pack('<h', -2), struct.pack('b', 200), struct.pack('!4 b i', 1, 2), struct.pack('i3', -1), struct.pack('I16', 1)}",
+    "return {struct.pack('>l', -2), struct.pack('<L', 2^40), struct.pack('T', 7), struct.pack('>H B x h', 513, 255, -1)}",
+    "return {struct.unpack('>i', struct.pack('>i', -5))}",
+    "return {struct.unpack('<I2 b B', '\\255\\255\\200\\200')}",
+    "return struct.size('!8 b d')",
+    "return struct.size('i2 i8 c5 x')",
+    "return struct.size('s')",
+    "return struct.size('c0')",
+    "return struct.pack('s', 'a\\0b')",
+    "return struct.pack('c3', 'ab')",
+    "return struct.pack('c0', 'abc')",
+    "return struct.pack('q', 1)",
+    "return struct.pack('i40', 1)",
+    "return {struct.unpack('b c0', struct.pack('b c0', 3, 'abc'))}",
+    "return {struct.unpack('s i', struct.pack('s i', 'hello', 9))}",
+    "return {struct.unpack('i', 'ab')}",
+    "return {struct.unpack('s', 'ab')}",
+    "return {struct.unpack('i', struct.pack('i', 7), 0)}",
+    "return {struct.unpack('i', struct.pack('i', 7), 9)}",
+    "return {struct.unpack('i', struct.pack('ii', 7, 8), 5)}",
+    "return struct.pack('i', 'x')",
+    "return struct.pack('i')",
+    "return {struct.unpack('d f', struct.pack('d f', 1.5, 0.1))}",
+    "return tostring(struct.unpack('f', struct.pack('f', 0.1)))",
+    "return {struct.unpack('>d', struct.pack('>d', -2.75))}",
+    "return struct.pack('s')",
+    "return struct.pack('c2')",
+    "return {struct.unpack('', 'ab', 5)}",
+    "return {struct.unpack('x', 'ab', 3)}",
+    // cmsgpack: exact bytes and round trips.
+    "return cmsgpack.pack(1, -1, 127, 128, 255, 256, 65535, 65536, 4294967295, 4294967296, -32, -33, -128, -129, -32768, -32769, -2147483648, -2147483649)",
+    "return cmsgpack.pack(0.5, 0.1, -1.25, 1e300, 1/0, -1/0)",
+    "return cmsgpack.pack('', 'abc', string.rep('x', 31), string.rep('y', 32), string.rep('z', 256))",
+    "return cmsgpack.pack(nil, true, false)",
+    "return cmsgpack.pack({}, {1, 2, 3}, {a = 1}, {1, nil, 3}, {[2] = 'x'})",
+    "return cmsgpack.pack({1, {2, {3, {4}}}, {k = {'v'}}})",
+    "local t = {} for i = 1, 20 do t[i] = i end return cmsgpack.pack(t)",
+    "local t = {} for i = 1, 20 do t['k' .. i] = i end return #cmsgpack.pack(t)",
+    "local t = {} local c = t for i = 1, 20 do c[1] = {} c = c[1] end return cmsgpack.pack(t)",
+    "return cmsgpack.pack()",
+    "return {cmsgpack.unpack(cmsgpack.pack(1, 'two', {3, 4}, {five = 5}, true, 0.5))}",
+    "local t = cmsgpack.unpack(cmsgpack.pack({a = {b = 'c'}})) return t.a.b",
+    "return {cmsgpack.unpack('\\204')}",
+    "return {cmsgpack.unpack('\\193')}",
+    "return {cmsgpack.unpack('')}",
+    "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3))}",
+    "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 2)}",
+    "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}",
+    "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2, 1)}",
+    "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2), 5, 9)}",
+    "return {cmsgpack.unpack_one(cmsgpack.pack(1), -1)}",
+    "return {cmsgpack.unpack(cmsgpack.pack(2^53 + 10, -2^40))}",
+    // Library and global listings.
+    "local t = {} for k in pairs(_G) do t[#t + 1] = k end table.sort(t) return t",
+    "local t = {} for k in pairs(cjson) do t[#t + 1] = k end table.sort(t) return t",
+    "local t = {} for k in pairs(cmsgpack) do t[#t + 1] = k end table.sort(t) return t",
+    "local t = {} for k in pairs(struct) do t[#t + 1] = k end table.sort(t) return t",
+    "return {cmsgpack._VERSION, cmsgpack._NAME, cmsgpack._COPYRIGHT, cmsgpack._DESCRIPTION, cjson._NAME, cjson._VERSION}",
+    // cjson settings last: they last for every later script, here as in Redis.
+    "return {cjson.encode_max_depth(), cjson.decode_max_depth(), cjson.encode_number_precision(), cjson.encode_keep_buffer(), cjson.encode_invalid_numbers(), cjson.decode_invalid_numbers(), cjson.encode_sparse_array()}",
+    "return cjson.decode('[0x10, -0x10, 1e2]')",
+    "return cjson.encode(cjson.decode('[inf, nan]'))",
+    "return cjson.encode_number_precision(20)",
+    "return cjson.encode_invalid_numbers('x')",
+    "return cjson.encode_max_depth(0)",
+    "return {cjson.encode_sparse_array('x')}",
+    "local c = cjson.new() return {type(c), c.encode({1})}",
+    "return {cjson.encode_invalid_numbers('null'), cjson.encode({1/0})}",
+    "cjson.encode_invalid_numbers(true) return cjson.encode({1/0, -1/0})",
+    "cjson.encode_number_precision(3) return cjson.encode({3.14159, 1234567})",
+    "return {cjson.encode_sparse_array(true, 3, 4)}",
+    "return cjson.encode({[1] = 1, [20] = 2})",
+    "cjson.encode_sparse_array(false, 0) return cjson.encode({[1] = 1, [50] = 2})",
+    "cjson.encode_max_depth(2) return cjson.encode({{{1}}})",
+    "cjson.decode_max_depth(2) return cjson.decode('[[[1]]]')",
+    "cjson.decode_invalid_numbers(false) return cjson.decode('[0x10]')",
+    "return {cjson.encode_keep_buffer(false)}",
 ];
 
 fn compare(redis: &RealRedis, scripts: &[&str]) {
@@ -379,6 +457,7 @@ fn functions_load_and_call_as_real_redis() {
         "#!lua name=q\nredis.register_function('q1', function() error('bad thing') end)",
         "#!lua name=r\nredis.register_function('r1', function() y = 1 end)",
         "#!lua name=s\nredis.register_function('s1', function() return y end)",
+        "#!lua name=t\nredis.register_function('t1', function() local t = {} for k in pairs(_G) do t[#t + 1] = k end table.sort(t) return t end)",
         "#!lua name=u\nredis.register_function('u1', function() local t = {} for k in pairs(redis) do t[#t + 1] = k end table.sort(t) return t end)",
     ];
     let mut failures = Vec::new();
@@ -396,7 +475,7 @@ fn functions_load_and_call_as_real_redis() {
             ));
         }
     }
-    for function in ["d1", "e1", "n1", "q1", "r1", "s1", "u1"] {
+    for function in ["d1", "e1", "n1", "q1", "r1", "s1", "t1", "u1"] {
         for protocol in [Protocol::Resp2, Protocol::Resp3] {
             let mut client = redis.connect(protocol);
             let expected = client.command(&[b"FCALL", function.as_bytes(), b"1", b"key1", b"arg1"]);

@@ -7,7 +7,9 @@
 
 pub(crate) mod bit;
 pub(crate) mod cjson;
+pub(crate) mod cmsgpack;
 pub mod random;
+pub(crate) mod structlib;
 
 use mlua::{Lua, MultiValue, Result, Table};
 
@@ -16,6 +18,8 @@ pub(crate) fn load(lua: &Lua) -> Result<Vec<(&'static str, Table)>> {
     Ok(vec![
         ("bit", bit::library(lua)?),
         ("cjson", cjson::library(lua)?),
+        ("struct", structlib::library(lua)?),
+        ("cmsgpack", cmsgpack::library(lua)?),
     ])
 }
 
