@@ -32,9 +32,7 @@ pub(crate) fn reply_to_lua(lua: &Lua, reply: &Response, protocol: Protocol) -> R
             field_table(lua, "double", Value::Number(number))?
         }
         Response::Bool(b) => Value::Boolean(*b),
-        Response::BigNumber(digits) => {
-            field_table(lua, "big_number", lua.create_string(digits)?)?
-        }
+        Response::BigNumber(digits) => field_table(lua, "big_number", lua.create_string(digits)?)?,
         Response::Verbatim { format, text } => {
             let inner = lua.create_table()?;
             inner.raw_set("format", lua.create_string(format)?)?;
@@ -78,7 +76,8 @@ fn field_table(lua: &Lua, field: &str, value: impl mlua::IntoLua) -> Result<Valu
 /// "integer indefinite" value (`LLONG_MIN`) for NaN and anything out of range, which is what
 /// Redis replies for `return 1e100`.
 pub(crate) fn lua_number_to_integer(n: f64) -> i64 {
-    if n.is_nan() || n >= 9.223_372_036_854_775_807e18 || n < -9.223_372_036_854_775_808e18 {
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    if n.is_nan() || !(-TWO_POW_63..TWO_POW_63).contains(&n) {
         i64::MIN
     } else {
         n as i64
@@ -95,7 +94,12 @@ pub(crate) fn write_value(
     write_at(out, value, script_resp, 0)
 }
 
-fn write_at(out: &mut ReplyWriter<'_>, value: &Value, script_resp: Protocol, depth: usize) -> Result<()> {
+fn write_at(
+    out: &mut ReplyWriter<'_>,
+    value: &Value,
+    script_resp: Protocol,
+    depth: usize,
+) -> Result<()> {
     match value {
         Value::String(s) => out.bulk(&s.as_bytes()),
         Value::Boolean(b) => match script_resp {
@@ -119,7 +123,12 @@ fn write_at(out: &mut ReplyWriter<'_>, value: &Value, script_resp: Protocol, dep
 
 /// A table is, in this order of precedence: an error (`err`), a status (`ok`), a double,
 /// a big number, a map, a set, a verbatim string, or else an array up to its first nil.
-fn write_table(out: &mut ReplyWriter<'_>, table: &Table, script_resp: Protocol, depth: usize) -> Result<()> {
+fn write_table(
+    out: &mut ReplyWriter<'_>,
+    table: &Table,
+    script_resp: Protocol,
+    depth: usize,
+) -> Result<()> {
     if let Value::String(text) = table.raw_get::<Value>("err")? {
         out.error_bytes(&text.as_bytes());
         return Ok(());
@@ -152,7 +161,11 @@ fn write_table(out: &mut ReplyWriter<'_>, table: &Table, script_resp: Protocol, 
         if out.is_resp3() {
             let buffer = out.buffer();
             buffer.push(b'(');
-            buffer.extend(digits.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+            buffer.extend(
+                digits
+                    .iter()
+                    .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+            );
             buffer.extend_from_slice(b"\r\n");
         } else {
             out.bulk(&digits);
@@ -216,6 +229,6 @@ mod tests {
         assert_eq!(lua_number_to_integer(1e100), i64::MIN);
         assert_eq!(lua_number_to_integer(f64::NAN), i64::MIN);
         assert_eq!(lua_number_to_integer(f64::INFINITY), i64::MIN);
-        assert_eq!(lua_number_to_integer(-9.223_372_036_854_775_808e18), i64::MIN);
+        assert_eq!(lua_number_to_integer(-(2f64.powi(63))), i64::MIN);
     }
 }

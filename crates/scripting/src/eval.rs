@@ -124,9 +124,12 @@ impl ScriptCache {
         let mut out = Vec::new();
         let result = (|| -> mlua::Result<()> {
             let lua = &self.runtime.lua;
-            self.runtime.globals.raw_set("KEYS", string_table(lua, keys)?)?;
-            self.runtime.globals.raw_set("ARGV", string_table(lua, argv)?)?;
-            self.runtime.reset_random();
+            self.runtime
+                .globals
+                .raw_set("KEYS", string_table(lua, keys)?)?;
+            self.runtime
+                .globals
+                .raw_set("ARGV", string_table(lua, argv)?)?;
             self.runtime.execute(
                 host,
                 None,

@@ -86,7 +86,12 @@ impl FunctionLibraries {
     /// FUNCTION LOAD [REPLACE]: returns the library's name, or the error reply's text. The
     /// library runs once to register its functions; it may not call Redis commands then.
     /// `host` serves `redis.log` and the time limit while it loads.
-    pub fn load(&mut self, host: &mut dyn Host, code: &[u8], replace: bool) -> Result<String, String> {
+    pub fn load(
+        &mut self,
+        host: &mut dyn Host,
+        code: &[u8],
+        replace: bool,
+    ) -> Result<String, String> {
         let name = library_name(code)?;
         if self.libraries.contains_key(&name) && !replace {
             return Err(format!("ERR Library '{name}' already exists"));
@@ -115,19 +120,29 @@ impl FunctionLibraries {
         let mut registrations = Vec::new();
         let failure = self
             .runtime
-            .execute(host, Some(&mut registrations), &body, Value::Nil, Value::Nil, |_, outcome, _| {
-                Ok(match outcome {
-                    Outcome::Value(_) => None,
-                    // The load error is the bare error text, without the script suffix.
-                    Outcome::Error(error) => {
-                        error.raw_set("source", Value::Nil)?;
-                        Some(error_reply_text(&error, "")?)
-                    }
-                })
-            })
+            .execute(
+                host,
+                Some(&mut registrations),
+                &body,
+                Value::Nil,
+                Value::Nil,
+                |_, outcome, _| {
+                    Ok(match outcome {
+                        Outcome::Value(_) => None,
+                        // The load error is the bare error text, without the script suffix.
+                        Outcome::Error(error) => {
+                            error.raw_set("source", Value::Nil)?;
+                            Some(error_reply_text(&error, "")?)
+                        }
+                    })
+                },
+            )
             .map_err(|e| format!("ERR {e}"))?;
         if let Some(text) = failure {
-            return Err(format!("ERR Error registering functions: {}", String::from_utf8_lossy(&text)));
+            return Err(format!(
+                "ERR Error registering functions: {}",
+                String::from_utf8_lossy(&text)
+            ));
         }
         if registrations.is_empty() {
             return Err("ERR No functions registered".to_string());
@@ -143,7 +158,8 @@ impl FunctionLibraries {
         self.delete(&name).ok();
         let mut functions = BTreeMap::new();
         for registration in registrations {
-            self.functions.insert(registration.name.clone(), name.clone());
+            self.functions
+                .insert(registration.name.clone(), name.clone());
             functions.insert(
                 registration.name.clone(),
                 FunctionInfo {
@@ -211,9 +227,14 @@ impl FunctionLibraries {
         let result = (|| -> mlua::Result<()> {
             let keys = string_table(lua, keys)?;
             let argv = string_table(lua, argv)?;
-            self.runtime.execute(host, None, &function.callback, keys, argv, |_, outcome, resp| {
-                write_outcome(&mut out, client, &outcome, resp, &function.name)
-            })
+            self.runtime.execute(
+                host,
+                None,
+                &function.callback,
+                keys,
+                argv,
+                |_, outcome, resp| write_outcome(&mut out, client, &outcome, resp, &function.name),
+            )
         })();
         if let Err(error) = result {
             out.clear();
@@ -261,7 +282,8 @@ pub(crate) fn register(
     args: MultiValue,
 ) -> mlua::Result<Result<(), String>> {
     let fail = |text: &str| Ok(Err(format!("ERR {text}")));
-    let (mut name, mut callback, mut description, mut flags) = (None, None, None, FunctionFlags::default());
+    let (mut name, mut callback, mut description, mut flags) =
+        (None, None, None, FunctionFlags::default());
     match args.len() {
         1 => {
             let Value::Table(named) = &args[0] else {
@@ -269,10 +291,13 @@ pub(crate) fn register(
             };
             for pair in named.pairs::<Value, Value>() {
                 let (key, value) = pair?;
-                let key = match &key {
-                    Value::String(s) => s.as_bytes().to_vec(),
-                    _ => return fail("named argument key given to redis.register_function is not a string"),
-                };
+                let key =
+                    match &key {
+                        Value::String(s) => s.as_bytes().to_vec(),
+                        _ => return fail(
+                            "named argument key given to redis.register_function is not a string",
+                        ),
+                    };
                 match &key[..] {
                     b"function_name" => match value {
                         Value::String(s) => name = Some(s.to_string_lossy()),

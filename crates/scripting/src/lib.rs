@@ -37,6 +37,8 @@ pub mod host;
 
 mod convert;
 mod libs;
+
+pub use libs::random::INITIAL_STATE as RANDOM_INITIAL_STATE;
 mod runtime;
 
 pub use eval::{Script, ScriptCache, ScriptFlags};

@@ -4,7 +4,7 @@
 //! EVAL and FUNCTION each own one, as in Redis, where flushing one does not touch the other.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use mlua::{
@@ -43,7 +43,6 @@ pub(crate) struct Runtime {
     run: Function,
     /// `new_library_env()` for function states.
     pub(crate) new_library_env: Option<Function>,
-    random: Arc<AtomicU64>,
 }
 
 /// What a run may change besides the reply: the protocol chosen with `redis.setresp`, and
@@ -91,6 +90,53 @@ impl Runtime {
             })?,
         )?;
         rust.raw_set("sha1hex", lua.create_function(sha1hex)?)?;
+        rust.raw_set(
+            "error_message",
+            lua.create_function(|lua, error: Value| {
+                lua.create_string(match &error {
+                    Value::Error(e) => pcall_message(e),
+                    _ => Vec::new(),
+                })
+            })?,
+        )?;
+        rust.raw_set(
+            "call",
+            lua.create_function(|lua, args: MultiValue| {
+                let (reply, failed) = through_host(lua, "call", args)?;
+                if failed {
+                    return Err(error_reply(lua, &reply)?);
+                }
+                Ok(reply)
+            })?,
+        )?;
+        rust.raw_set(
+            "pcall",
+            lua.create_function(|lua, args: MultiValue| Ok(through_host(lua, "call", args)?.0))?,
+        )?;
+        for name in [
+            "log",
+            "setresp",
+            "set_repl",
+            "acl_check_cmd",
+            "register_function",
+        ] {
+            rust.raw_set(
+                name,
+                lua.create_function(move |lua, args: MultiValue| {
+                    let mut all = MultiValue::from_iter([Value::String(lua.create_string(name)?)]);
+                    all.extend(args);
+                    let (answer, failed) = through_host(lua, "op", all)?;
+                    if failed {
+                        let text = match answer {
+                            Value::String(s) => s.as_bytes().to_vec(),
+                            _ => Vec::new(),
+                        };
+                        return Err(mlua::Error::external(ErrorReply(text)));
+                    }
+                    Ok(answer)
+                })?,
+            )?;
+        }
         let constants = lua.create_table()?;
         for (name, value) in [
             ("LOG_DEBUG", 0),
@@ -108,7 +154,7 @@ impl Runtime {
         constants.raw_set("REDIS_VERSION", REDIS_VERSION)?;
         constants.raw_set("REDIS_VERSION_NUM", REDIS_VERSION_NUM)?;
         rust.raw_set("constants", constants)?;
-        libs::random::install(&lua, &rust, random.clone())?;
+        libs::random::install(&lua, &rust, random)?;
 
         let host_slots = lua.create_table()?;
         lua.set_named_registry_value(HOST_REGISTRY_KEY, &host_slots)?;
@@ -119,14 +165,14 @@ impl Runtime {
         let (sandboxed_globals, run, new_library_env): (Table, Function, Option<Function>) = lua
             .load(include_str!("sandbox.lua"))
             .set_name(SANDBOX_CHUNK)
-            .call((globals.clone(), host_slots.clone(), rust, kind_name))?;
+            .call((globals.clone(), rust, kind_name))?;
 
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(INTERRUPT_CHECK_INSTRUCTIONS),
             |lua, _| {
                 let slots: Table = lua.named_registry_value(HOST_REGISTRY_KEY)?;
                 if let Value::Function(op) = slots.raw_get::<Value>("op")? {
-                    let (_, killed): (bool, bool) = op.call("interrupt")?;
+                    let (killed, _): (bool, bool) = op.call("interrupt")?;
                     if killed {
                         return Err(mlua::Error::RuntimeError(KILLED.to_string()));
                     }
@@ -141,14 +187,7 @@ impl Runtime {
             host_slots,
             run,
             new_library_env,
-            random,
         })
-    }
-
-    /// Restarts `math.random`'s sequence, as EVAL does before every script.
-    pub(crate) fn reset_random(&self) {
-        self.random
-            .store(libs::random::seed_state(0), Ordering::Relaxed);
     }
 
     /// Runs `f(a, b)` with the redis API bound to `host`, then hands the outcome and the
@@ -171,9 +210,10 @@ impl Runtime {
             let call = scope.create_function(|lua, args: MultiValue| {
                 host_call(lua, &mut state.borrow_mut(), args)
             })?;
-            let op = scope.create_function(|lua, (name, args): (mlua::LuaString, MultiValue)| {
-                host_op(lua, &mut state.borrow_mut(), &name.as_bytes(), args)
-            })?;
+            let op =
+                scope.create_function(|lua, (name, args): (mlua::LuaString, MultiValue)| {
+                    host_op(lua, &mut state.borrow_mut(), &name.as_bytes(), args)
+                })?;
             self.host_slots.raw_set("call", call)?;
             self.host_slots.raw_set("op", op)?;
             let (ok, value): (bool, Value) = self.run.call((f, a, b))?;
@@ -244,11 +284,7 @@ fn error_handler(lua: &Lua, error: Value) -> Result<Table> {
             Value::String(s) => s.as_bytes().to_vec(),
             _ => Vec::new(),
         },
-        Value::Error(e) => {
-            let mut text = b"ERR ".to_vec();
-            text.extend_from_slice(innermost_message(e).as_bytes());
-            text
-        }
+        Value::Error(e) => error_value_text(e),
         other => {
             let mut text = b"ERR ".to_vec();
             let tostring: Function = lua.globals().get("tostring")?;
@@ -284,13 +320,78 @@ fn error_handler(lua: &Lua, error: Value) -> Result<Table> {
     Ok(result)
 }
 
-/// The message of an error raised from Rust (the interrupt hook), without mlua's wrapping.
-fn innermost_message(error: &mlua::Error) -> String {
-    match error {
-        mlua::Error::RuntimeError(message) => message.clone(),
-        mlua::Error::CallbackError { cause, .. } => innermost_message(cause),
-        other => other.to_string(),
+/// An error reply raised from Rust: the script fails with exactly this text, as when Redis
+/// raises an error table.
+#[derive(Debug)]
+pub(crate) struct ErrorReply(pub(crate) Vec<u8>);
+
+impl std::fmt::Display for ErrorReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.0))
     }
+}
+
+impl std::error::Error for ErrorReply {}
+
+/// The text of an error raised from Rust, without mlua's wrapping: an [`ErrorReply`] as it
+/// is, a Lua error message with `ERR ` before it.
+fn error_value_text(error: &mlua::Error) -> Vec<u8> {
+    match error {
+        mlua::Error::CallbackError { cause, .. } => error_value_text(cause),
+        mlua::Error::ExternalError(e) => match e.downcast_ref::<ErrorReply>() {
+            Some(reply) => reply.0.clone(),
+            None => format!("ERR {e}").into_bytes(),
+        },
+        mlua::Error::RuntimeError(message) => format!("ERR {message}").into_bytes(),
+        other => format!("ERR {other}").into_bytes(),
+    }
+}
+
+/// What `pcall` returns for an error raised from Rust: the reply text of an [`ErrorReply`],
+/// the bare message of a Lua error.
+fn pcall_message(error: &mlua::Error) -> Vec<u8> {
+    match error {
+        mlua::Error::CallbackError { cause, .. } => pcall_message(cause),
+        mlua::Error::RuntimeError(message) => message.clone().into_bytes(),
+        other => error_value_text(other),
+    }
+}
+
+/// A Lua error as `luaL_error` raises it: the message after the calling line's position.
+pub(crate) fn lua_error(lua: &Lua, message: &str) -> mlua::Error {
+    let position = lua
+        .inspect_stack(1, |debug| {
+            let line = debug.current_line()?;
+            let source = debug.source().short_src?.into_owned();
+            Some(format!("{source}:{line}: "))
+        })
+        .flatten()
+        .unwrap_or_default();
+    mlua::Error::RuntimeError(format!("{position}{message}"))
+}
+
+/// Calls the run's `call` or `op` slot; outside a run (a library loading without a host
+/// call) there is none.
+fn through_host(lua: &Lua, slot: &str, args: MultiValue) -> Result<(Value, bool)> {
+    let slots: Table = lua.named_registry_value(HOST_REGISTRY_KEY)?;
+    match slots.raw_get::<Value>(slot)? {
+        Value::Function(f) => f.call(args),
+        _ => Err(mlua::Error::external(ErrorReply(
+            b"ERR This Redis command is not allowed from script".to_vec(),
+        ))),
+    }
+}
+
+/// The error an error table from a command raises.
+fn error_reply(_lua: &Lua, reply: &Value) -> Result<mlua::Error> {
+    let text = match reply {
+        Value::Table(t) => match t.raw_get::<Value>("err")? {
+            Value::String(s) => s.as_bytes().to_vec(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    Ok(mlua::Error::external(ErrorReply(text)))
 }
 
 /// Redis's reading of an error string: `-CODE message` keeps its code, anything else gets
@@ -307,15 +408,17 @@ pub(crate) fn error_text(text: &[u8]) -> Vec<u8> {
     }
 }
 
-fn sha1hex(lua: &Lua, args: MultiValue) -> Result<(bool, Value)> {
+fn sha1hex(lua: &Lua, args: MultiValue) -> Result<Value> {
     if args.len() != 1 {
-        return Ok((false, Value::String(lua.create_string("ERR wrong number of arguments")?)));
+        return Err(mlua::Error::external(ErrorReply(
+            b"ERR wrong number of arguments".to_vec(),
+        )));
     }
     let bytes = match lua.coerce_string(args[0].clone())? {
         Some(s) => s.as_bytes().to_vec(),
         None => Vec::new(),
     };
-    Ok((true, Value::String(lua.create_string(crate::sha1_hex(&bytes))?)))
+    Ok(Value::String(lua.create_string(crate::sha1_hex(&bytes))?))
 }
 
 /// Command arguments from Lua values: strings, and numbers as Redis formats them (`%.17g`).
@@ -349,7 +452,10 @@ fn host_call(lua: &Lua, state: &mut RunState<'_>, args: MultiValue) -> Result<(V
             let failed = matches!(response, redis_lite_protocol::Response::Error(_));
             Ok((reply_to_lua(lua, &response, state.resp)?, failed))
         }
-        _ => Ok((field_error(lua, b"ERR the command's reply could not be read")?, true)),
+        _ => Ok((
+            field_error(lua, b"ERR the command's reply could not be read")?,
+            true,
+        )),
     }
 }
 
@@ -360,16 +466,20 @@ fn field_error(lua: &Lua, text: &[u8]) -> Result<Value> {
 }
 
 /// `host.op(name, ...)`: the API functions that need the run's state. They answer
-/// `(true, results...)` or `(false, error text)`.
-fn host_op(lua: &Lua, state: &mut RunState<'_>, name: &[u8], args: MultiValue) -> Result<MultiValue> {
-    let fail = |text: &str| -> Result<MultiValue> {
-        (false, lua.create_string(text)?).into_lua_multi(lua)
-    };
+/// `(result, false)` or `(error text, true)`.
+fn host_op(
+    lua: &Lua,
+    state: &mut RunState<'_>,
+    name: &[u8],
+    args: MultiValue,
+) -> Result<MultiValue> {
+    let fail =
+        |text: &str| -> Result<MultiValue> { (lua.create_string(text)?, true).into_lua_multi(lua) };
     use mlua::IntoLuaMulti;
     match name {
         b"interrupt" => {
             let killed = state.host.interrupt() == Interrupt::Kill;
-            (true, killed).into_lua_multi(lua)
+            (killed, false).into_lua_multi(lua)
         }
         b"log" => {
             if args.len() < 2 {
@@ -392,7 +502,7 @@ fn host_op(lua: &Lua, state: &mut RunState<'_>, name: &[u8], args: MultiValue) -
                 }
             }
             state.host.log(level, &message);
-            true.into_lua_multi(lua)
+            (Value::Nil, false).into_lua_multi(lua)
         }
         b"setresp" => {
             if args.len() != 1 {
@@ -403,7 +513,7 @@ fn host_op(lua: &Lua, state: &mut RunState<'_>, name: &[u8], args: MultiValue) -
                 Some(3) => Protocol::Resp3,
                 _ => return fail("ERR RESP version must be 2 or 3."),
             };
-            true.into_lua_multi(lua)
+            (Value::Nil, false).into_lua_multi(lua)
         }
         b"set_repl" => {
             if args.len() != 1 {
@@ -415,7 +525,7 @@ fn host_op(lua: &Lua, state: &mut RunState<'_>, name: &[u8], args: MultiValue) -
                     return fail("ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")
                 }
             }
-            true.into_lua_multi(lua)
+            (Value::Nil, false).into_lua_multi(lua)
         }
         b"acl_check_cmd" => {
             let argv = match command_arguments(&args) {
@@ -423,8 +533,8 @@ fn host_op(lua: &Lua, state: &mut RunState<'_>, name: &[u8], args: MultiValue) -
                 Err(text) => return fail(text),
             };
             match state.host.acl_check(&argv) {
-                AclCheck::Allowed => (true, true).into_lua_multi(lua),
-                AclCheck::Denied => (true, false).into_lua_multi(lua),
+                AclCheck::Allowed => (true, false).into_lua_multi(lua),
+                AclCheck::Denied => (false, false).into_lua_multi(lua),
                 AclCheck::UnknownCommand => {
                     fail("ERR Invalid command passed to redis.acl_check_cmd()")
                 }
@@ -432,7 +542,7 @@ fn host_op(lua: &Lua, state: &mut RunState<'_>, name: &[u8], args: MultiValue) -
         }
         b"register_function" => match state.registrations.as_deref_mut() {
             Some(registrations) => match crate::functions::register(lua, registrations, args)? {
-                Ok(()) => true.into_lua_multi(lua),
+                Ok(()) => (Value::Nil, false).into_lua_multi(lua),
                 Err(text) => fail(&text),
             },
             None => fail("ERR redis.register_function can only be called on FUNCTION LOAD command"),

@@ -8,7 +8,7 @@
 -- metatables (rawset, rawget, next, pairs, setmetatable, table.insert/remove/sort/setn) learn
 -- about proxies here. Known gaps: `#proxy` is 0 and ipairs/unpack/table.concat see an empty
 -- table (nobody iterates `string` or `redis` by index).
-local G, host, rust, kind = ...
+local G, rust, kind = ...
 
 local rawset_, rawget_, next_, pairs_ = rawset, rawget, next, pairs
 local setmetatable_, getmetatable_, setfenv_ = setmetatable, getmetatable, setfenv
@@ -85,37 +85,14 @@ load = function(reader, name)
   return loadstring_(text_only(concat_(pieces)), name or "=(load)")
 end
 
--- Library functions written in Rust return (true, results...) or (false, message); the
--- message is raised here so it is a plain string with the caller's position, like luaL_error.
-local function finish(ok, ...)
-  if ok then return ... end
-  error_((...), 3)
-end
-local function lift_library(lib)
-  for name, f in pairs_(lib) do
-    if type_(f) == "function" then
-      lib[name] = function(...) return finish(f(...)) end
-    end
-  end
-end
-for _, name in pairs_(rust.libraries) do lift_library(G[name]) end
-math.random = function(...) return finish(rust.random(...)) end
-math.randomseed = function(...) return finish(rust.randomseed(...)) end
-
--- The redis API. Its Rust parts report failures as (false, text); those are raised as error
--- tables, Redis's form for errors that carry their own code (`ERR ...`).
-local function raise(ok, ...)
-  if ok then return ... end
-  error_({ err = (...) }, 0)
-end
+-- The functions written in Rust raise their own errors: a plain message with the caller's
+-- position for libraries (as luaL_error), an error reply (`ERR ...`) for the redis API.
+math.random = rust.random
+math.randomseed = rust.randomseed
 
 local redis = {}
-redis.call = function(...)
-  local reply, failed = host.call(...)
-  if failed then error_(reply, 0) end
-  return reply
-end
-redis.pcall = function(...) return (host.call(...)) end
+redis.call = rust.call
+redis.pcall = rust.pcall
 redis.error_reply = function(text)
   if type_(text) ~= "string" then return { err = "ERR wrong number or type of arguments" } end
   return { err = rust.error_text(text) }
@@ -124,11 +101,9 @@ redis.status_reply = function(text)
   if type_(text) ~= "string" then return { err = "ERR wrong number or type of arguments" } end
   return { ok = text }
 end
-redis.sha1hex = function(...) return raise(rust.sha1hex(...)) end
-redis.log = function(...) return raise(host.op("log", ...)) end
-redis.setresp = function(...) return raise(host.op("setresp", ...)) end
-redis.set_repl = function(...) return raise(host.op("set_repl", ...)) end
-redis.acl_check_cmd = function(...) return raise(host.op("acl_check_cmd", ...)) end
+for _, name in pairs_({ "sha1hex", "log", "setresp", "set_repl", "acl_check_cmd" }) do
+  redis[name] = rust[name]
+end
 for name, value in pairs_(rust.constants) do redis[name] = value end
 
 if kind == "eval" then
@@ -145,6 +120,7 @@ local function pcall_result(ok, ...)
   if ok then return true, ... end
   local e = ...
   if type_(e) == "table" and type_(rawget_(e, "err")) == "string" then return false, e.err end
+  if type_(e) == "userdata" then return false, rust.error_message(e) end
   return false, e
 end
 pcall = function(f, ...) return pcall_result(pcall_(f, ...)) end
@@ -180,7 +156,7 @@ setfenv_(0, globals)
 local new_library_env
 if kind == "function" then
   local loader_redis = {
-    register_function = function(...) return raise(host.op("register_function", ...)) end,
+    register_function = rust.register_function,
     log = redis.log,
   }
   for _, name in pairs_({ "LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING",

@@ -31,10 +31,18 @@ pub(crate) fn library(lua: &Lua) -> Result<Table> {
         ("bxor", |lua, a| fold(lua, a, "bxor", |x, y| x ^ y)),
         ("lshift", |lua, a| shift(lua, a, "lshift", |x, n| x << n)),
         ("rshift", |lua, a| shift(lua, a, "rshift", |x, n| x >> n)),
-        ("arshift", |lua, a| shift(lua, a, "arshift", |x, n| ((x as i32) >> n) as u32)),
-        ("rol", |lua, a| shift(lua, a, "rol", |x, n| x.rotate_left(n))),
-        ("ror", |lua, a| shift(lua, a, "ror", |x, n| x.rotate_right(n))),
-        ("bswap", |lua, a| result(arg(lua, a, 0, "bswap")?.swap_bytes())),
+        ("arshift", |lua, a| {
+            shift(lua, a, "arshift", |x, n| ((x as i32) >> n) as u32)
+        }),
+        ("rol", |lua, a| {
+            shift(lua, a, "rol", |x, n| x.rotate_left(n))
+        }),
+        ("ror", |lua, a| {
+            shift(lua, a, "ror", |x, n| x.rotate_right(n))
+        }),
+        ("bswap", |lua, a| {
+            result(arg(lua, a, 0, "bswap")?.swap_bytes())
+        }),
         ("tohex", tohex),
     ];
     for (name, f) in functions {
@@ -46,7 +54,12 @@ pub(crate) fn library(lua: &Lua) -> Result<Table> {
     Ok(table)
 }
 
-fn fold(lua: &Lua, args: &MultiValue, name: &str, op: fn(u32, u32) -> u32) -> std::result::Result<MultiValue, String> {
+fn fold(
+    lua: &Lua,
+    args: &MultiValue,
+    name: &str,
+    op: fn(u32, u32) -> u32,
+) -> std::result::Result<MultiValue, String> {
     let mut acc = arg(lua, args, 0, name)?;
     for i in 1..args.len() {
         acc = op(acc, arg(lua, args, i, name)?);
@@ -54,7 +67,12 @@ fn fold(lua: &Lua, args: &MultiValue, name: &str, op: fn(u32, u32) -> u32) -> st
     result(acc)
 }
 
-fn shift(lua: &Lua, args: &MultiValue, name: &str, op: fn(u32, u32) -> u32) -> std::result::Result<MultiValue, String> {
+fn shift(
+    lua: &Lua,
+    args: &MultiValue,
+    name: &str,
+    op: fn(u32, u32) -> u32,
+) -> std::result::Result<MultiValue, String> {
     let x = arg(lua, args, 0, name)?;
     let n = arg(lua, args, 1, name)? & 31;
     result(op(x, n))
@@ -73,12 +91,18 @@ fn tohex(lua: &Lua, args: &MultiValue) -> std::result::Result<MultiValue, String
         n = -n;
     }
     let n = n.min(8) as usize;
-    let digits = if upper { b"0123456789ABCDEF" } else { b"0123456789abcdef" };
+    let digits = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
     let mut text = vec![0u8; n];
     let mut v = x;
     for slot in text.iter_mut().rev() {
         *slot = digits[(v & 15) as usize];
         v >>= 4;
     }
-    Ok(MultiValue::from_iter([Value::String(lua.create_string(&text).map_err(|e| e.to_string())?)]))
+    Ok(MultiValue::from_iter([Value::String(
+        lua.create_string(&text).map_err(|e| e.to_string())?,
+    )]))
 }

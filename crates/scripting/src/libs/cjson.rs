@@ -1,27 +1,76 @@
 //! The `cjson` library (lua-cjson 2.1's behaviour with Redis's defaults): `encode` with
 //! numbers as `%.14g`, `/` escaped, empty tables as `{}`, sparse arrays refused past
 //! lua-cjson's ratio, and `decode` with its error texts ("Expected value but found invalid
-//! token at character 1"). `cjson.null` is the NULL light userdata.
+//! token at character 1"). `cjson.null` is the NULL light userdata. The configuration
+//! functions (`encode_sparse_array`, `encode_max_depth`, `encode_number_precision`...) change
+//! the instance's settings for every later script, as they do in Redis; `cjson.new()` makes
+//! an instance with its own defaults.
+
+use std::sync::{Arc, Mutex};
 
 use mlua::{LightUserData, Lua, MultiValue, Result, Table, Value};
 
-use super::answer;
+use super::{answer, check_number};
 
-const MAX_DEPTH: usize = 1000;
-/// lua-cjson's defaults: an array may have holes while its largest index is at most twice
-/// its element count, or at most 10.
-const SPARSE_RATIO: usize = 2;
-const SPARSE_SAFE: usize = 10;
+/// An instance's settings, with lua-cjson's defaults.
+#[derive(Clone, Copy)]
+struct Config {
+    /// Encode an excessively sparse array as an object instead of failing.
+    sparse_convert: bool,
+    /// An array with holes is excessively sparse when its largest index is above `ratio`
+    /// times its element count and above `safe` (a ratio of 0 never is).
+    sparse_ratio: i64,
+    sparse_safe: i64,
+    encode_max_depth: i64,
+    decode_max_depth: i64,
+    precision: i64,
+    keep_buffer: bool,
+    encode_invalid: InvalidNumbers,
+    decode_invalid: bool,
+}
+
+/// What `encode` does with NaN and infinities.
+#[derive(Clone, Copy, PartialEq)]
+enum InvalidNumbers {
+    Refuse,
+    Allow,
+    AsNull,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sparse_convert: false,
+            sparse_ratio: 2,
+            sparse_safe: 10,
+            encode_max_depth: 1000,
+            decode_max_depth: 1000,
+            precision: 14,
+            keep_buffer: true,
+            encode_invalid: InvalidNumbers::Refuse,
+            decode_invalid: true,
+        }
+    }
+}
+
+type Shared = Arc<Mutex<Config>>;
+
+fn settings(config: &Shared) -> Config {
+    *config.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 pub(crate) fn library(lua: &Lua) -> Result<Table> {
+    let config: Shared = Arc::new(Mutex::new(Config::default()));
     let table = lua.create_table()?;
+    let encode_config = config.clone();
     table.raw_set(
         "encode",
-        lua.create_function(|lua, args: MultiValue| {
+        lua.create_function(move |lua, args: MultiValue| {
+            let config = settings(&encode_config);
             let encoded = match args.len() {
                 1 => {
                     let mut out = Vec::new();
-                    encode(lua, &args[0], 0, &mut out).and_then(|()| {
+                    encode(&config, &args[0], 0, &mut out).and_then(|()| {
                         lua.create_string(&out)
                             .map(|s| MultiValue::from_iter([Value::String(s)]))
                             .map_err(|e| e.to_string())
@@ -32,22 +81,24 @@ pub(crate) fn library(lua: &Lua) -> Result<Table> {
             answer(lua, encoded)
         })?,
     )?;
+    let decode_config = config.clone();
     table.raw_set(
         "decode",
-        lua.create_function(|lua, args: MultiValue| {
+        lua.create_function(move |lua, args: MultiValue| {
+            let config = settings(&decode_config);
             let decoded = match (args.len(), args.front()) {
-                (1, Some(Value::String(s))) => {
-                    let bytes = s.as_bytes().to_vec();
-                    Decoder { lua, text: &bytes, pos: 0, depth: 0 }
-                        .document()
-                        .map(|v| MultiValue::from_iter([v]))
-                }
                 (1, Some(v)) => match lua.coerce_string(v.clone()) {
                     Ok(Some(s)) => {
                         let bytes = s.as_bytes().to_vec();
-                        Decoder { lua, text: &bytes, pos: 0, depth: 0 }
-                            .document()
-                            .map(|v| MultiValue::from_iter([v]))
+                        Decoder {
+                            lua,
+                            config,
+                            text: &bytes,
+                            pos: 0,
+                            depth: 0,
+                        }
+                        .document()
+                        .map(|v| MultiValue::from_iter([v]))
                     }
                     _ => Err(format!(
                         "bad argument #1 to 'decode' (string expected, got {})",
@@ -59,46 +110,207 @@ pub(crate) fn library(lua: &Lua) -> Result<Table> {
             answer(lua, decoded)
         })?,
     )?;
-    table.raw_set("null", Value::LightUserData(LightUserData(std::ptr::null_mut())))?;
+    table.raw_set(
+        "null",
+        Value::LightUserData(LightUserData(std::ptr::null_mut())),
+    )?;
     table.raw_set("_NAME", "cjson")?;
     table.raw_set("_VERSION", "2.1.0")?;
+    table.raw_set("new", lua.create_function(|lua, ()| library(lua))?)?;
+    install_settings(lua, &table, config)?;
     Ok(table)
 }
 
-/// `%.14g`, lua-cjson's default precision.
-fn format_number(n: f64, out: &mut Vec<u8>) {
-    let mut buf = [0u8; 64];
-    // SAFETY: 64 bytes hold any %.14g output, and snprintf NUL-terminates within the bound.
-    let len = unsafe { libc_snprintf(&mut buf, n) };
-    out.extend_from_slice(&buf[..len]);
+/// A setter that also reads: each returns the setting's value after the call.
+type Setter = fn(&Lua, &MultiValue, &mut Config) -> std::result::Result<MultiValue, String>;
+
+fn install_settings(lua: &Lua, table: &Table, config: Shared) -> Result<()> {
+    let setters: [(&str, Setter); 7] = [
+        ("encode_sparse_array", |lua, args, c| {
+            if let Some(on) = switch(args, 0, "encode_sparse_array", &["off", "on"])? {
+                c.sparse_convert = on == 1;
+            }
+            if let Some(n) = integer(lua, args, 1, "encode_sparse_array", 0, i32::MAX as i64)? {
+                c.sparse_ratio = n;
+            }
+            if let Some(n) = integer(lua, args, 2, "encode_sparse_array", 0, i32::MAX as i64)? {
+                c.sparse_safe = n;
+            }
+            Ok(MultiValue::from_iter([
+                Value::Boolean(c.sparse_convert),
+                Value::Integer(c.sparse_ratio),
+                Value::Integer(c.sparse_safe),
+            ]))
+        }),
+        ("encode_max_depth", |lua, args, c| {
+            if let Some(n) = integer(lua, args, 0, "encode_max_depth", 1, i32::MAX as i64)? {
+                c.encode_max_depth = n;
+            }
+            Ok(MultiValue::from_iter([Value::Integer(c.encode_max_depth)]))
+        }),
+        ("decode_max_depth", |lua, args, c| {
+            if let Some(n) = integer(lua, args, 0, "decode_max_depth", 1, i32::MAX as i64)? {
+                c.decode_max_depth = n;
+            }
+            Ok(MultiValue::from_iter([Value::Integer(c.decode_max_depth)]))
+        }),
+        ("encode_number_precision", |lua, args, c| {
+            if let Some(n) = integer(lua, args, 0, "encode_number_precision", 1, 14)? {
+                c.precision = n;
+            }
+            Ok(MultiValue::from_iter([Value::Integer(c.precision)]))
+        }),
+        ("encode_keep_buffer", |_, args, c| {
+            if let Some(on) = switch(args, 0, "encode_keep_buffer", &["off", "on"])? {
+                c.keep_buffer = on == 1;
+            }
+            Ok(MultiValue::from_iter([Value::Boolean(c.keep_buffer)]))
+        }),
+        ("encode_invalid_numbers", |lua, args, c| {
+            if let Some(mode) = switch(args, 0, "encode_invalid_numbers", &["off", "on", "null"])? {
+                c.encode_invalid = match mode {
+                    0 => InvalidNumbers::Refuse,
+                    1 => InvalidNumbers::Allow,
+                    _ => InvalidNumbers::AsNull,
+                };
+            }
+            Ok(MultiValue::from_iter([match c.encode_invalid {
+                InvalidNumbers::Refuse => Value::Boolean(false),
+                InvalidNumbers::Allow => Value::Boolean(true),
+                InvalidNumbers::AsNull => {
+                    Value::String(lua.create_string("null").map_err(|e| e.to_string())?)
+                }
+            }]))
+        }),
+        ("decode_invalid_numbers", |_, args, c| {
+            if let Some(on) = switch(args, 0, "decode_invalid_numbers", &["off", "on"])? {
+                c.decode_invalid = on == 1;
+            }
+            Ok(MultiValue::from_iter([Value::Boolean(c.decode_invalid)]))
+        }),
+    ];
+    for (name, setter) in setters {
+        let config = config.clone();
+        table.raw_set(
+            name,
+            lua.create_function(move |lua, args: MultiValue| {
+                let mut config = config.lock().unwrap_or_else(|e| e.into_inner());
+                answer(lua, setter(lua, &args, &mut config))
+            })?,
+        )?;
+    }
+    Ok(())
 }
 
-unsafe fn libc_snprintf(buf: &mut [u8; 64], n: f64) -> usize {
+/// An on/off (or named) option: a boolean, or one of `options` by name; `None` when absent.
+fn switch(
+    args: &MultiValue,
+    i: usize,
+    function: &str,
+    options: &[&str],
+) -> std::result::Result<Option<usize>, String> {
+    match args.get(i) {
+        None | Some(Value::Nil) => Ok(None),
+        Some(Value::Boolean(b)) => Ok(Some(*b as usize)),
+        Some(Value::String(s)) => {
+            let text = s.to_string_lossy();
+            match options.iter().position(|o| *o == text) {
+                Some(index) => Ok(Some(index)),
+                None => Err(format!(
+                    "bad argument #{} to '{function}' (invalid option '{text}')",
+                    i + 1
+                )),
+            }
+        }
+        Some(other) => Err(format!(
+            "bad argument #{} to '{function}' (string expected, got {})",
+            i + 1,
+            super::type_name(other)
+        )),
+    }
+}
+
+/// An integer setting within bounds; lua-cjson reports a bad value as argument 1.
+fn integer(
+    lua: &Lua,
+    args: &MultiValue,
+    i: usize,
+    function: &str,
+    min: i64,
+    max: i64,
+) -> std::result::Result<Option<i64>, String> {
+    match args.get(i) {
+        None | Some(Value::Nil) => Ok(None),
+        Some(_) => {
+            let n = check_number(lua, args, i, function)? as i64;
+            if n < min || n > max {
+                return Err(format!(
+                    "bad argument #1 to '{function}' (expected integer between {min} and {max})"
+                ));
+            }
+            Ok(Some(n))
+        }
+    }
+}
+
+/// `%.<precision>g` (14 by default), as lua-cjson prints numbers; NaN is `nan` whatever
+/// its sign bit.
+fn format_number(n: f64, precision: i64, out: &mut Vec<u8>) {
+    if n.is_nan() {
+        out.extend_from_slice(b"nan");
+        return;
+    }
     extern "C" {
         fn snprintf(s: *mut u8, n: usize, format: *const u8, ...) -> i32;
     }
-    snprintf(buf.as_mut_ptr(), buf.len(), c"%.14g".as_ptr().cast(), n) as usize
+    let mut buf = [0u8; 64];
+    // SAFETY: a precision of at most 14 fits any double in 64 bytes, snprintf writes within
+    // the given bound, and the format's `*` takes the C int passed before the double.
+    let len = unsafe {
+        snprintf(
+            buf.as_mut_ptr(),
+            buf.len(),
+            c"%.*g".as_ptr().cast(),
+            precision as i32,
+            n,
+        )
+    };
+    out.extend_from_slice(&buf[..len as usize]);
 }
 
-fn encode(lua: &Lua, value: &Value, depth: usize, out: &mut Vec<u8>) -> std::result::Result<(), String> {
+fn encode(
+    config: &Config,
+    value: &Value,
+    depth: usize,
+    out: &mut Vec<u8>,
+) -> std::result::Result<(), String> {
     match value {
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Integer(n) => format_number(*n as f64, out),
+        Value::Integer(n) => format_number(*n as f64, config.precision, out),
         Value::Number(n) => {
             if !n.is_finite() {
-                return Err("Cannot serialise number: must not be NaN or Inf".into());
+                match config.encode_invalid {
+                    InvalidNumbers::Refuse => {
+                        return Err("Cannot serialise number: must not be NaN or Inf".into())
+                    }
+                    InvalidNumbers::AsNull => {
+                        out.extend_from_slice(b"null");
+                        return Ok(());
+                    }
+                    InvalidNumbers::Allow => {}
+                }
             }
-            format_number(*n, out)
+            format_number(*n, config.precision, out)
         }
         Value::String(s) => encode_string(&s.as_bytes(), out),
         Value::Table(table) => {
             let depth = depth + 1;
-            if depth > MAX_DEPTH {
+            if depth as i64 > config.encode_max_depth {
                 return Err(format!("Cannot serialise, excessive nesting ({depth})"));
             }
-            match array_length(table).map_err(|e| e.to_string())? {
+            match array_length(config, table)? {
                 Some(len) if len > 0 => {
                     out.push(b'[');
                     for i in 1..=len {
@@ -106,7 +318,7 @@ fn encode(lua: &Lua, value: &Value, depth: usize, out: &mut Vec<u8>) -> std::res
                             out.push(b',');
                         }
                         let item: Value = table.raw_get(i).map_err(|e| e.to_string())?;
-                        encode(lua, &item, depth, out)?;
+                        encode(config, &item, depth, out)?;
                     }
                     out.push(b']');
                 }
@@ -124,12 +336,12 @@ fn encode(lua: &Lua, value: &Value, depth: usize, out: &mut Vec<u8>) -> std::res
                             Value::String(s) => encode_string(&s.as_bytes(), out),
                             Value::Integer(n) => {
                                 out.push(b'"');
-                                format_number(*n as f64, out);
+                                format_number(*n as f64, config.precision, out);
                                 out.push(b'"');
                             }
                             Value::Number(n) => {
                                 out.push(b'"');
-                                format_number(*n, out);
+                                format_number(*n, config.precision, out);
                                 out.push(b'"');
                             }
                             other => {
@@ -140,7 +352,7 @@ fn encode(lua: &Lua, value: &Value, depth: usize, out: &mut Vec<u8>) -> std::res
                             }
                         }
                         out.push(b':');
-                        encode(lua, &item, depth, out)?;
+                        encode(config, &item, depth, out)?;
                     }
                     out.push(b'}');
                 }
@@ -157,8 +369,9 @@ fn encode(lua: &Lua, value: &Value, depth: usize, out: &mut Vec<u8>) -> std::res
 }
 
 /// lua-cjson's array test: `Some(max index)` when every key is a positive integer (holes
-/// allowed within the sparse limits), `None` for an object. Too sparse an array is an error.
-fn array_length(table: &Table) -> std::result::Result<Option<usize>, String> {
+/// allowed within the sparse limits), `None` for an object. Too sparse an array is an error
+/// unless the settings convert it to an object.
+fn array_length(config: &Config, table: &Table) -> std::result::Result<Option<usize>, String> {
     let (mut max, mut count) = (0usize, 0usize);
     for pair in table.pairs::<Value, Value>() {
         let (key, _) = pair.map_err(|e| e.to_string())?;
@@ -170,7 +383,11 @@ fn array_length(table: &Table) -> std::result::Result<Option<usize>, String> {
         max = max.max(index);
         count += 1;
     }
-    if max > SPARSE_SAFE && max > count * SPARSE_RATIO {
+    let ratio = config.sparse_ratio as usize;
+    if ratio > 0 && max > count * ratio && max > config.sparse_safe as usize {
+        if config.sparse_convert {
+            return Ok(None);
+        }
         return Err("Cannot serialise table: excessively sparse array".into());
     }
     Ok(Some(max))
@@ -233,12 +450,19 @@ impl Token {
 
 struct Decoder<'a> {
     lua: &'a Lua,
+    config: Config,
     text: &'a [u8],
     pos: usize,
     depth: usize,
 }
 
 impl Decoder<'_> {
+    /// Where a string's error is reported: lua-cjson points at the failing escape.
+    fn string_error(&mut self, what: &'static str, at: usize) -> Token {
+        self.pos = at;
+        Token::Error(what)
+    }
+
     fn document(mut self) -> std::result::Result<Value, String> {
         let (token, at) = self.next_token();
         let value = self.value(token, at)?;
@@ -314,7 +538,7 @@ impl Decoder<'_> {
 
     fn enter(&mut self, at: usize) -> std::result::Result<(), String> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth as i64 > self.config.decode_max_depth {
             return Err(format!(
                 "Found too many nested data structures ({}) at character {}",
                 self.depth,
@@ -326,7 +550,9 @@ impl Decoder<'_> {
 
     /// The next token and the offset where it starts.
     fn next_token(&mut self) -> (Token, usize) {
-        while self.pos < self.text.len() && matches!(self.text[self.pos], b' ' | b'\t' | b'\n' | b'\r') {
+        while self.pos < self.text.len()
+            && matches!(self.text[self.pos], b' ' | b'\t' | b'\n' | b'\r')
+        {
             self.pos += 1;
         }
         let at = self.pos;
@@ -348,8 +574,15 @@ impl Decoder<'_> {
         }
         let rest = &self.text[self.pos..];
         let token = if c == b'"' {
-            self.string()
+            let token = self.string();
+            if matches!(token, Token::Error(_)) {
+                return (token, self.pos);
+            }
+            token
         } else if c == b'-' || c.is_ascii_digit() || starts_invalid_number(rest) {
+            if !self.config.decode_invalid && is_invalid_number(rest) {
+                return (Token::Error("invalid number"), at);
+            }
             let (n, len, _) = redis_lite_protocol::number::strtod(rest);
             if len == 0 {
                 Token::Error("invalid number")
@@ -383,6 +616,7 @@ impl Decoder<'_> {
             match c {
                 b'"' => return Token::String(out),
                 b'\\' => {
+                    let escape_at = self.pos - 1;
                     let Some(&e) = self.text.get(self.pos) else {
                         return Token::Error("unexpected end of string");
                     };
@@ -399,9 +633,11 @@ impl Decoder<'_> {
                                 let mut buf = [0u8; 4];
                                 out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
                             }
-                            None => return Token::Error("invalid unicode escape code"),
+                            None => {
+                                return self.string_error("invalid unicode escape code", escape_at)
+                            }
                         },
-                        _ => return Token::Error("invalid escape code"),
+                        _ => return self.string_error("invalid escape code", escape_at),
                     }
                 }
                 _ => out.push(c),
@@ -434,10 +670,25 @@ impl Decoder<'_> {
 
 /// lua-cjson accepts `inf`, `nan` and hexadecimal numbers that strtod reads.
 fn starts_invalid_number(rest: &[u8]) -> bool {
-    let lower: Vec<u8> = rest.iter().take(3).map(|b| b.to_ascii_lowercase()).collect();
+    let lower: Vec<u8> = rest
+        .iter()
+        .take(3)
+        .map(|b| b.to_ascii_lowercase())
+        .collect();
     lower == b"inf" || lower == b"nan"
 }
 
+/// What `decode_invalid_numbers(false)` refuses: hexadecimal, infinities and NaN.
+fn is_invalid_number(rest: &[u8]) -> bool {
+    let unsigned = rest.strip_prefix(b"-").unwrap_or(rest);
+    unsigned.len() >= 2 && unsigned[0] == b'0' && (unsigned[1] | 0x20) == b'x'
+        || starts_invalid_number(unsigned)
+}
+
 fn expected(what: &str, found: &Token, at: usize) -> String {
-    format!("Expected {what} but found {} at character {}", found.name(), at + 1)
+    format!(
+        "Expected {what} but found {} at character {}",
+        found.name(),
+        at + 1
+    )
 }

@@ -2,31 +2,33 @@
 //! `cjson`, `struct` and `cmsgpack`, written here in Rust, and its deterministic
 //! `math.random`.
 //!
-//! Their functions return `(true, results...)` or `(false, message)`; `sandbox.lua` raises
-//! the message as a plain Lua error at the caller's line, as a C library's `luaL_error` does.
+//! Their functions raise a plain message with the caller's position, as a C library's
+//! `luaL_error` does ([`answer`]).
 
 pub(crate) mod bit;
 pub(crate) mod cjson;
-pub(crate) mod random;
+pub(crate) mod cmsgpack;
+pub mod random;
+pub(crate) mod structlib;
 
-use mlua::{IntoLuaMulti, Lua, MultiValue, Result, Table};
+use mlua::{Lua, MultiValue, Result, Table};
 
 /// Each library's table, by global name.
 pub(crate) fn load(lua: &Lua) -> Result<Vec<(&'static str, Table)>> {
-    Ok(vec![("bit", bit::library(lua)?), ("cjson", cjson::library(lua)?)])
+    Ok(vec![
+        ("bit", bit::library(lua)?),
+        ("cjson", cjson::library(lua)?),
+        ("struct", structlib::library(lua)?),
+        ("cmsgpack", cmsgpack::library(lua)?),
+    ])
 }
 
-/// A library function's result in the `(true, ...)`/`(false, message)` convention.
-pub(crate) fn answer(lua: &Lua, result: std::result::Result<MultiValue, String>) -> Result<MultiValue> {
-    match result {
-        Ok(values) => {
-            let mut all = MultiValue::new();
-            all.push_back(mlua::Value::Boolean(true));
-            all.extend(values);
-            Ok(all)
-        }
-        Err(message) => (false, message).into_lua_multi(lua),
-    }
+/// A library function's result: its values, or its message raised as a Lua error.
+pub(crate) fn answer(
+    lua: &Lua,
+    result: std::result::Result<MultiValue, String>,
+) -> Result<MultiValue> {
+    result.map_err(|message| crate::runtime::lua_error(lua, &message))
 }
 
 /// `luaL_checknumber`: numbers, and strings that convert.
@@ -51,7 +53,11 @@ pub(crate) fn check_number(
         "bad argument #{} to '{}' (number expected, got {})",
         index + 1,
         function,
-        if index < args.len() { type_name(&value) } else { "no value" }
+        if index < args.len() {
+            type_name(&value)
+        } else {
+            "no value"
+        }
     ))
 }
 

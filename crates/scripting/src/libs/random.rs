@@ -1,7 +1,9 @@
 //! `math.random` and `math.randomseed` on Redis's own PRNG instead of the C library's
 //! `rand()`, so a script draws the same numbers on every server: the 48-bit linear
-//! congruential generator of POSIX `lrand48` (multiplier 0x5DEECE66D, increment 0xB),
-//! seeded to 0 before every EVAL.
+//! congruential generator of POSIX `lrand48` (multiplier 0x5DEECE66D, increment 0xB).
+//! Redis 7.0 never reseeds it between scripts: the sequence starts from the generator's
+//! unseeded state ([`INITIAL_STATE`]) when the server starts and goes on across EVAL and
+//! FCALL, so the host creates the state once and shares it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,6 +17,10 @@ const INCREMENT: u64 = 0xB;
 const MASK: u64 = (1 << 48) - 1;
 /// The largest value the generator returns, the divisor that maps draws to [0, 1).
 const MAX: u64 = i32::MAX as u64;
+
+/// `lrand48`'s state before any `srand48`: Redis 7.0's first `math.random(1000)` after
+/// start-up (397) comes from it.
+pub const INITIAL_STATE: u64 = 0x1234_ABCD_330E;
 
 /// The generator's state after `srand48(seed)`: the seed in the high 32 bits, 0x330E below.
 pub(crate) fn seed_state(seed: i32) -> u64 {
@@ -51,7 +57,11 @@ pub(crate) fn install(lua: &Lua, rust: &Table, state: Arc<AtomicU64>) -> Result<
 }
 
 /// Lua 5.1's `math.random` with the draw from [`next`].
-fn random(lua: &Lua, state: &AtomicU64, args: &MultiValue) -> std::result::Result<MultiValue, String> {
+fn random(
+    lua: &Lua,
+    state: &AtomicU64,
+    args: &MultiValue,
+) -> std::result::Result<MultiValue, String> {
     let r = (next(state) % MAX) as f64 / MAX as f64;
     let value = match args.len() {
         0 => r,
@@ -80,9 +90,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_sequence_matches_redis_after_seed_zero() {
+    fn the_sequence_matches_a_fresh_redis_eval() {
         // Real Redis 7.0.15: `EVAL "return {math.random(1000), math.random(1000), ...}" 0`.
-        let state = AtomicU64::new(seed_state(0));
+        let state = AtomicU64::new(INITIAL_STATE);
         let draws: Vec<u64> = (0..3)
             .map(|_| {
                 let r = (next(&state) % MAX) as f64 / MAX as f64;
