@@ -610,6 +610,41 @@ pub fn restore_value(payload: &[u8], limits: EncodingLimits) -> Result<Value> {
     Ok(value)
 }
 
+/// FUNCTION DUMP's payload: each library's code as an RDB function record, then DUMP's
+/// version and CRC-64 footer.
+pub fn dump_functions(codes: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for code in codes {
+        out.push(opcode::FUNCTION2);
+        encode_string(&mut out, code, true);
+    }
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64::crc64(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// FUNCTION RESTORE's check and decode of a payload: the libraries' code, in order.
+pub fn restore_functions(payload: &[u8]) -> Result<Vec<Vec<u8>>> {
+    if !verify_dump_payload(payload) {
+        return Err(RdbError::corrupt(
+            0,
+            "payload version or checksum are wrong",
+        ));
+    }
+    let footer = payload.len() - 10;
+    let mut input = Input::new(&payload[..footer]);
+    let mut codes = Vec::new();
+    while input.offset < footer as u64 {
+        let at = input.offset;
+        if input.u8()? != opcode::FUNCTION2 {
+            return Err(RdbError::corrupt(at, "given type is not a function"));
+        }
+        codes.push(input.string()?);
+    }
+    Ok(codes)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reader
 

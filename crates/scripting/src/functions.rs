@@ -244,26 +244,35 @@ impl FunctionLibraries {
     }
 }
 
-/// The library name from `#!lua name=<lib>`.
+/// The library name from `#!lua name=<lib>`, with Redis's checks in its order: the shebang
+/// line and its `name=` (the only metadata), then the engine, then the name's characters.
 fn library_name(code: &[u8]) -> Result<String, String> {
     if !code.starts_with(b"#!") {
         return Err("ERR Missing library metadata".to_string());
     }
-    let line_end = code.iter().position(|&b| b == b'\n').unwrap_or(code.len());
-    let line = String::from_utf8_lossy(&code[2..line_end]);
-    let mut parts = line.split(' ').filter(|p| !p.is_empty());
-    let engine = parts.next().unwrap_or("");
-    if engine != "lua" {
-        return Err(format!("ERR Engine '{engine}' not found"));
-    }
+    let Some(line_end) = code.iter().position(|&b| b == b'\n') else {
+        return Err("ERR Invalid library metadata".to_string());
+    };
+    let line = String::from_utf8_lossy(&code[..line_end]);
+    let mut parts = line.split_ascii_whitespace();
+    let engine = &parts.next().unwrap_or("#!")[2..];
     let mut name = None;
     for part in parts {
         match part.strip_prefix("name=") {
-            Some(value) if name.is_none() => name = Some(value.to_string()),
-            _ => return Err("ERR Invalid library metadata".to_string()),
+            Some(_) if name.is_some() => {
+                return Err(
+                    "ERR Invalid metadata value, name argument was given multiple times"
+                        .to_string(),
+                )
+            }
+            Some(value) => name = Some(value.to_string()),
+            None => return Err(format!("ERR Invalid metadata value given: {part}")),
         }
     }
-    let name = name.ok_or_else(|| "ERR Invalid library metadata".to_string())?;
+    let name = name.ok_or_else(|| "ERR Library name was not given".to_string())?;
+    if !engine.eq_ignore_ascii_case("lua") {
+        return Err(format!("ERR Engine '{engine}' not found"));
+    }
     if !valid_name(&name) {
         return Err("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".to_string());
     }

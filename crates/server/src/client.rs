@@ -345,9 +345,11 @@ pub enum ExecMode {
     /// Sent by the client (or replayed by the AOF loader).
     #[default]
     Direct,
-    /// Queued by MULTI and run by EXEC: every event loop is paused, and blocking commands do
-    /// not block.
-    InExec,
+    /// Run by EXEC or by a script, inside one atomic unit: every event loop is paused already,
+    /// blocking commands do not block, the records are framed as one unit, and the clock
+    /// stands at the unit's start (Redis's nested calls share one time, so a key cannot expire
+    /// halfway through).
+    Nested { now_ms: u64 },
     /// A blocked command woken for data, run again: its waiter and deadline, so that blocking
     /// again keeps its place in line.
     Rerun {
@@ -357,8 +359,8 @@ pub enum ExecMode {
 }
 
 impl ExecMode {
-    pub fn in_exec(&self) -> bool {
-        matches!(self, ExecMode::InExec)
+    pub fn nested(&self) -> bool {
+        matches!(self, ExecMode::Nested { .. })
     }
 }
 

@@ -167,7 +167,7 @@ impl<'a> Ctx<'a> {
         if self.logged.get().is_some() || !self.command.spec.has(WRITE | MAY_REPLICATE) {
             return;
         }
-        let (db, in_exec) = (self.client.db, self.client.mode.in_exec());
+        let (db, in_exec) = (self.client.db, self.client.mode.nested());
         let seq = match self.rewritten.take() {
             Some(args) => self.server.aof.append(db, &args, in_exec),
             None => self.server.aof.append(db, self.args, in_exec),
@@ -188,7 +188,7 @@ impl<'a> Ctx<'a> {
     /// `timeout_ms` 0 waits forever; `on_timeout` writes the reply for when it passes. Inside
     /// EXEC nothing blocks: the timeout reply is given at once, as in Redis.
     pub fn block(&mut self, keys: &[&[u8]], timeout_ms: u64, on_timeout: fn(&mut ReplyWriter<'_>)) {
-        if self.client.mode.in_exec() {
+        if self.client.mode.nested() {
             on_timeout(&mut self.out);
             return;
         }

@@ -23,6 +23,10 @@ pub struct Limits {
 }
 
 impl Limits {
+    pub fn maxmemory_set(&self) -> bool {
+        self.maxmemory.load(Relaxed) > 0
+    }
+
     pub fn store(&self, config: &Config) {
         self.maxmemory.store(config.maxmemory, Relaxed);
         self.maxkeys.store(config.maxkeys, Relaxed);

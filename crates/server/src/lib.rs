@@ -20,6 +20,8 @@
 //! - [`pubsub`]: channel and pattern subscriptions, delivery to subscribers on any thread, and
 //!   the pub/sub commands.
 //! - [`txn`]: MULTI/EXEC/DISCARD/WATCH, the transaction state and its commands.
+//! - [`scripting`]: EVAL's script cache and FUNCTION's libraries on the Lua runtime, the
+//!   script's side of `redis.call`, and BUSY / SCRIPT KILL.
 //! - [`notify`]: keyspace notification flags and classes.
 //! - [`proctitle`]: the process title (`argv[0] <listen-addr>`), hiding the command line.
 //! - [`eviction`]: keeping to `maxmemory` and `maxkeys` (the policies are in the engine).
@@ -45,6 +47,7 @@ pub mod notify;
 pub mod persistence;
 pub mod proctitle;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod stats;
 pub mod txn;

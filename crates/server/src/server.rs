@@ -52,6 +52,7 @@ pub struct Server {
     pub blocking: crate::blocking::Blocking,
     pub persistence: crate::persistence::Persistence,
     pub limits: crate::eviction::Limits,
+    pub scripting: crate::scripting::Scripting,
     pub aof: Arc<Aof>,
 }
 
@@ -129,6 +130,7 @@ impl Server {
             blocking: Default::default(),
             persistence: Default::default(),
             limits: Default::default(),
+            scripting: Default::default(),
             aof,
             config: LiveConfig::new(config, config_file),
         };

@@ -273,6 +273,12 @@ fn shutdown(ctx: &mut Ctx<'_>) -> CmdResult {
         // A shutdown here completes within the command, so none is ever in progress.
         return Err(CommandError::err("No shutdown in progress."));
     }
+    // While a script is busy, only SHUTDOWN NOSAVE ends the server: a save now would keep
+    // the script's half-done writes.
+    let running = &ctx.server.scripting.running;
+    if running.is_busy() && !nosave {
+        return Err(running.busy_error());
+    }
     let force = (1..ctx.arg_count()).any(|i| ctx.arg_is(i, "FORCE"));
     let save = save || (!nosave && !ctx.server.config.read().save_rules.is_empty());
     ctx.server

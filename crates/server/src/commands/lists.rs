@@ -743,7 +743,7 @@ fn move_or_block(ctx: &mut Ctx<'_>, from: End, to: End, timeout: Option<u64>) ->
         (Some(value), _) => ctx.out.bulk(&value),
         // Redis answers a timed-out move with a null array, but inside EXEC, where nothing
         // blocks, with LMOVE's null string.
-        (None, Some(ms)) if !ctx.client.mode.in_exec() => {
+        (None, Some(ms)) if !ctx.client.mode.nested() => {
             ctx.block(&[source], ms, |out| out.null_array())
         }
         (None, _) => ctx.out.null(),

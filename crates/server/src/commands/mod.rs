@@ -27,6 +27,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     strings::COMMANDS,
     crate::pubsub::pubsub_family::COMMANDS,
     crate::txn::COMMANDS,
+    crate::scripting::scripting_family::COMMANDS,
     sort::COMMANDS,
     hashes::COMMANDS,
     bitmaps::COMMANDS,

@@ -56,6 +56,8 @@ pub struct Config {
     pub proto_max_bulk_len: u64,
     pub client_query_buffer_limit: u64,
     pub hz: u32,
+    /// `busy-reply-threshold` (`lua-time-limit`): ms a script runs before other clients get BUSY.
+    pub busy_reply_threshold: i64,
     pub threads: usize,
     /// `enable-debug-command`, `enable-module-command`, `enable-protected-configs`: who may
     /// run DEBUG, MODULE LOAD/UNLOAD, and CONFIG SET of protected parameters.
@@ -143,6 +145,7 @@ impl Default for Config {
             proto_max_bulk_len: 0,
             client_query_buffer_limit: 0,
             hz: 0,
+            busy_reply_threshold: 0,
             threads: 0,
             enable_debug_command: Allow::No,
             enable_module_command: Allow::No,

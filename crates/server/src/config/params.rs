@@ -44,6 +44,14 @@ impl Param {
             ..self
         }
     }
+
+    /// The same parameter, also known by an older name.
+    const fn alias(self, old_name: &'static str) -> Param {
+        Param {
+            alias: Some(old_name),
+            ..self
+        }
+    }
 }
 
 /// A part of the running server that keeps its own copy of some parameters (so the hot path
@@ -671,6 +679,12 @@ const ENCRYPTION: &[Param] = &[
     .informs(&[Apply::Aof]),
 ];
 
+/// Lua scripts and functions (`scripting/`).
+const SCRIPTING: &[Param] = &[
+    int_param!("busy-reply-threshold", busy_reply_threshold: i64, 0, i64::MAX, default "5000", mutable true)
+        .alias("lua-time-limit"),
+];
+
 /// The parameters, grouped by the subsystem that reads them.
 static GROUPS: &[&[Param]] = &[
     NETWORK,
@@ -681,6 +695,7 @@ static GROUPS: &[&[Param]] = &[
     APPEND_ONLY,
     MEMORY,
     ENCRYPTION,
+    SCRIPTING,
 ];
 
 /// Every parameter, group by group.

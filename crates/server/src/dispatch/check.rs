@@ -74,7 +74,8 @@ pub fn admit(server: &Arc<Server>, client: &mut ClientState, entry: &CommandEntr
         .or_else(|| memory(server, client, entry))
         .or_else(|| persistence_errors(server, client, entry))
         .or_else(|| subscribed_context(server, client, entry))
-        .or_else(|| loading(server, client, entry));
+        .or_else(|| loading(server, client, entry))
+        .or_else(|| busy_script(server, client, entry));
     if let Some(error) = refusal {
         return Admission::Reject(error);
     }
@@ -165,6 +166,13 @@ fn persistence_errors(
             crate::persistence::write_refusal(server, admitted_flags(client, entry))
         }
     }
+}
+
+/// -BUSY while a script runs past `busy-reply-threshold`, but for the few commands allowed
+/// then (SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE...).
+fn busy_script(server: &Server, _: &mut ClientState, entry: &CommandEntry) -> Option<CommandError> {
+    let running = &server.scripting.running;
+    (running.is_busy() && !entry.spec.has(command::flags::ALLOW_BUSY)).then(|| running.busy_error())
 }
 
 /// -LOADING while the dataset loads. The AOF loader's own client replays the log meanwhile.

@@ -8,11 +8,13 @@ pub mod check;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
 
 use redis_lite_protocol::ReplyWriter;
 
-use crate::client::{ClientKind, ClientState, ReplyMode};
+use crate::client::{ClientKind, ClientState, ExecMode, ReplyMode};
 use crate::command::{self, CommandEntry};
 use crate::context::Ctx;
 use crate::error::CommandError;
@@ -59,29 +61,89 @@ pub fn execute(
             return Some(entry.full_name.as_str());
         }
     }
+    let gates = match enter_gates(server, client, entry) {
+        Ok(gates) => gates,
+        Err(error) => {
+            reject(client, Some(entry.id), error, out, start);
+            return None;
+        }
+    };
     call(server, client, entry, args, out);
+    drop(gates);
     finish_reply(client, out, start);
     Some(entry.full_name.as_str())
 }
 
-/// Runs an admitted command's handler inside its gate, with the bookkeeping around it.
-fn call(
+/// The gates a command holds while it runs, released when dropped (see `Server::gates`): its
+/// event loop's own, shared, or every gate for EXEC, scripts and the other exclusive commands.
+/// None when run by EXEC or a script, which hold them all already, or when allowed while a
+/// script is busy (SCRIPT KILL, SHUTDOWN NOSAVE...), which must not wait for it.
+#[derive(Default)]
+struct Gates<'s> {
+    _own: Option<RwLockReadGuard<'s, ()>>,
+    _all: Vec<RwLockWriteGuard<'s, ()>>,
+}
+
+/// How long a command waits on a gate before it looks again whether the script holding every
+/// gate has run past `busy-reply-threshold`.
+const GATE_SLICE: Duration = Duration::from_millis(10);
+
+/// Takes the gates `entry` needs. While a script holding every gate is busy, the command is
+/// refused with BUSY instead of waiting, or, if Redis allows it then, runs without a gate.
+fn enter_gates<'s>(
+    server: &'s Server,
+    client: &ClientState,
+    entry: &CommandEntry,
+) -> Result<Gates<'s>, CommandError> {
+    if client.mode.nested() {
+        return Ok(Gates::default());
+    }
+    let running = &server.scripting.running;
+    let while_busy = || match entry.spec.has(command::flags::ALLOW_BUSY) {
+        true => Ok(Gates::default()),
+        false => Err(running.busy_error()),
+    };
+    if !entry.spec.exclusive {
+        let gate = &server.gates[client.worker];
+        return loop {
+            if let Some(guard) = gate.try_read_for(GATE_SLICE) {
+                break Ok(Gates {
+                    _own: Some(guard),
+                    _all: Vec::new(),
+                });
+            }
+            if running.is_busy() {
+                break while_busy();
+            }
+        };
+    }
+    let mut held = Vec::with_capacity(server.gates.len());
+    for gate in &server.gates {
+        loop {
+            if let Some(guard) = gate.try_write_for(GATE_SLICE) {
+                held.push(guard);
+                break;
+            }
+            if running.is_busy() {
+                return while_busy();
+            }
+        }
+    }
+    Ok(Gates {
+        _own: None,
+        _all: held,
+    })
+}
+
+/// Runs an admitted command's handler inside its gate, with the bookkeeping around it. A
+/// script's `redis.call` comes here directly, after the script's own checks.
+pub(crate) fn call(
     server: &Arc<Server>,
     client: &mut ClientState,
     entry: &'static CommandEntry,
     args: &[&[u8]],
     out: &mut Vec<u8>,
 ) {
-    // Every command runs inside its event loop's gate; EXEC and the other exclusive commands
-    // close all of them (see `Server::gates`), and commands run by EXEC are already inside.
-    let exclusive = !client.mode.in_exec() && entry.spec.exclusive;
-    let _shared =
-        (!client.mode.in_exec() && !exclusive).then(|| server.gates[client.worker].read());
-    let _exclusive: Vec<_> = if exclusive {
-        server.gates.iter().map(|g| g.write()).collect()
-    } else {
-        Vec::new()
-    };
     let handler = entry
         .spec
         .handler
@@ -90,9 +152,10 @@ fn call(
     let stats = client.stats.clone();
     let protocol = client.protocol;
     // The AOF loader's clock stands still, so nothing expires mid-replay.
-    let now_ms = match client.kind {
-        ClientKind::AofLoader => 0,
-        ClientKind::Normal => unix_ms_at(started),
+    let now_ms = match (client.kind, &client.mode) {
+        (ClientKind::AofLoader, _) => 0,
+        (_, ExecMode::Nested { now_ms }) => *now_ms,
+        _ => unix_ms_at(started),
     };
     let mut ctx = Ctx {
         server,

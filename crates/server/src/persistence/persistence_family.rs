@@ -91,13 +91,13 @@ fn bgsave(ctx: &mut Ctx<'_>) -> CmdResult {
     let busy = match persistence.current() {
         Some((kind, _, _)) => Some(Busy::from(kind)),
         // A cut inside a transaction would split it: wait until EXEC is over, as Redis does.
-        None if ctx.client.mode.in_exec() => Some(Busy::AofRewrite),
+        None if ctx.client.mode.nested() => Some(Busy::AofRewrite),
         None => rdb::bgsave(ctx.server).err(),
     };
     match busy {
         None => ctx.out.simple("Background saving started"),
         Some(Busy::Snapshot) => return Err(CommandError::err(SAVE_IN_PROGRESS)),
-        Some(Busy::AofRewrite) if schedule || ctx.client.mode.in_exec() => {
+        Some(Busy::AofRewrite) if schedule || ctx.client.mode.nested() => {
             persistence.bgsave_scheduled.store(true, Relaxed);
             ctx.out.simple("Background saving scheduled");
         }
@@ -115,7 +115,7 @@ fn bgsave(ctx: &mut Ctx<'_>) -> CmdResult {
 fn bgrewriteaof(ctx: &mut Ctx<'_>) -> CmdResult {
     let rewrite = &ctx.server.aof.rewrite;
     // A rewrite queued behind a BGSAVE, or a transaction, starts when they are done.
-    let waits = ctx.server.persistence.current().is_some() || ctx.client.mode.in_exec();
+    let waits = ctx.server.persistence.current().is_some() || ctx.client.mode.nested();
     rewrite.start()?;
     ctx.out.simple(if waits {
         "Background append only file rewriting scheduled"

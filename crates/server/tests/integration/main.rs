@@ -24,6 +24,7 @@ mod protocol;
 mod pubsub;
 mod redis_cli;
 mod robustness;
+mod scripting;
 mod security;
 mod server;
 mod sets;

@@ -1,0 +1,324 @@
+//! Lua scripting: EVAL's script cache and FUNCTION's libraries, run on the
+//! `redis-lite-scripting` runtime, and the server's side of its [`Host`] boundary.
+//!
+//! A script runs as one atomic unit, as EXEC does: its command takes every gate, so nothing
+//! else runs on any thread meanwhile. Its `redis.call`s go through [`dispatch::call`] on the
+//! calling client's own state, switched for the run to [`ExecMode::Nested`]: no gates to take
+//! again, blocking commands answer at once, the clock stands at the script's start, and the
+//! records of its writes are framed as one MULTI/EXEC unit in the AOF, as Redis propagates a
+//! script's effects. What the client had (database, protocol, reply mode) is put back after.
+//!
+//! Past `busy-reply-threshold` the run is marked busy: other clients get `-BUSY` instead of
+//! waiting on their gate (see `dispatch`), and SCRIPT KILL / FUNCTION KILL, which run without
+//! a gate, ask it to stop; the runtime asks [`Host::interrupt`] every so many instructions.
+
+pub mod scripting_family;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use redis_lite_protocol::{Protocol, ReplyWriter};
+use redis_lite_scripting::{
+    AclCheck, FunctionLibraries, Host, Interrupt, LogLevel, ReplFlags, ScriptCache,
+};
+
+use crate::client::{ExecMode, ReplyMode};
+use crate::command::flags::{DENYOOM, MAY_REPLICATE, NOSCRIPT, WRITE};
+use crate::context::Ctx;
+use crate::dispatch::{self, check};
+use crate::error::CommandError;
+
+/// Scripting's state in the server.
+pub struct Scripting {
+    pub eval: Mutex<ScriptCache>,
+    pub functions: Mutex<FunctionLibraries>,
+    /// Library and function counts, for FUNCTION STATS, which may run while a function holds
+    /// `functions`.
+    pub library_count: AtomicUsize,
+    pub function_count: AtomicUsize,
+    pub running: Running,
+}
+
+impl Default for Scripting {
+    fn default() -> Self {
+        // One `math.random` state for both, as Redis has one per process.
+        let random = Arc::new(AtomicU64::new(redis_lite_scripting::RANDOM_INITIAL_STATE));
+        Scripting {
+            eval: Mutex::new(ScriptCache::new(random.clone())),
+            functions: Mutex::new(FunctionLibraries::new(random)),
+            library_count: AtomicUsize::new(0),
+            function_count: AtomicUsize::new(0),
+            running: Running::default(),
+        }
+    }
+}
+
+impl Scripting {
+    /// Records the library and function counts after FUNCTION changed them.
+    pub fn count(&self, libraries: &FunctionLibraries) {
+        self.library_count
+            .store(libraries.libraries().count(), Relaxed);
+        self.function_count.store(
+            libraries.libraries().map(|l| l.functions.len()).sum(),
+            Relaxed,
+        );
+    }
+}
+
+/// The script running now, as other clients see it: BUSY, SCRIPT KILL, FUNCTION KILL and
+/// FUNCTION STATS.
+#[derive(Default)]
+pub struct Running {
+    current: Mutex<Option<RunInfo>>,
+    /// Past `busy-reply-threshold`: other clients get BUSY instead of waiting.
+    busy: AtomicBool,
+    /// SCRIPT KILL or FUNCTION KILL was accepted.
+    kill: AtomicBool,
+}
+
+#[derive(Clone)]
+pub struct RunInfo {
+    /// The function's name; empty for EVAL.
+    pub name: String,
+    /// The command that started it, as FUNCTION STATS shows it.
+    pub command: Vec<Vec<u8>>,
+    pub started: Instant,
+    pub is_eval: bool,
+    /// It ran a write command: it can no longer be killed, only SHUTDOWN NOSAVE ends it.
+    pub wrote: bool,
+}
+
+impl Running {
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Relaxed)
+    }
+
+    pub fn current(&self) -> Option<RunInfo> {
+        self.current.lock().clone()
+    }
+
+    /// The BUSY error other clients get while a script runs past the threshold.
+    pub fn busy_error(&self) -> CommandError {
+        busy_error(self.current.lock().as_ref().is_none_or(|r| r.is_eval))
+    }
+
+    /// SCRIPT KILL (`eval`) or FUNCTION KILL: asks the running script to stop, with Redis's
+    /// refusals when there is none of that kind or it already wrote.
+    pub fn kill(&self, eval: bool) -> Result<(), CommandError> {
+        let current = self.current.lock();
+        let Some(run) = current.as_ref() else {
+            return Err(CommandError::coded(
+                "NOTBUSY No scripts in execution right now.",
+            ));
+        };
+        if run.wrote {
+            return Err(CommandError::coded(
+                "UNKILLABLE Sorry the script already executed write commands against the dataset. \
+                 You can either wait the script termination or kill the server in a hard way using \
+                 the SHUTDOWN NOSAVE command.",
+            ));
+        }
+        if run.is_eval != eval {
+            // SCRIPT KILL does not stop a function, nor FUNCTION KILL a script: the answer
+            // names the command that would.
+            return Err(busy_error(run.is_eval));
+        }
+        self.kill.store(true, Relaxed);
+        Ok(())
+    }
+
+    fn start(&self, info: RunInfo) {
+        self.kill.store(false, Relaxed);
+        *self.current.lock() = Some(info);
+    }
+
+    fn finish(&self) {
+        *self.current.lock() = None;
+        self.busy.store(false, Relaxed);
+        self.kill.store(false, Relaxed);
+    }
+}
+
+/// `redis.log`: the server's log, at the script's level.
+fn write_log(level: LogLevel, message: &[u8]) {
+    let level = match level {
+        LogLevel::Debug => crate::config::LogLevel::Debug,
+        LogLevel::Verbose => crate::config::LogLevel::Verbose,
+        LogLevel::Notice => crate::config::LogLevel::Notice,
+        LogLevel::Warning => crate::config::LogLevel::Warning,
+    };
+    if crate::log::enabled(level) {
+        crate::log::write(level, format_args!("{}", String::from_utf8_lossy(message)));
+    }
+}
+
+/// Redis's BUSY text, naming the command that stops the running script.
+fn busy_error(is_eval: bool) -> CommandError {
+    let command = match is_eval {
+        true => "SCRIPT KILL",
+        false => "FUNCTION KILL",
+    };
+    CommandError::coded(format!(
+        "BUSY Redis is busy running a script. You can only call {command} or SHUTDOWN NOSAVE."
+    ))
+}
+
+/// What a run may do, from its command and its declared flags.
+#[derive(Clone, Copy, Default)]
+pub struct RunRules {
+    /// EVAL_RO, FCALL_RO, or `no-writes`: write commands are refused.
+    pub read_only: bool,
+    /// `allow-oom`: commands that may grow memory run even when over `maxmemory`.
+    pub allow_oom: bool,
+}
+
+/// The server's side of a running script: runs its `redis.call`s on the calling client,
+/// switched to a nested run for the duration.
+pub struct ScriptHost<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    rules: RunRules,
+    /// Whether the server was over `maxmemory` when the script started: until its first write,
+    /// `denyoom` commands are refused then, as in Redis.
+    oom_at_start: bool,
+    wrote: bool,
+    started: Instant,
+    busy_after: Duration,
+    /// What the caller had, put back when the run ends.
+    saved: Saved,
+}
+
+struct Saved {
+    db: usize,
+    protocol: Protocol,
+    reply_mode: ReplyMode,
+    mode: ExecMode,
+}
+
+impl<'c, 'a> ScriptHost<'c, 'a> {
+    /// Prepares a run for `ctx`'s client and marks it as the running script.
+    pub fn begin(ctx: &'c mut Ctx<'a>, rules: RunRules, info: RunInfo, oom_at_start: bool) -> Self {
+        let busy_after =
+            Duration::from_millis(ctx.server.config.read().busy_reply_threshold.max(0) as u64);
+        let client = &mut *ctx.client;
+        let saved = Saved {
+            db: client.db,
+            protocol: client.protocol,
+            reply_mode: client.reply_mode,
+            mode: std::mem::replace(&mut client.mode, ExecMode::Nested { now_ms: ctx.now_ms }),
+        };
+        client.reply_mode = ReplyMode::On;
+        let started = info.started;
+        ctx.server.scripting.running.start(info);
+        ScriptHost {
+            ctx,
+            rules,
+            oom_at_start,
+            wrote: false,
+            started,
+            busy_after,
+            saved,
+        }
+    }
+
+    /// The caller's protocol, which the script's reply is written in.
+    pub fn caller_protocol(&self) -> Protocol {
+        self.saved.protocol
+    }
+
+    /// Ends the run: the client gets back what it had, and outside EXEC the script's records
+    /// are closed as one unit, which its reply waits for.
+    pub fn end(self) {
+        let client = &mut *self.ctx.client;
+        client.db = self.saved.db;
+        client.protocol = self.saved.protocol;
+        client.reply_mode = self.saved.reply_mode;
+        let nested = matches!(self.saved.mode, ExecMode::Nested { .. });
+        client.mode = self.saved.mode;
+        if !nested {
+            let seq = self.ctx.server.aof.end_exec();
+            client.aof_seq = client.aof_seq.max(seq);
+        }
+        self.ctx.server.scripting.running.finish();
+    }
+
+    /// Redis's checks on a command called from a script, before it runs.
+    fn admit(&self, args: &[&[u8]]) -> Result<&'static crate::command::CommandEntry, String> {
+        let entry = check::lookup(args).map_err(|(entry, _)| match entry {
+            Some(entry) if !entry.spec.arity_ok(args.len()) => {
+                "ERR Wrong number of args calling Redis command from script".to_string()
+            }
+            _ => "ERR Unknown Redis command called from script".to_string(),
+        })?;
+        let flags = entry.spec.flags;
+        if flags & NOSCRIPT != 0 {
+            return Err("ERR This Redis command is not allowed from script".to_string());
+        }
+        // PUBLISH and the like count as writes here, so a read-only script has no effect
+        // anywhere.
+        if self.rules.read_only && flags & (WRITE | MAY_REPLICATE) != 0 {
+            return Err("ERR Write commands are not allowed from read-only scripts.".to_string());
+        }
+        // Once a script has written, it must be able to finish: state checks stop applying.
+        if flags & WRITE != 0 && !self.wrote {
+            if let Some(error) = crate::persistence::write_refusal(self.ctx.server, flags) {
+                return Err(error.to_string());
+            }
+        }
+        if flags & DENYOOM != 0 && !self.rules.allow_oom && !self.wrote && self.oom_at_start {
+            return Err("OOM command not allowed when used memory > 'maxmemory'.".to_string());
+        }
+        Ok(entry)
+    }
+}
+
+impl Host for ScriptHost<'_, '_> {
+    fn call(&mut self, argv: &[Vec<u8>], protocol: Protocol) -> Vec<u8> {
+        let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+        let mut out = Vec::new();
+        match self.admit(&args) {
+            Err(text) => ReplyWriter::new(&mut out, protocol).error(&text),
+            Ok(entry) => {
+                if entry.spec.has(WRITE) && !self.wrote {
+                    self.wrote = true;
+                    if let Some(run) = self.ctx.server.scripting.running.current.lock().as_mut() {
+                        run.wrote = true;
+                    }
+                }
+                self.ctx.client.protocol = protocol;
+                dispatch::call(self.ctx.server, self.ctx.client, entry, &args, &mut out);
+            }
+        }
+        out
+    }
+
+    fn log(&mut self, level: LogLevel, message: &[u8]) {
+        write_log(level, message);
+    }
+
+    /// Every write of a script is propagated as it ran (Redis 7.0 always replicates effects),
+    /// to the AOF and, once replication exists, to replicas; `set_repl` choices other than
+    /// both are not honoured yet.
+    fn set_repl(&mut self, _flags: ReplFlags) {}
+
+    /// Without ACL users every client may run every command; an unknown one is reported.
+    fn acl_check(&mut self, argv: &[Vec<u8>]) -> AclCheck {
+        let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+        match check::lookup(&args) {
+            Ok(_) => AclCheck::Allowed,
+            Err(_) => AclCheck::UnknownCommand,
+        }
+    }
+
+    fn interrupt(&mut self) -> Interrupt {
+        let running = &self.ctx.server.scripting.running;
+        if !running.is_busy() && self.started.elapsed() >= self.busy_after {
+            running.busy.store(true, Relaxed);
+        }
+        match running.kill.load(Relaxed) {
+            true => Interrupt::Kill,
+            false => Interrupt::Continue,
+        }
+    }
+}

@@ -1,0 +1,780 @@
+//! The scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT, FCALL, FCALL_RO and
+//! FUNCTION.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+use redis_lite_engine::glob::glob_match;
+use redis_lite_scripting::{FunctionLibraries, Host, Interrupt, LogLevel, ReplFlags};
+
+use super::{RunInfo, RunRules, ScriptHost};
+use crate::command::flags::*;
+use crate::command::key_flags::{ACCESS, RO, RW, UPDATE};
+use crate::command::{CommandSpec, Group, KeySpec};
+use crate::commands::reply_help;
+use crate::context::Ctx;
+use crate::error::{CmdResult, CommandError};
+
+const RUN_FLAGS: u32 = NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS;
+const WRITE_KEYS: &str =
+    "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE";
+const READ_KEYS: &str =
+    "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS";
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("eval", -3, RUN_FLAGS, eval)
+        .exclusive()
+        .key_specs(&[KeySpec::index(2)
+            .keynum(0, 1, 1)
+            .flags(RW | ACCESS | UPDATE)
+            .notes(WRITE_KEYS)])
+        .doc(
+            Group::Scripting,
+            "2.6.0",
+            "Execute a Lua script server side",
+        )
+        .complexity("Depends on the script that is executed.")
+        .syntax("script numkeys:integer [key...] [arg...]"),
+    CommandSpec::new("evalsha", -3, RUN_FLAGS, evalsha)
+        .exclusive()
+        .key_specs(&[KeySpec::index(2)
+            .keynum(0, 1, 1)
+            .flags(RW | ACCESS | UPDATE)])
+        .doc(
+            Group::Scripting,
+            "2.6.0",
+            "Execute a Lua script server side",
+        )
+        .complexity("Depends on the script that is executed.")
+        .syntax("sha1 numkeys:integer [key...] [arg...]"),
+    CommandSpec::new("eval_ro", -3, READONLY | RUN_FLAGS, eval_ro)
+        .exclusive()
+        .key_specs(&[KeySpec::index(2)
+            .keynum(0, 1, 1)
+            .flags(RO | ACCESS)
+            .notes(READ_KEYS)])
+        .doc(
+            Group::Scripting,
+            "7.0.0",
+            "Execute a read-only Lua script server side",
+        )
+        .complexity("Depends on the script that is executed.")
+        .syntax("script numkeys:integer [key...] [arg...]"),
+    CommandSpec::new("evalsha_ro", -3, READONLY | RUN_FLAGS, evalsha_ro)
+        .exclusive()
+        .key_specs(&[KeySpec::index(2).keynum(0, 1, 1).flags(RO | ACCESS)])
+        .doc(
+            Group::Scripting,
+            "7.0.0",
+            "Execute a read-only Lua script server side",
+        )
+        .complexity("Depends on the script that is executed.")
+        .syntax("sha1 numkeys:integer [key...] [arg...]"),
+    CommandSpec::new("fcall", -3, RUN_FLAGS, fcall)
+        .exclusive()
+        .key_specs(&[KeySpec::index(2)
+            .keynum(0, 1, 1)
+            .flags(RW | ACCESS | UPDATE)
+            .notes(WRITE_KEYS)])
+        .doc(Group::Scripting, "7.0.0", "Invoke a function")
+        .complexity("Depends on the function that is executed.")
+        .syntax("function numkeys:integer [key...] [arg...]"),
+    CommandSpec::new("fcall_ro", -3, READONLY | RUN_FLAGS, fcall_ro)
+        .exclusive()
+        .key_specs(&[KeySpec::index(2)
+            .keynum(0, 1, 1)
+            .flags(RO | ACCESS)
+            .notes(READ_KEYS)])
+        .doc(Group::Scripting, "7.0.0", "Invoke a read-only function")
+        .complexity("Depends on the function that is executed.")
+        .syntax("function numkeys:integer [key...] [arg...]"),
+    CommandSpec::container("script", SCRIPT_SUBCOMMANDS)
+        .doc(
+            Group::Scripting,
+            "2.6.0",
+            "A container for Lua scripts management commands",
+        )
+        .complexity("Depends on subcommand."),
+    CommandSpec::container("function", FUNCTION_SUBCOMMANDS)
+        .doc(
+            Group::Scripting,
+            "7.0.0",
+            "A container for function commands",
+        )
+        .complexity("Depends on subcommand."),
+];
+
+static SCRIPT_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("exists", -3, NOSCRIPT, script_exists)
+        .tips(&["request_policy:all_shards", "response_policy:agg_logical_and"])
+        .doc(Group::Scripting, "2.6.0", "Check existence of scripts in the script cache.")
+        .complexity("O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).")
+        .syntax("sha1..."),
+    CommandSpec::new("flush", -2, NOSCRIPT, script_flush)
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+        .doc(Group::Scripting, "2.6.0", "Remove all the scripts from the script cache.")
+        .complexity("O(N) with N being the number of scripts in cache")
+        .syntax("[async=(ASYNC | SYNC)]"),
+    CommandSpec::new("kill", 2, NOSCRIPT | ALLOW_BUSY, script_kill)
+        .tips(&["request_policy:all_shards", "response_policy:one_succeeded"])
+        .doc(Group::Scripting, "2.6.0", "Kill the script currently in execution.")
+        .complexity("O(1)"),
+    CommandSpec::new("load", 3, NOSCRIPT | STALE, script_load)
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+        .doc(Group::Scripting, "2.6.0", "Load the specified Lua script into the script cache.")
+        .complexity("O(N) with N being the length in bytes of the script body.")
+        .syntax("script"),
+    CommandSpec::new("debug", 3, NOSCRIPT, script_debug)
+        .doc(Group::Scripting, "3.2.0", "Set the debug mode for executed scripts.")
+        .complexity("O(1)")
+        .syntax("mode=(YES | SYNC | NO)"),
+    CommandSpec::new("help", 2, LOADING | STALE, script_help)
+        .doc(Group::Scripting, "5.0.0", "Show helpful text about the different subcommands")
+        .complexity("O(1)"),
+];
+
+static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("kill", 2, NOSCRIPT | ALLOW_BUSY, function_kill)
+        .tips(&["request_policy:all_shards", "response_policy:one_succeeded"])
+        .doc(
+            Group::Scripting,
+            "7.0.0",
+            "Kill the function currently in execution.",
+        )
+        .complexity("O(1)"),
+    CommandSpec::new("flush", -2, WRITE | NOSCRIPT, function_flush)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc(Group::Scripting, "7.0.0", "Deleting all functions")
+        .complexity("O(N) where N is the number of functions deleted")
+        .syntax("[async=(ASYNC | SYNC)]"),
+    CommandSpec::new("load", -3, WRITE | DENYOOM | NOSCRIPT, function_load)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc(
+            Group::Scripting,
+            "7.0.0",
+            "Create a function with the given arguments (name, code, description)",
+        )
+        .complexity("O(1) (considering compilation time is redundant)")
+        .syntax("[REPLACE] function-code"),
+    CommandSpec::new("help", 2, LOADING | STALE, function_help)
+        .doc(
+            Group::Scripting,
+            "7.0.0",
+            "Show helpful text about the different subcommands",
+        )
+        .complexity("O(1)"),
+    CommandSpec::new("delete", 3, WRITE | NOSCRIPT, function_delete)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc(Group::Scripting, "7.0.0", "Delete a function by name")
+        .complexity("O(1)")
+        .syntax("library-name"),
+    CommandSpec::new("dump", 2, NOSCRIPT, function_dump)
+        .doc(
+            Group::Scripting,
+            "7.0.0",
+            "Dump all functions into a serialized binary payload",
+        )
+        .complexity("O(N) where N is the number of functions"),
+    CommandSpec::new("list", -2, NOSCRIPT, function_list)
+        .tips(&["nondeterministic_output_order"])
+        .doc(
+            Group::Scripting,
+            "7.0.0",
+            "List information about all the functions",
+        )
+        .complexity("O(N) where N is the number of functions")
+        .syntax("[LIBRARYNAME library-name-pattern] [WITHCODE]"),
+    CommandSpec::new("restore", -3, WRITE | DENYOOM | NOSCRIPT, function_restore)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc(
+            Group::Scripting,
+            "7.0.0",
+            "Restore all the functions on the given payload",
+        )
+        .complexity("O(N) where N is the number of functions on the payload")
+        .syntax("serialized-value [policy=(FLUSH | APPEND | REPLACE)]"),
+    CommandSpec::new("stats", 2, NOSCRIPT | ALLOW_BUSY, function_stats)
+        .tips(&[
+            "nondeterministic_output",
+            "request_policy:all_shards",
+            "response_policy:special",
+        ])
+        .doc(
+            Group::Scripting,
+            "7.0.0",
+            "Return information about the function currently running (name, description, duration)",
+        )
+        .complexity("O(1)"),
+];
+
+/// EVAL and FCALL's `numkeys key... arg...`, after the script or function name;
+/// `not_a_number` is the error when `numkeys` is not an integer.
+fn keys_and_args<'a>(
+    ctx: &Ctx<'a>,
+    not_a_number: CommandError,
+) -> Result<(&'a [&'a [u8]], &'a [&'a [u8]]), CommandError> {
+    let args: &'a [&'a [u8]] = ctx.args;
+    let numkeys = ctx.arg_i64(2).map_err(|_| not_a_number)?;
+    if numkeys < 0 {
+        return Err(CommandError::err("Number of keys can't be negative"));
+    }
+    if numkeys as u64 > (args.len() - 3) as u64 {
+        return Err(CommandError::err(
+            "Number of keys can't be greater than number of args",
+        ));
+    }
+    let (keys, argv) = args[3..].split_at(numkeys as usize);
+    Ok((keys, argv))
+}
+
+/// The rules a run follows, and the refusals Redis gives before a flagged script (one with a
+/// shebang, or a function) starts.
+fn prepare(
+    ctx: &Ctx<'_>,
+    flagged: bool,
+    no_writes: bool,
+    allow_oom: bool,
+    read_only_command: bool,
+) -> Result<(RunRules, bool), CommandError> {
+    let oom =
+        ctx.server.limits.maxmemory_set() && !crate::eviction::make_room_before_command(ctx.server);
+    if flagged {
+        if !allow_oom && !no_writes && oom {
+            return Err(CommandError::coded(
+                "OOM command not allowed when used memory > 'maxmemory'.",
+            ));
+        }
+        if !no_writes {
+            if crate::persistence::write_refusal(ctx.server, WRITE).is_some() {
+                return Err(CommandError::coded(
+                    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to \
+                     disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.",
+                ));
+            }
+            if read_only_command {
+                return Err(CommandError::err(
+                    "Can not execute a script with write flag using *_ro command.",
+                ));
+            }
+        }
+    }
+    let rules = RunRules {
+        read_only: read_only_command || no_writes,
+        allow_oom: flagged && allow_oom,
+    };
+    Ok((rules, oom))
+}
+
+/// A script's reply, written as the command's own: an error reply counts as the command's
+/// error.
+fn finish(ctx: &mut Ctx<'_>, reply: Vec<u8>) -> CmdResult {
+    if let Some(text) = reply.strip_prefix(b"-") {
+        let text = text.strip_suffix(b"\r\n").unwrap_or(text);
+        return Err(CommandError::coded(
+            String::from_utf8_lossy(text).into_owned(),
+        ));
+    }
+    ctx.out.buffer().extend_from_slice(&reply);
+    Ok(())
+}
+
+fn eval(ctx: &mut Ctx<'_>) -> CmdResult {
+    run_script(ctx, false, false)
+}
+
+fn evalsha(ctx: &mut Ctx<'_>) -> CmdResult {
+    run_script(ctx, true, false)
+}
+
+fn eval_ro(ctx: &mut Ctx<'_>) -> CmdResult {
+    run_script(ctx, false, true)
+}
+
+fn evalsha_ro(ctx: &mut Ctx<'_>) -> CmdResult {
+    run_script(ctx, true, true)
+}
+
+fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only_command: bool) -> CmdResult {
+    let (keys, argv) = keys_and_args(ctx, CommandError::NotInteger)?;
+    let server = ctx.server;
+    let mut cache = server.scripting.eval.lock();
+    let sha = if by_sha {
+        let sha = String::from_utf8_lossy(ctx.arg(1)).to_ascii_lowercase();
+        if sha.len() != 40 || cache.get(&sha).is_none() {
+            return Err(CommandError::coded(
+                "NOSCRIPT No matching script. Please use EVAL.",
+            ));
+        }
+        sha
+    } else {
+        cache.load(ctx.arg(1)).map_err(CommandError::coded)?
+    };
+    let flags = cache.get(&sha).expect("loaded above").flags;
+    let (rules, oom) = prepare(
+        ctx,
+        flags.declared,
+        flags.no_writes,
+        flags.allow_oom,
+        read_only_command,
+    )?;
+    let info = RunInfo {
+        name: String::new(),
+        command: ctx.args.iter().map(|a| a.to_vec()).collect(),
+        started: Instant::now(),
+        is_eval: true,
+        wrote: false,
+    };
+    let mut host = ScriptHost::begin(ctx, rules, info, oom);
+    let protocol = host.caller_protocol();
+    let reply = cache.run(&mut host, &sha, keys, argv, protocol);
+    host.end();
+    drop(cache);
+    finish(ctx, reply.expect("cached above"))
+}
+
+fn fcall(ctx: &mut Ctx<'_>) -> CmdResult {
+    run_function(ctx, false)
+}
+
+fn fcall_ro(ctx: &mut Ctx<'_>) -> CmdResult {
+    run_function(ctx, true)
+}
+
+fn run_function(ctx: &mut Ctx<'_>, read_only_command: bool) -> CmdResult {
+    let server = ctx.server;
+    let libraries = server.scripting.functions.lock();
+    let name = String::from_utf8_lossy(ctx.arg(1)).into_owned();
+    let Some(function) = libraries.function(&name) else {
+        return Err(CommandError::err("Function not found"));
+    };
+    let flags = function.flags;
+    let (keys, argv) = keys_and_args(ctx, CommandError::err("Bad number of keys provided"))?;
+    let (rules, oom) = prepare(
+        ctx,
+        true,
+        flags.no_writes,
+        flags.allow_oom,
+        read_only_command,
+    )?;
+    let info = RunInfo {
+        name: name.clone(),
+        command: ctx.args.iter().map(|a| a.to_vec()).collect(),
+        started: Instant::now(),
+        is_eval: false,
+        wrote: false,
+    };
+    let mut host = ScriptHost::begin(ctx, rules, info, oom);
+    let protocol = host.caller_protocol();
+    let reply = libraries.call(&mut host, &name, keys, argv, protocol);
+    host.end();
+    drop(libraries);
+    finish(ctx, reply.expect("looked up above"))
+}
+
+/// SCRIPT EXISTS sha1 [sha1 ...]
+fn script_exists(ctx: &mut Ctx<'_>) -> CmdResult {
+    let cache = ctx.server.scripting.eval.lock();
+    let found: Vec<bool> = ctx.args[2..]
+        .iter()
+        .map(|sha| cache.get(&String::from_utf8_lossy(sha)).is_some())
+        .collect();
+    drop(cache);
+    ctx.out.array(found.len());
+    for exists in found {
+        ctx.out.integer(exists as i64);
+    }
+    Ok(())
+}
+
+/// `[ASYNC | SYNC]` of SCRIPT FLUSH and FUNCTION FLUSH: both flush at once here, as a fresh
+/// Lua state is cheap to make and the old one is freed when dropped.
+fn flush_mode(ctx: &Ctx<'_>) -> CmdResult {
+    match ctx.arg_count() {
+        2 => Ok(()),
+        3 if ctx.arg_is(2, "async") || ctx.arg_is(2, "sync") => Ok(()),
+        _ => Err(CommandError::err(
+            "SCRIPT FLUSH only support SYNC|ASYNC option",
+        )),
+    }
+}
+
+/// SCRIPT FLUSH [ASYNC | SYNC]
+fn script_flush(ctx: &mut Ctx<'_>) -> CmdResult {
+    flush_mode(ctx)?;
+    ctx.server.scripting.eval.lock().flush();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SCRIPT KILL
+fn script_kill(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.server.scripting.running.kill(true)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SCRIPT LOAD script
+fn script_load(ctx: &mut Ctx<'_>) -> CmdResult {
+    let sha = ctx
+        .server
+        .scripting
+        .eval
+        .lock()
+        .load(ctx.arg(2))
+        .map_err(CommandError::coded)?;
+    ctx.out.bulk(sha.as_bytes());
+    Ok(())
+}
+
+/// SCRIPT DEBUG YES|SYNC|NO: the Lua debugger is not built, so only NO (the default) is
+/// accepted.
+fn script_debug(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.arg_is(2, "no") {
+        ctx.out.ok();
+        return Ok(());
+    }
+    if ctx.arg_is(2, "yes") || ctx.arg_is(2, "sync") {
+        return Err(CommandError::err(
+            "SCRIPT DEBUG is not supported by redis-lite: the Lua debugger (redis-cli --ldb) is not available",
+        ));
+    }
+    Err(CommandError::err("Use SCRIPT DEBUG YES/SYNC/NO"))
+}
+
+fn script_help(ctx: &mut Ctx<'_>) -> CmdResult {
+    reply_help(
+        ctx,
+        "SCRIPT",
+        &[
+            "DEBUG (YES|SYNC|NO)",
+            "    Set the debug mode for subsequent scripts executed.",
+            "EXISTS <sha1> [<sha1> ...]",
+            "    Return information about the existence of the scripts in the script cache.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Flush the Lua scripts cache. Very dangerous on replicas.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the scripts cache.",
+            "    * SYNC: Synchronously flush the scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
+            "LOAD <script>",
+            "    Load a script into the scripts cache without executing it.",
+        ],
+    );
+    Ok(())
+}
+
+/// FUNCTION KILL
+fn function_kill(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.server.scripting.running.kill(false)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// FUNCTION FLUSH [ASYNC | SYNC]
+fn function_flush(ctx: &mut Ctx<'_>) -> CmdResult {
+    match ctx.arg_count() {
+        2 => {}
+        3 if ctx.arg_is(2, "async") || ctx.arg_is(2, "sync") => {}
+        _ => {
+            return Err(CommandError::err(
+                "FUNCTION FLUSH only supports SYNC|ASYNC option",
+            ))
+        }
+    }
+    let scripting = &ctx.server.scripting;
+    let mut libraries = scripting.functions.lock();
+    libraries.flush();
+    scripting.count(&libraries);
+    drop(libraries);
+    ctx.propagate();
+    ctx.dirty(1);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// What a library sees while it loads: it may log, and the time limit applies, but it may
+/// not call commands (the runtime refuses that before asking the host).
+struct LoadHost;
+
+impl Host for LoadHost {
+    fn call(&mut self, _: &[Vec<u8>], _: redis_lite_protocol::Protocol) -> Vec<u8> {
+        b"-ERR redis.call is not available while a library loads\r\n".to_vec()
+    }
+
+    fn log(&mut self, level: LogLevel, message: &[u8]) {
+        super::write_log(level, message);
+    }
+
+    fn set_repl(&mut self, _: ReplFlags) {}
+
+    fn acl_check(&mut self, _: &[Vec<u8>]) -> redis_lite_scripting::AclCheck {
+        redis_lite_scripting::AclCheck::Allowed
+    }
+
+    fn interrupt(&mut self) -> Interrupt {
+        Interrupt::Continue
+    }
+}
+
+/// FUNCTION LOAD [REPLACE] function-code
+fn function_load(ctx: &mut Ctx<'_>) -> CmdResult {
+    let (replace, code) = match ctx.arg_count() {
+        3 => (false, ctx.arg(2)),
+        4 if ctx.arg_is(2, "replace") => (true, ctx.arg(3)),
+        4 => {
+            return Err(CommandError::err(format!(
+                "Unknown option given: {}",
+                String::from_utf8_lossy(ctx.arg(2))
+            )))
+        }
+        _ => return Err(ctx.wrong_arity()),
+    };
+    let scripting = &ctx.server.scripting;
+    let mut libraries = scripting.functions.lock();
+    let name = libraries
+        .load(&mut LoadHost, code, replace)
+        .map_err(CommandError::coded)?;
+    scripting.count(&libraries);
+    drop(libraries);
+    ctx.propagate();
+    ctx.dirty(1);
+    ctx.out.bulk(name.as_bytes());
+    Ok(())
+}
+
+/// FUNCTION DELETE library-name
+fn function_delete(ctx: &mut Ctx<'_>) -> CmdResult {
+    let scripting = &ctx.server.scripting;
+    let mut libraries = scripting.functions.lock();
+    libraries
+        .delete(&String::from_utf8_lossy(ctx.arg(2)))
+        .map_err(CommandError::coded)?;
+    scripting.count(&libraries);
+    drop(libraries);
+    ctx.propagate();
+    ctx.dirty(1);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// FUNCTION DUMP: every library as an RDB function record, with DUMP's version and
+/// checksum footer.
+fn function_dump(ctx: &mut Ctx<'_>) -> CmdResult {
+    let libraries = ctx.server.scripting.functions.lock();
+    let codes: Vec<&[u8]> = libraries.libraries().map(|l| l.code.as_slice()).collect();
+    let payload = redis_lite_persist::rdb::dump_functions(&codes);
+    drop(libraries);
+    ctx.out.bulk(&payload);
+    Ok(())
+}
+
+/// FUNCTION RESTORE serialized-value [FLUSH | APPEND | REPLACE]
+fn function_restore(ctx: &mut Ctx<'_>) -> CmdResult {
+    #[derive(PartialEq)]
+    enum Policy {
+        Flush,
+        Append,
+        Replace,
+    }
+    let policy = match ctx.arg_count() {
+        3 => Policy::Append,
+        4 if ctx.arg_is(3, "flush") => Policy::Flush,
+        4 if ctx.arg_is(3, "append") => Policy::Append,
+        4 if ctx.arg_is(3, "replace") => Policy::Replace,
+        4 => {
+            return Err(CommandError::err(
+                "Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            ))
+        }
+        _ => return Err(ctx.wrong_arity()),
+    };
+    let codes = redis_lite_persist::rdb::restore_functions(ctx.arg(2))
+        .map_err(|_| CommandError::err("DUMP payload version or checksum are wrong"))?;
+    let scripting = &ctx.server.scripting;
+    let mut libraries = scripting.functions.lock();
+    // Everything is loaded into a fresh set first, so a failure changes nothing.
+    let mut restored = FunctionLibraries::new(Default::default());
+    for code in &codes {
+        restored
+            .load(&mut LoadHost, code, false)
+            .map_err(CommandError::coded)?;
+    }
+    if policy != Policy::Flush {
+        for library in restored.libraries() {
+            if policy == Policy::Append && libraries.libraries().any(|l| l.name == library.name) {
+                return Err(CommandError::err(format!(
+                    "Library {} already exists",
+                    library.name
+                )));
+            }
+            for function in library.functions.keys() {
+                let owner = libraries
+                    .libraries()
+                    .find(|l| l.name != library.name && l.functions.contains_key(function));
+                if owner.is_some() {
+                    return Err(CommandError::err(format!(
+                        "Function {function} already exists"
+                    )));
+                }
+            }
+        }
+    }
+    if policy == Policy::Flush {
+        libraries.flush();
+    }
+    for code in &codes {
+        libraries
+            .load(&mut LoadHost, code, true)
+            .map_err(CommandError::coded)?;
+    }
+    scripting.count(&libraries);
+    drop(libraries);
+    ctx.propagate();
+    ctx.dirty(1);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]
+fn function_list(ctx: &mut Ctx<'_>) -> CmdResult {
+    let mut with_code = false;
+    let mut pattern: Option<&[u8]> = None;
+    let mut i = 2;
+    while i < ctx.arg_count() {
+        if ctx.arg_is(i, "withcode") && !with_code {
+            with_code = true;
+            i += 1;
+        } else if ctx.arg_is(i, "libraryname") && pattern.is_none() {
+            if i + 1 >= ctx.arg_count() {
+                return Err(CommandError::err("library name argument was not given"));
+            }
+            pattern = Some(ctx.arg(i + 1));
+            i += 2;
+        } else {
+            return Err(CommandError::err(format!(
+                "Unknown argument {}",
+                String::from_utf8_lossy(ctx.arg(i))
+            )));
+        }
+    }
+    let libraries = ctx.server.scripting.functions.lock();
+    let chosen: Vec<_> = libraries
+        .libraries()
+        .filter(|l| pattern.is_none_or(|p| glob_match(p, l.name.as_bytes(), false)))
+        .collect();
+    let out = &mut ctx.out;
+    out.array(chosen.len());
+    for library in chosen {
+        out.map(if with_code { 4 } else { 3 });
+        out.bulk(b"library_name");
+        out.bulk(library.name.as_bytes());
+        out.bulk(b"engine");
+        out.bulk(b"LUA");
+        out.bulk(b"functions");
+        out.array(library.functions.len());
+        for function in library.functions.values() {
+            out.map(3);
+            out.bulk(b"name");
+            out.bulk(function.name.as_bytes());
+            out.bulk(b"description");
+            match &function.description {
+                Some(text) => out.bulk(text.as_bytes()),
+                None => out.null(),
+            }
+            out.bulk(b"flags");
+            let names = function.flags.names();
+            out.set(names.len());
+            for name in names {
+                out.simple(name);
+            }
+        }
+        if with_code {
+            out.bulk(b"library_code");
+            out.bulk(&library.code);
+        }
+    }
+    Ok(())
+}
+
+/// FUNCTION STATS: the running function, if any, and the library and function counts. Runs
+/// while a function is busy, so it reads only what is kept outside the libraries' lock.
+fn function_stats(ctx: &mut Ctx<'_>) -> CmdResult {
+    let scripting = &ctx.server.scripting;
+    let running = scripting.running.current().filter(|r| !r.is_eval);
+    let out = &mut ctx.out;
+    out.map(2);
+    out.bulk(b"running_script");
+    match running {
+        None => out.null(),
+        Some(run) => {
+            out.map(3);
+            out.bulk(b"name");
+            out.bulk(run.name.as_bytes());
+            out.bulk(b"command");
+            out.array(run.command.len());
+            for arg in &run.command {
+                out.bulk(arg);
+            }
+            out.bulk(b"duration_ms");
+            out.integer(run.started.elapsed().as_millis() as i64);
+        }
+    }
+    out.bulk(b"engines");
+    out.map(1);
+    out.bulk(b"LUA");
+    out.map(2);
+    out.bulk(b"libraries_count");
+    out.integer(scripting.library_count.load(Relaxed) as i64);
+    out.bulk(b"functions_count");
+    out.integer(scripting.function_count.load(Relaxed) as i64);
+    Ok(())
+}
+
+fn function_help(ctx: &mut Ctx<'_>) -> CmdResult {
+    reply_help(
+        ctx,
+        "FUNCTION",
+        &[
+            "LOAD [REPLACE] <FUNCTION CODE>",
+            "    Create a new library with the given library name and code.",
+            "DELETE <LIBRARY NAME>",
+            "    Delete the given library.",
+            "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+            "    Return general information on all the libraries:",
+            "    * Library name",
+            "    * The engine used to run the Library",
+            "    * Library description",
+            "    * Functions list",
+            "    * Library code (if WITHCODE is given)",
+            "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+            "STATS",
+            "    Return information about the current function running:",
+            "    * Function name",
+            "    * Command used to run the function",
+            "    * Duration in MS that the function is running",
+            "    If no function is running, return nil",
+            "    In addition, returns a list of available engines.",
+            "KILL",
+            "    Kill the current running function.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Delete all the libraries.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the libraries.",
+            "    * SYNC: Synchronously flush the libraries.",
+            "DUMP",
+            "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+            "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+            "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+            "    control how to handle existing libraries (default APPEND):",
+            "    * FLUSH: delete all existing libraries.",
+            "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+            "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+            "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+            "      in case of functions name collision with another library).",
+        ],
+    );
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! Lua scripting and functions: EVAL, EVALSHA, the _RO variants, SCRIPT, FUNCTION and FCALL,
+//! compared with real Redis byte for byte; atomicity, BUSY and SCRIPT KILL, and persistence.
+use crate::common;
+
+use std::time::{Duration, Instant};
+
+use common::{differential, differential_with, Server};
+
+const LIB: &str = "#!lua name=mylib
+local function echo(keys, args) return {keys, args} end
+local function setget(keys, args)
+  redis.call('SET', keys[1], args[1])
+  return redis.call('GET', keys[1])
+end
+redis.register_function('echo', echo)
+redis.register_function{function_name='setget', callback=setget, description='sets and gets'}
+redis.register_function{function_name='ro', callback=function() return redis.call('GET', 'k') end, flags={'no-writes'}}";
+
+#[test]
+fn eval_replies_and_errors_match_redis() {
+    for resp3 in [false, true] {
+        differential(
+            &[
+                &["EVAL", "return 1", "0"],
+                &["EVAL", "return {1, 2, 3, 'x', nil, 4}", "0"],
+                &["EVAL", "return {KEYS[1], KEYS[2], ARGV[1], ARGV[2]}", "2", "a", "b", "c", "d"],
+                &["EVAL", "return 3.99", "0"],
+                &["EVAL", "return -3.99", "0"],
+                &["EVAL", "return true", "0"],
+                &["EVAL", "return false", "0"],
+                &["EVAL", "return nil", "0"],
+                &["EVAL", "return {ok='fine'}", "0"],
+                &["EVAL", "return {err='bad thing'}", "0"],
+                &["EVAL", "return {err='CODE bad thing'}", "0"],
+                &["EVAL", "return redis.status_reply('PONG')", "0"],
+                &["EVAL", "return redis.error_reply('MY error')", "0"],
+                &["EVAL", "return redis.sha1hex('')", "0"],
+                &["EVAL", "return redis.call('SET', KEYS[1], ARGV[1])", "1", "k", "v"],
+                &["EVAL", "return redis.call('GET', KEYS[1])", "1", "k"],
+                &["EVAL", "return redis.call('GET', 'nokey')", "0"],
+                &["EVAL", "return redis.call('INCR', 'k')", "0"],
+                &["EVAL", "return redis.pcall('INCR', 'k')", "0"],
+                &["EVAL", "local r = redis.pcall('INCR', 'k'); return r['err']", "0"],
+                &["EVAL", "return redis.call('nosuch')", "0"],
+                &["EVAL", "return redis.call('GET')", "0"],
+                &["EVAL", "return redis.call('SUBSCRIBE', 'x')", "0"],
+                &["EVAL", "return redis.call('EVAL', 'return 1', '0')", "0"],
+                &["EVAL", "return redis.call()", "0"],
+                &["EVAL", "return redis.call({})", "0"],
+                &["EVAL", "x = 1", "0"],
+                &["EVAL", "return y", "0"],
+                &["EVAL", "return 1 +", "0"],
+                &["EVAL", "error('boom')", "0"],
+                &["EVAL", "error({err='TABLE boom'})", "0"],
+                &["EVAL", "return redis.call('HSET', 'h', 'a', 1, 'b', 2)", "0"],
+                &["EVAL", "return redis.call('HGETALL', 'h')", "0"],
+                &["EVAL", "redis.setresp(3); return redis.call('HGETALL', 'h')", "0"],
+                &["EVAL", "redis.setresp(3); return redis.call('SMEMBERS', 'nokey')", "0"],
+                &["EVAL", "redis.setresp(3); return redis.call('ZSCORE', 'nokey', 'm')", "0"],
+                &["EVAL", "redis.call('ZADD', 'z', 1.5, 'm'); redis.setresp(3); return redis.call('ZSCORE', 'z', 'm')", "0"],
+                &["EVAL", "redis.setresp(3); return redis.call('GET', 'nokey')", "0"],
+                &["EVAL", "redis.setresp(4)", "0"],
+                &["EVAL", "return redis.call('SELECT', 1)", "0"],
+                &["EVAL", "redis.call('SELECT', 2); redis.call('SET', 'in2', 'x'); return redis.call('DBSIZE')", "0"],
+                &["DBSIZE"],
+                &["EVAL", "return redis.call('BLPOP', 'nolist', 0)", "0"],
+                &["EVAL", "return 1", "-1"],
+                &["EVAL", "return 1", "2", "a"],
+                &["EVAL", "return 1", "x"],
+                &["EVAL", "return 1"],
+                &["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"],
+                &["EVALSHA", "short", "0"],
+                &["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "x"],
+                &["SCRIPT", "EXISTS", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "ffffffffffffffffffffffffffffffffffffffff"],
+                &["EVALSHA", "E0E1F9FABFC9D4800C877A703B823AC0578FF8DB", "0"],
+                &["SCRIPT", "LOAD", "return 'loaded'"],
+                &["SCRIPT", "LOAD", "return +"],
+                &["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"],
+                &["SCRIPT", "FLUSH"],
+                &["SCRIPT", "EXISTS", "b534286061d4b9e4026607613b95c06c06015ae8"],
+                &["SCRIPT", "FLUSH", "ASYNC"],
+                &["SCRIPT", "FLUSH", "SYNC"],
+                &["SCRIPT", "FLUSH", "BAD"],
+                &["SCRIPT", "KILL"],
+                &["SCRIPT", "DEBUG", "NO"],
+                &["SCRIPT", "DEBUG", "MAYBE"],
+                &["SCRIPT", "HELP"],
+                &["SCRIPT", "NOPE"],
+                &["EVAL_RO", "return redis.call('GET', 'k')", "1", "k"],
+                &["EVAL_RO", "return redis.call('SET', 'k', 'v')", "1", "k"],
+                &["EVAL_RO", "return redis.call('PUBLISH', 'c', 'm')", "0"],
+                &["EVAL", "#!lua flags=no-writes\nreturn redis.call('SET', 'k', 'v')", "0"],
+                &["EVAL", "#!lua flags=no-writes\nreturn redis.call('GET', 'k')", "0"],
+                &["EVAL", "#!lua\nreturn redis.call('SET', 'k', 'v2')", "0"],
+                &["EVAL_RO", "#!lua\nreturn 1", "0"],
+                &["EVAL", "#!lua flags=bogus\nreturn 1", "0"],
+                &["EVAL", "#!python\nreturn 1", "0"],
+                &["EVAL", "#!lua other=1\nreturn 1", "0"],
+                &["EVAL", "return redis.REDIS_VERSION", "0"],
+                &["EVAL", "return redis.REDIS_VERSION_NUM", "0"],
+                &["EVAL", "return redis.call('TIME')[1] ~= nil", "0"],
+                &["EVAL", "return cjson.encode({1, 2, {a=1}})", "0"],
+                &["EVAL", "return cmsgpack.unpack(cmsgpack.pack({1, 2, 3}))", "0"],
+                &["EVAL", "return bit.band(0xff, 0x0f)", "0"],
+                &["EVAL", "return struct.pack('>I2', 258)", "0"],
+                &["EVAL", "return os.clock() >= 0", "0"],
+                &["EVAL", "return os.time()", "0"],
+                &["EVAL", "print('x')", "0"],
+                &["EVAL", "return loadfile", "0"],
+                &["EVAL", "return math.random(1000)", "0"],
+                &["EVAL", "return math.random(1000)", "0"],
+            ],
+            resp3,
+        );
+    }
+}
+
+#[test]
+fn functions_match_redis() {
+    for resp3 in [false, true] {
+        differential(
+            &[
+                &["FUNCTION", "LOAD", LIB],
+                &["FUNCTION", "LOAD", LIB],
+                &["FUNCTION", "LOAD", "REPLACE", LIB],
+                &["FUNCTION", "LOAD", "BAD", LIB],
+                &["FUNCTION", "LOAD", "#!lua\nreturn 1"],
+                &["FUNCTION", "LOAD", "return 1"],
+                &["FUNCTION", "LOAD", "#!lua name=bad-name\nreturn 1"],
+                &["FUNCTION", "LOAD", "#!js name=x\nreturn 1"],
+                &["FUNCTION", "LOAD", "#!js\nreturn 1"],
+                &["FUNCTION", "LOAD", "#!lua name=a name=b\nreturn 1"],
+                &["FUNCTION", "LOAD", "#!lua foo=bar\nreturn 1"],
+                &["FUNCTION", "LOAD", "#!lua name=\nreturn 1"],
+                &["FUNCTION", "LOAD", "#!lua name=nonewline"],
+                &["FUNCTION", "LOAD", "#! lua name=q\nreturn 1"],
+                &["FUNCTION", "LOAD", "#!LUA  name=upper \nredis.register_function('up', function() return 1 end)"],
+                &["FCALL", "up", "0"],
+                &["FUNCTION", "DELETE", "upper"],
+                &["FUNCTION", "LOAD", "#!lua name=nofuncs\nlocal x = 1"],
+                &["FUNCTION", "LOAD", "#!lua name=calls\nredis.call('SET', 'a', 'b')"],
+                &["FUNCTION", "LOAD", "#!lua name=dup\nredis.register_function('echo', function() return 1 end)"],
+                &["FUNCTION", "LOAD", "#!lua name=syntax\nreturn +"],
+                &["FUNCTION", "LOAD", "#!lua name=flags\nredis.register_function{function_name='f', callback=function() return 1 end, flags={'bogus'}}"],
+                &["FCALL", "echo", "2", "k1", "k2", "a1"],
+                &["FCALL", "setget", "1", "k", "v"],
+                &["FCALL", "ro", "0"],
+                &["FCALL_RO", "ro", "0"],
+                &["FCALL_RO", "setget", "1", "k", "v"],
+                &["FCALL", "nosuch", "0"],
+                &["FCALL", "echo", "x"],
+                &["FCALL", "echo", "-1"],
+                &["FCALL", "echo", "5", "a"],
+                // Redis lists libraries and their functions in hash order: one of each here.
+                &["FUNCTION", "DELETE", "mylib"],
+                &["FUNCTION", "LOAD", "#!lua name=single\nredis.register_function{function_name='only', callback=function() return 1 end, flags={'allow-oom', 'no-writes'}, description='the only one'}"],
+                &["FUNCTION", "LIST"],
+                &["FUNCTION", "LIST", "WITHCODE"],
+                &["FUNCTION", "LIST", "LIBRARYNAME", "sing*"],
+                &["FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "sing*"],
+                &["FUNCTION", "LIST", "WITHCODE", "WITHCODE"],
+                &["FUNCTION", "DELETE", "single"],
+                &["FUNCTION", "LOAD", LIB],
+                &["FUNCTION", "LIST", "LIBRARYNAME", "zz*"],
+                &["FUNCTION", "LIST", "LIBRARYNAME"],
+                &["FUNCTION", "LIST", "BOGUS"],
+                &["FUNCTION", "STATS"],
+                &["FUNCTION", "KILL"],
+                &["FUNCTION", "DELETE", "nosuch"],
+                &["FUNCTION", "DELETE", "mylib"],
+                &["FCALL", "echo", "0"],
+                &["FUNCTION", "FLUSH", "BAD"],
+                &["FUNCTION", "FLUSH", "ASYNC"],
+                &["FUNCTION", "FLUSH"],
+                &["FUNCTION", "RESTORE", "bogus"],
+                &["FUNCTION", "HELP"],
+                &["FUNCTION", "NOPE"],
+            ],
+            resp3,
+        );
+    }
+}
+
+#[test]
+fn scripts_in_transactions_match_redis() {
+    differential(
+        &[
+            &["MULTI"],
+            &["EVAL", "return redis.call('INCR', KEYS[1])", "1", "n"],
+            &["EVAL", "return redis.call('INCR', KEYS[1])", "1", "n"],
+            &["EXEC"],
+            &["WATCH", "w"],
+            &["EVAL", "return redis.call('SET', 'w', 'changed')", "0"],
+            &["MULTI"],
+            &["GET", "w"],
+            &["EXEC"],
+        ],
+        false,
+    );
+}
+
+/// Under `maxmemory`, scripts follow Redis's rules: a legacy script is refused a `denyoom`
+/// command until it has written, a flagged one is refused at the start unless `allow-oom`.
+#[test]
+fn scripts_out_of_memory_match_redis() {
+    differential_with(
+        &[
+            &["EVAL", "return redis.call('SET', 'k', 'v')", "0"],
+            &["EVAL", "return redis.call('GET', 'k')", "0"],
+            &["EVAL", "#!lua\nreturn redis.call('GET', 'k')", "0"],
+            &[
+                "EVAL",
+                "#!lua flags=no-writes\nreturn redis.call('GET', 'k')",
+                "0",
+            ],
+            &[
+                "EVAL",
+                "#!lua flags=allow-oom\nreturn redis.call('SET', 'k', 'v')",
+                "0",
+            ],
+            &["EVAL", "return redis.call('DEL', 'k')", "0"],
+        ],
+        false,
+        &["--maxmemory", "1"],
+    );
+}
+
+/// A function dumped by real Redis restores in redis-lite, and the reverse.
+#[test]
+fn function_dump_moves_between_redis_and_lite() {
+    let Some(redis) = Server::redis(&[]) else {
+        return;
+    };
+    let lite = Server::lite(&[]);
+    for (from, to) in [(&redis, &lite), (&lite, &redis)] {
+        let (mut a, mut b) = (from.raw(), to.raw());
+        a.cmd(&["FUNCTION", "FLUSH"]);
+        b.cmd(&["FUNCTION", "FLUSH"]);
+        assert_eq!(a.cmd(&["FUNCTION", "LOAD", LIB]), b"$5\r\nmylib\r\n");
+        let payload = bulk(&a.cmd(&["FUNCTION", "DUMP"]));
+        let mut restore = |extra: &[&[u8]]| {
+            let args = [&[b"FUNCTION".as_slice(), b"RESTORE", &payload], extra].concat();
+            b.send(&common::encode(&args));
+            b.read_reply()
+        };
+        assert_eq!(restore(&[]), b"+OK\r\n");
+        assert_eq!(restore(&[]), b"-ERR Library mylib already exists\r\n");
+        assert_eq!(restore(&[b"REPLACE"]), b"+OK\r\n");
+        assert_eq!(restore(&[b"FLUSH"]), b"+OK\r\n");
+        assert_eq!(
+            b.cmd(&["FCALL", "setget", "1", "k", "moved"]),
+            b"$5\r\nmoved\r\n"
+        );
+    }
+}
+
+/// The payload of a bulk string reply.
+fn bulk(reply: &[u8]) -> Vec<u8> {
+    let start = reply
+        .iter()
+        .position(|&b| b == b'\n')
+        .expect("a bulk reply")
+        + 1;
+    reply[start..reply.len() - 2].to_vec()
+}
+
+/// No other client's command runs in the middle of a script, on any event loop.
+#[test]
+fn scripts_are_atomic_across_event_loops() {
+    let lite = Server::lite(&["--threads", "4"]);
+    let writers: Vec<_> = (0..4)
+        .map(|_| {
+            let mut raw = lite.raw();
+            std::thread::spawn(move || {
+                for _ in 0..200 {
+                    raw.cmd(&["INCR", "counter"]);
+                }
+            })
+        })
+        .collect();
+    let mut scripter = lite.raw();
+    for _ in 0..100 {
+        // Two reads of the same key inside one script always agree.
+        let reply = scripter.cmd(&[
+            "EVAL",
+            "local a = redis.call('GET', 'counter'); for i = 1, 20000 do end; return tostring(a == redis.call('GET', 'counter'))",
+            "0",
+        ]);
+        assert_eq!(reply, b"$4\r\ntrue\r\n");
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert_eq!(scripter.cmd(&["GET", "counter"]), b"$3\r\n800\r\n");
+}
+
+/// Past `busy-reply-threshold` other clients get BUSY; SCRIPT KILL stops a script that has not
+/// written; one that has written is UNKILLABLE until SHUTDOWN NOSAVE. The same flow on both
+/// servers gives the same replies.
+#[test]
+fn busy_script_kill_and_unkillable_match_redis() {
+    let Some(redis) = Server::redis(&["--busy-reply-threshold", "100"]) else {
+        return;
+    };
+    let lite = Server::lite(&["--busy-reply-threshold", "100"]);
+    let expected = busy_flow(&redis);
+    assert_eq!(
+        expected[0],
+        "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+    );
+    assert_eq!(busy_flow(&lite), expected);
+}
+
+/// Every reply of the BUSY / KILL / UNKILLABLE flow, in order.
+fn busy_flow(server: &Server) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut runner = server.raw();
+    let mut other = server.raw();
+    let mut log = |reply: Vec<u8>| seen.push(String::from_utf8_lossy(&reply).into_owned());
+    runner.send(&common::encode(&[b"EVAL", b"while true do end", b"0"]));
+    log(wait_for_error(|| other.cmd(&["PING"])));
+    log(other.cmd(&["GET", "x"]));
+    log(other.cmd(&["FUNCTION", "KILL"]));
+    log(other.cmd(&["SHUTDOWN"]));
+    log(other.cmd(&["SCRIPT", "KILL"]));
+    log(runner.read_reply());
+    log(other.cmd(&["PING"]));
+    log(other.cmd(&["SCRIPT", "KILL"]));
+    runner.send(&common::encode(&[
+        b"EVAL",
+        b"redis.call('SET', 'x', 1); while true do end",
+        b"0",
+    ]));
+    log(wait_for_error(|| other.cmd(&["PING"])));
+    log(other.cmd(&["SCRIPT", "KILL"]));
+    other.send(&common::encode(&[b"SHUTDOWN", b"NOSAVE"]));
+    assert!(other.is_closed());
+    seen
+}
+
+/// Sends `probe` until it answers with an error (the script became busy), for up to 10 s.
+fn wait_for_error(mut probe: impl FnMut() -> Vec<u8>) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = probe();
+        if reply.starts_with(b"-") || Instant::now() > deadline {
+            return reply;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
