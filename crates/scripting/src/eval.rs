@@ -109,6 +109,15 @@ impl ScriptCache {
         self.runtime.lua.used_memory()
     }
 
+    /// Bytes the cache keeps outside Lua: each script's body and name
+    /// (`used_memory_scripts_eval`).
+    pub fn cached_bytes(&self) -> usize {
+        self.scripts
+            .values()
+            .map(|s| s.body.len() + s.sha.len() + std::mem::size_of::<Script>())
+            .sum()
+    }
+
     /// Runs a cached script and returns its reply encoded for the client's protocol.
     /// The host has already checked everything that needs the server (flags against the
     /// server's state, keys); `None` if `sha` is not cached (the server replies NOSCRIPT).

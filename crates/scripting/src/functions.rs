@@ -207,8 +207,25 @@ impl FunctionLibraries {
         self.libraries.get(library)?.functions.get(name)
     }
 
+    /// Bytes the Lua state holds (`used_memory_vm_functions`).
     pub fn used_memory(&self) -> usize {
         self.runtime.lua.used_memory()
+    }
+
+    /// Bytes the libraries keep outside Lua: their code and names, and their functions' names
+    /// and descriptions (`used_memory_functions`).
+    pub fn library_bytes(&self) -> usize {
+        self.libraries
+            .values()
+            .map(|l| {
+                let functions: usize = l
+                    .functions
+                    .values()
+                    .map(|f| f.name.len() + f.description.as_ref().map_or(0, String::len))
+                    .sum();
+                l.code.len() + l.name.len() + functions
+            })
+            .sum()
     }
 
     /// FCALL: runs a function with its KEYS and ARGV tables as arguments; `None` if there is

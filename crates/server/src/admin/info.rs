@@ -72,7 +72,7 @@ fn info(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 /// `1.11M`-style sizes, as Redis's `bytesToHuman`.
-fn human(bytes: u64) -> String {
+pub(crate) fn human(bytes: u64) -> String {
     let b = bytes as f64;
     const K: f64 = 1024.0;
     match bytes {
@@ -198,6 +198,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("allocator_resident:{}", crate::memory::resident());
             field!("total_system_memory:{system}");
             field!("total_system_memory_human:{}", human(system));
+            crate::scripting::memory_fields(server, &mut |line| field!("{line}"));
             field!("maxmemory:{}", config.maxmemory);
             field!("maxmemory_human:{}", human(config.maxmemory));
             let policy = config.maxmemory_policy;

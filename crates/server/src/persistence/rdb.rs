@@ -54,11 +54,17 @@ pub fn write_options(server: &Server) -> WriteOptions {
 /// copied under its lock, then encoded, compressed and written with no lock held, so clients
 /// never wait on LZF or the disk.
 pub fn write_snapshot<W: Write>(
-    mut snapshot: Snapshot,
+    Dataset {
+        mut snapshot,
+        functions,
+    }: Dataset,
     w: &mut RdbWriter<W>,
     progress: &Progress,
     key_delay_us: i64,
 ) -> io::Result<Duration> {
+    for code in &functions {
+        w.function(code)?;
+    }
     let sizes = snapshot.db_sizes().to_vec();
     progress
         .keys_total
@@ -86,11 +92,11 @@ pub fn write_snapshot<W: Write>(
     Ok(snapshot.longest_hold())
 }
 
-/// Writes `snapshot` to `path` as a complete RDB file, atomically. Returns the longest time a
+/// Writes `dataset` to `path` as a complete RDB file, atomically. Returns the longest time a
 /// shard was locked for it.
 fn save_to_file(
     server: &Server,
-    snapshot: Snapshot,
+    dataset: Dataset,
     path: &Path,
     progress: &Progress,
 ) -> io::Result<Duration> {
@@ -102,17 +108,38 @@ fn save_to_file(
     let mut longest_hold = Duration::ZERO;
     save_atomically(path, opts, keyring.as_deref(), |w| {
         w.write_default_aux(redis_lite_engine::now_ms() / 1000, crate::memory::used())?;
-        longest_hold = write_snapshot(snapshot, w, progress, delay)?;
+        longest_hold = write_snapshot(dataset, w, progress, delay)?;
         Ok(())
     })?;
     Ok(longest_hold)
 }
 
+/// What a save or an AOF rewrite writes: the keyspace and the function libraries, both as
+/// they were at one instant.
+pub struct Dataset {
+    pub snapshot: Snapshot,
+    pub functions: Vec<Vec<u8>>,
+}
+
+/// Captures the dataset, running `at_cut` at its instant (while every shard is locked). FUNCTION's
+/// changes take every gate, so the libraries cannot change between the cut and its log
+/// position either.
+pub fn capture(server: &Server, at_cut: impl FnOnce()) -> Option<Dataset> {
+    let mut functions = Vec::new();
+    let snapshot = server.keyspace.begin_snapshot(|| {
+        functions = server.scripting.library_codes();
+        at_cut();
+    })?;
+    Some(Dataset {
+        snapshot,
+        functions,
+    })
+}
+
 /// Takes the snapshot's cut: changes made so far count as saved once it succeeds.
-fn begin(server: &Server) -> Option<(Snapshot, u64)> {
+fn begin(server: &Server) -> Option<(Dataset, u64)> {
     let dirty_total = server.dirty() + server.persistence.dirty_at_save.load(Relaxed);
-    let snapshot = server.keyspace.begin_snapshot(|| {})?;
-    Some((snapshot, dirty_total))
+    Some((capture(server, || {})?, dirty_total))
 }
 
 /// After a successful save whose cut saw `dirty_total` changes.
@@ -316,7 +343,11 @@ impl<'s> KeyLoader<'s> {
             }
             // Redis 7 functions need a script engine, which redis-lite does not have: refusing
             // is better than starting without them.
-            Event::Function(_) => return Err("function libraries are not supported".into()),
+            Event::Function(code) => self
+                .server
+                .scripting
+                .restore_library(&code)
+                .map_err(|e| format!("Failed loading library: {e}"))?,
             _ => {}
         }
         Ok(())

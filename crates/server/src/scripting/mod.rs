@@ -56,6 +56,20 @@ impl Default for Scripting {
 }
 
 impl Scripting {
+    /// Every library's code, as snapshots and AOF rewrites save them.
+    pub fn library_codes(&self) -> Vec<Vec<u8>> {
+        let libraries = self.functions.lock();
+        libraries.libraries().map(|l| l.code.clone()).collect()
+    }
+
+    /// Loads a library saved in an RDB file or an AOF base, replacing one of the same name.
+    pub fn restore_library(&self, code: &[u8]) -> Result<(), String> {
+        let mut libraries = self.functions.lock();
+        libraries.load(&mut scripting_family::LoadHost, code, true)?;
+        self.count(&libraries);
+        Ok(())
+    }
+
     /// Records the library and function counts after FUNCTION changed them.
     pub fn count(&self, libraries: &FunctionLibraries) {
         self.library_count
@@ -65,6 +79,44 @@ impl Scripting {
             Relaxed,
         );
     }
+}
+
+/// INFO memory's scripting fields, in Redis's order.
+pub fn memory_fields(server: &crate::server::Server, field: &mut dyn FnMut(String)) {
+    let scripting = &server.scripting;
+    let (eval_vm, eval_bytes, scripts) = {
+        let cache = scripting.eval.lock();
+        (cache.used_memory(), cache.cached_bytes(), cache.len())
+    };
+    let (functions_vm, library_bytes) = {
+        let libraries = scripting.functions.lock();
+        (libraries.used_memory(), libraries.library_bytes())
+    };
+    let human = crate::admin::info::human;
+    field(format!("used_memory_lua:{eval_vm}"));
+    field(format!("used_memory_vm_eval:{eval_vm}"));
+    field(format!("used_memory_lua_human:{}", human(eval_vm as u64)));
+    field(format!("used_memory_scripts_eval:{eval_bytes}"));
+    field(format!("number_of_cached_scripts:{scripts}"));
+    field(format!(
+        "number_of_functions:{}",
+        scripting.function_count.load(Relaxed)
+    ));
+    field(format!(
+        "number_of_libraries:{}",
+        scripting.library_count.load(Relaxed)
+    ));
+    field(format!("used_memory_vm_functions:{functions_vm}"));
+    let vm_total = (eval_vm + functions_vm) as u64;
+    field(format!("used_memory_vm_total:{vm_total}"));
+    field(format!("used_memory_vm_total_human:{}", human(vm_total)));
+    field(format!("used_memory_functions:{library_bytes}"));
+    let scripts_total = (eval_bytes + library_bytes) as u64;
+    field(format!("used_memory_scripts:{scripts_total}"));
+    field(format!(
+        "used_memory_scripts_human:{}",
+        human(scripts_total)
+    ));
 }
 
 /// The script running now, as other clients see it: BUSY, SCRIPT KILL, FUNCTION KILL and

@@ -21,6 +21,8 @@ const WRITE_KEYS: &str =
 const READ_KEYS: &str =
     "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS";
 
+// Scripts and functions run exclusively (every gate), as one unit. So do FUNCTION's changes:
+// a snapshot or AOF rewrite cut then never falls between a library change and its record.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("eval", -3, RUN_FLAGS, eval)
         .exclusive()
@@ -143,11 +145,13 @@ static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
         )
         .complexity("O(1)"),
     CommandSpec::new("flush", -2, WRITE | NOSCRIPT, function_flush)
+        .exclusive()
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(Group::Scripting, "7.0.0", "Deleting all functions")
         .complexity("O(N) where N is the number of functions deleted")
         .syntax("[async=(ASYNC | SYNC)]"),
     CommandSpec::new("load", -3, WRITE | DENYOOM | NOSCRIPT, function_load)
+        .exclusive()
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(
             Group::Scripting,
@@ -164,6 +168,7 @@ static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
         )
         .complexity("O(1)"),
     CommandSpec::new("delete", 3, WRITE | NOSCRIPT, function_delete)
+        .exclusive()
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(Group::Scripting, "7.0.0", "Delete a function by name")
         .complexity("O(1)")
@@ -185,6 +190,7 @@ static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
         .complexity("O(N) where N is the number of functions")
         .syntax("[LIBRARYNAME library-name-pattern] [WITHCODE]"),
     CommandSpec::new("restore", -3, WRITE | DENYOOM | NOSCRIPT, function_restore)
+        .exclusive()
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(
             Group::Scripting,
@@ -496,7 +502,7 @@ fn function_flush(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// What a library sees while it loads: it may log, and the time limit applies, but it may
 /// not call commands (the runtime refuses that before asking the host).
-struct LoadHost;
+pub(super) struct LoadHost;
 
 impl Host for LoadHost {
     fn call(&mut self, _: &[Vec<u8>], _: redis_lite_protocol::Protocol) -> Vec<u8> {

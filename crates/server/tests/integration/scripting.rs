@@ -349,3 +349,154 @@ fn wait_for_error(mut probe: impl FnMut() -> Vec<u8>) -> Vec<u8> {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Writes through a function, a multi-write script and a script whose effect depends on the
+/// clock; returns the dataset's digest.
+fn write_with_scripts(raw: &mut common::Raw) -> String {
+    assert_eq!(raw.cmd(&["FUNCTION", "LOAD", LIB]), b"$5\r\nmylib\r\n");
+    assert_eq!(
+        raw.cmd(&["FCALL", "setget", "1", "f", "by-function"]),
+        b"$11\r\nby-function\r\n"
+    );
+    let multi = "for i = 1, 10 do redis.call('RPUSH', KEYS[1], i) end; redis.call('INCRBY', KEYS[2], 5); return redis.call('LLEN', KEYS[1])";
+    assert_eq!(raw.cmd(&["EVAL", multi, "2", "list", "n"]), b":10\r\n");
+    // Replayed as the value it wrote, not by running TIME again.
+    let clock = "return redis.call('SET', 'time', redis.call('TIME')[2])";
+    assert_eq!(raw.cmd(&["EVAL", clock, "0"]), b"+OK\r\n");
+    let digest = raw.cmd_text(&["DEBUG", "DIGEST"]);
+    assert!(digest.starts_with('+') && digest.len() == 43, "{digest}");
+    digest
+}
+
+/// Functions and script effects survive RDB snapshots, the AOF (its records and rewrites, with
+/// and without the RDB preamble), and both move between redis-lite and real Redis.
+#[test]
+fn functions_and_script_effects_survive_restarts_and_move_to_redis() {
+    let debug = ["--enable-debug-command", "yes"];
+    for (label, args) in [
+        ("rdb", vec!["--save", "", "--appendonly", "no"]),
+        (
+            "aof",
+            vec!["--appendonly", "yes", "--appendfsync", "always"],
+        ),
+        (
+            "aof-rewrite-rdb",
+            vec!["--appendonly", "yes", "--aof-use-rdb-preamble", "yes"],
+        ),
+        (
+            "aof-rewrite-commands",
+            vec!["--appendonly", "yes", "--aof-use-rdb-preamble", "no"],
+        ),
+    ] {
+        let dir = common::DataDir::new(&format!("scripts-{label}"));
+        let redis_args = args.clone();
+        let args = [args.as_slice(), &debug].concat();
+        let digest = {
+            let mut lite = Server::lite_in(&dir.0, &args);
+            let mut raw = lite.raw();
+            let digest = write_with_scripts(&mut raw);
+            match label {
+                "rdb" => assert_eq!(raw.cmd(&["SAVE"]), b"+OK\r\n"),
+                "aof" => {}
+                _ => {
+                    raw.cmd(&["BGREWRITEAOF"]);
+                    common::wait_rewrite_ok(&lite);
+                }
+            }
+            lite.kill9();
+            digest
+        };
+        let lite = Server::lite_in(&dir.0, &args);
+        let mut raw = lite.raw();
+        assert_eq!(
+            raw.cmd_text(&["DEBUG", "DIGEST"]),
+            digest,
+            "{label}: reloaded"
+        );
+        assert_eq!(
+            raw.cmd(&["FCALL", "setget", "1", "g", "x"]),
+            b"$1\r\nx\r\n",
+            "{label}"
+        );
+        raw.cmd(&["DEL", "g"]);
+        drop(lite);
+        let Some(redis) = Server::redis_in(&dir.0, &redis_args) else {
+            return;
+        };
+        let mut raw = redis.raw();
+        assert_eq!(
+            raw.cmd_text(&["DEBUG", "DIGEST"]),
+            digest,
+            "{label}: real Redis loads our files"
+        );
+        assert_eq!(
+            raw.cmd(&["FCALL", "setget", "1", "g", "x"]),
+            b"$1\r\nx\r\n",
+            "{label}"
+        );
+    }
+}
+
+/// A library saved by real Redis in its snapshot loads in redis-lite.
+#[test]
+fn a_function_saved_by_redis_loads_in_lite() {
+    let dir = common::DataDir::new("scripts-from-redis");
+    let Some(redis) = Server::redis_in(&dir.0, &["--save", ""]) else {
+        return;
+    };
+    let mut raw = redis.raw();
+    let digest = write_with_scripts(&mut raw);
+    assert_eq!(raw.cmd(&["SAVE"]), b"+OK\r\n");
+    drop(redis);
+    let lite = Server::lite_in(&dir.0, &["--enable-debug-command", "yes"]);
+    let mut raw = lite.raw();
+    assert_eq!(raw.cmd_text(&["DEBUG", "DIGEST"]), digest);
+    assert_eq!(
+        raw.cmd(&["FCALL", "echo", "1", "a", "b"]),
+        b"*2\r\n*1\r\n$1\r\na\r\n*1\r\n$1\r\nb\r\n"
+    );
+}
+
+/// INFO memory's scripting fields: Redis's names in Redis's order, and counts that follow
+/// SCRIPT LOAD, SCRIPT FLUSH, FUNCTION LOAD and FUNCTION DELETE.
+#[test]
+fn info_reports_scripts_and_functions_as_redis_does() {
+    fn scripting_fields(raw: &mut common::Raw) -> Vec<(String, String)> {
+        let text = raw.cmd_text(&["INFO", "memory"]);
+        text.lines()
+            .filter_map(|l| l.split_once(':'))
+            .filter(|(k, _)| {
+                ["lua", "script", "function", "_vm_", "libraries"]
+                    .iter()
+                    .any(|part| k.contains(part))
+            })
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+    let lite = Server::lite(&[]);
+    let mut raw = lite.raw();
+    raw.cmd(&["SCRIPT", "LOAD", "return 1"]);
+    raw.cmd(&["SCRIPT", "LOAD", "return 2"]);
+    raw.cmd(&["FUNCTION", "LOAD", LIB]);
+    let fields = scripting_fields(&mut raw);
+    let value = |name: &str| fields.iter().find(|(k, _)| k == name).unwrap().1.clone();
+    assert_eq!(value("number_of_cached_scripts"), "2");
+    assert_eq!(value("number_of_functions"), "3");
+    assert_eq!(value("number_of_libraries"), "1");
+    assert!(value("used_memory_scripts_eval").parse::<u64>().unwrap() >= 16);
+    assert!(value("used_memory_functions").parse::<u64>().unwrap() >= LIB.len() as u64);
+    assert!(value("used_memory_vm_eval").parse::<u64>().unwrap() > 0);
+    raw.cmd(&["SCRIPT", "FLUSH"]);
+    raw.cmd(&["FUNCTION", "DELETE", "mylib"]);
+    let fields = scripting_fields(&mut raw);
+    let value = |name: &str| fields.iter().find(|(k, _)| k == name).unwrap().1.clone();
+    assert_eq!(value("number_of_cached_scripts"), "0");
+    assert_eq!(value("number_of_functions"), "0");
+    assert_eq!(value("used_memory_functions"), "0");
+    if let Some(redis) = Server::redis(&[]) {
+        let names = |fields: Vec<(String, String)>| -> Vec<String> {
+            fields.into_iter().map(|(k, _)| k).collect()
+        };
+        assert_eq!(names(fields), names(scripting_fields(&mut redis.raw())));
+    }
+}

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
-use redis_lite_engine::{Snapshot, Value};
+use redis_lite_engine::Value;
+
+use crate::persistence::rdb::Dataset;
 use redis_lite_persist::aof::{base_name, encode_command, FileKind, ManifestFile};
 use redis_lite_persist::{Keyring, OutFile, RdbWriter};
 
@@ -213,7 +215,7 @@ fn rewrite_in_slot(
         // The cron gate keeps EXEC and the commands that lock every shard from straddling the
         // cut.
         let _gate = server.gates[server.gates.len() - 1].read();
-        server.keyspace.begin_snapshot(|| {
+        crate::persistence::rdb::capture(server, || {
             if (live || start) && aof.rewrite.epoch() == epoch {
                 aof.cut(incr_seq, live, start, config.sealing());
                 cut = true;
@@ -285,7 +287,7 @@ fn rewrite_in_slot(
 fn write_base(
     server: &Server,
     path: &std::path::Path,
-    mut snapshot: Snapshot,
+    base: Dataset,
     rdb: bool,
     seal: Option<Arc<Keyring>>,
     progress: &Progress,
@@ -296,11 +298,18 @@ fn write_base(
         let mut w = RdbWriter::new(file, opts);
         w.write_header()?;
         w.write_default_aux(redis_lite_engine::now_ms() / 1000, crate::memory::used())?;
-        crate::persistence::rdb::write_snapshot(snapshot, &mut w, progress, 0)?;
+        crate::persistence::rdb::write_snapshot(base, &mut w, progress, 0)?;
         w.finish()?
     } else {
+        let Dataset {
+            mut snapshot,
+            functions,
+        } = base;
         let mut file = file;
         let mut buf = Vec::new();
+        for code in &functions {
+            encode_command(&mut buf, &[b"FUNCTION".as_slice(), b"LOAD", code]);
+        }
         let sizes = snapshot.db_sizes().to_vec();
         for (db, _) in sizes.iter().enumerate().filter(|(_, s)| s.0 > 0) {
             encode_command(&mut buf, &[b"SELECT".as_slice(), db.to_string().as_bytes()]);
