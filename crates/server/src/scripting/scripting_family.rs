@@ -213,13 +213,16 @@ static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
         .complexity("O(1)"),
 ];
 
+/// Some of a command's arguments.
+type Args<'a> = &'a [&'a [u8]];
+
 /// EVAL and FCALL's `numkeys key... arg...`, after the script or function name;
 /// `not_a_number` is the error when `numkeys` is not an integer.
 fn keys_and_args<'a>(
     ctx: &Ctx<'a>,
     not_a_number: CommandError,
-) -> Result<(&'a [&'a [u8]], &'a [&'a [u8]]), CommandError> {
-    let args: &'a [&'a [u8]] = ctx.args;
+) -> Result<(Args<'a>, Args<'a>), CommandError> {
+    let args: Args<'a> = ctx.args;
     let numkeys = ctx.arg_i64(2).map_err(|_| not_a_number)?;
     if numkeys < 0 {
         return Err(CommandError::err("Number of keys can't be negative"));
