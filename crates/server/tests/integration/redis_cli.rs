@@ -1,6 +1,6 @@
 //! Debian's redis-cli, driven in a real pseudo-terminal: it connects, shows its argument hints
 //! while a command is typed, and prints replies and the database in its prompt.
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::process::Command;
 
@@ -51,11 +51,11 @@ sys.stdout.write(out.decode("utf-8", "replace"))
 
 #[test]
 fn redis_cli_works_interactively_with_hints() {
-    if common::which("redis-cli").is_none() {
-        common::skipped("redis-cli is not on PATH");
+    if testkit::which("redis-cli").is_none() {
+        testkit::skipped("redis-cli is not on PATH");
         return;
     }
-    let server = common::Server::lite(&[]);
+    let server = testkit::Server::lite(&[]);
     let screen = interactive_session(
         server.port,
         &[
@@ -82,11 +82,11 @@ fn redis_cli_works_interactively_with_hints() {
 
 #[test]
 fn redis_cli_pipe_mass_insertion() {
-    if common::which("redis-cli").is_none() {
-        common::skipped("redis-cli is not on PATH");
+    if testkit::which("redis-cli").is_none() {
+        testkit::skipped("redis-cli is not on PATH");
         return;
     }
-    let server = common::Server::lite(&[]);
+    let server = testkit::Server::lite(&[]);
     let input: String = (0..20_000)
         .map(|i| format!("SET key:{i} value:{i}\r\n"))
         .collect();
