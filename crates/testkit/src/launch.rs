@@ -329,11 +329,6 @@ impl Server {
             .start_if_available()
     }
 
-    /// Which program this server runs.
-    pub fn program(&self) -> Program {
-        self.launch.program
-    }
-
     /// The executable it was started from (its `argv[0]`).
     pub fn executable(&self) -> &Path {
         &self.program
