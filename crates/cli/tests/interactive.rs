@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use expectrl::Session;
-use redis_lite_testkit::{DataDir, Launch, Program};
+use redis_lite_testkit::{DataDir, Program, Server};
 
 /// The client under test, as cargo built it for these tests.
 const CLI: &str = env!("CARGO_BIN_EXE_redis-lite-cli");
@@ -14,11 +14,11 @@ const CLI: &str = env!("CARGO_BIN_EXE_redis-lite-cli");
 #[test]
 fn prompt_history_hints_and_reconnect() {
     // Any server will do: redis-lite when it is built, else real Redis.
-    let program = match Program::Lite.path() {
-        Some(_) => Program::Lite,
-        None => Program::Redis,
+    let server = match Program::Lite.path() {
+        Some(_) => Some(Server::lite(&[])),
+        None => Server::redis(&[]),
     };
-    let Some(mut server) = Launch::of(program).start_if_available() else {
+    let Some(mut server) = server else {
         return;
     };
     let dir = DataDir::new("pty");
