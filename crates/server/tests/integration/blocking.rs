@@ -58,18 +58,11 @@ fn client_id(raw: &mut testkit::Raw) -> String {
 
 /// Waits until the server reports `n` blocked clients.
 fn wait_blocked(raw: &mut testkit::Raw, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let info = raw.cmd_text(&["INFO", "clients"]);
-        if info.contains(&format!("blocked_clients:{n}\r\n")) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never saw {n} blocked clients: {info}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    testkit::wait_until(
+        &format!("{n} blocked clients"),
+        Duration::from_secs(5),
+        || testkit::info_field(raw, "clients", "blocked_clients") == n.to_string(),
+    );
 }
 
 #[test]

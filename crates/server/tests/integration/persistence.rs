@@ -4,7 +4,7 @@
 
 use redis_lite_testkit as testkit;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use testkit::{DataDir, Launch, Raw, Server};
 
@@ -102,12 +102,9 @@ fn digest(raw: &mut Raw) -> String {
     reply
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Waits up to 30 s for `done`, naming `what` when it times out.
+fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    testkit::wait_until(what, Duration::from_secs(30), done);
 }
 
 fn wait_bgsave(raw: &mut Raw) {
