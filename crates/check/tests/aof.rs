@@ -3,11 +3,11 @@
 //! and is not "fixed" where truncating would drop writes later files depend on.
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::ffi::OsStr;
 
-use common::{run, stderr, stdout, Scratch};
+use common::{run, stderr, stdout};
 use redis_lite_persist::aof::encode_command;
+use redis_lite_testkit::DataDir;
 
 fn commands(cmds: &[&[&str]]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -19,28 +19,17 @@ fn commands(cmds: &[&[&str]]) -> Vec<u8> {
 
 /// Runs `aof --fix <path>` answering the prompt with `answer`.
 fn fix_answering(path: &std::path::Path, answer: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_redis-lite-check"))
-        .arg("aof")
-        .arg("--fix")
-        .arg(path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(answer.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    redis_lite_testkit::run(
+        env!("CARGO_BIN_EXE_redis-lite-check"),
+        &[OsStr::new("aof"), OsStr::new("--fix"), path.as_os_str()],
+        answer.as_bytes(),
+    )
 }
 
 #[test]
 fn aof_truncated_file_is_reported_then_fixed_to_the_last_command() {
-    let dir = Scratch::new("aof-cut");
-    let file = dir.path("appendonly.aof");
+    let dir = DataDir::new("aof-cut");
+    let file = dir.join("appendonly.aof");
     let good = commands(&[&["SELECT", "0"], &["SET", "a", "1"], &["INCR", "n"]]);
     let last = commands(&[&["SET", "b", "some value"]]);
     let mut data = [&good[..], &last[..last.len() - 4]].concat();
@@ -85,19 +74,19 @@ fn aof_truncated_file_is_reported_then_fixed_to_the_last_command() {
 
 #[test]
 fn aof_directory_checks_every_file_in_manifest_order() {
-    let dir = Scratch::new("aof-dir");
+    let dir = DataDir::new("aof-dir");
     let base = commands(&[&["SELECT", "0"], &["SET", "a", "1"]]);
     let incr1 = commands(&[&["INCR", "n"]]);
     let incr2 = commands(&[&["SET", "b", "2"], &["DEL", "a"]]);
-    std::fs::write(dir.path("appendonly.aof.1.base.aof"), &base).unwrap();
-    std::fs::write(dir.path("appendonly.aof.1.incr.aof"), &incr1).unwrap();
+    std::fs::write(dir.join("appendonly.aof.1.base.aof"), &base).unwrap();
+    std::fs::write(dir.join("appendonly.aof.1.incr.aof"), &incr1).unwrap();
     std::fs::write(
-        dir.path("appendonly.aof.2.incr.aof"),
+        dir.join("appendonly.aof.2.incr.aof"),
         &incr2[..incr2.len() - 1],
     )
     .unwrap();
     std::fs::write(
-        dir.path("appendonly.aof.manifest"),
+        dir.join("appendonly.aof.manifest"),
         "file appendonly.aof.1.base.aof seq 1 type b\n\
          file appendonly.aof.1.incr.aof seq 1 type i\n\
          file appendonly.aof.2.incr.aof seq 2 type i\n",
@@ -119,27 +108,27 @@ fn aof_directory_checks_every_file_in_manifest_order() {
         &"aof",
         &"--fix",
         &"--yes",
-        &dir.path("appendonly.aof.manifest"),
+        &dir.join("appendonly.aof.manifest"),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let fixed = std::fs::read(dir.path("appendonly.aof.2.incr.aof")).unwrap();
+    let fixed = std::fs::read(dir.join("appendonly.aof.2.incr.aof")).unwrap();
     assert_eq!(fixed, commands(&[&["SET", "b", "2"]]));
 
     // Damage in an earlier file is reported but not truncated away.
-    std::fs::write(dir.path("appendonly.aof.1.incr.aof"), &incr1[..5]).unwrap();
+    std::fs::write(dir.join("appendonly.aof.1.incr.aof"), &incr1[..5]).unwrap();
     let out = run(&[&"aof", &"--fix", &"--yes", &dir.0]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("cannot be fixed by truncation"));
     assert_eq!(
-        std::fs::read(dir.path("appendonly.aof.1.incr.aof")).unwrap(),
+        std::fs::read(dir.join("appendonly.aof.1.incr.aof")).unwrap(),
         &incr1[..5]
     );
 }
 
 #[test]
 fn aof_corruption_is_reported_with_its_offset() {
-    let dir = Scratch::new("aof-bad");
-    let file = dir.path("appendonly.aof");
+    let dir = DataDir::new("aof-bad");
+    let file = dir.join("appendonly.aof");
     let first = commands(&[&["SELECT", "0"], &["SET", "a", "1"]]);
     let mut data = [
         &first[..],
@@ -169,7 +158,7 @@ fn aof_corruption_is_reported_with_its_offset() {
 
 #[test]
 fn aof_refuses_a_directory_without_a_manifest() {
-    let dir = Scratch::new("aof-empty");
+    let dir = DataDir::new("aof-empty");
     let out = run(&[&"aof", &dir.0]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("expected one AOF manifest (*.manifest), found 0"));

@@ -3,12 +3,13 @@
 //! bad input is refused with the line number.
 mod common;
 
-use common::{encodings, keys_of, run, stderr, stdout, write_dataset, Scratch};
+use common::{encodings, keys_of, run, stderr, stdout, write_dataset};
+use redis_lite_testkit::DataDir;
 
 #[test]
 fn export_then_import_keeps_every_key_value_and_ttl() {
-    let dir = Scratch::new("roundtrip");
-    let (rdb, json, back) = (dir.path("a.rdb"), dir.path("a.json"), dir.path("b.rdb"));
+    let dir = DataDir::new("roundtrip");
+    let (rdb, json, back) = (dir.join("a.rdb"), dir.join("a.json"), dir.join("b.rdb"));
     write_dataset(&rdb);
     let out = run(&[&"export", &"--json", &rdb, &"-o", &json]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -61,8 +62,8 @@ fn export_then_import_keeps_every_key_value_and_ttl() {
 
 #[test]
 fn import_reports_the_line_of_bad_input_and_writes_nothing() {
-    let dir = Scratch::new("badjson");
-    let (json, rdb) = (dir.path("in.json"), dir.path("out.rdb"));
+    let dir = DataDir::new("badjson");
+    let (json, rdb) = (dir.join("in.json"), dir.join("out.rdb"));
     let good = r#"{"db":0,"key":"a","type":"string","value":"1","expire_at_ms":null}"#;
     for (bad, message) in [
         ("{not json", "in.json:3: key must be a string (column 2)"),
@@ -91,8 +92,8 @@ fn import_reports_the_line_of_bad_input_and_writes_nothing() {
 
 #[test]
 fn export_of_a_corrupt_rdb_fails_and_leaves_no_partial_json() {
-    let dir = Scratch::new("badexport");
-    let (rdb, json) = (dir.path("a.rdb"), dir.path("a.json"));
+    let dir = DataDir::new("badexport");
+    let (rdb, json) = (dir.join("a.rdb"), dir.join("a.json"));
     write_dataset(&rdb);
     let bytes = std::fs::read(&rdb).unwrap();
     std::fs::write(&rdb, &bytes[..bytes.len() - 100]).unwrap();

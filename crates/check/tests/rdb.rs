@@ -2,12 +2,13 @@
 //! offset for a flipped byte, a truncated file and a file that is not an RDB at all.
 mod common;
 
-use common::{run, stderr, stdout, write_dataset, Scratch};
+use common::{run, stderr, stdout, write_dataset};
+use redis_lite_testkit::DataDir;
 
 #[test]
 fn rdb_summarizes_a_valid_file_of_every_type() {
-    let dir = Scratch::new("rdb-ok");
-    let file = dir.path("dump.rdb");
+    let dir = DataDir::new("rdb-ok");
+    let file = dir.join("dump.rdb");
     write_dataset(&file);
     let out = run(&[&"rdb", &file]);
     let text = stdout(&out);
@@ -30,8 +31,8 @@ fn rdb_summarizes_a_valid_file_of_every_type() {
 
 #[test]
 fn rdb_flipped_byte_fails_naming_the_offset() {
-    let dir = Scratch::new("rdb-flip");
-    let file = dir.path("dump.rdb");
+    let dir = DataDir::new("rdb-flip");
+    let file = dir.join("dump.rdb");
     write_dataset(&file);
     let good = std::fs::read(&file).unwrap();
 
@@ -69,8 +70,8 @@ fn rdb_flipped_byte_fails_naming_the_offset() {
 
 #[test]
 fn rdb_truncated_file_says_where_it_ends() {
-    let dir = Scratch::new("rdb-cut");
-    let file = dir.path("dump.rdb");
+    let dir = DataDir::new("rdb-cut");
+    let file = dir.join("dump.rdb");
     write_dataset(&file);
     let good = std::fs::read(&file).unwrap();
     for cut in [good.len() / 2, good.len() - 3] {
@@ -87,13 +88,13 @@ fn rdb_truncated_file_says_where_it_ends() {
 
 #[test]
 fn rdb_refuses_what_is_not_an_rdb() {
-    let dir = Scratch::new("rdb-junk");
-    let file = dir.path("notes.txt");
+    let dir = DataDir::new("rdb-junk");
+    let file = dir.join("notes.txt");
     std::fs::write(&file, "just some text\n").unwrap();
     let out = run(&[&"rdb", &file]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("notes.txt: RDB file corrupted at offset 0: wrong signature"));
-    let out = run(&[&"rdb", &dir.path("missing.rdb")]);
+    let out = run(&[&"rdb", &dir.join("missing.rdb")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("missing.rdb: No such file or directory"));
 }

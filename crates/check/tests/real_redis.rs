@@ -5,63 +5,18 @@
 //! redis-check-aof accept it, having lost only the incomplete command.
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use common::{keys_of, run, stderr, Scratch};
+use common::{keys_of, run, stderr};
+use redis_lite_testkit::{installed, wait_until, DataDir, Launch, Server};
 
-/// A redis-server process serving `dir`, killed when dropped.
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Redis {
-    fn start(dir: &std::path::Path, appendonly: &str) -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--appendonly", appendonly, "--enable-debug-command", "yes"])
-            .arg("--dir")
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        let redis = Redis { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while redis.try_ping().is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        redis
-    }
-
-    fn try_ping(&self) -> redis::RedisResult<()> {
-        redis::cmd("PING").query(&mut self.conn()?)
-    }
-
-    fn conn(&self) -> redis::RedisResult<redis::Connection> {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?.get_connection()
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Real redis-server on the files in `dir`, without snapshots, the AOF on or off.
+fn start_redis(dir: &std::path::Path, appendonly: &str) -> Server {
+    Launch::redis()
+        .dir(dir)
+        .args(&["--save", "", "--appendonly", appendonly])
+        .start()
 }
 
 /// One key of every type and encoding Redis 7.0 has, binary names and contents, expiries,
@@ -134,8 +89,8 @@ fn populate(con: &mut redis::Connection) {
 
 /// DEBUG DIGEST (which sees only whether a key has an expiry), the key counts of the three
 /// databases, and the exact expiry times.
-fn fingerprint(redis: &Redis) -> (String, Vec<i64>) {
-    let mut con = redis.conn().unwrap();
+fn fingerprint(redis: &Server) -> (String, Vec<i64>) {
+    let mut con = redis.client();
     let digest = redis::cmd("DEBUG").arg("DIGEST").query(&mut con).unwrap();
     let mut numbers = Vec::new();
     for (db, keys) in [(0, &["embstr", "biglist"][..]), (3, &["bighash"]), (9, &[])] {
@@ -150,38 +105,21 @@ fn fingerprint(redis: &Redis) -> (String, Vec<i64>) {
 
 /// Waits until Redis has no AOF rewrite running or scheduled.
 fn wait_for_aof_rewrites(con: &mut redis::Connection) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    wait_until("the AOF rewrite to finish", Duration::from_secs(10), || {
         let info: String = redis::cmd("INFO").arg("persistence").query(con).unwrap();
-        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the AOF rewrite did not finish");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Whether `program` is on PATH; says the test is skipped when it is not.
-fn have(program: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()));
-    if !found {
-        // Straight to stderr: the harness hides eprintln! output of passing tests.
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "skipped: {program} not found on PATH");
-    }
-    found
+        info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0")
+    });
 }
 
 #[test]
 fn real_redis_aof_truncated_then_fixed_loads_in_redis() {
-    if !have("redis-server") || !have("redis-check-aof") {
+    if !installed("redis-server") || !installed("redis-check-aof") {
         return;
     }
-    let dir = Scratch::new("redis-aof");
+    let dir = DataDir::new("redis-aof");
     let expected = {
-        let redis = Redis::start(&dir.0, "yes");
-        let mut con = redis.conn().unwrap();
+        let redis = start_redis(&dir.0, "yes");
+        let mut con = redis.client();
         // Redis may rewrite the new AOF in the background right after start; the writes below
         // must all land in the incremental file the manifest lists at the end.
         wait_for_aof_rewrites(&mut con);
@@ -200,7 +138,7 @@ fn real_redis_aof_truncated_then_fixed_loads_in_redis() {
             .unwrap();
         digest
     }; // killed: what Redis wrote is in the file, as after a crash
-    let aof_dir = dir.path("appendonlydir");
+    let aof_dir = dir.join("appendonlydir");
     // The incremental file the manifest lists (`file <name> seq <n> type i`).
     let manifest_text = std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).unwrap();
     let incr_name = manifest_text
@@ -228,21 +166,21 @@ fn real_redis_aof_truncated_then_fixed_loads_in_redis() {
         "{}",
         String::from_utf8_lossy(&theirs.stdout)
     );
-    let redis = Redis::start(&dir.0, "yes");
-    let mut con = redis.conn().unwrap();
+    let redis = start_redis(&dir.0, "yes");
+    let mut con = redis.client();
     let digest: String = redis::cmd("DEBUG").arg("DIGEST").query(&mut con).unwrap();
     assert_eq!(digest, expected);
 }
 
 #[test]
 fn real_redis_aof_directory_exports_the_same_dataset_as_its_rdb() {
-    if !have("redis-server") {
+    if !installed("redis-server") {
         return;
     }
-    let dir = Scratch::new("redis-aof-export");
+    let dir = DataDir::new("redis-aof-export");
     {
-        let redis = Redis::start(&dir.0, "yes");
-        let mut con = redis.conn().unwrap();
+        let redis = start_redis(&dir.0, "yes");
+        let mut con = redis.client();
         populate(&mut con);
         // An RDB-preamble base, then more writes in the incremental file.
         redis::cmd("BGREWRITEAOF").query::<()>(&mut con).unwrap();
@@ -266,11 +204,11 @@ fn real_redis_aof_directory_exports_the_same_dataset_as_its_rdb() {
         q(&mut redis::cmd("EXEC"), &mut con);
         q(&mut redis::cmd("SAVE"), &mut con);
     }
-    let (from_rdb, from_aof) = (dir.path("rdb.json"), dir.path("aof.json"));
+    let (from_rdb, from_aof) = (dir.join("rdb.json"), dir.join("aof.json"));
     let out = run(&[
         &"export",
         &"--json",
-        &dir.path("dump.rdb"),
+        &dir.join("dump.rdb"),
         &"-o",
         &from_rdb,
     ]);
@@ -278,7 +216,7 @@ fn real_redis_aof_directory_exports_the_same_dataset_as_its_rdb() {
     let out = run(&[
         &"export",
         &"--json",
-        &dir.path("appendonlydir"),
+        &dir.join("appendonlydir"),
         &"-o",
         &from_aof,
     ]);
@@ -288,7 +226,7 @@ fn real_redis_aof_directory_exports_the_same_dataset_as_its_rdb() {
         "{}",
         stderr(&out)
     );
-    let (a, b) = (dir.path("a.rdb"), dir.path("b.rdb"));
+    let (a, b) = (dir.join("a.rdb"), dir.join("b.rdb"));
     assert!(run(&[&"import", &"--json", &from_rdb, &"-o", &a])
         .status
         .success());
@@ -305,13 +243,13 @@ fn real_redis_aof_directory_exports_the_same_dataset_as_its_rdb() {
 
 #[test]
 fn real_redis_dataset_survives_export_and_import() {
-    if !have("redis-server") {
+    if !installed("redis-server") {
         return;
     }
-    let (a, b) = (Scratch::new("redis-a"), Scratch::new("redis-b"));
+    let (a, b) = (DataDir::new("redis-a"), DataDir::new("redis-b"));
     let expected = {
-        let redis = Redis::start(&a.0, "no");
-        let mut con = redis.conn().unwrap();
+        let redis = start_redis(&a.0, "no");
+        let mut con = redis.client();
         populate(&mut con);
         let encodings: Vec<String> = ["biglist", "bighash", "bigzset", "zset", "intset"]
             .iter()
@@ -338,21 +276,21 @@ fn real_redis_dataset_survives_export_and_import() {
     };
     assert_eq!(expected.1[2], 4_102_444_800_123);
 
-    let (json, rdb) = (a.path("data.json"), b.path("dump.rdb"));
-    let out = run(&[&"export", &"--json", &a.path("dump.rdb"), &"-o", &json]);
+    let (json, rdb) = (a.join("data.json"), b.join("dump.rdb"));
+    let out = run(&[&"export", &"--json", &a.join("dump.rdb"), &"-o", &json]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = run(&[&"import", &"--json", &json, &"-o", &rdb]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = run(&[&"rdb", &rdb]);
     assert!(out.status.success(), "{}", stderr(&out));
 
-    let redis = Redis::start(&b.0, "no");
+    let redis = start_redis(&b.0, "no");
     assert_eq!(fingerprint(&redis), expected);
     drop(redis);
 
     // The same export sent to a running server as RESTOREs.
-    let c = Scratch::new("redis-c");
-    let redis = Redis::start(&c.0, "no");
+    let c = DataDir::new("redis-c");
+    let redis = start_redis(&c.0, "no");
     let port = redis.port.to_string();
     let live = |extra: &[&str]| {
         let mut args: Vec<std::ffi::OsString> = vec!["import".into(), "--json".into()];

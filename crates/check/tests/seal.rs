@@ -6,15 +6,16 @@ mod common;
 
 use std::path::Path;
 
-use common::{run, stderr, stdout, write_dataset, Scratch};
+use common::{run, stderr, stdout, write_dataset};
 use redis_lite_persist::aof::encode_command;
 use redis_lite_persist::{is_sealed, peek_header};
+use redis_lite_testkit::DataDir;
 
 const SECRET: &str = "a-secret-value-nobody-may-read";
 
-fn key_file(dir: &Scratch) -> String {
+fn key_file(dir: &DataDir) -> String {
     use std::os::unix::fs::PermissionsExt;
-    let path = dir.path("key");
+    let path = dir.join("key");
     std::fs::write(&path, format!("rot1:{}\n", "ab".repeat(32))).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     path.to_str().unwrap().to_string()
@@ -52,12 +53,12 @@ fn contains(path: &Path, needle: &str) -> bool {
 
 #[test]
 fn rdb_encrypt_verify_export_decrypt_round_trip() {
-    let dir = Scratch::new("seal-rdb");
+    let dir = DataDir::new("seal-rdb");
     let key = key_file(&dir);
     let (plain, sealed, back) = (
-        dir.path("plain.rdb"),
-        dir.path("sealed.rdb"),
-        dir.path("back.rdb"),
+        dir.join("plain.rdb"),
+        dir.join("sealed.rdb"),
+        dir.join("back.rdb"),
     );
     write_dataset(&plain);
     ok(&[&"--key-file", &key, &"encrypt", &plain, &"-o", &sealed]);
@@ -95,12 +96,12 @@ fn rdb_encrypt_verify_export_decrypt_round_trip() {
 
 #[test]
 fn export_seal_writes_a_sealed_export() {
-    let dir = Scratch::new("seal-export");
+    let dir = DataDir::new("seal-export");
     let key = key_file(&dir);
     let (plain, json, opened) = (
-        dir.path("plain.rdb"),
-        dir.path("out.json"),
-        dir.path("open.json"),
+        dir.join("plain.rdb"),
+        dir.join("out.json"),
+        dir.join("open.json"),
     );
     write_dataset(&plain);
     ok(&[
@@ -120,8 +121,8 @@ fn export_seal_writes_a_sealed_export() {
 }
 
 /// An AOF directory with a plaintext base and incremental file.
-fn aof_dir(dir: &Scratch) -> std::path::PathBuf {
-    let aof = dir.path("appendonlydir");
+fn aof_dir(dir: &DataDir) -> std::path::PathBuf {
+    let aof = dir.join("appendonlydir");
     std::fs::create_dir_all(&aof).unwrap();
     let mut base = Vec::new();
     encode_command(&mut base, &["SET", "base-key", SECRET]);
@@ -144,13 +145,13 @@ fn aof_dir(dir: &Scratch) -> std::path::PathBuf {
 
 #[test]
 fn aof_files_encrypt_export_check_fix_and_decrypt() {
-    let dir = Scratch::new("seal-aof");
+    let dir = DataDir::new("seal-aof");
     let key = key_file(&dir);
     let aof = aof_dir(&dir);
     let expected = ok(&[&"export", &"--json", &aof]);
     for name in ["appendonly.aof.1.base.aof", "appendonly.aof.1.incr.aof"] {
         let file = aof.join(name);
-        let sealed = dir.path("sealed");
+        let sealed = dir.join("sealed");
         ok(&[&"--key-file", &key, &"encrypt", &file, &"-o", &sealed]);
         std::fs::rename(&sealed, &file).unwrap();
         assert!(!contains(&file, SECRET), "{name}");
@@ -173,7 +174,7 @@ fn aof_files_encrypt_export_check_fix_and_decrypt() {
     ok(&[&"--key-file", &key, &"aof", &"--fix", &"--yes", &aof]);
     ok(&[&"--key-file", &key, &"aof", &aof]);
     // Decrypted back to plaintext, it reads as an ordinary AOF file.
-    let plain = dir.path("plain.aof");
+    let plain = dir.join("plain.aof");
     ok(&[&"--key-file", &key, &"decrypt", &incr, &"-o", &plain]);
     assert!(contains(&plain, SECRET));
     ok(&[&"aof", &plain]);

@@ -2,14 +2,14 @@
 //! redis-server: stdout, stderr and exit status must be identical, for every reply type, in
 //! raw (no terminal), `--no-raw` and RESP3 (`-3`) output.
 
-mod common;
+use redis_lite_testkit::{free_port, installed, run, text, Server};
 
-use common::{run, skipped, which, Server, CLI};
+/// The client under test, as cargo built it for these tests.
+const CLI: &str = env!("CARGO_BIN_EXE_redis-lite-cli");
 
 /// Both clients, or None (SKIPPED) when redis-cli or redis-server is missing.
 fn setup() -> Option<Server> {
-    if which("redis-cli").is_none() {
-        skipped("redis-cli is not on PATH; the differential test did not run");
+    if !installed("redis-cli") {
         return None;
     }
     let server = Server::redis(&[])?;
@@ -51,14 +51,10 @@ fn same(port: u16, args: &[&str], stdin: &[u8]) {
         let theirs = run("redis-cli", &all, stdin);
         let ours = run(CLI, &all, stdin);
         assert_eq!(
+            (text(&ours.stdout), text(&ours.stderr), ours.status.code()),
             (
-                common::text(&ours.stdout),
-                common::text(&ours.stderr),
-                ours.status.code()
-            ),
-            (
-                common::text(&theirs.stdout),
-                common::text(&theirs.stderr),
+                text(&theirs.stdout),
+                text(&theirs.stderr),
                 theirs.status.code()
             ),
             "redis-lite-cli {all:?}"
@@ -145,7 +141,7 @@ fn options_and_tools_behave_like_redis_cli() {
         b"SET piped 1\r\n*2\r\n$3\r\nGET\r\n$5\r\npiped\r\nBADCMD\r\n",
     );
     same(p, &["-q"], b"");
-    let closed = common::free_port().to_string();
+    let closed = free_port().to_string();
     same(p, &["-p", &closed, "PING"], b"");
     same(p, &["-s", "/nonexistent/redis.sock", "PING"], b"");
 }

@@ -2,20 +2,26 @@
 //! recall with the up arrow, persistent history, argument hints, HELP, and reconnecting after
 //! the server restarts.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::{scratch_dir, Server, CLI};
 use expectrl::Session;
+use redis_lite_testkit::{DataDir, Program, Server};
+
+/// The client under test, as cargo built it for these tests.
+const CLI: &str = env!("CARGO_BIN_EXE_redis-lite-cli");
 
 #[test]
 fn prompt_history_hints_and_reconnect() {
-    let Some(mut server) = Server::any(&[]) else {
+    // Any server will do: redis-lite when it is built, else real Redis.
+    let server = match Program::Lite.path() {
+        Some(_) => Some(Server::lite(&[])),
+        None => Server::redis(&[]),
+    };
+    let Some(mut server) = server else {
         return;
     };
-    let dir = scratch_dir("pty");
+    let dir = DataDir::new("pty");
     let history = dir.join("history");
     let mut cmd = Command::new(CLI);
     cmd.args(["-p", &server.port.to_string()])
@@ -59,14 +65,13 @@ fn prompt_history_hints_and_reconnect() {
     s.expect("summary:").unwrap();
 
     // The server restarts: the next command reconnects, reselects db 2 and runs.
-    server.stop();
-    server.start_again();
+    server.restart();
     s.send("PING\r").unwrap();
     s.expect("PONG").unwrap();
     s.expect(format!("{prompt}[2]> ")).unwrap();
 
     // With the server gone, the prompt says so.
-    server.stop();
+    server.kill9();
     s.send("PING\r").unwrap();
     s.expect("Could not connect to Redis at").unwrap();
     s.expect("not connected> ").unwrap();
@@ -78,5 +83,4 @@ fn prompt_history_hints_and_reconnect() {
         saved.contains("SELECT 2") && saved.contains("INCR n"),
         "{saved}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

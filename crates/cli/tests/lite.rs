@@ -2,16 +2,30 @@
 //! input, MONITOR/SUBSCRIBE streams, and clear failures for what the server cannot do yet
 //! (MEMORY USAGE for --memkeys, SYNC for --rdb).
 
-mod common;
+use std::process::Output;
 
-use common::{cli, run, scratch_dir, text, Server, CLI};
+use redis_lite_testkit::{run, text, DataDir, Launch};
+
+/// The client under test, as cargo built it for these tests.
+const CLI: &str = env!("CARGO_BIN_EXE_redis-lite-cli");
+
+/// Runs redis-lite-cli against `port` with `args`.
+fn cli(port: u16, args: &[&str]) -> Output {
+    let port = port.to_string();
+    let mut all = vec!["-p", &port];
+    all.extend_from_slice(args);
+    run(CLI, &all, b"")
+}
 
 #[test]
 fn unix_socket_uri_and_stdin_argument() {
-    let dir = scratch_dir("sock");
+    let dir = DataDir::new("sock");
     let sock = dir.join("lite.sock");
     let sock = sock.to_str().unwrap();
-    let Some(server) = Server::lite(&["--unixsocket", sock]) else {
+    let Some(server) = Launch::lite()
+        .args(&["--unixsocket", sock])
+        .start_if_available()
+    else {
         return;
     };
     let out = run(CLI, &["-s", sock, "-x", "SET", "k"], b"from\nstdin");
@@ -28,12 +42,11 @@ fn unix_socket_uri_and_stdin_argument() {
     // Lines piped into interactive mode run without a prompt.
     let out = run(CLI, &["-s", sock], b"PING\nECHO \"a b\"\nbad \"quote\n");
     assert_eq!(text(&out.stdout), "PONG\na b\nInvalid argument(s)\n");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn pipe_mode_counts_replies_and_errors() {
-    let Some(server) = Server::lite(&[]) else {
+    let Some(server) = Launch::lite().start_if_available() else {
         return;
     };
     let mut input = Vec::new();
@@ -53,7 +66,7 @@ fn pipe_mode_counts_replies_and_errors() {
 
 #[test]
 fn memkeys_works_and_missing_server_features_fail_clearly() {
-    let Some(server) = Server::lite(&[]) else {
+    let Some(server) = Launch::lite().start_if_available() else {
         return;
     };
     // MEMORY USAGE exists, so --memkeys works.
@@ -61,7 +74,8 @@ fn memkeys_works_and_missing_server_features_fail_clearly() {
     let out = cli(server.port, &["--memkeys"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("Biggest string found '\"s\"' has"));
-    let rdb = scratch_dir("rdb").join("dump.rdb");
+    let rdb_dir = DataDir::new("rdb");
+    let rdb = rdb_dir.join("dump.rdb");
     let out = cli(server.port, &["--rdb", rdb.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).starts_with("SYNC with master failed: ERR unknown command 'SYNC'"));
@@ -72,7 +86,7 @@ fn memkeys_works_and_missing_server_features_fail_clearly() {
 
 #[test]
 fn subscribe_streams_messages_until_interrupted() {
-    let Some(server) = Server::lite(&[]) else {
+    let Some(server) = Launch::lite().start_if_available() else {
         return;
     };
     let mut child = std::process::Command::new(CLI)

@@ -1,12 +1,10 @@
-//! Interop with a real Redis 7.0.15 (`/usr/bin/redis-server`): files Redis writes load here,
+//! Interop with a real Redis 7.0.15 (`redis-server`): files Redis writes load here,
 //! and files written here load in Redis with the same data and encodings. Skipped (with a
 //! `SKIPPED:` line) when redis-server is not installed.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use redis_lite_engine::hash::Hash;
 use redis_lite_engine::list::{End, List};
@@ -14,6 +12,7 @@ use redis_lite_engine::set::Set;
 use redis_lite_engine::zset::ZSet;
 use redis_lite_engine::{EncodingLimits, Value};
 use redis_lite_persist::rdb::{read_rdb, Event, WriteOptions};
+use redis_lite_testkit::{installed, DataDir, Launch, Program, Raw, Server};
 
 mod common;
 use common::Item;
@@ -50,164 +49,24 @@ fn write_file(path: &Path, data: &[Item], opts: WriteOptions) {
 use redis_lite_persist::{dump_value, restore_value};
 use redis_lite_protocol::number::format_f64;
 
-const REDIS: &str = "/usr/bin/redis-server";
-
-// ---------------------------------------------------------------------------------------------
-// A minimal RESP2 client.
-
-#[derive(Debug, Clone, PartialEq)]
-enum Reply {
-    Status(String),
-    Error(String),
-    Int(i64),
-    Bulk(Option<Vec<u8>>),
-    Array(Vec<Reply>),
-}
-
-impl Reply {
-    fn bytes(self) -> Vec<u8> {
-        match self {
-            Reply::Bulk(Some(b)) => b,
-            Reply::Status(s) => s.into_bytes(),
-            other => panic!("expected a bulk string, got {other:?}"),
-        }
-    }
-    fn int(self) -> i64 {
-        match self {
-            Reply::Int(n) => n,
-            other => panic!("expected an integer, got {other:?}"),
-        }
-    }
-    fn array(self) -> Vec<Vec<u8>> {
-        match self {
-            Reply::Array(items) => items.into_iter().map(Reply::bytes).collect(),
-            other => panic!("expected an array, got {other:?}"),
-        }
-    }
-}
-
-struct Conn {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
-}
-
-impl Conn {
-    fn connect(port: u16) -> Conn {
-        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        Conn {
-            r: BufReader::new(s.try_clone().unwrap()),
-            w: s,
-        }
-    }
-
-    fn cmd(&mut self, args: &[&[u8]]) -> Reply {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
-        self.w.write_all(&out).unwrap();
-        self.read()
-    }
-
-    fn ok(&mut self, args: &[&[u8]]) -> Reply {
-        let r = self.cmd(args);
-        if let Reply::Error(e) = &r {
-            panic!("{:?}: {e}", String::from_utf8_lossy(args[0]));
-        }
-        r
-    }
-
-    fn read(&mut self) -> Reply {
-        let mut line = String::new();
-        self.r.read_line(&mut line).unwrap();
-        let line = line.trim_end();
-        let (kind, rest) = line.split_at(1);
-        match kind {
-            "+" => Reply::Status(rest.to_string()),
-            "-" => Reply::Error(rest.to_string()),
-            ":" => Reply::Int(rest.parse().unwrap()),
-            "$" => {
-                let n: i64 = rest.parse().unwrap();
-                if n < 0 {
-                    return Reply::Bulk(None);
-                }
-                let mut buf = vec![0u8; n as usize + 2];
-                self.r.read_exact(&mut buf).unwrap();
-                buf.truncate(n as usize);
-                Reply::Bulk(Some(buf))
-            }
-            "*" => {
-                let n: i64 = rest.parse().unwrap();
-                Reply::Array((0..n.max(0)).map(|_| self.read()).collect())
-            }
-            _ => panic!("bad reply line {line:?}"),
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Running redis-server
-
-struct Server {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Server {
-    fn start(dir: &Path, dbfilename: &str) -> Server {
-        Server::start_with(dir, dbfilename, &[])
-    }
-
-    fn start_with(dir: &Path, dbfilename: &str, extra: &[&str]) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(REDIS)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--dir", dir.to_str().unwrap(), "--dbfilename", dbfilename])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            // The engine's thresholds (this build of Redis may default differently).
-            .args(limit_args())
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
-                drop(s);
-                let mut c = Conn::connect(port);
-                // Wait until the dataset is loaded.
-                if c.cmd(&[b"PING"]) == Reply::Status("PONG".into()) {
-                    break;
-                }
-            }
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Server {
-            child,
-            port,
-            dir: dir.to_path_buf(),
-        }
-    }
-
-    fn conn(&self) -> Conn {
-        Conn::connect(self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Real redis-server on `dir`, loading (and saving to) `dbfilename`, with the engine's
+/// encoding thresholds (this build of Redis may default differently) and `extra` arguments.
+fn start_redis(dir: &Path, dbfilename: &str, extra: &[&str]) -> Server {
+    let limits = limit_args();
+    let limits: Vec<&str> = limits.iter().map(String::as_str).collect();
+    Launch::redis()
+        .dir(dir)
+        .args(&[
+            "--dbfilename",
+            dbfilename,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args(&limits)
+        .args(extra)
+        .start()
 }
 
 fn limit_args() -> Vec<String> {
@@ -232,22 +91,6 @@ fn loaded_encoding(v: &Value) -> &'static str {
         Value::RawStr(s) => Value::string(s).encoding(),
         _ => v.encoding(),
     }
-}
-
-fn available() -> bool {
-    if Path::new(REDIS).exists() {
-        return true;
-    }
-    skipped(&format!("{REDIS} not found"));
-    false
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("redis-lite-persist-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn now_ms() -> i64 {
@@ -293,7 +136,7 @@ fn canon_value(v: &Value) -> (String, Vec<Vec<u8>>) {
     (t, items)
 }
 
-fn canon_redis(c: &mut Conn, key: &[u8]) -> (String, Vec<Vec<u8>>) {
+fn canon_redis(c: &mut Raw, key: &[u8]) -> (String, Vec<Vec<u8>>) {
     let t = String::from_utf8(c.ok(&[b"TYPE", key]).bytes()).unwrap();
     let items = match t.as_str() {
         "string" => vec![c.ok(&[b"GET", key]).bytes()],
@@ -318,7 +161,7 @@ fn canon_redis(c: &mut Conn, key: &[u8]) -> (String, Vec<Vec<u8>>) {
     (t, items)
 }
 
-fn encoding_redis(c: &mut Conn, key: &[u8]) -> String {
+fn encoding_redis(c: &mut Raw, key: &[u8]) -> String {
     String::from_utf8(c.ok(&[b"OBJECT", b"ENCODING", key]).bytes()).unwrap()
 }
 
@@ -428,7 +271,7 @@ fn dataset(expire_at: i64) -> Vec<Item> {
 }
 
 /// The commands that build `v` under `key` in Redis.
-fn populate(c: &mut Conn, key: &[u8], v: &Value, expire: Option<i64>) {
+fn populate(c: &mut Raw, key: &[u8], v: &Value, expire: Option<i64>) {
     match v {
         Value::Int(_) | Value::Str(_) => {
             c.ok(&[b"SET", key, &canon_value(v).1[0]]);
@@ -468,12 +311,12 @@ fn populate(c: &mut Conn, key: &[u8], v: &Value, expire: Option<i64>) {
 
 #[test]
 fn redis_file_loads_here() {
-    if !available() {
+    if !Program::Redis.available() {
         return;
     }
-    let dir = temp_dir("from-redis");
-    let server = Server::start(&dir, "dump.rdb");
-    let mut c = server.conn();
+    let dir = DataDir::new("from-redis");
+    let server = start_redis(&dir.0, "dump.rdb", &[]);
+    let mut c = server.raw();
     let expire_at = now_ms() + 3_600_000;
     let data = dataset(expire_at);
     for (db, key, v, e) in &data {
@@ -522,11 +365,10 @@ fn redis_file_loads_here() {
         assert_eq!(encoding_redis(&mut c, &copy), enc, "{name}");
     }
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn check_redis_has(server: &Server, data: &[Item]) {
-    let mut c = server.conn();
+    let mut c = server.raw();
     for db in 0..16u64 {
         c.ok(&[b"SELECT", db.to_string().as_bytes()]);
         let want = data.iter().filter(|e| e.0 == db).count() as i64;
@@ -546,12 +388,10 @@ fn check_redis_has(server: &Server, data: &[Item]) {
 }
 
 fn redis_check_rdb(path: &Path) {
-    let tool = "/usr/bin/redis-check-rdb";
-    if !Path::new(tool).exists() {
-        skipped(&format!("{tool} not found"));
+    if !installed("redis-check-rdb") {
         return;
     }
-    let out = Command::new(tool).arg(path).output().unwrap();
+    let out = Command::new("redis-check-rdb").arg(path).output().unwrap();
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "redis-check-rdb failed:\n{text}");
@@ -562,16 +402,16 @@ fn redis_check_rdb(path: &Path) {
 /// rdbchecksum off has a zero checksum, which is accepted unverified.
 #[test]
 fn redis_compressed_nodes_and_no_checksum_load_here() {
-    if !available() {
+    if !Program::Redis.available() {
         return;
     }
-    let dir = temp_dir("compressed");
-    let server = Server::start_with(
-        &dir,
+    let dir = DataDir::new("compressed");
+    let server = start_redis(
+        &dir.0,
         "dump.rdb",
         &["--list-compress-depth", "1", "--rdbchecksum", "no"],
     );
-    let mut c = server.conn();
+    let mut c = server.raw();
     let mut want = Vec::new();
     for i in 0..4000 {
         let v = format!("item-{}-{}", i % 7, "z".repeat(30));
@@ -590,15 +430,14 @@ fn redis_compressed_nodes_and_no_checksum_load_here() {
     };
     assert_eq!(l.iter().map(|e| e.to_vec()).collect::<Vec<_>>(), want);
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn our_functions_load_in_redis() {
-    if !available() {
+    if !Program::Redis.available() {
         return;
     }
-    let dir = temp_dir("functions");
+    let dir = DataDir::new("functions");
     let library = b"#!lua name=ourlib\nredis.register_function('seven', function() return 7 end)";
     let path = dir.join("fn.rdb");
     redis_lite_persist::save_atomically(&path, WriteOptions::default(), None, |w| {
@@ -609,20 +448,19 @@ fn our_functions_load_in_redis() {
     })
     .unwrap();
     redis_check_rdb(&path);
-    let server = Server::start(&dir, "fn.rdb");
-    let mut c = server.conn();
+    let server = start_redis(&dir.0, "fn.rdb", &[]);
+    let mut c = server.raw();
     assert_eq!(c.ok(&[b"FCALL", b"seven", b"0"]).int(), 7);
     assert_eq!(c.ok(&[b"GET", b"k"]).bytes(), b"v");
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn our_file_loads_in_redis() {
-    if !available() {
+    if !Program::Redis.available() {
         return;
     }
-    let dir = temp_dir("to-redis");
+    let dir = DataDir::new("to-redis");
     let expire_at = now_ms() + 3_600_000;
     let data = dataset(expire_at);
     for (name, opts) in [
@@ -639,10 +477,10 @@ fn our_file_loads_in_redis() {
         let path = dir.join(name);
         write_file(&path, &data, opts);
         redis_check_rdb(&path);
-        let server = Server::start(&dir, name);
+        let server = start_redis(&dir.0, name, &[]);
         check_redis_has(&server, &data);
         // And Redis's own save of what it loaded (over our file) reads back the same.
-        let mut c = server.conn();
+        let mut c = server.raw();
         c.ok(&[b"SAVE"]);
         let back = read_file(&path);
         assert_eq!(back.len(), data.len());
@@ -652,12 +490,4 @@ fn our_file_loads_in_redis() {
             assert_eq!(got.3, *e);
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// Says that (part of) a test did not run, on stderr directly: the test harness hides what
-/// passing tests print with `println!`.
-fn skipped(why: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
 }

@@ -2,12 +2,11 @@
 //! legacy first/last/step key positions (derived from the key specs), ACL categories, tips, key
 //! specs and the same fields of each subcommand; then byte for byte in RESP2 and RESP3. COMMAND
 //! GETKEYS and GETKEYSANDFLAGS, which read the key specs, compared over varied command lines.
-mod common;
 
 use std::collections::BTreeMap;
 
-use common::{differential, Server};
 use redis::Value;
+use redis_lite_testkit::{differential, differential_generated, Server};
 
 /// The fields of one COMMAND INFO reply that this test compares.
 #[derive(Debug, PartialEq)]
@@ -387,7 +386,7 @@ fn getkeys_match_redis() {
                 script.push(cmd);
             }
         }
-        if !common::differential_generated(&script, resp3, &[]) {
+        if !differential_generated(&script, resp3, &[]) {
             return;
         }
     }

@@ -2,7 +2,7 @@
 //! (kill -9 mid-load), rewrite, recovery from truncation, refusal of corruption, runtime
 //! switching, and interoperability with real redis-server's AOF directory.
 
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{skipped, DataDir, Server};
 use redis::Commands;
+use testkit::{DataDir, Server};
 
 /// A file of the AOF directory in `dir`.
 fn aof_file(dir: &DataDir, name: &str) -> PathBuf {
@@ -150,7 +150,7 @@ fn replay_restores_every_type_expiry_and_transaction() {
         let _: String = redis::cmd("BGREWRITEAOF")
             .query(&mut server.client())
             .unwrap();
-        common::wait_rewrite_ok(&server);
+        testkit::wait_rewrite_ok(&server);
         let base = if preamble == "yes" {
             "appendonly.aof.2.base.rdb"
         } else {
@@ -210,7 +210,7 @@ fn kill9_loses_no_acknowledged_write(policy: &str, trials: u64) {
         stop.store(true, Ordering::Relaxed);
         let acked: Vec<u64> = writers.into_iter().map(|w| w.join().unwrap()).collect();
         let server = lite(&dir, &["--appendfsync", policy]);
-        common::assert_acknowledged_writes_survived(&server, &acked, trial);
+        testkit::assert_acknowledged_writes_survived(&server, &acked, trial);
     }
 }
 
@@ -269,7 +269,7 @@ fn bgrewriteaof_while_writes_go_on_loses_nothing() {
                 Some("Background append only file rewriting already in progress")
             );
         }
-        common::wait_rewrite_ok(&server);
+        testkit::wait_rewrite_ok(&server);
     }
     stop.store(true, Ordering::Relaxed);
     let acked: Vec<u64> = writers.into_iter().map(|w| w.join().unwrap()).collect();
@@ -296,7 +296,10 @@ fn bgrewriteaof_while_writes_go_on_loses_nothing() {
 fn refused_start(dir: &DataDir, extra: &[&str]) -> String {
     let mut args = vec!["--dir", dir.path(), "--appendonly", "yes"];
     args.extend_from_slice(extra);
-    let (status, log) = common::lite_exits(&dir.0, &args);
+    let (status, log) = testkit::Launch::lite()
+        .dir(&dir.0)
+        .args(&args)
+        .run_until_exit();
     assert!(!status.success(), "the server started: {log}");
     log
 }
@@ -367,7 +370,7 @@ fn appendonly_switches_at_runtime() {
     let mut c = server.client();
     let _: () = c.set("before", "1").unwrap();
     assert_eq!(
-        common::info_field(&mut server.raw(), "persistence", "aof_enabled"),
+        testkit::info_field(&mut server.raw(), "persistence", "aof_enabled"),
         "0"
     );
     let _: () = redis::cmd("CONFIG")
@@ -377,9 +380,9 @@ fn appendonly_switches_at_runtime() {
         .query(&mut c)
         .unwrap();
     let _: () = c.set("after", "2").unwrap();
-    common::wait_rewrite_ok(&server);
+    testkit::wait_rewrite_ok(&server);
     assert_eq!(
-        common::info_field(&mut server.raw(), "persistence", "aof_enabled"),
+        testkit::info_field(&mut server.raw(), "persistence", "aof_enabled"),
         "1"
     );
     assert!(aof_file(&dir, "appendonly.aof.manifest").exists());
@@ -390,7 +393,7 @@ fn appendonly_switches_at_runtime() {
         .query(&mut c)
         .unwrap();
     assert_eq!(
-        common::info_field(&mut server.raw(), "persistence", "aof_enabled"),
+        testkit::info_field(&mut server.raw(), "persistence", "aof_enabled"),
         "0"
     );
     let _: () = c.set("not-logged", "3").unwrap();
@@ -423,8 +426,7 @@ fn redis_on(dir: &DataDir) -> Option<Server> {
 
 #[test]
 fn our_aof_loads_in_real_redis_and_theirs_in_ours() {
-    if common::which("redis-server").is_none() {
-        skipped("redis-server is not on PATH; AOF interoperability did not run");
+    if !testkit::installed("redis-server") {
         return;
     }
     for preamble in ["yes", "no"] {
@@ -441,7 +443,7 @@ fn our_aof_loads_in_real_redis_and_theirs_in_ours() {
         let _: String = redis::cmd("BGREWRITEAOF")
             .query(&mut server.client())
             .unwrap();
-        common::wait_rewrite_ok(&server);
+        testkit::wait_rewrite_ok(&server);
         let _: () = server.client().set("after-rewrite", "x").unwrap();
         let ours = dump_all(&server);
         drop(server);
@@ -465,7 +467,7 @@ fn our_aof_loads_in_real_redis_and_theirs_in_ours() {
         let _: String = redis::cmd("BGREWRITEAOF")
             .query(&mut redis.client())
             .unwrap();
-        common::wait_rewrite_ok(&redis);
+        testkit::wait_rewrite_ok(&redis);
         let _: () = redis.client().set("after-rewrite", "x").unwrap();
         let theirs = dump_all(&redis);
         drop(redis);

@@ -1,12 +1,12 @@
 //! Bitmap commands against real Redis: every command, option, boundary and error, on strings
 //! of each encoding (int, embstr, raw).
-use crate::common;
+use redis_lite_testkit as testkit;
 
-use common::{differential, differential_with, Server};
+use testkit::{differential, differential_with, Server};
 
 /// Runs a script built at run time through [`differential`].
 fn differential_owned(script: &[Vec<String>]) {
-    common::differential_generated(script, false, &[]);
+    testkit::differential_generated(script, false, &[]);
 }
 
 #[test]
@@ -461,7 +461,7 @@ fn other_types_are_wrongtype() {
 }
 
 /// Keyspace hits/misses and the change counter, read from INFO.
-fn counters(conn: &mut common::Raw) -> Vec<String> {
+fn counters(conn: &mut testkit::Raw) -> Vec<String> {
     let info = conn.cmd_text(&["INFO"]);
     info.lines()
         .filter(|l| {

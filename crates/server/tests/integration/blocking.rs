@@ -1,10 +1,10 @@
 //! Blocking list operations: replies as in Redis, wake-ups across event loops in first-come
 //! first-served order, timeouts, CLIENT UNBLOCK, and clean-up when a blocked client leaves.
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::time::{Duration, Instant};
 
-use common::{differential, Server};
+use testkit::{differential, Server};
 
 #[test]
 fn blocking_replies_match_redis() {
@@ -49,7 +49,7 @@ fn blocking_replies_match_redis() {
     );
 }
 
-fn client_id(raw: &mut common::Raw) -> String {
+fn client_id(raw: &mut testkit::Raw) -> String {
     raw.cmd_text(&["CLIENT", "ID"])
         .trim_start_matches(':')
         .trim()
@@ -57,19 +57,12 @@ fn client_id(raw: &mut common::Raw) -> String {
 }
 
 /// Waits until the server reports `n` blocked clients.
-fn wait_blocked(raw: &mut common::Raw, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let info = raw.cmd_text(&["INFO", "clients"]);
-        if info.contains(&format!("blocked_clients:{n}\r\n")) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never saw {n} blocked clients: {info}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+fn wait_blocked(raw: &mut testkit::Raw, n: usize) {
+    testkit::wait_until(
+        &format!("{n} blocked clients"),
+        Duration::from_secs(5),
+        || testkit::info_field(raw, "clients", "blocked_clients") == n.to_string(),
+    );
 }
 
 #[test]
@@ -78,7 +71,7 @@ fn a_push_on_another_thread_wakes_blocked_clients_in_order() {
     let mut control = server.raw();
     let mut waiters: Vec<_> = (0..3).map(|_| server.raw()).collect();
     for (i, w) in waiters.iter_mut().enumerate() {
-        w.send(&common::encode(&[b"BLPOP", b"queue", b"0"]));
+        w.send(&testkit::encode(&[b"BLPOP", b"queue", b"0"]));
         wait_blocked(&mut control, i + 1);
     }
     for item in ["first", "second", "third"] {
@@ -98,7 +91,7 @@ fn one_push_of_many_elements_serves_several_waiters() {
     let mut control = server.raw();
     let mut waiters: Vec<_> = (0..2).map(|_| server.raw()).collect();
     for (i, w) in waiters.iter_mut().enumerate() {
-        w.send(&common::encode(&[b"BRPOP", b"q", b"0"]));
+        w.send(&testkit::encode(&[b"BRPOP", b"q", b"0"]));
         wait_blocked(&mut control, i + 1);
     }
     control.cmd(&["LPUSH", "q", "a", "b", "c"]);
@@ -135,7 +128,7 @@ fn client_unblock_with_timeout_or_error() {
     let mut control = server.raw();
     let mut blocked = server.raw();
     let id = client_id(&mut blocked);
-    blocked.send(&common::encode(&[b"BLPOP", b"k", b"0"]));
+    blocked.send(&testkit::encode(&[b"BLPOP", b"k", b"0"]));
     wait_blocked(&mut control, 1);
     assert!(control
         .cmd_text(&["CLIENT", "LIST", "ID", &id])
@@ -147,7 +140,7 @@ fn client_unblock_with_timeout_or_error() {
         ":0\r\n",
         "no longer blocked"
     );
-    blocked.send(&common::encode(&[
+    blocked.send(&testkit::encode(&[
         b"BLMOVE", b"k", b"d", b"LEFT", b"LEFT", b"0",
     ]));
     wait_blocked(&mut control, 1);
@@ -168,8 +161,8 @@ fn commands_pipelined_after_a_blocking_one_wait_for_it() {
     let mut blocked = server.raw();
     blocked.send(
         &[
-            common::encode(&[b"BLPOP", b"k", b"0"]),
-            common::encode(&[b"PING", b"after"]),
+            testkit::encode(&[b"BLPOP", b"k", b"0"]),
+            testkit::encode(&[b"PING", b"after"]),
         ]
         .concat(),
     );
@@ -185,7 +178,7 @@ fn a_disconnected_waiter_leaves_nothing_behind() {
     let mut control = server.raw();
     {
         let mut gone = server.raw();
-        gone.send(&common::encode(&[b"BLPOP", b"k", b"0"]));
+        gone.send(&testkit::encode(&[b"BLPOP", b"k", b"0"]));
         wait_blocked(&mut control, 1);
     }
     wait_blocked(&mut control, 0);
@@ -202,9 +195,9 @@ fn blmove_chains_to_a_client_blocked_on_its_destination() {
     let mut control = server.raw();
     let mut last = server.raw();
     let mut middle = server.raw();
-    last.send(&common::encode(&[b"BLPOP", b"dst", b"0"]));
+    last.send(&testkit::encode(&[b"BLPOP", b"dst", b"0"]));
     wait_blocked(&mut control, 1);
-    middle.send(&common::encode(&[
+    middle.send(&testkit::encode(&[
         b"BLMOVE", b"src", b"dst", b"RIGHT", b"LEFT", b"0",
     ]));
     wait_blocked(&mut control, 2);
@@ -247,7 +240,7 @@ fn zadd_wakes_a_client_blocked_in_bzpopmin() {
     let server = Server::lite(&["--threads", "2"]);
     let mut control = server.raw();
     let mut blocked = server.raw();
-    blocked.send(&common::encode(&[b"BZPOPMIN", b"z", b"0"]));
+    blocked.send(&testkit::encode(&[b"BZPOPMIN", b"z", b"0"]));
     wait_blocked(&mut control, 1);
     control.cmd(&["ZADD", "z", "2", "two", "1", "one"]);
     assert_eq!(
@@ -263,7 +256,7 @@ fn blocked_commands_count_once() {
     let server = Server::lite(&[]);
     let mut control = server.raw();
     let mut blocked = server.raw();
-    blocked.send(&common::encode(&[b"BLPOP", b"k", b"0"]));
+    blocked.send(&testkit::encode(&[b"BLPOP", b"k", b"0"]));
     wait_blocked(&mut control, 1);
     control.cmd(&["RPUSH", "k", "v"]);
     blocked.read_reply();

@@ -3,13 +3,13 @@
 //! is served while its replies wait, and idle connections hold no buffers. Where Redis
 //! behaves the same, each test runs against real Redis too.
 
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{encode, info_field, DataDir, Raw, Server};
+use testkit::{encode, info_field, DataDir, Raw, Server};
 
 /// redis-lite, and real Redis when it is installed, each with `name`.
 fn both(args: &[&str]) -> Vec<(&'static str, Server)> {

@@ -1,7 +1,7 @@
 //! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, SWAPDB, QUIT, RESET, CLIENT.
-use crate::common;
+use redis_lite_testkit as testkit;
 
-use common::{differential, differential_with, Server};
+use testkit::{differential, differential_with, Server};
 
 #[test]
 fn connection_commands_match_redis() {
@@ -133,14 +133,14 @@ fn client_reply_off_and_skip_suppress_replies() {
     let mut raw = server.raw();
     raw.send(
         &[
-            common::encode(&[b"CLIENT", b"REPLY", b"SKIP"]),
-            common::encode(&[b"PING", b"skipped"]),
-            common::encode(&[b"PING", b"one"]),
-            common::encode(&[b"CLIENT", b"REPLY", b"OFF"]),
-            common::encode(&[b"PING", b"silent"]),
-            common::encode(&[b"NOSUCH"]),
-            common::encode(&[b"CLIENT", b"REPLY", b"ON"]),
-            common::encode(&[b"PING", b"two"]),
+            testkit::encode(&[b"CLIENT", b"REPLY", b"SKIP"]),
+            testkit::encode(&[b"PING", b"skipped"]),
+            testkit::encode(&[b"PING", b"one"]),
+            testkit::encode(&[b"CLIENT", b"REPLY", b"OFF"]),
+            testkit::encode(&[b"PING", b"silent"]),
+            testkit::encode(&[b"NOSUCH"]),
+            testkit::encode(&[b"CLIENT", b"REPLY", b"ON"]),
+            testkit::encode(&[b"PING", b"two"]),
         ]
         .concat(),
     );
@@ -217,7 +217,7 @@ fn client_list_kill_and_setinfo() {
 fn quit_closes_after_replying() {
     let server = Server::lite(&[]);
     let mut raw = server.raw();
-    raw.send(&[common::encode(&[b"QUIT"]), common::encode(&[b"PING"])].concat());
+    raw.send(&[testkit::encode(&[b"QUIT"]), testkit::encode(&[b"PING"])].concat());
     assert_eq!(raw.read_reply(), b"+OK\r\n");
     assert!(raw.is_closed());
 }
@@ -258,7 +258,7 @@ fn no_touch_clients_leave_idle_time_alone() {
     let server = Server::lite(&["--enable-debug-command", "yes"]);
     let mut raw = server.raw();
     raw.cmd(&["SET", "k", "v"]);
-    let lru = |raw: &mut common::Raw| {
+    let lru = |raw: &mut testkit::Raw| {
         let text = raw.cmd_text(&["DEBUG", "OBJECT", "k"]);
         text.split_whitespace()
             .find(|f| f.starts_with("lru:"))
@@ -312,7 +312,7 @@ fn redis_py_connects_with_both_protocols() {
         .map(|s| s.success())
         .unwrap_or(false);
     if !has_redis_py {
-        common::skipped("redis-py is not installed (pip install redis)");
+        testkit::skipped("redis-py is not installed (pip install redis)");
         return;
     }
     let server = Server::lite(&[]);

@@ -1,8 +1,8 @@
 //! DUMP and RESTORE: Redis's value serialization (RDB version 10 with a CRC-64 footer), so a
 //! value moves between redis-lite and real Redis in either direction.
-use crate::common;
+use redis_lite_testkit as testkit;
 
-use common::{differential, encode, Raw, Server};
+use testkit::{differential, encode, Raw, Server};
 
 #[test]
 fn restore_errors_match_redis() {

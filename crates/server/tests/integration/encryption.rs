@@ -3,16 +3,16 @@
 //! the file and offset; a torn AOF tail is truncation; wrong keys, rotation, switching
 //! encryption on and off, kill -9 under `appendfsync always`, and a decrypted RDB in Redis.
 
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{DataDir, Server};
 use redis::Commands;
 use redis_lite_persist::peek_header;
+use testkit::{DataDir, Server};
 
 const SECRET_KEY: &str = "confidential-key-name";
 const SECRET_VALUE: &str = "top-secret-value-0123456789";
@@ -124,12 +124,15 @@ fn bgrewriteaof(server: &Server) {
     let _: String = redis::cmd("BGREWRITEAOF")
         .query(&mut server.client())
         .unwrap();
-    common::wait_rewrite_ok(server);
+    testkit::wait_rewrite_ok(server);
 }
 
 /// Starts the server expecting it to refuse; returns its log.
 fn refused(dir: &DataDir, args: &[&str]) -> String {
-    let (status, log) = common::lite_exits(&dir.0, args);
+    let (status, log) = testkit::Launch::lite()
+        .dir(&dir.0)
+        .args(args)
+        .run_until_exit();
     assert!(!status.success(), "the server started: {log}");
     log
 }
@@ -140,11 +143,11 @@ fn sealed_rdb_round_trips_and_holds_no_plaintext() {
     let key = key_file(&dir, "key", &[("k1", 1)]);
     let server = Server::lite_in(&dir.0, &args(&dir, &key, &[]));
     assert_eq!(
-        common::info_field(&mut server.raw(), "persistence", "encryption_enabled"),
+        testkit::info_field(&mut server.raw(), "persistence", "encryption_enabled"),
         "1"
     );
     assert_eq!(
-        common::info_field(&mut server.raw(), "persistence", "encryption_key_id"),
+        testkit::info_field(&mut server.raw(), "persistence", "encryption_key_id"),
         "k1"
     );
     write_data(&server);
@@ -157,7 +160,7 @@ fn sealed_rdb_round_trips_and_holds_no_plaintext() {
         .unwrap();
     assert_eq!(digest(&server), before);
     let _: String = redis::cmd("BGSAVE").query(&mut server.client()).unwrap();
-    common::wait_background_jobs(&server);
+    testkit::wait_background_jobs(&server);
     assert_no_plaintext(&dir.0.join("dump.rdb"));
     assert_eq!(key_id_of(&dir.0.join("dump.rdb")), "k1");
     drop(server);
@@ -392,11 +395,11 @@ fn rotation_reads_old_files_and_reseals_with_the_new_key() {
     let server = Server::lite_in(&dir.0, &args(&dir, &ring, &extra));
     assert_eq!(digest(&server), before);
     assert_eq!(
-        common::info_field(&mut server.raw(), "persistence", "encryption_key_id"),
+        testkit::info_field(&mut server.raw(), "persistence", "encryption_key_id"),
         "new"
     );
     let _: String = redis::cmd("BGSAVE").query(&mut server.client()).unwrap();
-    common::wait_background_jobs(&server);
+    testkit::wait_background_jobs(&server);
     assert_eq!(key_id_of(&dir.0.join("dump.rdb")), "new");
     bgrewriteaof(&server);
     assert_eq!(key_id_of(&aof_file(&dir, ".base.rdb")), "new");
@@ -440,7 +443,7 @@ fn encryption_switches_on_for_a_plaintext_dataset_and_off_again() {
         .arg("yes")
         .query(&mut c)
         .unwrap();
-    common::wait_background_jobs(&server);
+    testkit::wait_background_jobs(&server);
     let _: String = redis::cmd("SAVE").query(&mut c).unwrap();
     assert_no_plaintext(&dir.0.join("dump.rdb"));
     assert_no_plaintext(&aof_dir(&dir));
@@ -461,7 +464,7 @@ fn encryption_switches_on_for_a_plaintext_dataset_and_off_again() {
         .arg("no")
         .query(&mut c)
         .unwrap();
-    common::wait_background_jobs(&server);
+    testkit::wait_background_jobs(&server);
     let _: String = redis::cmd("SAVE").query(&mut c).unwrap();
     assert!(contains(
         &std::fs::read(dir.0.join("dump.rdb")).unwrap(),
@@ -528,7 +531,7 @@ fn sealed_appendfsync_always_loses_no_acknowledged_write_on_kill9() {
         stop.store(true, Ordering::Relaxed);
         let acked: Vec<u64> = writers.into_iter().map(|w| w.join().unwrap()).collect();
         let server = Server::lite_in(&dir.0, &args(&dir, &key, &extra));
-        common::assert_acknowledged_writes_survived(&server, &acked, trial);
+        testkit::assert_acknowledged_writes_survived(&server, &acked, trial);
     }
 }
 
@@ -548,7 +551,11 @@ fn decrypted_rdb_loads_in_real_redis_with_the_same_digest() {
     let mut reader = redis_lite_persist::SealedReader::new(sealed, &ring).unwrap();
     let mut plain = std::fs::File::create(redis_dir.0.join("dump.rdb")).unwrap();
     std::io::copy(&mut reader, &mut plain).unwrap();
-    let Some(redis) = Server::redis_in(&redis_dir.0, &["--dir", redis_dir.path()]) else {
+    let Some(redis) = testkit::Launch::redis()
+        .dir(&redis_dir.0)
+        .args(&["--dir", redis_dir.path()])
+        .start_if_available()
+    else {
         return;
     };
     assert_eq!(digest(&redis), ours);

@@ -2,13 +2,13 @@
 //! policy evicts what it should, runtime changes apply, and evictions are visible as Redis
 //! shows them (notifications, INFO, WATCH, the AOF). Plus MEMORY and OBJECT FREQ/IDLETIME.
 
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{encode, info_field, DataDir, Raw, Server};
+use testkit::{encode, info_field, DataDir, Raw, Server};
 
 fn used_memory(raw: &mut Raw) -> u64 {
     info_field(raw, "memory", "used_memory").parse().unwrap()
@@ -327,7 +327,7 @@ fn object_freq_and_idletime_follow_the_policy() {
         &["OBJECT", "IDLETIME", "j"],
         &["OBJECT", "IDLETIME", "missing"],
     ];
-    common::differential(script, false);
+    testkit::differential(script, false);
 }
 
 #[test]
@@ -385,7 +385,7 @@ fn memory_commands() {
         &["MEMORY", "PURGE"],
         &["MEMORY", "NOPE"],
     ];
-    common::differential(script, false);
+    testkit::differential(script, false);
     let server = Server::lite(&[]);
     let mut raw = server.raw();
     raw.cmd(&["RPUSH", "list", "a", "b", "c"]);

@@ -1,8 +1,8 @@
 //! Hardening against hostile or unlucky conditions: client-chosen sizes that cannot be served,
 //! running out of file descriptors, secrets on the command line. Regression tests for issue 11.
-use crate::common;
+use redis_lite_testkit as testkit;
 
-use common::Server;
+use testkit::Server;
 
 /// Regression: `HRANDFIELD h -4611686018427387904` (and the other random-pick commands with a
 /// huge negative count) grew the reply until an allocation failed and the process aborted.
@@ -81,13 +81,17 @@ fn low_fd_limit_lowers_maxclients_and_refuses_the_excess() {
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
 
-    let dir = common::DataDir::new("fdlimit");
+    let dir = testkit::DataDir::new("fdlimit");
     let log = dir.0.join("server.log");
-    let server = Server::lite_with_fd_limit(128, &dir.0, &["--logfile", log.to_str().unwrap()]);
+    let server = testkit::Launch::lite()
+        .fd_limit(128)
+        .dir(&dir.0)
+        .args(&["--logfile", log.to_str().unwrap()])
+        .start();
     let mut raw = server.raw();
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid())).unwrap();
     if limits.contains("10032") {
-        common::skipped("privileged: the server could raise its descriptor limit");
+        testkit::skipped("privileged: the server could raise its descriptor limit");
         return;
     }
     assert_eq!(
@@ -168,7 +172,11 @@ fn requirepass_is_not_visible_in_the_process_title() {
     let title = text.trim_end_matches('\0');
     assert_eq!(
         title,
-        format!("{} 127.0.0.1:{}", common::LITE, server.port),
+        format!(
+            "{} 127.0.0.1:{}",
+            server.executable().display(),
+            server.port
+        ),
         "{text:?}"
     );
     let mut raw = server.raw();

@@ -1,11 +1,11 @@
 //! Hash commands: differential scripts against real Redis for every command, option, error and
 //! encoding conversion (small hashes, whose listpack order Redis keeps deterministic), plus
 //! redis-lite-only checks of what is random or hash-order dependent (HRANDFIELD, big HSCAN).
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::collections::{HashMap, HashSet};
 
-use common::{differential, Server};
+use testkit::{differential, Server};
 
 fn both(script: &[&[&str]]) {
     differential(script, false);
@@ -152,7 +152,7 @@ fn counters_match_redis() {
 
 /// Owned script lines, for scripts built in loops.
 fn run_owned(script: &[Vec<String>], server_args: &[&str]) {
-    common::differential_generated(script, false, server_args);
+    testkit::differential_generated(script, false, server_args);
 }
 
 fn line(words: &[&str]) -> Vec<String> {

@@ -1,13 +1,13 @@
 //! HyperLogLog commands against real Redis: replies, errors, and the stored sketch bytes
 //! (GET), which must be identical in the sparse and dense encodings, plus sketches moved
 //! between the two servers with GET/SET.
-use crate::common;
+use redis_lite_testkit as testkit;
 
-use common::{differential, encode, Raw, Server};
+use testkit::{differential, encode, Raw, Server};
 
 /// Runs a script built at run time through [`differential`].
 fn differential_owned(script: &[Vec<String>]) {
-    common::differential_generated(script, false, &[]);
+    testkit::differential_generated(script, false, &[]);
 }
 
 fn line(words: &[&str]) -> Vec<String> {

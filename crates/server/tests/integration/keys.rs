@@ -1,11 +1,11 @@
 //! The generic keyspace commands: replies compared byte for byte with real Redis, plus
 //! redis-lite-only checks of behaviour that depends on time or concurrency.
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{differential, Server};
+use testkit::{differential, Server};
 
 #[test]
 fn del_unlink_exists_touch_type() {
@@ -236,7 +236,7 @@ fn move_between_databases() {
 
 #[test]
 fn db_index_is_checked_against_configured_databases() {
-    common::differential_with(
+    testkit::differential_with(
         &[
             &["SET", "a", "1"],
             &["COPY", "a", "b", "DB", "4"],
@@ -464,7 +464,7 @@ fn bulk_array(reply: &[u8]) -> Vec<Vec<u8>> {
 /// Runs a full SCAN (with `extra` options), calling `between` after every call. Returns every key
 /// seen.
 fn full_scan(
-    raw: &mut common::Raw,
+    raw: &mut testkit::Raw,
     extra: &[&str],
     mut between: impl FnMut(usize),
 ) -> Vec<Vec<u8>> {

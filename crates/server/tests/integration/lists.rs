@@ -1,13 +1,13 @@
 //! List commands: differential scripts against real Redis for every command, option and error,
 //! in RESP2 and RESP3 (their null replies differ), encodings, the generic commands on lists,
 //! and redis-lite-only checks of big lists and keyspace notifications.
-use crate::common;
+use redis_lite_testkit as testkit;
 
-use common::{differential, Server};
+use testkit::{differential, Server};
 
 /// Borrows a generated script in the shape the differential harness takes.
 fn run_generated(script: &[Vec<String>], resp3: bool, server_args: &[&str]) {
-    common::differential_generated(script, resp3, server_args);
+    testkit::differential_generated(script, resp3, server_args);
 }
 
 fn cmd(parts: &[&str]) -> Vec<String> {

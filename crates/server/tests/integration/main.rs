@@ -1,9 +1,6 @@
 //! The server's integration tests, as one test binary (linking one binary instead of one per
 //! file is most of what building the tests costs). Each module is a family or a subsystem; they
-//! share the harness in `../common`.
-
-#[path = "../common/mod.rs"]
-mod common;
+//! share the workspace's test kit (`crates/testkit`).
 
 mod aof;
 mod bitmaps;

@@ -1,7 +1,7 @@
 //! Keyspace notifications: every command emits the events real Redis emits, in the same order.
-use crate::common;
+use redis_lite_testkit as testkit;
 
-use common::differential_notifications;
+use testkit::differential_notifications;
 
 #[test]
 fn string_commands_emit_redis_events() {
@@ -71,12 +71,12 @@ fn key_commands_emit_redis_events() {
 /// Lazy expiry (on access) and active expiry (the background cycle) both emit `expired`.
 #[test]
 fn expiry_emits_expired_events() {
-    let server = common::Server::lite(&["--enable-debug-command", "yes", "--hz", "100"]);
+    let server = testkit::Server::lite(&["--enable-debug-command", "yes", "--hz", "100"]);
     let mut raw = server.raw();
     raw.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
     raw.cmd(&["SET", "lazy", "v", "PX", "1"]);
     std::thread::sleep(std::time::Duration::from_millis(20));
-    let lazy = common::notifications(&server, &[&["GET", "lazy"]]);
+    let lazy = testkit::notifications(&server, &[&["GET", "lazy"]]);
     assert_eq!(
         lazy,
         vec![
@@ -99,7 +99,7 @@ fn expiry_emits_expired_events() {
 /// Read lookups that miss emit `keymiss` (class `m`, not part of `A`).
 #[test]
 fn read_misses_emit_keymiss() {
-    common::differential_notifications_with(
+    testkit::differential_notifications_with(
         "KEAm",
         &[
             &["GET", "missing"],

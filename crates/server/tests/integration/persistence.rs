@@ -2,11 +2,11 @@
 //! `-LOADING`), DEBUG RELOAD/DIGEST, crash safety, and files moving both ways between
 //! redis-lite and real Redis with identical DEBUG DIGEST.
 
-use crate::common;
+use redis_lite_testkit as testkit;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{lite_exits, DataDir, Raw, Server};
+use testkit::{DataDir, Launch, Raw, Server};
 
 /// Every type in each of its encodings, with expiries, in two databases.
 fn populate(raw: &mut Raw) {
@@ -102,17 +102,14 @@ fn digest(raw: &mut Raw) -> String {
     reply
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Waits up to 30 s for `done`, naming `what` when it times out.
+fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    testkit::wait_until(what, Duration::from_secs(30), done);
 }
 
 fn wait_bgsave(raw: &mut Raw) {
     wait_for("BGSAVE to finish", || {
-        common::info_field(raw, "persistence", "rdb_bgsave_in_progress") == "0"
+        testkit::info_field(raw, "persistence", "rdb_bgsave_in_progress") == "0"
     });
 }
 
@@ -128,16 +125,16 @@ fn save_then_restart_restores_every_type_and_ttl() {
         populate(&mut raw);
         before = digest(&mut raw);
         assert_ne!(
-            common::info_field(&mut raw, "persistence", "rdb_changes_since_last_save"),
+            testkit::info_field(&mut raw, "persistence", "rdb_changes_since_last_save"),
             "0"
         );
         assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
         assert_eq!(
-            common::info_field(&mut raw, "persistence", "rdb_changes_since_last_save"),
+            testkit::info_field(&mut raw, "persistence", "rdb_changes_since_last_save"),
             "0"
         );
         assert_eq!(
-            common::info_field(&mut raw, "persistence", "rdb_saves"),
+            testkit::info_field(&mut raw, "persistence", "rdb_saves"),
             "1"
         );
         server.kill9();
@@ -156,7 +153,7 @@ fn save_then_restart_restores_every_type_and_ttl() {
         "$8\r\nskiplist\r\n"
     );
     assert_eq!(
-        common::info_field(&mut raw, "persistence", "rdb_last_load_keys_loaded"),
+        testkit::info_field(&mut raw, "persistence", "rdb_last_load_keys_loaded"),
         "15"
     );
 }
@@ -175,7 +172,7 @@ fn bgsave_is_a_point_in_time_snapshot_while_writes_go_on() {
         let mut raw = server.raw();
         let mut pipeline = Vec::new();
         for i in 0..20_000 {
-            pipeline.extend(common::encode(&[
+            pipeline.extend(testkit::encode(&[
                 b"SET",
                 format!("k{i}").as_bytes(),
                 b"old",
@@ -188,7 +185,7 @@ fn bgsave_is_a_point_in_time_snapshot_while_writes_go_on() {
         before = digest(&mut raw);
         assert_eq!(raw.cmd_text(&["BGSAVE"]), "+Background saving started\r\n");
         assert_eq!(
-            common::info_field(&mut raw, "persistence", "rdb_bgsave_in_progress"),
+            testkit::info_field(&mut raw, "persistence", "rdb_bgsave_in_progress"),
             "1"
         );
         assert_eq!(
@@ -212,13 +209,13 @@ fn bgsave_is_a_point_in_time_snapshot_while_writes_go_on() {
         }
         other.cmd(&["FLUSHDB"]);
         assert_eq!(
-            common::info_field(&mut raw, "persistence", "rdb_bgsave_in_progress"),
+            testkit::info_field(&mut raw, "persistence", "rdb_bgsave_in_progress"),
             "1",
             "the writes must overlap the save for this test to mean anything"
         );
         wait_bgsave(&mut raw);
         assert_eq!(
-            common::info_field(&mut raw, "persistence", "rdb_last_bgsave_status"),
+            testkit::info_field(&mut raw, "persistence", "rdb_last_bgsave_status"),
             "ok"
         );
         server.kill9();
@@ -260,7 +257,7 @@ fn bgsave_arguments_and_lastsave() {
         "*1\r\n+Background saving scheduled\r\n"
     );
     wait_for("the scheduled BGSAVE", || {
-        common::info_field(&mut raw, "persistence", "rdb_saves") == "2"
+        testkit::info_field(&mut raw, "persistence", "rdb_saves") == "2"
     });
 }
 
@@ -275,16 +272,16 @@ fn save_rules_trigger_a_background_save() {
     raw.cmd(&["SET", "a", "1"]);
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
-        common::info_field(&mut raw, "persistence", "rdb_saves"),
+        testkit::info_field(&mut raw, "persistence", "rdb_saves"),
         "0",
         "one change is not enough"
     );
     raw.cmd(&["SET", "b", "1"]);
     wait_for("the save rule", || {
-        common::info_field(&mut raw, "persistence", "rdb_saves") == "1"
+        testkit::info_field(&mut raw, "persistence", "rdb_saves") == "1"
     });
     assert_eq!(
-        common::info_field(&mut raw, "persistence", "rdb_changes_since_last_save"),
+        testkit::info_field(&mut raw, "persistence", "rdb_changes_since_last_save"),
         "0"
     );
     // CONFIG SET replaces the rules; an empty value turns them off.
@@ -304,7 +301,7 @@ fn save_lines_in_a_config_file_add_up() {
     let dir = DataDir::new("conf");
     let conf = dir.0.join("redis.conf");
     std::fs::write(&conf, "save 900 1\nsave 300 10\nsave 60 10000\n").unwrap();
-    let server = Server::lite_with_config(&conf, &[]);
+    let server = Launch::lite().config(&conf).start();
     let mut raw = server.raw();
     assert_eq!(
         raw.cmd_text(&["CONFIG", "GET", "save"]),
@@ -355,7 +352,7 @@ fn loading_reports_progress_and_refuses_commands() {
                     )
                 })
                 .collect();
-            pipeline.extend(common::encode(&[
+            pipeline.extend(testkit::encode(&[
                 b"SET",
                 format!("k{i}").as_bytes(),
                 value.as_bytes(),
@@ -369,7 +366,11 @@ fn loading_reports_progress_and_refuses_commands() {
         server.kill9();
     }
     // 1 ms per key: about three seconds of loading.
-    let server = Server::lite_in_loading(&dir.0, &["--key-load-delay", "1000"]);
+    let server = Launch::lite()
+        .dir(&dir.0)
+        .args(&["--key-load-delay", "1000"])
+        .return_while_loading()
+        .start();
     let mut raw = server.raw();
     assert_eq!(
         raw.cmd_text(&["GET", "k1"]),
@@ -379,13 +380,13 @@ fn loading_reports_progress_and_refuses_commands() {
         raw.cmd_text(&["PING"]),
         "-LOADING Redis is loading the dataset in memory\r\n"
     );
-    assert_eq!(common::info_field(&mut raw, "persistence", "loading"), "1");
-    let perc: f64 = common::info_field(&mut raw, "persistence", "loading_loaded_perc")
+    assert_eq!(testkit::info_field(&mut raw, "persistence", "loading"), "1");
+    let perc: f64 = testkit::info_field(&mut raw, "persistence", "loading_loaded_perc")
         .parse()
         .unwrap();
     assert!((0.0..100.0).contains(&perc), "{perc}");
     wait_for("loading to finish", || {
-        common::info_field(&mut raw, "persistence", "loading") == "0"
+        testkit::info_field(&mut raw, "persistence", "loading") == "0"
     });
     assert_eq!(raw.cmd_text(&["DBSIZE"]), ":3000\r\n");
 }
@@ -405,13 +406,13 @@ fn a_damaged_snapshot_stops_start_up_with_the_offset() {
     let mut flipped = good.clone();
     flipped[good.len() / 2] ^= 0x40;
     std::fs::write(&path, &flipped).unwrap();
-    let (status, log) = lite_exits(&dir.0, &[]);
+    let (status, log) = Launch::lite().dir(&dir.0).run_until_exit();
     assert!(!status.success());
     assert!(log.contains("Fatal error loading the DB"), "{log}");
     assert!(log.contains("offset") && log.contains("dump.rdb"), "{log}");
 
     std::fs::write(&path, &good[..good.len() - 20]).unwrap();
-    let (status, log) = lite_exits(&dir.0, &[]);
+    let (status, log) = Launch::lite().dir(&dir.0).run_until_exit();
     assert!(!status.success(), "a truncated snapshot is refused");
     assert!(log.contains("Fatal error loading the DB"), "{log}");
 }
@@ -437,7 +438,7 @@ fn a_crash_during_bgsave_leaves_the_last_good_snapshot() {
         assert_eq!(raw.cmd_text(&["BGSAVE"]), "+Background saving started\r\n");
         std::thread::sleep(Duration::from_millis(300));
         assert_eq!(
-            common::info_field(&mut raw, "persistence", "rdb_bgsave_in_progress"),
+            testkit::info_field(&mut raw, "persistence", "rdb_bgsave_in_progress"),
             "1"
         );
         server.kill9();
@@ -500,7 +501,7 @@ fn digests_match_real_redis() {
         ],
         &["DEBUG", "DIGEST"],
     ];
-    common::differential_with(script, false, &DEBUG);
+    testkit::differential_with(script, false, &DEBUG);
 }
 
 #[test]
@@ -515,7 +516,11 @@ fn snapshots_move_both_ways_between_redis_and_redis_lite() {
         raw.cmd(&["SAVE"]);
         lite.kill9();
     }
-    let Some(redis) = Server::redis_in(&dir.0, &["--save", ""]) else {
+    let Some(redis) = Launch::redis()
+        .dir(&dir.0)
+        .args(&["--save", ""])
+        .start_if_available()
+    else {
         return;
     };
     let mut raw = redis.raw();
@@ -536,7 +541,7 @@ fn shutdown_saves_when_rules_are_set_or_asked() {
     let mut server = Server::lite_in(&dir.0, &["--save", ""]);
     let mut raw = server.raw();
     raw.cmd(&["SET", "k", "v"]);
-    raw.send(&common::encode(&[b"SHUTDOWN", b"SAVE"]));
+    raw.send(&testkit::encode(&[b"SHUTDOWN", b"SAVE"]));
     assert!(server.wait_exit(Duration::from_secs(10)).unwrap().success());
     assert!(dir.0.join("dump.rdb").is_file());
 
@@ -547,7 +552,7 @@ fn shutdown_saves_when_rules_are_set_or_asked() {
         ":1\r\n",
         "loaded from the SHUTDOWN SAVE file"
     );
-    raw.send(&common::encode(&[b"SHUTDOWN", b"NOSAVE"]));
+    raw.send(&testkit::encode(&[b"SHUTDOWN", b"NOSAVE"]));
     assert!(server.wait_exit(Duration::from_secs(10)).is_some());
 
     // SIGTERM with the default rules saves.
@@ -575,7 +580,7 @@ fn a_failed_background_save_stops_writes_until_a_save_succeeds() {
     assert_eq!(raw.cmd_text(&["BGSAVE"]), "+Background saving started\r\n");
     wait_bgsave(&mut raw);
     assert_eq!(
-        common::info_field(&mut raw, "persistence", "rdb_last_bgsave_status"),
+        testkit::info_field(&mut raw, "persistence", "rdb_last_bgsave_status"),
         "err"
     );
     let refused = raw.cmd_text(&["SET", "k", "v2"]);

@@ -2,13 +2,13 @@
 //! connection limits and timeouts. Every test runs against redis-lite and, when it is
 //! installed, against real redis-server with the same arguments: the expected bytes below were
 //! taken from Redis 7.0.15, and both servers must produce exactly them.
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{encode, Server};
+use testkit::{encode, Server};
 
 /// How long a connection must stay silent, once the expected bytes arrived, to count as done
 /// and still open.
@@ -891,7 +891,7 @@ fn non_loopback_ip() -> Option<std::net::IpAddr> {
 #[test]
 fn protected_mode_denies_non_loopback_clients_without_password() {
     let Some(ip) = non_loopback_ip() else {
-        common::skipped("no non-loopback address to connect from");
+        testkit::skipped("no non-loopback address to connect from");
         return;
     };
     let ip_text = ip.to_string();

@@ -1,11 +1,11 @@
 //! Pub/sub: subscriptions, delivery across connections and threads, RESP2's subscribed-mode
 //! restrictions, RESP3 pushes mixed with replies, and the output buffer limit for slow readers.
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::io::Read;
 use std::time::Duration;
 
-use common::{differential, Server};
+use testkit::{differential, Server};
 
 #[test]
 fn subscription_replies_match_redis() {
@@ -160,7 +160,7 @@ fn slow_subscriber_is_disconnected_at_the_output_buffer_limit() {
     // Large messages, pipelined in batches, fill the kernel's socket buffers in few round trips.
     let payload = vec![b'x'; 32 * 1024];
     let batch: Vec<u8> = (0..50)
-        .flat_map(|_| common::encode(&[b"PUBLISH", b"flood", &payload]))
+        .flat_map(|_| testkit::encode(&[b"PUBLISH", b"flood", &payload]))
         .collect();
     let mut receivers = 1;
     'flood: for _ in 0..100 {

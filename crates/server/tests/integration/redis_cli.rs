@@ -1,6 +1,6 @@
 //! Debian's redis-cli, driven in a real pseudo-terminal: it connects, shows its argument hints
 //! while a command is typed, and prints replies and the database in its prompt.
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::process::Command;
 
@@ -51,11 +51,10 @@ sys.stdout.write(out.decode("utf-8", "replace"))
 
 #[test]
 fn redis_cli_works_interactively_with_hints() {
-    if common::which("redis-cli").is_none() {
-        common::skipped("redis-cli is not on PATH");
+    if !testkit::installed("redis-cli") {
         return;
     }
-    let server = common::Server::lite(&[]);
+    let server = testkit::Server::lite(&[]);
     let screen = interactive_session(
         server.port,
         &[
@@ -82,29 +81,16 @@ fn redis_cli_works_interactively_with_hints() {
 
 #[test]
 fn redis_cli_pipe_mass_insertion() {
-    if common::which("redis-cli").is_none() {
-        common::skipped("redis-cli is not on PATH");
+    if !testkit::installed("redis-cli") {
         return;
     }
-    let server = common::Server::lite(&[]);
+    let server = testkit::Server::lite(&[]);
     let input: String = (0..20_000)
         .map(|i| format!("SET key:{i} value:{i}\r\n"))
         .collect();
-    let mut child = Command::new("redis-cli")
-        .args(["-p", &server.port.to_string(), "--pipe"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let port = server.port.to_string();
+    let out = testkit::run("redis-cli", &["-p", &port, "--pipe"], input.as_bytes());
+    let text = testkit::text(&out.stdout);
     assert!(text.contains("errors: 0, replies: 20000"), "{text}");
     assert_eq!(server.raw().cmd_text(&["DBSIZE"]), ":20000\r\n");
 }

@@ -2,13 +2,13 @@
 //! arguments drawn from a hostile alphabet. Every reply must be one well-formed RESP frame,
 //! arrive within a few seconds, and the server must stay up. Failures are collected and
 //! reported together so one run shows every offending command.
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{encode, frame_len, Server};
+use testkit::{encode, frame_len, Server};
 
 /// SplitMix64: small, deterministic, good enough to pick arguments.
 struct Rng(u64);

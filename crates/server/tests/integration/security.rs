@@ -3,13 +3,13 @@
 //! `enable-module-command`), or read files back through key-file error messages.
 //! Regression tests for issue 11, items 1 and 2.
 
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::process::Command;
 
-use common::{DataDir, Server};
+use testkit::{DataDir, Server};
 
 /// Every parameter that needs `enable-protected-configs`: Redis 7.0's protected configs that
 /// redis-lite has (`dir`, `dbfilename`), and redis-lite's own `encryption-key-file`.
@@ -42,7 +42,7 @@ fn assert_no_leak(text: &str) {
 
 fn unix_cmd(stream: &mut UnixStream, args: &[&str]) -> String {
     let parts: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    stream.write_all(&common::encode(&parts)).unwrap();
+    stream.write_all(&testkit::encode(&parts)).unwrap();
     let mut buf = vec![0u8; 4096];
     let n = stream.read(&mut buf).unwrap();
     String::from_utf8_lossy(&buf[..n]).into_owned()
@@ -129,7 +129,7 @@ fn protected_configs_and_module_match_redis() {
         ],
     ];
     for resp3 in [false, true] {
-        common::differential(script, resp3);
+        testkit::differential(script, resp3);
     }
     // Where allowed: loads fail the way Redis's fail for a missing file, and the protected
     // parameters change.
@@ -164,7 +164,7 @@ fn protected_configs_and_module_match_redis() {
         "--enable-protected-configs",
         "yes",
     ];
-    common::differential_with(allowed, false, &args);
+    testkit::differential_with(allowed, false, &args);
 }
 
 #[test]
@@ -280,7 +280,7 @@ fn local_allows_loopback_and_the_unix_socket_only() {
     match outside {
         Some(ip) => {
             let mut far =
-                common::Raw::new(std::net::TcpStream::connect((ip, server.port)).unwrap());
+                testkit::Raw::new(std::net::TcpStream::connect((ip, server.port)).unwrap());
             assert_eq!(
                 far.cmd_text(&["CONFIG", "SET", "dir", "/tmp"]),
                 refused("dir")
@@ -293,7 +293,7 @@ fn local_allows_loopback_and_the_unix_socket_only() {
                 .cmd_text(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"])
                 .starts_with("-ERR DEBUG command not allowed."));
         }
-        None => common::skipped(
+        None => testkit::skipped(
             "this host has no non-loopback address: the refusal from a remote client did not run",
         ),
     }
@@ -323,10 +323,10 @@ fn the_authorized_keys_attack_writes_nothing_outside_dir() {
 #[test]
 fn key_file_errors_never_echo_the_file_over_config_set() {
     let dir = DataDir::new("keyfile-leak");
-    let server = Server::lite_env(
-        &["--enable-protected-configs", "yes"],
-        &[("REDIS_LITE_ENCRYPTION_KEY", ENV_KEY)],
-    );
+    let server = testkit::Launch::lite()
+        .args(&["--enable-protected-configs", "yes"])
+        .env("REDIS_LITE_ENCRYPTION_KEY", ENV_KEY)
+        .start();
     let mut raw = server.raw();
     let failed = |path: &str, why: &str| {
         format!(
@@ -369,11 +369,11 @@ fn key_file_errors_never_echo_the_file_over_config_set() {
 #[test]
 fn key_file_errors_never_echo_the_file_at_startup() {
     let dir = DataDir::new("keyfile-leak-start");
-    let (status, log) = common::lite_exits_env(
-        &dir.0,
-        &["--encryption-key-file", "/proc/self/environ"],
-        &[("REDIS_LITE_ENCRYPTION_KEY", ENV_KEY)],
-    );
+    let (status, log) = testkit::Launch::lite()
+        .dir(&dir.0)
+        .args(&["--encryption-key-file", "/proc/self/environ"])
+        .env("REDIS_LITE_ENCRYPTION_KEY", ENV_KEY)
+        .run_until_exit();
     assert!(!status.success(), "the server started: {log}");
     assert_no_leak(&log);
     assert!(log.contains(NOT_A_KEYRING), "{log}");
@@ -381,7 +381,7 @@ fn key_file_errors_never_echo_the_file_at_startup() {
 
 /// Runs redis-cli against `port` with `args`; None (the test says it skipped) without it.
 fn redis_cli(port: u16, args: &[&str]) -> Option<String> {
-    common::which("redis-cli")?;
+    testkit::which("redis-cli")?;
     let out = Command::new("redis-cli")
         .args(["-p", &port.to_string()])
         .args(args)
@@ -392,12 +392,14 @@ fn redis_cli(port: u16, args: &[&str]) -> Option<String> {
 
 #[test]
 fn redis_cli_cannot_write_authorized_keys_or_read_the_key() {
-    if common::which("redis-cli").is_none() {
-        common::skipped("redis-cli is not on PATH; this test did not run");
+    if !testkit::installed("redis-cli") {
         return;
     }
     let target = DataDir::new("cli-fake-ssh");
-    let server = Server::lite_env(&[], &[("REDIS_LITE_ENCRYPTION_KEY", ENV_KEY)]);
+    let server = testkit::Launch::lite()
+        .args(&[])
+        .env("REDIS_LITE_ENCRYPTION_KEY", ENV_KEY)
+        .start();
     let cli = |args: &[&str]| redis_cli(server.port, args).unwrap().trim_end().to_string();
     assert_eq!(
         cli(&["CONFIG", "SET", "dir", target.path()]),
@@ -422,10 +424,10 @@ fn redis_cli_cannot_write_authorized_keys_or_read_the_key() {
     drop(server);
 
     // Even where an operator allowed protected configs, the error shows no content.
-    let server = Server::lite_env(
-        &["--enable-protected-configs", "yes"],
-        &[("REDIS_LITE_ENCRYPTION_KEY", ENV_KEY)],
-    );
+    let server = testkit::Launch::lite()
+        .args(&["--enable-protected-configs", "yes"])
+        .env("REDIS_LITE_ENCRYPTION_KEY", ENV_KEY)
+        .start();
     let out = redis_cli(
         server.port,
         &["CONFIG", "SET", "encryption-key-file", "/proc/self/environ"],

@@ -1,11 +1,11 @@
 //! Server commands (CONFIG, DEBUG, COMMAND, INFO, FLUSH*, SHUTDOWN) and process behaviour:
 //! configuration files, signals, threads.
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{differential, Server, LITE};
+use testkit::{differential, lite_binary, Launch, Server};
 
 #[test]
 fn server_commands_match_redis() {
@@ -99,7 +99,7 @@ fn server_commands_match_redis() {
 }
 
 /// Lines of an INFO reply as `field -> value`.
-fn info(raw: &mut common::Raw, section: &str) -> std::collections::HashMap<String, String> {
+fn info(raw: &mut testkit::Raw, section: &str) -> std::collections::HashMap<String, String> {
     let text = raw.cmd_text(&["INFO", section]);
     text.lines()
         .filter_map(|l| l.split_once(':'))
@@ -243,7 +243,7 @@ fn config_rewrite_persists_runtime_changes() {
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("redis.conf");
     std::fs::write(&conf, "# my settings\ntimeout 0\nloglevel notice\n").unwrap();
-    let server = Server::lite_with_config(&conf, &[]);
+    let server = Launch::lite().config(&conf).start();
     let mut raw = server.raw();
     assert_eq!(
         raw.cmd_text(&["CONFIG", "SET", "timeout", "30", "maxclients", "77"]),
@@ -267,7 +267,10 @@ fn bad_config_stops_startup_naming_the_line() {
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("bad.conf");
     std::fs::write(&conf, "port 7777\n\nmaxclients lots\n").unwrap();
-    let out = Command::new(LITE).arg(&conf).output().unwrap();
+    let out = Command::new(lite_binary().unwrap())
+        .arg(&conf)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("FATAL CONFIG FILE ERROR"), "{err}");
@@ -279,11 +282,14 @@ fn bad_config_stops_startup_naming_the_line() {
     );
 
     std::fs::write(&conf, "frobnicate yes\n").unwrap();
-    let out = Command::new(LITE).arg(&conf).output().unwrap();
+    let out = Command::new(lite_binary().unwrap())
+        .arg(&conf)
+        .output()
+        .unwrap();
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("Bad directive or wrong number of arguments")
     );
-    let out = Command::new(LITE)
+    let out = Command::new(lite_binary().unwrap())
         .args(["--port", "1", "2"])
         .output()
         .unwrap();
@@ -301,7 +307,7 @@ fn sigterm_and_shutdown_exit_cleanly() {
         match how {
             "SHUTDOWN" => {
                 let mut raw = server.raw();
-                raw.send(&common::encode(&[b"SHUTDOWN", b"NOSAVE"]));
+                raw.send(&testkit::encode(&[b"SHUTDOWN", b"NOSAVE"]));
                 assert!(
                     raw.is_closed(),
                     "SHUTDOWN closes the connection without a reply"
@@ -409,8 +415,7 @@ fn multi_key_writes_are_atomic_across_threads() {
 /// redis-benchmark's SET, GET, INCR and MSET tests run with no errors.
 #[test]
 fn redis_benchmark_runs_without_errors() {
-    if common::which("redis-benchmark").is_none() {
-        common::skipped("redis-benchmark is not on PATH");
+    if !testkit::installed("redis-benchmark") {
         return;
     }
     let server = Server::lite(&[]);
@@ -463,7 +468,7 @@ fn counted_keys_match_redis() {
 fn debug_object_reports_serialized_lengths() {
     let server = Server::lite(&["--enable-debug-command", "yes"]);
     let mut raw = server.raw();
-    let length = |raw: &mut common::Raw, key: &str| {
+    let length = |raw: &mut testkit::Raw, key: &str| {
         let text = raw.cmd_text(&["DEBUG", "OBJECT", key]);
         text.split_whitespace()
             .find_map(|f| f.strip_prefix("serializedlength:"))
@@ -483,4 +488,15 @@ fn debug_object_reports_serialized_lengths() {
     assert_eq!(length(&mut raw, "hash"), 1 + 2 + 3);
     assert_eq!(length(&mut raw, "set"), 1 + 2 + 3);
     assert_eq!(length(&mut raw, "zset"), 1 + 2 + 8);
+}
+
+/// The test kit finds the server beside the test executable; that must be the binary cargo built
+/// from this tree for these tests, not a stale one from elsewhere.
+#[test]
+fn the_kit_starts_the_server_cargo_built_for_these_tests() {
+    let built = std::fs::canonicalize(env!("CARGO_BIN_EXE_redis-lite-server")).unwrap();
+    let found = lite_binary().expect("the kit finds redis-lite-server");
+    assert_eq!(std::fs::canonicalize(&found).unwrap(), built);
+    let server = Server::lite(&[]);
+    assert_eq!(std::fs::canonicalize(server.executable()).unwrap(), built);
 }

@@ -2,11 +2,11 @@
 //! their replies are deterministic; hashtable replies are compared only when they hold one
 //! member), plus redis-lite-only checks of random picks, hashtable order-independent results and
 //! SSCAN's full-iteration guarantee.
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::collections::HashSet;
 
-use common::{differential, differential_with, Server};
+use testkit::{differential, differential_with, Server};
 
 #[test]
 fn basic_commands_match_redis() {

@@ -1,7 +1,7 @@
 //! SORT and SORT_RO against real Redis.
-use crate::common;
+use redis_lite_testkit as testkit;
 
-use common::differential;
+use testkit::differential;
 
 #[test]
 fn sort_matches_redis() {

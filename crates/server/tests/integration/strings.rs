@@ -1,11 +1,11 @@
 //! String commands: differential scripts against real Redis for every command, option and
 //! error, plus redis-lite-only checks of TTL timing and multi-key atomicity.
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::thread::sleep;
 use std::time::Duration;
 
-use common::{differential, differential_with, Server};
+use testkit::{differential, differential_with, Server};
 
 #[test]
 fn set_options_match_redis() {

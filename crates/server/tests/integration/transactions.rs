@@ -1,9 +1,9 @@
 //! MULTI/EXEC/DISCARD/WATCH: Redis's semantics, and atomicity across event loops.
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::time::Duration;
 
-use common::{differential, Server};
+use testkit::{differential, Server};
 
 #[test]
 fn transaction_replies_match_redis() {
@@ -66,7 +66,7 @@ fn watch_scenario(server: &Server, resp3: bool) -> Vec<Vec<u8>> {
         a.cmd(&["HELLO", "3"]);
     }
     let mut seen = Vec::new();
-    let mut run = |conn: &mut common::Raw, cmd: &[&str]| seen.push(conn.cmd(cmd));
+    let mut run = |conn: &mut testkit::Raw, cmd: &[&str]| seen.push(conn.cmd(cmd));
     for (writer, cmd) in [
         (false, &["SET", "w", "0"][..]),
         (false, &["WATCH", "w"]),

@@ -1,12 +1,12 @@
 //! `unixsocket` and `unixsocketperm`: clients on the socket get the same service as over TCP.
 
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 
-use common::{DataDir, Server};
+use testkit::{DataDir, Server};
 
 fn cmd(stream: &mut UnixStream, request: &[u8]) -> String {
     stream.write_all(request).unwrap();

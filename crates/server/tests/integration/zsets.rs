@@ -1,9 +1,9 @@
 //! Sorted set commands: differential scripts against real Redis (RESP2 and RESP3) for every
 //! command, option and error, encodings and their conversion points, plus redis-lite-only checks
 //! of random and hash-ordered replies and keyspace notifications.
-use crate::common;
+use redis_lite_testkit as testkit;
 
-use common::{differential, differential_with, Server};
+use testkit::{differential, differential_with, Server};
 
 /// Runs `script` in both protocols.
 fn both(script: &[&[&str]]) {
@@ -887,8 +887,8 @@ fn randomized_scripts_match_redis() {
         "b".into(),
         "WITHSCORES".into(),
     ]);
-    common::differential_generated(&script, false, &["--zset-max-listpack-entries", "8"]);
-    common::differential_generated(&script, true, &["--zset-max-listpack-entries", "8"]);
+    testkit::differential_generated(&script, false, &["--zset-max-listpack-entries", "8"]);
+    testkit::differential_generated(&script, true, &["--zset-max-listpack-entries", "8"]);
 }
 
 #[test]
@@ -923,7 +923,7 @@ fn destination_may_be_a_source() {
 /// ZUNION, ZINTER and ZDIFF take plain sets too, each member scoring 1.
 #[test]
 fn set_algebra_accepts_plain_sets() {
-    common::differential(
+    testkit::differential(
         &[
             &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
             &["SADD", "s", "b", "c", "d"],
@@ -953,7 +953,7 @@ fn set_algebra_accepts_plain_sets() {
 
 #[test]
 fn counted_keys_of_zset_commands_match_redis() {
-    common::differential(
+    testkit::differential(
         &[
             &["COMMAND", "GETKEYS", "ZUNION", "2", "a", "b", "WITHSCORES"],
             &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "2", "a", "b"],
