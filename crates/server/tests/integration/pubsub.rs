@@ -203,7 +203,7 @@ fn slow_subscriber_is_disconnected_at_the_output_buffer_limit() {
 /// subscribed-mode restriction, and `no_multi` before out of memory.
 #[test]
 fn admission_rules_apply_in_redis_order() {
-    common::differential_with(
+    testkit::differential_with(
         &[
             &["SUBSCRIBE", "a"],
             &["SET", "k", "v"],
