@@ -1,10 +1,10 @@
 //! Lua scripting and functions: EVAL, EVALSHA, the _RO variants, SCRIPT, FUNCTION and FCALL,
 //! compared with real Redis byte for byte; atomicity, BUSY and SCRIPT KILL, and persistence.
-use crate::common;
+use redis_lite_testkit as testkit;
 
 use std::time::{Duration, Instant};
 
-use common::{differential, differential_with, Server};
+use testkit::{differential, differential_with, Launch, Server};
 
 const LIB: &str = "#!lua name=mylib
 local function echo(keys, args) return {keys, args} end
@@ -240,7 +240,7 @@ fn function_dump_moves_between_redis_and_lite() {
         let payload = bulk(&a.cmd(&["FUNCTION", "DUMP"]));
         let mut restore = |extra: &[&[u8]]| {
             let args = [&[b"FUNCTION".as_slice(), b"RESTORE", &payload], extra].concat();
-            b.send(&common::encode(&args));
+            b.send(&testkit::encode(&args));
             b.read_reply()
         };
         assert_eq!(restore(&[]), b"+OK\r\n");
@@ -317,7 +317,7 @@ fn busy_flow(server: &Server) -> Vec<String> {
     let mut runner = server.raw();
     let mut other = server.raw();
     let mut log = |reply: Vec<u8>| seen.push(String::from_utf8_lossy(&reply).into_owned());
-    runner.send(&common::encode(&[b"EVAL", b"while true do end", b"0"]));
+    runner.send(&testkit::encode(&[b"EVAL", b"while true do end", b"0"]));
     log(wait_for_error(|| other.cmd(&["PING"])));
     log(other.cmd(&["GET", "x"]));
     log(other.cmd(&["FUNCTION", "KILL"]));
@@ -326,14 +326,14 @@ fn busy_flow(server: &Server) -> Vec<String> {
     log(runner.read_reply());
     log(other.cmd(&["PING"]));
     log(other.cmd(&["SCRIPT", "KILL"]));
-    runner.send(&common::encode(&[
+    runner.send(&testkit::encode(&[
         b"EVAL",
         b"redis.call('SET', 'x', 1); while true do end",
         b"0",
     ]));
     log(wait_for_error(|| other.cmd(&["PING"])));
     log(other.cmd(&["SCRIPT", "KILL"]));
-    other.send(&common::encode(&[b"SHUTDOWN", b"NOSAVE"]));
+    other.send(&testkit::encode(&[b"SHUTDOWN", b"NOSAVE"]));
     assert!(other.is_closed());
     seen
 }
@@ -352,7 +352,7 @@ fn wait_for_error(mut probe: impl FnMut() -> Vec<u8>) -> Vec<u8> {
 
 /// Writes through a function, a multi-write script and a script whose effect depends on the
 /// clock; returns the dataset's digest.
-fn write_with_scripts(raw: &mut common::Raw) -> String {
+fn write_with_scripts(raw: &mut testkit::Raw) -> String {
     assert_eq!(raw.cmd(&["FUNCTION", "LOAD", LIB]), b"$5\r\nmylib\r\n");
     assert_eq!(
         raw.cmd(&["FCALL", "setget", "1", "f", "by-function"]),
@@ -388,7 +388,7 @@ fn functions_and_script_effects_survive_restarts_and_move_to_redis() {
             vec!["--appendonly", "yes", "--aof-use-rdb-preamble", "no"],
         ),
     ] {
-        let dir = common::DataDir::new(&format!("scripts-{label}"));
+        let dir = testkit::DataDir::new(&format!("scripts-{label}"));
         let redis_args = args.clone();
         let args = [args.as_slice(), &debug].concat();
         let digest = {
@@ -400,7 +400,7 @@ fn functions_and_script_effects_survive_restarts_and_move_to_redis() {
                 "aof" => {}
                 _ => {
                     raw.cmd(&["BGREWRITEAOF"]);
-                    common::wait_rewrite_ok(&lite);
+                    testkit::wait_rewrite_ok(&lite);
                 }
             }
             lite.kill9();
@@ -420,7 +420,11 @@ fn functions_and_script_effects_survive_restarts_and_move_to_redis() {
         );
         raw.cmd(&["DEL", "g"]);
         drop(lite);
-        let Some(redis) = Server::redis_in(&dir.0, &redis_args) else {
+        let Some(redis) = Launch::redis()
+            .dir(&dir.0)
+            .args(&redis_args)
+            .start_if_available()
+        else {
             return;
         };
         let mut raw = redis.raw();
@@ -440,8 +444,12 @@ fn functions_and_script_effects_survive_restarts_and_move_to_redis() {
 /// A library saved by real Redis in its snapshot loads in redis-lite.
 #[test]
 fn a_function_saved_by_redis_loads_in_lite() {
-    let dir = common::DataDir::new("scripts-from-redis");
-    let Some(redis) = Server::redis_in(&dir.0, &["--save", ""]) else {
+    let dir = testkit::DataDir::new("scripts-from-redis");
+    let Some(redis) = Launch::redis()
+        .dir(&dir.0)
+        .args(&["--save", ""])
+        .start_if_available()
+    else {
         return;
     };
     let mut raw = redis.raw();
@@ -461,7 +469,7 @@ fn a_function_saved_by_redis_loads_in_lite() {
 /// SCRIPT LOAD, SCRIPT FLUSH, FUNCTION LOAD and FUNCTION DELETE.
 #[test]
 fn info_reports_scripts_and_functions_as_redis_does() {
-    fn scripting_fields(raw: &mut common::Raw) -> Vec<(String, String)> {
+    fn scripting_fields(raw: &mut testkit::Raw) -> Vec<(String, String)> {
         let text = raw.cmd_text(&["INFO", "memory"]);
         text.lines()
             .filter_map(|l| l.split_once(':'))
