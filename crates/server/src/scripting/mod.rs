@@ -134,7 +134,8 @@ pub struct Running {
 pub struct RunInfo {
     /// The function's name; empty for EVAL.
     pub name: String,
-    /// The command that started it, as FUNCTION STATS shows it.
+    /// The command that started it, as FUNCTION STATS shows it: copied only once the run is
+    /// busy, as only then can another client look.
     pub command: Vec<Vec<u8>>,
     pub started: Instant,
     pub is_eval: bool,
@@ -366,6 +367,9 @@ impl Host for ScriptHost<'_, '_> {
     fn interrupt(&mut self) -> Interrupt {
         let running = &self.ctx.server.scripting.running;
         if !running.is_busy() && self.started.elapsed() >= self.busy_after {
+            if let Some(run) = running.current.lock().as_mut() {
+                run.command = self.ctx.args.iter().map(|a| a.to_vec()).collect();
+            }
             running.busy.store(true, Relaxed);
         }
         match running.kill.load(Relaxed) {

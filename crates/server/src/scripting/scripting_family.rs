@@ -328,7 +328,7 @@ fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only_command: bool) -> CmdRe
     )?;
     let info = RunInfo {
         name: String::new(),
-        command: ctx.args.iter().map(|a| a.to_vec()).collect(),
+        command: Vec::new(),
         started: Instant::now(),
         is_eval: true,
         wrote: false,
@@ -367,7 +367,7 @@ fn run_function(ctx: &mut Ctx<'_>, read_only_command: bool) -> CmdResult {
     )?;
     let info = RunInfo {
         name: name.clone(),
-        command: ctx.args.iter().map(|a| a.to_vec()).collect(),
+        command: Vec::new(),
         started: Instant::now(),
         is_eval: false,
         wrote: false,

@@ -508,3 +508,38 @@ fn info_reports_scripts_and_functions_as_redis_does() {
         assert_eq!(names(fields), names(scripting_fields(&mut redis.raw())));
     }
 }
+
+/// While a function is busy: FUNCTION STATS shows it (name, command, duration), SCRIPT KILL
+/// names FUNCTION KILL, and FUNCTION KILL stops it. Compared with Redis, durations aside.
+#[test]
+fn a_busy_function_is_shown_and_killed_as_in_redis() {
+    fn flow(server: &Server) -> Vec<String> {
+        let mut runner = server.raw();
+        let mut other = server.raw();
+        other.cmd(&[
+            "FUNCTION",
+            "LOAD",
+            "REPLACE",
+            "#!lua name=spin\nredis.register_function('spin', function() while true do end end)",
+        ]);
+        runner.send(&testkit::encode(&[b"FCALL", b"spin", b"0"]));
+        let busy = wait_for_error(|| other.cmd(&["PING"]));
+        let mut seen = vec![String::from_utf8_lossy(&busy).into_owned()];
+        let stats = other.cmd_text(&["FUNCTION", "STATS"]);
+        // The duration is the only part that differs from run to run.
+        let at = stats.find("duration_ms\r\n:").expect("a running script") + 14;
+        let end = at + stats[at..].find("\r\n").unwrap();
+        seen.push(format!("{}<ms>{}", &stats[..at], &stats[end..]));
+        for cmd in [&["SCRIPT", "KILL"][..], &["FUNCTION", "KILL"]] {
+            seen.push(other.cmd_text(cmd));
+        }
+        seen.push(String::from_utf8_lossy(&runner.read_reply()).into_owned());
+        seen.push(other.cmd_text(&["FUNCTION", "STATS"]));
+        seen
+    }
+    let args = ["--busy-reply-threshold", "50"];
+    let Some(redis) = Server::redis(&args) else {
+        return;
+    };
+    assert_eq!(flow(&Server::lite(&args)), flow(&redis));
+}
