@@ -543,3 +543,14 @@ fn a_busy_function_is_shown_and_killed_as_in_redis() {
     };
     assert_eq!(flow(&Server::lite(&args)), flow(&redis));
 }
+
+/// Scripted writes emit the keyspace notifications their commands emit.
+#[test]
+fn scripted_writes_notify_as_in_redis() {
+    testkit::differential_notifications(&[
+        &["EVAL", "redis.call('SET', KEYS[1], 1); redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], 100); return redis.call('DEL', KEYS[1])", "1", "a"],
+        &["FUNCTION", "LOAD", LIB],
+        &["FCALL", "setget", "1", "b", "v"],
+        &["EVAL", "redis.call('RPUSH', 'l', 1, 2); return redis.call('LPOP', 'l', 2)", "0"],
+    ]);
+}
