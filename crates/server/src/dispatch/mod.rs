@@ -29,6 +29,20 @@ pub fn execute(
     args: &[&[u8]],
     out: &mut Vec<u8>,
 ) -> Option<&'static str> {
+    execute_held(server, client, args, out, &mut HeldGates::default())
+}
+
+/// [`execute`] for a connection running the commands of one read: the gates an exclusive
+/// command took stay in `held` for the batch's next exclusive command, so a pipeline of
+/// scripts or transactions closes the other event loops' gates once, not once per command (as
+/// Redis runs a client's whole read before turning to another).
+pub fn execute_held<'s>(
+    server: &'s Arc<Server>,
+    client: &mut ClientState,
+    args: &[&[u8]],
+    out: &mut Vec<u8>,
+    held: &mut HeldGates<'s>,
+) -> Option<&'static str> {
     let start = out.len();
     if client.reply_mode == ReplyMode::SkipNext {
         client.reply_mode = ReplyMode::Skip;
@@ -61,7 +75,7 @@ pub fn execute(
             return Some(entry.full_name.as_str());
         }
     }
-    let gates = match enter_gates(server, client, entry) {
+    let gates = match held.enter(server, client, entry) {
         Ok(gates) => gates,
         Err(error) => {
             reject(client, Some(entry.id), error, out, start);
@@ -69,7 +83,7 @@ pub fn execute(
         }
     };
     call(server, client, entry, args, out);
-    drop(gates);
+    held.keep(gates);
     finish_reply(client, out, start);
     Some(entry.full_name.as_str())
 }
@@ -81,7 +95,39 @@ pub fn execute(
 #[derive(Default)]
 struct Gates<'s> {
     _own: Option<RwLockReadGuard<'s, ()>>,
-    _all: Vec<RwLockWriteGuard<'s, ()>>,
+    all: Vec<RwLockWriteGuard<'s, ()>>,
+}
+
+/// Every gate, kept from one exclusive command of a connection's batch to the next (see
+/// [`execute_held`]); released when dropped, at the end of the batch.
+#[derive(Default)]
+pub struct HeldGates<'s> {
+    all: Vec<RwLockWriteGuard<'s, ()>>,
+}
+
+impl<'s> HeldGates<'s> {
+    fn enter(
+        &mut self,
+        server: &'s Server,
+        client: &ClientState,
+        entry: &CommandEntry,
+    ) -> Result<Gates<'s>, CommandError> {
+        if !self.all.is_empty() {
+            if entry.spec.exclusive && !client.mode.nested() {
+                return Ok(Gates::default());
+            }
+            // A command that needs only its own gate lets the other loops go first, so it
+            // runs as it would have alone.
+            self.all.clear();
+        }
+        enter_gates(server, client, entry)
+    }
+
+    fn keep(&mut self, gates: Gates<'s>) {
+        if !gates.all.is_empty() {
+            self.all = gates.all;
+        }
+    }
 }
 
 /// How long a command waits on a gate before it looks again whether the script holding every
@@ -109,7 +155,7 @@ fn enter_gates<'s>(
             if let Some(guard) = gate.try_read_for(GATE_SLICE) {
                 break Ok(Gates {
                     _own: Some(guard),
-                    _all: Vec::new(),
+                    all: Vec::new(),
                 });
             }
             if running.is_busy() {
@@ -131,7 +177,7 @@ fn enter_gates<'s>(
     }
     Ok(Gates {
         _own: None,
-        _all: held,
+        all: held,
     })
 }
 

@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::buffers;
 use crate::blocking::Wake;
 use crate::client::{BufferLimit, ClientHandle, ClientState, ExecMode, OutputCheck, OutputClass};
-use crate::dispatch::execute;
+use crate::dispatch::{execute, execute_held, HeldGates};
 use crate::log;
 use crate::pubsub::Push;
 use crate::server::Server;
@@ -452,6 +452,8 @@ impl<S: ClientStream> Connection<S> {
         buffers::ensure(&mut self.output);
         let handle = self.client.handle.clone();
         let mut last_command = None;
+        let server = self.server.clone();
+        let mut held = HeldGates::default();
         loop {
             let command = match self.parser.next(&self.input) {
                 Ok(Some(command)) => command,
@@ -473,15 +475,22 @@ impl<S: ClientStream> Connection<S> {
                 for (slot, arg) in args.iter_mut().zip(command.iter()) {
                     *slot = arg;
                 }
-                execute(
-                    &self.server,
+                execute_held(
+                    &server,
                     &mut self.client,
                     &args[..command.len()],
                     &mut self.output,
+                    &mut held,
                 )
             } else {
                 let args: Vec<&[u8]> = command.iter().collect();
-                execute(&self.server, &mut self.client, &args, &mut self.output)
+                execute_held(
+                    &server,
+                    &mut self.client,
+                    &args,
+                    &mut self.output,
+                    &mut held,
+                )
             };
             last_command = ran.or(last_command);
             // AUTH lifts the small-frame limits from the very next frame, even in this read.
