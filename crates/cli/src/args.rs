@@ -26,6 +26,9 @@ pub enum Mode {
     Stat,
     Latency,
     Rdb(String),
+    /// `--eval file`: run the file as a Lua script; the command words are its keys and
+    /// arguments.
+    Eval(String),
 }
 
 #[derive(Clone, Debug)]
@@ -122,6 +125,7 @@ Usage: redis-lite-cli [OPTIONS] [cmd [arg [arg ...]]]
   --latency          Enter a special mode continuously sampling latency.
   --stat             Print rolling stats about server: mem, clients, ...
   --rdb <filename>   Transfer an RDB dump from remote server to local file.
+  --eval <file>      Send an EVAL command using the Lua script at <file>.
   --pipe             Transfer raw Redis protocol from stdin to server.
   --pipe-timeout <n> In --pipe mode, abort with error if after sending all data.
                      no reply is received within <n> seconds.
@@ -139,7 +143,10 @@ Examples:
   redis-lite-cli -r 100 lpush mylist x
   redis-lite-cli -r 100 -i 1 info | grep used_memory_human:
   cat /etc/passwd | redis-lite-cli -x set mypasswd
+  redis-lite-cli --eval myscript.lua key1 key2 , arg1 arg2 arg3
   redis-lite-cli --scan --pattern '*:12345*'
+
+  (Note: when using --eval the comma separates KEYS[] from ARGV[] items)
 
 When no command is given, redis-lite-cli starts in interactive mode.
 Type \"help\" in interactive mode for information on available commands.
@@ -239,6 +246,7 @@ pub fn parse(args: &[String]) -> Result<Options, Exit> {
             "--stat" => o.mode = Mode::Stat,
             "--latency" => o.mode = Mode::Latency,
             "--rdb" => o.mode = Mode::Rdb(value(args, &mut i)?.to_string()),
+            "--eval" => o.mode = Mode::Eval(value(args, &mut i)?.to_string()),
             "--help" => return Err(Exit::Print(format!("{}\n\n{USAGE}", version()))),
             "-v" | "--version" => return Err(Exit::Print(version())),
             other if other.starts_with('-') => return Err(bad(other)),
@@ -319,6 +327,10 @@ mod tests {
             Mode::Rdb("out.rdb".into())
         );
         assert_eq!(p("--pipe").unwrap().mode, Mode::Pipe);
+        // Options may follow the file; the words after them are keys and arguments.
+        let o = p("--eval s.lua -p 7000 k , a").unwrap();
+        assert_eq!((o.mode, o.port), (Mode::Eval("s.lua".into()), 7000));
+        assert_eq!(o.command, vec![b"k".to_vec(), b",".to_vec(), b"a".to_vec()]);
         assert_eq!(p("").unwrap().mode, Mode::Interactive);
     }
 }

@@ -8,11 +8,13 @@
 //! - [`session`]: running commands (repeats, SUBSCRIBE/MONITOR streams) and prompt state.
 //! - [`repl`], [`split`], [`docs`]: interactive mode, its line splitting, and COMMAND DOCS
 //!   driven hints, completion and HELP.
+//! - [`eval`]: `--eval`, a script file run with its keys and arguments.
 //! - [`tools`]: `--pipe`, `--scan`, `--bigkeys`, `--memkeys`, `--stat`, `--latency`, `--rdb`.
 
 mod args;
 mod conn;
 mod docs;
+mod eval;
 mod format;
 mod repl;
 mod session;
@@ -64,21 +66,44 @@ fn main() {
         eprintln!("{e}");
         std::process::exit(1);
     }
-    let conn = session.conn.take().expect("connected above");
-    let o = &session.opts;
     let code = match mode {
         Mode::OneShot => {
-            session.conn = Some(conn);
             let command = session.opts.command.clone();
-            let repeat = session.opts.repeat;
-            match session.run(&command, repeat) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("Error: {}", conn::plain_error(&e));
-                    1
-                }
-            }
+            run_command(&mut session, &command)
         }
+        // Like redis-cli, the file is read only once connected.
+        Mode::Eval(path) => match eval::read_script(&path) {
+            Ok(script) => {
+                let command = eval::eval_command(script, &session.opts.command);
+                run_command(&mut session, &command)
+            }
+            Err(message) => {
+                eprintln!("{message}");
+                1
+            }
+        },
+        tool => run_tool(tool, &mut session),
+    };
+    std::process::exit(code);
+}
+
+/// Runs `command` (with `-r`/`-i` repeats) and prints its replies; the exit status.
+fn run_command(session: &mut Session, command: &[Vec<u8>]) -> i32 {
+    let repeat = session.opts.repeat;
+    match session.run(command, repeat) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("Error: {}", conn::plain_error(&e));
+            1
+        }
+    }
+}
+
+/// Runs one of the `tools` modes on the session's connection; the exit status.
+fn run_tool(mode: Mode, session: &mut Session) -> i32 {
+    let conn = session.conn.take().expect("connected before any tool runs");
+    let o = &session.opts;
+    match mode {
         Mode::Pipe => tools::pipe(conn, o),
         Mode::Scan => tools::scan(conn, o),
         Mode::BigKeys => tools::big_keys(conn, o, false),
@@ -86,7 +111,8 @@ fn main() {
         Mode::Stat => tools::stat(conn, o),
         Mode::Latency => tools::latency(conn, o),
         Mode::Rdb(path) => tools::rdb(conn, &path),
-        Mode::Interactive => unreachable!("handled before connecting"),
-    };
-    std::process::exit(code);
+        Mode::Interactive | Mode::OneShot | Mode::Eval(_) => {
+            unreachable!("{mode:?} is not a tool")
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! redis-server: stdout, stderr and exit status must be identical, for every reply type, in
 //! raw (no terminal), `--no-raw` and RESP3 (`-3`) output.
 
-use redis_lite_testkit::{free_port, installed, run, text, Server};
+use redis_lite_testkit::{free_port, installed, run, text, DataDir, Server};
 
 /// The client under test, as cargo built it for these tests.
 const CLI: &str = env!("CARGO_BIN_EXE_redis-lite-cli");
@@ -144,4 +144,50 @@ fn options_and_tools_behave_like_redis_cli() {
     let closed = free_port().to_string();
     same(p, &["-p", &closed, "PING"], b"");
     same(p, &["-s", "/nonexistent/redis.sock", "PING"], b"");
+}
+
+#[test]
+fn eval_runs_script_files_like_redis_cli() {
+    let Some(server) = setup() else { return };
+    let p = server.port;
+    let dir = DataDir::new("eval");
+    let file = |name: &str, script: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, script).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    // Several lines and a trailing newline: the file is sent whole.
+    let echo = file("echo.lua", "-- keys, then arguments\nreturn {KEYS, ARGV}\n");
+    // Each run goes through both clients, so the scripts leave the data as it was.
+    let incr = file("incr.lua", "return redis.call('INCRBY', KEYS[1], 0)");
+    let read_only = file(
+        "ro.lua",
+        "#!lua flags=no-writes\nreturn redis.call('SET', KEYS[1], ARGV[1])",
+    );
+    let broken = file("broken.lua", "return 1 +");
+    let missing = dir.join("missing.lua");
+    let missing = missing.to_str().unwrap();
+    for args in [
+        &[&echo[..], "k1", "k2", ",", "a1", "a2"][..],
+        &[&echo, "k1", ",", "a1", ",", "a2"],
+        &[&echo, "k1,k2", ",", "a"],
+        &[&echo, ",", "only-arg"],
+        &[&echo, "only-key", ","],
+        &[&echo],
+        &[&incr, "counter"],
+        &[&incr, "list"],
+        &[&incr],
+        &[&read_only, "k", ",", "v"],
+        &[&broken],
+        &[missing, "k"],
+        // A directory opens but cannot be read: an empty script.
+        &[dir.path()],
+    ] {
+        let mut all = vec!["--eval"];
+        all.extend_from_slice(args);
+        same(p, &all, b"");
+    }
+    // Options may follow the file name; repeats run the script again.
+    same(p, &["--eval", &incr, "-r", "3", "counter"], b"");
+    same(p, &["--eval"], b"");
 }

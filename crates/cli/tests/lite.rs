@@ -142,3 +142,22 @@ fn subscribe_streams_messages_until_interrupted() {
         "Reading messages... (press Ctrl-C to quit)\n1) \"subscribe\"\n2) \"news\"\n3) (integer) 1\n1) \"message\"\n2) \"news\"\n3) \"hello\"\n"
     );
 }
+
+#[test]
+fn eval_runs_a_script_file_on_redis_lite() {
+    let Some(server) = Launch::lite().start_if_available() else {
+        return;
+    };
+    let dir = DataDir::new("eval");
+    let script = dir.join("push.lua");
+    std::fs::write(
+        &script,
+        "redis.call('RPUSH', KEYS[1], unpack(ARGV))\nreturn redis.call('LRANGE', KEYS[1], 0, -1)\n",
+    )
+    .unwrap();
+    let script = script.to_str().unwrap();
+    let out = cli(server.port, &["--eval", script, "l", ",", "a", "b"]);
+    assert_eq!(text(&out.stdout), "a\nb\n");
+    let out = cli(server.port, &["--no-raw", "--eval", script, "l", ",", "c"]);
+    assert_eq!(text(&out.stdout), "1) \"a\"\n2) \"b\"\n3) \"c\"\n");
+}

@@ -306,13 +306,7 @@ fn redis_crate_works_over_resp2_and_resp3() {
 /// redis-py (when installed, as CI does) connects with protocol 2 and 3 and runs commands.
 #[test]
 fn redis_py_connects_with_both_protocols() {
-    let has_redis_py = std::process::Command::new("python3")
-        .args(["-c", "import redis"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !has_redis_py {
-        testkit::skipped("redis-py is not installed (pip install redis)");
+    if !crate::client_scripts::redis_py_installed() {
         return;
     }
     let server = Server::lite(&[]);

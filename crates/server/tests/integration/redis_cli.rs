@@ -94,3 +94,71 @@ fn redis_cli_pipe_mass_insertion() {
     assert!(text.contains("errors: 0, replies: 20000"), "{text}");
     assert_eq!(server.raw().cmd_text(&["DBSIZE"]), ":20000\r\n");
 }
+
+/// `redis-cli --eval file keys , args` against redis-lite and real Redis: stdout, stderr and
+/// exit status the same, in raw and formatted output, for replies, script errors, a read-only
+/// script's refused write, and the SHA in a runtime error's text.
+#[test]
+fn redis_cli_eval_runs_script_files() {
+    if !testkit::installed("redis-cli") {
+        return;
+    }
+    let Some(redis) = testkit::Server::redis(&[]) else {
+        return;
+    };
+    let lite = testkit::Server::lite(&[]);
+    let dir = testkit::DataDir::new("eval");
+    let file = |name: &str, script: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, script).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let echo = file("echo.lua", "-- keys, then arguments\nreturn {KEYS, ARGV}\n");
+    let counter = file(
+        "counter.lua",
+        "local n = redis.call('INCRBY', KEYS[1], ARGV[1])\nredis.call('RPUSH', KEYS[2], n)\nreturn redis.call('LRANGE', KEYS[2], 0, -1)\n",
+    );
+    let read_only = file(
+        "ro.lua",
+        "#!lua flags=no-writes\nreturn redis.call('SET', KEYS[1], ARGV[1])",
+    );
+    let map = file(
+        "map.lua",
+        "redis.setresp(3)\nredis.call('HSET', KEYS[1], 'f', 'v')\nreturn redis.call('HGETALL', KEYS[1])",
+    );
+    let broken = file("broken.lua", "return 1 +");
+    let missing = dir.join("missing.lua");
+    let runs: &[&[&str]] = &[
+        &["--eval", &echo, "k1", "k2", ",", "a1", ",", "a2"],
+        &["--eval", &echo, ",", "only-arg"],
+        &["--eval", &counter, "n", "log", ",", "5"],
+        &["--eval", &counter, "n", "log", ",", "-2"],
+        &["--eval", &counter, "log", "n", ",", "1"],
+        &["--eval", &counter, "n"],
+        &["--eval", &read_only, "k", ",", "v"],
+        &["--eval", &map, "h"],
+        &["-3", "--eval", &map, "h"],
+        &["--eval", &broken],
+        &["--eval", missing.to_str().unwrap(), "k"],
+    ];
+    for args in runs {
+        for format in [&[][..], &["--no-raw"]] {
+            let outputs: Vec<_> = [&redis, &lite]
+                .iter()
+                .map(|server| {
+                    let port = server.port.to_string();
+                    let mut all = vec!["-p", &port];
+                    all.extend_from_slice(format);
+                    all.extend_from_slice(args);
+                    let out = testkit::run("redis-cli", &all, b"");
+                    (
+                        testkit::text(&out.stdout),
+                        testkit::text(&out.stderr),
+                        out.status.code(),
+                    )
+                })
+                .collect();
+            assert_eq!(outputs[1], outputs[0], "redis-cli {format:?} {args:?}");
+        }
+    }
+}
