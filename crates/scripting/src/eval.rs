@@ -130,14 +130,10 @@ impl ScriptCache {
             self.runtime
                 .globals
                 .raw_set("ARGV", string_table(lua, argv)?)?;
-            self.runtime.execute(
-                host,
-                None,
-                &script.function,
-                mlua::Value::Nil,
-                mlua::Value::Nil,
-                |_, outcome, resp| write_outcome(&mut out, client, &outcome, resp, &script.sha),
-            )
+            self.runtime
+                .execute(host, None, &script.function, None, |_, outcome, resp| {
+                    write_outcome(&mut out, client, &outcome, resp, &script.sha)
+                })
         })();
         if let Err(error) = result {
             out.clear();

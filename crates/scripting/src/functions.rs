@@ -124,8 +124,7 @@ impl FunctionLibraries {
                 host,
                 Some(&mut registrations),
                 &body,
-                Value::Nil,
-                Value::Nil,
+                None,
                 |_, outcome, _| {
                     Ok(match outcome {
                         Outcome::Value(_) => None,
@@ -231,8 +230,7 @@ impl FunctionLibraries {
                 host,
                 None,
                 &function.callback,
-                keys,
-                argv,
+                Some((keys, argv)),
                 |_, outcome, resp| write_outcome(&mut out, client, &outcome, resp, &function.name),
             )
         })();

@@ -39,7 +39,10 @@ pub(crate) struct Runtime {
     pub(crate) sandboxed_globals: Table,
     /// The run in progress, which the API's Rust functions reach.
     active: Arc<ActiveRun>,
-    run: Function,
+    /// Runs an EVAL script (no arguments) under the error handler.
+    run_script: Function,
+    /// Runs a function with its KEYS and ARGV tables under the error handler.
+    run_function: Function,
     /// `new_library_env()` for function states.
     pub(crate) new_library_env: Option<Function>,
 }
@@ -117,19 +120,19 @@ impl Runtime {
                 Ok(run.with(|state| host_call(lua, state, args))??.0)
             })?,
         )?;
-        for name in [
-            "log",
-            "setresp",
-            "set_repl",
-            "acl_check_cmd",
-            "register_function",
+        for (name, op) in [
+            ("log", ApiOp::Log),
+            ("setresp", ApiOp::SetResp),
+            ("set_repl", ApiOp::SetRepl),
+            ("acl_check_cmd", ApiOp::AclCheckCmd),
+            ("register_function", ApiOp::RegisterFunction),
         ] {
             let run = active.clone();
             rust.raw_set(
                 name,
                 lua.create_function(move |lua, args: MultiValue| {
                     let (answer, failed): (Value, bool) =
-                        run.with(|state| host_op(lua, state, name.as_bytes(), args))??;
+                        run.with(|state| host_op(lua, state, op, args))??;
                     if failed {
                         let text = match answer {
                             Value::String(s) => s.as_bytes().to_vec(),
@@ -164,7 +167,12 @@ impl Runtime {
             Kind::Eval => "eval",
             Kind::Function => "function",
         };
-        let (sandboxed_globals, run, new_library_env): (Table, Function, Option<Function>) = lua
+        let (sandboxed_globals, run_script, run_function, new_library_env): (
+            Table,
+            Function,
+            Function,
+            Option<Function>,
+        ) = lua
             .load(include_str!("sandbox.lua"))
             .set_name(SANDBOX_CHUNK)
             .call((globals.clone(), rust, kind_name))?;
@@ -182,20 +190,21 @@ impl Runtime {
             globals,
             sandboxed_globals,
             active,
-            run,
+            run_script,
+            run_function,
             new_library_env,
         })
     }
 
-    /// Runs `f(a, b)` with the redis API bound to `host`, then hands the outcome and the
+    /// Runs `f` (an EVAL script, or a function with `arguments`: its KEYS and ARGV) with the
+    /// redis API bound to `host`, then hands the outcome and the
     /// script's final protocol to `finish` (still inside the run, where Lua values live).
     pub(crate) fn execute<R>(
         &self,
         host: &mut dyn Host,
         registrations: Option<&mut Vec<Registration>>,
         f: &Function,
-        a: impl mlua::IntoLua,
-        b: impl mlua::IntoLua,
+        arguments: Option<(Table, Table)>,
         finish: impl FnOnce(&Lua, Outcome, Protocol) -> Result<R>,
     ) -> Result<R> {
         let mut state = RunState {
@@ -205,7 +214,10 @@ impl Runtime {
         };
         self.active
             .install(&mut state, || {
-                let (ok, value): (bool, Value) = self.run.call((f, a, b))?;
+                let (ok, value): (bool, Value) = match arguments {
+                    Some((keys, argv)) => self.run_function.call((f, keys, argv))?,
+                    None => self.run_script.call(f)?,
+                };
                 let outcome = match (ok, value) {
                     (true, value) => Outcome::Value(value),
                     (false, Value::Table(error)) => Outcome::Error(error),
@@ -487,14 +499,14 @@ fn field_error(lua: &Lua, text: &[u8]) -> Result<Value> {
 fn host_op(
     lua: &Lua,
     state: &mut RunState<'_>,
-    name: &[u8],
+    op: ApiOp,
     args: MultiValue,
 ) -> Result<(Value, bool)> {
     let fail = |text: &str| -> Result<(Value, bool)> {
         Ok((Value::String(lua.create_string(text)?), true))
     };
-    match name {
-        b"log" => {
+    match op {
+        ApiOp::Log => {
             if args.len() < 2 {
                 return fail("ERR redis.log() requires two arguments or more.");
             }
@@ -517,7 +529,7 @@ fn host_op(
             state.host.log(level, &message);
             Ok((Value::Nil, false))
         }
-        b"setresp" => {
+        ApiOp::SetResp => {
             if args.len() != 1 {
                 return fail("ERR redis.setresp() requires one argument.");
             }
@@ -528,7 +540,7 @@ fn host_op(
             };
             Ok((Value::Nil, false))
         }
-        b"set_repl" => {
+        ApiOp::SetRepl => {
             if args.len() != 1 {
                 return fail("ERR redis.set_repl() requires two arguments.");
             }
@@ -540,7 +552,7 @@ fn host_op(
             }
             Ok((Value::Nil, false))
         }
-        b"acl_check_cmd" => {
+        ApiOp::AclCheckCmd => {
             let argv = match command_arguments(&args) {
                 Ok(argv) => argv,
                 Err(text) => return fail(text),
@@ -553,15 +565,24 @@ fn host_op(
                 }
             }
         }
-        b"register_function" => match state.registrations.as_deref_mut() {
+        ApiOp::RegisterFunction => match state.registrations.as_deref_mut() {
             Some(registrations) => match crate::functions::register(lua, registrations, args)? {
                 Ok(()) => Ok((Value::Nil, false)),
                 Err(text) => fail(&text),
             },
             None => fail("ERR redis.register_function can only be called on FUNCTION LOAD command"),
         },
-        _ => fail("ERR unknown redis API call"),
     }
+}
+
+/// The redis API functions that need the run's state besides `call`/`pcall`.
+#[derive(Clone, Copy)]
+enum ApiOp {
+    Log,
+    SetResp,
+    SetRepl,
+    AclCheckCmd,
+    RegisterFunction,
 }
 
 /// A Lua number argument as an integer, the way `lua_tonumber` then a C cast reads it

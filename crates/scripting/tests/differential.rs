@@ -258,6 +258,7 @@ const SCRIPTS: &[&str] = &[
     "return ('abc'):upper()",
     "return KEYS[1] .. ARGV[1]",
     "return {#KEYS, #ARGV}",
+    "return select('#', ...)",
     // math.random: the same sequence as Redis's.
     "return {math.random(1000), math.random(1000), math.random(1000)}",
     "return tostring(math.random())",
