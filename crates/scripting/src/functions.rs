@@ -64,6 +64,17 @@ pub struct Library {
     pub functions: BTreeMap<String, FunctionInfo>,
 }
 
+/// What FUNCTION RESTORE does with the libraries already loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestorePolicy {
+    /// Delete them all first.
+    Flush,
+    /// Keep them; a library of the same name is an error (the default).
+    Append,
+    /// Keep them; a restored library replaces the one of the same name.
+    Replace,
+}
+
 /// FUNCTION's Lua state and the libraries loaded in it.
 pub struct FunctionLibraries {
     runtime: Runtime,
@@ -178,6 +189,37 @@ impl FunctionLibraries {
             },
         );
         Ok(name)
+    }
+
+    /// FUNCTION RESTORE's effect, given the library sources read from the payload (the
+    /// payload itself, RDB function records with a version and CRC-64, is the persistence
+    /// layer's format). All or nothing: the libraries are loaded into a fresh Lua state,
+    /// after the current ones unless the policy is `Flush`, and only a complete success
+    /// replaces the current state. Conflicts give FUNCTION LOAD's errors ("ERR Library lib1
+    /// already exists" for `Append`, "ERR Function f2 already exists" for a function owned
+    /// by another library).
+    pub fn restore(
+        &mut self,
+        host: &mut dyn Host,
+        codes: &[Vec<u8>],
+        policy: RestorePolicy,
+    ) -> Result<(), String> {
+        let mut restored = FunctionLibraries::new(self.random.clone());
+        if policy != RestorePolicy::Flush {
+            for library in self.libraries.values() {
+                restored.load(host, &library.code, false)?;
+            }
+        }
+        for code in codes {
+            // RESTORE words this conflict without LOAD's quotes.
+            let name = library_name(code)?;
+            if policy == RestorePolicy::Append && restored.libraries.contains_key(&name) {
+                return Err(format!("ERR Library {name} already exists"));
+            }
+            restored.load(host, code, policy == RestorePolicy::Replace)?;
+        }
+        *self = restored;
+        Ok(())
     }
 
     /// FUNCTION DELETE.

@@ -42,7 +42,7 @@ pub use libs::random::INITIAL_STATE as RANDOM_INITIAL_STATE;
 mod runtime;
 
 pub use eval::{Script, ScriptCache, ScriptFlags};
-pub use functions::{FunctionFlags, FunctionInfo, FunctionLibraries, Library};
+pub use functions::{FunctionFlags, FunctionInfo, FunctionLibraries, Library, RestorePolicy};
 pub use host::{AclCheck, Host, Interrupt, LogLevel, ReplFlags};
 pub use redis_lite_protocol::Protocol;
 

@@ -7,8 +7,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use redis_lite_scripting::{
-    AclCheck, FunctionLibraries, Host, Interrupt, LogLevel, Protocol, ReplFlags, ScriptCache,
-    RANDOM_INITIAL_STATE,
+    AclCheck, FunctionLibraries, Host, Interrupt, LogLevel, Protocol, ReplFlags, RestorePolicy,
+    ScriptCache, RANDOM_INITIAL_STATE,
 };
 
 #[derive(Default)]
@@ -173,4 +173,61 @@ fn redis_call_is_refused_while_a_library_loads() {
         "ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable 'call'"
     );
     assert!(host.calls.is_empty());
+}
+
+#[test]
+fn restore_policies_behave_as_redis() {
+    // Texts from real Redis 7.0.15's FUNCTION RESTORE with a dump of lib1 and lib2.
+    let lib1 = b"#!lua name=lib1\nredis.register_function('f1', function() return 1 end)".to_vec();
+    let lib2 = b"#!lua name=lib2\nredis.register_function('f2', function() return 2 end)".to_vec();
+    let other = b"#!lua name=other\nredis.register_function('f2', function() return 2 end)";
+    let dump = [lib2.clone(), lib1.clone()];
+    let mut host = RecordingHost::default();
+    let mut libraries = FunctionLibraries::new(Arc::new(AtomicU64::new(RANDOM_INITIAL_STATE)));
+    let names = |l: &FunctionLibraries| l.libraries().map(|l| l.name.clone()).collect::<Vec<_>>();
+
+    libraries.load(&mut host, &lib1, false).unwrap();
+    assert_eq!(
+        libraries
+            .restore(&mut host, &dump, RestorePolicy::Append)
+            .unwrap_err(),
+        "ERR Library lib1 already exists"
+    );
+    assert_eq!(
+        names(&libraries),
+        ["lib1"],
+        "a failed restore changes nothing"
+    );
+
+    libraries.flush();
+    libraries.load(&mut host, other, false).unwrap();
+    for policy in [RestorePolicy::Append, RestorePolicy::Replace] {
+        assert_eq!(
+            libraries.restore(&mut host, &dump, policy).unwrap_err(),
+            "ERR Function f2 already exists"
+        );
+    }
+    libraries
+        .restore(&mut host, &dump, RestorePolicy::Flush)
+        .unwrap();
+    assert_eq!(names(&libraries), ["lib1", "lib2"]);
+
+    libraries.flush();
+    libraries
+        .load(
+            &mut host,
+            b"#!lua name=lib1\nredis.register_function('g', function() return 2 end)",
+            false,
+        )
+        .unwrap();
+    libraries
+        .restore(&mut host, &dump, RestorePolicy::Replace)
+        .unwrap();
+    assert!(libraries.function("g").is_none());
+    assert_eq!(
+        libraries
+            .call(&mut host, "f1", &[], &[], Protocol::Resp2)
+            .unwrap(),
+        b":1\r\n"
+    );
 }
