@@ -91,6 +91,11 @@ impl ScriptCache {
         self.scripts.get(&sha.to_ascii_lowercase())
     }
 
+    /// The cached scripts, for INFO (`number_of_cached_scripts`, `used_memory_scripts_eval`).
+    pub fn scripts(&self) -> impl Iterator<Item = &Script> {
+        self.scripts.values()
+    }
+
     pub fn len(&self) -> usize {
         self.scripts.len()
     }

@@ -65,3 +65,22 @@ pub fn sha1_hex(data: &[u8]) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    /// The server keeps both engines behind a lock its event loops share.
+    #[test]
+    fn engines_can_move_between_threads() {
+        fn send_and_sync<T: Send + Sync>() {}
+        send_and_sync::<crate::ScriptCache>();
+        send_and_sync::<crate::FunctionLibraries>();
+    }
+
+    #[test]
+    fn sha1_is_lower_case_hex() {
+        assert_eq!(
+            super::sha1_hex(b""),
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+        );
+    }
+}

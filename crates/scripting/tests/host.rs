@@ -73,6 +73,22 @@ fn a_killed_script_fails_with_redis_text_at_its_line() {
 }
 
 #[test]
+fn a_script_looping_in_a_coroutine_can_be_killed() {
+    let mut host = RecordingHost {
+        kill_after: Some(1),
+        ..Default::default()
+    };
+    let reply = eval(
+        &mut host,
+        "return coroutine.wrap(function()\nwhile true do end\nend)()",
+    );
+    assert!(
+        reply.starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "{reply}"
+    );
+}
+
+#[test]
 fn pcall_can_catch_a_kill_as_in_redis() {
     let mut host = RecordingHost {
         kill_after: Some(0),
