@@ -298,9 +298,10 @@ fn library_name(code: &[u8]) -> Result<String, String> {
     }
     let mut name = None;
     for part in parts {
-        match part.strip_prefix("name=") {
-            Some(value) if name.is_none() => name = Some(value.to_string()),
-            _ => return Err("ERR Invalid library metadata".to_string()),
+        match part.split_once('=') {
+            Some(("name", value)) => name = Some(value.to_string()),
+            Some(_) => return Err(format!("ERR Invalid metadata value given: {part}")),
+            None => return Err("ERR Invalid library metadata".to_string()),
         }
     }
     let name = name.ok_or_else(|| "ERR Invalid library metadata".to_string())?;
@@ -317,7 +318,7 @@ fn valid_name(name: &str) -> bool {
 /// `redis.register_function(name, callback)` or `redis.register_function{function_name=...,
 /// callback=..., flags={...}, description=...}`. Errors are Redis's texts.
 pub(crate) fn register(
-    _lua: &Lua,
+    lua: &Lua,
     registrations: &mut Vec<Registration>,
     args: MultiValue,
 ) -> mlua::Result<Result<(), String>> {
@@ -370,6 +371,12 @@ pub(crate) fn register(
         2 => {
             match &args[0] {
                 Value::String(s) => name = Some(s.to_string_lossy()),
+                // A number is a string to Lua's API, so `register_function(1, f)` names it "1".
+                number @ (Value::Integer(_) | Value::Number(_)) => {
+                    name = lua
+                        .coerce_string(number.clone())?
+                        .map(|s| s.to_string_lossy())
+                }
                 _ => return fail("first argument to redis.register_function must be a string"),
             }
             match &args[1] {
@@ -386,7 +393,8 @@ pub(crate) fn register(
         return fail("redis.register_function must get a callback argument");
     };
     if !valid_name(&name) {
-        return fail("Function names can only contain letters, numbers, or underscores(_) and must be at least one character long");
+        // Redis 7.0 words this with "Library", for functions too.
+        return fail("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long");
     }
     if registrations.iter().any(|r| r.name == name) {
         return fail("Function already exists in the library");
