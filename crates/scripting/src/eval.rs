@@ -91,6 +91,11 @@ impl ScriptCache {
         self.scripts.get(&sha.to_ascii_lowercase())
     }
 
+    /// The cached scripts, for INFO (`number_of_cached_scripts`, `used_memory_scripts_eval`).
+    pub fn scripts(&self) -> impl Iterator<Item = &Script> {
+        self.scripts.values()
+    }
+
     pub fn len(&self) -> usize {
         self.scripts.len()
     }
@@ -139,14 +144,10 @@ impl ScriptCache {
             self.runtime
                 .globals
                 .raw_set("ARGV", string_table(lua, argv)?)?;
-            self.runtime.execute(
-                host,
-                None,
-                &script.function,
-                mlua::Value::Nil,
-                mlua::Value::Nil,
-                |_, outcome, resp| write_outcome(&mut out, client, &outcome, resp, &script.sha),
-            )
+            self.runtime
+                .execute(host, None, &script.function, None, |_, outcome, resp| {
+                    write_outcome(&mut out, client, &outcome, resp, &script.sha)
+                })
         })();
         if let Err(error) = result {
             out.clear();

@@ -64,6 +64,17 @@ pub struct Library {
     pub functions: BTreeMap<String, FunctionInfo>,
 }
 
+/// What FUNCTION RESTORE does with the libraries already loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestorePolicy {
+    /// Delete them all first.
+    Flush,
+    /// Keep them; a library of the same name is an error (the default).
+    Append,
+    /// Keep them; a restored library replaces the one of the same name.
+    Replace,
+}
+
 /// FUNCTION's Lua state and the libraries loaded in it.
 pub struct FunctionLibraries {
     runtime: Runtime,
@@ -124,8 +135,7 @@ impl FunctionLibraries {
                 host,
                 Some(&mut registrations),
                 &body,
-                Value::Nil,
-                Value::Nil,
+                None,
                 |_, outcome, _| {
                     Ok(match outcome {
                         Outcome::Value(_) => None,
@@ -179,6 +189,37 @@ impl FunctionLibraries {
             },
         );
         Ok(name)
+    }
+
+    /// FUNCTION RESTORE's effect, given the library sources read from the payload (the
+    /// payload itself, RDB function records with a version and CRC-64, is the persistence
+    /// layer's format). All or nothing: the libraries are loaded into a fresh Lua state,
+    /// after the current ones unless the policy is `Flush`, and only a complete success
+    /// replaces the current state. Conflicts give FUNCTION LOAD's errors ("ERR Library lib1
+    /// already exists" for `Append`, "ERR Function f2 already exists" for a function owned
+    /// by another library).
+    pub fn restore(
+        &mut self,
+        host: &mut dyn Host,
+        codes: &[Vec<u8>],
+        policy: RestorePolicy,
+    ) -> Result<(), String> {
+        let mut restored = FunctionLibraries::new(self.random.clone());
+        if policy != RestorePolicy::Flush {
+            for library in self.libraries.values() {
+                restored.load(host, &library.code, false)?;
+            }
+        }
+        for code in codes {
+            // RESTORE words this conflict without LOAD's quotes.
+            let name = library_name(code)?;
+            if policy == RestorePolicy::Append && restored.libraries.contains_key(&name) {
+                return Err(format!("ERR Library {name} already exists"));
+            }
+            restored.load(host, code, policy == RestorePolicy::Replace)?;
+        }
+        *self = restored;
+        Ok(())
     }
 
     /// FUNCTION DELETE.
@@ -248,8 +289,7 @@ impl FunctionLibraries {
                 host,
                 None,
                 &function.callback,
-                keys,
-                argv,
+                Some((keys, argv)),
                 |_, outcome, resp| write_outcome(&mut out, client, &outcome, resp, &function.name),
             )
         })();
@@ -303,7 +343,7 @@ fn valid_name(name: &str) -> bool {
 /// `redis.register_function(name, callback)` or `redis.register_function{function_name=...,
 /// callback=..., flags={...}, description=...}`. Errors are Redis's texts.
 pub(crate) fn register(
-    _lua: &Lua,
+    lua: &Lua,
     registrations: &mut Vec<Registration>,
     args: MultiValue,
 ) -> mlua::Result<Result<(), String>> {
@@ -356,6 +396,12 @@ pub(crate) fn register(
         2 => {
             match &args[0] {
                 Value::String(s) => name = Some(s.to_string_lossy()),
+                // A number is a string to Lua's API, so `register_function(1, f)` names it "1".
+                number @ (Value::Integer(_) | Value::Number(_)) => {
+                    name = lua
+                        .coerce_string(number.clone())?
+                        .map(|s| s.to_string_lossy())
+                }
                 _ => return fail("first argument to redis.register_function must be a string"),
             }
             match &args[1] {
@@ -372,7 +418,8 @@ pub(crate) fn register(
         return fail("redis.register_function must get a callback argument");
     };
     if !valid_name(&name) {
-        return fail("Function names can only contain letters, numbers, or underscores(_) and must be at least one character long");
+        // Redis 7.0 words this with "Library", for functions too.
+        return fail("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long");
     }
     if registrations.iter().any(|r| r.name == name) {
         return fail("Function already exists in the library");

@@ -42,7 +42,7 @@ pub use libs::random::INITIAL_STATE as RANDOM_INITIAL_STATE;
 mod runtime;
 
 pub use eval::{Script, ScriptCache, ScriptFlags};
-pub use functions::{FunctionFlags, FunctionInfo, FunctionLibraries, Library};
+pub use functions::{FunctionFlags, FunctionInfo, FunctionLibraries, Library, RestorePolicy};
 pub use host::{AclCheck, Host, Interrupt, LogLevel, ReplFlags};
 pub use redis_lite_protocol::Protocol;
 
@@ -64,4 +64,23 @@ pub fn sha1_hex(data: &[u8]) -> String {
         text.push_str(&format!("{byte:02x}"));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    /// The server keeps both engines behind a lock its event loops share.
+    #[test]
+    fn engines_can_move_between_threads() {
+        fn send_and_sync<T: Send + Sync>() {}
+        send_and_sync::<crate::ScriptCache>();
+        send_and_sync::<crate::FunctionLibraries>();
+    }
+
+    #[test]
+    fn sha1_is_lower_case_hex() {
+        assert_eq!(
+            super::sha1_hex(b""),
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+        );
+    }
 }

@@ -176,10 +176,14 @@ if kind == "function" then
   end
 end
 
--- Runs a compiled script or function under the error handler; only the first result counts.
+-- Run a compiled script, or a function with its KEYS and ARGV, under the error handler;
+-- only the first result counts.
 local xpcall_, handler = xpcall, rust.handler
-local function run(f, keys, args)
+local function run_script(f)
+  return xpcall_(f, handler)
+end
+local function run_function(f, keys, args)
   return xpcall_(function() return (f(keys, args)) end, handler)
 end
 
-return globals, run, new_library_env
+return globals, run_script, run_function, new_library_env
