@@ -187,6 +187,22 @@ impl Db {
         Some(entry)
     }
 
+    /// Looks a key up for a write that creates it when missing (HSET, SADD, LPUSH...): as
+    /// [`Db::get`], then on a miss stores `make()` as [`Db::set`] does. One lookup counts as
+    /// one access, as Redis's lookupKeyWrite followed by dbAdd.
+    pub fn get_or_insert_with(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        now_ms: u64,
+        make: impl FnOnce() -> Value,
+    ) -> &mut Entry {
+        if self.get(hash, key, now_ms).is_none() {
+            return self.set(hash, key, make(), false, now_ms);
+        }
+        self.dict.get_mut(hash, key).expect("found above")
+    }
+
     /// Looks a key up without counting it as an access (OBJECT, TYPE-like inspection).
     pub fn peek(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&Entry> {
         if self.expire_if_due(hash, key, now_ms) {

@@ -29,6 +29,7 @@
 //!   allocator figures and MEMORY, Redis-format logging, and typed errors with Redis's texts.
 
 pub mod admin;
+pub mod args;
 pub mod blocking;
 pub mod client;
 pub mod command;

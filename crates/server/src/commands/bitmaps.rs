@@ -3,11 +3,13 @@
 
 use redis_lite_engine::{Db, Value};
 
+use crate::args::keyword;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::CommandSpec;
 use crate::command::Group;
 use crate::command::{KeyRef, KeySpec};
+use crate::commands::access;
 use crate::commands::strings::{max_string_len, raw_string_mut, string_bytes};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
@@ -205,25 +207,18 @@ fn getbit(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// Parses BYTE or BIT (argument `i`): whether indexes count bits.
 fn index_unit(ctx: &Ctx<'_>, i: usize) -> Result<bool, CommandError> {
-    if ctx.arg_is(i, "BIT") {
-        Ok(true)
-    } else if ctx.arg_is(i, "BYTE") {
-        Ok(false)
-    } else {
-        Err(CommandError::Syntax)
-    }
+    keyword(ctx, i, &[("BIT", true), ("BYTE", false)])
 }
 
 /// The inclusive bit range that `start..=end` selects in a string of `len` bytes, counting
 /// bytes or (with `in_bits`) bits, negative indexes from the end; None when empty.
 fn bit_range(start: i64, end: i64, len: usize, in_bits: bool) -> Option<(u64, u64)> {
-    let total = if in_bits { len as i64 * 8 } else { len as i64 };
-    let from_end = |i: i64| if i < 0 { total + i } else { i }.max(0);
-    let (start, end) = (from_end(start), from_end(end).min(total - 1));
-    if start > end {
+    let total = if in_bits { len * 8 } else { len };
+    let range = access::clamped_range(start, end, total);
+    if range.is_empty() {
         return None;
     }
-    let (start, end) = (start as u64, end as u64);
+    let (start, end) = (range.start as u64, range.end as u64 - 1);
     Some(if in_bits {
         (start, end)
     } else {

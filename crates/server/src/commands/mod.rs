@@ -3,8 +3,8 @@
 //! those that subsystems own (`admin`, `pubsub`, `txn`, `persistence`, `memory`).
 
 use crate::command::CommandSpec;
-use crate::context::Ctx;
 
+pub mod access;
 pub mod bitmaps;
 pub mod hashes;
 pub mod hyperloglog;
@@ -35,19 +35,6 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     lists::COMMANDS,
     zsets::COMMANDS,
 ];
-
-/// The reply to `<COMMAND> HELP`: Redis's header line, the given lines, and the HELP entry.
-pub fn reply_help(ctx: &mut Ctx<'_>, command: &str, lines: &[&str]) {
-    ctx.out.array(lines.len() + 3);
-    ctx.out.simple(&format!(
-        "{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    ));
-    for line in lines {
-        ctx.out.simple(line);
-    }
-    ctx.out.simple("HELP");
-    ctx.out.simple("    Prints this help.");
-}
 
 /// Refuses a reply of `elements` elements, each at least `min_bytes` long on the wire, that
 /// could not be built in memory. A reply is built whole before it is sent, so a client-chosen
