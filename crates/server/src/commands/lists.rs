@@ -775,7 +775,7 @@ fn mpop(ctx: &mut Ctx<'_>, numkeys_at: usize, timeout: Option<u64>) -> CmdResult
 mod tests {
     use std::sync::Arc;
 
-    use crate::blocking::Waiter;
+    use crate::blocking::{Waiter, WakeOrder};
     use crate::client::{ClientHandle, ClientState};
     use crate::config::Config;
     use crate::dispatch::execute;
@@ -814,7 +814,7 @@ mod tests {
             let waiters: Vec<_> = WATCHED
                 .iter()
                 .map(|(db, key)| {
-                    let waiter = Waiter::new();
+                    let waiter = Waiter::new(WakeOrder::Fifo);
                     self.server
                         .blocking
                         .register(*db, &[key.as_bytes().to_vec()], &waiter);
