@@ -7,6 +7,7 @@
 //! Every function is a thin generic over the engine's calls, inlined into the handler: the
 //! lookups, notifications and `changed` calls are the ones the families made by hand before.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use redis_lite_engine::hash::Hash;
@@ -151,6 +152,44 @@ pub fn store(
             true
         }
         None => false,
+    }
+}
+
+/// The text of a string value (an integer as its decimal digits).
+pub fn string_bytes(value: &Value) -> Result<Cow<'_, [u8]>, CommandError> {
+    value.string_bytes().ok_or(CommandError::WrongType)
+}
+
+/// The bytes of a string value, converted to the growable raw form so they can be changed in
+/// place (APPEND, SETRANGE).
+pub fn raw_string_mut(value: &mut Value) -> Result<&mut Vec<u8>, CommandError> {
+    if !matches!(value, Value::RawStr(_)) {
+        *value = Value::RawStr(string_bytes(value)?.into_owned());
+    }
+    match value {
+        Value::RawStr(bytes) => Ok(bytes),
+        _ => unreachable!("converted above"),
+    }
+}
+
+/// The server's proto-max-bulk-len, the largest string a command may build. Read before any
+/// shard is locked, so the config lock is never taken while holding one.
+pub fn max_string_len(ctx: &Ctx<'_>) -> u64 {
+    ctx.server.config.read().proto_max_bulk_len
+}
+
+/// The string at `key`, looked up to read it as [`read`] does: None when missing, WRONGTYPE for
+/// another type. An integer comes out as its digits.
+#[inline]
+pub fn read_string<'d>(
+    ctx: &Ctx<'_>,
+    db: &'d mut Db,
+    hash: u64,
+    key: &[u8],
+) -> Result<Option<Cow<'d, [u8]>>, CommandError> {
+    match ctx.read(db, hash, key) {
+        Some(entry) => Ok(Some(string_bytes(&entry.value)?)),
+        None => Ok(None),
     }
 }
 

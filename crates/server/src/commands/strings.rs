@@ -11,7 +11,7 @@ use crate::command::key_flags::*;
 use crate::command::CommandSpec;
 use crate::command::Group;
 use crate::command::{KeyRef, KeySpec};
-use crate::commands::access;
+use crate::commands::access::{self, max_string_len, raw_string_mut, string_bytes};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
@@ -260,29 +260,6 @@ fn write_lookup(out: &mut ReplyWriter<'_>, entry: Option<&Entry>) -> CmdResult {
         }
         Some(entry) => write_string(out, &entry.value),
     }
-}
-
-/// The text of a string value (an integer as its decimal digits).
-pub(crate) fn string_bytes(value: &Value) -> Result<Cow<'_, [u8]>, CommandError> {
-    value.string_bytes().ok_or(CommandError::WrongType)
-}
-
-/// The bytes of a string value, converted to the growable raw form so they can be changed in
-/// place (APPEND, SETRANGE).
-pub(crate) fn raw_string_mut(value: &mut Value) -> Result<&mut Vec<u8>, CommandError> {
-    if !matches!(value, Value::RawStr(_)) {
-        *value = Value::RawStr(string_bytes(value)?.into_owned());
-    }
-    match value {
-        Value::RawStr(bytes) => Ok(bytes),
-        _ => unreachable!("converted above"),
-    }
-}
-
-/// The server's proto-max-bulk-len, the largest string a command may build. Read before any
-/// shard is locked, so the config lock is never taken while holding one.
-pub(crate) fn max_string_len(ctx: &Ctx<'_>) -> u64 {
-    ctx.server.config.read().proto_max_bulk_len
 }
 
 /// Refuses a string of `base + extra` bytes beyond the configured maximum.
@@ -676,10 +653,7 @@ fn strlen(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let len = match ctx.read(db, hash, key) {
-        None => 0,
-        Some(entry) => string_bytes(&entry.value)?.len(),
-    };
+    let len = access::read_string(ctx, db, hash, key)?.map_or(0, |s| s.len());
     ctx.out.integer(len as i64);
     Ok(())
 }
@@ -701,11 +675,10 @@ fn getrange(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let Some(entry) = ctx.read(db, hash, key) else {
+    let Some(bytes) = access::read_string(ctx, db, hash, key)? else {
         ctx.out.bulk(b"");
         return Ok(());
     };
-    let bytes = string_bytes(&entry.value)?;
     let range = getrange_range(start, end, bytes.len());
     ctx.out.bulk(&bytes[range]);
     Ok(())
