@@ -290,7 +290,7 @@ fn reply_count(ctx: &mut Ctx<'_>, f: impl FnOnce(&Hash) -> usize) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let n = access::read::<Hash>(ctx, db, hash, key)?.map_or(0, |h| f(h));
+    let n = access::read::<Hash>(ctx, db, hash, key)?.map_or(0, f);
     ctx.out.integer(n as i64);
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! The data-type command families, one file each. A family exports `COMMANDS`, its specs, and
 //! the handlers they name; `FAMILIES` lists every family for the command table, these and
 //! those that subsystems own (`admin`, `pubsub`, `txn`, `persistence`, `memory`).
+//! Families reach the keyspace through [`access`]: one dialect for typed lookups, get-or-create,
+//! delete-if-empty, STORE results, index ranges and SCAN options.
 
 use crate::command::CommandSpec;
 
