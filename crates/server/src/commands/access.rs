@@ -17,8 +17,9 @@ use redis_lite_engine::zset::ZSet;
 use redis_lite_engine::{Db, EncodingLimits, Value};
 use redis_lite_protocol::ReplyWriter;
 
+use crate::args::keyword;
 use crate::context::Ctx;
-use crate::error::CommandError;
+use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
 
 /// A collection type a key can hold.
@@ -302,6 +303,74 @@ pub fn scan_reply(out: &mut ReplyWriter<'_>, next: u64, items: usize) {
     out.array(2);
     out.bulk(itoa::Buffer::new().format(next).as_bytes());
     out.array(items);
+}
+
+/// The arguments of LMPOP and ZMPOP (and of their blocking forms): `numkeys key... <side>
+/// [COUNT count]`, numkeys at `numkeys_at`, `<side>` one of `sides` (LEFT|RIGHT, MIN|MAX).
+pub struct MultiPop<'a, S> {
+    pub keys: &'a [&'a [u8]],
+    pub side: S,
+    /// 1 without COUNT.
+    pub count: usize,
+}
+
+impl<'a, S: Copy> MultiPop<'a, S> {
+    pub fn parse(
+        ctx: &Ctx<'a>,
+        numkeys_at: usize,
+        sides: &[(&str, S)],
+    ) -> Result<Self, CommandError> {
+        let numkeys = positive(ctx, numkeys_at, "numkeys should be greater than 0")?;
+        let side_at = numkeys
+            .checked_add(numkeys_at + 1)
+            .filter(|&i| i < ctx.arg_count())
+            .ok_or(CommandError::Syntax)?;
+        let side = keyword(ctx, side_at, sides)?;
+        // Options are read in order, so a bad COUNT value is reported before a repeated COUNT.
+        let mut count = None;
+        let mut i = side_at + 1;
+        while i < ctx.arg_count() {
+            if count.is_some() || !ctx.arg_is(i, "COUNT") || i + 1 == ctx.arg_count() {
+                return Err(CommandError::Syntax);
+            }
+            count = Some(positive(ctx, i + 1, "count should be greater than 0")?);
+            i += 2;
+        }
+        Ok(MultiPop {
+            keys: &ctx.args[numkeys_at + 1..side_at],
+            side,
+            count: count.unwrap_or(1),
+        })
+    }
+}
+
+/// Argument `i` as a count of at least 1, or the error `message`.
+fn positive(ctx: &Ctx<'_>, i: usize, message: &'static str) -> Result<usize, CommandError> {
+    match ctx.arg_i64(i) {
+        Ok(n) if n > 0 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        _ => Err(CommandError::err(message)),
+    }
+}
+
+/// HSCAN, SSCAN, ZSCAN: the cursor (argument 2) is checked first; a missing key replies an
+/// empty scan before the options are read, and another type is WRONGTYPE, as in Redis; then
+/// `scan` walks the `T` at argument 1 from the cursor with the options (from argument 3) and
+/// writes the reply, starting with [`scan_reply`].
+pub fn scan_collection<'a, T: Collection>(
+    ctx: &mut Ctx<'a>,
+    scan: impl FnOnce(&mut ReplyWriter<'a>, &T, u64, ScanOptions<'a>),
+) -> CmdResult {
+    let cursor = arg_cursor(ctx, 2)?;
+    let key = ctx.arg(1);
+    let mut locked = ctx.lock([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let Some(collection) = read::<T>(ctx, db, hash, key)? else {
+        scan_reply(&mut ctx.out, 0, 0);
+        return Ok(());
+    };
+    let options = ScanOptions::parse(ctx, 3, false)?;
+    scan(&mut ctx.out, collection, cursor, options);
+    Ok(())
 }
 
 #[cfg(test)]

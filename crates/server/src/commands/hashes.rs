@@ -10,7 +10,7 @@ use crate::command::key_flags::*;
 use crate::command::CommandSpec;
 use crate::command::Group;
 use crate::command::KeySpec;
-use crate::commands::access::{self, arg_cursor, scan_reply, ScanOptions};
+use crate::commands::access::{self, scan_reply, ScanOptions};
 use crate::commands::strings::add_long_double;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
@@ -468,28 +468,20 @@ impl<'o, 'a> PairWriter<'o, 'a> {
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
 fn hscan(ctx: &mut Ctx<'_>) -> CmdResult {
-    let cursor = arg_cursor(ctx, 2)?;
-    let key = ctx.arg(1);
-    let mut locked = ctx.lock([key]);
-    let (db, hash) = locked.db(ctx.client.db, key);
-    // As in Redis, a missing key answers an empty scan before the options are even read.
-    let Some(h) = access::read::<Hash>(ctx, db, hash, key)? else {
-        scan_reply(&mut ctx.out, 0, 0);
-        return Ok(());
-    };
-    let ScanOptions { pattern, count, .. } = ScanOptions::parse(ctx, 3, false)?;
-    let mut found: Vec<(&[u8], &[u8])> = Vec::new();
-    let next = h.scan(cursor, count, |f, v| {
-        if pattern.is_none_or(|p| glob_match(p, f, false)) {
-            found.push((f, v));
+    access::scan_collection(ctx, |out, h: &Hash, cursor, options| {
+        let ScanOptions { pattern, count, .. } = options;
+        let mut found: Vec<(&[u8], &[u8])> = Vec::new();
+        let next = h.scan(cursor, count, |f, v| {
+            if pattern.is_none_or(|p| glob_match(p, f, false)) {
+                found.push((f, v));
+            }
+        });
+        scan_reply(out, next, found.len() * 2);
+        for (f, v) in found {
+            out.bulk(f);
+            out.bulk(v);
         }
-    });
-    scan_reply(&mut ctx.out, next, found.len() * 2);
-    for (f, v) in found {
-        ctx.out.bulk(f);
-        ctx.out.bulk(v);
-    }
-    Ok(())
+    })
 }
 
 #[cfg(test)]

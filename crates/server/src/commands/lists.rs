@@ -17,7 +17,7 @@ use crate::command::key_flags::*;
 use crate::command::Group;
 use crate::command::KeySpec;
 use crate::command::{CommandSpec, Handler};
-use crate::commands::access;
+use crate::commands::access::{self, MultiPop};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
@@ -717,14 +717,6 @@ fn bpop(ctx: &mut Ctx<'_>, end: End) -> CmdResult {
     Ok(())
 }
 
-/// A count argument that must be 1 or more, or the error `message`.
-fn positive(ctx: &Ctx<'_>, i: usize, message: &'static str) -> Result<usize, CommandError> {
-    match ctx.arg_i64(i) {
-        Ok(n) if n > 0 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
-        _ => Err(CommandError::err(message)),
-    }
-}
-
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
 fn lmpop(ctx: &mut Ctx<'_>) -> CmdResult {
     mpop(ctx, 1, None)
@@ -739,24 +731,12 @@ fn blmpop(ctx: &mut Ctx<'_>) -> CmdResult {
 /// LMPOP and BLMPOP, whose numkeys argument is at `numkeys_at`. With a timeout, finding no list
 /// blocks instead of replying null.
 fn mpop(ctx: &mut Ctx<'_>, numkeys_at: usize, timeout: Option<u64>) -> CmdResult {
-    let numkeys = positive(ctx, numkeys_at, "numkeys should be greater than 0")?;
-    let where_at = numkeys
-        .checked_add(numkeys_at + 1)
-        .filter(|&i| i < ctx.arg_count());
-    let where_at = where_at.ok_or(CommandError::Syntax)?;
-    let end = arg_end(ctx, where_at)?;
-    // Options are read in order, so a bad COUNT value is reported before a repeated COUNT.
-    let mut count = None;
-    let mut i = where_at + 1;
-    while i < ctx.arg_count() {
-        if count.is_some() || !ctx.arg_is(i, "COUNT") || i + 1 == ctx.arg_count() {
-            return Err(CommandError::Syntax);
-        }
-        count = Some(positive(ctx, i + 1, "count should be greater than 0")?);
-        i += 2;
-    }
-    let count = count.unwrap_or(1);
-    let keys = &ctx.args[numkeys_at + 1..where_at];
+    let sides = [("LEFT", End::Left), ("RIGHT", End::Right)];
+    let MultiPop {
+        keys,
+        side: end,
+        count,
+    } = MultiPop::parse(ctx, numkeys_at, &sides)?;
     let mut locked = ctx.lock(keys.iter().copied());
     match (
         pop_first(ctx, &mut locked, ctx.client.db, keys, end, count)?,

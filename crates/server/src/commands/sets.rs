@@ -11,7 +11,7 @@ use crate::command::key_flags::*;
 use crate::command::CommandSpec;
 use crate::command::Group;
 use crate::command::KeySpec;
-use crate::commands::access::{self, arg_cursor, scan_reply, ScanOptions};
+use crate::commands::access::{self, scan_reply, ScanOptions};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
@@ -552,34 +552,24 @@ fn sintercard(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
 fn sscan(ctx: &mut Ctx<'_>) -> CmdResult {
-    let cursor = arg_cursor(ctx, 2)?;
-    let key = ctx.arg(1);
-    let mut locked = ctx.lock([key]);
-    let (db, hash) = locked.db(ctx.client.db, key);
-    let Some(set) = access::read::<Set>(ctx, db, hash, key)? else {
-        scan_reply(&mut ctx.out, 0, 0);
-        return Ok(());
-    };
-    // Options are checked only once the key is known to be a set, as in Redis.
-    let ScanOptions { pattern, count, .. } = ScanOptions::parse(ctx, 3, false)?;
-    let mut found: Vec<Member<'_>> = Vec::new();
-    let mut next = cursor;
-    // Like Redis: visit buckets until `count` members are collected, the walk ends, or ten
-    // times `count` buckets were visited (so sparse tables still return promptly).
-    let mut budget = count.saturating_mul(10);
-    loop {
-        next = set.scan(next, |m| found.push(m));
-        budget -= 1;
-        if next == 0 || budget == 0 || found.len() >= count {
-            break;
+    access::scan_collection(ctx, |out, set: &Set, cursor, options| {
+        let ScanOptions { pattern, count, .. } = options;
+        let mut found: Vec<Member<'_>> = Vec::new();
+        let mut next = cursor;
+        // Like Redis: visit buckets until `count` members are collected, the walk ends, or ten
+        // times `count` buckets were visited (so sparse tables still return promptly).
+        let mut budget = count.saturating_mul(10);
+        loop {
+            next = set.scan(next, |m| found.push(m));
+            budget -= 1;
+            if next == 0 || budget == 0 || found.len() >= count {
+                break;
+            }
         }
-    }
-    if let Some(p) = pattern {
-        found.retain(|m| glob_match(p, &m.to_bytes(), false));
-    }
-    scan_reply(&mut ctx.out, next, found.len());
-    found
-        .into_iter()
-        .for_each(|m| write_member(&mut ctx.out, m));
-    Ok(())
+        if let Some(p) = pattern {
+            found.retain(|m| glob_match(p, &m.to_bytes(), false));
+        }
+        scan_reply(out, next, found.len());
+        found.into_iter().for_each(|m| write_member(out, m));
+    })
 }

@@ -18,7 +18,7 @@ use crate::command::key_flags::*;
 use crate::command::CommandSpec;
 use crate::command::Group;
 use crate::command::KeySpec;
-use crate::commands::access::{self, arg_cursor, scan_reply, ScanOptions};
+use crate::commands::access::{self, scan_reply, MultiPop, ScanOptions};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
@@ -1123,34 +1123,13 @@ fn bzmpop(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// ZMPOP and BZMPOP, whose numkeys argument is at `numkeys_at`.
 fn mpop(ctx: &mut Ctx<'_>, numkeys_at: usize, timeout: Option<u64>) -> CmdResult {
-    let numkeys = parse_i64(ctx.arg(numkeys_at))
-        .filter(|n| *n >= 1)
-        .ok_or(CommandError::err("numkeys should be greater than 0"))?;
-    let where_at = usize::try_from(numkeys)
-        .ok()
-        .and_then(|n| n.checked_add(numkeys_at + 1))
-        .filter(|&i| i < ctx.arg_count())
-        .ok_or(CommandError::Syntax)?;
-    let max = match () {
-        _ if ctx.arg_is(where_at, "MIN") => false,
-        _ if ctx.arg_is(where_at, "MAX") => true,
-        _ => return Err(CommandError::Syntax),
-    };
-    let mut count = None;
-    let mut i = where_at + 1;
-    while i < ctx.arg_count() {
-        if count.is_none() && ctx.arg_is(i, "COUNT") && i + 1 < ctx.arg_count() {
-            let n = parse_i64(ctx.arg(i + 1))
-                .filter(|n| *n >= 1)
-                .ok_or(CommandError::err("count should be greater than 0"))?;
-            count = Some(n as usize);
-            i += 2;
-        } else {
-            return Err(CommandError::Syntax);
-        }
-    }
-    let keys: &[&[u8]] = &ctx.args[numkeys_at + 1..where_at];
-    pop_generic(ctx, keys, count.unwrap_or(1), max, PopReply::Multi, timeout)
+    let sides = [("MIN", false), ("MAX", true)];
+    let MultiPop {
+        keys,
+        side: max,
+        count,
+    } = MultiPop::parse(ctx, numkeys_at, &sides)?;
+    pop_generic(ctx, keys, count, max, PopReply::Multi, timeout)
 }
 
 /// BZPOPMIN key [key ...] timeout
@@ -1514,40 +1493,33 @@ fn scan_score(score: f64, compact: bool, out: &mut Vec<u8>) {
 
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]
 fn zscan(ctx: &mut Ctx<'_>) -> CmdResult {
-    let cursor = arg_cursor(ctx, 2)?;
-    let key = ctx.arg(1);
-    let mut locked = ctx.lock([key]);
-    let (db, hash) = locked.db(ctx.client.db, key);
-    let Some(z) = access::read::<ZSet>(ctx, db, hash, key)? else {
-        scan_reply(&mut ctx.out, 0, 0);
-        return Ok(());
-    };
-    let ScanOptions { pattern, count, .. } = ScanOptions::parse(ctx, 3, false)?;
-    let compact = z.encoding() == "listpack";
-    let mut found: Vec<(Vec<u8>, f64)> = Vec::new();
-    let mut next = cursor;
-    // As Redis: walk buckets until `count` reply items (a member and its score are two) are
-    // collected, the walk ends, or ten times `count` buckets were visited.
-    let mut budget = count.saturating_mul(10);
-    loop {
-        next = z.scan(next, |m, s| found.push((m.to_vec(), s)));
-        if next == 0 || budget == 0 || found.len() * 2 >= count {
-            break;
+    access::scan_collection(ctx, |out, z: &ZSet, cursor, options| {
+        let ScanOptions { pattern, count, .. } = options;
+        let compact = z.encoding() == "listpack";
+        let mut found: Vec<(Vec<u8>, f64)> = Vec::new();
+        let mut next = cursor;
+        // As Redis: walk buckets until `count` reply items (a member and its score are two)
+        // are collected, the walk ends, or ten times `count` buckets were visited.
+        let mut budget = count.saturating_mul(10);
+        loop {
+            next = z.scan(next, |m, s| found.push((m.to_vec(), s)));
+            if next == 0 || budget == 0 || found.len() * 2 >= count {
+                break;
+            }
+            budget -= 1;
         }
-        budget -= 1;
-    }
-    if let Some(p) = pattern {
-        found.retain(|(m, _)| glob_match(p, m, false));
-    }
-    scan_reply(&mut ctx.out, next, found.len() * 2);
-    let mut text = Vec::with_capacity(24);
-    for (member, score) in &found {
-        ctx.out.bulk(member);
-        text.clear();
-        scan_score(*score, compact, &mut text);
-        ctx.out.bulk(&text);
-    }
-    Ok(())
+        if let Some(p) = pattern {
+            found.retain(|(m, _)| glob_match(p, m, false));
+        }
+        scan_reply(out, next, found.len() * 2);
+        let mut text = Vec::with_capacity(24);
+        for (member, score) in &found {
+            out.bulk(member);
+            text.clear();
+            scan_score(*score, compact, &mut text);
+            out.bulk(&text);
+        }
+    })
 }
 
 #[cfg(test)]
