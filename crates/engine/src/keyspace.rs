@@ -804,6 +804,33 @@ mod tests {
     }
 
     #[test]
+    fn get_or_insert_creates_only_a_missing_or_expired_key() {
+        let ks = Keyspace::new(4, 16);
+        set(&ks, "kept", 0);
+        set(&ks, "expired", 1000);
+        let mut locked = ks.lock_keys([&b"kept"[..], b"expired", b"new"]);
+        for (key, created) in [("kept", false), ("expired", true), ("new", true)] {
+            let (db, hash) = locked.db(0, key.as_bytes());
+            let mut made = false;
+            let entry = db.get_or_insert_with(hash, key.as_bytes(), 2000, || {
+                made = true;
+                Value::string(b"fresh")
+            });
+            let expected: &[u8] = if created { b"fresh" } else { b"v" };
+            assert_eq!(
+                entry.value.string_bytes().unwrap().as_ref(),
+                expected,
+                "{key}"
+            );
+            assert_eq!(entry.expire_at, 0, "{key}");
+            assert_eq!(made, created, "{key}");
+        }
+        drop(locked);
+        assert_eq!(ks.db_stats()[0], (3, 0, 0));
+        assert_eq!(ks.expired_keys(), 1);
+    }
+
+    #[test]
     fn scan_covers_all_shards() {
         let ks = Keyspace::new(8, 16);
         for i in 0..500 {

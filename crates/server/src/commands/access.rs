@@ -4,8 +4,10 @@
 //! cursor and options). A family states only what is its own; a new one (streams) implements
 //! [`Collection`] for its type and uses these.
 //!
-//! Every function is a thin generic over the engine's calls, inlined into the handler: the
-//! lookups, notifications and `changed` calls are the ones the families made by hand before.
+//! Every function is a thin generic over the engine's calls, monomorphised and inlined into the
+//! handler: no allocation, no lock, and the notifications and `changed` calls, in the order the
+//! families made them by hand before. Get-or-create looks the key up once
+//! (`Db::get_or_insert_with`) where HSET, SADD and LPUSH used to look it up twice.
 
 use std::borrow::Cow;
 use std::ops::Range;
