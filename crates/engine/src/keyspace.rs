@@ -21,6 +21,15 @@ use crate::value::Value;
 
 type KeyHasher = foldhash::fast::FixedState;
 
+/// What a lookup found: see `Db::presence`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    Absent,
+    /// Stored, but its TTL had passed: now removed.
+    Expired,
+    Live,
+}
+
 /// One database's keys within one shard.
 pub struct Db {
     pub(crate) dict: Dict,
@@ -160,36 +169,35 @@ impl Db {
 
     /// Removes `key` if its TTL has passed. Returns true when it did.
     fn expire_if_due(&mut self, hash: u64, key: &[u8], now_ms: u64) -> bool {
-        let due = self
-            .dict
-            .get(hash, key)
-            .is_some_and(|e| e.is_expired(now_ms));
-        if due {
-            self.remove(hash, key);
-            self.expired(key);
+        self.presence(hash, key, now_ms) == Presence::Expired
+    }
+
+    /// Whether `key` is stored and live, with one probe of the table; a key whose TTL has
+    /// passed is removed, and counted as expired, on the way.
+    fn presence(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Presence {
+        match self.dict.get(hash, key).map(|e| e.is_expired(now_ms)) {
+            None => Presence::Absent,
+            Some(false) => Presence::Live,
+            Some(true) => {
+                self.remove(hash, key);
+                self.expired(key);
+                Presence::Expired
+            }
         }
-        due
     }
 
     /// Looks a key up for a command, expiring it lazily and recording the access.
     pub fn get(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
-        // Misses count too: a key read-through caches miss first, then write.
-        if self.record_access && self.shared.tracking.policy() == Policy::AllKeysTinyLfu {
-            self.frequencies.record(hash, self.dict.len());
-        }
-        if self.expire_if_due(hash, key, now_ms) {
+        if !self.lookup_live(hash, key, now_ms) {
             return None;
         }
-        let entry = self.dict.get_mut(hash, key)?;
-        if self.record_access {
-            self.shared.tracking.touch(&mut entry.access, now_ms);
-        }
-        Some(entry)
+        self.touched(hash, key, now_ms)
     }
 
     /// Looks a key up for a write that creates it when missing (HSET, SADD, LPUSH...): as
     /// [`Db::get`], then on a miss stores `make()` as [`Db::set`] does. One lookup counts as
-    /// one access, as Redis's lookupKeyWrite followed by dbAdd.
+    /// one access, as Redis's lookupKeyWrite followed by dbAdd; a live key is probed no more
+    /// often than by `get`.
     pub fn get_or_insert_with(
         &mut self,
         hash: u64,
@@ -197,10 +205,29 @@ impl Db {
         now_ms: u64,
         make: impl FnOnce() -> Value,
     ) -> &mut Entry {
-        if self.get(hash, key, now_ms).is_none() {
+        if !self.lookup_live(hash, key, now_ms) {
             return self.set(hash, key, make(), false, now_ms);
         }
-        self.dict.get_mut(hash, key).expect("found above")
+        self.touched(hash, key, now_ms).expect("live")
+    }
+
+    /// The first half of a command's lookup: counts it for `allkeys-tinylfu` (misses count
+    /// too: a key read-through caches misses first, then writes) and expires the key if due.
+    /// Whether the key is there now.
+    fn lookup_live(&mut self, hash: u64, key: &[u8], now_ms: u64) -> bool {
+        if self.record_access && self.shared.tracking.policy() == Policy::AllKeysTinyLfu {
+            self.frequencies.record(hash, self.dict.len());
+        }
+        self.presence(hash, key, now_ms) == Presence::Live
+    }
+
+    /// The second half: the entry, its access time updated unless the lookup is no-touch.
+    fn touched(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        let entry = self.dict.get_mut(hash, key)?;
+        if self.record_access {
+            self.shared.tracking.touch(&mut entry.access, now_ms);
+        }
+        Some(entry)
     }
 
     /// Looks a key up without counting it as an access (OBJECT, TYPE-like inspection).
