@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use redis_lite_protocol::ReplyWriter;
 
-use crate::blocking::{BlockedCommand, Waiter};
+use crate::blocking::{BlockedCommand, Waiter, WakeOrder};
 use crate::client::{ClientState, ExecMode};
 use crate::command::flags::{MAY_REPLICATE, WRITE};
 use crate::command::CommandEntry;
@@ -186,8 +186,25 @@ impl<'a> Ctx<'a> {
     /// Blocks the client on `keys` (a blocking command that found nothing). Must be called while
     /// the keys' shards are still locked, so a push cannot slip in before the registration.
     /// `timeout_ms` 0 waits forever; `on_timeout` writes the reply for when it passes. Inside
-    /// EXEC nothing blocks: the timeout reply is given at once, as in Redis.
+    /// EXEC nothing blocks: the timeout reply is given at once, as in Redis. The client waits
+    /// in line (FIFO) and re-runs the command as sent; see `block_as` for the other choices.
     pub fn block(&mut self, keys: &[&[u8]], timeout_ms: u64, on_timeout: fn(&mut ReplyWriter<'_>)) {
+        self.block_as(keys, timeout_ms, on_timeout, WakeOrder::Fifo, None);
+    }
+
+    /// As `block`, choosing how the keys wake the client (`WakeOrder::Broadcast`: with every
+    /// other reader, as XREAD) and, with `rerun_as`, the arguments the command re-runs with once
+    /// woken instead of those sent (`XREAD ... $` rewritten to the ID that was last when it
+    /// blocked, as Redis rewrites a blocked client's argv). A re-run that blocks again keeps
+    /// the waiter, and with it the order, it had.
+    pub fn block_as(
+        &mut self,
+        keys: &[&[u8]],
+        timeout_ms: u64,
+        on_timeout: fn(&mut ReplyWriter<'_>),
+        order: WakeOrder,
+        rerun_as: Option<Vec<Vec<u8>>>,
+    ) {
         if self.client.mode.in_exec() {
             on_timeout(&mut self.out);
             return;
@@ -200,13 +217,13 @@ impl<'a> Ctx<'a> {
             _ => {
                 let deadline =
                     (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
-                let waiter = Waiter::new();
+                let waiter = Waiter::new(order);
                 self.server.blocking.register(db, &keys, &waiter);
                 (waiter, deadline)
             }
         };
         *self.client.handle.blocked.lock() = Some(waiter.clone());
-        let args = self.args.iter().map(|a| a.to_vec()).collect();
+        let args = rerun_as.unwrap_or_else(|| self.args.iter().map(|a| a.to_vec()).collect());
         let command = self.command.id;
         self.client.blocked = Some(BlockedCommand {
             waiter,

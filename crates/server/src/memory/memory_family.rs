@@ -4,13 +4,13 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use crate::args::reply_help;
 use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::CommandSpec;
 use crate::command::Group;
 use crate::command::KeySpec;
-use crate::commands::reply_help;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::memory;

@@ -14,8 +14,8 @@ use redis_lite_protocol::{Limits, ReplyWriter, RequestParser};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::buffers;
-use crate::blocking::Wake;
-use crate::client::{BufferLimit, ClientHandle, ClientState, ExecMode, OutputCheck, OutputClass};
+use crate::blocking::{self, Wake};
+use crate::client::{BufferLimit, ClientHandle, ClientState, OutputCheck, OutputClass};
 use crate::dispatch::execute;
 use crate::log;
 use crate::pubsub::Push;
@@ -568,25 +568,8 @@ impl<S: ClientStream> Connection<S> {
                 client.stats.count_error(text);
                 writer.error(text);
             }
-            Wake::Ready => {
-                // Re-run the command; if it blocks again it keeps its place and its deadline.
-                client.mode = ExecMode::Rerun {
-                    waiter: blocked.waiter.clone(),
-                    deadline: blocked.deadline,
-                };
-                let args: Vec<&[u8]> = blocked.args.iter().map(Vec::as_slice).collect();
-                execute(server, client, &args, output);
-                client.mode = ExecMode::Direct;
-                if client.blocked.is_none() {
-                    server
-                        .blocking
-                        .deregister(blocked.db, &blocked.keys, &blocked.waiter);
-                    // Served: the next client in line may be served too if data is left.
-                    for key in &blocked.keys {
-                        server.blocking.signal(blocked.db, key);
-                    }
-                }
-            }
+            // Re-run the command; if it blocks again it keeps its place and its deadline.
+            Wake::Ready => blocking::rerun(server, client, blocked, output),
         }
     }
 
