@@ -319,7 +319,7 @@ mod tests {
         let server = Arc::new(Server::new(Config::default(), None));
         let client = |id| {
             let handle = Arc::new(ClientHandle::new(id, String::new(), String::new(), -1));
-            ClientState::new(handle, server.workers[0].clone(), true)
+            ClientState::new(handle, server.stats.workers[0].clone(), true)
         };
         let (mut blocked_client, mut pusher) = (client(1), client(2));
         let sent: [&[u8]; 3] = [b"BLPOP", b"a", b"0"];
