@@ -164,8 +164,13 @@ impl<'a> Ctx<'a> {
         {
             return;
         }
-        let (db, in_exec) = (self.client.db, self.client.mode.in_exec());
         let journal = &self.server.journal;
+        if !journal.is_recording() {
+            // Nothing listens (AOF off): the command's one journal cost is this load.
+            self.logged.set(Some(0));
+            return;
+        }
+        let (db, in_exec) = (self.client.db, self.client.mode.in_exec());
         let also = self.also_propagated.take();
         let offset = match self.rewritten.take() {
             Some(args) => journal.record_unit(db, &args, &also, in_exec),

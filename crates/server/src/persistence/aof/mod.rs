@@ -3,9 +3,8 @@
 //! current incremental file by the event loops whose replies wait on it (`everysec`, `no`) or by
 //! a writer thread that also fsyncs (`always`); how far it is written (and, under `always`,
 //! fsynced) is published as a journal offset, and every reply waits for its records, so a write
-//! is acknowledged
-//! only once it would survive the process dying (one write(2) or fsync serves every waiting
-//! client). `everysec`'s fsync runs on a thread of its own.
+//! is acknowledged only once it would survive the process dying (one write(2) or fsync serves
+//! every waiting client). `everysec`'s fsync runs on a thread of its own.
 //! With `encryption yes` an incremental file is a sealed log: each write batch is one sealed
 //! batch, so a batch never splits a command or a MULTI/EXEC block.
 //! Loading is in [`mod@load`], rewriting (and switching AOF on) in [`rewrite`].
