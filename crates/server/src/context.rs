@@ -164,12 +164,19 @@ impl<'a> Ctx<'a> {
         {
             return;
         }
-        let journal = &self.server.journal;
-        if !journal.is_recording() {
+        if !self.server.journal.is_recording() {
             // Nothing listens (AOF off): the command's one journal cost is this load.
             self.logged.set(Some(0));
             return;
         }
+        self.record();
+    }
+
+    /// Appends the command's unit. Kept out of line so that `changed`, inlined into every
+    /// write handler, stays small.
+    #[inline(never)]
+    fn record(&self) {
+        let journal = &self.server.journal;
         let (db, in_exec) = (self.client.db, self.client.mode.in_exec());
         let also = self.also_propagated.take();
         let offset = match self.rewritten.take() {
