@@ -31,8 +31,9 @@ pub struct Ctx<'a> {
     pub now_ms: u64,
     /// The form the command is logged in, when not as sent (see `propagate_as`).
     pub rewritten: Cell<Option<Vec<Vec<u8>>>>,
-    /// Records the command emits besides its own (see `also_propagate`).
-    pub also_propagated: Cell<Vec<Vec<Vec<u8>>>>,
+    /// Records the command emits besides its own (see `also_propagate`). An Option, so that
+    /// the usual command, with none, drops nothing.
+    pub also_propagated: Cell<Option<Vec<Vec<Vec<u8>>>>>,
     /// Whether the command's records were appended to the journal, and the offset its reply
     /// waits for.
     pub logged: Cell<Option<u64>>,
@@ -143,9 +144,9 @@ impl<'a> Ctx<'a> {
             self.logged.get().is_none(),
             "also_propagate after the record"
         );
-        let mut also = self.also_propagated.take();
+        let mut also = self.also_propagated.take().unwrap_or_default();
         also.push(args.iter().map(|a| a.as_ref().to_vec()).collect());
-        self.also_propagated.set(also);
+        self.also_propagated.set(Some(also));
     }
 
     /// Appends the command's records to the journal, once per command, if its spec says it
@@ -179,9 +180,10 @@ impl<'a> Ctx<'a> {
         let journal = &self.server.journal;
         let (db, in_exec) = (self.client.db, self.client.mode.in_exec());
         let also = self.also_propagated.take();
+        let also = also.as_deref().unwrap_or_default();
         let offset = match self.rewritten.take() {
-            Some(args) => journal.record_unit(db, &args, &also, in_exec),
-            None => journal.record_unit(db, self.args, &also, in_exec),
+            Some(args) => journal.record_unit(db, &args, also, in_exec),
+            None => journal.record_unit(db, self.args, also, in_exec),
         };
         self.logged.set(Some(offset));
     }
