@@ -335,6 +335,7 @@ mod tests {
             now_ms: 0,
             rewritten: Default::default(),
             logged: Default::default(),
+            also_propagated: Default::default(),
         };
         let rewritten = [&b"BLPOP"[..], b"b", b"0"].map(<[u8]>::to_vec).to_vec();
         ctx.block_as(

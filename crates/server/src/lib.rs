@@ -26,6 +26,8 @@
 //! - [`notify`]: keyspace notification flags and classes.
 //! - [`proctitle`]: the process title (`argv[0] <listen-addr>`), hiding the command line.
 //! - [`eviction`]: keeping to `maxmemory` and `maxkeys` (the policies are in the engine).
+//! - [`journal`]: the ordered stream of every write's records (SELECT and MULTI/EXEC framing,
+//!   byte offsets), read by sinks from their own cursors: the AOF now, replication later.
 //! - [`persistence`]: RDB snapshots (SAVE, BGSAVE, `save` rules), the append-only file
 //!   (logging writes, fsync policies, rewriting), and loading at start-up.
 //! - [`client`], [`stats`], [`memory`], [`mod@log`], [`error`]: client state, INFO counters,
@@ -42,6 +44,7 @@ pub mod context;
 pub mod dispatch;
 pub mod error;
 pub mod eviction;
+pub mod journal;
 pub mod log;
 pub mod memory;
 pub mod net;

@@ -102,6 +102,7 @@ fn call(
         command: entry,
         now_ms,
         rewritten: Default::default(),
+        also_propagated: Default::default(),
         logged: Default::default(),
     };
     let result = (handler)(&mut ctx);
@@ -116,8 +117,8 @@ fn call(
         stats.count_error(&text);
         ctx.out.error(&text);
     }
-    if let Some(seq) = logged {
-        client.aof_seq = client.aof_seq.max(seq);
+    if let Some(offset) = logged {
+        client.journal_offset = client.journal_offset.max(offset);
     }
     for (db, key) in std::mem::take(&mut client.ready_keys) {
         server.blocking.signal(db, &key);

@@ -136,7 +136,7 @@ impl Breakdown {
             .iter()
             .map(|c| c.buffered_bytes())
             .sum();
-        let aof_buffer = server.aof.buffered_bytes();
+        let aof_buffer = server.journal.buffered_bytes();
         let overhead =
             startup + clients_normal + aof_buffer + tables.iter().map(|t| t.2).sum::<u64>();
         let keys = tables.iter().map(|t| t.1).sum();

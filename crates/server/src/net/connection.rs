@@ -218,7 +218,7 @@ pub async fn serve(
         // cannot pile up replies and records faster than they are written.
         let reading = !conn.closing
             && !conn.paused
-            && (conn.pending() == 0 || conn.server.aof.is_durable(conn.client.aof_seq));
+            && (conn.pending() == 0 || conn.server.aof.is_durable(conn.client.journal_offset));
         if reading && std::mem::take(&mut more_to_read) {
             // After a read that found data, read once more before waiting: this either finds
             // more or clears the socket's readiness, which waiting would otherwise report
@@ -253,7 +253,7 @@ pub async fn serve(
             let pending = output.len() > *sent;
             // Replies go out once the AOF records they acknowledge are written.
             let write = pending.then_some(async {
-                server.aof.wait_durable(client.aof_seq).await;
+                server.aof.wait_durable(client.journal_offset).await;
                 stream.writable().await
             });
             let blocked = client.blocked.as_ref();
@@ -335,7 +335,7 @@ impl<S: ClientStream> Connection<S> {
     /// Writes as much pending output as the socket takes without waiting, once the AOF has
     /// the records it acknowledges. Returns false when the connection is broken.
     fn flush(&mut self) -> bool {
-        if self.pending() == 0 || !self.server.aof.is_durable(self.client.aof_seq) {
+        if self.pending() == 0 || !self.server.aof.is_durable(self.client.journal_offset) {
             return true;
         }
         while self.pending() > 0 {
