@@ -12,10 +12,20 @@ use common::{keys_of, run, stderr};
 use redis_lite_testkit::{installed, wait_until, DataDir, Launch, Server};
 
 /// Real redis-server on the files in `dir`, without snapshots, the AOF on or off.
+/// Real Redis on `dir`. `appendfsync always`: under `everysec` Redis postpones its AOF write
+/// by up to two seconds while an fsync is still running (a loaded machine), so a reply would
+/// not prove its write is in the file the test then reads or cuts.
 fn start_redis(dir: &std::path::Path, appendonly: &str) -> Server {
     Launch::redis()
         .dir(dir)
-        .args(&["--save", "", "--appendonly", appendonly])
+        .args(&[
+            "--save",
+            "",
+            "--appendonly",
+            appendonly,
+            "--appendfsync",
+            "always",
+        ])
         .start()
 }
 

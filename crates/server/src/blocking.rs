@@ -1,9 +1,16 @@
-//! Clients blocked on keys (BLPOP, BLMOVE, BZPOPMIN...). A blocking command that finds
-//! nothing registers a waiter on each of its keys while still holding their shard locks, so no
-//! push can slip between its check and its registration. A command that makes a key non-empty
-//! wakes the first waiter on it; the waiter's connection re-runs its command while still first
-//! in line (further pushes wake only it), and once served leaves the queue and wakes the next.
-//! So waiters are served first-come, first-served per key, as in single-threaded Redis.
+//! Clients blocked on keys (BLPOP, BLMOVE, BZPOPMIN..., and the coming XREAD). A blocking
+//! command that finds nothing registers a waiter on each of its keys while still holding their
+//! shard locks, so no push can slip between its check and its registration. Each blocked
+//! command chooses how a key that may have data wakes it ([`WakeOrder`]):
+//! - FIFO (lists, sorted sets: one element serves one client): the first FIFO waiter of the key
+//!   is woken; its connection re-runs the command while still first in line (further pushes
+//!   wake only it), and once served leaves the line and hands its turn to the next. So they are
+//!   served first-come, first-served per key, as in single-threaded Redis.
+//! - Broadcast (streams: every reader sees a new entry): every broadcast waiter is woken.
+//!
+//! A command can also be rewritten at block time ([`crate::context::Ctx::block_as`]): the re-run
+//! after a wake uses the rewritten arguments (`XREAD ... $` waits for entries after the ID that
+//! was last when it blocked, not after the last one when it wakes).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -12,6 +19,10 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 use redis_lite_protocol::ReplyWriter;
+
+use crate::client::{ClientState, ExecMode};
+use crate::dispatch::execute;
+use crate::server::Server;
 
 /// Why a blocked client was woken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,17 +35,29 @@ pub enum Wake {
     Error,
 }
 
+/// Which of a key's waiters a signal wakes, chosen per blocked command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WakeOrder {
+    /// The first FIFO waiter in line, which hands its turn on once served (BLPOP, BZPOPMIN...:
+    /// a pushed element serves one client).
+    Fifo,
+    /// Every broadcast waiter (XREAD: a new entry is for every reader).
+    Broadcast,
+}
+
 /// One blocked client's place in the key queues.
 pub struct Waiter {
     wake: Mutex<Option<Wake>>,
     notify: tokio::sync::Notify,
+    order: WakeOrder,
 }
 
 impl Waiter {
-    pub fn new() -> Arc<Waiter> {
+    pub fn new(order: WakeOrder) -> Arc<Waiter> {
         Arc::new(Waiter {
             wake: Mutex::new(None),
             notify: tokio::sync::Notify::new(),
+            order,
         })
     }
 
@@ -68,7 +91,7 @@ pub struct BlockedCommand {
     pub waiter: Arc<Waiter>,
     pub db: usize,
     pub keys: Vec<Vec<u8>>,
-    /// The command, re-run when a key becomes ready.
+    /// The command re-run when a key becomes ready: as sent, or as rewritten when it blocked.
     pub args: Vec<Vec<u8>>,
     /// Its id in the command table, for INFO commandstats when it times out.
     pub command: usize,
@@ -78,7 +101,47 @@ pub struct BlockedCommand {
     pub on_timeout: fn(&mut ReplyWriter<'_>),
 }
 
-type Queues = HashMap<(usize, Vec<u8>), VecDeque<Arc<Waiter>>>;
+/// The waiters of one key, in arrival order.
+#[derive(Default)]
+struct Line {
+    waiters: VecDeque<Arc<Waiter>>,
+    /// How many of them are broadcast waiters: with none, a signal wakes the front waiter
+    /// without walking the line.
+    broadcast: usize,
+}
+
+impl Line {
+    /// Wakes the first FIFO waiter and every broadcast waiter.
+    fn wake(&self) {
+        if self.broadcast == 0 {
+            if let Some(first) = self.waiters.front() {
+                first.wake(Wake::Ready);
+            }
+            return;
+        }
+        let mut fifo_woken = false;
+        for waiter in &self.waiters {
+            match waiter.order {
+                WakeOrder::Broadcast => waiter.wake(Wake::Ready),
+                WakeOrder::Fifo if !fifo_woken => {
+                    waiter.wake(Wake::Ready);
+                    fifo_woken = true;
+                }
+                WakeOrder::Fifo => {}
+            }
+        }
+    }
+
+    /// Wakes the first FIFO waiter only (a served FIFO waiter handing its turn on).
+    fn wake_next_fifo(&self) {
+        let mut fifo = self.waiters.iter().filter(|w| w.order == WakeOrder::Fifo);
+        if let Some(first) = fifo.next() {
+            first.wake(Wake::Ready);
+        }
+    }
+}
+
+type Queues = HashMap<(usize, Vec<u8>), Line>;
 
 #[derive(Default)]
 pub struct Blocking {
@@ -97,10 +160,9 @@ impl Blocking {
     pub fn register(&self, db: usize, keys: &[Vec<u8>], waiter: &Arc<Waiter>) {
         let mut queues = self.queues.lock();
         for key in keys {
-            queues
-                .entry((db, key.clone()))
-                .or_default()
-                .push_back(waiter.clone());
+            let line = queues.entry((db, key.clone())).or_default();
+            line.waiters.push_back(waiter.clone());
+            line.broadcast += usize::from(waiter.order == WakeOrder::Broadcast);
         }
         self.blocked.fetch_add(1, Relaxed);
     }
@@ -110,9 +172,13 @@ impl Blocking {
         let mut queues = self.queues.lock();
         for key in keys {
             let slot = (db, key.clone());
-            if let Some(queue) = queues.get_mut(&slot) {
-                queue.retain(|w| !Arc::ptr_eq(w, waiter));
-                if queue.is_empty() {
+            if let Some(line) = queues.get_mut(&slot) {
+                let before = line.waiters.len();
+                line.waiters.retain(|w| !Arc::ptr_eq(w, waiter));
+                if waiter.order == WakeOrder::Broadcast {
+                    line.broadcast -= before - line.waiters.len();
+                }
+                if line.waiters.is_empty() {
                     queues.remove(&slot);
                 }
             }
@@ -120,12 +186,50 @@ impl Blocking {
         self.blocked.fetch_sub(1, Relaxed);
     }
 
-    /// A key may have become non-empty: wake the first client waiting on it.
+    /// A key may have become non-empty: wake its first FIFO waiter and every broadcast one.
     pub fn signal(&self, db: usize, key: &[u8]) {
         let queues = self.queues.lock();
-        if let Some(first) = queues.get(&(db, key.to_vec())).and_then(|q| q.front()) {
-            first.wake(Wake::Ready);
+        if let Some(line) = queues.get(&(db, key.to_vec())) {
+            line.wake();
         }
+    }
+
+    /// A woken waiter was served (its re-run did not block again): it leaves every line, and a
+    /// FIFO waiter hands its turn on, waking the next FIFO waiter in case data is left. A
+    /// broadcast waiter took nothing from the others, which its wake already woke: it wakes no one.
+    pub fn served(&self, db: usize, keys: &[Vec<u8>], waiter: &Arc<Waiter>) {
+        self.deregister(db, keys, waiter);
+        if waiter.order == WakeOrder::Fifo {
+            let queues = self.queues.lock();
+            for key in keys {
+                if let Some(line) = queues.get(&(db, key.clone())) {
+                    line.wake_next_fifo();
+                }
+            }
+        }
+    }
+}
+
+/// Re-runs a blocked command woken for data, with the arguments it blocked with (rewritten or
+/// as sent), writing its reply to `output`. If it blocks again it keeps its place in line and
+/// its deadline; once served it leaves the lines ([`Blocking::served`]).
+pub fn rerun(
+    server: &Arc<Server>,
+    client: &mut ClientState,
+    blocked: BlockedCommand,
+    output: &mut Vec<u8>,
+) {
+    client.mode = ExecMode::Rerun {
+        waiter: blocked.waiter.clone(),
+        deadline: blocked.deadline,
+    };
+    let args: Vec<&[u8]> = blocked.args.iter().map(Vec::as_slice).collect();
+    execute(server, client, &args, output);
+    client.mode = ExecMode::Direct;
+    if client.blocked.is_none() {
+        server
+            .blocking
+            .served(blocked.db, &blocked.keys, &blocked.waiter);
     }
 }
 
@@ -151,7 +255,7 @@ mod tests {
     #[test]
     fn first_come_first_served_and_the_woken_keep_their_turn() {
         let blocking = Blocking::default();
-        let (a, b) = (Waiter::new(), Waiter::new());
+        let (a, b) = (Waiter::new(WakeOrder::Fifo), Waiter::new(WakeOrder::Fifo));
         let keys = vec![b"k".to_vec()];
         blocking.register(0, &keys, &a);
         blocking.register(0, &keys, &b);
@@ -166,6 +270,95 @@ mod tests {
         blocking.signal(0, b"k");
         assert_eq!(*b.wake.lock(), Some(Wake::Ready));
         assert_eq!(blocking.blocked_clients(), 1);
+    }
+
+    #[test]
+    fn broadcast_wakes_every_waiter_fifo_only_the_first() {
+        let blocking = Blocking::default();
+        let keys = vec![b"k".to_vec()];
+        let fifo = [Waiter::new(WakeOrder::Fifo), Waiter::new(WakeOrder::Fifo)];
+        let broadcast = [
+            Waiter::new(WakeOrder::Broadcast),
+            Waiter::new(WakeOrder::Broadcast),
+        ];
+        // Arrival order: a broadcast waiter first, so "first in line" is not simply the front.
+        for waiter in [&broadcast[0], &fifo[0], &fifo[1], &broadcast[1]] {
+            blocking.register(0, &keys, waiter);
+        }
+        blocking.signal(0, b"k");
+        assert_eq!(broadcast[0].take_wake(), Some(Wake::Ready));
+        assert_eq!(broadcast[1].take_wake(), Some(Wake::Ready));
+        assert_eq!(fifo[0].take_wake(), Some(Wake::Ready));
+        assert_eq!(fifo[1].take_wake(), None);
+        // A served broadcast waiter took nothing from the others: it wakes no one.
+        blocking.served(0, &keys, &broadcast[0]);
+        assert!([&broadcast[1], &fifo[0], &fifo[1]]
+            .iter()
+            .all(|w| w.take_wake().is_none()));
+        // A served FIFO waiter hands its turn to the next FIFO waiter only.
+        blocking.served(0, &keys, &fifo[0]);
+        assert_eq!(fifo[1].take_wake(), Some(Wake::Ready));
+        assert_eq!(broadcast[1].take_wake(), None);
+        assert_eq!(blocking.blocked_clients(), 2);
+        // With the last broadcast waiter gone, the line is FIFO again.
+        blocking.deregister(0, &keys, &broadcast[1]);
+        blocking.signal(0, b"k");
+        assert_eq!(fifo[1].take_wake(), Some(Wake::Ready));
+        assert_eq!(blocking.queues.lock()[&(0, b"k".to_vec())].broadcast, 0);
+    }
+
+    /// A command blocked with rewritten arguments re-runs as rewritten: BLPOP blocked on `a`,
+    /// rewritten to wait on `b`, is served by a push to `b`.
+    #[test]
+    fn the_rerun_uses_the_arguments_rewritten_at_block_time() {
+        use crate::client::ClientHandle;
+        use crate::config::Config;
+        use crate::context::Ctx;
+        use crate::dispatch::check;
+
+        let server = Arc::new(Server::new(Config::default(), None));
+        let client = |id| {
+            let handle = Arc::new(ClientHandle::new(id, String::new(), String::new(), -1));
+            ClientState::new(handle, server.stats.workers[0].clone(), true)
+        };
+        let (mut blocked_client, mut pusher) = (client(1), client(2));
+        let sent: [&[u8]; 3] = [b"BLPOP", b"a", b"0"];
+        let command = check::lookup(&sent).ok().expect("BLPOP is a command");
+        let mut reply = Vec::new();
+        let protocol = blocked_client.protocol;
+        let mut ctx = Ctx {
+            server: &server,
+            client: &mut blocked_client,
+            args: &sent,
+            out: ReplyWriter::new(&mut reply, protocol),
+            command,
+            now_ms: 0,
+            rewritten: Default::default(),
+            logged: Default::default(),
+            also_propagated: Default::default(),
+        };
+        let rewritten = [&b"BLPOP"[..], b"b", b"0"].map(<[u8]>::to_vec).to_vec();
+        ctx.block_as(
+            &[b"a"],
+            0,
+            |out| out.null_array(),
+            WakeOrder::Broadcast,
+            Some(rewritten),
+        );
+        assert!(reply.is_empty());
+        assert_eq!(server.blocking.blocked_clients(), 1);
+
+        execute(
+            &server,
+            &mut pusher,
+            &[b"RPUSH", b"b", b"x"],
+            &mut Vec::new(),
+        );
+        let blocked = blocked_client.blocked.take().expect("blocked");
+        rerun(&server, &mut blocked_client, blocked, &mut reply);
+        assert_eq!(reply, b"*2\r\n$1\r\nb\r\n$1\r\nx\r\n");
+        assert!(blocked_client.blocked.is_none());
+        assert_eq!(server.blocking.blocked_clients(), 0);
     }
 
     #[test]

@@ -401,9 +401,9 @@ pub struct ClientState {
     pub worker: usize,
     /// The blocking command this client waits on, set by `Ctx::block`.
     pub blocked: Option<BlockedCommand>,
-    /// Sequence number of this client's latest AOF record: with `appendfsync always`, its
-    /// replies wait until the log is durable up to it.
-    pub aof_seq: u64,
+    /// Journal offset of the end of this client's latest records: its replies wait until the
+    /// AOF is written (with `appendfsync always`, fsynced) up to it.
+    pub journal_offset: u64,
     pub kind: ClientKind,
 }
 
@@ -427,7 +427,7 @@ impl ClientState {
             mode: ExecMode::Direct,
             worker: 0,
             blocked: None,
-            aof_seq: 0,
+            journal_offset: 0,
             kind: ClientKind::Normal,
         }
     }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use redis_lite_protocol::ReplyWriter;
 
-use crate::blocking::{BlockedCommand, Waiter};
-use crate::client::{ClientState, ExecMode};
+use crate::blocking::{BlockedCommand, Waiter, WakeOrder};
+use crate::client::{ClientKind, ClientState, ExecMode};
 use crate::command::flags::{MAY_REPLICATE, WRITE};
 use crate::command::CommandEntry;
 use crate::error::CommandError;
@@ -31,7 +31,11 @@ pub struct Ctx<'a> {
     pub now_ms: u64,
     /// The form the command is logged in, when not as sent (see `propagate_as`).
     pub rewritten: Cell<Option<Vec<Vec<u8>>>>,
-    /// Whether the command's record was appended, and its sequence number.
+    /// Records the command emits besides its own (see `also_propagate`). An Option, so that
+    /// the usual command, with none, drops nothing.
+    pub also_propagated: Cell<Option<Vec<Vec<Vec<u8>>>>>,
+    /// Whether the command's records were appended to the journal, and the offset its reply
+    /// waits for.
     pub logged: Cell<Option<u64>>,
 }
 
@@ -140,7 +144,7 @@ impl<'a> Ctx<'a> {
     /// After a write to `key` in `db`: invalidates WATCHes on it and emits its keyspace
     /// notification (`class` and `event` as Redis names them, e.g. `Class::List`, "lpush").
     /// Every command that modifies a key calls this once per key and event.
-    /// The first change of a command also appends its AOF record (see `propagate`).
+    /// The first change of a command also appends its journal record (see `propagate`).
     pub fn changed(&self, db: &mut Db, key: &[u8], class: Class, event: &str) {
         db.signal_modified(key);
         self.server.notifier.emit(db.index(), key, class, event);
@@ -152,27 +156,62 @@ impl<'a> Ctx<'a> {
     /// the result of INCRBYFLOAT), as Redis's `rewriteClientCommandVector` does. Must come
     /// before the command's first `changed`.
     pub fn propagate_as<A: AsRef<[u8]>>(&self, args: &[A]) {
+        debug_assert!(self.logged.get().is_none(), "propagate_as after the record");
         let args = args.iter().map(|a| a.as_ref().to_vec()).collect();
         self.rewritten.set(Some(args));
     }
 
-    /// Appends the command's AOF record, once per command, if its spec says it writes.
+    /// Adds a record the command emits after its own, in the same unit: the journal frames the
+    /// command's records in MULTI/EXEC, as Redis 7 does for a command that propagates several
+    /// (`alsoPropagate`), so a reader applies all of them or none. Must come before the
+    /// command's first `changed`, which appends the whole unit while the shard locks are held.
+    pub fn also_propagate<A: AsRef<[u8]>>(&self, args: &[A]) {
+        debug_assert!(
+            self.logged.get().is_none(),
+            "also_propagate after the record"
+        );
+        let mut also = self.also_propagated.take().unwrap_or_default();
+        also.push(args.iter().map(|a| a.as_ref().to_vec()).collect());
+        self.also_propagated.set(Some(also));
+    }
+
+    /// Appends the command's records to the journal, once per command, if its spec says it
+    /// writes. The AOF loader's replay is not recorded again.
     ///
     /// Why here: `changed` runs while the command holds the locks of the shards it writes, so
-    /// the record enters the log before any other thread can touch those keys: per key, log
-    /// order is apply order, and a rewrite's cut (taken with every shard locked) falls between
-    /// two whole records. Commands that change data without `changed` (FLUSHALL, SWAPDB) call
-    /// this themselves; they run with every other command paused (`CommandSpec::exclusive`).
+    /// the record enters the journal before any other thread can touch those keys: per key,
+    /// journal order is apply order, and a rewrite's cut (taken with every shard locked) falls
+    /// between two whole units. Commands that change data without `changed` (FLUSHALL, SWAPDB)
+    /// call this themselves; they run with every other command paused
+    /// (`CommandSpec::exclusive`).
     pub fn propagate(&self) {
-        if self.logged.get().is_some() || !self.command.spec.has(WRITE | MAY_REPLICATE) {
+        if self.logged.get().is_some()
+            || !self.command.spec.has(WRITE | MAY_REPLICATE)
+            || self.client.kind == ClientKind::AofLoader
+        {
             return;
         }
+        if !self.server.journal.is_recording() {
+            // Nothing listens (AOF off): the command's one journal cost is this load.
+            self.logged.set(Some(0));
+            return;
+        }
+        self.record();
+    }
+
+    /// Appends the command's unit. Kept out of line so that `changed`, inlined into every
+    /// write handler, stays small.
+    #[inline(never)]
+    fn record(&self) {
+        let journal = &self.server.journal;
         let (db, in_exec) = (self.client.db, self.client.mode.nested());
-        let seq = match self.rewritten.take() {
-            Some(args) => self.server.aof.append(db, &args, in_exec),
-            None => self.server.aof.append(db, self.args, in_exec),
+        let also = self.also_propagated.take();
+        let also = also.as_deref().unwrap_or_default();
+        let offset = match self.rewritten.take() {
+            Some(args) => journal.record_unit(db, &args, also, in_exec),
+            None => journal.record_unit(db, self.args, also, in_exec),
         };
-        self.logged.set(Some(seq));
+        self.logged.set(Some(offset));
     }
 
     /// After pushing to a list or adding to a sorted set: clients blocked on `key` (BLPOP,
@@ -186,8 +225,25 @@ impl<'a> Ctx<'a> {
     /// Blocks the client on `keys` (a blocking command that found nothing). Must be called while
     /// the keys' shards are still locked, so a push cannot slip in before the registration.
     /// `timeout_ms` 0 waits forever; `on_timeout` writes the reply for when it passes. Inside
-    /// EXEC nothing blocks: the timeout reply is given at once, as in Redis.
+    /// EXEC nothing blocks: the timeout reply is given at once, as in Redis. The client waits
+    /// in line (FIFO) and re-runs the command as sent; see `block_as` for the other choices.
     pub fn block(&mut self, keys: &[&[u8]], timeout_ms: u64, on_timeout: fn(&mut ReplyWriter<'_>)) {
+        self.block_as(keys, timeout_ms, on_timeout, WakeOrder::Fifo, None);
+    }
+
+    /// As `block`, choosing how the keys wake the client (`WakeOrder::Broadcast`: with every
+    /// other reader, as XREAD) and, with `rerun_as`, the arguments the command re-runs with once
+    /// woken instead of those sent (`XREAD ... $` rewritten to the ID that was last when it
+    /// blocked, as Redis rewrites a blocked client's argv). A re-run that blocks again keeps
+    /// the waiter, and with it the order, it had.
+    pub fn block_as(
+        &mut self,
+        keys: &[&[u8]],
+        timeout_ms: u64,
+        on_timeout: fn(&mut ReplyWriter<'_>),
+        order: WakeOrder,
+        rerun_as: Option<Vec<Vec<u8>>>,
+    ) {
         if self.client.mode.nested() {
             on_timeout(&mut self.out);
             return;
@@ -200,13 +256,13 @@ impl<'a> Ctx<'a> {
             _ => {
                 let deadline =
                     (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
-                let waiter = Waiter::new();
+                let waiter = Waiter::new(order);
                 self.server.blocking.register(db, &keys, &waiter);
                 (waiter, deadline)
             }
         };
         *self.client.handle.blocked.lock() = Some(waiter.clone());
-        let args = self.args.iter().map(|a| a.to_vec()).collect();
+        let args = rerun_as.unwrap_or_else(|| self.args.iter().map(|a| a.to_vec()).collect());
         let command = self.command.id;
         self.client.blocked = Some(BlockedCommand {
             waiter,

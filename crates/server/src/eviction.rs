@@ -52,7 +52,7 @@ fn over(server: &Server) -> bool {
     let maxkeys = limits.maxkeys.load(Relaxed);
     // As in Redis, AOF records waiting to be written do not count: evicting keys for them
     // would only add DELs to the same buffer.
-    let counted = || crate::memory::used().saturating_sub(server.aof.buffered_bytes());
+    let counted = || crate::memory::used().saturating_sub(server.journal.buffered_bytes());
     (maxmemory > 0 && counted() > maxmemory)
         || (maxkeys > 0 && server.keyspace.key_count() > maxkeys)
 }

@@ -11,12 +11,15 @@
 //!   statistics and bookkeeping.
 //! - [`command`]: the declarative command table ([`command::CommandSpec`]) that dispatch,
 //!   COMMAND and INFO read.
-//! - [`commands`]: one file per data-type command family; each exports its specs and handlers.
+//! - [`commands`]: one file per data-type command family; each exports its specs and handlers,
+//!   and reaches the keyspace through [`commands::access`] (typed lookups, get-or-create,
+//!   delete-if-empty, ranges, SCAN options).
+//! - [`args`]: argument helpers any subsystem's commands use (keywords, `<COMMAND> HELP`).
 //! - [`admin`]: instance, client, COMMAND, INFO and MODULE commands.
 //! - [`context`]: [`context::Ctx`], what a handler sees.
 //! - [`config`]: the parameter table behind redis.conf, the command line and CONFIG.
-//! - [`blocking`]: clients blocked on keys (BLPOP and friends) and their first-come,
-//!   first-served wake-ups.
+//! - [`blocking`]: clients blocked on keys (BLPOP and friends): first-come, first-served or
+//!   broadcast wake-ups, arguments rewritten at block time, the re-run after a wake.
 //! - [`pubsub`]: channel and pattern subscriptions, delivery to subscribers on any thread, and
 //!   the pub/sub commands.
 //! - [`txn`]: MULTI/EXEC/DISCARD/WATCH, the transaction state and its commands.
@@ -25,12 +28,15 @@
 //! - [`notify`]: keyspace notification flags and classes.
 //! - [`proctitle`]: the process title (`argv[0] <listen-addr>`), hiding the command line.
 //! - [`eviction`]: keeping to `maxmemory` and `maxkeys` (the policies are in the engine).
+//! - [`journal`]: the ordered stream of every write's records (SELECT and MULTI/EXEC framing,
+//!   byte offsets), read by sinks from their own cursors: the AOF now, replication later.
 //! - [`persistence`]: RDB snapshots (SAVE, BGSAVE, `save` rules), the append-only file
 //!   (logging writes, fsync policies, rewriting), and loading at start-up.
 //! - [`client`], [`stats`], [`memory`], [`mod@log`], [`error`]: client state, INFO counters,
 //!   allocator figures and MEMORY, Redis-format logging, and typed errors with Redis's texts.
 
 pub mod admin;
+pub mod args;
 pub mod blocking;
 pub mod client;
 pub mod command;
@@ -40,6 +46,7 @@ pub mod context;
 pub mod dispatch;
 pub mod error;
 pub mod eviction;
+pub mod journal;
 pub mod log;
 pub mod memory;
 pub mod net;

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::client::{ClientHandle, Clients, OutputClass};
 use crate::config::{Apply, Config, LiveConfig, Startup};
+use crate::journal::Journal;
 use crate::net::{connection, fdlimit};
 use crate::notify::Notifier;
 use crate::persistence::aof::Aof;
@@ -54,6 +55,8 @@ pub struct Server {
     pub limits: crate::eviction::Limits,
     pub scripting: crate::scripting::Scripting,
     pub aof: Arc<Aof>,
+    /// The ordered stream of every write's records, which the AOF reads.
+    pub journal: Arc<Journal>,
 }
 
 /// What names this server instance to clients and (later) replicas.
@@ -72,23 +75,23 @@ pub struct ActiveExpiry {
 }
 
 /// Where the engine's own changes (expirations, evictions) go: keyspace notifications, and a
-/// `DEL` in the AOF, appended while the engine still holds the key's shard lock.
+/// `DEL` in the journal, appended while the engine still holds the key's shard lock.
 struct EngineEvents {
     notifier: Arc<Notifier>,
-    aof: Arc<Aof>,
+    journal: Arc<Journal>,
 }
 
 impl redis_lite_engine::KeyEvents for EngineEvents {
     fn expired(&self, db: usize, key: &[u8]) {
         self.notifier
             .emit(db, key, crate::notify::Class::Expired, "expired");
-        self.aof.append(db, &[b"DEL".as_slice(), key], false);
+        self.journal.record(db, &[b"DEL".as_slice(), key], false);
     }
 
     fn evicted(&self, db: usize, key: &[u8]) {
         self.notifier
             .emit(db, key, crate::notify::Class::Evicted, "evicted");
-        self.aof.append(db, &[b"DEL".as_slice(), key], false);
+        self.journal.record(db, &[b"DEL".as_slice(), key], false);
     }
 }
 
@@ -105,10 +108,11 @@ impl Server {
         let shards = (config.threads * SHARDS_PER_THREAD).max(SHARDS_PER_THREAD);
         let pubsub = Arc::new(PubSub::default());
         let notifier = Arc::new(Notifier::new(pubsub.clone()));
-        let aof = Arc::new(Aof::new(&config));
+        let journal = Arc::new(Journal::new());
+        let aof = Arc::new(Aof::new(&config, journal.clone()));
         let events: Arc<dyn redis_lite_engine::KeyEvents> = Arc::new(EngineEvents {
             notifier: notifier.clone(),
-            aof: aof.clone(),
+            journal: journal.clone(),
         });
         let server = Server {
             keyspace: Keyspace::with_events(shards, config.databases, Some(events)),
@@ -132,6 +136,7 @@ impl Server {
             limits: Default::default(),
             scripting: Default::default(),
             aof,
+            journal,
             config: LiveConfig::new(config, config_file),
         };
         server.apply_config();

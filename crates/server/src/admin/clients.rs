@@ -4,12 +4,12 @@ use std::time::Instant;
 
 use redis_lite_protocol::Protocol;
 
+use crate::args::{keyword, reply_help};
 use crate::blocking::Wake;
 use crate::client::{ClientHandle, ReplyMode};
 use crate::command::flags::*;
 use crate::command::CommandSpec;
 use crate::command::Group;
-use crate::commands::reply_help;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::server::{LITE_VERSION, REDIS_VERSION};
@@ -500,13 +500,7 @@ fn client_kill(ctx: &mut Ctx<'_>) -> CmdResult {
         } else if ctx.arg_is(i, "LADDR") {
             laddr = Some(value);
         } else if ctx.arg_is(i, "SKIPME") {
-            skip_me = if ctx.arg_is(i + 1, "YES") {
-                true
-            } else if ctx.arg_is(i + 1, "NO") {
-                false
-            } else {
-                return Err(CommandError::Syntax);
-            };
+            skip_me = keyword(ctx, i + 1, &[("YES", true), ("NO", false)])?;
         } else {
             return Err(CommandError::Syntax);
         }
@@ -539,13 +533,7 @@ fn kill_client(ctx: &mut Ctx<'_>, target: &ClientHandle, own_id: u64) {
 
 /// Parses ON/OFF, the argument of CLIENT NO-EVICT and NO-TOUCH.
 fn on_off(ctx: &Ctx<'_>, i: usize) -> Result<bool, CommandError> {
-    if ctx.arg_is(i, "ON") {
-        Ok(true)
-    } else if ctx.arg_is(i, "OFF") {
-        Ok(false)
-    } else {
-        Err(CommandError::Syntax)
-    }
+    keyword(ctx, i, &[("ON", true), ("OFF", false)])
 }
 
 /// CLIENT NO-EVICT ON|OFF

@@ -6,11 +6,11 @@ use std::time::Duration;
 use redis_lite_engine::Value;
 
 use crate::admin::clients::parse_db_index;
+use crate::args::reply_help;
 use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::CommandSpec;
 use crate::command::Group;
-use crate::commands::reply_help;
 use crate::config;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};

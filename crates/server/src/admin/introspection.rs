@@ -2,6 +2,7 @@
 
 use redis_lite_engine::glob::glob_match;
 
+use crate::args::reply_help;
 use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::key_flags::{self, KeyFlags};
@@ -9,7 +10,6 @@ use crate::command::Group;
 use crate::command::{
     table, BeginSearch, CommandEntry, CommandSpec, DocArg, FindKeys, KeyRef, KeySpec,
 };
-use crate::commands::reply_help;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 

@@ -2,10 +2,10 @@
 //! API), so it answers the way Redis answers when no module is loaded and a load fails, and
 //! keeps LOAD/LOADEX/UNLOAD behind `enable-module-command` as Redis does.
 
+use crate::args::reply_help;
 use crate::command::flags::*;
 use crate::command::CommandSpec;
 use crate::command::Group;
-use crate::commands::reply_help;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 

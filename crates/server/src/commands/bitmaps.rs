@@ -3,12 +3,13 @@
 
 use redis_lite_engine::{Db, Value};
 
+use crate::args::keyword;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::CommandSpec;
 use crate::command::Group;
 use crate::command::{KeyRef, KeySpec};
-use crate::commands::strings::{max_string_len, raw_string_mut, string_bytes};
+use crate::commands::access::{self, max_string_len, raw_string_mut};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
@@ -195,35 +196,25 @@ fn getbit(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let bit = match ctx.read(db, hash, key) {
-        None => false,
-        Some(entry) => bit_at(&string_bytes(&entry.value)?, offset),
-    };
+    let bit = access::read_string(ctx, db, hash, key)?.is_some_and(|s| bit_at(&s, offset));
     ctx.out.integer(bit as i64);
     Ok(())
 }
 
 /// Parses BYTE or BIT (argument `i`): whether indexes count bits.
 fn index_unit(ctx: &Ctx<'_>, i: usize) -> Result<bool, CommandError> {
-    if ctx.arg_is(i, "BIT") {
-        Ok(true)
-    } else if ctx.arg_is(i, "BYTE") {
-        Ok(false)
-    } else {
-        Err(CommandError::Syntax)
-    }
+    keyword(ctx, i, &[("BIT", true), ("BYTE", false)])
 }
 
 /// The inclusive bit range that `start..=end` selects in a string of `len` bytes, counting
 /// bytes or (with `in_bits`) bits, negative indexes from the end; None when empty.
 fn bit_range(start: i64, end: i64, len: usize, in_bits: bool) -> Option<(u64, u64)> {
-    let total = if in_bits { len as i64 * 8 } else { len as i64 };
-    let from_end = |i: i64| if i < 0 { total + i } else { i }.max(0);
-    let (start, end) = (from_end(start), from_end(end).min(total - 1));
-    if start > end {
+    let total = if in_bits { len * 8 } else { len };
+    let range = access::clamped_range(start, end, total);
+    if range.is_empty() {
         return None;
     }
-    let (start, end) = (start as u64, end as u64);
+    let (start, end) = (range.start as u64, range.end as u64 - 1);
     Some(if in_bits {
         (start, end)
     } else {
@@ -267,11 +258,10 @@ fn bitcount(ctx: &mut Ctx<'_>) -> CmdResult {
     let (db, hash) = locked.db(ctx.client.db, key);
     // Redis 7.0 looks the key up before it parses the range: a missing key counts 0 whatever
     // the other arguments are.
-    let Some(entry) = ctx.read(db, hash, key) else {
+    let Some(bytes) = access::read_string(ctx, db, hash, key)? else {
         ctx.out.integer(0);
         return Ok(());
     };
-    let bytes = string_bytes(&entry.value)?;
     let range = match ctx.arg_count() {
         2 => bit_range(0, -1, bytes.len(), false),
         4 | 5 => {
@@ -302,11 +292,10 @@ fn bitpos(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
     // A missing key is an endless run of zeros.
-    let Some(entry) = ctx.read(db, hash, key) else {
+    let Some(bytes) = access::read_string(ctx, db, hash, key)? else {
         ctx.out.integer(if bit { -1 } else { 0 });
         return Ok(());
     };
-    let bytes = string_bytes(&entry.value)?;
     let argc = ctx.arg_count();
     if argc > 6 {
         return Err(CommandError::Syntax);
@@ -360,10 +349,10 @@ fn bitop(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut inputs = Vec::with_capacity(sources.len());
     for key in sources {
         let (db, hash) = locked.db(ctx.client.db, key);
-        inputs.push(match ctx.read(db, hash, key) {
-            None => Vec::new(),
-            Some(entry) => string_bytes(&entry.value)?.into_owned(),
-        });
+        inputs.push(
+            access::read_string(ctx, db, hash, key)?
+                .map_or_else(Vec::new, std::borrow::Cow::into_owned),
+        );
     }
     let result = combine(op, &inputs);
     let (db, hash) = locked.db(ctx.client.db, dest);
@@ -638,8 +627,7 @@ fn bitfield_read(ctx: &mut Ctx<'_>, fields: &[Field]) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let entry = ctx.read(db, hash, key);
-    let bytes = entry.map(|e| string_bytes(&e.value)).transpose()?;
+    let bytes = access::read_string(ctx, db, hash, key)?;
     let bytes = bytes.as_deref().unwrap_or(&[]);
     ctx.out.array(fields.len());
     for field in fields {

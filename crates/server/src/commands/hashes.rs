@@ -2,7 +2,6 @@
 
 use redis_lite_engine::glob::glob_match;
 use redis_lite_engine::hash::Hash;
-use redis_lite_engine::{Db, Value};
 use redis_lite_protocol::number::parse_i64;
 use redis_lite_protocol::ReplyWriter;
 
@@ -11,7 +10,7 @@ use crate::command::key_flags::*;
 use crate::command::CommandSpec;
 use crate::command::Group;
 use crate::command::KeySpec;
-use crate::commands::keys::{parse_cursor, ScanOptions};
+use crate::commands::access::{self, scan_reply, ScanOptions};
 use crate::commands::strings::add_long_double;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
@@ -143,52 +142,6 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]"),
 ];
 
-fn as_hash(value: &mut Value) -> Result<&mut Hash, CommandError> {
-    match value {
-        Value::Hash(h) => Ok(h),
-        _ => Err(CommandError::WrongType),
-    }
-}
-
-/// The hash at `key` for a read (counted in keyspace hits/misses, as Redis's lookupKeyRead):
-/// None when missing, WRONGTYPE when the key holds another type.
-fn read_hash<'d>(
-    ctx: &Ctx<'_>,
-    db: &'d mut Db,
-    hash: u64,
-    key: &[u8],
-) -> Result<Option<&'d mut Hash>, CommandError> {
-    ctx.read(db, hash, key)
-        .map(|e| as_hash(&mut e.value))
-        .transpose()
-}
-
-/// The hash at `key` for a write: None when missing, WRONGTYPE for another type.
-fn write_hash<'d>(
-    ctx: &Ctx<'_>,
-    db: &'d mut Db,
-    hash: u64,
-    key: &[u8],
-) -> Result<Option<&'d mut Hash>, CommandError> {
-    db.get(hash, key, ctx.now_ms)
-        .map(|e| as_hash(&mut e.value))
-        .transpose()
-}
-
-/// The hash at `key` for a write, created empty when missing. Callers only fail after this on
-/// a field that exists, so an empty hash is never left behind.
-fn write_or_create<'d>(
-    ctx: &Ctx<'_>,
-    db: &'d mut Db,
-    hash: u64,
-    key: &[u8],
-) -> Result<&'d mut Hash, CommandError> {
-    if write_hash(ctx, db, hash, key)?.is_none() {
-        db.set(hash, key, Value::Hash(Box::default()), false, ctx.now_ms);
-    }
-    Ok(write_hash(ctx, db, hash, key)?.expect("created above"))
-}
-
 /// HSET key field value [field value ...]
 fn hset(ctx: &mut Ctx<'_>) -> CmdResult {
     let added = set_pairs(ctx)?;
@@ -212,7 +165,7 @@ fn set_pairs(ctx: &mut Ctx<'_>) -> Result<usize, CommandError> {
     let limits = ctx.encoding_limits();
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let h = write_or_create(ctx, db, hash, key)?;
+    let h = access::write_or_create::<Hash>(ctx, db, hash, key, &limits)?;
     let pairs = &ctx.args[2..];
     let added = pairs
         .chunks(2)
@@ -230,7 +183,7 @@ fn hsetnx(ctx: &mut Ctx<'_>) -> CmdResult {
     let limits = ctx.encoding_limits();
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let h = write_or_create(ctx, db, hash, key)?;
+    let h = access::write_or_create::<Hash>(ctx, db, hash, key, &limits)?;
     if h.contains(field) {
         ctx.out.integer(0);
         return Ok(());
@@ -248,7 +201,7 @@ fn hget(ctx: &mut Ctx<'_>) -> CmdResult {
     let (key, field) = (ctx.arg(1), ctx.arg(2));
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let h = read_hash(ctx, db, hash, key)?;
+    let h = access::read::<Hash>(ctx, db, hash, key)?;
     write_optional(&mut ctx.out, h.and_then(|h| h.get(field)));
     Ok(())
 }
@@ -265,7 +218,7 @@ fn hmget(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let h = read_hash(ctx, db, hash, key)?;
+    let h = access::read::<Hash>(ctx, db, hash, key)?;
     let fields = &ctx.args[2..];
     ctx.out.array(fields.len());
     for field in fields {
@@ -294,7 +247,7 @@ fn reply_all(ctx: &mut Ctx<'_>, fields: bool, values: bool) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let h = read_hash(ctx, db, hash, key)?;
+    let h = access::read::<Hash>(ctx, db, hash, key)?;
     let len = h.as_ref().map_or(0, |h| h.len());
     if fields && values {
         ctx.out.map(len);
@@ -317,19 +270,14 @@ fn hdel(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let Some(h) = write_hash(ctx, db, hash, key)? else {
+    let Some(h) = access::write::<Hash>(ctx, db, hash, key)? else {
         ctx.out.integer(0);
         return Ok(());
     };
     let removed = ctx.args[2..].iter().filter(|f| h.remove(f)).count();
-    let emptied = h.is_empty();
     if removed > 0 {
-        ctx.changed(db, key, Class::Hash, "hdel");
-    }
-    if emptied {
-        // A collection never stays empty: the key goes, with its own `del` event.
-        db.remove(hash, key);
-        ctx.changed(db, key, Class::Generic, "del");
+        let now_empty = h.is_empty();
+        access::removed::<Hash>(ctx, db, hash, key, "hdel", now_empty);
     }
     drop(locked);
     ctx.dirty(removed as u64);
@@ -342,7 +290,7 @@ fn reply_count(ctx: &mut Ctx<'_>, f: impl FnOnce(&Hash) -> usize) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let n = read_hash(ctx, db, hash, key)?.map_or(0, |h| f(h));
+    let n = access::read::<Hash>(ctx, db, hash, key)?.map_or(0, f);
     ctx.out.integer(n as i64);
     Ok(())
 }
@@ -378,7 +326,7 @@ fn update_field(
     let limits = ctx.encoding_limits();
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let h = write_or_create(ctx, db, hash, key)?;
+    let h = access::write_or_create::<Hash>(ctx, db, hash, key, &limits)?;
     let new = compute(h.get(field))?;
     if log_result {
         ctx.propagate_as(&[b"HSET", key, field, &new]);
@@ -449,7 +397,7 @@ fn hrandfield(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let h = match read_hash(ctx, db, hash, key)? {
+    let h = match access::read::<Hash>(ctx, db, hash, key)? {
         Some(h) if count != 0 => h,
         _ => {
             ctx.out.array(0);
@@ -482,7 +430,7 @@ fn hrandfield_one(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let h = read_hash(ctx, db, hash, key)?;
+    let h = access::read::<Hash>(ctx, db, hash, key)?;
     let field = h.and_then(|h| h.random(&mut rand::thread_rng()).map(|(f, _)| f));
     write_optional(&mut ctx.out, field);
     Ok(())
@@ -520,32 +468,20 @@ impl<'o, 'a> PairWriter<'o, 'a> {
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
 fn hscan(ctx: &mut Ctx<'_>) -> CmdResult {
-    let cursor = parse_cursor(ctx.arg(2)).ok_or(CommandError::err("invalid cursor"))?;
-    let key = ctx.arg(1);
-    let mut locked = ctx.lock([key]);
-    let (db, hash) = locked.db(ctx.client.db, key);
-    // As in Redis, a missing key answers an empty scan before the options are even read.
-    let Some(h) = read_hash(ctx, db, hash, key)? else {
-        ctx.out.array(2);
-        ctx.out.bulk(b"0");
-        ctx.out.array(0);
-        return Ok(());
-    };
-    let ScanOptions { pattern, count, .. } = ScanOptions::parse(ctx, 3, false)?;
-    let mut found: Vec<(&[u8], &[u8])> = Vec::new();
-    let next = h.scan(cursor, count, |f, v| {
-        if pattern.is_none_or(|p| glob_match(p, f, false)) {
-            found.push((f, v));
+    access::scan_collection(ctx, |out, h: &Hash, cursor, options| {
+        let ScanOptions { pattern, count, .. } = options;
+        let mut found: Vec<(&[u8], &[u8])> = Vec::new();
+        let next = h.scan(cursor, count, |f, v| {
+            if pattern.is_none_or(|p| glob_match(p, f, false)) {
+                found.push((f, v));
+            }
+        });
+        scan_reply(out, next, found.len() * 2);
+        for (f, v) in found {
+            out.bulk(f);
+            out.bulk(v);
         }
-    });
-    ctx.out.array(2);
-    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
-    ctx.out.array(found.len() * 2);
-    for (f, v) in found {
-        ctx.out.bulk(f);
-        ctx.out.bulk(v);
-    }
-    Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use crate::command::key_flags::*;
 use crate::command::Group;
 use crate::command::KeySpec;
 use crate::command::{CommandSpec, Handler};
+use crate::commands::access::{arg_cursor, scan_reply, ScanOptions};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
@@ -281,79 +282,9 @@ fn reply_keys(ctx: &mut Ctx<'_>, keys: &[SmallBytes]) {
     }
 }
 
-/// A SCAN cursor as Redis reads it with `strtoul`: optional sign (a minus negates modulo 2^64),
-/// decimal digits, nothing else; an empty string is cursor 0.
-pub(crate) fn parse_cursor(text: &[u8]) -> Option<u64> {
-    let (negative, digits) = match text.first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if text.is_empty() {
-        return Some(0);
-    }
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let value = digits.iter().try_fold(0u64, |n, d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })?;
-    Some(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
-
-/// The options of SCAN and of HSCAN/SSCAN/ZSCAN.
-pub(crate) struct ScanOptions<'a> {
-    /// None for no MATCH, or a match-all `*`.
-    pub pattern: Option<&'a [u8]>,
-    pub count: usize,
-    /// SCAN's TYPE filter; the collection scans do not take one.
-    pub type_filter: Option<&'a [u8]>,
-}
-
-impl<'a> ScanOptions<'a> {
-    /// Parses `[MATCH pattern] [COUNT count]` (and `[TYPE type]` when `with_type`) from argument
-    /// `start` on. COUNT must be at least 1; anything else is Redis's syntax error.
-    pub(crate) fn parse(
-        ctx: &Ctx<'a>,
-        start: usize,
-        with_type: bool,
-    ) -> Result<Self, CommandError> {
-        let mut options = ScanOptions {
-            pattern: None,
-            count: 10,
-            type_filter: None,
-        };
-        let mut i = start;
-        while i < ctx.arg_count() {
-            if i + 1 >= ctx.arg_count() {
-                return Err(CommandError::Syntax);
-            }
-            if ctx.arg_is(i, "COUNT") {
-                let n = ctx.arg_i64(i + 1)?;
-                if n < 1 {
-                    return Err(CommandError::Syntax);
-                }
-                options.count = usize::try_from(n).unwrap_or(usize::MAX);
-            } else if ctx.arg_is(i, "MATCH") {
-                options.pattern = Some(ctx.arg(i + 1)).filter(|p| *p != b"*");
-            } else if with_type && ctx.arg_is(i, "TYPE") {
-                options.type_filter = Some(ctx.arg(i + 1));
-            } else {
-                return Err(CommandError::Syntax);
-            }
-            i += 2;
-        }
-        Ok(options)
-    }
-}
-
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 fn scan(ctx: &mut Ctx<'_>) -> CmdResult {
-    let cursor = parse_cursor(ctx.arg(1)).ok_or(CommandError::err("invalid cursor"))?;
+    let cursor = arg_cursor(ctx, 1)?;
     let ScanOptions {
         pattern,
         count,
@@ -371,9 +302,8 @@ fn scan(ctx: &mut Ctx<'_>) -> CmdResult {
                 found.push(entry.key.clone());
             }
         });
-    ctx.out.array(2);
-    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
-    reply_keys(ctx, &found);
+    scan_reply(&mut ctx.out, next, found.len());
+    found.iter().for_each(|key| ctx.out.bulk(key));
     Ok(())
 }
 
@@ -897,7 +827,7 @@ fn reply_integer_or_null(ctx: &mut Ctx<'_>, n: Option<i64>) {
 
 /// OBJECT HELP
 fn object_help(ctx: &mut Ctx<'_>) -> CmdResult {
-    crate::commands::reply_help(
+    crate::args::reply_help(
         ctx,
         "OBJECT",
         &[

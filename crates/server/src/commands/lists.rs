@@ -7,15 +7,17 @@
 //! [`reply_key_and_elements`] writes the reply LMPOP and BLMPOP share.
 
 use redis_lite_engine::list::{Elem, End, List, Needle};
-use redis_lite_engine::{Db, Entry, Locked, Value};
+use redis_lite_engine::Locked;
 use redis_lite_protocol::ReplyWriter;
 
+use crate::args::keyword;
 use crate::blocking::parse_timeout;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::Group;
 use crate::command::KeySpec;
 use crate::command::{CommandSpec, Handler};
+use crate::commands::access::{self, MultiPop};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
@@ -144,14 +146,6 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("timeout:double numkeys:integer key... where=(LEFT | RIGHT) [COUNT count:integer]"),
 ];
 
-/// The list an entry holds, or WRONGTYPE.
-fn list_of(entry: &mut Entry) -> Result<&mut List, CommandError> {
-    match &mut entry.value {
-        Value::List(list) => Ok(list),
-        _ => Err(CommandError::WrongType),
-    }
-}
-
 /// Writes one element as a bulk string.
 fn write_elem(out: &mut ReplyWriter<'_>, elem: Elem<'_>) {
     match elem {
@@ -178,36 +172,7 @@ fn pop_event(end: End) -> &'static str {
 
 /// Argument `i` as LEFT or RIGHT.
 fn arg_end(ctx: &Ctx<'_>, i: usize) -> Result<End, CommandError> {
-    if ctx.arg_is(i, "LEFT") {
-        Ok(End::Left)
-    } else if ctx.arg_is(i, "RIGHT") {
-        Ok(End::Right)
-    } else {
-        Err(CommandError::Syntax)
-    }
-}
-
-/// Why a list is looked up: reads (LLEN, LRANGE...) count in the keyspace hit/miss statistics,
-/// as Redis's lookupKeyRead does; lookups made to write do not.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Access {
-    Read,
-    Write,
-}
-
-/// The list at `key`, if it exists; WRONGTYPE when the key holds another type.
-fn lookup<'d>(
-    ctx: &Ctx<'_>,
-    db: &'d mut Db,
-    hash: u64,
-    key: &[u8],
-    access: Access,
-) -> Result<Option<&'d mut List>, CommandError> {
-    let entry = match access {
-        Access::Read => ctx.read(db, hash, key),
-        Access::Write => db.get(hash, key, ctx.now_ms),
-    };
-    entry.map(list_of).transpose()
+    keyword(ctx, i, &[("LEFT", End::Left), ("RIGHT", End::Right)])
 }
 
 /// Pushes `values` at `end` of the list at `key` in database `db_index` (created, with the
@@ -223,16 +188,16 @@ fn push_values(
     values: &[&[u8]],
     create: bool,
 ) -> Result<Option<usize>, CommandError> {
-    let fill = ctx.encoding_limits().list_max_listpack_size;
+    let limits = ctx.encoding_limits();
     let (db, hash) = locked.db(db_index, key);
-    if lookup(ctx, db, hash, key, Access::Write)?.is_none() {
-        if !create {
+    let list = if create {
+        access::write_or_create::<List>(ctx, db, hash, key, &limits)?
+    } else {
+        let Some(list) = access::write::<List>(ctx, db, hash, key)? else {
             return Ok(None);
-        }
-        let list = Value::List(Box::new(List::new(fill)));
-        db.set(hash, key, list, false, ctx.now_ms);
-    }
-    let list = lookup(ctx, db, hash, key, Access::Write)?.expect("present or just created");
+        };
+        list
+    };
     for value in values {
         list.push(end, value);
     }
@@ -245,19 +210,6 @@ fn push_values(
 
 /// Elements popped from a list, in pop order.
 pub type Popped = Vec<Vec<u8>>;
-
-/// After elements were removed from the list at `key`: emits `event`, and when the list is now
-/// empty deletes the key and emits `del`, as Redis does.
-fn removed_from(ctx: &Ctx<'_>, db: &mut Db, hash: u64, key: &[u8], event: &str) {
-    ctx.changed(db, key, Class::List, event);
-    let emptied = db
-        .peek(hash, key, ctx.now_ms)
-        .is_some_and(|e| matches!(&e.value, Value::List(l) if l.is_empty()));
-    if emptied {
-        db.remove(hash, key);
-        ctx.changed(db, key, Class::Generic, "del");
-    }
-}
 
 /// Pops up to `count` elements from `end` of the list at `key` in database `db_index`, whose
 /// shard the caller has locked in `locked`. Returns the popped elements in pop order, or None
@@ -273,12 +225,13 @@ pub fn pop_from(
     count: usize,
 ) -> Result<Option<Popped>, CommandError> {
     let (db, hash) = locked.db(db_index, key);
-    let Some(list) = lookup(ctx, db, hash, key, Access::Write)? else {
+    let Some(list) = access::write::<List>(ctx, db, hash, key)? else {
         return Ok(None);
     };
     let popped: Popped = (0..count.min(list.len()))
         .map(|_| list.pop(end).expect("within the length"))
         .collect();
+    let now_empty = list.is_empty();
     if !popped.is_empty() {
         // The blocking and multi-key forms are logged as the LPOP/RPOP they amount to, as
         // Redis does (LMPOP and BLMPOP with the count actually popped).
@@ -296,7 +249,7 @@ pub fn pop_from(
                 ctx.propagate_as(&[verb, key]);
             }
         }
-        removed_from(ctx, db, hash, key, pop_event(end));
+        access::removed::<List>(ctx, db, hash, key, pop_event(end), now_empty);
         ctx.dirty(popped.len() as u64);
     }
     Ok(Some(popped))
@@ -338,19 +291,20 @@ pub fn move_element(
     to: End,
 ) -> Result<Option<Vec<u8>>, CommandError> {
     let (db, hash) = locked.db(db_index, source);
-    if lookup(ctx, db, hash, source, Access::Write)?.is_none() {
+    if access::write::<List>(ctx, db, hash, source)?.is_none() {
         return Ok(None);
     }
     let (db, dest_hash) = locked.db(db_index, destination);
-    lookup(ctx, db, dest_hash, destination, Access::Write)?;
+    access::write::<List>(ctx, db, dest_hash, destination)?;
     let (db, hash) = locked.db(db_index, source);
-    let list = lookup(ctx, db, hash, source, Access::Write)?.expect("checked above");
+    let list = access::write::<List>(ctx, db, hash, source)?.expect("checked above");
     let value = list.pop(from).expect("stored lists are never empty");
-    // The source and destination may be the same list: the push sees the popped list, which
+    // The source and destination may be the same list: the push refills the popped list, which
     // is why the source is only deleted (if empty) afterwards.
+    let now_empty = list.is_empty() && source != destination;
     push_values(ctx, locked, db_index, destination, to, &[&value], true)?;
     let (db, hash) = locked.db(db_index, source);
-    removed_from(ctx, db, hash, source, pop_event(from));
+    access::removed::<List>(ctx, db, hash, source, pop_event(from), now_empty);
     Ok(Some(value))
 }
 
@@ -447,32 +401,9 @@ fn llen(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let len = lookup(ctx, db, hash, key, Access::Read)?.map_or(0, |l| l.len());
+    let len = access::read::<List>(ctx, db, hash, key)?.map_or(0, |l| l.len());
     ctx.out.integer(len as i64);
     Ok(())
-}
-
-/// A Redis index into a list of `len`: negative counts from the end. None when out of range.
-fn index_in(index: i64, len: usize) -> Option<usize> {
-    let len = len as i64;
-    let index = if index < 0 { index + len } else { index };
-    (0..len).contains(&index).then_some(index as usize)
-}
-
-/// The inclusive range `start..=stop` of a list of `len` as LRANGE and LTRIM clamp it, or None
-/// when it is empty.
-fn range_in(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
-    let len = len as i64;
-    let start = if start < 0 {
-        (start + len).max(0)
-    } else {
-        start
-    };
-    let stop = if stop < 0 { stop + len } else { stop };
-    if start > stop || start >= len {
-        return None;
-    }
-    Some((start as usize, stop.min(len - 1) as usize))
 }
 
 /// LRANGE key start stop
@@ -481,14 +412,12 @@ fn lrange(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let list = lookup(ctx, db, hash, key, Access::Read)?;
-    match list.and_then(|l| Some((range_in(start, stop, l.len())?, l))) {
-        None => ctx.out.array(0),
-        Some(((start, stop), list)) => {
-            ctx.out.array(stop - start + 1);
-            for elem in list.iter_from(start).take(stop - start + 1) {
-                write_elem(&mut ctx.out, elem);
-            }
+    let list = access::read::<List>(ctx, db, hash, key)?;
+    let range = list.map_or(0..0, |l| access::range(start, stop, l.len()));
+    ctx.out.array(range.len());
+    if let Some(list) = list.filter(|_| !range.is_empty()) {
+        for elem in list.iter_from(range.start).take(range.len()) {
+            write_elem(&mut ctx.out, elem);
         }
     }
     Ok(())
@@ -500,12 +429,12 @@ fn lindex(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
     // As in Redis, a missing key replies null before the index is even parsed.
-    let Some(list) = lookup(ctx, db, hash, key, Access::Read)? else {
+    let Some(list) = access::read::<List>(ctx, db, hash, key)? else {
         ctx.out.null();
         return Ok(());
     };
     let index = ctx.arg_i64(2)?;
-    match index_in(index, list.len()).and_then(|i| list.get(i)) {
+    match access::index(index, list.len()).and_then(|i| list.get(i)) {
         Some(elem) => write_elem(&mut ctx.out, elem),
         None => ctx.out.null(),
     }
@@ -517,9 +446,9 @@ fn lset(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let list = lookup(ctx, db, hash, key, Access::Write)?.ok_or(CommandError::NoSuchKey)?;
+    let list = access::write::<List>(ctx, db, hash, key)?.ok_or(CommandError::NoSuchKey)?;
     let index = ctx.arg_i64(2)?;
-    let index = index_in(index, list.len()).ok_or(CommandError::err("index out of range"))?;
+    let index = access::index(index, list.len()).ok_or(CommandError::err("index out of range"))?;
     list.set(index, ctx.arg(3));
     ctx.changed(db, key, Class::List, "lset");
     ctx.dirty(1);
@@ -529,17 +458,11 @@ fn lset(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// LINSERT key BEFORE|AFTER pivot element
 fn linsert(ctx: &mut Ctx<'_>) -> CmdResult {
-    let after = if ctx.arg_is(2, "AFTER") {
-        true
-    } else if ctx.arg_is(2, "BEFORE") {
-        false
-    } else {
-        return Err(CommandError::Syntax);
-    };
+    let after = keyword(ctx, 2, &[("AFTER", true), ("BEFORE", false)])?;
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let Some(list) = lookup(ctx, db, hash, key, Access::Write)? else {
+    let Some(list) = access::write::<List>(ctx, db, hash, key)? else {
         ctx.out.integer(0);
         return Ok(());
     };
@@ -563,7 +486,7 @@ fn lrem(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let Some(list) = lookup(ctx, db, hash, key, Access::Write)? else {
+    let Some(list) = access::write::<List>(ctx, db, hash, key)? else {
         ctx.out.integer(0);
         return Ok(());
     };
@@ -571,7 +494,8 @@ fn lrem(ctx: &mut Ctx<'_>) -> CmdResult {
     let limit = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
     let removed = list.remove_matching(&Needle::new(ctx.arg(3)), limit, from);
     if removed > 0 {
-        removed_from(ctx, db, hash, key, "lrem");
+        let now_empty = list.is_empty();
+        access::removed::<List>(ctx, db, hash, key, "lrem", now_empty);
         ctx.dirty(removed as u64);
     }
     ctx.out.integer(removed as i64);
@@ -584,15 +508,18 @@ fn ltrim(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    if let Some(list) = lookup(ctx, db, hash, key, Access::Write)? {
+    if let Some(list) = access::write::<List>(ctx, db, hash, key)? {
         let before = list.len();
-        match range_in(start, stop, before) {
-            Some((start, stop)) => list.trim(start, stop),
-            None => list.remove_range(0, before),
+        let kept = access::range(start, stop, before);
+        if kept.is_empty() {
+            list.remove_range(0, before);
+        } else {
+            list.trim(kept.start, kept.end - 1);
         }
         let removed = before - list.len();
+        let now_empty = list.is_empty();
         // Redis emits the event even when nothing was trimmed.
-        removed_from(ctx, db, hash, key, "ltrim");
+        access::removed::<List>(ctx, db, hash, key, "ltrim", now_empty);
         ctx.dirty(removed as u64);
     }
     ctx.out.ok();
@@ -690,7 +617,7 @@ fn lpos(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let found = match lookup(ctx, db, hash, key, Access::Read)? {
+    let found = match access::read::<List>(ctx, db, hash, key)? {
         Some(list) => options.matches(list, &Needle::new(ctx.arg(2))),
         None => Vec::new(),
     };
@@ -790,14 +717,6 @@ fn bpop(ctx: &mut Ctx<'_>, end: End) -> CmdResult {
     Ok(())
 }
 
-/// A count argument that must be 1 or more, or the error `message`.
-fn positive(ctx: &Ctx<'_>, i: usize, message: &'static str) -> Result<usize, CommandError> {
-    match ctx.arg_i64(i) {
-        Ok(n) if n > 0 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
-        _ => Err(CommandError::err(message)),
-    }
-}
-
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
 fn lmpop(ctx: &mut Ctx<'_>) -> CmdResult {
     mpop(ctx, 1, None)
@@ -812,24 +731,12 @@ fn blmpop(ctx: &mut Ctx<'_>) -> CmdResult {
 /// LMPOP and BLMPOP, whose numkeys argument is at `numkeys_at`. With a timeout, finding no list
 /// blocks instead of replying null.
 fn mpop(ctx: &mut Ctx<'_>, numkeys_at: usize, timeout: Option<u64>) -> CmdResult {
-    let numkeys = positive(ctx, numkeys_at, "numkeys should be greater than 0")?;
-    let where_at = numkeys
-        .checked_add(numkeys_at + 1)
-        .filter(|&i| i < ctx.arg_count());
-    let where_at = where_at.ok_or(CommandError::Syntax)?;
-    let end = arg_end(ctx, where_at)?;
-    // Options are read in order, so a bad COUNT value is reported before a repeated COUNT.
-    let mut count = None;
-    let mut i = where_at + 1;
-    while i < ctx.arg_count() {
-        if count.is_some() || !ctx.arg_is(i, "COUNT") || i + 1 == ctx.arg_count() {
-            return Err(CommandError::Syntax);
-        }
-        count = Some(positive(ctx, i + 1, "count should be greater than 0")?);
-        i += 2;
-    }
-    let count = count.unwrap_or(1);
-    let keys = &ctx.args[numkeys_at + 1..where_at];
+    let sides = [("LEFT", End::Left), ("RIGHT", End::Right)];
+    let MultiPop {
+        keys,
+        side: end,
+        count,
+    } = MultiPop::parse(ctx, numkeys_at, &sides)?;
     let mut locked = ctx.lock(keys.iter().copied());
     match (
         pop_first(ctx, &mut locked, ctx.client.db, keys, end, count)?,
@@ -848,7 +755,7 @@ fn mpop(ctx: &mut Ctx<'_>, numkeys_at: usize, timeout: Option<u64>) -> CmdResult
 mod tests {
     use std::sync::Arc;
 
-    use crate::blocking::Waiter;
+    use crate::blocking::{Waiter, WakeOrder};
     use crate::client::{ClientHandle, ClientState};
     use crate::config::Config;
     use crate::dispatch::execute;
@@ -887,7 +794,7 @@ mod tests {
             let waiters: Vec<_> = WATCHED
                 .iter()
                 .map(|(db, key)| {
-                    let waiter = Waiter::new();
+                    let waiter = Waiter::new(WakeOrder::Fifo);
                     self.server
                         .blocking
                         .register(*db, &[key.as_bytes().to_vec()], &waiter);

@@ -1,10 +1,12 @@
 //! The data-type command families, one file each. A family exports `COMMANDS`, its specs, and
 //! the handlers they name; `FAMILIES` lists every family for the command table, these and
 //! those that subsystems own (`admin`, `pubsub`, `txn`, `persistence`, `memory`).
+//! Families reach the keyspace through [`access`]: one dialect for typed lookups, get-or-create,
+//! delete-if-empty, STORE results, index ranges and SCAN options.
 
 use crate::command::CommandSpec;
-use crate::context::Ctx;
 
+pub mod access;
 pub mod bitmaps;
 pub mod hashes;
 pub mod hyperloglog;
@@ -36,19 +38,6 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     lists::COMMANDS,
     zsets::COMMANDS,
 ];
-
-/// The reply to `<COMMAND> HELP`: Redis's header line, the given lines, and the HELP entry.
-pub fn reply_help(ctx: &mut Ctx<'_>, command: &str, lines: &[&str]) {
-    ctx.out.array(lines.len() + 3);
-    ctx.out.simple(&format!(
-        "{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    ));
-    for line in lines {
-        ctx.out.simple(line);
-    }
-    ctx.out.simple("HELP");
-    ctx.out.simple("    Prints this help.");
-}
 
 /// Refuses a reply of `elements` elements, each at least `min_bytes` long on the wire, that
 /// could not be built in memory. A reply is built whole before it is sent, so a client-chosen

@@ -3,7 +3,7 @@
 
 use redis_lite_engine::glob::glob_match;
 use redis_lite_engine::set::{Member, Set};
-use redis_lite_engine::{Db, Entry, Locked, Value};
+use redis_lite_engine::{EncodingLimits, Locked, Value};
 use redis_lite_protocol::ReplyWriter;
 
 use crate::command::flags::*;
@@ -11,7 +11,7 @@ use crate::command::key_flags::*;
 use crate::command::CommandSpec;
 use crate::command::Group;
 use crate::command::KeySpec;
-use crate::commands::keys::{parse_cursor, ScanOptions};
+use crate::commands::access::{self, scan_reply, ScanOptions};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
@@ -100,58 +100,9 @@ const fn algebra(
         .complexity(complexity)
 }
 
-/// The set in a looked-up entry, WRONGTYPE for another type.
-fn as_set(entry: Option<&mut Entry>) -> Result<Option<&mut Set>, CommandError> {
-    match entry.map(|e| &mut e.value) {
-        None => Ok(None),
-        Some(Value::Set(set)) => Ok(Some(set)),
-        Some(_) => Err(CommandError::WrongType),
-    }
-}
-
-/// Looks up the set at `key`. A `read` lookup counts in the keyspace hit/miss statistics, as
-/// Redis's `lookupKeyRead` does; lookups made to modify the set do not (`lookupKeyWrite`).
-fn lookup<'d>(
-    ctx: &Ctx<'_>,
-    db: &'d mut Db,
-    hash: u64,
-    key: &[u8],
-    read: bool,
-) -> Result<Option<&'d mut Set>, CommandError> {
-    let entry = if read {
-        ctx.read(db, hash, key)
-    } else {
-        db.get(hash, key, ctx.now_ms)
-    };
-    as_set(entry)
-}
-
-/// The set at `key`, created empty when missing.
-fn set_or_create<'d>(
-    ctx: &Ctx<'_>,
-    db: &'d mut Db,
-    hash: u64,
-    key: &[u8],
-) -> Result<&'d mut Set, CommandError> {
-    if lookup(ctx, db, hash, key, false)?.is_none() {
-        db.set(hash, key, Value::Set(Box::default()), false, ctx.now_ms);
-    }
-    Ok(lookup(ctx, db, hash, key, false)?.expect("just created"))
-}
-
-/// `set-max-intset-entries` in force.
-fn max_intset(ctx: &Ctx<'_>) -> usize {
-    usize::try_from(ctx.encoding_limits().set_max_intset_entries).unwrap_or(0)
-}
-
-/// After members were removed from the set at `key`: emits `event`, and deletes the key (with
-/// a `del` event, as Redis) when the set is now empty.
-fn removed(ctx: &Ctx<'_>, db: &mut Db, hash: u64, key: &[u8], event: &str, now_empty: bool) {
-    ctx.changed(db, key, Class::Set, event);
-    if now_empty {
-        db.remove(hash, key);
-        ctx.changed(db, key, Class::Generic, "del");
-    }
+/// `set-max-intset-entries` of `limits`.
+fn max_intset(limits: &EncodingLimits) -> usize {
+    usize::try_from(limits.set_max_intset_entries).unwrap_or(0)
 }
 
 fn write_member(out: &mut ReplyWriter<'_>, member: Member<'_>) {
@@ -170,10 +121,11 @@ fn reply_members(out: &mut ReplyWriter<'_>, set: &Set) {
 /// SADD key member [member ...]
 fn sadd(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
-    let max = max_intset(ctx);
+    let limits = ctx.encoding_limits();
+    let max = max_intset(&limits);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let set = set_or_create(ctx, db, hash, key)?;
+    let set = access::write_or_create::<Set>(ctx, db, hash, key, &limits)?;
     let added = ctx.args[2..].iter().filter(|m| set.insert(m, max)).count();
     if added > 0 {
         ctx.changed(db, key, Class::Set, "sadd");
@@ -190,7 +142,7 @@ fn srem(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
     let mut deleted = 0;
-    if let Some(set) = lookup(ctx, db, hash, key, false)? {
+    if let Some(set) = access::write::<Set>(ctx, db, hash, key)? {
         for member in &ctx.args[2..] {
             deleted += set.remove(member) as usize;
             if set.is_empty() {
@@ -199,7 +151,7 @@ fn srem(ctx: &mut Ctx<'_>) -> CmdResult {
         }
         let now_empty = set.is_empty();
         if deleted > 0 {
-            removed(ctx, db, hash, key, "srem", now_empty);
+            access::removed::<Set>(ctx, db, hash, key, "srem", now_empty);
         }
     }
     drop(locked);
@@ -217,7 +169,7 @@ fn with_read_set(
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    match lookup(ctx, db, hash, key, true)? {
+    match access::read::<Set>(ctx, db, hash, key)? {
         Some(set) => f(ctx, set),
         None => missing(ctx),
     }
@@ -283,7 +235,7 @@ fn spop(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let set = lookup(ctx, db, hash, key, false)?;
+    let set = access::write::<Set>(ctx, db, hash, key)?;
     let (Some(set), false) = (set, count == Some(0)) else {
         match count {
             None => ctx.out.null(),
@@ -302,7 +254,7 @@ fn spop(ctx: &mut Ctx<'_>) -> CmdResult {
         args.extend(popped.iter().map(Vec::as_slice));
         ctx.propagate_as(&args);
     }
-    removed(ctx, db, hash, key, "spop", now_empty);
+    access::removed::<Set>(ctx, db, hash, key, "spop", now_empty);
     drop(locked);
     ctx.dirty(popped.len() as u64);
     match count {
@@ -332,7 +284,7 @@ fn srandmember(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let Some(set) = lookup(ctx, db, hash, key, true)? else {
+    let Some(set) = access::read::<Set>(ctx, db, hash, key)? else {
         match count {
             None => ctx.out.null(),
             Some(_) => ctx.out.array(0),
@@ -367,18 +319,18 @@ fn srandmember(ctx: &mut Ctx<'_>) -> CmdResult {
 /// SMOVE source destination member
 fn smove(ctx: &mut Ctx<'_>) -> CmdResult {
     let (src, dst, member) = (ctx.arg(1), ctx.arg(2), ctx.arg(3));
-    let max = max_intset(ctx);
+    let limits = ctx.encoding_limits();
     let mut locked = ctx.lock([src, dst]);
     let (db, hash) = locked.db(ctx.client.db, src);
     // A missing source replies 0 before the destination's type is checked, as in Redis.
-    if lookup(ctx, db, hash, src, false)?.is_none() {
+    if access::write::<Set>(ctx, db, hash, src)?.is_none() {
         ctx.out.integer(0);
         return Ok(());
     }
     let (dst_db, dst_hash) = locked.db(ctx.client.db, dst);
-    lookup(ctx, dst_db, dst_hash, dst, false)?;
+    access::write::<Set>(ctx, dst_db, dst_hash, dst)?;
     let (db, hash) = locked.db(ctx.client.db, src);
-    let set = lookup(ctx, db, hash, src, false)?.expect("checked above");
+    let set = access::write::<Set>(ctx, db, hash, src)?.expect("checked above");
     if src == dst {
         ctx.out.integer(set.contains(member) as i64);
         return Ok(());
@@ -388,9 +340,10 @@ fn smove(ctx: &mut Ctx<'_>) -> CmdResult {
         return Ok(());
     }
     let now_empty = set.is_empty();
-    removed(ctx, db, hash, src, "srem", now_empty);
+    access::removed::<Set>(ctx, db, hash, src, "srem", now_empty);
     let (db, hash) = locked.db(ctx.client.db, dst);
-    if set_or_create(ctx, db, hash, dst)?.insert(member, max) {
+    let destination = access::write_or_create::<Set>(ctx, db, hash, dst, &limits)?;
+    if destination.insert(member, max_intset(&limits)) {
         ctx.changed(db, dst, Class::Set, "sadd");
     }
     drop(locked);
@@ -511,7 +464,7 @@ impl SetOp {
 /// SINTER, SUNION, SDIFF: replies with the result.
 fn set_op(ctx: &mut Ctx<'_>, op: SetOp) -> CmdResult {
     let keys = &ctx.args[1..];
-    let max = max_intset(ctx);
+    let max = max_intset(&ctx.encoding_limits());
     let mut locked = ctx.lock(keys.iter().copied());
     let taken = Taken::take(ctx, &mut locked, keys)?;
     let result = op.apply(&taken, max);
@@ -526,24 +479,15 @@ fn set_op(ctx: &mut Ctx<'_>, op: SetOp) -> CmdResult {
 fn set_op_store(ctx: &mut Ctx<'_>, op: SetOp) -> CmdResult {
     let dst = ctx.arg(1);
     let keys = &ctx.args[2..];
-    let max = max_intset(ctx);
+    let max = max_intset(&ctx.encoding_limits());
     let mut locked = ctx.lock(ctx.args[1..].iter().copied());
     let taken = Taken::take(ctx, &mut locked, keys)?;
     let result = op.apply(&taken, max);
     taken.restore(ctx, &mut locked);
     let (db, hash) = locked.db(ctx.client.db, dst);
     let len = result.len();
-    let changed = if len > 0 {
-        db.set(hash, dst, Value::Set(Box::new(result)), false, ctx.now_ms);
-        ctx.changed(db, dst, Class::Set, op.store_event());
-        true
-    } else if db.peek(hash, dst, ctx.now_ms).is_some() {
-        db.remove(hash, dst);
-        ctx.changed(db, dst, Class::Generic, "del");
-        true
-    } else {
-        false
-    };
+    let result = (len > 0).then(|| Value::Set(Box::new(result)));
+    let changed = access::store(ctx, db, hash, dst, result, Class::Set, op.store_event());
     drop(locked);
     ctx.dirty(changed as u64);
     ctx.out.integer(len as i64);
@@ -608,38 +552,24 @@ fn sintercard(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
 fn sscan(ctx: &mut Ctx<'_>) -> CmdResult {
-    let cursor = parse_cursor(ctx.arg(2)).ok_or(CommandError::err("invalid cursor"))?;
-    let key = ctx.arg(1);
-    let mut locked = ctx.lock([key]);
-    let (db, hash) = locked.db(ctx.client.db, key);
-    let Some(set) = lookup(ctx, db, hash, key, true)? else {
-        ctx.out.array(2);
-        ctx.out.bulk(b"0");
-        ctx.out.array(0);
-        return Ok(());
-    };
-    // Options are checked only once the key is known to be a set, as in Redis.
-    let ScanOptions { pattern, count, .. } = ScanOptions::parse(ctx, 3, false)?;
-    let mut found: Vec<Member<'_>> = Vec::new();
-    let mut next = cursor;
-    // Like Redis: visit buckets until `count` members are collected, the walk ends, or ten
-    // times `count` buckets were visited (so sparse tables still return promptly).
-    let mut budget = count.saturating_mul(10);
-    loop {
-        next = set.scan(next, |m| found.push(m));
-        budget -= 1;
-        if next == 0 || budget == 0 || found.len() >= count {
-            break;
+    access::scan_collection(ctx, |out, set: &Set, cursor, options| {
+        let ScanOptions { pattern, count, .. } = options;
+        let mut found: Vec<Member<'_>> = Vec::new();
+        let mut next = cursor;
+        // Like Redis: visit buckets until `count` members are collected, the walk ends, or ten
+        // times `count` buckets were visited (so sparse tables still return promptly).
+        let mut budget = count.saturating_mul(10);
+        loop {
+            next = set.scan(next, |m| found.push(m));
+            budget -= 1;
+            if next == 0 || budget == 0 || found.len() >= count {
+                break;
+            }
         }
-    }
-    if let Some(p) = pattern {
-        found.retain(|m| glob_match(p, &m.to_bytes(), false));
-    }
-    ctx.out.array(2);
-    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
-    ctx.out.array(found.len());
-    found
-        .into_iter()
-        .for_each(|m| write_member(&mut ctx.out, m));
-    Ok(())
+        if let Some(p) = pattern {
+            found.retain(|m| glob_match(p, &m.to_bytes(), false));
+        }
+        scan_reply(out, next, found.len());
+        found.into_iter().for_each(|m| write_member(out, m));
+    })
 }

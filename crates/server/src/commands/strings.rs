@@ -11,6 +11,7 @@ use crate::command::key_flags::*;
 use crate::command::CommandSpec;
 use crate::command::Group;
 use crate::command::{KeyRef, KeySpec};
+use crate::commands::access::{self, max_string_len, raw_string_mut, string_bytes};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
@@ -259,29 +260,6 @@ fn write_lookup(out: &mut ReplyWriter<'_>, entry: Option<&Entry>) -> CmdResult {
         }
         Some(entry) => write_string(out, &entry.value),
     }
-}
-
-/// The text of a string value (an integer as its decimal digits).
-pub(crate) fn string_bytes(value: &Value) -> Result<Cow<'_, [u8]>, CommandError> {
-    value.string_bytes().ok_or(CommandError::WrongType)
-}
-
-/// The bytes of a string value, converted to the growable raw form so they can be changed in
-/// place (APPEND, SETRANGE).
-pub(crate) fn raw_string_mut(value: &mut Value) -> Result<&mut Vec<u8>, CommandError> {
-    if !matches!(value, Value::RawStr(_)) {
-        *value = Value::RawStr(string_bytes(value)?.into_owned());
-    }
-    match value {
-        Value::RawStr(bytes) => Ok(bytes),
-        _ => unreachable!("converted above"),
-    }
-}
-
-/// The server's proto-max-bulk-len, the largest string a command may build. Read before any
-/// shard is locked, so the config lock is never taken while holding one.
-pub(crate) fn max_string_len(ctx: &Ctx<'_>) -> u64 {
-    ctx.server.config.read().proto_max_bulk_len
 }
 
 /// Refuses a string of `base + extra` bytes beyond the configured maximum.
@@ -675,27 +653,19 @@ fn strlen(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let len = match ctx.read(db, hash, key) {
-        None => 0,
-        Some(entry) => string_bytes(&entry.value)?.len(),
-    };
+    let len = access::read_string(ctx, db, hash, key)?.map_or(0, |s| s.len());
     ctx.out.integer(len as i64);
     Ok(())
 }
 
 /// The byte range GETRANGE returns for `start..=end` (negative counting from the end) over a
-/// string of `len` bytes; None when it is empty.
-fn clamp_range(start: i64, end: i64, len: usize) -> Option<std::ops::Range<usize>> {
-    let len = len as i64;
+/// string of `len` bytes: Redis reads it as the other string ranges, except that two negative
+/// indexes in reverse order select nothing (even where both clamp to the first byte).
+fn getrange_range(start: i64, end: i64, len: usize) -> std::ops::Range<usize> {
     if start < 0 && end < 0 && start > end {
-        return None;
+        return 0..0;
     }
-    let start = if start < 0 { len + start } else { start }.max(0);
-    let end = if end < 0 { len + end } else { end }.max(0).min(len - 1);
-    if len == 0 || start > end {
-        return None;
-    }
-    Some(start as usize..end as usize + 1)
+    access::clamped_range(start, end, len)
 }
 
 /// GETRANGE key start end (and SUBSTR, its old name)
@@ -705,12 +675,11 @@ fn getrange(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let Some(entry) = ctx.read(db, hash, key) else {
+    let Some(bytes) = access::read_string(ctx, db, hash, key)? else {
         ctx.out.bulk(b"");
         return Ok(());
     };
-    let bytes = string_bytes(&entry.value)?;
-    let range = clamp_range(start, end, bytes.len()).unwrap_or(0..0);
+    let range = getrange_range(start, end, bytes.len());
     ctx.out.bulk(&bytes[range]);
     Ok(())
 }
@@ -1055,14 +1024,15 @@ mod tests {
 
     #[test]
     fn ranges_clamp_like_redis() {
-        assert_eq!(clamp_range(0, -1, 5), Some(0..5));
-        assert_eq!(clamp_range(-3, -1, 5), Some(2..5));
-        assert_eq!(clamp_range(-1, -3, 5), None);
-        assert_eq!(clamp_range(3, 1, 5), None);
-        assert_eq!(clamp_range(-100, 100, 5), Some(0..5));
-        assert_eq!(clamp_range(0, 0, 0), None);
-        assert_eq!(clamp_range(i64::MIN, i64::MAX, 3), Some(0..3));
-        assert_eq!(clamp_range(7, 10, 5), None);
+        assert_eq!(getrange_range(0, -1, 5), 0..5);
+        assert_eq!(getrange_range(-3, -1, 5), 2..5);
+        assert_eq!(getrange_range(-1, -3, 5), 0..0);
+        assert_eq!(getrange_range(-10, -20, 5), 0..0);
+        assert_eq!(getrange_range(3, 1, 5), 0..0);
+        assert_eq!(getrange_range(-100, 100, 5), 0..5);
+        assert_eq!(getrange_range(0, 0, 0), 0..0);
+        assert_eq!(getrange_range(i64::MIN, i64::MAX, 3), 0..3);
+        assert_eq!(getrange_range(7, 10, 5), 0..0);
     }
 
     #[test]

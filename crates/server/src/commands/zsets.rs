@@ -18,7 +18,7 @@ use crate::command::key_flags::*;
 use crate::command::CommandSpec;
 use crate::command::Group;
 use crate::command::KeySpec;
-use crate::commands::keys::{parse_cursor, ScanOptions};
+use crate::commands::access::{self, scan_reply, MultiPop, ScanOptions};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
@@ -405,56 +405,9 @@ impl LexRange {
     }
 }
 
-/// Rank arguments as Redis reads them: negative counts from the end; returns the ascending
-/// rank interval, empty when nothing is selected.
-fn rank_interval(start: i64, end: i64, len: usize) -> (usize, usize) {
-    let len = len as i64;
-    let start = if start < 0 { len + start } else { start }.max(0);
-    let end = if end < 0 { len + end } else { end };
-    if start > end || start >= len {
-        return (0, 0);
-    }
-    (start as usize, end.min(len - 1) as usize + 1)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Lookups, replies and notifications.
 // ---------------------------------------------------------------------------------------------
-
-fn as_zset(entry: &Entry) -> Result<&ZSet, CommandError> {
-    match &entry.value {
-        Value::ZSet(z) => Ok(z),
-        _ => Err(CommandError::WrongType),
-    }
-}
-
-fn as_zset_mut(entry: &mut Entry) -> Result<&mut ZSet, CommandError> {
-    match &mut entry.value {
-        Value::ZSet(z) => Ok(z),
-        _ => Err(CommandError::WrongType),
-    }
-}
-
-/// A lookup for reading, counted in the keyspace hit/miss statistics as Redis's
-/// `lookupKeyRead` is.
-fn read<'d>(
-    ctx: &Ctx<'_>,
-    db: &'d mut Db,
-    hash: u64,
-    key: &[u8],
-) -> Result<Option<&'d ZSet>, CommandError> {
-    ctx.read(db, hash, key).map(|e| as_zset(e)).transpose()
-}
-
-/// A lookup for writing (not counted).
-fn write<'d>(
-    ctx: &Ctx<'_>,
-    db: &'d mut Db,
-    hash: u64,
-    key: &[u8],
-) -> Result<Option<&'d mut ZSet>, CommandError> {
-    db.get(hash, key, ctx.now_ms).map(as_zset_mut).transpose()
-}
 
 /// How a list of entries is written: with or without scores, and with scores as [member, score]
 /// pairs (RESP3 ranges, ZMPOP) or flat.
@@ -492,21 +445,21 @@ impl Shape {
     }
 }
 
-/// After members were removed from `key`: emits `event` and, when the set emptied, deletes
-/// the key with a `del` event, as Redis does.
-fn removed(ctx: &Ctx<'_>, db: &mut Db, hash: u64, key: &[u8], event: &str, count: usize) {
-    if count == 0 {
-        return;
+/// After `count` members were removed from `key`: its events (and `del` when the set is
+/// now empty) and the change count; nothing when none was.
+fn removed(
+    ctx: &Ctx<'_>,
+    db: &mut Db,
+    hash: u64,
+    key: &[u8],
+    event: &str,
+    count: usize,
+    now_empty: bool,
+) {
+    if count > 0 {
+        access::removed::<ZSet>(ctx, db, hash, key, event, now_empty);
+        ctx.dirty(count as u64);
     }
-    ctx.changed(db, key, Class::ZSet, event);
-    let emptied = db
-        .peek(hash, key, ctx.now_ms)
-        .is_some_and(|e| matches!(&e.value, Value::ZSet(z) if z.is_empty()));
-    if emptied {
-        db.remove(hash, key);
-        ctx.changed(db, key, Class::Generic, "del");
-    }
-    ctx.dirty(count as u64);
 }
 
 /// Stores `items` at `dest` as a new sorted set (any old value and TTL replaced) and replies
@@ -519,27 +472,24 @@ fn store(
     items: Vec<(Vec<u8>, f64)>,
     event: &str,
 ) {
-    let (db, hash) = locked.db(ctx.client.db, dest);
-    if items.is_empty() {
-        if db.get(hash, dest, ctx.now_ms).is_some() {
-            db.remove(hash, dest);
-            ctx.changed(db, dest, Class::Generic, "del");
-            ctx.dirty(1);
+    let result = (!items.is_empty()).then(|| {
+        let limits = ctx.encoding_limits();
+        let longest = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+        let mut z = ZSet::with_hint(items.len(), longest, &limits);
+        for (member, score) in &items {
+            z.insert(member, *score, &limits);
         }
-        ctx.out.integer(0);
-        return;
+        z
+    });
+    let len = result.as_ref().map_or(0, ZSet::len);
+    let (db, hash) = locked.db(ctx.client.db, dest);
+    let result = result.map(|z| Value::ZSet(Box::new(z)));
+    if access::store(ctx, db, hash, dest, result, Class::ZSet, event) {
+        ctx.dirty(1);
     }
-    let limits = ctx.encoding_limits();
-    let longest = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
-    let mut z = ZSet::with_hint(items.len(), longest, &limits);
-    for (member, score) in &items {
-        z.insert(member, *score, &limits);
+    if len > 0 {
+        ctx.key_ready(ctx.client.db, dest);
     }
-    let len = z.len();
-    db.set(hash, dest, Value::ZSet(Box::new(z)), false, ctx.now_ms);
-    ctx.changed(db, dest, Class::ZSet, event);
-    ctx.dirty(1);
-    ctx.key_ready(ctx.client.db, dest);
     ctx.out.integer(len as i64);
 }
 
@@ -606,19 +556,17 @@ fn zadd_generic(ctx: &mut Ctx<'_>, incr: bool) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let z = match db.get(hash, key, ctx.now_ms) {
-        Some(entry) => as_zset_mut(entry)?,
-        None if o.xx => {
+    let z = if o.xx {
+        let Some(z) = access::write::<ZSet>(ctx, db, hash, key)? else {
             match o.incr {
                 true => ctx.out.null(),
                 false => ctx.out.integer(0),
             }
             return Ok(());
-        }
-        None => {
-            let entry = db.set(hash, key, Value::ZSet(Box::default()), false, ctx.now_ms);
-            as_zset_mut(entry)?
-        }
+        };
+        z
+    } else {
+        access::write_or_create::<ZSet>(ctx, db, hash, key, &limits)?
     };
     let (mut added, mut updated, mut processed) = (0, 0, 0);
     let mut last = 0.0;
@@ -692,16 +640,17 @@ fn zrem(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let mut count = 0;
-    if let Some(z) = write(ctx, db, hash, key)? {
+    let (mut count, mut now_empty) = (0, false);
+    if let Some(z) = access::write::<ZSet>(ctx, db, hash, key)? {
         for member in &ctx.args[2..] {
             count += z.remove(member).is_some() as usize;
             if z.is_empty() {
                 break;
             }
         }
+        now_empty = z.is_empty();
     }
-    removed(ctx, db, hash, key, "zrem", count);
+    removed(ctx, db, hash, key, "zrem", count, now_empty);
     ctx.out.integer(count as i64);
     Ok(())
 }
@@ -711,7 +660,7 @@ fn zscore(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    match read(ctx, db, hash, key)?.and_then(|z| z.score(ctx.arg(2))) {
+    match access::read::<ZSet>(ctx, db, hash, key)?.and_then(|z| z.score(ctx.arg(2))) {
         Some(score) => ctx.out.double(score),
         None => ctx.out.null(),
     }
@@ -723,7 +672,7 @@ fn zmscore(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let z = read(ctx, db, hash, key)?;
+    let z = access::read::<ZSet>(ctx, db, hash, key)?;
     ctx.out.array(ctx.arg_count() - 2);
     for member in &ctx.args[2..] {
         match z.and_then(|z| z.score(member)) {
@@ -739,7 +688,7 @@ fn zcard(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let len = read(ctx, db, hash, key)?.map_or(0, ZSet::len);
+    let len = access::read::<ZSet>(ctx, db, hash, key)?.map_or(0, ZSet::len);
     ctx.out.integer(len as i64);
     Ok(())
 }
@@ -749,7 +698,7 @@ fn count_generic(ctx: &mut Ctx<'_>, interval: impl Fn(&ZSet) -> (usize, usize)) 
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let count = read(ctx, db, hash, key)?.map_or(0, |z| {
+    let count = access::read::<ZSet>(ctx, db, hash, key)?.map_or(0, |z| {
         let (start, end) = interval(z);
         end - start
     });
@@ -774,7 +723,7 @@ fn rank_generic(ctx: &mut Ctx<'_>, rev: bool) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let rank = read(ctx, db, hash, key)?.and_then(|z| {
+    let rank = access::read::<ZSet>(ctx, db, hash, key)?.and_then(|z| {
         z.rank(ctx.arg(2))
             .map(|r| if rev { z.len() - 1 - r } else { r })
     });
@@ -892,7 +841,8 @@ impl RangeQuery {
     fn window(&self, z: &ZSet) -> (usize, usize) {
         let (lo, hi) = match &self.bounds {
             Bounds::Rank(start, end) => {
-                let (s, e) = rank_interval(*start, *end, z.len());
+                let ranks = access::range(*start, *end, z.len());
+                let (s, e) = (ranks.start, ranks.end);
                 return match self.rev {
                     // Ranks count from the top.
                     true if s < e => (z.len() - e, z.len() - s),
@@ -924,7 +874,7 @@ fn range_generic(ctx: &mut Ctx<'_>, by: Option<By>, rev: Option<bool>) -> CmdRes
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let Some(z) = read(ctx, db, hash, key)? else {
+    let Some(z) = access::read::<ZSet>(ctx, db, hash, key)? else {
         ctx.out.array(0);
         return Ok(());
     };
@@ -973,7 +923,7 @@ fn zrangestore(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut locked = ctx.lock([dest, src]);
     let (db, hash) = locked.db(ctx.client.db, src);
     let mut items = Vec::new();
-    if let Some(z) = read(ctx, db, hash, src)? {
+    if let Some(z) = access::read::<ZSet>(ctx, db, hash, src)? {
         let (start, end) = query.window(z);
         items.reserve(end - start);
         z.range(start, end, query.rev, |m, s| items.push((m.to_vec(), s)));
@@ -991,14 +941,14 @@ fn remove_range_generic(
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let count = match write(ctx, db, hash, key)? {
+    let (count, now_empty) = match access::write::<ZSet>(ctx, db, hash, key)? {
         Some(z) => {
             let (start, end) = interval(z);
-            z.remove_range(start, end).len()
+            (z.remove_range(start, end).len(), z.is_empty())
         }
-        None => 0,
+        None => (0, false),
     };
-    removed(ctx, db, hash, key, event, count);
+    removed(ctx, db, hash, key, event, count, now_empty);
     ctx.out.integer(count as i64);
     Ok(())
 }
@@ -1007,7 +957,8 @@ fn remove_range_generic(
 fn zremrangebyrank(ctx: &mut Ctx<'_>) -> CmdResult {
     let (start, end) = (ctx.arg_i64(2)?, ctx.arg_i64(3)?);
     remove_range_generic(ctx, "zremrangebyrank", |z| {
-        rank_interval(start, end, z.len())
+        let ranks = access::range(start, end, z.len());
+        (ranks.start, ranks.end)
     })
 }
 
@@ -1041,7 +992,7 @@ pub fn pop(
     max: bool,
 ) -> Result<Vec<(SmallBytes, f64)>, CommandError> {
     let (db, hash) = locked.db(db_index, key);
-    let Some(z) = write(ctx, db, hash, key)? else {
+    let Some(z) = access::write::<ZSet>(ctx, db, hash, key)? else {
         return Ok(Vec::new());
     };
     let len = z.len();
@@ -1053,14 +1004,9 @@ pub fn pop(
     } else {
         z.remove_range(0, n)
     };
-    removed(
-        ctx,
-        db,
-        hash,
-        key,
-        if max { "zpopmax" } else { "zpopmin" },
-        items.len(),
-    );
+    let event = if max { "zpopmax" } else { "zpopmin" };
+    let now_empty = z.is_empty();
+    removed(ctx, db, hash, key, event, items.len(), now_empty);
     Ok(items)
 }
 
@@ -1088,7 +1034,7 @@ fn pop_generic(
     let mut found = None;
     for key in keys {
         let (db, hash) = locked.db(ctx.client.db, key);
-        if let Some(z) = write(ctx, db, hash, key)? {
+        if let Some(z) = access::write::<ZSet>(ctx, db, hash, key)? {
             found = Some((*key, z.len()));
             break;
         }
@@ -1177,34 +1123,13 @@ fn bzmpop(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// ZMPOP and BZMPOP, whose numkeys argument is at `numkeys_at`.
 fn mpop(ctx: &mut Ctx<'_>, numkeys_at: usize, timeout: Option<u64>) -> CmdResult {
-    let numkeys = parse_i64(ctx.arg(numkeys_at))
-        .filter(|n| *n >= 1)
-        .ok_or(CommandError::err("numkeys should be greater than 0"))?;
-    let where_at = usize::try_from(numkeys)
-        .ok()
-        .and_then(|n| n.checked_add(numkeys_at + 1))
-        .filter(|&i| i < ctx.arg_count())
-        .ok_or(CommandError::Syntax)?;
-    let max = match () {
-        _ if ctx.arg_is(where_at, "MIN") => false,
-        _ if ctx.arg_is(where_at, "MAX") => true,
-        _ => return Err(CommandError::Syntax),
-    };
-    let mut count = None;
-    let mut i = where_at + 1;
-    while i < ctx.arg_count() {
-        if count.is_none() && ctx.arg_is(i, "COUNT") && i + 1 < ctx.arg_count() {
-            let n = parse_i64(ctx.arg(i + 1))
-                .filter(|n| *n >= 1)
-                .ok_or(CommandError::err("count should be greater than 0"))?;
-            count = Some(n as usize);
-            i += 2;
-        } else {
-            return Err(CommandError::Syntax);
-        }
-    }
-    let keys: &[&[u8]] = &ctx.args[numkeys_at + 1..where_at];
-    pop_generic(ctx, keys, count.unwrap_or(1), max, PopReply::Multi, timeout)
+    let sides = [("MIN", false), ("MAX", true)];
+    let MultiPop {
+        keys,
+        side: max,
+        count,
+    } = MultiPop::parse(ctx, numkeys_at, &sides)?;
+    pop_generic(ctx, keys, count, max, PopReply::Multi, timeout)
 }
 
 /// BZPOPMIN key [key ...] timeout
@@ -1286,7 +1211,8 @@ impl<'a> Input<'a> {
     fn of(entry: &'a Entry) -> Result<Input<'a>, CommandError> {
         match &entry.value {
             Value::Set(s) => Ok(Input::Plain(s)),
-            _ => as_zset(entry).map(Input::Sorted),
+            Value::ZSet(z) => Ok(Input::Sorted(z)),
+            _ => Err(CommandError::WrongType),
         }
     }
 
@@ -1514,7 +1440,7 @@ fn zrandmember(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let z = read(ctx, db, hash, key)?;
+    let z = access::read::<ZSet>(ctx, db, hash, key)?;
     let mut rng = rand::thread_rng();
     let Some(count) = count else {
         match z {
@@ -1567,44 +1493,33 @@ fn scan_score(score: f64, compact: bool, out: &mut Vec<u8>) {
 
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]
 fn zscan(ctx: &mut Ctx<'_>) -> CmdResult {
-    let cursor = parse_cursor(ctx.arg(2)).ok_or(CommandError::err("invalid cursor"))?;
-    let key = ctx.arg(1);
-    let mut locked = ctx.lock([key]);
-    let (db, hash) = locked.db(ctx.client.db, key);
-    let Some(z) = read(ctx, db, hash, key)? else {
-        ctx.out.array(2);
-        ctx.out.bulk(b"0");
-        ctx.out.array(0);
-        return Ok(());
-    };
-    let ScanOptions { pattern, count, .. } = ScanOptions::parse(ctx, 3, false)?;
-    let compact = z.encoding() == "listpack";
-    let mut found: Vec<(Vec<u8>, f64)> = Vec::new();
-    let mut next = cursor;
-    // As Redis: walk buckets until `count` reply items (a member and its score are two) are
-    // collected, the walk ends, or ten times `count` buckets were visited.
-    let mut budget = count.saturating_mul(10);
-    loop {
-        next = z.scan(next, |m, s| found.push((m.to_vec(), s)));
-        if next == 0 || budget == 0 || found.len() * 2 >= count {
-            break;
+    access::scan_collection(ctx, |out, z: &ZSet, cursor, options| {
+        let ScanOptions { pattern, count, .. } = options;
+        let compact = z.encoding() == "listpack";
+        let mut found: Vec<(Vec<u8>, f64)> = Vec::new();
+        let mut next = cursor;
+        // As Redis: walk buckets until `count` reply items (a member and its score are two)
+        // are collected, the walk ends, or ten times `count` buckets were visited.
+        let mut budget = count.saturating_mul(10);
+        loop {
+            next = z.scan(next, |m, s| found.push((m.to_vec(), s)));
+            if next == 0 || budget == 0 || found.len() * 2 >= count {
+                break;
+            }
+            budget -= 1;
         }
-        budget -= 1;
-    }
-    if let Some(p) = pattern {
-        found.retain(|(m, _)| glob_match(p, m, false));
-    }
-    ctx.out.array(2);
-    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
-    ctx.out.array(found.len() * 2);
-    let mut text = Vec::with_capacity(24);
-    for (member, score) in &found {
-        ctx.out.bulk(member);
-        text.clear();
-        scan_score(*score, compact, &mut text);
-        ctx.out.bulk(&text);
-    }
-    Ok(())
+        if let Some(p) = pattern {
+            found.retain(|(m, _)| glob_match(p, m, false));
+        }
+        scan_reply(out, next, found.len() * 2);
+        let mut text = Vec::with_capacity(24);
+        for (member, score) in &found {
+            out.bulk(member);
+            text.clear();
+            scan_score(*score, compact, &mut text);
+            out.bulk(&text);
+        }
+    })
 }
 
 #[cfg(test)]
@@ -1623,23 +1538,5 @@ mod tests {
         assert_eq!(parse_score_bound(b" 1"), Some((1.0, false)));
         assert_eq!(parse_score_bound(b"1e400"), Some((f64::INFINITY, false)));
         assert_eq!(parse_score_bound(b"(a"), None);
-    }
-
-    #[test]
-    fn cursors_parse_like_strtoul() {
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"abc"), None);
-        assert_eq!(parse_cursor(b" 1"), None);
-        assert_eq!(parse_cursor(b"99999999999999999999999"), None);
-    }
-
-    #[test]
-    fn rank_intervals_clamp() {
-        assert_eq!(rank_interval(0, -1, 3), (0, 3));
-        assert_eq!(rank_interval(-2, -1, 3), (1, 3));
-        assert_eq!(rank_interval(2, 1, 3), (0, 0));
-        assert_eq!(rank_interval(5, 10, 3), (0, 0));
-        assert_eq!(rank_interval(-100, 100, 3), (0, 3));
     }
 }

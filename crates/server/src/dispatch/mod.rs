@@ -211,6 +211,7 @@ pub(crate) fn call(
         command: entry,
         now_ms,
         rewritten: Default::default(),
+        also_propagated: Default::default(),
         logged: Default::default(),
     };
     let result = (handler)(&mut ctx);
@@ -225,8 +226,8 @@ pub(crate) fn call(
         stats.count_error(&text);
         ctx.out.error(&text);
     }
-    if let Some(seq) = logged {
-        client.aof_seq = client.aof_seq.max(seq);
+    if let Some(offset) = logged {
+        client.journal_offset = client.journal_offset.max(offset);
     }
     for (db, key) in std::mem::take(&mut client.ready_keys) {
         server.blocking.signal(db, &key);

@@ -4,13 +4,13 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use crate::args::reply_help;
 use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::CommandSpec;
 use crate::command::Group;
 use crate::command::KeySpec;
-use crate::commands::reply_help;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::memory;
@@ -136,7 +136,7 @@ impl Breakdown {
             .iter()
             .map(|c| c.buffered_bytes())
             .sum();
-        let aof_buffer = server.aof.buffered_bytes();
+        let aof_buffer = server.journal.buffered_bytes();
         let overhead =
             startup + clients_normal + aof_buffer + tables.iter().map(|t| t.2).sum::<u64>();
         let keys = tables.iter().map(|t| t.1).sum();

@@ -14,9 +14,9 @@ use redis_lite_protocol::{Limits, ReplyWriter, RequestParser};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::buffers;
-use crate::blocking::Wake;
-use crate::client::{BufferLimit, ClientHandle, ClientState, ExecMode, OutputCheck, OutputClass};
-use crate::dispatch::{execute, execute_held, HeldGates};
+use crate::blocking::{self, Wake};
+use crate::client::{BufferLimit, ClientHandle, ClientState, OutputCheck, OutputClass};
+use crate::dispatch::{execute_held, HeldGates};
 use crate::log;
 use crate::pubsub::Push;
 use crate::server::Server;
@@ -218,7 +218,7 @@ pub async fn serve(
         // cannot pile up replies and records faster than they are written.
         let reading = !conn.closing
             && !conn.paused
-            && (conn.pending() == 0 || conn.server.aof.is_durable(conn.client.aof_seq));
+            && (conn.pending() == 0 || conn.server.aof.is_durable(conn.client.journal_offset));
         if reading && std::mem::take(&mut more_to_read) {
             // After a read that found data, read once more before waiting: this either finds
             // more or clears the socket's readiness, which waiting would otherwise report
@@ -253,7 +253,7 @@ pub async fn serve(
             let pending = output.len() > *sent;
             // Replies go out once the AOF records they acknowledge are written.
             let write = pending.then_some(async {
-                server.aof.wait_durable(client.aof_seq).await;
+                server.aof.wait_durable(client.journal_offset).await;
                 stream.writable().await
             });
             let blocked = client.blocked.as_ref();
@@ -335,7 +335,7 @@ impl<S: ClientStream> Connection<S> {
     /// Writes as much pending output as the socket takes without waiting, once the AOF has
     /// the records it acknowledges. Returns false when the connection is broken.
     fn flush(&mut self) -> bool {
-        if self.pending() == 0 || !self.server.aof.is_durable(self.client.aof_seq) {
+        if self.pending() == 0 || !self.server.aof.is_durable(self.client.journal_offset) {
             return true;
         }
         while self.pending() > 0 {
@@ -577,25 +577,8 @@ impl<S: ClientStream> Connection<S> {
                 client.stats.count_error(text);
                 writer.error(text);
             }
-            Wake::Ready => {
-                // Re-run the command; if it blocks again it keeps its place and its deadline.
-                client.mode = ExecMode::Rerun {
-                    waiter: blocked.waiter.clone(),
-                    deadline: blocked.deadline,
-                };
-                let args: Vec<&[u8]> = blocked.args.iter().map(Vec::as_slice).collect();
-                execute(server, client, &args, output);
-                client.mode = ExecMode::Direct;
-                if client.blocked.is_none() {
-                    server
-                        .blocking
-                        .deregister(blocked.db, &blocked.keys, &blocked.waiter);
-                    // Served: the next client in line may be served too if data is left.
-                    for key in &blocked.keys {
-                        server.blocking.signal(blocked.db, key);
-                    }
-                }
-            }
+            // Re-run the command; if it blocks again it keeps its place and its deadline.
+            Wake::Ready => blocking::rerun(server, client, blocked, output),
         }
     }
 

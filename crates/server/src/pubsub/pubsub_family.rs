@@ -1,9 +1,9 @@
 //! Pub/sub commands: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and PUBSUB.
 
+use crate::args::reply_help;
 use crate::command::flags::*;
 use crate::command::CommandSpec;
 use crate::command::Group;
-use crate::commands::reply_help;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 

@@ -290,8 +290,8 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
         let nested = matches!(self.saved.mode, ExecMode::Nested { .. });
         client.mode = self.saved.mode;
         if !nested {
-            let seq = self.ctx.server.aof.end_exec();
-            client.aof_seq = client.aof_seq.max(seq);
+            let offset = self.ctx.server.journal.close_unit();
+            client.journal_offset = client.journal_offset.max(offset);
         }
         self.ctx.server.scripting.running.finish();
     }

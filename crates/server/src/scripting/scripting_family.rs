@@ -8,10 +8,10 @@ use redis_lite_engine::glob::glob_match;
 use redis_lite_scripting::{FunctionLibraries, Host, Interrupt, LogLevel, ReplFlags};
 
 use super::{RunInfo, RunRules, ScriptHost};
+use crate::args::reply_help;
 use crate::command::flags::*;
 use crate::command::key_flags::{ACCESS, RO, RW, UPDATE};
 use crate::command::{CommandSpec, Group, KeySpec};
-use crate::commands::reply_help;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 

@@ -122,10 +122,10 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
         crate::dispatch::execute_queued(ctx, &args);
     }
     ctx.client.mode = ExecMode::Direct;
-    // The AOF's MULTI block closes, and the reply waits for its EXEC record: a block without
-    // one is dropped when the AOF is loaded.
-    let seq = ctx.server.aof.end_exec();
-    ctx.client.aof_seq = ctx.client.aof_seq.max(seq);
+    // The journal's MULTI block closes, and the reply waits for its EXEC record: a block
+    // without one is dropped when the AOF is loaded.
+    let offset = ctx.server.journal.close_unit();
+    ctx.client.journal_offset = ctx.client.journal_offset.max(offset);
     Ok(())
 }
 

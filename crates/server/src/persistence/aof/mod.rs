@@ -1,10 +1,10 @@
-//! The append-only file. Each write's record is appended to a shared buffer while the command
-//! still holds its shard locks (see `Ctx::propagate`). The buffer is moved to the current
-//! incremental file by the event loops whose replies wait on it (`everysec`, `no`) or by a
-//! writer thread that also fsyncs (`always`); how far the log is written (and, under `always`,
-//! fsynced) is published, and every reply waits for its records, so a write is acknowledged
-//! only once it would survive the process dying (one write(2) or fsync serves every waiting
-//! client). `everysec`'s fsync runs on a thread of its own.
+//! The append-only file: the first sink of the effect journal ([`crate::journal`]), which holds
+//! every write's record in apply order with its framing. The journal's stream is moved to the
+//! current incremental file by the event loops whose replies wait on it (`everysec`, `no`) or by
+//! a writer thread that also fsyncs (`always`); how far it is written (and, under `always`,
+//! fsynced) is published as a journal offset, and every reply waits for its records, so a write
+//! is acknowledged only once it would survive the process dying (one write(2) or fsync serves
+//! every waiting client). `everysec`'s fsync runs on a thread of its own.
 //! With `encryption yes` an incremental file is a sealed log: each write batch is one sealed
 //! batch, so a batch never splits a command or a MULTI/EXEC block.
 //! Loading is in [`mod@load`], rewriting (and switching AOF on) in [`rewrite`].
@@ -20,36 +20,23 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
-use redis_lite_persist::aof::{encode_command, incr_name, manifest_name, temp_manifest_name};
+use redis_lite_persist::aof::{incr_name, manifest_name, temp_manifest_name};
 use redis_lite_persist::aof::{FileKind, Manifest, ManifestFile};
 use redis_lite_persist::{is_sealed, read_log, Keyring, SealedAppender};
 use tokio::sync::watch;
 
 use crate::config::{Config, Fsync};
+use crate::journal::{Journal, Sink, SinkId};
 use crate::log;
 use crate::server::Server;
 
 pub use load::{load, LoadError, LoadStats};
 
-/// What commands append, waiting for the writer thread.
-#[derive(Default)]
-struct Log {
-    buf: Vec<u8>,
-    /// Sequence number of the last record appended.
-    seq: u64,
-    /// The database the last record ran in; a SELECT precedes a record in another one.
-    selected_db: Option<usize>,
-    /// A MULTI was logged for the EXEC running now, at this offset of `buf` and after record
-    /// this sequence number: the writer leaves the open block for a later batch.
-    multi_open: Option<(usize, u64)>,
-    /// Set at a rewrite's cut: the first `at` bytes of `buf` belong to the old incremental file,
-    /// the rest to a new one.
-    cut: Option<Cut>,
-}
-
+/// A rewrite's cut: the journal's stream before offset `at` belongs to the old incremental
+/// file, the rest to a new one.
 #[derive(Clone)]
 struct Cut {
-    at: usize,
+    at: u64,
     incr_seq: u64,
     /// Whether the manifest lists the new file at once (a rewrite of a live AOF), or only when
     /// the new base is in place (AOF being switched on).
@@ -102,26 +89,6 @@ impl Incr {
     }
 }
 
-impl Log {
-    /// Bytes the writer may take: all but a MULTI block still open.
-    fn writable(&self) -> usize {
-        self.multi_open.map_or(self.buf.len(), |(at, _)| at)
-    }
-
-    /// Takes what the writer may write, the sequence number it ends with, and the cut.
-    fn take_batch(&mut self) -> (Vec<u8>, u64, Option<Cut>) {
-        let cut = self.cut.take();
-        match self.multi_open.as_mut() {
-            Some((at, seq)) => {
-                let rest = self.buf.split_off(*at);
-                *at = 0;
-                (std::mem::replace(&mut self.buf, rest), *seq, cut)
-            }
-            None => (std::mem::take(&mut self.buf), self.seq, cut),
-        }
-    }
-}
-
 /// The AOF directory as the writer sees it.
 struct Files {
     dir: PathBuf,
@@ -129,6 +96,11 @@ struct Files {
     manifest: Manifest,
     /// The incremental file being appended to.
     incr: Option<(Incr, u64)>,
+    /// What was taken from the journal and is not written yet, starting at journal offset
+    /// `unwritten_from`. After a failed write it stays here, ahead of newer records, for the
+    /// next try.
+    unwritten: Vec<u8>,
+    unwritten_from: u64,
     last_fsync: Instant,
     unsynced: bool,
 }
@@ -149,6 +121,8 @@ impl Files {
             prefix,
             manifest,
             incr: None,
+            unwritten: Vec::new(),
+            unwritten_from: 0,
             last_fsync: Instant::now(),
             unsynced: false,
         })
@@ -235,14 +209,41 @@ impl Files {
         }
     }
 
-    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if bytes.is_empty() {
+    /// Writes the first `n` unwritten bytes (whole records) to the incremental file. A failed
+    /// write is cut off the file again, and the bytes stay unwritten.
+    fn write_unwritten(&mut self, n: usize) -> io::Result<()> {
+        if n == 0 {
             return Ok(());
         }
-        let (file, _) = self.incr.as_mut().expect("an incremental file is open");
-        file.write(bytes)?;
+        let (file, seq) = self.incr.as_mut().expect("an incremental file is open");
+        let len_before = file.file().metadata().ok().map(|m| m.len());
+        if let Err(e) = file.write(&self.unwritten[..n]) {
+            if let Some(len) = len_before {
+                let path = self.dir.join(incr_name(&self.prefix, *seq));
+                if let Err(e) = file.rollback(len, &path) {
+                    log!(
+                        Warning,
+                        "Can't cut the failed AOF write off {}: {e}",
+                        path.display()
+                    );
+                }
+            }
+            return Err(e);
+        }
         self.unsynced = true;
+        self.unwritten_from += n as u64;
+        if n == self.unwritten.len() {
+            // Dropped rather than kept: the journal's buffer grows again from empty, so a burst
+            // does not pin its peak size.
+            self.unwritten = Vec::new();
+        } else {
+            self.unwritten.drain(..n);
+        }
         Ok(())
+    }
+
+    fn unwritten_end(&self) -> u64 {
+        self.unwritten_from + self.unwritten.len() as u64
     }
 
     /// `everysec`'s fsync: handed to the background fsync thread with a duplicate of the file,
@@ -339,23 +340,24 @@ pub fn aof_dir(config: &Config) -> PathBuf {
 
 pub struct Aof {
     /// Whether writes are logged. It changes only at a rewrite's cut (every shard locked) or
-    /// when AOF is switched off, so each write is either in the log or in the base.
+    /// when AOF is switched off, so each write is either in the log or in the base. The
+    /// journal records while it is on (see `begin_recording`).
     on: AtomicBool,
     /// `encryption` as last applied, to notice when CONFIG SET switches it.
     encryption: AtomicBool,
-    fsync: AtomicU8,
     /// `no-appendfsync-on-rewrite`.
     no_fsync_on_rewrite: AtomicBool,
-    log: Mutex<Log>,
-    /// Bytes held by records not yet written (the buffer and a batch being written): INFO's
-    /// `mem_aof_buffer`, which `maxmemory` does not count, as in Redis.
-    buffered: AtomicU64,
+    journal: Arc<Journal>,
+    /// This AOF's cursor in the journal.
+    sink: SinkId,
+    /// How the journal wakes the writer thread; it also holds `appendfsync`.
+    doorbell: Arc<Doorbell>,
+    /// The cut of the rewrite running now, until the writer has opened its new file.
+    cut: Mutex<Option<Cut>>,
     background_fsync: BackgroundFsync,
-    /// Wakes the writer when records arrive.
-    wake: Condvar,
-    /// The sequence number up to which records are written (and, with `always`, fsynced).
+    /// The journal offset up to which records are written (and, with `always`, fsynced).
     durable: watch::Sender<u64>,
-    /// Lock order: `files` before `log`. None while AOF is off.
+    /// Lock order: `files` before the journal's lock. None while AOF is off.
     files: Mutex<Option<Files>>,
     pub rewrite: rewrite::Control,
     /// Set once the writer and rewrite threads run; before that (loading) nothing is logged.
@@ -366,24 +368,75 @@ pub struct Aof {
     base_size: AtomicU64,
 }
 
-/// Buffered records past this size are written at once, whatever the policy.
-const WRITE_EARLY_BYTES: usize = 1 << 20;
+/// Unwritten records past this size are written at once, whatever the policy.
+const WRITE_EARLY_BYTES: u64 = 1 << 20;
 
 fn fsync_code(f: Fsync) -> u8 {
     f as u8
 }
 
+/// The AOF's sink in the journal: wakes the writer thread under `always` for the first record
+/// of a batch (records that arrive while it is busy join the next batch without waking it, so
+/// concurrent clients share one fsync), under any policy when many records piled up.
+/// Otherwise the event loops whose replies wait write the log (see `wait_durable`), and the
+/// writer only picks up, within a second, records nobody waits on (expiry and eviction DELs).
+struct Doorbell {
+    fsync: AtomicU8,
+    /// Set when the writer is wanted; it waits on `ring` under this lock, so no ring is lost
+    /// between its last look and its wait. Taken inside the journal's lock, never around it.
+    rung: Mutex<bool>,
+    ring: Condvar,
+}
+
+impl Doorbell {
+    fn policy(&self) -> Fsync {
+        match self.fsync.load(Relaxed) {
+            x if x == fsync_code(Fsync::Always) => Fsync::Always,
+            x if x == fsync_code(Fsync::Everysec) => Fsync::Everysec,
+            _ => Fsync::No,
+        }
+    }
+
+    fn ring(&self) {
+        *self.rung.lock() = true;
+        self.ring.notify_one();
+    }
+
+    /// Waits until rung, or a second (`everysec`'s fsync tick, and the pick-up of records
+    /// nobody waits on).
+    fn wait(&self) {
+        let mut rung = self.rung.lock();
+        if !*rung {
+            self.ring.wait_for(&mut rung, Duration::from_secs(1));
+        }
+        *rung = false;
+    }
+}
+
+impl Sink for Doorbell {
+    fn readable(&self, unread: u64, first: bool) {
+        if (first && self.policy() == Fsync::Always) || unread >= WRITE_EARLY_BYTES {
+            self.ring();
+        }
+    }
+}
+
 impl Aof {
-    pub fn new(config: &Config) -> Aof {
+    pub fn new(config: &Config, journal: Arc<Journal>) -> Aof {
+        let doorbell = Arc::new(Doorbell {
+            fsync: AtomicU8::new(fsync_code(config.appendfsync)),
+            rung: Mutex::new(false),
+            ring: Condvar::new(),
+        });
         Aof {
             on: AtomicBool::new(false),
             encryption: AtomicBool::new(config.encryption),
-            fsync: AtomicU8::new(fsync_code(config.appendfsync)),
             no_fsync_on_rewrite: AtomicBool::new(config.no_appendfsync_on_rewrite),
-            log: Mutex::new(Log::default()),
-            buffered: AtomicU64::new(0),
+            sink: journal.register(doorbell.clone()),
+            journal,
+            doorbell,
+            cut: Mutex::new(None),
             background_fsync: BackgroundFsync::default(),
-            wake: Condvar::new(),
             durable: watch::Sender::new(0),
             files: Mutex::new(None),
             rewrite: rewrite::Control::default(),
@@ -399,176 +452,110 @@ impl Aof {
     }
 
     fn policy(&self) -> Fsync {
-        match self.fsync.load(Relaxed) {
-            x if x == fsync_code(Fsync::Always) => Fsync::Always,
-            x if x == fsync_code(Fsync::Everysec) => Fsync::Everysec,
-            _ => Fsync::No,
-        }
+        self.doorbell.policy()
     }
 
-    /// Appends one record run in `db`, preceded by SELECT when the log was in another database
-    /// and by MULTI when it is the first write of an EXEC. Callers hold the shard locks of the
-    /// keys it touches, so records of one key are in the order the writes were applied.
-    /// Returns its sequence number (0 when AOF is off).
-    pub fn append<A: AsRef<[u8]>>(&self, db: usize, args: &[A], in_exec: bool) -> u64 {
-        if !self.is_on() {
-            return 0;
-        }
-        let mut log = self.log.lock();
-        let first = log.buf.is_empty();
-        if log.selected_db != Some(db) {
-            let index = db.to_string();
-            encode_command(&mut log.buf, &["SELECT", &index]);
-            log.selected_db = Some(db);
-        }
-        if in_exec && log.multi_open.is_none() {
-            log.multi_open = Some((log.buf.len(), log.seq));
-            encode_command(&mut log.buf, &["MULTI"]);
-        }
-        encode_command(&mut log.buf, args);
-        log.seq += 1;
-        let seq = log.seq;
-        self.buffered.store(log.buf.capacity() as u64, Relaxed);
-        let urgent =
-            (first && self.policy() == Fsync::Always) || log.buf.len() >= WRITE_EARLY_BYTES;
-        drop(log);
-        self.nudge(urgent);
-        seq
-    }
-
-    /// Wakes the writer thread: under `always` for the first record of a batch (records that
-    /// arrive while it is busy join the next batch without waking it, so concurrent clients
-    /// share one fsync), under any policy when many records piled up. Otherwise the event loops
-    /// whose replies wait write the log (see `wait_durable`), and the writer only picks up,
-    /// within a second, records nobody waits on (expiry and eviction DELs).
-    fn nudge(&self, urgent: bool) {
-        if urgent {
-            self.wake.notify_one();
-        }
-    }
-
-    /// Closes the MULTI block of an EXEC that logged writes. Returns the EXEC record's
-    /// sequence number, which the transaction's reply waits for (0 when nothing was logged).
-    pub fn end_exec(&self) -> u64 {
-        let mut log = self.log.lock();
-        if log.multi_open.take().is_none() {
-            return 0;
-        }
-        encode_command(&mut log.buf, &["EXEC"]);
-        log.seq += 1;
-        let seq = log.seq;
-        drop(log);
-        // The block was held back from the writer until now.
-        self.nudge(self.policy() == Fsync::Always);
-        seq
+    /// Switches logging on: the journal records from here on, for this AOF to read.
+    fn begin_recording(&self) {
+        self.journal.listen(self.sink);
+        self.on.store(true, Relaxed);
     }
 
     /// The cut of a rewrite, run while every shard is locked and no EXEC is running: records
-    /// from here on go to incremental file `incr_seq`. With `start`, logging begins here (AOF
+    /// from here on go to incremental file `incr_seq`, which starts with a SELECT of its own
+    /// (the loader starts each file in database 0). With `start`, logging begins here (AOF
     /// being switched on); the new file is listed at once when `list`.
     fn cut(&self, incr_seq: u64, list: bool, start: bool, seal: Option<Arc<Keyring>>) {
-        let mut log = self.log.lock();
         if start {
-            // Whatever is left from before AOF was switched off belongs to no file.
-            log.buf.clear();
-            self.on.store(true, Relaxed);
+            self.begin_recording();
         }
-        log.cut = Some(Cut {
-            at: log.buf.len(),
+        let at = self.journal.cut();
+        *self.cut.lock() = Some(Cut {
+            at,
             incr_seq,
             list,
             seal,
         });
-        // A new file starts in database 0 for the loader.
-        log.selected_db = None;
-        drop(log);
-        self.wake.notify_one();
+        self.doorbell.ring();
     }
 
-    /// Whether record `seq` is where a reply acknowledging it may go out: handed to the kernel
-    /// (`write(2)`) under `everysec` and `no`, on disk under `always`. So only an operating
-    /// system crash can lose an acknowledged write (up to a second of them under `everysec`),
-    /// never the process dying, as with Redis.
-    pub fn is_durable(&self, seq: u64) -> bool {
-        seq == 0 || *self.durable.borrow() >= seq
+    /// Whether journal offset `offset` is where a reply acknowledging it may go out: handed to
+    /// the kernel (`write(2)`) under `everysec` and `no`, on disk under `always`. So only an
+    /// operating system crash can lose an acknowledged write (up to a second of them under
+    /// `everysec`), never the process dying, as with Redis.
+    ///
+    /// Keyed by offset rather than a count of records: the offset is what the journal already
+    /// keeps, and what replicas will acknowledge, so a WAIT can later compare the two.
+    pub fn is_durable(&self, offset: u64) -> bool {
+        offset == 0 || *self.durable.borrow() >= offset
     }
 
-    /// Waits until [`is_durable`](Self::is_durable) holds for `seq`. Under `everysec` and `no`
-    /// the waiting event loop writes the log itself, once the other tasks ready to run on it
-    /// have appended their records: as Redis writes its AOF buffer before each event-loop sleep,
-    /// one write(2) carries a whole round of replies, with no hand-off to another thread. Under
-    /// `always` the writer thread writes and fsyncs, so an fsync never stalls an event loop.
-    pub async fn wait_durable(&self, seq: u64) {
-        if self.is_durable(seq) {
+    /// Waits until [`is_durable`](Self::is_durable) holds for `offset`. Under `everysec` and
+    /// `no` the waiting event loop writes the log itself, once the other tasks ready to run on
+    /// it have appended their records: as Redis writes its AOF buffer before each event-loop
+    /// sleep, one write(2) carries a whole round of replies, with no hand-off to another thread.
+    /// Under `always` the writer thread writes and fsyncs, so an fsync never stalls an event
+    /// loop.
+    pub async fn wait_durable(&self, offset: u64) {
+        if self.is_durable(offset) {
             return;
         }
         if self.policy() != Fsync::Always {
             tokio::task::yield_now().await;
             // After a write error the records wait for the writer thread's next try.
-            if !self.is_durable(seq) && self.write_pending().is_err() {
-                self.wake.notify_one();
+            if !self.is_durable(offset) && self.write_pending().is_err() {
+                self.doorbell.ring();
             }
         }
         let mut rx = self.durable.subscribe();
-        let _ = rx.wait_for(|done| *done >= seq).await;
+        let _ = rx.wait_for(|done| *done >= offset).await;
     }
 
-    /// The writer thread: moves appended records to the file and fsyncs by policy. Records that
-    /// arrive during a write or fsync are taken together in the next round, which is what
+    /// Publishes that the log is durable up to `offset`.
+    fn publish_durable(&self, offset: u64) {
+        self.durable.send_if_modified(|done| {
+            let advanced = offset > *done;
+            *done = (*done).max(offset);
+            advanced
+        });
+    }
+
+    /// The writer thread: moves the journal's records to the file and fsyncs by policy. Records
+    /// that arrive during a write or fsync are taken together in the next round, which is what
     /// batches the fsyncs of concurrent clients under `always`.
     fn writer(&self) {
         loop {
-            {
-                let mut log = self.log.lock();
-                // Under `everysec` and `no` the event loops write what their replies wait on;
-                // this thread takes only a cut, a pile-up, and (once a second, which is also
-                // `everysec`'s fsync tick) what nobody waits on.
-                let due = log.cut.is_some()
-                    || log.writable() >= WRITE_EARLY_BYTES
-                    || (self.policy() == Fsync::Always && log.writable() > 0);
-                if !due {
-                    self.wake.wait_for(&mut log, Duration::from_secs(1));
-                }
-            }
+            // Under `everysec` and `no` the event loops write what their replies wait on; this
+            // thread takes only a cut, a pile-up, and (once a second, which is also
+            // `everysec`'s fsync tick) what nobody waits on.
+            self.doorbell.wait();
             if self.write_pending().is_err() {
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
     }
 
-    /// Writes every record appended so far (fsyncing it by policy) and publishes how far the
-    /// log is durable. On a write error the records stay queued, ahead of newer ones, for the
-    /// writer thread's next try.
+    /// Writes every record the journal holds for this AOF (fsyncing it by policy) and publishes
+    /// how far the log is durable. On a write error the records (and a cut among them) stay
+    /// unwritten, ahead of newer ones, for the next try.
     fn write_pending(&self) -> Result<(), ()> {
         let mut files = self.files.lock();
-        let (bytes, seq, cut) = self.log.lock().take_batch();
-        let result = self.write_batch(&mut files, bytes, seq, cut);
-        let left = self.log.lock().buf.capacity();
-        self.buffered.store(left as u64, Relaxed);
-        result
-    }
-
-    /// Bytes held by records not yet written.
-    pub fn buffered_bytes(&self) -> u64 {
-        self.buffered.load(Relaxed)
-    }
-
-    fn write_batch(
-        &self,
-        files: &mut Option<Files>,
-        bytes: Vec<u8>,
-        seq: u64,
-        cut: Option<Cut>,
-    ) -> Result<(), ()> {
         let Some(f) = files.as_mut() else {
-            self.durable.send_replace(seq);
             return Ok(());
         };
-        match self.write_out(f, &bytes, cut) {
+        let retrying = !f.unwritten.is_empty();
+        let taken = self.journal.read(self.sink, &mut f.unwritten);
+        if !retrying {
+            f.unwritten_from = taken.start;
+        }
+        let written_before = f.unwritten_from;
+        let result = self.write_out(f);
+        self.current_size
+            .fetch_add(f.unwritten_from - written_before, Relaxed);
+        match result {
             Ok(()) => {
                 self.last_write_ok.store(true, Relaxed);
-                self.current_size.fetch_add(bytes.len() as u64, Relaxed);
-                self.durable.send_replace(seq);
+                self.publish_durable(f.unwritten_from);
                 Ok(())
             }
             Err(e) if self.policy() == Fsync::Always => {
@@ -582,45 +569,25 @@ impl Aof {
             Err(e) => {
                 log!(Warning, "Error writing to the AOF file: {e}");
                 self.last_write_ok.store(false, Relaxed);
-                let mut log = self.log.lock();
-                let newer = std::mem::replace(&mut log.buf, bytes);
-                let held = log.buf.len();
-                if let Some((at, _)) = log.multi_open.as_mut() {
-                    *at += held;
-                }
-                log.buf.extend_from_slice(&newer);
                 Err(())
             }
         }
     }
 
-    fn write_out(&self, f: &mut Files, bytes: &[u8], cut: Option<Cut>) -> io::Result<()> {
-        let (before, after) = bytes.split_at(cut.as_ref().map_or(bytes.len(), |c| c.at));
-        let len_before = f
-            .incr
-            .as_ref()
-            .and_then(|(file, _)| file.file().metadata().ok())
-            .map(|m| m.len());
-        if let Err(e) = f.write(before) {
-            if let (Some((file, seq)), Some(len)) = (f.incr.as_mut(), len_before) {
-                let path = f.dir.join(incr_name(&f.prefix, *seq));
-                if let Err(e) = file.rollback(len, &path) {
-                    log!(
-                        Warning,
-                        "Can't cut the failed AOF write off {}: {e}",
-                        path.display()
-                    );
-                }
-            }
-            return Err(e);
-        }
-        if let Some(cut) = cut {
+    /// Writes the unwritten records, switching files at a rewrite's cut among them, then
+    /// fsyncs by policy. The cut is forgotten only once the new file is open, so a failed write
+    /// retries it.
+    fn write_out(&self, f: &mut Files) -> io::Result<()> {
+        let cut = self.cut.lock().clone();
+        if let Some(cut) = cut.filter(|c| c.at <= f.unwritten_end()) {
+            f.write_unwritten((cut.at - f.unwritten_from) as usize)?;
             // The old file is complete: close it and make it durable before anything goes to
             // the new one.
             f.close_incr()?;
             f.open_incr(cut.incr_seq, cut.list, cut.seal)?;
+            *self.cut.lock() = None;
         }
-        f.write(after)?;
+        f.write_unwritten(f.unwritten.len())?;
         let skip = self.no_fsync_on_rewrite.load(Relaxed) && self.rewrite.in_progress();
         match self.policy() {
             Fsync::Always if !skip => f.sync(),
@@ -631,22 +598,20 @@ impl Aof {
         }
     }
 
-    /// Switches logging off: what is buffered is written and fsynced, and the file closed.
+    /// Switches logging off: what the journal holds for this AOF is written and fsynced, and
+    /// the file closed. A transaction still open never completes in this file: it is left out,
+    /// so the file (a sealed batch above all) ends on a whole command.
     pub fn stop(&self) {
         let mut files = self.files.lock();
         self.on.store(false, Relaxed);
         self.rewrite.cancel();
-        let (bytes, seq) = {
-            let mut log = self.log.lock();
-            // A MULTI block still open never completes in this file: leave it out, so the
-            // file (a sealed batch above all) ends on a whole command.
-            let (bytes, _, _) = log.take_batch();
-            log.buf.clear();
-            log.multi_open = None;
-            (bytes, log.seq)
-        };
+        *self.cut.lock() = None;
+        let mut rest = Vec::new();
+        let offset = self.journal.stop_listening(self.sink, &mut rest).end;
         if let Some(f) = files.as_mut().filter(|f| f.incr.is_some()) {
-            if let Err(e) = f.write(&bytes).and_then(|()| f.close_incr()) {
+            f.unwritten.extend_from_slice(&rest);
+            let all = f.unwritten.len();
+            if let Err(e) = f.write_unwritten(all).and_then(|()| f.close_incr()) {
                 log!(
                     Warning,
                     "Error writing the AOF file while switching it off: {e}"
@@ -654,13 +619,21 @@ impl Aof {
             }
         }
         *files = None;
-        self.durable.send_replace(seq);
+        self.publish_durable(offset);
         log!(Notice, "Background append only file logging stopped");
+    }
+
+    /// Stops recording after a rewrite that was to switch AOF on was cancelled.
+    fn abandon_recording(&self) {
+        self.on.store(false, Relaxed);
+        self.journal.stop_listening(self.sink, &mut Vec::new());
     }
 
     /// Applies `appendonly`, `appendfsync` and `no-appendfsync-on-rewrite` after CONFIG SET.
     pub fn configure(&self, config: &Config) {
-        self.fsync.store(fsync_code(config.appendfsync), Relaxed);
+        self.doorbell
+            .fsync
+            .store(fsync_code(config.appendfsync), Relaxed);
         self.no_fsync_on_rewrite
             .store(config.no_appendfsync_on_rewrite, Relaxed);
         let encryption_switched =
@@ -723,7 +696,7 @@ pub fn start(server: &Arc<Server>) -> io::Result<()> {
             server.aof.current_size.store(files.size(), Relaxed);
             server.aof.base_size.store(files.size(), Relaxed);
             *server.aof.files.lock() = Some(files);
-            server.aof.on.store(true, Relaxed);
+            server.aof.begin_recording();
         } else {
             server.aof.rewrite.request(true);
             rewrite::run_requested(server);
@@ -781,7 +754,7 @@ pub fn info_fields(server: &Server, out: &mut String) {
     field(format_args!("module_fork_in_progress:0"));
     field(format_args!("module_fork_last_cow_size:0"));
     if aof.is_on() {
-        let buffered = aof.log.lock().buf.len();
+        let buffered = aof.journal.unread(aof.sink);
         field(format_args!(
             "aof_current_size:{}",
             aof.current_size.load(Relaxed)
@@ -797,5 +770,75 @@ pub fn info_fields(server: &Server, out: &mut String) {
             aof.background_fsync.busy.load(Relaxed) as u8
         ));
         field(format_args!("aof_delayed_fsync:0"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis_lite_persist::aof::encode_command;
+
+    fn resp(commands: &[&[&str]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for command in commands {
+            encode_command(&mut out, command);
+        }
+        out
+    }
+
+    /// An AOF writing to a fresh directory's incremental file 1, opened read-only so every
+    /// write to it fails until the test swaps in a writable one.
+    fn failing_aof(dir: &Path) -> (Aof, Arc<Journal>) {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).unwrap();
+        let config = Config {
+            dir: dir.to_path_buf(),
+            ..Config::default()
+        };
+        let journal = Arc::new(Journal::new());
+        let aof = Aof::new(&config, journal.clone());
+        let mut files = Files::open_dir(&config).unwrap();
+        let first = files.path(&incr_name(&files.prefix, 1));
+        File::create(&first).unwrap();
+        files.incr = Some((Incr::Plain(File::open(&first).unwrap()), 1));
+        *aof.files.lock() = Some(files);
+        aof.begin_recording();
+        (aof, journal)
+    }
+
+    /// Regression: a rewrite's cut taken in a batch whose write failed was lost, and the
+    /// records after it went to the old file.
+    #[test]
+    fn a_failed_write_is_retried_with_its_cut() {
+        let dir = std::env::temp_dir().join(format!("redis-lite-aof-cut-{}", std::process::id()));
+        let (aof, journal) = failing_aof(&dir);
+        let before = journal.record(0, &["SET", "a", "1"], false);
+        aof.cut(2, false, false, None);
+        let after = journal.record(0, &["SET", "b", "2"], false);
+        assert!(aof.write_pending().is_err());
+        assert!(!aof.is_durable(before));
+        // A newer record arrives while the failed batch waits.
+        let newest = journal.record(0, &["SET", "c", "3"], false);
+        {
+            let mut files = aof.files.lock();
+            let f = files.as_mut().unwrap();
+            let first = f.path(&incr_name(&f.prefix, 1));
+            let writable = OpenOptions::new().append(true).open(first).unwrap();
+            f.incr = Some((Incr::Plain(writable), 1));
+        }
+        assert!(aof.write_pending().is_ok());
+        assert!(aof.is_durable(newest) && after < newest);
+        let read = |seq| {
+            let files = aof.files.lock();
+            let f = files.as_ref().unwrap();
+            std::fs::read(f.path(&incr_name(&f.prefix, seq))).unwrap()
+        };
+        assert_eq!(read(1), resp(&[&["SELECT", "0"], &["SET", "a", "1"]]));
+        assert_eq!(
+            read(2),
+            resp(&[&["SELECT", "0"], &["SET", "b", "2"], &["SET", "c", "3"]])
+        );
+        assert!(aof.cut.lock().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -246,7 +246,7 @@ fn rewrite_in_slot(
     let cancelled = aof.rewrite.epoch() != epoch;
     let Some(f) = files.as_mut().filter(|_| !cancelled) else {
         if start {
-            aof.on.store(false, Relaxed);
+            aof.abandon_recording();
         }
         let _ = std::fs::remove_file(&temp);
         return Ok(false);

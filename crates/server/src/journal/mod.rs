@@ -1,0 +1,518 @@
+//! The effect journal: the one ordered stream of every write's records, RESP-encoded, in the
+//! order the writes were applied (commands append while they hold their shard locks, see
+//! `Ctx::propagate`; the engine's expiry and eviction DELs under the key's lock). It owns the
+//! framing: a `SELECT` before a record in another database than the last one, and `MULTI` ...
+//! `EXEC` around a unit of several records (a transaction, or one command that emits several,
+//! as Redis 7 wraps multi-record propagation). Its offset counts the bytes appended since start,
+//! as Redis's `master_repl_offset`.
+//!
+//! Sinks read the stream, each from its own cursor: the AOF writer now, a replication backlog
+//! later. The journal records only while at least one sink listens, so with the AOF off (and
+//! no other sink) a write pays one relaxed atomic load here: no encoding, no lock, and the
+//! offset stands still (INFO's replication section does not read it).
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use redis_lite_persist::aof::encode_command;
+
+/// What a sink is told when records become readable past its cursor. It runs with the
+/// journal's lock held, so it must be quick and take no lock that is held while appending.
+pub trait Sink: Send + Sync {
+    /// `unread` bytes now wait past the sink's cursor; `first` when there were none before
+    /// (the sink had read everything).
+    fn readable(&self, unread: u64, first: bool);
+}
+
+/// A sink's handle, from [`Journal::register`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SinkId(usize);
+
+pub struct Journal {
+    /// Whether any sink listens: the one check on the hot path when none does.
+    recording: AtomicBool,
+    /// Capacity of the stream's buffer: INFO's `mem_aof_buffer`, which `maxmemory` does not
+    /// count, as in Redis.
+    buffered: AtomicU64,
+    stream: Mutex<Stream>,
+}
+
+/// A sink and how far it has read (None while it does not listen).
+struct Reader {
+    sink: Arc<dyn Sink>,
+    cursor: Option<u64>,
+}
+
+#[derive(Default)]
+struct Stream {
+    /// The stream from offset `start` on: what some listening sink has not read yet, then the
+    /// open unit's block, if any.
+    buf: Vec<u8>,
+    start: u64,
+    /// The end of what sinks may read: bytes appended since start, open units excepted.
+    offset: u64,
+    /// The database of the last record; a SELECT precedes a record in another one.
+    selected_db: Option<usize>,
+    /// A unit is open (an EXEC is running, or a multi-record command is being appended).
+    unit_open: bool,
+    /// Where the open unit's MULTI starts in `buf`, once the unit has a record. Sinks do not
+    /// see the block until EXEC closes it, so no sink (and no file) ever holds half a unit.
+    held_from: Option<usize>,
+    readers: Vec<Reader>,
+}
+
+impl Stream {
+    /// Appends one record in `db`: SELECT when the database changes, and MULTI before the
+    /// first record of an open unit (after the SELECT, as Redis frames it).
+    fn append<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
+        if self.selected_db != Some(db) {
+            encode_command(&mut self.buf, &["SELECT", &db.to_string()]);
+            self.selected_db = Some(db);
+        }
+        if self.unit_open && self.held_from.is_none() {
+            self.held_from = Some(self.buf.len());
+            encode_command(&mut self.buf, &["MULTI"]);
+        }
+        encode_command(&mut self.buf, args);
+    }
+
+    /// Closes the open unit: its block gets its EXEC and becomes readable. Returns whether it
+    /// had a record (an empty unit leaves nothing in the stream).
+    fn close_unit(&mut self) -> bool {
+        self.unit_open = false;
+        if self.held_from.take().is_none() {
+            return false;
+        }
+        encode_command(&mut self.buf, &["EXEC"]);
+        true
+    }
+
+    /// Moves the end of the readable stream past what was appended outside an open unit, and
+    /// tells every listening sink.
+    fn publish(&mut self) {
+        let end = self.start + self.held_from.unwrap_or(self.buf.len()) as u64;
+        if end == self.offset {
+            return;
+        }
+        let before = self.offset;
+        self.offset = end;
+        for reader in &self.readers {
+            if let Some(cursor) = reader.cursor {
+                reader.sink.readable(end - cursor, cursor == before);
+            }
+        }
+    }
+
+    /// Drops the bytes every listening sink has read.
+    fn trim(&mut self) {
+        let Some(lowest) = self.readers.iter().filter_map(|r| r.cursor).min() else {
+            return;
+        };
+        let done = (lowest - self.start) as usize;
+        if done > 0 {
+            self.buf.drain(..done);
+            self.start = lowest;
+            if let Some(at) = self.held_from.as_mut() {
+                *at -= done;
+            }
+        }
+    }
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Journal::new()
+    }
+}
+
+impl Journal {
+    pub fn new() -> Journal {
+        Journal {
+            recording: AtomicBool::new(false),
+            buffered: AtomicU64::new(0),
+            stream: Mutex::new(Stream::default()),
+        }
+    }
+
+    /// Adds a sink, not listening yet.
+    pub fn register(&self, sink: Arc<dyn Sink>) -> SinkId {
+        let mut stream = self.stream.lock();
+        stream.readers.push(Reader { sink, cursor: None });
+        SinkId(stream.readers.len() - 1)
+    }
+
+    /// Whether records are being taken (some sink listens).
+    pub fn is_recording(&self) -> bool {
+        self.recording.load(Relaxed)
+    }
+
+    /// Starts `sink` reading at the current offset. The next record is preceded by a SELECT,
+    /// since the sink has seen none.
+    pub fn listen(&self, sink: SinkId) {
+        let mut stream = self.stream.lock();
+        if !self.is_recording() {
+            // Nothing is kept while nobody listens: the stream resumes at its offset.
+            stream.start = stream.offset;
+            stream.buf.clear();
+        }
+        stream.readers[sink.0].cursor = Some(stream.offset);
+        stream.selected_db = None;
+        self.recording.store(true, Relaxed);
+    }
+
+    /// Stops `sink` reading, handing it what it has not read yet (as [`read`](Self::read)
+    /// does). When it was the last sink, recording stops, and an open unit's block is dropped:
+    /// no sink will ever read it whole.
+    pub fn stop_listening(&self, sink: SinkId, into: &mut Vec<u8>) -> Range<u64> {
+        let mut stream = self.stream.lock();
+        let taken = Self::take_unread(&mut stream, sink, into);
+        stream.readers[sink.0].cursor = None;
+        if stream.readers.iter().all(|r| r.cursor.is_none()) {
+            self.recording.store(false, Relaxed);
+            stream.buf = Vec::new();
+            stream.start = stream.offset;
+            stream.held_from = None;
+        } else {
+            stream.trim();
+        }
+        self.buffered.store(stream.buf.capacity() as u64, Relaxed);
+        taken
+    }
+
+    /// Appends one record of a write run in `db`. With `in_unit` (a command run by EXEC) it
+    /// joins the transaction's unit, which its first record opens and
+    /// [`close_unit`](Self::close_unit) closes; EXEC keeps every other writer out meanwhile
+    /// (it closes every gate), and anything appended while a unit is open joins it. Callers
+    /// hold the shard locks of the keys it touches, so per key the stream's order is the order
+    /// the writes were applied. Returns the offset a reply acknowledging it waits for: its end,
+    /// or 0 when nothing was recorded or the record waits in a unit (whose close gives the
+    /// offset to wait for).
+    pub fn record<A: AsRef<[u8]>>(&self, db: usize, args: &[A], in_unit: bool) -> u64 {
+        self.record_unit(db, args, &[], in_unit)
+    }
+
+    /// Appends a command's record and the records it emits besides (`also`, in order) as one
+    /// unit: MULTI/EXEC around them when there are several (in the transaction's block, not a
+    /// nested one, with `in_unit`). The whole unit is appended under one lock, so no other
+    /// thread's record falls inside it.
+    /// Returns what [`record`](Self::record) returns.
+    pub fn record_unit<A: AsRef<[u8]>>(
+        &self,
+        db: usize,
+        args: &[A],
+        also: &[Vec<Vec<u8>>],
+        in_unit: bool,
+    ) -> u64 {
+        if !self.is_recording() {
+            return 0;
+        }
+        let mut stream = self.stream.lock();
+        let own_unit = !also.is_empty() && !stream.unit_open;
+        stream.unit_open |= in_unit || own_unit;
+        stream.append(db, args);
+        for record in also {
+            stream.append(db, record);
+        }
+        if own_unit {
+            stream.close_unit();
+        }
+        self.finish_append(&mut stream)
+    }
+
+    /// Closes the transaction's unit, making its block readable. Returns the offset of its end, which
+    /// the reply acknowledging it waits for; 0 when the unit had no record (nothing is
+    /// emitted, as Redis emits no empty MULTI/EXEC) or nothing is recorded.
+    pub fn close_unit(&self) -> u64 {
+        let mut stream = self.stream.lock();
+        if !stream.close_unit() {
+            return 0;
+        }
+        self.finish_append(&mut stream)
+    }
+
+    /// After an append: publishes what became readable (up to an open unit's MULTI) and
+    /// returns the offset to wait for.
+    fn finish_append(&self, stream: &mut Stream) -> u64 {
+        self.buffered.store(stream.buf.capacity() as u64, Relaxed);
+        stream.publish();
+        match stream.held_from {
+            Some(_) => 0,
+            None => stream.offset,
+        }
+    }
+
+    /// Takes what `sink` has not read (up to the open unit, if any) onto the end of `into`,
+    /// moving its cursor to the end. Returns the offsets of the bytes taken. The buffer itself
+    /// is handed over when no other sink still needs it, so the usual single-sink read copies
+    /// nothing.
+    pub fn read(&self, sink: SinkId, into: &mut Vec<u8>) -> Range<u64> {
+        let mut stream = self.stream.lock();
+        let taken = Self::take_unread(&mut stream, sink, into);
+        stream.trim();
+        self.buffered.store(stream.buf.capacity() as u64, Relaxed);
+        taken
+    }
+
+    fn take_unread(stream: &mut Stream, sink: SinkId, into: &mut Vec<u8>) -> Range<u64> {
+        let Some(cursor) = stream.readers[sink.0].cursor else {
+            return 0..0;
+        };
+        let end = stream.offset;
+        let others_done = stream
+            .readers
+            .iter()
+            .enumerate()
+            .all(|(i, r)| i == sink.0 || r.cursor.is_none_or(|c| c >= end));
+        let (from, to) = (
+            (cursor - stream.start) as usize,
+            (end - stream.start) as usize,
+        );
+        if into.is_empty() && from == 0 && to == stream.buf.len() && others_done {
+            std::mem::swap(into, &mut stream.buf);
+            stream.start = end;
+        } else {
+            into.extend_from_slice(&stream.buf[from..to]);
+        }
+        stream.readers[sink.0].cursor = Some(end);
+        cursor..end
+    }
+
+    /// Marks a point where a sink splits the stream (the AOF's rewrite cut): the next record
+    /// is preceded by a SELECT, so what follows stands on its own. Returns its offset. The
+    /// caller keeps writers out (every shard locked) and no unit is open.
+    pub fn cut(&self) -> u64 {
+        let mut stream = self.stream.lock();
+        stream.selected_db = None;
+        stream.offset
+    }
+
+    /// Bytes `sink` has not read, an open unit's included (INFO's `aof_buffer_length`).
+    pub fn unread(&self, sink: SinkId) -> u64 {
+        let stream = self.stream.lock();
+        stream.readers[sink.0]
+            .cursor
+            .map_or(0, |c| stream.start + stream.buf.len() as u64 - c)
+    }
+
+    /// Bytes held by records some sink has not read yet.
+    pub fn buffered_bytes(&self) -> u64 {
+        self.buffered.load(Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A sink that counts its wake-ups.
+    #[derive(Default)]
+    struct Counting {
+        first: AtomicUsize,
+        later: AtomicUsize,
+    }
+
+    impl Sink for Counting {
+        fn readable(&self, _unread: u64, first: bool) {
+            let counter = if first { &self.first } else { &self.later };
+            counter.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn listening() -> (Journal, SinkId, Arc<Counting>) {
+        let journal = Journal::new();
+        let sink = Arc::new(Counting::default());
+        let id = journal.register(sink.clone());
+        journal.listen(id);
+        (journal, id, sink)
+    }
+
+    fn resp(commands: &[&[&str]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for command in commands {
+            encode_command(&mut out, command);
+        }
+        out
+    }
+
+    fn read_all(journal: &Journal, id: SinkId) -> Vec<u8> {
+        let mut out = Vec::new();
+        journal.read(id, &mut out);
+        out
+    }
+
+    #[test]
+    fn nothing_is_recorded_while_no_sink_listens() {
+        let journal = Journal::new();
+        let id = journal.register(Arc::new(Counting::default()));
+        assert_eq!(journal.record(0, &["SET", "k", "v"], false), 0);
+        assert!(!journal.is_recording());
+        journal.listen(id);
+        assert_eq!(read_all(&journal, id), b"");
+        journal.stop_listening(id, &mut Vec::new());
+        assert_eq!(journal.record(0, &["SET", "k", "v"], false), 0);
+    }
+
+    #[test]
+    fn select_precedes_a_record_in_another_database() {
+        let (journal, id, _) = listening();
+        journal.record(0, &["SET", "a", "1"], false);
+        journal.record(0, &["SET", "b", "2"], false);
+        journal.record(3, &["DEL", "c"], false);
+        journal.record(0, &["SET", "d", "4"], false);
+        let expected = resp(&[
+            &["SELECT", "0"],
+            &["SET", "a", "1"],
+            &["SET", "b", "2"],
+            &["SELECT", "3"],
+            &["DEL", "c"],
+            &["SELECT", "0"],
+            &["SET", "d", "4"],
+        ]);
+        assert_eq!(read_all(&journal, id), expected);
+    }
+
+    #[test]
+    fn offsets_advance_by_exactly_the_bytes_appended() {
+        let (journal, id, _) = listening();
+        let first = journal.record(2, &["SET", "k", "v"], false);
+        assert_eq!(
+            first as usize,
+            resp(&[&["SELECT", "2"], &["SET", "k", "v"]]).len()
+        );
+        let second = journal.record(2, &["INCR", "n"], false);
+        assert_eq!(second - first, resp(&[&["INCR", "n"]]).len() as u64);
+        let taken = journal.read(id, &mut Vec::new());
+        assert_eq!(taken, 0..second);
+        // The offset keeps counting across reads, and a sink stopping and listening again
+        // resumes where it stood.
+        let third = journal.record(2, &["DEL", "k"], false);
+        assert_eq!(third - second, resp(&[&["DEL", "k"]]).len() as u64);
+        let mut rest = Vec::new();
+        assert_eq!(journal.stop_listening(id, &mut rest), second..third);
+        assert_eq!(rest, resp(&[&["DEL", "k"]]));
+        journal.listen(id);
+        let fourth = journal.record(2, &["DEL", "n"], false);
+        assert_eq!(
+            fourth - third,
+            resp(&[&["SELECT", "2"], &["DEL", "n"]]).len() as u64
+        );
+        assert_eq!(journal.read(id, &mut Vec::new()), third..fourth);
+    }
+
+    #[test]
+    fn a_transaction_is_framed_and_held_back_until_it_closes() {
+        let (journal, id, sink) = listening();
+        journal.record(0, &["SET", "before", "1"], false);
+        assert_eq!(journal.record(1, &["SET", "a", "1"], true), 0);
+        assert_eq!(journal.record(1, &["SET", "b", "2"], true), 0);
+        // Nothing of the open unit is readable; the SELECT before its MULTI is.
+        let visible = resp(&[&["SELECT", "0"], &["SET", "before", "1"], &["SELECT", "1"]]);
+        assert_eq!(read_all(&journal, id), visible);
+        let woken = sink.first.load(Relaxed) + sink.later.load(Relaxed);
+        let end = journal.close_unit();
+        assert_eq!(
+            sink.first.load(Relaxed) + sink.later.load(Relaxed),
+            woken + 1
+        );
+        let block = resp(&[
+            &["MULTI"],
+            &["SET", "a", "1"],
+            &["SET", "b", "2"],
+            &["EXEC"],
+        ]);
+        assert_eq!(end as usize, visible.len() + block.len());
+        assert_eq!(read_all(&journal, id), block);
+    }
+
+    #[test]
+    fn a_unit_without_records_emits_nothing() {
+        let (journal, id, _) = listening();
+        // An EXEC whose commands wrote nothing closes a unit that never opened.
+        assert_eq!(journal.close_unit(), 0);
+        assert_eq!(read_all(&journal, id), b"");
+        let end = journal.record(0, &["SET", "k", "v"], false);
+        let expected = resp(&[&["SELECT", "0"], &["SET", "k", "v"]]);
+        assert_eq!(end as usize, expected.len());
+        assert_eq!(read_all(&journal, id), expected);
+    }
+
+    #[test]
+    fn a_command_with_several_records_is_one_unit() {
+        let (journal, id, _) = listening();
+        let also = vec![vec![b"SREM".to_vec(), b"s".to_vec(), b"m".to_vec()]];
+        let end = journal.record_unit(0, &["SADD", "t", "m"], &also, false);
+        let expected = resp(&[
+            &["SELECT", "0"],
+            &["MULTI"],
+            &["SADD", "t", "m"],
+            &["SREM", "s", "m"],
+            &["EXEC"],
+        ]);
+        assert_eq!(end as usize, expected.len());
+        assert_eq!(read_all(&journal, id), expected);
+        // Inside a transaction its records join the transaction's block: no nested MULTI.
+        journal.record_unit(0, &["SADD", "t", "m"], &also, true);
+        journal.close_unit();
+        let expected = resp(&[
+            &["MULTI"],
+            &["SADD", "t", "m"],
+            &["SREM", "s", "m"],
+            &["EXEC"],
+        ]);
+        assert_eq!(read_all(&journal, id), expected);
+    }
+
+    #[test]
+    fn the_last_sink_stopping_drops_an_open_unit() {
+        let (journal, id, _) = listening();
+        journal.record(0, &["SET", "a", "1"], true);
+        let mut rest = Vec::new();
+        let stopped = journal.stop_listening(id, &mut rest).end;
+        assert_eq!(rest, resp(&[&["SELECT", "0"]]));
+        assert_eq!(journal.close_unit(), 0);
+        journal.listen(id);
+        let end = journal.record(0, &["SET", "b", "2"], false);
+        assert_eq!(journal.read(id, &mut Vec::new()), stopped..end);
+    }
+
+    #[test]
+    fn a_sink_is_woken_at_its_first_unread_record() {
+        let (journal, id, sink) = listening();
+        journal.record(0, &["SET", "a", "1"], false);
+        journal.record(0, &["SET", "b", "2"], false);
+        assert_eq!((sink.first.load(Relaxed), sink.later.load(Relaxed)), (1, 1));
+        read_all(&journal, id);
+        journal.record(0, &["SET", "c", "3"], false);
+        assert_eq!(sink.first.load(Relaxed), 2);
+    }
+
+    #[test]
+    fn each_sink_reads_the_whole_stream_from_its_own_cursor() {
+        let (journal, aof, _) = listening();
+        journal.record(0, &["SET", "a", "1"], false);
+        let backlog = journal.register(Arc::new(Counting::default()));
+        journal.listen(backlog);
+        journal.record(0, &["SET", "b", "2"], false);
+        assert_eq!(
+            read_all(&journal, aof),
+            resp(&[
+                &["SELECT", "0"],
+                &["SET", "a", "1"],
+                &["SELECT", "0"],
+                &["SET", "b", "2"]
+            ])
+        );
+        // The later sink starts at the offset it joined at, with a SELECT of its own.
+        journal.record(0, &["SET", "c", "3"], false);
+        assert_eq!(
+            read_all(&journal, backlog),
+            resp(&[&["SELECT", "0"], &["SET", "b", "2"], &["SET", "c", "3"]])
+        );
+        assert_eq!(read_all(&journal, aof), resp(&[&["SET", "c", "3"]]));
+        assert_eq!(journal.unread(aof), 0);
+        assert_eq!(journal.unread(backlog), 0);
+    }
+}
