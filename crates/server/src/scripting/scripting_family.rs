@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use redis_lite_engine::glob::glob_match;
-use redis_lite_scripting::{FunctionLibraries, Host, Interrupt, LogLevel, ReplFlags};
+use redis_lite_scripting::{Host, Interrupt, LogLevel, ReplFlags, RestorePolicy};
 
 use super::{RunInfo, RunRules, ScriptHost};
 use crate::args::reply_help;
@@ -581,17 +581,11 @@ fn function_dump(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// FUNCTION RESTORE serialized-value [FLUSH | APPEND | REPLACE]
 fn function_restore(ctx: &mut Ctx<'_>) -> CmdResult {
-    #[derive(PartialEq)]
-    enum Policy {
-        Flush,
-        Append,
-        Replace,
-    }
     let policy = match ctx.arg_count() {
-        3 => Policy::Append,
-        4 if ctx.arg_is(3, "flush") => Policy::Flush,
-        4 if ctx.arg_is(3, "append") => Policy::Append,
-        4 if ctx.arg_is(3, "replace") => Policy::Replace,
+        3 => RestorePolicy::Append,
+        4 if ctx.arg_is(3, "flush") => RestorePolicy::Flush,
+        4 if ctx.arg_is(3, "append") => RestorePolicy::Append,
+        4 if ctx.arg_is(3, "replace") => RestorePolicy::Replace,
         4 => {
             return Err(CommandError::err(
                 "Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
@@ -603,41 +597,9 @@ fn function_restore(ctx: &mut Ctx<'_>) -> CmdResult {
         .map_err(|_| CommandError::err("DUMP payload version or checksum are wrong"))?;
     let scripting = &ctx.server.scripting;
     let mut libraries = scripting.functions.lock();
-    // Everything is loaded into a fresh set first, so a failure changes nothing.
-    let mut restored = FunctionLibraries::new(Default::default());
-    for code in &codes {
-        restored
-            .load(&mut LoadHost, code, false)
-            .map_err(CommandError::coded)?;
-    }
-    if policy != Policy::Flush {
-        for library in restored.libraries() {
-            if policy == Policy::Append && libraries.libraries().any(|l| l.name == library.name) {
-                return Err(CommandError::err(format!(
-                    "Library {} already exists",
-                    library.name
-                )));
-            }
-            for function in library.functions.keys() {
-                let owner = libraries
-                    .libraries()
-                    .find(|l| l.name != library.name && l.functions.contains_key(function));
-                if owner.is_some() {
-                    return Err(CommandError::err(format!(
-                        "Function {function} already exists"
-                    )));
-                }
-            }
-        }
-    }
-    if policy == Policy::Flush {
-        libraries.flush();
-    }
-    for code in &codes {
-        libraries
-            .load(&mut LoadHost, code, true)
-            .map_err(CommandError::coded)?;
-    }
+    libraries
+        .restore(&mut LoadHost, &codes, policy)
+        .map_err(CommandError::coded)?;
     scripting.count(&libraries);
     drop(libraries);
     ctx.propagate();
