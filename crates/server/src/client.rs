@@ -349,7 +349,12 @@ pub enum ExecMode {
     /// blocking commands do not block, the records are framed as one unit, and the clock
     /// stands at the unit's start (Redis's nested calls share one time, so a key cannot expire
     /// halfway through).
-    Nested { now_ms: u64 },
+    Nested {
+        now_ms: u64,
+        /// Whether the unit's writes go to the journal: a script's `redis.set_repl` can turn
+        /// that off (`REPL_NONE`) and on again.
+        journaled: bool,
+    },
     /// A blocked command woken for data, run again: its waiter and deadline, so that blocking
     /// again keeps its place in line.
     Rerun {

@@ -188,6 +188,13 @@ impl<'a> Ctx<'a> {
         if self.logged.get().is_some()
             || !self.command.spec.has(WRITE | MAY_REPLICATE)
             || self.client.kind == ClientKind::AofLoader
+            || matches!(
+                self.client.mode,
+                ExecMode::Nested {
+                    journaled: false,
+                    ..
+                }
+            )
         {
             return;
         }

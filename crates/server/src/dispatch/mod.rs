@@ -200,7 +200,7 @@ pub(crate) fn call(
     // The AOF loader's clock stands still, so nothing expires mid-replay.
     let now_ms = match (client.kind, &client.mode) {
         (ClientKind::AofLoader, _) => 0,
-        (_, ExecMode::Nested { now_ms }) => *now_ms,
+        (_, ExecMode::Nested { now_ms, .. }) => *now_ms,
         _ => unix_ms_at(started),
     };
     let mut ctx = Ctx {

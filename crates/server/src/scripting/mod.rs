@@ -259,7 +259,13 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
             db: client.db,
             protocol: client.protocol,
             reply_mode: client.reply_mode,
-            mode: std::mem::replace(&mut client.mode, ExecMode::Nested { now_ms: ctx.now_ms }),
+            mode: std::mem::replace(
+                &mut client.mode,
+                ExecMode::Nested {
+                    now_ms: ctx.now_ms,
+                    journaled: true,
+                },
+            ),
         };
         client.reply_mode = ReplyMode::On;
         let started = info.started;
@@ -350,10 +356,15 @@ impl Host for ScriptHost<'_, '_> {
         write_log(level, message);
     }
 
-    /// Every write of a script is propagated as it ran (Redis 7.0 always replicates effects),
-    /// to the AOF and, once replication exists, to replicas; `set_repl` choices other than
-    /// both are not honoured yet.
-    fn set_repl(&mut self, _flags: ReplFlags) {}
+    /// A script's writes are propagated as they ran (Redis 7.0 always replicates effects);
+    /// `redis.set_repl` chooses whether the following ones are. The journal has one reader
+    /// today, the AOF, so its flag decides; replication will need the replica flag routed to
+    /// its own sink.
+    fn set_repl(&mut self, flags: ReplFlags) {
+        if let ExecMode::Nested { journaled, .. } = &mut self.ctx.client.mode {
+            *journaled = flags.aof;
+        }
+    }
 
     /// Without ACL users every client may run every command; an unknown one is reported.
     fn acl_check(&mut self, argv: &[Vec<u8>]) -> AclCheck {

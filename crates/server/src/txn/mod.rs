@@ -116,7 +116,10 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
         return Ok(());
     }
     ctx.out.array(multi.queue.len());
-    ctx.client.mode = ExecMode::Nested { now_ms: ctx.now_ms };
+    ctx.client.mode = ExecMode::Nested {
+        now_ms: ctx.now_ms,
+        journaled: true,
+    };
     for command in &multi.queue {
         let args: Vec<&[u8]> = command.iter().map(Vec::as_slice).collect();
         crate::dispatch::execute_queued(ctx, &args);

@@ -554,3 +554,39 @@ fn scripted_writes_notify_as_in_redis() {
         &["EVAL", "redis.call('RPUSH', 'l', 1, 2); return redis.call('LPOP', 'l', 2)", "0"],
     ]);
 }
+
+/// `redis.set_repl(redis.REPL_NONE)` keeps the following writes out of the AOF, and
+/// `REPL_ALL` puts them back: after a restart from the AOF, both servers hold the same data.
+#[test]
+fn set_repl_keeps_writes_out_of_the_aof_as_in_redis() {
+    let script = "redis.call('SET', 'kept', 1); redis.set_repl(redis.REPL_NONE); \
+                  redis.call('SET', 'unlogged', 2); redis.set_repl(redis.REPL_ALL); \
+                  redis.call('SET', 'logged', 3); return redis.call('DBSIZE')";
+    let after_restart = |launch: Launch| -> Option<Vec<u8>> {
+        let dir = testkit::DataDir::new("set-repl");
+        let args = ["--appendonly", "yes", "--appendfsync", "always"];
+        let mut server = launch
+            .clone()
+            .dir(&dir.0)
+            .args(&args)
+            .start_if_available()?;
+        let mut raw = server.raw();
+        assert_eq!(raw.cmd(&["EVAL", script, "0"]), b":3\r\n");
+        server.kill9();
+        let server = launch.dir(&dir.0).args(&args).start();
+        let mut raw = server.raw();
+        Some([raw.cmd(&["KEYS", "*"]), raw.cmd(&["DBSIZE"])].concat())
+    };
+    let lite = after_restart(Launch::lite()).unwrap();
+    let text = String::from_utf8_lossy(&lite);
+    assert!(text.contains("kept") && text.contains("logged") && !text.contains("unlogged"));
+    assert!(text.ends_with(":2\r\n"), "{text}");
+    if let Some(redis) = after_restart(Launch::redis()) {
+        let sorted = |reply: &[u8]| {
+            let mut lines: Vec<&[u8]> = reply.split(|&b| b == b'\n').collect();
+            lines.sort();
+            lines.concat()
+        };
+        assert_eq!(sorted(&lite), sorted(&redis));
+    }
+}
