@@ -5,7 +5,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use redis_lite_engine::glob::glob_match;
-use redis_lite_scripting::{Host, Interrupt, LogLevel, ReplFlags, RestorePolicy};
+use redis_lite_scripting::{
+    FunctionLibraries, Host, Interrupt, LogLevel, Protocol, ReplFlags, RestorePolicy,
+};
 
 use super::{RunInfo, RunRules, ScriptHost};
 use crate::args::reply_help;
@@ -326,19 +328,34 @@ fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only_command: bool) -> CmdRe
         flags.allow_oom,
         read_only_command,
     )?;
-    let info = RunInfo {
-        name: String::new(),
-        command: Vec::new(),
-        started: Instant::now(),
-        is_eval: true,
-        wrote: false,
-    };
-    let mut host = ScriptHost::begin(ctx, rules, info, oom);
-    let protocol = host.caller_protocol();
-    let reply = cache.run(&mut host, &sha, keys, argv, protocol);
-    host.end();
+    let reply = run_unit(ctx, rules, oom, String::new(), |host, protocol| {
+        cache.run(host, &sha, keys, argv, protocol)
+    });
     drop(cache);
     finish(ctx, reply.expect("cached above"))
+}
+
+/// Runs a script (`name` empty) or a function as one unit on `ctx`'s client: `run` gets the
+/// host and the caller's protocol, and returns the reply.
+fn run_unit(
+    ctx: &mut Ctx<'_>,
+    rules: RunRules,
+    oom_at_start: bool,
+    name: String,
+    run: impl FnOnce(&mut ScriptHost<'_, '_>, Protocol) -> Option<Vec<u8>>,
+) -> Option<Vec<u8>> {
+    let info = RunInfo {
+        is_eval: name.is_empty(),
+        name,
+        command: Vec::new(),
+        started: Instant::now(),
+        wrote: false,
+    };
+    let mut host = ScriptHost::begin(ctx, rules, info, oom_at_start);
+    let protocol = host.caller_protocol();
+    let reply = run(&mut host, protocol);
+    host.end();
+    reply
 }
 
 fn fcall(ctx: &mut Ctx<'_>) -> CmdResult {
@@ -365,17 +382,9 @@ fn run_function(ctx: &mut Ctx<'_>, read_only_command: bool) -> CmdResult {
         flags.allow_oom,
         read_only_command,
     )?;
-    let info = RunInfo {
-        name: name.clone(),
-        command: Vec::new(),
-        started: Instant::now(),
-        is_eval: false,
-        wrote: false,
-    };
-    let mut host = ScriptHost::begin(ctx, rules, info, oom);
-    let protocol = host.caller_protocol();
-    let reply = libraries.call(&mut host, &name, keys, argv, protocol);
-    host.end();
+    let reply = run_unit(ctx, rules, oom, name.clone(), |host, protocol| {
+        libraries.call(host, &name, keys, argv, protocol)
+    });
     drop(libraries);
     finish(ctx, reply.expect("looked up above"))
 }
@@ -492,15 +501,29 @@ fn function_flush(ctx: &mut Ctx<'_>) -> CmdResult {
             ))
         }
     }
+    change_libraries(ctx, |libraries| {
+        libraries.flush();
+        Ok(())
+    })?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// A FUNCTION change (LOAD, DELETE, FLUSH, RESTORE): applied under the libraries' lock, then
+/// the counts FUNCTION STATS reads are updated, the command is logged, and it counts as a
+/// change to the dataset.
+fn change_libraries<T>(
+    ctx: &mut Ctx<'_>,
+    change: impl FnOnce(&mut FunctionLibraries) -> Result<T, String>,
+) -> Result<T, CommandError> {
     let scripting = &ctx.server.scripting;
     let mut libraries = scripting.functions.lock();
-    libraries.flush();
+    let changed = change(&mut libraries).map_err(CommandError::coded)?;
     scripting.count(&libraries);
     drop(libraries);
     ctx.propagate();
     ctx.dirty(1);
-    ctx.out.ok();
-    Ok(())
+    Ok(changed)
 }
 
 /// What a library sees while it loads: it may log, and the time limit applies, but it may
@@ -540,30 +563,17 @@ fn function_load(ctx: &mut Ctx<'_>) -> CmdResult {
         }
         _ => return Err(ctx.wrong_arity()),
     };
-    let scripting = &ctx.server.scripting;
-    let mut libraries = scripting.functions.lock();
-    let name = libraries
-        .load(&mut LoadHost, code, replace)
-        .map_err(CommandError::coded)?;
-    scripting.count(&libraries);
-    drop(libraries);
-    ctx.propagate();
-    ctx.dirty(1);
+    let name = change_libraries(ctx, |libraries| {
+        libraries.load(&mut LoadHost, code, replace)
+    })?;
     ctx.out.bulk(name.as_bytes());
     Ok(())
 }
 
 /// FUNCTION DELETE library-name
 fn function_delete(ctx: &mut Ctx<'_>) -> CmdResult {
-    let scripting = &ctx.server.scripting;
-    let mut libraries = scripting.functions.lock();
-    libraries
-        .delete(&String::from_utf8_lossy(ctx.arg(2)))
-        .map_err(CommandError::coded)?;
-    scripting.count(&libraries);
-    drop(libraries);
-    ctx.propagate();
-    ctx.dirty(1);
+    let name = String::from_utf8_lossy(ctx.arg(2)).into_owned();
+    change_libraries(ctx, |libraries| libraries.delete(&name))?;
     ctx.out.ok();
     Ok(())
 }
@@ -595,15 +605,9 @@ fn function_restore(ctx: &mut Ctx<'_>) -> CmdResult {
     };
     let codes = redis_lite_persist::rdb::restore_functions(ctx.arg(2))
         .map_err(|_| CommandError::err("DUMP payload version or checksum are wrong"))?;
-    let scripting = &ctx.server.scripting;
-    let mut libraries = scripting.functions.lock();
-    libraries
-        .restore(&mut LoadHost, &codes, policy)
-        .map_err(CommandError::coded)?;
-    scripting.count(&libraries);
-    drop(libraries);
-    ctx.propagate();
-    ctx.dirty(1);
+    change_libraries(ctx, |libraries| {
+        libraries.restore(&mut LoadHost, &codes, policy)
+    })?;
     ctx.out.ok();
     Ok(())
 }
