@@ -61,9 +61,14 @@ local function text_only(s)
   if type_(s) == "string" and byte_(s, 1) == 27 then return " " .. s end
   return s
 end
-loadstring = function(s, name)
-  if type_(s) == "string" then return loadstring_(text_only(s), name or s) end
-  return loadstring_(s, name)
+loadstring = function(...)
+  local s, name = ...
+  local kind = type_(s)
+  if kind == "number" then s = tostring_(s) elseif kind ~= "string" then
+    local got = select_("#", ...) == 0 and "no value" or kind
+    error_("bad argument #1 to 'loadstring' (string expected, got " .. got .. ")", 2)
+  end
+  return loadstring_(text_only(s), name or s)
 end
 load = function(reader, name)
   if type_(reader) ~= "function" then return load_(reader, name) end
