@@ -94,6 +94,14 @@ impl Runtime {
         )?;
         rust.raw_set("sha1hex", lua.create_function(sha1hex)?)?;
         rust.raw_set(
+            "guard",
+            lua.create_function(
+                |lua, (name, original, writes, protected): (String, Function, bool, Table)| {
+                    guard(lua, name, original, writes, protected)
+                },
+            )?,
+        )?;
+        rust.raw_set(
             "error_message",
             lua.create_function(|lua, error: Value| {
                 lua.create_string(match &error {
@@ -399,6 +407,13 @@ fn pcall_message(error: &mlua::Error) -> Vec<u8> {
     }
 }
 
+fn innermost(error: &mlua::Error) -> &mlua::Error {
+    match error {
+        mlua::Error::CallbackError { cause, .. } => innermost(cause),
+        other => other,
+    }
+}
+
 /// A Lua error as `luaL_error` raises it: the message after the calling line's position.
 pub(crate) fn lua_error(lua: &Lua, message: &str) -> mlua::Error {
     let position = lua
@@ -422,6 +437,78 @@ fn error_reply(reply: &Value) -> Result<mlua::Error> {
         _ => Vec::new(),
     };
     Ok(mlua::Error::external(ErrorReply(text)))
+}
+
+/// A base or table library function that bypasses metatables, made aware of readonly
+/// proxies (`protected` maps each proxy to its table): one that writes refuses them with
+/// Redis's error, one that reads is given the table behind. Argument errors keep Lua's text
+/// ("bad argument #1 to 'pairs' (table expected, got nil)") with the caller's line.
+fn guard(
+    lua: &Lua,
+    name: String,
+    original: Function,
+    writes: bool,
+    protected: Table,
+) -> Result<Function> {
+    lua.create_function(move |lua, mut args: MultiValue| {
+        let real = match args.front() {
+            Some(Value::Table(t)) => protected.raw_get::<Option<Table>>(t)?,
+            other => {
+                let got = other.map(crate::libs::type_name).unwrap_or("no value");
+                return Err(lua_error(
+                    lua,
+                    &format!("bad argument #1 to '{name}' (table expected, got {got})"),
+                ));
+            }
+        };
+        if let Some(real) = real {
+            if writes {
+                // Redis refuses the write itself, so removing from or sorting a table with
+                // nothing to move succeeds (every protected table has an empty array part).
+                let writes_nothing = match name.as_str() {
+                    "remove" => real.raw_len() == 0,
+                    "sort" => real.raw_len() <= 1,
+                    _ => false,
+                };
+                if writes_nothing {
+                    return Ok(MultiValue::new());
+                }
+                // Redis's check is in C: no position.
+                return Err(mlua::Error::RuntimeError(
+                    "Attempt to modify a readonly table".to_string(),
+                ));
+            }
+            args[0] = Value::Table(real);
+        }
+        original.call::<MultiValue>(args).map_err(|e| {
+            let message = pcall_message(&e);
+            let message = String::from_utf8_lossy(&message);
+            // mlua appends a traceback to errors of functions it calls.
+            let message = match message.find("\nstack traceback:") {
+                Some(end) => &message[..end],
+                None => &message[..],
+            };
+            // Called from here, the original names itself '?' and its luaL_error messages
+            // lack the caller's line; what else failed (a sort comparator, a kill, a table
+            // index error that has no position in Redis either) passes through.
+            if message.starts_with("bad argument") {
+                lua_error(lua, &message.replacen("to '?'", &format!("to '{name}'"), 1))
+            } else if [
+                "invalid value",
+                "wrong number of arguments",
+                "invalid order function",
+            ]
+            .iter()
+            .any(|prefix| message.starts_with(prefix))
+            {
+                lua_error(lua, message)
+            } else if matches!(innermost(&e), mlua::Error::RuntimeError(_)) {
+                mlua::Error::RuntimeError(message.to_string())
+            } else {
+                e
+            }
+        })
+    })
 }
 
 /// Redis's reading of an error string: `-CODE message` keeps its code, anything else gets

@@ -1,20 +1,18 @@
--- The sandbox scripts run in, built once per Lua state (see sandbox.rs). It runs with the
+-- The sandbox scripts run in, built once per Lua state (see runtime.rs). It runs with the
 -- unprotected globals table and leaves behind Redis 7.0's environment: every library and the
 -- global table readonly ("Attempt to modify a readonly table"), reading a missing global an
 -- error, and the library functions written in Rust raising plain Lua errors.
 --
 -- Lua 5.1 has no readonly tables, so each protected table is an empty proxy whose metatable
 -- reads through to the real one and refuses writes; the few base functions that bypass
--- metatables (rawset, rawget, next, pairs, setmetatable, table.insert/remove/sort/setn) learn
--- about proxies here. Known gaps: `#proxy` is 0 and ipairs/unpack/table.concat see an empty
--- table (nobody iterates `string` or `redis` by index).
+-- metatables (rawset, rawget, next, pairs, ipairs, unpack, setmetatable, the table library)
+-- learn about proxies here. Known gap: `#proxy` is 0 (Lua 5.1 has no `__len` for tables).
 local G, rust, kind = ...
 
-local rawset_, rawget_, next_, pairs_ = rawset, rawget, next, pairs
+local rawget_, pairs_ = rawget, pairs
 local setmetatable_, getmetatable_, setfenv_ = setmetatable, getmetatable, setfenv
 local error_, type_, tostring_, pcall_, select_ = error, type, tostring, pcall, select
 local loadstring_, load_, byte_, concat_ = loadstring, load, string.byte, table.concat
-local tinsert, tremove, tsort, tsetn = table.insert, table.remove, table.sort, table.setn
 
 local READONLY = "Attempt to modify a readonly table"
 
@@ -39,27 +37,21 @@ local function protect(real)
   return proxy
 end
 
--- Functions that write past metatables refuse protected tables. The error has no position,
--- as a C function's check has none in Redis.
-local function guard(f)
-  return function(t, ...)
-    if protected[t] then error_(READONLY, 0) end
-    return f(t, ...)
-  end
-end
-
-rawset = guard(rawset_)
-setmetatable = guard(setmetatable_)
-table.insert = guard(tinsert)
-table.remove = guard(tremove)
-table.sort = guard(tsort)
-table.setn = guard(tsetn)
-rawget = function(t, k) return rawget_(protected[t] or t, k) end
-next = function(t, k) return next_(protected[t] or t, k) end
-pairs = function(t)
-  local real = protected[t]
-  if real then return next_, real, nil end
-  return pairs_(t)
+-- The functions that bypass metatables learn about proxies: writers refuse them, readers
+-- see the protected table. They are Rust functions (rust.guard) so that, like the C
+-- functions they wrap, they add no Lua frame: argument errors keep Lua's text and the
+-- script's line even when called in a tail position.
+for _, spec in pairs_({
+  { G, "rawset", "write" }, { G, "setmetatable", "write" },
+  { table, "insert", "write" }, { table, "remove", "write" }, { table, "sort", "write" },
+  { table, "setn", "write" },
+  { G, "rawget", "read" }, { G, "next", "read" }, { G, "pairs", "read" },
+  { G, "ipairs", "read" }, { G, "unpack", "read" }, { table, "concat", "read" },
+  { table, "getn", "read" }, { table, "maxn", "read" }, { table, "foreach", "read" },
+  { table, "foreachi", "read" },
+}) do
+  local library, name, mode = spec[1], spec[2], spec[3]
+  library[name] = rust.guard(name, library[name], mode == "write", protected)
 end
 
 -- Redis's Lua parses every chunk as text: a precompiled chunk (which could corrupt the VM)
@@ -69,9 +61,14 @@ local function text_only(s)
   if type_(s) == "string" and byte_(s, 1) == 27 then return " " .. s end
   return s
 end
-loadstring = function(s, name)
-  if type_(s) == "string" then return loadstring_(text_only(s), name or s) end
-  return loadstring_(s, name)
+loadstring = function(...)
+  local s, name = ...
+  local kind = type_(s)
+  if kind == "number" then s = tostring_(s) elseif kind ~= "string" then
+    local got = select_("#", ...) == 0 and "no value" or kind
+    error_("bad argument #1 to 'loadstring' (string expected, got " .. got .. ")", 2)
+  end
+  return loadstring_(text_only(s), name or s)
 end
 load = function(reader, name)
   if type_(reader) ~= "function" then return load_(reader, name) end
