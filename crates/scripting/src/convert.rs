@@ -4,6 +4,9 @@
 use mlua::{Lua, Result, Table, Value};
 use redis_lite_protocol::{Protocol, ReplyWriter, Response};
 
+/// The field Redis sets on the error table of a command's error reply (a script can see it).
+pub(crate) const STATS_COUNTED: &str = "ignore_error_stats_update";
+
 /// Nested tables deeper than this end the reply with Redis's stack-limit error instead of
 /// recursing without bound (a table that contains itself).
 const MAX_REPLY_DEPTH: usize = 1000;
@@ -13,7 +16,14 @@ const MAX_REPLY_DEPTH: usize = 1000;
 pub(crate) fn reply_to_lua(lua: &Lua, reply: &Response, protocol: Protocol) -> Result<Value> {
     Ok(match reply {
         Response::Status(text) => field_table(lua, "ok", lua.create_string(text)?)?,
-        Response::Error(text) => field_table(lua, "err", lua.create_string(text)?)?,
+        Response::Error(text) => {
+            let table = lua.create_table()?;
+            table.raw_set("err", lua.create_string(text)?)?;
+            // As Redis marks it: the command already counted this error in the error stats,
+            // so the script returning or raising it must not count it again.
+            table.raw_set(STATS_COUNTED, true)?;
+            Value::Table(table)
+        }
         Response::Integer(n) => Value::Number(*n as f64),
         Response::Bulk(data) => Value::String(lua.create_string(data)?),
         Response::Nil => match protocol {

@@ -7,10 +7,11 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use mlua::{Function, Table};
-use redis_lite_protocol::{Protocol, ReplyWriter};
+use redis_lite_protocol::Protocol;
 
 use crate::host::Host;
 use crate::runtime::{write_outcome, Kind, Runtime};
+use crate::ScriptReply;
 
 /// The flags a script declared in its `#!lua flags=...` line. A script without a shebang
 /// has `declared == false`: Redis then applies its pre-7.0 rules (writes allowed, checked
@@ -133,10 +134,10 @@ impl ScriptCache {
         keys: &[&[u8]],
         argv: &[&[u8]],
         client: Protocol,
-    ) -> Option<Vec<u8>> {
+    ) -> Option<ScriptReply> {
         let script = self.get(sha)?;
         let mut out = Vec::new();
-        let result = (|| -> mlua::Result<()> {
+        let result = (|| -> mlua::Result<bool> {
             let lua = &self.runtime.lua;
             self.runtime
                 .globals
@@ -149,11 +150,7 @@ impl ScriptCache {
                     write_outcome(&mut out, client, &outcome, resp, &script.sha)
                 })
         })();
-        if let Err(error) = result {
-            out.clear();
-            ReplyWriter::new(&mut out, client).error(&format!("ERR {error}"));
-        }
-        Some(out)
+        Some(ScriptReply::new(out, client, result))
     }
 }
 

@@ -6,11 +6,12 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use mlua::{Function, Lua, MultiValue, Table, Value};
-use redis_lite_protocol::{Protocol, ReplyWriter};
+use redis_lite_protocol::Protocol;
 
 use crate::eval::string_table;
 use crate::host::Host;
 use crate::runtime::{error_reply_text, write_outcome, Kind, Outcome, Registration, Runtime};
+use crate::ScriptReply;
 
 /// The flags a function declares with `register_function{..., flags={...}}`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -278,11 +279,11 @@ impl FunctionLibraries {
         keys: &[&[u8]],
         argv: &[&[u8]],
         client: Protocol,
-    ) -> Option<Vec<u8>> {
+    ) -> Option<ScriptReply> {
         let function = self.function(name)?;
         let mut out = Vec::new();
         let lua = &self.runtime.lua;
-        let result = (|| -> mlua::Result<()> {
+        let result = (|| -> mlua::Result<bool> {
             let keys = string_table(lua, keys)?;
             let argv = string_table(lua, argv)?;
             self.runtime.execute(
@@ -293,11 +294,7 @@ impl FunctionLibraries {
                 |_, outcome, resp| write_outcome(&mut out, client, &outcome, resp, &function.name),
             )
         })();
-        if let Err(error) = result {
-            out.clear();
-            ReplyWriter::new(&mut out, client).error(&format!("ERR {error}"));
-        }
-        Some(out)
+        Some(ScriptReply::new(out, client, result))
     }
 }
 

@@ -55,6 +55,34 @@ pub const REDIS_VERSION_NUM: i64 = (7 << 16) | 15;
 /// checks at the same rate).
 pub const INTERRUPT_CHECK_INSTRUCTIONS: u32 = 100_000;
 
+/// What a script or function run answers: the reply, encoded for the client, and whether it
+/// is a command's error that the command already counted in the error stats (raised by
+/// `redis.call` or returned from `redis.pcall`), which the server must not count again.
+pub struct ScriptReply {
+    pub bytes: Vec<u8>,
+    pub error_already_counted: bool,
+}
+
+impl ScriptReply {
+    /// The reply `out` holds once a run ended with `result`; a failure of the runtime itself
+    /// becomes an ERR reply.
+    fn new(mut out: Vec<u8>, client: Protocol, result: mlua::Result<bool>) -> ScriptReply {
+        let error_already_counted = match result {
+            Ok(counted) => counted,
+            Err(error) => {
+                out.clear();
+                redis_lite_protocol::ReplyWriter::new(&mut out, client)
+                    .error(&format!("ERR {error}"));
+                false
+            }
+        };
+        ScriptReply {
+            bytes: out,
+            error_already_counted,
+        }
+    }
+}
+
 /// The lower-case hex SHA1 of a script body, its name in the script cache.
 pub fn sha1_hex(data: &[u8]) -> String {
     use sha1::{Digest, Sha1};

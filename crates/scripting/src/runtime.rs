@@ -13,7 +13,7 @@ use mlua::{
 };
 use redis_lite_protocol::{parse_response, Protocol, ReplyWriter};
 
-use crate::convert::{reply_to_lua, write_value};
+use crate::convert::{reply_to_lua, write_value, STATS_COUNTED};
 use crate::host::{AclCheck, Host, Interrupt, LogLevel, ReplFlags};
 use crate::libs;
 use crate::{INTERRUPT_CHECK_INSTRUCTIONS, REDIS_VERSION, REDIS_VERSION_NUM};
@@ -290,19 +290,31 @@ impl ActiveRun {
 
 /// The reply for an outcome: the value converted for the client, or the error with Redis's
 /// "script: NAME, on SOURCE:LINE." suffix.
+/// Returns whether the reply is a command's error that the command already counted in the
+/// error stats (returned from `redis.pcall` or raised by `redis.call`), which the server must
+/// not count again.
 pub(crate) fn write_outcome(
     out: &mut Vec<u8>,
     client: Protocol,
     outcome: &Outcome,
     script_resp: Protocol,
     name: &str,
-) -> Result<()> {
+) -> Result<bool> {
     let mut writer = ReplyWriter::new(out, client);
-    match outcome {
-        Outcome::Value(value) => write_value(&mut writer, value, script_resp)?,
-        Outcome::Error(error) => writer.error_bytes(&error_reply_text(error, name)?),
-    }
-    Ok(())
+    let table = match outcome {
+        Outcome::Value(value) => {
+            write_value(&mut writer, value, script_resp)?;
+            match value {
+                Value::Table(t) if matches!(t.raw_get::<Value>("err")?, Value::String(_)) => t,
+                _ => return Ok(false),
+            }
+        }
+        Outcome::Error(error) => {
+            writer.error_bytes(&error_reply_text(error, name)?);
+            error
+        }
+    };
+    table.raw_get::<bool>(STATS_COUNTED)
 }
 
 pub(crate) fn error_reply_text(error: &Table, name: &str) -> Result<Vec<u8>> {
@@ -347,6 +359,14 @@ fn error_handler(lua: &Lua, error: Value) -> Result<Table> {
     if !(text.is_empty() && matches!(error, Value::Table(_))) {
         result.raw_set("err", lua.create_string(&text)?)?;
     }
+    let counted = match &error {
+        Value::Table(table) => table.raw_get::<bool>(STATS_COUNTED)?,
+        Value::Error(e) => is_command_error(e),
+        _ => false,
+    };
+    if counted {
+        result.raw_set(STATS_COUNTED, true)?;
+    }
     for level in 1.. {
         let Some((what, source, line)) = lua.inspect_stack(level, |debug| {
             let source = debug.source();
@@ -375,6 +395,28 @@ fn error_handler(lua: &Lua, error: Value) -> Result<Table> {
 #[derive(Debug)]
 pub(crate) struct ErrorReply(pub(crate) Vec<u8>);
 
+/// A command's error reply that `redis.call` raises: as [`ErrorReply`], and already counted in
+/// the error stats by the command itself.
+#[derive(Debug)]
+pub(crate) struct CommandErrorReply(pub(crate) Vec<u8>);
+
+impl std::fmt::Display for CommandErrorReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.0))
+    }
+}
+
+impl std::error::Error for CommandErrorReply {}
+
+/// Whether an error raised from Rust is a command's error reply (see [`CommandErrorReply`]).
+fn is_command_error(error: &mlua::Error) -> bool {
+    match error {
+        mlua::Error::CallbackError { cause, .. } => is_command_error(cause),
+        mlua::Error::ExternalError(e) => e.downcast_ref::<CommandErrorReply>().is_some(),
+        _ => false,
+    }
+}
+
 impl std::fmt::Display for ErrorReply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&String::from_utf8_lossy(&self.0))
@@ -388,9 +430,12 @@ impl std::error::Error for ErrorReply {}
 fn error_value_text(error: &mlua::Error) -> Vec<u8> {
     match error {
         mlua::Error::CallbackError { cause, .. } => error_value_text(cause),
-        mlua::Error::ExternalError(e) => match e.downcast_ref::<ErrorReply>() {
-            Some(reply) => reply.0.clone(),
-            None => format!("ERR {e}").into_bytes(),
+        mlua::Error::ExternalError(e) => match (
+            e.downcast_ref::<ErrorReply>(),
+            e.downcast_ref::<CommandErrorReply>(),
+        ) {
+            (Some(ErrorReply(text)), _) | (_, Some(CommandErrorReply(text))) => text.clone(),
+            _ => format!("ERR {e}").into_bytes(),
         },
         mlua::Error::RuntimeError(message) => format!("ERR {message}").into_bytes(),
         other => format!("ERR {other}").into_bytes(),
@@ -429,6 +474,15 @@ pub(crate) fn lua_error(lua: &Lua, message: &str) -> mlua::Error {
 
 /// The error an error table from a command raises.
 fn error_reply(reply: &Value) -> Result<mlua::Error> {
+    if let Value::Table(t) = reply {
+        if t.raw_get::<bool>(STATS_COUNTED)? {
+            let text = match t.raw_get::<Value>("err")? {
+                Value::String(s) => s.as_bytes().to_vec(),
+                _ => Vec::new(),
+            };
+            return Ok(mlua::Error::external(CommandErrorReply(text)));
+        }
+    }
     let text = match reply {
         Value::Table(t) => match t.raw_get::<Value>("err")? {
             Value::String(s) => s.as_bytes().to_vec(),

@@ -27,6 +27,10 @@ pub enum CommandError {
     Err(Cow<'static, str>),
     /// A complete error line with its own code, such as `NOPROTO ...` or `WRONGPASS ...`.
     Coded(Cow<'static, str>),
+    /// A command's error that a script passed on (raised by `redis.call`, returned from
+    /// `redis.pcall`): the command already counted it in the error stats, so passing it on
+    /// counts only as the script command's failure, as in Redis.
+    AlreadyCounted(String),
 }
 
 pub type CmdResult = Result<(), CommandError>;
@@ -91,6 +95,7 @@ impl fmt::Display for CommandError {
             ),
             CommandError::Err(text) => write!(f, "ERR {text}"),
             CommandError::Coded(text) => f.write_str(text),
+            CommandError::AlreadyCounted(text) => f.write_str(text),
         }
     }
 }

@@ -223,7 +223,9 @@ pub(crate) fn call(
     if let Err(error) = result {
         counters.failed.fetch_add(1, Relaxed);
         let text = error.to_string();
-        stats.count_error(&text);
+        if !matches!(error, CommandError::AlreadyCounted(_)) {
+            stats.count_error(&text);
+        }
         ctx.out.error(&text);
     }
     if let Some(offset) = logged {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use redis_lite_engine::glob::glob_match;
 use redis_lite_scripting::{
-    FunctionLibraries, Host, Interrupt, LogLevel, Protocol, ReplFlags, RestorePolicy,
+    FunctionLibraries, Host, Interrupt, LogLevel, Protocol, ReplFlags, RestorePolicy, ScriptReply,
 };
 
 use super::{RunInfo, RunRules, ScriptHost};
@@ -276,17 +276,18 @@ fn prepare(
     Ok((rules, oom))
 }
 
-/// A script's reply, written as the command's own: an error reply counts as the command's
-/// error.
-fn finish(ctx: &mut Ctx<'_>, reply: Vec<u8>) -> CmdResult {
-    if let Some(text) = reply.strip_prefix(b"-") {
-        let text = text.strip_suffix(b"\r\n").unwrap_or(text);
-        return Err(CommandError::coded(
-            String::from_utf8_lossy(text).into_owned(),
-        ));
-    }
-    ctx.out.buffer().extend_from_slice(&reply);
-    Ok(())
+/// A script's reply, written as the command's own: an error reply is the command's error.
+fn finish(ctx: &mut Ctx<'_>, reply: ScriptReply) -> CmdResult {
+    let Some(text) = reply.bytes.strip_prefix(b"-") else {
+        ctx.out.buffer().extend_from_slice(&reply.bytes);
+        return Ok(());
+    };
+    let text = text.strip_suffix(b"\r\n").unwrap_or(text);
+    let text = String::from_utf8_lossy(text).into_owned();
+    Err(match reply.error_already_counted {
+        true => CommandError::AlreadyCounted(text),
+        false => CommandError::coded(text),
+    })
 }
 
 fn eval(ctx: &mut Ctx<'_>) -> CmdResult {
@@ -342,8 +343,8 @@ fn run_unit(
     rules: RunRules,
     oom_at_start: bool,
     name: String,
-    run: impl FnOnce(&mut ScriptHost<'_, '_>, Protocol) -> Option<Vec<u8>>,
-) -> Option<Vec<u8>> {
+    run: impl FnOnce(&mut ScriptHost<'_, '_>, Protocol) -> Option<ScriptReply>,
+) -> Option<ScriptReply> {
     let info = RunInfo {
         is_eval: name.is_empty(),
         name,

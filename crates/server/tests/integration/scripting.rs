@@ -590,3 +590,25 @@ fn set_repl_keeps_writes_out_of_the_aof_as_in_redis() {
         assert_eq!(sorted(&lite), sorted(&redis));
     }
 }
+
+/// A command's error that a script passes on (raised by `redis.call`, returned from
+/// `redis.pcall`) is counted once, by the command, as in Redis; the script's own errors count.
+#[test]
+fn errors_passed_on_by_scripts_are_counted_once_as_in_redis() {
+    differential(
+        &[
+            &["CONFIG", "RESETSTAT"],
+            &["SET", "str", "abc"],
+            &["EVAL", "return redis.call('INCR', 'str')", "0"],
+            &["EVAL", "return redis.pcall('INCR', 'str')", "0"],
+            &["EVAL", "local t = redis.pcall('INCR', 'str'); return {err = t.err}", "0"],
+            &["EVAL", "local t = redis.pcall('INCR', 'str'); error(t)", "0"],
+            &["EVAL", "local r = {}; for k, v in pairs(redis.pcall('INCR', 'str')) do r[#r + 1] = k end; table.sort(r); return r", "0"],
+            &["EVAL", "error('mine')", "0"],
+            &["EVAL", "return redis.error_reply('MY own')", "0"],
+            &["INFO", "errorstats"],
+            &["EVAL", "local s = redis.call('INFO', 'stats'); return string.match(s, 'total_error_replies:%d+')", "0"],
+        ],
+        false,
+    );
+}
