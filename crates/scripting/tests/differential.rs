@@ -470,9 +470,12 @@ fn compare(redis: &RealRedis, scripts: &[&str]) {
             let expected = client.command(&[b"EVAL", script.as_bytes(), b"1", b"key1", b"arg1"]);
             host.resp2.command(&[b"FLUSHALL"]);
             let actual = match cache.load(script.as_bytes()) {
-                Ok(sha) => cache
-                    .run(&mut host, &sha, &[b"key1"], &[b"arg1"], protocol)
-                    .unwrap(),
+                Ok(sha) => {
+                    cache
+                        .run(&mut host, &sha, &[b"key1"], &[b"arg1"], protocol)
+                        .unwrap()
+                        .bytes
+                }
                 Err(text) => format!("-{text}\r\n").into_bytes(),
             };
             if actual != expected {
@@ -572,7 +575,8 @@ fn functions_load_and_call_as_real_redis() {
             let expected = client.command(&[b"FCALL", function.as_bytes(), b"1", b"key1", b"arg1"]);
             let actual = libraries
                 .call(&mut host, function, &[b"key1"], &[b"arg1"], protocol)
-                .unwrap();
+                .unwrap()
+                .bytes;
             if actual != expected {
                 failures.push(format!(
                     "{protocol:?} FCALL {function}\n  redis:      {}\n  redis-lite: {}",

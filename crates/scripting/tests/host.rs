@@ -52,7 +52,7 @@ fn eval(host: &mut RecordingHost, script: &str) -> String {
     let mut cache = ScriptCache::new(Arc::new(AtomicU64::new(RANDOM_INITIAL_STATE)));
     let sha = cache.load(script.as_bytes()).unwrap();
     let reply = cache.run(host, &sha, &[], &[], Protocol::Resp2).unwrap();
-    String::from_utf8(reply).unwrap()
+    String::from_utf8(reply.bytes).unwrap()
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn a_killed_function_names_itself() {
         .call(&mut host, "spin", &[], &[], Protocol::Resp2)
         .unwrap();
     assert_eq!(
-        String::from_utf8(reply).unwrap(),
+        String::from_utf8(reply.bytes).unwrap(),
         "-ERR Script killed by user with SCRIPT KILL... script: spin, on @user_function:2.\r\n"
     );
 }
@@ -243,7 +243,8 @@ fn restore_policies_behave_as_redis() {
     assert_eq!(
         libraries
             .call(&mut host, "f1", &[], &[], Protocol::Resp2)
-            .unwrap(),
+            .unwrap()
+            .bytes,
         b":1\r\n"
     );
 }
