@@ -38,7 +38,9 @@ pub struct Script {
 pub struct ScriptCache {
     runtime: Runtime,
     random: Arc<AtomicU64>,
-    scripts: HashMap<String, Script>,
+    /// By lower-case hex SHA1: looked up on every EVALSHA, so fixed-size keys (no
+    /// allocation to lower-case one) with a fast hash.
+    scripts: HashMap<ShaKey, Script, foldhash::fast::RandomState>,
 }
 
 impl ScriptCache {
@@ -50,7 +52,7 @@ impl ScriptCache {
         ScriptCache {
             runtime: Runtime::new(Kind::Eval, random.clone()).expect("the Lua sandbox loads"),
             random,
-            scripts: HashMap::new(),
+            scripts: HashMap::default(),
         }
     }
 
@@ -59,7 +61,8 @@ impl ScriptCache {
     /// `ERR Error compiling script (new function): user_script:1: ...`.
     pub fn load(&mut self, body: &[u8]) -> Result<String, String> {
         let sha = crate::sha1_hex(body);
-        if self.scripts.contains_key(&sha) {
+        let key = sha_key(sha.as_bytes()).expect("a SHA1 in hex is 40 characters");
+        if self.scripts.contains_key(&key) {
             return Ok(sha);
         }
         let (flags, source) = parse_shebang(body)?;
@@ -77,7 +80,7 @@ impl ScriptCache {
                 other => format!("ERR Error compiling script (new function): {other}"),
             })?;
         self.scripts.insert(
-            sha.clone(),
+            key,
             Script {
                 sha: sha.clone(),
                 body: body.to_vec(),
@@ -88,8 +91,9 @@ impl ScriptCache {
         Ok(sha)
     }
 
-    pub fn get(&self, sha: &str) -> Option<&Script> {
-        self.scripts.get(&sha.to_ascii_lowercase())
+    /// The script named `sha` (any case), if cached.
+    pub fn get(&self, sha: &[u8]) -> Option<&Script> {
+        self.scripts.get(&sha_key(sha)?)
     }
 
     /// The cached scripts, for INFO (`number_of_cached_scripts`, `used_memory_scripts_eval`).
@@ -130,7 +134,7 @@ impl ScriptCache {
     pub fn run(
         &self,
         host: &mut dyn Host,
-        sha: &str,
+        sha: &[u8],
         keys: &[&[u8]],
         argv: &[&[u8]],
         client: Protocol,
@@ -152,6 +156,15 @@ impl ScriptCache {
         })();
         Some(ScriptReply::new(out, client, result))
     }
+}
+
+/// A script's name as the cache keys it: 40 hex digits, lower case.
+type ShaKey = [u8; 40];
+
+fn sha_key(sha: &[u8]) -> Option<ShaKey> {
+    let mut key: ShaKey = sha.try_into().ok()?;
+    key.make_ascii_lowercase();
+    Some(key)
 }
 
 pub(crate) fn string_table(lua: &mlua::Lua, items: &[&[u8]]) -> mlua::Result<Table> {

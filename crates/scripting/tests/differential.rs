@@ -472,7 +472,7 @@ fn compare(redis: &RealRedis, scripts: &[&str]) {
             let actual = match cache.load(script.as_bytes()) {
                 Ok(sha) => {
                     cache
-                        .run(&mut host, &sha, &[b"key1"], &[b"arg1"], protocol)
+                        .run(&mut host, sha.as_bytes(), &[b"key1"], &[b"arg1"], protocol)
                         .unwrap()
                         .bytes
                 }

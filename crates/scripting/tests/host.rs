@@ -51,7 +51,9 @@ impl Host for RecordingHost {
 fn eval(host: &mut RecordingHost, script: &str) -> String {
     let mut cache = ScriptCache::new(Arc::new(AtomicU64::new(RANDOM_INITIAL_STATE)));
     let sha = cache.load(script.as_bytes()).unwrap();
-    let reply = cache.run(host, &sha, &[], &[], Protocol::Resp2).unwrap();
+    let reply = cache
+        .run(host, sha.as_bytes(), &[], &[], Protocol::Resp2)
+        .unwrap();
     String::from_utf8(reply.bytes).unwrap()
 }
 

@@ -23,6 +23,7 @@ use redis_lite_protocol::{Protocol, ReplyWriter};
 use redis_lite_scripting::{
     AclCheck, FunctionLibraries, Host, Interrupt, LogLevel, ReplFlags, ScriptCache,
 };
+use smallvec::SmallVec;
 
 use crate::client::{ExecMode, ReplyMode};
 use crate::command::flags::{DENYOOM, MAY_REPLICATE, NOSCRIPT, WRITE};
@@ -334,7 +335,8 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
 
 impl Host for ScriptHost<'_, '_> {
     fn call(&mut self, argv: &[Vec<u8>], protocol: Protocol) -> Vec<u8> {
-        let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+        // Runs once per `redis.call`: the usual few arguments stay on the stack.
+        let args: SmallVec<[&[u8]; 8]> = argv.iter().map(Vec::as_slice).collect();
         let mut out = Vec::new();
         match self.admit(&args) {
             Err(text) => ReplyWriter::new(&mut out, protocol).error(&text),

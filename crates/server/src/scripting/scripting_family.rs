@@ -310,18 +310,19 @@ fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only_command: bool) -> CmdRe
     let (keys, argv) = keys_and_args(ctx, CommandError::NotInteger)?;
     let server = ctx.server;
     let mut cache = server.scripting.eval.lock();
+    let loaded;
     let sha = if by_sha {
-        let sha = String::from_utf8_lossy(ctx.arg(1)).to_ascii_lowercase();
-        if sha.len() != 40 || cache.get(&sha).is_none() {
-            return Err(CommandError::coded(
-                "NOSCRIPT No matching script. Please use EVAL.",
-            ));
-        }
-        sha
+        ctx.arg(1)
     } else {
-        cache.load(ctx.arg(1)).map_err(CommandError::coded)?
+        loaded = cache.load(ctx.arg(1)).map_err(CommandError::coded)?;
+        loaded.as_bytes()
     };
-    let flags = cache.get(&sha).expect("loaded above").flags;
+    let Some(script) = cache.get(sha) else {
+        return Err(CommandError::coded(
+            "NOSCRIPT No matching script. Please use EVAL.",
+        ));
+    };
+    let flags = script.flags;
     let (rules, oom) = prepare(
         ctx,
         flags.declared,
@@ -330,7 +331,7 @@ fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only_command: bool) -> CmdRe
         read_only_command,
     )?;
     let reply = run_unit(ctx, rules, oom, String::new(), |host, protocol| {
-        cache.run(host, &sha, keys, argv, protocol)
+        cache.run(host, sha, keys, argv, protocol)
     });
     drop(cache);
     finish(ctx, reply.expect("cached above"))
@@ -395,7 +396,7 @@ fn script_exists(ctx: &mut Ctx<'_>) -> CmdResult {
     let cache = ctx.server.scripting.eval.lock();
     let found: Vec<bool> = ctx.args[2..]
         .iter()
-        .map(|sha| cache.get(&String::from_utf8_lossy(sha)).is_some())
+        .map(|sha| cache.get(sha).is_some())
         .collect();
     drop(cache);
     ctx.out.array(found.len());
