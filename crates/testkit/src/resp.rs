@@ -68,6 +68,15 @@ impl Raw {
         String::from_utf8_lossy(&self.cmd(args)).into_owned()
     }
 
+    /// Sends each command in turn and asserts its reply text is the one paired with it,
+    /// stopping at the first that differs: a table for runs of `assert_eq!(cmd_text(..), ..)`.
+    #[track_caller]
+    pub fn expect_replies(&mut self, exchanges: &[(&[&str], &str)]) {
+        for (command, expected) in exchanges {
+            assert_eq!(self.cmd_text(command), *expected, "reply to {command:?}");
+        }
+    }
+
     /// Sends a command of binary arguments and returns its reply parsed; panics on an error
     /// reply, naming the command.
     pub fn ok(&mut self, args: &[&[u8]]) -> Reply {

@@ -9,42 +9,7 @@ use testkit::{differential, Server};
 #[test]
 fn blocking_replies_match_redis() {
     differential(
-        &[
-            &["BLPOP"],
-            &["BLPOP", "k"],
-            &["BLPOP", "k", "x"],
-            &["BLPOP", "k", "-1"],
-            &["BLPOP", "k", "1e100"],
-            &["RPUSH", "k", "a", "b", "c"],
-            &["BLPOP", "missing", "k", "0"],
-            &["BRPOP", "k", "0"],
-            &["BLPOP", "missing", "0.01"],
-            &["BRPOP", "missing", "0.01"],
-            &["SET", "s", "v"],
-            &["BLPOP", "s", "0"],
-            &["BLPOP", "missing", "s", "0"],
-            &["BLMOVE", "k", "d", "LEFT", "UP", "0"],
-            &["BLMOVE", "k", "d", "LEFT", "RIGHT", "x"],
-            &["BLMOVE", "k", "d", "LEFT", "RIGHT", "0"],
-            &["BLMOVE", "none", "d", "LEFT", "RIGHT", "0.01"],
-            &["BRPOPLPUSH", "d", "k", "0"],
-            &["BRPOPLPUSH", "none", "k", "0.01"],
-            &["BRPOPLPUSH", "k", "s", "0"],
-            &["BLMPOP", "0", "0", "k", "LEFT"],
-            &["BLMPOP", "x", "1", "k", "LEFT"],
-            &["BLMPOP", "0", "1", "k", "MIDDLE"],
-            &["BLMPOP", "0", "2", "none", "k", "RIGHT", "COUNT", "5"],
-            &["BLMPOP", "0.01", "1", "none", "LEFT"],
-            &["MULTI"],
-            &["BLPOP", "none", "0"],
-            &["BLMOVE", "none", "d", "LEFT", "LEFT", "0"],
-            &["BLMPOP", "0", "1", "none", "LEFT"],
-            &["EXEC"],
-            &["CLIENT", "UNBLOCK", "x"],
-            &["CLIENT", "UNBLOCK", "99999"],
-            &["CLIENT", "UNBLOCK", "99999", "MAYBE"],
-            &["CLIENT", "UNBLOCK", "99999", "ERROR"],
-        ],
+        testkit::script!("blocking/blocking_replies_match_redis"),
         false,
     );
 }
@@ -210,26 +175,7 @@ fn blmove_chains_to_a_client_blocked_on_its_destination() {
 fn blocking_zset_pops_match_redis() {
     for resp3 in [false, true] {
         differential(
-            &[
-                &["BZPOPMIN", "z", "x"],
-                &["BZPOPMIN", "z", "-1"],
-                &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
-                &["BZPOPMIN", "none", "z", "0"],
-                &["BZPOPMAX", "z", "0"],
-                &["BZPOPMIN", "none", "0.01"],
-                &["BZMPOP", "0", "1", "z", "MIN"],
-                &["BZMPOP", "0", "0", "z", "MIN"],
-                &["BZMPOP", "x", "1", "z", "MIN"],
-                &["BZMPOP", "0.01", "1", "none", "MAX", "COUNT", "2"],
-                &["ZADD", "z", "5", "e", "6", "f"],
-                &["BZMPOP", "0", "1", "z", "MAX", "COUNT", "5"],
-                &["SET", "s", "v"],
-                &["BZPOPMIN", "s", "0"],
-                &["MULTI"],
-                &["BZPOPMIN", "none", "0"],
-                &["BZMPOP", "0", "1", "none", "MIN"],
-                &["EXEC"],
-            ],
+            testkit::script!("blocking/blocking_zset_pops_match_redis"),
             resp3,
         );
     }

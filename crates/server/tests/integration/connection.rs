@@ -6,67 +6,7 @@ use testkit::{differential, differential_with, Server};
 #[test]
 fn connection_commands_match_redis() {
     differential(
-        &[
-            &["PING"],
-            &["PING", "hi"],
-            &["PING", "a", "b"],
-            &["ECHO", "x y"],
-            &["ECHO"],
-            &["ECHO", "a", "b"],
-            &["AUTH", "x"],
-            &["AUTH", "a", "b"],
-            &["AUTH", "a", "b", "c"],
-            &["AUTH", "default", "anything"],
-            &["HELLO", "4"],
-            &["HELLO", "1"],
-            &["HELLO", "x"],
-            &["HELLO", "3", "FOO"],
-            &["HELLO", "3", "AUTH", "default"],
-            &["HELLO", "2", "SETNAME", "a b"],
-            &["SELECT", "16"],
-            &["SELECT", "x"],
-            &["SELECT", "-1"],
-            &["SELECT", "1"],
-            &["SET", "k", "in-db1"],
-            &["SELECT", "0"],
-            &["GET", "k"],
-            &["SWAPDB", "x", "1"],
-            &["SWAPDB", "1", "x"],
-            &["SWAPDB", "0", "16"],
-            &["SWAPDB", "0", "1"],
-            &["GET", "k"],
-            &["CLIENT"],
-            &["CLIENT", "FOO"],
-            &["CLIENT", "ID", "1"],
-            &["CLIENT", "SETNAME", "a b"],
-            &["CLIENT", "SETNAME", "a\nb"],
-            &["CLIENT", "GETNAME"],
-            &["CLIENT", "SETNAME", "conn-1"],
-            &["CLIENT", "GETNAME"],
-            &["CLIENT", "SETNAME", ""],
-            &["CLIENT", "GETNAME"],
-            &["CLIENT", "NO-EVICT", "maybe"],
-            &["CLIENT", "NO-EVICT", "on"],
-            &["CLIENT", "NO-EVICT", "OFF"],
-            &["CLIENT", "REPLY", "x"],
-            &["CLIENT", "REPLY", "ON"],
-            &["CLIENT", "KILL", "1.2.3.4:5"],
-            &["CLIENT", "KILL", "ID", "x"],
-            &["CLIENT", "KILL", "ID", "0"],
-            &["CLIENT", "KILL", "TYPE", "foo"],
-            &["CLIENT", "KILL", "SKIPME", "x"],
-            &["CLIENT", "KILL", "foo", "bar"],
-            &["CLIENT", "KILL", "ID", "99999"],
-            &["CLIENT", "KILL", "ADDR", "1.1.1.1:1", "ID", "5"],
-            &["CLIENT", "KILL", "USER", "nobody"],
-            &["CLIENT", "LIST", "TYPE", "foo"],
-            &["CLIENT", "LIST", "ID", "x"],
-            &["CLIENT", "LIST", "ID", "0"],
-            &["CLIENT", "LIST", "foo"],
-            &["CLIENT", "LIST", "TYPE", "pubsub"],
-            &["RESET"],
-            &["QUIT"],
-        ],
+        testkit::script!("connection/connection_commands_match_redis"),
         false,
     );
 }
@@ -74,15 +14,7 @@ fn connection_commands_match_redis() {
 #[test]
 fn resp3_replies_match_redis() {
     differential(
-        &[
-            &["PING"],
-            &["CLIENT", "GETNAME"],
-            &["GET", "missing"],
-            &["CONFIG", "GET", "timeout"],
-            &["CLIENT", "LIST", "TYPE", "pubsub"],
-            &["RESET"],
-            &["GET", "missing"],
-        ],
+        testkit::script!("connection/resp3_replies_match_redis"),
         true,
     );
 }
@@ -90,21 +22,7 @@ fn resp3_replies_match_redis() {
 #[test]
 fn password_protection_matches_redis() {
     differential_with(
-        &[
-            &["PING"],
-            &["GET", "k"],
-            &["NOSUCH"],
-            &["AUTH", "x"],
-            &["AUTH", "default", "bad"],
-            &["HELLO", "3"],
-            &["HELLO", "3", "AUTH", "default", "bad"],
-            &["AUTH", "pw"],
-            &["PING"],
-            &["RESET"],
-            &["PING"],
-            &["AUTH", "default", "pw"],
-            &["SET", "k", "v"],
-        ],
+        testkit::script!("connection/password_protection_matches_redis"),
         false,
         &["--requirepass", "pw"],
     );
@@ -154,23 +72,19 @@ fn client_list_kill_and_setinfo() {
     let server = Server::lite(&[]);
     let mut a = server.raw();
     let mut b = server.raw();
-    assert_eq!(a.cmd_text(&["CLIENT", "SETNAME", "alpha"]), "+OK\r\n");
-    assert_eq!(
-        a.cmd_text(&["CLIENT", "SETINFO", "LIB-NAME", "redis-py"]),
-        "+OK\r\n"
-    );
-    assert_eq!(
-        a.cmd_text(&["CLIENT", "SETINFO", "lib-ver", "5.0"]),
-        "+OK\r\n"
-    );
-    assert_eq!(
-        a.cmd_text(&["CLIENT", "SETINFO", "lib-name", "a b"]),
-        "-ERR lib-name cannot contain spaces, newlines or special characters.\r\n"
-    );
-    assert_eq!(
-        a.cmd_text(&["CLIENT", "SETINFO", "foo", "x"]),
-        "-ERR Unrecognized option 'foo'\r\n"
-    );
+    a.expect_replies(&[
+        (&["CLIENT", "SETNAME", "alpha"], "+OK\r\n"),
+        (&["CLIENT", "SETINFO", "LIB-NAME", "redis-py"], "+OK\r\n"),
+        (&["CLIENT", "SETINFO", "lib-ver", "5.0"], "+OK\r\n"),
+        (
+            &["CLIENT", "SETINFO", "lib-name", "a b"],
+            "-ERR lib-name cannot contain spaces, newlines or special characters.\r\n",
+        ),
+        (
+            &["CLIENT", "SETINFO", "foo", "x"],
+            "-ERR Unrecognized option 'foo'\r\n",
+        ),
+    ]);
     let a_id = a.cmd_text(&["CLIENT", "ID"]);
     let a_id = a_id.trim_start_matches(':').trim();
     a.cmd(&["SELECT", "3"]);
@@ -232,12 +146,11 @@ fn password_set_at_runtime_applies_to_new_connections_only() {
     );
     assert_eq!(before.cmd_text(&["PING"]), "+PONG\r\n");
     let mut after = server.raw();
-    assert_eq!(
-        after.cmd_text(&["PING"]),
-        "-NOAUTH Authentication required.\r\n"
-    );
-    assert_eq!(after.cmd_text(&["AUTH", "s3cret"]), "+OK\r\n");
-    assert_eq!(after.cmd_text(&["PING"]), "+PONG\r\n");
+    after.expect_replies(&[
+        (&["PING"], "-NOAUTH Authentication required.\r\n"),
+        (&["AUTH", "s3cret"], "+OK\r\n"),
+        (&["PING"], "+PONG\r\n"),
+    ]);
     let mut third = server.raw();
     assert_eq!(
         third

@@ -6,31 +6,7 @@ use testkit::{differential, encode, Raw, Server};
 
 #[test]
 fn restore_errors_match_redis() {
-    differential(
-        &[
-            &["SET", "k", "v"],
-            &["DUMP", "nokey"],
-            &["DUMP", "k"],
-            &["RESTORE", "k", "0", "x"],
-            &["RESTORE", "k", "-1", "x"],
-            &["RESTORE", "n", "-1", "x"],
-            &["RESTORE", "n", "x", "x"],
-            &["RESTORE", "n", "0", "xxxx"],
-            &["RESTORE", "n", "0", "x", "IDLETIME", "-1"],
-            &["RESTORE", "n", "0", "x", "IDLETIME", "x"],
-            &["RESTORE", "n", "0", "x", "FREQ", "300"],
-            &["RESTORE", "n", "0", "x", "FOO"],
-            &["RESTORE", "n", "0", "x", "IDLETIME", "1", "FREQ", "1"],
-            &["RESTORE", "n", "0", "x", "FREQ", "1", "IDLETIME", "1"],
-            &["RESTORE", "n", "0", "x", "REPLACE", "ABSTTL"],
-            &["RESTORE", "k", "0", "xxxxxxxxxxxxxxxx", "REPLACE"],
-            &["SET", "int", "12"],
-            &["DUMP", "int"],
-            &["SET", "small", "hello"],
-            &["DUMP", "small"],
-        ],
-        false,
-    );
+    differential(testkit::script!("dump/restore_errors_match_redis"), false);
 }
 
 fn cmd(raw: &mut Raw, args: &[&[u8]]) -> Vec<u8> {

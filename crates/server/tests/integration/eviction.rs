@@ -202,20 +202,13 @@ fn lowering_maxmemory_at_runtime_evicts_without_stalling_clients() {
     let keys: u64 = raw.cmd_text(&["DBSIZE"])[1..].trim().parse().unwrap();
     assert!(keys < 5000, "{keys}");
     // The policy changes at runtime too.
-    assert_eq!(
-        raw.cmd_text(&["CONFIG", "SET", "maxmemory-policy", "allkeys-tinylfu"]),
-        "+OK\r\n"
-    );
-    assert_eq!(
-        raw.cmd_text(&["CONFIG", "GET", "maxmemory-policy"]),
-        "*2\r\n$16\r\nmaxmemory-policy\r\n$15\r\nallkeys-tinylfu\r\n"
-    );
-    assert_eq!(
-        raw.cmd_text(&["CONFIG", "SET", "maxmemory-policy", "lru"]),
-        "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of \
+    raw.expect_replies(&[
+        (&["CONFIG", "SET", "maxmemory-policy", "allkeys-tinylfu"], "+OK\r\n"),
+        (&["CONFIG", "GET", "maxmemory-policy"], "*2\r\n$16\r\nmaxmemory-policy\r\n$15\r\nallkeys-tinylfu\r\n"),
+        (&["CONFIG", "SET", "maxmemory-policy", "lru"], "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of \
          the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, \
-         allkeys-random, noeviction, allkeys-tinylfu\r\n"
-    );
+         allkeys-random, noeviction, allkeys-tinylfu\r\n"),
+    ]);
     fill(&mut raw, "more", 5000, 1000);
     assert!(used_memory(&mut raw) <= (5 << 20) + (5 << 20) / 20);
 }
@@ -315,18 +308,8 @@ fn maxkeys_caps_the_number_of_keys() {
 
 #[test]
 fn object_freq_and_idletime_follow_the_policy() {
-    let script: &[&[&str]] = &[
-        &["SET", "k", "v"],
-        &["OBJECT", "FREQ", "k"],
-        &["OBJECT", "FREQ", "missing"],
-        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"],
-        &["SET", "j", "v"],
-        &["OBJECT", "FREQ", "j"],
-        &["GET", "j"],
-        &["OBJECT", "FREQ", "j"],
-        &["OBJECT", "IDLETIME", "j"],
-        &["OBJECT", "IDLETIME", "missing"],
-    ];
+    let script: &[&[&str]] =
+        testkit::script!("eviction/object_freq_and_idletime_follow_the_policy");
     testkit::differential(script, false);
 }
 
@@ -375,16 +358,7 @@ fn tinylfu_reports_sketch_frequencies() {
 
 #[test]
 fn memory_commands() {
-    let script: &[&[&str]] = &[
-        &["SET", "k", "v"],
-        &["MEMORY", "USAGE", "missing"],
-        &["MEMORY", "USAGE", "k", "SAMPLES", "-1"],
-        &["MEMORY", "USAGE", "k", "SAMPLES", "x"],
-        &["MEMORY", "USAGE", "k", "FOO", "1"],
-        &["MEMORY", "USAGE"],
-        &["MEMORY", "PURGE"],
-        &["MEMORY", "NOPE"],
-    ];
+    let script: &[&[&str]] = testkit::script!("eviction/memory_commands");
     testkit::differential(script, false);
     let server = Server::lite(&[]);
     let mut raw = server.raw();

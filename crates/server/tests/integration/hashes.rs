@@ -14,140 +14,17 @@ fn both(script: &[&[&str]]) {
 
 #[test]
 fn set_get_and_delete_match_redis() {
-    both(&[
-        &["HSET", "h", "f1", "v1", "f2", "v2"],
-        &["HSET", "h", "f1", "new", "f3", "v3"],
-        &["HSET", "h", "f1"],
-        &["HSET", "h"],
-        &["HMSET", "h", "f4", "4", "f5", "5"],
-        &["HMSET", "h", "f4"],
-        &["HSETNX", "h", "f1", "x"],
-        &["HSETNX", "h", "f6", "6"],
-        &["HSETNX", "fresh", "f", "v"],
-        &["HGET", "h", "f1"],
-        &["HGET", "h", "nope"],
-        &["HGET", "missing", "f"],
-        &["HMGET", "h", "f1", "nope", "f2", "f1"],
-        &["HMGET", "missing", "a", "b"],
-        &["HGETALL", "h"],
-        &["HGETALL", "missing"],
-        &["HKEYS", "h"],
-        &["HVALS", "h"],
-        &["HKEYS", "missing"],
-        &["HVALS", "missing"],
-        &["HLEN", "h"],
-        &["HLEN", "missing"],
-        &["HEXISTS", "h", "f2"],
-        &["HEXISTS", "h", "nope"],
-        &["HEXISTS", "missing", "f"],
-        &["HSTRLEN", "h", "f1"],
-        &["HSTRLEN", "h", "f4"],
-        &["HSTRLEN", "h", "nope"],
-        &["HSTRLEN", "missing", "f"],
-        &["HDEL", "h", "f2", "f2", "nope", "f3"],
-        &["HDEL", "h", "nope"],
-        &["HDEL", "missing", "f"],
-        &["HGETALL", "h"],
-        &["HDEL", "h", "f1", "f4", "f5", "f6"],
-        &["EXISTS", "h"],
-        &["HSET", "bin", "a\x00b", "\x00\x01", "", ""],
-        &["HGETALL", "bin"],
-        &["HGET", "bin", ""],
-        &["TYPE", "bin"],
-        &["OBJECT", "ENCODING", "bin"],
-    ]);
+    both(testkit::script!("hashes/set_get_and_delete_match_redis"));
 }
 
 #[test]
 fn wrong_types_and_arity_match_redis() {
-    both(&[
-        &["SET", "s", "x"],
-        &["HSET", "s", "f", "v"],
-        &["HMSET", "s", "f", "v"],
-        &["HSETNX", "s", "f", "v"],
-        &["HGET", "s", "f"],
-        &["HMGET", "s", "f"],
-        &["HGETALL", "s"],
-        &["HKEYS", "s"],
-        &["HVALS", "s"],
-        &["HDEL", "s", "f"],
-        &["HEXISTS", "s", "f"],
-        &["HLEN", "s"],
-        &["HSTRLEN", "s", "f"],
-        &["HINCRBY", "s", "f", "1"],
-        &["HINCRBY", "s", "f", "x"],
-        &["HINCRBYFLOAT", "s", "f", "1"],
-        &["HINCRBYFLOAT", "s", "f", "x"],
-        &["HRANDFIELD", "s"],
-        &["HRANDFIELD", "s", "0"],
-        &["HRANDFIELD", "s", "x"],
-        &["HSCAN", "s", "0"],
-        &["HSCAN", "s", "x"],
-        &["HSET", "h", "f", "v"],
-        &["GET", "h"],
-        &["HSET", "h", "a", "b", "c"],
-        &["HGET", "h"],
-        &["HMGET", "h"],
-        &["HDEL", "h"],
-        &["HSETNX", "h", "f"],
-        &["HINCRBY", "h", "f"],
-        &["HINCRBYFLOAT", "h", "f", "1", "2"],
-        &["HRANDFIELD"],
-        &["HSCAN", "h"],
-        &["HLEN", "h", "x"],
-        &["HGETALL"],
-    ]);
+    both(testkit::script!("hashes/wrong_types_and_arity_match_redis"));
 }
 
 #[test]
 fn counters_match_redis() {
-    both(&[
-        &["HINCRBY", "h", "n", "5"],
-        &["HINCRBY", "h", "n", "-7"],
-        &["HINCRBY", "h", "n", "x"],
-        &["HINCRBY", "h", "n", "1.5"],
-        &["HINCRBY", "h", "n", "99999999999999999999"],
-        &[
-            "HSET",
-            "h",
-            "max",
-            "9223372036854775807",
-            "min",
-            "-9223372036854775808",
-        ],
-        &["HINCRBY", "h", "max", "1"],
-        &["HINCRBY", "h", "min", "-1"],
-        &["HINCRBY", "h", "max", "-1"],
-        &[
-            "HSET", "h", "text", "abc", "space", " 1", "float", "5.0", "lead", "01",
-        ],
-        &["HINCRBY", "h", "text", "1"],
-        &["HINCRBY", "h", "space", "1"],
-        &["HINCRBY", "h", "float", "1"],
-        &["HINCRBY", "h", "lead", "1"],
-        &["HINCRBYFLOAT", "h", "float", "1.5"],
-        &["HINCRBYFLOAT", "h", "f", "10.5"],
-        &["HINCRBYFLOAT", "h", "f", "0.1"],
-        &["HINCRBYFLOAT", "h", "f", "-10.6"],
-        &["HINCRBYFLOAT", "h", "f", "1e3"],
-        &["HINCRBYFLOAT", "h", "f", "0x10"],
-        &["HINCRBYFLOAT", "h", "n", "0.5"],
-        &["HINCRBYFLOAT", "h", "text", "1"],
-        &["HINCRBYFLOAT", "h", "space", "1"],
-        &["HINCRBYFLOAT", "h", "f", "abc"],
-        &["HINCRBYFLOAT", "h", "f", "inf"],
-        &["HINCRBYFLOAT", "h", "f", "-inf"],
-        &["HINCRBYFLOAT", "h", "f", "nan"],
-        &["HINCRBYFLOAT", "h", "f", ""],
-        &["HINCRBYFLOAT", "nokey", "f", "abc"],
-        &["HINCRBYFLOAT", "nokey", "f", "inf"],
-        &["EXISTS", "nokey"],
-        &["HSET", "h", "big", "1e4932"],
-        &["HINCRBYFLOAT", "h", "big", "1e4932"],
-        &["HGET", "h", "big"],
-        &["HGETALL", "h"],
-        &["OBJECT", "ENCODING", "h"],
-    ]);
+    both(testkit::script!("hashes/counters_match_redis"));
 }
 
 /// Owned script lines, for scripts built in loops.
@@ -237,82 +114,21 @@ fn thresholds_follow_config() {
 
 #[test]
 fn small_hashes_keep_insertion_order_like_redis() {
-    both(&[
-        &["HSET", "h", "z", "1", "a", "2", "m", "3"],
-        &["HSET", "h", "a", "changed", "b", "4"],
-        &["HDEL", "h", "z"],
-        &["HSET", "h", "z", "again"],
-        &["HGETALL", "h"],
-        &["HKEYS", "h"],
-        &["HVALS", "h"],
-        &["HSCAN", "h", "0"],
-        &["HSCAN", "h", "0", "COUNT", "1"],
-        &["HSCAN", "h", "0", "MATCH", "[a-m]"],
-        &["HSCAN", "h", "0", "match", "*", "count", "100"],
-        &["HSCAN", "h", "123"],
-        &["HSCAN", "h", "-1"],
-        &["HSCAN", "h", ""],
-        &["HSCAN", "h", "x"],
-        &["HSCAN", "h", "18446744073709551616"],
-        &["HSCAN", "h", "0", "COUNT", "0"],
-        &["HSCAN", "h", "0", "COUNT", "x"],
-        &["HSCAN", "h", "0", "MATCH"],
-        &["HSCAN", "h", "0", "TYPE", "hash"],
-        &["HSCAN", "h", "0", "BOGUS", "1"],
-        &["HSCAN", "missing", "0", "COUNT", "0"],
-        &["HSCAN", "missing", "x"],
-        &["HRANDFIELD", "h", "5"],
-        &["HRANDFIELD", "h", "100", "WITHVALUES"],
-        &["HRANDFIELD", "h", "4", "withvalues"],
-    ]);
+    both(testkit::script!(
+        "hashes/small_hashes_keep_insertion_order_like_redis"
+    ));
 }
 
 #[test]
 fn hrandfield_deterministic_cases_match_redis() {
-    both(&[
-        &["HRANDFIELD", "missing"],
-        &["HRANDFIELD", "missing", "5"],
-        &["HRANDFIELD", "missing", "-5", "WITHVALUES"],
-        &["HRANDFIELD", "missing", "x"],
-        &["HSET", "h", "only", "one"],
-        &["HRANDFIELD", "h"],
-        &["HRANDFIELD", "h", "0"],
-        &["HRANDFIELD", "h", "0", "WITHVALUES"],
-        &["HRANDFIELD", "h", "-3"],
-        &["HRANDFIELD", "h", "-3", "WITHVALUES"],
-        &["HRANDFIELD", "h", "1", "WITHVALUES"],
-        &["HRANDFIELD", "h", "1", "WITHVALUES", "x"],
-        &["HRANDFIELD", "h", "1", "x"],
-        &["HRANDFIELD", "h", "x", "WITHVALUES"],
-        &["HRANDFIELD", "h", "1.5"],
-        &["HRANDFIELD", "h", "-9223372036854775808"],
-        &["HRANDFIELD", "h", "-9223372036854775807", "WITHVALUES"],
-        &["HRANDFIELD", "h", "9223372036854775807", "WITHVALUES"],
-        &["HRANDFIELD", "h", "4611686018427387904", "WITHVALUES"],
-    ]);
+    both(testkit::script!(
+        "hashes/hrandfield_deterministic_cases_match_redis"
+    ));
 }
 
 #[test]
 fn generic_commands_work_on_hashes() {
-    both(&[
-        &["HSET", "h", "a", "1", "b", "2"],
-        &["TYPE", "h"],
-        &["OBJECT", "ENCODING", "h"],
-        &["COPY", "h", "c"],
-        &["HSET", "c", "z", "3"],
-        &["HGETALL", "h"],
-        &["HGETALL", "c"],
-        &["RENAME", "c", "r"],
-        &["HGETALL", "r"],
-        &["EXISTS", "c"],
-        &["EXPIRE", "h", "100"],
-        &["HSET", "h", "x", "y"],
-        &["TTL", "h"],
-        &["DEL", "r"],
-        // One hash left, so SCAN's order (hash-seed dependent) cannot differ.
-        &["SCAN", "0", "TYPE", "hash", "COUNT", "100"],
-        &["SCAN", "0", "TYPE", "string"],
-    ]);
+    both(testkit::script!("hashes/generic_commands_work_on_hashes"));
 }
 
 fn hset(c: &mut redis::Connection, key: &str, field: &str, value: &str) {

@@ -30,60 +30,7 @@ fn pfadd_range(key: &str, prefix: &str, range: std::ops::Range<usize>) -> Vec<Ve
 #[test]
 fn sparse_sketches_are_byte_identical() {
     differential(
-        &[
-            &["PFADD", "h"],
-            &["GET", "h"],
-            &["PFADD", "h"],
-            &["PFADD", "h", "a", "b", "c"],
-            &["GET", "h"],
-            &["PFCOUNT", "h"],
-            // The count is now cached in the header.
-            &["GET", "h"],
-            &["PFADD", "h", "a"],
-            &["GET", "h"],
-            &[
-                "PFADD",
-                "h",
-                "d",
-                "e",
-                "f",
-                "g",
-                "",
-                "\u{e9}l\u{e9}ment",
-                "1234567890abcdef",
-            ],
-            &["GET", "h"],
-            &["PFCOUNT", "h"],
-            &["PFCOUNT", "h"],
-            &["OBJECT", "ENCODING", "h"],
-            &["TYPE", "h"],
-            &["STRLEN", "h"],
-            &["PFCOUNT", "missing"],
-            &["PFADD", "x", "only"],
-            &["PFCOUNT", "h", "x", "missing"],
-            // Multi-key counts don't cache anything.
-            &["GET", "x"],
-            &["PFMERGE", "m", "h", "x"],
-            &["GET", "m"],
-            &["PFCOUNT", "m"],
-            &["PFMERGE", "m"],
-            &["GET", "m"],
-            &["PFMERGE", "fresh"],
-            &["GET", "fresh"],
-            &["PFMERGE", "h", "x"],
-            &["GET", "h"],
-            &["COPY", "h", "hc"],
-            &["PFCOUNT", "hc"],
-            &["RENAME", "hc", "hr"],
-            &["PFADD", "hr", "z"],
-            &["GET", "hr"],
-            // Sketches change in place: the TTL stays.
-            &["EXPIRE", "hr", "100"],
-            &["PFADD", "hr", "y"],
-            &["PFMERGE", "hr", "x"],
-            &["PFCOUNT", "hr"],
-            &["TTL", "hr"],
-        ],
+        testkit::script!("hyperloglog/sparse_sketches_are_byte_identical"),
         false,
     );
 }
@@ -229,41 +176,7 @@ fn pfdebug_shows_encodings_and_registers() {
 
 #[test]
 fn errors_match_redis() {
-    differential(
-        &[
-            &["PFADD"],
-            &["PFCOUNT"],
-            &["PFMERGE"],
-            &["SET", "str", "not a sketch"],
-            &["PFADD", "str", "a"],
-            &["PFCOUNT", "str"],
-            &["PFMERGE", "dest", "str"],
-            &["PFMERGE", "str", "missing"],
-            &["SET", "int", "12345678901234567"],
-            &["PFADD", "int", "a"],
-            &["PFCOUNT", "int"],
-            // The header alone is not enough: a bad encoding byte, a short dense body.
-            &["SET", "badenc", "HYLL\u{2}xxxxxxxxxxxxxxxxxx"],
-            &["PFCOUNT", "badenc"],
-            &["SET", "shortdense", "HYLL\u{0}xxxxxxxxxxxxxxxxxx"],
-            &["PFADD", "shortdense", "a"],
-            &["SET", "short", "HYLL"],
-            &["PFCOUNT", "short"],
-            // A sparse body that doesn't cover the 16384 registers is corrupt.
-            &["SETRANGE", "corrupt", "0", "HYLL"],
-            &["SETRANGE", "corrupt", "4", "\u{1}"],
-            &["SETRANGE", "corrupt", "15", "\u{7f}\u{1}"],
-            &["PFCOUNT", "corrupt"],
-            &["PFADD", "corrupt", "a"],
-            &["PFCOUNT", "corrupt", "missing"],
-            &["PFMERGE", "dest", "corrupt"],
-            &["EXISTS", "dest"],
-            // A valid cache is trusted without looking at the registers.
-            &["SETRANGE", "corrupt", "15", "\u{0}"],
-            &["PFCOUNT", "corrupt"],
-        ],
-        false,
-    );
+    differential(testkit::script!("hyperloglog/errors_match_redis"), false);
 }
 
 /// GET's bulk payload from a raw reply.

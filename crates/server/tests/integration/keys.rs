@@ -9,132 +9,22 @@ use testkit::{differential, Server};
 
 #[test]
 fn del_unlink_exists_touch_type() {
-    differential(
-        &[
-            &["SET", "a", "1"],
-            &["SET", "b", "2"],
-            &["EXISTS", "a"],
-            &["EXISTS", "a", "a", "missing", "b"],
-            &["TOUCH", "a", "missing", "a"],
-            &["TYPE", "a"],
-            &["TYPE", "missing"],
-            &["DEL", "a", "a", "missing"],
-            &["UNLINK", "b", "missing"],
-            &["UNLINK", "b"],
-            &["EXISTS", "a", "b"],
-            &["DEL"],
-            &["UNLINK"],
-            &["EXISTS"],
-            &["TOUCH"],
-            &["TYPE"],
-            &["TYPE", "a", "b"],
-        ],
-        false,
-    );
+    differential(testkit::script!("keys/del_unlink_exists_touch_type"), false);
 }
 
 #[test]
 fn keys_and_randomkey() {
-    differential(
-        &[
-            &["KEYS", "*"],
-            &["RANDOMKEY"],
-            &["SET", "hello", "v"],
-            &["KEYS", "*"],
-            &["KEYS", "h?llo"],
-            &["KEYS", "h[a-f]llo"],
-            &["KEYS", "h[^e]llo"],
-            &["KEYS", "H*"],
-            &["KEYS", "x*"],
-            &["KEYS", "hello\\"],
-            &["RANDOMKEY"],
-            &["DEL", "hello"],
-            &["RANDOMKEY"],
-            &["KEYS"],
-            &["KEYS", "a", "b"],
-            &["RANDOMKEY", "x"],
-        ],
-        false,
-    );
+    differential(testkit::script!("keys/keys_and_randomkey"), false);
 }
 
 #[test]
 fn scan_replies_and_errors() {
-    differential(
-        &[
-            &["SCAN", "0"],
-            &["SET", "k1", "v"],
-            &["SCAN", "0"],
-            &["SCAN", "0", "MATCH", "k*"],
-            &["SCAN", "0", "MATCH", "x*"],
-            &["SCAN", "0", "match", "*", "count", "100", "type", "string"],
-            &["SCAN", "0", "TYPE", "STRING"],
-            &["SCAN", "0", "TYPE", "list"],
-            &["SCAN", "0", "TYPE", "nosuchtype"],
-            &["SCAN", "0", "COUNT", "1", "COUNT", "1000"],
-            &["SCAN", "0", "COUNT", "9223372036854775807"],
-            &["SCAN", ""],
-            &["SCAN", "+0"],
-            &["SCAN", "x"],
-            &["SCAN", "-"],
-            &["SCAN", "+"],
-            &["SCAN", " 0"],
-            &["SCAN", "0 "],
-            &["SCAN", "1.5"],
-            &["SCAN", "18446744073709551616"],
-            &["SCAN", "99999999999999999999999"],
-            &["SCAN", "x", "COUNT", "0"],
-            &["SCAN", "0", "COUNT", "0"],
-            &["SCAN", "0", "COUNT", "-1"],
-            &["SCAN", "0", "COUNT", "x"],
-            &["SCAN", "0", "COUNT"],
-            &["SCAN", "0", "MATCH"],
-            &["SCAN", "0", "TYPE"],
-            &["SCAN", "0", "FOO", "bar"],
-            &["SCAN", "0", "MATCH", "*", "FOO"],
-            &["SCAN"],
-        ],
-        false,
-    );
+    differential(testkit::script!("keys/scan_replies_and_errors"), false);
 }
 
 #[test]
 fn rename_and_renamenx() {
-    differential(
-        &[
-            &["RENAME", "missing", "x"],
-            &["RENAMENX", "missing", "x"],
-            &["RENAME", "missing", "missing"],
-            &["RENAMENX", "missing", "missing"],
-            &["SET", "a", "1"],
-            &["RENAME", "a", "a"],
-            &["RENAMENX", "a", "a"],
-            &["GET", "a"],
-            &["RENAME", "a", "b"],
-            &["EXISTS", "a", "b"],
-            &["GET", "b"],
-            &["SET", "c", "3"],
-            &["RENAMENX", "b", "c"],
-            &["GET", "c"],
-            &["RENAME", "b", "c"],
-            &["GET", "c"],
-            &["EXISTS", "b"],
-            &["RENAMENX", "c", "d"],
-            &["GET", "d"],
-            // The TTL moves with the key and a replaced destination's TTL goes away.
-            &["EXPIRE", "d", "100"],
-            &["RENAME", "d", "e"],
-            &["TTL", "e"],
-            &["SET", "f", "v"],
-            &["EXPIRE", "f", "200"],
-            &["SET", "g", "v"],
-            &["RENAME", "g", "f"],
-            &["TTL", "f"],
-            &["RENAME", "a"],
-            &["RENAMENX", "a", "b", "c"],
-        ],
-        false,
-    );
+    differential(testkit::script!("keys/rename_and_renamenx"), false);
 }
 
 #[test]
@@ -158,95 +48,18 @@ fn binary_and_long_key_names() {
 
 #[test]
 fn copy_with_db_and_replace() {
-    differential(
-        &[
-            &["COPY", "missing", "x"],
-            &["SET", "a", "hello"],
-            &["COPY", "a", "a"],
-            &["COPY", "a", "a", "DB", "0"],
-            &["COPY", "a", "b"],
-            &["GET", "b"],
-            &["OBJECT", "ENCODING", "b"],
-            &["COPY", "a", "b"],
-            &["SET", "a", "world"],
-            &["COPY", "a", "b", "REPLACE"],
-            &["GET", "b"],
-            &["EXPIRE", "a", "100"],
-            &["COPY", "a", "c"],
-            &["TTL", "c"],
-            &["TTL", "a"],
-            &["COPY", "a", "b", "replace"],
-            &["TTL", "b"],
-            // Another database: the same name is a different key there.
-            &["COPY", "a", "a", "DB", "1"],
-            &["COPY", "a", "a", "DB", "1"],
-            &["COPY", "a", "a", "db", "1", "replace"],
-            &["MOVE", "a", "1"],
-            &["COPY", "a", "z", "DB", "1", "DB", "2"],
-            &["COPY", "a", "z", "DB", "1", "DB", "0"],
-            &["COPY", "a", "a", "DB", "1", "DB", "0"],
-            &["COPY", "a", "y", "REPLACE", "REPLACE"],
-            &["COPY", "a", "b", "DB", "16"],
-            &["COPY", "a", "b", "DB", "-1"],
-            &["COPY", "a", "b", "DB", "x"],
-            &["COPY", "a", "b", "DB", "4294967296"],
-            &["COPY", "a", "b", "DB"],
-            &["COPY", "a", "b", "FOO"],
-            &["COPY", "a", "b", "REPLACE", "DB"],
-            &["COPY", "missing", "b", "DB", "16"],
-            &["COPY", "a"],
-            &["SET", "n", "7"],
-            &["COPY", "n", "n2"],
-            &["OBJECT", "ENCODING", "n2"],
-            &["GET", "n2"],
-        ],
-        false,
-    );
+    differential(testkit::script!("keys/copy_with_db_and_replace"), false);
 }
 
 #[test]
 fn move_between_databases() {
-    differential(
-        &[
-            &["MOVE", "missing", "1"],
-            &["SET", "a", "1"],
-            &["MOVE", "a", "0"],
-            &["MOVE", "a", "16"],
-            &["MOVE", "a", "-1"],
-            &["MOVE", "a", "x"],
-            &["MOVE", "a", "1.5"],
-            &["MOVE", "a", "2147483648"],
-            &["MOVE", "a", "-2147483649"],
-            &["MOVE", "missing", "0"],
-            &["MOVE", "a", "1"],
-            &["EXISTS", "a"],
-            &["MOVE", "a", "1"],
-            &["SET", "a", "2"],
-            &["MOVE", "a", "1"],
-            &["GET", "a"],
-            &["EXPIRE", "a", "100"],
-            &["MOVE", "a", "2"],
-            &["COPY", "a", "a", "DB", "2"],
-            &["MOVE", "a"],
-            &["MOVE", "a", "1", "2"],
-        ],
-        false,
-    );
+    differential(testkit::script!("keys/move_between_databases"), false);
 }
 
 #[test]
 fn db_index_is_checked_against_configured_databases() {
     testkit::differential_with(
-        &[
-            &["SET", "a", "1"],
-            &["COPY", "a", "b", "DB", "4"],
-            &["COPY", "a", "a", "DB", "3"],
-            &["COPY", "a", "a", "DB", "3"],
-            &["MOVE", "a", "4"],
-            &["MOVE", "a", "3"],
-            &["MOVE", "a", "2"],
-            &["EXISTS", "a"],
-        ],
+        testkit::script!("keys/db_index_is_checked_against_configured_databases"),
         false,
         &["--databases", "4"],
     );
@@ -254,122 +67,7 @@ fn db_index_is_checked_against_configured_databases() {
 
 #[test]
 fn expire_family_and_options() {
-    differential(
-        &[
-            &["EXPIRE", "missing", "100"],
-            &["SET", "k", "v"],
-            &["TTL", "k"],
-            &["PTTL", "k"],
-            &["EXPIRETIME", "k"],
-            &["PEXPIRETIME", "k"],
-            &["EXPIRE", "k", "100", "XX"],
-            &["EXPIRE", "k", "100", "GT"],
-            &["EXPIRE", "k", "100", "LT"],
-            &["TTL", "k"],
-            &["EXPIRE", "k", "200", "NX"],
-            &["EXPIRE", "k", "50", "GT"],
-            &["EXPIRE", "k", "150", "gt"],
-            &["TTL", "k"],
-            &["EXPIRE", "k", "200", "LT"],
-            &["EXPIRE", "k", "60", "lt"],
-            &["TTL", "k"],
-            &["EXPIRE", "k", "70", "XX", "GT"],
-            &["EXPIRE", "k", "80", "XX", "LT"],
-            &["EXPIRE", "k", "100", "xx"],
-            &["TTL", "k"],
-            &["EXPIRE", "k", "100", "NX", "NX"],
-            &["PERSIST", "k"],
-            &["PERSIST", "k"],
-            &["TTL", "k"],
-            &["EXPIRE", "k", "100", "XX"],
-            &["EXPIRE", "k", "100", "NX"],
-            &["PERSIST", "k"],
-            &["EXPIREAT", "k", "4000000000"],
-            &["EXPIRETIME", "k"],
-            &["PEXPIRETIME", "k"],
-            &["PEXPIREAT", "k", "4000000000123"],
-            &["EXPIRETIME", "k"],
-            &["PEXPIREAT", "k", "4000000000499"],
-            &["EXPIRETIME", "k"],
-            &["PEXPIREAT", "k", "4000000000500"],
-            &["EXPIRETIME", "k"],
-            &["PEXPIRETIME", "k"],
-            &["PEXPIREAT", "k", "9223372036854775807"],
-            &["EXPIRETIME", "k"],
-            &["PEXPIRETIME", "k"],
-            &["PEXPIRE", "k", "100000"],
-            &["TTL", "k"],
-            &["EXPIREAT", "k", "5000000000", "GT"],
-            &["EXPIREAT", "k", "3000000000", "GT"],
-            &["EXPIRETIME", "k"],
-            // Times already past delete the key, unless a condition refuses first.
-            &["EXPIRE", "k", "-1", "GT"],
-            &["EXPIRE", "k", "-1", "NX"],
-            &["EXISTS", "k"],
-            &["EXPIRE", "k", "-1"],
-            &["EXISTS", "k"],
-            &["EXPIRE", "k", "-1"],
-            &["SET", "k", "v"],
-            &["EXPIREAT", "k", "1"],
-            &["TTL", "k"],
-            &["SET", "k", "v"],
-            &["PEXPIREAT", "k", "0"],
-            &["GET", "k"],
-            &["SET", "k", "v"],
-            &["PEXPIRE", "k", "-9223372036854775808"],
-            &["EXISTS", "k"],
-            &["SET", "k", "v"],
-            &["PEXPIREAT", "k", "-1"],
-            &["EXISTS", "k"],
-            &["SET", "k", "v"],
-            &["EXPIRE", "k", "0"],
-            &["EXISTS", "k"],
-            &["SET", "k", "v"],
-            &["EXPIRE", "k", "100", "LT"],
-            &["TTL", "k"],
-            // Errors.
-            &["EXPIRE", "k", "100", "NX", "XX"],
-            &["EXPIRE", "k", "100", "NX", "GT"],
-            &["EXPIRE", "k", "100", "lt", "nx"],
-            &["EXPIRE", "k", "100", "GT", "LT"],
-            &["EXPIRE", "k", "100", "foo"],
-            &["EXPIRE", "k", "100", "NX", "XX", "Foo"],
-            &["EXPIRE", "missing", "x", "bar"],
-            &["EXPIRE", "missing", "x", "nx", "xx"],
-            &["EXPIRE", "missing", "x"],
-            &["EXPIRE", "k", "1.5"],
-            &["EXPIRE", "k", ""],
-            &["EXPIRE", "k", "9223372036854775807"],
-            &["EXPIRE", "k", "9223372036854775"],
-            &["EXPIRE", "k", "-9223372036854776"],
-            &["EXPIRE", "k", "-9223372036854775808"],
-            &["PEXPIRE", "k", "9223372036854775807"],
-            &["EXPIREAT", "k", "9223372036854775807"],
-            &["EXPIREAT", "k", "-9223372036854775808"],
-            &["EXPIREAT", "k", "9223372036854775808"],
-            &["TTL", "k"],
-            &["EXPIREAT", "k", "9223372036854775"],
-            &["EXPIRETIME", "k"],
-            &["PEXPIRETIME", "k"],
-            &["EXPIRE", "k", "-9223372036854775"],
-            &["EXISTS", "k"],
-            &["EXPIRE", "k"],
-            &["PEXPIRE"],
-            &["EXPIREAT", "k"],
-            &["PEXPIREAT", "k"],
-            &["TTL"],
-            &["PTTL", "a", "b"],
-            &["EXPIRETIME"],
-            &["PEXPIRETIME"],
-            &["PERSIST"],
-            &["TTL", "missing"],
-            &["PTTL", "missing"],
-            &["EXPIRETIME", "missing"],
-            &["PEXPIRETIME", "missing"],
-            &["PERSIST", "missing"],
-        ],
-        false,
-    );
+    differential(testkit::script!("keys/expire_family_and_options"), false);
 }
 
 #[test]

@@ -188,18 +188,14 @@ fn bgsave_is_a_point_in_time_snapshot_while_writes_go_on() {
             testkit::info_field(&mut raw, "persistence", "rdb_bgsave_in_progress"),
             "1"
         );
-        assert_eq!(
-            raw.cmd_text(&["BGSAVE"]),
-            "-ERR Background save already in progress\r\n"
-        );
-        assert_eq!(
-            raw.cmd_text(&["BGSAVE", "SCHEDULE"]),
-            "-ERR Background save already in progress\r\n"
-        );
-        assert_eq!(
-            raw.cmd_text(&["SAVE"]),
-            "-ERR Background save already in progress\r\n"
-        );
+        raw.expect_replies(&[
+            (&["BGSAVE"], "-ERR Background save already in progress\r\n"),
+            (
+                &["BGSAVE", "SCHEDULE"],
+                "-ERR Background save already in progress\r\n",
+            ),
+            (&["SAVE"], "-ERR Background save already in progress\r\n"),
+        ]);
         // Overwrite, delete and add keys while the snapshot is being written.
         let mut other = server.raw();
         for i in (0..20_000).step_by(40) {
@@ -285,15 +281,11 @@ fn save_rules_trigger_a_background_save() {
         "0"
     );
     // CONFIG SET replaces the rules; an empty value turns them off.
-    assert_eq!(raw.cmd_text(&["CONFIG", "SET", "save", ""]), "+OK\r\n");
-    assert_eq!(
-        raw.cmd_text(&["CONFIG", "GET", "save"]),
-        "*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
-    );
-    assert_eq!(
-        raw.cmd_text(&["CONFIG", "SET", "save", "1"]),
-        "-ERR CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters\r\n"
-    );
+    raw.expect_replies(&[
+        (&["CONFIG", "SET", "save", ""], "+OK\r\n"),
+        (&["CONFIG", "GET", "save"], "*2\r\n$4\r\nsave\r\n$0\r\n\r\n"),
+        (&["CONFIG", "SET", "save", "1"], "-ERR CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters\r\n"),
+    ]);
 }
 
 #[test]
@@ -316,19 +308,12 @@ fn dir_and_dbfilename() {
     let server = Server::lite(&["--enable-protected-configs", "yes"]);
     let mut raw = server.raw();
     let target = dir.0.to_str().unwrap();
-    assert_eq!(raw.cmd_text(&["CONFIG", "SET", "dir", target]), "+OK\r\n");
-    assert_eq!(
-        raw.cmd_text(&["CONFIG", "SET", "dbfilename", "other.rdb"]),
-        "+OK\r\n"
-    );
-    assert_eq!(
-        raw.cmd_text(&["CONFIG", "SET", "dbfilename", "a/b.rdb"]),
-        "-ERR CONFIG SET failed (possibly related to argument 'dbfilename') - dbfilename can't be a path, just a filename\r\n"
-    );
-    assert_eq!(
-        raw.cmd_text(&["CONFIG", "SET", "dir", "/no/such/dir"]),
-        "-ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory\r\n"
-    );
+    raw.expect_replies(&[
+        (&["CONFIG", "SET", "dir", target], "+OK\r\n"),
+        (&["CONFIG", "SET", "dbfilename", "other.rdb"], "+OK\r\n"),
+        (&["CONFIG", "SET", "dbfilename", "a/b.rdb"], "-ERR CONFIG SET failed (possibly related to argument 'dbfilename') - dbfilename can't be a path, just a filename\r\n"),
+        (&["CONFIG", "SET", "dir", "/no/such/dir"], "-ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory\r\n"),
+    ]);
     raw.cmd(&["SET", "k", "v"]);
     assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
     assert!(dir.0.join("other.rdb").is_file());
@@ -465,12 +450,14 @@ fn debug_reload_and_digest_value() {
         "-ERR Error trying to load the RDB dump, check server logs.\r\n",
         "duplicate keys without MERGE"
     );
-    assert_eq!(
-        raw.cmd_text(&["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE"]),
-        "+OK\r\n"
-    );
-    assert_eq!(raw.cmd_text(&["EXISTS", "later"]), ":1\r\n");
-    assert_eq!(raw.cmd_text(&["FLUSHALL"]), "+OK\r\n");
+    raw.expect_replies(&[
+        (
+            &["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE"],
+            "+OK\r\n",
+        ),
+        (&["EXISTS", "later"], ":1\r\n"),
+        (&["FLUSHALL"], "+OK\r\n"),
+    ]);
     assert_eq!(
         raw.cmd_text(&["DEBUG", "DIGEST"]),
         format!("+{}\r\n", "0".repeat(40))
@@ -479,28 +466,7 @@ fn debug_reload_and_digest_value() {
 
 #[test]
 fn digests_match_real_redis() {
-    let script: &[&[&str]] = &[
-        &["SET", "a", "1"],
-        &["RPUSH", "l", "a", "b", "1", "2"],
-        &["HSET", "h", "f", "v", "g", "2"],
-        &["SADD", "s", "1", "2", "3"],
-        &["SADD", "s2", "x", "y"],
-        &["ZADD", "z", "1.5", "a", "0.1", "b", "-inf", "c"],
-        &["SET", "e", "v", "EX", "100"],
-        &[
-            "DEBUG",
-            "DIGEST-VALUE",
-            "a",
-            "l",
-            "h",
-            "s",
-            "s2",
-            "z",
-            "e",
-            "missing",
-        ],
-        &["DEBUG", "DIGEST"],
-    ];
+    let script: &[&[&str]] = testkit::script!("persistence/digests_match_real_redis");
     testkit::differential_with(script, false, &DEBUG);
 }
 

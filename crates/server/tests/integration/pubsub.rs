@@ -10,34 +10,7 @@ use testkit::{differential, Server};
 #[test]
 fn subscription_replies_match_redis() {
     differential(
-        &[
-            &["SUBSCRIBE"],
-            &["PUBLISH", "a"],
-            &["UNSUBSCRIBE"],
-            &["PUNSUBSCRIBE"],
-            &["SUBSCRIBE", "a"],
-            &["SUBSCRIBE", "a"],
-            &["PING"],
-            &["PING", "x"],
-            &["GET", "k"],
-            &["CLIENT", "ID", "x"],
-            &["PSUBSCRIBE", "p*"],
-            &["PUNSUBSCRIBE", "zz"],
-            &["PUNSUBSCRIBE"],
-            &["UNSUBSCRIBE", "a"],
-            &["UNSUBSCRIBE"],
-            &["PING"],
-            &["PUBSUB", "CHANNELS"],
-            &["PUBSUB", "NUMSUB", "a", "x"],
-            &["PUBSUB", "NUMPAT"],
-            &["PUBSUB", "FOO"],
-            &["PUBSUB", "NUMPAT", "x"],
-            &["PUBSUB", "CHANNELS", "x", "y"],
-            &["PUBLISH", "nobody", "hi"],
-            &["SUBSCRIBE", "z"],
-            &["RESET"],
-            &["GET", "k"],
-        ],
+        testkit::script!("pubsub/subscription_replies_match_redis"),
         false,
     );
 }
@@ -204,17 +177,7 @@ fn slow_subscriber_is_disconnected_at_the_output_buffer_limit() {
 #[test]
 fn admission_rules_apply_in_redis_order() {
     testkit::differential_with(
-        &[
-            &["SUBSCRIBE", "a"],
-            &["SET", "k", "v"],
-            &["GET", "k"],
-            &["UNSUBSCRIBE", "a"],
-            &["MULTI"],
-            &["SAVE"],
-            &["SET", "k", "v"],
-            &["GET", "k"],
-            &["EXEC"],
-        ],
+        testkit::script!("pubsub/admission_rules_apply_in_redis_order"),
         false,
         &["--maxmemory", "1"],
     );

@@ -267,18 +267,7 @@ fn show(args: &[Vec<u8>]) -> String {
 }
 
 fn fixture(conn: &mut Conn) {
-    let script: &[&[&str]] = &[
-        &["SELECT", "0"],
-        &["FLUSHDB"],
-        &["SET", "str", "hello world"],
-        &["SET", "num", "42"],
-        &["RPUSH", "list", "a", "b", "c", "1", "2"],
-        &["HSET", "hash", "f", "v", "n", "5"],
-        &["SADD", "set", "a", "b", "c", "1"],
-        &["ZADD", "zset", "1", "a", "2", "b", "3", "c"],
-        &["PFADD", "hll", "a", "b", "c"],
-        &["SETBIT", "bm", "7", "1"],
-    ];
+    let script: &[&[&str]] = testkit::script!("robustness/fixture");
     for cmd in script {
         let args: Vec<Vec<u8>> = cmd.iter().map(|a| a.as_bytes().to_vec()).collect();
         conn.call(&args).expect("fixture command");

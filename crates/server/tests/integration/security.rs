@@ -81,83 +81,14 @@ fn protected_configs_are_refused_by_default_with_redis_text() {
 
 #[test]
 fn protected_configs_and_module_match_redis() {
-    let script: &[&[&str]] = &[
-        &["CONFIG", "SET", "dir", "/tmp"],
-        &["CONFIG", "SET", "dbfilename", "authorized_keys"],
-        &["CONFIG", "SET", "dir", "/nonexistent"],
-        &["CONFIG", "SET", "dir", "/tmp", "dir", "/tmp"],
-        &["CONFIG", "SET", "timeout", "abc", "dir", "/tmp"],
-        &[
-            "CONFIG", "SET", "timeout", "1", "timeout", "2", "dir", "/tmp",
-        ],
-        &["CONFIG", "SET", "foo", "1", "dir", "/tmp"],
-        &["CONFIG", "SET", "DbFileName", "x.rdb"],
-        &["CONFIG", "SET", "enable-protected-configs", "yes"],
-        &["CONFIG", "SET", "enable-module-command", "yes"],
-        &["CONFIG", "GET", "enable-protected-configs"],
-        &["CONFIG", "GET", "enable-module-command"],
-        &["CONFIG", "GET", "timeout"],
-        &["MODULE", "LIST"],
-        &["MODULE", "HELP"],
-        &["MODULE", "LOAD", "/nonexistent/m.so"],
-        &["MODULE", "LOADEX", "/nonexistent/m.so", "ARGS", "a"],
-        &["MODULE", "UNLOAD", "m"],
-        &["MODULE", "LOAD"],
-        &["MODULE", "UNLOAD"],
-        &["MODULE", "LIST", "x"],
-        &["MODULE", "HELP", "x"],
-        &["MODULE"],
-        &["MODULE", "FOO"],
-        // Not MODULE itself: Redis lists a container's subcommands in hash order, which varies.
-        &[
-            "COMMAND",
-            "INFO",
-            "module|list",
-            "module|help",
-            "module|load",
-            "module|loadex",
-            "module|unload",
-        ],
-        // Not LOADEX: its CONFIG block's `multiple_token` flag is not expressible yet.
-        &[
-            "COMMAND",
-            "DOCS",
-            "module|list",
-            "module|help",
-            "module|load",
-            "module|unload",
-        ],
-    ];
+    let script: &[&[&str]] = testkit::script!("security/protected_configs_and_module_match_redis");
     for resp3 in [false, true] {
         testkit::differential(script, resp3);
     }
     // Where allowed: loads fail the way Redis's fail for a missing file, and the protected
     // parameters change.
-    let allowed: &[&[&str]] = &[
-        &["MODULE", "LOAD", "/nonexistent/m.so"],
-        &["MODULE", "LOAD", "/nonexistent/m.so", "a", "b"],
-        &[
-            "MODULE",
-            "LOADEX",
-            "/nonexistent/m.so",
-            "CONFIG",
-            "a",
-            "b",
-            "ARGS",
-            "x",
-        ],
-        &["MODULE", "LOADEX", "/nonexistent/m.so", "bogus"],
-        &["MODULE", "UNLOAD", "m"],
-        &["MODULE", "LIST"],
-        &["CONFIG", "SET", "dbfilename", "x.rdb"],
-        &["CONFIG", "GET", "dbfilename"],
-        &["CONFIG", "SET", "dbfilename", "a/b"],
-        &["CONFIG", "SET", "dir", "/nonexistent"],
-        // One by one: Redis lists a pattern's matches in hash order, which varies.
-        &["CONFIG", "GET", "enable-protected-configs"],
-        &["CONFIG", "GET", "enable-module-command"],
-        &["CONFIG", "GET", "enable-debug-command"],
-    ];
+    let allowed: &[&[&str]] =
+        testkit::script!("security/protected_configs_and_module_match_redis_2");
     let args = [
         "--enable-module-command",
         "yes",
@@ -210,19 +141,15 @@ fn enable_protected_configs_yes_allows_them() {
     let dir = DataDir::new("protect-yes");
     let server = Server::lite(&["--enable-protected-configs", "yes"]);
     let mut raw = server.raw();
-    assert_eq!(
-        raw.cmd_text(&["CONFIG", "SET", "dir", dir.path()]),
-        "+OK\r\n"
-    );
-    assert_eq!(
-        raw.cmd_text(&["CONFIG", "SET", "dbfilename", "other.rdb"]),
-        "+OK\r\n"
-    );
-    assert_eq!(
-        raw.cmd_text(&["CONFIG", "GET", "enable-protected-configs"]),
-        "*2\r\n$24\r\nenable-protected-configs\r\n$3\r\nyes\r\n"
-    );
-    assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
+    raw.expect_replies(&[
+        (&["CONFIG", "SET", "dir", dir.path()], "+OK\r\n"),
+        (&["CONFIG", "SET", "dbfilename", "other.rdb"], "+OK\r\n"),
+        (
+            &["CONFIG", "GET", "enable-protected-configs"],
+            "*2\r\n$24\r\nenable-protected-configs\r\n$3\r\nyes\r\n",
+        ),
+        (&["SAVE"], "+OK\r\n"),
+    ]);
     assert!(dir.0.join("other.rdb").is_file());
 }
 
@@ -256,18 +183,14 @@ fn local_allows_loopback_and_the_unix_socket_only() {
     args.extend(outside_text.as_deref());
     let server = Server::lite(&args);
     let mut raw = server.raw();
-    assert_eq!(
-        raw.cmd_text(&["CONFIG", "SET", "dir", dir.path()]),
-        "+OK\r\n"
-    );
-    assert_eq!(
-        raw.cmd_text(&["MODULE", "LOAD", "/nonexistent/m.so"]),
-        "-ERR Error loading the extension. Please check the server logs.\r\n"
-    );
-    assert_eq!(
-        raw.cmd_text(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]),
-        "+OK\r\n"
-    );
+    raw.expect_replies(&[
+        (&["CONFIG", "SET", "dir", dir.path()], "+OK\r\n"),
+        (
+            &["MODULE", "LOAD", "/nonexistent/m.so"],
+            "-ERR Error loading the extension. Please check the server logs.\r\n",
+        ),
+        (&["DEBUG", "SET-ACTIVE-EXPIRE", "1"], "+OK\r\n"),
+    ]);
     let mut unix = UnixStream::connect(&sock).unwrap();
     assert_eq!(
         unix_cmd(&mut unix, &["CONFIG", "SET", "dbfilename", "u.rdb"]),

@@ -11,45 +11,7 @@ use testkit::{differential, differential_with, Server};
 #[test]
 fn basic_commands_match_redis() {
     for resp3 in [false, true] {
-        differential(
-            &[
-                &["SADD", "s", "3", "1", "2", "1"],
-                &["SADD", "s", "2", "5"],
-                &["SMEMBERS", "s"],
-                &["SCARD", "s"],
-                &["SISMEMBER", "s", "2"],
-                &["SISMEMBER", "s", "9"],
-                &["SISMEMBER", "s", "02"],
-                &["SMISMEMBER", "s", "1", "9", "5", "x"],
-                &["SREM", "s", "1", "9", "1"],
-                &["SMEMBERS", "s"],
-                &["TYPE", "s"],
-                &["SREM", "s", "2", "3", "5", "7"],
-                &["EXISTS", "s"],
-                &["SREM", "s", "1"],
-                &["SMEMBERS", "nokey"],
-                &["SCARD", "nokey"],
-                &["SISMEMBER", "nokey", "a"],
-                &["SMISMEMBER", "nokey", "a", "b"],
-                &["SADD", "h", "a"],
-                &["SMEMBERS", "h"],
-                &["SISMEMBER", "h", "a"],
-                &["SET", "str", "v"],
-                &["SADD", "str", "a"],
-                &["SREM", "str", "a"],
-                &["SMEMBERS", "str"],
-                &["SCARD", "str"],
-                &["SISMEMBER", "str", "a"],
-                &["SMISMEMBER", "str", "a"],
-                &["SADD", "s"],
-                &["SREM", "s"],
-                &["SMEMBERS"],
-                &["SISMEMBER", "s"],
-                &["SMISMEMBER", "s"],
-                &["SCARD", "s", "x"],
-            ],
-            resp3,
-        );
+        differential(testkit::script!("sets/basic_commands_match_redis"), resp3);
     }
 }
 
@@ -112,28 +74,7 @@ fn encodings_and_conversions_match_redis() {
 #[test]
 fn intset_limit_follows_config() {
     differential_with(
-        &[
-            &["SADD", "s", "1", "2", "3"],
-            &["OBJECT", "ENCODING", "s"],
-            &["SADD", "s", "4"],
-            &["OBJECT", "ENCODING", "s"],
-            &["SADD", "s", "5"],
-            &["OBJECT", "ENCODING", "s"],
-            &["SADD", "t", "1", "2", "3", "4", "5"],
-            &["OBJECT", "ENCODING", "t"],
-            &["CONFIG", "SET", "set-max-intset-entries", "10"],
-            &["SADD", "u", "1", "2", "3", "4", "5"],
-            &["OBJECT", "ENCODING", "u"],
-            &["SUNIONSTORE", "v", "u", "s"],
-            &["OBJECT", "ENCODING", "v"],
-            &["CONFIG", "SET", "set-max-intset-entries", "0"],
-            &["SADD", "w", "1"],
-            &["OBJECT", "ENCODING", "w"],
-            &["SMOVE", "u", "x", "1"],
-            &["OBJECT", "ENCODING", "x"],
-            &["SINTERSTORE", "y", "u"],
-            &["OBJECT", "ENCODING", "y"],
-        ],
+        testkit::script!("sets/intset_limit_follows_config"),
         false,
         &["--set-max-intset-entries", "4"],
     );
@@ -142,173 +83,20 @@ fn intset_limit_follows_config() {
 #[test]
 fn algebra_matches_redis() {
     for resp3 in [false, true] {
-        differential(
-            &[
-                &["SADD", "a", "1", "2", "3", "4"],
-                &["SADD", "b", "3", "4", "5"],
-                &["SADD", "c", "4", "5", "6"],
-                &["SADD", "h", "4", "x"],
-                &["SADD", "hx", "x"],
-                &["SINTER", "a", "b"],
-                &["SINTER", "a", "b", "c"],
-                &["SINTER", "a", "h"],
-                &["SINTER", "a", "nokey"],
-                &["SINTER", "a"],
-                &["SUNION", "a", "b", "c", "nokey"],
-                &["SUNION", "nokey"],
-                &["SDIFF", "a", "b"],
-                &["SDIFF", "a", "b", "c"],
-                &["SDIFF", "a", "nokey"],
-                &["SDIFF", "nokey", "a"],
-                &["SDIFF", "a", "a"],
-                &["SDIFF", "h", "a"],
-                &["SINTERCARD", "2", "a", "b"],
-                &["SINTERCARD", "3", "a", "b", "c"],
-                &["SINTERCARD", "1", "a", "LIMIT", "2"],
-                &["SINTERCARD", "1", "a", "LIMIT", "0"],
-                &["SINTERCARD", "1", "a", "LIMIT", "1", "LIMIT", "3"],
-                &["SINTERCARD", "2", "a", "nokey"],
-                // Errors: every key is type-checked even after a missing one.
-                &["SET", "str", "v"],
-                &["SINTER", "nokey", "str"],
-                &["SUNION", "a", "str"],
-                &["SDIFF", "str", "nokey"],
-                &["SDIFF", "nokey", "str"],
-                &["SINTERCARD", "2", "nokey", "str"],
-                &["SINTERSTORE", "d", "nokey", "str"],
-                &["SINTERCARD", "0", "a"],
-                &["SINTERCARD", "-1", "a"],
-                &["SINTERCARD", "abc", "a"],
-                &["SINTERCARD", "99999999999999999999", "a"],
-                &["SINTERCARD", "3", "a", "b"],
-                &["SINTERCARD", "1", "a", "LIMIT"],
-                &["SINTERCARD", "1", "a", "LIMIT", "-1"],
-                &["SINTERCARD", "1", "a", "LIMIT", "abc"],
-                &["SINTERCARD", "1", "a", "FOO", "1"],
-                &["SINTERCARD", "1", "a", "b"],
-                &["SINTERCARD", "1"],
-                &["SINTER"],
-                &["SUNIONSTORE", "d"],
-            ],
-            resp3,
-        );
+        differential(testkit::script!("sets/algebra_matches_redis"), resp3);
     }
 }
 
 #[test]
 fn store_commands_match_redis() {
-    differential(
-        &[
-            &["SADD", "a", "1", "2", "3", "4"],
-            &["SADD", "b", "3", "4", "5"],
-            &["SADD", "h", "3", "x"],
-            &["SREM", "h", "x"],
-            &["OBJECT", "ENCODING", "h"],
-            // An all-integer small result is an intset, whatever the sources' encodings.
-            &["SINTERSTORE", "d", "a", "h"],
-            &["OBJECT", "ENCODING", "d"],
-            &["SMEMBERS", "d"],
-            &["SUNIONSTORE", "d", "a", "b"],
-            &["SMEMBERS", "d"],
-            &["OBJECT", "ENCODING", "d"],
-            &["SDIFFSTORE", "d", "a", "b"],
-            &["SMEMBERS", "d"],
-            // Replacing clears the destination's TTL and type.
-            &["SET", "dst", "v", "EX", "100"],
-            &["SUNIONSTORE", "dst", "a"],
-            &["TYPE", "dst"],
-            &["TTL", "dst"],
-            // Empty results delete the destination.
-            &["SINTERSTORE", "dst", "a", "nokey"],
-            &["EXISTS", "dst"],
-            &["SDIFFSTORE", "d", "a", "a"],
-            &["EXISTS", "d"],
-            &["SUNIONSTORE", "d", "nokey"],
-            &["EXISTS", "d"],
-            // The destination may be a source.
-            &["SUNIONSTORE", "a", "a", "b"],
-            &["SMEMBERS", "a"],
-            &["SDIFFSTORE", "a", "a", "b"],
-            &["SMEMBERS", "a"],
-            // SDIFFSTORE that copies then removes keeps the first set's hashtable encoding.
-            &["SADD", "m", "1", "2", "3", "z"],
-            &["SADD", "x", "z"],
-            &["SADD", "y", "z"],
-            &["SADD", "w", "z"],
-            &["SDIFFSTORE", "r", "m", "x", "y", "w"],
-            &["OBJECT", "ENCODING", "r"],
-            &["SDIFFSTORE", "r", "m", "x"],
-            &["OBJECT", "ENCODING", "r"],
-            &["SMEMBERS", "r"],
-            &["SINTERSTORE", "r", "m", "x"],
-            &["OBJECT", "ENCODING", "r"],
-            &["SMEMBERS", "r"],
-        ],
-        false,
-    );
+    differential(testkit::script!("sets/store_commands_match_redis"), false);
 }
 
 #[test]
 fn pop_random_and_move_match_redis() {
     for resp3 in [false, true] {
         differential(
-            &[
-                &["SADD", "s", "5", "1", "3"],
-                &["SRANDMEMBER", "s", "3"],
-                &["SRANDMEMBER", "s", "10"],
-                &["SRANDMEMBER", "s", "0"],
-                &["SRANDMEMBER", "nokey"],
-                &["SRANDMEMBER", "nokey", "5"],
-                &["SRANDMEMBER", "nokey", "-5"],
-                &["SRANDMEMBER", "s", "abc"],
-                &["SRANDMEMBER", "s", "-9223372036854775808"],
-                &["SRANDMEMBER", "s", "1", "2"],
-                &["SADD", "one", "x"],
-                &["SRANDMEMBER", "one"],
-                &["SRANDMEMBER", "one", "-3"],
-                &["SPOP", "nokey"],
-                &["SPOP", "nokey", "3"],
-                &["SPOP", "s", "0"],
-                &["SPOP", "s", "-1"],
-                &["SPOP", "s", "abc"],
-                &["SPOP", "s", "1", "2"],
-                &["SPOP", "s", "3"],
-                &["EXISTS", "s"],
-                &["SPOP", "one"],
-                &["EXISTS", "one"],
-                &["SADD", "t", "7", "8"],
-                &["SPOP", "t", "99"],
-                &["EXISTS", "t"],
-                &["SET", "str", "v"],
-                &["SPOP", "str"],
-                &["SPOP", "str", "1"],
-                &["SPOP", "str", "-1"],
-                &["SRANDMEMBER", "str"],
-                &["SRANDMEMBER", "str", "-1"],
-                // SMOVE
-                &["SADD", "src", "1", "2"],
-                &["SMOVE", "src", "dst", "1"],
-                &["SMEMBERS", "src"],
-                &["SMEMBERS", "dst"],
-                &["OBJECT", "ENCODING", "dst"],
-                &["SMOVE", "src", "dst", "9"],
-                &["SMOVE", "src", "src", "2"],
-                &["SMOVE", "src", "src", "9"],
-                &["SMOVE", "nokey", "str", "1"],
-                &["SMOVE", "src", "str", "2"],
-                &["SMOVE", "str", "src", "2"],
-                &["SMOVE", "src", "dst", "1"],
-                &["SADD", "dst", "2"],
-                &["SMOVE", "src", "dst", "2"],
-                &["EXISTS", "src"],
-                &["SMEMBERS", "dst"],
-                &["SMOVE", "dst", "hs", "x"],
-                &["SADD", "hs", "x"],
-                &["SMOVE", "hs", "dst", "x"],
-                &["OBJECT", "ENCODING", "dst"],
-                &["SISMEMBER", "dst", "x"],
-                &["SMOVE", "a", "b"],
-            ],
+            testkit::script!("sets/pop_random_and_move_match_redis"),
             resp3,
         );
     }
@@ -317,60 +105,14 @@ fn pop_random_and_move_match_redis() {
 #[test]
 fn sscan_matches_redis() {
     for resp3 in [false, true] {
-        differential(
-            &[
-                &["SADD", "s", "10", "1", "12", "3"],
-                &["SSCAN", "s", "0"],
-                &["SSCAN", "s", "0", "COUNT", "1"],
-                &["SSCAN", "s", "0", "MATCH", "1*"],
-                &["SSCAN", "s", "0", "MATCH", "*", "COUNT", "100"],
-                &["SSCAN", "s", "-1"],
-                &["SSCAN", "s", "abc"],
-                &["SSCAN", "s", "18446744073709551616"],
-                &["SSCAN", "s", "0", "COUNT", "0"],
-                &["SSCAN", "s", "0", "COUNT", "abc"],
-                &["SSCAN", "s", "0", "MATCH"],
-                &["SSCAN", "s", "0", "TYPE", "set"],
-                &["SSCAN", "nokey", "0"],
-                &["SSCAN", "nokey", "0", "COUNT", "0"],
-                &["SSCAN", "nokey", "abc"],
-                &["SET", "str", "v"],
-                &["SSCAN", "str", "0"],
-                &["SSCAN", "str", "abc"],
-                &["SSCAN", "str", "0", "COUNT", "0"],
-                &["SADD", "h", "only"],
-                &["SSCAN", "h", "0"],
-                &["SSCAN", "h", "0", "MATCH", "x*"],
-                &["SSCAN", "s"],
-            ],
-            resp3,
-        );
+        differential(testkit::script!("sets/sscan_matches_redis"), resp3);
     }
 }
 
 #[test]
 fn generic_commands_work_on_sets() {
     differential(
-        &[
-            &["SADD", "s", "1", "2"],
-            &["SADD", "h", "x"],
-            &["TYPE", "s"],
-            &["COPY", "s", "c"],
-            &["SMEMBERS", "c"],
-            &["OBJECT", "ENCODING", "c"],
-            &["SADD", "c", "3"],
-            &["SCARD", "s"],
-            &["COPY", "h", "hc"],
-            &["OBJECT", "ENCODING", "hc"],
-            &["SMEMBERS", "hc"],
-            &["RENAME", "s", "r"],
-            &["SMEMBERS", "r"],
-            &["EXISTS", "s"],
-            &["SET", "str", "v"],
-            &["SCAN", "0", "TYPE", "string"],
-            &["DEL", "h", "hc", "c"],
-            &["SCAN", "0", "TYPE", "set"],
-        ],
+        testkit::script!("sets/generic_commands_work_on_sets"),
         false,
     );
 }
@@ -546,28 +288,7 @@ fn algebra_on_generated_intsets_matches_redis() {
         }
         owned.push(cmd);
     }
-    let ops: &[&[&str]] = &[
-        &["SMEMBERS", "a"],
-        &["SMEMBERS", "d"],
-        &["SINTER", "a", "b"],
-        &["SINTER", "d", "c", "b"],
-        &["SUNION", "a", "b"],
-        &["SUNION", "c", "d"],
-        &["SDIFF", "d", "a"],
-        &["SDIFF", "c", "a", "b"],
-        &["SINTERCARD", "2", "c", "d"],
-        &["SINTERCARD", "2", "c", "d", "LIMIT", "3"],
-        &["SINTERSTORE", "r", "a", "b", "c"],
-        &["SMEMBERS", "r"],
-        &["SUNIONSTORE", "r", "b", "a"],
-        &["SMEMBERS", "r"],
-        &["OBJECT", "ENCODING", "r"],
-        &["SDIFFSTORE", "r", "d", "c"],
-        &["SMEMBERS", "r"],
-        &["SMISMEMBER", "a", "0", "1", "-30"],
-        &["SREM", "d", "0", "-3000000000", "9223372036854775800"],
-        &["SMEMBERS", "d"],
-    ];
+    let ops: &[&[&str]] = testkit::script!("sets/algebra_on_generated_intsets_matches_redis");
     let adds: Vec<Vec<&str>> = owned
         .iter()
         .map(|c| c.iter().map(String::as_str).collect())

@@ -13,223 +13,22 @@ fn both(script: &[&[&str]]) {
 
 #[test]
 fn zadd_options_and_errors() {
-    both(&[
-        &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
-        &["ZADD", "z", "NX", "10", "a", "4", "d"],
-        &["ZADD", "z", "XX", "10", "a", "5", "e"],
-        &["ZADD", "z", "XX", "CH", "11", "a", "5", "e"],
-        &["ZADD", "z", "CH", "11", "a", "12", "b", "6", "f"],
-        &["ZADD", "z", "GT", "CH", "1", "a", "20", "b"],
-        &["ZADD", "z", "LT", "CH", "1", "a", "30", "c"],
-        &["ZADD", "z", "XX", "GT", "CH", "100", "a", "1", "zz"],
-        &["ZADD", "z", "INCR", "5", "a"],
-        &["ZADD", "z", "INCR", "NX", "5", "a"],
-        &["ZADD", "z", "INCR", "XX", "5", "nope"],
-        &["ZADD", "z", "INCR", "GT", "-5", "a"],
-        &["ZADD", "z", "INCR", "LT", "-5", "a"],
-        &["ZADD", "z", "INCR", "+inf", "a"],
-        &["ZADD", "z", "INCR", "-inf", "a"],
-        &["ZSCORE", "z", "a"],
-        &["ZADD", "z", "NX", "XX", "1", "a"],
-        &["ZADD", "z", "GT", "LT", "1", "a"],
-        &["ZADD", "z", "NX", "GT", "1", "a"],
-        &["ZADD", "z", "NX", "LT", "1", "a"],
-        &["ZADD", "z", "INCR", "1", "a", "2", "b"],
-        &["ZADD", "z", "1", "a", "2"],
-        &["ZADD", "z", "NX"],
-        &["ZADD", "z", "1"],
-        &["ZADD", "z", "abc", "a"],
-        &["ZADD", "z", "nan", "a"],
-        &["ZADD", "z", "1e400", "a"],
-        &["ZADD", "z", "1e-400", "a"],
-        &["ZADD", "z", " 1", "a"],
-        &["ZADD", "z", "", "a"],
-        &["ZADD", "z", "0x10", "hex", "1.5e3", "exp", "-0", "negzero"],
-        &["ZADD", "z", "1", "x", "bad", "y"],
-        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
-        &["ZADD", "missing", "XX", "1", "a"],
-        &["ZADD", "missing", "XX", "INCR", "1", "a"],
-        &["EXISTS", "missing"],
-        &["SET", "s", "x"],
-        &["ZADD", "s", "1", "a"],
-        &["ZADD", "s", "abc", "a"],
-        &["ZINCRBY", "z", "1.5", "new"],
-        &["ZINCRBY", "z", "abc", "new"],
-        &["ZINCRBY", "z", "nx", "new"],
-        &["ZINCRBY", "z", "1", "a", "b"],
-        &["ZINCRBY", "s", "1", "a"],
-        &["ZINCRBY", "fresh", "0.1", "m"],
-        &["ZINCRBY", "fresh", "0.2", "m"],
-        &["ZADD", "inf", "+inf", "i"],
-        &["ZINCRBY", "inf", "-inf", "i"],
-        &["ZINCRBY", "inf", "1", "i"],
-        &["ZADD", "z"],
-        &["ZINCRBY", "z", "1"],
-    ]);
+    both(testkit::script!("zsets/zadd_options_and_errors"));
 }
 
 #[test]
 fn lookups_and_removal() {
-    both(&[
-        &["ZADD", "z", "1", "a", "2", "b", "3", "c", "-0", "m"],
-        &["ZSCORE", "z", "a"],
-        &["ZSCORE", "z", "m"],
-        &["ZSCORE", "z", "nope"],
-        &["ZSCORE", "nokey", "a"],
-        &["ZMSCORE", "z", "a", "nope", "c"],
-        &["ZMSCORE", "nokey", "a", "b"],
-        &["ZCARD", "z"],
-        &["ZCARD", "nokey"],
-        &["ZRANK", "z", "a"],
-        &["ZRANK", "z", "c"],
-        &["ZREVRANK", "z", "a"],
-        &["ZRANK", "z", "nope"],
-        &["ZRANK", "nokey", "a"],
-        &["ZRANK", "z"],
-        &["ZRANK", "z", "a", "b"],
-        &["ZREM", "z", "a", "nope", "a"],
-        &["ZREM", "nokey", "a"],
-        &["ZREM", "z", "b", "c", "m", "x"],
-        &["EXISTS", "z"],
-        &["SET", "s", "x"],
-        &["ZSCORE", "s", "a"],
-        &["ZMSCORE", "s", "a"],
-        &["ZCARD", "s"],
-        &["ZRANK", "s", "a"],
-        &["ZREM", "s", "a"],
-        &["ZMSCORE", "z"],
-    ]);
+    both(testkit::script!("zsets/lookups_and_removal"));
 }
 
 #[test]
 fn counts_and_range_syntax() {
-    both(&[
-        &[
-            "ZADD", "z", "1", "a", "2", "b", "3", "c", "3", "d", "+inf", "e", "-inf", "f",
-        ],
-        &["ZCOUNT", "z", "-inf", "+inf"],
-        &["ZCOUNT", "z", "(1", "3"],
-        &["ZCOUNT", "z", "(1", "(3"],
-        &["ZCOUNT", "z", "3", "1"],
-        &["ZCOUNT", "z", "(3", "3"],
-        &["ZCOUNT", "z", "(", "5"],
-        &["ZCOUNT", "z", " 1", "2"],
-        &["ZCOUNT", "z", "1e400", "inf"],
-        &["ZCOUNT", "z", "(a", "3"],
-        &["ZCOUNT", "z", "1", "x"],
-        &["ZCOUNT", "z", "nan", "1"],
-        &["ZCOUNT", "nokey", "1", "2"],
-        &[
-            "ZADD", "l", "0", "a", "0", "b", "0", "c", "0", "d", "0", "e",
-        ],
-        &["ZLEXCOUNT", "l", "-", "+"],
-        &["ZLEXCOUNT", "l", "[b", "(d"],
-        &["ZLEXCOUNT", "l", "(b", "[d"],
-        &["ZLEXCOUNT", "l", "+", "-"],
-        &["ZLEXCOUNT", "l", "[d", "[b"],
-        &["ZLEXCOUNT", "l", "a", "b"],
-        &["ZLEXCOUNT", "l", "[a", "+a"],
-        &["ZLEXCOUNT", "l", "", "+"],
-        &["ZLEXCOUNT", "nokey", "-", "+"],
-        &["SET", "s", "x"],
-        &["ZCOUNT", "s", "1", "2"],
-        &["ZLEXCOUNT", "s", "-", "+"],
-        &["ZCOUNT", "s", "x", "2"],
-    ]);
+    both(testkit::script!("zsets/counts_and_range_syntax"));
 }
 
 #[test]
 fn zrange_family() {
-    both(&[
-        &[
-            "ZADD", "z", "1", "a", "2.5", "b", "3", "c", "4", "d", "5", "e", "0.1", "f",
-        ],
-        &["ZRANGE", "z", "0", "-1"],
-        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
-        &["ZRANGE", "z", "-2", "-1", "WITHSCORES", "WITHSCORES"],
-        &["ZRANGE", "z", "2", "1"],
-        &["ZRANGE", "z", "10", "20"],
-        &["ZRANGE", "z", "-100", "100"],
-        &["ZRANGE", "z", "0", "1", "REV"],
-        &["ZRANGE", "z", "0", "1", "REV", "WITHSCORES"],
-        &["ZRANGE", "z", "(1", "5", "BYSCORE"],
-        &[
-            "ZRANGE",
-            "z",
-            "(1",
-            "5",
-            "BYSCORE",
-            "LIMIT",
-            "1",
-            "2",
-            "WITHSCORES",
-        ],
-        &[
-            "ZRANGE",
-            "z",
-            "5",
-            "(1",
-            "BYSCORE",
-            "REV",
-            "LIMIT",
-            "1",
-            "2",
-            "WITHSCORES",
-        ],
-        &["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "0", "-1"],
-        &["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "-1", "2"],
-        &["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "10", "2"],
-        &["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "2", "0"],
-        &["ZRANGE", "z", "0", "-1", "LIMIT", "0", "-1"],
-        &["ZRANGE", "z", "0", "-1", "LIMIT", "0", "1"],
-        &["ZRANGE", "z", "0", "-1", "BYLEX"],
-        &["ZRANGE", "z", "[a", "[c", "BYLEX", "WITHSCORES"],
-        &["ZRANGE", "z", "0", "1", "BYSCORE", "BYLEX"],
-        &["ZRANGE", "z", "0", "1", "REV", "REV"],
-        &["ZRANGE", "z", "0", "1", "LIMIT", "0"],
-        &["ZRANGE", "z", "0", "1", "LIMIT", "a", "1"],
-        &["ZRANGE", "z", "0", "1", "BYSCORE", "LIMIT", "0", "x"],
-        &["ZRANGE", "z", "0", "1", "FOO"],
-        &["ZRANGE", "z", "a", "b"],
-        &["ZRANGE", "z", "a", "b", "BYSCORE"],
-        &["ZRANGE", "nokey", "0", "-1"],
-        &["ZRANGEBYSCORE", "z", "-inf", "+inf", "WITHSCORES"],
-        &["ZRANGEBYSCORE", "z", "(1", "(5", "LIMIT", "1", "1"],
-        &["ZRANGEBYSCORE", "z", "1", "5", "LIMIT", "0"],
-        &["ZRANGEBYSCORE", "z", "1", "5", "REV"],
-        &["ZRANGEBYSCORE", "z", "1", "5", "BYLEX"],
-        &["ZRANGEBYSCORE", "z", "x", "5"],
-        &[
-            "ZREVRANGEBYSCORE",
-            "z",
-            "+inf",
-            "-inf",
-            "WITHSCORES",
-            "LIMIT",
-            "1",
-            "3",
-        ],
-        &["ZREVRANGEBYSCORE", "z", "1", "5"],
-        &["ZREVRANGE", "z", "0", "2", "WITHSCORES"],
-        &["ZREVRANGE", "z", "0", "2", "LIMIT", "0", "1"],
-        &["ZREVRANGE", "z", "0", "2", "REV"],
-        &["ZREVRANGE", "z", "0", "2", "FOO"],
-        &[
-            "ZADD", "l", "0", "a", "0", "b", "0", "c", "0", "d", "0", "e",
-        ],
-        &["ZRANGEBYLEX", "l", "-", "+"],
-        &["ZRANGEBYLEX", "l", "[b", "(e", "LIMIT", "1", "5"],
-        &["ZRANGEBYLEX", "l", "-", "+", "WITHSCORES"],
-        &["ZRANGEBYLEX", "l", "a", "+"],
-        &["ZREVRANGEBYLEX", "l", "+", "-", "LIMIT", "0", "2"],
-        &["ZREVRANGEBYLEX", "l", "(d", "[a"],
-        &["ZRANGE", "l", "+", "[c", "BYLEX", "REV", "LIMIT", "1", "10"],
-        &["SET", "s", "x"],
-        &["ZRANGE", "s", "0", "-1"],
-        &["ZRANGE", "s", "a", "-1"],
-        &["ZRANGEBYLEX", "s", "-", "+"],
-        &["ZRANGE", "z", "0"],
-    ]);
+    both(testkit::script!("zsets/zrange_family"));
 }
 
 #[test]
@@ -300,201 +99,27 @@ fn zrangestore_and_encodings_of_results() {
 
 #[test]
 fn remove_ranges() {
-    both(&[
-        &[
-            "ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e",
-        ],
-        &["ZREMRANGEBYRANK", "z", "0", "0"],
-        &["ZREMRANGEBYRANK", "z", "-1", "-1"],
-        &["ZREMRANGEBYRANK", "z", "5", "10"],
-        &["ZREMRANGEBYRANK", "z", "2", "1"],
-        &["ZRANGE", "z", "0", "-1"],
-        &["ZREMRANGEBYSCORE", "z", "(2", "3"],
-        &["ZREMRANGEBYSCORE", "z", "10", "20"],
-        &["ZADD", "lex", "0", "x", "0", "y", "0", "z"],
-        &["ZREMRANGEBYLEX", "lex", "[x", "(z"],
-        &["ZREMRANGEBYLEX", "lex", "-", "+"],
-        &["EXISTS", "lex"],
-        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
-        &["ZREMRANGEBYRANK", "z", "a", "1"],
-        &["ZREMRANGEBYSCORE", "z", "a", "1"],
-        &["ZREMRANGEBYLEX", "z", "a", "b"],
-        &["ZREMRANGEBYRANK", "nokey", "0", "-1"],
-        &["ZREMRANGEBYSCORE", "nokey", "-inf", "+inf"],
-        &["ZREMRANGEBYLEX", "nokey", "-", "+"],
-        &["ZREMRANGEBYSCORE", "z", "-inf", "+inf"],
-        &["EXISTS", "z"],
-        &["SET", "s", "x"],
-        &["ZREMRANGEBYRANK", "s", "0", "-1"],
-        &["ZREMRANGEBYSCORE", "s", "x", "1"],
-    ]);
+    both(testkit::script!("zsets/remove_ranges"));
 }
 
 #[test]
 fn pops() {
-    both(&[
-        &["ZADD", "z", "1", "a", "2.5", "b", "3", "c", "4", "d"],
-        &["ZPOPMIN", "z"],
-        &["ZPOPMAX", "z"],
-        &["ZPOPMIN", "z", "1"],
-        &["ZPOPMIN", "z", "0"],
-        &["ZPOPMIN", "z", "-1"],
-        &["ZPOPMIN", "z", "a"],
-        &["ZPOPMIN", "z", "1", "2"],
-        &["ZPOPMAX", "z", "10"],
-        &["EXISTS", "z"],
-        &["ZPOPMIN", "nokey"],
-        &["ZPOPMIN", "nokey", "3"],
-        &["SET", "s", "x"],
-        &["ZPOPMIN", "s"],
-        &["ZPOPMIN", "s", "0"],
-        &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
-        &["ZADD", "y", "1", "x"],
-        &["ZMPOP", "1", "z", "MIN"],
-        &["ZMPOP", "2", "nokey", "z", "MAX", "COUNT", "5"],
-        &["ZMPOP", "2", "nokey", "z", "MAX"],
-        &["ZMPOP", "3", "nokey", "y", "s", "MIN"],
-        &["ZMPOP", "2", "nokey", "s", "MIN"],
-        &["ZMPOP", "0", "z", "MIN"],
-        &["ZMPOP", "-1", "z", "MIN"],
-        &["ZMPOP", "a", "z", "MIN"],
-        &["ZMPOP", "1", "z", "FOO"],
-        &["ZMPOP", "2", "z", "MIN"],
-        &["ZMPOP", "5", "z", "MIN"],
-        &["ZMPOP", "1", "z", "MIN", "COUNT", "0"],
-        &["ZMPOP", "1", "z", "MIN", "COUNT", "a"],
-        &["ZMPOP", "1", "z", "MIN", "COUNT"],
-        &["ZMPOP", "1", "z", "MIN", "COUNT", "1", "COUNT", "1"],
-        &["ZMPOP", "1", "z", "MIN", "FOO"],
-        &["ZMPOP", "1", "nokey", "MIN"],
-        &["ZMPOP", "1", "z"],
-    ]);
+    both(testkit::script!("zsets/pops"));
 }
 
 #[test]
 fn set_algebra() {
-    both(&[
-        &["ZADD", "a", "1", "x", "2", "y", "3", "z"],
-        &["ZADD", "b", "10", "y", "20", "z", "30", "w"],
-        &["ZADD", "c", "+inf", "x", "-inf", "y"],
-        &["ZUNION", "2", "a", "b"],
-        &["ZUNION", "2", "a", "b", "WITHSCORES"],
-        &["ZUNION", "2", "a", "b", "WEIGHTS", "2", "0.5", "WITHSCORES"],
-        &["ZUNION", "2", "a", "b", "AGGREGATE", "MIN", "WITHSCORES"],
-        &["ZUNION", "2", "a", "b", "AGGREGATE", "max", "WITHSCORES"],
-        &["ZUNION", "3", "a", "b", "nokey", "WITHSCORES"],
-        &["ZUNION", "2", "c", "c", "WITHSCORES"],
-        &["ZUNION", "2", "a", "c", "WEIGHTS", "1", "-1", "WITHSCORES"],
-        &["ZUNION", "1", "a", "WEIGHTS", "inf", "WITHSCORES"],
-        &["ZINTER", "2", "a", "b", "WITHSCORES"],
-        &[
-            "ZINTER",
-            "2",
-            "a",
-            "b",
-            "WEIGHTS",
-            "1",
-            "2",
-            "AGGREGATE",
-            "MAX",
-            "WITHSCORES",
-        ],
-        &["ZINTER", "3", "a", "b", "c", "WITHSCORES"],
-        &["ZINTER", "2", "a", "nokey"],
-        &["ZDIFF", "2", "a", "b", "WITHSCORES"],
-        &["ZDIFF", "3", "b", "a", "nokey"],
-        &["ZDIFF", "1", "nokey"],
-        &["ZINTERCARD", "2", "a", "b"],
-        &["ZINTERCARD", "2", "a", "b", "LIMIT", "1"],
-        &["ZINTERCARD", "2", "a", "b", "LIMIT", "0"],
-        &["ZINTERCARD", "2", "a", "b", "LIMIT", "-1"],
-        &["ZINTERCARD", "2", "a", "b", "LIMIT", "1", "LIMIT", "5"],
-        &["ZINTERCARD", "2", "a", "b", "WITHSCORES"],
-        &["ZINTERCARD", "0", "a"],
-        &["ZINTERCARD", "a", "a"],
-        &["ZINTERCARD", "3", "a", "b"],
-        &["ZUNION", "0", "a"],
-        &["ZUNION", "-1", "a"],
-        &["ZUNION", "x", "a"],
-        &["ZUNION", "3", "a", "b"],
-        &["ZUNION", "2", "a", "b", "WEIGHTS", "1"],
-        &["ZUNION", "2", "a", "b", "WEIGHTS", "1", "x"],
-        &["ZUNION", "2", "a", "b", "WEIGHTS", "1", "nan"],
-        &["ZUNION", "2", "a", "b", "AGGREGATE", "avg"],
-        &["ZUNION", "2", "a", "b", "AGGREGATE"],
-        &["ZUNION", "2", "a", "b", "LIMIT", "1"],
-        &["ZDIFF", "2", "a", "b", "WEIGHTS", "1", "1"],
-        &["ZDIFF", "2", "a", "b", "AGGREGATE", "SUM"],
-        &["SET", "s", "v"],
-        &["ZUNION", "2", "a", "s"],
-        &["ZUNION", "2", "s", "a", "BADOPT"],
-        &["ZINTER", "2", "nokey", "s"],
-        &["ZUNIONSTORE", "d", "2", "a", "b"],
-        &["ZRANGE", "d", "0", "-1", "WITHSCORES"],
-        &["ZUNIONSTORE", "d", "2", "a", "b", "WITHSCORES"],
-        &["ZINTERSTORE", "d", "2", "a", "b", "AGGREGATE", "MIN"],
-        &["ZRANGE", "d", "0", "-1", "WITHSCORES"],
-        &["ZDIFFSTORE", "d", "2", "a", "b"],
-        &["ZRANGE", "d", "0", "-1", "WITHSCORES"],
-        &["ZINTERSTORE", "d", "2", "a", "nokey"],
-        &["EXISTS", "d"],
-        &["ZUNIONSTORE", "a", "2", "a", "b"],
-        &["ZRANGE", "a", "0", "-1", "WITHSCORES"],
-        &["ZUNIONSTORE", "s", "1", "b"],
-        &["TYPE", "s"],
-        &["ZUNIONSTORE", "d", "0", "a"],
-        &["ZDIFFSTORE", "d", "1"],
-    ]);
+    both(testkit::script!("zsets/set_algebra"));
 }
 
 #[test]
 fn zrandmember_deterministic_parts() {
-    both(&[
-        &["ZADD", "z", "3", "c", "1", "a", "2", "b", "4", "d"],
-        &["ZRANDMEMBER", "z", "4"],
-        &["ZRANDMEMBER", "z", "10", "WITHSCORES"],
-        &["ZRANDMEMBER", "z", "0"],
-        &["ZRANDMEMBER", "z", "0", "WITHSCORES"],
-        &["ZRANDMEMBER", "nokey"],
-        &["ZRANDMEMBER", "nokey", "5"],
-        &["ZRANDMEMBER", "nokey", "-5", "WITHSCORES"],
-        &["ZRANDMEMBER", "z", "a"],
-        &["ZRANDMEMBER", "z", "1", "FOO"],
-        &["ZRANDMEMBER", "z", "1", "WITHSCORES", "x"],
-        &["ZRANDMEMBER", "z", "-9223372036854775808"],
-        &["ZRANDMEMBER", "z", "9223372036854775807", "WITHSCORES"],
-        &["ZRANDMEMBER", "z", "-4611686018427387904", "WITHSCORES"],
-        &["ZADD", "one", "5", "only"],
-        &["ZRANDMEMBER", "one"],
-        &["ZRANDMEMBER", "one", "-3", "WITHSCORES"],
-        &["ZRANDMEMBER", "one", "1"],
-        &["SET", "s", "x"],
-        &["ZRANDMEMBER", "s"],
-        &["ZRANDMEMBER", "s", "2"],
-    ]);
+    both(testkit::script!("zsets/zrandmember_deterministic_parts"));
 }
 
 #[test]
 fn zscan_on_listpack() {
-    both(&[
-        &[
-            "ZADD", "z", "1", "a", "1.5", "b", "1e17", "c", "-inf", "d", "0.1", "ab",
-        ],
-        &["ZSCAN", "z", "0"],
-        &["ZSCAN", "z", "0", "MATCH", "a*"],
-        &["ZSCAN", "z", "0", "COUNT", "1"],
-        &["ZSCAN", "z", "0", "COUNT", "0"],
-        &["ZSCAN", "z", "0", "COUNT", "x"],
-        &["ZSCAN", "z", "0", "MATCH"],
-        &["ZSCAN", "z", "0", "TYPE", "zset"],
-        &["ZSCAN", "z", "abc"],
-        &["ZSCAN", "z", " 1"],
-        &["ZSCAN", "nokey", "0"],
-        &["ZSCAN", "nokey", "0", "FOO"],
-        &["ZSCAN", "nokey", "x"],
-        &["SET", "s", "x"],
-        &["ZSCAN", "s", "0"],
-    ]);
+    both(testkit::script!("zsets/zscan_on_listpack"));
 }
 
 #[test]
@@ -543,25 +168,7 @@ fn encoding_conversion_points() {
     differential(&script[..script.len() - 1], false);
     differential(&script[..script.len() - 1], true);
     differential_with(
-        &[
-            &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
-            &["OBJECT", "ENCODING", "z"],
-            &["ZADD", "z", "4", "d"],
-            &["OBJECT", "ENCODING", "z"],
-            &["ZADD", "n", "1", "a", "1", "a", "1", "a", "1", "a"],
-            &["OBJECT", "ENCODING", "n"],
-            &["ZADD", "v", "1", "abcde"],
-            &["OBJECT", "ENCODING", "v"],
-            &["ZADD", "v", "1", "abcdef"],
-            &["OBJECT", "ENCODING", "v"],
-            &["CONFIG", "SET", "zset-max-listpack-entries", "0"],
-            &["ZADD", "e", "1", "a"],
-            &["OBJECT", "ENCODING", "e"],
-            &["CONFIG", "SET", "zset-max-ziplist-entries", "128"],
-            &["CONFIG", "GET", "zset-max-listpack-entries"],
-            &["ZADD", "f", "1", "a"],
-            &["OBJECT", "ENCODING", "f"],
-        ],
+        testkit::script!("zsets/encoding_conversion_points"),
         false,
         &[
             "--zset-max-listpack-entries",
@@ -703,19 +310,7 @@ fn keyspace_notifications() {
     let mut sub = server.raw();
     let reply = sub.cmd_text(&["PSUBSCRIBE", "__keyevent@0__:*"]);
     assert!(reply.starts_with("*3"), "{reply}");
-    let script: &[&[&str]] = &[
-        &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
-        &["ZADD", "z", "1", "a"],
-        &["ZINCRBY", "z", "1", "a"],
-        &["ZREM", "z", "a"],
-        &["ZREMRANGEBYSCORE", "z", "2", "2"],
-        &["ZPOPMAX", "z"],
-        &["ZADD", "z", "1", "a", "2", "b"],
-        &["ZRANGESTORE", "d", "z", "0", "0"],
-        &["ZUNIONSTORE", "d", "1", "z"],
-        &["ZINTERSTORE", "d", "2", "z", "nokey"],
-        &["ZREMRANGEBYRANK", "z", "0", "-1"],
-    ];
+    let script: &[&[&str]] = testkit::script!("zsets/keyspace_notifications");
     for cmd in script {
         c.cmd(cmd);
     }
@@ -906,47 +501,14 @@ fn scan_type_finds_sorted_sets() {
 
 #[test]
 fn destination_may_be_a_source() {
-    both(&[
-        &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
-        &["ZRANGESTORE", "z", "z", "0", "1"],
-        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
-        &["ZUNIONSTORE", "z", "2", "z", "z", "WEIGHTS", "1", "0.5"],
-        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
-        &["ZINTERSTORE", "z", "2", "z", "nokey"],
-        &["EXISTS", "z"],
-        &["ZADD", "z", "1", "a"],
-        &["ZMPOP", "2", "z", "z", "MAX", "COUNT", "5"],
-        &["EXISTS", "z"],
-    ]);
+    both(testkit::script!("zsets/destination_may_be_a_source"));
 }
 
 /// ZUNION, ZINTER and ZDIFF take plain sets too, each member scoring 1.
 #[test]
 fn set_algebra_accepts_plain_sets() {
     testkit::differential(
-        &[
-            &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
-            &["SADD", "s", "b", "c", "d"],
-            &["SADD", "ints", "1", "2"],
-            &["ZUNION", "2", "z", "s", "WITHSCORES"],
-            &["ZINTER", "2", "z", "s", "WITHSCORES"],
-            &["ZINTER", "2", "s", "z", "WEIGHTS", "2", "3", "WITHSCORES"],
-            &["ZDIFF", "2", "z", "s", "WITHSCORES"],
-            &[
-                "ZUNIONSTORE",
-                "dst",
-                "3",
-                "z",
-                "s",
-                "ints",
-                "AGGREGATE",
-                "MAX",
-            ],
-            &["ZRANGE", "dst", "0", "-1", "WITHSCORES"],
-            &["ZINTERCARD", "2", "z", "s"],
-            &["SET", "str", "x"],
-            &["ZUNION", "2", "z", "str"],
-        ],
+        testkit::script!("zsets/set_algebra_accepts_plain_sets"),
         false,
     );
 }
@@ -954,23 +516,7 @@ fn set_algebra_accepts_plain_sets() {
 #[test]
 fn counted_keys_of_zset_commands_match_redis() {
     testkit::differential(
-        &[
-            &["COMMAND", "GETKEYS", "ZUNION", "2", "a", "b", "WITHSCORES"],
-            &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "2", "a", "b"],
-            &[
-                "COMMAND",
-                "GETKEYS",
-                "ZINTERSTORE",
-                "d",
-                "1",
-                "a",
-                "WEIGHTS",
-                "2",
-            ],
-            &["COMMAND", "GETKEYS", "ZDIFFSTORE", "d", "2", "a", "b"],
-            &["COMMAND", "GETKEYS", "ZINTERCARD", "2", "a", "b"],
-            &["COMMAND", "GETKEYS", "ZMPOP", "2", "a", "b", "MIN"],
-        ],
+        testkit::script!("zsets/counted_keys_of_zset_commands_match_redis"),
         false,
     );
 }
