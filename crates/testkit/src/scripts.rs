@@ -1,8 +1,10 @@
 //! Command scripts kept as data files instead of long Rust arrays: one command a line, its
 //! arguments split as redis-cli splits an interactive line (space-separated; `"..."` with
-//! `\n`, `\r`, `\t`, `\b`, `\a`, `\\`, `\"` and `\xHH` escapes; `'...'` with only `\'`). Blank
-//! lines and lines starting with `#` (a comment saying why the next commands are there) are
-//! skipped. A test names its file with [`script!`](crate::script), which looks in its crate's
+//! `\n`, `\r`, `\t`, `\b`, `\a`, `\\`, `\"` and `\xHH` escapes; `'...'` with only `\'`), but
+//! stricter: a quote inside an unquoted argument and a `\x` without two hex digits are refused
+//! instead of read some other way, so that what a line sends is plain to read. Blank lines and
+//! lines starting with `#` (a comment saying why the next commands are there) are skipped. A
+//! test names its file with [`script!`](crate::script), which looks in its crate's
 //! `tests/scripts/` folder.
 
 use std::path::Path;
