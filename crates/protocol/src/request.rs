@@ -444,11 +444,7 @@ fn split_inline(
                     });
                     i += 2;
                 } else if c == b'"' {
-                    // A closing quote must be followed by a space or the end of the line.
-                    if i + 1 < line.len() && !is_c_space(line[i + 1]) {
-                        return Err(ProtocolError::UnbalancedQuotes);
-                    }
-                    i += 1;
+                    i = past_closing_quote(line, i)?;
                     break;
                 } else {
                     word.push(c);
@@ -463,10 +459,7 @@ fn split_inline(
                     word.push(b'\'');
                     i += 2;
                 } else if c == b'\'' {
-                    if i + 1 < line.len() && !is_c_space(line[i + 1]) {
-                        return Err(ProtocolError::UnbalancedQuotes);
-                    }
-                    i += 1;
+                    i = past_closing_quote(line, i)?;
                     break;
                 } else {
                     word.push(c);
@@ -500,6 +493,16 @@ fn split_inline(
 }
 
 /// C's `isspace` in the C locale: Rust's `is_ascii_whitespace` lacks the vertical tab.
+/// Where the argument goes on after the closing quote at `i`. The quote must end the argument
+/// (a space or the end of the line follows), or the line is refused, as redis-cli refuses
+/// `"a"b`.
+fn past_closing_quote(line: &[u8], i: usize) -> Result<usize, ProtocolError> {
+    if i + 1 < line.len() && !is_c_space(line[i + 1]) {
+        return Err(ProtocolError::UnbalancedQuotes);
+    }
+    Ok(i + 1)
+}
+
 fn is_c_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
