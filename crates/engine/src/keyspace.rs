@@ -550,24 +550,20 @@ impl Keyspace {
         }
         indexes.sort_unstable();
         indexes.dedup();
-        let guards = indexes
-            .into_iter()
-            .map(|i| (i, self.shards[i].lock()))
-            .collect();
-        Locked {
-            keyspace: self,
-            guards,
-            touch: true,
-            write: false,
-        }
+        self.lock_indexes(indexes)
     }
 
     pub fn lock_all(&self) -> Locked<'_> {
-        let guards = self
-            .shards
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (i, s.lock()))
+        self.lock_indexes(0..self.shards.len())
+    }
+
+    /// Locks the shards at `indexes`, which ascend without repeats (the one lock order that
+    /// keeps two commands from deadlocking).
+    #[inline]
+    fn lock_indexes(&self, indexes: impl IntoIterator<Item = usize>) -> Locked<'_> {
+        let guards = indexes
+            .into_iter()
+            .map(|i| (i, self.shards[i].lock()))
             .collect();
         Locked {
             keyspace: self,
