@@ -130,6 +130,33 @@ fn show(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).replace("\r\n", "\\r\\n")
 }
 
+/// Replies that differ from real Redis, gathered so that one run reports every difference.
+#[derive(Default)]
+struct Differences(Vec<String>);
+
+impl Differences {
+    /// Records `what` when redis-lite's reply is not real Redis's.
+    fn check(&mut self, what: impl std::fmt::Display, expected: &[u8], actual: &[u8]) {
+        if actual != expected {
+            self.0.push(format!(
+                "{what}\n  redis:      {}\n  redis-lite: {}",
+                show(expected),
+                show(actual)
+            ));
+        }
+    }
+
+    #[track_caller]
+    fn assert_none(self) {
+        assert!(
+            self.0.is_empty(),
+            "{} differences:\n{}",
+            self.0.len(),
+            self.0.join("\n")
+        );
+    }
+}
+
 /// Scripts compared by their full reply. Each runs on an emptied database, first through
 /// real Redis, then through the crate.
 const SCRIPTS: &[&str] = &[
@@ -462,7 +489,7 @@ fn compare(redis: &RealRedis, scripts: &[&str]) {
         logged: Vec::new(),
     };
     let mut cache = ScriptCache::new(Arc::new(AtomicU64::new(RANDOM_INITIAL_STATE)));
-    let mut failures = Vec::new();
+    let mut differences = Differences::default();
     for script in scripts {
         for protocol in [Protocol::Resp2, Protocol::Resp3] {
             host.resp2.command(&[b"FLUSHALL"]);
@@ -478,21 +505,10 @@ fn compare(redis: &RealRedis, scripts: &[&str]) {
                 }
                 Err(text) => format!("-{text}\r\n").into_bytes(),
             };
-            if actual != expected {
-                failures.push(format!(
-                    "{protocol:?} {script:?}\n  redis:      {}\n  redis-lite: {}",
-                    show(&expected),
-                    show(&actual)
-                ));
-            }
+            differences.check(format_args!("{protocol:?} {script:?}"), &expected, &actual);
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} differences:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    differences.assert_none();
 }
 
 #[test]
@@ -554,20 +570,14 @@ fn functions_load_and_call_as_real_redis() {
         "#!lua name=t\nredis.register_function('t1', function() local t = {} for k in pairs(_G) do t[#t + 1] = k end table.sort(t) return t end)",
         "#!lua name=u\nredis.register_function('u1', function() local t = {} for k in pairs(redis) do t[#t + 1] = k end table.sort(t) return t end)",
     ];
-    let mut failures = Vec::new();
+    let mut differences = Differences::default();
     for code in loads {
         let expected = client.command(&[b"FUNCTION", b"LOAD", code.as_bytes()]);
         let actual = match libraries.load(&mut host, code.as_bytes(), false) {
             Ok(name) => format!("${}\r\n{name}\r\n", name.len()).into_bytes(),
             Err(text) => format!("-{text}\r\n").into_bytes(),
         };
-        if actual != expected {
-            failures.push(format!(
-                "load {code:?}\n  redis:      {}\n  redis-lite: {}",
-                show(&expected),
-                show(&actual)
-            ));
-        }
+        differences.check(format_args!("load {code:?}"), &expected, &actual);
     }
     for function in ["d1", "e1", "n1", "q1", "r1", "s1", "t1", "u1"] {
         for protocol in [Protocol::Resp2, Protocol::Resp3] {
@@ -577,19 +587,12 @@ fn functions_load_and_call_as_real_redis() {
                 .call(&mut host, function, &[b"key1"], &[b"arg1"], protocol)
                 .unwrap()
                 .bytes;
-            if actual != expected {
-                failures.push(format!(
-                    "{protocol:?} FCALL {function}\n  redis:      {}\n  redis-lite: {}",
-                    show(&expected),
-                    show(&actual)
-                ));
-            }
+            differences.check(
+                format_args!("{protocol:?} FCALL {function}"),
+                &expected,
+                &actual,
+            );
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} differences:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    differences.assert_none();
 }
