@@ -10,6 +10,12 @@ pub fn differential(script: &[&[&str]], resp3: bool) -> bool {
     differential_with(script, resp3, &[])
 }
 
+/// [`differential`] in RESP2, then in RESP3 (where null, map, set and double replies differ).
+pub fn differential_both_protocols(script: &[&[&str]]) {
+    differential(script, false);
+    differential(script, true);
+}
+
 /// [`differential_with`] for scripts built at run time (in loops, from generators).
 pub fn differential_generated(script: &[Vec<String>], resp3: bool, server_args: &[&str]) -> bool {
     let lines: Vec<Vec<&str>> = script

@@ -27,7 +27,7 @@ pub mod topology;
 pub mod wait;
 
 pub use differential::{
-    differential, differential_generated, differential_notifications,
+    differential, differential_both_protocols, differential_generated, differential_notifications,
     differential_notifications_with, differential_with, notifications, notifications_with,
 };
 pub use launch::{

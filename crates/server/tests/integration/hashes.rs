@@ -5,26 +5,21 @@ use redis_lite_testkit as testkit;
 
 use std::collections::{HashMap, HashSet};
 
-use testkit::{differential, Server};
-
-fn both(script: &[&[&str]]) {
-    differential(script, false);
-    differential(script, true);
-}
+use testkit::{differential, differential_both_protocols, Server};
 
 #[test]
 fn set_get_and_delete_match_redis() {
-    both(testkit::script!("hashes/set_get_and_delete_match_redis"));
+    differential_both_protocols(testkit::script!("hashes/set_get_and_delete_match_redis"));
 }
 
 #[test]
 fn wrong_types_and_arity_match_redis() {
-    both(testkit::script!("hashes/wrong_types_and_arity_match_redis"));
+    differential_both_protocols(testkit::script!("hashes/wrong_types_and_arity_match_redis"));
 }
 
 #[test]
 fn counters_match_redis() {
-    both(testkit::script!("hashes/counters_match_redis"));
+    differential_both_protocols(testkit::script!("hashes/counters_match_redis"));
 }
 
 /// Owned script lines, for scripts built in loops.
@@ -114,21 +109,21 @@ fn thresholds_follow_config() {
 
 #[test]
 fn small_hashes_keep_insertion_order_like_redis() {
-    both(testkit::script!(
+    differential_both_protocols(testkit::script!(
         "hashes/small_hashes_keep_insertion_order_like_redis"
     ));
 }
 
 #[test]
 fn hrandfield_deterministic_cases_match_redis() {
-    both(testkit::script!(
+    differential_both_protocols(testkit::script!(
         "hashes/hrandfield_deterministic_cases_match_redis"
     ));
 }
 
 #[test]
 fn generic_commands_work_on_hashes() {
-    both(testkit::script!("hashes/generic_commands_work_on_hashes"));
+    differential_both_protocols(testkit::script!("hashes/generic_commands_work_on_hashes"));
 }
 
 fn hset(c: &mut redis::Connection, key: &str, field: &str, value: &str) {

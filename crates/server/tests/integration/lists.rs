@@ -3,7 +3,7 @@
 //! and redis-lite-only checks of big lists and keyspace notifications.
 use redis_lite_testkit as testkit;
 
-use testkit::{differential, Server};
+use testkit::{differential_both_protocols, Server};
 
 /// Borrows a generated script in the shape the differential harness takes.
 fn run_generated(script: &[Vec<String>], resp3: bool, server_args: &[&str]) {
@@ -14,45 +14,39 @@ fn cmd(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|p| p.to_string()).collect()
 }
 
-/// Runs a script in both protocols.
-fn both_protocols(script: &[&[&str]]) {
-    differential(script, false);
-    differential(script, true);
-}
-
 #[test]
 fn pushes_and_pops_match_redis() {
-    both_protocols(testkit::script!("lists/pushes_and_pops_match_redis"));
+    differential_both_protocols(testkit::script!("lists/pushes_and_pops_match_redis"));
 }
 
 #[test]
 fn index_and_range_access_match_redis() {
-    both_protocols(testkit::script!("lists/index_and_range_access_match_redis"));
+    differential_both_protocols(testkit::script!("lists/index_and_range_access_match_redis"));
 }
 
 #[test]
 fn insert_remove_and_trim_match_redis() {
-    both_protocols(testkit::script!("lists/insert_remove_and_trim_match_redis"));
+    differential_both_protocols(testkit::script!("lists/insert_remove_and_trim_match_redis"));
 }
 
 #[test]
 fn lpos_matches_redis() {
-    both_protocols(testkit::script!("lists/lpos_matches_redis"));
+    differential_both_protocols(testkit::script!("lists/lpos_matches_redis"));
 }
 
 #[test]
 fn lmove_and_rpoplpush_match_redis() {
-    both_protocols(testkit::script!("lists/lmove_and_rpoplpush_match_redis"));
+    differential_both_protocols(testkit::script!("lists/lmove_and_rpoplpush_match_redis"));
 }
 
 #[test]
 fn lmpop_matches_redis() {
-    both_protocols(testkit::script!("lists/lmpop_matches_redis"));
+    differential_both_protocols(testkit::script!("lists/lmpop_matches_redis"));
 }
 
 #[test]
 fn generic_commands_on_lists_match_redis() {
-    both_protocols(testkit::script!(
+    differential_both_protocols(testkit::script!(
         "lists/generic_commands_on_lists_match_redis"
     ));
 }

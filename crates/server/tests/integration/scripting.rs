@@ -4,7 +4,7 @@ use redis_lite_testkit as testkit;
 
 use std::time::{Duration, Instant};
 
-use testkit::{differential, differential_with, Launch, Server};
+use testkit::{differential, differential_both_protocols, differential_with, Launch, Server};
 
 const LIB: &str = "#!lua name=mylib
 local function echo(keys, args) return {keys, args} end
@@ -18,19 +18,14 @@ redis.register_function{function_name='ro', callback=function() return redis.cal
 
 #[test]
 fn eval_replies_and_errors_match_redis() {
-    for resp3 in [false, true] {
-        differential(
-            testkit::script!("scripting/eval_replies_and_errors_match_redis"),
-            resp3,
-        );
-    }
+    differential_both_protocols(testkit::script!(
+        "scripting/eval_replies_and_errors_match_redis"
+    ));
 }
 
 #[test]
 fn functions_match_redis() {
-    for resp3 in [false, true] {
-        differential(
-            &[
+    differential_both_protocols(&[
                 &["FUNCTION", "LOAD", LIB],
                 &["FUNCTION", "LOAD", LIB],
                 &["FUNCTION", "LOAD", "REPLACE", LIB],
@@ -86,10 +81,7 @@ fn functions_match_redis() {
                 &["FUNCTION", "RESTORE", "bogus"],
                 &["FUNCTION", "HELP"],
                 &["FUNCTION", "NOPE"],
-            ],
-            resp3,
-        );
-    }
+            ]);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::process::Command;
 
-use testkit::{DataDir, Server};
+use testkit::{differential_both_protocols, DataDir, Server};
 
 /// Every parameter that needs `enable-protected-configs`: Redis 7.0's protected configs that
 /// redis-lite has (`dir`, `dbfilename`), and redis-lite's own `encryption-key-file`.
@@ -82,9 +82,7 @@ fn protected_configs_are_refused_by_default_with_redis_text() {
 #[test]
 fn protected_configs_and_module_match_redis() {
     let script: &[&[&str]] = testkit::script!("security/protected_configs_and_module_match_redis");
-    for resp3 in [false, true] {
-        testkit::differential(script, resp3);
-    }
+    differential_both_protocols(script);
     // Where allowed: loads fail the way Redis's fail for a missing file, and the protected
     // parameters change.
     let allowed: &[&[&str]] =

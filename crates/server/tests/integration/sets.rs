@@ -6,13 +6,11 @@ use redis_lite_testkit as testkit;
 
 use std::collections::HashSet;
 
-use testkit::{differential, differential_with, Server};
+use testkit::{differential, differential_both_protocols, differential_with, Server};
 
 #[test]
 fn basic_commands_match_redis() {
-    for resp3 in [false, true] {
-        differential(testkit::script!("sets/basic_commands_match_redis"), resp3);
-    }
+    differential_both_protocols(testkit::script!("sets/basic_commands_match_redis"));
 }
 
 #[test]
@@ -82,9 +80,7 @@ fn intset_limit_follows_config() {
 
 #[test]
 fn algebra_matches_redis() {
-    for resp3 in [false, true] {
-        differential(testkit::script!("sets/algebra_matches_redis"), resp3);
-    }
+    differential_both_protocols(testkit::script!("sets/algebra_matches_redis"));
 }
 
 #[test]
@@ -94,19 +90,12 @@ fn store_commands_match_redis() {
 
 #[test]
 fn pop_random_and_move_match_redis() {
-    for resp3 in [false, true] {
-        differential(
-            testkit::script!("sets/pop_random_and_move_match_redis"),
-            resp3,
-        );
-    }
+    differential_both_protocols(testkit::script!("sets/pop_random_and_move_match_redis"));
 }
 
 #[test]
 fn sscan_matches_redis() {
-    for resp3 in [false, true] {
-        differential(testkit::script!("sets/sscan_matches_redis"), resp3);
-    }
+    differential_both_protocols(testkit::script!("sets/sscan_matches_redis"));
 }
 
 #[test]

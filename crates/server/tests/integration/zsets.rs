@@ -3,32 +3,26 @@
 //! of random and hash-ordered replies and keyspace notifications.
 use redis_lite_testkit as testkit;
 
-use testkit::{differential, differential_with, Server};
-
-/// Runs `script` in both protocols.
-fn both(script: &[&[&str]]) {
-    differential(script, false);
-    differential(script, true);
-}
+use testkit::{differential, differential_both_protocols, differential_with, Server};
 
 #[test]
 fn zadd_options_and_errors() {
-    both(testkit::script!("zsets/zadd_options_and_errors"));
+    differential_both_protocols(testkit::script!("zsets/zadd_options_and_errors"));
 }
 
 #[test]
 fn lookups_and_removal() {
-    both(testkit::script!("zsets/lookups_and_removal"));
+    differential_both_protocols(testkit::script!("zsets/lookups_and_removal"));
 }
 
 #[test]
 fn counts_and_range_syntax() {
-    both(testkit::script!("zsets/counts_and_range_syntax"));
+    differential_both_protocols(testkit::script!("zsets/counts_and_range_syntax"));
 }
 
 #[test]
 fn zrange_family() {
-    both(testkit::script!("zsets/zrange_family"));
+    differential_both_protocols(testkit::script!("zsets/zrange_family"));
 }
 
 #[test]
@@ -99,27 +93,27 @@ fn zrangestore_and_encodings_of_results() {
 
 #[test]
 fn remove_ranges() {
-    both(testkit::script!("zsets/remove_ranges"));
+    differential_both_protocols(testkit::script!("zsets/remove_ranges"));
 }
 
 #[test]
 fn pops() {
-    both(testkit::script!("zsets/pops"));
+    differential_both_protocols(testkit::script!("zsets/pops"));
 }
 
 #[test]
 fn set_algebra() {
-    both(testkit::script!("zsets/set_algebra"));
+    differential_both_protocols(testkit::script!("zsets/set_algebra"));
 }
 
 #[test]
 fn zrandmember_deterministic_parts() {
-    both(testkit::script!("zsets/zrandmember_deterministic_parts"));
+    differential_both_protocols(testkit::script!("zsets/zrandmember_deterministic_parts"));
 }
 
 #[test]
 fn zscan_on_listpack() {
-    both(testkit::script!("zsets/zscan_on_listpack"));
+    differential_both_protocols(testkit::script!("zsets/zscan_on_listpack"));
 }
 
 #[test]
@@ -501,7 +495,7 @@ fn scan_type_finds_sorted_sets() {
 
 #[test]
 fn destination_may_be_a_source() {
-    both(testkit::script!("zsets/destination_may_be_a_source"));
+    differential_both_protocols(testkit::script!("zsets/destination_may_be_a_source"));
 }
 
 /// ZUNION, ZINTER and ZDIFF take plain sets too, each member scoring 1.
