@@ -107,18 +107,17 @@ struct ForwardingHost {
 }
 
 impl Host for ForwardingHost {
-    fn call(&mut self, argv: &[Vec<u8>], protocol: Protocol) -> Vec<u8> {
-        let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
+    fn call(&mut self, argv: &[&[u8]], protocol: Protocol) -> Vec<u8> {
         match protocol {
-            Protocol::Resp2 => self.resp2.command(&args),
-            Protocol::Resp3 => self.resp3.command(&args),
+            Protocol::Resp2 => self.resp2.command(argv),
+            Protocol::Resp3 => self.resp3.command(argv),
         }
     }
     fn log(&mut self, level: LogLevel, message: &[u8]) {
         self.logged.push((level, message.to_vec()));
     }
     fn set_repl(&mut self, _flags: ReplFlags) {}
-    fn acl_check(&mut self, _argv: &[Vec<u8>]) -> AclCheck {
+    fn acl_check(&mut self, _argv: &[&[u8]]) -> AclCheck {
         AclCheck::Allowed
     }
     fn interrupt(&mut self) -> Interrupt {
