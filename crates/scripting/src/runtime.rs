@@ -676,13 +676,17 @@ impl CommandArguments {
     fn push(&mut self, value: &Value) {
         match value {
             Value::String(s) => self.push_bytes(&s.as_bytes()),
-            Value::Integer(n) => self.push_bytes(itoa::Buffer::new().format(*n).as_bytes()),
-            Value::Number(n) => {
-                redis_lite_protocol::number::format_f64(*n, &mut self.bytes);
-                self.ends.push(self.bytes.len());
-            }
+            // Lua 5.1 has only doubles; mlua calls the integral ones integers, but Redis
+            // formats every number alike, so 1e17 is `1e+17`, not `100000000000000000`.
+            Value::Integer(n) => self.push_number(*n as f64),
+            Value::Number(n) => self.push_number(*n),
             _ => self.invalid = true,
         }
+    }
+
+    fn push_number(&mut self, number: f64) {
+        redis_lite_protocol::number::format_f64(number, &mut self.bytes);
+        self.ends.push(self.bytes.len());
     }
 
     fn push_bytes(&mut self, bytes: &[u8]) {

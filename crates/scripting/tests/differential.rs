@@ -175,6 +175,8 @@ const SCRIPTS: &[&str] = &[
     "redis.setresp(3) return redis.call('get', 'nokey') == nil",
     "redis.call('set', 'n', 0.1) return redis.call('get', 'n')",
     "redis.call('set', 'n', 7) return redis.call('incr', 'n')",
+    "redis.call('set', 'n', 1e17) return redis.call('get', 'n')",
+    "redis.call('set', 'n', -2^53) return redis.call('get', 'n')",
     "redis.call('rpush', 'l', 'a', 'b', 'c') return redis.call('lrange', 'l', 0, -1)",
     "redis.call('hset', 'h', 'a', '1') redis.setresp(3) return redis.call('hgetall', 'h')",
     "redis.call('hset', 'h', 'a', '1') redis.setresp(3) return redis.call('hgetall', 'h').map.a",
