@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use mlua::{Function, Table};
+use mlua::Function;
 use redis_lite_protocol::Protocol;
 
 use crate::host::Host;
-use crate::runtime::{write_outcome, Kind, Runtime};
+use crate::runtime::{write_outcome, Arguments, Kind, Runtime};
 use crate::ScriptReply;
 
 /// The flags a script declared in its `#!lua flags=...` line. A script without a shebang
@@ -141,19 +141,13 @@ impl ScriptCache {
     ) -> Option<ScriptReply> {
         let script = self.get(sha)?;
         let mut out = Vec::new();
-        let result = (|| -> mlua::Result<bool> {
-            let lua = &self.runtime.lua;
-            self.runtime
-                .globals
-                .raw_set("KEYS", string_table(lua, keys)?)?;
-            self.runtime
-                .globals
-                .raw_set("ARGV", string_table(lua, argv)?)?;
-            self.runtime
-                .execute(host, None, &script.function, None, |_, outcome, resp| {
-                    write_outcome(&mut out, client, &outcome, resp, &script.sha)
-                })
-        })();
+        let result = self.runtime.execute(
+            host,
+            None,
+            &script.function,
+            Arguments::Globals { keys, argv },
+            |_, outcome, resp| write_outcome(&mut out, client, &outcome, resp, &script.sha),
+        );
         Some(ScriptReply::new(out, client, result))
     }
 }
@@ -165,14 +159,6 @@ fn sha_key(sha: &[u8]) -> Option<ShaKey> {
     let mut key: ShaKey = sha.try_into().ok()?;
     key.make_ascii_lowercase();
     Some(key)
-}
-
-pub(crate) fn string_table(lua: &mlua::Lua, items: &[&[u8]]) -> mlua::Result<Table> {
-    let table = lua.create_table_with_capacity(items.len(), 0)?;
-    for (i, item) in items.iter().enumerate() {
-        table.raw_set(i + 1, lua.create_string(item)?)?;
-    }
-    Ok(table)
 }
 
 /// Splits a body into its shebang flags and the source Lua compiles: the shebang line

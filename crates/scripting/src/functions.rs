@@ -8,9 +8,10 @@ use std::sync::Arc;
 use mlua::{Function, Lua, MultiValue, Table, Value};
 use redis_lite_protocol::Protocol;
 
-use crate::eval::string_table;
 use crate::host::Host;
-use crate::runtime::{error_reply_text, write_outcome, Kind, Outcome, Registration, Runtime};
+use crate::runtime::{
+    error_reply_text, write_outcome, Arguments, Kind, Outcome, Registration, Runtime,
+};
 use crate::ScriptReply;
 
 /// The flags a function declares with `register_function{..., flags={...}}`.
@@ -136,7 +137,7 @@ impl FunctionLibraries {
                 host,
                 Some(&mut registrations),
                 &body,
-                None,
+                Arguments::None,
                 |_, outcome, _| {
                     Ok(match outcome {
                         Outcome::Value(_) => None,
@@ -282,18 +283,13 @@ impl FunctionLibraries {
     ) -> Option<ScriptReply> {
         let function = self.function(name)?;
         let mut out = Vec::new();
-        let lua = &self.runtime.lua;
-        let result = (|| -> mlua::Result<bool> {
-            let keys = string_table(lua, keys)?;
-            let argv = string_table(lua, argv)?;
-            self.runtime.execute(
-                host,
-                None,
-                &function.callback,
-                Some((keys, argv)),
-                |_, outcome, resp| write_outcome(&mut out, client, &outcome, resp, &function.name),
-            )
-        })();
+        let result = self.runtime.execute(
+            host,
+            None,
+            &function.callback,
+            Arguments::Parameters { keys, argv },
+            |_, outcome, resp| write_outcome(&mut out, client, &outcome, resp, &function.name),
+        );
         Some(ScriptReply::new(out, client, result))
     }
 }

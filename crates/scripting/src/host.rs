@@ -16,7 +16,7 @@ pub trait Host {
     /// Redis's text, e.g. `-ERR Unknown Redis command called from script\r\n` or
     /// `-ERR Write commands are not allowed from read-only scripts.\r\n`; the crate turns them
     /// into Lua errors (`redis.call`) or error tables (`redis.pcall`).
-    fn call(&mut self, argv: &[Vec<u8>], protocol: Protocol) -> Vec<u8>;
+    fn call(&mut self, argv: &[&[u8]], protocol: Protocol) -> Vec<u8>;
 
     /// `redis.log(level, ...)`: the message is the arguments joined by spaces.
     fn log(&mut self, level: LogLevel, message: &[u8]);
@@ -26,7 +26,7 @@ pub trait Host {
     fn set_repl(&mut self, flags: ReplFlags);
 
     /// `redis.acl_check_cmd(...)`: whether the calling user may run this command.
-    fn acl_check(&mut self, argv: &[Vec<u8>]) -> AclCheck;
+    fn acl_check(&mut self, argv: &[&[u8]]) -> AclCheck;
 
     /// Called every [`INTERRUPT_CHECK_INSTRUCTIONS`](crate::INTERRUPT_CHECK_INSTRUCTIONS) Lua
     /// instructions while a script runs: the host measures the elapsed time, serves other

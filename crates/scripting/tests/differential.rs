@@ -107,18 +107,17 @@ struct ForwardingHost {
 }
 
 impl Host for ForwardingHost {
-    fn call(&mut self, argv: &[Vec<u8>], protocol: Protocol) -> Vec<u8> {
-        let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
+    fn call(&mut self, argv: &[&[u8]], protocol: Protocol) -> Vec<u8> {
         match protocol {
-            Protocol::Resp2 => self.resp2.command(&args),
-            Protocol::Resp3 => self.resp3.command(&args),
+            Protocol::Resp2 => self.resp2.command(argv),
+            Protocol::Resp3 => self.resp3.command(argv),
         }
     }
     fn log(&mut self, level: LogLevel, message: &[u8]) {
         self.logged.push((level, message.to_vec()));
     }
     fn set_repl(&mut self, _flags: ReplFlags) {}
-    fn acl_check(&mut self, _argv: &[Vec<u8>]) -> AclCheck {
+    fn acl_check(&mut self, _argv: &[&[u8]]) -> AclCheck {
         AclCheck::Allowed
     }
     fn interrupt(&mut self) -> Interrupt {
@@ -203,6 +202,8 @@ const SCRIPTS: &[&str] = &[
     "redis.setresp(3) return redis.call('get', 'nokey') == nil",
     "redis.call('set', 'n', 0.1) return redis.call('get', 'n')",
     "redis.call('set', 'n', 7) return redis.call('incr', 'n')",
+    "redis.call('set', 'n', 1e17) return redis.call('get', 'n')",
+    "redis.call('set', 'n', -2^53) return redis.call('get', 'n')",
     "redis.call('rpush', 'l', 'a', 'b', 'c') return redis.call('lrange', 'l', 0, -1)",
     "redis.call('hset', 'h', 'a', '1') redis.setresp(3) return redis.call('hgetall', 'h')",
     "redis.call('hset', 'h', 'a', '1') redis.setresp(3) return redis.call('hgetall', 'h').map.a",

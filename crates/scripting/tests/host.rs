@@ -22,8 +22,8 @@ struct RecordingHost {
 }
 
 impl Host for RecordingHost {
-    fn call(&mut self, argv: &[Vec<u8>], _protocol: Protocol) -> Vec<u8> {
-        self.calls.push(argv.to_vec());
+    fn call(&mut self, argv: &[&[u8]], _protocol: Protocol) -> Vec<u8> {
+        self.calls.push(argv.iter().map(|a| a.to_vec()).collect());
         b"+OK\r\n".to_vec()
     }
     fn log(&mut self, level: LogLevel, message: &[u8]) {
@@ -32,8 +32,8 @@ impl Host for RecordingHost {
     fn set_repl(&mut self, flags: ReplFlags) {
         self.repl.push(flags);
     }
-    fn acl_check(&mut self, argv: &[Vec<u8>]) -> AclCheck {
-        match &argv[0][..] {
+    fn acl_check(&mut self, argv: &[&[u8]]) -> AclCheck {
+        match argv[0] {
             b"get" => AclCheck::Allowed,
             b"set" => AclCheck::Denied,
             _ => AclCheck::UnknownCommand,

@@ -23,7 +23,6 @@ use redis_lite_protocol::{Protocol, ReplyWriter};
 use redis_lite_scripting::{
     AclCheck, FunctionLibraries, Host, Interrupt, LogLevel, ReplFlags, ScriptCache,
 };
-use smallvec::SmallVec;
 
 use crate::client::{ExecMode, ReplyMode};
 use crate::command::flags::{DENYOOM, MAY_REPLICATE, NOSCRIPT, WRITE};
@@ -334,11 +333,9 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
 }
 
 impl Host for ScriptHost<'_, '_> {
-    fn call(&mut self, argv: &[Vec<u8>], protocol: Protocol) -> Vec<u8> {
-        // Runs once per `redis.call`: the usual few arguments stay on the stack.
-        let args: SmallVec<[&[u8]; 8]> = argv.iter().map(Vec::as_slice).collect();
+    fn call(&mut self, args: &[&[u8]], protocol: Protocol) -> Vec<u8> {
         let mut out = Vec::new();
-        match self.admit(&args) {
+        match self.admit(args) {
             Err(text) => ReplyWriter::new(&mut out, protocol).error(&text),
             Ok(entry) => {
                 if entry.spec.has(WRITE) && !self.wrote {
@@ -348,7 +345,7 @@ impl Host for ScriptHost<'_, '_> {
                     }
                 }
                 self.ctx.client.protocol = protocol;
-                dispatch::call(self.ctx.server, self.ctx.client, entry, &args, &mut out);
+                dispatch::call(self.ctx.server, self.ctx.client, entry, args, &mut out);
             }
         }
         out
@@ -369,9 +366,8 @@ impl Host for ScriptHost<'_, '_> {
     }
 
     /// Without ACL users every client may run every command; an unknown one is reported.
-    fn acl_check(&mut self, argv: &[Vec<u8>]) -> AclCheck {
-        let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-        match check::lookup(&args) {
+    fn acl_check(&mut self, args: &[&[u8]]) -> AclCheck {
+        match check::lookup(args) {
             Ok(_) => AclCheck::Allowed,
             Err(_) => AclCheck::UnknownCommand,
         }

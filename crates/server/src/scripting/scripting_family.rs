@@ -533,7 +533,7 @@ fn change_libraries<T>(
 pub(super) struct LoadHost;
 
 impl Host for LoadHost {
-    fn call(&mut self, _: &[Vec<u8>], _: redis_lite_protocol::Protocol) -> Vec<u8> {
+    fn call(&mut self, _: &[&[u8]], _: redis_lite_protocol::Protocol) -> Vec<u8> {
         b"-ERR redis.call is not available while a library loads\r\n".to_vec()
     }
 
@@ -543,7 +543,7 @@ impl Host for LoadHost {
 
     fn set_repl(&mut self, _: ReplFlags) {}
 
-    fn acl_check(&mut self, _: &[Vec<u8>]) -> redis_lite_scripting::AclCheck {
+    fn acl_check(&mut self, _: &[&[u8]]) -> redis_lite_scripting::AclCheck {
         redis_lite_scripting::AclCheck::Allowed
     }
 
