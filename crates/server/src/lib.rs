@@ -54,6 +54,7 @@ pub mod notify;
 pub mod persistence;
 pub mod proctitle;
 pub mod pubsub;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod stats;

@@ -55,14 +55,15 @@ pub struct Server {
     pub limits: crate::eviction::Limits,
     pub scripting: crate::scripting::Scripting,
     pub aof: Arc<Aof>,
-    /// The ordered stream of every write's records, which the AOF reads.
+    /// The ordered stream of every write's records, which the AOF and the replication
+    /// backlog read.
     pub journal: Arc<Journal>,
+    pub replication: crate::replication::Replication,
 }
 
-/// What names this server instance to clients and (later) replicas.
+/// What names this server instance to clients.
 pub struct Identity {
     pub run_id: String,
-    pub replid: String,
     /// The TCP port listened on, for INFO.
     pub tcp_port: AtomicU64,
 }
@@ -95,7 +96,7 @@ impl redis_lite_engine::KeyEvents for EngineEvents {
     }
 }
 
-fn random_hex(len: usize) -> String {
+pub(crate) fn random_hex(len: usize) -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
     (0..len)
@@ -118,7 +119,6 @@ impl Server {
             keyspace: Keyspace::with_events(shards, config.databases, Some(events)),
             identity: Identity {
                 run_id: random_hex(40),
-                replid: random_hex(40),
                 tcp_port: AtomicU64::new(config.port as u64),
             },
             clients: Clients::default(),
@@ -137,8 +137,10 @@ impl Server {
             scripting: Default::default(),
             aof,
             journal,
+            replication: Default::default(),
             config: LiveConfig::new(config, config_file),
         };
+        server.replication.backlog.register(&server.journal);
         server.apply_config();
         server
     }
@@ -171,6 +173,7 @@ impl Server {
                 Apply::Connections => {
                     self.config.epoch.fetch_add(1, Relaxed);
                 }
+                Apply::Backlog => self.replication.backlog.set_size(config.repl_backlog_size),
             }
         }
     }

@@ -255,17 +255,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("total_reads_processed:{}", sum(w, |s| &s.reads_processed));
             field!("total_writes_processed:{}", sum(w, |s| &s.writes_processed));
         }
-        "replication" => {
-            field!("# Replication");
-            field!("role:master");
-            field!("connected_slaves:0");
-            field!("master_failover_state:no-failover");
-            field!("master_replid:{}", server.identity.replid);
-            field!("master_replid2:0000000000000000000000000000000000000000");
-            field!("master_repl_offset:0");
-            field!("second_repl_offset:-1");
-            field!("repl_backlog_active:0");
-        }
+        "replication" => crate::replication::info_section(server, out),
         "cpu" => {
             let (sys, user) = rusage(libc::RUSAGE_SELF);
             let (csys, cuser) = rusage(libc::RUSAGE_CHILDREN);

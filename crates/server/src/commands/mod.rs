@@ -30,6 +30,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     crate::pubsub::pubsub_family::COMMANDS,
     crate::txn::COMMANDS,
     crate::scripting::scripting_family::COMMANDS,
+    crate::replication::replication_family::COMMANDS,
     sort::COMMANDS,
     hashes::COMMANDS,
     bitmaps::COMMANDS,

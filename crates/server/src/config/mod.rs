@@ -106,6 +106,45 @@ pub struct Config {
     /// The keys from `encryption-key-file` or `REDIS_LITE_ENCRYPTION_KEY`. Loaded even with
     /// `encryption no`, so a sealed dataset still loads (and the next save unseals it).
     pub keyring: Option<Arc<Keyring>>,
+    /// `replicaof`: the master this server replicates, if any (REPLICAOF changes it).
+    pub replicaof: Option<(String, u16)>,
+    pub masterauth: String,
+    pub masteruser: String,
+    pub replica_serve_stale_data: bool,
+    pub replica_read_only: bool,
+    pub replica_ignore_maxmemory: bool,
+    pub replica_lazy_flush: bool,
+    pub replica_ignore_disk_write_errors: bool,
+    pub replica_priority: u64,
+    pub replica_announced: bool,
+    pub replica_announce_ip: String,
+    pub replica_announce_port: u16,
+    pub repl_diskless_sync: bool,
+    /// Seconds a diskless full sync waits for more replicas to share its snapshot.
+    pub repl_diskless_sync_delay: u64,
+    /// Start the diskless sync at once when this many replicas wait (0: no limit).
+    pub repl_diskless_sync_max_replicas: u64,
+    pub repl_diskless_load: DisklessLoad,
+    pub repl_ping_replica_period: u64,
+    pub repl_timeout: u64,
+    pub repl_disable_tcp_nodelay: bool,
+    /// Bytes of the replication stream kept for partial resynchronisation.
+    pub repl_backlog_size: u64,
+    /// Seconds the backlog is kept after the last replica left (0: forever).
+    pub repl_backlog_ttl: u64,
+    pub min_replicas_to_write: u64,
+    pub min_replicas_max_lag: u64,
+}
+
+/// `repl-diskless-load`: how a replica loads the snapshot of a full sync.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DisklessLoad {
+    /// Into a file first, then loaded from it.
+    Disabled,
+    /// Straight from the socket when the dataset is empty, else through a file.
+    OnEmptyDb,
+    /// Straight from the socket into a new dataset, the old one kept until it succeeds.
+    Swapdb,
 }
 
 /// `appendfsync`: when the append-only file is flushed to disk.
@@ -181,6 +220,29 @@ impl Default for Config {
             encryption: false,
             encryption_key_file: String::new(),
             keyring: None,
+            replicaof: None,
+            masterauth: String::new(),
+            masteruser: String::new(),
+            replica_serve_stale_data: false,
+            replica_read_only: false,
+            replica_ignore_maxmemory: false,
+            replica_lazy_flush: false,
+            replica_ignore_disk_write_errors: false,
+            replica_priority: 0,
+            replica_announced: false,
+            replica_announce_ip: String::new(),
+            replica_announce_port: 0,
+            repl_diskless_sync: false,
+            repl_diskless_sync_delay: 0,
+            repl_diskless_sync_max_replicas: 0,
+            repl_diskless_load: DisklessLoad::Disabled,
+            repl_ping_replica_period: 0,
+            repl_timeout: 0,
+            repl_disable_tcp_nodelay: false,
+            repl_backlog_size: 0,
+            repl_backlog_ttl: 0,
+            min_replicas_to_write: 0,
+            min_replicas_max_lag: 0,
         };
         for param in params::all() {
             let words = split_words(param.default).expect("defaults are well-formed");

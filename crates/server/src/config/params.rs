@@ -8,7 +8,7 @@ use std::sync::Arc;
 use redis_lite_engine::Policy;
 use redis_lite_persist::Keyring;
 
-use super::{Config, FSYNC_POLICIES, LOG_LEVELS};
+use super::{Config, DisklessLoad, FSYNC_POLICIES, LOG_LEVELS};
 use crate::client::{BufferLimit, OutputClass};
 use crate::notify;
 
@@ -74,6 +74,8 @@ pub enum Apply {
     EvictionPolicy,
     /// The settings each connection caches (idle timeout, buffer limits, bulk length).
     Connections,
+    /// The replication backlog's size.
+    Backlog,
 }
 
 impl Apply {
@@ -86,6 +88,7 @@ impl Apply {
         Apply::EvictionLimits,
         Apply::EvictionPolicy,
         Apply::Connections,
+        Apply::Backlog,
     ];
 }
 
@@ -679,6 +682,95 @@ const ENCRYPTION: &[Param] = &[
     .informs(&[Apply::Aof]),
 ];
 
+/// Replication (`replication/`): the link to a master, serving replicas, the backlog.
+const REPLICATION: &[Param] = &[
+    Param {
+        name: "replicaof",
+        mutable: false,
+        default: "\"\"",
+        get: |c| {
+            c.replicaof
+                .as_ref()
+                .map_or_else(String::new, |(host, port)| format!("{host} {port}"))
+        },
+        // `replicaof <host> <port>`; REPLICAOF changes it at runtime, CONFIG SET cannot.
+        set: |c, w| {
+            c.replicaof = match w {
+                [] => None,
+                [empty] if empty.is_empty() => None,
+                [no, one] if no.eq_ignore_ascii_case("no") && one.eq_ignore_ascii_case("one") => None,
+                [host, port] => {
+                    let port = redis_lite_protocol::number::parse_i64(port.as_bytes())
+                        .filter(|p| (0..=65535).contains(p))
+                        .ok_or("Invalid master port")?;
+                    Some((host.clone(), port as u16))
+                }
+                _ => return Err("wrong number of arguments".into()),
+            };
+            Ok(())
+        },
+        variadic: true,
+        alias: Some("slaveof"),
+        protected: false,
+        informs: &[],
+    },
+    string_param!("masterauth", masterauth, mutable true),
+    string_param!("masteruser", masteruser, mutable true),
+    bool_param!("replica-serve-stale-data", replica_serve_stale_data, default "yes", mutable true)
+        .alias("slave-serve-stale-data"),
+    bool_param!("replica-read-only", replica_read_only, default "yes", mutable true).alias("slave-read-only"),
+    bool_param!("replica-ignore-maxmemory", replica_ignore_maxmemory, default "yes", mutable true)
+        .alias("slave-ignore-maxmemory"),
+    bool_param!("replica-lazy-flush", replica_lazy_flush, default "no", mutable true).alias("slave-lazy-flush"),
+    bool_param!("replica-ignore-disk-write-errors", replica_ignore_disk_write_errors, default "no", mutable true),
+    int_param!("replica-priority", replica_priority: u64, 0, i32::MAX as i64, default "100", mutable true)
+        .alias("slave-priority"),
+    bool_param!("replica-announced", replica_announced, default "yes", mutable true),
+    string_param!("replica-announce-ip", replica_announce_ip, mutable true).alias("slave-announce-ip"),
+    int_param!("replica-announce-port", replica_announce_port: u16, 0, 65535, default "0", mutable true)
+        .alias("slave-announce-port"),
+    bool_param!("repl-diskless-sync", repl_diskless_sync, default "yes", mutable true),
+    int_param!("repl-diskless-sync-delay", repl_diskless_sync_delay: u64, 0, i32::MAX as i64, default "5", mutable true),
+    int_param!("repl-diskless-sync-max-replicas", repl_diskless_sync_max_replicas: u64, 0, i32::MAX as i64, default "0", mutable true),
+    named_param!("repl-diskless-load", repl_diskless_load, DISKLESS_LOAD_MODES, default "disabled"),
+    int_param!("repl-ping-replica-period", repl_ping_replica_period: u64, 1, i32::MAX as i64, default "10", mutable true)
+        .alias("repl-ping-slave-period"),
+    int_param!("repl-timeout", repl_timeout: u64, 1, i32::MAX as i64, default "60", mutable true),
+    bool_param!("repl-disable-tcp-nodelay", repl_disable_tcp_nodelay, default "no", mutable true),
+    Param {
+        name: "repl-backlog-size",
+        mutable: true,
+        default: "1mb",
+        get: |c| c.repl_backlog_size.to_string(),
+        // Redis raises anything smaller to its minimum, 16 KiB.
+        set: |c, w| {
+            let size = parse_memory_value(w, 1, i64::MAX)? as u64;
+            c.repl_backlog_size = size.max(MIN_BACKLOG_SIZE);
+            Ok(())
+        },
+        variadic: false,
+        alias: None,
+        protected: false,
+        informs: &[],
+    }
+    .informs(&[Apply::Backlog]),
+    int_param!("repl-backlog-ttl", repl_backlog_ttl: u64, 0, i32::MAX as i64, default "3600", mutable true),
+    int_param!("min-replicas-to-write", min_replicas_to_write: u64, 0, i32::MAX as i64, default "0", mutable true)
+        .alias("min-slaves-to-write"),
+    int_param!("min-replicas-max-lag", min_replicas_max_lag: u64, 0, i32::MAX as i64, default "10", mutable true)
+        .alias("min-slaves-max-lag"),
+];
+
+/// Redis's smallest replication backlog.
+const MIN_BACKLOG_SIZE: u64 = 16 * 1024;
+
+/// `repl-diskless-load`, in Redis's order.
+const DISKLESS_LOAD_MODES: &[(&str, DisklessLoad)] = &[
+    ("disabled", DisklessLoad::Disabled),
+    ("on-empty-db", DisklessLoad::OnEmptyDb),
+    ("swapdb", DisklessLoad::Swapdb),
+];
+
 /// Lua scripts and functions (`scripting/`).
 const SCRIPTING: &[Param] = &[
     int_param!("busy-reply-threshold", busy_reply_threshold: i64, 0, i64::MAX, default "5000", mutable true)
@@ -696,6 +788,7 @@ static GROUPS: &[&[Param]] = &[
     MEMORY,
     ENCRYPTION,
     SCRIPTING,
+    REPLICATION,
 ];
 
 /// Every parameter, group by group.

@@ -1,0 +1,130 @@
+//! Replication, as Redis 7.0 does it and byte for byte compatible with it: the replication
+//! IDs and offsets ([`ReplIds`], the [`backlog::Backlog`]), the master's side (serving
+//! replicas with SYNC/PSYNC, REPLCONF, WAIT) and the replica's side (the link to a master),
+//! and INFO's replication section.
+//!
+//! The stream a master sends is the effect journal's (see `journal/`): the backlog is one of
+//! its sinks. A replica applies its master's stream through the command pipeline with the
+//! master-link client kind, and feeds the same bytes to its own backlog, so offsets agree
+//! across a whole chain and after a promotion.
+
+pub mod backlog;
+pub mod replication_family;
+
+use parking_lot::Mutex;
+
+use crate::server::{random_hex, Server};
+
+/// The replication IDs (PSYNC2): the current history's ID and, after a promotion, the
+/// master's former one with the offset up to which it is shared, so the old master's other
+/// replicas can continue with the promoted one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplIds {
+    pub replid: String,
+    /// All zeros when there is none.
+    pub replid2: String,
+    /// The first offset not shared with `replid2`'s history; -1 when there is none.
+    pub second_offset: i64,
+}
+
+const NO_REPLID: &str = "0000000000000000000000000000000000000000";
+
+pub struct Replication {
+    ids: Mutex<ReplIds>,
+    pub backlog: backlog::Backlog,
+}
+
+impl Default for Replication {
+    fn default() -> Self {
+        Replication {
+            ids: Mutex::new(ReplIds {
+                replid: random_hex(40),
+                replid2: NO_REPLID.into(),
+                second_offset: -1,
+            }),
+            backlog: backlog::Backlog::default(),
+        }
+    }
+}
+
+impl Replication {
+    pub fn ids(&self) -> ReplIds {
+        self.ids.lock().clone()
+    }
+
+    /// A new history: a new ID, and no former one (a master creating its backlog for its
+    /// first replica, or a replica that lost its master's history).
+    pub fn new_history(&self) {
+        let mut ids = self.ids.lock();
+        ids.replid = random_hex(40);
+        ids.replid2 = NO_REPLID.into();
+        ids.second_offset = -1;
+    }
+
+    /// A promotion (REPLICAOF NO ONE, FAILOVER): the master's ID becomes the former one, valid
+    /// up to `offset`, and this server starts a history of its own.
+    pub fn promote(&self, offset: u64) {
+        let mut ids = self.ids.lock();
+        ids.replid2 = std::mem::replace(&mut ids.replid, random_hex(40));
+        ids.second_offset = offset as i64 + 1;
+    }
+
+    /// A replica adopts its master's history: after `+FULLRESYNC replid offset`, or
+    /// `+CONTINUE replid` when the master's ID changed (it was promoted), in which case the
+    /// old one stays valid up to `offset`.
+    pub fn adopt(&self, replid: &str, continued_at: Option<u64>) {
+        let mut ids = self.ids.lock();
+        match continued_at {
+            Some(offset) if ids.replid != replid => {
+                ids.replid2 = std::mem::replace(&mut ids.replid, replid.to_string());
+                ids.second_offset = offset as i64 + 1;
+            }
+            Some(_) => {}
+            None => {
+                ids.replid = replid.to_string();
+                ids.replid2 = NO_REPLID.into();
+                ids.second_offset = -1;
+            }
+        }
+    }
+
+    /// Whether `PSYNC replid offset` may continue this server's stream: the ID is the current
+    /// one, or the former one and the offset within the shared history; and the backlog still
+    /// holds the offset.
+    pub fn can_continue(&self, replid: &str, psync_offset: u64) -> bool {
+        let ids = self.ids();
+        let known = replid == ids.replid
+            || (replid == ids.replid2 && psync_offset as i64 <= ids.second_offset);
+        known && self.backlog.can_continue_from(psync_offset)
+    }
+}
+
+/// INFO's `# Replication` section, with Redis's fields in its order.
+pub fn info_section(server: &Server, out: &mut String) {
+    let replication = &server.replication;
+    let ids = replication.ids();
+    let backlog = &replication.backlog;
+    let offset = backlog.pull();
+    let (first_byte, histlen) = backlog.history();
+    let lines = [
+        "# Replication".to_string(),
+        "role:master".to_string(),
+        "connected_slaves:0".to_string(),
+        "master_failover_state:no-failover".to_string(),
+        format!("master_replid:{}", ids.replid),
+        format!("master_replid2:{}", ids.replid2),
+        format!("master_repl_offset:{offset}"),
+        format!("second_repl_offset:{}", ids.second_offset),
+        format!("repl_backlog_active:{}", u8::from(backlog.is_active())),
+        format!(
+            "repl_backlog_size:{}",
+            server.config.read().repl_backlog_size
+        ),
+        format!("repl_backlog_first_byte_offset:{first_byte}"),
+        format!("repl_backlog_histlen:{histlen}"),
+    ];
+    for line in lines {
+        out.push_str(&line);
+        out.push_str("\r\n");
+    }
+}
