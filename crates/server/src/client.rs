@@ -127,12 +127,32 @@ pub struct ClientInfo {
     /// Channel and pattern subscriptions.
     pub sub: usize,
     pub psub: usize,
+    /// What the connection is to replication: a replica of this server, or this server's link
+    /// to its master.
+    pub role: ClientRole,
+}
+
+/// A connection's part in replication (CLIENT LIST's `S` and `M` flags and TYPE).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ClientRole {
+    #[default]
+    Normal,
+    /// A replica of this server, after its SYNC or PSYNC.
+    Replica,
+    /// This server's link to its master.
+    Master,
 }
 
 impl ClientInfo {
-    /// CLIENT LIST's `flags`: `b` blocked, `P` subscriber, `e` no-evict, `N` none.
+    /// CLIENT LIST's `flags`: `S` replica, `M` master, `b` blocked, `P` subscriber, `e`
+    /// no-evict, `N` none.
     fn flags(&self, blocked: bool) -> String {
         let mut flags = String::new();
+        match self.role {
+            ClientRole::Normal => {}
+            ClientRole::Replica => flags.push('S'),
+            ClientRole::Master => flags.push('M'),
+        }
         if blocked {
             flags.push('b');
         }
@@ -181,6 +201,7 @@ impl ClientHandle {
                 no_evict: false,
                 sub: 0,
                 psub: 0,
+                role: ClientRole::Normal,
             }),
             killed: AtomicBool::new(false),
             attention: tokio::sync::Notify::new(),

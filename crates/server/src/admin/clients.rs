@@ -6,7 +6,7 @@ use redis_lite_protocol::Protocol;
 
 use crate::args::{keyword, reply_help};
 use crate::blocking::Wake;
-use crate::client::{ClientHandle, ReplyMode};
+use crate::client::{ClientHandle, ClientRole, ReplyMode};
 use crate::command::flags::*;
 use crate::command::CommandSpec;
 use crate::command::Group;
@@ -400,12 +400,14 @@ enum ClientType {
     Pubsub,
 }
 
-/// Subscribers are `pubsub` clients; everyone else is `normal` until replication exists.
+/// Replicas and the master link by their role, then subscribers; everyone else is `normal`.
 fn client_type(handle: &ClientHandle) -> ClientType {
-    if handle.info.lock().is_subscriber() {
-        ClientType::Pubsub
-    } else {
-        ClientType::Normal
+    let info = handle.info.lock();
+    match info.role {
+        ClientRole::Replica => ClientType::Replica,
+        ClientRole::Master => ClientType::Master,
+        ClientRole::Normal if info.is_subscriber() => ClientType::Pubsub,
+        ClientRole::Normal => ClientType::Normal,
     }
 }
 
