@@ -194,6 +194,14 @@ impl<W: Write> CrcWriter<W> {
 
 /// Streams an RDB file: `write_header`, then aux fields, then per database `select_db` and
 /// its `entry`s, then `finish`.
+/// Where a snapshot taken for a replica stands in the replication stream.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplicationAux<'a> {
+    pub stream_db: u64,
+    pub replid: &'a str,
+    pub offset: u64,
+}
+
 pub struct RdbWriter<W: Write> {
     out: CrcWriter<W>,
     opts: WriteOptions,
@@ -227,10 +235,26 @@ impl<W: Write> RdbWriter<W> {
     /// The aux fields Redis 7.0 writes first: redis-ver, redis-bits, ctime (seconds),
     /// used-mem, aof-base.
     pub fn write_default_aux(&mut self, ctime_secs: u64, used_mem: u64) -> io::Result<()> {
+        self.write_aux_fields(ctime_secs, used_mem, None)
+    }
+
+    /// The default aux fields, with the replication stream's place (repl-stream-db, repl-id,
+    /// repl-offset) before aof-base when the snapshot is for a replica, as Redis orders them.
+    pub fn write_aux_fields(
+        &mut self,
+        ctime_secs: u64,
+        used_mem: u64,
+        replication: Option<ReplicationAux<'_>>,
+    ) -> io::Result<()> {
         self.aux(b"redis-ver", b"7.0.15")?;
         self.aux(b"redis-bits", b"64")?;
         self.aux(b"ctime", ctime_secs.to_string().as_bytes())?;
         self.aux(b"used-mem", used_mem.to_string().as_bytes())?;
+        if let Some(repl) = replication {
+            self.aux(b"repl-stream-db", repl.stream_db.to_string().as_bytes())?;
+            self.aux(b"repl-id", repl.replid.as_bytes())?;
+            self.aux(b"repl-offset", repl.offset.to_string().as_bytes())?;
+        }
         self.aux(b"aof-base", b"0")
     }
 

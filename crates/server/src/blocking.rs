@@ -86,6 +86,9 @@ impl Waiter {
     }
 }
 
+/// Writes a blocked command's reply when its timeout passes.
+pub type TimeoutReply = Box<dyn Fn(&mut ReplyWriter<'_>) + Send + Sync>;
+
 /// What a blocked client is waiting to do.
 pub struct BlockedCommand {
     pub waiter: Arc<Waiter>,
@@ -97,8 +100,9 @@ pub struct BlockedCommand {
     pub command: usize,
     /// None: wait forever.
     pub deadline: Option<Instant>,
-    /// The reply when the timeout passes (a null of the command's shape).
-    pub on_timeout: fn(&mut ReplyWriter<'_>),
+    /// The reply when the timeout passes (a null of the command's shape; WAIT's count of the
+    /// replicas that acknowledged by then).
+    pub on_timeout: TimeoutReply,
 }
 
 /// The waiters of one key, in arrival order.

@@ -431,6 +431,8 @@ pub struct ClientState {
     /// AOF is written (with `appendfsync always`, fsynced) up to it.
     pub journal_offset: u64,
     pub kind: ClientKind,
+    /// What REPLCONF and SYNC/PSYNC said, once the client is (becoming) a replica.
+    pub replica: Option<Box<crate::replication::master::ReplicaClient>>,
 }
 
 impl ClientState {
@@ -455,6 +457,7 @@ impl ClientState {
             blocked: None,
             journal_offset: 0,
             kind: ClientKind::Normal,
+            replica: None,
         }
     }
 

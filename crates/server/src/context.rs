@@ -234,7 +234,12 @@ impl<'a> Ctx<'a> {
     /// `timeout_ms` 0 waits forever; `on_timeout` writes the reply for when it passes. Inside
     /// EXEC nothing blocks: the timeout reply is given at once, as in Redis. The client waits
     /// in line (FIFO) and re-runs the command as sent; see `block_as` for the other choices.
-    pub fn block(&mut self, keys: &[&[u8]], timeout_ms: u64, on_timeout: fn(&mut ReplyWriter<'_>)) {
+    pub fn block(
+        &mut self,
+        keys: &[&[u8]],
+        timeout_ms: u64,
+        on_timeout: impl Fn(&mut ReplyWriter<'_>) + Send + Sync + 'static,
+    ) {
         self.block_as(keys, timeout_ms, on_timeout, WakeOrder::Fifo, None);
     }
 
@@ -247,7 +252,7 @@ impl<'a> Ctx<'a> {
         &mut self,
         keys: &[&[u8]],
         timeout_ms: u64,
-        on_timeout: fn(&mut ReplyWriter<'_>),
+        on_timeout: impl Fn(&mut ReplyWriter<'_>) + Send + Sync + 'static,
         order: WakeOrder,
         rerun_as: Option<Vec<Vec<u8>>>,
     ) {
@@ -278,7 +283,7 @@ impl<'a> Ctx<'a> {
             args,
             command,
             deadline,
-            on_timeout,
+            on_timeout: Box::new(on_timeout),
         });
     }
 

@@ -173,7 +173,10 @@ impl Server {
                 Apply::Connections => {
                     self.config.epoch.fetch_add(1, Relaxed);
                 }
-                Apply::Backlog => self.replication.backlog.set_size(config.repl_backlog_size),
+                Apply::Replication => {
+                    self.replication.backlog.set_size(config.repl_backlog_size);
+                    self.replication.master.refresh_write_rule(&config);
+                }
             }
         }
     }
@@ -676,6 +679,7 @@ fn cron(server: Arc<Server>) {
             }
             crate::persistence::rdb::cron(&server);
             crate::eviction::cron(&server, period / 4);
+            crate::replication::master::cron(&server);
         }
         if !server.persistence.is_loading() {
             server.aof.cron(&server.config.read());

@@ -241,6 +241,10 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                 "rejected_connections:{}",
                 server.clients.rejected_connections.load(Relaxed)
             );
+            let master = &server.replication.master;
+            field!("sync_full:{}", master.sync_full.load(Relaxed));
+            field!("sync_partial_ok:{}", master.sync_partial_ok.load(Relaxed));
+            field!("sync_partial_err:{}", master.sync_partial_err.load(Relaxed));
             field!("expired_keys:{}", server.keyspace.expired_keys());
             field!(
                 "expired_time_cap_reached_count:{}",

@@ -74,8 +74,9 @@ pub enum Apply {
     EvictionPolicy,
     /// The settings each connection caches (idle timeout, buffer limits, bulk length).
     Connections,
-    /// The replication backlog's size.
-    Backlog,
+    /// Replication's settings kept outside the lock: the backlog's size, the
+    /// `min-replicas-*` rule.
+    Replication,
 }
 
 impl Apply {
@@ -88,7 +89,7 @@ impl Apply {
         Apply::EvictionLimits,
         Apply::EvictionPolicy,
         Apply::Connections,
-        Apply::Backlog,
+        Apply::Replication,
     ];
 }
 
@@ -753,12 +754,14 @@ const REPLICATION: &[Param] = &[
         protected: false,
         informs: &[],
     }
-    .informs(&[Apply::Backlog]),
+    .informs(&[Apply::Replication]),
     int_param!("repl-backlog-ttl", repl_backlog_ttl: u64, 0, i32::MAX as i64, default "3600", mutable true),
     int_param!("min-replicas-to-write", min_replicas_to_write: u64, 0, i32::MAX as i64, default "0", mutable true)
-        .alias("min-slaves-to-write"),
+        .alias("min-slaves-to-write")
+        .informs(&[Apply::Replication]),
     int_param!("min-replicas-max-lag", min_replicas_max_lag: u64, 0, i32::MAX as i64, default "10", mutable true)
-        .alias("min-slaves-max-lag"),
+        .alias("min-slaves-max-lag")
+        .informs(&[Apply::Replication]),
 ];
 
 /// Redis's smallest replication backlog.

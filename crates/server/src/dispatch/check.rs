@@ -73,6 +73,7 @@ pub fn admit(server: &Arc<Server>, client: &mut ClientState, entry: &CommandEntr
         .or_else(|| not_in_multi(server, client, entry))
         .or_else(|| memory(server, client, entry))
         .or_else(|| persistence_errors(server, client, entry))
+        .or_else(|| too_few_replicas(server, client, entry))
         .or_else(|| subscribed_context(server, client, entry))
         .or_else(|| loading(server, client, entry))
         .or_else(|| busy_script(server, client, entry));
@@ -166,6 +167,25 @@ fn persistence_errors(
             crate::persistence::write_refusal(server, admitted_flags(client, entry))
         }
     }
+}
+
+/// -NOREPLICAS for writes while fewer than `min-replicas-to-write` replicas acknowledged
+/// within `min-replicas-max-lag` seconds (a master's rule; the cron counts them).
+fn too_few_replicas(
+    server: &Server,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+) -> Option<CommandError> {
+    if client.kind != ClientKind::Normal
+        || admitted_flags(client, entry) & command::flags::WRITE == 0
+    {
+        return None;
+    }
+    server
+        .replication
+        .master
+        .refuses_writes()
+        .then(|| CommandError::coded("NOREPLICAS Not enough good replicas to write."))
 }
 
 /// -BUSY while a script runs past `busy-reply-threshold`, but for the few commands allowed

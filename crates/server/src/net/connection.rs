@@ -129,7 +129,7 @@ enum Event {
 /// Polls `future` once, with no waker to call back: None if it is not ready. The connection
 /// waits for readiness in its select; a read or write that then finds nothing after all just
 /// waits for the next readiness there.
-fn poll_now<F: Future>(future: F) -> Option<F::Output> {
+pub(crate) fn poll_now<F: Future>(future: F) -> Option<F::Output> {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     match std::pin::pin!(future).poll(&mut cx) {
         std::task::Poll::Ready(output) => Some(output),
@@ -179,6 +179,23 @@ pub async fn serve(
     let mut read_since_yield = 0;
 
     loop {
+        // SYNC or PSYNC made the client a replica: its connection now carries the stream.
+        if let Some(request) = conn.client.replica.as_mut().and_then(|r| r.sync.take()) {
+            // Unregisters this loop's wait for a kill, so the replica's own wait gets it.
+            attention.set(handle.attention());
+            if conn.write_all_pending().await {
+                let Connection {
+                    server,
+                    stream,
+                    client,
+                    input,
+                    ..
+                } = &mut conn;
+                crate::replication::master::serve_replica(server, stream, client, input, request)
+                    .await;
+            }
+            break;
+        }
         if read_since_yield >= FAIR_SHARE {
             // A client that keeps sending lets the others on this loop have their turn, as
             // Redis serves each ready client once per event-loop round.
@@ -367,6 +384,23 @@ impl<S: ClientStream> Connection<S> {
         true
     }
 
+    /// Writes every pending reply, waiting as long as it takes. Returns false when the
+    /// connection is broken.
+    async fn write_all_pending(&mut self) -> bool {
+        self.server
+            .aof
+            .wait_durable(self.client.journal_offset)
+            .await;
+        let ok = self
+            .stream
+            .write_all(&self.output[self.sent..])
+            .await
+            .is_ok();
+        self.output.clear();
+        self.sent = 0;
+        ok
+    }
+
     /// The `client-output-buffer-limit` of the client's class.
     fn output_limit(&self) -> BufferLimit {
         let class = if self.client.subscriptions() > 0 {
@@ -499,8 +533,15 @@ impl<S: ClientStream> Connection<S> {
                 self.closing = true;
                 break;
             }
-            // The commands after a blocking one wait until it completes.
-            if self.client.blocked.is_some() {
+            // The commands after a blocking one wait until it completes; those after SYNC or
+            // PSYNC are the replica's, for the replication link to run.
+            if self.client.blocked.is_some()
+                || self
+                    .client
+                    .replica
+                    .as_ref()
+                    .is_some_and(|r| r.sync.is_some())
+            {
                 break;
             }
             if self.pending() > WRITE_EARLY && !self.flush() {

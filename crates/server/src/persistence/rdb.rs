@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use redis_lite_engine::{Entry, SmallBytes, Snapshot};
 use redis_lite_persist::{
-    open_stream, read_rdb, save_atomically, seal_error, Event, RdbError, RdbWriter, WriteOptions,
+    open_stream, read_rdb, save_atomically, seal_error, Event, RdbError, RdbWriter, ReplicationAux,
+    WriteOptions,
 };
 
 use super::{aof, JobKind, Progress};
@@ -92,26 +93,32 @@ pub fn write_snapshot<W: Write>(
     Ok(snapshot.longest_hold())
 }
 
-/// Writes `dataset` to `path` as a complete RDB file, atomically. Returns the longest time a
-/// shard was locked for it.
-fn save_to_file(
+/// Writes `dataset` to `path` as a complete RDB file, atomically (with the replication
+/// stream's place when it is for a replica). Returns the longest time a shard was locked for
+/// it, and the RDB's size (before any sealing).
+pub fn save_to_file(
     server: &Server,
     dataset: Dataset,
     path: &Path,
     progress: &Progress,
-) -> io::Result<Duration> {
+    replication: Option<ReplicationAux<'_>>,
+) -> io::Result<(Duration, u64)> {
     let opts = write_options(server);
     let (delay, keyring) = {
         let config = server.config.read();
         (config.rdb_key_save_delay, config.sealing())
     };
     let mut longest_hold = Duration::ZERO;
-    save_atomically(path, opts, keyring.as_deref(), |w| {
-        w.write_default_aux(redis_lite_engine::now_ms() / 1000, crate::memory::used())?;
+    let size = save_atomically(path, opts, keyring.as_deref(), |w| {
+        w.write_aux_fields(
+            redis_lite_engine::now_ms() / 1000,
+            crate::memory::used(),
+            replication,
+        )?;
         longest_hold = write_snapshot(dataset, w, progress, delay)?;
         Ok(())
     })?;
-    Ok(longest_hold)
+    Ok((longest_hold, size))
 }
 
 /// What a save or an AOF rewrite writes: the keyspace and the function libraries, both as
@@ -143,7 +150,7 @@ fn begin(server: &Server) -> Option<(Dataset, u64)> {
 }
 
 /// After a successful save whose cut saw `dirty_total` changes.
-fn saved(server: &Server, dirty_total: u64) {
+pub fn saved(server: &Server, dirty_total: u64) {
     server.persistence.dirty_at_save.store(dirty_total, Relaxed);
     server
         .persistence
@@ -163,7 +170,7 @@ pub fn save(server: &Server) -> Result<(), SaveError> {
     let result = match begin(server) {
         Some((snapshot, dirty_total)) => {
             let path = path(server);
-            save_to_file(server, snapshot, &path, &progress).map(|_| dirty_total)
+            save_to_file(server, snapshot, &path, &progress, None).map(|_| dirty_total)
         }
         None => Err(io::Error::other("another snapshot is running")),
     };
@@ -205,7 +212,7 @@ pub fn bgsave(server: &Arc<Server>) -> Result<(), Busy> {
     std::thread::Builder::new()
         .name("bgsave".into())
         .spawn(move || {
-            let result = save_to_file(&server, snapshot, &path, &progress);
+            let result = save_to_file(&server, snapshot, &path, &progress, None).map(|(hold, _)| hold);
             let p = &server.persistence;
             p.last_bgsave_secs
                 .store(started.elapsed().as_secs() as i64, Relaxed);

@@ -49,6 +49,10 @@ struct Inner {
     /// dropped. A slot is None when free.
     cursors: Vec<Option<u64>>,
     scratch: Vec<u8>,
+    /// Stream offset minus journal offset of the records last pulled. Between pulls only the
+    /// master's own PINGs and GETACKs enter the stream, so for an older record this maps to an
+    /// offset at most those few bytes too far.
+    journal_delta: i64,
 }
 
 /// A replica's place in the stream, from [`Backlog::attach`]; detach it when the replica goes.
@@ -83,6 +87,7 @@ impl Default for Backlog {
                 size: 1 << 20,
                 cursors: Vec::new(),
                 scratch: Vec::new(),
+                journal_delta: 0,
             }),
             grown: Arc::new(Notify::new()),
             sink: OnceLock::new(),
@@ -192,8 +197,9 @@ impl Backlog {
             return;
         };
         let mut scratch = std::mem::take(&mut inner.scratch);
-        journal.read(*id, &mut scratch);
+        let taken = journal.read(*id, &mut scratch);
         if !scratch.is_empty() {
+            inner.journal_delta = inner.end as i64 - taken.start as i64;
             inner.buf.extend(&scratch);
             inner.end += scratch.len() as u64;
             self.offset.store(inner.end, Relaxed);
@@ -201,6 +207,18 @@ impl Backlog {
             inner.trim();
         }
         inner.scratch = scratch;
+    }
+
+    /// The stream offset a replica must have processed to hold a write whose journal records
+    /// end at `journal_offset` (a client's last write, for WAIT); 0 for a client that wrote
+    /// nothing.
+    pub fn stream_offset_of(&self, journal_offset: u64) -> u64 {
+        let mut inner = self.inner.lock();
+        self.pull_locked(&mut inner);
+        if journal_offset == 0 {
+            return 0;
+        }
+        (journal_offset as i64 + inner.journal_delta).clamp(0, inner.end as i64) as u64
     }
 
     /// Frees the backlog (`repl-backlog-ttl` passed with no replica, or the server became a
@@ -340,6 +358,21 @@ mod tests {
         assert_eq!(out, expected);
         assert_eq!(end, expected.len() as u64);
         assert_eq!(backlog.offset(), end);
+    }
+
+    #[test]
+    fn journal_offsets_map_to_stream_offsets_past_the_pings() {
+        let (journal, backlog) = master();
+        backlog.feed(&resp(&["PING"]));
+        let first = journal.record(0, &["SET", "a", "1"], false);
+        let stream_end = backlog.pull();
+        assert_eq!(backlog.stream_offset_of(first), stream_end);
+        backlog.feed(&resp(&["PING"]));
+        let second = journal.record(0, &["SET", "b", "2"], false);
+        assert_eq!(backlog.stream_offset_of(second), backlog.pull());
+        // An older write maps at most the PINGs since too far, never short of its own end.
+        assert!(backlog.stream_offset_of(first) >= stream_end);
+        assert_eq!(backlog.stream_offset_of(0), 0);
     }
 
     #[test]

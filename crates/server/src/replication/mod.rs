@@ -9,6 +9,7 @@
 //! across a whole chain and after a promotion.
 
 pub mod backlog;
+pub mod master;
 pub mod replication_family;
 
 use parking_lot::Mutex;
@@ -32,6 +33,7 @@ const NO_REPLID: &str = "0000000000000000000000000000000000000000";
 pub struct Replication {
     ids: Mutex<ReplIds>,
     pub backlog: backlog::Backlog,
+    pub master: master::Master,
 }
 
 impl Default for Replication {
@@ -43,6 +45,7 @@ impl Default for Replication {
                 second_offset: -1,
             }),
             backlog: backlog::Backlog::default(),
+            master: master::Master::default(),
         }
     }
 }
@@ -106,10 +109,24 @@ pub fn info_section(server: &Server, out: &mut String) {
     let backlog = &replication.backlog;
     let offset = backlog.pull();
     let (first_byte, histlen) = backlog.history();
-    let lines = [
-        "# Replication".to_string(),
-        "role:master".to_string(),
-        "connected_slaves:0".to_string(),
+    let lines = ["# Replication".to_string(), "role:master".to_string()];
+    let mut lines = lines.to_vec();
+    lines.push(format!(
+        "connected_slaves:{}",
+        replication.master.connected()
+    ));
+    let (min_replicas, max_lag) = {
+        let config = server.config.read();
+        (config.min_replicas_to_write, config.min_replicas_max_lag)
+    };
+    if min_replicas > 0 && max_lag > 0 {
+        lines.push(format!(
+            "min_slaves_good_slaves:{}",
+            replication.master.good_replicas()
+        ));
+    }
+    replication.master.info_lines(&mut lines);
+    lines.extend([
         "master_failover_state:no-failover".to_string(),
         format!("master_replid:{}", ids.replid),
         format!("master_replid2:{}", ids.replid2),
@@ -122,7 +139,7 @@ pub fn info_section(server: &Server, out: &mut String) {
         ),
         format!("repl_backlog_first_byte_offset:{first_byte}"),
         format!("repl_backlog_histlen:{histlen}"),
-    ];
+    ]);
     for line in lines {
         out.push_str(&line);
         out.push_str("\r\n");

@@ -1,30 +1,200 @@
 //! The replication commands: the master's side (SYNC, PSYNC, REPLCONF, WAIT) and the
 //! replica's (REPLICAOF, SLAVEOF), and ROLE.
 
+use redis_lite_protocol::number::parse_i64;
+
+use super::master;
+use crate::blocking::WakeOrder;
 use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::{CommandSpec, Group};
 use crate::context::Ctx;
-use crate::error::CmdResult;
+use crate::error::{CmdResult, CommandError};
 
-pub static COMMANDS: &[CommandSpec] =
-    &[
-        CommandSpec::new("role", 1, NOSCRIPT | LOADING | STALE | FAST, role)
-            .doc(
-                Group::Server,
-                "2.8.12",
-                "Return the role of the instance in the context of replication",
-            )
-            .complexity("O(1)")
-            .acl(acl::ADMIN | acl::DANGEROUS),
-    ];
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("role", 1, NOSCRIPT | LOADING | STALE | FAST, role)
+        .doc(
+            Group::Server,
+            "2.8.12",
+            "Return the role of the instance in the context of replication",
+        )
+        .complexity("O(1)")
+        .acl(acl::ADMIN | acl::DANGEROUS),
+    // The master's side.
+    CommandSpec::new("sync", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, sync)
+        .doc(Group::Server, "1.0.0", "Internal command used for replication")
+        .acl(acl::ADMIN | acl::DANGEROUS),
+    CommandSpec::new(
+        "psync",
+        -3,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI,
+        psync,
+    )
+    .doc(Group::Server, "2.8.0", "Internal command used for replication")
+    .syntax("replicationid:string offset:integer")
+    .acl(acl::ADMIN | acl::DANGEROUS),
+    CommandSpec::new(
+        "replconf",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY,
+        replconf,
+    )
+    .doc(
+        Group::Server,
+        "3.0.0",
+        "An internal command for configuring the replication stream",
+    )
+    .complexity("O(1)")
+    .acl(acl::ADMIN | acl::DANGEROUS),
+    CommandSpec::new("wait", 3, NOSCRIPT, wait)
+        .tips(&["request_policy:all_shards", "response_policy:agg_min"])
+        .doc(
+            Group::Generic,
+            "3.0.0",
+            "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
+        )
+        .complexity("O(1)")
+        .syntax("numreplicas:integer timeout:integer")
+        .acl(acl::CONNECTION),
+];
 
-/// ROLE: a master's offset and its replicas (address, acknowledged offset).
+/// ROLE: a master's offset and its online replicas (address, acknowledged offset).
 fn role(ctx: &mut Ctx<'_>) -> CmdResult {
-    let offset = ctx.server.replication.backlog.pull();
+    let replication = &ctx.server.replication;
+    let offset = replication.backlog.pull();
+    let replicas = replication.master.role_entries();
     ctx.out.array(3);
     ctx.out.bulk(b"master");
     ctx.out.integer(offset as i64);
-    ctx.out.array(0);
+    ctx.out.array(replicas.len());
+    for (ip, port, acked) in replicas {
+        ctx.out.array(3);
+        ctx.out.bulk(ip.as_bytes());
+        ctx.out.bulk(port.to_string().as_bytes());
+        ctx.out.bulk(acked.to_string().as_bytes());
+    }
+    Ok(())
+}
+
+/// Whether the client already is a replica: SYNC and PSYNC are then ignored, as in Redis.
+fn already_replica(ctx: &Ctx<'_>) -> bool {
+    ctx.client
+        .replica
+        .as_ref()
+        .is_some_and(|r| r.link.is_some())
+}
+
+/// SYNC: the old protocol's full resynchronisation (no `+FULLRESYNC` line, no acknowledgements).
+fn sync(ctx: &mut Ctx<'_>) -> CmdResult {
+    if !already_replica(ctx) {
+        master::start_sync(ctx.server, ctx.client, None, &mut ctx.out);
+    }
+    Ok(())
+}
+
+/// PSYNC replid offset: continue from the backlog, or resynchronise in full.
+fn psync(ctx: &mut Ctx<'_>) -> CmdResult {
+    if !already_replica(ctx) {
+        let request = (ctx.arg(1), ctx.arg(2));
+        master::start_sync(ctx.server, ctx.client, Some(request), &mut ctx.out);
+    }
+    Ok(())
+}
+
+/// REPLCONF option value ...: what a replica tells its master before SYNC/PSYNC (its port,
+/// address, capabilities), and ACK/GETACK after, which get no reply.
+fn replconf(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.arg_count().is_multiple_of(2) {
+        return Err(CommandError::Syntax);
+    }
+    for i in (1..ctx.arg_count()).step_by(2) {
+        let option = ctx.arg(i).to_ascii_lowercase();
+        let value = ctx.arg(i + 1);
+        match option.as_slice() {
+            b"listening-port" => {
+                let port = parse_i64(value).ok_or(CommandError::NotInteger)?;
+                replica_conf(ctx).listening_port = port;
+            }
+            b"ip-address" => {
+                replica_conf(ctx).ip_address = Some(String::from_utf8_lossy(value).into_owned());
+            }
+            b"capa" => match value.to_ascii_lowercase().as_slice() {
+                b"eof" => replica_conf(ctx).capa_eof = true,
+                b"psync2" => replica_conf(ctx).capa_psync2 = true,
+                // Capabilities this master does not know are ignored, as Redis ignores them.
+                _ => {}
+            },
+            b"rdb-only" => {
+                let flag = parse_i64(value).ok_or(CommandError::NotInteger)?;
+                if !(0..=1).contains(&flag) {
+                    return Err(CommandError::err(
+                        "value is out of range, value must between 0 and 1",
+                    ));
+                }
+                replica_conf(ctx).rdb_only = flag == 1;
+            }
+            b"ack" => {
+                if let Some(offset) = parse_i64(value).filter(|o| *o >= 0) {
+                    master::acknowledge(ctx.server, ctx.client, offset as u64);
+                }
+                return Ok(());
+            }
+            // Answered by a replica's link to its master; anyone else gets nothing.
+            b"getack" => return Ok(()),
+            _ => {
+                return Err(CommandError::err(format!(
+                    "Unrecognized REPLCONF option: {}",
+                    String::from_utf8_lossy(ctx.arg(i))
+                )))
+            }
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn replica_conf<'c>(ctx: &'c mut Ctx<'_>) -> &'c mut master::ReplicaClient {
+    ctx.client.replica.get_or_insert_with(Default::default)
+}
+
+/// WAIT numreplicas timeout: blocks until that many replicas acknowledged the client's writes,
+/// or the timeout (ms, 0 = forever) passes; replies how many did. Inside MULTI or a script it
+/// answers at once.
+fn wait(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.server.config.read().replicaof.is_some() {
+        return Err(CommandError::err(
+            "WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.",
+        ));
+    }
+    let wanted = ctx.arg_i64(1)?;
+    let timeout = parse_i64(ctx.arg(2)).ok_or(CommandError::err(
+        "timeout is not an integer or out of range",
+    ))?;
+    if timeout < 0 {
+        return Err(CommandError::err("timeout is negative"));
+    }
+    let server = ctx.server.clone();
+    let target = server
+        .replication
+        .backlog
+        .stream_offset_of(ctx.client.journal_offset);
+    let acked = server.replication.master.acknowledged(target);
+    if acked as i64 >= wanted || ctx.client.mode.nested() {
+        ctx.out.integer(acked as i64);
+        return Ok(());
+    }
+    ctx.block_as(
+        &[],
+        timeout as u64,
+        move |out| out.integer(server.replication.master.acknowledged(target) as i64),
+        WakeOrder::Broadcast,
+        None,
+    );
+    if let Some(blocked) = &ctx.client.blocked {
+        ctx.server
+            .replication
+            .master
+            .wait_for_acks(ctx.server, &blocked.waiter);
+    }
     Ok(())
 }

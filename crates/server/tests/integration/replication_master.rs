@@ -1,0 +1,433 @@
+//! redis-lite as a master: real Redis replicas sync from it (full sync from disk and diskless,
+//! partial resync from the backlog after a dropped link, a full one after the backlog was
+//! overrun), WAIT and min-replicas-to-write count their acknowledgements, and redis-cli --rdb
+//! fetches a snapshot over SYNC. Every check compares DEBUG DIGEST of master and replicas.
+
+use std::time::Duration;
+
+use redis_lite_testkit as testkit;
+use testkit::{info_field, skipped, wait_until, Launch, Program, Raw, Replicated, Server};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A master launch with DEBUG enabled and no snapshots of its own.
+fn lite_master(args: &[&str]) -> Launch {
+    Launch::lite()
+        .args(&["--enable-debug-command", "yes", "--save", ""])
+        .args(args)
+}
+
+fn redis_replica() -> Launch {
+    Launch::redis().args(&["--save", ""])
+}
+
+/// Writes that cover every data type, TTLs, expiries, several databases, MULTI/EXEC and
+/// scripts.
+fn write_load(raw: &mut Raw, round: usize) {
+    let r = round.to_string();
+    let commands: Vec<Vec<String>> = vec![
+        vec!["SET".into(), format!("s:{r}"), "value".into()],
+        vec!["INCRBY".into(), "counter".into(), "7".into()],
+        vec!["APPEND".into(), "log".into(), r.clone()],
+        vec![
+            "RPUSH".into(),
+            format!("l:{r}"),
+            "a".into(),
+            "b".into(),
+            "c".into(),
+        ],
+        vec!["LPOP".into(), format!("l:{r}")],
+        vec![
+            "HSET".into(),
+            format!("h:{r}"),
+            "f1".into(),
+            "v1".into(),
+            "f2".into(),
+            "2".into(),
+        ],
+        vec!["HINCRBY".into(), format!("h:{r}"), "f2".into(), "3".into()],
+        vec![
+            "SADD".into(),
+            format!("set:{r}"),
+            "x".into(),
+            "y".into(),
+            "z".into(),
+        ],
+        vec!["SPOP".into(), format!("set:{r}")],
+        vec![
+            "ZADD".into(),
+            format!("z:{r}"),
+            "1.5".into(),
+            "m1".into(),
+            "2".into(),
+            "m2".into(),
+        ],
+        vec!["ZINCRBY".into(), format!("z:{r}"), "3".into(), "m1".into()],
+        vec![
+            "SETBIT".into(),
+            "bits".into(),
+            (round * 3).to_string(),
+            "1".into(),
+        ],
+        vec!["PFADD".into(), "hll".into(), format!("e{r}")],
+        vec![
+            "SET".into(),
+            format!("ttl:{r}"),
+            "v".into(),
+            "EX".into(),
+            "1000".into(),
+        ],
+        vec![
+            "SET".into(),
+            format!("gone:{r}"),
+            "v".into(),
+            "PX".into(),
+            "1".into(),
+        ],
+        vec!["EXPIRE".into(), format!("s:{r}"), "5000".into()],
+        vec!["SELECT".into(), "5".into()],
+        vec!["SET".into(), format!("db5:{r}"), r.clone()],
+        vec!["SELECT".into(), "0".into()],
+        vec![
+            "EVAL".into(),
+            "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('INCR', KEYS[2])".into(),
+            "2".into(),
+            format!("script:{r}"),
+            "script-counter".into(),
+            r.clone(),
+        ],
+    ];
+    for command in &commands {
+        let args: Vec<&str> = command.iter().map(String::as_str).collect();
+        let reply = raw.cmd_text(&args);
+        assert!(!reply.starts_with('-'), "{args:?}: {reply}");
+    }
+    raw.expect_replies(&[
+        (&["MULTI"][..], "+OK\r\n"),
+        (&["INCR", "in-multi"][..], "+QUEUED\r\n"),
+        (&["DEL", "l:0"][..], "+QUEUED\r\n"),
+    ]);
+    let exec = raw.cmd_text(&["EXEC"]);
+    assert!(exec.starts_with("*2\r\n"), "{exec}");
+}
+
+fn digest(server: &Server) -> String {
+    server.raw().cmd_text(&["DEBUG", "DIGEST"])
+}
+
+/// Waits until every replica has the master's dataset: same offset, same digest.
+fn assert_converged(set: &Replicated) {
+    set.wait_replicated();
+    let expected = digest(&set.master);
+    for replica in &set.replicas {
+        wait_until(
+            "the replica's digest to match the master's",
+            TIMEOUT,
+            || digest(replica) == expected,
+        );
+    }
+}
+
+fn stat(server: &Server, name: &str) -> u64 {
+    info_field(&mut server.raw(), "stats", name)
+        .parse()
+        .unwrap()
+}
+
+/// Real Redis replicas of a redis-lite master, with `master_args`; None when redis-server is
+/// missing.
+fn redis_replicas_of_lite(test: &str, master_args: &[&str], replicas: usize) -> Option<Replicated> {
+    if !Program::Redis.available() {
+        skipped(&format!("redis-server is not on PATH (in {test})"));
+        return None;
+    }
+    let master = lite_master(master_args);
+    let replicas = (0..replicas).map(|_| redis_replica()).collect();
+    Some(Replicated::start(master, replicas))
+}
+
+#[test]
+fn real_redis_replicas_sync_diskless_and_follow_every_kind_of_write() {
+    let Some(set) = redis_replicas_of_lite(
+        "real_redis_replicas_sync_diskless_and_follow_every_kind_of_write",
+        &[
+            "--repl-diskless-sync",
+            "yes",
+            "--repl-diskless-sync-max-replicas",
+            "2",
+        ],
+        2,
+    ) else {
+        return;
+    };
+    let mut raw = set.master.raw();
+    for round in 0..20 {
+        write_load(&mut raw, round);
+    }
+    assert_converged(&set);
+    // One snapshot served both replicas.
+    assert_eq!(stat(&set.master, "sync_full"), 2);
+    let mut master = set.master.raw();
+    assert_eq!(
+        info_field(&mut master, "replication", "connected_slaves"),
+        "2"
+    );
+    let role = master.cmd_text(&["ROLE"]);
+    assert!(role.starts_with("*3\r\n$6\r\nmaster\r\n:"), "{role}");
+}
+
+#[test]
+fn a_real_redis_replica_syncs_from_disk_with_the_file_sealed() {
+    let dir = testkit::DataDir::new("repl-disk-sealed");
+    let key_file = dir.join("key");
+    std::fs::write(&key_file, format!("k1:{}\n", "ab".repeat(32))).unwrap();
+    set_private(&key_file);
+    if !Program::Redis.available() {
+        skipped("redis-server is not on PATH (in a_real_redis_replica_syncs_from_disk_with_the_file_sealed)");
+        return;
+    }
+    let master = lite_master(&[
+        "--repl-diskless-sync",
+        "no",
+        "--encryption",
+        "yes",
+        "--encryption-key-file",
+        key_file.to_str().unwrap(),
+    ])
+    .dir(&dir.0);
+    let master = master.start();
+    let mut raw = master.raw();
+    for round in 0..10 {
+        write_load(&mut raw, round);
+    }
+    let port = master.port.to_string();
+    let replica = redis_replica()
+        .args(&["--replicaof", "127.0.0.1", &port])
+        .start();
+    let set = Replicated {
+        master,
+        replicas: vec![replica],
+    };
+    wait_until("the replica's link to come up", TIMEOUT, || {
+        info_field(
+            &mut set.replicas[0].raw(),
+            "replication",
+            "master_link_status",
+        ) == "up"
+    });
+    write_load(&mut raw, 99);
+    assert_converged(&set);
+    // The snapshot written for the sync is the master's dump.rdb, sealed on disk.
+    let on_disk = std::fs::read(dir.join("dump.rdb")).unwrap();
+    assert!(!on_disk.starts_with(b"REDIS"), "dump.rdb is plaintext");
+}
+
+fn set_private(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[test]
+fn a_dropped_link_continues_from_the_backlog() {
+    let Some(set) = redis_replicas_of_lite(
+        "a_dropped_link_continues_from_the_backlog",
+        &["--repl-diskless-sync-delay", "0"],
+        1,
+    ) else {
+        return;
+    };
+    let mut raw = set.master.raw();
+    write_load(&mut raw, 0);
+    assert_converged(&set);
+    let killed = set.replicas[0]
+        .raw()
+        .cmd_text(&["CLIENT", "KILL", "TYPE", "master"]);
+    assert_eq!(killed, ":1\r\n");
+    write_load(&mut raw, 1);
+    wait_until("the replica to reconnect", TIMEOUT, || {
+        stat(&set.master, "sync_partial_ok") == 1
+    });
+    assert_converged(&set);
+    assert_eq!(stat(&set.master, "sync_full"), 1);
+}
+
+#[test]
+fn a_replica_that_fell_out_of_the_backlog_syncs_in_full() {
+    let Some(set) = redis_replicas_of_lite(
+        "a_replica_that_fell_out_of_the_backlog_syncs_in_full",
+        &[
+            "--repl-diskless-sync-delay",
+            "0",
+            "--repl-backlog-size",
+            "16kb",
+        ],
+        1,
+    ) else {
+        return;
+    };
+    // The link goes while the replica is stopped, so it cannot come back before the writes
+    // below push its offset out of the 16 KB backlog.
+    let replica_pid = set.replicas[0].pid();
+    signal(replica_pid, "STOP");
+    let mut raw = set.master.raw();
+    assert_eq!(
+        raw.cmd_text(&["CLIENT", "KILL", "TYPE", "replica"]),
+        ":1\r\n"
+    );
+    let big = "x".repeat(1000);
+    for i in 0..100 {
+        assert_eq!(raw.cmd_text(&["SET", &format!("big:{i}"), &big]), "+OK\r\n");
+    }
+    signal(replica_pid, "CONT");
+    wait_until("the second full sync", TIMEOUT, || {
+        stat(&set.master, "sync_full") == 2
+    });
+    assert_eq!(stat(&set.master, "sync_partial_err"), 1);
+    assert_converged(&set);
+}
+
+fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn wait_counts_replicas_that_acknowledged_the_clients_writes() {
+    let Some(set) = redis_replicas_of_lite(
+        "wait_counts_replicas_that_acknowledged_the_clients_writes",
+        &["--repl-diskless-sync-delay", "0"],
+        1,
+    ) else {
+        return;
+    };
+    let mut raw = set.master.raw();
+    assert_eq!(raw.cmd_text(&["SET", "k", "v"]), "+OK\r\n");
+    assert_eq!(raw.cmd_text(&["WAIT", "1", "5000"]), ":1\r\n");
+    // Inside MULTI it answers at once with what is acknowledged.
+    raw.expect_replies(&[
+        (&["MULTI"][..], "+OK\r\n"),
+        (&["WAIT", "5", "0"][..], "+QUEUED\r\n"),
+        (&["EXEC"][..], "*1\r\n:1\r\n"),
+    ]);
+    // A stopped replica acknowledges nothing: WAIT gives up at its timeout with 0.
+    let pid = set.replicas[0].pid();
+    signal(pid, "STOP");
+    assert_eq!(raw.cmd_text(&["SET", "k", "v2"]), "+OK\r\n");
+    let started = std::time::Instant::now();
+    assert_eq!(raw.cmd_text(&["WAIT", "1", "300"]), ":0\r\n");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    signal(pid, "CONT");
+    assert_eq!(raw.cmd_text(&["WAIT", "1", "0"]), ":1\r\n");
+    for (args, reply) in [
+        (
+            &["WAIT", "x", "0"][..],
+            "-ERR value is not an integer or out of range\r\n",
+        ),
+        (
+            &["WAIT", "1", "x"][..],
+            "-ERR timeout is not an integer or out of range\r\n",
+        ),
+        (&["WAIT", "1", "-1"][..], "-ERR timeout is negative\r\n"),
+    ] {
+        assert_eq!(raw.cmd_text(args), reply, "{args:?}");
+    }
+}
+
+#[test]
+fn min_replicas_to_write_refuses_writes_without_enough_good_replicas() {
+    let Some(set) = redis_replicas_of_lite(
+        "min_replicas_to_write_refuses_writes_without_enough_good_replicas",
+        &["--repl-diskless-sync-delay", "0"],
+        1,
+    ) else {
+        return;
+    };
+    let mut raw = set.master.raw();
+    raw.expect_replies(&[
+        (
+            &["CONFIG", "SET", "min-replicas-to-write", "2"][..],
+            "+OK\r\n",
+        ),
+        (
+            &["SET", "k", "v"][..],
+            "-NOREPLICAS Not enough good replicas to write.\r\n",
+        ),
+        (&["GET", "k"][..], "$-1\r\n"),
+        (
+            &["CONFIG", "SET", "min-replicas-to-write", "1"][..],
+            "+OK\r\n",
+        ),
+        (&["SET", "k", "v"][..], "+OK\r\n"),
+    ]);
+    assert_eq!(
+        info_field(&mut raw, "replication", "min_slaves_good_slaves"),
+        "1"
+    );
+}
+
+#[test]
+fn info_replication_of_a_master_has_redis_fields_in_order() {
+    if !Program::Redis.available() {
+        skipped("redis-server is not on PATH (in info_replication_of_a_master_has_redis_fields_in_order)");
+        return;
+    }
+    let field_names = |set: &Replicated| -> Vec<String> {
+        set.master
+            .raw()
+            .cmd_text(&["INFO", "replication"])
+            .lines()
+            .filter_map(|l| l.split_once(':').map(|(name, _)| name.to_string()))
+            .collect()
+    };
+    let lite = Replicated::of(Program::Lite, &[Program::Redis]).unwrap();
+    let redis = Replicated::of(Program::Redis, &[Program::Redis]).unwrap();
+    assert_eq!(field_names(&lite), field_names(&redis));
+    let slave_line = |set: &Replicated| {
+        let info = set.master.raw().cmd_text(&["INFO", "replication"]);
+        let line = info
+            .lines()
+            .find(|l| l.starts_with("slave0:"))
+            .unwrap()
+            .to_string();
+        line.split(',')
+            .map(|kv| kv.split('=').next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(slave_line(&lite), slave_line(&redis));
+}
+
+#[test]
+fn redis_cli_rdb_fetches_a_snapshot_over_sync() {
+    if !testkit::installed("redis-cli") || !Program::Redis.available() {
+        skipped("redis-cli or redis-server is not on PATH (in redis_cli_rdb_fetches_a_snapshot_over_sync)");
+        return;
+    }
+    let master = lite_master(&[]).start();
+    let mut raw = master.raw();
+    for round in 0..5 {
+        write_load(&mut raw, round);
+    }
+    let dir = testkit::DataDir::new("repl-cli-rdb");
+    let file = dir.join("fetched.rdb");
+    let output = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &master.port.to_string(),
+            "--rdb",
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    // Real Redis loads the fetched file into the same dataset.
+    std::fs::rename(&file, dir.join("dump.rdb")).unwrap();
+    let loaded = Launch::redis().dir(&dir.0).start();
+    assert_eq!(digest(&loaded), digest(&master));
+    // The snapshot's replica is gone, and it made no backlog.
+    wait_until("the rdb-only replica to leave", TIMEOUT, || {
+        info_field(&mut raw, "replication", "connected_slaves") == "0"
+    });
+}
