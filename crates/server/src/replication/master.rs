@@ -890,7 +890,8 @@ fn run_replica_commands(
         match parser.next(input) {
             Ok(Some(command)) => {
                 let args: Vec<&[u8]> = command.iter().collect();
-                dispatch::execute(server, client, &args, &mut discarded);
+                let ran = dispatch::execute(server, client, &args, &mut discarded);
+                client.publish_info(ran);
                 discarded.clear();
             }
             Ok(None) => break,

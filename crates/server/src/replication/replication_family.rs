@@ -55,7 +55,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .complexity("O(1)")
         .syntax("numreplicas:integer timeout:integer")
-        .acl(acl::CONNECTION),
+        .acl(acl::CONNECTION)
+        .no_group_acl(),
 ];
 
 /// ROLE: a master's offset and its online replicas (address, acknowledged offset).

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Replication side by side with real Redis (issue 14), alternating servers each round:
+# - full sync of KEYS keys (DEBUG POPULATE, 16-byte values) to one real Redis replica, diskless
+#   (the 7.0 default): seconds from REPLICAOF to master_link_status:up, and the master's extra
+#   memory meanwhile (peak PSS of the master and its children above the PSS before, sampled
+#   every 20 ms: Redis forks, redis-lite takes a copy-on-write snapshot in-process);
+# - master throughput with two real Redis replicas attached: redis-benchmark SET at -c 50 and
+#   -c 50 -P 16, and the replicas' largest lag behind the master (bytes) sampled during the run.
+# Usage: bench/replication.sh [lite binary] (default target/release/redis-lite-server)
+# Knobs: ROUNDS (3), KEYS (1000000), N (200000 requests per throughput run).
+set -euo pipefail
+LITE=${1:-target/release/redis-lite-server}
+ROUNDS=${ROUNDS:-3}
+KEYS=${KEYS:-1000000}
+N=${N:-200000}
+MPORT=16600
+R1=16601
+R2=16602
+WORK=$(mktemp -d)
+trap 'kill $(cat $WORK/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf $WORK' EXIT
+
+pss_kb() { # pid -> PSS of the process and its children, in kB
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '/^Pss:/ {print $2}' /proc/$p/smaps_rollup 2>/dev/null || echo 0)))
+  done
+  echo $total
+}
+
+start_master() { # kind
+  if [ "$1" = redis ]; then
+    redis-server --port $MPORT --save "" --appendonly no --daemonize no --logfile "" \
+      --repl-diskless-sync-delay 0 --dir "$WORK" >/dev/null 2>&1 &
+  else
+    "$LITE" --port $MPORT --save "" --appendonly no --repl-diskless-sync-delay 0 \
+      --enable-debug-command yes --dir "$WORK" >/dev/null 2>&1 &
+  fi
+  echo $! > "$WORK/master.pid"
+  until redis-cli -p $MPORT ping >/dev/null 2>&1; do sleep 0.05; done
+}
+
+start_replica() { # port
+  redis-server --port "$1" --save "" --appendonly no --daemonize no --logfile "" \
+    --dir "$WORK" >/dev/null 2>&1 &
+  echo $! > "$WORK/r$1.pid"
+  until redis-cli -p "$1" ping >/dev/null 2>&1; do sleep 0.05; done
+}
+
+link_up() { redis-cli -p "$1" info replication | grep -q "master_link_status:up"; }
+
+stop_all() {
+  kill $(cat "$WORK"/*.pid) 2>/dev/null || true
+  sleep 0.5
+  rm -f "$WORK"/*.pid
+}
+
+full_sync() { # kind -> "seconds extra_mb"
+  start_master "$1"
+  redis-cli -p $MPORT debug populate "$KEYS" key 16 >/dev/null
+  local mpid base peak now start end
+  mpid=$(cat "$WORK/master.pid")
+  base=$(pss_kb "$mpid"); peak=$base
+  start_replica $R1
+  start=$(date +%s.%N)
+  redis-cli -p $R1 replicaof 127.0.0.1 $MPORT >/dev/null
+  until link_up $R1; do
+    now=$(pss_kb "$mpid"); [ "$now" -gt "$peak" ] && peak=$now
+    sleep 0.02
+  done
+  end=$(date +%s.%N)
+  echo "$(echo "$end - $start" | bc) $(( (peak - base) / 1024 ))"
+}
+
+throughput() { # shape -> "rps max_lag_bytes"
+  local shape=$1 lag=0 l rps
+  (
+    max=0
+    while [ -f "$WORK/sampling" ]; do
+      m=$(redis-cli -p $MPORT info replication | awk -F: '/^master_repl_offset/ {print $2+0}')
+      for r in $R1 $R2; do
+        s=$(redis-cli -p $r info replication | awk -F: '/^slave_repl_offset/ {print $2+0}')
+        d=$((m - s)); [ $d -gt $max ] && max=$d
+      done
+      echo $max > "$WORK/lag"
+      sleep 0.05
+    done
+  ) &
+  touch "$WORK/sampling"
+  rps=$(redis-benchmark -p $MPORT -n "$N" -r 100000 $shape -t set -q 2>/dev/null \
+    | tr '\r' '\n' | awk '/requests per second/ {print $(NF-5)}' | tail -1)
+  rm -f "$WORK/sampling"; wait $! 2>/dev/null || true
+  lag=$(cat "$WORK/lag" 2>/dev/null || echo 0)
+  echo "$rps $lag"
+}
+
+declare -A R
+for round in $(seq 1 "$ROUNDS"); do
+  for kind in redis lite; do
+    read -r secs mb < <(full_sync $kind)
+    echo "round $round $kind full_sync ${secs}s extra ${mb}MB"
+    R[$kind.sync]+="$secs "; R[$kind.mem]+="$mb "
+    redis-cli -p $MPORT flushall >/dev/null
+    start_replica $R2
+    redis-cli -p $R2 replicaof 127.0.0.1 $MPORT >/dev/null
+    until link_up $R2 && link_up $R1; do sleep 0.05; done
+    for shape_name in c50 p16; do
+      case $shape_name in c50) shape="-c 50" ;; p16) shape="-c 50 -P 16" ;; esac
+      read -r rps lag < <(throughput "$shape")
+      echo "round $round $kind $shape_name ${rps} rps, max replica lag ${lag} bytes"
+      R[$kind.$shape_name]+="$rps "; R[$kind.$shape_name.lag]+="$lag "
+    done
+    stop_all
+  done
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo
+printf "%-28s %14s %14s %8s\n" measure redis lite ratio
+for m in sync mem c50 c50.lag p16 p16.lag; do
+  r=$(echo ${R[redis.$m]} | median); l=$(echo ${R[lite.$m]} | median)
+  ratio=$(awk -v a="$l" -v b="$r" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+  printf "%-28s %14s %14s %8s\n" "$m" "$r" "$l" "$ratio"
+done
