@@ -94,6 +94,8 @@ pub struct ClientHandle {
     pub local: bool,
     pub fd: i32,
     pub created: Instant,
+    /// The link to this replica's master (CLIENT LIST's `M` flag, CLIENT KILL TYPE master).
+    pub master_link: bool,
     pub info: Mutex<ClientInfo>,
     killed: AtomicBool,
     /// Wakes the connection for a kill or for queued pushes: one notification for both, so the
@@ -130,9 +132,13 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
-    /// CLIENT LIST's `flags`: `b` blocked, `P` subscriber, `e` no-evict, `N` none.
-    fn flags(&self, blocked: bool) -> String {
+    /// CLIENT LIST's `flags`: `M` master link, `b` blocked, `P` subscriber, `e` no-evict, `N`
+    /// none.
+    fn flags(&self, master_link: bool, blocked: bool) -> String {
         let mut flags = String::new();
+        if master_link {
+            flags.push('M');
+        }
         if blocked {
             flags.push('b');
         }
@@ -168,6 +174,7 @@ impl ClientHandle {
             local: false,
             fd,
             created: now,
+            master_link: false,
             info: Mutex::new(ClientInfo {
                 name: Vec::new(),
                 lib_name: Vec::new(),
@@ -283,7 +290,7 @@ impl ClientHandle {
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 \
              multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={obl} oll={oll} \
-             omem={omem} tot-mem={} events={} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+             omem={omem} tot-mem={} events={} cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}\n",
             self.id,
             self.addr,
             self.laddr,
@@ -291,7 +298,7 @@ impl ClientHandle {
             String::from_utf8_lossy(&info.name),
             now.duration_since(self.created).as_secs(),
             now.saturating_duration_since(info.last_active).as_secs(),
-            info.flags(self.blocked.lock().is_some()),
+            info.flags(self.master_link, self.blocked.lock().is_some()),
             info.db,
             info.sub,
             info.psub,
@@ -301,6 +308,8 @@ impl ClientHandle {
             tot_mem,
             if pending > 0 { "rw" } else { "r" },
             info.last_command,
+            // The master link runs as no user, which Redis shows so.
+            if self.master_link { "(superuser)" } else { "default" },
             info.resp,
             String::from_utf8_lossy(&info.lib_name),
             String::from_utf8_lossy(&info.lib_ver),
@@ -377,6 +386,19 @@ pub enum ClientKind {
     /// The AOF loader's replay: it runs while everyone else gets -LOADING, is never refused
     /// for memory, and time stands still for it (see `persistence::aof::load`).
     AofLoader,
+    /// A replica's link to its master, applying the master's stream (see
+    /// `replication::replica`): obeyed as Redis obeys its master (never refused for memory,
+    /// a read-only replica, a stale link or a busy script), its replies dropped, and it sees
+    /// keys whose TTL passed until the master's DEL removes them.
+    Master,
+}
+
+impl ClientKind {
+    /// Whether commands from this client are applied whatever the server's own rules say
+    /// (Redis's `mustObeyClient`): they were already admitted where they came from.
+    pub fn obeyed(self) -> bool {
+        self != ClientKind::Normal
+    }
 }
 
 /// The connection's own view of its client.

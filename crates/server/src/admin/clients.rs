@@ -400,9 +400,12 @@ enum ClientType {
     Pubsub,
 }
 
-/// Subscribers are `pubsub` clients; everyone else is `normal` until replication exists.
+/// A replica's link to its master is `master`; subscribers are `pubsub` clients; everyone
+/// else is `normal`.
 fn client_type(handle: &ClientHandle) -> ClientType {
-    if handle.info.lock().is_subscriber() {
+    if handle.master_link {
+        ClientType::Master
+    } else if handle.info.lock().is_subscriber() {
         ClientType::Pubsub
     } else {
         ClientType::Normal

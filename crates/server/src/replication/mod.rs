@@ -9,7 +9,9 @@
 //! across a whole chain and after a promotion.
 
 pub mod backlog;
+pub mod replica;
 pub mod replication_family;
+mod sync;
 
 use parking_lot::Mutex;
 
@@ -32,6 +34,8 @@ const NO_REPLID: &str = "0000000000000000000000000000000000000000";
 pub struct Replication {
     ids: Mutex<ReplIds>,
     pub backlog: backlog::Backlog,
+    /// The link to this server's master, when it is a replica.
+    pub replica: replica::Replica,
 }
 
 impl Default for Replication {
@@ -43,6 +47,7 @@ impl Default for Replication {
                 second_offset: -1,
             }),
             backlog: backlog::Backlog::default(),
+            replica: replica::Replica::default(),
         }
     }
 }
@@ -106,9 +111,12 @@ pub fn info_section(server: &Server, out: &mut String) {
     let backlog = &replication.backlog;
     let offset = backlog.pull();
     let (first_byte, histlen) = backlog.history();
-    let lines = [
-        "# Replication".to_string(),
-        "role:master".to_string(),
+    let mut lines = vec!["# Replication".to_string()];
+    match replication.replica.is_replica() {
+        true => replica::info_fields(server, &mut lines),
+        false => lines.push("role:master".to_string()),
+    }
+    lines.extend([
         "connected_slaves:0".to_string(),
         "master_failover_state:no-failover".to_string(),
         format!("master_replid:{}", ids.replid),
@@ -122,7 +130,7 @@ pub fn info_section(server: &Server, out: &mut String) {
         ),
         format!("repl_backlog_first_byte_offset:{first_byte}"),
         format!("repl_backlog_histlen:{histlen}"),
-    ];
+    ]);
     for line in lines {
         out.push_str(&line);
         out.push_str("\r\n");

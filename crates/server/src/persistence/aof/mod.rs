@@ -487,7 +487,9 @@ impl Aof {
     /// Keyed by offset rather than a count of records: the offset is what the journal already
     /// keeps, and what replicas will acknowledge, so a WAIT can later compare the two.
     pub fn is_durable(&self, offset: u64) -> bool {
-        offset == 0 || *self.durable.borrow() >= offset
+        // With the AOF off the journal may still record for another sink (the replication
+        // backlog): nothing is to be waited for then.
+        offset == 0 || !self.is_on() || *self.durable.borrow() >= offset
     }
 
     /// Waits until [`is_durable`](Self::is_durable) holds for `offset`. Under `everysec` and
