@@ -253,10 +253,10 @@ impl Db {
 
     /// Looks a key up without counting it as an access (OBJECT, TYPE-like inspection).
     pub fn peek(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&Entry> {
-        if self.expire_if_due(hash, key, now_ms) {
-            return None;
+        match self.presence(hash, key, now_ms) {
+            Presence::Live => self.dict.get(hash, key),
+            Presence::Absent | Presence::Expired => None,
         }
-        self.dict.get(hash, key)
     }
 
     /// The `allkeys-tinylfu` sketch's access count for a key's hash (0–15).
@@ -899,6 +899,7 @@ mod tests {
             let mut locked = ks.lock_keys([&b"k"[..]]);
             let (db, hash) = locked.db(0, b"k");
             assert!(db.get(hash, b"k", 2000).is_none(), "a read sees it gone");
+            assert!(db.peek(hash, b"k", 2000).is_none());
             assert!(db.peek_stored(hash, b"k").is_some(), "but it is not deleted");
         }
         {

@@ -20,6 +20,7 @@ mod notifications;
 mod persistence;
 mod protocol;
 mod pubsub;
+mod replication;
 mod redis_cli;
 mod robustness;
 mod scripting;
