@@ -900,12 +900,18 @@ mod tests {
             let (db, hash) = locked.db(0, b"k");
             assert!(db.get(hash, b"k", 2000).is_none(), "a read sees it gone");
             assert!(db.peek(hash, b"k", 2000).is_none());
-            assert!(db.peek_stored(hash, b"k").is_some(), "but it is not deleted");
+            assert!(
+                db.peek_stored(hash, b"k").is_some(),
+                "but it is not deleted"
+            );
         }
         {
             let mut locked = ks.lock_keys([&b"k"[..]]).showing_expired();
             let (db, hash) = locked.db(0, b"k");
-            assert!(db.get(hash, b"k", 2000).is_some(), "the master's commands see it");
+            assert!(
+                db.get(hash, b"k", 2000).is_some(),
+                "the master's commands see it"
+            );
         }
         assert_eq!(ks.random_key(0, 2000).as_deref(), Some(&b"k"[..]));
         assert_eq!(ks.db_len(0), 1);

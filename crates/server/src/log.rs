@@ -50,7 +50,11 @@ pub fn write(level: LogLevel, message: fmt::Arguments<'_>) {
         LogLevel::Notice => '*',
         LogLevel::Warning => '#',
     };
-    let role = if REPLICA.load(Ordering::Relaxed) { 'S' } else { 'M' };
+    let role = if REPLICA.load(Ordering::Relaxed) {
+        'S'
+    } else {
+        'M'
+    };
     let line = format!(
         "{}:{role} {} {} {}\n",
         std::process::id(),

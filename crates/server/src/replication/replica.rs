@@ -454,7 +454,14 @@ impl MasterConn {
                 ));
             }
             Ok(n) => n,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => 0,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                0
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
             Err(e) => {
                 self.buf.truncate(len);
@@ -573,7 +580,9 @@ impl Link<'_> {
             .to_socket_addrs()
             .ok()
             .and_then(|mut addrs| addrs.next())
-            .ok_or_else(|| LinkError::Failed("Unable to connect to MASTER: Name or service not known".into()))?;
+            .ok_or_else(|| {
+                LinkError::Failed("Unable to connect to MASTER: Name or service not known".into())
+            })?;
         let stream = TcpStream::connect_timeout(&address, timeout).map_err(|e| {
             LinkError::Failed(format!(
                 "Error condition on socket for SYNC: {}",
@@ -605,7 +614,9 @@ impl Link<'_> {
                     replication.adopt(&replid, Some(replication.backlog.offset()));
                     log!(Notice, "Master replication ID changed to {replid}");
                 }
-                replication.backlog.follow_master(replication.backlog.offset());
+                replication
+                    .backlog
+                    .follow_master(replication.backlog.offset());
                 log!(
                     Notice,
                     "MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization."
@@ -681,7 +692,10 @@ impl Link<'_> {
                 &reply[1..]
             )));
         }
-        log!(Notice, "Master replied to PING, replication can continue...");
+        log!(
+            Notice,
+            "Master replied to PING, replication can continue..."
+        );
         let (auth, port, ip) = {
             let config = self.server.config.read();
             let auth = (!config.masterauth.is_empty()).then(|| {

@@ -9,39 +9,48 @@ use crate::command::{CommandSpec, Group};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 
-pub static COMMANDS: &[CommandSpec] =
-    &[
-        CommandSpec::new("role", 1, NOSCRIPT | LOADING | STALE | FAST, role)
-            .doc(
-                Group::Server,
-                "2.8.12",
-                "Return the role of the instance in the context of replication",
-            )
-            .complexity("O(1)")
-            .acl(acl::ADMIN | acl::DANGEROUS),
-        // The replica's side. REPLICAOF takes every gate: no command of the master link is
-        // halfway through while it cuts the link.
-        CommandSpec::new("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, replicaof)
-            .doc(
-                Group::Server,
-                "5.0.0",
-                "Make the server a replica of another instance, or promote it as master.",
-            )
-            .complexity("O(1)")
-            .syntax("args=(host-port=(host port:integer) | no-one=(NO ONE))")
-            .acl(acl::ADMIN | acl::SLOW | acl::DANGEROUS)
-            .exclusive(),
-        CommandSpec::new("slaveof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, replicaof)
-            .doc(
-                Group::Server,
-                "1.0.0",
-                "Make the server a replica of another instance, or promote it as master.",
-            )
-            .complexity("O(1)")
-            .syntax("args=(host-port=(host port:integer) | no-one=(NO ONE))")
-            .acl(acl::ADMIN | acl::SLOW | acl::DANGEROUS)
-            .exclusive(),
-    ];
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("role", 1, NOSCRIPT | LOADING | STALE | FAST, role)
+        .doc(
+            Group::Server,
+            "2.8.12",
+            "Return the role of the instance in the context of replication",
+        )
+        .complexity("O(1)")
+        .acl(acl::ADMIN | acl::DANGEROUS),
+    // The replica's side. REPLICAOF takes every gate: no command of the master link is
+    // halfway through while it cuts the link.
+    CommandSpec::new(
+        "replicaof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING,
+        replicaof,
+    )
+    .doc(
+        Group::Server,
+        "5.0.0",
+        "Make the server a replica of another instance, or promote it as master.",
+    )
+    .complexity("O(1)")
+    .syntax("args=(host-port=(host port:integer) | no-one=(NO ONE))")
+    .acl(acl::ADMIN | acl::SLOW | acl::DANGEROUS)
+    .exclusive(),
+    CommandSpec::new(
+        "slaveof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING,
+        replicaof,
+    )
+    .doc(
+        Group::Server,
+        "1.0.0",
+        "Make the server a replica of another instance, or promote it as master.",
+    )
+    .complexity("O(1)")
+    .syntax("args=(host-port=(host port:integer) | no-one=(NO ONE))")
+    .acl(acl::ADMIN | acl::SLOW | acl::DANGEROUS)
+    .exclusive(),
+];
 
 /// ROLE: a master's offset and its replicas (address, acknowledged offset); a replica's
 /// master, link state and offset.
