@@ -606,9 +606,15 @@ impl Link<'_> {
         log!(Notice, "Non blocking connect for SYNC fired the event.");
         self.replica().set_state(LinkState::Handshake);
         self.handshake()?;
-        let (db, synced) = match self.psync()? {
+        let server = self.server;
+        // The link takes over the replication state inside its own gate, after checking that
+        // REPLICAOF (which takes every gate) has not moved on meanwhile.
+        let gate = || server.gates[server.master_link_gate()].read();
+        let synced = match self.psync()? {
             PsyncReply::Continue { replid } => {
                 log!(Notice, "Successful partial resynchronization with master.");
+                let _gate = gate();
+                self.check()?;
                 let replication = &self.server.replication;
                 if let Some(replid) = replid.filter(|id| *id != replication.ids().replid) {
                     replication.adopt(&replid, Some(replication.backlog.offset()));
@@ -621,7 +627,9 @@ impl Link<'_> {
                     Notice,
                     "MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization."
                 );
-                (self.replica().status.lock().db, false)
+                let db = self.replica().status.lock().db;
+                self.connected(db);
+                false
             }
             PsyncReply::Full { replid, offset } => {
                 log!(Notice, "Full resync from master: {replid}:{offset}");
@@ -630,17 +638,21 @@ impl Link<'_> {
                     log!(Notice, "Discarding previously cached master state.");
                 }
                 let synced = sync::full_sync(self, &replid)?;
-                let replication = &self.server.replication;
-                replication.adopt(&replid, None);
-                replication.backlog.follow_master(offset);
-                if synced.ack_now {
-                    self.conn()
-                        .send(&["REPLCONF", "ACK", &offset.to_string()])?;
+                {
+                    let _gate = gate();
+                    self.check()?;
+                    let replication = &self.server.replication;
+                    replication.adopt(&replid, None);
+                    replication.backlog.follow_master(offset);
+                    self.connected(synced.db);
                 }
-                (synced.db, true)
+                if synced.ack_now {
+                    // A broken socket shows in the stream's first read.
+                    let _ = self.conn().send(&["REPLCONF", "ACK", &offset.to_string()]);
+                }
+                true
             }
         };
-        self.connected(db);
         if synced {
             log!(Notice, "MASTER <-> REPLICA sync: Finished with success");
             // The loaded data is in no AOF file yet: a rewrite puts it in the base.
