@@ -21,6 +21,17 @@ use crate::value::Value;
 
 type KeyHasher = foldhash::fast::FixedState;
 
+/// How lookups treat a key whose TTL has passed. A master deletes it (`Delete`); a replica
+/// leaves that to its master's DEL, as Redis does: its clients' reads see the key as gone
+/// (`Hide`), and its master's commands see it as stored (`Show`), so they apply as they did on
+/// the master.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ExpiredView {
+    Delete,
+    Hide,
+    Show,
+}
+
 /// What a lookup found: see `Db::presence`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Presence {
@@ -43,6 +54,8 @@ pub struct Db {
     pub expired_keys: u64,
     /// Whether `get` records accesses; off for clients in CLIENT NO-TOUCH mode.
     record_access: bool,
+    /// How the current lock's lookups treat expired keys (set by `Locked::db`).
+    expired_view: ExpiredView,
     /// This database's index; it stays with the index across SWAPDB, as WATCHes do.
     index: usize,
     /// WATCHed keys and the flags of the transactions watching them.
@@ -58,6 +71,8 @@ pub(crate) struct Shared {
     pub(crate) tracking: Tracking,
     /// Keys in all databases, for `maxkeys`.
     keys: AtomicI64,
+    /// The server is a replica: expired keys wait for the master's DEL (see [`ExpiredView`]).
+    replica: AtomicBool,
 }
 
 /// Set when a watched key changes; EXEC then aborts. One per client, shared by its WATCHes.
@@ -84,6 +99,7 @@ impl Db {
             avg_ttl_ms: 0,
             expired_keys: 0,
             record_access: true,
+            expired_view: ExpiredView::Delete,
         }
     }
 
@@ -173,16 +189,21 @@ impl Db {
     }
 
     /// Whether `key` is stored and live, with one probe of the table; a key whose TTL has
-    /// passed is removed, and counted as expired, on the way.
+    /// passed is removed, and counted as expired, on the way (on a master: see
+    /// [`ExpiredView`]).
     fn presence(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Presence {
         match self.dict.get(hash, key).map(|e| e.is_expired(now_ms)) {
             None => Presence::Absent,
             Some(false) => Presence::Live,
-            Some(true) => {
-                self.remove(hash, key);
-                self.expired(key);
-                Presence::Expired
-            }
+            Some(true) => match self.expired_view {
+                ExpiredView::Delete => {
+                    self.remove(hash, key);
+                    self.expired(key);
+                    Presence::Expired
+                }
+                ExpiredView::Hide => Presence::Absent,
+                ExpiredView::Show => Presence::Live,
+            },
         }
     }
 
@@ -232,10 +253,10 @@ impl Db {
 
     /// Looks a key up without counting it as an access (OBJECT, TYPE-like inspection).
     pub fn peek(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&Entry> {
-        if self.expire_if_due(hash, key, now_ms) {
-            return None;
+        match self.presence(hash, key, now_ms) {
+            Presence::Live => self.dict.get(hash, key),
+            Presence::Absent | Presence::Expired => None,
         }
-        self.dict.get(hash, key)
     }
 
     /// The `allkeys-tinylfu` sketch's access count for a key's hash (0–15).
@@ -384,6 +405,9 @@ impl Db {
     }
 }
 
+/// How many expired keys RANDOMKEY draws on a replica before it returns one, as Redis.
+const REPLICA_RANDOM_TRIES: u32 = 100;
+
 /// Seconds resolution is enough for OBJECT IDLETIME and LRU eviction, and fits in 32 bits.
 pub fn lru_clock(now_ms: u64) -> u32 {
     (now_ms / 1000) as u32
@@ -439,6 +463,8 @@ pub struct Locked<'a> {
     /// Keys looked up through this lock may be modified: a pending snapshot keeps their
     /// cut-time values first.
     write: bool,
+    /// Lookups see expired keys as stored (a replica applying its master's stream).
+    show_expired: bool,
 }
 
 impl<'a> Locked<'a> {
@@ -454,6 +480,14 @@ impl<'a> Locked<'a> {
         self
     }
 
+    /// Lookups through this lock see keys whose TTL passed as still there: a replica's master
+    /// link, whose commands must apply as they did on the master (which sends a DEL for each
+    /// key it expires).
+    pub fn showing_expired(mut self) -> Self {
+        self.show_expired = true;
+        self
+    }
+
     /// The shard that owns `key`, and the key's hash. The shard must be among those locked.
     pub fn db(&mut self, db: usize, key: &[u8]) -> (&mut Db, u64) {
         let hash = self.keyspace.hash(key);
@@ -465,8 +499,16 @@ impl<'a> Locked<'a> {
         if self.write {
             guard.preserve(db, hash, key);
         }
+        let replica = self.keyspace.shared.replica.load(Ordering::Relaxed);
         let table = guard.db(db);
         table.record_access = self.touch;
+        // Redis deletes an expired key on a writable replica's own writes, so that they
+        // behave as on a master; reads only hide it.
+        table.expired_view = match (self.show_expired, replica && !self.write) {
+            (true, _) => ExpiredView::Show,
+            (false, true) => ExpiredView::Hide,
+            (false, false) => ExpiredView::Delete,
+        };
         (table, hash)
     }
 
@@ -492,6 +534,7 @@ impl Keyspace {
             events,
             tracking: Tracking::default(),
             keys: AtomicI64::new(0),
+            replica: AtomicBool::new(false),
         });
         let shards = (0..shard_count)
             .map(|_| {
@@ -516,6 +559,16 @@ impl Keyspace {
 
     pub fn databases(&self) -> usize {
         self.databases
+    }
+
+    /// A replica leaves expired keys to its master (see [`ExpiredView`]); the server stops the
+    /// active expiry cycle meanwhile.
+    pub fn set_replica(&self, replica: bool) {
+        self.shared.replica.store(replica, Ordering::Relaxed);
+    }
+
+    pub fn is_replica(&self) -> bool {
+        self.shared.replica.load(Ordering::Relaxed)
     }
 
     pub fn shard_count(&self) -> usize {
@@ -570,6 +623,7 @@ impl Keyspace {
             guards,
             touch: true,
             write: false,
+            show_expired: false,
         }
     }
 
@@ -731,7 +785,10 @@ impl Keyspace {
         let mut rng = rand::thread_rng();
         // Weight shards by size so every key is about equally likely. Each round returns a live
         // key or deletes an expired one, so this ends, and it does not give up while live keys
-        // remain behind many expired ones (Redis does not either).
+        // remain behind many expired ones (Redis does not either). A replica deletes nothing:
+        // after as many tries as Redis makes, it returns an expired key rather than loop on.
+        let replica = self.is_replica();
+        let mut tries = 0;
         loop {
             let sizes: Vec<usize> = self.shards.iter().map(|s| s.lock().dbs[db].len()).collect();
             let total: usize = sizes.iter().sum();
@@ -752,10 +809,15 @@ impl Keyspace {
             let Some(entry) = table.random(&mut rng) else {
                 continue;
             };
-            if !entry.is_expired(now_ms) {
+            tries += 1;
+            if !entry.is_expired(now_ms) || (replica && tries >= REPLICA_RANDOM_TRIES) {
                 return Some(entry.key.clone());
             }
+            if replica {
+                continue;
+            }
             let key = entry.key.clone();
+            table.expired_view = ExpiredView::Delete;
             table.expire_if_due(table.hasher.hash_one(&*key), &key, now_ms);
         }
     }
@@ -826,6 +888,40 @@ mod tests {
         assert_eq!(total, 500);
         assert_eq!(ks.db_stats()[0], (500, 0, 0));
         assert_eq!(ks.expired_keys(), 500);
+    }
+
+    #[test]
+    fn a_replica_hides_expired_keys_from_reads_and_shows_them_to_its_master() {
+        let ks = Keyspace::new(4, 16);
+        set(&ks, "k", 1000);
+        ks.set_replica(true);
+        {
+            let mut locked = ks.lock_keys([&b"k"[..]]);
+            let (db, hash) = locked.db(0, b"k");
+            assert!(db.get(hash, b"k", 2000).is_none(), "a read sees it gone");
+            assert!(db.peek(hash, b"k", 2000).is_none());
+            assert!(
+                db.peek_stored(hash, b"k").is_some(),
+                "but it is not deleted"
+            );
+        }
+        {
+            let mut locked = ks.lock_keys([&b"k"[..]]).showing_expired();
+            let (db, hash) = locked.db(0, b"k");
+            assert!(
+                db.get(hash, b"k", 2000).is_some(),
+                "the master's commands see it"
+            );
+        }
+        assert_eq!(ks.random_key(0, 2000).as_deref(), Some(&b"k"[..]));
+        assert_eq!(ks.db_len(0), 1);
+        {
+            // A write on a writable replica deletes it, as Redis does.
+            let mut locked = ks.lock_keys([&b"k"[..]]).for_write();
+            let (db, hash) = locked.db(0, b"k");
+            assert!(db.get(hash, b"k", 2000).is_none());
+        }
+        assert_eq!(ks.db_len(0), 0);
     }
 
     #[test]

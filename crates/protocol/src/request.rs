@@ -150,6 +150,12 @@ impl<'a> Command<'a> {
     pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
         (0..self.len()).map(move |i| self.get(i))
     }
+
+    /// Where this command's frame ends in the buffer: the bytes before it are consumed (a
+    /// replica counts them into its replication offset).
+    pub fn frame_end(&self) -> usize {
+        self.parser.frame_start
+    }
 }
 
 impl RequestParser {

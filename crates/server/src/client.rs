@@ -304,7 +304,7 @@ impl ClientHandle {
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 \
              multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={obl} oll={oll} \
-             omem={omem} tot-mem={} events={} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+             omem={omem} tot-mem={} events={} cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}\n",
             self.id,
             self.addr,
             self.laddr,
@@ -322,6 +322,8 @@ impl ClientHandle {
             tot_mem,
             if pending > 0 { "rw" } else { "r" },
             info.last_command,
+            // The master link runs as no user, which Redis shows so.
+            if info.role == ClientRole::Master { "(superuser)" } else { "default" },
             info.resp,
             String::from_utf8_lossy(&info.lib_name),
             String::from_utf8_lossy(&info.lib_ver),
@@ -398,6 +400,19 @@ pub enum ClientKind {
     /// The AOF loader's replay: it runs while everyone else gets -LOADING, is never refused
     /// for memory, and time stands still for it (see `persistence::aof::load`).
     AofLoader,
+    /// A replica's link to its master, applying the master's stream (see
+    /// `replication::replica`): obeyed as Redis obeys its master (never refused for memory,
+    /// a read-only replica, a stale link or a busy script), its replies dropped, and it sees
+    /// keys whose TTL passed until the master's DEL removes them.
+    Master,
+}
+
+impl ClientKind {
+    /// Whether commands from this client are applied whatever the server's own rules say
+    /// (Redis's `mustObeyClient`): they were already admitted where they came from.
+    pub fn obeyed(self) -> bool {
+        self != ClientKind::Normal
+    }
 }
 
 /// The connection's own view of its client.

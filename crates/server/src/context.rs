@@ -107,10 +107,14 @@ impl<'a> Ctx<'a> {
     }
 
     /// Lookups leave access times alone for CLIENT NO-TOUCH clients; a write command's lookups
-    /// let a running snapshot keep the cut-time values first.
+    /// let a running snapshot keep the cut-time values first; a replica's master link sees keys
+    /// whose TTL passed, which only its master's DEL removes.
     fn lock_mode(&self, mut locked: Locked<'a>) -> Locked<'a> {
         if self.client.no_touch {
             locked = locked.without_touch();
+        }
+        if self.client.kind == ClientKind::Master {
+            locked = locked.showing_expired();
         }
         if self.command.spec.has(crate::command::flags::WRITE) {
             locked = locked.for_write();

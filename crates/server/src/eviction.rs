@@ -63,6 +63,11 @@ fn make_room(server: &Server, budget: Duration, newcomer: Option<(usize, &[u8])>
     if !over(server) {
         return Outcome::Within;
     }
+    // A replica's dataset is its master's: with `replica-ignore-maxmemory` (the default) it
+    // evicts nothing, and the master's DELs keep it in bounds, as in Redis.
+    if server.keyspace.is_replica() && server.config.read().replica_ignore_maxmemory {
+        return Outcome::Within;
+    }
     let started = Instant::now();
     let keyspace = &server.keyspace;
     let policy = keyspace.tracking().policy();

@@ -25,6 +25,13 @@ pub fn init(level: LogLevel, logfile: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Whether this server is a replica: its log lines say `S` where a master's say `M`, as Redis's.
+static REPLICA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_replica(replica: bool) {
+    REPLICA.store(replica, Ordering::Relaxed);
+}
+
 pub fn set_level(level: LogLevel) {
     LEVEL.store(level as u8, Ordering::Relaxed);
 }
@@ -43,8 +50,13 @@ pub fn write(level: LogLevel, message: fmt::Arguments<'_>) {
         LogLevel::Notice => '*',
         LogLevel::Warning => '#',
     };
+    let role = if REPLICA.load(Ordering::Relaxed) {
+        'S'
+    } else {
+        'M'
+    };
     let line = format!(
-        "{}:M {} {} {}\n",
+        "{}:{role} {} {} {}\n",
         std::process::id(),
         timestamp(),
         symbol,

@@ -46,9 +46,10 @@ pub struct Server {
     pub memory: crate::memory::Marks,
     pub pubsub: Arc<PubSub>,
     pub notifier: Arc<Notifier>,
-    /// One gate per event loop, plus one for the cron thread. Each holds its own gate shared
-    /// while it runs a command; EXEC takes them all exclusively, which pauses every other
-    /// client for the transaction. Uncontended, a gate costs an atomic on a thread-local line.
+    /// One gate per event loop, then one for a replica's master link, then one for the cron
+    /// thread (the last). Each holds its own gate shared while it runs a command; EXEC takes
+    /// them all exclusively, which pauses every other client for the transaction. Uncontended,
+    /// a gate costs an atomic on a thread-local line.
     pub gates: Vec<RwLock<()>>,
     pub blocking: crate::blocking::Blocking,
     pub persistence: crate::persistence::Persistence,
@@ -130,7 +131,7 @@ impl Server {
             memory: Default::default(),
             pubsub,
             notifier,
-            gates: (0..=config.threads).map(|_| RwLock::new(())).collect(),
+            gates: (0..config.threads + 2).map(|_| RwLock::new(())).collect(),
             blocking: Default::default(),
             persistence: Default::default(),
             limits: Default::default(),
@@ -179,6 +180,11 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// The gate of a replica's master link (see `gates`).
+    pub fn master_link_gate(&self) -> usize {
+        self.gates.len() - 2
     }
 
     /// Changes since the last save, summed over the workers.
@@ -440,6 +446,10 @@ pub fn run(startup: Startup) -> Result<(), String> {
     server.memory.startup.store(crate::memory::used(), Relaxed);
     crate::memory::start_background_purge();
     crate::persistence::rdb::load_at_startup(&server);
+    let master = server.config.read().replicaof.clone();
+    if let Some((host, port)) = master {
+        crate::replication::replica::start(&server, host, port);
+    }
     log!(
         Notice,
         "redis-lite {LITE_VERSION} (Redis {REDIS_VERSION} compatible), pid={}, port={port}, threads={threads}, config={}",
@@ -668,7 +678,11 @@ fn cron(server: Arc<Server>) {
         server.clients.peaks.tick();
         {
             let _gate = server.gates[server.gates.len() - 1].read();
-            if server.active_expiry.enabled.load(Relaxed) && !server.persistence.is_loading() {
+            // A replica leaves expiring to its master, which sends a DEL for each key.
+            if server.active_expiry.enabled.load(Relaxed)
+                && !server.persistence.is_loading()
+                && !server.keyspace.is_replica()
+            {
                 let budget = period / 4;
                 server
                     .keyspace

@@ -1,17 +1,18 @@
 //! Admission: whether a command may run now, as one ordered list of rules. Each rule is a small
 //! function that returns why the command is refused, or nothing; the first refusal wins, so
 //! the order is the order of Redis 7.0's `processCommand` checks: authentication, `no_multi`
-//! inside MULTI, out of memory, MISCONF, RESP2's subscribed context, loading; then MULTI
-//! queueing. The rules redis-lite does not have yet slot in as one function each, at Redis's
-//! place: ACL permissions after authentication, then a cluster redirect; a read-only replica
-//! after MISCONF; a stale replica after the subscribed context; a busy script and client pause
-//! after loading.
+//! inside MULTI, out of memory, MISCONF, a read-only replica, RESP2's subscribed context, a
+//! replica whose link is down, loading, a busy script; then MULTI queueing. The rules
+//! redis-lite does not have yet slot in as one function each, at Redis's place: ACL
+//! permissions after authentication, then a cluster redirect; client pause after a busy script.
+//! Commands from a replica's master are obeyed: the rules that judge the server's own state
+//! (memory, MISCONF, read-only, stale, loading, busy) let them through, as Redis does.
 
 use std::sync::Arc;
 
 use redis_lite_protocol::Protocol;
 
-use crate::client::{ClientKind, ClientState};
+use crate::client::ClientState;
 use crate::command::{self, CommandEntry, Lookup};
 use crate::error::{truncated, CommandError};
 use crate::pubsub::pubsub_family::allowed_while_subscribed;
@@ -74,7 +75,9 @@ pub fn admit(server: &Arc<Server>, client: &mut ClientState, entry: &CommandEntr
         .or_else(|| memory(server, client, entry))
         .or_else(|| persistence_errors(server, client, entry))
         .or_else(|| too_few_replicas(server, client, entry))
+        .or_else(|| read_only_replica(server, client, entry))
         .or_else(|| subscribed_context(server, client, entry))
+        .or_else(|| stale_replica(server, client, entry))
         .or_else(|| loading(server, client, entry))
         .or_else(|| busy_script(server, client, entry));
     if let Some(error) = refusal {
@@ -161,12 +164,53 @@ fn persistence_errors(
     client: &mut ClientState,
     entry: &CommandEntry,
 ) -> Option<CommandError> {
-    match client.kind {
-        ClientKind::AofLoader => None,
-        ClientKind::Normal => {
-            crate::persistence::write_refusal(server, admitted_flags(client, entry))
-        }
+    if client.kind.obeyed() {
+        return None;
     }
+    crate::persistence::write_refusal(server, admitted_flags(client, entry))
+}
+
+/// -READONLY for writes on a replica with `replica-read-only yes` (EXEC too, when it queued
+/// one).
+fn read_only_replica(
+    server: &Server,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+) -> Option<CommandError> {
+    if client.kind.obeyed()
+        || admitted_flags(client, entry) & command::flags::WRITE == 0
+        || !server.replication.replica.is_replica()
+        || !server.config.read().replica_read_only
+    {
+        return None;
+    }
+    Some(CommandError::coded(
+        "READONLY You can't write against a read only replica.",
+    ))
+}
+
+/// -MASTERDOWN on a replica whose link to its master is not up, with
+/// `replica-serve-stale-data no`, for the commands not marked `stale` (EXEC, when it queued
+/// one).
+fn stale_replica(
+    server: &Server,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+) -> Option<CommandError> {
+    let replica = &server.replication.replica;
+    if client.kind.obeyed() || !replica.is_replica() || replica.link_is_up() {
+        return None;
+    }
+    let lacking = match &client.multi {
+        Some(multi) if top_name(entry) == "exec" => !entry.spec.flags | multi.lacking,
+        _ => !entry.spec.flags,
+    };
+    if lacking & command::flags::STALE == 0 || server.config.read().replica_serve_stale_data {
+        return None;
+    }
+    Some(CommandError::coded(
+        "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+    ))
 }
 
 /// -NOREPLICAS for writes while fewer than `min-replicas-to-write` replicas acknowledged
@@ -176,9 +220,7 @@ fn too_few_replicas(
     client: &mut ClientState,
     entry: &CommandEntry,
 ) -> Option<CommandError> {
-    if client.kind != ClientKind::Normal
-        || admitted_flags(client, entry) & command::flags::WRITE == 0
-    {
+    if client.kind.obeyed() || admitted_flags(client, entry) & command::flags::WRITE == 0 {
         return None;
     }
     server
@@ -189,10 +231,15 @@ fn too_few_replicas(
 }
 
 /// -BUSY while a script runs past `busy-reply-threshold`, but for the few commands allowed
-/// then (SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE...).
-fn busy_script(server: &Server, _: &mut ClientState, entry: &CommandEntry) -> Option<CommandError> {
+/// then (SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE...). A master's commands wait instead.
+fn busy_script(
+    server: &Server,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+) -> Option<CommandError> {
     let running = &server.scripting.running;
-    (running.is_busy() && !entry.spec.has(command::flags::ALLOW_BUSY)).then(|| running.busy_error())
+    (running.is_busy() && !entry.spec.has(command::flags::ALLOW_BUSY) && !client.kind.obeyed())
+        .then(|| running.busy_error())
 }
 
 /// -LOADING while the dataset loads. The AOF loader's own client replays the log meanwhile.
@@ -201,17 +248,17 @@ fn loading(
     client: &mut ClientState,
     entry: &CommandEntry,
 ) -> Option<CommandError> {
-    match client.kind {
-        ClientKind::AofLoader => None,
-        ClientKind::Normal => crate::persistence::loading_refusal(server, entry.spec.flags),
+    if client.kind.obeyed() {
+        return None;
     }
+    crate::persistence::loading_refusal(server, entry.spec.flags)
 }
 
 /// Makes room under `maxmemory`/`maxkeys` first; when there is none to make, refuses a
 /// `denyoom` command, and inside MULTI anything but EXEC, DISCARD, QUIT and RESET (queuing
 /// takes memory too), as Redis does.
 fn memory(server: &Server, client: &mut ClientState, entry: &CommandEntry) -> Option<CommandError> {
-    if client.kind == ClientKind::AofLoader || crate::eviction::make_room_before_command(server) {
+    if client.kind.obeyed() || crate::eviction::make_room_before_command(server) {
         return None;
     }
     let queuing =

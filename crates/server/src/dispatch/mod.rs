@@ -70,6 +70,7 @@ pub fn execute_held<'s>(
             let multi = client.multi.as_mut().expect("queued only inside MULTI");
             multi.queue.push(args.iter().map(|a| a.to_vec()).collect());
             multi.flags |= entry.spec.flags;
+            multi.lacking |= !entry.spec.flags;
             ReplyWriter::new(out, client.protocol).simple("QUEUED");
             finish_reply(client, out, start);
             return Some(entry.full_name.as_str());
@@ -82,7 +83,17 @@ pub fn execute_held<'s>(
             return None;
         }
     };
+    // A master link's command is checked and counted into the replication offset inside its
+    // gates, so REPLICAOF (which takes every gate) sees each command applied and counted, or
+    // neither.
+    let from_master = client.kind == ClientKind::Master && !client.mode.nested();
+    if from_master && !crate::replication::replica::applies(server, client) {
+        return None;
+    }
     call(server, client, entry, args, out);
+    if from_master {
+        crate::replication::replica::applied(server, client);
+    }
     held.keep(gates);
     finish_reply(client, out, start);
     Some(entry.full_name.as_str())
@@ -144,7 +155,9 @@ fn enter_gates<'s>(
     if client.mode.nested() {
         return Ok(Gates::default());
     }
+    // A master's commands wait for a busy script to end: they must not be refused.
     let running = &server.scripting.running;
+    let busy = || running.is_busy() && !client.kind.obeyed();
     let while_busy = || match entry.spec.has(command::flags::ALLOW_BUSY) {
         true => Ok(Gates::default()),
         false => Err(running.busy_error()),
@@ -158,7 +171,7 @@ fn enter_gates<'s>(
                     all: Vec::new(),
                 });
             }
-            if running.is_busy() {
+            if busy() {
                 break while_busy();
             }
         };
@@ -166,7 +179,7 @@ fn enter_gates<'s>(
     let mut held = Vec::with_capacity(server.gates.len());
     for gate in &server.gates {
         // A script past `busy-reply-threshold` will not let go soon: straight to BUSY.
-        if !running.is_busy() {
+        if !busy() {
             if let Some(guard) = yield_for_write(gate) {
                 held.push(guard);
                 continue;
@@ -177,7 +190,7 @@ fn enter_gates<'s>(
                 held.push(guard);
                 break;
             }
-            if running.is_busy() {
+            if busy() {
                 return while_busy();
             }
         }

@@ -362,9 +362,9 @@ impl<'s> KeyLoader<'s> {
 }
 
 /// Counts bytes as they are read, for the loading progress in INFO.
-struct Counting<R> {
-    inner: R,
-    count: Arc<AtomicU64>,
+pub(crate) struct Counting<R> {
+    pub inner: R,
+    pub count: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Counting<R> {

@@ -88,6 +88,10 @@ pub struct Replica {
     ack_ms: AtomicU64,
     /// Old SYNC replicas never acknowledge: repl-timeout does not apply to them.
     acks: bool,
+    /// Whether it acknowledged since its sync. After a diskless transfer the stream waits
+    /// for that first ACK, as in Redis: the replica finds the payload's end mark only at the
+    /// end of what it read, so stream bytes must not follow the mark before it has loaded.
+    acknowledged: AtomicBool,
 }
 
 impl Replica {
@@ -205,6 +209,7 @@ impl Master {
 
     fn acknowledged_by(&self, replica: &Replica, offset: u64) {
         replica.ack_offset.fetch_max(offset, Relaxed);
+        replica.acknowledged.store(true, Relaxed);
         replica.ack_ms.store(redis_lite_engine::now_ms(), Relaxed);
         self.getack_sent.store(false, Relaxed);
         let mut waits = self.waits.lock();
@@ -301,6 +306,7 @@ pub fn start_sync(
         ack_offset: AtomicU64::new(0),
         ack_ms: AtomicU64::new(redis_lite_engine::now_ms()),
         acks: psync.is_some(),
+        acknowledged: AtomicBool::new(false),
     });
     log!(
         Notice,
@@ -317,6 +323,7 @@ pub fn start_sync(
                 false => reply.simple("CONTINUE"),
             }
             replica.state.store(State::Online as u8, Relaxed);
+            replica.acknowledged.store(true, Relaxed);
             master.attach(replica.clone());
             conf.link = Some(replica);
             conf.sync = Some(SyncRequest::Continue(cursor));
@@ -440,6 +447,17 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
             return;
         }
     }
+    // On a replica the cut must not fall between a command of the master link and its bytes
+    // entering the backlog: the link applies and feeds inside its own gate. Waiting for that
+    // gate could deadlock with an EXEC of the link waiting for ours, so a busy link puts the
+    // sync off to the next cron tick instead.
+    let _link_paused = match server.replication.replica.is_replica() {
+        true => match server.gates[server.master_link_gate()].try_write() {
+            Some(gate) => Some(gate),
+            None => return,
+        },
+        false => None,
+    };
     let Ok(progress) = server
         .persistence
         .claim(JobKind::Snapshot { background: true })
@@ -660,6 +678,10 @@ pub fn cron(server: &Arc<Server>) {
         )
     };
     master.count_good_replicas(redis_lite_engine::now_ms());
+    // A replica's replicas get its master's PINGs, and its backlog is its master's.
+    if replication.replica.is_replica() {
+        return;
+    }
     if master.connected() > 0 {
         let mut last = master.last_ping.lock();
         if last.is_none_or(|at| at.elapsed() >= period) {
@@ -763,6 +785,7 @@ async fn send_snapshot<S: ClientStream>(
         }
     }
     let mut first = true;
+    replica.acknowledged.store(false, Relaxed);
     loop {
         let chunk = tokio::select! {
             chunk = payload.recv() => chunk,
@@ -785,6 +808,10 @@ async fn send_snapshot<S: ClientStream>(
                 return Some(cursor);
             }
             Some(chunk) => {
+                if first && !chunk.starts_with(b"$EOF:") {
+                    // A payload with its length: the stream may follow it at once.
+                    replica.acknowledged.store(true, Relaxed);
+                }
                 first = false;
                 if stream.write_all(&chunk).await.is_err() {
                     break;
@@ -822,7 +849,8 @@ async fn stream_to_replica<S: ClientStream>(
         let notified = grown.notified();
         let mut notified = std::pin::pin!(notified);
         notified.as_mut().enable();
-        if sent == out.len() {
+        // After a diskless payload, nothing more until the replica's first ACK.
+        if sent == out.len() && replica.acknowledged.load(Relaxed) {
             out.clear();
             sent = 0;
             backlog.read(cursor, &mut out, CHUNK * 4);

@@ -10,7 +10,9 @@
 
 pub mod backlog;
 pub mod master;
+pub mod replica;
 pub mod replication_family;
+mod sync;
 
 use parking_lot::Mutex;
 
@@ -34,6 +36,8 @@ pub struct Replication {
     ids: Mutex<ReplIds>,
     pub backlog: backlog::Backlog,
     pub master: master::Master,
+    /// The link to this server's master, when it is a replica.
+    pub replica: replica::Replica,
 }
 
 impl Default for Replication {
@@ -46,6 +50,7 @@ impl Default for Replication {
             }),
             backlog: backlog::Backlog::default(),
             master: master::Master::default(),
+            replica: replica::Replica::default(),
         }
     }
 }
@@ -109,8 +114,11 @@ pub fn info_section(server: &Server, out: &mut String) {
     let backlog = &replication.backlog;
     let offset = backlog.pull();
     let (first_byte, histlen) = backlog.history();
-    let lines = ["# Replication".to_string(), "role:master".to_string()];
-    let mut lines = lines.to_vec();
+    let mut lines = vec!["# Replication".to_string()];
+    match replication.replica.is_replica() {
+        true => replica::info_fields(server, &mut lines),
+        false => lines.push("role:master".to_string()),
+    }
     lines.push(format!(
         "connected_slaves:{}",
         replication.master.connected()

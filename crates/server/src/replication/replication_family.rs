@@ -1,6 +1,8 @@
 //! The replication commands: the master's side (SYNC, PSYNC, REPLCONF, WAIT) and the
 //! replica's (REPLICAOF, SLAVEOF), and ROLE.
 
+use std::time::Instant;
+
 use redis_lite_protocol::number::parse_i64;
 
 use super::master;
@@ -57,10 +59,52 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("numreplicas:integer timeout:integer")
         .acl(acl::CONNECTION)
         .no_group_acl(),
+    // The replica's side. REPLICAOF takes every gate: no command of the master link is
+    // halfway through while it cuts the link.
+    CommandSpec::new(
+        "replicaof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING,
+        replicaof,
+    )
+    .doc(
+        Group::Server,
+        "5.0.0",
+        "Make the server a replica of another instance, or promote it as master.",
+    )
+    .complexity("O(1)")
+    .syntax("args=(host-port=(host port:integer) | no-one=(NO ONE))")
+    .acl(acl::ADMIN | acl::SLOW | acl::DANGEROUS)
+    .exclusive(),
+    CommandSpec::new(
+        "slaveof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING,
+        replicaof,
+    )
+    .doc(
+        Group::Server,
+        "1.0.0",
+        "Make the server a replica of another instance, or promote it as master.",
+    )
+    .complexity("O(1)")
+    .syntax("args=(host-port=(host port:integer) | no-one=(NO ONE))")
+    .acl(acl::ADMIN | acl::SLOW | acl::DANGEROUS)
+    .exclusive(),
 ];
 
-/// ROLE: a master's offset and its online replicas (address, acknowledged offset).
+/// ROLE: a master's offset and its replicas (address, acknowledged offset); a replica's
+/// master, link state and offset.
 fn role(ctx: &mut Ctx<'_>) -> CmdResult {
+    if let Some((host, port, state, offset)) = super::replica::role(ctx.server) {
+        ctx.out.array(5);
+        ctx.out.bulk(b"slave");
+        ctx.out.bulk(host.as_bytes());
+        ctx.out.integer(port as i64);
+        ctx.out.bulk(state.as_bytes());
+        ctx.out.integer(offset);
+        return Ok(());
+    }
     let replication = &ctx.server.replication;
     let offset = replication.backlog.pull();
     let replicas = replication.master.role_entries();
@@ -85,9 +129,22 @@ fn already_replica(ctx: &Ctx<'_>) -> bool {
         .is_some_and(|r| r.link.is_some())
 }
 
+/// A replica serves replicas of its own only while its link is up: they get its master's
+/// stream, which it has only then.
+fn check_can_serve(ctx: &Ctx<'_>) -> CmdResult {
+    let link = &ctx.server.replication.replica;
+    if link.is_replica() && !link.link_is_up() {
+        return Err(CommandError::coded(
+            "NOMASTERLINK Can't SYNC while not connected with my master",
+        ));
+    }
+    Ok(())
+}
+
 /// SYNC: the old protocol's full resynchronisation (no `+FULLRESYNC` line, no acknowledgements).
 fn sync(ctx: &mut Ctx<'_>) -> CmdResult {
     if !already_replica(ctx) {
+        check_can_serve(ctx)?;
         master::start_sync(ctx.server, ctx.client, None, &mut ctx.out);
     }
     Ok(())
@@ -96,6 +153,7 @@ fn sync(ctx: &mut Ctx<'_>) -> CmdResult {
 /// PSYNC replid offset: continue from the backlog, or resynchronise in full.
 fn psync(ctx: &mut Ctx<'_>) -> CmdResult {
     if !already_replica(ctx) {
+        check_can_serve(ctx)?;
         let request = (ctx.arg(1), ctx.arg(2));
         master::start_sync(ctx.server, ctx.client, Some(request), &mut ctx.out);
     }
@@ -196,6 +254,31 @@ fn wait(ctx: &mut Ctx<'_>) -> CmdResult {
             .replication
             .master
             .wait_for_acks(ctx.server, &blocked.waiter);
+    }
+    Ok(())
+}
+
+// The replica's side: REPLICAOF and SLAVEOF.
+
+/// REPLICAOF host port | NO ONE, and SLAVEOF, its old name.
+fn replicaof(ctx: &mut Ctx<'_>) -> CmdResult {
+    // The log names the client that asked, as Redis's does.
+    ctx.client
+        .publish_info(Some(ctx.command.full_name.as_str()));
+    let requested_by = ctx.client.handle.describe(Instant::now());
+    let requested_by = requested_by.trim_end();
+    if ctx.arg_is(1, "no") && ctx.arg_is(2, "one") {
+        super::replica::promote(ctx.server, requested_by);
+        ctx.out.ok();
+        return Ok(());
+    }
+    let port = redis_lite_protocol::number::parse_i64(ctx.arg(2))
+        .filter(|port| (0..=65535).contains(port))
+        .ok_or_else(|| CommandError::err("Invalid master port"))?;
+    let host = String::from_utf8_lossy(ctx.arg(1)).into_owned();
+    match super::replica::replicaof(ctx.server, host, port as u16, requested_by) {
+        true => ctx.out.ok(),
+        false => ctx.out.simple("OK Already connected to specified master"),
     }
     Ok(())
 }

@@ -70,6 +70,13 @@ impl Scripting {
         Ok(())
     }
 
+    /// Drops every library (a replica's full sync replaces them with its master's).
+    pub fn clear_libraries(&self) {
+        let mut libraries = self.functions.lock();
+        libraries.flush();
+        self.count(&libraries);
+    }
+
     /// Records the library and function counts after FUNCTION changed them.
     pub fn count(&self, libraries: &FunctionLibraries) {
         self.library_count

@@ -67,6 +67,9 @@ pub struct Multi {
     /// The flags of the queued commands together: EXEC is admitted as a write (MISCONF) or a
     /// `denyoom` command (OOM) when one of them is, as in Redis.
     pub flags: u32,
+    /// The flags some queued command lacks: EXEC is refused by a stale replica when one of
+    /// them lacks `stale`, as in Redis.
+    pub lacking: u32,
     /// A command was refused while queuing, so EXEC will abort.
     pub failed: bool,
 }

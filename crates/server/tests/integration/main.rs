@@ -21,6 +21,7 @@ mod persistence;
 mod protocol;
 mod pubsub;
 mod redis_cli;
+mod replication;
 mod replication_master;
 mod robustness;
 mod scripting;

@@ -431,3 +431,119 @@ fn redis_cli_rdb_fetches_a_snapshot_over_sync() {
         info_field(&mut raw, "replication", "connected_slaves") == "0"
     });
 }
+
+/// A replica of `master` (any program), started and synced.
+fn replica_of(launch: Launch, master: &Server) -> Server {
+    let port = master.port.to_string();
+    let replica = launch
+        .args(&["--save", "", "--replicaof", "127.0.0.1", &port])
+        .start();
+    wait_until("a replica's link to come up", TIMEOUT, || {
+        info_field(&mut replica.raw(), "replication", "master_link_status") == "up"
+    });
+    replica
+}
+
+fn repl_offset(server: &Server, field: &str) -> u64 {
+    info_field(&mut server.raw(), "replication", field)
+        .parse()
+        .unwrap()
+}
+
+/// Waits until `replica` processed `master`'s stream and holds the same dataset.
+fn assert_same(master: &Server, replica: &Server) {
+    let target = repl_offset(master, "master_repl_offset");
+    wait_until("the replica to reach the master's offset", TIMEOUT, || {
+        repl_offset(replica, "slave_repl_offset") >= target
+    });
+    let expected = digest(master);
+    wait_until("the replica's digest to match", TIMEOUT, || {
+        digest(replica) == expected
+    });
+}
+
+#[test]
+fn a_chain_of_replicas_carries_the_masters_stream_unchanged() {
+    let master = lite_master(&["--repl-diskless-sync-delay", "0"]).start();
+    let mut raw = master.raw();
+    write_load(&mut raw, 0);
+    let middle = replica_of(lite_master(&["--repl-diskless-sync-delay", "0"]), &master);
+    let leaf = replica_of(lite_master(&[]), &middle);
+    let real_leaf = Program::Redis
+        .available()
+        .then(|| replica_of(redis_replica(), &middle));
+    for round in 1..10 {
+        write_load(&mut raw, round);
+    }
+    assert_same(&master, &middle);
+    assert_same(&master, &leaf);
+    // The same history all along the chain: the leaf's offsets are the master's (the waits
+    // above compare them) under the master's replication ID.
+    let replid = |server: &Server| info_field(&mut server.raw(), "replication", "master_replid");
+    assert_eq!(replid(&leaf), replid(&master));
+    match real_leaf {
+        Some(real_leaf) => assert_same(&master, &real_leaf),
+        None => skipped("redis-server is not on PATH (in a_chain_of_replicas_carries_the_masters_stream_unchanged, the real Redis leaf)"),
+    }
+}
+
+#[test]
+fn a_promoted_replica_continues_its_siblings_without_a_full_sync() {
+    let master = lite_master(&["--repl-diskless-sync-delay", "0"]).start();
+    let mut raw = master.raw();
+    write_load(&mut raw, 0);
+    let promoted = replica_of(lite_master(&["--repl-diskless-sync-delay", "0"]), &master);
+    let sibling = replica_of(lite_master(&[]), &master);
+    write_load(&mut raw, 1);
+    assert_same(&master, &promoted);
+    assert_same(&master, &sibling);
+    let old_id = info_field(&mut master.raw(), "replication", "master_replid");
+    drop(master);
+    let mut new_master = promoted.raw();
+    assert_eq!(new_master.cmd_text(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
+    assert_eq!(
+        info_field(&mut new_master, "replication", "master_replid2"),
+        old_id
+    );
+    let port = promoted.port.to_string();
+    assert_eq!(
+        sibling.raw().cmd_text(&["REPLICAOF", "127.0.0.1", &port]),
+        "+OK\r\n"
+    );
+    wait_until(
+        "the sibling to continue with the promoted replica",
+        TIMEOUT,
+        || stat(&promoted, "sync_partial_ok") == 1,
+    );
+    assert_eq!(stat(&promoted, "sync_full"), 0);
+    write_load(&mut new_master, 2);
+    assert_same(&promoted, &sibling);
+}
+
+#[test]
+fn a_killed_lite_replica_restarts_and_catches_up() {
+    let master = lite_master(&["--repl-diskless-sync-delay", "0"]).start();
+    let mut replica = replica_of(lite_master(&[]), &master);
+    let writer_port = master.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut raw =
+                Raw::new(std::net::TcpStream::connect(("127.0.0.1", writer_port)).unwrap());
+            let mut round = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                write_load(&mut raw, round % 50);
+                round += 1;
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    replica.kill9();
+    std::thread::sleep(Duration::from_millis(300));
+    replica.restart();
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert_same(&master, &replica);
+}

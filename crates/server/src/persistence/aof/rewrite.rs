@@ -73,7 +73,9 @@ impl Control {
         Ok(())
     }
 
-    pub(super) fn request(&self, enable: bool) {
+    /// Queues a rewrite, after the running one if any (a replica's full sync: the data it
+    /// loaded must reach the AOF's base).
+    pub(crate) fn request(&self, enable: bool) {
         let mut state = self.state.lock();
         state.requested = true;
         state.enable |= enable;

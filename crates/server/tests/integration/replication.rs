@@ -1,0 +1,592 @@
+//! Replication, the replica's side: redis-lite replicating a real Redis 7.0 master. The full
+//! sync in every transfer and load mode, the stream (every data type, TTLs, expiries,
+//! MULTI/EXEC, scripts, functions, other databases) with `DEBUG DIGEST` equal on both sides,
+//! a dropped link ending in a partial resync, a replica killed under load catching up,
+//! promotion, the replica's expiry rules, its errors, and INFO/ROLE/CLIENT LIST against a real
+//! Redis replica of the same master.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis_lite_testkit::{info_field, wait_until, Launch, Raw, Server};
+
+const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A real Redis master that starts a full sync at once, or None (the test is skipped).
+fn redis_master(args: &[&str]) -> Option<Server> {
+    Server::redis(&[&["--repl-diskless-sync-delay", "0"], args].concat())
+}
+
+/// A redis-lite replica of `master`, without persistence, once its link is up.
+fn lite_replica(master: &Server, args: &[&str]) -> Server {
+    let port = master.port.to_string();
+    let replica = Launch::lite()
+        .args(&["--save", "", "--appendonly", "no"])
+        .args(&["--enable-debug-command", "yes"])
+        .args(&["--replicaof", "127.0.0.1", &port])
+        .args(args)
+        .start();
+    wait_link_up(&replica);
+    replica
+}
+
+fn wait_link_up(replica: &Server) {
+    let mut raw = replica.raw();
+    wait_until("the replica's link to be up", SYNC_TIMEOUT, || {
+        info_field(&mut raw, "replication", "master_link_status") == "up"
+    });
+}
+
+fn offset(server: &Server, field: &str) -> u64 {
+    info_field(&mut server.raw(), "replication", field)
+        .parse()
+        .unwrap()
+}
+
+/// Waits until the replica processed everything the master wrote so far, and then until
+/// their digests agree (the master may still be expiring keys, whose DELs follow).
+fn wait_in_sync(master: &Server, replica: &Server) {
+    wait_until(
+        "the replica to reach the master's offset",
+        SYNC_TIMEOUT,
+        || offset(replica, "slave_repl_offset") >= offset(master, "master_repl_offset"),
+    );
+    let (mut m, mut r) = (master.raw(), replica.raw());
+    wait_until(
+        "equal DEBUG DIGEST on master and replica",
+        SYNC_TIMEOUT,
+        || {
+            let digest = m.cmd_text(&["DEBUG", "DIGEST"]);
+            assert!(digest.starts_with('+'), "DEBUG DIGEST: {digest}");
+            digest == r.cmd_text(&["DEBUG", "DIGEST"])
+        },
+    );
+}
+
+#[track_caller]
+fn ok(raw: &mut Raw, args: &[&str]) {
+    let reply = raw.cmd_text(args);
+    assert!(!reply.starts_with('-'), "{args:?}: {reply}");
+}
+
+const LIBRARY: &str = "#!lua name=replib\n\
+    redis.register_function('setit', function(keys, args) return redis.call('set', keys[1], args[1]) end)";
+
+/// Writes of every kind the master propagates, tagged `round` so rounds add up.
+fn write_load(master: &Server, round: usize) {
+    let mut raw = master.raw();
+    ok(&mut raw, &["FUNCTION", "LOAD", "REPLACE", LIBRARY]);
+    let r = round.to_string();
+    let key = |name: &str| format!("{name}:{r}");
+    for i in 0..50 {
+        let i = i.to_string();
+        ok(&mut raw, &["SET", &key(&format!("s{i}")), &format!("v{i}")]);
+        ok(&mut raw, &["RPUSH", &key("list"), &i]);
+        ok(&mut raw, &["HSET", &key("hash"), &format!("f{i}"), &i]);
+        ok(&mut raw, &["SADD", &key("ints"), &i]);
+        ok(&mut raw, &["SADD", &key("words"), &format!("w{i}")]);
+        ok(&mut raw, &["ZADD", &key("zset"), &i, &format!("m{i}")]);
+        ok(&mut raw, &["PFADD", &key("hll"), &format!("e{i}")]);
+        ok(
+            &mut raw,
+            &[
+                "SETBIT",
+                &key("bits"),
+                &(i.parse::<u32>().unwrap() * 7).to_string(),
+                "1",
+            ],
+        );
+    }
+    // Past the listpack limits: other encodings on both sides.
+    for i in 0..300 {
+        let i = i.to_string();
+        ok(
+            &mut raw,
+            &[
+                "HSET",
+                &key("bighash"),
+                &format!("field{i}"),
+                &"x".repeat(80),
+            ],
+        );
+        ok(
+            &mut raw,
+            &["ZADD", &key("bigzset"), &i, &format!("member{i}")],
+        );
+        ok(&mut raw, &["RPUSH", &key("biglist"), &"y".repeat(100)]);
+    }
+    ok(&mut raw, &["APPEND", &key("s1"), "-appended"]);
+    ok(&mut raw, &["INCRBYFLOAT", &key("float"), "1.5"]);
+    ok(&mut raw, &["INCR", &key("counter")]);
+    ok(&mut raw, &["LPOP", &key("list")]);
+    ok(&mut raw, &["SPOP", &key("words")]);
+    ok(&mut raw, &["SREM", &key("ints"), "7"]);
+    ok(&mut raw, &["ZINCRBY", &key("zset"), "2.5", "m3"]);
+    ok(&mut raw, &["HDEL", &key("hash"), "f4"]);
+    ok(&mut raw, &["DEL", &key("s2")]);
+    ok(&mut raw, &["RENAME", &key("s3"), &key("renamed")]);
+    // TTLs: some far away, some that pass at once (the master's DELs remove them).
+    ok(&mut raw, &["SET", &key("ttl"), "v", "EX", "1000"]);
+    ok(&mut raw, &["EXPIRE", &key("list"), "2000"]);
+    ok(&mut raw, &["SET", &key("persisted"), "v", "EX", "100"]);
+    ok(&mut raw, &["PERSIST", &key("persisted")]);
+    for i in 0..10 {
+        ok(
+            &mut raw,
+            &["SET", &key(&format!("gone{i}")), "v", "PX", "1"],
+        );
+    }
+    // Other databases.
+    ok(&mut raw, &["SELECT", "5"]);
+    ok(&mut raw, &["SET", &key("in5"), "five"]);
+    ok(&mut raw, &["HSET", &key("hash5"), "a", "b"]);
+    ok(&mut raw, &["SELECT", "0"]);
+    ok(&mut raw, &["SET", &key("back-in-0"), "zero"]);
+    // A transaction, and one in another database.
+    for command in [
+        &["MULTI"][..],
+        &["INCR", &key("counter")],
+        &["LPUSH", &key("txlist"), "a", "b"],
+        &["SELECT", "3"],
+        &["SET", &key("tx3"), "three"],
+    ] {
+        ok(&mut raw, command);
+    }
+    assert!(raw.cmd_text(&["EXEC"]).starts_with('*'));
+    ok(&mut raw, &["SELECT", "0"]);
+    // Scripts and functions (propagated as their effects).
+    ok(
+        &mut raw,
+        &[
+            "EVAL",
+            "redis.call('set', KEYS[1], ARGV[1]); redis.call('pexpire', KEYS[1], 500000); return redis.call('spop', KEYS[2])",
+            "2",
+            &key("scripted"),
+            &key("ints"),
+            "from-lua",
+        ],
+    );
+    ok(&mut raw, &["FCALL", "setit", "1", &key("by-function"), "f"]);
+}
+
+/// One run: a master in `diskless_sync` mode with data before the replica starts (the
+/// snapshot) and after (the stream), a replica loading as `diskless_load` says.
+fn sync_and_stream(diskless_sync: &str, diskless_load: &str) {
+    let Some(master) = redis_master(&["--repl-diskless-sync", diskless_sync]) else {
+        return;
+    };
+    write_load(&master, 0);
+    let replica = lite_replica(&master, &["--repl-diskless-load", diskless_load]);
+    write_load(&master, 1);
+    wait_in_sync(&master, &replica);
+    let (mut m, mut r) = (master.raw(), replica.raw());
+    for key in [
+        "hash:0",
+        "bigzset:1",
+        "list:1",
+        "txlist:1",
+        "scripted:1",
+        "ints:0",
+    ] {
+        assert_eq!(
+            m.cmd_text(&["DEBUG", "DIGEST-VALUE", key]),
+            r.cmd_text(&["DEBUG", "DIGEST-VALUE", key]),
+            "{key} ({diskless_sync} sync, {diskless_load} load)"
+        );
+    }
+    assert_eq!(
+        r.cmd_text(&["FUNCTION", "LIST"]),
+        m.cmd_text(&["FUNCTION", "LIST"])
+    );
+    for db in ["5", "3"] {
+        ok(&mut m, &["SELECT", db]);
+        ok(&mut r, &["SELECT", db]);
+        assert_eq!(r.cmd_text(&["DBSIZE"]), m.cmd_text(&["DBSIZE"]), "db {db}");
+    }
+}
+
+#[test]
+fn a_lite_replica_of_a_disk_based_redis_master_loads_through_a_file() {
+    sync_and_stream("no", "disabled");
+}
+
+#[test]
+fn a_lite_replica_of_a_diskless_redis_master_loads_through_a_file() {
+    sync_and_stream("yes", "disabled");
+}
+
+#[test]
+fn a_lite_replica_loads_straight_from_the_socket_when_empty() {
+    sync_and_stream("yes", "on-empty-db");
+    sync_and_stream("no", "on-empty-db");
+}
+
+#[test]
+fn a_lite_replica_loads_aside_and_swaps_with_swapdb() {
+    sync_and_stream("yes", "swapdb");
+    sync_and_stream("no", "swapdb");
+}
+
+#[test]
+fn a_full_sync_replaces_what_the_replica_had() {
+    let Some(master) = redis_master(&[]) else {
+        return;
+    };
+    ok(&mut master.raw(), &["SET", "from-master", "1"]);
+    for load in ["disabled", "on-empty-db", "swapdb"] {
+        let replica = Launch::lite()
+            .args(&["--save", "", "--enable-debug-command", "yes"])
+            .args(&["--repl-diskless-load", load])
+            .start();
+        let mut raw = replica.raw();
+        ok(&mut raw, &["SET", "own", "1"]);
+        ok(&mut raw, &["SELECT", "9"]);
+        ok(&mut raw, &["SET", "own9", "1"]);
+        let port = master.port.to_string();
+        assert_eq!(raw.cmd_text(&["REPLICAOF", "127.0.0.1", &port]), "+OK\r\n");
+        wait_link_up(&replica);
+        wait_in_sync(&master, &replica);
+        assert_eq!(raw.cmd_text(&["DBSIZE"]), ":0\r\n", "{load}");
+        ok(&mut raw, &["SELECT", "0"]);
+        assert_eq!(raw.cmd_text(&["GET", "own"]), "$-1\r\n", "{load}");
+        assert_eq!(
+            raw.cmd_text(&["GET", "from-master"]),
+            "$1\r\n1\r\n",
+            "{load}"
+        );
+    }
+}
+
+#[test]
+fn a_replica_refuses_writes_and_stale_reads_with_redis_errors() {
+    let Some(mut master) = redis_master(&[]) else {
+        return;
+    };
+    let replica = lite_replica(&master, &["--replica-serve-stale-data", "no"]);
+    let mut raw = replica.raw();
+    raw.expect_replies(&[
+        (
+            &["SET", "k", "v"],
+            "-READONLY You can't write against a read only replica.\r\n",
+        ),
+        (&["GET", "k"], "$-1\r\n"),
+        (&["MULTI"], "+OK\r\n"),
+        (
+            &["INCR", "k"],
+            "-READONLY You can't write against a read only replica.\r\n",
+        ),
+        (
+            &["EXEC"],
+            "-EXECABORT Transaction discarded because of previous errors.\r\n",
+        ),
+        (&["CONFIG", "SET", "replica-read-only", "no"], "+OK\r\n"),
+        (&["SET", "own", "v"], "+OK\r\n"),
+        (&["CONFIG", "SET", "replica-read-only", "yes"], "+OK\r\n"),
+    ]);
+    master.kill9();
+    wait_until("the link to go down", SYNC_TIMEOUT, || {
+        info_field(&mut raw, "replication", "master_link_status") == "down"
+    });
+    raw.expect_replies(&[
+        (
+            &["GET", "k"],
+            "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n",
+        ),
+        // PING is not marked `stale` either, in Redis 7.0.
+        (
+            &["PING"],
+            "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n",
+        ),
+        (
+            &["CONFIG", "SET", "replica-serve-stale-data", "yes"],
+            "+OK\r\n",
+        ),
+        (&["GET", "own"], "$1\r\nv\r\n"),
+    ]);
+}
+
+#[test]
+fn client_kill_type_master_ends_in_a_partial_resync() {
+    let Some(master) = redis_master(&[]) else {
+        return;
+    };
+    let replica = lite_replica(&master, &[]);
+    write_load(&master, 0);
+    wait_in_sync(&master, &replica);
+    let mut raw = replica.raw();
+    let list = raw.cmd_text(&["CLIENT", "LIST", "TYPE", "master"]);
+    assert!(list.contains(" flags=M "), "{list}");
+    let partial = |m: &Server| info_field(&mut m.raw(), "stats", "sync_partial_ok");
+    let before = partial(&master);
+    assert_eq!(
+        raw.cmd_text(&["CLIENT", "KILL", "TYPE", "master"]),
+        ":1\r\n"
+    );
+    wait_until("a partial resync", SYNC_TIMEOUT, || {
+        partial(&master) != before
+    });
+    assert_eq!(
+        info_field(&mut master.raw(), "stats", "sync_full"),
+        "1",
+        "no second full sync"
+    );
+    wait_link_up(&replica);
+    write_load(&master, 1);
+    wait_in_sync(&master, &replica);
+}
+
+#[test]
+fn a_replica_killed_under_load_catches_up_after_a_restart() {
+    let Some(master) = redis_master(&[]) else {
+        return;
+    };
+    let mut replica = lite_replica(&master, &[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let mut raw = master.raw();
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let n = i.to_string();
+                ok(&mut raw, &["SET", &format!("k{}", i % 5000), &n]);
+                ok(
+                    &mut raw,
+                    &["HINCRBY", "counts", &format!("f{}", i % 100), "1"],
+                );
+                ok(&mut raw, &["LPUSH", "log", &n]);
+                ok(&mut raw, &["LTRIM", "log", "0", "999"]);
+                i += 1;
+            }
+        })
+    };
+    let mut raw = replica.raw();
+    wait_until(
+        "the replica to apply some of the load",
+        SYNC_TIMEOUT,
+        || offset(&replica, "slave_repl_offset") > 100_000,
+    );
+    drop(raw);
+    replica.restart();
+    wait_link_up(&replica);
+    raw = replica.raw();
+    wait_until("more of the load after the restart", SYNC_TIMEOUT, || {
+        raw.cmd_text(&["LLEN", "log"]) == ":1000\r\n"
+    });
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    wait_in_sync(&master, &replica);
+}
+
+#[test]
+fn replicaof_no_one_makes_a_writable_master_that_keeps_the_data() {
+    let Some(master) = redis_master(&[]) else {
+        return;
+    };
+    let replica = lite_replica(&master, &[]);
+    // No DEL of an expired key arrives while the digests are compared.
+    ok(&mut master.raw(), &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    write_load(&master, 0);
+    wait_in_sync(&master, &replica);
+    let digest = master.raw().cmd_text(&["DEBUG", "DIGEST"]);
+    let synced_at = offset(&replica, "slave_repl_offset");
+    let master_id = info_field(&mut master.raw(), "replication", "master_replid");
+    let port = master.port.to_string();
+    let mut raw = replica.raw();
+    raw.expect_replies(&[
+        (
+            &["REPLICAOF", "127.0.0.1", &port],
+            "+OK Already connected to specified master\r\n",
+        ),
+        (
+            &["REPLICAOF", "127.0.0.1", "port"],
+            "-ERR Invalid master port\r\n",
+        ),
+        (
+            &["REPLICAOF", "127.0.0.1", "65536"],
+            "-ERR Invalid master port\r\n",
+        ),
+        (&["REPLICAOF", "no", "two"], "-ERR Invalid master port\r\n"),
+        (&["REPLICAOF", "NO", "ONE"], "+OK\r\n"),
+    ]);
+    assert_eq!(raw.cmd_text(&["DEBUG", "DIGEST"]), digest);
+    raw.expect_replies(&[(&["SET", "now", "writable"], "+OK\r\n")]);
+    let info = raw.cmd_text(&["INFO", "replication"]);
+    assert!(info.contains("role:master\r\n"), "{info}");
+    assert!(
+        info.contains(&format!("master_replid2:{master_id}\r\n")),
+        "{info}"
+    );
+    assert!(
+        info.contains(&format!("second_repl_offset:{}\r\n", synced_at + 1)),
+        "{info}"
+    );
+    assert_eq!(raw.cmd_text(&["ROLE"]).lines().nth(1), Some("$6"));
+    raw.expect_replies(&[(&["REPLICAOF", "NO", "ONE"], "+OK\r\n")]);
+    // CONFIG GET follows REPLICAOF both ways.
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "GET", "replicaof"]),
+        "*2\r\n$9\r\nreplicaof\r\n$0\r\n\r\n"
+    );
+    assert_eq!(raw.cmd_text(&["SLAVEOF", "127.0.0.1", &port]), "+OK\r\n");
+    let expected = format!("127.0.0.1 {port}");
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "GET", "replicaof"]),
+        format!(
+            "*2\r\n$9\r\nreplicaof\r\n${}\r\n{expected}\r\n",
+            expected.len()
+        )
+    );
+    wait_link_up(&replica);
+    wait_in_sync(&master, &replica);
+    assert_eq!(
+        raw.cmd_text(&["GET", "now"]),
+        "$-1\r\n",
+        "the master's data again"
+    );
+}
+
+#[test]
+fn a_replica_leaves_expiry_to_its_master() {
+    let Some(master) = redis_master(&[]) else {
+        return;
+    };
+    let replica = lite_replica(&master, &[]);
+    let (mut m, mut r) = (master.raw(), replica.raw());
+    ok(&mut m, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    ok(&mut m, &["SET", "short", "v", "PX", "300"]);
+    ok(&mut m, &["SET", "long", "v", "EX", "1000"]);
+    wait_in_sync(&master, &replica);
+    wait_until("the key's TTL to pass on the replica", SYNC_TIMEOUT, || {
+        r.cmd_text(&["EXISTS", "short"]) == ":0\r\n"
+    });
+    // Gone for reads, but still stored until the master says so.
+    r.expect_replies(&[
+        (&["GET", "short"], "$-1\r\n"),
+        (&["TTL", "short"], ":-2\r\n"),
+        (&["DBSIZE"], ":2\r\n"),
+        (&["GET", "long"], "$1\r\nv\r\n"),
+    ]);
+    // The master expires it on access and sends the DEL.
+    assert_eq!(m.cmd_text(&["GET", "short"]), "$-1\r\n");
+    wait_until("the master's DEL to arrive", SYNC_TIMEOUT, || {
+        r.cmd_text(&["DBSIZE"]) == ":1\r\n"
+    });
+    wait_in_sync(&master, &replica);
+}
+
+/// INFO replication's fields of `server`, in order, and their values.
+fn replication_fields(server: &Server) -> Vec<(String, String)> {
+    let info = server.raw().cmd_text(&["INFO", "replication"]);
+    info.lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn info_role_and_client_list_match_a_redis_replica_of_the_same_master() {
+    let Some(master) = redis_master(&["--requirepass", "secret"]) else {
+        return;
+    };
+    let port = master.port.to_string();
+    let auth = ["--masterauth", "secret"];
+    let redis = Launch::redis()
+        .args(&["--save", "", "--appendonly", "no"])
+        .args(&auth)
+        .args(&["--replicaof", "127.0.0.1", &port])
+        .start();
+    wait_link_up(&redis);
+    let lite = lite_replica(&master, &auth);
+    let mut m = master.raw();
+    ok(&mut m, &["AUTH", "secret"]);
+    ok(&mut m, &["SET", "k", "v"]);
+    let target: u64 = info_field(&mut m, "replication", "master_repl_offset")
+        .parse()
+        .unwrap();
+    for replica in [&redis, &lite] {
+        wait_until("the replica to catch up", SYNC_TIMEOUT, || {
+            offset(replica, "slave_repl_offset") >= target
+        });
+    }
+    let (theirs, ours) = (replication_fields(&redis), replication_fields(&lite));
+    let names =
+        |fields: &[(String, String)]| fields.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&ours), names(&theirs));
+    // Values that do not depend on timing or on when each replica synced.
+    let varying = [
+        "master_last_io_seconds_ago",
+        "repl_backlog_first_byte_offset",
+        "repl_backlog_histlen",
+    ];
+    for ((name, value), (_, expected)) in ours.iter().zip(&theirs) {
+        if !varying.contains(&name.as_str()) {
+            assert_eq!(value, expected, "{name}");
+        }
+    }
+    assert_eq!(lite.raw().cmd(&["ROLE"]), redis.raw().cmd(&["ROLE"]));
+    let master_link = |server: &Server| {
+        let list = server.raw().cmd_text(&["CLIENT", "LIST", "TYPE", "master"]);
+        let fields: Vec<String> = list
+            .split_whitespace()
+            .filter(|f| {
+                ["flags=", "db=", "user=", "addr="]
+                    .iter()
+                    .any(|p| f.starts_with(p))
+            })
+            .map(str::to_string)
+            .collect();
+        fields
+    };
+    assert_eq!(master_link(&lite), master_link(&redis));
+}
+
+#[test]
+fn info_during_a_full_sync_matches_a_redis_replica() {
+    // A slow snapshot (0.2 s a key), which both replicas join within the master's delay.
+    let Some(master) = Server::redis(&[
+        "--repl-diskless-sync-delay",
+        "1",
+        "--rdb-key-save-delay",
+        "200000",
+    ]) else {
+        return;
+    };
+    let mut m = master.raw();
+    for i in 0..10 {
+        ok(&mut m, &["SET", &format!("k{i}"), "v"]);
+    }
+    let port = master.port.to_string();
+    let replica = |launch: Launch| {
+        launch
+            .args(&["--save", "", "--appendonly", "no"])
+            .args(&["--replicaof", "127.0.0.1", &port])
+            .start()
+    };
+    let (redis, lite) = (replica(Launch::redis()), replica(Launch::lite()));
+    for server in [&redis, &lite] {
+        let mut raw = server.raw();
+        wait_until("the transfer to start", SYNC_TIMEOUT, || {
+            info_field(&mut raw, "replication", "master_sync_in_progress") == "1"
+        });
+    }
+    let (theirs, ours) = (replication_fields(&redis), replication_fields(&lite));
+    let names =
+        |fields: &[(String, String)]| fields.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&ours), names(&theirs));
+    let value = |fields: &[(String, String)], name: &str| {
+        fields.iter().find(|f| f.0 == name).map(|f| f.1.clone())
+    };
+    for name in [
+        "master_link_status",
+        "master_sync_total_bytes",
+        "master_sync_perc",
+        "slave_repl_offset",
+    ] {
+        assert_eq!(value(&ours, name), value(&theirs, name), "{name}");
+    }
+    let state = |server: &Server| Raw::cmd_text(&mut server.raw(), &["ROLE"]);
+    assert_eq!(state(&lite), state(&redis));
+    wait_link_up(&lite);
+}
