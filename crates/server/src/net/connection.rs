@@ -101,6 +101,8 @@ struct Connection<S> {
     paused: bool,
     /// QUIT or a protocol error: write what is pending, read nothing more, then close.
     closing: bool,
+    /// The last batch was a pipeline: its replies wait for the loop's other ready connections.
+    flush_after_others: bool,
 }
 
 /// What a read found.
@@ -170,6 +172,7 @@ pub async fn serve(
         sent: 0,
         paused: false,
         closing: false,
+        flush_after_others: false,
     };
     // One notification for kills and pub/sub messages, renewed only when it fires: building a
     // new one per read showed up in profiles.
@@ -187,6 +190,14 @@ pub async fn serve(
         }
         if conn.server.config.epoch.load(Relaxed) != conn.settings.epoch {
             conn.settings = Settings::load(&conn.server, &mut conn.parser);
+        }
+        if std::mem::take(&mut conn.flush_after_others) && conn.pending() > 0 {
+            // The loop's other ready connections run their commands first, so the replies of
+            // a round go out together, as Redis writes them all before it sleeps: writing each
+            // connection's replies as soon as they were made woke a pipelining client's
+            // sleeping thread once per batch (an inter-processor interrupt on a VM), about a
+            // sixth of the server's CPU with 50 clients running scripts at -P 16.
+            tokio::task::yield_now().await;
         }
         if !conn.flush() {
             break;
@@ -454,6 +465,7 @@ impl<S: ClientStream> Connection<S> {
         let mut last_command = None;
         let server = self.server.clone();
         let mut held = HeldGates::default();
+        let mut commands_run = 0;
         loop {
             let command = match self.parser.next(&self.input) {
                 Ok(Some(command)) => command,
@@ -492,6 +504,7 @@ impl<S: ClientStream> Connection<S> {
                     &mut held,
                 )
             };
+            commands_run += 1;
             last_command = ran.or(last_command);
             // AUTH lifts the small-frame limits from the very next frame, even in this read.
             self.parser.authenticated = self.client.authenticated;
@@ -528,6 +541,9 @@ impl<S: ClientStream> Connection<S> {
                 }
             }
         }
+        // A single command's reply goes out at once: its client waits for it, and deferring
+        // would cost a ping-pong client a trip through the event loop's poll.
+        self.flush_after_others = commands_run > 1;
         let consumed = self.parser.consumed();
         if consumed > 0 {
             self.input.drain(..consumed);
