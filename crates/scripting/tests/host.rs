@@ -22,9 +22,9 @@ struct RecordingHost {
 }
 
 impl Host for RecordingHost {
-    fn call(&mut self, argv: &[&[u8]], _protocol: Protocol) -> Vec<u8> {
+    fn call(&mut self, argv: &[&[u8]], _protocol: Protocol, reply: &mut Vec<u8>) {
         self.calls.push(argv.iter().map(|a| a.to_vec()).collect());
-        b"+OK\r\n".to_vec()
+        reply.extend_from_slice(b"+OK\r\n");
     }
     fn log(&mut self, level: LogLevel, message: &[u8]) {
         self.logged.push((level, message.to_vec()));

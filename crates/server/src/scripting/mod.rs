@@ -333,10 +333,9 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
 }
 
 impl Host for ScriptHost<'_, '_> {
-    fn call(&mut self, args: &[&[u8]], protocol: Protocol) -> Vec<u8> {
-        let mut out = Vec::new();
+    fn call(&mut self, args: &[&[u8]], protocol: Protocol, out: &mut Vec<u8>) {
         match self.admit(args) {
-            Err(text) => ReplyWriter::new(&mut out, protocol).error(&text),
+            Err(text) => ReplyWriter::new(out, protocol).error(&text),
             Ok(entry) => {
                 if entry.spec.has(WRITE) && !self.wrote {
                     self.wrote = true;
@@ -345,10 +344,9 @@ impl Host for ScriptHost<'_, '_> {
                     }
                 }
                 self.ctx.client.protocol = protocol;
-                dispatch::call(self.ctx.server, self.ctx.client, entry, args, &mut out);
+                dispatch::call(self.ctx.server, self.ctx.client, entry, args, out);
             }
         }
-        out
     }
 
     fn log(&mut self, level: LogLevel, message: &[u8]) {

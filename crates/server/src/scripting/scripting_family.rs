@@ -533,8 +533,8 @@ fn change_libraries<T>(
 pub(super) struct LoadHost;
 
 impl Host for LoadHost {
-    fn call(&mut self, _: &[&[u8]], _: redis_lite_protocol::Protocol) -> Vec<u8> {
-        b"-ERR redis.call is not available while a library loads\r\n".to_vec()
+    fn call(&mut self, _: &[&[u8]], _: redis_lite_protocol::Protocol, reply: &mut Vec<u8>) {
+        reply.extend_from_slice(b"-ERR redis.call is not available while a library loads\r\n");
     }
 
     fn log(&mut self, level: LogLevel, message: &[u8]) {
