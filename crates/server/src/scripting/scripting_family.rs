@@ -2,7 +2,6 @@
 //! FUNCTION.
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
 
 use redis_lite_engine::glob::glob_match;
 use redis_lite_scripting::{
@@ -350,7 +349,7 @@ fn run_unit(
         is_eval: name.is_empty(),
         name,
         command: Vec::new(),
-        started: Instant::now(),
+        started: ctx.started,
         wrote: false,
     };
     let mut host = ScriptHost::begin(ctx, rules, info, oom_at_start);
