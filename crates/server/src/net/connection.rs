@@ -25,6 +25,11 @@ use crate::server::Server;
 /// takes it), so a pipeline of large replies to a client that reads does not pile up first.
 const WRITE_EARLY: usize = 1 << 20;
 
+/// A pipeline that took this long to run has its replies written after the event loop's other
+/// ready connections ran theirs (see `serve`): 16 one-command scripts take about 25µs, 16 GETs
+/// about 3µs.
+const SLOW_BATCH: Duration = Duration::from_micros(10);
+
 /// Input a connection may read and run before letting the other connections of its event
 /// loop run (it has more to read only when its client pipelines).
 const FAIR_SHARE: usize = 256 * 1024;
@@ -101,7 +106,8 @@ struct Connection<S> {
     paused: bool,
     /// QUIT or a protocol error: write what is pending, read nothing more, then close.
     closing: bool,
-    /// The last batch was a pipeline: its replies wait for the loop's other ready connections.
+    /// The last batch was a slow pipeline: its replies wait for the loop's other ready
+    /// connections.
     flush_after_others: bool,
 }
 
@@ -466,6 +472,7 @@ impl<S: ClientStream> Connection<S> {
         let server = self.server.clone();
         let mut held = HeldGates::default();
         let mut commands_run = 0;
+        let started = Instant::now();
         loop {
             let command = match self.parser.next(&self.input) {
                 Ok(Some(command)) => command,
@@ -542,8 +549,10 @@ impl<S: ClientStream> Connection<S> {
             }
         }
         // A single command's reply goes out at once: its client waits for it, and deferring
-        // would cost a ping-pong client a trip through the event loop's poll.
-        self.flush_after_others = commands_run > 1;
+        // would cost a ping-pong client a trip through the event loop's poll. So do the replies
+        // of a quick pipeline: its client is still busy with the previous replies, and holding
+        // them back only leaves its pipeline empty longer (-5% for GET at -c 50 -P 16).
+        self.flush_after_others = commands_run > 1 && started.elapsed() >= SLOW_BATCH;
         let consumed = self.parser.consumed();
         if consumed > 0 {
             self.input.drain(..consumed);
