@@ -65,6 +65,13 @@ pub fn format_f64(value: f64, out: &mut Vec<u8>) {
         out.extend_from_slice(if value > 0.0 { b"inf" } else { b"-inf" });
         return;
     }
+    // An integral value below 10^17 is its digits under %.17g, which holds 17 of them: written
+    // directly, as snprintf is slow (a tenth of a script's time that does `v + 1` for SET).
+    // Negative zero prints as `-0`, so it takes the general path.
+    if value.fract() == 0.0 && value.abs() < 1e17 && !(value == 0.0 && value.is_sign_negative()) {
+        out.extend_from_slice(itoa::Buffer::new().format(value as i64).as_bytes());
+        return;
+    }
     let mut buf = [0u8; 64];
     // SAFETY: the buffer is large enough for any %.17g output and snprintf NUL-terminates it.
     let n = unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), c"%.17g".as_ptr(), value) };
@@ -117,5 +124,15 @@ mod tests {
         assert_eq!(fmt(3.0), "3");
         assert_eq!(fmt(f64::INFINITY), "inf");
         assert_eq!(fmt(1e21), "1e+21");
+        // The integral ones written without snprintf, and around their edges.
+        assert_eq!(fmt(0.0), "0");
+        assert_eq!(fmt(-0.0), "-0");
+        assert_eq!(fmt(-42.0), "-42");
+        assert_eq!(fmt(1e16), "10000000000000000");
+        assert_eq!(fmt(99_999_999_999_999_984.0), "99999999999999984");
+        assert_eq!(fmt(1e17), "1e+17");
+        assert_eq!(fmt(-1e17), "-1e+17");
+        assert_eq!(fmt(0.5), "0.5");
+        assert!(fmt(f64::NAN).contains("nan"));
     }
 }

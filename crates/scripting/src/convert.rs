@@ -1,7 +1,9 @@
 //! Conversions between RESP and Lua, both ways, with Redis 7.0's rules: command replies
 //! become Lua values for `redis.call`, and a script's return value becomes the client's reply.
 
-use mlua::{Lua, Result, Table, Value};
+use std::ffi::c_int;
+
+use mlua::{ffi, Lua, Result, Table, Value};
 use redis_lite_protocol::{Protocol, ReplyWriter, Response};
 
 /// The field Redis sets on the error table of a command's error reply (a script can see it).
@@ -74,6 +76,98 @@ pub(crate) fn reply_to_lua(lua: &Lua, reply: &Response, protocol: Protocol) -> R
             field_table(lua, "map", map)?
         }
     })
+}
+
+/// Nested arrays deeper than this take the general path: each level holds two stack slots (a
+/// status reply three), and a C function may use Lua's 20 without asking for more.
+const SIMPLE_REPLY_DEPTH: usize = 8;
+
+/// Pushes a command's reply onto Lua's stack as [`reply_to_lua`] converts it, for the replies
+/// nearly every script gets: bulk strings, integers, nulls, booleans, status replies, and
+/// arrays of them. Anything else (errors, the other RESP3 types), or a reply that does not
+/// read as one whole value, leaves the stack as it was and answers false.
+///
+/// # Safety
+/// `state` is inside a C function called by Lua, with its 20 free stack slots; it has no
+/// memory limit, so these pushes raise no Lua error.
+pub(crate) unsafe fn push_simple_reply(
+    state: *mut ffi::lua_State,
+    reply: &[u8],
+    protocol: Protocol,
+) -> bool {
+    let top = ffi::lua_gettop(state);
+    let mut at = 0;
+    if push_simple(state, reply, &mut at, protocol, 0) && at == reply.len() {
+        return true;
+    }
+    ffi::lua_settop(state, top);
+    false
+}
+
+/// Pushes the value at `reply[*at..]` and moves `at` past it; false if it is not simple.
+unsafe fn push_simple(
+    state: *mut ffi::lua_State,
+    reply: &[u8],
+    at: &mut usize,
+    protocol: Protocol,
+    depth: usize,
+) -> bool {
+    let Some(line_end) = reply[*at..].windows(2).position(|w| w == b"\r\n") else {
+        return false;
+    };
+    let (kind, line) = match &reply[*at..*at + line_end] {
+        [kind, line @ ..] => (*kind, line),
+        [] => return false,
+    };
+    *at += line_end + 2;
+    let number = || std::str::from_utf8(line).ok()?.parse::<i64>().ok();
+    match (kind, line) {
+        (b'$' | b'*', b"-1") | (b'_', b"") => match protocol {
+            Protocol::Resp2 => ffi::lua_pushboolean(state, 0),
+            Protocol::Resp3 => ffi::lua_pushnil(state),
+        },
+        (b'#', b"t" | b"f") => ffi::lua_pushboolean(state, (line == b"t") as c_int),
+        (b'+', _) => {
+            ffi::lua_createtable(state, 0, 1);
+            ffi::lua_pushstring(state, c"ok".as_ptr());
+            ffi::lua_pushlstring(state, line.as_ptr().cast(), line.len());
+            ffi::lua_rawset(state, -3);
+        }
+        (b':', _) => match number() {
+            Some(n) => ffi::lua_pushnumber(state, n as f64),
+            None => return false,
+        },
+        (b'$', _) => {
+            let Some(len) = number().and_then(|n| usize::try_from(n).ok()) else {
+                return false;
+            };
+            let Some(data) = reply.get(*at..).and_then(|rest| rest.get(..len)) else {
+                return false;
+            };
+            if reply.get(*at + len..*at + len + 2) != Some(b"\r\n") {
+                return false;
+            }
+            ffi::lua_pushlstring(state, data.as_ptr().cast(), len);
+            *at += len + 2;
+        }
+        (b'*', _) => {
+            let Some(len) = number().and_then(|n| c_int::try_from(n).ok()) else {
+                return false;
+            };
+            if len < 0 || depth >= SIMPLE_REPLY_DEPTH {
+                return false;
+            }
+            ffi::lua_createtable(state, len, 0);
+            for index in 1..=ffi::lua_Integer::from(len) {
+                if !push_simple(state, reply, at, protocol, depth + 1) {
+                    return false;
+                }
+                ffi::lua_rawseti(state, -2, index);
+            }
+        }
+        _ => return false,
+    }
+    true
 }
 
 fn field_table(lua: &Lua, field: &str, value: impl mlua::IntoLua) -> Result<Value> {

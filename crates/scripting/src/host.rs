@@ -11,12 +11,13 @@ use redis_lite_protocol::Protocol;
 /// (`noscript`, write commands in a read-only script or after a non-deterministic one, OOM,
 /// cluster slots, ACL), how it runs, how long the script may go on.
 pub trait Host {
-    /// Runs one command for `redis.call`/`redis.pcall` and returns its complete reply encoded
-    /// in `protocol` (the script's `redis.setresp` choice). Refusals are error replies with
-    /// Redis's text, e.g. `-ERR Unknown Redis command called from script\r\n` or
+    /// Runs one command for `redis.call`/`redis.pcall` and writes its complete reply, encoded
+    /// in `protocol` (the script's `redis.setresp` choice), into `reply` (empty, a buffer
+    /// reused from call to call). Refusals are error replies with Redis's text, e.g.
+    /// `-ERR Unknown Redis command called from script\r\n` or
     /// `-ERR Write commands are not allowed from read-only scripts.\r\n`; the crate turns them
     /// into Lua errors (`redis.call`) or error tables (`redis.pcall`).
-    fn call(&mut self, argv: &[&[u8]], protocol: Protocol) -> Vec<u8>;
+    fn call(&mut self, argv: &[&[u8]], protocol: Protocol, reply: &mut Vec<u8>);
 
     /// `redis.log(level, ...)`: the message is the arguments joined by spaces.
     fn log(&mut self, level: LogLevel, message: &[u8]);

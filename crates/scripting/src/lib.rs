@@ -29,7 +29,8 @@
 //! Lua 5.1 comes from `mlua` (features `lua51`, `vendored`, `send`): Redis embeds 5.1, so
 //! scripts see the same language, library and error messages; `vendored` builds it from
 //! source with no system Lua; `send` lets the server keep a state behind a lock shared by
-//! its event loops. Its scoped functions let a run borrow the host without `unsafe`.
+//! its event loops. The hot path (a run's entry, `redis.call` and `redis.pcall`) is written
+//! against Lua's C API instead of mlua's general machinery: see `runtime`.
 
 pub mod eval;
 pub mod functions;

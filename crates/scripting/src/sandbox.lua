@@ -173,14 +173,4 @@ if kind == "function" then
   end
 end
 
--- Run a compiled script, or a function with its KEYS and ARGV, under the error handler;
--- only the first result counts.
-local xpcall_, handler = xpcall, rust.handler
-local function run_script(f)
-  return xpcall_(f, handler)
-end
-local function run_function(f, keys, args)
-  return xpcall_(function() return (f(keys, args)) end, handler)
-end
-
-return globals, run_script, run_function, new_library_env
+return globals, new_library_env

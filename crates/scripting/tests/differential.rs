@@ -107,11 +107,11 @@ struct ForwardingHost {
 }
 
 impl Host for ForwardingHost {
-    fn call(&mut self, argv: &[&[u8]], protocol: Protocol) -> Vec<u8> {
-        match protocol {
+    fn call(&mut self, argv: &[&[u8]], protocol: Protocol, reply: &mut Vec<u8>) {
+        *reply = match protocol {
             Protocol::Resp2 => self.resp2.command(argv),
             Protocol::Resp3 => self.resp3.command(argv),
-        }
+        };
     }
     fn log(&mut self, level: LogLevel, message: &[u8]) {
         self.logged.push((level, message.to_vec()));

@@ -19,12 +19,17 @@ struct RecordingHost {
     calls: Vec<Vec<Vec<u8>>>,
     logged: Vec<(LogLevel, Vec<u8>)>,
     repl: Vec<ReplFlags>,
+    /// What every command replies; `+OK` when None.
+    reply: Option<Vec<u8>>,
+    /// Commands panic instead of replying.
+    panics: bool,
 }
 
 impl Host for RecordingHost {
-    fn call(&mut self, argv: &[&[u8]], _protocol: Protocol) -> Vec<u8> {
+    fn call(&mut self, argv: &[&[u8]], _protocol: Protocol, reply: &mut Vec<u8>) {
         self.calls.push(argv.iter().map(|a| a.to_vec()).collect());
-        b"+OK\r\n".to_vec()
+        assert!(!self.panics, "the command panics");
+        reply.extend_from_slice(self.reply.as_deref().unwrap_or(b"+OK\r\n"));
     }
     fn log(&mut self, level: LogLevel, message: &[u8]) {
         self.logged.push((level, message.to_vec()));
@@ -55,6 +60,48 @@ fn eval(host: &mut RecordingHost, script: &str) -> String {
         .run(host, sha.as_bytes(), &[], &[], Protocol::Resp2)
         .unwrap();
     String::from_utf8(reply.bytes).unwrap()
+}
+
+/// Arrays of integers and bulk strings come back from a script as they went in, whether
+/// `redis.call` pushes them onto Lua's stack itself (up to 8 levels deep) or hands them to
+/// the general conversion (deeper).
+#[test]
+fn nested_replies_convert_alike_on_both_paths() {
+    for depth in [1, 3, 8, 9, 12] {
+        let mut reply = b"*2\r\n:-7\r\n$3\r\na\r\n\r\n".to_vec();
+        for _ in 1..depth {
+            reply = [&b"*3\r\n$0\r\n\r\n"[..], &reply, b":42\r\n"].concat();
+        }
+        let mut host = RecordingHost {
+            reply: Some(reply.clone()),
+            ..Default::default()
+        };
+        assert_eq!(
+            eval(&mut host, "return redis.call('get', 'k')").as_bytes(),
+            &reply[..],
+            "{depth} levels"
+        );
+    }
+}
+
+#[test]
+fn a_command_panicking_in_a_script_panics_the_caller_after_the_run() {
+    let mut host = RecordingHost {
+        panics: true,
+        ..Default::default()
+    };
+    let mut cache = ScriptCache::new(Arc::new(AtomicU64::new(RANDOM_INITIAL_STATE)));
+    let sha = cache.load(b"return redis.pcall('get', 'k')").unwrap();
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cache.run(&mut host, sha.as_bytes(), &[], &[], Protocol::Resp2)
+    }));
+    assert!(run.is_err(), "the panic goes on once the run has left Lua");
+    // The state is still usable.
+    host.panics = false;
+    let reply = cache
+        .run(&mut host, sha.as_bytes(), &[], &[], Protocol::Resp2)
+        .unwrap();
+    assert_eq!(reply.bytes, b"+OK\r\n");
 }
 
 #[test]

@@ -337,6 +337,7 @@ mod tests {
             out: ReplyWriter::new(&mut reply, protocol),
             command,
             now_ms: 0,
+            started: std::time::Instant::now(),
             rewritten: Default::default(),
             logged: Default::default(),
             also_propagated: Default::default(),

@@ -29,6 +29,8 @@ pub struct Ctx<'a> {
     /// Time at the start of the command, in Unix ms: every key the command touches is expired
     /// against the same instant, as in Redis.
     pub now_ms: u64,
+    /// When the command started, on the monotonic clock (a script's run starts then too).
+    pub started: Instant,
     /// The form the command is logged in, when not as sent (see `propagate_as`).
     pub rewritten: Cell<Option<Vec<Vec<u8>>>>,
     /// Records the command emits besides its own (see `also_propagate`). An Option, so that

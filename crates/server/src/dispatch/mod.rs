@@ -255,6 +255,7 @@ pub(crate) fn call(
         out: ReplyWriter::new(&mut *out, protocol),
         command: entry,
         now_ms,
+        started,
         rewritten: Default::default(),
         also_propagated: Default::default(),
         logged: Default::default(),

@@ -163,8 +163,8 @@ impl Journal {
     }
 
     /// Stops `sink` reading, handing it what it has not read yet (as [`read`](Self::read)
-    /// does). When it was the last sink, recording stops, and an open unit's block is dropped:
-    /// no sink will ever read it whole.
+    /// does). When it was the last sink, recording stops, and an open unit is dropped with its
+    /// block: no sink will ever read it whole. So while nothing records, no unit is open.
     pub fn stop_listening(&self, sink: SinkId, into: &mut Vec<u8>) -> Range<u64> {
         let mut stream = self.stream.lock();
         let taken = Self::take_unread(&mut stream, sink, into);
@@ -174,6 +174,8 @@ impl Journal {
             stream.buf = Vec::new();
             stream.start = stream.offset;
             stream.held_from = None;
+            // Records appended later, once a sink listens again, belong to no unit of now.
+            stream.unit_open = false;
         } else {
             stream.trim();
         }

@@ -25,6 +25,11 @@ use crate::server::Server;
 /// takes it), so a pipeline of large replies to a client that reads does not pile up first.
 const WRITE_EARLY: usize = 1 << 20;
 
+/// A pipeline that took this long to run has its replies written after the event loop's other
+/// ready connections ran theirs (see `serve`): 16 one-command scripts take about 25µs, 16 GETs
+/// about 3µs.
+const SLOW_BATCH: Duration = Duration::from_micros(10);
+
 /// Input a connection may read and run before letting the other connections of its event
 /// loop run (it has more to read only when its client pipelines).
 const FAIR_SHARE: usize = 256 * 1024;
@@ -101,6 +106,9 @@ struct Connection<S> {
     paused: bool,
     /// QUIT or a protocol error: write what is pending, read nothing more, then close.
     closing: bool,
+    /// The last batch was a slow pipeline: its replies wait for the loop's other ready
+    /// connections.
+    flush_after_others: bool,
 }
 
 /// What a read found.
@@ -170,6 +178,7 @@ pub async fn serve(
         sent: 0,
         paused: false,
         closing: false,
+        flush_after_others: false,
     };
     // One notification for kills and pub/sub messages, renewed only when it fires: building a
     // new one per read showed up in profiles.
@@ -204,6 +213,14 @@ pub async fn serve(
         }
         if conn.server.config.epoch.load(Relaxed) != conn.settings.epoch {
             conn.settings = Settings::load(&conn.server, &mut conn.parser);
+        }
+        if std::mem::take(&mut conn.flush_after_others) && conn.pending() > 0 {
+            // The loop's other ready connections run their commands first, so the replies of
+            // a round go out together, as Redis writes them all before it sleeps: writing each
+            // connection's replies as soon as they were made woke a pipelining client's
+            // sleeping thread once per batch (an inter-processor interrupt on a VM), about a
+            // sixth of the server's CPU with 50 clients running scripts at -P 16.
+            tokio::task::yield_now().await;
         }
         if !conn.flush() {
             break;
@@ -488,6 +505,8 @@ impl<S: ClientStream> Connection<S> {
         let mut last_command = None;
         let server = self.server.clone();
         let mut held = HeldGates::default();
+        let mut commands_run = 0;
+        let started = Instant::now();
         loop {
             let command = match self.parser.next(&self.input) {
                 Ok(Some(command)) => command,
@@ -526,6 +545,7 @@ impl<S: ClientStream> Connection<S> {
                     &mut held,
                 )
             };
+            commands_run += 1;
             last_command = ran.or(last_command);
             // AUTH lifts the small-frame limits from the very next frame, even in this read.
             self.parser.authenticated = self.client.authenticated;
@@ -569,6 +589,11 @@ impl<S: ClientStream> Connection<S> {
                 }
             }
         }
+        // A single command's reply goes out at once: its client waits for it, and deferring
+        // would cost a ping-pong client a trip through the event loop's poll. So do the replies
+        // of a quick pipeline: its client is still busy with the previous replies, and holding
+        // them back only leaves its pipeline empty longer (-5% for GET at -c 50 -P 16).
+        self.flush_after_others = commands_run > 1 && started.elapsed() >= SLOW_BATCH;
         let consumed = self.parser.consumed();
         if consumed > 0 {
             self.input.drain(..consumed);

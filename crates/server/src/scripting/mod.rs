@@ -244,7 +244,8 @@ pub struct ScriptHost<'c, 'a> {
     oom_at_start: bool,
     wrote: bool,
     started: Instant,
-    busy_after: Duration,
+    /// `busy-reply-threshold`, read at the first interrupt check: most runs end before one.
+    busy_after: Option<Duration>,
     /// What the caller had, put back when the run ends.
     saved: Saved,
 }
@@ -259,8 +260,6 @@ struct Saved {
 impl<'c, 'a> ScriptHost<'c, 'a> {
     /// Prepares a run for `ctx`'s client and marks it as the running script.
     pub fn begin(ctx: &'c mut Ctx<'a>, rules: RunRules, info: RunInfo, oom_at_start: bool) -> Self {
-        let busy_after =
-            Duration::from_millis(ctx.server.config.read().busy_reply_threshold.max(0) as u64);
         let client = &mut *ctx.client;
         let saved = Saved {
             db: client.db,
@@ -283,7 +282,7 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
             oom_at_start,
             wrote: false,
             started,
-            busy_after,
+            busy_after: None,
             saved,
         }
     }
@@ -302,7 +301,9 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
         client.reply_mode = self.saved.reply_mode;
         let nested = matches!(self.saved.mode, ExecMode::Nested { .. });
         client.mode = self.saved.mode;
-        if !nested {
+        // While nothing records no unit is open (see `Journal::stop_listening`): the journal's
+        // lock is not taken.
+        if !nested && self.ctx.server.journal.is_recording() {
             let offset = self.ctx.server.journal.close_unit();
             client.journal_offset = client.journal_offset.max(offset);
         }
@@ -340,10 +341,9 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
 }
 
 impl Host for ScriptHost<'_, '_> {
-    fn call(&mut self, args: &[&[u8]], protocol: Protocol) -> Vec<u8> {
-        let mut out = Vec::new();
+    fn call(&mut self, args: &[&[u8]], protocol: Protocol, out: &mut Vec<u8>) {
         match self.admit(args) {
-            Err(text) => ReplyWriter::new(&mut out, protocol).error(&text),
+            Err(text) => ReplyWriter::new(out, protocol).error(&text),
             Ok(entry) => {
                 if entry.spec.has(WRITE) && !self.wrote {
                     self.wrote = true;
@@ -352,10 +352,9 @@ impl Host for ScriptHost<'_, '_> {
                     }
                 }
                 self.ctx.client.protocol = protocol;
-                dispatch::call(self.ctx.server, self.ctx.client, entry, args, &mut out);
+                dispatch::call(self.ctx.server, self.ctx.client, entry, args, out);
             }
         }
-        out
     }
 
     fn log(&mut self, level: LogLevel, message: &[u8]) {
@@ -382,7 +381,11 @@ impl Host for ScriptHost<'_, '_> {
 
     fn interrupt(&mut self) -> Interrupt {
         let running = &self.ctx.server.scripting.running;
-        if !running.is_busy() && self.started.elapsed() >= self.busy_after {
+        let config = &self.ctx.server.config;
+        let busy_after = *self.busy_after.get_or_insert_with(|| {
+            Duration::from_millis(config.read().busy_reply_threshold.max(0) as u64)
+        });
+        if !running.is_busy() && self.started.elapsed() >= busy_after {
             if let Some(run) = running.current.lock().as_mut() {
                 run.command = self.ctx.args.iter().map(|a| a.to_vec()).collect();
             }

@@ -2,7 +2,6 @@
 //! FUNCTION.
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
 
 use redis_lite_engine::glob::glob_match;
 use redis_lite_scripting::{
@@ -350,7 +349,7 @@ fn run_unit(
         is_eval: name.is_empty(),
         name,
         command: Vec::new(),
-        started: Instant::now(),
+        started: ctx.started,
         wrote: false,
     };
     let mut host = ScriptHost::begin(ctx, rules, info, oom_at_start);
@@ -533,8 +532,8 @@ fn change_libraries<T>(
 pub(super) struct LoadHost;
 
 impl Host for LoadHost {
-    fn call(&mut self, _: &[&[u8]], _: redis_lite_protocol::Protocol) -> Vec<u8> {
-        b"-ERR redis.call is not available while a library loads\r\n".to_vec()
+    fn call(&mut self, _: &[&[u8]], _: redis_lite_protocol::Protocol, reply: &mut Vec<u8>) {
+        reply.extend_from_slice(b"-ERR redis.call is not available while a library loads\r\n");
     }
 
     fn log(&mut self, level: LogLevel, message: &[u8]) {
