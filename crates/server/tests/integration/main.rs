@@ -26,6 +26,7 @@ mod replication_master;
 mod robustness;
 mod scripting;
 mod security;
+mod sentinel;
 mod server;
 mod sets;
 mod sort;

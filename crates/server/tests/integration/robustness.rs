@@ -173,6 +173,11 @@ const SKIP: &[&str] = &[
     "config|set",
     "config|rewrite",
     "debug",
+    // These make the connection a replica's link, or the server a replica of a random host.
+    "sync",
+    "psync",
+    "replicaof",
+    "slaveof",
 ];
 
 /// Blocking commands, and the argument index (from the end when negative) of their timeout.
@@ -185,6 +190,7 @@ const BLOCKING: &[(&str, isize)] = &[
     ("bzpopmax", -1),
     ("blmpop", 0),
     ("bzmpop", 0),
+    ("wait", -1),
 ];
 
 /// These build replies of |count| elements when count is negative, in Redis too, so the sweep
