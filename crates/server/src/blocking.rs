@@ -103,6 +103,9 @@ pub struct BlockedCommand {
     /// The reply when the timeout passes (a null of the command's shape; WAIT's count of the
     /// replicas that acknowledged by then).
     pub on_timeout: TimeoutReply,
+    /// A command held while writes are paused (`dispatch::pause`): in no key's line, never
+    /// timed out or unblocked, and run again from the start of the pipeline once woken.
+    pub postponed: bool,
 }
 
 /// The waiters of one key, in arrival order.

@@ -290,6 +290,7 @@ impl<'a> Ctx<'a> {
             command,
             deadline,
             on_timeout: Box::new(on_timeout),
+            postponed: false,
         });
     }
 

@@ -52,6 +52,8 @@ pub struct Server {
     /// a gate costs an atomic on a thread-local line.
     pub gates: Vec<RwLock<()>>,
     pub blocking: crate::blocking::Blocking,
+    /// Paused writes (FAILOVER): write commands wait, reads go on.
+    pub pause: crate::dispatch::pause::WritePause,
     pub persistence: crate::persistence::Persistence,
     pub limits: crate::eviction::Limits,
     pub scripting: crate::scripting::Scripting,
@@ -133,6 +135,7 @@ impl Server {
             notifier,
             gates: (0..config.threads + 2).map(|_| RwLock::new(())).collect(),
             blocking: Default::default(),
+            pause: Default::default(),
             persistence: Default::default(),
             limits: Default::default(),
             scripting: Default::default(),

@@ -101,7 +101,7 @@ pub fn refused_exec(server: &Server, client: &mut ClientState, entry: &CommandEn
 }
 
 /// The flags admission judges a command by: EXEC's include those of the commands it queued.
-fn admitted_flags(client: &ClientState, entry: &CommandEntry) -> u32 {
+pub(super) fn admitted_flags(client: &ClientState, entry: &CommandEntry) -> u32 {
     match &client.multi {
         Some(multi) if top_name(entry) == "exec" => entry.spec.flags | multi.flags,
         _ => entry.spec.flags,

@@ -5,6 +5,7 @@
 //! wake) and CLIENT REPLY's filtering of the reply.
 
 pub mod check;
+pub mod pause;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use redis_lite_protocol::ReplyWriter;
 
+use crate::blocking::{BlockedCommand, Waiter, WakeOrder};
 use crate::client::{ClientKind, ClientState, ExecMode, ReplyMode};
 use crate::command::{self, CommandEntry};
 use crate::context::Ctx;
@@ -67,6 +69,9 @@ pub fn execute_held<'s>(
             return None;
         }
         Admission::Queue => {
+            if pause::holds(server, client, entry, args) && postpone(server, client, entry, args) {
+                return None;
+            }
             let multi = client.multi.as_mut().expect("queued only inside MULTI");
             multi.queue.push(args.iter().map(|a| a.to_vec()).collect());
             multi.flags |= entry.spec.flags;
@@ -83,6 +88,12 @@ pub fn execute_held<'s>(
             return None;
         }
     };
+    // Checked inside the gates: FAILOVER pauses writes holding every gate, so a write either
+    // ran before or sees the pause.
+    if pause::holds(server, client, entry, args) && postpone(server, client, entry, args) {
+        drop(gates);
+        return None;
+    }
     // A master link's command is checked and counted into the replication offset inside its
     // gates, so REPLICAOF (which takes every gate) sees each command applied and counted, or
     // neither.
@@ -97,6 +108,31 @@ pub fn execute_held<'s>(
     held.keep(gates);
     finish_reply(client, out, start);
     Some(entry.full_name.as_str())
+}
+
+/// Holds the client's command until writes resume (see [`pause`]); false when they already
+/// have, and it runs now.
+fn postpone(
+    server: &Server,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+    args: &[&[u8]],
+) -> bool {
+    let waiter = Waiter::new(WakeOrder::Fifo);
+    if !server.pause.hold(&waiter) {
+        return false;
+    }
+    client.blocked = Some(BlockedCommand {
+        waiter,
+        db: client.db,
+        keys: Vec::new(),
+        args: args.iter().map(|a| a.to_vec()).collect(),
+        command: entry.id,
+        deadline: None,
+        on_timeout: Box::new(|_| {}),
+        postponed: true,
+    });
+    true
 }
 
 /// The gates a command holds while it runs, released when dropped (see `Server::gates`): its

@@ -620,6 +620,13 @@ impl<S: ClientStream> Connection<S> {
         };
         let server = &self.server;
         let client = &mut self.client;
+        buffers::ensure(&mut self.output);
+        if blocked.postponed {
+            let args: Vec<&[u8]> = blocked.args.iter().map(Vec::as_slice).collect();
+            let ran = crate::dispatch::execute(server, client, &args, &mut self.output);
+            client.publish_info(ran);
+            return;
+        }
         // A client woken for data stays first in line while it re-runs its command, so no later
         // waiter can be served before it however fast pushes come.
         if wake != Wake::Ready {
@@ -628,7 +635,6 @@ impl<S: ClientStream> Connection<S> {
                 .deregister(blocked.db, &blocked.keys, &blocked.waiter);
         }
         *client.handle.blocked.lock() = None;
-        buffers::ensure(&mut self.output);
         let output = &mut self.output;
         let mut writer = ReplyWriter::new(output, client.protocol);
         if wake != Wake::Ready {
@@ -653,7 +659,7 @@ impl<S: ClientStream> Connection<S> {
         // Leave the client list first, so nobody sees a closed connection as still connected.
         self.server.unregister(self.client.handle.id);
         self.client.unwatch_all(&self.server.keyspace);
-        if let Some(blocked) = self.client.blocked.take() {
+        if let Some(blocked) = self.client.blocked.take().filter(|b| !b.postponed) {
             self.server
                 .blocking
                 .deregister(blocked.db, &blocked.keys, &blocked.waiter);

@@ -113,6 +113,14 @@ impl Replica {
     }
 }
 
+/// A replica as FAILOVER sees it: its address, whether it is online, what it acknowledged.
+pub struct ReplicaAck {
+    pub ip: String,
+    pub port: i64,
+    pub online: bool,
+    pub acked: u64,
+}
+
 /// A replica waiting for a sync job.
 struct PendingSync {
     replica: Arc<Replica>,
@@ -266,6 +274,20 @@ impl Master {
             .iter()
             .filter(|r| r.state() == State::Online)
             .map(|r| (r.ip.clone(), r.port, r.ack_offset.load(Relaxed)))
+            .collect()
+    }
+
+    /// Each replica's address, state and acknowledged offset, as FAILOVER judges them.
+    pub fn acknowledgements(&self) -> Vec<ReplicaAck> {
+        self.replicas
+            .lock()
+            .iter()
+            .map(|r| ReplicaAck {
+                ip: r.ip.clone(),
+                port: r.port,
+                online: r.state() == State::Online,
+                acked: r.ack_offset.load(Relaxed),
+            })
             .collect()
     }
 
@@ -670,6 +692,7 @@ pub fn cron(server: &Arc<Server>) {
     let replication = &server.replication;
     let master = &replication.master;
     start_pending_syncs(server);
+    replication.failover.cron(server);
     let (period, ttl) = {
         let config = server.config.read();
         (
@@ -682,7 +705,9 @@ pub fn cron(server: &Arc<Server>) {
     if replication.replica.is_replica() {
         return;
     }
-    if master.connected() > 0 {
+    // No PING while writes are paused: it would move the offset a failover waits for the
+    // replicas to reach.
+    if master.connected() > 0 && !server.pause.is_paused() {
         let mut last = master.last_ping.lock();
         if last.is_none_or(|at| at.elapsed() >= period) {
             *last = Some(Instant::now());

@@ -9,6 +9,7 @@
 //! across a whole chain and after a promotion.
 
 pub mod backlog;
+pub mod failover;
 pub mod master;
 pub mod replica;
 pub mod replication_family;
@@ -36,6 +37,7 @@ pub struct Replication {
     ids: Mutex<ReplIds>,
     pub backlog: backlog::Backlog,
     pub master: master::Master,
+    pub failover: failover::Failover,
     /// The link to this server's master, when it is a replica.
     pub replica: replica::Replica,
 }
@@ -50,6 +52,7 @@ impl Default for Replication {
             }),
             backlog: backlog::Backlog::default(),
             master: master::Master::default(),
+            failover: failover::Failover::default(),
             replica: replica::Replica::default(),
         }
     }
@@ -135,7 +138,7 @@ pub fn info_section(server: &Server, out: &mut String) {
     }
     replication.master.info_lines(&mut lines);
     lines.extend([
-        "master_failover_state:no-failover".to_string(),
+        format!("master_failover_state:{}", replication.failover.phase().name()),
         format!("master_replid:{}", ids.replid),
         format!("master_replid2:{}", ids.replid2),
         format!("master_repl_offset:{offset}"),

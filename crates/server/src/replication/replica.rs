@@ -235,12 +235,7 @@ pub fn replicaof(server: &Arc<Server>, host: String, port: u16, requested_by: &s
     {
         return false;
     }
-    if replica.is_replica() && replica.stop(server) {
-        log_link_lost();
-    }
-    server.config.write().replicaof = Some((host.clone(), port));
-    after_role_change(server);
-    spawn_link(server, host.clone(), port, true);
+    follow(server, host.clone(), port);
     log!(
         Notice,
         "REPLICAOF {host}:{port} enabled (user request from '{requested_by}')"
@@ -248,10 +243,30 @@ pub fn replicaof(server: &Arc<Server>, host: String, port: u16, requested_by: &s
     true
 }
 
-/// REPLICAOF NO ONE: the link stops and this server becomes a master, keeping its data; its
-/// history continues under a new replication ID, with the master's as the former one, so the
-/// other replicas of the old master can continue with it.
+/// Becomes a replica of `host:port`, offering this server's own history to continue: REPLICAOF,
+/// and a failing-over master once its target caught up.
+pub fn follow(server: &Arc<Server>, host: String, port: u16) {
+    let replica = &server.replication.replica;
+    if replica.is_replica() && replica.stop(server) {
+        log_link_lost();
+    }
+    server.config.write().replicaof = Some((host.clone(), port));
+    after_role_change(server);
+    spawn_link(server, host, port, true);
+}
+
+/// REPLICAOF NO ONE, and a replica taking over in a failover (`PSYNC ... FAILOVER`); see
+/// [`unset_master`]. Logged as Redis does, naming who asked (`user request from '<client>'`,
+/// `failover request from '<client>'`).
 pub fn promote(server: &Server, requested_by: &str) {
+    unset_master(server);
+    log!(Notice, "MASTER MODE enabled ({requested_by})");
+}
+
+/// The link stops and this server becomes a master, keeping its data; its history continues
+/// under a new replication ID, with the master's as the former one, so the other replicas of
+/// the old master can continue with it. Nothing on a master.
+pub fn unset_master(server: &Server) {
     let replica = &server.replication.replica;
     if !replica.is_replica() {
         return;
@@ -279,10 +294,6 @@ pub fn promote(server: &Server, requested_by: &str) {
         ids.replid2,
         ids.second_offset,
         ids.replid
-    );
-    log!(
-        Notice,
-        "MASTER MODE enabled (user request from '{requested_by}')"
     );
 }
 
@@ -775,6 +786,8 @@ impl Link<'_> {
 
     /// PSYNC: asks to continue this server's history, if it has one.
     fn psync(&mut self) -> Result<PsyncReply, LinkError> {
+        // A promotion during the handshake (`PSYNC ... FAILOVER` from this master) ends it.
+        self.check()?;
         let history = self.replica().status.lock().history;
         let (replid, offset) = match history {
             true => {
@@ -795,11 +808,27 @@ impl Link<'_> {
                 ("?".to_string(), "-1".to_string())
             }
         };
-        self.conn().send(&["PSYNC", &replid, &offset])?;
+        // A master failing over asks its target to take over (see `failover`).
+        let failover = &self.server.replication.failover;
+        let failing_over = failover.phase() == super::failover::Phase::InProgress;
+        let mut psync = vec!["PSYNC", &replid, &offset];
+        if failing_over {
+            psync.push("FAILOVER");
+        }
+        self.conn().send(&psync)?;
         // The master may take a while to start the snapshot (repl-diskless-sync-delay): it
         // sends newlines meanwhile, and repl-timeout bounds the silence.
         let timeout = Duration::from_secs(self.server.config.read().repl_timeout);
         let reply = self.reply_line(timeout, "PSYNC")?;
+        let answer = self.psync_answer(reply);
+        if failing_over {
+            failover.target_answered(self.server, answer.is_ok());
+        }
+        answer
+    }
+
+    /// What the master's reply to PSYNC means.
+    fn psync_answer(&self, reply: String) -> Result<PsyncReply, LinkError> {
         if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
             let mut words = rest.split_whitespace();
             let replid = words.next().unwrap_or_default().to_string();

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use redis_lite_protocol::number::parse_i64;
 
+use super::failover::{Phase, Request};
 use super::master;
 use crate::blocking::WakeOrder;
 use crate::command::acl;
@@ -34,7 +35,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     )
     .doc(Group::Server, "2.8.0", "Internal command used for replication")
     .syntax("replicationid:string offset:integer")
-    .acl(acl::ADMIN | acl::DANGEROUS),
+    .acl(acl::ADMIN | acl::DANGEROUS)
+    // `PSYNC ... FAILOVER` may cut this server's link to its master.
+    .exclusive(),
     CommandSpec::new(
         "replconf",
         -1,
@@ -59,6 +62,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("numreplicas:integer timeout:integer")
         .acl(acl::CONNECTION)
         .no_group_acl(),
+    // FAILOVER takes every gate: no write is halfway through when it pauses them.
+    CommandSpec::new("failover", -1, ADMIN | NOSCRIPT | STALE, failover)
+        .doc(
+            Group::Server,
+            "6.2.0",
+            "Start a coordinated failover between this server and one of its replicas.",
+        )
+        .complexity("O(1)")
+        .syntax("target=[TO host port:integer [FORCE]] [ABORT] [TIMEOUT milliseconds:integer]")
+        .acl(acl::ADMIN | acl::SLOW | acl::DANGEROUS)
+        .exclusive(),
     // The replica's side. REPLICAOF takes every gate: no command of the master link is
     // halfway through while it cuts the link.
     CommandSpec::new(
@@ -144,15 +158,40 @@ fn check_can_serve(ctx: &Ctx<'_>) -> CmdResult {
 /// SYNC: the old protocol's full resynchronisation (no `+FULLRESYNC` line, no acknowledgements).
 fn sync(ctx: &mut Ctx<'_>) -> CmdResult {
     if !already_replica(ctx) {
+        check_not_failing_over(ctx)?;
         check_can_serve(ctx)?;
         master::start_sync(ctx.server, ctx.client, None, &mut ctx.out);
     }
     Ok(())
 }
 
-/// PSYNC replid offset: continue from the backlog, or resynchronise in full.
+/// No replica may attach while this server fails over: it is about to become a replica.
+fn check_not_failing_over(ctx: &Ctx<'_>) -> CmdResult {
+    match ctx.server.replication.failover.phase() {
+        Phase::NoFailover => Ok(()),
+        _ => Err(CommandError::coded(
+            "NOMASTERLINK Can't SYNC while failing over",
+        )),
+    }
+}
+
+/// PSYNC replid offset [FAILOVER]: continue from the backlog, or resynchronise in full. With
+/// FAILOVER it comes from this replica's master handing its role over (see `failover`): this
+/// server first becomes a master, if the ID is its own, so the old master continues with it.
 fn psync(ctx: &mut Ctx<'_>) -> CmdResult {
     if !already_replica(ctx) {
+        if ctx.arg_count() > 3 && ctx.arg_is(3, "failover") {
+            let replid = ctx.server.replication.ids().replid;
+            if !ctx.arg(1).eq_ignore_ascii_case(replid.as_bytes()) {
+                return Err(CommandError::err(
+                    "PSYNC FAILOVER replid must match my replid.",
+                ));
+            }
+            let client = ctx.client.handle.describe(Instant::now());
+            let requested_by = format!("failover request from '{}'", client.trim_end());
+            super::replica::promote(ctx.server, &requested_by);
+        }
+        check_not_failing_over(ctx)?;
         check_can_serve(ctx)?;
         let request = (ctx.arg(1), ctx.arg(2));
         master::start_sync(ctx.server, ctx.client, Some(request), &mut ctx.out);
@@ -262,13 +301,18 @@ fn wait(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// REPLICAOF host port | NO ONE, and SLAVEOF, its old name.
 fn replicaof(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.server.replication.failover.phase() != Phase::NoFailover {
+        return Err(CommandError::err(
+            "REPLICAOF not allowed while failing over.",
+        ));
+    }
     // The log names the client that asked, as Redis's does.
     ctx.client
         .publish_info(Some(ctx.command.full_name.as_str()));
     let requested_by = ctx.client.handle.describe(Instant::now());
     let requested_by = requested_by.trim_end();
     if ctx.arg_is(1, "no") && ctx.arg_is(2, "one") {
-        super::replica::promote(ctx.server, requested_by);
+        super::replica::promote(ctx.server, &format!("user request from '{requested_by}'"));
         ctx.out.ok();
         return Ok(());
     }
@@ -280,5 +324,89 @@ fn replicaof(ctx: &mut Ctx<'_>) -> CmdResult {
         true => ctx.out.ok(),
         false => ctx.out.simple("OK Already connected to specified master"),
     }
+    Ok(())
+}
+
+/// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]: starts handing this master's
+/// role to a replica (see `failover`), or with ABORT alone stops one. The checks and their
+/// order are Redis's.
+fn failover(ctx: &mut Ctx<'_>) -> CmdResult {
+    let server = ctx.server;
+    let failover = &server.replication.failover;
+    if ctx.arg_count() == 2 && ctx.arg_is(1, "abort") {
+        if failover.phase() == Phase::NoFailover {
+            return Err(CommandError::err("No failover in progress."));
+        }
+        failover.abort(server, "Failover manually aborted");
+        ctx.out.ok();
+        return Ok(());
+    }
+    let mut timeout_ms = 0;
+    let mut target = None;
+    let mut force = false;
+    let mut i = 1;
+    while i < ctx.arg_count() {
+        let more = ctx.arg_count() - i - 1;
+        if ctx.arg_is(i, "timeout") && more >= 1 && timeout_ms == 0 {
+            timeout_ms = ctx.arg_i64(i + 1)?;
+            if timeout_ms <= 0 {
+                return Err(CommandError::err(
+                    "FAILOVER timeout must be greater than 0",
+                ));
+            }
+            i += 2;
+        } else if ctx.arg_is(i, "to") && more >= 2 && target.is_none() {
+            let port = ctx.arg_i64(i + 2)?;
+            target = Some((String::from_utf8_lossy(ctx.arg(i + 1)).into_owned(), port));
+            i += 3;
+        } else if ctx.arg_is(i, "force") && !force {
+            force = true;
+            i += 1;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    if failover.phase() != Phase::NoFailover {
+        return Err(CommandError::err("FAILOVER already in progress."));
+    }
+    if server.replication.replica.is_replica() {
+        return Err(CommandError::err(
+            "FAILOVER is not valid when server is a replica.",
+        ));
+    }
+    let replicas = server.replication.master.acknowledgements();
+    if replicas.is_empty() {
+        return Err(CommandError::err("FAILOVER requires connected replicas."));
+    }
+    if force && (timeout_ms == 0 || target.is_none()) {
+        return Err(CommandError::err(
+            "FAILOVER with force option requires both a timeout and target HOST and IP.",
+        ));
+    }
+    if let Some((host, port)) = &target {
+        let found = replicas
+            .iter()
+            .find(|r| r.ip.eq_ignore_ascii_case(host) && r.port == *port);
+        match found {
+            None => {
+                return Err(CommandError::err(
+                    "FAILOVER target HOST and PORT is not a replica.",
+                ))
+            }
+            Some(replica) if !replica.online => {
+                return Err(CommandError::err(
+                    "FAILOVER target replica is not online.",
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    let request = Request {
+        target,
+        timeout_ms: (timeout_ms > 0).then_some(timeout_ms as u64),
+        force,
+    };
+    failover.start(server, request);
+    ctx.out.ok();
     Ok(())
 }

@@ -62,6 +62,36 @@ impl Scripting {
         libraries.libraries().map(|l| l.code.clone()).collect()
     }
 
+    /// Whether running EVAL, EVALSHA, FCALL or a `_RO` form of them (`command`, lower case)
+    /// may write, as Redis judges it before the run (paused writes hold such runs): by the
+    /// flags the script or function declared; a script without a shebang may write unless a
+    /// `_RO` form runs it; one not found (or not compiling) as its command's flags say. None
+    /// for other commands.
+    pub fn run_may_write(&self, command: &str, args: &[&[u8]]) -> Option<bool> {
+        let read_only_form = command.ends_with("_ro");
+        let declared_no_writes = match command {
+            "eval" | "eval_ro" | "evalsha" | "evalsha_ro" => {
+                let mut cache = self.eval.lock();
+                let sha = match command.starts_with("evalsha") {
+                    true => Some(args[1].to_vec()),
+                    false => cache.load(args[1]).ok().map(String::into_bytes),
+                };
+                sha.and_then(|sha| cache.get(&sha).map(|s| s.flags))
+                    .map(|flags| match flags.declared {
+                        true => flags.no_writes,
+                        false => read_only_form,
+                    })
+            }
+            "fcall" | "fcall_ro" => {
+                let name = String::from_utf8_lossy(args[1]);
+                let libraries = self.functions.lock();
+                libraries.function(&name).map(|f| f.flags.no_writes)
+            }
+            _ => return None,
+        };
+        Some(!declared_no_writes.unwrap_or(read_only_form))
+    }
+
     /// Loads a library saved in an RDB file or an AOF base, replacing one of the same name.
     pub fn restore_library(&self, code: &[u8]) -> Result<(), String> {
         let mut libraries = self.functions.lock();

@@ -11,6 +11,7 @@ mod connection;
 mod dump;
 mod encryption;
 mod eviction;
+mod failover;
 mod hardening;
 mod hashes;
 mod hyperloglog;
