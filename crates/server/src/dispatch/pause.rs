@@ -15,7 +15,7 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
-use crate::blocking::{Wake, Waiter};
+use crate::blocking::{Waiter, Wake};
 use crate::client::{ClientState, ExecMode};
 use crate::command::{flags, CommandEntry};
 use crate::server::Server;

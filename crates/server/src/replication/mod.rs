@@ -138,7 +138,10 @@ pub fn info_section(server: &Server, out: &mut String) {
     }
     replication.master.info_lines(&mut lines);
     lines.extend([
-        format!("master_failover_state:{}", replication.failover.phase().name()),
+        format!(
+            "master_failover_state:{}",
+            replication.failover.phase().name()
+        ),
         format!("master_replid:{}", ids.replid),
         format!("master_replid2:{}", ids.replid2),
         format!("master_repl_offset:{offset}"),

@@ -350,9 +350,7 @@ fn failover(ctx: &mut Ctx<'_>) -> CmdResult {
         if ctx.arg_is(i, "timeout") && more >= 1 && timeout_ms == 0 {
             timeout_ms = ctx.arg_i64(i + 1)?;
             if timeout_ms <= 0 {
-                return Err(CommandError::err(
-                    "FAILOVER timeout must be greater than 0",
-                ));
+                return Err(CommandError::err("FAILOVER timeout must be greater than 0"));
             }
             i += 2;
         } else if ctx.arg_is(i, "to") && more >= 2 && target.is_none() {
@@ -394,9 +392,7 @@ fn failover(ctx: &mut Ctx<'_>) -> CmdResult {
                 ))
             }
             Some(replica) if !replica.online => {
-                return Err(CommandError::err(
-                    "FAILOVER target replica is not online.",
-                ))
+                return Err(CommandError::err("FAILOVER target replica is not online."))
             }
             Some(_) => {}
         }

@@ -73,7 +73,10 @@ fn ok(raw: &mut Raw, args: &[&str]) {
 fn writes(server: &Server, round: usize) {
     let mut raw = server.raw();
     for i in 0..50 {
-        ok(&mut raw, &["SET", &format!("k:{round}:{i}"), &i.to_string()]);
+        ok(
+            &mut raw,
+            &["SET", &format!("k:{round}:{i}"), &i.to_string()],
+        );
     }
     raw.cmd_text(&["RPUSH", "list", &round.to_string()]);
     raw.cmd_text(&["HSET", "hash", &round.to_string(), "v"]);
@@ -214,7 +217,14 @@ fn a_timeout_aborts_and_the_held_writes_run() {
     ok(&mut master, &["SET", "before", "1"]);
     ok(
         &mut master,
-        &["FAILOVER", "TO", "127.0.0.1", &port(replica), "TIMEOUT", "300"],
+        &[
+            "FAILOVER",
+            "TO",
+            "127.0.0.1",
+            &port(replica),
+            "TIMEOUT",
+            "300",
+        ],
     );
     let mut writer = set.master.raw();
     writer.send(&testkit::encode(&[b"INCR", b"held"]));
@@ -244,7 +254,14 @@ fn abort_ends_the_wait_and_resumes_writes() {
     ok(&mut master, &["SET", "before", "1"]);
     ok(
         &mut master,
-        &["FAILOVER", "TO", "127.0.0.1", &port(replica), "TIMEOUT", "60000"],
+        &[
+            "FAILOVER",
+            "TO",
+            "127.0.0.1",
+            &port(replica),
+            "TIMEOUT",
+            "60000",
+        ],
     );
     assert_eq!(failover_state(&set.master), "waiting-for-sync");
     let mut writer = set.master.raw();
@@ -358,7 +375,8 @@ fn errors_match_redis() {
         );
         set.wait_replicated();
         wait_until("the replica to be online", TIMEOUT, || {
-            info_field(&mut raw, "replication", "slave0").contains("state=online")
+            raw.cmd_text(&["INFO", "replication"])
+                .contains("state=online")
         });
         let target = format!("FAILOVER TO 127.0.0.1 {}", port(replica));
         let with_replica: Vec<Vec<String>> = [
@@ -375,7 +393,10 @@ fn errors_match_redis() {
         before.push(replica.raw().cmd_text(&["PSYNC", "nope", "1", "FAILOVER"]));
         signal(replica, "STOP");
         ok(&mut raw, &["SET", "k", "v"]);
-        before.extend(replies(&mut raw, &[words(&format!("{target} TIMEOUT 60000"))]));
+        before.extend(replies(
+            &mut raw,
+            &[words(&format!("{target} TIMEOUT 60000"))],
+        ));
         let waiting: Vec<Vec<String>> = [
             "FAILOVER",
             "FAILOVER TO 127.0.0.1 1",
@@ -396,6 +417,19 @@ fn errors_match_redis() {
         got.push(before);
     }
     assert_eq!(got[0], got[1]);
+    for expected in [
+        "-ERR FAILOVER requires connected replicas.\r\n",
+        "-ERR FAILOVER target HOST and PORT is not a replica.\r\n",
+        "-ERR PSYNC FAILOVER replid must match my replid.\r\n",
+        "-ERR FAILOVER already in progress.\r\n",
+        "-ERR REPLICAOF not allowed while failing over.\r\n",
+        "-NOMASTERLINK Can't SYNC while failing over\r\n",
+    ] {
+        assert!(
+            got[0].iter().any(|r| r == expected),
+            "{expected} in {got:?}"
+        );
+    }
 }
 
 /// A real Redis master fails over to a redis-lite replica (which answers its
@@ -419,7 +453,14 @@ fn failover_between_redis_and_redis_lite_both_ways() {
         set.wait_replicated();
         ok(
             &mut set.master.raw(),
-            &["FAILOVER", "TO", "127.0.0.1", &port(target), "TIMEOUT", "10000"],
+            &[
+                "FAILOVER",
+                "TO",
+                "127.0.0.1",
+                &port(target),
+                "TIMEOUT",
+                "10000",
+            ],
         );
         wait_failover_ended(&set.master);
         assert_eq!(role(target), "master", "{master:?} to {replica:?}");
@@ -429,4 +470,76 @@ fn failover_between_redis_and_redis_lite_both_ways() {
         wait_digests_equal(&[target, &set.master]);
         assert_eq!(info_field(&mut target.raw(), "stats", "sync_full"), "0");
     }
+}
+
+/// What the pause holds, as Redis's write pause does: a write queued in MULTI, a legacy EVAL
+/// (it may write), PUBLISH; not a script that declared `no-writes`, nor EVAL_RO, nor reads.
+/// Held commands run once the failover is aborted.
+#[test]
+fn the_pause_holds_writes_scripts_that_may_write_and_publish() {
+    let Some(set) = group(
+        "the_pause_holds_writes_scripts_that_may_write_and_publish",
+        Program::Lite,
+        &[Program::Lite],
+    ) else {
+        return;
+    };
+    let replica = &set.replicas[0];
+    signal(replica, "STOP");
+    let mut master = set.master.raw();
+    ok(&mut master, &["SET", "k", "v"]);
+    ok(
+        &mut master,
+        &[
+            "FAILOVER",
+            "TO",
+            "127.0.0.1",
+            &port(replica),
+            "TIMEOUT",
+            "60000",
+        ],
+    );
+    let mut subscriber = set.master.raw();
+    subscriber.cmd_text(&["SUBSCRIBE", "ch"]);
+    let mut multi = set.master.raw();
+    ok(&mut multi, &["MULTI"]);
+    multi.send(&testkit::encode(&[b"SET", b"m", b"1"]));
+    let mut eval = set.master.raw();
+    eval.send(&testkit::encode(&[
+        b"EVAL",
+        b"return redis.call('set', 'e', '1')",
+        b"0",
+    ]));
+    let mut publish = set.master.raw();
+    publish.send(&testkit::encode(&[b"PUBLISH", b"ch", b"hello"]));
+    // Not held: they answer while the others wait.
+    let mut reads = set.master.raw();
+    assert_eq!(
+        reads.cmd_text(&[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('get', 'k')",
+            "0"
+        ]),
+        "$1\r\nv\r\n"
+    );
+    assert_eq!(
+        reads.cmd_text(&["EVAL_RO", "return redis.call('get', 'k')", "0"]),
+        "$1\r\nv\r\n"
+    );
+    assert_eq!(reads.cmd_text(&["EXISTS", "m", "e"]), ":0\r\n");
+    ok(&mut master, &["FAILOVER", "ABORT"]);
+    assert_eq!(
+        String::from_utf8(multi.read_reply()).unwrap(),
+        "+QUEUED\r\n"
+    );
+    assert_eq!(multi.cmd_text(&["EXEC"]), "*1\r\n+OK\r\n");
+    assert_eq!(String::from_utf8(eval.read_reply()).unwrap(), "+OK\r\n");
+    assert_eq!(String::from_utf8(publish.read_reply()).unwrap(), ":1\r\n");
+    assert_eq!(
+        String::from_utf8(subscriber.read_reply()).unwrap(),
+        "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n"
+    );
+    signal(replica, "CONT");
+    set.wait_replicated();
+    wait_digests_equal(&[&set.master, replica]);
 }
