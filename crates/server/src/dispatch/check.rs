@@ -4,7 +4,8 @@
 //! inside MULTI, out of memory, MISCONF, a read-only replica, RESP2's subscribed context, a
 //! replica whose link is down, loading, a busy script; then MULTI queueing. The rules
 //! redis-lite does not have yet slot in as one function each, at Redis's place: ACL
-//! permissions after authentication, then a cluster redirect; client pause after a busy script.
+//! permissions after authentication, then a cluster redirect. Paused writes (`pause`) come
+//! last, checked inside the command's gates by `execute_held`.
 //! Commands from a replica's master are obeyed: the rules that judge the server's own state
 //! (memory, MISCONF, read-only, stale, loading, busy) let them through, as Redis does.
 

@@ -70,7 +70,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "Start a coordinated failover between this server and one of its replicas.",
         )
         .complexity("O(1)")
-        .syntax("target=[TO host port:integer [FORCE]] [ABORT] [TIMEOUT milliseconds:integer]")
+        .syntax("[TO target=(host port:integer [FORCE])] [ABORT] [TIMEOUT milliseconds:integer]")
         .acl(acl::ADMIN | acl::SLOW | acl::DANGEROUS)
         .exclusive(),
     // The replica's side. REPLICAOF takes every gate: no command of the master link is

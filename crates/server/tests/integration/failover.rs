@@ -543,3 +543,14 @@ fn the_pause_holds_writes_scripts_that_may_write_and_publish() {
     set.wait_replicated();
     wait_digests_equal(&[&set.master, replica]);
 }
+
+#[test]
+fn command_docs_and_info_match_redis() {
+    testkit::differential(
+        &[
+            &["COMMAND", "DOCS", "FAILOVER"],
+            &["COMMAND", "INFO", "FAILOVER", "PSYNC"],
+        ],
+        false,
+    );
+}
