@@ -27,21 +27,23 @@ pss_kb() { # pid -> PSS of the process and its children, in kB
   echo $total
 }
 
-start_master() { # kind
+start_master() { # kind; in a directory of its own, so it loads nothing a replica saved
+  local dir
+  dir=$(mktemp -d -p "$WORK")
   if [ "$1" = redis ]; then
     redis-server --port $MPORT --save "" --appendonly no --daemonize no --logfile "" \
-      --repl-diskless-sync-delay 0 --dir "$WORK" >/dev/null 2>&1 &
+      --repl-diskless-sync-delay 0 --enable-debug-command yes --dir "$dir" >/dev/null 2>&1 &
   else
     "$LITE" --port $MPORT --save "" --appendonly no --repl-diskless-sync-delay 0 \
-      --enable-debug-command yes --dir "$WORK" >/dev/null 2>&1 &
+      --enable-debug-command yes --dir "$dir" >/dev/null 2>&1 &
   fi
   echo $! > "$WORK/master.pid"
   until redis-cli -p $MPORT ping >/dev/null 2>&1; do sleep 0.05; done
 }
 
-start_replica() { # port
+start_replica() { # port; in a directory of its own (a replica saves what it loads there)
   redis-server --port "$1" --save "" --appendonly no --daemonize no --logfile "" \
-    --dir "$WORK" >/dev/null 2>&1 &
+    --dir "$(mktemp -d -p "$WORK")" >/dev/null 2>&1 &
   echo $! > "$WORK/r$1.pid"
   until redis-cli -p "$1" ping >/dev/null 2>&1; do sleep 0.05; done
 }
@@ -49,9 +51,11 @@ start_replica() { # port
 link_up() { redis-cli -p "$1" info replication | grep -q "master_link_status:up"; }
 
 stop_all() {
-  kill $(cat "$WORK"/*.pid) 2>/dev/null || true
-  sleep 0.5
+  kill -9 $(cat "$WORK"/*.pid) 2>/dev/null || true
   rm -f "$WORK"/*.pid
+  for port in $MPORT $R1 $R2; do
+    while redis-cli -p $port ping >/dev/null 2>&1; do sleep 0.05; done
+  done
 }
 
 full_sync() { # kind -> "seconds extra_mb"
@@ -72,20 +76,22 @@ full_sync() { # kind -> "seconds extra_mb"
 }
 
 throughput() { # shape -> "rps max_lag_bytes"
-  local shape=$1 lag=0 l rps
+  local shape=$1 lag=0 rps
+  touch "$WORK/sampling"
   (
     max=0
     while [ -f "$WORK/sampling" ]; do
-      m=$(redis-cli -p $MPORT info replication | awk -F: '/^master_repl_offset/ {print $2+0}')
+      # Each replica's offset first, then the master's: an upper bound of the lag (the
+      # writes between the two reads count too).
       for r in $R1 $R2; do
         s=$(redis-cli -p $r info replication | awk -F: '/^slave_repl_offset/ {print $2+0}')
+        m=$(redis-cli -p $MPORT info replication | awk -F: '/^master_repl_offset/ {print $2+0}')
         d=$((m - s)); [ $d -gt $max ] && max=$d
       done
       echo $max > "$WORK/lag"
       sleep 0.05
     done
   ) &
-  touch "$WORK/sampling"
   rps=$(redis-benchmark -p $MPORT -n "$N" -r 100000 $shape -t set -q 2>/dev/null \
     | tr '\r' '\n' | awk '/requests per second/ {print $(NF-5)}' | tail -1)
   rm -f "$WORK/sampling"; wait $! 2>/dev/null || true
@@ -99,10 +105,13 @@ for round in $(seq 1 "$ROUNDS"); do
     read -r secs mb < <(full_sync $kind)
     echo "round $round $kind full_sync ${secs}s extra ${mb}MB"
     R[$kind.sync]+="$secs "; R[$kind.mem]+="$mb "
-    redis-cli -p $MPORT flushall >/dev/null
-    start_replica $R2
-    redis-cli -p $R2 replicaof 127.0.0.1 $MPORT >/dev/null
-    until link_up $R2 && link_up $R1; do sleep 0.05; done
+    stop_all
+    start_master $kind
+    for r in $R1 $R2; do
+      start_replica $r
+      redis-cli -p $r replicaof 127.0.0.1 $MPORT >/dev/null
+    done
+    until link_up $R1 && link_up $R2; do sleep 0.05; done
     for shape_name in c50 p16; do
       case $shape_name in c50) shape="-c 50" ;; p16) shape="-c 50 -P 16" ;; esac
       read -r rps lag < <(throughput "$shape")
