@@ -3,7 +3,9 @@
 # - full sync of KEYS keys (DEBUG POPULATE, 16-byte values) to one real Redis replica, diskless
 #   (the 7.0 default): seconds from REPLICAOF to master_link_status:up, and the master's extra
 #   memory meanwhile (peak PSS of the master and its children above the PSS before, sampled
-#   every 20 ms: Redis forks, redis-lite takes a copy-on-write snapshot in-process);
+#   every 20 ms: Redis forks, redis-lite takes a copy-on-write snapshot in-process); then the
+#   same with random SETs over the keys running during the sync (`wsync`, `wmem`; the keys are
+#   loaded with redis-benchmark -r KEYS, about 63% of KEYS distinct);
 # - master throughput with two real Redis replicas attached: redis-benchmark SET at -c 50 and
 #   -c 50 -P 16, and the replicas' largest lag behind the master (bytes) sampled during the run.
 # Usage: bench/replication.sh [lite binary] (default target/release/redis-lite-server)
@@ -58,13 +60,24 @@ stop_all() {
   done
 }
 
-full_sync() { # kind -> "seconds extra_mb"
+full_sync() { # kind [writing] -> "seconds extra_mb"
+  # With "writing", random SETs over the same keys run during the sync (Redis's forked child
+  # then shares fewer pages with its parent; redis-lite copies a shard's entries only when it
+  # writes them out).
   start_master "$1"
-  redis-cli -p $MPORT debug populate "$KEYS" key 16 >/dev/null
-  local mpid base peak now start end
+  if [ "${2:-}" = writing ]; then
+    redis-benchmark -p $MPORT -n "$KEYS" -r "$KEYS" -P 64 -d 16 -t set -q >/dev/null 2>&1
+  else
+    redis-cli -p $MPORT debug populate "$KEYS" key 16 >/dev/null
+  fi
+  local mpid base peak now start end writer=
   mpid=$(cat "$WORK/master.pid")
   base=$(pss_kb "$mpid"); peak=$base
   start_replica $R1
+  if [ "${2:-}" = writing ]; then
+    redis-benchmark -p $MPORT -n 100000000 -r "$KEYS" -c 10 -P 16 -d 16 -t set -q >/dev/null 2>&1 &
+    writer=$!
+  fi
   start=$(date +%s.%N)
   redis-cli -p $R1 replicaof 127.0.0.1 $MPORT >/dev/null
   until link_up $R1; do
@@ -72,6 +85,7 @@ full_sync() { # kind -> "seconds extra_mb"
     sleep 0.02
   done
   end=$(date +%s.%N)
+  [ -n "$writer" ] && kill "$writer" 2>/dev/null
   echo "$(echo "$end - $start" | bc) $(( (peak - base) / 1024 ))"
 }
 
@@ -106,6 +120,10 @@ for round in $(seq 1 "$ROUNDS"); do
     echo "round $round $kind full_sync ${secs}s extra ${mb}MB"
     R[$kind.sync]+="$secs "; R[$kind.mem]+="$mb "
     stop_all
+    read -r secs mb < <(full_sync $kind writing)
+    echo "round $round $kind full_sync_under_writes ${secs}s extra ${mb}MB"
+    R[$kind.wsync]+="$secs "; R[$kind.wmem]+="$mb "
+    stop_all
     start_master $kind
     for r in $R1 $R2; do
       start_replica $r
@@ -124,7 +142,7 @@ done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo
 printf "%-28s %14s %14s %8s\n" measure redis lite ratio
-for m in sync mem c50 c50.lag p16 p16.lag; do
+for m in sync mem wsync wmem c50 c50.lag p16 p16.lag; do
   r=$(echo ${R[redis.$m]} | median); l=$(echo ${R[lite.$m]} | median)
   ratio=$(awk -v a="$l" -v b="$r" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
   printf "%-28s %14s %14s %8s\n" "$m" "$r" "$l" "$ratio"
