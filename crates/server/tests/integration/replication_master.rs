@@ -165,7 +165,8 @@ fn real_redis_replicas_sync_diskless_and_follow_every_kind_of_write() {
         write_load(&mut raw, round);
     }
     assert_converged(&set);
-    // One snapshot served both replicas.
+    // Both replicas synced in full (with repl-diskless-sync-max-replicas 2 they waited for
+    // one snapshot together).
     assert_eq!(stat(&set.master, "sync_full"), 2);
     let mut master = set.master.raw();
     assert_eq!(
@@ -581,4 +582,44 @@ fn evictions_and_expiries_on_the_master_reach_its_replicas() {
     assert!(stat(&set.master, "evicted_keys") > 0, "nothing was evicted");
     assert!(stat(&set.master, "expired_keys") > 0, "nothing expired");
     assert_converged(&set);
+}
+
+#[test]
+fn the_master_pings_drops_silent_replicas_and_frees_an_unused_backlog() {
+    let Some(set) = redis_replicas_of_lite(
+        "the_master_pings_drops_silent_replicas_and_frees_an_unused_backlog",
+        &[
+            "--repl-diskless-sync-delay",
+            "0",
+            "--repl-ping-replica-period",
+            "1",
+            "--repl-timeout",
+            "2",
+            "--repl-backlog-ttl",
+            "1",
+        ],
+        1,
+    ) else {
+        return;
+    };
+    let mut raw = set.master.raw();
+    // With no writes the stream still grows: a PING (14 bytes) every second.
+    let before = repl_offset(&set.master, "master_repl_offset");
+    wait_until("a PING in the stream", TIMEOUT, || {
+        repl_offset(&set.master, "master_repl_offset") >= before + 14
+    });
+    assert_converged(&set);
+    // A replica that stops acknowledging is dropped after repl-timeout.
+    let pid = set.replicas[0].pid();
+    signal(pid, "STOP");
+    wait_until("the master to drop the silent replica", TIMEOUT, || {
+        info_field(&mut raw, "replication", "connected_slaves") == "0"
+    });
+    // And a backlog without replicas is freed after repl-backlog-ttl, with a new history.
+    let replid = info_field(&mut raw, "replication", "master_replid");
+    wait_until("the backlog to be freed", TIMEOUT, || {
+        info_field(&mut raw, "replication", "repl_backlog_active") == "0"
+    });
+    assert_ne!(info_field(&mut raw, "replication", "master_replid"), replid);
+    signal(pid, "CONT");
 }
