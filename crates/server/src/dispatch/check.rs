@@ -101,6 +101,11 @@ pub fn refused_exec(server: &Server, client: &mut ClientState, entry: &CommandEn
     true
 }
 
+/// A write this server judges itself: not one it obeys (its master's, the AOF loader's).
+fn own_write(client: &ClientState, entry: &CommandEntry) -> bool {
+    !client.kind.obeyed() && admitted_flags(client, entry) & command::flags::WRITE != 0
+}
+
 /// The flags admission judges a command by: EXEC's include those of the commands it queued.
 pub(super) fn admitted_flags(client: &ClientState, entry: &CommandEntry) -> u32 {
     match &client.multi {
@@ -178,8 +183,7 @@ fn read_only_replica(
     client: &mut ClientState,
     entry: &CommandEntry,
 ) -> Option<CommandError> {
-    if client.kind.obeyed()
-        || admitted_flags(client, entry) & command::flags::WRITE == 0
+    if !own_write(client, entry)
         || !server.replication.replica.is_replica()
         || !server.config.read().replica_read_only
     {
@@ -221,13 +225,7 @@ fn too_few_replicas(
     client: &mut ClientState,
     entry: &CommandEntry,
 ) -> Option<CommandError> {
-    if client.kind.obeyed() || admitted_flags(client, entry) & command::flags::WRITE == 0 {
-        return None;
-    }
-    server
-        .replication
-        .master
-        .refuses_writes()
+    (own_write(client, entry) && server.replication.master.refuses_writes())
         .then(|| CommandError::coded("NOREPLICAS Not enough good replicas to write."))
 }
 

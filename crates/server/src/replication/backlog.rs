@@ -130,11 +130,6 @@ impl Backlog {
         }
     }
 
-    /// Bytes held, for memory accounting.
-    pub fn memory(&self) -> u64 {
-        self.inner.lock().buf.capacity() as u64
-    }
-
     /// Creates the backlog on a master (the first replica attaches): from now on it takes the
     /// journal's records, after its current offset. A SELECT starts what it takes, as the
     /// journal starts every new listener with one.

@@ -116,6 +116,13 @@ impl Failover {
         }
     }
 
+    /// Becomes a replica of the target, whose link's `PSYNC ... FAILOVER` asks it to take over.
+    fn hand_over(server: &Arc<Server>, state: &mut State, host: String, port: i64, why: &str) {
+        log!(Notice, "{why}");
+        state.phase = Phase::InProgress;
+        super::replica::follow(server, host, port as u16);
+    }
+
     fn clear(server: &Server, state: &mut State) {
         *state = State::default();
         server.pause.resume(server);
@@ -136,12 +143,8 @@ impl Failover {
                 return;
             }
             let (host, port) = state.target.clone().expect("FORCE requires a target");
-            log!(
-                Notice,
-                "FAILOVER to {host}:{port} time out exceeded, failing over."
-            );
-            state.phase = Phase::InProgress;
-            super::replica::follow(server, host, port as u16);
+            let why = format!("FAILOVER to {host}:{port} time out exceeded, failing over.");
+            Self::hand_over(server, &mut state, host, port, &why);
             return;
         }
         let replication = &server.replication;
@@ -161,12 +164,8 @@ impl Failover {
         };
         if synced {
             let (host, port) = state.target.clone().expect("chosen above");
-            log!(
-                Notice,
-                "Failover target {host}:{port} is synced, failing over."
-            );
-            state.phase = Phase::InProgress;
-            super::replica::follow(server, host, port as u16);
+            let why = format!("Failover target {host}:{port} is synced, failing over.");
+            Self::hand_over(server, &mut state, host, port, &why);
         }
     }
 }

@@ -422,8 +422,9 @@ fn try_continue(server: &Server, replica: &Replica, replid: &str, offset: i64) -
         }
         return None;
     }
-    let cursor = (offset >= 1)
-        .then(|| replication.backlog.attach(offset as u64 - 1).ok())
+    let backlog = &replication.backlog;
+    let cursor = (offset >= 1 && backlog.can_continue_from(offset as u64))
+        .then(|| backlog.attach(offset as u64 - 1).ok())
         .flatten();
     let Some(cursor) = cursor else {
         log!(
@@ -564,15 +565,17 @@ struct SyncJob {
     dirty_total: u64,
 }
 
-impl SyncJob {
-    fn aux(&self) -> ReplicationAux<'_> {
-        ReplicationAux {
-            stream_db: 0,
-            replid: &self.replid,
-            offset: self.offset,
-        }
+/// The RDB's aux fields for a replica: the stream's place at the cut (a SELECT starts what
+/// follows it, so the database is 0).
+fn stream_place(replid: &str, offset: u64) -> ReplicationAux<'_> {
+    ReplicationAux {
+        stream_db: 0,
+        replid,
+        offset,
     }
+}
 
+impl SyncJob {
     /// Diskless: the RDB goes straight to the replicas' sockets, between `$EOF:<mark>` and
     /// the mark.
     fn send_diskless(self, server: &Server, senders: Vec<mpsc::Sender<Vec<u8>>>) -> io::Result<()> {
@@ -585,7 +588,7 @@ impl SyncJob {
         w.write_aux_fields(
             redis_lite_engine::now_ms() / 1000,
             crate::memory::used(),
-            Some(self.aux()),
+            Some(stream_place(&self.replid, self.offset)),
         )?;
         rdb::write_snapshot(self.dataset, &mut w, &self.progress, delay)?;
         w.finish()?;
@@ -606,11 +609,7 @@ impl SyncJob {
         senders: Vec<mpsc::Sender<Vec<u8>>>,
     ) -> io::Result<()> {
         let path = rdb::path(server);
-        let aux = ReplicationAux {
-            stream_db: 0,
-            replid: &self.replid,
-            offset: self.offset,
-        };
+        let aux = stream_place(&self.replid, self.offset);
         let (_, size) = rdb::save_to_file(server, self.dataset, &path, &self.progress, Some(aux))?;
         rdb::saved(server, self.dirty_total);
         log!(Notice, "Background RDB transfer started");
@@ -883,15 +882,20 @@ async fn stream_to_replica<S: ClientStream>(
         // The replica's pending output is what the backlog holds for it beyond what is in
         // flight here.
         let pending = backlog.unread(cursor) + (out.len() - sent) as u64;
-        let limit = server.config.read().output_buffer_limits[OutputClass::Replica as usize];
+        let (limit, timeout_ms) = {
+            let config = server.config.read();
+            (
+                config.output_buffer_limits[OutputClass::Replica as usize],
+                config.repl_timeout * 1000,
+            )
+        };
         if replica.handle.check_output(pending, limit) == OutputCheck::Exceeded {
             replica.handle.close_for_output_limit();
             return format!("Connection with replica {name} lost.");
         }
         if replica.acks && replica.state() == State::Online {
-            let timeout = server.config.read().repl_timeout * 1000;
             let silent = redis_lite_engine::now_ms().saturating_sub(replica.ack_ms.load(Relaxed));
-            if silent > timeout {
+            if silent > timeout_ms {
                 return format!("Disconnecting timedout replica (streaming sync): {name}");
             }
         }
