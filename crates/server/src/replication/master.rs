@@ -422,9 +422,8 @@ fn try_continue(server: &Server, replica: &Replica, replid: &str, offset: i64) -
         }
         return None;
     }
-    let backlog = &replication.backlog;
-    let cursor = (offset >= 1 && backlog.can_continue_from(offset as u64))
-        .then(|| backlog.attach(offset as u64 - 1).ok())
+    let cursor = (offset >= 1)
+        .then(|| replication.backlog.attach(offset as u64 - 1).ok())
         .flatten();
     let Some(cursor) = cursor else {
         log!(
