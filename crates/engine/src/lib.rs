@@ -24,6 +24,7 @@ pub mod hash;
 pub mod hll;
 pub mod keyspace;
 pub mod list;
+pub mod listpack;
 pub mod set;
 pub mod snapshot;
 pub mod value;

@@ -15,7 +15,9 @@
 
 use std::collections::VecDeque;
 
-use redis_lite_protocol::number::parse_i64;
+use crate::listpack::{
+    as_int, elem_at, entry_len, entry_start_before, Encoded, LISTPACK_OVERHEAD,
+};
 
 /// Which end of a list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,194 +68,12 @@ impl<'a> Needle<'a> {
     }
 }
 
-/// The integer a string is stored as, if it is a canonical `i64`.
-fn as_int(bytes: &[u8]) -> Option<i64> {
-    if bytes.len() <= 20 {
-        parse_i64(bytes)
-    } else {
-        None
-    }
-}
-
-/// Bytes a listpack spends beyond its entries: a 6-byte header and a 1-byte terminator.
-const LISTPACK_OVERHEAD: usize = 7;
 /// Node byte limits for `list-max-listpack-size` -1..-5.
 const NODE_SIZE_LIMITS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
 /// With a count limit (positive fill), a node still never grows past this many bytes.
 const SIZE_SAFETY_LIMIT: usize = 8192;
 /// Redis overestimates what an entry adds to a node by this much when deciding whether it fits.
 const SIZE_ESTIMATE_OVERHEAD: usize = 8;
-
-// Header bytes of the fixed-width encodings.
-const STR32: u8 = 0xF0;
-const INT16: u8 = 0xF1;
-const INT24: u8 = 0xF2;
-const INT32: u8 = 0xF3;
-const INT64: u8 = 0xF4;
-
-/// An element's entry, ready to be written: its header (which holds integers whole) and its
-/// payload; its size is known before writing, so buffers grow exactly, as a listpack does.
-struct Encoded<'a> {
-    head: [u8; 9],
-    head_len: usize,
-    payload: &'a [u8],
-}
-
-impl<'a> Encoded<'a> {
-    fn new(value: &'a [u8]) -> Self {
-        let mut head = [0u8; 9];
-        let (head_len, payload) = match as_int(value) {
-            Some(n @ 0..=127) => {
-                head[0] = n as u8;
-                (1, &[][..])
-            }
-            Some(n @ -4096..=4095) => {
-                let bits = (n as u16) & 0x1FFF;
-                head[..2].copy_from_slice(&[0xC0 | (bits >> 8) as u8, bits as u8]);
-                (2, &[][..])
-            }
-            Some(n) => {
-                let (tag, width) = if i16::try_from(n).is_ok() {
-                    (INT16, 2)
-                } else if (-(1 << 23)..1 << 23).contains(&n) {
-                    (INT24, 3)
-                } else if i32::try_from(n).is_ok() {
-                    (INT32, 4)
-                } else {
-                    (INT64, 8)
-                };
-                head[0] = tag;
-                head[1..=width].copy_from_slice(&n.to_le_bytes()[..width]);
-                (1 + width, &[][..])
-            }
-            None => {
-                let len = value.len();
-                let head_len = if len < 64 {
-                    head[0] = 0x80 | len as u8;
-                    1
-                } else if len < 4096 {
-                    head[..2].copy_from_slice(&[0xE0 | (len >> 8) as u8, len as u8]);
-                    2
-                } else {
-                    head[0] = STR32;
-                    head[1..5].copy_from_slice(&(len as u32).to_le_bytes());
-                    5
-                };
-                (head_len, value)
-            }
-        };
-        Encoded {
-            head,
-            head_len,
-            payload,
-        }
-    }
-
-    /// Total bytes of the entry, backlen included.
-    fn len(&self) -> usize {
-        let body = self.head_len + self.payload.len();
-        body + backlen_size(body)
-    }
-
-    fn write_to(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.head[..self.head_len]);
-        out.extend_from_slice(self.payload);
-        push_backlen(self.head_len + self.payload.len(), out);
-    }
-
-    fn to_vec(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len());
-        self.write_to(&mut out);
-        out
-    }
-}
-
-/// Bytes the backlen of an entry of `len` bytes takes: 7 bits per byte.
-fn backlen_size(len: usize) -> usize {
-    match len {
-        0..128 => 1,
-        128..16384 => 2,
-        16384..2_097_152 => 3,
-        2_097_152..268_435_456 => 4,
-        _ => 5,
-    }
-}
-
-/// Writes `len` so it reads from the right: the last byte holds the lowest 7 bits, and each
-/// byte's high bit says another byte lies to its left.
-fn push_backlen(len: usize, out: &mut Vec<u8>) {
-    let n = backlen_size(len);
-    for i in (0..n).rev() {
-        let more = if i + 1 < n { 0x80 } else { 0 };
-        out.push(((len >> (7 * i)) & 0x7F) as u8 | more);
-    }
-}
-
-/// The entry's header and payload sizes, from its first byte (and length bytes).
-fn entry_parts(data: &[u8], pos: usize) -> (usize, usize) {
-    let b = data[pos];
-    match b {
-        0x00..=0x7F => (1, 0),
-        0x80..=0xBF => (1, (b & 0x3F) as usize),
-        0xC0..=0xDF => (2, 0),
-        0xE0..=0xEF => (2, ((b as usize & 0x0F) << 8) | data[pos + 1] as usize),
-        STR32 => {
-            let len = u32::from_le_bytes(data[pos + 1..pos + 5].try_into().expect("4 bytes"));
-            (5, len as usize)
-        }
-        INT16 => (1, 2),
-        INT24 => (1, 3),
-        INT32 => (1, 4),
-        INT64 => (1, 8),
-        _ => unreachable!("invalid list entry header {b:#x}"),
-    }
-}
-
-/// Total bytes of the entry at `pos`, backlen included.
-fn entry_len(data: &[u8], pos: usize) -> usize {
-    let (header, payload) = entry_parts(data, pos);
-    header + payload + backlen_size(header + payload)
-}
-
-/// Where the entry that ends at `end` starts, read from its backlen.
-fn entry_start_before(data: &[u8], end: usize) -> usize {
-    let mut pos = end - 1;
-    let mut len = (data[pos] & 0x7F) as usize;
-    let mut shift = 7;
-    while data[pos] & 0x80 != 0 {
-        pos -= 1;
-        len |= ((data[pos] & 0x7F) as usize) << shift;
-        shift += 7;
-    }
-    pos - len
-}
-
-/// The element at `pos`.
-fn decode(data: &[u8], pos: usize) -> Elem<'_> {
-    let b = data[pos];
-    let int_le = |width: usize| {
-        let mut bytes = [0u8; 8];
-        bytes[..width].copy_from_slice(&data[pos + 1..pos + 1 + width]);
-        // Sign-extend from the stored width.
-        let shift = 64 - 8 * width as u32;
-        (i64::from_le_bytes(bytes) << shift) >> shift
-    };
-    match b {
-        0x00..=0x7F => Elem::Int(b as i64),
-        0xC0..=0xDF => {
-            let bits = (((b & 0x1F) as i64) << 8) | data[pos + 1] as i64;
-            Elem::Int((bits << 51) >> 51)
-        }
-        INT16 => Elem::Int(int_le(2)),
-        INT24 => Elem::Int(int_le(3)),
-        INT32 => Elem::Int(int_le(4)),
-        INT64 => Elem::Int(int_le(8)),
-        _ => {
-            let (header, len) = entry_parts(data, pos);
-            Elem::Str(&data[pos + header..pos + header + len])
-        }
-    }
-}
 
 /// A run of elements in one buffer.
 #[derive(Clone, Debug, Default)]
@@ -490,7 +310,7 @@ impl List {
 
     fn get_in(&self, node: usize, index: usize) -> Elem<'_> {
         let node = &self.nodes[node];
-        decode(&node.data, node.offset(index))
+        elem_at(&node.data, node.offset(index))
     }
 
     /// The element at `index` from the left.
@@ -616,7 +436,7 @@ impl List {
             let mut pos = 0;
             while pos < node.data.len() {
                 let len = entry_len(&node.data, pos);
-                if decode(&node.data, pos).matches(needle) {
+                if elem_at(&node.data, pos).matches(needle) {
                     spans.push(pos..pos + len);
                 }
                 pos += len;
@@ -732,7 +552,7 @@ impl<'a> Iterator for Iter<'a> {
             self.pos = 0;
             node = self.list.nodes.get(self.node)?;
         }
-        let elem = decode(&node.data, self.pos);
+        let elem = elem_at(&node.data, self.pos);
         self.pos += entry_len(&node.data, self.pos);
         Some(elem)
     }
@@ -755,7 +575,7 @@ impl<'a> Iterator for RevIter<'a> {
         }
         let data = &self.list.nodes[self.node - 1].data;
         self.end = entry_start_before(data, self.end);
-        Some(decode(data, self.end))
+        Some(elem_at(data, self.end))
     }
 }
 
@@ -830,12 +650,12 @@ mod tests {
             );
             assert_eq!(entry_len(&out, 0), out.len());
             assert_eq!(entry_start_before(&out, out.len()), 0);
-            assert_eq!(decode(&out, 0).to_vec(), *value);
+            assert_eq!(elem_at(&out, 0).to_vec(), *value);
         }
         let big = vec![b'y'; 300_000];
         let out = Encoded::new(&big).to_vec();
         assert_eq!(entry_start_before(&out, out.len()), 0);
-        assert_eq!(decode(&out, 0).to_vec(), big);
+        assert_eq!(elem_at(&out, 0).to_vec(), big);
     }
 
     #[test]

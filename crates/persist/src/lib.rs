@@ -27,7 +27,7 @@
 pub mod aof;
 pub mod crc64;
 pub mod intset;
-pub mod listpack;
+pub use redis_lite_engine::listpack;
 pub mod lzf;
 pub mod rdb;
 pub mod seal;

@@ -1,5 +1,7 @@
-//! Listpacks: the compact sequence Redis 7.0 stores small hashes, sorted sets and list nodes
-//! in, and writes into RDB as one string.
+//! Listpacks: the compact sequence Redis 7.0 stores small hashes, sorted sets, list nodes and
+//! stream nodes in, and writes into RDB as one string. The engine's lists and streams keep their
+//! nodes' entries in this format (without the header and terminator, which a node's owner
+//! knows), so one codec serves memory and files.
 //!
 //! Layout: `total-bytes: u32 LE`, `count: u16 LE` (65535 = "count it"), the entries, then
 //! `0xFF`. Each entry is `encoding [data] backlen`, where `backlen` is the size of
@@ -16,9 +18,9 @@
 
 use redis_lite_protocol::number::parse_i64;
 
-/// One listpack (or ziplist) element as stored: the engine's list element type, an integer
-/// or bytes.
-pub use redis_lite_engine::list::Elem as Entry;
+/// One listpack (or ziplist) element as stored: an integer or bytes.
+pub use crate::list::Elem as Entry;
+use crate::list::Elem;
 
 /// An entry's length, as text, at most (for encoding decisions).
 pub fn len_hint(e: &Entry<'_>) -> usize {
@@ -27,6 +29,206 @@ pub fn len_hint(e: &Entry<'_>) -> usize {
         Entry::Str(s) => s.len(),
     }
 }
+
+/// The integer a string is stored as, if it is a canonical `i64`.
+pub fn as_int(bytes: &[u8]) -> Option<i64> {
+    if bytes.len() <= 20 {
+        parse_i64(bytes)
+    } else {
+        None
+    }
+}
+
+/// Bytes a listpack spends beyond its entries: a 6-byte header and a 1-byte terminator.
+pub const LISTPACK_OVERHEAD: usize = 7;
+
+// Header bytes of the fixed-width encodings.
+const STR32: u8 = 0xF0;
+const INT16: u8 = 0xF1;
+const INT24: u8 = 0xF2;
+const INT32: u8 = 0xF3;
+const INT64: u8 = 0xF4;
+
+/// An element's entry, ready to be written: its header (which holds integers whole) and its
+/// payload; its size is known before writing, so buffers grow exactly, as a listpack does.
+pub struct Encoded<'a> {
+    head: [u8; 9],
+    head_len: usize,
+    payload: &'a [u8],
+}
+
+impl<'a> Encoded<'a> {
+    /// A value's entry: an integer when its text is a canonical `i64`, otherwise a string.
+    pub fn new(value: &'a [u8]) -> Self {
+        match as_int(value) {
+            Some(n) => Encoded::int(n),
+            None => Encoded::string(value),
+        }
+    }
+
+    /// An integer's entry, in the smallest width that holds it.
+    pub fn int(n: i64) -> Self {
+        let mut head = [0u8; 9];
+        let head_len = match n {
+            0..=127 => {
+                head[0] = n as u8;
+                1
+            }
+            -4096..=4095 => {
+                let bits = (n as u16) & 0x1FFF;
+                head[..2].copy_from_slice(&[0xC0 | (bits >> 8) as u8, bits as u8]);
+                2
+            }
+            _ => {
+                let (tag, width) = if i16::try_from(n).is_ok() {
+                    (INT16, 2)
+                } else if (-(1 << 23)..1 << 23).contains(&n) {
+                    (INT24, 3)
+                } else if i32::try_from(n).is_ok() {
+                    (INT32, 4)
+                } else {
+                    (INT64, 8)
+                };
+                head[0] = tag;
+                head[1..=width].copy_from_slice(&n.to_le_bytes()[..width]);
+                1 + width
+            }
+        };
+        Encoded {
+            head,
+            head_len,
+            payload: &[],
+        }
+    }
+
+    /// A string's entry, whatever its text.
+    pub fn string(value: &'a [u8]) -> Self {
+        let mut head = [0u8; 9];
+        let len = value.len();
+        let head_len = if len < 64 {
+            head[0] = 0x80 | len as u8;
+            1
+        } else if len < 4096 {
+            head[..2].copy_from_slice(&[0xE0 | (len >> 8) as u8, len as u8]);
+            2
+        } else {
+            head[0] = STR32;
+            head[1..5].copy_from_slice(&(len as u32).to_le_bytes());
+            5
+        };
+        Encoded {
+            head,
+            head_len,
+            payload: value,
+        }
+    }
+
+    /// Total bytes of the entry, backlen included.
+    pub fn len(&self) -> usize {
+        let body = self.head_len + self.payload.len();
+        body + backlen_size(body)
+    }
+
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.head[..self.head_len]);
+        out.extend_from_slice(self.payload);
+        push_backlen(self.head_len + self.payload.len(), out);
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        self.write_to(&mut out);
+        out
+    }
+}
+
+/// Bytes the backlen of an entry of `len` bytes takes: 7 bits per byte.
+pub fn backlen_size(len: usize) -> usize {
+    match len {
+        0..128 => 1,
+        128..16384 => 2,
+        16384..2_097_152 => 3,
+        2_097_152..268_435_456 => 4,
+        _ => 5,
+    }
+}
+
+/// Writes `len` so it reads from the right: the last byte holds the lowest 7 bits, and each
+/// byte's high bit says another byte lies to its left.
+pub fn push_backlen(len: usize, out: &mut Vec<u8>) {
+    let n = backlen_size(len);
+    for i in (0..n).rev() {
+        let more = if i + 1 < n { 0x80 } else { 0 };
+        out.push(((len >> (7 * i)) & 0x7F) as u8 | more);
+    }
+}
+
+/// The entry's header and payload sizes, from its first byte (and length bytes).
+pub fn entry_parts(data: &[u8], pos: usize) -> (usize, usize) {
+    let b = data[pos];
+    match b {
+        0x00..=0x7F => (1, 0),
+        0x80..=0xBF => (1, (b & 0x3F) as usize),
+        0xC0..=0xDF => (2, 0),
+        0xE0..=0xEF => (2, ((b as usize & 0x0F) << 8) | data[pos + 1] as usize),
+        STR32 => {
+            let len = u32::from_le_bytes(data[pos + 1..pos + 5].try_into().expect("4 bytes"));
+            (5, len as usize)
+        }
+        INT16 => (1, 2),
+        INT24 => (1, 3),
+        INT32 => (1, 4),
+        INT64 => (1, 8),
+        _ => unreachable!("invalid listpack entry header {b:#x}"),
+    }
+}
+
+/// Total bytes of the entry at `pos`, backlen included.
+pub fn entry_len(data: &[u8], pos: usize) -> usize {
+    let (header, payload) = entry_parts(data, pos);
+    header + payload + backlen_size(header + payload)
+}
+
+/// Where the entry that ends at `end` starts, read from its backlen.
+pub fn entry_start_before(data: &[u8], end: usize) -> usize {
+    let mut pos = end - 1;
+    let mut len = (data[pos] & 0x7F) as usize;
+    let mut shift = 7;
+    while data[pos] & 0x80 != 0 {
+        pos -= 1;
+        len |= ((data[pos] & 0x7F) as usize) << shift;
+        shift += 7;
+    }
+    pos - len
+}
+
+/// The element whose entry starts at `pos` (trusted data: the engine's own buffers).
+pub fn elem_at(data: &[u8], pos: usize) -> Elem<'_> {
+    let b = data[pos];
+    let int_le = |width: usize| {
+        let mut bytes = [0u8; 8];
+        bytes[..width].copy_from_slice(&data[pos + 1..pos + 1 + width]);
+        // Sign-extend from the stored width.
+        let shift = 64 - 8 * width as u32;
+        (i64::from_le_bytes(bytes) << shift) >> shift
+    };
+    match b {
+        0x00..=0x7F => Elem::Int(b as i64),
+        0xC0..=0xDF => {
+            let bits = (((b & 0x1F) as i64) << 8) | data[pos + 1] as i64;
+            Elem::Int((bits << 51) >> 51)
+        }
+        INT16 => Elem::Int(int_le(2)),
+        INT24 => Elem::Int(int_le(3)),
+        INT32 => Elem::Int(int_le(4)),
+        INT64 => Elem::Int(int_le(8)),
+        _ => {
+            let (header, len) = entry_parts(data, pos);
+            Elem::Str(&data[pos + header..pos + header + len])
+        }
+    }
+}
+
 
 const HEADER: usize = 6;
 
@@ -73,62 +275,22 @@ impl Builder {
 
     /// Appends a string, as an integer when it is one.
     pub fn push(&mut self, s: &[u8]) {
-        match parse_i64(s) {
-            Some(n) if s.len() <= 20 => self.push_int(n),
-            _ => self.push_str(s),
-        }
+        self.push_encoded(Encoded::new(s));
     }
 
     pub fn push_int(&mut self, v: i64) {
-        let start = self.buf.len();
-        if (0..=127).contains(&v) {
-            self.buf.push(v as u8);
-        } else if (-4096..=4095).contains(&v) {
-            let u = (v as u64) & 0x1fff;
-            self.buf
-                .extend_from_slice(&[0xc0 | (u >> 8) as u8, u as u8]);
-        } else if (-32768..=32767).contains(&v) {
-            self.buf.push(0xf1);
-            self.buf.extend_from_slice(&(v as i16).to_le_bytes());
-        } else if (-8_388_608..=8_388_607).contains(&v) {
-            self.buf.push(0xf2);
-            self.buf.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-        } else if i32::try_from(v).is_ok() {
-            self.buf.push(0xf3);
-            self.buf.extend_from_slice(&(v as i32).to_le_bytes());
-        } else {
-            self.buf.push(0xf4);
-            self.buf.extend_from_slice(&v.to_le_bytes());
-        }
-        self.finish_entry(start);
-    }
-
-    pub fn push_str(&mut self, s: &[u8]) {
-        let start = self.buf.len();
-        let n = s.len();
-        if n < 64 {
-            self.buf.push(0x80 | n as u8);
-        } else if n < 4096 {
-            self.buf
-                .extend_from_slice(&[0xe0 | (n >> 8) as u8, n as u8]);
-        } else {
-            self.buf.push(0xf0);
-            self.buf.extend_from_slice(&(n as u32).to_le_bytes());
-        }
-        self.buf.extend_from_slice(s);
-        self.finish_entry(start);
+        self.push_encoded(Encoded::int(v));
     }
 
     pub fn push_entry(&mut self, e: Entry<'_>) {
         match e {
             Entry::Int(n) => self.push_int(n),
-            Entry::Str(s) => self.push_str(s),
+            Entry::Str(s) => self.push_encoded(Encoded::string(s)),
         }
     }
 
-    fn finish_entry(&mut self, start: usize) {
-        let l = self.buf.len() - start;
-        encode_backlen(l, &mut self.buf);
+    fn push_encoded(&mut self, entry: Encoded<'_>) {
+        entry.write_to(&mut self.buf);
         self.count += 1;
     }
 
@@ -139,36 +301,6 @@ impl Builder {
         let count = self.count.min(65535) as u16;
         self.buf[4..6].copy_from_slice(&count.to_le_bytes());
         self.buf
-    }
-}
-
-/// The size of an entry of `l` bytes' backlen.
-fn encode_backlen(l: usize, out: &mut Vec<u8>) {
-    if l <= 127 {
-        out.push(l as u8);
-    } else if l < 16383 {
-        out.extend_from_slice(&[(l >> 7) as u8, (l & 127) as u8 | 128]);
-    } else if l < 2_097_151 {
-        out.extend_from_slice(&[
-            (l >> 14) as u8,
-            ((l >> 7) & 127) as u8 | 128,
-            (l & 127) as u8 | 128,
-        ]);
-    } else if l < 268_435_455 {
-        out.extend_from_slice(&[
-            (l >> 21) as u8,
-            ((l >> 14) & 127) as u8 | 128,
-            ((l >> 7) & 127) as u8 | 128,
-            (l & 127) as u8 | 128,
-        ]);
-    } else {
-        out.extend_from_slice(&[
-            (l >> 28) as u8,
-            ((l >> 21) & 127) as u8 | 128,
-            ((l >> 14) & 127) as u8 | 128,
-            ((l >> 7) & 127) as u8 | 128,
-            (l & 127) as u8 | 128,
-        ]);
     }
 }
 
@@ -190,7 +322,7 @@ fn decode_backlen(buf: &[u8], end: usize) -> Option<(usize, usize)> {
 }
 
 /// A little-endian two's complement integer of 1-8 bytes.
-pub(crate) fn le_int(b: &[u8]) -> i64 {
+pub fn le_int(b: &[u8]) -> i64 {
     let mut v: u64 = 0;
     for (i, &x) in b.iter().enumerate() {
         v |= (x as u64) << (8 * i);
