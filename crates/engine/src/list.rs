@@ -93,7 +93,7 @@ impl Node {
     /// Appends an element, growing the buffer only by what it needs.
     fn append(&mut self, value: &[u8]) {
         let entry = Encoded::new(value);
-        self.data.reserve_exact(entry.len());
+        self.data.reserve_exact(entry.size());
         entry.write_to(&mut self.data);
         self.count += 1;
     }
@@ -641,7 +641,7 @@ mod tests {
         ];
         for (value, size) in cases {
             let out = Encoded::new(value).to_vec();
-            assert_eq!(Encoded::new(value).len(), *size);
+            assert_eq!(Encoded::new(value).size(), *size);
             assert_eq!(
                 out.len(),
                 *size,

@@ -124,7 +124,7 @@ impl<'a> Encoded<'a> {
     }
 
     /// Total bytes of the entry, backlen included.
-    pub fn len(&self) -> usize {
+    pub fn size(&self) -> usize {
         let body = self.head_len + self.payload.len();
         body + backlen_size(body)
     }
@@ -136,7 +136,7 @@ impl<'a> Encoded<'a> {
     }
 
     pub fn to_vec(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len());
+        let mut out = Vec::with_capacity(self.size());
         self.write_to(&mut out);
         out
     }
