@@ -5,6 +5,7 @@
 use sha1::{Digest as _, Sha1};
 
 use crate::keyspace::Keyspace;
+use crate::stream::StreamId;
 use crate::value::Value;
 
 pub type Digest = [u8; 20];
@@ -46,6 +47,7 @@ fn mix_value(digest: &mut Digest, value: &Value, has_expire: bool) {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
     };
     mix_digest(digest, &type_code.to_be_bytes());
     match value {
@@ -73,6 +75,22 @@ fn mix_value(digest: &mut Digest, value: &Value, has_expire: bool) {
         Value::Hash(hash) => {
             for (field, value) in hash.iter() {
                 xor_pair(digest, field, value);
+            }
+        }
+        // Entries in order: the ID as `ms.seq`, then each field and value; groups are not
+        // part of the digest.
+        Value::Stream(stream) => {
+            let mut id_text = Vec::new();
+            for entry in stream.range(StreamId::MIN, StreamId::MAX, false) {
+                id_text.clear();
+                id_text.extend_from_slice(itoa::Buffer::new().format(entry.id.ms).as_bytes());
+                id_text.push(b'.');
+                id_text.extend_from_slice(itoa::Buffer::new().format(entry.id.seq).as_bytes());
+                mix_digest(digest, &id_text);
+                for (field, value) in entry.fields() {
+                    mix_digest(digest, &field.to_vec());
+                    mix_digest(digest, &value.to_vec());
+                }
             }
         }
     }

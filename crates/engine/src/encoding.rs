@@ -14,6 +14,19 @@ pub struct EncodingLimits {
     pub set_max_intset_entries: i64,
     pub zset_max_listpack_entries: i64,
     pub zset_max_listpack_value: i64,
+    /// `stream-node-max-bytes` and `stream-node-max-entries` (0 = unlimited).
+    pub stream_node_max_bytes: i64,
+    pub stream_node_max_entries: i64,
+}
+
+impl EncodingLimits {
+    /// Where stream nodes split.
+    pub fn stream_nodes(&self) -> crate::stream::NodeLimits {
+        crate::stream::NodeLimits {
+            max_bytes: self.stream_node_max_bytes as usize,
+            max_entries: self.stream_node_max_entries as usize,
+        }
+    }
 }
 
 impl Default for EncodingLimits {
@@ -25,13 +38,15 @@ impl Default for EncodingLimits {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
         }
     }
 }
 
 /// Shared, atomically updated limits.
 #[derive(Debug)]
-pub struct SharedEncodingLimits([AtomicI64; 6]);
+pub struct SharedEncodingLimits([AtomicI64; 8]);
 
 impl Default for SharedEncodingLimits {
     fn default() -> Self {
@@ -50,6 +65,8 @@ impl SharedEncodingLimits {
             l.set_max_intset_entries,
             l.zset_max_listpack_entries,
             l.zset_max_listpack_value,
+            l.stream_node_max_bytes,
+            l.stream_node_max_entries,
         ];
         for (slot, v) in self.0.iter().zip(values) {
             slot.store(v, Relaxed);
@@ -65,6 +82,8 @@ impl SharedEncodingLimits {
             set_max_intset_entries: v(3),
             zset_max_listpack_entries: v(4),
             zset_max_listpack_value: v(5),
+            stream_node_max_bytes: v(6),
+            stream_node_max_entries: v(7),
         }
     }
 }

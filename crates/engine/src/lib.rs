@@ -27,6 +27,7 @@ pub mod list;
 pub mod listpack;
 pub mod set;
 pub mod snapshot;
+pub mod stream;
 pub mod value;
 pub mod zset;
 

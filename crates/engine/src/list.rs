@@ -15,9 +15,7 @@
 
 use std::collections::VecDeque;
 
-use crate::listpack::{
-    as_int, elem_at, entry_len, entry_start_before, Encoded, LISTPACK_OVERHEAD,
-};
+use crate::listpack::{as_int, elem_at, entry_len, entry_start_before, Encoded, LISTPACK_OVERHEAD};
 
 /// Which end of a list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -229,7 +229,6 @@ pub fn elem_at(data: &[u8], pos: usize) -> Elem<'_> {
     }
 }
 
-
 const HEADER: usize = 6;
 
 /// Builds a listpack entry by entry.

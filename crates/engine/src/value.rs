@@ -4,7 +4,7 @@
 //! live in their own modules and are boxed, so every value stays small inside its entry.
 
 use crate::bytes::SmallBytes;
-use crate::{hash::Hash, list::List, set::Set, zset::ZSet};
+use crate::{hash::Hash, list::List, set::Set, stream::Stream, zset::ZSet};
 use redis_lite_protocol::number::parse_i64;
 
 /// Strings up to this length are `embstr` when written whole, as in Redis.
@@ -23,6 +23,7 @@ pub enum Value {
     Hash(Box<Hash>),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -56,6 +57,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -68,6 +70,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -81,6 +84,7 @@ impl Value {
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
             Value::ZSet(z) => z.heap_size(),
+            Value::Stream(s) => s.heap_size(),
         }
     }
 }

@@ -18,6 +18,7 @@ use std::io::{self, Read, Write};
 use redis_lite_engine::hash::Hash;
 use redis_lite_engine::list::{Elem, List};
 use redis_lite_engine::set::{Member, Set};
+use redis_lite_engine::stream::{Stream, StreamId};
 use redis_lite_engine::zset::ZSet;
 use redis_lite_engine::{EncodingLimits, Value};
 use redis_lite_protocol::number::{format_f64, parse_f64, parse_i64};
@@ -337,6 +338,7 @@ pub fn value_type(value: &Value) -> u8 {
         Value::Hash(_) => types::HASH,
         Value::ZSet(z) if z.encoding() == "listpack" => types::ZSET_LISTPACK,
         Value::ZSet(_) => types::ZSET_2,
+        Value::Stream(_) => types::STREAM_LISTPACKS_2,
     }
 }
 
@@ -487,6 +489,49 @@ fn encode_value(out: &mut Vec<u8>, value: &Value, opts: &WriteOptions) {
                 encode_string(out, m, c);
                 out.extend_from_slice(&s.to_le_bytes());
             });
+        }
+        Value::Stream(stream) => encode_stream(out, stream, c),
+    }
+}
+
+/// A stream as Redis 7.0 writes `STREAM_LISTPACKS_2`: the nodes (master ID, listpack), the
+/// metadata, then each group with its PEL and consumers.
+fn encode_stream(out: &mut Vec<u8>, stream: &Stream, c: bool) {
+    let encode_id = |out: &mut Vec<u8>, id: StreamId| {
+        encode_len(out, id.ms);
+        encode_len(out, id.seq);
+    };
+    let nodes: Vec<_> = stream.nodes().collect();
+    encode_len(out, nodes.len() as u64);
+    for (master, listpack) in nodes {
+        encode_string(out, &master.to_be_bytes(), c);
+        encode_string(out, &listpack, c);
+    }
+    encode_len(out, stream.len());
+    encode_id(out, stream.last_id());
+    encode_id(out, stream.first_id());
+    encode_id(out, stream.max_deleted_id());
+    encode_len(out, stream.entries_added());
+    encode_len(out, stream.groups.len() as u64);
+    for (name, group) in &stream.groups {
+        encode_string(out, name, c);
+        encode_id(out, group.last_id);
+        // Unknown is -1, written as a length the way Redis casts it.
+        encode_len(out, group.entries_read.unwrap_or(u64::MAX));
+        encode_len(out, group.pending.len() as u64);
+        for (id, pending) in &group.pending {
+            out.extend_from_slice(&id.to_be_bytes());
+            out.extend_from_slice(&pending.delivery_time.to_le_bytes());
+            encode_len(out, pending.delivery_count);
+        }
+        encode_len(out, group.consumers.len() as u64);
+        for (name, consumer) in &group.consumers {
+            encode_string(out, name, c);
+            out.extend_from_slice(&consumer.seen_time.to_le_bytes());
+            encode_len(out, consumer.pending.len() as u64);
+            for id in &consumer.pending {
+                out.extend_from_slice(&id.to_be_bytes());
+            }
         }
     }
 }

@@ -506,6 +506,11 @@ fn serialized_length(value: &Value) -> usize {
             });
             total
         }
+        // Streams are written as their nodes' listpacks, as Redis writes them.
+        Value::Stream(stream) => stream
+            .nodes()
+            .map(|(_, listpack)| string_length(&[0; 16]) + string_length(&listpack))
+            .sum(),
     }
 }
 

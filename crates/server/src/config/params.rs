@@ -546,6 +546,34 @@ const KEYSPACE: &[Param] = &[
     encoding_param!("zset-max-listpack-entries", "zset-max-ziplist-entries", zset_max_listpack_entries, 0, default "128").informs(&[Apply::Encoding]),
     encoding_param!("zset-max-listpack-value", "zset-max-ziplist-value", zset_max_listpack_value, 0, default "64").informs(&[Apply::Encoding]),
     Param {
+        name: "stream-node-max-bytes",
+        mutable: true,
+        default: "4096",
+        get: |c| c.encoding.stream_node_max_bytes.to_string(),
+        set: |c, w| {
+            c.encoding.stream_node_max_bytes = parse_memory_value(w, 0, i64::MAX)?;
+            Ok(())
+        },
+        variadic: false,
+        alias: None,
+        protected: false,
+        informs: &[],
+    }.informs(&[Apply::Encoding]),
+    Param {
+        name: "stream-node-max-entries",
+        mutable: true,
+        default: "100",
+        get: |c| c.encoding.stream_node_max_entries.to_string(),
+        set: |c, w| {
+            c.encoding.stream_node_max_entries = parse_int(w, 0, i64::MAX)?;
+            Ok(())
+        },
+        variadic: false,
+        alias: None,
+        protected: false,
+        informs: &[],
+    }.informs(&[Apply::Encoding]),
+    Param {
         name: "notify-keyspace-events",
         mutable: true,
         default: "\"\"",
