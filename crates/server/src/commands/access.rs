@@ -15,6 +15,7 @@ use std::ops::Range;
 use redis_lite_engine::hash::Hash;
 use redis_lite_engine::list::List;
 use redis_lite_engine::set::Set;
+use redis_lite_engine::stream::Stream;
 use redis_lite_engine::zset::ZSet;
 use redis_lite_engine::{Db, EncodingLimits, Value};
 use redis_lite_protocol::ReplyWriter;
@@ -62,6 +63,9 @@ collection!(List, List, Class::List, |limits| List::new(
 collection!(Hash, Hash, Class::Hash, |_| Hash::default());
 collection!(Set, Set, Class::Set, |_| Set::default());
 collection!(ZSet, ZSet, Class::ZSet, |_| ZSet::default());
+// An empty stream stays a key (XDEL of its last entry, XADD with MAXLEN 0, XGROUP CREATE
+// MKSTREAM), so stream commands never pass one to [`removed`].
+collection!(Stream, Stream, Class::Stream, |_| Stream::new());
 
 /// The `T` a value holds, WRONGTYPE for another type.
 #[inline]

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod lists;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod zsets;
 
@@ -38,6 +39,8 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     sets::COMMANDS,
     lists::COMMANDS,
     zsets::COMMANDS,
+    streams::entries::COMMANDS,
+    streams::groups::COMMANDS,
 ];
 
 /// Refuses a reply of `elements` elements, each at least `min_bytes` long on the wire, that
