@@ -430,6 +430,34 @@ impl Stream {
         Ok(())
     }
 
+    /// How many entries a reader that has read up to `id` has read, when the stream's counters
+    /// say it for certain (Redis's estimate of an ID's distance from the first entry ever
+    /// added): 7.0's lag, and the entries-read a group loaded from a pre-7.0 file gets. None
+    /// when deletions in between or an ID past the last one make it unknowable.
+    pub fn estimate_entries_read(&self, id: StreamId) -> Option<u64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if self.length == 0 && id <= self.last_id {
+            return Some(self.entries_added);
+        }
+        match id.cmp(&self.last_id) {
+            std::cmp::Ordering::Equal => return Some(self.entries_added),
+            std::cmp::Ordering::Greater => return None,
+            std::cmp::Ordering::Less => {}
+        }
+        // Only with no deleted entry at or after the first one is the count before it known.
+        if self.max_deleted_id.is_zero() || self.max_deleted_id < self.first_id {
+            let before_first = self.entries_added - self.length;
+            match id.cmp(&self.first_id) {
+                std::cmp::Ordering::Less => return Some(before_first),
+                std::cmp::Ordering::Equal => return Some(before_first + 1),
+                std::cmp::Ordering::Greater => {}
+            }
+        }
+        None
+    }
+
     /// The ID of the last entry present, deleted or not.
     fn last_entry_id(&self) -> Option<StreamId> {
         self.nodes
