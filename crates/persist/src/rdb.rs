@@ -1167,7 +1167,10 @@ impl<R: Read> Input<R> {
             let id = self.raw_stream_id()?;
             let delivery_time = self.millis()?;
             let delivery_count = self.len()?;
-            if unowned.insert(id, (delivery_time, delivery_count)).is_some() {
+            if unowned
+                .insert(id, (delivery_time, delivery_count))
+                .is_some()
+            {
                 return Err(corrupt(at, "duplicate stream group PEL entry"));
             }
         }
@@ -1598,8 +1601,14 @@ mod tests {
     /// A group with two consumers holding 1-1 and 2-1, and one with none.
     fn add_groups(s: &mut Stream) {
         let mut group = ConsumerGroup::new(id(2, 1), Some(2));
-        group.consumer_or_create(b"alice", 1_700_000_000_123).0.pending = [id(1, 1)].into();
-        group.consumer_or_create(b"bob", 1_700_000_000_456).0.pending = [id(2, 1)].into();
+        group
+            .consumer_or_create(b"alice", 1_700_000_000_123)
+            .0
+            .pending = [id(1, 1)].into();
+        group
+            .consumer_or_create(b"bob", 1_700_000_000_456)
+            .0
+            .pending = [id(2, 1)].into();
         for (entry, owner, count) in [(id(1, 1), &b"alice"[..], 3), (id(2, 1), b"bob", 1)] {
             let consumer = group.consumer_name(owner).unwrap();
             group.pending.insert(
@@ -1620,7 +1629,10 @@ mod tests {
     fn stream_round_trips_with_groups() {
         let mut s = sample_stream();
         add_groups(&mut s);
-        let payload = dump_value(&Value::Stream(Box::new(s.clone())), &WriteOptions::default());
+        let payload = dump_value(
+            &Value::Stream(Box::new(s.clone())),
+            &WriteOptions::default(),
+        );
         assert_eq!(payload[0], types::STREAM_LISTPACKS_2);
         let back = restored_stream(&payload).unwrap();
         assert!(back == s);
@@ -1703,21 +1715,37 @@ mod tests {
             g.pending.remove(&id(2, 1));
             s.groups.insert(b"readers".to_vec(), g);
         });
-        assert!(reason.ends_with("stream consumer PEL entry not in the group PEL"), "{reason}");
+        assert!(
+            reason.ends_with("stream consumer PEL entry not in the group PEL"),
+            "{reason}"
+        );
         let reason = corrupt(&|s| {
             let mut g = readers(s);
             g.consumers.get_mut(&b"bob"[..]).unwrap().pending.clear();
             s.groups.insert(b"readers".to_vec(), g);
         });
-        assert!(reason.ends_with("stream group PEL entry without a consumer"), "{reason}");
+        assert!(
+            reason.ends_with("stream group PEL entry without a consumer"),
+            "{reason}"
+        );
         let reason = corrupt(&|s| {
             let mut g = readers(s);
-            g.consumers.get_mut(&b"bob"[..]).unwrap().pending.insert(id(1, 1));
+            g.consumers
+                .get_mut(&b"bob"[..])
+                .unwrap()
+                .pending
+                .insert(id(1, 1));
             s.groups.insert(b"readers".to_vec(), g);
         });
-        assert!(reason.ends_with("stream PEL entry claimed twice by consumers"), "{reason}");
+        assert!(
+            reason.ends_with("stream PEL entry claimed twice by consumers"),
+            "{reason}"
+        );
         let reason = corrupt(&|s| s.set_last_id(id(4, 0)));
-        assert!(reason.ends_with("stream last ID below its last entry"), "{reason}");
+        assert!(
+            reason.ends_with("stream last ID below its last entry"),
+            "{reason}"
+        );
 
         // Byte-level damage: a node key of the wrong size, a length that disagrees, a cut.
         let s = sample_stream();
@@ -1732,7 +1760,10 @@ mod tests {
             body
         };
         let reason = restored_stream(&seal(body)).unwrap_err().to_string();
-        assert!(reason.ends_with("stream node key is not the size of a stream ID"), "{reason}");
+        assert!(
+            reason.ends_with("stream node key is not the size of a stream ID"),
+            "{reason}"
+        );
         let good = stream_payload(&s, types::STREAM_LISTPACKS_2);
         let mut body = good[..good.len() - 10].to_vec();
         let nodes_end = {
@@ -1746,8 +1777,13 @@ mod tests {
             out.len()
         };
         body[nodes_end] = 9;
-        let reason = restored_stream(&seal(body.clone())).unwrap_err().to_string();
-        assert!(reason.ends_with("stream length does not match its nodes"), "{reason}");
+        let reason = restored_stream(&seal(body.clone()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            reason.ends_with("stream length does not match its nodes"),
+            "{reason}"
+        );
         for cut in [1, nodes_end / 2, nodes_end + 3, body.len() - 1] {
             assert!(restored_stream(&seal(body[..cut].to_vec())).is_err());
         }
@@ -1788,7 +1824,9 @@ mod tests {
                     for entry in loaded.range(StreamId::MIN, StreamId::MAX, false) {
                         entry.fields().for_each(drop);
                     }
-                    loaded.range(StreamId::MIN, StreamId::MAX, true).for_each(drop);
+                    loaded
+                        .range(StreamId::MIN, StreamId::MAX, true)
+                        .for_each(drop);
                     dump_value(&Value::Stream(Box::new(loaded)), &WriteOptions::default());
                 }
             }
