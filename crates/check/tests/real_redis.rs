@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{keys_of, run, stderr};
+use common::{keys_of, run, stderr, stdout};
 use redis_lite_testkit::{installed, wait_until, DataDir, Launch, Server};
 
 /// Real redis-server on the files in `dir`, without snapshots, the AOF on or off.
@@ -445,6 +445,12 @@ fn real_redis_streams_survive_export_and_import() {
     assert!(out.status.success(), "{}", stderr(&out));
     let out = run(&[&"import", &"--json", &json, &"-o", &rdb]);
     assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&[&"rdb", &rdb]);
+    assert!(
+        stdout(&out).contains("db 0: 3 keys (3 stream), 0 with an expiry"),
+        "{}",
+        stdout(&out)
+    );
     let redis = start_redis(&b.0, "no");
     assert_eq!(
         (fingerprint(&redis).0, streams_in_full(&redis, &STREAMS)),
