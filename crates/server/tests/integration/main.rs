@@ -31,6 +31,7 @@ mod sentinel;
 mod server;
 mod sets;
 mod sort;
+mod streams;
 mod strings;
 mod transactions;
 mod unixsocket;

@@ -7,6 +7,7 @@
 //! fixed to the concrete last IDs when it blocks.
 
 use redis_lite_engine::stream::{EntryRef, Stream, StreamId, TrimTo};
+use redis_lite_engine::Db;
 use redis_lite_protocol::number::parse_i64;
 
 use super::{
@@ -18,7 +19,7 @@ use crate::client::{ClientKind, ExecMode};
 use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::{CommandSpec, Group, KeySpec};
-use crate::commands::access;
+use crate::commands::access::{self, Collection};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
@@ -577,8 +578,7 @@ fn in_script(ctx: &Ctx<'_>) -> bool {
 /// XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]
 ///
 /// Replies the entries after each ID of the streams that have some (a map in RESP3), or blocks
-/// when none has and BLOCK was given. A blocked XREAD re-runs once an XADD wakes it, as Redis
-/// serves it then: the first of its streams whose last ID passed the one it waits after, alone.
+/// when none has and BLOCK was given. A blocked XREAD re-runs once an XADD wakes it.
 fn xread(ctx: &mut Ctx<'_>) -> CmdResult {
     let ReadArgs {
         count,
@@ -589,10 +589,11 @@ fn xread(ctx: &mut Ctx<'_>) -> CmdResult {
     let n = (args.len() - streams_at) / 2;
     let keys = &args[streams_at..streams_at + n];
     let mut locked = ctx.lock(keys.iter().copied());
+    let woken = matches!(ctx.client.mode, ExecMode::Rerun { .. });
     let mut after = Vec::with_capacity(n);
     for (key, id_arg) in keys.iter().zip(&args[streams_at + n..]) {
         let (db, hash) = locked.db(ctx.client.db, key);
-        let stream = access::read::<Stream>(ctx, db, hash, key)?;
+        let stream = read_stream(ctx, db, hash, key, woken)?;
         after.push(match *id_arg {
             b"$" => stream.map_or(StreamId::MIN, |s| s.last_id()),
             b">" => {
@@ -605,12 +606,12 @@ fn xread(ctx: &mut Ctx<'_>) -> CmdResult {
         });
     }
     // Which streams have entries to serve. Redis looks each key up again here, and counts it
-    // again in the keyspace hits and misses.
-    let woken = matches!(ctx.client.mode, ExecMode::Rerun { .. });
+    // again in the keyspace hits and misses. A woken reader is served the first stream whose
+    // last ID passed the one it waits after, alone, even when its entries since were deleted.
     let mut served = Vec::new();
     for (i, key) in keys.iter().enumerate() {
         let (db, hash) = locked.db(ctx.client.db, key);
-        let Some(stream) = access::read::<Stream>(ctx, db, hash, key)? else {
+        let Some(stream) = read_stream(ctx, db, hash, key, woken)? else {
             continue;
         };
         let has_news = if woken {
@@ -653,7 +654,7 @@ fn xread(ctx: &mut Ctx<'_>) -> CmdResult {
     for i in served {
         let key = keys[i];
         let (db, hash) = locked.db(ctx.client.db, key);
-        let stream = access::write::<Stream>(ctx, db, hash, key)?.expect("looked up above");
+        let stream = read_stream(ctx, db, hash, key, woken)?.expect("looked up above");
         if !ctx.out.is_resp3() {
             ctx.out.array(2);
         }
@@ -669,6 +670,25 @@ fn xread(ctx: &mut Ctx<'_>) -> CmdResult {
         write_entries(ctx, &entries);
     }
     Ok(())
+}
+
+/// One of XREAD's streams. Woken by a write to one of its keys, XREAD looks at them as Redis
+/// serves a blocked reader: without counting the lookups, and a key of another type (pushed to
+/// as a list, say) has no entries for it instead of being an error.
+fn read_stream<'d>(
+    ctx: &Ctx<'_>,
+    db: &'d mut Db,
+    hash: u64,
+    key: &[u8],
+    woken: bool,
+) -> Result<Option<&'d Stream>, CommandError> {
+    if !woken {
+        return access::read::<Stream>(ctx, db, hash, key);
+    }
+    Ok(db
+        .get(hash, key, ctx.now_ms)
+        .and_then(|entry| <Stream as Collection>::of(&mut entry.value))
+        .map(|stream| &*stream))
 }
 
 /// The XREAD a blocked client re-runs when woken: `$` replaced by the last IDs it saw, and
