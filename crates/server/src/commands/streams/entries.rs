@@ -550,7 +550,7 @@ impl ReadArgs {
                 args.count = ctx.arg_i64(i)?.max(0) as u64;
             } else if ctx.arg_is(i, "STREAMS") && more > 0 {
                 args.streams_at = i + 1;
-                if (argc - args.streams_at) % 2 != 0 {
+                if !(argc - args.streams_at).is_multiple_of(2) {
                     return Err(CommandError::err(
                         "Unbalanced XREAD list of streams: for each stream key an ID or '$' must \
                          be specified.",
