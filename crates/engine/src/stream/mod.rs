@@ -298,6 +298,15 @@ impl Stream {
             .map(|e| e.id)
     }
 
+    /// The ID of the first entry still in a node, deleted or not: what Redis rewrites an
+    /// approximate MINID to when it propagates a trim. None when no node is left.
+    pub fn first_entry_id_with_deleted(&self) -> Option<StreamId> {
+        self.nodes.iter().find_map(|(&master, node)| {
+            let first = node.first_entry_at();
+            (first < node.data.len()).then(|| node.entry_at(master, first).id)
+        })
+    }
+
     /// Deletes the live entry `id`; false when there is none. Keeps the first ID and the largest
     /// deleted ID up to date, as XDEL does.
     pub fn delete(&mut self, id: StreamId) -> bool {

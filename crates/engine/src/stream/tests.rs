@@ -313,3 +313,16 @@ fn entries_read_estimates() {
     assert_eq!(at(&s, 1, 0), Some(5));
     assert_eq!(at(&s, 6, 0), None);
 }
+
+/// An approximate MINID is propagated as the first entry left in a node, deleted or not.
+#[test]
+fn first_entry_id_with_deleted_sees_tombstones() {
+    let mut s = Stream::new();
+    assert_eq!(s.first_entry_id_with_deleted(), None);
+    for i in 1..=3 {
+        s.append(StreamId::new(i, 0), &[b"f", b"v"], NodeLimits::default());
+    }
+    assert!(s.delete(StreamId::new(1, 0)));
+    assert_eq!(s.first_id(), StreamId::new(2, 0));
+    assert_eq!(s.first_entry_id_with_deleted(), Some(StreamId::new(1, 0)));
+}

@@ -32,6 +32,7 @@ mod server;
 mod sets;
 mod sort;
 mod stream_persistence;
+mod streams;
 mod strings;
 mod transactions;
 mod unixsocket;
