@@ -54,12 +54,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         .key_specs(&[SOURCE])
         .doc(Group::Geo, "3.2.0", "Returns members of a geospatial index as standard geohash strings")
         .complexity("O(log(N)) for each member requested, where N is the number of elements in the sorted set.")
-        .syntax("key [member...]"),
+        .syntax("key member..."),
     CommandSpec::new("geopos", -2, READONLY, geopos)
         .key_specs(&[SOURCE])
         .doc(Group::Geo, "3.2.0", "Returns longitude and latitude of members of a geospatial index")
         .complexity("O(N) where N is the number of members requested.")
-        .syntax("key [member...]"),
+        .syntax("key member..."),
     CommandSpec::new("georadius", -6, WRITE | DENYOOM, georadius)
         .key_specs(&RADIUS_KEYS)
         .doc(Group::Geo, "3.2.0", "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point")
