@@ -104,9 +104,15 @@ fn deinterleave(bits: u64) -> (u32, u32) {
 /// The cell of `step` bits holding a point, within the given ranges; None for a point outside
 /// the Mercator limits or the ranges. A point on the upper edge of a range gets index 2^step,
 /// one past the last cell, as Redis's fixed-point conversion gives it.
-fn encode(long_range: Span, lat_range: Span, longitude: f64, latitude: f64, step: u8) -> Option<Cell> {
-    let outside_mercator = !(LONG_MIN..=LONG_MAX).contains(&longitude)
-        || !(LAT_MIN..=LAT_MAX).contains(&latitude);
+fn encode(
+    long_range: Span,
+    lat_range: Span,
+    longitude: f64,
+    latitude: f64,
+    step: u8,
+) -> Option<Cell> {
+    let outside_mercator =
+        !(LONG_MIN..=LONG_MAX).contains(&longitude) || !(LAT_MIN..=LAT_MAX).contains(&latitude);
     let outside_ranges = latitude < lat_range.min
         || latitude > lat_range.max
         || longitude < long_range.min
@@ -189,7 +195,8 @@ pub fn standard_hash(score: f64) -> [u8; 11] {
     const ALPHABET: &[u8; 32] = b"0123456789bcdefghjkmnpqrstuvwxyz";
     let (longitude, latitude) = position(score);
     // A position is always within the limits, so the encoding exists.
-    let bits = encode(MERCATOR_LONG, GLOBE_LAT, longitude, latitude, STEP_MAX).map_or(0, |c| c.bits);
+    let bits =
+        encode(MERCATOR_LONG, GLOBE_LAT, longitude, latitude, STEP_MAX).map_or(0, |c| c.bits);
     let mut text = [ALPHABET[0]; 11];
     for (i, c) in text.iter_mut().take(10).enumerate() {
         *c = ALPHABET[((bits >> (52 - (i + 1) * 5)) & 0x1f) as usize];
@@ -341,13 +348,20 @@ impl Search {
         } * self.to_meters;
         let mut steps = steps_for_radius(radius_m, self.latitude);
         let at_level = |steps: u8| {
-            encode(MERCATOR_LONG, MERCATOR_LAT, self.longitude, self.latitude, steps)
-                .expect("a search centre is within the Mercator limits")
+            encode(
+                MERCATOR_LONG,
+                MERCATOR_LAT,
+                self.longitude,
+                self.latitude,
+                steps,
+            )
+            .expect("a search centre is within the Mercator limits")
         };
         let mut centre_cell = at_level(steps);
         // Near a cell's edge the neighbours may not reach as far as the bounding box: one
         // level coarser then.
-        let reach = |cell: Cell, dx: i32, dy: i32| decode(MERCATOR_LONG, MERCATOR_LAT, moved(cell, dx, dy));
+        let reach =
+            |cell: Cell, dx: i32, dy: i32| decode(MERCATOR_LONG, MERCATOR_LAT, moved(cell, dx, dy));
         let too_fine = reach(centre_cell, 0, 1).latitude.max < max_lat
             || reach(centre_cell, 0, -1).latitude.min > min_lat
             || reach(centre_cell, 1, 0).longitude.max < max_long
@@ -399,7 +413,13 @@ mod tests {
 
     #[test]
     fn interleaving_round_trips() {
-        for (lat, long) in [(0, 0), (1, 0), (0, 1), (0x3ff_ffff, 0x155_5555), (u32::MAX, 7)] {
+        for (lat, long) in [
+            (0, 0),
+            (1, 0),
+            (0, 1),
+            (0x3ff_ffff, 0x155_5555),
+            (u32::MAX, 7),
+        ] {
             assert_eq!(deinterleave(interleave(lat, long)), (lat, long));
         }
         // Longitude leads each pair of bits.

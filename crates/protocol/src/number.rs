@@ -86,7 +86,12 @@ pub fn format_fixed(value: f64, decimals: u8, out: &mut Vec<u8>) {
     // SAFETY: the buffer holds any %f output of a double with this many decimals, the format is
     // NUL-terminated, and snprintf NUL-terminates what it writes.
     let n = unsafe {
-        libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), format.as_ptr().cast(), value)
+        libc::snprintf(
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            format.as_ptr().cast(),
+            value,
+        )
     };
     out.extend_from_slice(&buf[..n as usize]);
 }
@@ -147,7 +152,10 @@ mod tests {
         let four = |v: f64, out: &mut Vec<u8>| format_fixed(v, 4, out);
         assert_eq!(text(four, 166274.15156960033), "166274.1516");
         assert_eq!(text(four, 0.0), "0.0000");
-        assert_eq!(text(format_human, 13.361389338970184), "13.36138933897018433");
+        assert_eq!(
+            text(format_human, 13.361389338970184),
+            "13.36138933897018433"
+        );
         assert_eq!(text(format_human, 2.0), "2");
         assert_eq!(text(format_human, -0.0), "0");
         assert_eq!(text(format_human, -1e-30), "0");

@@ -30,13 +30,21 @@ const SOURCE: KeySpec = KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS);
 /// STOREDIST, searched from the first optional argument.
 const RADIUS_KEYS: [KeySpec; 3] = [
     SOURCE,
-    KeySpec::keyword("STORE", 6).range(0, 1, 0).flags(OW | UPDATE),
-    KeySpec::keyword("STOREDIST", 6).range(0, 1, 0).flags(OW | UPDATE),
+    KeySpec::keyword("STORE", 6)
+        .range(0, 1, 0)
+        .flags(OW | UPDATE),
+    KeySpec::keyword("STOREDIST", 6)
+        .range(0, 1, 0)
+        .flags(OW | UPDATE),
 ];
 const BY_MEMBER_KEYS: [KeySpec; 3] = [
     SOURCE,
-    KeySpec::keyword("STORE", 5).range(0, 1, 0).flags(OW | UPDATE),
-    KeySpec::keyword("STOREDIST", 5).range(0, 1, 0).flags(OW | UPDATE),
+    KeySpec::keyword("STORE", 5)
+        .range(0, 1, 0)
+        .flags(OW | UPDATE),
+    KeySpec::keyword("STOREDIST", 5)
+        .range(0, 1, 0)
+        .flags(OW | UPDATE),
 ];
 
 pub static COMMANDS: &[CommandSpec] = &[
@@ -242,7 +250,10 @@ fn geodist(ctx: &mut Ctx<'_>) -> CmdResult {
         return Ok(());
     };
     let ((long1, lat1), (long2, lat2)) = (geohash::position(a), geohash::position(b));
-    reply_distance(&mut ctx.out, geohash::distance(long1, lat1, long2, lat2) / to_meters);
+    reply_distance(
+        &mut ctx.out,
+        geohash::distance(long1, lat1, long2, lat2) / to_meters,
+    );
     Ok(())
 }
 
@@ -361,7 +372,8 @@ impl<'a> Query<'a> {
         };
         let may_store = matches!(
             form,
-            Form::RadiusFromPoint { read_only: false } | Form::RadiusFromMember { read_only: false }
+            Form::RadiusFromPoint { read_only: false }
+                | Form::RadiusFromMember { read_only: false }
         );
         let searching = matches!(form, Form::Search { .. });
         let mut query = Query {
@@ -380,7 +392,8 @@ impl<'a> Query<'a> {
                 _ => None,
             },
         };
-        let (mut from_member, mut from_point, mut by_radius, mut by_box) = (false, false, false, false);
+        let (mut from_member, mut from_point, mut by_radius, mut by_box) =
+            (false, false, false, false);
         let argc = ctx.arg_count();
         let mut i = base;
         while i < argc {

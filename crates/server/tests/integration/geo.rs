@@ -43,14 +43,88 @@ fn command_table_matches_redis() {
         "geosearchstore",
     ];
     let mut script: Vec<Vec<&str>> = names.iter().map(|n| vec!["COMMAND", "INFO", n]).collect();
-    script.extend(["geodist", "geohash", "geopos"].iter().map(|n| vec!["COMMAND", "DOCS", n]));
+    script.extend(
+        ["geodist", "geohash", "geopos"]
+            .iter()
+            .map(|n| vec!["COMMAND", "DOCS", n]),
+    );
     script.extend([
-        vec!["COMMAND", "GETKEYS", "GEORADIUS", "k", "0", "0", "1", "km", "STORE", "a"],
-        vec!["COMMAND", "GETKEYS", "GEORADIUS", "k", "0", "0", "1", "km", "store", "a", "STORE", "b"],
-        vec!["COMMAND", "GETKEYS", "GEORADIUS", "k", "0", "0", "1", "km", "STORE", "a", "STOREDIST", "b"],
-        vec!["COMMAND", "GETKEYS", "GEORADIUS", "k", "0", "0", "1", "km", "COUNT", "5", "STORE"],
-        vec!["COMMAND", "GETKEYS", "GEORADIUSBYMEMBER", "k", "m", "1", "km", "STOREDIST", "a"],
-        vec!["COMMAND", "GETKEYS", "GEOSEARCHSTORE", "d", "s", "FROMMEMBER", "m", "BYRADIUS", "1", "km"],
+        vec![
+            "COMMAND",
+            "GETKEYS",
+            "GEORADIUS",
+            "k",
+            "0",
+            "0",
+            "1",
+            "km",
+            "STORE",
+            "a",
+        ],
+        vec![
+            "COMMAND",
+            "GETKEYS",
+            "GEORADIUS",
+            "k",
+            "0",
+            "0",
+            "1",
+            "km",
+            "store",
+            "a",
+            "STORE",
+            "b",
+        ],
+        vec![
+            "COMMAND",
+            "GETKEYS",
+            "GEORADIUS",
+            "k",
+            "0",
+            "0",
+            "1",
+            "km",
+            "STORE",
+            "a",
+            "STOREDIST",
+            "b",
+        ],
+        vec![
+            "COMMAND",
+            "GETKEYS",
+            "GEORADIUS",
+            "k",
+            "0",
+            "0",
+            "1",
+            "km",
+            "COUNT",
+            "5",
+            "STORE",
+        ],
+        vec![
+            "COMMAND",
+            "GETKEYS",
+            "GEORADIUSBYMEMBER",
+            "k",
+            "m",
+            "1",
+            "km",
+            "STOREDIST",
+            "a",
+        ],
+        vec![
+            "COMMAND",
+            "GETKEYS",
+            "GEOSEARCHSTORE",
+            "d",
+            "s",
+            "FROMMEMBER",
+            "m",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
         vec!["COMMAND", "GETKEYS", "GEOADD", "k", "1", "1", "m"],
     ]);
     let script: Vec<&[&str]> = script.iter().map(Vec::as_slice).collect();
@@ -60,18 +134,63 @@ fn command_table_matches_redis() {
 #[test]
 fn keyspace_notifications_match_redis() {
     testkit::differential_notifications(&[
-        &["GEOADD", "g", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"],
+        &[
+            "GEOADD",
+            "g",
+            "13.361389",
+            "38.115556",
+            "Palermo",
+            "15.087269",
+            "37.502669",
+            "Catania",
+        ],
         &["GEOADD", "g", "13.361389", "38.115556", "Palermo"],
         &["GEOADD", "g", "XX", "1", "1", "nope"],
         &["GEORADIUS", "g", "15", "37", "200", "km", "STORE", "d"],
         &["GEORADIUS", "g", "15", "37", "200", "km", "STOREDIST", "d"],
         &["GEORADIUS", "g", "15", "37", "1", "km", "STORE", "d"],
         &["GEORADIUS", "g", "15", "37", "1", "km", "STORE", "d"],
-        &["GEORADIUSBYMEMBER", "g", "Palermo", "300", "km", "STORE", "e"],
+        &[
+            "GEORADIUSBYMEMBER",
+            "g",
+            "Palermo",
+            "300",
+            "km",
+            "STORE",
+            "e",
+        ],
         &["GEORADIUS", "missing", "15", "37", "1", "km", "STORE", "e"],
-        &["GEOSEARCHSTORE", "f", "g", "FROMLONLAT", "15", "37", "BYRADIUS", "200", "km"],
-        &["GEOSEARCHSTORE", "f", "g", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km"],
-        &["GEOSEARCH", "g", "FROMMEMBER", "Palermo", "BYRADIUS", "1", "km"],
+        &[
+            "GEOSEARCHSTORE",
+            "f",
+            "g",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYRADIUS",
+            "200",
+            "km",
+        ],
+        &[
+            "GEOSEARCHSTORE",
+            "f",
+            "g",
+            "FROMLONLAT",
+            "0",
+            "0",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
+        &[
+            "GEOSEARCH",
+            "g",
+            "FROMMEMBER",
+            "Palermo",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
         &["GEOPOS", "missing", "a"],
     ]);
 }
@@ -83,7 +202,18 @@ fn keyspace_notifications_match_redis() {
 #[test]
 fn aof_records_and_change_counts_match_redis() {
     let script: &[&[&str]] = &[
-        &["GEOADD", "g", "nx", "CH", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"],
+        &[
+            "GEOADD",
+            "g",
+            "nx",
+            "CH",
+            "13.361389",
+            "38.115556",
+            "Palermo",
+            "15.087269",
+            "37.502669",
+            "Catania",
+        ],
         &["GEOADD", "g", "13.361389", "38.115556", "Palermo"],
         &["GEOADD", "g", "XX", "13", "38", "Palermo", "1", "1", "nope"],
         &["GEORADIUS", "g", "15", "37", "200", "km", "STORE", "d"],
@@ -91,9 +221,37 @@ fn aof_records_and_change_counts_match_redis() {
         &["GEORADIUS_RO", "g", "15", "37", "200", "km"],
         &["GEORADIUS", "g", "15", "37", "1", "km", "STOREDIST", "d"],
         &["GEORADIUS", "g", "15", "37", "1", "km", "STOREDIST", "d"],
-        &["GEORADIUSBYMEMBER", "g", "Palermo", "300", "km", "STOREDIST", "e"],
-        &["GEOSEARCHSTORE", "f", "g", "FROMLONLAT", "15", "37", "BYBOX", "400", "400", "km", "STOREDIST"],
-        &["GEOSEARCH", "g", "FROMMEMBER", "Palermo", "BYRADIUS", "1", "km"],
+        &[
+            "GEORADIUSBYMEMBER",
+            "g",
+            "Palermo",
+            "300",
+            "km",
+            "STOREDIST",
+            "e",
+        ],
+        &[
+            "GEOSEARCHSTORE",
+            "f",
+            "g",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYBOX",
+            "400",
+            "400",
+            "km",
+            "STOREDIST",
+        ],
+        &[
+            "GEOSEARCH",
+            "g",
+            "FROMMEMBER",
+            "Palermo",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
     ];
     let run = |server: &Server| {
         let mut raw = server.raw();
@@ -106,7 +264,9 @@ fn aof_records_and_change_counts_match_redis() {
             .expect("INFO persistence has the change count")
             .to_string()
     };
-    let aof = |dir: &DataDir| std::fs::read(dir.0.join("appendonlydir/appendonly.aof.1.incr.aof")).unwrap();
+    let aof = |dir: &DataDir| {
+        std::fs::read(dir.0.join("appendonlydir/appendonly.aof.1.incr.aof")).unwrap()
+    };
     let args = |dir: &DataDir| {
         vec![
             "--dir".to_string(),
@@ -124,7 +284,9 @@ fn aof_records_and_change_counts_match_redis() {
     let lite_changes = run(&lite);
     let lite_aof = aof(&lite_dir);
     assert!(
-        String::from_utf8_lossy(&lite_aof).contains("$4\r\nzadd\r\n$1\r\ng\r\n$2\r\nnx\r\n$2\r\nCH\r\n$16\r\n3479099956230698\r\n"),
+        String::from_utf8_lossy(&lite_aof).contains(
+            "$4\r\nzadd\r\n$1\r\ng\r\n$2\r\nnx\r\n$2\r\nCH\r\n$16\r\n3479099956230698\r\n"
+        ),
         "GEOADD is logged as its ZADD: {}",
         String::from_utf8_lossy(&lite_aof)
     );
@@ -183,7 +345,10 @@ const HOTSPOTS: [(f64, f64); 10] = [
 /// degrees), or on one of the square's edges.
 fn point(rng: &mut Rng) -> (f64, f64) {
     match rng.below(10) {
-        0..=3 => (rng.between(-180.0, 180.0), rng.between(-LAT_LIMIT, LAT_LIMIT)),
+        0..=3 => (
+            rng.between(-180.0, 180.0),
+            rng.between(-LAT_LIMIT, LAT_LIMIT),
+        ),
         4..=8 => {
             let (long, lat) = HOTSPOTS[rng.below(HOTSPOTS.len() as u64) as usize];
             let spread = 10f64.powf(rng.between(-5.0, 0.5));
@@ -222,7 +387,11 @@ fn distinct_points(rng: &mut Rng, key: &str, count: usize) -> Vec<Vec<String>> {
         // As the set stores it: scores past 2^53 (at longitude 180) round.
         let stored = geohash::score(long, lat).map(|score| (score as f64).to_bits());
         if cells.insert(stored) {
-            args.push([long.to_string(), lat.to_string(), format!("p{}", cells.len() - 1)]);
+            args.push([
+                long.to_string(),
+                lat.to_string(),
+                format!("p{}", cells.len() - 1),
+            ]);
         }
     }
     args.chunks(100)
@@ -251,7 +420,10 @@ fn random_script(seed: u64, points: usize, queries: usize) -> Vec<Vec<String>> {
     script.push(words("OBJECT ENCODING small".into()));
     for _ in 0..queries {
         let key = if rng.below(5) == 0 { "small" } else { "big" };
-        let member = format!("p{}", rng.below(if key == "big" { points as u64 } else { 100 }));
+        let member = format!(
+            "p{}",
+            rng.below(if key == "big" { points as u64 } else { 100 })
+        );
         let (long, lat) = point(&mut rng);
         let area = size(&mut rng);
         let meters: f64 = {
@@ -296,7 +468,10 @@ fn random_script(seed: u64, points: usize, queries: usize) -> Vec<Vec<String>> {
             1 => script.push(words(format!("GEOHASH {key} {member} p{}", rng.below(50)))),
             2 => {
                 let unit = ["m", "km", "ft", "mi"][rng.below(4) as usize];
-                script.push(words(format!("GEODIST {key} {member} p{} {unit}", rng.below(50))));
+                script.push(words(format!(
+                    "GEODIST {key} {member} p{} {unit}",
+                    rng.below(50)
+                )));
             }
             _ => {}
         }
@@ -326,5 +501,8 @@ fn random_points_and_searches_match_redis() {
             found += usize::from(!reply.starts_with(b"*0\r\n"));
         }
     }
-    assert!(found * 2 > searches, "{found} of {searches} searches found points");
+    assert!(
+        found * 2 > searches,
+        "{found} of {searches} searches found points"
+    );
 }
