@@ -12,6 +12,8 @@
 //! - [`bytes`]: [`SmallBytes`], binary strings stored inline when short.
 //! - [`snapshot`]: [`Snapshot`], point-in-time copy-on-write snapshots for BGSAVE and AOF
 //!   rewrites.
+//! - [`geohash`]: the geohash arithmetic of geo sets (sorted sets whose scores are 52-bit
+//!   geohashes): scores, positions, distances, the cells a search scans.
 //! - [`glob`]: Redis's glob matching for KEYS, SCAN MATCH and CONFIG GET.
 
 pub mod bytes;
@@ -19,6 +21,7 @@ pub mod dict;
 pub mod digest;
 pub mod encoding;
 pub mod evict;
+pub mod geohash;
 pub mod glob;
 pub mod hash;
 pub mod hll;

@@ -780,7 +780,13 @@ impl ZSet {
 
     /// Calls `f(member, score)` for the entries at ascending ranks `start..end`, from the
     /// highest rank down with `rev`.
-    pub fn range(&self, start: usize, end: usize, rev: bool, mut f: impl FnMut(&[u8], f64)) {
+    pub fn range<'s>(
+        &'s self,
+        start: usize,
+        end: usize,
+        rev: bool,
+        mut f: impl FnMut(&'s [u8], f64),
+    ) {
         let end = end.min(self.len());
         if start >= end {
             return;

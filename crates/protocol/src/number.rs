@@ -78,6 +78,45 @@ pub fn format_f64(value: f64, out: &mut Vec<u8>) {
     out.extend_from_slice(&buf[..n as usize]);
 }
 
+/// Formats a finite double as C's `%.<decimals>f` (correctly rounded, as glibc prints it).
+pub fn format_fixed(value: f64, decimals: u8, out: &mut Vec<u8>) {
+    let format = format!("%.{decimals}f\0");
+    // %f of a double can be 309 digits before the point.
+    let mut buf = vec![0u8; 330 + usize::from(decimals)];
+    // SAFETY: the buffer holds any %f output of a double with this many decimals, the format is
+    // NUL-terminated, and snprintf NUL-terminates what it writes.
+    let n = unsafe {
+        libc::snprintf(
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            format.as_ptr().cast(),
+            value,
+        )
+    };
+    out.extend_from_slice(&buf[..n as usize]);
+}
+
+/// Formats a double as Redis's "human" long double form: `%.17f` with the trailing zeros (and
+/// a bare point) removed, and `-0` written `0`; `inf`/`-inf` for infinities.
+pub fn format_human(value: f64, out: &mut Vec<u8>) {
+    if value.is_infinite() {
+        out.extend_from_slice(if value > 0.0 { b"inf" } else { b"-inf" });
+        return;
+    }
+    let start = out.len();
+    format_fixed(value, 17, out);
+    while out.last() == Some(&b'0') {
+        out.pop();
+    }
+    if out.last() == Some(&b'.') {
+        out.pop();
+    }
+    if &out[start..] == b"-0" {
+        out.truncate(start);
+        out.push(b'0');
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +140,26 @@ mod tests {
         ] {
             assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn fixed_and_human_forms_follow_printf() {
+        let text = |f: fn(f64, &mut Vec<u8>), v: f64| {
+            let mut out = Vec::new();
+            f(v, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        let four = |v: f64, out: &mut Vec<u8>| format_fixed(v, 4, out);
+        assert_eq!(text(four, 166274.15156960033), "166274.1516");
+        assert_eq!(text(four, 0.0), "0.0000");
+        assert_eq!(
+            text(format_human, 13.361389338970184),
+            "13.36138933897018433"
+        );
+        assert_eq!(text(format_human, 2.0), "2");
+        assert_eq!(text(format_human, -0.0), "0");
+        assert_eq!(text(format_human, -1e-30), "0");
+        assert_eq!(text(format_human, 0.5), "0.5");
     }
 
     #[test]

@@ -140,11 +140,17 @@ impl<'a> ReplyWriter<'a> {
     pub fn double(&mut self, value: f64) {
         let mut text = Vec::with_capacity(24);
         crate::number::format_f64(value, &mut text);
+        self.double_text(&text);
+    }
+
+    /// A double already formatted (in a form other than `%.17g`, as GEOPOS's coordinates); a
+    /// bulk string in RESP2.
+    pub fn double_text(&mut self, text: &[u8]) {
         match self.protocol {
-            Protocol::Resp2 => self.bulk(&text),
+            Protocol::Resp2 => self.bulk(text),
             Protocol::Resp3 => {
                 self.out.push(b',');
-                self.out.extend_from_slice(&text);
+                self.out.extend_from_slice(text);
                 self.out.extend_from_slice(b"\r\n");
             }
         }

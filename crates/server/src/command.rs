@@ -656,6 +656,7 @@ pub enum Group {
     Bitmap,
     Connection,
     Generic,
+    Geo,
     Hash,
     HyperLogLog,
     List,
@@ -677,6 +678,7 @@ impl Group {
             Group::Bitmap => "bitmap",
             Group::Connection => "connection",
             Group::Generic => "generic",
+            Group::Geo => "geo",
             Group::Hash => "hash",
             Group::HyperLogLog => "hyperloglog",
             Group::List => "list",
@@ -696,6 +698,7 @@ impl Group {
         match self {
             Group::String => acl::STRING,
             Group::Generic => acl::KEYSPACE,
+            Group::Geo => acl::GEO,
             Group::Connection => acl::CONNECTION,
             Group::List => acl::LIST,
             Group::Hash => acl::HASH,

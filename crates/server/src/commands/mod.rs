@@ -8,6 +8,7 @@ use crate::command::CommandSpec;
 
 pub mod access;
 pub mod bitmaps;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
@@ -39,6 +40,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     sets::COMMANDS,
     lists::COMMANDS,
     zsets::COMMANDS,
+    geo::COMMANDS,
     streams::entries::COMMANDS,
     streams::groups::COMMANDS,
 ];

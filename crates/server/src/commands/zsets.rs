@@ -285,7 +285,7 @@ fn is_c_space(b: u8) -> bool {
 
 /// A score or weight argument, as Redis's `getDoubleFromObject`: the whole text is a number,
 /// no leading space, no overflow to infinity or underflow to zero, not NaN.
-fn parse_score(arg: &[u8]) -> Option<f64> {
+pub(crate) fn parse_score(arg: &[u8]) -> Option<f64> {
     if arg.is_empty() || is_c_space(arg[0]) {
         return None;
     }
@@ -294,7 +294,7 @@ fn parse_score(arg: &[u8]) -> Option<f64> {
     (used == arg.len() && !out_of_range && !value.is_nan()).then_some(value)
 }
 
-fn arg_score(ctx: &Ctx<'_>, i: usize) -> Result<f64, CommandError> {
+pub(crate) fn arg_score(ctx: &Ctx<'_>, i: usize) -> Result<f64, CommandError> {
     parse_score(ctx.arg(i)).ok_or(CommandError::NotFloat)
 }
 
@@ -464,13 +464,15 @@ fn removed(
 
 /// Stores `items` at `dest` as a new sorted set (any old value and TTL replaced) and replies
 /// with its size; an empty result deletes `dest` instead. The set gets the encoding Redis gives
-/// a result of that size.
-fn store(
+/// a result of that size. A stored result adds `changes` to the change count (Redis counts one
+/// for most STORE commands, one per member for GEORADIUS's), a deletion one.
+pub(crate) fn store(
     ctx: &mut Ctx<'_>,
     locked: &mut Locked<'_>,
     dest: &[u8],
     items: Vec<(Vec<u8>, f64)>,
     event: &str,
+    changes: u64,
 ) {
     let result = (!items.is_empty()).then(|| {
         let limits = ctx.encoding_limits();
@@ -485,7 +487,7 @@ fn store(
     let (db, hash) = locked.db(ctx.client.db, dest);
     let result = result.map(|z| Value::ZSet(Box::new(z)));
     if access::store(ctx, db, hash, dest, result, Class::ZSet, event) {
-        ctx.dirty(1);
+        ctx.dirty(if len > 0 { changes } else { 1 });
     }
     if len > 0 {
         ctx.key_ready(ctx.client.db, dest);
@@ -497,14 +499,15 @@ fn store(
 // ZADD, ZINCRBY, ZREM, lookups.
 // ---------------------------------------------------------------------------------------------
 
+/// ZADD's conditions, which GEOADD shares (NX, XX and CH only).
 #[derive(Default)]
-struct AddOptions {
-    nx: bool,
-    xx: bool,
-    gt: bool,
-    lt: bool,
-    ch: bool,
-    incr: bool,
+pub(crate) struct AddOptions {
+    pub nx: bool,
+    pub xx: bool,
+    pub gt: bool,
+    pub lt: bool,
+    pub ch: bool,
+    pub incr: bool,
 }
 
 /// ZADD's body; ZINCRBY is ZADD with INCR and goes through the same option parser (so
@@ -548,10 +551,17 @@ fn zadd_generic(ctx: &mut Ctx<'_>, incr: bool) -> CmdResult {
         ));
     }
     // Every score is checked before anything changes: the command applies fully or not at all.
-    let scores = (first..ctx.arg_count())
+    let pairs = (first..ctx.arg_count())
         .step_by(2)
-        .map(|i| arg_score(ctx, i))
-        .collect::<Result<Vec<f64>, _>>()?;
+        .map(|i| Ok((arg_score(ctx, i)?, ctx.arg(i + 1))))
+        .collect::<Result<Vec<_>, CommandError>>()?;
+    add(ctx, &o, &pairs)
+}
+
+/// Adds or updates the (score, member) pairs in the sorted set at argument 1 under `o`'s
+/// conditions and replies as ZADD does: ZADD's and GEOADD's work once their arguments are
+/// checked.
+pub(crate) fn add<'a>(ctx: &mut Ctx<'a>, o: &AddOptions, pairs: &[(f64, &'a [u8])]) -> CmdResult {
     let limits = ctx.encoding_limits();
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
@@ -571,8 +581,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, incr: bool) -> CmdResult {
     let (mut added, mut updated, mut processed) = (0, 0, 0);
     let mut last = 0.0;
     let mut nan = false;
-    for (j, &score) in scores.iter().enumerate() {
-        let member = ctx.arg(first + 2 * j + 1);
+    for &(score, member) in pairs {
         match z.score(member) {
             Some(_) if o.nx => {}
             Some(current) => {
@@ -928,7 +937,7 @@ fn zrangestore(ctx: &mut Ctx<'_>) -> CmdResult {
         items.reserve(end - start);
         z.range(start, end, query.rev, |m, s| items.push((m.to_vec(), s)));
     }
-    store(ctx, &mut locked, dest, items, "zrangestore");
+    store(ctx, &mut locked, dest, items, "zrangestore", 1);
     Ok(())
 }
 
@@ -1366,7 +1375,7 @@ fn setop_generic(ctx: &mut Ctx<'_>, op: SetOp, store_to: bool, card_only: bool) 
             SetOp::Inter => "zinterstore",
             SetOp::Diff => "zdiffstore",
         };
-        store(ctx, &mut locked, dest, items, event);
+        store(ctx, &mut locked, dest, items, event, 1);
         return Ok(());
     }
     drop(locked);

@@ -12,6 +12,7 @@ mod dump;
 mod encryption;
 mod eviction;
 mod failover;
+mod geo;
 mod hardening;
 mod hashes;
 mod hyperloglog;
