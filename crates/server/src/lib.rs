@@ -26,7 +26,9 @@
 //! - [`scripting`]: EVAL's script cache and FUNCTION's libraries on the Lua runtime, the
 //!   script's side of `redis.call`, and BUSY / SCRIPT KILL.
 //! - [`notify`]: keyspace notification flags and classes.
-//! - [`proctitle`]: the process title (`argv[0] <listen-addr>`), hiding the command line.
+//! - [`proctitle`]: the process title (`proc-title-template`), hiding the command line.
+//! - [`process`]: daemonizing, the pid file, service-manager notifications, the OOM score,
+//!   the crash log.
 //! - [`eviction`]: keeping to `maxmemory` and `maxkeys` (the policies are in the engine).
 //! - [`journal`]: the ordered stream of every write's records (SELECT and MULTI/EXEC framing,
 //!   byte offsets), read by sinks from their own cursors: the AOF now, replication later.
@@ -52,6 +54,7 @@ pub mod memory;
 pub mod net;
 pub mod notify;
 pub mod persistence;
+pub mod process;
 pub mod proctitle;
 pub mod pubsub;
 pub mod replication;

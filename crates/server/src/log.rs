@@ -102,3 +102,24 @@ macro_rules! log {
         $crate::log::write($crate::config::LogLevel::$level, format_args!($($arg)*))
     };
 }
+
+/// The start-up banner: a small picture with the version, mode, port and pid when the log is
+/// an interactive terminal (or `always-show-logo yes`), else one line, as Redis chooses.
+pub fn banner(always: bool, port: u16) {
+    use std::io::IsTerminal;
+    let interactive = FILE.lock().is_none() && std::io::stdout().is_terminal();
+    let version = crate::server::LITE_VERSION;
+    let pid = std::process::id();
+    if !(always || interactive) {
+        write(
+            LogLevel::Notice,
+            format_args!("Running mode=standalone, port={port}."),
+        );
+        return;
+    }
+    let art = format!(
+        "\n     _._\n   /  _  \\     redis-lite {version} (Redis {} compatible)\n  |  (_)  |    Running in standalone mode\n   \\_____/     Port: {port}\n                PID: {pid}\n",
+        crate::server::REDIS_VERSION
+    );
+    write(LogLevel::Notice, format_args!("{art}"));
+}

@@ -30,18 +30,22 @@ fn main() {
         }
         _ => {}
     }
-    let startup = match redis_lite_server::config::from_args(&args) {
+    let mut startup = match redis_lite_server::config::from_args(&args) {
         Ok(startup) => startup,
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(1);
         }
     };
+    // Before any thread exists: a daemon forks here.
+    redis_lite_server::process::prepare(&mut startup.config);
+    redis_lite_server::process::install_crash_log();
     // Hides the command line (a `--requirepass` among it) from `ps`, as Redis does.
-    redis_lite_server::proctitle::set(&redis_lite_server::proctitle::title(
-        &argv0,
+    redis_lite_server::proctitle::apply(
+        Some(&argv0),
         &startup.config,
-    ));
+        startup.config_file.as_deref(),
+    );
     if let Err(e) = redis_lite_server::server::run(startup) {
         eprintln!("redis-lite-server: {e}");
         std::process::exit(1);

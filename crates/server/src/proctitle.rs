@@ -1,25 +1,99 @@
-//! The process title: `ps` and `/proc/PID/cmdline` show `<argv[0]> <listen-addr>` instead of
-//! the command line, as Redis does with its `proc-title-template` default
-//! (`{title} {listen-addr} {server-mode}`), so a password given as `--requirepass` is not
-//! readable by every user on the host.
+//! The process title: `ps` and `/proc/PID/cmdline` show what `proc-title-template` says
+//! (by default `{title} {listen-addr} {server-mode}`: `<argv[0]> <listen-addr>`) instead of
+//! the command line, as Redis does, so a password given as `--requirepass` is not readable by
+//! every user on the host. `set-proc-title no` leaves the command line as it was.
 //!
 //! On Linux the command line lives in the process's own memory, between the `arg_start` and
 //! `arg_end` addresses of `/proc/self/stat`: overwriting it there is what changes what the kernel
 //! reports. Rust's `std::env::args` reads that same memory, so it must not be called after
 //! [`set`]: `main` copies the arguments before.
 
+use std::sync::OnceLock;
+
 use crate::config::Config;
 
-/// The title Redis shows for a standalone server: `argv[0]` and the first listening address
-/// (the first `bind` entry and the port, or the unix socket when there is no TCP port).
-pub fn title(argv0: &str, config: &Config) -> String {
+/// `argv[0]` as the server was started, the template's `{title}`.
+static ARGV0: OnceLock<String> = OnceLock::new();
+
+/// The variables `proc-title-template` may use.
+const VARIABLES: &[&str] = &[
+    "title",
+    "listen-addr",
+    "server-mode",
+    "port",
+    "tls-port",
+    "unixsocket",
+    "config-file",
+];
+
+const INVALID: &str = "template format is invalid or contains unknown variables";
+
+/// Expands `template`, each `{variable}` replaced by `value(variable)`; an unknown variable,
+/// an unbalanced brace, or a title that is empty once trimmed is Redis's error.
+fn expand(template: &str, value: impl Fn(&str) -> String) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find(['{', '}']) {
+        if rest.as_bytes()[open] == b'}' {
+            return Err(INVALID.into());
+        }
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after.find('}').ok_or(INVALID)?;
+        let name = &after[..close];
+        if !VARIABLES.contains(&name) {
+            return Err(INVALID.into());
+        }
+        out.push_str(&value(name));
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    let title = out.trim();
+    if title.is_empty() {
+        return Err(INVALID.into());
+    }
+    Ok(title.to_string())
+}
+
+/// CONFIG SET's check of a `proc-title-template`.
+pub fn validate_template(template: &str) -> Result<(), String> {
+    expand(template, |name| name.to_string()).map(|_| ())
+}
+
+/// The title `proc-title-template` gives, with Redis's meaning for each variable: `{title}`
+/// is `argv[0]`, `{listen-addr}` the first bind address and the port (or the unix socket when
+/// there is no TCP port), `{server-mode}` empty for a standalone server.
+pub fn title(argv0: &str, config: &Config, config_file: Option<&std::path::Path>) -> String {
     let listen = if config.port != 0 {
         let addr = config.bind.first().map_or("*", String::as_str);
         format!("{addr}:{}", config.port)
     } else {
         config.unixsocket.clone()
     };
-    format!("{argv0} {listen}").trim().to_string()
+    let value = |name: &str| match name {
+        "title" => argv0.to_string(),
+        "listen-addr" => listen.clone(),
+        "port" => config.port.to_string(),
+        "tls-port" => config.tls.port.to_string(),
+        "unixsocket" => config.unixsocket.clone(),
+        "config-file" => config_file.map_or(String::new(), |p| p.display().to_string()),
+        _ => String::new(),
+    };
+    // The template was validated when it was set.
+    expand(&config.process.proc_title_template, value).unwrap_or_else(|_| argv0.to_string())
+}
+
+/// Sets the title from the configuration, unless `set-proc-title no`: at start-up (`argv0`
+/// given) and again when CONFIG SET changes the template.
+pub fn apply(argv0: Option<&str>, config: &Config, config_file: Option<&std::path::Path>) {
+    if let Some(argv0) = argv0 {
+        let _ = ARGV0.set(argv0.to_string());
+    }
+    if !config.process.set_proc_title {
+        return;
+    }
+    let argv0 = ARGV0.get().map_or("redis-lite-server", String::as_str);
+    set(&title(argv0, config, config_file));
 }
 
 /// Replaces the process's command line with `title`, cut to the length of the original, the

@@ -181,6 +181,7 @@ impl Server {
                     self.replication.backlog.set_size(config.repl_backlog_size);
                     self.replication.master.refresh_write_rule(&config);
                 }
+                Apply::Process => crate::process::apply(&config, self.config.file.as_deref()),
             }
         }
     }
@@ -206,6 +207,7 @@ impl Server {
     /// keeps running, as Redis does.
     pub fn shutdown(&self, reason: &str, save: bool, force: bool) {
         log!(Warning, "{reason}");
+        crate::process::notify("STOPPING=1\n");
         if self.persistence.current().is_some() {
             log!(
                 Warning,
@@ -224,6 +226,7 @@ impl Server {
                 return;
             }
         }
+        crate::process::remove_pidfile(&self.config.read().process.pidfile);
         log!(Notice, "redis-lite is now ready to exit, bye bye...");
         std::process::exit(0)
     }
@@ -427,6 +430,7 @@ pub fn run(startup: Startup) -> Result<(), String> {
     let mut config = startup.config;
     log::init(config.loglevel, &config.logfile)
         .map_err(|e| format!("Can't open the log file: {e}"))?;
+    crate::process::write_pidfile(&config.process.pidfile);
     // Before the listeners open, as in Redis: clients past the descriptor limit would wait
     // unanswered in the backlog, so the limit is raised or `maxclients` lowered to fit it.
     match fdlimit::adjust(config.maxclients) {
@@ -459,6 +463,7 @@ pub fn run(startup: Startup) -> Result<(), String> {
         std::process::id(),
         startup.config_file.as_ref().map_or("none".to_string(), |p| p.display().to_string())
     );
+    crate::log::banner(server.config.read().process.always_show_logo, port);
 
     let mut senders = Vec::new();
     for index in 0..threads {
@@ -507,13 +512,31 @@ pub fn run(startup: Startup) -> Result<(), String> {
             .expect("SIGTERM handler");
         let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
             .expect("SIGINT handler");
+        crate::process::notify(if server.config.read().replicaof.is_none() {
+            "STATUS=Ready to accept connections\n"
+        } else {
+            "STATUS=Ready to accept connections in read-only mode. Waiting for MASTER <-> REPLICA sync\n"
+        });
+        crate::process::notify("READY=1\n");
         loop {
             let reason = tokio::select! {
                 _ = term.recv() => "Received SIGTERM scheduling shutdown...",
                 _ = int.recv() => "Received SIGINT scheduling shutdown...",
             };
-            let save = !server.config.read().save_rules.is_empty();
-            server.shutdown(reason, save, false);
+            let (save, force) = {
+                let config = server.config.read();
+                let flags = if reason.contains("SIGTERM") {
+                    &config.process.shutdown_on_sigterm
+                } else {
+                    &config.process.shutdown_on_sigint
+                };
+                // `shutdown-on-sig*`: SHUTDOWN's flags; `default` saves when there are save
+                // points. NOW changes nothing here: shutdown never waits for replicas.
+                let has = |flag: &str| flags.split(' ').any(|f| f == flag);
+                let save = has("save") || (!has("nosave") && !config.save_rules.is_empty());
+                (save, has("force"))
+            };
+            server.shutdown(reason, save, force);
             log!(
                 Warning,
                 "SIGTERM received but errors trying to shut down the server, check the logs for more information"

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use redis_lite_engine::Policy;
 use redis_lite_persist::Keyring;
 
+use super::sections::{OomScoreAdj, Supervised};
 use super::{Config, DisklessLoad, FSYNC_POLICIES, LOG_LEVELS};
 use crate::client::{BufferLimit, OutputClass};
 use crate::notify;
@@ -31,6 +32,9 @@ pub struct Param {
     /// that names a path the server reads or writes: changed at runtime, it lets a client write
     /// files anywhere the server may (`dir` + `dbfilename` + SAVE) or read them.
     pub protected: bool,
+    /// Left out of CONFIG GET's pattern matches (only its exact name shows it), as Redis's
+    /// test knobs (`key-load-delay`...) are.
+    pub hidden: bool,
     /// The parts of the running server that keep their own copy of this parameter, told when
     /// it changes (see [`Apply`]).
     pub informs: &'static [Apply],
@@ -41,6 +45,14 @@ impl Param {
     const fn informs(self, parts: &'static [Apply]) -> Param {
         Param {
             informs: parts,
+            ..self
+        }
+    }
+
+    /// The same parameter, listed by CONFIG GET only under its exact name.
+    const fn hidden(self) -> Param {
+        Param {
+            hidden: true,
             ..self
         }
     }
@@ -77,6 +89,8 @@ pub enum Apply {
     /// Replication's settings kept outside the lock: the backlog's size, the
     /// `min-replicas-*` rule.
     Replication,
+    /// The process's settings the system keeps: its OOM score, its title, the crash log.
+    Process,
 }
 
 impl Apply {
@@ -90,6 +104,7 @@ impl Apply {
         Apply::EvictionPolicy,
         Apply::Connections,
         Apply::Replication,
+        Apply::Process,
     ];
 }
 
@@ -207,19 +222,20 @@ const ALLOW_MODES: &[(&str, Allow)] = &[
 
 /// A parameter stored as an integer field, parsed with a range check.
 macro_rules! int_param {
-    ($name:literal, $field:ident: $ty:ty, $min:expr, $max:expr, default $default:literal, mutable $mutable:expr) => {
+    ($name:literal, $($field:ident).+ : $ty:ty, $min:expr, $max:expr, default $default:literal, mutable $mutable:expr) => {
         Param {
             name: $name,
             mutable: $mutable,
             default: $default,
-            get: |c| c.$field.to_string(),
+            get: |c| c.$($field).+.to_string(),
             set: |c, w| {
-                c.$field = parse_int(w, $min, $max)? as $ty;
+                c.$($field).+ = parse_int(w, $min, $max)? as $ty;
                 Ok(())
             },
             variadic: false,
             alias: None,
             protected: false,
+            hidden: false,
             informs: &[],
         }
     };
@@ -227,39 +243,42 @@ macro_rules! int_param {
 
 /// A parameter stored in bytes, written with Redis's size units.
 macro_rules! memory_param {
-    ($name:literal, $field:ident, $min:expr, default $default:literal) => {
+    ($name:literal, $($field:ident).+, $min:expr, default $default:literal) => {
         Param {
             name: $name,
             mutable: true,
             default: $default,
-            get: |c| c.$field.to_string(),
+            get: |c| c.$($field).+.to_string(),
             set: |c, w| {
-                c.$field = parse_memory_value(w, $min, i64::MAX)? as u64;
+                c.$($field).+ = parse_memory_value(w, $min, i64::MAX)? as u64;
                 Ok(())
             },
             variadic: false,
             alias: None,
             protected: false,
+            hidden: false,
             informs: &[],
         }
     };
 }
 
-/// A collection-encoding threshold, with its old `ziplist` name as an alias.
+/// A collection-encoding threshold, with its old `ziplist` name as an alias: a count
+/// (`parse_int`) or a size in bytes (`parse_memory_value`), as Redis types each.
 macro_rules! encoding_param {
-    ($name:literal, $alias:literal, $field:ident, $min:expr, default $default:literal) => {
+    ($name:literal, $alias:literal, $field:ident, $parse:ident, $min:expr, default $default:literal) => {
         Param {
             name: $name,
             mutable: true,
             default: $default,
             get: |c| c.encoding.$field.to_string(),
             set: |c, w| {
-                c.encoding.$field = parse_int(w, $min, i64::MAX)?;
+                c.encoding.$field = $parse(w, $min, i64::MAX)?;
                 Ok(())
             },
             variadic: false,
             alias: Some($alias),
             protected: false,
+            hidden: false,
             informs: &[],
         }
     };
@@ -267,10 +286,10 @@ macro_rules! encoding_param {
 
 /// A parameter whose value is one of the names in `$table` (name, value pairs).
 macro_rules! named_param {
-    ($name:literal, $field:ident, $table:expr, default $default:literal) => {
-        named_param!($name, $field, $table, default $default, mutable true)
+    ($name:literal, $($field:ident).+, $table:expr, default $default:literal) => {
+        named_param!($name, $($field).+, $table, default $default, mutable true)
     };
-    ($name:literal, $field:ident, $table:expr, default $default:literal, mutable $mutable:expr) => {
+    ($name:literal, $($field:ident).+, $table:expr, default $default:literal, mutable $mutable:expr) => {
         Param {
             name: $name,
             mutable: $mutable,
@@ -278,14 +297,14 @@ macro_rules! named_param {
             get: |c| {
                 let (name, _) = $table
                     .iter()
-                    .find(|(_, v)| *v == c.$field)
+                    .find(|(_, v)| *v == c.$($field).+)
                     .expect("all named");
                 name.to_string()
             },
             set: |c, w| {
                 let names: Vec<&str> = $table.iter().map(|(n, _)| *n).collect();
                 let name = choice(w, &names)?;
-                c.$field = $table
+                c.$($field).+ = $table
                     .iter()
                     .find(|(n, _)| *n == name)
                     .expect("validated")
@@ -295,6 +314,7 @@ macro_rules! named_param {
             variadic: false,
             alias: None,
             protected: false,
+            hidden: false,
             informs: &[],
         }
     };
@@ -302,19 +322,20 @@ macro_rules! named_param {
 
 /// A yes/no parameter.
 macro_rules! bool_param {
-    ($name:literal, $field:ident, default $default:literal, mutable $mutable:expr) => {
+    ($name:literal, $($field:ident).+, default $default:literal, mutable $mutable:expr) => {
         Param {
             name: $name,
             mutable: $mutable,
             default: $default,
-            get: |c| yes_no(c.$field),
+            get: |c| yes_no(c.$($field).+),
             set: |c, w| {
-                c.$field = parse_bool(w)?;
+                c.$($field).+ = parse_bool(w)?;
                 Ok(())
             },
             variadic: false,
             alias: None,
             protected: false,
+            hidden: false,
             informs: &[],
         }
     };
@@ -322,12 +343,12 @@ macro_rules! bool_param {
 
 /// A file or directory name inside `dir`: not empty and not a path, as in Redis.
 macro_rules! file_name_param {
-    ($name:literal, $field:ident, $what:literal, default $default:literal, mutable $mutable:expr, protected $protected:expr) => {
+    ($name:literal, $($field:ident).+, $what:literal, default $default:literal, mutable $mutable:expr, protected $protected:expr) => {
         Param {
             name: $name,
             mutable: $mutable,
             default: $default,
-            get: |c| c.$field.clone(),
+            get: |c| c.$($field).+.clone(),
             set: |c, w| {
                 let name = one(w)?;
                 if name.is_empty() {
@@ -336,32 +357,58 @@ macro_rules! file_name_param {
                 if name.contains('/') {
                     return Err(concat!($name, " can't be a path, just a ", $what).into());
                 }
-                c.$field = name.to_string();
+                c.$($field).+ = name.to_string();
                 Ok(())
             },
             variadic: false,
             alias: None,
             protected: $protected,
+            hidden: false,
             informs: &[],
         }
     };
 }
 
-/// A free-form string parameter.
+/// A free-form string parameter (empty by default unless given).
 macro_rules! string_param {
-    ($name:literal, $field:ident, mutable $mutable:expr) => {
+    ($name:literal, $($field:ident).+, mutable $mutable:expr) => {
+        string_param!($name, $($field).+, default "\"\"", mutable $mutable)
+    };
+    ($name:literal, $($field:ident).+, default $default:literal, mutable $mutable:expr) => {
         Param {
             name: $name,
             mutable: $mutable,
-            default: "\"\"",
-            get: |c| c.$field.clone(),
+            default: $default,
+            get: |c| c.$($field).+.clone(),
             set: |c, w| {
-                c.$field = one(w)?.to_string();
+                c.$($field).+ = one(w)?.to_string();
                 Ok(())
             },
             variadic: false,
             alias: None,
             protected: false,
+            hidden: false,
+            informs: &[],
+        }
+    };
+}
+
+/// A parameter whose value is one of a few words, kept as the word.
+macro_rules! word_param {
+    ($name:literal, $($field:ident).+, $options:expr, default $default:literal, mutable $mutable:expr) => {
+        Param {
+            name: $name,
+            mutable: $mutable,
+            default: $default,
+            get: |c| c.$($field).+.to_string(),
+            set: |c, w| {
+                c.$($field).+ = choice(w, $options)?;
+                Ok(())
+            },
+            variadic: false,
+            alias: None,
+            protected: false,
+            hidden: false,
             informs: &[],
         }
     };
@@ -385,6 +432,7 @@ const NETWORK: &[Param] = &[
         variadic: true,
         alias: None,
         protected: false,
+        hidden: false,
         informs: &[],
     },
     int_param!("port", port: u16, 0, 65535, default "6379", mutable false),
@@ -404,6 +452,7 @@ const NETWORK: &[Param] = &[
         variadic: false,
         alias: None,
         protected: false,
+        hidden: false,
         informs: &[],
     },
     int_param!("tcp-backlog", tcp_backlog: u32, 0, i32::MAX as i64, default "511", mutable false),
@@ -456,6 +505,7 @@ const NETWORK: &[Param] = &[
         variadic: true,
         alias: None,
         protected: false,
+        hidden: false,
         informs: &[],
     }.informs(&[Apply::PubSubLimit, Apply::Connections]),
 ];
@@ -487,6 +537,7 @@ const GENERAL: &[Param] = &[
         variadic: false,
         alias: None,
         protected: false,
+        hidden: false,
         informs: &[],
     },
     Param {
@@ -507,6 +558,7 @@ const GENERAL: &[Param] = &[
         variadic: false,
         alias: None,
         protected: false,
+        hidden: false,
         informs: &[],
     },
 ];
@@ -525,10 +577,11 @@ const KEYSPACE: &[Param] = &[
         variadic: false,
         alias: Some("list-max-ziplist-size"),
         protected: false,
+        hidden: false,
         informs: &[],
     }.informs(&[Apply::Encoding]),
-    encoding_param!("hash-max-listpack-entries", "hash-max-ziplist-entries", hash_max_listpack_entries, 0, default "512").informs(&[Apply::Encoding]),
-    encoding_param!("hash-max-listpack-value", "hash-max-ziplist-value", hash_max_listpack_value, 0, default "64").informs(&[Apply::Encoding]),
+    encoding_param!("hash-max-listpack-entries", "hash-max-ziplist-entries", hash_max_listpack_entries, parse_int, 0, default "512").informs(&[Apply::Encoding]),
+    encoding_param!("hash-max-listpack-value", "hash-max-ziplist-value", hash_max_listpack_value, parse_memory_value, 0, default "64").informs(&[Apply::Encoding]),
     Param {
         name: "set-max-intset-entries",
         mutable: true,
@@ -541,10 +594,11 @@ const KEYSPACE: &[Param] = &[
         variadic: false,
         alias: None,
         protected: false,
+        hidden: false,
         informs: &[],
     }.informs(&[Apply::Encoding]),
-    encoding_param!("zset-max-listpack-entries", "zset-max-ziplist-entries", zset_max_listpack_entries, 0, default "128").informs(&[Apply::Encoding]),
-    encoding_param!("zset-max-listpack-value", "zset-max-ziplist-value", zset_max_listpack_value, 0, default "64").informs(&[Apply::Encoding]),
+    encoding_param!("zset-max-listpack-entries", "zset-max-ziplist-entries", zset_max_listpack_entries, parse_int, 0, default "128").informs(&[Apply::Encoding]),
+    encoding_param!("zset-max-listpack-value", "zset-max-ziplist-value", zset_max_listpack_value, parse_memory_value, 0, default "64").informs(&[Apply::Encoding]),
     Param {
         name: "stream-node-max-bytes",
         mutable: true,
@@ -557,6 +611,7 @@ const KEYSPACE: &[Param] = &[
         variadic: false,
         alias: None,
         protected: false,
+        hidden: false,
         informs: &[],
     }.informs(&[Apply::Encoding]),
     Param {
@@ -571,6 +626,7 @@ const KEYSPACE: &[Param] = &[
         variadic: false,
         alias: None,
         protected: false,
+        hidden: false,
         informs: &[],
     }.informs(&[Apply::Encoding]),
     Param {
@@ -585,6 +641,7 @@ const KEYSPACE: &[Param] = &[
         variadic: false,
         alias: None,
         protected: false,
+        hidden: false,
         informs: &[],
     }.informs(&[Apply::Notifications]),
 ];
@@ -610,6 +667,7 @@ const SNAPSHOTS: &[Param] = &[
         variadic: false,
         alias: None,
         protected: true,
+        hidden: false,
         informs: &[],
     },
     file_name_param!("dbfilename", dbfilename, "filename", default "dump.rdb", mutable true, protected true),
@@ -646,13 +704,14 @@ const SNAPSHOTS: &[Param] = &[
         variadic: true,
         alias: None,
         protected: false,
+        hidden: false,
         informs: &[],
     },
     bool_param!("rdbcompression", rdbcompression, default "yes", mutable true),
-    bool_param!("rdbchecksum", rdbchecksum, default "yes", mutable true),
+    bool_param!("rdbchecksum", rdbchecksum, default "yes", mutable false),
     bool_param!("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, default "yes", mutable true),
-    int_param!("rdb-key-save-delay", rdb_key_save_delay: i64, i32::MIN as i64, i32::MAX as i64, default "0", mutable true),
-    int_param!("key-load-delay", key_load_delay: i64, i32::MIN as i64, i32::MAX as i64, default "0", mutable true),
+    int_param!("rdb-key-save-delay", rdb_key_save_delay: i64, i32::MIN as i64, i32::MAX as i64, default "0", mutable true).hidden(),
+    int_param!("key-load-delay", key_load_delay: i64, i32::MIN as i64, i32::MAX as i64, default "0", mutable true).hidden(),
 ];
 
 /// The append-only file (`persistence/aof/`).
@@ -706,6 +765,7 @@ const ENCRYPTION: &[Param] = &[
         variadic: false,
         alias: None,
         protected: true,
+        hidden: false,
         informs: &[],
     }
     .informs(&[Apply::Aof]),
@@ -741,6 +801,7 @@ const REPLICATION: &[Param] = &[
         variadic: true,
         alias: Some("slaveof"),
         protected: false,
+        hidden: false,
         informs: &[],
     },
     string_param!("masterauth", masterauth, mutable true),
@@ -780,6 +841,7 @@ const REPLICATION: &[Param] = &[
         variadic: false,
         alias: None,
         protected: false,
+        hidden: false,
         informs: &[],
     }
     .informs(&[Apply::Replication]),
@@ -808,6 +870,413 @@ const SCRIPTING: &[Param] = &[
         .alias("lua-time-limit"),
 ];
 
+/// A parameter with its own parsing and display, mutable unless marked.
+const fn special(
+    name: &'static str,
+    default: &'static str,
+    get: fn(&Config) -> String,
+    set: fn(&mut Config, &[String]) -> Result<(), String>,
+) -> Param {
+    Param {
+        name,
+        mutable: true,
+        default,
+        get,
+        set,
+        variadic: false,
+        alias: None,
+        protected: false,
+        hidden: false,
+        informs: &[],
+    }
+}
+
+impl Param {
+    /// The same parameter, which CONFIG SET may not change.
+    const fn immutable(self) -> Param {
+        Param {
+            mutable: false,
+            ..self
+        }
+    }
+
+    /// The same parameter, taking any number of words (one CONFIG SET value split at spaces).
+    const fn variadic(self) -> Param {
+        Param {
+            variadic: true,
+            ..self
+        }
+    }
+}
+
+/// The words of a variadic value, whether they came as several words (a config file line) or
+/// as one (`--save "900 1"`, CONFIG SET); an empty value is no words.
+fn flat_words(words: &[String]) -> Vec<&str> {
+    words.iter().flat_map(|w| w.split_whitespace()).collect()
+}
+
+/// What redis-lite answers where Redis would start a capability it does not have yet, rather
+/// than silently running without it.
+fn not_supported(what: &str) -> String {
+    format!("{what} is not supported by redis-lite yet")
+}
+
+/// `supervised`, in Redis's order.
+const SUPERVISED_MODES: &[(&str, Supervised)] = &[
+    ("upstart", Supervised::Upstart),
+    ("systemd", Supervised::Systemd),
+    ("auto", Supervised::Auto),
+    ("no", Supervised::No),
+];
+
+/// `oom-score-adj`: `yes` is the old name of `relative`, and shown for it.
+const OOM_SCORE_ADJ_MODES: &[(&str, OomScoreAdj)] = &[
+    ("no", OomScoreAdj::No),
+    ("yes", OomScoreAdj::Relative),
+    ("relative", OomScoreAdj::Relative),
+    ("absolute", OomScoreAdj::Absolute),
+];
+
+const SYSLOG_FACILITIES: &[&str] = &[
+    "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+];
+
+const SHUTDOWN_FLAGS: &[&str] = &["default", "save", "nosave", "now", "force"];
+
+/// `shutdown-on-sigint` / `-sigterm`: any of SHUTDOWN's flags, SAVE and NOSAVE not together.
+fn parse_shutdown_flags(words: &[String]) -> Result<String, String> {
+    let words = flat_words(words);
+    let mut flags = Vec::new();
+    for word in &words {
+        flags.push(choice(&[word.to_string()], SHUTDOWN_FLAGS)?);
+    }
+    if flags.is_empty() {
+        return Err(choice(&[String::new()], SHUTDOWN_FLAGS).unwrap_err());
+    }
+    if flags.contains(&"save") && flags.contains(&"nosave") {
+        return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
+    }
+    Ok(flags.join(" "))
+}
+
+/// The process (`main.rs`, `server.rs`, `log.rs`, `proctitle.rs`): running as a daemon,
+/// supervision, the title, crash reports, the OOM killer, shutdown on signals.
+const PROCESS: &[Param] = &[
+    bool_param!("daemonize", process.daemonize, default "no", mutable false),
+    string_param!("pidfile", process.pidfile, mutable false),
+    named_param!("supervised", process.supervised, SUPERVISED_MODES, default "no", mutable false),
+    bool_param!("always-show-logo", process.always_show_logo, default "no", mutable false),
+    bool_param!("set-proc-title", process.set_proc_title, default "yes", mutable false),
+    special(
+        "proc-title-template",
+        "\"{title} {listen-addr} {server-mode}\"",
+        |c| c.process.proc_title_template.clone(),
+        |c, w| {
+            let template = one(w)?;
+            crate::proctitle::validate_template(template)?;
+            c.process.proc_title_template = template.to_string();
+            Ok(())
+        },
+    )
+    .informs(&[Apply::Process]),
+    bool_param!("syslog-enabled", process.syslog_enabled, default "no", mutable false),
+    string_param!("syslog-ident", process.syslog_ident, default "redis", mutable false),
+    word_param!("syslog-facility", process.syslog_facility, SYSLOG_FACILITIES, default "local0", mutable false),
+    bool_param!("crash-log-enabled", process.crash_log_enabled, default "yes", mutable true)
+        .informs(&[Apply::Process]),
+    bool_param!("crash-memcheck-enabled", process.crash_memcheck_enabled, default "yes", mutable true),
+    bool_param!("use-exit-on-panic", process.use_exit_on_panic, default "no", mutable true).hidden(),
+    int_param!("watchdog-period", process.watchdog_period: i64, 0, i32::MAX as i64, default "0", mutable true).hidden(),
+    named_param!("oom-score-adj", process.oom_score_adj, OOM_SCORE_ADJ_MODES, default "no")
+        .informs(&[Apply::Process]),
+    special(
+        "oom-score-adj-values",
+        "0 200 800",
+        |c| {
+            let [master, replica, child] = c.process.oom_score_adj_values;
+            format!("{master} {replica} {child}")
+        },
+        |c, w| {
+            let words = flat_words(w);
+            if words.len() != 3 {
+                return Err("wrong number of arguments".into());
+            }
+            for (slot, word) in c.process.oom_score_adj_values.iter_mut().zip(words) {
+                *slot = redis_lite_protocol::number::parse_i64(word.as_bytes())
+                    .filter(|v| (-2000..=2000).contains(v))
+                    .ok_or("Invalid oom-score-adj-values, elements must be between -2000 and 2000.")?;
+            }
+            Ok(())
+        },
+    )
+    .variadic()
+    .informs(&[Apply::Process]),
+    bool_param!("disable-thp", process.disable_thp, default "yes", mutable false),
+    string_param!("ignore-warnings", process.ignore_warnings, mutable true),
+    string_param!("server_cpulist", process.server_cpulist, mutable false),
+    string_param!("bio_cpulist", process.bio_cpulist, mutable false),
+    string_param!("aof_rewrite_cpulist", process.aof_rewrite_cpulist, mutable false),
+    string_param!("bgsave_cpulist", process.bgsave_cpulist, mutable false),
+    bool_param!("jemalloc-bg-thread", process.jemalloc_bg_thread, default "yes", mutable true),
+    special(
+        "shutdown-on-sigint",
+        "default",
+        |c| c.process.shutdown_on_sigint.clone(),
+        |c, w| {
+            c.process.shutdown_on_sigint = parse_shutdown_flags(w)?;
+            Ok(())
+        },
+    )
+    .variadic(),
+    special(
+        "shutdown-on-sigterm",
+        "default",
+        |c| c.process.shutdown_on_sigterm.clone(),
+        |c, w| {
+            c.process.shutdown_on_sigterm = parse_shutdown_flags(w)?;
+            Ok(())
+        },
+    )
+    .variadic(),
+    int_param!("shutdown-timeout", process.shutdown_timeout: i64, 0, i32::MAX as i64, default "10", mutable true),
+    word_param!("propagation-error-behavior", process.propagation_error_behavior, &["ignore", "panic", "panic-on-replicas"], default "ignore", mutable true),
+    string_param!("bind-source-addr", process.bind_source_addr, mutable true),
+    int_param!("socket-mark-id", process.socket_mark_id: i64, 0, u32::MAX as i64, default "0", mutable false),
+    int_param!("io-threads", process.io_threads: i64, 1, 128, default "1", mutable false),
+    bool_param!("io-threads-do-reads", process.io_threads_do_reads, default "no", mutable false),
+];
+
+/// Keyspace and memory tuning Redis has (see `sections::TuningConfig`).
+const TUNING: &[Param] = &[
+    bool_param!("activerehashing", tuning.activerehashing, default "yes", mutable true),
+    bool_param!("dynamic-hz", tuning.dynamic_hz, default "yes", mutable true),
+    int_param!("active-expire-effort", tuning.active_expire_effort: i64, 1, 10, default "1", mutable true),
+    bool_param!("lazyfree-lazy-eviction", tuning.lazyfree_lazy_eviction, default "no", mutable true),
+    bool_param!("lazyfree-lazy-expire", tuning.lazyfree_lazy_expire, default "no", mutable true),
+    bool_param!("lazyfree-lazy-server-del", tuning.lazyfree_lazy_server_del, default "no", mutable true),
+    bool_param!("lazyfree-lazy-user-del", tuning.lazyfree_lazy_user_del, default "no", mutable true),
+    bool_param!("lazyfree-lazy-user-flush", tuning.lazyfree_lazy_user_flush, default "no", mutable true),
+    int_param!("list-compress-depth", tuning.list_compress_depth: i64, 0, i32::MAX as i64, default "0", mutable true),
+    memory_param!("hll-sparse-max-bytes", tuning.hll_sparse_max_bytes, 0, default "3000"),
+    int_param!("tracking-table-max-keys", tuning.tracking_table_max_keys: i64, 0, i64::MAX, default "1000000", mutable true),
+    word_param!("sanitize-dump-payload", tuning.sanitize_dump_payload, &["no", "yes", "clients"], default "no", mutable true),
+    special(
+        "maxmemory-clients",
+        "0",
+        |c| match c.tuning.maxmemory_clients {
+            percent if percent < 0 => format!("{}%", -percent),
+            bytes => bytes.to_string(),
+        },
+        |c, w| {
+            const INVALID: &str = "argument must be a memory or percent value";
+            let value = one(w)?;
+            c.tuning.maxmemory_clients = match value.strip_suffix('%') {
+                Some(digits) => {
+                    let percent = redis_lite_protocol::number::parse_i64(digits.as_bytes())
+                        .filter(|p| *p >= 0)
+                        .ok_or(INVALID)?;
+                    if percent > 100 {
+                        return Err("percentage argument must be less or equal to 100".into());
+                    }
+                    -percent
+                }
+                None => parse_memory(value).filter(|b| *b >= 0).ok_or(INVALID)?,
+            };
+            Ok(())
+        },
+    ),
+    special(
+        "activedefrag",
+        "no",
+        |c| yes_no(c.tuning.activedefrag),
+        |c, w| {
+            if parse_bool(w)? {
+                // Redis's own refusal where its allocator cannot move allocations.
+                return Err("Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc like the one shipped by default with the Redis source distribution".into());
+            }
+            c.tuning.activedefrag = false;
+            Ok(())
+        },
+    ),
+    memory_param!("active-defrag-ignore-bytes", tuning.active_defrag_ignore_bytes, 1, default "100mb"),
+    int_param!("active-defrag-threshold-lower", tuning.active_defrag_threshold_lower: i64, 0, 1000, default "10", mutable true),
+    int_param!("active-defrag-threshold-upper", tuning.active_defrag_threshold_upper: i64, 0, 1000, default "100", mutable true),
+    int_param!("active-defrag-cycle-min", tuning.active_defrag_cycle_min: i64, 1, 99, default "1", mutable true),
+    int_param!("active-defrag-cycle-max", tuning.active_defrag_cycle_max: i64, 1, 99, default "25", mutable true),
+    int_param!("active-defrag-max-scan-fields", tuning.active_defrag_max_scan_fields: i64, 1, i64::MAX, default "1000", mutable true),
+    bool_param!("rdb-del-sync-files", tuning.rdb_del_sync_files, default "no", mutable true),
+    bool_param!("rdb-save-incremental-fsync", tuning.rdb_save_incremental_fsync, default "yes", mutable true),
+    bool_param!("aof-rewrite-incremental-fsync", tuning.aof_rewrite_incremental_fsync, default "yes", mutable true),
+    bool_param!("aof-disable-auto-gc", tuning.aof_disable_auto_gc, default "no", mutable true),
+];
+
+/// The slow log, the latency monitor, latency tracking.
+const OBSERVABILITY: &[Param] = &[
+    int_param!("slowlog-log-slower-than", observability.slowlog_log_slower_than: i64, -1, i64::MAX, default "10000", mutable true),
+    int_param!("slowlog-max-len", observability.slowlog_max_len: i64, 0, i64::MAX, default "128", mutable true),
+    int_param!("latency-monitor-threshold", observability.latency_monitor_threshold: i64, 0, i64::MAX, default "0", mutable true),
+    bool_param!("latency-tracking", observability.latency_tracking, default "yes", mutable true),
+    special(
+        "latency-tracking-info-percentiles",
+        "50 99 99.9",
+        |c| {
+            let shown: Vec<String> = c
+                .observability
+                .latency_tracking_info_percentiles
+                .iter()
+                .map(|p| p.to_string())
+                .collect();
+            shown.join(" ")
+        },
+        |c, w| {
+            let mut percentiles = Vec::new();
+            for word in flat_words(w) {
+                let p: f64 = redis_lite_protocol::number::parse_f64(word.as_bytes())
+                    .ok_or("Invalid latency-tracking-info-percentiles parameters")?;
+                if !(0.0..=100.0).contains(&p) {
+                    return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into());
+                }
+                percentiles.push(p);
+            }
+            c.observability.latency_tracking_info_percentiles = percentiles;
+            Ok(())
+        },
+    )
+    .variadic(),
+];
+
+/// Access control lists.
+const ACL: &[Param] = &[
+    special(
+        "aclfile",
+        "\"\"",
+        |c| c.acl.aclfile.clone(),
+        |c, w| {
+            let path = one(w)?;
+            // Users from a file that is never read would leave the server open.
+            if !path.is_empty() {
+                return Err(not_supported("ACL (aclfile)"));
+            }
+            c.acl.aclfile = String::new();
+            Ok(())
+        },
+    )
+    .immutable(),
+    int_param!("acllog-max-len", acl.acllog_max_len: i64, 0, i64::MAX, default "128", mutable true),
+    word_param!("acl-pubsub-default", acl.pubsub_default, &["allchannels", "resetchannels"], default "resetchannels", mutable true),
+];
+
+/// Redis Cluster. `cluster-enabled yes` is refused until redis-lite has a cluster mode; the
+/// rest are kept for it.
+const CLUSTER: &[Param] = &[
+    special(
+        "cluster-enabled",
+        "no",
+        |c| yes_no(c.cluster.enabled),
+        |c, w| {
+            if parse_bool(w)? {
+                return Err(not_supported("Cluster mode"));
+            }
+            c.cluster.enabled = false;
+            Ok(())
+        },
+    )
+    .immutable(),
+    string_param!("cluster-config-file", cluster.config_file, default "nodes.conf", mutable false),
+    int_param!("cluster-node-timeout", cluster.node_timeout: i64, 0, i64::MAX, default "15000", mutable true),
+    int_param!("cluster-port", cluster.port: i64, 0, 65535, default "0", mutable false),
+    string_param!("cluster-announce-ip", cluster.announce_ip, mutable true),
+    special(
+        "cluster-announce-hostname",
+        "\"\"",
+        |c| c.cluster.announce_hostname.clone(),
+        |c, w| {
+            let name = one(w)?;
+            if !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            {
+                return Err("Hostnames may only contain alphanumeric characters, hyphens or dots".into());
+            }
+            c.cluster.announce_hostname = name.to_string();
+            Ok(())
+        },
+    ),
+    int_param!("cluster-announce-port", cluster.announce_port: i64, 0, 65535, default "0", mutable true),
+    int_param!("cluster-announce-bus-port", cluster.announce_bus_port: i64, 0, 65535, default "0", mutable true),
+    int_param!("cluster-announce-tls-port", cluster.announce_tls_port: i64, 0, 65535, default "0", mutable true),
+    word_param!("cluster-preferred-endpoint-type", cluster.preferred_endpoint_type, &["ip", "hostname", "unknown-endpoint"], default "ip", mutable true),
+    bool_param!("cluster-require-full-coverage", cluster.require_full_coverage, default "yes", mutable true),
+    bool_param!("cluster-replica-no-failover", cluster.replica_no_failover, default "no", mutable true)
+        .alias("cluster-slave-no-failover"),
+    int_param!("cluster-replica-validity-factor", cluster.replica_validity_factor: i64, 0, i32::MAX as i64, default "10", mutable true)
+        .alias("cluster-slave-validity-factor"),
+    int_param!("cluster-migration-barrier", cluster.migration_barrier: i64, 0, i32::MAX as i64, default "1", mutable true),
+    bool_param!("cluster-allow-replica-migration", cluster.allow_replica_migration, default "yes", mutable true),
+    bool_param!("cluster-allow-reads-when-down", cluster.allow_reads_when_down, default "no", mutable true),
+    bool_param!("cluster-allow-pubsubshard-when-down", cluster.allow_pubsubshard_when_down, default "yes", mutable true),
+    memory_param!("cluster-link-sendbuf-limit", cluster.link_sendbuf_limit, 0, default "0"),
+];
+
+/// TLS. A TLS port (or TLS links to a master or cluster peers) is refused until redis-lite
+/// speaks TLS; the certificates and settings are kept for it.
+const TLS: &[Param] = &[
+    special(
+        "tls-port",
+        "0",
+        |c| c.tls.port.to_string(),
+        |c, w| {
+            let port = parse_int(w, 0, 65535)?;
+            if port != 0 {
+                return Err(not_supported("TLS"));
+            }
+            c.tls.port = port;
+            Ok(())
+        },
+    ),
+    special(
+        "tls-replication",
+        "no",
+        |c| yes_no(c.tls.replication),
+        |c, w| {
+            if parse_bool(w)? {
+                return Err(not_supported("TLS"));
+            }
+            c.tls.replication = false;
+            Ok(())
+        },
+    ),
+    special(
+        "tls-cluster",
+        "no",
+        |c| yes_no(c.tls.cluster),
+        |c, w| {
+            if parse_bool(w)? {
+                return Err(not_supported("TLS"));
+            }
+            c.tls.cluster = false;
+            Ok(())
+        },
+    ),
+    string_param!("tls-cert-file", tls.cert_file, mutable true),
+    string_param!("tls-key-file", tls.key_file, mutable true),
+    string_param!("tls-key-file-pass", tls.key_file_pass, mutable true),
+    string_param!("tls-client-cert-file", tls.client_cert_file, mutable true),
+    string_param!("tls-client-key-file", tls.client_key_file, mutable true),
+    string_param!("tls-client-key-file-pass", tls.client_key_file_pass, mutable true),
+    string_param!("tls-dh-params-file", tls.dh_params_file, mutable true),
+    string_param!("tls-ca-cert-file", tls.ca_cert_file, mutable true),
+    string_param!("tls-ca-cert-dir", tls.ca_cert_dir, mutable true),
+    string_param!("tls-protocols", tls.protocols, mutable true),
+    string_param!("tls-ciphers", tls.ciphers, mutable true),
+    string_param!("tls-ciphersuites", tls.ciphersuites, mutable true),
+    word_param!("tls-auth-clients", tls.auth_clients, &["no", "yes", "optional"], default "yes", mutable true),
+    bool_param!("tls-prefer-server-ciphers", tls.prefer_server_ciphers, default "no", mutable true),
+    bool_param!("tls-session-caching", tls.session_caching, default "yes", mutable true),
+    int_param!("tls-session-cache-size", tls.session_cache_size: i64, 0, i32::MAX as i64, default "20480", mutable true),
+    int_param!("tls-session-cache-timeout", tls.session_cache_timeout: i64, 0, i32::MAX as i64, default "300", mutable true),
+];
+
 /// The parameters, grouped by the subsystem that reads them.
 static GROUPS: &[&[Param]] = &[
     NETWORK,
@@ -820,6 +1289,12 @@ static GROUPS: &[&[Param]] = &[
     ENCRYPTION,
     SCRIPTING,
     REPLICATION,
+    PROCESS,
+    TUNING,
+    OBSERVABILITY,
+    ACL,
+    CLUSTER,
+    TLS,
 ];
 
 /// Every parameter, group by group.

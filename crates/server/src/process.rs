@@ -1,0 +1,205 @@
+//! The process's relations with the system, as Redis has them: detaching (`daemonize`), the
+//! pid file, telling a service manager it is ready (`supervised`), the kernel's OOM score
+//! (`oom-score-adj`), and the crash log a panic leaves (`crash-log-enabled`).
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
+use std::sync::OnceLock;
+
+use crate::config::sections::{OomScoreAdj, Supervised};
+use crate::config::Config;
+use crate::log;
+
+/// The pid file Redis writes when daemonized without one configured.
+const DEFAULT_PIDFILE: &str = "/var/run/redis.pid";
+
+/// What `supervised` comes to in this environment: systemd or upstart only when their
+/// variable says the server runs under them, as Redis decides.
+pub fn supervision(mode: Supervised) -> Supervised {
+    let systemd = std::env::var_os("NOTIFY_SOCKET").is_some();
+    let upstart = std::env::var_os("UPSTART_JOB").is_some();
+    match mode {
+        Supervised::Auto if upstart => Supervised::Upstart,
+        Supervised::Auto if systemd => Supervised::Systemd,
+        Supervised::Upstart if upstart => Supervised::Upstart,
+        Supervised::Systemd if systemd => Supervised::Systemd,
+        _ => Supervised::No,
+    }
+}
+
+/// The supervision in force, decided once by [`prepare`].
+static SUPERVISED: OnceLock<Supervised> = OnceLock::new();
+
+/// Before any thread starts: detaches when `daemonize yes` and no service manager supervises
+/// (a supervised server stays in the foreground, as Redis does), and names the default pid
+/// file a daemon uses.
+pub fn prepare(config: &mut Config) {
+    let supervised = supervision(config.process.supervised);
+    let _ = SUPERVISED.set(supervised);
+    if config.process.daemonize && supervised == Supervised::No {
+        daemonize();
+        if config.process.pidfile.is_empty() {
+            config.process.pidfile = DEFAULT_PIDFILE.into();
+        }
+    }
+}
+
+/// Forks; the parent exits at once, the child leaves the terminal's session and points its
+/// standard streams at /dev/null (a log on standard output is then lost, as in Redis).
+fn daemonize() {
+    // SAFETY: called from `main` before any thread is spawned, so the child is a full copy of
+    // a single-threaded process; the parent only exits.
+    unsafe {
+        match libc::fork() {
+            -1 => {
+                eprintln!(
+                    "Can't daemonize: fork failed: {}",
+                    std::io::Error::last_os_error()
+                );
+                std::process::exit(1);
+            }
+            0 => {}
+            _ => libc::_exit(0),
+        }
+        libc::setsid();
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            for fd in 0..=2 {
+                libc::dup2(null, fd);
+            }
+            if null > 2 {
+                libc::close(null);
+            }
+        }
+    }
+}
+
+/// Writes the pid file, if there is one; failing is only logged, as in Redis.
+pub fn write_pidfile(path: &str) {
+    if path.is_empty() {
+        return;
+    }
+    if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
+        log!(Warning, "Failed to write PID file: {e}");
+    }
+}
+
+/// Removes the pid file at exit.
+pub fn remove_pidfile(path: &str) {
+    if !path.is_empty() {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Tells the service manager about the server's state: the systemd notification datagrams
+/// (`READY=1`, `STATUS=...`, `STOPPING=1`) on `NOTIFY_SOCKET`; under upstart, ready is
+/// signalled by stopping the process until upstart continues it.
+pub fn notify(message: &str) {
+    match SUPERVISED.get().copied().unwrap_or_default() {
+        Supervised::Systemd => {
+            if let Err(e) = notify_systemd(message) {
+                log!(Warning, "Can't notify systemd ({message:?}): {e}");
+            }
+        }
+        Supervised::Upstart if message.starts_with("READY=1") => {
+            std::env::remove_var("UPSTART_JOB");
+            // SAFETY: raising a signal at our own process has no memory effects.
+            unsafe {
+                libc::raise(libc::SIGSTOP);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn notify_systemd(message: &str) -> std::io::Result<()> {
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return Ok(());
+    };
+    let path = path.to_string_lossy().into_owned();
+    let socket = UnixDatagram::unbound()?;
+    // `@name` is a socket in Linux's abstract namespace.
+    let address = match path.strip_prefix('@') {
+        #[cfg(target_os = "linux")]
+        Some(name) => {
+            use std::os::linux::net::SocketAddrExt;
+            SocketAddr::from_abstract_name(name.as_bytes())?
+        }
+        _ => SocketAddr::from_pathname(&path)?,
+    };
+    socket.send_to_addr(message.as_bytes(), &address)?;
+    Ok(())
+}
+
+/// The `oom_score_adj` the process started with, the base of `relative` values; read once.
+static OOM_BASE: AtomicI64 = AtomicI64::new(i64::MIN);
+/// Whether the server has changed its score, so `oom-score-adj no` puts the base back.
+static OOM_SET: AtomicBool = AtomicBool::new(false);
+
+const OOM_SCORE_PATH: &str = "/proc/self/oom_score_adj";
+
+/// Applies `oom-score-adj` and `oom-score-adj-values` (the master's value, or the replica's on a
+/// replica): at start-up and after CONFIG SET of either.
+fn apply_oom_score(config: &Config) {
+    let read_base = || {
+        std::fs::read_to_string(OOM_SCORE_PATH)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    };
+    if OOM_BASE.load(Relaxed) == i64::MIN {
+        match read_base() {
+            Some(base) => OOM_BASE.store(base, Relaxed),
+            None => return,
+        }
+    }
+    let base = OOM_BASE.load(Relaxed);
+    let role = usize::from(config.replicaof.is_some());
+    let wanted = match config.process.oom_score_adj {
+        OomScoreAdj::No if !OOM_SET.load(Relaxed) => return,
+        OomScoreAdj::No => base,
+        OomScoreAdj::Relative => base + config.process.oom_score_adj_values[role],
+        OomScoreAdj::Absolute => config.process.oom_score_adj_values[role],
+    }
+    .clamp(-1000, 1000);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .open(OOM_SCORE_PATH)
+        .and_then(|mut f| f.write_all(wanted.to_string().as_bytes()));
+    match written {
+        Ok(()) => OOM_SET.store(config.process.oom_score_adj != OomScoreAdj::No, Relaxed),
+        Err(e) => log!(Warning, "Unable to write oom_score_adj: {e}"),
+    }
+}
+
+/// Whether a panic writes a crash report to the log (`crash-log-enabled`).
+static CRASH_LOG: AtomicBool = AtomicBool::new(true);
+
+/// Applies the process settings CONFIG SET may change: the OOM score, the crash log, the
+/// title's template.
+pub fn apply(config: &Config, config_file: Option<&std::path::Path>) {
+    apply_oom_score(config);
+    CRASH_LOG.store(config.process.crash_log_enabled, Relaxed);
+    crate::proctitle::apply(None, config, config_file);
+}
+
+/// Installs the panic hook: with `crash-log-enabled yes` a panic is reported in the server's
+/// log (which a daemon's standard error does not reach) with its backtrace, then handled as
+/// before.
+pub fn install_crash_log() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if CRASH_LOG.load(Relaxed) {
+            let thread = std::thread::current();
+            log!(
+                Warning,
+                "=== REDIS-LITE BUG REPORT START: Cut & paste starting from here ===\n\
+                 Panic in thread {}: {info}\n------ STACK TRACE ------\n{}\n\
+                 === REDIS-LITE BUG REPORT END. Make sure to include from START to END. ===",
+                thread.name().unwrap_or("unnamed"),
+                std::backtrace::Backtrace::force_capture()
+            );
+        }
+        previous(info);
+    }));
+}
