@@ -33,10 +33,8 @@ const INVALID: &str = "template format is invalid or contains unknown variables"
 fn expand(template: &str, value: impl Fn(&str) -> String) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = template;
-    while let Some(open) = rest.find(['{', '}']) {
-        if rest.as_bytes()[open] == b'}' {
-            return Err(INVALID.into());
-        }
+    // A `}` outside a variable is an ordinary character, as in Redis.
+    while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
         let close = after.find('}').ok_or(INVALID)?;

@@ -146,7 +146,10 @@ fn parse_int(words: &[String], min: i64, max: i64) -> Result<i64, String> {
 }
 
 fn parse_memory_value(words: &[String], min: i64, max: i64) -> Result<i64, String> {
-    let v = parse_memory(one(words)?).ok_or("argument must be a memory value")?;
+    // Sizes are never negative: Redis says so with the same words as for text.
+    let v = parse_memory(one(words)?)
+        .filter(|v| *v >= 0)
+        .ok_or("argument must be a memory value")?;
     check_range(v, min, max)
 }
 

@@ -7,6 +7,7 @@ mod bitmaps;
 mod blocking;
 mod client_limits;
 mod client_scripts;
+mod configuration;
 mod connection;
 mod dump;
 mod encryption;

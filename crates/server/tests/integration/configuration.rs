@@ -1,0 +1,436 @@
+//! The configuration surface against Redis 7.0: every parameter `CONFIG GET *` lists, with the
+//! same defaults; stock config files; CONFIG SET's validation texts; and the parameters that
+//! act on the process (daemonize, pidfile, supervised, proc-title-template, oom-score-adj).
+
+use redis_lite_testkit as testkit;
+
+use std::collections::BTreeMap;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use testkit::{free_port, wait_until, DataDir, Launch, Program, Raw, Reply, Server};
+
+/// Parameters whose value differs on purpose, with the reason. (`bind` is the same here
+/// because the kit gives both servers `--bind 127.0.0.1`; with no `bind` at all redis-lite
+/// listens on loopback, `127.0.0.1 -::1`, the stock redis.conf's value, where Redis's
+/// built-in default is every interface, `* -::*`.)
+const DIFFERENT_VALUES: &[(&str, &str)] = &[
+    ("port", "each server of a test listens on a port of its own"),
+    ("dir", "each server of a test works in a directory of its own"),
+];
+
+/// redis-lite's own parameters, which Redis does not have.
+const LITE_ONLY: &[(&str, &str)] = &[
+    ("threads", "redis-lite's event loops: one per core by default"),
+    ("maxkeys", "redis-lite's cap on the number of keys"),
+    ("encryption", "encryption at rest of snapshots and AOF files"),
+    ("encryption-key-file", "the key for encryption at rest"),
+];
+
+fn config_get_all(raw: &mut Raw) -> BTreeMap<String, String> {
+    let reply = Reply::parse(&raw.cmd(&["CONFIG", "GET", "*"])).array();
+    reply
+        .chunks(2)
+        .map(|pair| {
+            (
+                String::from_utf8_lossy(&pair[0]).into_owned(),
+                String::from_utf8_lossy(&pair[1]).into_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn config_get_all_lists_every_redis_parameter_with_its_default() {
+    let Some(redis) = Launch::redis().start_if_available() else {
+        return;
+    };
+    // The kit starts Redis with DEBUG allowed.
+    let lite = Launch::lite()
+        .args(&["--enable-debug-command", "yes"])
+        .start();
+    let expected = config_get_all(&mut redis.raw());
+    let got = config_get_all(&mut lite.raw());
+    let mut problems = Vec::new();
+    for (name, value) in &expected {
+        match got.get(name) {
+            None => problems.push(format!("missing: {name}")),
+            Some(_) if DIFFERENT_VALUES.iter().any(|(n, _)| n == name) => {}
+            Some(mine) if mine != value => {
+                problems.push(format!("{name}: redis {value:?}, redis-lite {mine:?}"))
+            }
+            Some(_) => {}
+        }
+    }
+    for name in got.keys().filter(|n| !expected.contains_key(*n)) {
+        if !LITE_ONLY.iter().any(|(n, _)| n == name) {
+            problems.push(format!("not in Redis: {name}"));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(expected.len() > 180, "Redis listed {}", expected.len());
+}
+
+#[test]
+fn hidden_test_knobs_show_only_under_their_exact_name() {
+    let Some(redis) = Server::redis(&[]) else {
+        return;
+    };
+    let lite = Server::lite(&[]);
+    for server in [&redis, &lite] {
+        let mut raw = server.raw();
+        assert_eq!(
+            raw.cmd_text(&["CONFIG", "GET", "key-load-delay"]),
+            "*2\r\n$14\r\nkey-load-delay\r\n$1\r\n0\r\n"
+        );
+        let delays = raw.cmd_text(&["CONFIG", "GET", "*delay*"]);
+        assert!(!delays.contains("key-load-delay"), "{delays}");
+        assert!(delays.contains("repl-diskless-sync-delay"), "{delays}");
+    }
+}
+
+#[test]
+fn config_set_validates_new_parameters_as_redis_does() {
+    let set = |name: &'static str, value: &'static str| -> Vec<&'static str> {
+        vec!["CONFIG", "SET", name, value]
+    };
+    let get = |name: &'static str| -> Vec<&'static str> { vec!["CONFIG", "GET", name] };
+    let script: Vec<Vec<&str>> = vec![
+        set("oom-score-adj-values", "0 200 x"),
+        set("oom-score-adj-values", "0 200 3000"),
+        set("oom-score-adj-values", "0 200"),
+        set("oom-score-adj-values", "500 200 100"),
+        get("oom-score-adj-values"),
+        set("oom-score-adj", "maybe"),
+        set("oom-score-adj", "relative"),
+        get("oom-score-adj"),
+        set("oom-score-adj", "no"),
+        set("latency-tracking-info-percentiles", "50 101"),
+        set("latency-tracking-info-percentiles", "50 x"),
+        set("latency-tracking-info-percentiles", ""),
+        get("latency-tracking-info-percentiles"),
+        set("latency-tracking-info-percentiles", "50.0 99.90 1e1"),
+        get("latency-tracking-info-percentiles"),
+        set("proc-title-template", ""),
+        set("proc-title-template", "{bogus}"),
+        set("proc-title-template", "{title"),
+        set("proc-title-template", "title}"),
+        set("proc-title-template", "{title} {port} {config-file}"),
+        get("proc-title-template"),
+        set("cluster-announce-hostname", "a_b"),
+        set("cluster-announce-hostname", "node-1.example"),
+        set("maxmemory-clients", "101%"),
+        set("maxmemory-clients", "-5"),
+        set("maxmemory-clients", "1.5%"),
+        set("maxmemory-clients", "10%"),
+        get("maxmemory-clients"),
+        set("maxmemory-clients", "1mb"),
+        get("maxmemory-clients"),
+        set("shutdown-on-sigint", "save nosave"),
+        set("shutdown-on-sigint", ""),
+        set("shutdown-on-sigint", "now force"),
+        get("shutdown-on-sigint"),
+        set("list-compress-depth", "-1"),
+        set("active-expire-effort", "11"),
+        set("hll-sparse-max-bytes", "-1"),
+        set("hll-sparse-max-bytes", "2kb"),
+        get("hll-sparse-max-bytes"),
+        set("hash-max-listpack-value", "1kb"),
+        get("hash-max-listpack-value"),
+        set("slowlog-log-slower-than", "-2"),
+        set("acllog-max-len", "-1"),
+        set("active-defrag-cycle-min", "0"),
+        set("active-defrag-cycle-max", "100"),
+        set("activedefrag", "yes"),
+        set("acl-pubsub-default", "none"),
+        set("sanitize-dump-payload", "clients"),
+        get("sanitize-dump-payload"),
+        set("tls-auth-clients", "optional"),
+        set("cluster-preferred-endpoint-type", "dns"),
+        set("propagation-error-behavior", "panic-on-replicas"),
+        set("tls-port", "70000"),
+        set("lazyfree-lazy-user-del", "yes"),
+        set("lazyfree-lazy-user-del", "maybe"),
+        set("ignore-warnings", "ARM64-COW-BUG"),
+        get("ignore-warnings"),
+        set("maxmemory", "-1"),
+        set("proto-max-bulk-len", "-1"),
+        set("auto-aof-rewrite-min-size", "-1"),
+        // Immutable and protected ones are refused before their value is looked at.
+        set("daemonize", "yes"),
+        set("supervised", "systemd"),
+        set("set-proc-title", "no"),
+        set("io-threads", "4"),
+        set("socket-mark-id", "1"),
+        set("rdbchecksum", "no"),
+        set("appendfilename", "x.aof"),
+        set("appenddirname", "x"),
+        set("cluster-enabled", "yes"),
+        set("aclfile", "/tmp/users.acl"),
+        set("dir", "/tmp"),
+        set("dbfilename", "x.rdb"),
+        // Several at once: checked as Redis does, all or nothing.
+        vec!["CONFIG", "SET", "dynamic-hz", "no", "activerehashing", "x"],
+        get("dynamic-hz"),
+        vec!["CONFIG", "SET", "dynamic-hz", "no", "activerehashing", "no"],
+        get("activerehashing"),
+    ];
+    let script: Vec<&[&str]> = script.iter().map(Vec::as_slice).collect();
+    testkit::differential(&script, false);
+}
+
+/// The copies kept in `tests/config_files`.
+fn config_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/config_files")
+        .join(name)
+}
+
+/// Starts redis-lite with a stock config file, changing only what a test must (the port, and
+/// files the test's directory holds instead of system paths), and checks a few of its values.
+fn starts_with_stock_file(name: &str) {
+    let dir = DataDir::new("stock-config");
+    let pidfile = dir.join("redis.pid");
+    let server = Launch::lite()
+        .config(&config_file(name))
+        .dir(&dir.0)
+        .args(&[
+            "--dir",
+            dir.path(),
+            "--daemonize",
+            "no",
+            "--logfile",
+            "",
+            "--pidfile",
+            pidfile.to_str().unwrap(),
+        ])
+        .start();
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd_text(&["PING"]), "+PONG\r\n");
+    let config = config_get_all(&mut raw);
+    for (name, value) in [
+        ("appendfilename", "appendonly.aof"),
+        ("proc-title-template", "{title} {listen-addr} {server-mode}"),
+        ("jemalloc-bg-thread", "yes"),
+        ("oom-score-adj-values", "0 200 800"),
+        ("client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+    ] {
+        assert_eq!(config[name], value, "{name} from {name}");
+    }
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .expect("the pid file is written")
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(pid, server.pid());
+}
+
+#[test]
+fn debians_redis_conf_starts_redis_lite() {
+    starts_with_stock_file("debian-7.0.15-redis.conf");
+}
+
+#[test]
+fn the_redis_7_0_stock_redis_conf_starts_redis_lite() {
+    starts_with_stock_file("redis-7.0.conf");
+}
+
+#[test]
+fn a_config_file_with_bytes_that_are_not_utf8_is_read() {
+    let dir = DataDir::new("latin1-config");
+    let file = dir.join("latin1.conf");
+    std::fs::write(
+        &file,
+        b"# caf\xe9 au lait\nsyslog-ident \"caf\xe9\"\ntimeout 7\n".as_slice(),
+    )
+    .unwrap();
+    let server = Launch::lite().config(&file).start();
+    assert_eq!(
+        server.raw().cmd_text(&["CONFIG", "GET", "timeout"]),
+        "*2\r\n$7\r\ntimeout\r\n$1\r\n7\r\n"
+    );
+    // CONFIG REWRITE keeps the comment's bytes as they were.
+    assert_eq!(server.raw().cmd_text(&["CONFIG", "SET", "timeout", "9"]), "+OK\r\n");
+    assert_eq!(server.raw().cmd_text(&["CONFIG", "REWRITE"]), "+OK\r\n");
+    let text = std::fs::read(&file).unwrap();
+    assert!(text.starts_with(b"# caf\xe9 au lait\n"), "{text:?}");
+    assert!(text.windows(10).any(|w| w == b"timeout 9\n"));
+}
+
+/// Waits for `path` to hold a pid, and returns it.
+fn pid_in(path: &Path) -> u32 {
+    let mut pid = None;
+    wait_until("the pid file is written", Duration::from_secs(10), || {
+        pid = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| text.trim().parse().ok());
+        pid.is_some()
+    });
+    pid.unwrap()
+}
+
+fn is_running(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[test]
+fn daemonize_detaches_and_writes_the_pidfile() {
+    let Some(program) = Program::Lite.path() else {
+        return;
+    };
+    let dir = DataDir::new("daemonize");
+    let pidfile = dir.join("server.pid");
+    let port = free_port();
+    let status = std::process::Command::new(program)
+        .args(["--port", &port.to_string(), "--daemonize", "yes"])
+        .args(["--pidfile", pidfile.to_str().unwrap(), "--dir", dir.path()])
+        .status()
+        .unwrap();
+    // The command returns at once; the daemon lives on in the background.
+    assert!(status.success());
+    let pid = pid_in(&pidfile);
+    // Stopped by its pid whatever the assertions below say.
+    struct Daemon(u32);
+    impl Drop for Daemon {
+        fn drop(&mut self) {
+            // SAFETY: a plain kill(2) of the daemon this test started.
+            unsafe {
+                libc::kill(self.0 as i32, libc::SIGKILL);
+            }
+        }
+    }
+    let _daemon = Daemon(pid);
+    let mut raw = None;
+    wait_until("the daemon answers", Duration::from_secs(10), || {
+        raw = std::net::TcpStream::connect(("127.0.0.1", port))
+            .ok()
+            .map(Raw::new);
+        raw.is_some()
+    });
+    let mut raw = raw.unwrap();
+    assert_eq!(raw.cmd_text(&["PING"]), "+PONG\r\n");
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "GET", "daemonize"]),
+        "*2\r\n$9\r\ndaemonize\r\n$3\r\nyes\r\n"
+    );
+    let info = raw.cmd_text(&["INFO", "server"]);
+    assert!(info.contains(&format!("process_id:{pid}\r\n")), "{info}");
+    // In a session of its own, so the terminal's signals do not reach it.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    assert_eq!(fields[3], pid.to_string(), "session id: {stat}");
+    raw.send(&testkit::encode(&[b"SHUTDOWN", b"NOSAVE"]));
+    wait_until("the daemon exits", Duration::from_secs(10), || {
+        !is_running(pid)
+    });
+    assert!(!pidfile.exists(), "the pid file is removed at exit");
+}
+
+#[test]
+fn supervised_systemd_notifies_ready_and_stopping() {
+    let dir = DataDir::new("supervised");
+    let socket_path = dir.join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let server = Launch::lite()
+        .env("NOTIFY_SOCKET", socket_path.to_str().unwrap())
+        // Supervised, a daemon stays in the foreground for its supervisor.
+        .args(&["--supervised", "systemd", "--daemonize", "yes"])
+        .start();
+    let mut buf = [0u8; 256];
+    let mut next = || {
+        let n = socket.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert_eq!(next(), "STATUS=Ready to accept connections\n");
+    assert_eq!(next(), "READY=1\n");
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd_text(&["PING"]), "+PONG\r\n");
+    raw.send(&testkit::encode(&[b"SHUTDOWN", b"NOSAVE"]));
+    assert_eq!(next(), "STOPPING=1\n");
+}
+
+fn cmdline(pid: u32) -> String {
+    let bytes = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    text.trim_end_matches('\0').to_string()
+}
+
+#[test]
+fn proc_title_template_sets_the_process_title() {
+    let server = Launch::lite()
+        .args(&["--proc-title-template", "{title} {port} lite"])
+        .start();
+    let pid = server.pid();
+    let program = server.executable().display().to_string();
+    let title = |suffix: &str| format!("{program} {}{suffix}", server.port);
+    assert!(cmdline(pid).starts_with(&title(" lite")), "{}", cmdline(pid));
+    assert_eq!(
+        server
+            .raw()
+            .cmd_text(&["CONFIG", "SET", "proc-title-template", "{title} {port} again"]),
+        "+OK\r\n"
+    );
+    assert!(cmdline(pid).starts_with(&title(" again")), "{}", cmdline(pid));
+
+    // `set-proc-title no` leaves the command line as it was.
+    let plain = Launch::lite().args(&["--set-proc-title", "no"]).start();
+    assert!(
+        cmdline(plain.pid()).contains("--set-proc-title"),
+        "{}",
+        cmdline(plain.pid())
+    );
+}
+
+fn oom_score_adj(pid: u32) -> i64 {
+    std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn oom_score_adj_writes_the_kernel_score() {
+    let server = Launch::lite()
+        .args(&["--oom-score-adj", "relative", "--oom-score-adj-values", "100 200 800"])
+        .start();
+    let pid = server.pid();
+    let base = std::fs::read_to_string("/proc/self/oom_score_adj")
+        .unwrap()
+        .trim()
+        .parse::<i64>()
+        .unwrap();
+    assert_eq!(oom_score_adj(pid), (base + 100).clamp(-1000, 1000));
+    let mut raw = server.raw();
+    // Raising the score needs no privilege.
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "SET", "oom-score-adj-values", "300 400 800"]),
+        "+OK\r\n"
+    );
+    assert_eq!(oom_score_adj(pid), (base + 300).clamp(-1000, 1000));
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "SET", "oom-score-adj", "absolute", "oom-score-adj-values", "700 800 900"]),
+        "+OK\r\n"
+    );
+    assert_eq!(oom_score_adj(pid), 700);
+}
+
+#[test]
+fn unsupported_capabilities_are_refused_rather_than_ignored() {
+    for (args, what) in [
+        (&["--cluster-enabled", "yes"][..], "Cluster mode"),
+        (&["--tls-port", "6380"][..], "TLS"),
+        (&["--aclfile", "/tmp/users.acl"][..], "ACL"),
+    ] {
+        let (status, output) = Launch::lite().args(args).run_until_exit();
+        assert!(!status.success());
+        assert!(
+            output.contains(what) && output.contains("not supported by redis-lite"),
+            "{output}"
+        );
+    }
+}
