@@ -28,6 +28,53 @@ pub fn init(level: LogLevel, logfile: &str) -> std::io::Result<()> {
 /// Whether this server is a replica: its log lines say `S` where a master's say `M`, as Redis's.
 static REPLICA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Whether lines also go to the system logger (`syslog-enabled`).
+static SYSLOG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sends every later line to the system logger too, under `ident` (with the pid) and
+/// `facility` (`user`, `local0`...`local7`), as Redis does with `syslog-enabled yes`.
+pub fn open_syslog(ident: &str, facility: &str) {
+    let facility = match facility {
+        "user" => libc::LOG_USER,
+        "local1" => libc::LOG_LOCAL1,
+        "local2" => libc::LOG_LOCAL2,
+        "local3" => libc::LOG_LOCAL3,
+        "local4" => libc::LOG_LOCAL4,
+        "local5" => libc::LOG_LOCAL5,
+        "local6" => libc::LOG_LOCAL6,
+        "local7" => libc::LOG_LOCAL7,
+        _ => libc::LOG_LOCAL0,
+    };
+    let ident = std::ffi::CString::new(ident.replace('\0', "")).unwrap_or_default();
+    // openlog keeps the pointer: the name lives as long as the process.
+    let ident: &'static std::ffi::CStr = Box::leak(ident.into_boxed_c_str());
+    // SAFETY: `ident` is a NUL-terminated string that is never freed.
+    unsafe {
+        libc::openlog(
+            ident.as_ptr(),
+            libc::LOG_PID | libc::LOG_NDELAY | libc::LOG_NOWAIT,
+            facility,
+        );
+    }
+    SYSLOG.store(true, Ordering::Relaxed);
+}
+
+fn to_syslog(level: LogLevel, message: &str) {
+    let priority = match level {
+        LogLevel::Debug => libc::LOG_DEBUG,
+        LogLevel::Verbose => libc::LOG_INFO,
+        LogLevel::Notice => libc::LOG_NOTICE,
+        LogLevel::Warning => libc::LOG_WARNING,
+    };
+    let Ok(text) = std::ffi::CString::new(message.replace('\0', "")) else {
+        return;
+    };
+    // SAFETY: a constant format taking one NUL-terminated string, which outlives the call.
+    unsafe {
+        libc::syslog(priority, c"%s".as_ptr(), text.as_ptr());
+    }
+}
+
 pub fn set_replica(replica: bool) {
     REPLICA.store(replica, Ordering::Relaxed);
 }
@@ -62,6 +109,9 @@ pub fn write(level: LogLevel, message: fmt::Arguments<'_>) {
         symbol,
         message
     );
+    if SYSLOG.load(Ordering::Relaxed) {
+        to_syslog(level, &message.to_string());
+    }
     let mut file = FILE.lock();
     // A failed log write has nowhere better to be reported; the server keeps serving.
     let _ = match file.as_mut() {

@@ -430,6 +430,9 @@ pub fn run(startup: Startup) -> Result<(), String> {
     let mut config = startup.config;
     log::init(config.loglevel, &config.logfile)
         .map_err(|e| format!("Can't open the log file: {e}"))?;
+    if config.process.syslog_enabled {
+        log::open_syslog(&config.process.syslog_ident, config.process.syslog_facility);
+    }
     crate::process::write_pidfile(&config.process.pidfile);
     // Before the listeners open, as in Redis: clients past the descriptor limit would wait
     // unanswered in the backlog, so the limit is raised or `maxclients` lowered to fit it.

@@ -434,3 +434,20 @@ fn unsupported_capabilities_are_refused_rather_than_ignored() {
         );
     }
 }
+
+#[test]
+fn always_show_logo_puts_the_banner_in_a_log_that_is_not_a_terminal() {
+    let dir = DataDir::new("logo");
+    for (always, expected) in [
+        ("yes", "Running in standalone mode"),
+        ("no", "Running mode=standalone, port="),
+    ] {
+        let logfile = dir.join(&format!("logo-{always}.log"));
+        let server = Launch::lite()
+            .args(&["--always-show-logo", always, "--logfile", logfile.to_str().unwrap()])
+            .start();
+        let log = std::fs::read_to_string(&logfile).unwrap();
+        assert!(log.contains(expected), "always-show-logo {always}: {log}");
+        assert!(log.contains(&server.port.to_string()));
+    }
+}
