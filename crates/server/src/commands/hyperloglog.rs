@@ -71,9 +71,9 @@ impl From<hll::Corrupt> for CommandError {
     }
 }
 
-/// `hll-sparse-max-bytes`. Not yet a config parameter in redis-lite: Redis's default.
-fn sparse_max_bytes(_ctx: &Ctx<'_>) -> usize {
-    hll::DEFAULT_SPARSE_MAX_BYTES
+/// `hll-sparse-max-bytes`: past this size a sparse sketch turns dense.
+fn sparse_max_bytes(ctx: &Ctx<'_>) -> usize {
+    ctx.server.config.read().tuning.hll_sparse_max_bytes as usize
 }
 
 /// The sketch a value holds, or the error Redis gives for anything else.

@@ -253,3 +253,20 @@ fn sketches_move_between_servers() {
         );
     }
 }
+
+/// `hll-sparse-max-bytes` decides when a sparse sketch turns dense: the same bytes as Redis
+/// under a small limit, a large one, and after CONFIG SET.
+#[test]
+fn hll_sparse_max_bytes_moves_the_switch_to_dense() {
+    let mut script = vec![line(&["CONFIG", "SET", "hll-sparse-max-bytes", "40"])];
+    script.extend(pfadd_range("small", "e", 0..30));
+    script.push(line(&["STRLEN", "small"]));
+    script.push(line(&["GETRANGE", "small", "4", "4"]));
+    script.push(line(&["CONFIG", "SET", "hll-sparse-max-bytes", "10000"]));
+    script.extend(pfadd_range("large", "e", 0..2000));
+    script.push(line(&["STRLEN", "large"]));
+    script.push(line(&["GET", "large"]));
+    script.push(line(&["GETRANGE", "large", "4", "4"]));
+    script.push(line(&["PFCOUNT", "small", "large"]));
+    differential_owned(&script);
+}
