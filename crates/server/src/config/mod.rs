@@ -511,7 +511,9 @@ pub fn get_matching(config: &Config, patterns: &[&[u8]]) -> Vec<(&'static str, S
         // An alias is listed under its own name too, as Redis does.
         for name in std::iter::once(p.name).chain(p.alias) {
             let shown = if p.hidden {
-                patterns.iter().any(|pat| pat.eq_ignore_ascii_case(name.as_bytes()))
+                patterns
+                    .iter()
+                    .any(|pat| pat.eq_ignore_ascii_case(name.as_bytes()))
             } else {
                 matches(name)
             };

@@ -17,14 +17,23 @@ use testkit::{free_port, wait_until, DataDir, Launch, Program, Raw, Reply, Serve
 /// built-in default is every interface, `* -::*`.)
 const DIFFERENT_VALUES: &[(&str, &str)] = &[
     ("port", "each server of a test listens on a port of its own"),
-    ("dir", "each server of a test works in a directory of its own"),
+    (
+        "dir",
+        "each server of a test works in a directory of its own",
+    ),
 ];
 
 /// redis-lite's own parameters, which Redis does not have.
 const LITE_ONLY: &[(&str, &str)] = &[
-    ("threads", "redis-lite's event loops: one per core by default"),
+    (
+        "threads",
+        "redis-lite's event loops: one per core by default",
+    ),
     ("maxkeys", "redis-lite's cap on the number of keys"),
-    ("encryption", "encryption at rest of snapshots and AOF files"),
+    (
+        "encryption",
+        "encryption at rest of snapshots and AOF files",
+    ),
     ("encryption-key-file", "the key for encryption at rest"),
 ];
 
@@ -214,7 +223,10 @@ fn starts_with_stock_file(name: &str) {
         ("proc-title-template", "{title} {listen-addr} {server-mode}"),
         ("jemalloc-bg-thread", "yes"),
         ("oom-score-adj-values", "0 200 800"),
-        ("client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+        (
+            "client-output-buffer-limit",
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        ),
     ] {
         assert_eq!(config[name], value, "{name} from {name}");
     }
@@ -251,7 +263,10 @@ fn a_config_file_with_bytes_that_are_not_utf8_is_read() {
         "*2\r\n$7\r\ntimeout\r\n$1\r\n7\r\n"
     );
     // CONFIG REWRITE keeps the comment's bytes as they were.
-    assert_eq!(server.raw().cmd_text(&["CONFIG", "SET", "timeout", "9"]), "+OK\r\n");
+    assert_eq!(
+        server.raw().cmd_text(&["CONFIG", "SET", "timeout", "9"]),
+        "+OK\r\n"
+    );
     assert_eq!(server.raw().cmd_text(&["CONFIG", "REWRITE"]), "+OK\r\n");
     let text = std::fs::read(&file).unwrap();
     assert!(text.starts_with(b"# caf\xe9 au lait\n"), "{text:?}");
@@ -367,14 +382,25 @@ fn proc_title_template_sets_the_process_title() {
     let pid = server.pid();
     let program = server.executable().display().to_string();
     let title = |suffix: &str| format!("{program} {}{suffix}", server.port);
-    assert!(cmdline(pid).starts_with(&title(" lite")), "{}", cmdline(pid));
+    assert!(
+        cmdline(pid).starts_with(&title(" lite")),
+        "{}",
+        cmdline(pid)
+    );
     assert_eq!(
-        server
-            .raw()
-            .cmd_text(&["CONFIG", "SET", "proc-title-template", "{title} {port} again"]),
+        server.raw().cmd_text(&[
+            "CONFIG",
+            "SET",
+            "proc-title-template",
+            "{title} {port} again"
+        ]),
         "+OK\r\n"
     );
-    assert!(cmdline(pid).starts_with(&title(" again")), "{}", cmdline(pid));
+    assert!(
+        cmdline(pid).starts_with(&title(" again")),
+        "{}",
+        cmdline(pid)
+    );
 
     // `set-proc-title no` leaves the command line as it was.
     let plain = Launch::lite().args(&["--set-proc-title", "no"]).start();
@@ -396,7 +422,12 @@ fn oom_score_adj(pid: u32) -> i64 {
 #[test]
 fn oom_score_adj_writes_the_kernel_score() {
     let server = Launch::lite()
-        .args(&["--oom-score-adj", "relative", "--oom-score-adj-values", "100 200 800"])
+        .args(&[
+            "--oom-score-adj",
+            "relative",
+            "--oom-score-adj-values",
+            "100 200 800",
+        ])
         .start();
     let pid = server.pid();
     let base = std::fs::read_to_string("/proc/self/oom_score_adj")
@@ -413,7 +444,14 @@ fn oom_score_adj_writes_the_kernel_score() {
     );
     assert_eq!(oom_score_adj(pid), (base + 300).clamp(-1000, 1000));
     assert_eq!(
-        raw.cmd_text(&["CONFIG", "SET", "oom-score-adj", "absolute", "oom-score-adj-values", "700 800 900"]),
+        raw.cmd_text(&[
+            "CONFIG",
+            "SET",
+            "oom-score-adj",
+            "absolute",
+            "oom-score-adj-values",
+            "700 800 900"
+        ]),
         "+OK\r\n"
     );
     assert_eq!(oom_score_adj(pid), 700);
@@ -444,7 +482,12 @@ fn always_show_logo_puts_the_banner_in_a_log_that_is_not_a_terminal() {
     ] {
         let logfile = dir.join(&format!("logo-{always}.log"));
         let server = Launch::lite()
-            .args(&["--always-show-logo", always, "--logfile", logfile.to_str().unwrap()])
+            .args(&[
+                "--always-show-logo",
+                always,
+                "--logfile",
+                logfile.to_str().unwrap(),
+            ])
             .start();
         let log = std::fs::read_to_string(&logfile).unwrap();
         assert!(log.contains(expected), "always-show-logo {always}: {log}");
