@@ -203,3 +203,34 @@ pub fn install_crash_log() {
         previous(info);
     }));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::LogLevel;
+
+    #[test]
+    fn a_panic_leaves_a_bug_report_in_the_log_unless_disabled() {
+        let path = std::env::temp_dir().join(format!("rl-crash-{}.log", std::process::id()));
+        crate::log::init(LogLevel::Notice, path.to_str().unwrap()).unwrap();
+        install_crash_log();
+        let panic_in_thread = |name: &str, message: &'static str| {
+            let thread = std::thread::Builder::new().name(name.into());
+            let outcome = thread.spawn(move || panic!("{message}")).unwrap().join();
+            assert!(outcome.is_err());
+        };
+        panic_in_thread("doomed", "broken on purpose");
+        let log = std::fs::read_to_string(&path).unwrap();
+        assert!(log.contains("BUG REPORT START"), "{log}");
+        assert!(log.contains("Panic in thread doomed"), "{log}");
+        assert!(log.contains("broken on purpose"), "{log}");
+        assert!(log.contains("------ STACK TRACE ------"), "{log}");
+
+        CRASH_LOG.store(false, Relaxed);
+        panic_in_thread("quiet", "not reported");
+        let log = std::fs::read_to_string(&path).unwrap();
+        assert!(!log.contains("not reported"), "{log}");
+        CRASH_LOG.store(true, Relaxed);
+        let _ = std::fs::remove_file(&path);
+    }
+}

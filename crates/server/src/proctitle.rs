@@ -87,11 +87,13 @@ pub fn apply(argv0: Option<&str>, config: &Config, config_file: Option<&std::pat
     if let Some(argv0) = argv0 {
         let _ = ARGV0.set(argv0.to_string());
     }
-    if !config.process.set_proc_title {
+    // Only a server started by `main` has a title to set (not a test building a `Server`).
+    let Some(argv0) = ARGV0.get() else {
         return;
+    };
+    if config.process.set_proc_title {
+        set(&title(argv0, config, config_file));
     }
-    let argv0 = ARGV0.get().map_or("redis-lite-server", String::as_str);
-    set(&title(argv0, config, config_file));
 }
 
 /// Replaces the process's command line with `title`, cut to the length of the original, the

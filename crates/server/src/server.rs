@@ -182,6 +182,9 @@ impl Server {
                     self.replication.master.refresh_write_rule(&config);
                 }
                 Apply::Process => crate::process::apply(&config, self.config.file.as_deref()),
+                Apply::Allocator => {
+                    crate::memory::set_background_purge(config.process.jemalloc_bg_thread)
+                }
             }
         }
     }
@@ -454,7 +457,6 @@ pub fn run(startup: Startup) -> Result<(), String> {
     let server = Arc::new(Server::new(config, startup.config_file.clone()));
     server.identity.tcp_port.store(port as u64, Relaxed);
     server.memory.startup.store(crate::memory::used(), Relaxed);
-    crate::memory::start_background_purge();
     crate::persistence::rdb::load_at_startup(&server);
     let master = server.config.read().replicaof.clone();
     if let Some((host, port)) = master {

@@ -91,6 +91,8 @@ pub enum Apply {
     Replication,
     /// The process's settings the system keeps: its OOM score, its title, the crash log.
     Process,
+    /// jemalloc's own settings: its background purging thread.
+    Allocator,
 }
 
 impl Apply {
@@ -105,6 +107,7 @@ impl Apply {
         Apply::Connections,
         Apply::Replication,
         Apply::Process,
+        Apply::Allocator,
     ];
 }
 
@@ -1020,7 +1023,8 @@ const PROCESS: &[Param] = &[
     string_param!("bio_cpulist", process.bio_cpulist, mutable false),
     string_param!("aof_rewrite_cpulist", process.aof_rewrite_cpulist, mutable false),
     string_param!("bgsave_cpulist", process.bgsave_cpulist, mutable false),
-    bool_param!("jemalloc-bg-thread", process.jemalloc_bg_thread, default "yes", mutable true),
+    bool_param!("jemalloc-bg-thread", process.jemalloc_bg_thread, default "yes", mutable true)
+        .informs(&[Apply::Allocator]),
     special(
         "shutdown-on-sigint",
         "default",

@@ -121,12 +121,12 @@ pub fn allocator_allocated() -> u64 {
     stats::allocated::read().map_or(0, |n| n as u64)
 }
 
-/// Starts jemalloc's background purging thread, as Redis does by default
-/// (`jemalloc-bg-thread yes`): memory freed when a burst of clients or keys goes away returns
-/// to the system within seconds, not only at the next allocation in the same arena.
-pub fn start_background_purge() {
-    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
-        crate::log!(Warning, "Can't start jemalloc's background thread: {e}");
+/// Starts or stops jemalloc's background purging thread (`jemalloc-bg-thread`, on by default
+/// as in Redis): with it, memory freed when a burst of clients or keys goes away returns to the
+/// system within seconds, not only at the next allocation in the same arena.
+pub fn set_background_purge(enabled: bool) {
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(enabled) {
+        crate::log!(Warning, "Can't set jemalloc's background thread: {e}");
     }
 }
 

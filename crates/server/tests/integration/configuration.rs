@@ -494,3 +494,37 @@ fn always_show_logo_puts_the_banner_in_a_log_that_is_not_a_terminal() {
         assert!(log.contains(&server.port.to_string()));
     }
 }
+
+/// The names of a process's threads.
+fn thread_names(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn jemalloc_bg_thread_starts_and_stops_the_purging_thread() {
+    let server = Launch::lite().args(&["--jemalloc-bg-thread", "no"]).start();
+    let pid = server.pid();
+    let purging = || {
+        thread_names(pid)
+            .iter()
+            .any(|n| n.starts_with("jemalloc_bg"))
+    };
+    assert!(!purging(), "{:?}", thread_names(pid));
+    let mut raw = server.raw();
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "SET", "jemalloc-bg-thread", "yes"]),
+        "+OK\r\n"
+    );
+    wait_until("jemalloc's thread starts", Duration::from_secs(5), purging);
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "SET", "jemalloc-bg-thread", "no"]),
+        "+OK\r\n"
+    );
+    wait_until("jemalloc's thread stops", Duration::from_secs(5), || {
+        !purging()
+    });
+}
