@@ -201,8 +201,11 @@ fn config_file(name: &str) -> PathBuf {
 fn starts_with_stock_file(name: &str) {
     let dir = DataDir::new("stock-config");
     let pidfile = dir.join("redis.pid");
-    let server = Launch::lite()
-        .config(&config_file(name))
+    // A copy, which CONFIG REWRITE below may change.
+    let file = dir.join(name);
+    std::fs::copy(config_file(name), &file).unwrap();
+    let mut server = Launch::lite()
+        .config(&file)
         .dir(&dir.0)
         .args(&[
             "--dir",
@@ -236,6 +239,25 @@ fn starts_with_stock_file(name: &str) {
         .parse()
         .unwrap();
     assert_eq!(pid, server.pid());
+
+    // CONFIG REWRITE keeps the file one the server starts from again, with the change.
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "SET", "maxmemory-clients", "5%", "hz", "20"]),
+        "+OK\r\n"
+    );
+    assert_eq!(raw.cmd_text(&["CONFIG", "REWRITE"]), "+OK\r\n");
+    let rewritten = std::fs::read_to_string(&file).unwrap();
+    assert!(rewritten.contains("\nhz 20\n"), "{rewritten}");
+    assert!(
+        rewritten.contains("\nmaxmemory-clients 5%\n"),
+        "{rewritten}"
+    );
+    server.restart();
+    let config = config_get_all(&mut server.raw());
+    assert_eq!(
+        (config["hz"].as_str(), config["maxmemory-clients"].as_str()),
+        ("20", "5%")
+    );
 }
 
 #[test]
