@@ -664,6 +664,7 @@ pub enum Group {
     Server,
     Set,
     SortedSet,
+    Stream,
     String,
     Transactions,
 }
@@ -684,6 +685,7 @@ impl Group {
             Group::Server => "server",
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
+            Group::Stream => "stream",
             Group::String => "string",
             Group::Transactions => "transactions",
         }
@@ -699,6 +701,7 @@ impl Group {
             Group::Hash => acl::HASH,
             Group::Set => acl::SET,
             Group::SortedSet => acl::SORTEDSET,
+            Group::Stream => acl::STREAM,
             Group::Bitmap => acl::BITMAP,
             Group::HyperLogLog => acl::HYPERLOGLOG,
             Group::Transactions => acl::TRANSACTION,

@@ -103,7 +103,9 @@ impl ConsumerGroup {
     pub fn advance_to(&mut self, id: StreamId, stream: &StreamCounters) {
         debug_assert!(id > self.last_id);
         match self.entries_read {
-            Some(read) if !stream.has_tombstones_from(id) => self.entries_read = Some(read + 1),
+            Some(read) if !stream.has_tombstones_from(id) => {
+                self.entries_read = Some(read.wrapping_add(1));
+            }
             _ if stream.entries_added > 0 => {
                 self.entries_read = stream.estimate_entries_read(id);
             }
@@ -246,8 +248,9 @@ impl StreamCounters {
     }
 
     /// A group's lag: the entries added that it has not read yet; None when it cannot be
-    /// known (XINFO replies null).
-    pub fn lag(&self, group: &ConsumerGroup) -> Option<u64> {
+    /// known (XINFO replies null). Negative when XGROUP SETID's ENTRIESREAD claimed more
+    /// entries than were added, as Redis reports it.
+    pub fn lag(&self, group: &ConsumerGroup) -> Option<i64> {
         if self.entries_added == 0 {
             return Some(0);
         }
@@ -255,7 +258,7 @@ impl StreamCounters {
             Some(read) if !self.has_tombstones_from(group.last_id) => read,
             _ => self.estimate_entries_read(group.last_id)?,
         };
-        Some(self.entries_added.saturating_sub(read))
+        Some((self.entries_added as i64).wrapping_sub(read as i64))
     }
 }
 

@@ -88,3 +88,17 @@ pub fn write_entry(out: &mut ReplyWriter<'_>, entry: &EntryRef<'_>) {
         }
     }
 }
+
+/// XREAD's and XREADGROUP's BLOCK argument: milliseconds as an integer, 0 for ever, and not so
+/// far ahead that the deadline would overflow Redis's clock.
+pub fn parse_block_ms(arg: &[u8], now_ms: u64) -> Result<u64, CommandError> {
+    let ms = redis_lite_protocol::number::parse_i64(arg)
+        .ok_or(CommandError::err("timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(CommandError::err("timeout is negative"));
+    }
+    if ms > 0 && ms > i64::MAX - now_ms as i64 {
+        return Err(CommandError::err("timeout is out of range"));
+    }
+    Ok(ms as u64)
+}
