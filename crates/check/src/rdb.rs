@@ -8,12 +8,12 @@ use redis_lite_engine::EncodingLimits;
 use redis_lite_persist::{Event, Keyring};
 
 /// The types in the order the summary lists them.
-const TYPES: [&str; 5] = ["string", "list", "hash", "set", "zset"];
+const TYPES: [&str; 6] = ["string", "list", "hash", "set", "zset", "stream"];
 
 #[derive(Default)]
 struct DbStats {
     /// Per entry of [`TYPES`].
-    by_type: [u64; 5],
+    by_type: [u64; TYPES.len()],
     expires: u64,
     already_expired: u64,
 }

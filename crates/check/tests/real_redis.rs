@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{keys_of, run, stderr};
+use common::{keys_of, run, stderr, stdout};
 use redis_lite_testkit::{installed, wait_until, DataDir, Launch, Server};
 
 /// Real redis-server on the files in `dir`, without snapshots, the AOF on or off.
@@ -325,4 +325,135 @@ fn real_redis_dataset_survives_export_and_import() {
     let out = live(&["--replace"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(fingerprint(&redis), expected);
+}
+
+/// XINFO STREAM FULL of every stream `keys` names in database 0, without the node counts
+/// (an import packs the entries into nodes afresh).
+fn streams_in_full(redis: &Server, keys: &[&str]) -> Vec<redis::Value> {
+    let mut con = redis.client();
+    redis::cmd("SELECT").arg(0).query::<()>(&mut con).unwrap();
+    keys.iter()
+        .map(|key| {
+            let info: redis::Value = redis::cmd("XINFO")
+                .arg("STREAM")
+                .arg(key)
+                .arg("FULL")
+                .arg("COUNT")
+                .arg(0)
+                .query(&mut con)
+                .unwrap();
+            let redis::Value::Array(mut fields) = info else {
+                panic!("XINFO STREAM FULL {key}: {info:?}")
+            };
+            for pair in fields.chunks_mut(2) {
+                if let [redis::Value::BulkString(name), value] = pair {
+                    if name.starts_with(b"radix-tree-") {
+                        *value = redis::Value::Nil;
+                    }
+                }
+            }
+            redis::Value::Array(fields)
+        })
+        .collect()
+}
+
+#[test]
+fn real_redis_streams_survive_export_and_import() {
+    if !installed("redis-server") {
+        return;
+    }
+    const STREAMS: [&str; 3] = ["events", "emptied", "made"];
+    let (a, b) = (
+        DataDir::new("redis-streams-a"),
+        DataDir::new("redis-streams-b"),
+    );
+    let expected = {
+        let redis = start_redis(&a.0, "no");
+        let mut con = redis.client();
+        let q = |args: &[&str], con: &mut redis::Connection| {
+            redis::cmd(args[0])
+                .arg(&args[1..])
+                .query::<redis::Value>(con)
+                .unwrap();
+        };
+        let bin = "\u{0}\u{7f} bin";
+        for i in 1..=150 {
+            let id = format!("{i}-1");
+            let n = i.to_string();
+            q(
+                &["XADD", "events", &id, "n", &n, bin, "-12", "n", "again"],
+                &mut con,
+            );
+        }
+        q(
+            &["XADD", "events", "151-0", "big", &"x".repeat(6000)],
+            &mut con,
+        );
+        q(&["XDEL", "events", "1-1", "70-1"], &mut con);
+        q(&["XGROUP", "CREATE", "events", "g", "0"], &mut con);
+        q(
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "alice",
+                "COUNT",
+                "5",
+                "STREAMS",
+                "events",
+                ">",
+            ],
+            &mut con,
+        );
+        q(
+            &[
+                "XCLAIM",
+                "events",
+                "g",
+                "bob",
+                "0",
+                "3-1",
+                "RETRYCOUNT",
+                "4",
+            ],
+            &mut con,
+        );
+        q(&["XGROUP", "CREATECONSUMER", "events", "g", bin], &mut con);
+        q(
+            &[
+                "XGROUP",
+                "CREATE",
+                "events",
+                "later",
+                "100-1",
+                "ENTRIESREAD",
+                "99",
+            ],
+            &mut con,
+        );
+        q(&["XADD", "emptied", "9-9", "f", "v"], &mut con);
+        q(&["XDEL", "emptied", "9-9"], &mut con);
+        q(
+            &["XGROUP", "CREATE", "made", "g", "$", "MKSTREAM"],
+            &mut con,
+        );
+        q(&["SAVE"], &mut con);
+        (fingerprint(&redis).0, streams_in_full(&redis, &STREAMS))
+    };
+    let (json, rdb) = (a.join("data.json"), b.join("dump.rdb"));
+    let out = run(&[&"export", &"--json", &a.join("dump.rdb"), &"-o", &json]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&[&"import", &"--json", &json, &"-o", &rdb]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&[&"rdb", &rdb]);
+    assert!(
+        stdout(&out).contains("db 0: 3 keys (3 stream), 0 with an expiry"),
+        "{}",
+        stdout(&out)
+    );
+    let redis = start_redis(&b.0, "no");
+    assert_eq!(
+        (fingerprint(&redis).0, streams_in_full(&redis, &STREAMS)),
+        expected
+    );
 }

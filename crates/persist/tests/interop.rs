@@ -9,10 +9,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use redis_lite_engine::hash::Hash;
 use redis_lite_engine::list::{End, List};
 use redis_lite_engine::set::Set;
+use redis_lite_engine::stream::{Stream, StreamId};
 use redis_lite_engine::zset::ZSet;
 use redis_lite_engine::{EncodingLimits, Value};
 use redis_lite_persist::rdb::{read_rdb, Event, WriteOptions};
-use redis_lite_testkit::{installed, DataDir, Launch, Program, Raw, Server};
+use redis_lite_testkit::{installed, DataDir, Launch, Program, Raw, Reply, Server};
 
 mod common;
 use common::Item;
@@ -132,6 +133,21 @@ fn canon_value(v: &Value) -> (String, Vec<Vec<u8>>) {
             });
             out
         }
+        // Entries (ID, then fields and values), then the metadata XINFO STREAM shows.
+        Value::Stream(stream) => {
+            let mut out = Vec::new();
+            for entry in stream.range(StreamId::MIN, StreamId::MAX, false) {
+                out.push(entry.id.to_text());
+                for (f, v) in entry.fields() {
+                    out.push(f.to_vec());
+                    out.push(v.to_vec());
+                }
+            }
+            out.push(stream.last_id().to_text());
+            out.push(stream.entries_added().to_string().into_bytes());
+            out.push(stream.max_deleted_id().to_text());
+            out
+        }
     };
     (t, items)
 }
@@ -156,6 +172,35 @@ fn canon_redis(c: &mut Raw, key: &[u8]) -> (String, Vec<Vec<u8>>) {
             m
         }
         "zset" => c.ok(&[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"]).array(),
+        "stream" => {
+            let mut out = Vec::new();
+            let Reply::Array(entries) = c.ok(&[b"XRANGE", key, b"-", b"+"]) else {
+                panic!("XRANGE: not an array")
+            };
+            for entry in entries {
+                let Reply::Array(mut parts) = entry else {
+                    panic!("XRANGE entry: not an array")
+                };
+                let fields = parts.pop().unwrap().array();
+                out.push(parts.pop().unwrap().bytes());
+                out.extend(fields);
+            }
+            let info = c.ok(&[b"XINFO", b"STREAM", key]);
+            let Reply::Array(info) = info else {
+                panic!("XINFO STREAM: not an array")
+            };
+            for name in ["last-generated-id", "entries-added", "max-deleted-entry-id"] {
+                let at = info
+                    .iter()
+                    .position(|r| *r == Reply::Bulk(Some(name.as_bytes().to_vec())))
+                    .unwrap();
+                out.push(match &info[at + 1] {
+                    Reply::Int(n) => n.to_string().into_bytes(),
+                    other => other.clone().bytes(),
+                });
+            }
+            out
+        }
         other => panic!("unexpected type {other}"),
     };
     (t, items)
@@ -267,6 +312,14 @@ fn dataset(expire_at: i64) -> Vec<Item> {
     let mut z = ZSet::new();
     z.insert(&b"m".repeat(100), 2.0, &l);
     add(3, "z:longmember", Value::ZSet(Box::new(z)), None);
+    // A stream with a deleted entry, so its metadata is not what its entries alone say.
+    let mut stream = Stream::new();
+    let nodes = l.stream_nodes();
+    stream.append(StreamId::new(1, 1), &[b"a", b"1", b"b", b"-20"], nodes);
+    stream.append(StreamId::new(2, 0), &[b"a", b"3", b"b", b"4"], nodes);
+    stream.append(StreamId::new(3, 5), &[b"c", &b"x".repeat(100)], nodes);
+    stream.delete(StreamId::new(2, 0));
+    add(0, "x:stream", Value::Stream(Box::new(stream)), None);
     out
 }
 
@@ -302,6 +355,29 @@ fn populate(c: &mut Raw, key: &[u8], v: &Value, expire: Option<i64>) {
                 format_f64(s, &mut t);
                 c.ok(&[b"ZADD", key, &t, &m]);
             }
+        }
+        Value::Stream(stream) => {
+            assert!(
+                stream.groups.is_empty(),
+                "the dataset's streams have no groups"
+            );
+            for entry in stream.range(StreamId::MIN, StreamId::MAX, false) {
+                let mut args = vec![b"XADD".to_vec(), key.to_vec(), entry.id.to_text()];
+                for (f, v) in entry.fields() {
+                    args.push(f.to_vec());
+                    args.push(v.to_vec());
+                }
+                c.ok(&args.iter().map(Vec::as_slice).collect::<Vec<_>>());
+            }
+            c.ok(&[
+                b"XSETID",
+                key,
+                &stream.last_id().to_text(),
+                b"ENTRIESADDED",
+                stream.entries_added().to_string().as_bytes(),
+                b"MAXDELETEDID",
+                &stream.max_deleted_id().to_text(),
+            ]);
         }
     }
     if let Some(at) = expire {

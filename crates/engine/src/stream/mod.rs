@@ -298,6 +298,15 @@ impl Stream {
             .map(|e| e.id)
     }
 
+    /// The ID of the first entry still in a node, deleted or not: what Redis rewrites an
+    /// approximate MINID to when it propagates a trim. None when no node is left.
+    pub fn first_entry_id_with_deleted(&self) -> Option<StreamId> {
+        self.nodes.iter().find_map(|(&master, node)| {
+            let first = node.first_entry_at();
+            (first < node.data.len()).then(|| node.entry_at(master, first).id)
+        })
+    }
+
     /// Deletes the live entry `id`; false when there is none. Keeps the first ID and the largest
     /// deleted ID up to date, as XDEL does.
     pub fn delete(&mut self, id: StreamId) -> bool {
@@ -428,6 +437,34 @@ impl Stream {
         self.max_deleted_id = max_deleted_id;
         self.entries_added = entries_added;
         Ok(())
+    }
+
+    /// How many entries a reader that has read up to `id` has read, when the stream's counters
+    /// say it for certain (Redis's estimate of an ID's distance from the first entry ever
+    /// added): 7.0's lag, and the entries-read a group loaded from a pre-7.0 file gets. None
+    /// when deletions in between or an ID past the last one make it unknowable.
+    pub fn estimate_entries_read(&self, id: StreamId) -> Option<u64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if self.length == 0 && id <= self.last_id {
+            return Some(self.entries_added);
+        }
+        match id.cmp(&self.last_id) {
+            std::cmp::Ordering::Equal => return Some(self.entries_added),
+            std::cmp::Ordering::Greater => return None,
+            std::cmp::Ordering::Less => {}
+        }
+        // Only with no deleted entry at or after the first one is the count before it known.
+        if self.max_deleted_id.is_zero() || self.max_deleted_id < self.first_id {
+            let before_first = self.entries_added - self.length;
+            match id.cmp(&self.first_id) {
+                std::cmp::Ordering::Less => return Some(before_first),
+                std::cmp::Ordering::Equal => return Some(before_first + 1),
+                std::cmp::Ordering::Greater => {}
+            }
+        }
+        None
     }
 
     /// The ID of the last entry present, deleted or not.

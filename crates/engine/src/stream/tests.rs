@@ -281,3 +281,48 @@ proptest! {
         prop_assert_eq!(entries(&copy, StreamId::MIN, StreamId::MAX, false), model_range(&m, StreamId::MIN, StreamId::MAX, false));
     }
 }
+
+/// Redis 7.0's estimate (the entries-read of groups loaded from a pre-7.0 file, and XINFO's
+/// lag); the cases before the deletions were read back from Redis 7.0.15 after loading such a
+/// file.
+#[test]
+fn entries_read_estimates() {
+    let one = NodeLimits::default();
+    let mut s = Stream::new();
+    assert_eq!(s.estimate_entries_read(StreamId::new(5, 0)), Some(0));
+    for ms in 1..=5 {
+        s.append(StreamId::new(ms, 1), &[b"f", b"v"], one);
+    }
+    let at = |s: &Stream, ms, seq| s.estimate_entries_read(StreamId::new(ms, seq));
+    assert_eq!(at(&s, 0, 0), Some(0));
+    assert_eq!(at(&s, 1, 1), Some(1));
+    assert_eq!(at(&s, 2, 1), None);
+    assert_eq!(at(&s, 5, 1), Some(5));
+    assert_eq!(at(&s, 9, 9), None);
+    // A deletion after the first entry hides what lies before it...
+    s.delete(StreamId::new(3, 1));
+    assert_eq!(at(&s, 0, 0), None);
+    assert_eq!(at(&s, 5, 1), Some(5));
+    // ...but not once it is behind the first entry.
+    s.delete(StreamId::new(1, 1));
+    s.delete(StreamId::new(2, 1));
+    assert_eq!(s.first_id(), StreamId::new(4, 1));
+    assert_eq!(at(&s, 1, 0), Some(3));
+    assert_eq!(at(&s, 4, 1), Some(4));
+    s.trim(TrimTo::MaxLen(0), false, 0);
+    assert_eq!(at(&s, 1, 0), Some(5));
+    assert_eq!(at(&s, 6, 0), None);
+}
+
+/// An approximate MINID is propagated as the first entry left in a node, deleted or not.
+#[test]
+fn first_entry_id_with_deleted_sees_tombstones() {
+    let mut s = Stream::new();
+    assert_eq!(s.first_entry_id_with_deleted(), None);
+    for i in 1..=3 {
+        s.append(StreamId::new(i, 0), &[b"f", b"v"], NodeLimits::default());
+    }
+    assert!(s.delete(StreamId::new(1, 0)));
+    assert_eq!(s.first_id(), StreamId::new(2, 0));
+    assert_eq!(s.first_entry_id_with_deleted(), Some(StreamId::new(1, 0)));
+}

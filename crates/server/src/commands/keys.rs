@@ -584,7 +584,9 @@ fn expire_generic(ctx: &mut Ctx<'_>, relative: bool, unit_ms: i64) -> CmdResult 
 /// DUMP key
 fn dump(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
+    // As Redis's DUMP: compressed only under `rdbcompression`, always checksummed.
     let options = redis_lite_persist::WriteOptions {
+        compression: ctx.server.config.read().rdbcompression,
         list_max_listpack_size: ctx.encoding_limits().list_max_listpack_size,
         ..Default::default()
     };

@@ -31,6 +31,8 @@ mod sentinel;
 mod server;
 mod sets;
 mod sort;
+mod stream_persistence;
+mod streams;
 mod strings;
 mod transactions;
 mod unixsocket;

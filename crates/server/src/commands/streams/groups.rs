@@ -23,6 +23,7 @@ use redis_lite_engine::stream::{ConsumerGroup, PendingEntry, StreamId};
 use redis_lite_engine::{Db, Locked};
 use redis_lite_protocol::ReplyWriter;
 
+use super::entries::{in_script, BLOCKED_READ_DEFAULT_COUNT};
 use super::{
     parse_block_ms, parse_exact_id, parse_id, parse_range_end, parse_range_start, write_entry,
     write_id, Stream,
@@ -184,10 +185,6 @@ const KEY_REQUIRED: &str = "The XGROUP subcommand requires the key to exist. Not
                             CREATE you may want to use the MKSTREAM option to create an empty \
                             stream automatically.";
 
-/// How many entries a blocked XREADGROUP without COUNT is served at most (Redis's
-/// XREAD_BLOCKED_DEFAULT_COUNT).
-const BLOCKED_DEFAULT_COUNT: u64 = 1000;
-
 /// Client text quoted whole in an error (Redis's `%s`: up to a NUL).
 fn quoted(bytes: &[u8]) -> String {
     truncated(bytes, usize::MAX)
@@ -246,6 +243,23 @@ fn read_stream<'d>(
     key: &[u8],
 ) -> Result<Option<&'d mut Stream>, CommandError> {
     ctx.read(db, hash, key)
+        .map(|entry| access::typed::<Stream>(&mut entry.value))
+        .transpose()
+}
+
+/// XREADGROUP's stream: counted as [`read_stream`] counts it, except for a reader woken from
+/// blocking, whose lookups Redis does not count.
+fn reader_stream<'d>(
+    ctx: &Ctx<'_>,
+    db: &'d mut Db,
+    hash: u64,
+    key: &[u8],
+    woken: bool,
+) -> Result<Option<&'d mut Stream>, CommandError> {
+    if !woken {
+        return read_stream(ctx, db, hash, key);
+    }
+    db.get(hash, key, ctx.now_ms)
         .map(|entry| access::typed::<Stream>(&mut entry.value))
         .transpose()
 }
@@ -549,14 +563,14 @@ fn parse_readgroup<'a>(ctx: &Ctx<'a>) -> Result<ReadGroup<'a>, CommandError> {
     while i < args.len() {
         let more = args.len() - i - 1;
         if ctx.arg_is(i, "BLOCK") && more > 0 {
-            if ctx.client.mode.nested() && ctx.server.scripting.running.current().is_some() {
+            if in_script(ctx) {
                 return Err(CommandError::err(format!(
                     "{} command is not allowed with BLOCK option from scripts",
                     String::from_utf8_lossy(args[0])
                 )));
             }
             i += 1;
-            block = Some(parse_block_ms(args[i], ctx.now_ms)?);
+            block = Some(parse_block_ms(args[i])?);
         } else if ctx.arg_is(i, "COUNT") && more > 0 {
             i += 1;
             count = ctx.arg_i64(i)?.max(0) as u64;
@@ -604,7 +618,7 @@ fn xreadgroup(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut from = Vec::with_capacity(read.keys.len());
     for (&key, &id) in read.keys.iter().zip(read.ids) {
         let (db, hash) = locked.db(db_index, key);
-        let has_group = match read_stream(ctx, db, hash, key) {
+        let has_group = match reader_stream(ctx, db, hash, key, woken) {
             Ok(Some(stream)) => stream.groups.contains_key(read.group),
             Ok(None) | Err(CommandError::WrongType) if woken => {
                 return Err(CommandError::coded(
@@ -651,8 +665,18 @@ fn xreadgroup(ctx: &mut Ctx<'_>) -> CmdResult {
     {
         let mut out = ReplyWriter::new(&mut body, ctx.client.protocol);
         for (&key, &from) in read.keys.iter().zip(&from) {
-            if serve_stream(ctx, &mut locked, key, from, &read, now, &mut out, &mut records) {
+            let reader = Reader {
+                read: &read,
+                woken,
+                now,
+            };
+            if serve_stream(ctx, &mut locked, key, from, &reader, &mut out, &mut records) {
                 served += 1;
+                // A woken reader is served the first stream with news, alone, as Redis serves
+                // a blocked reader the key that woke it.
+                if woken {
+                    break;
+                }
             }
         }
     }
@@ -687,7 +711,7 @@ fn xreadgroup(ctx: &mut Ctx<'_>) -> CmdResult {
 /// most 1000 entries when no COUNT was given). Every ID is `>`, as any other is served at once.
 fn blocked_form(ctx: &Ctx<'_>, read: &ReadGroup<'_>) -> Vec<Vec<u8>> {
     let count = match read.count {
-        0 => BLOCKED_DEFAULT_COUNT,
+        0 => BLOCKED_READ_DEFAULT_COUNT,
         n => n,
     };
     let mut args: Vec<Vec<u8>> = vec![
@@ -709,22 +733,30 @@ fn blocked_form(ctx: &Ctx<'_>, read: &ReadGroup<'_>) -> Vec<Vec<u8>> {
     args
 }
 
+/// An XREADGROUP being served.
+struct Reader<'r, 'a> {
+    read: &'r ReadGroup<'a>,
+    /// Woken from blocking (see [`reader_stream`]).
+    woken: bool,
+    now: u64,
+}
+
 /// Serves one stream of an XREADGROUP if there is something to serve (the consumer's history
-/// always is; new entries when the stream has entries after the group's last delivered ID),
+/// always is; new entries when the stream has entries after the group's last delivered ID, or
+/// for a woken reader, as Redis checks it then, when the stream's last ID passed the group's),
 /// writing `[key, entries]` (RESP3: the map's key and value) to `out`. Returns whether it did.
-#[allow(clippy::too_many_arguments)]
 fn serve_stream(
     ctx: &Ctx<'_>,
     locked: &mut Locked<'_>,
     key: &[u8],
     from: ReadFrom,
-    read: &ReadGroup<'_>,
-    now: u64,
+    reader: &Reader<'_, '_>,
     out: &mut ReplyWriter<'_>,
     records: &mut Vec<Vec<Vec<u8>>>,
 ) -> bool {
+    let (read, now) = (reader.read, reader.now);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let stream = read_stream(ctx, db, hash, key)
+    let stream = reader_stream(ctx, db, hash, key, reader.woken)
         .ok()
         .flatten()
         .expect("checked before serving");
@@ -734,6 +766,7 @@ fn serve_stream(
         .expect("checked before serving");
     let serve = match from {
         ReadFrom::History(_) => true,
+        ReadFrom::New if reader.woken => stream.last_id() > group.last_id,
         ReadFrom::New => stream.edge_id(true).is_some_and(|last| last > group.last_id),
     };
     if serve {

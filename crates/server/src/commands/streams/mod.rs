@@ -29,15 +29,11 @@ pub fn parse_id(arg: &[u8], missing_seq: u64) -> Result<StreamId, CommandError> 
 
 /// Parses `ms-seq` or `ms` without the `-`/`+` shorthands (XDEL, XACK, XCLAIM's IDs...).
 pub fn parse_exact_id(arg: &[u8], missing_seq: u64) -> Result<StreamId, CommandError> {
-    let number = |digits: &[u8]| -> Result<u64, CommandError> {
-        if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
-            return Err(invalid_id());
-        }
-        std::str::from_utf8(digits)
-            .ok()
-            .and_then(|t| t.parse().ok())
-            .ok_or_else(invalid_id)
-    };
+    // Redis copies the argument into a 128-byte buffer first.
+    if arg.len() > 127 {
+        return Err(invalid_id());
+    }
+    let number = |text: &[u8]| parse_id_number(text).ok_or_else(invalid_id);
     match arg.iter().position(|&b| b == b'-') {
         Some(dash) => Ok(StreamId::new(
             number(&arg[..dash])?,
@@ -45,6 +41,36 @@ pub fn parse_exact_id(arg: &[u8], missing_seq: u64) -> Result<StreamId, CommandE
         )),
         None => Ok(StreamId::new(number(arg)?, missing_seq)),
     }
+}
+
+/// One part of an ID as Redis reads it (`string2ull`): a canonical decimal integer, which must
+/// not be negative; otherwise what C's `strtoull` accepts in full: leading white space, a sign
+/// (a minus negates modulo 2^64), digits, nothing after them, no overflow. So `007`, ` 7` and
+/// `+7` are 7, and `-0` is 0.
+pub fn parse_id_number(text: &[u8]) -> Option<u64> {
+    if let Some(n) = redis_lite_protocol::number::parse_i64(text) {
+        return u64::try_from(n).ok();
+    }
+    let text = match text.iter().position(|b| !b" \t\n\x0b\x0c\r".contains(b)) {
+        Some(start) => &text[start..],
+        None => return None,
+    };
+    let (negative, digits) = match text[0] {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let value = digits.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })?;
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 /// A range's start as XRANGE and XPENDING take it: an ID, `-`, or `(ID` (exclusive).
@@ -89,16 +115,32 @@ pub fn write_entry(out: &mut ReplyWriter<'_>, entry: &EntryRef<'_>) {
     }
 }
 
-/// XREAD's and XREADGROUP's BLOCK argument: milliseconds as an integer, 0 for ever, and not so
-/// far ahead that the deadline would overflow Redis's clock.
-pub fn parse_block_ms(arg: &[u8], now_ms: u64) -> Result<u64, CommandError> {
+/// XREAD's and XREADGROUP's BLOCK argument: milliseconds as an integer, 0 for ever.
+pub fn parse_block_ms(arg: &[u8]) -> Result<u64, CommandError> {
     let ms = redis_lite_protocol::number::parse_i64(arg)
         .ok_or(CommandError::err("timeout is not an integer or out of range"))?;
-    if ms < 0 {
-        return Err(CommandError::err("timeout is negative"));
+    u64::try_from(ms).map_err(|_| CommandError::err("timeout is negative"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_parts_are_read_as_redis_reads_them() {
+        assert_eq!(parse_id_number(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_id_number(b"18446744073709551616"), None);
+        for (text, n) in [("007", 7), (" 7", 7), ("+7", 7), ("-0", 0), ("\t1", 1)] {
+            assert_eq!(parse_id_number(text.as_bytes()), Some(n), "{text}");
+        }
+        // strtoull negates what string2ll did not take.
+        assert_eq!(parse_id_number(b"-007"), Some(7u64.wrapping_neg()));
+        for text in ["-5", "", " ", "1 ", "0x10", "-", "+"] {
+            assert_eq!(parse_id_number(text.as_bytes()), None, "{text:?}");
+        }
+        assert_eq!(parse_exact_id(b"1--0", 0).unwrap(), StreamId::new(1, 0));
+        assert!(parse_exact_id(b"1--5", 0).is_err());
+        assert!(parse_exact_id(b"1-", 0).is_err());
+        assert!(parse_exact_id(&[b' '; 130], 0).is_err());
     }
-    if ms > 0 && ms > i64::MAX - now_ms as i64 {
-        return Err(CommandError::err("timeout is out of range"));
-    }
-    Ok(ms as u64)
 }

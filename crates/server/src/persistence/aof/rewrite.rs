@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
+use redis_lite_engine::stream::{Stream, StreamId};
 use redis_lite_engine::Value;
 
 use crate::persistence::rdb::Dataset;
@@ -331,7 +332,8 @@ fn write_base(
     file.finish()?.sync_all()
 }
 
-/// The commands that rebuild one key: SET, or RPUSH/SADD/HMSET/ZADD in batches, then PEXPIREAT.
+/// The commands that rebuild one key: SET, or RPUSH/SADD/HMSET/ZADD in batches, or a stream's
+/// commands, then PEXPIREAT.
 fn commands_for(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at: Option<i64>) {
     let mut batched = |verb: &[u8], fields: Vec<Vec<u8>>, per_item: usize| {
         for chunk in fields.chunks(ITEMS_PER_COMMAND * per_item) {
@@ -358,6 +360,7 @@ fn commands_for(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at: Option<
             });
             batched(b"ZADD", fields, 2)
         }
+        Value::Stream(stream) => stream_commands(out, key, stream),
         string => {
             let bytes = string
                 .string_bytes()
@@ -370,5 +373,95 @@ fn commands_for(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at: Option<
             out,
             &[b"PEXPIREAT".as_slice(), key, at.to_string().as_bytes()],
         );
+    }
+}
+
+/// The commands that rebuild a stream, as Redis 7.0's rewrite writes them: an XADD per entry
+/// (for an empty stream, an XADD its MAXLEN 0 removes at once, so that the key exists), XSETID
+/// with the last ID, entries added and largest deleted ID, then per group XGROUP CREATE with its
+/// entries-read (-1 when unknown) and, per consumer, an XCLAIM ... FORCE for each entry it has
+/// pending (delivery time and count kept) or XGROUP CREATECONSUMER when it has none.
+fn stream_commands(out: &mut Vec<u8>, key: &[u8], stream: &Stream) {
+    if stream.is_empty() {
+        encode_command(
+            out,
+            &[b"XADD".as_slice(), key, b"MAXLEN", b"0", b"0-1", b"x", b"y"],
+        );
+    }
+    let mut args: Vec<Vec<u8>> = Vec::new();
+    for entry in stream.range(StreamId::MIN, StreamId::MAX, false) {
+        args.clear();
+        args.push(entry.id.to_text());
+        for (field, value) in entry.fields() {
+            args.push(field.to_vec());
+            args.push(value.to_vec());
+        }
+        let mut command: Vec<&[u8]> = vec![b"XADD", key];
+        command.extend(args.iter().map(Vec::as_slice));
+        encode_command(out, &command);
+    }
+    let mut digits = itoa::Buffer::new();
+    encode_command(
+        out,
+        &[
+            b"XSETID".as_slice(),
+            key,
+            &stream.last_id().to_text(),
+            b"ENTRIESADDED",
+            digits.format(stream.entries_added()).as_bytes(),
+            b"MAXDELETEDID",
+            &stream.max_deleted_id().to_text(),
+        ],
+    );
+    for (name, group) in &stream.groups {
+        let entries_read = group.entries_read.map_or(-1, |n| n as i64);
+        encode_command(
+            out,
+            &[
+                b"XGROUP".as_slice(),
+                b"CREATE",
+                key,
+                name,
+                &group.last_id.to_text(),
+                b"ENTRIESREAD",
+                digits.format(entries_read).as_bytes(),
+            ],
+        );
+        for (consumer_name, consumer) in &group.consumers {
+            if consumer.pending.is_empty() {
+                encode_command(
+                    out,
+                    &[
+                        b"XGROUP".as_slice(),
+                        b"CREATECONSUMER",
+                        key,
+                        name,
+                        consumer_name,
+                    ],
+                );
+                continue;
+            }
+            for id in &consumer.pending {
+                let pending = &group.pending[id];
+                let mut count = itoa::Buffer::new();
+                encode_command(
+                    out,
+                    &[
+                        b"XCLAIM".as_slice(),
+                        key,
+                        name,
+                        consumer_name,
+                        b"0",
+                        &id.to_text(),
+                        b"TIME",
+                        digits.format(pending.delivery_time).as_bytes(),
+                        b"RETRYCOUNT",
+                        count.format(pending.delivery_count).as_bytes(),
+                        b"JUSTID",
+                        b"FORCE",
+                    ],
+                );
+            }
+        }
     }
 }
