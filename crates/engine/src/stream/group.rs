@@ -369,7 +369,8 @@ mod tests {
             2
         );
         assert_eq!(
-            g.claim(id(2, 0), &b, 31, DeliveryCount::Keep).delivery_count,
+            g.claim(id(2, 0), &b, 31, DeliveryCount::Keep)
+                .delivery_count,
             2
         );
         assert_eq!(
@@ -385,7 +386,10 @@ mod tests {
             2
         );
 
-        assert_eq!(g.remove_pending(id(2, 0)).map(|p| p.delivery_count), Some(9));
+        assert_eq!(
+            g.remove_pending(id(2, 0)).map(|p| p.delivery_count),
+            Some(9)
+        );
         assert_eq!(g.remove_pending(id(2, 0)), None);
         assert_eq!(g.delete_consumer(b"b"), Some(1));
         assert_eq!(g.delete_consumer(b"b"), None);

@@ -46,13 +46,23 @@ const fn key_at(index: i32, flags: KeyFlags) -> KeySpec {
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::container("xgroup", XGROUP_SUBCOMMANDS)
-        .doc(Group::Stream, "5.0.0", "A container for consumer groups commands")
+        .doc(
+            Group::Stream,
+            "5.0.0",
+            "A container for consumer groups commands",
+        )
         .complexity("Depends on subcommand."),
     CommandSpec::container("xinfo", XINFO_SUBCOMMANDS)
-        .doc(Group::Stream, "5.0.0", "A container for stream introspection commands")
+        .doc(
+            Group::Stream,
+            "5.0.0",
+            "A container for stream introspection commands",
+        )
         .complexity("Depends on subcommand."),
     CommandSpec::new("xreadgroup", -7, WRITE | BLOCKING, xreadgroup)
-        .key_specs(&[KeySpec::keyword("STREAMS", 4).range(-1, 1, 2).flags(RO | ACCESS)])
+        .key_specs(&[KeySpec::keyword("STREAMS", 4)
+            .range(-1, 1, 2)
+            .flags(RO | ACCESS)])
         .doc(
             Group::Stream,
             "5.0.0",
@@ -97,7 +107,9 @@ pub static COMMANDS: &[CommandSpec] = &[
              and the list of consumers is small, it runs in O(1) time; otherwise, an additional \
              O(N) time for iterating every consumer.",
         )
-        .syntax("key group filters=[IDLE min-idle-time:integer start end count:integer [consumer]]"),
+        .syntax(
+            "key group filters=[IDLE min-idle-time:integer start end count:integer [consumer]]",
+        ),
     CommandSpec::new("xclaim", -6, WRITE | FAST, xclaim)
         .key_specs(&[key_at(1, RW | UPDATE)])
         .tips(&["nondeterministic_output"])
@@ -107,7 +119,9 @@ pub static COMMANDS: &[CommandSpec] = &[
             "Changes (or acquires) ownership of a message in a consumer group, as if the message \
              was delivered to the specified consumer.",
         )
-        .complexity("O(log N) with N being the number of messages in the PEL of the consumer group.")
+        .complexity(
+            "O(log N) with N being the number of messages in the PEL of the consumer group.",
+        )
         .syntax(
             "key group consumer min-idle-time id... [IDLE ms:integer] \
              [TIME unix-time-milliseconds:unix-time] [RETRYCOUNT count:integer] [FORCE] \
@@ -126,22 +140,40 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("key group consumer min-idle-time start [COUNT count:integer] [JUSTID]"),
 ];
 
+/// In the order Redis lists them (COMMAND INFO).
 static XGROUP_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("delconsumer", 5, WRITE, xgroup_delconsumer)
+        .key_specs(&[key_at(2, RW | DELETE)])
+        .doc(
+            Group::Stream,
+            "5.0.0",
+            "Delete a consumer from a consumer group.",
+        )
+        .complexity("O(1)")
+        .syntax("key groupname consumername"),
+    CommandSpec::new("createconsumer", 5, WRITE | DENYOOM, xgroup_createconsumer)
+        .key_specs(&[key_at(2, RW | INSERT)])
+        .doc(
+            Group::Stream,
+            "6.2.0",
+            "Create a consumer in a consumer group.",
+        )
+        .complexity("O(1)")
+        .syntax("key groupname consumername"),
     CommandSpec::new("create", -5, WRITE | DENYOOM, xgroup_create)
         .key_specs(&[key_at(2, RW | INSERT)])
         .doc(Group::Stream, "5.0.0", "Create a consumer group.")
         .complexity("O(1)")
         .syntax("key groupname id=(id | new_id) [MKSTREAM] [ENTRIESREAD entries_read:integer]"),
-    CommandSpec::new("createconsumer", 5, WRITE | DENYOOM, xgroup_createconsumer)
-        .key_specs(&[key_at(2, RW | INSERT)])
-        .doc(Group::Stream, "6.2.0", "Create a consumer in a consumer group.")
+    CommandSpec::new("setid", -5, WRITE, xgroup_setid)
+        .key_specs(&[key_at(2, RW | UPDATE)])
+        .doc(
+            Group::Stream,
+            "5.0.0",
+            "Set a consumer group to an arbitrary last delivered ID value.",
+        )
         .complexity("O(1)")
-        .syntax("key groupname consumername"),
-    CommandSpec::new("delconsumer", 5, WRITE, xgroup_delconsumer)
-        .key_specs(&[key_at(2, RW | DELETE)])
-        .doc(Group::Stream, "5.0.0", "Delete a consumer from a consumer group.")
-        .complexity("O(1)")
-        .syntax("key groupname consumername"),
+        .syntax("key groupname id=(id | new_id) [ENTRIESREAD entries_read:integer]"),
     CommandSpec::new("destroy", 4, WRITE, xgroup_destroy)
         .key_specs(&[key_at(2, RW | DELETE)])
         .doc(Group::Stream, "5.0.0", "Destroy a consumer group.")
@@ -149,36 +181,48 @@ static XGROUP_SUBCOMMANDS: &[CommandSpec] = &[
             "O(N) where N is the number of entries in the group's pending entries list (PEL).",
         )
         .syntax("key groupname"),
-    CommandSpec::new("setid", -5, WRITE, xgroup_setid)
-        .key_specs(&[key_at(2, RW | UPDATE)])
-        .doc(Group::Stream, "5.0.0", "Set a consumer group to an arbitrary last delivered ID value.")
-        .complexity("O(1)")
-        .syntax("key groupname id=(id | new_id) [ENTRIESREAD entries_read:integer]"),
     CommandSpec::new("help", 2, LOADING | STALE, xgroup_help)
-        .doc(Group::Stream, "5.0.0", "Show helpful text about the different subcommands")
+        .doc(
+            Group::Stream,
+            "5.0.0",
+            "Show helpful text about the different subcommands",
+        )
         .complexity("O(1)"),
 ];
 
+/// In the order Redis lists them (COMMAND INFO).
 static XINFO_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("consumers", 4, READONLY, xinfo_consumers)
-        .key_specs(&[key_at(2, RO | ACCESS)])
-        .tips(&["nondeterministic_output"])
-        .doc(Group::Stream, "5.0.0", "List the consumers in a consumer group")
-        .complexity("O(1)")
-        .syntax("key groupname"),
-    CommandSpec::new("groups", 3, READONLY, xinfo_groups)
-        .key_specs(&[key_at(2, RO | ACCESS)])
-        .doc(Group::Stream, "5.0.0", "List the consumer groups of a stream")
-        .complexity("O(1)")
-        .syntax("key"),
     CommandSpec::new("stream", -3, READONLY, xinfo_stream)
         .key_specs(&[key_at(2, RO | ACCESS)])
         .doc(Group::Stream, "5.0.0", "Get information about a stream")
         .complexity("O(1)")
         .syntax("key [FULL [COUNT count:integer]]"),
+    CommandSpec::new("groups", 3, READONLY, xinfo_groups)
+        .key_specs(&[key_at(2, RO | ACCESS)])
+        .doc(
+            Group::Stream,
+            "5.0.0",
+            "List the consumer groups of a stream",
+        )
+        .complexity("O(1)")
+        .syntax("key"),
     CommandSpec::new("help", 2, LOADING | STALE, xinfo_help)
-        .doc(Group::Stream, "5.0.0", "Show helpful text about the different subcommands")
+        .doc(
+            Group::Stream,
+            "5.0.0",
+            "Show helpful text about the different subcommands",
+        )
         .complexity("O(1)"),
+    CommandSpec::new("consumers", 4, READONLY, xinfo_consumers)
+        .key_specs(&[key_at(2, RO | ACCESS)])
+        .tips(&["nondeterministic_output"])
+        .doc(
+            Group::Stream,
+            "5.0.0",
+            "List the consumers in a consumer group",
+        )
+        .complexity("O(1)")
+        .syntax("key groupname"),
 ];
 
 const KEY_REQUIRED: &str = "The XGROUP subcommand requires the key to exist. Note that for \
@@ -767,7 +811,9 @@ fn serve_stream(
     let serve = match from {
         ReadFrom::History(_) => true,
         ReadFrom::New if reader.woken => stream.last_id() > group.last_id,
-        ReadFrom::New => stream.edge_id(true).is_some_and(|last| last > group.last_id),
+        ReadFrom::New => stream
+            .edge_id(true)
+            .is_some_and(|last| last > group.last_id),
     };
     if serve {
         if !out.is_resp3() {
@@ -990,9 +1036,10 @@ fn xpending(ctx: &mut Ctx<'_>) -> CmdResult {
 fn pending_summary(out: &mut ReplyWriter<'_>, group: &ConsumerGroup) {
     out.array(4);
     out.integer(group.pending.len() as i64);
-    let (Some((&first, _)), Some((&last, _))) =
-        (group.pending.first_key_value(), group.pending.last_key_value())
-    else {
+    let (Some((&first, _)), Some((&last, _))) = (
+        group.pending.first_key_value(),
+        group.pending.last_key_value(),
+    ) else {
         out.null();
         out.null();
         out.null_array();
@@ -1022,7 +1069,12 @@ fn pending_entries(
     now: u64,
 ) {
     let ids: Box<dyn Iterator<Item = &StreamId>> = match range.consumer {
-        None if range.start <= range.end => Box::new(group.pending.range(range.start..=range.end).map(|(id, _)| id)),
+        None if range.start <= range.end => Box::new(
+            group
+                .pending
+                .range(range.start..=range.end)
+                .map(|(id, _)| id),
+        ),
         Some(name) if range.start <= range.end => match group.consumers.get(name) {
             Some(consumer) => Box::new(consumer.pending.range(range.start..=range.end)),
             None => Box::new(std::iter::empty()),
@@ -1069,9 +1121,8 @@ fn claim_options(ctx: &Ctx<'_>, from: usize, now: u64) -> Result<ClaimOptions, C
     };
     let argc = ctx.arg_count();
     let number = |i: usize, option: &str| {
-        ctx.arg_i64(i).map_err(|_| {
-            CommandError::err(format!("Invalid {option} option argument for XCLAIM"))
-        })
+        ctx.arg_i64(i)
+            .map_err(|_| CommandError::err(format!("Invalid {option} option argument for XCLAIM")))
     };
     let mut j = from;
     while j < argc {
@@ -1114,15 +1165,13 @@ fn idle_enough(entry: &PendingEntry, min_idle: i64, now: u64) -> bool {
     min_idle == 0 || (now as i64).wrapping_sub(entry.delivery_time as i64) >= min_idle
 }
 
-/// Writes a claimed entry: its ID alone (JUSTID) or the entry.
+/// Writes a claimed entry (one that exists): its ID alone (JUSTID) or the entry.
 fn write_claimed(out: &mut ReplyWriter<'_>, stream: &Stream, id: StreamId, justid: bool) {
     if justid {
         write_id(out, id);
     } else {
-        match stream.range(id, id, false).next() {
-            Some(entry) => write_entry(out, &entry),
-            None => out.null(),
-        }
+        let entry = stream.range(id, id, false).next();
+        write_entry(out, &entry.expect("claimed entries exist"));
     }
 }
 
@@ -1250,7 +1299,8 @@ fn xautoclaim(ctx: &mut Ctx<'_>) -> CmdResult {
         let mut out = ReplyWriter::new(&mut body, ctx.client.protocol);
         while attempts > 0 && count > 0 {
             attempts -= 1;
-            let Some(id) = next.and_then(|from| group.pending.range(from..).next().map(|(id, _)| *id))
+            let Some(id) =
+                next.and_then(|from| group.pending.range(from..).next().map(|(id, _)| *id))
             else {
                 next = None;
                 break;
