@@ -343,6 +343,28 @@ mod tests {
         assert_eq!(blocking.queues.lock()[&(0, b"k".to_vec())].broadcast, 0);
     }
 
+    #[test]
+    fn a_key_change_wakes_its_stream_readers_only() {
+        let blocking = Blocking::default();
+        let keys = vec![b"k".to_vec()];
+        let (fifo, reader) = (
+            Waiter::new(WakeOrder::Fifo),
+            Waiter::new(WakeOrder::Broadcast),
+        );
+        blocking.register(0, &keys, &fifo);
+        // No stream reader waits: nothing to look up.
+        blocking.key_changed(0, b"k");
+        assert_eq!(fifo.take_wake(), None);
+        blocking.register(0, &keys, &reader);
+        blocking.key_changed(0, b"other");
+        assert_eq!(reader.take_wake(), None);
+        blocking.key_changed(0, b"k");
+        assert_eq!(reader.take_wake(), Some(Wake::Ready));
+        assert_eq!(fifo.take_wake(), None);
+        blocking.deregister(0, &keys, &reader);
+        assert_eq!(blocking.broadcast_blocked.load(Relaxed), 0);
+    }
+
     /// A command blocked with rewritten arguments re-runs as rewritten: BLPOP blocked on `a`,
     /// rewritten to wait on `b`, is served by a push to `b`.
     #[test]

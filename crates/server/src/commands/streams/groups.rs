@@ -620,7 +620,7 @@ fn parse_readgroup<'a>(ctx: &Ctx<'a>) -> Result<ReadGroup<'a>, CommandError> {
             count = ctx.arg_i64(i)?.max(0) as u64;
         } else if ctx.arg_is(i, "STREAMS") && more > 0 {
             let rest = &args[i + 1..];
-            if rest.len() % 2 != 0 {
+            if !rest.len().is_multiple_of(2) {
                 return Err(CommandError::err(
                     "Unbalanced XREAD list of streams: for each stream key an ID or '$' must be \
                      specified.",
