@@ -156,6 +156,9 @@ pub struct Blocking {
     /// Clients blocked right now (INFO `blocked_clients`), and a cheap "anyone waiting?" test
     /// for writes.
     blocked: AtomicUsize,
+    /// How many of them wait as broadcast waiters (stream readers), so that a write can skip
+    /// [`Blocking::key_changed`]'s lock when none does.
+    broadcast_blocked: AtomicUsize,
 }
 
 impl Blocking {
@@ -172,6 +175,9 @@ impl Blocking {
             line.broadcast += usize::from(waiter.order == WakeOrder::Broadcast);
         }
         self.blocked.fetch_add(1, Relaxed);
+        if waiter.order == WakeOrder::Broadcast {
+            self.broadcast_blocked.fetch_add(1, Relaxed);
+        }
     }
 
     /// Removes `waiter` from every key's queue (served, timed out, or disconnected).
@@ -191,6 +197,29 @@ impl Blocking {
             }
         }
         self.blocked.fetch_sub(1, Relaxed);
+        if waiter.order == WakeOrder::Broadcast {
+            self.broadcast_blocked.fetch_sub(1, Relaxed);
+        }
+    }
+
+    /// Any write to a key (deleted, overwritten, renamed away...) wakes its broadcast waiters:
+    /// a stream reader re-runs to see what became of its stream (XREADGROUP answers that the
+    /// key or its group is gone, as Redis 7.0 unblocks it; XREAD waits on). FIFO waiters are
+    /// left alone: only an element pushed serves them.
+    pub fn key_changed(&self, db: usize, key: &[u8]) {
+        if self.broadcast_blocked.load(Relaxed) == 0 {
+            return;
+        }
+        let queues = self.queues.lock();
+        if let Some(line) = queues.get(&(db, key.to_vec())) {
+            if line.broadcast > 0 {
+                for waiter in &line.waiters {
+                    if waiter.order == WakeOrder::Broadcast {
+                        waiter.wake(Wake::Ready);
+                    }
+                }
+            }
+        }
     }
 
     /// A key may have become non-empty: wake its first FIFO waiter and every broadcast one.
@@ -312,6 +341,28 @@ mod tests {
         blocking.signal(0, b"k");
         assert_eq!(fifo[1].take_wake(), Some(Wake::Ready));
         assert_eq!(blocking.queues.lock()[&(0, b"k".to_vec())].broadcast, 0);
+    }
+
+    #[test]
+    fn a_key_change_wakes_its_stream_readers_only() {
+        let blocking = Blocking::default();
+        let keys = vec![b"k".to_vec()];
+        let (fifo, reader) = (
+            Waiter::new(WakeOrder::Fifo),
+            Waiter::new(WakeOrder::Broadcast),
+        );
+        blocking.register(0, &keys, &fifo);
+        // No stream reader waits: nothing to look up.
+        blocking.key_changed(0, b"k");
+        assert_eq!(fifo.take_wake(), None);
+        blocking.register(0, &keys, &reader);
+        blocking.key_changed(0, b"other");
+        assert_eq!(reader.take_wake(), None);
+        blocking.key_changed(0, b"k");
+        assert_eq!(reader.take_wake(), Some(Wake::Ready));
+        assert_eq!(fifo.take_wake(), None);
+        blocking.deregister(0, &keys, &reader);
+        assert_eq!(blocking.broadcast_blocked.load(Relaxed), 0);
     }
 
     /// A command blocked with rewritten arguments re-runs as rewritten: BLPOP blocked on `a`,

@@ -33,6 +33,7 @@ mod sentinel;
 mod server;
 mod sets;
 mod sort;
+mod stream_groups;
 mod stream_persistence;
 mod streams;
 mod strings;

@@ -211,8 +211,9 @@ fn memory_usage_grows_with_entries() {
     assert!(thousand < 1000 * 100, "{thousand}");
 }
 
-/// One step of a blocking scenario, run the same way against both servers.
-enum Step {
+/// One step of a blocking scenario, run the same way against both servers (shared with the
+/// consumer-group tests).
+pub(crate) enum Step {
     /// A command on a connection, its reply read.
     Cmd(usize, &'static [&'static str]),
     /// A command sent without reading a reply (it blocks).
@@ -227,7 +228,7 @@ enum Step {
 
 /// Runs `steps` on a fresh server (connection 0 checks the blocked count) and returns every reply
 /// read, in order.
-fn transcript(server: &Server, steps: &[Step], resp3: bool) -> Vec<String> {
+pub(crate) fn transcript(server: &Server, steps: &[Step], resp3: bool) -> Vec<String> {
     let mut conns: Vec<Raw> = (0..4).map(|_| server.raw()).collect();
     if resp3 {
         for raw in &mut conns {
@@ -269,7 +270,7 @@ fn transcript(server: &Server, steps: &[Step], resp3: bool) -> Vec<String> {
 
 /// Runs a blocking scenario against redis-lite (threads as given) and real Redis, in both
 /// protocols, and asserts the replies are the same.
-fn blocking_matches_redis(lite_args: &[&str], steps: &[Step]) {
+pub(crate) fn blocking_matches_redis(lite_args: &[&str], steps: &[Step]) {
     let Some(redis) = Server::redis(&[]) else {
         return;
     };

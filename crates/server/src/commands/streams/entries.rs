@@ -77,7 +77,7 @@ const ENTRY_MAX_BYTES: usize = 1 << 30;
 
 /// What a blocked XREAD without COUNT is served at most when it wakes, as in Redis: a client
 /// that asked from an old ID must not make the server send it the whole stream at once.
-const BLOCKED_READ_DEFAULT_COUNT: u64 = 1000;
+pub(super) const BLOCKED_READ_DEFAULT_COUNT: u64 = 1000;
 
 /// How XADD's new entry gets its ID.
 #[derive(Clone, Copy)]
@@ -571,7 +571,7 @@ impl ReadArgs {
 
 /// Whether the command runs inside a script (where BLOCK makes no sense), not EXEC: a running
 /// script holds every gate, so a nested call while one runs is the script's.
-fn in_script(ctx: &Ctx<'_>) -> bool {
+pub(super) fn in_script(ctx: &Ctx<'_>) -> bool {
     ctx.client.mode.nested() && ctx.server.scripting.running.current().is_some()
 }
 

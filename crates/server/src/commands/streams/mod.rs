@@ -115,6 +115,14 @@ pub fn write_entry(out: &mut ReplyWriter<'_>, entry: &EntryRef<'_>) {
     }
 }
 
+/// XREAD's and XREADGROUP's BLOCK argument: milliseconds as an integer, 0 for ever.
+pub fn parse_block_ms(arg: &[u8]) -> Result<u64, CommandError> {
+    let ms = redis_lite_protocol::number::parse_i64(arg).ok_or(CommandError::err(
+        "timeout is not an integer or out of range",
+    ))?;
+    u64::try_from(ms).map_err(|_| CommandError::err("timeout is negative"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
