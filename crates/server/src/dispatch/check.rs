@@ -151,7 +151,7 @@ fn subscribed_context(
     client: &mut ClientState,
     entry: &CommandEntry,
 ) -> Option<CommandError> {
-    if client.protocol != Protocol::Resp2 || client.subscriptions() == 0 {
+    if client.protocol != Protocol::Resp2 || !client.is_subscriber() {
         return None;
     }
     if allowed_while_subscribed(top_name(entry)) {

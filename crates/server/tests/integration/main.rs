@@ -31,6 +31,7 @@ mod security;
 mod sentinel;
 mod server;
 mod sets;
+mod sharded_pubsub;
 mod sort;
 mod stream_persistence;
 mod streams;
