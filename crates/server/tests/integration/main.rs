@@ -8,6 +8,7 @@ mod blocking;
 mod client_limits;
 mod client_scripts;
 mod connection;
+mod debug;
 mod dump;
 mod encryption;
 mod eviction;
