@@ -189,3 +189,28 @@ fn info_and_client_list_count_shard_subscriptions() {
     };
     assert_eq!(got, counters(&redis));
 }
+
+/// A script that publishes to a channel its own caller is subscribed to gets the count as
+/// `redis.call`'s result, and the caller still receives the push. (Redis writes the push ahead
+/// of the script's reply; here it follows it.)
+#[test]
+fn script_publishing_to_its_caller_gets_the_count() {
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    raw.cmd(&["HELLO", "3"]);
+    raw.cmd(&["SSUBSCRIBE", "s"]);
+    raw.cmd(&["SUBSCRIBE", "c"]);
+    for (publish, push) in [
+        ("spublish", ">3\r\n$8\r\nsmessage\r\n$1\r\ns\r\n$1\r\nm\r\n"),
+        ("publish", ">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n"),
+    ] {
+        let channel = if publish == "spublish" { "s" } else { "c" };
+        let script = format!("return redis.call('{publish}', '{channel}', 'm')");
+        let mut frames = vec![
+            raw.cmd_text(&["EVAL", &script, "0"]),
+            String::from_utf8(raw.read_reply()).unwrap(),
+        ];
+        frames.sort();
+        assert_eq!(frames, [":1\r\n", push], "{publish}");
+    }
+}
