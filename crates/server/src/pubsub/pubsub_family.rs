@@ -252,14 +252,14 @@ pub fn unsubscribe_all(ctx: &mut Ctx<'_>) {
 
 /// Writes the messages queued for the publishing client itself ahead of its reply: Redis
 /// delivers to a subscriber while the publish runs, so a RESP3 client subscribed to the
-/// channel it publishes on reads the push before the count. Under CLIENT REPLY OFF or SKIP
-/// they stay queued for the connection, since pushes are not replies; so they do inside EXEC
-/// or a script, whose output is not the connection's (a script would read the push as
-/// `redis.call`'s result), and the connection writes them after that reply.
+/// channel it publishes on reads the push before the count (inside EXEC, within EXEC's
+/// reply). Under CLIENT REPLY OFF or SKIP they stay queued for the connection, since pushes
+/// are not replies; so they do inside a script, whose output is not the connection's (the
+/// script would read the push as `redis.call`'s result), and they follow the script's reply.
 fn write_own_pushes(ctx: &mut Ctx<'_>) {
     if !ctx.client.is_subscriber()
         || ctx.client.reply_mode != ReplyMode::On
-        || !matches!(ctx.client.mode, ExecMode::Direct)
+        || (ctx.client.mode.nested() && ctx.server.scripting.running.is_running())
     {
         return;
     }
