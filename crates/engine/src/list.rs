@@ -218,6 +218,16 @@ impl List {
         "quicklist"
     }
 
+    /// `list-max-listpack-size` as the list keeps it (DEBUG OBJECT's `ql_listpack_max`).
+    pub fn fill(&self) -> i64 {
+        self.fill as i64
+    }
+
+    /// Each node's size as Redis measures its listpack (DEBUG OBJECT's quicklist figures).
+    pub fn node_sizes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.nodes.iter().map(Node::bytes)
+    }
+
     pub fn heap_size(&self) -> usize {
         self.nodes.capacity() * std::mem::size_of::<Node>()
             + self.nodes.iter().map(|n| n.data.capacity()).sum::<usize>()

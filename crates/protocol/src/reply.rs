@@ -181,6 +181,30 @@ impl<'a> ReplyWriter<'a> {
         }
     }
 
+    /// A big number, given as its decimal text; a bulk string in RESP2.
+    pub fn big_number(&mut self, digits: &[u8]) {
+        match self.protocol {
+            Protocol::Resp2 => self.bulk(digits),
+            Protocol::Resp3 => {
+                self.out.push(b'(');
+                self.out.extend_from_slice(digits);
+                self.out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    /// An attribute of `len` pairs, which `pairs` writes, describing the reply that follows it.
+    /// RESP2 has no attributes: the pairs are written and then taken back, so a RESP2 client
+    /// sees only the reply itself.
+    pub fn attribute(&mut self, len: usize, pairs: impl FnOnce(&mut Self)) {
+        let start = self.out.len();
+        self.header(b'|', len as i64);
+        pairs(self);
+        if self.protocol == Protocol::Resp2 {
+            self.out.truncate(start);
+        }
+    }
+
     /// Bytes that are already a complete encoded reply.
     pub fn raw(&mut self, encoded: &[u8]) {
         self.out.extend_from_slice(encoded);
@@ -218,6 +242,31 @@ mod tests {
         assert_eq!(
             both(|w| w.verbatim("txt", b"hi")),
             ("$2\r\nhi\r\n".into(), "=6\r\ntxt:hi\r\n".into())
+        );
+    }
+
+    #[test]
+    fn attributes_and_big_numbers_degrade_in_resp2() {
+        let attributed = |w: &mut ReplyWriter| {
+            w.attribute(1, |w| {
+                w.bulk(b"k");
+                w.integer(1);
+            });
+            w.bulk(b"reply");
+        };
+        assert_eq!(
+            both(attributed),
+            (
+                "$5\r\nreply\r\n".into(),
+                "|1\r\n$1\r\nk\r\n:1\r\n$5\r\nreply\r\n".into()
+            )
+        );
+        assert_eq!(
+            both(|w| w.big_number(b"12345678901234567890")),
+            (
+                "$20\r\n12345678901234567890\r\n".into(),
+                "(12345678901234567890\r\n".into()
+            )
         );
     }
 

@@ -124,9 +124,10 @@ pub struct ClientInfo {
     pub query_buffer: usize,
     pub query_buffer_free: usize,
     pub no_evict: bool,
-    /// Channel and pattern subscriptions.
+    /// Channel, pattern and shard channel subscriptions.
     pub sub: usize,
     pub psub: usize,
+    pub ssub: usize,
     /// What the connection is to replication: a replica of this server, or this server's link
     /// to its master.
     pub role: ClientRole,
@@ -156,7 +157,7 @@ impl ClientInfo {
         if blocked {
             flags.push('b');
         }
-        if self.sub + self.psub > 0 {
+        if self.is_subscriber() {
             flags.push('P');
         }
         if self.no_evict {
@@ -169,7 +170,7 @@ impl ClientInfo {
     }
 
     pub fn is_subscriber(&self) -> bool {
-        self.sub + self.psub > 0
+        self.sub + self.psub + self.ssub > 0
     }
 }
 
@@ -201,6 +202,7 @@ impl ClientHandle {
                 no_evict: false,
                 sub: 0,
                 psub: 0,
+                ssub: 0,
                 role: ClientRole::Normal,
             }),
             killed: AtomicBool::new(false),
@@ -302,7 +304,7 @@ impl ClientHandle {
         let oll = omem.div_ceil(REPLY_BLOCK);
         let tot_mem = info.query_buffer + info.query_buffer_free + pending + 1024;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 \
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
              multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={obl} oll={oll} \
              omem={omem} tot-mem={} events={} cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}\n",
             self.id,
@@ -316,6 +318,7 @@ impl ClientHandle {
             info.db,
             info.sub,
             info.psub,
+            info.ssub,
             info.query_buffer,
             info.query_buffer_free,
             info.query_buffer + info.query_buffer_free,
@@ -426,9 +429,11 @@ pub struct ClientState {
     pub close_after_reply: bool,
     pub no_touch: bool,
     pub stats: Arc<WorkerStats>,
-    /// Channels and patterns this client is subscribed to, in subscription order.
+    /// Channels, patterns and shard channels this client is subscribed to, in subscription
+    /// order.
     pub channels: Vec<Box<[u8]>>,
     pub patterns: Vec<Box<[u8]>>,
+    pub shard_channels: Vec<Box<[u8]>>,
     /// Keys this command made non-empty that blocked clients may be waiting on, as (db, key).
     pub ready_keys: Vec<(usize, Vec<u8>)>,
     /// The transaction being queued, between MULTI and EXEC.
@@ -463,6 +468,7 @@ impl ClientState {
             stats,
             channels: Vec::new(),
             patterns: Vec::new(),
+            shard_channels: Vec::new(),
             ready_keys: Vec::new(),
             multi: None,
             watch_flag: WatchFlag::default(),
@@ -495,10 +501,17 @@ impl ClientState {
         info.db = self.db;
         info.sub = self.channels.len();
         info.psub = self.patterns.len();
+        info.ssub = self.shard_channels.len();
     }
 
-    /// Channel and pattern subscriptions, the count SUBSCRIBE replies report.
+    /// Channel and pattern subscriptions, the count (P)SUBSCRIBE replies report.
     pub fn subscriptions(&self) -> usize {
         self.channels.len() + self.patterns.len()
+    }
+
+    /// Whether the client has any subscription, shard channels included: Redis's subscriber
+    /// state (RESP2's restricted context, the pubsub output class, no idle timeout).
+    pub fn is_subscriber(&self) -> bool {
+        self.subscriptions() + self.shard_channels.len() > 0
     }
 }

@@ -117,7 +117,7 @@ fn ping(ctx: &mut Ctx<'_>) -> CmdResult {
     if ctx.arg_count() > 2 {
         return Err(ctx.wrong_arity());
     }
-    if ctx.client.protocol == Protocol::Resp2 && ctx.client.subscriptions() > 0 {
+    if ctx.client.protocol == Protocol::Resp2 && ctx.client.is_subscriber() {
         // A RESP2 subscriber's replies must look like messages.
         ctx.out.array(2);
         ctx.out.bulk(b"pong");

@@ -10,6 +10,7 @@ use crate::command::Group;
 use crate::command::{table, CommandSpec};
 use crate::context::Ctx;
 use crate::error::CmdResult;
+use crate::pubsub::Space;
 use crate::server::{Server, LITE_VERSION, REDIS_VERSION};
 use crate::stats::sum;
 
@@ -253,8 +254,15 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("evicted_keys:{}", server.keyspace.evicted_keys());
             field!("keyspace_hits:{}", sum(w, |s| &s.keyspace_hits));
             field!("keyspace_misses:{}", sum(w, |s| &s.keyspace_misses));
-            field!("pubsub_channels:0");
-            field!("pubsub_patterns:0");
+            field!(
+                "pubsub_channels:{}",
+                server.pubsub.channel_count(Space::Classic)
+            );
+            field!("pubsub_patterns:{}", server.pubsub.pattern_count());
+            field!(
+                "pubsubshard_channels:{}",
+                server.pubsub.channel_count(Space::Shard)
+            );
             field!("total_error_replies:{}", sum(w, |s| &s.error_replies));
             field!("total_reads_processed:{}", sum(w, |s| &s.reads_processed));
             field!("total_writes_processed:{}", sum(w, |s| &s.writes_processed));

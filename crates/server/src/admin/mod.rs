@@ -1,8 +1,9 @@
-//! Server administration and introspection commands: the instance (CONFIG, DEBUG, SHUTDOWN,
-//! FLUSHALL, SWAPDB...), clients and connections (PING, HELLO, AUTH, CLIENT...), COMMAND, INFO
+//! Server administration and introspection commands: the instance (CONFIG, SHUTDOWN,
+//! FLUSHALL, SWAPDB...), DEBUG, clients and connections (PING, HELLO, AUTH, CLIENT...), COMMAND, INFO
 //! and MODULE.
 
 pub mod clients;
+pub mod debug;
 pub mod info;
 pub mod instance;
 pub mod introspection;

@@ -22,6 +22,7 @@ pub mod zsets;
 pub static FAMILIES: &[&[CommandSpec]] = &[
     crate::admin::clients::COMMANDS,
     crate::admin::instance::COMMANDS,
+    crate::admin::debug::COMMANDS,
     crate::persistence::persistence_family::COMMANDS,
     crate::memory::memory_family::COMMANDS,
     crate::admin::modules::COMMANDS,

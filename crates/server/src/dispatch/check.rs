@@ -90,13 +90,14 @@ pub fn admit(server: &Arc<Server>, client: &mut ClientState, entry: &CommandEntr
     Admission::Run
 }
 
-/// When EXEC itself is refused (out of memory, MISCONF, NOAUTH after a new password), its
-/// transaction is discarded and the refusal reported as its reason, as Redis does. Returns
-/// whether it was.
+/// When EXEC itself is refused (out of memory, MISCONF, NOAUTH after a new password, a RESP2
+/// subscriber), its transaction is discarded and the refusal reported as its reason, as Redis
+/// does; Redis answers so even when no MULTI was open. Returns whether it was EXEC.
 pub fn refused_exec(server: &Server, client: &mut ClientState, entry: &CommandEntry) -> bool {
-    if top_name(entry) != "exec" || client.multi.take().is_none() {
+    if top_name(entry) != "exec" {
         return false;
     }
+    client.multi = None;
     client.unwatch_all(&server.keyspace);
     true
 }
@@ -151,7 +152,7 @@ fn subscribed_context(
     client: &mut ClientState,
     entry: &CommandEntry,
 ) -> Option<CommandError> {
-    if client.protocol != Protocol::Resp2 || client.subscriptions() == 0 {
+    if client.protocol != Protocol::Resp2 || !client.is_subscriber() {
         return None;
     }
     if allowed_while_subscribed(top_name(entry)) {

@@ -60,9 +60,15 @@ pub fn execute_held<'s>(
         Admission::Run => {}
         Admission::Reject(error) => {
             let error = match check::refused_exec(server, client, entry) {
-                true => CommandError::coded(format!(
-                    "EXECABORT Transaction discarded because of: {error}"
-                )),
+                true => {
+                    // Redis quotes the refusal as it built it: its own texts have no ERR code,
+                    // the shared ones (OOM, MISCONF, NOAUTH...) keep theirs.
+                    let refusal = error.to_string();
+                    let reason = refusal.strip_prefix("ERR ").unwrap_or(&refusal);
+                    CommandError::coded(format!(
+                        "EXECABORT Transaction discarded because of: {reason}"
+                    ))
+                }
                 false => error,
             };
             reject(client, Some(entry.id), error, out, start);

@@ -274,7 +274,7 @@ pub async fn serve(
         let idle_timeout = conn
             .settings
             .idle_timeout
-            .filter(|_| conn.client.subscriptions() == 0 && conn.client.blocked.is_none());
+            .filter(|_| !conn.client.is_subscriber() && conn.client.blocked.is_none());
         let event = {
             let Connection {
                 server,
@@ -420,7 +420,7 @@ impl<S: ClientStream> Connection<S> {
 
     /// The `client-output-buffer-limit` of the client's class.
     fn output_limit(&self) -> BufferLimit {
-        let class = if self.client.subscriptions() > 0 {
+        let class = if self.client.is_subscriber() {
             OutputClass::PubSub
         } else {
             OutputClass::Normal
@@ -487,7 +487,7 @@ impl<S: ClientStream> Connection<S> {
     fn push(&mut self, push: Push) {
         buffers::ensure(&mut self.output);
         let mut writer = ReplyWriter::new(&mut self.output, self.client.protocol);
-        let written = write_push(&mut writer, &push);
+        let written = push.write(&mut writer);
         self.client
             .handle
             .pending_push_bytes
@@ -668,28 +668,4 @@ impl<S: ClientStream> Connection<S> {
         buffers::give_back(std::mem::take(&mut self.output));
         let _ = self.stream.shutdown().await;
     }
-}
-
-/// Encodes a pub/sub message; returns the bytes it had counted against the buffer limit.
-fn write_push(out: &mut ReplyWriter<'_>, push: &Push) -> usize {
-    match push {
-        Push::Message { channel, message } => {
-            out.push(3);
-            out.bulk(b"message");
-            out.bulk(channel);
-            out.bulk(message);
-        }
-        Push::PMessage {
-            pattern,
-            channel,
-            message,
-        } => {
-            out.push(4);
-            out.bulk(b"pmessage");
-            out.bulk(pattern);
-            out.bulk(channel);
-            out.bulk(message);
-        }
-    }
-    push.size()
 }

@@ -1,5 +1,7 @@
-//! Pub/sub: which clients are subscribed to which channels and patterns, delivery of messages
-//! to them from any thread, and its commands ([`pubsub_family`]). Each client has a push queue that
+//! Pub/sub: which clients are subscribed to which channels, patterns and shard channels,
+//! delivery of messages to them from any thread, and its commands ([`pubsub_family`]). Shard
+//! channels (SSUBSCRIBE, SPUBLISH) are a name space of their own: a message published on one
+//! reaches only that space's subscribers, never a pattern. Each client has a push queue that
 //! its connection drains; the bytes waiting in it and in its output are bounded by
 //! `client-output-buffer-limit pubsub`, and a subscriber that falls too far behind is
 //! disconnected.
@@ -12,6 +14,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 use redis_lite_engine::glob::glob_match;
+use redis_lite_protocol::ReplyWriter;
 
 use crate::client::{BufferLimit, ClientHandle, OutputCheck};
 
@@ -27,13 +30,48 @@ pub enum Push {
         channel: Arc<[u8]>,
         message: Arc<[u8]>,
     },
+    /// A message published on a shard channel (SPUBLISH).
+    SMessage {
+        channel: Arc<[u8]>,
+        message: Arc<[u8]>,
+    },
 }
 
 impl Push {
+    /// Encodes the message; returns the bytes it had counted against the buffer limit.
+    pub fn write(&self, out: &mut ReplyWriter<'_>) -> usize {
+        match self {
+            Push::Message { channel, message } | Push::SMessage { channel, message } => {
+                let kind: &[u8] = match self {
+                    Push::SMessage { .. } => b"smessage",
+                    _ => b"message",
+                };
+                out.push(3);
+                out.bulk(kind);
+                out.bulk(channel);
+                out.bulk(message);
+            }
+            Push::PMessage {
+                pattern,
+                channel,
+                message,
+            } => {
+                out.push(4);
+                out.bulk(b"pmessage");
+                out.bulk(pattern);
+                out.bulk(channel);
+                out.bulk(message);
+            }
+        }
+        self.size()
+    }
+
     /// Bytes this message occupies while queued, for the output buffer limit.
     pub fn size(&self) -> usize {
         match self {
-            Push::Message { channel, message } => channel.len() + message.len() + 32,
+            Push::Message { channel, message } | Push::SMessage { channel, message } => {
+                channel.len() + message.len() + 32
+            }
             Push::PMessage {
                 pattern,
                 channel,
@@ -47,22 +85,21 @@ impl Push {
 type Name = Arc<[u8]>;
 type Subscribers = Vec<Arc<ClientHandle>>;
 
-#[derive(Default)]
-pub struct PubSub {
-    channels: RwLock<HashMap<Name, Subscribers>>,
-    /// Patterns in subscription order, as Redis delivers them.
-    patterns: RwLock<Vec<(Name, Arc<ClientHandle>)>>,
-    limit: RwLock<BufferLimit>,
+/// The two channel spaces: classic channels (SUBSCRIBE, PUBLISH) and shard channels
+/// (SSUBSCRIBE, SPUBLISH).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Space {
+    Classic,
+    Shard,
 }
 
-impl PubSub {
-    pub fn set_limit(&self, limit: BufferLimit) {
-        *self.limit.write() = limit;
-    }
+/// One channel space: each channel with its subscribers, in subscription order.
+#[derive(Default)]
+struct ChannelTable(RwLock<HashMap<Name, Subscribers>>);
 
-    /// Adds a subscription; false if the client already had it.
-    pub fn subscribe(&self, client: &Arc<ClientHandle>, channel: &[u8]) -> bool {
-        let mut channels = self.channels.write();
+impl ChannelTable {
+    fn subscribe(&self, client: &Arc<ClientHandle>, channel: &[u8]) -> bool {
+        let mut channels = self.0.write();
         let subscribers = channels.entry(channel.into()).or_default();
         if subscribers.iter().any(|c| c.id == client.id) {
             return false;
@@ -71,8 +108,8 @@ impl PubSub {
         true
     }
 
-    pub fn unsubscribe(&self, client_id: u64, channel: &[u8]) -> bool {
-        let mut channels = self.channels.write();
+    fn unsubscribe(&self, client_id: u64, channel: &[u8]) -> bool {
+        let mut channels = self.0.write();
         let Some(subscribers) = channels.get_mut(channel) else {
             return false;
         };
@@ -83,6 +120,71 @@ impl PubSub {
             channels.remove(channel);
         }
         removed
+    }
+
+    /// Queues a `push()` for every subscriber of `channel`; returns how many received it.
+    fn deliver(&self, channel: &Name, push: impl Fn() -> Push, limit: BufferLimit) -> usize {
+        self.0.read().get(channel).map_or(0, |subscribers| {
+            subscribers
+                .iter()
+                .map(|client| usize::from(deliver(client, push(), limit)))
+                .sum()
+        })
+    }
+
+    fn names(&self, pattern: Option<&[u8]>) -> Vec<Name> {
+        self.0
+            .read()
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
+            .cloned()
+            .collect()
+    }
+
+    fn subscriber_count(&self, channel: &[u8]) -> usize {
+        self.0.read().get(channel).map_or(0, Vec::len)
+    }
+
+    fn len(&self) -> usize {
+        self.0.read().len()
+    }
+
+    fn remove_client(&self, client_id: u64) {
+        self.0.write().retain(|_, subscribers| {
+            subscribers.retain(|c| c.id != client_id);
+            !subscribers.is_empty()
+        });
+    }
+}
+
+#[derive(Default)]
+pub struct PubSub {
+    channels: ChannelTable,
+    shard_channels: ChannelTable,
+    /// Patterns in subscription order, as Redis delivers them.
+    patterns: RwLock<Vec<(Name, Arc<ClientHandle>)>>,
+    limit: RwLock<BufferLimit>,
+}
+
+impl PubSub {
+    pub fn set_limit(&self, limit: BufferLimit) {
+        *self.limit.write() = limit;
+    }
+
+    fn table(&self, space: Space) -> &ChannelTable {
+        match space {
+            Space::Classic => &self.channels,
+            Space::Shard => &self.shard_channels,
+        }
+    }
+
+    /// Adds a subscription; false if the client already had it.
+    pub fn subscribe(&self, space: Space, client: &Arc<ClientHandle>, channel: &[u8]) -> bool {
+        self.table(space).subscribe(client, channel)
+    }
+
+    pub fn unsubscribe(&self, space: Space, client_id: u64, channel: &[u8]) -> bool {
+        self.table(space).unsubscribe(client_id, channel)
     }
 
     pub fn psubscribe(&self, client: &Arc<ClientHandle>, pattern: &[u8]) -> bool {
@@ -110,16 +212,11 @@ impl PubSub {
         let limit = *self.limit.read();
         let channel: Arc<[u8]> = channel.into();
         let message: Arc<[u8]> = message.into();
-        let mut receivers = 0;
-        if let Some(subscribers) = self.channels.read().get(&channel) {
-            for client in subscribers {
-                let push = Push::Message {
-                    channel: channel.clone(),
-                    message: message.clone(),
-                };
-                receivers += usize::from(deliver(client, push, limit));
-            }
-        }
+        let push = || Push::Message {
+            channel: channel.clone(),
+            message: message.clone(),
+        };
+        let mut receivers = self.channels.deliver(&channel, push, limit);
         for (pattern, client) in self.patterns.read().iter() {
             if glob_match(pattern, &channel, false) {
                 let push = Push::PMessage {
@@ -133,18 +230,31 @@ impl PubSub {
         receivers
     }
 
-    /// PUBSUB CHANNELS: active channels matching `pattern` (all when None).
-    pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Arc<[u8]>> {
-        self.channels
-            .read()
-            .keys()
-            .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
-            .cloned()
-            .collect()
+    /// SPUBLISH: delivers `message` to the subscribers of the shard channel `channel` only.
+    pub fn spublish(&self, channel: &[u8], message: &[u8]) -> usize {
+        let limit = *self.limit.read();
+        let channel: Arc<[u8]> = channel.into();
+        let message: Arc<[u8]> = message.into();
+        let push = || Push::SMessage {
+            channel: channel.clone(),
+            message: message.clone(),
+        };
+        self.shard_channels.deliver(&channel, push, limit)
     }
 
-    pub fn subscriber_count(&self, channel: &[u8]) -> usize {
-        self.channels.read().get(channel).map_or(0, Vec::len)
+    /// PUBSUB CHANNELS / SHARDCHANNELS: active channels matching `pattern` (all when None).
+    pub fn channels(&self, space: Space, pattern: Option<&[u8]>) -> Vec<Arc<[u8]>> {
+        self.table(space).names(pattern)
+    }
+
+    pub fn subscriber_count(&self, space: Space, channel: &[u8]) -> usize {
+        self.table(space).subscriber_count(channel)
+    }
+
+    /// Channels with at least one subscriber (INFO's `pubsub_channels`,
+    /// `pubsubshard_channels`).
+    pub fn channel_count(&self, space: Space) -> usize {
+        self.table(space).len()
     }
 
     /// PUBSUB NUMPAT: patterns subscribed to, counting each distinct pattern once.
@@ -158,10 +268,8 @@ impl PubSub {
 
     /// Drops every subscription of a client that is going away.
     pub fn remove_client(&self, client_id: u64) {
-        self.channels.write().retain(|_, subscribers| {
-            subscribers.retain(|c| c.id != client_id);
-            !subscribers.is_empty()
-        });
+        self.channels.remove_client(client_id);
+        self.shard_channels.remove_client(client_id);
         self.patterns.write().retain(|(_, c)| c.id != client_id);
     }
 }

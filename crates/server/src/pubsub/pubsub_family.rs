@@ -1,9 +1,15 @@
-//! Pub/sub commands: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and PUBSUB.
+//! Pub/sub commands: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, their shard
+//! channel forms SSUBSCRIBE, SUNSUBSCRIBE and SPUBLISH, and PUBSUB.
 
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::Space;
 use crate::args::reply_help;
+use crate::client::{ClientState, ExecMode, ReplyMode};
 use crate::command::flags::*;
-use crate::command::CommandSpec;
-use crate::command::Group;
+use crate::command::key_flags::NOT_KEY;
+use crate::command::{CommandSpec, Group, KeySpec};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 
@@ -36,10 +42,29 @@ pub static COMMANDS: &[CommandSpec] = &[
              of subscribed patterns (by any client).",
         )
         .syntax("channel message"),
+    CommandSpec::new("ssubscribe", -2, SUBSCRIBE_FLAGS, ssubscribe)
+        .key_specs(SHARD_CHANNELS)
+        .doc(Group::PubSub, "7.0.0", "Listen for messages published to the given shard channels")
+        .complexity("O(N) where N is the number of shard channels to subscribe to.")
+        .syntax("shardchannel..."),
+    CommandSpec::new("sunsubscribe", -1, SUBSCRIBE_FLAGS, sunsubscribe)
+        .key_specs(SHARD_CHANNELS)
+        .doc(Group::PubSub, "7.0.0", "Stop listening for messages posted to the given shard channels")
+        .complexity("O(N) where N is the number of clients already subscribed to a shard channel.")
+        .syntax("[shardchannel...]"),
+    CommandSpec::new("spublish", 3, PUBSUB | LOADING | STALE | FAST, spublish)
+        .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(NOT_KEY)])
+        .doc(Group::PubSub, "7.0.0", "Post a message to a shard channel")
+        .complexity("O(N) where N is the number of clients subscribed to the receiving shard channel.")
+        .syntax("shardchannel message"),
     CommandSpec::container("pubsub", PUBSUB_SUBCOMMANDS)
         .doc(Group::PubSub, "2.8.0", "A container for Pub/Sub commands")
         .complexity("Depends on subcommand."),
 ];
+
+/// Shard channels are declared as keys flagged `not_key`, as Redis does, so that cluster mode
+/// can route them by slot while GETKEYS and ACL key patterns ignore them.
+static SHARD_CHANNELS: &[KeySpec] = &[KeySpec::index(1).range(-1, 1, 0).flags(NOT_KEY)];
 
 static PUBSUB_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("channels", -2, PUBSUB | LOADING | STALE, pubsub_channels)
@@ -50,6 +75,14 @@ static PUBSUB_SUBCOMMANDS: &[CommandSpec] = &[
         .doc(Group::PubSub, "2.8.0", "Get the count of subscribers for channels")
         .complexity("O(N) for the NUMSUB subcommand, where N is the number of requested channels")
         .syntax("[channel...]"),
+    CommandSpec::new("shardchannels", -2, PUBSUB | LOADING | STALE, pubsub_shardchannels)
+        .doc(Group::PubSub, "7.0.0", "List active shard channels")
+        .complexity("O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).")
+        .syntax("[pattern:pattern]"),
+    CommandSpec::new("shardnumsub", -2, PUBSUB | LOADING | STALE, pubsub_shardnumsub)
+        .doc(Group::PubSub, "7.0.0", "Get the count of subscribers for shard channels")
+        .complexity("O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels")
+        .syntax("[shardchannel...]"),
     CommandSpec::new("numpat", 2, PUBSUB | LOADING | STALE, pubsub_numpat)
         .doc(Group::PubSub, "2.8.0", "Get the count of unique patterns pattern subscriptions"),
     CommandSpec::new("help", 2, LOADING | STALE, pubsub_help)
@@ -73,26 +106,87 @@ pub fn allowed_while_subscribed(name: &str) -> bool {
     )
 }
 
-/// A subscribe/unsubscribe confirmation: kind, name (or null), and the subscription count.
-fn confirm(ctx: &mut Ctx<'_>, kind: &str, name: Option<&[u8]>) {
+/// A subscribe/unsubscribe confirmation: kind, name (or null), and the count of the client's
+/// subscriptions of that kind (channels and patterns together, or shard channels).
+fn confirm(ctx: &mut Ctx<'_>, kind: &str, name: Option<&[u8]>, count: usize) {
     ctx.out.push(3);
     ctx.out.bulk(kind.as_bytes());
     match name {
         Some(name) => ctx.out.bulk(name),
         None => ctx.out.null(),
     }
-    ctx.out.integer(ctx.client.subscriptions() as i64);
+    ctx.out.integer(count as i64);
+}
+
+/// The client's own list of subscribed channels in a space.
+fn subscribed(client: &mut ClientState, space: Space) -> &mut Vec<Box<[u8]>> {
+    match space {
+        Space::Classic => &mut client.channels,
+        Space::Shard => &mut client.shard_channels,
+    }
+}
+
+/// The count a (un)subscribe confirmation in `space` reports.
+fn subscription_count(client: &ClientState, space: Space) -> usize {
+    match space {
+        Space::Classic => client.subscriptions(),
+        Space::Shard => client.shard_channels.len(),
+    }
+}
+
+/// SUBSCRIBE / SSUBSCRIBE channel [channel ...]
+fn subscribe_to(ctx: &mut Ctx<'_>, space: Space, kind: &str) {
+    for i in 1..ctx.arg_count() {
+        let channel = ctx.arg(i);
+        if ctx
+            .server
+            .pubsub
+            .subscribe(space, &ctx.client.handle, channel)
+        {
+            subscribed(ctx.client, space).push(channel.into());
+        }
+        let count = subscription_count(ctx.client, space);
+        confirm(ctx, kind, Some(channel), count);
+    }
+}
+
+/// UNSUBSCRIBE / SUNSUBSCRIBE [channel ...]: the named channels, or every one of the space.
+fn unsubscribe_from(ctx: &mut Ctx<'_>, space: Space, kind: &str) {
+    let targets: Vec<Box<[u8]>> = if ctx.arg_count() > 1 {
+        ctx.args[1..].iter().map(|c| (*c).into()).collect()
+    } else {
+        subscribed(ctx.client, space).clone()
+    };
+    if targets.is_empty() {
+        let count = subscription_count(ctx.client, space);
+        confirm(ctx, kind, None, count);
+    }
+    for channel in targets {
+        ctx.server
+            .pubsub
+            .unsubscribe(space, ctx.client.handle.id, &channel);
+        subscribed(ctx.client, space).retain(|c| *c != channel);
+        let count = subscription_count(ctx.client, space);
+        confirm(ctx, kind, Some(&channel), count);
+    }
 }
 
 /// SUBSCRIBE channel [channel ...]
 fn subscribe(ctx: &mut Ctx<'_>) -> CmdResult {
-    for i in 1..ctx.arg_count() {
-        let channel = ctx.arg(i);
-        if ctx.server.pubsub.subscribe(&ctx.client.handle, channel) {
-            ctx.client.channels.push(channel.into());
-        }
-        confirm(ctx, "subscribe", Some(channel));
+    subscribe_to(ctx, Space::Classic, "subscribe");
+    Ok(())
+}
+
+/// SSUBSCRIBE shardchannel [shardchannel ...]
+fn ssubscribe(ctx: &mut Ctx<'_>) -> CmdResult {
+    // Inside EXEC a client expects one reply per command, which subscribing would break; Redis
+    // still lets SUBSCRIBE through there for compatibility, but not the newer SSUBSCRIBE.
+    if matches!(ctx.client.mode, ExecMode::Nested { .. }) {
+        return Err(CommandError::err(
+            "SSUBSCRIBE isn't allowed for a DENY BLOCKING client",
+        ));
     }
+    subscribe_to(ctx, Space::Shard, "ssubscribe");
     Ok(())
 }
 
@@ -103,28 +197,21 @@ fn psubscribe(ctx: &mut Ctx<'_>) -> CmdResult {
         if ctx.server.pubsub.psubscribe(&ctx.client.handle, pattern) {
             ctx.client.patterns.push(pattern.into());
         }
-        confirm(ctx, "psubscribe", Some(pattern));
+        let count = ctx.client.subscriptions();
+        confirm(ctx, "psubscribe", Some(pattern), count);
     }
     Ok(())
 }
 
 /// UNSUBSCRIBE [channel ...]
 fn unsubscribe(ctx: &mut Ctx<'_>) -> CmdResult {
-    let targets: Vec<Box<[u8]>> = if ctx.arg_count() > 1 {
-        ctx.args[1..].iter().map(|c| (*c).into()).collect()
-    } else {
-        ctx.client.channels.clone()
-    };
-    if targets.is_empty() {
-        confirm(ctx, "unsubscribe", None);
-    }
-    for channel in targets {
-        ctx.server
-            .pubsub
-            .unsubscribe(ctx.client.handle.id, &channel);
-        ctx.client.channels.retain(|c| *c != channel);
-        confirm(ctx, "unsubscribe", Some(&channel));
-    }
+    unsubscribe_from(ctx, Space::Classic, "unsubscribe");
+    Ok(())
+}
+
+/// SUNSUBSCRIBE [shardchannel ...]
+fn sunsubscribe(ctx: &mut Ctx<'_>) -> CmdResult {
+    unsubscribe_from(ctx, Space::Shard, "sunsubscribe");
     Ok(())
 }
 
@@ -136,14 +223,16 @@ fn punsubscribe(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.client.patterns.clone()
     };
     if targets.is_empty() {
-        confirm(ctx, "punsubscribe", None);
+        let count = ctx.client.subscriptions();
+        confirm(ctx, "punsubscribe", None, count);
     }
     for pattern in targets {
         ctx.server
             .pubsub
             .punsubscribe(ctx.client.handle.id, &pattern);
         ctx.client.patterns.retain(|p| *p != pattern);
-        confirm(ctx, "punsubscribe", Some(&pattern));
+        let count = ctx.client.subscriptions();
+        confirm(ctx, "punsubscribe", Some(&pattern), count);
     }
     Ok(())
 }
@@ -151,30 +240,65 @@ fn punsubscribe(ctx: &mut Ctx<'_>) -> CmdResult {
 /// Drops every subscription of the client without replies (RESET).
 pub fn unsubscribe_all(ctx: &mut Ctx<'_>) {
     let id = ctx.client.handle.id;
-    for channel in std::mem::take(&mut ctx.client.channels) {
-        ctx.server.pubsub.unsubscribe(id, &channel);
+    for space in [Space::Classic, Space::Shard] {
+        for channel in std::mem::take(subscribed(ctx.client, space)) {
+            ctx.server.pubsub.unsubscribe(space, id, &channel);
+        }
     }
     for pattern in std::mem::take(&mut ctx.client.patterns) {
         ctx.server.pubsub.punsubscribe(id, &pattern);
     }
 }
 
+/// Writes the messages queued for the publishing client itself ahead of its reply: Redis
+/// delivers to a subscriber while the publish runs, so a RESP3 client subscribed to the
+/// channel it publishes on reads the push before the count (inside EXEC, within EXEC's
+/// reply). Under CLIENT REPLY OFF or SKIP they stay queued for the connection, since pushes
+/// are not replies; so they do inside a script, whose output is not the connection's (the
+/// script would read the push as `redis.call`'s result), and they follow the script's reply.
+fn write_own_pushes(ctx: &mut Ctx<'_>) {
+    if !ctx.client.is_subscriber()
+        || ctx.client.reply_mode != ReplyMode::On
+        || (ctx.client.mode.nested() && ctx.server.scripting.running.is_running())
+    {
+        return;
+    }
+    let mut pushes = VecDeque::new();
+    ctx.client.handle.take_pushes(&mut pushes);
+    for push in pushes {
+        let written = push.write(&mut ctx.out);
+        ctx.client
+            .handle
+            .pending_push_bytes
+            .fetch_sub(written, Relaxed);
+    }
+}
+
 /// PUBLISH channel message
 fn publish(ctx: &mut Ctx<'_>) -> CmdResult {
     let receivers = ctx.server.pubsub.publish(ctx.arg(1), ctx.arg(2));
+    write_own_pushes(ctx);
     ctx.out.integer(receivers as i64);
     Ok(())
 }
 
-/// PUBSUB CHANNELS [pattern]
-fn pubsub_channels(ctx: &mut Ctx<'_>) -> CmdResult {
+/// SPUBLISH shardchannel message
+fn spublish(ctx: &mut Ctx<'_>) -> CmdResult {
+    let receivers = ctx.server.pubsub.spublish(ctx.arg(1), ctx.arg(2));
+    write_own_pushes(ctx);
+    ctx.out.integer(receivers as i64);
+    Ok(())
+}
+
+/// PUBSUB CHANNELS / SHARDCHANNELS [pattern]
+fn list_channels(ctx: &mut Ctx<'_>, space: Space) -> CmdResult {
     if ctx.arg_count() > 3 {
         return Err(CommandError::err(format!(
             "unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
             String::from_utf8_lossy(ctx.arg(1))
         )));
     }
-    let channels = ctx.server.pubsub.channels(ctx.args.get(2).copied());
+    let channels = ctx.server.pubsub.channels(space, ctx.args.get(2).copied());
     ctx.out.array(channels.len());
     for channel in channels {
         ctx.out.bulk(&channel);
@@ -182,15 +306,32 @@ fn pubsub_channels(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// PUBSUB NUMSUB [channel ...]
-fn pubsub_numsub(ctx: &mut Ctx<'_>) -> CmdResult {
-    ctx.out.map(ctx.arg_count() - 2);
+/// PUBSUB NUMSUB / SHARDNUMSUB [channel ...]: channel and count pairs, a flat array in RESP3
+/// too, as Redis 7.0 sends them.
+fn count_subscribers(ctx: &mut Ctx<'_>, space: Space) -> CmdResult {
+    ctx.out.array((ctx.arg_count() - 2) * 2);
     for i in 2..ctx.arg_count() {
         ctx.out.bulk(ctx.arg(i));
-        ctx.out
-            .integer(ctx.server.pubsub.subscriber_count(ctx.arg(i)) as i64);
+        let count = ctx.server.pubsub.subscriber_count(space, ctx.arg(i));
+        ctx.out.integer(count as i64);
     }
     Ok(())
+}
+
+fn pubsub_channels(ctx: &mut Ctx<'_>) -> CmdResult {
+    list_channels(ctx, Space::Classic)
+}
+
+fn pubsub_shardchannels(ctx: &mut Ctx<'_>) -> CmdResult {
+    list_channels(ctx, Space::Shard)
+}
+
+fn pubsub_numsub(ctx: &mut Ctx<'_>) -> CmdResult {
+    count_subscribers(ctx, Space::Classic)
+}
+
+fn pubsub_shardnumsub(ctx: &mut Ctx<'_>) -> CmdResult {
+    count_subscribers(ctx, Space::Shard)
 }
 
 /// PUBSUB NUMPAT
@@ -212,6 +353,10 @@ fn pubsub_help(ctx: &mut Ctx<'_>) -> CmdResult {
             "NUMSUB [<channel> ...]",
             "    Return the number of subscribers for the specified channels, excluding",
             "    pattern subscriptions(default: no channels).",
+            "SHARDCHANNELS [<pattern>]",
+            "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+            "SHARDNUMSUB [<shardchannel> ...]",
+            "    Return the number of subscribers for the specified shard level channel(s)",
         ],
     );
     Ok(())

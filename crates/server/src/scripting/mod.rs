@@ -185,6 +185,12 @@ impl Running {
         self.busy.load(Relaxed)
     }
 
+    /// Whether a script is running (a command that sees this runs inside it, since scripts
+    /// hold every gate).
+    pub fn is_running(&self) -> bool {
+        self.current.lock().is_some()
+    }
+
     pub fn current(&self) -> Option<RunInfo> {
         self.current.lock().clone()
     }

@@ -119,15 +119,20 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
         return Ok(());
     }
     ctx.out.array(multi.queue.len());
-    ctx.client.mode = ExecMode::Nested {
-        now_ms: ctx.now_ms,
-        journaled: true,
-    };
+    // Restored after, not reset: DEBUG LOADAOF replays the AOF's transactions with a client
+    // that is itself nested inside the gates DEBUG holds.
+    let outer = std::mem::replace(
+        &mut ctx.client.mode,
+        ExecMode::Nested {
+            now_ms: ctx.now_ms,
+            journaled: true,
+        },
+    );
     for command in &multi.queue {
         let args: Vec<&[u8]> = command.iter().map(Vec::as_slice).collect();
         crate::dispatch::execute_queued(ctx, &args);
     }
-    ctx.client.mode = ExecMode::Direct;
+    ctx.client.mode = outer;
     // The journal's MULTI block closes, and the reply waits for its EXEC record: a block
     // without one is dropped when the AOF is loaded.
     let offset = ctx.server.journal.close_unit();

@@ -166,6 +166,7 @@ const SKIP: &[&str] = &[
     "ssubscribe",
     "unsubscribe",
     "punsubscribe",
+    "sunsubscribe",
     "multi",
     "client|kill",
     "client|pause",

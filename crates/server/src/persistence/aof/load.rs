@@ -15,7 +15,7 @@ use redis_lite_persist::{
 };
 
 use super::aof_dir;
-use crate::client::{ClientHandle, ClientKind, ClientState};
+use crate::client::{ClientHandle, ClientKind, ClientState, ExecMode};
 use crate::command::{self, Lookup};
 use crate::log;
 use crate::persistence::rdb::{KeyLoader, OnDuplicate};
@@ -57,6 +57,20 @@ pub fn load(
     server: &Arc<Server>,
     on_progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Option<LoadStats>, LoadError> {
+    load_files(server, on_progress, false)
+}
+
+/// [`load`] run by a command that holds every gate already (DEBUG LOADAOF): the replayed
+/// commands take none.
+pub fn load_holding_gates(server: &Arc<Server>) -> Result<Option<LoadStats>, LoadError> {
+    load_files(server, &mut |_, _| {}, true)
+}
+
+fn load_files(
+    server: &Arc<Server>,
+    on_progress: &mut dyn FnMut(u64, u64),
+    holding_gates: bool,
+) -> Result<Option<LoadStats>, LoadError> {
     let config = server.config.read().clone();
     if !config.appendonly {
         return Ok(None);
@@ -92,7 +106,7 @@ pub fn load(
     }
 
     let started = Instant::now();
-    let mut replay = Replay::new(server);
+    let mut replay = Replay::new(server, holding_gates);
     let mut stats = LoadStats::default();
     let limits = server.config.encoding.load();
     let keyring = config.keyring.as_deref();
@@ -313,7 +327,7 @@ struct Replay<'s> {
 }
 
 impl<'s> Replay<'s> {
-    fn new(server: &'s Arc<Server>) -> Self {
+    fn new(server: &'s Arc<Server>, holding_gates: bool) -> Self {
         let handle = ClientHandle::new(0, "aof".into(), String::new(), -1);
         // Its statistics go nowhere: loading is not client traffic.
         let stats = Arc::new(WorkerStats::new(command::table().entries.len()));
@@ -321,6 +335,13 @@ impl<'s> Replay<'s> {
         client.kind = ClientKind::AofLoader;
         // The cron thread's gate: loading runs beside no event loop's commands.
         client.worker = server.gates.len() - 1;
+        if holding_gates {
+            // Nested, as EXEC's commands are: inside gates taken already.
+            client.mode = ExecMode::Nested {
+                now_ms: 0,
+                journaled: false,
+            };
+        }
         Replay {
             server,
             client,

@@ -512,6 +512,14 @@ impl Aof {
         let _ = rx.wait_for(|done| *done >= offset).await;
     }
 
+    /// Writes what the journal holds for the AOF now (DEBUG LOADAOF, before reading the files
+    /// back). A failed write leaves the records for the writer thread's next try.
+    pub fn write_now(&self) {
+        if self.write_pending().is_err() {
+            self.doorbell.ring();
+        }
+    }
+
     /// Publishes that the log is durable up to `offset`.
     fn publish_durable(&self, offset: u64) {
         self.durable.send_if_modified(|done| {
