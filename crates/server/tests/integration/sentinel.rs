@@ -23,12 +23,14 @@ impl Sentinel {
         let dir = DataDir::new("sentinel");
         let port = free_port();
         let config = dir.join("sentinel.conf");
+        // down-after 3 s, not 1: on a loaded machine a server can stall past one second, and
+        // Sentinel then marks the new master down too and the failover never settles.
         std::fs::write(
             &config,
             format!(
                 "port {port}\nbind 127.0.0.1\ndir {}\n\
                  sentinel monitor mymaster 127.0.0.1 {master_port} 1\n\
-                 sentinel down-after-milliseconds mymaster 1000\n\
+                 sentinel down-after-milliseconds mymaster 3000\n\
                  sentinel failover-timeout mymaster 10000\n\
                  sentinel parallel-syncs mymaster 2\n",
                 dir.path()
@@ -94,7 +96,10 @@ fn lite(args: &[&str]) -> Launch {
 /// Fields of `server`'s INFO replication, or None when the connection was cut: Sentinel's
 /// reconfigurations end with CLIENT KILL TYPE normal, which may close a probe's connection.
 fn replication_fields(server: &Server, names: &[&str]) -> Option<Vec<String>> {
-    let mut client = server.client();
+    let mut client = redis::Client::open(server.url(false))
+        .ok()?
+        .get_connection()
+        .ok()?;
     let info: String = redis::cmd("INFO")
         .arg("replication")
         .query(&mut client)
