@@ -1,9 +1,10 @@
 //! Server administration and introspection commands: the instance (CONFIG, DEBUG, SHUTDOWN,
-//! FLUSHALL, SWAPDB...), clients and connections (PING, HELLO, AUTH, CLIENT...), COMMAND, INFO
-//! and MODULE.
+//! FLUSHALL, SWAPDB...), clients and connections (PING, HELLO, AUTH, CLIENT...), COMMAND, INFO,
+//! MODULE, and MIGRATE (with its cache of connections to target instances).
 
 pub mod clients;
 pub mod info;
 pub mod instance;
 pub mod introspection;
+pub mod migrate;
 pub mod modules;
