@@ -255,7 +255,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("keyspace_misses:{}", sum(w, |s| &s.keyspace_misses));
             field!("pubsub_channels:0");
             field!("pubsub_patterns:0");
-            field!("migrate_cached_sockets:{}", server.migrate.len());
+            field!("migrate_cached_sockets:{}", server.migrate.connections());
             field!("total_error_replies:{}", sum(w, |s| &s.error_replies));
             field!("total_reads_processed:{}", sum(w, |s| &s.reads_processed));
             field!("total_writes_processed:{}", sum(w, |s| &s.writes_processed));

@@ -24,7 +24,7 @@ use parking_lot::Mutex;
 use rand::Rng;
 
 use crate::blocking::{BlockedCommand, Waiter, Wake, WakeOrder};
-use crate::client::{ClientKind, ExecMode};
+use crate::client::ClientKind;
 use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
@@ -80,7 +80,7 @@ pub struct SocketCache {
 
 impl SocketCache {
     /// Connections cached now (INFO's `migrate_cached_sockets`).
-    pub fn len(&self) -> usize {
+    pub fn connections(&self) -> usize {
         self.targets.lock().len()
     }
 
@@ -315,6 +315,8 @@ impl Outcome {
 /// An exchange running on its own thread while its client waits (see the module's notes).
 pub struct Transfer {
     waiter: Arc<Waiter>,
+    /// The MIGRATE as sent, which completes it when run again.
+    args: Vec<Vec<u8>>,
     request: Request,
     copy: bool,
     outcome: Mutex<Option<Outcome>>,
@@ -323,12 +325,7 @@ pub struct Transfer {
 /// MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH password |
 /// AUTH2 username password] [KEYS key ...]
 fn migrate(ctx: &mut Ctx<'_>) -> CmdResult {
-    if let Some(transfer) = finished_transfer(ctx) {
-        let outcome = transfer
-            .outcome
-            .lock()
-            .take()
-            .expect("a transfer wakes its client once its outcome is set");
+    if let Some((transfer, outcome)) = finished_transfer(ctx) {
         return finish(ctx, &transfer.request, transfer.copy, outcome);
     }
     let (mut copy, mut replace, mut auth) = (false, false, None);
@@ -423,8 +420,10 @@ fn migrate(ctx: &mut Ctx<'_>) -> CmdResult {
 /// Hands the exchange to its own thread and blocks the client until it is over.
 fn start_transfer(ctx: &mut Ctx<'_>, request: Request, copy: bool) -> CmdResult {
     let waiter = Waiter::new(WakeOrder::Fifo);
+    let args: Vec<Vec<u8>> = ctx.args.iter().map(|a| a.to_vec()).collect();
     let transfer = Arc::new(Transfer {
         waiter: waiter.clone(),
+        args: args.clone(),
         request,
         copy,
         outcome: Mutex::new(None),
@@ -450,7 +449,7 @@ fn start_transfer(ctx: &mut Ctx<'_>, request: Request, copy: bool) -> CmdResult 
         waiter,
         db,
         keys: Vec::new(),
-        args: ctx.args.iter().map(|a| a.to_vec()).collect(),
+        args,
         command: ctx.command.id,
         deadline: None,
         // No timeout of its own (the exchange has one), and CLIENT UNBLOCK does not see it.
@@ -461,16 +460,22 @@ fn start_transfer(ctx: &mut Ctx<'_>, request: Request, copy: bool) -> CmdResult 
     Ok(())
 }
 
-/// The client's transfer, when this run is the re-run its completion woke.
-fn finished_transfer(ctx: &mut Ctx<'_>) -> Option<Arc<Transfer>> {
-    let ExecMode::Rerun { waiter, .. } = &ctx.client.mode else {
+/// The client's finished transfer and its outcome, when this run completes it: the re-run its
+/// completion woke, or that re-run held back by a write pause and run later. A transfer left
+/// by a re-run that was refused (the server became a replica meanwhile, say) is completed by
+/// the client's next identical MIGRATE, and dropped by any other.
+fn finished_transfer(ctx: &mut Ctx<'_>) -> Option<(Arc<Transfer>, Outcome)> {
+    if ctx.client.mode.nested() {
         return None;
-    };
-    let waiter = waiter.clone();
-    ctx.client
-        .migration
-        .take()
-        .filter(|transfer| Arc::ptr_eq(&transfer.waiter, &waiter))
+    }
+    let transfer = ctx.client.migration.take()?;
+    if transfer.args.len() != ctx.args.len()
+        || transfer.args.iter().zip(ctx.args).any(|(a, b)| a != b)
+    {
+        return None;
+    }
+    let outcome = transfer.outcome.lock().take()?;
+    Some((transfer, outcome))
 }
 
 /// The second step: deletes the keys the target restored (unless COPY) that nobody wrote since

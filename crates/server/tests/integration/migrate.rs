@@ -562,8 +562,15 @@ fn migrate_in_a_transaction_and_command_info_as_redis() {
     );
 }
 
-/// The keyspace notifications and the AOF records of a MIGRATE, from each source.
-fn journal_of(source: Program, target_port: u16) -> Option<(Vec<(String, String)>, Vec<u8>)> {
+/// What a source reports of its MIGRATEs: the keyspace notifications (channel, message) and
+/// the AOF's bytes.
+struct Journal {
+    events: Vec<(String, String)>,
+    aof: Vec<u8>,
+}
+
+/// The [`Journal`] of a few MIGRATEs from `source`.
+fn journal_of(source: Program, target_port: u16) -> Option<Journal> {
     let dir = DataDir::new("migrate-journal");
     let server = Launch::of(source)
         .dir(&dir.0)
@@ -609,7 +616,7 @@ fn journal_of(source: Program, target_port: u16) -> Option<(Vec<(String, String)
     ];
     let events = testkit::notifications(&server, script);
     let aof = std::fs::read(dir.join("appendonlydir").join("appendonly.aof.1.incr.aof")).unwrap();
-    Some((events, aof))
+    Some(Journal { events, aof })
 }
 
 #[test]
@@ -620,14 +627,14 @@ fn the_moved_keys_are_logged_and_notified_as_one_del() {
         return;
     };
     let actual = journal_of(Program::Lite, target.port).unwrap();
-    assert_eq!(actual.0, expected.0, "notifications");
+    assert_eq!(actual.events, expected.events, "notifications");
     assert_eq!(
-        String::from_utf8_lossy(&actual.1),
-        String::from_utf8_lossy(&expected.1),
+        String::from_utf8_lossy(&actual.aof),
+        String::from_utf8_lossy(&expected.aof),
         "AOF"
     );
     let del = b"*3\r\n$3\r\nDEL\r\n$1\r\na\r\n$1\r\nb\r\n";
-    assert!(actual.1.windows(del.len()).any(|w| w == del));
+    assert!(actual.aof.windows(del.len()).any(|w| w == del));
 }
 
 /// A target the test plays: accepts one connection, reports what it read, and sends what the
