@@ -116,6 +116,20 @@ pub static COMMANDS: &[CommandSpec] = &[
             "key ttl:integer serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds:integer] [FREQ frequency:integer]",
         )
         .acl(acl::DANGEROUS),
+    // What MIGRATE sends from a cluster node: RESTORE, for a slot being imported. Without
+    // cluster mode the same as RESTORE, as in Redis.
+    CommandSpec::new("restore-asking", -4, WRITE | DENYOOM | ASKING, restore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE)])
+        .doc(Group::Server, "3.0.0", "An internal command for migrating keys in a cluster")
+        .complexity(
+            "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the \
+             number of Redis objects composing the value and M their average size. For small string values the \
+             time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values \
+             the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+        )
+        .syntax(
+            "key ttl:integer serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds:integer] [FREQ frequency:integer]",
+        )
+        .acl(acl::KEYSPACE | acl::DANGEROUS),
     CommandSpec::container(
         "object",
         &[

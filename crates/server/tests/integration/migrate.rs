@@ -865,3 +865,41 @@ fn a_client_library_migrates_to_redis_lite() {
     let value: String = redis::cmd("GET").arg("k").query(&mut target_con).unwrap();
     assert_eq!(value, "v");
 }
+
+/// RESTORE-ASKING, what MIGRATE sends from a cluster node, is RESTORE outside cluster mode.
+#[test]
+fn restore_asking_is_restore_without_cluster_mode() {
+    let Some(redis) = Server::redis(&[]) else {
+        return;
+    };
+    let lite = Server::lite(&[]);
+    let mut raw = lite.raw();
+    raw.cmd(&["RPUSH", "l", "a", "b"]);
+    let payload = match testkit::Reply::parse(&raw.cmd(&["DUMP", "l"])) {
+        testkit::Reply::Bulk(Some(payload)) => payload,
+        other => panic!("DUMP: {other:?}"),
+    };
+    let payload = payload.as_slice();
+    let script: &[&[&[u8]]] = &[
+        &[b"RESTORE-ASKING", b"l", b"0", payload],
+        &[b"RESTORE-ASKING", b"l", b"0", payload],
+        &[b"RESTORE-ASKING", b"l", b"5000", payload, b"REPLACE"],
+        &[b"LRANGE", b"l", b"0", b"-1"],
+        &[b"RESTORE-ASKING", b"m", b"0", b"bad"],
+        &[b"RESTORE-ASKING", b"m", b"0"],
+        &[b"COMMAND", b"INFO", b"RESTORE-ASKING"],
+        &[b"COMMAND", b"GETKEYS", b"RESTORE-ASKING", b"m", b"0", b"x"],
+    ];
+    let (mut expected, mut actual) = (redis.raw(), lite.raw());
+    actual.cmd(&["FLUSHALL"]);
+    for command in script {
+        expected.send(&testkit::encode(command));
+        actual.send(&testkit::encode(command));
+        assert_eq!(
+            String::from_utf8_lossy(&actual.read_reply()),
+            String::from_utf8_lossy(&expected.read_reply()),
+            "{}",
+            String::from_utf8_lossy(command[0])
+        );
+    }
+}
