@@ -903,3 +903,86 @@ fn restore_asking_is_restore_without_cluster_mode() {
         );
     }
 }
+
+/// A value larger than one write chunk (64 KB) arrives whole, to either target.
+#[test]
+fn large_values_move_whole() {
+    // Hex digits of a simple generator: too irregular for LZF to shrink below a chunk.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let big: String = (0..1_500_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from_digit((state % 16) as u32, 16).unwrap()
+        })
+        .collect();
+    for (source, target) in [
+        (Program::Lite, Program::Redis),
+        (Program::Lite, Program::Lite),
+        (Program::Redis, Program::Lite),
+    ] {
+        let (Some(source), Some(target)) = (
+            Launch::of(source)
+                .args(&["--save", ""])
+                .start_if_available(),
+            Launch::of(target)
+                .args(&["--save", ""])
+                .start_if_available(),
+        ) else {
+            continue;
+        };
+        let (mut raw, mut target_raw) = (source.raw(), target.raw());
+        raw.cmd(&["SET", "big", &big]);
+        raw.cmd(&["RPUSH", "small", "x"]);
+        let port = target.port.to_string();
+        let reply = raw.cmd_text(&[
+            "MIGRATE",
+            "127.0.0.1",
+            &port,
+            "",
+            "0",
+            "5000",
+            "KEYS",
+            "big",
+            "small",
+        ]);
+        assert_eq!(reply, "+OK\r\n");
+        assert_eq!(raw.cmd_text(&["DBSIZE"]), ":0\r\n");
+        let moved = target_raw.cmd(&["GET", "big"]);
+        assert!(moved.ends_with(format!("{big}\r\n").as_bytes()));
+        assert_eq!(target_raw.cmd_text(&["LPOP", "small"]), "$1\r\nx\r\n");
+    }
+}
+
+/// A client that goes away while its MIGRATE waits leaves its keys here, and the server as it
+/// was: nothing left blocked, the connection to the target still usable.
+#[test]
+fn a_client_gone_during_the_exchange_leaves_its_keys() {
+    let server = Server::lite(&[]);
+    let target = FakeTarget::start();
+    let port = target.port.to_string();
+    let mut raw = server.raw();
+    raw.cmd(&["SET", "a", "1"]);
+    let mut leaving = server.raw();
+    leaving.send(&testkit::encode(&[
+        b"MIGRATE",
+        b"127.0.0.1",
+        port.as_bytes(),
+        b"a",
+        b"0",
+        b"5000",
+    ]));
+    target.read_until(b"RESTORE");
+    assert_eq!(info_field(&mut raw, "clients", "blocked_clients"), "1");
+    drop(leaving);
+    wait_until("the client to go", Duration::from_secs(5), || {
+        info_field(&mut raw, "clients", "connected_clients") == "1"
+    });
+    assert_eq!(info_field(&mut raw, "clients", "blocked_clients"), "0");
+    target.replies.send(b"+OK\r\n+OK\r\n".to_vec()).unwrap();
+    wait_until("the exchange to end", Duration::from_secs(5), || {
+        info_field(&mut raw, "stats", "migrate_cached_sockets") == "1"
+    });
+    assert_eq!(raw.cmd_text(&["GET", "a"]), "$1\r\n1\r\n");
+}
