@@ -65,6 +65,9 @@ const CACHE_ITEMS: usize = 64;
 /// Redis's `MIGRATE_SOCKET_CACHE_TTL`: a connection unused for longer (in whole seconds of the
 /// wall clock, as Redis counts) is closed.
 const CACHE_IDLE_SECS: u64 = 10;
+/// Longer timeouts are this one, which is forever for any purpose, and keeps deadlines within
+/// what the clock can count.
+const LONGEST_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// The request goes out in chunks of this size, each within the timeout, as Redis writes it.
 const WRITE_CHUNK: usize = 64 * 1024;
 
@@ -334,7 +337,7 @@ impl Outcome {
     }
 }
 
-/// An exchange running on its own thread while its client waits (see the module's notes).
+/// An exchange running on another thread while its client waits (see the module's notes).
 pub struct Transfer {
     waiter: Arc<Waiter>,
     /// The MIGRATE as sent, which completes it when run again.
@@ -388,12 +391,11 @@ fn migrate(ctx: &mut Ctx<'_>) -> CmdResult {
     // Redis parses the timeout before the database.
     let timeout = ctx.arg_i64(5)?;
     let db = ctx.arg_i64(4)?;
-    let timeout = Duration::from_millis(if timeout <= 0 { 1000 } else { timeout as u64 });
-    let dump = redis_lite_persist::WriteOptions {
-        compression: ctx.server.config.read().rdbcompression,
-        list_max_listpack_size: ctx.encoding_limits().list_max_listpack_size,
-        ..Default::default()
+    let timeout = match timeout {
+        ..=0 => Duration::from_secs(1),
+        ms => Duration::from_millis(ms as u64).min(LONGEST_TIMEOUT),
     };
+    let dump = crate::commands::keys::dump_options(ctx);
     let keys = &ctx.args[first_key..first_key + key_count];
     let mut locked = ctx.lock(keys.iter().copied());
     let mut moved = Vec::new();

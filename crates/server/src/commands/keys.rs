@@ -595,15 +595,20 @@ fn expire_generic(ctx: &mut Ctx<'_>, relative: bool, unit_ms: i64) -> CmdResult 
     Ok(())
 }
 
-/// DUMP key
-fn dump(ctx: &mut Ctx<'_>) -> CmdResult {
-    let key = ctx.arg(1);
-    // As Redis's DUMP: compressed only under `rdbcompression`, always checksummed.
-    let options = redis_lite_persist::WriteOptions {
+/// How DUMP (and MIGRATE) serialize a value, as Redis's DUMP: compressed only under
+/// `rdbcompression`, always checksummed.
+pub fn dump_options(ctx: &Ctx<'_>) -> redis_lite_persist::WriteOptions {
+    redis_lite_persist::WriteOptions {
         compression: ctx.server.config.read().rdbcompression,
         list_max_listpack_size: ctx.encoding_limits().list_max_listpack_size,
         ..Default::default()
-    };
+    }
+}
+
+/// DUMP key
+fn dump(ctx: &mut Ctx<'_>) -> CmdResult {
+    let key = ctx.arg(1);
+    let options = dump_options(ctx);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
     let index = db.index();

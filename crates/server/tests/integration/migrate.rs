@@ -363,6 +363,15 @@ fn argument_errors_as_redis() {
                 "COPY",
                 "REPLACE",
             ],
+            &[
+                "MIGRATE",
+                "127.0.0.1",
+                "{port}",
+                "a",
+                "0",
+                "9223372036854775807",
+                "COPY",
+            ],
             &["INFO", "errorstats"],
         ],
     );
