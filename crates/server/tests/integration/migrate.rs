@@ -178,6 +178,34 @@ fn copy_replace_busykey_and_nokey_as_redis() {
                 "replace",
             ],
             &["EXISTS", "b"],
+            // A key named twice is sent twice: the second RESTORE finds it there.
+            &["SET", "d", "4"],
+            &["SET", "e", "5"],
+            &[
+                "MIGRATE",
+                "127.0.0.1",
+                "{port}",
+                "",
+                "0",
+                "1000",
+                "KEYS",
+                "d",
+                "d",
+            ],
+            &[
+                "MIGRATE",
+                "127.0.0.1",
+                "{port}",
+                "",
+                "0",
+                "1000",
+                "REPLACE",
+                "KEYS",
+                "e",
+                "e",
+            ],
+            &["EXISTS", "d", "e"],
+            &[ON_TARGET, "MGET", "d", "e"],
             // Nothing to move: NOKEY, not an error.
             &["MIGRATE", "127.0.0.1", "{port}", "nothing", "0", "1000"],
             &[
@@ -622,6 +650,19 @@ fn journal_of(source: Program, target_port: u16) -> Option<Journal> {
             "REPLACE",
         ],
         &["MIGRATE", "127.0.0.1", port, "none", "0", "1000"],
+        &["SET", "e", "5"],
+        &[
+            "MIGRATE",
+            "127.0.0.1",
+            port,
+            "",
+            "0",
+            "1000",
+            "REPLACE",
+            "KEYS",
+            "e",
+            "e",
+        ],
     ];
     let events = testkit::notifications(&server, script);
     let aof = std::fs::read(dir.join("appendonlydir").join("appendonly.aof.1.incr.aof")).unwrap();
