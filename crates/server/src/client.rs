@@ -447,6 +447,8 @@ pub struct ClientState {
     pub worker: usize,
     /// The blocking command this client waits on, set by `Ctx::block`.
     pub blocked: Option<BlockedCommand>,
+    /// The MIGRATE exchange this client waits on, which its re-run completes.
+    pub migration: Option<Arc<crate::admin::migrate::Transfer>>,
     /// Journal offset of the end of this client's latest records: its replies wait until the
     /// AOF is written (with `appendfsync always`, fsynced) up to it.
     pub journal_offset: u64,
@@ -476,6 +478,7 @@ impl ClientState {
             mode: ExecMode::Direct,
             worker: 0,
             blocked: None,
+            migration: None,
             journal_offset: 0,
             kind: ClientKind::Normal,
             replica: None,

@@ -36,6 +36,9 @@ pub mod flags {
     /// Keys that the first/last/step range does not describe. Never declared: COMMAND INFO
     /// derives it from the key specs (see [`super::CommandSpec::legacy_range`]).
     pub const MOVABLE_KEYS: u32 = 1 << 19;
+    /// Runs on a cluster node for a slot being imported (RESTORE-ASKING, which MIGRATE sends
+    /// from a cluster node).
+    pub const ASKING: u32 = 1 << 20;
 
     /// Flag names in COMMAND INFO order. `may_replicate` and `sentinel` are internal: Redis
     /// does not show them either.
@@ -51,6 +54,7 @@ pub mod flags {
         (STALE, "stale"),
         (SKIP_MONITOR, "skip_monitor"),
         (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),

@@ -15,7 +15,8 @@
 //!   and reaches the keyspace through [`commands::access`] (typed lookups, get-or-create,
 //!   delete-if-empty, ranges, SCAN options).
 //! - [`args`]: argument helpers any subsystem's commands use (keywords, `<COMMAND> HELP`).
-//! - [`admin`]: instance, DEBUG, client, COMMAND, INFO and MODULE commands.
+//! - [`admin`]: instance, DEBUG, client, COMMAND, INFO and MODULE commands, and MIGRATE with its
+//!   cache of connections to target instances.
 //! - [`context`]: [`context::Ctx`], what a handler sees.
 //! - [`config`]: the parameter table behind redis.conf, the command line and CONFIG.
 //! - [`blocking`]: clients blocked on keys (BLPOP and friends): first-come, first-served or

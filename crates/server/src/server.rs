@@ -62,6 +62,8 @@ pub struct Server {
     /// backlog read.
     pub journal: Arc<Journal>,
     pub replication: crate::replication::Replication,
+    /// MIGRATE's connections to target instances.
+    pub migrate: crate::admin::migrate::SocketCache,
 }
 
 /// What names this server instance to clients.
@@ -142,6 +144,7 @@ impl Server {
             aof,
             journal,
             replication: Default::default(),
+            migrate: Default::default(),
             config: LiveConfig::new(config, config_file),
         };
         server.replication.backlog.register(&server.journal);
@@ -729,6 +732,7 @@ fn cron(server: Arc<Server>) {
         if !server.persistence.is_loading() {
             server.aof.cron(&server.config.read());
         }
+        server.migrate.close_idle();
         if last_sample.elapsed() >= Duration::from_millis(100) {
             let ops = crate::stats::sum(&server.stats.workers, |w| &w.total_commands);
             let secs = last_sample.elapsed().as_secs_f64();

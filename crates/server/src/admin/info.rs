@@ -263,6 +263,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                 "pubsubshard_channels:{}",
                 server.pubsub.channel_count(Space::Shard)
             );
+            field!("migrate_cached_sockets:{}", server.migrate.connections());
             field!("total_error_replies:{}", sum(w, |s| &s.error_replies));
             field!("total_reads_processed:{}", sum(w, |s| &s.reads_processed));
             field!("total_writes_processed:{}", sum(w, |s| &s.writes_processed));

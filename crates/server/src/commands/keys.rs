@@ -116,6 +116,20 @@ pub static COMMANDS: &[CommandSpec] = &[
             "key ttl:integer serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds:integer] [FREQ frequency:integer]",
         )
         .acl(acl::DANGEROUS),
+    // What MIGRATE sends from a cluster node: RESTORE, for a slot being imported. Without
+    // cluster mode the same as RESTORE, as in Redis.
+    CommandSpec::new("restore-asking", -4, WRITE | DENYOOM | ASKING, restore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE)])
+        .doc(Group::Server, "3.0.0", "An internal command for migrating keys in a cluster")
+        .complexity(
+            "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the \
+             number of Redis objects composing the value and M their average size. For small string values the \
+             time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values \
+             the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+        )
+        .syntax(
+            "key ttl:integer serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds:integer] [FREQ frequency:integer]",
+        )
+        .acl(acl::KEYSPACE | acl::DANGEROUS),
     CommandSpec::container(
         "object",
         &[
@@ -581,15 +595,20 @@ fn expire_generic(ctx: &mut Ctx<'_>, relative: bool, unit_ms: i64) -> CmdResult 
     Ok(())
 }
 
-/// DUMP key
-fn dump(ctx: &mut Ctx<'_>) -> CmdResult {
-    let key = ctx.arg(1);
-    // As Redis's DUMP: compressed only under `rdbcompression`, always checksummed.
-    let options = redis_lite_persist::WriteOptions {
+/// How DUMP (and MIGRATE) serialize a value, as Redis's DUMP: compressed only under
+/// `rdbcompression`, always checksummed.
+pub fn dump_options(ctx: &Ctx<'_>) -> redis_lite_persist::WriteOptions {
+    redis_lite_persist::WriteOptions {
         compression: ctx.server.config.read().rdbcompression,
         list_max_listpack_size: ctx.encoding_limits().list_max_listpack_size,
         ..Default::default()
-    };
+    }
+}
+
+/// DUMP key
+fn dump(ctx: &mut Ctx<'_>) -> CmdResult {
+    let key = ctx.arg(1);
+    let options = dump_options(ctx);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
     let index = db.index();

@@ -28,6 +28,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     crate::admin::modules::COMMANDS,
     crate::admin::info::COMMANDS,
     crate::admin::introspection::COMMANDS,
+    crate::admin::migrate::COMMANDS,
     keys::COMMANDS,
     strings::COMMANDS,
     crate::pubsub::pubsub_family::COMMANDS,

@@ -20,6 +20,7 @@ mod hashes;
 mod hyperloglog;
 mod keys;
 mod lists;
+mod migrate;
 mod notifications;
 mod persistence;
 mod protocol;
