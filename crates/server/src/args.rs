@@ -28,3 +28,25 @@ pub fn reply_help(ctx: &mut Ctx<'_>, command: &str, lines: &[&str]) {
     ctx.out.simple("HELP");
     ctx.out.simple("    Prints this help.");
 }
+
+/// The whole of `text` as C's `strtoull`/`strtoul` reads a number when nothing may follow it:
+/// an optional sign (a minus negates modulo 2^64), then decimal digits, without overflow. No
+/// leading white space: callers that allow it strip it first.
+pub fn parse_c_unsigned(text: &[u8]) -> Option<u64> {
+    let (negative, digits) = match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let value = digits.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })?;
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}

@@ -235,25 +235,10 @@ pub fn index(index: i64, len: usize) -> Option<usize> {
 /// A SCAN cursor as Redis reads it with `strtoul`: optional sign (a minus negates modulo 2^64),
 /// decimal digits, nothing else; an empty string is cursor 0.
 pub fn parse_cursor(text: &[u8]) -> Option<u64> {
-    let (negative, digits) = match text.first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
     if text.is_empty() {
         return Some(0);
     }
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let value = digits.iter().try_fold(0u64, |n, d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })?;
-    Some(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
+    crate::args::parse_c_unsigned(text)
 }
 
 /// Argument `i` as a SCAN cursor, or Redis's "invalid cursor".

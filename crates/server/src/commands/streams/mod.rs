@@ -51,26 +51,8 @@ pub fn parse_id_number(text: &[u8]) -> Option<u64> {
     if let Some(n) = redis_lite_protocol::number::parse_i64(text) {
         return u64::try_from(n).ok();
     }
-    let text = match text.iter().position(|b| !b" \t\n\x0b\x0c\r".contains(b)) {
-        Some(start) => &text[start..],
-        None => return None,
-    };
-    let (negative, digits) = match text[0] {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let value = digits.iter().try_fold(0u64, |n, d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })?;
-    Some(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
+    let start = text.iter().position(|b| !b" \t\n\x0b\x0c\r".contains(b))?;
+    crate::args::parse_c_unsigned(&text[start..])
 }
 
 /// A range's start as XRANGE and XPENDING take it: an ID, `-`, or `(ID` (exclusive).
