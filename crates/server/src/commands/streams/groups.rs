@@ -25,8 +25,8 @@ use redis_lite_protocol::ReplyWriter;
 
 use super::entries::BLOCKED_READ_DEFAULT_COUNT;
 use super::{
-    parse_exact_id, parse_id, parse_range_end, parse_range_start, write_entry,
-    write_id, ReadOptions, Stream,
+    parse_exact_id, parse_id, parse_range_end, parse_range_start, write_entry, write_id,
+    ReadOptions, Stream,
 };
 use crate::args::reply_help;
 use crate::blocking::WakeOrder;
