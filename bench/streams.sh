@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Streams side by side with real Redis: XADD throughput (-c 50, and -c 50 -P 16), XRANGE of a
-# 100-entry stream (-c 50), and the memory one entry costs in a stream of 1M entries
+# 100-entry stream (-c 50), XREADGROUP+XACK pairs per second (bench/xreadgroup_pairs.py: PAIR_CLIENTS
+# consumers drain PAIRS entries one XREADGROUP COUNT 1 and one XACK at a time) with the server's
+# CPU microseconds per pair, and the memory one entry costs in a stream of 1M entries
 # (used_memory before and after loading them through redis-cli --pipe, on a fresh server).
 # Each round runs every test on both servers, Redis first on odd rounds and redis-lite first on
 # even ones; prints each run, then the medians and the ratios (redis-lite / Redis).
 # Usage: bench/streams.sh [lite binary] (default target/release/redis-lite-server)
-# Knobs: ROUNDS (3), N (200000 requests per throughput run), ENTRIES (1000000).
+# Knobs: ROUNDS (3), N (200000 requests per throughput run), ENTRIES (1000000), PAIRS (100000),
+# PAIR_CLIENTS (4).
 set -euo pipefail
 LITE=${1:-target/release/redis-lite-server}
 ROUNDS=${ROUNDS:-3}
 N=${N:-200000}
 ENTRIES=${ENTRIES:-1000000}
+PAIRS=${PAIRS:-100000}
+PAIR_CLIENTS=${PAIR_CLIENTS:-4}
+HERE=$(dirname "$0")
 RPORT=16510
 LPORT=16511
 PIDS=()
@@ -66,6 +72,9 @@ for round in $(seq 1 "$ROUNDS"); do
     add_p16=$(rps "$p" "-c 50 -P 16" XADD s '*' field value)
     for i in $(seq 1 100); do echo "XADD r $i-0 field value$i"; done | redis-cli -p "$p" >/dev/null
     range_c50=$(rps "$p" "-c 50" XRANGE r - +)
+    pairs=$(python3 "$HERE/xreadgroup_pairs.py" "$p" --entries "$PAIRS" --clients "$PAIR_CLIENTS")
+    pairs_s=$(echo "$pairs" | sed -n 's/.*pairs_per_s=\([0-9.]*\).*/\1/p')
+    pair_cpu=$(echo "$pairs" | sed -n 's/.*server_cpu_us_per_pair=\([0-9.]*\).*/\1/p')
     stop "$server"
     # Memory on a fresh server, so nothing else's allocations move the delta.
     start "$server"
@@ -75,18 +84,20 @@ for round in $(seq 1 "$ROUNDS"); do
     after=$(used_memory "$p")
     per_entry=$(echo "scale=2; ($after - $before) / $ENTRIES" | bc)
     stop "$server"
-    echo "round $round $server xadd_c50=$add_c50 xadd_p16=$add_p16 xrange100_c50=$range_c50 bytes_per_entry=$per_entry"
+    echo "round $round $server xadd_c50=$add_c50 xadd_p16=$add_p16 xrange100_c50=$range_c50 xreadgroup_xack_pairs=$pairs_s pair_server_cpu_us=$pair_cpu bytes_per_entry=$per_entry"
     RESULTS[xadd_c50.$server]+="$add_c50 "
     RESULTS[xadd_p16.$server]+="$add_p16 "
     RESULTS[xrange100_c50.$server]+="$range_c50 "
+    RESULTS[xreadgroup_xack_pairs.$server]+="$pairs_s "
+    RESULTS[pair_server_cpu_us.$server]+="$pair_cpu "
     RESULTS[bytes_per_entry.$server]+="$per_entry "
   done
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo
-printf "%-16s %12s %12s %7s\n" measure redis lite ratio
-for measure in xadd_c50 xadd_p16 xrange100_c50 bytes_per_entry; do
+printf "%-22s %12s %12s %7s\n" measure redis lite ratio
+for measure in xadd_c50 xadd_p16 xrange100_c50 xreadgroup_xack_pairs pair_server_cpu_us bytes_per_entry; do
   r=$(echo ${RESULTS[$measure.redis]} | median)
   l=$(echo ${RESULTS[$measure.lite]} | median)
-  printf "%-16s %12s %12s %7.2f\n" $measure "$r" "$l" "$(echo "$l / $r" | bc -l)"
+  printf "%-22s %12s %12s %7.2f\n" $measure "$r" "$l" "$(echo "$l / $r" | bc -l)"
 done

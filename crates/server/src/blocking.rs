@@ -222,6 +222,24 @@ impl Blocking {
         }
     }
 
+    /// Every key of the databases `dbs` picks changed at once (FLUSHDB, FLUSHALL, SWAPDB): wakes
+    /// their broadcast waiters, as [`Blocking::key_changed`] wakes one key's.
+    pub fn databases_changed(&self, dbs: impl Fn(usize) -> bool) {
+        if self.broadcast_blocked.load(Relaxed) == 0 {
+            return;
+        }
+        let queues = self.queues.lock();
+        for ((db, _), line) in queues.iter() {
+            if line.broadcast > 0 && dbs(*db) {
+                for waiter in &line.waiters {
+                    if waiter.order == WakeOrder::Broadcast {
+                        waiter.wake(Wake::Ready);
+                    }
+                }
+            }
+        }
+    }
+
     /// A key may have become non-empty: wake its first FIFO waiter and every broadcast one.
     pub fn signal(&self, db: usize, key: &[u8]) {
         let queues = self.queues.lock();

@@ -51,7 +51,7 @@ pub struct Server {
     /// them all exclusively, which pauses every other client for the transaction. Uncontended,
     /// a gate costs an atomic on a thread-local line.
     pub gates: Vec<RwLock<()>>,
-    pub blocking: crate::blocking::Blocking,
+    pub blocking: Arc<crate::blocking::Blocking>,
     /// Paused writes (FAILOVER): write commands wait, reads go on.
     pub pause: crate::dispatch::pause::WritePause,
     pub persistence: crate::persistence::Persistence,
@@ -80,11 +80,13 @@ pub struct ActiveExpiry {
     pub time_cap_reached: AtomicU64,
 }
 
-/// Where the engine's own changes (expirations, evictions) go: keyspace notifications, and a
-/// `DEL` in the journal, appended while the engine still holds the key's shard lock.
+/// Where the engine's own changes (expirations, evictions) go: keyspace notifications, a
+/// `DEL` in the journal, appended while the engine still holds the key's shard lock, and the
+/// stream readers blocked on the key, woken to find it gone.
 struct EngineEvents {
     notifier: Arc<Notifier>,
     journal: Arc<Journal>,
+    blocking: Arc<crate::blocking::Blocking>,
 }
 
 impl redis_lite_engine::KeyEvents for EngineEvents {
@@ -92,12 +94,14 @@ impl redis_lite_engine::KeyEvents for EngineEvents {
         self.notifier
             .emit(db, key, crate::notify::Class::Expired, "expired");
         self.journal.record(db, &[b"DEL".as_slice(), key], false);
+        self.blocking.key_changed(db, key);
     }
 
     fn evicted(&self, db: usize, key: &[u8]) {
         self.notifier
             .emit(db, key, crate::notify::Class::Evicted, "evicted");
         self.journal.record(db, &[b"DEL".as_slice(), key], false);
+        self.blocking.key_changed(db, key);
     }
 }
 
@@ -116,9 +120,11 @@ impl Server {
         let notifier = Arc::new(Notifier::new(pubsub.clone()));
         let journal = Arc::new(Journal::new());
         let aof = Arc::new(Aof::new(&config, journal.clone()));
+        let blocking = Arc::new(crate::blocking::Blocking::default());
         let events: Arc<dyn redis_lite_engine::KeyEvents> = Arc::new(EngineEvents {
             notifier: notifier.clone(),
             journal: journal.clone(),
+            blocking: blocking.clone(),
         });
         let server = Server {
             keyspace: Keyspace::with_events(shards, config.databases, Some(events)),
@@ -136,7 +142,7 @@ impl Server {
             pubsub,
             notifier,
             gates: (0..config.threads + 2).map(|_| RwLock::new(())).collect(),
-            blocking: Default::default(),
+            blocking,
             pause: Default::default(),
             persistence: Default::default(),
             limits: Default::default(),

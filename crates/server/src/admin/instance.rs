@@ -194,6 +194,7 @@ fn flushdb(ctx: &mut Ctx<'_>) -> CmdResult {
     let db = Some(ctx.client.db);
     ctx.dirty(count_keys(ctx, db));
     ctx.server.keyspace.flush(db, lazy);
+    ctx.server.blocking.databases_changed(|i| Some(i) == db);
     ctx.propagate();
     ctx.out.ok();
     Ok(())
@@ -210,6 +211,7 @@ fn flushall(ctx: &mut Ctx<'_>) -> CmdResult {
         persistence.abort_and_wait();
     }
     ctx.server.keyspace.flush(None, lazy);
+    ctx.server.blocking.databases_changed(|_| true);
     ctx.propagate();
     if !ctx.server.config.read().save_rules.is_empty() {
         let _ = crate::persistence::rdb::save(ctx.server);
@@ -225,6 +227,7 @@ fn swapdb(ctx: &mut Ctx<'_>) -> CmdResult {
     let a = parse_db_index(ctx, 1, CommandError::err("invalid first DB index"))?;
     let b = parse_db_index(ctx, 2, CommandError::err("invalid second DB index"))?;
     ctx.server.keyspace.swap_databases(a, b);
+    ctx.server.blocking.databases_changed(|i| i == a || i == b);
     ctx.propagate();
     ctx.dirty(1);
     ctx.out.ok();

@@ -727,6 +727,86 @@ fn a_reader_is_unblocked_when_its_stream_or_group_goes() {
     );
 }
 
+/// A waiting XREADGROUP is unblocked as Redis 7.0 unblocks it when its database is flushed or
+/// swapped away or its key expires: UNBLOCKED without a stream, NOGROUP when the stream swapped
+/// in lacks the group, and still waiting when it has it. Flushing another database leaves it
+/// waiting, and XREAD waits on through all of it.
+#[test]
+fn a_reader_is_unblocked_when_its_database_is_flushed_or_swapped_or_its_key_expires() {
+    const READ: &[&str] = &[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "a",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "s",
+        ">",
+    ];
+    const CREATE: &[&str] = &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"];
+    blocking_matches_redis(
+        &["--threads", "2"],
+        &[
+            Cmd(0, CREATE),
+            Send(1, READ),
+            Blocked(1),
+            Cmd(0, &["FLUSHALL"]),
+            Read(1),
+            Cmd(0, CREATE),
+            Send(1, READ),
+            Blocked(1),
+            Cmd(0, &["SELECT", "1"]),
+            Cmd(0, &["FLUSHDB"]),
+            Cmd(0, &["SELECT", "0"]),
+            Cmd(0, &["XADD", "s", "1-1", "f", "v"]),
+            Read(1),
+            Send(1, READ),
+            Blocked(1),
+            Cmd(0, &["FLUSHDB", "ASYNC"]),
+            Read(1),
+            Cmd(0, CREATE),
+            Send(1, READ),
+            Blocked(1),
+            Cmd(0, &["SWAPDB", "0", "1"]),
+            Read(1),
+            Cmd(0, &["FLUSHALL"]),
+            Cmd(0, &["SELECT", "1"]),
+            Cmd(0, &["XADD", "s", "1-1", "f", "v"]),
+            Cmd(0, &["SELECT", "0"]),
+            Cmd(0, CREATE),
+            Send(1, READ),
+            Blocked(1),
+            Cmd(0, &["SWAPDB", "1", "0"]),
+            Read(1),
+            Cmd(0, &["FLUSHALL"]),
+            Cmd(0, &["SELECT", "1"]),
+            Cmd(0, CREATE),
+            Cmd(0, &["SELECT", "0"]),
+            Cmd(0, CREATE),
+            Send(1, READ),
+            Blocked(1),
+            Cmd(0, &["SWAPDB", "0", "1"]),
+            Cmd(0, &["XADD", "s", "2-1", "f", "v"]),
+            Read(1),
+            Cmd(0, &["FLUSHALL"]),
+            Cmd(0, CREATE),
+            Send(1, READ),
+            Blocked(1),
+            Cmd(0, &["PEXPIRE", "s", "20"]),
+            Read(1),
+            Cmd(0, &["XADD", "s", "1-1", "f", "v"]),
+            Send(2, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]),
+            Blocked(1),
+            Cmd(0, &["FLUSHALL"]),
+            Cmd(0, &["SWAPDB", "0", "1"]),
+            Cmd(0, &["XADD", "s", "3-1", "f", "v"]),
+            Read(2),
+            Blocked(0),
+        ],
+    );
+}
+
 /// A timeout replies a null array (RESP3 null); CLIENT UNBLOCK ends a wait as a timeout or with
 /// an error; inside MULTI nothing blocks.
 #[test]

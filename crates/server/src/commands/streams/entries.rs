@@ -12,7 +12,7 @@ use redis_lite_protocol::number::parse_i64;
 
 use super::{
     invalid_id, parse_exact_id, parse_id_number, parse_range_end, parse_range_start, write_entry,
-    write_id,
+    write_id, ReadOptions,
 };
 use crate::blocking::WakeOrder;
 use crate::client::{ClientKind, ExecMode};
@@ -509,89 +509,22 @@ fn xsetid(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// XREAD's options.
-struct ReadArgs {
-    /// 0: no limit.
-    count: u64,
-    /// BLOCK's milliseconds (0: forever).
-    block: Option<u64>,
-    /// Where the keys start; the IDs follow them.
-    streams_at: usize,
-}
-
-impl ReadArgs {
-    fn parse(ctx: &Ctx<'_>) -> Result<ReadArgs, CommandError> {
-        let argc = ctx.arg_count();
-        let mut args = ReadArgs {
-            count: 0,
-            block: None,
-            streams_at: 0,
-        };
-        let mut i = 1;
-        while i < argc {
-            let more = argc - 1 - i;
-            if ctx.arg_is(i, "BLOCK") && more > 0 {
-                if in_script(ctx) {
-                    return Err(CommandError::err(format!(
-                        "{} command is not allowed with BLOCK option from scripts",
-                        String::from_utf8_lossy(ctx.arg(0))
-                    )));
-                }
-                i += 1;
-                let ms = ctx
-                    .arg_i64(i)
-                    .map_err(|_| CommandError::err("timeout is not an integer or out of range"))?;
-                if ms < 0 {
-                    return Err(CommandError::err("timeout is negative"));
-                }
-                args.block = Some(ms as u64);
-            } else if ctx.arg_is(i, "COUNT") && more > 0 {
-                i += 1;
-                args.count = ctx.arg_i64(i)?.max(0) as u64;
-            } else if ctx.arg_is(i, "STREAMS") && more > 0 {
-                args.streams_at = i + 1;
-                if !(argc - args.streams_at).is_multiple_of(2) {
-                    return Err(CommandError::err(
-                        "Unbalanced XREAD list of streams: for each stream key an ID or '$' must \
-                         be specified.",
-                    ));
-                }
-                break;
-            } else {
-                return Err(CommandError::Syntax);
-            }
-            i += 1;
-        }
-        if args.streams_at == 0 {
-            return Err(CommandError::Syntax);
-        }
-        Ok(args)
-    }
-}
-
-/// Whether the command runs inside a script (where BLOCK makes no sense), not EXEC: a running
-/// script holds every gate, so a nested call while one runs is the script's.
-pub(super) fn in_script(ctx: &Ctx<'_>) -> bool {
-    ctx.client.mode.nested() && ctx.server.scripting.running.current().is_some()
-}
-
 /// XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]
 ///
 /// Replies the entries after each ID of the streams that have some (a map in RESP3), or blocks
 /// when none has and BLOCK was given. A blocked XREAD re-runs once an XADD wakes it.
 fn xread(ctx: &mut Ctx<'_>) -> CmdResult {
-    let ReadArgs {
+    let ReadOptions {
         count,
         block,
-        streams_at,
-    } = ReadArgs::parse(ctx)?;
-    let args = ctx.args;
-    let n = (args.len() - streams_at) / 2;
-    let keys = &args[streams_at..streams_at + n];
+        keys,
+        ids,
+        ..
+    } = ReadOptions::parse(ctx, false)?;
     let mut locked = ctx.lock(keys.iter().copied());
     let woken = matches!(ctx.client.mode, ExecMode::Rerun { .. });
-    let mut after = Vec::with_capacity(n);
-    for (key, id_arg) in keys.iter().zip(&args[streams_at + n..]) {
+    let mut after = Vec::with_capacity(keys.len());
+    for (key, id_arg) in keys.iter().zip(ids) {
         let (db, hash) = locked.db(ctx.client.db, key);
         let stream = read_stream(ctx, db, hash, key, woken)?;
         after.push(match *id_arg {

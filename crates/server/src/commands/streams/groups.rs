@@ -23,10 +23,10 @@ use redis_lite_engine::stream::{ConsumerGroup, PendingEntry, StreamId};
 use redis_lite_engine::{Db, Locked};
 use redis_lite_protocol::ReplyWriter;
 
-use super::entries::{in_script, BLOCKED_READ_DEFAULT_COUNT};
+use super::entries::BLOCKED_READ_DEFAULT_COUNT;
 use super::{
-    parse_block_ms, parse_exact_id, parse_id, parse_range_end, parse_range_start, write_entry,
-    write_id, Stream,
+    parse_exact_id, parse_id, parse_range_end, parse_range_start, write_entry, write_id,
+    ReadOptions, Stream,
 };
 use crate::args::reply_help;
 use crate::blocking::WakeOrder;
@@ -599,56 +599,18 @@ enum ReadFrom {
 }
 
 fn parse_readgroup<'a>(ctx: &Ctx<'a>) -> Result<ReadGroup<'a>, CommandError> {
-    let args = ctx.args;
-    let mut group = None;
-    let (mut count, mut block, mut noack) = (0, None, false);
-    let mut streams = None;
-    let mut i = 1;
-    while i < args.len() {
-        let more = args.len() - i - 1;
-        if ctx.arg_is(i, "BLOCK") && more > 0 {
-            if in_script(ctx) {
-                return Err(CommandError::err(format!(
-                    "{} command is not allowed with BLOCK option from scripts",
-                    String::from_utf8_lossy(args[0])
-                )));
-            }
-            i += 1;
-            block = Some(parse_block_ms(args[i])?);
-        } else if ctx.arg_is(i, "COUNT") && more > 0 {
-            i += 1;
-            count = ctx.arg_i64(i)?.max(0) as u64;
-        } else if ctx.arg_is(i, "STREAMS") && more > 0 {
-            let rest = &args[i + 1..];
-            if !rest.len().is_multiple_of(2) {
-                return Err(CommandError::err(
-                    "Unbalanced XREAD list of streams: for each stream key an ID or '$' must be \
-                     specified.",
-                ));
-            }
-            streams = Some(rest.split_at(rest.len() / 2));
-            break;
-        } else if ctx.arg_is(i, "GROUP") && more >= 2 {
-            group = Some((args[i + 1], args[i + 2]));
-            i += 2;
-        } else if ctx.arg_is(i, "NOACK") {
-            noack = true;
-        } else {
-            return Err(CommandError::Syntax);
-        }
-        i += 1;
-    }
-    let (keys, ids) = streams.ok_or(CommandError::Syntax)?;
-    let (group, consumer) =
-        group.ok_or(CommandError::err("Missing GROUP option for XREADGROUP"))?;
+    let options = ReadOptions::parse(ctx, true)?;
+    let (group, consumer) = options
+        .group
+        .ok_or(CommandError::err("Missing GROUP option for XREADGROUP"))?;
     Ok(ReadGroup {
         group,
         consumer,
-        count,
-        block,
-        noack,
-        keys,
-        ids,
+        count: options.count,
+        block: options.block,
+        noack: options.noack,
+        keys: options.keys,
+        ids: options.ids,
     })
 }
 

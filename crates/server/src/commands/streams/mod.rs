@@ -6,6 +6,7 @@
 use redis_lite_engine::stream::{EntryRef, StreamId};
 use redis_lite_protocol::ReplyWriter;
 
+use crate::context::Ctx;
 use crate::error::CommandError;
 
 pub mod entries;
@@ -103,6 +104,91 @@ pub fn parse_block_ms(arg: &[u8]) -> Result<u64, CommandError> {
         "timeout is not an integer or out of range",
     ))?;
     u64::try_from(ms).map_err(|_| CommandError::err("timeout is negative"))
+}
+
+/// Whether the command runs inside a script (where BLOCK makes no sense), not EXEC: a running
+/// script holds every gate, so a nested call while one runs is the script's.
+pub fn in_script(ctx: &Ctx<'_>) -> bool {
+    ctx.client.mode.nested() && ctx.server.scripting.running.current().is_some()
+}
+
+/// The options of XREAD and XREADGROUP, which Redis reads with one parser: the options of
+/// XREADGROUP given to XREAD are refused by name, and the first bad option answers.
+pub struct ReadOptions<'a> {
+    /// GROUP's group and consumer (XREADGROUP only).
+    pub group: Option<(&'a [u8], &'a [u8])>,
+    /// 0: no limit.
+    pub count: u64,
+    /// BLOCK's milliseconds (0: for ever).
+    pub block: Option<u64>,
+    /// NOACK (XREADGROUP only).
+    pub noack: bool,
+    pub keys: &'a [&'a [u8]],
+    pub ids: &'a [&'a [u8]],
+}
+
+impl<'a> ReadOptions<'a> {
+    /// Parses the arguments after the command name; `group_read` for XREADGROUP.
+    pub fn parse(ctx: &Ctx<'a>, group_read: bool) -> Result<ReadOptions<'a>, CommandError> {
+        let args = ctx.args;
+        let only_xreadgroup = |option: &str| {
+            CommandError::err(format!(
+                "The {option} option is only supported by XREADGROUP. You called XREAD instead."
+            ))
+        };
+        let mut options = ReadOptions {
+            group: None,
+            count: 0,
+            block: None,
+            noack: false,
+            keys: &[],
+            ids: &[],
+        };
+        let mut streams = None;
+        let mut i = 1;
+        while i < args.len() {
+            let more = args.len() - i - 1;
+            if ctx.arg_is(i, "BLOCK") && more > 0 {
+                if in_script(ctx) {
+                    return Err(CommandError::err(format!(
+                        "{} command is not allowed with BLOCK option from scripts",
+                        String::from_utf8_lossy(args[0])
+                    )));
+                }
+                i += 1;
+                options.block = Some(parse_block_ms(args[i])?);
+            } else if ctx.arg_is(i, "COUNT") && more > 0 {
+                i += 1;
+                options.count = ctx.arg_i64(i)?.max(0) as u64;
+            } else if ctx.arg_is(i, "STREAMS") && more > 0 {
+                let rest = &args[i + 1..];
+                if !rest.len().is_multiple_of(2) {
+                    return Err(CommandError::err(
+                        "Unbalanced XREAD list of streams: for each stream key an ID or '$' must \
+                         be specified.",
+                    ));
+                }
+                streams = Some(rest.split_at(rest.len() / 2));
+                break;
+            } else if ctx.arg_is(i, "GROUP") && more >= 2 {
+                if !group_read {
+                    return Err(only_xreadgroup("GROUP"));
+                }
+                options.group = Some((args[i + 1], args[i + 2]));
+                i += 2;
+            } else if ctx.arg_is(i, "NOACK") {
+                if !group_read {
+                    return Err(only_xreadgroup("NOACK"));
+                }
+                options.noack = true;
+            } else {
+                return Err(CommandError::Syntax);
+            }
+            i += 1;
+        }
+        (options.keys, options.ids) = streams.ok_or(CommandError::Syntax)?;
+        Ok(options)
+    }
 }
 
 #[cfg(test)]
