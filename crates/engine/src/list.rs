@@ -336,10 +336,11 @@ impl List {
         self.nodes[i].is_compressed()
     }
 
-    /// Whether node `i`, of `nodes`, lies within `depth` of either end, where nodes stay plain.
-    pub fn near_an_end(i: usize, nodes: usize, depth: i64) -> bool {
+    /// Whether node `i`, of `nodes`, stays plain under `list-compress-depth` = `depth`: always
+    /// at depth 0, else within `depth` nodes of either end.
+    pub fn node_stays_plain(i: usize, nodes: usize, depth: i64) -> bool {
         let depth = depth.max(0) as usize;
-        i < depth || i + depth >= nodes
+        depth == 0 || i < depth || i + depth >= nodes
     }
 
     /// Restores the compression rule after an edit: nodes within `depth` of an end plain, the
@@ -358,7 +359,7 @@ impl List {
             (0..0).chain(0..0)
         };
         for i in ends.chain(touched.start.min(n)..touched.end.min(n)) {
-            if List::near_an_end(i, n, self.depth as i64) {
+            if List::node_stays_plain(i, n, self.depth as i64) {
                 self.nodes[i].decompress();
             } else {
                 self.nodes[i].compress();
@@ -842,8 +843,7 @@ mod tests {
             }
             assert_eq!((pos, n), (entries.len(), node.count));
             assert!(node.count == 1 || list.fits(node.bytes(), node.count));
-            let should_compress = list.depth > 0
-                && !List::near_an_end(i, nodes, list.compress_depth())
+            let should_compress = !List::node_stays_plain(i, nodes, list.compress_depth())
                 && compress_node_data(&entries, node.bytes()).is_some();
             assert_eq!(
                 node.is_compressed(),

@@ -446,7 +446,7 @@ fn encode_value(out: &mut Vec<u8>, value: &Value, opts: &WriteOptions) {
                 encode_len(out, CONTAINER_PACKED);
                 // Redis writes a node it holds compressed as its LZF blob, even without
                 // `rdbcompression`.
-                if List::near_an_end(i, count, l.compress_depth())
+                if List::node_stays_plain(i, count, l.compress_depth())
                     || !encode_compressed_node(out, &node)
                 {
                     encode_string(out, &node, c);
@@ -1514,6 +1514,38 @@ mod tests {
         let mut out = Vec::new();
         encode_len(&mut out, 16384);
         assert_eq!(out, vec![0x80, 0, 0, 0x40, 0]);
+    }
+
+    /// Nodes a list holds compressed are written as LZF blobs even without `rdbcompression`
+    /// (as Redis writes them), and the end nodes plain; both load back.
+    #[test]
+    fn compressed_list_nodes_are_written_compressed() {
+        let values: Vec<Vec<u8>> = (0..5000)
+            .map(|i| format!("item-{}-{}", i % 7, "z".repeat(30)).into_bytes())
+            .collect();
+        let list = |depth| {
+            Value::List(Box::new(
+                List::from_values(-2, values.iter().map(|v| &v[..])).with_compress_depth(depth),
+            ))
+        };
+        let opts = WriteOptions {
+            compression: false,
+            ..WriteOptions::default()
+        };
+        let plain = dump_value(&list(0), &opts);
+        let packed = dump_value(&list(1), &opts);
+        assert!(
+            packed.len() * 3 < plain.len(),
+            "{} vs {}",
+            packed.len(),
+            plain.len()
+        );
+        for payload in [plain, packed] {
+            let Value::List(back) = restore_value(&payload, limits()).unwrap() else {
+                panic!("not a list")
+            };
+            assert!(back.iter().map(|e| e.to_vec()).eq(values.iter().cloned()));
+        }
     }
 
     #[test]
