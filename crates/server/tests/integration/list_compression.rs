@@ -90,14 +90,20 @@ fn a_list_keeps_the_depth_it_was_created_with() {
             format!("$42\r\nvalue-005-{}\r\n", "a".repeat(32))
         );
         raw.cmd(&["LSET", "old", "10005", "changed"]);
-        assert_eq!(raw.cmd_text(&["LINDEX", "old", "10005"]), "$7\r\nchanged\r\n");
+        assert_eq!(
+            raw.cmd_text(&["LINDEX", "old", "10005"]),
+            "$7\r\nchanged\r\n"
+        );
         raw.cmd(&["DEBUG", "RELOAD"]);
         assert_eq!(ql_compressed(&mut raw, "old"), "0", "{program:?}");
         assert_eq!(raw.cmd_text(&["LLEN", "old"]), ":20001\r\n");
         raw.cmd(&["CONFIG", "SET", "list-compress-depth", "2"]);
         raw.cmd(&["DEBUG", "RELOAD"]);
         assert_eq!(ql_compressed(&mut raw, "old"), "1", "{program:?}");
-        assert_eq!(raw.cmd_text(&["LINDEX", "old", "10005"]), "$7\r\nchanged\r\n");
+        assert_eq!(
+            raw.cmd_text(&["LINDEX", "old", "10005"]),
+            "$7\r\nchanged\r\n"
+        );
     }
 }
 
@@ -120,7 +126,10 @@ fn compressed_lists_survive_a_restart_and_load_in_redis() {
     let want = raw.cmd(&["LRANGE", "big", "0", "-1"]);
     raw.cmd(&["SAVE"]);
     let file_size = std::fs::metadata(dir.join("dump.rdb")).unwrap().len();
-    assert!(file_size < 100_000, "{file_size} bytes: nodes were not compressed");
+    assert!(
+        file_size < 100_000,
+        "{file_size} bytes: nodes were not compressed"
+    );
     server.restart();
     let mut raw = server.raw();
     wait_until("the restart's load", Duration::from_secs(10), || {

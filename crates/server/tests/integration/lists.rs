@@ -85,7 +85,11 @@ fn encoding_is_always_quicklist() {
 #[test]
 fn big_lists_match_redis() {
     for config in ["-2", "4", "1", "-1", "-5"] {
-        run_generated(&big_list_script(), false, &["--list-max-listpack-size", config]);
+        run_generated(
+            &big_list_script(),
+            false,
+            &["--list-max-listpack-size", config],
+        );
     }
 }
 
