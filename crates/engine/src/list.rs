@@ -107,10 +107,6 @@ impl<'a> Item<'a> {
         self.elem().to_vec()
     }
 
-    pub fn write_text(&self, out: &mut Vec<u8>) {
-        self.elem().write_text(out)
-    }
-
     pub fn matches(&self, needle: &Needle<'_>) -> bool {
         self.elem().matches(needle)
     }
@@ -204,10 +200,6 @@ impl Node {
             self.raw_len = NonZeroUsize::new(self.data.len());
             self.data = packed;
         }
-    }
-
-    fn is_compressed(&self) -> bool {
-        self.raw_len.is_some()
     }
 
     /// Appends an element, growing the buffer only by what it needs.
@@ -329,11 +321,6 @@ impl List {
     /// `list-compress-depth` as the list keeps it.
     pub fn compress_depth(&self) -> i64 {
         self.depth as i64
-    }
-
-    /// Whether node `i` is held compressed (DEBUG OBJECT, tests).
-    pub fn node_is_compressed(&self, i: usize) -> bool {
-        self.nodes[i].is_compressed()
     }
 
     /// Whether node `i`, of `nodes`, stays plain under `list-compress-depth` = `depth`: always
@@ -846,7 +833,7 @@ mod tests {
             let should_compress = !List::node_stays_plain(i, nodes, list.compress_depth())
                 && compress_node_data(&entries, node.bytes()).is_some();
             assert_eq!(
-                node.is_compressed(),
+                node.raw_len.is_some(),
                 should_compress,
                 "node {i} of {nodes}, depth {}",
                 list.depth
@@ -1164,8 +1151,8 @@ mod tests {
         check(&packed);
         let nodes = packed.nodes.len();
         assert!(nodes > 50);
-        assert!(!packed.node_is_compressed(0) && !packed.node_is_compressed(nodes - 1));
-        assert!((1..nodes - 1).all(|i| packed.node_is_compressed(i)));
+        assert!(!packed.nodes[0].raw_len.is_some() && !packed.nodes[nodes - 1].raw_len.is_some());
+        assert!((1..nodes - 1).all(|i| packed.nodes[i].raw_len.is_some()));
         assert!(
             packed.heap_size() * 5 < plain.heap_size(),
             "{} vs {}",
@@ -1182,6 +1169,6 @@ mod tests {
         // A depth set on a built list applies to every node.
         let later = List::from_values(-2, values.iter().map(|v| &v[..])).with_compress_depth(2);
         check(&later);
-        assert!(later.node_is_compressed(2) && !later.node_is_compressed(1));
+        assert!(later.nodes[2].raw_len.is_some() && !later.nodes[1].raw_len.is_some());
     }
 }

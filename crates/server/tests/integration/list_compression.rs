@@ -34,7 +34,7 @@ fn list_memory(depth: &str) -> i64 {
 }
 
 /// Compressing inner nodes saves real memory: the list takes a fraction of what it takes
-/// plain (Redis 7.0.15 measures about 1.07 MB plain against 0.13 MB at depth 1 for it).
+/// plain (for this list Redis 7.0.15 takes 0.97 MB plain and 0.11 MB at depth 1).
 #[test]
 fn compressed_lists_take_less_memory() {
     let plain = list_memory("0");
