@@ -102,8 +102,8 @@ impl Serialize for ValueView<'_> {
             Value::RawStr(b) => Bytes(b).serialize(s),
             Value::List(l) => {
                 let mut seq = s.serialize_seq(Some(l.len()))?;
-                for e in l.iter() {
-                    seq.serialize_element(&ElemView(e))?;
+                for item in l.iter() {
+                    seq.serialize_element(&ElemView(item.elem()))?;
                 }
                 seq.end()
             }
@@ -336,7 +336,8 @@ fn build_value(kind: &str, j: &Json, limits: &EncodingLimits) -> Result<Value, S
             let items = array(j, kind, "strings")?;
             let elems = items.iter().map(bytes).collect::<Result<Vec<_>, _>>()?;
             let list =
-                List::from_values(limits.list_max_listpack_size, elems.iter().map(|e| &e[..]));
+                List::from_values(limits.list_max_listpack_size, elems.iter().map(|e| &e[..]))
+                    .with_compress_depth(limits.list_compress_depth);
             Value::List(Box::new(list))
         }
         "set" => {

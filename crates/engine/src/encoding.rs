@@ -1,6 +1,7 @@
 //! The thresholds at which small collections leave their compact encoding, as Redis 7.0's
-//! `*-max-listpack-*` and `set-max-intset-entries` settings. The server updates them on CONFIG
-//! SET; commands read a snapshot, so the hot path never takes the config lock.
+//! `*-max-listpack-*`, `set-max-intset-entries` and `list-compress-depth` settings. The server
+//! updates them on CONFIG SET; commands read a snapshot, so the hot path never takes the config
+//! lock.
 
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 
@@ -9,6 +10,8 @@ use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 pub struct EncodingLimits {
     /// `list-max-listpack-size`: positive = entries per node; -1..-5 = 4..64 KiB per node.
     pub list_max_listpack_size: i64,
+    /// `list-compress-depth`: nodes kept plain at each end of a list (0 = no compression).
+    pub list_compress_depth: i64,
     pub hash_max_listpack_entries: i64,
     pub hash_max_listpack_value: i64,
     pub set_max_intset_entries: i64,
@@ -33,6 +36,7 @@ impl Default for EncodingLimits {
     fn default() -> Self {
         EncodingLimits {
             list_max_listpack_size: -2,
+            list_compress_depth: 0,
             hash_max_listpack_entries: 128,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
@@ -46,7 +50,7 @@ impl Default for EncodingLimits {
 
 /// Shared, atomically updated limits.
 #[derive(Debug)]
-pub struct SharedEncodingLimits([AtomicI64; 8]);
+pub struct SharedEncodingLimits([AtomicI64; 9]);
 
 impl Default for SharedEncodingLimits {
     fn default() -> Self {
@@ -67,6 +71,7 @@ impl SharedEncodingLimits {
             l.zset_max_listpack_value,
             l.stream_node_max_bytes,
             l.stream_node_max_entries,
+            l.list_compress_depth,
         ];
         for (slot, v) in self.0.iter().zip(values) {
             slot.store(v, Relaxed);
@@ -84,6 +89,7 @@ impl SharedEncodingLimits {
             zset_max_listpack_value: v(5),
             stream_node_max_bytes: v(6),
             stream_node_max_entries: v(7),
+            list_compress_depth: v(8),
         }
     }
 }

@@ -15,6 +15,7 @@
 //! - [`geohash`]: the geohash arithmetic of geo sets (sorted sets whose scores are 52-bit
 //!   geohashes): scores, positions, distances, the cells a search scans.
 //! - [`glob`]: Redis's glob matching for KEYS, SCAN MATCH and CONFIG GET.
+//! - [`lzf`]: LZF compression, for compressed list nodes and RDB strings.
 
 pub mod bytes;
 pub mod dict;
@@ -28,6 +29,7 @@ pub mod hll;
 pub mod keyspace;
 pub mod list;
 pub mod listpack;
+pub mod lzf;
 pub mod set;
 pub mod snapshot;
 pub mod stream;

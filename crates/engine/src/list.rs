@@ -12,10 +12,18 @@
 //!
 //! Costs: push and pop at either end are O(1) amortised (at worst a memmove inside one bounded
 //! node); access by index walks node counts from the nearer end, then entries within one node.
+//!
+//! Compression (`list-compress-depth` N > 0, kept by each list from its creation, as in Redis):
+//! every node but the N at each end holds its entries LZF-compressed, when the node is at least
+//! 48 bytes and compression saves at least 8. Reading an inner node decompresses a copy; a node
+//! edited in the middle is decompressed for the edit and compressed again afterwards.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::num::NonZeroUsize;
 
 use crate::listpack::{as_int, elem_at, entry_len, entry_start_before, Encoded, LISTPACK_OVERHEAD};
+use crate::lzf;
 
 /// Which end of a list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +66,52 @@ impl Elem<'_> {
     }
 }
 
+/// An element read from a list: borrowed from a node's entries, or copied out of a compressed
+/// node's decompressed entries (which do not outlive the read).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item<'a> {
+    Int(i64),
+    Str(Cow<'a, [u8]>),
+}
+
+impl<'a> From<Elem<'a>> for Item<'a> {
+    fn from(elem: Elem<'a>) -> Self {
+        match elem {
+            Elem::Int(n) => Item::Int(n),
+            Elem::Str(s) => Item::Str(Cow::Borrowed(s)),
+        }
+    }
+}
+
+impl<'a> Item<'a> {
+    /// The element as stored, borrowed from this item.
+    pub fn elem(&self) -> Elem<'_> {
+        match self {
+            Item::Int(n) => Elem::Int(*n),
+            Item::Str(s) => Elem::Str(s),
+        }
+    }
+
+    /// The element at `pos` of `entries`, borrowed when the entries are, copied otherwise.
+    fn at(entries: &Cow<'a, [u8]>, pos: usize) -> Item<'a> {
+        match entries {
+            Cow::Borrowed(data) => Item::from(elem_at(data, pos)),
+            Cow::Owned(data) => match elem_at(data, pos) {
+                Elem::Int(n) => Item::Int(n),
+                Elem::Str(s) => Item::Str(Cow::Owned(s.to_vec())),
+            },
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.elem().to_vec()
+    }
+
+    pub fn matches(&self, needle: &Needle<'_>) -> bool {
+        self.elem().matches(needle)
+    }
+}
+
 /// A value elements are compared against (LREM, LPOS, LINSERT's pivot), with its integer form
 /// worked out once rather than per element.
 pub struct Needle<'a> {
@@ -80,12 +134,34 @@ const NODE_SIZE_LIMITS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
 const SIZE_SAFETY_LIMIT: usize = 8192;
 /// Redis overestimates what an entry adds to a node by this much when deciding whether it fits.
 const SIZE_ESTIMATE_OVERHEAD: usize = 8;
+/// Redis leaves nodes smaller than this uncompressed: too little to gain.
+const MIN_COMPRESS_BYTES: usize = 48;
+/// ... and keeps a compressed node only when compression saves at least this many bytes.
+const MIN_COMPRESS_IMPROVE: usize = 8;
+
+/// `data` LZF-compressed, when Redis would hold a node of `node_bytes` bytes (as a listpack)
+/// with these contents compressed: a node of at least 48 bytes, shrinking by at least 8. The
+/// RDB writer applies the same rule to the listpacks it writes.
+pub fn compress_node_data(data: &[u8], node_bytes: usize) -> Option<Vec<u8>> {
+    if node_bytes < MIN_COMPRESS_BYTES {
+        return None;
+    }
+    let mut packed = lzf::compress(data);
+    if packed.len() + MIN_COMPRESS_IMPROVE > data.len() {
+        return None;
+    }
+    packed.shrink_to_fit();
+    Some(packed)
+}
 
 /// A run of elements in one buffer.
 #[derive(Clone, Debug, Default)]
 struct Node {
+    /// The entries, LZF-compressed while `raw_len` is set.
     data: Vec<u8>,
     count: usize,
+    /// The entries' uncompressed length, while `data` holds them compressed.
+    raw_len: Option<NonZeroUsize>,
 }
 
 impl Node {
@@ -93,6 +169,36 @@ impl Node {
         Node {
             data: Encoded::new(value).to_vec(),
             count: 1,
+            raw_len: None,
+        }
+    }
+
+    /// The entries, decompressed into a copy when the node is compressed.
+    fn entries(&self) -> Cow<'_, [u8]> {
+        match self.raw_len {
+            None => Cow::Borrowed(&self.data),
+            Some(len) => Cow::Owned(
+                lzf::decompress(&self.data, len.get()).expect("a node's own compressed entries"),
+            ),
+        }
+    }
+
+    /// Makes the entries plain for an edit.
+    fn decompress(&mut self) {
+        if self.raw_len.is_some() {
+            self.data = self.entries().into_owned();
+            self.raw_len = None;
+        }
+    }
+
+    /// Compresses the entries when Redis would (see [`compress_node_data`]).
+    fn compress(&mut self) {
+        if self.raw_len.is_some() {
+            return;
+        }
+        if let Some(packed) = compress_node_data(&self.data, self.bytes()) {
+            self.raw_len = NonZeroUsize::new(self.data.len());
+            self.data = packed;
         }
     }
 
@@ -112,26 +218,14 @@ impl Node {
         }
     }
 
-    /// The node's size as Redis counts a listpack's bytes.
+    /// The node's size as Redis counts a listpack's bytes (uncompressed).
     fn bytes(&self) -> usize {
-        self.data.len() + LISTPACK_OVERHEAD
+        self.raw_len.map_or(self.data.len(), NonZeroUsize::get) + LISTPACK_OVERHEAD
     }
 
-    /// Byte offset of entry `index` (`count` gives the end), walking from the nearer end.
+    /// Byte offset of entry `index` (`count` gives the end) of a plain node.
     fn offset(&self, index: usize) -> usize {
-        if index <= self.count / 2 {
-            let mut pos = 0;
-            for _ in 0..index {
-                pos += entry_len(&self.data, pos);
-            }
-            pos
-        } else {
-            let mut pos = self.data.len();
-            for _ in index..self.count {
-                pos = entry_start_before(&self.data, pos);
-            }
-            pos
-        }
+        offset_in(&self.data, self.count, index)
     }
 
     /// Byte range of entries `index..index + n`.
@@ -165,6 +259,7 @@ impl Node {
         let tail = Node {
             data: self.data[pos..].to_vec(),
             count: self.count - index,
+            raw_len: None,
         };
         self.data.truncate(pos);
         self.data.shrink_to_fit();
@@ -180,6 +275,9 @@ pub struct List {
     len: usize,
     /// `list-max-listpack-size` when the list was created, which a list keeps, as in Redis.
     fill: i32,
+    /// `list-compress-depth`, kept likewise: how many nodes at each end stay uncompressed
+    /// (0 = none is compressed).
+    depth: u32,
 }
 
 impl Default for List {
@@ -202,7 +300,65 @@ impl List {
             nodes: VecDeque::new(),
             len: 0,
             fill: fill.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+            depth: 0,
         }
+    }
+
+    /// An empty list that follows the current `list-max-listpack-size` and
+    /// `list-compress-depth`, as Redis creates every list.
+    pub fn with_limits(limits: &crate::EncodingLimits) -> List {
+        List::new(limits.list_max_listpack_size).with_compress_depth(limits.list_compress_depth)
+    }
+
+    /// The list with its inner nodes compressed per `list-compress-depth` = `depth` from now
+    /// on (lists take the setting when they are created).
+    pub fn with_compress_depth(mut self, depth: i64) -> List {
+        self.depth = depth.clamp(0, u32::MAX as i64) as u32;
+        self.settle(0..self.nodes.len(), true);
+        self
+    }
+
+    /// `list-compress-depth` as the list keeps it.
+    pub fn compress_depth(&self) -> i64 {
+        self.depth as i64
+    }
+
+    /// Whether node `i`, of `nodes`, stays plain under `list-compress-depth` = `depth`: always
+    /// at depth 0, else within `depth` nodes of either end.
+    pub fn node_stays_plain(i: usize, nodes: usize, depth: i64) -> bool {
+        let depth = depth.max(0) as usize;
+        depth == 0 || i < depth || i + depth >= nodes
+    }
+
+    /// Restores the compression rule after an edit: nodes within `depth` of an end plain, the
+    /// others compressed. Checks the `touched` nodes, and when the node count changed
+    /// (`reshaped`, which moves nodes relative to the ends) the nodes at the edges of the end
+    /// windows too; every other node kept its place and state.
+    fn settle(&mut self, touched: std::ops::Range<usize>, reshaped: bool) {
+        if self.depth == 0 {
+            return;
+        }
+        let n = self.nodes.len();
+        let window = (self.depth as usize + 1).min(n);
+        let ends = if reshaped {
+            (0..window).chain(n - window..n)
+        } else {
+            (0..0).chain(0..0)
+        };
+        for i in ends.chain(touched.start.min(n)..touched.end.min(n)) {
+            if List::node_stays_plain(i, n, self.depth as i64) {
+                self.nodes[i].decompress();
+            } else {
+                self.nodes[i].compress();
+            }
+        }
+    }
+
+    /// Node `i`, made plain for an edit.
+    fn node_mut(&mut self, i: usize) -> &mut Node {
+        let node = &mut self.nodes[i];
+        node.decompress();
+        node
     }
 
     pub fn len(&self) -> usize {
@@ -228,6 +384,7 @@ impl List {
         self.nodes.iter().map(Node::bytes)
     }
 
+    /// Bytes held, compressed nodes counted at their compressed size.
     pub fn heap_size(&self) -> usize {
         self.nodes.capacity() * std::mem::size_of::<Node>()
             + self.nodes.iter().map(|n| n.data.capacity()).sum::<usize>()
@@ -265,10 +422,14 @@ impl List {
             End::Right => self.nodes.back(),
         };
         match node {
-            Some(node) if self.allows_insert(node, value.len()) => match end {
-                End::Left => self.nodes[0].insert(0, value),
-                End::Right => self.nodes.back_mut().expect("checked above").append(value),
-            },
+            Some(node) if self.allows_insert(node, value.len()) => {
+                let last = self.nodes.len() - 1;
+                match end {
+                    End::Left => self.node_mut(0).insert(0, value),
+                    End::Right => self.node_mut(last).append(value),
+                }
+                // With depth 0 nothing is compressed; otherwise an end node stays plain.
+            }
             _ => {
                 // Most lists are small: room for exactly one node, rather than VecDeque's
                 // default of four, until a second is needed.
@@ -279,6 +440,7 @@ impl List {
                     End::Left => self.nodes.push_front(Node::with(value)),
                     End::Right => self.nodes.push_back(Node::with(value)),
                 }
+                self.settle(0..0, true);
             }
         }
         self.len += 1;
@@ -324,13 +486,14 @@ impl List {
         unreachable!("index {index} within length {}", self.len)
     }
 
-    fn get_in(&self, node: usize, index: usize) -> Elem<'_> {
-        let node = &self.nodes[node];
-        elem_at(&node.data, node.offset(index))
+    fn get_in(&self, node: usize, index: usize) -> Item<'_> {
+        let entries = self.nodes[node].entries();
+        let pos = offset_in(&entries, self.nodes[node].count, index);
+        Item::at(&entries, pos)
     }
 
     /// The element at `index` from the left.
-    pub fn get(&self, index: usize) -> Option<Elem<'_>> {
+    pub fn get(&self, index: usize) -> Option<Item<'_>> {
         (index < self.len).then(|| {
             let (node, i) = self.locate(index);
             self.get_in(node, i)
@@ -343,9 +506,9 @@ impl List {
             return false;
         }
         let (node, i) = self.locate(index);
-        self.nodes[node].remove(i, 1);
+        self.node_mut(node).remove(i, 1);
         self.nodes[node].insert(i, value);
-        self.split_if_oversized(node);
+        self.split_and_settle(node);
         true
     }
 
@@ -356,9 +519,18 @@ impl List {
             return self.push(end, value);
         }
         let (node, i) = self.locate(index);
-        self.nodes[node].insert(i, value);
+        self.node_mut(node).insert(i, value);
         self.len += 1;
-        self.split_if_oversized(node);
+        self.split_and_settle(node);
+    }
+
+    /// After node `i` was edited: splits it if it outgrew the limits, then compresses what
+    /// the edit left plain in the middle.
+    fn split_and_settle(&mut self, i: usize) {
+        let before = self.nodes.len();
+        self.split_if_oversized(i);
+        let added = self.nodes.len() - before;
+        self.settle(i..i + added + 1, added > 0);
     }
 
     /// Halves node `i` (repeatedly) while it exceeds the fill limits, after it grew in place.
@@ -379,8 +551,10 @@ impl List {
         self.len -= n;
         if n == self.nodes[i].count {
             self.nodes.remove(i);
+            self.settle(0..0, true);
         } else {
-            self.nodes[i].remove(index, n);
+            self.node_mut(i).remove(index, n);
+            self.settle(i..i + 1, false);
         }
     }
 
@@ -389,13 +563,14 @@ impl List {
         let (Some(a), Some(b)) = (self.nodes.get(i), self.nodes.get(i + 1)) else {
             return;
         };
-        if !self.fits(a.bytes() + b.data.len(), a.count + b.count) {
+        if !self.fits(a.bytes() + b.bytes() - LISTPACK_OVERHEAD, a.count + b.count) {
             return;
         }
         let b = self.nodes.remove(i + 1).expect("checked above");
-        let a = &mut self.nodes[i];
-        a.data.reserve_exact(b.data.len());
-        a.data.extend_from_slice(&b.data);
+        let a = self.node_mut(i);
+        let entries = b.entries();
+        a.data.reserve_exact(entries.len());
+        a.data.extend_from_slice(&entries);
         a.count += b.count;
     }
 
@@ -427,6 +602,7 @@ impl List {
         if first > 0 {
             self.merge_if_fits(first - 1);
         }
+        self.settle(first.saturating_sub(1)..first + 1, true);
     }
 
     /// Keeps only elements `start..=stop` (both within the list, start <= stop).
@@ -447,7 +623,7 @@ impl List {
             if limit != 0 && removed == limit {
                 break;
             }
-            let node = &mut self.nodes[i];
+            let node = self.node_mut(i);
             let mut spans = Vec::new();
             let mut pos = 0;
             while pos < node.data.len() {
@@ -496,6 +672,8 @@ impl List {
                 }
             }
         }
+        // Every node was decompressed for the scan.
+        self.settle(0..self.nodes.len(), true);
         removed
     }
 
@@ -506,32 +684,43 @@ impl List {
 
     /// The elements from index `start` rightwards.
     pub fn iter_from(&self, start: usize) -> Iter<'_> {
-        let (node, pos) = if start < self.len {
-            let (node, index) = self.locate(start);
-            (node, self.nodes[node].offset(index))
-        } else {
-            (self.nodes.len(), 0)
-        };
+        if start >= self.len {
+            return Iter {
+                list: self,
+                node: self.nodes.len(),
+                entries: Cow::Borrowed(&[]),
+                pos: 0,
+            };
+        }
+        let (node, index) = self.locate(start);
+        let entries = self.nodes[node].entries();
+        let pos = offset_in(&entries, self.nodes[node].count, index);
         Iter {
             list: self,
             node,
+            entries,
             pos,
         }
     }
 
     /// The elements from index `start` leftwards.
     pub fn iter_rev_from(&self, start: usize) -> RevIter<'_> {
-        let (node, end) = if start < self.len {
-            let (node, index) = self.locate(start);
-            let data = &self.nodes[node].data;
-            let pos = self.nodes[node].offset(index);
-            (node + 1, pos + entry_len(data, pos))
-        } else {
-            (0, 0)
-        };
+        if start >= self.len {
+            return RevIter {
+                list: self,
+                node: 0,
+                entries: Cow::Borrowed(&[]),
+                end: 0,
+            };
+        }
+        let (node, index) = self.locate(start);
+        let entries = self.nodes[node].entries();
+        let pos = offset_in(&entries, self.nodes[node].count, index);
+        let end = pos + entry_len(&entries, pos);
         RevIter {
             list: self,
-            node,
+            node: node + 1,
+            entries,
             end,
         }
     }
@@ -551,26 +740,45 @@ impl List {
     }
 }
 
-/// Left-to-right iterator; see [`List::iter_from`].
+/// Byte offset of entry `index` of `count` in a node's plain `entries`, walking from the nearer
+/// end.
+fn offset_in(entries: &[u8], count: usize, index: usize) -> usize {
+    if index <= count / 2 {
+        let mut pos = 0;
+        for _ in 0..index {
+            pos += entry_len(entries, pos);
+        }
+        pos
+    } else {
+        let mut pos = entries.len();
+        for _ in index..count {
+            pos = entry_start_before(entries, pos);
+        }
+        pos
+    }
+}
+
+/// Left-to-right iterator; see [`List::iter_from`]. Holds the current node's entries
+/// (decompressed once per node when it is compressed).
 pub struct Iter<'a> {
     list: &'a List,
     node: usize,
+    entries: Cow<'a, [u8]>,
     pos: usize,
 }
 
 impl<'a> Iterator for Iter<'a> {
-    type Item = Elem<'a>;
+    type Item = Item<'a>;
 
-    fn next(&mut self) -> Option<Elem<'a>> {
-        let mut node = self.list.nodes.get(self.node)?;
-        if self.pos == node.data.len() {
+    fn next(&mut self) -> Option<Item<'a>> {
+        if self.pos == self.entries.len() {
             self.node += 1;
+            self.entries = self.list.nodes.get(self.node)?.entries();
             self.pos = 0;
-            node = self.list.nodes.get(self.node)?;
         }
-        let elem = elem_at(&node.data, self.pos);
-        self.pos += entry_len(&node.data, self.pos);
-        Some(elem)
+        let item = Item::at(&self.entries, self.pos);
+        self.pos += entry_len(&self.entries, self.pos);
+        Some(item)
     }
 }
 
@@ -578,20 +786,21 @@ impl<'a> Iterator for Iter<'a> {
 pub struct RevIter<'a> {
     list: &'a List,
     node: usize,
+    entries: Cow<'a, [u8]>,
     end: usize,
 }
 
 impl<'a> Iterator for RevIter<'a> {
-    type Item = Elem<'a>;
+    type Item = Item<'a>;
 
-    fn next(&mut self) -> Option<Elem<'a>> {
+    fn next(&mut self) -> Option<Item<'a>> {
         if self.end == 0 {
             self.node = self.node.checked_sub(1)?;
-            self.end = self.list.nodes.get(self.node.checked_sub(1)?)?.data.len();
+            self.entries = self.list.nodes.get(self.node.checked_sub(1)?)?.entries();
+            self.end = self.entries.len();
         }
-        let data = &self.list.nodes[self.node - 1].data;
-        self.end = entry_start_before(data, self.end);
-        Some(elem_at(data, self.end))
+        self.end = entry_start_before(&self.entries, self.end);
+        Some(Item::at(&self.entries, self.end))
     }
 }
 
@@ -601,25 +810,36 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     fn texts(list: &List) -> Vec<Vec<u8>> {
-        list.iter().map(Elem::to_vec).collect()
+        list.iter().map(|e| e.to_vec()).collect()
     }
 
-    /// Checks the bookkeeping: counts add up, no empty nodes, nodes within limits.
+    /// Checks the bookkeeping: counts add up, no empty nodes, nodes within limits, and nodes
+    /// compressed exactly where the depth says and compression pays.
     fn check(list: &List) {
         let total: usize = list.nodes.iter().map(|n| n.count).sum();
         assert_eq!(total, list.len);
-        for node in &list.nodes {
+        let nodes = list.nodes.len();
+        for (i, node) in list.nodes.iter().enumerate() {
             assert!(node.count > 0);
+            let entries = node.entries();
             let mut pos = 0;
             let mut n = 0;
-            while pos < node.data.len() {
-                pos += entry_len(&node.data, pos);
+            while pos < entries.len() {
+                pos += entry_len(&entries, pos);
                 n += 1;
             }
-            assert_eq!((pos, n), (node.data.len(), node.count));
+            assert_eq!((pos, n), (entries.len(), node.count));
             assert!(node.count == 1 || list.fits(node.bytes(), node.count));
+            let should_compress = !List::node_stays_plain(i, nodes, list.compress_depth())
+                && compress_node_data(&entries, node.bytes()).is_some();
+            assert_eq!(
+                node.raw_len.is_some(),
+                should_compress,
+                "node {i} of {nodes}, depth {}",
+                list.depth
+            );
         }
-        let rev: Vec<Vec<u8>> = list.iter_rev().map(Elem::to_vec).collect();
+        let rev: Vec<Vec<u8>> = list.iter_rev().map(|e| e.to_vec()).collect();
         let mut fwd = texts(list);
         fwd.reverse();
         assert_eq!(rev, fwd);
@@ -716,18 +936,23 @@ mod tests {
         check(&list);
     }
 
-    /// Random operations against a VecDeque model, for several fills.
+    /// Random operations against a VecDeque model, for several fills and compression depths.
     #[test]
     fn random_operations_match_a_model() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        for fill in [1, 2, 3, 5, 0, -1, -2, -5, -7] {
-            let mut list = List::new(fill);
+        let shapes = [1, 2, 3, 5, 0, -1, -2, -5, -7]
+            .into_iter()
+            .flat_map(|fill| [(fill, 0), (fill, 1), (fill, 3)]);
+        for (fill, depth) in shapes {
+            let mut list = List::new(fill).with_compress_depth(depth);
             let mut model: VecDeque<Vec<u8>> = VecDeque::new();
             for step in 0..3000 {
-                let value: Vec<u8> = match rng.gen_range(0..4) {
+                let value: Vec<u8> = match rng.gen_range(0..5) {
                     0 => rng.gen_range(-10..10i64).to_string().into_bytes(),
                     1 => rng.gen_range(i64::MIN..i64::MAX).to_string().into_bytes(),
                     2 => vec![b'a' + rng.gen_range(0..3u8); rng.gen_range(0..5)],
+                    // Incompressible: nodes of these stay plain even in the middle.
+                    3 => (0..rng.gen_range(0..200)).map(|_| rng.gen()).collect(),
                     _ => vec![b'z'; rng.gen_range(0..3000)],
                 };
                 let index = if model.is_empty() {
@@ -789,13 +1014,17 @@ mod tests {
                 assert_eq!(list.len(), model.len());
                 if step % 50 == 0 || fill == -7 {
                     check(&list);
-                    assert_eq!(texts(&list), Vec::from(model.clone()), "fill {fill}");
+                    assert_eq!(
+                        texts(&list),
+                        Vec::from(model.clone()),
+                        "fill {fill} depth {depth}"
+                    );
                     if !model.is_empty() {
                         let i = rng.gen_range(0..model.len());
                         assert_eq!(list.get(i).unwrap().to_vec(), model[i]);
-                        let fwd: Vec<_> = list.iter_from(i).map(Elem::to_vec).collect();
+                        let fwd: Vec<_> = list.iter_from(i).map(|e| e.to_vec()).collect();
                         assert_eq!(fwd, model.range(i..).cloned().collect::<Vec<_>>());
-                        let back: Vec<_> = list.iter_rev_from(i).map(Elem::to_vec).collect();
+                        let back: Vec<_> = list.iter_rev_from(i).map(|e| e.to_vec()).collect();
                         assert_eq!(back, model.range(..=i).rev().cloned().collect::<Vec<_>>());
                     }
                 }
@@ -815,5 +1044,131 @@ mod tests {
         assert_eq!(a.clone(), b);
         a.trim(0, 0);
         assert_eq!(texts(&a), [b"100".to_vec()]);
+    }
+
+    /// One list operation, for the property test below.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Push(End, Vec<u8>),
+        Pop(End),
+        Insert(usize, Vec<u8>),
+        Set(usize, Vec<u8>),
+        RemoveRange(usize, usize),
+        RemoveMatching(Vec<u8>, usize, End),
+        Trim(usize, usize),
+    }
+
+    fn end() -> impl proptest::strategy::Strategy<Value = End> {
+        proptest::prop_oneof![
+            proptest::strategy::Just(End::Left),
+            proptest::strategy::Just(End::Right)
+        ]
+    }
+
+    fn value() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0..300i64).prop_map(|n| n.to_string().into_bytes()),
+            // Repetitive text compresses; a few distinct values make LREM find matches.
+            (0..4u8, 0..400usize).prop_map(|(c, n)| vec![b'a' + c; n]),
+            proptest::collection::vec(any::<u8>(), 0..100),
+        ]
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (end(), value()).prop_map(|(e, v)| Op::Push(e, v)),
+            1 => end().prop_map(Op::Pop),
+            1 => (any::<usize>(), value()).prop_map(|(i, v)| Op::Insert(i, v)),
+            1 => (any::<usize>(), value()).prop_map(|(i, v)| Op::Set(i, v)),
+            1 => (any::<usize>(), 0..50usize).prop_map(|(i, n)| Op::RemoveRange(i, n)),
+            1 => (value(), 0..3usize, end()).prop_map(|(v, l, e)| Op::RemoveMatching(v, l, e)),
+            1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Trim(a, b)),
+        ]
+    }
+
+    fn apply(list: &mut List, op: &Op) {
+        let len = list.len();
+        match op {
+            Op::Push(end, v) => list.push(*end, v),
+            Op::Pop(end) => {
+                list.pop(*end);
+            }
+            Op::Insert(i, v) => list.insert(i % (len + 1), v),
+            Op::Set(i, v) if len > 0 => {
+                list.set(i % len, v);
+            }
+            Op::Set(..) => {}
+            Op::RemoveRange(i, n) => list.remove_range(i % (len + 1), *n),
+            Op::RemoveMatching(v, limit, from) => {
+                list.remove_matching(&Needle::new(v), *limit, *from);
+            }
+            Op::Trim(a, b) if len > 0 => {
+                let (a, b) = (a % len, b % len);
+                list.trim(a.min(b), a.max(b));
+            }
+            Op::Trim(..) => {}
+        }
+    }
+
+    proptest::proptest! {
+        /// Every operation on a compressed list leaves the same elements as on a plain one,
+        /// read forwards, backwards and by index.
+        #[test]
+        fn compressed_lists_hold_what_plain_ones_do(
+            fill in proptest::prop_oneof![proptest::strategy::Just(-1i64), 1..6i64],
+            depth in 1..4i64,
+            ops in proptest::collection::vec(op(), 1..200),
+        ) {
+            let mut plain = List::new(fill);
+            let mut packed = List::new(fill).with_compress_depth(depth);
+            for op in &ops {
+                apply(&mut plain, op);
+                apply(&mut packed, op);
+                check(&packed);
+                proptest::prop_assert_eq!(texts(&packed), texts(&plain));
+            }
+            let back: Vec<_> = packed.iter_rev().map(|e| e.to_vec()).collect();
+            let plain_back: Vec<_> = plain.iter_rev().map(|e| e.to_vec()).collect();
+            proptest::prop_assert_eq!(back, plain_back);
+            for i in 0..plain.len() {
+                proptest::prop_assert_eq!(packed.get(i), plain.get(i));
+            }
+        }
+    }
+
+    #[test]
+    fn inner_nodes_compress_and_save_memory() {
+        let values: Vec<Vec<u8>> = (0..20_000)
+            .map(|i| format!("value-{:03}-{}", i % 10, "a".repeat(32)).into_bytes())
+            .collect();
+        let plain = List::from_values(-2, values.iter().map(|v| &v[..]));
+        let mut packed = List::new(-2).with_compress_depth(1);
+        for v in &values {
+            packed.push(End::Right, v);
+        }
+        check(&packed);
+        let nodes = packed.nodes.len();
+        assert!(nodes > 50);
+        assert!(!packed.nodes[0].raw_len.is_some() && !packed.nodes[nodes - 1].raw_len.is_some());
+        assert!((1..nodes - 1).all(|i| packed.nodes[i].raw_len.is_some()));
+        assert!(
+            packed.heap_size() * 5 < plain.heap_size(),
+            "{} vs {}",
+            packed.heap_size(),
+            plain.heap_size()
+        );
+        assert!(packed == plain);
+        // Reading leaves nodes compressed; editing one in the middle compresses it again.
+        assert_eq!(packed.get(10_000).unwrap().to_vec(), values[10_000]);
+        packed.set(10_000, b"changed");
+        packed.insert(5_000, b"inserted");
+        check(&packed);
+        assert_eq!(packed.get(5_000).unwrap().to_vec(), b"inserted");
+        // A depth set on a built list applies to every node.
+        let later = List::from_values(-2, values.iter().map(|v| &v[..])).with_compress_depth(2);
+        check(&later);
+        assert!(later.nodes[2].raw_len.is_some() && !later.nodes[1].raw_len.is_some());
     }
 }

@@ -14,7 +14,7 @@
 //!   to a visitor ([`read_all`] collects them). [`dump_value`] / [`restore_value`] are the
 //!   DUMP/RESTORE payloads (one value, version and CRC footer).
 //! - [`crc64`]: the CRC-64 (Jones) that closes RDB files and DUMP payloads.
-//! - [`lzf`]: LZF compression, used for long strings.
+//! - [`lzf`]: LZF compression (the engine's, re-exported), used for long strings and list nodes.
 //! - [`listpack`], [`intset`]: the compact blobs Redis 7.0 writes small collections as.
 //! - [`ziplist`]: the older compact blob, decoded from pre-7.0 files.
 //! - [`seal`]: encryption at rest. [`SealedWriter`]/[`SealedReader`] wrap any stream
@@ -28,7 +28,7 @@ pub mod aof;
 pub mod crc64;
 pub mod intset;
 pub use redis_lite_engine::listpack;
-pub mod lzf;
+pub use redis_lite_engine::lzf;
 pub mod rdb;
 pub mod seal;
 pub mod ziplist;

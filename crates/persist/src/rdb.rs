@@ -387,15 +387,19 @@ pub fn encode_string(out: &mut Vec<u8>, s: &[u8], compression: bool) {
     if compression && s.len() > 20 {
         let c = lzf::compress(s);
         if c.len() + 4 <= s.len() {
-            out.push(0xc3);
-            encode_len(out, c.len() as u64);
-            encode_len(out, s.len() as u64);
-            out.extend_from_slice(&c);
-            return;
+            return encode_lzf(out, &c, s.len());
         }
     }
     encode_len(out, s.len() as u64);
     out.extend_from_slice(s);
+}
+
+/// An LZF-compressed string: its encoding byte, both lengths, the stream.
+fn encode_lzf(out: &mut Vec<u8>, packed: &[u8], raw_len: usize) {
+    out.push(0xc3);
+    encode_len(out, packed.len() as u64);
+    encode_len(out, raw_len as u64);
+    out.extend_from_slice(packed);
 }
 
 fn encode_i64_string(out: &mut Vec<u8>, v: i64) {
@@ -436,10 +440,17 @@ fn encode_value(out: &mut Vec<u8>, value: &Value, opts: &WriteOptions) {
         Value::RawStr(s) => encode_string(out, s, c),
         Value::List(l) => {
             let nodes = split_list(l, opts.list_max_listpack_size);
-            encode_len(out, nodes.len() as u64);
-            for node in nodes {
+            let count = nodes.len();
+            encode_len(out, count as u64);
+            for (i, node) in nodes.into_iter().enumerate() {
                 encode_len(out, CONTAINER_PACKED);
-                encode_string(out, &node, c);
+                // Redis writes a node it holds compressed as its LZF blob, even without
+                // `rdbcompression`.
+                if List::node_stays_plain(i, count, l.compress_depth())
+                    || !encode_compressed_node(out, &node)
+                {
+                    encode_string(out, &node, c);
+                }
             }
         }
         Value::Set(s) if s.encoding() == "intset" => {
@@ -551,6 +562,18 @@ const NODE_SIZE_LIMITS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
 /// A node whose fill is a count still stops at 8 KiB, as in Redis.
 const SIZE_SAFETY_LIMIT: usize = 8192;
 
+/// Writes a listpack node as an LZF string when a list would hold it compressed; false,
+/// writing nothing, otherwise.
+fn encode_compressed_node(out: &mut Vec<u8>, node: &[u8]) -> bool {
+    match redis_lite_engine::list::compress_node_data(node, node.len()) {
+        Some(packed) => {
+            encode_lzf(out, &packed, node.len());
+            true
+        }
+        None => false,
+    }
+}
+
 /// Splits a list into listpack nodes as a quicklist with that fill would hold them.
 fn split_list(l: &List, fill: i64) -> Vec<Vec<u8>> {
     let fits = |lp: &listpack::Builder| match fill {
@@ -569,7 +592,8 @@ fn split_list(l: &List, fill: i64) -> Vec<Vec<u8>> {
     };
     let mut nodes = Vec::new();
     let mut lp = listpack::Builder::new();
-    for e in l.iter() {
+    for item in l.iter() {
+        let e = item.elem();
         let mark = lp.mark();
         push(&mut lp, e);
         if !fits(&lp) && lp.count() > 1 {
@@ -1236,7 +1260,7 @@ impl<R: Read> Input<R> {
             types::STRING => Value::string(&self.string()?),
             types::LIST => {
                 let n = self.len()?;
-                let mut list = List::new(limits.list_max_listpack_size);
+                let mut list = List::with_limits(limits);
                 for _ in 0..n {
                     list.push(redis_lite_engine::list::End::Right, &self.string()?);
                 }
@@ -1313,7 +1337,7 @@ impl<R: Read> Input<R> {
             }
             types::LIST_QUICKLIST | types::LIST_QUICKLIST_2 => {
                 let nodes = self.len()?;
-                let mut list = List::new(limits.list_max_listpack_size);
+                let mut list = List::with_limits(limits);
                 for _ in 0..nodes {
                     let container = if t == types::LIST_QUICKLIST_2 {
                         self.len()?
@@ -1420,7 +1444,7 @@ fn push_entry(list: &mut List, e: Entry<'_>) {
 }
 
 fn list_of(entries: &[Entry<'_>], limits: &EncodingLimits) -> List {
-    let mut list = List::new(limits.list_max_listpack_size);
+    let mut list = List::with_limits(limits);
     for &e in entries {
         push_entry(&mut list, e);
     }
@@ -1490,6 +1514,38 @@ mod tests {
         let mut out = Vec::new();
         encode_len(&mut out, 16384);
         assert_eq!(out, vec![0x80, 0, 0, 0x40, 0]);
+    }
+
+    /// Nodes a list holds compressed are written as LZF blobs even without `rdbcompression`
+    /// (as Redis writes them), and the end nodes plain; both load back.
+    #[test]
+    fn compressed_list_nodes_are_written_compressed() {
+        let values: Vec<Vec<u8>> = (0..5000)
+            .map(|i| format!("item-{}-{}", i % 7, "z".repeat(30)).into_bytes())
+            .collect();
+        let list = |depth| {
+            Value::List(Box::new(
+                List::from_values(-2, values.iter().map(|v| &v[..])).with_compress_depth(depth),
+            ))
+        };
+        let opts = WriteOptions {
+            compression: false,
+            ..WriteOptions::default()
+        };
+        let plain = dump_value(&list(0), &opts);
+        let packed = dump_value(&list(1), &opts);
+        assert!(
+            packed.len() * 3 < plain.len(),
+            "{} vs {}",
+            packed.len(),
+            plain.len()
+        );
+        for payload in [plain, packed] {
+            let Value::List(back) = restore_value(&payload, limits()).unwrap() else {
+                panic!("not a list")
+            };
+            assert!(back.iter().map(|e| e.to_vec()).eq(values.iter().cloned()));
+        }
     }
 
     #[test]

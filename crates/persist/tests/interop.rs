@@ -257,6 +257,16 @@ fn dataset(expire_at: i64) -> Vec<Item> {
     }
     big.push(End::Right, &b"y".repeat(20000));
     add(0, "l:big", Value::List(Box::new(big)), None);
+    let compressed = List::from_values(
+        -2,
+        (0..4000)
+            .map(|i| format!("item-{}-{}", i % 7, "z".repeat(30)).into_bytes())
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|v| &v[..]),
+    )
+    .with_compress_depth(1);
+    add(0, "l:compressed", Value::List(Box::new(compressed)), None);
     let mut s = Set::new();
     for i in [5i64, -3, 100000, 7_000_000_000, i64::MIN] {
         s.insert(i.to_string().as_bytes(), 512);

@@ -356,12 +356,14 @@ fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
             0 => 0.0,
             n => list.len() as f64 / n as f64,
         };
-        // Nodes are never compressed here: `ql_compressed` is 0.
+        // As Redis, `ql_compressed` says whether the list compresses at all (its depth is not
+        // 0), not how many nodes are compressed now.
         text.push_str(&format!(
-            " ql_nodes:{} ql_avg_node:{average:.2} ql_listpack_max:{} ql_compressed:0 \
+            " ql_nodes:{} ql_avg_node:{average:.2} ql_listpack_max:{} ql_compressed:{} \
              ql_uncompressed_size:{}",
             nodes.len(),
             list.fill(),
+            u8::from(list.compress_depth() != 0),
             nodes.iter().sum::<usize>()
         ));
     }

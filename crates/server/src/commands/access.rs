@@ -57,9 +57,7 @@ macro_rules! collection {
     };
 }
 
-collection!(List, List, Class::List, |limits| List::new(
-    limits.list_max_listpack_size
-));
+collection!(List, List, Class::List, |limits| List::with_limits(limits));
 collection!(Hash, Hash, Class::Hash, |_| Hash::default());
 collection!(Set, Set, Class::Set, |_| Set::default());
 collection!(ZSet, ZSet, Class::ZSet, |_| ZSet::default());

@@ -6,7 +6,7 @@
 //! [`pop_first`] and [`move_element`] work on keys the caller has already locked, and
 //! [`reply_key_and_elements`] writes the reply LMPOP and BLMPOP share.
 
-use redis_lite_engine::list::{Elem, End, List, Needle};
+use redis_lite_engine::list::{Elem, End, Item, List, Needle};
 use redis_lite_engine::Locked;
 use redis_lite_protocol::ReplyWriter;
 
@@ -416,8 +416,8 @@ fn lrange(ctx: &mut Ctx<'_>) -> CmdResult {
     let range = list.map_or(0..0, |l| access::range(start, stop, l.len()));
     ctx.out.array(range.len());
     if let Some(list) = list.filter(|_| !range.is_empty()) {
-        for elem in list.iter_from(range.start).take(range.len()) {
-            write_elem(&mut ctx.out, elem);
+        for item in list.iter_from(range.start).take(range.len()) {
+            write_elem(&mut ctx.out, item.elem());
         }
     }
     Ok(())
@@ -435,7 +435,7 @@ fn lindex(ctx: &mut Ctx<'_>) -> CmdResult {
     };
     let index = ctx.arg_i64(2)?;
     match access::index(index, list.len()).and_then(|i| list.get(i)) {
-        Some(elem) => write_elem(&mut ctx.out, elem),
+        Some(item) => write_elem(&mut ctx.out, item.elem()),
         None => ctx.out.null(),
     }
     Ok(())
@@ -591,7 +591,7 @@ impl LposOptions {
         } else {
             self.maxlen
         };
-        let select = |elems: &mut dyn Iterator<Item = Elem<'_>>| -> Vec<usize> {
+        let select = |elems: &mut dyn Iterator<Item = Item<'_>>| -> Vec<usize> {
             elems
                 .take(limit)
                 .enumerate()

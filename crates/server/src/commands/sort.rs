@@ -221,9 +221,13 @@ fn sort_generic(ctx: &mut Ctx<'_>, read_only: bool) -> CmdResult {
             let (table, hash) = locked.db(db, destination);
             let count = output.len();
             if count > 0 {
-                let fill = ctx.encoding_limits().list_max_listpack_size;
+                let limits = ctx.encoding_limits();
                 let values = output.iter().map(|v| v.as_deref().unwrap_or_default());
-                let list = redis_lite_engine::list::List::from_values(fill, values);
+                let list = redis_lite_engine::list::List::from_values(
+                    limits.list_max_listpack_size,
+                    values,
+                )
+                .with_compress_depth(limits.list_compress_depth);
                 table.set(
                     hash,
                     destination,

@@ -1063,7 +1063,7 @@ const TUNING: &[Param] = &[
     bool_param!("lazyfree-lazy-server-del", tuning.lazyfree_lazy_server_del, default "no", mutable true),
     bool_param!("lazyfree-lazy-user-del", tuning.lazyfree_lazy_user_del, default "no", mutable true),
     bool_param!("lazyfree-lazy-user-flush", tuning.lazyfree_lazy_user_flush, default "no", mutable true),
-    int_param!("list-compress-depth", tuning.list_compress_depth: i64, 0, i32::MAX as i64, default "0", mutable true),
+    int_param!("list-compress-depth", encoding.list_compress_depth: i64, 0, i32::MAX as i64, default "0", mutable true).informs(&[Apply::Encoding]),
     memory_param!("hll-sparse-max-bytes", tuning.hll_sparse_max_bytes, 0, default "3000"),
     int_param!("tracking-table-max-keys", tuning.tracking_table_max_keys: i64, 0, i64::MAX, default "1000000", mutable true),
     word_param!("sanitize-dump-payload", tuning.sanitize_dump_payload, &["no", "yes", "clients"], default "no", mutable true),

@@ -73,7 +73,6 @@ pub struct TuningConfig {
     pub lazyfree_lazy_server_del: bool,
     pub lazyfree_lazy_user_del: bool,
     pub lazyfree_lazy_user_flush: bool,
-    pub list_compress_depth: i64,
     pub hll_sparse_max_bytes: u64,
     pub tracking_table_max_keys: i64,
     pub sanitize_dump_payload: &'static str,

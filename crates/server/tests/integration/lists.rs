@@ -85,59 +85,83 @@ fn encoding_is_always_quicklist() {
 #[test]
 fn big_lists_match_redis() {
     for config in ["-2", "4", "1", "-1", "-5"] {
-        let mut script = Vec::new();
-        for chunk in 0..5 {
-            let mut push = cmd(&["RPUSH", "big"]);
-            let mut lpush = cmd(&["LPUSH", "big"]);
-            for i in 0..400 {
-                let n = chunk * 400 + i;
-                push.push(if n % 3 == 0 {
-                    format!("v{n}")
-                } else {
-                    n.to_string()
-                });
-                lpush.push("z".repeat(n % 50));
-            }
-            script.push(push);
-            script.push(lpush);
-        }
-        script.push(cmd(&["LLEN", "big"]));
-        for index in [
-            "0", "1", "1999", "2000", "2001", "3999", "-1", "-2000", "-4000", "4000",
-        ] {
-            script.push(cmd(&["LINDEX", "big", index]));
-        }
-        script.push(cmd(&["LSET", "big", "2000", &"w".repeat(3000)]));
-        script.push(cmd(&["LSET", "big", "-3", "short"]));
-        script.push(cmd(&[
-            "LINSERT",
-            "big",
-            "BEFORE",
-            "v300",
-            &"i".repeat(9000),
-        ]));
-        script.push(cmd(&["LINSERT", "big", "AFTER", "1000", "after-1000"]));
-        script.push(cmd(&["LRANGE", "big", "1990", "2010"]));
-        script.push(cmd(&["LPOS", "big", "v1500"]));
-        script.push(cmd(&["LPOS", "big", "zz", "RANK", "-3", "COUNT", "5"]));
-        script.push(cmd(&["LPOS", "big", "", "COUNT", "0", "MAXLEN", "500"]));
-        script.push(cmd(&["LREM", "big", "7", "zzzz"]));
-        script.push(cmd(&["LREM", "big", "-7", "zzzzz"]));
-        script.push(cmd(&["LREM", "big", "0", "z"]));
-        script.push(cmd(&["LLEN", "big"]));
-        script.push(cmd(&["LRANGE", "big", "0", "-1"]));
-        script.push(cmd(&["LTRIM", "big", "150", "-150"]));
-        script.push(cmd(&["LRANGE", "big", "0", "-1"]));
-        script.push(cmd(&["RPOP", "big", "333"]));
-        script.push(cmd(&["LPOP", "big", "777"]));
-        script.push(cmd(&["LMOVE", "big", "other", "LEFT", "RIGHT"]));
-        script.push(cmd(&[
-            "LMPOP", "2", "nothing", "big", "RIGHT", "COUNT", "100",
-        ]));
-        script.push(cmd(&["LRANGE", "big", "0", "-1"]));
-        script.push(cmd(&["OBJECT", "ENCODING", "big"]));
-        run_generated(&script, false, &["--list-max-listpack-size", config]);
+        run_generated(
+            &big_list_script(),
+            false,
+            &["--list-max-listpack-size", config],
+        );
     }
+}
+
+/// The same with inner nodes compressed (`list-compress-depth`): answers do not change.
+#[test]
+fn compressed_big_lists_match_redis() {
+    for (config, depth) in [("-2", "1"), ("4", "1"), ("4", "3"), ("-1", "2")] {
+        let args = [
+            "--list-max-listpack-size",
+            config,
+            "--list-compress-depth",
+            depth,
+        ];
+        run_generated(&big_list_script(), false, &args);
+    }
+}
+
+/// Pushes 4000 elements from both ends, then reads, edits, inserts, removes and trims in the
+/// middle, reading the whole list back after each kind of change.
+fn big_list_script() -> Vec<Vec<String>> {
+    let mut script = Vec::new();
+    for chunk in 0..5 {
+        let mut push = cmd(&["RPUSH", "big"]);
+        let mut lpush = cmd(&["LPUSH", "big"]);
+        for i in 0..400 {
+            let n = chunk * 400 + i;
+            push.push(if n % 3 == 0 {
+                format!("v{n}")
+            } else {
+                n.to_string()
+            });
+            lpush.push("z".repeat(n % 50));
+        }
+        script.push(push);
+        script.push(lpush);
+    }
+    script.push(cmd(&["LLEN", "big"]));
+    for index in [
+        "0", "1", "1999", "2000", "2001", "3999", "-1", "-2000", "-4000", "4000",
+    ] {
+        script.push(cmd(&["LINDEX", "big", index]));
+    }
+    script.push(cmd(&["LSET", "big", "2000", &"w".repeat(3000)]));
+    script.push(cmd(&["LSET", "big", "-3", "short"]));
+    script.push(cmd(&[
+        "LINSERT",
+        "big",
+        "BEFORE",
+        "v300",
+        &"i".repeat(9000),
+    ]));
+    script.push(cmd(&["LINSERT", "big", "AFTER", "1000", "after-1000"]));
+    script.push(cmd(&["LRANGE", "big", "1990", "2010"]));
+    script.push(cmd(&["LPOS", "big", "v1500"]));
+    script.push(cmd(&["LPOS", "big", "zz", "RANK", "-3", "COUNT", "5"]));
+    script.push(cmd(&["LPOS", "big", "", "COUNT", "0", "MAXLEN", "500"]));
+    script.push(cmd(&["LREM", "big", "7", "zzzz"]));
+    script.push(cmd(&["LREM", "big", "-7", "zzzzz"]));
+    script.push(cmd(&["LREM", "big", "0", "z"]));
+    script.push(cmd(&["LLEN", "big"]));
+    script.push(cmd(&["LRANGE", "big", "0", "-1"]));
+    script.push(cmd(&["LTRIM", "big", "150", "-150"]));
+    script.push(cmd(&["LRANGE", "big", "0", "-1"]));
+    script.push(cmd(&["RPOP", "big", "333"]));
+    script.push(cmd(&["LPOP", "big", "777"]));
+    script.push(cmd(&["LMOVE", "big", "other", "LEFT", "RIGHT"]));
+    script.push(cmd(&[
+        "LMPOP", "2", "nothing", "big", "RIGHT", "COUNT", "100",
+    ]));
+    script.push(cmd(&["LRANGE", "big", "0", "-1"]));
+    script.push(cmd(&["OBJECT", "ENCODING", "big"]));
+    script
 }
 
 /// A big list stays fast at both ends and in the middle: pushes at the head do not move the

@@ -19,6 +19,7 @@ mod hardening;
 mod hashes;
 mod hyperloglog;
 mod keys;
+mod list_compression;
 mod lists;
 mod migrate;
 mod notifications;

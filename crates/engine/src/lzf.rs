@@ -1,4 +1,5 @@
-//! LZF, the compression RDB uses for long strings (the liblzf stream format).
+//! LZF (the liblzf stream format): the compression RDB uses for long strings, and lists use for
+//! their inner nodes under `list-compress-depth`.
 //!
 //! A compressed stream is a sequence of items, each opened by a control byte `c`:
 //! - `c < 32`: a literal run; the next `c + 1` bytes are copied to the output.
