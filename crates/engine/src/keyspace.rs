@@ -16,6 +16,7 @@ use smallvec::SmallVec;
 use crate::bytes::SmallBytes;
 use crate::dict::{Dict, Entry};
 use crate::evict::{Evictor, Frequencies, Policy, Tracking};
+use crate::lazyfree::{Deletion, LazyFree, LazyFreeSettings};
 use crate::snapshot::Pending;
 use crate::value::Value;
 
@@ -73,6 +74,8 @@ pub(crate) struct Shared {
     keys: AtomicI64,
     /// The server is a replica: expired keys wait for the master's DEL (see [`ExpiredView`]).
     replica: AtomicBool,
+    /// Where deleted values are freed: here, or on the background thread.
+    pub(crate) lazyfree: LazyFree,
 }
 
 /// Set when a watched key changes; EXEC then aborts. One per client, shared by its WATCHes.
@@ -197,7 +200,7 @@ impl Db {
             Some(false) => Presence::Live,
             Some(true) => match self.expired_view {
                 ExpiredView::Delete => {
-                    self.remove(hash, key);
+                    self.delete(hash, key, Deletion::Expire);
                     self.expired(key);
                     Presence::Expired
                 }
@@ -289,8 +292,9 @@ impl Db {
                 entry.expire_at = 0;
                 self.volatile -= 1;
             }
-            entry.value = value;
+            let old = std::mem::replace(&mut entry.value, value);
             self.shared.tracking.touch(&mut entry.access, now_ms);
+            self.shared.lazyfree.free(old, Deletion::Server);
             // Reborrow so the returned reference is tied to `self` alone.
             return self.dict.get_mut(hash, key).expect("present");
         }
@@ -321,6 +325,16 @@ impl Db {
         Some(entry)
     }
 
+    /// Removes `key` and frees its value, in the background when `why` and the
+    /// `lazyfree-lazy-*` settings allow it for a value this large. Returns whether it existed.
+    pub fn delete(&mut self, hash: u64, key: &[u8], why: Deletion) -> bool {
+        let Some(entry) = self.remove(hash, key) else {
+            return false;
+        };
+        self.shared.lazyfree.free(entry.value, why);
+        true
+    }
+
     /// Sets (or with 0, clears) the absolute expiry of an existing key.
     pub fn set_expire(&mut self, hash: u64, key: &[u8], at_ms: u64) {
         if let Some(entry) = self.dict.get_mut(hash, key) {
@@ -343,7 +357,7 @@ impl Db {
         self.avg_ttl_ms = 0;
     }
 
-    fn take(&mut self) -> Dict {
+    pub(crate) fn take(&mut self) -> Dict {
         self.signal_existing(None);
         self.shared
             .keys
@@ -398,7 +412,7 @@ impl Db {
         }
         for key in &due {
             let hash = self.hasher.hash_one(&**key);
-            self.remove(hash, key);
+            self.delete(hash, key, Deletion::Expire);
             self.expired(key);
         }
         (sampled, due.len())
@@ -426,7 +440,7 @@ impl Shard {
     pub(crate) fn evict(&mut self, db: usize, hash: u64, key: &[u8]) {
         self.preserve(db, hash, key);
         let table = &mut self.dbs[db];
-        table.remove(hash, key);
+        table.delete(hash, key, Deletion::Eviction);
         table.signal_modified(key);
         if let Some(events) = &table.shared.events {
             events.evicted(table.index, key);
@@ -535,6 +549,7 @@ impl Keyspace {
             tracking: Tracking::default(),
             keys: AtomicI64::new(0),
             replica: AtomicBool::new(false),
+            lazyfree: LazyFree::default(),
         });
         let shards = (0..shard_count)
             .map(|_| {
@@ -706,9 +721,22 @@ impl Keyspace {
                 }
             }
         }
-        if !garbage.is_empty() {
-            std::thread::spawn(move || drop(garbage));
-        }
+        self.shared.lazyfree.free_databases(garbage);
+    }
+
+    /// Applies the `lazyfree-lazy-*` settings to the engine's deletions.
+    pub fn configure_lazyfree(&self, settings: LazyFreeSettings) {
+        self.shared.lazyfree.configure(settings);
+    }
+
+    /// Values handed to the background thread and not freed yet (`lazyfree_pending_objects`).
+    pub fn lazyfree_pending_objects(&self) -> u64 {
+        self.shared.lazyfree.pending()
+    }
+
+    /// Values the background thread has freed (`lazyfreed_objects`).
+    pub fn lazyfreed_objects(&self) -> u64 {
+        self.shared.lazyfree.freed()
     }
 
     pub fn swap_databases(&self, a: usize, b: usize) {
