@@ -315,6 +315,8 @@ impl Db {
         self.dict.insert_new(hash, entry, rehash);
     }
 
+    /// Takes `key`'s entry out of the table (to move it, as RENAME and MOVE do, or to drop it
+    /// at once); [`Db::delete`] is the deletion that may free it in the background.
     pub fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Box<Entry>> {
         let rehash = self.rehasher();
         let entry = self.dict.remove(hash, key, rehash)?;
