@@ -147,11 +147,12 @@ impl LazyFree {
 
 /// Roughly how many allocations freeing `value` takes, as Redis estimates it: the nodes of a
 /// list, the elements of a hash table, set or skiplist, a stream's nodes plus its groups and
-/// their pending entries; 1 for strings and compact (listpack, intset) encodings.
-pub fn free_effort(value: &Value) -> usize {
+/// their pending entries; 1 for strings and compact (listpack, intset) encodings. A list's
+/// nodes are counted only to just past the threshold, which is all the decision needs.
+fn free_effort(value: &Value) -> usize {
     match value {
         Value::Int(_) | Value::Str(_) | Value::RawStr(_) => 1,
-        Value::List(list) => list.node_sizes().count(),
+        Value::List(list) => list.node_sizes().take(LAZYFREE_THRESHOLD + 1).count(),
         Value::Set(set) if set.encoding() == "hashtable" => set.len(),
         Value::Hash(hash) if hash.encoding() == "hashtable" => hash.len(),
         Value::ZSet(zset) if zset.encoding() == "skiplist" => zset.len(),

@@ -70,6 +70,37 @@ fn scenario(server: &Server) -> Vec<u64> {
     fill(&mut raw, "ZADD", "zset", 1000, Some("N"));
     raw.cmd(&["UNLINK", "hash", "zset"]);
     step(&mut raw, &mut counts);
+    // A list's effort is its quicklist nodes: 100 elements too big to share an 8 KB node.
+    let element = "e".repeat(5000);
+    let mut push = vec!["RPUSH", "list"];
+    push.extend(std::iter::repeat_n(element.as_str(), 100));
+    assert_eq!(raw.cmd_text(&push), ":100\r\n");
+    raw.cmd(&["UNLINK", "list"]);
+    step(&mut raw, &mut counts);
+    // A stream's is its nodes (10 of 100 entries here: freed at once), plus its groups and
+    // their pending entries.
+    for i in 1..=1000 {
+        raw.cmd(&["XADD", "stream", &format!("{i}-1"), "f", "v"]);
+    }
+    raw.cmd(&["UNLINK", "stream"]);
+    step(&mut raw, &mut counts);
+    for i in 1..=1000 {
+        raw.cmd(&["XADD", "stream", &format!("{i}-1"), "f", "v"]);
+    }
+    ok(&mut raw, &["XGROUP", "CREATE", "stream", "group", "0"]);
+    raw.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "group",
+        "alice",
+        "COUNT",
+        "100",
+        "STREAMS",
+        "stream",
+        ">",
+    ]);
+    raw.cmd(&["UNLINK", "stream"]);
+    step(&mut raw, &mut counts);
 
     // lazyfree-lazy-user-del makes DEL an UNLINK.
     ok(
@@ -131,7 +162,7 @@ fn scenario(server: &Server) -> Vec<u64> {
     counts
 }
 
-const EXPECTED: &[u64] = &[0, 0, 1, 3, 4, 4, 5, 6, 7, 8, 108, 108, 158, 158];
+const EXPECTED: &[u64] = &[0, 0, 1, 3, 4, 4, 5, 6, 6, 7, 8, 9, 10, 110, 110, 160, 160];
 
 #[test]
 fn deletions_are_freed_lazily_as_redis_counts_them() {
@@ -206,22 +237,30 @@ fn unlink_of_a_million_member_set_returns_before_it_is_freed() {
     );
 }
 
+/// Lowers `maxkeys` to 1 over `big` (the only key with a TTL) and `plain`: `big` is evicted.
+fn evict_big_set(raw: &mut Raw) {
+    ok(raw, &["CONFIG", "SET", "maxkeys", "0"]);
+    big_set(raw, "big");
+    assert_eq!(raw.cmd_text(&["EXPIRE", "big", "1000"]), ":1\r\n");
+    ok(raw, &["SET", "plain", "v"]);
+    ok(raw, &["CONFIG", "SET", "maxkeys", "1"]);
+    wait_until("big to be evicted", Duration::from_secs(10), || {
+        raw.cmd_text(&["EXISTS", "big"]) == ":0\r\n"
+    });
+    assert_eq!(raw.cmd_text(&["EXISTS", "plain"]), ":1\r\n");
+}
+
 #[test]
 fn evictions_are_freed_lazily_under_lazyfree_lazy_eviction() {
-    let server = Server::lite(&["--maxkeys", "1", "--maxmemory-policy", "allkeys-lru"]);
+    let server = Server::lite(&["--maxmemory-policy", "volatile-random"]);
     let mut raw = server.raw();
-    big_set(&mut raw, "first");
-    ok(&mut raw, &["SET", "second", "v"]);
-    assert_eq!(raw.cmd_text(&["EXISTS", "first"]), ":0\r\n", "evicted");
+    evict_big_set(&mut raw);
     assert_eq!(lazyfreed(&mut raw), 0);
     ok(
         &mut raw,
         &["CONFIG", "SET", "lazyfree-lazy-eviction", "yes"],
     );
-    big_set(&mut raw, "third");
-    assert_eq!(raw.cmd_text(&["EXISTS", "third", "second"]), ":1\r\n");
-    ok(&mut raw, &["SET", "fourth", "v"]);
-    assert_eq!(raw.cmd_text(&["EXISTS", "third"]), ":0\r\n", "evicted");
+    evict_big_set(&mut raw);
     assert_eq!(lazyfreed(&mut raw), 1);
 }
 
