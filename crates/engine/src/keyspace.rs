@@ -712,13 +712,17 @@ impl Keyspace {
                     None => 0..shard.dbs.len(),
                 };
                 for i in range {
-                    if shard.pending.is_some() {
-                        let dict = shard.dbs[i].take();
-                        shard.preserve_all(i, dict);
-                    } else if lazy {
-                        garbage.push(shard.dbs[i].take());
-                    } else {
+                    if shard.pending.is_none() && !lazy {
                         shard.dbs[i].clear();
+                        continue;
+                    }
+                    // A pending snapshot that has yet to walk this database keeps its entries;
+                    // otherwise they are garbage, freed here or in the background.
+                    let dict = shard.dbs[i].take();
+                    if let Some(unneeded) = shard.preserve_all(i, dict) {
+                        if lazy {
+                            garbage.push(unneeded);
+                        }
                     }
                 }
             }
