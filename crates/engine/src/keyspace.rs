@@ -745,6 +745,11 @@ impl Keyspace {
         self.shared.lazyfree.freed()
     }
 
+    /// CONFIG RESETSTAT: `lazyfreed_objects` starts again from 0 (pending frees stay counted).
+    pub fn reset_lazyfree_stats(&self) {
+        self.shared.lazyfree.reset_freed();
+    }
+
     pub fn swap_databases(&self, a: usize, b: usize) {
         let mut all = self.lock_all();
         if a == b {

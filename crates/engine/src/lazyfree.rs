@@ -143,6 +143,10 @@ impl LazyFree {
     pub(crate) fn freed(&self) -> u64 {
         self.counters.freed.load(Ordering::Relaxed)
     }
+
+    pub(crate) fn reset_freed(&self) {
+        self.counters.freed.store(0, Ordering::Relaxed);
+    }
 }
 
 /// Roughly how many allocations freeing `value` takes, as Redis estimates it: the nodes of a
