@@ -120,8 +120,9 @@ impl LazyFree {
         self.worker.get_or_init(|| {
             let (sender, receiver) = channel::<Garbage>();
             let counters = Arc::clone(&self.counters);
+            // Named as Redis names its lazy-free thread, for `ps -T` and `top -H`.
             let started = std::thread::Builder::new()
-                .name("lazyfree".into())
+                .name("bio_lazy_free".into())
                 .spawn(move || {
                     for (garbage, objects) in receiver {
                         drop(garbage);
