@@ -110,7 +110,7 @@ impl LazyFree {
         let objects = garbage.1;
         self.counters.pending.fetch_add(objects, Ordering::Relaxed);
         if let Err(refused) = self.worker().send(garbage) {
-            // The thread could not be started: free here rather than lose count.
+            // The thread could not be started: the value is freed here, and is not pending.
             drop(refused);
             self.counters.pending.fetch_sub(objects, Ordering::Relaxed);
         }
