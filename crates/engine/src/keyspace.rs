@@ -16,6 +16,7 @@ use smallvec::SmallVec;
 use crate::bytes::SmallBytes;
 use crate::dict::{Dict, Entry};
 use crate::evict::{Evictor, Frequencies, Policy, Tracking};
+use crate::lazyfree::{Deletion, LazyFree, LazyFreeSettings};
 use crate::snapshot::Pending;
 use crate::value::Value;
 
@@ -73,6 +74,8 @@ pub(crate) struct Shared {
     keys: AtomicI64,
     /// The server is a replica: expired keys wait for the master's DEL (see [`ExpiredView`]).
     replica: AtomicBool,
+    /// Where deleted values are freed: here, or on the background thread.
+    pub(crate) lazyfree: LazyFree,
 }
 
 /// Set when a watched key changes; EXEC then aborts. One per client, shared by its WATCHes.
@@ -197,7 +200,7 @@ impl Db {
             Some(false) => Presence::Live,
             Some(true) => match self.expired_view {
                 ExpiredView::Delete => {
-                    self.remove(hash, key);
+                    self.delete(hash, key, Deletion::Expire);
                     self.expired(key);
                     Presence::Expired
                 }
@@ -289,8 +292,9 @@ impl Db {
                 entry.expire_at = 0;
                 self.volatile -= 1;
             }
-            entry.value = value;
+            let old = std::mem::replace(&mut entry.value, value);
             self.shared.tracking.touch(&mut entry.access, now_ms);
+            self.shared.lazyfree.free(old, Deletion::Server);
             // Reborrow so the returned reference is tied to `self` alone.
             return self.dict.get_mut(hash, key).expect("present");
         }
@@ -311,6 +315,8 @@ impl Db {
         self.dict.insert_new(hash, entry, rehash);
     }
 
+    /// Takes `key`'s entry out of the table (to move it, as RENAME and MOVE do, or to drop it
+    /// at once); [`Db::delete`] is the deletion that may free it in the background.
     pub fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Box<Entry>> {
         let rehash = self.rehasher();
         let entry = self.dict.remove(hash, key, rehash)?;
@@ -319,6 +325,16 @@ impl Db {
         }
         self.shared.keys.fetch_sub(1, Ordering::Relaxed);
         Some(entry)
+    }
+
+    /// Removes `key` and frees its value, in the background when `why` and the
+    /// `lazyfree-lazy-*` settings allow it for a value this large. Returns whether it existed.
+    pub fn delete(&mut self, hash: u64, key: &[u8], why: Deletion) -> bool {
+        let Some(entry) = self.remove(hash, key) else {
+            return false;
+        };
+        self.shared.lazyfree.free(entry.value, why);
+        true
     }
 
     /// Sets (or with 0, clears) the absolute expiry of an existing key.
@@ -343,7 +359,7 @@ impl Db {
         self.avg_ttl_ms = 0;
     }
 
-    fn take(&mut self) -> Dict {
+    pub(crate) fn take(&mut self) -> Dict {
         self.signal_existing(None);
         self.shared
             .keys
@@ -398,7 +414,7 @@ impl Db {
         }
         for key in &due {
             let hash = self.hasher.hash_one(&**key);
-            self.remove(hash, key);
+            self.delete(hash, key, Deletion::Expire);
             self.expired(key);
         }
         (sampled, due.len())
@@ -426,7 +442,7 @@ impl Shard {
     pub(crate) fn evict(&mut self, db: usize, hash: u64, key: &[u8]) {
         self.preserve(db, hash, key);
         let table = &mut self.dbs[db];
-        table.remove(hash, key);
+        table.delete(hash, key, Deletion::Eviction);
         table.signal_modified(key);
         if let Some(events) = &table.shared.events {
             events.evicted(table.index, key);
@@ -535,6 +551,7 @@ impl Keyspace {
             tracking: Tracking::default(),
             keys: AtomicI64::new(0),
             replica: AtomicBool::new(false),
+            lazyfree: LazyFree::default(),
         });
         let shards = (0..shard_count)
             .map(|_| {
@@ -695,20 +712,42 @@ impl Keyspace {
                     None => 0..shard.dbs.len(),
                 };
                 for i in range {
-                    if shard.pending.is_some() {
-                        let dict = shard.dbs[i].take();
-                        shard.preserve_all(i, dict);
-                    } else if lazy {
-                        garbage.push(shard.dbs[i].take());
-                    } else {
+                    if shard.pending.is_none() && !lazy {
                         shard.dbs[i].clear();
+                        continue;
+                    }
+                    // A pending snapshot that has yet to walk this database keeps its entries;
+                    // otherwise they are garbage, freed here or in the background.
+                    let dict = shard.dbs[i].take();
+                    if let Some(unneeded) = shard.preserve_all(i, dict) {
+                        if lazy {
+                            garbage.push(unneeded);
+                        }
                     }
                 }
             }
         }
-        if !garbage.is_empty() {
-            std::thread::spawn(move || drop(garbage));
-        }
+        self.shared.lazyfree.free_databases(garbage);
+    }
+
+    /// Applies the `lazyfree-lazy-*` settings to the engine's deletions.
+    pub fn configure_lazyfree(&self, settings: LazyFreeSettings) {
+        self.shared.lazyfree.configure(settings);
+    }
+
+    /// Values handed to the background thread and not freed yet (`lazyfree_pending_objects`).
+    pub fn lazyfree_pending_objects(&self) -> u64 {
+        self.shared.lazyfree.pending()
+    }
+
+    /// Values the background thread has freed (`lazyfreed_objects`).
+    pub fn lazyfreed_objects(&self) -> u64 {
+        self.shared.lazyfree.freed()
+    }
+
+    /// CONFIG RESETSTAT: `lazyfreed_objects` starts again from 0 (pending frees stay counted).
+    pub fn reset_lazyfree_stats(&self) {
+        self.shared.lazyfree.reset_freed();
     }
 
     pub fn swap_databases(&self, a: usize, b: usize) {

@@ -7,6 +7,8 @@
 //! - [`dict`]: [`Dict`], the chained hash table with SCAN's reverse-binary cursor.
 //! - [`value`]: [`Value`], what a key holds, with Redis's encodings; the collections are in
 //!   [`list`], [`hash`], [`set`] and [`zset`].
+//! - [`lazyfree`]: the background thread that frees large deleted values and flushed
+//!   databases, per the `lazyfree-lazy-*` settings.
 //! - [`evict`]: eviction policies, LRU/LFU access tracking and the TinyLFU sketch.
 //! - [`encoding`]: [`EncodingLimits`], the thresholds at which small collections convert.
 //! - [`bytes`]: [`SmallBytes`], binary strings stored inline when short.
@@ -27,6 +29,7 @@ pub mod glob;
 pub mod hash;
 pub mod hll;
 pub mod keyspace;
+pub mod lazyfree;
 pub mod list;
 pub mod listpack;
 pub mod lzf;
@@ -41,6 +44,7 @@ pub use dict::{Dict, Entry};
 pub use encoding::EncodingLimits;
 pub use evict::{Evicted, Policy, Tracking};
 pub use keyspace::{Db, KeyEvents, Keyspace, Locked, Shard, WatchFlag};
+pub use lazyfree::{Deletion, LazyFreeSettings};
 pub use snapshot::{Snapshot, SnapshotEntry};
 pub use value::Value;
 

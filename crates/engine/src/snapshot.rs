@@ -72,13 +72,14 @@ impl Shard {
         pending.saved[origin].insert(SmallBytes::new(key), entry);
     }
 
-    /// Before database `db` is emptied: its entries move aside for a pending snapshot.
-    pub(crate) fn preserve_all(&mut self, db: usize, dict: Dict) {
+    /// Before database `db` is emptied: its entries move aside for a pending snapshot. The
+    /// table comes back when no snapshot needs it.
+    pub(crate) fn preserve_all(&mut self, db: usize, dict: Dict) -> Option<Dict> {
         let Some(pending) = self.pending.as_deref_mut() else {
-            return;
+            return Some(dict);
         };
         let Some(origin) = pending.unvisited_origin(db) else {
-            return;
+            return Some(dict);
         };
         let saved = &mut pending.saved[origin];
         dict.drain(|entry: Box<Entry>| {
@@ -92,6 +93,7 @@ impl Shard {
                 .entry(key)
                 .or_insert(Some(SavedEntry { value, expire_at }));
         });
+        None
     }
 
     /// SWAPDB: the data of `a` and `b` change places, so does their cut-time identity.
@@ -289,6 +291,45 @@ mod tests {
         let seen = collect(&mut again, 0);
         assert_eq!(seen.len(), 50, "k2 gone, fresh added");
         assert!(seen.contains(&("k1".into(), b"newer".to_vec())));
+    }
+
+    #[test]
+    fn values_freed_lazily_during_a_snapshot_are_still_seen_by_it() {
+        use crate::lazyfree::Deletion;
+        let ks = Keyspace::new(4, 2);
+        let mut set = crate::set::Set::default();
+        for i in 0..1000 {
+            set.insert(format!("m{i}").as_bytes(), 512);
+        }
+        {
+            let mut locked = ks.lock_keys([&b"big"[..]]);
+            let (table, hash) = locked.db(0, b"big");
+            table.set(hash, b"big", Value::Set(Box::new(set)), false, 0);
+        }
+        for i in 0..10 {
+            write(&ks, 1, &format!("k{i}"), Some("v"));
+        }
+        let mut snap = ks.begin_snapshot(|| {}).unwrap();
+        {
+            let mut locked = ks.lock_keys([&b"big"[..]]).for_write();
+            let (table, hash) = locked.db(0, b"big");
+            assert!(table.delete(hash, b"big", Deletion::Unlink));
+        }
+        ks.flush(Some(1), true);
+        let big: Vec<SnapshotEntry> = (0..snap.shard_count())
+            .flat_map(|shard| snap.take_shard(shard, 0))
+            .collect();
+        assert_eq!(big.len(), 1);
+        assert!(matches!(&big[0].value, Value::Set(s) if s.len() == 1000));
+        assert_eq!(collect(&mut snap, 1).len(), 10);
+        drop(snap);
+        // The unlinked value was the engine's to free: the snapshot kept a copy of its own.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while ks.lazyfreed_objects() < 1 {
+            assert!(std::time::Instant::now() < deadline, "never freed");
+            std::thread::yield_now();
+        }
+        assert_eq!(ks.db_len(0) + ks.db_len(1), 0);
     }
 
     #[test]

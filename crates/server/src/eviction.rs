@@ -78,7 +78,7 @@ fn make_room(server: &Server, budget: Duration, newcomer: Option<(usize, &[u8])>
             .evict_or_reject(policy, samples, redis_lite_engine::now_ms(), newcomer)
             .is_none()
         {
-            return Outcome::Stuck;
+            return settle_lazy_frees(server, budget);
         }
         // What this thread freed counts at once, so the next check sees it.
         crate::memory::publish_thread();
@@ -88,6 +88,18 @@ fn make_room(server: &Server, budget: Duration, newcomer: Option<(usize, &[u8])>
         }
     }
     Outcome::Within
+}
+
+/// Nothing left to evict: if values evicted (or deleted) lazily are still being freed on the
+/// background thread, waits for them a little, as Redis does, before calling the server stuck.
+fn settle_lazy_frees(server: &Server, budget: Duration) -> Outcome {
+    if server.keyspace.lazyfree_pending_objects() > 0 {
+        std::thread::sleep(budget.min(Duration::from_millis(1)));
+        if !over(server) {
+            return Outcome::Within;
+        }
+    }
+    Outcome::Stuck
 }
 
 /// Redis's eviction time limit per command for a `maxmemory-eviction-tenacity` (0-100).

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
-use redis_lite_engine::Keyspace;
+use redis_lite_engine::{Keyspace, LazyFreeSettings};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
@@ -194,6 +194,12 @@ impl Server {
                 Apply::Allocator => {
                     crate::memory::set_background_purge(config.process.jemalloc_bg_thread)
                 }
+                Apply::LazyFree => self.keyspace.configure_lazyfree(LazyFreeSettings {
+                    eviction: config.tuning.lazyfree_lazy_eviction,
+                    expire: config.tuning.lazyfree_lazy_expire,
+                    server_del: config.tuning.lazyfree_lazy_server_del,
+                    user_del: config.tuning.lazyfree_lazy_user_del,
+                }),
             }
         }
     }

@@ -218,6 +218,11 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("mem_clients_normal:{}", b.clients_normal);
             field!("mem_aof_buffer:{}", b.aof_buffer);
             field!("mem_allocator:jemalloc-5.3.0");
+            field!(
+                "lazyfree_pending_objects:{}",
+                server.keyspace.lazyfree_pending_objects()
+            );
+            field!("lazyfreed_objects:{}", server.keyspace.lazyfreed_objects());
         }
         "persistence" => {
             field!("# Persistence");

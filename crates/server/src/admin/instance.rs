@@ -121,6 +121,7 @@ fn config_resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.server.clients.rejected_connections.store(0, Relaxed);
     ctx.server.active_expiry.time_cap_reached.store(0, Relaxed);
     ctx.server.memory.peak.store(crate::memory::used(), Relaxed);
+    ctx.server.keyspace.reset_lazyfree_stats();
     ctx.out.ok();
     Ok(())
 }
@@ -169,9 +170,10 @@ fn dbsize(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 /// Parses the optional ASYNC|SYNC of FLUSHDB/FLUSHALL; true means free the memory lazily.
+/// Without either, `lazyfree-lazy-user-flush` decides, as in Redis.
 fn flush_mode(ctx: &Ctx<'_>) -> Result<bool, CommandError> {
     match ctx.arg_count() {
-        1 => Ok(false),
+        1 => Ok(ctx.server.config.read().tuning.lazyfree_lazy_user_flush),
         2 if ctx.arg_is(1, "ASYNC") => Ok(true),
         2 if ctx.arg_is(1, "SYNC") => Ok(false),
         _ => Err(CommandError::Syntax),

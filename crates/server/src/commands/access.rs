@@ -17,7 +17,7 @@ use redis_lite_engine::list::List;
 use redis_lite_engine::set::Set;
 use redis_lite_engine::stream::Stream;
 use redis_lite_engine::zset::ZSet;
-use redis_lite_engine::{Db, EncodingLimits, Value};
+use redis_lite_engine::{Db, Deletion, EncodingLimits, Value};
 use redis_lite_protocol::ReplyWriter;
 
 use crate::args::keyword;
@@ -152,7 +152,7 @@ pub fn store(
             true
         }
         None if db.peek(hash, key, ctx.now_ms).is_some() => {
-            db.remove(hash, key);
+            db.delete(hash, key, Deletion::Server);
             ctx.changed(db, key, Class::Generic, "del");
             true
         }

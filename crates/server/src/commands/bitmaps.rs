@@ -1,7 +1,7 @@
 //! Bitmap commands: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD and BITFIELD_RO, over
 //! string values. Bit 0 is the most significant bit of the first byte, as in Redis.
 
-use redis_lite_engine::{Db, Value};
+use redis_lite_engine::{Db, Deletion, Value};
 
 use crate::args::keyword;
 use crate::command::flags::*;
@@ -361,7 +361,7 @@ fn bitop(ctx: &mut Ctx<'_>) -> CmdResult {
         db.set(hash, dest, Value::RawStr(result), false, ctx.now_ms);
         ctx.changed(db, dest, Class::String, "set");
         ctx.dirty(1);
-    } else if db.remove(hash, dest).is_some() {
+    } else if db.delete(hash, dest, Deletion::Server) {
         // An empty result deletes the destination rather than storing "".
         ctx.changed(db, dest, Class::Generic, "del");
         ctx.dirty(1);

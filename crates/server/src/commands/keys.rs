@@ -2,7 +2,7 @@
 
 use redis_lite_engine::glob::glob_match;
 use redis_lite_engine::keyspace::lru_clock;
-use redis_lite_engine::{Entry, Locked, Policy, SmallBytes, Value};
+use redis_lite_engine::{Deletion, Entry, Locked, Policy, SmallBytes, Value};
 
 use crate::command::acl;
 use crate::command::flags::*;
@@ -30,7 +30,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     )
     .complexity("O(N) where N is the number of keys that will be removed."),
     many_keys(
-        CommandSpec::new("unlink", -2, WRITE | FAST, del).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RM | DELETE)]).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
+        CommandSpec::new("unlink", -2, WRITE | FAST, unlink).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RM | DELETE)]).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
         "4.0.0",
         "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
     )
@@ -205,15 +205,24 @@ when switching between policies at runtime LRU and LFU data will take some time 
 const SHARED_INTEGERS: std::ops::Range<i64> = 0..10_000;
 const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 
-/// DEL key [key ...] / UNLINK key [key ...]
+/// DEL key [key ...]: frees large values in the background under `lazyfree-lazy-user-del`.
 fn del(ctx: &mut Ctx<'_>) -> CmdResult {
+    delete_keys(ctx, Deletion::User)
+}
+
+/// UNLINK key [key ...]: DEL that always frees large values in the background.
+fn unlink(ctx: &mut Ctx<'_>) -> CmdResult {
+    delete_keys(ctx, Deletion::Unlink)
+}
+
+fn delete_keys(ctx: &mut Ctx<'_>, why: Deletion) -> CmdResult {
     let keys = &ctx.args[1..];
     let mut locked = ctx.lock(keys.iter().copied());
     let mut removed = 0;
     for key in keys {
         let (db, hash) = locked.db(ctx.client.db, key);
         if db.peek(hash, key, ctx.now_ms).is_some() {
-            db.remove(hash, key);
+            db.delete(hash, key, why);
             ctx.changed(db, key, Class::Generic, "del");
             removed += 1;
         }
@@ -352,7 +361,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) -> CmdResult {
         let (table, dst_hash) = locked.db(db, dst);
         let taken = table.peek(dst_hash, dst, ctx.now_ms).is_some();
         if taken && !nx {
-            table.remove(dst_hash, dst);
+            table.delete(dst_hash, dst, Deletion::Server);
         }
         if taken && nx {
             false
@@ -441,7 +450,7 @@ fn copy(ctx: &mut Ctx<'_>) -> CmdResult {
             ctx.out.integer(0);
             return Ok(());
         }
-        table.remove(hash, dst);
+        table.delete(hash, dst, Deletion::Server);
     }
     table.insert_entry(hash, copy);
     ctx.changed(table, dst, Class::Generic, "copy_to");
@@ -577,7 +586,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, relative: bool, unit_ms: i64) -> CmdResult 
     // Logged with an absolute time in ms (its condition kept), or as DEL, as Redis 7.0 does.
     if when <= ctx.now_ms as i64 {
         ctx.propagate_as(&[b"DEL", key]);
-        db.remove(hash, key);
+        db.delete(hash, key, Deletion::Expire);
         ctx.changed(db, key, Class::Generic, "del");
     } else {
         if relative || unit_ms != 1 {
@@ -675,7 +684,7 @@ fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     let value = redis_lite_persist::restore_value(payload, ctx.encoding_limits())
         .map_err(|_| CommandError::err("Bad data format"))?;
-    let deleted = replace && db.remove(hash, key).is_some();
+    let deleted = replace && db.delete(hash, key, Deletion::Server);
     let expire_at = match ttl {
         0 => 0,
         t if absolute => t as u64,

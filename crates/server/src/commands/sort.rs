@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use redis_lite_engine::{Locked, Value};
+use redis_lite_engine::{Deletion, Locked, Value};
 use redis_lite_protocol::number::strtod;
 
 use crate::command::acl;
@@ -236,7 +236,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, read_only: bool) -> CmdResult {
                     ctx.now_ms,
                 );
                 ctx.changed(table, destination, Class::List, "sortstore");
-            } else if table.remove(hash, destination).is_some() {
+            } else if table.delete(hash, destination, Deletion::Server) {
                 ctx.changed(table, destination, Class::Generic, "del");
             }
             drop(locked);

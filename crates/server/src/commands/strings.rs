@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use redis_lite_engine::{Entry, SmallBytes, Value};
+use redis_lite_engine::{Deletion, Entry, SmallBytes, Value};
 use redis_lite_protocol::number::parse_i64;
 use redis_lite_protocol::ReplyWriter;
 
@@ -506,7 +506,7 @@ fn getex(ctx: &mut Ctx<'_>) -> CmdResult {
     let changed = match expire_at {
         Some(at) if at <= ctx.now_ms => {
             ctx.propagate_as(&[b"DEL", key]);
-            db.remove(hash, key);
+            db.delete(hash, key, Deletion::Expire);
             ctx.changed(db, key, Class::Generic, "del");
             true
         }

@@ -93,6 +93,8 @@ pub enum Apply {
     Process,
     /// jemalloc's own settings: its background purging thread.
     Allocator,
+    /// The `lazyfree-lazy-*` settings the keyspace applies to its deletions.
+    LazyFree,
 }
 
 impl Apply {
@@ -108,6 +110,7 @@ impl Apply {
         Apply::Replication,
         Apply::Process,
         Apply::Allocator,
+        Apply::LazyFree,
     ];
 }
 
@@ -1058,10 +1061,10 @@ const TUNING: &[Param] = &[
     bool_param!("activerehashing", tuning.activerehashing, default "yes", mutable true),
     bool_param!("dynamic-hz", tuning.dynamic_hz, default "yes", mutable true),
     int_param!("active-expire-effort", tuning.active_expire_effort: i64, 1, 10, default "1", mutable true),
-    bool_param!("lazyfree-lazy-eviction", tuning.lazyfree_lazy_eviction, default "no", mutable true),
-    bool_param!("lazyfree-lazy-expire", tuning.lazyfree_lazy_expire, default "no", mutable true),
-    bool_param!("lazyfree-lazy-server-del", tuning.lazyfree_lazy_server_del, default "no", mutable true),
-    bool_param!("lazyfree-lazy-user-del", tuning.lazyfree_lazy_user_del, default "no", mutable true),
+    bool_param!("lazyfree-lazy-eviction", tuning.lazyfree_lazy_eviction, default "no", mutable true).informs(&[Apply::LazyFree]),
+    bool_param!("lazyfree-lazy-expire", tuning.lazyfree_lazy_expire, default "no", mutable true).informs(&[Apply::LazyFree]),
+    bool_param!("lazyfree-lazy-server-del", tuning.lazyfree_lazy_server_del, default "no", mutable true).informs(&[Apply::LazyFree]),
+    bool_param!("lazyfree-lazy-user-del", tuning.lazyfree_lazy_user_del, default "no", mutable true).informs(&[Apply::LazyFree]),
     bool_param!("lazyfree-lazy-user-flush", tuning.lazyfree_lazy_user_flush, default "no", mutable true),
     int_param!("list-compress-depth", encoding.list_compress_depth: i64, 0, i32::MAX as i64, default "0", mutable true).informs(&[Apply::Encoding]),
     memory_param!("hll-sparse-max-bytes", tuning.hll_sparse_max_bytes, 0, default "3000"),
