@@ -1151,7 +1151,7 @@ mod tests {
         check(&packed);
         let nodes = packed.nodes.len();
         assert!(nodes > 50);
-        assert!(!packed.nodes[0].raw_len.is_some() && !packed.nodes[nodes - 1].raw_len.is_some());
+        assert!(packed.nodes[0].raw_len.is_none() && packed.nodes[nodes - 1].raw_len.is_none());
         assert!((1..nodes - 1).all(|i| packed.nodes[i].raw_len.is_some()));
         assert!(
             packed.heap_size() * 5 < plain.heap_size(),
