@@ -1169,6 +1169,6 @@ mod tests {
         // A depth set on a built list applies to every node.
         let later = List::from_values(-2, values.iter().map(|v| &v[..])).with_compress_depth(2);
         check(&later);
-        assert!(later.nodes[2].raw_len.is_some() && !later.nodes[1].raw_len.is_some());
+        assert!(later.nodes[2].raw_len.is_some() && later.nodes[1].raw_len.is_none());
     }
 }
