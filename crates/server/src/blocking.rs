@@ -48,6 +48,10 @@ pub enum WakeOrder {
 /// One blocked client's place in the key queues.
 pub struct Waiter {
     wake: Mutex<Option<Wake>>,
+    /// A CLIENT UNBLOCK that came while a wake for data was pending: it waits for the re-run,
+    /// which serves the client (as Redis, serving a ready key first, would) or blocks it again
+    /// (then the unblock applies).
+    unblock_after_rerun: Mutex<Option<Wake>>,
     notify: tokio::sync::Notify,
     order: WakeOrder,
 }
@@ -56,6 +60,7 @@ impl Waiter {
     pub fn new(order: WakeOrder) -> Arc<Waiter> {
         Arc::new(Waiter {
             wake: Mutex::new(None),
+            unblock_after_rerun: Mutex::new(None),
             notify: tokio::sync::Notify::new(),
             order,
         })
@@ -64,10 +69,21 @@ impl Waiter {
     /// Wakes the client; the first reason given wins.
     pub fn wake(&self, reason: Wake) {
         let mut wake = self.wake.lock();
-        if wake.is_none() {
-            *wake = Some(reason);
-            self.notify.notify_one();
+        match *wake {
+            None => {
+                *wake = Some(reason);
+                self.notify.notify_one();
+            }
+            Some(Wake::Ready) if reason != Wake::Ready => {
+                *self.unblock_after_rerun.lock() = Some(reason);
+            }
+            Some(_) => {}
         }
+    }
+
+    /// The CLIENT UNBLOCK that came while the client was woken for data, if one did.
+    pub fn take_unblock_after_rerun(&self) -> Option<Wake> {
+        self.unblock_after_rerun.lock().take()
     }
 
     /// Why the waiter was woken, if it was; resets it for another round.
@@ -164,6 +180,19 @@ pub struct Blocking {
 impl Blocking {
     pub fn blocked_clients(&self) -> usize {
         self.blocked.load(Relaxed)
+    }
+
+    /// The keys of database `db` that clients wait on (SWAPDB serves those its swap filled).
+    pub fn waited_keys(&self, db: usize) -> Vec<Vec<u8>> {
+        if self.blocked_clients() == 0 {
+            return Vec::new();
+        }
+        let queues = self.queues.lock();
+        queues
+            .keys()
+            .filter(|(key_db, _)| *key_db == db)
+            .map(|(_, key)| key.clone())
+            .collect()
     }
 
     /// Queues `waiter` at the back of every key's line.

@@ -225,6 +225,13 @@ fn swapdb(ctx: &mut Ctx<'_>) -> CmdResult {
     let a = parse_db_index(ctx, 1, CommandError::err("invalid first DB index"))?;
     let b = parse_db_index(ctx, 2, CommandError::err("invalid second DB index"))?;
     ctx.server.keyspace.swap_databases(a, b);
+    // The clients blocked in either database are served by what the swap brought them.
+    for db in [a, b] {
+        for key in ctx.server.blocking.waited_keys(db) {
+            let mut locked = ctx.lock_undeclared([key.as_slice()]);
+            crate::commands::keys::arrived(ctx, &mut locked, db, &key);
+        }
+    }
     ctx.propagate();
     ctx.dirty(1);
     ctx.out.ok();

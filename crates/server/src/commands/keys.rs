@@ -346,6 +346,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) -> CmdResult {
             transfer(&mut locked, (db, src), (db, dst));
             ctx.changed(locked.db(db, src).0, src, Class::Generic, "rename_from");
             ctx.changed(locked.db(db, dst).0, dst, Class::Generic, "rename_to");
+            arrived(ctx, &mut locked, db, dst);
             true
         }
     };
@@ -373,6 +374,15 @@ fn transfer(locked: &mut Locked<'_>, from: (usize, &[u8]), to: (usize, &[u8])) {
     }
     let (table, hash) = locked.db(to.0, to.1);
     table.insert_entry(hash, entry);
+}
+
+/// Serves the clients blocked on `key` in `db`, which a value just arrived at (see
+/// `Ctx::value_arrived`).
+pub fn arrived(ctx: &mut Ctx<'_>, locked: &mut Locked<'_>, db: usize, key: &[u8]) {
+    let (table, hash) = locked.db(db, key);
+    if let Some(entry) = table.peek(hash, key, ctx.now_ms) {
+        ctx.value_arrived(db, key, &entry.value);
+    }
 }
 
 /// A database index argument, checked as Redis does: first as a C int, then against
@@ -431,6 +441,7 @@ fn copy(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     table.insert_entry(hash, copy);
     ctx.changed(table, dst, Class::Generic, "copy_to");
+    arrived(ctx, &mut locked, dst_db, dst);
     drop(locked);
     ctx.dirty(1);
     ctx.out.integer(1);
@@ -457,6 +468,7 @@ fn move_(ctx: &mut Ctx<'_>) -> CmdResult {
         transfer(&mut locked, (src_db, key), (dst_db, key));
         ctx.changed(locked.db(src_db, key).0, key, Class::Generic, "move_from");
         ctx.changed(locked.db(dst_db, key).0, key, Class::Generic, "move_to");
+        arrived(ctx, &mut locked, dst_db, key);
     }
     drop(locked);
     if moved {
@@ -688,7 +700,7 @@ fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.propagate_as(&args);
     }
     ctx.changed(db, key, Class::Generic, "restore");
-    ctx.key_ready(ctx.client.db, key);
+    arrived(ctx, &mut locked, ctx.client.db, key);
     drop(locked);
     ctx.dirty(1);
     ctx.out.ok();

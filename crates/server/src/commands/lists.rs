@@ -268,7 +268,8 @@ pub fn pop_first(
     count: usize,
 ) -> Result<Option<(usize, Popped)>, CommandError> {
     for (i, key) in keys.iter().enumerate() {
-        if let Some(popped) = pop_from(ctx, locked, db_index, key, end, count)? {
+        let popped = ctx.past_other_types(pop_from(ctx, locked, db_index, key, end, count))?;
+        if let Some(popped) = popped {
             return Ok(Some((i, popped)));
         }
     }
@@ -663,10 +664,8 @@ fn move_or_block(ctx: &mut Ctx<'_>, from: End, to: End, timeout: Option<u64>) ->
     }
     let mut locked = ctx.lock([source, destination]);
     let db = ctx.client.db;
-    match (
-        move_element(ctx, &mut locked, db, source, destination, from, to)?,
-        timeout,
-    ) {
+    let moved = move_element(ctx, &mut locked, db, source, destination, from, to);
+    match (ctx.past_other_types(moved)?, timeout) {
         (Some(value), _) => ctx.out.bulk(&value),
         // Redis answers a timed-out move with a null array, but inside EXEC, where nothing
         // blocks, with LMOVE's null string.

@@ -1043,8 +1043,9 @@ fn pop_generic(
     let mut found = None;
     for key in keys {
         let (db, hash) = locked.db(ctx.client.db, key);
-        if let Some(z) = access::write::<ZSet>(ctx, db, hash, key)? {
-            found = Some((*key, z.len()));
+        let zset = access::write::<ZSet>(ctx, db, hash, key).map(|z| z.map(|z| z.len()));
+        if let Some(len) = ctx.past_other_types(zset)? {
+            found = Some((*key, len));
             break;
         }
     }
