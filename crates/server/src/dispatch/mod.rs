@@ -52,6 +52,10 @@ pub fn execute_held<'s>(
     let entry = match check::lookup(args) {
         Ok(entry) => entry,
         Err((entry, error)) => {
+            let error = match entry {
+                Some(entry) => exec_abort(server, client, entry, error),
+                None => error,
+            };
             reject(client, entry.map(|e| e.id), error, out, start);
             return None;
         }
@@ -59,18 +63,7 @@ pub fn execute_held<'s>(
     match check::admit(server, client, entry) {
         Admission::Run => {}
         Admission::Reject(error) => {
-            let error = match check::refused_exec(server, client, entry) {
-                true => {
-                    // Redis quotes the refusal as it built it: its own texts have no ERR code,
-                    // the shared ones (OOM, MISCONF, NOAUTH...) keep theirs.
-                    let refusal = error.to_string();
-                    let reason = refusal.strip_prefix("ERR ").unwrap_or(&refusal);
-                    CommandError::coded(format!(
-                        "EXECABORT Transaction discarded because of: {reason}"
-                    ))
-                }
-                false => error,
-            };
+            let error = exec_abort(server, client, entry, error);
             reject(client, Some(entry.id), error, out, start);
             return None;
         }
@@ -362,6 +355,26 @@ pub fn execute_queued(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// A command refused before it ran: counted as rejected, as Redis does.
+/// A refused EXEC (its arity too) discards its transaction and answers EXECABORT with the
+/// refusal as its reason; another command's refusal is returned as it is.
+fn exec_abort(
+    server: &Server,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+    error: CommandError,
+) -> CommandError {
+    if !check::refused_exec(server, client, entry) {
+        return error;
+    }
+    // Redis quotes the refusal as it built it: its own texts have no ERR code, the shared ones
+    // (OOM, MISCONF, NOAUTH...) keep theirs.
+    let refusal = error.to_string();
+    let reason = refusal.strip_prefix("ERR ").unwrap_or(&refusal);
+    CommandError::coded(format!(
+        "EXECABORT Transaction discarded because of: {reason}"
+    ))
+}
+
 fn reject(
     client: &mut ClientState,
     id: Option<usize>,
