@@ -672,7 +672,11 @@ fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
     let expire_at = match ttl {
         0 => 0,
         t if absolute => t as u64,
-        t => ctx.now_ms.saturating_add(t as u64),
+        // Redis adds in a signed 64-bit integer: a sum past its range wraps negative, which
+        // counts as already expired.
+        t => (ctx.now_ms as i64)
+            .checked_add(t)
+            .map_or(ctx.now_ms, |at| at as u64),
     };
     if expire_at != 0 && expire_at <= ctx.now_ms {
         // Already expired: nothing is created, but a replaced key is gone.
