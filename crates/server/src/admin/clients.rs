@@ -12,7 +12,7 @@ use crate::command::CommandSpec;
 use crate::command::Group;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
-use crate::server::{LITE_VERSION, REDIS_VERSION};
+use crate::server::REDIS_VERSION;
 
 const CONNECTION_FLAGS: u32 = NOSCRIPT | LOADING | STALE;
 
@@ -206,7 +206,8 @@ fn hello(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.protocol = ctx.client.protocol;
         ctx.client.handle.info.lock().resp = v as u8;
     }
-    ctx.out.map(8);
+    // Redis 7.0's seven fields exactly; redis-lite's own version is in INFO.
+    ctx.out.map(7);
     ctx.out.bulk(b"server");
     ctx.out.bulk(b"redis");
     ctx.out.bulk(b"version");
@@ -225,8 +226,6 @@ fn hello(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.out.bulk(b"master");
     ctx.out.bulk(b"modules");
     ctx.out.array(0);
-    ctx.out.bulk(b"redis_lite_version");
-    ctx.out.bulk(LITE_VERSION.as_bytes());
     Ok(())
 }
 
