@@ -4,6 +4,7 @@ use redis_lite_engine::glob::glob_match;
 use redis_lite_engine::keyspace::lru_clock;
 use redis_lite_engine::{Entry, Locked, Policy, SmallBytes, Value};
 
+use crate::admin::clients::parse_db_index;
 use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
@@ -385,21 +386,6 @@ pub fn arrived(ctx: &mut Ctx<'_>, locked: &mut Locked<'_>, db: usize, key: &[u8]
     }
 }
 
-/// A database index argument, checked as Redis does: first as a C int, then against
-/// `databases`.
-fn db_index(ctx: &Ctx<'_>, i: usize) -> Result<usize, CommandError> {
-    let n = ctx.arg_i64(i)?;
-    if i32::try_from(n).is_err() {
-        return Err(CommandError::err(
-            "value is out of range, value must between -2147483648 and 2147483647",
-        ));
-    }
-    usize::try_from(n)
-        .ok()
-        .filter(|&n| n < ctx.server.keyspace.databases())
-        .ok_or(CommandError::DbIndexOutOfRange)
-}
-
 /// COPY source destination [DB destination-db] [REPLACE]
 fn copy(ctx: &mut Ctx<'_>) -> CmdResult {
     let (src, dst) = (ctx.arg(1), ctx.arg(2));
@@ -411,7 +397,7 @@ fn copy(ctx: &mut Ctx<'_>) -> CmdResult {
         if ctx.arg_is(i, "REPLACE") {
             replace = true;
         } else if ctx.arg_is(i, "DB") && i + 1 < ctx.arg_count() {
-            dst_db = db_index(ctx, i + 1)?;
+            dst_db = parse_db_index(ctx, i + 1, None)?;
             i += 1;
         } else {
             return Err(CommandError::Syntax);
@@ -452,7 +438,7 @@ fn copy(ctx: &mut Ctx<'_>) -> CmdResult {
 fn move_(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let src_db = ctx.client.db;
-    let dst_db = db_index(ctx, 2)?;
+    let dst_db = parse_db_index(ctx, 2, None)?;
     if src_db == dst_db {
         return Err(CommandError::err(SAME_OBJECT));
     }

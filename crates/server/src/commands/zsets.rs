@@ -1180,23 +1180,26 @@ fn zpopmax(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]
 fn zmpop(ctx: &mut Ctx<'_>) -> CmdResult {
-    mpop(ctx, 1, None)
+    mpop(ctx, false)
 }
 
 /// BZMPOP timeout numkeys key [key ...] MIN | MAX [COUNT count]
 fn bzmpop(ctx: &mut Ctx<'_>) -> CmdResult {
-    let timeout = parse_timeout(ctx.arg(1))?;
-    mpop(ctx, 2, Some(timeout))
+    mpop(ctx, true)
 }
 
-/// ZMPOP and BZMPOP, whose numkeys argument is at `numkeys_at`.
-fn mpop(ctx: &mut Ctx<'_>, numkeys_at: usize, timeout: Option<u64>) -> CmdResult {
+/// ZMPOP and BZMPOP (`blocking`, whose timeout comes first and is checked last, as Redis does).
+fn mpop(ctx: &mut Ctx<'_>, blocking: bool) -> CmdResult {
     let sides = [("MIN", false), ("MAX", true)];
     let MultiPop {
         keys,
         side: max,
         count,
-    } = MultiPop::parse(ctx, numkeys_at, &sides)?;
+    } = MultiPop::parse(ctx, 1 + blocking as usize, &sides)?;
+    let timeout = match blocking {
+        true => Some(parse_timeout(ctx.arg(1))?),
+        false => None,
+    };
     pop_generic(ctx, keys, count, max, PopReply::Multi, timeout)
 }
 

@@ -269,3 +269,11 @@ fn hello_answers_redis_fields_exactly() {
         assert_eq!(hello(&lite, protocol), hello(&redis, protocol));
     }
 }
+
+#[test]
+fn argument_validation_matches_redis() {
+    differential(
+        testkit::script!("connection/argument_validation_matches_redis"),
+        false,
+    );
+}
