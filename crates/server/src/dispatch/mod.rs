@@ -395,13 +395,17 @@ fn reject(
     finish_reply(client, out, start);
 }
 
-/// Drops the reply when CLIENT REPLY OFF or SKIP says so.
+/// Drops the reply when CLIENT REPLY OFF or SKIP says so; pushes stay.
 fn finish_reply(client: &mut ClientState, out: &mut Vec<u8>, start: usize) {
+    let reply = !std::mem::take(&mut client.output_is_push);
     match client.reply_mode {
         ReplyMode::On => {}
-        ReplyMode::Off | ReplyMode::SkipNext => out.truncate(start),
+        ReplyMode::Off | ReplyMode::SkipNext if reply => out.truncate(start),
+        ReplyMode::Off | ReplyMode::SkipNext => {}
         ReplyMode::Skip => {
-            out.truncate(start);
+            if reply {
+                out.truncate(start);
+            }
             client.reply_mode = ReplyMode::On;
         }
     }
