@@ -303,11 +303,10 @@ pub(crate) fn call(
     let counters = &stats.commands[entry.id];
     if let Err(error) = result {
         counters.failed.fetch_add(1, Relaxed);
-        let text = error.to_string();
         if !matches!(error, CommandError::AlreadyCounted(_)) {
-            stats.count_error(&text);
+            stats.count_error(&error.to_string());
         }
-        ctx.out.error(&text);
+        ctx.out.error_bytes(&error.reply_text());
     }
     if let Some(offset) = logged {
         client.journal_offset = client.journal_offset.max(offset);
@@ -389,9 +388,8 @@ fn reject(
     if let Some(id) = id {
         client.stats.commands[id].rejected.fetch_add(1, Relaxed);
     }
-    let text = error.to_string();
-    client.stats.count_error(&text);
-    ReplyWriter::new(out, client.protocol).error(&text);
+    client.stats.count_error(&error.to_string());
+    ReplyWriter::new(out, client.protocol).error_bytes(&error.reply_text());
     finish_reply(client, out, start);
 }
 

@@ -277,3 +277,34 @@ fn argument_validation_matches_redis() {
         false,
     );
 }
+
+/// Errors quote the client's bytes as Redis copies them (cut at a NUL, 128 bytes at most),
+/// not their UTF-8 repair.
+#[test]
+fn errors_quote_the_clients_raw_bytes() {
+    let Some(redis) = Server::redis(&[]) else {
+        println!("SKIPPED: redis-server is not on PATH (in errors_quote_the_clients_raw_bytes)");
+        return;
+    };
+    let lite = Server::lite(&[]);
+    let long = [b'\xe9'; 200];
+    let commands: &[&[&[u8]]] = &[
+        &[b"N\xffO\xfe", b"a\xc3", b"b\x00c"],
+        &[b"\xe9t\xe9", &long, b"x"],
+        &[b"x", b"\xe2\x82", &long],
+        &[b"CONFIG", b"G\xe9T"],
+        &[b"CLIENT", b"\xff\x00\xff"],
+        &[b"OBJECT", &long],
+    ];
+    let replies = |server: &Server| {
+        let mut raw = server.raw();
+        commands
+            .iter()
+            .map(|command| {
+                raw.send(&testkit::encode(command));
+                raw.read_reply()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(replies(&lite), replies(&redis));
+}
