@@ -168,7 +168,8 @@ impl Hash {
     }
 
     /// `count` random pairs, repeats allowed (HRANDFIELD with a negative count), each passed
-    /// to `visit`. A listpack is indexed once rather than walked per pick.
+    /// to `visit`, every pair equally likely. Both encodings are indexed once rather than
+    /// walked per pick.
     pub fn random_repeated(
         &self,
         count: usize,
@@ -187,8 +188,14 @@ impl Hash {
                 }
             }
             Repr::Table(t) => {
+                // Indexed once too: a pick of a bucket then of a place in its chain favours
+                // the pairs of short chains, and these picks must be uniform.
+                let all: Vec<&Node> = t.iter().collect();
+                if all.is_empty() {
+                    return;
+                }
                 for _ in 0..count {
-                    let Some(n) = t.random(rng) else { return };
+                    let n = all[rng.gen_range(0..all.len())];
                     visit(&n.field, &n.value);
                 }
             }

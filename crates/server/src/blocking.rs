@@ -48,6 +48,10 @@ pub enum WakeOrder {
 /// One blocked client's place in the key queues.
 pub struct Waiter {
     wake: Mutex<Option<Wake>>,
+    /// A CLIENT UNBLOCK that came while a wake for data was pending: it waits for the re-run,
+    /// which serves the client (as Redis, serving a ready key first, would) or blocks it again
+    /// (then the unblock applies).
+    unblock_after_rerun: Mutex<Option<Wake>>,
     notify: tokio::sync::Notify,
     order: WakeOrder,
 }
@@ -56,6 +60,7 @@ impl Waiter {
     pub fn new(order: WakeOrder) -> Arc<Waiter> {
         Arc::new(Waiter {
             wake: Mutex::new(None),
+            unblock_after_rerun: Mutex::new(None),
             notify: tokio::sync::Notify::new(),
             order,
         })
@@ -64,10 +69,21 @@ impl Waiter {
     /// Wakes the client; the first reason given wins.
     pub fn wake(&self, reason: Wake) {
         let mut wake = self.wake.lock();
-        if wake.is_none() {
-            *wake = Some(reason);
-            self.notify.notify_one();
+        match *wake {
+            None => {
+                *wake = Some(reason);
+                self.notify.notify_one();
+            }
+            Some(Wake::Ready) if reason != Wake::Ready => {
+                *self.unblock_after_rerun.lock() = Some(reason);
+            }
+            Some(_) => {}
         }
+    }
+
+    /// The CLIENT UNBLOCK that came while the client was woken for data, if one did.
+    pub fn take_unblock_after_rerun(&self) -> Option<Wake> {
+        self.unblock_after_rerun.lock().take()
     }
 
     /// Why the waiter was woken, if it was; resets it for another round.
@@ -164,6 +180,19 @@ pub struct Blocking {
 impl Blocking {
     pub fn blocked_clients(&self) -> usize {
         self.blocked.load(Relaxed)
+    }
+
+    /// The keys of database `db` that clients wait on (SWAPDB serves those its swap filled).
+    pub fn waited_keys(&self, db: usize) -> Vec<Vec<u8>> {
+        if self.blocked_clients() == 0 {
+            return Vec::new();
+        }
+        let queues = self.queues.lock();
+        queues
+            .keys()
+            .filter(|(key_db, _)| *key_db == db)
+            .map(|(_, key)| key.clone())
+            .collect()
     }
 
     /// Queues `waiter` at the back of every key's line.
@@ -291,15 +320,60 @@ pub fn rerun(
 /// forever. Returns milliseconds.
 pub fn parse_timeout(arg: &[u8]) -> Result<u64, crate::error::CommandError> {
     use crate::error::CommandError;
+    // Redis reads a C long double: `inf` and values past a double's range (`1e309`) parse, and
+    // only values past a long double's are refused.
     let secs = redis_lite_protocol::number::parse_f64(arg)
-        .filter(|s| s.is_finite())
+        .filter(|s| !(s.is_nan() || s.is_infinite() && overflows_long_double(arg)))
         .ok_or(CommandError::err("timeout is not a float or out of range"))?;
     let ms = secs * 1000.0;
-    // Redis converts to a C long long; a value beyond it comes out negative there.
+    // Redis converts to a C long long; a value beyond it (infinity too) comes out negative there.
     if ms < 0.0 || ms >= i64::MAX as f64 {
         return Err(CommandError::err("timeout is negative"));
     }
     Ok(ms as u64)
+}
+
+/// Whether the decimal number `text` is beyond an x86 long double's range (about 1.19e4932),
+/// where C's `strtold` fails. `inf` and the like are not: they are no overflow.
+fn overflows_long_double(text: &[u8]) -> bool {
+    const MAX_EXPONENT: i64 = 4932;
+    const MAX_MANTISSA: f64 = 1.189_731_495_357_231_8;
+    let text = text
+        .strip_prefix(b"-")
+        .or(text.strip_prefix(b"+"))
+        .unwrap_or(text);
+    let (mantissa, exponent) = match text.iter().position(|&b| b == b'e' || b == b'E') {
+        Some(e) => (&text[..e], &text[e + 1..]),
+        None => (text, &b""[..]),
+    };
+    let Some(exponent) = std::str::from_utf8(exponent).ok().and_then(|e| {
+        if e.is_empty() {
+            Some(0)
+        } else {
+            e.parse::<i64>().ok()
+        }
+    }) else {
+        // An exponent past i64 is past the range too, unless negative.
+        return !exponent.starts_with(b"-");
+    };
+    let digits: Vec<u8> = mantissa.iter().copied().filter(|&b| b != b'.').collect();
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let Some(first) = digits.iter().position(|&b| b != b'0') else {
+        return false;
+    };
+    let point = mantissa
+        .iter()
+        .position(|&b| b == b'.')
+        .unwrap_or(mantissa.len());
+    // The decimal exponent of the first significant digit.
+    let magnitude = exponent.saturating_add(point as i64 - first as i64 - 1);
+    let leading: f64 = std::str::from_utf8(&digits[first..(first + 17).min(digits.len())])
+        .ok()
+        .and_then(|d| format!("{}.{}", &d[..1], &d[1..]).parse().ok())
+        .unwrap_or(0.0);
+    magnitude > MAX_EXPONENT || (magnitude == MAX_EXPONENT && leading > MAX_MANTISSA)
 }
 
 #[cfg(test)]
@@ -450,9 +524,31 @@ mod tests {
             parse_timeout(b"-1").unwrap_err().to_string(),
             "ERR timeout is negative"
         );
-        assert_eq!(
-            parse_timeout(b"1e100").unwrap_err().to_string(),
-            "ERR timeout is negative"
-        );
+        // Past a long long, infinity and past a double too: negative once cast, as in Redis;
+        // past a long double: not a float.
+        for negative in [
+            "1e100", "inf", "-inf", "+INF", "infinity", "1e309", "1e4931", "1.1e4932",
+        ] {
+            assert_eq!(
+                parse_timeout(negative.as_bytes()).unwrap_err().to_string(),
+                "ERR timeout is negative",
+                "{negative}"
+            );
+        }
+        for not_float in [
+            "nan",
+            "1e4933",
+            "1.2e4932",
+            "1e5000",
+            "12e4932",
+            "1e99999999999999999999",
+        ] {
+            assert_eq!(
+                parse_timeout(not_float.as_bytes()).unwrap_err().to_string(),
+                "ERR timeout is not a float or out of range",
+                "{not_float}"
+            );
+        }
+        assert_eq!(parse_timeout(b"1e-400").unwrap(), 0);
     }
 }

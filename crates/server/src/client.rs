@@ -425,6 +425,9 @@ pub struct ClientState {
     pub protocol: Protocol,
     pub authenticated: bool,
     pub reply_mode: ReplyMode,
+    /// The command's output is pushes only (subscribe confirmations, arrays in RESP2): not a
+    /// reply, so CLIENT REPLY OFF or SKIP leaves it, as Redis does.
+    pub output_is_push: bool,
     /// Close once the pending replies are written (QUIT, protocol errors).
     pub close_after_reply: bool,
     pub no_touch: bool,
@@ -465,6 +468,7 @@ impl ClientState {
             protocol: Protocol::Resp2,
             authenticated,
             reply_mode: ReplyMode::On,
+            output_is_push: false,
             close_after_reply: false,
             no_touch: false,
             stats,

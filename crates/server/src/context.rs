@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 
-use redis_lite_engine::{Db, EncodingLimits, Locked};
+use redis_lite_engine::{Db, EncodingLimits, Locked, Value};
 use redis_lite_protocol::number::parse_i64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -234,6 +234,30 @@ impl<'a> Ctx<'a> {
     pub fn key_ready(&mut self, db: usize, key: &[u8]) {
         if self.server.blocking.blocked_clients() > 0 {
             self.client.ready_keys.push((db, key.to_vec()));
+        }
+    }
+
+    /// After a value arrived at `key` in `db` whole (RENAME, MOVE, COPY, SWAPDB, RESTORE): Redis
+    /// signals every key added to a database, so the clients blocked on it are served when the
+    /// value is of a type they pop from.
+    pub fn value_arrived(&mut self, db: usize, key: &[u8], value: &Value) {
+        if matches!(value, Value::List(_) | Value::ZSet(_) | Value::Stream(_)) {
+            self.key_ready(db, key);
+        }
+    }
+
+    /// A blocking command's re-run after a wake: a key that holds another type then leaves it
+    /// waiting (Redis serves a blocked client only from a key of the type it pops) instead of
+    /// failing with WRONGTYPE.
+    pub fn past_other_types<T>(
+        &self,
+        result: Result<Option<T>, CommandError>,
+    ) -> Result<Option<T>, CommandError> {
+        match result {
+            Err(CommandError::WrongType) if matches!(self.client.mode, ExecMode::Rerun { .. }) => {
+                Ok(None)
+            }
+            result => result,
         }
     }
 

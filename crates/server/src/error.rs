@@ -31,6 +31,9 @@ pub enum CommandError {
     /// `redis.pcall`): the command already counted it in the error stats, so passing it on
     /// counts only as the script command's failure, as in Redis.
     AlreadyCounted(String),
+    /// A complete error line, code included, quoting client bytes that need not be UTF-8:
+    /// Redis copies them into the reply as they are.
+    Raw(Vec<u8>),
 }
 
 pub type CmdResult = Result<(), CommandError>;
@@ -44,28 +47,37 @@ impl CommandError {
         CommandError::Coded(text.into())
     }
 
-    /// `ERR unknown subcommand '<sub>'. Try <CMD> HELP.`
+    /// `ERR unknown subcommand '<sub>'. Try <CMD> HELP.`, quoting the client's bytes.
     pub fn unknown_subcommand(command: &str, sub: &[u8]) -> Self {
-        CommandError::Err(
-            format!(
-                "unknown subcommand '{}'. Try {} HELP.",
-                truncated(sub, 128),
-                command.to_ascii_uppercase()
-            )
-            .into(),
-        )
+        let mut line = b"ERR unknown subcommand '".to_vec();
+        line.extend_from_slice(truncated_bytes(sub, 128));
+        line.extend_from_slice(format!("'. Try {} HELP.", command.to_ascii_uppercase()).as_bytes());
+        CommandError::Raw(line)
+    }
+
+    /// The error line as the client gets it: bytes, since a quoted argument need not be UTF-8.
+    pub fn reply_text(&self) -> Cow<'_, [u8]> {
+        match self {
+            CommandError::Raw(line) => Cow::Borrowed(line),
+            error => Cow::Owned(error.to_string().into_bytes()),
+        }
     }
 }
 
-/// Client-supplied text quoted in an error as Redis's `%.128s` does: cut at the first NUL (it
+/// Client-supplied bytes quoted in an error as Redis's `%.128s` does: cut at the first NUL (it
 /// formats C strings) and to `max` bytes.
-pub fn truncated(bytes: &[u8], max: usize) -> String {
+pub fn truncated_bytes(bytes: &[u8], max: usize) -> &[u8] {
     let end = bytes
         .iter()
         .position(|&b| b == 0)
         .unwrap_or(bytes.len())
         .min(max);
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
+    &bytes[..end]
+}
+
+/// [`truncated_bytes`] as text, for errors built as strings.
+pub fn truncated(bytes: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(truncated_bytes(bytes, max)).into_owned()
 }
 
 impl fmt::Display for CommandError {
@@ -96,6 +108,7 @@ impl fmt::Display for CommandError {
             CommandError::Err(text) => write!(f, "ERR {text}"),
             CommandError::Coded(text) => f.write_str(text),
             CommandError::AlreadyCounted(text) => f.write_str(text),
+            CommandError::Raw(line) => f.write_str(&String::from_utf8_lossy(line)),
         }
     }
 }

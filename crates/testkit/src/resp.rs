@@ -108,12 +108,14 @@ impl Raw {
 /// Length of the first complete RESP2/RESP3 frame in `buf`, if it is complete.
 pub fn frame_len(buf: &[u8]) -> Option<usize> {
     let line_end = buf.windows(2).position(|w| w == b"\r\n")?;
-    let head = std::str::from_utf8(&buf[1..line_end]).ok()?;
+    // Only a length is read as text: a simple line (an error quoting client bytes) may be any
+    // bytes.
+    let head = || std::str::from_utf8(&buf[1..line_end]).ok();
     let after = line_end + 2;
     match buf[0] {
         b'+' | b'-' | b':' | b',' | b'#' | b'_' | b'(' => Some(after),
         b'$' | b'=' | b'!' => {
-            let n: i64 = head.parse().ok()?;
+            let n: i64 = head()?.parse().ok()?;
             if n < 0 {
                 return Some(after);
             }
@@ -121,7 +123,7 @@ pub fn frame_len(buf: &[u8]) -> Option<usize> {
             (buf.len() >= end).then_some(end)
         }
         b'*' | b'~' | b'>' | b'%' | b'|' => {
-            let n: i64 = head.parse().ok()?;
+            let n: i64 = head()?.parse().ok()?;
             let items = if n < 0 {
                 0
             } else if matches!(buf[0], b'%' | b'|') {

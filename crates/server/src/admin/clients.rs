@@ -12,7 +12,7 @@ use crate::command::CommandSpec;
 use crate::command::Group;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
-use crate::server::{LITE_VERSION, REDIS_VERSION};
+use crate::server::REDIS_VERSION;
 
 const CONNECTION_FLAGS: u32 = NOSCRIPT | LOADING | STALE;
 
@@ -206,7 +206,8 @@ fn hello(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.protocol = ctx.client.protocol;
         ctx.client.handle.info.lock().resp = v as u8;
     }
-    ctx.out.map(8);
+    // Redis 7.0's seven fields exactly; redis-lite's own version is in INFO.
+    ctx.out.map(7);
     ctx.out.bulk(b"server");
     ctx.out.bulk(b"redis");
     ctx.out.bulk(b"version");
@@ -225,8 +226,6 @@ fn hello(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.out.bulk(b"master");
     ctx.out.bulk(b"modules");
     ctx.out.array(0);
-    ctx.out.bulk(b"redis_lite_version");
-    ctx.out.bulk(LITE_VERSION.as_bytes());
     Ok(())
 }
 
@@ -251,22 +250,33 @@ fn auth(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// Parses a database index, with `invalid` as the error for a non-integer.
+/// A database index argument, read as Redis's `getIntFromObjectOrReply` reads it: a C int,
+/// with `invalid` (when given) the text of any failure to read one; then checked against
+/// `databases`.
 pub fn parse_db_index(
     ctx: &Ctx<'_>,
     i: usize,
-    invalid: CommandError,
+    invalid: Option<&'static str>,
 ) -> Result<usize, CommandError> {
-    let index = ctx.arg_i64(i).map_err(|_| invalid)?;
-    if index < 0 || index as usize >= ctx.server.keyspace.databases() {
-        return Err(CommandError::DbIndexOutOfRange);
-    }
-    Ok(index as usize)
+    let index = match (ctx.arg_i64(i), invalid) {
+        (Ok(n), _) if i32::try_from(n).is_ok() => n,
+        (_, Some(text)) => return Err(CommandError::err(text)),
+        (Ok(_), None) => {
+            return Err(CommandError::err(
+                "value is out of range, value must between -2147483648 and 2147483647",
+            ))
+        }
+        (Err(error), None) => return Err(error),
+    };
+    usize::try_from(index)
+        .ok()
+        .filter(|&n| n < ctx.server.keyspace.databases())
+        .ok_or(CommandError::DbIndexOutOfRange)
 }
 
 /// SELECT index
 fn select(ctx: &mut Ctx<'_>) -> CmdResult {
-    ctx.client.db = parse_db_index(ctx, 1, CommandError::NotInteger)?;
+    ctx.client.db = parse_db_index(ctx, 1, None)?;
     ctx.out.ok();
     Ok(())
 }
@@ -413,16 +423,15 @@ fn client_type(handle: &ClientHandle) -> ClientType {
 
 /// CLIENT LIST [TYPE type] [ID client-id ...]
 fn client_list(ctx: &mut Ctx<'_>) -> CmdResult {
+    // As Redis 7.0: TYPE only as the one option, ID with every argument after it an id.
     let mut kind = None;
     let mut ids: Option<Vec<u64>> = None;
-    let mut i = 2;
-    while i < ctx.arg_count() {
-        if ctx.arg_is(i, "TYPE") && i + 1 < ctx.arg_count() {
-            kind = Some(parse_client_type(ctx, i + 1)?);
-            i += 2;
-        } else if ctx.arg_is(i, "ID") && i + 1 < ctx.arg_count() {
+    match ctx.arg_count() {
+        2 => {}
+        4 if ctx.arg_is(2, "TYPE") => kind = Some(parse_client_type(ctx, 3)?),
+        n if n > 3 && ctx.arg_is(2, "ID") => {
             let mut list = Vec::new();
-            for j in i + 1..ctx.arg_count() {
+            for j in 3..n {
                 // Any integer is accepted; ids below 1 simply match nobody.
                 let id = ctx
                     .arg_i64(j)
@@ -430,10 +439,8 @@ fn client_list(ctx: &mut Ctx<'_>) -> CmdResult {
                 list.push(u64::try_from(id).unwrap_or(0));
             }
             ids = Some(list);
-            i = ctx.arg_count();
-        } else {
-            return Err(CommandError::Syntax);
         }
+        _ => return Err(CommandError::Syntax),
     }
     sync_own_info(ctx);
     let now = Instant::now();

@@ -226,10 +226,18 @@ fn flushall(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// SWAPDB index1 index2
 fn swapdb(ctx: &mut Ctx<'_>) -> CmdResult {
-    let a = parse_db_index(ctx, 1, CommandError::err("invalid first DB index"))?;
-    let b = parse_db_index(ctx, 2, CommandError::err("invalid second DB index"))?;
+    let a = parse_db_index(ctx, 1, Some("invalid first DB index"))?;
+    let b = parse_db_index(ctx, 2, Some("invalid second DB index"))?;
     ctx.server.keyspace.swap_databases(a, b);
+    // Stream readers re-check their key (a group may be gone: UNBLOCKED, NOGROUP).
     ctx.server.blocking.databases_changed(|i| i == a || i == b);
+    // The clients blocked in either database are served by what the swap brought them.
+    for db in [a, b] {
+        for key in ctx.server.blocking.waited_keys(db) {
+            let mut locked = ctx.lock_undeclared([key.as_slice()]);
+            crate::commands::keys::arrived(ctx, &mut locked, db, &key);
+        }
+    }
     ctx.propagate();
     ctx.dirty(1);
     ctx.out.ok();

@@ -4,6 +4,7 @@ use redis_lite_engine::glob::glob_match;
 use redis_lite_engine::keyspace::lru_clock;
 use redis_lite_engine::{Deletion, Entry, Locked, Policy, SmallBytes, Value};
 
+use crate::admin::clients::parse_db_index;
 use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::key_flags::*;
@@ -369,6 +370,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) -> CmdResult {
             transfer(&mut locked, (db, src), (db, dst));
             ctx.changed(locked.db(db, src).0, src, Class::Generic, "rename_from");
             ctx.changed(locked.db(db, dst).0, dst, Class::Generic, "rename_to");
+            arrived(ctx, &mut locked, db, dst);
             true
         }
     };
@@ -398,19 +400,13 @@ fn transfer(locked: &mut Locked<'_>, from: (usize, &[u8]), to: (usize, &[u8])) {
     table.insert_entry(hash, entry);
 }
 
-/// A database index argument, checked as Redis does: first as a C int, then against
-/// `databases`.
-fn db_index(ctx: &Ctx<'_>, i: usize) -> Result<usize, CommandError> {
-    let n = ctx.arg_i64(i)?;
-    if i32::try_from(n).is_err() {
-        return Err(CommandError::err(
-            "value is out of range, value must between -2147483648 and 2147483647",
-        ));
+/// Serves the clients blocked on `key` in `db`, which a value just arrived at (see
+/// `Ctx::value_arrived`).
+pub fn arrived(ctx: &mut Ctx<'_>, locked: &mut Locked<'_>, db: usize, key: &[u8]) {
+    let (table, hash) = locked.db(db, key);
+    if let Some(entry) = table.peek(hash, key, ctx.now_ms) {
+        ctx.value_arrived(db, key, &entry.value);
     }
-    usize::try_from(n)
-        .ok()
-        .filter(|&n| n < ctx.server.keyspace.databases())
-        .ok_or(CommandError::DbIndexOutOfRange)
 }
 
 /// COPY source destination [DB destination-db] [REPLACE]
@@ -424,7 +420,7 @@ fn copy(ctx: &mut Ctx<'_>) -> CmdResult {
         if ctx.arg_is(i, "REPLACE") {
             replace = true;
         } else if ctx.arg_is(i, "DB") && i + 1 < ctx.arg_count() {
-            dst_db = db_index(ctx, i + 1)?;
+            dst_db = parse_db_index(ctx, i + 1, None)?;
             i += 1;
         } else {
             return Err(CommandError::Syntax);
@@ -454,6 +450,7 @@ fn copy(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     table.insert_entry(hash, copy);
     ctx.changed(table, dst, Class::Generic, "copy_to");
+    arrived(ctx, &mut locked, dst_db, dst);
     drop(locked);
     ctx.dirty(1);
     ctx.out.integer(1);
@@ -464,7 +461,7 @@ fn copy(ctx: &mut Ctx<'_>) -> CmdResult {
 fn move_(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let src_db = ctx.client.db;
-    let dst_db = db_index(ctx, 2)?;
+    let dst_db = parse_db_index(ctx, 2, None)?;
     if src_db == dst_db {
         return Err(CommandError::err(SAME_OBJECT));
     }
@@ -480,6 +477,7 @@ fn move_(ctx: &mut Ctx<'_>) -> CmdResult {
         transfer(&mut locked, (src_db, key), (dst_db, key));
         ctx.changed(locked.db(src_db, key).0, key, Class::Generic, "move_from");
         ctx.changed(locked.db(dst_db, key).0, key, Class::Generic, "move_to");
+        arrived(ctx, &mut locked, dst_db, key);
     }
     drop(locked);
     if moved {
@@ -688,7 +686,11 @@ fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
     let expire_at = match ttl {
         0 => 0,
         t if absolute => t as u64,
-        t => ctx.now_ms.saturating_add(t as u64),
+        // Redis adds in a signed 64-bit integer: a sum past its range wraps negative, which
+        // counts as already expired.
+        t => (ctx.now_ms as i64)
+            .checked_add(t)
+            .map_or(ctx.now_ms, |at| at as u64),
     };
     if expire_at != 0 && expire_at <= ctx.now_ms {
         // Already expired: nothing is created, but a replaced key is gone.
@@ -716,7 +718,7 @@ fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.propagate_as(&args);
     }
     ctx.changed(db, key, Class::Generic, "restore");
-    ctx.key_ready(ctx.client.db, key);
+    arrived(ctx, &mut locked, ctx.client.db, key);
     drop(locked);
     ctx.dirty(1);
     ctx.out.ok();

@@ -268,7 +268,8 @@ pub fn pop_first(
     count: usize,
 ) -> Result<Option<(usize, Popped)>, CommandError> {
     for (i, key) in keys.iter().enumerate() {
-        if let Some(popped) = pop_from(ctx, locked, db_index, key, end, count)? {
+        let popped = ctx.past_other_types(pop_from(ctx, locked, db_index, key, end, count))?;
+        if let Some(popped) = popped {
             return Ok(Some((i, popped)));
         }
     }
@@ -663,10 +664,8 @@ fn move_or_block(ctx: &mut Ctx<'_>, from: End, to: End, timeout: Option<u64>) ->
     }
     let mut locked = ctx.lock([source, destination]);
     let db = ctx.client.db;
-    match (
-        move_element(ctx, &mut locked, db, source, destination, from, to)?,
-        timeout,
-    ) {
+    let moved = move_element(ctx, &mut locked, db, source, destination, from, to);
+    match (ctx.past_other_types(moved)?, timeout) {
         (Some(value), _) => ctx.out.bulk(&value),
         // Redis answers a timed-out move with a null array, but inside EXEC, where nothing
         // blocks, with LMOVE's null string.
@@ -719,24 +718,27 @@ fn bpop(ctx: &mut Ctx<'_>, end: End) -> CmdResult {
 
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
 fn lmpop(ctx: &mut Ctx<'_>) -> CmdResult {
-    mpop(ctx, 1, None)
+    mpop(ctx, false)
 }
 
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
 fn blmpop(ctx: &mut Ctx<'_>) -> CmdResult {
-    let timeout = parse_timeout(ctx.arg(1))?;
-    mpop(ctx, 2, Some(timeout))
+    mpop(ctx, true)
 }
 
-/// LMPOP and BLMPOP, whose numkeys argument is at `numkeys_at`. With a timeout, finding no list
-/// blocks instead of replying null.
-fn mpop(ctx: &mut Ctx<'_>, numkeys_at: usize, timeout: Option<u64>) -> CmdResult {
+/// LMPOP and BLMPOP (`blocking`, whose timeout comes first and is checked last, as Redis does).
+/// Blocking, finding no list blocks instead of replying null.
+fn mpop(ctx: &mut Ctx<'_>, blocking: bool) -> CmdResult {
     let sides = [("LEFT", End::Left), ("RIGHT", End::Right)];
     let MultiPop {
         keys,
         side: end,
         count,
-    } = MultiPop::parse(ctx, numkeys_at, &sides)?;
+    } = MultiPop::parse(ctx, 1 + blocking as usize, &sides)?;
+    let timeout = match blocking {
+        true => Some(parse_timeout(ctx.arg(1))?),
+        false => None,
+    };
     let mut locked = ctx.lock(keys.iter().copied());
     match (
         pop_first(ctx, &mut locked, ctx.client.db, keys, end, count)?,

@@ -396,12 +396,70 @@ impl LexRange {
         })
     }
 
-    /// The ascending rank interval of the members inside (members are assumed to share one
-    /// score, as Redis requires for lex ranges).
-    fn ranks(&self, z: &ZSet) -> (usize, usize) {
-        let start = z.count_while(|_, m| self.min.below_min(m));
-        let end = z.count_while(|_, m| self.max.within_max(m));
-        (start, end.max(start))
+    /// The ascending rank interval of the members inside, found as Redis finds it. Lex ranges
+    /// assume members that share one score; when they do not, Redis's walk decides: nothing
+    /// unless the last member is not below min and the first is within max; then forwards,
+    /// from the first member not below min on while within max; backwards (`rev`), from the
+    /// last member within max back while not below min. A listpack is searched from its ends;
+    /// a skiplist by its search, whose binary counterpart here is `count_while`.
+    fn ranks(&self, z: &ZSet, rev: bool) -> (usize, usize) {
+        let len = z.len();
+        let member = |rank: usize| z.get(rank).0;
+        let within_ends =
+            len > 0 && !self.min.below_min(member(len - 1)) && self.max.within_max(member(0));
+        if !within_ends {
+            return (0, 0);
+        }
+        if !rev {
+            let Some(first) = self.first(z) else {
+                return (0, 0);
+            };
+            let end = (first..len)
+                .find(|&rank| !self.max.within_max(member(rank)))
+                .unwrap_or(len);
+            return (first, end);
+        }
+        let Some(last) = self.last(z) else {
+            return (0, 0);
+        };
+        let start = (0..=last)
+            .rev()
+            .find(|&rank| self.min.below_min(member(rank)))
+            .map_or(0, |rank| rank + 1);
+        (start, last + 1)
+    }
+
+    /// The rank of the first member in range, searched from the low end (Redis's
+    /// `zslFirstInLexRange`/`zzlFirstInLexRange`): the first not below min, if within max.
+    fn first(&self, z: &ZSet) -> Option<usize> {
+        let first = z.count_while(|_, m| self.min.below_min(m));
+        (first < z.len() && self.max.within_max(z.get(first).0)).then_some(first)
+    }
+
+    /// The rank of the last member in range, searched from the high end: the last within max
+    /// (a listpack walks back from its tail), if not below min.
+    fn last(&self, z: &ZSet) -> Option<usize> {
+        let len = z.len();
+        let last = match z.encoding() {
+            "listpack" => (0..len)
+                .rev()
+                .find(|&rank| self.max.within_max(z.get(rank).0)),
+            _ => z.count_while(|_, m| self.max.within_max(m)).checked_sub(1),
+        }?;
+        (!self.min.below_min(z.get(last).0)).then_some(last)
+    }
+
+    /// ZLEXCOUNT's count: a listpack's counts the members of the forward walk, a skiplist's
+    /// subtracts the ranks of the first and last members in range, as Redis does.
+    fn count(&self, z: &ZSet) -> usize {
+        let (start, end) = self.ranks(z, false);
+        if end == start || z.encoding() == "listpack" {
+            return end - start;
+        }
+        match self.last(z) {
+            Some(last) => (last + 1).saturating_sub(start),
+            None => z.len() - start,
+        }
     }
 }
 
@@ -724,7 +782,7 @@ fn zcount(ctx: &mut Ctx<'_>) -> CmdResult {
 /// ZLEXCOUNT key min max
 fn zlexcount(ctx: &mut Ctx<'_>) -> CmdResult {
     let range = LexRange::parse(ctx.arg(2), ctx.arg(3))?;
-    count_generic(ctx, |z| range.ranks(z))
+    count_generic(ctx, |z| (0, range.count(z)))
 }
 
 /// ZRANK / ZREVRANK's body.
@@ -859,7 +917,7 @@ impl RangeQuery {
                 };
             }
             Bounds::Score(range) => range.ranks(z),
-            Bounds::Lex(range) => range.ranks(z),
+            Bounds::Lex(range) => range.ranks(z, self.rev),
         };
         let total = (hi - lo) as u64;
         if self.offset < 0 || self.offset as u64 >= total {
@@ -980,7 +1038,7 @@ fn zremrangebyscore(ctx: &mut Ctx<'_>) -> CmdResult {
 /// ZREMRANGEBYLEX key min max
 fn zremrangebylex(ctx: &mut Ctx<'_>) -> CmdResult {
     let range = LexRange::parse(ctx.arg(2), ctx.arg(3))?;
-    remove_range_generic(ctx, "zremrangebylex", |z| range.ranks(z))
+    remove_range_generic(ctx, "zremrangebylex", |z| range.ranks(z, false))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1043,8 +1101,9 @@ fn pop_generic(
     let mut found = None;
     for key in keys {
         let (db, hash) = locked.db(ctx.client.db, key);
-        if let Some(z) = access::write::<ZSet>(ctx, db, hash, key)? {
-            found = Some((*key, z.len()));
+        let zset = access::write::<ZSet>(ctx, db, hash, key).map(|z| z.map(|z| z.len()));
+        if let Some(len) = ctx.past_other_types(zset)? {
+            found = Some((*key, len));
             break;
         }
     }
@@ -1121,23 +1180,26 @@ fn zpopmax(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]
 fn zmpop(ctx: &mut Ctx<'_>) -> CmdResult {
-    mpop(ctx, 1, None)
+    mpop(ctx, false)
 }
 
 /// BZMPOP timeout numkeys key [key ...] MIN | MAX [COUNT count]
 fn bzmpop(ctx: &mut Ctx<'_>) -> CmdResult {
-    let timeout = parse_timeout(ctx.arg(1))?;
-    mpop(ctx, 2, Some(timeout))
+    mpop(ctx, true)
 }
 
-/// ZMPOP and BZMPOP, whose numkeys argument is at `numkeys_at`.
-fn mpop(ctx: &mut Ctx<'_>, numkeys_at: usize, timeout: Option<u64>) -> CmdResult {
+/// ZMPOP and BZMPOP (`blocking`, whose timeout comes first and is checked last, as Redis does).
+fn mpop(ctx: &mut Ctx<'_>, blocking: bool) -> CmdResult {
     let sides = [("MIN", false), ("MAX", true)];
     let MultiPop {
         keys,
         side: max,
         count,
-    } = MultiPop::parse(ctx, numkeys_at, &sides)?;
+    } = MultiPop::parse(ctx, 1 + blocking as usize, &sides)?;
+    let timeout = match blocking {
+        true => Some(parse_timeout(ctx.arg(1))?),
+        false => None,
+    };
     pop_generic(ctx, keys, count, max, PopReply::Multi, timeout)
 }
 

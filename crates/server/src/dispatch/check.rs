@@ -15,7 +15,7 @@ use redis_lite_protocol::Protocol;
 
 use crate::client::ClientState;
 use crate::command::{self, CommandEntry, Lookup};
-use crate::error::{truncated, CommandError};
+use crate::error::{truncated_bytes, CommandError};
 use crate::pubsub::pubsub_family::allowed_while_subscribed;
 use crate::server::Server;
 use crate::txn;
@@ -51,19 +51,22 @@ pub fn lookup(
     Ok(entry)
 }
 
-/// Redis's text, quoting the arguments up to 128 characters.
+/// Redis's text, quoting the arguments (their bytes, as Redis copies them) up to 128 bytes.
 fn unknown_command(args: &[&[u8]]) -> CommandError {
-    let mut quoted = String::new();
+    let mut quoted = Vec::new();
     for arg in &args[1..] {
         if quoted.len() >= 128 {
             break;
         }
-        quoted.push_str(&format!("'{}' ", truncated(arg, 128 - quoted.len())));
+        quoted.push(b'\'');
+        quoted.extend_from_slice(truncated_bytes(arg, 128 - quoted.len() + 1));
+        quoted.extend_from_slice(b"' ");
     }
-    CommandError::err(format!(
-        "unknown command '{}', with args beginning with: {quoted}",
-        truncated(args[0], 128)
-    ))
+    let mut line = b"ERR unknown command '".to_vec();
+    line.extend_from_slice(truncated_bytes(args[0], 128));
+    line.extend_from_slice(b"', with args beginning with: ");
+    line.extend_from_slice(&quoted);
+    CommandError::Raw(line)
 }
 
 /// Runs the rules, then MULTI's queueing.

@@ -52,6 +52,10 @@ pub fn execute_held<'s>(
     let entry = match check::lookup(args) {
         Ok(entry) => entry,
         Err((entry, error)) => {
+            let error = match entry {
+                Some(entry) => exec_abort(server, client, entry, error),
+                None => error,
+            };
             reject(client, entry.map(|e| e.id), error, out, start);
             return None;
         }
@@ -59,18 +63,7 @@ pub fn execute_held<'s>(
     match check::admit(server, client, entry) {
         Admission::Run => {}
         Admission::Reject(error) => {
-            let error = match check::refused_exec(server, client, entry) {
-                true => {
-                    // Redis quotes the refusal as it built it: its own texts have no ERR code,
-                    // the shared ones (OOM, MISCONF, NOAUTH...) keep theirs.
-                    let refusal = error.to_string();
-                    let reason = refusal.strip_prefix("ERR ").unwrap_or(&refusal);
-                    CommandError::coded(format!(
-                        "EXECABORT Transaction discarded because of: {reason}"
-                    ))
-                }
-                false => error,
-            };
+            let error = exec_abort(server, client, entry, error);
             reject(client, Some(entry.id), error, out, start);
             return None;
         }
@@ -310,11 +303,10 @@ pub(crate) fn call(
     let counters = &stats.commands[entry.id];
     if let Err(error) = result {
         counters.failed.fetch_add(1, Relaxed);
-        let text = error.to_string();
         if !matches!(error, CommandError::AlreadyCounted(_)) {
-            stats.count_error(&text);
+            stats.count_error(&error.to_string());
         }
-        ctx.out.error(&text);
+        ctx.out.error_bytes(&error.reply_text());
     }
     if let Some(offset) = logged {
         client.journal_offset = client.journal_offset.max(offset);
@@ -362,6 +354,26 @@ pub fn execute_queued(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 /// A command refused before it ran: counted as rejected, as Redis does.
+/// A refused EXEC (its arity too) discards its transaction and answers EXECABORT with the
+/// refusal as its reason; another command's refusal is returned as it is.
+fn exec_abort(
+    server: &Server,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+    error: CommandError,
+) -> CommandError {
+    if !check::refused_exec(server, client, entry) {
+        return error;
+    }
+    // Redis quotes the refusal as it built it: its own texts have no ERR code, the shared ones
+    // (OOM, MISCONF, NOAUTH...) keep theirs.
+    let refusal = error.to_string();
+    let reason = refusal.strip_prefix("ERR ").unwrap_or(&refusal);
+    CommandError::coded(format!(
+        "EXECABORT Transaction discarded because of: {reason}"
+    ))
+}
+
 fn reject(
     client: &mut ClientState,
     id: Option<usize>,
@@ -376,19 +388,22 @@ fn reject(
     if let Some(id) = id {
         client.stats.commands[id].rejected.fetch_add(1, Relaxed);
     }
-    let text = error.to_string();
-    client.stats.count_error(&text);
-    ReplyWriter::new(out, client.protocol).error(&text);
+    client.stats.count_error(&error.to_string());
+    ReplyWriter::new(out, client.protocol).error_bytes(&error.reply_text());
     finish_reply(client, out, start);
 }
 
-/// Drops the reply when CLIENT REPLY OFF or SKIP says so.
+/// Drops the reply when CLIENT REPLY OFF or SKIP says so; pushes stay.
 fn finish_reply(client: &mut ClientState, out: &mut Vec<u8>, start: usize) {
+    let reply = !std::mem::take(&mut client.output_is_push);
     match client.reply_mode {
         ReplyMode::On => {}
-        ReplyMode::Off | ReplyMode::SkipNext => out.truncate(start),
+        ReplyMode::Off | ReplyMode::SkipNext if reply => out.truncate(start),
+        ReplyMode::Off | ReplyMode::SkipNext => {}
         ReplyMode::Skip => {
-            out.truncate(start);
+            if reply {
+                out.truncate(start);
+            }
             client.reply_mode = ReplyMode::On;
         }
     }

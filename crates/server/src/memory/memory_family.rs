@@ -77,15 +77,14 @@ const ENTRY_OVERHEAD: u64 = 24;
 
 /// MEMORY USAGE key [SAMPLES count]
 fn memory_usage(ctx: &mut Ctx<'_>) -> CmdResult {
-    match ctx.arg_count() {
-        3 => {}
-        5 if ctx.arg_is(3, "SAMPLES") => {
-            // Sizes here are exact, so every count gives the same answer; it is still checked.
-            if ctx.arg_i64(4)? < 0 {
-                return Err(CommandError::Syntax);
-            }
+    // Sizes here are exact, so every count gives the same answer; each is still checked, and
+    // SAMPLES may come more than once, as Redis reads it.
+    let mut i = 3;
+    while i < ctx.arg_count() {
+        if !(ctx.arg_is(i, "SAMPLES") && i + 1 < ctx.arg_count()) || ctx.arg_i64(i + 1)? < 0 {
+            return Err(CommandError::Syntax);
         }
-        _ => return Err(CommandError::Syntax),
+        i += 2;
     }
     let key = ctx.arg(2);
     let mut locked = ctx.lock([key]);

@@ -634,7 +634,11 @@ impl<S: ClientStream> Connection<S> {
                 .blocking
                 .deregister(blocked.db, &blocked.keys, &blocked.waiter);
         }
-        *client.handle.blocked.lock() = None;
+        // A client woken for data stays unblockable while it re-runs: a CLIENT UNBLOCK then
+        // applies if the re-run blocks it again.
+        if wake != Wake::Ready {
+            *client.handle.blocked.lock() = None;
+        }
         let output = &mut self.output;
         let mut writer = ReplyWriter::new(output, client.protocol);
         if wake != Wake::Ready {
@@ -650,7 +654,16 @@ impl<S: ClientStream> Connection<S> {
                 writer.error(text);
             }
             // Re-run the command; if it blocks again it keeps its place and its deadline.
-            Wake::Ready => blocking::rerun(server, client, blocked, output),
+            Wake::Ready => {
+                blocking::rerun(server, client, blocked, output);
+                if client.blocked.is_none() {
+                    *client.handle.blocked.lock() = None;
+                }
+            }
+        }
+        let unblocked = self.client.blocked.as_ref();
+        if let Some(reason) = unblocked.and_then(|b| b.waiter.take_unblock_after_rerun()) {
+            self.finish_blocked(reason);
         }
     }
 

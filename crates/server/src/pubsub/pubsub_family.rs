@@ -107,8 +107,10 @@ pub fn allowed_while_subscribed(name: &str) -> bool {
 }
 
 /// A subscribe/unsubscribe confirmation: kind, name (or null), and the count of the client's
-/// subscriptions of that kind (channels and patterns together, or shard channels).
+/// subscriptions of that kind (channels and patterns together, or shard channels). Redis
+/// sends it as a push (an array in RESP2), which CLIENT REPLY OFF does not silence.
 fn confirm(ctx: &mut Ctx<'_>, kind: &str, name: Option<&[u8]>, count: usize) {
+    ctx.client.output_is_push = true;
     ctx.out.push(3);
     ctx.out.bulk(kind.as_bytes());
     match name {

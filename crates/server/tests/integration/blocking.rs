@@ -210,3 +210,97 @@ fn blocked_commands_count_once() {
     let stats = control.cmd_text(&["INFO", "commandstats"]);
     assert!(stats.contains("cmdstat_blpop:calls=2,"), "{stats}");
 }
+
+/// What a client blocked by `blocking` (in database 0) reads after `setup` then `arrive` ran
+/// on another connection. CLIENT UNBLOCK follows the arrival: a client the arrival served
+/// already has its reply (or, woken first, keeps it), one left waiting reads the timeout's.
+fn served_by_arrival(
+    server: &Server,
+    setup: &[&[&str]],
+    blocking: &[&str],
+    arrive: &[&str],
+) -> String {
+    let mut control = server.raw();
+    control.cmd(&["FLUSHALL"]);
+    for command in setup {
+        control.cmd(command);
+    }
+    let mut blocked = server.raw();
+    let id = client_id(&mut blocked);
+    let args: Vec<&[u8]> = blocking.iter().map(|a| a.as_bytes()).collect();
+    blocked.send(&testkit::encode(&args));
+    wait_blocked(&mut control, 1);
+    control.cmd(arrive);
+    control.cmd(&["CLIENT", "UNBLOCK", &id]);
+    String::from_utf8_lossy(&blocked.read_reply()).into_owned()
+}
+
+/// Redis signals a key ready whenever a value is added to a database, not only on a push: a
+/// list, sorted set or stream that arrives by RENAME, MOVE, COPY, SWAPDB or RESTORE serves the
+/// clients blocked on its key; a value of another type leaves them waiting.
+#[test]
+fn a_value_arriving_by_rename_move_copy_or_swapdb_serves_blocked_clients() {
+    let Some(redis) = Server::redis(&[]) else {
+        println!("SKIPPED: redis-server is not on PATH (in a_value_arriving_by_rename_move_copy_or_swapdb_serves_blocked_clients)");
+        return;
+    };
+    let lite = Server::lite(&["--threads", "2"]);
+    let list: &[&str] = &["RPUSH", "src", "a", "b"];
+    let zset: &[&str] = &["ZADD", "src", "1", "m"];
+    let stream: &[&str] = &["XADD", "src", "1-1", "f", "v"];
+    let string: &[&str] = &["SET", "src", "x"];
+    let in_db1 = |command: &'static [&'static str]| -> Vec<&'static [&'static str]> {
+        vec![
+            &["SELECT", "1"],
+            command,
+            &["RENAME", "src", "k"],
+            &["SELECT", "0"],
+        ]
+    };
+    // The commands run first, the blocking command, the command that brings the value.
+    type Case<'a> = (Vec<&'a [&'a str]>, &'a [&'a str], &'a [&'a str]);
+    let cases: Vec<Case> = vec![
+        (vec![list], &["BLPOP", "k", "0"], &["RENAME", "src", "k"]),
+        (
+            vec![list],
+            &["BLMOVE", "k", "d", "LEFT", "RIGHT", "0"],
+            &["RENAMENX", "src", "k"],
+        ),
+        (
+            vec![list],
+            &["BLMPOP", "0", "1", "k", "RIGHT"],
+            &["COPY", "src", "k"],
+        ),
+        (vec![zset], &["BZPOPMIN", "k", "0"], &["RENAME", "src", "k"]),
+        (
+            vec![zset],
+            &["BZMPOP", "0", "1", "k", "MAX"],
+            &["COPY", "src", "k"],
+        ),
+        (
+            vec![stream],
+            &["XREAD", "BLOCK", "0", "STREAMS", "k", "0-0"],
+            &["RENAME", "src", "k"],
+        ),
+        (vec![string], &["BLPOP", "k", "0"], &["RENAME", "src", "k"]),
+        (vec![zset], &["BLPOP", "k", "0"], &["RENAME", "src", "k"]),
+        (vec![list], &["BZPOPMIN", "k", "0"], &["COPY", "src", "k"]),
+        (in_db1(list), &["BLPOP", "k", "0"], &["SWAPDB", "0", "1"]),
+        (in_db1(zset), &["BZPOPMAX", "k", "0"], &["SWAPDB", "1", "0"]),
+        (
+            vec![&["SELECT", "1"], list, &["RENAME", "src", "k"]],
+            &["BRPOP", "k", "0"],
+            &["MOVE", "k", "0"],
+        ),
+        (
+            vec![&["SELECT", "1"], list],
+            &["BLPOP", "k", "0"],
+            &["COPY", "src", "k", "DB", "0"],
+        ),
+    ];
+    for (setup, blocking, arrive) in cases {
+        let expected = served_by_arrival(&redis, &setup, blocking, arrive);
+        let actual = served_by_arrival(&lite, &setup, blocking, arrive);
+        assert_eq!(actual, expected, "{blocking:?} after {arrive:?}");
+    }
+}

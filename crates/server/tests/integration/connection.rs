@@ -33,15 +33,18 @@ fn hello_negotiates_resp3_and_reports_versions() {
     let server = Server::lite(&[]);
     let mut raw = server.raw();
     let reply = raw.cmd_text(&["HELLO", "3", "SETNAME", "me"]);
-    assert!(reply.starts_with("%8\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:"), "{reply}");
-    assert!(reply.contains("$18\r\nredis_lite_version\r\n"), "{reply}");
+    assert!(reply.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:"), "{reply}");
+    assert!(
+        reply.ends_with("$7\r\nmodules\r\n*0\r\n"),
+        "Redis 7.0's seven fields, modules last: {reply}"
+    );
     assert_eq!(raw.cmd_text(&["CLIENT", "GETNAME"]), "$2\r\nme\r\n");
     assert_eq!(raw.cmd_text(&["GET", "nothing"]), "_\r\n");
     assert!(
         raw.cmd_text(&["HELLO"]).contains("proto\r\n:3"),
         "HELLO without a version keeps the protocol"
     );
-    assert!(raw.cmd_text(&["HELLO", "2"]).starts_with("*16\r\n"));
+    assert!(raw.cmd_text(&["HELLO", "2"]).starts_with("*14\r\n"));
     assert_eq!(raw.cmd_text(&["GET", "nothing"]), "$-1\r\n");
 }
 
@@ -246,4 +249,62 @@ fn redis_py_connects_with_both_protocols() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// HELLO's map is Redis 7.0's seven fields, byte for byte but for the connection's id.
+#[test]
+fn hello_answers_redis_fields_exactly() {
+    let Some(redis) = Server::redis(&[]) else {
+        println!("SKIPPED: redis-server is not on PATH (in hello_answers_redis_fields_exactly)");
+        return;
+    };
+    let lite = Server::lite(&[]);
+    let hello = |server: &Server, protocol: &str| {
+        let reply = server.raw().cmd_text(&["HELLO", protocol]);
+        let id_start = reply.find("id\r\n:").expect("an id field") + 5;
+        let id_end = id_start + reply[id_start..].find("\r\n").unwrap();
+        format!("{}<id>{}", &reply[..id_start], &reply[id_end..])
+    };
+    for protocol in ["2", "3"] {
+        assert_eq!(hello(&lite, protocol), hello(&redis, protocol));
+    }
+}
+
+#[test]
+fn argument_validation_matches_redis() {
+    differential(
+        testkit::script!("connection/argument_validation_matches_redis"),
+        false,
+    );
+}
+
+/// Errors quote the client's bytes as Redis copies them (cut at a NUL, 128 bytes at most),
+/// not their UTF-8 repair.
+#[test]
+fn errors_quote_the_clients_raw_bytes() {
+    let Some(redis) = Server::redis(&[]) else {
+        println!("SKIPPED: redis-server is not on PATH (in errors_quote_the_clients_raw_bytes)");
+        return;
+    };
+    let lite = Server::lite(&[]);
+    let long = [b'\xe9'; 200];
+    let commands: &[&[&[u8]]] = &[
+        &[b"N\xffO\xfe", b"a\xc3", b"b\x00c"],
+        &[b"\xe9t\xe9", &long, b"x"],
+        &[b"x", b"\xe2\x82", &long],
+        &[b"CONFIG", b"G\xe9T"],
+        &[b"CLIENT", b"\xff\x00\xff"],
+        &[b"OBJECT", &long],
+    ];
+    let replies = |server: &Server| {
+        let mut raw = server.raw();
+        commands
+            .iter()
+            .map(|command| {
+                raw.send(&testkit::encode(command));
+                raw.read_reply()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(replies(&lite), replies(&redis));
 }

@@ -9,6 +9,41 @@ fn restore_errors_match_redis() {
     differential(testkit::script!("dump/restore_errors_match_redis"), false);
 }
 
+/// A TTL so large that now + TTL passes a signed 64-bit integer: Redis's sum wraps negative and
+/// the key counts as already expired (a replaced key is deleted), not kept forever.
+#[test]
+fn restore_with_an_overflowing_ttl_is_already_expired() {
+    let Some(redis) = Server::redis(&[]) else {
+        println!("SKIPPED: redis-server is not on PATH (in restore_with_an_overflowing_ttl_is_already_expired)");
+        return;
+    };
+    let lite = Server::lite(&[]);
+    let replies = |server: &Server| {
+        let mut raw = server.raw();
+        raw.cmd(&["SET", "source", "hello"]);
+        let payload = bulk_payload(&cmd(&mut raw, &[b"DUMP", b"source"]));
+        let restore = |raw: &mut Raw, key: &[u8], ttl: &[u8], replace: bool| {
+            let mut args: Vec<&[u8]> = vec![b"RESTORE", key, ttl, &payload];
+            if replace {
+                args.push(b"REPLACE");
+            }
+            cmd(raw, &args)
+        };
+        raw.cmd(&["SET", "replaced", "old"]);
+        vec![
+            restore(&mut raw, b"huge", b"9223372036854775807", false),
+            raw.cmd(&["EXISTS", "huge"]),
+            restore(&mut raw, b"replaced", b"9223372036854775807", true),
+            raw.cmd(&["EXISTS", "replaced"]),
+            restore(&mut raw, b"fine", b"100000000", false),
+            raw.cmd(&["GET", "fine"]),
+        ]
+    };
+    let expected = replies(&redis);
+    assert_eq!(expected[1], b":0\r\n", "Redis's own behaviour changed");
+    assert_eq!(replies(&lite), expected);
+}
+
 fn cmd(raw: &mut Raw, args: &[&[u8]]) -> Vec<u8> {
     raw.send(&encode(args));
     raw.read_reply()

@@ -182,3 +182,55 @@ fn admission_rules_apply_in_redis_order() {
         &["--maxmemory", "1"],
     );
 }
+
+/// What a subscriber that set CLIENT REPLY OFF receives: its confirmations and messages are
+/// pushes (arrays in RESP2), not replies, and still come.
+fn quiet_subscriber(server: &Server, resp3: bool) -> Vec<String> {
+    let mut subscriber = server.raw();
+    let mut publisher = server.raw();
+    if resp3 {
+        subscriber.cmd(&["HELLO", "3"]);
+    }
+    for command in [
+        &["CLIENT", "REPLY", "OFF"][..],
+        &["SUBSCRIBE", "ch", "other"],
+        &["PSUBSCRIBE", "c*"],
+    ] {
+        let args: Vec<&[u8]> = command.iter().map(|a| a.as_bytes()).collect();
+        subscriber.send(&testkit::encode(&args));
+    }
+    testkit::wait_until("the pattern subscription", Duration::from_secs(5), || {
+        publisher.cmd_text(&["PUBSUB", "NUMPAT"]) == ":1\r\n"
+    });
+    publisher.cmd(&["PUBLISH", "ch", "hi"]);
+    // Named: without names, the order of the confirmations is each server's table order.
+    for command in [
+        &["UNSUBSCRIBE", "other", "ch"][..],
+        &["PUNSUBSCRIBE", "c*"],
+        &["CLIENT", "REPLY", "ON"],
+    ] {
+        let args: Vec<&[u8]> = command.iter().map(|a| a.as_bytes()).collect();
+        subscriber.send(&testkit::encode(&args));
+    }
+    let mut received = Vec::new();
+    loop {
+        let frame = subscriber.read_reply();
+        if frame == b"+OK\r\n" {
+            return received;
+        }
+        received.push(String::from_utf8_lossy(&frame).into_owned());
+    }
+}
+
+#[test]
+fn a_subscriber_with_replies_off_still_gets_its_pushes() {
+    let Some(redis) = Server::redis(&[]) else {
+        println!("SKIPPED: redis-server is not on PATH (in a_subscriber_with_replies_off_still_gets_its_pushes)");
+        return;
+    };
+    let lite = Server::lite(&[]);
+    for resp3 in [false, true] {
+        let expected = quiet_subscriber(&redis, resp3);
+        assert_eq!(quiet_subscriber(&lite, resp3), expected, "resp3: {resp3}");
+    }
+}

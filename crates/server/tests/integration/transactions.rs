@@ -175,3 +175,114 @@ fn exec_refused_by_admission_discards_the_transaction() {
     let lite = Server::lite(&[]);
     assert_eq!(run(&lite), run(&redis));
 }
+
+/// The server's clock in Unix milliseconds, from TIME.
+fn server_ms(raw: &mut testkit::Raw) -> u64 {
+    let time = testkit::Reply::parse(&raw.cmd(&["TIME"])).array();
+    let text = |part: &[u8]| String::from_utf8_lossy(part).parse::<u64>().unwrap();
+    text(&time[0]) * 1000 + text(&time[1]) / 1000
+}
+
+/// WATCH of keys whose TTL passes: one that expires after WATCH fails the EXEC (even
+/// unread), one already expired when watched does not, whoever deletes it; SWAPDB and
+/// FLUSHALL fail only the transactions of keys that hold data, several watched keys too.
+/// Active expiry is off, so a key's deletion is the scenario's doing. Left out: a missing
+/// watched key that SWAPDB replaces with one whose TTL passed; Redis lets that EXEC run,
+/// redis-lite aborts it (its EXEC expires the stale key, which counts as a change).
+fn expiry_scenario(server: &Server) -> Vec<Vec<u8>> {
+    let mut watcher = server.raw();
+    let mut other = server.raw();
+    other.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    let mut seen = Vec::new();
+    // (writer, command); "EXPIRING k" sets `k` to expire in 100 ms and "PASS" waits until
+    // the server's clock is past every such expiry.
+    let scenario: &[(bool, &[&str])] = &[
+        (true, &["EXPIRING", "k"]),
+        (false, &["WATCH", "k"]),
+        (true, &["PASS"]),
+        (false, &["MULTI"]),
+        (false, &["PING"]),
+        (false, &["EXEC"]),
+        (true, &["EXPIRING", "k"]),
+        (false, &["WATCH", "k"]),
+        (true, &["PASS"]),
+        (true, &["EXISTS", "k"]),
+        (false, &["MULTI"]),
+        (false, &["EXEC"]),
+        (true, &["EXPIRING", "k"]),
+        (true, &["PASS"]),
+        (false, &["WATCH", "k"]),
+        (true, &["EXISTS", "k"]),
+        (false, &["MULTI"]),
+        (false, &["EXEC"]),
+        (true, &["EXPIRING", "k"]),
+        (true, &["PASS"]),
+        (false, &["WATCH", "k"]),
+        (true, &["SET", "k", "again"]),
+        (false, &["MULTI"]),
+        (false, &["EXEC"]),
+        (true, &["FLUSHALL"]),
+        // SWAPDB: a stale key watched, the other database empty, then holding the key
+        (true, &["EXPIRING", "k"]),
+        (true, &["PASS"]),
+        (false, &["WATCH", "k"]),
+        (true, &["SWAPDB", "0", "1"]),
+        (false, &["MULTI"]),
+        (false, &["EXEC"]),
+        (true, &["FLUSHALL"]),
+        (true, &["EXPIRING", "k"]),
+        (true, &["SELECT", "1"]),
+        (true, &["SET", "k", "x"]),
+        (true, &["SELECT", "0"]),
+        (true, &["PASS"]),
+        (false, &["WATCH", "k"]),
+        (true, &["SWAPDB", "0", "1"]),
+        (false, &["MULTI"]),
+        (false, &["EXEC"]),
+        (true, &["FLUSHALL"]),
+        // FLUSHALL with several watched keys: one holding data, none, a stale one
+        (true, &["SET", "b", "v"]),
+        (false, &["WATCH", "a", "b", "c"]),
+        (true, &["FLUSHALL"]),
+        (false, &["MULTI"]),
+        (false, &["EXEC"]),
+        (false, &["WATCH", "a", "b", "c"]),
+        (true, &["FLUSHALL"]),
+        (false, &["MULTI"]),
+        (false, &["EXEC"]),
+        (true, &["EXPIRING", "a"]),
+        (true, &["PASS"]),
+        (false, &["WATCH", "a", "b"]),
+        (true, &["FLUSHALL"]),
+        (false, &["MULTI"]),
+        (false, &["EXEC"]),
+    ];
+    let mut expiry = 0;
+    for (writer, command) in scenario {
+        let conn = if *writer { &mut other } else { &mut watcher };
+        match command {
+            ["EXPIRING", key] => {
+                expiry = server_ms(conn) + 100;
+                seen.push(conn.cmd(&["SET", key, "v", "PXAT", &expiry.to_string()]));
+            }
+            ["PASS"] => testkit::wait_until(
+                "the server's clock past the expiry",
+                Duration::from_secs(5),
+                || server_ms(conn) > expiry,
+            ),
+            _ => seen.push(conn.cmd(command)),
+        }
+    }
+    other.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+    seen
+}
+
+#[test]
+fn watched_keys_that_expire_match_redis() {
+    let Some(redis) = Server::redis(&["--enable-debug-command", "yes"]) else {
+        println!("SKIPPED: redis-server is not on PATH (in watched_keys_that_expire_match_redis)");
+        return;
+    };
+    let lite = Server::lite(&["--enable-debug-command", "yes"]);
+    assert_eq!(expiry_scenario(&lite), expiry_scenario(&redis));
+}

@@ -514,3 +514,11 @@ fn counted_keys_of_zset_commands_match_redis() {
         false,
     );
 }
+
+#[test]
+fn lex_ranges_over_different_scores_match_redis() {
+    differential(
+        testkit::script!("zsets/lex_ranges_over_different_scores_match_redis"),
+        false,
+    );
+}
