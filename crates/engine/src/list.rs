@@ -48,14 +48,6 @@ impl Elem<'_> {
         }
     }
 
-    /// Appends the element's text to `out`.
-    pub fn write_text(self, out: &mut Vec<u8>) {
-        match self {
-            Elem::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
-            Elem::Str(s) => out.extend_from_slice(s),
-        }
-    }
-
     /// Whether the element's text equals the needle's.
     pub fn matches(self, needle: &Needle<'_>) -> bool {
         match self {

@@ -41,11 +41,17 @@ impl<'a> ReplyWriter<'a> {
         self.out
     }
 
+    /// `<tag><n>\r\n`, assembled on the stack and appended in one copy: replies of many small
+    /// elements (XRANGE, HGETALL...) write one header per element.
     fn header(&mut self, tag: u8, n: i64) {
-        self.out.push(tag);
-        self.out
-            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-        self.out.extend_from_slice(b"\r\n");
+        let mut line = [0u8; 23];
+        line[0] = tag;
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(n).as_bytes();
+        let end = 1 + digits.len();
+        line[1..end].copy_from_slice(digits);
+        line[end..end + 2].copy_from_slice(b"\r\n");
+        self.out.extend_from_slice(&line[..end + 2]);
     }
 
     pub fn ok(&mut self) {
@@ -81,6 +87,7 @@ impl<'a> ReplyWriter<'a> {
     }
 
     pub fn bulk(&mut self, data: &[u8]) {
+        self.out.reserve(data.len() + 25);
         self.header(b'$', data.len() as i64);
         self.out.extend_from_slice(data);
         self.out.extend_from_slice(b"\r\n");

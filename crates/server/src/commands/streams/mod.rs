@@ -3,6 +3,7 @@
 //! XCLAIM, XAUTOCLAIM, XINFO). This file has what both speak: IDs as arguments and entries as
 //! replies.
 
+use redis_lite_engine::list::Elem;
 use redis_lite_engine::stream::{EntryRef, StreamId};
 use redis_lite_protocol::ReplyWriter;
 
@@ -78,9 +79,17 @@ pub fn parse_range_end(arg: &[u8]) -> Result<StreamId, CommandError> {
 
 /// Writes an ID as a bulk string.
 pub fn write_id(out: &mut ReplyWriter<'_>, id: StreamId) {
-    let mut text = Vec::with_capacity(24);
-    id.write_text(&mut text);
-    out.bulk(&text);
+    // At most 20 digits, a dash and 20 digits: no allocation.
+    let mut text = [0u8; 41];
+    let mut digits = itoa::Buffer::new();
+    let ms = digits.format(id.ms).as_bytes();
+    let dash = ms.len();
+    text[..dash].copy_from_slice(ms);
+    text[dash] = b'-';
+    let seq = digits.format(id.seq).as_bytes();
+    let end = dash + 1 + seq.len();
+    text[dash + 1..end].copy_from_slice(seq);
+    out.bulk(&text[..end]);
 }
 
 /// Writes an entry as Redis replies it: `[id, [field, value, ...]]`.
@@ -88,12 +97,12 @@ pub fn write_entry(out: &mut ReplyWriter<'_>, entry: &EntryRef<'_>) {
     out.array(2);
     write_id(out, entry.id);
     out.array(2 * entry.num_fields());
-    let mut text = Vec::new();
     for (field, value) in entry.fields() {
         for item in [field, value] {
-            text.clear();
-            item.write_text(&mut text);
-            out.bulk(&text);
+            match item {
+                Elem::Int(n) => out.bulk_integer(n),
+                Elem::Str(s) => out.bulk(s),
+            }
         }
     }
 }
