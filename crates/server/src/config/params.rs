@@ -271,10 +271,11 @@ macro_rules! memory_param {
     };
 }
 
-/// A collection-encoding threshold, with its old `ziplist` name as an alias: a count
-/// (`parse_int`) or a size in bytes (`parse_memory_value`), as Redis types each.
+/// A collection-encoding threshold (`EncodingLimits`), with its old `ziplist` name as an alias
+/// where it has one: a count (`parse_int`) or a size in bytes (`parse_memory_value`), as Redis
+/// types each.
 macro_rules! encoding_param {
-    ($name:literal, $alias:literal, $field:ident, $parse:ident, $min:expr, default $default:literal) => {
+    ($name:literal, $alias:expr, $field:ident, $parse:ident, $min:expr, default $default:literal) => {
         Param {
             name: $name,
             mutable: true,
@@ -285,7 +286,7 @@ macro_rules! encoding_param {
                 Ok(())
             },
             variadic: false,
-            alias: Some($alias),
+            alias: $alias,
             protected: false,
             hidden: false,
             informs: &[],
@@ -589,55 +590,13 @@ const KEYSPACE: &[Param] = &[
         hidden: false,
         informs: &[],
     }.informs(&[Apply::Encoding]),
-    encoding_param!("hash-max-listpack-entries", "hash-max-ziplist-entries", hash_max_listpack_entries, parse_int, 0, default "512").informs(&[Apply::Encoding]),
-    encoding_param!("hash-max-listpack-value", "hash-max-ziplist-value", hash_max_listpack_value, parse_memory_value, 0, default "64").informs(&[Apply::Encoding]),
-    Param {
-        name: "set-max-intset-entries",
-        mutable: true,
-        default: "512",
-        get: |c| c.encoding.set_max_intset_entries.to_string(),
-        set: |c, w| {
-            c.encoding.set_max_intset_entries = parse_int(w, 0, i64::MAX)?;
-            Ok(())
-        },
-        variadic: false,
-        alias: None,
-        protected: false,
-        hidden: false,
-        informs: &[],
-    }.informs(&[Apply::Encoding]),
-    encoding_param!("zset-max-listpack-entries", "zset-max-ziplist-entries", zset_max_listpack_entries, parse_int, 0, default "128").informs(&[Apply::Encoding]),
-    encoding_param!("zset-max-listpack-value", "zset-max-ziplist-value", zset_max_listpack_value, parse_memory_value, 0, default "64").informs(&[Apply::Encoding]),
-    Param {
-        name: "stream-node-max-bytes",
-        mutable: true,
-        default: "4096",
-        get: |c| c.encoding.stream_node_max_bytes.to_string(),
-        set: |c, w| {
-            c.encoding.stream_node_max_bytes = parse_memory_value(w, 0, i64::MAX)?;
-            Ok(())
-        },
-        variadic: false,
-        alias: None,
-        protected: false,
-        hidden: false,
-        informs: &[],
-    }.informs(&[Apply::Encoding]),
-    Param {
-        name: "stream-node-max-entries",
-        mutable: true,
-        default: "100",
-        get: |c| c.encoding.stream_node_max_entries.to_string(),
-        set: |c, w| {
-            c.encoding.stream_node_max_entries = parse_int(w, 0, i64::MAX)?;
-            Ok(())
-        },
-        variadic: false,
-        alias: None,
-        protected: false,
-        hidden: false,
-        informs: &[],
-    }.informs(&[Apply::Encoding]),
+    encoding_param!("hash-max-listpack-entries", Some("hash-max-ziplist-entries"), hash_max_listpack_entries, parse_int, 0, default "512").informs(&[Apply::Encoding]),
+    encoding_param!("hash-max-listpack-value", Some("hash-max-ziplist-value"), hash_max_listpack_value, parse_memory_value, 0, default "64").informs(&[Apply::Encoding]),
+    encoding_param!("set-max-intset-entries", None, set_max_intset_entries, parse_int, 0, default "512").informs(&[Apply::Encoding]),
+    encoding_param!("zset-max-listpack-entries", Some("zset-max-ziplist-entries"), zset_max_listpack_entries, parse_int, 0, default "128").informs(&[Apply::Encoding]),
+    encoding_param!("zset-max-listpack-value", Some("zset-max-ziplist-value"), zset_max_listpack_value, parse_memory_value, 0, default "64").informs(&[Apply::Encoding]),
+    encoding_param!("stream-node-max-bytes", None, stream_node_max_bytes, parse_memory_value, 0, default "4096").informs(&[Apply::Encoding]),
+    encoding_param!("stream-node-max-entries", None, stream_node_max_entries, parse_int, 0, default "100").informs(&[Apply::Encoding]),
     Param {
         name: "notify-keyspace-events",
         mutable: true,
