@@ -271,9 +271,10 @@ fn group_clock(ctx: &Ctx<'_>) -> u64 {
     }
 }
 
-/// After a change to a group (not to the key): its keyspace event and the command's record. As
-/// in Redis, transactions watching the key are not aborted.
+/// After a change to a group (not to the key): one change counted, its keyspace event and the
+/// command's record. As in Redis, transactions watching the key are not aborted.
 fn group_changed(ctx: &Ctx<'_>, key: &[u8], event: &str) {
+    ctx.dirty(1);
     ctx.notify(ctx.client.db, key, Class::Stream, event);
     ctx.propagate();
 }
@@ -468,9 +469,9 @@ fn xgroup_create(ctx: &mut Ctx<'_>) -> CmdResult {
     stream
         .groups
         .insert(name.to_vec(), ConsumerGroup::new(id, options.entries_read));
-    ctx.dirty(1);
     if last_id.is_none() {
         // MKSTREAM made the key: that is a change of the key itself.
+        ctx.dirty(1);
         ctx.changed(db, key, Class::Stream, "xgroup-create");
     } else {
         group_changed(ctx, key, "xgroup-create");
@@ -497,7 +498,6 @@ fn xgroup_setid(ctx: &mut Ctx<'_>) -> CmdResult {
     };
     group.last_id = id;
     group.entries_read = options.entries_read;
-    ctx.dirty(1);
     group_changed(ctx, key, "xgroup-setid");
     ctx.out.ok();
     Ok(())
@@ -511,7 +511,6 @@ fn xgroup_destroy(ctx: &mut Ctx<'_>) -> CmdResult {
     let stream = group_stream(ctx, db, hash, key)?;
     let destroyed = stream.groups.remove(name).is_some();
     if destroyed {
-        ctx.dirty(1);
         group_changed(ctx, key, "xgroup-destroy");
         // Its blocked readers get NOGROUP.
         ctx.key_ready(ctx.client.db, key);
@@ -528,7 +527,6 @@ fn xgroup_createconsumer(ctx: &mut Ctx<'_>) -> CmdResult {
     let group = existing_group(group_stream(ctx, db, hash, key)?, key, name)?;
     let (_, created) = group.consumer_or_create(consumer, group_clock(ctx));
     if created {
-        ctx.dirty(1);
         group_changed(ctx, key, "xgroup-createconsumer");
     }
     ctx.out.integer(i64::from(created));
@@ -543,7 +541,6 @@ fn xgroup_delconsumer(ctx: &mut Ctx<'_>) -> CmdResult {
     let group = existing_group(group_stream(ctx, db, hash, key)?, key, name)?;
     let pending = group.delete_consumer(consumer);
     if pending.is_some() {
-        ctx.dirty(1);
         group_changed(ctx, key, "xgroup-delconsumer");
     }
     ctx.out.integer(pending.unwrap_or(0) as i64);
