@@ -732,7 +732,6 @@ impl Node {
         let (mut seen_live, mut seen_deleted) = (0i64, 0i64);
         let mut previous: Option<StreamId> = None;
         while pos < data.len() {
-            let start = pos;
             let flags = int(&mut pos)?;
             if !(0..=3).contains(&flags) {
                 return Err("stream entry flags invalid");
@@ -762,16 +761,8 @@ impl Node {
                 }
                 2 * fields + 4
             };
-            let counted = {
-                let mut p = start;
-                let mut n = 0i64;
-                while p < pos {
-                    p += entry_len(data, p);
-                    n += 1;
-                }
-                n
-            };
-            if int(&mut pos)? != elements || counted != elements {
+            // The walk above read exactly `elements` elements; lp-count must say so.
+            if int(&mut pos)? != elements {
                 return Err("stream entry lp-count mismatch");
             }
             if flags & FLAG_DELETED != 0 {
