@@ -36,14 +36,6 @@ impl Replicated {
             .map(|replica| replica.args(&["--replicaof", "127.0.0.1", &port]).start())
             .collect();
         let set = Replicated { master, replicas };
-        for replica in &set.replicas {
-            let mut raw = replica.raw();
-            wait_until(
-                "a replica's master_link_status:up",
-                CONVERGE_TIMEOUT,
-                || info_field(&mut raw, "replication", "master_link_status") == "up",
-            );
-        }
         set.wait_replicated();
         set
     }
@@ -66,11 +58,23 @@ impl Replicated {
         Some(Replicated::start(master, replicas))
     }
 
-    /// Waits until every replica has processed the master's stream up to the master's offset
-    /// now: whatever was written on the master before this call can be read on the replicas.
+    /// Waits until every replica's link is up, it has finished loading what the master sent,
+    /// and it has processed the master's stream up to the master's offset now: whatever was
+    /// written on the master before this call can be read on the replicas. (A replica that was
+    /// just pointed at the master again still reports its old offset until its sync starts,
+    /// hence the link and loading checks.)
     pub fn wait_replicated(&self) {
         let target: u64 = offset(&self.master, "master_repl_offset");
         for replica in &self.replicas {
+            let mut raw = replica.raw();
+            wait_until(
+                "a replica's master_link_status:up and loading:0",
+                CONVERGE_TIMEOUT,
+                || {
+                    info_field(&mut raw, "replication", "master_link_status") == "up"
+                        && info_field(&mut raw, "persistence", "loading") == "0"
+                },
+            );
             wait_until(
                 &format!("a replica to reach the master's offset {target}"),
                 CONVERGE_TIMEOUT,
