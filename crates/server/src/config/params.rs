@@ -95,6 +95,8 @@ pub enum Apply {
     Allocator,
     /// The `lazyfree-lazy-*` settings the keyspace applies to its deletions.
     LazyFree,
+    /// `tracking-table-max-keys`, which client tracking checks after commands.
+    Tracking,
 }
 
 impl Apply {
@@ -111,6 +113,7 @@ impl Apply {
         Apply::Process,
         Apply::Allocator,
         Apply::LazyFree,
+        Apply::Tracking,
     ];
 }
 
@@ -1027,7 +1030,7 @@ const TUNING: &[Param] = &[
     bool_param!("lazyfree-lazy-user-flush", tuning.lazyfree_lazy_user_flush, default "no", mutable true),
     int_param!("list-compress-depth", encoding.list_compress_depth: i64, 0, i32::MAX as i64, default "0", mutable true).informs(&[Apply::Encoding]),
     memory_param!("hll-sparse-max-bytes", tuning.hll_sparse_max_bytes, 0, default "3000"),
-    int_param!("tracking-table-max-keys", tuning.tracking_table_max_keys: i64, 0, i64::MAX, default "1000000", mutable true),
+    int_param!("tracking-table-max-keys", tuning.tracking_table_max_keys: i64, 0, i64::MAX, default "1000000", mutable true).informs(&[Apply::Tracking]),
     word_param!("sanitize-dump-payload", tuning.sanitize_dump_payload, &["no", "yes", "clients"], default "no", mutable true),
     special(
         "maxmemory-clients",
