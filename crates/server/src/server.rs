@@ -753,7 +753,7 @@ fn cron(server: Arc<Server>) {
             crate::eviction::cron(&server, period / 4);
             crate::replication::master::cron(&server);
         }
-        server.tracking.cron();
+        server.tracking.after_batch();
         if !server.persistence.is_loading() {
             server.aof.cron(&server.config.read());
         }

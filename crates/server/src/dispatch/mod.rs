@@ -107,7 +107,7 @@ pub fn execute_held<'s>(
     }
     held.keep(gates);
     finish_reply(client, out, start);
-    crate::tracking::after_command(server, client, entry, out);
+    crate::tracking::after_command(client, entry, out);
     Some(entry.full_name.as_str())
 }
 

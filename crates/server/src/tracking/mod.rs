@@ -374,9 +374,10 @@ impl Tracking {
         }
     }
 
-    /// The cron's share: broadcasts for keys the server changed itself (expiry, eviction) and
-    /// the table's limit.
-    pub fn cron(&self) {
+    /// After a connection ran the commands of one read, and in the cron (for the keys the server
+    /// changed itself): BCAST announcements and the table's limit, as Redis sees to them before
+    /// its event loop sleeps, so a pipeline's changes under a prefix go out as one message.
+    pub fn after_batch(&self) {
         if self.in_use.load(Relaxed) != 0 {
             self.broadcast();
             self.limit_table();
@@ -521,25 +522,16 @@ pub fn before_command(client: &ClientState) {
 }
 
 /// After a connection's command and its reply: the messages for its own client follow the
-/// reply, BCAST announcements and the table's limit are seen to, and CLIENT CACHING's
-/// one-command effect ends (kept through MULTI and by the CLIENT subcommands, as in Redis).
+/// reply, and CLIENT CACHING's one-command effect ends (kept through MULTI and by the CLIENT
+/// subcommands, as in Redis).
 #[inline]
-pub fn after_command(
-    server: &Server,
-    client: &mut ClientState,
-    entry: &CommandEntry,
-    out: &mut Vec<u8>,
-) {
+pub fn after_command(client: &mut ClientState, entry: &CommandEntry, out: &mut Vec<u8>) {
     if client.mode.nested() {
         return;
     }
     if client.tracking.caching && client.multi.is_none() && !entry.full_name.starts_with("client|")
     {
         client.tracking.caching = false;
-    }
-    if server.tracking.in_use.load(Relaxed) != 0 {
-        server.tracking.broadcast();
-        server.tracking.limit_table();
     }
     CURRENT.set(0);
     PENDING.with_borrow_mut(|pending| {

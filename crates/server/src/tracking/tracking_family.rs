@@ -129,8 +129,8 @@ fn client_tracking(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.server
         .tracking
         .enable(&ctx.client.handle, options, redirect, &prefixes);
+    // CACHING's flag survives, as Redis's `enableTracking` leaves it.
     ctx.client.tracking.on = Some(options);
-    ctx.client.tracking.caching = false;
     ctx.out.ok();
     Ok(())
 }
