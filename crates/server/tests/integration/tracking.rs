@@ -362,6 +362,38 @@ fn redirect_to_a_resp3_client_and_expiry_match_redis() {
     });
 }
 
+/// The table is one for every database; SWAPDB and MOVE, eviction and DEBUG RELOAD.
+#[test]
+fn other_databases_eviction_and_reload_match_redis() {
+    compare(&["--enable-debug-command", "yes"], |server, _| {
+        let (mut reader, mut writer) = (resp3(server), server.raw());
+        let mut seen = Vec::new();
+        let mut step = |raw: &mut Raw, cmds: &[&[&str]]| seen.push(exchange(raw, cmds));
+        step(&mut reader, &[&["CLIENT", "TRACKING", "ON"]]);
+        step(&mut reader, &[&["GET", "k"]]);
+        step(&mut writer, &[&["SELECT", "1"], &["SET", "k", "x"]]);
+        step(&mut reader, &[&["GET", "k"]]);
+        step(&mut writer, &[&["SWAPDB", "0", "1"]]);
+        step(&mut reader, &[&["PING"]]);
+        step(&mut writer, &[&["SELECT", "0"], &["MOVE", "k", "1"]]);
+        step(&mut reader, &[&["GET", "evicted"]]);
+        step(
+            &mut writer,
+            &[
+                &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"],
+                &["SET", "evicted", "v"],
+                &["CONFIG", "SET", "maxmemory", "1"],
+                &["SET", "refused", "1"],
+                &["CONFIG", "SET", "maxmemory", "0"],
+            ],
+        );
+        step(&mut reader, &[&["GET", "reloaded"]]);
+        step(&mut writer, &[&["SET", "other", "1"], &["DEBUG", "RELOAD"]]);
+        step(&mut reader, &[&["PING"]]);
+        seen
+    });
+}
+
 #[test]
 fn tracking_table_max_keys_evicts_with_invalidations_as_redis() {
     compare(&[], |server, _| {
