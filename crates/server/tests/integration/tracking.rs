@@ -8,7 +8,7 @@ use redis_lite_testkit as testkit;
 use std::time::Duration;
 
 use testkit::resp::encode;
-use testkit::{differential_both_protocols, Raw, Server};
+use testkit::{differential_both_protocols, Program, Raw, Replicated, Server};
 
 #[test]
 fn tracking_commands_and_errors_match_redis() {
@@ -475,6 +475,36 @@ fn redis_py_client_side_cache() {
             server.executable().display(),
             testkit::text(&out.stdout),
             testkit::text(&out.stderr)
+        );
+    }
+}
+
+/// A replica applying its master's stream invalidates its own tracking clients, and its full
+/// sync (which empties the dataset) tells them everything changed, as a Redis replica does.
+#[test]
+fn replica_invalidates_for_its_masters_writes() {
+    for program in [Program::Redis, Program::Lite] {
+        let Some(nodes) = Replicated::of(program, &[program]) else {
+            continue;
+        };
+        let mut reader = resp3(&nodes.replicas[0]);
+        reader.cmd(&["CLIENT", "TRACKING", "ON"]);
+        reader.cmd(&["GET", "k"]);
+        nodes.master.raw().cmd(&["SET", "k", "1"]);
+        assert_eq!(
+            String::from_utf8_lossy(&reader.read_reply()),
+            ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n",
+            "{program:?}"
+        );
+        // A new full sync empties the replica first.
+        let mut replica = nodes.replicas[0].raw();
+        replica.cmd(&["REPLICAOF", "NO", "ONE"]);
+        let port = nodes.master.port.to_string();
+        replica.cmd(&["REPLICAOF", "127.0.0.1", &port]);
+        assert_eq!(
+            String::from_utf8_lossy(&reader.read_reply()),
+            ">2\r\n$10\r\ninvalidate\r\n_\r\n",
+            "{program:?}"
         );
     }
 }
