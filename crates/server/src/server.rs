@@ -208,9 +208,10 @@ impl Server {
                     server_del: config.tuning.lazyfree_lazy_server_del,
                     user_del: config.tuning.lazyfree_lazy_user_del,
                 }),
-                Apply::Tracking => self
-                    .tracking
-                    .set_max_keys(config.tuning.tracking_table_max_keys as u64),
+                Apply::Tracking => self.tracking.configure(
+                    config.tuning.tracking_table_max_keys as u64,
+                    config.output_buffer_limits[OutputClass::Normal as usize],
+                ),
             }
         }
     }

@@ -95,7 +95,8 @@ pub enum Apply {
     Allocator,
     /// The `lazyfree-lazy-*` settings the keyspace applies to its deletions.
     LazyFree,
-    /// `tracking-table-max-keys`, which client tracking checks after commands.
+    /// `tracking-table-max-keys`, which client tracking checks after commands, and the
+    /// output limit of the normal clients it sends invalidations to.
     Tracking,
 }
 
@@ -520,7 +521,7 @@ const NETWORK: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
-    }.informs(&[Apply::PubSubLimit, Apply::Connections]),
+    }.informs(&[Apply::PubSubLimit, Apply::Connections, Apply::Tracking]),
 ];
 
 /// Who may connect and what they may run (`dispatch/check.rs`, `admin/`).

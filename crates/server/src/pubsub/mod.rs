@@ -284,9 +284,10 @@ impl PubSub {
     }
 }
 
-/// Queues a message for a subscriber, disconnecting it when its pending output passes the
-/// limit. Returns whether the client received it.
-fn deliver(client: &ClientHandle, push: Push, limit: BufferLimit) -> bool {
+/// Queues a message for a client (a subscriber, or a tracking client's invalidation),
+/// disconnecting it when its pending output passes the limit. Returns whether the client
+/// received it.
+pub(crate) fn deliver(client: &ClientHandle, push: Push, limit: BufferLimit) -> bool {
     if client.is_killed() {
         return false;
     }

@@ -24,9 +24,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
-use crate::client::{ClientHandle, ClientState};
+use crate::client::{BufferLimit, ClientHandle, ClientState};
 use crate::command::flags::{PUBSUB, READONLY};
 use crate::command::CommandEntry;
 use crate::pubsub::{PubSub, Push};
@@ -174,6 +174,7 @@ pub struct Tracking {
     broadcast_due: AtomicBool,
     /// `tracking-table-max-keys` (0: no limit).
     max_keys: AtomicU64,
+    normal_limit: RwLock<BufferLimit>,
     pubsub: Arc<PubSub>,
 }
 
@@ -193,12 +194,16 @@ impl Tracking {
             clients_on: AtomicUsize::new(0),
             broadcast_due: AtomicBool::new(false),
             max_keys: AtomicU64::new(0),
+            normal_limit: RwLock::new(BufferLimit::default()),
             pubsub,
         }
     }
 
-    pub fn set_max_keys(&self, max: u64) {
-        self.max_keys.store(max, Relaxed);
+    /// `tracking-table-max-keys`, and the output limit of normal clients (a subscriber's is
+    /// pub/sub's), which invalidations count against as Redis counts any reply.
+    pub fn configure(&self, max_keys: u64, normal_limit: BufferLimit) {
+        self.max_keys.store(max_keys, Relaxed);
+        *self.normal_limit.write() = normal_limit;
     }
 
     /// INFO's `tracking_clients`.
@@ -286,9 +291,12 @@ impl Tracking {
         for (receiver, frame) in routes {
             if receiver.id == current {
                 PENDING.with_borrow_mut(|pending| pending.extend_from_slice(&frame));
-            } else {
+            } else if receiver.info.lock().is_subscriber() {
                 self.pubsub
                     .deliver_push(&receiver, Push::Encoded(frame.into()));
+            } else {
+                let limit = *self.normal_limit.read();
+                crate::pubsub::deliver(&receiver, Push::Encoded(frame.into()), limit);
             }
         }
     }
