@@ -3,7 +3,7 @@
 //! threads.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -110,6 +110,8 @@ pub struct ClientHandle {
     pub soft_limit_since_ms: AtomicU64,
     /// The waiter of the blocking command this client is blocked in, for CLIENT UNBLOCK.
     pub blocked: Mutex<Option<Arc<Waiter>>>,
+    /// CLIENT TRACKING's REDIRECT target (0: none; -1: tracking off), CLIENT LIST's `redir`.
+    pub tracking_redirect: AtomicI64,
 }
 
 /// Fields of CLIENT LIST that change as the client works; updated once per batch of commands.
@@ -183,6 +185,7 @@ impl ClientHandle {
             pending_output_bytes: AtomicUsize::new(0),
             soft_limit_since_ms: AtomicU64::new(0),
             blocked: Mutex::new(None),
+            tracking_redirect: AtomicI64::new(-1),
             id,
             addr,
             laddr,
@@ -458,6 +461,8 @@ pub struct ClientState {
     pub kind: ClientKind,
     /// What REPLCONF and SYNC/PSYNC said, once the client is (becoming) a replica.
     pub replica: Option<Box<crate::replication::master::ReplicaClient>>,
+    /// CLIENT TRACKING's state as the connection sees it.
+    pub tracking: crate::tracking::ClientTracking,
 }
 
 impl ClientState {
@@ -486,6 +491,7 @@ impl ClientState {
             journal_offset: 0,
             kind: ClientKind::Normal,
             replica: None,
+            tracking: Default::default(),
         }
     }
 

@@ -147,13 +147,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// After a write to `key` in `db`: invalidates WATCHes on it, emits its keyspace
+    /// After a write to `key` in `db`: invalidates WATCHes and client-side caches of it, emits its keyspace
     /// notification (`class` and `event` as Redis names them, e.g. `Class::List`, "lpush") and
     /// wakes the stream readers blocked on it (see `Blocking::key_changed`).
     /// Every command that modifies a key calls this once per key and event.
     /// The first change of a command also appends its journal record (see `propagate`).
     pub fn changed(&self, db: &mut Db, key: &[u8], class: Class, event: &str) {
         db.signal_modified(key);
+        self.server.tracking.key_changed(key);
         self.server.notifier.emit(db.index(), key, class, event);
         self.server.blocking.key_changed(db.index(), key);
         self.propagate();

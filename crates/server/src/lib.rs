@@ -23,6 +23,8 @@
 //!   broadcast wake-ups, arguments rewritten at block time, the re-run after a wake.
 //! - [`pubsub`]: channel and pattern subscriptions, delivery to subscribers on any thread, and
 //!   the pub/sub commands.
+//! - [`tracking`]: client-side caching (CLIENT TRACKING): the keys tracking clients read, and
+//!   the invalidations every write, expiry, eviction and flush sends them on any thread.
 //! - [`txn`]: MULTI/EXEC/DISCARD/WATCH, the transaction state and its commands.
 //! - [`scripting`]: EVAL's script cache and FUNCTION's libraries on the Lua runtime, the
 //!   script's side of `redis.call`, and BUSY / SCRIPT KILL.
@@ -62,4 +64,5 @@ pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod stats;
+pub mod tracking;
 pub mod txn;

@@ -64,6 +64,8 @@ pub struct Server {
     pub replication: crate::replication::Replication,
     /// MIGRATE's connections to target instances.
     pub migrate: crate::admin::migrate::SocketCache,
+    /// Client-side caching: who read which keys, and their invalidations.
+    pub tracking: Arc<crate::tracking::Tracking>,
 }
 
 /// What names this server instance to clients.
@@ -84,6 +86,7 @@ pub struct ActiveExpiry {
 /// `DEL` in the journal, appended while the engine still holds the key's shard lock, and the
 /// stream readers blocked on the key, woken to find it gone.
 struct EngineEvents {
+    tracking: Arc<crate::tracking::Tracking>,
     notifier: Arc<Notifier>,
     journal: Arc<Journal>,
     blocking: Arc<crate::blocking::Blocking>,
@@ -91,6 +94,7 @@ struct EngineEvents {
 
 impl redis_lite_engine::KeyEvents for EngineEvents {
     fn expired(&self, db: usize, key: &[u8]) {
+        self.tracking.key_changed(key);
         self.notifier
             .emit(db, key, crate::notify::Class::Expired, "expired");
         self.journal.record(db, &[b"DEL".as_slice(), key], false);
@@ -98,6 +102,7 @@ impl redis_lite_engine::KeyEvents for EngineEvents {
     }
 
     fn evicted(&self, db: usize, key: &[u8]) {
+        self.tracking.key_changed(key);
         self.notifier
             .emit(db, key, crate::notify::Class::Evicted, "evicted");
         self.journal.record(db, &[b"DEL".as_slice(), key], false);
@@ -121,7 +126,9 @@ impl Server {
         let journal = Arc::new(Journal::new());
         let aof = Arc::new(Aof::new(&config, journal.clone()));
         let blocking = Arc::new(crate::blocking::Blocking::default());
+        let tracking = Arc::new(crate::tracking::Tracking::new(pubsub.clone()));
         let events: Arc<dyn redis_lite_engine::KeyEvents> = Arc::new(EngineEvents {
+            tracking: tracking.clone(),
             notifier: notifier.clone(),
             journal: journal.clone(),
             blocking: blocking.clone(),
@@ -151,6 +158,7 @@ impl Server {
             journal,
             replication: Default::default(),
             migrate: Default::default(),
+            tracking,
             config: LiveConfig::new(config, config_file),
         };
         server.replication.backlog.register(&server.journal);
@@ -200,6 +208,10 @@ impl Server {
                     server_del: config.tuning.lazyfree_lazy_server_del,
                     user_del: config.tuning.lazyfree_lazy_user_del,
                 }),
+                Apply::Tracking => self.tracking.configure(
+                    config.tuning.tracking_table_max_keys as u64,
+                    config.output_buffer_limits[OutputClass::Normal as usize],
+                ),
             }
         }
     }
@@ -217,6 +229,7 @@ impl Server {
 
     pub fn unregister(&self, id: u64) {
         self.pubsub.remove_client(id);
+        self.tracking.remove_client(id);
         self.clients.remove(id);
     }
 
@@ -741,6 +754,7 @@ fn cron(server: Arc<Server>) {
             crate::eviction::cron(&server, period / 4);
             crate::replication::master::cron(&server);
         }
+        server.tracking.after_batch();
         if !server.persistence.is_loading() {
             server.aof.cron(&server.config.read());
         }

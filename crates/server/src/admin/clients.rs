@@ -108,6 +108,10 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         .doc(Group::Connection, "5.0.0", "Unblock a client blocked in a blocking command from a different connection")
         .complexity("O(log N) where N is the number of client connections")
         .syntax("client-id:integer [unblock-type=(TIMEOUT | ERROR)]"),
+    crate::tracking::tracking_family::TRACKING,
+    crate::tracking::tracking_family::CACHING,
+    crate::tracking::tracking_family::GETREDIR,
+    crate::tracking::tracking_family::TRACKINGINFO,
     CommandSpec::new("help", 2, LOADING | STALE, client_help)
         .doc(Group::Connection, "5.0.0", "Show helpful text about the different subcommands"),
 ];

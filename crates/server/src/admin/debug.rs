@@ -229,6 +229,7 @@ fn debug_loadaof(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     server.aof.write_now();
     server.keyspace.flush(None, false);
+    server.tracking.flushed();
     match aof::load::load_holding_gates(server) {
         Ok(_) => {}
         Err(e) => {
@@ -266,6 +267,7 @@ fn debug_reload(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     if flush {
         server.keyspace.flush(None, false);
+        server.tracking.flushed();
     }
     let on_duplicate = if merge {
         OnDuplicate::Replace

@@ -170,7 +170,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("client_recent_max_input_buffer:{input}");
             field!("client_recent_max_output_buffer:{output}");
             field!("blocked_clients:{}", server.blocking.blocked_clients());
-            field!("tracking_clients:0");
+            field!("tracking_clients:{}", server.tracking.clients_on());
         }
         "memory" => {
             let b = crate::memory::memory_family::Breakdown::take(server);
@@ -269,6 +269,10 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                 server.pubsub.channel_count(Space::Shard)
             );
             field!("migrate_cached_sockets:{}", server.migrate.connections());
+            let (keys, items, prefixes) = server.tracking.totals();
+            field!("tracking_total_keys:{keys}");
+            field!("tracking_total_items:{items}");
+            field!("tracking_total_prefixes:{prefixes}");
             field!("total_error_replies:{}", sum(w, |s| &s.error_replies));
             field!("total_reads_processed:{}", sum(w, |s| &s.reads_processed));
             field!("total_writes_processed:{}", sum(w, |s| &s.writes_processed));

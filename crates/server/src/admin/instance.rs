@@ -196,6 +196,7 @@ fn flushdb(ctx: &mut Ctx<'_>) -> CmdResult {
     let db = Some(ctx.client.db);
     ctx.dirty(count_keys(ctx, db));
     ctx.server.keyspace.flush(db, lazy);
+    ctx.server.tracking.flushed();
     ctx.server.blocking.databases_changed(|i| Some(i) == db);
     ctx.propagate();
     ctx.out.ok();
@@ -213,6 +214,7 @@ fn flushall(ctx: &mut Ctx<'_>) -> CmdResult {
         persistence.abort_and_wait();
     }
     ctx.server.keyspace.flush(None, lazy);
+    ctx.server.tracking.flushed();
     ctx.server.blocking.databases_changed(|_| true);
     ctx.propagate();
     if !ctx.server.config.read().save_rules.is_empty() {

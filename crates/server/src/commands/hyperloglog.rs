@@ -162,6 +162,7 @@ fn pfcount_one(ctx: &mut Ctx<'_>) -> CmdResult {
     let count = hll::count(sketch)?;
     hll::set_cached_count(sketch_mut(&mut entry.value)?, count);
     db.signal_modified(key);
+    ctx.server.tracking.key_changed(key);
     ctx.dirty(1);
     ctx.out.integer(count as i64);
     Ok(())

@@ -95,6 +95,9 @@ pub enum Apply {
     Allocator,
     /// The `lazyfree-lazy-*` settings the keyspace applies to its deletions.
     LazyFree,
+    /// `tracking-table-max-keys`, which client tracking checks after commands, and the
+    /// output limit of the normal clients it sends invalidations to.
+    Tracking,
 }
 
 impl Apply {
@@ -111,6 +114,7 @@ impl Apply {
         Apply::Process,
         Apply::Allocator,
         Apply::LazyFree,
+        Apply::Tracking,
     ];
 }
 
@@ -517,7 +521,7 @@ const NETWORK: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
-    }.informs(&[Apply::PubSubLimit, Apply::Connections]),
+    }.informs(&[Apply::PubSubLimit, Apply::Connections, Apply::Tracking]),
 ];
 
 /// Who may connect and what they may run (`dispatch/check.rs`, `admin/`).
@@ -1027,7 +1031,7 @@ const TUNING: &[Param] = &[
     bool_param!("lazyfree-lazy-user-flush", tuning.lazyfree_lazy_user_flush, default "no", mutable true),
     int_param!("list-compress-depth", encoding.list_compress_depth: i64, 0, i32::MAX as i64, default "0", mutable true).informs(&[Apply::Encoding]),
     memory_param!("hll-sparse-max-bytes", tuning.hll_sparse_max_bytes, 0, default "3000"),
-    int_param!("tracking-table-max-keys", tuning.tracking_table_max_keys: i64, 0, i64::MAX, default "1000000", mutable true),
+    int_param!("tracking-table-max-keys", tuning.tracking_table_max_keys: i64, 0, i64::MAX, default "1000000", mutable true).informs(&[Apply::Tracking]),
     word_param!("sanitize-dump-payload", tuning.sanitize_dump_payload, &["no", "yes", "clients"], default "no", mutable true),
     special(
         "maxmemory-clients",

@@ -100,12 +100,14 @@ pub fn execute_held<'s>(
     if from_master && !crate::replication::replica::applies(server, client) {
         return None;
     }
+    crate::tracking::before_command(client);
     call(server, client, entry, args, out);
     if from_master {
         crate::replication::replica::applied(server, client);
     }
     held.keep(gates);
     finish_reply(client, out, start);
+    crate::tracking::after_command(client, entry, out);
     Some(entry.full_name.as_str())
 }
 
@@ -311,6 +313,7 @@ pub(crate) fn call(
     if let Some(offset) = logged {
         client.journal_offset = client.journal_offset.max(offset);
     }
+    crate::tracking::after_call(server, client, entry, args);
     for (db, key) in std::mem::take(&mut client.ready_keys) {
         server.blocking.signal(db, &key);
     }

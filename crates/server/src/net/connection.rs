@@ -341,6 +341,7 @@ pub async fn serve(
             }
             Event::Woken(wake) => {
                 conn.finish_blocked(wake);
+                conn.server.tracking.after_batch();
                 conn.run_commands()
             }
             Event::Read => match conn.read() {
@@ -594,6 +595,7 @@ impl<S: ClientStream> Connection<S> {
         // of a quick pipeline: its client is still busy with the previous replies, and holding
         // them back only leaves its pipeline empty longer (-5% for GET at -c 50 -P 16).
         self.flush_after_others = commands_run > 1 && started.elapsed() >= SLOW_BATCH;
+        server.tracking.after_batch();
         let consumed = self.parser.consumed();
         if consumed > 0 {
             self.input.drain(..consumed);

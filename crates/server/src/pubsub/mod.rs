@@ -35,6 +35,8 @@ pub enum Push {
         channel: Arc<[u8]>,
         message: Arc<[u8]>,
     },
+    /// A message already encoded for its receiver (client tracking's invalidations).
+    Encoded(Arc<[u8]>),
 }
 
 impl Push {
@@ -62,6 +64,7 @@ impl Push {
                 out.bulk(channel);
                 out.bulk(message);
             }
+            Push::Encoded(frame) => out.raw(frame),
         }
         self.size()
     }
@@ -77,6 +80,7 @@ impl Push {
                 channel,
                 message,
             } => pattern.len() + channel.len() + message.len() + 48,
+            Push::Encoded(frame) => frame.len(),
         }
     }
 }
@@ -266,6 +270,12 @@ impl PubSub {
         distinct.len()
     }
 
+    /// Queues a message for `client` as subscribers' messages are, under the same output
+    /// limit; false when it did not take it.
+    pub fn deliver_push(&self, client: &ClientHandle, push: Push) -> bool {
+        deliver(client, push, *self.limit.read())
+    }
+
     /// Drops every subscription of a client that is going away.
     pub fn remove_client(&self, client_id: u64) {
         self.channels.remove_client(client_id);
@@ -274,9 +284,10 @@ impl PubSub {
     }
 }
 
-/// Queues a message for a subscriber, disconnecting it when its pending output passes the
-/// limit. Returns whether the client received it.
-fn deliver(client: &ClientHandle, push: Push, limit: BufferLimit) -> bool {
+/// Queues a message for a client (a subscriber, or a tracking client's invalidation),
+/// disconnecting it when its pending output passes the limit. Returns whether the client
+/// received it.
+pub(crate) fn deliver(client: &ClientHandle, push: Push, limit: BufferLimit) -> bool {
     if client.is_killed() {
         return false;
     }

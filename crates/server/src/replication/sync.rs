@@ -246,6 +246,7 @@ impl Drop for Loading<'_> {
 /// Empties the dataset (keys and function libraries) for the master's.
 fn flush_old_data(server: &Server, lazy: bool) {
     server.keyspace.flush(None, lazy);
+    server.tracking.flushed();
     server.scripting.clear_libraries();
 }
 

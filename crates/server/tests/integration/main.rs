@@ -42,6 +42,7 @@ mod stream_groups;
 mod stream_persistence;
 mod streams;
 mod strings;
+mod tracking;
 mod transactions;
 mod unixsocket;
 mod zsets;
