@@ -35,6 +35,11 @@ impl Raw {
         }
     }
 
+    /// Waits up to `timeout` for each reply from now on, for a command known to be slow.
+    pub fn set_read_timeout(&mut self, timeout: Duration) {
+        self.stream.set_read_timeout(Some(timeout)).unwrap();
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).unwrap();
     }
