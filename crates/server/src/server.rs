@@ -52,8 +52,8 @@ pub struct Server {
     /// a gate costs an atomic on a thread-local line.
     pub gates: Vec<RwLock<()>>,
     pub blocking: Arc<crate::blocking::Blocking>,
-    /// Paused writes (FAILOVER): write commands wait, reads go on.
-    pub pause: crate::dispatch::pause::WritePause,
+    /// Paused clients (CLIENT PAUSE, FAILOVER): held commands wait until the pause lifts.
+    pub pause: crate::dispatch::pause::ClientPause,
     pub persistence: crate::persistence::Persistence,
     pub limits: crate::eviction::Limits,
     pub scripting: crate::scripting::Scripting,
@@ -64,6 +64,8 @@ pub struct Server {
     pub replication: crate::replication::Replication,
     /// MIGRATE's connections to target instances.
     pub migrate: crate::admin::migrate::SocketCache,
+    /// The clients in MONITOR mode.
+    pub monitors: crate::monitor::Monitors,
 }
 
 /// What names this server instance to clients.
@@ -151,6 +153,7 @@ impl Server {
             journal,
             replication: Default::default(),
             migrate: Default::default(),
+            monitors: Default::default(),
             config: LiveConfig::new(config, config_file),
         };
         server.replication.backlog.register(&server.journal);
@@ -217,6 +220,7 @@ impl Server {
 
     pub fn unregister(&self, id: u64) {
         self.pubsub.remove_client(id);
+        self.monitors.remove(id);
         self.clients.remove(id);
     }
 
@@ -265,6 +269,7 @@ impl Server {
     ) -> Result<Arc<ClientHandle>, &'static str> {
         self.admit_named(
             peer.ip().is_loopback(),
+            false,
             peer.to_string(),
             local.to_string(),
             fd,
@@ -276,6 +281,7 @@ impl Server {
     fn admit_named(
         &self,
         loopback: bool,
+        unix_socket: bool,
         peer: String,
         local: String,
         fd: i32,
@@ -289,6 +295,7 @@ impl Server {
         let registered = self.clients.register(config.maxclients, |id| {
             let mut handle = ClientHandle::new(id, peer, local, fd);
             handle.local = loopback;
+            handle.unix_socket = unix_socket;
             handle
         });
         registered.ok_or_else(|| {
@@ -668,7 +675,7 @@ async fn accept_unix_loop(
         };
         let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
         let name = format!("{path}:0");
-        match server.admit_named(true, name.clone(), name, fd) {
+        match server.admit_named(true, true, name.clone(), name, fd) {
             Ok(handle) => {
                 let Ok(stream) = stream.into_std() else {
                     continue;
@@ -738,6 +745,7 @@ fn cron(server: Arc<Server>) {
                 }
             }
             crate::persistence::rdb::cron(&server);
+            server.pause.expire(&server);
             crate::eviction::cron(&server, period / 4);
             crate::replication::master::cron(&server);
         }

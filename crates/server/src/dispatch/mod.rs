@@ -68,8 +68,10 @@ pub fn execute_held<'s>(
             return None;
         }
         Admission::Queue => {
-            if pause::holds(server, client, entry, args) && postpone(server, client, entry, args) {
-                return None;
+            match held_by_pause(server, client, entry, args) {
+                Paused::No => {}
+                Paused::Postponed => return None,
+                Paused::Waited => return execute_held(server, client, args, out, held),
             }
             let multi = client.multi.as_mut().expect("queued only inside MULTI");
             multi.queue.push(args.iter().map(|a| a.to_vec()).collect());
@@ -87,11 +89,15 @@ pub fn execute_held<'s>(
             return None;
         }
     };
-    // Checked inside the gates: FAILOVER pauses writes holding every gate, so a write either
-    // ran before or sees the pause.
-    if pause::holds(server, client, entry, args) && postpone(server, client, entry, args) {
-        drop(gates);
-        return None;
+    // Checked inside the gates: FAILOVER and CLIENT PAUSE pause holding every gate, so a
+    // command either ran before or sees the pause.
+    match held_by_pause(server, client, entry, args) {
+        Paused::No => {}
+        Paused::Postponed => return None,
+        Paused::Waited => {
+            drop(gates);
+            return execute_held(server, client, args, out, held);
+        }
     }
     // A master link's command is checked and counted into the replication offset inside its
     // gates, so REPLICAOF (which takes every gate) sees each command applied and counted, or
@@ -109,8 +115,39 @@ pub fn execute_held<'s>(
     Some(entry.full_name.as_str())
 }
 
-/// Holds the client's command until writes resume (see [`pause`]); false when they already
-/// have, and it runs now.
+/// What a pause did to a command.
+enum Paused {
+    /// Nothing: it runs.
+    No,
+    /// Held: the client runs it again once the pause lifts.
+    Postponed,
+    /// The pause changed or lifted meanwhile: the command starts again from the top.
+    Waited,
+}
+
+/// Holds the command if a pause holds it (see [`pause`]). A replica's master link has no
+/// connection to hold it for it: its thread waits here.
+fn held_by_pause(
+    server: &Server,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+    args: &[&[u8]],
+) -> Paused {
+    if !pause::holds(server, client, entry, args) {
+        return Paused::No;
+    }
+    if client.kind == ClientKind::Master {
+        server.pause.wait_for_change(server);
+        return Paused::Waited;
+    }
+    match postpone(server, client, entry, args) {
+        true => Paused::Postponed,
+        false => Paused::Waited,
+    }
+}
+
+/// Holds the client's command until the pause lifts (see [`pause`]), or until a timed pause
+/// ends at the latest; false when it already has, and the command runs now.
 fn postpone(
     server: &Server,
     client: &mut ClientState,
@@ -118,16 +155,16 @@ fn postpone(
     args: &[&[u8]],
 ) -> bool {
     let waiter = Waiter::new(WakeOrder::Fifo);
-    if !server.pause.hold(&waiter) {
+    let Some(deadline) = server.pause.hold(&waiter) else {
         return false;
-    }
+    };
     client.blocked = Some(BlockedCommand {
         waiter,
         db: client.db,
         keys: Vec::new(),
         args: args.iter().map(|a| a.to_vec()).collect(),
         command: entry.id,
-        deadline: None,
+        deadline: Some(deadline),
         on_timeout: Box::new(|_| {}),
         postponed: true,
     });
@@ -295,7 +332,9 @@ pub(crate) fn call(
         also_propagated: Default::default(),
         logged: Default::default(),
     };
+    crate::monitor::before_call(server, ctx.client, entry, args);
     let result = (handler)(&mut ctx);
+    crate::monitor::after_call(server, ctx.client, entry, args);
     if entry.spec.has(command::flags::WRITE) {
         crate::eviction::after_write(server, entry.spec, args, ctx.client.db);
     }

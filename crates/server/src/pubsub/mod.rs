@@ -35,6 +35,9 @@ pub enum Push {
         channel: Arc<[u8]>,
         message: Arc<[u8]>,
     },
+    /// A MONITOR line, already encoded (a status reply in either protocol) and shared by every
+    /// monitor.
+    Monitor(Arc<[u8]>),
 }
 
 impl Push {
@@ -62,6 +65,7 @@ impl Push {
                 out.bulk(channel);
                 out.bulk(message);
             }
+            Push::Monitor(line) => out.buffer().extend_from_slice(line),
         }
         self.size()
     }
@@ -77,6 +81,7 @@ impl Push {
                 channel,
                 message,
             } => pattern.len() + channel.len() + message.len() + 48,
+            Push::Monitor(line) => line.len(),
         }
     }
 }
