@@ -27,11 +27,13 @@ use crate::server::Server;
 
 pub static COMMANDS: &[CommandSpec] =
     &[
-        CommandSpec::new("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, monitor).doc(
-            Group::Server,
-            "1.0.0",
-            "Listen for all requests received by the server in real time",
-        ),
+        CommandSpec::new("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, monitor)
+            .doc(
+                Group::Server,
+                "1.0.0",
+                "Listen for all requests received by the server in real time",
+            )
+            .complexity(""),
     ];
 
 /// The clients in MONITOR mode.
