@@ -32,6 +32,7 @@ mod pubsub;
 mod redis_cli;
 mod replication;
 mod replication_master;
+mod reset;
 mod robustness;
 mod scripting;
 mod security;
