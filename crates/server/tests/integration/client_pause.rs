@@ -2,7 +2,7 @@
 //! commands wait (their replies come after UNPAUSE, in order), WRITE holds writes, PUBLISH,
 //! PFCOUNT, scripts that may write and queued writes while reads go on, ALL holds everything
 //! but replicas and monitors, a later shorter or weaker pause changes nothing, expired keys stay
-//! (hidden) while paused, and a paused replica holds its master's stream. No timing: each
+//! (hidden) while paused, nothing is evicted, and a paused replica holds its master's stream. No timing: each
 //! check waits for a state, or for a reply that only UNPAUSE can release.
 
 use std::time::Duration;
@@ -14,7 +14,14 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 fn start(program: Program) -> Server {
     Launch::of(program)
-        .args(&["--save", "", "--appendonly", "no"])
+        .args(&[
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--enable-debug-command",
+            "yes",
+        ])
         .start()
 }
 
@@ -198,6 +205,33 @@ fn a_paused_replica_holds_its_masters_stream() {
         assert_eq!(paused.cmd_text(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
         wait_until("the master's write to apply", TIMEOUT, || {
             reader.cmd_text(&["GET", "from-master"]) == "$1\r\n1\r\n"
+        });
+    }
+}
+
+#[test]
+fn eviction_waits_for_the_pause() {
+    for program in programs("eviction_waits_for_the_pause") {
+        let server = start(program);
+        let mut raw = server.raw();
+        raw.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+        // A paused server keeps expired keys as a replica does; it must not evict even where a
+        // replica would.
+        raw.cmd(&["CONFIG", "SET", "replica-ignore-maxmemory", "no"]);
+        raw.cmd(&["DEBUG", "POPULATE", "1000"]);
+        assert_eq!(
+            raw.cmd_text(&["CLIENT", "PAUSE", "100000", "WRITE"]),
+            "+OK\r\n"
+        );
+        // Far over the limit now, yet the commands that would evict first evict nothing.
+        raw.expect_replies(&[
+            (&["CONFIG", "SET", "maxmemory", "1"], "+OK\r\n"),
+            (&["GET", "key:1"], "$7\r\nvalue:1\r\n"),
+            (&["DBSIZE"], ":1000\r\n"),
+            (&["CLIENT", "UNPAUSE"], "+OK\r\n"),
+        ]);
+        wait_until("eviction to resume", TIMEOUT, || {
+            raw.cmd_text(&["DBSIZE"]) != ":1000\r\n"
         });
     }
 }
