@@ -71,7 +71,7 @@ pub fn execute_held<'s>(
             match held_by_pause(server, client, entry, args) {
                 Paused::No => {}
                 Paused::Postponed => return None,
-                Paused::Waited => return execute_held(server, client, args, out, held),
+                Paused::Retry => return retry_after_pause(server, client, args, out, held),
             }
             let multi = client.multi.as_mut().expect("queued only inside MULTI");
             multi.queue.push(args.iter().map(|a| a.to_vec()).collect());
@@ -94,9 +94,11 @@ pub fn execute_held<'s>(
     match held_by_pause(server, client, entry, args) {
         Paused::No => {}
         Paused::Postponed => return None,
-        Paused::Waited => {
+        Paused::Retry => {
+            // Its gate is let go first: commands that take every gate (CLIENT PAUSE, REPLICAOF)
+            // must not wait for the pause this one waits for.
             drop(gates);
-            return execute_held(server, client, args, out, held);
+            return retry_after_pause(server, client, args, out, held);
         }
     }
     // A master link's command is checked and counted into the replication offset inside its
@@ -121,12 +123,28 @@ enum Paused {
     No,
     /// Held: the client runs it again once the pause lifts.
     Postponed,
-    /// The pause changed or lifted meanwhile: the command starts again from the top.
-    Waited,
+    /// Run again from the top ([`retry_after_pause`]): a replica's master link, which has no
+    /// connection to hold it for it, or a command whose pause lifted between the check and the
+    /// hold.
+    Retry,
 }
 
-/// Holds the command if a pause holds it (see [`pause`]). A replica's master link has no
-/// connection to hold it for it: its thread waits here.
+/// Runs a command again after the pause let it go; a master link's thread first waits until
+/// the pause changes.
+fn retry_after_pause<'s>(
+    server: &'s Arc<Server>,
+    client: &mut ClientState,
+    args: &[&[u8]],
+    out: &mut Vec<u8>,
+    held: &mut HeldGates<'s>,
+) -> Option<&'static str> {
+    if client.kind == ClientKind::Master {
+        server.pause.wait_for_change(server);
+    }
+    execute_held(server, client, args, out, held)
+}
+
+/// Holds the command if a pause holds it (see [`pause`]).
 fn held_by_pause(
     server: &Server,
     client: &mut ClientState,
@@ -136,14 +154,10 @@ fn held_by_pause(
     if !pause::holds(server, client, entry, args) {
         return Paused::No;
     }
-    if client.kind == ClientKind::Master {
-        server.pause.wait_for_change(server);
-        return Paused::Waited;
+    if client.kind != ClientKind::Master && postpone(server, client, entry, args) {
+        return Paused::Postponed;
     }
-    match postpone(server, client, entry, args) {
-        true => Paused::Postponed,
-        false => Paused::Waited,
-    }
+    Paused::Retry
 }
 
 /// Holds the client's command until the pause lifts (see [`pause`]), or until a timed pause

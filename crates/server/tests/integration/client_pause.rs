@@ -202,6 +202,11 @@ fn a_paused_replica_holds_its_masters_stream() {
         set.master.raw().cmd(&["SET", "from-master", "1"]);
         let mut reader = replica.raw();
         assert_eq!(reader.cmd_text(&["GET", "from-master"]), "$-1\r\n");
+        // The held link does not stand in the way of another pause.
+        assert_eq!(
+            reader.cmd_text(&["CLIENT", "PAUSE", "100000", "WRITE"]),
+            "+OK\r\n"
+        );
         assert_eq!(paused.cmd_text(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
         wait_until("the master's write to apply", TIMEOUT, || {
             reader.cmd_text(&["GET", "from-master"]) == "$1\r\n1\r\n"
