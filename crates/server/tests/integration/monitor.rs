@@ -259,3 +259,27 @@ fn nobody_sees_commands_once_the_monitor_resets_or_leaves() {
     );
     assert_eq!(other.cmd_text(&["SET", "after", "1"]), "+OK\r\n");
 }
+
+#[test]
+fn a_replica_shows_its_masters_commands_from_the_masters_address() {
+    for program in [Program::Redis, Program::Lite] {
+        let Some(set) = testkit::Replicated::of(program, &[program]) else {
+            skipped("redis-server is not on PATH (in a_replica_shows_its_masters_commands_from_the_masters_address)");
+            continue;
+        };
+        let mut monitor = set.replicas[0].raw();
+        assert_eq!(monitor.cmd_text(&["MONITOR"]), "+OK\r\n");
+        set.master.raw().cmd(&["SET", "replicated", "1"]);
+        let line = loop {
+            let line = String::from_utf8(monitor.read_reply()).unwrap();
+            if line.contains("\"replicated\"") {
+                break line;
+            }
+        };
+        let source = format!(
+            " [0 127.0.0.1:{}] \"SET\" \"replicated\" \"1\"\r\n",
+            set.master.port
+        );
+        assert!(line.ends_with(&source), "{program:?}: {line:?}");
+    }
+}
