@@ -240,3 +240,19 @@ fn eviction_waits_for_the_pause() {
         });
     }
 }
+
+#[test]
+fn a_timed_pause_ends_by_itself() {
+    for program in programs("a_timed_pause_ends_by_itself") {
+        let server = start(program);
+        let mut raw = server.raw();
+        raw.expect_replies(&[
+            (&["CLIENT", "PAUSE", "200", "ALL"], "+OK\r\n"),
+            // Held until the pause's time is up, with nobody to lift it.
+            (&["SET", "k", "v"], "+OK\r\n"),
+            (&["CLIENT", "PAUSE", "200", "WRITE"], "+OK\r\n"),
+            (&["GET", "k"], "$1\r\nv\r\n"),
+            (&["DEL", "k"], ":1\r\n"),
+        ]);
+    }
+}
