@@ -1,28 +1,10 @@
 //! Reply formatting, byte for byte as redis-cli prints it: the "standard" (tty) form with
 //! `(integer)`, numbered and indented aggregates and quoted strings, and the `--raw` form.
 
+pub use redis_lite_protocol::repr;
 use redis_lite_protocol::Response;
 
 use crate::args::Output;
-
-/// Appends `s` quoted and escaped as redis-cli's `sdscatrepr` does: printable ASCII as is,
-/// C escapes for the usual controls, `\xNN` for every other byte.
-pub fn repr(out: &mut Vec<u8>, s: &[u8]) {
-    out.push(b'"');
-    for &b in s {
-        match b {
-            b'\\' | b'"' => out.extend_from_slice(&[b'\\', b]),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x07 => out.extend_from_slice(b"\\a"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x20..=0x7e => out.push(b),
-            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
-}
 
 /// The reply as printed to a terminal; always ends with a newline.
 pub fn standard(r: &Response) -> Vec<u8> {

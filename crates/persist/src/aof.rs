@@ -212,23 +212,9 @@ fn repr_if_needed(name: &str) -> String {
     if !needs {
         return name.to_string();
     }
-    let mut out = String::from("\"");
-    for b in name.bytes() {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            b' ' => out.push(' '),
-            b if b.is_ascii_graphic() => out.push(b as char),
-            b => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
-    out
+    let mut out = Vec::new();
+    redis_lite_protocol::repr(&mut out, name.as_bytes());
+    String::from_utf8(out).expect("repr escapes every byte outside printable ASCII")
 }
 
 // ---------------------------------------------------------------------------------------------

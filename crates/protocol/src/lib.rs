@@ -9,12 +9,16 @@
 //! - [`response`]: [`Response`] and [`parse_response`], the client side: a RESP2/RESP3 reply
 //!   parser for redis-lite-cli.
 //! - [`number`]: integer and float text conversions with Redis's rules and formats.
+//! - [`repr`](mod@repr): strings quoted and escaped as Redis's `sdscatrepr` shows them (MONITOR,
+//!   redis-cli, the AOF manifest).
 
 pub mod number;
 pub mod reply;
+pub mod repr;
 pub mod request;
 pub mod response;
 
 pub use reply::{Protocol, ReplyWriter};
+pub use repr::repr;
 pub use request::{Limits, ProtocolError, RequestParser};
 pub use response::{parse as parse_response, Response, ResponseError};

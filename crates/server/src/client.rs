@@ -92,10 +92,14 @@ pub struct ClientHandle {
     /// Whether the peer is on this host (loopback TCP or the unix socket): what `local` means
     /// in `enable-debug-command`, `enable-module-command` and `enable-protected-configs`.
     pub local: bool,
+    /// Connected through `unixsocket` (MONITOR shows such clients as `unix:<path>`).
+    pub unix_socket: bool,
     pub fd: i32,
     pub created: Instant,
     pub info: Mutex<ClientInfo>,
     killed: AtomicBool,
+    /// The client ran MONITOR (CLIENT LIST's `O` flag); RESET ends it.
+    monitor: AtomicBool,
     /// Wakes the connection for a kill or for queued pushes: one notification for both, so the
     /// connection's wait polls one future instead of two.
     attention: tokio::sync::Notify,
@@ -190,6 +194,7 @@ impl ClientHandle {
             addr,
             laddr,
             local: false,
+            unix_socket: false,
             fd,
             created: now,
             info: Mutex::new(ClientInfo {
@@ -209,6 +214,7 @@ impl ClientHandle {
                 role: ClientRole::Normal,
             }),
             killed: AtomicBool::new(false),
+            monitor: AtomicBool::new(false),
             attention: tokio::sync::Notify::new(),
         }
     }
@@ -238,6 +244,15 @@ impl ClientHandle {
 
     pub fn is_killed(&self) -> bool {
         self.killed.load(Ordering::Acquire)
+    }
+
+    /// Whether the client is in MONITOR mode (see `crate::monitor`).
+    pub fn is_monitor(&self) -> bool {
+        self.monitor.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_monitor(&self, monitor: bool) {
+        self.monitor.store(monitor, Ordering::Relaxed);
     }
 
     /// Output not yet written: replies in the connection's buffer plus queued pushes. This is

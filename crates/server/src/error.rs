@@ -55,6 +55,15 @@ impl CommandError {
         CommandError::Raw(line)
     }
 
+    /// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`: a
+    /// subcommand's handler refusing its argument count (Redis's `addReplySubcommandSyntaxError`).
+    pub fn subcommand_syntax(command: &str, sub: &[u8]) -> Self {
+        let mut line = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+        line.extend_from_slice(truncated_bytes(sub, 128));
+        line.extend_from_slice(format!("'. Try {} HELP.", command.to_ascii_uppercase()).as_bytes());
+        CommandError::Raw(line)
+    }
+
     /// The error line as the client gets it: bytes, since a quoted argument need not be UTF-8.
     pub fn reply_text(&self) -> Cow<'_, [u8]> {
         match self {

@@ -60,7 +60,9 @@ fn over(server: &Server) -> bool {
 /// Evicts until under the limits, for at most `budget`. A `newcomer` (db, key) just written
 /// may itself be refused (see `Keyspace::evict_or_reject`).
 fn make_room(server: &Server, budget: Duration, newcomer: Option<(usize, &[u8])>) -> Outcome {
-    if !over(server) {
+    // Paused clients (CLIENT PAUSE, FAILOVER) pause eviction too, as in Redis: its DELs would
+    // move the offset the replicas must reach.
+    if !over(server) || server.pause.is_paused() {
         return Outcome::Within;
     }
     // A replica's dataset is its master's: with `replica-ignore-maxmemory` (the default) it

@@ -32,6 +32,7 @@
 //! - [`proctitle`]: the process title (`proc-title-template`), hiding the command line.
 //! - [`process`]: daemonizing, the pid file, service-manager notifications, the OOM score,
 //!   the crash log.
+//! - [`monitor`]: MONITOR, and the lines `dispatch::call` feeds to the clients monitoring.
 //! - [`eviction`]: keeping to `maxmemory` and `maxkeys` (the policies are in the engine).
 //! - [`journal`]: the ordered stream of every write's records (SELECT and MULTI/EXEC framing,
 //!   byte offsets), read by sinks from their own cursors: the AOF now, replication later.
@@ -54,6 +55,7 @@ pub mod eviction;
 pub mod journal;
 pub mod log;
 pub mod memory;
+pub mod monitor;
 pub mod net;
 pub mod notify;
 pub mod persistence;

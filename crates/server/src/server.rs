@@ -52,8 +52,8 @@ pub struct Server {
     /// a gate costs an atomic on a thread-local line.
     pub gates: Vec<RwLock<()>>,
     pub blocking: Arc<crate::blocking::Blocking>,
-    /// Paused writes (FAILOVER): write commands wait, reads go on.
-    pub pause: crate::dispatch::pause::WritePause,
+    /// Paused clients (CLIENT PAUSE, FAILOVER): held commands wait until the pause lifts.
+    pub pause: crate::dispatch::pause::ClientPause,
     pub persistence: crate::persistence::Persistence,
     pub limits: crate::eviction::Limits,
     pub scripting: crate::scripting::Scripting,
@@ -66,6 +66,8 @@ pub struct Server {
     pub migrate: crate::admin::migrate::SocketCache,
     /// Client-side caching: who read which keys, and their invalidations.
     pub tracking: Arc<crate::tracking::Tracking>,
+    /// The clients in MONITOR mode.
+    pub monitors: crate::monitor::Monitors,
 }
 
 /// What names this server instance to clients.
@@ -159,6 +161,7 @@ impl Server {
             replication: Default::default(),
             migrate: Default::default(),
             tracking,
+            monitors: Default::default(),
             config: LiveConfig::new(config, config_file),
         };
         server.replication.backlog.register(&server.journal);
@@ -230,6 +233,7 @@ impl Server {
     pub fn unregister(&self, id: u64) {
         self.pubsub.remove_client(id);
         self.tracking.remove_client(id);
+        self.monitors.remove(id);
         self.clients.remove(id);
     }
 
@@ -278,6 +282,7 @@ impl Server {
     ) -> Result<Arc<ClientHandle>, &'static str> {
         self.admit_named(
             peer.ip().is_loopback(),
+            false,
             peer.to_string(),
             local.to_string(),
             fd,
@@ -289,6 +294,7 @@ impl Server {
     fn admit_named(
         &self,
         loopback: bool,
+        unix_socket: bool,
         peer: String,
         local: String,
         fd: i32,
@@ -302,6 +308,7 @@ impl Server {
         let registered = self.clients.register(config.maxclients, |id| {
             let mut handle = ClientHandle::new(id, peer, local, fd);
             handle.local = loopback;
+            handle.unix_socket = unix_socket;
             handle
         });
         registered.ok_or_else(|| {
@@ -681,7 +688,7 @@ async fn accept_unix_loop(
         };
         let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
         let name = format!("{path}:0");
-        match server.admit_named(true, name.clone(), name, fd) {
+        match server.admit_named(true, true, name.clone(), name, fd) {
             Ok(handle) => {
                 let Ok(stream) = stream.into_std() else {
                     continue;
@@ -751,6 +758,7 @@ fn cron(server: Arc<Server>) {
                 }
             }
             crate::persistence::rdb::cron(&server);
+            server.pause.expire(&server);
             crate::eviction::cron(&server, period / 4);
             crate::replication::master::cron(&server);
         }

@@ -101,6 +101,15 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("no-touch", 3, CONNECTION_FLAGS, client_no_touch)
         .doc(Group::Connection, "7.2.0", "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.")
         .syntax("enabled=(ON | OFF)"),
+    // Exclusive (every gate): a command running meanwhile either finished or sees the pause.
+    CommandSpec::new("pause", -3, ADMIN | CONNECTION_FLAGS, crate::dispatch::pause::client_pause)
+        .exclusive()
+        .doc(Group::Connection, "2.9.50", "Stop processing commands from clients for some time")
+        .complexity("O(1)")
+        .syntax("timeout:integer [mode=(WRITE | ALL)]"),
+    CommandSpec::new("unpause", 2, ADMIN | CONNECTION_FLAGS, crate::dispatch::pause::client_unpause)
+        .doc(Group::Connection, "6.2.0", "Resume processing of clients that were paused")
+        .complexity("O(N) Where N is the number of paused clients"),
     CommandSpec::new("reply", 3, CONNECTION_FLAGS, client_reply)
         .doc(Group::Connection, "3.2.0", "Instruct the server whether to reply to commands")
         .syntax("action=(ON | OFF | SKIP)"),
@@ -292,9 +301,13 @@ fn quit(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// RESET: back to a fresh connection's state (RESP2, db 0, replies on, no name), and
-/// unauthenticated again when a password is required.
+/// RESET: back to a fresh connection's state, as Redis 7.0's `clearClientConnectionState`:
+/// MONITOR and tracking ended, database 0, RESP2, the default user (unauthenticated again when it has a
+/// password), no transaction or watched keys, no subscriptions, no name, replies on, NO-TOUCH
+/// off. CLIENT NO-EVICT stays, as in Redis 7.0.
 fn reset(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.server.monitors.remove(ctx.client.handle.id);
+    crate::tracking::reset(ctx.server, ctx.client);
     crate::pubsub::pubsub_family::unsubscribe_all(ctx);
     ctx.client.multi = None;
     crate::txn::unwatch_all(ctx);
@@ -308,7 +321,6 @@ fn reset(ctx: &mut Ctx<'_>) -> CmdResult {
         let mut info = client.handle.info.lock();
         info.name.clear();
         info.resp = 2;
-        info.no_evict = false;
     }
     ctx.out.protocol = Protocol::Resp2;
     ctx.out.simple("RESET");

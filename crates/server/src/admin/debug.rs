@@ -149,10 +149,7 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
                     name.to_ascii_uppercase().escape_ascii()
                 )));
             }
-            return Err(CommandError::err(format!(
-                "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-                String::from_utf8_lossy(ctx.arg(1))
-            )));
+            return Err(CommandError::subcommand_syntax("DEBUG", ctx.arg(1)));
         }
     }
     Ok(())

@@ -169,7 +169,10 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             let (input, output) = server.clients.peaks.recent();
             field!("client_recent_max_input_buffer:{input}");
             field!("client_recent_max_output_buffer:{output}");
-            field!("blocked_clients:{}", server.blocking.blocked_clients());
+            field!(
+                "blocked_clients:{}",
+                server.blocking.blocked_clients() + server.pause.held_clients()
+            );
             field!("tracking_clients:{}", server.tracking.clients_on());
         }
         "memory" => {

@@ -345,7 +345,11 @@ fn reply_doc_arg(ctx: &mut Ctx<'_>, arg: &DocArg) {
 fn reply_docs(ctx: &mut Ctx<'_>, entry: &CommandEntry) {
     let spec = entry.spec;
     let subs: Vec<&CommandEntry> = table().subcommands(entry).collect();
-    let fields = 4 + usize::from(!entry.doc_args.is_empty()) + usize::from(!subs.is_empty());
+    // A few commands (MONITOR...) have no complexity in Redis's docs: an empty one is left out.
+    let fields = 3
+        + usize::from(!spec.complexity.is_empty())
+        + usize::from(!entry.doc_args.is_empty())
+        + usize::from(!subs.is_empty());
     ctx.out.map(fields);
     ctx.out.bulk(b"summary");
     ctx.out.bulk(spec.summary.as_bytes());
@@ -353,8 +357,10 @@ fn reply_docs(ctx: &mut Ctx<'_>, entry: &CommandEntry) {
     ctx.out.bulk(spec.since.as_bytes());
     ctx.out.bulk(b"group");
     ctx.out.bulk(spec.group.name().as_bytes());
-    ctx.out.bulk(b"complexity");
-    ctx.out.bulk(spec.complexity.as_bytes());
+    if !spec.complexity.is_empty() {
+        ctx.out.bulk(b"complexity");
+        ctx.out.bulk(spec.complexity.as_bytes());
+    }
     if !entry.doc_args.is_empty() {
         ctx.out.bulk(b"arguments");
         ctx.out.array(entry.doc_args.len());

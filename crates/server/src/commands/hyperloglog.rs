@@ -23,7 +23,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .complexity("O(1) to add every element.")
         .syntax("key [element...]"),
-    CommandSpec::new("pfcount", -2, READONLY, pfcount).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RW | ACCESS).notes("RW because it may change the internal representation of the key, and propagate to replicas")])
+    CommandSpec::new("pfcount", -2, READONLY | MAY_REPLICATE, pfcount).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RW | ACCESS).notes("RW because it may change the internal representation of the key, and propagate to replicas")])
         .doc(
             Group::HyperLogLog,
             "2.8.9",

@@ -2,7 +2,8 @@
 //! function that returns why the command is refused, or nothing; the first refusal wins, so
 //! the order is the order of Redis 7.0's `processCommand` checks: authentication, `no_multi`
 //! inside MULTI, out of memory, MISCONF, a read-only replica, RESP2's subscribed context, a
-//! replica whose link is down, loading, a busy script; then MULTI queueing. The rules
+//! replica whose link is down, loading, a busy script, a replica or MONITOR client touching the
+//! keyspace; then MULTI queueing. The rules
 //! redis-lite does not have yet slot in as one function each, at Redis's place: ACL
 //! permissions after authentication, then a cluster redirect. Paused writes (`pause`) come
 //! last, checked inside the command's gates by `execute_held`.
@@ -83,7 +84,8 @@ pub fn admit(server: &Arc<Server>, client: &mut ClientState, entry: &CommandEntr
         .or_else(|| subscribed_context(server, client, entry))
         .or_else(|| stale_replica(server, client, entry))
         .or_else(|| loading(server, client, entry))
-        .or_else(|| busy_script(server, client, entry));
+        .or_else(|| busy_script(server, client, entry))
+        .or_else(|| replica_keyspace(server, client, entry));
     if let Some(error) = refusal {
         return Admission::Reject(error);
     }
@@ -243,6 +245,22 @@ fn busy_script(
     let running = &server.scripting.running;
     (running.is_busy() && !entry.spec.has(command::flags::ALLOW_BUSY) && !client.kind.obeyed())
         .then(|| running.busy_error())
+}
+
+/// A replica or a MONITOR client (both replicas to Redis, and never paused) may not read or
+/// write the keyspace, so that it cannot slip past CLIENT PAUSE. A script counts as both.
+fn replica_keyspace(
+    _: &Server,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+) -> Option<CommandError> {
+    if !client.handle.is_monitor() && client.replica.as_ref().is_none_or(|r| r.link.is_none()) {
+        return None;
+    }
+    let keyspace = command::flags::READONLY | command::flags::WRITE | command::flags::MAY_REPLICATE;
+    let script = entry.spec.has(command::flags::SKIP_MONITOR);
+    (script || admitted_flags(client, entry) & keyspace != 0)
+        .then(|| CommandError::err("Replica can't interact with the keyspace"))
 }
 
 /// -LOADING while the dataset loads. The AOF loader's own client replays the log meanwhile.

@@ -68,8 +68,10 @@ pub fn execute_held<'s>(
             return None;
         }
         Admission::Queue => {
-            if pause::holds(server, client, entry, args) && postpone(server, client, entry, args) {
-                return None;
+            match held_by_pause(server, client, entry, args) {
+                Paused::No => {}
+                Paused::Postponed => return None,
+                Paused::Retry => return retry_after_pause(server, client, args, out, held),
             }
             let multi = client.multi.as_mut().expect("queued only inside MULTI");
             multi.queue.push(args.iter().map(|a| a.to_vec()).collect());
@@ -87,11 +89,17 @@ pub fn execute_held<'s>(
             return None;
         }
     };
-    // Checked inside the gates: FAILOVER pauses writes holding every gate, so a write either
-    // ran before or sees the pause.
-    if pause::holds(server, client, entry, args) && postpone(server, client, entry, args) {
-        drop(gates);
-        return None;
+    // Checked inside the gates: FAILOVER and CLIENT PAUSE pause holding every gate, so a
+    // command either ran before or sees the pause.
+    match held_by_pause(server, client, entry, args) {
+        Paused::No => {}
+        Paused::Postponed => return None,
+        Paused::Retry => {
+            // Its gate is let go first: commands that take every gate (CLIENT PAUSE, REPLICAOF)
+            // must not wait for the pause this one waits for.
+            drop(gates);
+            return retry_after_pause(server, client, args, out, held);
+        }
     }
     // A master link's command is checked and counted into the replication offset inside its
     // gates, so REPLICAOF (which takes every gate) sees each command applied and counted, or
@@ -111,8 +119,51 @@ pub fn execute_held<'s>(
     Some(entry.full_name.as_str())
 }
 
-/// Holds the client's command until writes resume (see [`pause`]); false when they already
-/// have, and it runs now.
+/// What a pause did to a command.
+enum Paused {
+    /// Nothing: it runs.
+    No,
+    /// Held: the client runs it again once the pause lifts.
+    Postponed,
+    /// Run again from the top ([`retry_after_pause`]): a replica's master link, which has no
+    /// connection to hold it for it, or a command whose pause lifted between the check and the
+    /// hold.
+    Retry,
+}
+
+/// Runs a command again after the pause let it go; a master link's thread first waits until
+/// the pause changes.
+fn retry_after_pause<'s>(
+    server: &'s Arc<Server>,
+    client: &mut ClientState,
+    args: &[&[u8]],
+    out: &mut Vec<u8>,
+    held: &mut HeldGates<'s>,
+) -> Option<&'static str> {
+    if client.kind == ClientKind::Master {
+        server.pause.wait_for_change(server);
+    }
+    execute_held(server, client, args, out, held)
+}
+
+/// Holds the command if a pause holds it (see [`pause`]).
+fn held_by_pause(
+    server: &Server,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+    args: &[&[u8]],
+) -> Paused {
+    if !pause::holds(server, client, entry, args) {
+        return Paused::No;
+    }
+    if client.kind != ClientKind::Master && postpone(server, client, entry, args) {
+        return Paused::Postponed;
+    }
+    Paused::Retry
+}
+
+/// Holds the client's command until the pause lifts (see [`pause`]), or until a timed pause
+/// ends at the latest; false when it already has, and the command runs now.
 fn postpone(
     server: &Server,
     client: &mut ClientState,
@@ -120,16 +171,16 @@ fn postpone(
     args: &[&[u8]],
 ) -> bool {
     let waiter = Waiter::new(WakeOrder::Fifo);
-    if !server.pause.hold(&waiter) {
+    let Some(deadline) = server.pause.hold(&waiter) else {
         return false;
-    }
+    };
     client.blocked = Some(BlockedCommand {
         waiter,
         db: client.db,
         keys: Vec::new(),
         args: args.iter().map(|a| a.to_vec()).collect(),
         command: entry.id,
-        deadline: None,
+        deadline: Some(deadline),
         on_timeout: Box::new(|_| {}),
         postponed: true,
     });
@@ -297,7 +348,9 @@ pub(crate) fn call(
         also_propagated: Default::default(),
         logged: Default::default(),
     };
+    crate::monitor::before_call(server, ctx.client, entry, args);
     let result = (handler)(&mut ctx);
+    crate::monitor::after_call(server, ctx.client, entry, args);
     if entry.spec.has(command::flags::WRITE) {
         crate::eviction::after_write(server, entry.spec, args, ctx.client.db);
     }

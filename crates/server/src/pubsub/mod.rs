@@ -35,7 +35,8 @@ pub enum Push {
         channel: Arc<[u8]>,
         message: Arc<[u8]>,
     },
-    /// A message already encoded for its receiver (client tracking's invalidations).
+    /// A message already encoded for its receiver: client tracking's invalidations, and
+    /// MONITOR's lines (a status reply in either protocol, shared by every monitor).
     Encoded(Arc<[u8]>),
 }
 

@@ -52,7 +52,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc(Group::PubSub, "7.0.0", "Stop listening for messages posted to the given shard channels")
         .complexity("O(N) where N is the number of clients already subscribed to a shard channel.")
         .syntax("[shardchannel...]"),
-    CommandSpec::new("spublish", 3, PUBSUB | LOADING | STALE | FAST, spublish)
+    CommandSpec::new("spublish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, spublish)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(NOT_KEY)])
         .doc(Group::PubSub, "7.0.0", "Post a message to a shard channel")
         .complexity("O(N) where N is the number of clients subscribed to the receiving shard channel.")

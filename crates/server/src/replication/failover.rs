@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::dispatch::pause::{PauseKind, Purpose};
 use crate::log;
 use crate::server::Server;
 
@@ -83,7 +84,9 @@ impl Failover {
                 .map(|ms| Instant::now() + Duration::from_millis(ms)),
             force: request.force,
         };
-        server.pause.pause(server);
+        server
+            .pause
+            .pause(server, Purpose::Failover, PauseKind::Write, i64::MAX);
     }
 
     /// FAILOVER ABORT, a timeout, or a target that refused: back to a master (if this server
@@ -125,7 +128,7 @@ impl Failover {
 
     fn clear(server: &Server, state: &mut State) {
         *state = State::default();
-        server.pause.resume(server);
+        server.pause.unpause(server, Purpose::Failover);
     }
 
     /// The cron's part, each tick: while waiting for the target to catch up, fail over once it
