@@ -593,6 +593,24 @@ pub fn set_many(
     Ok(())
 }
 
+/// Puts back the values `before` had for the parameters `pairs` named, after a CONFIG SET whose
+/// effect could not be applied (the listeners could not move).
+pub fn restore(config: &mut Config, before: &Config, pairs: &[(&[u8], &[u8])]) {
+    for (name, _) in pairs {
+        let Some(param) = find_param(&String::from_utf8_lossy(name)) else {
+            continue;
+        };
+        let value = (param.get)(before);
+        let words = if param.variadic {
+            value.split_whitespace().map(String::from).collect()
+        } else {
+            vec![value]
+        };
+        // A value the parameter itself showed parses back.
+        let _ = (param.set)(config, &words);
+    }
+}
+
 /// Quotes a value for a config file when it needs it.
 fn quote(value: &str) -> String {
     if !value.is_empty()

@@ -429,14 +429,12 @@ macro_rules! word_param {
 const NETWORK: &[Param] = &[
     Param {
         name: "bind",
-        mutable: false,
+        mutable: true,
         default: "127.0.0.1 -::1",
         get: |c| c.bind.join(" "),
+        // No address (`bind ""`, or CONFIG SET bind "") means no TCP listener, as in Redis.
         set: |c, w| {
-            if w.is_empty() {
-                return Err("wrong number of arguments".into());
-            }
-            c.bind = w.to_vec();
+            c.bind = w.iter().filter(|a| !a.is_empty()).cloned().collect();
             Ok(())
         },
         variadic: true,
@@ -445,7 +443,7 @@ const NETWORK: &[Param] = &[
         hidden: false,
         informs: &[],
     },
-    int_param!("port", port: u16, 0, 65535, default "6379", mutable false),
+    int_param!("port", port: u16, 0, 65535, default "6379", mutable true),
     string_param!("unixsocket", unixsocket, mutable false),
     Param {
         name: "unixsocketperm",

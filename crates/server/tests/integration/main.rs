@@ -31,6 +31,7 @@ mod redis_cli;
 mod replication;
 mod replication_master;
 mod robustness;
+mod runtime_listeners;
 mod scripting;
 mod security;
 mod sentinel;
