@@ -203,6 +203,7 @@ impl Server {
                     server_del: config.tuning.lazyfree_lazy_server_del,
                     user_del: config.tuning.lazyfree_lazy_user_del,
                 }),
+                Apply::Unbuilt => crate::config::sections::warn_unbuilt(&config),
             }
         }
     }

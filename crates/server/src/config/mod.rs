@@ -471,6 +471,13 @@ pub fn from_args(args: &[String]) -> Result<Startup, ConfigError> {
             text: d.text.clone(),
             reason,
         };
+        // Access rules that would be ignored leave the server open: refused until redis-lite
+        // has ACLs (issue 19), as a non-empty `aclfile` is.
+        if d.words[0].eq_ignore_ascii_case("user") {
+            return Err(err(
+                "ACL users (user) are not supported by redis-lite yet".into(),
+            ));
+        }
         let param = find_param(&d.words[0])
             .ok_or_else(|| err("Bad directive or wrong number of arguments".into()))?;
         let mut values = d.words[1..].to_vec();
