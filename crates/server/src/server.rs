@@ -412,7 +412,8 @@ pub fn run(startup: Startup) -> Result<(), String> {
     if listeners.is_empty() && unix_listener.is_none() {
         return Err("Configured to not listen anywhere, exiting.".into());
     }
-    let port = crate::net::listeners::Listeners::first_port(&listeners).map_err(|e| e.to_string())?;
+    let port =
+        crate::net::listeners::Listeners::first_port(&listeners).map_err(|e| e.to_string())?;
     let threads = config.threads;
     let server = Arc::new(Server::new(config, startup.config_file.clone()));
     server.identity.tcp_port.store(port as u64, Relaxed);

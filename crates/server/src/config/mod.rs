@@ -475,7 +475,7 @@ pub fn from_args(args: &[String]) -> Result<Startup, ConfigError> {
         // has ACLs (issue 19), as a non-empty `aclfile` is.
         if d.words[0].eq_ignore_ascii_case("user") {
             return Err(err(
-                "ACL users (user) are not supported by redis-lite yet".into(),
+                "ACL users (user) are not supported by redis-lite yet".into()
             ));
         }
         let param = find_param(&d.words[0])

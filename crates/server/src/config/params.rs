@@ -1186,8 +1186,7 @@ const TLS: &[Param] = &[
         .informs(&[Apply::Unbuilt]),
     bool_param!("tls-replication", tls.replication, default "no", mutable true)
         .informs(&[Apply::Unbuilt]),
-    bool_param!("tls-cluster", tls.cluster, default "no", mutable true)
-        .informs(&[Apply::Unbuilt]),
+    bool_param!("tls-cluster", tls.cluster, default "no", mutable true).informs(&[Apply::Unbuilt]),
     string_param!("tls-cert-file", tls.cert_file, mutable true),
     string_param!("tls-key-file", tls.key_file, mutable true),
     string_param!("tls-key-file-pass", tls.key_file_pass, mutable true),

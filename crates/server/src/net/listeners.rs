@@ -191,7 +191,9 @@ impl Listeners {
 
     fn start(&self, server: &Arc<Server>, listener: std::net::TcpListener) -> Acceptor {
         let (runtime, loops) = self.acceptors.get().expect("serve ran first");
-        let addr = listener.local_addr().expect("a bound listener has an address");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
         let (stop, stop_rx) = oneshot::channel();
         let (closed_tx, closed) = sync_mpsc::channel::<()>();
         let server = server.clone();
@@ -262,15 +264,16 @@ fn bind_all(wanted: &[Wanted], backlog: u32) -> std::io::Result<Vec<std::net::Tc
     for w in wanted {
         match listen(w.addr, backlog) {
             Ok(listener) => bound.push(listener),
-            Err(e) if w.optional && e.kind() != std::io::ErrorKind::AddrInUse => log!(
-                Warning,
-                "Could not bind optional address {}: {e}",
-                w.addr
-            ),
+            Err(e) if w.optional && e.kind() != std::io::ErrorKind::AddrInUse => {
+                log!(Warning, "Could not bind optional address {}: {e}", w.addr)
+            }
             Err(e) => {
                 return Err(std::io::Error::new(
                     e.kind(),
-                    format!("Could not create server TCP listening socket {}: {e}", w.addr),
+                    format!(
+                        "Could not create server TCP listening socket {}: {e}",
+                        w.addr
+                    ),
                 ))
             }
         }
@@ -308,7 +311,11 @@ mod tests {
 
     #[test]
     fn bind_words_resolve_as_redis_reads_them() {
-        let got = resolve(&config(&["*", "-::*", "localhost", "-nowhere.invalid"], 7000)).unwrap();
+        let got = resolve(&config(
+            &["*", "-::*", "localhost", "-nowhere.invalid"],
+            7000,
+        ))
+        .unwrap();
         let addrs: Vec<String> = got.iter().map(|w| w.addr.to_string()).collect();
         assert_eq!(addrs, ["0.0.0.0:7000", "[::]:7000", "127.0.0.1:7000"]);
         assert_eq!(

@@ -483,7 +483,10 @@ fn oom_score_adj_writes_the_kernel_score() {
 fn access_rules_that_would_be_ignored_are_refused() {
     for (args, what) in [
         (&["--aclfile", "/tmp/users.acl"][..], "ACL (aclfile)"),
-        (&["--user", "alice", "on", ">pw", "~*", "+@all"][..], "ACL users (user)"),
+        (
+            &["--user", "alice", "on", ">pw", "~*", "+@all"][..],
+            "ACL users (user)",
+        ),
     ] {
         let (status, output) = Launch::lite().args(args).run_until_exit();
         assert!(!status.success());
@@ -535,11 +538,15 @@ fn cluster_and_tls_parameters_are_accepted_with_a_warning() {
     ]);
     let info = raw.cmd_text(&["INFO", "cluster"]);
     assert!(info.contains("cluster_enabled:0"), "{info}");
-    wait_until("the runtime warning is logged", Duration::from_secs(5), || {
-        std::fs::read_to_string(&logfile)
-            .unwrap()
-            .contains("WARNING tls-cluster yes: TLS is not built yet (issue 19); there is no cluster bus")
-    });
+    wait_until(
+        "the runtime warning is logged",
+        Duration::from_secs(5),
+        || {
+            std::fs::read_to_string(&logfile).unwrap().contains(
+                "WARNING tls-cluster yes: TLS is not built yet (issue 19); there is no cluster bus",
+            )
+        },
+    );
 }
 
 #[test]

@@ -39,8 +39,16 @@ fn move_listeners(program: Program) -> Vec<String> {
     let held = holder.local_addr().unwrap().port().to_string();
     let refusal = moved.cmd_text(&["CONFIG", "SET", "port", &held]);
     transcript.push(refusal);
-    transcript.push(moved.cmd_text(&["CONFIG", "GET", "port"]).replace(&new_port_text, "<port>"));
-    transcript.push(connect(new_port).expect("still listening").cmd_text(&["PING"]));
+    transcript.push(
+        moved
+            .cmd_text(&["CONFIG", "GET", "port"])
+            .replace(&new_port_text, "<port>"),
+    );
+    transcript.push(
+        connect(new_port)
+            .expect("still listening")
+            .cmd_text(&["PING"]),
+    );
 
     // Addresses: one the host lacks fails unless optional; a wildcard and then a specific
     // address on the same port (which exclude each other while both listen) move.
@@ -110,5 +118,8 @@ fn a_bad_bind_address_keeps_the_listeners_and_the_config() {
         (&["CONFIG", "SET", "unixsocket", "/tmp/x.sock"], "-ERR CONFIG SET failed (possibly related to argument 'unixsocket') - can't set immutable config\r\n"),
         (&["CONFIG", "SET", "unixsocketperm", "700"], "-ERR CONFIG SET failed (possibly related to argument 'unixsocketperm') - can't set immutable config\r\n"),
     ]);
-    assert_eq!(connect(server.port).unwrap().cmd_text(&["PING"]), "+PONG\r\n");
+    assert_eq!(
+        connect(server.port).unwrap().cmd_text(&["PING"]),
+        "+PONG\r\n"
+    );
 }
