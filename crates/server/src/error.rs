@@ -55,6 +55,14 @@ impl CommandError {
         CommandError::Raw(line)
     }
 
+    /// `ERR <before><quoted><after>`, quoting client bytes as Redis's `%.128s` does.
+    pub fn err_quoting(before: &str, quoted: &[u8], after: &str) -> Self {
+        let mut line = format!("ERR {before}").into_bytes();
+        line.extend_from_slice(truncated_bytes(quoted, 128));
+        line.extend_from_slice(after.as_bytes());
+        CommandError::Raw(line)
+    }
+
     /// The error line as the client gets it: bytes, since a quoted argument need not be UTF-8.
     pub fn reply_text(&self) -> Cow<'_, [u8]> {
         match self {
