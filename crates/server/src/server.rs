@@ -156,6 +156,10 @@ impl Server {
             listeners: Default::default(),
             config: LiveConfig::new(config, config_file),
         };
+        server
+            .stats
+            .hz
+            .store(server.config.read().hz as u64, Relaxed);
         server.replication.backlog.register(&server.journal);
         server.apply_config();
         server
@@ -661,13 +665,25 @@ fn event_loop(server: Arc<Server>, index: usize, mut incoming: mpsc::UnboundedRe
     });
 }
 
-/// Periodic work at `hz`: active expiry within Redis's 25% CPU budget, the `save` rules,
+/// Periodic work at `hz` (raised with the number of clients under `dynamic-hz`): active
+/// expiry within Redis's CPU budget for `active-expire-effort` (25% at the default), the `save` rules,
 /// ops/sec sampling and the memory peak.
 fn cron(server: Arc<Server>) {
     let mut last_ops = 0u64;
     let mut last_sample = Instant::now();
     loop {
-        let hz = server.config.read().hz.max(1);
+        let (hz, effort) = {
+            let config = server.config.read();
+            let hz = crate::stats::cron_hz(
+                config.hz.max(1),
+                config.tuning.dynamic_hz,
+                server.clients.count(),
+            );
+            let effort =
+                redis_lite_engine::ExpireEffort::level(config.tuning.active_expire_effort as u32);
+            (hz, effort)
+        };
+        server.stats.hz.store(hz as u64, Relaxed);
         let period = Duration::from_millis(1000 / hz as u64);
         let tick = Instant::now();
         server.clients.peaks.tick();
@@ -678,10 +694,10 @@ fn cron(server: Arc<Server>) {
                 && !server.persistence.is_loading()
                 && !server.keyspace.is_replica()
             {
-                let budget = period / 4;
+                let budget = period * effort.time_percent / 100;
                 server
                     .keyspace
-                    .active_expire(redis_lite_engine::now_ms(), budget);
+                    .active_expire(redis_lite_engine::now_ms(), budget, effort);
                 if tick.elapsed() >= budget {
                     server.active_expiry.time_cap_reached.fetch_add(1, Relaxed);
                 }

@@ -9,6 +9,7 @@ mod client_limits;
 mod client_scripts;
 mod configuration;
 mod connection;
+mod cron_tuning;
 mod debug;
 mod dump;
 mod encryption;
