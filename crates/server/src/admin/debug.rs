@@ -155,11 +155,7 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
 /// Redis's reply to a DEBUG subcommand it does not know or got the wrong arguments, naming it
 /// as the client wrote it.
 fn unknown_subcommand(ctx: &Ctx<'_>) -> CommandError {
-    CommandError::err_quoting(
-        "unknown subcommand or wrong number of arguments for '",
-        ctx.arg(1),
-        "'. Try DEBUG HELP.",
-    )
+    CommandError::subcommand_syntax("DEBUG", ctx.arg(1))
 }
 
 /// DEBUG PROTOCOL <type>: one sample reply of each RESP type, as Redis sends them, for client

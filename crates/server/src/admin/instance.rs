@@ -104,7 +104,7 @@ fn config_set(ctx: &mut Ctx<'_>) -> CmdResult {
         let mut config = ctx.server.config.write();
         let before = config.clone();
         config::set_many(&mut config, &pairs, ctx.client.handle.local)
-            .map_err(CommandError::err)?;
+            .map_err(|why| CommandError::Raw([b"ERR ".as_slice(), &why].concat()))?;
         before
     };
     crate::net::listeners::follow_config_set(ctx.server, &before, &pairs)

@@ -295,10 +295,7 @@ fn spublish(ctx: &mut Ctx<'_>) -> CmdResult {
 /// PUBSUB CHANNELS / SHARDCHANNELS [pattern]
 fn list_channels(ctx: &mut Ctx<'_>, space: Space) -> CmdResult {
     if ctx.arg_count() > 3 {
-        return Err(CommandError::err(format!(
-            "unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
-            String::from_utf8_lossy(ctx.arg(1))
-        )));
+        return Err(CommandError::subcommand_syntax("PUBSUB", ctx.arg(1)));
     }
     let channels = ctx.server.pubsub.channels(space, ctx.args.get(2).copied());
     ctx.out.array(channels.len());
