@@ -164,6 +164,20 @@ impl Db {
         }
     }
 
+    /// Before SWAPDB brings `incoming`'s keys here: a key watched here that is missing here
+    /// and whose TTL passed in `incoming` is expired there first. As in Redis, a missing key
+    /// replaced by an expired one is no change for its watchers (Redis marks the watch as of
+    /// an expired key); expiring it keeps EXEC from seeing a TTL pass since WATCH.
+    fn expire_arriving_watched(&self, incoming: &mut Db, now_ms: u64) {
+        for key in self.watched.keys() {
+            let hash = self.hasher.hash_one(&**key);
+            if self.dict.get(hash, key).is_none() {
+                let hash = incoming.hasher.hash_one(&**key);
+                incoming.expire_if_due(hash, key, now_ms);
+            }
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.dict.is_empty()
     }
@@ -751,6 +765,7 @@ impl Keyspace {
     }
 
     pub fn swap_databases(&self, a: usize, b: usize) {
+        let now_ms = crate::now_ms();
         let mut all = self.lock_all();
         if a == b {
             return;
@@ -758,6 +773,8 @@ impl Keyspace {
         for shard in all.shards() {
             let (low, high) = shard.dbs.split_at_mut(a.max(b));
             let (x, y) = (&mut low[a.min(b)], &mut high[0]);
+            x.expire_arriving_watched(y, now_ms);
+            y.expire_arriving_watched(x, now_ms);
             x.signal_existing(Some(y));
             y.signal_existing(Some(x));
             // The data changes places; index and WATCHes stay with the database number.
