@@ -279,6 +279,7 @@ fn write_own_pushes(ctx: &mut Ctx<'_>) {
 /// PUBLISH channel message
 fn publish(ctx: &mut Ctx<'_>) -> CmdResult {
     let receivers = ctx.server.pubsub.publish(ctx.arg(1), ctx.arg(2));
+    ctx.propagate_to_replicas();
     write_own_pushes(ctx);
     ctx.out.integer(receivers as i64);
     Ok(())
@@ -287,6 +288,7 @@ fn publish(ctx: &mut Ctx<'_>) -> CmdResult {
 /// SPUBLISH shardchannel message
 fn spublish(ctx: &mut Ctx<'_>) -> CmdResult {
     let receivers = ctx.server.pubsub.spublish(ctx.arg(1), ctx.arg(2));
+    ctx.propagate_to_replicas();
     write_own_pushes(ctx);
     ctx.out.integer(receivers as i64);
     Ok(())

@@ -29,6 +29,7 @@ mod notifications;
 mod persistence;
 mod protocol;
 mod pubsub;
+mod pubsub_replication;
 mod raw_errors;
 mod redis_cli;
 mod replication;
