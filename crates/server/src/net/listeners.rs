@@ -20,8 +20,10 @@ use crate::server::{Accepted, Server};
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// One address to listen on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Wanted {
+    /// As `bind` writes it, for messages (Redis names `*`, not `0.0.0.0`).
+    host: String,
     addr: SocketAddr,
     /// Written with a `-` prefix: skipped when the host lacks the address or its family.
     optional: bool,
@@ -229,7 +231,11 @@ fn resolve(config: &Config) -> Result<Vec<Wanted>, String> {
             None => (false, word.as_str()),
         };
         match resolve_host(host, port) {
-            Some(addr) => wanted.push(Wanted { addr, optional }),
+            Some(addr) => wanted.push(Wanted {
+                host: host.to_string(),
+                addr,
+                optional,
+            }),
             None if optional => {}
             None => {
                 return Err(format!(
@@ -265,14 +271,20 @@ fn bind_all(wanted: &[Wanted], backlog: u32) -> std::io::Result<Vec<std::net::Tc
         match listen(w.addr, backlog) {
             Ok(listener) => bound.push(listener),
             Err(e) if w.optional && e.kind() != std::io::ErrorKind::AddrInUse => {
-                log!(Warning, "Could not bind optional address {}: {e}", w.addr)
+                log!(
+                    Warning,
+                    "Could not bind optional address {}:{}: {e}",
+                    w.host,
+                    w.addr.port()
+                )
             }
             Err(e) => {
                 return Err(std::io::Error::new(
                     e.kind(),
                     format!(
-                        "Could not create server TCP listening socket {}: {e}",
-                        w.addr
+                        "Could not create server TCP listening socket {}:{}: {e}",
+                        w.host,
+                        w.addr.port()
                     ),
                 ))
             }
@@ -281,19 +293,31 @@ fn bind_all(wanted: &[Wanted], backlog: u32) -> std::io::Result<Vec<std::net::Tc
     Ok(bound)
 }
 
+/// A listening socket on `addr`; an error names the call that failed, as Redis's
+/// messages do (`bind: Address already in use`).
 fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<std::net::TcpListener> {
+    let step = |call: &'static str| {
+        move |e: std::io::Error| {
+            std::io::Error::new(e.kind(), format!("{call}: {}", crate::error::strerror(&e)))
+        }
+    };
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::STREAM,
         None,
-    )?;
-    socket.set_reuse_address(true)?;
+    )
+    .map_err(step("socket"))?;
+    socket
+        .set_reuse_address(true)
+        .map_err(step("setsockopt SO_REUSEADDR"))?;
     if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
+        socket.set_only_v6(true).map_err(step("setsockopt"))?;
     }
-    socket.bind(&addr.into())?;
-    socket.listen(backlog as i32)?;
-    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into()).map_err(step("bind"))?;
+    socket.listen(backlog as i32).map_err(step("listen"))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(step("fcntl(F_SETFL,O_NONBLOCK)"))?;
     Ok(socket.into())
 }
 

@@ -123,3 +123,20 @@ fn a_bad_bind_address_keeps_the_listeners_and_the_config() {
         "+PONG\r\n"
     );
 }
+
+/// At start-up, a port in use stops the server with Redis's words for it.
+#[test]
+fn a_port_in_use_at_start_up_is_reported_as_redis_reports_it() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port().to_string();
+    let (status, output) = Launch::lite()
+        .args(&["--port", &port, "--bind", "127.0.0.1"])
+        .run_until_exit();
+    assert!(!status.success());
+    assert!(
+        output.contains(&format!(
+            "Could not create server TCP listening socket 127.0.0.1:{port}: bind: Address already in use"
+        )),
+        "{output}"
+    );
+}
