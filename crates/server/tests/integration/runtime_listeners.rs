@@ -33,6 +33,10 @@ fn move_listeners(program: Program) -> Vec<String> {
     // The connection made on the old port stays.
     transcript.push(first.cmd_text(&["PING"]));
     transcript.push(first.cmd_text(&["CONFIG", "GET", "port"]));
+    assert_eq!(
+        testkit::info_field(&mut first, "server", "tcp_port"),
+        new_port_text
+    );
 
     // A port something else holds: refused, and the server stays where it was.
     let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
