@@ -164,6 +164,20 @@ impl Db {
         }
     }
 
+    /// Before SWAPDB brings `incoming`'s keys here: a key watched here that is missing here
+    /// and whose TTL passed in `incoming` is expired there first. As in Redis, a missing key
+    /// replaced by an expired one is no change for its watchers (Redis marks the watch as of
+    /// an expired key); expiring it keeps EXEC from seeing a TTL pass since WATCH.
+    fn expire_arriving_watched(&self, incoming: &mut Db, now_ms: u64) {
+        for key in self.watched.keys() {
+            let hash = self.hasher.hash_one(&**key);
+            if self.dict.get(hash, key).is_none() {
+                let hash = incoming.hasher.hash_one(&**key);
+                incoming.expire_if_due(hash, key, now_ms);
+            }
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.dict.is_empty()
     }
@@ -751,6 +765,7 @@ impl Keyspace {
     }
 
     pub fn swap_databases(&self, a: usize, b: usize) {
+        let now_ms = crate::now_ms();
         let mut all = self.lock_all();
         if a == b {
             return;
@@ -758,6 +773,8 @@ impl Keyspace {
         for shard in all.shards() {
             let (low, high) = shard.dbs.split_at_mut(a.max(b));
             let (x, y) = (&mut low[a.min(b)], &mut high[0]);
+            x.expire_arriving_watched(y, now_ms);
+            y.expire_arriving_watched(x, now_ms);
             x.signal_existing(Some(y));
             y.signal_existing(Some(x));
             // The data changes places; index and WATCHes stay with the database number.
@@ -864,8 +881,7 @@ impl Keyspace {
     /// Runs Redis's adaptive active expiry for up to `budget`: per database, sample 20 volatile
     /// keys, delete the expired ones, and go on while more than 10% of a sample had expired.
     /// Each step holds one shard's lock briefly. Returns the number of keys expired.
-    pub fn active_expire(&self, now_ms: u64, budget: Duration) -> usize {
-        const SAMPLE: usize = 20;
+    pub fn active_expire(&self, now_ms: u64, budget: Duration, effort: ExpireEffort) -> usize {
         let start = Instant::now();
         let first = self.expire_next.fetch_add(1, Ordering::Relaxed);
         let mut expired = 0;
@@ -879,20 +895,54 @@ impl Keyspace {
                         shard.dbs[db].avg_ttl_ms = 0;
                         break;
                     }
-                    let (sampled, gone) = shard.dbs[db].expire_step(now_ms, SAMPLE);
+                    let (sampled, gone) = shard.dbs[db].expire_step(now_ms, effort.keys_per_step);
                     drop(shard);
                     expired += gone;
                     if start.elapsed() >= budget {
                         self.expire_next.store(index, Ordering::Relaxed);
                         return expired;
                     }
-                    if sampled == 0 || gone * 10 <= sampled {
+                    if sampled == 0 || gone * 100 <= sampled * effort.acceptable_stale_percent {
                         break;
                     }
                 }
             }
         }
         expired
+    }
+}
+
+/// How hard active expiry works, from `active-expire-effort` (1 to 10) as Redis scales it:
+/// each level samples 5 more keys per step, accepts one point less of expired keys left in a
+/// database before moving on, and may use 2% more of the cron's time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExpireEffort {
+    /// Keys with a TTL sampled per step.
+    pub keys_per_step: usize,
+    /// A database is left once a step finds at most this percentage of its sample expired.
+    pub acceptable_stale_percent: usize,
+    /// The share of each cron period active expiry may use, in percent.
+    pub time_percent: u32,
+}
+
+impl ExpireEffort {
+    /// Redis's default, `active-expire-effort 1`.
+    pub const DEFAULT: ExpireEffort = ExpireEffort::level(1);
+
+    /// The effort of `active-expire-effort level` (clamped to 1..=10).
+    pub const fn level(level: u32) -> ExpireEffort {
+        let extra = if level < 1 {
+            0
+        } else if level > 10 {
+            9
+        } else {
+            level - 1
+        };
+        ExpireEffort {
+            keys_per_step: 20 + 5 * extra as usize,
+            acceptable_stale_percent: 10 - extra as usize,
+            time_percent: 25 + 2 * extra,
+        }
     }
 }
 
@@ -905,6 +955,27 @@ mod tests {
         let (db, hash) = locked.db(0, key.as_bytes());
         db.set(hash, key.as_bytes(), Value::string(b"v"), false, 0);
         db.set_expire(hash, key.as_bytes(), ttl_at);
+    }
+
+    #[test]
+    fn expire_effort_scales_as_redis() {
+        assert_eq!(
+            ExpireEffort::DEFAULT,
+            ExpireEffort {
+                keys_per_step: 20,
+                acceptable_stale_percent: 10,
+                time_percent: 25
+            }
+        );
+        assert_eq!(
+            ExpireEffort::level(10),
+            ExpireEffort {
+                keys_per_step: 65,
+                acceptable_stale_percent: 1,
+                time_percent: 43
+            }
+        );
+        assert_eq!(ExpireEffort::level(0), ExpireEffort::DEFAULT);
     }
 
     #[test]
@@ -922,7 +993,7 @@ mod tests {
         }
         let mut total = 1;
         for _ in 0..100 {
-            total += ks.active_expire(2000, Duration::from_secs(1));
+            total += ks.active_expire(2000, Duration::from_secs(1), ExpireEffort::DEFAULT);
         }
         assert_eq!(total, 500);
         assert_eq!(ks.db_stats()[0], (500, 0, 0));
@@ -1042,7 +1113,7 @@ mod tests {
             set(&ks, &format!("k{i}"), i64::MAX as u64);
         }
         for _ in 0..8 {
-            ks.active_expire(1000, Duration::from_secs(1));
+            ks.active_expire(1000, Duration::from_secs(1), ExpireEffort::DEFAULT);
         }
         let (keys, volatile, avg_ttl) = ks.db_stats()[0];
         assert_eq!((keys, volatile), (200, 200));
@@ -1095,7 +1166,7 @@ mod tests {
         }
         assert!(take(), "lazy expiry flags");
         set(&ks, "k", 100);
-        ks.active_expire(1000, Duration::from_secs(1));
+        ks.active_expire(1000, Duration::from_secs(1), ExpireEffort::DEFAULT);
         assert!(take(), "active expiry flags");
         watch(3, "absent");
         ks.flush(Some(3), false);

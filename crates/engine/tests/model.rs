@@ -313,7 +313,11 @@ fn apply(ks: &Keyspace, model: &mut Model, op: &Op) -> Result<(), TestCaseError>
         }
         Op::ActiveExpire => {
             // Fewer volatile keys per table than one sample: a cycle finds all that are due.
-            let expired = ks.active_expire(now, Duration::from_secs(10));
+            let expired = ks.active_expire(
+                now,
+                Duration::from_secs(10),
+                redis_lite_engine::keyspace::ExpireEffort::DEFAULT,
+            );
             let before = model.keys.len();
             model.keys.retain(|_, s| !s.expired(now));
             let due = before - model.keys.len();
@@ -504,9 +508,17 @@ fn avg_ttl_resets_once_no_key_is_volatile() {
         })
     };
     expire(EPOCH + 100_000);
-    ks.active_expire(EPOCH, Duration::from_secs(1));
+    ks.active_expire(
+        EPOCH,
+        Duration::from_secs(1),
+        redis_lite_engine::keyspace::ExpireEffort::DEFAULT,
+    );
     assert_eq!(ks.db_stats()[0], (1, 1, 100_000));
     expire(0);
-    ks.active_expire(EPOCH, Duration::from_secs(1));
+    ks.active_expire(
+        EPOCH,
+        Duration::from_secs(1),
+        redis_lite_engine::keyspace::ExpireEffort::DEFAULT,
+    );
     assert_eq!(ks.db_stats()[0], (1, 0, 0));
 }

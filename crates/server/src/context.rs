@@ -215,6 +215,28 @@ impl<'a> Ctx<'a> {
         self.record();
     }
 
+    /// Sends the command to replicas, not to the AOF, as Redis propagates PUBLISH: its effect
+    /// (messages to the replicas' subscribers) is not data to restore. Once per command.
+    pub fn propagate_to_replicas(&self) {
+        if self.logged.get().is_some()
+            || self.client.kind == ClientKind::AofLoader
+            || matches!(
+                self.client.mode,
+                ExecMode::Nested {
+                    journaled: false,
+                    ..
+                }
+            )
+        {
+            return;
+        }
+        let offset = self
+            .server
+            .journal
+            .record_for_replicas(self.args, self.client.mode.nested());
+        self.logged.set(Some(offset));
+    }
+
     /// Appends the command's unit. Kept out of line so that `changed`, inlined into every
     /// write handler, stays small.
     #[inline(never)]

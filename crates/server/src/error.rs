@@ -30,7 +30,7 @@ pub enum CommandError {
     /// A command's error that a script passed on (raised by `redis.call`, returned from
     /// `redis.pcall`): the command already counted it in the error stats, so passing it on
     /// counts only as the script command's failure, as in Redis.
-    AlreadyCounted(String),
+    AlreadyCounted(Vec<u8>),
     /// A complete error line, code included, quoting client bytes that need not be UTF-8:
     /// Redis copies them into the reply as they are.
     Raw(Vec<u8>),
@@ -55,19 +55,43 @@ impl CommandError {
         CommandError::Raw(line)
     }
 
-    /// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`: a
-    /// subcommand's handler refusing its argument count (Redis's `addReplySubcommandSyntaxError`).
-    pub fn subcommand_syntax(command: &str, sub: &[u8]) -> Self {
-        let mut line = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
-        line.extend_from_slice(truncated_bytes(sub, 128));
-        line.extend_from_slice(format!("'. Try {} HELP.", command.to_ascii_uppercase()).as_bytes());
+    /// `ERR <before><quoted><after>`, quoting client bytes as Redis's `%s` does (up to a NUL;
+    /// cut them with [`truncated_bytes`] first where Redis writes `%.128s`).
+    pub fn err_quoting(before: &str, quoted: &[u8], after: &str) -> Self {
+        let lead = format!("ERR {before}");
+        CommandError::raw_parts(&[lead.as_bytes(), quoted, after.as_bytes()])
+    }
+
+    /// An error line, code included, of text and quoted client bytes, each quoted part up to
+    /// its first NUL as Redis's C formats copy it.
+    pub fn raw_parts(parts: &[&[u8]]) -> Self {
+        let mut line = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            // The literal parts (even positions) are whole; the quoted ones stop at a NUL.
+            let part = if i % 2 == 1 {
+                truncated_bytes(part, usize::MAX)
+            } else {
+                part
+            };
+            line.extend_from_slice(part);
+        }
         CommandError::Raw(line)
+    }
+
+    /// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`, as
+    /// Redis's subcommand syntax error words it (the subcommand cut to 128 bytes).
+    pub fn subcommand_syntax(command: &str, sub: &[u8]) -> Self {
+        CommandError::err_quoting(
+            "unknown subcommand or wrong number of arguments for '",
+            truncated_bytes(sub, 128),
+            &format!("'. Try {} HELP.", command.to_ascii_uppercase()),
+        )
     }
 
     /// The error line as the client gets it: bytes, since a quoted argument need not be UTF-8.
     pub fn reply_text(&self) -> Cow<'_, [u8]> {
         match self {
-            CommandError::Raw(line) => Cow::Borrowed(line),
+            CommandError::Raw(line) | CommandError::AlreadyCounted(line) => Cow::Borrowed(line),
             error => Cow::Owned(error.to_string().into_bytes()),
         }
     }
@@ -82,11 +106,6 @@ pub fn truncated_bytes(bytes: &[u8], max: usize) -> &[u8] {
         .unwrap_or(bytes.len())
         .min(max);
     &bytes[..end]
-}
-
-/// [`truncated_bytes`] as text, for errors built as strings.
-pub fn truncated(bytes: &[u8], max: usize) -> String {
-    String::from_utf8_lossy(truncated_bytes(bytes, max)).into_owned()
 }
 
 impl fmt::Display for CommandError {
@@ -116,7 +135,7 @@ impl fmt::Display for CommandError {
             ),
             CommandError::Err(text) => write!(f, "ERR {text}"),
             CommandError::Coded(text) => f.write_str(text),
-            CommandError::AlreadyCounted(text) => f.write_str(text),
+            CommandError::AlreadyCounted(line) => f.write_str(&String::from_utf8_lossy(line)),
             CommandError::Raw(line) => f.write_str(&String::from_utf8_lossy(line)),
         }
     }

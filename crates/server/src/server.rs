@@ -6,7 +6,7 @@
 //! their connection's loop against the sharded keyspace, so nothing is handed between threads on
 //! the request path.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -68,6 +68,8 @@ pub struct Server {
     pub tracking: Arc<crate::tracking::Tracking>,
     /// The clients in MONITOR mode.
     pub monitors: crate::monitor::Monitors,
+    /// The TCP listeners, which CONFIG SET port/bind move.
+    pub listeners: crate::net::listeners::Listeners,
 }
 
 /// What names this server instance to clients.
@@ -162,8 +164,13 @@ impl Server {
             migrate: Default::default(),
             tracking,
             monitors: Default::default(),
+            listeners: Default::default(),
             config: LiveConfig::new(config, config_file),
         };
+        server
+            .stats
+            .hz
+            .store(server.config.read().hz as u64, Relaxed);
         server.replication.backlog.register(&server.journal);
         server.apply_config();
         server
@@ -215,6 +222,7 @@ impl Server {
                     config.tuning.tracking_table_max_keys as u64,
                     config.output_buffer_limits[OutputClass::Normal as usize],
                 ),
+                Apply::Unbuilt => crate::config::sections::warn_unbuilt(&config),
             }
         }
     }
@@ -375,7 +383,7 @@ impl AcceptErrors {
 }
 
 /// A connection on its way from the acceptor to an event loop.
-struct Accepted {
+pub(crate) struct Accepted {
     stream: AcceptedStream,
     handle: Arc<ClientHandle>,
 }
@@ -407,62 +415,6 @@ fn bind_unix(config: &Config) -> Result<Option<std::os::unix::net::UnixListener>
     Ok(Some(listener))
 }
 
-/// Binds every `bind` address. A `-` prefix marks an address that may be unavailable.
-fn bind_listeners(config: &Config) -> std::io::Result<Vec<std::net::TcpListener>> {
-    let mut listeners = Vec::new();
-    // Port 0 means "no TCP listener", as in Redis.
-    if config.port == 0 {
-        return Ok(listeners);
-    }
-    for addr in &config.bind {
-        let (optional, host) = match addr.strip_prefix('-') {
-            Some(h) => (true, h),
-            None => (false, addr.as_str()),
-        };
-        let ip: IpAddr = match host.parse() {
-            Ok(ip) => ip,
-            Err(_) if optional => continue,
-            Err(_) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("invalid bind address '{host}'"),
-                ))
-            }
-        };
-        let port = config.port;
-        match listen(SocketAddr::new(ip, port), config.tcp_backlog) {
-            Ok(l) => listeners.push(l),
-            Err(e) if optional => log!(
-                Warning,
-                "Could not bind optional address {host}:{port}: {e}"
-            ),
-            Err(e) => {
-                return Err(std::io::Error::new(
-                    e.kind(),
-                    format!("Could not create server TCP listening socket {host}:{port}: {e}"),
-                ))
-            }
-        }
-    }
-    Ok(listeners)
-}
-
-fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<std::net::TcpListener> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        None,
-    )?;
-    socket.set_reuse_address(true)?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    socket.bind(&addr.into())?;
-    socket.listen(backlog as i32)?;
-    socket.set_nonblocking(true)?;
-    Ok(socket.into())
-}
-
 /// Starts the server and serves until shutdown.
 pub fn run(startup: Startup) -> Result<(), String> {
     let mut config = startup.config;
@@ -479,15 +431,13 @@ pub fn run(startup: Startup) -> Result<(), String> {
         // Already logged, in Redis's words.
         fdlimit::Adjusted::TooLow(_) => std::process::exit(1),
     }
-    let listeners = bind_listeners(&config).map_err(|e| e.to_string())?;
+    let listeners = crate::net::listeners::bind_at_startup(&config)?;
     let unix_listener = bind_unix(&config)?;
     if listeners.is_empty() && unix_listener.is_none() {
         return Err("Configured to not listen anywhere, exiting.".into());
     }
-    let port = match listeners.first() {
-        Some(l) => l.local_addr().map_err(|e| e.to_string())?.port(),
-        None => 0,
-    };
+    let port =
+        crate::net::listeners::Listeners::first_port(&listeners).map_err(|e| e.to_string())?;
     let threads = config.threads;
     let server = Arc::new(Server::new(config, startup.config_file.clone()));
     server.identity.tcp_port.store(port as u64, Relaxed);
@@ -528,16 +478,12 @@ pub fn run(startup: Startup) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        for listener in listeners {
-            let listener = tokio::net::TcpListener::from_std(listener)
-                .expect("listener registers with the runtime");
-            log!(
-                Notice,
-                "Ready to accept connections on {}",
-                listener.local_addr().expect("bound")
-            );
-            tokio::spawn(accept_loop(server.clone(), listener, senders.clone()));
+        for listener in &listeners {
+            if let Ok(addr) = listener.local_addr() {
+                log!(Notice, "Ready to accept connections on {addr}");
+            }
         }
+        server.listeners.serve(&server, senders.clone(), listeners);
         if let Some(listener) = unix_listener {
             let listener = tokio::net::UnixListener::from_std(listener)
                 .expect("listener registers with the runtime");
@@ -585,15 +531,22 @@ pub fn run(startup: Startup) -> Result<(), String> {
     })
 }
 
-async fn accept_loop(
+/// Accepts on one TCP listener until `stop` fires (CONFIG SET port/bind moved it), then drops
+/// the listener.
+pub(crate) async fn accept_loop(
     server: Arc<Server>,
     listener: tokio::net::TcpListener,
     loops: Vec<mpsc::UnboundedSender<Accepted>>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     let mut next = 0;
     let mut errors = AcceptErrors::new();
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = &mut stop => return,
+        };
+        let (stream, peer) = match accepted {
             Ok(pair) => pair,
             Err(e) => {
                 let waiting = async { listener.accept().await.map(|(stream, _)| stream) };
@@ -732,13 +685,25 @@ fn event_loop(server: Arc<Server>, index: usize, mut incoming: mpsc::UnboundedRe
     });
 }
 
-/// Periodic work at `hz`: active expiry within Redis's 25% CPU budget, the `save` rules,
+/// Periodic work at `hz` (raised with the number of clients under `dynamic-hz`): active
+/// expiry within Redis's CPU budget for `active-expire-effort` (25% at the default), the `save` rules,
 /// ops/sec sampling and the memory peak.
 fn cron(server: Arc<Server>) {
     let mut last_ops = 0u64;
     let mut last_sample = Instant::now();
     loop {
-        let hz = server.config.read().hz.max(1);
+        let (hz, effort) = {
+            let config = server.config.read();
+            let hz = crate::stats::cron_hz(
+                config.hz.max(1),
+                config.tuning.dynamic_hz,
+                server.clients.count(),
+            );
+            let effort =
+                redis_lite_engine::ExpireEffort::level(config.tuning.active_expire_effort as u32);
+            (hz, effort)
+        };
+        server.stats.hz.store(hz as u64, Relaxed);
         let period = Duration::from_millis(1000 / hz as u64);
         let tick = Instant::now();
         server.clients.peaks.tick();
@@ -749,10 +714,10 @@ fn cron(server: Arc<Server>) {
                 && !server.persistence.is_loading()
                 && !server.keyspace.is_replica()
             {
-                let budget = period / 4;
+                let budget = period * effort.time_percent / 100;
                 server
                     .keyspace
-                    .active_expire(redis_lite_engine::now_ms(), budget);
+                    .active_expire(redis_lite_engine::now_ms(), budget, effort);
                 if tick.elapsed() >= budget {
                     server.active_expiry.time_cap_reached.fetch_add(1, Relaxed);
                 }

@@ -15,6 +15,28 @@ pub struct ServerStats {
     pub started: Instant,
     /// Commands per second over the last sampling interval (INFO's `instantaneous_ops_per_sec`).
     pub instantaneous_ops: AtomicU64,
+    /// The frequency the cron runs at now (INFO's `hz`): `hz`, or more under `dynamic-hz`.
+    pub hz: AtomicU64,
+}
+
+/// Clients a cron tick may look at before `dynamic-hz` doubles the frequency, as in Redis.
+const CLIENTS_PER_TICK: usize = 200;
+/// The most `dynamic-hz` raises the frequency to.
+const MAX_HZ: u32 = 500;
+
+/// The cron's frequency: `configured`, doubled under `dynamic-hz` while each tick would have
+/// more than 200 clients to look at, up to 500, as Redis does.
+pub fn cron_hz(configured: u32, dynamic: bool, clients: usize) -> u32 {
+    let mut hz = configured;
+    if dynamic {
+        while clients / hz as usize > CLIENTS_PER_TICK {
+            hz *= 2;
+            if hz > MAX_HZ {
+                return MAX_HZ;
+            }
+        }
+    }
+    hz
 }
 
 impl ServerStats {
@@ -25,6 +47,7 @@ impl ServerStats {
                 .collect(),
             started: Instant::now(),
             instantaneous_ops: AtomicU64::new(0),
+            hz: AtomicU64::new(0),
         }
     }
 }
@@ -207,5 +230,19 @@ impl ClientPeaks {
             .fold((0, 0), |(i, o), s| {
                 (i.max(s.input.load(Relaxed)), o.max(s.output.load(Relaxed)))
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cron_hz;
+
+    #[test]
+    fn dynamic_hz_doubles_per_200_clients_up_to_500() {
+        assert_eq!(cron_hz(10, true, 2000), 10);
+        assert_eq!(cron_hz(10, true, 2010), 20);
+        assert_eq!(cron_hz(10, true, 9000), 80);
+        assert_eq!(cron_hz(10, true, 1_000_000), 500);
+        assert_eq!(cron_hz(10, false, 1_000_000), 10);
     }
 }

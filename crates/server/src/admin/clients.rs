@@ -190,10 +190,11 @@ fn hello(ctx: &mut Ctx<'_>) -> CmdResult {
             name = Some(ctx.arg(i + 1));
             i += 2;
         } else {
-            return Err(CommandError::err(format!(
-                "Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(ctx.arg(i))
-            )));
+            return Err(CommandError::err_quoting(
+                "Syntax error in HELLO option '",
+                ctx.arg(i),
+                "'",
+            ));
         }
     }
     if let Some((user, password)) = credentials {
@@ -371,10 +372,11 @@ fn client_setinfo(ctx: &mut Ctx<'_>) -> CmdResult {
     } else if ctx.arg_is(2, "LIB-VER") {
         false
     } else {
-        return Err(CommandError::err(format!(
-            "Unrecognized option '{}'",
-            String::from_utf8_lossy(ctx.arg(2))
-        )));
+        return Err(CommandError::err_quoting(
+            "Unrecognized option '",
+            ctx.arg(2),
+            "'",
+        ));
     };
     validate_name(value, if lib_name { "lib-name" } else { "lib-ver" })?;
     let mut info = ctx.client.handle.info.lock();
@@ -411,10 +413,11 @@ fn parse_client_type(ctx: &Ctx<'_>, i: usize) -> Result<ClientType, CommandError
         b"master" => Ok(ClientType::Master),
         b"replica" | b"slave" => Ok(ClientType::Replica),
         b"pubsub" => Ok(ClientType::Pubsub),
-        _ => Err(CommandError::err(format!(
-            "Unknown client type '{}'",
-            String::from_utf8_lossy(ctx.arg(i))
-        ))),
+        _ => Err(CommandError::err_quoting(
+            "Unknown client type '",
+            ctx.arg(i),
+            "'",
+        )),
     }
 }
 
@@ -514,10 +517,7 @@ fn client_kill(ctx: &mut Ctx<'_>) -> CmdResult {
         } else if ctx.arg_is(i, "USER") {
             // `default` is the only user until ACLs exist.
             if value != b"default" {
-                return Err(CommandError::err(format!(
-                    "No such user '{}'",
-                    String::from_utf8_lossy(value)
-                )));
+                return Err(CommandError::err_quoting("No such user '", value, "'"));
             }
             user = Some(value);
         } else if ctx.arg_is(i, "ADDR") {

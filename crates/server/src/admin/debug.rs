@@ -47,10 +47,6 @@ const REFUSED: &[(&str, &str)] = &[
         "lists keep every element in packed nodes, with no plain nodes for large elements",
     ),
     (
-        "replybuffer",
-        "reply buffers come from each event loop's pool, with no per-client resizing",
-    ),
-    (
         "aof-flush-sleep",
         "the AOF is written by the event loops and a writer thread, with no flush pause",
     ),
@@ -116,6 +112,7 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
             ctx.out.ok();
         }
         (b"loadaof", _) => debug_loadaof(ctx)?,
+        (b"replybuffer", 4) => debug_replybuffer(ctx)?,
         (b"object", 3) => debug_object(ctx)?,
         (b"listpack", 3) => debug_listpack(ctx)?,
         (b"populate", 3..=5) => debug_populate(ctx)?,
@@ -155,6 +152,8 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
+/// Redis's reply to a DEBUG subcommand it does not know or got the wrong arguments, naming it
+/// as the client wrote it.
 /// DEBUG PROTOCOL <type>: one sample reply of each RESP type, as Redis sends them, for client
 /// libraries to test their parsers. RESP2 clients get each type's RESP2 form; an attribute is
 /// left out for them, and a push refused.
@@ -215,16 +214,24 @@ fn debug_protocol(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 /// DEBUG LOADAOF: writes what the AOF has not written yet, empties the dataset and loads it
-/// back from the AOF files. Redis exits when there is no AOF to load; here the command is
-/// refused before anything is emptied.
+/// back from the AOF files, which with `appendonly no` are those an earlier run (or CONFIG SET
+/// appendonly no) left, as in Redis. Redis empties the dataset and then exits when there is no
+/// AOF at all; redis-lite refuses first, so that a DEBUG command neither loses the data nor
+/// stops the server.
 fn debug_loadaof(ctx: &mut Ctx<'_>) -> CmdResult {
     let server = ctx.server;
-    if !server.aof.is_on() {
+    let config = server.config.read().clone();
+    let manifest = aof::aof_dir(&config).join(redis_lite_persist::aof::manifest_name(
+        &config.appendfilename,
+    ));
+    if !server.aof.is_on() && !manifest.exists() {
         return Err(CommandError::err(
-            "DEBUG LOADAOF needs the AOF on (appendonly yes)",
+            "DEBUG LOADAOF found no AOF to load (Redis would exit here)",
         ));
     }
-    server.aof.write_now();
+    if server.aof.is_on() {
+        server.aof.write_now();
+    }
     server.keyspace.flush(None, false);
     server.tracking.flushed();
     match aof::load::load_holding_gates(server) {
@@ -237,6 +244,26 @@ fn debug_loadaof(ctx: &mut Ctx<'_>) -> CmdResult {
         }
     }
     crate::log!(Warning, "Append Only File loaded by DEBUG LOADAOF");
+    ctx.out.ok();
+    Ok(())
+}
+
+/// DEBUG REPLYBUFFER PEAK-RESET-TIME <NEVER|RESET|ms> | RESIZING <0|1>. Redis gives each
+/// client a reply buffer that its cron grows and shrinks by the peak seen over the reset time;
+/// redis-lite's connections hold a buffer from their event loop's pool only while it has
+/// bytes in it, so a peak never outlives the write that made it. RESIZING switches the pool's
+/// shrinking of grown buffers; PEAK-RESET-TIME is checked as Redis checks it and has nothing
+/// to reset.
+fn debug_replybuffer(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.arg_is(2, "PEAK-RESET-TIME") {
+        if !ctx.arg_is(3, "NEVER") && !ctx.arg_is(3, "RESET") {
+            ctx.arg_i64(3)?;
+        }
+    } else if ctx.arg_is(2, "RESIZING") {
+        crate::net::buffers::set_resizing(atoi(ctx.arg(3)) != 0);
+    } else {
+        return Err(CommandError::subcommand_syntax("DEBUG", ctx.arg(1)));
+    }
     ctx.out.ok();
     Ok(())
 }
@@ -567,6 +594,12 @@ fn debug_help(ctx: &mut Ctx<'_>) {
             "    Run a fuzz tester against the stringmatchlen() function.",
             "LISTPACK <key>",
             "    Show low level info about the listpack encoding of <key>.",
+            "REPLYBUFFER PEAK-RESET-TIME <NEVER||RESET|time>",
+            "    Sets the time (in milliseconds) to wait between client reply buffer peak resets.",
+            "    In case NEVER is provided the last observed peak will never be reset",
+            "    In case RESET is provided the peak reset time will be restored to the default value",
+            "REPLYBUFFER RESIZING <0|1>",
+            "    Enable or disable the reply buffer resize cron job",
         ],
     );
 }

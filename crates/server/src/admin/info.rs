@@ -140,7 +140,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("server_time_usec:{}", now.as_micros());
             field!("uptime_in_seconds:{uptime}");
             field!("uptime_in_days:{}", uptime / 86400);
-            field!("hz:{}", config.hz);
+            field!("hz:{}", server.stats.hz.load(Relaxed));
             field!("configured_hz:{}", config.hz);
             field!("lru_clock:{}", (now.as_secs()) & 0xFF_FFFF);
             field!(

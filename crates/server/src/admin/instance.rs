@@ -100,12 +100,15 @@ fn config_set(ctx: &mut Ctx<'_>) -> CmdResult {
         return Err(CommandError::Syntax);
     }
     let pairs: Vec<(&[u8], &[u8])> = ctx.args[2..].chunks(2).map(|p| (p[0], p[1])).collect();
-    config::set_many(
-        &mut ctx.server.config.write(),
-        &pairs,
-        ctx.client.handle.local,
-    )
-    .map_err(CommandError::err)?;
+    let before = {
+        let mut config = ctx.server.config.write();
+        let before = config.clone();
+        config::set_many(&mut config, &pairs, ctx.client.handle.local)
+            .map_err(|why| CommandError::Raw([b"ERR ".as_slice(), &why].concat()))?;
+        before
+    };
+    crate::net::listeners::follow_config_set(ctx.server, &before, &pairs)
+        .map_err(CommandError::err)?;
     ctx.server
         .apply(&config::applies_of(pairs.iter().map(|(name, _)| *name)));
     ctx.out.ok();

@@ -610,10 +610,11 @@ fn exchange(cache: &SocketCache, request: &Request) -> Outcome {
             let failed = prelude.iter().chain([&line]).find(|r| r.starts_with(b"-"));
             if let Some(reply) = failed {
                 target_error.get_or_insert_with(|| {
-                    CommandError::err(format!(
-                        "Target instance replied with error: {}",
-                        String::from_utf8_lossy(&reply[1..])
-                    ))
+                    CommandError::err_quoting(
+                        "Target instance replied with error: ",
+                        &reply[1..],
+                        "",
+                    )
                 });
             }
             restored.push(failed.is_none());

@@ -246,10 +246,11 @@ fn pfdebug(ctx: &mut Ctx<'_>) -> CmdResult {
     } else if ctx.arg_is(1, "ENCODING") {
         ctx.out.simple(if dense { "dense" } else { "sparse" });
     } else {
-        return Err(CommandError::err(format!(
-            "Unknown PFDEBUG subcommand '{}'",
-            String::from_utf8_lossy(ctx.arg(1))
-        )));
+        return Err(CommandError::err_quoting(
+            "Unknown PFDEBUG subcommand '",
+            ctx.arg(1),
+            "'",
+        ));
     }
     Ok(())
 }

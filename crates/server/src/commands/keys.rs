@@ -505,12 +505,7 @@ impl ExpireCondition {
                 b"XX" => &mut cond.xx,
                 b"GT" => &mut cond.gt,
                 b"LT" => &mut cond.lt,
-                _ => {
-                    return Err(CommandError::err(format!(
-                        "Unsupported option {}",
-                        String::from_utf8_lossy(arg)
-                    )))
-                }
+                _ => return Err(CommandError::err_quoting("Unsupported option ", arg, "")),
             };
             *flag = true;
         }

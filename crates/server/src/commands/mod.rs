@@ -30,6 +30,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     crate::admin::introspection::COMMANDS,
     crate::admin::migrate::COMMANDS,
     crate::monitor::COMMANDS,
+    crate::admin::lolwut::COMMANDS,
     keys::COMMANDS,
     strings::COMMANDS,
     crate::pubsub::pubsub_family::COMMANDS,

@@ -471,6 +471,13 @@ pub fn from_args(args: &[String]) -> Result<Startup, ConfigError> {
             text: d.text.clone(),
             reason,
         };
+        // Access rules that would be ignored leave the server open: refused until redis-lite
+        // has ACLs (issue 19), as a non-empty `aclfile` is.
+        if d.words[0].eq_ignore_ascii_case("user") {
+            return Err(err(
+                "ACL users (user) are not supported by redis-lite yet".into()
+            ));
+        }
         let param = find_param(&d.words[0])
             .ok_or_else(|| err("Bad directive or wrong number of arguments".into()))?;
         let mut values = d.words[1..].to_vec();
@@ -536,17 +543,19 @@ pub fn set_many(
     config: &mut Config,
     pairs: &[(&[u8], &[u8])],
     client_is_local: bool,
-) -> Result<(), String> {
+) -> Result<(), Vec<u8>> {
     let failed = |name: &str, why: &str| {
-        format!("CONFIG SET failed (possibly related to argument '{name}') - {why}")
+        format!("CONFIG SET failed (possibly related to argument '{name}') - {why}").into_bytes()
     };
     let mut params: Vec<&'static Param> = Vec::with_capacity(pairs.len());
     for (name, _) in pairs {
         let name_text = String::from_utf8_lossy(name);
         let Some(param) = find_param(&name_text).filter(|_| !name.is_empty()) else {
-            return Err(format!(
-                "Unknown option or number of arguments for CONFIG SET - '{name_text}'"
-            ));
+            // The name as the client sent it, bytes and all, as Redis quotes it.
+            let mut error = b"Unknown option or number of arguments for CONFIG SET - '".to_vec();
+            error.extend_from_slice(crate::error::truncated_bytes(name, usize::MAX));
+            error.push(b'\'');
+            return Err(error);
         };
         if !param.mutable {
             return Err(failed(&name_text, "can't set immutable config"));
@@ -571,7 +580,7 @@ pub fn set_many(
             .map_err(|why| failed(&String::from_utf8_lossy(name), &why))?;
     }
     next.resolve_keyring()
-        .map_err(|why| format!("CONFIG SET failed - {why}"))?;
+        .map_err(|why| format!("CONFIG SET failed - {why}").into_bytes())?;
     // More clients need more descriptors: raise the limit, or refuse as Redis 7.0 does,
     // naming the most the limit allows.
     if next.maxclients > config.maxclients {
@@ -585,12 +594,30 @@ pub fn set_many(
                 );
                 return Err(format!(
                     "CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with {allowed}"
-                ));
+                ).into_bytes());
             }
         }
     }
     *config = next;
     Ok(())
+}
+
+/// Puts back the values `before` had for the parameters `pairs` named, after a CONFIG SET whose
+/// effect could not be applied (the listeners could not move).
+pub fn restore(config: &mut Config, before: &Config, pairs: &[(&[u8], &[u8])]) {
+    for (name, _) in pairs {
+        let Some(param) = find_param(&String::from_utf8_lossy(name)) else {
+            continue;
+        };
+        let value = (param.get)(before);
+        let words = if param.variadic {
+            value.split_whitespace().map(String::from).collect()
+        } else {
+            vec![value]
+        };
+        // A value the parameter itself showed parses back.
+        let _ = (param.set)(config, &words);
+    }
 }
 
 /// Quotes a value for a config file when it needs it.
@@ -679,6 +706,11 @@ pub fn rewrite(path: &Path, config: &Config) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    /// A CONFIG SET error as text.
+    fn text(error: Vec<u8>) -> String {
+        String::from_utf8(error).unwrap()
+    }
+
     fn args(s: &[&str]) -> Vec<String> {
         s.iter().map(|x| x.to_string()).collect()
     }
@@ -740,7 +772,7 @@ mod tests {
     fn config_set_errors_match_redis() {
         let mut c = Config::default();
         let err = |c: &mut Config, n: &str, v: &str| {
-            set_many(c, &[(n.as_bytes(), v.as_bytes())], true).unwrap_err()
+            text(set_many(c, &[(n.as_bytes(), v.as_bytes())], true).unwrap_err())
         };
         assert_eq!(
             err(&mut c, "timeout", "abc"),
@@ -801,7 +833,7 @@ mod tests {
             for local in [false, true] {
                 // Refused before the value is even looked at.
                 let e = set_many(&mut c, &[(name.as_bytes(), b"/nonexistent/x")], local);
-                assert_eq!(e.unwrap_err(), refused(name));
+                assert_eq!(text(e.unwrap_err()), refused(name));
             }
         }
         // Checked for every pair before any value is parsed, and named as typed, as Redis does.
@@ -810,19 +842,19 @@ mod tests {
             &[(b"timeout", b"abc"), (b"DIR", tmp.as_bytes())],
             true,
         );
-        assert_eq!(e.unwrap_err(), refused("DIR"));
+        assert_eq!(text(e.unwrap_err()), refused("DIR"));
         let e = set_many(
             &mut c,
             &[(b"timeout", b"1"), (b"timeout", b"2"), (b"dir", b"/")],
             true,
         );
-        assert!(e.unwrap_err().ends_with("- duplicate parameter"));
+        assert!(text(e.unwrap_err()).ends_with("- duplicate parameter"));
         let e = set_many(&mut c, &[(b"enable-protected-configs", b"yes")], true);
-        assert!(e.unwrap_err().ends_with("- can't set immutable config"));
+        assert!(text(e.unwrap_err()).ends_with("- can't set immutable config"));
 
         c.enable_protected_configs = Allow::Local;
         assert_eq!(
-            set_many(&mut c, &[(b"dir", tmp.as_bytes())], false).unwrap_err(),
+            text(set_many(&mut c, &[(b"dir", tmp.as_bytes())], false).unwrap_err()),
             refused("dir")
         );
         set_many(

@@ -98,6 +98,9 @@ pub enum Apply {
     /// `tracking-table-max-keys`, which client tracking checks after commands, and the
     /// output limit of the normal clients it sends invalidations to.
     Tracking,
+    /// Capabilities not built yet (cluster mode, TLS), whose parameters are accepted: a
+    /// warning in the log says what they do not do.
+    Unbuilt,
 }
 
 impl Apply {
@@ -115,6 +118,7 @@ impl Apply {
         Apply::Allocator,
         Apply::LazyFree,
         Apply::Tracking,
+        Apply::Unbuilt,
     ];
 }
 
@@ -433,14 +437,12 @@ macro_rules! word_param {
 const NETWORK: &[Param] = &[
     Param {
         name: "bind",
-        mutable: false,
+        mutable: true,
         default: "127.0.0.1 -::1",
         get: |c| c.bind.join(" "),
+        // No address (`bind ""`, or CONFIG SET bind "") means no TCP listener, as in Redis.
         set: |c, w| {
-            if w.is_empty() {
-                return Err("wrong number of arguments".into());
-            }
-            c.bind = w.to_vec();
+            c.bind = w.iter().filter(|a| !a.is_empty()).cloned().collect();
             Ok(())
         },
         variadic: true,
@@ -449,7 +451,7 @@ const NETWORK: &[Param] = &[
         hidden: false,
         informs: &[],
     },
-    int_param!("port", port: u16, 0, 65535, default "6379", mutable false),
+    int_param!("port", port: u16, 0, 65535, default "6379", mutable true),
     string_param!("unixsocket", unixsocket, mutable false),
     Param {
         name: "unixsocketperm",
@@ -1126,7 +1128,8 @@ const ACL: &[Param] = &[
         |c| c.acl.aclfile.clone(),
         |c, w| {
             let path = one(w)?;
-            // Users from a file that is never read would leave the server open.
+            // Users from a file that is never read would leave the server open: refused until
+            // redis-lite has ACLs (issue 19).
             if !path.is_empty() {
                 return Err(not_supported("ACL (aclfile)"));
             }
@@ -1139,22 +1142,11 @@ const ACL: &[Param] = &[
     word_param!("acl-pubsub-default", acl.pubsub_default, &["allchannels", "resetchannels"], default "resetchannels", mutable true),
 ];
 
-/// Redis Cluster. `cluster-enabled yes` is refused until redis-lite has a cluster mode; the
-/// rest are kept for it.
+/// Redis Cluster, kept for when redis-lite has a cluster mode (issue 18): until then
+/// `cluster-enabled yes` is accepted with a warning and the server serves standalone.
 const CLUSTER: &[Param] = &[
-    special(
-        "cluster-enabled",
-        "no",
-        |c| yes_no(c.cluster.enabled),
-        |c, w| {
-            if parse_bool(w)? {
-                return Err(not_supported("Cluster mode"));
-            }
-            c.cluster.enabled = false;
-            Ok(())
-        },
-    )
-    .immutable(),
+    bool_param!("cluster-enabled", cluster.enabled, default "no", mutable false)
+        .informs(&[Apply::Unbuilt]),
     string_param!("cluster-config-file", cluster.config_file, default "nodes.conf", mutable false),
     int_param!("cluster-node-timeout", cluster.node_timeout: i64, 0, i64::MAX, default "15000", mutable true),
     int_param!("cluster-port", cluster.port: i64, 0, 65535, default "0", mutable false),
@@ -1191,46 +1183,14 @@ const CLUSTER: &[Param] = &[
     memory_param!("cluster-link-sendbuf-limit", cluster.link_sendbuf_limit, 0, default "0"),
 ];
 
-/// TLS. A TLS port (or TLS links to a master or cluster peers) is refused until redis-lite
-/// speaks TLS; the certificates and settings are kept for it.
+/// TLS, kept for when redis-lite speaks TLS (issue 19): until then a TLS port or TLS links
+/// are accepted with a warning, and no TLS listener is opened.
 const TLS: &[Param] = &[
-    special(
-        "tls-port",
-        "0",
-        |c| c.tls.port.to_string(),
-        |c, w| {
-            let port = parse_int(w, 0, 65535)?;
-            if port != 0 {
-                return Err(not_supported("TLS"));
-            }
-            c.tls.port = port;
-            Ok(())
-        },
-    ),
-    special(
-        "tls-replication",
-        "no",
-        |c| yes_no(c.tls.replication),
-        |c, w| {
-            if parse_bool(w)? {
-                return Err(not_supported("TLS"));
-            }
-            c.tls.replication = false;
-            Ok(())
-        },
-    ),
-    special(
-        "tls-cluster",
-        "no",
-        |c| yes_no(c.tls.cluster),
-        |c, w| {
-            if parse_bool(w)? {
-                return Err(not_supported("TLS"));
-            }
-            c.tls.cluster = false;
-            Ok(())
-        },
-    ),
+    int_param!("tls-port", tls.port: i64, 0, 65535, default "0", mutable true)
+        .informs(&[Apply::Unbuilt]),
+    bool_param!("tls-replication", tls.replication, default "no", mutable true)
+        .informs(&[Apply::Unbuilt]),
+    bool_param!("tls-cluster", tls.cluster, default "no", mutable true).informs(&[Apply::Unbuilt]),
     string_param!("tls-cert-file", tls.cert_file, mutable true),
     string_param!("tls-key-file", tls.key_file, mutable true),
     string_param!("tls-key-file-pass", tls.key_file_pass, mutable true),

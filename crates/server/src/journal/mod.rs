@@ -43,6 +43,8 @@ pub struct Journal {
 struct Reader {
     sink: Arc<dyn Sink>,
     cursor: Option<u64>,
+    /// Whether it reads the records meant for replicas only (the backlog does, the AOF not).
+    replicates: bool,
 }
 
 #[derive(Default)]
@@ -60,6 +62,11 @@ struct Stream {
     /// Where the open unit's MULTI starts in `buf`, once the unit has a record. Sinks do not
     /// see the block until EXEC closes it, so no sink (and no file) ever holds half a unit.
     held_from: Option<usize>,
+    /// The open unit has a record for every sink (not only replicas').
+    unit_shared: bool,
+    /// The stream's byte ranges (absolute offsets, in order) that only replicating sinks read:
+    /// PUBLISH, which Redis sends to replicas and not to the AOF.
+    replication_only: Vec<Range<u64>>,
     readers: Vec<Reader>,
 }
 
@@ -76,16 +83,59 @@ impl Stream {
             encode_command(&mut self.buf, &["MULTI"]);
         }
         encode_command(&mut self.buf, args);
+        self.unit_shared = true;
+    }
+
+    /// Appends a record only replicating sinks read, with no SELECT (it acts the same in every
+    /// database, and the other sinks must not see a database change they would miss).
+    fn append_for_replicas<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        if self.unit_open && self.held_from.is_none() {
+            self.held_from = Some(self.buf.len());
+            encode_command(&mut self.buf, &["MULTI"]);
+            self.unit_shared = false;
+        }
+        let from = self.start + self.buf.len() as u64;
+        encode_command(&mut self.buf, args);
+        self.mark_replication_only(from);
+    }
+
+    /// Marks the bytes from `from` to the end as read by replicating sinks only.
+    fn mark_replication_only(&mut self, from: u64) {
+        let to = self.start + self.buf.len() as u64;
+        // A whole unit covers the ranges of its records.
+        while self
+            .replication_only
+            .last()
+            .is_some_and(|r| r.start >= from)
+        {
+            self.replication_only.pop();
+        }
+        match self.replication_only.last_mut() {
+            Some(last) if last.end >= from => last.end = last.end.max(to),
+            _ => self.replication_only.push(from..to),
+        }
+    }
+
+    /// Whether a listening sink reads replication-only records.
+    fn replicating(&self) -> bool {
+        self.readers
+            .iter()
+            .any(|r| r.replicates && r.cursor.is_some())
     }
 
     /// Closes the open unit: its block gets its EXEC and becomes readable. Returns whether it
     /// had a record (an empty unit leaves nothing in the stream).
     fn close_unit(&mut self) -> bool {
         self.unit_open = false;
-        if self.held_from.take().is_none() {
+        let Some(held_from) = self.held_from.take() else {
             return false;
-        }
+        };
         encode_command(&mut self.buf, &["EXEC"]);
+        // A unit of replication-only records is replication-only as a whole: the AOF gets no
+        // empty MULTI/EXEC.
+        if !self.unit_shared {
+            self.mark_replication_only(self.start + held_from as u64);
+        }
         true
     }
 
@@ -111,6 +161,7 @@ impl Stream {
             return;
         };
         let done = (lowest - self.start) as usize;
+        self.replication_only.retain(|r| r.end > lowest);
         if done > 0 {
             self.buf.drain(..done);
             self.start = lowest;
@@ -136,10 +187,15 @@ impl Journal {
         }
     }
 
-    /// Adds a sink, not listening yet.
-    pub fn register(&self, sink: Arc<dyn Sink>) -> SinkId {
+    /// Adds a sink, not listening yet; `replicates`: it also reads the records meant for
+    /// replicas only (see [`record_for_replicas`](Self::record_for_replicas)).
+    pub fn register(&self, sink: Arc<dyn Sink>, replicates: bool) -> SinkId {
         let mut stream = self.stream.lock();
-        stream.readers.push(Reader { sink, cursor: None });
+        stream.readers.push(Reader {
+            sink,
+            cursor: None,
+            replicates,
+        });
         SinkId(stream.readers.len() - 1)
     }
 
@@ -223,6 +279,22 @@ impl Journal {
         self.finish_append(&mut stream)
     }
 
+    /// Appends a record that replicas get and the AOF does not (PUBLISH, SPUBLISH), as Redis
+    /// propagates them. Nothing is appended while no replicating sink listens. `in_unit` and
+    /// the offset returned are as for [`record`](Self::record).
+    pub fn record_for_replicas<A: AsRef<[u8]>>(&self, args: &[A], in_unit: bool) -> u64 {
+        if !self.is_recording() {
+            return 0;
+        }
+        let mut stream = self.stream.lock();
+        if !stream.replicating() {
+            return 0;
+        }
+        stream.unit_open |= in_unit;
+        stream.append_for_replicas(args);
+        self.finish_append(&mut stream)
+    }
+
     /// Closes the transaction's unit, making its block readable. Returns the offset of its end, which
     /// the reply acknowledging it waits for; 0 when the unit had no record (nothing is
     /// emitted, as Redis emits no empty MULTI/EXEC) or nothing is recorded.
@@ -262,6 +334,13 @@ impl Journal {
             return 0..0;
         };
         let end = stream.offset;
+        if !stream.readers[sink.0].replicates
+            && stream.replication_only.iter().any(|r| r.end > cursor)
+        {
+            Self::copy_shared(stream, cursor..end, into);
+            stream.readers[sink.0].cursor = Some(end);
+            return cursor..end;
+        }
         let others_done = stream
             .readers
             .iter()
@@ -279,6 +358,27 @@ impl Journal {
         }
         stream.readers[sink.0].cursor = Some(end);
         cursor..end
+    }
+
+    /// Copies the bytes of `range` onto `into`, leaving out the replication-only ones.
+    fn copy_shared(stream: &Stream, range: Range<u64>, into: &mut Vec<u8>) {
+        let mut at = range.start;
+        for skip in &stream.replication_only {
+            if skip.end <= at {
+                continue;
+            }
+            let until = skip.start.clamp(at, range.end);
+            into.extend_from_slice(
+                &stream.buf[(at - stream.start) as usize..(until - stream.start) as usize],
+            );
+            at = skip.end.min(range.end);
+            if at == range.end {
+                return;
+            }
+        }
+        into.extend_from_slice(
+            &stream.buf[(at - stream.start) as usize..(range.end - stream.start) as usize],
+        );
     }
 
     /// Marks a point where a sink splits the stream (the AOF's rewrite cut): the next record
@@ -326,7 +426,7 @@ mod tests {
     fn listening() -> (Journal, SinkId, Arc<Counting>) {
         let journal = Journal::new();
         let sink = Arc::new(Counting::default());
-        let id = journal.register(sink.clone());
+        let id = journal.register(sink.clone(), false);
         journal.listen(id);
         (journal, id, sink)
     }
@@ -346,9 +446,57 @@ mod tests {
     }
 
     #[test]
+    fn replication_only_records_reach_replicating_sinks_alone() {
+        let (journal, aof, _) = listening();
+        assert_eq!(
+            journal.record_for_replicas(&["PUBLISH", "c", "m"], false),
+            0
+        );
+        let backlog = journal.register(Arc::new(Counting::default()), true);
+        journal.listen(backlog);
+        journal.record(2, &["SET", "a", "1"], false);
+        journal.record_for_replicas(&["PUBLISH", "c", "m"], false);
+        // A transaction with both kinds, then one of PUBLISH alone.
+        journal.record_for_replicas(&["PUBLISH", "c", "1"], true);
+        journal.record(2, &["SET", "b", "2"], true);
+        journal.close_unit();
+        journal.record_for_replicas(&["PUBLISH", "c", "2"], true);
+        journal.close_unit();
+        journal.record(2, &["SET", "c", "3"], false);
+        let aof_bytes = read_all(&journal, aof);
+        assert_eq!(
+            aof_bytes,
+            resp(&[
+                &["SELECT", "2"],
+                &["SET", "a", "1"],
+                &["MULTI"],
+                &["SET", "b", "2"],
+                &["EXEC"],
+                &["SET", "c", "3"],
+            ])
+        );
+        assert_eq!(
+            read_all(&journal, backlog),
+            resp(&[
+                &["SELECT", "2"],
+                &["SET", "a", "1"],
+                &["PUBLISH", "c", "m"],
+                &["MULTI"],
+                &["PUBLISH", "c", "1"],
+                &["SET", "b", "2"],
+                &["EXEC"],
+                &["MULTI"],
+                &["PUBLISH", "c", "2"],
+                &["EXEC"],
+                &["SET", "c", "3"],
+            ])
+        );
+    }
+
+    #[test]
     fn nothing_is_recorded_while_no_sink_listens() {
         let journal = Journal::new();
-        let id = journal.register(Arc::new(Counting::default()));
+        let id = journal.register(Arc::new(Counting::default()), false);
         assert_eq!(journal.record(0, &["SET", "k", "v"], false), 0);
         assert!(!journal.is_recording());
         journal.listen(id);
@@ -495,7 +643,7 @@ mod tests {
     fn each_sink_reads_the_whole_stream_from_its_own_cursor() {
         let (journal, aof, _) = listening();
         journal.record(0, &["SET", "a", "1"], false);
-        let backlog = journal.register(Arc::new(Counting::default()));
+        let backlog = journal.register(Arc::new(Counting::default()), false);
         journal.listen(backlog);
         journal.record(0, &["SET", "b", "2"], false);
         assert_eq!(

@@ -4,6 +4,7 @@
 //! buffers instead of allocating per request.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// Free space offered to each read; a buffer grows beyond it for large requests and replies.
 pub const CHUNK: usize = 16 * 1024;
@@ -12,6 +13,15 @@ const KEEP: usize = 64 * 1024;
 /// Buffers kept per event loop: enough for every connection of a burst that waits on the AOF
 /// at once, without holding much memory after it (at most `MAX_POOLED` × `KEEP`).
 const MAX_POOLED: usize = 64;
+
+/// Whether buffers that grew are shrunk on their way back to the pool (DEBUG REPLYBUFFER
+/// RESIZING, on by default): off, a buffer keeps the size its largest reply gave it.
+static RESIZING: AtomicBool = AtomicBool::new(true);
+
+/// DEBUG REPLYBUFFER RESIZING <0|1>.
+pub fn set_resizing(on: bool) {
+    RESIZING.store(on, Relaxed);
+}
 
 thread_local! {
     static POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
@@ -29,7 +39,7 @@ pub fn give_back(mut buf: Vec<u8>) {
         return;
     }
     buf.clear();
-    if buf.capacity() > KEEP {
+    if buf.capacity() > KEEP && RESIZING.load(Relaxed) {
         buf.shrink_to(CHUNK);
     }
     POOL.with_borrow_mut(|pool| {
@@ -83,5 +93,13 @@ mod tests {
         assert_eq!(c.capacity(), 0);
         ensure(&mut c);
         assert!(c.capacity() >= CHUNK);
+
+        // DEBUG REPLYBUFFER RESIZING 0: a grown buffer keeps its size.
+        set_resizing(false);
+        c.extend_from_slice(&[1; 200_000]);
+        give_back(c);
+        let d = take();
+        set_resizing(true);
+        assert!(d.capacity() >= 200_000, "{}", d.capacity());
     }
 }

@@ -279,6 +279,7 @@ fn write_own_pushes(ctx: &mut Ctx<'_>) {
 /// PUBLISH channel message
 fn publish(ctx: &mut Ctx<'_>) -> CmdResult {
     let receivers = ctx.server.pubsub.publish(ctx.arg(1), ctx.arg(2));
+    ctx.propagate_to_replicas();
     write_own_pushes(ctx);
     ctx.out.integer(receivers as i64);
     Ok(())
@@ -287,6 +288,7 @@ fn publish(ctx: &mut Ctx<'_>) -> CmdResult {
 /// SPUBLISH shardchannel message
 fn spublish(ctx: &mut Ctx<'_>) -> CmdResult {
     let receivers = ctx.server.pubsub.spublish(ctx.arg(1), ctx.arg(2));
+    ctx.propagate_to_replicas();
     write_own_pushes(ctx);
     ctx.out.integer(receivers as i64);
     Ok(())
@@ -295,10 +297,7 @@ fn spublish(ctx: &mut Ctx<'_>) -> CmdResult {
 /// PUBSUB CHANNELS / SHARDCHANNELS [pattern]
 fn list_channels(ctx: &mut Ctx<'_>, space: Space) -> CmdResult {
     if ctx.arg_count() > 3 {
-        return Err(CommandError::err(format!(
-            "unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
-            String::from_utf8_lossy(ctx.arg(1))
-        )));
+        return Err(CommandError::subcommand_syntax("PUBSUB", ctx.arg(1)));
     }
     let channels = ctx.server.pubsub.channels(space, ctx.args.get(2).copied());
     ctx.out.array(channels.len());

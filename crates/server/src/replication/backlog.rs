@@ -100,7 +100,7 @@ impl Backlog {
     /// Registers the backlog as a sink of `journal` (once, at start-up; it listens only while
     /// it is active on a master).
     pub fn register(&self, journal: &Arc<Journal>) {
-        let id = journal.register(Arc::new(JournalWaker(self.grown.clone())));
+        let id = journal.register(Arc::new(JournalWaker(self.grown.clone())), true);
         let _ = self.sink.set((journal.clone(), id));
     }
 

@@ -625,7 +625,15 @@ impl SyncJob {
             }
             out.write_all(&buf[..n])?;
         }
-        out.finish()
+        out.finish()?;
+        if super::deletes_sync_files(&server.config.read()) {
+            log!(
+                Notice,
+                "Removing the RDB file used to feed replicas in a persistence-less instance"
+            );
+            let _ = std::fs::remove_file(&path);
+        }
+        Ok(())
     }
 }
 

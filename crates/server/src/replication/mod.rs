@@ -111,6 +111,13 @@ impl Replication {
 }
 
 /// INFO's `# Replication` section, with Redis's fields in its order.
+/// `rdb-del-sync-files`: whether the RDB file a disk-based sync wrote is deleted once used,
+/// which Redis does only where nothing else persists (no save points, no AOF), so the file
+/// would otherwise hold a copy of the data nobody asked to keep.
+pub fn deletes_sync_files(config: &crate::config::Config) -> bool {
+    config.tuning.rdb_del_sync_files && config.save_rules.is_empty() && !config.appendonly
+}
+
 pub fn info_section(server: &Server, out: &mut String) {
     let replication = &server.replication;
     let ids = replication.ids();

@@ -240,10 +240,11 @@ fn replconf(ctx: &mut Ctx<'_>) -> CmdResult {
             // Answered by a replica's link to its master; anyone else gets nothing.
             b"getack" => return Ok(()),
             _ => {
-                return Err(CommandError::err(format!(
-                    "Unrecognized REPLCONF option: {}",
-                    String::from_utf8_lossy(ctx.arg(i))
-                )))
+                return Err(CommandError::err_quoting(
+                    "Unrecognized REPLCONF option: ",
+                    ctx.arg(i),
+                    "",
+                ))
             }
         }
     }

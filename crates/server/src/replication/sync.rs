@@ -473,6 +473,12 @@ fn load_through_file(
     let kept = !sealed && std::fs::rename(&temp, dir.join(&dbfilename)).is_ok();
     if !kept {
         let _ = std::fs::remove_file(&temp);
+    } else if super::deletes_sync_files(&server.config.read()) {
+        log!(
+            Notice,
+            "Removing the RDB file obtained from the master. This replica has no persistence enabled."
+        );
+        let _ = std::fs::remove_file(dir.join(&dbfilename));
     }
     Ok(db)
 }

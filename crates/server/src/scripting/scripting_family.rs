@@ -282,10 +282,11 @@ fn finish(ctx: &mut Ctx<'_>, reply: ScriptReply) -> CmdResult {
         return Ok(());
     };
     let text = text.strip_suffix(b"\r\n").unwrap_or(text);
-    let text = String::from_utf8_lossy(text).into_owned();
+    // Redis formats a script's error as a C string: it ends at a NUL.
+    let text = crate::error::truncated_bytes(text, usize::MAX).to_vec();
     Err(match reply.error_already_counted {
         true => CommandError::AlreadyCounted(text),
-        false => CommandError::coded(text),
+        false => CommandError::Raw(text),
     })
 }
 
@@ -557,10 +558,11 @@ fn function_load(ctx: &mut Ctx<'_>) -> CmdResult {
         3 => (false, ctx.arg(2)),
         4 if ctx.arg_is(2, "replace") => (true, ctx.arg(3)),
         4 => {
-            return Err(CommandError::err(format!(
-                "Unknown option given: {}",
-                String::from_utf8_lossy(ctx.arg(2))
-            )))
+            return Err(CommandError::err_quoting(
+                "Unknown option given: ",
+                ctx.arg(2),
+                "",
+            ))
         }
         _ => return Err(ctx.wrong_arity()),
     };
@@ -629,10 +631,11 @@ fn function_list(ctx: &mut Ctx<'_>) -> CmdResult {
             pattern = Some(ctx.arg(i + 1));
             i += 2;
         } else {
-            return Err(CommandError::err(format!(
-                "Unknown argument {}",
-                String::from_utf8_lossy(ctx.arg(i))
-            )));
+            return Err(CommandError::err_quoting(
+                "Unknown argument ",
+                ctx.arg(i),
+                "",
+            ));
         }
     }
     let libraries = ctx.server.scripting.functions.lock();

@@ -118,7 +118,9 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.null_array();
         return Ok(());
     }
+    let header = ctx.out.buffer().len();
     ctx.out.array(multi.queue.len());
+    let header = header..ctx.out.buffer().len();
     // Restored after, not reset: DEBUG LOADAOF replays the AOF's transactions with a client
     // that is itself nested inside the gates DEBUG holds.
     let outer = std::mem::replace(
@@ -133,11 +135,22 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
         crate::dispatch::execute_queued(ctx, &args);
     }
     ctx.client.mode = outer;
+    keep_pushes_of_silenced_exec(ctx, header);
     // The journal's MULTI block closes, and the reply waits for its EXEC record: a block
     // without one is dropped when the AOF is loaded.
     let offset = ctx.server.journal.close_unit();
     ctx.client.journal_offset = ctx.client.journal_offset.max(offset);
     Ok(())
+}
+
+/// Under CLIENT REPLY OFF the queued commands' replies were dropped as they ran, but their
+/// pushes (subscribe confirmations) were kept: pushes are not replies, and Redis delivers them.
+/// What the client gets of EXEC is those pushes alone, without the array header.
+fn keep_pushes_of_silenced_exec(ctx: &mut Ctx<'_>, header: std::ops::Range<usize>) {
+    if ctx.client.reply_mode == crate::client::ReplyMode::Off {
+        ctx.out.buffer().drain(header);
+        ctx.client.output_is_push = true;
+    }
 }
 
 /// WATCH key [key ...]

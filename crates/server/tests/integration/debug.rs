@@ -64,7 +64,6 @@ const NOT_SERVED: &[&str] = &[
     "QUICKLIST",
     "CLIENT-EVICTION",
     "PAUSE-CRON",
-    "REPLYBUFFER",
     "CLUSTERLINK",
 ];
 
@@ -149,17 +148,57 @@ fn loadaof_reloads_the_dataset_as_redis() {
     }
 }
 
-/// Redis exits when DEBUG LOADAOF finds no AOF; redis-lite refuses before emptying anything.
+/// With `appendonly no`, DEBUG LOADAOF loads the AOF files left on disk, as Redis does (what
+/// was written after the AOF was switched off is gone). Redis exits when there are none;
+/// redis-lite refuses before emptying anything.
 #[test]
-fn loadaof_without_the_aof_is_refused() {
+fn loadaof_with_the_aof_off() {
+    let script: &[&[&str]] = &[
+        &["SET", "a", "1"],
+        &["CONFIG", "SET", "appendonly", "no"],
+        &["SET", "b", "2"],
+        &["DEBUG", "LOADAOF"],
+        &["KEYS", "*"],
+    ];
+    differential_with(script, false, &["--appendonly", "yes"]);
+    let lite = Server::lite(&["--enable-debug-command", "yes", "--appendonly", "yes"]);
+    let mut raw = lite.raw();
+    raw.expect_replies(&[
+        (&["SET", "a", "1"], "+OK\r\n"),
+        (&["CONFIG", "SET", "appendonly", "no"], "+OK\r\n"),
+        (&["SET", "b", "2"], "+OK\r\n"),
+        (&["DEBUG", "LOADAOF"], "+OK\r\n"),
+        (&["KEYS", "*"], "*1\r\n$1\r\na\r\n"),
+    ]);
     let lite = Server::lite(&["--enable-debug-command", "yes"]);
     let mut raw = lite.raw();
     raw.cmd(&["SET", "k", "v"]);
     assert_eq!(
         raw.cmd_text(&["DEBUG", "LOADAOF"]),
-        "-ERR DEBUG LOADAOF needs the AOF on (appendonly yes)\r\n"
+        "-ERR DEBUG LOADAOF found no AOF to load (Redis would exit here)\r\n"
     );
     assert_eq!(raw.cmd_text(&["GET", "k"]), "$1\r\nv\r\n");
+}
+
+/// DEBUG REPLYBUFFER's arguments, checked as Redis checks them.
+#[test]
+fn replybuffer_arguments_match_redis() {
+    differential_both_protocols(&[
+        &["DEBUG", "REPLYBUFFER"],
+        &["DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME"],
+        &["DEBUG", "REPLYBUFFER", "peak-reset-time", "never"],
+        &["DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "RESET"],
+        &["DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "100"],
+        &["DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "-5"],
+        &["DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "abc"],
+        &["DEBUG", "REPLYBUFFER", "RESIZING", "0"],
+        &["GET", "missing"],
+        &["DEBUG", "REPLYBUFFER", "RESIZING", "x"],
+        &["DEBUG", "REPLYBUFFER", "resizing", "1"],
+        &["DEBUG", "REPLYBUFFER", "foo", "1"],
+        &["DEBUG", "REPLYBUFFER", "RESIZING", "1", "2"],
+        &["DEBUG", "REPLYBUF\u{0}FER", "RESIZING"],
+    ]);
 }
 
 /// With active expiry off, keys past their TTL stay stored (DBSIZE counts them); turned on

@@ -234,3 +234,62 @@ fn a_subscriber_with_replies_off_still_gets_its_pushes() {
         assert_eq!(quiet_subscriber(&lite, resp3), expected, "resp3: {resp3}");
     }
 }
+
+/// A subscriber with CLIENT REPLY OFF that subscribes inside MULTI/EXEC: EXEC's replies are
+/// silenced, the subscribe confirmations (pushes) come, then the messages.
+fn quiet_transaction(server: &Server, resp3: bool) -> Vec<String> {
+    let mut subscriber = server.raw();
+    let mut publisher = server.raw();
+    if resp3 {
+        subscriber.cmd(&["HELLO", "3"]);
+    }
+    let send = |raw: &mut testkit::Raw, command: &[&str]| {
+        let args: Vec<&[u8]> = command.iter().map(|a| a.as_bytes()).collect();
+        raw.send(&testkit::encode(&args));
+    };
+    for command in [
+        &["CLIENT", "REPLY", "OFF"][..],
+        &["MULTI"],
+        &["PING"],
+        &["SUBSCRIBE", "ch", "other"],
+        &["GET", "k"],
+        &["EXEC"],
+    ] {
+        send(&mut subscriber, command);
+    }
+    testkit::wait_until("the subscriptions", Duration::from_secs(5), || {
+        publisher.cmd_text(&["PUBSUB", "NUMSUB", "other"]) == "*2\r\n$5\r\nother\r\n:1\r\n"
+    });
+    publisher.cmd(&["PUBLISH", "ch", "hi"]);
+    send(&mut subscriber, &["UNSUBSCRIBE", "other", "ch"]);
+    send(&mut subscriber, &["CLIENT", "REPLY", "ON"]);
+    let mut received = Vec::new();
+    loop {
+        let frame = subscriber.read_reply();
+        if frame == b"+OK\r\n" {
+            return received;
+        }
+        received.push(String::from_utf8_lossy(&frame).into_owned());
+    }
+}
+
+#[test]
+fn a_subscriber_with_replies_off_gets_the_pushes_of_its_transaction() {
+    let lite = Server::lite(&[]);
+    let resp3 = quiet_transaction(&lite, true);
+    assert_eq!(
+        resp3[..2],
+        [
+            ">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n",
+            ">3\r\n$9\r\nsubscribe\r\n$5\r\nother\r\n:2\r\n"
+        ]
+    );
+    let Some(redis) = Server::redis(&[]) else {
+        println!("SKIPPED: redis-server is not on PATH (in a_subscriber_with_replies_off_gets_the_pushes_of_its_transaction)");
+        return;
+    };
+    for resp3 in [false, true] {
+        let expected = quiet_transaction(&redis, resp3);
+        assert_eq!(quiet_transaction(&lite, resp3), expected, "resp3: {resp3}");
+    }
+}

@@ -186,9 +186,9 @@ fn server_ms(raw: &mut testkit::Raw) -> u64 {
 /// WATCH of keys whose TTL passes: one that expires after WATCH fails the EXEC (even
 /// unread), one already expired when watched does not, whoever deletes it; SWAPDB and
 /// FLUSHALL fail only the transactions of keys that hold data, several watched keys too.
-/// Active expiry is off, so a key's deletion is the scenario's doing. Left out: a missing
-/// watched key that SWAPDB replaces with one whose TTL passed; Redis lets that EXEC run,
-/// redis-lite aborts it (its EXEC expires the stale key, which counts as a change).
+/// Active expiry is off, so a key's deletion is the scenario's doing. A missing watched key
+/// that SWAPDB replaces with one whose TTL passed is no change (the EXEC runs), as in Redis;
+/// a live one replaced with a stale one is.
 fn expiry_scenario(server: &Server) -> Vec<Vec<u8>> {
     let mut watcher = server.raw();
     let mut other = server.raw();
@@ -233,6 +233,42 @@ fn expiry_scenario(server: &Server) -> Vec<Vec<u8>> {
         (true, &["EXPIRING", "k"]),
         (true, &["SELECT", "1"]),
         (true, &["SET", "k", "x"]),
+        (true, &["SELECT", "0"]),
+        (true, &["PASS"]),
+        (false, &["WATCH", "k"]),
+        (true, &["SWAPDB", "0", "1"]),
+        (false, &["MULTI"]),
+        (false, &["EXEC"]),
+        (true, &["FLUSHALL"]),
+        // SWAPDB: a missing key watched, the other database holding it stale, then live
+        (true, &["SELECT", "1"]),
+        (true, &["EXPIRING", "k"]),
+        (true, &["SELECT", "0"]),
+        (true, &["PASS"]),
+        (false, &["WATCH", "k"]),
+        (true, &["SWAPDB", "0", "1"]),
+        (false, &["MULTI"]),
+        (false, &["PING"]),
+        (false, &["EXEC"]),
+        (false, &["GET", "k"]),
+        (true, &["SWAPDB", "0", "1"]),
+        (false, &["WATCH", "k"]),
+        (true, &["SWAPDB", "0", "1"]),
+        (false, &["MULTI"]),
+        (false, &["EXEC"]),
+        (true, &["FLUSHALL"]),
+        (true, &["SELECT", "1"]),
+        (true, &["SET", "k", "live"]),
+        (true, &["SELECT", "0"]),
+        (false, &["WATCH", "k"]),
+        (true, &["SWAPDB", "0", "1"]),
+        (false, &["MULTI"]),
+        (false, &["EXEC"]),
+        (true, &["FLUSHALL"]),
+        // A live key watched, replaced by a stale one
+        (true, &["SET", "k", "live"]),
+        (true, &["SELECT", "1"]),
+        (true, &["EXPIRING", "k"]),
         (true, &["SELECT", "0"]),
         (true, &["PASS"]),
         (false, &["WATCH", "k"]),

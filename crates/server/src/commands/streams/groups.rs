@@ -36,7 +36,7 @@ use crate::command::key_flags::{KeyFlags, *};
 use crate::command::{CommandSpec, Group, KeySpec};
 use crate::commands::access;
 use crate::context::Ctx;
-use crate::error::{truncated, CmdResult, CommandError};
+use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
 
 /// The key spec of the commands whose key is argument `index`.
@@ -229,36 +229,31 @@ const KEY_REQUIRED: &str = "The XGROUP subcommand requires the key to exist. Not
                             CREATE you may want to use the MKSTREAM option to create an empty \
                             stream automatically.";
 
-/// Client text quoted whole in an error (Redis's `%s`: up to a NUL).
-fn quoted(bytes: &[u8]) -> String {
-    truncated(bytes, usize::MAX)
-}
-
 /// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`
 fn subcommand_syntax(ctx: &Ctx<'_>) -> CommandError {
-    CommandError::err(format!(
-        "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        truncated(ctx.arg(1), 128),
-        String::from_utf8_lossy(ctx.arg(0)).to_ascii_uppercase()
-    ))
+    CommandError::subcommand_syntax(&String::from_utf8_lossy(ctx.arg(0)), ctx.arg(1))
 }
 
 /// NOGROUP as XPENDING, XCLAIM and XAUTOCLAIM word it.
 fn no_key_or_group(key: &[u8], group: &[u8]) -> CommandError {
-    CommandError::coded(format!(
-        "NOGROUP No such key '{}' or consumer group '{}'",
-        quoted(key),
-        quoted(group)
-    ))
+    CommandError::raw_parts(&[
+        b"NOGROUP No such key '",
+        key,
+        b"' or consumer group '",
+        group,
+        b"'",
+    ])
 }
 
 /// NOGROUP as XGROUP and XINFO CONSUMERS word it.
 fn no_group_for_key(key: &[u8], group: &[u8]) -> CommandError {
-    CommandError::coded(format!(
-        "NOGROUP No such consumer group '{}' for key name '{}'",
-        quoted(group),
-        quoted(key)
-    ))
+    CommandError::raw_parts(&[
+        b"NOGROUP No such consumer group '",
+        group,
+        b"' for key name '",
+        key,
+        b"'",
+    ])
 }
 
 /// The clock group state is stamped with. The AOF loader's command clock stands at 0 (so keys
@@ -632,16 +627,19 @@ fn xreadgroup(ctx: &mut Ctx<'_>) -> CmdResult {
             Err(error) => return Err(error),
         };
         if !has_group {
-            return Err(CommandError::coded(if woken {
-                "NOGROUP the consumer group this client was blocked on no longer exists".into()
-            } else {
-                format!(
-                    "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP \
-                     option",
-                    quoted(key),
-                    quoted(read.group)
+            return Err(if woken {
+                CommandError::coded(
+                    "NOGROUP the consumer group this client was blocked on no longer exists",
                 )
-            }));
+            } else {
+                CommandError::raw_parts(&[
+                    b"NOGROUP No such key '",
+                    key,
+                    b"' or consumer group '",
+                    read.group,
+                    b"' in XREADGROUP with GROUP option",
+                ])
+            });
         }
         from.push(match id {
             b"$" => {
@@ -1103,10 +1101,11 @@ fn claim_options(ctx: &Ctx<'_>, from: usize, now: u64) -> Result<ClaimOptions, C
             j += 1;
             options.last_id = parse_exact_id(ctx.arg(j), 0)?;
         } else {
-            return Err(CommandError::err(format!(
-                "Unrecognized XCLAIM option '{}'",
-                quoted(ctx.arg(j))
-            )));
+            return Err(CommandError::err_quoting(
+                "Unrecognized XCLAIM option '",
+                ctx.arg(j),
+                "'",
+            ));
         }
         j += 1;
     }

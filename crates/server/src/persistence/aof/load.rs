@@ -57,11 +57,15 @@ pub fn load(
     server: &Arc<Server>,
     on_progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Option<LoadStats>, LoadError> {
+    if !server.config.read().appendonly {
+        return Ok(None);
+    }
     load_files(server, on_progress, false)
 }
 
 /// [`load`] run by a command that holds every gate already (DEBUG LOADAOF): the replayed
-/// commands take none.
+/// commands take none. As Redis's DEBUG LOADAOF, it loads the AOF files it finds whether or
+/// not `appendonly` is on (None when there are none).
 pub fn load_holding_gates(server: &Arc<Server>) -> Result<Option<LoadStats>, LoadError> {
     load_files(server, &mut |_, _| {}, true)
 }
@@ -72,9 +76,6 @@ fn load_files(
     holding_gates: bool,
 ) -> Result<Option<LoadStats>, LoadError> {
     let config = server.config.read().clone();
-    if !config.appendonly {
-        return Ok(None);
-    }
     let dir = aof_dir(&config);
     let manifest_path = dir.join(manifest_name(&config.appendfilename));
     let text = match std::fs::read(&manifest_path) {

@@ -432,7 +432,7 @@ impl Aof {
             on: AtomicBool::new(false),
             encryption: AtomicBool::new(config.encryption),
             no_fsync_on_rewrite: AtomicBool::new(config.no_appendfsync_on_rewrite),
-            sink: journal.register(doorbell.clone()),
+            sink: journal.register(doorbell.clone(), false),
             journal,
             doorbell,
             cut: Mutex::new(None),
