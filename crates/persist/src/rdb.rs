@@ -161,8 +161,6 @@ pub struct WriteOptions {
     pub compression: bool,
     /// `rdbchecksum`: write the CRC-64 (else 0).
     pub checksum: bool,
-    /// `list-max-listpack-size`, which decides how lists are split into quicklist nodes.
-    pub list_max_listpack_size: i64,
 }
 
 impl Default for WriteOptions {
@@ -170,7 +168,6 @@ impl Default for WriteOptions {
         WriteOptions {
             compression: true,
             checksum: true,
-            list_max_listpack_size: -2,
         }
     }
 }
@@ -439,7 +436,7 @@ fn encode_value(out: &mut Vec<u8>, value: &Value, opts: &WriteOptions) {
         Value::Str(s) => encode_string(out, s, c),
         Value::RawStr(s) => encode_string(out, s, c),
         Value::List(l) => {
-            let nodes = split_list(l, opts.list_max_listpack_size);
+            let nodes = list_nodes(l);
             let count = nodes.len();
             encode_len(out, count as u64);
             for (i, (container, node)) in nodes.into_iter().enumerate() {
@@ -563,11 +560,6 @@ fn encode_stream(out: &mut Vec<u8>, stream: &Stream, format: u8, c: bool) {
     }
 }
 
-/// Node byte limits for list-max-listpack-size -1..-5.
-const NODE_SIZE_LIMITS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
-/// A node whose fill is a count still stops at 8 KiB, as in Redis.
-const SIZE_SAFETY_LIMIT: usize = 8192;
-
 /// Writes a node (a listpack, or a plain node's element) as an LZF string when a list would
 /// hold it compressed; false, writing nothing, otherwise.
 fn encode_compressed_node(out: &mut Vec<u8>, node: &[u8]) -> bool {
@@ -580,47 +572,27 @@ fn encode_compressed_node(out: &mut Vec<u8>, node: &[u8]) -> bool {
     }
 }
 
-/// Splits a list into nodes as a quicklist with that fill would hold them: each plain node as
-/// the list has it (its bare element), the runs of elements between them packed in listpacks.
-fn split_list(l: &List, fill: i64) -> Vec<(Container, Vec<u8>)> {
-    let fits = |lp: &listpack::Builder| match fill {
-        f if f < 0 => {
-            let limit = NODE_SIZE_LIMITS
-                .get((-f - 1) as usize)
-                .copied()
-                .unwrap_or(65536);
-            lp.bytes() <= limit
-        }
-        f => lp.bytes() <= SIZE_SAFETY_LIMIT && lp.count() as i64 <= f.max(1),
-    };
-    let push = |lp: &mut listpack::Builder, e: Elem<'_>| match e {
-        Elem::Int(n) => lp.push_int(n),
-        Elem::Str(s) => lp.push(s),
-    };
-    let mut nodes = Vec::new();
-    let mut lp = listpack::Builder::new();
+/// A list's nodes as the list holds them, which is how Redis writes them: a plain node as its
+/// bare element, a packed node as a listpack.
+fn list_nodes(l: &List) -> Vec<(Container, Vec<u8>)> {
     let mut items = l.iter();
+    let mut nodes = Vec::new();
     for shape in l.node_shapes() {
-        for item in items.by_ref().take(shape.count) {
-            if shape.container == Container::Plain {
-                if lp.count() > 0 {
-                    nodes.push((Container::Packed, std::mem::take(&mut lp).finish()));
+        let mut node_items = items.by_ref().take(shape.count);
+        let bytes = match shape.container {
+            Container::Plain => node_items.next().map(|e| e.to_vec()).unwrap_or_default(),
+            Container::Packed => {
+                let mut lp = listpack::Builder::new();
+                for item in node_items {
+                    match item.elem() {
+                        Elem::Int(n) => lp.push_int(n),
+                        Elem::Str(s) => lp.push(s),
+                    }
                 }
-                nodes.push((Container::Plain, item.to_vec()));
-                continue;
+                lp.finish()
             }
-            let e = item.elem();
-            let mark = lp.mark();
-            push(&mut lp, e);
-            if !fits(&lp) && lp.count() > 1 {
-                lp.pop_last(mark);
-                nodes.push((Container::Packed, std::mem::take(&mut lp).finish()));
-                push(&mut lp, e);
-            }
-        }
-    }
-    if lp.count() > 0 {
-        nodes.push((Container::Packed, lp.finish()));
+        };
+        nodes.push((shape.container, bytes));
     }
     nodes
 }
