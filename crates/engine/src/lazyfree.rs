@@ -157,7 +157,7 @@ impl LazyFree {
 fn free_effort(value: &Value) -> usize {
     match value {
         Value::Int(_) | Value::Str(_) | Value::RawStr(_) => 1,
-        Value::List(list) => list.node_sizes().take(LAZYFREE_THRESHOLD + 1).count(),
+        Value::List(list) => list.node_shapes().take(LAZYFREE_THRESHOLD + 1).count(),
         Value::Set(set) if set.encoding() == "hashtable" => set.len(),
         Value::Hash(hash) if hash.encoding() == "hashtable" => hash.len(),
         Value::ZSet(zset) if zset.encoding() == "skiplist" => zset.len(),

@@ -17,10 +17,17 @@
 //! every node but the N at each end holds its entries LZF-compressed, when the node is at least
 //! 48 bytes and compression saves at least 8. Reading an inner node decompresses a copy; a node
 //! edited in the middle is decompressed for the edit and compressed again afterwards.
+//!
+//! Plain nodes (Redis 7.0's): an element at least as long as the packed threshold (1 GB unless
+//! DEBUG QUICKLIST-PACKED-THRESHOLD says otherwise) gets a node of its own that nothing else
+//! ever joins: no push or insert adds to it, and it is measured, compressed and saved
+//! as the bare element. It still holds its element in the entry format, so every walk over a
+//! node's entries reads it like any other node.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use crate::listpack::{as_int, elem_at, entry_len, entry_start_before, Encoded, LISTPACK_OVERHEAD};
 use crate::lzf;
@@ -120,6 +127,52 @@ impl<'a> Needle<'a> {
     }
 }
 
+/// Redis's default packed threshold: elements of 1 GB and more get plain nodes.
+const DEFAULT_PACKED_THRESHOLD: usize = 1 << 30;
+/// The highest packed threshold Redis accepts: 4 GB less 1 MB.
+const MAX_PACKED_THRESHOLD: u64 = (1 << 32) - (1 << 20);
+
+/// The packed threshold, process-wide as Redis's is: it applies to every list's next insert.
+static PACKED_THRESHOLD: AtomicUsize = AtomicUsize::new(DEFAULT_PACKED_THRESHOLD);
+
+/// DEBUG QUICKLIST-PACKED-THRESHOLD: sets the length from which new elements get plain nodes
+/// (0 restores the default); false, changing nothing, above 4 GB less 1 MB.
+pub fn set_packed_threshold(bytes: u64) -> bool {
+    if bytes > MAX_PACKED_THRESHOLD {
+        return false;
+    }
+    let bytes = match bytes {
+        0 => DEFAULT_PACKED_THRESHOLD,
+        n => n as usize,
+    };
+    PACKED_THRESHOLD.store(bytes, Relaxed);
+    true
+}
+
+/// What holds a node's elements, as Redis's quicklist says (and its RDB writes, 1 and 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Container {
+    /// One element alone.
+    Plain,
+    /// A run of elements packed as a listpack.
+    Packed,
+}
+
+impl Container {
+    /// Where a new element of `len` bytes goes under the current packed threshold.
+    pub fn for_len(len: usize) -> Container {
+        Container::by_threshold(len, PACKED_THRESHOLD.load(Relaxed))
+    }
+
+    fn by_threshold(len: usize, threshold: usize) -> Container {
+        if len >= threshold {
+            Container::Plain
+        } else {
+            Container::Packed
+        }
+    }
+}
+
 /// Node byte limits for `list-max-listpack-size` -1..-5.
 const NODE_SIZE_LIMITS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
 /// With a count limit (positive fill), a node still never grows past this many bytes.
@@ -154,14 +207,24 @@ struct Node {
     count: usize,
     /// The entries' uncompressed length, while `data` holds them compressed.
     raw_len: Option<NonZeroUsize>,
+    /// For a plain node, the length of its one element: Redis's measure of the node.
+    plain_len: Option<usize>,
 }
 
 impl Node {
-    fn with(value: &[u8]) -> Node {
+    fn with(value: &[u8], container: Container) -> Node {
         Node {
             data: Encoded::new(value).to_vec(),
             count: 1,
             raw_len: None,
+            plain_len: (container == Container::Plain).then_some(value.len()),
+        }
+    }
+
+    fn container(&self) -> Container {
+        match self.plain_len {
+            Some(_) => Container::Plain,
+            None => Container::Packed,
         }
     }
 
@@ -210,9 +273,13 @@ impl Node {
         }
     }
 
-    /// The node's size as Redis counts a listpack's bytes (uncompressed).
+    /// The node's size as Redis counts it (uncompressed): a listpack's bytes, or a plain node's
+    /// element.
     fn bytes(&self) -> usize {
-        self.raw_len.map_or(self.data.len(), NonZeroUsize::get) + LISTPACK_OVERHEAD
+        match self.plain_len {
+            Some(len) => len,
+            None => self.raw_len.map_or(self.data.len(), NonZeroUsize::get) + LISTPACK_OVERHEAD,
+        }
     }
 
     /// Byte offset of entry `index` (`count` gives the end) of a plain node.
@@ -252,12 +319,24 @@ impl Node {
             data: self.data[pos..].to_vec(),
             count: self.count - index,
             raw_len: None,
+            plain_len: None,
         };
         self.data.truncate(pos);
         self.data.shrink_to_fit();
         self.count = index;
         tail
     }
+}
+
+/// One node as DEBUG QUICKLIST describes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeShape {
+    pub container: Container,
+    /// Whether it is held LZF-compressed now.
+    pub compressed: bool,
+    /// Its size as Redis counts it, uncompressed: a listpack's bytes, a plain element's length.
+    pub bytes: usize,
+    pub count: usize,
 }
 
 /// A list. See the module docs.
@@ -306,7 +385,7 @@ impl List {
     /// on (lists take the setting when they are created).
     pub fn with_compress_depth(mut self, depth: i64) -> List {
         self.depth = depth.clamp(0, u32::MAX as i64) as u32;
-        self.settle(0..self.nodes.len(), true);
+        self.settle(0..self.nodes.len(), 0);
         self
     }
 
@@ -323,16 +402,17 @@ impl List {
     }
 
     /// Restores the compression rule after an edit: nodes within `depth` of an end plain, the
-    /// others compressed. Checks the `touched` nodes, and when the node count changed
-    /// (`reshaped`, which moves nodes relative to the ends) the nodes at the edges of the end
-    /// windows too; every other node kept its place and state.
-    fn settle(&mut self, touched: std::ops::Range<usize>, reshaped: bool) {
+    /// others compressed. Checks the `touched` nodes, and when nodes were added or removed
+    /// (which moves others relative to the ends by up to `shift` places: nodes added, or 1
+    /// for removals) the nodes that may have crossed the edges of the end windows too; every
+    /// other node kept its place and state.
+    fn settle(&mut self, touched: std::ops::Range<usize>, shift: usize) {
         if self.depth == 0 {
             return;
         }
         let n = self.nodes.len();
-        let window = (self.depth as usize + 1).min(n);
-        let ends = if reshaped {
+        let window = (self.depth as usize + shift).min(n);
+        let ends = if shift > 0 {
             (0..window).chain(n - window..n)
         } else {
             (0..0).chain(0..0)
@@ -371,9 +451,15 @@ impl List {
         self.fill as i64
     }
 
-    /// Each node's size as Redis measures its listpack (DEBUG OBJECT's quicklist figures).
-    pub fn node_sizes(&self) -> impl Iterator<Item = usize> + '_ {
-        self.nodes.iter().map(Node::bytes)
+    /// Each node's shape, left to right (DEBUG OBJECT's and DEBUG QUICKLIST's figures, the
+    /// RDB writer's containers).
+    pub fn node_shapes(&self) -> impl Iterator<Item = NodeShape> + '_ {
+        self.nodes.iter().map(|node| NodeShape {
+            container: node.container(),
+            compressed: node.raw_len.is_some(),
+            bytes: node.bytes(),
+            count: node.count,
+        })
     }
 
     /// Bytes held, compressed nodes counted at their compressed size.
@@ -403,18 +489,28 @@ impl List {
 
     /// Whether `node` may take one more element of `size` bytes (as Redis decides it: the
     /// element's length plus an estimate of the entry overhead).
+    /// A plain node takes nothing more.
     fn allows_insert(&self, node: &Node, size: usize) -> bool {
-        self.fits(node.bytes() + size + SIZE_ESTIMATE_OVERHEAD, node.count + 1)
+        node.plain_len.is_none()
+            && self.fits(node.bytes() + size + SIZE_ESTIMATE_OVERHEAD, node.count + 1)
     }
 
     /// Adds `value` at `end`.
     pub fn push(&mut self, end: End, value: &[u8]) {
+        self.push_as(end, value, Container::for_len(value.len()));
+    }
+
+    /// Adds `value` at `end`, as a plain node of its own or into a packed node (the end node
+    /// when it has room). RDB loading keeps the containers the file says.
+    pub fn push_as(&mut self, end: End, value: &[u8], container: Container) {
         let node = match end {
             End::Left => self.nodes.front(),
             End::Right => self.nodes.back(),
         };
         match node {
-            Some(node) if self.allows_insert(node, value.len()) => {
+            Some(node)
+                if container == Container::Packed && self.allows_insert(node, value.len()) =>
+            {
                 let last = self.nodes.len() - 1;
                 match end {
                     End::Left => self.node_mut(0).insert(0, value),
@@ -429,10 +525,10 @@ impl List {
                     self.nodes.reserve_exact(1);
                 }
                 match end {
-                    End::Left => self.nodes.push_front(Node::with(value)),
-                    End::Right => self.nodes.push_back(Node::with(value)),
+                    End::Left => self.nodes.push_front(Node::with(value, container)),
+                    End::Right => self.nodes.push_back(Node::with(value, container)),
                 }
-                self.settle(0..0, true);
+                self.settle(0..0, 1);
             }
         }
         self.len += 1;
@@ -494,26 +590,101 @@ impl List {
 
     /// Replaces the element at `index`; false when out of range.
     pub fn set(&mut self, index: usize, value: &[u8]) -> bool {
+        self.set_as(index, value, Container::for_len(value.len()))
+    }
+
+    /// [`List::set`] with the new element's container decided. The node changes as Redis's
+    /// does: a plain element replaced by a small one moves into the next node's head when that
+    /// has room, else becomes a packed node of its own; a packed element replaced by a large
+    /// one leaves its node (split around it) for a plain node.
+    fn set_as(&mut self, index: usize, value: &[u8], container: Container) -> bool {
         if index >= self.len {
             return false;
         }
         let (node, i) = self.locate(index);
-        self.node_mut(node).remove(i, 1);
-        self.nodes[node].insert(i, value);
-        self.split_and_settle(node);
+        match (self.nodes[node].container(), container) {
+            (Container::Packed, Container::Packed) => {
+                self.node_mut(node).remove(i, 1);
+                self.nodes[node].insert(i, value);
+                self.split_and_settle(node);
+            }
+            (Container::Plain, Container::Packed)
+                if self
+                    .nodes
+                    .get(node + 1)
+                    .is_some_and(|next| self.allows_insert(next, value.len())) =>
+            {
+                self.nodes.remove(node);
+                self.node_mut(node).insert(0, value);
+                self.settle(node..node + 1, 1);
+            }
+            (Container::Plain, _) => {
+                self.nodes[node] = Node::with(value, container);
+                self.settle(node..node + 1, 0);
+            }
+            (Container::Packed, Container::Plain) if self.nodes[node].count == 1 => {
+                self.nodes[node] = Node::with(value, container);
+                self.settle(node..node + 1, 0);
+            }
+            (Container::Packed, Container::Plain) => {
+                let (count, before) = (self.nodes[node].count, self.nodes.len());
+                self.node_mut(node).remove(i, 1);
+                let at = match i {
+                    0 => node,
+                    _ if i == count - 1 => node + 1,
+                    _ => self.split_node(node, i),
+                };
+                self.nodes.insert(at, Node::with(value, container));
+                self.settle(node..at + 2, self.nodes.len() - before);
+            }
+        }
         true
     }
 
     /// Inserts `value` so that it becomes element `index` (`len` appends).
     pub fn insert(&mut self, index: usize, value: &[u8]) {
+        self.insert_as(index, value, Container::for_len(value.len()));
+    }
+
+    /// [`List::insert`] with the new element's container decided. A plain node goes between
+    /// two nodes, splitting the node the index falls inside; a small element at a boundary
+    /// goes into the node on the right when it has room, else the one on the left, else (next
+    /// to a plain node) into a node of its own.
+    fn insert_as(&mut self, index: usize, value: &[u8], container: Container) {
         if index == 0 || index == self.len {
             let end = if index == 0 { End::Left } else { End::Right };
-            return self.push(end, value);
+            return self.push_as(end, value, container);
         }
         let (node, i) = self.locate(index);
-        self.node_mut(node).insert(i, value);
         self.len += 1;
-        self.split_and_settle(node);
+        let before = self.nodes.len();
+        let at = match container {
+            Container::Plain if i == 0 => node,
+            Container::Plain => self.split_node(node, i),
+            Container::Packed => {
+                let boundary_full = i == 0 && !self.allows_insert(&self.nodes[node], value.len());
+                if boundary_full && self.allows_insert(&self.nodes[node - 1], value.len()) {
+                    self.node_mut(node - 1).append(value);
+                    self.settle(node - 1..node, 0);
+                    return;
+                }
+                if !(boundary_full && self.nodes[node].plain_len.is_some()) {
+                    self.node_mut(node).insert(i, value);
+                    return self.split_and_settle(node);
+                }
+                node
+            }
+        };
+        self.nodes.insert(at, Node::with(value, container));
+        self.settle(at.saturating_sub(1)..at + 2, self.nodes.len() - before);
+    }
+
+    /// Splits packed node `i` before its element `index` (inside it); returns where the second
+    /// part went.
+    fn split_node(&mut self, i: usize, index: usize) -> usize {
+        let tail = self.node_mut(i).split_off(index);
+        self.nodes.insert(i + 1, tail);
+        i + 1
     }
 
     /// After node `i` was edited: splits it if it outgrew the limits, then compresses what
@@ -522,7 +693,7 @@ impl List {
         let before = self.nodes.len();
         self.split_if_oversized(i);
         let added = self.nodes.len() - before;
-        self.settle(i..i + added + 1, added > 0);
+        self.settle(i..i + added + 1, added);
     }
 
     /// Halves node `i` (repeatedly) while it exceeds the fill limits, after it grew in place.
@@ -543,31 +714,16 @@ impl List {
         self.len -= n;
         if n == self.nodes[i].count {
             self.nodes.remove(i);
-            self.settle(0..0, true);
+            self.settle(0..0, 1);
         } else {
             self.node_mut(i).remove(index, n);
-            self.settle(i..i + 1, false);
+            self.settle(i..i + 1, 0);
         }
-    }
-
-    /// Merges node `i + 1` into node `i` when the result is within the limits.
-    fn merge_if_fits(&mut self, i: usize) {
-        let (Some(a), Some(b)) = (self.nodes.get(i), self.nodes.get(i + 1)) else {
-            return;
-        };
-        if !self.fits(a.bytes() + b.bytes() - LISTPACK_OVERHEAD, a.count + b.count) {
-            return;
-        }
-        let b = self.nodes.remove(i + 1).expect("checked above");
-        let a = self.node_mut(i);
-        let entries = b.entries();
-        a.data.reserve_exact(entries.len());
-        a.data.extend_from_slice(&entries);
-        a.count += b.count;
     }
 
     /// Removes elements `start..start + n` (clamped to the list): whole nodes are dropped in one
-    /// go, partial ones edited, and the nodes left on either side of the gap merged if they fit.
+    /// go, partial ones edited. As in Redis, the nodes left on either side of the gap stay
+    /// apart, even where they would fit in one.
     pub fn remove_range(&mut self, start: usize, n: usize) {
         let mut n = n.min(self.len.saturating_sub(start));
         if n == 0 {
@@ -590,11 +746,7 @@ impl List {
         if n > 0 {
             self.remove_entries(first, 0, n);
         }
-        self.merge_if_fits(first);
-        if first > 0 {
-            self.merge_if_fits(first - 1);
-        }
-        self.settle(first.saturating_sub(1)..first + 1, true);
+        self.settle(first.saturating_sub(1)..first + 1, 1);
     }
 
     /// Keeps only elements `start..=stop` (both within the list, start <= stop).
@@ -653,19 +805,10 @@ impl List {
             removed += spans.len();
         }
         self.len -= removed;
-        if removed > 0 {
-            self.nodes.retain(|n| n.count > 0);
-            let mut i = 0;
-            while i + 1 < self.nodes.len() {
-                let before = self.nodes.len();
-                self.merge_if_fits(i);
-                if self.nodes.len() == before {
-                    i += 1;
-                }
-            }
-        }
+        // Emptied nodes go; as in Redis, their neighbours are not merged.
+        self.nodes.retain(|n| n.count > 0);
         // Every node was decompressed for the scan.
-        self.settle(0..self.nodes.len(), true);
+        self.settle(0..self.nodes.len(), 0);
         removed
     }
 
@@ -808,6 +951,23 @@ mod tests {
     /// Checks the bookkeeping: counts add up, no empty nodes, nodes within limits, and nodes
     /// compressed exactly where the depth says and compression pays.
     fn check(list: &List) {
+        check_with(list, DEFAULT_PACKED_THRESHOLD);
+    }
+
+    /// [`check`] for a list whose every element was added under packed threshold `threshold`:
+    /// exactly the elements that long sit alone in plain nodes.
+    fn check_with(list: &List, threshold: usize) {
+        let mut items = list.iter();
+        for node in &list.nodes {
+            for item in items.by_ref().take(node.count) {
+                let len = item.to_vec().len();
+                let container = Container::by_threshold(len, threshold);
+                assert_eq!(node.container(), container, "element of {len} bytes");
+                if container == Container::Plain {
+                    assert_eq!((node.count, node.bytes()), (1, len));
+                }
+            }
+        }
         let total: usize = list.nodes.iter().map(|n| n.count).sum();
         assert_eq!(total, list.len);
         let nodes = list.nodes.len();
@@ -936,6 +1096,12 @@ mod tests {
             .into_iter()
             .flat_map(|fill| [(fill, 0), (fill, 1), (fill, 3)]);
         for (fill, depth) in shapes {
+            // Some runs with plain nodes for anything from a few bytes to a few hundred.
+            let threshold = match rng.gen_range(0..3) {
+                0 => DEFAULT_PACKED_THRESHOLD,
+                _ => rng.gen_range(1..400),
+            };
+            let container = |value: &[u8]| Container::by_threshold(value.len(), threshold);
             let mut list = List::new(fill).with_compress_depth(depth);
             let mut model: VecDeque<Vec<u8>> = VecDeque::new();
             for step in 0..3000 {
@@ -954,22 +1120,22 @@ mod tests {
                 };
                 match rng.gen_range(0..10) {
                     0 | 1 => {
-                        list.push(End::Left, &value);
+                        list.push_as(End::Left, &value, container(&value));
                         model.push_front(value);
                     }
                     2 | 3 => {
-                        list.push(End::Right, &value);
+                        list.push_as(End::Right, &value, container(&value));
                         model.push_back(value);
                     }
                     4 => assert_eq!(list.pop(End::Left), model.pop_front()),
                     5 => assert_eq!(list.pop(End::Right), model.pop_back()),
                     6 => {
                         let at = rng.gen_range(0..=model.len());
-                        list.insert(at, &value);
+                        list.insert_as(at, &value, container(&value));
                         model.insert(at, value);
                     }
                     7 if !model.is_empty() => {
-                        assert!(list.set(index, &value));
+                        assert!(list.set_as(index, &value, container(&value)));
                         model[index] = value;
                     }
                     8 => {
@@ -1005,11 +1171,11 @@ mod tests {
                 }
                 assert_eq!(list.len(), model.len());
                 if step % 50 == 0 || fill == -7 {
-                    check(&list);
+                    check_with(&list, threshold);
                     assert_eq!(
                         texts(&list),
                         Vec::from(model.clone()),
-                        "fill {fill} depth {depth}"
+                        "fill {fill} depth {depth} threshold {threshold}"
                     );
                     if !model.is_empty() {
                         let i = rng.gen_range(0..model.len());
@@ -1080,16 +1246,18 @@ mod tests {
         ]
     }
 
-    fn apply(list: &mut List, op: &Op) {
+    /// Applies `op`, giving plain nodes to elements of `threshold` bytes and more.
+    fn apply(list: &mut List, op: &Op, threshold: usize) {
         let len = list.len();
+        let container = |v: &[u8]| Container::by_threshold(v.len(), threshold);
         match op {
-            Op::Push(end, v) => list.push(*end, v),
+            Op::Push(end, v) => list.push_as(*end, v, container(v)),
             Op::Pop(end) => {
                 list.pop(*end);
             }
-            Op::Insert(i, v) => list.insert(i % (len + 1), v),
+            Op::Insert(i, v) => list.insert_as(i % (len + 1), v, container(v)),
             Op::Set(i, v) if len > 0 => {
-                list.set(i % len, v);
+                list.set_as(i % len, v, container(v));
             }
             Op::Set(..) => {}
             Op::RemoveRange(i, n) => list.remove_range(i % (len + 1), *n),
@@ -1105,20 +1273,25 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Every operation on a compressed list leaves the same elements as on a plain one,
-        /// read forwards, backwards and by index.
+        /// Every operation on a compressed list leaves the same elements as on an
+        /// uncompressed one, read forwards, backwards and by index, with or without plain
+        /// nodes (small packed thresholds) in the compressed one.
         #[test]
         fn compressed_lists_hold_what_plain_ones_do(
             fill in proptest::prop_oneof![proptest::strategy::Just(-1i64), 1..6i64],
             depth in 1..4i64,
+            threshold in proptest::prop_oneof![
+                proptest::strategy::Just(DEFAULT_PACKED_THRESHOLD),
+                1..500usize,
+            ],
             ops in proptest::collection::vec(op(), 1..200),
         ) {
             let mut plain = List::new(fill);
             let mut packed = List::new(fill).with_compress_depth(depth);
             for op in &ops {
-                apply(&mut plain, op);
-                apply(&mut packed, op);
-                check(&packed);
+                apply(&mut plain, op, DEFAULT_PACKED_THRESHOLD);
+                apply(&mut packed, op, threshold);
+                check_with(&packed, threshold);
                 proptest::prop_assert_eq!(texts(&packed), texts(&plain));
             }
             let back: Vec<_> = packed.iter_rev().map(|e| e.to_vec()).collect();

@@ -16,7 +16,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 
 use redis_lite_engine::hash::Hash;
-use redis_lite_engine::list::{Elem, List};
+use redis_lite_engine::list::{Container, Elem, End, List};
 use redis_lite_engine::set::{Member, Set};
 use redis_lite_engine::stream::{Consumer, ConsumerGroup, PendingEntry, Stream, StreamId};
 use redis_lite_engine::zset::ZSet;
@@ -161,8 +161,6 @@ pub struct WriteOptions {
     pub compression: bool,
     /// `rdbchecksum`: write the CRC-64 (else 0).
     pub checksum: bool,
-    /// `list-max-listpack-size`, which decides how lists are split into quicklist nodes.
-    pub list_max_listpack_size: i64,
 }
 
 impl Default for WriteOptions {
@@ -170,7 +168,6 @@ impl Default for WriteOptions {
         WriteOptions {
             compression: true,
             checksum: true,
-            list_max_listpack_size: -2,
         }
     }
 }
@@ -439,11 +436,17 @@ fn encode_value(out: &mut Vec<u8>, value: &Value, opts: &WriteOptions) {
         Value::Str(s) => encode_string(out, s, c),
         Value::RawStr(s) => encode_string(out, s, c),
         Value::List(l) => {
-            let nodes = split_list(l, opts.list_max_listpack_size);
+            let nodes = list_nodes(l);
             let count = nodes.len();
             encode_len(out, count as u64);
-            for (i, node) in nodes.into_iter().enumerate() {
-                encode_len(out, CONTAINER_PACKED);
+            for (i, (container, node)) in nodes.into_iter().enumerate() {
+                encode_len(
+                    out,
+                    match container {
+                        Container::Plain => CONTAINER_PLAIN,
+                        Container::Packed => CONTAINER_PACKED,
+                    },
+                );
                 // Redis writes a node it holds compressed as its LZF blob, even without
                 // `rdbcompression`.
                 if List::node_stays_plain(i, count, l.compress_depth())
@@ -557,13 +560,8 @@ fn encode_stream(out: &mut Vec<u8>, stream: &Stream, format: u8, c: bool) {
     }
 }
 
-/// Node byte limits for list-max-listpack-size -1..-5.
-const NODE_SIZE_LIMITS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
-/// A node whose fill is a count still stops at 8 KiB, as in Redis.
-const SIZE_SAFETY_LIMIT: usize = 8192;
-
-/// Writes a listpack node as an LZF string when a list would hold it compressed; false,
-/// writing nothing, otherwise.
+/// Writes a node (a listpack, or a plain node's element) as an LZF string when a list would
+/// hold it compressed; false, writing nothing, otherwise.
 fn encode_compressed_node(out: &mut Vec<u8>, node: &[u8]) -> bool {
     match redis_lite_engine::list::compress_node_data(node, node.len()) {
         Some(packed) => {
@@ -574,36 +572,27 @@ fn encode_compressed_node(out: &mut Vec<u8>, node: &[u8]) -> bool {
     }
 }
 
-/// Splits a list into listpack nodes as a quicklist with that fill would hold them.
-fn split_list(l: &List, fill: i64) -> Vec<Vec<u8>> {
-    let fits = |lp: &listpack::Builder| match fill {
-        f if f < 0 => {
-            let limit = NODE_SIZE_LIMITS
-                .get((-f - 1) as usize)
-                .copied()
-                .unwrap_or(65536);
-            lp.bytes() <= limit
-        }
-        f => lp.bytes() <= SIZE_SAFETY_LIMIT && lp.count() as i64 <= f.max(1),
-    };
-    let push = |lp: &mut listpack::Builder, e: Elem<'_>| match e {
-        Elem::Int(n) => lp.push_int(n),
-        Elem::Str(s) => lp.push(s),
-    };
+/// A list's nodes as the list holds them, which is how Redis writes them: a plain node as its
+/// bare element, a packed node as a listpack.
+fn list_nodes(l: &List) -> Vec<(Container, Vec<u8>)> {
+    let mut items = l.iter();
     let mut nodes = Vec::new();
-    let mut lp = listpack::Builder::new();
-    for item in l.iter() {
-        let e = item.elem();
-        let mark = lp.mark();
-        push(&mut lp, e);
-        if !fits(&lp) && lp.count() > 1 {
-            lp.pop_last(mark);
-            nodes.push(std::mem::take(&mut lp).finish());
-            push(&mut lp, e);
-        }
-    }
-    if lp.count() > 0 {
-        nodes.push(lp.finish());
+    for shape in l.node_shapes() {
+        let mut node_items = items.by_ref().take(shape.count);
+        let bytes = match shape.container {
+            Container::Plain => node_items.next().map(|e| e.to_vec()).unwrap_or_default(),
+            Container::Packed => {
+                let mut lp = listpack::Builder::new();
+                for item in node_items {
+                    match item.elem() {
+                        Elem::Int(n) => lp.push_int(n),
+                        Elem::Str(s) => lp.push(s),
+                    }
+                }
+                lp.finish()
+            }
+        };
+        nodes.push((shape.container, bytes));
     }
     nodes
 }
@@ -1262,7 +1251,7 @@ impl<R: Read> Input<R> {
                 let n = self.len()?;
                 let mut list = List::with_limits(limits);
                 for _ in 0..n {
-                    list.push(redis_lite_engine::list::End::Right, &self.string()?);
+                    list.push(End::Right, &self.string()?);
                 }
                 Value::List(Box::new(list))
             }
@@ -1346,7 +1335,8 @@ impl<R: Read> Input<R> {
                     };
                     let blob = self.string()?;
                     match container {
-                        CONTAINER_PLAIN => list.push(redis_lite_engine::list::End::Right, &blob),
+                        // Plain whatever the packed threshold now, as Redis loads it.
+                        CONTAINER_PLAIN => list.push_as(End::Right, &blob, Container::Plain),
                         CONTAINER_PACKED => {
                             let entries = decode_blob(&blob, t == types::LIST_QUICKLIST_2)
                                 .map_err(blob_err)?;
@@ -1435,11 +1425,12 @@ fn decode_pairs(blob: &[u8], is_listpack: bool) -> Result<Vec<Entry<'_>>, &'stat
     Ok(entries)
 }
 
+/// Appends an element of a listpack or ziplist node: packed whatever its size, as Redis keeps
+/// such nodes.
 fn push_entry(list: &mut List, e: Entry<'_>) {
-    use redis_lite_engine::list::End;
     match e {
-        Entry::Int(n) => list.push(End::Right, n.to_string().as_bytes()),
-        Entry::Str(s) => list.push(End::Right, s),
+        Entry::Int(n) => list.push_as(End::Right, n.to_string().as_bytes(), Container::Packed),
+        Entry::Str(s) => list.push_as(End::Right, s, Container::Packed),
     }
 }
 

@@ -556,7 +556,6 @@ fn our_file_loads_in_redis() {
             WriteOptions {
                 compression: false,
                 checksum: false,
-                list_max_listpack_size: 7,
             },
         ),
     ] {

@@ -29,6 +29,32 @@ pub fn reply_help(ctx: &mut Ctx<'_>, command: &str, lines: &[&str]) {
     ctx.out.simple("    Prints this help.");
 }
 
+/// A size as Redis's `memtoull` reads it (DEBUG's sizes): decimal digits, possibly none, then
+/// an optional unit (`b`, `k`, `kb`, `m`, `mb`, `g`, `gb`, any case). As in C, digits past
+/// 2^64 - 1 read as 2^64 - 1 and the product with the unit wraps; a sign, white space or any
+/// other text is refused.
+pub fn parse_memtoull(text: &[u8]) -> Option<u64> {
+    const MAX_DIGITS: usize = 127;
+    let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
+    let unit: u64 = match text[digits..].to_ascii_lowercase().as_slice() {
+        b"" | b"b" => 1,
+        b"k" => 1_000,
+        b"kb" => 1 << 10,
+        b"m" => 1_000_000,
+        b"mb" => 1 << 20,
+        b"g" => 1_000_000_000,
+        b"gb" => 1 << 30,
+        _ => return None,
+    };
+    if digits > MAX_DIGITS {
+        return None;
+    }
+    let value = text[..digits].iter().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    });
+    Some(value.wrapping_mul(unit))
+}
+
 /// The whole of `text` as C's `strtoull`/`strtoul` reads a number when nothing may follow it:
 /// an optional sign (a minus negates modulo 2^64), then decimal digits, without overflow. No
 /// leading white space: callers that allow it strip it first.

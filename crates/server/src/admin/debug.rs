@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rand::Rng;
 use redis_lite_engine::glob::glob_match;
+use redis_lite_engine::list::{Container, List, NodeShape};
 use redis_lite_engine::{digest, Value};
 
 use crate::admin::instance::ADMIN_FLAGS;
@@ -39,13 +40,8 @@ const REFUSED: &[(&str, &str)] = &[
     ("htstats-key", "it reports Redis's C hash table internals"),
     ("sdslen", "it reports Redis's C string internals"),
     ("structsize", "it reports Redis's C structure sizes"),
-    ("quicklist", "it reports Redis's C quicklist internals"),
     ("mallctl", "it tunes Redis's own jemalloc build"),
     ("mallctl-str", "it tunes Redis's own jemalloc build"),
-    (
-        "quicklist-packed-threshold",
-        "lists keep every element in packed nodes, with no plain nodes for large elements",
-    ),
     (
         "aof-flush-sleep",
         "the AOF is written by the event loops and a writer thread, with no flush pause",
@@ -115,6 +111,16 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
         (b"replybuffer", 4) => debug_replybuffer(ctx)?,
         (b"object", 3) => debug_object(ctx)?,
         (b"listpack", 3) => debug_listpack(ctx)?,
+        (b"quicklist", 3 | 4) => debug_quicklist(ctx)?,
+        (b"quicklist-packed-threshold", 3) => {
+            let size = crate::args::parse_memtoull(ctx.arg(2));
+            if !size.is_some_and(redis_lite_engine::list::set_packed_threshold) {
+                return Err(CommandError::err(
+                    "argument must be a memory value bigger than 1 and smaller than 4gb",
+                ));
+            }
+            ctx.out.ok();
+        }
         (b"populate", 3..=5) => debug_populate(ctx)?,
         (b"reload", _) => debug_reload(ctx)?,
         (b"digest", 2) => {
@@ -377,7 +383,7 @@ fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
         idle
     );
     if let Value::List(list) = &entry.value {
-        let nodes: Vec<usize> = list.node_sizes().collect();
+        let nodes: Vec<usize> = list.node_shapes().map(|node| node.bytes).collect();
         let average = match nodes.len() {
             0 => 0.0,
             n => list.len() as f64 / n as f64,
@@ -423,6 +429,13 @@ fn debug_listpack(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     let size = entry.value.heap_size();
     drop(locked);
+    print!("{}", listpack_dump(size, &entries));
+    ctx.out.simple("Listpack structure printed on stdout");
+    Ok(())
+}
+
+/// A listpack's entries as DEBUG LISTPACK and DEBUG QUICKLIST print them.
+fn listpack_dump(size: usize, entries: &[Vec<u8>]) -> String {
     let mut dump = format!("{{total bytes {size}}} {{num entries {}}}\n", entries.len());
     for (index, element) in entries.iter().enumerate() {
         dump.push_str(&format!(
@@ -432,9 +445,73 @@ fn debug_listpack(ctx: &mut Ctx<'_>) -> CmdResult {
         ));
     }
     dump.push_str("{end}\n");
+    dump
+}
+
+/// DEBUG QUICKLIST key [level]: prints a list's nodes on standard output in Redis's layout
+/// (each node's container, PLAIN or PACKED, its encoding, RAW or LZF, size and count; at a
+/// non-zero level its elements too) and says so.
+fn debug_quicklist(ctx: &mut Ctx<'_>) -> CmdResult {
+    let key = ctx.arg(2);
+    let full = ctx.arg_count() == 4 && atoi(ctx.arg(3)) != 0;
+    let mut locked = ctx.lock_undeclared([key]);
+    let (db, hash) = locked.db(ctx.client.db, key);
+    let entry = db
+        .peek(hash, key, ctx.now_ms)
+        .ok_or(CommandError::NoSuchKey)?;
+    let Value::List(list) = &entry.value else {
+        return Err(CommandError::err("Not a quicklist encoded object."));
+    };
+    let dump = quicklist_dump(list, full);
+    drop(locked);
     print!("{dump}");
-    ctx.out.simple("Listpack structure printed on stdout");
+    ctx.out.simple("Quicklist structure printed on stdout");
     Ok(())
+}
+
+/// DEBUG QUICKLIST's text: Redis's layout, with each packed node's elements as DEBUG LISTPACK
+/// prints them when `full`.
+fn quicklist_dump(list: &List, full: bool) -> String {
+    let shapes: Vec<NodeShape> = list.node_shapes().collect();
+    let mut dump = format!(
+        "{{count : {}}}\n{{len : {}}}\n{{fill : {}}}\n{{compress : {}}}\n{{bookmark_count : 0}}\n",
+        list.len(),
+        shapes.len(),
+        list.fill(),
+        list.compress_depth()
+    );
+    let mut items = list.iter();
+    for (i, node) in shapes.iter().enumerate() {
+        dump.push_str(&format!(
+            "{{quicklist node({i})\n{{container : {}, encoding: {}, size: {}, count: {}, \
+             recompress: 0, attempted_compress: 0}}\n",
+            match node.container {
+                Container::Plain => "PLAIN",
+                Container::Packed => "PACKED",
+            },
+            if node.compressed { "LZF" } else { "RAW" },
+            node.bytes,
+            node.count
+        ));
+        if full {
+            let elements: Vec<Vec<u8>> = items
+                .by_ref()
+                .take(node.count)
+                .map(|e| e.to_vec())
+                .collect();
+            match node.container {
+                Container::Plain => {
+                    dump.push_str(&format!("{{ entry : {} }}\n", elements[0].escape_ascii()))
+                }
+                Container::Packed => dump.push_str(&format!(
+                    "{{ listpack:\n{}\n}}\n",
+                    listpack_dump(node.bytes, &elements)
+                )),
+            }
+        }
+        dump.push_str("}\n");
+    }
+    dump
 }
 
 /// DEBUG STRINGMATCH-TEST: matches random patterns, rich in glob syntax, against random
@@ -588,12 +665,18 @@ fn debug_help(ctx: &mut Ctx<'_>) {
             "    Setting it to 0 disables expiring keys in background when they are not",
             "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
             "    default.",
+            "QUICKLIST-PACKED-THRESHOLD <size>",
+            "    Sets the threshold for elements to be inserted as plain vs packed nodes",
+            "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
             "STRINGMATCH-TEST",
             "    Run a fuzz tester against the stringmatchlen() function.",
             "LISTPACK <key>",
             "    Show low level info about the listpack encoding of <key>.",
+            "QUICKLIST <key> [<0|1>]",
+            "    Show low level info about the quicklist encoding of <key>.",
+            "    The optional argument (0 by default) sets the level of detail",
             "REPLYBUFFER PEAK-RESET-TIME <NEVER||RESET|time>",
             "    Sets the time (in milliseconds) to wait between client reply buffer peak resets.",
             "    In case NEVER is provided the last observed peak will never be reset",
@@ -602,4 +685,33 @@ fn debug_help(ctx: &mut Ctx<'_>) {
             "    Enable or disable the reply buffer resize cron job",
         ],
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use redis_lite_engine::list::{Container, End, List};
+
+    /// Node lines as Redis 7.0.15 prints them (taken from its output for the same list).
+    #[test]
+    fn quicklist_dump_shows_plain_nodes_as_redis() {
+        let mut list = List::new(-2);
+        list.push(End::Right, b"a");
+        list.push(End::Right, b"b");
+        list.push_as(End::Right, &[b'x'; 200], Container::Plain);
+        list.push(End::Right, b"c");
+        let brief = super::quicklist_dump(&list, false);
+        assert_eq!(
+            brief,
+            "{count : 4}\n{len : 3}\n{fill : -2}\n{compress : 0}\n{bookmark_count : 0}\n\
+             {quicklist node(0)\n{container : PACKED, encoding: RAW, size: 13, count: 2, \
+             recompress: 0, attempted_compress: 0}\n}\n\
+             {quicklist node(1)\n{container : PLAIN, encoding: RAW, size: 200, count: 1, \
+             recompress: 0, attempted_compress: 0}\n}\n\
+             {quicklist node(2)\n{container : PACKED, encoding: RAW, size: 10, count: 1, \
+             recompress: 0, attempted_compress: 0}\n}\n"
+        );
+        let full = super::quicklist_dump(&list, true);
+        assert!(full.contains(&format!("{{ entry : {} }}\n}}\n", "x".repeat(200))));
+        assert!(full.contains("{ listpack:\n{total bytes 13} {num entries 2}\n"));
+    }
 }

@@ -4,6 +4,8 @@
 //! `redis_lite_engine::geohash`, the set `redis_lite_engine::zset`. This file parses, looks up,
 //! replies and stores, in Redis's order of checks.
 
+use std::cmp::Ordering;
+
 use redis_lite_engine::geohash::{self, Search, Shape};
 use redis_lite_engine::zset::ZSet;
 use redis_lite_protocol::number::{format_fixed, format_human};
@@ -578,25 +580,32 @@ fn search(ctx: &mut Ctx<'_>, form: Form) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     }
+    let returned = match usize::try_from(query.count) {
+        Ok(count) if count > 0 => count.min(found.len()),
+        _ => found.len(),
+    };
     if let Some(order) = order {
-        // Compared as Redis's sort callbacks compare; the sort is stable, as glibc's qsort is.
-        found.sort_by(|a, b| {
-            let ascending = if a.distance > b.distance {
-                std::cmp::Ordering::Greater
-            } else if a.distance == b.distance {
-                std::cmp::Ordering::Equal
-            } else {
-                std::cmp::Ordering::Less
-            };
+        // Compared on distance alone, as Redis's sort callbacks compare, so members at equal
+        // distances come out in the order Redis's sorts leave them: all results are sorted
+        // with glibc's qsort, a stable merge sort; the nearest COUNT of more with Redis's
+        // partial quicksort, which reorders equal ones (see `partial_quicksort`).
+        let compare = |a: &Found<'_>, b: &Found<'_>| {
+            let ascending = a
+                .distance
+                .partial_cmp(&b.distance)
+                .unwrap_or(Ordering::Less);
             match order {
                 Order::Asc => ascending,
                 Order::Desc => ascending.reverse(),
             }
-        });
+        };
+        if returned == found.len() {
+            found.sort_by(compare);
+        } else {
+            partial_quicksort(&mut found, returned, &compare);
+        }
     }
-    if query.count > 0 {
-        found.truncate(usize::try_from(query.count).unwrap_or(usize::MAX));
-    }
+    found.truncate(returned);
     let to_meters = search.to_meters;
     if let Some(store) = query.store {
         let items: Vec<(Vec<u8>, f64)> = found
@@ -680,4 +689,134 @@ fn geosearch(ctx: &mut Ctx<'_>) -> CmdResult {
 /// GEOSEARCHSTORE destination source [GEOSEARCH's arguments, without WITH*] [STOREDIST]
 fn geosearchstore(ctx: &mut Ctx<'_>) -> CmdResult {
     search(ctx, Form::Search { store: true })
+}
+
+/// Puts the `keep` (at least 1) smallest of `items` first, in order, exactly as Redis's
+/// `pqsort` does for a search with COUNT: Bentley and McIlroy's quicksort (as in BSD's
+/// `qsort`: insertion sort below 7 items, the median of three or, above 40, of three medians
+/// for pivot, equal keys gathered at both ends and swapped into the middle) that only recurses
+/// into the parts overlapping the first `keep` places. The same algorithm leaves equal items in
+/// the same places, so ties come out in Redis's order; the rest of the slice is left unordered.
+fn partial_quicksort<T>(items: &mut [T], keep: usize, compare: &impl Fn(&T, &T) -> Ordering) {
+    let len = items.len();
+    sort_part(items, 0, len, &(0..keep), compare);
+}
+
+/// [`partial_quicksort`] on the `n` items from `start`, where `wanted` are the places whose
+/// items must end up sorted.
+fn sort_part<T>(
+    items: &mut [T],
+    mut start: usize,
+    mut n: usize,
+    wanted: &std::ops::Range<usize>,
+    compare: &impl Fn(&T, &T) -> Ordering,
+) {
+    loop {
+        if n < 7 {
+            for m in start + 1..start + n {
+                let mut at = m;
+                while at > start && compare(&items[at - 1], &items[at]) == Ordering::Greater {
+                    items.swap(at, at - 1);
+                    at -= 1;
+                }
+            }
+            return;
+        }
+        let mut pivot = start + n / 2;
+        if n > 7 {
+            let (mut low, mut high) = (start, start + n - 1);
+            if n > 40 {
+                let d = n / 8;
+                low = median_of_three(items, low, low + d, low + 2 * d, compare);
+                pivot = median_of_three(items, pivot - d, pivot, pivot + d, compare);
+                high = median_of_three(items, high - 2 * d, high - d, high, compare);
+            }
+            pivot = median_of_three(items, low, pivot, high, compare);
+        }
+        items.swap(start, pivot);
+        // [start+1, a) equal to the pivot, [a, b) less, (c, d] greater, (d, end) equal.
+        let (mut a, mut b) = (start + 1, start + 1);
+        let (mut c, mut d) = (start + n - 1, start + n - 1);
+        loop {
+            while b <= c {
+                match compare(&items[b], &items[start]) {
+                    Ordering::Greater => break,
+                    Ordering::Equal => {
+                        items.swap(a, b);
+                        a += 1;
+                    }
+                    Ordering::Less => {}
+                }
+                b += 1;
+            }
+            while b <= c {
+                match compare(&items[c], &items[start]) {
+                    Ordering::Less => break,
+                    Ordering::Equal => {
+                        items.swap(c, d);
+                        d -= 1;
+                    }
+                    Ordering::Greater => {}
+                }
+                c -= 1;
+            }
+            if b > c {
+                break;
+            }
+            items.swap(b, c);
+            b += 1;
+            c -= 1;
+        }
+        let end = start + n;
+        let moved = (a - start).min(b - a);
+        swap_runs(items, start, b - moved, moved);
+        let moved = (d - c).min(end - d - 1);
+        swap_runs(items, b, end - moved, moved);
+        let overlaps = |from: usize, len: usize| from < wanted.end && wanted.start < from + len;
+        let less = b - a;
+        if less > 1 && overlaps(start, less) {
+            sort_part(items, start, less, wanted, compare);
+        }
+        let greater = d - c;
+        if greater > 1 && overlaps(end - greater, greater) {
+            start = end - greater;
+            n = greater;
+            continue;
+        }
+        return;
+    }
+}
+
+/// Which of the items at `a`, `b` and `c` holds the median, chosen as BSD's `med3` chooses.
+fn median_of_three<T>(
+    items: &[T],
+    a: usize,
+    b: usize,
+    c: usize,
+    compare: &impl Fn(&T, &T) -> Ordering,
+) -> usize {
+    let less = |x: usize, y: usize| compare(&items[x], &items[y]) == Ordering::Less;
+    let greater = |x: usize, y: usize| compare(&items[x], &items[y]) == Ordering::Greater;
+    if less(a, b) {
+        if less(b, c) {
+            b
+        } else if less(a, c) {
+            c
+        } else {
+            a
+        }
+    } else if greater(b, c) {
+        b
+    } else if less(a, c) {
+        a
+    } else {
+        c
+    }
+}
+
+/// Swaps the `n` items from `a` with the `n` items from `b`, pairwise.
+fn swap_runs<T>(items: &mut [T], a: usize, b: usize, n: usize) {
+    for i in 0..n {
+        items.swap(a + i, b + i);
+    }
 }

@@ -602,7 +602,6 @@ fn expire_generic(ctx: &mut Ctx<'_>, relative: bool, unit_ms: i64) -> CmdResult 
 pub fn dump_options(ctx: &Ctx<'_>) -> redis_lite_persist::WriteOptions {
     redis_lite_persist::WriteOptions {
         compression: ctx.server.config.read().rdbcompression,
-        list_max_listpack_size: ctx.encoding_limits().list_max_listpack_size,
         ..Default::default()
     }
 }

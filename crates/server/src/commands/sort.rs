@@ -221,13 +221,10 @@ fn sort_generic(ctx: &mut Ctx<'_>, read_only: bool) -> CmdResult {
             let (table, hash) = locked.db(db, destination);
             let count = output.len();
             if count > 0 {
-                let limits = ctx.encoding_limits();
                 let values = output.iter().map(|v| v.as_deref().unwrap_or_default());
-                let list = redis_lite_engine::list::List::from_values(
-                    limits.list_max_listpack_size,
-                    values,
-                )
-                .with_compress_depth(limits.list_compress_depth);
+                // Redis 7.0 builds the stored list with the quicklist defaults (8 KB nodes, no
+                // compression) whatever list-max-listpack-size and list-compress-depth say.
+                let list = redis_lite_engine::list::List::from_values(-2, values);
                 table.set(
                     hash,
                     destination,

@@ -47,7 +47,6 @@ pub fn write_options(server: &Server) -> WriteOptions {
     WriteOptions {
         compression: config.rdbcompression,
         checksum: config.rdbchecksum,
-        list_max_listpack_size: config.encoding.list_max_listpack_size,
     }
 }
 

@@ -23,6 +23,7 @@ mod hyperloglog;
 mod keys;
 mod lazyfree;
 mod list_compression;
+mod list_plain_nodes;
 mod lists;
 mod lolwut;
 mod migrate;
