@@ -387,11 +387,12 @@ fn bind_unix(config: &Config) -> Result<Option<std::os::unix::net::UnixListener>
     Ok(Some(listener))
 }
 
-/// Binds every `bind` address. A `-` prefix marks an address that may be unavailable.
-fn bind_listeners(config: &Config) -> std::io::Result<Vec<std::net::TcpListener>> {
+/// Binds every `bind` address at `port` (the server's, or `metrics-port`). A `-` prefix marks
+/// an address that may be unavailable.
+fn bind_listeners(config: &Config, port: u16) -> std::io::Result<Vec<std::net::TcpListener>> {
     let mut listeners = Vec::new();
     // Port 0 means "no TCP listener", as in Redis.
-    if config.port == 0 {
+    if port == 0 {
         return Ok(listeners);
     }
     for addr in &config.bind {
@@ -409,7 +410,6 @@ fn bind_listeners(config: &Config) -> std::io::Result<Vec<std::net::TcpListener>
                 ))
             }
         };
-        let port = config.port;
         match listen(SocketAddr::new(ip, port), config.tcp_backlog) {
             Ok(l) => listeners.push(l),
             Err(e) if optional => log!(
@@ -459,7 +459,9 @@ pub fn run(startup: Startup) -> Result<(), String> {
         // Already logged, in Redis's words.
         fdlimit::Adjusted::TooLow(_) => std::process::exit(1),
     }
-    let listeners = bind_listeners(&config).map_err(|e| e.to_string())?;
+    let listeners = bind_listeners(&config, config.port).map_err(|e| e.to_string())?;
+    let metrics_listeners =
+        bind_listeners(&config, config.observability.metrics_port).map_err(|e| e.to_string())?;
     let unix_listener = bind_unix(&config)?;
     if listeners.is_empty() && unix_listener.is_none() {
         return Err("Configured to not listen anywhere, exiting.".into());
@@ -484,6 +486,8 @@ pub fn run(startup: Startup) -> Result<(), String> {
         startup.config_file.as_ref().map_or("none".to_string(), |p| p.display().to_string())
     );
     crate::log::banner(server.config.read().process.always_show_logo, port);
+
+    crate::metrics::start(server.clone(), metrics_listeners)?;
 
     let mut senders = Vec::new();
     for index in 0..threads {

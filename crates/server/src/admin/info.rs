@@ -58,6 +58,13 @@ fn info(ctx: &mut Ctx<'_>) -> CmdResult {
             .iter()
             .any(|r| r == name || r == "all" || r == "everything" || (r == "default" && default))
     };
+    let text = render(ctx.server, wanted);
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+/// INFO's text for the sections `wanted(name, in_default)` picks, in output order.
+fn render(server: &Server, wanted: impl Fn(&str, bool) -> bool) -> String {
     let mut text = String::new();
     for (name, default) in SECTIONS {
         if !wanted(name, *default) {
@@ -66,10 +73,14 @@ fn info(ctx: &mut Ctx<'_>) -> CmdResult {
         if !text.is_empty() {
             text.push_str("\r\n");
         }
-        write_section(ctx.server, name, &mut text);
+        write_section(server, name, &mut text);
     }
-    ctx.out.verbatim("txt", text.as_bytes());
-    Ok(())
+    text
+}
+
+/// `INFO everything`'s text, for readers outside the command pipeline (the metrics endpoint).
+pub(crate) fn everything(server: &Server) -> String {
+    render(server, |_, _| true)
 }
 
 /// `1.11M`-style sizes, as Redis's `bytesToHuman`.
