@@ -22,6 +22,7 @@ mod keys;
 mod lazyfree;
 mod list_compression;
 mod lists;
+mod metrics;
 mod migrate;
 mod notifications;
 mod persistence;
