@@ -73,11 +73,13 @@ pub struct Identity {
     pub tcp_port: AtomicU64,
 }
 
-/// The cron thread's active expiry: DEBUG SET-ACTIVE-EXPIRE's switch, and how often a cycle
-/// stopped at its time limit (INFO's `expired_time_cap_reached_count`).
+/// The cron thread's active expiry: DEBUG SET-ACTIVE-EXPIRE's switch, how often a cycle
+/// stopped at its time limit (INFO's `expired_time_cap_reached_count`) and the time its cycles
+/// took (`expire_cycle_cpu_milliseconds`).
 pub struct ActiveExpiry {
     pub enabled: AtomicBool,
     pub time_cap_reached: AtomicU64,
+    pub cycle_usec: AtomicU64,
 }
 
 /// Where the engine's own changes (expirations, evictions) go: keyspace notifications, a
@@ -137,6 +139,7 @@ impl Server {
             active_expiry: ActiveExpiry {
                 enabled: AtomicBool::new(true),
                 time_cap_reached: AtomicU64::new(0),
+                cycle_usec: AtomicU64::new(0),
             },
             memory: Default::default(),
             pubsub,
@@ -719,8 +722,7 @@ fn event_loop(server: Arc<Server>, index: usize, mut incoming: mpsc::UnboundedRe
 /// Periodic work at `hz`: active expiry within Redis's 25% CPU budget, the `save` rules,
 /// ops/sec sampling and the memory peak.
 fn cron(server: Arc<Server>) {
-    let mut last_ops = 0u64;
-    let mut last_sample = Instant::now();
+    let mut rates = crate::stats::RateSampler::new();
     loop {
         let hz = server.config.read().hz.max(1);
         let period = Duration::from_millis(1000 / hz as u64);
@@ -734,9 +736,14 @@ fn cron(server: Arc<Server>) {
                 && !server.keyspace.is_replica()
             {
                 let budget = period / 4;
+                let cycle = Instant::now();
                 server
                     .keyspace
                     .active_expire(redis_lite_engine::now_ms(), budget);
+                server
+                    .active_expiry
+                    .cycle_usec
+                    .fetch_add(cycle.elapsed().as_micros() as u64, Relaxed);
                 if tick.elapsed() >= budget {
                     server.active_expiry.time_cap_reached.fetch_add(1, Relaxed);
                 }
@@ -749,16 +756,7 @@ fn cron(server: Arc<Server>) {
             server.aof.cron(&server.config.read());
         }
         server.migrate.close_idle();
-        if last_sample.elapsed() >= Duration::from_millis(100) {
-            let ops = crate::stats::sum(&server.stats.workers, |w| &w.total_commands);
-            let secs = last_sample.elapsed().as_secs_f64();
-            server.stats.instantaneous_ops.store(
-                ((ops.saturating_sub(last_ops)) as f64 / secs) as u64,
-                Relaxed,
-            );
-            last_ops = ops;
-            last_sample = Instant::now();
-        }
+        rates.sample(&server.stats);
         server.memory.peak.fetch_max(crate::memory::used(), Relaxed);
         std::thread::sleep(period.saturating_sub(tick.elapsed()));
     }

@@ -18,6 +18,7 @@ mod geo;
 mod hardening;
 mod hashes;
 mod hyperloglog;
+mod info_fields;
 mod keys;
 mod lazyfree;
 mod list_compression;
