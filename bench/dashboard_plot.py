@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Renders the Grafana dashboard's panels (deploy/grafana/redis-lite.json) from real data.
 
-Starts redis-lite with `metrics-port`, runs a short load with redis-benchmark in phases (writes,
-writes past maxmemory so keys are evicted, reads that hit and miss, keys with a TTL, a BGSAVE),
+Starts redis-lite with `metrics-port`, runs a short load with redis-benchmark in phases (writes
+past maxmemory so keys are evicted, writes that fit, reads that hit and miss, keys with a TTL,
+a BGSAVE),
 scrapes /metrics every second while it runs, parses each scrape with prometheus_client's text
 parser, and plots the dashboard's panels, computed from the scrapes as its queries compute them,
 into one PNG.
@@ -141,7 +142,7 @@ def main():
     server = subprocess.Popen(
         [args.server, "--port", str(port), "--metrics-port", str(metrics_port), "--dir", data,
          "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
-         "--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru", "--logfile", ""],
+         "--maxmemory", "32mb", "--maxmemory-policy", "allkeys-lru", "--logfile", ""],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -149,9 +150,9 @@ def main():
         wait_for_port(metrics_port)
         s = args.phase_seconds
         phases = [
-            (s, "writes", ["-c", "50", "-P", "8", "-r", "100000", "-d", "256", "-t", "set"]),
             (s, "writes past maxmemory", ["-c", "50", "-P", "8", "-r", "2000000", "-d", "1024", "-t", "set"]),
-            (s, "reads (hits and misses)", ["-c", "50", "-P", "8", "-r", "4000000", "-t", "get"]),
+            (s, "writes that fit", ["-c", "50", "-P", "8", "-r", "50000", "-d", "256", "-t", "set"]),
+            (s, "reads (hits and misses)", ["-c", "50", "-P", "8", "-r", "100000", "-t", "get"]),
             (s, "writes with a TTL", ["-c", "50", "-P", "8", "-r", "1000000",
                                        "SET", "ttl:__rand_int__", "v", "PX", "1500"]),
         ]
