@@ -324,6 +324,9 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                 server.active_expiry.cycle_usec.load(Relaxed) / 1000
             );
             field!("evicted_keys:{}", server.keyspace.evicted_keys());
+            let (exceeded_total, exceeded_now) = server.limits.exceeded.millis();
+            field!("total_eviction_exceeded_time:{exceeded_total}");
+            field!("current_eviction_exceeded_time:{exceeded_now}");
             field!("keyspace_hits:{}", sum(w, |s| &s.keyspace_hits));
             field!("keyspace_misses:{}", sum(w, |s| &s.keyspace_misses));
             field!(

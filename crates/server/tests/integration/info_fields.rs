@@ -61,16 +61,6 @@ const NOT_PRINTED: &[(&str, &str, &str)] = &[
     ),
     (
         "stats",
-        "total_eviction_exceeded_time",
-        "eviction does not record how long used memory stayed over maxmemory",
-    ),
-    (
-        "stats",
-        "current_eviction_exceeded_time",
-        "eviction does not record how long used memory stayed over maxmemory",
-    ),
-    (
-        "stats",
         "latest_fork_usec",
         "no fork: snapshots and AOF rewrites are copy-on-write inside the process",
     ),
@@ -312,4 +302,36 @@ fn added_fields_have_live_values() {
             kbps.parse::<f64>().unwrap() > 0.0
         },
     );
+}
+
+#[test]
+fn eviction_exceeded_time_runs_while_over_maxmemory() {
+    let server = Server::lite(&["--maxmemory-policy", "noeviction"]);
+    let mut raw = server.raw();
+    let value = "x".repeat(1 << 20);
+    for key in ["a", "b", "c"] {
+        raw.cmd(&["SET", key, &value]);
+    }
+    let stretch = |raw: &mut testkit::Raw, field: &str| -> u64 {
+        testkit::info_field(raw, "stats", field).parse().unwrap()
+    };
+    assert_eq!(stretch(&mut raw, "current_eviction_exceeded_time"), 0);
+    // Over the limit with nothing the policy may evict: the stretch runs.
+    raw.cmd(&["CONFIG", "SET", "maxmemory", "1mb"]);
+    testkit::wait_until(
+        "current_eviction_exceeded_time counts",
+        std::time::Duration::from_secs(10),
+        || stretch(&mut raw, "current_eviction_exceeded_time") > 0,
+    );
+    assert_eq!(stretch(&mut raw, "total_eviction_exceeded_time"), 0);
+    // Under it again (no limit): the stretch ends and joins the total.
+    raw.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+    testkit::wait_until(
+        "the stretch ends",
+        std::time::Duration::from_secs(10),
+        || stretch(&mut raw, "current_eviction_exceeded_time") == 0,
+    );
+    assert!(stretch(&mut raw, "total_eviction_exceeded_time") > 0);
+    raw.cmd(&["CONFIG", "RESETSTAT"]);
+    assert_eq!(stretch(&mut raw, "total_eviction_exceeded_time"), 0);
 }
