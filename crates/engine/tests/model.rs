@@ -313,7 +313,7 @@ fn apply(ks: &Keyspace, model: &mut Model, op: &Op) -> Result<(), TestCaseError>
         }
         Op::ActiveExpire => {
             // Fewer volatile keys per table than one sample: a cycle finds all that are due.
-            let expired = ks.active_expire(now, Duration::from_secs(10));
+            let expired = ks.active_expire(now, Duration::from_secs(10)).expired;
             let before = model.keys.len();
             model.keys.retain(|_, s| !s.expired(now));
             let due = before - model.keys.len();

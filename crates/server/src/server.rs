@@ -75,11 +75,24 @@ pub struct Identity {
 
 /// The cron thread's active expiry: DEBUG SET-ACTIVE-EXPIRE's switch, how often a cycle
 /// stopped at its time limit (INFO's `expired_time_cap_reached_count`) and the time its cycles
-/// took (`expire_cycle_cpu_milliseconds`).
+/// took (`expire_cycle_cpu_milliseconds`), and the share of sampled keys found expired, averaged
+/// over cycles as Redis averages it (`expired_stale_perc`, f64 bits).
 pub struct ActiveExpiry {
     pub enabled: AtomicBool,
     pub time_cap_reached: AtomicU64,
     pub cycle_usec: AtomicU64,
+    pub stale_share: AtomicU64,
+}
+
+impl ActiveExpiry {
+    /// Folds a cycle into the average: 5% weight for the newest, as Redis weighs it (a cycle
+    /// that found nothing to sample counts as 0, so the average decays).
+    fn record(&self, cycle: redis_lite_engine::ExpireCycle) {
+        let share = cycle.expired as f64 / cycle.sampled.max(1) as f64;
+        let average = f64::from_bits(self.stale_share.load(Relaxed));
+        self.stale_share
+            .store((share * 0.05 + average * 0.95).to_bits(), Relaxed);
+    }
 }
 
 /// Where the engine's own changes (expirations, evictions) go: keyspace notifications, a
@@ -140,6 +153,7 @@ impl Server {
                 enabled: AtomicBool::new(true),
                 time_cap_reached: AtomicU64::new(0),
                 cycle_usec: AtomicU64::new(0),
+                stale_share: AtomicU64::new(0),
             },
             memory: Default::default(),
             pubsub,
@@ -736,14 +750,15 @@ fn cron(server: Arc<Server>) {
                 && !server.keyspace.is_replica()
             {
                 let budget = period / 4;
-                let cycle = Instant::now();
-                server
+                let started = Instant::now();
+                let cycle = server
                     .keyspace
                     .active_expire(redis_lite_engine::now_ms(), budget);
-                server
-                    .active_expiry
+                let expiry = &server.active_expiry;
+                expiry
                     .cycle_usec
-                    .fetch_add(cycle.elapsed().as_micros() as u64, Relaxed);
+                    .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+                expiry.record(cycle);
                 if tick.elapsed() >= budget {
                     server.active_expiry.time_cap_reached.fetch_add(1, Relaxed);
                 }

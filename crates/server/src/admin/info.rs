@@ -315,6 +315,8 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("sync_partial_ok:{}", master.sync_partial_ok.load(Relaxed));
             field!("sync_partial_err:{}", master.sync_partial_err.load(Relaxed));
             field!("expired_keys:{}", server.keyspace.expired_keys());
+            let stale = f64::from_bits(server.active_expiry.stale_share.load(Relaxed));
+            field!("expired_stale_perc:{:.2}", stale * 100.0);
             field!(
                 "expired_time_cap_reached_count:{}",
                 server.active_expiry.time_cap_reached.load(Relaxed)

@@ -51,11 +51,6 @@ const NOT_PRINTED: &[(&str, &str, &str)] = &[
     ),
     (
         "stats",
-        "expired_stale_perc",
-        "the engine's active expiry keeps no running estimate of the share of expired keys",
-    ),
-    (
-        "stats",
         "evicted_clients",
         "being built by issue 17's clientmem (maxmemory-clients client eviction)",
     ),
@@ -334,4 +329,25 @@ fn eviction_exceeded_time_runs_while_over_maxmemory() {
     assert!(stretch(&mut raw, "total_eviction_exceeded_time") > 0);
     raw.cmd(&["CONFIG", "RESETSTAT"]);
     assert_eq!(stretch(&mut raw, "total_eviction_exceeded_time"), 0);
+}
+
+#[test]
+fn expired_stale_perc_follows_active_expiry() {
+    let server = Server::lite(&[]);
+    let mut raw = server.raw();
+    let stale = |raw: &mut testkit::Raw| -> f64 {
+        testkit::info_field(raw, "stats", "expired_stale_perc")
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(stale(&mut raw), 0.0);
+    for i in 0..2000 {
+        raw.cmd(&["SET", &format!("k{i}"), "v", "PX", "50"]);
+    }
+    // Active expiry samples keys that are all past their TTL: the average rises.
+    testkit::wait_until(
+        "expired_stale_perc rises",
+        std::time::Duration::from_secs(10),
+        || stale(&mut raw) > 0.0,
+    );
 }
