@@ -734,7 +734,7 @@ fn event_loop(server: Arc<Server>, index: usize, mut incoming: mpsc::UnboundedRe
 }
 
 /// Periodic work at `hz`: active expiry within Redis's 25% CPU budget, the `save` rules,
-/// ops/sec sampling and the memory peak.
+/// the instantaneous rates (ops/sec, network KB/s) and the memory peak.
 fn cron(server: Arc<Server>) {
     let mut rates = crate::stats::RateSampler::new();
     loop {
