@@ -880,11 +880,16 @@ impl Keyspace {
 
     /// Runs Redis's adaptive active expiry for up to `budget`: per database, sample 20 volatile
     /// keys, delete the expired ones, and go on while more than 10% of a sample had expired.
-    /// Each step holds one shard's lock briefly. Returns the number of keys expired.
-    pub fn active_expire(&self, now_ms: u64, budget: Duration, effort: ExpireEffort) -> usize {
+    /// Each step holds one shard's lock briefly.
+    pub fn active_expire(
+        &self,
+        now_ms: u64,
+        budget: Duration,
+        effort: ExpireEffort,
+    ) -> ExpireCycle {
         let start = Instant::now();
         let first = self.expire_next.fetch_add(1, Ordering::Relaxed);
-        let mut expired = 0;
+        let mut cycle = ExpireCycle::default();
         for offset in 0..self.shards.len() {
             let index = (first + offset) % self.shards.len();
             for db in 0..self.databases {
@@ -897,10 +902,11 @@ impl Keyspace {
                     }
                     let (sampled, gone) = shard.dbs[db].expire_step(now_ms, effort.keys_per_step);
                     drop(shard);
-                    expired += gone;
+                    cycle.sampled += sampled;
+                    cycle.expired += gone;
                     if start.elapsed() >= budget {
                         self.expire_next.store(index, Ordering::Relaxed);
-                        return expired;
+                        return cycle;
                     }
                     if sampled == 0 || gone * 100 <= sampled * effort.acceptable_stale_percent {
                         break;
@@ -908,7 +914,7 @@ impl Keyspace {
                 }
             }
         }
-        expired
+        cycle
     }
 }
 
@@ -944,6 +950,14 @@ impl ExpireEffort {
             time_percent: 25 + 2 * extra,
         }
     }
+}
+
+/// What one active expiry cycle did: volatile keys looked at, and how many of them had expired
+/// (their ratio is the "stale" share INFO's `expired_stale_perc` averages).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExpireCycle {
+    pub sampled: usize,
+    pub expired: usize,
 }
 
 #[cfg(test)]
@@ -993,7 +1007,9 @@ mod tests {
         }
         let mut total = 1;
         for _ in 0..100 {
-            total += ks.active_expire(2000, Duration::from_secs(1), ExpireEffort::DEFAULT);
+            total += ks
+                .active_expire(2000, Duration::from_secs(1), ExpireEffort::DEFAULT)
+                .expired;
         }
         assert_eq!(total, 500);
         assert_eq!(ks.db_stats()[0], (500, 0, 0));

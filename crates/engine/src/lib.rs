@@ -43,7 +43,7 @@ pub use bytes::SmallBytes;
 pub use dict::{Dict, Entry};
 pub use encoding::EncodingLimits;
 pub use evict::{Evicted, Policy, Tracking};
-pub use keyspace::{Db, ExpireEffort, KeyEvents, Keyspace, Locked, Shard, WatchFlag};
+pub use keyspace::{Db, ExpireCycle, ExpireEffort, KeyEvents, Keyspace, Locked, Shard, WatchFlag};
 pub use lazyfree::{Deletion, LazyFreeSettings};
 pub use snapshot::{Snapshot, SnapshotEntry};
 pub use value::Value;

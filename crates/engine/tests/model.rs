@@ -313,11 +313,13 @@ fn apply(ks: &Keyspace, model: &mut Model, op: &Op) -> Result<(), TestCaseError>
         }
         Op::ActiveExpire => {
             // Fewer volatile keys per table than one sample: a cycle finds all that are due.
-            let expired = ks.active_expire(
-                now,
-                Duration::from_secs(10),
-                redis_lite_engine::keyspace::ExpireEffort::DEFAULT,
-            );
+            let expired = ks
+                .active_expire(
+                    now,
+                    Duration::from_secs(10),
+                    redis_lite_engine::keyspace::ExpireEffort::DEFAULT,
+                )
+                .expired;
             let before = model.keys.len();
             model.keys.retain(|_, s| !s.expired(now));
             let due = before - model.keys.len();

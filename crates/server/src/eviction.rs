@@ -20,6 +20,65 @@ pub struct Limits {
     maxkeys: AtomicU64,
     samples: AtomicUsize,
     tenacity: AtomicU32,
+    pub exceeded: ExceededTime,
+}
+
+/// How long the server has stayed over its limits, for INFO's `total_eviction_exceeded_time`
+/// and `current_eviction_exceeded_time`: a stretch begins when eviction finds the server over
+/// a limit and ends when a check finds it under again, as Redis times it.
+#[derive(Default)]
+pub struct ExceededTime {
+    /// When the current stretch began, in µs since [`clock_origin`]; 0 while under the limits.
+    since_us: AtomicU64,
+    /// The finished stretches, added up.
+    total_us: AtomicU64,
+}
+
+fn clock_origin() -> Instant {
+    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+/// µs since [`clock_origin`], never 0 (which means "not over").
+fn now_us() -> u64 {
+    (clock_origin().elapsed().as_micros() as u64).max(1)
+}
+
+impl ExceededTime {
+    fn begin(&self) {
+        if self.since_us.load(Relaxed) == 0 {
+            let _ = self
+                .since_us
+                .compare_exchange(0, now_us(), Relaxed, Relaxed);
+        }
+    }
+
+    fn end(&self) {
+        // One relaxed load on the path before every command; a write only at a stretch's end.
+        if self.since_us.load(Relaxed) == 0 {
+            return;
+        }
+        let since = self.since_us.swap(0, Relaxed);
+        if since != 0 {
+            self.total_us
+                .fetch_add(now_us().saturating_sub(since), Relaxed);
+        }
+    }
+
+    /// (total of finished stretches, the current stretch so far), in milliseconds.
+    pub fn millis(&self) -> (u64, u64) {
+        let since = self.since_us.load(Relaxed);
+        let current = match since {
+            0 => 0,
+            since => now_us().saturating_sub(since),
+        };
+        (self.total_us.load(Relaxed) / 1000, current / 1000)
+    }
+
+    /// CONFIG RESETSTAT: the finished stretches are forgotten; a current one goes on.
+    pub fn reset(&self) {
+        self.total_us.store(0, Relaxed);
+    }
 }
 
 impl Limits {
@@ -63,6 +122,7 @@ fn make_room(server: &Server, budget: Duration, newcomer: Option<(usize, &[u8])>
     // Paused clients (CLIENT PAUSE, FAILOVER) pause eviction too, as in Redis: its DELs would
     // move the offset the replicas must reach.
     if !over(server) || server.pause.is_paused() {
+        server.limits.exceeded.end();
         return Outcome::Within;
     }
     // A replica's dataset is its master's: with `replica-ignore-maxmemory` (the default) it
@@ -70,6 +130,7 @@ fn make_room(server: &Server, budget: Duration, newcomer: Option<(usize, &[u8])>
     if server.keyspace.is_replica() && server.config.read().replica_ignore_maxmemory {
         return Outcome::Within;
     }
+    server.limits.exceeded.begin();
     let started = Instant::now();
     let keyspace = &server.keyspace;
     let policy = keyspace.tracking().policy();
@@ -89,6 +150,7 @@ fn make_room(server: &Server, budget: Duration, newcomer: Option<(usize, &[u8])>
             return Outcome::Running;
         }
     }
+    server.limits.exceeded.end();
     Outcome::Within
 }
 

@@ -38,6 +38,9 @@
 //!   byte offsets), read by sinks from their own cursors: the AOF now, replication later.
 //! - [`persistence`]: RDB snapshots (SAVE, BGSAVE, `save` rules), the append-only file
 //!   (logging writes, fsync policies, rewriting), and loading at start-up.
+//! - [`metrics`]: Prometheus `GET /metrics` on `metrics-port`, on a thread of its own: INFO's
+//!   fields under redis_exporter's names, plus per-thread load, AOF fsync and snapshot lock
+//!   latency.
 //! - [`client`], [`stats`], [`memory`], [`mod@log`], [`error`]: client state, INFO counters,
 //!   allocator figures and MEMORY, Redis-format logging, and typed errors with Redis's texts.
 
@@ -55,6 +58,7 @@ pub mod eviction;
 pub mod journal;
 pub mod log;
 pub mod memory;
+pub mod metrics;
 pub mod monitor;
 pub mod net;
 pub mod notify;

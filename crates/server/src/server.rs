@@ -79,11 +79,26 @@ pub struct Identity {
     pub tcp_port: AtomicU64,
 }
 
-/// The cron thread's active expiry: DEBUG SET-ACTIVE-EXPIRE's switch, and how often a cycle
-/// stopped at its time limit (INFO's `expired_time_cap_reached_count`).
+/// The cron thread's active expiry: DEBUG SET-ACTIVE-EXPIRE's switch, how often a cycle
+/// stopped at its time limit (INFO's `expired_time_cap_reached_count`) and the time its cycles
+/// took (`expire_cycle_cpu_milliseconds`), and the share of sampled keys found expired, averaged
+/// over cycles as Redis averages it (`expired_stale_perc`, f64 bits).
 pub struct ActiveExpiry {
     pub enabled: AtomicBool,
     pub time_cap_reached: AtomicU64,
+    pub cycle_usec: AtomicU64,
+    pub stale_share: AtomicU64,
+}
+
+impl ActiveExpiry {
+    /// Folds a cycle into the average: 5% weight for the newest, as Redis weighs it (a cycle
+    /// that found nothing to sample counts as 0, so the average decays).
+    fn record(&self, cycle: redis_lite_engine::ExpireCycle) {
+        let share = cycle.expired as f64 / cycle.sampled.max(1) as f64;
+        let average = f64::from_bits(self.stale_share.load(Relaxed));
+        self.stale_share
+            .store((share * 0.05 + average * 0.95).to_bits(), Relaxed);
+    }
 }
 
 /// Where the engine's own changes (expirations, evictions) go: keyspace notifications, a
@@ -148,6 +163,8 @@ impl Server {
             active_expiry: ActiveExpiry {
                 enabled: AtomicBool::new(true),
                 time_cap_reached: AtomicU64::new(0),
+                cycle_usec: AtomicU64::new(0),
+                stale_share: AtomicU64::new(0),
             },
             memory: Default::default(),
             pubsub,
@@ -431,7 +448,9 @@ pub fn run(startup: Startup) -> Result<(), String> {
         // Already logged, in Redis's words.
         fdlimit::Adjusted::TooLow(_) => std::process::exit(1),
     }
-    let listeners = crate::net::listeners::bind_at_startup(&config)?;
+    let listeners = crate::net::listeners::bind_at_startup(&config, config.port)?;
+    let metrics_listeners =
+        crate::net::listeners::bind_at_startup(&config, config.observability.metrics_port)?;
     let unix_listener = bind_unix(&config)?;
     if listeners.is_empty() && unix_listener.is_none() {
         return Err("Configured to not listen anywhere, exiting.".into());
@@ -454,6 +473,8 @@ pub fn run(startup: Startup) -> Result<(), String> {
         startup.config_file.as_ref().map_or("none".to_string(), |p| p.display().to_string())
     );
     crate::log::banner(server.config.read().process.always_show_logo, port);
+
+    crate::metrics::start(server.clone(), metrics_listeners)?;
 
     let mut senders = Vec::new();
     for index in 0..threads {
@@ -686,11 +707,10 @@ fn event_loop(server: Arc<Server>, index: usize, mut incoming: mpsc::UnboundedRe
 }
 
 /// Periodic work at `hz` (raised with the number of clients under `dynamic-hz`): active
-/// expiry within Redis's CPU budget for `active-expire-effort` (25% at the default), the `save` rules,
-/// ops/sec sampling and the memory peak.
+/// expiry within Redis's CPU budget for `active-expire-effort` (25% at the default), the `save`
+/// rules, the instantaneous rates (ops/sec, network KB/s) and the memory peak.
 fn cron(server: Arc<Server>) {
-    let mut last_ops = 0u64;
-    let mut last_sample = Instant::now();
+    let mut rates = crate::stats::RateSampler::new();
     loop {
         let (hz, effort) = {
             let config = server.config.read();
@@ -715,9 +735,16 @@ fn cron(server: Arc<Server>) {
                 && !server.keyspace.is_replica()
             {
                 let budget = period * effort.time_percent / 100;
-                server
-                    .keyspace
-                    .active_expire(redis_lite_engine::now_ms(), budget, effort);
+                let started = Instant::now();
+                let cycle =
+                    server
+                        .keyspace
+                        .active_expire(redis_lite_engine::now_ms(), budget, effort);
+                let expiry = &server.active_expiry;
+                expiry
+                    .cycle_usec
+                    .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+                expiry.record(cycle);
                 if tick.elapsed() >= budget {
                     server.active_expiry.time_cap_reached.fetch_add(1, Relaxed);
                 }
@@ -732,16 +759,7 @@ fn cron(server: Arc<Server>) {
             server.aof.cron(&server.config.read());
         }
         server.migrate.close_idle();
-        if last_sample.elapsed() >= Duration::from_millis(100) {
-            let ops = crate::stats::sum(&server.stats.workers, |w| &w.total_commands);
-            let secs = last_sample.elapsed().as_secs_f64();
-            server.stats.instantaneous_ops.store(
-                ((ops.saturating_sub(last_ops)) as f64 / secs) as u64,
-                Relaxed,
-            );
-            last_ops = ops;
-            last_sample = Instant::now();
-        }
+        rates.sample(&server.stats);
         server.memory.peak.fetch_max(crate::memory::used(), Relaxed);
         std::thread::sleep(period.saturating_sub(tick.elapsed()));
     }

@@ -17,6 +17,10 @@ pub struct ServerStats {
     pub instantaneous_ops: AtomicU64,
     /// The frequency the cron runs at now (INFO's `hz`): `hz`, or more under `dynamic-hz`.
     pub hz: AtomicU64,
+    /// Network KB/s in and out over the same interval, as f64 bits
+    /// (`instantaneous_input_kbps`, `instantaneous_output_kbps`).
+    pub instantaneous_input_kbps: AtomicU64,
+    pub instantaneous_output_kbps: AtomicU64,
 }
 
 /// Clients a cron tick may look at before `dynamic-hz` doubles the frequency, as in Redis.
@@ -48,7 +52,65 @@ impl ServerStats {
             started: Instant::now(),
             instantaneous_ops: AtomicU64::new(0),
             hz: AtomicU64::new(0),
+            instantaneous_input_kbps: AtomicU64::new(0),
+            instantaneous_output_kbps: AtomicU64::new(0),
         }
+    }
+}
+
+/// The cron's previous readings of the running totals, for the instantaneous rates.
+pub struct RateSampler {
+    at: Instant,
+    commands: u64,
+    input: u64,
+    output: u64,
+}
+
+impl RateSampler {
+    /// How often the rates are recomputed, as Redis samples them.
+    const INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+    pub fn new() -> RateSampler {
+        RateSampler {
+            at: Instant::now(),
+            commands: 0,
+            input: 0,
+            output: 0,
+        }
+    }
+
+    /// Recomputes the rates once an interval has passed since the last time.
+    pub fn sample(&mut self, stats: &ServerStats) {
+        let secs = self.at.elapsed().as_secs_f64();
+        if secs < Self::INTERVAL.as_secs_f64() {
+            return;
+        }
+        let commands = sum(&stats.workers, |w| &w.total_commands);
+        let input = sum(&stats.workers, |w| &w.net_input_bytes);
+        let output = sum(&stats.workers, |w| &w.net_output_bytes);
+        let rate = |now: u64, before: u64| now.saturating_sub(before) as f64 / secs;
+        stats
+            .instantaneous_ops
+            .store(rate(commands, self.commands) as u64, Relaxed);
+        let kbps = |now, before| (rate(now, before) / 1024.0).to_bits();
+        stats
+            .instantaneous_input_kbps
+            .store(kbps(input, self.input), Relaxed);
+        stats
+            .instantaneous_output_kbps
+            .store(kbps(output, self.output), Relaxed);
+        *self = RateSampler {
+            at: Instant::now(),
+            commands,
+            input,
+            output,
+        };
+    }
+}
+
+impl Default for RateSampler {
+    fn default() -> Self {
+        RateSampler::new()
     }
 }
 

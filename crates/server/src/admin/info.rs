@@ -58,6 +58,13 @@ fn info(ctx: &mut Ctx<'_>) -> CmdResult {
             .iter()
             .any(|r| r == name || r == "all" || r == "everything" || (r == "default" && default))
     };
+    let text = render(ctx.server, wanted);
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+/// INFO's text for the sections `wanted(name, in_default)` picks, in output order.
+fn render(server: &Server, wanted: impl Fn(&str, bool) -> bool) -> String {
     let mut text = String::new();
     for (name, default) in SECTIONS {
         if !wanted(name, *default) {
@@ -66,10 +73,14 @@ fn info(ctx: &mut Ctx<'_>) -> CmdResult {
         if !text.is_empty() {
             text.push_str("\r\n");
         }
-        write_section(ctx.server, name, &mut text);
+        write_section(server, name, &mut text);
     }
-    ctx.out.verbatim("txt", text.as_bytes());
-    Ok(())
+    text
+}
+
+/// `INFO everything`'s text, for readers outside the command pipeline (the metrics endpoint).
+pub(crate) fn everything(server: &Server) -> String {
+    render(server, |_, _| true)
 }
 
 /// `1.11M`-style sizes, as Redis's `bytesToHuman`.
@@ -110,6 +121,30 @@ pub(crate) fn total_system_memory() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// The replication stream's one buffer, shared by the backlog and the replicas' pending
+/// output, split as Redis 7 splits it for INFO: up to `repl-backlog-size` is the backlog's,
+/// anything above it (kept for a replica that lags) the replicas'.
+struct ReplicationBuffers {
+    total: u64,
+    backlog: u64,
+    replicas: u64,
+}
+
+impl ReplicationBuffers {
+    fn take(server: &Server, backlog_size: u64) -> ReplicationBuffers {
+        let (_, total) = server.replication.backlog.history();
+        let replicas = match server.replication.master.connected() > 0 {
+            true => total.saturating_sub(backlog_size),
+            false => 0,
+        };
+        ReplicationBuffers {
+            total,
+            backlog: total - replicas,
+            replicas,
+        }
+    }
+}
+
 fn write_section(server: &Server, name: &str, out: &mut String) {
     macro_rules! field {
         ($($arg:tt)*) => {{
@@ -132,7 +167,13 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("redis_mode:standalone");
             field!("os:{} {}", std::env::consts::OS, std::env::consts::ARCH);
             field!("arch_bits:{}", usize::BITS);
+            // `Instant` reads CLOCK_MONOTONIC through clock_gettime.
+            field!("monotonic_clock:POSIX clock_gettime");
             field!("multiplexing_api:epoll");
+            // Rust's atomics are LLVM's, the same builtins C11's <stdatomic.h> compiles to.
+            field!("atomicvar_api:c11-builtin");
+            // Redis prints 0.0.0 when GCC did not compile it; rustc compiled this server.
+            field!("gcc_version:0.0.0");
             field!("process_id:{}", std::process::id());
             field!("process_supervised:no");
             field!("run_id:{}", server.identity.run_id);
@@ -179,6 +220,9 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             let b = crate::memory::memory_family::Breakdown::take(server);
             let (used, peak) = (b.used, b.peak);
             let rss = crate::memory::rss();
+            let allocated = crate::memory::allocator_allocated();
+            let active = crate::memory::allocator_active();
+            let resident = crate::memory::resident();
             let system = total_system_memory();
             field!("# Memory");
             field!("used_memory:{used}");
@@ -195,11 +239,9 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("used_memory_startup:{}", b.startup);
             field!("used_memory_dataset:{}", b.dataset());
             field!("used_memory_dataset_perc:{:.2}%", b.dataset_percentage());
-            field!(
-                "allocator_allocated:{}",
-                crate::memory::allocator_allocated()
-            );
-            field!("allocator_resident:{}", crate::memory::resident());
+            field!("allocator_allocated:{allocated}");
+            field!("allocator_active:{active}");
+            field!("allocator_resident:{resident}");
             field!("total_system_memory:{system}");
             field!("total_system_memory_human:{}", human(system));
             crate::scripting::memory_fields(server, &mut |line| field!("{line}"));
@@ -212,12 +254,24 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                 .map_or("noeviction", |(n, _)| n);
             field!("maxmemory_policy:{name}");
             field!("maxkeys:{}", config.maxkeys);
+            let ratio = |a: u64, b: u64| a as f64 / b.max(1) as f64;
+            let excess = |a: u64, b: u64| a as i64 - b as i64;
+            field!("allocator_frag_ratio:{:.2}", ratio(active, allocated));
+            field!("allocator_frag_bytes:{}", excess(active, allocated));
+            field!("allocator_rss_ratio:{:.2}", ratio(resident, active));
+            field!("allocator_rss_bytes:{}", excess(resident, active));
+            field!("rss_overhead_ratio:{:.2}", ratio(rss, resident));
+            field!("rss_overhead_bytes:{}", excess(rss, resident));
             field!(
                 "mem_fragmentation_ratio:{:.2}",
                 rss as f64 / used.max(1) as f64
             );
             field!("mem_fragmentation_bytes:{}", rss as i64 - used as i64);
             field!("mem_not_counted_for_evict:{}", b.aof_buffer);
+            let buffers = ReplicationBuffers::take(server, config.repl_backlog_size);
+            field!("mem_replication_backlog:{}", buffers.backlog);
+            field!("mem_total_replication_buffers:{}", buffers.total);
+            field!("mem_clients_slaves:{}", buffers.replicas);
             field!("mem_clients_normal:{}", b.clients_normal);
             field!("mem_aof_buffer:{}", b.aof_buffer);
             field!("mem_allocator:jemalloc-5.3.0");
@@ -246,6 +300,15 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             );
             field!("total_net_input_bytes:{}", sum(w, |s| &s.net_input_bytes));
             field!("total_net_output_bytes:{}", sum(w, |s| &s.net_output_bytes));
+            let kbps = |rate: &std::sync::atomic::AtomicU64| f64::from_bits(rate.load(Relaxed));
+            field!(
+                "instantaneous_input_kbps:{:.2}",
+                kbps(&server.stats.instantaneous_input_kbps)
+            );
+            field!(
+                "instantaneous_output_kbps:{:.2}",
+                kbps(&server.stats.instantaneous_output_kbps)
+            );
             field!(
                 "rejected_connections:{}",
                 server.clients.rejected_connections.load(Relaxed)
@@ -255,11 +318,20 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("sync_partial_ok:{}", master.sync_partial_ok.load(Relaxed));
             field!("sync_partial_err:{}", master.sync_partial_err.load(Relaxed));
             field!("expired_keys:{}", server.keyspace.expired_keys());
+            let stale = f64::from_bits(server.active_expiry.stale_share.load(Relaxed));
+            field!("expired_stale_perc:{:.2}", stale * 100.0);
             field!(
                 "expired_time_cap_reached_count:{}",
                 server.active_expiry.time_cap_reached.load(Relaxed)
             );
+            field!(
+                "expire_cycle_cpu_milliseconds:{}",
+                server.active_expiry.cycle_usec.load(Relaxed) / 1000
+            );
             field!("evicted_keys:{}", server.keyspace.evicted_keys());
+            let (exceeded_total, exceeded_now) = server.limits.exceeded.millis();
+            field!("total_eviction_exceeded_time:{exceeded_total}");
+            field!("current_eviction_exceeded_time:{exceeded_now}");
             field!("keyspace_hits:{}", sum(w, |s| &s.keyspace_hits));
             field!("keyspace_misses:{}", sum(w, |s| &s.keyspace_misses));
             field!(

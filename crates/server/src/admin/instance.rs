@@ -123,6 +123,8 @@ fn config_resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.server.clients.connections_received.store(0, Relaxed);
     ctx.server.clients.rejected_connections.store(0, Relaxed);
     ctx.server.active_expiry.time_cap_reached.store(0, Relaxed);
+    ctx.server.active_expiry.cycle_usec.store(0, Relaxed);
+    ctx.server.limits.exceeded.reset();
     ctx.server.memory.peak.store(crate::memory::used(), Relaxed);
     ctx.server.keyspace.reset_lazyfree_stats();
     ctx.out.ok();

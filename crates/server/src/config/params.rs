@@ -1118,6 +1118,7 @@ const OBSERVABILITY: &[Param] = &[
         },
     )
     .variadic(),
+    int_param!("metrics-port", observability.metrics_port: u16, 0, 65535, default "0", mutable false),
 ];
 
 /// Access control lists.

@@ -99,6 +99,8 @@ pub struct ObservabilityConfig {
     pub latency_monitor_threshold: i64,
     pub latency_tracking: bool,
     pub latency_tracking_info_percentiles: Vec<f64>,
+    /// `metrics-port`: where `GET /metrics` is served on the `bind` addresses; 0 is off.
+    pub metrics_port: u16,
 }
 
 /// Redis Cluster.

@@ -121,6 +121,13 @@ pub fn allocator_allocated() -> u64 {
     stats::allocated::read().map_or(0, |n| n as u64)
 }
 
+/// jemalloc's `stats.active`: bytes in the pages of active runs (INFO's `allocator_active`);
+/// what it has above `allocated` is fragmentation inside those pages.
+pub fn allocator_active() -> u64 {
+    let _ = epoch::advance();
+    stats::active::read().map_or(0, |n| n as u64)
+}
+
 /// Starts or stops jemalloc's background purging thread (`jemalloc-bg-thread`, on by default
 /// as in Redis): with it, memory freed when a burst of clients or keys goes away returns to the
 /// system within seconds, not only at the next allocation in the same arena.

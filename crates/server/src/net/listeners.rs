@@ -116,7 +116,7 @@ impl Listeners {
     /// Listens as `config` says from now on (CONFIG SET port/bind). On failure, logged in
     /// Redis's words, the listeners are as they were.
     pub fn reconfigure(&self, server: &Arc<Server>, config: &Config) -> Result<(), ListenFailed> {
-        let wanted = resolve(config).map_err(|e| {
+        let wanted = resolve(config, config.port).map_err(|e| {
             log!(Warning, "Warning: {e}");
             ListenFailed
         })?;
@@ -211,19 +211,19 @@ impl Listeners {
     }
 }
 
-/// Binds every address of `config` at start-up; an unavailable address that is not optional
-/// stops the server, in Redis's words.
-pub fn bind_at_startup(config: &Config) -> Result<Vec<std::net::TcpListener>, String> {
-    let wanted = resolve(config)?;
+/// Binds every `bind` address of `config` at `port` (the server's, or `metrics-port`) at
+/// start-up; an unavailable address that is not optional stops the server, in Redis's words.
+pub fn bind_at_startup(config: &Config, port: u16) -> Result<Vec<std::net::TcpListener>, String> {
+    let wanted = resolve(config, port)?;
     bind_all(&wanted, config.tcp_backlog).map_err(|e| e.to_string())
 }
 
-/// The addresses `config` asks for; none when `port` is 0 ("no TCP listener", as in Redis).
-fn resolve(config: &Config) -> Result<Vec<Wanted>, String> {
-    if config.port == 0 {
+/// The addresses `config` binds at `port`; none when `port` is 0 ("no TCP listener", as in
+/// Redis).
+fn resolve(config: &Config, port: u16) -> Result<Vec<Wanted>, String> {
+    if port == 0 {
         return Ok(Vec::new());
     }
-    let port = config.port;
     let mut wanted = Vec::new();
     for word in &config.bind {
         let (optional, host) = match word.strip_prefix('-') {
@@ -325,20 +325,19 @@ fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<std::net::TcpListen
 mod tests {
     use super::*;
 
-    fn config(bind: &[&str], port: u16) -> Config {
+    fn config(bind: &[&str]) -> Config {
         Config {
             bind: bind.iter().map(|s| s.to_string()).collect(),
-            port,
             ..Config::default()
         }
     }
 
     #[test]
     fn bind_words_resolve_as_redis_reads_them() {
-        let got = resolve(&config(
-            &["*", "-::*", "localhost", "-nowhere.invalid"],
+        let got = resolve(
+            &config(&["*", "-::*", "localhost", "-nowhere.invalid"]),
             7000,
-        ))
+        )
         .unwrap();
         let addrs: Vec<String> = got.iter().map(|w| w.addr.to_string()).collect();
         assert_eq!(addrs, ["0.0.0.0:7000", "[::]:7000", "127.0.0.1:7000"]);
@@ -346,8 +345,8 @@ mod tests {
             got.iter().map(|w| w.optional).collect::<Vec<_>>(),
             [false, true, false]
         );
-        assert!(resolve(&config(&["*"], 0)).unwrap().is_empty());
-        assert!(resolve(&config(&["nowhere.invalid"], 7000))
+        assert!(resolve(&config(&["*"]), 0).unwrap().is_empty());
+        assert!(resolve(&config(&["nowhere.invalid"]), 7000)
             .unwrap_err()
             .starts_with("Could not create server TCP listening socket nowhere.invalid:7000"));
     }

@@ -70,6 +70,8 @@ pub struct Persistence {
     pub lastsave: AtomicU64,
     /// `dirty` of all workers at the last save, for `rdb_changes_since_last_save`.
     pub dirty_at_save: AtomicU64,
+    /// How long each snapshot held a shard's lock at most (the metrics endpoint's).
+    pub snapshot_lock_hold: crate::metrics::histogram::LatencyHistogram,
 }
 
 impl Default for Persistence {
@@ -86,6 +88,7 @@ impl Default for Persistence {
             last_load_keys_expired: AtomicU64::new(0),
             lastsave: AtomicU64::new(redis_lite_engine::now_ms() / 1000),
             dirty_at_save: AtomicU64::new(0),
+            snapshot_lock_hold: Default::default(),
         }
     }
 }

@@ -117,6 +117,7 @@ pub fn save_to_file(
         longest_hold = write_snapshot(dataset, w, progress, delay)?;
         Ok(())
     })?;
+    server.persistence.snapshot_lock_hold.record(longest_hold);
     Ok((longest_hold, size))
 }
 

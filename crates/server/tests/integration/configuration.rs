@@ -35,6 +35,10 @@ const LITE_ONLY: &[(&str, &str)] = &[
         "encryption at rest of snapshots and AOF files",
     ),
     ("encryption-key-file", "the key for encryption at rest"),
+    (
+        "metrics-port",
+        "Prometheus metrics built in (redis_exporter's names)",
+    ),
 ];
 
 fn config_get_all(raw: &mut Raw) -> BTreeMap<String, String> {

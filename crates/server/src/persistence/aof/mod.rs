@@ -28,6 +28,7 @@ use tokio::sync::watch;
 use crate::config::{Config, Fsync};
 use crate::journal::{Journal, Sink, SinkId};
 use crate::log;
+use crate::metrics::histogram::LatencyHistogram;
 use crate::server::Server;
 
 pub use load::{load, LoadError, LoadStats};
@@ -259,9 +260,12 @@ impl Files {
         Ok(())
     }
 
-    fn sync(&mut self) -> io::Result<()> {
+    fn sync(&mut self, latency: &LatencyHistogram) -> io::Result<()> {
         if let Some((file, _)) = self.incr.as_mut().filter(|_| self.unsynced) {
-            file.file().sync_data()?;
+            let started = Instant::now();
+            let synced = file.file().sync_data();
+            latency.record(started.elapsed());
+            synced?;
         }
         self.unsynced = false;
         self.last_fsync = Instant::now();
@@ -294,6 +298,8 @@ struct BackgroundFsync {
     wake: Condvar,
     /// An fsync is queued or running (INFO's `aof_pending_bio_fsync`).
     busy: AtomicBool,
+    /// How long each fsync took, this thread's and `always`'s (the metrics endpoint's).
+    latency: LatencyHistogram,
 }
 
 impl BackgroundFsync {
@@ -318,7 +324,10 @@ impl BackgroundFsync {
                     self.wake.wait(&mut queued);
                 }
             };
-            if let Err(e) = file.sync_data() {
+            let started = Instant::now();
+            let synced = file.sync_data();
+            self.latency.record(started.elapsed());
+            if let Err(e) = synced {
                 log!(
                     Warning,
                     "Error fsyncing the AOF file in the background: {e}"
@@ -445,6 +454,11 @@ impl Aof {
             current_size: AtomicU64::new(0),
             base_size: AtomicU64::new(0),
         }
+    }
+
+    /// The AOF's fsync durations so far, whichever thread ran them.
+    pub fn fsync_latency(&self) -> crate::metrics::histogram::Reading {
+        self.background_fsync.latency.read()
     }
 
     pub fn is_on(&self) -> bool {
@@ -599,7 +613,7 @@ impl Aof {
         f.write_unwritten(f.unwritten.len())?;
         let skip = self.no_fsync_on_rewrite.load(Relaxed) && self.rewrite.in_progress();
         match self.policy() {
-            Fsync::Always if !skip => f.sync(),
+            Fsync::Always if !skip => f.sync(&self.background_fsync.latency),
             Fsync::Everysec if !skip && f.last_fsync.elapsed() >= Duration::from_secs(1) => {
                 f.sync_in_background(&self.background_fsync)
             }
