@@ -62,6 +62,8 @@ pub struct Server {
     /// backlog read.
     pub journal: Arc<Journal>,
     pub replication: crate::replication::Replication,
+    /// The slow log, the latency monitor, per-command latency histograms.
+    pub observability: crate::observability::Observability,
     /// MIGRATE's connections to target instances.
     pub migrate: crate::admin::migrate::SocketCache,
 }
@@ -119,7 +121,8 @@ impl Server {
         let pubsub = Arc::new(PubSub::default());
         let notifier = Arc::new(Notifier::new(pubsub.clone()));
         let journal = Arc::new(Journal::new());
-        let aof = Arc::new(Aof::new(&config, journal.clone()));
+        let latency = Arc::new(crate::observability::latency::LatencyMonitor::default());
+        let aof = Arc::new(Aof::new(&config, journal.clone(), latency.clone()));
         let blocking = Arc::new(crate::blocking::Blocking::default());
         let events: Arc<dyn redis_lite_engine::KeyEvents> = Arc::new(EngineEvents {
             notifier: notifier.clone(),
@@ -142,6 +145,8 @@ impl Server {
             pubsub,
             notifier,
             gates: (0..config.threads + 2).map(|_| RwLock::new(())).collect(),
+            // One set of histograms per gate: the event loops, the master link, the AOF loader.
+            observability: crate::observability::Observability::new(config.threads + 2, latency),
             blocking,
             pause: Default::default(),
             persistence: Default::default(),
@@ -194,6 +199,7 @@ impl Server {
                 Apply::Allocator => {
                     crate::memory::set_background_purge(config.process.jemalloc_bg_thread)
                 }
+                Apply::Observability => self.observability.configure(&config),
                 Apply::LazyFree => self.keyspace.configure_lazyfree(LazyFreeSettings {
                     eviction: config.tuning.lazyfree_lazy_eviction,
                     expire: config.tuning.lazyfree_lazy_expire,
@@ -730,9 +736,14 @@ fn cron(server: Arc<Server>) {
                 && !server.keyspace.is_replica()
             {
                 let budget = period / 4;
+                let expiring = Instant::now();
                 server
                     .keyspace
                     .active_expire(redis_lite_engine::now_ms(), budget);
+                server
+                    .observability
+                    .latency
+                    .record("expire-cycle", expiring.elapsed());
                 if tick.elapsed() >= budget {
                     server.active_expiry.time_cap_reached.fetch_add(1, Relaxed);
                 }

@@ -122,6 +122,7 @@ fn config_resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.server.active_expiry.time_cap_reached.store(0, Relaxed);
     ctx.server.memory.peak.store(crate::memory::used(), Relaxed);
     ctx.server.keyspace.reset_lazyfree_stats();
+    ctx.server.observability.histograms.reset();
     ctx.out.ok();
     Ok(())
 }

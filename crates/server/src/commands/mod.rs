@@ -29,6 +29,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     crate::admin::info::COMMANDS,
     crate::admin::introspection::COMMANDS,
     crate::admin::migrate::COMMANDS,
+    crate::observability::observability_family::COMMANDS,
     keys::COMMANDS,
     strings::COMMANDS,
     crate::pubsub::pubsub_family::COMMANDS,
