@@ -24,6 +24,7 @@ mod list_compression;
 mod lists;
 mod migrate;
 mod notifications;
+mod observability;
 mod persistence;
 mod protocol;
 mod pubsub;
