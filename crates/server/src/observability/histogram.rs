@@ -50,8 +50,12 @@ fn highest_in(slot: usize) -> u64 {
 /// and the AOF loader, which run commands too). A command's counters are allocated at its
 /// first call on a loop, as Redis allocates a command's histogram at its first call.
 pub struct CommandHistograms {
-    workers: Box<[Box<[OnceLock<Box<[AtomicU64]>>]>]>,
+    /// Per worker, per command id.
+    workers: Box<[Box<[Slots]>]>,
 }
+
+/// One command's counters on one worker, allocated at its first call there.
+type Slots = OnceLock<Box<[AtomicU64]>>;
 
 impl CommandHistograms {
     pub fn new(workers: usize, commands: usize) -> Self {

@@ -180,9 +180,9 @@ fn age_label(secs: u64) -> String {
 fn sparkline(out: &mut String, samples: &[(u64, String)], low: u64, high: u64) {
     const LEVELS: [u8; 3] = [b'_', b'o', b'#'];
     let steps = (LEVELS.len() * GRAPH_ROWS) as f64;
-    let range = match (high - low) as f64 {
-        r if r == 0.0 => 1.0,
-        r => r,
+    let range = match high - low {
+        0 => 1.0,
+        r => r as f64,
     };
     let step_of = |value: u64| {
         let step = (((value - low) as f64 * steps) as i64 as f64 / range) as usize;

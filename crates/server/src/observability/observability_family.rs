@@ -162,7 +162,7 @@ fn slowlog_get(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// SLOWLOG LEN
 fn slowlog_len(ctx: &mut Ctx<'_>) -> CmdResult {
-    let len = ctx.server.observability.slowlog.len();
+    let len = ctx.server.observability.slowlog.entries();
     ctx.out.integer(len as i64);
     Ok(())
 }

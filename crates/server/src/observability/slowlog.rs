@@ -106,7 +106,8 @@ impl SlowLog {
         log.entries.truncate(max_len);
     }
 
-    pub fn len(&self) -> usize {
+    /// Entries kept (SLOWLOG LEN).
+    pub fn entries(&self) -> usize {
         self.log.lock().entries.len()
     }
 
@@ -167,7 +168,7 @@ mod tests {
             vec![2, 1]
         );
         log.reset();
-        assert_eq!(log.len(), 0);
+        assert_eq!(log.entries(), 0);
         log.push(&[b"ping"], &[], 1, 1, String::new(), Vec::new());
         assert_eq!(logged(&log)[0].0, 3);
         assert!(log.is_slow(0));
