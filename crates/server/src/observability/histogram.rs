@@ -9,6 +9,8 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 
+use crate::command::CommandEntry;
+
 /// The smallest and largest recorded values: Redis clamps a duration into this range.
 const MIN_NS: u64 = 1;
 const MAX_NS: u64 = 1_000_000_000;
@@ -85,6 +87,15 @@ impl CommandHistograms {
                 count.store(0, Relaxed);
             }
         }
+    }
+
+    /// Every command with calls and its histogram, in the command table's order: what LATENCY
+    /// HISTOGRAM, INFO latencystats and the metrics export list.
+    pub fn called(&self) -> impl Iterator<Item = (&'static CommandEntry, LatencyHistogram)> + '_ {
+        crate::command::table()
+            .entries
+            .iter()
+            .filter_map(|entry| Some((entry, self.read(entry.id)?)))
     }
 
     /// The histogram of `command` (its table id) summed over the event loops; None before its

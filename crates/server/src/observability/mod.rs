@@ -189,10 +189,7 @@ pub fn write_info_section(server: &Server, out: &mut String) {
         .observability
         .latency_tracking_info_percentiles
         .clone();
-    for entry in &command::table().entries {
-        let Some(histogram) = observability.histograms.read(entry.id) else {
-            continue;
-        };
+    for (entry, histogram) in observability.histograms.called() {
         let _ = write!(out, "latency_percentiles_usec_{}:", entry.full_name);
         for (i, &p) in percentiles.iter().enumerate() {
             let separator = if i == 0 { "" } else { "," };

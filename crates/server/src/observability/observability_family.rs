@@ -290,23 +290,15 @@ fn latency_reset(ctx: &mut Ctx<'_>) -> CmdResult {
 fn latency_histogram(ctx: &mut Ctx<'_>) -> CmdResult {
     let table = command::table();
     let histograms = &ctx.server.observability.histograms;
-    let mut listed: Vec<(&CommandEntry, LatencyHistogram)> = Vec::new();
-    let mut add = |entry: &'static CommandEntry| {
-        if let Some(histogram) = histograms.read(entry.id) {
-            listed.push((entry, histogram));
-        }
+    let listed: Vec<(&CommandEntry, LatencyHistogram)> = match ctx.arg_count() {
+        2 => histograms.called().collect(),
+        _ => ctx.args[2..]
+            .iter()
+            .filter_map(|name| lookup_by_full_name(name))
+            .flat_map(|entry| std::iter::once(entry).chain(table.subcommands(entry)))
+            .filter_map(|entry| Some((entry, histograms.read(entry.id)?)))
+            .collect(),
     };
-    if ctx.arg_count() == 2 {
-        table.entries.iter().for_each(&mut add);
-    } else {
-        for name in &ctx.args[2..] {
-            let Some(entry) = lookup_by_full_name(name) else {
-                continue;
-            };
-            add(entry);
-            table.subcommands(entry).for_each(&mut add);
-        }
-    }
     ctx.out.map(listed.len());
     for (entry, histogram) in listed {
         ctx.out.bulk(entry.full_name.as_bytes());
