@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/observability.sh - the cost of the slow log and latency tracking on the hot path.
 #
-# Usage:  bench/observability.sh [ROUNDS]      (default 3; needs target/release built)
+# Usage:  [N=requests] [SERVER_ARGS="--threads 1"] bench/observability.sh [ROUNDS]
+#         (3 rounds of 2000000 requests by default; needs target/release built)
 #
 # Starts two redis-lite servers from the same release binary: "on" with the defaults
 # (slowlog-log-slower-than 10000, latency-tracking yes) and "off" with both disabled
@@ -27,10 +28,10 @@ free_port() {
 
 declare -A port pid
 port[on]=$(free_port 17400)
-"$bin" --port "${port[on]}" --save '' >/dev/null 2>&1 &
+"$bin" --port "${port[on]}" --save '' ${SERVER_ARGS:-} >/dev/null 2>&1 &
 pid[on]=$!
 port[off]=$(free_port $((port[on] + 1)))
-"$bin" --port "${port[off]}" --save '' --slowlog-log-slower-than -1 --latency-tracking no >/dev/null 2>&1 &
+"$bin" --port "${port[off]}" --save '' ${SERVER_ARGS:-} --slowlog-log-slower-than -1 --latency-tracking no >/dev/null 2>&1 &
 pid[off]=$!
 trap 'kill "${pid[on]}" "${pid[off]}" 2>/dev/null || true' EXIT
 for mode in on off; do

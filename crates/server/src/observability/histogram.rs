@@ -69,10 +69,16 @@ impl CommandHistograms {
     }
 
     /// Counts one call of `command` (its table id) that took `ns`, on `worker`'s counters.
+    /// Only the worker's own thread writes them (a connection's commands, its scripts' calls
+    /// and its blocked commands' re-runs all run on its event loop), so the count is a plain
+    /// load and store, without a locked instruction; readers may see it a moment late, and a
+    /// CONFIG RESETSTAT racing with it may leave that one call counted.
+    #[inline]
     pub fn record(&self, worker: usize, command: usize, ns: u64) {
         let counts = self.workers[worker][command]
             .get_or_init(|| (0..SLOTS).map(|_| AtomicU64::new(0)).collect());
-        counts[slot_of(ns)].fetch_add(1, Relaxed);
+        let slot = &counts[slot_of(ns)];
+        slot.store(slot.load(Relaxed) + 1, Relaxed);
     }
 
     /// CONFIG RESETSTAT: every count back to zero; a command without calls is not listed.

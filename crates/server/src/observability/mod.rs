@@ -58,6 +58,7 @@ impl Observability {
 /// After a command ran for `took`: the slow log, the `command` / `fast-command` latency event
 /// and the command's histogram. A command that blocked is recorded when it completes; the AOF
 /// loader's replay is not recorded, as Redis does not while loading.
+#[inline]
 pub fn after_call(
     server: &Server,
     client: &ClientState,
