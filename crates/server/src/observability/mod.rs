@@ -13,7 +13,6 @@ pub mod slowlog;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::client::{ClientKind, ClientState};
 use crate::command::{self, flags, CommandEntry};
@@ -55,7 +54,7 @@ impl Observability {
     }
 }
 
-/// After a command ran for `took`: the slow log, the `command` / `fast-command` latency event
+/// After a command ran for `micros`: the slow log, the `command` / `fast-command` latency event
 /// and the command's histogram. A command that blocked is recorded when it completes; the AOF
 /// loader's replay is not recorded, as Redis does not while loading.
 #[inline]
@@ -64,13 +63,12 @@ pub fn after_call(
     client: &ClientState,
     entry: &CommandEntry,
     args: &[&[u8]],
-    took: Duration,
+    micros: u64,
 ) {
     if client.blocked.is_some() || client.kind == ClientKind::AofLoader {
         return;
     }
     let observability = &server.observability;
-    let micros = took.as_micros() as u64;
     if observability.slowlog.is_slow(micros) && !entry.spec.has(flags::SKIP_SLOWLOG) {
         log_slow(server, client, entry, args, micros);
     }
@@ -78,7 +76,7 @@ pub fn after_call(
         true => "fast-command",
         false => "command",
     };
-    observability.latency.record(event, took);
+    observability.latency.record_micros(event, micros);
     if observability.tracking.load(Relaxed) {
         // Whole microseconds, as Redis measures them, so percentiles print as Redis's.
         observability
