@@ -426,3 +426,41 @@ fn a_blocked_command_is_logged_when_it_completes() {
     waiter.read_reply();
     assert!(logged(&mut raw).iter().any(|args| args == b"BLPOPq0"));
 }
+
+/// A 20 MB write goes through the AOF's write(2) and, under `appendfsync always`, its fsync,
+/// each long enough to report; lowering `maxmemory` under a populated dataset makes the
+/// eviction cycle run to its budget.
+#[test]
+fn aof_writes_and_eviction_report_latency_events() {
+    let dir = DataDir::new("observability-aof");
+    let lite = Server::lite_in(
+        std::path::Path::new(dir.path()),
+        &[
+            "--latency-monitor-threshold",
+            "1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ],
+    );
+    let mut raw = lite.raw();
+    let big = vec![b'v'; 20_000_000];
+    raw.send(&encode(&[b"SET", b"big", &big]));
+    raw.read_reply();
+    let latest =
+        |raw: &mut Raw| String::from_utf8_lossy(&raw.cmd(&["LATENCY", "LATEST"])).into_owned();
+    let events = latest(&mut raw);
+    assert!(events.contains("aof-write"), "{events}");
+    assert!(events.contains("aof-fsync-always"), "{events}");
+    raw.cmd(&["DEBUG", "POPULATE", "100000", "key", "100"]);
+    raw.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+    raw.cmd(&["CONFIG", "SET", "maxmemory", "1mb"]);
+    wait_until(
+        "an eviction cycle reports a long run",
+        Duration::from_secs(60),
+        || latest(&mut raw).contains("eviction-cycle"),
+    );
+}
