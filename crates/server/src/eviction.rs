@@ -132,6 +132,21 @@ fn make_room(server: &Server, budget: Duration, newcomer: Option<(usize, &[u8])>
     }
     server.limits.exceeded.begin();
     let started = Instant::now();
+    let outcome = evict(server, budget, newcomer, started);
+    server
+        .observability
+        .latency
+        .record("eviction-cycle", started.elapsed());
+    outcome
+}
+
+/// Evicts keys until under the limits or past `budget` since `started`.
+fn evict(
+    server: &Server,
+    budget: Duration,
+    newcomer: Option<(usize, &[u8])>,
+    started: Instant,
+) -> Outcome {
     let keyspace = &server.keyspace;
     let policy = keyspace.tracking().policy();
     let samples = server.limits.samples.load(Relaxed);

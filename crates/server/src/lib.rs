@@ -29,6 +29,8 @@
 //! - [`scripting`]: EVAL's script cache and FUNCTION's libraries on the Lua runtime, the
 //!   script's side of `redis.call`, and BUSY / SCRIPT KILL.
 //! - [`notify`]: keyspace notification flags and classes.
+//! - [`observability`]: the slow log, the latency monitor and per-command latency histograms,
+//!   fed from `dispatch::call` and the background cycles, and SLOWLOG / LATENCY.
 //! - [`proctitle`]: the process title (`proc-title-template`), hiding the command line.
 //! - [`process`]: daemonizing, the pid file, service-manager notifications, the OOM score,
 //!   the crash log.
@@ -62,6 +64,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod net;
 pub mod notify;
+pub mod observability;
 pub mod persistence;
 pub mod process;
 pub mod proctitle;

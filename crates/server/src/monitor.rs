@@ -95,7 +95,7 @@ fn monitor(ctx: &mut Ctx<'_>) -> CmdResult {
 pub fn before_call(server: &Server, client: &ClientState, entry: &CommandEntry, args: &[&[u8]]) {
     // The spec's flag first: a command that is no script run pays no atomic load here.
     if entry.spec.has(SKIP_MONITOR) && server.monitors.active() && shown(client, entry.spec) {
-        feed(server, client, args);
+        feed(server, client, &entry.full_name, args);
     }
 }
 
@@ -103,7 +103,7 @@ pub fn before_call(server: &Server, client: &ClientState, entry: &CommandEntry, 
 #[inline]
 pub fn after_call(server: &Server, client: &ClientState, entry: &CommandEntry, args: &[&[u8]]) {
     if server.monitors.active() && !entry.spec.has(SKIP_MONITOR) && shown(client, entry.spec) {
-        feed(server, client, args);
+        feed(server, client, &entry.full_name, args);
     }
 }
 
@@ -115,8 +115,8 @@ fn shown(client: &ClientState, spec: &CommandSpec) -> bool {
 
 /// Sends the command's line to every monitor.
 #[cold]
-fn feed(server: &Server, client: &ClientState, args: &[&[u8]]) {
-    let line: Arc<[u8]> = line(server, client, args).into();
+fn feed(server: &Server, client: &ClientState, full_name: &str, args: &[&[u8]]) {
+    let line: Arc<[u8]> = line(server, client, full_name, args).into();
     let limit = server.config.read().output_buffer_limits[OutputClass::Normal as usize];
     let monitors = server.monitors.clients.read();
     for monitor in monitors.iter().filter(|m| !m.is_killed()) {
@@ -130,7 +130,7 @@ fn feed(server: &Server, client: &ClientState, args: &[&[u8]]) {
 }
 
 /// `+<seconds>.<microseconds> [<db> <client>] "<arg>" ...\r\n`
-fn line(server: &Server, client: &ClientState, args: &[&[u8]]) -> Vec<u8> {
+fn line(server: &Server, client: &ClientState, full_name: &str, args: &[&[u8]]) -> Vec<u8> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -151,7 +151,7 @@ fn line(server: &Server, client: &ClientState, args: &[&[u8]]) -> Vec<u8> {
         line.extend_from_slice(client.handle.addr.as_bytes());
     }
     line.push(b']');
-    let redacted = redacted(args);
+    let redacted = crate::observability::redacted_args(full_name, args);
     for (i, arg) in args.iter().enumerate() {
         line.push(b' ');
         match redacted.contains(&i) {
@@ -161,78 +161,4 @@ fn line(server: &Server, client: &ClientState, args: &[&[u8]]) -> Vec<u8> {
     }
     line.extend_from_slice(b"\r\n");
     line
-}
-
-/// The positions of the arguments Redis's handlers redact, as they find them: AUTH's
-/// (unless it has too many), HELLO's AUTH pair (for the options read before a syntax error),
-/// MIGRATE's AUTH password or AUTH2 pair (up to KEYS or the first unknown option).
-fn redacted(args: &[&[u8]]) -> Vec<usize> {
-    let is = |i: usize, word: &str| args[i].eq_ignore_ascii_case(word.as_bytes());
-    let mut positions = Vec::new();
-    if is(0, "auth") {
-        if args.len() <= 3 {
-            positions.extend(1..args.len());
-        }
-    } else if is(0, "hello") {
-        let version_ok = args.len() < 2
-            || matches!(redis_lite_protocol::number::parse_i64(args[1]), Some(2..=3));
-        let mut i = 2;
-        while version_ok && i < args.len() {
-            let more = args.len() - 1 - i;
-            if is(i, "auth") && more >= 2 {
-                positions.extend([i + 1, i + 2]);
-                i += 3;
-            } else if is(i, "setname") && more >= 1 {
-                i += 2;
-            } else {
-                break;
-            }
-        }
-    } else if is(0, "migrate") {
-        let mut i = 6;
-        while i < args.len() {
-            let more = args.len() - 1 - i;
-            if is(i, "copy") || is(i, "replace") {
-                i += 1;
-            } else if is(i, "auth") && more >= 1 {
-                positions.push(i + 1);
-                i += 2;
-            } else if is(i, "auth2") && more >= 2 {
-                positions.extend([i + 1, i + 2]);
-                i += 3;
-            } else {
-                break;
-            }
-        }
-    }
-    positions
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redacted;
-
-    fn positions(line: &str) -> Vec<usize> {
-        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
-        redacted(&args)
-    }
-
-    #[test]
-    fn passwords_are_found_where_redis_redacts_them() {
-        assert_eq!(positions("AUTH pw"), [1]);
-        assert_eq!(positions("auth user pw"), [1, 2]);
-        assert_eq!(positions("AUTH a b c"), Vec::<usize>::new());
-        assert_eq!(positions("HELLO 3 AUTH u p SETNAME n"), [3, 4]);
-        assert_eq!(positions("HELLO 3 SETNAME n AUTH u p"), [5, 6]);
-        assert_eq!(positions("HELLO 4 AUTH u p"), Vec::<usize>::new());
-        assert_eq!(positions("HELLO 3 AUTH u"), Vec::<usize>::new());
-        assert_eq!(positions("HELLO 3 BOGUS AUTH u p"), Vec::<usize>::new());
-        assert_eq!(positions("MIGRATE h 1 k 0 5 COPY AUTH pw"), [8]);
-        assert_eq!(positions("MIGRATE h 1 \"\" 0 5 AUTH2 u p KEYS a"), [7, 8]);
-        assert_eq!(
-            positions("MIGRATE h 1 k 0 5 KEYS auth x"),
-            Vec::<usize>::new()
-        );
-        assert_eq!(positions("GET auth"), Vec::<usize>::new());
-    }
 }

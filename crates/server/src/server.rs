@@ -62,6 +62,8 @@ pub struct Server {
     /// backlog read.
     pub journal: Arc<Journal>,
     pub replication: crate::replication::Replication,
+    /// The slow log, the latency monitor, per-command latency histograms.
+    pub observability: crate::observability::Observability,
     /// MIGRATE's connections to target instances.
     pub migrate: crate::admin::migrate::SocketCache,
     /// Client-side caching: who read which keys, and their invalidations.
@@ -143,7 +145,8 @@ impl Server {
         let pubsub = Arc::new(PubSub::default());
         let notifier = Arc::new(Notifier::new(pubsub.clone()));
         let journal = Arc::new(Journal::new());
-        let aof = Arc::new(Aof::new(&config, journal.clone()));
+        let latency = Arc::new(crate::observability::latency::LatencyMonitor::default());
+        let aof = Arc::new(Aof::new(&config, journal.clone(), latency.clone()));
         let blocking = Arc::new(crate::blocking::Blocking::default());
         let tracking = Arc::new(crate::tracking::Tracking::new(pubsub.clone()));
         let events: Arc<dyn redis_lite_engine::KeyEvents> = Arc::new(EngineEvents {
@@ -170,6 +173,8 @@ impl Server {
             pubsub,
             notifier,
             gates: (0..config.threads + 2).map(|_| RwLock::new(())).collect(),
+            // One set of histograms per gate: the event loops, the master link, the AOF loader.
+            observability: crate::observability::Observability::new(config.threads + 2, latency),
             blocking,
             pause: Default::default(),
             persistence: Default::default(),
@@ -229,6 +234,7 @@ impl Server {
                 Apply::Allocator => {
                     crate::memory::set_background_purge(config.process.jemalloc_bg_thread)
                 }
+                Apply::Observability => self.observability.configure(&config),
                 Apply::LazyFree => self.keyspace.configure_lazyfree(LazyFreeSettings {
                     eviction: config.tuning.lazyfree_lazy_eviction,
                     expire: config.tuning.lazyfree_lazy_expire,
@@ -745,6 +751,10 @@ fn cron(server: Arc<Server>) {
                     .cycle_usec
                     .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
                 expiry.record(cycle);
+                server
+                    .observability
+                    .latency
+                    .record("expire-cycle", started.elapsed());
                 if tick.elapsed() >= budget {
                     server.active_expiry.time_cap_reached.fetch_add(1, Relaxed);
                 }

@@ -40,6 +40,7 @@ const SECTIONS: &[(&str, bool)] = &[
     ("modules", true),
     ("commandstats", false),
     ("errorstats", true),
+    ("latencystats", false),
     ("cluster", true),
     ("keyspace", true),
 ];
@@ -392,6 +393,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                 field!("errorstat_{code}:count={n}");
             }
         }
+        "latencystats" => crate::observability::write_info_section(server, out),
         "cluster" => {
             field!("# Cluster");
             field!("cluster_enabled:0");

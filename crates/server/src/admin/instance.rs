@@ -127,6 +127,7 @@ fn config_resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.server.limits.exceeded.reset();
     ctx.server.memory.peak.store(crate::memory::used(), Relaxed);
     ctx.server.keyspace.reset_lazyfree_stats();
+    ctx.server.observability.histograms.reset();
     ctx.out.ok();
     Ok(())
 }

@@ -101,6 +101,8 @@ pub enum Apply {
     /// Capabilities not built yet (cluster mode, TLS), whose parameters are accepted: a
     /// warning in the log says what they do not do.
     Unbuilt,
+    /// The slow log's and latency monitor's thresholds, `latency-tracking`.
+    Observability,
 }
 
 impl Apply {
@@ -119,6 +121,7 @@ impl Apply {
         Apply::LazyFree,
         Apply::Tracking,
         Apply::Unbuilt,
+        Apply::Observability,
     ];
 }
 
@@ -1087,10 +1090,10 @@ const TUNING: &[Param] = &[
 
 /// The slow log, the latency monitor, latency tracking.
 const OBSERVABILITY: &[Param] = &[
-    int_param!("slowlog-log-slower-than", observability.slowlog_log_slower_than: i64, -1, i64::MAX, default "10000", mutable true),
-    int_param!("slowlog-max-len", observability.slowlog_max_len: i64, 0, i64::MAX, default "128", mutable true),
-    int_param!("latency-monitor-threshold", observability.latency_monitor_threshold: i64, 0, i64::MAX, default "0", mutable true),
-    bool_param!("latency-tracking", observability.latency_tracking, default "yes", mutable true),
+    int_param!("slowlog-log-slower-than", observability.slowlog_log_slower_than: i64, -1, i64::MAX, default "10000", mutable true).informs(&[Apply::Observability]),
+    int_param!("slowlog-max-len", observability.slowlog_max_len: i64, 0, i64::MAX, default "128", mutable true).informs(&[Apply::Observability]),
+    int_param!("latency-monitor-threshold", observability.latency_monitor_threshold: i64, 0, i64::MAX, default "0", mutable true).informs(&[Apply::Observability]),
+    bool_param!("latency-tracking", observability.latency_tracking, default "yes", mutable true).informs(&[Apply::Observability]),
     special(
         "latency-tracking-info-percentiles",
         "50 99 99.9",
@@ -1099,7 +1102,7 @@ const OBSERVABILITY: &[Param] = &[
                 .observability
                 .latency_tracking_info_percentiles
                 .iter()
-                .map(|p| p.to_string())
+                .map(|&p| crate::observability::percentile_label(p))
                 .collect();
             shown.join(" ")
         },

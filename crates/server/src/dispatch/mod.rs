@@ -374,10 +374,10 @@ pub(crate) fn call(
     if client.blocked.is_none() {
         counters.calls.fetch_add(1, Relaxed);
     }
-    counters
-        .usec
-        .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+    let micros = started.elapsed().as_micros() as u64;
+    counters.usec.fetch_add(micros, Relaxed);
     stats.total_commands.fetch_add(1, Relaxed);
+    crate::observability::after_call(server, client, entry, args, micros);
 }
 
 /// The Unix time in milliseconds at `instant`, from this thread's pairing of the monotonic and

@@ -233,13 +233,14 @@ impl Scrape {
         &mut self,
         name: &str,
         help: &str,
+        labels: Labels,
         sum: f64,
         count: u64,
         buckets: Vec<(f64, u64)>,
     ) {
         let family = self.family(name, help, Kind::Histogram);
         family.samples.push((
-            vec![],
+            labels,
             Sample::Histogram {
                 sum,
                 count,

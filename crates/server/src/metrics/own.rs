@@ -1,6 +1,7 @@
 //! redis-lite's own metrics, beyond what INFO says: each thread's CPU time and each event
 //! loop's commands (the load per thread that one Redis thread has no need for), how long
-//! snapshots hold a shard's lock, how long the AOF's fsyncs take, and whether files are sealed.
+//! snapshots hold a shard's lock, how long the AOF's fsyncs take, whether files are sealed, and
+//! each command's latency histogram.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -40,12 +41,41 @@ pub fn add(server: &Server, scrape: &mut Scrape) {
         "Duration of the AOF's fsyncs",
         server.aof.fsync_latency(),
     );
+    add_command_histograms(server, scrape);
+}
+
+/// Each called command's latency histogram (`latency-tracking`), in Redis's power-of-two
+/// buckets; the sum is the command's time in commandstats.
+fn add_command_histograms(server: &Server, scrape: &mut Scrape) {
+    let help = "Command latency (latency-tracking), per command";
+    for (entry, histogram) in server.observability.histograms.called() {
+        let usec: u64 = server
+            .stats
+            .workers
+            .iter()
+            .map(|w| w.commands[entry.id].usec.load(Relaxed))
+            .sum();
+        let buckets = histogram
+            .buckets()
+            .into_iter()
+            .map(|(bound_usec, count)| (bound_usec as f64 / 1e6, count))
+            .collect();
+        scrape.histogram(
+            "redis_lite_command_latency_seconds",
+            help,
+            vec![("cmd", entry.full_name.clone())],
+            usec as f64 / 1e6,
+            histogram.calls(),
+            buckets,
+        );
+    }
 }
 
 fn add_histogram(scrape: &mut Scrape, name: &str, help: &str, reading: Reading) {
     scrape.histogram(
         name,
         help,
+        vec![],
         reading.sum_seconds,
         reading.count,
         reading.buckets,

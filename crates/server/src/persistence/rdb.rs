@@ -18,6 +18,7 @@ use redis_lite_persist::{
 use super::{aof, JobKind, Progress};
 use crate::error::strerror;
 use crate::log;
+use crate::observability::latency::SNAPSHOT_HOLD;
 use crate::server::Server;
 
 /// Why a save did not start.
@@ -54,6 +55,7 @@ pub fn write_options(server: &Server) -> WriteOptions {
 /// copied under its lock, then encoded, compressed and written with no lock held, so clients
 /// never wait on LZF or the disk.
 pub fn write_snapshot<W: Write>(
+    server: &Server,
     Dataset {
         mut snapshot,
         functions,
@@ -89,7 +91,9 @@ pub fn write_snapshot<W: Write>(
             }
         }
     }
-    Ok(snapshot.longest_hold())
+    let hold = snapshot.longest_hold();
+    server.observability.latency.record(SNAPSHOT_HOLD, hold);
+    Ok(hold)
 }
 
 /// Writes `dataset` to `path` as a complete RDB file, atomically (with the replication
@@ -114,7 +118,7 @@ pub fn save_to_file(
             crate::memory::used(),
             replication,
         )?;
-        longest_hold = write_snapshot(dataset, w, progress, delay)?;
+        longest_hold = write_snapshot(server, dataset, w, progress, delay)?;
         Ok(())
     })?;
     server.persistence.snapshot_lock_hold.record(longest_hold);

@@ -589,7 +589,7 @@ impl SyncJob {
             crate::memory::used(),
             Some(stream_place(&self.replid, self.offset)),
         )?;
-        rdb::write_snapshot(self.dataset, &mut w, &self.progress, delay)?;
+        rdb::write_snapshot(server, self.dataset, &mut w, &self.progress, delay)?;
         w.finish()?;
         out.write_all(mark.as_bytes())?;
         out.finish()?;

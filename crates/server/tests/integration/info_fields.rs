@@ -115,11 +115,6 @@ const NOT_PRINTED: &[(&str, &str, &str)] = &[
         "used_cpu_user_main_thread",
         "commands run on every event loop, not one main thread; each thread's CPU time is on /metrics (redis_lite_thread_cpu_seconds_total)",
     ),
-    (
-        "latencystats",
-        "*",
-        "being built by issue 17's slowlat (latency-tracking, per-command histograms)",
-    ),
 ];
 
 /// The same commands on both servers, so the per-command, per-error and per-database fields

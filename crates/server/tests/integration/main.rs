@@ -31,6 +31,7 @@ mod metrics;
 mod migrate;
 mod monitor;
 mod notifications;
+mod observability;
 mod persistence;
 mod protocol;
 mod pubsub;

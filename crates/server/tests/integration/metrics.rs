@@ -66,7 +66,11 @@ impl Scrape {
 
     /// A histogram's count (its `+Inf` bucket).
     fn histogram_count(&self, metric: &str) -> f64 {
-        match &self.sample(metric, &[]).value {
+        self.labelled_histogram_count(metric, &[])
+    }
+
+    fn labelled_histogram_count(&self, metric: &str, labels: &[(&str, &str)]) -> f64 {
+        match &self.sample(metric, labels).value {
             Value::Histogram(buckets) => buckets.last().expect("an +Inf bucket").count,
             other => panic!("{metric} is not a histogram: {other:?}"),
         }
@@ -225,6 +229,16 @@ fn scrape_parses_and_agrees_with_info() {
     assert!(scrape.histogram_count("redis_lite_aof_fsync_seconds") >= 3.0);
     assert!(scrape.histogram_count("redis_lite_snapshot_lock_hold_seconds") >= 1.0);
     assert_eq!(scrape.gauge("redis_lite_encryption_enabled", &[]), 0.0);
+    // latency-tracking's per-command histograms: every call of each command counted.
+    let get = [("cmd", "get")];
+    assert_eq!(
+        scrape.labelled_histogram_count("redis_lite_command_latency_seconds", &get),
+        2.0
+    );
+    assert_eq!(
+        scrape.labelled_histogram_count("redis_lite_command_latency_seconds", &[("cmd", "set")]),
+        3.0
+    );
 }
 
 #[test]

@@ -29,6 +29,7 @@ use crate::config::{Config, Fsync};
 use crate::journal::{Journal, Sink, SinkId};
 use crate::log;
 use crate::metrics::histogram::LatencyHistogram;
+use crate::observability::latency::LatencyMonitor;
 use crate::server::Server;
 
 pub use load::{load, LoadError, LoadStats};
@@ -375,6 +376,8 @@ pub struct Aof {
     current_size: AtomicU64,
     /// Size of the AOF after the last rewrite, which auto-rewrite's percentage is relative to.
     base_size: AtomicU64,
+    /// Where slow writes (`aof-write`) and `always` fsyncs (`aof-fsync-always`) are reported.
+    latency: Arc<LatencyMonitor>,
 }
 
 /// Unwritten records past this size are written at once, whatever the policy.
@@ -431,7 +434,7 @@ impl Sink for Doorbell {
 }
 
 impl Aof {
-    pub fn new(config: &Config, journal: Arc<Journal>) -> Aof {
+    pub fn new(config: &Config, journal: Arc<Journal>, latency: Arc<LatencyMonitor>) -> Aof {
         let doorbell = Arc::new(Doorbell {
             fsync: AtomicU8::new(fsync_code(config.appendfsync)),
             rung: Mutex::new(false),
@@ -453,6 +456,7 @@ impl Aof {
             last_write_ok: AtomicBool::new(true),
             current_size: AtomicU64::new(0),
             base_size: AtomicU64::new(0),
+            latency,
         }
     }
 
@@ -610,10 +614,17 @@ impl Aof {
             f.open_incr(cut.incr_seq, cut.list, cut.seal)?;
             *self.cut.lock() = None;
         }
+        let writing = Instant::now();
         f.write_unwritten(f.unwritten.len())?;
+        self.latency.record("aof-write", writing.elapsed());
         let skip = self.no_fsync_on_rewrite.load(Relaxed) && self.rewrite.in_progress();
         match self.policy() {
-            Fsync::Always if !skip => f.sync(&self.background_fsync.latency),
+            Fsync::Always if !skip => {
+                let syncing = Instant::now();
+                let synced = f.sync(&self.background_fsync.latency);
+                self.latency.record("aof-fsync-always", syncing.elapsed());
+                synced
+            }
             Fsync::Everysec if !skip && f.last_fsync.elapsed() >= Duration::from_secs(1) => {
                 f.sync_in_background(&self.background_fsync)
             }
@@ -819,7 +830,7 @@ mod tests {
             ..Config::default()
         };
         let journal = Arc::new(Journal::new());
-        let aof = Aof::new(&config, journal.clone());
+        let aof = Aof::new(&config, journal.clone(), Default::default());
         let mut files = Files::open_dir(&config).unwrap();
         let first = files.path(&incr_name(&files.prefix, 1));
         File::create(&first).unwrap();

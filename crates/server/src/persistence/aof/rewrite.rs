@@ -301,7 +301,7 @@ fn write_base(
         let mut w = RdbWriter::new(file, opts);
         w.write_header()?;
         w.write_default_aux(redis_lite_engine::now_ms() / 1000, crate::memory::used())?;
-        crate::persistence::rdb::write_snapshot(base, &mut w, progress, 0)?;
+        crate::persistence::rdb::write_snapshot(server, base, &mut w, progress, 0)?;
         w.finish()?
     } else {
         let Dataset {
@@ -327,6 +327,10 @@ fn write_base(
                 buf.clear();
             }
         }
+        server.observability.latency.record(
+            crate::observability::latency::SNAPSHOT_HOLD,
+            snapshot.longest_hold(),
+        );
         file
     };
     file.finish()?.sync_all()
