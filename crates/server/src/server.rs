@@ -741,6 +741,7 @@ fn cron(server: Arc<Server>) {
             crate::eviction::cron(&server, period / 4);
             crate::replication::master::cron(&server);
         }
+        crate::memory::clients::cron(&server);
         if !server.persistence.is_loading() {
             server.aof.cron(&server.config.read());
         }

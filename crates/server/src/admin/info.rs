@@ -215,6 +215,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             );
             field!("mem_fragmentation_bytes:{}", rss as i64 - used as i64);
             field!("mem_not_counted_for_evict:{}", b.aof_buffer);
+            field!("mem_clients_slaves:{}", b.clients_replicas);
             field!("mem_clients_normal:{}", b.clients_normal);
             field!("mem_aof_buffer:{}", b.aof_buffer);
             field!("mem_allocator:jemalloc-5.3.0");
@@ -257,6 +258,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                 server.active_expiry.time_cap_reached.load(Relaxed)
             );
             field!("evicted_keys:{}", server.keyspace.evicted_keys());
+            field!("evicted_clients:{}", server.clients.evicted.load(Relaxed));
             field!("keyspace_hits:{}", sum(w, |s| &s.keyspace_hits));
             field!("keyspace_misses:{}", sum(w, |s| &s.keyspace_misses));
             field!(

@@ -72,7 +72,7 @@ pub fn execute_held<'s>(
                 return None;
             }
             let multi = client.multi.as_mut().expect("queued only inside MULTI");
-            multi.queue.push(args.iter().map(|a| a.to_vec()).collect());
+            multi.push(args);
             multi.flags |= entry.spec.flags;
             multi.lacking |= !entry.spec.flags;
             ReplyWriter::new(out, client.protocol).simple("QUEUED");

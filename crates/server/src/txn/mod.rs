@@ -72,6 +72,19 @@ pub struct Multi {
     pub lacking: u32,
     /// A command was refused while queuing, so EXEC will abort.
     pub failed: bool,
+    /// Bytes the queue holds (CLIENT LIST's `multi-mem`): arguments and their vectors.
+    pub memory: usize,
+}
+
+impl Multi {
+    /// Queues a command for EXEC, counting what it holds.
+    pub fn push(&mut self, args: &[&[u8]]) {
+        let queued: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+        self.memory += std::mem::size_of_val(queued.as_slice())
+            + std::mem::size_of::<Vec<Vec<u8>>>()
+            + args.iter().map(|a| a.len()).sum::<usize>();
+        self.queue.push(queued);
+    }
 }
 
 /// MULTI
