@@ -71,10 +71,9 @@ pub fn execute_held<'s>(
             if pause::holds(server, client, entry, args) && postpone(server, client, entry, args) {
                 return None;
             }
+            let watched_key_changed = client.watch_flag.load(Relaxed);
             let multi = client.multi.as_mut().expect("queued only inside MULTI");
-            multi.push(args);
-            multi.flags |= entry.spec.flags;
-            multi.lacking |= !entry.spec.flags;
+            multi.queue(args, entry.spec.flags, watched_key_changed);
             ReplyWriter::new(out, client.protocol).simple("QUEUED");
             finish_reply(client, out, start);
             return Some(entry.full_name.as_str());
