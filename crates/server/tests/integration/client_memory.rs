@@ -359,3 +359,24 @@ fn maxmemory_clients_evicts_but_not_no_evict_clients() {
         );
     }
 }
+
+/// A client that pipelines reads of a large value and never reads the replies is evicted once
+/// its pending replies take it over `maxmemory-clients`; the others stay.
+#[test]
+fn maxmemory_clients_evicts_a_client_whose_replies_pile_up() {
+    for (which, server) in both(&["--maxmemory-clients", "5mb"]) {
+        let mut observer = named(&server, "observer");
+        observer.ok(&[b"SET", b"big", &vec![b'v'; 100_000]]);
+        let mut reader = named(&server, "non-reader");
+        reader.send(&b"GET big\r\n".repeat(500));
+        wait_until("the non-reader is evicted", Duration::from_secs(10), || {
+            client_fields(&mut observer, "non-reader").is_none()
+        });
+        assert_eq!(
+            info_field(&mut observer, "stats", "evicted_clients"),
+            "1",
+            "{which}"
+        );
+        assert_eq!(observer.cmd_text(&["PING"]), "+PONG\r\n", "{which}");
+    }
+}
