@@ -361,11 +361,14 @@ fn maxmemory_clients_evicts_but_not_no_evict_clients() {
 }
 
 /// A client that pipelines reads of a large value and never reads the replies is evicted once
-/// its pending replies take it over `maxmemory-clients`; the others stay.
+/// its pending replies take it over `maxmemory-clients` (here a share of `maxmemory`, set at
+/// run time); the others stay.
 #[test]
 fn maxmemory_clients_evicts_a_client_whose_replies_pile_up() {
-    for (which, server) in both(&["--maxmemory-clients", "5mb"]) {
+    for (which, server) in both(&[]) {
         let mut observer = named(&server, "observer");
+        observer.ok(&[b"CONFIG", b"SET", b"maxmemory-clients", b"5%"]);
+        observer.ok(&[b"CONFIG", b"SET", b"maxmemory", b"100mb"]);
         observer.ok(&[b"SET", b"big", &vec![b'v'; 100_000]]);
         let mut reader = named(&server, "non-reader");
         reader.send(&b"GET big\r\n".repeat(500));
@@ -378,5 +381,27 @@ fn maxmemory_clients_evicts_a_client_whose_replies_pile_up() {
             "{which}"
         );
         assert_eq!(observer.cmd_text(&["PING"]), "+PONG\r\n", "{which}");
+    }
+}
+
+/// A subscriber that does not read is evicted once the messages waiting for it take it over
+/// the limit, before its output buffer limit (32 MB for pub/sub) would close it.
+#[test]
+fn maxmemory_clients_evicts_a_subscriber_whose_messages_pile_up() {
+    for (which, server) in both(&["--maxmemory-clients", "2mb"]) {
+        let mut observer = named(&server, "observer");
+        let mut subscriber = named(&server, "subscriber");
+        subscriber.send(&encode(&[b"SUBSCRIBE", b"news"]));
+        subscriber.read_reply();
+        let message = vec![b'm'; 100_000];
+        wait_until("the subscriber is evicted", Duration::from_secs(10), || {
+            observer.ok(&[b"PUBLISH", b"news", &message]);
+            client_fields(&mut observer, "subscriber").is_none()
+        });
+        assert_eq!(
+            info_field(&mut observer, "stats", "evicted_clients"),
+            "1",
+            "{which}"
+        );
     }
 }
