@@ -556,13 +556,16 @@ impl<S: ClientStream> Connection<S> {
         if self.client.blocked.is_some() || self.input.is_empty() {
             return true;
         }
-        // The batch's own input, which CLIENT INFO shows as its caller's query buffer.
+        buffers::ensure(&mut self.output);
+        // The batch's own input and reply buffer, which CLIENT INFO shows to its caller.
         let memory = &self.client.handle.memory;
         memory.query_buffer.store(self.input.len(), Relaxed);
         memory
             .query_buffer_free
             .store(self.input.capacity() - self.input.len(), Relaxed);
-        buffers::ensure(&mut self.output);
+        memory
+            .output_capacity
+            .store(self.output.capacity(), Relaxed);
         let handle = self.client.handle.clone();
         let mut last_command = None;
         let server = self.server.clone();
