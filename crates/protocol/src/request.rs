@@ -202,6 +202,20 @@ impl RequestParser {
         }
     }
 
+    /// Bytes of the arguments already parsed out of a frame that is not complete yet (Redis's
+    /// `argv-mem` for such a client: it moves parsed arguments out of its query buffer).
+    pub fn partial_args_len(&self) -> usize {
+        if self.state == State::Idle {
+            return 0;
+        }
+        self.args
+            .iter()
+            .map(|arg| match arg {
+                Arg::InBuffer(r) | Arg::Owned(r) => r.len(),
+            })
+            .sum()
+    }
+
     /// Whether a frame has started but is not complete yet.
     pub fn in_frame(&self) -> bool {
         self.state != State::Idle || self.pos > self.frame_start
@@ -561,6 +575,23 @@ mod tests {
         buf.extend_from_slice(b"\r\n");
         assert!(parser.next(&buf).unwrap().is_some());
         assert_eq!(parser.big_arg_missing(buf.len(), 1), None);
+    }
+
+    #[test]
+    fn partial_args_len_counts_the_parsed_arguments_of_an_unfinished_frame() {
+        let mut parser = RequestParser::new(Limits::default());
+        let mut buf = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nxx".to_vec();
+        assert!(parser.next(&buf).unwrap().is_none());
+        assert_eq!(
+            parser.partial_args_len(),
+            4,
+            "SET and k, not the argument in progress"
+        );
+        buf.extend_from_slice(&[b'x'; 98]);
+        buf.extend_from_slice(b"\r\n");
+        assert!(parser.next(&buf).unwrap().is_some());
+        assert!(parser.next(&buf).unwrap().is_none());
+        assert_eq!(parser.partial_args_len(), 0, "between frames");
     }
 
     #[test]

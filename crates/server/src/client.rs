@@ -3,7 +3,7 @@
 //! threads.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -35,6 +35,8 @@ pub struct Clients {
     pub peaks: ClientPeaks,
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
+    /// Clients disconnected by client eviction (INFO's `evicted_clients`).
+    pub evicted: AtomicU64,
 }
 
 impl Default for Clients {
@@ -45,6 +47,7 @@ impl Default for Clients {
             peaks: ClientPeaks::default(),
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
+            evicted: AtomicU64::new(0),
         }
     }
 }
@@ -110,12 +113,32 @@ pub struct ClientHandle {
     pub pending_push_bytes: AtomicUsize,
     /// Bytes of replies in the connection's output, not yet written to the socket.
     pub pending_output_bytes: AtomicUsize,
+    /// What the client's buffers hold, besides the pending output above.
+    pub memory: ClientMemory,
     /// When the client's pending output went over the soft limit (Unix ms; 0 = it is not over).
     pub soft_limit_since_ms: AtomicU64,
     /// The waiter of the blocking command this client is blocked in, for CLIENT UNBLOCK.
     pub blocked: Mutex<Option<Arc<Waiter>>>,
     /// CLIENT TRACKING's REDIRECT target (0: none; -1: tracking off), CLIENT LIST's `redir`.
     pub tracking_redirect: AtomicI64,
+    /// CLIENT LIST's tracking flags, [`TRACKING_ON`] | [`TRACKING_BROKEN`] | [`TRACKING_BCAST`].
+    pub tracking_flags: AtomicU8,
+}
+
+/// Tracking is on (`t` in CLIENT LIST).
+pub const TRACKING_ON: u8 = 1;
+/// Its redirect target went away (`R`).
+pub const TRACKING_BROKEN: u8 = 2;
+/// It tracks by prefixes (`B`).
+pub const TRACKING_BCAST: u8 = 4;
+
+/// What CLIENT LIST's flags show besides [`ClientInfo`]'s own state.
+struct HandleFlags {
+    blocked: bool,
+    killed: bool,
+    monitor: bool,
+    unix_socket: bool,
+    tracking: u8,
 }
 
 /// Fields of CLIENT LIST that change as the client works; updated once per batch of commands.
@@ -127,9 +150,14 @@ pub struct ClientInfo {
     pub last_command: &'static str,
     pub last_active: Instant,
     pub resp: u8,
-    pub query_buffer: usize,
-    pub query_buffer_free: usize,
+    /// Commands queued in MULTI; None outside a transaction (CLIENT LIST's `multi`, `x` flag).
+    pub multi: Option<usize>,
+    /// A watched key changed, so EXEC will fail (the `d` flag).
+    pub dirty_cas: bool,
+    /// The connection closes once its replies are written (QUIT; the `c` flag).
+    pub close_after_reply: bool,
     pub no_evict: bool,
+    pub no_touch: bool,
     /// Channel, pattern and shard channel subscriptions.
     pub sub: usize,
     pub psub: usize,
@@ -151,24 +179,33 @@ pub enum ClientRole {
 }
 
 impl ClientInfo {
-    /// CLIENT LIST's `flags`: `S` replica, `M` master, `b` blocked, `P` subscriber, `e`
-    /// no-evict, `N` none.
-    fn flags(&self, blocked: bool) -> String {
+    /// CLIENT LIST's `flags`, in Redis's order: `S` replica, `M` master, `P` subscriber, `x` in
+    /// MULTI, `b` blocked, `d` a watched key changed, `c` closing after the reply, `A` closing
+    /// at once (killed), `e` no-evict, `T` no-touch (Redis 7.2's letter); `N` for none.
+    /// CLIENT LIST's flags, in Redis's order (a monitor is a replica to Redis, hence `O` in
+    /// `S`'s place).
+    fn flags(&self, handle: HandleFlags) -> String {
         let mut flags = String::new();
-        match self.role {
-            ClientRole::Normal => {}
-            ClientRole::Replica => flags.push('S'),
-            ClientRole::Master => flags.push('M'),
-        }
-        if blocked {
-            flags.push('b');
-        }
-        if self.is_subscriber() {
-            flags.push('P');
-        }
-        if self.no_evict {
-            flags.push('e');
-        }
+        let mut flag = |on: bool, letter: char| {
+            if on {
+                flags.push(letter);
+            }
+        };
+        flag(handle.monitor, 'O');
+        flag(self.role == ClientRole::Replica && !handle.monitor, 'S');
+        flag(self.role == ClientRole::Master, 'M');
+        flag(self.is_subscriber(), 'P');
+        flag(self.multi.is_some(), 'x');
+        flag(handle.blocked, 'b');
+        flag(handle.tracking & TRACKING_ON != 0, 't');
+        flag(handle.tracking & TRACKING_BROKEN != 0, 'R');
+        flag(handle.tracking & TRACKING_BCAST != 0, 'B');
+        flag(self.dirty_cas, 'd');
+        flag(self.close_after_reply, 'c');
+        flag(handle.killed, 'A');
+        flag(handle.unix_socket, 'U');
+        flag(self.no_evict, 'e');
+        flag(self.no_touch, 'T');
         if flags.is_empty() {
             flags.push('N');
         }
@@ -187,9 +224,11 @@ impl ClientHandle {
             pushes: Mutex::new(VecDeque::new()),
             pending_push_bytes: AtomicUsize::new(0),
             pending_output_bytes: AtomicUsize::new(0),
+            memory: ClientMemory::default(),
             soft_limit_since_ms: AtomicU64::new(0),
             blocked: Mutex::new(None),
             tracking_redirect: AtomicI64::new(-1),
+            tracking_flags: AtomicU8::new(0),
             id,
             addr,
             laddr,
@@ -205,9 +244,11 @@ impl ClientHandle {
                 last_command: "NULL",
                 last_active: now,
                 resp: 2,
-                query_buffer: 0,
-                query_buffer_free: 0,
+                multi: None,
+                dirty_cas: false,
+                close_after_reply: false,
                 no_evict: false,
+                no_touch: false,
                 sub: 0,
                 psub: 0,
                 ssub: 0,
@@ -262,10 +303,10 @@ impl ClientHandle {
             + self.pending_push_bytes.load(Ordering::Relaxed)) as u64
     }
 
-    /// Bytes the client's buffers hold: its query buffer and its pending output.
-    pub fn buffered_bytes(&self) -> u64 {
-        let info = self.info.lock();
-        (info.query_buffer + info.query_buffer_free) as u64 + self.pending_output()
+    /// CLIENT LIST's `tot-mem`: everything the client holds (what `maxmemory-clients` bounds).
+    pub fn total_memory(&self) -> u64 {
+        self.memory
+            .total(self.pending_push_bytes.load(Ordering::Relaxed)) as u64
     }
 
     /// Checks `pending` bytes of output against `limit`: the hard limit is exceeded at once, the
@@ -309,9 +350,12 @@ impl ClientHandle {
         self.kill();
     }
 
-    /// One line of CLIENT LIST / CLIENT INFO, in Redis 7's field order.
+    /// One line of CLIENT LIST / CLIENT INFO, in Redis 7's field order (with Redis 7.2's
+    /// `lib-name` and `lib-ver` after them, since CLIENT SETINFO is served).
     pub fn describe(&self, now: Instant) -> String {
         let info = self.info.lock();
+        let memory = &self.memory;
+        let load = |field: &AtomicUsize| field.load(Ordering::Relaxed);
         // Redis keeps the first 16 KB of replies in the client's own buffer (`obl`) and the
         // rest in a list of blocks (`oll`, `omem`); the same split of the pending bytes here.
         let pending = self.pending_output() as usize;
@@ -320,11 +364,10 @@ impl ClientHandle {
             pending.saturating_sub(REPLY_BLOCK),
         );
         let oll = omem.div_ceil(REPLY_BLOCK);
-        let tot_mem = info.query_buffer + info.query_buffer_free + pending + 1024;
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
-             multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={obl} oll={oll} \
-             omem={omem} tot-mem={} events={} cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}\n",
+             multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={obl} oll={oll} \
+             omem={omem} tot-mem={} events={} cmd={} user={} redir={} resp={} lib-name={} lib-ver={}\n",
             self.id,
             self.addr,
             self.laddr,
@@ -332,23 +375,75 @@ impl ClientHandle {
             String::from_utf8_lossy(&info.name),
             now.duration_since(self.created).as_secs(),
             now.saturating_duration_since(info.last_active).as_secs(),
-            info.flags(self.blocked.lock().is_some()),
+            info.flags(HandleFlags {
+                blocked: self.blocked.lock().is_some(),
+                killed: self.is_killed(),
+                monitor: self.is_monitor(),
+                unix_socket: self.unix_socket,
+                tracking: self.tracking_flags.load(Ordering::Relaxed),
+            }),
             info.db,
             info.sub,
             info.psub,
             info.ssub,
-            info.query_buffer,
-            info.query_buffer_free,
-            info.query_buffer + info.query_buffer_free,
-            tot_mem,
+            info.multi.map_or(-1, |queued| queued as i64),
+            load(&memory.query_buffer),
+            load(&memory.query_buffer_free),
+            load(&memory.argv),
+            load(&memory.multi),
+            load(&memory.output_capacity),
+            load(&memory.output_peak),
+            self.total_memory(),
             if pending > 0 { "rw" } else { "r" },
             info.last_command,
             // The master link runs as no user, which Redis shows so.
             if info.role == ClientRole::Master { "(superuser)" } else { "default" },
+            self.tracking_redirect.load(Ordering::Relaxed),
             info.resp,
             String::from_utf8_lossy(&info.lib_name),
             String::from_utf8_lossy(&info.lib_ver),
         )
+    }
+}
+
+/// What a client's buffers and pending command state hold, in CLIENT LIST's terms. The
+/// connection stores each where it already handles that buffer (after a read, after a batch of
+/// commands, after a write), so other threads read them without asking it and the hot path pays
+/// a few uncontended stores per batch.
+#[derive(Default)]
+pub struct ClientMemory {
+    /// `qbuf`: bytes received and not yet parsed into arguments.
+    pub query_buffer: AtomicUsize,
+    /// `qbuf-free`: the query buffer's unused capacity.
+    pub query_buffer_free: AtomicUsize,
+    /// `argv-mem`: arguments held outside the query buffer: those of a command still being
+    /// received, of a blocked command, or of the command running now.
+    pub argv: AtomicUsize,
+    /// `multi-mem`: the commands queued in MULTI, arguments and their references.
+    pub multi: AtomicUsize,
+    /// `rbs`: the capacity of the reply buffer (it holds every pending reply).
+    pub output_capacity: AtomicUsize,
+    /// `rbp`: the most reply bytes the buffer held recently (reset every few seconds).
+    pub output_peak: AtomicUsize,
+}
+
+/// What a connection costs besides its buffers: its state, its shared handle, its task, its
+/// parser and its socket's registration. `used_memory` grows by about 5 KB per idle connection
+/// (1,000 connections opened, each after one PING), which this rounds to.
+pub const CONNECTION_OVERHEAD: usize = 5 * 1024;
+
+impl ClientMemory {
+    /// `tot-mem`: the buffers, the queued pushes (`pending_pushes` bytes), the arguments and
+    /// transaction held, and the connection's fixed cost.
+    pub fn total(&self, pending_pushes: usize) -> usize {
+        let load = |field: &AtomicUsize| field.load(Ordering::Relaxed);
+        load(&self.query_buffer)
+            + load(&self.query_buffer_free)
+            + load(&self.argv)
+            + load(&self.multi)
+            + load(&self.output_capacity)
+            + pending_pushes
+            + CONNECTION_OVERHEAD
     }
 }
 
@@ -521,12 +616,21 @@ impl ClientState {
 
     /// Copies the state other clients see (CLIENT LIST) into the shared handle.
     pub fn publish_info(&self, last_command: Option<&'static str>) {
+        let multi = self.multi.as_ref();
+        self.handle
+            .memory
+            .multi
+            .store(multi.map_or(0, |m| m.memory), Ordering::Relaxed);
         let mut info = self.handle.info.lock();
         if let Some(name) = last_command {
             info.last_command = name;
         }
         info.last_active = Instant::now();
         info.db = self.db;
+        info.multi = multi.map(|m| m.queue.len());
+        info.dirty_cas = !self.watched.is_empty() && self.watch_flag.load(Ordering::Relaxed);
+        info.close_after_reply = self.close_after_reply;
+        info.no_touch = self.no_touch;
         info.sub = self.channels.len();
         info.psub = self.patterns.len();
         info.ssub = self.shard_channels.len();

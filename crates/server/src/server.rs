@@ -765,6 +765,7 @@ fn cron(server: Arc<Server>) {
             crate::replication::master::cron(&server);
         }
         server.tracking.after_batch();
+        crate::memory::clients::cron(&server);
         if !server.persistence.is_loading() {
             server.aof.cron(&server.config.read());
         }

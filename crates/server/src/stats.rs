@@ -266,6 +266,11 @@ impl ClientPeaks {
         }
     }
 
+    /// The current Unix second as the cron thread last set it.
+    pub fn second(&self) -> u64 {
+        self.second.load(Relaxed)
+    }
+
     /// Called by the cron thread, several times a second.
     pub fn tick(&self) {
         self.second.store(unix_second(), Relaxed);

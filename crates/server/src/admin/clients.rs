@@ -399,10 +399,16 @@ fn client_info(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 /// The calling client's shared info is refreshed per batch; bring it up to date before it is
-/// reported, so a client sees its own current command and database.
+/// reported, so a client sees its own current command, database and arguments (`argv-mem`).
 fn sync_own_info(ctx: &Ctx<'_>) {
     ctx.client
         .publish_info(Some(ctx.command.full_name.as_str()));
+    let argv = ctx.args.iter().map(|arg| arg.len()).sum();
+    ctx.client
+        .handle
+        .memory
+        .argv
+        .store(argv, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// The CLIENT LIST / CLIENT KILL `TYPE` values.
@@ -479,7 +485,7 @@ fn client_list(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 /// CLIENT KILL ip:port | CLIENT KILL [ID id] [TYPE type] [USER name] [ADDR ip:port]
-/// [LADDR ip:port] [SKIPME yes/no]
+/// [LADDR ip:port] [SKIPME yes/no] [MAXAGE seconds]
 fn client_kill(ctx: &mut Ctx<'_>) -> CmdResult {
     let own_id = ctx.client.handle.id;
     // A client already killed is on its way out and no longer counts.
@@ -501,6 +507,7 @@ fn client_kill(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut addr = None;
     let mut laddr = None;
     let mut skip_me = true;
+    let mut max_age = None;
     let mut i = 2;
     while i < ctx.arg_count() {
         if i + 1 >= ctx.arg_count() {
@@ -526,14 +533,20 @@ fn client_kill(ctx: &mut Ctx<'_>) -> CmdResult {
             laddr = Some(value);
         } else if ctx.arg_is(i, "SKIPME") {
             skip_me = keyword(ctx, i + 1, &[("YES", true), ("NO", false)])?;
+        } else if ctx.arg_is(i, "MAXAGE") {
+            // Redis 7.4's filter: connections older than this many seconds.
+            max_age = Some(ctx.arg_i64(i + 1)?);
         } else {
             return Err(CommandError::Syntax);
         }
         i += 2;
     }
     let mut killed = 0;
+    let now = Instant::now();
     for handle in &all {
+        let age = now.duration_since(handle.created).as_secs() as i64;
         let matches = id.is_none_or(|id| handle.id == id)
+            && max_age.is_none_or(|max| age > max)
             && kind.is_none_or(|k| k == client_type(handle))
             && user.is_none_or(|u| u == b"default")
             && addr.is_none_or(|a| a == handle.addr.as_bytes())
@@ -617,12 +630,17 @@ fn client_unblock(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// CLIENT HELP
+/// CLIENT HELP: Redis 7.0's text (CLIENT SETINFO and NO-TOUCH, which redis-lite also serves
+/// for clients written for Redis 7.2, are not in it).
 fn client_help(ctx: &mut Ctx<'_>) -> CmdResult {
     reply_help(
         ctx,
         "CLIENT",
         &[
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
             "GETNAME",
             "    Return the name of the current connection.",
             "ID",
@@ -647,20 +665,23 @@ fn client_help(ctx: &mut Ctx<'_>) -> CmdResult {
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
             "      Return clients of specified type.",
-            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
-            "    Unblock the specified blocked client.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
             "REPLY (ON|OFF|SKIP)",
             "    Control the replies sent to the current connection.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
-            "SETINFO <option> <value>",
-            "    Set client meta attr. Options are:",
-            "    * LIB-NAME: the client lib name.",
-            "    * LIB-VER: the client lib version.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
             "NO-EVICT (ON|OFF)",
             "    Protect current client connection from eviction.",
-            "NO-TOUCH (ON|OFF)",
-            "    Will not touch LRU/LFU stats when this mode is on.",
         ],
     );
     Ok(())

@@ -272,7 +272,11 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             let buffers = ReplicationBuffers::take(server, config.repl_backlog_size);
             field!("mem_replication_backlog:{}", buffers.backlog);
             field!("mem_total_replication_buffers:{}", buffers.total);
-            field!("mem_clients_slaves:{}", buffers.replicas);
+            // A replica's share of the replication buffer beyond the backlog, and its connection.
+            field!(
+                "mem_clients_slaves:{}",
+                buffers.replicas + b.clients_replicas
+            );
             field!("mem_clients_normal:{}", b.clients_normal);
             field!("mem_aof_buffer:{}", b.aof_buffer);
             field!("mem_allocator:jemalloc-5.3.0");
@@ -333,6 +337,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             let (exceeded_total, exceeded_now) = server.limits.exceeded.millis();
             field!("total_eviction_exceeded_time:{exceeded_total}");
             field!("current_eviction_exceeded_time:{exceeded_now}");
+            field!("evicted_clients:{}", server.clients.evicted.load(Relaxed));
             field!("keyspace_hits:{}", sum(w, |s| &s.keyspace_hits));
             field!("keyspace_misses:{}", sum(w, |s| &s.keyspace_misses));
             field!(

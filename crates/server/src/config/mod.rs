@@ -909,9 +909,10 @@ mod tests {
             applies_of(names),
             vec![
                 Apply::EvictionLimits,
+                // maxmemory-clients may be a share of maxmemory.
+                Apply::Connections,
                 Apply::EvictionPolicy,
                 Apply::Encoding,
-                Apply::Connections,
                 Apply::PubSubLimit,
             ]
         );

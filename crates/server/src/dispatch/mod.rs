@@ -73,10 +73,9 @@ pub fn execute_held<'s>(
                 Paused::Postponed => return None,
                 Paused::Retry => return retry_after_pause(server, client, args, out, held),
             }
+            let watched_key_changed = client.watch_flag.load(Relaxed);
             let multi = client.multi.as_mut().expect("queued only inside MULTI");
-            multi.queue.push(args.iter().map(|a| a.to_vec()).collect());
-            multi.flags |= entry.spec.flags;
-            multi.lacking |= !entry.spec.flags;
+            multi.queue(args, entry.spec.flags, watched_key_changed);
             ReplyWriter::new(out, client.protocol).simple("QUEUED");
             finish_reply(client, out, start);
             return Some(entry.full_name.as_str());

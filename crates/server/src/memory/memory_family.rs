@@ -108,8 +108,9 @@ pub struct Breakdown {
     pub startup: u64,
     /// The tables' own bytes (buckets and per-key entries), per database with keys.
     pub tables: Vec<(usize, u64, u64)>,
-    /// Clients' query buffers and pending output.
+    /// What clients hold (CLIENT LIST's `tot-mem`): normal and pub/sub clients, replicas.
     pub clients_normal: u64,
+    pub clients_replicas: u64,
     /// AOF records not yet written.
     pub aof_buffer: u64,
     pub overhead: u64,
@@ -129,15 +130,13 @@ impl Breakdown {
             .filter(|(_, (keys, _))| *keys > 0)
             .map(|(db, (keys, bucket_bytes))| (db, keys, bucket_bytes + keys * ENTRY_OVERHEAD))
             .collect();
-        let clients_normal = server
-            .clients
-            .all()
-            .iter()
-            .map(|c| c.buffered_bytes())
-            .sum();
+        let (clients_normal, clients_replicas) = memory::clients::usage(server);
         let aof_buffer = server.journal.buffered_bytes();
-        let overhead =
-            startup + clients_normal + aof_buffer + tables.iter().map(|t| t.2).sum::<u64>();
+        let overhead = startup
+            + clients_normal
+            + clients_replicas
+            + aof_buffer
+            + tables.iter().map(|t| t.2).sum::<u64>();
         let keys = tables.iter().map(|t| t.1).sum();
         Breakdown {
             used,
@@ -145,6 +144,7 @@ impl Breakdown {
             startup,
             tables,
             clients_normal,
+            clients_replicas,
             aof_buffer,
             overhead,
             keys,
@@ -172,7 +172,7 @@ fn memory_stats(ctx: &mut Ctx<'_>) -> CmdResult {
     let rss = memory::rss();
     let allocated = memory::allocator_allocated();
     let resident = memory::resident();
-    ctx.out.map(18 + b.tables.len());
+    ctx.out.map(19 + b.tables.len());
     let out = &mut ctx.out;
     let mut integer = |name: &str, n: u64| {
         out.bulk(name.as_bytes());
@@ -181,6 +181,7 @@ fn memory_stats(ctx: &mut Ctx<'_>) -> CmdResult {
     integer("peak.allocated", b.peak);
     integer("total.allocated", b.used);
     integer("startup.allocated", b.startup);
+    integer("clients.slaves", b.clients_replicas);
     integer("clients.normal", b.clients_normal);
     integer("aof.buffer", b.aof_buffer);
     integer("overhead.total", b.overhead);

@@ -7,6 +7,7 @@
 //! jemalloc's own `stats.allocated` is reported beside it as `allocator_allocated`; it is a
 //! little higher, as it also holds freed blocks waiting in threads' caches.
 
+pub mod clients;
 pub mod memory_family;
 
 use std::alloc::{GlobalAlloc, Layout};

@@ -34,6 +34,9 @@ const SLOW_BATCH: Duration = Duration::from_micros(10);
 /// loop run (it has more to read only when its client pipelines).
 const FAIR_SHARE: usize = 256 * 1024;
 
+/// Seconds CLIENT LIST's `rbp` (the reply buffer's peak) looks back over, as Redis's.
+const OUTPUT_PEAK_SECONDS: u64 = 5;
+
 /// An argument this long is read on its own, as Redis reads one (its `PROTO_MBULK_BIG_ARG`).
 const BIG_ARG: usize = 32 * 1024;
 
@@ -43,6 +46,8 @@ struct Settings {
     idle_timeout: Option<Duration>,
     query_buffer_limit: usize,
     output_limits: [BufferLimit; 3],
+    /// `maxmemory-clients` in bytes (0: no limit).
+    client_memory_limit: u64,
 }
 
 impl Settings {
@@ -58,6 +63,7 @@ impl Settings {
             idle_timeout: (config.timeout > 0).then(|| Duration::from_secs(config.timeout)),
             query_buffer_limit: config.client_query_buffer_limit as usize,
             output_limits: config.output_buffer_limits,
+            client_memory_limit: crate::memory::clients::limit(&config),
         }
     }
 }
@@ -109,6 +115,10 @@ struct Connection<S> {
     /// The last batch was a slow pipeline: its replies wait for the loop's other ready
     /// connections.
     flush_after_others: bool,
+    /// The most reply bytes one batch left in `output` this period (CLIENT LIST's `rbp`), and
+    /// the period (five-second step of the cron's clock) it belongs to.
+    output_peak: usize,
+    output_peak_period: u64,
 }
 
 /// What a read found.
@@ -179,6 +189,8 @@ pub async fn serve(
         paused: false,
         closing: false,
         flush_after_others: false,
+        output_peak: 0,
+        output_peak_period: 0,
     };
     // One notification for kills and pub/sub messages, renewed only when it fires: building a
     // new one per read showed up in profiles.
@@ -395,10 +407,12 @@ impl<S: ClientStream> Connection<S> {
             self.sent = 0;
             buffers::release_if_empty(&mut self.output);
         }
-        self.client
-            .handle
-            .pending_output_bytes
-            .store(self.pending(), Relaxed);
+        let handle = &self.client.handle;
+        handle.pending_output_bytes.store(self.pending(), Relaxed);
+        handle
+            .memory
+            .output_capacity
+            .store(self.output.capacity(), Relaxed);
         true
     }
 
@@ -495,13 +509,64 @@ impl<S: ClientStream> Connection<S> {
             .fetch_sub(written, Relaxed);
     }
 
+    /// Runs every complete command in the input (see `run_batch`), then publishes what the
+    /// client's buffers hold and evicts it if that alone is over `maxmemory-clients`. Returns
+    /// false to close it at once.
+    fn run_commands(&mut self) -> bool {
+        let open = self.run_batch();
+        self.publish_memory();
+        let limit = self.settings.client_memory_limit;
+        if open && limit > 0 && self.client.handle.total_memory() > limit {
+            // Over the whole limit by itself: the largest clients go first, so it would be
+            // evicted whatever the others hold.
+            return !crate::memory::clients::evict(&self.server, &self.client.handle);
+        }
+        open
+    }
+
+    /// Stores the client's buffer sizes in its handle (CLIENT LIST, client eviction, INFO).
+    fn publish_memory(&mut self) {
+        let memory = &self.client.handle.memory;
+        let parsed = self.parser.parsed().min(self.input.len());
+        memory
+            .query_buffer
+            .store(self.input.len() - parsed, Relaxed);
+        memory
+            .query_buffer_free
+            .store(self.input.capacity() - self.input.len(), Relaxed);
+        let argv = match &self.client.blocked {
+            Some(blocked) => blocked.args.iter().map(Vec::len).sum(),
+            None => self.parser.partial_args_len(),
+        };
+        memory.argv.store(argv, Relaxed);
+        memory
+            .output_capacity
+            .store(self.output.capacity(), Relaxed);
+        let period = self.server.clients.peaks.second() / OUTPUT_PEAK_SECONDS;
+        if period != self.output_peak_period {
+            self.output_peak_period = period;
+            self.output_peak = 0;
+        }
+        self.output_peak = self.output_peak.max(self.pending());
+        memory.output_peak.store(self.output_peak, Relaxed);
+    }
+
     /// Runs every complete command in the input, until the client blocks, its output goes
     /// over the soft limit, or it is to be closed. Returns false to close it at once.
-    fn run_commands(&mut self) -> bool {
+    fn run_batch(&mut self) -> bool {
         if self.client.blocked.is_some() || self.input.is_empty() {
             return true;
         }
         buffers::ensure(&mut self.output);
+        // The batch's own input and reply buffer, which CLIENT INFO shows to its caller.
+        let memory = &self.client.handle.memory;
+        memory.query_buffer.store(self.input.len(), Relaxed);
+        memory
+            .query_buffer_free
+            .store(self.input.capacity() - self.input.len(), Relaxed);
+        memory
+            .output_capacity
+            .store(self.output.capacity(), Relaxed);
         let handle = self.client.handle.clone();
         let mut last_command = None;
         let server = self.server.clone();
@@ -606,11 +671,6 @@ impl<S: ClientStream> Connection<S> {
         // Before the replies go out, so a client that saw its reply sees its own state in
         // CLIENT LIST from another connection.
         self.client.publish_info(last_command);
-        {
-            let mut info = handle.info.lock();
-            info.query_buffer = self.input.len();
-            info.query_buffer_free = self.input.capacity() - self.input.len();
-        }
         true
     }
 

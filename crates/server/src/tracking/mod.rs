@@ -96,6 +96,9 @@ impl Tracker {
             }
             (id, None) => {
                 self.broken = true;
+                self.handle
+                    .tracking_flags
+                    .fetch_or(crate::client::TRACKING_BROKEN, Relaxed);
                 if !is_resp3(&self.handle) {
                     return None;
                 }
@@ -444,6 +447,13 @@ impl Tracking {
         handle
             .tracking_redirect
             .store(tracker.redirect as i64, Relaxed);
+        let bcast = match options.bcast {
+            true => crate::client::TRACKING_BCAST,
+            false => 0,
+        };
+        handle
+            .tracking_flags
+            .store(crate::client::TRACKING_ON | bcast, Relaxed);
         for prefix in added {
             let bcast = state.prefixes.entry(prefix.into()).or_default();
             bcast.clients.insert(id);
@@ -463,6 +473,7 @@ impl Tracking {
             return;
         };
         tracker.handle.tracking_redirect.store(-1, Relaxed);
+        tracker.handle.tracking_flags.store(0, Relaxed);
         for prefix in &tracker.prefixes {
             if let Some(bcast) = state.prefixes.get_mut(prefix) {
                 bcast.clients.remove(&id);
@@ -500,23 +511,6 @@ impl Tracking {
         state.trackers.get(&id).map_or((false, Vec::new()), |t| {
             (t.broken, t.prefixes.iter().cloned().collect())
         })
-    }
-
-    /// CLIENT LIST's tracking flags for a client: `t` tracking, `R` broken redirect, `B` BCAST.
-    pub fn client_list_flags(&self, id: u64) -> &'static str {
-        if self.in_use.load(Relaxed) == 0 {
-            return "";
-        }
-        let state = self.state.lock();
-        match state.trackers.get(&id) {
-            None => "",
-            Some(t) => match (t.broken, t.options.bcast) {
-                (false, false) => "t",
-                (true, false) => "tR",
-                (false, true) => "tB",
-                (true, true) => "tRB",
-            },
-        }
     }
 }
 

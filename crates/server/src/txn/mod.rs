@@ -72,6 +72,26 @@ pub struct Multi {
     pub lacking: u32,
     /// A command was refused while queuing, so EXEC will abort.
     pub failed: bool,
+    /// Bytes the queue holds (CLIENT LIST's `multi-mem`): arguments and their vectors.
+    pub memory: usize,
+}
+
+impl Multi {
+    /// Queues a command for EXEC (`flags` its spec's), counting what it holds. A transaction
+    /// that will fail anyway (a refused command, or `watched_key_changed`) keeps nothing more,
+    /// as in Redis, where CLIENT LIST then shows what it held so far.
+    pub fn queue(&mut self, args: &[&[u8]], flags: u32, watched_key_changed: bool) {
+        if self.failed || watched_key_changed {
+            return;
+        }
+        self.flags |= flags;
+        self.lacking |= !flags;
+        let queued: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+        self.memory += std::mem::size_of_val(queued.as_slice())
+            + std::mem::size_of::<Vec<Vec<u8>>>()
+            + args.iter().map(|a| a.len()).sum::<usize>();
+        self.queue.push(queued);
+    }
 }
 
 /// MULTI

@@ -51,11 +51,6 @@ const NOT_PRINTED: &[(&str, &str, &str)] = &[
     ),
     (
         "stats",
-        "evicted_clients",
-        "being built by issue 17's clientmem (maxmemory-clients client eviction)",
-    ),
-    (
-        "stats",
         "latest_fork_usec",
         "no fork: snapshots and AOF rewrites are copy-on-write inside the process",
     ),

@@ -6,6 +6,7 @@ mod aof;
 mod bitmaps;
 mod blocking;
 mod client_limits;
+mod client_memory;
 mod client_pause;
 mod client_scripts;
 mod configuration;

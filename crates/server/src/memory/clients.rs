@@ -1,0 +1,136 @@
+//! The memory clients hold, by class, and client eviction (`maxmemory-clients`), as Redis 7.0
+//! does them: when normal and pub/sub clients together hold the limit or more, the clients
+//! holding the most are disconnected, largest first, until they hold less; replicas, the
+//! master link and `CLIENT NO-EVICT on` clients are never evicted, though they count.
+//!
+//! Each connection publishes its own figures (`ClientHandle::memory`) where it touches its
+//! buffers, and evicts itself when it alone is over the limit; the cron thread adds up the rest
+//! at `hz`, so no event loop ever walks the client list.
+
+use crate::client::{ClientHandle, ClientRole};
+use crate::config::Config;
+use crate::log;
+use crate::server::Server;
+
+/// The smallest limit applied, whatever `maxmemory-clients` says, so a bad setting cannot cut
+/// every client off (Redis's floor too).
+const MIN_LIMIT: u64 = 128 * 1024;
+
+/// `maxmemory-clients` in bytes: absolute, or a percentage (stored negative) of `maxmemory`;
+/// 0 when there is no limit (a percentage without `maxmemory` is none).
+pub fn limit(config: &Config) -> u64 {
+    let setting = config.tuning.maxmemory_clients;
+    let bytes = if setting < 0 {
+        (config.maxmemory as f64 * (-setting) as f64 / 100.0) as u64
+    } else {
+        setting as u64
+    };
+    if bytes == 0 {
+        0
+    } else {
+        bytes.max(MIN_LIMIT)
+    }
+}
+
+/// Whether eviction may disconnect this client.
+fn evictable(handle: &ClientHandle) -> bool {
+    let info = handle.info.lock();
+    info.role == ClientRole::Normal && !info.no_evict && !handle.is_killed()
+}
+
+/// Disconnects `handle` for client eviction, unless it is exempt. Returns whether it was.
+pub fn evict(server: &Server, handle: &ClientHandle) -> bool {
+    if !evictable(handle) {
+        return false;
+    }
+    log!(
+        Verbose,
+        "Evicting client: {}",
+        handle.describe(std::time::Instant::now()).trim_end()
+    );
+    server
+        .clients
+        .evicted
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    handle.kill();
+    true
+}
+
+/// What clients hold: (normal and pub/sub clients, replicas), INFO's `mem_clients_normal` and
+/// `mem_clients_slaves`.
+pub fn usage(server: &Server) -> (u64, u64) {
+    let mut normal = 0;
+    let mut replicas = 0;
+    for handle in server.clients.all() {
+        let role = handle.info.lock().role;
+        match role {
+            ClientRole::Normal => normal += handle.total_memory(),
+            ClientRole::Replica => replicas += handle.total_memory(),
+            // The link to this server's master is not a client of it.
+            ClientRole::Master => {}
+        }
+    }
+    (normal, replicas)
+}
+
+/// Called by the cron thread: evicts the largest evictable clients while normal and pub/sub
+/// clients together hold the limit or more.
+pub fn cron(server: &Server) {
+    let limit = limit(&server.config.read());
+    if limit == 0 {
+        return;
+    }
+    let mut total = 0;
+    let mut candidates = Vec::new();
+    for handle in server.clients.all() {
+        if handle.info.lock().role != ClientRole::Normal || handle.is_killed() {
+            continue;
+        }
+        let memory = handle.total_memory();
+        total += memory;
+        candidates.push((memory, handle));
+    }
+    if total < limit {
+        return;
+    }
+    candidates.sort_unstable_by_key(|(memory, _)| std::cmp::Reverse(*memory));
+    for (memory, handle) in candidates {
+        if total < limit {
+            break;
+        }
+        if evict(server, &handle) {
+            total -= memory;
+        }
+    }
+    if total >= limit {
+        log!(
+            Warning,
+            "Over client maxmemory after evicting all evictable clients"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limit_of(maxmemory: u64, maxmemory_clients: i64) -> u64 {
+        let mut config = Config {
+            maxmemory,
+            ..Config::default()
+        };
+        config.tuning.maxmemory_clients = maxmemory_clients;
+        limit(&config)
+    }
+
+    #[test]
+    fn the_limit_is_bytes_or_a_share_of_maxmemory_with_a_floor() {
+        assert_eq!(limit_of(0, 0), 0, "no limit by default");
+        assert_eq!(limit_of(1 << 30, 0), 0);
+        assert_eq!(limit_of(0, 1 << 20), 1 << 20);
+        assert_eq!(limit_of(0, 1000), MIN_LIMIT, "too small a limit is raised");
+        assert_eq!(limit_of(0, -10), 0, "a share of no maxmemory is no limit");
+        assert_eq!(limit_of(100 << 20, -10), 10 << 20);
+        assert_eq!(limit_of(100 << 20, -100), 100 << 20);
+    }
+}

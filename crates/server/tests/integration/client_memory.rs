@@ -1,0 +1,460 @@
+//! What clients hold, as CLIENT LIST and CLIENT INFO report it (every field of Redis 7.0.15, in
+//! its order, with real values), CLIENT HELP and CLIENT KILL against real Redis, and client
+//! eviction (`maxmemory-clients`, CLIENT NO-EVICT, INFO `evicted_clients`). Where Redis behaves
+//! the same, each test runs against real Redis too.
+
+use redis_lite_testkit as testkit;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use testkit::{differential, encode, info_field, wait_until, Raw, Server};
+
+/// redis-lite, and real Redis when it is installed, each with `name`.
+fn both(args: &[&str]) -> Vec<(&'static str, Server)> {
+    let mut servers = vec![("redis-lite", Server::lite(args))];
+    if let Some(redis) = Server::redis(args) {
+        servers.push(("redis", redis));
+    }
+    servers
+}
+
+/// CLIENT LIST's fields as Redis 7.0.15 prints them, in order. redis-lite adds Redis 7.2's
+/// `lib-name` and `lib-ver` after them, since it serves CLIENT SETINFO.
+const FIELDS: &[&str] = &[
+    "id",
+    "addr",
+    "laddr",
+    "fd",
+    "name",
+    "age",
+    "idle",
+    "flags",
+    "db",
+    "sub",
+    "psub",
+    "ssub",
+    "multi",
+    "qbuf",
+    "qbuf-free",
+    "argv-mem",
+    "multi-mem",
+    "rbs",
+    "rbp",
+    "obl",
+    "oll",
+    "omem",
+    "tot-mem",
+    "events",
+    "cmd",
+    "user",
+    "redir",
+    "resp",
+];
+
+/// The CLIENT LIST line of the client named `name`, as (field, value) pairs.
+fn client_fields(raw: &mut Raw, name: &str) -> Option<Vec<(String, String)>> {
+    let list = raw.cmd_text(&["CLIENT", "LIST"]);
+    let line = list
+        .lines()
+        .find(|l| l.contains(&format!(" name={name} ")))?;
+    Some(
+        line.split(' ')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
+fn value<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    &fields.iter().find(|(k, _)| k == name).unwrap().1
+}
+
+fn number(fields: &[(String, String)], name: &str) -> u64 {
+    value(fields, name).parse().unwrap()
+}
+
+/// A connection that names itself `name`.
+fn named(server: &Server, name: &str) -> Raw {
+    let mut raw = server.raw();
+    raw.expect_replies(&[(&["CLIENT", "SETNAME", name], "+OK\r\n")]);
+    raw
+}
+
+#[test]
+fn client_help_matches_redis() {
+    differential(&[&["CLIENT", "HELP"]], false);
+}
+
+#[test]
+fn client_kill_and_list_errors_match_redis() {
+    differential(
+        &[
+            &["CLIENT", "KILL", "1.2.3.4:5"],
+            &["CLIENT", "KILL", "ID", "0"],
+            &["CLIENT", "KILL", "ID", "abc"],
+            &["CLIENT", "KILL", "ID", "999"],
+            &["CLIENT", "KILL", "ID"],
+            &["CLIENT", "KILL", "ID", "1", "TYPE"],
+            &["CLIENT", "KILL", "TYPE", "foo"],
+            &["CLIENT", "KILL", "TYPE", "master"],
+            &["CLIENT", "KILL", "TYPE", "replica"],
+            &["CLIENT", "KILL", "TYPE", "slave"],
+            &["CLIENT", "KILL", "USER", "nobody"],
+            &["CLIENT", "KILL", "SKIPME", "maybe"],
+            &["CLIENT", "KILL", "LADDR", "1.2.3.4:1"],
+            &["CLIENT", "KILL", "ADDR", "1.2.3.4:1", "SKIPME", "no"],
+            &["CLIENT", "KILL", "foo", "bar"],
+            &["CLIENT", "NO-EVICT", "maybe"],
+            &["CLIENT", "NO-EVICT", "on"],
+            &["CLIENT", "NO-EVICT", "OFF"],
+            &["CLIENT", "LIST", "TYPE", "foo"],
+            &["CLIENT", "LIST", "ID", "abc"],
+            &["CLIENT", "LIST", "ID", "0"],
+            &["CLIENT", "LIST", "foo"],
+        ],
+        false,
+    );
+}
+
+/// Every field Redis prints, in its order, and the values that mean the same on both servers:
+/// a client in MULTI, one blocked, one halfway through sending a big argument, one with pending
+/// output it does not read, and the caller itself.
+#[test]
+fn client_list_reports_what_each_client_holds_as_redis() {
+    for (which, server) in both(&[]) {
+        let mut observer = named(&server, "observer");
+
+        let mut txn = named(&server, "txn");
+        txn.expect_replies(&[
+            (&["WATCH", "k"], "+OK\r\n"),
+            (&["SET", "k", "changed"], "+OK\r\n"),
+            (&["MULTI"], "+OK\r\n"),
+            (&["SET", "a", "b"], "+QUEUED\r\n"),
+            (&["SET", "a", "bbbbbbbbbbbbb"], "+QUEUED\r\n"),
+        ]);
+        let fields = client_fields(&mut observer, "txn").unwrap();
+        let names: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(&names[..FIELDS.len()], FIELDS, "{which}");
+        // A transaction whose watched key changed keeps none of its commands.
+        assert_eq!(
+            value(&fields, "flags"),
+            "xd",
+            "{which}: in MULTI, watched key changed"
+        );
+        assert_eq!(value(&fields, "multi"), "0", "{which}");
+        assert_eq!(value(&fields, "multi-mem"), "0", "{which}");
+        assert_eq!(value(&fields, "cmd"), "set", "{which}");
+        assert_eq!(value(&fields, "events"), "r", "{which}");
+        assert_eq!(value(&fields, "user"), "default", "{which}");
+        assert_eq!(value(&fields, "redir"), "-1", "{which}");
+        txn.expect_replies(&[
+            (&["DISCARD"], "+OK\r\n"),
+            (&["MULTI"], "+OK\r\n"),
+            (&["SET", "a", "b"], "+QUEUED\r\n"),
+            (&["SET", "a", "bbbbbbbbbbbbb"], "+QUEUED\r\n"),
+        ]);
+        let fields = client_fields(&mut observer, "txn").unwrap();
+        assert_eq!(value(&fields, "flags"), "x", "{which}");
+        assert_eq!(value(&fields, "multi"), "2", "{which}");
+        assert!(
+            number(&fields, "multi-mem") >= 5 + 17,
+            "{which}: {fields:?}"
+        );
+        txn.expect_replies(&[(&["DISCARD"], "+OK\r\n")]);
+        let fields = client_fields(&mut observer, "txn").unwrap();
+        assert_eq!(value(&fields, "multi"), "-1", "{which}");
+        assert_eq!(value(&fields, "multi-mem"), "0", "{which}");
+
+        let mut blocked = named(&server, "blocked");
+        blocked.send(&encode(&[b"BLPOP", b"list", b"0"]));
+        wait_until("the client blocks", Duration::from_secs(5), || {
+            client_fields(&mut observer, "blocked").is_some_and(|f| value(&f, "flags") == "b")
+        });
+        let fields = client_fields(&mut observer, "blocked").unwrap();
+        assert_eq!(number(&fields, "argv-mem"), 10, "{which}: BLPOP list 0");
+        assert_eq!(value(&fields, "cmd"), "blpop", "{which}");
+
+        // SET k <100000 bytes>, of which half arrived: SET and k are arguments, the rest waits
+        // in the query buffer.
+        let mut partial = named(&server, "partial");
+        partial.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100000\r\n");
+        partial.send(&[b'y'; 50_000]);
+        wait_until("half the value arrives", Duration::from_secs(5), || {
+            number(&client_fields(&mut observer, "partial").unwrap(), "qbuf") == 50_000
+        });
+        let fields = client_fields(&mut observer, "partial").unwrap();
+        assert_eq!(number(&fields, "argv-mem"), 4, "{which}: {fields:?}");
+        assert!(number(&fields, "tot-mem") > 50_000, "{which}: {fields:?}");
+        partial.send(&[b'y'; 50_000]);
+        partial.send(b"\r\n");
+        assert_eq!(partial.read_reply(), b"+OK\r\n");
+
+        // 200 GETs of a 100 KB value, never read: the replies wait in the server.
+        observer.ok(&[b"SET", b"big", &vec![b'v'; 100_000]]);
+        let mut reader = named(&server, "non-reader");
+        reader.send(&b"GET big\r\n".repeat(200));
+        wait_until("the replies pile up", Duration::from_secs(10), || {
+            let fields = client_fields(&mut observer, "non-reader").unwrap();
+            value(&fields, "events") == "rw" && number(&fields, "omem") > 10_000_000
+        });
+        let fields = client_fields(&mut observer, "non-reader").unwrap();
+        assert!(number(&fields, "oll") > 0, "{which}: {fields:?}");
+        assert!(
+            number(&fields, "tot-mem") > number(&fields, "omem"),
+            "{which}"
+        );
+        // Redis refreshes the figure in its cron, client by client.
+        wait_until("INFO counts the output", Duration::from_secs(5), || {
+            let normal = info_field(&mut observer, "memory", "mem_clients_normal");
+            normal.parse::<u64>().unwrap() > 10_000_000
+        });
+        assert_eq!(
+            info_field(&mut observer, "memory", "mem_clients_slaves"),
+            "0",
+            "{which}"
+        );
+
+        // The caller sees its own command and its arguments.
+        let info = observer.cmd_text(&["CLIENT", "INFO"]);
+        assert!(info.contains(" argv-mem=10 "), "{which}: {info}");
+        assert!(info.contains(" cmd=client|info "), "{which}: {info}");
+    }
+}
+
+/// CLIENT KILL's filters together, as Redis: the matching clients but the caller.
+#[test]
+fn client_kill_filters_combine() {
+    for (which, server) in both(&[]) {
+        let mut caller = named(&server, "caller");
+        let mut subscriber = named(&server, "subscriber");
+        subscriber.send(&encode(&[b"SUBSCRIBE", b"news"]));
+        subscriber.read_reply();
+        let mut normal = named(&server, "normal");
+        let normal_id = normal.cmd_text(&["CLIENT", "ID"]);
+        let normal_id = normal_id.trim_start_matches(':').trim();
+        let normal_addr = value(&client_fields(&mut caller, "normal").unwrap(), "addr").to_string();
+
+        assert_eq!(
+            caller.cmd_text(&["CLIENT", "KILL", "TYPE", "pubsub", "ID", normal_id]),
+            ":0\r\n",
+            "{which}: no client is both"
+        );
+        assert_eq!(
+            caller.cmd_text(&["CLIENT", "KILL", "TYPE", "pubsub", "USER", "default"]),
+            ":1\r\n",
+            "{which}"
+        );
+        assert!(subscriber.is_closed(), "{which}");
+        assert_eq!(
+            caller.cmd_text(&["CLIENT", "KILL", "ADDR", &normal_addr, "TYPE", "normal"]),
+            ":1\r\n",
+            "{which}"
+        );
+        assert!(normal.is_closed(), "{which}");
+        // Everyone normal but the caller (SKIPME yes by default): nobody else is left.
+        assert_eq!(
+            caller.cmd_text(&["CLIENT", "KILL", "TYPE", "normal"]),
+            ":0\r\n",
+            "{which}"
+        );
+    }
+}
+
+/// Redis 7.4's MAXAGE filter: only connections older than the age given.
+#[test]
+fn client_kill_maxage_spares_younger_clients() {
+    let server = Server::lite(&[]);
+    let mut caller = named(&server, "caller");
+    let mut young = named(&server, "young");
+    assert_eq!(
+        caller.cmd_text(&["CLIENT", "KILL", "MAXAGE", "100", "SKIPME", "no"]),
+        ":0\r\n"
+    );
+    assert_eq!(
+        caller.cmd_text(&["CLIENT", "KILL", "MAXAGE", "x"]),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    wait_until("a second passes", Duration::from_secs(5), || {
+        number(&client_fields(&mut caller, "young").unwrap(), "age") >= 1
+    });
+    assert_eq!(
+        caller.cmd_text(&["CLIENT", "KILL", "MAXAGE", "0"]),
+        ":1\r\n"
+    );
+    assert!(young.is_closed());
+}
+
+/// Starts a command whose last argument is `size` bytes and sends all of it but its end, so it
+/// stays in the query buffer.
+fn send_partial_argument(raw: &mut Raw, size: usize) {
+    raw.send(format!("*2\r\n$4\r\nECHO\r\n${size}\r\n").as_bytes());
+    raw.send(&vec![b'x'; size - 1]);
+}
+
+/// Sends a command whose argument of `size` bytes never ends from a new connection, and
+/// tells whether the server then closes it (it may do so before it has read everything).
+fn evicted_while_sending(server: &Server, size: usize) -> bool {
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let mut sent = stream.write_all(format!("*2\r\n$4\r\nECHO\r\n${size}\r\n").as_bytes());
+    if sent.is_ok() {
+        sent = stream.write_all(&vec![b'x'; size - 1]);
+    }
+    if sent.is_err() {
+        return true;
+    }
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut chunk = [0u8; 64];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) => return e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
+}
+
+/// Issue 16: with `maxmemory-clients`, a client whose query buffer takes it over the limit is
+/// disconnected and counted in `evicted_clients`; a `CLIENT NO-EVICT on` client is not, while
+/// evictable ones still are.
+#[test]
+fn maxmemory_clients_evicts_but_not_no_evict_clients() {
+    for (which, server) in both(&["--maxmemory-clients", "1mb"]) {
+        let mut observer = named(&server, "observer");
+        observer.expect_replies(&[(&["CLIENT", "NO-EVICT", "on"], "+OK\r\n")]);
+
+        assert!(
+            evicted_while_sending(&server, 3 << 20),
+            "{which}: the hog is evicted"
+        );
+        assert_eq!(
+            info_field(&mut observer, "stats", "evicted_clients"),
+            "1",
+            "{which}"
+        );
+
+        let mut protected = named(&server, "protected");
+        protected.expect_replies(&[(&["CLIENT", "NO-EVICT", "on"], "+OK\r\n")]);
+        let flags = value(&client_fields(&mut observer, "protected").unwrap(), "flags").to_string();
+        assert_eq!(flags, "e", "{which}");
+        send_partial_argument(&mut protected, 3 << 20);
+        wait_until("the argument arrives", Duration::from_secs(10), || {
+            client_fields(&mut observer, "protected")
+                .is_some_and(|f| number(&f, "tot-mem") > 2 << 20)
+        });
+        // While the protected client holds more than the limit, any evictable client goes.
+        let mut bystander = named(&server, "bystander");
+        bystander.send(&encode(&[b"PING"]));
+        assert!(bystander.is_closed(), "{which}: the bystander is evicted");
+        // The protected client is still served.
+        protected.send(b"x\r\n");
+        assert_eq!(protected.read_reply().len(), (3 << 20) + 12, "{which}");
+        assert_eq!(
+            info_field(&mut observer, "stats", "evicted_clients"),
+            "2",
+            "{which}"
+        );
+    }
+}
+
+/// A client that pipelines reads of a large value and never reads the replies is evicted once
+/// its pending replies take it over `maxmemory-clients` (here a share of `maxmemory`, set at
+/// run time); the others stay.
+#[test]
+fn maxmemory_clients_evicts_a_client_whose_replies_pile_up() {
+    for (which, server) in both(&[]) {
+        let mut observer = named(&server, "observer");
+        observer.ok(&[b"CONFIG", b"SET", b"maxmemory-clients", b"5%"]);
+        observer.ok(&[b"CONFIG", b"SET", b"maxmemory", b"100mb"]);
+        observer.ok(&[b"SET", b"big", &vec![b'v'; 100_000]]);
+        let mut reader = named(&server, "non-reader");
+        reader.send(&b"GET big\r\n".repeat(500));
+        wait_until("the non-reader is evicted", Duration::from_secs(10), || {
+            client_fields(&mut observer, "non-reader").is_none()
+        });
+        assert_eq!(
+            info_field(&mut observer, "stats", "evicted_clients"),
+            "1",
+            "{which}"
+        );
+        assert_eq!(observer.cmd_text(&["PING"]), "+PONG\r\n", "{which}");
+    }
+}
+
+/// A subscriber that does not read is evicted once the messages waiting for it take it over
+/// the limit, before its output buffer limit (32 MB for pub/sub) would close it.
+#[test]
+fn maxmemory_clients_evicts_a_subscriber_whose_messages_pile_up() {
+    for (which, server) in both(&["--maxmemory-clients", "2mb"]) {
+        let mut observer = named(&server, "observer");
+        let mut subscriber = named(&server, "subscriber");
+        subscriber.send(&encode(&[b"SUBSCRIBE", b"news"]));
+        subscriber.read_reply();
+        let message = vec![b'm'; 100_000];
+        wait_until("the subscriber is evicted", Duration::from_secs(10), || {
+            observer.ok(&[b"PUBLISH", b"news", &message]);
+            client_fields(&mut observer, "subscriber").is_none()
+        });
+        assert_eq!(
+            info_field(&mut observer, "stats", "evicted_clients"),
+            "1",
+            "{which}"
+        );
+    }
+}
+
+/// The flags and `redir` of tracking clients (`t`, `B`, `R` once the redirect target left) and
+/// of a monitor (`O`), as Redis shows them.
+#[test]
+fn client_list_flags_of_tracking_and_monitor_clients_match_redis() {
+    let mut seen = Vec::new();
+    for (program, server) in both(&[]) {
+        let mut target = named(&server, "target");
+        let target_id = target.cmd_text(&["CLIENT", "ID"]);
+        let target_id = target_id.trim_start_matches(':').trim_end();
+        let mut plain = named(&server, "plain");
+        plain.cmd(&["CLIENT", "TRACKING", "ON"]);
+        let mut bcast = named(&server, "bcast");
+        bcast.cmd(&["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "a"]);
+        let mut redirected = named(&server, "redirected");
+        redirected.cmd(&["CLIENT", "TRACKING", "ON", "REDIRECT", target_id]);
+        let mut monitor = named(&server, "monitor");
+        monitor.expect_replies(&[(&["MONITOR"], "+OK\r\n")]);
+        drop(target);
+        let mut observer = server.raw();
+        wait_until(
+            "the redirect target to be gone",
+            Duration::from_secs(10),
+            || client_fields(&mut observer, "target").is_none(),
+        );
+        // A write to a key the redirected client read finds its target gone.
+        redirected.cmd(&["GET", "k"]);
+        observer.cmd(&["SET", "k", "v"]);
+        let mut flags = Vec::new();
+        for name in ["plain", "bcast", "redirected", "monitor"] {
+            let fields = client_fields(&mut observer, name).unwrap();
+            let redir = match value(&fields, "redir") {
+                "0" | "-1" => value(&fields, "redir").to_string(),
+                id if id == target_id => "target".to_string(),
+                other => other.to_string(),
+            };
+            flags.push(format!("{name}: {} {redir}", value(&fields, "flags")));
+        }
+        seen.push((program, flags));
+    }
+    assert_eq!(
+        seen[0].1,
+        [
+            "plain: t 0",
+            "bcast: tB 0",
+            "redirected: tR target",
+            "monitor: O -1"
+        ]
+    );
+    if let Some((_, redis)) = seen.get(1) {
+        assert_eq!(&seen[0].1, redis);
+    }
+}
