@@ -168,6 +168,8 @@ const SKIP: &[&str] = &[
     "punsubscribe",
     "sunsubscribe",
     "multi",
+    // The connection becomes a monitor, which answers nothing but RESET and QUIT.
+    "monitor",
     "client|kill",
     "client|pause",
     "client|reply",
