@@ -382,7 +382,16 @@ fn groups_replay_from_the_aof() {
         let dir = DataDir::new("stream-groups-replay");
         let mut server = Launch::of(program)
             .dir(&dir.0)
-            .args(&["--appendonly", "yes", "--save", ""])
+            // `always`: under `everysec` Redis may hold a write back for up to 2 s while a
+            // background fsync runs, and lose it to the kill.
+            .args(&[
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ])
             .start();
         let mut raw = server.raw();
         for i in 1..=6 {

@@ -298,7 +298,8 @@ fn expiry_scenario(server: &Server) -> Vec<Vec<u8>> {
         let conn = if *writer { &mut other } else { &mut watcher };
         match command {
             ["EXPIRING", key] => {
-                expiry = server_ms(conn) + 100;
+                // Long enough that the steps before PASS run before it even under load.
+                expiry = server_ms(conn) + 500;
                 seen.push(conn.cmd(&["SET", key, "v", "PXAT", &expiry.to_string()]));
             }
             ["PASS"] => testkit::wait_until(
