@@ -156,7 +156,8 @@ pub enum Body {
     Update {
         config_epoch: u64,
         node: NodeName,
-        slots: SlotBitmap,
+        /// Boxed: 2 KiB would make every other body as large.
+        slots: Box<SlotBitmap>,
     },
     /// A module's message (RM_SendClusterMessage).
     Module {
@@ -536,7 +537,7 @@ fn decode_body(
             Body::Update {
                 config_epoch: r.u64(),
                 node: NodeName(r.array()),
-                slots: SlotBitmap::from_bytes(r.array()),
+                slots: Box::new(SlotBitmap::from_bytes(r.array())),
             }
         }
         MessageType::Module => {
@@ -585,7 +586,7 @@ fn decode_heartbeat(
             }
             let length = r.u32();
             let len = length as usize;
-            if len < EXTENSION_HEADER_LEN || len % 8 != 0 || len - 4 > r.remaining() {
+            if len < EXTENSION_HEADER_LEN || !len.is_multiple_of(8) || len - 4 > r.remaining() {
                 return Err(DecodeError::BadExtension { length });
             }
             let ext_kind = r.u16();

@@ -95,7 +95,7 @@ fn every_type_round_trips_with_its_length() {
             Body::Update {
                 config_epoch: 9,
                 node: name(b'd'),
-                slots: SlotBitmap::from_ranges(&[(100, 200)]),
+                slots: Box::new(SlotBitmap::from_ranges(&[(100, 200)])),
             },
             HEADER_LEN + 8 + 40 + SLOT_BITMAP_LEN,
         ),
@@ -322,7 +322,7 @@ fn any_body() -> impl Strategy<Value = Body> {
             Body::Update {
                 config_epoch,
                 node,
-                slots,
+                slots: Box::new(slots),
             }
         }),
         (any::<[u8; 8]>(), any::<u8>(), vec(any::<u8>(), 0..100)).prop_map(
