@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis_lite_clusterbus::{
-    frame_len, Body, BusIp, Gossip, Header, Heartbeat, Message, MessageType, NodeFlags, NodeName,
-    Publication, SlotBitmap,
+    frame_len, Body, BusIp, Extension, Gossip, Header, Heartbeat, Message, MessageFlags,
+    MessageType, NodeFlags, NodeName, Publication, SlotBitmap,
 };
 use redis_lite_testkit::wait::wait_until;
 use redis_lite_testkit::{free_port, Launch, Raw, Server};
@@ -32,10 +32,11 @@ fn read_message(stream: &mut TcpStream) -> std::io::Result<Message> {
 }
 
 /// A node of this test's making: a bus listener that answers every PING and MEET with a
-/// PONG carrying its header (as a real node answers on the link the real node opened to it)
-/// and records every message it receives.
+/// PONG carrying its header and extensions (as a real node answers on the link the real node
+/// opened to it) and records every message it receives.
 struct FakeNode {
     header: Arc<Mutex<Header>>,
+    extensions: Arc<Mutex<Vec<Extension>>>,
     received: Arc<Mutex<Vec<Message>>>,
 }
 
@@ -52,19 +53,31 @@ impl FakeNode {
         header.current_epoch = config_epoch;
         let node = FakeNode {
             header: Arc::new(Mutex::new(header)),
+            extensions: Arc::new(Mutex::new(Vec::new())),
             received: Arc::new(Mutex::new(Vec::new())),
         };
-        let (header, received) = (node.header.clone(), node.received.clone());
+        let (header, extensions, received) = (
+            node.header.clone(),
+            node.extensions.clone(),
+            node.received.clone(),
+        );
         // Lives until the test process ends; each link's thread ends when the peer closes.
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { return };
-                let (header, received) = (header.clone(), received.clone());
+                let (header, extensions, received) =
+                    (header.clone(), extensions.clone(), received.clone());
                 std::thread::spawn(move || {
                     while let Ok(message) = read_message(&mut stream) {
                         if matches!(message.body, Body::Ping(_) | Body::Meet(_)) {
                             let me = header.lock().unwrap().clone();
-                            let pong = Message::new(me, Body::Pong(Heartbeat::default()));
+                            let pong = Message::new(
+                                me,
+                                Body::Pong(Heartbeat {
+                                    gossip: vec![],
+                                    extensions: extensions.lock().unwrap().clone(),
+                                }),
+                            );
                             if stream.write_all(&pong.encode()).is_err() {
                                 return;
                             }
@@ -119,6 +132,15 @@ impl FakeNode {
     /// A message from this node.
     fn message(&self, body: Body) -> Message {
         Message::new(self.header(), body)
+    }
+
+    /// A PING, PONG or MEET from this node, with its extensions and no gossip.
+    fn heartbeat(&self, kind: fn(Heartbeat) -> Body) -> Message {
+        let extensions = self.extensions.lock().unwrap().clone();
+        self.message(kind(Heartbeat {
+            gossip: vec![],
+            extensions,
+        }))
     }
 }
 
@@ -198,8 +220,9 @@ fn real_node_meets_a_made_up_node() {
     assert_eq!(h.flags, NodeFlags::MASTER | NodeFlags::MYSELF);
     assert_eq!(h.slots.ranges(), vec![(0, 1004)]);
     assert_eq!(h.replicaof, None);
-    // No hostname announced: no extensions.
+    // No hostname announced: no extensions, and 7.0 does not set EXT_DATA then.
     assert_eq!(meet.body, Body::Meet(Heartbeat::default()));
+    assert_eq!(h.mflags, MessageFlags::default());
 
     wait_until("the handshake to finish", WAIT, || {
         line_matches(&mut raw, b.name(), |f| {
@@ -378,4 +401,75 @@ fn real_node_acts_on_made_up_messages() {
     });
     assert_eq!(ack.header.sender, real_name);
     assert_eq!(ack.header.current_epoch, 10);
+}
+
+/// The other direction: a made-up node MEETs the real node on a link of its own, announcing a
+/// hostname and an extension 7.0 does not know (a later version's shard id); the real node
+/// completes the handshake with it, takes the hostname, follows a change of its advertised
+/// port, takes it as its replica, and answers its MFSTART by pausing and saying so.
+#[test]
+fn made_up_node_meets_the_real_node() {
+    let Some((real, mut raw, real_name)) = real_node((0, 1004)) else {
+        return;
+    };
+    let e = FakeNode::start('e', &[], 0);
+    *e.extensions.lock().unwrap() = vec![
+        Extension::Hostname(b"e.example".to_vec()),
+        Extension::Other {
+            kind: 3,
+            data: vec![b'5'; 40],
+        },
+    ];
+    let mut link = dial(&real);
+    send(&mut link, &e.heartbeat(Body::Meet));
+    let pong = read_message(&mut link).unwrap();
+    assert_eq!(pong.message_type(), MessageType::Pong);
+    assert_eq!(pong.header.sender, real_name);
+    assert_eq!(pong.header.slots.ranges(), vec![(0, 1004)]);
+
+    // The real node connects to e's bus port, pings it under a handshake name, and takes e's
+    // name and hostname from e's PONG.
+    let (port, cport) = (e.header().port, e.header().cport);
+    wait_until("e to join with its hostname", WAIT, || {
+        line_matches(&mut raw, e.name(), |f| {
+            f[1] == format!("127.0.0.1:{port}@{cport},e.example")
+                && flags_of(&f) == ["master"]
+                && f[7] == "connected"
+        })
+    });
+
+    // A PING on e's own link with another client port: the real node updates e's address.
+    let new_port = free_port();
+    e.header.lock().unwrap().port = new_port;
+    send(&mut link, &e.heartbeat(Body::Ping));
+    wait_until("e's new port", WAIT, || {
+        line_matches(&mut raw, e.name(), |f| {
+            f[1] == format!("127.0.0.1:{new_port}@{cport},e.example")
+        })
+    });
+
+    // e becomes a replica of the real node, then asks it to start a manual failover: the real
+    // node pauses its clients and pings e at once with the PAUSED flag and its offset.
+    {
+        let mut me = e.header.lock().unwrap();
+        me.flags = NodeFlags::REPLICA;
+        me.replicaof = Some(real_name);
+        me.slots = SlotBitmap::from_ranges(&[(0, 1004)]);
+    }
+    send(&mut link, &e.heartbeat(Body::Ping));
+    let real_id = real_name.to_string();
+    wait_until("e to be the real node's replica", WAIT, || {
+        line_matches(&mut raw, e.name(), |f| {
+            flags_of(f) == ["slave"] && f[3] == real_id
+        })
+    });
+    send(&mut link, &e.message(Body::MfStart));
+    let paused = loop {
+        let message = read_message(&mut link).unwrap();
+        if message.message_type() == MessageType::Ping {
+            break message;
+        }
+    };
+    assert_eq!(paused.header.sender, real_name);
+    assert!(paused.header.mflags.contains(MessageFlags::PAUSED));
 }
