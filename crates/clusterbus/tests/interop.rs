@@ -433,7 +433,7 @@ fn made_up_node_meets_the_real_node() {
     wait_until("e to join with its hostname", WAIT, || {
         line_matches(&mut raw, e.name(), |f| {
             f[1] == format!("127.0.0.1:{port}@{cport},e.example")
-                && flags_of(&f) == ["master"]
+                && flags_of(f) == ["master"]
                 && f[7] == "connected"
         })
     });
