@@ -401,6 +401,27 @@ fn real_node_acts_on_made_up_messages() {
     });
     assert_eq!(ack.header.sender, real_name);
     assert_eq!(ack.header.current_epoch, 10);
+
+    // The real node counted each message under the name MessageType gives it.
+    let info = raw.cmd_text(&["CLUSTER", "INFO"]);
+    let counted = |kind: MessageType, direction: &str| {
+        let field = format!("cluster_stats_messages_{}_{direction}:", kind.name());
+        info.lines().any(|line| line.starts_with(&field))
+    };
+    for kind in [
+        MessageType::Ping,
+        MessageType::Pong,
+        MessageType::Fail,
+        MessageType::Publish,
+        MessageType::PublishShard,
+        MessageType::Update,
+        MessageType::FailoverAuthRequest,
+    ] {
+        assert!(counted(kind, "received"), "{kind:?} in {info}");
+    }
+    for kind in [MessageType::Meet, MessageType::FailoverAuthAck] {
+        assert!(counted(kind, "sent"), "{kind:?} in {info}");
+    }
 }
 
 /// The other direction: a made-up node MEETs the real node on a link of its own, announcing a
