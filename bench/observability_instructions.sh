@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# bench/observability_instructions.sh - instructions per request with the slow log and latency
-# tracking on (their defaults) and off, counted by callgrind: on a shared, loaded machine the
-# count is exact where times are noise.
+# bench/observability_instructions.sh - instructions per request with the slow log, latency
+# tracking and the metrics endpoint on (the first two at their defaults, /metrics served and
+# scraped) and all off, counted by callgrind: on a shared, loaded machine the count is exact
+# where times are noise.
 #
 # Usage:  bench/observability_instructions.sh      (needs target/release built, valgrind)
 #
-# For SET and GET, "on" (defaults) and "off" (--slowlog-log-slower-than -1 --latency-tracking no),
+# For SET and GET, "on" (defaults plus --metrics-port, scraped once after the load) and "off"
+# (--slowlog-log-slower-than -1 --latency-tracking no, no metrics port),
 # starts redis-lite (--threads 1) under callgrind twice, runs
 #   redis-benchmark -c 50 -P 16 -r 100000 -t set|get -n N
 # with N = 50000 and 250000, shuts it down and reads callgrind's total; the difference divided
@@ -19,16 +21,24 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 port=17600
 while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+metrics_port=$((port + 1))
+while (exec 3<>"/dev/tcp/127.0.0.1/$metrics_port") 2>/dev/null; do metrics_port=$((metrics_port + 1)); done
 
 total_instructions() { # test mode requests
   local args=(--port "$port" --save '' --threads 1)
-  [[ $2 == off ]] && args+=(--slowlog-log-slower-than -1 --latency-tracking no)
+  case $2 in
+    on) args+=(--metrics-port "$metrics_port") ;;
+    off) args+=(--slowlog-log-slower-than -1 --latency-tracking no) ;;
+  esac
   rm -f "$work"/cg.*
   valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$work/cg.%p" \
     "$bin" "${args[@]}" >/dev/null 2>&1 &
   local pid=$!
   until redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; do sleep 0.2; done
   redis-benchmark -p "$port" -c 50 -P 16 -r 100000 -t "$1" -n "$3" -q >/dev/null 2>&1
+  # One scrape per run, as Prometheus would make one every 15 s: the same in both runs of a
+  # mode, so it cancels out of the difference with the request count's start-up.
+  [[ $2 == on ]] && curl -s "http://127.0.0.1:$metrics_port/metrics" >/dev/null
   redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
   wait "$pid" || true
   awk '/^totals:/ {print $2}' "$work"/cg.*

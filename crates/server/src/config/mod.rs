@@ -914,6 +914,8 @@ mod tests {
                 Apply::EvictionPolicy,
                 Apply::Encoding,
                 Apply::PubSubLimit,
+                // Invalidations count against the normal clients' output limit.
+                Apply::Tracking,
             ]
         );
         assert!(applies_of([b"save".as_slice(), b"requirepass"]).is_empty());
