@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use redis_lite_testkit::{differential_with, skipped, DataDir, Launch, Program, Server};
+use redis_lite_testkit::{
+    differential_with, skipped, DataDir, Launch, Program, Replicated, Server,
+};
 
 const RENAMES: &[&str] = &[
     "--rename-command",
@@ -318,5 +320,57 @@ fn debians_redis_conf_with_renames_starts_and_survives_config_rewrite() {
     if let [redis, lite] = &rewritten[..] {
         assert_eq!(lite, redis);
         assert_eq!(lite.len(), 3);
+    }
+}
+
+/// Replicas get a renamed command under the name it was sent with, so a replica started with
+/// the same renames applies it: redis-lite's stream to a real Redis replica, and Redis's to a
+/// redis-lite replica.
+#[test]
+fn a_replica_with_the_same_renames_follows_its_master() {
+    let renames = [
+        "--save",
+        "",
+        "--rename-command",
+        "SET",
+        "myset",
+        "--rename-command",
+        "EXPIRE",
+        "ex2",
+        "--rename-command",
+        "FLUSHALL",
+        "",
+    ];
+    for (master, replica) in [
+        (Program::Lite, Program::Redis),
+        (Program::Redis, Program::Lite),
+    ] {
+        if !Program::Redis.available() {
+            skipped("redis-server is not on PATH");
+            return;
+        }
+        let set = Replicated::start(
+            Launch::of(master)
+                .args(&renames)
+                .args(&["--repl-diskless-sync-delay", "0"]),
+            vec![Launch::of(replica).args(&renames)],
+        );
+        let mut raw = set.master.raw();
+        raw.expect_replies(&[
+            (&["myset", "k", "v"], "+OK\r\n"),
+            (&["ex2", "k", "100"], ":1\r\n"),
+            (&["MySet", "k2", "v2"], "+OK\r\n"),
+        ]);
+        set.wait_replicated();
+        let mut replica_raw = set.replicas[0].raw();
+        replica_raw.expect_replies(&[
+            (&["GET", "k"], "$1\r\nv\r\n"),
+            (&["GET", "k2"], "$2\r\nv2\r\n"),
+        ]);
+        let ttl = replica_raw.cmd_text(&["TTL", "k"]);
+        assert!(
+            ttl.starts_with(":9") || ttl == ":100\r\n",
+            "{master:?} → {replica:?}: {ttl}"
+        );
     }
 }
