@@ -790,7 +790,38 @@ pub mod acl {
 /// All commands, built once from the families' declarations.
 pub struct CommandTable {
     pub entries: Vec<CommandEntry>,
+    /// The names requests use: each top-level command's own, unless `rename-command` moved or
+    /// removed it at start-up. The entries keep their names (COMMAND, INFO commandstats and
+    /// error texts show those, as Redis shows a renamed command's original name).
     by_name: HashMap<Box<[u8]>, usize>,
+    /// Top-level commands `rename-command` removed: no name reaches them, and COMMAND no longer
+    /// lists them.
+    disabled: Vec<usize>,
+}
+
+impl std::fmt::Debug for CommandTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandTable")
+            .field("commands", &self.by_name.len())
+            .field("disabled", &self.disabled.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a `rename-command` directive is refused, in Redis's words.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RenameError {
+    NoSuchCommand,
+    TargetExists,
+}
+
+impl std::fmt::Display for RenameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RenameError::NoSuchCommand => "No such command in rename-command",
+            RenameError::TargetExists => "Target command name already exists",
+        })
+    }
 }
 
 /// What a command name in a request resolves to.
@@ -806,6 +837,7 @@ impl CommandTable {
         let mut table = CommandTable {
             entries: Vec::new(),
             by_name: HashMap::default(),
+            disabled: Vec::new(),
         };
         for family in families {
             for spec in family.iter() {
@@ -864,8 +896,55 @@ impl CommandTable {
         })
     }
 
+    /// A command named as COMMAND INFO/DOCS and LATENCY HISTOGRAM name them, any case: `get`,
+    /// or `config|get` for a subcommand (the container under the name requests use).
+    pub fn by_full_name(&self, name: &[u8]) -> Option<&CommandEntry> {
+        let mut parts = name.split(|&b| b == b'|');
+        let (top, sub) = (parts.next()?, parts.next());
+        if parts.next().is_some() {
+            return None;
+        }
+        let entry = self.get(top)?;
+        let Some(sub) = sub else {
+            return Some(entry);
+        };
+        let id = lowercase(sub, |lower| entry.subcommands.get(lower).copied())?;
+        Some(&self.entries[id])
+    }
+
+    /// The commands and subcommands requests can reach: all but those `rename-command`
+    /// disabled, which COMMAND no longer lists.
+    pub fn reachable(&self) -> impl Iterator<Item = &CommandEntry> {
+        self.entries
+            .iter()
+            .filter(|e| !self.disabled.contains(&e.parent.unwrap_or(e.id)))
+    }
+
+    /// The top-level commands requests can reach, under their own names.
     pub fn top_level(&self) -> impl Iterator<Item = &CommandEntry> {
-        self.entries.iter().filter(|e| e.parent.is_none())
+        self.reachable().filter(|e| e.parent.is_none())
+    }
+
+    /// `rename-command from to`, as Redis applies it while reading its configuration: the
+    /// command named `from` (a top-level name, any case) is reached as `to` from now on, or by
+    /// no name when `to` is empty. The old name is free at once, so `rename-command get ""`
+    /// then `rename-command set get` is allowed, as in Redis.
+    pub fn rename(&mut self, from: &[u8], to: &[u8]) -> Result<(), RenameError> {
+        let id = self
+            .by_name
+            .remove(from.to_ascii_lowercase().as_slice())
+            .ok_or(RenameError::NoSuchCommand)?;
+        if to.is_empty() {
+            self.disabled.push(id);
+            return Ok(());
+        }
+        let to = to.to_ascii_lowercase().into_boxed_slice();
+        if self.by_name.contains_key(&to) {
+            self.by_name.insert(from.to_ascii_lowercase().into(), id);
+            return Err(RenameError::TargetExists);
+        }
+        self.by_name.insert(to, id);
+        Ok(())
     }
 
     pub fn subcommands<'t>(
@@ -895,7 +974,24 @@ static TABLE: OnceLock<CommandTable> = OnceLock::new();
 
 /// The server's command table.
 pub fn table() -> &'static CommandTable {
-    TABLE.get_or_init(|| CommandTable::build(crate::commands::FAMILIES))
+    TABLE.get_or_init(CommandTable::default)
+}
+
+impl Default for CommandTable {
+    /// Every command the families declare, under its own name.
+    fn default() -> Self {
+        CommandTable::build(crate::commands::FAMILIES)
+    }
+}
+
+/// Makes `renamed` (a table that `rename-command` directives changed) the server's table.
+/// Start-up does this before anything looks a command up, so requests pay nothing for renames:
+/// the lookup is the same map either way.
+pub fn install(renamed: CommandTable) {
+    assert!(
+        TABLE.set(renamed).is_ok(),
+        "the command table was in use before rename-command applied"
+    );
 }
 
 /// An argument in COMMAND DOCS.
@@ -1123,6 +1219,45 @@ fn value_arg(word: &str) -> DocArg {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rename_moves_or_removes_a_name_and_keeps_the_entry() {
+        let mut table = CommandTable::default();
+        let count = table.top_level().count();
+        let config = table.get(b"config").unwrap().id;
+        table.rename(b"CONFIG", b"Cfg").unwrap();
+        assert!(table.get(b"config").is_none());
+        assert_eq!(table.get(b"cFG").unwrap().id, config);
+        assert_eq!(table.get(b"cfg").unwrap().full_name, "config");
+        assert_eq!(
+            table.by_full_name(b"CFG|GET").unwrap().full_name,
+            "config|get"
+        );
+        assert!(table.by_full_name(b"config|get").is_none());
+        assert_eq!(
+            table.rename(b"config", b"x"),
+            Err(RenameError::NoSuchCommand)
+        );
+        assert_eq!(
+            table.rename(b"config|get", b"x"),
+            Err(RenameError::NoSuchCommand)
+        );
+        // Refused, the command keeps its name.
+        assert_eq!(table.rename(b"cfg", b"GET"), Err(RenameError::TargetExists));
+        assert!(table.get(b"cfg").is_some());
+        // A command may keep its own name.
+        table.rename(b"cfg", b"CFG").unwrap();
+        assert_eq!(table.top_level().count(), count);
+
+        table.rename(b"cfg", b"").unwrap();
+        assert!(table.get(b"cfg").is_none());
+        assert_eq!(table.top_level().count(), count - 1);
+        assert!(table
+            .reachable()
+            .all(|e| !e.full_name.starts_with("config")));
+        table.rename(b"flushall", b"cfg").unwrap();
+        assert_eq!(table.get(b"cfg").unwrap().full_name, "flushall");
+    }
 
     #[test]
     fn set_syntax_matches_redis_docs_shape() {

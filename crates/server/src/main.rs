@@ -37,6 +37,10 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // Before anything looks a command up.
+    if let Some(renamed) = startup.renamed_commands.take() {
+        redis_lite_server::command::install(renamed);
+    }
     // Before any thread exists: a daemon forks here.
     redis_lite_server::process::prepare(&mut startup.config);
     redis_lite_server::process::install_crash_log();

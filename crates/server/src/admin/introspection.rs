@@ -97,21 +97,6 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         .acl(acl::CONNECTION),
 ];
 
-/// A command named as in COMMAND INFO/DOCS: `get` or `config|get`, any case.
-fn find(name: &[u8]) -> Option<&'static CommandEntry> {
-    let table = table();
-    let lower = name.to_ascii_lowercase();
-    match lower.iter().position(|&b| b == b'|') {
-        None => table.get(&lower),
-        Some(bar) => {
-            let parent = table.get(&lower[..bar])?;
-            table
-                .subcommands(parent)
-                .find(|e| e.full_name.as_bytes() == lower.as_slice())
-        }
-    }
-}
-
 /// One key spec as COMMAND INFO shows it: a map of notes (when there are any), flags,
 /// begin_search and find_keys, each search with its type and spec.
 fn reply_key_spec(ctx: &mut Ctx<'_>, spec: &KeySpec) {
@@ -275,8 +260,7 @@ fn command_list(ctx: &mut Ctx<'_>) -> CmdResult {
         _ => return Err(CommandError::Syntax),
     };
     let names: Vec<&str> = table()
-        .entries
-        .iter()
+        .reachable()
         .filter(|e| filter(e))
         .map(|e| e.full_name.as_str())
         .collect();
@@ -294,7 +278,7 @@ fn command_info(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     ctx.out.array(ctx.arg_count() - 2);
     for i in 2..ctx.arg_count() {
-        match find(ctx.arg(i)) {
+        match table().by_full_name(ctx.arg(i)) {
             Some(entry) => reply_info(ctx, entry),
             None => ctx.out.null(),
         }
@@ -383,7 +367,10 @@ fn command_docs(ctx: &mut Ctx<'_>) -> CmdResult {
     let entries: Vec<&CommandEntry> = if ctx.arg_count() == 2 {
         table().top_level().collect()
     } else {
-        ctx.args[2..].iter().filter_map(|name| find(name)).collect()
+        ctx.args[2..]
+            .iter()
+            .filter_map(|name| table().by_full_name(name))
+            .collect()
     };
     ctx.out.map(entries.len());
     for entry in entries {

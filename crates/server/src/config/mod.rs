@@ -14,6 +14,7 @@ use redis_lite_engine::{EncodingLimits, Policy};
 use redis_lite_persist::Keyring;
 
 use crate::client::BufferLimit;
+use crate::command::CommandTable;
 
 mod params;
 pub mod sections;
@@ -425,6 +426,9 @@ fn read_file(path: &Path, depth: usize, out: &mut Vec<Directive>) -> Result<(), 
 pub struct Startup {
     pub config: Config,
     pub config_file: Option<PathBuf>,
+    /// The command table as `rename-command` directives left it, for `command::install`; None
+    /// when there were none.
+    pub renamed_commands: Option<CommandTable>,
 }
 
 /// Builds the configuration from `redis-server`-style arguments: an optional config file first,
@@ -464,6 +468,7 @@ pub fn from_args(args: &[String]) -> Result<Startup, ConfigError> {
     }
     let mut config = Config::default();
     let mut save_words: Option<Vec<String>> = None;
+    let mut renamed_commands: Option<CommandTable> = None;
     for d in directives {
         let err = |reason: String| ConfigError {
             source: d.source.clone(),
@@ -477,6 +482,14 @@ pub fn from_args(args: &[String]) -> Result<Startup, ConfigError> {
             return Err(err(
                 "ACL users (user) are not supported by redis-lite yet".into()
             ));
+        }
+        // Not a parameter: CONFIG GET does not show it, and CONFIG REWRITE keeps its lines.
+        if d.words[0].eq_ignore_ascii_case("rename-command") && d.words.len() == 3 {
+            renamed_commands
+                .get_or_insert_with(CommandTable::default)
+                .rename(d.words[1].as_bytes(), d.words[2].as_bytes())
+                .map_err(|e| err(e.to_string()))?;
+            continue;
         }
         let param = find_param(&d.words[0])
             .ok_or_else(|| err("Bad directive or wrong number of arguments".into()))?;
@@ -503,6 +516,7 @@ pub fn from_args(args: &[String]) -> Result<Startup, ConfigError> {
     Ok(Startup {
         config,
         config_file,
+        renamed_commands,
     })
 }
 

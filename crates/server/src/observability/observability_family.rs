@@ -3,7 +3,7 @@
 
 use crate::args::reply_help;
 use crate::command::flags::*;
-use crate::command::{self, CommandEntry, CommandSpec, Group, Lookup};
+use crate::command::{self, CommandEntry, CommandSpec, Group};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 
@@ -294,7 +294,7 @@ fn latency_histogram(ctx: &mut Ctx<'_>) -> CmdResult {
         2 => histograms.called().collect(),
         _ => ctx.args[2..]
             .iter()
-            .filter_map(|name| lookup_by_full_name(name))
+            .filter_map(|name| table.by_full_name(name))
             .flat_map(|entry| std::iter::once(entry).chain(table.subcommands(entry)))
             .filter_map(|entry| Some((entry, histograms.read(entry.id)?)))
             .collect(),
@@ -319,23 +319,6 @@ fn latency_histogram(ctx: &mut Ctx<'_>) -> CmdResult {
         }
     }
     Ok(())
-}
-
-/// A command by its full name (`get`, `config|get`), as LATENCY HISTOGRAM names them.
-fn lookup_by_full_name(name: &[u8]) -> Option<&'static CommandEntry> {
-    let table = command::table();
-    let mut parts = name.split(|&b| b == b'|');
-    let (first, second) = (parts.next()?, parts.next());
-    if parts.next().is_some() {
-        return None;
-    }
-    let Some(sub) = second else {
-        return table.get(first);
-    };
-    match table.lookup(&[first, sub]) {
-        Lookup::Found(entry) if entry.parent.is_some() => Some(entry),
-        _ => None,
-    }
 }
 
 fn latency_help(ctx: &mut Ctx<'_>) -> CmdResult {

@@ -39,6 +39,7 @@ mod pubsub;
 mod pubsub_replication;
 mod raw_errors;
 mod redis_cli;
+mod rename_command;
 mod replication;
 mod replication_master;
 mod reset;
