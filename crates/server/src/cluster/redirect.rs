@@ -1,0 +1,205 @@
+//! The pipeline's cluster rule, Redis's `getNodeByQuery`: whether this node serves a command's
+//! keys (all in one slot), or where the client must go instead. EXEC is judged on all the
+//! commands it queued together; each key comes from the commands' key specs, sharded pub/sub
+//! channels included.
+
+use crate::client::ClientState;
+use crate::command::{flags, CommandEntry};
+use crate::config::Config;
+use crate::error::CommandError;
+use crate::server::Server;
+
+use super::state::ClusterState;
+use super::{key_slot, ClusterNode};
+
+/// Why the command is not served here.
+enum Refusal {
+    CrossSlot,
+    /// Keys missing here in a slot being migrated or imported, for a multi-key command.
+    Unstable,
+    DownUnbound,
+    Down,
+    DownReadOnly,
+    Moved(usize, usize),
+    Ask(usize, usize),
+}
+
+/// The rule: None when this node serves the command.
+pub fn check(
+    server: &Server,
+    client: &ClientState,
+    entry: &CommandEntry,
+    args: &[&[u8]],
+) -> Option<CommandError> {
+    let node = server.cluster.node()?;
+    let name = entry.full_name.as_str();
+    if client.kind.obeyed() || client.mode.nested() {
+        return None;
+    }
+    let exec = name == "exec";
+    if !exec && entry.spec.key_specs.is_empty() && entry.spec.keys_proc.is_none() {
+        return None;
+    }
+    let config = server.config.read();
+    let refusal = match (exec, &client.multi) {
+        // EXEC without MULTI only answers its error.
+        (true, None) => return None,
+        (true, Some(multi)) => {
+            let queued = multi
+                .queue
+                .iter()
+                .map(|args| args.iter().map(|a| a.as_slice()).collect::<Vec<_>>());
+            judge(server, node, &config, client, entry, queued)
+        }
+        (false, _) => judge(
+            server,
+            node,
+            &config,
+            client,
+            entry,
+            std::iter::once(args.to_vec()),
+        ),
+    }
+    .err()?;
+    let state = node.read();
+    Some(refusal_error(&state, &config, refusal))
+}
+
+/// Redis's `clusterRedirectClient` texts.
+fn refusal_error(state: &ClusterState, config: &Config, refusal: Refusal) -> CommandError {
+    let (code, slot, target) = match refusal {
+        Refusal::CrossSlot => {
+            return CommandError::coded("CROSSSLOT Keys in request don't hash to the same slot")
+        }
+        Refusal::Unstable => {
+            return CommandError::coded("TRYAGAIN Multiple keys request during rehashing of slot")
+        }
+        Refusal::Down => return CommandError::coded("CLUSTERDOWN The cluster is down"),
+        Refusal::DownReadOnly => {
+            return CommandError::coded(
+                "CLUSTERDOWN The cluster is down and only accepts read commands",
+            )
+        }
+        Refusal::DownUnbound => return CommandError::coded("CLUSTERDOWN Hash slot not served"),
+        Refusal::Moved(slot, node) => ("MOVED", slot, node),
+        Refusal::Ask(slot, node) => ("ASK", slot, node),
+    };
+    let node = &state.nodes[target];
+    CommandError::coded(format!(
+        "{code} {slot} {}:{}",
+        super::cluster_family::preferred_endpoint(node, config),
+        node.port
+    ))
+}
+
+/// The commands' keys against the slot table: the first key's slot decides, every other key
+/// must share it.
+fn judge<'a>(
+    server: &Server,
+    node: &ClusterNode,
+    config: &Config,
+    client: &ClientState,
+    entry: &CommandEntry,
+    commands: impl Iterator<Item = Vec<&'a [u8]>>,
+) -> Result<(), Refusal> {
+    let state = node.read();
+    let mut first: Option<(Vec<u8>, usize, usize)> = None;
+    let (mut migrating, mut importing, mut several, mut missing) = (false, false, false, 0);
+    let mut pubsub_shard = false;
+    for args in commands {
+        let Ok(found) = crate::dispatch::check::lookup(&args) else {
+            continue;
+        };
+        pubsub_shard |= matches!(
+            found.full_name.as_str(),
+            "ssubscribe" | "sunsubscribe" | "spublish"
+        );
+        let Some(keys) = found.spec.find_keys(&args) else {
+            continue;
+        };
+        for key in keys {
+            let key = args[key.pos];
+            let slot = key_slot(key);
+            match &first {
+                None => {
+                    let owner = state.owner(slot).ok_or(Refusal::DownUnbound)?;
+                    if owner == 0 && state.migrating_to(slot).is_some() {
+                        migrating = true;
+                    } else if state.importing_from(slot).is_some() {
+                        importing = true;
+                    }
+                    first = Some((key.to_vec(), slot, owner));
+                }
+                Some((first_key, first_slot, _)) => {
+                    if first_key.as_slice() != key {
+                        if *first_slot != slot {
+                            return Err(Refusal::CrossSlot);
+                        }
+                        several = true;
+                    }
+                }
+            }
+            if (migrating || importing) && !pubsub_shard && !key_exists(server, key) {
+                missing += 1;
+            }
+        }
+    }
+    let Some((_, slot, owner)) = first else {
+        return Ok(());
+    };
+    if !node_serving(node, &state, config) {
+        let write = entry.spec.flags & flags::WRITE != 0;
+        if pubsub_shard {
+            if !config.cluster.allow_pubsubshard_when_down {
+                return Err(Refusal::Down);
+            }
+        } else if !config.cluster.allow_reads_when_down {
+            return Err(Refusal::Down);
+        } else if write {
+            return Err(Refusal::DownReadOnly);
+        }
+    }
+    if (migrating || importing) && entry.full_name == "migrate" {
+        return Ok(());
+    }
+    if migrating && missing > 0 {
+        if several {
+            return Err(Refusal::Unstable);
+        }
+        let target = state.migrating_to(slot).expect("migrating");
+        return Err(Refusal::Ask(slot, target));
+    }
+    if importing && (client.asking || entry.spec.flags & flags::ASKING != 0) {
+        if several && missing > 0 {
+            return Err(Refusal::Unstable);
+        }
+        return Ok(());
+    }
+    let write = crate::dispatch::check::admitted_flags(client, entry) & flags::WRITE != 0;
+    if (client.readonly || pubsub_shard)
+        && !write
+        && state.myself().is_replica()
+        && state.master_of(0) == Some(owner)
+    {
+        return Ok(());
+    }
+    if owner != 0 {
+        return Err(Refusal::Moved(slot, owner));
+    }
+    Ok(())
+}
+
+/// The cluster state with the state lock already held (the rule holds it while it judges).
+fn node_serving(node: &ClusterNode, state: &ClusterState, config: &Config) -> bool {
+    state.covered(config.cluster.require_full_coverage) && node.past_writable_delay(state)
+}
+
+/// Whether `key` is in database 0, without touching or expiring it (a key whose TTL passed
+/// counts as missing).
+fn key_exists(server: &Server, key: &[u8]) -> bool {
+    let now = crate::cluster::now_ms();
+    let mut locked = server.keyspace.lock_keys([key]);
+    let (db, hash) = locked.db(0, key);
+    db.peek_stored(hash, key)
+        .is_some_and(|entry| entry.expire_at == 0 || entry.expire_at > now)
+}
