@@ -286,7 +286,7 @@ mod tests {
         let b = "b".repeat(40);
         let text = format!(
             "{a} 127.0.0.1:7000@17000,host-a myself,master - 0 0 3 connected 0-2 7 [7->-{b}] [9-<-{b}]\n\
-             {b} 127.0.0.1:7001@17001 master - 0 0 2 disconnected 9 10-16383\n\
+             {b} 127.0.0.1:7001@17001 master - 0 0 2 disconnected 9-16383\n\
              vars currentEpoch 3 lastVoteEpoch 1\n"
         );
         let state = parse(&text).unwrap();
