@@ -177,7 +177,7 @@ fn delslotsrange(ctx: &mut Ctx<'_>) -> CmdResult {
 /// them. Adding a slot this node was importing ends the import.
 fn update_slots(ctx: &mut Ctx<'_>, delete: bool, ranges: bool) -> CmdResult {
     let node = node(ctx)?;
-    if ranges && ctx.arg_count() % 2 == 1 {
+    if ranges && !ctx.arg_count().is_multiple_of(2) {
         return Err(ctx.wrong_arity());
     }
     let mut state = node.write();

@@ -50,10 +50,10 @@ impl Cluster {
             }
             nodes_conf::LoadError::Io(e) => format!(
                 "Loading the cluster node config from {} failed: {e}",
-                path.display()
+                config.cluster.config_file
             ),
         })?;
-        let file = nodes_conf::ConfigFile::lock(&path)?;
+        let file = nodes_conf::ConfigFile::lock(&path, &config.cluster.config_file)?;
         let fresh = loaded.is_none();
         let mut state = match loaded {
             Some(state) => {
@@ -120,7 +120,7 @@ impl ClusterNode {
             crate::log!(
                 Warning,
                 "Could not save the cluster config file {}: {e}",
-                self.file.lock().path().display()
+                self.file.lock().name()
             );
         }
     }

@@ -47,7 +47,7 @@ pub fn parse(text: &str) -> Result<ClusterState, LoadError> {
         }
         let corrupted = || LoadError::Corrupted(line.to_string());
         if fields[0] == "vars" {
-            if fields.len() % 2 == 0 {
+            if fields.len().is_multiple_of(2) {
                 return Err(corrupted());
             }
             for pair in fields[1..].chunks(2) {
@@ -205,21 +205,24 @@ pub fn render(state: &ClusterState) -> String {
 /// nodes.conf, locked while this node runs.
 pub struct ConfigFile {
     path: PathBuf,
+    /// `cluster-config-file` as configured, for messages (Redis's are relative to `dir`).
+    name: String,
     lock: File,
 }
 
 impl ConfigFile {
     /// Takes the file's lock (creating it when missing), as Redis does before it serves.
-    pub fn lock(path: &Path) -> Result<Self, String> {
-        let lock = lock_file(path)?;
+    pub fn lock(path: &Path, name: &str) -> Result<Self, String> {
+        let lock = lock_file(path, name)?;
         Ok(ConfigFile {
             path: path.to_path_buf(),
+            name: name.to_string(),
             lock,
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Writes `state` atomically, then locks the new file.
@@ -245,33 +248,27 @@ impl ConfigFile {
             };
             File::open(dir)?.sync_all()?;
         }
-        self.lock = lock_file(&self.path).map_err(std::io::Error::other)?;
+        self.lock = lock_file(&self.path, &self.name).map_err(std::io::Error::other)?;
         Ok(())
     }
 }
 
-fn lock_file(path: &Path) -> Result<File, String> {
+fn lock_file(path: &Path, name: &str) -> Result<File, String> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .append(true)
         .create(true)
         .open(path)
-        .map_err(|e| {
-            format!(
-                "Can't open {} in order to acquire a lock: {e}",
-                path.display()
-            )
-        })?;
+        .map_err(|e| format!("Can't open {name} in order to acquire a lock: {e}"))?;
     // SAFETY: flock on a descriptor this function owns.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         let error = std::io::Error::last_os_error();
         if error.raw_os_error() == Some(libc::EWOULDBLOCK) {
             return Err(format!(
-                "Sorry, the cluster configuration file {} is already used by a different Redis Cluster node. Please make sure that different nodes use different cluster configuration files.",
-                path.display()
+                "Sorry, the cluster configuration file {name} is already used by a different Redis Cluster node. Please make sure that different nodes use different cluster configuration files."
             ));
         }
-        return Err(format!("Impossible to lock {}: {error}", path.display()));
+        return Err(format!("Impossible to lock {name}: {error}"));
     }
     Ok(file)
 }

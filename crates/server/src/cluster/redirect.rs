@@ -104,7 +104,8 @@ fn judge<'a>(
 ) -> Result<(), Refusal> {
     let state = node.read();
     let mut first: Option<(Vec<u8>, usize, usize)> = None;
-    let (mut migrating, mut importing, mut several, mut missing) = (false, false, false, 0);
+    let (mut migrating, mut importing, mut several) = (false, false, false);
+    let (mut missing, mut existing) = (0, 0);
     let mut pubsub_shard = false;
     for args in commands {
         let Ok(found) = crate::dispatch::check::lookup(&args) else {
@@ -139,8 +140,12 @@ fn judge<'a>(
                     }
                 }
             }
-            if (migrating || importing) && !pubsub_shard && !key_exists(server, key) {
-                missing += 1;
+            if (migrating || importing) && !pubsub_shard {
+                if key_exists(server, key) {
+                    existing += 1;
+                } else {
+                    missing += 1;
+                }
             }
         }
     }
@@ -163,11 +168,17 @@ fn judge<'a>(
         return Ok(());
     }
     if migrating && missing > 0 {
-        if several {
+        // Some keys here and some gone: neither node has them all.
+        if existing > 0 {
             return Err(Refusal::Unstable);
         }
         let target = state.migrating_to(slot).expect("migrating");
-        return Err(Refusal::Ask(slot, target));
+        // Migrating to itself, a node serves the command.
+        return if target == 0 {
+            Ok(())
+        } else {
+            Err(Refusal::Ask(slot, target))
+        };
     }
     if importing && (client.asking || entry.spec.flags & flags::ASKING != 0) {
         if several && missing > 0 {
