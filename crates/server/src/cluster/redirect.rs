@@ -65,6 +65,32 @@ pub fn check(
     Some(refusal_error(&state, &config, refusal))
 }
 
+/// Redis's check on each command a script calls (`scriptVerifyClusterState`): its keys must be
+/// served here, whatever the script declared. The error is the script's, as Redis words it.
+pub fn script_refusal(
+    server: &Server,
+    client: &ClientState,
+    entry: &CommandEntry,
+    args: &[&[u8]],
+) -> Option<&'static str> {
+    let node = server.cluster.node()?;
+    if client.kind.obeyed() {
+        return None;
+    }
+    let config = server.config.read();
+    let commands = std::iter::once(args.to_vec());
+    match judge(server, node, &config, client, entry, commands) {
+        Ok(()) => None,
+        Err(Refusal::DownReadOnly) => Some(
+            "ERR Script attempted to execute a write command while the cluster is down and readonly",
+        ),
+        Err(Refusal::Down) => {
+            Some("ERR Script attempted to execute a command while the cluster is down")
+        }
+        Err(_) => Some("ERR Script attempted to access a non local key in a cluster node"),
+    }
+}
+
 /// Redis's `clusterRedirectClient` texts.
 fn refusal_error(state: &ClusterState, config: &Config, refusal: Refusal) -> CommandError {
     let (code, slot, target) = match refusal {

@@ -281,6 +281,36 @@ fn the_cluster_rule_matches_redis_on_a_node_serving_every_slot() {
 }
 
 #[test]
+fn scripts_reach_only_keys_this_node_serves() {
+    let script: &[&[&str]] = &[
+        &["EVAL", "return redis.call('get', 'a')", "0"],
+        &["EVAL", "return redis.pcall('get', 'a')", "0"],
+        &["EVAL", "return redis.call('get', KEYS[1])", "1", "a"],
+        // Keys in different slots, both served here: Redis 7.0 lets a script reach them.
+        &[
+            "EVAL",
+            "redis.call('set', 'b', 1) return redis.call('set', 'c', 1)",
+            "0",
+        ],
+        &["EVAL", "return redis.call('mget', 'b', 'c')", "0"],
+        &["EVAL", "return redis.call('get', 'c')", "1", "b"],
+        &["GET", "a"],
+        &["MGET", "b", "c"],
+    ];
+    let before = |raw: &mut Raw| {
+        ok(
+            raw,
+            &["CONFIG", "SET", "cluster-require-full-coverage", "no"],
+        );
+        ok(raw, &["CLUSTER", "ADDSLOTSRANGE", "0", "8191"]);
+        wait_state(raw, "cluster_state:ok");
+    };
+    if !differential_cluster(script, before) {
+        skipped("redis-server is not on PATH (in scripts_reach_only_keys_this_node_serves)");
+    }
+}
+
+#[test]
 fn cluster_commands_are_refused_without_cluster_mode() {
     let server = Launch::lite().start();
     let mut raw = server.raw();
