@@ -484,7 +484,12 @@ pub fn run(startup: Startup) -> Result<(), String> {
         std::process::id(),
         startup.config_file.as_ref().map_or("none".to_string(), |p| p.display().to_string())
     );
-    crate::log::banner(server.config.read().process.always_show_logo, port);
+    let mode = if server.cluster.enabled() {
+        "cluster"
+    } else {
+        "standalone"
+    };
+    crate::log::banner(server.config.read().process.always_show_logo, port, mode);
 
     crate::metrics::start(server.clone(), metrics_listeners)?;
 

@@ -198,6 +198,11 @@ fn cluster_subcommands_match_redis_on_one_node() {
         &["SELECT", "-1"],
         &["SELECT", "x"],
         &["SELECT", "99"],
+        &["MOVE", "a", "1"],
+        &["SWAPDB", "0", "1"],
+        &["COPY", "a", "b", "DB", "1"],
+        &["COPY", "a", "b", "DB", "99"],
+        &["COPY", "a", "b", "DB", "0"],
         &["CLUSTER", "FLUSHSLOTS"],
         &["CLUSTER", "NODES"],
         &["CLUSTER", "RESET"],
@@ -329,7 +334,11 @@ fn cluster_commands_are_refused_without_cluster_mode() {
 #[test]
 fn nodes_conf_keeps_the_node_across_kill_9() {
     let dir = DataDir::new("cluster-restart");
-    let mut server = Launch::lite().cluster_node().dir(&dir.0).start();
+    let mut server = Launch::lite()
+        .cluster_node()
+        .dir(&dir.0)
+        .args(&["--logfile", "node.log"])
+        .start();
     let mut raw = server.raw();
     for command in [
         &["CLUSTER", "ADDSLOTSRANGE", "0", "99", "200", "16383"][..],
@@ -356,6 +365,14 @@ fn nodes_conf_keeps_the_node_across_kill_9() {
     server.restart();
     let mut raw = server.raw();
     assert_eq!((myid(&mut raw), nodes(&mut raw)), before);
+    let log = std::fs::read_to_string(dir.join("node.log")).unwrap();
+    for line in [
+        format!("No cluster configuration found, I'm {}", before.0),
+        format!("Node configuration loaded, I'm {}", before.0),
+        "Running mode=cluster, port=".to_string(),
+    ] {
+        assert!(log.contains(&line), "{line} missing from {log}");
+    }
     let info = cluster_info(&mut raw);
     assert!(
         info.contains("cluster_current_epoch:1\r\ncluster_my_epoch:1"),
