@@ -602,22 +602,29 @@ fn setslot(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// The address clients are sent to for a node, per `cluster-preferred-endpoint-type`.
-pub fn preferred_endpoint(node: &Node, config: &Config) -> String {
+/// The address clients are sent to for a node, per `cluster-preferred-endpoint-type`: its IP,
+/// its hostname (`?` while it has none), or nothing.
+pub fn preferred_endpoint<'n>(node: &'n Node, config: &Config) -> &'n str {
     match config.cluster.preferred_endpoint_type {
-        "hostname" if !node.hostname.is_empty() => node.hostname.clone(),
-        "hostname" | "unknown-endpoint" => "?".to_string(),
-        _ => node.ip.clone(),
+        "hostname" if !node.hostname.is_empty() => &node.hostname,
+        "hostname" => "?",
+        "unknown-endpoint" => "",
+        _ => &node.ip,
     }
 }
 
 /// A node in CLUSTER SLOTS: endpoint, port, ID, then the other ways to reach it.
 fn write_slot_node(ctx: &mut Ctx<'_>, node: &Node, config: &Config) {
     ctx.out.array(4);
-    ctx.out.bulk(preferred_endpoint(node, config).as_bytes());
+    let endpoint_type = config.cluster.preferred_endpoint_type;
+    // CLUSTER SLOTS says an unknown endpoint with a null.
+    if endpoint_type == "unknown-endpoint" {
+        ctx.out.null();
+    } else {
+        ctx.out.bulk(preferred_endpoint(node, config).as_bytes());
+    }
     ctx.out.integer(node.port as i64);
     ctx.out.bulk(node.id.as_bytes());
-    let endpoint_type = config.cluster.preferred_endpoint_type;
     let show_ip = endpoint_type != "ip";
     let show_hostname = endpoint_type != "hostname" && !node.hostname.is_empty();
     ctx.out.map(show_ip as usize + show_hostname as usize);

@@ -286,6 +286,46 @@ fn the_cluster_rule_matches_redis_on_a_node_serving_every_slot() {
 }
 
 #[test]
+fn announced_addresses_and_endpoint_types_match_redis() {
+    let script: &[&[&str]] = &[
+        &["CONFIG", "SET", "cluster-announce-hostname", "host-1"],
+        &["CLUSTER", "NODES"],
+        &["CLUSTER", "SLOTS"],
+        &[
+            "CONFIG",
+            "SET",
+            "cluster-preferred-endpoint-type",
+            "hostname",
+        ],
+        &["CLUSTER", "SLOTS"],
+        &["CLUSTER", "SHARDS"],
+        &[
+            "CONFIG",
+            "SET",
+            "cluster-preferred-endpoint-type",
+            "unknown-endpoint",
+        ],
+        &["CLUSTER", "SLOTS"],
+        &["CLUSTER", "SHARDS"],
+        &["CONFIG", "SET", "cluster-announce-ip", "10.1.2.3"],
+        &["CONFIG", "SET", "cluster-announce-hostname", ""],
+        &["CONFIG", "SET", "cluster-preferred-endpoint-type", "ip"],
+        &["CLUSTER", "NODES"],
+        &["CLUSTER", "SLOTS"],
+        &["CONFIG", "SET", "cluster-announce-port", "7777"],
+        &["CONFIG", "SET", "cluster-announce-bus-port", "8888"],
+        &["CLUSTER", "NODES"],
+        &["CLUSTER", "SHARDS"],
+    ];
+    let before = |raw: &mut Raw| ok(raw, &["CLUSTER", "ADDSLOTSRANGE", "0", "5"]);
+    if !differential_cluster(script, before) {
+        skipped(
+            "redis-server is not on PATH (in announced_addresses_and_endpoint_types_match_redis)",
+        );
+    }
+}
+
+#[test]
 fn scripts_reach_only_keys_this_node_serves() {
     let script: &[&[&str]] = &[
         &["EVAL", "return redis.call('get', 'a')", "0"],
