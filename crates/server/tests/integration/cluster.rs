@@ -265,6 +265,9 @@ fn the_cluster_rule_matches_redis_on_a_node_serving_every_slot() {
         &["GET", "b"],
         &["GET", "a"],
         &["PING"],
+        &["SPUBLISH", "a", "m"],
+        &["CONFIG", "SET", "cluster-allow-pubsubshard-when-down", "no"],
+        &["SPUBLISH", "a", "m"],
         &["CONFIG", "SET", "cluster-allow-reads-when-down", "yes"],
         &["GET", "a"],
         &["SET", "a", "2"],
@@ -600,4 +603,30 @@ fn a_real_redis_node_and_redis_lite_read_each_others_nodes_conf() {
     assert_eq!(myid(&mut raw), id);
     assert_eq!(masked(&raw.cmd(&["CLUSTER", "NODES"]), &lite), expected);
     assert!(cluster_info(&mut raw).contains("cluster_current_epoch:1"));
+}
+
+#[test]
+fn redis_cli_checks_and_follows_a_redis_lite_node() {
+    if !testkit::installed("redis-cli") {
+        skipped("redis-cli is not on PATH (in redis_cli_checks_and_follows_a_redis_lite_node)");
+        return;
+    }
+    let server = Launch::lite().cluster_node().start();
+    let mut raw = server.raw();
+    ok(&mut raw, &["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]);
+    wait_state(&mut raw, "cluster_state:ok");
+    let address = format!("127.0.0.1:{}", server.port);
+    let check = testkit::run("redis-cli", &["--cluster", "check", &address], b"");
+    let output = testkit::text(&check.stdout);
+    assert!(check.status.success(), "{output}");
+    for line in [
+        "slots:[0-16383] (16384 slots) master",
+        "[OK] All nodes agree about slots configuration.",
+        "[OK] All 16384 slots covered.",
+    ] {
+        assert!(output.contains(line), "{line} missing from {output}");
+    }
+    let port = server.port.to_string();
+    let set = testkit::run("redis-cli", &["-c", "-p", &port, "SET", "foo", "bar"], b"");
+    assert_eq!(testkit::text(&set.stdout), "OK\n");
 }
