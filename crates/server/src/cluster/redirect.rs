@@ -178,7 +178,7 @@ fn judge<'a>(
     let Some((_, slot, owner)) = first else {
         return Ok(());
     };
-    if !node_serving(node, &state, config) {
+    if !node.serving(&state, config) {
         let write = entry.spec.flags & flags::WRITE != 0;
         if pubsub_shard {
             if !config.cluster.allow_pubsubshard_when_down {
@@ -224,11 +224,6 @@ fn judge<'a>(
         return Err(Refusal::Moved(slot, owner));
     }
     Ok(())
-}
-
-/// The cluster state with the state lock already held (the rule holds it while it judges).
-fn node_serving(node: &ClusterNode, state: &ClusterState, config: &Config) -> bool {
-    state.covered(config.cluster.require_full_coverage) && node.past_writable_delay(state)
 }
 
 /// Whether `key` is in database 0, without touching or expiring it (a key whose TTL passed

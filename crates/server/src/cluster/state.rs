@@ -402,12 +402,11 @@ impl ClusterState {
         text
     }
 
-    /// Whether the cluster can serve: every slot served by a node that is not failing (when
-    /// `full_coverage` is required). Redis also requires reaching a majority of masters, which
-    /// without the bus this node assumes.
-    pub fn covered(&self, full_coverage: bool) -> bool {
-        !full_coverage
-            || (0..SLOTS).all(|slot| self.owner_node(slot).is_some_and(|n| n.flags & FAIL == 0))
+    /// Whether every slot is served by a node that is not failing (what
+    /// `cluster-require-full-coverage` asks). Redis also requires reaching a majority of
+    /// masters, which without the bus this node assumes.
+    pub fn covered(&self) -> bool {
+        (0..SLOTS).all(|slot| self.owner_node(slot).is_some_and(|n| n.flags & FAIL == 0))
     }
 
     /// Masters serving at least one slot (CLUSTER INFO's `cluster_size`).
