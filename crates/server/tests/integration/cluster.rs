@@ -422,6 +422,11 @@ fn nodes_conf_keeps_the_node_across_kill_9() {
         "{info}"
     );
     assert!(info.contains("cluster_slots_assigned:16284"), "{info}");
+    let info = raw.cmd_text(&["INFO"]);
+    assert!(
+        info.contains("redis_mode:cluster\r\n") && info.contains("cluster_enabled:1\r\n"),
+        "{info}"
+    );
     // No temporary file is left behind.
     let names: Vec<String> = std::fs::read_dir(&dir.0)
         .unwrap()
