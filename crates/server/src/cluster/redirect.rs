@@ -132,15 +132,15 @@ fn judge<'a>(
     let mut first: Option<(Vec<u8>, usize, usize)> = None;
     let (mut migrating, mut importing, mut several) = (false, false, false);
     let (mut missing, mut existing) = (0, 0);
-    let mut pubsub_shard = false;
+    // Judged by the command admitted, as Redis does: EXEC is no pub/sub command.
+    let pubsub_shard = matches!(
+        entry.full_name.as_str(),
+        "ssubscribe" | "sunsubscribe" | "spublish"
+    );
     for args in commands {
         let Ok(found) = crate::dispatch::check::lookup(&args) else {
             continue;
         };
-        pubsub_shard |= matches!(
-            found.full_name.as_str(),
-            "ssubscribe" | "sunsubscribe" | "spublish"
-        );
         let Some(keys) = found.spec.find_keys(&args) else {
             continue;
         };
