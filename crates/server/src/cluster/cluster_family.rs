@@ -150,9 +150,11 @@ fn known_node(state: &ClusterState, id: &[u8]) -> Result<usize, CommandError> {
     state.index_of(id).ok_or_else(|| unknown_node(id))
 }
 
-/// Records a change: nodes.conf is written before the reply, as Redis does before it sleeps.
-fn changed(node: &ClusterNode) {
+/// Records a change: nodes.conf is written before the reply, as Redis does before it sleeps,
+/// and blocked clients re-check where their keys are served.
+fn changed(ctx: &Ctx<'_>, node: &ClusterNode) {
     node.save_after_change();
+    ctx.server.blocking.slots_changed();
 }
 
 /// CLUSTER ADDSLOTS slot [slot ...] / DELSLOTS
@@ -228,7 +230,7 @@ fn update_slots(ctx: &mut Ctx<'_>, delete: bool, ranges: bool) -> CmdResult {
         }
     }
     drop(state);
-    changed(node);
+    changed(ctx, node);
     ctx.out.ok();
     Ok(())
 }
@@ -241,7 +243,7 @@ fn bumpepoch(ctx: &mut Ctx<'_>) -> CmdResult {
     let epoch = state.myself().config_epoch;
     drop(state);
     if bumped {
-        changed(node);
+        changed(ctx, node);
     }
     let word = if bumped { "BUMPED" } else { "STILL" };
     ctx.out.simple(&format!("{word} {epoch}"));
@@ -305,7 +307,7 @@ fn flushslots(ctx: &mut Ctx<'_>) -> CmdResult {
         }
     }
     drop(state);
-    changed(node);
+    changed(ctx, node);
     ctx.out.ok();
     Ok(())
 }
@@ -325,7 +327,7 @@ fn forget(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     state.remove_node(target);
     drop(state);
-    changed(node);
+    changed(ctx, node);
     ctx.out.ok();
     Ok(())
 }
@@ -477,7 +479,7 @@ fn reset(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     let new_id = hard.then(|| crate::server::random_hex(40));
     node.write().reset(new_id);
-    changed(node);
+    changed(ctx, node);
     ctx.out.ok();
     Ok(())
 }
@@ -517,7 +519,7 @@ fn set_config_epoch(ctx: &mut Ctx<'_>) -> CmdResult {
         Warning,
         "configEpoch set to {epoch} via CLUSTER SET-CONFIG-EPOCH"
     );
-    changed(node);
+    changed(ctx, node);
     ctx.out.ok();
     Ok(())
 }
@@ -597,7 +599,7 @@ fn setslot(ctx: &mut Ctx<'_>) -> CmdResult {
         }
     }
     drop(state);
-    changed(node);
+    changed(ctx, node);
     ctx.out.ok();
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! commands it queued together; each key comes from the commands' key specs, sharded pub/sub
 //! channels included.
 
-use crate::client::ClientState;
+use crate::client::{ClientState, ExecMode};
 use crate::command::{flags, CommandEntry};
 use crate::config::Config;
 use crate::error::CommandError;
@@ -33,7 +33,9 @@ pub fn check(
 ) -> Option<CommandError> {
     let node = server.cluster.node()?;
     let name = entry.full_name.as_str();
-    if client.kind.obeyed() || client.mode.nested() {
+    // EXEC's queued commands were judged with EXEC, a script's calls are judged one by one
+    // (`script_refusal`), a woken blocked command by `blocked_refusal`.
+    if client.kind.obeyed() || !matches!(client.mode, ExecMode::Direct) {
         return None;
     }
     let exec = name == "exec";
@@ -62,6 +64,38 @@ pub fn check(
     }
     .err()?;
     let state = node.read();
+    Some(refusal_error(&state, &config, refusal))
+}
+
+/// Redis's `clusterRedirectBlockedClientIfNeeded`, checked before a blocked command re-runs
+/// (the cluster commands wake every blocked client when slots change): with the cluster down,
+/// or its keys' slot now served elsewhere (or by nobody), it ends with that error instead of
+/// blocking on. A slot being migrated keeps its blocked clients, as in Redis.
+pub fn blocked_refusal(
+    server: &Server,
+    client: &ClientState,
+    keys: &[Vec<u8>],
+    write: bool,
+) -> Option<CommandError> {
+    let node = server.cluster.node()?;
+    let config = server.config.read();
+    let state = node.read();
+    if !node.serving(&state, &config) {
+        return Some(refusal_error(&state, &config, Refusal::Down));
+    }
+    // All the keys are in one slot: the rule saw to that when the command blocked.
+    let slot = key_slot(keys.first()?);
+    let mut owner = state.owner(slot);
+    if client.readonly && !write && state.myself().is_replica() && owner == state.master_of(0) {
+        owner = Some(0);
+    }
+    let importing = state.importing_from(slot).is_some() && client.asking;
+    let refusal = match owner {
+        Some(0) => return None,
+        _ if importing => return None,
+        None => Refusal::DownUnbound,
+        Some(other) => Refusal::Moved(slot, other),
+    };
     Some(refusal_error(&state, &config, refusal))
 }
 

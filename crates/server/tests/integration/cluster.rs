@@ -515,6 +515,13 @@ fn redirections_follow_the_slot_table() {
         "{slots}"
     );
 
+    // A client blocked on a key of slot 3300 (served here): it waits while the slot is being
+    // migrated, and is sent to B once B serves the slot.
+    let mut blocked = a.raw();
+    blocked.send(&testkit::encode(&[b"BLPOP", b"{b}list", b"0"]));
+    wait_until("the BLPOP blocks", Duration::from_secs(5), || {
+        testkit::info_field(&mut raw, "clients", "blocked_clients") == "1"
+    });
     let (slot_a, slot_b) = (SLOT_A.to_string(), SLOT_B.to_string());
     let exchanges: &[(&[&str], &str)] = &[
         (&["SET", "b", "1"], "+OK\r\n"),
@@ -571,6 +578,11 @@ fn redirections_follow_the_slot_table() {
         (&["GET", "c"], "-CLUSTERDOWN The cluster is down\r\n"),
     ];
     raw.expect_replies(exchanges);
+    assert_eq!(
+        String::from_utf8(blocked.read_reply()).unwrap(),
+        moved(SLOT_B),
+        "the blocked client is redirected"
+    );
     let nodes = |raw: &mut Raw| {
         String::from_utf8(Reply::parse(&raw.cmd(&["CLUSTER", "NODES"])).bytes()).unwrap()
     };
