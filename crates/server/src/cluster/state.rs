@@ -76,10 +76,6 @@ impl Node {
         self.flags & REPLICA != 0
     }
 
-    pub fn is_failing(&self) -> bool {
-        self.flags & (PFAIL | FAIL) != 0
-    }
-
     /// `ip:port@cport[,hostname]`, as CLUSTER NODES and nodes.conf write it.
     pub fn address(&self) -> String {
         let mut address = format!("{}:{}@{}", self.ip, self.port, self.cport);
@@ -104,9 +100,6 @@ impl Node {
         }
     }
 }
-
-/// Why a change to the slots was refused, in Redis's words.
-pub type Refusal = String;
 
 /// The cluster as this node sees it.
 #[derive(Clone, Debug)]
