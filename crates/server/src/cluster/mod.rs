@@ -114,8 +114,10 @@ impl ClusterNode {
 
     /// Writes nodes.conf from the current state.
     pub fn save(&self) -> std::io::Result<()> {
+        // The file's lock first: of two saves, the one writing last read the state last.
+        let mut file = self.file.lock();
         let state = self.state.read().clone();
-        self.file.lock().save(&state)
+        file.save(&state)
     }
 
     /// After a change: the coverage recomputed, then nodes.conf saved, a failure logged (Redis
