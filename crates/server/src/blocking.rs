@@ -269,6 +269,20 @@ impl Blocking {
         }
     }
 
+    /// The cluster's slots changed hands: every waiter re-runs, so that the cluster rule sends
+    /// those whose keys are now served elsewhere on (MOVED), as Redis redirects blocked
+    /// clients; the others block again in their place.
+    pub fn slots_changed(&self) {
+        if self.blocked.load(Relaxed) == 0 {
+            return;
+        }
+        for line in self.queues.lock().values() {
+            for waiter in &line.waiters {
+                waiter.wake(Wake::Ready);
+            }
+        }
+    }
+
     /// A key may have become non-empty: wake its first FIFO waiter and every broadcast one.
     pub fn signal(&self, db: usize, key: &[u8]) {
         let queues = self.queues.lock();
@@ -302,6 +316,19 @@ pub fn rerun(
     blocked: BlockedCommand,
     output: &mut Vec<u8>,
 ) {
+    let write = crate::command::table().entries[blocked.command].spec.flags
+        & crate::command::flags::WRITE
+        != 0;
+    if let Some(error) =
+        crate::cluster::redirect::blocked_refusal(server, client, &blocked.keys, write)
+    {
+        redis_lite_protocol::ReplyWriter::new(output, client.protocol)
+            .error_bytes(&error.reply_text());
+        server
+            .blocking
+            .served(blocked.db, &blocked.keys, &blocked.waiter);
+        return;
+    }
     client.mode = ExecMode::Rerun {
         waiter: blocked.waiter.clone(),
         deadline: blocked.deadline,

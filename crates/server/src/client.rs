@@ -544,6 +544,10 @@ pub struct ClientState {
     /// Close once the pending replies are written (QUIT, protocol errors).
     pub close_after_reply: bool,
     pub no_touch: bool,
+    /// Cluster mode: ASKING was sent, so the next command may use a slot being imported.
+    pub asking: bool,
+    /// Cluster mode: READONLY, so a replica serves reads of its master's slots.
+    pub readonly: bool,
     pub stats: Arc<WorkerStats>,
     /// Channels, patterns and shard channels this client is subscribed to, in subscription
     /// order.
@@ -586,6 +590,8 @@ impl ClientState {
             output_is_push: false,
             close_after_reply: false,
             no_touch: false,
+            asking: false,
+            readonly: false,
             stats,
             channels: Vec::new(),
             patterns: Vec::new(),

@@ -17,6 +17,8 @@
 //! - [`args`]: argument helpers any subsystem's commands use (keywords, `<COMMAND> HELP`).
 //! - [`admin`]: instance, DEBUG, client, COMMAND, INFO and MODULE commands, and MIGRATE with its
 //!   cache of connections to target instances.
+//! - [`cluster`]: Redis Cluster: the node's identity and view of the cluster, nodes.conf,
+//!   CLUSTER and ASKING/READONLY/READWRITE, and the pipeline's rule (MOVED, ASK, CROSSSLOT...).
 //! - [`context`]: [`context::Ctx`], what a handler sees.
 //! - [`config`]: the parameter table behind redis.conf, the command line and CONFIG.
 //! - [`blocking`]: clients blocked on keys (BLPOP and friends): first-come, first-served or
@@ -50,6 +52,7 @@ pub mod admin;
 pub mod args;
 pub mod blocking;
 pub mod client;
+pub mod cluster;
 pub mod command;
 pub mod commands;
 pub mod config;

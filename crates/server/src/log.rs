@@ -155,7 +155,7 @@ macro_rules! log {
 
 /// The start-up banner: a small picture with the version, mode, port and pid when the log is
 /// an interactive terminal (or `always-show-logo yes`), else one line, as Redis chooses.
-pub fn banner(always: bool, port: u16) {
+pub fn banner(always: bool, port: u16, mode: &str) {
     use std::io::IsTerminal;
     let interactive = FILE.lock().is_none() && std::io::stdout().is_terminal();
     let version = crate::server::LITE_VERSION;
@@ -163,12 +163,12 @@ pub fn banner(always: bool, port: u16) {
     if !(always || interactive) {
         write(
             LogLevel::Notice,
-            format_args!("Running mode=standalone, port={port}."),
+            format_args!("Running mode={mode}, port={port}."),
         );
         return;
     }
     let art = format!(
-        "\n     _._\n   /  _  \\     redis-lite {version} (Redis {} compatible)\n  |  (_)  |    Running in standalone mode\n   \\_____/     Port: {port}\n                PID: {pid}\n",
+        "\n     _._\n   /  _  \\     redis-lite {version} (Redis {} compatible)\n  |  (_)  |    Running in {mode} mode\n   \\_____/     Port: {port}\n                PID: {pid}\n",
         crate::server::REDIS_VERSION
     );
     write(LogLevel::Notice, format_args!("{art}"));

@@ -72,6 +72,8 @@ pub struct Server {
     pub monitors: crate::monitor::Monitors,
     /// The TCP listeners, which CONFIG SET port/bind move.
     pub listeners: crate::net::listeners::Listeners,
+    /// Redis Cluster: this node's view of the cluster, when `cluster-enabled yes`.
+    pub cluster: crate::cluster::Cluster,
 }
 
 /// What names this server instance to clients.
@@ -187,6 +189,7 @@ impl Server {
             tracking,
             monitors: Default::default(),
             listeners: Default::default(),
+            cluster: Default::default(),
             config: LiveConfig::new(config, config_file),
         };
         server
@@ -466,6 +469,9 @@ pub fn run(startup: Startup) -> Result<(), String> {
     let threads = config.threads;
     let server = Arc::new(Server::new(config, startup.config_file.clone()));
     server.identity.tcp_port.store(port as u64, Relaxed);
+    // Before the data loads, as Redis's clusterInit: a node that cannot lock or read its
+    // nodes.conf does not serve.
+    server.cluster.start(&server.config.read(), port)?;
     server.memory.startup.store(crate::memory::used(), Relaxed);
     crate::persistence::rdb::load_at_startup(&server);
     let master = server.config.read().replicaof.clone();
@@ -478,7 +484,12 @@ pub fn run(startup: Startup) -> Result<(), String> {
         std::process::id(),
         startup.config_file.as_ref().map_or("none".to_string(), |p| p.display().to_string())
     );
-    crate::log::banner(server.config.read().process.always_show_logo, port);
+    let mode = if server.cluster.enabled() {
+        "cluster"
+    } else {
+        "standalone"
+    };
+    crate::log::banner(server.config.read().process.always_show_logo, port, mode);
 
     crate::metrics::start(server.clone(), metrics_listeners)?;
 

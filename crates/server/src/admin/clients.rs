@@ -235,7 +235,11 @@ fn hello(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.out.bulk(b"id");
     ctx.out.integer(ctx.client.handle.id as i64);
     ctx.out.bulk(b"mode");
-    ctx.out.bulk(b"standalone");
+    ctx.out.bulk(if ctx.server.cluster.enabled() {
+        b"cluster" as &[u8]
+    } else {
+        b"standalone"
+    });
     ctx.out.bulk(b"role");
     ctx.out.bulk(b"master");
     ctx.out.bulk(b"modules");
@@ -290,6 +294,16 @@ pub fn parse_db_index(
 
 /// SELECT index
 fn select(ctx: &mut Ctx<'_>) -> CmdResult {
+    // A cluster node has database 0 only; Redis reads the index as an int first.
+    let other_db = || {
+        ctx.arg_i64(1)
+            .ok()
+            .and_then(|n| i32::try_from(n).ok())
+            .is_some_and(|n| n != 0)
+    };
+    if ctx.server.cluster.enabled() && other_db() {
+        return Err(CommandError::err("SELECT is not allowed in cluster mode"));
+    }
     ctx.client.db = parse_db_index(ctx, 1, None)?;
     ctx.out.ok();
     Ok(())

@@ -165,7 +165,14 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("redis_lite_version:{LITE_VERSION}");
             field!("redis_git_sha1:00000000");
             field!("redis_git_dirty:0");
-            field!("redis_mode:standalone");
+            field!(
+                "redis_mode:{}",
+                if server.cluster.enabled() {
+                    "cluster"
+                } else {
+                    "standalone"
+                }
+            );
             field!("os:{} {}", std::env::consts::OS, std::env::consts::ARCH);
             field!("arch_bits:{}", usize::BITS);
             // `Instant` reads CLOCK_MONOTONIC through clock_gettime.
@@ -401,7 +408,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
         "latencystats" => crate::observability::write_info_section(server, out),
         "cluster" => {
             field!("# Cluster");
-            field!("cluster_enabled:0");
+            field!("cluster_enabled:{}", u8::from(server.cluster.enabled()));
         }
         "keyspace" => {
             field!("# Keyspace");

@@ -234,6 +234,9 @@ fn flushall(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// SWAPDB index1 index2
 fn swapdb(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.server.cluster.enabled() {
+        return Err(CommandError::err("SWAPDB is not allowed in cluster mode"));
+    }
     let a = parse_db_index(ctx, 1, Some("invalid first DB index"))?;
     let b = parse_db_index(ctx, 2, Some("invalid second DB index"))?;
     ctx.server.keyspace.swap_databases(a, b);

@@ -427,6 +427,11 @@ fn copy(ctx: &mut Ctx<'_>) -> CmdResult {
         }
         i += 1;
     }
+    if ctx.server.cluster.enabled() && (src_db != 0 || dst_db != 0) {
+        return Err(CommandError::err(
+            "Copying to another database is not allowed in cluster mode",
+        ));
+    }
     if src_db == dst_db && src == dst {
         return Err(CommandError::err(SAME_OBJECT));
     }
@@ -459,6 +464,9 @@ fn copy(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// MOVE key db
 fn move_(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.server.cluster.enabled() {
+        return Err(CommandError::err("MOVE is not allowed in cluster mode"));
+    }
     let key = ctx.arg(1);
     let src_db = ctx.client.db;
     let dst_db = parse_db_index(ctx, 2, None)?;

@@ -38,6 +38,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     crate::txn::COMMANDS,
     crate::scripting::scripting_family::COMMANDS,
     crate::replication::replication_family::COMMANDS,
+    crate::cluster::cluster_family::COMMANDS,
     sort::COMMANDS,
     hashes::COMMANDS,
     bitmaps::COMMANDS,

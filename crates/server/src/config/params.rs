@@ -1147,11 +1147,10 @@ const ACL: &[Param] = &[
     word_param!("acl-pubsub-default", acl.pubsub_default, &["allchannels", "resetchannels"], default "resetchannels", mutable true),
 ];
 
-/// Redis Cluster, kept for when redis-lite has a cluster mode (issue 18): until then
-/// `cluster-enabled yes` is accepted with a warning and the server serves standalone.
+/// Redis Cluster (`cluster/`). The bus is not built yet: the failover, migration and link
+/// parameters are kept and shown but nothing reads them.
 const CLUSTER: &[Param] = &[
-    bool_param!("cluster-enabled", cluster.enabled, default "no", mutable false)
-        .informs(&[Apply::Unbuilt]),
+    bool_param!("cluster-enabled", cluster.enabled, default "no", mutable false),
     string_param!("cluster-config-file", cluster.config_file, default "nodes.conf", mutable false),
     int_param!("cluster-node-timeout", cluster.node_timeout: i64, 0, i64::MAX, default "15000", mutable true),
     int_param!("cluster-port", cluster.port: i64, 0, 65535, default "0", mutable false),

@@ -162,12 +162,6 @@ pub struct AclConfig {
 /// Logs, at start-up and after CONFIG SET of one of them, what the accepted parameters of
 /// capabilities not built yet do not do, so that a config written for Redis does not mislead.
 pub fn warn_unbuilt(config: &super::Config) {
-    if config.cluster.enabled {
-        crate::log!(
-            Warning,
-            "WARNING cluster-enabled yes: cluster mode is not built yet (issue 18); serving as a standalone server"
-        );
-    }
     if config.tls.port != 0 {
         crate::log!(
             Warning,

@@ -3,9 +3,8 @@
 //! the order is the order of Redis 7.0's `processCommand` checks: authentication, `no_multi`
 //! inside MULTI, out of memory, MISCONF, a read-only replica, RESP2's subscribed context, a
 //! replica whose link is down, loading, a busy script, a replica or MONITOR client touching the
-//! keyspace; then MULTI queueing. The rules
-//! redis-lite does not have yet slot in as one function each, at Redis's place: ACL
-//! permissions after authentication, then a cluster redirect. Paused writes (`pause`) come
+//! keyspace; then MULTI queueing. The cluster's redirections (`cluster::redirect`) come after
+//! `no_multi`, where Redis checks them; ACL permissions, not built yet, will slot in before. Paused writes (`pause`) come
 //! last, checked inside the command's gates by `execute_held`.
 //! Commands from a replica's master are obeyed: the rules that judge the server's own state
 //! (memory, MISCONF, read-only, stale, loading, busy) let them through, as Redis does.
@@ -27,6 +26,9 @@ pub enum Admission {
     /// Inside MULTI: queue it for EXEC.
     Queue,
     Reject(CommandError),
+    /// The cluster rule sends the client elsewhere (MOVED, ASK...): the reply is the
+    /// redirection itself, and a refused EXEC discards its transaction without EXECABORT.
+    Redirect(CommandError),
 }
 
 /// Finds the command and checks its arity. On failure: the entry found, if any (its rejected
@@ -71,13 +73,25 @@ fn unknown_command(args: &[&[u8]]) -> CommandError {
 }
 
 /// Runs the rules, then MULTI's queueing.
-pub fn admit(server: &Arc<Server>, client: &mut ClientState, entry: &CommandEntry) -> Admission {
+pub fn admit(
+    server: &Arc<Server>,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+    args: &[&[u8]],
+) -> Admission {
     // The rules, in the order they apply. Each is `fn(&Server, &mut ClientState,
     // &CommandEntry) -> Option<CommandError>`; written out as direct calls (not a table of
     // function pointers) so they inline on the hot path.
-    let refusal = authenticated(server, client, entry)
-        .or_else(|| not_in_multi(server, client, entry))
-        .or_else(|| memory(server, client, entry))
+    let refusal =
+        authenticated(server, client, entry).or_else(|| not_in_multi(server, client, entry));
+    if let Some(error) = refusal {
+        return Admission::Reject(error);
+    }
+    // Where Redis checks ACL permissions (not built yet), then the cluster's redirections.
+    if let Some(redirection) = crate::cluster::redirect::check(server, client, entry, args) {
+        return Admission::Redirect(redirection);
+    }
+    let refusal = memory(server, client, entry)
         .or_else(|| persistence_errors(server, client, entry))
         .or_else(|| too_few_replicas(server, client, entry))
         .or_else(|| read_only_replica(server, client, entry))
@@ -113,7 +127,7 @@ fn own_write(client: &ClientState, entry: &CommandEntry) -> bool {
 }
 
 /// The flags admission judges a command by: EXEC's include those of the commands it queued.
-pub(super) fn admitted_flags(client: &ClientState, entry: &CommandEntry) -> u32 {
+pub(crate) fn admitted_flags(client: &ClientState, entry: &CommandEntry) -> u32 {
     match &client.multi {
         Some(multi) if top_name(entry) == "exec" => entry.spec.flags | multi.flags,
         _ => entry.spec.flags,

@@ -45,6 +45,25 @@ pub fn execute_held<'s>(
     out: &mut Vec<u8>,
     held: &mut HeldGates<'s>,
 ) -> Option<&'static str> {
+    let name = execute_admitted(server, client, args, out, held);
+    // ASKING holds for the next command only (for a whole transaction, until EXEC ends it).
+    if client.asking
+        && client.multi.is_none()
+        && !client.mode.nested()
+        && !args[0].eq_ignore_ascii_case(b"asking")
+    {
+        client.asking = false;
+    }
+    name
+}
+
+fn execute_admitted<'s>(
+    server: &'s Arc<Server>,
+    client: &mut ClientState,
+    args: &[&[u8]],
+    out: &mut Vec<u8>,
+    held: &mut HeldGates<'s>,
+) -> Option<&'static str> {
     let start = out.len();
     if client.reply_mode == ReplyMode::SkipNext {
         client.reply_mode = ReplyMode::Skip;
@@ -60,8 +79,13 @@ pub fn execute_held<'s>(
             return None;
         }
     };
-    match check::admit(server, client, entry) {
+    match check::admit(server, client, entry, args) {
         Admission::Run => {}
+        Admission::Redirect(error) => {
+            check::refused_exec(server, client, entry);
+            reject(client, Some(entry.id), error, out, start);
+            return None;
+        }
         Admission::Reject(error) => {
             let error = exec_abort(server, client, entry, error);
             reject(client, Some(entry.id), error, out, start);

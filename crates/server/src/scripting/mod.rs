@@ -372,6 +372,12 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
         if flags & DENYOOM != 0 && !self.rules.allow_oom && !self.wrote && self.oom_at_start {
             return Err("OOM command not allowed when used memory > 'maxmemory'.".to_string());
         }
+        let client = &*self.ctx.client;
+        if let Some(error) =
+            crate::cluster::redirect::script_refusal(self.ctx.server, client, entry, args)
+        {
+            return Err(error.to_string());
+        }
         Ok(entry)
     }
 }

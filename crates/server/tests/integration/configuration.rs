@@ -503,13 +503,11 @@ fn access_rules_that_would_be_ignored_are_refused() {
 }
 
 #[test]
-fn cluster_and_tls_parameters_are_accepted_with_a_warning() {
+fn tls_parameters_are_accepted_with_a_warning() {
     let dir = DataDir::new("unbuilt");
     let logfile = dir.join("unbuilt.log");
     let server = Launch::lite()
         .args(&[
-            "--cluster-enabled",
-            "yes",
             "--tls-port",
             "16380",
             "--tls-replication",
@@ -520,7 +518,6 @@ fn cluster_and_tls_parameters_are_accepted_with_a_warning() {
         .start();
     let log = std::fs::read_to_string(&logfile).unwrap();
     for warning in [
-        "WARNING cluster-enabled yes: cluster mode is not built yet (issue 18); serving as a standalone server",
         "WARNING tls-port 16380: TLS is not built yet (issue 19); no TLS listener is opened",
         "WARNING tls-replication yes: TLS is not built yet (issue 19); the link to a master is plain TCP",
     ] {
@@ -529,20 +526,12 @@ fn cluster_and_tls_parameters_are_accepted_with_a_warning() {
     assert!(std::net::TcpStream::connect(("127.0.0.1", 16380)).is_err());
     let mut raw = server.raw();
     raw.expect_replies(&[
-        (
-            &["CONFIG", "GET", "cluster-enabled"],
-            "*2\r\n$15\r\ncluster-enabled\r\n$3\r\nyes\r\n",
-        ),
         (&["CONFIG", "SET", "tls-cluster", "yes"], "+OK\r\n"),
         (
-            &["CONFIG", "SET", "cluster-enabled", "no"],
+            &["CONFIG", "SET", "cluster-enabled", "yes"],
             "-ERR CONFIG SET failed (possibly related to argument 'cluster-enabled') - can't set immutable config\r\n",
         ),
-        // Served as a standalone server.
-        (&["SET", "k", "v"], "+OK\r\n"),
     ]);
-    let info = raw.cmd_text(&["INFO", "cluster"]);
-    assert!(info.contains("cluster_enabled:0"), "{info}");
     wait_until(
         "the runtime warning is logged",
         Duration::from_secs(5),

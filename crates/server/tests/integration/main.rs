@@ -9,6 +9,7 @@ mod client_limits;
 mod client_memory;
 mod client_pause;
 mod client_scripts;
+mod cluster;
 mod configuration;
 mod connection;
 mod cron_tuning;

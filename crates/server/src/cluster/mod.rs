@@ -1,0 +1,253 @@
+//! Redis Cluster: this node's identity and view of the cluster ([`state`]), kept in
+//! `cluster-config-file` ([`nodes_conf`]), the CLUSTER command and ASKING/READONLY/READWRITE
+//! ([`cluster_family`]), and the pipeline's cluster rule ([`redirect`]: MOVED, ASK, TRYAGAIN,
+//! CROSSSLOT, CLUSTERDOWN). There is no cluster bus yet: the node knows the nodes nodes.conf
+//! names and those CLUSTER SETSLOT points slots to, and nothing gossips.
+
+pub mod cluster_family;
+pub mod nodes_conf;
+pub mod redirect;
+pub mod state;
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::OnceLock;
+
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::config::Config;
+use state::{ClusterState, SLOTS};
+
+/// Redis's writable delay: a master that just started reports the cluster down for this long,
+/// so that it hears from its peers before serving.
+const WRITABLE_DELAY_MS: u64 = 2000;
+
+/// The cluster subsystem: set up at start-up when `cluster-enabled yes`, absent otherwise.
+#[derive(Default)]
+pub struct Cluster {
+    node: OnceLock<ClusterNode>,
+}
+
+/// A running cluster node.
+pub struct ClusterNode {
+    state: RwLock<ClusterState>,
+    file: Mutex<nodes_conf::ConfigFile>,
+    started_ms: u64,
+    /// Whether every slot is served by a node not failing, computed after each change (as
+    /// Redis keeps its cluster state), so the rule does not walk 16384 slots per command.
+    covered: AtomicBool,
+}
+
+impl Cluster {
+    /// Loads or creates nodes.conf and becomes a cluster node. Errors are Redis's start-up
+    /// messages; the server exits on them.
+    pub fn start(&self, config: &Config, tcp_port: u16) -> Result<(), String> {
+        if !config.cluster.enabled {
+            return Ok(());
+        }
+        if config.cluster.port == 0 && tcp_port > 55535 {
+            return Err("Redis port number too high. Cluster communication port is 10,000 port numbers higher than your Redis port. Your Redis port number must be 55535 or less.".into());
+        }
+        let path = config.dir.join(&config.cluster.config_file);
+        let loaded = nodes_conf::load(&path).map_err(|e| match e {
+            nodes_conf::LoadError::Corrupted(line) => {
+                format!("Unrecoverable error: corrupted cluster config file \"{line}\".")
+            }
+            nodes_conf::LoadError::Io(e) => format!(
+                "Loading the cluster node config from {} failed: {e}",
+                config.cluster.config_file
+            ),
+        })?;
+        let file = nodes_conf::ConfigFile::lock(&path, &config.cluster.config_file)?;
+        let fresh = loaded.is_none();
+        let mut state = match loaded {
+            Some(state) => {
+                crate::log!(
+                    Notice,
+                    "Node configuration loaded, I'm {:.40}",
+                    state.myself().id
+                );
+                state
+            }
+            None => {
+                let state = ClusterState::new(crate::server::random_hex(40));
+                crate::log!(
+                    Notice,
+                    "No cluster configuration found, I'm {}",
+                    state.myself().id
+                );
+                state
+            }
+        };
+        announce(&mut state, config, tcp_port);
+        let node = ClusterNode {
+            covered: AtomicBool::new(state.covered()),
+            state: RwLock::new(state),
+            file: Mutex::new(file),
+            started_ms: now_ms(),
+        };
+        if fresh {
+            node.save()
+                .map_err(|e| format!("Cluster configuration file could not be saved: {e}"))?;
+        }
+        let _ = self.node.set(node);
+        Ok(())
+    }
+
+    /// The node, when cluster mode is on.
+    pub fn node(&self) -> Option<&ClusterNode> {
+        self.node.get()
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.node.get().is_some()
+    }
+}
+
+impl ClusterNode {
+    pub fn read(&self) -> RwLockReadGuard<'_, ClusterState> {
+        self.state.read()
+    }
+
+    pub fn write(&self) -> RwLockWriteGuard<'_, ClusterState> {
+        self.state.write()
+    }
+
+    /// Writes nodes.conf from the current state.
+    pub fn save(&self) -> std::io::Result<()> {
+        // The file's lock first: of two saves, the one writing last read the state last.
+        let mut file = self.file.lock();
+        let state = self.state.read().clone();
+        file.save(&state)
+    }
+
+    /// After a change: the coverage recomputed, then nodes.conf saved, a failure logged (Redis
+    /// exits on one; this node keeps serving and says so).
+    pub fn save_after_change(&self) {
+        self.covered.store(self.state.read().covered(), Relaxed);
+        if let Err(e) = self.save() {
+            crate::log!(
+                Warning,
+                "Could not save the cluster config file {}: {e}",
+                self.file.lock().name()
+            );
+        }
+    }
+
+    /// Whether the cluster serves commands (`cluster_state:ok`).
+    pub fn is_ok(&self, config: &Config) -> bool {
+        self.serving(&self.state.read(), config)
+    }
+
+    /// [`ClusterNode::is_ok`] for a caller holding the state's lock.
+    pub fn serving(&self, state: &ClusterState, config: &Config) -> bool {
+        (!config.cluster.require_full_coverage || self.covered.load(Relaxed))
+            && self.past_writable_delay(state)
+    }
+
+    /// Whether a master is past its writable delay (a replica has none).
+    pub fn past_writable_delay(&self, state: &ClusterState) -> bool {
+        state.myself().is_replica() || now_ms().saturating_sub(self.started_ms) >= WRITABLE_DELAY_MS
+    }
+
+    /// Refreshes this node's own address from the configuration (the announced IP, ports and
+    /// hostname), as Redis does before it describes itself.
+    pub fn announce(&self, config: &Config, tcp_port: u16) {
+        announce(&mut self.state.write(), config, tcp_port);
+    }
+}
+
+fn announce(state: &mut ClusterState, config: &Config, tcp_port: u16) {
+    let cluster = &config.cluster;
+    let port = if cluster.announce_port != 0 {
+        cluster.announce_port as u16
+    } else {
+        tcp_port
+    };
+    let cport = if cluster.announce_bus_port != 0 {
+        cluster.announce_bus_port as u16
+    } else {
+        bus_port(config, tcp_port)
+    };
+    let myself = state.myself_mut();
+    myself.port = port;
+    myself.cport = cport;
+    myself.hostname = cluster.announce_hostname.clone();
+    if !cluster.announce_ip.is_empty() {
+        myself.ip = cluster.announce_ip.clone();
+    }
+}
+
+/// The cluster bus port: `cluster-port`, or the client port + 10000.
+pub fn bus_port(config: &Config, tcp_port: u16) -> u16 {
+    if config.cluster.port != 0 {
+        config.cluster.port as u16
+    } else {
+        tcp_port.wrapping_add(10000)
+    }
+}
+
+/// The keys of database 0 in `slot`.
+// TODO(merge): replace with the engine's per-slot index (the slots helper's countKeysInSlot);
+// this scans the keyspace.
+pub fn count_keys_in_slot(server: &crate::server::Server, slot: usize) -> usize {
+    let mut locked = server.keyspace.lock_all();
+    locked
+        .shards()
+        .map(|shard| {
+            shard
+                .db(0)
+                .iter()
+                .filter(|entry| key_slot(&entry.key) == slot)
+                .count()
+        })
+        .sum()
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The hash slot of a key: CRC16 (XMODEM) of the key, or of its hash tag (the text between the
+/// first `{` and the next `}`, when not empty), modulo 16384.
+// TODO(merge): replace with the engine's key_slot from the slots helper.
+pub fn key_slot(key: &[u8]) -> usize {
+    let tagged = key.iter().position(|&b| b == b'{').and_then(|open| {
+        let rest = &key[open + 1..];
+        let close = rest.iter().position(|&b| b == b'}')?;
+        (close > 0).then(|| &rest[..close])
+    });
+    crc16(tagged.unwrap_or(key)) as usize % SLOTS
+}
+
+fn crc16(bytes: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &byte in bytes {
+        crc ^= (byte as u16) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_slot;
+
+    #[test]
+    fn key_slots_match_redis() {
+        // From CLUSTER KEYSLOT on Redis 7.0.
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
+        assert_eq!(key_slot(b"foo{}{bar}"), key_slot(b"foo{}{bar}"));
+        assert_ne!(key_slot(b"foo{}{bar}"), key_slot(b"bar"));
+        assert_eq!(key_slot(b"foo{{bar}}zap"), key_slot(b"{bar"));
+        assert_eq!(key_slot(b""), 0);
+    }
+}

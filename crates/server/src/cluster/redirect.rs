@@ -1,0 +1,271 @@
+//! The pipeline's cluster rule, Redis's `getNodeByQuery`: whether this node serves a command's
+//! keys (all in one slot), or where the client must go instead. EXEC is judged on all the
+//! commands it queued together; each key comes from the commands' key specs, sharded pub/sub
+//! channels included.
+
+use crate::client::{ClientState, ExecMode};
+use crate::command::{flags, CommandEntry};
+use crate::config::Config;
+use crate::error::CommandError;
+use crate::server::Server;
+
+use super::state::ClusterState;
+use super::{key_slot, ClusterNode};
+
+/// Why the command is not served here.
+enum Refusal {
+    CrossSlot,
+    /// Keys missing here in a slot being migrated or imported, for a multi-key command.
+    Unstable,
+    DownUnbound,
+    Down,
+    DownReadOnly,
+    Moved(usize, usize),
+    Ask(usize, usize),
+}
+
+/// The rule: None when this node serves the command.
+pub fn check(
+    server: &Server,
+    client: &ClientState,
+    entry: &CommandEntry,
+    args: &[&[u8]],
+) -> Option<CommandError> {
+    let node = server.cluster.node()?;
+    let name = entry.full_name.as_str();
+    // EXEC's queued commands were judged with EXEC, a script's calls are judged one by one
+    // (`script_refusal`), a woken blocked command by `blocked_refusal`.
+    if client.kind.obeyed() || !matches!(client.mode, ExecMode::Direct) {
+        return None;
+    }
+    let exec = name == "exec";
+    if !exec && entry.spec.key_specs.is_empty() && entry.spec.keys_proc.is_none() {
+        return None;
+    }
+    let config = server.config.read();
+    let refusal = match (exec, &client.multi) {
+        // EXEC without MULTI only answers its error.
+        (true, None) => return None,
+        (true, Some(multi)) => {
+            let queued = multi
+                .queue
+                .iter()
+                .map(|args| args.iter().map(|a| a.as_slice()).collect::<Vec<_>>());
+            judge(server, node, &config, client, entry, queued)
+        }
+        (false, _) => judge(
+            server,
+            node,
+            &config,
+            client,
+            entry,
+            std::iter::once(args.to_vec()),
+        ),
+    }
+    .err()?;
+    let state = node.read();
+    Some(refusal_error(&state, &config, refusal))
+}
+
+/// Redis's `clusterRedirectBlockedClientIfNeeded`, checked before a blocked command re-runs
+/// (the cluster commands wake every blocked client when slots change): with the cluster down,
+/// or its keys' slot now served elsewhere (or by nobody), it ends with that error instead of
+/// blocking on. A slot being migrated keeps its blocked clients, as in Redis.
+pub fn blocked_refusal(
+    server: &Server,
+    client: &ClientState,
+    keys: &[Vec<u8>],
+    write: bool,
+) -> Option<CommandError> {
+    let node = server.cluster.node()?;
+    let config = server.config.read();
+    let state = node.read();
+    if !node.serving(&state, &config) {
+        return Some(refusal_error(&state, &config, Refusal::Down));
+    }
+    // All the keys are in one slot: the rule saw to that when the command blocked.
+    let slot = key_slot(keys.first()?);
+    let mut owner = state.owner(slot);
+    if client.readonly && !write && state.myself().is_replica() && owner == state.master_of(0) {
+        owner = Some(0);
+    }
+    let importing = state.importing_from(slot).is_some() && client.asking;
+    let refusal = match owner {
+        Some(0) => return None,
+        _ if importing => return None,
+        None => Refusal::DownUnbound,
+        Some(other) => Refusal::Moved(slot, other),
+    };
+    Some(refusal_error(&state, &config, refusal))
+}
+
+/// Redis's check on each command a script calls (`scriptVerifyClusterState`): its keys must be
+/// served here, whatever the script declared. The error is the script's, as Redis words it.
+pub fn script_refusal(
+    server: &Server,
+    client: &ClientState,
+    entry: &CommandEntry,
+    args: &[&[u8]],
+) -> Option<&'static str> {
+    let node = server.cluster.node()?;
+    if client.kind.obeyed() {
+        return None;
+    }
+    let config = server.config.read();
+    let commands = std::iter::once(args.to_vec());
+    match judge(server, node, &config, client, entry, commands) {
+        Ok(()) => None,
+        Err(Refusal::DownReadOnly) => Some(
+            "ERR Script attempted to execute a write command while the cluster is down and readonly",
+        ),
+        Err(Refusal::Down) => {
+            Some("ERR Script attempted to execute a command while the cluster is down")
+        }
+        Err(_) => Some("ERR Script attempted to access a non local key in a cluster node"),
+    }
+}
+
+/// Redis's `clusterRedirectClient` texts.
+fn refusal_error(state: &ClusterState, config: &Config, refusal: Refusal) -> CommandError {
+    let (code, slot, target) = match refusal {
+        Refusal::CrossSlot => {
+            return CommandError::coded("CROSSSLOT Keys in request don't hash to the same slot")
+        }
+        Refusal::Unstable => {
+            return CommandError::coded("TRYAGAIN Multiple keys request during rehashing of slot")
+        }
+        Refusal::Down => return CommandError::coded("CLUSTERDOWN The cluster is down"),
+        Refusal::DownReadOnly => {
+            return CommandError::coded(
+                "CLUSTERDOWN The cluster is down and only accepts read commands",
+            )
+        }
+        Refusal::DownUnbound => return CommandError::coded("CLUSTERDOWN Hash slot not served"),
+        Refusal::Moved(slot, node) => ("MOVED", slot, node),
+        Refusal::Ask(slot, node) => ("ASK", slot, node),
+    };
+    let node = &state.nodes[target];
+    CommandError::coded(format!(
+        "{code} {slot} {}:{}",
+        super::cluster_family::preferred_endpoint(node, config),
+        node.port
+    ))
+}
+
+/// The commands' keys against the slot table: the first key's slot decides, every other key
+/// must share it.
+fn judge<'a>(
+    server: &Server,
+    node: &ClusterNode,
+    config: &Config,
+    client: &ClientState,
+    entry: &CommandEntry,
+    commands: impl Iterator<Item = Vec<&'a [u8]>>,
+) -> Result<(), Refusal> {
+    let state = node.read();
+    let mut first: Option<(Vec<u8>, usize, usize)> = None;
+    let (mut migrating, mut importing, mut several) = (false, false, false);
+    let (mut missing, mut existing) = (0, 0);
+    // Judged by the command admitted, as Redis does: EXEC is no pub/sub command.
+    let pubsub_shard = matches!(
+        entry.full_name.as_str(),
+        "ssubscribe" | "sunsubscribe" | "spublish"
+    );
+    for args in commands {
+        let Ok(found) = crate::dispatch::check::lookup(&args) else {
+            continue;
+        };
+        let Some(keys) = found.spec.find_keys(&args) else {
+            continue;
+        };
+        for key in keys {
+            let key = args[key.pos];
+            let slot = key_slot(key);
+            match &first {
+                None => {
+                    let owner = state.owner(slot).ok_or(Refusal::DownUnbound)?;
+                    if owner == 0 && state.migrating_to(slot).is_some() {
+                        migrating = true;
+                    } else if state.importing_from(slot).is_some() {
+                        importing = true;
+                    }
+                    first = Some((key.to_vec(), slot, owner));
+                }
+                Some((first_key, first_slot, _)) => {
+                    if first_key.as_slice() != key {
+                        if *first_slot != slot {
+                            return Err(Refusal::CrossSlot);
+                        }
+                        several = true;
+                    }
+                }
+            }
+            if (migrating || importing) && !pubsub_shard {
+                if key_exists(server, key) {
+                    existing += 1;
+                } else {
+                    missing += 1;
+                }
+            }
+        }
+    }
+    let Some((_, slot, owner)) = first else {
+        return Ok(());
+    };
+    if !node.serving(&state, config) {
+        let write = entry.spec.flags & flags::WRITE != 0;
+        if pubsub_shard {
+            if !config.cluster.allow_pubsubshard_when_down {
+                return Err(Refusal::Down);
+            }
+        } else if !config.cluster.allow_reads_when_down {
+            return Err(Refusal::Down);
+        } else if write {
+            return Err(Refusal::DownReadOnly);
+        }
+    }
+    if (migrating || importing) && entry.full_name == "migrate" {
+        return Ok(());
+    }
+    if migrating && missing > 0 {
+        // Some keys here and some gone: neither node has them all.
+        if existing > 0 {
+            return Err(Refusal::Unstable);
+        }
+        let target = state.migrating_to(slot).expect("migrating");
+        // Migrating to itself, a node serves the command.
+        return if target == 0 {
+            Ok(())
+        } else {
+            Err(Refusal::Ask(slot, target))
+        };
+    }
+    if importing && (client.asking || entry.spec.flags & flags::ASKING != 0) {
+        if several && missing > 0 {
+            return Err(Refusal::Unstable);
+        }
+        return Ok(());
+    }
+    let write = crate::dispatch::check::admitted_flags(client, entry) & flags::WRITE != 0;
+    if (client.readonly || pubsub_shard)
+        && !write
+        && state.myself().is_replica()
+        && state.master_of(0) == Some(owner)
+    {
+        return Ok(());
+    }
+    if owner != 0 {
+        return Err(Refusal::Moved(slot, owner));
+    }
+    Ok(())
+}
+
+/// Whether `key` is in database 0, without touching or expiring it (a key whose TTL passed
+/// counts as missing).
+fn key_exists(server: &Server, key: &[u8]) -> bool {
+    let now = crate::cluster::now_ms();
+    let mut locked = server.keyspace.lock_keys([key]);
+    let (db, hash) = locked.db(0, key);
+    db.peek_stored(hash, key)
+        .is_some_and(|entry| entry.expire_at == 0 || entry.expire_at > now)
+}

@@ -1,0 +1,477 @@
+//! What a cluster node knows: the nodes (itself among them), the epochs, which node serves
+//! each of the 16384 slots, and the slots being migrated or imported. Pure data with Redis's
+//! rules for changing it; the node descriptions are the lines CLUSTER NODES shows and
+//! nodes.conf stores.
+
+use std::fmt::Write as _;
+
+pub const SLOTS: usize = 16384;
+
+/// A node's flags, as CLUSTER NODES names them.
+pub mod node_flags {
+    pub const MYSELF: u16 = 1 << 0;
+    pub const MASTER: u16 = 1 << 1;
+    pub const REPLICA: u16 = 1 << 2;
+    pub const PFAIL: u16 = 1 << 3;
+    pub const FAIL: u16 = 1 << 4;
+    pub const HANDSHAKE: u16 = 1 << 5;
+    pub const NOADDR: u16 = 1 << 6;
+    pub const NOFAILOVER: u16 = 1 << 7;
+
+    /// In the order Redis writes them.
+    pub const NAMES: &[(u16, &str)] = &[
+        (MYSELF, "myself"),
+        (MASTER, "master"),
+        (REPLICA, "slave"),
+        (PFAIL, "fail?"),
+        (FAIL, "fail"),
+        (HANDSHAKE, "handshake"),
+        (NOADDR, "noaddr"),
+        (NOFAILOVER, "nofailover"),
+    ];
+}
+
+use node_flags::*;
+
+/// One node of the cluster as this node sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    /// 40 hex characters.
+    pub id: String,
+    /// Empty until known (this node learns its own from its peers, or `cluster-announce-ip`).
+    pub ip: String,
+    pub port: u16,
+    pub cport: u16,
+    pub hostname: String,
+    pub flags: u16,
+    /// The master's ID, for a replica.
+    pub master: Option<String>,
+    /// Unix ms of the last ping sent not yet answered, and of the last pong received.
+    pub ping_sent: u64,
+    pub pong_received: u64,
+    pub config_epoch: u64,
+}
+
+impl Node {
+    pub fn new(id: String, flags: u16) -> Self {
+        Node {
+            id,
+            ip: String::new(),
+            port: 0,
+            cport: 0,
+            hostname: String::new(),
+            flags,
+            master: None,
+            ping_sent: 0,
+            pong_received: 0,
+            config_epoch: 0,
+        }
+    }
+
+    pub fn is_master(&self) -> bool {
+        self.flags & MASTER != 0
+    }
+
+    pub fn is_replica(&self) -> bool {
+        self.flags & REPLICA != 0
+    }
+
+    /// `ip:port@cport[,hostname]`, as CLUSTER NODES and nodes.conf write it.
+    pub fn address(&self) -> String {
+        let mut address = format!("{}:{}@{}", self.ip, self.port, self.cport);
+        if !self.hostname.is_empty() {
+            address.push(',');
+            address.push_str(&self.hostname);
+        }
+        address
+    }
+
+    /// The flags field: `myself,master`, or `noflags`.
+    pub fn flag_names(&self) -> String {
+        let names: Vec<&str> = NAMES
+            .iter()
+            .filter(|(flag, _)| self.flags & flag != 0)
+            .map(|(_, name)| *name)
+            .collect();
+        if names.is_empty() {
+            "noflags".to_string()
+        } else {
+            names.join(",")
+        }
+    }
+}
+
+/// The cluster as this node sees it.
+#[derive(Clone, Debug)]
+pub struct ClusterState {
+    /// This node first, then the others in the order they became known.
+    pub nodes: Vec<Node>,
+    pub current_epoch: u64,
+    pub last_vote_epoch: u64,
+    /// The ID of the node serving each slot.
+    slots: Vec<Option<u32>>,
+    /// Node keys, parallel to `nodes`: what `slots` and the open slots refer to, stable when
+    /// nodes come and go.
+    keys: Vec<u32>,
+    next_key: u32,
+    migrating: Vec<(u16, u32)>,
+    importing: Vec<(u16, u32)>,
+}
+
+impl ClusterState {
+    /// A fresh node that knows only itself, a master with no slots.
+    pub fn new(myself_id: String) -> Self {
+        ClusterState {
+            nodes: vec![Node::new(myself_id, MYSELF | MASTER)],
+            current_epoch: 0,
+            last_vote_epoch: 0,
+            slots: vec![None; SLOTS],
+            keys: vec![0],
+            next_key: 1,
+            migrating: Vec::new(),
+            importing: Vec::new(),
+        }
+    }
+
+    pub fn myself(&self) -> &Node {
+        &self.nodes[0]
+    }
+
+    pub fn myself_mut(&mut self) -> &mut Node {
+        &mut self.nodes[0]
+    }
+
+    /// Adds a node this node learned about; returns its index. Used by nodes.conf loading.
+    pub fn add_node(&mut self, node: Node) -> usize {
+        self.nodes.push(node);
+        self.keys.push(self.next_key);
+        self.next_key += 1;
+        self.nodes.len() - 1
+    }
+
+    /// Replaces this node's entry (nodes.conf's `myself` line).
+    pub fn set_myself(&mut self, node: Node) {
+        self.nodes[0] = node;
+    }
+
+    pub fn index_of(&self, id: &[u8]) -> Option<usize> {
+        self.nodes.iter().position(|n| n.id.as_bytes() == id)
+    }
+
+    fn index_of_key(&self, key: u32) -> usize {
+        self.keys
+            .iter()
+            .position(|&k| k == key)
+            .expect("slots refer to known nodes")
+    }
+
+    /// The index of the node serving `slot`.
+    pub fn owner(&self, slot: usize) -> Option<usize> {
+        self.slots[slot].map(|key| self.index_of_key(key))
+    }
+
+    pub fn owner_node(&self, slot: usize) -> Option<&Node> {
+        self.owner(slot).map(|i| &self.nodes[i])
+    }
+
+    pub fn assign(&mut self, slot: usize, node: usize) {
+        self.slots[slot] = Some(self.keys[node]);
+    }
+
+    pub fn unassign(&mut self, slot: usize) {
+        self.slots[slot] = None;
+    }
+
+    /// Where `slot` is being migrated to, from this node.
+    pub fn migrating_to(&self, slot: usize) -> Option<usize> {
+        Self::open_slot(&self.migrating, slot).map(|key| self.index_of_key(key))
+    }
+
+    /// Where `slot` is being imported from, to this node.
+    pub fn importing_from(&self, slot: usize) -> Option<usize> {
+        Self::open_slot(&self.importing, slot).map(|key| self.index_of_key(key))
+    }
+
+    fn open_slot(list: &[(u16, u32)], slot: usize) -> Option<u32> {
+        list.iter()
+            .find(|(s, _)| *s as usize == slot)
+            .map(|&(_, key)| key)
+    }
+
+    fn set_open(list: &mut Vec<(u16, u32)>, slot: usize, key: Option<u32>) {
+        list.retain(|(s, _)| *s as usize != slot);
+        if let Some(key) = key {
+            list.push((slot as u16, key));
+            list.sort_unstable();
+        }
+    }
+
+    pub fn set_migrating(&mut self, slot: usize, node: Option<usize>) {
+        let key = node.map(|i| self.keys[i]);
+        Self::set_open(&mut self.migrating, slot, key);
+    }
+
+    pub fn set_importing(&mut self, slot: usize, node: Option<usize>) {
+        let key = node.map(|i| self.keys[i]);
+        Self::set_open(&mut self.importing, slot, key);
+    }
+
+    /// The slots `node` serves, as ranges.
+    pub fn slot_ranges(&self, node: usize) -> Vec<(usize, usize)> {
+        let key = Some(self.keys[node]);
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        for slot in 0..SLOTS {
+            if self.slots[slot] != key {
+                continue;
+            }
+            match ranges.last_mut() {
+                Some((_, end)) if *end + 1 == slot => *end = slot,
+                _ => ranges.push((slot, slot)),
+            }
+        }
+        ranges
+    }
+
+    pub fn slot_count(&self, node: usize) -> usize {
+        let key = Some(self.keys[node]);
+        self.slots.iter().filter(|&&s| s == key).count()
+    }
+
+    pub fn assigned_slots(&self) -> usize {
+        self.slots.iter().filter(|s| s.is_some()).count()
+    }
+
+    /// Runs of consecutive slots served by the same node, in slot order: CLUSTER SLOTS.
+    pub fn slot_runs(&self) -> Vec<(usize, usize, usize)> {
+        let mut runs: Vec<(usize, usize, usize)> = Vec::new();
+        for slot in 0..SLOTS {
+            let Some(owner) = self.owner(slot) else {
+                continue;
+            };
+            match runs.last_mut() {
+                Some((_, end, node)) if *end + 1 == slot && *node == owner => *end = slot,
+                _ => runs.push((slot, slot, owner)),
+            }
+        }
+        runs
+    }
+
+    pub fn replicas_of(&self, master: usize) -> Vec<usize> {
+        let id = &self.nodes[master].id;
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].is_replica() && self.nodes[i].master.as_ref() == Some(id))
+            .collect()
+    }
+
+    /// The node a replica replicates, by index.
+    pub fn master_of(&self, node: usize) -> Option<usize> {
+        let master = self.nodes[node].master.as_ref()?;
+        self.index_of(master.as_bytes())
+    }
+
+    /// Drops a node and everything pointing to it: its slots and the open slots naming it.
+    pub fn remove_node(&mut self, node: usize) {
+        let key = self.keys[node];
+        for slot in self.slots.iter_mut() {
+            if *slot == Some(key) {
+                *slot = None;
+            }
+        }
+        self.migrating.retain(|&(_, k)| k != key);
+        self.importing.retain(|&(_, k)| k != key);
+        self.nodes.remove(node);
+        self.keys.remove(node);
+    }
+
+    /// The greatest epoch known: the current epoch or any node's config epoch.
+    pub fn max_epoch(&self) -> u64 {
+        self.nodes
+            .iter()
+            .map(|n| n.config_epoch)
+            .fold(self.current_epoch, u64::max)
+    }
+
+    /// Redis's `clusterBumpConfigEpochWithoutConsensus`: a new epoch for this node unless it
+    /// already has the greatest. Whether it moved.
+    pub fn bump_epoch(&mut self) -> bool {
+        let max = self.max_epoch();
+        let mine = self.myself().config_epoch;
+        if mine != 0 && mine == max {
+            return false;
+        }
+        self.current_epoch += 1;
+        self.myself_mut().config_epoch = self.current_epoch;
+        true
+    }
+
+    /// This node's config epoch, or its master's for a replica (CLUSTER INFO's `my_epoch`).
+    pub fn my_epoch(&self) -> u64 {
+        match self.master_of(0) {
+            Some(master) if self.myself().is_replica() => self.nodes[master].config_epoch,
+            _ => self.myself().config_epoch,
+        }
+    }
+
+    /// Forgets every slot and other node; a hard reset also takes a new ID and zeroes the
+    /// epochs (CLUSTER RESET).
+    pub fn reset(&mut self, hard: Option<String>) {
+        let mut myself = self.myself().clone();
+        myself.flags = (myself.flags & !(REPLICA | PFAIL | FAIL)) | MASTER;
+        myself.master = None;
+        if let Some(id) = hard {
+            myself.id = id;
+            myself.config_epoch = 0;
+            self.current_epoch = 0;
+            self.last_vote_epoch = 0;
+        }
+        let (current, last_vote) = (self.current_epoch, self.last_vote_epoch);
+        *self = ClusterState::new(myself.id.clone());
+        self.nodes[0] = myself;
+        self.current_epoch = current;
+        self.last_vote_epoch = last_vote;
+    }
+
+    /// The line CLUSTER NODES shows for a node (without the newline); this node's own line
+    /// lists its open slots too.
+    pub fn describe(&self, node: usize) -> String {
+        let n = &self.nodes[node];
+        let master = match &n.master {
+            Some(id) if n.is_replica() => id.as_str(),
+            _ => "-",
+        };
+        let linked = if node == 0 {
+            "connected"
+        } else {
+            "disconnected"
+        };
+        let mut line = format!(
+            "{} {} {} {} {} {} {} {}",
+            n.id,
+            n.address(),
+            n.flag_names(),
+            master,
+            n.ping_sent,
+            n.pong_received,
+            n.config_epoch,
+            linked
+        );
+        for (start, end) in self.slot_ranges(node) {
+            if start == end {
+                let _ = write!(line, " {start}");
+            } else {
+                let _ = write!(line, " {start}-{end}");
+            }
+        }
+        if node == 0 {
+            for &(slot, key) in &self.migrating {
+                let _ = write!(
+                    line,
+                    " [{slot}->-{}]",
+                    self.nodes[self.index_of_key(key)].id
+                );
+            }
+            for &(slot, key) in &self.importing {
+                let _ = write!(
+                    line,
+                    " [{slot}-<-{}]",
+                    self.nodes[self.index_of_key(key)].id
+                );
+            }
+        }
+        line
+    }
+
+    /// Every node's line, newline-terminated (CLUSTER NODES, nodes.conf). Nodes still in
+    /// handshake are left out of nodes.conf.
+    pub fn describe_all(&self, with_handshake: bool) -> String {
+        let mut text = String::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            if !with_handshake && node.flags & HANDSHAKE != 0 {
+                continue;
+            }
+            text.push_str(&self.describe(i));
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Whether every slot is served by a node that is not failing (what
+    /// `cluster-require-full-coverage` asks). Redis also requires reaching a majority of
+    /// masters, which without the bus this node assumes.
+    pub fn covered(&self) -> bool {
+        (0..SLOTS).all(|slot| self.owner_node(slot).is_some_and(|n| n.flags & FAIL == 0))
+    }
+
+    /// Masters serving at least one slot (CLUSTER INFO's `cluster_size`).
+    pub fn size(&self) -> usize {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].is_master() && self.slot_count(i) > 0)
+            .count()
+    }
+
+    /// Slots served by a node that is not failing, probably failing, failing.
+    pub fn slot_health(&self) -> (usize, usize, usize) {
+        let (mut ok, mut pfail, mut fail) = (0, 0, 0);
+        for slot in 0..SLOTS {
+            match self.owner_node(slot) {
+                Some(n) if n.flags & FAIL != 0 => fail += 1,
+                Some(n) if n.flags & PFAIL != 0 => pfail += 1,
+                Some(_) => ok += 1,
+                None => {}
+            }
+        }
+        (ok, pfail, fail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(c: char) -> String {
+        std::iter::repeat_n(c, 40).collect()
+    }
+
+    #[test]
+    fn ranges_and_lines_read_as_redis_writes_them() {
+        let mut state = ClusterState::new(id('a'));
+        state.myself_mut().port = 7000;
+        state.myself_mut().cport = 17000;
+        for slot in [0, 1, 2, 5, 100] {
+            state.assign(slot, 0);
+        }
+        let other = state.add_node(Node::new(id('b'), MASTER));
+        state.assign(3, other);
+        state.set_migrating(1, Some(other));
+        state.set_importing(3, Some(other));
+        assert_eq!(state.slot_ranges(0), vec![(0, 2), (5, 5), (100, 100)]);
+        assert_eq!(
+            state.describe(0),
+            format!(
+                "{} :7000@17000 myself,master - 0 0 0 connected 0-2 5 100 [1->-{}] [3-<-{}]",
+                id('a'),
+                id('b'),
+                id('b')
+            )
+        );
+        assert_eq!(
+            state.slot_runs(),
+            vec![(0, 2, 0), (3, 3, 1), (5, 5, 0), (100, 100, 0)]
+        );
+        state.remove_node(other);
+        assert_eq!(state.owner(3), None);
+        assert_eq!(state.importing_from(3), None);
+        assert_eq!(state.owner(5), Some(0));
+    }
+
+    #[test]
+    fn bump_epoch_moves_only_when_not_already_greatest() {
+        let mut state = ClusterState::new(id('a'));
+        assert!(state.bump_epoch());
+        assert_eq!((state.current_epoch, state.myself().config_epoch), (1, 1));
+        assert!(!state.bump_epoch());
+        state.current_epoch = 5;
+        assert!(state.bump_epoch());
+        assert_eq!(state.myself().config_epoch, 6);
+    }
+}
