@@ -222,7 +222,7 @@ impl Db {
     /// and SWAPDB do to transactions.
     fn signal_existing(&mut self, other: Option<&Db>) {
         for (key, watchers) in &self.watched {
-            let hash = self.hasher.hash_one(&**key);
+            let hash = self.hasher.hash_one(key);
             let exists = self.dict.get(hash, key).is_some()
                 || other.is_some_and(|o| o.dict.get(hash, key).is_some());
             if exists {
@@ -239,9 +239,9 @@ impl Db {
     /// an expired key); expiring it keeps EXEC from seeing a TTL pass since WATCH.
     fn expire_arriving_watched(&self, incoming: &mut Db, now_ms: u64) {
         for key in self.watched.keys() {
-            let hash = self.hasher.hash_one(&**key);
+            let hash = self.hasher.hash_one(key);
             if self.dict.get(hash, key).is_none() {
-                let hash = incoming.hasher.hash_one(&**key);
+                let hash = incoming.hasher.hash_one(key);
                 incoming.expire_if_due(hash, key, now_ms);
             }
         }
@@ -520,7 +520,7 @@ impl Db {
             };
         }
         for key in &due {
-            let hash = self.hasher.hash_one(&**key);
+            let hash = self.hasher.hash_one(key);
             self.delete(hash, key, Deletion::Expire);
             self.expired(key);
         }
