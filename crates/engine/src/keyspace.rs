@@ -1050,7 +1050,7 @@ impl Keyspace {
             }
             let key = entry.key.clone();
             table.expired_view = ExpiredView::Delete;
-            table.expire_if_due(table.hasher.hash_one(&*key), &key, now_ms);
+            table.expire_if_due(table.hasher.hash_one(&key), &key, now_ms);
         }
     }
 
