@@ -658,6 +658,7 @@ pub enum Group {
     /// Not declared (a container's subcommands carry their own).
     None,
     Bitmap,
+    Cluster,
     Connection,
     Generic,
     Geo,
@@ -680,6 +681,7 @@ impl Group {
         match self {
             Group::None => "",
             Group::Bitmap => "bitmap",
+            Group::Cluster => "cluster",
             Group::Connection => "connection",
             Group::Generic => "generic",
             Group::Geo => "geo",
@@ -713,7 +715,7 @@ impl Group {
             Group::HyperLogLog => acl::HYPERLOGLOG,
             Group::Transactions => acl::TRANSACTION,
             Group::Scripting => acl::SCRIPTING,
-            Group::None | Group::PubSub | Group::Server => 0,
+            Group::None | Group::Cluster | Group::PubSub | Group::Server => 0,
         }
     }
 }

@@ -18,6 +18,7 @@
 //! - [`admin`]: instance, DEBUG, client, COMMAND, INFO and MODULE commands, and MIGRATE with its
 //!   cache of connections to target instances.
 //! - [`context`]: [`context::Ctx`], what a handler sees.
+//! - [`cluster`]: Redis Cluster: the hash slot subcommands of CLUSTER so far.
 //! - [`config`]: the parameter table behind redis.conf, the command line and CONFIG.
 //! - [`blocking`]: clients blocked on keys (BLPOP and friends): first-come, first-served or
 //!   broadcast wake-ups, arguments rewritten at block time, the re-run after a wake.
@@ -50,6 +51,7 @@ pub mod admin;
 pub mod args;
 pub mod blocking;
 pub mod client;
+pub mod cluster;
 pub mod command;
 pub mod commands;
 pub mod config;
