@@ -8,6 +8,7 @@ mod blocking;
 mod client_limits;
 mod client_pause;
 mod client_scripts;
+mod cluster_slots;
 mod configuration;
 mod connection;
 mod cron_tuning;
