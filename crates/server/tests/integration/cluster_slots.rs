@@ -1,5 +1,6 @@
 //! CLUSTER KEYSLOT, COUNTKEYSINSLOT and GETKEYSINSLOT against real Redis: the slot mapping on
-//! awkward keys, and the per-slot index after writes, deletions, renames, expiry and flushes.
+//! awkward keys, and the per-slot index after writes, deletions, renames, expiry, reloads and
+//! flushes.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -111,13 +112,13 @@ fn assert_same_slots(ours: &mut Raw, theirs: &mut Raw, keys: &BTreeSet<Vec<u8>>)
 }
 
 #[test]
-fn the_slot_index_matches_redis_through_writes_renames_expiry_and_flushes() {
+fn the_slot_index_matches_redis_through_writes_renames_expiry_reloads_and_flushes() {
     let Some(redis) = single_node_redis_cluster() else {
         return;
     };
     let lite = Launch::lite()
         .cluster_node()
-        .args(&["--enable-debug-command", "yes"])
+        .args(&["--enable-debug-command", "yes", "--appendonly", "yes"])
         .start();
     let (mut theirs, mut ours) = (redis.raw(), lite.raw());
     let mut both = |args: &[&[u8]]| {
@@ -159,6 +160,10 @@ fn the_slot_index_matches_redis_through_writes_renames_expiry_and_flushes() {
     // A reload from the RDB file rebuilds the index.
     ours.ok(&[&b"DEBUG"[..], b"RELOAD"]);
     theirs.ok(&[&b"DEBUG"[..], b"RELOAD"]);
+    assert_same_slots(&mut ours, &mut theirs, &keys);
+
+    // So does replaying the append-only file (redis-lite's only: the data is the same).
+    ours.ok(&[&b"DEBUG"[..], b"LOADAOF"]);
     assert_same_slots(&mut ours, &mut theirs, &keys);
 
     ours.ok(&[&b"FLUSHALL"[..]]);
