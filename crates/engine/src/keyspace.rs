@@ -34,9 +34,21 @@ struct KeyHasher {
 impl KeyHasher {
     #[inline]
     fn hash_one(&self, key: &[u8]) -> u64 {
+        let table_bits = self.table_bits(key);
+        if self.cluster {
+            (u64::from(key_slot(key)) << (64 - SLOT_BITS)) | table_bits
+        } else {
+            table_bits
+        }
+    }
+
+    /// The bits of [`KeyHasher::hash_one`] a table's index uses, which never reach the slot's:
+    /// growing a cluster-mode table then costs no CRC16 per key.
+    #[inline]
+    fn table_bits(&self, key: &[u8]) -> u64 {
         let hash = self.seeded.hash_one(key);
         if self.cluster {
-            (u64::from(key_slot(key)) << (64 - SLOT_BITS)) | (hash >> SLOT_BITS)
+            hash >> SLOT_BITS
         } else {
             hash
         }
@@ -266,7 +278,7 @@ impl Db {
 
     fn rehasher(&self) -> impl Fn(&[u8]) -> u64 {
         let hasher = self.hasher;
-        move |k: &[u8]| hasher.hash_one(k)
+        move |k: &[u8]| hasher.table_bits(k)
     }
 
     /// Removes `key` if its TTL has passed. Returns true when it did.
@@ -1068,11 +1080,25 @@ impl Keyspace {
         let mut cycle = ExpireCycle::default();
         for offset in 0..self.shards.len() {
             let index = (first + offset) % self.shards.len();
-            for db in 0..self.databases {
+            // One lock to find the databases with keys to expire: a cluster keyspace has many
+            // shards, most databases are empty, and each step below locks again anyway.
+            let volatile: SmallVec<[usize; 16]> = {
+                let mut shard = self.shards[index].lock();
+                let mut volatile = SmallVec::new();
+                for (db, table) in shard.dbs.iter_mut().enumerate() {
+                    if table.volatile == 0 {
+                        // Nothing volatile left: no TTL to average, as Redis reports.
+                        table.avg_ttl_ms = 0;
+                    } else {
+                        volatile.push(db);
+                    }
+                }
+                volatile
+            };
+            for db in volatile {
                 loop {
                     let mut shard = self.shards[index].lock();
                     if shard.dbs[db].volatile == 0 {
-                        // Nothing volatile left: no TTL to average, as Redis reports.
                         shard.dbs[db].avg_ttl_ms = 0;
                         break;
                     }
