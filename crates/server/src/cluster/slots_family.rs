@@ -106,3 +106,13 @@ fn cluster_getkeysinslot(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     Ok(())
 }
+
+/// TEMPORARY: a CLUSTER container holding only the slot subcommands, so they can be reached and
+/// tested before the cluster subsystem's container lands (which lists `SLOT_SUBCOMMANDS`).
+pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container("cluster", SLOT_SUBCOMMANDS)
+    .doc(
+        Group::Cluster,
+        "3.0.0",
+        "A container for Redis Cluster commands",
+    )
+    .complexity("Depends on subcommand.")];

@@ -31,6 +31,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     crate::admin::migrate::COMMANDS,
     crate::monitor::COMMANDS,
     crate::admin::lolwut::COMMANDS,
+    crate::cluster::slots_family::COMMANDS,
     crate::observability::observability_family::COMMANDS,
     keys::COMMANDS,
     strings::COMMANDS,
