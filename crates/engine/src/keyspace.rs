@@ -17,10 +17,83 @@ use crate::bytes::SmallBytes;
 use crate::dict::{Dict, Entry};
 use crate::evict::{Evictor, Frequencies, Policy, Tracking};
 use crate::lazyfree::{Deletion, LazyFree, LazyFreeSettings};
+use crate::slot::{key_slot, SLOTS, SLOT_BITS};
 use crate::snapshot::Pending;
 use crate::value::Value;
 
-type KeyHasher = foldhash::fast::FixedState;
+/// How keys hash. In cluster mode the hash's top 14 bits are the key's slot, so the shard
+/// (chosen by the high bits) holds whole slots and each shard's tables count their slots' keys
+/// (see [`SlotCounts`]); the bits below still come from foldhash, so the tables inside a shard
+/// (which use the low bits) spread a slot's keys, hash tags included, as evenly as any others.
+#[derive(Clone, Copy)]
+struct KeyHasher {
+    seeded: foldhash::fast::FixedState,
+    cluster: bool,
+}
+
+impl KeyHasher {
+    #[inline]
+    fn hash_one(&self, key: &[u8]) -> u64 {
+        let table_bits = self.table_bits(key);
+        if self.cluster {
+            (u64::from(key_slot(key)) << (64 - SLOT_BITS)) | table_bits
+        } else {
+            table_bits
+        }
+    }
+
+    /// The bits of [`KeyHasher::hash_one`] a table's index uses, which never reach the slot's:
+    /// growing a cluster-mode table then costs no CRC16 per key.
+    #[inline]
+    fn table_bits(&self, key: &[u8]) -> u64 {
+        let hash = self.seeded.hash_one(key);
+        if self.cluster {
+            hash >> SLOT_BITS
+        } else {
+            hash
+        }
+    }
+}
+
+/// The slot a cluster-mode key hash carries in its top bits.
+fn slot_of_hash(hash: u64) -> usize {
+    (hash >> (64 - SLOT_BITS)) as usize
+}
+
+/// Shards in a cluster-mode keyspace: 16 slots each, so walking one slot's keys (GETKEYSINSLOT,
+/// slot migration) reads one shard's table, a 1/1024th of the keyspace, without any per-key
+/// index: no memory per key, and nothing to maintain on the write path but a counter.
+pub const CLUSTER_SHARDS: usize = 1024;
+
+/// Per slot, the keys one table holds: the slots of its shard, which form one range.
+#[derive(Clone)]
+struct SlotCounts {
+    /// The shard's first slot.
+    first: usize,
+    counts: Box<[u32]>,
+}
+
+impl SlotCounts {
+    fn new(first: usize, len: usize) -> Self {
+        SlotCounts {
+            first,
+            counts: vec![0; len].into_boxed_slice(),
+        }
+    }
+
+    fn add(&mut self, hash: u64, delta: i32) {
+        let count = &mut self.counts[slot_of_hash(hash) - self.first];
+        *count = count.wrapping_add_signed(delta);
+    }
+
+    fn get(&self, slot: usize) -> usize {
+        self.counts[slot - self.first] as usize
+    }
+
+    fn clear(&mut self) {
+        self.counts.fill(0);
+    }
+}
 
 /// How lookups treat a key whose TTL has passed. A master deletes it (`Delete`); a replica
 /// leaves that to its master's DEL, as Redis does: its clients' reads see the key as gone
@@ -64,6 +137,8 @@ pub struct Db {
     shared: Arc<Shared>,
     /// Access frequencies, for the `allkeys-tinylfu` policy.
     pub(crate) frequencies: Frequencies,
+    /// Keys per slot, in a cluster-mode keyspace only.
+    slot_counts: Option<SlotCounts>,
 }
 
 /// What every table of a keyspace shares.
@@ -89,8 +164,14 @@ pub trait KeyEvents: Send + Sync {
 }
 
 impl Db {
-    fn new(hasher: KeyHasher, index: usize, shared: Arc<Shared>) -> Self {
+    fn new(
+        hasher: KeyHasher,
+        index: usize,
+        shared: Arc<Shared>,
+        slot_counts: Option<SlotCounts>,
+    ) -> Self {
         Db {
+            slot_counts,
             index,
             shared,
             frequencies: Frequencies::default(),
@@ -153,7 +234,7 @@ impl Db {
     /// and SWAPDB do to transactions.
     fn signal_existing(&mut self, other: Option<&Db>) {
         for (key, watchers) in &self.watched {
-            let hash = self.hasher.hash_one(&**key);
+            let hash = self.hasher.hash_one(key);
             let exists = self.dict.get(hash, key).is_some()
                 || other.is_some_and(|o| o.dict.get(hash, key).is_some());
             if exists {
@@ -170,9 +251,9 @@ impl Db {
     /// an expired key); expiring it keeps EXEC from seeing a TTL pass since WATCH.
     fn expire_arriving_watched(&self, incoming: &mut Db, now_ms: u64) {
         for key in self.watched.keys() {
-            let hash = self.hasher.hash_one(&**key);
+            let hash = self.hasher.hash_one(key);
             if self.dict.get(hash, key).is_none() {
-                let hash = incoming.hasher.hash_one(&**key);
+                let hash = incoming.hasher.hash_one(key);
                 incoming.expire_if_due(hash, key, now_ms);
             }
         }
@@ -197,7 +278,7 @@ impl Db {
 
     fn rehasher(&self) -> impl Fn(&[u8]) -> u64 {
         let hasher = self.hasher;
-        move |k: &[u8]| hasher.hash_one(k)
+        move |k: &[u8]| hasher.table_bits(k)
     }
 
     /// Removes `key` if its TTL has passed. Returns true when it did.
@@ -314,7 +395,7 @@ impl Db {
         }
         let mut entry = Box::new(Entry::new(SmallBytes::new(key), value));
         entry.access = self.shared.tracking.initial(now_ms);
-        self.shared.keys.fetch_add(1, Ordering::Relaxed);
+        self.counted(hash, 1);
         let rehash = self.rehasher();
         self.dict.insert_new(hash, entry, rehash)
     }
@@ -324,7 +405,7 @@ impl Db {
         if entry.expire_at != 0 {
             self.volatile += 1;
         }
-        self.shared.keys.fetch_add(1, Ordering::Relaxed);
+        self.counted(hash, 1);
         let rehash = self.rehasher();
         self.dict.insert_new(hash, entry, rehash);
     }
@@ -337,8 +418,25 @@ impl Db {
         if entry.expire_at != 0 {
             self.volatile -= 1;
         }
-        self.shared.keys.fetch_sub(1, Ordering::Relaxed);
+        self.counted(hash, -1);
         Some(entry)
+    }
+
+    /// Counts a key stored (1) or removed (-1): in all databases, and in its slot.
+    #[inline]
+    fn counted(&mut self, hash: u64, delta: i32) {
+        self.shared
+            .keys
+            .fetch_add(i64::from(delta), Ordering::Relaxed);
+        if let Some(slots) = &mut self.slot_counts {
+            slots.add(hash, delta);
+        }
+    }
+
+    /// Keys stored in `slot` (expired ones not yet removed included, as Redis counts them).
+    /// 0 in a keyspace not made for cluster mode; `slot` must belong to this table's shard.
+    pub fn keys_in_slot(&self, slot: usize) -> usize {
+        self.slot_counts.as_ref().map_or(0, |s| s.get(slot))
     }
 
     /// Removes `key` and frees its value, in the background when `why` and the
@@ -369,8 +467,16 @@ impl Db {
             .keys
             .fetch_sub(self.dict.len() as i64, Ordering::Relaxed);
         self.dict.clear();
+        self.forget_counts();
+    }
+
+    /// After the table was emptied: nothing volatile, no key in any slot.
+    fn forget_counts(&mut self) {
         self.volatile = 0;
         self.avg_ttl_ms = 0;
+        if let Some(slots) = &mut self.slot_counts {
+            slots.clear();
+        }
     }
 
     pub(crate) fn take(&mut self) -> Dict {
@@ -378,8 +484,7 @@ impl Db {
         self.shared
             .keys
             .fetch_sub(self.dict.len() as i64, Ordering::Relaxed);
-        self.volatile = 0;
-        self.avg_ttl_ms = 0;
+        self.forget_counts();
         std::mem::take(&mut self.dict)
     }
 
@@ -427,7 +532,7 @@ impl Db {
             };
         }
         for key in &due {
-            let hash = self.hasher.hash_one(&**key);
+            let hash = self.hasher.hash_one(key);
             self.delete(hash, key, Deletion::Expire);
             self.expired(key);
         }
@@ -558,8 +663,31 @@ impl Keyspace {
         databases: usize,
         events: Option<Arc<dyn KeyEvents>>,
     ) -> Self {
+        Self::build(shard_count, databases, events, false)
+    }
+
+    /// A keyspace for a cluster node: sharded by hash slot ([`CLUSTER_SHARDS`] shards), with
+    /// each table counting its keys per slot, so [`Keyspace::keys_in_slot`] is O(1) and
+    /// [`Keyspace::slot_keys`] walks one shard, not the whole keyspace.
+    pub fn for_cluster(databases: usize, events: Option<Arc<dyn KeyEvents>>) -> Self {
+        Self::build(CLUSTER_SHARDS, databases, events, true)
+    }
+
+    fn build(
+        shard_count: usize,
+        databases: usize,
+        events: Option<Arc<dyn KeyEvents>>,
+        cluster: bool,
+    ) -> Self {
         let shard_count = shard_count.next_power_of_two();
-        let hasher = KeyHasher::with_seed(rand::random());
+        assert!(
+            !cluster || shard_count <= SLOTS,
+            "a shard holds whole slots"
+        );
+        let hasher = KeyHasher {
+            seeded: foldhash::fast::FixedState::with_seed(rand::random()),
+            cluster,
+        };
         let shared = Arc::new(Shared {
             events,
             tracking: Tracking::default(),
@@ -567,11 +695,14 @@ impl Keyspace {
             replica: AtomicBool::new(false),
             lazyfree: LazyFree::default(),
         });
+        let slots_per_shard = SLOTS / shard_count;
         let shards = (0..shard_count)
-            .map(|_| {
+            .map(|shard| {
+                let counts =
+                    cluster.then(|| SlotCounts::new(shard * slots_per_shard, slots_per_shard));
                 Mutex::new(Shard {
                     dbs: (0..databases)
-                        .map(|i| Db::new(hasher, i, shared.clone()))
+                        .map(|i| Db::new(hasher, i, shared.clone(), counts.clone()))
                         .collect(),
                     pending: None,
                 })
@@ -608,6 +739,62 @@ impl Keyspace {
 
     pub fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash_one(key)
+    }
+
+    /// Whether this keyspace was made for cluster mode ([`Keyspace::for_cluster`]).
+    pub fn is_cluster(&self) -> bool {
+        self.hasher.cluster
+    }
+
+    /// The shard holding `slot`'s keys in a cluster-mode keyspace.
+    fn slot_shard(&self, slot: usize) -> usize {
+        slot / (SLOTS / self.shards.len())
+    }
+
+    /// Keys of database `db` in `slot` (below [`SLOTS`]): COUNTKEYSINSLOT. Always 0 in a
+    /// keyspace not made for cluster mode.
+    pub fn keys_in_slot(&self, db: usize, slot: usize) -> usize {
+        if !self.is_cluster() {
+            return 0;
+        }
+        self.shards[self.slot_shard(slot)].lock().dbs[db].keys_in_slot(slot)
+    }
+
+    /// One batch of the keys of database `db` in `slot` (below [`SLOTS`]), for GETKEYSINSLOT
+    /// and slot migration: walks the slot's shard from `cursor` (0 to start) until at least
+    /// `count` keys were visited or the walk is done, and returns the cursor to go on from (0
+    /// when done). As SCAN, a walk visits every key that stays in the slot from its start to
+    /// its end at least once, even if the table is resized between batches; keys whose TTL
+    /// passed are visited too, as Redis lists them until they are removed. Nothing in a
+    /// keyspace not made for cluster mode.
+    pub fn slot_keys(
+        &self,
+        db: usize,
+        slot: usize,
+        mut cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&Entry),
+    ) -> u64 {
+        if !self.is_cluster() {
+            return 0;
+        }
+        let shard = self.shards[self.slot_shard(slot)].lock();
+        let table = &shard.dbs[db];
+        if table.keys_in_slot(slot) == 0 {
+            return 0;
+        }
+        let mut visited = 0;
+        loop {
+            cursor = table.dict.scan(cursor, |entry| {
+                if usize::from(key_slot(&entry.key)) == slot {
+                    visited += 1;
+                    visit(entry);
+                }
+            });
+            if cursor == 0 || visited >= count {
+                return cursor;
+            }
+        }
     }
 
     /// Shards are chosen by the hash's high bits; the table inside a shard uses the low bits.
@@ -782,6 +969,7 @@ impl Keyspace {
             std::mem::swap(&mut x.volatile, &mut y.volatile);
             std::mem::swap(&mut x.expire_cursor, &mut y.expire_cursor);
             std::mem::swap(&mut x.avg_ttl_ms, &mut y.avg_ttl_ms);
+            std::mem::swap(&mut x.slot_counts, &mut y.slot_counts);
             shard.swap_origins(a, b);
         }
     }
@@ -874,7 +1062,7 @@ impl Keyspace {
             }
             let key = entry.key.clone();
             table.expired_view = ExpiredView::Delete;
-            table.expire_if_due(table.hasher.hash_one(&*key), &key, now_ms);
+            table.expire_if_due(table.hasher.hash_one(&key), &key, now_ms);
         }
     }
 
@@ -892,11 +1080,25 @@ impl Keyspace {
         let mut cycle = ExpireCycle::default();
         for offset in 0..self.shards.len() {
             let index = (first + offset) % self.shards.len();
-            for db in 0..self.databases {
+            // One lock to find the databases with keys to expire: a cluster keyspace has many
+            // shards, most databases are empty, and each step below locks again anyway.
+            let volatile: SmallVec<[usize; 16]> = {
+                let mut shard = self.shards[index].lock();
+                let mut volatile = SmallVec::new();
+                for (db, table) in shard.dbs.iter_mut().enumerate() {
+                    if table.volatile == 0 {
+                        // Nothing volatile left: no TTL to average, as Redis reports.
+                        table.avg_ttl_ms = 0;
+                    } else {
+                        volatile.push(db);
+                    }
+                }
+                volatile
+            };
+            for db in volatile {
                 loop {
                     let mut shard = self.shards[index].lock();
                     if shard.dbs[db].volatile == 0 {
-                        // Nothing volatile left: no TTL to average, as Redis reports.
                         shard.dbs[db].avg_ttl_ms = 0;
                         break;
                     }
@@ -1206,5 +1408,179 @@ mod tests {
         assert_eq!((ks.db_len(0), ks.db_len(3)), (0, 1));
         ks.flush(Some(3), true);
         assert_eq!(ks.db_len(3), 0);
+    }
+
+    /// Every key of every slot, as GETKEYSINSLOT lists them: walks each slot in small batches.
+    fn keys_by_slot(ks: &Keyspace, db: usize) -> std::collections::BTreeMap<usize, Vec<Vec<u8>>> {
+        let mut all = std::collections::BTreeMap::new();
+        for slot in 0..SLOTS {
+            let mut keys = Vec::new();
+            let mut cursor = 0;
+            loop {
+                cursor = ks.slot_keys(db, slot, cursor, 3, |e| keys.push(e.key.to_vec()));
+                if cursor == 0 {
+                    break;
+                }
+            }
+            assert_eq!(keys.len(), ks.keys_in_slot(db, slot), "slot {slot}");
+            if !keys.is_empty() {
+                keys.sort();
+                all.insert(slot, keys);
+            }
+        }
+        all
+    }
+
+    fn model_by_slot<'k>(
+        keys: impl IntoIterator<Item = &'k Vec<u8>>,
+    ) -> std::collections::BTreeMap<usize, Vec<Vec<u8>>> {
+        let mut all = std::collections::BTreeMap::<usize, Vec<Vec<u8>>>::new();
+        for key in keys {
+            all.entry(usize::from(key_slot(key)))
+                .or_default()
+                .push(key.clone());
+        }
+        for keys in all.values_mut() {
+            keys.sort();
+        }
+        all
+    }
+
+    #[test]
+    fn the_slot_index_follows_every_way_keys_come_and_go() {
+        let ks = Keyspace::for_cluster(16, None);
+        let mut model = std::collections::BTreeSet::<Vec<u8>>::new();
+        let mut rng = rand::thread_rng();
+        let key = |i: u32| -> Vec<u8> {
+            // Plain keys, tagged keys sharing slots, and braces that are no tag.
+            match i % 4 {
+                0 => format!("k{i}").into_bytes(),
+                1 => format!("{{user{}}}:{i}", i % 7).into_bytes(),
+                2 => format!("{{}}{i}").into_bytes(),
+                _ => format!("}}{{{i}").into_bytes(),
+            }
+        };
+        for round in 0..4000u32 {
+            let k = key(rng.gen_range(0..600));
+            let mut locked = ks.lock_keys([&k[..]]);
+            let (db, hash) = locked.db(0, &k);
+            match rng.gen_range(0..10) {
+                0..=4 => {
+                    db.set(hash, &k, Value::string(b"v"), false, 0);
+                    model.insert(k);
+                }
+                5 | 6 => {
+                    assert_eq!(db.delete(hash, &k, Deletion::User), model.remove(&k));
+                }
+                7 => {
+                    // RENAME: the entry leaves one slot for another.
+                    drop(locked);
+                    let to = key(rng.gen_range(0..600));
+                    let mut locked = ks.lock_keys([&k[..], &to[..]]);
+                    let (db, hash) = locked.db(0, &k);
+                    if let Some(mut entry) = db.remove(hash, &k) {
+                        model.remove(&k);
+                        entry.key = SmallBytes::new(&to);
+                        let (db, hash) = locked.db(0, &to);
+                        db.delete(hash, &to, Deletion::User);
+                        db.insert_entry(hash, entry);
+                        model.insert(to);
+                    }
+                }
+                8 => {
+                    // Expiry, lazy: the key is read after its TTL.
+                    if db.get(hash, &k, 0).is_some() {
+                        db.set_expire(hash, &k, 10);
+                        assert!(db.get(hash, &k, 20).is_none());
+                        model.remove(&k);
+                    }
+                }
+                _ => {
+                    if db.get(hash, &k, 0).is_some() {
+                        db.set_expire(hash, &k, 10);
+                    }
+                    drop(locked);
+                    if round % 50 == 0 {
+                        while ks
+                            .active_expire(20, Duration::from_secs(1), ExpireEffort::DEFAULT)
+                            .expired
+                            > 0
+                        {}
+                        let expired: Vec<_> = model
+                            .iter()
+                            .filter(|k| {
+                                let mut locked = ks.lock_keys([&k[..]]);
+                                let (db, hash) = locked.db(0, k);
+                                db.peek_stored(hash, k).is_none()
+                            })
+                            .cloned()
+                            .collect();
+                        for k in expired {
+                            model.remove(&k);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(!model.is_empty());
+        assert_eq!(keys_by_slot(&ks, 0), model_by_slot(&model));
+
+        // SWAPDB carries the counts with the data; FLUSHDB (lazy or not) clears them.
+        ks.swap_databases(0, 5);
+        assert!(keys_by_slot(&ks, 0).is_empty());
+        assert_eq!(keys_by_slot(&ks, 5), model_by_slot(&model));
+        ks.swap_databases(0, 5);
+        assert_eq!(keys_by_slot(&ks, 0), model_by_slot(&model));
+        ks.flush(Some(0), true);
+        assert!(keys_by_slot(&ks, 0).is_empty());
+        set(&ks, "again", 0);
+        ks.flush(None, false);
+        assert_eq!(ks.keys_in_slot(0, usize::from(key_slot(b"again"))), 0);
+    }
+
+    #[test]
+    fn a_slot_walk_survives_the_table_growing_between_batches() {
+        let ks = Keyspace::for_cluster(16, None);
+        let tagged = |i: usize| format!("{{t}}{i}");
+        for i in 0..100 {
+            set(&ks, &tagged(i), 0);
+        }
+        let slot = usize::from(key_slot(b"t"));
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = ks.slot_keys(0, slot, 0, 10, |e| {
+            seen.insert(e.key.to_vec());
+        });
+        for i in 100..5000 {
+            set(&ks, &tagged(i), 0);
+        }
+        while cursor != 0 {
+            cursor = ks.slot_keys(0, slot, cursor, 10, |e| {
+                seen.insert(e.key.to_vec());
+            });
+        }
+        assert!((0..100).all(|i| seen.contains(tagged(i).as_bytes())));
+        assert_eq!(ks.keys_in_slot(0, slot), 5000);
+    }
+
+    #[test]
+    fn a_standalone_keyspace_keeps_no_slot_index() {
+        let ks = Keyspace::new(4, 16);
+        set(&ks, "k", 0);
+        assert!(!ks.is_cluster());
+        let slot = usize::from(key_slot(b"k"));
+        assert_eq!(ks.keys_in_slot(0, slot), 0);
+        assert_eq!(ks.slot_keys(0, slot, 0, 10, |_| panic!("no index")), 0);
+    }
+
+    #[test]
+    fn eviction_removes_a_key_from_its_slot() {
+        let ks = Keyspace::for_cluster(1, None);
+        set(&ks, "victim", 0);
+        let slot = usize::from(key_slot(b"victim"));
+        assert_eq!(ks.keys_in_slot(0, slot), 1);
+        let hash = ks.hash(b"victim");
+        ks.lock_shard(ks.shard_index(hash))
+            .evict(0, hash, b"victim");
+        assert_eq!(ks.keys_in_slot(0, slot), 0);
     }
 }

@@ -18,6 +18,7 @@
 //!   geohashes): scores, positions, distances, the cells a search scans.
 //! - [`glob`]: Redis's glob matching for KEYS, SCAN MATCH and CONFIG GET.
 //! - [`lzf`]: LZF compression, for compressed list nodes and RDB strings.
+//! - [`slot`]: Redis Cluster's key → hash slot mapping (CRC16, hash tags).
 
 pub mod bytes;
 pub mod dict;
@@ -34,6 +35,7 @@ pub mod list;
 pub mod listpack;
 pub mod lzf;
 pub mod set;
+pub mod slot;
 pub mod snapshot;
 pub mod stream;
 pub mod value;

@@ -20,6 +20,7 @@
 //! - [`cluster`]: Redis Cluster: the node's identity and view of the cluster, nodes.conf,
 //!   CLUSTER and ASKING/READONLY/READWRITE, and the pipeline's rule (MOVED, ASK, CROSSSLOT...).
 //! - [`context`]: [`context::Ctx`], what a handler sees.
+//! - [`cluster`]: Redis Cluster: the hash slot subcommands of CLUSTER so far.
 //! - [`config`]: the parameter table behind redis.conf, the command line and CONFIG.
 //! - [`blocking`]: clients blocked on keys (BLPOP and friends): first-come, first-served or
 //!   broadcast wake-ups, arguments rewritten at block time, the re-run after a wake.

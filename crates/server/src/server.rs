@@ -158,7 +158,13 @@ impl Server {
             blocking: blocking.clone(),
         });
         let server = Server {
-            keyspace: Keyspace::with_events(shards, config.databases, Some(events)),
+            // A cluster node's keyspace is sharded by slot and counts each slot's keys; a
+            // standalone server's pays nothing for that.
+            keyspace: if config.cluster.enabled {
+                Keyspace::for_cluster(config.databases, Some(events))
+            } else {
+                Keyspace::with_events(shards, config.databases, Some(events))
+            },
             identity: Identity {
                 run_id: random_hex(40),
                 tcp_port: AtomicU64::new(config.port as u64),

@@ -35,6 +35,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 .doc(Group::Cluster, "3.0.0", "Return the number of failure reports active for a given node")
                 .complexity("O(N) where N is the number of failure reports")
                 .syntax("node-id"),
+            super::slots_family::COUNTKEYSINSLOT,
             CommandSpec::new("delslots", -3, ADMIN_FLAGS, delslots)
                 .doc(Group::Cluster, "3.0.0", "Set hash slots as unbound in receiving node")
                 .complexity("O(N) where N is the total number of hash slot arguments")
@@ -54,6 +55,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec::new("info", 2, STALE, info)
                 .tips(&["nondeterministic_output"])
                 .doc(Group::Cluster, "3.0.0", "Provides info about Redis Cluster node state"),
+            super::slots_family::KEYSLOT,
             CommandSpec::new("links", 2, STALE, links)
                 .tips(&["nondeterministic_output"])
                 .doc(Group::Cluster, "7.0.0", "Returns a list of all TCP links to and from peer nodes in cluster")
@@ -98,6 +100,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 .tips(&["nondeterministic_output"])
                 .doc(Group::Cluster, "3.0.0", "Get array of Cluster slot to node mappings")
                 .complexity("O(N) where N is the total number of Cluster nodes"),
+            super::slots_family::GETKEYSINSLOT,
             CommandSpec::new("help", 2, LOADING | STALE, help)
                 .doc(Group::Cluster, "5.0.0", "Show helpful text about the different subcommands"),
         ],
@@ -544,7 +547,7 @@ fn setslot(ctx: &mut Ctx<'_>) -> CmdResult {
     };
     // Counted before the state is locked: the rule takes the state's lock, then a shard's.
     let keys_in_slot = if action == b"node" {
-        super::count_keys_in_slot(ctx.server, slot)
+        ctx.server.keyspace.keys_in_slot(0, slot)
     } else {
         0
     };

@@ -1,12 +1,14 @@
 //! Redis Cluster: this node's identity and view of the cluster ([`state`]), kept in
 //! `cluster-config-file` ([`nodes_conf`]), the CLUSTER command and ASKING/READONLY/READWRITE
-//! ([`cluster_family`]), and the pipeline's cluster rule ([`redirect`]: MOVED, ASK, TRYAGAIN,
-//! CROSSSLOT, CLUSTERDOWN). There is no cluster bus yet: the node knows the nodes nodes.conf
+//! ([`cluster_family`]; its hash slot subcommands KEYSLOT, COUNTKEYSINSLOT and GETKEYSINSLOT,
+//! on the engine's slot mapping and per-slot key index, in [`slots_family`]), and the
+//! pipeline's cluster rule ([`redirect`]: MOVED, ASK, TRYAGAIN, CROSSSLOT, CLUSTERDOWN). There is no cluster bus yet: the node knows the nodes nodes.conf
 //! names and those CLUSTER SETSLOT points slots to, and nothing gossips.
 
 pub mod cluster_family;
 pub mod nodes_conf;
 pub mod redirect;
+pub mod slots_family;
 pub mod state;
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -15,7 +17,7 @@ use std::sync::OnceLock;
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::config::Config;
-use state::{ClusterState, SLOTS};
+use state::ClusterState;
 
 /// Redis's writable delay: a master that just started reports the cluster down for this long,
 /// so that it hears from its peers before serving.
@@ -187,67 +189,8 @@ pub fn bus_port(config: &Config, tcp_port: u16) -> u16 {
 }
 
 /// The keys of database 0 in `slot`.
-// TODO(merge): replace with the engine's per-slot index (the slots helper's countKeysInSlot);
-// this scans the keyspace.
-pub fn count_keys_in_slot(server: &crate::server::Server, slot: usize) -> usize {
-    let mut locked = server.keyspace.lock_all();
-    locked
-        .shards()
-        .map(|shard| {
-            shard
-                .db(0)
-                .iter()
-                .filter(|entry| key_slot(&entry.key) == slot)
-                .count()
-        })
-        .sum()
-}
-
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// The hash slot of a key: CRC16 (XMODEM) of the key, or of its hash tag (the text between the
-/// first `{` and the next `}`, when not empty), modulo 16384.
-// TODO(merge): replace with the engine's key_slot from the slots helper.
-pub fn key_slot(key: &[u8]) -> usize {
-    let tagged = key.iter().position(|&b| b == b'{').and_then(|open| {
-        let rest = &key[open + 1..];
-        let close = rest.iter().position(|&b| b == b'}')?;
-        (close > 0).then(|| &rest[..close])
-    });
-    crc16(tagged.unwrap_or(key)) as usize % SLOTS
-}
-
-fn crc16(bytes: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for &byte in bytes {
-        crc ^= (byte as u16) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
-}
-
-#[cfg(test)]
-mod tests {
-    use super::key_slot;
-
-    #[test]
-    fn key_slots_match_redis() {
-        // From CLUSTER KEYSLOT on Redis 7.0.
-        assert_eq!(key_slot(b"foo"), 12182);
-        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
-        assert_eq!(key_slot(b"foo{}{bar}"), key_slot(b"foo{}{bar}"));
-        assert_ne!(key_slot(b"foo{}{bar}"), key_slot(b"bar"));
-        assert_eq!(key_slot(b"foo{{bar}}zap"), key_slot(b"{bar"));
-        assert_eq!(key_slot(b""), 0);
-    }
 }

@@ -10,7 +10,9 @@ use crate::error::CommandError;
 use crate::server::Server;
 
 use super::state::ClusterState;
-use super::{key_slot, ClusterNode};
+use redis_lite_engine::slot::key_slot;
+
+use super::ClusterNode;
 
 /// Why the command is not served here.
 enum Refusal {
@@ -84,7 +86,7 @@ pub fn blocked_refusal(
         return Some(refusal_error(&state, &config, Refusal::Down));
     }
     // All the keys are in one slot: the rule saw to that when the command blocked.
-    let slot = key_slot(keys.first()?);
+    let slot = usize::from(key_slot(keys.first()?));
     let mut owner = state.owner(slot);
     if client.readonly && !write && state.myself().is_replica() && owner == state.master_of(0) {
         owner = Some(0);
@@ -180,7 +182,7 @@ fn judge<'a>(
         };
         for key in keys {
             let key = args[key.pos];
-            let slot = key_slot(key);
+            let slot = usize::from(key_slot(key));
             match &first {
                 None => {
                     let owner = state.owner(slot).ok_or(Refusal::DownUnbound)?;

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-pub const SLOTS: usize = 16384;
+pub use redis_lite_engine::slot::SLOTS;
 
 /// A node's flags, as CLUSTER NODES names them.
 pub mod node_flags {

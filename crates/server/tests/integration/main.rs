@@ -10,6 +10,7 @@ mod client_memory;
 mod client_pause;
 mod client_scripts;
 mod cluster;
+mod cluster_slots;
 mod configuration;
 mod connection;
 mod cron_tuning;
