@@ -196,14 +196,7 @@ impl<'a> Ctx<'a> {
     pub fn propagate(&self) {
         if self.logged.get().is_some()
             || !self.command.spec.has(WRITE | MAY_REPLICATE)
-            || self.client.kind == ClientKind::AofLoader
-            || matches!(
-                self.client.mode,
-                ExecMode::Nested {
-                    journaled: false,
-                    ..
-                }
-            )
+            || !self.journaled()
         {
             return;
         }
@@ -215,19 +208,23 @@ impl<'a> Ctx<'a> {
         self.record();
     }
 
-    /// Sends the command to replicas, not to the AOF, as Redis propagates PUBLISH: its effect
-    /// (messages to the replicas' subscribers) is not data to restore. Once per command.
-    pub fn propagate_to_replicas(&self) {
-        if self.logged.get().is_some()
-            || self.client.kind == ClientKind::AofLoader
-            || matches!(
+    /// Whether this run's effects are journaled at all: not when the AOF loader replays them,
+    /// nor for a nested call whose unit is not journaled.
+    fn journaled(&self) -> bool {
+        self.client.kind != ClientKind::AofLoader
+            && !matches!(
                 self.client.mode,
                 ExecMode::Nested {
                     journaled: false,
                     ..
                 }
             )
-        {
+    }
+
+    /// Sends the command to replicas, not to the AOF, as Redis propagates PUBLISH: its effect
+    /// (messages to the replicas' subscribers) is not data to restore. Once per command.
+    pub fn propagate_to_replicas(&self) {
+        if self.logged.get().is_some() || !self.journaled() {
             return;
         }
         let offset = self
