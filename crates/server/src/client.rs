@@ -537,6 +537,8 @@ pub struct ClientState {
     pub db: usize,
     pub protocol: Protocol,
     pub authenticated: bool,
+    /// The user this client authenticated as; `None` is the default user.
+    pub user: Option<Arc<crate::acl::UserSlot>>,
     pub reply_mode: ReplyMode,
     /// The command's output is pushes only (subscribe confirmations, arrays in RESP2): not a
     /// reply, so CLIENT REPLY OFF or SKIP leaves it, as Redis does.
@@ -576,12 +578,18 @@ pub struct ClientState {
 }
 
 impl ClientState {
+    /// The name of the user this client is authenticated as.
+    pub fn user_name(&self) -> &[u8] {
+        self.user.as_ref().map_or(b"default", |user| &user.name)
+    }
+
     pub fn new(handle: Arc<ClientHandle>, stats: Arc<WorkerStats>, authenticated: bool) -> Self {
         ClientState {
             handle,
             db: 0,
             protocol: Protocol::Resp2,
             authenticated,
+            user: None,
             reply_mode: ReplyMode::On,
             output_is_push: false,
             close_after_reply: false,

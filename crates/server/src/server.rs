@@ -72,6 +72,7 @@ pub struct Server {
     pub monitors: crate::monitor::Monitors,
     /// The TCP listeners, which CONFIG SET port/bind move.
     pub listeners: crate::net::listeners::Listeners,
+    pub acl: crate::acl::Acl,
 }
 
 /// What names this server instance to clients.
@@ -187,6 +188,7 @@ impl Server {
             tracking,
             monitors: Default::default(),
             listeners: Default::default(),
+            acl: crate::acl::Acl::new(&config.requirepass),
             config: LiveConfig::new(config, config_file),
         };
         server
@@ -246,6 +248,7 @@ impl Server {
                     config.output_buffer_limits[OutputClass::Normal as usize],
                 ),
                 Apply::Unbuilt => crate::config::sections::warn_unbuilt(&config),
+                Apply::DefaultUserPassword => self.acl.set_default_password(&config.requirepass),
             }
         }
     }

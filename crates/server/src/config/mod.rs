@@ -916,7 +916,11 @@ mod tests {
                 Apply::PubSubLimit,
             ]
         );
-        assert!(applies_of([b"save".as_slice(), b"requirepass"]).is_empty());
+        assert!(applies_of([b"save".as_slice()]).is_empty());
+        assert_eq!(
+            applies_of([b"requirepass".as_slice()]),
+            [Apply::DefaultUserPassword]
+        );
     }
 
     #[test]

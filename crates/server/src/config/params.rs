@@ -103,6 +103,9 @@ pub enum Apply {
     Unbuilt,
     /// The slow log's and latency monitor's thresholds, `latency-tracking`.
     Observability,
+    /// `requirepass`: the default user's one password. Not in `ALL`: the default user is
+    /// built with it, and `user default` lines of the config file may change it after.
+    DefaultUserPassword,
 }
 
 impl Apply {
@@ -532,7 +535,7 @@ const NETWORK: &[Param] = &[
 /// Who may connect and what they may run (`dispatch/check.rs`, `admin/`).
 const SECURITY: &[Param] = &[
     bool_param!("protected-mode", protected_mode, default "yes", mutable true),
-    string_param!("requirepass", requirepass, mutable true),
+    string_param!("requirepass", requirepass, mutable true).informs(&[Apply::DefaultUserPassword]),
     named_param!("enable-protected-configs", enable_protected_configs, ALLOW_MODES, default "no", mutable false),
     named_param!("enable-debug-command", enable_debug_command, ALLOW_MODES, default "no", mutable false),
     named_param!("enable-module-command", enable_module_command, ALLOW_MODES, default "no", mutable false),

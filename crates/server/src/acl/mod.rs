@@ -1,0 +1,106 @@
+//! Access control, as Redis 7.0: the users (`users.rs`: the user model and its rule language),
+//! the permission check every command passes (`check.rs`), and the ACL commands
+//! (`acl_family.rs`). A client holds its user's [`UserSlot`]; rules changed by ACL SETUSER
+//! apply to the connections already authenticated as that user, as in Redis.
+
+pub mod acl_family;
+pub mod check;
+pub mod users;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+
+use parking_lot::{RwLock, RwLockReadGuard};
+
+use users::User;
+
+/// One user, shared by the clients authenticated as it.
+pub struct UserSlot {
+    pub name: Vec<u8>,
+    /// Every command, key and channel: the check is this one load (the default user's case).
+    unrestricted: AtomicBool,
+    user: RwLock<User>,
+}
+
+impl UserSlot {
+    fn new(user: User) -> Arc<Self> {
+        Arc::new(UserSlot {
+            name: user.name.clone(),
+            unrestricted: AtomicBool::new(user.root.unrestricted()),
+            user: RwLock::new(user),
+        })
+    }
+
+    /// Whether the user may run anything, without reading its rules.
+    #[inline]
+    pub fn unrestricted(&self) -> bool {
+        self.unrestricted.load(Relaxed)
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, User> {
+        self.user.read()
+    }
+
+    /// Replaces the user's rules (ACL SETUSER applies them all or none).
+    pub fn replace(&self, user: User) {
+        let unrestricted = user.root.unrestricted();
+        *self.user.write() = user;
+        self.unrestricted.store(unrestricted, Relaxed);
+    }
+}
+
+/// The users, by name (ACL LIST and USERS list them in name order, as Redis's radix tree).
+pub struct Acl {
+    users: RwLock<BTreeMap<Vec<u8>, Arc<UserSlot>>>,
+    default_user: Arc<UserSlot>,
+}
+
+impl Acl {
+    /// The default user alone, `requirepass` its password.
+    pub fn new(requirepass: &str) -> Self {
+        let default_user = UserSlot::new(User::default_user(requirepass));
+        let users = BTreeMap::from([(default_user.name.clone(), default_user.clone())]);
+        Acl {
+            users: RwLock::new(users),
+            default_user,
+        }
+    }
+
+    /// The user new connections start as.
+    pub fn default_user(&self) -> Arc<UserSlot> {
+        self.default_user.clone()
+    }
+
+    pub fn get(&self, name: &[u8]) -> Option<Arc<UserSlot>> {
+        self.users.read().get(name).cloned()
+    }
+
+    /// Every user, in name order.
+    pub fn all(&self) -> Vec<Arc<UserSlot>> {
+        self.users.read().values().cloned().collect()
+    }
+
+    /// Adds a user, or replaces an existing one's rules.
+    pub fn put(&self, user: User) {
+        let mut users = self.users.write();
+        match users.get(&user.name) {
+            Some(slot) => slot.replace(user),
+            None => {
+                users.insert(user.name.clone(), UserSlot::new(user));
+            }
+        }
+    }
+
+    /// Removes a user (never the default one); returns it when it existed.
+    pub fn remove(&self, name: &[u8]) -> Option<Arc<UserSlot>> {
+        self.users.write().remove(name)
+    }
+
+    /// `requirepass` changed: it is the default user's one password (none: nopass).
+    pub fn set_default_password(&self, requirepass: &str) {
+        let mut user = self.default_user.read().clone();
+        user.set_single_password(requirepass);
+        self.default_user.replace(user);
+    }
+}
