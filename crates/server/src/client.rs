@@ -144,6 +144,8 @@ struct HandleFlags {
 /// Fields of CLIENT LIST that change as the client works; updated once per batch of commands.
 pub struct ClientInfo {
     pub name: Vec<u8>,
+    /// The user the client authenticated as; `None` is the default user.
+    pub user: Option<Arc<crate::acl::UserSlot>>,
     pub lib_name: Vec<u8>,
     pub lib_ver: Vec<u8>,
     pub db: usize,
@@ -238,6 +240,7 @@ impl ClientHandle {
             created: now,
             info: Mutex::new(ClientInfo {
                 name: Vec::new(),
+                user: None,
                 lib_name: Vec::new(),
                 lib_ver: Vec::new(),
                 db: 0,
@@ -397,7 +400,11 @@ impl ClientHandle {
             if pending > 0 { "rw" } else { "r" },
             info.last_command,
             // The master link runs as no user, which Redis shows so.
-            if info.role == ClientRole::Master { "(superuser)" } else { "default" },
+            if info.role == ClientRole::Master {
+                "(superuser)".into()
+            } else {
+                String::from_utf8_lossy(info.user.as_ref().map_or(b"default", |u| &u.name))
+            },
             self.tracking_redirect.load(Ordering::Relaxed),
             info.resp,
             String::from_utf8_lossy(&info.lib_name),
@@ -581,6 +588,12 @@ impl ClientState {
     /// The name of the user this client is authenticated as.
     pub fn user_name(&self) -> &[u8] {
         self.user.as_ref().map_or(b"default", |user| &user.name)
+    }
+
+    /// Authenticated as `user` (`None`: the default user), for this connection and CLIENT LIST.
+    pub fn set_user(&mut self, user: Option<Arc<crate::acl::UserSlot>>) {
+        self.handle.info.lock().user = user.clone();
+        self.user = user;
     }
 
     pub fn new(handle: Arc<ClientHandle>, stats: Arc<WorkerStats>, authenticated: bool) -> Self {

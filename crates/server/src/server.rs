@@ -335,7 +335,7 @@ impl Server {
     ) -> Result<Arc<ClientHandle>, &'static str> {
         self.clients.connections_received.fetch_add(1, Relaxed);
         let config = self.config.read();
-        if config.protected_mode && config.requirepass.is_empty() && !loopback {
+        if config.protected_mode && self.acl.default_user().read().nopass && !loopback {
             self.clients.rejected_connections.fetch_add(1, Relaxed);
             return Err(DENIED);
         }
@@ -797,12 +797,12 @@ mod tests {
             server.admit(addr("10.0.0.2:5000"), local, 0).err(),
             Some(DENIED)
         );
-        server.config.write().requirepass = "pw".into();
+        server.acl.set_default_password("pw");
         assert!(
             server.admit(addr("10.0.0.2:5000"), local, 0).is_ok(),
             "a password lifts protected mode"
         );
-        server.config.write().requirepass.clear();
+        server.acl.set_default_password("");
         server.config.write().protected_mode = false;
         assert!(server.admit(addr("10.0.0.2:5000"), local, 0).is_ok());
         assert_eq!(server.clients.rejected_connections.load(Relaxed), 1);

@@ -9,8 +9,8 @@ use crate::command::{self, acl, CommandSpec, Group, Lookup};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 
-use super::check;
 use super::users::{merge_selector_args, Selector, User};
+use super::{check, log};
 
 const ADMIN_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 const USER_FLAGS: u32 = NOSCRIPT | LOADING | STALE;
@@ -70,6 +70,14 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container(
                 "List the current ACL rules in ACL config file format",
             )
             .complexity("O(N). Where N is the number of configured users."),
+        CommandSpec::new("log", -2, ADMIN_FLAGS, log)
+            .doc(
+                Group::Server,
+                "6.0.0",
+                "List latest events denied because of ACLs in place",
+            )
+            .complexity("O(N) with N being the number of entries shown.")
+            .syntax("[count:integer | RESET]"),
         CommandSpec::new("setuser", -3, ADMIN_FLAGS, setuser)
             .doc(
                 Group::Server,
@@ -317,6 +325,41 @@ fn dryrun(ctx: &mut Ctx<'_>) -> CmdResult {
         Ok(()) => ctx.out.ok(),
         Err(denied) => ctx.out.bulk(&denied.describe(entry, args)),
     }
+    Ok(())
+}
+
+/// ACL LOG [count | RESET]: the newest entries (10 unless told), or none after RESET.
+fn log(ctx: &mut Ctx<'_>) -> CmdResult {
+    if ctx.arg_count() > 3 {
+        return Err(CommandError::subcommand_syntax("acl", ctx.arg(1)));
+    }
+    let mut count = 10;
+    if ctx.arg_count() == 3 {
+        if ctx.arg_is(2, "RESET") {
+            ctx.server.acl.log.reset();
+            ctx.out.ok();
+            return Ok(());
+        }
+        count = ctx.arg_i64(2)?.max(0) as usize;
+    }
+    let now_ms = log::now_ms();
+    let out = &mut ctx.out;
+    ctx.server.acl.log.newest(count, |entries| {
+        let entries: Vec<_> = entries.collect();
+        out.array(entries.len());
+        for entry in entries {
+            let fields = entry.fields(now_ms);
+            out.map(fields.len());
+            for (name, value) in fields {
+                out.bulk(name.as_bytes());
+                match value {
+                    log::Field::Integer(n) => out.integer(n),
+                    log::Field::Text(text) => out.bulk(text),
+                    log::Field::Double(x) => out.double(x),
+                }
+            }
+        }
+    });
     Ok(())
 }
 

@@ -3,11 +3,19 @@
 //! is allowed when one allows it. Otherwise the most specific refusal is reported (a channel
 //! over a key over the command), with the argument that caused it.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use redis_lite_engine::glob::glob_match;
 
+use crate::client::ClientState;
 use crate::command::{flags, key_flags, CommandEntry, KeyRef};
+use crate::error::CommandError;
+use crate::server::Server;
 
+use super::log::{now_ms, Context, Entry, Reason};
 use super::users::{Selector, User, KEY_READ, KEY_WRITE};
+use super::UserSlot;
 
 /// Why a user may not run a command; a key or channel names its argument's index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -176,4 +184,159 @@ pub fn channel_allowed(selector: &Selector, channel: &[u8], is_pattern: bool) ->
             glob_match(p, channel, false)
         }
     })
+}
+
+impl Denied {
+    fn log_reason(self) -> Reason {
+        match self {
+            Denied::Command => Reason::Command,
+            Denied::Key(_) => Reason::Key,
+            Denied::Channel(_) => Reason::Channel,
+        }
+    }
+
+    /// What ACL LOG names: the command, or the key or channel refused.
+    fn object(self, entry: &CommandEntry, args: &[&[u8]]) -> Vec<u8> {
+        match self {
+            Denied::Command => entry.full_name.as_bytes().to_vec(),
+            Denied::Key(i) | Denied::Channel(i) => args[i].to_vec(),
+        }
+    }
+
+    /// The reason EXEC gives for a queued command the user may no longer run.
+    fn exec_reason(self) -> &'static str {
+        match self {
+            Denied::Command => "no permission to execute the command or subcommand",
+            Denied::Key(_) => "no permission to touch the specified keys",
+            Denied::Channel(_) => "no permission to access one of the channels used as arguments",
+        }
+    }
+
+    /// The error a script's `redis.call` gets.
+    pub fn script_error(self) -> &'static str {
+        match self {
+            Denied::Command => {
+                "ERR The user executing the script can't run this command or subcommand"
+            }
+            Denied::Key(_) => {
+                "ERR The user executing the script can't access at least one of the keys \
+                 mentioned in the command arguments"
+            }
+            Denied::Channel(_) => {
+                "ERR The user executing the script can't publish to the channel mentioned in \
+                 the command"
+            }
+        }
+    }
+}
+
+/// The client's user, the default one unless it authenticated as another.
+pub fn user_of<'c>(server: &'c Server, client: &'c ClientState) -> &'c Arc<UserSlot> {
+    client
+        .user
+        .as_ref()
+        .unwrap_or_else(|| server.acl.default_user())
+}
+
+/// Whether the client's user may run the command; a refusal is logged in ACL LOG. The
+/// commands of a master link and of the AOF loader run as no user, which may do anything.
+pub fn permission(
+    server: &Server,
+    client: &ClientState,
+    entry: &CommandEntry,
+    args: &[&[u8]],
+    context: Context,
+) -> Result<(), Denied> {
+    let slot = user_of(server, client);
+    if slot.unrestricted() || client.kind.obeyed() {
+        return Ok(());
+    }
+    let verdict = check(&slot.read(), entry, args);
+    if let Err(denied) = verdict {
+        log_refusal(
+            server,
+            client,
+            denied.log_reason(),
+            context,
+            denied.object(entry, args),
+            slot.name.clone(),
+        );
+    }
+    verdict
+}
+
+/// Adds a refusal to ACL LOG, with the client as CLIENT LIST shows it now.
+pub fn log_refusal(
+    server: &Server,
+    client: &ClientState,
+    reason: Reason,
+    context: Context,
+    object: Vec<u8>,
+    username: Vec<u8>,
+) {
+    let max_len = server.config.read().acl.acllog_max_len.max(0) as usize;
+    server.acl.log.add(
+        Entry {
+            count: 1,
+            reason,
+            context,
+            object,
+            username,
+            updated_ms: now_ms(),
+            client_info: client.handle.describe(Instant::now()),
+        },
+        max_len,
+    );
+}
+
+/// The pipeline's rule (after authentication): NOPERM for what the user may not run. Inside
+/// MULTI it is judged when queued; EXEC judges each queued command again, in case the rules
+/// changed meanwhile.
+pub fn refusal(
+    server: &Server,
+    client: &ClientState,
+    entry: &CommandEntry,
+    args: &[&[u8]],
+) -> Option<CommandError> {
+    let from_exec = client.mode.nested();
+    let context = if from_exec || client.multi.is_some() {
+        Context::Multi
+    } else {
+        Context::Toplevel
+    };
+    let denied = permission(server, client, entry, args, context).err()?;
+    Some(CommandError::coded(if from_exec {
+        format!(
+            "NOPERM ACLs rules changed between the moment the transaction was accumulated and \
+             the EXEC call. This command is no longer allowed for the following reason: {}",
+            denied.exec_reason()
+        )
+    } else {
+        denied.noperm(entry)
+    }))
+}
+
+/// Whether one of the selectors that allow the command may read every key (`allkeys`, or a
+/// `*` pattern with read permission): SORT's BY and GET patterns need that.
+pub fn full_key_access(
+    server: &Server,
+    client: &ClientState,
+    entry: &CommandEntry,
+    args: &[&[u8]],
+) -> bool {
+    let slot = user_of(server, client);
+    if slot.unrestricted() || client.kind.obeyed() {
+        return true;
+    }
+    let user = slot.read();
+    let mut keys = None;
+    let full = user.all_selectors().any(|selector| {
+        check_selector(selector, entry, args, &mut keys).is_ok()
+            && (selector.all_keys
+                || selector
+                    .keys
+                    .iter()
+                    .any(|p| p.flags & KEY_READ != 0 && p.pattern == b"*"))
+    });
+    full
 }

@@ -5,6 +5,7 @@
 
 pub mod acl_family;
 pub mod check;
+pub mod log;
 pub mod users;
 
 use std::collections::BTreeMap;
@@ -54,6 +55,7 @@ impl UserSlot {
 pub struct Acl {
     users: RwLock<BTreeMap<Vec<u8>, Arc<UserSlot>>>,
     default_user: Arc<UserSlot>,
+    pub log: log::AclLog,
 }
 
 impl Acl {
@@ -64,12 +66,26 @@ impl Acl {
         Acl {
             users: RwLock::new(users),
             default_user,
+            log: Default::default(),
         }
     }
 
     /// The user new connections start as.
-    pub fn default_user(&self) -> Arc<UserSlot> {
-        self.default_user.clone()
+    pub fn default_user(&self) -> &Arc<UserSlot> {
+        &self.default_user
+    }
+
+    /// Whether a new connection must authenticate: unless the default user is on and needs
+    /// no password.
+    pub fn auth_required(&self) -> bool {
+        let user = self.default_user.read();
+        !(user.nopass && user.enabled)
+    }
+
+    /// The user `name` if `password` authenticates it (it is on, and the password is one of
+    /// its own or it needs none).
+    pub fn authenticate(&self, name: &[u8], password: &[u8]) -> Option<Arc<UserSlot>> {
+        self.get(name).filter(|slot| slot.read().accepts(password))
     }
 
     pub fn get(&self, name: &[u8]) -> Option<Arc<UserSlot>> {

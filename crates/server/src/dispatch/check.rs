@@ -3,9 +3,9 @@
 //! the order is the order of Redis 7.0's `processCommand` checks: authentication, `no_multi`
 //! inside MULTI, out of memory, MISCONF, a read-only replica, RESP2's subscribed context, a
 //! replica whose link is down, loading, a busy script, a replica or MONITOR client touching the
-//! keyspace; then MULTI queueing. The rules
-//! redis-lite does not have yet slot in as one function each, at Redis's place: ACL
-//! permissions after authentication, then a cluster redirect. Paused writes (`pause`) come
+//! keyspace; then MULTI queueing. ACL permissions (`acl::check`) come right after
+//! authentication; the rule redis-lite does not have yet slots in as one function at Redis's
+//! place: a cluster redirect after ACL. Paused writes (`pause`) come
 //! last, checked inside the command's gates by `execute_held`.
 //! Commands from a replica's master are obeyed: the rules that judge the server's own state
 //! (memory, MISCONF, read-only, stale, loading, busy) let them through, as Redis does.
@@ -71,11 +71,17 @@ fn unknown_command(args: &[&[u8]]) -> CommandError {
 }
 
 /// Runs the rules, then MULTI's queueing.
-pub fn admit(server: &Arc<Server>, client: &mut ClientState, entry: &CommandEntry) -> Admission {
+pub fn admit(
+    server: &Arc<Server>,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+    args: &[&[u8]],
+) -> Admission {
     // The rules, in the order they apply. Each is `fn(&Server, &mut ClientState,
     // &CommandEntry) -> Option<CommandError>`; written out as direct calls (not a table of
     // function pointers) so they inline on the hot path.
     let refusal = authenticated(server, client, entry)
+        .or_else(|| crate::acl::check::refusal(server, client, entry, args))
         .or_else(|| not_in_multi(server, client, entry))
         .or_else(|| memory(server, client, entry))
         .or_else(|| persistence_errors(server, client, entry))
@@ -124,8 +130,8 @@ fn top_name(entry: &CommandEntry) -> &str {
     entry.full_name.split('|').next().unwrap_or_default()
 }
 
-/// NOAUTH until the client authenticates. A password set after this client connected applies;
-/// one removed since lifts the check.
+/// NOAUTH until the client authenticates. A password the default user got after this client
+/// connected applies; one removed since lifts the check.
 fn authenticated(
     server: &Server,
     client: &mut ClientState,
@@ -134,7 +140,7 @@ fn authenticated(
     if client.authenticated || entry.spec.has(command::flags::NO_AUTH) {
         return None;
     }
-    if server.config.read().requirepass.is_empty() {
+    if !server.acl.auth_required() {
         client.authenticated = true;
         return None;
     }

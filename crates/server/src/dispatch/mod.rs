@@ -60,7 +60,7 @@ pub fn execute_held<'s>(
             return None;
         }
     };
-    match check::admit(server, client, entry) {
+    match check::admit(server, client, entry, args) {
         Admission::Run => {}
         Admission::Reject(error) => {
             let error = exec_abort(server, client, entry, error);
