@@ -340,6 +340,17 @@ impl ClientHandle {
         }
     }
 
+    /// Whether the client is authenticated as the user `name` (the master link is no user).
+    pub fn user_is(&self, name: &[u8]) -> bool {
+        let info = self.info.lock();
+        info.role != ClientRole::Master
+            && info
+                .user
+                .as_ref()
+                .map_or(b"default".as_slice(), |u| &u.name)
+                == name
+    }
+
     /// Closes a client whose output went over its limit, with Redis's log line.
     pub fn close_for_output_limit(&self) {
         if self.is_killed() {

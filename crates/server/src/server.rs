@@ -468,6 +468,8 @@ pub fn run(startup: Startup) -> Result<(), String> {
         crate::net::listeners::Listeners::first_port(&listeners).map_err(|e| e.to_string())?;
     let threads = config.threads;
     let server = Arc::new(Server::new(config, startup.config_file.clone()));
+    let acl_config = server.config.read().acl.clone();
+    server.acl.load_at_startup(&acl_config)?;
     server.identity.tcp_port.store(port as u64, Relaxed);
     server.memory.startup.store(crate::memory::used(), Relaxed);
     crate::persistence::rdb::load_at_startup(&server);

@@ -1,6 +1,8 @@
 //! The ACL command: SETUSER, GETUSER, DELUSER, LIST, USERS, WHOAMI, CAT, GENPASS, DRYRUN and
 //! HELP, with Redis 7.0's replies and error texts.
 
+use std::sync::Arc;
+
 use rand::RngCore;
 
 use crate::args::reply_help;
@@ -10,7 +12,7 @@ use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 
 use super::users::{merge_selector_args, Selector, User};
-use super::{check, log};
+use super::{check, file, log, UserSlot};
 
 const ADMIN_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 const USER_FLAGS: u32 = NOSCRIPT | LOADING | STALE;
@@ -70,6 +72,13 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container(
                 "List the current ACL rules in ACL config file format",
             )
             .complexity("O(N). Where N is the number of configured users."),
+        CommandSpec::new("load", 2, ADMIN_FLAGS, load)
+            .doc(
+                Group::Server,
+                "6.0.0",
+                "Reload the ACLs from the configured ACL file",
+            )
+            .complexity("O(N). Where N is the number of configured users."),
         CommandSpec::new("log", -2, ADMIN_FLAGS, log)
             .doc(
                 Group::Server,
@@ -78,6 +87,13 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container(
             )
             .complexity("O(N) with N being the number of entries shown.")
             .syntax("[count:integer | RESET]"),
+        CommandSpec::new("save", 2, ADMIN_FLAGS, save)
+            .doc(
+                Group::Server,
+                "6.0.0",
+                "Save the current ACL rules in the configured ACL file",
+            )
+            .complexity("O(N). Where N is the number of configured users."),
         CommandSpec::new("setuser", -3, ADMIN_FLAGS, setuser)
             .doc(
                 Group::Server,
@@ -199,12 +215,38 @@ fn deluser(ctx: &mut Ctx<'_>) -> CmdResult {
     if ctx.args[2..].iter().any(|name| *name == b"default") {
         return Err(CommandError::err("The 'default' user cannot be removed"));
     }
-    let removed = ctx.args[2..]
+    let removed: Vec<_> = ctx.args[2..]
         .iter()
-        .filter(|name| ctx.server.acl.remove(name).is_some())
-        .count();
-    ctx.out.integer(removed as i64);
+        .filter_map(|name| ctx.server.acl.remove(name))
+        .collect();
+    disconnect_clients_of(ctx, &removed);
+    ctx.out.integer(removed.len() as i64);
     Ok(())
+}
+
+/// Closes the connections authenticated as users that are gone, as Redis does; the caller's
+/// own after this reply.
+fn disconnect_clients_of(ctx: &mut Ctx<'_>, users: &[Arc<UserSlot>]) {
+    if users.is_empty() {
+        return;
+    }
+    let own_id = ctx.client.handle.id;
+    for handle in ctx.server.clients.all() {
+        let gone = {
+            let info = handle.info.lock();
+            info.user
+                .as_ref()
+                .is_some_and(|u| users.iter().any(|gone| Arc::ptr_eq(u, gone)))
+        };
+        if !gone {
+            continue;
+        }
+        if handle.id == own_id {
+            ctx.client.close_after_reply = true;
+        } else {
+            handle.kill();
+        }
+    }
 }
 
 /// ACL LIST: each user as a `user` line of the ACL file.
@@ -360,6 +402,49 @@ fn log(ctx: &mut Ctx<'_>) -> CmdResult {
             }
         }
     });
+    Ok(())
+}
+
+/// The ACL file, or Redis's error when none is configured.
+fn acl_file(ctx: &Ctx<'_>) -> Result<String, CommandError> {
+    let path = ctx.server.config.read().acl.aclfile.clone();
+    if path.is_empty() {
+        return Err(CommandError::err(
+            "This Redis instance is not configured to use an ACL file. You may want to specify \
+             users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you \
+             have a Redis configuration file set) in order to store users in the Redis \
+             configuration.",
+        ));
+    }
+    Ok(path)
+}
+
+/// ACL LOAD: every user from the ACL file, or no change when it has an error. Clients of
+/// the users replaced are disconnected.
+fn load(ctx: &mut Ctx<'_>) -> CmdResult {
+    let path = acl_file(ctx)?;
+    let users = file::load(&path, pubsub_default_all(ctx)).map_err(CommandError::err)?;
+    let replaced = ctx.server.acl.replace_all(users);
+    disconnect_clients_of(ctx, &replaced);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// ACL SAVE: every user to the ACL file.
+fn save(ctx: &mut Ctx<'_>) -> CmdResult {
+    let path = acl_file(ctx)?;
+    if let Err(error) = file::save(&path, &ctx.server.acl.snapshot()) {
+        crate::log!(
+            Warning,
+            "Opening temp ACL file for ACL SAVE: {}",
+            crate::error::strerror(&error)
+        );
+        return Err(CommandError::err(
+            "There was an error trying to save the ACLs. Please check the server logs for more \
+             information",
+        ));
+    }
+    ctx.out.ok();
     Ok(())
 }
 

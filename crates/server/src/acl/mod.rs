@@ -5,6 +5,7 @@
 
 pub mod acl_family;
 pub mod check;
+pub mod file;
 pub mod log;
 pub mod users;
 
@@ -111,6 +112,58 @@ impl Acl {
     /// Removes a user (never the default one); returns it when it existed.
     pub fn remove(&self, name: &[u8]) -> Option<Arc<UserSlot>> {
         self.users.write().remove(name)
+    }
+
+    /// The users of the config file's `user` lines, or of the ACL file, at start-up. Both at
+    /// once are refused, as Redis refuses them.
+    pub fn load_at_startup(&self, acl: &crate::config::sections::AclConfig) -> Result<(), String> {
+        if !acl.aclfile.is_empty() && !acl.users.is_empty() {
+            return Err(
+                "Configuring Redis with users defined in redis.conf and at the same \
+                        setting an ACL file path is invalid. This setup is very likely to lead \
+                        to configuration errors and security holes, please define either an ACL \
+                        file or declare users directly in your redis.conf, but not both."
+                    .into(),
+            );
+        }
+        let all_channels = acl.pubsub_default == "allchannels";
+        let default_user = self.default_user.read().clone();
+        for user in file::configured_users(&acl.users, &default_user, all_channels)? {
+            self.put(user);
+        }
+        if !acl.aclfile.is_empty() {
+            let users = file::load(&acl.aclfile, all_channels).map_err(|errors| {
+                format!("Aborting Redis startup because of ACL errors: {errors}")
+            })?;
+            self.replace_all(users);
+        }
+        Ok(())
+    }
+
+    /// Replaces every user with `users` (ACL LOAD). The default user keeps its identity (the
+    /// clients authenticated as it stay) and takes the file's rules, or a fresh default's when
+    /// the file has none. Returns the users replaced, whose clients must go.
+    pub fn replace_all(&self, users: Vec<User>) -> Vec<Arc<UserSlot>> {
+        let mut new_default = User::default_user("");
+        let mut table = BTreeMap::new();
+        for user in users {
+            if user.name == self.default_user.name {
+                new_default = user;
+            } else {
+                table.insert(user.name.clone(), UserSlot::new(user));
+            }
+        }
+        self.default_user.replace(new_default);
+        table.insert(self.default_user.name.clone(), self.default_user.clone());
+        let old = std::mem::replace(&mut *self.users.write(), table);
+        old.into_values()
+            .filter(|slot| !Arc::ptr_eq(slot, &self.default_user))
+            .collect()
+    }
+
+    /// Every user's rules, in name order (ACL SAVE).
+    pub fn snapshot(&self) -> Vec<User> {
+        self.all().iter().map(|slot| slot.read().clone()).collect()
     }
 
     /// `requirepass` changed: it is the default user's one password (none: nopass).

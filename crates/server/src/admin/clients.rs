@@ -528,8 +528,7 @@ fn client_kill(ctx: &mut Ctx<'_>) -> CmdResult {
         } else if ctx.arg_is(i, "TYPE") {
             kind = Some(parse_client_type(ctx, i + 1)?);
         } else if ctx.arg_is(i, "USER") {
-            // `default` is the only user until ACLs exist.
-            if value != b"default" {
+            if ctx.server.acl.get(value).is_none() {
                 return Err(CommandError::err_quoting("No such user '", value, "'"));
             }
             user = Some(value);
@@ -554,7 +553,7 @@ fn client_kill(ctx: &mut Ctx<'_>) -> CmdResult {
         let matches = id.is_none_or(|id| handle.id == id)
             && max_age.is_none_or(|max| age > max)
             && kind.is_none_or(|k| k == client_type(handle))
-            && user.is_none_or(|u| u == b"default")
+            && user.is_none_or(|u| handle.user_is(u))
             && addr.is_none_or(|a| a == handle.addr.as_bytes())
             && laddr.is_none_or(|a| a == handle.laddr.as_bytes());
         if matches && !(skip_me && handle.id == own_id) {

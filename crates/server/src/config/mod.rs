@@ -471,12 +471,11 @@ pub fn from_args(args: &[String]) -> Result<Startup, ConfigError> {
             text: d.text.clone(),
             reason,
         };
-        // Access rules that would be ignored leave the server open: refused until redis-lite
-        // has ACLs (issue 19), as a non-empty `aclfile` is.
-        if d.words[0].eq_ignore_ascii_case("user") {
-            return Err(err(
-                "ACL users (user) are not supported by redis-lite yet".into()
-            ));
+        // Users are checked as they are read and created at start-up (`acl::file`).
+        if d.words[0].eq_ignore_ascii_case("user") && d.words.len() >= 2 {
+            crate::acl::file::check_declaration(&d.words, &config.acl.users).map_err(err)?;
+            config.acl.users.push(d.words.clone());
+            continue;
         }
         let param = find_param(&d.words[0])
             .ok_or_else(|| err("Bad directive or wrong number of arguments".into()))?;

@@ -895,12 +895,6 @@ fn flat_words(words: &[String]) -> Vec<&str> {
     words.iter().flat_map(|w| w.split_whitespace()).collect()
 }
 
-/// What redis-lite answers where Redis would start a capability it does not have yet, rather
-/// than silently running without it.
-fn not_supported(what: &str) -> String {
-    format!("{what} is not supported by redis-lite yet")
-}
-
 /// `supervised`, in Redis's order.
 const SUPERVISED_MODES: &[(&str, Supervised)] = &[
     ("upstart", Supervised::Upstart),
@@ -1135,13 +1129,7 @@ const ACL: &[Param] = &[
         "\"\"",
         |c| c.acl.aclfile.clone(),
         |c, w| {
-            let path = one(w)?;
-            // Users from a file that is never read would leave the server open: refused until
-            // redis-lite has ACLs (issue 19).
-            if !path.is_empty() {
-                return Err(not_supported("ACL (aclfile)"));
-            }
-            c.acl.aclfile = String::new();
+            c.acl.aclfile = one(w)?.to_string();
             Ok(())
         },
     )

@@ -1,9 +1,11 @@
 //! ACL against real Redis 7.0: users and rules (SETUSER, GETUSER's reply in RESP2 and RESP3,
 //! LIST's rendering, every rule error), DRYRUN's verdicts.
 
+use std::time::Duration;
+
 use redis_lite_testkit as testkit;
 
-use testkit::{Raw, Server};
+use testkit::{DataDir, Launch, Program, Raw, Server};
 
 #[test]
 fn users_and_rules_match_redis() {
@@ -43,7 +45,12 @@ fn compare_sessions(args: &[&str], connections: usize, steps: &[(usize, &[&str])
     let Some(redis) = Server::redis(args) else {
         return false;
     };
-    let lite = Server::lite(args);
+    compare_on(&redis, &Server::lite(args), connections, steps);
+    true
+}
+
+/// [`compare_sessions`] on servers already started.
+fn compare_on(redis: &Server, lite: &Server, connections: usize, steps: &[(usize, &[&str])]) {
     let mut real: Vec<Raw> = (0..connections).map(|_| redis.raw()).collect();
     let mut ours: Vec<Raw> = (0..connections).map(|_| lite.raw()).collect();
     for (i, cmd) in steps {
@@ -58,7 +65,6 @@ fn compare_sessions(args: &[&str], connections: usize, steps: &[(usize, &[&str])
             "replies to {cmd:?} differ from real Redis"
         );
     }
-    true
 }
 
 /// The reply with the value after each `age-seconds` and `client-info` field replaced by `?`;
@@ -142,4 +148,177 @@ fn acl_log_and_exec_recheck_match_redis() {
     if !compare_sessions(&[], 2, steps) {
         println!("SKIPPED: redis-server is not on PATH (in acl_log_and_exec_recheck_match_redis)");
     }
+}
+
+#[test]
+fn config_file_users_match_redis() {
+    let args = [
+        "--user", "alice", "on", ">pw", "~app:*", "(", "~x", "+get", ")", "+@read", "--user",
+        "default", "on", ">dpw", "~*", "&*", "+@all",
+    ];
+    let steps: &[(usize, &[&str])] = &[
+        (0, &["PING"]),
+        (0, &["AUTH", "dpw"]),
+        (0, &["ACL", "LIST"]),
+        (1, &["AUTH", "alice", "pw"]),
+        (1, &["GET", "x"]),
+        (1, &["GET", "y"]),
+        (1, &["ACL", "WHOAMI"]),
+    ];
+    if !compare_sessions(&args, 2, steps) {
+        println!("SKIPPED: redis-server is not on PATH (in config_file_users_match_redis)");
+    }
+}
+
+/// The reason a server refused to start with `args`, as the line of its output that has it.
+fn refusal(program: Program, args: &[&str], reason: &str) -> bool {
+    let (status, output) = Launch::of(program).args(args).run_until_exit();
+    assert!(!status.success(), "{program:?} started with {args:?}");
+    output.contains(reason)
+}
+
+#[test]
+fn bad_user_declarations_are_refused_as_redis_refuses_them() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--user", "alice", "on", "bogus"],
+            "Error in user declaration 'alice': Syntax error",
+        ),
+        (
+            &["--user", "alice", "on", "(~x", "+get"],
+            "Error in user declaration 'alice': Unknown command or category name in ACL",
+        ),
+        (
+            &["--user", "alice", "on", "--user", "alice", "off"],
+            "Duplicate user found. A user can only be defined once in config files",
+        ),
+        (
+            &["--aclfile", "users.acl", "--user", "alice", "on"],
+            "please define either an ACL file or declare users directly in your redis.conf, but not both",
+        ),
+    ];
+    let real = Program::Redis.path().is_some();
+    for (args, reason) in cases {
+        assert!(refusal(Program::Lite, args, reason), "{args:?}: {reason}");
+        if real {
+            assert!(
+                refusal(Program::Redis, args, reason),
+                "real Redis, {args:?}: {reason}"
+            );
+        }
+    }
+    if !real {
+        println!("SKIPPED: redis-server is not on PATH (in bad_user_declarations_are_refused_as_redis_refuses_them)");
+    }
+}
+
+#[test]
+fn acl_file_load_and_save_match_redis() {
+    if Program::Redis.path().is_none() {
+        println!("SKIPPED: redis-server is not on PATH (in acl_file_load_and_save_match_redis)");
+        return;
+    }
+    let initial = "user default on nopass ~* &* +@all\nuser alice on >pw ~app:* +@read\n";
+    let start = |program: Program, tag: &str| {
+        let dir = DataDir::new(tag);
+        std::fs::write(dir.join("users.acl"), initial).unwrap();
+        let server = Launch::of(program)
+            .dir(dir.0.as_path())
+            .args(&["--aclfile", "users.acl"])
+            .start();
+        (server, dir)
+    };
+    let (redis, redis_dir) = start(Program::Redis, "acl-file-redis");
+    let (lite, lite_dir) = start(Program::Lite, "acl-file-lite");
+    let write_both = |text: &str| {
+        std::fs::write(redis_dir.join("users.acl"), text).unwrap();
+        std::fs::write(lite_dir.join("users.acl"), text).unwrap();
+    };
+    compare_on(
+        &redis,
+        &lite,
+        2,
+        &[
+            (0, &["ACL", "LIST"]),
+            (1, &["AUTH", "alice", "pw"]),
+            (1, &["GET", "app:1"]),
+            (
+                0,
+                &[
+                    "ACL", "SETUSER", "bob", "on", ">x", "+@all", "~*", "(", "~y", "+get", ")",
+                ],
+            ),
+            (0, &["ACL", "SAVE"]),
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(redis_dir.join("users.acl")).unwrap(),
+        std::fs::read_to_string(lite_dir.join("users.acl")).unwrap(),
+        "ACL SAVE writes what Redis writes"
+    );
+    write_both("user alice on >pw ~app:* +@read\n\nbogus line\nuser alice off\nuser carol on +nosuch\nuser dave (~x\n");
+    compare_on(
+        &redis,
+        &lite,
+        2,
+        &[(0, &["ACL", "LOAD"]), (0, &["ACL", "USERS"])],
+    );
+    let mut alice = lite.raw();
+    assert_eq!(alice.cmd_text(&["AUTH", "alice", "pw"]), "+OK\r\n");
+    write_both("user alice on >pw2 ~* +@all\n");
+    compare_on(
+        &redis,
+        &lite,
+        2,
+        &[(0, &["ACL", "LOAD"]), (0, &["ACL", "LIST"])],
+    );
+    testkit::wait_until(
+        "the replaced user's connection is closed",
+        Duration::from_secs(5),
+        || alice.is_closed(),
+    );
+    assert_eq!(lite.raw().cmd_text(&["AUTH", "alice", "pw2"]), "+OK\r\n");
+    compare_on(
+        &redis,
+        &lite,
+        1,
+        &[
+            (0, &["CONFIG", "SET", "aclfile", "other.acl"]),
+            (0, &["CONFIG", "GET", "aclfile"]),
+        ],
+    );
+}
+
+#[test]
+fn acl_load_and_save_without_a_file_match_redis() {
+    if !compare_sessions(&[], 1, &[(0, &["ACL", "LOAD"]), (0, &["ACL", "SAVE"])]) {
+        println!("SKIPPED: redis-server is not on PATH (in acl_load_and_save_without_a_file_match_redis)");
+    }
+}
+
+#[test]
+fn clients_of_a_deleted_user_are_disconnected_and_client_kill_user() {
+    let server = Server::lite(&[]);
+    let mut admin = server.raw();
+    admin.cmd(&["ACL", "SETUSER", "alice", "on", ">pw", "+@all", "~*"]);
+    let mut alice = server.raw();
+    assert_eq!(alice.cmd_text(&["AUTH", "alice", "pw"]), "+OK\r\n");
+    let list = admin.cmd_text(&["CLIENT", "LIST"]);
+    assert!(list.contains(" user=alice "), "{list}");
+    assert_eq!(
+        admin.cmd_text(&["CLIENT", "KILL", "USER", "nosuch"]),
+        "-ERR No such user 'nosuch'\r\n"
+    );
+    assert_eq!(
+        admin.cmd_text(&["CLIENT", "KILL", "USER", "alice"]),
+        ":1\r\n"
+    );
+    let mut alice = server.raw();
+    assert_eq!(alice.cmd_text(&["AUTH", "alice", "pw"]), "+OK\r\n");
+    assert_eq!(admin.cmd_text(&["ACL", "DELUSER", "alice"]), ":1\r\n");
+    testkit::wait_until(
+        "the deleted user's connection is closed",
+        Duration::from_secs(5),
+        || alice.is_closed(),
+    );
 }
