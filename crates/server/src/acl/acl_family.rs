@@ -166,9 +166,44 @@ fn setuser(ctx: &mut Ctx<'_>) -> CmdResult {
             ));
         }
     }
+    let changed = ctx.server.acl.get(name);
     ctx.server.acl.put(user);
+    if let Some(slot) = changed {
+        disconnect_lost_subscribers(ctx, &slot);
+    }
     ctx.out.ok();
     Ok(())
+}
+
+/// Closes the connections of `slot`'s user subscribed to a channel or pattern its new rules no
+/// longer allow, as Redis 7.0 does.
+fn disconnect_lost_subscribers(ctx: &mut Ctx<'_>, slot: &Arc<UserSlot>) {
+    let user = slot.read().clone();
+    if user.all_selectors().any(|s| s.all_channels) {
+        return;
+    }
+    let subscriptions = ctx.server.pubsub.subscriptions(|handle| {
+        handle
+            .info
+            .lock()
+            .user
+            .as_ref()
+            .is_some_and(|u| Arc::ptr_eq(u, slot))
+    });
+    let own_id = ctx.client.handle.id;
+    for (handle, name, is_pattern) in subscriptions {
+        let allowed = user
+            .all_selectors()
+            .any(|s| check::channel_allowed(s, &name, is_pattern));
+        if allowed || handle.is_killed() {
+            continue;
+        }
+        if handle.id == own_id {
+            ctx.client.close_after_reply = true;
+        } else {
+            handle.kill();
+        }
+    }
 }
 
 /// ACL GETUSER username: flags, passwords, the root selector's commands, keys and channels,

@@ -322,3 +322,42 @@ fn clients_of_a_deleted_user_are_disconnected_and_client_kill_user() {
         || alice.is_closed(),
     );
 }
+
+#[test]
+fn subscribers_losing_their_channels_are_disconnected() {
+    let server = Server::lite(&[]);
+    let mut admin = server.raw();
+    admin.cmd(&[
+        "ACL",
+        "SETUSER",
+        "ps",
+        "on",
+        "nopass",
+        "+@all",
+        "~*",
+        "allchannels",
+    ]);
+    let subscribe = |channel: &str| {
+        let mut raw = server.raw();
+        raw.cmd(&["AUTH", "ps", "x"]);
+        raw.cmd(&["SUBSCRIBE", channel]);
+        raw
+    };
+    let mut kept = subscribe("b");
+    let mut lost = subscribe("a");
+    assert_eq!(
+        admin.cmd_text(&["ACL", "SETUSER", "ps", "resetchannels", "&b"]),
+        "+OK\r\n"
+    );
+    testkit::wait_until(
+        "the subscriber to a is closed",
+        Duration::from_secs(5),
+        || lost.is_closed(),
+    );
+    assert_eq!(admin.cmd_text(&["PUBLISH", "b", "m"]), ":1\r\n");
+    let pushed = kept.read_reply();
+    assert!(
+        String::from_utf8_lossy(&pushed).contains("message"),
+        "{pushed:?}"
+    );
+}
