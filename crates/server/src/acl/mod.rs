@@ -72,6 +72,7 @@ impl Acl {
     }
 
     /// The user new connections start as.
+    #[inline]
     pub fn default_user(&self) -> &Arc<UserSlot> {
         &self.default_user
     }
