@@ -289,11 +289,7 @@ fn list(ctx: &mut Ctx<'_>) -> CmdResult {
     let users = ctx.server.acl.all();
     ctx.out.array(users.len());
     for slot in users {
-        let mut line = b"user ".to_vec();
-        line.extend_from_slice(&slot.name);
-        line.push(b' ');
-        line.extend_from_slice(&slot.read().describe());
-        ctx.out.bulk(&line);
+        ctx.out.bulk(&slot.read().line());
     }
     Ok(())
 }

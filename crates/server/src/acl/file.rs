@@ -168,10 +168,7 @@ fn trim(bytes: &[u8]) -> &[u8] {
 pub fn save(path: &str, users: &[User]) -> std::io::Result<()> {
     let mut text = Vec::new();
     for user in users {
-        text.extend_from_slice(b"user ");
-        text.extend_from_slice(&user.name);
-        text.push(b' ');
-        text.extend_from_slice(&user.describe());
+        text.extend_from_slice(&user.line());
         text.push(b'\n');
     }
     let target = Path::new(path);

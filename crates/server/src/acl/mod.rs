@@ -162,6 +162,15 @@ impl Acl {
             .collect()
     }
 
+    /// The users as CONFIG REWRITE writes them: a `user` line each, none when they live in an
+    /// ACL file.
+    pub fn config_lines(&self, acl: &crate::config::sections::AclConfig) -> Vec<Vec<u8>> {
+        if !acl.aclfile.is_empty() {
+            return Vec::new();
+        }
+        self.snapshot().iter().map(User::line).collect()
+    }
+
     /// Every user's rules, in name order (ACL SAVE).
     pub fn snapshot(&self) -> Vec<User> {
         self.all().iter().map(|slot| slot.read().clone()).collect()

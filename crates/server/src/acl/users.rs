@@ -587,6 +587,11 @@ impl User {
         flags
     }
 
+    /// The user's line as ACL LIST, the ACL file and CONFIG REWRITE write it.
+    pub fn line(&self) -> Vec<u8> {
+        [b"user ".as_slice(), &self.name, b" ", &self.describe()].concat()
+    }
+
     /// The user as ACL LIST and the ACL file show it, without the leading `user <name> `.
     pub fn describe(&self) -> Vec<u8> {
         let mut out = Vec::new();

@@ -361,3 +361,47 @@ fn subscribers_losing_their_channels_are_disconnected() {
         "{pushed:?}"
     );
 }
+
+#[test]
+fn config_rewrite_writes_users_as_redis_does() {
+    let user_lines = |program: Program, tag: &str| {
+        let dir = DataDir::new(tag);
+        let conf = dir.join("r.conf");
+        std::fs::write(&conf, "save \"\"\nuser old on nopass +@all ~*\n").unwrap();
+        let server = Launch::of(program)
+            .dir(dir.0.as_path())
+            .config(&conf)
+            .start();
+        let mut raw = server.raw();
+        raw.cmd(&["ACL", "SETUSER", "bob", "on", ">x", "~k", "+get"]);
+        raw.cmd(&["ACL", "DELUSER", "old"]);
+        assert_eq!(raw.cmd_text(&["CONFIG", "REWRITE"]), "+OK\r\n");
+        let text = std::fs::read_to_string(&conf).unwrap();
+        let lines: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with("user "))
+            .map(String::from)
+            .collect();
+        drop(server);
+        // The rewritten file starts the same users.
+        let restarted = Launch::of(program)
+            .dir(dir.0.as_path())
+            .config(&conf)
+            .start();
+        assert_eq!(
+            restarted.raw().cmd_text(&["AUTH", "bob", "x"]),
+            "+OK\r\n",
+            "{text}"
+        );
+        lines
+    };
+    let ours = user_lines(Program::Lite, "rewrite-users-lite");
+    assert_eq!(ours.len(), 2, "{ours:?}");
+    if Program::Redis.path().is_none() {
+        println!(
+            "SKIPPED: redis-server is not on PATH (in config_rewrite_writes_users_as_redis_does)"
+        );
+        return;
+    }
+    assert_eq!(user_lines(Program::Redis, "rewrite-users-redis"), ours);
+}
