@@ -254,6 +254,12 @@ pub fn permission(
     }
     let verdict = check(&slot.read(), entry, args);
     if let Err(denied) = verdict {
+        if context != Context::Lua {
+            // Redis takes a command as the client's last one when it looks it up, so the
+            // entry's client line names the refused command (a script's names its caller's).
+            client.handle.info.lock().last_command =
+                crate::command::table().entries[entry.id].full_name.as_str();
+        }
         log_refusal(
             server,
             client,

@@ -68,7 +68,7 @@ fn compare_on(redis: &Server, lite: &Server, connections: usize, steps: &[(usize
 }
 
 /// The reply with the value after each `age-seconds` and `client-info` field replaced by `?`;
-/// the client line must still name a user.
+/// the client line must still name a user and the command.
 fn mask_log(reply: &[u8]) -> String {
     let text = String::from_utf8_lossy(reply);
     let tokens: Vec<&str> = text.split("\r\n").collect();
@@ -83,7 +83,10 @@ fn mask_log(reply: &[u8]) -> String {
                 tokens[i + 1]
             };
             if tokens[i] == "client-info" {
-                assert!(value.contains(" user="), "{value}");
+                assert!(
+                    value.contains(" user=") && value.contains(" cmd="),
+                    "{value}"
+                );
             }
             masked.push("?".into());
             i += if tokens[i + 1].starts_with('$') { 2 } else { 1 };
