@@ -144,6 +144,8 @@ struct HandleFlags {
 /// Fields of CLIENT LIST that change as the client works; updated once per batch of commands.
 pub struct ClientInfo {
     pub name: Vec<u8>,
+    /// The user the client authenticated as; `None` is the default user.
+    pub user: Option<Arc<crate::acl::UserSlot>>,
     pub lib_name: Vec<u8>,
     pub lib_ver: Vec<u8>,
     pub db: usize,
@@ -238,6 +240,7 @@ impl ClientHandle {
             created: now,
             info: Mutex::new(ClientInfo {
                 name: Vec::new(),
+                user: None,
                 lib_name: Vec::new(),
                 lib_ver: Vec::new(),
                 db: 0,
@@ -337,6 +340,17 @@ impl ClientHandle {
         }
     }
 
+    /// Whether the client is authenticated as the user `name` (the master link is no user).
+    pub fn user_is(&self, name: &[u8]) -> bool {
+        let info = self.info.lock();
+        info.role != ClientRole::Master
+            && info
+                .user
+                .as_ref()
+                .map_or(b"default".as_slice(), |u| &u.name)
+                == name
+    }
+
     /// Closes a client whose output went over its limit, with Redis's log line.
     pub fn close_for_output_limit(&self) {
         if self.is_killed() {
@@ -397,7 +411,11 @@ impl ClientHandle {
             if pending > 0 { "rw" } else { "r" },
             info.last_command,
             // The master link runs as no user, which Redis shows so.
-            if info.role == ClientRole::Master { "(superuser)" } else { "default" },
+            if info.role == ClientRole::Master {
+                "(superuser)".into()
+            } else {
+                String::from_utf8_lossy(info.user.as_ref().map_or(b"default", |u| &u.name))
+            },
             self.tracking_redirect.load(Ordering::Relaxed),
             info.resp,
             String::from_utf8_lossy(&info.lib_name),
@@ -537,6 +555,8 @@ pub struct ClientState {
     pub db: usize,
     pub protocol: Protocol,
     pub authenticated: bool,
+    /// The user this client authenticated as; `None` is the default user.
+    pub user: Option<Arc<crate::acl::UserSlot>>,
     pub reply_mode: ReplyMode,
     /// The command's output is pushes only (subscribe confirmations, arrays in RESP2): not a
     /// reply, so CLIENT REPLY OFF or SKIP leaves it, as Redis does.
@@ -580,12 +600,24 @@ pub struct ClientState {
 }
 
 impl ClientState {
+    /// The name of the user this client is authenticated as.
+    pub fn user_name(&self) -> &[u8] {
+        self.user.as_ref().map_or(b"default", |user| &user.name)
+    }
+
+    /// Authenticated as `user` (`None`: the default user), for this connection and CLIENT LIST.
+    pub fn set_user(&mut self, user: Option<Arc<crate::acl::UserSlot>>) {
+        self.handle.info.lock().user = user.clone();
+        self.user = user;
+    }
+
     pub fn new(handle: Arc<ClientHandle>, stats: Arc<WorkerStats>, authenticated: bool) -> Self {
         ClientState {
             handle,
             db: 0,
             protocol: Protocol::Resp2,
             authenticated,
+            user: None,
             reply_mode: ReplyMode::On,
             output_is_push: false,
             close_after_reply: false,

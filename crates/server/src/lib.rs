@@ -15,6 +15,7 @@
 //!   and reaches the keyspace through [`commands::access`] (typed lookups, get-or-create,
 //!   delete-if-empty, ranges, SCAN options).
 //! - [`args`]: argument helpers any subsystem's commands use (keywords, `<COMMAND> HELP`).
+//! - [`acl`]: users and their rules, the permission check, and the ACL command.
 //! - [`admin`]: instance, DEBUG, client, COMMAND, INFO and MODULE commands, and MIGRATE with its
 //!   cache of connections to target instances.
 //! - [`cluster`]: Redis Cluster: the node's identity and view of the cluster, nodes.conf,
@@ -49,6 +50,7 @@
 //! - [`client`], [`stats`], [`memory`], [`mod@log`], [`error`]: client state, INFO counters,
 //!   allocator figures and MEMORY, Redis-format logging, and typed errors with Redis's texts.
 
+pub mod acl;
 pub mod admin;
 pub mod args;
 pub mod blocking;

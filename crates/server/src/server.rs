@@ -74,6 +74,8 @@ pub struct Server {
     pub listeners: crate::net::listeners::Listeners,
     /// Redis Cluster: this node's view of the cluster, when `cluster-enabled yes`.
     pub cluster: crate::cluster::Cluster,
+    /// Access control: the users and their permissions, ACL LOG.
+    pub acl: crate::acl::Acl,
 }
 
 /// What names this server instance to clients.
@@ -196,6 +198,7 @@ impl Server {
             monitors: Default::default(),
             listeners: Default::default(),
             cluster: Default::default(),
+            acl: crate::acl::Acl::new(&config.requirepass),
             config: LiveConfig::new(config, config_file),
         };
         server
@@ -255,6 +258,7 @@ impl Server {
                     config.output_buffer_limits[OutputClass::Normal as usize],
                 ),
                 Apply::Unbuilt => crate::config::sections::warn_unbuilt(&config),
+                Apply::DefaultUserPassword => self.acl.set_default_password(&config.requirepass),
             }
         }
     }
@@ -341,7 +345,7 @@ impl Server {
     ) -> Result<Arc<ClientHandle>, &'static str> {
         self.clients.connections_received.fetch_add(1, Relaxed);
         let config = self.config.read();
-        if config.protected_mode && config.requirepass.is_empty() && !loopback {
+        if config.protected_mode && self.acl.default_user().read().nopass && !loopback {
             self.clients.rejected_connections.fetch_add(1, Relaxed);
             return Err(DENIED);
         }
@@ -474,6 +478,8 @@ pub fn run(startup: Startup) -> Result<(), String> {
         crate::net::listeners::Listeners::first_port(&listeners).map_err(|e| e.to_string())?;
     let threads = config.threads;
     let server = Arc::new(Server::new(config, startup.config_file.clone()));
+    let acl_config = server.config.read().acl.clone();
+    server.acl.load_at_startup(&acl_config)?;
     server.identity.tcp_port.store(port as u64, Relaxed);
     // Before the data loads, as Redis's clusterInit: a node that cannot lock or read its
     // nodes.conf does not serve.
@@ -811,12 +817,12 @@ mod tests {
             server.admit(addr("10.0.0.2:5000"), local, 0).err(),
             Some(DENIED)
         );
-        server.config.write().requirepass = "pw".into();
+        server.acl.set_default_password("pw");
         assert!(
             server.admit(addr("10.0.0.2:5000"), local, 0).is_ok(),
             "a password lifts protected mode"
         );
-        server.config.write().requirepass.clear();
+        server.acl.set_default_password("");
         server.config.write().protected_mode = false;
         assert!(server.admit(addr("10.0.0.2:5000"), local, 0).is_ok());
         assert_eq!(server.clients.rejected_connections.load(Relaxed), 1);

@@ -150,19 +150,26 @@ fn echo(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// Checks a username/password pair against the default user, the only user until ACLs exist.
-/// With no `requirepass` the default user takes any password, as Redis's `nopass` does.
-fn check_credentials(ctx: &Ctx<'_>, user: &[u8], password: &[u8]) -> CmdResult {
-    let config = ctx.server.config.read();
-    let accepted = user == b"default"
-        && (config.requirepass.is_empty() || config.requirepass.as_bytes() == password);
-    if accepted {
-        Ok(())
-    } else {
-        Err(CommandError::coded(
+/// Authenticates the client as `user` when `password` is one of its own (or it needs none)
+/// and it is on; otherwise WRONGPASS, and the attempt goes to ACL LOG (naming the command as
+/// sent, as Redis does).
+fn authenticate(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> CmdResult {
+    let Some(slot) = ctx.server.acl.authenticate(user, password) else {
+        crate::acl::check::log_refusal(
+            ctx.server,
+            ctx.client,
+            crate::acl::log::Reason::Auth,
+            crate::acl::log::Context::Toplevel,
+            ctx.arg(0).to_vec(),
+            user.to_vec(),
+        );
+        return Err(CommandError::coded(
             "WRONGPASS invalid username-password pair or user is disabled.",
-        ))
-    }
+        ));
+    };
+    ctx.client.set_user(Some(slot));
+    ctx.client.authenticated = true;
+    Ok(())
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]
@@ -198,10 +205,9 @@ fn hello(ctx: &mut Ctx<'_>) -> CmdResult {
         }
     }
     if let Some((user, password)) = credentials {
-        check_credentials(ctx, user, password)?;
-        ctx.client.authenticated = true;
+        authenticate(ctx, user, password)?;
     }
-    if !ctx.client.authenticated && !ctx.server.config.read().requirepass.is_empty() {
+    if !ctx.client.authenticated && ctx.server.acl.auth_required() {
         return Err(CommandError::coded(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> \
              option can be used to authenticate the client and select the RESP protocol version at \
@@ -251,7 +257,7 @@ fn hello(ctx: &mut Ctx<'_>) -> CmdResult {
 fn auth(ctx: &mut Ctx<'_>) -> CmdResult {
     let (user, password) = match ctx.arg_count() {
         2 => {
-            if ctx.server.config.read().requirepass.is_empty() {
+            if ctx.server.acl.default_user().read().nopass {
                 return Err(CommandError::err(
                     "AUTH <password> called without any password configured for the default user. Are you sure \
                      your configuration is correct?",
@@ -262,8 +268,7 @@ fn auth(ctx: &mut Ctx<'_>) -> CmdResult {
         3 => (ctx.arg(1), ctx.arg(2)),
         _ => return Err(CommandError::Syntax),
     };
-    check_credentials(ctx, user, password)?;
-    ctx.client.authenticated = true;
+    authenticate(ctx, user, password)?;
     ctx.out.ok();
     Ok(())
 }
@@ -331,7 +336,8 @@ fn reset(ctx: &mut Ctx<'_>) -> CmdResult {
     client.protocol = Protocol::Resp2;
     client.reply_mode = ReplyMode::On;
     client.no_touch = false;
-    client.authenticated = ctx.server.config.read().requirepass.is_empty();
+    client.set_user(None);
+    client.authenticated = !ctx.server.acl.auth_required();
     {
         let mut info = client.handle.info.lock();
         info.name.clear();
@@ -536,8 +542,7 @@ fn client_kill(ctx: &mut Ctx<'_>) -> CmdResult {
         } else if ctx.arg_is(i, "TYPE") {
             kind = Some(parse_client_type(ctx, i + 1)?);
         } else if ctx.arg_is(i, "USER") {
-            // `default` is the only user until ACLs exist.
-            if value != b"default" {
+            if ctx.server.acl.get(value).is_none() {
                 return Err(CommandError::err_quoting("No such user '", value, "'"));
             }
             user = Some(value);
@@ -562,7 +567,7 @@ fn client_kill(ctx: &mut Ctx<'_>) -> CmdResult {
         let matches = id.is_none_or(|id| handle.id == id)
             && max_age.is_none_or(|max| age > max)
             && kind.is_none_or(|k| k == client_type(handle))
-            && user.is_none_or(|u| u == b"default")
+            && user.is_none_or(|u| handle.user_is(u))
             && addr.is_none_or(|a| a == handle.addr.as_bytes())
             && laddr.is_none_or(|a| a == handle.laddr.as_bytes());
         if matches && !(skip_me && handle.id == own_id) {

@@ -140,7 +140,8 @@ fn config_rewrite(ctx: &mut Ctx<'_>) -> CmdResult {
         ));
     };
     let config = ctx.server.config.read().clone();
-    config::rewrite(path, &config).map_err(|e| {
+    let users = ctx.server.acl.config_lines(&config.acl);
+    config::rewrite(path, &config, &users).map_err(|e| {
         crate::log!(Warning, "CONFIG REWRITE failed: {e}");
         CommandError::err(format!("Rewriting config file: {e}"))
     })?;

@@ -21,6 +21,7 @@ pub mod zsets;
 
 pub static FAMILIES: &[&[CommandSpec]] = &[
     crate::admin::clients::COMMANDS,
+    crate::acl::acl_family::COMMANDS,
     crate::admin::instance::COMMANDS,
     crate::admin::debug::COMMANDS,
     crate::persistence::persistence_family::COMMANDS,

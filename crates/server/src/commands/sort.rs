@@ -95,6 +95,10 @@ struct Options<'a> {
 impl<'a> Options<'a> {
     fn parse(ctx: &Ctx<'a>, read_only: bool) -> Result<Self, CommandError> {
         let mut o = Options::default();
+        // BY and GET patterns name keys no key spec declares: only a user that may read
+        // every key may use them, as in Redis.
+        let full_key_access =
+            || crate::acl::check::full_key_access(ctx.server, ctx.client, ctx.command, ctx.args);
         let mut i = 2;
         while i < ctx.arg_count() {
             let left = ctx.arg_count() - i - 1;
@@ -113,9 +117,19 @@ impl<'a> Options<'a> {
             } else if ctx.arg_is(i, "BY") && left >= 1 {
                 let pattern = ctx.arg(i + 1);
                 o.dont_sort = !pattern.contains(&b'*');
+                if !o.dont_sort && !full_key_access() {
+                    return Err(CommandError::err(
+                        "BY option of SORT denied due to insufficient ACL permissions.",
+                    ));
+                }
                 o.by = Some(pattern);
                 i += 1;
             } else if ctx.arg_is(i, "GET") && left >= 1 {
+                if !full_key_access() {
+                    return Err(CommandError::err(
+                        "GET option of SORT denied due to insufficient ACL permissions.",
+                    ));
+                }
                 o.get.push(ctx.arg(i + 1));
                 i += 1;
             } else {

@@ -103,6 +103,9 @@ pub enum Apply {
     Unbuilt,
     /// The slow log's and latency monitor's thresholds, `latency-tracking`.
     Observability,
+    /// `requirepass`: the default user's one password. Not in `ALL`: the default user is
+    /// built with it, and `user default` lines of the config file may change it after.
+    DefaultUserPassword,
 }
 
 impl Apply {
@@ -532,7 +535,7 @@ const NETWORK: &[Param] = &[
 /// Who may connect and what they may run (`dispatch/check.rs`, `admin/`).
 const SECURITY: &[Param] = &[
     bool_param!("protected-mode", protected_mode, default "yes", mutable true),
-    string_param!("requirepass", requirepass, mutable true),
+    string_param!("requirepass", requirepass, mutable true).informs(&[Apply::DefaultUserPassword]),
     named_param!("enable-protected-configs", enable_protected_configs, ALLOW_MODES, default "no", mutable false),
     named_param!("enable-debug-command", enable_debug_command, ALLOW_MODES, default "no", mutable false),
     named_param!("enable-module-command", enable_module_command, ALLOW_MODES, default "no", mutable false),
@@ -892,12 +895,6 @@ fn flat_words(words: &[String]) -> Vec<&str> {
     words.iter().flat_map(|w| w.split_whitespace()).collect()
 }
 
-/// What redis-lite answers where Redis would start a capability it does not have yet, rather
-/// than silently running without it.
-fn not_supported(what: &str) -> String {
-    format!("{what} is not supported by redis-lite yet")
-}
-
 /// `supervised`, in Redis's order.
 const SUPERVISED_MODES: &[(&str, Supervised)] = &[
     ("upstart", Supervised::Upstart),
@@ -1132,13 +1129,7 @@ const ACL: &[Param] = &[
         "\"\"",
         |c| c.acl.aclfile.clone(),
         |c, w| {
-            let path = one(w)?;
-            // Users from a file that is never read would leave the server open: refused until
-            // redis-lite has ACLs (issue 19).
-            if !path.is_empty() {
-                return Err(not_supported("ACL (aclfile)"));
-            }
-            c.acl.aclfile = String::new();
+            c.acl.aclfile = one(w)?.to_string();
             Ok(())
         },
     )

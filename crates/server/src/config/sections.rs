@@ -155,6 +155,8 @@ pub struct TlsConfig {
 #[derive(Clone, Debug, Default)]
 pub struct AclConfig {
     pub aclfile: String,
+    /// The config file's `user` lines, each as its words (`user`, the name, the rules).
+    pub users: Vec<Vec<String>>,
     pub acllog_max_len: i64,
     pub pubsub_default: &'static str,
 }

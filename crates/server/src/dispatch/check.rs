@@ -3,8 +3,9 @@
 //! the order is the order of Redis 7.0's `processCommand` checks: authentication, `no_multi`
 //! inside MULTI, out of memory, MISCONF, a read-only replica, RESP2's subscribed context, a
 //! replica whose link is down, loading, a busy script, a replica or MONITOR client touching the
-//! keyspace; then MULTI queueing. The cluster's redirections (`cluster::redirect`) come after
-//! `no_multi`, where Redis checks them; ACL permissions, not built yet, will slot in before. Paused writes (`pause`) come
+//! keyspace; then MULTI queueing. ACL permissions (`acl::check`) come right after
+//! authentication, the cluster's redirections (`cluster::redirect`) after `no_multi`, where
+//! Redis checks them. Paused writes (`pause`) come
 //! last, checked inside the command's gates by `execute_held`.
 //! Commands from a replica's master are obeyed: the rules that judge the server's own state
 //! (memory, MISCONF, read-only, stale, loading, busy) let them through, as Redis does.
@@ -82,12 +83,13 @@ pub fn admit(
     // The rules, in the order they apply. Each is `fn(&Server, &mut ClientState,
     // &CommandEntry) -> Option<CommandError>`; written out as direct calls (not a table of
     // function pointers) so they inline on the hot path.
-    let refusal =
-        authenticated(server, client, entry).or_else(|| not_in_multi(server, client, entry));
+    let refusal = authenticated(server, client, entry)
+        .or_else(|| crate::acl::check::refusal(server, client, entry, args))
+        .or_else(|| not_in_multi(server, client, entry));
     if let Some(error) = refusal {
         return Admission::Reject(error);
     }
-    // Where Redis checks ACL permissions (not built yet), then the cluster's redirections.
+    // Then the cluster's redirections, where Redis checks them.
     if let Some(redirection) = crate::cluster::redirect::check(server, client, entry, args) {
         return Admission::Redirect(redirection);
     }
@@ -138,8 +140,8 @@ fn top_name(entry: &CommandEntry) -> &str {
     entry.full_name.split('|').next().unwrap_or_default()
 }
 
-/// NOAUTH until the client authenticates. A password set after this client connected applies;
-/// one removed since lifts the check.
+/// NOAUTH until the client authenticates. A password the default user got after this client
+/// connected applies; one removed since lifts the check.
 fn authenticated(
     server: &Server,
     client: &mut ClientState,
@@ -148,7 +150,7 @@ fn authenticated(
     if client.authenticated || entry.spec.has(command::flags::NO_AUTH) {
         return None;
     }
-    if server.config.read().requirepass.is_empty() {
+    if !server.acl.auth_required() {
         client.authenticated = true;
         return None;
     }

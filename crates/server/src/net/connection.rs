@@ -171,7 +171,7 @@ pub async fn serve(
     worker: usize,
 ) {
     let stats = server.stats.workers[worker].clone();
-    let authenticated = server.config.read().requirepass.is_empty();
+    let authenticated = !server.acl.auth_required();
     let mut client = ClientState::new(handle.clone(), stats.clone(), authenticated);
     client.worker = worker;
     let mut parser = RequestParser::new(Limits::default());

@@ -277,6 +277,26 @@ impl PubSub {
         deliver(client, push, *self.limit.read())
     }
 
+    /// Every subscription of the clients `of` selects, as (client, name, whether it is a
+    /// pattern): ACL SETUSER disconnects those a user's new rules no longer allow.
+    pub fn subscriptions(
+        &self,
+        of: impl Fn(&ClientHandle) -> bool,
+    ) -> Vec<(Arc<ClientHandle>, Name, bool)> {
+        let mut found = Vec::new();
+        for table in [&self.channels, &self.shard_channels] {
+            for (name, subscribers) in table.0.read().iter() {
+                for client in subscribers.iter().filter(|c| of(c)) {
+                    found.push((client.clone(), name.clone(), false));
+                }
+            }
+        }
+        for (pattern, client) in self.patterns.read().iter().filter(|(_, c)| of(c)) {
+            found.push((client.clone(), pattern.clone(), true));
+        }
+        found
+    }
+
     /// Drops every subscription of a client that is going away.
     pub fn remove_client(&self, client_id: u64) {
         self.channels.remove_client(client_id);

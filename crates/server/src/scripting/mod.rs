@@ -358,6 +358,9 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
         if flags & NOSCRIPT != 0 {
             return Err("ERR This Redis command is not allowed from script".to_string());
         }
+        let (server, client) = (self.ctx.server, &*self.ctx.client);
+        crate::acl::check::permission(server, client, entry, args, crate::acl::log::Context::Lua)
+            .map_err(|denied| denied.script_error().to_string())?;
         // PUBLISH and the like count as writes here, so a read-only script has no effect
         // anywhere.
         if self.rules.read_only && flags & (WRITE | MAY_REPLICATE) != 0 {
@@ -413,11 +416,17 @@ impl Host for ScriptHost<'_, '_> {
         }
     }
 
-    /// Without ACL users every client may run every command; an unknown one is reported.
+    /// Whether the script's user may run the command (refusals are not logged, as Redis's
+    /// `redis.acl_check_cmd` does not log them); an unknown one is reported.
     fn acl_check(&mut self, args: &[&[u8]]) -> AclCheck {
-        match check::lookup(args) {
-            Ok(_) => AclCheck::Allowed,
-            Err(_) => AclCheck::UnknownCommand,
+        let Ok(entry) = check::lookup(args) else {
+            return AclCheck::UnknownCommand;
+        };
+        let slot = crate::acl::check::user_of(self.ctx.server, self.ctx.client);
+        if slot.unrestricted() || crate::acl::check::check(&slot.read(), entry, args).is_ok() {
+            AclCheck::Allowed
+        } else {
+            AclCheck::Denied
         }
     }
 

@@ -485,24 +485,6 @@ fn oom_score_adj_writes_the_kernel_score() {
 }
 
 #[test]
-fn access_rules_that_would_be_ignored_are_refused() {
-    for (args, what) in [
-        (&["--aclfile", "/tmp/users.acl"][..], "ACL (aclfile)"),
-        (
-            &["--user", "alice", "on", ">pw", "~*", "+@all"][..],
-            "ACL users (user)",
-        ),
-    ] {
-        let (status, output) = Launch::lite().args(args).run_until_exit();
-        assert!(!status.success());
-        assert!(
-            output.contains(what) && output.contains("not supported by redis-lite"),
-            "{output}"
-        );
-    }
-}
-
-#[test]
 fn tls_parameters_are_accepted_with_a_warning() {
     let dir = DataDir::new("unbuilt");
     let logfile = dir.join("unbuilt.log");

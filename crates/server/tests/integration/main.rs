@@ -2,6 +2,7 @@
 //! file is most of what building the tests costs). Each module is a family or a subsystem; they
 //! share the workspace's test kit (`crates/testkit`).
 
+mod acl;
 mod aof;
 mod bitmaps;
 mod blocking;
