@@ -168,23 +168,10 @@ pub fn warn_unbuilt(config: &super::Config) {
             "WARNING cluster-enabled yes: cluster mode is not built yet (issue 18); serving as a standalone server"
         );
     }
-    if config.tls.port != 0 {
-        crate::log!(
-            Warning,
-            "WARNING tls-port {}: TLS is not built yet (issue 19); no TLS listener is opened",
-            config.tls.port
-        );
-    }
-    if config.tls.replication {
-        crate::log!(
-            Warning,
-            "WARNING tls-replication yes: TLS is not built yet (issue 19); the link to a master is plain TCP"
-        );
-    }
     if config.tls.cluster {
         crate::log!(
             Warning,
-            "WARNING tls-cluster yes: TLS is not built yet (issue 19); there is no cluster bus"
+            "WARNING tls-cluster yes: there is no cluster bus yet (issue 18) for TLS to secure"
         );
     }
 }
