@@ -9,15 +9,21 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io;
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{ring, CryptoProvider};
 use rustls::server::{StoresServerSessions, WebPkiClientVerifier};
-use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedCipherSuite};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig,
+    SignatureScheme, SupportedCipherSuite,
+};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use crate::config::sections::TlsConfig;
 use crate::config::Config;
@@ -78,7 +84,7 @@ impl Tls {
             Err(_) => "handshake timed out".to_string(),
         };
         log!(
-            Verbose,
+            Warning,
             "Error accepting a client connection: {why} (addr={peer})"
         );
         None
@@ -201,10 +207,16 @@ fn server_config(config: &TlsConfig) -> Result<Arc<ServerConfig>, String> {
 /// The client context of outgoing links: the CA to trust, and the certificate to present
 /// (`tls-client-cert-file`, or the server's own when that is not set, as in Redis).
 fn client_config(config: &TlsConfig) -> Result<Arc<ClientConfig>, String> {
-    let builder = ClientConfig::builder_with_provider(Arc::new(provider(config)?))
+    let provider = Arc::new(provider(config)?);
+    let chain =
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots(config)?), provider.clone())
+            .build()
+            .map_err(|e| format!("server verification: {e}"))?;
+    let builder = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&protocols(&config.protocols)?)
         .map_err(|e| format!("tls-protocols: {e}"))?
-        .with_root_certificates(roots(config)?);
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(ChainOnly(chain)));
     let (cert, key, pass) = match config.client_cert_file.is_empty() {
         true => (&config.cert_file, &config.key_file, &config.key_file_pass),
         false => (
@@ -217,6 +229,130 @@ fn client_config(config: &TlsConfig) -> Result<Arc<ClientConfig>, String> {
         .with_client_auth_cert(load_certs(cert)?, load_key(key, pass)?)
         .map_err(|e| format!("{cert} and {key}: {e}"))?;
     Ok(Arc::new(client))
+}
+
+/// Checks a master's certificate chain against the CA but not its name, as Redis's links do
+/// (they connect to whatever address REPLICAOF names, often an IP the certificate lacks).
+#[derive(Debug)]
+struct ChainOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verified =
+            self.0
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
+        match verified {
+            // The name is checked only once the chain is good.
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// An outgoing link (a replica's to its master): plain TCP, or TLS over it under
+/// `tls-replication`. Blocking, as the link's thread reads and writes it.
+pub enum LinkStream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl LinkStream {
+    /// The TCP socket under the link (addresses, descriptor, shutdown).
+    pub fn socket(&self) -> &TcpStream {
+        match self {
+            LinkStream::Plain(socket) => socket,
+            LinkStream::Tls(tls) => &tls.sock,
+        }
+    }
+}
+
+impl io::Read for LinkStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            LinkStream::Plain(socket) => socket.read(buf),
+            LinkStream::Tls(tls) => tls.read(buf),
+        }
+    }
+}
+
+impl io::Write for LinkStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            LinkStream::Plain(socket) => socket.write(buf),
+            LinkStream::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            LinkStream::Plain(socket) => socket.flush(),
+            LinkStream::Tls(tls) => tls.flush(),
+        }
+    }
+}
+
+impl Tls {
+    /// The link over `socket` to `host`: TLS when `tls` (`tls-replication`), its handshake
+    /// done within `timeout`; the error says why, for the link's log line.
+    pub fn link(
+        &self,
+        socket: TcpStream,
+        host: &str,
+        tls: bool,
+        timeout: Duration,
+    ) -> Result<LinkStream, String> {
+        if !tls {
+            return Ok(LinkStream::Plain(socket));
+        }
+        let config = self
+            .client_config()
+            .ok_or_else(|| "TLS is not configured".to_string())?;
+        let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
+        let session = rustls::ClientConnection::new(config, name).map_err(|e| e.to_string())?;
+        let mut stream = rustls::StreamOwned::new(session, socket);
+        stream
+            .sock
+            .set_read_timeout(Some(timeout))
+            .map_err(|e| e.to_string())?;
+        while stream.conn.is_handshaking() {
+            stream
+                .conn
+                .complete_io(&mut stream.sock)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(LinkStream::Tls(Box::new(stream)))
+    }
 }
 
 /// The certificates of a PEM file.
