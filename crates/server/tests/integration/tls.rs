@@ -401,3 +401,36 @@ fn real_redis_replicates_from_a_tls_master_and_the_reverse() {
         || lite_raw.cmd_text(&["GET", "streamed-back"]) == "$1\r\n4\r\n",
     );
 }
+
+#[test]
+fn large_values_and_pipelines_cross_tls_whole() {
+    let pki = Pki::new(DataDir::new("tls-large"), "large");
+    let server_id = pki.issue("server");
+    let (_lite, port) = tls_server(&pki, &server_id, &["--tls-auth-clients", "no"]);
+    let mut conn = connect(port, &pki.ca_file(), None).unwrap();
+    // Larger than the socket buffers and many TLS records: the server holds encrypted output
+    // the socket did not take, and decrypted input past what one read asked for.
+    let value = "x".repeat(3 << 20);
+    let mut pipeline = Vec::new();
+    for i in 0..200 {
+        pipeline.extend(redis_lite_testkit::encode(&[
+            b"SET",
+            format!("k{i}").as_bytes(),
+            b"v",
+        ]));
+    }
+    pipeline.extend(redis_lite_testkit::encode(&[
+        b"SET",
+        b"big",
+        value.as_bytes(),
+    ]));
+    pipeline.extend(redis_lite_testkit::encode(&[b"GET", b"big"]));
+    conn.write_all(&pipeline).unwrap();
+    let expected = "+OK\r\n".repeat(201) + &format!("${}\r\n{value}\r\n", value.len());
+    let mut got = vec![0; expected.len()];
+    conn.sock
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    conn.read_exact(&mut got).unwrap();
+    assert!(got == expected.as_bytes(), "the replies arrived whole");
+}
