@@ -14,16 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::{ring, CryptoProvider};
-use rustls::server::{StoresServerSessions, WebPkiClientVerifier};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig,
-    SignatureScheme, SupportedCipherSuite,
-};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use redis_lite_tls::rustls::crypto::CryptoProvider;
+use redis_lite_tls::rustls::server::{StoresServerSessions, WebPkiClientVerifier};
+use redis_lite_tls::rustls::{self, ClientConfig, ServerConfig, SupportedCipherSuite};
+use redis_lite_tls::{client_builder, load_certs, load_key, roots, server_name, Trust};
 
 use crate::config::sections::TlsConfig;
 use crate::config::Config;
@@ -175,7 +169,7 @@ fn server_config(config: &TlsConfig) -> Result<Arc<ServerConfig>, String> {
         "no" => WebPkiClientVerifier::no_client_auth(),
         auth => {
             let builder = WebPkiClientVerifier::builder_with_provider(
-                Arc::new(roots(config)?),
+                Arc::new(roots(&config.ca_cert_file, &config.ca_cert_dir)?),
                 provider.clone(),
             );
             let builder = match auth {
@@ -207,16 +201,8 @@ fn server_config(config: &TlsConfig) -> Result<Arc<ServerConfig>, String> {
 /// The client context of outgoing links: the CA to trust, and the certificate to present
 /// (`tls-client-cert-file`, or the server's own when that is not set, as in Redis).
 fn client_config(config: &TlsConfig) -> Result<Arc<ClientConfig>, String> {
-    let provider = Arc::new(provider(config)?);
-    let chain =
-        WebPkiServerVerifier::builder_with_provider(Arc::new(roots(config)?), provider.clone())
-            .build()
-            .map_err(|e| format!("server verification: {e}"))?;
-    let builder = ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&protocols(&config.protocols)?)
-        .map_err(|e| format!("tls-protocols: {e}"))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(ChainOnly(chain)));
+    let trust = Trust::Chain(roots(&config.ca_cert_file, &config.ca_cert_dir)?);
+    let builder = client_builder(provider(config)?, &protocols(&config.protocols)?, trust)?;
     let (cert, key, pass) = match config.client_cert_file.is_empty() {
         true => (&config.cert_file, &config.key_file, &config.key_file_pass),
         false => (
@@ -229,55 +215,6 @@ fn client_config(config: &TlsConfig) -> Result<Arc<ClientConfig>, String> {
         .with_client_auth_cert(load_certs(cert)?, load_key(key, pass)?)
         .map_err(|e| format!("{cert} and {key}: {e}"))?;
     Ok(Arc::new(client))
-}
-
-/// Checks a master's certificate chain against the CA but not its name, as Redis's links do
-/// (they connect to whatever address REPLICAOF names, often an IP the certificate lacks).
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let verified =
-            self.0
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
-        match verified {
-            // The name is checked only once the chain is good.
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
 }
 
 /// An outgoing link (a replica's to its master): plain TCP, or TLS over it under
@@ -338,8 +275,8 @@ impl Tls {
         let config = self
             .client_config()
             .ok_or_else(|| "TLS is not configured".to_string())?;
-        let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
-        let session = rustls::ClientConnection::new(config, name).map_err(|e| e.to_string())?;
+        let session =
+            rustls::ClientConnection::new(config, server_name(host)).map_err(|e| e.to_string())?;
         let mut stream = rustls::StreamOwned::new(session, socket);
         stream
             .sock
@@ -353,79 +290,6 @@ impl Tls {
         }
         Ok(LinkStream::Tls(Box::new(stream)))
     }
-}
-
-/// The certificates of a PEM file.
-pub fn load_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("Failed to load certificate: {path}: {e}"))?;
-    if certs.is_empty() {
-        return Err(format!(
-            "Failed to load certificate: {path}: no certificate in the file"
-        ));
-    }
-    Ok(certs)
-}
-
-/// The private key of a PEM file (PKCS#1, PKCS#8 or SEC1). rustls reads no encrypted keys:
-/// one is refused with how to decrypt it.
-pub fn load_key(path: &str, pass: &str) -> Result<PrivateKeyDer<'static>, String> {
-    let text =
-        std::fs::read(path).map_err(|e| format!("Failed to load private key: {path}: {e}"))?;
-    if text.windows(b"ENCRYPTED".len()).any(|w| w == b"ENCRYPTED") {
-        let given = if pass.is_empty() {
-            ""
-        } else {
-            " (tls-key-file-pass is set)"
-        };
-        return Err(format!(
-            "Failed to load private key: {path}: encrypted private keys are not supported{given}; decrypt it with `openssl pkey -in {path} -out plain.key`"
-        ));
-    }
-    PrivateKeyDer::from_pem_slice(&text)
-        .map_err(|e| format!("Failed to load private key: {path}: {e}"))
-}
-
-/// The CA certificates of `tls-ca-cert-file` and every PEM file of `tls-ca-cert-dir`.
-fn roots(config: &TlsConfig) -> Result<RootCertStore, String> {
-    let mut files = Vec::new();
-    if !config.ca_cert_file.is_empty() {
-        files.push(config.ca_cert_file.clone());
-    }
-    if !config.ca_cert_dir.is_empty() {
-        let dir = std::fs::read_dir(&config.ca_cert_dir).map_err(|e| {
-            format!(
-                "Failed to configure CA certificate(s) file/directory: {}: {e}",
-                config.ca_cert_dir
-            )
-        })?;
-        for entry in dir.flatten() {
-            let path = entry.path();
-            if path.is_file() {
-                files.push(path.to_string_lossy().into_owned());
-            }
-        }
-    }
-    let mut roots = RootCertStore::empty();
-    for file in &files {
-        // A directory may hold other files (CRLs, keys): only its certificates count.
-        let certs = match CertificateDer::pem_file_iter(file) {
-            Ok(certs) => certs.flatten().collect::<Vec<_>>(),
-            Err(e) if !config.ca_cert_file.is_empty() && *file == config.ca_cert_file => {
-                return Err(format!(
-                    "Failed to configure CA certificate(s) file/directory: {file}: {e}"
-                ))
-            }
-            Err(_) => continue,
-        };
-        for cert in certs {
-            roots
-                .add(cert)
-                .map_err(|e| format!("CA certificate in {file}: {e}"))?;
-        }
-    }
-    Ok(roots)
 }
 
 /// `tls-protocols`: OpenSSL's words; empty is TLS 1.2 and 1.3.
@@ -452,10 +316,7 @@ fn protocols(words: &str) -> Result<Vec<&'static rustls::SupportedProtocolVersio
 /// The ring provider, its suites narrowed by `tls-ciphers` (TLS 1.2, OpenSSL names) and
 /// `tls-ciphersuites` (TLS 1.3, IANA names).
 fn provider(config: &TlsConfig) -> Result<CryptoProvider, String> {
-    // ring builds with the C compiler alone (aws-lc-rs needs more); rustls deprecates it only
-    // for lacking post-quantum key exchange, which Redis's OpenSSL 3.0 lacks too.
-    #[allow(deprecated)]
-    let mut provider = ring::default_provider();
+    let mut provider = redis_lite_tls::provider();
     let all = provider.cipher_suites.clone();
     let tls13 = |s: &SupportedCipherSuite| matches!(s, SupportedCipherSuite::Tls13(_));
     let mut suites: Vec<SupportedCipherSuite> = Vec::new();

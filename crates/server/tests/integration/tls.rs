@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use redis_lite_testkit::{free_port, installed, skipped, wait_until, DataDir, Launch, Server};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use redis_lite_tls::rustls;
+use redis_lite_tls::rustls::pki_types::pem::PemObject;
+use redis_lite_tls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 /// A certificate authority that signs certificates into PEM files of one directory.
 struct Pki {
@@ -87,8 +88,7 @@ fn connect(port: u16, ca: &str, identity: Option<&Identity>) -> std::io::Result<
     for cert in CertificateDer::pem_file_iter(ca).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
-    #[allow(deprecated)]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(redis_lite_tls::provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
