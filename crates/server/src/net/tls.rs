@@ -43,19 +43,14 @@ impl Tls {
 
     /// Builds both contexts from `config` and uses them from now on. On error (logged, in
     /// words naming the file or parameter) the previous contexts stay.
-    pub fn configure(&self, config: &TlsConfig) -> Result<(), ()> {
+    pub fn configure(&self, config: &TlsConfig) -> Result<(), String> {
         let built = server_config(config).and_then(|s| Ok((s, client_config(config)?)));
-        match built {
-            Ok((server, client)) => {
-                *self.server.write() = Some(server);
-                *self.client.write() = Some(client);
-                Ok(())
-            }
-            Err(why) => {
-                log!(Warning, "Failed to configure TLS: {why}");
-                Err(())
-            }
-        }
+        let (server, client) = built.inspect_err(|why| {
+            log!(Warning, "Failed to configure TLS: {why}");
+        })?;
+        *self.server.write() = Some(server);
+        *self.client.write() = Some(client);
+        Ok(())
     }
 
     /// The context the replica's link to its master connects with.
@@ -91,7 +86,7 @@ pub fn configure_at_startup(tls: &Tls, config: &Config) -> Result<(), String> {
         return Ok(());
     }
     tls.configure(&config.tls)
-        .map_err(|()| "Failed to configure TLS. Check logs for more info.".to_string())
+        .map_err(|_| "Failed to configure TLS. Check logs for more info.".to_string())
 }
 
 /// After CONFIG SET changed the live config from `before`: rebuilds the contexts when a
@@ -397,7 +392,14 @@ fn openssl_name(suite: &SupportedCipherSuite) -> String {
 struct SessionCache {
     size: usize,
     timeout: Duration,
-    sessions: Mutex<(HashMap<Vec<u8>, (Instant, Vec<u8>)>, VecDeque<Vec<u8>>)>,
+    sessions: Mutex<Sessions>,
+}
+
+/// The cached sessions by ID, with when each was stored, and their IDs oldest first.
+#[derive(Debug, Default)]
+struct Sessions {
+    by_id: HashMap<Vec<u8>, (Instant, Vec<u8>)>,
+    oldest_first: VecDeque<Vec<u8>>,
 }
 
 impl SessionCache {
@@ -405,38 +407,40 @@ impl SessionCache {
         SessionCache {
             size,
             timeout,
-            sessions: Mutex::new((HashMap::new(), VecDeque::new())),
+            sessions: Mutex::new(Sessions::default()),
         }
     }
 }
 
 impl StoresServerSessions for SessionCache {
     fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
-        let mut guard = self.sessions.lock();
-        let (map, order) = &mut *guard;
-        while self.size > 0 && map.len() >= self.size {
-            match order.pop_front() {
-                Some(oldest) => map.remove(&oldest),
-                None => break,
+        let mut sessions = self.sessions.lock();
+        while self.size > 0 && sessions.by_id.len() >= self.size {
+            let Some(oldest) = sessions.oldest_first.pop_front() else {
+                break;
             };
+            sessions.by_id.remove(&oldest);
         }
-        if map.insert(key.clone(), (Instant::now(), value)).is_none() {
-            order.push_back(key);
+        if sessions
+            .by_id
+            .insert(key.clone(), (Instant::now(), value))
+            .is_none()
+        {
+            sessions.oldest_first.push_back(key);
         }
         true
     }
 
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        let guard = self.sessions.lock();
-        let (stored, value) = guard.0.get(key)?;
+        let sessions = self.sessions.lock();
+        let (stored, value) = sessions.by_id.get(key)?;
         (stored.elapsed() < self.timeout).then(|| value.clone())
     }
 
     fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
-        let mut guard = self.sessions.lock();
-        let (map, order) = &mut *guard;
-        let (stored, value) = map.remove(key)?;
-        order.retain(|k| k != key);
+        let mut sessions = self.sessions.lock();
+        let (stored, value) = sessions.by_id.remove(key)?;
+        sessions.oldest_first.retain(|k| k != key);
         (stored.elapsed() < self.timeout).then_some(value)
     }
 
