@@ -371,3 +371,40 @@ fn large_values_and_pipelines_cross_tls_whole() {
     conn.read_exact(&mut got).unwrap();
     assert!(got == expected.as_bytes(), "the replies arrived whole");
 }
+
+#[test]
+fn config_set_tls_port_opens_and_closes_the_tls_listener() {
+    let pki = Pki::new(DataDir::new("tls-port"), "port");
+    let server_id = pki.issue("server");
+    let ca = pki.ca_file();
+    let lite = Launch::lite()
+        .args(&[
+            "--tls-cert-file",
+            &server_id.cert,
+            "--tls-key-file",
+            &server_id.key,
+            "--tls-ca-cert-file",
+            &ca,
+            "--tls-auth-clients",
+            "no",
+        ])
+        .start();
+    let mut raw = lite.raw();
+    let port = free_port();
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "SET", "tls-port", &port.to_string()]),
+        "+OK\r\n"
+    );
+    assert!(pings(port, &ca, None));
+    assert_eq!(raw.cmd_text(&["CONFIG", "SET", "tls-port", "0"]), "+OK\r\n");
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+    // Without a certificate the port cannot open, and the setting stays as it was.
+    raw.cmd(&["CONFIG", "SET", "tls-cert-file", ""]);
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "SET", "tls-port", &port.to_string()]),
+        "-ERR CONFIG SET failed (possibly related to argument 'tls-port') - Unable to update TLS configuration. Check server logs.\r\n"
+    );
+    assert!(raw
+        .cmd_text(&["CONFIG", "GET", "tls-port"])
+        .ends_with("$1\r\n0\r\n"));
+}
