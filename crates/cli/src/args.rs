@@ -53,6 +53,21 @@ pub struct Options {
     pub no_auth_warning: bool,
     pub mode: Mode,
     pub command: Vec<Vec<u8>>,
+    pub tls: TlsOptions,
+}
+
+/// redis-cli's TLS options; the files matter only with `--tls` (or a `rediss://` URI).
+#[derive(Clone, Debug, Default)]
+pub struct TlsOptions {
+    pub enabled: bool,
+    /// The name sent as SNI (default: the host).
+    pub sni: Option<String>,
+    pub cacert: String,
+    pub cacertdir: String,
+    pub cert: String,
+    pub key: String,
+    /// Trust any server certificate.
+    pub insecure: bool,
 }
 
 impl Default for Options {
@@ -79,6 +94,7 @@ impl Default for Options {
             no_auth_warning: false,
             mode: Mode::Interactive,
             command: Vec::new(),
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -109,7 +125,7 @@ Usage: redis-lite-cli [OPTIONS] [cmd [arg [arg ...]]]
   -a <password>      Password to use when connecting to the server.
   --user <username>  Used to send ACL style 'AUTH username pass'. Needs -a.
   --pass <password>  Alias of -a for consistency with the new --user option.
-  -u <uri>           Server URI: redis://[[user]:pass@]host[:port][/db].
+  -u <uri>           Server URI: redis[s]://[[user]:pass@]host[:port][/db].
   -r <repeat>        Execute specified command N times (negative: forever).
   -i <interval>      When -r is used, waits <interval> seconds per command.
                      It is possible to specify sub-second times like -i 0.1.
@@ -136,6 +152,15 @@ Usage: redis-lite-cli [OPTIONS] [cmd [arg [arg ...]]]
   --pattern <pat>    Keys pattern when using the --scan, --bigkeys or --memkeys
                      options (default: *).
   --count <count>    Count option when using the --scan, --bigkeys or --memkeys (default: 10).
+  --tls              Establish a secure TLS connection.
+  --sni <host>       Server name indication for TLS.
+  --cacert <file>    CA Certificate file to verify with.
+  --cacertdir <dir>  Directory where trusted CA certificates are stored.
+                     If neither cacert nor cacertdir are specified, the default
+                     system-wide trusted root certs configuration will apply.
+  --insecure         Allow insecure TLS connection by skipping cert validation.
+  --cert <file>      Client certificate to authenticate with.
+  --key <file>       Private key file to authenticate with.
   --help             Output this help and exit.
   -v, --version      Output version and exit.
 
@@ -152,14 +177,20 @@ When no command is given, redis-lite-cli starts in interactive mode.
 Type \"help\" in interactive mode for information on available commands.
 ";
 
-/// `redis://[[user]:pass@]host[:port][/db]`, into `options`.
+/// `redis://[[user]:pass@]host[:port][/db]` (`rediss://` for TLS), into `options`.
 fn parse_uri(uri: &str, o: &mut Options) -> Result<(), Exit> {
     let invalid = || {
         Exit::Usage(format!(
-            "Invalid URI scheme or format: '{uri}'\nOnly redis:// URIs are supported"
+            "Invalid URI scheme or format: '{uri}'\nOnly redis:// and rediss:// URIs are supported"
         ))
     };
-    let rest = uri.strip_prefix("redis://").ok_or_else(invalid)?;
+    let rest = match uri.strip_prefix("rediss://") {
+        Some(rest) => {
+            o.tls.enabled = true;
+            rest
+        }
+        None => uri.strip_prefix("redis://").ok_or_else(invalid)?,
+    };
     let (auth, rest) = match rest.rfind('@') {
         Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
         None => (None, rest),
@@ -233,6 +264,13 @@ pub fn parse(args: &[String]) -> Result<Options, Exit> {
             "-3" => o.resp3 = true,
             "-2" => o.resp3 = false,
             "-x" => o.stdin_last = true,
+            "--tls" => o.tls.enabled = true,
+            "--sni" => o.tls.sni = Some(value(args, &mut i)?.to_string()),
+            "--cacert" => o.tls.cacert = value(args, &mut i)?.to_string(),
+            "--cacertdir" => o.tls.cacertdir = value(args, &mut i)?.to_string(),
+            "--cert" => o.tls.cert = value(args, &mut i)?.to_string(),
+            "--key" => o.tls.key = value(args, &mut i)?.to_string(),
+            "--insecure" => o.tls.insecure = true,
             "--raw" => o.output = Output::Raw,
             "--no-raw" => o.output = Output::Standard,
             "--no-auth-warning" => o.no_auth_warning = true,

@@ -1,5 +1,6 @@
-//! One connection to a server over TCP or a unix socket: blocking writes of commands, buffered
-//! reads of replies, and the set-up redis-cli does on connect (AUTH, SELECT, HELLO 3).
+//! One connection to a server over TCP (plain or TLS) or a unix socket: blocking writes of
+//! commands, buffered reads of replies, and the set-up redis-cli does on connect (AUTH, SELECT,
+//! HELLO 3).
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -8,7 +9,10 @@ use std::time::Duration;
 
 use redis_lite_protocol::{parse_response, Response};
 
-use crate::args::Options;
+use redis_lite_tls::rustls::{ClientConnection, StreamOwned};
+use redis_lite_tls::{client_builder, load_certs, load_key, rustls, server_name, Trust};
+
+use crate::args::{Options, TlsOptions};
 
 /// Where to connect.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,13 +57,21 @@ pub fn plain_error(e: &io::Error) -> String {
 pub enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
 }
 
 impl Stream {
+    /// A second handle for another thread (`--pipe`); a TLS session has one owner only.
     pub fn try_clone(&self) -> io::Result<Stream> {
         Ok(match self {
             Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
             Stream::Unix(s) => Stream::Unix(s.try_clone()?),
+            Stream::Tls(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "--pipe does not work over TLS",
+                ))
+            }
         })
     }
 
@@ -67,6 +79,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.set_read_timeout(t),
             Stream::Unix(s) => s.set_read_timeout(t),
+            Stream::Tls(s) => s.sock.set_read_timeout(t),
         }
     }
 }
@@ -76,6 +89,7 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -85,12 +99,51 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            // rustls holds the record until flushed: send it now, as a plain write would.
+            Stream::Tls(s) => s.write(buf).and_then(|n| s.flush().map(|()| n)),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        match self {
+            Stream::Tls(s) => s.flush(),
+            _ => Ok(()),
+        }
     }
+}
+
+/// Wraps `socket` in TLS as redis-cli's `--tls` options say, the handshake done. The error
+/// reads as redis-cli's.
+fn tls_stream(socket: TcpStream, host: &str, o: &TlsOptions) -> io::Result<Stream> {
+    let failed = |why: String| io::Error::other(why);
+    let trust = match o.insecure {
+        true => Trust::Anything,
+        false => Trust::from_files(&o.cacert, &o.cacertdir)
+            .map_err(|e| failed(format!("Could not create SSL context: {e}")))?,
+    };
+    let versions = rustls::DEFAULT_VERSIONS;
+    let builder = client_builder(redis_lite_tls::provider(), versions, trust).map_err(failed)?;
+    let config = match o.cert.is_empty() {
+        true => builder.with_no_client_auth(),
+        false => {
+            let certs = load_certs(&o.cert).map_err(failed)?;
+            let key = load_key(&o.key, "").map_err(failed)?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| failed(e.to_string()))?
+        }
+    };
+    let name = server_name(o.sni.as_deref().unwrap_or(host));
+    let session = ClientConnection::new(std::sync::Arc::new(config), name)
+        .map_err(|e| failed(e.to_string()))?;
+    let mut stream = StreamOwned::new(session, socket);
+    while stream.conn.is_handshaking() {
+        stream
+            .conn
+            .complete_io(&mut stream.sock)
+            .map_err(|e| failed(format!("SSL_connect failed: {e}")))?;
+    }
+    Ok(Stream::Tls(Box::new(stream)))
 }
 
 /// Encodes a command as a RESP multibulk.
@@ -116,7 +169,8 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn open(endpoint: &Endpoint) -> io::Result<Connection> {
+    /// Connects to `endpoint`, over TLS when `tls` says so.
+    pub fn open(endpoint: &Endpoint, tls: &TlsOptions) -> io::Result<Connection> {
         let stream = match endpoint {
             Endpoint::Unix(path) => Stream::Unix(UnixStream::connect(path)?),
             Endpoint::Tcp(host, port) => {
@@ -133,7 +187,10 @@ impl Connection {
                 }
                 let s = found.ok_or(last)?;
                 s.set_nodelay(true)?;
-                Stream::Tcp(s)
+                match tls.enabled {
+                    true => tls_stream(s, host, tls)?,
+                    false => Stream::Tcp(s),
+                }
             }
         };
         Ok(Connection::from_stream(stream))
@@ -223,7 +280,7 @@ pub fn args(words: &[&str]) -> Vec<Vec<u8>> {
 /// Connects and prepares the connection as redis-cli does: AUTH, SELECT, then HELLO 3 with
 /// `-3`. Failures of those print redis-cli's warnings but keep the connection, as it does.
 pub fn connect(o: &Options, endpoint: &Endpoint, db: i64) -> Result<Connection, String> {
-    let mut c = Connection::open(endpoint).map_err(|e| {
+    let mut c = Connection::open(endpoint, &o.tls).map_err(|e| {
         format!(
             "Could not connect to Redis at {endpoint}: {}",
             plain_error(&e)

@@ -194,3 +194,87 @@ fn eval_runs_a_script_file_on_redis_lite() {
     let out = cli(server.port, &["--no-raw", "--eval", script, "l", ",", "c"]);
     assert_eq!(text(&out.stdout), "1) \"a\"\n2) \"b\"\n3) \"c\"\n");
 }
+
+#[test]
+fn tls_with_ca_client_certificate_sni_and_insecure() {
+    let pki = redis_lite_testkit::pki::Pki::new(DataDir::new("cli-tls"), "cli");
+    let server_id = pki.issue("server");
+    let client_id = pki.issue("client");
+    let ca = pki.ca_file();
+    let tls_port = redis_lite_testkit::free_port().to_string();
+    let Some(_server) = Launch::lite()
+        .args(&[
+            "--tls-port",
+            &tls_port,
+            "--tls-cert-file",
+            &server_id.cert,
+            "--tls-key-file",
+            &server_id.key,
+            "--tls-ca-cert-file",
+            &ca,
+        ])
+        .start_if_available()
+    else {
+        return;
+    };
+    let with_cert = [
+        "--tls",
+        "--cacert",
+        &ca,
+        "--cert",
+        &client_id.cert,
+        "--key",
+        &client_id.key,
+        "-p",
+        &tls_port,
+    ];
+    let out = run(CLI, &[&with_cert[..], &["SET", "k", "v"]].concat(), b"");
+    assert_eq!(text(&out.stdout), "OK\n");
+    let out = run(
+        CLI,
+        &[&with_cert[..], &["--sni", "localhost", "GET", "k"]].concat(),
+        b"",
+    );
+    assert_eq!(text(&out.stdout), "v\n");
+    // The server's certificate is trusted without checking it.
+    let out = run(
+        CLI,
+        &[
+            "--tls",
+            "--insecure",
+            "--cert",
+            &client_id.cert,
+            "--key",
+            &client_id.key,
+            "-p",
+            &tls_port,
+            "PING",
+        ],
+        b"",
+    );
+    assert_eq!(text(&out.stdout), "PONG\n");
+    let uri = format!("rediss://127.0.0.1:{tls_port}");
+    let out = run(
+        CLI,
+        &[
+            "-u",
+            &uri,
+            "--cacert",
+            &ca,
+            "--cert",
+            &client_id.cert,
+            "--key",
+            &client_id.key,
+            "PING",
+        ],
+        b"",
+    );
+    assert_eq!(text(&out.stdout), "PONG\n");
+    // tls-auth-clients yes (the default): no client certificate, no session.
+    let out = run(
+        CLI,
+        &["--tls", "--cacert", &ca, "-p", &tls_port, "PING"],
+        b"",
+    );
+    assert_ne!(text(&out.stdout), "PONG\n");
+}

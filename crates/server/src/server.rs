@@ -76,6 +76,10 @@ pub struct Server {
     pub cluster: crate::cluster::Cluster,
     /// Access control: the users and their permissions, ACL LOG.
     pub acl: crate::acl::Acl,
+    /// The TLS listeners, which CONFIG SET tls-port/bind move.
+    pub tls_listeners: crate::net::listeners::Listeners,
+    /// The TLS contexts new connections and links use, which CONFIG SET tls-* rebuilds.
+    pub tls: crate::net::tls::Tls,
 }
 
 /// What names this server instance to clients.
@@ -199,6 +203,8 @@ impl Server {
             listeners: Default::default(),
             cluster: Default::default(),
             acl: crate::acl::Acl::new(&config.requirepass),
+            tls_listeners: crate::net::listeners::Listeners::tls(),
+            tls: Default::default(),
             config: LiveConfig::new(config, config_file),
         };
         server
@@ -426,6 +432,8 @@ pub(crate) struct Accepted {
 
 enum AcceptedStream {
     Tcp(std::net::TcpStream),
+    /// From the TLS port: the handshake is still to come.
+    Tls(std::net::TcpStream),
     Unix(std::os::unix::net::UnixStream),
 }
 
@@ -470,8 +478,9 @@ pub fn run(startup: Startup) -> Result<(), String> {
     let listeners = crate::net::listeners::bind_at_startup(&config, config.port)?;
     let metrics_listeners =
         crate::net::listeners::bind_at_startup(&config, config.observability.metrics_port)?;
+    let tls_listeners = crate::net::listeners::bind_at_startup(&config, config.tls.port as u16)?;
     let unix_listener = bind_unix(&config)?;
-    if listeners.is_empty() && unix_listener.is_none() {
+    if listeners.is_empty() && tls_listeners.is_empty() && unix_listener.is_none() {
         return Err("Configured to not listen anywhere, exiting.".into());
     }
     let port =
@@ -480,6 +489,7 @@ pub fn run(startup: Startup) -> Result<(), String> {
     let server = Arc::new(Server::new(config, startup.config_file.clone()));
     let acl_config = server.config.read().acl.clone();
     server.acl.load_at_startup(&acl_config)?;
+    crate::net::tls::configure_at_startup(&server.tls, &server.config.read())?;
     server.identity.tcp_port.store(port as u64, Relaxed);
     // Before the data loads, as Redis's clusterInit: a node that cannot lock or read its
     // nodes.conf does not serve.
@@ -528,12 +538,15 @@ pub fn run(startup: Startup) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        for listener in &listeners {
+        for listener in listeners.iter().chain(&tls_listeners) {
             if let Ok(addr) = listener.local_addr() {
                 log!(Notice, "Ready to accept connections on {addr}");
             }
         }
         server.listeners.serve(&server, senders.clone(), listeners);
+        server
+            .tls_listeners
+            .serve(&server, senders.clone(), tls_listeners);
         if let Some(listener) = unix_listener {
             let listener = tokio::net::UnixListener::from_std(listener)
                 .expect("listener registers with the runtime");
@@ -582,12 +595,13 @@ pub fn run(startup: Startup) -> Result<(), String> {
 }
 
 /// Accepts on one TCP listener until `stop` fires (CONFIG SET port/bind moved it), then drops
-/// the listener.
+/// the listener. The clients of a `tls` listener shake hands on their event loop.
 pub(crate) async fn accept_loop(
     server: Arc<Server>,
     listener: tokio::net::TcpListener,
     loops: Vec<mpsc::UnboundedSender<Accepted>>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
+    tls: bool,
 ) {
     let mut next = 0;
     let mut errors = AcceptErrors::new();
@@ -619,13 +633,11 @@ pub(crate) async fn accept_loop(
                         &socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive)),
                     );
                 }
-                hand_off(
-                    &server,
-                    &loops,
-                    &mut next,
-                    AcceptedStream::Tcp(stream),
-                    handle,
-                );
+                let stream = match tls {
+                    true => AcceptedStream::Tls(stream),
+                    false => AcceptedStream::Tcp(stream),
+                };
+                hand_off(&server, &loops, &mut next, stream, handle);
             }
             Err(refusal) => {
                 let mut stream = stream;
@@ -638,16 +650,16 @@ pub(crate) async fn accept_loop(
 /// After a failed accept: logs it (rate-limited) and, when descriptors ran out, gives up the
 /// spare one to accept a `waiting` connection and refuse it, so clients get an answer instead
 /// of hanging in the backlog; then backs off.
-async fn after_accept_error<S: connection::ClientStream>(
+async fn after_accept_error<S: tokio::io::AsyncWrite + Unpin>(
     server: &Server,
     errors: &mut AcceptErrors,
     e: &std::io::Error,
     waiting: impl std::future::Future<Output = std::io::Result<S>>,
 ) {
     if errors.failed(e) {
-        if let Ok(Ok(stream)) = tokio::time::timeout(ACCEPT_RETRY, waiting).await {
+        if let Ok(Ok(mut stream)) = tokio::time::timeout(ACCEPT_RETRY, waiting).await {
             server.refuse_for_lack_of_descriptors();
-            let _ = stream.try_write(MAX_CLIENTS_REACHED.as_bytes());
+            let _ = connection::poll_now(stream.write(MAX_CLIENTS_REACHED.as_bytes()));
         }
         errors.restore_reserve();
     }
@@ -726,6 +738,15 @@ fn event_loop(server: Arc<Server>, index: usize, mut incoming: mpsc::UnboundedRe
                 }),
                 AcceptedStream::Unix(s) => tokio::net::UnixStream::from_std(s).map(|s| {
                     tokio::spawn(connection::serve(server.clone(), s, handle, index));
+                }),
+                AcceptedStream::Tls(s) => tokio::net::TcpStream::from_std(s).map(|s| {
+                    let server = server.clone();
+                    tokio::spawn(async move {
+                        match server.tls.accept(s, &handle.addr).await {
+                            Some(s) => connection::serve(server, s, handle, index).await,
+                            None => server.unregister(handle.id),
+                        }
+                    });
                 }),
             };
             if served.is_err() {

@@ -15,11 +15,13 @@
 //! - [`topology`]: a master with replicas ([`Replicated`]) and a cluster ([`Cluster`]), each
 //!   node any [`Program`], torn down on drop.
 //! - [`run`](mod@run): running a command-line tool with its standard input fed.
+//! - [`pki`]: a CA and certificates made at run time, for TLS tests.
 //! - [`scripts`]: command scripts kept as data files (`tests/scripts/<name>.redis`, read with
 //!   [`script!`]), for the long differential scripts.
 
 pub mod differential;
 pub mod launch;
+pub mod pki;
 pub mod resp;
 pub mod run;
 pub mod scripts;

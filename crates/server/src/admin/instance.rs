@@ -107,6 +107,7 @@ fn config_set(ctx: &mut Ctx<'_>) -> CmdResult {
             .map_err(|why| CommandError::Raw([b"ERR ".as_slice(), &why].concat()))?;
         before
     };
+    crate::net::tls::follow_config_set(ctx.server, &before, &pairs).map_err(CommandError::err)?;
     crate::net::listeners::follow_config_set(ctx.server, &before, &pairs)
         .map_err(CommandError::err)?;
     ctx.server

@@ -1178,13 +1178,11 @@ const CLUSTER: &[Param] = &[
     memory_param!("cluster-link-sendbuf-limit", cluster.link_sendbuf_limit, 0, default "0"),
 ];
 
-/// TLS, kept for when redis-lite speaks TLS (issue 19): until then a TLS port or TLS links
-/// are accepted with a warning, and no TLS listener is opened.
+/// TLS (`net::tls`): the listeners of `tls-port` and the contexts, rebuilt by CONFIG SET.
+/// There is no cluster bus yet, so `tls-cluster` is accepted with a warning.
 const TLS: &[Param] = &[
-    int_param!("tls-port", tls.port: i64, 0, 65535, default "0", mutable true)
-        .informs(&[Apply::Unbuilt]),
-    bool_param!("tls-replication", tls.replication, default "no", mutable true)
-        .informs(&[Apply::Unbuilt]),
+    int_param!("tls-port", tls.port: i64, 0, 65535, default "0", mutable true),
+    bool_param!("tls-replication", tls.replication, default "no", mutable true),
     bool_param!("tls-cluster", tls.cluster, default "no", mutable true).informs(&[Apply::Unbuilt]),
     string_param!("tls-cert-file", tls.cert_file, mutable true),
     string_param!("tls-key-file", tls.key_file, mutable true),

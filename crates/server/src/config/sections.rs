@@ -164,23 +164,10 @@ pub struct AclConfig {
 /// Logs, at start-up and after CONFIG SET of one of them, what the accepted parameters of
 /// capabilities not built yet do not do, so that a config written for Redis does not mislead.
 pub fn warn_unbuilt(config: &super::Config) {
-    if config.tls.port != 0 {
-        crate::log!(
-            Warning,
-            "WARNING tls-port {}: TLS is not built yet (issue 19); no TLS listener is opened",
-            config.tls.port
-        );
-    }
-    if config.tls.replication {
-        crate::log!(
-            Warning,
-            "WARNING tls-replication yes: TLS is not built yet (issue 19); the link to a master is plain TCP"
-        );
-    }
     if config.tls.cluster {
         crate::log!(
             Warning,
-            "WARNING tls-cluster yes: TLS is not built yet (issue 19); there is no cluster bus"
+            "WARNING tls-cluster yes: there is no cluster bus yet (issue 18) for TLS to secure"
         );
     }
 }

@@ -68,14 +68,19 @@ impl Settings {
     }
 }
 
-/// A client's socket, TCP or unix. The connection waits for it to be readable and writable at
-/// the same time, so it keeps reading commands while replies are pending (as Redis does) and
-/// holds no buffer while idle; then it reads and writes by polling once (`poll_now`), which
-/// lets tokio note a short read or write as "drained" without another system call.
+/// A client's socket, TCP, unix or TLS. The connection waits for it to be readable and
+/// writable at the same time, so it keeps reading commands while replies are pending (as Redis
+/// does) and holds no buffer while idle; then it reads and writes by polling once
+/// (`poll_now`), which lets tokio note a short read or write as "drained" without another
+/// system call.
 pub trait ClientStream: AsyncRead + AsyncWrite + Unpin {
     fn readable(&self) -> impl Future<Output = io::Result<()>>;
     fn writable(&self) -> impl Future<Output = io::Result<()>>;
-    fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
+    /// Bytes the stream itself holds after a write took them (TLS records the socket did not
+    /// take yet): a flush sends them once the socket is writable.
+    fn has_unsent(&self) -> bool {
+        false
+    }
 }
 
 macro_rules! client_stream {
@@ -86,9 +91,6 @@ macro_rules! client_stream {
             }
             fn writable(&self) -> impl Future<Output = io::Result<()>> {
                 <$stream>::writable(self)
-            }
-            fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-                <$stream>::try_write(self, buf)
             }
         }
     };
@@ -296,7 +298,7 @@ pub async fn serve(
                 output,
                 ..
             } = &conn;
-            let pending = output.len() > *sent;
+            let pending = output.len() > *sent || stream.has_unsent();
             // Replies go out once the AOF records they acknowledge are written.
             let write = pending.then_some(async {
                 server.aof.wait_durable(client.journal_offset).await;
@@ -382,6 +384,9 @@ impl<S: ClientStream> Connection<S> {
     /// Writes as much pending output as the socket takes without waiting, once the AOF has
     /// the records it acknowledges. Returns false when the connection is broken.
     fn flush(&mut self) -> bool {
+        if self.stream.has_unsent() && matches!(poll_now(self.stream.flush()), Some(Err(_))) {
+            return false;
+        }
         if self.pending() == 0 || !self.server.aof.is_durable(self.client.journal_offset) {
             return true;
         }

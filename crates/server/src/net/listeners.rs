@@ -1,6 +1,6 @@
-//! The TCP listeners: `bind` × `port` resolved as Redis resolves them (`*` and `::*` for every
+//! The TCP listeners: `bind` × `port` (and `bind` × `tls-port` for TLS) resolved as Redis resolves them (`*` and `::*` for every
 //! address, host names, a `-` prefix for an address that may be unavailable), bound at start-up
-//! and changed at runtime by CONFIG SET port/bind. A change opens the new listeners before it
+//! and changed at runtime by CONFIG SET port/tls-port/bind. A change opens the new listeners before it
 //! closes the old ones, keeps a listener whose address stays, and on failure leaves the old
 //! ones serving; connections already accepted are never touched.
 
@@ -29,9 +29,11 @@ struct Wanted {
     optional: bool,
 }
 
-/// The running TCP acceptors, and what starting another takes.
+/// The running TCP acceptors of `port`, or of `tls-port`, and what starting another takes.
 #[derive(Default)]
 pub struct Listeners {
+    /// These listen on `tls-port`, and their clients speak TLS.
+    tls: bool,
     /// The acceptors' runtime (the main thread's) and the event loops they hand clients to.
     acceptors: OnceLock<(tokio::runtime::Handle, Vec<mpsc::UnboundedSender<Accepted>>)>,
     open: Mutex<Vec<Acceptor>>,
@@ -57,15 +59,28 @@ impl Acceptor {
 /// Why CONFIG SET could not move the listeners (already logged).
 pub struct ListenFailed;
 
-/// After CONFIG SET changed the live config from `before`: moves the listeners if `port` or
-/// `bind` changed. When they cannot move, the parameters `pairs` set are restored, as Redis
-/// restores them, and the error is Redis's text.
+/// After CONFIG SET changed the live config from `before`: moves the listeners if `port`,
+/// `tls-port` or `bind` changed. When they cannot move, the parameters `pairs` set are
+/// restored, as Redis restores them, and the error is Redis's text.
 pub fn follow_config_set(
     server: &Arc<Server>,
     before: &Config,
     pairs: &[(&[u8], &[u8])],
 ) -> Result<(), String> {
     let after = server.config.read().clone();
+    if (after.tls.port != before.tls.port || after.bind != before.bind)
+        && server.tls_listeners.reconfigure(server, &after).is_err()
+    {
+        crate::config::restore(&mut server.config.write(), before, pairs);
+        let name = if after.bind != before.bind {
+            "bind"
+        } else {
+            "tls-port"
+        };
+        return Err(format!(
+            "CONFIG SET failed (possibly related to argument '{name}') - Unable to listen on this port. Check server logs."
+        ));
+    }
     if after.port == before.port && after.bind == before.bind {
         return Ok(());
     }
@@ -97,6 +112,22 @@ pub fn follow_config_set(
 }
 
 impl Listeners {
+    /// The listeners of `tls-port`.
+    pub fn tls() -> Self {
+        Listeners {
+            tls: true,
+            ..Listeners::default()
+        }
+    }
+
+    /// The port these listen on in `config`.
+    fn port_in(&self, config: &Config) -> u16 {
+        match self.tls {
+            true => config.tls.port as u16,
+            false => config.port,
+        }
+    }
+
     /// Starts serving the listeners bound at start-up; from then on `reconfigure` may change
     /// them. Runs on the acceptors' runtime.
     pub(crate) fn serve(
@@ -116,7 +147,7 @@ impl Listeners {
     /// Listens as `config` says from now on (CONFIG SET port/bind). On failure, logged in
     /// Redis's words, the listeners are as they were.
     pub fn reconfigure(&self, server: &Arc<Server>, config: &Config) -> Result<(), ListenFailed> {
-        let wanted = resolve(config, config.port).map_err(|e| {
+        let wanted = resolve(config, self.port_in(config)).map_err(|e| {
             log!(Warning, "Warning: {e}");
             ListenFailed
         })?;
@@ -200,10 +231,11 @@ impl Listeners {
         let (closed_tx, closed) = sync_mpsc::channel::<()>();
         let server = server.clone();
         let loops = loops.clone();
+        let tls = self.tls;
         runtime.spawn(async move {
             let listener = tokio::net::TcpListener::from_std(listener)
                 .expect("listener registers with the runtime");
-            crate::server::accept_loop(server, listener, loops, stop_rx).await;
+            crate::server::accept_loop(server, listener, loops, stop_rx, tls).await;
             // The listener was dropped when the loop returned.
             drop(closed_tx);
         });

@@ -906,7 +906,7 @@ async fn stream_to_replica<S: ClientStream>(
                 return format!("Disconnecting timedout replica (streaming sync): {name}");
             }
         }
-        let writing = sent < out.len();
+        let writing = sent < out.len() || stream.has_unsent();
         tokio::select! {
             _ = replica.handle.attention() => {
                 if replica.handle.is_killed() {
@@ -917,10 +917,13 @@ async fn stream_to_replica<S: ClientStream>(
                 if ready.is_err() {
                     return format!("Connection with replica {name} lost.");
                 }
-                match stream.try_write(&out[sent..]) {
-                    Ok(n) => sent += n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(_) => return format!("Connection with replica {name} lost."),
+                match poll_now(tokio::io::AsyncWriteExt::write(stream, &out[sent..])) {
+                    Some(Ok(n)) => sent += n,
+                    None => {}
+                    Some(Err(_)) => return format!("Connection with replica {name} lost."),
+                }
+                if stream.has_unsent() && matches!(poll_now(tokio::io::AsyncWriteExt::flush(stream)), Some(Err(_))) {
+                    return format!("Connection with replica {name} lost.");
                 }
             }
             ready = stream.readable() => {

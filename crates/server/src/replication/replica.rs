@@ -23,6 +23,7 @@ use redis_lite_protocol::{Limits, RequestParser};
 use super::sync;
 use crate::client::{ClientHandle, ClientKind, ClientRole, ClientState};
 use crate::log;
+use crate::net::tls::LinkStream;
 use crate::server::Server;
 
 /// How long a blocking read waits before the link looks at its clock and its orders.
@@ -451,7 +452,7 @@ fn run(server: Arc<Server>, generation: u64, host: String, port: u16) {
 /// A connection to the master, buffered: replies are read a line at a time, the snapshot
 /// and the stream from the same buffer.
 pub(super) struct MasterConn {
-    stream: TcpStream,
+    stream: LinkStream,
     pub buf: Vec<u8>,
     /// Where the unread bytes of `buf` start.
     pub pos: usize,
@@ -613,13 +614,20 @@ impl Link<'_> {
             ))
         })?;
         log!(Notice, "MASTER <-> REPLICA sync started");
-        stream.set_read_timeout(Some(POLL))?;
         stream.set_write_timeout(Some(timeout))?;
         let _ = stream.set_nodelay(true);
+        let shutdown = stream.try_clone()?;
+        let tls = self.server.config.read().tls.replication;
+        let stream = self
+            .server
+            .tls
+            .link(stream, host, tls, timeout)
+            .map_err(|e| LinkError::Failed(format!("Error condition on socket for SYNC: {e}")))?;
+        stream.socket().set_read_timeout(Some(POLL))?;
         {
             let mut status = self.replica().status.lock();
             self.check()?;
-            status.socket = Some(stream.try_clone()?);
+            status.socket = Some(shutdown);
         }
         self.conn = Some(MasterConn {
             stream,
@@ -861,13 +869,15 @@ impl Link<'_> {
         let conn = self.conn.as_ref().expect("connected");
         let peer = conn
             .stream
+            .socket()
             .peer_addr()
             .map_or_else(|_| "?:0".to_string(), |a| a.to_string());
         let local = conn
             .stream
+            .socket()
             .local_addr()
             .map_or_else(|_| "?:0".to_string(), |a| a.to_string());
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&conn.stream);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(conn.stream.socket());
         // The master is not one of the `maxclients`, as in Redis.
         let handle = server
             .clients
@@ -1037,7 +1047,7 @@ impl Link<'_> {
     fn close(&mut self) {
         self.replica().status.lock().socket = None;
         if let Some(conn) = self.conn.take() {
-            let _ = conn.stream.shutdown(Shutdown::Both);
+            let _ = conn.stream.socket().shutdown(Shutdown::Both);
         }
         if self.replica().current(self.generation) {
             self.replica().set_state(LinkState::Connect);

@@ -485,47 +485,6 @@ fn oom_score_adj_writes_the_kernel_score() {
 }
 
 #[test]
-fn tls_parameters_are_accepted_with_a_warning() {
-    let dir = DataDir::new("unbuilt");
-    let logfile = dir.join("unbuilt.log");
-    let server = Launch::lite()
-        .args(&[
-            "--tls-port",
-            "16380",
-            "--tls-replication",
-            "yes",
-            "--logfile",
-            logfile.to_str().unwrap(),
-        ])
-        .start();
-    let log = std::fs::read_to_string(&logfile).unwrap();
-    for warning in [
-        "WARNING tls-port 16380: TLS is not built yet (issue 19); no TLS listener is opened",
-        "WARNING tls-replication yes: TLS is not built yet (issue 19); the link to a master is plain TCP",
-    ] {
-        assert!(log.contains(warning), "{warning} missing from {log}");
-    }
-    assert!(std::net::TcpStream::connect(("127.0.0.1", 16380)).is_err());
-    let mut raw = server.raw();
-    raw.expect_replies(&[
-        (&["CONFIG", "SET", "tls-cluster", "yes"], "+OK\r\n"),
-        (
-            &["CONFIG", "SET", "cluster-enabled", "yes"],
-            "-ERR CONFIG SET failed (possibly related to argument 'cluster-enabled') - can't set immutable config\r\n",
-        ),
-    ]);
-    wait_until(
-        "the runtime warning is logged",
-        Duration::from_secs(5),
-        || {
-            std::fs::read_to_string(&logfile).unwrap().contains(
-                "WARNING tls-cluster yes: TLS is not built yet (issue 19); there is no cluster bus",
-            )
-        },
-    );
-}
-
-#[test]
 fn always_show_logo_puts_the_banner_in_a_log_that_is_not_a_terminal() {
     let dir = DataDir::new("logo");
     for (always, expected) in [

@@ -59,6 +59,7 @@ mod stream_groups;
 mod stream_persistence;
 mod streams;
 mod strings;
+mod tls;
 mod tracking;
 mod transactions;
 mod unixsocket;
