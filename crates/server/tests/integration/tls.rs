@@ -1,7 +1,8 @@
 //! TLS: handshakes with and without client certificates as `tls-auth-clients` asks, untrusted
-//! clients refused, certificate rotation by CONFIG SET, and real Redis's tools (redis-cli,
-//! redis-benchmark, redis-server as replica and master) over TLS. Every certificate is made
-//! at run time by `rcgen`: no key material is committed.
+//! clients refused, certificate rotation by CONFIG SET, real Redis's tools (redis-cli,
+//! redis-benchmark, redis-server as replica and master) and client libraries (redis-py, the
+//! `redis` crate with rustls) over TLS. Every certificate is made at run time by `rcgen`: no
+//! key material is committed.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -455,5 +456,103 @@ fn tls_cluster_is_accepted_with_a_warning() {
                 .count()
                 == 2
         },
+    );
+}
+
+/// redis-py (`ssl=True`, `ssl_ca_certs`, `ssl_certfile`/`ssl_keyfile`) runs SET, GET and a
+/// pipeline with its client certificate and is refused without it, against real Redis first
+/// when it is installed (a failure on both is the library's) and then redis-lite.
+#[test]
+fn redis_py_speaks_tls_with_a_client_certificate() {
+    if !crate::client_scripts::redis_py_installed() {
+        return;
+    }
+    let pki = Pki::new(DataDir::new("tls-redis-py"), "redis-py");
+    let server_id = pki.issue("server");
+    let client_id = pki.issue("client");
+    let ca = pki.ca_file();
+    let auth = ["--tls-auth-clients", "yes"];
+    let mut servers = Vec::new();
+    if installed("redis-server") {
+        let tls_port = free_port().to_string();
+        let redis = Launch::redis()
+            .args(&["--save", "", "--appendonly", "no", "--tls-port", &tls_port])
+            .args(&[
+                "--tls-cert-file",
+                &server_id.cert,
+                "--tls-key-file",
+                &server_id.key,
+            ])
+            .args(&["--tls-ca-cert-file", &ca])
+            .args(&auth)
+            .start();
+        servers.push((redis, tls_port));
+    }
+    let (lite, tls_port) = tls_server(&pki, &server_id, &auth);
+    servers.push((lite, tls_port.to_string()));
+
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/redis_py_tls.py");
+    for (server, tls_port) in &servers {
+        let out = Command::new("python3")
+            .arg(&script)
+            .args([tls_port, &ca, &client_id.cert, &client_id.key])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && out.stdout == b"ok\n",
+            "redis_py_tls.py against {}:\n{}{}",
+            server.executable().display(),
+            redis_lite_testkit::text(&out.stdout),
+            redis_lite_testkit::text(&out.stderr)
+        );
+    }
+}
+
+/// The `redis` crate with its `tls-rustls` feature, trusting the test CA through
+/// `TlsCertificates`: SET, GET and a pipeline with a client certificate, refused without one.
+#[test]
+fn redis_crate_speaks_tls_with_a_client_certificate() {
+    let pki = Pki::new(DataDir::new("tls-redis-crate"), "redis-crate");
+    let server_id = pki.issue("server");
+    let client_id = pki.issue("client");
+    let (_lite, port) = tls_server(&pki, &server_id, &["--tls-auth-clients", "yes"]);
+    let url = format!("rediss://localhost:{port}");
+    let certificates = |client_tls: Option<redis::ClientTlsConfig>| redis::TlsCertificates {
+        client_tls,
+        root_cert: Some(std::fs::read(pki.ca_file()).unwrap()),
+    };
+    let client_certificate = redis::ClientTlsConfig {
+        client_cert: std::fs::read(&client_id.cert).unwrap(),
+        client_key: std::fs::read(&client_id.key).unwrap(),
+    };
+
+    let client =
+        redis::Client::build_with_tls(url.as_str(), certificates(Some(client_certificate)))
+            .unwrap();
+    let mut conn = client.get_connection().unwrap();
+    let set: String = redis::cmd("SET")
+        .arg("greeting")
+        .arg("hello")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(set, "OK");
+    let got: String = redis::cmd("GET").arg("greeting").query(&mut conn).unwrap();
+    assert_eq!(got, "hello");
+    let (first, second, greeting): (i64, i64, String) = redis::pipe()
+        .incr("counter", 1)
+        .incr("counter", 1)
+        .get("greeting")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!((first, second, greeting.as_str()), (1, 2, "hello"));
+
+    let anonymous = redis::Client::build_with_tls(url.as_str(), certificates(None)).unwrap();
+    let refused = anonymous
+        .get_connection()
+        .and_then(|mut conn| redis::cmd("PING").query::<String>(&mut conn));
+    assert!(
+        refused.is_err(),
+        "a client without a certificate was served"
     );
 }
