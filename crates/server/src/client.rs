@@ -160,6 +160,8 @@ pub struct ClientInfo {
     pub close_after_reply: bool,
     pub no_evict: bool,
     pub no_touch: bool,
+    /// Cluster READONLY: a replica node serves this client's reads (the `r` flag).
+    pub readonly: bool,
     /// Channel, pattern and shard channel subscriptions.
     pub sub: usize,
     pub psub: usize,
@@ -181,11 +183,11 @@ pub enum ClientRole {
 }
 
 impl ClientInfo {
-    /// CLIENT LIST's `flags`, in Redis's order: `S` replica, `M` master, `P` subscriber, `x` in
-    /// MULTI, `b` blocked, `d` a watched key changed, `c` closing after the reply, `A` closing
-    /// at once (killed), `e` no-evict, `T` no-touch (Redis 7.2's letter); `N` for none.
-    /// CLIENT LIST's flags, in Redis's order (a monitor is a replica to Redis, hence `O` in
-    /// `S`'s place).
+    /// CLIENT LIST's `flags`, in Redis's order: `O` monitor (a replica to Redis, hence in `S`'s
+    /// place), `S` replica, `M` master, `P` subscriber, `x` in MULTI, `b` blocked, `t`/`R`/`B`
+    /// tracking, its redirect broken, BCAST, `d` a watched key changed, `c` closing after the
+    /// reply, `A` closing at once (killed), `U` unix socket, `r` cluster READONLY, `e` no-evict,
+    /// `T` no-touch (Redis 7.2's letter); `N` for none.
     fn flags(&self, handle: HandleFlags) -> String {
         let mut flags = String::new();
         let mut flag = |on: bool, letter: char| {
@@ -206,6 +208,7 @@ impl ClientInfo {
         flag(self.close_after_reply, 'c');
         flag(handle.killed, 'A');
         flag(handle.unix_socket, 'U');
+        flag(self.readonly, 'r');
         flag(self.no_evict, 'e');
         flag(self.no_touch, 'T');
         if flags.is_empty() {
@@ -252,6 +255,7 @@ impl ClientHandle {
                 close_after_reply: false,
                 no_evict: false,
                 no_touch: false,
+                readonly: false,
                 sub: 0,
                 psub: 0,
                 ssub: 0,
@@ -669,6 +673,7 @@ impl ClientState {
         info.dirty_cas = !self.watched.is_empty() && self.watch_flag.load(Ordering::Relaxed);
         info.close_after_reply = self.close_after_reply;
         info.no_touch = self.no_touch;
+        info.readonly = self.readonly;
         info.sub = self.channels.len();
         info.psub = self.patterns.len();
         info.ssub = self.shard_channels.len();

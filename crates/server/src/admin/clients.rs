@@ -324,7 +324,7 @@ fn quit(ctx: &mut Ctx<'_>) -> CmdResult {
 /// RESET: back to a fresh connection's state, as Redis 7.0's `clearClientConnectionState`:
 /// MONITOR and tracking ended, database 0, RESP2, the default user (unauthenticated again when it has a
 /// password), no transaction or watched keys, no subscriptions, no name, replies on, NO-TOUCH
-/// off. CLIENT NO-EVICT stays, as in Redis 7.0.
+/// off, cluster READONLY and ASKING off. CLIENT NO-EVICT stays, as in Redis 7.0.
 fn reset(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.server.monitors.remove(ctx.client.handle.id);
     crate::tracking::reset(ctx.server, ctx.client);
@@ -336,6 +336,8 @@ fn reset(ctx: &mut Ctx<'_>) -> CmdResult {
     client.protocol = Protocol::Resp2;
     client.reply_mode = ReplyMode::On;
     client.no_touch = false;
+    client.readonly = false;
+    client.asking = false;
     client.set_user(None);
     client.authenticated = !ctx.server.acl.auth_required();
     {

@@ -651,3 +651,33 @@ fn redis_cli_checks_and_follows_a_redis_lite_node() {
     let set = testkit::run("redis-cli", &["-c", "-p", &port, "SET", "foo", "bar"], b"");
     assert_eq!(testkit::text(&set.stdout), "OK\n");
 }
+
+/// READONLY shows as CLIENT LIST's `r` flag, and RESET clears it, as in Redis.
+#[test]
+fn readonly_flag_shows_and_reset_clears_it() {
+    let flags = |server: &Server| -> Vec<String> {
+        let mut raw = server.raw();
+        let mut seen = Vec::new();
+        for step in [&["READONLY"][..], &["RESET"], &["READONLY"], &["READWRITE"]] {
+            raw.cmd(step);
+            let info = raw.cmd_text(&["CLIENT", "INFO"]);
+            let flags = info
+                .split(' ')
+                .find_map(|field| field.strip_prefix("flags="))
+                .unwrap_or("?")
+                .to_string();
+            seen.push(format!("{}: {flags}", step[0]));
+        }
+        seen
+    };
+    let lite = Launch::lite().cluster_node().start();
+    let ours = flags(&lite);
+    assert_eq!(
+        ours,
+        ["READONLY: r", "RESET: N", "READONLY: r", "READWRITE: N"]
+    );
+    match Launch::redis().cluster_node().start_if_available() {
+        Some(redis) => assert_eq!(ours, flags(&redis)),
+        None => skipped("redis-server is not on PATH"),
+    }
+}
