@@ -38,8 +38,9 @@ fn main() {
         }
     };
     // Before anything looks a command up.
-    if let Some(renamed) = startup.renamed_commands.take() {
-        redis_lite_server::command::install(renamed);
+    if let Err(e) = startup.install_commands() {
+        eprintln!("{e}");
+        std::process::exit(1);
     }
     // Before any thread exists: a daemon forks here.
     redis_lite_server::process::prepare(&mut startup.config);

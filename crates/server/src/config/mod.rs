@@ -367,6 +367,7 @@ pub fn split_words(line: impl AsRef<[u8]>) -> Result<Vec<String>, String> {
 }
 
 /// One directive as read from a file or the command line.
+#[derive(Debug)]
 struct Directive {
     source: String,
     line: usize,
@@ -428,7 +429,33 @@ pub struct Startup {
     pub config_file: Option<PathBuf>,
     /// The command table as `rename-command` directives left it, for `command::install`; None
     /// when there were none.
-    pub renamed_commands: Option<CommandTable>,
+    renamed_commands: Option<CommandTable>,
+    /// The `user` lines, checked once the command table is final (their rules name commands).
+    user_declarations: Vec<Directive>,
+}
+
+impl Startup {
+    /// Makes the command table final (`rename-command`), then checks the `user` lines against
+    /// it, in file order: an error names its line as a parameter's would. Start-up calls this
+    /// once, before anything looks a command up.
+    pub fn install_commands(&mut self) -> Result<(), ConfigError> {
+        if let Some(renamed) = self.renamed_commands.take() {
+            crate::command::install(renamed);
+        }
+        let mut earlier: Vec<Vec<String>> = Vec::new();
+        for d in &self.user_declarations {
+            crate::acl::file::check_declaration(&d.words, &earlier).map_err(|reason| {
+                ConfigError {
+                    source: d.source.clone(),
+                    line: d.line,
+                    text: d.text.clone(),
+                    reason,
+                }
+            })?;
+            earlier.push(d.words.clone());
+        }
+        Ok(())
+    }
 }
 
 /// Builds the configuration from `redis-server`-style arguments: an optional config file first,
@@ -469,6 +496,7 @@ pub fn from_args(args: &[String]) -> Result<Startup, ConfigError> {
     let mut config = Config::default();
     let mut save_words: Option<Vec<String>> = None;
     let mut renamed_commands: Option<CommandTable> = None;
+    let mut user_declarations = Vec::new();
     for d in directives {
         let err = |reason: String| ConfigError {
             source: d.source.clone(),
@@ -476,10 +504,11 @@ pub fn from_args(args: &[String]) -> Result<Startup, ConfigError> {
             text: d.text.clone(),
             reason,
         };
-        // Users are checked as they are read and created at start-up (`acl::file`).
+        // Users are checked once renames are applied (`Startup::install_commands`) and created
+        // at start-up (`acl::file`).
         if d.words[0].eq_ignore_ascii_case("user") && d.words.len() >= 2 {
-            crate::acl::file::check_declaration(&d.words, &config.acl.users).map_err(err)?;
             config.acl.users.push(d.words.clone());
+            user_declarations.push(d);
             continue;
         }
         // Not a parameter: CONFIG GET does not show it, and CONFIG REWRITE keeps its lines.
@@ -516,6 +545,7 @@ pub fn from_args(args: &[String]) -> Result<Startup, ConfigError> {
         config,
         config_file,
         renamed_commands,
+        user_declarations,
     })
 }
 
