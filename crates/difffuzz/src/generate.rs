@@ -1,0 +1,385 @@
+//! Random but plausible commands from the documented argument trees: keys from a small
+//! keyspace (so types mix and collide), values by the argument's type and name (edge integers,
+//! doubles with inf/nan/exponents, empty and binary strings, stream IDs, score and lex ranges),
+//! and now and then a value of the wrong kind, a repeated option or a mangled argument list.
+//!
+//! Two rules keep both servers deterministic: relative times are either in the past or years
+//! away (never seconds, which would expire mid-run on one server and not yet on the other), and
+//! sizes a client controls stay small unless they are past Redis's limits (an offset of
+//! 2^32 is refused; 2^32 - 1 would allocate 512 MB on both).
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+use crate::docs::{Arg, ArgKind, CommandModel};
+use crate::policy::TOKENS_NOT_GENERATED;
+
+/// The keyspace: few enough keys that commands of every type meet on the same ones.
+const KEYS: &[&str] = &["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k\x00\u{ff}"];
+
+/// Members, fields, elements and values: few, so that they collide; numbers so that INCR and
+/// friends succeed; a 65-byte one, past the listpack element limit (64), so encodings convert.
+const VALUES: &[&str] = &[
+    "a",
+    "b",
+    "c",
+    "d",
+    "foo",
+    "",
+    "0",
+    "1",
+    "-1",
+    "10",
+    "3.5",
+    "-0",
+    "inf",
+    "nan",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "9223372036854775808",
+    "1e3",
+    " 1",
+    "\x00\r\n\u{ff}",
+    "k1",
+    "w_*",
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+];
+
+/// Integers that are not plain small numbers.
+const EDGE_INTEGERS: &[&str] = &[
+    "9223372036854775807",
+    "-9223372036854775808",
+    "9223372036854775808",
+    "-9223372036854775809",
+    "4294967296",
+    "2147483648",
+    "-2147483649",
+    "1.5",
+    "abc",
+    "",
+    " 1",
+    "+1",
+    "01",
+    "0x10",
+    "1e3",
+    "-0",
+];
+
+const DOUBLES: &[&str] = &[
+    "0", "1", "-1", "2", "1.5", "-2.5", "0.1", "inf", "-inf", "+inf", "nan", "1e308", "1e309",
+    "-1e-320", "1e-5", "5e2", ".5", "5.", "-0", "0x10", " 1", "1 ", "abc", "", "(1", "1e",
+    "9007199254740993", "3.14159265358979",
+];
+
+/// Score and lex range ends, and plain indexes: ZRANGE's start and stop are all three.
+const RANGE_ENDS: &[&str] = &[
+    "0", "1", "-1", "2", "-2", "100", "-100", "(1", "(2.5", "-inf", "+inf", "inf", "(-inf", "-",
+    "+", "[a", "(b", "[c", "a", "", "(", "[", "nan", "1.5",
+];
+
+const STREAM_IDS: &[&str] = &[
+    "0",
+    "0-0",
+    "0-1",
+    "1",
+    "1-1",
+    "1-2",
+    "2-0",
+    "5",
+    "5-5",
+    "1-*",
+    "3-*",
+    "-",
+    "+",
+    "$",
+    ">",
+    "(1-1",
+    "(0",
+    "18446744073709551615-18446744073709551615",
+    "18446744073709551615-*",
+    "18446744073709551616",
+    "1-18446744073709551615",
+    "abc",
+    "-1",
+    "",
+];
+
+/// SCAN-family cursors: the start, and refused ones. A cursor the server did not return means
+/// nothing: each server's cursors are positions in its own hash tables.
+const CURSORS: &[&str] = &["0", "0", "0", "abc", "-1", "18446744073709551616", ""];
+
+const PATTERNS: &[&str] = &[
+    "*", "k*", "k?", "k[0-3]", "k[^1]", "*\\", "w_*", "h*llo", "", "nosort", "k0", "[",
+];
+
+/// Relative times: none that would run out while a run is going on.
+const RELATIVE_TIMES: &[&str] = &[
+    "0",
+    "-1",
+    "-100",
+    "100000000",
+    "1000000000000",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "abc",
+    "1.5",
+    "",
+];
+
+/// Absolute times: long past, or far ahead.
+const ABSOLUTE_TIMES: &[&str] = &[
+    "1",
+    "0",
+    "-1",
+    "1000",
+    "4102444800",
+    "4102444800000",
+    "9223372036854775807",
+    "abc",
+];
+
+/// Counts: small, or at the extremes Redis refuses or clamps (never a huge negative count,
+/// which asks SRANDMEMBER and friends for that many random members).
+const COUNTS: &[&str] = &[
+    "0",
+    "1",
+    "2",
+    "3",
+    "5",
+    "10",
+    "-1",
+    "-3",
+    "100",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "abc",
+    "",
+];
+
+const OFFSETS: &[&str] = &[
+    "0",
+    "1",
+    "7",
+    "8",
+    "15",
+    "63",
+    "64",
+    "100",
+    "-1",
+    "4294967296",
+    "9223372036854775807",
+    "abc",
+    "#0",
+    "#1",
+    "#3",
+];
+
+const BITFIELD_TYPES: &[&str] = &[
+    "i1", "u1", "i8", "u8", "i16", "u15", "i63", "i64", "u63", "u64", "i65", "x8", "i0", "",
+];
+
+/// Database indexes: the first few, and refused ones.
+const DB_INDEXES: &[&str] = &["0", "1", "2", "0", "1", "16", "-1", "abc"];
+
+/// Builds random commands from models.
+pub struct Generator {
+    rng: StdRng,
+}
+
+impl Generator {
+    pub fn new(rng: StdRng) -> Generator {
+        Generator { rng }
+    }
+
+    /// A random command of `model`, words first.
+    pub fn command(&mut self, model: &CommandModel) -> Vec<Vec<u8>> {
+        let mut out: Vec<Vec<u8>> = model.words.iter().map(|w| w.as_bytes().to_vec()).collect();
+        let words = out.len();
+        let name = model.full_name();
+        for arg in &model.args {
+            self.arg(&name, arg, &mut out);
+        }
+        if self.rng.gen_ratio(1, 12) {
+            self.mangle(&mut out, words);
+        }
+        out
+    }
+
+    /// One random command name from `models`.
+    pub fn pick<'a>(&mut self, models: &'a [CommandModel]) -> &'a CommandModel {
+        models.choose(&mut self.rng).expect("commands to fuzz")
+    }
+
+    fn arg(&mut self, command: &str, arg: &Arg, out: &mut Vec<Vec<u8>>) {
+        if arg.optional && self.rng.gen_bool(0.5) {
+            return;
+        }
+        let repeats = if arg.multiple {
+            // Sometimes none at all, to reach the arity and syntax errors.
+            match self.rng.gen_range(0..20) {
+                0 => 0,
+                1..=10 => 1,
+                _ => self.rng.gen_range(2..5),
+            }
+        } else if arg.optional && self.rng.gen_ratio(1, 15) {
+            2 // a repeated option
+        } else {
+            1
+        };
+        for i in 0..repeats {
+            if let Some(token) = &arg.token {
+                if TOKENS_NOT_GENERATED
+                    .iter()
+                    .any(|(c, t, _)| *c == command && t.eq_ignore_ascii_case(token))
+                {
+                    return;
+                }
+                if i == 0 || arg.multiple_token || !arg.multiple {
+                    out.push(token.as_bytes().to_vec());
+                }
+            }
+            self.value(command, arg, out);
+        }
+    }
+
+    fn value(&mut self, command: &str, arg: &Arg, out: &mut Vec<Vec<u8>>) {
+        match &arg.kind {
+            ArgKind::PureToken => {}
+            ArgKind::OneOf(choices) => {
+                let allowed: Vec<&Arg> = choices
+                    .iter()
+                    .filter(|c| {
+                        !c.token.as_ref().is_some_and(|t| {
+                            TOKENS_NOT_GENERATED
+                                .iter()
+                                .any(|(n, tok, _)| *n == command && tok.eq_ignore_ascii_case(t))
+                        })
+                    })
+                    .collect();
+                if let Some(choice) = allowed.choose(&mut self.rng) {
+                    let mut choice = (*choice).clone();
+                    // One of them is chosen: it is not optional within the choice.
+                    choice.optional = false;
+                    self.arg(command, &choice, out);
+                }
+            }
+            ArgKind::Block(parts) => {
+                for part in parts {
+                    self.arg(command, part, out);
+                }
+            }
+            kind => {
+                let value = self.scalar(command, &arg.name, kind);
+                out.push(value);
+            }
+        }
+    }
+
+    /// A value for an argument of this kind and name.
+    fn scalar(&mut self, command: &str, name: &str, kind: &ArgKind) -> Vec<u8> {
+        // Now and then a value of another kind altogether.
+        if !matches!(kind, ArgKind::Key) && self.rng.gen_ratio(1, 25) {
+            return self.from(VALUES);
+        }
+        let name = name.to_ascii_lowercase();
+        let stream = command.starts_with('x');
+        match kind {
+            ArgKind::Key => {
+                if self.rng.gen_ratio(1, 30) {
+                    b"missing".to_vec()
+                } else {
+                    self.from(KEYS)
+                }
+            }
+            ArgKind::UnixTime => self.from(ABSOLUTE_TIMES),
+            ArgKind::Pattern => self.from(PATTERNS),
+            ArgKind::Double => match name.as_str() {
+                "min" | "max" => self.from(RANGE_ENDS),
+                _ => self.from(DOUBLES),
+            },
+            ArgKind::Integer => self.integer(command, &name),
+            _ => match name.as_str() {
+                "id" | "start" | "end" | "last-id" | "last_id" if stream => self.from(STREAM_IDS),
+                "threshold" => {
+                    if self.rng.gen_bool(0.5) {
+                        self.from(STREAM_IDS)
+                    } else {
+                        self.from(COUNTS)
+                    }
+                }
+                "start" | "stop" | "min" | "max" | "end" => self.from(RANGE_ENDS),
+                "group" | "groupname" => self.from(&["g1", "g2", ""]),
+                "consumer" | "consumername" => self.from(&["c1", "c2", ""]),
+                "encoding" => self.from(BITFIELD_TYPES),
+                "offset" => self.from(OFFSETS),
+                "cursor" => self.from(CURSORS),
+                "pattern" => self.from(PATTERNS),
+                "serialized-value" => self.from(&["", "\x00\x01a\x09\x00garbage!", "abc"]),
+                "seconds" | "milliseconds" | "ms" | "min-idle-time" | "ttl" => {
+                    self.from(RELATIVE_TIMES)
+                }
+                _ => self.from(VALUES),
+            },
+        }
+    }
+
+    fn integer(&mut self, command: &str, name: &str) -> Vec<u8> {
+        if name.contains("unix-time") {
+            return self.from(ABSOLUTE_TIMES);
+        }
+        if matches!(
+            name,
+            "seconds" | "milliseconds" | "ms" | "min-idle-time" | "ttl" | "timeout"
+        ) {
+            return self.from(RELATIVE_TIMES);
+        }
+        if name == "cursor" {
+            return self.from(CURSORS);
+        }
+        if name.contains("offset") || command == "setbit" || command == "setrange" {
+            return self.from(OFFSETS);
+        }
+        if name.contains("count") || name == "limit" || name == "len" || name.contains("num") {
+            return self.from(COUNTS);
+        }
+        if name.contains("index") || name.contains("db") {
+            return self.from(DB_INDEXES);
+        }
+        if self.rng.gen_ratio(1, 5) {
+            return self.from(EDGE_INTEGERS);
+        }
+        self.rng.gen_range(-5i64..=12).to_string().into_bytes()
+    }
+
+    fn from(&mut self, pool: &[&str]) -> Vec<u8> {
+        let choice: &str = pool.choose(&mut self.rng).expect("a non-empty pool");
+        choice.as_bytes().to_vec()
+    }
+
+    /// An odd argument list: one dropped, duplicated, swapped, or a stray word added.
+    fn mangle(&mut self, out: &mut Vec<Vec<u8>>, words: usize) {
+        if out.len() <= words {
+            out.push(self.from(VALUES));
+            return;
+        }
+        let i = self.rng.gen_range(words..out.len());
+        match self.rng.gen_range(0..4) {
+            0 => {
+                out.remove(i);
+            }
+            1 => {
+                let copy = out[i].clone();
+                out.insert(i, copy);
+            }
+            2 => {
+                let j = self.rng.gen_range(words..out.len());
+                out.swap(i, j);
+            }
+            _ => {
+                let stray = self.from(VALUES);
+                out.insert(i, stray);
+            }
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! Which commands are fuzzed, which are not (each with its reason), and how each reply is
+//! compared: byte for byte unless this file says otherwise, with the reason. Anything not
+//! listed here that differs is a divergence.
+
+use crate::docs::CommandModel;
+use crate::frame::Frame;
+
+/// The COMMAND DOCS groups fuzzed whole: the data types and the keyspace.
+const FUZZED_GROUPS: &[&str] = &[
+    "string",
+    "list",
+    "set",
+    "sorted-set",
+    "hash",
+    "stream",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "generic",
+];
+
+/// Commands of other groups that act on the keyspace and are fuzzed too.
+const FUZZED_EXTRAS: &[&str] = &["dbsize", "flushdb", "flushall", "swapdb", "select"];
+
+/// Commands of the fuzzed groups that are never generated, and why.
+pub const NOT_FUZZED: &[(&str, &str)] = &[
+    (
+        "spop",
+        "removes random members: without a seed both servers choose differently and the \
+         datasets part (SRANDMEMBER, which only reads, is compared by shape instead)",
+    ),
+    (
+        "migrate",
+        "moves keys to another server over the network: needs a target and measures time",
+    ),
+    (
+        "wait",
+        "waits for replicas: none here, and its reply depends on time",
+    ),
+    (
+        "pfselftest",
+        "tests the HyperLogLog implementation itself for seconds; its reply is only OK",
+    ),
+];
+
+/// Blocking commands stay out (the `blocking` flag): whether they block, and for how long,
+/// depends on timing. XREAD and XREADGROUP are fuzzed without their BLOCK option, where they
+/// never block.
+const BLOCKING_BUT_FUZZED: &[&str] = &["xread", "xreadgroup"];
+
+/// Tokens never generated, and why.
+pub const TOKENS_NOT_GENERATED: &[(&str, &str, &str)] = &[
+    ("xread", "BLOCK", "blocks for a time"),
+    ("xreadgroup", "BLOCK", "blocks for a time"),
+    (
+        "xadd",
+        "*",
+        "an automatic stream ID is the server's clock: explicit IDs (also `<ms>-*`) are used",
+    ),
+];
+
+/// How a command's reply is compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyCheck {
+    /// Byte for byte.
+    Exact,
+    /// The elements (a map's pairs) sorted first: the order is unspecified.
+    Unordered,
+    /// The reply's kind and element count only (errors exactly): the values are random.
+    Shape,
+    /// A time to live or expiry time: positive values only as "positive" (the milliseconds
+    /// between the two servers' clocks differ), -1 and -2 exactly.
+    TimeToLive,
+    /// A SCAN-family reply: whether the cursor is 0, and the elements sorted. Cursors are
+    /// positions in each server's own hash tables.
+    Scan,
+}
+
+/// The intended differences: commands whose replies are not compared byte for byte.
+pub const INTENDED_DIFFERENCES: &[(&str, ReplyCheck, &str)] = &[
+    (
+        "srandmember",
+        ReplyCheck::Shape,
+        "random members, without a seed both servers choose differently",
+    ),
+    (
+        "zrandmember",
+        ReplyCheck::Shape,
+        "random members, without a seed both servers choose differently",
+    ),
+    (
+        "hrandfield",
+        ReplyCheck::Shape,
+        "random fields, without a seed both servers choose differently",
+    ),
+    (
+        "randomkey",
+        ReplyCheck::Shape,
+        "a random key, without a seed both servers choose differently",
+    ),
+    (
+        "dump",
+        ReplyCheck::Shape,
+        "strings over 20 bytes are LZF-compressed in the payload, and redis-lite's LZF \
+         compressor (same format, its own matcher) finds other matches than liblzf: the bytes \
+         differ, and each server restores the other's payload",
+    ),
+    (
+        "object|idletime",
+        ReplyCheck::Shape,
+        "seconds since the last access, on each server's own clock",
+    ),
+    (
+        "xinfo|stream",
+        ReplyCheck::Shape,
+        "the radix tree's node counts are the implementation's, FULL adds seen-times in ms",
+    ),
+    (
+        "xinfo|consumers",
+        ReplyCheck::Shape,
+        "each consumer's idle time is milliseconds on each server's own clock",
+    ),
+    (
+        "ttl",
+        ReplyCheck::TimeToLive,
+        "the time left depends on when each server ran the command",
+    ),
+    (
+        "pttl",
+        ReplyCheck::TimeToLive,
+        "the time left depends on when each server ran the command",
+    ),
+    (
+        "expiretime",
+        ReplyCheck::TimeToLive,
+        "a relative expiry set on each server's own clock",
+    ),
+    (
+        "pexpiretime",
+        ReplyCheck::TimeToLive,
+        "a relative expiry set on each server's own clock",
+    ),
+    (
+        "scan",
+        ReplyCheck::Scan,
+        "cursors are positions in each server's own hash tables",
+    ),
+    (
+        "sscan",
+        ReplyCheck::Scan,
+        "cursors are positions in each server's own hash tables",
+    ),
+    (
+        "hscan",
+        ReplyCheck::Scan,
+        "cursors are positions in each server's own hash tables",
+    ),
+    (
+        "zscan",
+        ReplyCheck::Scan,
+        "cursors are positions in each server's own hash tables",
+    ),
+];
+
+/// Replies compared by shape for some arguments only (see [`reply_check`]).
+pub const CONDITIONAL_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "xpending",
+        "the extended form (with a range) reports idle milliseconds on each server's clock; \
+         the summary form is compared exactly",
+    ),
+    (
+        "sort, sort_ro",
+        "BY without `*` (no sorting) returns a set in hash-table order: compared unordered, \
+         or by shape with LIMIT (which picks a different slice)",
+    ),
+];
+
+/// Commands Redis marks `nondeterministic_output` that are deterministic as the fuzzer calls
+/// them, and so compared exactly.
+pub const DETERMINISTIC_HERE: &[(&str, &str)] = &[
+    (
+        "xadd",
+        "the new entry's ID is the clock only with `*`, which is never generated",
+    ),
+    (
+        "xclaim",
+        "idle times are 0 or years, never near the few milliseconds a run takes",
+    ),
+    (
+        "xautoclaim",
+        "idle times are 0 or years, never near the few milliseconds a run takes",
+    ),
+    (
+        "xtrim",
+        "with `~` it trims whole nodes: redis-lite's stream nodes fill as Redis's do",
+    ),
+    (
+        "object|encoding",
+        "redis-lite converts encodings at Redis's thresholds",
+    ),
+    (
+        "object|freq",
+        "refused unless an LFU policy is set, which the fuzzer never does",
+    ),
+    (
+        "object|refcount",
+        "shared small integers are reported as Redis reports them",
+    ),
+];
+
+/// The commands to fuzz out of everything the server documents. Panics when a command Redis
+/// marks `nondeterministic_output` has no entry above: its reply cannot be compared exactly,
+/// so the list must say how it is.
+pub fn fuzzed(models: Vec<CommandModel>) -> Vec<CommandModel> {
+    let selected: Vec<CommandModel> = models
+        .into_iter()
+        .filter(|m| {
+            let name = m.full_name();
+            let top = m.words[0].to_ascii_lowercase();
+            (FUZZED_GROUPS.contains(&m.group.as_str()) || FUZZED_EXTRAS.contains(&name.as_str()))
+                && !NOT_FUZZED.iter().any(|(n, _)| *n == top || *n == name)
+                && (!m.flags.iter().any(|f| f == "blocking")
+                    || BLOCKING_BUT_FUZZED.contains(&name.as_str()))
+        })
+        .collect();
+    let unclassified: Vec<String> = selected
+        .iter()
+        .filter(|m| m.tips.iter().any(|t| t == "nondeterministic_output"))
+        .map(CommandModel::full_name)
+        .filter(|name| {
+            !INTENDED_DIFFERENCES.iter().any(|(n, _, _)| n == name)
+                && !DETERMINISTIC_HERE.iter().any(|(n, _)| n == name)
+                && !CONDITIONAL_DIFFERENCES
+                    .iter()
+                    .any(|(names, _)| names.split(", ").any(|n| n == name))
+        })
+        .collect();
+    assert!(
+        unclassified.is_empty(),
+        "commands with random output and no comparison rule: {unclassified:?}"
+    );
+    selected
+}
+
+/// How the reply to `args` (a command of `model`) is compared.
+pub fn reply_check(model: &CommandModel, args: &[Vec<u8>]) -> ReplyCheck {
+    let name = model.full_name();
+    if let Some((_, check, _)) = INTENDED_DIFFERENCES.iter().find(|(n, _, _)| *n == name) {
+        return *check;
+    }
+    let upper: Vec<Vec<u8>> = args.iter().map(|a| a.to_ascii_uppercase()).collect();
+    match name.as_str() {
+        // XPENDING key group: the summary.
+        "xpending" if args.len() > 3 => ReplyCheck::Shape,
+        "sort" | "sort_ro" => {
+            let by = upper.iter().position(|a| a == b"BY");
+            let unsorted = by.is_some_and(|i| args.get(i + 1).is_some_and(|p| !p.contains(&b'*')));
+            if !unsorted {
+                ReplyCheck::Exact
+            } else if upper.iter().any(|a| a == b"LIMIT") {
+                ReplyCheck::Shape
+            } else {
+                ReplyCheck::Unordered
+            }
+        }
+        _ if model
+            .tips
+            .iter()
+            .any(|t| t == "nondeterministic_output_order") =>
+        {
+            ReplyCheck::Unordered
+        }
+        _ => ReplyCheck::Exact,
+    }
+}
+
+/// The reply as it is compared under `check`.
+pub fn canonical(reply: &[u8], check: ReplyCheck) -> Vec<u8> {
+    if check == ReplyCheck::Exact {
+        return reply.to_vec();
+    }
+    let frame = Frame::parse(reply);
+    if frame.is_error() {
+        return reply.to_vec();
+    }
+    let canonical = match check {
+        ReplyCheck::Exact => frame,
+        ReplyCheck::Unordered => frame.sorted(),
+        ReplyCheck::Shape => frame.shape(),
+        ReplyCheck::TimeToLive => {
+            let positive = frame.head.first() == Some(&b':')
+                && frame
+                    .scalar()
+                    .first()
+                    .is_some_and(|c| c.is_ascii_digit() && *c != b'0');
+            if positive {
+                Frame {
+                    head: b":positive\r\n".to_vec(),
+                    children: Vec::new(),
+                }
+            } else {
+                frame
+            }
+        }
+        ReplyCheck::Scan => {
+            let mut frame = frame;
+            if frame.children.len() == 2 {
+                let at_end = frame.children[0].scalar() == b"0";
+                frame.children[0] = Frame {
+                    head: if at_end { b"cursor 0" } else { b"cursor n" }.to_vec(),
+                    children: Vec::new(),
+                };
+                let elements = frame.children.pop().expect("two elements");
+                frame.children.push(elements.sorted());
+            }
+            frame
+        }
+    };
+    canonical.to_bytes()
+}

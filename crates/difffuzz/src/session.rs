@@ -1,0 +1,329 @@
+//! A fuzzing run: both servers started once, then for each seed a stream of random commands
+//! sent to both over their own connections (pipelined in small batches), every reply compared
+//! under its [`ReplyCheck`], `DEBUG DIGEST` compared every few commands, and the dataset
+//! flushed every episode so that a divergence's history is short. A divergence is replayed on
+//! flushed servers over fresh connections while delta debugging shortens it.
+
+use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use redis_lite_testkit::{encode, Raw, Server};
+
+use crate::docs::{read_models, CommandModel};
+use crate::generate::Generator;
+use crate::minimise::{command_line, minimise};
+use crate::policy::{canonical, fuzzed, reply_check, ReplyCheck};
+
+/// Commands sent before their replies are read.
+const BATCH: usize = 20;
+
+/// Replays delta debugging may spend on one divergence.
+const MINIMISE_BUDGET: usize = 400;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub first_seed: u64,
+    pub seeds: u64,
+    /// Commands per seed and protocol.
+    pub commands: u64,
+    /// RESP2, RESP3 or both (each seed runs once per protocol).
+    pub protocols: Vec<u8>,
+    /// `DEBUG DIGEST` is compared after (about) this many commands.
+    pub digest_every: usize,
+    /// The dataset is flushed after this many commands.
+    pub episode: usize,
+    /// Whether to go on after a divergence (each kind is reported once).
+    pub keep_going: bool,
+    /// Whether to print a line per seed.
+    pub verbose: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            first_seed: 1,
+            seeds: 1,
+            commands: 10_000,
+            protocols: vec![2, 3],
+            digest_every: 100,
+            episode: 500,
+            keep_going: false,
+            verbose: false,
+        }
+    }
+}
+
+/// What a run found.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub commands: u64,
+    /// Each distinct divergence's reproduction.
+    pub divergences: Vec<String>,
+    /// Divergences of a kind already reported.
+    pub repeats: u64,
+}
+
+/// One generated command and how its reply is compared.
+#[derive(Clone, Debug)]
+struct Step {
+    args: Vec<Vec<u8>>,
+    check: ReplyCheck,
+    name: String,
+}
+
+/// Where two servers first disagreed while running a sequence.
+#[derive(Debug)]
+struct Mismatch {
+    /// The command whose reply differs, or None for the digest after the sequence.
+    at: Option<usize>,
+    redis: Vec<u8>,
+    lite: Vec<u8>,
+}
+
+/// Real Redis and redis-lite side by side.
+struct Pair {
+    redis: Server,
+    lite: Server,
+}
+
+impl Pair {
+    /// One connection to each, in the protocol asked for, on a flushed dataset.
+    fn connect(&self, protocol: u8) -> (Raw, Raw) {
+        let (mut a, mut b) = (self.redis.raw(), self.lite.raw());
+        for raw in [&mut a, &mut b] {
+            if protocol == 3 {
+                raw.cmd(&["HELLO", "3"]);
+            }
+            raw.cmd(&["FLUSHALL"]);
+        }
+        (a, b)
+    }
+}
+
+/// Runs `options`: starts real Redis and redis-lite, or returns None when Redis is missing.
+pub fn run(options: &Options) -> Option<Report> {
+    let redis = Server::redis(&[])?;
+    let lite = Server::lite(&["--enable-debug-command", "yes"]);
+    let pair = Pair { redis, lite };
+    let models = fuzzed(read_models(&mut pair.redis.raw()));
+    let mut report = Report::default();
+    let mut seen = HashSet::new();
+    for seed in options.first_seed..options.first_seed + options.seeds {
+        for &protocol in &options.protocols {
+            let before = report.divergences.len();
+            run_seed(&pair, &models, options, seed, protocol, &mut report, &mut seen);
+            if options.verbose {
+                eprintln!(
+                    "seed {seed} RESP{protocol}: {} commands in all, {} divergences",
+                    report.commands,
+                    report.divergences.len()
+                );
+            }
+            if report.divergences.len() > before && !options.keep_going {
+                return Some(report);
+            }
+        }
+    }
+    Some(report)
+}
+
+fn run_seed(
+    pair: &Pair,
+    models: &[CommandModel],
+    options: &Options,
+    seed: u64,
+    protocol: u8,
+    report: &mut Report,
+    seen: &mut HashSet<String>,
+) {
+    let mut generator = Generator::new(StdRng::seed_from_u64(seed));
+    let mut sent = 0;
+    while sent < options.commands {
+        let (mut a, mut b) = pair.connect(protocol);
+        let mut episode: Vec<Step> = Vec::new();
+        let mut since_digest = 0;
+        while episode.len() < options.episode && sent < options.commands {
+            let batch: Vec<Step> = (0..BATCH)
+                .map(|_| {
+                    let model = generator.pick(models);
+                    let args = generator.command(model);
+                    Step {
+                        check: reply_check(model, &args),
+                        args,
+                        name: model.full_name(),
+                    }
+                })
+                .collect();
+            sent += batch.len() as u64;
+            report.commands += batch.len() as u64;
+            let first = episode.len();
+            episode.extend(batch);
+            since_digest += BATCH;
+            let digest = since_digest >= options.digest_every;
+            if digest {
+                since_digest = 0;
+            }
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                exchange(&mut a, &mut b, &episode[first..], digest)
+            }));
+            let mismatch = match outcome {
+                Ok(None) => continue,
+                Ok(Some(mut mismatch)) => {
+                    mismatch.at = mismatch.at.map(|i| first + i);
+                    mismatch
+                }
+                Err(_) => {
+                    report.divergences.push(format!(
+                        "seed {seed} RESP{protocol}: no reply (a server closed the connection \
+                         or hung) within these commands:\n{}",
+                        listing(&episode, None)
+                    ));
+                    return;
+                }
+            };
+            let failing = match mismatch.at {
+                Some(i) => episode[..=i].to_vec(),
+                None => episode.clone(),
+            };
+            if let Some(kind) = mismatch.at.map(|i| kind_of(&episode[i], &mismatch)) {
+                if !seen.insert(kind) {
+                    report.repeats += 1;
+                    break;
+                }
+            }
+            let shortest = minimise(failing.clone(), MINIMISE_BUDGET, |candidate| {
+                replay(pair, protocol, candidate).is_some()
+            });
+            let final_mismatch = replay(pair, protocol, &shortest).unwrap_or(mismatch);
+            if final_mismatch.at.is_none() {
+                let last = &shortest[shortest.len() - 1];
+                if !seen.insert(format!("digest after {}", last.name)) {
+                    report.repeats += 1;
+                    break;
+                }
+            }
+            report.divergences.push(format!(
+                "seed {seed} RESP{protocol}, {} commands minimised to {}:\n{}",
+                failing.len(),
+                shortest.len(),
+                listing(&shortest, Some(&final_mismatch))
+            ));
+            if !options.keep_going {
+                return;
+            }
+            break;
+        }
+    }
+}
+
+/// A divergence's kind, so that each is reported once: the command and the replies' kinds
+/// (an error's text, for errors).
+fn kind_of(step: &Step, mismatch: &Mismatch) -> String {
+    let summary = |reply: &[u8]| -> String {
+        if reply.starts_with(b"-") {
+            String::from_utf8_lossy(&reply[..reply.len().min(60)]).into_owned()
+        } else {
+            (reply.first().copied().unwrap_or(b'?') as char).to_string()
+        }
+    };
+    format!(
+        "{} {} / {}",
+        step.name,
+        summary(&mismatch.redis),
+        summary(&mismatch.lite)
+    )
+}
+
+/// Sends `steps` to both servers (pipelined) and compares the replies, then the digests when
+/// asked. None when they agree.
+fn exchange(a: &mut Raw, b: &mut Raw, steps: &[Step], digest: bool) -> Option<Mismatch> {
+    let mut requests = Vec::new();
+    for step in steps {
+        let args: Vec<&[u8]> = step.args.iter().map(Vec::as_slice).collect();
+        requests.extend_from_slice(&encode(&args));
+    }
+    a.send(&requests);
+    b.send(&requests);
+    let mut first = None;
+    for (i, step) in steps.iter().enumerate() {
+        let (expected, actual) = (a.read_reply(), b.read_reply());
+        if first.is_none() && canonical(&expected, step.check) != canonical(&actual, step.check) {
+            first = Some(Mismatch {
+                at: Some(i),
+                redis: expected,
+                lite: actual,
+            });
+        }
+    }
+    if first.is_some() || !digest {
+        return first;
+    }
+    let (expected, actual) = (
+        a.cmd(&["DEBUG", "DIGEST"]),
+        b.cmd(&["DEBUG", "DIGEST"]),
+    );
+    (expected != actual).then_some(Mismatch {
+        at: None,
+        redis: expected,
+        lite: actual,
+    })
+}
+
+/// Runs `steps` from a flushed dataset on fresh connections, then compares the digests.
+fn replay(pair: &Pair, protocol: u8, steps: &[Step]) -> Option<Mismatch> {
+    let (mut a, mut b) = pair.connect(protocol);
+    let mut done = 0;
+    for chunk in steps.chunks(BATCH) {
+        let last = done + chunk.len() == steps.len();
+        let outcome = catch_unwind(AssertUnwindSafe(|| exchange(&mut a, &mut b, chunk, last)));
+        match outcome {
+            Ok(None) => done += chunk.len(),
+            Ok(Some(mut mismatch)) => {
+                mismatch.at = mismatch.at.map(|i| done + i);
+                return Some(mismatch);
+            }
+            Err(_) => {
+                return Some(Mismatch {
+                    at: Some(done),
+                    redis: b"(no reply)".to_vec(),
+                    lite: b"(no reply)".to_vec(),
+                })
+            }
+        }
+    }
+    None
+}
+
+/// The commands as redis-cli lines, the diverging one marked with both replies.
+fn listing(steps: &[Step], mismatch: Option<&Mismatch>) -> String {
+    let mut out = String::new();
+    for (i, step) in steps.iter().enumerate() {
+        out.push_str("    ");
+        out.push_str(&command_line(&step.args));
+        out.push('\n');
+        if let Some(m) = mismatch.filter(|m| m.at == Some(i)) {
+            out.push_str(&replies(m, step.check));
+        }
+    }
+    if let Some(m) = mismatch.filter(|m| m.at.is_none()) {
+        out.push_str("    DEBUG DIGEST\n");
+        out.push_str(&replies(m, ReplyCheck::Exact));
+    }
+    out
+}
+
+fn replies(mismatch: &Mismatch, check: ReplyCheck) -> String {
+    format!(
+        "      redis: {:?}\n      lite:  {:?}{}\n",
+        String::from_utf8_lossy(&mismatch.redis),
+        String::from_utf8_lossy(&mismatch.lite),
+        if check == ReplyCheck::Exact {
+            String::new()
+        } else {
+            format!("  (compared as {check:?})")
+        }
+    )
+}
