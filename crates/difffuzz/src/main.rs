@@ -5,8 +5,8 @@
 //! difffuzz [--seed N] [--seeds N] [--commands N] [--resp 2|3|both] [--digest-every N]
 //!          [--episode N] [--keep-going]
 //! ```
-//! Exits 1 when a divergence was found (each printed with its minimised reproduction), 2 when
-//! it could not run.
+//! Each divergence is printed as it is found, with its minimised reproduction. Exits 1 when
+//! there was one, 2 when it could not run.
 
 use std::process::ExitCode;
 
@@ -27,9 +27,6 @@ fn main() -> ExitCode {
         eprintln!("redis-server is not on PATH: nothing to compare with");
         return ExitCode::from(2);
     };
-    for divergence in &report.divergences {
-        println!("DIVERGENCE {divergence}");
-    }
     println!(
         "{} commands, seeds {}..{}, {} distinct divergences ({} repeats)",
         report.commands,

@@ -37,7 +37,7 @@ pub struct Options {
     pub episode: usize,
     /// Whether to go on after a divergence (each kind is reported once).
     pub keep_going: bool,
-    /// Whether to print a line per seed.
+    /// Whether to print each divergence as it is found, and a line per seed.
     pub verbose: bool,
 }
 
@@ -116,6 +116,9 @@ pub fn run(options: &Options) -> Option<Report> {
             let before = report.divergences.len();
             run_seed(&pair, &models, options, seed, protocol, &mut report, &mut seen);
             if options.verbose {
+                for divergence in &report.divergences[before..] {
+                    println!("DIVERGENCE {divergence}");
+                }
                 eprintln!(
                     "seed {seed} RESP{protocol}: {} commands in all, {} divergences",
                     report.commands,

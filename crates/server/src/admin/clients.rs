@@ -281,16 +281,28 @@ pub fn parse_db_index(
     i: usize,
     invalid: Option<&'static str>,
 ) -> Result<usize, CommandError> {
-    let index = match (ctx.arg_i64(i), invalid) {
-        (Ok(n), _) if i32::try_from(n).is_ok() => n,
-        (_, Some(text)) => return Err(CommandError::err(text)),
-        (Ok(_), None) => {
-            return Err(CommandError::err(
-                "value is out of range, value must between -2147483648 and 2147483647",
-            ))
-        }
-        (Err(error), None) => return Err(error),
-    };
+    db_in_range(ctx, db_index_arg(ctx, i, invalid)?)
+}
+
+/// Argument `i` read as a C int for a database index, not yet checked against `databases`
+/// (SWAPDB reads both of its indexes before it checks either).
+pub fn db_index_arg(
+    ctx: &Ctx<'_>,
+    i: usize,
+    invalid: Option<&'static str>,
+) -> Result<i64, CommandError> {
+    match (ctx.arg_i64(i), invalid) {
+        (Ok(n), _) if i32::try_from(n).is_ok() => Ok(n),
+        (_, Some(text)) => Err(CommandError::err(text)),
+        (Ok(_), None) => Err(CommandError::err(
+            "value is out of range, value must between -2147483648 and 2147483647",
+        )),
+        (Err(error), None) => Err(error),
+    }
+}
+
+/// A database index read by [`db_index_arg`], or "DB index is out of range".
+pub fn db_in_range(ctx: &Ctx<'_>, index: i64) -> Result<usize, CommandError> {
     usize::try_from(index)
         .ok()
         .filter(|&n| n < ctx.server.keyspace.databases())

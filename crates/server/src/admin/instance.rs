@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::admin::clients::parse_db_index;
+use crate::admin::clients::{db_in_range, db_index_arg};
 use crate::args::reply_help;
 use crate::command::acl;
 use crate::command::flags::*;
@@ -239,8 +239,10 @@ fn swapdb(ctx: &mut Ctx<'_>) -> CmdResult {
     if ctx.server.cluster.enabled() {
         return Err(CommandError::err("SWAPDB is not allowed in cluster mode"));
     }
-    let a = parse_db_index(ctx, 1, Some("invalid first DB index"))?;
-    let b = parse_db_index(ctx, 2, Some("invalid second DB index"))?;
+    // Both are read before either is checked, as Redis does.
+    let a = db_index_arg(ctx, 1, Some("invalid first DB index"))?;
+    let b = db_index_arg(ctx, 2, Some("invalid second DB index"))?;
+    let (a, b) = (db_in_range(ctx, a)?, db_in_range(ctx, b)?);
     ctx.server.keyspace.swap_databases(a, b);
     // Stream readers re-check their key (a group may be gone: UNBLOCKED, NOGROUP).
     ctx.server.blocking.databases_changed(|i| i == a || i == b);

@@ -231,8 +231,10 @@ pub fn index(index: i64, len: usize) -> Option<usize> {
 }
 
 /// A SCAN cursor as Redis reads it with `strtoul`: optional sign (a minus negates modulo 2^64),
-/// decimal digits, nothing else; an empty string is cursor 0.
+/// decimal digits, nothing else; an empty string is cursor 0. Redis reads the argument as a C
+/// string, so it ends at the first NUL byte ("1\0x" is cursor 1, "\0x" cursor 0).
 pub fn parse_cursor(text: &[u8]) -> Option<u64> {
+    let text = text.split(|&b| b == 0).next().unwrap_or_default();
     if text.is_empty() {
         return Some(0);
     }

@@ -308,3 +308,19 @@ fn errors_quote_the_clients_raw_bytes() {
     };
     assert_eq!(replies(&lite), replies(&redis));
 }
+
+/// Found by the differential fuzzer: SWAPDB reads both indexes before it checks either's range,
+/// so a bad second index is reported even when the first is out of range.
+#[test]
+fn swapdb_reads_both_indexes_before_checking_their_range() {
+    differential(
+        &[
+            &["SWAPDB", "16", "abc"],
+            &["SWAPDB", "abc", "16"],
+            &["SWAPDB", "0", "16"],
+            &["SWAPDB", "16", "0"],
+            &["SWAPDB", "-1", "99999999999"],
+        ],
+        false,
+    );
+}

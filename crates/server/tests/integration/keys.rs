@@ -378,3 +378,22 @@ fn copy_is_independent_of_its_source() {
     raw.cmd(&["DEL", "a"]);
     assert_eq!(raw.cmd_text(&["GET", "b"]), "$3\r\none\r\n");
 }
+
+/// Found by the differential fuzzer: a SCAN cursor is read as a C string, up to its first NUL
+/// byte ("\0..." is cursor 0, "1\0x" cursor 1), for SCAN and the collection scans alike.
+#[test]
+fn scan_cursor_ends_at_a_nul_byte() {
+    differential(
+        &[
+            &["HSET", "h", "f", "v"],
+            &["SADD", "s", "m"],
+            &["HSCAN", "h", "\0\r\n\u{ff}"],
+            &["HSCAN", "missing", "\0abc"],
+            &["SSCAN", "s", "1\0x"],
+            &["ZSCAN", "h", "\0"],
+            &["SCAN", "\0", "COUNT", "100"],
+            &["SCAN", "x\0"],
+        ],
+        false,
+    );
+}
