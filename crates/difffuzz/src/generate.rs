@@ -107,7 +107,7 @@ const STREAM_IDS: &[&str] = &[
 
 /// SCAN-family cursors: the start, and refused ones. A cursor the server did not return means
 /// nothing: each server's cursors are positions in its own hash tables.
-const CURSORS: &[&str] = &["0", "0", "0", "abc", "-1", "18446744073709551616", ""];
+const CURSORS: &[&str] = &["0", "0", "0", "abc", "18446744073709551616", ""];
 
 const PATTERNS: &[&str] = &[
     "*", "k*", "k?", "k[0-3]", "k[^1]", "*\\", "w_*", "h*llo", "", "nosort", "k0", "[",
@@ -182,6 +182,38 @@ const BITFIELD_TYPES: &[&str] = &[
 /// Database indexes: the first few, and refused ones.
 const DB_INDEXES: &[&str] = &["0", "1", "2", "0", "1", "16", "-1", "abc"];
 
+/// Commands whose argument 2 is a relative time, in seconds or milliseconds.
+const RELATIVE_TIME_AT_2: &[&str] = &["expire", "pexpire", "setex", "psetex"];
+
+/// Options followed by a relative time.
+const RELATIVE_TIME_TOKENS: &[&[u8]] = &[b"EX", b"PX"];
+
+/// Replaces a relative time that would run out within minutes (a stray small number moved
+/// there by a substitution or a mangled argument list) with one years away: expiring during
+/// a run would happen at a different moment on each server.
+fn defuse_relative_times(command: &str, args: &mut [Vec<u8>]) {
+    let soon = |arg: &[u8]| {
+        std::str::from_utf8(arg)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+            .is_some_and(|n| (1..=100_000).contains(&n))
+    };
+    let mut positions: Vec<usize> = Vec::new();
+    if RELATIVE_TIME_AT_2.contains(&command) {
+        positions.push(2);
+    }
+    for (i, arg) in args.iter().enumerate() {
+        if RELATIVE_TIME_TOKENS.iter().any(|t| arg.eq_ignore_ascii_case(t)) {
+            positions.push(i + 1);
+        }
+    }
+    for i in positions {
+        if args.get(i).is_some_and(|arg| soon(arg)) {
+            args[i] = b"100000000".to_vec();
+        }
+    }
+}
+
 /// Builds random commands from models.
 pub struct Generator {
     rng: StdRng,
@@ -203,6 +235,7 @@ impl Generator {
         if self.rng.gen_ratio(1, 12) {
             self.mangle(&mut out, words);
         }
+        defuse_relative_times(&name, &mut out);
         out
     }
 

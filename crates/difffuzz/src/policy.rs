@@ -71,9 +71,64 @@ pub enum ReplyCheck {
     /// A time to live or expiry time: positive values only as "positive" (the milliseconds
     /// between the two servers' clocks differ), -1 and -2 exactly.
     TimeToLive,
-    /// A SCAN-family reply: whether the cursor is 0, and the elements sorted. Cursors are
-    /// positions in each server's own hash tables.
+    /// A SCAN-family reply from cursor 0: when both servers finished (cursor 0), the same
+    /// elements (sorted); otherwise by shape. How much one call covers depends on the table
+    /// layout (redis-lite's keyspace is sharded, Redis's one table), and cursors are positions
+    /// in each server's own tables.
     Scan,
+    /// SORT by numeric weights: exact, except that Redis's "One or more scores can't be
+    /// converted into double" against a sorted reply is excused (see [`SORT_STALE_ERRNO`]).
+    SortWeights,
+    /// SORT ... ALPHA BY pattern with STORE: the stored list's order among equal weights is
+    /// unspecified, so the reply (a count) is compared and then the episode ends.
+    Resync,
+}
+
+/// Why an excused SORT conversion error ends the episode.
+pub const SORT_STALE_ERRNO: &str = "Redis's SORT converts weights with strtod and then reads \
+     errno without clearing it first, so an ERANGE left by an earlier command (a double like \
+     1e309, a SCAN cursor past 2^64) makes it refuse weights that convert fine. redis-lite \
+     sorts them. The datasets may then differ (SORT ... STORE), so the episode ends there";
+
+/// The error Redis's stale errno produces.
+const SORT_CONVERSION_ERROR: &[u8] = b"-ERR One or more scores can't be converted into double\r\n";
+
+/// How one reply compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Same,
+    Differs,
+    /// An intended difference after which the datasets may differ: the episode ends.
+    SameThenResync,
+}
+
+/// Compares Redis's reply with redis-lite's under `check`.
+pub fn verdict(redis: &[u8], lite: &[u8], check: ReplyCheck) -> Verdict {
+    match check {
+        ReplyCheck::SortWeights if redis == SORT_CONVERSION_ERROR && !lite.starts_with(b"-") => {
+            Verdict::SameThenResync
+        }
+        ReplyCheck::Resync if redis == lite => Verdict::SameThenResync,
+        ReplyCheck::Scan => {
+            let (a, b) = (Frame::parse(redis), Frame::parse(lite));
+            let finished = |f: &Frame| f.children.len() == 2 && f.children[0].scalar() == b"0";
+            let check = if finished(&a) && finished(&b) {
+                ReplyCheck::Scan
+            } else {
+                ReplyCheck::Shape
+            };
+            same_if(canonical(redis, check) == canonical(lite, check))
+        }
+        _ => same_if(canonical(redis, check) == canonical(lite, check)),
+    }
+}
+
+fn same_if(equal: bool) -> Verdict {
+    if equal {
+        Verdict::Same
+    } else {
+        Verdict::Differs
+    }
 }
 
 /// The intended differences: commands whose replies are not compared byte for byte.
@@ -104,6 +159,12 @@ pub const INTENDED_DIFFERENCES: &[(&str, ReplyCheck, &str)] = &[
         "strings over 20 bytes are LZF-compressed in the payload, and redis-lite's LZF \
          compressor (same format, its own matcher) finds other matches than liblzf: the bytes \
          differ, and each server restores the other's payload",
+    ),
+    (
+        "object|refcount",
+        ReplyCheck::Shape,
+        "redis-lite shares no objects: it reports Redis's shared-integer count for every small \
+         integer, where Redis's copies of one (COPY, RESTORE) are unshared with a count of 1",
     ),
     (
         "object|idletime",
@@ -140,26 +201,6 @@ pub const INTENDED_DIFFERENCES: &[(&str, ReplyCheck, &str)] = &[
         ReplyCheck::TimeToLive,
         "a relative expiry set on each server's own clock",
     ),
-    (
-        "scan",
-        ReplyCheck::Scan,
-        "cursors are positions in each server's own hash tables",
-    ),
-    (
-        "sscan",
-        ReplyCheck::Scan,
-        "cursors are positions in each server's own hash tables",
-    ),
-    (
-        "hscan",
-        ReplyCheck::Scan,
-        "cursors are positions in each server's own hash tables",
-    ),
-    (
-        "zscan",
-        ReplyCheck::Scan,
-        "cursors are positions in each server's own hash tables",
-    ),
 ];
 
 /// Replies compared by shape for some arguments only (see [`reply_check`]).
@@ -172,7 +213,14 @@ pub const CONDITIONAL_DIFFERENCES: &[(&str, &str)] = &[
     (
         "sort, sort_ro",
         "BY without `*` (no sorting) returns a set in hash-table order: compared unordered, \
-         or by shape with LIMIT (which picks a different slice)",
+         or by shape with LIMIT (which picks a different slice). ALPHA with BY leaves equal \
+         weights in the order of Redis's unstable quicksort: compared the same way (with \
+         STORE, the count, then the episode ends). By numeric weights: see SORT_STALE_ERRNO",
+    ),
+    (
+        "scan, sscan, hscan, zscan",
+        "a cursor the server did not return means nothing (each server's cursors are positions \
+         in its own hash tables): from any cursor but 0 the reply is compared by shape",
     ),
 ];
 
@@ -202,10 +250,6 @@ pub const DETERMINISTIC_HERE: &[(&str, &str)] = &[
     (
         "object|freq",
         "refused unless an LFU policy is set, which the fuzzer never does",
-    ),
-    (
-        "object|refcount",
-        "shared small integers are reported as Redis reports them",
     ),
 ];
 
@@ -255,13 +299,35 @@ pub fn reply_check(model: &CommandModel, args: &[Vec<u8>]) -> ReplyCheck {
         "xpending" if args.len() > 3 => ReplyCheck::Shape,
         "sort" | "sort_ro" => {
             let by = upper.iter().position(|a| a == b"BY");
-            let unsorted = by.is_some_and(|i| args.get(i + 1).is_some_and(|p| !p.contains(&b'*')));
-            if !unsorted {
+            let pattern = by.and_then(|i| args.get(i + 1));
+            let unsorted = pattern.is_some_and(|p| !p.contains(&b'*'));
+            let alpha = upper.iter().any(|a| a == b"ALPHA");
+            let limit = upper.iter().any(|a| a == b"LIMIT");
+            let store = upper.iter().any(|a| a == b"STORE");
+            if unsorted || (alpha && pattern.is_some()) {
+                if store {
+                    ReplyCheck::Resync
+                } else if limit {
+                    ReplyCheck::Shape
+                } else {
+                    ReplyCheck::Unordered
+                }
+            } else if alpha {
                 ReplyCheck::Exact
-            } else if upper.iter().any(|a| a == b"LIMIT") {
-                ReplyCheck::Shape
             } else {
-                ReplyCheck::Unordered
+                ReplyCheck::SortWeights
+            }
+        }
+        "scan" | "sscan" | "hscan" | "zscan" => {
+            let at = if name == "scan" { 1 } else { 2 };
+            let from_start = args.get(at).is_some_and(|cursor| {
+                let text = cursor.split(|&b| b == 0).next().unwrap_or_default();
+                text.iter().all(|&c| c == b'0')
+            });
+            if from_start {
+                ReplyCheck::Scan
+            } else {
+                ReplyCheck::Shape
             }
         }
         _ if model
@@ -277,7 +343,10 @@ pub fn reply_check(model: &CommandModel, args: &[Vec<u8>]) -> ReplyCheck {
 
 /// The reply as it is compared under `check`.
 pub fn canonical(reply: &[u8], check: ReplyCheck) -> Vec<u8> {
-    if check == ReplyCheck::Exact {
+    if matches!(
+        check,
+        ReplyCheck::Exact | ReplyCheck::SortWeights | ReplyCheck::Resync
+    ) {
         return reply.to_vec();
     }
     let frame = Frame::parse(reply);
@@ -285,7 +354,7 @@ pub fn canonical(reply: &[u8], check: ReplyCheck) -> Vec<u8> {
         return reply.to_vec();
     }
     let canonical = match check {
-        ReplyCheck::Exact => frame,
+        ReplyCheck::Exact | ReplyCheck::SortWeights | ReplyCheck::Resync => frame,
         ReplyCheck::Unordered => frame.sorted(),
         ReplyCheck::Shape => frame.shape(),
         ReplyCheck::TimeToLive => {

@@ -14,7 +14,7 @@ use redis_lite_testkit::{encode, Raw, Server};
 use crate::docs::{read_models, CommandModel};
 use crate::generate::Generator;
 use crate::minimise::{command_line, minimise};
-use crate::policy::{canonical, fuzzed, reply_check, ReplyCheck};
+use crate::policy::{fuzzed, reply_check, verdict, ReplyCheck, Verdict};
 
 /// Commands sent before their replies are read.
 const BATCH: usize = 20;
@@ -173,11 +173,15 @@ fn run_seed(
                 exchange(&mut a, &mut b, &episode[first..], digest)
             }));
             let mismatch = match outcome {
-                Ok(None) => continue,
-                Ok(Some(mut mismatch)) => {
+                Ok(Exchange {
+                    mismatch: Some(mut mismatch),
+                    ..
+                }) => {
                     mismatch.at = mismatch.at.map(|i| first + i);
                     mismatch
                 }
+                Ok(Exchange { resync: true, .. }) => break,
+                Ok(_) => continue,
                 Err(_) => {
                     report.divergences.push(format!(
                         "seed {seed} RESP{protocol}: no reply (a server closed the connection \
@@ -200,7 +204,17 @@ fn run_seed(
             let shortest = minimise(failing.clone(), MINIMISE_BUDGET, |candidate| {
                 replay(pair, protocol, candidate).is_some()
             });
-            let final_mismatch = replay(pair, protocol, &shortest).unwrap_or(mismatch);
+            let Some(final_mismatch) = replay(pair, protocol, &shortest) else {
+                report.divergences.push(format!(
+                    "seed {seed} RESP{protocol}: a divergence that did not happen again on \
+                     replay (timing?); the episode's commands:\n{}",
+                    listing(&failing, Some(&mismatch))
+                ));
+                if !options.keep_going {
+                    return;
+                }
+                break;
+            };
             if final_mismatch.at.is_none() {
                 let last = &shortest[shortest.len() - 1];
                 if !seen.insert(format!("digest after {}", last.name)) {
@@ -240,9 +254,18 @@ fn kind_of(step: &Step, mismatch: &Mismatch) -> String {
     )
 }
 
+/// What one pipelined exchange found.
+#[derive(Debug, Default)]
+struct Exchange {
+    /// The first reply (or the digest) that differs.
+    mismatch: Option<Mismatch>,
+    /// An intended difference after which the datasets may differ: the episode must end.
+    resync: bool,
+}
+
 /// Sends `steps` to both servers (pipelined) and compares the replies, then the digests when
-/// asked. None when they agree.
-fn exchange(a: &mut Raw, b: &mut Raw, steps: &[Step], digest: bool) -> Option<Mismatch> {
+/// asked (and nothing excused a difference the digest would see).
+fn exchange(a: &mut Raw, b: &mut Raw, steps: &[Step], digest: bool) -> Exchange {
     let mut requests = Vec::new();
     for step in steps {
         let args: Vec<&[u8]> = step.args.iter().map(Vec::as_slice).collect();
@@ -250,29 +273,39 @@ fn exchange(a: &mut Raw, b: &mut Raw, steps: &[Step], digest: bool) -> Option<Mi
     }
     a.send(&requests);
     b.send(&requests);
-    let mut first = None;
+    let mut found = Exchange::default();
     for (i, step) in steps.iter().enumerate() {
         let (expected, actual) = (a.read_reply(), b.read_reply());
-        if first.is_none() && canonical(&expected, step.check) != canonical(&actual, step.check) {
-            first = Some(Mismatch {
-                at: Some(i),
-                redis: expected,
-                lite: actual,
-            });
+        if found.mismatch.is_some() || found.resync {
+            continue;
+        }
+        match verdict(&expected, &actual, step.check) {
+            Verdict::Same => {}
+            Verdict::SameThenResync => found.resync = true,
+            Verdict::Differs => {
+                found.mismatch = Some(Mismatch {
+                    at: Some(i),
+                    redis: expected,
+                    lite: actual,
+                })
+            }
         }
     }
-    if first.is_some() || !digest {
-        return first;
+    if found.mismatch.is_some() || found.resync || !digest {
+        return found;
     }
     let (expected, actual) = (
         a.cmd(&["DEBUG", "DIGEST"]),
         b.cmd(&["DEBUG", "DIGEST"]),
     );
-    (expected != actual).then_some(Mismatch {
-        at: None,
-        redis: expected,
-        lite: actual,
-    })
+    if expected != actual {
+        found.mismatch = Some(Mismatch {
+            at: None,
+            redis: expected,
+            lite: actual,
+        });
+    }
+    found
 }
 
 /// Runs `steps` from a flushed dataset on fresh connections, then compares the digests.
@@ -283,11 +316,16 @@ fn replay(pair: &Pair, protocol: u8, steps: &[Step]) -> Option<Mismatch> {
         let last = done + chunk.len() == steps.len();
         let outcome = catch_unwind(AssertUnwindSafe(|| exchange(&mut a, &mut b, chunk, last)));
         match outcome {
-            Ok(None) => done += chunk.len(),
-            Ok(Some(mut mismatch)) => {
+            Ok(Exchange {
+                mismatch: Some(mut mismatch),
+                ..
+            }) => {
                 mismatch.at = mismatch.at.map(|i| done + i);
                 return Some(mismatch);
             }
+            // An intended difference: what follows is not comparable.
+            Ok(Exchange { resync: true, .. }) => return None,
+            Ok(_) => done += chunk.len(),
             Err(_) => {
                 return Some(Mismatch {
                     at: Some(done),

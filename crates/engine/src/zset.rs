@@ -881,7 +881,9 @@ impl ZSet {
         }
     }
 
-    fn convert(&mut self) {
+    /// Converts a listpack to the skiplist encoding, whatever its size (SORT does, as Redis's
+    /// SORT converts any sorted set it reads).
+    pub fn convert(&mut self) {
         let Repr::Listpack(lp) = &self.repr else {
             return;
         };

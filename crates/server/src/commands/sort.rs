@@ -168,11 +168,14 @@ fn sort_generic(ctx: &mut Ctx<'_>, read_only: bool) -> CmdResult {
     let index = table.index();
     let entry = table.get(hash, key, ctx.now_ms);
     ctx.count_lookup(index, key, entry.is_some());
-    let (elements, is_set) = match entry.map(|e| &e.value) {
+    let (elements, is_set) = match entry.map(|e| &mut e.value) {
         None => (Vec::new(), false),
         Some(Value::List(list)) => (list.iter().map(|e| e.to_vec()).collect(), false),
         Some(Value::Set(set)) => (set.iter().map(|m| m.to_vec()).collect::<Vec<_>>(), true),
         Some(Value::ZSet(zset)) => {
+            // Redis's SORT (and SORT_RO) converts the sorted set it reads to a skiplist, for
+            // good: OBJECT ENCODING shows it afterwards.
+            zset.convert();
             let mut members = Vec::with_capacity(zset.len());
             zset.range(0, zset.len(), false, |member, _| {
                 members.push(member.to_vec())
@@ -366,6 +369,8 @@ fn lookup_pattern(
 /// C's `strtod` over the whole text, as SORT converts weights: leading spaces and an empty
 /// string (0) are accepted; trailing garbage, overflow, underflow and NaN are not.
 fn c_strtod(text: &[u8]) -> Option<f64> {
+    // Redis hands the value to strtod as a C string: it ends at the first NUL byte.
+    let text = text.split(|&b| b == 0).next().unwrap_or_default();
     let (value, used, range_error) = strtod(text);
     (used == text.len() && !range_error && !value.is_nan()).then_some(value)
 }
@@ -391,5 +396,7 @@ mod tests {
         assert_eq!(c_strtod(b"1x"), None);
         assert_eq!(c_strtod(b"1e999"), None);
         assert_eq!(c_strtod(b"nan"), None);
+        assert_eq!(c_strtod(b"\0\r\nx"), Some(0.0));
+        assert_eq!(c_strtod(b"2\0x"), Some(2.0));
     }
 }
