@@ -15,7 +15,7 @@ use rand::Rng;
 use crate::docs::{Arg, ArgKind, CommandModel};
 use crate::policy::TOKENS_NOT_GENERATED;
 
-/// The keyspace: few enough keys that commands of every type meet on the same ones.
+/// The shared keys: few enough that commands of every type meet on the same ones.
 const KEYS: &[&str] = &["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k\x00\u{ff}"];
 
 /// Members, fields, elements and values: few, so that they collide; numbers so that INCR and
@@ -217,11 +217,56 @@ fn defuse_relative_times(command: &str, args: &mut [Vec<u8>]) {
 /// Builds random commands from models.
 pub struct Generator {
     rng: StdRng,
+    /// The group of the command being generated (`list`, `hash`...), for its own keys.
+    group: String,
+    /// Where the command's `numkeys` value is, so the keys that follow can match it.
+    numkeys_at: Option<usize>,
+    /// The group most of this episode's commands come from, so that one type's state gets
+    /// deep (a stream with groups, consumers and pending entries) before the dataset is
+    /// flushed.
+    focus: Option<String>,
+    /// Real DUMP payloads, for RESTORE.
+    payloads: Vec<Vec<u8>>,
 }
 
 impl Generator {
     pub fn new(rng: StdRng) -> Generator {
-        Generator { rng }
+        Generator {
+            rng,
+            group: String::new(),
+            numkeys_at: None,
+            focus: None,
+            payloads: Vec::new(),
+        }
+    }
+
+    /// DUMP payloads RESTORE is given besides garbage: real Redis's, of every type.
+    pub fn with_payloads(mut self, payloads: Vec<Vec<u8>>) -> Generator {
+        self.payloads = payloads;
+        self
+    }
+
+    /// A RESTORE payload: mostly a real one, sometimes garbage or one with a byte flipped (its
+    /// checksum then fails).
+    fn payload(&mut self) -> Vec<u8> {
+        let Some(real) = self.payloads.choose(&mut self.rng).cloned() else {
+            return self.from(VALUES);
+        };
+        match self.rng.gen_range(0..6) {
+            0 => self.from(&["", "abc", "\x00\x01a\x09\x00garbage!"]),
+            1 => {
+                let mut flipped = real;
+                let at = self.rng.gen_range(0..flipped.len());
+                flipped[at] ^= 0x20;
+                flipped
+            }
+            _ => real,
+        }
+    }
+
+    /// Starts an episode: picks the group it focuses on.
+    pub fn start_episode(&mut self, models: &[CommandModel]) {
+        self.focus = models.choose(&mut self.rng).map(|m| m.group.clone());
     }
 
     /// A random command of `model`, words first.
@@ -229,9 +274,9 @@ impl Generator {
         let mut out: Vec<Vec<u8>> = model.words.iter().map(|w| w.as_bytes().to_vec()).collect();
         let words = out.len();
         let name = model.full_name();
-        for arg in &model.args {
-            self.arg(&name, arg, &mut out);
-        }
+        self.group.clone_from(&model.group);
+        self.numkeys_at = None;
+        self.args(&name, &model.args, &mut out);
         if self.rng.gen_ratio(1, 12) {
             self.mangle(&mut out, words);
         }
@@ -241,18 +286,55 @@ impl Generator {
 
     /// One random command name from `models`.
     pub fn pick<'a>(&mut self, models: &'a [CommandModel]) -> &'a CommandModel {
+        if let Some(focus) = self.focus.as_deref().filter(|_| self.rng.gen_bool(0.5)) {
+            let focused: Vec<&CommandModel> = models.iter().filter(|m| m.group == focus).collect();
+            if let Some(model) = focused.choose(&mut self.rng) {
+                return model;
+            }
+        }
         models.choose(&mut self.rng).expect("commands to fuzz")
     }
 
-    fn arg(&mut self, command: &str, arg: &Arg, out: &mut Vec<Vec<u8>>) {
-        if arg.optional && self.rng.gen_bool(0.5) {
-            return;
+    /// A sequence of arguments. Two `multiple` ones in a row (XREAD's `STREAMS key... id...`)
+    /// usually get as many values each; a `numkeys` usually counts the keys after it.
+    fn args(&mut self, command: &str, args: &[Arg], out: &mut Vec<Vec<u8>>) {
+        let mut previous: Option<usize> = None;
+        for arg in args {
+            let balanced = previous.filter(|_| arg.multiple && self.rng.gen_ratio(4, 5));
+            let repeats = self.arg(command, arg, balanced, out);
+            previous = arg.multiple.then_some(repeats);
+            if arg.multiple {
+                if let Some(at) = self.numkeys_at.take() {
+                    if self.rng.gen_ratio(4, 5) {
+                        out[at] = repeats.to_string().into_bytes();
+                    }
+                }
+            }
         }
-        let repeats = if arg.multiple {
+    }
+
+    /// One argument (`repeats` times when given and it is `multiple`); returns how many values
+    /// it got.
+    fn arg(
+        &mut self,
+        command: &str,
+        arg: &Arg,
+        repeats: Option<usize>,
+        out: &mut Vec<Vec<u8>>,
+    ) -> usize {
+        if arg.optional && self.rng.gen_bool(0.5) {
+            return 0;
+        }
+        let repeats = if let Some(repeats) = repeats {
+            repeats
+        } else if arg.multiple {
             // Sometimes none at all, to reach the arity and syntax errors.
-            match self.rng.gen_range(0..20) {
-                0 => 0,
-                1..=10 => 1,
+            match self.rng.gen_range(0..60) {
+                0..=2 => 0,
+                // Now and then a long run, to cross the encodings' size limits (128 entries
+                // for listpacks, 512 for intsets).
+                3 => self.rng.gen_range(100..600),
+                4..=30 => 1,
                 _ => self.rng.gen_range(2..5),
             }
         } else if arg.optional && self.rng.gen_ratio(1, 15) {
@@ -266,7 +348,7 @@ impl Generator {
                     .iter()
                     .any(|(c, t, _)| *c == command && t.eq_ignore_ascii_case(token))
                 {
-                    return;
+                    return 0;
                 }
                 if i == 0 || arg.multiple_token || !arg.multiple {
                     out.push(token.as_bytes().to_vec());
@@ -274,6 +356,7 @@ impl Generator {
             }
             self.value(command, arg, out);
         }
+        repeats
     }
 
     fn value(&mut self, command: &str, arg: &Arg, out: &mut Vec<Vec<u8>>) {
@@ -294,16 +377,15 @@ impl Generator {
                     let mut choice = (*choice).clone();
                     // One of them is chosen: it is not optional within the choice.
                     choice.optional = false;
-                    self.arg(command, &choice, out);
+                    self.arg(command, &choice, None, out);
                 }
             }
-            ArgKind::Block(parts) => {
-                for part in parts {
-                    self.arg(command, part, out);
-                }
-            }
+            ArgKind::Block(parts) => self.args(command, parts, out),
             kind => {
                 let value = self.scalar(command, &arg.name, kind);
+                if arg.name == "numkeys" {
+                    self.numkeys_at = Some(out.len());
+                }
                 out.push(value);
             }
         }
@@ -318,13 +400,7 @@ impl Generator {
         let name = name.to_ascii_lowercase();
         let stream = command.starts_with('x');
         match kind {
-            ArgKind::Key => {
-                if self.rng.gen_ratio(1, 30) {
-                    b"missing".to_vec()
-                } else {
-                    self.from(KEYS)
-                }
-            }
+            ArgKind::Key => self.key(),
             ArgKind::UnixTime => self.from(ABSOLUTE_TIMES),
             ArgKind::Pattern => self.from(PATTERNS),
             ArgKind::Double => match name.as_str() {
@@ -348,12 +424,36 @@ impl Generator {
                 "offset" => self.from(OFFSETS),
                 "cursor" => self.from(CURSORS),
                 "pattern" => self.from(PATTERNS),
-                "serialized-value" => self.from(&["", "\x00\x01a\x09\x00garbage!", "abc"]),
+                "serialized-value" => self.payload(),
+                "operation" => self.from(&["AND", "or", "XOR", "NOT", "nand"]),
+                "subcommand" => self.from(&["GETREG", "DECODE", "ENCODING", "TODENSE", "foo"]),
                 "seconds" | "milliseconds" | "ms" | "min-idle-time" | "ttl" => {
                     self.from(RELATIVE_TIMES)
                 }
-                _ => self.from(VALUES),
+                _ => self.member(),
             },
+        }
+    }
+
+    /// A key: mostly one of the type's own (`list:0`), so that most commands meet a value of
+    /// their type, otherwise one of the shared [`KEYS`] that every type writes (wrong types).
+    fn key(&mut self) -> Vec<u8> {
+        let own = !matches!(self.group.as_str(), "generic" | "server" | "connection");
+        match self.rng.gen_range(0..30) {
+            0 => b"missing".to_vec(),
+            1..=17 if own => format!("{}:{}", self.group, self.rng.gen_range(0..2)).into_bytes(),
+            _ => self.from(KEYS),
+        }
+    }
+
+    /// A member, field, element or value: mostly from [`VALUES`], sometimes one of many
+    /// distinct ones (integers, so sets become intsets, or words), so that collections can
+    /// grow past the listpack and intset limits.
+    fn member(&mut self) -> Vec<u8> {
+        match self.rng.gen_range(0..10) {
+            0 => self.rng.gen_range(0..600).to_string().into_bytes(),
+            1 => format!("m{}", self.rng.gen_range(0..300)).into_bytes(),
+            _ => self.from(VALUES),
         }
     }
 

@@ -27,9 +27,17 @@ fn main() -> ExitCode {
         eprintln!("redis-server is not on PATH: nothing to compare with");
         return ExitCode::from(2);
     };
+    let always_refused: Vec<&str> = report
+        .per_command
+        .iter()
+        .filter(|(_, (sent, refused))| sent == refused)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    println!("commands Redis refused every time: {always_refused:?}");
     println!(
-        "{} commands, seeds {}..{}, {} distinct divergences ({} repeats)",
+        "{} commands ({} refused by Redis), seeds {}..{}, {} distinct divergences ({} repeats)",
         report.commands,
+        report.refused,
         options.first_seed,
         options.first_seed + options.seeds - 1,
         report.divergences.len(),

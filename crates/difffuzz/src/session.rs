@@ -4,7 +4,7 @@
 //! flushed every episode so that a divergence's history is short. A divergence is replayed on
 //! flushed servers over fresh connections while delta debugging shortens it.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use rand::rngs::StdRng;
@@ -64,6 +64,11 @@ pub struct Report {
     pub divergences: Vec<String>,
     /// Divergences of a kind already reported.
     pub repeats: u64,
+    /// Commands Redis refused (an error reply): the share of the run that tested error paths.
+    pub refused: u64,
+    /// Per command: how many were sent, and how many Redis refused. A command Redis always
+    /// refused had only its error paths tested.
+    pub per_command: BTreeMap<String, (u64, u64)>,
 }
 
 /// One generated command and how its reply is compared.
@@ -106,15 +111,19 @@ impl Pair {
 /// Runs `options`: starts real Redis and redis-lite, or returns None when Redis is missing.
 pub fn run(options: &Options) -> Option<Report> {
     let redis = Server::redis(&[])?;
-    let lite = Server::lite(&["--enable-debug-command", "yes"]);
+    // Both without persistence: Server::redis starts Redis with `--save "" --appendonly no`.
+    let lite = Server::lite(&["--enable-debug-command", "yes", "--save", "", "--appendonly", "no"]);
     let pair = Pair { redis, lite };
     let models = fuzzed(read_models(&mut pair.redis.raw()));
+    let payloads = dump_payloads(&mut pair.redis.raw());
     let mut report = Report::default();
     let mut seen = HashSet::new();
     for seed in options.first_seed..options.first_seed + options.seeds {
         for &protocol in &options.protocols {
             let before = report.divergences.len();
-            run_seed(&pair, &models, options, seed, protocol, &mut report, &mut seen);
+            let generator =
+                Generator::new(StdRng::seed_from_u64(seed)).with_payloads(payloads.clone());
+            run_seed(&pair, &models, generator, options, (seed, protocol), &mut report, &mut seen);
             if options.verbose {
                 for divergence in &report.divergences[before..] {
                     println!("DIVERGENCE {divergence}");
@@ -133,19 +142,52 @@ pub fn run(options: &Options) -> Option<Report> {
     Some(report)
 }
 
+/// Values of every type and encoding, DUMPed by real Redis (then flushed): RESTORE's payloads.
+fn dump_payloads(redis: &mut Raw) -> Vec<Vec<u8>> {
+    let many: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let writes: &[&[&str]] = &[
+        &["SET", "p:string", "hello"],
+        &["SET", "p:int", "12345"],
+        &["RPUSH", "p:list", "a", "b", "1"],
+        &["SADD", "p:intset", "1", "2", "3"],
+        &["SADD", "p:set", "a", "b"],
+        &["HSET", "p:hash", "f", "v"],
+        &["ZADD", "p:zset", "1", "a", "2.5", "b"],
+        &["XADD", "p:stream", "1-1", "f", "v"],
+        &["XGROUP", "CREATE", "p:stream", "g1", "0"],
+        &["PFADD", "p:hll", "a", "b", "c"],
+        &[&["SADD", "p:bigset"][..], &many[..]].concat(),
+        &[&["RPUSH", "p:biglist"][..], &many[..]].concat(),
+    ];
+    for write in writes {
+        redis.cmd(write);
+    }
+    let keys = [
+        "p:string", "p:int", "p:list", "p:intset", "p:set", "p:hash", "p:zset", "p:stream",
+        "p:hll", "p:bigset", "p:biglist",
+    ];
+    let payloads = keys
+        .iter()
+        .map(|key| redis.ok(&[b"DUMP", key.as_bytes()]).bytes())
+        .collect();
+    redis.cmd(&["FLUSHALL"]);
+    payloads
+}
+
 fn run_seed(
     pair: &Pair,
     models: &[CommandModel],
+    mut generator: Generator,
     options: &Options,
-    seed: u64,
-    protocol: u8,
+    (seed, protocol): (u64, u8),
     report: &mut Report,
     seen: &mut HashSet<String>,
 ) {
-    let mut generator = Generator::new(StdRng::seed_from_u64(seed));
     let mut sent = 0;
     while sent < options.commands {
         let (mut a, mut b) = pair.connect(protocol);
+        generator.start_episode(models);
         let mut episode: Vec<Step> = Vec::new();
         let mut since_digest = 0;
         while episode.len() < options.episode && sent < options.commands {
@@ -172,6 +214,14 @@ fn run_seed(
             let outcome = catch_unwind(AssertUnwindSafe(|| {
                 exchange(&mut a, &mut b, &episode[first..], digest)
             }));
+            if let Ok(exchange) = &outcome {
+                for (step, &refused) in episode[first..].iter().zip(&exchange.refused) {
+                    let counts = report.per_command.entry(step.name.clone()).or_default();
+                    counts.0 += 1;
+                    counts.1 += refused as u64;
+                    report.refused += refused as u64;
+                }
+            }
             let mismatch = match outcome {
                 Ok(Exchange {
                     mismatch: Some(mut mismatch),
@@ -261,6 +311,8 @@ struct Exchange {
     mismatch: Option<Mismatch>,
     /// An intended difference after which the datasets may differ: the episode must end.
     resync: bool,
+    /// Whether Redis refused each command (an error reply).
+    refused: Vec<bool>,
 }
 
 /// Sends `steps` to both servers (pipelined) and compares the replies, then the digests when
@@ -276,6 +328,7 @@ fn exchange(a: &mut Raw, b: &mut Raw, steps: &[Step], digest: bool) -> Exchange 
     let mut found = Exchange::default();
     for (i, step) in steps.iter().enumerate() {
         let (expected, actual) = (a.read_reply(), b.read_reply());
+        found.refused.push(expected.starts_with(b"-"));
         if found.mismatch.is_some() || found.resync {
             continue;
         }
