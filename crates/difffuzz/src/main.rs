@@ -4,18 +4,27 @@
 //! ```text
 //! difffuzz [--seed N] [--seeds N] [--commands N] [--resp 2|3|both] [--digest-every N]
 //!          [--episode N] [--keep-going]
+//! difffuzz --list      # what is not fuzzed, and the intended differences, with reasons
 //! ```
 //! Each divergence is printed as it is found, with its minimised reproduction. Exits 1 when
 //! there was one, 2 when it could not run.
 
 use std::process::ExitCode;
 
+use redis_lite_difffuzz::policy::{
+    CONDITIONAL_DIFFERENCES, DETERMINISTIC_HERE, INTENDED_DIFFERENCES, NOT_FUZZED,
+    SORT_STALE_ERRNO, TOKENS_NOT_GENERATED,
+};
 use redis_lite_difffuzz::{run, Options};
 
 const USAGE: &str = "usage: difffuzz [--seed N] [--seeds N] [--commands N per seed and protocol] \
-[--resp 2|3|both] [--digest-every N] [--episode N] [--keep-going]";
+[--resp 2|3|both] [--digest-every N] [--episode N] [--keep-going] | difffuzz --list";
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("--list") {
+        list_rules();
+        return ExitCode::SUCCESS;
+    }
     let options = match parse(std::env::args().skip(1).collect()) {
         Ok(options) => options,
         Err(message) => {
@@ -85,4 +94,32 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
         }
     }
     Ok(options)
+}
+
+/// Prints what is not fuzzed and what is not compared byte for byte, with the reasons.
+fn list_rules() {
+    println!("Not fuzzed (besides blocking commands; XREAD and XREADGROUP without BLOCK):");
+    for (name, why) in NOT_FUZZED {
+        println!("  {name}: {why}");
+    }
+    println!("Tokens never generated:");
+    for (command, token, why) in TOKENS_NOT_GENERATED {
+        println!("  {command} {token}: {why}");
+    }
+    println!("Replies not compared byte for byte:");
+    for (name, check, why) in INTENDED_DIFFERENCES {
+        println!("  {name} ({check:?}): {why}");
+    }
+    for (names, why) in CONDITIONAL_DIFFERENCES {
+        println!("  {names}: {why}");
+    }
+    println!("  sort, sort_ro by numeric weights: {SORT_STALE_ERRNO}");
+    println!(
+        "  every command Redis marks nondeterministic_output_order (KEYS, SMEMBERS, HGETALL, \
+         SUNION...): compared with the elements (a map's pairs) sorted"
+    );
+    println!("Marked nondeterministic by Redis, deterministic as generated (compared exactly):");
+    for (name, why) in DETERMINISTIC_HERE {
+        println!("  {name}: {why}");
+    }
 }
