@@ -103,13 +103,11 @@ impl Frame {
         if self.is_error() {
             return self;
         }
-        let kind = self.head[0];
-        let head = if self.is_aggregate() {
-            self.head
-        } else if matches!(kind, b'$' | b'=') && self.head.starts_with(b"$-1") {
+        // An aggregate keeps its length; a null bulk stays a null.
+        let head = if self.is_aggregate() || self.head.starts_with(b"$-1") {
             self.head
         } else {
-            vec![kind]
+            vec![self.head[0]]
         };
         Frame {
             head,

@@ -67,9 +67,34 @@ const EDGE_INTEGERS: &[&str] = &[
 ];
 
 const DOUBLES: &[&str] = &[
-    "0", "1", "-1", "2", "1.5", "-2.5", "0.1", "inf", "-inf", "+inf", "nan", "1e308", "1e309",
-    "-1e-320", "1e-5", "5e2", ".5", "5.", "-0", "0x10", " 1", "1 ", "abc", "", "(1", "1e",
-    "9007199254740993", "3.14159265358979",
+    "0",
+    "1",
+    "-1",
+    "2",
+    "1.5",
+    "-2.5",
+    "0.1",
+    "inf",
+    "-inf",
+    "+inf",
+    "nan",
+    "1e308",
+    "1e309",
+    "-1e-320",
+    "1e-5",
+    "5e2",
+    ".5",
+    "5.",
+    "-0",
+    "0x10",
+    " 1",
+    "1 ",
+    "abc",
+    "",
+    "(1",
+    "1e",
+    "9007199254740993",
+    "3.14159265358979",
 ];
 
 /// Score and lex range ends, and plain indexes: ZRANGE's start and stop are all three.
@@ -203,7 +228,10 @@ fn defuse_relative_times(command: &str, args: &mut [Vec<u8>]) {
         positions.push(2);
     }
     for (i, arg) in args.iter().enumerate() {
-        if RELATIVE_TIME_TOKENS.iter().any(|t| arg.eq_ignore_ascii_case(t)) {
+        if RELATIVE_TIME_TOKENS
+            .iter()
+            .any(|t| arg.eq_ignore_ascii_case(t))
+        {
             positions.push(i + 1);
         }
     }

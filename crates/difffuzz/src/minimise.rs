@@ -69,10 +69,7 @@ pub fn quote(arg: &[u8]) -> String {
 
 /// A command as one redis-cli line.
 pub fn command_line(args: &[Vec<u8>]) -> String {
-    args.iter()
-        .map(|a| quote(a))
-        .collect::<Vec<_>>()
-        .join(" ")
+    args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -112,7 +112,14 @@ impl Pair {
 pub fn run(options: &Options) -> Option<Report> {
     let redis = Server::redis(&[])?;
     // Both without persistence: Server::redis starts Redis with `--save "" --appendonly no`.
-    let lite = Server::lite(&["--enable-debug-command", "yes", "--save", "", "--appendonly", "no"]);
+    let lite = Server::lite(&[
+        "--enable-debug-command",
+        "yes",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]);
     let pair = Pair { redis, lite };
     // Expired keys are reclaimed only when a command touches them: the background expiry
     // cycle runs on each server's own timer, and DBSIZE counts a key until it is reclaimed.
@@ -128,7 +135,15 @@ pub fn run(options: &Options) -> Option<Report> {
             let before = report.divergences.len();
             let generator =
                 Generator::new(StdRng::seed_from_u64(seed)).with_payloads(payloads.clone());
-            run_seed(&pair, &models, generator, options, (seed, protocol), &mut report, &mut seen);
+            run_seed(
+                &pair,
+                &models,
+                generator,
+                options,
+                (seed, protocol),
+                &mut report,
+                &mut seen,
+            );
             if options.verbose {
                 for divergence in &report.divergences[before..] {
                     println!("DIVERGENCE {divergence}");
@@ -169,8 +184,17 @@ fn dump_payloads(redis: &mut Raw) -> Vec<Vec<u8>> {
         redis.cmd(write);
     }
     let keys = [
-        "p:string", "p:int", "p:list", "p:intset", "p:set", "p:hash", "p:zset", "p:stream",
-        "p:hll", "p:bigset", "p:biglist",
+        "p:string",
+        "p:int",
+        "p:list",
+        "p:intset",
+        "p:set",
+        "p:hash",
+        "p:zset",
+        "p:stream",
+        "p:hll",
+        "p:bigset",
+        "p:biglist",
     ];
     let payloads = keys
         .iter()
@@ -352,10 +376,7 @@ fn exchange(a: &mut Raw, b: &mut Raw, steps: &[Step], digest: bool) -> Exchange 
     if found.mismatch.is_some() || found.resync || !digest {
         return found;
     }
-    let (expected, actual) = (
-        a.cmd(&["DEBUG", "DIGEST"]),
-        b.cmd(&["DEBUG", "DIGEST"]),
-    );
+    let (expected, actual) = (a.cmd(&["DEBUG", "DIGEST"]), b.cmd(&["DEBUG", "DIGEST"]));
     if expected != actual {
         found.mismatch = Some(Mismatch {
             at: None,
