@@ -207,8 +207,9 @@ const BITFIELD_TYPES: &[&str] = &[
 /// Database indexes: the first few, and refused ones.
 const DB_INDEXES: &[&str] = &["0", "1", "2", "0", "1", "16", "-1", "abc"];
 
-/// Commands whose argument 2 is a relative time, in seconds or milliseconds.
-const RELATIVE_TIME_AT_2: &[&str] = &["expire", "pexpire", "setex", "psetex"];
+/// Commands whose argument 2 is a relative time, in seconds or milliseconds (RESTORE's TTL is
+/// absolute with ABSTTL, where a replaced one is in the past: deterministic either way).
+const RELATIVE_TIME_AT_2: &[&str] = &["expire", "pexpire", "setex", "psetex", "restore"];
 
 /// Options followed by a relative time.
 const RELATIVE_TIME_TOKENS: &[&[u8]] = &[b"EX", b"PX"];
