@@ -313,15 +313,17 @@ impl Generator {
         out
     }
 
-    /// One random command name from `models`.
-    pub fn pick<'a>(&mut self, models: &'a [CommandModel]) -> &'a CommandModel {
+    /// One random command of `models`, by its index.
+    pub fn pick(&mut self, models: &[CommandModel]) -> usize {
         if let Some(focus) = self.focus.as_deref().filter(|_| self.rng.gen_bool(0.5)) {
-            let focused: Vec<&CommandModel> = models.iter().filter(|m| m.group == focus).collect();
-            if let Some(model) = focused.choose(&mut self.rng) {
-                return model;
+            let focused: Vec<usize> = (0..models.len())
+                .filter(|&i| models[i].group == focus)
+                .collect();
+            if let Some(&i) = focused.choose(&mut self.rng) {
+                return i;
             }
         }
-        models.choose(&mut self.rng).expect("commands to fuzz")
+        self.rng.gen_range(0..models.len())
     }
 
     /// A sequence of arguments. Two `multiple` ones in a row (XREAD's `STREAMS key... id...`)

@@ -19,8 +19,13 @@ const FUZZED_GROUPS: &[&str] = &[
     "generic",
 ];
 
-/// Commands of other groups that act on the keyspace and are fuzzed too.
-const FUZZED_EXTRAS: &[&str] = &["dbsize", "flushdb", "flushall", "swapdb", "select"];
+/// Commands of other groups that are fuzzed too: those that act on the keyspace, the
+/// transaction commands (queued commands' replies are compared inside EXEC's, see
+/// [`Transaction`]), and the connection's echoes.
+const FUZZED_EXTRAS: &[&str] = &[
+    "dbsize", "flushdb", "flushall", "swapdb", "select", "multi", "exec", "discard", "watch",
+    "unwatch", "ping", "echo",
+];
 
 /// Commands of the fuzzed groups that are never generated, and why.
 pub const NOT_FUZZED: &[(&str, &str)] = &[
@@ -60,7 +65,7 @@ pub const TOKENS_NOT_GENERATED: &[(&str, &str, &str)] = &[
 ];
 
 /// How a command's reply is compared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReplyCheck {
     /// Byte for byte.
     Exact,
@@ -82,6 +87,53 @@ pub enum ReplyCheck {
     /// SORT ... ALPHA BY pattern with STORE: the stored list's order among equal weights is
     /// unspecified, so the reply (a count) is compared and then the episode ends.
     Resync,
+    /// EXEC: each queued command's reply under its own check, when the transaction ran with
+    /// as many replies as commands were queued; otherwise (an abort, a WATCH) exactly.
+    Exec(Vec<ReplyCheck>),
+}
+
+/// Follows MULTI ... EXEC on one connection, so that the replies of queued commands are
+/// compared inside EXEC's reply under their own checks.
+#[derive(Default)]
+pub struct Transaction {
+    /// Inside MULTI: the checks of the commands queued so far.
+    queued: Option<Vec<ReplyCheck>>,
+}
+
+impl Transaction {
+    /// How the reply to `args` (a command of `model`) is compared, given the transaction
+    /// state, which it updates.
+    pub fn check(&mut self, model: &CommandModel, args: &[Vec<u8>]) -> ReplyCheck {
+        let name = model.full_name();
+        let bare = args.len() == 1;
+        match (&mut self.queued, name.as_str()) {
+            (None, "multi") if bare => {
+                self.queued = Some(Vec::new());
+                ReplyCheck::Exact
+            }
+            // EXEC ends the transaction even when malformed (Redis then aborts it).
+            (Some(queued), "exec") => {
+                let queued = std::mem::take(queued);
+                self.queued = None;
+                if bare {
+                    ReplyCheck::Exec(queued)
+                } else {
+                    ReplyCheck::Exact
+                }
+            }
+            (Some(_), "discard") if bare => {
+                self.queued = None;
+                ReplyCheck::Exact
+            }
+            // Refused inside MULTI, and not queued: a nested MULTI, WATCH, a malformed DISCARD.
+            (Some(_), "multi" | "watch" | "discard") => ReplyCheck::Exact,
+            (Some(queued), _) => {
+                queued.push(reply_check(model, args));
+                ReplyCheck::Exact // +QUEUED, or the error that refused it
+            }
+            (None, _) => reply_check(model, args),
+        }
+    }
 }
 
 /// Why an excused SORT conversion error ends the episode.
@@ -103,12 +155,28 @@ pub enum Verdict {
 }
 
 /// Compares Redis's reply with redis-lite's under `check`.
-pub fn verdict(redis: &[u8], lite: &[u8], check: ReplyCheck) -> Verdict {
+pub fn verdict(redis: &[u8], lite: &[u8], check: &ReplyCheck) -> Verdict {
     match check {
         ReplyCheck::SortWeights if redis == SORT_CONVERSION_ERROR && !lite.starts_with(b"-") => {
             Verdict::SameThenResync
         }
         ReplyCheck::Resync if redis == lite => Verdict::SameThenResync,
+        ReplyCheck::Exec(queued) => {
+            let (a, b) = (Frame::parse(redis), Frame::parse(lite));
+            let ran = |f: &Frame| f.is_aggregate() && f.children.len() == queued.len();
+            if !(ran(&a) && ran(&b) && a.head == b.head) {
+                return same_if(redis == lite);
+            }
+            let mut result = Verdict::Same;
+            for ((x, y), check) in a.children.iter().zip(&b.children).zip(queued) {
+                match verdict(&x.to_bytes(), &y.to_bytes(), check) {
+                    Verdict::Same => {}
+                    Verdict::SameThenResync => result = Verdict::SameThenResync,
+                    Verdict::Differs => return Verdict::Differs,
+                }
+            }
+            result
+        }
         ReplyCheck::Scan => {
             let (a, b) = (Frame::parse(redis), Frame::parse(lite));
             let finished = |f: &Frame| f.children.len() == 2 && f.children[0].scalar() == b"0";
@@ -117,7 +185,7 @@ pub fn verdict(redis: &[u8], lite: &[u8], check: ReplyCheck) -> Verdict {
             } else {
                 ReplyCheck::Shape
             };
-            same_if(canonical(redis, check) == canonical(lite, check))
+            same_if(canonical(redis, &check) == canonical(lite, &check))
         }
         _ => same_if(canonical(redis, check) == canonical(lite, check)),
     }
@@ -291,7 +359,7 @@ pub fn fuzzed(models: Vec<CommandModel>) -> Vec<CommandModel> {
 pub fn reply_check(model: &CommandModel, args: &[Vec<u8>]) -> ReplyCheck {
     let name = model.full_name();
     if let Some((_, check, _)) = INTENDED_DIFFERENCES.iter().find(|(n, _, _)| *n == name) {
-        return *check;
+        return check.clone();
     }
     let upper: Vec<Vec<u8>> = args.iter().map(|a| a.to_ascii_uppercase()).collect();
     match name.as_str() {
@@ -343,10 +411,10 @@ pub fn reply_check(model: &CommandModel, args: &[Vec<u8>]) -> ReplyCheck {
 }
 
 /// The reply as it is compared under `check`.
-pub fn canonical(reply: &[u8], check: ReplyCheck) -> Vec<u8> {
+pub fn canonical(reply: &[u8], check: &ReplyCheck) -> Vec<u8> {
     if matches!(
         check,
-        ReplyCheck::Exact | ReplyCheck::SortWeights | ReplyCheck::Resync
+        ReplyCheck::Exact | ReplyCheck::SortWeights | ReplyCheck::Resync | ReplyCheck::Exec(_)
     ) {
         return reply.to_vec();
     }
@@ -355,7 +423,9 @@ pub fn canonical(reply: &[u8], check: ReplyCheck) -> Vec<u8> {
         return reply.to_vec();
     }
     let canonical = match check {
-        ReplyCheck::Exact | ReplyCheck::SortWeights | ReplyCheck::Resync => frame,
+        ReplyCheck::Exact | ReplyCheck::SortWeights | ReplyCheck::Resync | ReplyCheck::Exec(_) => {
+            frame
+        }
         ReplyCheck::Unordered => frame.sorted(),
         ReplyCheck::Shape => frame.shape(),
         ReplyCheck::TimeToLive => {

@@ -14,7 +14,7 @@ use redis_lite_testkit::{encode, Raw, Server};
 use crate::docs::{read_models, CommandModel};
 use crate::generate::Generator;
 use crate::minimise::{command_line, minimise};
-use crate::policy::{fuzzed, reply_check, verdict, ReplyCheck, Verdict};
+use crate::policy::{fuzzed, verdict, ReplyCheck, Transaction, Verdict};
 
 /// Commands sent before their replies are read.
 const BATCH: usize = 20;
@@ -76,7 +76,22 @@ pub struct Report {
 struct Step {
     args: Vec<Vec<u8>>,
     check: ReplyCheck,
+    /// The command's index in the models, and its name.
+    model: usize,
     name: String,
+}
+
+/// `steps` with their checks worked out again for this sequence: a transaction's EXEC
+/// compares the commands queued in it, which delta debugging may have dropped.
+fn rechecked(models: &[CommandModel], steps: &[Step]) -> Vec<Step> {
+    let mut transaction = Transaction::default();
+    steps
+        .iter()
+        .map(|step| Step {
+            check: transaction.check(&models[step.model], &step.args),
+            ..step.clone()
+        })
+        .collect()
 }
 
 /// Where two servers first disagreed while running a sequence.
@@ -217,16 +232,19 @@ fn run_seed(
     while sent < options.commands {
         let (mut a, mut b) = pair.connect(protocol);
         generator.start_episode(models);
+        let mut transaction = Transaction::default();
         let mut episode: Vec<Step> = Vec::new();
         let mut since_digest = 0;
         while episode.len() < options.episode && sent < options.commands {
             let batch: Vec<Step> = (0..BATCH)
                 .map(|_| {
-                    let model = generator.pick(models);
+                    let index = generator.pick(models);
+                    let model = &models[index];
                     let args = generator.command(model);
                     Step {
-                        check: reply_check(model, &args),
+                        check: transaction.check(model, &args),
                         args,
+                        model: index,
                         name: model.full_name(),
                     }
                 })
@@ -241,7 +259,7 @@ fn run_seed(
                 since_digest = 0;
             }
             let outcome = catch_unwind(AssertUnwindSafe(|| {
-                exchange(&mut a, &mut b, &episode[first..], digest)
+                exchange(&mut a, &mut b, &episode[first..], digest.then_some(pair))
             }));
             if let Ok(exchange) = &outcome {
                 for (step, &refused) in episode[first..].iter().zip(&exchange.refused) {
@@ -281,9 +299,10 @@ fn run_seed(
                 }
             }
             let shortest = minimise(failing.clone(), MINIMISE_BUDGET, |candidate| {
-                replay(pair, protocol, candidate).is_some()
+                replay(pair, models, protocol, candidate).is_some()
             });
-            let Some(final_mismatch) = replay(pair, protocol, &shortest) else {
+            let shortest = rechecked(models, &shortest);
+            let Some(final_mismatch) = replay(pair, models, protocol, &shortest) else {
                 report.divergences.push(format!(
                     "seed {seed} RESP{protocol}: a divergence that did not happen again on \
                      replay (timing?); the episode's commands:\n{}",
@@ -345,8 +364,9 @@ struct Exchange {
 }
 
 /// Sends `steps` to both servers (pipelined) and compares the replies, then the digests when
-/// asked (and nothing excused a difference the digest would see).
-fn exchange(a: &mut Raw, b: &mut Raw, steps: &[Step], digest: bool) -> Exchange {
+/// given the servers (and nothing excused a difference the digest would see). The digests are
+/// asked for on connections of their own: the fuzzed ones may be inside MULTI.
+fn exchange(a: &mut Raw, b: &mut Raw, steps: &[Step], digest: Option<&Pair>) -> Exchange {
     let mut requests = Vec::new();
     for step in steps {
         let args: Vec<&[u8]> = step.args.iter().map(Vec::as_slice).collect();
@@ -361,7 +381,7 @@ fn exchange(a: &mut Raw, b: &mut Raw, steps: &[Step], digest: bool) -> Exchange 
         if found.mismatch.is_some() || found.resync {
             continue;
         }
-        match verdict(&expected, &actual, step.check) {
+        match verdict(&expected, &actual, &step.check) {
             Verdict::Same => {}
             Verdict::SameThenResync => found.resync = true,
             Verdict::Differs => {
@@ -373,10 +393,13 @@ fn exchange(a: &mut Raw, b: &mut Raw, steps: &[Step], digest: bool) -> Exchange 
             }
         }
     }
-    if found.mismatch.is_some() || found.resync || !digest {
+    let Some(pair) = digest.filter(|_| found.mismatch.is_none() && !found.resync) else {
         return found;
-    }
-    let (expected, actual) = (a.cmd(&["DEBUG", "DIGEST"]), b.cmd(&["DEBUG", "DIGEST"]));
+    };
+    let (expected, actual) = (
+        pair.redis.raw().cmd(&["DEBUG", "DIGEST"]),
+        pair.lite.raw().cmd(&["DEBUG", "DIGEST"]),
+    );
     if expected != actual {
         found.mismatch = Some(Mismatch {
             at: None,
@@ -388,12 +411,15 @@ fn exchange(a: &mut Raw, b: &mut Raw, steps: &[Step], digest: bool) -> Exchange 
 }
 
 /// Runs `steps` from a flushed dataset on fresh connections, then compares the digests.
-fn replay(pair: &Pair, protocol: u8, steps: &[Step]) -> Option<Mismatch> {
+fn replay(pair: &Pair, models: &[CommandModel], protocol: u8, steps: &[Step]) -> Option<Mismatch> {
+    let steps = rechecked(models, steps);
     let (mut a, mut b) = pair.connect(protocol);
     let mut done = 0;
     for chunk in steps.chunks(BATCH) {
         let last = done + chunk.len() == steps.len();
-        let outcome = catch_unwind(AssertUnwindSafe(|| exchange(&mut a, &mut b, chunk, last)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            exchange(&mut a, &mut b, chunk, last.then_some(pair))
+        }));
         match outcome {
             Ok(Exchange {
                 mismatch: Some(mut mismatch),
@@ -425,22 +451,22 @@ fn listing(steps: &[Step], mismatch: Option<&Mismatch>) -> String {
         out.push_str(&command_line(&step.args));
         out.push('\n');
         if let Some(m) = mismatch.filter(|m| m.at == Some(i)) {
-            out.push_str(&replies(m, step.check));
+            out.push_str(&replies(m, &step.check));
         }
     }
     if let Some(m) = mismatch.filter(|m| m.at.is_none()) {
         out.push_str("    DEBUG DIGEST\n");
-        out.push_str(&replies(m, ReplyCheck::Exact));
+        out.push_str(&replies(m, &ReplyCheck::Exact));
     }
     out
 }
 
-fn replies(mismatch: &Mismatch, check: ReplyCheck) -> String {
+fn replies(mismatch: &Mismatch, check: &ReplyCheck) -> String {
     format!(
         "      redis: {:?}\n      lite:  {:?}{}\n",
         String::from_utf8_lossy(&mismatch.redis),
         String::from_utf8_lossy(&mismatch.lite),
-        if check == ReplyCheck::Exact {
+        if *check == ReplyCheck::Exact {
             String::new()
         } else {
             format!("  (compared as {check:?})")
