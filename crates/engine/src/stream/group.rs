@@ -213,10 +213,14 @@ pub struct StreamCounters {
 }
 
 impl StreamCounters {
-    /// Whether a deleted entry may lie at or after `start`: the stream is not empty and its
-    /// largest deleted ID is not below `start`.
+    /// Whether a deleted entry may lie at or after `start`: the stream is not empty, its
+    /// largest deleted ID is not below `start`, and not below its first live entry either (a
+    /// deletion before the first entry fragments nothing).
     fn has_tombstones_from(&self, start: StreamId) -> bool {
-        self.length > 0 && !self.max_deleted_id.is_zero() && self.max_deleted_id >= start
+        self.length > 0
+            && !self.max_deleted_id.is_zero()
+            && self.max_deleted_id >= self.first_id
+            && self.max_deleted_id >= start
     }
 
     /// How many entries a reader has read once it read up to `id` (Redis's distance from the
