@@ -241,6 +241,33 @@ fn defuse_relative_times(command: &str, args: &mut [Vec<u8>]) {
             args[i] = b"100000000".to_vec();
         }
     }
+    if command == "set" {
+        defuse_past_times(args);
+    }
+}
+
+/// SET with an EXAT or PXAT in the past stores a key that is already expired; it lingers until
+/// a command touches it, and partial SCAN pages and RANDOMKEY touch different keys on each
+/// server (by table layout, by chance). Such times become far-future ones. (The commands that
+/// delete at once given a past time, EXPIREAT, GETEX, RESTORE ABSTTL, keep theirs.)
+fn defuse_past_times(args: &mut [Vec<u8>]) {
+    /// Each option, and a time in 2100 in its unit.
+    const FUTURE: &[(&[u8], i64)] = &[(b"EXAT", 4_102_444_800), (b"PXAT", 4_102_444_800_000)];
+    for i in 1..args.len() {
+        let Some(&(_, future)) = FUTURE
+            .iter()
+            .find(|(token, _)| args[i - 1].eq_ignore_ascii_case(token))
+        else {
+            continue;
+        };
+        let past = std::str::from_utf8(&args[i])
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+            .is_some_and(|t| t < future);
+        if past {
+            args[i] = future.to_string().into_bytes();
+        }
+    }
 }
 
 /// Builds random commands from models.

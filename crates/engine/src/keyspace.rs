@@ -999,12 +999,20 @@ impl Keyspace {
                 inner = 0;
             } else {
                 loop {
+                    let mut expired: Vec<SmallBytes> = Vec::new();
                     inner = table.dict.scan(inner, |e| {
-                        if !e.is_expired(now) {
+                        if e.is_expired(now) {
+                            expired.push(e.key.clone());
+                        } else {
                             visited += 1;
                             visit(e, now);
                         }
                     });
+                    // As Redis's SCAN: an expired key it passes is reclaimed (deleted, counted
+                    // and propagated as an expiry), once the bucket has been read.
+                    for key in expired {
+                        table.expire_if_due(self.hash(&key), &key, now);
+                    }
                     budget -= 1;
                     if inner == 0 || visited >= count || budget == 0 {
                         break;

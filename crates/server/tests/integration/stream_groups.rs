@@ -899,16 +899,23 @@ fn timeouts_and_client_unblock_match_redis() {
 /// with ENTRIESREAD) still gives the lag, negative as Redis reports it.
 #[test]
 fn lag_ignores_a_deletion_before_the_first_entry() {
-    differential_both_protocols(
+    differential_both_protocols(&[
+        &["XADD", "s", "1-*", "f", "v"],
+        &["XDEL", "s", "1"],
         &[
-            &["XADD", "s", "1-*", "f", "v"],
-            &["XDEL", "s", "1"],
-            &["XGROUP", "CREATE", "s", "g1", "$", "MKSTREAM", "ENTRIESREAD", "10"],
-            &["XADD", "s", "5-5", "f", "v"],
-            &["XINFO", "GROUPS", "s"],
-            &["XGROUP", "CREATE", "s", "g2", "0"],
-            &["XREADGROUP", "GROUP", "g2", "c", "STREAMS", "s", ">"],
-            &["XINFO", "GROUPS", "s"],
+            "XGROUP",
+            "CREATE",
+            "s",
+            "g1",
+            "$",
+            "MKSTREAM",
+            "ENTRIESREAD",
+            "10",
         ],
-    );
+        &["XADD", "s", "5-5", "f", "v"],
+        &["XINFO", "GROUPS", "s"],
+        &["XGROUP", "CREATE", "s", "g2", "0"],
+        &["XREADGROUP", "GROUP", "g2", "c", "STREAMS", "s", ">"],
+        &["XINFO", "GROUPS", "s"],
+    ]);
 }
