@@ -270,6 +270,43 @@ fn defuse_past_times(args: &mut [Vec<u8>]) {
     }
 }
 
+/// Lua scripts for EVAL and SCRIPT LOAD: replies of every kind (nested arrays, floats
+/// truncated, false and nil, status and error tables), commands called and refused, runtime
+/// errors, the libraries. None has a reply in unspecified order or a use of time.
+pub const SCRIPTS: &[&str] = &[
+    "return 1",
+    "return {1, 'two', {3.7, false, true}, -0.5}",
+    "return {1, 2, nil, 4}",
+    "return 3.99",
+    "return redis.call('GET', KEYS[1])",
+    "return redis.call('INCR', KEYS[1])",
+    "return redis.pcall('LPUSH', KEYS[1], ARGV[1])",
+    "return redis.call('TYPE', KEYS[1])",
+    "return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])",
+    "redis.call('SET', KEYS[1], ARGV[1]) return redis.call('GET', KEYS[1])",
+    "return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')",
+    "redis.setresp(3) return redis.call('ZSCORE', KEYS[1], ARGV[1])",
+    "redis.setresp(3) return redis.call('HGET', KEYS[1], ARGV[1])",
+    "return {err='My Error'}",
+    "return redis.error_reply('E2 oops')",
+    "return redis.status_reply('FINE')",
+    "error('boom')",
+    "return redis.call('nosuchcommand')",
+    "return redis.call('EVAL', 'return 1', 0)",
+    "return x",
+    "return tonumber(ARGV[1])",
+    "return #KEYS + #ARGV",
+    "return redis.sha1hex(ARGV[1] or '')",
+    "return cjson.encode({a = {1, 2}})",
+    "return cjson.decode(ARGV[1] or 'null')",
+    "return bit.band(7, 3)",
+    "return struct.pack('>I2', 258)",
+    "return cmsgpack.pack({1, 2})",
+    "local t = redis.call('XRANGE', KEYS[1], '-', '+') return #t",
+    "return redis.call('LRANGE', KEYS[1], 0, -1)",
+    "return 'unterminated",
+];
+
 /// Builds random commands from models.
 pub struct Generator {
     rng: StdRng,
@@ -283,6 +320,8 @@ pub struct Generator {
     focus: Option<String>,
     /// Real DUMP payloads, for RESTORE.
     payloads: Vec<Vec<u8>>,
+    /// The digests of the scripts, for EVALSHA.
+    shas: Vec<Vec<u8>>,
 }
 
 impl Generator {
@@ -293,6 +332,7 @@ impl Generator {
             numkeys_at: None,
             focus: None,
             payloads: Vec::new(),
+            shas: Vec::new(),
         }
     }
 
@@ -317,6 +357,21 @@ impl Generator {
                 flipped
             }
             _ => real,
+        }
+    }
+
+    /// The SHA1 digests of [`SCRIPTS`], as Redis's SCRIPT LOAD gives them, for EVALSHA.
+    pub fn with_shas(mut self, shas: Vec<Vec<u8>>) -> Generator {
+        self.shas = shas;
+        self
+    }
+
+    /// A script digest: mostly one of [`SCRIPTS`]' (cached once EVAL or SCRIPT LOAD ran it),
+    /// sometimes none.
+    fn sha(&mut self) -> Vec<u8> {
+        match self.shas.choose(&mut self.rng) {
+            Some(sha) if self.rng.gen_ratio(4, 5) => sha.clone(),
+            _ => self.from(&["ffffffffffffffffffffffffffffffffffffffff", "abc", ""]),
         }
     }
 
@@ -484,6 +539,9 @@ impl Generator {
                 "pattern" => self.from(PATTERNS),
                 "serialized-value" => self.payload(),
                 "operation" => self.from(&["AND", "or", "XOR", "NOT", "nand"]),
+                "script" => self.from(SCRIPTS),
+                "sha1" => self.sha(),
+                "function" => self.from(&["f", "nosuch", ""]),
                 "subcommand" => self.from(&["GETREG", "DECODE", "ENCODING", "TODENSE", "foo"]),
                 "seconds" | "milliseconds" | "ms" | "min-idle-time" | "ttl" => {
                     self.from(RELATIVE_TIMES)

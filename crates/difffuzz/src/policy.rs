@@ -21,10 +21,30 @@ const FUZZED_GROUPS: &[&str] = &[
 
 /// Commands of other groups that are fuzzed too: those that act on the keyspace, the
 /// transaction commands (queued commands' replies are compared inside EXEC's, see
-/// [`Transaction`]), and the connection's echoes.
+/// [`Transaction`]), the connection's echoes, and scripts (from a pool of deterministic ones,
+/// see `generate.rs`).
 const FUZZED_EXTRAS: &[&str] = &[
-    "dbsize", "flushdb", "flushall", "swapdb", "select", "multi", "exec", "discard", "watch",
-    "unwatch", "ping", "echo",
+    "dbsize",
+    "flushdb",
+    "flushall",
+    "swapdb",
+    "select",
+    "multi",
+    "exec",
+    "discard",
+    "watch",
+    "unwatch",
+    "ping",
+    "echo",
+    "eval",
+    "eval_ro",
+    "evalsha",
+    "evalsha_ro",
+    "script|load",
+    "script|exists",
+    "script|flush",
+    "fcall",
+    "fcall_ro",
 ];
 
 /// Commands of the fuzzed groups that are never generated, and why.

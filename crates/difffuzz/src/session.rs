@@ -9,10 +9,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use redis_lite_testkit::{encode, Raw, Server};
+use redis_lite_testkit::{encode, Raw, Reply, Server};
 
 use crate::docs::{read_models, CommandModel};
-use crate::generate::Generator;
+use crate::generate::{Generator, SCRIPTS};
 use crate::minimise::{command_line, minimise};
 use crate::policy::{fuzzed, verdict, ReplyCheck, Transaction, Verdict};
 
@@ -117,7 +117,9 @@ impl Pair {
             if protocol == 3 {
                 raw.cmd(&["HELLO", "3"]);
             }
+            // Scripts cached in an earlier episode would make EVALSHA's replies depend on it.
             raw.cmd(&["FLUSHALL"]);
+            raw.cmd(&["SCRIPT", "FLUSH"]);
         }
         (a, b)
     }
@@ -143,13 +145,26 @@ pub fn run(options: &Options) -> Option<Report> {
     }
     let models = fuzzed(read_models(&mut pair.redis.raw()));
     let payloads = dump_payloads(&mut pair.redis.raw());
+    // The scripts' digests, from Redis (one script does not compile: it has none).
+    let mut redis = pair.redis.raw();
+    let shas: Vec<Vec<u8>> = SCRIPTS
+        .iter()
+        .filter_map(|script| {
+            redis.send(&encode(&[b"SCRIPT", b"LOAD", script.as_bytes()]));
+            match Reply::parse(&redis.read_reply()) {
+                Reply::Bulk(Some(sha)) => Some(sha),
+                _ => None,
+            }
+        })
+        .collect();
     let mut report = Report::default();
     let mut seen = HashSet::new();
     for seed in options.first_seed..options.first_seed + options.seeds {
         for &protocol in &options.protocols {
             let before = report.divergences.len();
-            let generator =
-                Generator::new(StdRng::seed_from_u64(seed)).with_payloads(payloads.clone());
+            let generator = Generator::new(StdRng::seed_from_u64(seed))
+                .with_payloads(payloads.clone())
+                .with_shas(shas.clone());
             run_seed(
                 &pair,
                 &models,

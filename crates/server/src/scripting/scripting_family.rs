@@ -307,6 +307,12 @@ fn evalsha_ro(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only_command: bool) -> CmdResult {
+    let no_script = || CommandError::coded("NOSCRIPT No matching script. Please use EVAL.");
+    // A digest that is not 40 characters long matches nothing: Redis says so before it reads
+    // the number of keys.
+    if by_sha && ctx.arg(1).len() != 40 {
+        return Err(no_script());
+    }
     let (keys, argv) = keys_and_args(ctx, CommandError::NotInteger)?;
     let server = ctx.server;
     let mut cache = server.scripting.eval.lock();
@@ -318,9 +324,7 @@ fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only_command: bool) -> CmdRe
         loaded.as_bytes()
     };
     let Some(script) = cache.get(sha) else {
-        return Err(CommandError::coded(
-            "NOSCRIPT No matching script. Please use EVAL.",
-        ));
+        return Err(no_script());
     };
     let flags = script.flags;
     let (rules, oom) = prepare(

@@ -478,3 +478,19 @@ fn errors_passed_on_by_scripts_are_counted_once_as_in_redis() {
         false,
     );
 }
+
+/// Found by the differential fuzzer: EVALSHA with a digest that is not 40 characters long is
+/// NOSCRIPT before its number of keys is read; a 40-character unknown digest is not.
+#[test]
+fn evalsha_refuses_a_short_digest_before_reading_numkeys() {
+    differential(
+        &[
+            &["EVALSHA", "", "-3"],
+            &["EVALSHA", "d", "9223372036854775807", "k"],
+            &["EVALSHA_RO", "0", "abc"],
+            &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "-1"],
+            &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
+        ],
+        false,
+    );
+}
