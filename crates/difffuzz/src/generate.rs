@@ -307,6 +307,22 @@ pub const SCRIPTS: &[&str] = &[
     "return 'unterminated",
 ];
 
+/// Function libraries for FUNCTION LOAD: good ones (two with the same name), and ones Redis
+/// refuses (no functions, no shebang, a call while loading, a bad engine).
+pub const LIBRARIES: &[&str] = &[
+    "#!lua name=lib1\nredis.register_function('f', function(keys, args) return #keys end)",
+    "#!lua name=lib1\nredis.register_function('f2', function(keys, args) return args end)",
+    "#!lua name=lib2\nredis.register_function{function_name='g', callback=function(keys, args) \
+     return redis.call('GET', keys[1]) end, flags={'no-writes'}}",
+    "#!lua name=lib3\nredis.register_function('h', function(keys, args) \
+     return redis.call('INCR', keys[1]) end)",
+    "#!lua name=bad\nreturn 1",
+    "return 1",
+    "#!lua name=lib4\nredis.call('SET', 'x', 'y')",
+    "#!js name=lib5\nfoo",
+    "#!lua name=lib6\nredis.register_function('f', function() return 1 end)",
+];
+
 /// Builds random commands from models.
 pub struct Generator {
     rng: StdRng,
@@ -541,7 +557,10 @@ impl Generator {
                 "operation" => self.from(&["AND", "or", "XOR", "NOT", "nand"]),
                 "script" => self.from(SCRIPTS),
                 "sha1" => self.sha(),
-                "function" => self.from(&["f", "nosuch", ""]),
+                "function" => self.from(&["f", "f2", "g", "h", "nosuch", ""]),
+                "function-code" => self.from(LIBRARIES),
+                "library-name" => self.from(&["lib1", "lib2", "lib3", "nosuch"]),
+                "library-name-pattern" => self.from(&["lib*", "lib1", "*", "x"]),
                 "subcommand" => self.from(&["GETREG", "DECODE", "ENCODING", "TODENSE", "foo"]),
                 "seconds" | "milliseconds" | "ms" | "min-idle-time" | "ttl" => {
                     self.from(RELATIVE_TIMES)

@@ -45,6 +45,13 @@ const FUZZED_EXTRAS: &[&str] = &[
     "script|flush",
     "fcall",
     "fcall_ro",
+    "function|load",
+    "function|delete",
+    "function|flush",
+    "function|list",
+    "function|stats",
+    "function|kill",
+    "function|help",
 ];
 
 /// Commands of the fuzzed groups that are never generated, and why.
@@ -334,6 +341,10 @@ pub const DETERMINISTIC_HERE: &[(&str, &str)] = &[
     (
         "object|encoding",
         "redis-lite converts encodings at Redis's thresholds",
+    ),
+    (
+        "function|stats",
+        "it describes the running script, and none runs while the fuzzer's one connection waits",
     ),
     (
         "object|freq",

@@ -117,9 +117,10 @@ impl Pair {
             if protocol == 3 {
                 raw.cmd(&["HELLO", "3"]);
             }
-            // Scripts cached in an earlier episode would make EVALSHA's replies depend on it.
+            // Scripts and functions from an earlier episode would make replies depend on it.
             raw.cmd(&["FLUSHALL"]);
             raw.cmd(&["SCRIPT", "FLUSH"]);
+            raw.cmd(&["FUNCTION", "FLUSH"]);
         }
         (a, b)
     }

@@ -501,6 +501,9 @@ fn function_flush(ctx: &mut Ctx<'_>) -> CmdResult {
     match ctx.arg_count() {
         2 => {}
         3 if ctx.arg_is(2, "async") || ctx.arg_is(2, "sync") => {}
+        // More than one option is Redis's subcommand syntax error, one it does not know its
+        // own.
+        4.. => return Err(CommandError::subcommand_syntax("FUNCTION", ctx.arg(1))),
         _ => {
             return Err(CommandError::err(
                 "FUNCTION FLUSH only supports SYNC|ASYNC option",
@@ -556,20 +559,22 @@ impl Host for LoadHost {
     }
 }
 
-/// FUNCTION LOAD [REPLACE] function-code
+/// FUNCTION LOAD [REPLACE] function-code: every argument before the last is an option, and
+/// REPLACE may come more than once, as Redis reads them.
 fn function_load(ctx: &mut Ctx<'_>) -> CmdResult {
-    let (replace, code) = match ctx.arg_count() {
-        3 => (false, ctx.arg(2)),
-        4 if ctx.arg_is(2, "replace") => (true, ctx.arg(3)),
-        4 => {
+    let last = ctx.arg_count() - 1;
+    let mut replace = false;
+    for i in 2..last {
+        if !ctx.arg_is(i, "replace") {
             return Err(CommandError::err_quoting(
                 "Unknown option given: ",
-                ctx.arg(2),
+                ctx.arg(i),
                 "",
-            ))
+            ));
         }
-        _ => return Err(ctx.wrong_arity()),
-    };
+        replace = true;
+    }
+    let code = ctx.arg(last);
     let name = change_libraries(ctx, |libraries| {
         libraries.load(&mut LoadHost, code, replace)
     })?;

@@ -494,3 +494,24 @@ fn evalsha_refuses_a_short_digest_before_reading_numkeys() {
         false,
     );
 }
+
+/// Found by the differential fuzzer: FUNCTION LOAD reads every argument before the code as an
+/// option (REPLACE, repeated or not; anything else is refused by name), and FUNCTION FLUSH
+/// with two options is the subcommand syntax error.
+#[test]
+fn function_load_and_flush_read_options_as_redis() {
+    let code = "#!lua name=lib1\nredis.register_function('f', function() return 1 end)";
+    differential(
+        &[
+            &["FUNCTION", "LOAD", "REPLACE", "REPLACE", code],
+            &["FUNCTION", "LOAD", "REPLACE", "k1", code],
+            &["FUNCTION", "LOAD", "inf", "REPLACE", code],
+            &["FUNCTION", "LOAD", "REPLACE", "REPLACE", "#!js name=x\nfoo"],
+            &["FUNCTION", "FLUSH", "ASYNC", "SYNC"],
+            &["FUNCTION", "flush", "x", "y", "z"],
+            &["FUNCTION", "FLUSH", "x"],
+            &["FUNCTION", "LIST"],
+        ],
+        false,
+    );
+}
