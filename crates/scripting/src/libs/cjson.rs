@@ -464,6 +464,16 @@ impl Decoder<'_> {
     }
 
     fn document(mut self) -> std::result::Result<Value, String> {
+        // lua-cjson's guess at a UTF-16 or UTF-32 text: a NUL among its first two bytes (of
+        // two or more).
+        if self.text.len() >= 2 && self.text[..2].contains(&0) {
+            return Err("JSON parser does not support UTF-16 or UTF-32".to_string());
+        }
+        // Past that, lua-cjson reads the text as a C string: a NUL is its end (T_END between
+        // tokens, the end of the text inside a string).
+        if let Some(nul) = self.text.iter().position(|&b| b == 0) {
+            self.text = &self.text[..nul];
+        }
         let (token, at) = self.next_token();
         let value = self.value(token, at)?;
         let (token, at) = self.next_token();

@@ -515,3 +515,24 @@ fn function_load_and_flush_read_options_as_redis() {
         false,
     );
 }
+
+/// Found by the differential fuzzer: cjson.decode refuses a text with a NUL among its first two
+/// bytes as UTF-16 or UTF-32, before parsing, and otherwise reads a NUL as the end of the text,
+/// as lua-cjson does.
+#[test]
+fn cjson_decode_refuses_a_nul_in_the_first_two_bytes() {
+    let decode = "return cjson.decode(ARGV[1])";
+    differential(
+        &[
+            &["EVAL", decode, "0", "\0\r\n\u{ff}"],
+            &["EVAL", decode, "0", "1\0"],
+            &["EVAL", decode, "0", "\0"],
+            &["EVAL", decode, "0", "[1,\0]"],
+            &["EVAL", decode, "0", "[1]"],
+            &["EVAL", decode, "0", "[1]\0junk"],
+            &["EVAL", decode, "0", "[\"a\0b\"]"],
+            &["EVAL", decode, "0", "12\0"],
+        ],
+        false,
+    );
+}
