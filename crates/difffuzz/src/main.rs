@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! difffuzz [--seed N] [--seeds N] [--commands N] [--resp 2|3|both] [--digest-every N]
-//!          [--episode N] [--keep-going]
+//!          [--episode N] [--keep-going] [--config "name value"]...
 //! difffuzz --list      # what is not fuzzed, and the intended differences, with reasons
 //! ```
 //! Each divergence is printed as it is found, with its minimised reproduction. Exits 1 when
@@ -18,7 +18,8 @@ use redis_lite_difffuzz::policy::{
 use redis_lite_difffuzz::{run, Options};
 
 const USAGE: &str = "usage: difffuzz [--seed N] [--seeds N] [--commands N per seed and protocol] \
-[--resp 2|3|both] [--digest-every N] [--episode N] [--keep-going] | difffuzz --list";
+[--resp 2|3|both] [--digest-every N] [--episode N] [--keep-going] [--config \"name value\"]... \
+| difffuzz --list";
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("--list") {
@@ -71,6 +72,13 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
             continue;
         }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        if flag == "--config" {
+            let (name, setting) = value
+                .split_once(' ')
+                .ok_or(format!("--config: \"name value\", not {value}"))?;
+            options.config.push((name.to_string(), setting.to_string()));
+            continue;
+        }
         let number = || -> Result<u64, String> {
             value
                 .parse()

@@ -37,6 +37,9 @@ pub struct Options {
     pub episode: usize,
     /// Whether to go on after a divergence (each kind is reported once).
     pub keep_going: bool,
+    /// Parameters set with CONFIG SET on both servers first (small encoding limits, to reach
+    /// conversions sooner).
+    pub config: Vec<(String, String)>,
     /// Whether to print each divergence as it is found, and a line per seed.
     pub verbose: bool,
 }
@@ -51,6 +54,7 @@ impl Default for Options {
             digest_every: 100,
             episode: 500,
             keep_going: false,
+            config: Vec::new(),
             verbose: false,
         }
     }
@@ -142,7 +146,11 @@ pub fn run(options: &Options) -> Option<Report> {
     // Expired keys are reclaimed only when a command touches them: the background expiry
     // cycle runs on each server's own timer, and DBSIZE counts a key until it is reclaimed.
     for server in [&pair.redis, &pair.lite] {
-        server.raw().ok(&[b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"]);
+        let mut raw = server.raw();
+        raw.ok(&[b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"]);
+        for (name, value) in &options.config {
+            raw.ok(&[b"CONFIG", b"SET", name.as_bytes(), value.as_bytes()]);
+        }
     }
     let models = fuzzed(read_models(&mut pair.redis.raw()));
     let payloads = dump_payloads(&mut pair.redis.raw());
