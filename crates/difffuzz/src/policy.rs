@@ -114,6 +114,10 @@ pub enum ReplyCheck {
     /// SORT ... ALPHA BY pattern with STORE: the stored list's order among equal weights is
     /// unspecified, so the reply (a count) is compared and then the episode ends.
     Resync,
+    /// SORT ... ALPHA without STORE: Redis collates C strings, so elements equal up to a NUL
+    /// byte tie, and ties come in the order of its unstable quicksort: such elements may swap
+    /// places, nothing else may.
+    AlphaTies,
     /// EXEC: each queued command's reply under its own check, when the transaction ran with
     /// as many replies as commands were queued; otherwise (an abort, a WATCH) exactly.
     Exec(Vec<ReplyCheck>),
@@ -188,6 +192,18 @@ pub fn verdict(redis: &[u8], lite: &[u8], check: &ReplyCheck) -> Verdict {
             Verdict::SameThenResync
         }
         ReplyCheck::Resync if redis == lite => Verdict::SameThenResync,
+        ReplyCheck::AlphaTies if redis != lite => {
+            let (a, b) = (Frame::parse(redis), Frame::parse(lite));
+            let c_string = |f: &Frame| f.scalar().split(|&c| c == 0).next().map(<[u8]>::to_vec);
+            let swapped_ties = a.head == b.head
+                && a.children.len() == b.children.len()
+                && a.clone().sorted() == b.clone().sorted()
+                && a.children
+                    .iter()
+                    .zip(&b.children)
+                    .all(|(x, y)| c_string(x) == c_string(y));
+            same_if(swapped_ties)
+        }
         ReplyCheck::Exec(queued) => {
             let (a, b) = (Frame::parse(redis), Frame::parse(lite));
             let ran = |f: &Frame| f.is_aggregate() && f.children.len() == queued.len();
@@ -310,7 +326,9 @@ pub const CONDITIONAL_DIFFERENCES: &[(&str, &str)] = &[
         "BY without `*` (no sorting) returns a set in hash-table order: compared unordered, \
          or by shape with LIMIT (which picks a different slice). ALPHA with BY leaves equal \
          weights in the order of Redis's unstable quicksort: compared the same way (with \
-         STORE, the count, then the episode ends). By numeric weights: see SORT_STALE_ERRNO",
+         STORE, the count, then the episode ends). ALPHA without BY or STORE collates C \
+         strings: elements equal up to a NUL byte may swap places. By numeric weights: see \
+         SORT_STALE_ERRNO",
     ),
     (
         "scan, sscan, hscan, zscan",
@@ -412,6 +430,8 @@ pub fn reply_check(model: &CommandModel, args: &[Vec<u8>]) -> ReplyCheck {
                 } else {
                     ReplyCheck::Unordered
                 }
+            } else if alpha && !store {
+                ReplyCheck::AlphaTies
             } else if alpha {
                 ReplyCheck::Exact
             } else {
@@ -445,7 +465,11 @@ pub fn reply_check(model: &CommandModel, args: &[Vec<u8>]) -> ReplyCheck {
 pub fn canonical(reply: &[u8], check: &ReplyCheck) -> Vec<u8> {
     if matches!(
         check,
-        ReplyCheck::Exact | ReplyCheck::SortWeights | ReplyCheck::Resync | ReplyCheck::Exec(_)
+        ReplyCheck::Exact
+            | ReplyCheck::SortWeights
+            | ReplyCheck::Resync
+            | ReplyCheck::AlphaTies
+            | ReplyCheck::Exec(_)
     ) {
         return reply.to_vec();
     }
@@ -454,9 +478,11 @@ pub fn canonical(reply: &[u8], check: &ReplyCheck) -> Vec<u8> {
         return reply.to_vec();
     }
     let canonical = match check {
-        ReplyCheck::Exact | ReplyCheck::SortWeights | ReplyCheck::Resync | ReplyCheck::Exec(_) => {
-            frame
-        }
+        ReplyCheck::Exact
+        | ReplyCheck::SortWeights
+        | ReplyCheck::Resync
+        | ReplyCheck::AlphaTies
+        | ReplyCheck::Exec(_) => frame,
         ReplyCheck::Unordered => frame.sorted(),
         ReplyCheck::Shape => frame.shape(),
         ReplyCheck::TimeToLive => {
