@@ -534,6 +534,12 @@ impl Generator {
             ArgKind::Pattern => self.from(PATTERNS),
             ArgKind::Double => match name.as_str() {
                 "min" | "max" => self.from(RANGE_ENDS),
+                // Mostly valid coordinates and sizes, so that geo commands get past parsing.
+                "longitude" if self.rng.gen_ratio(4, 5) => self.coordinate(180.0),
+                "latitude" if self.rng.gen_ratio(4, 5) => self.coordinate(85.05),
+                "radius" | "width" | "height" if self.rng.gen_ratio(4, 5) => {
+                    self.from(&["1", "100", "500.5", "20000", "0"])
+                }
                 _ => self.from(DOUBLES),
             },
             ArgKind::Integer => self.integer(command, &name),
@@ -592,7 +598,17 @@ impl Generator {
         }
     }
 
+    /// A coordinate within ±`limit`, on a coarse grid so that members meet (same points,
+    /// points within a radius).
+    fn coordinate(&mut self, limit: f64) -> Vec<u8> {
+        let steps = self.rng.gen_range(-8i32..=8);
+        format!("{}", limit * f64::from(steps) / 8.0).into_bytes()
+    }
+
     fn integer(&mut self, command: &str, name: &str) -> Vec<u8> {
+        if command == "setbit" && name == "value" {
+            return self.from(&["0", "1", "1", "2"]);
+        }
         if name.contains("unix-time") {
             return self.from(ABSOLUTE_TIMES);
         }

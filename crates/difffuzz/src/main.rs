@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! difffuzz [--seed N] [--seeds N] [--commands N] [--resp 2|3|both] [--digest-every N]
-//!          [--episode N] [--keep-going] [--config "name value"]...
+//!          [--episode N] [--keep-going] [--config "name value"]... [--coverage]
 //! difffuzz --list      # what is not fuzzed, and the intended differences, with reasons
 //! ```
 //! Each divergence is printed as it is found, with its minimised reproduction. Exits 1 when
@@ -19,7 +19,7 @@ use redis_lite_difffuzz::{run, Options};
 
 const USAGE: &str = "usage: difffuzz [--seed N] [--seeds N] [--commands N per seed and protocol] \
 [--resp 2|3|both] [--digest-every N] [--episode N] [--keep-going] [--config \"name value\"]... \
-| difffuzz --list";
+[--coverage] | difffuzz --list";
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("--list") {
@@ -44,6 +44,14 @@ fn main() -> ExitCode {
         .map(|(name, _)| name.as_str())
         .collect();
     println!("commands Redis refused every time: {always_refused:?}");
+    if options_coverage() {
+        for (name, (sent, refused)) in &report.per_command {
+            println!(
+                "{name:>24} {sent:>8} sent {:>5.1}% refused",
+                100.0 * *refused as f64 / *sent as f64
+            );
+        }
+    }
     println!(
         "{} commands ({} refused by Redis), seeds {}..{}, {} distinct divergences ({} repeats)",
         report.commands,
@@ -60,6 +68,11 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--coverage`: a line per command, how often it was sent and refused.
+fn options_coverage() -> bool {
+    std::env::args().any(|a| a == "--coverage")
+}
+
 fn parse(args: Vec<String>) -> Result<Options, String> {
     let mut options = Options {
         verbose: true,
@@ -69,6 +82,9 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
     while let Some(flag) = args.next() {
         if flag == "--keep-going" {
             options.keep_going = true;
+            continue;
+        }
+        if flag == "--coverage" {
             continue;
         }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
