@@ -174,7 +174,7 @@ pub fn run(options: &Options) -> Option<Report> {
             let generator = Generator::new(StdRng::seed_from_u64(seed))
                 .with_payloads(payloads.clone())
                 .with_shas(shas.clone());
-            run_seed(
+            let servers_lost = run_seed(
                 &pair,
                 &models,
                 generator,
@@ -193,7 +193,7 @@ pub fn run(options: &Options) -> Option<Report> {
                     report.divergences.len()
                 );
             }
-            if report.divergences.len() > before && !options.keep_going {
+            if servers_lost || (report.divergences.len() > before && !options.keep_going) {
                 return Some(report);
             }
         }
@@ -243,6 +243,7 @@ fn dump_payloads(redis: &mut Raw) -> Vec<Vec<u8>> {
     payloads
 }
 
+/// Runs one seed in one protocol. True when a server stopped answering (the run cannot go on).
 fn run_seed(
     pair: &Pair,
     models: &[CommandModel],
@@ -251,7 +252,7 @@ fn run_seed(
     (seed, protocol): (u64, u8),
     report: &mut Report,
     seen: &mut HashSet<String>,
-) {
+) -> bool {
     let mut sent = 0;
     while sent < options.commands {
         let (mut a, mut b) = pair.connect(protocol);
@@ -309,7 +310,7 @@ fn run_seed(
                          or hung) within these commands:\n{}",
                         listing(&episode, None)
                     ));
-                    return;
+                    return true;
                 }
             };
             let failing = match mismatch.at {
@@ -333,7 +334,7 @@ fn run_seed(
                     listing(&failing, Some(&mismatch))
                 ));
                 if !options.keep_going {
-                    return;
+                    return false;
                 }
                 break;
             };
@@ -351,11 +352,12 @@ fn run_seed(
                 listing(&shortest, Some(&final_mismatch))
             ));
             if !options.keep_going {
-                return;
+                return false;
             }
             break;
         }
     }
+    false
 }
 
 /// A divergence's kind, so that each is reported once: the command and the replies' kinds
