@@ -411,6 +411,24 @@ impl Generator {
         out
     }
 
+    /// A random command of `models[index]`. COMMAND GETKEYS and GETKEYSANDFLAGS usually get
+    /// a whole generated command as their argument, so that every command's key specs are
+    /// tried on plausible arguments.
+    pub fn command_of(&mut self, models: &[CommandModel], index: usize) -> Vec<Vec<u8>> {
+        let model = &models[index];
+        let mut out = self.command(model);
+        let nests = matches!(
+            model.full_name().as_str(),
+            "command|getkeys" | "command|getkeysandflags"
+        );
+        if nests && self.rng.gen_ratio(4, 5) {
+            out.truncate(model.words.len());
+            let inner = self.pick(models);
+            out.extend(self.command(&models[inner]));
+        }
+        out
+    }
+
     /// One random command of `models`, by its index.
     pub fn pick(&mut self, models: &[CommandModel]) -> usize {
         if let Some(focus) = self.focus.as_deref().filter(|_| self.rng.gen_bool(0.5)) {

@@ -21,8 +21,8 @@ const FUZZED_GROUPS: &[&str] = &[
 
 /// Commands of other groups that are fuzzed too: those that act on the keyspace, the
 /// transaction commands (queued commands' replies are compared inside EXEC's, see
-/// [`Transaction`]), the connection's echoes, and scripts (from a pool of deterministic ones,
-/// see `generate.rs`).
+/// [`Transaction`]), the connection's echoes, scripts (from a pool of deterministic ones, see
+/// `generate.rs`), and COMMAND GETKEYS over generated commands (the key specs).
 const FUZZED_EXTRAS: &[&str] = &[
     "dbsize",
     "flushdb",
@@ -52,6 +52,8 @@ const FUZZED_EXTRAS: &[&str] = &[
     "function|stats",
     "function|kill",
     "function|help",
+    "command|getkeys",
+    "command|getkeysandflags",
 ];
 
 /// Commands of the fuzzed groups that are never generated, and why.

@@ -265,7 +265,7 @@ fn run_seed(
                 .map(|_| {
                     let index = generator.pick(models);
                     let model = &models[index];
-                    let args = generator.command(model);
+                    let args = generator.command_of(models, index);
                     Step {
                         check: transaction.check(model, &args),
                         args,

@@ -343,3 +343,31 @@ fn command_list_by_acl_category_matches_redis() {
         assert_eq!(got, expected, "@{category}");
     }
 }
+
+/// Found by the differential fuzzer: for a command whose keys are optional (EVAL, FCALL), a
+/// key count that finds no keys, or cannot be read, gives an empty list, not an error.
+#[test]
+fn getkeys_of_optional_keys_is_empty_when_none_can_be_found() {
+    differential(
+        &[
+            &["COMMAND", "GETKEYS", "EVAL", "return 1", "0"],
+            &["COMMAND", "GETKEYSANDFLAGS", "EVAL", "return 1", "0"],
+            &[
+                "COMMAND",
+                "GETKEYS",
+                "FCALL",
+                "f",
+                "9223372036854775807",
+                "k",
+                "a",
+            ],
+            &["COMMAND", "GETKEYS", "EVALSHA", "abc", "5", "k"],
+            &["COMMAND", "GETKEYS", "EVAL_RO", "return 1", "abc", "k"],
+            &[
+                "COMMAND", "GETKEYS", "EVAL", "return 1", "2", "k1", "k2", "a",
+            ],
+            &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "5", "k"],
+        ],
+        false,
+    );
+}

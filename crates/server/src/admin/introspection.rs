@@ -396,7 +396,11 @@ fn find_keys(args: &[&[u8]]) -> Result<Vec<KeyRef>, CommandError> {
         ));
     }
     match spec.find_keys(args) {
-        Some(keys) if !keys.is_empty() || spec.has(NO_MANDATORY_KEYS) => Ok(keys),
+        Some(keys) if !keys.is_empty() => Ok(keys),
+        // A command whose keys are optional (EVAL, FCALL) has none, rather than invalid
+        // arguments, even when its key count cannot be read: Redis falls back to its own
+        // key finder, which then finds nothing.
+        _ if spec.has(NO_MANDATORY_KEYS) => Ok(Vec::new()),
         _ => Err(CommandError::err("Invalid arguments specified for command")),
     }
 }
