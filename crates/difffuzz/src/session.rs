@@ -4,6 +4,7 @@
 //! flushed every episode so that a divergence's history is short. A divergence is replayed on
 //! flushed servers over fresh connections while delta debugging shortens it.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -260,6 +261,7 @@ fn run_seed(
         let mut transaction = Transaction::default();
         let mut episode: Vec<Step> = Vec::new();
         let mut since_digest = 0;
+        let waiting = Cell::new("");
         while episode.len() < options.episode && sent < options.commands {
             let batch: Vec<Step> = (0..BATCH)
                 .map(|_| {
@@ -284,7 +286,13 @@ fn run_seed(
                 since_digest = 0;
             }
             let outcome = catch_unwind(AssertUnwindSafe(|| {
-                exchange(&mut a, &mut b, &episode[first..], digest.then_some(pair))
+                exchange_noting(
+                    &mut a,
+                    &mut b,
+                    &episode[first..],
+                    digest.then_some(pair),
+                    &waiting,
+                )
             }));
             if let Ok(exchange) = &outcome {
                 for (step, &refused) in episode[first..].iter().zip(&exchange.refused) {
@@ -306,8 +314,9 @@ fn run_seed(
                 Ok(_) => continue,
                 Err(_) => {
                     report.divergences.push(format!(
-                        "seed {seed} RESP{protocol}: no reply (a server closed the connection \
-                         or hung) within these commands:\n{}",
+                        "seed {seed} RESP{protocol}: no reply from {} (it closed the \
+                         connection or hung) within these commands:\n{}",
+                        waiting.get(),
                         listing(&episode, None)
                     ));
                     return true;
@@ -393,6 +402,18 @@ struct Exchange {
 /// given the servers (and nothing excused a difference the digest would see). The digests are
 /// asked for on connections of their own: the fuzzed ones may be inside MULTI.
 fn exchange(a: &mut Raw, b: &mut Raw, steps: &[Step], digest: Option<&Pair>) -> Exchange {
+    exchange_noting(a, b, steps, digest, &Cell::new(""))
+}
+
+/// [`exchange`], keeping in `waiting` the name of the server whose reply is being read, so
+/// that a reply that never comes can be blamed on the right one.
+fn exchange_noting(
+    a: &mut Raw,
+    b: &mut Raw,
+    steps: &[Step],
+    digest: Option<&Pair>,
+    waiting: &Cell<&'static str>,
+) -> Exchange {
     let mut requests = Vec::new();
     for step in steps {
         let args: Vec<&[u8]> = step.args.iter().map(Vec::as_slice).collect();
@@ -402,7 +423,10 @@ fn exchange(a: &mut Raw, b: &mut Raw, steps: &[Step], digest: Option<&Pair>) -> 
     b.send(&requests);
     let mut found = Exchange::default();
     for (i, step) in steps.iter().enumerate() {
-        let (expected, actual) = (a.read_reply(), b.read_reply());
+        waiting.set("Redis");
+        let expected = a.read_reply();
+        waiting.set("redis-lite");
+        let actual = b.read_reply();
         found.refused.push(expected.starts_with(b"-"));
         if found.mismatch.is_some() || found.resync {
             continue;
@@ -422,10 +446,10 @@ fn exchange(a: &mut Raw, b: &mut Raw, steps: &[Step], digest: Option<&Pair>) -> 
     let Some(pair) = digest.filter(|_| found.mismatch.is_none() && !found.resync) else {
         return found;
     };
-    let (expected, actual) = (
-        pair.redis.raw().cmd(&["DEBUG", "DIGEST"]),
-        pair.lite.raw().cmd(&["DEBUG", "DIGEST"]),
-    );
+    waiting.set("Redis (DEBUG DIGEST)");
+    let expected = pair.redis.raw().cmd(&["DEBUG", "DIGEST"]);
+    waiting.set("redis-lite (DEBUG DIGEST)");
+    let actual = pair.lite.raw().cmd(&["DEBUG", "DIGEST"]);
     if expected != actual {
         found.mismatch = Some(Mismatch {
             at: None,
