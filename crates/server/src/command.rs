@@ -226,8 +226,10 @@ impl KeySpec {
     }
 
     /// Appends this spec's keys in `args` to `out`; Invalid when the arguments do not fit the
-    /// spec (a key count that is not a positive number, or keys past the end).
-    fn find(&self, args: &[&[u8]], out: &mut Vec<KeyRef>) -> Found {
+    /// spec (a key count that is not a positive number, or keys past the end). `strict`: as
+    /// COMMAND GETKEYS reads specs, where a spec that begins past the end is invalid too
+    /// (PFMERGE with no source key), instead of finding no keys.
+    fn find(&self, args: &[&[u8]], out: &mut Vec<KeyRef>, strict: bool) -> Found {
         let argc = args.len() as i64;
         let mut result = Found::Keys;
         let first = match self.begin_search {
@@ -250,7 +252,12 @@ impl KeySpec {
             BeginSearch::Unknown => return Found::Keys,
         };
         if first >= argc {
-            return Found::Keys;
+            let by_index = matches!(self.begin_search, BeginSearch::Index(_));
+            return if strict && by_index {
+                Found::Invalid
+            } else {
+                Found::Keys
+            };
         }
         let (first, last, step) = match self.find_keys {
             FindKeys::Range {
@@ -456,10 +463,20 @@ impl CommandSpec {
     /// The keys in a full command line (`args[0]` is the name), in key-spec order, with their
     /// flags. None when the arguments do not fit the specs (a bad key count).
     pub fn find_keys(&self, args: &[&[u8]]) -> Option<Vec<KeyRef>> {
+        self.collect_keys(args, false)
+    }
+
+    /// [`CommandSpec::find_keys`] as COMMAND GETKEYS finds them: a spec that begins past the
+    /// last argument makes the arguments invalid, as in Redis 7.0.
+    pub fn find_keys_strictly(&self, args: &[&[u8]]) -> Option<Vec<KeyRef>> {
+        self.collect_keys(args, true)
+    }
+
+    fn collect_keys(&self, args: &[&[u8]], strict: bool) -> Option<Vec<KeyRef>> {
         let mut keys = Vec::new();
         let mut flagless = false;
         for spec in self.key_specs {
-            match spec.find(args, &mut keys) {
+            match spec.find(args, &mut keys, strict) {
                 Found::Keys => {}
                 Found::Flagless => flagless = true,
                 Found::Invalid => return None,

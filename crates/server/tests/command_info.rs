@@ -371,3 +371,19 @@ fn getkeys_of_optional_keys_is_empty_when_none_can_be_found() {
         false,
     );
 }
+
+/// Found by the differential fuzzer: a key spec that begins past the last argument (PFMERGE
+/// with no source key) makes COMMAND GETKEYS's arguments invalid in Redis 7.0, though the
+/// command itself runs.
+#[test]
+fn getkeys_refuses_a_key_spec_past_the_end() {
+    differential(
+        &[
+            &["COMMAND", "GETKEYSANDFLAGS", "PFMERGE", "missing"],
+            &["COMMAND", "GETKEYS", "PFMERGE", "d", "s1", "s2"],
+            &["PFMERGE", "missing"],
+            &["EXISTS", "missing"],
+        ],
+        false,
+    );
+}

@@ -395,7 +395,7 @@ fn find_keys(args: &[&[u8]]) -> Result<Vec<KeyRef>, CommandError> {
             "Invalid number of arguments specified for command",
         ));
     }
-    match spec.find_keys(args) {
+    match spec.find_keys_strictly(args) {
         Some(keys) if !keys.is_empty() => Ok(keys),
         // A command whose keys are optional (EVAL, FCALL) has none, rather than invalid
         // arguments, even when its key count cannot be read: Redis falls back to its own
