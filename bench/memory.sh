@@ -26,8 +26,10 @@ free_port() {
 used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1=="used_memory"{print $2}'; }
 rss_bytes() { awk '/^VmRSS:/{print $2 * 1024}' "/proc/$1/status"; }
 
-load_file=$(mktemp)
-trap 'rm -f "$load_file"' EXIT
+# Servers run in an empty directory: none may load a dump.rdb lying in the caller's.
+work=$(mktemp -d)
+load_file=$work/load.resp
+trap 'rm -rf "$work"' EXIT
 
 printf '%-8s %6s %4s %10s %12s %10s\n' server value ttl keys "B/key(used)" "B/key(RSS)"
 for size in ${MEM_VALUES:-16 100 1024}; do
@@ -40,7 +42,7 @@ for size in ${MEM_VALUES:-16 100 1024}; do
     for spec in "${servers[@]}"; do
       label=${spec%%=*} bin=${spec#*=}
       port=$(free_port)
-      "$bin" --port "$port" --save '' --appendonly no >/dev/null 2>&1 &
+      "$bin" --port "$port" --dir "$work" --save '' --appendonly no >/dev/null 2>&1 &
       pid=$!
       for _ in $(seq 100); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
       um0=$(used_memory "$port") rss0=$(rss_bytes "$pid")
