@@ -393,7 +393,7 @@ impl Db {
             // Reborrow so the returned reference is tied to `self` alone.
             return self.dict.get_mut(hash, key).expect("present");
         }
-        let mut entry = Box::new(Entry::new(SmallBytes::new(key), value));
+        let mut entry = Entry::new(SmallBytes::new(key), value);
         entry.access = self.shared.tracking.initial(now_ms);
         self.counted(hash, 1);
         let rehash = self.rehasher();
@@ -401,7 +401,7 @@ impl Db {
     }
 
     /// Inserts a whole entry (RENAME, MOVE, COPY), keeping its TTL. The key must be absent.
-    pub fn insert_entry(&mut self, hash: u64, entry: Box<Entry>) {
+    pub fn insert_entry(&mut self, hash: u64, entry: Entry) {
         if entry.expire_at != 0 {
             self.volatile += 1;
         }
@@ -412,7 +412,7 @@ impl Db {
 
     /// Takes `key`'s entry out of the table (to move it, as RENAME and MOVE do, or to drop it
     /// at once); [`Db::delete`] is the deletion that may free it in the background.
-    pub fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Box<Entry>> {
+    pub fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {
         let rehash = self.rehasher();
         let entry = self.dict.remove(hash, key, rehash)?;
         if entry.expire_at != 0 {

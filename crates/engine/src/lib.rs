@@ -4,7 +4,8 @@
 //! - [`keyspace`]: [`Keyspace`], all databases split into mutex-guarded shards; per-shard
 //!   [`Db`] tables with lazy expiry, and the active expiry cycle.
 //! - [`digest`]: DEBUG DIGEST's dataset fingerprint, identical to Redis's.
-//! - [`dict`]: [`Dict`], the chained hash table with SCAN's reverse-binary cursor.
+//! - [`dict`]: [`Dict`], the chained hash table with SCAN's reverse-binary cursor; its entries
+//!   sit packed in a slab (64 bytes a key), linked by position.
 //! - [`value`]: [`Value`], what a key holds, with Redis's encodings; the collections are in
 //!   [`list`], [`hash`], [`set`] and [`zset`].
 //! - [`lazyfree`]: the background thread that frees large deleted values and flushed

@@ -82,13 +82,13 @@ impl Shard {
             return Some(dict);
         };
         let saved = &mut pending.saved[origin];
-        dict.drain(|entry: Box<Entry>| {
+        dict.drain(|entry: Entry| {
             let Entry {
                 key,
                 value,
                 expire_at,
                 ..
-            } = *entry;
+            } = entry;
             saved
                 .entry(key)
                 .or_insert(Some(SavedEntry { value, expire_at }));

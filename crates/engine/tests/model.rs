@@ -73,7 +73,7 @@ fn value_bytes(value: &Value) -> Vec<u8> {
     match value {
         Value::Int(n) => n.to_string().into_bytes(),
         Value::Str(s) => s.to_vec(),
-        Value::RawStr(s) => s.clone(),
+        Value::RawStr(s) => s.to_vec(),
         other => panic!(
             "the model stores only strings, found a {}",
             other.type_name()
@@ -283,7 +283,7 @@ fn apply(ks: &Keyspace, model: &mut Model, op: &Op) -> Result<(), TestCaseError>
             let mut locked = ks.lock_keys([src, dst]);
             let (table, hash) = locked.db(from_db, src);
             let old = table.remove(hash, src).expect("looked up above");
-            let mut entry = Box::new(Entry::new(SmallBytes::new(dst), old.value));
+            let mut entry = Entry::new(SmallBytes::new(dst), old.value);
             entry.expire_at = old.expire_at;
             let (table, hash) = locked.db(to_db, dst);
             table.remove(hash, dst);

@@ -111,7 +111,7 @@ fn canon_value(v: &Value) -> (String, Vec<Vec<u8>>) {
     let items = match v {
         Value::Int(n) => vec![n.to_string().into_bytes()],
         Value::Str(s) => vec![s.to_vec()],
-        Value::RawStr(s) => vec![s.clone()],
+        Value::RawStr(s) => vec![s.to_vec()],
         Value::List(l) => l.iter().map(|e| e.to_vec()).collect(),
         Value::Hash(h) => {
             let mut pairs: Vec<Vec<u8>> = h.iter().map(|(f, v)| [f, b"=", v].concat()).collect();
@@ -237,7 +237,7 @@ fn dataset(expire_at: i64) -> Vec<Item> {
         Value::string(&b"abcabcabc-".repeat(300)),
         None,
     );
-    add(0, "s:appended", Value::RawStr(b"short".to_vec()), None);
+    add(0, "s:appended", Value::raw(b"short".to_vec()), None);
     add(0, "s:empty", Value::string(b""), None);
     let small = List::from_values(-2, [&b"a"[..], b"1", b"-300", b"99999999999", b""]);
     add(

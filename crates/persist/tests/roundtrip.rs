@@ -179,7 +179,7 @@ fn sample() -> Vec<Item> {
         Value::string(b"hello"),
         Some(1_900_000_000_000),
     ));
-    out.push((0, b"raw".to_vec(), Value::RawStr(b"x".repeat(100)), None));
+    out.push((0, b"raw".to_vec(), Value::raw(b"x".repeat(100)), None));
     out.push((
         0,
         b"rnd".to_vec(),

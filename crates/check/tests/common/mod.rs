@@ -89,12 +89,7 @@ pub fn dataset() -> Vec<(u64, Vec<u8>, Value, Option<i64>)> {
             Some(far),
         ),
         (0, b"embstr".to_vec(), Value::string(b"hello"), None),
-        (
-            0,
-            b"raw".to_vec(),
-            Value::RawStr(b"appended".to_vec()),
-            None,
-        ),
+        (0, b"raw".to_vec(), Value::raw(b"appended".to_vec()), None),
         (0, b"lzf".to_vec(), Value::string(&long), None),
         (0, binary.to_vec(), Value::string(binary), Some(far + 1)),
         (

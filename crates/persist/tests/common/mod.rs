@@ -55,7 +55,7 @@ pub fn same(a: &Value, b: &Value) -> bool {
     let text = |v: &Value| match v {
         Value::Int(n) => Some(n.to_string().into_bytes()),
         Value::Str(s) => Some(s.to_vec()),
-        Value::RawStr(s) => Some(s.clone()),
+        Value::RawStr(s) => Some(s.to_vec()),
         _ => None,
     };
     a.encoding() == b.encoding()

@@ -169,7 +169,7 @@ pub fn string_bytes(value: &Value) -> Result<Cow<'_, [u8]>, CommandError> {
 /// place (APPEND, SETRANGE).
 pub fn raw_string_mut(value: &mut Value) -> Result<&mut Vec<u8>, CommandError> {
     if !matches!(value, Value::RawStr(_)) {
-        *value = Value::RawStr(string_bytes(value)?.into_owned());
+        *value = Value::raw(string_bytes(value)?.into_owned());
     }
     match value {
         Value::RawStr(bytes) => Ok(bytes),

@@ -147,7 +147,7 @@ fn writable_bits<'d>(
 ) -> Result<(&'d mut Vec<u8>, bool), CommandError> {
     let created = db.get(hash, key, ctx.now_ms).is_none();
     if created {
-        db.set(hash, key, Value::RawStr(vec![0; len]), false, ctx.now_ms);
+        db.set(hash, key, Value::raw(vec![0; len]), false, ctx.now_ms);
     }
     let entry = db
         .get(hash, key, ctx.now_ms)
@@ -358,7 +358,7 @@ fn bitop(ctx: &mut Ctx<'_>) -> CmdResult {
     let (db, hash) = locked.db(ctx.client.db, dest);
     let len = result.len();
     if len > 0 {
-        db.set(hash, dest, Value::RawStr(result), false, ctx.now_ms);
+        db.set(hash, dest, Value::raw(result), false, ctx.now_ms);
         ctx.changed(db, dest, Class::String, "set");
         ctx.dirty(1);
     } else if db.delete(hash, dest, Deletion::Server) {

@@ -107,7 +107,7 @@ fn pfadd(ctx: &mut Ctx<'_>) -> CmdResult {
     let (entry, mut updated) = match db.get(hash, key, ctx.now_ms) {
         Some(entry) => (entry, 0),
         None => {
-            let empty = Value::RawStr(hll::new_sparse());
+            let empty = Value::raw(hll::new_sparse());
             (db.set(hash, key, empty, false, ctx.now_ms), 1)
         }
     };
@@ -188,13 +188,7 @@ fn pfmerge(ctx: &mut Ctx<'_>) -> CmdResult {
     let (db, hash) = locked.db(ctx.client.db, dest);
     let entry = match db.get(hash, dest, ctx.now_ms) {
         Some(entry) => entry,
-        None => db.set(
-            hash,
-            dest,
-            Value::RawStr(hll::new_sparse()),
-            false,
-            ctx.now_ms,
-        ),
+        None => db.set(hash, dest, Value::raw(hll::new_sparse()), false, ctx.now_ms),
     };
     let sketch = sketch_mut(&mut entry.value)?;
     if any_dense {

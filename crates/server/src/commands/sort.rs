@@ -361,7 +361,7 @@ fn lookup_pattern(
         (Some(arrow), Value::Hash(h)) => h.get(&pattern[arrow + 2..]).map(<[u8]>::to_vec),
         (None, Value::Int(n)) => Some(n.to_string().into_bytes()),
         (None, Value::Str(s)) => Some(s.to_vec()),
-        (None, Value::RawStr(s)) => Some(s.clone()),
+        (None, Value::RawStr(s)) => Some(s.to_vec()),
         _ => None,
     }
 }

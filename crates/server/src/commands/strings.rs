@@ -707,7 +707,7 @@ fn setrange(ctx: &mut Ctx<'_>) -> CmdResult {
     check_string_len(offset as u64, patch.len() as u64, max)?;
     let entry = match db.get(hash, key, ctx.now_ms) {
         Some(entry) => entry,
-        None => db.set(hash, key, Value::RawStr(Vec::new()), false, ctx.now_ms),
+        None => db.set(hash, key, Value::raw(Vec::new()), false, ctx.now_ms),
     };
     let bytes = raw_string_mut(&mut entry.value)?;
     let end = offset + patch.len();
