@@ -35,6 +35,8 @@
 //! - [`notify`]: keyspace notification flags and classes.
 //! - [`observability`]: the slow log, the latency monitor and per-command latency histograms,
 //!   fed from `dispatch::call` and the background cycles, and SLOWLOG / LATENCY.
+//! - [`build_info`]: the version, the Redis version implemented and how the binary was built
+//!   (profile, static linking, features), for `--version`, `--help` and the start-up log.
 //! - [`proctitle`]: the process title (`proc-title-template`), hiding the command line.
 //! - [`process`]: daemonizing, the pid file, service-manager notifications, the OOM score,
 //!   the crash log.
@@ -54,6 +56,7 @@ pub mod acl;
 pub mod admin;
 pub mod args;
 pub mod blocking;
+pub mod build_info;
 pub mod client;
 pub mod cluster;
 pub mod command;

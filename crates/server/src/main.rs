@@ -14,18 +14,11 @@ fn main() {
     let args: Vec<String> = argv.collect();
     match args.first().map(String::as_str) {
         Some("-v" | "--version") => {
-            println!(
-                "redis-lite server v={} (implements Redis {})",
-                redis_lite_server::server::LITE_VERSION,
-                redis_lite_server::server::REDIS_VERSION
-            );
+            println!("{}", redis_lite_server::build_info::version_line());
             return;
         }
         Some("-h" | "--help") => {
-            println!("Usage: redis-lite-server [/path/to/redis.conf] [--directive value ...]");
-            println!("Examples:");
-            println!("       redis-lite-server --port 7000 --threads 2");
-            println!("       redis-lite-server /etc/redis/6379.conf --loglevel verbose");
+            print!("{}", redis_lite_server::build_info::help_text(&argv0));
             return;
         }
         _ => {}
