@@ -16,6 +16,7 @@ mod configuration;
 mod connection;
 mod cron_tuning;
 mod debug;
+mod deploy;
 mod dump;
 mod encryption;
 mod eviction;
