@@ -37,6 +37,8 @@
 //!   fed from `dispatch::call` and the background cycles, and SLOWLOG / LATENCY.
 //! - [`build_info`]: the version, the Redis version implemented and how the binary was built
 //!   (profile, static linking, features), for `--version`, `--help` and the start-up log.
+//! - [`entry`]: the program's `main` (arguments, `--version`/`--help`, start-up), shared by
+//!   the `redis-lite-server` binary and the multi-call `redis-lite` binary.
 //! - [`proctitle`]: the process title (`proc-title-template`), hiding the command line.
 //! - [`process`]: daemonizing, the pid file, service-manager notifications, the OOM score,
 //!   the crash log.
@@ -57,6 +59,7 @@ pub mod admin;
 pub mod args;
 pub mod blocking;
 pub mod build_info;
+pub mod entry;
 pub mod client;
 pub mod cluster;
 pub mod command;

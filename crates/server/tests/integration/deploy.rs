@@ -405,13 +405,17 @@ fn dist_dir() -> Option<PathBuf> {
             .nth(3)?
             .join("x86_64-unknown-linux-gnu/dist"),
     };
-    DIST_BINARIES
+    PROGRAMS
         .iter()
+        .chain([&MULTI_CALL])
         .all(|bin| dir.join(bin).is_file())
         .then_some(dir)
 }
 
-const DIST_BINARIES: [&str; 3] = ["redis-lite-server", "redis-lite-cli", "redis-lite-check"];
+/// The three programs, each its own binary for hosts, and names of the multi-call binary in the
+/// image.
+const PROGRAMS: [&str; 3] = ["redis-lite-server", "redis-lite-cli", "redis-lite-check"];
+const MULTI_CALL: &str = "redis-lite";
 
 /// A process started inside `root` by chroot(8).
 fn in_chroot(root: &Path, args: &[&str]) -> Command {
@@ -449,9 +453,10 @@ fn start_in_chroot(root: &Path, port: u16) -> Child {
     child
 }
 
-/// The three static binaries alone in an empty directory (no libc, no /etc): the server starts
-/// there, answers PING from the host, saves and reloads its snapshot; the CLI and the checker
-/// run there too.
+/// The static binaries alone in an empty directory (no libc, no /etc), both as the three
+/// programs' own binaries and as the image has them (the multi-call binary under the three
+/// names): the server starts there, answers PING from the host, saves and reloads its
+/// snapshot; the CLI and the checker run there too.
 #[test]
 fn dist_binaries_run_alone_in_an_empty_chroot() {
     let Some(dist) = dist_dir() else {
@@ -463,25 +468,37 @@ fn dist_binaries_run_alone_in_an_empty_chroot() {
         skipped("chroot needs root");
         return;
     }
-    let root = DataDir::new("chroot");
-    for bin in DIST_BINARIES {
-        std::fs::copy(dist.join(bin), root.join(bin)).unwrap();
+    let separate = DataDir::new("chroot-separate");
+    for program in PROGRAMS {
+        std::fs::copy(dist.join(program), separate.join(program)).unwrap();
     }
+    run_in_chroot(&separate.0);
+    let image = DataDir::new("chroot-image");
+    std::fs::copy(dist.join(MULTI_CALL), image.join(MULTI_CALL)).unwrap();
+    for program in PROGRAMS {
+        std::os::unix::fs::symlink(MULTI_CALL, image.join(program)).unwrap();
+    }
+    run_in_chroot(&image.0);
+}
+
+/// The chroot test's steps in `root`, which holds the three programs and nothing else.
+fn run_in_chroot(root: &Path) {
     std::fs::create_dir(root.join("data")).unwrap();
-    let listing: Vec<String> = std::fs::read_dir(&root.0)
+    let listing: Vec<String> = std::fs::read_dir(root)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !PROGRAMS.contains(&name.as_str()) && name != MULTI_CALL)
         .collect();
-    assert_eq!(listing.len(), 4, "only the binaries and data/: {listing:?}");
+    assert_eq!(listing, ["data"], "only the programs and data/ in {root:?}");
 
-    let version = in_chroot(&root.0, &["/redis-lite-server", "--version"])
+    let version = in_chroot(root, &["/redis-lite-server", "--version"])
         .output()
         .unwrap();
     let version = testkit::text(&version.stdout);
     assert!(version.contains("build=dist linkage=static"), "{version}");
 
     let port = free_port();
-    let mut server = start_in_chroot(&root.0, port);
+    let mut server = start_in_chroot(root, port);
     let connect = || Raw::new(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
     let mut raw = connect();
     assert_eq!(raw.cmd_text(&["PING"]), "+PONG\r\n");
@@ -490,10 +507,10 @@ fn dist_binaries_run_alone_in_an_empty_chroot() {
     let _ = server.kill();
     let _ = server.wait();
 
-    let mut server = start_in_chroot(&root.0, port);
+    let mut server = start_in_chroot(root, port);
     assert_eq!(connect().cmd_text(&["GET", "shipped"]), "$6\r\nstatic\r\n");
     let cli = in_chroot(
-        &root.0,
+        root,
         &["/redis-lite-cli", "-p", &port.to_string(), "GET", "shipped"],
     )
     .output()
@@ -502,7 +519,7 @@ fn dist_binaries_run_alone_in_an_empty_chroot() {
     let _ = server.kill();
     let _ = server.wait();
 
-    let check = in_chroot(&root.0, &["/redis-lite-check", "rdb", "/data/dump.rdb"])
+    let check = in_chroot(root, &["/redis-lite-check", "rdb", "/data/dump.rdb"])
         .output()
         .unwrap();
     assert!(check.status.success(), "{check:?}");
