@@ -393,6 +393,39 @@ fn sample_config_starts_a_server_that_notifies_systemd() {
     );
 }
 
+/// `--version` in the shape of `redis-server --version`, naming the Redis version implemented,
+/// the build profile, the linkage and the features; `--help` opens with the same line.
+#[test]
+fn version_and_help_say_what_was_built() {
+    let program = testkit::lite_binary().expect("the server is built");
+    // The server was built with the test's profile: <target>/<profile>/redis-lite-server.
+    let profile = program
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let build = format!(" build={profile} ");
+    let version = Command::new(&program).arg("--version").output().unwrap();
+    let version = testkit::text(&version.stdout);
+    assert!(version.starts_with("redis-lite server v="), "{version}");
+    for field in [
+        " redis=7.0.15 ",
+        " malloc=jemalloc-5.3.0 ",
+        " bits=64 ",
+        &build,
+        " linkage=dynamic ",
+        " tls=rustls encryption=aes-256-gcm",
+    ] {
+        assert!(version.contains(field), "{field:?} in {version}");
+    }
+    let help = Command::new(&program).arg("--help").output().unwrap();
+    let help = testkit::text(&help.stdout);
+    assert!(help.starts_with(&version), "{help}");
+    assert!(help.contains("Usage: "), "{help}");
+}
+
 /// The `dist` binaries (deploy/build-dist.sh; CI builds them before the tests), or None when
 /// they are not built. REDIS_LITE_DIST_DIR overrides where they are looked for.
 fn dist_dir() -> Option<PathBuf> {
