@@ -122,6 +122,10 @@ impl LocalNode {
             dockerfile.contains(&format!("COPY {IMAGE_CONFIG_SOURCE} {IMAGE_CONFIG}")),
             "the Dockerfile copies {IMAGE_CONFIG_SOURCE} to {IMAGE_CONFIG}"
         );
+        assert!(
+            !dockerfile.lines().any(|l| l.starts_with("ENTRYPOINT")),
+            "the image has no ENTRYPOINT: a compose command is the whole command line"
+        );
         let mut args = Vec::new();
         let mut replicaof = None;
         for directive in split_directives(&command[2..]) {
