@@ -493,7 +493,7 @@ fn start_in_chroot(root: &Path, port: u16) -> Child {
 /// The static binaries alone in an empty directory (no libc, no /etc), both as the three
 /// programs' own binaries and as the image has them (the multi-call binary under the three
 /// names): the server starts there, answers PING from the host, saves and reloads its
-/// snapshot; the CLI and the checker run there too.
+/// snapshot; the CLI and the checker run there too, and the CLI finds a host in /etc/hosts.
 #[test]
 fn dist_binaries_run_alone_in_an_empty_chroot() {
     let Some(dist) = dist_dir() else {
@@ -553,6 +553,24 @@ fn run_in_chroot(root: &Path) {
     .output()
     .unwrap();
     assert_eq!(testkit::text(&cli.stdout), "static\n", "{cli:?}");
+    // Host names: glibc's built-in `files` source reads /etc/hosts with no NSS module (as a
+    // container's service names need, with `dns`). Added last: the rest ran without /etc.
+    std::fs::create_dir(root.join("etc")).unwrap();
+    std::fs::write(root.join("etc/hosts"), "127.0.0.1 lite-host\n").unwrap();
+    let by_name = in_chroot(
+        root,
+        &[
+            "/redis-lite-cli",
+            "-h",
+            "lite-host",
+            "-p",
+            &port.to_string(),
+            "PING",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(testkit::text(&by_name.stdout), "PONG\n", "{by_name:?}");
     let _ = server.kill();
     let _ = server.wait();
 
