@@ -35,6 +35,10 @@
 //! - [`notify`]: keyspace notification flags and classes.
 //! - [`observability`]: the slow log, the latency monitor and per-command latency histograms,
 //!   fed from `dispatch::call` and the background cycles, and SLOWLOG / LATENCY.
+//! - [`build_info`]: the version, the Redis version implemented and how the binary was built
+//!   (profile, static linking, features), for `--version`, `--help` and the start-up log.
+//! - [`entry`]: the program's `main` (arguments, `--version`/`--help`, start-up), shared by
+//!   the `redis-lite-server` binary and the multi-call `redis-lite` binary.
 //! - [`proctitle`]: the process title (`proc-title-template`), hiding the command line.
 //! - [`process`]: daemonizing, the pid file, service-manager notifications, the OOM score,
 //!   the crash log.
@@ -54,6 +58,7 @@ pub mod acl;
 pub mod admin;
 pub mod args;
 pub mod blocking;
+pub mod build_info;
 pub mod client;
 pub mod cluster;
 pub mod command;
@@ -61,6 +66,7 @@ pub mod commands;
 pub mod config;
 pub mod context;
 pub mod dispatch;
+pub mod entry;
 pub mod error;
 pub mod eviction;
 pub mod journal;

@@ -168,8 +168,9 @@ pub fn banner(always: bool, port: u16, mode: &str) {
         return;
     }
     let art = format!(
-        "\n     _._\n   /  _  \\     redis-lite {version} (Redis {} compatible)\n  |  (_)  |    Running in {mode} mode\n   \\_____/     Port: {port}\n                PID: {pid}\n",
-        crate::server::REDIS_VERSION
+        "\n     _._\n   /  _  \\     redis-lite {version} (Redis {} compatible)\n  |  (_)  |    Running in {mode} mode, {} build\n   \\_____/     Port: {port}\n                PID: {pid}\n",
+        crate::server::REDIS_VERSION,
+        crate::build_info::PROFILE,
     );
     write(LogLevel::Notice, format_args!("{art}"));
 }

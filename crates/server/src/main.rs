@@ -7,52 +7,5 @@ static GLOBAL: redis_lite_server::memory::CountingJemalloc =
     redis_lite_server::memory::CountingJemalloc;
 
 fn main() {
-    // Every argument is copied here: once the process title is set, the memory std::env::args
-    // reads holds the title instead (see `proctitle`).
-    let mut argv = std::env::args();
-    let argv0 = argv.next().unwrap_or_else(|| "redis-lite-server".into());
-    let args: Vec<String> = argv.collect();
-    match args.first().map(String::as_str) {
-        Some("-v" | "--version") => {
-            println!(
-                "redis-lite server v={} (implements Redis {})",
-                redis_lite_server::server::LITE_VERSION,
-                redis_lite_server::server::REDIS_VERSION
-            );
-            return;
-        }
-        Some("-h" | "--help") => {
-            println!("Usage: redis-lite-server [/path/to/redis.conf] [--directive value ...]");
-            println!("Examples:");
-            println!("       redis-lite-server --port 7000 --threads 2");
-            println!("       redis-lite-server /etc/redis/6379.conf --loglevel verbose");
-            return;
-        }
-        _ => {}
-    }
-    let mut startup = match redis_lite_server::config::from_args(&args) {
-        Ok(startup) => startup,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(1);
-        }
-    };
-    // Before anything looks a command up.
-    if let Err(e) = startup.install_commands() {
-        eprintln!("{e}");
-        std::process::exit(1);
-    }
-    // Before any thread exists: a daemon forks here.
-    redis_lite_server::process::prepare(&mut startup.config);
-    redis_lite_server::process::install_crash_log();
-    // Hides the command line (a `--requirepass` among it) from `ps`, as Redis does.
-    redis_lite_server::proctitle::apply(
-        Some(&argv0),
-        &startup.config,
-        startup.config_file.as_deref(),
-    );
-    if let Err(e) = redis_lite_server::server::run(startup) {
-        eprintln!("redis-lite-server: {e}");
-        std::process::exit(1);
-    }
+    redis_lite_server::entry::main()
 }

@@ -502,7 +502,10 @@ pub fn run(startup: Startup) -> Result<(), String> {
     }
     log!(
         Notice,
-        "redis-lite {LITE_VERSION} (Redis {REDIS_VERSION} compatible), pid={}, port={port}, threads={threads}, config={}",
+        "redis-lite {LITE_VERSION} (Redis {REDIS_VERSION} compatible), build={} linkage={} {}, pid={}, port={port}, threads={threads}, config={}",
+        crate::build_info::PROFILE,
+        crate::build_info::LINKAGE,
+        crate::build_info::FEATURES,
         std::process::id(),
         startup.config_file.as_ref().map_or("none".to_string(), |p| p.display().to_string())
     );

@@ -17,6 +17,7 @@ mod connection;
 mod cron_tuning;
 mod debug;
 mod difffuzz;
+mod deploy;
 mod dump;
 mod encryption;
 mod eviction;

@@ -11,34 +11,39 @@ use testkit::{free_port, installed, skipped, wait_until, DataDir, Launch, Raw, S
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A sentinel process watching `mymaster`, killed on drop.
-struct Sentinel {
+/// A sentinel process watching `mymaster`, killed on drop. Also used by the deploy/ example
+/// tests, which start Sentinels from the replicated example's sentinel.conf.
+pub(crate) struct Sentinel {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     _dir: DataDir,
 }
 
 impl Sentinel {
     fn start(master_port: u16) -> Sentinel {
-        let dir = DataDir::new("sentinel");
-        let port = free_port();
-        let config = dir.join("sentinel.conf");
         // down-after 3 s, not 1: on a loaded machine a server can stall past one second, and
         // Sentinel then marks the new master down too and the failover never settles.
+        Sentinel::with_config(&format!(
+            "sentinel monitor mymaster 127.0.0.1 {master_port} 1\n\
+             sentinel down-after-milliseconds mymaster 3000\n\
+             sentinel failover-timeout mymaster 10000\n\
+             sentinel parallel-syncs mymaster 2\n"
+        ))
+    }
+
+    /// A sentinel running `config` (without `port`, `bind` or `dir`: it gets a free port on
+    /// loopback and a scratch directory, where its config file is, as Sentinel rewrites it).
+    pub(crate) fn with_config(config: &str) -> Sentinel {
+        let dir = DataDir::new("sentinel");
+        let port = free_port();
+        let path = dir.join("sentinel.conf");
         std::fs::write(
-            &config,
-            format!(
-                "port {port}\nbind 127.0.0.1\ndir {}\n\
-                 sentinel monitor mymaster 127.0.0.1 {master_port} 1\n\
-                 sentinel down-after-milliseconds mymaster 3000\n\
-                 sentinel failover-timeout mymaster 10000\n\
-                 sentinel parallel-syncs mymaster 2\n",
-                dir.path()
-            ),
+            &path,
+            format!("port {port}\nbind 127.0.0.1\ndir {}\n{config}", dir.path()),
         )
         .unwrap();
         let child = Command::new("redis-sentinel")
-            .arg(&config)
+            .arg(&path)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -54,7 +59,7 @@ impl Sentinel {
         sentinel
     }
 
-    fn raw(&self) -> Raw {
+    pub(crate) fn raw(&self) -> Raw {
         Raw::new(std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap())
     }
 
