@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 
+use super::election;
 use super::state::{node_flags, ClusterState, Node, SLOTS};
 use super::ClusterNode;
 
@@ -44,9 +45,11 @@ pub static COMMANDS: &[CommandSpec] = &[
                 .doc(Group::Cluster, "7.0.0", "Set hash slots as unbound in receiving node")
                 .complexity("O(N) where N is the total number of the slots between the start slot and end slot arguments.")
                 .syntax("start-slot_end-slot=(start-slot:integer end-slot:integer)..."),
+            // TAKEOVER stops replicating: no command of the master link may be halfway.
             CommandSpec::new("failover", -2, ADMIN_FLAGS, failover)
                 .doc(Group::Cluster, "3.0.0", "Forces a replica to perform a manual failover of its master.")
-                .syntax("[options=(FORCE | TAKEOVER)]"),
+                .syntax("[options=(FORCE | TAKEOVER)]")
+                .exclusive(),
             CommandSpec::new("flushslots", 2, ADMIN_FLAGS, flushslots)
                 .doc(Group::Cluster, "3.0.0", "Delete a node's own slots information"),
             CommandSpec::new("forget", 3, ADMIN_FLAGS, forget)
@@ -73,9 +76,11 @@ pub static COMMANDS: &[CommandSpec] = &[
                 .tips(&["nondeterministic_output"])
                 .doc(Group::Cluster, "5.0.0", "List replica nodes of the specified master node")
                 .syntax("node-id"),
+            // It points the master link elsewhere, as REPLICAOF does: it takes every gate.
             CommandSpec::new("replicate", 3, ADMIN_FLAGS, replicate)
                 .doc(Group::Cluster, "3.0.0", "Reconfigure a node as a replica of the specified master node")
-                .syntax("node-id"),
+                .syntax("node-id")
+                .exclusive(),
             CommandSpec::new("reset", -2, ADMIN | NOSCRIPT | STALE, reset)
                 .doc(Group::Cluster, "3.0.0", "Reset a Redis Cluster node")
                 .complexity("O(N) where N is the number of known nodes. The command may execute a FLUSHALL as a side effect.")
@@ -262,21 +267,49 @@ fn count_failure_reports(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// CLUSTER FAILOVER [FORCE|TAKEOVER]
+/// CLUSTER FAILOVER [FORCE|TAKEOVER]: a replica takes its master's place. Plain, with the
+/// master's agreement (MFSTART, the master pauses, the replica catches up, then elects); FORCE,
+/// electing at once; TAKEOVER, with no election, under a new epoch of its own.
 fn failover(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = node(ctx)?;
-    match ctx.arg_count() {
-        2 => {}
-        3 if ctx.arg_is(2, "force") || ctx.arg_is(2, "takeover") => {}
+    let (force, takeover) = match ctx.arg_count() {
+        2 => (false, false),
+        3 if ctx.arg_is(2, "force") => (true, false),
+        3 if ctx.arg_is(2, "takeover") => (true, true),
         3 => return Err(CommandError::Syntax),
         _ => return Err(subcommand_syntax_error(ctx)),
-    }
-    if !node.read().myself().is_replica() {
+    };
+    let mut state = node.write();
+    if state.myself().is_master() {
         return Err(CommandError::err(
             "You should send CLUSTER FAILOVER to a replica",
         ));
     }
-    Err(no_bus("CLUSTER FAILOVER"))
+    let Some(master) = state.master_of(0) else {
+        return Err(CommandError::err(
+            "I'm a replica but my master is unknown to me",
+        ));
+    };
+    if !force && state.nodes[master].is_failed() {
+        return Err(CommandError::err(
+            "Master is down or failed, please use CLUSTER FAILOVER FORCE",
+        ));
+    }
+    let now = super::now_ms();
+    if takeover {
+        crate::log!(Warning, "Taking over the master (user request).");
+        state.bump_epoch();
+        drop(state);
+        election::replace_master(ctx.server, node);
+    } else if force {
+        crate::log!(Warning, "Forced failover user request accepted.");
+        node.election.lock().start_manual(now, true);
+    } else {
+        crate::log!(Warning, "Manual failover user request accepted.");
+        node.election.lock().start_manual(now, false);
+    }
+    ctx.out.ok();
+    Ok(())
 }
 
 /// What the commands that need other nodes answer until the cluster bus exists.
@@ -442,10 +475,11 @@ fn replicas(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// CLUSTER REPLICATE node-id
+/// CLUSTER REPLICATE node-id: this node becomes a replica of the master named, through the
+/// replication module's master link.
 fn replicate(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = node(ctx)?;
-    let state = node.read();
+    let mut state = node.write();
     let master = known_node(&state, ctx.arg(2))?;
     if master == 0 {
         return Err(CommandError::err("Can't replicate myself"));
@@ -462,7 +496,13 @@ fn replicate(ctx: &mut Ctx<'_>) -> CmdResult {
             "To set a master the node must be empty and without assigned slots.",
         ));
     }
-    Err(no_bus("CLUSTER REPLICATE"))
+    election::set_master(&mut state, master);
+    node.election.lock().reset();
+    election::replicate_master(ctx.server, &state);
+    drop(state);
+    changed(ctx, node);
+    ctx.out.ok();
+    Ok(())
 }
 
 /// CLUSTER RESET [HARD|SOFT]

@@ -6,6 +6,7 @@
 //! names and those CLUSTER SETSLOT points slots to, and nothing gossips.
 
 pub mod cluster_family;
+pub mod election;
 pub mod nodes_conf;
 pub mod redirect;
 pub mod slots_family;
@@ -37,6 +38,8 @@ pub struct ClusterNode {
     /// Whether every slot is served by a node not failing, computed after each change (as
     /// Redis keeps its cluster state), so the rule does not walk 16384 slots per command.
     covered: AtomicBool,
+    /// Elections and manual failovers; locked after `state` when both are.
+    pub election: Mutex<election::Election>,
 }
 
 impl Cluster {
@@ -86,6 +89,7 @@ impl Cluster {
             state: RwLock::new(state),
             file: Mutex::new(file),
             started_ms: now_ms(),
+            election: Mutex::default(),
         };
         if fresh {
             node.save()

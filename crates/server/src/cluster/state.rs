@@ -17,6 +17,9 @@ pub mod node_flags {
     pub const HANDSHAKE: u16 = 1 << 5;
     pub const NOADDR: u16 = 1 << 6;
     pub const NOFAILOVER: u16 = 1 << 7;
+    /// A master that has or had replicas: one a replica may migrate to once it has none.
+    /// Not shown in CLUSTER NODES.
+    pub const MIGRATE_TO: u16 = 1 << 8;
 
     /// In the order Redis writes them.
     pub const NAMES: &[(u16, &str)] = &[
@@ -50,6 +53,9 @@ pub struct Node {
     pub ping_sent: u64,
     pub pong_received: u64,
     pub config_epoch: u64,
+    /// The replication offset its last message carried (this node's own is the replication
+    /// module's).
+    pub repl_offset: u64,
 }
 
 impl Node {
@@ -65,6 +71,7 @@ impl Node {
             ping_sent: 0,
             pong_received: 0,
             config_epoch: 0,
+            repl_offset: 0,
         }
     }
 
@@ -74,6 +81,10 @@ impl Node {
 
     pub fn is_replica(&self) -> bool {
         self.flags & REPLICA != 0
+    }
+
+    pub fn is_failed(&self) -> bool {
+        self.flags & FAIL != 0
     }
 
     /// `ip:port@cport[,hostname]`, as CLUSTER NODES and nodes.conf write it.
@@ -267,6 +278,12 @@ impl ClusterState {
     pub fn master_of(&self, node: usize) -> Option<usize> {
         let master = self.nodes[node].master.as_ref()?;
         self.index_of(master.as_bytes())
+    }
+
+    /// Ends every migration and import of this node (it became a replica).
+    pub fn close_open_slots(&mut self) {
+        self.migrating.clear();
+        self.importing.clear();
     }
 
     /// Drops a node and everything pointing to it: its slots and the open slots naming it.

@@ -302,6 +302,10 @@ fn wait(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// REPLICAOF host port | NO ONE, and SLAVEOF, its old name.
 fn replicaof(ctx: &mut Ctx<'_>) -> CmdResult {
+    // A cluster replica follows the master the cluster names (CLUSTER REPLICATE).
+    if ctx.server.cluster.enabled() {
+        return Err(CommandError::err("REPLICAOF not allowed in cluster mode."));
+    }
     if ctx.server.replication.failover.phase() != Phase::NoFailover {
         return Err(CommandError::err(
             "REPLICAOF not allowed while failing over.",
