@@ -337,6 +337,11 @@ fn replicaof(ctx: &mut Ctx<'_>) -> CmdResult {
 /// order are Redis's.
 fn failover(ctx: &mut Ctx<'_>) -> CmdResult {
     let server = ctx.server;
+    if server.cluster.enabled() {
+        return Err(CommandError::err(
+            "FAILOVER not allowed in cluster mode. Use CLUSTER FAILOVER command instead.",
+        ));
+    }
     let failover = &server.replication.failover;
     if ctx.arg_count() == 2 && ctx.arg_is(1, "abort") {
         if failover.phase() == Phase::NoFailover {

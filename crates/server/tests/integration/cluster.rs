@@ -164,6 +164,8 @@ fn cluster_subcommands_match_redis_on_one_node() {
         &["CLUSTER", "FAILOVER", "FORCE"],
         &["REPLICAOF", "127.0.0.1", "1"],
         &["SLAVEOF", "NO", "ONE"],
+        &["FAILOVER"],
+        &["FAILOVER", "ABORT"],
         &["CLUSTER", "BUMPEPOCH"],
         &["CLUSTER", "BUMPEPOCH"],
         &["CLUSTER", "SET-CONFIG-EPOCH", "5"],
