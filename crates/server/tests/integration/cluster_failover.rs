@@ -1,12 +1,21 @@
-//! Cluster replicas and failover: CLUSTER REPLICATE through the replication link, a replica
-//! serving reads after READONLY and redirecting otherwise, CLUSTER FAILOVER's checks and
-//! TAKEOVER, and REPLICAOF refused in cluster mode; two redis-lite nodes that know each other
-//! from a nodes.conf the test writes.
+//! Cluster replicas and failover. On two redis-lite nodes that know each other from a nodes.conf
+//! the test writes: CLUSTER REPLICATE through the replication link, a replica serving reads
+//! after READONLY and redirecting otherwise, CLUSTER FAILOVER's checks and TAKEOVER. On six
+//! nodes made a cluster by `redis-cli --cluster create --cluster-replicas 1`: `kill -9` of a
+//! master under a write load (its replica elected, no write acknowledged by WAIT lost, redis-py's
+//! RedisCluster carrying on, the old master back as a replica), and CLUSTER FAILOVER plain,
+//! FORCE and TAKEOVER. Mixed clusters: a real Redis replica of a redis-lite master failing over,
+//! and the reverse.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use redis_lite_testkit as testkit;
-use testkit::{wait_until, DataDir, Launch, Raw, Reply, Server};
+use testkit::{skipped, wait_until, DataDir, Launch, Program, Raw, Reply, Server};
 
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -165,4 +174,420 @@ fn cluster_failover_takeover_promotes_a_replica_under_a_new_epoch() {
         ),
     ]);
     drop(a);
+}
+
+/// The node timeout of the six-node tests: small, so failures are detected in seconds.
+const NODE_TIMEOUT_MS: u64 = 2000;
+
+/// Redis's default `cluster-replica-validity-factor`.
+const VALIDITY_FACTOR: u64 = 10;
+
+/// Slack on top of what Redis promises, for a loaded machine.
+const SLACK: Duration = Duration::from_secs(20);
+
+/// A node as CLUSTER NODES describes it.
+#[derive(Clone, Debug)]
+struct NodeLine {
+    id: String,
+    port: u16,
+    flags: String,
+    master: Option<String>,
+    slots: Vec<(u16, u16)>,
+}
+
+impl NodeLine {
+    fn is_master(&self) -> bool {
+        self.flags.split(',').any(|f| f == "master")
+    }
+}
+
+/// CLUSTER NODES of the node on `port`, parsed.
+fn nodes_seen_by(port: u16) -> Vec<NodeLine> {
+    let mut raw = Raw::new(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+    cluster_nodes(&mut raw)
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let address = fields[1].split('@').next().unwrap();
+            let port = address.rsplit(':').next().unwrap().parse().unwrap_or(0);
+            let slots = fields[8..]
+                .iter()
+                .filter(|s| !s.starts_with('['))
+                .map(|s| match s.split_once('-') {
+                    Some((a, b)) => (a.parse().unwrap(), b.parse().unwrap()),
+                    None => (s.parse().unwrap(), s.parse().unwrap()),
+                })
+                .collect();
+            NodeLine {
+                id: fields[0].to_string(),
+                port,
+                flags: fields[2].to_string(),
+                master: (fields[3] != "-").then(|| fields[3].to_string()),
+                slots,
+            }
+        })
+        .collect()
+}
+
+/// Whether `redis-cli` (for `--cluster create`) and redis-py are here; says the test is
+/// skipped when not.
+fn tools_available(test: &str) -> bool {
+    if !testkit::installed("redis-cli") {
+        skipped(&format!("redis-cli is not on PATH (in {test})"));
+        return false;
+    }
+    let redis_py = Command::new("python3")
+        .args(["-c", "import redis.cluster"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !redis_py {
+        skipped(&format!("redis-py is not installed (in {test})"));
+        return false;
+    }
+    true
+}
+
+/// A cluster node with the small node timeout, each write fsynced before it is acknowledged.
+fn failover_node(program: Program) -> Server {
+    let timeout = NODE_TIMEOUT_MS.to_string();
+    Launch::of(program)
+        .cluster_node()
+        .args(&[
+            "--cluster-node-timeout",
+            &timeout,
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+        ])
+        .start()
+}
+
+/// `redis-cli --cluster create` over `nodes`, with `replicas` replicas per master.
+fn cluster_create(nodes: &[&Server], replicas: usize) {
+    let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
+    args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)));
+    args.extend([
+        "--cluster-replicas".into(),
+        replicas.to_string(),
+        "--cluster-yes".into(),
+    ]);
+    let out = Command::new("redis-cli").args(&args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("[OK] All 16384 slots covered."),
+        "redis-cli --cluster create: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Waits until every node in `nodes` reports the cluster ok, knows them all, and every replica
+/// is in sync with its master.
+fn wait_cluster_ready(nodes: &[&Server]) {
+    let known = format!("cluster_known_nodes:{}", nodes.len());
+    for node in nodes {
+        let mut raw = node.raw();
+        wait_until(
+            &format!("node {} to see the whole cluster ok", node.port),
+            SYNC_TIMEOUT * 2,
+            || {
+                let info = raw.cmd_text(&["CLUSTER", "INFO"]);
+                info.contains("cluster_state:ok") && info.contains(&known)
+            },
+        );
+        wait_until(
+            &format!("node {} to be in sync if a replica", node.port),
+            SYNC_TIMEOUT * 2,
+            || {
+                testkit::info_field(&mut raw, "replication", "role") == "master"
+                    || testkit::info_field(&mut raw, "replication", "master_link_status") == "up"
+            },
+        );
+    }
+}
+
+/// Six nodes of `program`: three masters with a replica each.
+fn six_node_cluster(program: Program) -> Vec<Server> {
+    let nodes: Vec<Server> = (0..6).map(|_| failover_node(program)).collect();
+    let refs: Vec<&Server> = nodes.iter().collect();
+    cluster_create(&refs, 1);
+    wait_cluster_ready(&refs);
+    nodes
+}
+
+/// The index in `nodes` of the node listening on `port`.
+fn index_of_port(nodes: &[Server], port: u16) -> usize {
+    nodes.iter().position(|n| n.port == port).unwrap()
+}
+
+/// A master and its replica, as the node at `nodes[0]` sees them, by index in `nodes`.
+fn a_master_and_its_replica(nodes: &[Server]) -> (usize, usize) {
+    let lines = nodes_seen_by(nodes[0].port);
+    let master = lines
+        .iter()
+        .find(|l| l.is_master() && !l.slots.is_empty())
+        .unwrap();
+    let replica = lines
+        .iter()
+        .find(|l| l.master.as_deref() == Some(master.id.as_str()))
+        .unwrap_or_else(|| panic!("{} has no replica: {lines:?}", master.id));
+    (
+        index_of_port(nodes, master.port),
+        index_of_port(nodes, replica.port),
+    )
+}
+
+/// Writes keys `w:<n>` through the cluster, following MOVED and skipping unreachable nodes,
+/// each acknowledged only once WAIT says a replica has it; records the acknowledged ones.
+struct AckedWriter {
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<Vec<u64>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AckedWriter {
+    fn start(ports: Vec<u16>) -> AckedWriter {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let (stop2, acked2) = (stop.clone(), acked.clone());
+        let thread = std::thread::spawn(move || {
+            let mut connections: HashMap<u16, redis::Connection> = HashMap::new();
+            let mut next = 0;
+            let mut n = 0u64;
+            let mut port = ports[0];
+            while !stop2.load(Relaxed) {
+                let key = format!("w:{n}");
+                match Self::write(&mut connections, port, &key, n) {
+                    Ok(true) => {
+                        acked2.lock().unwrap().push(n);
+                        n += 1;
+                    }
+                    Ok(false) => n += 1,
+                    Err(e) => {
+                        if let Some((address, _)) = e.redirect_node() {
+                            port = address.rsplit(':').next().unwrap().parse().unwrap();
+                        } else {
+                            connections.remove(&port);
+                            next = (next + 1) % ports.len();
+                            port = ports[next];
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                    }
+                }
+            }
+        });
+        AckedWriter {
+            stop,
+            acked,
+            thread: Some(thread),
+        }
+    }
+
+    /// One SET and its WAIT: Ok(true) when a replica acknowledged it.
+    fn write(
+        connections: &mut HashMap<u16, redis::Connection>,
+        port: u16,
+        key: &str,
+        value: u64,
+    ) -> redis::RedisResult<bool> {
+        if !connections.contains_key(&port) {
+            let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
+            let con = client.get_connection_with_timeout(Duration::from_secs(2))?;
+            con.set_read_timeout(Some(Duration::from_secs(5)))?;
+            connections.insert(port, con);
+        }
+        let con = connections.get_mut(&port).unwrap();
+        redis::cmd("SET").arg(key).arg(value).query::<()>(con)?;
+        let replicas: i64 = redis::cmd("WAIT").arg(1).arg(2000).query(con)?;
+        Ok(replicas >= 1)
+    }
+
+    /// Stops writing; the values acknowledged.
+    fn stop(mut self) -> Vec<u64> {
+        self.stop.store(true, Relaxed);
+        self.thread.take().unwrap().join().unwrap();
+        std::mem::take(&mut *self.acked.lock().unwrap())
+    }
+}
+
+/// Every acknowledged `w:<n>` reads back `n` from the cluster (asked through any live node,
+/// following MOVED).
+fn assert_acked_writes_kept(live: &[&Server], acked: &[u64]) {
+    let mut connections: HashMap<u16, redis::Connection> = HashMap::new();
+    let mut lost = Vec::new();
+    for &n in acked {
+        let key = format!("w:{n}");
+        let mut port = live[0].port;
+        let value: Option<u64> = loop {
+            let con = connections.entry(port).or_insert_with(|| {
+                redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                    .unwrap()
+                    .get_connection()
+                    .unwrap()
+            });
+            match redis::cmd("GET").arg(&key).query(con) {
+                Ok(value) => break value,
+                Err(e) => {
+                    let (address, _) = e
+                        .redirect_node()
+                        .unwrap_or_else(|| panic!("GET {key}: {e}"));
+                    port = address.rsplit(':').next().unwrap().parse().unwrap();
+                }
+            }
+        };
+        if value != Some(n) {
+            lost.push(n);
+        }
+    }
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged writes lost: {lost:?}",
+        lost.len(),
+        acked.len()
+    );
+}
+
+/// redis-py's RedisCluster writing and reading through the test, in the background.
+struct RedisPyLoad {
+    child: std::process::Child,
+    stop_file: std::path::PathBuf,
+}
+
+impl RedisPyLoad {
+    fn start(port: u16, dir: &DataDir) -> RedisPyLoad {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/clients/redis_py_cluster_failover.py");
+        let stop_file = dir.join("stop");
+        let child = Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(&stop_file)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        RedisPyLoad { child, stop_file }
+    }
+
+    /// Tells the client to finish, and asserts it recovered.
+    fn finish(self) {
+        std::fs::write(&self.stop_file, b"").unwrap();
+        let out = self.child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "redis-py RedisCluster did not carry on: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Waits until the node on `port` is a master serving slots, as every node of `observers`
+/// sees it; returns how long that took.
+fn wait_promoted(port: u16, observers: &[&Server], timeout: Duration) {
+    for observer in observers {
+        wait_until(
+            &format!("node {} to see {port} as a master", observer.port),
+            timeout,
+            || {
+                nodes_seen_by(observer.port)
+                    .iter()
+                    .any(|l| l.port == port && l.is_master() && !l.slots.is_empty())
+            },
+        );
+    }
+}
+
+/// Waits until the node on `port` is, as every node of `observers` sees it (itself included
+/// when listed), a replica of the node on `master_port`, and is in sync with it.
+fn wait_replica_of(port: u16, master_port: u16, observers: &[&Server], timeout: Duration) {
+    for observer in observers {
+        wait_until(
+            &format!(
+                "node {} to see {port} replicate {master_port}",
+                observer.port
+            ),
+            timeout,
+            || {
+                let lines = nodes_seen_by(observer.port);
+                let master = lines.iter().find(|l| l.port == master_port);
+                let node = lines.iter().find(|l| l.port == port);
+                matches!((master, node), (Some(m), Some(n)) if n.master.as_deref() == Some(m.id.as_str()))
+            },
+        );
+    }
+    let mut raw = Raw::new(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+    wait_until(&format!("{port} in sync"), timeout, || {
+        testkit::info_field(&mut raw, "replication", "master_port") == master_port.to_string()
+            && testkit::info_field(&mut raw, "replication", "master_link_status") == "up"
+    });
+}
+
+#[test]
+#[ignore = "needs the cluster bus"]
+fn a_killed_master_is_replaced_by_its_replica_without_losing_acknowledged_writes() {
+    let test = "a_killed_master_is_replaced_by_its_replica_without_losing_acknowledged_writes";
+    if !tools_available(test) {
+        return;
+    }
+    let mut nodes = six_node_cluster(Program::Lite);
+    let (master, replica) = a_master_and_its_replica(&nodes);
+    let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
+    let dir = DataDir::new("cluster-failover-py");
+    let redis_py = RedisPyLoad::start(nodes[replica].port, &dir);
+    let writer = AckedWriter::start(ports);
+    std::thread::sleep(Duration::from_secs(2));
+
+    nodes[master].kill9();
+    let killed = Instant::now();
+    let others: Vec<&Server> = (0..6).filter(|&i| i != master).map(|i| &nodes[i]).collect();
+    let promise = Duration::from_millis(NODE_TIMEOUT_MS * VALIDITY_FACTOR);
+    wait_promoted(nodes[replica].port, &others, promise + SLACK);
+    let took = killed.elapsed();
+    eprintln!("replica promoted {took:?} after the kill");
+
+    // The writes go on against the new master for a while.
+    std::thread::sleep(Duration::from_secs(2));
+    let acked = writer.stop();
+    assert!(!acked.is_empty(), "no write was acknowledged");
+    assert_acked_writes_kept(&others, &acked);
+    redis_py.finish();
+
+    // The old master comes back as a replica of its replacement.
+    let replacement = nodes[replica].port;
+    nodes[master].restart();
+    let all: Vec<&Server> = nodes.iter().collect();
+    wait_replica_of(nodes[master].port, replacement, &all, promise + SLACK);
+}
+
+/// CLUSTER FAILOVER on a replica, in each of its forms, with the master up: the replica takes
+/// over, the master follows it, and a write acknowledged before is still there.
+#[test]
+#[ignore = "needs the cluster bus"]
+fn cluster_failover_plain_force_and_takeover_swap_master_and_replica() {
+    let test = "cluster_failover_plain_force_and_takeover_swap_master_and_replica";
+    if !tools_available(test) {
+        return;
+    }
+    let nodes = six_node_cluster(Program::Lite);
+    let (mut master, mut replica) = a_master_and_its_replica(&nodes);
+    let all: Vec<&Server> = nodes.iter().collect();
+    let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
+    let timeout = Duration::from_millis(NODE_TIMEOUT_MS * VALIDITY_FACTOR) + SLACK;
+    for form in [None, Some("FORCE"), Some("TAKEOVER")] {
+        let writer = AckedWriter::start(ports.clone());
+        std::thread::sleep(Duration::from_millis(500));
+        let mut args = vec!["CLUSTER", "FAILOVER"];
+        args.extend(form);
+        nodes[replica].raw().expect_replies(&[(&args, "+OK\r\n")]);
+        wait_promoted(nodes[replica].port, &all, timeout);
+        wait_replica_of(nodes[master].port, nodes[replica].port, &all, timeout);
+        std::thread::sleep(Duration::from_millis(500));
+        let acked = writer.stop();
+        assert!(!acked.is_empty(), "no write acknowledged around {args:?}");
+        assert_acked_writes_kept(&all, &acked);
+        std::mem::swap(&mut master, &mut replica);
+    }
 }
