@@ -317,6 +317,21 @@ fn six_node_cluster(program: Program) -> Vec<Server> {
     nodes
 }
 
+/// A key prefix whose hash tag puts every key in a slot the node on `port` serves, so that the
+/// writes go where the failover happens.
+fn prefix_served_by(port: u16, observer: &Server) -> String {
+    let lines = nodes_seen_by(observer.port);
+    let ranges = &lines.iter().find(|l| l.port == port).unwrap().slots;
+    let mut raw = observer.raw();
+    (0..)
+        .map(|i| format!("{{w{i}}}:"))
+        .find(|prefix| {
+            let slot = Reply::parse(&raw.cmd(&["CLUSTER", "KEYSLOT", prefix])).int() as u16;
+            ranges.iter().any(|&(a, b)| (a..=b).contains(&slot))
+        })
+        .unwrap()
+}
+
 /// The index in `nodes` of the node listening on `port`.
 fn index_of_port(nodes: &[Server], port: u16) -> usize {
     nodes.iter().position(|n| n.port == port).unwrap()
@@ -339,8 +354,8 @@ fn a_master_and_its_replica(nodes: &[Server]) -> (usize, usize) {
     )
 }
 
-/// Writes keys `w:<n>` through the cluster, following MOVED and skipping unreachable nodes,
-/// each acknowledged only once WAIT says a replica has it; records the acknowledged ones.
+/// Writes keys `<prefix><n>` through the cluster, following MOVED and skipping unreachable
+/// nodes, each acknowledged only once WAIT says a replica has it; records the acknowledged ones.
 struct AckedWriter {
     stop: Arc<AtomicBool>,
     acked: Arc<Mutex<Vec<u64>>>,
@@ -348,7 +363,7 @@ struct AckedWriter {
 }
 
 impl AckedWriter {
-    fn start(ports: Vec<u16>) -> AckedWriter {
+    fn start(ports: Vec<u16>, prefix: String) -> AckedWriter {
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(Mutex::new(Vec::new()));
         let (stop2, acked2) = (stop.clone(), acked.clone());
@@ -358,7 +373,7 @@ impl AckedWriter {
             let mut n = 0u64;
             let mut port = ports[0];
             while !stop2.load(Relaxed) {
-                let key = format!("w:{n}");
+                let key = format!("{prefix}{n}");
                 match Self::write(&mut connections, port, &key, n) {
                     Ok(true) => {
                         acked2.lock().unwrap().push(n);
@@ -412,13 +427,13 @@ impl AckedWriter {
     }
 }
 
-/// Every acknowledged `w:<n>` reads back `n` from the cluster (asked through any live node,
-/// following MOVED).
-fn assert_acked_writes_kept(live: &[&Server], acked: &[u64]) {
+/// Every acknowledged `<prefix><n>` reads back `n` from the cluster (asked through any live
+/// node, following MOVED).
+fn assert_acked_writes_kept(live: &[&Server], prefix: &str, acked: &[u64]) {
     let mut connections: HashMap<u16, redis::Connection> = HashMap::new();
     let mut lost = Vec::new();
     for &n in acked {
-        let key = format!("w:{n}");
+        let key = format!("{prefix}{n}");
         let mut port = live[0].port;
         let value: Option<u64> = loop {
             let con = connections.entry(port).or_insert_with(|| {
@@ -537,7 +552,8 @@ fn a_killed_master_is_replaced_by_its_replica_without_losing_acknowledged_writes
     let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
     let dir = DataDir::new("cluster-failover-py");
     let redis_py = RedisPyLoad::start(nodes[replica].port, &dir);
-    let writer = AckedWriter::start(ports);
+    let prefix = prefix_served_by(nodes[master].port, &nodes[0]);
+    let writer = AckedWriter::start(ports, prefix.clone());
     std::thread::sleep(Duration::from_secs(2));
 
     nodes[master].kill9();
@@ -552,7 +568,7 @@ fn a_killed_master_is_replaced_by_its_replica_without_losing_acknowledged_writes
     std::thread::sleep(Duration::from_secs(2));
     let acked = writer.stop();
     assert!(!acked.is_empty(), "no write was acknowledged");
-    assert_acked_writes_kept(&others, &acked);
+    assert_acked_writes_kept(&others, &prefix, &acked);
     redis_py.finish();
 
     // The old master comes back as a replica of its replacement.
@@ -576,8 +592,9 @@ fn cluster_failover_plain_force_and_takeover_swap_master_and_replica() {
     let all: Vec<&Server> = nodes.iter().collect();
     let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
     let timeout = Duration::from_millis(NODE_TIMEOUT_MS * VALIDITY_FACTOR) + SLACK;
+    let prefix = prefix_served_by(nodes[master].port, &nodes[0]);
     for form in [None, Some("FORCE"), Some("TAKEOVER")] {
-        let writer = AckedWriter::start(ports.clone());
+        let writer = AckedWriter::start(ports.clone(), prefix.clone());
         std::thread::sleep(Duration::from_millis(500));
         let mut args = vec!["CLUSTER", "FAILOVER"];
         args.extend(form);
@@ -587,7 +604,109 @@ fn cluster_failover_plain_force_and_takeover_swap_master_and_replica() {
         std::thread::sleep(Duration::from_millis(500));
         let acked = writer.stop();
         assert!(!acked.is_empty(), "no write acknowledged around {args:?}");
-        assert_acked_writes_kept(&all, &acked);
+        assert_acked_writes_kept(&all, &prefix, &acked);
         std::mem::swap(&mut master, &mut replica);
     }
+}
+
+/// Three masters of `masters` made a cluster, and a replica of `replica_program` added to
+/// master `victim` with `redis-cli --cluster add-node --cluster-slave`; the victim is killed,
+/// the replica must be elected by the other masters, and the victim comes back as its replica.
+fn mixed_cluster_failover(test: &str, masters: [Program; 3], victim: usize, replica: Program) {
+    if !tools_available(test) {
+        return;
+    }
+    if !Program::Redis.available() {
+        skipped(&format!("redis-server is not on PATH (in {test})"));
+        return;
+    }
+    let mut nodes: Vec<Server> = masters.into_iter().map(failover_node).collect();
+    cluster_create(&nodes.iter().collect::<Vec<_>>(), 0);
+    wait_cluster_ready(&nodes.iter().collect::<Vec<_>>());
+    nodes.push(failover_node(replica));
+    let victim_id = myid(&mut nodes[victim].raw());
+    let out = Command::new("redis-cli")
+        .args([
+            "--cluster",
+            "add-node",
+            &format!("127.0.0.1:{}", nodes[3].port),
+            &format!("127.0.0.1:{}", nodes[0].port),
+            "--cluster-slave",
+            "--cluster-master-id",
+            &victim_id,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "redis-cli --cluster add-node: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all: Vec<&Server> = nodes.iter().collect();
+    let timeout = Duration::from_millis(NODE_TIMEOUT_MS * VALIDITY_FACTOR) + SLACK;
+    wait_replica_of(nodes[3].port, nodes[victim].port, &all, timeout);
+    wait_cluster_ready(&all);
+
+    let prefix = prefix_served_by(nodes[victim].port, &nodes[0]);
+    let writer = AckedWriter::start(nodes.iter().map(|n| n.port).collect(), prefix.clone());
+    std::thread::sleep(Duration::from_secs(2));
+    nodes[victim].kill9();
+    let others: Vec<&Server> = (0..4).filter(|&i| i != victim).map(|i| &nodes[i]).collect();
+    wait_promoted(nodes[3].port, &others, timeout);
+    std::thread::sleep(Duration::from_secs(1));
+    let acked = writer.stop();
+    assert!(!acked.is_empty(), "no write was acknowledged");
+    assert_acked_writes_kept(&others, &prefix, &acked);
+
+    let replacement = nodes[3].port;
+    nodes[victim].restart();
+    let all: Vec<&Server> = nodes.iter().collect();
+    wait_replica_of(nodes[victim].port, replacement, &all, timeout);
+    let out = Command::new("redis-cli")
+        .args([
+            "--cluster",
+            "check",
+            &format!("127.0.0.1:{}", nodes[0].port),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "redis-cli --cluster check: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+#[ignore = "needs the cluster bus"]
+fn a_real_redis_replica_of_a_redis_lite_master_fails_over() {
+    mixed_cluster_failover(
+        "a_real_redis_replica_of_a_redis_lite_master_fails_over",
+        [Program::Lite, Program::Lite, Program::Lite],
+        1,
+        Program::Redis,
+    );
+}
+
+#[test]
+#[ignore = "needs the cluster bus"]
+fn a_redis_lite_replica_of_a_real_redis_master_fails_over() {
+    mixed_cluster_failover(
+        "a_redis_lite_replica_of_a_real_redis_master_fails_over",
+        [Program::Lite, Program::Lite, Program::Redis],
+        2,
+        Program::Lite,
+    );
+}
+
+#[test]
+#[ignore = "checks the test itself on real Redis only"]
+fn mixed_failover_harness_on_real_redis() {
+    mixed_cluster_failover(
+        "mixed_failover_harness_on_real_redis",
+        [Program::Redis, Program::Redis, Program::Redis],
+        1,
+        Program::Redis,
+    );
 }
