@@ -496,8 +496,7 @@ fn replicate(ctx: &mut Ctx<'_>) -> CmdResult {
             "To set a master the node must be empty and without assigned slots.",
         ));
     }
-    election::set_master(&mut state, master);
-    node.election.lock().reset();
+    election::become_replica_of(ctx.server, node, &mut state, master);
     election::replicate_master(ctx.server, &state);
     drop(state);
     changed(ctx, node);

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use super::state::{node_flags::*, ClusterState};
 use super::ClusterNode;
+use crate::dispatch::pause::Purpose;
 use crate::server::Server;
 
 /// How long a manual failover may take before it is given up (Redis's `CLUSTER_MF_TIMEOUT`).
@@ -368,13 +369,16 @@ impl Election {
         Ok(())
     }
 
-    /// Forgets the election and any manual failover (a new master, a new role).
-    pub fn reset(&mut self) {
+    /// Forgets the election and any manual failover (a new master, a new role). Whether a
+    /// manual failover was under way on the master's side: its paused writes are to resume.
+    pub fn reset(&mut self) -> bool {
         self.auth_time = 0;
         self.auth_count = 0;
         self.auth_sent = false;
-        self.manual = None;
         self.last_waiting = None;
+        self.manual
+            .take()
+            .is_some_and(|manual| manual.replica.is_some())
     }
 
     /// Replica side of CLUSTER FAILOVER: a manual failover starts, ready at once with FORCE
@@ -428,14 +432,13 @@ impl Election {
         }
     }
 
-    /// Gives up a manual failover past its end. Whether it did (the caller logs it, and a
+    /// Gives up a manual failover past its end, and returns it (the caller logs it, and a
     /// master resumes its writes).
-    pub fn manual_timed_out(&mut self, now_ms: u64) -> bool {
+    pub fn manual_timed_out(&mut self, now_ms: u64) -> Option<ManualFailover> {
         if self.manual.as_ref().is_some_and(|m| m.end_ms < now_ms) {
-            self.manual = None;
-            return true;
+            return self.manual.take();
         }
-        false
+        None
     }
 
     /// Replica migration (Redis's `clusterHandleSlaveMigration`): the master this replica
@@ -542,21 +545,40 @@ pub fn take_over(state: &mut ClusterState) -> bool {
     true
 }
 
-/// Points replication at this node's master, as the state names it (CLUSTER REPLICATE, a
-/// replica migrating or following a new owner of its slots, a replica started from
-/// nodes.conf). Nothing while the master's address is unknown. The caller holds every gate
-/// (an exclusive command, or [`with_every_gate`]).
-pub fn replicate_master(server: &Arc<Server>, state: &ClusterState) {
-    let Some(master) = state.master_of(0).map(|m| &state.nodes[m]) else {
-        return;
-    };
+/// Where replication must be pointed for this node to follow its master as the state names
+/// it: None when it already does, or is no replica, or the master's address is unknown.
+pub fn master_to_follow(server: &Server, state: &ClusterState) -> Option<(String, u16)> {
+    let master = state
+        .master_of(0)
+        .filter(|_| state.myself().is_replica())
+        .map(|m| &state.nodes[m])?;
     if master.ip.is_empty() || master.port == 0 {
-        return;
+        return None;
     }
-    let (ip, port) = (master.ip.clone(), master.port);
-    let replica = &server.replication.replica;
-    if replica.master() != Some((ip.clone(), port)) {
+    let address = (master.ip.clone(), master.port);
+    (server.replication.replica.master() != Some(address.clone())).then_some(address)
+}
+
+/// Points replication at this node's master (CLUSTER REPLICATE; the bus's cron for a replica
+/// migrating, following a new owner of its slots, or started from nodes.conf). The caller
+/// holds every gate (an exclusive command, or [`with_every_gate`]).
+pub fn replicate_master(server: &Arc<Server>, state: &ClusterState) {
+    if let Some((ip, port)) = master_to_follow(server, state) {
         crate::replication::replica::follow(server, ip, port);
+    }
+}
+
+/// This node becomes a replica of `master` ([`set_master`]), forgetting any election; a master
+/// paused for a manual failover resumes its writes. Replication follows on the bus's cron.
+pub fn become_replica_of(
+    server: &Server,
+    node: &ClusterNode,
+    state: &mut ClusterState,
+    master: usize,
+) {
+    set_master(state, master);
+    if node.election.lock().reset() {
+        server.pause.unpause(server, Purpose::Failover);
     }
 }
 
@@ -800,8 +822,8 @@ mod tests {
                 force_ack: true
             }
         );
-        assert!(!election.manual_timed_out(t + 5000));
-        assert!(election.manual_timed_out(t + 5001));
+        assert_eq!(election.manual_timed_out(t + 5000), None);
+        assert!(election.manual_timed_out(t + 5001).is_some());
         assert_eq!(election.manual, None);
     }
 
