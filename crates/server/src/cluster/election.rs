@@ -183,7 +183,7 @@ pub fn replica_rank(state: &ClusterState, offset: u64) -> usize {
         .into_iter()
         .filter(|&r| r != 0)
         .map(|r| &state.nodes[r])
-        .filter(|n| n.flags & NOFAILOVER == 0 && n.repl_offset > offset)
+        .filter(|n| n.flags & NOFAILOVER == 0 && n.live.repl_offset > offset)
         .count()
 }
 
@@ -661,7 +661,7 @@ mod tests {
     fn rank_counts_better_replicas_that_may_fail_over() {
         let mut state = cluster();
         assert_eq!(replica_rank(&state, 100), 0);
-        state.nodes[4].repl_offset = 150;
+        state.nodes[4].live.repl_offset = 150;
         assert_eq!(replica_rank(&state, 100), 1);
         assert_eq!(replica_rank(&state, 150), 0);
         state.nodes[4].flags |= NOFAILOVER;
@@ -695,7 +695,7 @@ mod tests {
     fn an_election_is_scheduled_started_and_won_with_a_majority() {
         let mut state = cluster();
         state.nodes[1].flags |= FAIL;
-        state.nodes[4].repl_offset = 150;
+        state.nodes[4].live.repl_offset = 150;
         let mut election = Election::default();
         let t = 1_000_000;
         assert_eq!(
