@@ -296,7 +296,8 @@ fn failover(ctx: &mut Ctx<'_>) -> CmdResult {
             "I'm a replica but my master is unknown to me",
         ));
     };
-    if !force && state.nodes[master].is_failed() {
+    let master_down = state.nodes[master].is_failed() || !state.nodes[master].live.linked;
+    if !force && master_down {
         return Err(CommandError::err(
             "Master is down or failed, please use CLUSTER FAILOVER FORCE",
         ));
@@ -306,23 +307,19 @@ fn failover(ctx: &mut Ctx<'_>) -> CmdResult {
         crate::log!(Warning, "Taking over the master (user request).");
         state.bump_epoch();
         drop(state);
-        election::replace_master(ctx.server, node);
+        if election::replace_master(ctx.server, node) {
+            node.bus.broadcast_pong();
+        }
     } else if force {
         crate::log!(Warning, "Forced failover user request accepted.");
         node.election.lock().start_manual(now, true);
     } else {
         crate::log!(Warning, "Manual failover user request accepted.");
         node.election.lock().start_manual(now, false);
+        node.bus.start_manual_failover();
     }
     ctx.out.ok();
     Ok(())
-}
-
-/// What the commands that need replica elections answer until they exist.
-fn no_bus(command: &str) -> CommandError {
-    CommandError::err(format!(
-        "{command} needs cluster replicas, which redis-lite does not have yet"
-    ))
 }
 
 /// Redis's answer to a CLUSTER subcommand called with arguments it does not take.

@@ -541,7 +541,6 @@ fn wait_replica_of(port: u16, master_port: u16, observers: &[&Server], timeout: 
 }
 
 #[test]
-#[ignore = "needs the cluster bus"]
 fn a_killed_master_is_replaced_by_its_replica_without_losing_acknowledged_writes() {
     let test = "a_killed_master_is_replaced_by_its_replica_without_losing_acknowledged_writes";
     if !tools_available(test) {
@@ -581,7 +580,6 @@ fn a_killed_master_is_replaced_by_its_replica_without_losing_acknowledged_writes
 /// CLUSTER FAILOVER on a replica, in each of its forms, with the master up: the replica takes
 /// over, the master follows it, and a write acknowledged before is still there.
 #[test]
-#[ignore = "needs the cluster bus"]
 fn cluster_failover_plain_force_and_takeover_swap_master_and_replica() {
     let test = "cluster_failover_plain_force_and_takeover_swap_master_and_replica";
     if !tools_available(test) {
@@ -679,7 +677,6 @@ fn mixed_cluster_failover(test: &str, masters: [Program; 3], victim: usize, repl
 }
 
 #[test]
-#[ignore = "needs the cluster bus"]
 fn a_real_redis_replica_of_a_redis_lite_master_fails_over() {
     mixed_cluster_failover(
         "a_real_redis_replica_of_a_redis_lite_master_fails_over",
@@ -690,7 +687,6 @@ fn a_real_redis_replica_of_a_redis_lite_master_fails_over() {
 }
 
 #[test]
-#[ignore = "needs the cluster bus"]
 fn a_redis_lite_replica_of_a_real_redis_master_fails_over() {
     mixed_cluster_failover(
         "a_redis_lite_replica_of_a_real_redis_master_fails_over",

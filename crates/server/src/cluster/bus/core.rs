@@ -123,6 +123,8 @@ impl Core {
                 message,
                 shard,
             } => self.publish(channel, message, shard),
+            Event::ManualFailoverStart => self.send_manual_failover_start(),
+            Event::BroadcastPong => self.broadcast_pong(),
         }
     }
 
@@ -327,6 +329,9 @@ impl Core {
             .map(wire_name);
         header.ip = BusIp::new(config.cluster.announce_ip.as_bytes()).unwrap_or_default();
         header.flags = NodeFlags(me.flags & !MEET);
+        if self.node().election.lock().master_paused(st) {
+            header.mflags = header.mflags | redis_lite_clusterbus::MessageFlags::PAUSED;
+        }
         header.state = if self.node().serving(st, config) {
             WireState::OK
         } else {
@@ -521,6 +526,8 @@ impl Core {
         } else if state_changed {
             node.refresh_state();
         }
+        self.failover_cron();
+        self.migration_cron();
     }
 }
 

@@ -17,6 +17,7 @@
 //! Everything runs on the main thread's tokio runtime, beside the client listeners.
 
 mod core;
+mod failover;
 mod link;
 mod receive;
 
@@ -52,6 +53,11 @@ pub(crate) enum Event {
         message: Vec<u8>,
         shard: bool,
     },
+    /// CLUSTER FAILOVER on this replica: MFSTART to its master.
+    ManualFailoverStart,
+    /// This node changed role or slots by a command (CLUSTER FAILOVER TAKEOVER): a PONG to
+    /// every node.
+    BroadcastPong,
 }
 
 /// One link as CLUSTER LINKS shows it.
@@ -98,6 +104,16 @@ impl Bus {
             message: message.to_vec(),
             shard,
         });
+    }
+
+    /// Asks this replica's master to start a manual failover (CLUSTER FAILOVER).
+    pub fn start_manual_failover(&self) {
+        let _ = self.events.send(Event::ManualFailoverStart);
+    }
+
+    /// Tells every node of this node's new role and slots (CLUSTER FAILOVER TAKEOVER).
+    pub fn broadcast_pong(&self) {
+        let _ = self.events.send(Event::BroadcastPong);
     }
 
     /// CLUSTER INFO's message counters: each type seen sent, the total, then the same received.

@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use redis_lite_clusterbus::{Body, Gossip, Header, Message, MessageType, SlotBitmap};
 
 use super::core::{bitmap_of, Core, FAIL_REPORT_VALIDITY_MULT, FAIL_UNDO_TIME_MULT};
+use crate::cluster::election;
 use crate::cluster::now_ms;
 use crate::cluster::state::{node_flags::*, ClusterState, Node, SLOTS};
 
@@ -55,6 +56,7 @@ impl Core {
             }
             st.nodes[s].live.data_received = now;
             self.attach_inbound(link, &sender_id);
+            self.heard_offset(st, s, h);
         }
         match &message.body {
             Body::Ping(beat) | Body::Pong(beat) | Body::Meet(beat) => {
@@ -148,9 +150,21 @@ impl Core {
                 self.update_slots_with(st, n, *config_epoch, slots, out);
                 out.save = true;
             }
-            // Replica elections and manual failovers: this node has no replicas to elect
-            // yet, and a master that does not vote is one whose vote was lost.
-            Body::FailoverAuthRequest | Body::FailoverAuthAck | Body::MfStart => {}
+            Body::FailoverAuthRequest => {
+                if let Some(s) = sender {
+                    out.save |= self.auth_requested(st, s, h);
+                }
+            }
+            Body::FailoverAuthAck => {
+                if let Some(s) = sender {
+                    self.vote_received(st, s, h);
+                }
+            }
+            Body::MfStart => {
+                if let Some(s) = sender {
+                    self.manual_failover_requested(st, s, link);
+                }
+            }
             // No modules: Redis drops a module message no module registered for.
             Body::Module { .. } => {}
         }
@@ -493,15 +507,16 @@ impl Core {
         } else {
             Some(0)
         };
-        let mut lost_mine = false;
+        let (mut claimed, mut taken_from_mine) = (0, 0);
         for slot in slots.iter().map(usize::from) {
+            claimed += 1;
             let owner = st.owner(slot);
             if owner == Some(node) || st.importing_from(slot).is_some() {
                 continue;
             }
             if owner.is_none_or(|o| st.nodes[o].config_epoch < epoch) {
                 if owner.is_some() && owner == my_master {
-                    lost_mine = true;
+                    taken_from_mine += 1;
                 }
                 st.unassign(slot);
                 st.assign(slot, node);
@@ -511,19 +526,21 @@ impl Core {
         let Some(my_master) = my_master else {
             return;
         };
-        if lost_mine && st.slot_count(my_master) == 0 && my_master == 0 {
-            let (id, ip, port) = {
-                let n = &st.nodes[node];
-                (n.id.clone(), n.ip.clone(), n.port)
-            };
+        // This master, or this replica's master, lost its last slot to `node`: failed over (or
+        // emptied by a resharding), so this node follows the new owner, as its replica. Without
+        // replica migration, only when `node` took exactly what this shard had.
+        let allow_migration = self.server.config.read().cluster.allow_replica_migration;
+        if taken_from_mine > 0
+            && st.slot_count(my_master) == 0
+            && (allow_migration || claimed == taken_from_mine)
+        {
             crate::log!(
                 Notice,
-                "Configuration change detected. Reconfiguring myself as a replica of {id}"
+                "Configuration change detected. Reconfiguring myself as a replica of {}",
+                st.nodes[node].id
             );
-            let me = st.myself_mut();
-            me.flags = (me.flags & !MASTER) | REPLICA;
-            me.master = Some(id);
-            crate::replication::replica::follow(&self.server, ip, port);
+            // Replication follows on the cron, under every gate.
+            election::become_replica_of(&self.server, self.node(), st, node);
         }
     }
 
