@@ -31,6 +31,9 @@ pub const MANUAL_FAILOVER_TIMEOUT_MS: u64 = 5000;
 /// pause outlives the failover.
 pub const MANUAL_FAILOVER_PAUSE_MS: u64 = MANUAL_FAILOVER_TIMEOUT_MS * 2;
 
+/// How often the same reason for not failing over is logged again.
+const WAITING_RELOG_MS: u64 = 10_000;
+
 /// How long a master must stay orphaned before a replica migrates to it, so that its own
 /// replicas have time to announce they follow it.
 const MIGRATION_DELAY_MS: u64 = 5000;
@@ -148,7 +151,8 @@ pub enum Step {
     RequestVotes { epoch: u64, force_ack: bool },
     /// A majority voted: take over the master's slots ([`take_over`]).
     Won,
-    /// Can't fail over (yet), and why: Redis's words, logged when the reason changes.
+    /// Can't fail over (yet), and why, in Redis's words (logged as [`Election::log_waiting`]
+    /// says).
     Waiting(&'static str),
 }
 
@@ -168,8 +172,8 @@ pub struct Election {
     voted_about: HashMap<String, u64>,
     /// Since when each master is orphaned (serving slots with no working replica).
     orphaned_since: HashMap<String, u64>,
-    /// The last reason logged for not failing over, so it is logged once.
-    last_waiting: Option<&'static str>,
+    /// The last reason for not failing over, and when it was last logged.
+    last_waiting: Option<(&'static str, u64)>,
 }
 
 /// A replica's rank among its master's replicas: how many of those that may fail over have a
@@ -233,7 +237,7 @@ impl Election {
             && data_age > view.ping_period_ms + view.node_timeout_ms * view.validity_factor
             && !manual
         {
-            return self.waiting("Disconnected from master for longer than allowed. Please check the 'cluster-replica-validity-factor' configuration option.");
+            return Step::Waiting("Disconnected from master for longer than allowed. Please check the 'cluster-replica-validity-factor' configuration option.");
         }
         if auth_age > auth_retry {
             let rank = replica_rank(state, view.offset);
@@ -262,10 +266,10 @@ impl Election {
             }
         }
         if view.now_ms < self.auth_time {
-            return self.waiting("Waiting the delay before I can start a new failover.");
+            return Step::Waiting("Waiting the delay before I can start a new failover.");
         }
         if auth_age > auth_timeout {
-            return self.waiting("Failover attempt expired.");
+            return Step::Waiting("Failover attempt expired.");
         }
         if !self.auth_sent {
             state.current_epoch += 1;
@@ -283,16 +287,26 @@ impl Election {
             self.last_waiting = None;
             return Step::Won;
         }
-        self.waiting("Waiting for votes, but majority still not reached.")
+        Step::Waiting("Waiting for votes, but majority still not reached.")
     }
 
-    /// The reason, once: [`Step::Waiting`] the first time, [`Step::Idle`] while it stays.
-    fn waiting(&mut self, why: &'static str) -> Step {
-        if self.last_waiting.replace(why) == Some(why) {
-            Step::Idle
-        } else {
-            Step::Waiting(why)
+    /// Whether to log that this replica can't fail over, and why (Redis's
+    /// `clusterLogCantFailover`): not the same reason again within 10 s, and nothing while the
+    /// master failed less than the node timeout + 5 s ago (this is for replicas stalled for
+    /// long).
+    pub fn log_waiting(
+        &mut self,
+        why: &'static str,
+        now_ms: u64,
+        master_fail_ms: u64,
+        node_timeout_ms: u64,
+    ) -> bool {
+        if matches!(self.last_waiting, Some((last, at)) if last == why && now_ms < at + WAITING_RELOG_MS)
+        {
+            return false;
         }
+        self.last_waiting = Some((why, now_ms));
+        now_ms.saturating_sub(master_fail_ms) >= node_timeout_ms + 5000
     }
 
     /// A FAILOVER_AUTH_ACK from `sender`, whose header carried `sender_epoch`: a vote, if it
@@ -710,11 +724,6 @@ mod tests {
             Step::Waiting(_)
         ));
         assert_eq!(
-            election.replica_step(&mut state, &view(t + 200)),
-            Step::Idle,
-            "the same reason is said once"
-        );
-        assert_eq!(
             election.replica_step(&mut state, &view(t + 1623)),
             Step::RequestVotes {
                 epoch: 4,
@@ -740,6 +749,19 @@ mod tests {
         assert!(state.myself().is_master());
         assert_eq!(state.slot_count(0), 100);
         assert_eq!(state.slot_count(1), 0);
+    }
+
+    #[test]
+    fn a_stalled_replica_logs_why_once_in_a_while_and_not_just_after_the_failure() {
+        let mut election = Election::default();
+        let why = "Failover attempt expired.";
+        let failed_at = 1_000_000;
+        assert!(!election.log_waiting(why, failed_at + 6999, failed_at, 2000));
+        assert!(!election.log_waiting(why, failed_at + 10_000, failed_at, 2000));
+        assert!(election.log_waiting("other", failed_at + 10_001, failed_at, 2000));
+        assert!(election.log_waiting(why, failed_at + 10_002, failed_at, 2000));
+        assert!(!election.log_waiting(why, failed_at + 20_001, failed_at, 2000));
+        assert!(election.log_waiting(why, failed_at + 20_002, failed_at, 2000));
     }
 
     #[test]

@@ -197,7 +197,16 @@ impl Core {
         };
         match step {
             Step::Idle => {}
-            Step::Waiting(why) => log!(Notice, "Currently unable to failover: {why}"),
+            Step::Waiting(why) => {
+                let fail_time = st.master_of(0).map_or(0, |m| st.nodes[m].live.fail_time);
+                let log_it =
+                    node.election
+                        .lock()
+                        .log_waiting(why, now, fail_time, view.node_timeout_ms);
+                if log_it {
+                    log!(Warning, "Currently unable to failover: {why}");
+                }
+            }
             Step::Scheduled { delay_ms, rank } => {
                 log!(
                     Notice,
