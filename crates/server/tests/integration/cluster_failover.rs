@@ -596,6 +596,7 @@ fn cluster_failover_plain_force_and_takeover_swap_master_and_replica() {
         std::thread::sleep(Duration::from_millis(500));
         let mut args = vec!["CLUSTER", "FAILOVER"];
         args.extend(form);
+        eprintln!("{args:?} on {}", nodes[replica].port);
         nodes[replica].raw().expect_replies(&[(&args, "+OK\r\n")]);
         wait_promoted(nodes[replica].port, &all, timeout);
         wait_replica_of(nodes[master].port, nodes[replica].port, &all, timeout);

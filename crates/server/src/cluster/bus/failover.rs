@@ -85,34 +85,36 @@ impl Core {
             .count_vote(st, sender, h.current_epoch);
     }
 
-    /// An MFSTART from one of this master's replicas: writes pause, and a PING tells the replica
-    /// the offset they paused at.
-    pub(super) fn manual_failover_requested(
-        &mut self,
-        st: &mut ClusterState,
-        sender: usize,
-        link: u64,
-    ) {
-        let my_replica = st.nodes[sender].is_replica()
-            && st.nodes[sender].master.as_deref() == Some(st.myself().id.as_str());
-        if !my_replica || !st.myself().is_master() {
-            return;
+    /// An MFSTART from `replica`, if it is one of this master's: writes pause, and a PING on
+    /// `link` tells the replica the offset they paused at. The pause is set holding every gate,
+    /// so no write is halfway through when the offset is read.
+    pub(super) fn manual_failover_requested(&mut self, replica: &str, link: u64) {
+        let server = self.server.clone();
+        let node = server.cluster.node().expect("cluster node");
+        {
+            let st = node.read();
+            let mine = st.index_of(replica.as_bytes()).is_some_and(|r| {
+                st.nodes[r].is_replica()
+                    && st.nodes[r].master.as_deref() == Some(st.myself().id.as_str())
+            });
+            if !mine || !st.myself().is_master() {
+                return;
+            }
         }
         let now = now_ms();
-        let replica = st.nodes[sender].id.clone();
-        self.node()
-            .election
+        node.election
             .lock()
-            .manual_requested(now, replica.clone());
-        let server = self.server.clone();
-        server.pause.pause(
-            &server,
-            Purpose::Failover,
-            PauseKind::Write,
-            (now + MANUAL_FAILOVER_PAUSE_MS) as i64,
-        );
+            .manual_requested(now, replica.to_string());
+        election::with_every_gate(&server, || {
+            server.pause.pause(
+                &server,
+                Purpose::Failover,
+                PauseKind::Write,
+                (now + MANUAL_FAILOVER_PAUSE_MS) as i64,
+            )
+        });
         log!(Warning, "Manual failover requested by replica {replica}.");
-        self.send_heartbeat(st, link, MessageType::Ping);
+        self.send_heartbeat(&mut node.write(), link, MessageType::Ping);
     }
 
     /// CLUSTER FAILOVER (neither FORCE nor TAKEOVER): MFSTART to this replica's master.

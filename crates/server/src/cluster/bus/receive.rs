@@ -27,6 +27,10 @@ impl Core {
         let server = self.server.clone();
         let node = server.cluster.node().expect("cluster node");
         node.bus.received[message.message_type() as usize].fetch_add(1, Relaxed);
+        // An MFSTART pauses writes holding every gate, which is taken without the state's
+        // lock (commands take their gate, then that lock): it is handled after the rest.
+        let manual_failover = (message.message_type() == MessageType::MfStart)
+            .then(|| message.header.sender.to_string());
         let mut st = node.write();
         let mut outcome = Outcome::default();
         self.process(&mut st, link, message, &mut outcome);
@@ -35,6 +39,9 @@ impl Core {
             node.save_after_change();
         } else if outcome.state {
             node.refresh_state();
+        }
+        if let Some(replica) = manual_failover {
+            self.manual_failover_requested(&replica, link);
         }
     }
 
@@ -160,11 +167,8 @@ impl Core {
                     self.vote_received(st, s, h);
                 }
             }
-            Body::MfStart => {
-                if let Some(s) = sender {
-                    self.manual_failover_requested(st, s, link);
-                }
-            }
+            // See `receive`.
+            Body::MfStart => {}
             // No modules: Redis drops a module message no module registered for.
             Body::Module { .. } => {}
         }
