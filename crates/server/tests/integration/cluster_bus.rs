@@ -373,3 +373,31 @@ fn a_tls_cluster_of_redis_lite_and_redis_nodes_forms_over_tls_links() {
         assert!(conf.contains(&format!("127.0.0.1:{tls_port}@")), "{conf}");
     }
 }
+
+#[test]
+fn reset_hard_drops_the_links_and_the_others_see_the_old_id_without_address() {
+    let Some(nodes) = create(&[Program::Lite; 3]) else {
+        return;
+    };
+    let mut last = nodes[2].raw();
+    let old_id = text(&mut last, &["CLUSTER", "MYID"]);
+    assert_eq!(
+        last.cmd_text(&["CLUSTER", "RESET", "HARD"]),
+        "+OK\r\n",
+        "the node holds no keys"
+    );
+    assert_ne!(text(&mut last, &["CLUSTER", "MYID"]), old_id);
+    assert_eq!(cluster_info(&nodes[2], "cluster_known_nodes"), "1");
+    wait_until("the reset node's links to close", CONVERGE, || {
+        last.cmd_text(&["CLUSTER", "LINKS"]) == "*0\r\n"
+    });
+    // Its peers reach a node answering under another name: they keep the old ID, without
+    // an address, as Redis does.
+    for server in &nodes[..2] {
+        wait_until("the old ID to lose its address", CONVERGE, || {
+            text(&mut server.raw(), &["CLUSTER", "NODES"])
+                .lines()
+                .any(|l| l.starts_with(&old_id) && l.contains("master,noaddr"))
+        });
+    }
+}
