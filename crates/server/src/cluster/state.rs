@@ -71,6 +71,8 @@ pub struct Liveness {
     pub fail_time: u64,
     /// Whether this node has an outbound link to it (CLUSTER NODES's `connected`).
     pub linked: bool,
+    /// The replication offset its last message gave (a replica's processed offset).
+    pub repl_offset: u64,
     /// The masters that said the node is failing, with when they last said so.
     pub fail_reports: Vec<(String, u64)>,
 }
@@ -419,6 +421,11 @@ impl ClusterState {
         } else {
             "disconnected"
         };
+        // A replica shows its master's config epoch, as Redis shows it.
+        let epoch = match self.master_of(node) {
+            Some(m) if n.is_replica() => self.nodes[m].config_epoch,
+            _ => n.config_epoch,
+        };
         let mut line = format!(
             "{} {} {} {} {} {} {} {}",
             n.id,
@@ -427,7 +434,7 @@ impl ClusterState {
             master,
             n.ping_sent,
             n.pong_received,
-            n.config_epoch,
+            epoch,
             linked
         );
         for (start, end) in self.slot_ranges(node) {

@@ -117,7 +117,7 @@ fn assert_check_clean(server: &Server, count: usize) {
     assert!(!output.contains("[ERR]"), "{output}");
 }
 
-/// Every node's NODES agree, and so do their SLOTS (byte for byte) and SHARDS' slot ranges.
+/// Every node's NODES agree, and so do their SLOTS (byte for byte) and SHARDS' shard count.
 fn assert_views_agree(nodes: &[Server]) {
     let agreed = testkit::poll(CONVERGE, || {
         nodes
@@ -131,6 +131,14 @@ fn assert_views_agree(nodes: &[Server]) {
         }
     }
     let slots = nodes[0].raw().cmd(&["CLUSTER", "SLOTS"]);
+    let masters = view(&nodes[0])
+        .iter()
+        .filter(|line| {
+            line.split(' ')
+                .nth(2)
+                .is_some_and(|f| f.starts_with("master"))
+        })
+        .count();
     for server in nodes {
         assert_eq!(
             server.raw().cmd(&["CLUSTER", "SLOTS"]),
@@ -139,10 +147,7 @@ fn assert_views_agree(nodes: &[Server]) {
             server.port
         );
         let shards = server.raw().cmd_text(&["CLUSTER", "SHARDS"]);
-        assert!(
-            shards.starts_with(&format!("*{}\r\n", nodes.len())),
-            "{shards}"
-        );
+        assert!(shards.starts_with(&format!("*{masters}\r\n")), "{shards}");
     }
 }
 
@@ -400,4 +405,46 @@ fn reset_hard_drops_the_links_and_the_others_see_the_old_id_without_address() {
                 .any(|l| l.starts_with(&old_id) && l.contains("master,noaddr"))
         });
     }
+}
+
+#[test]
+fn spublish_reaches_a_real_redis_replica_of_a_redis_lite_master() {
+    if !Program::Redis.available() {
+        skipped("redis-server is not available");
+        return;
+    }
+    let master = node(Program::Lite).start();
+    let replica = node(Program::Redis).start();
+    let mut raw = master.raw();
+    assert_eq!(
+        raw.cmd_text(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]),
+        "+OK\r\n"
+    );
+    let bus = replica.cluster_port.expect("a cluster node").to_string();
+    let port = replica.port.to_string();
+    assert_eq!(
+        raw.cmd_text(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus]),
+        "+OK\r\n"
+    );
+    let nodes = [master, replica];
+    wait_converged(&nodes);
+    let master_id = text(&mut raw, &["CLUSTER", "MYID"]);
+    assert_eq!(
+        nodes[1]
+            .raw()
+            .cmd_text(&["CLUSTER", "REPLICATE", &master_id]),
+        "+OK\r\n"
+    );
+    // The master learns the new role from the replica's headers.
+    wait_until("the master to see its replica", CONVERGE, || {
+        text(&mut raw, &["CLUSTER", "NODES"]).contains(&format!("slave {master_id}"))
+    });
+    assert_views_agree(&nodes);
+    let mut subscriber = nodes[1].raw();
+    subscriber.cmd(&["SSUBSCRIBE", "orders"]);
+    assert_eq!(raw.cmd_text(&["SPUBLISH", "orders", "one"]), ":0\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&subscriber.read_reply()),
+        "*3\r\n$8\r\nsmessage\r\n$6\r\norders\r\n$3\r\none\r\n"
+    );
 }

@@ -55,6 +55,7 @@ impl Core {
             }
             st.nodes[s].live.data_received = now;
             st.nodes[s].pport = h.pport;
+            st.nodes[s].live.repl_offset = h.offset;
             self.attach_inbound(link, &sender_id);
         }
         match &message.body {
