@@ -462,12 +462,9 @@ fn meet(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// Whether CLUSTER NODES shows plaintext ports: under `tls-cluster`, to a client that came
-/// in on a plaintext port (not on `tls-port`), as Redis does.
+/// Whether this client is shown plaintext ports ([`super::shows_plaintext_ports`]).
 fn plaintext_ports(ctx: &Ctx<'_>) -> bool {
-    let config = ctx.server.config.read();
-    let tls_port = format!(":{}", config.tls.port);
-    config.tls.cluster && !ctx.client.handle.laddr.ends_with(&tls_port)
+    super::shows_plaintext_ports(&ctx.server.config.read(), &ctx.client.handle.laddr)
 }
 
 /// CLUSTER MYID

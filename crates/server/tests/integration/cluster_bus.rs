@@ -373,6 +373,12 @@ fn a_tls_cluster_of_redis_lite_and_redis_nodes_forms_over_tls_links() {
             "{view}"
         );
     }
+    // So is a redirection: "a" is in slot 15495, the last node's.
+    let last = nodes.last().expect("nodes");
+    assert_eq!(
+        first.cmd_text(&["GET", "a"]),
+        format!("-MOVED 15495 127.0.0.1:{}\r\n", last.port)
+    );
     let conf = std::fs::read_to_string(nodes[0].dir.join("nodes.conf")).unwrap();
     for tls_port in &tls_ports {
         assert!(conf.contains(&format!("127.0.0.1:{tls_port}@")), "{conf}");
