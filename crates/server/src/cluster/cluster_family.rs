@@ -492,6 +492,11 @@ fn meet(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
+/// Whether this client is shown plaintext ports ([`super::shows_plaintext_ports`]).
+fn plaintext_ports(ctx: &Ctx<'_>) -> bool {
+    super::shows_plaintext_ports(&ctx.server.config.read(), &ctx.client.handle.laddr)
+}
+
 /// CLUSTER MYID
 fn myid(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = node(ctx)?;
@@ -503,7 +508,7 @@ fn myid(ctx: &mut Ctx<'_>) -> CmdResult {
 /// CLUSTER NODES
 fn nodes(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = announced(ctx)?;
-    let text = node.read().describe_all(true);
+    let text = node.read().describe_all(true, plaintext_ports(ctx));
     ctx.out.verbatim("txt", text.as_bytes());
     Ok(())
 }
@@ -519,7 +524,8 @@ fn replicas(ctx: &mut Ctx<'_>) -> CmdResult {
     let replicas = state.replicas_of(master);
     ctx.out.array(replicas.len());
     for replica in replicas {
-        ctx.out.bulk(state.describe(replica).as_bytes());
+        ctx.out
+            .bulk(state.describe(replica, plaintext_ports(ctx)).as_bytes());
     }
     Ok(())
 }
@@ -707,7 +713,7 @@ pub fn preferred_endpoint<'n>(node: &'n Node, config: &Config) -> &'n str {
 }
 
 /// A node in CLUSTER SLOTS: endpoint, port, ID, then the other ways to reach it.
-fn write_slot_node(ctx: &mut Ctx<'_>, node: &Node, config: &Config) {
+fn write_slot_node(ctx: &mut Ctx<'_>, node: &Node, config: &Config, plaintext: bool) {
     ctx.out.array(4);
     let endpoint_type = config.cluster.preferred_endpoint_type;
     // CLUSTER SLOTS says an unknown endpoint with a null.
@@ -716,7 +722,7 @@ fn write_slot_node(ctx: &mut Ctx<'_>, node: &Node, config: &Config) {
     } else {
         ctx.out.bulk(preferred_endpoint(node, config).as_bytes());
     }
-    ctx.out.integer(node.port as i64);
+    ctx.out.integer(node.client_port(plaintext) as i64);
     ctx.out.bulk(node.id.as_bytes());
     let show_ip = endpoint_type != "ip";
     let show_hostname = endpoint_type != "hostname" && !node.hostname.is_empty();
@@ -731,25 +737,37 @@ fn write_slot_node(ctx: &mut Ctx<'_>, node: &Node, config: &Config) {
     }
 }
 
+/// The replication offset of node `index`: this node's own, or the last its messages gave.
+fn node_offset(state: &ClusterState, index: usize, own_offset: u64) -> u64 {
+    match index {
+        0 => own_offset,
+        _ => state.nodes[index].live.repl_offset,
+    }
+}
+
 /// CLUSTER SLOTS: each run of slots served by one node, with the node and its replicas.
 fn slots(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = announced(ctx)?;
     let config = ctx.server.config.read().clone();
+    let plaintext = plaintext_ports(ctx);
+    let own_offset = ctx.server.replication.backlog.pull();
     let state = node.read();
     let runs = state.slot_runs();
     ctx.out.array(runs.len());
     for (start, end, owner) in runs {
+        // A replica is listed once it has synced something (a non-zero offset), as in Redis.
         let replicas: Vec<usize> = state
             .replicas_of(owner)
             .into_iter()
             .filter(|&r| state.nodes[r].flags & node_flags::FAIL == 0)
+            .filter(|&r| node_offset(&state, r, own_offset) != 0)
             .collect();
         ctx.out.array(3 + replicas.len());
         ctx.out.integer(start as i64);
         ctx.out.integer(end as i64);
-        write_slot_node(ctx, &state.nodes[owner], &config);
+        write_slot_node(ctx, &state.nodes[owner], &config, plaintext);
         for replica in replicas {
-            write_slot_node(ctx, &state.nodes[replica], &config);
+            write_slot_node(ctx, &state.nodes[replica], &config, plaintext);
         }
     }
     Ok(())
@@ -779,8 +797,7 @@ fn shards(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.array(1 + replicas.len());
         for member in std::iter::once(master).chain(replicas) {
             let n = &state.nodes[member];
-            let own_offset = if member == 0 { offset } else { 0 };
-            write_shard_node(ctx, n, &config, own_offset);
+            write_shard_node(ctx, n, &config, node_offset(&state, member, offset));
         }
     }
     Ok(())

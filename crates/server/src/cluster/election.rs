@@ -667,7 +667,7 @@ mod tests {
         assert_eq!(state.master_of(0), Some(1));
         assert_ne!(state.nodes[1].flags & MIGRATE_TO, 0);
         assert!(state
-            .describe(0)
+            .describe(0, false)
             .contains(&format!("myself,slave {}", id('b'))));
     }
 

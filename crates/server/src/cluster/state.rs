@@ -47,6 +47,8 @@ pub struct Node {
     /// Empty until known (this node learns its own from its peers, or `cluster-announce-ip`).
     pub ip: String,
     pub port: u16,
+    /// The plaintext client port when `port` is a TLS one (`tls-cluster`), else 0.
+    pub pport: u16,
     pub cport: u16,
     pub hostname: String,
     pub flags: u16,
@@ -72,11 +74,10 @@ pub struct Liveness {
     pub fail_time: u64,
     /// Whether this node has an outbound link to it (CLUSTER NODES's `connected`).
     pub linked: bool,
+    /// The replication offset its last message gave (a replica's processed offset).
+    pub repl_offset: u64,
     /// The masters that said the node is failing, with when they last said so.
     pub fail_reports: Vec<(String, u64)>,
-    /// The replication offset its last message carried (a replica's rank among its master's
-    /// replicas compares them).
-    pub repl_offset: u64,
 }
 
 impl Liveness {
@@ -115,6 +116,7 @@ impl Node {
             id,
             ip: String::new(),
             port: 0,
+            pport: 0,
             cport: 0,
             hostname: String::new(),
             flags,
@@ -138,14 +140,30 @@ impl Node {
         self.flags & FAIL != 0
     }
 
-    /// `ip:port@cport[,hostname]`, as CLUSTER NODES and nodes.conf write it.
-    pub fn address(&self) -> String {
-        let mut address = format!("{}:{}@{}", self.ip, self.port, self.cport);
+    /// `ip:port@cport[,hostname]`, as CLUSTER NODES and nodes.conf write it; with
+    /// `plaintext_port`, the plaintext port in place of the TLS one.
+    pub fn address(&self, plaintext_port: bool) -> String {
+        let port = if plaintext_port {
+            self.pport
+        } else {
+            self.port
+        };
+        let mut address = format!("{}:{}@{}", self.ip, port, self.cport);
         if !self.hostname.is_empty() {
             address.push(',');
             address.push_str(&self.hostname);
         }
         address
+    }
+
+    /// The port clients reach the node at: `pport` for a plaintext client of a `tls-cluster`
+    /// node (`plaintext`), else `port`.
+    pub fn client_port(&self, plaintext: bool) -> u16 {
+        if plaintext {
+            self.pport
+        } else {
+            self.port
+        }
     }
 
     /// The flags field: `myself,master`, or `noflags`.
@@ -403,8 +421,9 @@ impl ClusterState {
     }
 
     /// The line CLUSTER NODES shows for a node (without the newline); this node's own line
-    /// lists its open slots too.
-    pub fn describe(&self, node: usize) -> String {
+    /// lists its open slots too. `plaintext_ports`: each node's plaintext port in place of its
+    /// TLS one, for a plaintext client of a `tls-cluster` node, as Redis shows them.
+    pub fn describe(&self, node: usize, plaintext_ports: bool) -> String {
         let n = &self.nodes[node];
         let master = match &n.master {
             Some(id) if n.is_replica() => id.as_str(),
@@ -415,15 +434,20 @@ impl ClusterState {
         } else {
             "disconnected"
         };
+        // A replica shows its master's config epoch, as Redis shows it.
+        let epoch = match self.master_of(node) {
+            Some(m) if n.is_replica() => self.nodes[m].config_epoch,
+            _ => n.config_epoch,
+        };
         let mut line = format!(
             "{} {} {} {} {} {} {} {}",
             n.id,
-            n.address(),
+            n.address(plaintext_ports),
             n.flag_names(),
             master,
             n.ping_sent,
             n.pong_received,
-            n.config_epoch,
+            epoch,
             linked
         );
         for (start, end) in self.slot_ranges(node) {
@@ -454,13 +478,13 @@ impl ClusterState {
 
     /// Every node's line, newline-terminated (CLUSTER NODES, nodes.conf). Nodes still in
     /// handshake are left out of nodes.conf.
-    pub fn describe_all(&self, with_handshake: bool) -> String {
+    pub fn describe_all(&self, with_handshake: bool, plaintext_ports: bool) -> String {
         let mut text = String::new();
         for (i, node) in self.nodes.iter().enumerate() {
             if !with_handshake && node.flags & HANDSHAKE != 0 {
                 continue;
             }
-            text.push_str(&self.describe(i));
+            text.push_str(&self.describe(i, plaintext_ports));
             text.push('\n');
         }
         text
@@ -550,7 +574,7 @@ mod tests {
         state.set_importing(3, Some(other));
         assert_eq!(state.slot_ranges(0), vec![(0, 2), (5, 5), (100, 100)]);
         assert_eq!(
-            state.describe(0),
+            state.describe(0, false),
             format!(
                 "{} :7000@17000 myself,master - 0 0 0 connected 0-2 5 100 [1->-{}] [3-<-{}]",
                 id('a'),
@@ -577,5 +601,52 @@ mod tests {
         state.current_epoch = 5;
         assert!(state.bump_epoch());
         assert_eq!(state.myself().config_epoch, 6);
+    }
+
+    #[test]
+    fn failure_reports_expire_and_count_once_per_reporter() {
+        let mut live = Liveness::default();
+        assert!(live.add_failure_report("m1", 1000));
+        assert!(!live.add_failure_report("m1", 2000));
+        assert!(live.add_failure_report("m2", 1500));
+        assert_eq!(live.failure_reports(3000, 2000), 2);
+        // m2's report (1500) is now older than the validity; m1's was refreshed at 2000.
+        assert_eq!(live.failure_reports(3600, 2000), 1);
+        assert!(live.remove_failure_report("m1"));
+        assert!(!live.remove_failure_report("m1"));
+        assert_eq!(live.failure_reports(3600, 2000), 0);
+    }
+
+    #[test]
+    fn the_state_needs_a_reachable_majority_of_masters_serving_slots() {
+        let mut state = ClusterState::new(id('a'));
+        let b = state.add_node(Node::new(id('b'), MASTER));
+        let c = state.add_node(Node::new(id('c'), MASTER));
+        // A master without slots does not count.
+        state.add_node(Node::new(id('d'), MASTER | PFAIL));
+        for (slot, node) in [(0, 0), (1, b), (2, c)] {
+            state.assign(slot, node);
+        }
+        assert!(state.reaches_majority());
+        state.nodes[b].flags |= PFAIL;
+        assert!(state.reaches_majority());
+        state.nodes[c].flags |= FAIL;
+        assert!(!state.reaches_majority());
+        assert_eq!(state.size(), 3);
+    }
+
+    #[test]
+    fn deleting_a_node_drops_its_failure_reports_about_others() {
+        let mut state = ClusterState::new(id('a'));
+        let b = state.add_node(Node::new(id('b'), MASTER));
+        let c = state.add_node(Node::new(id('c'), MASTER));
+        state.nodes[c].live.add_failure_report(&id('b'), 10);
+        state.delete_node(b);
+        let c = state.index_of(id('c').as_bytes()).unwrap();
+        assert!(state.nodes[c].live.fail_reports.is_empty());
+        state.forgotten.push((id('b'), 100));
+        assert!(state.is_forgotten(&id('b'), 50));
+        assert!(!state.is_forgotten(&id('b'), 100));
+        assert!(state.forgotten.is_empty());
     }
 }

@@ -2,13 +2,15 @@
 //! real Redis 7.0 masters, created by `redis-cli --cluster create` and checked clean by
 //! `redis-cli --cluster check` from every node; every node's view agrees; `redis-cli -c`
 //! follows MOVED; a node killed with kill -9 goes PFAIL then FAIL everywhere and is cleared
-//! when it returns; PUBLISH reaches subscribers on other nodes; CLUSTER FORGET. Tests that
+//! when it returns; PUBLISH reaches subscribers on other nodes; CLUSTER FORGET; a cluster
+//! whose bus speaks TLS (`tls-cluster yes`), redis-lite and Redis nodes together. Tests that
 //! need redis-cli or redis-server say they were skipped when those are missing.
 
 use std::time::Duration;
 
 use redis_lite_testkit as testkit;
-use testkit::{skipped, wait_until, Launch, Program, Raw, Reply, Server};
+use testkit::pki::Pki;
+use testkit::{free_port, skipped, wait_until, DataDir, Launch, Program, Raw, Reply, Server};
 
 /// Under a loaded machine, agreement takes a few gossip rounds; generous on purpose.
 const CONVERGE: Duration = Duration::from_secs(60);
@@ -115,12 +117,28 @@ fn assert_check_clean(server: &Server, count: usize) {
     assert!(!output.contains("[ERR]"), "{output}");
 }
 
-/// Every node's NODES agree, and so do their SLOTS (byte for byte) and SHARDS' slot ranges.
+/// Every node's NODES agree, and so do their SLOTS (byte for byte) and SHARDS' shard count.
 fn assert_views_agree(nodes: &[Server]) {
-    wait_until("every node to agree on the cluster", CONVERGE, || {
-        nodes.iter().all(|n| view(n) == view(&nodes[0]))
+    let agreed = testkit::poll(CONVERGE, || {
+        nodes
+            .iter()
+            .all(|n| view(n) == view(&nodes[0]))
+            .then_some(())
     });
+    if agreed.is_none() {
+        for server in &nodes[1..] {
+            assert_eq!(view(server), view(&nodes[0]), "{} disagrees", server.port);
+        }
+    }
     let slots = nodes[0].raw().cmd(&["CLUSTER", "SLOTS"]);
+    let masters = view(&nodes[0])
+        .iter()
+        .filter(|line| {
+            line.split(' ')
+                .nth(2)
+                .is_some_and(|f| f.starts_with("master"))
+        })
+        .count();
     for server in nodes {
         assert_eq!(
             server.raw().cmd(&["CLUSTER", "SLOTS"]),
@@ -129,10 +147,7 @@ fn assert_views_agree(nodes: &[Server]) {
             server.port
         );
         let shards = server.raw().cmd_text(&["CLUSTER", "SHARDS"]);
-        assert!(
-            shards.starts_with(&format!("*{}\r\n", nodes.len())),
-            "{shards}"
-        );
+        assert!(shards.starts_with(&format!("*{masters}\r\n")), "{shards}");
     }
 }
 
@@ -300,4 +315,142 @@ fn forget_removes_a_node_and_gossip_does_not_bring_it_back() {
     });
     assert_eq!(cluster_info(&nodes[0], "cluster_known_nodes"), "2");
     assert!(!text(&mut first, &["CLUSTER", "NODES"]).contains(&forgotten));
+}
+
+#[test]
+fn a_tls_cluster_of_redis_lite_and_redis_nodes_forms_over_tls_links() {
+    let mut programs = vec![Program::Lite, Program::Lite];
+    if Program::Redis.available() {
+        programs.push(Program::Redis);
+    } else {
+        skipped("redis-server is not available: the TLS cluster has redis-lite nodes only");
+    }
+    let pki = Pki::new(DataDir::new("tls-bus"), "bus");
+    let ca = pki.ca_file();
+    let mut tls_ports = Vec::new();
+    let nodes: Vec<Server> = programs
+        .iter()
+        .enumerate()
+        .map(|(i, &program)| {
+            let id = pki.issue(&format!("node{i}"));
+            let tls_port = free_port();
+            tls_ports.push(tls_port);
+            let tls_port = tls_port.to_string();
+            node(program)
+                .args(&["--tls-port", &tls_port, "--tls-cluster", "yes"])
+                .args(&["--tls-cert-file", &id.cert, "--tls-key-file", &id.key])
+                .args(&["--tls-ca-cert-file", &ca])
+                .start()
+        })
+        .collect();
+    let per_node = 16384 / nodes.len();
+    for (i, server) in nodes.iter().enumerate() {
+        let first = (i * per_node).to_string();
+        let last = if i + 1 == nodes.len() {
+            16383
+        } else {
+            (i + 1) * per_node - 1
+        };
+        let reply = server
+            .raw()
+            .cmd_text(&["CLUSTER", "ADDSLOTSRANGE", &first, &last.to_string()]);
+        assert_eq!(reply, "+OK\r\n");
+    }
+    let mut first = nodes[0].raw();
+    for (server, tls_port) in nodes.iter().zip(&tls_ports).skip(1) {
+        let bus = server.cluster_port.expect("a cluster node").to_string();
+        let reply = first.cmd_text(&["CLUSTER", "MEET", "127.0.0.1", &tls_port.to_string(), &bus]);
+        assert_eq!(reply, "+OK\r\n");
+    }
+    wait_converged(&nodes);
+    assert_views_agree(&nodes);
+    // Under tls-cluster the nodes announce their TLS ports; a plaintext client is shown
+    // their plaintext ones.
+    let view = text(&mut first, &["CLUSTER", "NODES"]);
+    for server in &nodes {
+        assert!(
+            view.contains(&format!("127.0.0.1:{}@", server.port)),
+            "{view}"
+        );
+    }
+    // So is a redirection: "a" is in slot 15495, the last node's.
+    let last = nodes.last().expect("nodes");
+    assert_eq!(
+        first.cmd_text(&["GET", "a"]),
+        format!("-MOVED 15495 127.0.0.1:{}\r\n", last.port)
+    );
+    let conf = std::fs::read_to_string(nodes[0].dir.join("nodes.conf")).unwrap();
+    for tls_port in &tls_ports {
+        assert!(conf.contains(&format!("127.0.0.1:{tls_port}@")), "{conf}");
+    }
+}
+
+#[test]
+fn reset_hard_drops_the_links_and_the_others_see_the_old_id_without_address() {
+    let Some(nodes) = create(&[Program::Lite; 3]) else {
+        return;
+    };
+    let mut last = nodes[2].raw();
+    let old_id = text(&mut last, &["CLUSTER", "MYID"]);
+    assert_eq!(
+        last.cmd_text(&["CLUSTER", "RESET", "HARD"]),
+        "+OK\r\n",
+        "the node holds no keys"
+    );
+    assert_ne!(text(&mut last, &["CLUSTER", "MYID"]), old_id);
+    assert_eq!(cluster_info(&nodes[2], "cluster_known_nodes"), "1");
+    wait_until("the reset node's links to close", CONVERGE, || {
+        last.cmd_text(&["CLUSTER", "LINKS"]) == "*0\r\n"
+    });
+    // Its peers reach a node answering under another name: they keep the old ID, without
+    // an address, as Redis does.
+    for server in &nodes[..2] {
+        wait_until("the old ID to lose its address", CONVERGE, || {
+            text(&mut server.raw(), &["CLUSTER", "NODES"])
+                .lines()
+                .any(|l| l.starts_with(&old_id) && l.contains("master,noaddr"))
+        });
+    }
+}
+
+#[test]
+fn spublish_reaches_a_real_redis_replica_of_a_redis_lite_master() {
+    if !Program::Redis.available() {
+        skipped("redis-server is not available");
+        return;
+    }
+    let master = node(Program::Lite).start();
+    let replica = node(Program::Redis).start();
+    let mut raw = master.raw();
+    assert_eq!(
+        raw.cmd_text(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]),
+        "+OK\r\n"
+    );
+    let bus = replica.cluster_port.expect("a cluster node").to_string();
+    let port = replica.port.to_string();
+    assert_eq!(
+        raw.cmd_text(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus]),
+        "+OK\r\n"
+    );
+    let nodes = [master, replica];
+    wait_converged(&nodes);
+    let master_id = text(&mut raw, &["CLUSTER", "MYID"]);
+    assert_eq!(
+        nodes[1]
+            .raw()
+            .cmd_text(&["CLUSTER", "REPLICATE", &master_id]),
+        "+OK\r\n"
+    );
+    // The master learns the new role from the replica's headers.
+    wait_until("the master to see its replica", CONVERGE, || {
+        text(&mut raw, &["CLUSTER", "NODES"]).contains(&format!("slave {master_id}"))
+    });
+    assert_views_agree(&nodes);
+    let mut subscriber = nodes[1].raw();
+    subscriber.cmd(&["SSUBSCRIBE", "orders"]);
+    assert_eq!(raw.cmd_text(&["SPUBLISH", "orders", "one"]), ":0\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&subscriber.read_reply()),
+        "*3\r\n$8\r\nsmessage\r\n$6\r\norders\r\n$3\r\none\r\n"
+    );
 }

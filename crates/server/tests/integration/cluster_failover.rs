@@ -7,6 +7,7 @@
 //! FORCE and TAKEOVER. Mixed clusters: a real Redis replica of a redis-lite master failing over,
 //! and the reverse.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
@@ -407,13 +408,15 @@ impl AckedWriter {
         key: &str,
         value: u64,
     ) -> redis::RedisResult<bool> {
-        if !connections.contains_key(&port) {
-            let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
-            let con = client.get_connection_with_timeout(Duration::from_secs(2))?;
-            con.set_read_timeout(Some(Duration::from_secs(5)))?;
-            connections.insert(port, con);
-        }
-        let con = connections.get_mut(&port).unwrap();
+        let con = match connections.entry(port) {
+            Entry::Occupied(open) => open.into_mut(),
+            Entry::Vacant(slot) => {
+                let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
+                let con = client.get_connection_with_timeout(Duration::from_secs(2))?;
+                con.set_read_timeout(Some(Duration::from_secs(5)))?;
+                slot.insert(con)
+            }
+        };
         redis::cmd("SET").arg(key).arg(value).query::<()>(con)?;
         let replicas: i64 = redis::cmd("WAIT").arg(1).arg(2000).query(con)?;
         Ok(replicas >= 1)

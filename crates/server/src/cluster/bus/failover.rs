@@ -14,10 +14,9 @@ use crate::dispatch::pause::{PauseKind, Purpose};
 use crate::log;
 
 impl Core {
-    /// Every message from a known node: the replication offset it carries, and from this
-    /// replica's master, paused for a manual failover, the offset to catch up with.
-    pub(super) fn heard_offset(&mut self, st: &mut ClusterState, sender: usize, h: &Header) {
-        st.nodes[sender].live.repl_offset = h.offset;
+    /// Every message from a known node: from this replica's master, paused for a manual
+    /// failover, the offset to catch up with.
+    pub(super) fn heard_offset(&mut self, st: &ClusterState, sender: usize, h: &Header) {
         let from_my_master = st.myself().is_replica() && st.master_of(0) == Some(sender);
         if from_my_master
             && h.mflags.contains(MessageFlags::PAUSED)
