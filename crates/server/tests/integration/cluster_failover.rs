@@ -710,3 +710,62 @@ fn mixed_failover_harness_on_real_redis() {
         Program::Redis,
     );
 }
+
+/// Replica migration: a seventh node joins master A as its second replica; when master B's
+/// only replica is killed, B is orphaned and one of A's replicas moves to it (the barrier of 1
+/// leaves A one).
+#[test]
+fn a_replica_migrates_to_an_orphaned_master() {
+    let test = "a_replica_migrates_to_an_orphaned_master";
+    if !tools_available(test) {
+        return;
+    }
+    let mut nodes = six_node_cluster(Program::Lite);
+    let lines = nodes_seen_by(nodes[0].port);
+    let masters: Vec<&NodeLine> = lines.iter().filter(|l| l.is_master()).collect();
+    let (a, b) = (masters[0].clone(), masters[1].clone());
+    nodes.push(failover_node(Program::Lite));
+    let out = Command::new("redis-cli")
+        .args([
+            "--cluster",
+            "add-node",
+            &format!("127.0.0.1:{}", nodes[6].port),
+            &format!("127.0.0.1:{}", nodes[0].port),
+            "--cluster-slave",
+            "--cluster-master-id",
+            &a.id,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let timeout = Duration::from_millis(NODE_TIMEOUT_MS * VALIDITY_FACTOR) + SLACK;
+    let all: Vec<&Server> = nodes.iter().collect();
+    wait_replica_of(nodes[6].port, a.port, &all, timeout);
+    let b_replica = lines
+        .iter()
+        .find(|l| l.master.as_deref() == Some(b.id.as_str()))
+        .unwrap()
+        .port;
+    let victim = index_of_port(&nodes, b_replica);
+    nodes[victim].kill9();
+    let live: Vec<&Server> = (0..7).filter(|&i| i != victim).map(|i| &nodes[i]).collect();
+    wait_until("a replica of A to move to B", timeout * 2, || {
+        let seen = nodes_seen_by(live[0].port);
+        let replicas_of = |id: &str| {
+            seen.iter()
+                .filter(|l| l.master.as_deref() == Some(id) && !l.flags.contains("fail"))
+                .count()
+        };
+        replicas_of(&b.id) == 1 && replicas_of(&a.id) == 1
+    });
+    let seen = nodes_seen_by(live[0].port);
+    let moved = seen
+        .iter()
+        .find(|l| l.master.as_deref() == Some(b.id.as_str()) && !l.flags.contains("fail"))
+        .unwrap();
+    wait_replica_of(moved.port, b.port, &live, timeout);
+}

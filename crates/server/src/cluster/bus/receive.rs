@@ -432,6 +432,10 @@ impl Core {
                         }
                     }
                 }
+                // A master that has (or had) replicas is one a replica may migrate to.
+                if let Some(m) = st.index_of(master.as_bytes()) {
+                    st.nodes[m].flags |= MIGRATE_TO;
+                }
                 let n = &mut st.nodes[sender];
                 n.flags = (n.flags & !MASTER) | REPLICA;
                 n.master = Some(master);
@@ -683,9 +687,10 @@ impl Core {
     }
 }
 
-/// A replica promoted (or seen promoted): a master, without a master.
+/// A replica promoted (or seen promoted): a master, without a master, and one a replica may
+/// migrate to (it replaced a master that had replicas).
 fn set_as_master(st: &mut ClusterState, node: usize) {
     let n = &mut st.nodes[node];
-    n.flags = (n.flags & !REPLICA) | MASTER;
+    n.flags = (n.flags & !REPLICA) | MASTER | MIGRATE_TO;
     n.master = None;
 }
