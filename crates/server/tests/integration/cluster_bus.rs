@@ -246,7 +246,10 @@ fn a_killed_node_goes_pfail_then_fail_everywhere_and_is_cleared_when_back() {
         wait_until("the killed node to be flagged fail", CONVERGE, || {
             flags_of(server) == "master,fail"
         });
-        assert_eq!(cluster_info(server, "cluster_state"), "fail");
+        // The state follows the flag once the node has recomputed it.
+        wait_until("the cluster to be down", CONVERGE, || {
+            cluster_info(server, "cluster_state") == "fail"
+        });
         assert_eq!(cluster_info(server, "cluster_slots_fail"), "5461");
     }
     nodes[2].restart();
@@ -274,7 +277,9 @@ fn pfail_needs_a_majority_of_masters_to_become_fail() {
         let text = text(&mut survivor.raw(), &["CLUSTER", "NODES"]);
         text.lines().filter(|l| l.contains("master,fail?")).count() == 2
     });
-    assert_eq!(cluster_info(survivor, "cluster_state"), "fail");
+    wait_until("the cluster to be down", CONVERGE, || {
+        cluster_info(survivor, "cluster_state") == "fail"
+    });
     let reports = survivor
         .raw()
         .cmd_text(&["CLUSTER", "COUNT-FAILURE-REPORTS", &victim]);
