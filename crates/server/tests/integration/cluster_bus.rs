@@ -246,7 +246,10 @@ fn a_killed_node_goes_pfail_then_fail_everywhere_and_is_cleared_when_back() {
         wait_until("the killed node to be flagged fail", CONVERGE, || {
             flags_of(server) == "master,fail"
         });
-        assert_eq!(cluster_info(server, "cluster_state"), "fail");
+        // The state follows the flag once the node has recomputed it.
+        wait_until("the cluster to be down", CONVERGE, || {
+            cluster_info(server, "cluster_state") == "fail"
+        });
         assert_eq!(cluster_info(server, "cluster_slots_fail"), "5461");
     }
     nodes[2].restart();
@@ -274,7 +277,9 @@ fn pfail_needs_a_majority_of_masters_to_become_fail() {
         let text = text(&mut survivor.raw(), &["CLUSTER", "NODES"]);
         text.lines().filter(|l| l.contains("master,fail?")).count() == 2
     });
-    assert_eq!(cluster_info(survivor, "cluster_state"), "fail");
+    wait_until("the cluster to be down", CONVERGE, || {
+        cluster_info(survivor, "cluster_state") == "fail"
+    });
     let reports = survivor
         .raw()
         .cmd_text(&["CLUSTER", "COUNT-FAILURE-REPORTS", &victim]);
@@ -453,4 +458,49 @@ fn spublish_reaches_a_real_redis_replica_of_a_redis_lite_master() {
         String::from_utf8_lossy(&subscriber.read_reply()),
         "*3\r\n$8\r\nsmessage\r\n$6\r\norders\r\n$3\r\none\r\n"
     );
+}
+
+#[test]
+fn redis_cli_reshards_slots_with_keys_between_redis_lite_masters() {
+    let Some(nodes) = create(&[Program::Lite; 3]) else {
+        return;
+    };
+    let port = nodes[0].port.to_string();
+    let keys: Vec<String> = (0..200).map(|i| format!("key{i}")).collect();
+    for key in &keys {
+        let set = testkit::run("redis-cli", &["-c", "-p", &port, "SET", key, key], b"");
+        assert_eq!(testkit::text(&set.stdout), "OK\n", "SET {key}");
+    }
+    let from = text(&mut nodes[0].raw(), &["CLUSTER", "MYID"]);
+    let to = text(&mut nodes[1].raw(), &["CLUSTER", "MYID"]);
+    let reshard = testkit::run(
+        "redis-cli",
+        &[
+            "--cluster",
+            "reshard",
+            &address(&nodes[0]),
+            "--cluster-from",
+            &from,
+            "--cluster-to",
+            &to,
+            "--cluster-slots",
+            "300",
+            "--cluster-yes",
+        ],
+        b"",
+    );
+    let output = testkit::text(&reshard.stdout);
+    assert!(reshard.status.success(), "{output}");
+    // The new owner's bumped epoch reaches every node, which then agree again.
+    assert_views_agree(&nodes);
+    for server in &nodes {
+        assert_check_clean(server, 3);
+    }
+    let view = text(&mut nodes[2].raw(), &["CLUSTER", "NODES"]);
+    assert!(view.contains(" 0-299 5461-10922"), "{view}");
+    let other = nodes[2].port.to_string();
+    for key in &keys {
+        let get = testkit::run("redis-cli", &["-c", "-p", &other, "GET", key], b"");
+        assert_eq!(testkit::text(&get.stdout), format!("{key}\n"), "GET {key}");
+    }
 }

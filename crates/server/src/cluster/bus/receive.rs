@@ -14,11 +14,14 @@ use crate::cluster::election;
 use crate::cluster::now_ms;
 use crate::cluster::state::{node_flags::*, ClusterState, Node, SLOTS};
 
-/// What a message changed, so the node saves nodes.conf or recomputes its state once after it.
+/// What a message changed, so the node saves nodes.conf or recomputes its state once after it,
+/// and what follows once the state's lock is released.
 #[derive(Default)]
 struct Outcome {
     save: bool,
     state: bool,
+    /// This master lost its last slot to another: it replicates that node (host, port).
+    follow: Option<(String, u16)>,
 }
 
 impl Core {
@@ -39,6 +42,11 @@ impl Core {
             node.save_after_change();
         } else if outcome.state {
             node.refresh_state();
+        }
+        if let Some((host, port)) = outcome.follow {
+            election::with_every_gate(&server, || {
+                crate::replication::replica::follow(&server, host, port)
+            });
         }
         if let Some(replica) = manual_failover {
             self.manual_failover_requested(&replica, link);
@@ -500,7 +508,8 @@ impl Core {
     /// Redis's `clusterUpdateSlotsConfigWith`: every slot `node` claims with `epoch` moves to
     /// it when nobody serves it or its owner's config epoch is older, except the slots this
     /// node is importing. A master that loses all its slots this way follows the new owner
-    /// as its replica.
+    /// as its replica (with `cluster-allow-replica-migration no`, only when the new owner
+    /// took nothing but this master's slots).
     fn update_slots_with(
         &mut self,
         st: &mut ClusterState,
@@ -550,8 +559,10 @@ impl Core {
                 "Configuration change detected. Reconfiguring myself as a replica of {}",
                 st.nodes[node].id
             );
-            // Replication follows on the cron, under every gate.
             election::become_replica_of(&self.server, self.node(), st, node);
+            // Replication switches once the state's lock is released, under every gate.
+            let n = &st.nodes[node];
+            out.follow = Some((n.ip.clone(), n.port));
         }
     }
 
