@@ -1,8 +1,8 @@
 //! CLUSTER and its subcommands that one node answers by itself, plus ASKING, READONLY and
 //! READWRITE, with Redis 7.0's replies and errors. MEET adds a node the bus then shakes hands
-//! with; REPLICATE and FAILOVER check their arguments as Redis does; what they would do needs
-//! replica elections, not built yet, and they say so. A server without `cluster-enabled`
-//! answers every one with Redis's error.
+//! with; REPLICATE makes this node a replica and FAILOVER starts a manual failover, by the
+//! rules of `election`. A server without `cluster-enabled` answers every one with Redis's
+//! error.
 
 use crate::args::reply_help;
 use crate::command::flags::*;

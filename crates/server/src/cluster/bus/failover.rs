@@ -16,7 +16,7 @@ use crate::log;
 impl Core {
     /// Every message from a known node: from this replica's master, paused for a manual
     /// failover, the offset to catch up with.
-    pub(super) fn heard_offset(&mut self, st: &ClusterState, sender: usize, h: &Header) {
+    pub(super) fn paused_master_heard(&mut self, st: &ClusterState, sender: usize, h: &Header) {
         let from_my_master = st.myself().is_replica() && st.master_of(0) == Some(sender);
         if from_my_master
             && h.mflags.contains(MessageFlags::PAUSED)

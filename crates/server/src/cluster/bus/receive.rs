@@ -73,7 +73,7 @@ impl Core {
             st.nodes[s].pport = h.pport;
             st.nodes[s].live.repl_offset = h.offset;
             self.attach_inbound(link, &sender_id);
-            self.heard_offset(st, s, h);
+            self.paused_master_heard(st, s, h);
         }
         match &message.body {
             Body::Ping(beat) | Body::Pong(beat) | Body::Meet(beat) => {
