@@ -263,7 +263,6 @@ impl Server {
                     config.tuning.tracking_table_max_keys as u64,
                     config.output_buffer_limits[OutputClass::Normal as usize],
                 ),
-                Apply::Unbuilt => crate::config::sections::warn_unbuilt(&config),
                 Apply::DefaultUserPassword => self.acl.set_default_password(&config.requirepass),
             }
         }
@@ -494,6 +493,11 @@ pub fn run(startup: Startup) -> Result<(), String> {
     // Before the data loads, as Redis's clusterInit: a node that cannot lock or read its
     // nodes.conf does not serve.
     server.cluster.start(&server.config.read(), port)?;
+    let bus_listeners = if server.cluster.enabled() {
+        crate::cluster::bus::bind(&server.config.read(), port)?
+    } else {
+        Vec::new()
+    };
     server.memory.startup.store(crate::memory::used(), Relaxed);
     crate::persistence::rdb::load_at_startup(&server);
     let master = server.config.read().replicaof.clone();
@@ -550,6 +554,7 @@ pub fn run(startup: Startup) -> Result<(), String> {
         server
             .tls_listeners
             .serve(&server, senders.clone(), tls_listeners);
+        crate::cluster::bus::start(&server, bus_listeners);
         if let Some(listener) = unix_listener {
             let listener = tokio::net::UnixListener::from_std(listener)
                 .expect("listener registers with the runtime");

@@ -317,6 +317,8 @@ struct Request {
     keys: Vec<Moved>,
     /// How the payloads were serialized, to compare with the keys afterwards.
     dump: redis_lite_persist::WriteOptions,
+    /// A cluster node sends RESTORE-ASKING, which the target serves in a slot it is importing.
+    asking: bool,
 }
 
 /// How an exchange ended.
@@ -431,6 +433,7 @@ fn migrate(ctx: &mut Ctx<'_>) -> CmdResult {
         auth,
         keys: moved,
         dump,
+        asking: ctx.server.cluster.enabled(),
     };
     // Only a connection's own commands can wait: inside MULTI or a script (everyone else
     // paused, as in Redis) and for the AOF loader or a master link, the exchange runs inline.
@@ -665,7 +668,12 @@ fn encode(request: &Request, select: bool) -> Vec<u8> {
     }
     for moved in &request.keys {
         let ttl = moved.ttl.to_string();
-        let mut args: Vec<&[u8]> = vec![b"RESTORE", &moved.key, ttl.as_bytes(), &moved.payload];
+        let restore: &[u8] = if request.asking {
+            b"RESTORE-ASKING"
+        } else {
+            b"RESTORE"
+        };
+        let mut args: Vec<&[u8]> = vec![restore, &moved.key, ttl.as_bytes(), &moved.payload];
         if request.replace {
             args.push(b"REPLACE");
         }
@@ -751,6 +759,7 @@ mod tests {
                 ttl: 0,
             }],
             dump: Default::default(),
+            asking: false,
         };
         assert_eq!(
             encode(&request, true),

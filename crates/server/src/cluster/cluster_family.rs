@@ -1,7 +1,8 @@
 //! CLUSTER and its subcommands that one node answers by itself, plus ASKING, READONLY and
-//! READWRITE, with Redis 7.0's replies and errors. MEET, REPLICATE and FAILOVER check their
-//! arguments as Redis does; what they would do needs the cluster bus, not built yet, and they
-//! say so. A server without `cluster-enabled` answers every one with Redis's error.
+//! READWRITE, with Redis 7.0's replies and errors. MEET adds a node the bus then shakes hands
+//! with; REPLICATE makes this node a replica and FAILOVER starts a manual failover, by the
+//! rules of `election`. A server without `cluster-enabled` answers every one with Redis's
+//! error.
 
 use crate::args::reply_help;
 use crate::command::flags::*;
@@ -10,6 +11,7 @@ use crate::config::Config;
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 
+use super::election;
 use super::state::{node_flags, ClusterState, Node, SLOTS};
 use super::ClusterNode;
 
@@ -44,9 +46,11 @@ pub static COMMANDS: &[CommandSpec] = &[
                 .doc(Group::Cluster, "7.0.0", "Set hash slots as unbound in receiving node")
                 .complexity("O(N) where N is the total number of the slots between the start slot and end slot arguments.")
                 .syntax("start-slot_end-slot=(start-slot:integer end-slot:integer)..."),
+            // TAKEOVER stops replicating: no command of the master link may be halfway.
             CommandSpec::new("failover", -2, ADMIN_FLAGS, failover)
                 .doc(Group::Cluster, "3.0.0", "Forces a replica to perform a manual failover of its master.")
-                .syntax("[options=(FORCE | TAKEOVER)]"),
+                .syntax("[options=(FORCE | TAKEOVER)]")
+                .exclusive(),
             CommandSpec::new("flushslots", 2, ADMIN_FLAGS, flushslots)
                 .doc(Group::Cluster, "3.0.0", "Delete a node's own slots information"),
             CommandSpec::new("forget", 3, ADMIN_FLAGS, forget)
@@ -73,9 +77,11 @@ pub static COMMANDS: &[CommandSpec] = &[
                 .tips(&["nondeterministic_output"])
                 .doc(Group::Cluster, "5.0.0", "List replica nodes of the specified master node")
                 .syntax("node-id"),
+            // It points the master link elsewhere, as REPLICAOF does: it takes every gate.
             CommandSpec::new("replicate", 3, ADMIN_FLAGS, replicate)
                 .doc(Group::Cluster, "3.0.0", "Reconfigure a node as a replica of the specified master node")
-                .syntax("node-id"),
+                .syntax("node-id")
+                .exclusive(),
             CommandSpec::new("reset", -2, ADMIN | NOSCRIPT | STALE, reset)
                 .doc(Group::Cluster, "3.0.0", "Reset a Redis Cluster node")
                 .complexity("O(N) where N is the number of known nodes. The command may execute a FLUSHALL as a side effect.")
@@ -253,37 +259,67 @@ fn bumpepoch(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// CLUSTER COUNT-FAILURE-REPORTS node-id: the failure reports gossip brought about the node;
-/// without the bus, none.
+/// CLUSTER COUNT-FAILURE-REPORTS node-id: the masters that reported the node failing within
+/// twice the node timeout.
 fn count_failure_reports(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = node(ctx)?;
-    known_node(&node.read(), ctx.arg(2))?;
-    ctx.out.integer(0);
+    let validity = ctx.server.config.read().cluster.node_timeout.max(0) as u64 * 2;
+    let mut state = node.write();
+    let target = known_node(&state, ctx.arg(2))?;
+    let count = state.nodes[target]
+        .live
+        .failure_reports(super::now_ms(), validity);
+    ctx.out.integer(count as i64);
     Ok(())
 }
 
-/// CLUSTER FAILOVER [FORCE|TAKEOVER]
+/// CLUSTER FAILOVER [FORCE|TAKEOVER]: a replica takes its master's place. Plain, with the
+/// master's agreement (MFSTART, the master pauses, the replica catches up, then elects); FORCE,
+/// electing at once; TAKEOVER, with no election, under a new epoch of its own.
 fn failover(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = node(ctx)?;
-    match ctx.arg_count() {
-        2 => {}
-        3 if ctx.arg_is(2, "force") || ctx.arg_is(2, "takeover") => {}
+    let (force, takeover) = match ctx.arg_count() {
+        2 => (false, false),
+        3 if ctx.arg_is(2, "force") => (true, false),
+        3 if ctx.arg_is(2, "takeover") => (true, true),
         3 => return Err(CommandError::Syntax),
         _ => return Err(subcommand_syntax_error(ctx)),
-    }
-    if !node.read().myself().is_replica() {
+    };
+    let mut state = node.write();
+    if state.myself().is_master() {
         return Err(CommandError::err(
             "You should send CLUSTER FAILOVER to a replica",
         ));
     }
-    Err(no_bus("CLUSTER FAILOVER"))
-}
-
-/// What the commands that need other nodes answer until the cluster bus exists.
-fn no_bus(command: &str) -> CommandError {
-    CommandError::err(format!(
-        "{command} needs the cluster bus, which redis-lite does not have yet"
-    ))
+    let Some(master) = state.master_of(0) else {
+        return Err(CommandError::err(
+            "I'm a replica but my master is unknown to me",
+        ));
+    };
+    let master_down = state.nodes[master].is_failed() || !state.nodes[master].live.linked;
+    if !force && master_down {
+        return Err(CommandError::err(
+            "Master is down or failed, please use CLUSTER FAILOVER FORCE",
+        ));
+    }
+    let now = super::now_ms();
+    if takeover {
+        crate::log!(Warning, "Taking over the master (user request).");
+        state.bump_epoch();
+        drop(state);
+        if election::replace_master(ctx.server, node) {
+            node.bus.broadcast_pong();
+        }
+    } else if force {
+        crate::log!(Warning, "Forced failover user request accepted.");
+        node.election.lock().start_manual(now, true);
+    } else {
+        crate::log!(Warning, "Manual failover user request accepted.");
+        node.election.lock().start_manual(now, false);
+        node.bus.start_manual_failover();
+    }
+    ctx.out.ok();
+    Ok(())
 }
 
 /// Redis's answer to a CLUSTER subcommand called with arguments it does not take.
@@ -328,12 +364,20 @@ fn forget(ctx: &mut Ctx<'_>) -> CmdResult {
     if state.myself().is_replica() && state.master_of(0) == Some(target) {
         return Err(CommandError::err("Can't forget my master!"));
     }
-    state.remove_node(target);
+    // Gossip may not add it back for a minute, time for every node to be told to forget it.
+    let until = super::now_ms() + FORGET_BLACKLIST_MS;
+    let id = state.nodes[target].id.clone();
+    state.forgotten.retain(|(f, _)| *f != id);
+    state.forgotten.push((id, until));
+    state.delete_node(target);
     drop(state);
     changed(ctx, node);
     ctx.out.ok();
     Ok(())
 }
+
+/// How long a forgotten node stays out of this node's table.
+const FORGET_BLACKLIST_MS: u64 = 60_000;
 
 /// CLUSTER INFO
 fn info(ctx: &mut Ctx<'_>) -> CmdResult {
@@ -353,29 +397,47 @@ fn info(ctx: &mut Ctx<'_>) -> CmdResult {
         "cluster_state:{}\r\ncluster_slots_assigned:{}\r\ncluster_slots_ok:{slots_ok}\r\n\
          cluster_slots_pfail:{pfail}\r\ncluster_slots_fail:{fail}\r\ncluster_known_nodes:{}\r\n\
          cluster_size:{}\r\ncluster_current_epoch:{}\r\ncluster_my_epoch:{}\r\n\
-         cluster_stats_messages_sent:0\r\ncluster_stats_messages_received:0\r\n\
-         total_cluster_links_buffer_limit_exceeded:0\r\n",
+         {}total_cluster_links_buffer_limit_exceeded:0\r\n",
         if ok { "ok" } else { "fail" },
         state.assigned_slots(),
         state.nodes.len(),
         size,
         state.current_epoch,
         state.my_epoch(),
+        node.bus.stats_lines(),
     );
     ctx.out.verbatim("txt", text.as_bytes());
     Ok(())
 }
 
-/// CLUSTER LINKS: the bus links to peers; there are none without the bus.
+/// CLUSTER LINKS: the bus links to and from known nodes.
 fn links(ctx: &mut Ctx<'_>) -> CmdResult {
-    node(ctx)?;
-    ctx.out.array(0);
+    let node = node(ctx)?;
+    let links = node.bus.links.lock().clone();
+    ctx.out.array(links.len());
+    for link in links {
+        let pending = link.pending.load(std::sync::atomic::Ordering::Relaxed) as i64;
+        ctx.out.map(6);
+        ctx.out.bulk(b"direction");
+        ctx.out.bulk(link.direction.as_bytes());
+        ctx.out.bulk(b"node");
+        ctx.out.bulk(link.node.as_bytes());
+        ctx.out.bulk(b"create-time");
+        ctx.out.integer(link.create_time as i64);
+        ctx.out.bulk(b"events");
+        ctx.out
+            .bulk(if pending > 0 { b"rw" as &[u8] } else { b"r" });
+        ctx.out.bulk(b"send-buffer-allocated");
+        ctx.out.integer(pending);
+        ctx.out.bulk(b"send-buffer-used");
+        ctx.out.integer(pending);
+    }
     Ok(())
 }
 
 /// CLUSTER MEET ip port [bus-port]
 fn meet(ctx: &mut Ctx<'_>) -> CmdResult {
-    node(ctx)?;
+    let node = node(ctx)?;
     if ctx.arg_count() > 5 {
         return Err(subcommand_syntax_error(ctx));
     }
@@ -407,7 +469,32 @@ fn meet(ctx: &mut Ctx<'_>) -> CmdResult {
             "",
         ));
     }
-    Err(no_bus("CLUSTER MEET"))
+    let ip = ip.expect("checked above").to_string();
+    let (port, bus_port) = (port as u16, bus_port as u16);
+    let mut state = node.write();
+    // A handshake already under way with that address is not started twice.
+    let pending = state.nodes.iter().any(|n| {
+        n.flags & node_flags::HANDSHAKE != 0 && n.ip == ip && n.port == port && n.cport == bus_port
+    });
+    if !pending {
+        let mut met = Node::new(
+            crate::server::random_hex(40),
+            node_flags::HANDSHAKE | node_flags::MEET,
+        );
+        met.ip = ip;
+        met.port = port;
+        met.cport = bus_port;
+        met.live.created_ms = super::now_ms();
+        state.add_node(met);
+    }
+    drop(state);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Whether this client is shown plaintext ports ([`super::shows_plaintext_ports`]).
+fn plaintext_ports(ctx: &Ctx<'_>) -> bool {
+    super::shows_plaintext_ports(&ctx.server.config.read(), &ctx.client.handle.laddr)
 }
 
 /// CLUSTER MYID
@@ -421,7 +508,7 @@ fn myid(ctx: &mut Ctx<'_>) -> CmdResult {
 /// CLUSTER NODES
 fn nodes(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = announced(ctx)?;
-    let text = node.read().describe_all(true);
+    let text = node.read().describe_all(true, plaintext_ports(ctx));
     ctx.out.verbatim("txt", text.as_bytes());
     Ok(())
 }
@@ -437,15 +524,17 @@ fn replicas(ctx: &mut Ctx<'_>) -> CmdResult {
     let replicas = state.replicas_of(master);
     ctx.out.array(replicas.len());
     for replica in replicas {
-        ctx.out.bulk(state.describe(replica).as_bytes());
+        ctx.out
+            .bulk(state.describe(replica, plaintext_ports(ctx)).as_bytes());
     }
     Ok(())
 }
 
-/// CLUSTER REPLICATE node-id
+/// CLUSTER REPLICATE node-id: this node becomes a replica of the master named, through the
+/// replication module's master link.
 fn replicate(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = node(ctx)?;
-    let state = node.read();
+    let mut state = node.write();
     let master = known_node(&state, ctx.arg(2))?;
     if master == 0 {
         return Err(CommandError::err("Can't replicate myself"));
@@ -462,7 +551,12 @@ fn replicate(ctx: &mut Ctx<'_>) -> CmdResult {
             "To set a master the node must be empty and without assigned slots.",
         ));
     }
-    Err(no_bus("CLUSTER REPLICATE"))
+    election::become_replica_of(ctx.server, node, &mut state, master);
+    election::replicate_master(ctx.server, &state);
+    drop(state);
+    changed(ctx, node);
+    ctx.out.ok();
+    Ok(())
 }
 
 /// CLUSTER RESET [HARD|SOFT]
@@ -619,7 +713,7 @@ pub fn preferred_endpoint<'n>(node: &'n Node, config: &Config) -> &'n str {
 }
 
 /// A node in CLUSTER SLOTS: endpoint, port, ID, then the other ways to reach it.
-fn write_slot_node(ctx: &mut Ctx<'_>, node: &Node, config: &Config) {
+fn write_slot_node(ctx: &mut Ctx<'_>, node: &Node, config: &Config, plaintext: bool) {
     ctx.out.array(4);
     let endpoint_type = config.cluster.preferred_endpoint_type;
     // CLUSTER SLOTS says an unknown endpoint with a null.
@@ -628,7 +722,7 @@ fn write_slot_node(ctx: &mut Ctx<'_>, node: &Node, config: &Config) {
     } else {
         ctx.out.bulk(preferred_endpoint(node, config).as_bytes());
     }
-    ctx.out.integer(node.port as i64);
+    ctx.out.integer(node.client_port(plaintext) as i64);
     ctx.out.bulk(node.id.as_bytes());
     let show_ip = endpoint_type != "ip";
     let show_hostname = endpoint_type != "hostname" && !node.hostname.is_empty();
@@ -643,25 +737,37 @@ fn write_slot_node(ctx: &mut Ctx<'_>, node: &Node, config: &Config) {
     }
 }
 
+/// The replication offset of node `index`: this node's own, or the last its messages gave.
+fn node_offset(state: &ClusterState, index: usize, own_offset: u64) -> u64 {
+    match index {
+        0 => own_offset,
+        _ => state.nodes[index].live.repl_offset,
+    }
+}
+
 /// CLUSTER SLOTS: each run of slots served by one node, with the node and its replicas.
 fn slots(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = announced(ctx)?;
     let config = ctx.server.config.read().clone();
+    let plaintext = plaintext_ports(ctx);
+    let own_offset = ctx.server.replication.backlog.pull();
     let state = node.read();
     let runs = state.slot_runs();
     ctx.out.array(runs.len());
     for (start, end, owner) in runs {
+        // A replica is listed once it has synced something (a non-zero offset), as in Redis.
         let replicas: Vec<usize> = state
             .replicas_of(owner)
             .into_iter()
             .filter(|&r| state.nodes[r].flags & node_flags::FAIL == 0)
+            .filter(|&r| node_offset(&state, r, own_offset) != 0)
             .collect();
         ctx.out.array(3 + replicas.len());
         ctx.out.integer(start as i64);
         ctx.out.integer(end as i64);
-        write_slot_node(ctx, &state.nodes[owner], &config);
+        write_slot_node(ctx, &state.nodes[owner], &config, plaintext);
         for replica in replicas {
-            write_slot_node(ctx, &state.nodes[replica], &config);
+            write_slot_node(ctx, &state.nodes[replica], &config, plaintext);
         }
     }
     Ok(())
@@ -691,8 +797,7 @@ fn shards(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.array(1 + replicas.len());
         for member in std::iter::once(master).chain(replicas) {
             let n = &state.nodes[member];
-            let own_offset = if member == 0 { offset } else { 0 };
-            write_shard_node(ctx, n, &config, own_offset);
+            write_shard_node(ctx, n, &config, node_offset(&state, member, offset));
         }
     }
     Ok(())

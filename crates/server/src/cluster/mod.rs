@@ -2,10 +2,13 @@
 //! `cluster-config-file` ([`nodes_conf`]), the CLUSTER command and ASKING/READONLY/READWRITE
 //! ([`cluster_family`]; its hash slot subcommands KEYSLOT, COUNTKEYSINSLOT and GETKEYSINSLOT,
 //! on the engine's slot mapping and per-slot key index, in [`slots_family`]), and the
-//! pipeline's cluster rule ([`redirect`]: MOVED, ASK, TRYAGAIN, CROSSSLOT, CLUSTERDOWN). There is no cluster bus yet: the node knows the nodes nodes.conf
-//! names and those CLUSTER SETSLOT points slots to, and nothing gossips.
+//! pipeline's cluster rule ([`redirect`]: MOVED, ASK, TRYAGAIN, CROSSSLOT, CLUSTERDOWN), and the
+//! cluster bus ([`bus`]: the links to the other nodes, gossip, failure detection, slot
+//! ownership by config epoch, PUBLISH across nodes).
 
+pub mod bus;
 pub mod cluster_family;
+pub mod election;
 pub mod nodes_conf;
 pub mod redirect;
 pub mod slots_family;
@@ -37,6 +40,12 @@ pub struct ClusterNode {
     /// Whether every slot is served by a node not failing, computed after each change (as
     /// Redis keeps its cluster state), so the rule does not walk 16384 slots per command.
     covered: AtomicBool,
+    /// Whether a majority of the masters serving slots is reachable, computed with `covered`.
+    majority: AtomicBool,
+    /// The bus's counters, its links as CLUSTER LINKS shows them, and its inbox.
+    pub bus: bus::Bus,
+    /// Elections and manual failovers; locked after `state` when both are.
+    pub election: Mutex<election::Election>,
 }
 
 impl Cluster {
@@ -83,9 +92,12 @@ impl Cluster {
         announce(&mut state, config, tcp_port);
         let node = ClusterNode {
             covered: AtomicBool::new(state.covered()),
+            majority: AtomicBool::new(state.reaches_majority()),
+            bus: bus::Bus::default(),
             state: RwLock::new(state),
             file: Mutex::new(file),
             started_ms: now_ms(),
+            election: Mutex::default(),
         };
         if fresh {
             node.save()
@@ -125,7 +137,7 @@ impl ClusterNode {
     /// After a change: the coverage recomputed, then nodes.conf saved, a failure logged (Redis
     /// exits on one; this node keeps serving and says so).
     pub fn save_after_change(&self) {
-        self.covered.store(self.state.read().covered(), Relaxed);
+        self.refresh_state();
         if let Err(e) = self.save() {
             crate::log!(
                 Warning,
@@ -133,6 +145,14 @@ impl ClusterNode {
                 self.file.lock().name()
             );
         }
+    }
+
+    /// Recomputes what `cluster_state` depends on, after a change the bus saw (a node flagged
+    /// PFAIL or FAIL, slots moved).
+    pub fn refresh_state(&self) {
+        let state = self.state.read();
+        self.covered.store(state.covered(), Relaxed);
+        self.majority.store(state.reaches_majority(), Relaxed);
     }
 
     /// Whether the cluster serves commands (`cluster_state:ok`).
@@ -143,6 +163,7 @@ impl ClusterNode {
     /// [`ClusterNode::is_ok`] for a caller holding the state's lock.
     pub fn serving(&self, state: &ClusterState, config: &Config) -> bool {
         (!config.cluster.require_full_coverage || self.covered.load(Relaxed))
+            && self.majority.load(Relaxed)
             && self.past_writable_delay(state)
     }
 
@@ -159,33 +180,59 @@ impl ClusterNode {
 }
 
 fn announce(state: &mut ClusterState, config: &Config, tcp_port: u16) {
-    let cluster = &config.cluster;
-    let port = if cluster.announce_port != 0 {
-        cluster.announce_port as u16
-    } else {
-        tcp_port
-    };
-    let cport = if cluster.announce_bus_port != 0 {
-        cluster.announce_bus_port as u16
-    } else {
-        bus_port(config, tcp_port)
-    };
+    let (port, pport, cport) = announced_ports(config, tcp_port);
     let myself = state.myself_mut();
     myself.port = port;
+    myself.pport = pport;
     myself.cport = cport;
-    myself.hostname = cluster.announce_hostname.clone();
-    if !cluster.announce_ip.is_empty() {
-        myself.ip = cluster.announce_ip.clone();
+    myself.hostname = config.cluster.announce_hostname.clone();
+    if !config.cluster.announce_ip.is_empty() {
+        myself.ip = config.cluster.announce_ip.clone();
     }
 }
 
-/// The cluster bus port: `cluster-port`, or the client port + 10000.
+/// The client port this node announces (the TLS one under `tls-cluster`), the plaintext port
+/// beside it (0 unless `tls-cluster`), and the bus port, `cluster-announce-*` first, as Redis
+/// derives them.
+pub fn announced_ports(config: &Config, tcp_port: u16) -> (u16, u16, u16) {
+    let cluster = &config.cluster;
+    let tls = config.tls.cluster;
+    let (mut port, mut pport) = match tls {
+        true => (config.tls.port as u16, tcp_port),
+        false => (tcp_port, 0),
+    };
+    if tls && cluster.announce_tls_port != 0 {
+        port = cluster.announce_tls_port as u16;
+        pport = cluster.announce_port as u16;
+    } else if cluster.announce_port != 0 {
+        port = cluster.announce_port as u16;
+    }
+    let cport = match cluster.announce_bus_port {
+        0 => bus_port(config, tcp_port),
+        announced => announced as u16,
+    };
+    (port, pport, cport)
+}
+
+/// Whether a client connected on local address `laddr` is shown the nodes' plaintext ports:
+/// under `tls-cluster` the nodes announce their TLS ports, and Redis gives a client that came
+/// in on a plaintext port (not `tls-port`) the plaintext ones, in CLUSTER NODES and SLOTS and
+/// in redirections.
+pub fn shows_plaintext_ports(config: &Config, laddr: &str) -> bool {
+    config.tls.cluster && !laddr.ends_with(&format!(":{}", config.tls.port))
+}
+
+/// The cluster bus port: `cluster-port`, or the client port + 10000 (the TLS port's under
+/// `tls-cluster`).
 pub fn bus_port(config: &Config, tcp_port: u16) -> u16 {
     if config.cluster.port != 0 {
-        config.cluster.port as u16
-    } else {
-        tcp_port.wrapping_add(10000)
+        return config.cluster.port as u16;
     }
+    let port = match config.tls.cluster {
+        true => config.tls.port as u16,
+        false => tcp_port,
+    };
+    port.wrapping_add(10000)
 }
 
 /// The keys of database 0 in `slot`.

@@ -7,16 +7,22 @@ use std::fmt::Write as _;
 
 pub use redis_lite_engine::slot::SLOTS;
 
-/// A node's flags, as CLUSTER NODES names them.
+/// A node's flags, with the bit values the cluster bus carries them in (so a header's or a
+/// gossip entry's flags are these), named as CLUSTER NODES names them.
 pub mod node_flags {
-    pub const MYSELF: u16 = 1 << 0;
-    pub const MASTER: u16 = 1 << 1;
-    pub const REPLICA: u16 = 1 << 2;
-    pub const PFAIL: u16 = 1 << 3;
-    pub const FAIL: u16 = 1 << 4;
+    pub const MASTER: u16 = 1 << 0;
+    pub const REPLICA: u16 = 1 << 1;
+    pub const PFAIL: u16 = 1 << 2;
+    pub const FAIL: u16 = 1 << 3;
+    pub const MYSELF: u16 = 1 << 4;
     pub const HANDSHAKE: u16 = 1 << 5;
     pub const NOADDR: u16 = 1 << 6;
-    pub const NOFAILOVER: u16 = 1 << 7;
+    /// To be sent a MEET rather than a PING when its link opens (CLUSTER MEET); not shown.
+    pub const MEET: u16 = 1 << 7;
+    /// A master that has or had replicas: one a replica may migrate to once it has none.
+    /// Not shown in CLUSTER NODES.
+    pub const MIGRATE_TO: u16 = 1 << 8;
+    pub const NOFAILOVER: u16 = 1 << 9;
 
     /// In the order Redis writes them.
     pub const NAMES: &[(u16, &str)] = &[
@@ -41,6 +47,8 @@ pub struct Node {
     /// Empty until known (this node learns its own from its peers, or `cluster-announce-ip`).
     pub ip: String,
     pub port: u16,
+    /// The plaintext client port when `port` is a TLS one (`tls-cluster`), else 0.
+    pub pport: u16,
     pub cport: u16,
     pub hostname: String,
     pub flags: u16,
@@ -50,6 +58,56 @@ pub struct Node {
     pub ping_sent: u64,
     pub pong_received: u64,
     pub config_epoch: u64,
+    /// What the bus keeps about the node while running (never in nodes.conf).
+    pub live: Liveness,
+}
+
+/// A node's run-time bus facts: when it became known, when anything last came from it, its
+/// outbound link, and the failure reports other masters gossiped about it.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Liveness {
+    /// Unix ms the node was added (the handshake timeout counts from it).
+    pub created_ms: u64,
+    /// Unix ms of the last message received from the node, of any type.
+    pub data_received: u64,
+    /// Unix ms the node was flagged FAIL.
+    pub fail_time: u64,
+    /// Whether this node has an outbound link to it (CLUSTER NODES's `connected`).
+    pub linked: bool,
+    /// The replication offset its last message gave (a replica's processed offset).
+    pub repl_offset: u64,
+    /// The masters that said the node is failing, with when they last said so.
+    pub fail_reports: Vec<(String, u64)>,
+}
+
+impl Liveness {
+    /// Records `reporter`'s report; whether it is a new one.
+    pub fn add_failure_report(&mut self, reporter: &str, now: u64) -> bool {
+        match self.fail_reports.iter_mut().find(|(r, _)| r == reporter) {
+            Some((_, time)) => {
+                *time = now;
+                false
+            }
+            None => {
+                self.fail_reports.push((reporter.to_string(), now));
+                true
+            }
+        }
+    }
+
+    /// Drops `reporter`'s report; whether there was one.
+    pub fn remove_failure_report(&mut self, reporter: &str) -> bool {
+        let before = self.fail_reports.len();
+        self.fail_reports.retain(|(r, _)| r != reporter);
+        self.fail_reports.len() != before
+    }
+
+    /// The reports younger than `validity` ms, older ones dropped first.
+    pub fn failure_reports(&mut self, now: u64, validity: u64) -> usize {
+        self.fail_reports
+            .retain(|&(_, time)| now.saturating_sub(time) <= validity);
+        self.fail_reports.len()
+    }
 }
 
 impl Node {
@@ -58,6 +116,7 @@ impl Node {
             id,
             ip: String::new(),
             port: 0,
+            pport: 0,
             cport: 0,
             hostname: String::new(),
             flags,
@@ -65,6 +124,7 @@ impl Node {
             ping_sent: 0,
             pong_received: 0,
             config_epoch: 0,
+            live: Liveness::default(),
         }
     }
 
@@ -76,14 +136,34 @@ impl Node {
         self.flags & REPLICA != 0
     }
 
-    /// `ip:port@cport[,hostname]`, as CLUSTER NODES and nodes.conf write it.
-    pub fn address(&self) -> String {
-        let mut address = format!("{}:{}@{}", self.ip, self.port, self.cport);
+    pub fn is_failed(&self) -> bool {
+        self.flags & FAIL != 0
+    }
+
+    /// `ip:port@cport[,hostname]`, as CLUSTER NODES and nodes.conf write it; with
+    /// `plaintext_port`, the plaintext port in place of the TLS one.
+    pub fn address(&self, plaintext_port: bool) -> String {
+        let port = if plaintext_port {
+            self.pport
+        } else {
+            self.port
+        };
+        let mut address = format!("{}:{}@{}", self.ip, port, self.cport);
         if !self.hostname.is_empty() {
             address.push(',');
             address.push_str(&self.hostname);
         }
         address
+    }
+
+    /// The port clients reach the node at: `pport` for a plaintext client of a `tls-cluster`
+    /// node (`plaintext`), else `port`.
+    pub fn client_port(&self, plaintext: bool) -> u16 {
+        if plaintext {
+            self.pport
+        } else {
+            self.port
+        }
     }
 
     /// The flags field: `myself,master`, or `noflags`.
@@ -116,6 +196,8 @@ pub struct ClusterState {
     next_key: u32,
     migrating: Vec<(u16, u32)>,
     importing: Vec<(u16, u32)>,
+    /// Nodes CLUSTER FORGET removed, with the unix ms until which gossip may not add them back.
+    pub forgotten: Vec<(String, u64)>,
 }
 
 impl ClusterState {
@@ -130,6 +212,7 @@ impl ClusterState {
             next_key: 1,
             migrating: Vec::new(),
             importing: Vec::new(),
+            forgotten: Vec::new(),
         }
     }
 
@@ -269,6 +352,12 @@ impl ClusterState {
         self.index_of(master.as_bytes())
     }
 
+    /// Ends every migration and import of this node (it became a replica).
+    pub fn close_open_slots(&mut self) {
+        self.migrating.clear();
+        self.importing.clear();
+    }
+
     /// Drops a node and everything pointing to it: its slots and the open slots naming it.
     pub fn remove_node(&mut self, node: usize) {
         let key = self.keys[node];
@@ -332,27 +421,33 @@ impl ClusterState {
     }
 
     /// The line CLUSTER NODES shows for a node (without the newline); this node's own line
-    /// lists its open slots too.
-    pub fn describe(&self, node: usize) -> String {
+    /// lists its open slots too. `plaintext_ports`: each node's plaintext port in place of its
+    /// TLS one, for a plaintext client of a `tls-cluster` node, as Redis shows them.
+    pub fn describe(&self, node: usize, plaintext_ports: bool) -> String {
         let n = &self.nodes[node];
         let master = match &n.master {
             Some(id) if n.is_replica() => id.as_str(),
             _ => "-",
         };
-        let linked = if node == 0 {
+        let linked = if node == 0 || n.live.linked {
             "connected"
         } else {
             "disconnected"
         };
+        // A replica shows its master's config epoch, as Redis shows it.
+        let epoch = match self.master_of(node) {
+            Some(m) if n.is_replica() => self.nodes[m].config_epoch,
+            _ => n.config_epoch,
+        };
         let mut line = format!(
             "{} {} {} {} {} {} {} {}",
             n.id,
-            n.address(),
+            n.address(plaintext_ports),
             n.flag_names(),
             master,
             n.ping_sent,
             n.pong_received,
-            n.config_epoch,
+            epoch,
             linked
         );
         for (start, end) in self.slot_ranges(node) {
@@ -383,23 +478,56 @@ impl ClusterState {
 
     /// Every node's line, newline-terminated (CLUSTER NODES, nodes.conf). Nodes still in
     /// handshake are left out of nodes.conf.
-    pub fn describe_all(&self, with_handshake: bool) -> String {
+    pub fn describe_all(&self, with_handshake: bool, plaintext_ports: bool) -> String {
         let mut text = String::new();
         for (i, node) in self.nodes.iter().enumerate() {
             if !with_handshake && node.flags & HANDSHAKE != 0 {
                 continue;
             }
-            text.push_str(&self.describe(i));
+            text.push_str(&self.describe(i, plaintext_ports));
             text.push('\n');
         }
         text
     }
 
     /// Whether every slot is served by a node that is not failing (what
-    /// `cluster-require-full-coverage` asks). Redis also requires reaching a majority of
-    /// masters, which without the bus this node assumes.
+    /// `cluster-require-full-coverage` asks).
     pub fn covered(&self) -> bool {
         (0..SLOTS).all(|slot| self.owner_node(slot).is_some_and(|n| n.flags & FAIL == 0))
+    }
+
+    /// Whether a majority of the masters serving slots is reachable (neither PFAIL nor FAIL):
+    /// a node in a minority partition stops serving.
+    pub fn reaches_majority(&self) -> bool {
+        let serving: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].is_master() && self.slot_count(i) > 0)
+            .collect();
+        let reachable = serving
+            .iter()
+            .filter(|&&i| self.nodes[i].flags & (PFAIL | FAIL) == 0)
+            .count();
+        reachable > serving.len() / 2
+    }
+
+    /// Gives node `node` the ID `id` (a handshake node's random name replaced by the real one).
+    pub fn rename(&mut self, node: usize, id: String) {
+        self.nodes[node].id = id;
+    }
+
+    /// Whether CLUSTER FORGET removed `id` less than a minute ago (expired entries dropped).
+    pub fn is_forgotten(&mut self, id: &str, now: u64) -> bool {
+        self.forgotten.retain(|&(_, until)| until > now);
+        self.forgotten.iter().any(|(f, _)| f == id)
+    }
+
+    /// Removes `node`, as CLUSTER FORGET or a failed handshake does: its failure reports about
+    /// others go with it.
+    pub fn delete_node(&mut self, node: usize) {
+        let id = self.nodes[node].id.clone();
+        for other in self.nodes.iter_mut() {
+            other.live.remove_failure_report(&id);
+        }
+        self.remove_node(node);
     }
 
     /// Masters serving at least one slot (CLUSTER INFO's `cluster_size`).
@@ -446,7 +574,7 @@ mod tests {
         state.set_importing(3, Some(other));
         assert_eq!(state.slot_ranges(0), vec![(0, 2), (5, 5), (100, 100)]);
         assert_eq!(
-            state.describe(0),
+            state.describe(0, false),
             format!(
                 "{} :7000@17000 myself,master - 0 0 0 connected 0-2 5 100 [1->-{}] [3-<-{}]",
                 id('a'),
@@ -473,5 +601,52 @@ mod tests {
         state.current_epoch = 5;
         assert!(state.bump_epoch());
         assert_eq!(state.myself().config_epoch, 6);
+    }
+
+    #[test]
+    fn failure_reports_expire_and_count_once_per_reporter() {
+        let mut live = Liveness::default();
+        assert!(live.add_failure_report("m1", 1000));
+        assert!(!live.add_failure_report("m1", 2000));
+        assert!(live.add_failure_report("m2", 1500));
+        assert_eq!(live.failure_reports(3000, 2000), 2);
+        // m2's report (1500) is now older than the validity; m1's was refreshed at 2000.
+        assert_eq!(live.failure_reports(3600, 2000), 1);
+        assert!(live.remove_failure_report("m1"));
+        assert!(!live.remove_failure_report("m1"));
+        assert_eq!(live.failure_reports(3600, 2000), 0);
+    }
+
+    #[test]
+    fn the_state_needs_a_reachable_majority_of_masters_serving_slots() {
+        let mut state = ClusterState::new(id('a'));
+        let b = state.add_node(Node::new(id('b'), MASTER));
+        let c = state.add_node(Node::new(id('c'), MASTER));
+        // A master without slots does not count.
+        state.add_node(Node::new(id('d'), MASTER | PFAIL));
+        for (slot, node) in [(0, 0), (1, b), (2, c)] {
+            state.assign(slot, node);
+        }
+        assert!(state.reaches_majority());
+        state.nodes[b].flags |= PFAIL;
+        assert!(state.reaches_majority());
+        state.nodes[c].flags |= FAIL;
+        assert!(!state.reaches_majority());
+        assert_eq!(state.size(), 3);
+    }
+
+    #[test]
+    fn deleting_a_node_drops_its_failure_reports_about_others() {
+        let mut state = ClusterState::new(id('a'));
+        let b = state.add_node(Node::new(id('b'), MASTER));
+        let c = state.add_node(Node::new(id('c'), MASTER));
+        state.nodes[c].live.add_failure_report(&id('b'), 10);
+        state.delete_node(b);
+        let c = state.index_of(id('c').as_bytes()).unwrap();
+        assert!(state.nodes[c].live.fail_reports.is_empty());
+        state.forgotten.push((id('b'), 100));
+        assert!(state.is_forgotten(&id('b'), 50));
+        assert!(!state.is_forgotten(&id('b'), 100));
+        assert!(state.forgotten.is_empty());
     }
 }

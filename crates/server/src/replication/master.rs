@@ -200,14 +200,16 @@ impl Master {
     }
 
     /// A WAIT that blocked: woken at each ACK. Asks the replicas for one at once, as Redis
-    /// does, with `REPLCONF GETACK *` in the stream (once until an answer comes).
+    /// does, with `REPLCONF GETACK *` in the stream (once until an answer comes). Not while
+    /// writes are paused, as Redis: the stream's offset must stay where a failover saw it (the
+    /// replicas' own ACK each second wakes the WAIT).
     pub fn wait_for_acks(&self, server: &Server, waiter: &Arc<Waiter>) {
         let mut waits = self.waits.lock();
         if !waits.iter().any(|w| w.as_ptr() == Arc::as_ptr(waiter)) {
             waits.push(Arc::downgrade(waiter));
         }
         drop(waits);
-        if !self.getack_sent.swap(true, Relaxed) {
+        if !server.pause.is_paused() && !self.getack_sent.swap(true, Relaxed) {
             server
                 .replication
                 .backlog

@@ -124,6 +124,27 @@ impl Replica {
         self.status.lock().master.clone()
     }
 
+    /// The offset of the master's stream this replica processed, what PSYNC continues from;
+    /// 0 while it has none of its master's history (a cluster replica's rank and election).
+    pub fn processed_offset(&self, server: &Server) -> u64 {
+        match self.status.lock().history {
+            true => server.replication.backlog.offset(),
+            false => 0,
+        }
+    }
+
+    /// How long, in ms, since this replica last heard from its master: since its last bytes
+    /// while the link is up, since the link went down otherwise, and forever when it never was
+    /// up. In whole seconds, as Redis counts it (a cluster replica's data age).
+    pub fn silence_ms(&self) -> u64 {
+        let status = self.status.lock();
+        let since = match status.state {
+            Some(LinkState::Connected) => status.last_io,
+            _ => status.down_since.unwrap_or(0),
+        };
+        unix_secs().saturating_sub(since) * 1000
+    }
+
     fn current(&self, generation: u64) -> bool {
         self.generation.load(Relaxed) == generation
     }

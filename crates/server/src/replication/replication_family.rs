@@ -302,6 +302,10 @@ fn wait(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// REPLICAOF host port | NO ONE, and SLAVEOF, its old name.
 fn replicaof(ctx: &mut Ctx<'_>) -> CmdResult {
+    // A cluster replica follows the master the cluster names (CLUSTER REPLICATE).
+    if ctx.server.cluster.enabled() {
+        return Err(CommandError::err("REPLICAOF not allowed in cluster mode."));
+    }
     if ctx.server.replication.failover.phase() != Phase::NoFailover {
         return Err(CommandError::err(
             "REPLICAOF not allowed while failing over.",
@@ -333,6 +337,11 @@ fn replicaof(ctx: &mut Ctx<'_>) -> CmdResult {
 /// order are Redis's.
 fn failover(ctx: &mut Ctx<'_>) -> CmdResult {
     let server = ctx.server;
+    if server.cluster.enabled() {
+        return Err(CommandError::err(
+            "FAILOVER not allowed in cluster mode. Use CLUSTER FAILOVER command instead.",
+        ));
+    }
     let failover = &server.replication.failover;
     if ctx.arg_count() == 2 && ctx.arg_is(1, "abort") {
         if failover.phase() == Phase::NoFailover {

@@ -11,6 +11,8 @@ mod client_memory;
 mod client_pause;
 mod client_scripts;
 mod cluster;
+mod cluster_bus;
+mod cluster_failover;
 mod cluster_slots;
 mod configuration;
 mod connection;
