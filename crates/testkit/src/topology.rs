@@ -176,11 +176,69 @@ impl Cluster {
             .unwrap_or_else(|| panic!("CLUSTER KEYSLOT {key}: {reply:?}"))
     }
 
-    /// The index of the node that serves `key`.
+    /// The index of the node that was given `key`'s slot at start (before any
+    /// [`Cluster::move_slot`]).
     pub fn node_for(&self, key: &str) -> usize {
         let slot = self.key_slot(key);
         (0..self.nodes.len())
             .find(|&i| self.slots(i).contains(&slot))
             .expect("every slot has a node")
+    }
+
+    /// Node `node`'s ID (CLUSTER MYID).
+    pub fn node_id(&self, node: usize) -> String {
+        let reply = self.nodes[node].raw().cmd(&["CLUSTER", "MYID"]);
+        String::from_utf8(crate::Reply::parse(&reply).bytes()).expect("a node ID is text")
+    }
+
+    /// Moves `slot` and its keys from node `from` to node `to` the way `redis-cli --cluster
+    /// reshard` does: IMPORTING on the target, MIGRATING on the source, the keys in batches
+    /// (GETKEYSINSLOT, MIGRATE ... KEYS), then SETSLOT NODE on the target, the source and
+    /// every other node. Clients of the source get -ASK during the move and -MOVED after.
+    pub fn move_slot(&self, slot: u16, from: usize, to: usize) {
+        let (from_id, to_id) = (self.node_id(from), self.node_id(to));
+        let slot = slot.to_string();
+        let mut source = self.nodes[from].raw();
+        let mut target = self.nodes[to].raw();
+        let ok = |raw: &mut crate::Raw, args: &[&str]| {
+            assert_eq!(raw.cmd_text(args), "+OK\r\n", "{args:?}");
+        };
+        ok(
+            &mut target,
+            &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id],
+        );
+        ok(
+            &mut source,
+            &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id],
+        );
+        let port = self.nodes[to].port.to_string();
+        loop {
+            let reply = source.cmd(&["CLUSTER", "GETKEYSINSLOT", &slot, "100"]);
+            let keys = crate::Reply::parse(&reply).array();
+            if keys.is_empty() {
+                break;
+            }
+            let mut migrate: Vec<&[u8]> = vec![b"MIGRATE", b"127.0.0.1", port.as_bytes()];
+            migrate.extend([&b""[..], b"0", b"10000", b"KEYS"]);
+            migrate.extend(keys.iter().map(Vec::as_slice));
+            source.send(&crate::encode(&migrate));
+            let reply = source.read_reply();
+            assert_eq!(
+                reply,
+                b"+OK\r\n",
+                "MIGRATE {} keys of slot {slot}",
+                keys.len()
+            );
+        }
+        ok(&mut target, &["CLUSTER", "SETSLOT", &slot, "NODE", &to_id]);
+        ok(&mut source, &["CLUSTER", "SETSLOT", &slot, "NODE", &to_id]);
+        for (i, node) in self.nodes.iter().enumerate() {
+            if i != from && i != to {
+                ok(
+                    &mut node.raw(),
+                    &["CLUSTER", "SETSLOT", &slot, "NODE", &to_id],
+                );
+            }
+        }
     }
 }
