@@ -312,6 +312,9 @@ struct Request {
     db: i64,
     timeout: Duration,
     replace: bool,
+    /// Whether this node is a cluster node: it then sends RESTORE-ASKING, which a target
+    /// importing the keys' slot accepts without the client having sent ASKING, as Redis does.
+    cluster: bool,
     /// AUTH's password, or AUTH2's username and password.
     auth: Option<(Option<Vec<u8>>, Vec<u8>)>,
     keys: Vec<Moved>,
@@ -428,6 +431,7 @@ fn migrate(ctx: &mut Ctx<'_>) -> CmdResult {
         db,
         timeout,
         replace,
+        cluster: ctx.server.cluster.enabled(),
         auth,
         keys: moved,
         dump,
@@ -663,9 +667,14 @@ fn encode(request: &Request, select: bool) -> Vec<u8> {
     if select {
         command(&[b"SELECT", request.db.to_string().as_bytes()]);
     }
+    let restore: &[u8] = if request.cluster {
+        b"RESTORE-ASKING"
+    } else {
+        b"RESTORE"
+    };
     for moved in &request.keys {
         let ttl = moved.ttl.to_string();
-        let mut args: Vec<&[u8]> = vec![b"RESTORE", &moved.key, ttl.as_bytes(), &moved.payload];
+        let mut args: Vec<&[u8]> = vec![restore, &moved.key, ttl.as_bytes(), &moved.payload];
         if request.replace {
             args.push(b"REPLACE");
         }
@@ -743,6 +752,7 @@ mod tests {
             db: 3,
             timeout: Duration::from_secs(1),
             replace: true,
+            cluster: false,
             auth: Some((Some(b"u".to_vec()), b"p".to_vec())),
             keys: vec![Moved {
                 key: b"k".to_vec(),
@@ -756,6 +766,16 @@ mod tests {
             encode(&request, true),
             b"*3\r\n$4\r\nAUTH\r\n$1\r\nu\r\n$1\r\np\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n\
               *5\r\n$7\r\nRESTORE\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\nx\r\n$7\r\nREPLACE\r\n"
+        );
+        let cluster = Request {
+            cluster: true,
+            replace: false,
+            auth: None,
+            ..request
+        };
+        assert_eq!(
+            encode(&cluster, false),
+            b"*4\r\n$14\r\nRESTORE-ASKING\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\nx\r\n"
         );
     }
 }

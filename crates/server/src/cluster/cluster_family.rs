@@ -160,6 +160,13 @@ fn changed(ctx: &Ctx<'_>, node: &ClusterNode) {
     ctx.server.blocking.slots_changed();
 }
 
+/// [`changed`] for a change of slot assignments only, which Redis saves without flushing the
+/// file to disk ([`ClusterNode::save_after_slot_change`]).
+fn slots_changed(ctx: &Ctx<'_>, node: &ClusterNode) {
+    node.save_after_slot_change();
+    ctx.server.blocking.slots_changed();
+}
+
 /// CLUSTER ADDSLOTS slot [slot ...] / DELSLOTS
 fn addslots(ctx: &mut Ctx<'_>) -> CmdResult {
     update_slots(ctx, false, false)
@@ -233,7 +240,7 @@ fn update_slots(ctx: &mut Ctx<'_>, delete: bool, ranges: bool) -> CmdResult {
         }
     }
     drop(state);
-    changed(ctx, node);
+    slots_changed(ctx, node);
     ctx.out.ok();
     Ok(())
 }
@@ -310,7 +317,7 @@ fn flushslots(ctx: &mut Ctx<'_>) -> CmdResult {
         }
     }
     drop(state);
-    changed(ctx, node);
+    slots_changed(ctx, node);
     ctx.out.ok();
     Ok(())
 }
@@ -330,7 +337,7 @@ fn forget(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     state.remove_node(target);
     drop(state);
-    changed(ctx, node);
+    slots_changed(ctx, node);
     ctx.out.ok();
     Ok(())
 }
@@ -552,6 +559,7 @@ fn setslot(ctx: &mut Ctx<'_>) -> CmdResult {
         0
     };
     let mut state = node.write();
+    let mut new_epoch = false;
     match (action.as_slice(), ctx.arg_count()) {
         (b"migrating", 5) => {
             if state.owner(slot) != Some(0) {
@@ -589,7 +597,8 @@ fn setslot(ctx: &mut Ctx<'_>) -> CmdResult {
             state.assign(slot, target);
             if target == 0 && state.importing_from(slot).is_some() {
                 // A slot migrated by hand: a new epoch, so that the new owner wins.
-                if state.bump_epoch() {
+                new_epoch = state.bump_epoch();
+                if new_epoch {
                     crate::log!(Warning, "configEpoch updated after importing slot {slot}");
                 }
                 state.set_importing(slot, None);
@@ -602,7 +611,12 @@ fn setslot(ctx: &mut Ctx<'_>) -> CmdResult {
         }
     }
     drop(state);
-    changed(ctx, node);
+    // Redis flushes nodes.conf to disk for a new epoch only.
+    if new_epoch {
+        changed(ctx, node);
+    } else {
+        slots_changed(ctx, node);
+    }
     ctx.out.ok();
     Ok(())
 }
