@@ -494,6 +494,11 @@ pub fn run(startup: Startup) -> Result<(), String> {
     // Before the data loads, as Redis's clusterInit: a node that cannot lock or read its
     // nodes.conf does not serve.
     server.cluster.start(&server.config.read(), port)?;
+    let bus_listeners = if server.cluster.enabled() {
+        crate::cluster::bus::bind(&server.config.read(), port)?
+    } else {
+        Vec::new()
+    };
     server.memory.startup.store(crate::memory::used(), Relaxed);
     crate::persistence::rdb::load_at_startup(&server);
     let master = server.config.read().replicaof.clone();
@@ -547,6 +552,7 @@ pub fn run(startup: Startup) -> Result<(), String> {
         server
             .tls_listeners
             .serve(&server, senders.clone(), tls_listeners);
+        crate::cluster::bus::start(&server, bus_listeners);
         if let Some(listener) = unix_listener {
             let listener = tokio::net::UnixListener::from_std(listener)
                 .expect("listener registers with the runtime");

@@ -1,7 +1,8 @@
 //! CLUSTER and its subcommands that one node answers by itself, plus ASKING, READONLY and
-//! READWRITE, with Redis 7.0's replies and errors. MEET, REPLICATE and FAILOVER check their
-//! arguments as Redis does; what they would do needs the cluster bus, not built yet, and they
-//! say so. A server without `cluster-enabled` answers every one with Redis's error.
+//! READWRITE, with Redis 7.0's replies and errors. MEET adds a node the bus then shakes hands
+//! with; REPLICATE and FAILOVER check their arguments as Redis does; what they would do needs
+//! replica elections, not built yet, and they say so. A server without `cluster-enabled`
+//! answers every one with Redis's error.
 
 use crate::args::reply_help;
 use crate::command::flags::*;
@@ -260,12 +261,17 @@ fn bumpepoch(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// CLUSTER COUNT-FAILURE-REPORTS node-id: the failure reports gossip brought about the node;
-/// without the bus, none.
+/// CLUSTER COUNT-FAILURE-REPORTS node-id: the masters that reported the node failing within
+/// twice the node timeout.
 fn count_failure_reports(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = node(ctx)?;
-    known_node(&node.read(), ctx.arg(2))?;
-    ctx.out.integer(0);
+    let validity = ctx.server.config.read().cluster.node_timeout.max(0) as u64 * 2;
+    let mut state = node.write();
+    let target = known_node(&state, ctx.arg(2))?;
+    let count = state.nodes[target]
+        .live
+        .failure_reports(super::now_ms(), validity);
+    ctx.out.integer(count as i64);
     Ok(())
 }
 
@@ -286,10 +292,10 @@ fn failover(ctx: &mut Ctx<'_>) -> CmdResult {
     Err(no_bus("CLUSTER FAILOVER"))
 }
 
-/// What the commands that need other nodes answer until the cluster bus exists.
+/// What the commands that need replica elections answer until they exist.
 fn no_bus(command: &str) -> CommandError {
     CommandError::err(format!(
-        "{command} needs the cluster bus, which redis-lite does not have yet"
+        "{command} needs cluster replicas, which redis-lite does not have yet"
     ))
 }
 
@@ -335,12 +341,20 @@ fn forget(ctx: &mut Ctx<'_>) -> CmdResult {
     if state.myself().is_replica() && state.master_of(0) == Some(target) {
         return Err(CommandError::err("Can't forget my master!"));
     }
-    state.remove_node(target);
+    // Gossip may not add it back for a minute, time for every node to be told to forget it.
+    let until = super::now_ms() + FORGET_BLACKLIST_MS;
+    let id = state.nodes[target].id.clone();
+    state.forgotten.retain(|(f, _)| *f != id);
+    state.forgotten.push((id, until));
+    state.delete_node(target);
     drop(state);
     slots_changed(ctx, node);
     ctx.out.ok();
     Ok(())
 }
+
+/// How long a forgotten node stays out of this node's table.
+const FORGET_BLACKLIST_MS: u64 = 60_000;
 
 /// CLUSTER INFO
 fn info(ctx: &mut Ctx<'_>) -> CmdResult {
@@ -360,29 +374,47 @@ fn info(ctx: &mut Ctx<'_>) -> CmdResult {
         "cluster_state:{}\r\ncluster_slots_assigned:{}\r\ncluster_slots_ok:{slots_ok}\r\n\
          cluster_slots_pfail:{pfail}\r\ncluster_slots_fail:{fail}\r\ncluster_known_nodes:{}\r\n\
          cluster_size:{}\r\ncluster_current_epoch:{}\r\ncluster_my_epoch:{}\r\n\
-         cluster_stats_messages_sent:0\r\ncluster_stats_messages_received:0\r\n\
-         total_cluster_links_buffer_limit_exceeded:0\r\n",
+         {}total_cluster_links_buffer_limit_exceeded:0\r\n",
         if ok { "ok" } else { "fail" },
         state.assigned_slots(),
         state.nodes.len(),
         size,
         state.current_epoch,
         state.my_epoch(),
+        node.bus.stats_lines(),
     );
     ctx.out.verbatim("txt", text.as_bytes());
     Ok(())
 }
 
-/// CLUSTER LINKS: the bus links to peers; there are none without the bus.
+/// CLUSTER LINKS: the bus links to and from known nodes.
 fn links(ctx: &mut Ctx<'_>) -> CmdResult {
-    node(ctx)?;
-    ctx.out.array(0);
+    let node = node(ctx)?;
+    let links = node.bus.links.lock().clone();
+    ctx.out.array(links.len());
+    for link in links {
+        let pending = link.pending.load(std::sync::atomic::Ordering::Relaxed) as i64;
+        ctx.out.map(6);
+        ctx.out.bulk(b"direction");
+        ctx.out.bulk(link.direction.as_bytes());
+        ctx.out.bulk(b"node");
+        ctx.out.bulk(link.node.as_bytes());
+        ctx.out.bulk(b"create-time");
+        ctx.out.integer(link.create_time as i64);
+        ctx.out.bulk(b"events");
+        ctx.out
+            .bulk(if pending > 0 { b"rw" as &[u8] } else { b"r" });
+        ctx.out.bulk(b"send-buffer-allocated");
+        ctx.out.integer(pending);
+        ctx.out.bulk(b"send-buffer-used");
+        ctx.out.integer(pending);
+    }
     Ok(())
 }
 
 /// CLUSTER MEET ip port [bus-port]
 fn meet(ctx: &mut Ctx<'_>) -> CmdResult {
-    node(ctx)?;
+    let node = node(ctx)?;
     if ctx.arg_count() > 5 {
         return Err(subcommand_syntax_error(ctx));
     }
@@ -414,7 +446,27 @@ fn meet(ctx: &mut Ctx<'_>) -> CmdResult {
             "",
         ));
     }
-    Err(no_bus("CLUSTER MEET"))
+    let ip = ip.expect("checked above").to_string();
+    let (port, bus_port) = (port as u16, bus_port as u16);
+    let mut state = node.write();
+    // A handshake already under way with that address is not started twice.
+    let pending = state.nodes.iter().any(|n| {
+        n.flags & node_flags::HANDSHAKE != 0 && n.ip == ip && n.port == port && n.cport == bus_port
+    });
+    if !pending {
+        let mut met = Node::new(
+            crate::server::random_hex(40),
+            node_flags::HANDSHAKE | node_flags::MEET,
+        );
+        met.ip = ip;
+        met.port = port;
+        met.cport = bus_port;
+        met.live.created_ms = super::now_ms();
+        state.add_node(met);
+    }
+    drop(state);
+    ctx.out.ok();
+    Ok(())
 }
 
 /// CLUSTER MYID

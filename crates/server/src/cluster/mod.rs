@@ -2,9 +2,11 @@
 //! `cluster-config-file` ([`nodes_conf`]), the CLUSTER command and ASKING/READONLY/READWRITE
 //! ([`cluster_family`]; its hash slot subcommands KEYSLOT, COUNTKEYSINSLOT and GETKEYSINSLOT,
 //! on the engine's slot mapping and per-slot key index, in [`slots_family`]), and the
-//! pipeline's cluster rule ([`redirect`]: MOVED, ASK, TRYAGAIN, CROSSSLOT, CLUSTERDOWN). There is no cluster bus yet: the node knows the nodes nodes.conf
-//! names and those CLUSTER SETSLOT points slots to, and nothing gossips.
+//! pipeline's cluster rule ([`redirect`]: MOVED, ASK, TRYAGAIN, CROSSSLOT, CLUSTERDOWN), and the
+//! cluster bus ([`bus`]: the links to the other nodes, gossip, failure detection, slot
+//! ownership by config epoch, PUBLISH across nodes).
 
+pub mod bus;
 pub mod cluster_family;
 pub mod nodes_conf;
 pub mod redirect;
@@ -37,6 +39,10 @@ pub struct ClusterNode {
     /// Whether every slot is served by a node not failing, computed after each change (as
     /// Redis keeps its cluster state), so the rule does not walk 16384 slots per command.
     covered: AtomicBool,
+    /// Whether a majority of the masters serving slots is reachable, computed with `covered`.
+    majority: AtomicBool,
+    /// The bus's counters, its links as CLUSTER LINKS shows them, and its inbox.
+    pub bus: bus::Bus,
 }
 
 impl Cluster {
@@ -83,6 +89,8 @@ impl Cluster {
         announce(&mut state, config, tcp_port);
         let node = ClusterNode {
             covered: AtomicBool::new(state.covered()),
+            majority: AtomicBool::new(state.reaches_majority()),
+            bus: bus::Bus::default(),
             state: RwLock::new(state),
             file: Mutex::new(file),
             started_ms: now_ms(),
@@ -141,7 +149,7 @@ impl ClusterNode {
     }
 
     fn save_after(&self, durable: bool) {
-        self.covered.store(self.state.read().covered(), Relaxed);
+        self.refresh_state();
         if let Err(e) = self.write_file(durable) {
             crate::log!(
                 Warning,
@@ -149,6 +157,14 @@ impl ClusterNode {
                 self.file.lock().name()
             );
         }
+    }
+
+    /// Recomputes what `cluster_state` depends on, after a change the bus saw (a node flagged
+    /// PFAIL or FAIL, slots moved).
+    pub fn refresh_state(&self) {
+        let state = self.state.read();
+        self.covered.store(state.covered(), Relaxed);
+        self.majority.store(state.reaches_majority(), Relaxed);
     }
 
     /// Whether the cluster serves commands (`cluster_state:ok`).
@@ -159,6 +175,7 @@ impl ClusterNode {
     /// [`ClusterNode::is_ok`] for a caller holding the state's lock.
     pub fn serving(&self, state: &ClusterState, config: &Config) -> bool {
         (!config.cluster.require_full_coverage || self.covered.load(Relaxed))
+            && self.majority.load(Relaxed)
             && self.past_writable_delay(state)
     }
 

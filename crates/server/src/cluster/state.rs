@@ -7,16 +7,19 @@ use std::fmt::Write as _;
 
 pub use redis_lite_engine::slot::SLOTS;
 
-/// A node's flags, as CLUSTER NODES names them.
+/// A node's flags, with the bit values the cluster bus carries them in (so a header's or a
+/// gossip entry's flags are these), named as CLUSTER NODES names them.
 pub mod node_flags {
-    pub const MYSELF: u16 = 1 << 0;
-    pub const MASTER: u16 = 1 << 1;
-    pub const REPLICA: u16 = 1 << 2;
-    pub const PFAIL: u16 = 1 << 3;
-    pub const FAIL: u16 = 1 << 4;
+    pub const MASTER: u16 = 1 << 0;
+    pub const REPLICA: u16 = 1 << 1;
+    pub const PFAIL: u16 = 1 << 2;
+    pub const FAIL: u16 = 1 << 3;
+    pub const MYSELF: u16 = 1 << 4;
     pub const HANDSHAKE: u16 = 1 << 5;
     pub const NOADDR: u16 = 1 << 6;
-    pub const NOFAILOVER: u16 = 1 << 7;
+    /// To be sent a MEET rather than a PING when its link opens (CLUSTER MEET); not shown.
+    pub const MEET: u16 = 1 << 7;
+    pub const NOFAILOVER: u16 = 1 << 9;
 
     /// In the order Redis writes them.
     pub const NAMES: &[(u16, &str)] = &[
@@ -50,6 +53,54 @@ pub struct Node {
     pub ping_sent: u64,
     pub pong_received: u64,
     pub config_epoch: u64,
+    /// What the bus keeps about the node while running (never in nodes.conf).
+    pub live: Liveness,
+}
+
+/// A node's run-time bus facts: when it became known, when anything last came from it, its
+/// outbound link, and the failure reports other masters gossiped about it.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Liveness {
+    /// Unix ms the node was added (the handshake timeout counts from it).
+    pub created_ms: u64,
+    /// Unix ms of the last message received from the node, of any type.
+    pub data_received: u64,
+    /// Unix ms the node was flagged FAIL.
+    pub fail_time: u64,
+    /// Whether this node has an outbound link to it (CLUSTER NODES's `connected`).
+    pub linked: bool,
+    /// The masters that said the node is failing, with when they last said so.
+    pub fail_reports: Vec<(String, u64)>,
+}
+
+impl Liveness {
+    /// Records `reporter`'s report; whether it is a new one.
+    pub fn add_failure_report(&mut self, reporter: &str, now: u64) -> bool {
+        match self.fail_reports.iter_mut().find(|(r, _)| r == reporter) {
+            Some((_, time)) => {
+                *time = now;
+                false
+            }
+            None => {
+                self.fail_reports.push((reporter.to_string(), now));
+                true
+            }
+        }
+    }
+
+    /// Drops `reporter`'s report; whether there was one.
+    pub fn remove_failure_report(&mut self, reporter: &str) -> bool {
+        let before = self.fail_reports.len();
+        self.fail_reports.retain(|(r, _)| r != reporter);
+        self.fail_reports.len() != before
+    }
+
+    /// The reports younger than `validity` ms, older ones dropped first.
+    pub fn failure_reports(&mut self, now: u64, validity: u64) -> usize {
+        self.fail_reports
+            .retain(|&(_, time)| now.saturating_sub(time) <= validity);
+        self.fail_reports.len()
+    }
 }
 
 impl Node {
@@ -65,6 +116,7 @@ impl Node {
             ping_sent: 0,
             pong_received: 0,
             config_epoch: 0,
+            live: Liveness::default(),
         }
     }
 
@@ -116,6 +168,8 @@ pub struct ClusterState {
     next_key: u32,
     migrating: Vec<(u16, u32)>,
     importing: Vec<(u16, u32)>,
+    /// Nodes CLUSTER FORGET removed, with the unix ms until which gossip may not add them back.
+    pub forgotten: Vec<(String, u64)>,
 }
 
 impl ClusterState {
@@ -130,6 +184,7 @@ impl ClusterState {
             next_key: 1,
             migrating: Vec::new(),
             importing: Vec::new(),
+            forgotten: Vec::new(),
         }
     }
 
@@ -339,7 +394,7 @@ impl ClusterState {
             Some(id) if n.is_replica() => id.as_str(),
             _ => "-",
         };
-        let linked = if node == 0 {
+        let linked = if node == 0 || n.live.linked {
             "connected"
         } else {
             "disconnected"
@@ -396,10 +451,43 @@ impl ClusterState {
     }
 
     /// Whether every slot is served by a node that is not failing (what
-    /// `cluster-require-full-coverage` asks). Redis also requires reaching a majority of
-    /// masters, which without the bus this node assumes.
+    /// `cluster-require-full-coverage` asks).
     pub fn covered(&self) -> bool {
         (0..SLOTS).all(|slot| self.owner_node(slot).is_some_and(|n| n.flags & FAIL == 0))
+    }
+
+    /// Whether a majority of the masters serving slots is reachable (neither PFAIL nor FAIL):
+    /// a node in a minority partition stops serving.
+    pub fn reaches_majority(&self) -> bool {
+        let serving: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].is_master() && self.slot_count(i) > 0)
+            .collect();
+        let reachable = serving
+            .iter()
+            .filter(|&&i| self.nodes[i].flags & (PFAIL | FAIL) == 0)
+            .count();
+        reachable > serving.len() / 2
+    }
+
+    /// Gives node `node` the ID `id` (a handshake node's random name replaced by the real one).
+    pub fn rename(&mut self, node: usize, id: String) {
+        self.nodes[node].id = id;
+    }
+
+    /// Whether CLUSTER FORGET removed `id` less than a minute ago (expired entries dropped).
+    pub fn is_forgotten(&mut self, id: &str, now: u64) -> bool {
+        self.forgotten.retain(|&(_, until)| until > now);
+        self.forgotten.iter().any(|(f, _)| f == id)
+    }
+
+    /// Removes `node`, as CLUSTER FORGET or a failed handshake does: its failure reports about
+    /// others go with it.
+    pub fn delete_node(&mut self, node: usize) {
+        let id = self.nodes[node].id.clone();
+        for other in self.nodes.iter_mut() {
+            other.live.remove_failure_report(&id);
+        }
+        self.remove_node(node);
     }
 
     /// Masters serving at least one slot (CLUSTER INFO's `cluster_size`).

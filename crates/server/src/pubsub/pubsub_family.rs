@@ -276,10 +276,19 @@ fn write_own_pushes(ctx: &mut Ctx<'_>) {
     }
 }
 
+/// A message published here reaches the other nodes' subscribers: over the cluster bus in
+/// cluster mode (SPUBLISH: to this shard's nodes), else through the replication stream.
+fn propagate(ctx: &mut Ctx<'_>, shard: bool) {
+    match ctx.server.cluster.node() {
+        Some(node) => node.bus.publish(ctx.arg(1), ctx.arg(2), shard),
+        None => ctx.propagate_to_replicas(),
+    }
+}
+
 /// PUBLISH channel message
 fn publish(ctx: &mut Ctx<'_>) -> CmdResult {
     let receivers = ctx.server.pubsub.publish(ctx.arg(1), ctx.arg(2));
-    ctx.propagate_to_replicas();
+    propagate(ctx, false);
     write_own_pushes(ctx);
     ctx.out.integer(receivers as i64);
     Ok(())
@@ -288,7 +297,7 @@ fn publish(ctx: &mut Ctx<'_>) -> CmdResult {
 /// SPUBLISH shardchannel message
 fn spublish(ctx: &mut Ctx<'_>) -> CmdResult {
     let receivers = ctx.server.pubsub.spublish(ctx.arg(1), ctx.arg(2));
-    ctx.propagate_to_replicas();
+    propagate(ctx, true);
     write_own_pushes(ctx);
     ctx.out.integer(receivers as i64);
     Ok(())
