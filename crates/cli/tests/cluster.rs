@@ -30,7 +30,7 @@ fn same(port: u16, args: &[&str], stdin: &[u8]) {
 /// the rest.
 fn follow_redirections(cluster: &Cluster) {
     let (first, second) = (&cluster.nodes[0], &cluster.nodes[1]);
-    // "b" hashes to slot 3300 (node 0), "a" to 15495 and "c" to 7365... checked, not assumed.
+    // "b" and "c" hash to node 0's slots, "a" to node 1's: checked, not assumed.
     assert_eq!(cluster.node_for("b"), 0);
     assert_eq!(cluster.node_for("a"), 1);
     assert_eq!(cluster.node_for("c"), 0);
@@ -96,6 +96,18 @@ fn cluster_mode_follows_moved_and_ask_like_redis_cli_on_redis() {
         return;
     }
     let Some(cluster) = Cluster::of(Program::Redis, 2) else {
+        return;
+    };
+    follow_redirections(&cluster);
+}
+
+#[test]
+fn cluster_mode_follows_moved_and_ask_like_redis_cli_on_redis_lite() {
+    if !installed("redis-cli") {
+        skipped("redis-cli is not on PATH (in cluster_mode_follows_moved_and_ask_like_redis_cli_on_redis_lite)");
+        return;
+    }
+    let Some(cluster) = Cluster::of(Program::Lite, 2) else {
         return;
     };
     follow_redirections(&cluster);

@@ -21,7 +21,7 @@ const MOVES: [(u16, usize, usize); 2] = [(0, 0, 1), (16383, 2, 0)];
 /// Three-master clusters of each program the clients run against: real Redis first when it
 /// is installed, then redis-lite.
 fn clusters() -> Vec<Cluster> {
-    [Program::Redis]
+    [Program::Redis, Program::Lite]
         .into_iter()
         .filter_map(|program| Cluster::of(program, 3))
         .collect()
