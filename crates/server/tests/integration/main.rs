@@ -47,6 +47,7 @@ mod rename_command;
 mod replication;
 mod replication_master;
 mod reset;
+mod reshard;
 mod robustness;
 mod runtime_listeners;
 mod scripting;

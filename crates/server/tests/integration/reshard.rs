@@ -1,0 +1,232 @@
+//! Resharding with Redis's own tool, `redis-cli --cluster`: reshard and rebalance between
+//! redis-lite masters under a write load with no acknowledged write lost, between real Redis
+//! and redis-lite both ways, add-node and del-node, and `fix` after the importing node was
+//! killed mid-migration. Each ends with `redis-cli --cluster check` clean and every key a
+//! client was told OK for readable, through a cluster client, with its last value.
+use redis_lite_testkit as testkit;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use testkit::{skipped, wait_until, Cluster, DataDir, Launch, Program, Server};
+
+/// Nodes without snapshot or AOF files.
+const NO_PERSISTENCE: [&str; 4] = ["--save", "", "--appendonly", "no"];
+
+/// Whether redis-cli is installed; says the test is skipped when it is not.
+fn redis_cli_installed(test: &str) -> bool {
+    let installed = testkit::installed("redis-cli");
+    if !installed {
+        skipped(&format!("redis-cli is not on PATH (in {test})"));
+    }
+    installed
+}
+
+/// Runs `redis-cli --cluster <args>`; panics with its output when it fails.
+fn redis_cli_cluster(args: &[&str]) -> String {
+    let mut all = vec!["--cluster"];
+    all.extend_from_slice(args);
+    let out = testkit::run("redis-cli", &all, b"");
+    let text = testkit::text(&out.stdout) + &testkit::text(&out.stderr);
+    assert!(out.status.success(), "redis-cli {all:?}:\n{text}");
+    text
+}
+
+/// `redis-cli --cluster check` through `node` must find every node agreeing, no open slot,
+/// and every slot covered; its report.
+fn assert_check_clean(node: &Server) -> String {
+    let address = format!("127.0.0.1:{}", node.port);
+    // Nodes learn the last SETSLOTs' epochs by gossip: wait until they agree.
+    let mut report = String::new();
+    wait_until(
+        "redis-cli --cluster check to find the cluster clean",
+        Duration::from_secs(30),
+        || {
+            let out = testkit::run("redis-cli", &["--cluster", "check", &address], b"");
+            report = testkit::text(&out.stdout);
+            out.status.success()
+                && report.contains("[OK] All nodes agree about slots configuration.")
+                && report.contains("[OK] All 16384 slots covered.")
+                && !report.contains("[WARNING]")
+                && !report.contains("[ERR]")
+        },
+    );
+    report
+}
+
+/// Reshards `count` slots from node `from` to node `to` of `cluster`, answering yes.
+fn reshard(cluster: &Cluster, from: usize, to: usize, count: usize) {
+    let address = format!("127.0.0.1:{}", cluster.nodes[from].port);
+    let (from_id, to_id) = (cluster.node_id(from), cluster.node_id(to));
+    redis_cli_cluster(&[
+        "reshard",
+        &address,
+        "--cluster-from",
+        &from_id,
+        "--cluster-to",
+        &to_id,
+        "--cluster-slots",
+        &count.to_string(),
+        "--cluster-yes",
+    ]);
+}
+
+/// What a writer was told: each key's last acknowledged value, and the keys whose last write
+/// failed (their value is either).
+#[derive(Default)]
+struct Acknowledged {
+    values: HashMap<String, u64>,
+    uncertain: std::collections::HashSet<String>,
+    errors: Vec<String>,
+}
+
+/// A thread writing `w:{n % keys}` = n through the `redis` crate's cluster client until
+/// stopped, recording what was acknowledged.
+struct Writer {
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<Acknowledged>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    fn start(node: &Server, keys: u64) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(Mutex::new(Acknowledged::default()));
+        let client =
+            redis::cluster::ClusterClient::new(vec![format!("redis://127.0.0.1:{}", node.port)])
+                .unwrap();
+        let thread = {
+            let (stop, acked) = (stop.clone(), acked.clone());
+            std::thread::spawn(move || {
+                let mut con = client.get_connection().unwrap();
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let key = format!("w:{}", n % keys);
+                    let written: redis::RedisResult<()> =
+                        redis::cmd("SET").arg(&key).arg(n).query(&mut con);
+                    let mut acked = acked.lock().unwrap();
+                    match written {
+                        Ok(()) => {
+                            acked.uncertain.remove(&key);
+                            acked.values.insert(key, n);
+                        }
+                        Err(e) => {
+                            acked.errors.push(e.to_string());
+                            acked.uncertain.insert(key);
+                        }
+                    }
+                    n += 1;
+                }
+            })
+        };
+        Writer {
+            stop,
+            acked,
+            thread: Some(thread),
+        }
+    }
+
+    /// Waits until `count` writes were acknowledged.
+    fn wait_for(&self, count: usize) {
+        wait_until(
+            &format!("{count} acknowledged writes"),
+            Duration::from_secs(60),
+            || self.acked.lock().unwrap().values.len() >= count,
+        );
+    }
+
+    /// Stops the writer and returns what it was told.
+    fn stop(mut self) -> Acknowledged {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap();
+        std::mem::take(&mut *self.acked.lock().unwrap())
+    }
+}
+
+/// Every acknowledged key reads back with its last acknowledged value, through a new cluster
+/// client of `node`'s cluster.
+fn assert_nothing_lost(node: &Server, acked: &Acknowledged) {
+    let client =
+        redis::cluster::ClusterClient::new(vec![format!("redis://127.0.0.1:{}", node.port)])
+            .unwrap();
+    let mut con = client.get_connection().unwrap();
+    let mut lost = Vec::new();
+    for (key, value) in &acked.values {
+        if acked.uncertain.contains(key) {
+            continue;
+        }
+        let read: Option<u64> = redis::cmd("GET").arg(key).query(&mut con).unwrap();
+        if read != Some(*value) {
+            lost.push(format!("{key}: {read:?} instead of {value}"));
+        }
+    }
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes lost, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+}
+
+/// The number of slots `node` serves, from redis-cli's check report.
+fn slots_of(report: &str, node: &Server) -> usize {
+    let address = format!("127.0.0.1:{}", node.port);
+    let mut lines = report.lines().skip_while(|l| !l.ends_with(&address));
+    let slots_line = lines
+        .nth(1)
+        .unwrap_or_else(|| panic!("{address} in {report}"));
+    let count = slots_line
+        .rsplit_once('(')
+        .and_then(|(_, rest)| rest.split_once(' '))
+        .unwrap_or_else(|| panic!("a slot count in {slots_line:?}"))
+        .0;
+    count.parse().unwrap()
+}
+
+#[test]
+fn reshard_of_1000_slots_under_writes_loses_no_acknowledged_write() {
+    if !redis_cli_installed("reshard_of_1000_slots_under_writes_loses_no_acknowledged_write") {
+        return;
+    }
+    let Some(cluster) = Cluster::of(Program::Lite, 3) else {
+        return;
+    };
+    let writer = Writer::start(&cluster.nodes[0], 20_000);
+    writer.wait_for(5_000);
+    reshard(&cluster, 0, 1, 1000);
+    let acked = writer.stop();
+    let report = assert_check_clean(&cluster.nodes[0]);
+    let first = cluster.slots(0).len();
+    assert_eq!(slots_of(&report, &cluster.nodes[0]), first - 1000);
+    assert_eq!(
+        slots_of(&report, &cluster.nodes[1]),
+        cluster.slots(1).len() + 1000
+    );
+    assert_nothing_lost(&cluster.nodes[2], &acked);
+    assert!(acked.errors.is_empty(), "write errors: {:?}", acked.errors);
+}
+
+#[test]
+fn reshard_between_redis_and_redis_lite_both_ways() {
+    if !redis_cli_installed("reshard_between_redis_and_redis_lite_both_ways")
+        || !Program::Redis.available()
+    {
+        return;
+    }
+    let cluster = Cluster::start(vec![
+        Launch::redis().args(&NO_PERSISTENCE),
+        Launch::lite().args(&NO_PERSISTENCE),
+    ]);
+    let writer = Writer::start(&cluster.nodes[1], 5_000);
+    writer.wait_for(5_000);
+    reshard(&cluster, 0, 1, 300);
+    reshard(&cluster, 1, 0, 500);
+    let acked = writer.stop();
+    let report = assert_check_clean(&cluster.nodes[1]);
+    assert_eq!(slots_of(&report, &cluster.nodes[0]), 8192 - 300 + 500);
+    assert_nothing_lost(&cluster.nodes[0], &acked);
+    assert!(acked.errors.is_empty(), "write errors: {:?}", acked.errors);
+}
