@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use testkit::{skipped, wait_until, Cluster, DataDir, Launch, Program, Server};
+use testkit::{skipped, wait_until, Cluster, Launch, Program, Server};
 
 /// Nodes without snapshot or AOF files.
 const NO_PERSISTENCE: [&str; 4] = ["--save", "", "--appendonly", "no"];
@@ -229,4 +229,122 @@ fn reshard_between_redis_and_redis_lite_both_ways() {
     assert_eq!(slots_of(&report, &cluster.nodes[0]), 8192 - 300 + 500);
     assert_nothing_lost(&cluster.nodes[0], &acked);
     assert!(acked.errors.is_empty(), "write errors: {:?}", acked.errors);
+}
+
+/// Writes `{tag}:i` = `base + i` for i in `range` through `con`, recording each acknowledgment.
+fn write_tagged(
+    con: &mut redis::cluster::ClusterConnection,
+    acked: &mut Acknowledged,
+    tag: &str,
+    range: std::ops::Range<u64>,
+    base: u64,
+) {
+    for i in range {
+        let key = format!("{{{tag}}}:{i}");
+        let written: redis::RedisResult<()> = redis::cmd("SET").arg(&key).arg(base + i).query(con);
+        match written {
+            Ok(()) => {
+                acked.values.insert(key, base + i);
+            }
+            Err(e) => panic!("SET {key}: {e}"),
+        }
+    }
+}
+
+/// The importing node killed with `kill -9` half-way through a slot's migration, with writes
+/// acknowledged by both nodes meanwhile (the importing one's after -ASK), then restarted on its
+/// AOF (`appendfsync always`) and nodes.conf: `redis-cli --cluster fix` finishes the migration
+/// and nothing acknowledged is lost.
+/// Run on real Redis first, so a failure on redis-lite alone is ours.
+#[test]
+fn fix_finishes_a_migration_whose_importing_node_was_killed() {
+    if !redis_cli_installed("fix_finishes_a_migration_whose_importing_node_was_killed") {
+        return;
+    }
+    if Program::Redis.available() {
+        kill_importing_node_then_fix(Program::Redis);
+    }
+    kill_importing_node_then_fix(Program::Lite);
+}
+
+fn kill_importing_node_then_fix(program: Program) {
+    let durable = [
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    let mut cluster = Cluster::start(vec![
+        Launch::of(program).args(&durable),
+        Launch::of(program).args(&durable),
+    ]);
+    let tag = "m";
+    let from = cluster.node_for(tag);
+    let to = 1 - from;
+    let slot = cluster.key_slot(tag).to_string();
+    let client = redis::cluster::ClusterClient::new(vec![format!(
+        "redis://127.0.0.1:{}",
+        cluster.nodes[from].port
+    )])
+    .unwrap();
+    let mut con = client.get_connection().unwrap();
+    let mut acked = Acknowledged::default();
+    write_tagged(&mut con, &mut acked, tag, 0..200, 0);
+
+    let (from_id, to_id) = (cluster.node_id(from), cluster.node_id(to));
+    let mut source = cluster.nodes[from].raw();
+    let mut target = cluster.nodes[to].raw();
+    let ok = |raw: &mut testkit::Raw, args: &[&str]| {
+        assert_eq!(raw.cmd_text(args), "+OK\r\n", "{args:?}");
+    };
+    ok(
+        &mut target,
+        &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id],
+    );
+    ok(
+        &mut source,
+        &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id],
+    );
+    let batch =
+        testkit::Reply::parse(&source.cmd(&["CLUSTER", "GETKEYSINSLOT", &slot, "100"])).array();
+    assert_eq!(batch.len(), 100);
+    let port = cluster.nodes[to].port.to_string();
+    let mut migrate: Vec<&[u8]> = vec![b"MIGRATE", b"127.0.0.1", port.as_bytes()];
+    migrate.extend([&b""[..], b"0", b"10000", b"KEYS"]);
+    migrate.extend(batch.iter().map(Vec::as_slice));
+    source.send(&testkit::encode(&migrate));
+    assert_eq!(source.read_reply(), b"+OK\r\n");
+    // Half the keys now live on the target (-ASK there), half still on the source, and new
+    // keys go to the target.
+    write_tagged(&mut con, &mut acked, tag, 0..300, 1000);
+
+    cluster.nodes[to].kill9();
+    cluster.nodes[to].restart();
+    drop(con);
+    let address = format!("127.0.0.1:{}", cluster.nodes[from].port);
+    // The restarted node is back in the cluster before fix looks at it.
+    for node in &cluster.nodes {
+        let mut raw = node.raw();
+        wait_until(
+            "the nodes to see each other again",
+            Duration::from_secs(30),
+            || {
+                let nodes = raw.cmd_text(&["CLUSTER", "NODES"]);
+                let info = raw.cmd_text(&["CLUSTER", "INFO"]);
+                info.contains("cluster_state:ok") && !nodes.contains("fail")
+            },
+        );
+    }
+    redis_cli_cluster(&["fix", &address, "--cluster-yes"]);
+    let report = assert_check_clean(&cluster.nodes[from]);
+    assert_eq!(slots_of(&report, &cluster.nodes[to]), 8192 + 1, "{report}");
+    assert_nothing_lost(&cluster.nodes[from], &acked);
+    assert_eq!(
+        cluster.nodes[to]
+            .raw()
+            .cmd_text(&["CLUSTER", "COUNTKEYSINSLOT", &slot]),
+        ":300\r\n"
+    );
 }
