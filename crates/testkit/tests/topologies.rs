@@ -1,6 +1,6 @@
-//! The multi-node set-ups themselves, against real Redis (redis-lite has neither replication
-//! nor cluster yet): what a replication or cluster test will rely on holds once `start`
-//! returns. Each test says it was skipped when redis-server is not installed.
+//! The multi-node set-ups themselves: what a replication or cluster test will rely on holds
+//! once `start` returns, against real Redis and, for the cluster, redis-lite nodes joined by
+//! the cluster bus. Each test says it was skipped when redis-server is not installed.
 
 use redis_lite_testkit::{Cluster, Program, Replicated};
 
@@ -27,7 +27,13 @@ fn a_write_on_the_master_is_readable_on_every_replica() {
 
 #[test]
 fn a_cluster_serves_each_key_on_its_node_and_redirects_from_the_others() {
-    let Some(cluster) = Cluster::of(Program::Redis, 3) else {
+    for program in [Program::Redis, Program::Lite] {
+        serves_and_redirects(program);
+    }
+}
+
+fn serves_and_redirects(program: Program) {
+    let Some(cluster) = Cluster::of(program, 3) else {
         return;
     };
     // The nodes' ranges follow each other and cover every slot once.

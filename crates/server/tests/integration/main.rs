@@ -11,6 +11,7 @@ mod client_memory;
 mod client_pause;
 mod client_scripts;
 mod cluster;
+mod cluster_bus;
 mod cluster_clients;
 mod cluster_slots;
 mod configuration;

@@ -1,0 +1,303 @@
+//! The cluster bus between live nodes: clusters of redis-lite masters, and of redis-lite and
+//! real Redis 7.0 masters, created by `redis-cli --cluster create` and checked clean by
+//! `redis-cli --cluster check` from every node; every node's view agrees; `redis-cli -c`
+//! follows MOVED; a node killed with kill -9 goes PFAIL then FAIL everywhere and is cleared
+//! when it returns; PUBLISH reaches subscribers on other nodes; CLUSTER FORGET. Tests that
+//! need redis-cli or redis-server say they were skipped when those are missing.
+
+use std::time::Duration;
+
+use redis_lite_testkit as testkit;
+use testkit::{skipped, wait_until, Launch, Program, Raw, Reply, Server};
+
+/// Under a loaded machine, agreement takes a few gossip rounds; generous on purpose.
+const CONVERGE: Duration = Duration::from_secs(60);
+
+/// A short node timeout, so failure detection happens within a test.
+const NODE_TIMEOUT: &str = "1500";
+
+fn node(program: Program) -> Launch {
+    Launch::of(program)
+        .cluster_node()
+        .args(&["--save", "", "--appendonly", "no"])
+        .args(&["--cluster-node-timeout", NODE_TIMEOUT])
+}
+
+fn address(server: &Server) -> String {
+    format!("127.0.0.1:{}", server.port)
+}
+
+/// A bulk or verbatim reply's text.
+fn text(raw: &mut Raw, args: &[&str]) -> String {
+    String::from_utf8_lossy(&Reply::parse(&raw.cmd(args)).bytes()).into_owned()
+}
+
+fn cluster_info(server: &Server, field: &str) -> String {
+    let info = text(&mut server.raw(), &["CLUSTER", "INFO"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Starts `programs` as cluster nodes and joins them with `redis-cli --cluster create`, then
+/// waits until every node says the cluster is ok and knows every node. None (and a skip
+/// message) when redis-cli or a program is missing.
+fn create(programs: &[Program]) -> Option<Vec<Server>> {
+    if !testkit::installed("redis-cli") {
+        return None;
+    }
+    if let Some(missing) = programs.iter().find(|p| !p.available()) {
+        skipped(&format!("{missing:?} is not available"));
+        return None;
+    }
+    let nodes: Vec<Server> = programs.iter().map(|&p| node(p).start()).collect();
+    let mut args = vec!["--cluster".to_string(), "create".to_string()];
+    args.extend(nodes.iter().map(address));
+    args.push("--cluster-yes".to_string());
+    let created = testkit::run("redis-cli", &args, b"");
+    let output = testkit::text(&created.stdout);
+    assert!(created.status.success(), "{output}");
+    assert!(output.contains("[OK] All 16384 slots covered."), "{output}");
+    wait_converged(&nodes);
+    Some(nodes)
+}
+
+/// Waits until every node of `nodes` says `cluster_state:ok` and knows exactly them.
+fn wait_converged(nodes: &[Server]) {
+    for server in nodes {
+        wait_until(
+            &format!("node {} to see the whole cluster ok", server.port),
+            CONVERGE,
+            || {
+                cluster_info(server, "cluster_state") == "ok"
+                    && cluster_info(server, "cluster_known_nodes") == nodes.len().to_string()
+            },
+        );
+    }
+}
+
+/// A node's view of the cluster, comparable between nodes: each node's ID, address, flags
+/// without `myself`, master, config epoch, link state and slots, sorted by ID.
+fn view(server: &Server) -> Vec<String> {
+    let nodes = text(&mut server.raw(), &["CLUSTER", "NODES"]);
+    let mut lines: Vec<String> = nodes
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let flags = fields[2].replace("myself,", "");
+            let mut kept = vec![
+                fields[0], fields[1], &flags, fields[3], fields[6], fields[7],
+            ]
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>();
+            kept.extend(fields[8..].iter().map(|s| s.to_string()));
+            kept.join(" ")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// `redis-cli --cluster check` from `server` reports a clean cluster of `count` masters.
+fn assert_check_clean(server: &Server, count: usize) {
+    let check = testkit::run("redis-cli", &["--cluster", "check", &address(server)], b"");
+    let output = testkit::text(&check.stdout);
+    assert!(check.status.success(), "{output}");
+    for line in [
+        format!("{count} masters."),
+        "[OK] All nodes agree about slots configuration.".to_string(),
+        "[OK] All 16384 slots covered.".to_string(),
+    ] {
+        assert!(output.contains(&line), "{line} missing from {output}");
+    }
+    assert!(!output.contains("[ERR]"), "{output}");
+}
+
+/// Every node's NODES agree, and so do their SLOTS (byte for byte) and SHARDS' slot ranges.
+fn assert_views_agree(nodes: &[Server]) {
+    wait_until("every node to agree on the cluster", CONVERGE, || {
+        nodes.iter().all(|n| view(n) == view(&nodes[0]))
+    });
+    let slots = nodes[0].raw().cmd(&["CLUSTER", "SLOTS"]);
+    for server in nodes {
+        assert_eq!(
+            server.raw().cmd(&["CLUSTER", "SLOTS"]),
+            slots,
+            "{}",
+            server.port
+        );
+        let shards = server.raw().cmd_text(&["CLUSTER", "SHARDS"]);
+        assert!(
+            shards.starts_with(&format!("*{}\r\n", nodes.len())),
+            "{shards}"
+        );
+    }
+}
+
+#[test]
+fn redis_cli_creates_a_cluster_of_three_redis_lite_masters() {
+    let Some(nodes) = create(&[Program::Lite; 3]) else {
+        return;
+    };
+    for server in &nodes {
+        assert_check_clean(server, 3);
+    }
+    assert_views_agree(&nodes);
+    for server in &nodes {
+        assert_eq!(cluster_info(server, "cluster_size"), "3");
+        assert_eq!(cluster_info(server, "cluster_current_epoch"), "3");
+        let sent: u64 = cluster_info(server, "cluster_stats_messages_ping_sent")
+            .parse()
+            .unwrap();
+        assert!(sent > 0, "no PING counted on {}", server.port);
+        // Each node has a link to and a link from each other node.
+        wait_until("two links per peer", CONVERGE, || {
+            let links = server.raw().cmd_text(&["CLUSTER", "LINKS"]);
+            links.starts_with("*4\r\n")
+                && links.matches("$9\r\ndirection\r\n$2\r\nto\r\n").count() == 2
+        });
+    }
+    // redis-cli -c follows MOVED from whichever node it starts at.
+    let port = nodes[0].port.to_string();
+    for key in ["alpha", "beta", "gamma", "delta", "epsilon"] {
+        let set = testkit::run("redis-cli", &["-c", "-p", &port, "SET", key, key], b"");
+        assert_eq!(testkit::text(&set.stdout), "OK\n", "SET {key}");
+    }
+    let other = nodes[2].port.to_string();
+    for key in ["alpha", "beta", "gamma", "delta", "epsilon"] {
+        let get = testkit::run("redis-cli", &["-c", "-p", &other, "GET", key], b"");
+        assert_eq!(testkit::text(&get.stdout), format!("{key}\n"), "GET {key}");
+    }
+}
+
+#[test]
+fn a_mixed_cluster_of_redis_and_redis_lite_checks_clean_from_both() {
+    let programs = [Program::Lite, Program::Redis, Program::Lite, Program::Redis];
+    let Some(nodes) = create(&programs) else {
+        return;
+    };
+    for server in &nodes {
+        assert_check_clean(server, 4);
+    }
+    assert_views_agree(&nodes);
+    // CLUSTER INFO has Redis's fields in Redis's order, and the same values where they are
+    // the cluster's rather than the node's own.
+    let fields = |server: &Server| -> Vec<String> {
+        let info = text(&mut server.raw(), &["CLUSTER", "INFO"]);
+        info.lines()
+            .filter(|l| !l.starts_with("cluster_stats_messages_"))
+            .map(|l| match l.split_once(':') {
+                Some(("cluster_my_epoch", _)) => "cluster_my_epoch".to_string(),
+                _ => l.to_string(),
+            })
+            .collect()
+    };
+    assert_eq!(fields(&nodes[0]), fields(&nodes[1]));
+    assert_eq!(fields(&nodes[2]), fields(&nodes[3]));
+    // PUBLISH on any node reaches a subscriber on every other, whichever kind each is. The
+    // cluster has converged, so every node has its links: one PUBLISH is enough.
+    for (from, to) in [(0, 1), (1, 2), (2, 0), (3, 2)] {
+        let mut subscriber = nodes[to].raw();
+        subscriber.cmd(&["SUBSCRIBE", "news"]);
+        let message = format!("hello from {from}");
+        nodes[from].raw().cmd(&["PUBLISH", "news", &message]);
+        let push = subscriber.read_reply();
+        let expected = format!(
+            "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n${}\r\n{message}\r\n",
+            message.len()
+        );
+        assert_eq!(String::from_utf8_lossy(&push), expected, "{from} -> {to}");
+    }
+}
+
+#[test]
+fn a_killed_node_goes_pfail_then_fail_everywhere_and_is_cleared_when_back() {
+    let Some(mut nodes) = create(&[Program::Lite; 3]) else {
+        return;
+    };
+    let victim = text(&mut nodes[2].raw(), &["CLUSTER", "MYID"]);
+    nodes[2].kill9();
+    let flags_of = |server: &Server| -> String {
+        let nodes = text(&mut server.raw(), &["CLUSTER", "NODES"]);
+        nodes
+            .lines()
+            .find(|l| l.starts_with(&victim))
+            .map(|l| l.split(' ').nth(2).unwrap_or_default().to_string())
+            .unwrap_or_default()
+    };
+    for server in &nodes[..2] {
+        wait_until("the killed node to be flagged fail", CONVERGE, || {
+            flags_of(server) == "master,fail"
+        });
+        assert_eq!(cluster_info(server, "cluster_state"), "fail");
+        assert_eq!(cluster_info(server, "cluster_slots_fail"), "5461");
+    }
+    nodes[2].restart();
+    wait_converged(&nodes);
+    for server in &nodes[..2] {
+        wait_until("the returned node's FAIL to clear", CONVERGE, || {
+            flags_of(server) == "master"
+        });
+    }
+    assert_views_agree(&nodes);
+}
+
+#[test]
+fn pfail_needs_a_majority_of_masters_to_become_fail() {
+    let Some(mut nodes) = create(&[Program::Lite; 3]) else {
+        return;
+    };
+    let victim = text(&mut nodes[2].raw(), &["CLUSTER", "MYID"]);
+    // With one of the two other masters also gone, the last one alone is no majority of
+    // three: the victim stays PFAIL there.
+    nodes[2].kill9();
+    nodes[1].kill9();
+    let survivor = &nodes[0];
+    wait_until("the killed nodes to be flagged fail?", CONVERGE, || {
+        let text = text(&mut survivor.raw(), &["CLUSTER", "NODES"]);
+        text.lines().filter(|l| l.contains("master,fail?")).count() == 2
+    });
+    assert_eq!(cluster_info(survivor, "cluster_state"), "fail");
+    let reports = survivor
+        .raw()
+        .cmd_text(&["CLUSTER", "COUNT-FAILURE-REPORTS", &victim]);
+    assert_eq!(reports, ":0\r\n");
+}
+
+#[test]
+fn forget_removes_a_node_and_gossip_does_not_bring_it_back() {
+    let Some(nodes) = create(&[Program::Lite; 3]) else {
+        return;
+    };
+    let forgotten = text(&mut nodes[2].raw(), &["CLUSTER", "MYID"]);
+    let mut first = nodes[0].raw();
+    assert_eq!(
+        first.cmd_text(&["CLUSTER", "FORGET", &forgotten]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        first.cmd_text(&["CLUSTER", "FORGET", &forgotten]),
+        format!("-ERR Unknown node {forgotten}\r\n")
+    );
+    let me = text(&mut first, &["CLUSTER", "MYID"]);
+    assert_eq!(
+        first.cmd_text(&["CLUSTER", "FORGET", &me]),
+        "-ERR I tried hard but I can't forget myself...\r\n"
+    );
+    assert_eq!(cluster_info(&nodes[0], "cluster_known_nodes"), "2");
+    // The second node still gossips about the third; for the blacklist's minute the first
+    // does not take it back. Twenty more messages from the second node are gossip enough.
+    let received = |server: &Server| -> u64 {
+        cluster_info(server, "cluster_stats_messages_received")
+            .parse()
+            .unwrap()
+    };
+    let before = received(&nodes[0]);
+    wait_until("more gossip from the second node", CONVERGE, || {
+        received(&nodes[0]) >= before + 20
+    });
+    assert_eq!(cluster_info(&nodes[0], "cluster_known_nodes"), "2");
+    assert!(!text(&mut first, &["CLUSTER", "NODES"]).contains(&forgotten));
+}
