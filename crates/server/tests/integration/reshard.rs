@@ -348,3 +348,60 @@ fn kill_importing_node_then_fix(program: Program) {
         ":300\r\n"
     );
 }
+
+/// A third master joins with `add-node`, `rebalance --cluster-use-empty-masters` gives it its
+/// share under writes, `rebalance` with its weight at 0 takes everything back, and `del-node`
+/// removes it; nothing acknowledged is lost. Run on real Redis first.
+#[test]
+fn add_node_rebalance_and_del_node_under_writes() {
+    if !redis_cli_installed("add_node_rebalance_and_del_node_under_writes") {
+        return;
+    }
+    if Program::Redis.available() {
+        grow_and_shrink(Program::Redis);
+    }
+    grow_and_shrink(Program::Lite);
+}
+
+fn grow_and_shrink(program: Program) {
+    let cluster = Cluster::start(vec![
+        Launch::of(program).args(&NO_PERSISTENCE),
+        Launch::of(program).args(&NO_PERSISTENCE),
+    ]);
+    let newcomer = Launch::of(program)
+        .args(&NO_PERSISTENCE)
+        .cluster_node()
+        .start();
+    let seed = format!("127.0.0.1:{}", cluster.nodes[0].port);
+    let new_address = format!("127.0.0.1:{}", newcomer.port);
+    redis_cli_cluster(&["add-node", &new_address, &seed]);
+    // The newcomer learns who serves what by gossip, and serves (imports) only once it
+    // says the cluster is up.
+    assert_check_clean(&newcomer);
+    let mut raw = newcomer.raw();
+    wait_until(
+        "the new node's cluster_state:ok",
+        Duration::from_secs(30),
+        || raw.cmd_text(&["CLUSTER", "INFO"]).contains("cluster_state:ok"),
+    );
+    let writer = Writer::start(&cluster.nodes[0], 5_000);
+    writer.wait_for(5_000);
+    redis_cli_cluster(&["rebalance", &seed, "--cluster-use-empty-masters"]);
+    let report = assert_check_clean(&cluster.nodes[0]);
+    let share = slots_of(&report, &newcomer);
+    assert!((5000..=5600).contains(&share), "{share} slots\n{report}");
+
+    let new_id = {
+        let reply = newcomer.raw().cmd(&["CLUSTER", "MYID"]);
+        String::from_utf8(testkit::Reply::parse(&reply).bytes()).unwrap()
+    };
+    let weight = format!("{new_id}=0");
+    redis_cli_cluster(&["rebalance", &seed, "--cluster-weight", &weight]);
+    let acked = writer.stop();
+    assert_check_clean(&cluster.nodes[0]);
+    redis_cli_cluster(&["del-node", &seed, &new_id]);
+    let report = assert_check_clean(&cluster.nodes[0]);
+    assert!(!report.contains(&new_address), "{report}");
+    assert_nothing_lost(&cluster.nodes[1], &acked);
+    assert!(acked.errors.is_empty(), "write errors: {:?}", acked.errors);
+}
