@@ -30,10 +30,10 @@ use crate::command::flags::*;
 use crate::command::key_flags::*;
 use crate::command::{CommandSpec, Group, KeyRef, KeySpec};
 use crate::context::Ctx;
-use redis_lite_engine::Locked;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
 use crate::server::Server;
+use redis_lite_engine::Locked;
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("migrate", -6, WRITE, migrate)
     .key_specs(&[
