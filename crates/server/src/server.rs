@@ -263,7 +263,6 @@ impl Server {
                     config.tuning.tracking_table_max_keys as u64,
                     config.output_buffer_limits[OutputClass::Normal as usize],
                 ),
-                Apply::Unbuilt => crate::config::sections::warn_unbuilt(&config),
                 Apply::DefaultUserPassword => self.acl.set_default_password(&config.requirepass),
             }
         }

@@ -469,6 +469,14 @@ fn meet(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
+/// Whether CLUSTER NODES shows plaintext ports: under `tls-cluster`, to a client that came
+/// in on a plaintext port (not on `tls-port`), as Redis does.
+fn plaintext_ports(ctx: &Ctx<'_>) -> bool {
+    let config = ctx.server.config.read();
+    let tls_port = format!(":{}", config.tls.port);
+    config.tls.cluster && !ctx.client.handle.laddr.ends_with(&tls_port)
+}
+
 /// CLUSTER MYID
 fn myid(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = node(ctx)?;
@@ -480,7 +488,7 @@ fn myid(ctx: &mut Ctx<'_>) -> CmdResult {
 /// CLUSTER NODES
 fn nodes(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = announced(ctx)?;
-    let text = node.read().describe_all(true);
+    let text = node.read().describe_all(true, plaintext_ports(ctx));
     ctx.out.verbatim("txt", text.as_bytes());
     Ok(())
 }
@@ -496,7 +504,8 @@ fn replicas(ctx: &mut Ctx<'_>) -> CmdResult {
     let replicas = state.replicas_of(master);
     ctx.out.array(replicas.len());
     for replica in replicas {
-        ctx.out.bulk(state.describe(replica).as_bytes());
+        ctx.out
+            .bulk(state.describe(replica, plaintext_ports(ctx)).as_bytes());
     }
     Ok(())
 }
@@ -685,7 +694,7 @@ pub fn preferred_endpoint<'n>(node: &'n Node, config: &Config) -> &'n str {
 }
 
 /// A node in CLUSTER SLOTS: endpoint, port, ID, then the other ways to reach it.
-fn write_slot_node(ctx: &mut Ctx<'_>, node: &Node, config: &Config) {
+fn write_slot_node(ctx: &mut Ctx<'_>, node: &Node, config: &Config, plaintext: bool) {
     ctx.out.array(4);
     let endpoint_type = config.cluster.preferred_endpoint_type;
     // CLUSTER SLOTS says an unknown endpoint with a null.
@@ -694,7 +703,7 @@ fn write_slot_node(ctx: &mut Ctx<'_>, node: &Node, config: &Config) {
     } else {
         ctx.out.bulk(preferred_endpoint(node, config).as_bytes());
     }
-    ctx.out.integer(node.port as i64);
+    ctx.out.integer(node.client_port(plaintext) as i64);
     ctx.out.bulk(node.id.as_bytes());
     let show_ip = endpoint_type != "ip";
     let show_hostname = endpoint_type != "hostname" && !node.hostname.is_empty();
@@ -713,6 +722,7 @@ fn write_slot_node(ctx: &mut Ctx<'_>, node: &Node, config: &Config) {
 fn slots(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = announced(ctx)?;
     let config = ctx.server.config.read().clone();
+    let plaintext = plaintext_ports(ctx);
     let state = node.read();
     let runs = state.slot_runs();
     ctx.out.array(runs.len());
@@ -725,9 +735,9 @@ fn slots(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.array(3 + replicas.len());
         ctx.out.integer(start as i64);
         ctx.out.integer(end as i64);
-        write_slot_node(ctx, &state.nodes[owner], &config);
+        write_slot_node(ctx, &state.nodes[owner], &config, plaintext);
         for replica in replicas {
-            write_slot_node(ctx, &state.nodes[replica], &config);
+            write_slot_node(ctx, &state.nodes[replica], &config, plaintext);
         }
     }
     Ok(())

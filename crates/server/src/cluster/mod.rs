@@ -192,33 +192,51 @@ impl ClusterNode {
 }
 
 fn announce(state: &mut ClusterState, config: &Config, tcp_port: u16) {
-    let cluster = &config.cluster;
-    let port = if cluster.announce_port != 0 {
-        cluster.announce_port as u16
-    } else {
-        tcp_port
-    };
-    let cport = if cluster.announce_bus_port != 0 {
-        cluster.announce_bus_port as u16
-    } else {
-        bus_port(config, tcp_port)
-    };
+    let (port, pport, cport) = announced_ports(config, tcp_port);
     let myself = state.myself_mut();
     myself.port = port;
+    myself.pport = pport;
     myself.cport = cport;
-    myself.hostname = cluster.announce_hostname.clone();
-    if !cluster.announce_ip.is_empty() {
-        myself.ip = cluster.announce_ip.clone();
+    myself.hostname = config.cluster.announce_hostname.clone();
+    if !config.cluster.announce_ip.is_empty() {
+        myself.ip = config.cluster.announce_ip.clone();
     }
 }
 
-/// The cluster bus port: `cluster-port`, or the client port + 10000.
+/// The client port this node announces (the TLS one under `tls-cluster`), the plaintext port
+/// beside it (0 unless `tls-cluster`), and the bus port, `cluster-announce-*` first, as Redis
+/// derives them.
+pub fn announced_ports(config: &Config, tcp_port: u16) -> (u16, u16, u16) {
+    let cluster = &config.cluster;
+    let tls = config.tls.cluster;
+    let (mut port, mut pport) = match tls {
+        true => (config.tls.port as u16, tcp_port),
+        false => (tcp_port, 0),
+    };
+    if tls && cluster.announce_tls_port != 0 {
+        port = cluster.announce_tls_port as u16;
+        pport = cluster.announce_port as u16;
+    } else if cluster.announce_port != 0 {
+        port = cluster.announce_port as u16;
+    }
+    let cport = match cluster.announce_bus_port {
+        0 => bus_port(config, tcp_port),
+        announced => announced as u16,
+    };
+    (port, pport, cport)
+}
+
+/// The cluster bus port: `cluster-port`, or the client port + 10000 (the TLS port's under
+/// `tls-cluster`).
 pub fn bus_port(config: &Config, tcp_port: u16) -> u16 {
     if config.cluster.port != 0 {
-        config.cluster.port as u16
-    } else {
-        tcp_port.wrapping_add(10000)
+        return config.cluster.port as u16;
     }
+    let port = match config.tls.cluster {
+        true => config.tls.port as u16,
+        false => tcp_port,
+    };
+    port.wrapping_add(10000)
 }
 
 /// The keys of database 0 in `slot`.

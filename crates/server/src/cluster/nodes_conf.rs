@@ -194,7 +194,7 @@ fn parse_node(fields: &[&str]) -> Option<Node> {
 
 /// The file's text for `state`.
 pub fn render(state: &ClusterState) -> String {
-    let mut text = state.describe_all(false);
+    let mut text = state.describe_all(false, false);
     text.push_str(&format!(
         "vars currentEpoch {} lastVoteEpoch {}\n",
         state.current_epoch, state.last_vote_epoch

@@ -44,6 +44,8 @@ pub struct Node {
     /// Empty until known (this node learns its own from its peers, or `cluster-announce-ip`).
     pub ip: String,
     pub port: u16,
+    /// The plaintext client port when `port` is a TLS one (`tls-cluster`), else 0.
+    pub pport: u16,
     pub cport: u16,
     pub hostname: String,
     pub flags: u16,
@@ -109,6 +111,7 @@ impl Node {
             id,
             ip: String::new(),
             port: 0,
+            pport: 0,
             cport: 0,
             hostname: String::new(),
             flags,
@@ -128,14 +131,30 @@ impl Node {
         self.flags & REPLICA != 0
     }
 
-    /// `ip:port@cport[,hostname]`, as CLUSTER NODES and nodes.conf write it.
-    pub fn address(&self) -> String {
-        let mut address = format!("{}:{}@{}", self.ip, self.port, self.cport);
+    /// `ip:port@cport[,hostname]`, as CLUSTER NODES and nodes.conf write it; with
+    /// `plaintext_port`, the plaintext port in place of the TLS one.
+    pub fn address(&self, plaintext_port: bool) -> String {
+        let port = if plaintext_port {
+            self.pport
+        } else {
+            self.port
+        };
+        let mut address = format!("{}:{}@{}", self.ip, port, self.cport);
         if !self.hostname.is_empty() {
             address.push(',');
             address.push_str(&self.hostname);
         }
         address
+    }
+
+    /// The port clients reach the node at: `pport` for a plaintext client of a `tls-cluster`
+    /// node (`plaintext`), else `port`.
+    pub fn client_port(&self, plaintext: bool) -> u16 {
+        if plaintext {
+            self.pport
+        } else {
+            self.port
+        }
     }
 
     /// The flags field: `myself,master`, or `noflags`.
@@ -387,8 +406,9 @@ impl ClusterState {
     }
 
     /// The line CLUSTER NODES shows for a node (without the newline); this node's own line
-    /// lists its open slots too.
-    pub fn describe(&self, node: usize) -> String {
+    /// lists its open slots too. `plaintext_ports`: each node's plaintext port in place of its
+    /// TLS one, for a plaintext client of a `tls-cluster` node, as Redis shows them.
+    pub fn describe(&self, node: usize, plaintext_ports: bool) -> String {
         let n = &self.nodes[node];
         let master = match &n.master {
             Some(id) if n.is_replica() => id.as_str(),
@@ -402,7 +422,7 @@ impl ClusterState {
         let mut line = format!(
             "{} {} {} {} {} {} {} {}",
             n.id,
-            n.address(),
+            n.address(plaintext_ports),
             n.flag_names(),
             master,
             n.ping_sent,
@@ -438,13 +458,13 @@ impl ClusterState {
 
     /// Every node's line, newline-terminated (CLUSTER NODES, nodes.conf). Nodes still in
     /// handshake are left out of nodes.conf.
-    pub fn describe_all(&self, with_handshake: bool) -> String {
+    pub fn describe_all(&self, with_handshake: bool, plaintext_ports: bool) -> String {
         let mut text = String::new();
         for (i, node) in self.nodes.iter().enumerate() {
             if !with_handshake && node.flags & HANDSHAKE != 0 {
                 continue;
             }
-            text.push_str(&self.describe(i));
+            text.push_str(&self.describe(i, plaintext_ports));
             text.push('\n');
         }
         text
@@ -534,7 +554,7 @@ mod tests {
         state.set_importing(3, Some(other));
         assert_eq!(state.slot_ranges(0), vec![(0, 2), (5, 5), (100, 100)]);
         assert_eq!(
-            state.describe(0),
+            state.describe(0, false),
             format!(
                 "{} :7000@17000 myself,master - 0 0 0 connected 0-2 5 100 [1->-{}] [3-<-{}]",
                 id('a'),

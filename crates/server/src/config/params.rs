@@ -98,9 +98,6 @@ pub enum Apply {
     /// `tracking-table-max-keys`, which client tracking checks after commands, and the
     /// output limit of the normal clients it sends invalidations to.
     Tracking,
-    /// Capabilities not built yet (cluster mode, TLS), whose parameters are accepted: a
-    /// warning in the log says what they do not do.
-    Unbuilt,
     /// The slow log's and latency monitor's thresholds, `latency-tracking`.
     Observability,
     /// `requirepass`: the default user's one password. Not in `ALL`: the default user is
@@ -123,7 +120,6 @@ impl Apply {
         Apply::Allocator,
         Apply::LazyFree,
         Apply::Tracking,
-        Apply::Unbuilt,
         Apply::Observability,
     ];
 }
@@ -1179,11 +1175,11 @@ const CLUSTER: &[Param] = &[
 ];
 
 /// TLS (`net::tls`): the listeners of `tls-port` and the contexts, rebuilt by CONFIG SET.
-/// There is no cluster bus yet, so `tls-cluster` is accepted with a warning.
+/// `tls-cluster` makes new cluster bus links TLS.
 const TLS: &[Param] = &[
     int_param!("tls-port", tls.port: i64, 0, 65535, default "0", mutable true),
     bool_param!("tls-replication", tls.replication, default "no", mutable true),
-    bool_param!("tls-cluster", tls.cluster, default "no", mutable true).informs(&[Apply::Unbuilt]),
+    bool_param!("tls-cluster", tls.cluster, default "no", mutable true),
     string_param!("tls-cert-file", tls.cert_file, mutable true),
     string_param!("tls-key-file", tls.key_file, mutable true),
     string_param!("tls-key-file-pass", tls.key_file_pass, mutable true),

@@ -160,14 +160,3 @@ pub struct AclConfig {
     pub acllog_max_len: i64,
     pub pubsub_default: &'static str,
 }
-
-/// Logs, at start-up and after CONFIG SET of one of them, what the accepted parameters of
-/// capabilities not built yet do not do, so that a config written for Redis does not mislead.
-pub fn warn_unbuilt(config: &super::Config) {
-    if config.tls.cluster {
-        crate::log!(
-            Warning,
-            "WARNING tls-cluster yes: there is no cluster bus yet (issue 18) for TLS to secure"
-        );
-    }
-}

@@ -2,13 +2,15 @@
 //! real Redis 7.0 masters, created by `redis-cli --cluster create` and checked clean by
 //! `redis-cli --cluster check` from every node; every node's view agrees; `redis-cli -c`
 //! follows MOVED; a node killed with kill -9 goes PFAIL then FAIL everywhere and is cleared
-//! when it returns; PUBLISH reaches subscribers on other nodes; CLUSTER FORGET. Tests that
+//! when it returns; PUBLISH reaches subscribers on other nodes; CLUSTER FORGET; a cluster
+//! whose bus speaks TLS (`tls-cluster yes`), redis-lite and Redis nodes together. Tests that
 //! need redis-cli or redis-server say they were skipped when those are missing.
 
 use std::time::Duration;
 
 use redis_lite_testkit as testkit;
-use testkit::{skipped, wait_until, Launch, Program, Raw, Reply, Server};
+use testkit::pki::Pki;
+use testkit::{free_port, skipped, wait_until, DataDir, Launch, Program, Raw, Reply, Server};
 
 /// Under a loaded machine, agreement takes a few gossip rounds; generous on purpose.
 const CONVERGE: Duration = Duration::from_secs(60);
@@ -117,9 +119,17 @@ fn assert_check_clean(server: &Server, count: usize) {
 
 /// Every node's NODES agree, and so do their SLOTS (byte for byte) and SHARDS' slot ranges.
 fn assert_views_agree(nodes: &[Server]) {
-    wait_until("every node to agree on the cluster", CONVERGE, || {
-        nodes.iter().all(|n| view(n) == view(&nodes[0]))
+    let agreed = testkit::poll(CONVERGE, || {
+        nodes
+            .iter()
+            .all(|n| view(n) == view(&nodes[0]))
+            .then_some(())
     });
+    if agreed.is_none() {
+        for server in &nodes[1..] {
+            assert_eq!(view(server), view(&nodes[0]), "{} disagrees", server.port);
+        }
+    }
     let slots = nodes[0].raw().cmd(&["CLUSTER", "SLOTS"]);
     for server in nodes {
         assert_eq!(
@@ -300,4 +310,94 @@ fn forget_removes_a_node_and_gossip_does_not_bring_it_back() {
     });
     assert_eq!(cluster_info(&nodes[0], "cluster_known_nodes"), "2");
     assert!(!text(&mut first, &["CLUSTER", "NODES"]).contains(&forgotten));
+}
+
+#[test]
+fn a_tls_cluster_of_redis_lite_and_redis_nodes_forms_over_tls_links() {
+    let mut programs = vec![Program::Lite, Program::Lite];
+    if Program::Redis.available() {
+        programs.push(Program::Redis);
+    } else {
+        skipped("redis-server is not available: the TLS cluster has redis-lite nodes only");
+    }
+    let pki = Pki::new(DataDir::new("tls-bus"), "bus");
+    let ca = pki.ca_file();
+    let mut tls_ports = Vec::new();
+    let nodes: Vec<Server> = programs
+        .iter()
+        .enumerate()
+        .map(|(i, &program)| {
+            let id = pki.issue(&format!("node{i}"));
+            let tls_port = free_port();
+            tls_ports.push(tls_port);
+            let tls_port = tls_port.to_string();
+            node(program)
+                .args(&["--tls-port", &tls_port, "--tls-cluster", "yes"])
+                .args(&["--tls-cert-file", &id.cert, "--tls-key-file", &id.key])
+                .args(&["--tls-ca-cert-file", &ca])
+                .start()
+        })
+        .collect();
+    let per_node = 16384 / nodes.len();
+    for (i, server) in nodes.iter().enumerate() {
+        let first = (i * per_node).to_string();
+        let last = if i + 1 == nodes.len() {
+            16383
+        } else {
+            (i + 1) * per_node - 1
+        };
+        let reply = server
+            .raw()
+            .cmd_text(&["CLUSTER", "ADDSLOTSRANGE", &first, &last.to_string()]);
+        assert_eq!(reply, "+OK\r\n");
+    }
+    let mut first = nodes[0].raw();
+    for (server, tls_port) in nodes.iter().zip(&tls_ports).skip(1) {
+        let bus = server.cluster_port.expect("a cluster node").to_string();
+        let reply = first.cmd_text(&["CLUSTER", "MEET", "127.0.0.1", &tls_port.to_string(), &bus]);
+        assert_eq!(reply, "+OK\r\n");
+    }
+    wait_converged(&nodes);
+    assert_views_agree(&nodes);
+    // Under tls-cluster the nodes announce their TLS ports; a plaintext client is shown
+    // their plaintext ones.
+    let view = text(&mut first, &["CLUSTER", "NODES"]);
+    for server in &nodes {
+        assert!(
+            view.contains(&format!("127.0.0.1:{}@", server.port)),
+            "{view}"
+        );
+    }
+    let conf = std::fs::read_to_string(nodes[0].dir.join("nodes.conf")).unwrap();
+    for tls_port in &tls_ports {
+        assert!(conf.contains(&format!("127.0.0.1:{tls_port}@")), "{conf}");
+    }
+}
+
+#[test]
+fn reset_hard_drops_the_links_and_the_others_see_the_old_id_without_address() {
+    let Some(nodes) = create(&[Program::Lite; 3]) else {
+        return;
+    };
+    let mut last = nodes[2].raw();
+    let old_id = text(&mut last, &["CLUSTER", "MYID"]);
+    assert_eq!(
+        last.cmd_text(&["CLUSTER", "RESET", "HARD"]),
+        "+OK\r\n",
+        "the node holds no keys"
+    );
+    assert_ne!(text(&mut last, &["CLUSTER", "MYID"]), old_id);
+    assert_eq!(cluster_info(&nodes[2], "cluster_known_nodes"), "1");
+    wait_until("the reset node's links to close", CONVERGE, || {
+        last.cmd_text(&["CLUSTER", "LINKS"]) == "*0\r\n"
+    });
+    // Its peers reach a node answering under another name: they keep the old ID, without
+    // an address, as Redis does.
+    for server in &nodes[..2] {
+        wait_until("the old ID to lose its address", CONVERGE, || {
+            text(&mut server.raw(), &["CLUSTER", "NODES"])
+                .lines()
+                .any(|l| l.starts_with(&old_id) && l.contains("master,noaddr"))
+        });
+    }
 }

@@ -410,14 +410,12 @@ fn config_set_tls_port_opens_and_closes_the_tls_listener() {
         .ends_with("$1\r\n0\r\n"));
 }
 
-/// `tls-cluster yes` is accepted for the cluster bus that is not built yet, with a warning at
-/// start-up and on CONFIG SET; cluster mode itself is chosen at start-up only.
+/// `tls-cluster` may change at runtime (new bus links follow it); cluster mode itself is
+/// chosen at start-up only. The TLS cluster itself is in `cluster_bus.rs`.
 #[test]
-fn tls_cluster_is_accepted_with_a_warning() {
+fn tls_cluster_is_settable_at_runtime() {
     let pki = Pki::new(DataDir::new("tls-cluster"), "cluster");
     let server_id = pki.issue("server");
-    let dir = DataDir::new("tls-cluster-log");
-    let logfile = dir.join("server.log");
     // TLS needs its certificate for tls-cluster alone, as in Redis.
     let server = Launch::lite()
         .args(&[
@@ -429,14 +427,8 @@ fn tls_cluster_is_accepted_with_a_warning() {
             &server_id.key,
             "--tls-ca-cert-file",
             &pki.ca_file(),
-            "--logfile",
-            logfile.to_str().unwrap(),
         ])
         .start();
-    let warning =
-        "WARNING tls-cluster yes: there is no cluster bus yet (issue 18) for TLS to secure";
-    let log = std::fs::read_to_string(&logfile).unwrap();
-    assert_eq!(log.matches(warning).count(), 1, "{log}");
     let mut raw = server.raw();
     raw.expect_replies(&[
         (&["CONFIG", "SET", "tls-cluster", "no"], "+OK\r\n"),
@@ -446,17 +438,6 @@ fn tls_cluster_is_accepted_with_a_warning() {
             "-ERR CONFIG SET failed (possibly related to argument 'cluster-enabled') - can't set immutable config\r\n",
         ),
     ]);
-    wait_until(
-        "the runtime warning is logged",
-        Duration::from_secs(5),
-        || {
-            std::fs::read_to_string(&logfile)
-                .unwrap()
-                .matches(warning)
-                .count()
-                == 2
-        },
-    );
 }
 
 /// redis-py (`ssl=True`, `ssl_ca_certs`, `ssl_certfile`/`ssl_keyfile`) runs SET, GET and a

@@ -37,6 +37,12 @@ pub(super) const FAIL_REPORT_VALIDITY_MULT: u64 = 2;
 /// after this many node timeouts.
 pub(super) const FAIL_UNDO_TIME_MULT: u64 = 2;
 
+/// An outbound link's stream once open: TCP, or TLS under `tls-cluster`.
+enum LinkStream {
+    Plain(tokio::net::TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
+}
+
 /// One link.
 pub(super) struct Link {
     /// The node it is attached to: for an outbound link the node it was opened to; for an
@@ -108,12 +114,25 @@ impl Core {
             Event::Accepted(stream) => {
                 let peer = stream.peer_addr().ok().map(|a| ip_text(a.ip()));
                 let local = stream.local_addr().ok().map(|a| ip_text(a.ip()));
-                let (id, queue, pending) = self.add_link(None, true, peer);
+                let (id, queue, pending) = self.add_link(None, true, peer.clone());
                 if let Some(link) = self.links.get_mut(&id) {
                     link.local_ip = local;
                 }
                 let events = self.events.clone();
-                tokio::spawn(link::serve(id, stream, events, queue, pending));
+                let server = self.server.clone();
+                let tls = server.config.read().tls.cluster;
+                tokio::spawn(async move {
+                    if !tls {
+                        return link::serve(id, stream, events, queue, pending).await;
+                    }
+                    let peer = peer.unwrap_or_default();
+                    match server.tls.accept(stream, &peer).await {
+                        Some(stream) => link::serve(id, stream, events, queue, pending).await,
+                        None => {
+                            let _ = events.send(Event::Closed { link: id });
+                        }
+                    }
+                });
             }
             Event::Connected { link, local } => self.connected(link, local),
             Event::Received { link, message } => self.receive(link, *message),
@@ -161,17 +180,33 @@ impl Core {
         let (id, queue, pending) = self.add_link(Some(node.id.clone()), false, Some(ip.clone()));
         let events = self.events.clone();
         let timeout = Duration::from_millis(self.node_timeout().max(1000));
+        // Under `tls-cluster`, the link is TLS with the client context replication uses too.
+        let tls = match self.server.config.read().tls.cluster {
+            true => self.server.tls.client_config(),
+            false => None,
+        };
         tokio::spawn(async move {
-            let connecting = tokio::net::TcpStream::connect((ip.as_str(), cport));
-            match tokio::time::timeout(timeout, connecting).await {
-                Ok(Ok(stream)) => {
-                    let _ = stream.set_nodelay(true);
-                    let Ok(local) = stream.local_addr() else {
-                        let _ = events.send(Event::Closed { link: id });
-                        return;
-                    };
+            let opened = tokio::time::timeout(timeout, async {
+                let stream = tokio::net::TcpStream::connect((ip.as_str(), cport)).await?;
+                let _ = stream.set_nodelay(true);
+                let local = stream.local_addr()?;
+                let stream = match tls {
+                    Some(config) => {
+                        let name = redis_lite_tls::server_name(&ip);
+                        let connector = tokio_rustls::TlsConnector::from(config);
+                        LinkStream::Tls(Box::new(connector.connect(name, stream).await?))
+                    }
+                    None => LinkStream::Plain(stream),
+                };
+                Ok::<_, std::io::Error>((stream, local))
+            });
+            match opened.await {
+                Ok(Ok((stream, local))) => {
                     let _ = events.send(Event::Connected { link: id, local });
-                    link::serve(id, stream, events, queue, pending).await;
+                    match stream {
+                        LinkStream::Plain(s) => link::serve(id, s, events, queue, pending).await,
+                        LinkStream::Tls(s) => link::serve(id, s, events, queue, pending).await,
+                    }
                 }
                 _ => {
                     let _ = events.send(Event::Closed { link: id });
@@ -316,6 +351,7 @@ impl Core {
             None
         };
         let mut header = Header::new(wire_name(&me.id), me.port, me.cport);
+        header.pport = me.pport;
         header.current_epoch = st.current_epoch;
         header.config_epoch = master.map_or(me.config_epoch, |m| st.nodes[m].config_epoch);
         header.offset = self.server.replication.backlog.pull();
@@ -562,7 +598,7 @@ fn gossip_section(st: &ClusterState) -> Heartbeat {
                 port: n.port,
                 cport: n.cport,
                 flags: NodeFlags(n.flags & !MEET),
-                pport: 0,
+                pport: n.pport,
             }
         })
         .collect();

@@ -54,6 +54,7 @@ impl Core {
                 out.save = true;
             }
             st.nodes[s].live.data_received = now;
+            st.nodes[s].pport = h.pport;
             self.attach_inbound(link, &sender_id);
         }
         match &message.body {
@@ -221,6 +222,7 @@ impl Core {
         let mut node = Node::new(crate::server::random_hex(40), HANDSHAKE);
         node.ip = self.sender_ip(link, h);
         node.port = h.port;
+        node.pport = h.pport;
         node.cport = h.cport;
         node.live.created_ms = now_ms();
         st.add_node(node);
@@ -577,6 +579,7 @@ impl Core {
                     let mut node = Node::new(name, flags & !(MYSELF | MEET | PFAIL | FAIL));
                     node.ip = ip;
                     node.port = g.port;
+                    node.pport = g.pport;
                     node.cport = g.cport;
                     node.live.created_ms = now;
                     st.add_node(node);
