@@ -3,27 +3,17 @@
 //! ASKING) to the node importing a slot; stdout, stderr and exit status must be identical, in
 //! one-shot mode and with commands piped in (where redis-cli says where it was redirected).
 
-use redis_lite_testkit::{installed, run, skipped, text, Cluster, Program};
+mod common;
 
-/// The client under test, as cargo built it for these tests.
-const CLI: &str = env!("CARGO_BIN_EXE_redis-lite-cli");
+use common::assert_same_as_redis_cli;
+use redis_lite_testkit::{installed, skipped, Cluster, Program};
 
 /// Runs `args` (after `-c -p port`) through both clients and compares everything.
 fn same(port: u16, args: &[&str], stdin: &[u8]) {
     let port = port.to_string();
     let mut all = vec!["-c", "-p", &port];
     all.extend_from_slice(args);
-    let theirs = run("redis-cli", &all, stdin);
-    let ours = run(CLI, &all, stdin);
-    assert_eq!(
-        (text(&ours.stdout), text(&ours.stderr), ours.status.code()),
-        (
-            text(&theirs.stdout),
-            text(&theirs.stderr),
-            theirs.status.code()
-        ),
-        "redis-lite-cli {all:?}"
-    );
+    assert_same_as_redis_cli(&all, stdin);
 }
 
 /// Both clients through MOVED and ASK on `cluster`, whose node 0 serves slots 0-8191 and node 1

@@ -57,8 +57,35 @@ fn assert_check_clean(node: &Server) -> String {
     report
 }
 
-/// Reshards `count` slots from node `from` to node `to` of `cluster`, answering yes.
+/// Waits until every node of `cluster` (and `more`) knows them all and says
+/// `cluster_state:ok`, then until redis-cli finds the cluster clean: the nodes have heard each
+/// other's last slot changes and epochs, and each serves (imports) again.
+fn wait_settled(cluster: &Cluster, more: Option<&Server>) {
+    let nodes: Vec<&Server> = cluster.nodes.iter().chain(more).collect();
+    let known = format!("cluster_known_nodes:{}", nodes.len());
+    for node in &nodes {
+        let mut raw = node.raw();
+        wait_until(
+            &format!(
+                "every node to know all {} and say cluster_state:ok",
+                nodes.len()
+            ),
+            Duration::from_secs(30),
+            || {
+                let info = raw.cmd_text(&["CLUSTER", "INFO"]);
+                info.contains("cluster_state:ok") && info.contains(&known)
+            },
+        );
+    }
+    for node in nodes {
+        assert_check_clean(node);
+    }
+}
+
+/// Reshards `count` slots from node `from` to node `to` of `cluster`, answering yes, once the
+/// cluster has settled.
 fn reshard(cluster: &Cluster, from: usize, to: usize, count: usize) {
+    wait_settled(cluster, None);
     let address = format!("127.0.0.1:{}", cluster.nodes[from].port);
     let (from_id, to_id) = (cluster.node_id(from), cluster.node_id(to));
     redis_cli_cluster(&[
@@ -283,7 +310,7 @@ fn kill_importing_node_then_fix(program: Program) {
     let tag = "m";
     let from = cluster.node_for(tag);
     let to = 1 - from;
-    let slot = cluster.key_slot(tag).to_string();
+    let slot = cluster.key_slot(tag);
     let client = redis::cluster::ClusterClient::new(vec![format!(
         "redis://127.0.0.1:{}",
         cluster.nodes[from].port
@@ -293,29 +320,8 @@ fn kill_importing_node_then_fix(program: Program) {
     let mut acked = Acknowledged::default();
     write_tagged(&mut con, &mut acked, tag, 0..200, 0);
 
-    let (from_id, to_id) = (cluster.node_id(from), cluster.node_id(to));
-    let mut source = cluster.nodes[from].raw();
-    let mut target = cluster.nodes[to].raw();
-    let ok = |raw: &mut testkit::Raw, args: &[&str]| {
-        assert_eq!(raw.cmd_text(args), "+OK\r\n", "{args:?}");
-    };
-    ok(
-        &mut target,
-        &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id],
-    );
-    ok(
-        &mut source,
-        &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id],
-    );
-    let batch =
-        testkit::Reply::parse(&source.cmd(&["CLUSTER", "GETKEYSINSLOT", &slot, "100"])).array();
-    assert_eq!(batch.len(), 100);
-    let port = cluster.nodes[to].port.to_string();
-    let mut migrate: Vec<&[u8]> = vec![b"MIGRATE", b"127.0.0.1", port.as_bytes()];
-    migrate.extend([&b""[..], b"0", b"10000", b"KEYS"]);
-    migrate.extend(batch.iter().map(Vec::as_slice));
-    source.send(&testkit::encode(&migrate));
-    assert_eq!(source.read_reply(), b"+OK\r\n");
+    cluster.open_slot(slot, from, to);
+    assert_eq!(cluster.migrate_batch(slot, from, to, 100), 100);
     // Half the keys now live on the target (-ASK there), half still on the source, and new
     // keys go to the target.
     write_tagged(&mut con, &mut acked, tag, 0..300, 1000);
@@ -344,7 +350,7 @@ fn kill_importing_node_then_fix(program: Program) {
     assert_eq!(
         cluster.nodes[to]
             .raw()
-            .cmd_text(&["CLUSTER", "COUNTKEYSINSLOT", &slot]),
+            .cmd_text(&["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()]),
         ":300\r\n"
     );
 }
@@ -375,18 +381,8 @@ fn grow_and_shrink(program: Program) {
     let seed = format!("127.0.0.1:{}", cluster.nodes[0].port);
     let new_address = format!("127.0.0.1:{}", newcomer.port);
     redis_cli_cluster(&["add-node", &new_address, &seed]);
-    // The newcomer learns who serves what by gossip, and serves (imports) only once it
-    // says the cluster is up.
-    assert_check_clean(&newcomer);
-    let mut raw = newcomer.raw();
-    wait_until(
-        "the new node's cluster_state:ok",
-        Duration::from_secs(30),
-        || {
-            raw.cmd_text(&["CLUSTER", "INFO"])
-                .contains("cluster_state:ok")
-        },
-    );
+    // Gossip tells every node about the newcomer and the newcomer who serves what.
+    wait_settled(&cluster, Some(&newcomer));
     let writer = Writer::start(&cluster.nodes[0], 5_000);
     writer.wait_for(5_000);
     let new_id = {
