@@ -57,8 +57,14 @@ const REFUSED: &[(&str, &str)] = &[
     ),
     ("replicate", "replicas are fed from the journal only"),
     ("client-eviction", "there are no client eviction pools"),
-    ("drop-cluster-packet-filter", "there is no cluster bus yet"),
-    ("clusterlink", "there is no cluster bus yet"),
+    (
+        "drop-cluster-packet-filter",
+        "the cluster bus has no packet filter",
+    ),
+    (
+        "clusterlink",
+        "the cluster bus links cannot be killed by hand",
+    ),
 ];
 
 /// DEBUG <subcommand> ...

@@ -313,14 +313,13 @@ struct Request {
     db: i64,
     timeout: Duration,
     replace: bool,
-    /// Whether this node is a cluster node: it then sends RESTORE-ASKING, which a target
-    /// importing the keys' slot accepts without the client having sent ASKING, as Redis does.
-    cluster: bool,
     /// AUTH's password, or AUTH2's username and password.
     auth: Option<(Option<Vec<u8>>, Vec<u8>)>,
     keys: Vec<Moved>,
     /// How the payloads were serialized, to compare with the keys afterwards.
     dump: redis_lite_persist::WriteOptions,
+    /// A cluster node sends RESTORE-ASKING, which the target serves in a slot it is importing.
+    asking: bool,
 }
 
 /// How an exchange ended.
@@ -433,10 +432,10 @@ fn migrate(ctx: &mut Ctx<'_>) -> CmdResult {
         db,
         timeout,
         replace,
-        cluster: ctx.server.cluster.enabled(),
         auth,
         keys: moved,
         dump,
+        asking: ctx.server.cluster.enabled(),
     };
     // Keys of a slot being resharded move with their shard locked throughout, as Redis moves
     // them with the whole server stopped: a write between the copy and the delete would be
@@ -698,7 +697,7 @@ fn encode(request: &Request, select: bool) -> Vec<u8> {
     if select {
         command(&[b"SELECT", request.db.to_string().as_bytes()]);
     }
-    let restore: &[u8] = if request.cluster {
+    let restore: &[u8] = if request.asking {
         b"RESTORE-ASKING"
     } else {
         b"RESTORE"
@@ -783,7 +782,6 @@ mod tests {
             db: 3,
             timeout: Duration::from_secs(1),
             replace: true,
-            cluster: false,
             auth: Some((Some(b"u".to_vec()), b"p".to_vec())),
             keys: vec![Moved {
                 key: b"k".to_vec(),
@@ -792,6 +790,7 @@ mod tests {
                 ttl: 0,
             }],
             dump: Default::default(),
+            asking: false,
         };
         assert_eq!(
             encode(&request, true),
@@ -799,7 +798,7 @@ mod tests {
               *5\r\n$7\r\nRESTORE\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\nx\r\n$7\r\nREPLACE\r\n"
         );
         let cluster = Request {
-            cluster: true,
+            asking: true,
             replace: false,
             auth: None,
             ..request

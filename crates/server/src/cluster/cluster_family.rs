@@ -469,12 +469,9 @@ fn meet(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// Whether CLUSTER NODES shows plaintext ports: under `tls-cluster`, to a client that came
-/// in on a plaintext port (not on `tls-port`), as Redis does.
+/// Whether this client is shown plaintext ports ([`super::shows_plaintext_ports`]).
 fn plaintext_ports(ctx: &Ctx<'_>) -> bool {
-    let config = ctx.server.config.read();
-    let tls_port = format!(":{}", config.tls.port);
-    config.tls.cluster && !ctx.client.handle.laddr.ends_with(&tls_port)
+    super::shows_plaintext_ports(&ctx.server.config.read(), &ctx.client.handle.laddr)
 }
 
 /// CLUSTER MYID
@@ -718,19 +715,30 @@ fn write_slot_node(ctx: &mut Ctx<'_>, node: &Node, config: &Config, plaintext: b
     }
 }
 
+/// The replication offset of node `index`: this node's own, or the last its messages gave.
+fn node_offset(state: &ClusterState, index: usize, own_offset: u64) -> u64 {
+    match index {
+        0 => own_offset,
+        _ => state.nodes[index].live.repl_offset,
+    }
+}
+
 /// CLUSTER SLOTS: each run of slots served by one node, with the node and its replicas.
 fn slots(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = announced(ctx)?;
     let config = ctx.server.config.read().clone();
     let plaintext = plaintext_ports(ctx);
+    let own_offset = ctx.server.replication.backlog.pull();
     let state = node.read();
     let runs = state.slot_runs();
     ctx.out.array(runs.len());
     for (start, end, owner) in runs {
+        // A replica is listed once it has synced something (a non-zero offset), as in Redis.
         let replicas: Vec<usize> = state
             .replicas_of(owner)
             .into_iter()
             .filter(|&r| state.nodes[r].flags & node_flags::FAIL == 0)
+            .filter(|&r| node_offset(&state, r, own_offset) != 0)
             .collect();
         ctx.out.array(3 + replicas.len());
         ctx.out.integer(start as i64);
@@ -767,8 +775,7 @@ fn shards(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.array(1 + replicas.len());
         for member in std::iter::once(master).chain(replicas) {
             let n = &state.nodes[member];
-            let own_offset = if member == 0 { offset } else { 0 };
-            write_shard_node(ctx, n, &config, own_offset);
+            write_shard_node(ctx, n, &config, node_offset(&state, member, offset));
         }
     }
     Ok(())

@@ -226,6 +226,14 @@ pub fn announced_ports(config: &Config, tcp_port: u16) -> (u16, u16, u16) {
     (port, pport, cport)
 }
 
+/// Whether a client connected on local address `laddr` is shown the nodes' plaintext ports:
+/// under `tls-cluster` the nodes announce their TLS ports, and Redis gives a client that came
+/// in on a plaintext port (not `tls-port`) the plaintext ones, in CLUSTER NODES and SLOTS and
+/// in redirections.
+pub fn shows_plaintext_ports(config: &Config, laddr: &str) -> bool {
+    config.tls.cluster && !laddr.ends_with(&format!(":{}", config.tls.port))
+}
+
 /// The cluster bus port: `cluster-port`, or the client port + 10000 (the TLS port's under
 /// `tls-cluster`).
 pub fn bus_port(config: &Config, tcp_port: u16) -> u16 {

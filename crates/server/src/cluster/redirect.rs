@@ -66,7 +66,7 @@ pub fn check(
     }
     .err()?;
     let state = node.read();
-    Some(refusal_error(&state, &config, refusal))
+    Some(refusal_error(&state, &config, client, refusal))
 }
 
 /// Redis's `clusterRedirectBlockedClientIfNeeded`, checked before a blocked command re-runs
@@ -83,7 +83,7 @@ pub fn blocked_refusal(
     let config = server.config.read();
     let state = node.read();
     if !node.serving(&state, &config) {
-        return Some(refusal_error(&state, &config, Refusal::Down));
+        return Some(refusal_error(&state, &config, client, Refusal::Down));
     }
     // All the keys are in one slot: the rule saw to that when the command blocked.
     let slot = usize::from(key_slot(keys.first()?));
@@ -98,7 +98,7 @@ pub fn blocked_refusal(
         None => Refusal::DownUnbound,
         Some(other) => Refusal::Moved(slot, other),
     };
-    Some(refusal_error(&state, &config, refusal))
+    Some(refusal_error(&state, &config, client, refusal))
 }
 
 /// Redis's check on each command a script calls (`scriptVerifyClusterState`): its keys must be
@@ -128,7 +128,12 @@ pub fn script_refusal(
 }
 
 /// Redis's `clusterRedirectClient` texts.
-fn refusal_error(state: &ClusterState, config: &Config, refusal: Refusal) -> CommandError {
+fn refusal_error(
+    state: &ClusterState,
+    config: &Config,
+    client: &ClientState,
+    refusal: Refusal,
+) -> CommandError {
     let (code, slot, target) = match refusal {
         Refusal::CrossSlot => {
             return CommandError::coded("CROSSSLOT Keys in request don't hash to the same slot")
@@ -150,7 +155,7 @@ fn refusal_error(state: &ClusterState, config: &Config, refusal: Refusal) -> Com
     CommandError::coded(format!(
         "{code} {slot} {}:{}",
         super::cluster_family::preferred_endpoint(node, config),
-        node.port
+        node.client_port(super::shows_plaintext_ports(config, &client.handle.laddr))
     ))
 }
 

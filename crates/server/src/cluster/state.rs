@@ -71,6 +71,8 @@ pub struct Liveness {
     pub fail_time: u64,
     /// Whether this node has an outbound link to it (CLUSTER NODES's `connected`).
     pub linked: bool,
+    /// The replication offset its last message gave (a replica's processed offset).
+    pub repl_offset: u64,
     /// The masters that said the node is failing, with when they last said so.
     pub fail_reports: Vec<(String, u64)>,
 }
@@ -419,6 +421,11 @@ impl ClusterState {
         } else {
             "disconnected"
         };
+        // A replica shows its master's config epoch, as Redis shows it.
+        let epoch = match self.master_of(node) {
+            Some(m) if n.is_replica() => self.nodes[m].config_epoch,
+            _ => n.config_epoch,
+        };
         let mut line = format!(
             "{} {} {} {} {} {} {} {}",
             n.id,
@@ -427,7 +434,7 @@ impl ClusterState {
             master,
             n.ping_sent,
             n.pong_received,
-            n.config_epoch,
+            epoch,
             linked
         );
         for (start, end) in self.slot_ranges(node) {
@@ -581,5 +588,52 @@ mod tests {
         state.current_epoch = 5;
         assert!(state.bump_epoch());
         assert_eq!(state.myself().config_epoch, 6);
+    }
+
+    #[test]
+    fn failure_reports_expire_and_count_once_per_reporter() {
+        let mut live = Liveness::default();
+        assert!(live.add_failure_report("m1", 1000));
+        assert!(!live.add_failure_report("m1", 2000));
+        assert!(live.add_failure_report("m2", 1500));
+        assert_eq!(live.failure_reports(3000, 2000), 2);
+        // m2's report (1500) is now older than the validity; m1's was refreshed at 2000.
+        assert_eq!(live.failure_reports(3600, 2000), 1);
+        assert!(live.remove_failure_report("m1"));
+        assert!(!live.remove_failure_report("m1"));
+        assert_eq!(live.failure_reports(3600, 2000), 0);
+    }
+
+    #[test]
+    fn the_state_needs_a_reachable_majority_of_masters_serving_slots() {
+        let mut state = ClusterState::new(id('a'));
+        let b = state.add_node(Node::new(id('b'), MASTER));
+        let c = state.add_node(Node::new(id('c'), MASTER));
+        // A master without slots does not count.
+        state.add_node(Node::new(id('d'), MASTER | PFAIL));
+        for (slot, node) in [(0, 0), (1, b), (2, c)] {
+            state.assign(slot, node);
+        }
+        assert!(state.reaches_majority());
+        state.nodes[b].flags |= PFAIL;
+        assert!(state.reaches_majority());
+        state.nodes[c].flags |= FAIL;
+        assert!(!state.reaches_majority());
+        assert_eq!(state.size(), 3);
+    }
+
+    #[test]
+    fn deleting_a_node_drops_its_failure_reports_about_others() {
+        let mut state = ClusterState::new(id('a'));
+        let b = state.add_node(Node::new(id('b'), MASTER));
+        let c = state.add_node(Node::new(id('c'), MASTER));
+        state.nodes[c].live.add_failure_report(&id('b'), 10);
+        state.delete_node(b);
+        let c = state.index_of(id('c').as_bytes()).unwrap();
+        assert!(state.nodes[c].live.fail_reports.is_empty());
+        state.forgotten.push((id('b'), 100));
+        assert!(state.is_forgotten(&id('b'), 50));
+        assert!(!state.is_forgotten(&id('b'), 100));
+        assert!(state.forgotten.is_empty());
     }
 }

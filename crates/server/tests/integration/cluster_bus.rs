@@ -117,7 +117,7 @@ fn assert_check_clean(server: &Server, count: usize) {
     assert!(!output.contains("[ERR]"), "{output}");
 }
 
-/// Every node's NODES agree, and so do their SLOTS (byte for byte) and SHARDS' slot ranges.
+/// Every node's NODES agree, and so do their SLOTS (byte for byte) and SHARDS' shard count.
 fn assert_views_agree(nodes: &[Server]) {
     let agreed = testkit::poll(CONVERGE, || {
         nodes
@@ -131,6 +131,14 @@ fn assert_views_agree(nodes: &[Server]) {
         }
     }
     let slots = nodes[0].raw().cmd(&["CLUSTER", "SLOTS"]);
+    let masters = view(&nodes[0])
+        .iter()
+        .filter(|line| {
+            line.split(' ')
+                .nth(2)
+                .is_some_and(|f| f.starts_with("master"))
+        })
+        .count();
     for server in nodes {
         assert_eq!(
             server.raw().cmd(&["CLUSTER", "SLOTS"]),
@@ -139,10 +147,7 @@ fn assert_views_agree(nodes: &[Server]) {
             server.port
         );
         let shards = server.raw().cmd_text(&["CLUSTER", "SHARDS"]);
-        assert!(
-            shards.starts_with(&format!("*{}\r\n", nodes.len())),
-            "{shards}"
-        );
+        assert!(shards.starts_with(&format!("*{masters}\r\n")), "{shards}");
     }
 }
 
@@ -241,7 +246,10 @@ fn a_killed_node_goes_pfail_then_fail_everywhere_and_is_cleared_when_back() {
         wait_until("the killed node to be flagged fail", CONVERGE, || {
             flags_of(server) == "master,fail"
         });
-        assert_eq!(cluster_info(server, "cluster_state"), "fail");
+        // The state follows the flag once the node has recomputed it.
+        wait_until("the cluster to be down", CONVERGE, || {
+            cluster_info(server, "cluster_state") == "fail"
+        });
         assert_eq!(cluster_info(server, "cluster_slots_fail"), "5461");
     }
     nodes[2].restart();
@@ -269,7 +277,9 @@ fn pfail_needs_a_majority_of_masters_to_become_fail() {
         let text = text(&mut survivor.raw(), &["CLUSTER", "NODES"]);
         text.lines().filter(|l| l.contains("master,fail?")).count() == 2
     });
-    assert_eq!(cluster_info(survivor, "cluster_state"), "fail");
+    wait_until("the cluster to be down", CONVERGE, || {
+        cluster_info(survivor, "cluster_state") == "fail"
+    });
     let reports = survivor
         .raw()
         .cmd_text(&["CLUSTER", "COUNT-FAILURE-REPORTS", &victim]);
@@ -368,6 +378,12 @@ fn a_tls_cluster_of_redis_lite_and_redis_nodes_forms_over_tls_links() {
             "{view}"
         );
     }
+    // So is a redirection: "a" is in slot 15495, the last node's.
+    let last = nodes.last().expect("nodes");
+    assert_eq!(
+        first.cmd_text(&["GET", "a"]),
+        format!("-MOVED 15495 127.0.0.1:{}\r\n", last.port)
+    );
     let conf = std::fs::read_to_string(nodes[0].dir.join("nodes.conf")).unwrap();
     for tls_port in &tls_ports {
         assert!(conf.contains(&format!("127.0.0.1:{tls_port}@")), "{conf}");
@@ -399,5 +415,92 @@ fn reset_hard_drops_the_links_and_the_others_see_the_old_id_without_address() {
                 .lines()
                 .any(|l| l.starts_with(&old_id) && l.contains("master,noaddr"))
         });
+    }
+}
+
+#[test]
+fn spublish_reaches_a_real_redis_replica_of_a_redis_lite_master() {
+    if !Program::Redis.available() {
+        skipped("redis-server is not available");
+        return;
+    }
+    let master = node(Program::Lite).start();
+    let replica = node(Program::Redis).start();
+    let mut raw = master.raw();
+    assert_eq!(
+        raw.cmd_text(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]),
+        "+OK\r\n"
+    );
+    let bus = replica.cluster_port.expect("a cluster node").to_string();
+    let port = replica.port.to_string();
+    assert_eq!(
+        raw.cmd_text(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus]),
+        "+OK\r\n"
+    );
+    let nodes = [master, replica];
+    wait_converged(&nodes);
+    let master_id = text(&mut raw, &["CLUSTER", "MYID"]);
+    assert_eq!(
+        nodes[1]
+            .raw()
+            .cmd_text(&["CLUSTER", "REPLICATE", &master_id]),
+        "+OK\r\n"
+    );
+    // The master learns the new role from the replica's headers.
+    wait_until("the master to see its replica", CONVERGE, || {
+        text(&mut raw, &["CLUSTER", "NODES"]).contains(&format!("slave {master_id}"))
+    });
+    assert_views_agree(&nodes);
+    let mut subscriber = nodes[1].raw();
+    subscriber.cmd(&["SSUBSCRIBE", "orders"]);
+    assert_eq!(raw.cmd_text(&["SPUBLISH", "orders", "one"]), ":0\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&subscriber.read_reply()),
+        "*3\r\n$8\r\nsmessage\r\n$6\r\norders\r\n$3\r\none\r\n"
+    );
+}
+
+#[test]
+fn redis_cli_reshards_slots_with_keys_between_redis_lite_masters() {
+    let Some(nodes) = create(&[Program::Lite; 3]) else {
+        return;
+    };
+    let port = nodes[0].port.to_string();
+    let keys: Vec<String> = (0..200).map(|i| format!("key{i}")).collect();
+    for key in &keys {
+        let set = testkit::run("redis-cli", &["-c", "-p", &port, "SET", key, key], b"");
+        assert_eq!(testkit::text(&set.stdout), "OK\n", "SET {key}");
+    }
+    let from = text(&mut nodes[0].raw(), &["CLUSTER", "MYID"]);
+    let to = text(&mut nodes[1].raw(), &["CLUSTER", "MYID"]);
+    let reshard = testkit::run(
+        "redis-cli",
+        &[
+            "--cluster",
+            "reshard",
+            &address(&nodes[0]),
+            "--cluster-from",
+            &from,
+            "--cluster-to",
+            &to,
+            "--cluster-slots",
+            "300",
+            "--cluster-yes",
+        ],
+        b"",
+    );
+    let output = testkit::text(&reshard.stdout);
+    assert!(reshard.status.success(), "{output}");
+    // The new owner's bumped epoch reaches every node, which then agree again.
+    assert_views_agree(&nodes);
+    for server in &nodes {
+        assert_check_clean(server, 3);
+    }
+    let view = text(&mut nodes[2].raw(), &["CLUSTER", "NODES"]);
+    assert!(view.contains(" 0-299 5461-10922"), "{view}");
+    let other = nodes[2].port.to_string();
+    for key in &keys {
+        let get = testkit::run("redis-cli", &["-c", "-p", &other, "GET", key], b"");
+        assert_eq!(testkit::text(&get.stdout), format!("{key}\n"), "GET {key}");
     }
 }

@@ -640,3 +640,46 @@ pub(super) fn ip_text(ip: std::net::IpAddr) -> String {
         v4 => v4.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::state::Node;
+
+    fn id(c: char) -> String {
+        std::iter::repeat_n(c, 40).collect()
+    }
+
+    #[test]
+    fn gossip_names_others_never_myself_nor_handshakes_and_every_pfail_node() {
+        let mut st = ClusterState::new(id('a'));
+        for (c, flags) in [('b', MASTER), ('c', MASTER | PFAIL), ('d', HANDSHAKE)] {
+            let mut node = Node::new(id(c), flags);
+            node.live.linked = true;
+            st.add_node(node);
+        }
+        for _ in 0..20 {
+            let names: Vec<String> = gossip_section(&st)
+                .gossip
+                .iter()
+                .map(|g| g.name.to_string())
+                .collect();
+            assert!(names.contains(&id('c')), "{names:?}");
+            assert!(!names.contains(&id('a')) && !names.contains(&id('d')));
+            assert_eq!(names.iter().filter(|n| **n == id('c')).count(), 1);
+        }
+        st.myself_mut().hostname = "host-a".into();
+        assert_eq!(
+            gossip_section(&st).extensions,
+            vec![Extension::Hostname(b"host-a".to_vec())]
+        );
+    }
+
+    #[test]
+    fn addresses_read_as_redis_writes_them() {
+        let mapped: std::net::IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(ip_text(mapped), "10.0.0.1");
+        assert_eq!(ip_text("::1".parse().unwrap()), "::1");
+        assert_eq!(wire_name(&id('f')).to_string(), id('f'));
+    }
+}

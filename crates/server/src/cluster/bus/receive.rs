@@ -13,11 +13,14 @@ use super::core::{bitmap_of, Core, FAIL_REPORT_VALIDITY_MULT, FAIL_UNDO_TIME_MUL
 use crate::cluster::now_ms;
 use crate::cluster::state::{node_flags::*, ClusterState, Node, SLOTS};
 
-/// What a message changed, so the node saves nodes.conf or recomputes its state once after it.
+/// What a message changed, so the node saves nodes.conf or recomputes its state once after it,
+/// and what follows once the state's lock is released.
 #[derive(Default)]
 struct Outcome {
     save: bool,
     state: bool,
+    /// This master lost its last slot to another: it replicates that node (host, port).
+    follow: Option<(String, u16)>,
 }
 
 impl Core {
@@ -34,6 +37,9 @@ impl Core {
             node.save_after_change();
         } else if outcome.state {
             node.refresh_state();
+        }
+        if let Some((host, port)) = outcome.follow {
+            crate::replication::replica::follow(&server, host, port);
         }
     }
 
@@ -55,6 +61,7 @@ impl Core {
             }
             st.nodes[s].live.data_received = now;
             st.nodes[s].pport = h.pport;
+            st.nodes[s].live.repl_offset = h.offset;
             self.attach_inbound(link, &sender_id);
         }
         match &message.body {
@@ -477,7 +484,8 @@ impl Core {
     /// Redis's `clusterUpdateSlotsConfigWith`: every slot `node` claims with `epoch` moves to
     /// it when nobody serves it or its owner's config epoch is older, except the slots this
     /// node is importing. A master that loses all its slots this way follows the new owner
-    /// as its replica.
+    /// as its replica (with `cluster-allow-replica-migration no`, only when the new owner
+    /// took nothing but this master's slots).
     fn update_slots_with(
         &mut self,
         st: &mut ClusterState,
@@ -495,7 +503,7 @@ impl Core {
         } else {
             Some(0)
         };
-        let mut lost_mine = false;
+        let mut lost_mine = 0;
         for slot in slots.iter().map(usize::from) {
             let owner = st.owner(slot);
             if owner == Some(node) || st.importing_from(slot).is_some() {
@@ -503,7 +511,7 @@ impl Core {
             }
             if owner.is_none_or(|o| st.nodes[o].config_epoch < epoch) {
                 if owner.is_some() && owner == my_master {
-                    lost_mine = true;
+                    lost_mine += 1;
                 }
                 st.unassign(slot);
                 st.assign(slot, node);
@@ -513,7 +521,10 @@ impl Core {
         let Some(my_master) = my_master else {
             return;
         };
-        if lost_mine && st.slot_count(my_master) == 0 && my_master == 0 {
+        // Unless replica migration is off and the sender also took slots that were not ours.
+        let may_follow = self.server.config.read().cluster.allow_replica_migration
+            || st.slot_count(node) == lost_mine;
+        if lost_mine > 0 && st.slot_count(my_master) == 0 && my_master == 0 && may_follow {
             let (id, ip, port) = {
                 let n = &st.nodes[node];
                 (n.id.clone(), n.ip.clone(), n.port)
@@ -525,7 +536,7 @@ impl Core {
             let me = st.myself_mut();
             me.flags = (me.flags & !MASTER) | REPLICA;
             me.master = Some(id);
-            crate::replication::replica::follow(&self.server, ip, port);
+            out.follow = Some((ip, port));
         }
     }
 
