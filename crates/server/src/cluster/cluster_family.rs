@@ -616,8 +616,11 @@ fn setslot(ctx: &mut Ctx<'_>) -> CmdResult {
     } else {
         0
     };
+    let allow_replica_migration = ctx.server.config.read().cluster.allow_replica_migration;
     let mut state = node.write();
     let mut new_epoch = false;
+    // The master this node becomes a replica of, having given it its last slot.
+    let mut follow = None;
     match (action.as_slice(), ctx.arg_count()) {
         (b"migrating", 5) => {
             if state.owner(slot) != Some(0) {
@@ -651,8 +654,23 @@ fn setslot(ctx: &mut Ctx<'_>) -> CmdResult {
             if keys_in_slot == 0 {
                 state.set_migrating(slot, None);
             }
+            let slot_was_mine = state.owner(slot) == Some(0);
             state.unassign(slot);
             state.assign(slot, target);
+            // A master left without slots replicates the node that took the last one, as
+            // Redis 7.0 does (unless cluster-allow-replica-migration is off).
+            if slot_was_mine && target != 0 && state.slot_count(0) == 0 && allow_replica_migration {
+                let owner = &state.nodes[target];
+                let (id, ip, port) = (owner.id.clone(), owner.ip.clone(), owner.port);
+                crate::log!(
+                    Warning,
+                    "Configuration change detected. Reconfiguring myself as a replica of {id}"
+                );
+                let me = state.myself_mut();
+                me.flags = (me.flags & !node_flags::MASTER) | node_flags::REPLICA;
+                me.master = Some(id);
+                follow = Some((ip, port));
+            }
             if target == 0 && state.importing_from(slot).is_some() {
                 // A slot migrated by hand: a new epoch, so that the new owner wins.
                 new_epoch = state.bump_epoch();
@@ -669,11 +687,14 @@ fn setslot(ctx: &mut Ctx<'_>) -> CmdResult {
         }
     }
     drop(state);
-    // Redis flushes nodes.conf to disk for a new epoch only.
-    if new_epoch {
+    // Redis flushes nodes.conf to disk for a new epoch or role only.
+    if new_epoch || follow.is_some() {
         changed(ctx, node);
     } else {
         slots_changed(ctx, node);
+    }
+    if let Some((host, port)) = follow {
+        crate::replication::replica::follow(ctx.server, host, port);
     }
     ctx.out.ok();
     Ok(())

@@ -406,6 +406,13 @@ fn grow_and_shrink(program: Program) {
     redis_cli_cluster(&["rebalance", &seed, "--cluster-weight", &weight]);
     let acked = writer.stop();
     assert_check_clean(&cluster.nodes[0]);
+    // Left without slots, the newcomer replicates the node that took its last one.
+    let mut raw = newcomer.raw();
+    wait_until(
+        "the emptied master to be a replica",
+        Duration::from_secs(30),
+        || raw.cmd_text(&["ROLE"]).starts_with("*5\r\n$5\r\nslave\r\n"),
+    );
     redis_cli_cluster(&["del-node", &seed, &new_id]);
     let report = assert_check_clean(&cluster.nodes[0]);
     assert!(!report.contains(&new_address), "{report}");
