@@ -51,6 +51,8 @@ pub struct Options {
     pub count: Option<u64>,
     pub pipe_timeout: u64,
     pub no_auth_warning: bool,
+    /// `-c`: follow the -MOVED and -ASK redirections of a Redis Cluster.
+    pub cluster: bool,
     pub mode: Mode,
     pub command: Vec<Vec<u8>>,
     pub tls: TlsOptions,
@@ -92,6 +94,7 @@ impl Default for Options {
             count: None,
             pipe_timeout: 30,
             no_auth_warning: false,
+            cluster: false,
             mode: Mode::Interactive,
             command: Vec::new(),
             tls: TlsOptions::default(),
@@ -133,6 +136,7 @@ Usage: redis-lite-cli [OPTIONS] [cmd [arg [arg ...]]]
   -n <db>            Database number.
   -3                 Start session in RESP3 protocol mode.
   -x                 Read last argument from STDIN.
+  -c                 Enable cluster mode (follow -ASK and -MOVED redirections).
   --raw              Use raw formatting for replies (default when STDOUT is
                      not a tty).
   --no-raw           Force formatted output even when STDOUT is not a tty.
@@ -264,6 +268,7 @@ pub fn parse(args: &[String]) -> Result<Options, Exit> {
             "-3" => o.resp3 = true,
             "-2" => o.resp3 = false,
             "-x" => o.stdin_last = true,
+            "-c" => o.cluster = true,
             "--tls" => o.tls.enabled = true,
             "--sni" => o.tls.sni = Some(value(args, &mut i)?.to_string()),
             "--cacert" => o.tls.cacert = value(args, &mut i)?.to_string(),
@@ -370,5 +375,6 @@ mod tests {
         assert_eq!((o.mode, o.port), (Mode::Eval("s.lua".into()), 7000));
         assert_eq!(o.command, vec![b"k".to_vec(), b",".to_vec(), b"a".to_vec()]);
         assert_eq!(p("").unwrap().mode, Mode::Interactive);
+        assert!(p("-c get k").unwrap().cluster && !p("get k").unwrap().cluster);
     }
 }

@@ -1,13 +1,14 @@
 //! The state one-shot and interactive mode share: the connection, the selected database, MULTI
 //! state and the protocol, and running a command (with `-r`/`-i` repeats) the way redis-cli
-//! does, including the endless read loops of SUBSCRIBE and MONITOR.
+//! does, including the endless read loops of SUBSCRIBE and MONITOR, and with `-c` following a
+//! cluster's -MOVED and -ASK redirections to the node that serves the key.
 
 use std::io::{self, IsTerminal, Write};
 use std::time::Duration;
 
 use redis_lite_protocol::Response;
 
-use crate::args::{Options, Output};
+use crate::args::{Mode, Options, Output};
 use crate::conn::{self, Connection, Endpoint};
 use crate::format;
 
@@ -120,7 +121,7 @@ impl Session {
                 }
                 _ => {}
             }
-            let reply = self.read_reply(text_report)?;
+            let reply = self.read_following_redirections(args, text_report)?;
             Self::write_out(&format::reply(&reply, self.opts.output, text_report))?;
             self.track(&name, args, &reply);
             if self.opts.interval > 0.0 {
@@ -128,6 +129,46 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Reads the reply to `args`, just sent; with `-c`, a -MOVED or -ASK error instead moves the
+    /// session to the node it names (for good, as redis-cli does, ASK included) and sends the
+    /// command there again, after ASKING for an ASK. Unlike redis-cli, which would loop for
+    /// ever between nodes that disagree, it gives up after [`MAX_REDIRECTIONS`] and shows the
+    /// last redirection as the reply.
+    fn read_following_redirections(
+        &mut self,
+        args: &[Vec<u8>],
+        text_report: bool,
+    ) -> io::Result<Response> {
+        let mut followed = 0;
+        loop {
+            let reply = self.read_reply(text_report)?;
+            let redirect = match &reply {
+                Response::Error(text) if self.opts.cluster && followed < MAX_REDIRECTIONS => {
+                    Redirection::parse(text)
+                }
+                _ => None,
+            };
+            let Some(redirect) = redirect else {
+                return Ok(reply);
+            };
+            followed += 1;
+            if self.opts.mode == Mode::Interactive {
+                println!(
+                    "-> Redirected to slot [{}] located at {}:{}",
+                    redirect.slot, redirect.host, redirect.port
+                );
+            }
+            self.endpoint = Endpoint::Tcp(redirect.host, redirect.port);
+            self.connect().map_err(io::Error::other)?;
+            let conn = self.conn.as_mut().ok_or_else(not_connected)?;
+            if redirect.ask {
+                // Its reply says nothing the command's own will not.
+                conn.command(&[b"ASKING".to_vec()])?;
+            }
+            conn.send(args)?;
+        }
     }
 
     /// Follows the commands that change what the prompt shows, or what a reconnect restores.
@@ -153,6 +194,67 @@ impl Session {
     }
 }
 
+/// How many redirections one command follows before its last one is shown as its reply.
+const MAX_REDIRECTIONS: usize = 16;
+
+/// Where a cluster node sent a command: `MOVED slot host:port` or `ASK slot host:port`.
+#[derive(Debug, PartialEq)]
+struct Redirection {
+    slot: u16,
+    host: String,
+    port: u16,
+    ask: bool,
+}
+
+impl Redirection {
+    /// The redirection an error reply is, if it is one. The host is everything before the last
+    /// colon, so IPv6 addresses and hostnames parse too.
+    fn parse(error: &[u8]) -> Option<Redirection> {
+        let text = std::str::from_utf8(error).ok()?;
+        let (ask, rest) = match text.split_once(' ')? {
+            ("MOVED", rest) => (false, rest),
+            ("ASK", rest) => (true, rest),
+            _ => return None,
+        };
+        let (slot, address) = rest.split_once(' ')?;
+        let (host, port) = address.rsplit_once(':')?;
+        Some(Redirection {
+            slot: slot.parse().ok()?,
+            host: host.to_string(),
+            port: port.parse().ok()?,
+            ask,
+        })
+    }
+}
+
 fn not_connected() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "not connected")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirections_parse_from_moved_and_ask_errors_only() {
+        assert_eq!(
+            Redirection::parse(b"MOVED 3300 127.0.0.1:7001"),
+            Some(Redirection {
+                slot: 3300,
+                host: "127.0.0.1".into(),
+                port: 7001,
+                ask: false
+            })
+        );
+        let ask = Redirection::parse(b"ASK 0 ::1:7002").unwrap();
+        assert_eq!((ask.host.as_str(), ask.port, ask.ask), ("::1", 7002, true));
+        for other in [
+            &b"ERR unknown command"[..],
+            b"TRYAGAIN Multiple keys request during rehashing of slot",
+            b"MOVED x 127.0.0.1:1",
+            b"MOVED 1 nohost",
+        ] {
+            assert_eq!(Redirection::parse(other), None);
+        }
+    }
 }

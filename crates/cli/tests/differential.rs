@@ -2,10 +2,10 @@
 //! redis-server: stdout, stderr and exit status must be identical, for every reply type, in
 //! raw (no terminal), `--no-raw` and RESP3 (`-3`) output.
 
-use redis_lite_testkit::{free_port, installed, run, text, DataDir, Server};
+mod common;
 
-/// The client under test, as cargo built it for these tests.
-const CLI: &str = env!("CARGO_BIN_EXE_redis-lite-cli");
+use common::assert_same_as_redis_cli;
+use redis_lite_testkit::{free_port, installed, run, DataDir, Server};
 
 /// Both clients, or None (SKIPPED) when redis-cli or redis-server is missing.
 fn setup() -> Option<Server> {
@@ -48,17 +48,7 @@ fn same(port: u16, args: &[&str], stdin: &[u8]) {
         let mut all = vec!["-p", &port];
         all.extend_from_slice(mode);
         all.extend_from_slice(args);
-        let theirs = run("redis-cli", &all, stdin);
-        let ours = run(CLI, &all, stdin);
-        assert_eq!(
-            (text(&ours.stdout), text(&ours.stderr), ours.status.code()),
-            (
-                text(&theirs.stdout),
-                text(&theirs.stderr),
-                theirs.status.code()
-            ),
-            "redis-lite-cli {all:?}"
-        );
+        assert_same_as_redis_cli(&all, stdin);
     }
 }
 

@@ -176,11 +176,79 @@ impl Cluster {
             .unwrap_or_else(|| panic!("CLUSTER KEYSLOT {key}: {reply:?}"))
     }
 
-    /// The index of the node that serves `key`.
+    /// The index of the node that was given `key`'s slot at start (before any
+    /// [`Cluster::move_slot`]).
     pub fn node_for(&self, key: &str) -> usize {
         let slot = self.key_slot(key);
         (0..self.nodes.len())
             .find(|&i| self.slots(i).contains(&slot))
             .expect("every slot has a node")
     }
+
+    /// Node `node`'s ID (CLUSTER MYID).
+    pub fn node_id(&self, node: usize) -> String {
+        let reply = self.nodes[node].raw().cmd(&["CLUSTER", "MYID"]);
+        String::from_utf8(crate::Reply::parse(&reply).bytes()).expect("a node ID is text")
+    }
+
+    /// Moves `slot` and its keys from node `from` to node `to` the way `redis-cli --cluster
+    /// reshard` does: [`Cluster::open_slot`], [`Cluster::migrate_batch`] until the source has
+    /// none left, then SETSLOT NODE on the target, the source and every other node. Clients of
+    /// the source get -ASK during the move and -MOVED after.
+    pub fn move_slot(&self, slot: u16, from: usize, to: usize) {
+        self.open_slot(slot, from, to);
+        while self.migrate_batch(slot, from, to, 100) > 0 {}
+        let to_id = self.node_id(to);
+        let slot = slot.to_string();
+        let order = [to, from]
+            .into_iter()
+            .chain((0..self.nodes.len()).filter(|&i| i != from && i != to));
+        for node in order {
+            ok(
+                &mut self.nodes[node].raw(),
+                &["CLUSTER", "SETSLOT", &slot, "NODE", &to_id],
+            );
+        }
+    }
+
+    /// The first step of a slot's migration: IMPORTING on node `to`, then MIGRATING on `from`.
+    pub fn open_slot(&self, slot: u16, from: usize, to: usize) {
+        let (from_id, to_id) = (self.node_id(from), self.node_id(to));
+        let slot = slot.to_string();
+        ok(
+            &mut self.nodes[to].raw(),
+            &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id],
+        );
+        ok(
+            &mut self.nodes[from].raw(),
+            &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id],
+        );
+    }
+
+    /// One batch of a slot's migration, as redis-cli sends it: up to `count` of the keys node
+    /// `from` holds in `slot` (CLUSTER GETKEYSINSLOT) moved to node `to` by one MIGRATE ...
+    /// KEYS. The number of keys moved: 0 once the slot is empty there.
+    pub fn migrate_batch(&self, slot: u16, from: usize, to: usize, count: usize) -> usize {
+        let mut source = self.nodes[from].raw();
+        let (slot, count) = (slot.to_string(), count.to_string());
+        let reply = source.cmd(&["CLUSTER", "GETKEYSINSLOT", &slot, &count]);
+        let keys = crate::Reply::parse(&reply).array();
+        if keys.is_empty() {
+            return 0;
+        }
+        let port = self.nodes[to].port.to_string();
+        let mut migrate: Vec<&[u8]> = vec![b"MIGRATE", b"127.0.0.1", port.as_bytes()];
+        migrate.extend([&b""[..], b"0", b"10000", b"KEYS"]);
+        migrate.extend(keys.iter().map(Vec::as_slice));
+        source.send(&crate::encode(&migrate));
+        let reply = source.read_reply();
+        let moved = keys.len();
+        assert_eq!(reply, b"+OK\r\n", "MIGRATE {moved} keys of slot {slot}");
+        moved
+    }
+}
+
+/// Runs `args` on `raw`, which must answer +OK.
+fn ok(raw: &mut crate::Raw, args: &[&str]) {
+    assert_eq!(raw.cmd_text(args), "+OK\r\n", "{args:?}");
 }

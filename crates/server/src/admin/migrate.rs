@@ -33,6 +33,7 @@ use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
 use crate::server::Server;
+use redis_lite_engine::Locked;
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("migrate", -6, WRITE, migrate)
     .key_specs(&[
@@ -353,7 +354,7 @@ pub struct Transfer {
 /// AUTH2 username password] [KEYS key ...]
 fn migrate(ctx: &mut Ctx<'_>) -> CmdResult {
     if let Some((transfer, outcome)) = finished_transfer(ctx) {
-        return finish(ctx, &transfer.request, transfer.copy, outcome);
+        return finish(ctx, None, &transfer.request, transfer.copy, outcome);
     }
     let (mut copy, mut replace, mut auth) = (false, false, None);
     let (mut first_key, mut key_count) = (3, 1);
@@ -399,6 +400,8 @@ fn migrate(ctx: &mut Ctx<'_>) -> CmdResult {
     };
     let dump = crate::commands::keys::dump_options(ctx);
     let keys = &ctx.args[first_key..first_key + key_count];
+    // Asked before the keys are locked: the cluster rule takes the state's lock, then a shard's.
+    let resharding = migrating_from_here(ctx, keys);
     let mut locked = ctx.lock(keys.iter().copied());
     let mut moved = Vec::new();
     for key in keys {
@@ -416,7 +419,6 @@ fn migrate(ctx: &mut Ctx<'_>) -> CmdResult {
             });
         }
     }
-    drop(locked);
     if moved.is_empty() {
         // Not an error: the keys often expired meanwhile, as Redis explains.
         ctx.out.simple("NOKEY");
@@ -435,13 +437,34 @@ fn migrate(ctx: &mut Ctx<'_>) -> CmdResult {
         dump,
         asking: ctx.server.cluster.enabled(),
     };
+    // Keys of a slot being resharded move with their shard locked throughout, as Redis moves
+    // them with the whole server stopped: a write between the copy and the delete would be
+    // kept here (see the module's notes) while the target keeps the copy, and the next MIGRATE
+    // of the key (redis-cli's next batch) would find it there: BUSYKEY, a failed reshard.
+    if resharding {
+        let outcome = exchange(&ctx.server.migrate, &request);
+        return finish(ctx, Some(locked), &request, copy, outcome);
+    }
+    drop(locked);
     // Only a connection's own commands can wait: inside MULTI or a script (everyone else
     // paused, as in Redis) and for the AOF loader or a master link, the exchange runs inline.
     if ctx.client.mode.nested() || ctx.client.kind != ClientKind::Normal {
         let outcome = exchange(&ctx.server.migrate, &request);
-        return finish(ctx, &request, copy, outcome);
+        return finish(ctx, None, &request, copy, outcome);
     }
     start_transfer(ctx, request, copy)
+}
+
+/// Whether this is a cluster node migrating the slot of one of `keys` to another node.
+fn migrating_from_here(ctx: &Ctx<'_>, keys: &[&[u8]]) -> bool {
+    let Some(node) = ctx.server.cluster.node() else {
+        return false;
+    };
+    let state = node.read();
+    keys.iter().any(|key| {
+        let slot = usize::from(redis_lite_engine::slot::key_slot(key));
+        state.migrating_to(slot).is_some()
+    })
 }
 
 /// Hands the exchange to a thread of the event loop's blocking pool and blocks the client until
@@ -459,7 +482,7 @@ fn start_transfer(ctx: &mut Ctx<'_>, request: Request, copy: bool) -> CmdResult 
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         // Not on an event loop: wait here, as Redis always does.
         let outcome = exchange(&ctx.server.migrate, &transfer.request);
-        return finish(ctx, &transfer.request, copy, outcome);
+        return finish(ctx, None, &transfer.request, copy, outcome);
     };
     let server: Arc<Server> = ctx.server.clone();
     let running = transfer.clone();
@@ -507,8 +530,15 @@ fn finished_transfer(ctx: &mut Ctx<'_>) -> Option<(Arc<Transfer>, Outcome)> {
 }
 
 /// The second step: deletes the keys the target restored (unless COPY) that nobody wrote since
-/// they were read, logs them as one DEL, and replies.
-fn finish(ctx: &mut Ctx<'_>, request: &Request, copy: bool, outcome: Outcome) -> CmdResult {
+/// they were read, logs them as one DEL, and replies. `held`: the keys' locks, when they were
+/// kept through the exchange.
+fn finish<'a>(
+    ctx: &mut Ctx<'a>,
+    held: Option<Locked<'a>>,
+    request: &Request,
+    copy: bool,
+    outcome: Outcome,
+) -> CmdResult {
     let restored: Vec<&Moved> = request
         .keys
         .iter()
@@ -516,7 +546,8 @@ fn finish(ctx: &mut Ctx<'_>, request: &Request, copy: bool, outcome: Outcome) ->
         .filter_map(|(moved, &restored)| restored.then_some(moved))
         .collect();
     if !copy && !restored.is_empty() {
-        let mut locked = ctx.lock(restored.iter().map(|m| m.key.as_slice()));
+        let mut locked =
+            held.unwrap_or_else(|| ctx.lock(restored.iter().map(|m| m.key.as_slice())));
         let unchanged: Vec<&Moved> = restored
             .into_iter()
             .filter(|moved| {
@@ -666,13 +697,13 @@ fn encode(request: &Request, select: bool) -> Vec<u8> {
     if select {
         command(&[b"SELECT", request.db.to_string().as_bytes()]);
     }
+    let restore: &[u8] = if request.asking {
+        b"RESTORE-ASKING"
+    } else {
+        b"RESTORE"
+    };
     for moved in &request.keys {
         let ttl = moved.ttl.to_string();
-        let restore: &[u8] = if request.asking {
-            b"RESTORE-ASKING"
-        } else {
-            b"RESTORE"
-        };
         let mut args: Vec<&[u8]> = vec![restore, &moved.key, ttl.as_bytes(), &moved.payload];
         if request.replace {
             args.push(b"REPLACE");
@@ -765,6 +796,16 @@ mod tests {
             encode(&request, true),
             b"*3\r\n$4\r\nAUTH\r\n$1\r\nu\r\n$1\r\np\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n\
               *5\r\n$7\r\nRESTORE\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\nx\r\n$7\r\nREPLACE\r\n"
+        );
+        let cluster = Request {
+            asking: true,
+            replace: false,
+            auth: None,
+            ..request
+        };
+        assert_eq!(
+            encode(&cluster, false),
+            b"*4\r\n$14\r\nRESTORE-ASKING\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\nx\r\n"
         );
     }
 }

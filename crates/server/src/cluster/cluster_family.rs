@@ -166,6 +166,13 @@ fn changed(ctx: &Ctx<'_>, node: &ClusterNode) {
     ctx.server.blocking.slots_changed();
 }
 
+/// [`changed`] for a change of slot assignments only, which Redis saves without flushing the
+/// file to disk ([`ClusterNode::save_after_slot_change`]).
+fn slots_changed(ctx: &Ctx<'_>, node: &ClusterNode) {
+    node.save_after_slot_change();
+    ctx.server.blocking.slots_changed();
+}
+
 /// CLUSTER ADDSLOTS slot [slot ...] / DELSLOTS
 fn addslots(ctx: &mut Ctx<'_>) -> CmdResult {
     update_slots(ctx, false, false)
@@ -239,7 +246,7 @@ fn update_slots(ctx: &mut Ctx<'_>, delete: bool, ranges: bool) -> CmdResult {
         }
     }
     drop(state);
-    changed(ctx, node);
+    slots_changed(ctx, node);
     ctx.out.ok();
     Ok(())
 }
@@ -346,7 +353,7 @@ fn flushslots(ctx: &mut Ctx<'_>) -> CmdResult {
         }
     }
     drop(state);
-    changed(ctx, node);
+    slots_changed(ctx, node);
     ctx.out.ok();
     Ok(())
 }
@@ -371,7 +378,7 @@ fn forget(ctx: &mut Ctx<'_>) -> CmdResult {
     state.forgotten.push((id, until));
     state.delete_node(target);
     drop(state);
-    changed(ctx, node);
+    slots_changed(ctx, node);
     ctx.out.ok();
     Ok(())
 }
@@ -645,7 +652,11 @@ fn setslot(ctx: &mut Ctx<'_>) -> CmdResult {
     } else {
         0
     };
+    let allow_replica_migration = ctx.server.config.read().cluster.allow_replica_migration;
     let mut state = node.write();
+    let mut new_epoch = false;
+    // The master this node becomes a replica of, having given it its last slot.
+    let mut follow = None;
     match (action.as_slice(), ctx.arg_count()) {
         (b"migrating", 5) => {
             if state.owner(slot) != Some(0) {
@@ -679,11 +690,27 @@ fn setslot(ctx: &mut Ctx<'_>) -> CmdResult {
             if keys_in_slot == 0 {
                 state.set_migrating(slot, None);
             }
+            let slot_was_mine = state.owner(slot) == Some(0);
             state.unassign(slot);
             state.assign(slot, target);
+            // A master left without slots replicates the node that took the last one, as
+            // Redis 7.0 does (unless cluster-allow-replica-migration is off).
+            if slot_was_mine && target != 0 && state.slot_count(0) == 0 && allow_replica_migration {
+                let owner = &state.nodes[target];
+                let (id, ip, port) = (owner.id.clone(), owner.ip.clone(), owner.port);
+                crate::log!(
+                    Warning,
+                    "Configuration change detected. Reconfiguring myself as a replica of {id}"
+                );
+                let me = state.myself_mut();
+                me.flags = (me.flags & !node_flags::MASTER) | node_flags::REPLICA;
+                me.master = Some(id);
+                follow = Some((ip, port));
+            }
             if target == 0 && state.importing_from(slot).is_some() {
                 // A slot migrated by hand: a new epoch, so that the new owner wins.
-                if state.bump_epoch() {
+                new_epoch = state.bump_epoch();
+                if new_epoch {
                     crate::log!(Warning, "configEpoch updated after importing slot {slot}");
                 }
                 state.set_importing(slot, None);
@@ -696,7 +723,15 @@ fn setslot(ctx: &mut Ctx<'_>) -> CmdResult {
         }
     }
     drop(state);
-    changed(ctx, node);
+    // Redis flushes nodes.conf to disk for a new epoch or role only.
+    if new_epoch || follow.is_some() {
+        changed(ctx, node);
+    } else {
+        slots_changed(ctx, node);
+    }
+    if let Some((host, port)) = follow {
+        crate::replication::replica::follow(ctx.server, host, port);
+    }
     ctx.out.ok();
     Ok(())
 }

@@ -126,19 +126,35 @@ impl ClusterNode {
         self.state.write()
     }
 
-    /// Writes nodes.conf from the current state.
+    /// Writes nodes.conf from the current state, durably.
     pub fn save(&self) -> std::io::Result<()> {
+        self.write_file(true)
+    }
+
+    fn write_file(&self, durable: bool) -> std::io::Result<()> {
         // The file's lock first: of two saves, the one writing last read the state last.
         let mut file = self.file.lock();
         let state = self.state.read().clone();
-        file.save(&state)
+        file.save(&state, durable)
     }
 
-    /// After a change: the coverage recomputed, then nodes.conf saved, a failure logged (Redis
-    /// exits on one; this node keeps serving and says so).
+    /// After a change: the coverage recomputed, then nodes.conf saved durably, a failure
+    /// logged (Redis exits on one; this node keeps serving and says so).
     pub fn save_after_change(&self) {
+        self.save_after(true);
+    }
+
+    /// [`ClusterNode::save_after_change`] without flushing the file to disk, as Redis saves
+    /// after slot assignments (ADDSLOTS, DELSLOTS, SETSLOT without a new epoch, FORGET): the
+    /// file is renamed into place, so a killed process finds it, and a resharding's thousands
+    /// of SETSLOTs do not each wait for the disk.
+    pub fn save_after_slot_change(&self) {
+        self.save_after(false);
+    }
+
+    fn save_after(&self, durable: bool) {
         self.refresh_state();
-        if let Err(e) = self.save() {
+        if let Err(e) = self.write_file(durable) {
             crate::log!(
                 Warning,
                 "Could not save the cluster config file {}: {e}",

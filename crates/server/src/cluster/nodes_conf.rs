@@ -225,22 +225,26 @@ impl ConfigFile {
         &self.name
     }
 
-    /// Writes `state` atomically, then locks the new file.
-    pub fn save(&mut self, state: &ClusterState) -> std::io::Result<()> {
+    /// Writes `state` atomically (a temporary file renamed over the old one), then locks the
+    /// new file. `durable` also flushes the file and its directory to disk, so that the new
+    /// file survives the machine's crash and not only the process's.
+    pub fn save(&mut self, state: &ClusterState, durable: bool) -> std::io::Result<()> {
         let mut temp_name = self.path.clone().into_os_string();
         temp_name.push(format!(".tmp-{}", std::process::id()));
         let temp = PathBuf::from(temp_name);
         let written = (|| {
             let mut file = File::create(&temp)?;
             file.write_all(render(state).as_bytes())?;
-            file.sync_all()?;
+            if durable {
+                file.sync_all()?;
+            }
             std::fs::rename(&temp, &self.path)
         })();
         if written.is_err() {
             let _ = std::fs::remove_file(&temp);
             return written;
         }
-        if let Some(dir) = self.path.parent() {
+        if let Some(dir) = self.path.parent().filter(|_| durable) {
             let dir = if dir.as_os_str().is_empty() {
                 Path::new(".")
             } else {

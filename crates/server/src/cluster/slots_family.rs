@@ -81,6 +81,11 @@ fn cluster_countkeysinslot(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 /// CLUSTER GETKEYSINSLOT slot count
+///
+/// The keys come in the order the slot's table holds them (as SCAN visits them), not in
+/// Redis's (the most recently added key first, from the per-slot list of keys it keeps): that
+/// order would need such a list, a pointer pair per key, where this index keeps a counter per
+/// slot. Clients (redis-cli's reshard among them) only take the keys as a batch to MIGRATE.
 fn cluster_getkeysinslot(ctx: &mut Ctx<'_>) -> CmdResult {
     require_cluster(ctx)?;
     // Both are parsed before either is checked, as Redis does.

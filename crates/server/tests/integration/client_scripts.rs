@@ -32,7 +32,7 @@ pub fn redis_py_installed() -> bool {
 
 /// The Node.js test package, or None (saying the test is skipped) when node or the package's
 /// `module` is not installed.
-fn node_package(module: &str) -> Option<PathBuf> {
+pub fn node_package(module: &str) -> Option<PathBuf> {
     if !testkit::installed("node") {
         return None;
     }
