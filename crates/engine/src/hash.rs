@@ -679,7 +679,9 @@ mod tests {
     /// times are drawn 60 times each on average, a standard deviation of 8.
     #[test]
     fn table_picks_are_uniform() {
-        let mut rng = rand::thread_rng();
+        // Seeded: with 1000 fields at 60 expected picks each, an unseeded run fell outside
+        // ±4 standard deviations for some field about once in 25 runs.
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(20);
         let mut h = Hash::new();
         for i in 0..2_000 {
             h.set(&key(i), b"v", &limits(0, 64));
