@@ -838,12 +838,24 @@ fn shards(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
+/// One node of a CLUSTER SHARDS reply. Under `tls-cluster` a node's `port` is its TLS port, so
+/// it is given as `tls-port` and its plaintext port (when it has one) as `port`, whichever port
+/// the client came in on, as Redis 7.0.15 does.
 fn write_shard_node(ctx: &mut Ctx<'_>, node: &Node, config: &Config, offset: u64) {
-    ctx.out.map(if node.hostname.is_empty() { 7 } else { 8 });
+    let (port, tls_port) = match config.tls.cluster {
+        true => (node.pport, node.port),
+        false => (node.port, 0),
+    };
+    let fields = 6 + usize::from(port != 0) + usize::from(tls_port != 0);
+    ctx.out.map(fields + usize::from(!node.hostname.is_empty()));
     ctx.out.bulk(b"id");
     ctx.out.bulk(node.id.as_bytes());
-    ctx.out.bulk(b"port");
-    ctx.out.integer(node.port as i64);
+    for (name, value) in [(&b"port"[..], port), (b"tls-port", tls_port)] {
+        if value != 0 {
+            ctx.out.bulk(name);
+            ctx.out.integer(value as i64);
+        }
+    }
     ctx.out.bulk(b"ip");
     ctx.out.bulk(node.ip.as_bytes());
     ctx.out.bulk(b"endpoint");
@@ -861,8 +873,12 @@ fn write_shard_node(ctx: &mut Ctx<'_>, node: &Node, config: &Config, offset: u64
     ctx.out.bulk(b"replication-offset");
     ctx.out.integer(offset as i64);
     ctx.out.bulk(b"health");
+    // Redis's words: `fail` (not the documented `failed`), and `loading` for a replica that
+    // has no replication offset yet.
     ctx.out.bulk(if node.flags & node_flags::FAIL != 0 {
-        b"failed" as &[u8]
+        b"fail" as &[u8]
+    } else if node.is_replica() && offset == 0 {
+        b"loading"
     } else {
         b"online"
     });

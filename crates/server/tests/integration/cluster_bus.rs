@@ -251,6 +251,14 @@ fn a_killed_node_goes_pfail_then_fail_everywhere_and_is_cleared_when_back() {
             cluster_info(server, "cluster_state") == "fail"
         });
         assert_eq!(cluster_info(server, "cluster_slots_fail"), "5461");
+        // Redis 7.0.15 says `fail` here, where its documentation says `failed`.
+        let shards = server.raw().cmd_text(&["CLUSTER", "SHARDS"]);
+        let healths = |word: &str| {
+            shards
+                .matches(&format!("health\r\n${}\r\n{word}\r\n", word.len()))
+                .count()
+        };
+        assert_eq!((healths("fail"), healths("online")), (1, 2), "{shards}");
     }
     nodes[2].restart();
     wait_converged(&nodes);

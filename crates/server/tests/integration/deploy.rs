@@ -347,11 +347,15 @@ fn cluster_example_creates_three_masters_with_replicas() {
     }
     // The replicas' roles reach the first node by gossip, after redis-cli has finished.
     let mut raw = nodes[0].raw();
-    wait_until("the first node to see three masters and three replicas", TIMEOUT, || {
-        let listing = raw.cmd_text(&["CLUSTER", "NODES"]);
-        let count = |role: &str| listing.lines().filter(|l| l.contains(role)).count();
-        (count("master"), count("slave")) == (3, 3)
-    });
+    wait_until(
+        "the first node to see three masters and three replicas",
+        TIMEOUT,
+        || {
+            let listing = raw.cmd_text(&["CLUSTER", "NODES"]);
+            let count = |role: &str| listing.lines().filter(|l| l.contains(role)).count();
+            (count("master"), count("slave")) == (3, 3)
+        },
+    );
 }
 
 /// deploy/redis-lite.conf and deploy/systemd/redis-lite.service: the server started as the unit
