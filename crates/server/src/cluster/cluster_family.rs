@@ -362,7 +362,7 @@ fn info(ctx: &mut Ctx<'_>) -> CmdResult {
         state.current_epoch,
         state.my_epoch(),
     );
-    ctx.out.verbatim("txt", text.as_bytes());
+    ctx.out.verbatim(b"txt", text.as_bytes());
     Ok(())
 }
 
@@ -422,7 +422,7 @@ fn myid(ctx: &mut Ctx<'_>) -> CmdResult {
 fn nodes(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = announced(ctx)?;
     let text = node.read().describe_all(true);
-    ctx.out.verbatim("txt", text.as_bytes());
+    ctx.out.verbatim(b"txt", text.as_bytes());
     Ok(())
 }
 
