@@ -206,9 +206,12 @@ fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
 /// A file name as Redis writes it in the manifest: bare, or quoted and escaped (sdscatrepr)
 /// when it has spaces, quotes, backslashes or unprintable bytes.
 fn repr_if_needed(name: &str) -> String {
-    let needs = name
-        .bytes()
-        .any(|b| b == b'\\' || b == b'"' || !b.is_ascii_graphic());
+    // An empty name, and one with a single quote, are quoted too: bare, the line would lose a
+    // word or open a quote (Redis writes them bare, and then cannot read its own manifest).
+    let needs = name.is_empty()
+        || name
+            .bytes()
+            .any(|b| b == b'\\' || b == b'"' || b == b'\'' || !b.is_ascii_graphic());
     if !needs {
         return name.to_string();
     }
@@ -671,5 +674,28 @@ mod tests {
             err("file a seq 1 type b\nfile b seq 2 type b\n"),
             "Found duplicate base file information"
         );
+    }
+
+    /// Found by the `aof_manifest` fuzz target: a manifest naming a file "" (Redis accepts
+    /// it) was written back as `file  seq ...`, which no longer parses.
+    #[test]
+    fn fuzz_manifest_empty_file_name_round_trips() {
+        let crash =
+            b"file \"\" \r\te*\"\"  \x13e*\r\x1e8s\x82 \"\"\t\x82 \r\r \"\"  ee\x07\x07\x07\x07\
+                      \x07\x07\x07.ale ee\x07\x07\x07\x07\x07\x07\x07.aly.ly.0.rdb seq 2 type i\n";
+        let m = Manifest::parse(crash).unwrap();
+        assert_eq!(Manifest::parse(m.to_text().as_bytes()), Ok(m));
+        let empty = Manifest::parse(b"file \"\" seq 1 type b\n").unwrap();
+        assert_eq!(empty.base.as_ref().unwrap().name, "");
+        assert_eq!(empty.to_text(), "file \"\" seq 1 type b\n");
+    }
+
+    /// Found by the `aof_manifest` fuzz target: a file name with a single quote was written
+    /// bare, and read back as an unbalanced quote.
+    #[test]
+    fn fuzz_manifest_single_quote_in_file_name_round_trips() {
+        let m = Manifest::parse(b"file \"pp'ty\" seq 2 type i\n").unwrap();
+        assert_eq!(m.to_text(), "file \"pp'ty\" seq 2 type i\n");
+        assert_eq!(Manifest::parse(m.to_text().as_bytes()), Ok(m));
     }
 }

@@ -174,13 +174,18 @@ impl<'a> ReplyWriter<'a> {
         }
     }
 
-    /// A verbatim string with a three-letter format (`txt`); a bulk string in RESP2.
-    pub fn verbatim(&mut self, format: &str, text: &[u8]) {
+    /// A verbatim string with a three-letter format (`txt`); a bulk string in RESP2. The
+    /// format is always three bytes, as Redis writes it from a C string: what comes before a
+    /// NUL, cut to three and padded with spaces (a script may return any format).
+    pub fn verbatim(&mut self, format: &[u8], text: &[u8]) {
         match self.protocol {
             Protocol::Resp2 => self.bulk(text),
             Protocol::Resp3 => {
                 self.header(b'=', (text.len() + 4) as i64);
-                self.out.extend_from_slice(format.as_bytes());
+                let mut letters = format.iter().copied().take_while(|&b| b != 0);
+                for _ in 0..3 {
+                    self.out.push(letters.next().unwrap_or(b' '));
+                }
                 self.out.push(b':');
                 self.out.extend_from_slice(text);
                 self.out.extend_from_slice(b"\r\n");
@@ -247,9 +252,26 @@ mod tests {
             (":1\r\n".into(), "#t\r\n".into())
         );
         assert_eq!(
-            both(|w| w.verbatim("txt", b"hi")),
+            both(|w| w.verbatim(b"txt", b"hi")),
             ("$2\r\nhi\r\n".into(), "=6\r\ntxt:hi\r\n".into())
         );
+    }
+
+    /// Found by the `lua_reply` fuzz target: a verbatim string whose format was not three
+    /// UTF-8 letters (a script may return any) was written with a wrong length. Redis 7.0.15
+    /// replies as below to `return {verbatim_string={format=..., string='xy'}}` in RESP3.
+    #[test]
+    fn fuzz_lua_reply_verbatim_format_is_three_bytes() {
+        let resp3 = |format: &[u8]| {
+            let mut out = Vec::new();
+            ReplyWriter::new(&mut out, Protocol::Resp3).verbatim(format, b"xy");
+            out
+        };
+        assert_eq!(resp3(b"abcdef"), b"=6\r\nabc:xy\r\n");
+        assert_eq!(resp3(b"a"), b"=6\r\na  :xy\r\n");
+        assert_eq!(resp3(b"a\0bc"), b"=6\r\na  :xy\r\n");
+        assert_eq!(resp3(b"\xc8\xc9\xca\xcb"), b"=6\r\n\xc8\xc9\xca:xy\r\n");
+        assert_eq!(resp3(b"\x01\xc8t"), b"=6\r\n\x01\xc8t:xy\r\n");
     }
 
     #[test]

@@ -304,7 +304,7 @@ fn write_table(
             verbatim.raw_get::<Value>("format")?,
             verbatim.raw_get::<Value>("string")?,
         ) {
-            out.verbatim(&format.to_string_lossy(), &text.as_bytes());
+            out.verbatim(&format.as_bytes(), &text.as_bytes());
             return Ok(());
         }
     }

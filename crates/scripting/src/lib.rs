@@ -95,6 +95,23 @@ pub fn sha1_hex(data: &[u8]) -> String {
     text
 }
 
+/// A command's reply (encoded in `protocol`) through `redis.call`'s conversion to a Lua value
+/// and back out as a script's return value under the same protocol: the RESP ↔ Lua
+/// conversions without a server, for the fuzz targets (`fuzz/`), which cannot reach the
+/// private `convert` module otherwise.
+#[doc(hidden)]
+pub fn reply_through_lua_for_fuzzing(
+    lua: &mlua::Lua,
+    reply: &redis_lite_protocol::Response,
+    protocol: redis_lite_protocol::Protocol,
+) -> mlua::Result<Vec<u8>> {
+    let value = convert::reply_to_lua(lua, reply, protocol)?;
+    let mut out = Vec::new();
+    let mut writer = redis_lite_protocol::ReplyWriter::new(&mut out, protocol);
+    convert::write_value(&mut writer, &value, protocol)?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     /// The server keeps both engines behind a lock its event loops share.

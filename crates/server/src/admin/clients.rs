@@ -428,7 +428,7 @@ fn client_setinfo(ctx: &mut Ctx<'_>) -> CmdResult {
 fn client_info(ctx: &mut Ctx<'_>) -> CmdResult {
     sync_own_info(ctx);
     let line = ctx.client.handle.describe(Instant::now());
-    ctx.out.verbatim("txt", line.as_bytes());
+    ctx.out.verbatim(b"txt", line.as_bytes());
     Ok(())
 }
 
@@ -514,7 +514,7 @@ fn client_list(ctx: &mut Ctx<'_>) -> CmdResult {
         }
         text.push_str(&handle.describe(now));
     }
-    ctx.out.verbatim("txt", text.as_bytes());
+    ctx.out.verbatim(b"txt", text.as_bytes());
     Ok(())
 }
 

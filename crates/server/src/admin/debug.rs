@@ -212,7 +212,7 @@ fn debug_protocol(ctx: &mut Ctx<'_>) -> CmdResult {
             out.integer(42);
             out.bulk(b"Some real reply following the push reply");
         }
-        b"verbatim" => out.verbatim("txt", b"This is a verbatim\nstring"),
+        b"verbatim" => out.verbatim(b"txt", b"This is a verbatim\nstring"),
         b"true" => out.boolean(true),
         b"false" => out.boolean(false),
         _ => {

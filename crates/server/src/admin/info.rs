@@ -60,7 +60,7 @@ fn info(ctx: &mut Ctx<'_>) -> CmdResult {
             .any(|r| r == name || r == "all" || r == "everything" || (r == "default" && default))
     };
     let text = render(ctx.server, wanted);
-    ctx.out.verbatim("txt", text.as_bytes());
+    ctx.out.verbatim(b"txt", text.as_bytes());
     Ok(())
 }
 

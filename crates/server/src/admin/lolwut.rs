@@ -59,7 +59,7 @@ fn lolwut(ctx: &mut Ctx<'_>) -> CmdResult {
     text.push_str("Redis ver. ");
     text.push_str(REDIS_VERSION);
     text.push('\n');
-    ctx.out.verbatim("txt", text.as_bytes());
+    ctx.out.verbatim(b"txt", text.as_bytes());
     Ok(())
 }
 

@@ -413,7 +413,7 @@ fn info(ctx: &mut Ctx<'_>) -> CmdResult {
         state.my_epoch(),
         node.bus.stats_lines(),
     );
-    ctx.out.verbatim("txt", text.as_bytes());
+    ctx.out.verbatim(b"txt", text.as_bytes());
     Ok(())
 }
 
@@ -516,7 +516,7 @@ fn myid(ctx: &mut Ctx<'_>) -> CmdResult {
 fn nodes(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = announced(ctx)?;
     let text = node.read().describe_all(true, plaintext_ports(ctx));
-    ctx.out.verbatim("txt", text.as_bytes());
+    ctx.out.verbatim(b"txt", text.as_bytes());
     Ok(())
 }
 

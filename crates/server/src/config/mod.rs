@@ -377,6 +377,10 @@ struct Directive {
 
 const MAX_INCLUDE_DEPTH: usize = 16;
 
+/// Reads an included file's directives into the list (`include` lines): [`read_file`] for a
+/// real start, a refusal where no file may be read.
+type IncludeReader = dyn Fn(&Path, usize, &mut Vec<Directive>) -> Result<(), ConfigError>;
+
 fn read_file(path: &Path, depth: usize, out: &mut Vec<Directive>) -> Result<(), ConfigError> {
     let source = path.display().to_string();
     let content = std::fs::read(path).map_err(|e| ConfigError {
@@ -385,6 +389,17 @@ fn read_file(path: &Path, depth: usize, out: &mut Vec<Directive>) -> Result<(), 
         text: String::new(),
         reason: format!("Fatal error, can't open config file '{source}': {e}"),
     })?;
+    parse_lines(&source, &content, depth, out, &read_file)
+}
+
+/// A config file's directives, in order, `include`s expanded by `include`.
+fn parse_lines(
+    source: &str,
+    content: &[u8],
+    depth: usize,
+    out: &mut Vec<Directive>,
+    include: &IncludeReader,
+) -> Result<(), ConfigError> {
     for (i, raw) in content.split(|b| *b == b'\n').enumerate() {
         let bytes = raw.trim_ascii();
         if bytes.is_empty() || bytes.starts_with(b"#") {
@@ -393,7 +408,7 @@ fn read_file(path: &Path, depth: usize, out: &mut Vec<Directive>) -> Result<(), 
         let text = String::from_utf8_lossy(bytes);
         let text = text.as_ref();
         let err = |reason: String| ConfigError {
-            source: source.clone(),
+            source: source.to_string(),
             line: i + 1,
             text: text.into(),
             reason,
@@ -409,17 +424,41 @@ fn read_file(path: &Path, depth: usize, out: &mut Vec<Directive>) -> Result<(), 
             if depth >= MAX_INCLUDE_DEPTH {
                 return Err(err("Too many nested includes".into()));
             }
-            read_file(Path::new(&words[1]), depth + 1, out)?;
+            include(Path::new(&words[1]), depth + 1, out)?;
             continue;
         }
         out.push(Directive {
-            source: source.clone(),
+            source: source.to_string(),
             line: i + 1,
             text: text.into(),
             words,
         });
     }
     Ok(())
+}
+
+/// The config file parser on bytes, for the fuzz targets (`fuzz/`), which cannot reach the
+/// private parser otherwise: the text is read as a file's and applied to the defaults as at
+/// start-up, and `user` lines are checked against the command table. `include` lines are
+/// refused as unreadable files, so a fuzzed input never makes the parser open a path (a FIFO
+/// would block it); `rename-command` lines are parsed but not installed, since the table is
+/// the process's and is installed once.
+#[doc(hidden)]
+pub fn parse_text_for_fuzzing(text: &[u8]) -> Result<Config, ConfigError> {
+    let mut directives = Vec::new();
+    let refuse = |path: &Path, _: usize, _: &mut Vec<Directive>| {
+        Err(ConfigError {
+            source: path.display().to_string(),
+            line: 0,
+            text: String::new(),
+            reason: "Fatal error, can't open config file (includes are not read here)".into(),
+        })
+    };
+    parse_lines("fuzz input", text, 0, &mut directives, &refuse)?;
+    let mut startup = apply_directives(directives, None)?;
+    startup.renamed_commands = None;
+    startup.install_commands()?;
+    Ok(startup.config)
 }
 
 /// What the command line asked for besides configuration.
@@ -493,6 +532,14 @@ pub fn from_args(args: &[String]) -> Result<Startup, ConfigError> {
             words,
         });
     }
+    apply_directives(directives, config_file)
+}
+
+/// Applies the directives of the file and the command line, in order, to the defaults.
+fn apply_directives(
+    directives: Vec<Directive>,
+    config_file: Option<PathBuf>,
+) -> Result<Startup, ConfigError> {
     let mut config = Config::default();
     let mut save_words: Option<Vec<String>> = None;
     let mut renamed_commands: Option<CommandTable> = None;

@@ -272,7 +272,7 @@ fn memory_doctor(ctx: &mut Ctx<'_>) -> CmdResult {
             )
         }
     };
-    ctx.out.verbatim("txt", text.as_bytes());
+    ctx.out.verbatim(b"txt", text.as_bytes());
     Ok(())
 }
 
@@ -285,7 +285,7 @@ fn memory_purge(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// MEMORY MALLOC-STATS: jemalloc's own report.
 fn memory_malloc_stats(ctx: &mut Ctx<'_>) -> CmdResult {
-    ctx.out.verbatim("txt", memory::malloc_stats().as_bytes());
+    ctx.out.verbatim(b"txt", memory::malloc_stats().as_bytes());
     Ok(())
 }
 

@@ -243,7 +243,7 @@ fn latency_graph(ctx: &mut Ctx<'_>) -> CmdResult {
         .latency
         .with_event(event, |name, series| latency::graph(name, series, now))
         .ok_or_else(|| no_samples(event))?;
-    ctx.out.verbatim("txt", graph.as_bytes());
+    ctx.out.verbatim(b"txt", graph.as_bytes());
     Ok(())
 }
 
@@ -270,7 +270,7 @@ fn latency_doctor(ctx: &mut Ctx<'_>) -> CmdResult {
         &settings,
         latency::unix_secs(),
     );
-    ctx.out.verbatim("txt", report.as_bytes());
+    ctx.out.verbatim(b"txt", report.as_bytes());
     Ok(())
 }
 

@@ -35,6 +35,13 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often a connected replica reports its offset, and a failed link is retried.
 const ACK_PERIOD: Duration = Duration::from_secs(1);
 
+/// The master is trusted with any size, as Redis trusts it (its stream replays what clients
+/// were allowed to send).
+const MASTER_STREAM_LIMITS: Limits = Limits {
+    max_bulk_len: u64::MAX,
+    max_inline_len: usize::MAX,
+};
+
 /// Where the link stands, as ROLE and INFO name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkState {
@@ -533,13 +540,46 @@ impl MasterConn {
 
     /// Takes one line from the buffer (without its CRLF), if a whole one is there.
     pub fn take_line(&mut self) -> Option<String> {
-        let end = self.buf[self.pos..].iter().position(|&b| b == b'\n')?;
-        let line = &self.buf[self.pos..self.pos + end];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let line = String::from_utf8_lossy(line).into_owned();
-        self.pos += end + 1;
-        Some(line)
+        take_line(&self.buf, &mut self.pos)
     }
+}
+
+/// The line at `*pos` in `buf` (without its CRLF), if a whole one is there; moves past it.
+fn take_line(buf: &[u8], pos: &mut usize) -> Option<String> {
+    let end = buf[*pos..].iter().position(|&b| b == b'\n')?;
+    let line = &buf[*pos..*pos + end];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = String::from_utf8_lossy(line).into_owned();
+    *pos += end + 1;
+    Some(line)
+}
+
+/// What the master's reply to PSYNC means.
+fn psync_answer(reply: String) -> Result<PsyncReply, LinkError> {
+    if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
+        let mut words = rest.split_whitespace();
+        let replid = words.next().unwrap_or_default().to_string();
+        let offset = words.next().and_then(|o| o.parse::<u64>().ok());
+        return match (replid.len(), offset) {
+            (40, Some(offset)) => Ok(PsyncReply::Full { replid, offset }),
+            _ => Err(LinkError::Failed(format!(
+                "Master replied with wrong +FULLRESYNC syntax: {reply}"
+            ))),
+        };
+    }
+    if let Some(rest) = reply.strip_prefix("+CONTINUE") {
+        let replid = rest.trim();
+        let replid = (replid.len() == 40).then(|| replid.to_string());
+        return Ok(PsyncReply::Continue { replid });
+    }
+    if reply.starts_with("-NOMASTERLINK") || reply.starts_with("-LOADING") {
+        return Err(LinkError::Failed(format!(
+            "Master is currently unable to PSYNC but should be in the future: {reply}"
+        )));
+    }
+    Err(LinkError::Failed(format!(
+        "Unexpected reply to PSYNC from master: {reply}"
+    )))
 }
 
 /// Why a step of a session failed; logged by the caller in Redis's words.
@@ -849,39 +889,11 @@ impl Link<'_> {
         // sends newlines meanwhile, and repl-timeout bounds the silence.
         let timeout = Duration::from_secs(self.server.config.read().repl_timeout);
         let reply = self.reply_line(timeout, "PSYNC")?;
-        let answer = self.psync_answer(reply);
+        let answer = psync_answer(reply);
         if failing_over {
             failover.target_answered(self.server, answer.is_ok());
         }
         answer
-    }
-
-    /// What the master's reply to PSYNC means.
-    fn psync_answer(&self, reply: String) -> Result<PsyncReply, LinkError> {
-        if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
-            let mut words = rest.split_whitespace();
-            let replid = words.next().unwrap_or_default().to_string();
-            let offset = words.next().and_then(|o| o.parse::<u64>().ok());
-            return match (replid.len(), offset) {
-                (40, Some(offset)) => Ok(PsyncReply::Full { replid, offset }),
-                _ => Err(LinkError::Failed(format!(
-                    "Master replied with wrong +FULLRESYNC syntax: {reply}"
-                ))),
-            };
-        }
-        if let Some(rest) = reply.strip_prefix("+CONTINUE") {
-            let replid = rest.trim();
-            let replid = (replid.len() == 40).then(|| replid.to_string());
-            return Ok(PsyncReply::Continue { replid });
-        }
-        if reply.starts_with("-NOMASTERLINK") || reply.starts_with("-LOADING") {
-            return Err(LinkError::Failed(format!(
-                "Master is currently unable to PSYNC but should be in the future: {reply}"
-            )));
-        }
-        Err(LinkError::Failed(format!(
-            "Unexpected reply to PSYNC from master: {reply}"
-        )))
     }
 
     /// The link is up: the master client exists, in database `db`.
@@ -932,10 +944,7 @@ impl Link<'_> {
     /// every second and answers `REPLCONF GETACK`.
     fn stream(&mut self) -> Result<(), LinkError> {
         let server = self.server;
-        let mut parser = RequestParser::new(Limits {
-            max_bulk_len: u64::MAX,
-            max_inline_len: usize::MAX,
-        });
+        let mut parser = RequestParser::new(MASTER_STREAM_LIMITS);
         let mut out = Vec::new();
         let mut last_ack = Instant::now() - ACK_PERIOD;
         let mut last_io = Instant::now();
@@ -1072,6 +1081,55 @@ impl Link<'_> {
         }
         if self.replica().current(self.generation) {
             self.replica().set_state(LinkState::Connect);
+        }
+    }
+}
+
+/// What a replica reads from its master after PSYNC, parsed from bytes instead of a socket,
+/// for the fuzz targets (`fuzz/`), which cannot reach the link otherwise: the PSYNC reply
+/// line; on `+FULLRESYNC` the snapshot's framing line, the snapshot (as an RDB stream, its
+/// EOF mark checked) and then the command stream, with the link's own parsers and limits.
+/// Nothing is applied. Returns the number of commands, or the link's error text.
+#[doc(hidden)]
+pub fn parse_master_stream_for_fuzzing(input: &[u8]) -> Result<usize, String> {
+    let failed = |e: LinkError| match e {
+        LinkError::Stopped => "stopped".to_string(),
+        LinkError::Failed(why) => why,
+    };
+    let mut pos = 0;
+    let next_line = |pos: &mut usize| loop {
+        match take_line(input, pos) {
+            Some(line) if line.is_empty() => continue,
+            Some(line) => return Ok(line),
+            None => return Err("Timeout connecting to the MASTER...".to_string()),
+        }
+    };
+    let reply = next_line(&mut pos)?;
+    let mut stream = &input[pos..];
+    if let PsyncReply::Full { .. } = psync_answer(reply).map_err(failed)? {
+        let framing = sync::parse_payload_header(&next_line(&mut pos)?).map_err(failed)?;
+        let rest = &input[pos..];
+        let (mut snapshot, after) = match &framing {
+            sync::Framing::Length(len) => rest.split_at((*len).min(rest.len() as u64) as usize),
+            sync::Framing::EofMark(_) => (rest, &rest[rest.len()..]),
+        };
+        let limits = redis_lite_engine::EncodingLimits::default();
+        redis_lite_persist::read_rdb(&mut snapshot, limits, |_| Ok(()))
+            .map_err(|e| e.to_string())?;
+        stream = match &framing {
+            sync::Framing::Length(_) => after,
+            sync::Framing::EofMark(mark) => snapshot
+                .strip_prefix(mark.as_slice())
+                .ok_or("Replication stream EOF marker is broken")?,
+        };
+    }
+    let mut parser = RequestParser::new(MASTER_STREAM_LIMITS);
+    let mut commands = 0;
+    loop {
+        match parser.next(stream) {
+            Ok(Some(_)) => commands += 1,
+            Ok(None) => return Ok(commands),
+            Err(e) => return Err(format!("Protocol error from MASTER: {e}")),
         }
     }
 }

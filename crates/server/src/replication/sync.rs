@@ -28,10 +28,10 @@ use crate::persistence::rdb::{Counting, KeyLoader, OnDuplicate};
 use crate::server::Server;
 
 /// The length of the EOF mark of a diskless master's snapshot.
-const EOF_MARK_LEN: usize = 40;
+pub(super) const EOF_MARK_LEN: usize = 40;
 
 /// How the snapshot is framed.
-enum Framing {
+pub(super) enum Framing {
     Length(u64),
     EofMark(Vec<u8>),
 }
@@ -109,6 +109,11 @@ fn payload_header(link: &mut Link<'_>) -> Result<Framing, LinkError> {
         .replication
         .replica
         .set_transfer(|t| t.last_io = unix_secs());
+    parse_payload_header(&line)
+}
+
+/// The `$<len>` or `$EOF:<mark>` line that opens the snapshot, or the master's error.
+pub(super) fn parse_payload_header(line: &str) -> Result<Framing, LinkError> {
     if let Some(error) = line.strip_prefix('-') {
         return Err(LinkError::Failed(format!(
             "MASTER aborted replication with an error: {error}"

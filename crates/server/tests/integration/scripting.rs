@@ -536,3 +536,25 @@ fn cjson_decode_refuses_a_nul_in_the_first_two_bytes() {
         false,
     );
 }
+
+/// Found by the `lua_reply` fuzz target: a script returning a verbatim string whose format is
+/// not three letters got a reply with a wrong length. Redis writes exactly three bytes.
+#[test]
+fn fuzz_lua_reply_verbatim_format_is_three_bytes() {
+    let verbatim = |format: &str| {
+        format!("redis.setresp(3); return {{verbatim_string={{format={format}, string='xy'}}}}")
+    };
+    let scripts: Vec<String> = [
+        "'abcdef'",
+        "'a'",
+        "'a\\0bc'",
+        "'\\200\\201\\202\\203'",
+        "'txt'",
+    ]
+    .iter()
+    .map(|f| verbatim(f))
+    .collect();
+    let commands: Vec<Vec<&str>> = scripts.iter().map(|s| vec!["EVAL", s, "0"]).collect();
+    let commands: Vec<&[&str]> = commands.iter().map(Vec::as_slice).collect();
+    differential_both_protocols(&commands);
+}
