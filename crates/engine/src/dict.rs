@@ -163,6 +163,18 @@ impl Dict {
         Some(self.at(pos))
     }
 
+    /// Where `key`'s entry is in the slab, for a caller that must reach it again after other
+    /// borrows of the table's owner ([`Dict::at_position_mut`]) without a second lookup.
+    /// Valid until the table next changes shape (an insertion or removal).
+    pub(crate) fn position(&self, hash: u64, key: &[u8]) -> Option<u32> {
+        self.find(hash, key).map(|(pos, _)| pos)
+    }
+
+    /// The entry at a position [`Dict::position`] gave, the table unchanged since.
+    pub(crate) fn at_position_mut(&mut self, pos: u32) -> &mut Entry {
+        self.at_mut(pos)
+    }
+
     pub fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut Entry> {
         let (pos, _) = self.find(hash, key)?;
         Some(self.at_mut(pos))

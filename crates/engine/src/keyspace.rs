@@ -380,9 +380,10 @@ impl Db {
         // A key whose TTL has passed is gone, even if still stored: this write creates it anew
         // (no TTL to keep) and the old one counts as expired, as in Redis.
         self.expire_if_due(hash, key, now_ms);
-        let exists = self.dict.get(hash, key).is_some();
-        if exists {
-            let entry = self.dict.get_mut(hash, key).expect("present");
+        // One lookup for the overwrite: the position is reused to hand the entry back once the
+        // old value is freed (a reference could not outlive the other borrows of `self`).
+        if let Some(pos) = self.dict.position(hash, key) {
+            let entry = self.dict.at_position_mut(pos);
             if !keep_ttl && entry.expire_at != 0 {
                 entry.expire_at = 0;
                 self.volatile -= 1;
@@ -390,8 +391,7 @@ impl Db {
             let old = std::mem::replace(&mut entry.value, value);
             self.shared.tracking.touch(&mut entry.access, now_ms);
             self.shared.lazyfree.free(old, Deletion::Server);
-            // Reborrow so the returned reference is tied to `self` alone.
-            return self.dict.get_mut(hash, key).expect("present");
+            return self.dict.at_position_mut(pos);
         }
         let mut entry = Entry::new(SmallBytes::new(key), value);
         entry.access = self.shared.tracking.initial(now_ms);
