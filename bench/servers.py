@@ -5,7 +5,9 @@ import os, shutil, socket, subprocess, tempfile, time
 import redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LITE = os.path.join(ROOT, "target", "release", "redis-lite-server")
+# REDIS_LITE_SERVER names another build (a worktree without its own release build).
+LITE = os.environ.get("REDIS_LITE_SERVER",
+                      os.path.join(ROOT, "target", "release", "redis-lite-server"))
 
 
 def free_port():

@@ -360,6 +360,41 @@ fn maxmemory_clients_evicts_but_not_no_evict_clients() {
     }
 }
 
+/// Over `maxmemory-clients` the client holding the most goes first: a modest client stays
+/// while a larger one takes the total over the limit.
+#[test]
+fn maxmemory_clients_evicts_the_hungriest_client_first() {
+    for (which, server) in both(&["--maxmemory-clients", "4mb"]) {
+        let mut observer = named(&server, "observer");
+        observer.expect_replies(&[(&["CLIENT", "NO-EVICT", "on"], "+OK\r\n")]);
+        let mut modest = named(&server, "modest");
+        send_partial_argument(&mut modest, 1_500_000);
+        wait_until(
+            "the modest argument arrives",
+            Duration::from_secs(10),
+            || {
+                client_fields(&mut observer, "modest")
+                    .is_some_and(|f| number(&f, "qbuf") > 1_400_000)
+            },
+        );
+        assert!(
+            evicted_while_sending(&server, 3_000_000),
+            "{which}: the hungry client is evicted"
+        );
+        assert!(
+            client_fields(&mut observer, "modest").is_some(),
+            "{which}: the modest client stays"
+        );
+        modest.send(b"x\r\n");
+        assert_eq!(modest.read_reply().len(), 1_500_000 + 12, "{which}");
+        assert_eq!(
+            info_field(&mut observer, "stats", "evicted_clients"),
+            "1",
+            "{which}"
+        );
+    }
+}
+
 /// A client that pipelines reads of a large value and never reads the replies is evicted once
 /// its pending replies take it over `maxmemory-clients` (here a share of `maxmemory`, set at
 /// run time); the others stay.
