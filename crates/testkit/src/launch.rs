@@ -336,6 +336,21 @@ impl Server {
             .start_if_available()
     }
 
+    /// redis-lite, and real Redis when it is installed, each labelled and given the same
+    /// arguments: for tests that run one scenario on both.
+    pub fn lite_and_redis(args: &[&str]) -> Vec<(&'static str, Server)> {
+        let mut servers = vec![("redis-lite", Server::lite(args))];
+        servers.extend(Server::redis(args).map(|redis| ("redis", redis)));
+        servers
+    }
+
+    /// A connection that has named itself `name` (so CLIENT LIST shows it).
+    pub fn named(&self, name: &str) -> Raw {
+        let mut raw = self.raw();
+        raw.expect_replies(&[(&["CLIENT", "SETNAME", name], "+OK\r\n")]);
+        raw
+    }
+
     /// The executable it was started from (its `argv[0]`).
     pub fn executable(&self) -> &Path {
         &self.program

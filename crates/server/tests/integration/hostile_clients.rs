@@ -12,16 +12,6 @@ use std::time::Duration;
 
 use testkit::{encode, info_field, poll, wait_until, DataDir, Launch, Raw, Server};
 
-/// redis-lite, and real Redis when it is installed, with the same arguments.
-fn both(args: &[&str]) -> Vec<(&'static str, Server)> {
-    let mut servers = vec![("redis-lite", Server::lite(args))];
-    match Server::redis(args) {
-        Some(redis) => servers.push(("redis", redis)),
-        None => testkit::skipped("redis-server is not installed: redis-lite only"),
-    }
-    servers
-}
-
 /// The resident set of process `pid`, in bytes.
 fn rss(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -31,13 +21,6 @@ fn rss(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmRSS in /proc/PID/status");
     kb * 1024
-}
-
-/// A connection that has named itself `name`, so CLIENT LIST shows it.
-fn named(server: &Server, name: &str) -> Raw {
-    let mut raw = server.raw();
-    raw.expect_replies(&[(&["CLIENT", "SETNAME", name], "+OK\r\n")]);
-    raw
 }
 
 fn connected(admin: &mut Raw, name: &str) -> bool {
@@ -79,12 +62,12 @@ fn security_defaults_match_redis() {
 /// meanwhile (without the limit each such client would hold up to 2 GB here).
 #[test]
 fn non_reader_is_dropped_with_resident_memory_bounded() {
-    for (who, server) in both(&["--maxmemory-clients", "32mb"]) {
-        let mut admin = named(&server, "admin");
+    for (who, server) in Server::lite_and_redis(&["--maxmemory-clients", "32mb"]) {
+        let mut admin = server.named("admin");
         admin.expect_replies(&[(&["CLIENT", "NO-EVICT", "on"], "+OK\r\n")]);
         set_big_value(&mut admin);
         let before = rss(server.pid());
-        let mut offender = named(&server, "offender");
+        let mut offender = server.named("offender");
         offender.send(&b"GET big\r\n".repeat(2000));
         let mut peak = before;
         wait_until("the non-reader is evicted", Duration::from_secs(30), || {
@@ -107,6 +90,23 @@ fn replica_attached(admin: &mut Raw) -> bool {
     admin
         .cmd_text(&["CLIENT", "LIST", "TYPE", "replica"])
         .contains("flags=S")
+}
+
+/// A connection that asks for a full sync, as a replica does, then reads nothing more.
+fn attach_silent_replica(server: &Server, admin: &mut Raw) -> TcpStream {
+    let mut replica = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    // Redis refuses PSYNC while earlier replies wait: read them first.
+    replica
+        .write_all(b"REPLCONF listening-port 1\r\nREPLCONF capa eof capa psync2\r\n")
+        .unwrap();
+    let mut ok = [0; 10];
+    replica.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"+OK\r\n+OK\r\n");
+    replica.write_all(b"PSYNC ? -1\r\n").unwrap();
+    wait_until("the replica is attached", Duration::from_secs(20), || {
+        replica_attached(admin)
+    });
+    replica
 }
 
 /// A replica that never reads what the master streams is dropped at the replica class's
@@ -133,18 +133,7 @@ fn replica_that_never_reads_is_dropped_at_its_output_limit() {
     }
     for (who, server) in &servers {
         let mut admin = server.raw();
-        let mut replica = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-        // Redis refuses PSYNC while earlier replies wait: read them first.
-        replica
-            .write_all(b"REPLCONF listening-port 1\r\nREPLCONF capa eof capa psync2\r\n")
-            .unwrap();
-        let mut ok = [0; 10];
-        replica.read_exact(&mut ok).unwrap();
-        assert_eq!(&ok, b"+OK\r\n+OK\r\n", "{who}");
-        replica.write_all(b"PSYNC ? -1\r\n").unwrap();
-        wait_until("the replica is attached", Duration::from_secs(20), || {
-            replica_attached(&mut admin)
-        });
+        let _replica = attach_silent_replica(server, &mut admin);
         let value = vec![b'v'; 1 << 20];
         let mut written = 0;
         let dropped = format!("{who}: the replica is dropped");
@@ -166,6 +155,42 @@ fn replica_that_never_reads_is_dropped_at_its_output_limit() {
         text.contains("scheduled to be closed ASAP for overcoming of output buffer limits"),
         "no log line for the dropped replica:\n{text}"
     );
+}
+
+/// Over its class's soft limit for the soft seconds, a replica or a subscriber that does not
+/// read is dropped, and not before the seconds have passed (timed from before its output could
+/// pass the limit, so a late machine can only make the wait look longer).
+#[test]
+fn replica_and_subscriber_over_the_soft_limit_for_its_seconds_are_dropped() {
+    let args = [
+        "--client-output-buffer-limit",
+        "replica 0 2mb 2 pubsub 0 2mb 2",
+        "--repl-diskless-sync-delay",
+        "0",
+    ];
+    let value = vec![b'v'; 1 << 20];
+    for (who, server) in Server::lite_and_redis(&args) {
+        let mut admin = server.raw();
+        let _replica = attach_silent_replica(&server, &mut admin);
+        let mut subscriber = server.named("subscriber");
+        subscriber.send(&encode(&[b"SUBSCRIBE", b"news"]));
+        subscriber.read_reply();
+        let started = std::time::Instant::now();
+        let mut key = 0;
+        let both_gone = format!("{who}: the replica and the subscriber are dropped");
+        wait_until(&both_gone, Duration::from_secs(30), || {
+            key += 1;
+            admin.ok(&[b"SET", format!("k{key}").as_bytes(), &value]);
+            admin.ok(&[b"PUBLISH".as_slice(), b"news", &value]);
+            !replica_attached(&mut admin) && !connected(&mut admin, "subscriber")
+        });
+        let after = started.elapsed();
+        assert!(
+            after >= Duration::from_secs(2),
+            "{who}: dropped after {after:?}"
+        );
+        assert_eq!(admin.cmd_text(&["PING"]), "+PONG\r\n", "{who}");
+    }
 }
 
 /// Raises this process's soft open-file limit to its hard limit, returning the new limit.
@@ -282,6 +307,53 @@ fn ten_thousand_connections_are_held_and_the_next_refused() {
         ),
         "the raised limit is not logged:\n{text}"
     );
+}
+
+/// A data file name that is a path (`../`, absolute) is refused at start-up with Redis's
+/// reason, so no configuration writes the RDB or the AOF outside `dir`.
+#[test]
+fn data_file_names_that_are_paths_are_refused_at_startup() {
+    let cases = [
+        (
+            "dbfilename",
+            "../x.rdb",
+            "dbfilename can't be a path, just a filename",
+        ),
+        (
+            "appendfilename",
+            "../x.aof",
+            "appendfilename can't be a path, just a filename",
+        ),
+        (
+            "appenddirname",
+            "../x",
+            "appenddirname can't be a path, just a dirname",
+        ),
+        (
+            "appenddirname",
+            "/tmp/x",
+            "appenddirname can't be a path, just a dirname",
+        ),
+    ];
+    let redis_present = testkit::installed("redis-server");
+    if !redis_present {
+        testkit::skipped("redis-server is not installed: redis-lite only");
+    }
+    for (name, value, reason) in cases {
+        let option = format!("--{name}");
+        let mut launches = vec![("redis-lite", Launch::lite())];
+        if redis_present {
+            launches.push(("redis", Launch::redis()));
+        }
+        for (who, launch) in launches {
+            let (status, output) = launch.args(&[option.as_str(), value]).run_until_exit();
+            assert!(!status.success(), "{who} {name} {value}: {output}");
+            assert!(
+                output.lines().any(|l| l == reason),
+                "{who} {name} {value}: {output}"
+            );
+        }
+    }
 }
 
 /// Passwords and key names never reach the log, even at `loglevel debug`: not from CONFIG SET
