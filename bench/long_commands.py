@@ -17,7 +17,7 @@ Numbers on a loaded machine are rough: the load average is printed with them.
 """
 import argparse, multiprocessing, socket, time
 
-from servers import Server
+from servers import Server, encode
 
 WIDTH = 8  # every key, member and value is 8 bytes, so each reply's size is known
 PROBES = 3  # connections per probe command: with two event loops, some are not on the long one
@@ -26,13 +26,6 @@ PROBES = 3  # connections per probe command: with two event loops, some are not 
 def name(prefix, i):
     return f"{prefix}{i:0{WIDTH - 1}d}".encode()
 
-
-def encode(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
 
 
 class Conn:

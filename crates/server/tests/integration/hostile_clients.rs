@@ -1,8 +1,8 @@
 //! Hostile and clumsy clients (issue 21, section 4), where no other file's subject fits:
 //! every client-chosen size refused with Redis's error, output that a replica or a client
-//! never reads dropped with the server's memory bounded, ten thousand connections held, the security defaults of Redis 7, and secrets kept out of
-//! the log. Each runs against real Redis too where Redis behaves the same. HARDENING.md maps
-//! each limit to the test that proves it.
+//! never reads dropped with the server's memory bounded, ten thousand connections held, the
+//! security defaults of Redis 7, and secrets kept out of the log. Each runs against real Redis
+//! too where Redis behaves the same. HARDENING.md maps each limit to the test that proves it.
 
 use redis_lite_testkit as testkit;
 
