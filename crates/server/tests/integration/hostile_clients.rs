@@ -136,9 +136,11 @@ fn replica_that_never_reads_is_dropped_at_its_output_limit() {
         let _replica = attach_silent_replica(server, &mut admin);
         // A replica is not one of the connected clients; the harness's start-up probe may not
         // be unregistered yet.
-        wait_until("only the admin is a client", Duration::from_secs(10), || {
-            info_field(&mut admin, "clients", "connected_clients") == "1"
-        });
+        wait_until(
+            "only the admin is a client",
+            Duration::from_secs(10),
+            || info_field(&mut admin, "clients", "connected_clients") == "1",
+        );
         let value = vec![b'v'; 1 << 20];
         let mut written = 0;
         let mut omem = 0;
