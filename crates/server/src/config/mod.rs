@@ -1014,6 +1014,8 @@ mod tests {
             "replica 8mb 0 0",
             "--save",
             "900 1 300 10",
+            "--replicaof",
+            "127.0.0.1 6380",
         ]))
         .unwrap();
         let got = get_matching(&s.config, &[b"client-output-buffer-limit", b"save"]);
@@ -1022,6 +1024,7 @@ mod tests {
             "normal 0 0 0 slave 8388608 0 0 pubsub 33554432 8388608 60".into()
         )));
         assert!(got.contains(&("save", "900 1 300 10".into())));
+        assert_eq!(s.config.replicaof, Some(("127.0.0.1".to_string(), 6380)));
         let s = from_args(&args(&["--save", ""])).unwrap();
         assert!(get_matching(&s.config, &[b"save"]).contains(&("save", String::new())));
     }
