@@ -5,7 +5,18 @@ import os, shutil, socket, subprocess, tempfile, time
 import redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LITE = os.path.join(ROOT, "target", "release", "redis-lite-server")
+# REDIS_LITE_SERVER names another build (a worktree without its own release build).
+LITE = os.environ.get("REDIS_LITE_SERVER",
+                      os.path.join(ROOT, "target", "release", "redis-lite-server"))
+
+
+def encode(*args):
+    """A command as a RESP2 array of bulk strings (arguments: bytes, or anything str() takes)."""
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        arg = arg if isinstance(arg, bytes) else str(arg).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(out)
 
 
 def free_port():

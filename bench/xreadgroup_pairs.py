@@ -12,13 +12,7 @@ import argparse, multiprocessing, socket, time
 
 import redis
 
-
-def encode(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        arg = arg if isinstance(arg, bytes) else str(arg).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-    return b"".join(out)
+from servers import encode
 
 
 def read_reply(f):

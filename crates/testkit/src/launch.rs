@@ -85,8 +85,8 @@ pub struct Launch {
     /// The working directory, which outlives the server; None: a scratch directory the server
     /// owns and removes when dropped.
     dir: Option<PathBuf>,
-    /// `ulimit -n` (soft and hard) for the server.
-    fd_limit: Option<u64>,
+    /// The `ulimit` option (`-n`: soft and hard, `-Sn`: soft only) and the limit it sets.
+    fd_limit: Option<(&'static str, u64)>,
     /// Whether `start` waits until the data files are loaded (PING no longer says LOADING).
     wait_loaded: bool,
     /// Whether the server is a cluster node (it then needs a second port, for the bus).
@@ -151,7 +151,14 @@ impl Launch {
     /// Runs under an open-file limit (`ulimit -n`, soft and hard), as a shell started from a
     /// login with a low limit would.
     pub fn fd_limit(mut self, limit: u64) -> Launch {
-        self.fd_limit = Some(limit);
+        self.fd_limit = Some(("-n", limit));
+        self
+    }
+
+    /// Runs under a soft open-file limit of `limit`, the hard limit left as it is, so the
+    /// server may raise its own limit (as Redis does for `maxclients`).
+    pub fn soft_fd_limit(mut self, limit: u64) -> Launch {
+        self.fd_limit = Some(("-Sn", limit));
         self
     }
 
@@ -238,10 +245,10 @@ impl Launch {
 
     fn command(&self, program: &Path, dir: &Path, port: u16, cluster_port: Option<u16>) -> Command {
         let mut cmd = match self.fd_limit {
-            Some(limit) => {
+            Some((option, limit)) => {
                 let mut cmd = Command::new("bash");
                 cmd.arg("-c")
-                    .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                    .arg(format!("ulimit {option} {limit} && exec \"$0\" \"$@\""))
                     .arg(program);
                 cmd
             }
@@ -327,6 +334,21 @@ impl Server {
             .args(&["--save", "", "--appendonly", "no"])
             .args(args)
             .start_if_available()
+    }
+
+    /// redis-lite, and real Redis when it is installed, each labelled and given the same
+    /// arguments: for tests that run one scenario on both.
+    pub fn lite_and_redis(args: &[&str]) -> Vec<(&'static str, Server)> {
+        let mut servers = vec![("redis-lite", Server::lite(args))];
+        servers.extend(Server::redis(args).map(|redis| ("redis", redis)));
+        servers
+    }
+
+    /// A connection that has named itself `name` (so CLIENT LIST shows it).
+    pub fn named(&self, name: &str) -> Raw {
+        let mut raw = self.raw();
+        raw.expect_replies(&[(&["CLIENT", "SETNAME", name], "+OK\r\n")]);
+        raw
     }
 
     /// The executable it was started from (its `argv[0]`).

@@ -212,7 +212,13 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
         }
         "clients" => {
             field!("# Clients");
-            field!("connected_clients:{}", server.clients.count());
+            // As in Redis, replicas are not counted here (they are INFO replication's
+            // connected_slaves).
+            let replicas = server.replication.master.connected();
+            field!(
+                "connected_clients:{}",
+                server.clients.count().saturating_sub(replicas)
+            );
             field!("cluster_connections:0");
             field!("maxclients:{}", config.maxclients);
             let (input, output) = server.clients.peaks.recent();

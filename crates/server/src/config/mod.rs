@@ -569,6 +569,12 @@ fn apply_directives(
         let param = find_param(&d.words[0])
             .ok_or_else(|| err("Bad directive or wrong number of arguments".into()))?;
         let mut values = d.words[1..].to_vec();
+        // A multi-word parameter given as one quoted value (`--save "900 1"`,
+        // `client-output-buffer-limit "replica 8mb 0 0"`) is split into its words, as Redis 7
+        // does; an empty one (`--save ""`) stays as it is.
+        if param.variadic && values.len() == 1 && !values[0].is_empty() {
+            values = split_words(&values[0]).map_err(err)?;
+        }
         if !param.variadic && values.len() != 1 {
             return Err(err("Bad directive or wrong number of arguments".into()));
         }
@@ -998,6 +1004,29 @@ mod tests {
         );
         assert!(Allow::Local.permits(true) && !Allow::Local.permits(false));
         assert!(Allow::Yes.permits(false) && !Allow::No.permits(true));
+    }
+
+    /// Redis 7 splits a multi-word parameter given as one value; `--save ""` stays empty.
+    #[test]
+    fn multi_word_parameter_as_one_value_is_split() {
+        let s = from_args(&args(&[
+            "--client-output-buffer-limit",
+            "replica 8mb 0 0",
+            "--save",
+            "900 1 300 10",
+            "--replicaof",
+            "127.0.0.1 6380",
+        ]))
+        .unwrap();
+        let got = get_matching(&s.config, &[b"client-output-buffer-limit", b"save"]);
+        assert!(got.contains(&(
+            "client-output-buffer-limit",
+            "normal 0 0 0 slave 8388608 0 0 pubsub 33554432 8388608 60".into()
+        )));
+        assert!(got.contains(&("save", "900 1 300 10".into())));
+        assert_eq!(s.config.replicaof, Some(("127.0.0.1".to_string(), 6380)));
+        let s = from_args(&args(&["--save", ""])).unwrap();
+        assert!(get_matching(&s.config, &[b"save"]).contains(&("save", String::new())));
     }
 
     #[test]

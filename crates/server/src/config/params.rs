@@ -660,8 +660,7 @@ const SNAPSHOTS: &[Param] = &[
             pairs.join(" ")
         },
         set: |c, w| {
-            // `--save "900 1 300 10"` arrives as one word.
-            let words: Vec<&str> = w.iter().flat_map(|w| w.split_whitespace()).collect();
+            let words = flat_words(w);
             if !words.len().is_multiple_of(2) {
                 return Err("Invalid save parameters".into());
             }
@@ -885,8 +884,9 @@ impl Param {
     }
 }
 
-/// The words of a variadic value, whether they came as several words (a config file line) or
-/// as one (`--save "900 1"`, CONFIG SET); an empty value is no words.
+/// The words of a variadic value. The config reader and CONFIG SET already split a value given
+/// as one word (`--save "900 1"`); what is left here is that an empty value (`--save ""`) is
+/// no words.
 fn flat_words(words: &[String]) -> Vec<&str> {
     words.iter().flat_map(|w| w.split_whitespace()).collect()
 }

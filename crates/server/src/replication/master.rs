@@ -891,6 +891,13 @@ async fn stream_to_replica<S: ClientStream>(
         // The replica's pending output is what the backlog holds for it beyond what is in
         // flight here.
         let pending = backlog.unread(cursor) + (out.len() - sent) as u64;
+        // Shown as the replica's `omem` in CLIENT LIST and in INFO's
+        // client_recent_max_output_buffer, as Redis counts a replica's share of the backlog.
+        replica
+            .handle
+            .pending_output_bytes
+            .store(pending as usize, Relaxed);
+        server.clients.peaks.record_output(pending);
         let (limit, timeout_ms) = {
             let config = server.config.read();
             (

@@ -11,15 +11,6 @@ use std::time::{Duration, Instant};
 
 use testkit::{encode, info_field, DataDir, Raw, Server};
 
-/// redis-lite, and real Redis when it is installed, each with `name`.
-fn both(args: &[&str]) -> Vec<(&'static str, Server)> {
-    let mut servers = vec![("redis-lite", Server::lite(args))];
-    if let Some(redis) = Server::redis(args) {
-        servers.push(("redis", redis));
-    }
-    servers
-}
-
 fn connect(server: &Server) -> TcpStream {
     let stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     stream.set_nodelay(true).unwrap();
@@ -123,7 +114,7 @@ fn client_that_never_reads_is_closed_at_the_output_hard_limit() {
 /// once the client reads.
 #[test]
 fn omem_counts_output_a_client_has_not_read() {
-    for (who, server) in both(&[]) {
+    for (who, server) in Server::lite_and_redis(&[]) {
         let mut admin = server.raw();
         set_big_value(&mut admin);
         let mut reader = non_reader(&server, "slow", 20);
@@ -207,7 +198,7 @@ fn pipeline_written_whole_before_reading_gets_every_reply() {
     for _ in 0..commands {
         input.extend_from_slice(&encode(&[b"ECHO", &echo]));
     }
-    for (who, server) in both(&[]) {
+    for (who, server) in Server::lite_and_redis(&[]) {
         let mut stream = connect(&server);
         let mut writer = stream.try_clone().unwrap();
         let input = input.clone();

@@ -11,15 +11,6 @@ use std::time::Duration;
 
 use testkit::{differential, encode, info_field, wait_until, Raw, Server};
 
-/// redis-lite, and real Redis when it is installed, each with `name`.
-fn both(args: &[&str]) -> Vec<(&'static str, Server)> {
-    let mut servers = vec![("redis-lite", Server::lite(args))];
-    if let Some(redis) = Server::redis(args) {
-        servers.push(("redis", redis));
-    }
-    servers
-}
-
 /// CLIENT LIST's fields as Redis 7.0.15 prints them, in order. redis-lite adds Redis 7.2's
 /// `lib-name` and `lib-ver` after them, since it serves CLIENT SETINFO.
 const FIELDS: &[&str] = &[
@@ -75,13 +66,6 @@ fn number(fields: &[(String, String)], name: &str) -> u64 {
     value(fields, name).parse().unwrap()
 }
 
-/// A connection that names itself `name`.
-fn named(server: &Server, name: &str) -> Raw {
-    let mut raw = server.raw();
-    raw.expect_replies(&[(&["CLIENT", "SETNAME", name], "+OK\r\n")]);
-    raw
-}
-
 #[test]
 fn client_help_matches_redis() {
     differential(&[&["CLIENT", "HELP"]], false);
@@ -123,10 +107,10 @@ fn client_kill_and_list_errors_match_redis() {
 /// output it does not read, and the caller itself.
 #[test]
 fn client_list_reports_what_each_client_holds_as_redis() {
-    for (which, server) in both(&[]) {
-        let mut observer = named(&server, "observer");
+    for (which, server) in Server::lite_and_redis(&[]) {
+        let mut observer = server.named("observer");
 
-        let mut txn = named(&server, "txn");
+        let mut txn = server.named("txn");
         txn.expect_replies(&[
             (&["WATCH", "k"], "+OK\r\n"),
             (&["SET", "k", "changed"], "+OK\r\n"),
@@ -167,7 +151,7 @@ fn client_list_reports_what_each_client_holds_as_redis() {
         assert_eq!(value(&fields, "multi"), "-1", "{which}");
         assert_eq!(value(&fields, "multi-mem"), "0", "{which}");
 
-        let mut blocked = named(&server, "blocked");
+        let mut blocked = server.named("blocked");
         blocked.send(&encode(&[b"BLPOP", b"list", b"0"]));
         wait_until("the client blocks", Duration::from_secs(5), || {
             client_fields(&mut observer, "blocked").is_some_and(|f| value(&f, "flags") == "b")
@@ -178,7 +162,7 @@ fn client_list_reports_what_each_client_holds_as_redis() {
 
         // SET k <100000 bytes>, of which half arrived: SET and k are arguments, the rest waits
         // in the query buffer.
-        let mut partial = named(&server, "partial");
+        let mut partial = server.named("partial");
         partial.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100000\r\n");
         partial.send(&[b'y'; 50_000]);
         wait_until("half the value arrives", Duration::from_secs(5), || {
@@ -193,7 +177,7 @@ fn client_list_reports_what_each_client_holds_as_redis() {
 
         // 200 GETs of a 100 KB value, never read: the replies wait in the server.
         observer.ok(&[b"SET", b"big", &vec![b'v'; 100_000]]);
-        let mut reader = named(&server, "non-reader");
+        let mut reader = server.named("non-reader");
         reader.send(&b"GET big\r\n".repeat(200));
         wait_until("the replies pile up", Duration::from_secs(10), || {
             let fields = client_fields(&mut observer, "non-reader").unwrap();
@@ -226,12 +210,12 @@ fn client_list_reports_what_each_client_holds_as_redis() {
 /// CLIENT KILL's filters together, as Redis: the matching clients but the caller.
 #[test]
 fn client_kill_filters_combine() {
-    for (which, server) in both(&[]) {
-        let mut caller = named(&server, "caller");
-        let mut subscriber = named(&server, "subscriber");
+    for (which, server) in Server::lite_and_redis(&[]) {
+        let mut caller = server.named("caller");
+        let mut subscriber = server.named("subscriber");
         subscriber.send(&encode(&[b"SUBSCRIBE", b"news"]));
         subscriber.read_reply();
-        let mut normal = named(&server, "normal");
+        let mut normal = server.named("normal");
         let normal_id = normal.cmd_text(&["CLIENT", "ID"]);
         let normal_id = normal_id.trim_start_matches(':').trim();
         let normal_addr = value(&client_fields(&mut caller, "normal").unwrap(), "addr").to_string();
@@ -266,8 +250,8 @@ fn client_kill_filters_combine() {
 #[test]
 fn client_kill_maxage_spares_younger_clients() {
     let server = Server::lite(&[]);
-    let mut caller = named(&server, "caller");
-    let mut young = named(&server, "young");
+    let mut caller = server.named("caller");
+    let mut young = server.named("young");
     assert_eq!(
         caller.cmd_text(&["CLIENT", "KILL", "MAXAGE", "100", "SKIPME", "no"]),
         ":0\r\n"
@@ -322,8 +306,8 @@ fn evicted_while_sending(server: &Server, size: usize) -> bool {
 /// evictable ones still are.
 #[test]
 fn maxmemory_clients_evicts_but_not_no_evict_clients() {
-    for (which, server) in both(&["--maxmemory-clients", "1mb"]) {
-        let mut observer = named(&server, "observer");
+    for (which, server) in Server::lite_and_redis(&["--maxmemory-clients", "1mb"]) {
+        let mut observer = server.named("observer");
         observer.expect_replies(&[(&["CLIENT", "NO-EVICT", "on"], "+OK\r\n")]);
 
         assert!(
@@ -336,7 +320,7 @@ fn maxmemory_clients_evicts_but_not_no_evict_clients() {
             "{which}"
         );
 
-        let mut protected = named(&server, "protected");
+        let mut protected = server.named("protected");
         protected.expect_replies(&[(&["CLIENT", "NO-EVICT", "on"], "+OK\r\n")]);
         let flags = value(&client_fields(&mut observer, "protected").unwrap(), "flags").to_string();
         assert_eq!(flags, "e", "{which}");
@@ -346,7 +330,7 @@ fn maxmemory_clients_evicts_but_not_no_evict_clients() {
                 .is_some_and(|f| number(&f, "tot-mem") > 2 << 20)
         });
         // While the protected client holds more than the limit, any evictable client goes.
-        let mut bystander = named(&server, "bystander");
+        let mut bystander = server.named("bystander");
         bystander.send(&encode(&[b"PING"]));
         assert!(bystander.is_closed(), "{which}: the bystander is evicted");
         // The protected client is still served.
@@ -360,17 +344,52 @@ fn maxmemory_clients_evicts_but_not_no_evict_clients() {
     }
 }
 
+/// Over `maxmemory-clients` the client holding the most goes first: a modest client stays
+/// while a larger one takes the total over the limit.
+#[test]
+fn maxmemory_clients_evicts_the_hungriest_client_first() {
+    for (which, server) in Server::lite_and_redis(&["--maxmemory-clients", "4mb"]) {
+        let mut observer = server.named("observer");
+        observer.expect_replies(&[(&["CLIENT", "NO-EVICT", "on"], "+OK\r\n")]);
+        let mut modest = server.named("modest");
+        send_partial_argument(&mut modest, 1_500_000);
+        wait_until(
+            "the modest argument arrives",
+            Duration::from_secs(10),
+            || {
+                client_fields(&mut observer, "modest")
+                    .is_some_and(|f| number(&f, "qbuf") > 1_400_000)
+            },
+        );
+        assert!(
+            evicted_while_sending(&server, 3_000_000),
+            "{which}: the hungry client is evicted"
+        );
+        assert!(
+            client_fields(&mut observer, "modest").is_some(),
+            "{which}: the modest client stays"
+        );
+        modest.send(b"x\r\n");
+        assert_eq!(modest.read_reply().len(), 1_500_000 + 12, "{which}");
+        assert_eq!(
+            info_field(&mut observer, "stats", "evicted_clients"),
+            "1",
+            "{which}"
+        );
+    }
+}
+
 /// A client that pipelines reads of a large value and never reads the replies is evicted once
 /// its pending replies take it over `maxmemory-clients` (here a share of `maxmemory`, set at
 /// run time); the others stay.
 #[test]
 fn maxmemory_clients_evicts_a_client_whose_replies_pile_up() {
-    for (which, server) in both(&[]) {
-        let mut observer = named(&server, "observer");
+    for (which, server) in Server::lite_and_redis(&[]) {
+        let mut observer = server.named("observer");
         observer.ok(&[b"CONFIG", b"SET", b"maxmemory-clients", b"5%"]);
         observer.ok(&[b"CONFIG", b"SET", b"maxmemory", b"100mb"]);
         observer.ok(&[b"SET", b"big", &vec![b'v'; 100_000]]);
-        let mut reader = named(&server, "non-reader");
+        let mut reader = server.named("non-reader");
         reader.send(&b"GET big\r\n".repeat(500));
         wait_until("the non-reader is evicted", Duration::from_secs(10), || {
             client_fields(&mut observer, "non-reader").is_none()
@@ -388,9 +407,9 @@ fn maxmemory_clients_evicts_a_client_whose_replies_pile_up() {
 /// the limit, before its output buffer limit (32 MB for pub/sub) would close it.
 #[test]
 fn maxmemory_clients_evicts_a_subscriber_whose_messages_pile_up() {
-    for (which, server) in both(&["--maxmemory-clients", "2mb"]) {
-        let mut observer = named(&server, "observer");
-        let mut subscriber = named(&server, "subscriber");
+    for (which, server) in Server::lite_and_redis(&["--maxmemory-clients", "2mb"]) {
+        let mut observer = server.named("observer");
+        let mut subscriber = server.named("subscriber");
         subscriber.send(&encode(&[b"SUBSCRIBE", b"news"]));
         subscriber.read_reply();
         let message = vec![b'm'; 100_000];
@@ -411,17 +430,17 @@ fn maxmemory_clients_evicts_a_subscriber_whose_messages_pile_up() {
 #[test]
 fn client_list_flags_of_tracking_and_monitor_clients_match_redis() {
     let mut seen = Vec::new();
-    for (program, server) in both(&[]) {
-        let mut target = named(&server, "target");
+    for (program, server) in Server::lite_and_redis(&[]) {
+        let mut target = server.named("target");
         let target_id = target.cmd_text(&["CLIENT", "ID"]);
         let target_id = target_id.trim_start_matches(':').trim_end();
-        let mut plain = named(&server, "plain");
+        let mut plain = server.named("plain");
         plain.cmd(&["CLIENT", "TRACKING", "ON"]);
-        let mut bcast = named(&server, "bcast");
+        let mut bcast = server.named("bcast");
         bcast.cmd(&["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "a"]);
-        let mut redirected = named(&server, "redirected");
+        let mut redirected = server.named("redirected");
         redirected.cmd(&["CLIENT", "TRACKING", "ON", "REDIRECT", target_id]);
-        let mut monitor = named(&server, "monitor");
+        let mut monitor = server.named("monitor");
         monitor.expect_replies(&[(&["MONITOR"], "+OK\r\n")]);
         drop(target);
         let mut observer = server.raw();

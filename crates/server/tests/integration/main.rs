@@ -28,6 +28,7 @@ mod failover;
 mod geo;
 mod hardening;
 mod hashes;
+mod hostile_clients;
 mod hyperloglog;
 mod info_fields;
 mod keys;
