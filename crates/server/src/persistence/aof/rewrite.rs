@@ -165,7 +165,11 @@ pub(super) fn run_requested(server: &Server) {
             Err(e) => {
                 state.last_failed = true;
                 state.consecutive_failures += 1;
-                log!(Warning, "Background AOF rewrite failed: {e}");
+                log!(
+                    Warning,
+                    "Background AOF rewrite failed: {}",
+                    crate::error::strerror(&e)
+                );
             }
         }
     }
