@@ -335,7 +335,9 @@ impl BackgroundFsync {
         true
     }
 
-    fn run(&self) {
+    /// Runs the fsyncs requested, ringing `writer` after each: writes postponed while it ran
+    /// (see `Aof::postpone_for_fsync`) go out at once, not at the writer's next tick.
+    fn run(&self, writer: &Doorbell) {
         loop {
             let file = {
                 let mut queued = self.queued.lock();
@@ -360,6 +362,7 @@ impl BackgroundFsync {
             };
             self.errno.store(errno, Relaxed);
             self.busy.store(false, Relaxed);
+            writer.ring();
         }
     }
 }
@@ -697,7 +700,7 @@ impl Aof {
     /// `everysec`'s rule while a background fsync runs: the first write waits, later ones too
     /// until [`FSYNC_POSTPONE_LIMIT`] has passed since, then it goes ahead (counted in
     /// `aof_delayed_fsync`, and logged as Redis logs it). The replies waiting on it wait, but
-    /// no event loop does: they await the writer thread's next round (once a second).
+    /// no event loop does: the writer thread writes when the fsync ends, or after the limit.
     fn postpone_for_fsync(&self, f: &mut Files) -> bool {
         if self.policy() != Fsync::Everysec || !self.background_fsync.busy.load(Relaxed) {
             f.postponed_since = None;
@@ -822,7 +825,7 @@ pub fn start(server: &Arc<Server>) -> io::Result<()> {
     let aof = server.aof.clone();
     std::thread::Builder::new()
         .name("aof-fsync".into())
-        .spawn(move || aof.background_fsync.run())?;
+        .spawn(move || aof.background_fsync.run(&aof.doorbell))?;
     let config = server.config.read().clone();
     if config.appendonly {
         let mut files = Files::open_dir(&config)?;
