@@ -426,7 +426,7 @@ fn a_snapshot_io_error_refuses_writes_only_with_save_rules() {
         (&["BGSAVE"], "+Background saving started\r\n"),
     ]);
     wait_persistence(&mut raw, "rdb_last_bgsave_status", "err");
-    testkit::wait_background_jobs(&server);
+    testkit::wait_background_jobs(server);
     raw.expect_replies(&[
         (&["SET", "accepted", "1"], "+OK\r\n"),
         (&["CONFIG", "SET", "save", "900 1"], "+OK\r\n"),
