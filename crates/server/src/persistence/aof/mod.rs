@@ -843,6 +843,7 @@ pub fn start(server: &Arc<Server>) -> io::Result<()> {
                     "creating the AOF base failed (see the log)",
                 ));
             }
+            server.aof.rewrite.forget_startup_base();
         }
     }
     let rewriter = server.clone();

@@ -104,6 +104,14 @@ impl Control {
         self.state.lock().epoch
     }
 
+    /// Forgets the base written at start-up for a new AOF, which Redis does not count as a
+    /// rewrite (`aof_rewrites:0`, `aof_last_rewrite_time_sec:-1` after the start).
+    pub(super) fn forget_startup_base(&self) {
+        let mut state = self.state.lock();
+        state.rewrites = 0;
+        state.last_time_sec = None;
+    }
+
     pub fn info(&self) -> Info {
         let state = self.state.lock();
         Info {
