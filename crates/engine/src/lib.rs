@@ -51,10 +51,107 @@ pub use lazyfree::{Deletion, LazyFreeSettings};
 pub use snapshot::{Snapshot, SnapshotEntry};
 pub use value::Value;
 
-/// The current time in Unix milliseconds.
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// The current time in Unix milliseconds, as expiry (and every other reader of this clock)
+/// sees it. Expiry times are absolute Unix times, as in Redis (EXPIREAT from clients, the
+/// RDB's and AOF's records), so this is the wall clock, with one difference from Redis, which
+/// follows `gettimeofday` wherever it goes: it never goes back.
+///
+/// - A step back of more than [`CLOCK_STEP_MS`] is not followed: the clock carries on from
+///   where it was, at the wall clock's rate, ahead of it by the step (its *lead*). So a key
+///   once found expired is never visible again (Redis shows a key it has not reclaimed yet
+///   again, on a replica above all, where expired keys wait for the master's DEL), and TTLs
+///   go on counting down in real time. A smaller step back holds the clock still until the
+///   wall clock catches up.
+/// - A step forward first takes back the lead an earlier step back left (an administrator
+///   undoing a wrong setting), then is followed, as Redis follows it: the absolute deadlines
+///   it passes have passed by the only clock clients and files share, so keys whose time has
+///   come expire.
+///
+/// A step is told from time passing by the monotonic clock.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
+    CLOCK.now_ms()
+}
+
+/// A wall-clock step larger than this is treated as a step, not as the scheduler's jitter.
+pub const CLOCK_STEP_MS: u64 = 1000;
+
+static CLOCK: Clock = Clock {
+    latest: AtomicU64::new(0),
+    latest_mono: AtomicU64::new(0),
+    lead: AtomicU64::new(0),
+};
+
+/// The state behind [`now_ms`].
+struct Clock {
+    /// The latest time returned.
+    latest: AtomicU64,
+    /// [`monotonic_ms`] when `latest` was set.
+    latest_mono: AtomicU64,
+    /// How far this clock runs ahead of the wall clock after steps back.
+    lead: AtomicU64,
+}
+
+impl Clock {
+    fn now_ms(&self) -> u64 {
+        let wall = wall_clock_ms();
+        let mono = monotonic_ms();
+        let latest = self.latest.load(Relaxed);
+        // Where the clock would be had it run at the monotonic clock's rate since its latest
+        // reading: what a step is measured against (callers that extrapolate from a reading
+        // of their own, as the event loops do, are at most there too).
+        let projected = latest + mono.saturating_sub(self.latest_mono.load(Relaxed));
+        let lead = self.lead.load(Relaxed);
+        let mut now = wall + lead;
+        if now + CLOCK_STEP_MS < projected {
+            self.lead.fetch_max(projected - wall, Relaxed);
+            now = projected;
+        } else if lead > 0 && now > projected + CLOCK_STEP_MS {
+            let taken_back = (now - projected).min(lead);
+            // Taken back once, by whichever thread wins; the others read the new lead.
+            let _ = self
+                .lead
+                .compare_exchange(lead, lead - taken_back, Relaxed, Relaxed);
+            now = wall + self.lead.load(Relaxed);
+        }
+        if now <= latest {
+            return latest;
+        }
+        // Written at most once a millisecond, so event loops do not contend on the lines.
+        self.latest_mono.store(mono, Relaxed);
+        self.latest.fetch_max(now, Relaxed).max(now)
+    }
+}
+
+/// Milliseconds on the monotonic clock since its first reading.
+fn monotonic_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+}
+
+/// The system clock in Unix milliseconds (moved by [`step_wall_clock`] in debug builds).
+fn wall_clock_ms() -> u64 {
+    let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+        .unwrap_or(0);
+    #[cfg(debug_assertions)]
+    let ms = ms.saturating_add_signed(WALL_CLOCK_STEP_MS.load(Relaxed));
+    ms
+}
+
+/// How far the fault tests have stepped the wall clock (debug builds only: the server's
+/// `DEBUG FAULT clock-step`, see its `faults` module for why).
+#[cfg(debug_assertions)]
+static WALL_CLOCK_STEP_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// Steps the wall clock this crate reads by `ms` (back when negative), as an administrator or
+/// NTP stepping the system clock would. Debug builds only.
+#[cfg(debug_assertions)]
+pub fn step_wall_clock(ms: i64) {
+    WALL_CLOCK_STEP_MS.fetch_add(ms, Relaxed);
 }

@@ -46,6 +46,7 @@
 //! - [`eviction`]: keeping to `maxmemory` and `maxkeys` (the policies are in the engine).
 //! - [`journal`]: the ordered stream of every write's records (SELECT and MULTI/EXEC framing,
 //!   byte offsets), read by sinks from their own cursors: the AOF now, replication later.
+//! - [`faults`]: fault injection for the fault tests (debug builds only).
 //! - [`persistence`]: RDB snapshots (SAVE, BGSAVE, `save` rules), the append-only file
 //!   (logging writes, fsync policies, rewriting), and loading at start-up.
 //! - [`metrics`]: Prometheus `GET /metrics` on `metrics-port`, on a thread of its own: INFO's
@@ -69,6 +70,7 @@ pub mod dispatch;
 pub mod entry;
 pub mod error;
 pub mod eviction;
+pub mod faults;
 pub mod journal;
 pub mod log;
 pub mod memory;

@@ -39,6 +39,6 @@ pub use resp::{encode, frame_len, Raw, Reply};
 pub use run::{run, text};
 pub use topology::{Cluster, Replicated};
 pub use wait::{
-    assert_acknowledged_writes_survived, info_field, poll, wait_background_jobs, wait_rewrite_ok,
-    wait_until,
+    assert_acknowledged_writes_survived, counter_writers, info_field, poll, wait_background_jobs,
+    wait_rewrite_ok, wait_until,
 };

@@ -1,7 +1,9 @@
 //! Waiting for a condition with a deadline instead of sleeping a guessed time, and the waits on
 //! server state built on it: INFO fields, background saves and rewrites, writes that must have
-//! survived a crash.
+//! survived a crash, and the writers whose acknowledgements those checks compare with.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::launch::Server;
@@ -70,6 +72,39 @@ pub fn wait_rewrite_ok(server: &Server) {
         ),
         "ok"
     );
+}
+
+/// Starts `clients` writers, each SETting `client:<id>` to increasing numbers until `stop` or
+/// the server dies; each returns the last number it saw acknowledged, for
+/// [`assert_acknowledged_writes_survived`].
+pub fn counter_writers(
+    server: &Server,
+    clients: usize,
+    stop: &Arc<AtomicBool>,
+) -> Vec<std::thread::JoinHandle<u64>> {
+    (0..clients)
+        .map(|id| {
+            let mut c = server.client();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut acked = 0;
+                for n in 1u64.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let set = redis::cmd("SET")
+                        .arg(format!("client:{id}"))
+                        .arg(n)
+                        .query::<()>(&mut c);
+                    if set.is_err() {
+                        break;
+                    }
+                    acked = n;
+                }
+                acked
+            })
+        })
+        .collect()
 }
 
 /// After a crash and a restart: every write a client saw acknowledged is there. Client `id`

@@ -105,6 +105,9 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
         // included, and it is not counted in the error statistics.
         (b"error", 3) => ctx.out.error_bytes(ctx.arg(2)),
         (b"protocol", 3) => debug_protocol(ctx)?,
+        // Not in Redis, and not in release builds: see `crate::faults`.
+        #[cfg(debug_assertions)]
+        (b"fault", 4) => crate::faults::debug_fault(ctx)?,
         (b"change-repl-id", 2) => {
             crate::log!(
                 Warning,

@@ -186,7 +186,7 @@ fn subscribed_context(
     )))
 }
 
-/// -MISCONF for writes after a failed background save.
+/// -MISCONF for writes (and PING) after a failed background save or AOF write.
 fn persistence_errors(
     server: &Server,
     client: &mut ClientState,
@@ -195,7 +195,11 @@ fn persistence_errors(
     if client.kind.obeyed() {
         return None;
     }
-    crate::persistence::write_refusal(server, admitted_flags(client, entry))
+    crate::persistence::write_refusal(
+        server,
+        admitted_flags(client, entry),
+        top_name(entry) == "ping",
+    )
 }
 
 /// -READONLY for writes on a replica with `replica-read-only yes` (EXEC too, when it queued

@@ -403,28 +403,34 @@ pub(crate) fn call(
     crate::observability::after_call(server, client, entry, args, micros);
 }
 
-/// The Unix time in milliseconds at `instant`, from this thread's pairing of the monotonic and
-/// the wall clock, taken again once a second: the command's start time is read once for both
-/// its duration and its clock (reading the clock was a tenth of a pipelined load's CPU here).
+/// The Unix time in milliseconds at `instant`, from this thread's pairing of the monotonic
+/// clock and the engine's clock ([`redis_lite_engine::now_ms`], which never goes back), taken
+/// again once a second: the command's start time is read once for both its duration and its
+/// clock (reading the clock was a tenth of a pipelined load's CPU here).
 fn unix_ms_at(instant: Instant) -> u64 {
-    use std::cell::Cell;
-    thread_local! {
-        /// An instant and the Unix time at it, in microseconds.
-        static PAIRED: Cell<Option<(Instant, u128)>> = const { Cell::new(None) };
-    }
-    PAIRED.with(|paired| {
-        if let Some((base, base_us)) = paired.get() {
+    CLOCK_PAIRING.with(|paired| {
+        if let Some((base, base_ms)) = paired.get() {
             let since = instant.checked_duration_since(base);
             if let Some(since) = since.filter(|d| d.as_secs() == 0) {
-                return ((base_us + since.as_micros()) / 1000) as u64;
+                return base_ms + since.as_millis() as u64;
             }
         }
-        let now_us = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros());
-        paired.set(Some((instant, now_us)));
-        (now_us / 1000) as u64
+        let now_ms = redis_lite_engine::now_ms();
+        paired.set(Some((instant, now_ms)));
+        now_ms
     })
+}
+
+thread_local! {
+    /// An instant and the engine's time at it, in milliseconds, for [`unix_ms_at`].
+    static CLOCK_PAIRING: std::cell::Cell<Option<(Instant, u64)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Makes this thread's next command read the engine's clock afresh (`DEBUG FAULT clock-step`,
+/// so the step shows at once).
+#[cfg(debug_assertions)]
+pub(crate) fn forget_clock_pairing() {
+    CLOCK_PAIRING.with(|paired| paired.set(None));
 }
 
 /// Runs a command queued by MULTI, from EXEC, appending its reply to EXEC's.

@@ -140,20 +140,53 @@ pub fn loading_refusal(server: &Server, command_flags: u32) -> Option<CommandErr
         .then(|| CommandError::coded("LOADING Redis is loading the dataset in memory"))
 }
 
-/// `-MISCONF` for writes after a failed background save, with `stop-writes-on-bgsave-error`.
-pub fn write_refusal(server: &Server, command_flags: u32) -> Option<CommandError> {
-    if command_flags & flags::WRITE != 0 && !server.persistence.last_bgsave_ok.load(Relaxed) {
-        let config = server.config.read();
-        if config.stop_writes_on_bgsave_error && !config.save_rules.is_empty() {
-            return Some(CommandError::coded(
+/// Why writes are refused after a persistence error, Redis's two cases.
+pub enum DiskError {
+    /// The last background save failed, with `stop-writes-on-bgsave-error` and `save` rules.
+    Snapshot,
+    /// The AOF's last write, or its last background fsync, failed with this errno (until one
+    /// succeeds).
+    Aof(i32),
+}
+
+impl DiskError {
+    /// The `-MISCONF` a refused command gets (a script flagged to write too: Redis refuses it
+    /// as the write command its flags make it).
+    pub fn refusal(&self) -> CommandError {
+        match self {
+            DiskError::Snapshot => CommandError::coded(
                 "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to \
                  disk. Commands that may modify the data set are disabled, because this instance is configured \
                  to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). \
                  Please check the Redis logs for details about the RDB error.",
-            ));
+            ),
+            DiskError::Aof(errno) => CommandError::coded(format!(
+                "MISCONF Errors writing to the AOF file: {}",
+                crate::error::strerror(&std::io::Error::from_raw_os_error(*errno))
+            )),
         }
     }
-    None
+}
+
+/// Whether writes are refused now, and why: a failed background save comes first, as in
+/// Redis.
+pub fn disk_error(server: &Server) -> Option<DiskError> {
+    if !server.persistence.last_bgsave_ok.load(Relaxed) {
+        let config = server.config.read();
+        if config.stop_writes_on_bgsave_error && !config.save_rules.is_empty() {
+            return Some(DiskError::Snapshot);
+        }
+    }
+    server.aof.write_error().map(DiskError::Aof)
+}
+
+/// `-MISCONF` for writes while [`disk_error`] holds. PING is refused too, as Redis refuses it,
+/// so a health check sees the instance cannot persist.
+pub fn write_refusal(server: &Server, command_flags: u32, ping: bool) -> Option<CommandError> {
+    if command_flags & flags::WRITE == 0 && !ping {
+        return None;
+    }
+    disk_error(server).map(|e| e.refusal())
 }
 
 /// INFO's `# Persistence` fields up to the AOF's (see [`aof::info_fields`]).

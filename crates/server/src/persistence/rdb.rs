@@ -113,6 +113,7 @@ pub fn save_to_file(
     };
     let mut longest_hold = Duration::ZERO;
     let size = save_atomically(path, opts, keyring.as_deref(), |w| {
+        crate::faults::inject(crate::faults::Point::RdbSave)?;
         w.write_aux_fields(
             redis_lite_engine::now_ms() / 1000,
             crate::memory::used(),

@@ -368,7 +368,7 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
         }
         // Once a script has written, it must be able to finish: state checks stop applying.
         if flags & WRITE != 0 && !self.wrote {
-            if let Some(error) = crate::persistence::write_refusal(self.ctx.server, flags) {
+            if let Some(error) = crate::persistence::write_refusal(self.ctx.server, flags, false) {
                 return Err(error.to_string());
             }
         }

@@ -255,11 +255,8 @@ fn prepare(
             ));
         }
         if !no_writes {
-            if crate::persistence::write_refusal(ctx.server, WRITE).is_some() {
-                return Err(CommandError::coded(
-                    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to \
-                     disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.",
-                ));
+            if let Some(error) = crate::persistence::disk_error(ctx.server) {
+                return Err(error.refusal());
             }
             if read_only_command {
                 return Err(CommandError::err(

@@ -117,35 +117,6 @@ fn replay_restores_every_type_expiry_and_transaction() {
     }
 }
 
-/// Runs `clients` writers (each SET of its own increasing counter) until `stop`; each returns
-/// the last value it saw acknowledged.
-fn write_load(
-    server: &Server,
-    clients: usize,
-    stop: Arc<AtomicBool>,
-) -> Vec<std::thread::JoinHandle<u64>> {
-    (0..clients)
-        .map(|id| {
-            let mut c = server.client();
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let mut acked = 0;
-                for n in 1u64.. {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let r: redis::RedisResult<()> = c.set(format!("client:{id}"), n);
-                    if r.is_err() {
-                        break;
-                    }
-                    acked = n;
-                }
-                acked
-            })
-        })
-        .collect()
-}
-
 /// Kills the server mid-write under `policy`, restarts it, and checks that every write a
 /// client saw acknowledged survived: a reply leaves only after its record is in the kernel
 /// (on disk, under `always`), so the process dying loses nothing it acknowledged.
@@ -154,7 +125,7 @@ fn kill9_loses_no_acknowledged_write(policy: &str, trials: u64) {
         let dir = DataDir::new(policy);
         let mut server = lite(&dir, &["--appendfsync", policy]);
         let stop = Arc::new(AtomicBool::new(false));
-        let writers = write_load(&server, 4, stop.clone());
+        let writers = testkit::counter_writers(&server, 4, &stop);
         std::thread::sleep(Duration::from_millis(100 + 37 * trial));
         server.kill9();
         stop.store(true, Ordering::Relaxed);
@@ -207,7 +178,7 @@ fn bgrewriteaof_while_writes_go_on_loses_nothing() {
     let dir = DataDir::new("rewrite-live");
     let mut server = lite(&dir, &["--appendfsync", "always"]);
     let stop = Arc::new(AtomicBool::new(false));
-    let writers = write_load(&server, 3, stop.clone());
+    let writers = testkit::counter_writers(&server, 3, &stop);
     let mut c = server.client();
     for _ in 0..3 {
         std::thread::sleep(Duration::from_millis(100));

@@ -25,6 +25,7 @@ mod dump;
 mod encryption;
 mod eviction;
 mod failover;
+mod faults;
 mod geo;
 mod hardening;
 mod hashes;

@@ -289,12 +289,31 @@ fn fix_finishes_a_migration_whose_importing_node_was_killed() {
         return;
     }
     if Program::Redis.available() {
-        kill_importing_node_then_fix(Program::Redis);
+        kill_mid_migration_then_fix(Program::Redis, Side::Importing);
     }
-    kill_importing_node_then_fix(Program::Lite);
+    kill_mid_migration_then_fix(Program::Lite, Side::Importing);
 }
 
-fn kill_importing_node_then_fix(program: Program) {
+/// The same with the migrating (source) node killed (issue 21's faults).
+#[test]
+fn fix_finishes_a_migration_whose_migrating_node_was_killed() {
+    if !redis_cli_installed("fix_finishes_a_migration_whose_migrating_node_was_killed") {
+        return;
+    }
+    if Program::Redis.available() {
+        kill_mid_migration_then_fix(Program::Redis, Side::Migrating);
+    }
+    kill_mid_migration_then_fix(Program::Lite, Side::Migrating);
+}
+
+/// Which end of a slot's migration a test kills.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Migrating,
+    Importing,
+}
+
+fn kill_mid_migration_then_fix(program: Program, killed: Side) {
     let durable = [
         "--save",
         "",
@@ -326,8 +345,9 @@ fn kill_importing_node_then_fix(program: Program) {
     // keys go to the target.
     write_tagged(&mut con, &mut acked, tag, 0..300, 1000);
 
-    cluster.nodes[to].kill9();
-    cluster.nodes[to].restart();
+    let victim = if killed == Side::Importing { to } else { from };
+    cluster.nodes[victim].kill9();
+    cluster.nodes[victim].restart();
     drop(con);
     let address = format!("127.0.0.1:{}", cluster.nodes[from].port);
     // The restarted node is back in the cluster before fix looks at it.

@@ -15,7 +15,7 @@ pub mod rewrite;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,8 @@ use redis_lite_persist::{is_sealed, read_log, Keyring, SealedAppender};
 use tokio::sync::watch;
 
 use crate::config::{Config, Fsync};
+use crate::error::strerror;
+use crate::faults::{self, Point};
 use crate::journal::{Journal, Sink, SinkId};
 use crate::log;
 use crate::metrics::histogram::LatencyHistogram;
@@ -56,6 +58,7 @@ enum Incr {
 
 impl Incr {
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        faults::inject(Point::AofWrite)?;
         match self {
             Incr::Plain(file) => file.write_all(bytes),
             Incr::Sealed(log, _) => Ok(log.append(bytes)?),
@@ -105,6 +108,11 @@ struct Files {
     unwritten_from: u64,
     last_fsync: Instant,
     unsynced: bool,
+    /// Since when writes wait for a background fsync still running (`everysec`), at most
+    /// [`FSYNC_POSTPONE_LIMIT`].
+    postponed_since: Option<Instant>,
+    /// When a write error was last logged, to log one a while as Redis does.
+    error_logged: Option<Instant>,
 }
 
 impl Files {
@@ -127,6 +135,8 @@ impl Files {
             unwritten_from: 0,
             last_fsync: Instant::now(),
             unsynced: false,
+            postponed_since: None,
+            error_logged: None,
         })
     }
 
@@ -163,7 +173,12 @@ impl Files {
                 seq,
                 kind: FileKind::Incr,
             });
-            self.persist_manifest()?;
+            // Listed only once on disk: a retry after a failed write (a full disk) must write
+            // the manifest again, or the records appended to the file would not be loaded.
+            if let Err(e) = self.persist_manifest() {
+                self.manifest.incr.pop();
+                return Err(e);
+            }
         } else {
             sync_dir(&self.dir)?;
         }
@@ -249,9 +264,12 @@ impl Files {
     }
 
     /// `everysec`'s fsync: handed to the background fsync thread with a duplicate of the file,
-    /// so writes (and the replies waiting on them) go on while the disk catches up.
+    /// so writes (and the replies waiting on them) go on while the disk catches up. After a
+    /// failed one it is tried again each second, even with nothing new written (writes are
+    /// refused meanwhile), until one succeeds.
     fn sync_in_background(&mut self, fsync: &BackgroundFsync) -> io::Result<()> {
-        let Some((file, _)) = self.incr.as_ref().filter(|_| self.unsynced) else {
+        let wanted = self.unsynced || fsync.errno.load(Relaxed) != 0;
+        let Some((file, _)) = self.incr.as_ref().filter(|_| wanted) else {
             return Ok(());
         };
         if fsync.request(file.file().try_clone()?) {
@@ -264,7 +282,7 @@ impl Files {
     fn sync(&mut self, latency: &LatencyHistogram) -> io::Result<()> {
         if let Some((file, _)) = self.incr.as_mut().filter(|_| self.unsynced) {
             let started = Instant::now();
-            let synced = file.file().sync_data();
+            let synced = faults::inject(Point::AofFsync).and_then(|()| file.file().sync_data());
             latency.record(started.elapsed());
             synced?;
         }
@@ -299,6 +317,9 @@ struct BackgroundFsync {
     wake: Condvar,
     /// An fsync is queued or running (INFO's `aof_pending_bio_fsync`).
     busy: AtomicBool,
+    /// The errno of the last fsync when it failed, else 0: writes are refused until one
+    /// succeeds, as Redis refuses them.
+    errno: AtomicI32,
     /// How long each fsync took, this thread's and `always`'s (the metrics endpoint's).
     latency: LatencyHistogram,
 }
@@ -314,7 +335,9 @@ impl BackgroundFsync {
         true
     }
 
-    fn run(&self) {
+    /// Runs the fsyncs requested, ringing `writer` after each: writes postponed while it ran
+    /// (see `Aof::postpone_for_fsync`) go out at once, not at the writer's next tick.
+    fn run(&self, writer: &Doorbell) {
         loop {
             let file = {
                 let mut queued = self.queued.lock();
@@ -326,15 +349,20 @@ impl BackgroundFsync {
                 }
             };
             let started = Instant::now();
-            let synced = file.sync_data();
+            let synced = faults::inject(Point::AofFsync).and_then(|()| file.sync_data());
             self.latency.record(started.elapsed());
-            if let Err(e) = synced {
-                log!(
-                    Warning,
-                    "Error fsyncing the AOF file in the background: {e}"
-                );
-            }
+            let errno = match synced {
+                Ok(()) => 0,
+                Err(e) => {
+                    if self.errno.load(Relaxed) == 0 {
+                        log!(Warning, "Fail to fsync the AOF file: {}", strerror(&e));
+                    }
+                    e.raw_os_error().unwrap_or(libc::EIO)
+                }
+            };
+            self.errno.store(errno, Relaxed);
             self.busy.store(false, Relaxed);
+            writer.ring();
         }
     }
 }
@@ -372,13 +400,24 @@ pub struct Aof {
     pub rewrite: rewrite::Control,
     /// Set once the writer and rewrite threads run; before that (loading) nothing is logged.
     started: AtomicBool,
-    last_write_ok: AtomicBool,
+    /// The errno of the last write when it failed, else 0.
+    write_errno: AtomicI32,
+    /// Writes made without waiting any longer for a background fsync (`aof_delayed_fsync`).
+    delayed_fsyncs: AtomicU64,
     current_size: AtomicU64,
     /// Size of the AOF after the last rewrite, which auto-rewrite's percentage is relative to.
     base_size: AtomicU64,
     /// Where slow writes (`aof-write`) and `always` fsyncs (`aof-fsync-always`) are reported.
     latency: Arc<LatencyMonitor>,
 }
+
+/// How long `everysec` holds writes back while a background fsync still runs, as Redis does:
+/// write(2) to a file being fsynced can block until the fsync ends, and the event loops write
+/// the log themselves. Past this the write goes ahead anyway.
+const FSYNC_POSTPONE_LIMIT: Duration = Duration::from_secs(2);
+
+/// A write error is logged once in this long, as Redis logs it.
+const WRITE_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Unwritten records past this size are written at once, whatever the policy.
 const WRITE_EARLY_BYTES: u64 = 1 << 20;
@@ -453,7 +492,8 @@ impl Aof {
             files: Mutex::new(None),
             rewrite: rewrite::Control::default(),
             started: AtomicBool::new(false),
-            last_write_ok: AtomicBool::new(true),
+            write_errno: AtomicI32::new(0),
+            delayed_fsyncs: AtomicU64::new(0),
             current_size: AtomicU64::new(0),
             base_size: AtomicU64::new(0),
             latency,
@@ -581,7 +621,12 @@ impl Aof {
             .fetch_add(f.unwritten_from - written_before, Relaxed);
         match result {
             Ok(()) => {
-                self.last_write_ok.store(true, Relaxed);
+                if self.write_errno.swap(0, Relaxed) != 0 {
+                    log!(
+                        Warning,
+                        "AOF write error looks solved, Redis can write again."
+                    );
+                }
                 self.publish_durable(f.unwritten_from);
                 Ok(())
             }
@@ -589,13 +634,20 @@ impl Aof {
                 // Acknowledged writes would be lost: stop, as Redis does.
                 log!(
                     Warning,
-                    "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting... ({e})"
+                    "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting... ({})",
+                    strerror(&e)
                 );
                 std::process::exit(1);
             }
             Err(e) => {
-                log!(Warning, "Error writing to the AOF file: {e}");
-                self.last_write_ok.store(false, Relaxed);
+                if f.error_logged
+                    .is_none_or(|at| at.elapsed() > WRITE_ERROR_LOG_INTERVAL)
+                {
+                    log!(Warning, "Error writing to the AOF file: {}", strerror(&e));
+                    f.error_logged = Some(Instant::now());
+                }
+                self.write_errno
+                    .store(e.raw_os_error().unwrap_or(libc::EIO), Relaxed);
                 Err(())
             }
         }
@@ -614,6 +666,9 @@ impl Aof {
             f.open_incr(cut.incr_seq, cut.list, cut.seal)?;
             *self.cut.lock() = None;
         }
+        if !f.unwritten.is_empty() && self.postpone_for_fsync(f) {
+            return Ok(());
+        }
         let writing = Instant::now();
         f.write_unwritten(f.unwritten.len())?;
         self.latency.record("aof-write", writing.elapsed());
@@ -623,13 +678,62 @@ impl Aof {
                 let syncing = Instant::now();
                 let synced = f.sync(&self.background_fsync.latency);
                 self.latency.record("aof-fsync-always", syncing.elapsed());
-                synced
+                if let Err(e) = synced {
+                    // The write is in the kernel but may never reach the disk: stop, as Redis
+                    // does, rather than acknowledge it.
+                    log!(
+                        Warning,
+                        "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {}. Exiting...",
+                        strerror(&e)
+                    );
+                    std::process::exit(1);
+                }
+                Ok(())
             }
             Fsync::Everysec if !skip && f.last_fsync.elapsed() >= Duration::from_secs(1) => {
                 f.sync_in_background(&self.background_fsync)
             }
             _ => Ok(()),
         }
+    }
+
+    /// `everysec`'s rule while a background fsync runs: the first write waits, later ones too
+    /// until [`FSYNC_POSTPONE_LIMIT`] has passed since, then it goes ahead (counted in
+    /// `aof_delayed_fsync`, and logged as Redis logs it). The replies waiting on it wait, but
+    /// no event loop does: the writer thread writes when the fsync ends, or after the limit.
+    fn postpone_for_fsync(&self, f: &mut Files) -> bool {
+        if self.policy() != Fsync::Everysec || !self.background_fsync.busy.load(Relaxed) {
+            f.postponed_since = None;
+            return false;
+        }
+        match f.postponed_since {
+            None => {
+                f.postponed_since = Some(Instant::now());
+                true
+            }
+            Some(since) if since.elapsed() < FSYNC_POSTPONE_LIMIT => true,
+            Some(_) => {
+                f.postponed_since = None;
+                self.delayed_fsyncs.fetch_add(1, Relaxed);
+                log!(
+                    Notice,
+                    "Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer without waiting for fsync to complete, this may slow down Redis."
+                );
+                false
+            }
+        }
+    }
+
+    /// The errno that makes writes refused (`-MISCONF`): the AOF's last write or background
+    /// fsync failed. None while the AOF is off.
+    pub fn write_error(&self) -> Option<i32> {
+        if !self.is_on() {
+            return None;
+        }
+        [&self.write_errno, &self.background_fsync.errno]
+            .into_iter()
+            .map(|errno| errno.load(Relaxed))
+            .find(|&errno| errno != 0)
     }
 
     /// Switches logging off: what the journal holds for this AOF is written and fsynced, and
@@ -721,7 +825,7 @@ pub fn start(server: &Arc<Server>) -> io::Result<()> {
     let aof = server.aof.clone();
     std::thread::Builder::new()
         .name("aof-fsync".into())
-        .spawn(move || aof.background_fsync.run())?;
+        .spawn(move || aof.background_fsync.run(&aof.doorbell))?;
     let config = server.config.read().clone();
     if config.appendonly {
         let mut files = Files::open_dir(&config)?;
@@ -739,6 +843,7 @@ pub fn start(server: &Arc<Server>) -> io::Result<()> {
                     "creating the AOF base failed (see the log)",
                 ));
             }
+            server.aof.rewrite.forget_startup_base();
         }
     }
     let rewriter = server.clone();
@@ -779,16 +884,24 @@ pub fn info_fields(server: &Server, out: &mut String) {
         "aof_rewrites_consecutive_failures:{}",
         r.consecutive_failures
     ));
+    // A failed background fsync shows here too, as in Redis.
     field(format_args!(
         "aof_last_write_status:{}",
-        ok(aof.last_write_ok.load(Relaxed))
+        ok(aof.write_error().is_none())
     ));
     // No fork, so no copy-on-write.
     field(format_args!("aof_last_cow_size:0"));
     field(format_args!("module_fork_in_progress:0"));
     field(format_args!("module_fork_last_cow_size:0"));
     if aof.is_on() {
-        let buffered = aof.journal.unread(aof.sink);
+        // Records a failed write left for the next try count too, as Redis's buffer keeps
+        // them. Not waited for: a write holding the files may be slow.
+        let unwritten = aof
+            .files
+            .try_lock()
+            .and_then(|files| files.as_ref().map(|f| f.unwritten.len() as u64))
+            .unwrap_or(0);
+        let buffered = aof.journal.unread(aof.sink) + unwritten;
         field(format_args!(
             "aof_current_size:{}",
             aof.current_size.load(Relaxed)
@@ -803,7 +916,10 @@ pub fn info_fields(server: &Server, out: &mut String) {
             "aof_pending_bio_fsync:{}",
             aof.background_fsync.busy.load(Relaxed) as u8
         ));
-        field(format_args!("aof_delayed_fsync:0"));
+        field(format_args!(
+            "aof_delayed_fsync:{}",
+            aof.delayed_fsyncs.load(Relaxed)
+        ));
     }
 }
 

@@ -104,6 +104,14 @@ impl Control {
         self.state.lock().epoch
     }
 
+    /// Forgets the base written at start-up for a new AOF, which Redis does not count as a
+    /// rewrite (`aof_rewrites:0`, `aof_last_rewrite_time_sec:-1` after the start).
+    pub(super) fn forget_startup_base(&self) {
+        let mut state = self.state.lock();
+        state.rewrites = 0;
+        state.last_time_sec = None;
+    }
+
     pub fn info(&self) -> Info {
         let state = self.state.lock();
         Info {
@@ -165,7 +173,11 @@ pub(super) fn run_requested(server: &Server) {
             Err(e) => {
                 state.last_failed = true;
                 state.consecutive_failures += 1;
-                log!(Warning, "Background AOF rewrite failed: {e}");
+                log!(
+                    Warning,
+                    "Background AOF rewrite failed: {}",
+                    crate::error::strerror(&e)
+                );
             }
         }
     }
