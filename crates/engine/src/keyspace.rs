@@ -1259,6 +1259,11 @@ mod tests {
                 db.peek_stored(hash, b"k").is_some(),
                 "but it is not deleted"
             );
+            // A write through the same view replaces the hidden key where it is stored, never
+            // beside it (the lookup's position is reused).
+            db.set(hash, b"k", Value::string(b"again"), true, 2000);
+            assert_eq!(db.len(), 1);
+            assert_eq!(db.peek_stored(hash, b"k").unwrap().expire_at, 1000);
         }
         {
             let mut locked = ks.lock_keys([&b"k"[..]]).showing_expired();
