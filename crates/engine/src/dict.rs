@@ -66,13 +66,9 @@ const CHUNK: usize = 128;
 pub struct Dict {
     /// Per bucket, the slab position of its chain's first entry, or [`END`].
     buckets: Vec<u32>,
-    /// Every entry, at positions `0..len`: position `p` is `full[p / CHUNK][p % CHUNK]`, or
-    /// `tail[p % CHUNK]` past the full chunks. Full chunks are fixed-size arrays, so a step
-    /// along a chain bounds-checks once (which chunk), not twice.
-    full: Vec<Box<[Entry; CHUNK]>>,
-    /// The entries after the full chunks, fewer than `CHUNK`. The first grows by doubling
-    /// until it fills (a table of a few keys stays small); later ones are allocated whole.
-    tail: Vec<Entry>,
+    /// Every entry, at positions `0..len`: position `p` is `slab[p / CHUNK][p % CHUNK]`. Every
+    /// chunk but the last is full; the first grows by doubling until it holds `CHUNK`.
+    slab: Vec<Vec<Entry>>,
     len: usize,
 }
 
@@ -99,19 +95,13 @@ impl Dict {
     #[inline]
     pub(crate) fn at(&self, pos: u32) -> &Entry {
         let pos = pos as usize;
-        match self.full.get(pos / CHUNK) {
-            Some(chunk) => &chunk[pos % CHUNK],
-            None => &self.tail[pos % CHUNK],
-        }
+        &self.slab[pos / CHUNK][pos % CHUNK]
     }
 
     #[inline]
     pub(crate) fn at_mut(&mut self, pos: u32) -> &mut Entry {
         let pos = pos as usize;
-        match self.full.get_mut(pos / CHUNK) {
-            Some(chunk) => &mut chunk[pos % CHUNK],
-            None => &mut self.tail[pos % CHUNK],
-        }
+        &mut self.slab[pos / CHUNK][pos % CHUNK]
     }
 
     /// Appends `entry` to the slab and returns its position.
@@ -120,18 +110,19 @@ impl Dict {
             .ok()
             .filter(|&p| p != END)
             .expect("a table holds fewer than 2^32 - 1 keys");
-        if self.tail.capacity() == 0 && !self.full.is_empty() {
-            self.tail = Vec::with_capacity(CHUNK);
-        }
-        self.tail.push(entry);
-        if self.tail.len() == CHUNK {
-            // Capacity is exactly `CHUNK` (allocated whole, or doubled up to it), so this
-            // conversion moves no entries.
-            let chunk: Box<[Entry; CHUNK]> = std::mem::take(&mut self.tail)
-                .into_boxed_slice()
-                .try_into()
-                .unwrap_or_else(|_| unreachable!("the tail holds CHUNK entries"));
-            self.full.push(chunk);
+        match self.slab.last_mut() {
+            Some(chunk) if chunk.len() < CHUNK => chunk.push(entry),
+            _ => {
+                // The first chunk starts small (a table of a few keys stays small); later ones
+                // are allocated whole.
+                let mut chunk = if self.slab.is_empty() {
+                    Vec::new()
+                } else {
+                    Vec::with_capacity(CHUNK)
+                };
+                chunk.push(entry);
+                self.slab.push(chunk);
+            }
         }
         self.len += 1;
         pos
@@ -139,16 +130,14 @@ impl Dict {
 
     /// Takes the slab's last entry out, giving back its chunk when that empties.
     fn pop_last(&mut self) -> Entry {
-        if self.tail.is_empty() {
-            let chunk: Box<[Entry]> = self.full.pop().expect("not empty");
-            self.tail = chunk.into_vec();
-        }
-        let entry = self.tail.pop().expect("not empty");
-        if self.tail.is_empty() {
-            self.tail = Vec::new();
-        } else if self.full.is_empty() && self.tail.len() * 4 <= self.tail.capacity() {
+        let lone = self.slab.len() == 1;
+        let chunk = self.slab.last_mut().expect("not empty");
+        let entry = chunk.pop().expect("chunks are never empty");
+        if chunk.is_empty() {
+            self.slab.pop();
+        } else if lone && chunk.len() * 4 <= chunk.capacity() {
             // A lone first chunk shrinks with the table, as the bucket array does.
-            self.tail.shrink_to(self.tail.capacity() / 2);
+            chunk.shrink_to(chunk.capacity() / 2);
         }
         self.len -= 1;
         entry
@@ -271,15 +260,11 @@ impl Dict {
 
     /// Empties the table, handing each entry to `f`.
     pub fn drain(self, f: impl FnMut(Entry)) {
-        self.full
-            .into_iter()
-            .flat_map(|chunk| chunk as Box<[Entry]>)
-            .chain(self.tail)
-            .for_each(f);
+        self.slab.into_iter().flatten().for_each(f);
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.full.iter().flat_map(|chunk| chunk.iter()).chain(&self.tail)
+        self.slab.iter().flatten()
     }
 
     /// The entries of bucket `idx`'s chain.
@@ -417,8 +402,7 @@ mod tests {
         for k in &model {
             assert_eq!(&*d.get(hash(k), k).expect("present").key, k);
         }
-        assert_eq!(d.full.len(), d.len() / CHUNK);
-        assert_eq!(d.tail.len(), d.len() % CHUNK);
+        assert!(d.slab.len() <= d.len().div_ceil(CHUNK).max(1));
     }
 
     #[test]
