@@ -86,16 +86,20 @@ impl Dict {
         self.buckets.capacity() * std::mem::size_of::<u32>()
     }
 
+    #[inline]
     fn index(&self, hash: u64) -> usize {
         (hash as usize) & (self.buckets.len() - 1)
     }
 
-    fn at(&self, pos: u32) -> &Entry {
+    /// The entry at slab position `pos` (from [`Dict::position`], the table unchanged since).
+    #[inline]
+    pub(crate) fn at(&self, pos: u32) -> &Entry {
         let pos = pos as usize;
         &self.slab[pos / CHUNK][pos % CHUNK]
     }
 
-    fn at_mut(&mut self, pos: u32) -> &mut Entry {
+    #[inline]
+    pub(crate) fn at_mut(&mut self, pos: u32) -> &mut Entry {
         let pos = pos as usize;
         &mut self.slab[pos / CHUNK][pos % CHUNK]
     }
@@ -140,7 +144,8 @@ impl Dict {
     }
 
     /// The slab position of `key`'s entry, and of the entry before it in its chain (or
-    /// [`END`] when it heads the chain).
+    /// [`END`] when it heads the chain). Inlined: it is most of every command's lookup.
+    #[inline]
     fn find(&self, hash: u64, key: &[u8]) -> Option<(u32, u32)> {
         if self.buckets.is_empty() {
             return None;
@@ -158,23 +163,21 @@ impl Dict {
         None
     }
 
+    #[inline]
     pub fn get(&self, hash: u64, key: &[u8]) -> Option<&Entry> {
         let (pos, _) = self.find(hash, key)?;
         Some(self.at(pos))
     }
 
     /// Where `key`'s entry is in the slab, for a caller that must reach it again after other
-    /// borrows of the table's owner ([`Dict::at_position_mut`]) without a second lookup.
+    /// borrows of the table's owner ([`Dict::at_mut`]) without a second lookup.
     /// Valid until the table next changes shape (an insertion or removal).
+    #[inline]
     pub(crate) fn position(&self, hash: u64, key: &[u8]) -> Option<u32> {
         self.find(hash, key).map(|(pos, _)| pos)
     }
 
-    /// The entry at a position [`Dict::position`] gave, the table unchanged since.
-    pub(crate) fn at_position_mut(&mut self, pos: u32) -> &mut Entry {
-        self.at_mut(pos)
-    }
-
+    #[inline]
     pub fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut Entry> {
         let (pos, _) = self.find(hash, key)?;
         Some(self.at_mut(pos))

@@ -112,7 +112,12 @@ enum Presence {
     Absent,
     /// Stored, but its TTL had passed: now removed.
     Expired,
-    Live,
+    /// Stored and live, at this slab position (valid until the table next changes shape), so
+    /// the caller reaches the entry without probing the table again.
+    Live(u32),
+    /// Stored at this position with its TTL passed, but left in place and hidden from reads
+    /// (`ExpiredView::Hide`); a write still replaces it where it is.
+    Hidden(u32),
 }
 
 /// One database's keys within one shard.
@@ -289,28 +294,36 @@ impl Db {
     /// Whether `key` is stored and live, with one probe of the table; a key whose TTL has
     /// passed is removed, and counted as expired, on the way (on a master: see
     /// [`ExpiredView`]).
+    #[inline]
     fn presence(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Presence {
-        match self.dict.get(hash, key).map(|e| e.is_expired(now_ms)) {
-            None => Presence::Absent,
-            Some(false) => Presence::Live,
-            Some(true) => match self.expired_view {
-                ExpiredView::Delete => {
-                    self.delete(hash, key, Deletion::Expire);
-                    self.expired(key);
-                    Presence::Expired
-                }
-                ExpiredView::Hide => Presence::Absent,
-                ExpiredView::Show => Presence::Live,
-            },
+        let Some(pos) = self.dict.position(hash, key) else {
+            return Presence::Absent;
+        };
+        if !self.dict.at(pos).is_expired(now_ms) {
+            return Presence::Live(pos);
+        }
+        self.presence_of_expired(hash, key, pos)
+    }
+
+    /// [`Db::presence`] for a stored key whose TTL has passed (off the hot path).
+    #[cold]
+    fn presence_of_expired(&mut self, hash: u64, key: &[u8], pos: u32) -> Presence {
+        match self.expired_view {
+            ExpiredView::Delete => {
+                self.delete(hash, key, Deletion::Expire);
+                self.expired(key);
+                Presence::Expired
+            }
+            ExpiredView::Hide => Presence::Hidden(pos),
+            ExpiredView::Show => Presence::Live(pos),
         }
     }
 
     /// Looks a key up for a command, expiring it lazily and recording the access.
+    #[inline]
     pub fn get(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
-        if !self.lookup_live(hash, key, now_ms) {
-            return None;
-        }
-        self.touched(hash, key, now_ms)
+        let pos = self.lookup_live(hash, key, now_ms)?;
+        Some(self.touched(pos, now_ms))
     }
 
     /// Looks a key up for a write that creates it when missing (HSET, SADD, LPUSH...): as
@@ -324,36 +337,42 @@ impl Db {
         now_ms: u64,
         make: impl FnOnce() -> Value,
     ) -> &mut Entry {
-        if !self.lookup_live(hash, key, now_ms) {
-            return self.set(hash, key, make(), false, now_ms);
+        match self.lookup_live(hash, key, now_ms) {
+            Some(pos) => self.touched(pos, now_ms),
+            None => self.set(hash, key, make(), false, now_ms),
         }
-        self.touched(hash, key, now_ms).expect("live")
     }
 
     /// The first half of a command's lookup: counts it for `allkeys-tinylfu` (misses count
     /// too: a key read-through caches misses first, then writes) and expires the key if due.
-    /// Whether the key is there now.
-    fn lookup_live(&mut self, hash: u64, key: &[u8], now_ms: u64) -> bool {
+    /// The key's slab position when it is there now.
+    #[inline]
+    fn lookup_live(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<u32> {
         if self.record_access && self.shared.tracking.policy() == Policy::AllKeysTinyLfu {
             self.frequencies.record(hash, self.dict.len());
         }
-        self.presence(hash, key, now_ms) == Presence::Live
+        match self.presence(hash, key, now_ms) {
+            Presence::Live(pos) => Some(pos),
+            Presence::Absent | Presence::Expired | Presence::Hidden(_) => None,
+        }
     }
 
-    /// The second half: the entry, its access time updated unless the lookup is no-touch.
-    fn touched(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
-        let entry = self.dict.get_mut(hash, key)?;
+    /// The second half: the entry at `pos`, its access time updated unless the lookup is
+    /// no-touch.
+    #[inline]
+    fn touched(&mut self, pos: u32, now_ms: u64) -> &mut Entry {
+        let entry = self.dict.at_mut(pos);
         if self.record_access {
             self.shared.tracking.touch(&mut entry.access, now_ms);
         }
-        Some(entry)
+        entry
     }
 
     /// Looks a key up without counting it as an access (OBJECT, TYPE-like inspection).
     pub fn peek(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&Entry> {
         match self.presence(hash, key, now_ms) {
-            Presence::Live => self.dict.get(hash, key),
-            Presence::Absent | Presence::Expired => None,
+            Presence::Live(pos) => Some(self.dict.at(pos)),
+            Presence::Absent | Presence::Expired | Presence::Hidden(_) => None,
         }
     }
 
@@ -377,13 +396,13 @@ impl Db {
         keep_ttl: bool,
         now_ms: u64,
     ) -> &mut Entry {
-        // A key whose TTL has passed is gone, even if still stored: this write creates it anew
-        // (no TTL to keep) and the old one counts as expired, as in Redis.
-        self.expire_if_due(hash, key, now_ms);
-        // One lookup for the overwrite: the position is reused to hand the entry back once the
-        // old value is freed (a reference could not outlive the other borrows of `self`).
-        if let Some(pos) = self.dict.position(hash, key) {
-            let entry = self.dict.at_position_mut(pos);
+        // One lookup for the overwrite: the expiry check hands over the position, which is
+        // reused to hand the entry back once the old value is freed (a reference could not
+        // outlive the other borrows of `self`). A key whose TTL has passed is gone, even if
+        // still stored: this write creates it anew (no TTL to keep) and the old one counts as
+        // expired, as in Redis.
+        if let Presence::Live(pos) | Presence::Hidden(pos) = self.presence(hash, key, now_ms) {
+            let entry = self.dict.at_mut(pos);
             if !keep_ttl && entry.expire_at != 0 {
                 entry.expire_at = 0;
                 self.volatile -= 1;
@@ -391,7 +410,7 @@ impl Db {
             let old = std::mem::replace(&mut entry.value, value);
             self.shared.tracking.touch(&mut entry.access, now_ms);
             self.shared.lazyfree.free(old, Deletion::Server);
-            return self.dict.at_position_mut(pos);
+            return self.dict.at_mut(pos);
         }
         let mut entry = Entry::new(SmallBytes::new(key), value);
         entry.access = self.shared.tracking.initial(now_ms);
@@ -1240,6 +1259,11 @@ mod tests {
                 db.peek_stored(hash, b"k").is_some(),
                 "but it is not deleted"
             );
+            // A write through the same view replaces the hidden key where it is stored, never
+            // beside it (the lookup's position is reused).
+            db.set(hash, b"k", Value::string(b"again"), true, 2000);
+            assert_eq!(db.len(), 1);
+            assert_eq!(db.peek_stored(hash, b"k").unwrap().expire_at, 1000);
         }
         {
             let mut locked = ks.lock_keys([&b"k"[..]]).showing_expired();
