@@ -187,17 +187,20 @@ fn lowering_maxmemory_at_runtime_evicts_without_stalling_clients() {
         raw.cmd_text(&["CONFIG", "SET", "maxmemory", "5mb"]),
         "+OK\r\n"
     );
-    let mut slowest = Duration::ZERO;
+    // Eviction runs in time-bounded steps (before each command and from the cron), so other
+    // commands are answered while it goes on: 15 MB of 1000-byte values take far longer
+    // than one step's budget on any machine. Counting answers, not timing them, keeps this
+    // test meaningful on a loaded machine.
+    let mut answered_while_over = 0;
     let deadline = Instant::now() + Duration::from_secs(10);
     while used_memory(&mut raw) > 5 << 20 {
         assert!(Instant::now() < deadline, "never got down to 5mb");
-        let t = Instant::now();
-        raw.cmd(&["PING"]);
-        slowest = slowest.max(t.elapsed());
+        assert_eq!(raw.cmd_text(&["PING"]), "+PONG\r\n");
+        answered_while_over += 1;
     }
     assert!(
-        slowest < Duration::from_millis(100),
-        "a PING took {slowest:?}"
+        answered_while_over >= 2,
+        "eviction finished within {answered_while_over} commands: it ran in one long step"
     );
     let keys: u64 = raw.cmd_text(&["DBSIZE"])[1..].trim().parse().unwrap();
     assert!(keys < 5000, "{keys}");
