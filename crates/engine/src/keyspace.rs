@@ -1225,7 +1225,10 @@ mod tests {
             .collect();
         expected.sort_unstable();
         expected.dedup();
-        assert!(expected.len() > 8, "spread over more shards than a scan serves");
+        assert!(
+            expected.len() > 8,
+            "spread over more shards than a scan serves"
+        );
         assert_eq!(held, expected);
         for key in &keys {
             let (db, hash) = locked.db(0, key.as_bytes());
