@@ -20,7 +20,7 @@
 #   set-100k get-100k SET/GET -d 102400 over     500 keys
 #   mset-100          MSET of 100 keys chosen at random among 100,000 (16-byte values)
 #   mget-100          MGET of 100 keys chosen at random among 100,000 (after mset-100)
-# Knobs: ROUNDS [3], ONLY=name,name (workloads), CLIENTS [50].
+# Knobs: ROUNDS [3], ONLY=name,name (workloads), CLIENTS [50], BASE_PORT (first port tried) [17800].
 set -euo pipefail
 
 mode=${1:-throughput}
@@ -38,7 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=17800
+port=${BASE_PORT:-17800}
 while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
 
 # The 100 arguments of MSET/MGET: redis-benchmark draws each __rand_int__ on its own.
