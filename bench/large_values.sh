@@ -65,7 +65,9 @@ benchmark() { # workload requests
     get-100k) redis-benchmark "${common[@]}" -t get -d 102400 -r 500 ;;
     mset-100) redis-benchmark "${common[@]}" -r 100000 MSET "${mset_args[@]}" ;;
     mget-100) redis-benchmark "${common[@]}" -r 100000 MGET "${mget_args[@]}" ;;
-  esac 2>&1 | tr '\r' '\n' | awk '/requests per second/ {print $(NF-3)}' | tail -1
+  esac 2>&1 | tr '\r' '\n' |
+    awk '/requests per second/ {for (i = 2; i <= NF; i++) if ($i == "requests") rps = $(i - 1)}
+         END {print rps}'
 }
 
 # Fills most of the keys a GET workload reads (the SET of the same size, untimed): three
