@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, MutexGuard};
 use rand::Rng;
-use smallvec::SmallVec;
+use smallvec::{smallvec, SmallVec};
 
 use crate::bytes::SmallBytes;
 use crate::dict::{Dict, Entry};
@@ -596,6 +596,10 @@ impl Shard {
     }
 }
 
+/// Up to this many keys, `Keyspace::lock_keys` sorts their shard indexes; beyond it, a bitmap
+/// of the shards orders them.
+const SORTED_KEYS: usize = 16;
+
 /// All databases. See the module docs.
 pub struct Keyspace {
     pub(crate) shards: Arc<[Mutex<Shard>]>,
@@ -646,8 +650,15 @@ impl<'a> Locked<'a> {
     pub fn db(&mut self, db: usize, key: &[u8]) -> (&mut Db, u64) {
         let hash = self.keyspace.hash(key);
         let shard = self.keyspace.shard_index(hash);
-        let guard = match self.guards.iter_mut().find(|(i, _)| *i == shard) {
-            Some((_, guard)) => guard,
+        // The guards ascend by shard: a command holding many (MGET or MSET of 100 keys holds
+        // about 70 of 128) finds its key's by halving, where a scan cost about 40 steps a key.
+        let position = if self.guards.len() <= 8 {
+            self.guards.iter().position(|(i, _)| *i == shard)
+        } else {
+            self.guards.binary_search_by_key(&shard, |(i, _)| *i).ok()
+        };
+        let guard = match position {
+            Some(position) => &mut self.guards[position].1,
             None => panic!("shard {shard} was not locked for this key"),
         };
         if self.write {
@@ -838,9 +849,30 @@ impl Keyspace {
         for key in keys {
             indexes.push(self.shard_index(self.hash(key)));
         }
-        indexes.sort_unstable();
-        indexes.dedup();
+        if indexes.len() > SORTED_KEYS {
+            self.order_by_bitmap(&mut indexes);
+        } else {
+            indexes.sort_unstable();
+            indexes.dedup();
+        }
         self.lock_indexes(indexes)
+    }
+
+    /// Puts shard `indexes` in ascending order without repeats by marking them in a bitmap of
+    /// the shards and reading it back: linear, where sorting the 100 shards of an MGET or MSET
+    /// of 100 keys cost about 5,000 instructions.
+    fn order_by_bitmap(&self, indexes: &mut SmallVec<[usize; 4]>) {
+        let mut marked: SmallVec<[u64; 16]> = smallvec![0; self.shards.len().div_ceil(64)];
+        for &index in indexes.iter() {
+            marked[index / 64] |= 1 << (index % 64);
+        }
+        indexes.clear();
+        for (word, mut bits) in marked.into_iter().enumerate() {
+            while bits != 0 {
+                indexes.push(word * 64 + bits.trailing_zeros() as usize);
+                bits &= bits - 1;
+            }
+        }
     }
 
     pub fn lock_all(&self) -> Locked<'_> {
@@ -1198,6 +1230,31 @@ mod tests {
         let (db, hash) = locked.db(0, key.as_bytes());
         db.set(hash, key.as_bytes(), Value::string(b"v"), false, 0);
         db.set_expire(hash, key.as_bytes(), ttl_at);
+    }
+
+    #[test]
+    fn many_keys_lock_each_shard_once_in_order() {
+        let ks = Keyspace::new(128, 1);
+        let keys: Vec<String> = (0..100).map(|i| format!("key:{i}")).collect();
+        let mut locked = ks.lock_keys(keys.iter().map(String::as_bytes));
+        let held: Vec<usize> = locked.guards.iter().map(|(i, _)| *i).collect();
+        let mut expected: Vec<usize> = keys
+            .iter()
+            .map(|k| ks.shard_index(ks.hash(k.as_bytes())))
+            .collect();
+        expected.sort_unstable();
+        expected.dedup();
+        assert!(
+            expected.len() > 8,
+            "spread over more shards than a scan serves"
+        );
+        assert_eq!(held, expected);
+        for key in &keys {
+            let (db, hash) = locked.db(0, key.as_bytes());
+            db.set(hash, key.as_bytes(), Value::string(b"v"), false, 0);
+        }
+        drop(locked);
+        assert_eq!(ks.db_len(0), 100);
     }
 
     #[test]

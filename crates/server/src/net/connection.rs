@@ -460,11 +460,17 @@ impl<S: ClientStream> Connection<S> {
     /// Reads what arrived.
     fn read(&mut self) -> Read {
         buffers::ensure(&mut self.input);
-        if self.input.capacity() - self.input.len() < buffers::CHUNK / 4 {
+        let big_arg_missing = self.parser.big_arg_missing(self.input.len(), BIG_ARG);
+        if let Some(missing) = big_arg_missing {
+            // Room for the rest of the big argument at once, as Redis makes room for one:
+            // growing a chunk at a time copied what had arrived at every step (for a 100 KB
+            // SET, 11% more instructions than Redis spent on the whole request).
+            self.input.reserve(missing);
+        } else if self.input.capacity() - self.input.len() < buffers::CHUNK / 4 {
             self.input.reserve(buffers::CHUNK);
         }
         // Inside a big argument, read no further than its end (see `big_arg_missing`).
-        let read = match self.parser.big_arg_missing(self.input.len(), BIG_ARG) {
+        let read = match big_arg_missing {
             Some(missing) if missing > 0 => {
                 let limited = &mut (&mut self.input).limit(missing);
                 poll_now(self.stream.read_buf(limited))
