@@ -1,0 +1,49 @@
+# bench/lib.sh - helpers shared by the bench/*.sh scripts; source it, do not run it:
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# Owns the small pieces every benchmark needs the same way: the median of a list of numbers,
+# a free local port, and callgrind's instruction totals of a running server.
+
+# median [NUMBER...]: the median of the arguments, or of the numbers on standard input
+# (separated by spaces or newlines) when there are none; an even count gives the mean of the
+# middle two.
+median() {
+  if (($#)); then printf '%s\n' "$@"; else cat; fi |
+    tr ' ' '\n' | grep -v '^$' | sort -g |
+    awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+
+# free_port START: the first port from START up that nothing on 127.0.0.1 listens on.
+free_port() {
+  local port=$1
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+  echo "$port"
+}
+
+# wait_for_ping PORT [PID]: until the server on PORT answers PING; fails if PID exits first.
+wait_for_ping() {
+  until redis-cli -p "$1" ping 2>/dev/null | grep -q PONG; do
+    if [[ -n ${2:-} ]] && ! kill -0 "$2" 2>/dev/null; then
+      echo "server on port $1 exited before answering PING" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# callgrind_dump PID FILE_PREFIX: asks the callgrind-run process PID to write its counters
+# since the previous dump, and prints that dump's total instructions. Dumps are numbered
+# files FILE_PREFIX.PID.N; the newest one is read.
+callgrind_dump() {
+  local before after
+  before=$(compgen -G "$2.$1.*" | wc -l)
+  callgrind_control --dump "$1" >/dev/null 2>&1
+  after=$before
+  until ((after > before)); do
+    sleep 0.1
+    after=$(compgen -G "$2.$1.*" | wc -l)
+  done
+  local newest
+  newest=$(ls -t "$2.$1".* | head -1)
+  until grep -q '^totals:' "$newest"; do sleep 0.1; done
+  awk '/^totals:/ {print $2}' "$newest"
+}
