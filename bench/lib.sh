@@ -33,14 +33,18 @@ wait_for_ping() {
 # callgrind_dump PID FILE_PREFIX: asks the callgrind-run process PID to write its counters
 # since the previous dump, and prints that dump's total instructions. Dumps are numbered
 # files FILE_PREFIX.PID.N; the newest one is read.
+dump_count() { # PID FILE_PREFIX: how many dumps PID wrote so far
+  { compgen -G "$2.$1.*" || true; } | wc -l
+}
+
 callgrind_dump() {
   local before after
-  before=$(compgen -G "$2.$1.*" | wc -l)
+  before=$(dump_count "$@")
   callgrind_control --dump "$1" >/dev/null 2>&1
   after=$before
   until ((after > before)); do
     sleep 0.1
-    after=$(compgen -G "$2.$1.*" | wc -l)
+    after=$(dump_count "$@")
   done
   local newest
   newest=$(ls -t "$2.$1".* | head -1)

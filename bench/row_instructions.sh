@@ -18,7 +18,7 @@
 #
 # Knobs: C50_N="SMALL LARGE" [5000 25000], P16_N [40000 200000], TESTS (space-separated subset),
 #        SHAPES ["c50 p16"], KEEP=DIR (keeps each row's LARGE dump as DIR/LABEL.SHAPE.TEST.cg for
-#        callgrind_annotate), THREADS ["1 default"] (which loop counts of redis-lite to run).
+#        callgrind_annotate), THREADS ["1 default"] (which loop counts of redis-lite to run; empty: Redis alone).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,7 +28,7 @@ read -r c50_small c50_large <<<"${C50_N:-5000 25000}"
 read -r p16_small p16_large <<<"${P16_N:-40000 200000}"
 tests=${TESTS:-set get incr lpush lrange_100 lpop sadd hset zadd mset}
 shapes=${SHAPES:-c50 p16}
-threads=${THREADS:-1 default}
+threads=${THREADS-1 default}
 keep=${KEEP:-}
 [[ -n $keep ]] && mkdir -p "$keep"
 
