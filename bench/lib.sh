@@ -40,9 +40,12 @@ dump_count() { # PID FILE_PREFIX: how many dumps PID wrote so far
 callgrind_dump() {
   local before after
   before=$(dump_count "$@")
-  callgrind_control --dump "$1" >/dev/null 2>&1
+  # vgdb, not callgrind_control: that finds its targets by their command line, which
+  # redis-lite rewrites (the process title).
+  vgdb --pid="$1" dump >/dev/null 2>&1
   after=$before
   until ((after > before)); do
+    kill -0 "$1" 2>/dev/null || return 1
     sleep 0.1
     after=$(dump_count "$@")
   done

@@ -18,7 +18,8 @@
 #
 # Knobs: C50_N="SMALL LARGE" [5000 25000], P16_N [40000 200000], TESTS (space-separated subset),
 #        SHAPES ["c50 p16"], KEEP=DIR (keeps each row's LARGE dump as DIR/LABEL.SHAPE.TEST.cg for
-#        callgrind_annotate), THREADS ["1 default"] (which loop counts of redis-lite to run; empty: Redis alone).
+#        callgrind_annotate), THREADS ["1 default"] (which loop counts of redis-lite to run; empty:
+#        Redis alone), REDIS [redis-server on PATH] (empty: redis-lite alone, no ratios).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,7 +33,9 @@ threads=${THREADS-1 default}
 keep=${KEEP:-}
 [[ -n $keep ]] && mkdir -p "$keep"
 
-servers=("redis=$(command -v redis-server)")
+servers=()
+redis=${REDIS-$(command -v redis-server)}
+[[ -n $redis ]] && servers+=("redis=$redis")
 if (($#)); then servers+=("$@"); else servers+=("lite=$root/target/release/redis-lite-server"); fi
 
 work=$(mktemp -d)
@@ -57,7 +60,7 @@ measure() { # column command...
   local column=$1
   shift
   columns+=("$column")
-  valgrind --tool=callgrind --callgrind-out-file="$work/cg.%p" "$@" --port "$port" --save '' \
+  valgrind --tool=callgrind --compress-strings=no --callgrind-out-file="$work/cg.%p" "$@" --port "$port" --save '' \
     --appendonly no >/dev/null 2>&1 &
   server_pid=$!
   wait_for_ping "$port" "$server_pid"
@@ -97,10 +100,10 @@ echo "   (user-space instructions per request; ratio to redis)"
 for shape in $shapes; do
   for test in $tests; do
     printf '%-16s' "$shape $test"
-    redis_count=${per_request[redis.$shape.$test]}
+    redis_count=${per_request[redis.$shape.$test]:-}
     for column in "${columns[@]}"; do
       count=${per_request[$column.$shape.$test]}
-      if [[ $column == redis ]]; then
+      if [[ $column == redis || -z $redis_count ]]; then
         printf ' %14d' "$count"
       else
         printf ' %7d %5.2fx' "$count" "$(echo "$count / $redis_count" | bc -l)"

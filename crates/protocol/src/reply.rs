@@ -88,7 +88,15 @@ impl<'a> ReplyWriter<'a> {
 
     pub fn bulk(&mut self, data: &[u8]) {
         self.out.reserve(data.len() + 25);
-        self.header(b'$', data.len() as i64);
+        match data.len() {
+            // A one-digit length, the usual element of a list, set or hash reply, is a
+            // fixed-size header: copied without formatting (LRANGE 100 of short elements spent
+            // a fifth of its instructions here).
+            len @ 0..=9 => self
+                .out
+                .extend_from_slice(&[b'$', b'0' + len as u8, b'\r', b'\n']),
+            len => self.header(b'$', len as i64),
+        }
         self.out.extend_from_slice(data);
         self.out.extend_from_slice(b"\r\n");
     }
