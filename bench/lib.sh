@@ -1,7 +1,8 @@
 # bench/lib.sh - helpers shared by the bench/*.sh scripts; source it, do not run it:
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # Owns the small pieces every benchmark needs the same way: the median of a list of numbers,
-# a free local port, and callgrind's instruction totals of a running server.
+# a free local port, the servers a comparison runs, and callgrind's instruction totals of a
+# running server.
 
 # median [NUMBER...]: the median of the arguments, or of the numbers on standard input
 # (separated by spaces or newlines) when there are none; an even count gives the mean of the
@@ -12,7 +13,8 @@ median() {
     awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
 
-# free_port START: the first port from START up that nothing on 127.0.0.1 listens on.
+# free_port START: the first port from START up that nothing on 127.0.0.1 listens on (a server
+# still starting does not count yet: start two scripts a few seconds apart).
 free_port() {
   local port=$1
   while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
@@ -53,4 +55,38 @@ callgrind_dump() {
   newest=$(ls -t "$2.$1".* | head -1)
   until grep -q '^totals:' "$newest"; do sleep 0.1; done
   awk '/^totals:/ {print $2}' "$newest"
+}
+
+# scratch_and_cleanup: a scratch directory in $work, removed on exit, and the server whose pid
+# the script keeps in $server_pid stopped then.
+scratch_and_cleanup() {
+  work=$(mktemp -d)
+  server_pid=
+  trap 'if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi; rm -rf "$work"' EXIT
+}
+
+# measure_servers FUNCTION [LABEL=LITE_BINARY ...]: calls `FUNCTION COLUMN COMMAND...` for
+# real Redis (`redis`; REDIS=path picks another, REDIS= none), then for each redis-lite binary
+# (default: lite=target/release/redis-lite-server) with each loop count in THREADS
+# ["1 default"]: column LABEL-t1 runs `BINARY --threads 1`, column LABEL the default.
+measure_servers() {
+  local measure=$1
+  shift
+  local redis=${REDIS-$(command -v redis-server)}
+  if [[ -n $redis ]]; then "$measure" redis "$redis"; fi
+  local servers=("$@")
+  if ((${#servers[@]} == 0)); then
+    servers=("lite=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/release/redis-lite-server")
+  fi
+  local server label binary threads
+  for server in "${servers[@]}"; do
+    label=${server%%=*} binary=${server#*=}
+    for threads in ${THREADS-1 default}; do
+      if [[ $threads == default ]]; then
+        "$measure" "$label" "$binary"
+      else
+        "$measure" "$label-t$threads" "$binary" --threads "$threads"
+      fi
+    done
+  done
 }

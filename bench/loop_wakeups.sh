@@ -15,22 +15,13 @@ source "$root/bench/lib.sh"
 requests=${N:-200000}
 tests=${TESTS:-get set}
 rounds=${ROUNDS:-3}
-threads=${THREADS-1 default}
 events=context-switches,cpu-migrations,sched:sched_wakeup
 for call in epoll_wait epoll_pwait recvfrom sendto read write futex sched_yield; do
   events+=,syscalls:sys_enter_$call
 done
 
-servers=("redis=$(command -v redis-server)")
-if (($#)); then servers+=("$@"); else servers+=("lite=$root/target/release/redis-lite-server"); fi
 
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-  [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+scratch_and_cleanup
 port=$(free_port 18100)
 
 declare -A counts
@@ -68,16 +59,7 @@ measure() { # column command...
   done
 }
 
-for server in "${servers[@]}"; do
-  label=${server%%=*} binary=${server#*=}
-  if [[ $label == redis ]]; then
-    measure redis "$binary"
-    continue
-  fi
-  for t in $threads; do
-    if [[ $t == default ]]; then measure "$label" "$binary"; else measure "$label-t$t" "$binary" --threads "$t"; fi
-  done
-done
+measure_servers measure "$@"
 
 echo "per request, median of $rounds rounds, redis-benchmark -c 50 -n $requests (server's threads; client-* is redis-benchmark)"
 for test in $tests; do

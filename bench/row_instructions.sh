@@ -29,22 +29,11 @@ read -r c50_small c50_large <<<"${C50_N:-5000 25000}"
 read -r p16_small p16_large <<<"${P16_N:-40000 200000}"
 tests=${TESTS:-set get incr lpush lrange_100 lpop sadd hset zadd mset}
 shapes=${SHAPES:-c50 p16}
-threads=${THREADS-1 default}
 keep=${KEEP:-}
 [[ -n $keep ]] && mkdir -p "$keep"
 
-servers=()
-redis=${REDIS-$(command -v redis-server)}
-[[ -n $redis ]] && servers+=("redis=$redis")
-if (($#)); then servers+=("$@"); else servers+=("lite=$root/target/release/redis-lite-server"); fi
 
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-  [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+scratch_and_cleanup
 port=$(free_port 17900)
 
 benchmark() { # shape test requests
@@ -83,16 +72,7 @@ measure() { # column command...
   rm -f "$work"/cg.*
 }
 
-for server in "${servers[@]}"; do
-  label=${server%%=*} binary=${server#*=}
-  if [[ $label == redis ]]; then
-    measure redis "$binary"
-    continue
-  fi
-  for t in $threads; do
-    if [[ $t == default ]]; then measure "$label" "$binary"; else measure "$label-t$t" "$binary" --threads "$t"; fi
-  done
-done
+measure_servers measure "$@"
 
 printf '%-16s' "row"
 for column in "${columns[@]}"; do printf ' %14s' "$column"; done
