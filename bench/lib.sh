@@ -68,12 +68,18 @@ scratch_and_cleanup() {
 # measure_servers FUNCTION [LABEL=LITE_BINARY ...]: calls `FUNCTION COLUMN COMMAND...` for
 # real Redis (`redis`; REDIS=path picks another, REDIS= none), then for each redis-lite binary
 # (default: lite=target/release/redis-lite-server) with each loop count in THREADS
-# ["1 default"]: column LABEL-t1 runs `BINARY --threads 1`, column LABEL the default.
+# ["1 default"]: column LABEL-t1 runs `BINARY --threads 1`, column LABEL the default. Each
+# column's name is appended to the array `columns`, in order, for the script's table.
 measure_servers() {
   local measure=$1
   shift
+  columns=()
+  column() {
+    columns+=("$1")
+    "$measure" "$@"
+  }
   local redis=${REDIS-$(command -v redis-server)}
-  if [[ -n $redis ]]; then "$measure" redis "$redis"; fi
+  if [[ -n $redis ]]; then column redis "$redis"; fi
   local servers=("$@")
   if ((${#servers[@]} == 0)); then
     servers=("lite=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/release/redis-lite-server")
@@ -83,9 +89,9 @@ measure_servers() {
     label=${server%%=*} binary=${server#*=}
     for threads in ${THREADS-1 default}; do
       if [[ $threads == default ]]; then
-        "$measure" "$label" "$binary"
+        column "$label" "$binary"
       else
-        "$measure" "$label-t$threads" "$binary" --threads "$threads"
+        column "$label-t$threads" "$binary" --threads "$threads"
       fi
     done
   done

@@ -25,11 +25,9 @@ scratch_and_cleanup
 port=$(free_port 18100)
 
 declare -A counts
-columns=()
 measure() { # column command...
   local column=$1
   shift
-  columns+=("$column")
   local round test
   for round in $(seq "$rounds"); do
     "$@" --port "$port" --save '' --appendonly no >/dev/null 2>&1 &

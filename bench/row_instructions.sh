@@ -44,11 +44,9 @@ benchmark() { # shape test requests
 }
 
 declare -A per_request
-columns=()
 measure() { # column command...
   local column=$1
   shift
-  columns+=("$column")
   valgrind --tool=callgrind --compress-strings=no --callgrind-out-file="$work/cg.%p" "$@" --port "$port" --save '' \
     --appendonly no >/dev/null 2>&1 &
   server_pid=$!
