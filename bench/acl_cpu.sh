@@ -10,6 +10,7 @@
 # server's CPU time per request (utime+stime from /proc, in ns). Prints every run and the
 # medians.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 before=$1
 after=$2
@@ -17,11 +18,6 @@ rounds=${3:-3}
 requests=${N:-1000000}
 tick=$(getconf CLK_TCK)
 
-free_port() {
-  local port=$1
-  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
-  echo "$port"
-}
 
 declare -A port pid
 port[before]=$(free_port 17800)
@@ -54,7 +50,6 @@ for ((round = 0; round < rounds; round++)); do
   done
 done
 
-median() { tr ' ' '\n' | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 for test in set get; do
   for side in before after; do
     rps=$(echo "${results[$test.$side]}" | tr ';' '\n' | awk 'NF {print $1}' | median)

@@ -13,13 +13,13 @@
 # default user (every permission: the one-load fast path) and as a user with `+@all ~*` but no
 # channels (not unrestricted, so every command goes through the full check).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 before=$1
 after=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-port=17700
-while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+port=$(free_port 17700)
 
 total_instructions() { # binary test requests mode
   rm -f "$work"/cg.*

@@ -4,6 +4,7 @@
 # ROUNDS times; prints each run's seconds and the medians.
 # Usage: ROUNDS=5 KEYS=1000000 bench/cli_pipe.sh
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-5}
 KEYS=${KEYS:-1000000}
@@ -40,6 +41,5 @@ for r in $(seq 1 "$ROUNDS"); do
   fi
   echo "round $r: redis-lite-cli ${lite[-1]}s  redis-cli ${redis[-1]}s"
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ml=$(median "${lite[@]}"); mr=$(median "${redis[@]}")
 echo "median: redis-lite-cli ${ml}s  redis-cli ${mr}s  ratio (redis-cli time / redis-lite-cli time) $(echo "scale=2; $mr / $ml" | bc)"

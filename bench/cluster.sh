@@ -11,6 +11,7 @@
 #        PIPELINE (keys per MIGRATE, redis-cli's --cluster-pipeline: 10 as redis-cli),
 #        BASE_PORT (16700; the nodes take BASE_PORT..+2, their buses +10000).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LITE=${1:-target/release/redis-lite-server}
 ROUNDS=${ROUNDS:-3}
 N=${N:-200000}
@@ -107,7 +108,6 @@ for round in $(seq 1 "$ROUNDS"); do
     stop_all
   done
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo
 printf "%-28s %14s %14s %8s\n" measure redis lite ratio
 for m in c50.set c50.get p16.set p16.get reshard; do

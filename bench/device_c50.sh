@@ -13,6 +13,7 @@
 # redis-benchmark's CPU microseconds per request, from /proc and time(1)), then the medians,
 # and the median over rounds of each server's ratio to Redis in the same round.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LITE=${1:?usage: bench/device_c50.sh path/to/redis-lite-server}
 ROUNDS=${ROUNDS:-5}
 N=${N:-200000}
@@ -105,7 +106,6 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 echo
 echo "Medians: requests/s (ratio to Redis's median), server and redis-benchmark CPU us per request"
 printf "%-6s" test

@@ -14,6 +14,7 @@
 #   BIN=path      the server binary [target/release/redis-lite-server, built if absent]
 # Quick smoke test:  KEYS=1000 ROUNDS=1 REQUESTS=2000 bench/encryption.sh
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 die() { echo "bench/encryption.sh: $*" >&2; exit 1; }
 
@@ -41,8 +42,7 @@ cleanup() {
 trap cleanup EXIT
 (umask 077 && openssl rand -hex 32 >"$work/key")
 
-port=17380
-while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+port=$(free_port 17380)
 
 # start ENCRYPTION(yes|no) [extra directives...]: a fresh server on an empty data dir.
 start() {
@@ -66,7 +66,6 @@ stop() {
   pid=
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # SAVE seconds for KEYS keys.
 save_secs() {

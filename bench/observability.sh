@@ -12,6 +12,7 @@
 # and the server's CPU time per request (utime+stime from /proc, in ns), which a busy shared
 # machine disturbs less than throughput. Prints every run, then the medians and on/off ratios.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=$root/target/release/redis-lite-server
@@ -20,11 +21,6 @@ rounds=${1:-3}
 requests=${N:-2000000}
 tick=$(getconf CLK_TCK)
 
-free_port() {
-  local port=$1
-  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
-  echo "$port"
-}
 
 declare -A port pid
 port[on]=$(free_port 17400)
@@ -57,7 +53,6 @@ for round in $(seq "$rounds"); do
   done
 done
 
-median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 for test in set get; do
   for mode in on off; do
     rps=$(awk -v t="$test" -v m="$mode" '$1==t && $2==m {print $3}' "$results" | median)

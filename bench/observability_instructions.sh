@@ -13,16 +13,15 @@
 # with N = 50000 and 250000, shuts it down and reads callgrind's total; the difference divided
 # by 200000 is the instructions per request, start-up and connection set-up cancelled out.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=$root/target/release/redis-lite-server
 [[ -x $bin ]] || { echo "build first: cargo build --release" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-port=17600
-while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
-metrics_port=$((port + 1))
-while (exec 3<>"/dev/tcp/127.0.0.1/$metrics_port") 2>/dev/null; do metrics_port=$((metrics_port + 1)); done
+port=$(free_port 17600)
+metrics_port=$(free_port $((port + 1)))
 
 total_instructions() { # test mode requests
   local args=(--port "$port" --save '' --threads 1)

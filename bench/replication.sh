@@ -11,6 +11,7 @@
 # Usage: bench/replication.sh [lite binary] (default target/release/redis-lite-server)
 # Knobs: ROUNDS (3), KEYS (1000000), N (200000 requests per throughput run).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LITE=${1:-target/release/redis-lite-server}
 ROUNDS=${ROUNDS:-3}
 KEYS=${KEYS:-1000000}
@@ -139,7 +140,6 @@ for round in $(seq 1 "$ROUNDS"); do
     stop_all
   done
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo
 printf "%-28s %14s %14s %8s\n" measure redis lite ratio
 for m in sync mem wsync wmem c50 c50.lag p16 p16.lag; do

@@ -13,6 +13,7 @@
 #   BENCH_HARNESS=path  harness location [REPO/../shared/tools/bench.sh]
 #   SMOKE_N=N           requests per test in the redis-benchmark check [20000]
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 
@@ -29,8 +30,7 @@ bin=$root/target/release/redis-lite-server
 [[ -x $bin ]] || die "build did not produce $bin"
 
 # --- redis-benchmark compatibility check ------------------------------------
-port=16380
-while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+port=$(free_port 16380)
 "$bin" --port "$port" >/dev/null 2>&1 &
 smoke_pid=$!
 trap 'kill "$smoke_pid" 2>/dev/null || true; wait "$smoke_pid" 2>/dev/null || true' EXIT

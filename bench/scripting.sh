@@ -4,6 +4,7 @@
 # Usage: bench/scripting.sh [lite binary] (default target/release/redis-lite-server)
 # Knobs: ROUNDS (3), N (200000 requests per run).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LITE=${1:-target/release/redis-lite-server}
 ROUNDS=${ROUNDS:-3}
 N=${N:-200000}
@@ -42,7 +43,6 @@ for round in $(seq 1 "$ROUNDS"); do
     done
   done
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo
 printf "%-10s %-5s %12s %12s %7s\n" script shape redis lite ratio
 for script in get rmw; do

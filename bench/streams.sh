@@ -10,6 +10,7 @@
 # Knobs: ROUNDS (3), N (200000 requests per throughput run), ENTRIES (1000000), PAIRS (100000),
 # PAIR_CLIENTS (4).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LITE=${1:-target/release/redis-lite-server}
 ROUNDS=${ROUNDS:-3}
 N=${N:-200000}
@@ -93,7 +94,6 @@ for round in $(seq 1 "$ROUNDS"); do
     RESULTS[bytes_per_entry.$server]+="$per_entry "
   done
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo
 printf "%-22s %12s %12s %7s\n" measure redis lite ratio
 for measure in xadd_c50 xadd_p16 xrange100_c50 xreadgroup_xack_pairs pair_server_cpu_us bytes_per_entry; do

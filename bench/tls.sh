@@ -13,6 +13,7 @@
 # and the server's CPU time per request (utime+stime from /proc, in ns). Prints every run, then
 # medians and a/b ratios. Certificates are made by openssl in a scratch directory at run time.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=$root/target/release/redis-lite-server
@@ -23,11 +24,6 @@ requests=${N:-1000000}
 tick=$(getconf CLK_TCK)
 scratch=$(mktemp -d)
 
-free_port() {
-  local port=$1
-  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
-  echo "$port"
-}
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=bench-ca \
   -keyout "$scratch/ca.key" -out "$scratch/ca.crt" 2>/dev/null
@@ -89,7 +85,6 @@ for round in $(seq "$rounds"); do
   done
 done
 
-median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 a=${modes[0]} b=${modes[1]}
 for test in set get; do
   for mode in "$a" "$b"; do

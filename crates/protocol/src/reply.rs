@@ -88,7 +88,22 @@ impl<'a> ReplyWriter<'a> {
 
     pub fn bulk(&mut self, data: &[u8]) {
         self.out.reserve(data.len() + 25);
-        self.header(b'$', data.len() as i64);
+        // A length under 100, the usual element of a list, set or hash reply, makes a
+        // fixed-size header: copied without formatting (LRANGE 100 of 16-byte elements spent a
+        // fifth of its instructions in this function and `itoa`).
+        match data.len() {
+            len @ 0..=9 => self
+                .out
+                .extend_from_slice(&[b'$', b'0' + len as u8, b'\r', b'\n']),
+            len @ 10..=99 => self.out.extend_from_slice(&[
+                b'$',
+                b'0' + (len / 10) as u8,
+                b'0' + (len % 10) as u8,
+                b'\r',
+                b'\n',
+            ]),
+            len => self.header(b'$', len as i64),
+        }
         self.out.extend_from_slice(data);
         self.out.extend_from_slice(b"\r\n");
     }
@@ -297,6 +312,22 @@ mod tests {
                 "(12345678901234567890\r\n".into()
             )
         );
+    }
+
+    /// The fixed-size headers of short bulks, and the formatted one past them.
+    #[test]
+    fn bulk_headers_at_every_length_class() {
+        for len in [0, 9, 10, 99, 100, 12345] {
+            let mut out = Vec::new();
+            ReplyWriter::new(&mut out, Protocol::Resp2).bulk(&vec![b'x'; len]);
+            let expected = [
+                format!("${len}\r\n").into_bytes(),
+                vec![b'x'; len],
+                b"\r\n".to_vec(),
+            ]
+            .concat();
+            assert_eq!(out, expected, "{len}");
+        }
     }
 
     #[test]

@@ -556,6 +556,8 @@ impl ClientKind {
 /// The connection's own view of its client.
 pub struct ClientState {
     pub handle: Arc<ClientHandle>,
+    /// The command table's entry this client used last (see `LastCommand`).
+    pub last_command: crate::command::LastCommand,
     pub db: usize,
     pub protocol: Protocol,
     pub authenticated: bool,
@@ -618,6 +620,7 @@ impl ClientState {
     pub fn new(handle: Arc<ClientHandle>, stats: Arc<WorkerStats>, authenticated: bool) -> Self {
         ClientState {
             handle,
+            last_command: Default::default(),
             db: 0,
             protocol: Protocol::Resp2,
             authenticated,

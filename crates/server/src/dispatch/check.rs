@@ -15,7 +15,7 @@ use std::sync::Arc;
 use redis_lite_protocol::Protocol;
 
 use crate::client::ClientState;
-use crate::command::{self, CommandEntry, Lookup};
+use crate::command::{self, CommandEntry, LastCommand, Lookup};
 use crate::error::{truncated_bytes, CommandError};
 use crate::pubsub::pubsub_family::allowed_while_subscribed;
 use crate::server::Server;
@@ -37,7 +37,23 @@ pub enum Admission {
 pub fn lookup(
     args: &[&[u8]],
 ) -> Result<&'static CommandEntry, (Option<&'static CommandEntry>, CommandError)> {
-    let entry = match command::table().lookup(args) {
+    resolved(args, command::table().lookup(args))
+}
+
+/// [`lookup`] for a client's request, through the client's last command.
+pub fn lookup_remembering(
+    args: &[&[u8]],
+    last: &mut LastCommand,
+) -> Result<&'static CommandEntry, (Option<&'static CommandEntry>, CommandError)> {
+    resolved(args, command::table().lookup_remembering(args, last))
+}
+
+/// The arity check and the errors of a lookup's outcome.
+fn resolved(
+    args: &[&[u8]],
+    found: Lookup<'static>,
+) -> Result<&'static CommandEntry, (Option<&'static CommandEntry>, CommandError)> {
+    let entry = match found {
         Lookup::Found(entry) => entry,
         Lookup::Unknown => return Err((None, unknown_command(args))),
         Lookup::UnknownSubcommand(entry) => {

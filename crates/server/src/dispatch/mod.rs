@@ -68,7 +68,7 @@ fn execute_admitted<'s>(
     if client.reply_mode == ReplyMode::SkipNext {
         client.reply_mode = ReplyMode::Skip;
     }
-    let entry = match check::lookup(args) {
+    let entry = match check::lookup_remembering(args, &mut client.last_command) {
         Ok(entry) => entry,
         Err((entry, error)) => {
             let error = match entry {
