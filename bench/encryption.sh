@@ -61,8 +61,7 @@ start() {
 }
 
 stop() {
-  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
-  wait "$pid" 2>/dev/null || true
+  shutdown_server "$port" "$pid"
   pid=
 }
 

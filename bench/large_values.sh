@@ -22,6 +22,7 @@
 #   mget-100          MGET of 100 keys chosen at random among 100,000 (after mset-100)
 # Knobs: ROUNDS [3], ONLY=name,name (workloads), CLIENTS [50], BASE_PORT (first port tried) [17800].
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 mode=${1:-throughput}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,8 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=${BASE_PORT:-17800}
-while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+port=$(free_port "${BASE_PORT:-17800}")
 
 # The 100 arguments of MSET/MGET: redis-benchmark draws each __rand_int__ on its own.
 mset_args=() mget_args=()
@@ -90,19 +90,13 @@ start() { # server [wrapper...]
     "$@" "$lite" --port "$port" --save '' --dir "$work" >/dev/null 2>&1 &
   fi
   server_pid=$!
-  until redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; do
-    kill -0 "$server_pid" 2>/dev/null || { echo "large_values.sh: $which did not start" >&2; exit 1; }
-    sleep 0.2
-  done
+  wait_for_ping "$port" "$server_pid" || exit 1
 }
 
 stop() {
-  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
-  wait "$server_pid" 2>/dev/null || true
+  shutdown_server "$port" "$server_pid"
   server_pid=
 }
-
-median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 throughput() {
   echo "workload      redis rps   lite rps   lite/redis   (median of $rounds rounds, -c $clients)"

@@ -32,6 +32,12 @@ wait_for_ping() {
   done
 }
 
+# shutdown_server PORT PID: SHUTDOWN NOSAVE to the server on PORT, then waits for PID to go.
+shutdown_server() {
+  redis-cli -p "$1" shutdown nosave >/dev/null 2>&1 || true
+  wait "$2" 2>/dev/null || true
+}
+
 # callgrind_dump PID FILE_PREFIX: asks the callgrind-run process PID to write its counters
 # since the previous dump, and prints that dump's total instructions. Dumps are numbered
 # files FILE_PREFIX.PID.N; the newest one is read.
