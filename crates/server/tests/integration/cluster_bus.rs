@@ -526,7 +526,7 @@ fn a_master_deletes_its_keys_in_a_slot_taken_over_with_a_greater_epoch() {
         }
         let nodes = dirty_slot_scenario(program);
         let (a, replica) = (&nodes[0], &nodes[2]);
-        let digest = |server: &Server| text(&mut server.raw(), &["DEBUG", "DIGEST"]);
+        let digest = |server: &Server| server.raw().cmd_text(&["DEBUG", "DIGEST"]);
         if program == Program::Lite {
             wait_until("the replica to apply the DELs", CONVERGE, || {
                 digest(replica) == digest(a)
