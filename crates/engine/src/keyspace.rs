@@ -827,6 +827,47 @@ impl Keyspace {
         }
     }
 
+    /// Deletes every key of database `db` in `slot` (below [`SLOTS`]), as a cluster master does
+    /// with a slot another master took over: each a write like any other for a pending
+    /// snapshot and WATCH, and `deleted` told of each while the slot's shard is still locked
+    /// (so its DEL takes its place in the journal). Returns how many were deleted; nothing in
+    /// a keyspace not made for cluster mode.
+    pub fn delete_slot_keys(
+        &self,
+        db: usize,
+        slot: usize,
+        mut deleted: impl FnMut(&[u8]),
+    ) -> usize {
+        if !self.is_cluster() {
+            return 0;
+        }
+        let mut shard = self.shards[self.slot_shard(slot)].lock();
+        if shard.dbs[db].keys_in_slot(slot) == 0 {
+            return 0;
+        }
+        let mut keys = Vec::with_capacity(shard.dbs[db].keys_in_slot(slot));
+        let mut cursor = 0;
+        loop {
+            cursor = shard.dbs[db].dict.scan(cursor, |entry| {
+                if usize::from(key_slot(&entry.key)) == slot {
+                    keys.push(entry.key.to_vec());
+                }
+            });
+            if cursor == 0 {
+                break;
+            }
+        }
+        for key in &keys {
+            let hash = self.hash(key);
+            shard.preserve(db, hash, key);
+            let table = &mut shard.dbs[db];
+            table.delete(hash, key, Deletion::Server);
+            table.signal_modified(key);
+            deleted(key);
+        }
+        keys.len()
+    }
+
     /// Shards are chosen by the hash's high bits; the table inside a shard uses the low bits.
     pub(crate) fn shard_index(&self, hash: u64) -> usize {
         let bits = self.shards.len().trailing_zeros();
@@ -1659,6 +1700,26 @@ mod tests {
         let slot = usize::from(key_slot(b"k"));
         assert_eq!(ks.keys_in_slot(0, slot), 0);
         assert_eq!(ks.slot_keys(0, slot, 0, 10, |_| panic!("no index")), 0);
+    }
+
+    #[test]
+    fn deleting_a_slot_removes_its_keys_only_and_reports_each() {
+        let ks = Keyspace::for_cluster(16, None);
+        for i in 0..300 {
+            set(&ks, &format!("{{gone}}{i}"), 0);
+        }
+        set(&ks, "stays", 0);
+        let slot = usize::from(key_slot(b"gone"));
+        let mut reported = std::collections::HashSet::new();
+        let deleted = ks.delete_slot_keys(0, slot, |key| {
+            reported.insert(key.to_vec());
+        });
+        assert_eq!(deleted, 300);
+        assert_eq!(reported.len(), 300);
+        assert!(reported.contains(b"{gone}7".as_slice()));
+        assert_eq!(ks.keys_in_slot(0, slot), 0);
+        assert_eq!(ks.keys_in_slot(0, usize::from(key_slot(b"stays"))), 1);
+        assert_eq!(ks.delete_slot_keys(0, slot, |_| panic!("none left")), 0);
     }
 
     #[test]

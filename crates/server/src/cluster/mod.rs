@@ -14,13 +14,17 @@ pub mod redirect;
 pub mod slots_family;
 pub mod state;
 
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 use std::sync::OnceLock;
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::config::Config;
 use state::ClusterState;
+
+/// [`ClusterNode::pending_save`]'s flags: nodes.conf is to be written, and flushed to disk.
+const SAVE_CONFIG: u8 = 1 << 0;
+const FSYNC_CONFIG: u8 = 1 << 1;
 
 /// Redis's writable delay: a master that just started reports the cluster down for this long,
 /// so that it hears from its peers before serving.
@@ -42,6 +46,9 @@ pub struct ClusterNode {
     covered: AtomicBool,
     /// Whether a majority of the masters serving slots is reachable, computed with `covered`.
     majority: AtomicBool,
+    /// The save the changes since the last one ask for (`SAVE_CONFIG`, `FSYNC_CONFIG`), done
+    /// by [`ClusterNode::before_sleep`], so that a turn's changes cost one save.
+    pending_save: AtomicU8,
     /// The bus's counters, its links as CLUSTER LINKS shows them, and its inbox.
     pub bus: bus::Bus,
     /// Elections and manual failovers; locked after `state` when both are.
@@ -93,6 +100,7 @@ impl Cluster {
         let node = ClusterNode {
             covered: AtomicBool::new(state.covered()),
             majority: AtomicBool::new(state.reaches_majority()),
+            pending_save: AtomicU8::new(0),
             bus: bus::Bus::default(),
             state: RwLock::new(state),
             file: Mutex::new(file),
@@ -126,45 +134,62 @@ impl ClusterNode {
         self.state.write()
     }
 
-    /// Writes nodes.conf from the current state, durably.
+    /// Writes nodes.conf from the current state, durably, now.
     pub fn save(&self) -> std::io::Result<()> {
-        self.write_file(true)
-    }
-
-    fn write_file(&self, durable: bool) -> std::io::Result<()> {
-        // The file's lock first: of two saves, the one writing last read the state last.
         let mut file = self.file.lock();
-        let state = self.state.read().clone();
-        file.save(&state, durable)
+        self.pending_save.store(0, Relaxed);
+        file.save(&self.state.read().clone(), true)
     }
 
-    /// After a change: the coverage recomputed, then nodes.conf saved durably, a failure
-    /// logged (Redis exits on one; this node keeps serving and says so).
+    /// After a change: the coverage recomputed at once, and nodes.conf to be saved durably
+    /// before the event loop that made the change replies and sleeps
+    /// ([`ClusterNode::before_sleep`]), as Redis defers its saves (`clusterDoBeforeSleep`).
     pub fn save_after_change(&self) {
-        self.save_after(true);
+        self.save_after(SAVE_CONFIG | FSYNC_CONFIG);
     }
 
     /// [`ClusterNode::save_after_change`] without flushing the file to disk, as Redis saves
-    /// after slot assignments (ADDSLOTS, DELSLOTS, SETSLOT without a new epoch, FORGET): the
-    /// file is renamed into place, so a killed process finds it, and a resharding's thousands
-    /// of SETSLOTs do not each wait for the disk.
+    /// after slot assignments (ADDSLOTS, DELSLOTS, SETSLOT without a new epoch): the file is
+    /// renamed into place, so a killed process finds it, and a resharding's thousands of
+    /// SETSLOTs do not each wait for the disk.
     pub fn save_after_slot_change(&self) {
-        self.save_after(false);
+        self.save_after(SAVE_CONFIG);
     }
 
-    fn save_after(&self, durable: bool) {
+    fn save_after(&self, flags: u8) {
         self.refresh_state();
-        if let Err(e) = self.write_file(durable) {
+        self.pending_save.fetch_or(flags, Relaxed);
+    }
+
+    /// Saves nodes.conf once for every change since the last save, a failure logged (Redis
+    /// exits on one; this node keeps serving and says so). Each event loop calls it after a
+    /// batch of commands, before their replies go out, and the bus after each event: a
+    /// pipeline of SETSLOTs, or a message that moved thousands of slots, ends in one save. One
+    /// atomic load when nothing changed.
+    pub fn before_sleep(&self) {
+        if self.pending_save.load(Relaxed) == 0 {
+            return;
+        }
+        // The file's lock before the flags are taken: a loop that finds them taken by another
+        // waits here until that loop's save, which read the state after both changes.
+        let mut file = self.file.lock();
+        let flags = self.pending_save.swap(0, Relaxed);
+        if flags == 0 {
+            return;
+        }
+        let state = self.state.read().clone();
+        if let Err(e) = file.save(&state, flags & FSYNC_CONFIG != 0) {
             crate::log!(
                 Warning,
                 "Could not save the cluster config file {}: {e}",
-                self.file.lock().name()
+                file.name()
             );
         }
     }
 
     /// Recomputes what `cluster_state` depends on, after a change the bus saw (a node flagged
-    /// PFAIL or FAIL, slots moved).
+    /// PFAIL or FAIL, slots moved): a few loads per node, as the state keeps each node's slot
+    /// count.
     pub fn refresh_state(&self) {
         let state = self.state.read();
         self.covered.store(state.covered(), Relaxed);
@@ -251,7 +276,32 @@ pub fn bus_port(config: &Config, tcp_port: u16) -> u16 {
     port.wrapping_add(10000)
 }
 
-/// The keys of database 0 in `slot`.
+/// Deletes this master's keys in `slots`, which another master took over while this one keeps
+/// serving others (Redis's "dirty slots"), so keys and slots agree again. Every gate is held,
+/// as for an exclusive command, so no transaction or script sees half of it. Each key's `DEL`
+/// goes into the journal, so replicas and the AOF drop it too: Redis 7.0 deletes the keys
+/// without propagating anything, which leaves its replicas holding them (7.2 propagates the
+/// DELs, as here).
+pub fn delete_keys_in_slots(server: &crate::server::Server, slots: &[usize]) {
+    election::with_every_gate(server, || {
+        let mut deleted = 0;
+        for &slot in slots {
+            deleted += server.keyspace.delete_slot_keys(0, slot, |key| {
+                server.tracking.key_changed(key);
+                server.journal.record(0, &[b"DEL".as_slice(), key], false);
+            });
+        }
+        if deleted > 0 {
+            server.stats.workers[0].add_dirty(deleted as u64);
+            crate::log!(
+                Verbose,
+                "Deleted {deleted} keys in {} hash slots served by another master now",
+                slots.len()
+            );
+        }
+    });
+}
+
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -193,6 +193,9 @@ pub struct ClusterState {
     /// Node keys, parallel to `nodes`: what `slots` and the open slots refer to, stable when
     /// nodes come and go.
     keys: Vec<u32>,
+    /// How many slots each node serves, parallel to `nodes`: kept with `slots`, so coverage
+    /// and a node's count are known without walking 16384 slots after every change.
+    slot_counts: Vec<usize>,
     next_key: u32,
     migrating: Vec<(u16, u32)>,
     importing: Vec<(u16, u32)>,
@@ -209,6 +212,7 @@ impl ClusterState {
             last_vote_epoch: 0,
             slots: vec![None; SLOTS],
             keys: vec![0],
+            slot_counts: vec![0],
             next_key: 1,
             migrating: Vec::new(),
             importing: Vec::new(),
@@ -228,6 +232,7 @@ impl ClusterState {
     pub fn add_node(&mut self, node: Node) -> usize {
         self.nodes.push(node);
         self.keys.push(self.next_key);
+        self.slot_counts.push(0);
         self.next_key += 1;
         self.nodes.len() - 1
     }
@@ -258,10 +263,15 @@ impl ClusterState {
     }
 
     pub fn assign(&mut self, slot: usize, node: usize) {
+        self.unassign(slot);
         self.slots[slot] = Some(self.keys[node]);
+        self.slot_counts[node] += 1;
     }
 
     pub fn unassign(&mut self, slot: usize) {
+        if let Some(owner) = self.owner(slot) {
+            self.slot_counts[owner] -= 1;
+        }
         self.slots[slot] = None;
     }
 
@@ -316,12 +326,11 @@ impl ClusterState {
     }
 
     pub fn slot_count(&self, node: usize) -> usize {
-        let key = Some(self.keys[node]);
-        self.slots.iter().filter(|&&s| s == key).count()
+        self.slot_counts[node]
     }
 
     pub fn assigned_slots(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_some()).count()
+        self.slot_counts.iter().sum()
     }
 
     /// Runs of consecutive slots served by the same node, in slot order: CLUSTER SLOTS.
@@ -370,6 +379,7 @@ impl ClusterState {
         self.importing.retain(|&(_, k)| k != key);
         self.nodes.remove(node);
         self.keys.remove(node);
+        self.slot_counts.remove(node);
     }
 
     /// The greatest epoch known: the current epoch or any node's config epoch.
@@ -493,7 +503,9 @@ impl ClusterState {
     /// Whether every slot is served by a node that is not failing (what
     /// `cluster-require-full-coverage` asks).
     pub fn covered(&self) -> bool {
-        (0..SLOTS).all(|slot| self.owner_node(slot).is_some_and(|n| n.flags & FAIL == 0))
+        self.assigned_slots() == SLOTS
+            && (self.nodes.iter().zip(&self.slot_counts))
+                .all(|(n, &count)| count == 0 || !n.is_failed())
     }
 
     /// Whether a majority of the masters serving slots is reachable (neither PFAIL nor FAIL):

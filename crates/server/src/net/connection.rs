@@ -693,6 +693,9 @@ impl<S: ClientStream> Connection<S> {
         // them back only leaves its pipeline empty longer (-5% for GET at -c 50 -P 16).
         self.flush_after_others = commands_run > 1 && started.elapsed() >= SLOW_BATCH;
         server.tracking.after_batch();
+        if let Some(node) = server.cluster.node() {
+            node.before_sleep();
+        }
         let consumed = self.parser.consumed();
         if consumed > 0 {
             self.input.drain(..consumed);

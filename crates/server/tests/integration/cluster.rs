@@ -441,6 +441,33 @@ fn nodes_conf_keeps_the_node_across_kill_9() {
     assert_eq!(names, ["nodes.conf"]);
 }
 
+/// A pipeline of SETSLOT NODE for every slot is saved (once per batch, before the replies go
+/// out, as Redis saves before it sleeps): nodes.conf holds all of them once the last reply is
+/// read, and survives a kill -9.
+#[test]
+fn a_pipeline_of_setslots_is_in_nodes_conf_when_its_replies_arrive() {
+    let dir = DataDir::new("cluster-setslot-pipeline");
+    let mut server = Launch::lite().cluster_node().dir(&dir.0).start();
+    let mut raw = server.raw();
+    let id = myid(&mut raw);
+    let mut pipeline = Vec::new();
+    for slot in 0..16384 {
+        let slot = slot.to_string();
+        let args = ["CLUSTER", "SETSLOT", &slot, "NODE", &id];
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        pipeline.extend(testkit::encode(&args));
+    }
+    raw.send(&pipeline);
+    for _ in 0..16384 {
+        assert_eq!(raw.read_reply(), b"+OK\r\n");
+    }
+    let file = std::fs::read_to_string(dir.join("nodes.conf")).unwrap();
+    assert!(file.contains(" connected 0-16383\n"), "{file}");
+    server.restart();
+    let info = cluster_info(&mut server.raw());
+    assert!(info.contains("cluster_slots_assigned:16384"), "{info}");
+}
+
 #[test]
 fn a_corrupted_or_locked_nodes_conf_stops_the_node() {
     let dir = DataDir::new("cluster-bad-conf");

@@ -512,3 +512,120 @@ fn redis_cli_reshards_slots_with_keys_between_redis_lite_masters() {
         assert_eq!(testkit::text(&get.stdout), format!("{key}\n"), "GET {key}");
     }
 }
+
+/// The keys a master holds in a slot that another master claims with a greater config epoch
+/// are deleted (Redis's "dirty slots"); its other slots' keys stay. Run on two real Redis
+/// masters and on two redis-lite masters, each with a replica of the losing master. On
+/// redis-lite the replica ends with the master's data (DEBUG DIGEST), as each deletion is
+/// journaled as a DEL; Redis 7.0 deletes without propagating, so its replica keeps the keys.
+#[test]
+fn a_master_deletes_its_keys_in_a_slot_taken_over_with_a_greater_epoch() {
+    for program in [Program::Redis, Program::Lite] {
+        if !program.available() {
+            continue;
+        }
+        let nodes = dirty_slot_scenario(program);
+        let (a, replica) = (&nodes[0], &nodes[2]);
+        let digest = |server: &Server| server.raw().cmd_text(&["DEBUG", "DIGEST"]);
+        if program == Program::Lite {
+            wait_until("the replica to apply the DELs", CONVERGE, || {
+                digest(replica) == digest(a)
+            });
+        }
+        let replica_keys = replica.raw().cmd_text(&["DBSIZE"]);
+        let expected = if program == Program::Lite {
+            ":20\r\n"
+        } else {
+            ":70\r\n"
+        };
+        assert_eq!(replica_keys, expected, "{program:?}: the replica's keys");
+    }
+}
+
+/// Masters A (slots 0-8191) and B (8192-16383), R a replica of A; A holds 50 keys in one of
+/// its slots and 20 in others; B then claims that slot with a greater config epoch. Returns
+/// [A, B, R] once A holds no key in the slot, checking it kept its others.
+fn dirty_slot_scenario(program: Program) -> Vec<Server> {
+    let a = node(program).start();
+    let b = node(program).start();
+    let r = node(program).start();
+    let add = |s: &Server, range: [&str; 2]| {
+        let reply = s
+            .raw()
+            .cmd_text(&["CLUSTER", "ADDSLOTSRANGE", range[0], range[1]]);
+        assert_eq!(reply, "+OK\r\n");
+    };
+    add(&a, ["0", "8191"]);
+    add(&b, ["8192", "16383"]);
+    let mut raw_a = a.raw();
+    for other in [&b, &r] {
+        let port = other.port.to_string();
+        let bus = other.cluster_port.unwrap().to_string();
+        assert_eq!(
+            raw_a.cmd_text(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus]),
+            "+OK\r\n"
+        );
+    }
+    let nodes = vec![a, b, r];
+    wait_converged(&nodes);
+    let id_a = text(&mut raw_a, &["CLUSTER", "MYID"]);
+    let id_b = text(&mut nodes[1].raw(), &["CLUSTER", "MYID"]);
+    let mut raw_r = nodes[2].raw();
+    assert_eq!(raw_r.cmd_text(&["CLUSTER", "REPLICATE", &id_a]), "+OK\r\n");
+    wait_until("the replica's link to A", CONVERGE, || {
+        testkit::info_field(&mut raw_r, "replication", "master_link_status") == "up"
+    });
+    // {a} hashes to slot 15495 and {b} to 3300: A serves the latter.
+    let slot = "3300";
+    assert_eq!(
+        raw_a.cmd_text(&["CLUSTER", "KEYSLOT", "{b}"]),
+        format!(":{slot}\r\n")
+    );
+    for i in 0..50 {
+        assert_eq!(
+            raw_a.cmd_text(&["SET", &format!("{{b}}{i}"), "v"]),
+            "+OK\r\n"
+        );
+    }
+    let mut others = 0;
+    for i in 0.. {
+        let key = format!("other{i}");
+        let reply = raw_a.cmd_text(&["CLUSTER", "KEYSLOT", &key]);
+        let key_slot: u32 = reply[1..].trim_end().parse().unwrap();
+        if key_slot < 8192 && key_slot.to_string() != slot {
+            assert_eq!(raw_a.cmd_text(&["SET", &key, "v"]), "+OK\r\n");
+            others += 1;
+        }
+        if others == 20 {
+            break;
+        }
+    }
+    assert_eq!(raw_a.cmd_text(&["WAIT", "1", "10000"]), ":1\r\n");
+    assert_eq!(raw_r.cmd_text(&["DBSIZE"]), ":70\r\n");
+    // B's config epoch becomes the greatest as A sees it (BUMPEPOCH answers STILL when B's
+    // already is; a tie is resolved by the bus), then B takes the slot: A, seeing B's claim
+    // with a greater epoch, gives the slot up.
+    let mut raw_b = nodes[1].raw();
+    wait_until("B's config epoch to be the greatest", CONVERGE, || {
+        text(&mut raw_b, &["CLUSTER", "BUMPEPOCH"]);
+        let epochs = text(&mut raw_a, &["CLUSTER", "NODES"]);
+        let epoch = |id: &str| -> u64 {
+            let line = epochs.lines().find(|l| l.starts_with(id)).unwrap();
+            line.split(' ').nth(6).unwrap().parse().unwrap()
+        };
+        epoch(&id_b) > epoch(&id_a)
+    });
+    assert_eq!(
+        raw_b.cmd_text(&["CLUSTER", "SETSLOT", slot, "NODE", &id_b]),
+        "+OK\r\n"
+    );
+    wait_until("A to give the slot up", CONVERGE, || {
+        raw_a.cmd_text(&["CLUSTER", "COUNTKEYSINSLOT", slot]) == ":0\r\n"
+    });
+    assert_eq!(raw_a.cmd_text(&["DBSIZE"]), ":20\r\n");
+    assert_eq!(
+        raw_a.cmd_text(&["GET", "{b}1"]),
+        format!("-MOVED {slot} 127.0.0.1:{}\r\n", nodes[1].port)
+    );
+    nodes
+}

@@ -105,6 +105,7 @@ impl Core {
                     None => return,
                 },
             }
+            self.node().before_sleep();
             self.flush();
         }
     }

@@ -22,6 +22,9 @@ struct Outcome {
     state: bool,
     /// This master lost its last slot to another: it replicates that node (host, port).
     follow: Option<(String, u16)>,
+    /// Slots this master served and another master took over while it keeps others: the
+    /// keys it still holds in them are deleted, as Redis deletes its "dirty slots".
+    lost_slots: Vec<usize>,
 }
 
 impl Core {
@@ -47,6 +50,8 @@ impl Core {
             election::with_every_gate(&server, || {
                 crate::replication::replica::follow(&server, host, port)
             });
+        } else if !outcome.lost_slots.is_empty() {
+            crate::cluster::delete_keys_in_slots(&server, &outcome.lost_slots);
         }
         if let Some(replica) = manual_failover {
             self.manual_failover_requested(&replica, link);
@@ -509,7 +514,8 @@ impl Core {
     /// it when nobody serves it or its owner's config epoch is older, except the slots this
     /// node is importing. A master that loses all its slots this way follows the new owner
     /// as its replica (with `cluster-allow-replica-migration no`, only when the new owner
-    /// took nothing but this master's slots).
+    /// took nothing but this master's slots); one that keeps serving deletes its keys in the
+    /// slots it lost.
     fn update_slots_with(
         &mut self,
         st: &mut ClusterState,
@@ -537,6 +543,9 @@ impl Core {
             if owner.is_none_or(|o| st.nodes[o].config_epoch < epoch) {
                 if owner.is_some() && owner == my_master {
                     taken_from_mine += 1;
+                }
+                if owner == Some(0) {
+                    out.lost_slots.push(slot);
                 }
                 st.unassign(slot);
                 st.assign(slot, node);
