@@ -310,6 +310,11 @@ impl Server {
                 return;
             }
         }
+        // A cluster change made earlier in SHUTDOWN's own batch is saved after the batch,
+        // which this process will not reach.
+        if let Some(node) = self.cluster.node() {
+            node.before_sleep();
+        }
         crate::process::remove_pidfile(&self.config.read().process.pidfile);
         log!(Notice, "redis-lite is now ready to exit, bye bye...");
         std::process::exit(0)
