@@ -647,6 +647,23 @@ impl<'a> Locked<'a> {
         (table, hash)
     }
 
+    /// Deletes each of `keys` in `db` whose TTL has passed, now. A write command calls this
+    /// before it changes anything: its journal record is appended at its first change, so a
+    /// key found expired later in the command would have its `DEL` journaled after the
+    /// command (MSET of a live and an expired key replayed as MSET then DEL), while Redis
+    /// propagates the expiry first.
+    pub fn expire_due<'k>(
+        &mut self,
+        db: usize,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        now_ms: u64,
+    ) {
+        for key in keys {
+            let (table, hash) = self.db(db, key);
+            table.expire_if_due(hash, key, now_ms);
+        }
+    }
+
     pub fn shards(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
         self.guards.iter_mut().map(|(_, g)| &mut **g)
     }
