@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -587,6 +587,8 @@ pub struct Keyspace {
     /// Where the next active expiry cycle starts, so every shard gets its turn.
     expire_next: AtomicUsize,
     pub(crate) snapshot_running: Arc<AtomicBool>,
+    /// See [`Keyspace::snapshot_held_bytes`].
+    pub(crate) snapshot_held: Arc<AtomicU64>,
 }
 
 /// Shards locked for one command, in index order.
@@ -731,6 +733,7 @@ impl Keyspace {
             databases,
             expire_next: AtomicUsize::new(0),
             snapshot_running: Arc::new(AtomicBool::new(false)),
+            snapshot_held: Arc::new(AtomicU64::new(0)),
             shared,
             evictor: Evictor::default(),
         }

@@ -453,10 +453,18 @@ fn pfcount_that_caches_a_count_is_journaled() {
     let logged = incr.windows(7).filter(|w| w == b"PFCOUNT").count();
     assert_eq!(logged, 1, "{}", String::from_utf8_lossy(&incr));
     let server = lite(&dir, &extra);
-    assert_eq!(digest(&mut server.client()), before, "replayed by redis-lite");
+    assert_eq!(
+        digest(&mut server.client()),
+        before,
+        "replayed by redis-lite"
+    );
     drop(server);
     if let Some(redis) = redis_on(&dir) {
-        assert_eq!(digest(&mut redis.client()), before, "replayed by redis-server");
+        assert_eq!(
+            digest(&mut redis.client()),
+            before,
+            "replayed by redis-server"
+        );
     }
 }
 
