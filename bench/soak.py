@@ -7,8 +7,8 @@ on a reply, so a seed names the command stream):
   - chaos workers, database 0: every type (strings, bitmaps, lists, hashes, sets, sorted sets,
     streams, HyperLogLog, geo), Lua scripts and MULTI/EXEC, every key given a TTL after each
     write (a fifth of them 1-15 s, so keys expire all the time, the rest 1-3 days). With
-    `maxmemory` small and a `volatile-*` policy (rotated every minute) these keys are evicted
-    continually. Random commands (SPOP, SRANDMEMBER, HRANDFIELD) are allowed here.
+    `maxmemory` small and a `volatile-*` policy (a different one after each BGSAVE or rewrite)
+    these keys are evicted continually. Random commands (SPOP, SRANDMEMBER, HRANDFIELD) too.
   - shadow workers, database 1: the same types with deterministic commands only and no TTL, so
     under a volatile policy nothing in database 1 is ever evicted or expired. Each batch goes to
     redis-lite and, in the same order, to a second, real Redis (the shadow); every reply is
@@ -19,8 +19,8 @@ on a reply, so a seed names the command stream):
   - a maintenance thread runs BGSAVE and BGREWRITEAOF alternately (so several of each happen
     in the middle of the run) and rotates the eviction policy.
   - a sampler records, every second: RSS (/proc), used_memory, keys, evicted and expired keys,
-    commands processed and the machine's load average, into samples.csv (bench/soak_plot.py
-    draws it).
+    commands processed, whether a BGSAVE or AOF rewrite (asked for or automatic) is running,
+    and the machine's load average, into samples.csv (bench/soak_plot.py draws it).
 
 Why the final check is meaningful although evictions and expiries depend on timing: the server
 runs with `appendonly yes`, so its AOF (an RDB preamble from the last rewrite plus the
@@ -36,7 +36,9 @@ and then:
 Remaining TTLs are over a day, so no key expires between the digest and the reload.
 Pass/fail: no error reply outside the expected ones (BUSYGROUP/NOGROUP races in database 0),
 no reply that differs from the shadow's, BGSAVE/rewrite statuses ok, the three digests equal,
-and RSS flat: the peak of the last third is at most 10% above the peak before it.
+and RSS flat: the peak of the last third is at most 10% above the peak of the middle third.
+When a digest differs, summary.json names the keys behind it (DEBUG DIGEST-VALUE and
+PEXPIRETIME of every key, compared), a few per type: the start of a minimal reproduction.
 
     pip install redis matplotlib
     cargo build --release -p redis-lite-server
@@ -246,9 +248,9 @@ def chaos_batch(rng, key):
 def touched_keys(cmd):
     """The keys a generated write may create, so each gets a TTL (volatile, hence evictable)."""
     name = cmd[0]
-    if name in ("MSET",):
+    if name == "MSET":
         return cmd[1::2]
-    if name in ("BITOP",):
+    if name == "BITOP":
         return [cmd[2]]
     if name in ("LMOVE", "SMOVE", "COPY"):
         return [cmd[1], cmd[2]]
@@ -309,8 +311,7 @@ def normalise(reply):
     if isinstance(reply, (list, tuple)):
         return [normalise(r) for r in reply]
     if isinstance(reply, dict):
-        return {normalise(k) if not isinstance(k, list) else str(k): normalise(v)
-                for k, v in reply.items()}
+        return {str(normalise(k)): normalise(v) for k, v in reply.items()}
     return reply
 
 
@@ -459,7 +460,7 @@ def sampler(pid, port, stop, out_path, t0):
     fields = ["t", "rss", "used_memory", "keys_db0", "keys_db1", "volatile_keys", "evicted_keys",
               "expired_keys", "commands", "ops_per_sec", "clients", "load1",
               "mem_not_counted_for_evict", "mem_aof_buffer", "mem_clients_normal",
-              "lazyfree_pending_objects"]
+              "lazyfree_pending_objects", "snapshot_running"]
     last = None
     with open(out_path, "w", newline="") as f:
         writer = csv.writer(f)
@@ -467,7 +468,7 @@ def sampler(pid, port, stop, out_path, t0):
         while not stop.wait(max(0.0, 1.0 - (time.time() - t0) % 1.0)):
             now = time.time()
             info = {}
-            for section in ("memory", "stats", "keyspace", "clients"):
+            for section in ("memory", "stats", "keyspace", "clients", "persistence"):
                 info.update(client.info(section))
             db0, db1 = info.get("db0", {}), info.get("db1", {})
             commands = info["total_commands_processed"]
@@ -480,7 +481,9 @@ def sampler(pid, port, stop, out_path, t0):
                              db0.get("expires", 0) + db1.get("expires", 0),
                              info["evicted_keys"], info["expired_keys"], commands, round(rate),
                              info["connected_clients"], load1,
-                             *(info.get(name, 0) for name in fields[-4:])])
+                             *(info.get(name, 0) for name in fields[-5:-1]),
+                             int(bool(info["rdb_bgsave_in_progress"]
+                                      or info["aof_rewrite_in_progress"]))])
             f.flush()
 
 
@@ -533,6 +536,10 @@ def rss_verdict(out_path):
         rows = list(csv.DictReader(f))
     rss = [int(r["rss"]) for r in rows]
     third = len(rss) // 3
+    # Keys evicted within one second, as a share of database 0 the second before: a burst
+    # shows eviction running far past the limit (keys evicted that free nothing).
+    bursts = [(int(b["evicted_keys"]) - int(a["evicted_keys"])) / max(1, int(a["keys_db0"]))
+              for a, b in zip(rows, rows[1:])]
     middle, last = max(rss[third:2 * third]), max(rss[2 * third:])
     return {"rss_start": rss[0], "rss_end": rss[-1], "rss_peak": max(rss),
             "rss_peak_middle_third": middle, "rss_peak_last_third": last,
@@ -540,6 +547,8 @@ def rss_verdict(out_path):
             "used_memory_end": int(rows[-1]["used_memory"]),
             "keys_end": int(rows[-1]["keys_db0"]) + int(rows[-1]["keys_db1"]),
             "evicted_keys": int(rows[-1]["evicted_keys"]),
+            "largest_eviction_second_share": round(max(bursts, default=0), 3),
+            "seconds_evicting_over_half_of_db0": sum(share > 0.5 for share in bursts),
             "expired_keys": int(rows[-1]["expired_keys"]),
             "load1_median": sorted(float(r["load1"]) for r in rows)[len(rows) // 2]}
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Draws a soak run (bench/soak.py's samples.csv and summary.json) as one PNG: RSS and
 used_memory, keys per database, commands per second with the machine's load, each over time,
-with the BGSAVE and BGREWRITEAOF runs marked.
+with the BGSAVE and BGREWRITEAOF the script asked for marked, and every snapshot running
+(automatic rewrites too) shaded.
 
     pip install matplotlib
     python3 bench/soak_plot.py bench/results/<date>-soak   # writes soak.png there
@@ -59,6 +60,13 @@ def main():
         memory.plot([], [], color="tab:red", alpha=0.5, label="BGSAVE")
         memory.plot([], [], color="tab:green", alpha=0.5, label="BGREWRITEAOF")
         memory.legend(loc="lower right")
+    if "snapshot_running" in rows[0]:
+        # Every snapshot, automatic AOF rewrites included, shaded on the keys panel.
+        running = column("snapshot_running")
+        keys.fill_between(minutes, 0, 1, where=[r > 0 for r in running], color="tab:purple",
+                          alpha=0.15, transform=keys.get_xaxis_transform(), linewidth=0,
+                          label="BGSAVE or AOF rewrite running")
+        keys.legend(loc="lower right")
     fig.tight_layout()
     out = os.path.join(run, "soak.png")
     fig.savefig(out, dpi=90)

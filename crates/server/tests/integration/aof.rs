@@ -60,16 +60,18 @@ fn dump_all(server: &Server) -> BTreeMap<(i64, Vec<u8>), String> {
     all
 }
 
+/// Sends one command, whatever it replies.
+fn run(c: &mut redis::Connection, args: &[&str]) {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query::<redis::Value>(c).unwrap();
+}
+
 /// A script touching every type, expiries, transactions and the commands logged as effects.
 fn write_everything(server: &Server) {
     let mut c = server.client();
-    let run = |c: &mut redis::Connection, args: &[&str]| {
-        let mut cmd = redis::cmd(args[0]);
-        for a in &args[1..] {
-            cmd.arg(*a);
-        }
-        cmd.query::<redis::Value>(c).unwrap();
-    };
     let script: &[&[&str]] = testkit::script!("aof/write_everything");
     for args in script {
         run(&mut c, args);
@@ -430,42 +432,49 @@ fn our_aof_loads_in_real_redis_and_theirs_in_ours() {
     }
 }
 
+/// Settings for the soak's regression tests: every write on disk at once, DEBUG on.
+const SOAK_EXTRA: [&str; 4] = ["--appendfsync", "always", "--enable-debug-command", "yes"];
+
+/// Kills `server` (redis-lite on `dir` with [`SOAK_EXTRA`]), then checks that what `view` sees
+/// is `expected` once redis-lite, and then real Redis where installed, replay the AOF.
+fn assert_replays_to<T: PartialEq + std::fmt::Debug>(
+    mut server: Server,
+    dir: &DataDir,
+    view: impl Fn(&Server) -> T,
+    expected: T,
+) {
+    server.kill9();
+    let server = lite(dir, &SOAK_EXTRA);
+    assert_eq!(view(&server), expected, "replayed by redis-lite");
+    drop(server);
+    if let Some(redis) = redis_on(dir) {
+        assert_eq!(view(&redis), expected, "replayed by redis-server");
+    }
+}
+
 /// Found by bench/soak.py: PFCOUNT of one key caches the count inside the value (changing its
 /// bytes) but was not journaled, so the AOF replayed (by redis-lite or by Redis) to a sketch
 /// with a stale cache and a different DEBUG DIGEST. Redis propagates that PFCOUNT.
 #[test]
 fn pfcount_that_caches_a_count_is_journaled() {
     let dir = DataDir::new("pfcount-cache");
-    let extra = ["--appendfsync", "always", "--enable-debug-command", "yes"];
-    let mut server = lite(&dir, &extra);
-    let mut c = server.client();
-    let digest = |c: &mut redis::Connection| -> String {
-        redis::cmd("DEBUG").arg("DIGEST").query(c).unwrap()
+    let server = lite(&dir, &SOAK_EXTRA);
+    let digest = |server: &Server| -> String {
+        redis::cmd("DEBUG")
+            .arg("DIGEST")
+            .query(&mut server.client())
+            .unwrap()
     };
+    let mut c = server.client();
     let _: i64 = c.pfadd("sketch", &["a", "b", "c"]).unwrap();
     let _: i64 = c.pfcount("sketch").unwrap();
     // A second PFCOUNT reads the cache and changes nothing, so it must not be journaled.
     let _: i64 = c.pfcount("sketch").unwrap();
-    let before = digest(&mut c);
-    drop(c);
-    server.kill9();
+    let before = digest(&server);
     let incr = std::fs::read(aof_file(&dir, "appendonly.aof.1.incr.aof")).unwrap();
     let logged = incr.windows(7).filter(|w| w == b"PFCOUNT").count();
     assert_eq!(logged, 1, "{}", String::from_utf8_lossy(&incr));
-    let server = lite(&dir, &extra);
-    assert_eq!(
-        digest(&mut server.client()),
-        before,
-        "replayed by redis-lite"
-    );
-    drop(server);
-    if let Some(redis) = redis_on(&dir) {
-        assert_eq!(
-            digest(&mut redis.client()),
-            before,
-            "replayed by redis-server"
-        );
-    }
+    assert_replays_to(server, &dir, digest, before);
 }
 
 /// Found by bench/soak.py: a write with several keys journals itself at its first change, so a
@@ -475,16 +484,8 @@ fn pfcount_that_caches_a_count_is_journaled() {
 #[test]
 fn expired_keys_of_a_multi_key_write_are_journaled_before_it() {
     let dir = DataDir::new("expired-before-write");
-    let extra = ["--appendfsync", "always", "--enable-debug-command", "yes"];
-    let mut server = lite(&dir, &extra);
+    let server = lite(&dir, &SOAK_EXTRA);
     let mut c = server.client();
-    let run = |c: &mut redis::Connection, args: &[&str]| {
-        let mut cmd = redis::cmd(args[0]);
-        for a in &args[1..] {
-            cmd.arg(*a);
-        }
-        cmd.query::<redis::Value>(c).unwrap();
-    };
     // Only lazy expiry, inside the writes below, may remove the expired keys.
     run(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
     run(&mut c, &["SET", "live", "1"]);
@@ -499,12 +500,5 @@ fn expired_keys_of_a_multi_key_write_are_journaled_before_it() {
     run(&mut c, &["SMOVE", "from", "to", "m"]);
     let before = dump_all(&server);
     assert_eq!(before.len(), 3, "{before:?}");
-    drop(c);
-    server.kill9();
-    let server = lite(&dir, &extra);
-    assert_eq!(dump_all(&server), before, "replayed by redis-lite");
-    drop(server);
-    if let Some(redis) = redis_on(&dir) {
-        assert_eq!(dump_all(&redis), before, "replayed by redis-server");
-    }
+    assert_replays_to(server, &dir, dump_all, before);
 }
