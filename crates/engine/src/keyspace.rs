@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -610,6 +610,8 @@ pub struct Keyspace {
     /// Where the next active expiry cycle starts, so every shard gets its turn.
     expire_next: AtomicUsize,
     pub(crate) snapshot_running: Arc<AtomicBool>,
+    /// See [`Keyspace::snapshot_held_bytes`].
+    pub(crate) snapshot_held: Arc<AtomicU64>,
 }
 
 /// Shards locked for one command, in index order.
@@ -675,6 +677,23 @@ impl<'a> Locked<'a> {
             (false, false) => ExpiredView::Delete,
         };
         (table, hash)
+    }
+
+    /// Deletes each of `keys` in `db` whose TTL has passed, now. A write command calls this
+    /// before it changes anything: its journal record is appended at its first change, so a
+    /// key found expired later in the command would have its `DEL` journaled after the
+    /// command (MSET of a live and an expired key replayed as MSET then DEL), while Redis
+    /// propagates the expiry first.
+    pub fn expire_due<'k>(
+        &mut self,
+        db: usize,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        now_ms: u64,
+    ) {
+        for key in keys {
+            let (table, hash) = self.db(db, key);
+            table.expire_if_due(hash, key, now_ms);
+        }
     }
 
     pub fn shards(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
@@ -744,6 +763,7 @@ impl Keyspace {
             databases,
             expire_next: AtomicUsize::new(0),
             snapshot_running: Arc::new(AtomicBool::new(false)),
+            snapshot_held: Arc::new(AtomicU64::new(0)),
             shared,
             evictor: Evictor::default(),
         }

@@ -6,9 +6,12 @@
 //! snapshot then walks one shard at a time, under that shard's lock only: the live entries that
 //! were not saved aside, then the saved ones. Extra memory is the old values of keys written
 //! during the walk, not a copy of the dataset; no client waits longer than one shard's walk.
+//! Those saved values are counted (estimated by `heap_size`) in
+//! [`Keyspace::snapshot_held_bytes`]: like the pages a forked Redis child keeps, they are not
+//! data the server could free by evicting, so eviction leaves them out of `maxmemory`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,21 +38,49 @@ pub(crate) struct Pending {
     /// Per database as at the cut: keys written before the walk reached them, with their entry
     /// at the cut (None: the key did not exist then).
     saved: Vec<HashMap<SmallBytes, Option<SavedEntry>>>,
+    /// Per database as at the cut: the estimated bytes of its saved entries.
+    held: Vec<u64>,
+    /// The keyspace's sum of `held` over every shard (`Keyspace::snapshot_held_bytes`).
+    held_total: Arc<AtomicU64>,
 }
 
 impl Pending {
-    fn new(databases: usize) -> Self {
+    fn new(databases: usize, held_total: Arc<AtomicU64>) -> Self {
         Pending {
             visited: vec![false; databases],
             origin: (0..databases).collect(),
             saved: (0..databases).map(|_| HashMap::new()).collect(),
+            held: vec![0; databases],
+            held_total,
         }
+    }
+
+    /// Counts a value saved aside for database `origin`.
+    fn hold(&mut self, origin: usize, key: &[u8], value: &Value) {
+        let bytes = (key.len() + std::mem::size_of::<SavedEntry>() + value.heap_size()) as u64;
+        self.held[origin] += bytes;
+        self.held_total.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// The saved entries of database `origin` leave the shard (to the walk, or dropped).
+    fn release(&mut self, origin: usize) {
+        let bytes = std::mem::take(&mut self.held[origin]);
+        self.held_total.fetch_sub(bytes, Ordering::Relaxed);
     }
 
     /// The cut-time database that current database `db` holds, if the walk has yet to reach it.
     fn unvisited_origin(&self, db: usize) -> Option<usize> {
         let origin = self.origin[db];
         (!self.visited[origin]).then_some(origin)
+    }
+}
+
+impl Drop for Pending {
+    /// A snapshot ended (finished or abandoned): what it still kept aside is freed.
+    fn drop(&mut self) {
+        for origin in 0..self.held.len() {
+            self.release(origin);
+        }
     }
 }
 
@@ -69,6 +100,9 @@ impl Shard {
             value: e.value.clone(),
             expire_at: e.expire_at,
         });
+        if let Some(saved) = &entry {
+            pending.hold(origin, key, &saved.value);
+        }
         pending.saved[origin].insert(SmallBytes::new(key), entry);
     }
 
@@ -81,7 +115,7 @@ impl Shard {
         let Some(origin) = pending.unvisited_origin(db) else {
             return Some(dict);
         };
-        let saved = &mut pending.saved[origin];
+        let mut saved = std::mem::take(&mut pending.saved[origin]);
         dict.drain(|entry: Entry| {
             let Entry {
                 key,
@@ -89,10 +123,12 @@ impl Shard {
                 expire_at,
                 ..
             } = entry;
-            saved
-                .entry(key)
-                .or_insert(Some(SavedEntry { value, expire_at }));
+            if !saved.contains_key(&*key) {
+                pending.hold(origin, &key, &value);
+                saved.insert(key, Some(SavedEntry { value, expire_at }));
+            }
         });
+        pending.saved[origin] = saved;
         None
     }
 
@@ -129,7 +165,10 @@ impl Keyspace {
                 size.0 += db.len() as u64;
                 size.1 += db.volatile() as u64;
             }
-            shard.pending = Some(Box::new(Pending::new(self.databases())));
+            shard.pending = Some(Box::new(Pending::new(
+                self.databases(),
+                self.snapshot_held.clone(),
+            )));
         }
         at_cut();
         drop(all);
@@ -139,6 +178,12 @@ impl Keyspace {
             sizes,
             longest_hold: Duration::ZERO,
         })
+    }
+
+    /// Estimated bytes of the values a running snapshot keeps aside for itself (the cut-time
+    /// values of keys written, deleted or evicted since): memory eviction cannot free.
+    pub fn snapshot_held_bytes(&self) -> u64 {
+        self.snapshot_held.load(Ordering::Relaxed)
     }
 
     /// Whether a snapshot is being taken (BGSAVE or a rewrite in progress).
@@ -178,6 +223,7 @@ impl Snapshot {
         }
         pending.visited[db] = true;
         let saved = std::mem::take(&mut pending.saved[db]);
+        pending.release(db);
         let current = pending
             .origin
             .iter()
@@ -291,6 +337,22 @@ mod tests {
         let seen = collect(&mut again, 0);
         assert_eq!(seen.len(), 50, "k2 gone, fresh added");
         assert!(seen.contains(&("k1".into(), b"newer".to_vec())));
+    }
+
+    #[test]
+    fn values_kept_aside_are_counted_until_the_snapshot_ends() {
+        let ks = Keyspace::new(8, 2);
+        write(&ks, 0, "k", Some("old"));
+        let snap = ks.begin_snapshot(|| {}).unwrap();
+        assert_eq!(ks.snapshot_held_bytes(), 0);
+        write(&ks, 0, "k", Some("new"));
+        write(&ks, 0, "fresh", Some("x"));
+        let held = ks.snapshot_held_bytes();
+        assert!(held > 0, "the cut-time value of k");
+        write(&ks, 0, "k", Some("newer"));
+        assert_eq!(ks.snapshot_held_bytes(), held, "saved once");
+        drop(snap);
+        assert_eq!(ks.snapshot_held_bytes(), 0);
     }
 
     #[test]

@@ -74,10 +74,22 @@ impl<'a> Ctx<'a> {
     /// Locks the shards holding `keys` for the rest of the command. Debug builds check that
     /// each is a key the command's key specs declare: cluster routing, ACL key patterns and
     /// GETKEYS trust the specs, so a handler touching any other key would slip past them.
-    pub fn lock<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Locked<'a> {
+    ///
+    /// A write command with several keys has the due ones expired here, before it changes any
+    /// (see `Locked::expire_due`): their DELs must precede its record in the journal.
+    pub fn lock<'k, K>(&self, keys: K) -> Locked<'a>
+    where
+        K: IntoIterator<Item = &'k [u8]>,
+        K::IntoIter: Clone,
+    {
+        let keys = keys.into_iter();
         #[cfg(debug_assertions)]
-        let keys = self.declared_keys_only(keys);
-        self.lock_mode(self.server.keyspace.lock_keys(keys))
+        let keys = self.declared_keys_only(keys).into_iter();
+        let mut locked = self.lock_mode(self.server.keyspace.lock_keys(keys.clone()));
+        if self.command.spec.has(crate::command::flags::WRITE) && keys.clone().nth(1).is_some() {
+            locked.expire_due(self.client.db, keys, self.now_ms);
+        }
+        locked
     }
 
     /// Locks keys that are not the command's arguments as its specs declare them, which only a

@@ -105,13 +105,20 @@ enum Outcome {
     Stuck,
 }
 
+/// Memory left out of `maxmemory` (INFO's `mem_not_counted_for_evict`). As in Redis, AOF
+/// records waiting to be written: evicting keys for them would only add DELs to the same
+/// buffer. And the values a running snapshot keeps aside, which Redis's forked child holds
+/// outside `used_memory`: evicting cannot free them, so counting them made every BGSAVE or
+/// rewrite under `maxmemory` evict nearly every evictable key, then refuse writes with OOM.
+pub fn not_counted_for_evict(server: &Server) -> u64 {
+    server.journal.buffered_bytes() + server.keyspace.snapshot_held_bytes()
+}
+
 fn over(server: &Server) -> bool {
     let limits = &server.limits;
     let maxmemory = limits.maxmemory.load(Relaxed);
     let maxkeys = limits.maxkeys.load(Relaxed);
-    // As in Redis, AOF records waiting to be written do not count: evicting keys for them
-    // would only add DELs to the same buffer.
-    let counted = || crate::memory::used().saturating_sub(server.journal.buffered_bytes());
+    let counted = || crate::memory::used().saturating_sub(not_counted_for_evict(server));
     (maxmemory > 0 && counted() > maxmemory)
         || (maxkeys > 0 && server.keyspace.key_count() > maxkeys)
 }

@@ -281,7 +281,10 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                 rss as f64 / used.max(1) as f64
             );
             field!("mem_fragmentation_bytes:{}", rss as i64 - used as i64);
-            field!("mem_not_counted_for_evict:{}", b.aof_buffer);
+            field!(
+                "mem_not_counted_for_evict:{}",
+                crate::eviction::not_counted_for_evict(server)
+            );
             let buffers = ReplicationBuffers::take(server, config.repl_backlog_size);
             field!("mem_replication_backlog:{}", buffers.backlog);
             field!("mem_total_replication_buffers:{}", buffers.total);

@@ -145,7 +145,9 @@ fn pfcount(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 /// PFCOUNT of one key: the cached count, or a fresh count that is then cached in the value
-/// (a write, like Redis's: WATCH sees it, though no event is emitted).
+/// (a write, like Redis's: WATCH sees it, though no event is emitted). Caching changes the
+/// value's bytes, so the command is journaled as Redis propagates it: without it a replay of
+/// the AOF (or a replica) keeps the stale cache and DEBUG DIGEST differs.
 fn pfcount_one(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
@@ -164,6 +166,7 @@ fn pfcount_one(ctx: &mut Ctx<'_>) -> CmdResult {
     db.signal_modified(key);
     ctx.server.tracking.key_changed(key);
     ctx.dirty(1);
+    ctx.propagate();
     ctx.out.integer(count as i64);
     Ok(())
 }
