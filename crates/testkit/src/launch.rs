@@ -135,6 +135,19 @@ impl Launch {
         self
     }
 
+    /// The AOF on with every write fsynced before it is acknowledged, and no snapshot rules:
+    /// what a test that kills the server and counts acknowledged writes needs.
+    pub fn durable(self) -> Launch {
+        self.args(&[
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+        ])
+    }
+
     /// An environment variable added to the test's (REDIS_LITE_ENCRYPTION_KEY...).
     pub fn env(mut self, name: &str, value: &str) -> Launch {
         self.env.push((name.to_string(), value.to_string()));

@@ -253,16 +253,8 @@ fn failover_node(program: Program) -> Server {
     let timeout = NODE_TIMEOUT_MS.to_string();
     Launch::of(program)
         .cluster_node()
-        .args(&[
-            "--cluster-node-timeout",
-            &timeout,
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--save",
-            "",
-        ])
+        .args(&["--cluster-node-timeout", &timeout])
+        .durable()
         .start()
 }
 

@@ -564,15 +564,6 @@ fn wait_info(server: &Server, section: &str, field: &str, value: &str) {
     });
 }
 
-const DURABLE: [&str; 6] = [
-    "--appendonly",
-    "yes",
-    "--appendfsync",
-    "always",
-    "--save",
-    "",
-];
-
 /// `kill -9` while BGREWRITEAOF writes a new base (slowed down per key) and four clients write
 /// under `appendfsync always`: after the restart every acknowledged write and every key is
 /// there.
@@ -581,7 +572,7 @@ fn kill9_during_bgrewriteaof_loses_no_acknowledged_write() {
     let data = DataDir::new("faults-rewrite-kill9");
     let mut server = Launch::lite()
         .dir(&data.0)
-        .args(&DURABLE)
+        .durable()
         .args(&["--rdb-key-save-delay", "200"])
         .start();
     populate(&server, 5000);
@@ -624,7 +615,7 @@ fn kill9_during_a_full_sync_loses_no_acknowledged_write() {
     );
     let mut master = Launch::lite()
         .dir(&master_dir.0)
-        .args(&DURABLE)
+        .durable()
         .args(&[
             "--enable-debug-command",
             "yes",
@@ -639,7 +630,7 @@ fn kill9_during_a_full_sync_loses_no_acknowledged_write() {
     let port = master.port.to_string();
     let mut replica = Launch::lite()
         .dir(&replica_dir.0)
-        .args(&DURABLE)
+        .durable()
         .args(&[
             "--enable-debug-command",
             "yes",

@@ -611,14 +611,7 @@ fn journal_of(source: Program, target_port: u16) -> Option<Journal> {
     let dir = DataDir::new("migrate-journal");
     let server = Launch::of(source)
         .dir(&dir.0)
-        .args(&[
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--save",
-            "",
-        ])
+        .durable()
         .start_if_available()?;
     let port = target_port.to_string();
     let port: &str = &port;

@@ -384,14 +384,7 @@ fn groups_replay_from_the_aof() {
             .dir(&dir.0)
             // `always`: under `everysec` Redis may hold a write back for up to 2 s while a
             // background fsync runs, and lose it to the kill.
-            .args(&[
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-            ])
+            .durable()
             .start();
         let mut raw = server.raw();
         for i in 1..=6 {
