@@ -1,0 +1,383 @@
+//! The run itself. Connections are opened first; then one thread keeps the schedule, writing
+//! each request at its intended time to its connection's socket (non-blocking: a connection
+//! whose socket is full keeps the rest and retries, and the schedule goes on), while reader
+//! threads (a single-threaded tokio runtime each, with a share of the connections) read the
+//! replies and charge each to its request's intended time.
+//! Sender and reader meet in each connection's queue of intended times, in request order (a
+//! Redis connection answers in order).
+//!
+//! Why a thread of its own for the schedule: tokio's timers tick in milliseconds, coarser than
+//! the latencies measured; the thread sleeps with a 1 µs timer slack instead, and how late it
+//! still wakes is measured and reported (the send lag).
+
+use std::collections::VecDeque;
+use std::io::{self, ErrorKind, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use redis_lite_protocol::{parse_response, Response};
+use tokio::io::AsyncReadExt;
+use tokio::sync::watch;
+
+use crate::latency::{self, Tally, Window};
+use crate::options::Options;
+use crate::schedule::Schedule;
+use crate::workload::Requests;
+
+/// The intended send times of a connection's requests still waiting for their replies.
+type Due = Arc<Mutex<VecDeque<Instant>>>;
+
+/// How long the sender naps between retries while a connection's socket is full.
+const RETRY_FULL_SOCKET: Duration = Duration::from_micros(200);
+
+/// What a run measured.
+pub struct Outcome {
+    pub window: Window,
+    /// The replies, merged over the connections.
+    pub tally: Tally,
+    /// How late the sender wrote each request of the window, behind its intended time.
+    pub send_lag: Histogram<u64>,
+    /// Requests meant for the window.
+    pub sent_in_window: u64,
+    /// Requests not written: their connection had failed.
+    pub unsent: u64,
+    /// Connections that failed (a write or read error, the server closing, an unreadable or
+    /// unexpected reply).
+    pub connection_errors: u64,
+    /// The generator's CPU time over the window, user and system, in seconds.
+    pub cpu_seconds: f64,
+}
+
+/// Runs the load `options` describes and returns what it measured. Fails only when the
+/// connections cannot be opened.
+pub fn run(options: &Options) -> io::Result<Outcome> {
+    let streams = connect(options)?;
+    let mut writers = Vec::with_capacity(streams.len());
+    // The reader threads' shares of the connections, dealt in turn.
+    let mut shares: Vec<Vec<(TcpStream, Due)>> = (0..options.threads).map(|_| Vec::new()).collect();
+    for (i, stream) in streams.into_iter().enumerate() {
+        // A duplicate of the socket for writing; O_NONBLOCK is shared by both.
+        let writer = stream.try_clone()?;
+        stream.set_nonblocking(true)?;
+        let due = Due::default();
+        writers.push(Writer {
+            socket: writer,
+            due: due.clone(),
+            unwritten: Vec::new(),
+            failed: false,
+        });
+        shares[i % options.threads as usize].push((stream, due));
+    }
+
+    let start = Instant::now();
+    let window = Window {
+        start: start + options.warmup,
+        end: start + options.warmup + options.duration,
+    };
+    let (finished, drain_deadline) = watch::channel(None);
+    let sender = {
+        let options = options.clone();
+        std::thread::Builder::new()
+            .name("loadgen-sender".into())
+            .spawn(move || send(&options, start, window, writers, finished))?
+    };
+    let readers = shares
+        .into_iter()
+        .map(|share| {
+            let drain_deadline = drain_deadline.clone();
+            std::thread::Builder::new()
+                .name("loadgen-reader".into())
+                .spawn(move || read_share(share, window, drain_deadline))
+        })
+        .collect::<io::Result<Vec<_>>>()?;
+
+    sleep_until(window.start);
+    let cpu_at_start = cpu_seconds();
+    sleep_until(window.end);
+    let cpu_seconds = cpu_seconds() - cpu_at_start;
+
+    let mut tally = Tally::new();
+    let mut connection_errors = 0;
+    for reader in readers {
+        let (share, failed) = reader.join().expect("a reader thread panicked")?;
+        tally.merge(&share);
+        connection_errors += failed;
+    }
+    let sent = sender.join().expect("the sender thread panicked");
+    Ok(Outcome {
+        window,
+        tally,
+        send_lag: sent.lag,
+        sent_in_window: sent.in_window,
+        unsent: sent.unsent,
+        connection_errors: connection_errors + sent.failed_connections,
+        cpu_seconds,
+    })
+}
+
+fn sleep_until(deadline: Instant) {
+    let now = Instant::now();
+    if deadline > now {
+        std::thread::sleep(deadline - now);
+    }
+}
+
+/// One reader thread: a single-threaded tokio runtime reading the replies of its share of the
+/// connections. Returns their merged tally and how many of them failed.
+fn read_share(
+    share: Vec<(TcpStream, Due)>,
+    window: Window,
+    drain_deadline: watch::Receiver<Option<Instant>>,
+) -> io::Result<(Tally, u64)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut tasks = Vec::with_capacity(share.len());
+        for (stream, due) in share {
+            let stream = tokio::net::TcpStream::from_std(stream)?;
+            tasks.push(tokio::spawn(read_replies(
+                stream,
+                due,
+                window,
+                drain_deadline.clone(),
+            )));
+        }
+        let mut tally = Tally::new();
+        let mut failed = 0;
+        for task in tasks {
+            let (connection, connection_failed) = task.await.expect("a reader task panicked");
+            tally.merge(&connection);
+            failed += u64::from(connection_failed);
+        }
+        Ok((tally, failed))
+    })
+}
+
+fn connect(options: &Options) -> io::Result<Vec<TcpStream>> {
+    (0..options.connections)
+        .map(|_| {
+            let stream = TcpStream::connect((options.host.as_str(), options.port)).map_err(|e| {
+                let hint = if e.raw_os_error() == Some(libc::EMFILE) {
+                    " (each connection takes two descriptors here: raise `ulimit -n`)"
+                } else {
+                    ""
+                };
+                io::Error::new(
+                    e.kind(),
+                    format!("connecting to {}:{}: {e}{hint}", options.host, options.port),
+                )
+            })?;
+            // Requests are small and must leave at once, even with earlier ones unanswered.
+            stream.set_nodelay(true)?;
+            Ok(stream)
+        })
+        .collect()
+}
+
+/// The sending side of one connection.
+struct Writer {
+    socket: TcpStream,
+    due: Due,
+    /// Request bytes the socket did not take yet (it was full).
+    unwritten: Vec<u8>,
+    failed: bool,
+}
+
+impl Writer {
+    /// Writes what the socket takes; true when nothing is left to write.
+    fn flush(&mut self) -> bool {
+        while !self.unwritten.is_empty() && !self.failed {
+            match self.socket.write(&self.unwritten) {
+                Ok(n) => {
+                    self.unwritten.drain(..n);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // The reader sees the connection end and counts its requests unanswered.
+                Err(_) => self.failed = true,
+            }
+        }
+        true
+    }
+}
+
+/// What the sender did.
+struct Sent {
+    lag: Histogram<u64>,
+    in_window: u64,
+    unsent: u64,
+    failed_connections: u64,
+}
+
+/// The sender thread: every request at its intended time, until the window ends; then the
+/// rest of any full socket's bytes; then tells the readers how long to wait for replies.
+fn send(
+    options: &Options,
+    start: Instant,
+    window: Window,
+    mut writers: Vec<Writer>,
+    finished: watch::Sender<Option<Instant>>,
+) -> Sent {
+    reduce_timer_slack();
+    let schedule = Schedule::new(
+        options.arrivals,
+        options.rate,
+        writers.len(),
+        options.seed,
+    );
+    let mut requests = Requests::new(
+        options.ratio,
+        options.keyspace,
+        options.data_size,
+        options.seed.wrapping_add(1),
+    );
+    let mut sent = Sent {
+        lag: latency::histogram(),
+        in_window: 0,
+        unsent: 0,
+        failed_connections: 0,
+    };
+    // Connections with bytes their socket did not take yet.
+    let mut full: Vec<usize> = Vec::new();
+    for arrival in schedule {
+        let intended = start + arrival.at;
+        if intended >= window.end {
+            break;
+        }
+        wait_until(intended, &mut writers, &mut full);
+        let writer = &mut writers[arrival.connection];
+        if writer.failed {
+            sent.unsent += 1;
+            continue;
+        }
+        let now = Instant::now();
+        if window.contains(intended) {
+            latency::record(&mut sent.lag, now - intended);
+            sent.in_window += 1;
+        }
+        // Queued before it is written, so its reply always finds it.
+        writer.due.lock().expect("a reader panicked").push_back(intended);
+        let was_waiting = !writer.unwritten.is_empty();
+        requests.append_next(&mut writer.unwritten);
+        if !was_waiting && !writer.flush() {
+            full.push(arrival.connection);
+        }
+    }
+    let drain_deadline = Instant::now() + options.drain;
+    while !full.is_empty() && Instant::now() < drain_deadline {
+        std::thread::sleep(RETRY_FULL_SOCKET);
+        full.retain(|&i| !writers[i].flush());
+    }
+    sent.failed_connections = writers.iter().filter(|w| w.failed).count() as u64;
+    // The readers stop at the deadline, or as soon as their connection has no reply due.
+    let _ = finished.send(Some(drain_deadline));
+    sent
+}
+
+/// Sleeps until `deadline`, meanwhile retrying the connections whose sockets were full.
+fn wait_until(deadline: Instant, writers: &mut [Writer], full: &mut Vec<usize>) {
+    loop {
+        full.retain(|&i| !writers[i].flush());
+        let now = Instant::now();
+        if now >= deadline {
+            return;
+        }
+        let nap = deadline - now;
+        std::thread::sleep(if full.is_empty() {
+            nap
+        } else {
+            nap.min(RETRY_FULL_SOCKET)
+        });
+    }
+}
+
+/// Asks Linux to wake this thread within 1 µs of the time it asked for instead of the default
+/// 50 µs slack, which would make every request late by up to 50 µs: a bias charged to the
+/// server, on latencies of about 100 µs.
+fn reduce_timer_slack() {
+    // SAFETY: PR_SET_TIMERSLACK takes a plain integer and changes only this thread's slack.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+    }
+}
+
+/// One connection's replies, each charged to its request's intended time. Ends once the
+/// sender has finished and no reply is due, at the drain deadline (what is still due counts
+/// as unanswered), or when the connection fails. Returns the tally and whether it failed.
+async fn read_replies(
+    mut stream: tokio::net::TcpStream,
+    due: Due,
+    window: Window,
+    mut drain_deadline: watch::Receiver<Option<Instant>>,
+) -> (Tally, bool) {
+    let mut tally = Tally::new();
+    let mut input = Vec::with_capacity(16 * 1024);
+    let unanswered = |tally: &mut Tally| {
+        tally.unanswered += due.lock().expect("the sender panicked").len() as u64;
+    };
+    loop {
+        let deadline = *drain_deadline.borrow_and_update();
+        if deadline.is_some() && due.lock().expect("the sender panicked").is_empty() {
+            return (tally, false);
+        }
+        let drained = async {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let read = tokio::select! {
+            read = stream.read_buf(&mut input) => read,
+            // The sender is done (or gone): check again whether anything is still due.
+            _ = drain_deadline.changed(), if deadline.is_none() => continue,
+            () = drained => {
+                unanswered(&mut tally);
+                return (tally, false);
+            }
+        };
+        match read {
+            Ok(n) if n > 0 => {}
+            // Closed or failed with replies still to come.
+            _ => {
+                unanswered(&mut tally);
+                return (tally, true);
+            }
+        }
+        let arrived = Instant::now();
+        let mut used = 0;
+        loop {
+            match parse_response(&input[used..]) {
+                Ok(Some((reply, length))) => {
+                    used += length;
+                    let intended = due.lock().expect("the sender panicked").pop_front();
+                    let Some(intended) = intended else {
+                        // A reply to nothing sent: the stream cannot be trusted any more.
+                        return (tally, true);
+                    };
+                    tally.reply(&window, intended, arrived, matches!(reply, Response::Error(_)));
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    unanswered(&mut tally);
+                    return (tally, true);
+                }
+            }
+        }
+        input.drain(..used);
+    }
+}
+
+/// This process's CPU time so far, user and system, in seconds.
+fn cpu_seconds() -> f64 {
+    // SAFETY: an all-zero rusage is a valid value, and getrusage only writes the struct given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
