@@ -159,17 +159,18 @@ fn read_share(
 fn connect(options: &Options) -> io::Result<Vec<TcpStream>> {
     (0..options.connections)
         .map(|_| {
-            let stream = TcpStream::connect((options.host.as_str(), options.port)).map_err(|e| {
-                let hint = if e.raw_os_error() == Some(libc::EMFILE) {
-                    " (each connection takes two descriptors here: raise `ulimit -n`)"
-                } else {
-                    ""
-                };
-                io::Error::new(
-                    e.kind(),
-                    format!("connecting to {}:{}: {e}{hint}", options.host, options.port),
-                )
-            })?;
+            let stream =
+                TcpStream::connect((options.host.as_str(), options.port)).map_err(|e| {
+                    let hint = if e.raw_os_error() == Some(libc::EMFILE) {
+                        " (each connection takes two descriptors here: raise `ulimit -n`)"
+                    } else {
+                        ""
+                    };
+                    io::Error::new(
+                        e.kind(),
+                        format!("connecting to {}:{}: {e}{hint}", options.host, options.port),
+                    )
+                })?;
             // Requests are small and must leave at once, even with earlier ones unanswered.
             stream.set_nodelay(true)?;
             Ok(stream)
@@ -222,12 +223,7 @@ fn send(
     finished: watch::Sender<Option<Instant>>,
 ) -> Sent {
     reduce_timer_slack();
-    let schedule = Schedule::new(
-        options.arrivals,
-        options.rate,
-        writers.len(),
-        options.seed,
-    );
+    let schedule = Schedule::new(options.arrivals, options.rate, writers.len(), options.seed);
     let mut requests = Requests::new(
         options.ratio,
         options.keyspace,
@@ -259,7 +255,11 @@ fn send(
             sent.in_window += 1;
         }
         // Queued before it is written, so its reply always finds it.
-        writer.due.lock().expect("a reader panicked").push_back(intended);
+        writer
+            .due
+            .lock()
+            .expect("a reader panicked")
+            .push_back(intended);
         let was_waiting = !writer.unwritten.is_empty();
         requests.append_next(&mut writer.unwritten);
         if !was_waiting && !writer.flush() {
@@ -357,7 +357,12 @@ async fn read_replies(
                         // A reply to nothing sent: the stream cannot be trusted any more.
                         return (tally, true);
                     };
-                    tally.reply(&window, intended, arrived, matches!(reply, Response::Error(_)));
+                    tally.reply(
+                        &window,
+                        intended,
+                        arrived,
+                        matches!(reply, Response::Error(_)),
+                    );
                 }
                 Ok(None) => break,
                 Err(_) => {

@@ -75,7 +75,7 @@ fn seconds(text: &str) -> Result<Duration, String> {
 
 fn seconds_or_zero(text: &str) -> Result<Duration, String> {
     match text.parse::<f64>() {
-        Ok(n) if n == 0.0 => Ok(Duration::ZERO),
+        Ok(0.0) => Ok(Duration::ZERO),
         _ => seconds(text),
     }
 }
@@ -92,8 +92,19 @@ mod tests {
         assert_eq!(options.ratio, Mix { sets: 1, gets: 1 });
         assert_eq!(options.warmup, Duration::from_secs(2));
         let options = Options::try_parse_from([
-            "loadgen", "--rate", "5e4", "-c", "1000", "--arrivals", "uniform", "--ratio", "1:10",
-            "--duration", "0.5", "--warmup", "0",
+            "loadgen",
+            "--rate",
+            "5e4",
+            "-c",
+            "1000",
+            "--arrivals",
+            "uniform",
+            "--ratio",
+            "1:10",
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0",
         ])
         .unwrap();
         assert_eq!(options.rate, 50_000.0);

@@ -40,7 +40,10 @@ pub struct Schedule {
 
 impl Schedule {
     pub fn new(arrivals: Arrivals, rate: f64, connections: usize, seed: u64) -> Schedule {
-        assert!(rate > 0.0 && connections > 0, "rate and connections must be positive");
+        assert!(
+            rate > 0.0 && connections > 0,
+            "rate and connections must be positive"
+        );
         Schedule {
             arrivals,
             mean_gap_seconds: 1.0 / rate,
@@ -95,7 +98,10 @@ mod tests {
         assert!((999..=1000).contains(&arrivals.len()), "{}", arrivals.len());
         for (i, arrival) in arrivals.iter().enumerate() {
             let expected = (i + 1) as f64 / 1000.0;
-            assert!((arrival.at.as_secs_f64() - expected).abs() < 1e-9, "{arrival:?}");
+            assert!(
+                (arrival.at.as_secs_f64() - expected).abs() < 1e-9,
+                "{arrival:?}"
+            );
             assert_eq!(arrival.connection, i % 3);
         }
     }
@@ -107,7 +113,10 @@ mod tests {
         // A Poisson count over 20 s has mean and variance 1,000,000: a standard deviation of
         // 1,000, so 1% is ten of them.
         let count = arrivals.len() as f64;
-        assert!((count / (20.0 * rate) - 1.0).abs() < 0.01, "{count} arrivals");
+        assert!(
+            (count / (20.0 * rate) - 1.0).abs() < 0.01,
+            "{count} arrivals"
+        );
 
         let gaps: Vec<f64> = std::iter::once(arrivals[0].at.as_secs_f64())
             .chain(
@@ -129,7 +138,10 @@ mod tests {
         let mut sorted = gaps.clone();
         sorted.sort_by(f64::total_cmp);
         let median = sorted[sorted.len() / 2];
-        assert!((median / mean - std::f64::consts::LN_2).abs() < 0.01, "median gap {median}");
+        assert!(
+            (median / mean - std::f64::consts::LN_2).abs() < 0.01,
+            "median gap {median}"
+        );
 
         // The connections share the load evenly.
         let mut per_connection = [0usize; 10];
@@ -137,15 +149,24 @@ mod tests {
             per_connection[arrival.connection] += 1;
         }
         for n in per_connection {
-            assert!((n as f64 / (count / 10.0) - 1.0).abs() < 0.02, "{per_connection:?}");
+            assert!(
+                (n as f64 / (count / 10.0) - 1.0).abs() < 0.02,
+                "{per_connection:?}"
+            );
         }
     }
 
     #[test]
     fn the_same_seed_gives_the_same_schedule_and_another_seed_another() {
-        let first: Vec<_> = Schedule::new(Arrivals::Poisson, 100.0, 4, 1).take(50).collect();
-        let again: Vec<_> = Schedule::new(Arrivals::Poisson, 100.0, 4, 1).take(50).collect();
-        let other: Vec<_> = Schedule::new(Arrivals::Poisson, 100.0, 4, 2).take(50).collect();
+        let first: Vec<_> = Schedule::new(Arrivals::Poisson, 100.0, 4, 1)
+            .take(50)
+            .collect();
+        let again: Vec<_> = Schedule::new(Arrivals::Poisson, 100.0, 4, 1)
+            .take(50)
+            .collect();
+        let other: Vec<_> = Schedule::new(Arrivals::Poisson, 100.0, 4, 2)
+            .take(50)
+            .collect();
         assert_eq!(first, again);
         assert_ne!(first, other);
     }

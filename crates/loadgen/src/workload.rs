@@ -129,7 +129,10 @@ mod tests {
         assert_eq!(only_sets.append_next(&mut out), Command::Set);
         let text = String::from_utf8(out).unwrap();
         let key = &text[18..34];
-        assert_eq!(text, format!("*3\r\n$3\r\nSET\r\n$16\r\n{key}\r\n$3\r\nxxx\r\n"));
+        assert_eq!(
+            text,
+            format!("*3\r\n$3\r\nSET\r\n$16\r\n{key}\r\n$3\r\nxxx\r\n")
+        );
         assert!(key.starts_with("key:000000000"), "{key}");
 
         let mut only_gets = Requests::new(Mix { sets: 0, gets: 1 }, 10u64.pow(12), 3, 9);
