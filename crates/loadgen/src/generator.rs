@@ -295,8 +295,9 @@ fn wait_until(deadline: Instant, writers: &mut [Writer], full: &mut Vec<usize>) 
 }
 
 /// Asks Linux to wake this thread within 1 µs of the time it asked for instead of the default
-/// 50 µs slack, which would make every request late by up to 50 µs: a bias charged to the
-/// server, on latencies of about 100 µs.
+/// 50 µs slack, which makes every request late by up to 50 µs more: a bias charged to the
+/// server, on latencies of about 100 µs. Measured (5,000 requests/s against Redis, the shared
+/// 2-core machine, three runs each): median send lag 18-25 µs with it, 82-184 µs without.
 fn reduce_timer_slack() {
     // SAFETY: PR_SET_TIMERSLACK takes a plain integer and changes only this thread's slack.
     unsafe {
