@@ -26,8 +26,21 @@ use crate::options::Options;
 use crate::schedule::Schedule;
 use crate::workload::Requests;
 
-/// The intended send times of a connection's requests still waiting for their replies.
-type Due = Arc<Mutex<VecDeque<Instant>>>;
+/// What the sender and the reader of one connection share.
+#[derive(Default)]
+struct Pending {
+    /// The intended send times of the requests written and not answered yet, in order.
+    due: VecDeque<Instant>,
+    /// The connection failed, as either side saw it: nothing more is sent on it, and what is
+    /// still due counts as unanswered.
+    failed: bool,
+}
+
+type Shared = Arc<Mutex<Pending>>;
+
+fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Pending> {
+    shared.lock().expect("the sender or a reader panicked")
+}
 
 /// How long the sender naps between retries while a connection's socket is full.
 const RETRY_FULL_SOCKET: Duration = Duration::from_micros(200);
@@ -56,19 +69,21 @@ pub fn run(options: &Options) -> io::Result<Outcome> {
     let streams = connect(options)?;
     let mut writers = Vec::with_capacity(streams.len());
     // The reader threads' shares of the connections, dealt in turn.
-    let mut shares: Vec<Vec<(TcpStream, Due)>> = (0..options.threads).map(|_| Vec::new()).collect();
+    let mut shares: Vec<Vec<(TcpStream, Shared)>> =
+        (0..options.threads).map(|_| Vec::new()).collect();
+    let mut connections = Vec::with_capacity(streams.len());
     for (i, stream) in streams.into_iter().enumerate() {
         // A duplicate of the socket for writing; O_NONBLOCK is shared by both.
         let writer = stream.try_clone()?;
         stream.set_nonblocking(true)?;
-        let due = Due::default();
+        let shared = Shared::default();
         writers.push(Writer {
             socket: writer,
-            due: due.clone(),
+            shared: shared.clone(),
             unwritten: Vec::new(),
-            failed: false,
         });
-        shares[i % options.threads as usize].push((stream, due));
+        shares[i % options.threads as usize].push((stream, shared.clone()));
+        connections.push(shared);
     }
 
     let start = Instant::now();
@@ -99,11 +114,8 @@ pub fn run(options: &Options) -> io::Result<Outcome> {
     let cpu_seconds = cpu_seconds() - cpu_at_start;
 
     let mut tally = Tally::new();
-    let mut connection_errors = 0;
     for reader in readers {
-        let (share, failed) = reader.join().expect("a reader thread panicked")?;
-        tally.merge(&share);
-        connection_errors += failed;
+        tally.merge(&reader.join().expect("a reader thread panicked")?);
     }
     let sent = sender.join().expect("the sender thread panicked");
     Ok(Outcome {
@@ -112,7 +124,7 @@ pub fn run(options: &Options) -> io::Result<Outcome> {
         send_lag: sent.lag,
         sent_in_window: sent.in_window,
         unsent: sent.unsent,
-        connection_errors: connection_errors + sent.failed_connections,
+        connection_errors: connections.iter().filter(|c| lock(c).failed).count() as u64,
         cpu_seconds,
     })
 }
@@ -125,34 +137,31 @@ fn sleep_until(deadline: Instant) {
 }
 
 /// One reader thread: a single-threaded tokio runtime reading the replies of its share of the
-/// connections. Returns their merged tally and how many of them failed.
+/// connections. Returns their merged tally.
 fn read_share(
-    share: Vec<(TcpStream, Due)>,
+    share: Vec<(TcpStream, Shared)>,
     window: Window,
     drain_deadline: watch::Receiver<Option<Instant>>,
-) -> io::Result<(Tally, u64)> {
+) -> io::Result<Tally> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         let mut tasks = Vec::with_capacity(share.len());
-        for (stream, due) in share {
+        for (stream, shared) in share {
             let stream = tokio::net::TcpStream::from_std(stream)?;
             tasks.push(tokio::spawn(read_replies(
                 stream,
-                due,
+                shared,
                 window,
                 drain_deadline.clone(),
             )));
         }
         let mut tally = Tally::new();
-        let mut failed = 0;
         for task in tasks {
-            let (connection, connection_failed) = task.await.expect("a reader task panicked");
-            tally.merge(&connection);
-            failed += u64::from(connection_failed);
+            tally.merge(&task.await.expect("a reader task panicked"));
         }
-        Ok((tally, failed))
+        Ok(tally)
     })
 }
 
@@ -181,24 +190,26 @@ fn connect(options: &Options) -> io::Result<Vec<TcpStream>> {
 /// The sending side of one connection.
 struct Writer {
     socket: TcpStream,
-    due: Due,
+    shared: Shared,
     /// Request bytes the socket did not take yet (it was full).
     unwritten: Vec<u8>,
-    failed: bool,
 }
 
 impl Writer {
     /// Writes what the socket takes; true when nothing is left to write.
     fn flush(&mut self) -> bool {
-        while !self.unwritten.is_empty() && !self.failed {
+        while !self.unwritten.is_empty() {
             match self.socket.write(&self.unwritten) {
                 Ok(n) => {
                     self.unwritten.drain(..n);
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                // The reader sees the connection end and counts its requests unanswered.
-                Err(_) => self.failed = true,
+                // The reader sees the connection end and counts what is due as unanswered.
+                Err(_) => {
+                    lock(&self.shared).failed = true;
+                    self.unwritten.clear();
+                }
             }
         }
         true
@@ -210,7 +221,6 @@ struct Sent {
     lag: Histogram<u64>,
     in_window: u64,
     unsent: u64,
-    failed_connections: u64,
 }
 
 /// The sender thread: every request at its intended time, until the window ends; then the
@@ -234,7 +244,6 @@ fn send(
         lag: latency::histogram(),
         in_window: 0,
         unsent: 0,
-        failed_connections: 0,
     };
     // Connections with bytes their socket did not take yet.
     let mut full: Vec<usize> = Vec::new();
@@ -245,21 +254,20 @@ fn send(
         }
         wait_until(intended, &mut writers, &mut full);
         let writer = &mut writers[arrival.connection];
-        if writer.failed {
-            sent.unsent += 1;
-            continue;
+        {
+            let mut pending = lock(&writer.shared);
+            if pending.failed {
+                sent.unsent += 1;
+                continue;
+            }
+            // Queued before it is written, so its reply always finds it.
+            pending.due.push_back(intended);
         }
         let now = Instant::now();
         if window.contains(intended) {
             latency::record(&mut sent.lag, now - intended);
             sent.in_window += 1;
         }
-        // Queued before it is written, so its reply always finds it.
-        writer
-            .due
-            .lock()
-            .expect("a reader panicked")
-            .push_back(intended);
         let was_waiting = !writer.unwritten.is_empty();
         requests.append_next(&mut writer.unwritten);
         if !was_waiting && !writer.flush() {
@@ -271,7 +279,6 @@ fn send(
         std::thread::sleep(RETRY_FULL_SOCKET);
         full.retain(|&i| !writers[i].flush());
     }
-    sent.failed_connections = writers.iter().filter(|w| w.failed).count() as u64;
     // The readers stop at the deadline, or as soon as their connection has no reply due.
     let _ = finished.send(Some(drain_deadline));
     sent
@@ -306,23 +313,27 @@ fn reduce_timer_slack() {
 }
 
 /// One connection's replies, each charged to its request's intended time. Ends once the
-/// sender has finished and no reply is due, at the drain deadline (what is still due counts
-/// as unanswered), or when the connection fails. Returns the tally and whether it failed.
+/// sender has finished and no reply is due, at the drain deadline, or when the connection
+/// fails; what is still due then counts as unanswered.
 async fn read_replies(
     mut stream: tokio::net::TcpStream,
-    due: Due,
+    shared: Shared,
     window: Window,
     mut drain_deadline: watch::Receiver<Option<Instant>>,
-) -> (Tally, bool) {
+) -> Tally {
     let mut tally = Tally::new();
     let mut input = Vec::with_capacity(16 * 1024);
-    let unanswered = |tally: &mut Tally| {
-        tally.unanswered += due.lock().expect("the sender panicked").len() as u64;
+    // Whatever is still due is unanswered; a failed connection sends nothing more.
+    let give_up = |tally: &mut Tally, failed: bool| {
+        let mut pending = lock(&shared);
+        pending.failed |= failed;
+        tally.unanswered += pending.due.len() as u64;
+        pending.due.clear();
     };
     loop {
         let deadline = *drain_deadline.borrow_and_update();
-        if deadline.is_some() && due.lock().expect("the sender panicked").is_empty() {
-            return (tally, false);
+        if deadline.is_some() && lock(&shared).due.is_empty() {
+            return tally;
         }
         let drained = async {
             match deadline {
@@ -335,42 +346,42 @@ async fn read_replies(
             // The sender is done (or gone): check again whether anything is still due.
             _ = drain_deadline.changed(), if deadline.is_none() => continue,
             () = drained => {
-                unanswered(&mut tally);
-                return (tally, false);
+                give_up(&mut tally, false);
+                return tally;
             }
         };
         match read {
             Ok(n) if n > 0 => {}
-            // Closed or failed with replies still to come.
+            // Closed, or failed.
             _ => {
-                unanswered(&mut tally);
-                return (tally, true);
+                give_up(&mut tally, true);
+                return tally;
             }
         }
         let arrived = Instant::now();
         let mut used = 0;
         loop {
-            match parse_response(&input[used..]) {
-                Ok(Some((reply, length))) => {
-                    used += length;
-                    let intended = due.lock().expect("the sender panicked").pop_front();
-                    let Some(intended) = intended else {
-                        // A reply to nothing sent: the stream cannot be trusted any more.
-                        return (tally, true);
-                    };
-                    tally.reply(
-                        &window,
-                        intended,
-                        arrived,
-                        matches!(reply, Response::Error(_)),
-                    );
-                }
+            let (reply, length) = match parse_response(&input[used..]) {
+                Ok(Some(parsed)) => parsed,
                 Ok(None) => break,
+                // Not RESP: the stream cannot be followed any more.
                 Err(_) => {
-                    unanswered(&mut tally);
-                    return (tally, true);
+                    give_up(&mut tally, true);
+                    return tally;
                 }
-            }
+            };
+            used += length;
+            let Some(intended) = lock(&shared).due.pop_front() else {
+                // A reply to nothing sent: the stream cannot be trusted any more.
+                give_up(&mut tally, true);
+                return tally;
+            };
+            tally.reply(
+                &window,
+                intended,
+                arrived,
+                matches!(reply, Response::Error(_)),
+            );
         }
         input.drain(..used);
     }

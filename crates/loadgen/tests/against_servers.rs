@@ -150,3 +150,44 @@ fn a_server_stall_is_charged_to_every_request_meant_during_it() {
         assert!(latency("p99_ms") >= 150.0, "{name}: {report}");
     }
 }
+
+/// The server dies mid-run: the generator neither hangs nor reports success. Every connection
+/// counts as failed, and the requests meant after the death as unsent or unanswered.
+#[test]
+fn a_server_that_dies_is_counted_not_waited_for() {
+    for (name, mut server) in servers() {
+        let generator = loadgen(
+            &server,
+            &[
+                "-c",
+                "5",
+                "--rate",
+                "200",
+                "--duration",
+                "3",
+                "--warmup",
+                "0",
+                "--drain",
+                "30",
+            ],
+        );
+        let started = poll(Duration::from_secs(60), || {
+            (commands_processed(&server) >= 100).then_some(())
+        });
+        assert!(
+            started.is_some(),
+            "{name}: the generator's requests never came"
+        );
+        server.kill9();
+
+        let report = report(generator);
+        assert_eq!(
+            number(&report, &["connection_errors"]),
+            5.0,
+            "{name}: {report}"
+        );
+        let lost = number(&report, &["unsent"]) + number(&report, &["unanswered"]);
+        assert!(lost > 0.0, "{name}: {report}");
+        assert_eq!(number(&report, &["errors"]), lost, "{name}: {report}");
+    }
+}
