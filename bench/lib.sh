@@ -102,3 +102,37 @@ measure_servers() {
     done
   done
 }
+
+# collect_columns [LABEL=LITE_BINARY ...]: measure_servers's columns, started by nothing yet:
+# fills `columns` and the associative array `command_of` (column -> the command that starts
+# it), for scripts that start every column once per round, in an order rotated between rounds.
+collect_columns() {
+  declare -gA command_of=()
+  record_column() { # column command...
+    local column=$1
+    shift
+    command_of[$column]="$*"
+  }
+  measure_servers record_column "$@"
+}
+
+# start_column COLUMN [LOG]: starts COLUMN's server (see collect_columns) on $port without
+# persistence, output to LOG [/dev/null], its pid in $server_pid; returns once it answers PING.
+start_column() {
+  # shellcheck disable=SC2086 # the stored command is a word list
+  ${command_of[$1]} --port "$port" --save '' --appendonly no >"${2:-/dev/null}" 2>&1 &
+  server_pid=$!
+  wait_for_ping "$port" "$server_pid"
+}
+
+# rotate_rounds ROUNDS FUNCTION: calls `FUNCTION ROUND COLUMN` for every column (see
+# collect_columns) in each of ROUNDS rounds, the order rotated by one each round, so that
+# background load and warm caches fall on every column alike.
+rotate_rounds() {
+  local rounds=$1 function=$2 round i count=${#columns[@]}
+  for ((round = 0; round < rounds; round++)); do
+    for ((i = 0; i < count; i++)); do
+      "$function" "$round" "${columns[(i + round) % count]}"
+    done
+  done
+}

@@ -47,22 +47,12 @@ benchmark() { # shape test requests: prints requests per second
     awk -F'","' 'NR > 1 {print $2}'
 }
 
-# The columns are collected once (measure_servers fills `columns` and `commands`), then every
-# round runs them in a rotated order.
-declare -A command_of
-collect() { # column command...
-  local column=$1
-  shift
-  command_of[$column]="$*"
-}
-measure_servers collect "$@"
+# The columns are collected once, then every round runs them in a rotated order.
+collect_columns "$@"
 
 run_column() { # round column
   local round=$1 column=$2 shape test requests before after rps
-  # shellcheck disable=SC2086 # the stored command is a word list
-  ${command_of[$column]} --port "$port" --save '' --appendonly no >/dev/null 2>&1 &
-  server_pid=$!
-  wait_for_ping "$port" "$server_pid"
+  start_column "$column"
   for shape in $shapes; do
     for test in $tests; do
       if [[ $shape == c50 ]]; then requests=${C50_N:-150000}; else requests=${P16_N:-1500000}; fi
@@ -76,12 +66,7 @@ run_column() { # round column
   server_pid=
 }
 
-for ((round = 0; round < rounds; round++)); do
-  count=${#columns[@]}
-  for ((i = 0; i < count; i++)); do
-    run_column "$round" "${columns[(i + round) % count]}"
-  done
-done
+rotate_rounds "$rounds" run_column
 
 # Medians per column and row; ratios to the first column (redis). awk's numbers are printed
 # with a fixed format: its default (%.6g) writes large ones as 1.5e+06, which bc cannot read. A

@@ -26,7 +26,9 @@
 # Knobs: ROUNDS [3], FRACTION [0.5], PEAK (requests/s; measured when unset), CONNECTIONS
 #        ["50 1000"], DURATION [10], WARMUP [2], KEYSPACE [100000], PEAK_N [300000] (requests
 #        per redis-benchmark test), LOADGEN [target/release/redis-lite-loadgen, built when
-#        missing], OUT=DIR (peak.txt, runs.jsonl: one report per run, raw.csv, summary.txt).
+#        missing], PRIORITY (a nice value for this script and all it starts, servers and
+#        generator alike: -5 keeps other work on a shared machine from starving them),
+#        OUT=DIR (peak.txt, runs.jsonl: one report per run, raw.csv, summary.txt).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,6 +43,8 @@ keyspace=${KEYSPACE:-100000}
 loadgen=${LOADGEN:-$root/target/release/redis-lite-loadgen}
 out=${OUT:-$(mktemp -d /tmp/tail-latency.XXXXXX)}
 mkdir -p "$out"
+
+if [[ -n ${PRIORITY:-} ]]; then renice -n "$PRIORITY" -p $$ >/dev/null; fi
 
 if [[ ! -x $loadgen ]]; then
   (cd "$root" && cargo build --release -p redis-lite-loadgen)
@@ -61,22 +65,8 @@ fi
 scratch_and_cleanup
 port=$(free_port 18150)
 
-# The columns (measure_servers fills `columns`), each with the command that starts it.
-declare -A command_of
-collect() { # column command...
-  local column=$1
-  shift
-  command_of[$column]="$*"
-}
-measure_servers collect "$@"
+collect_columns "$@"
 [[ -n ${command_of[redis]:-} ]] || { echo "tail_latency.sh: needs redis-server (the baseline)" >&2; exit 1; }
-
-start_server() { # column
-  # shellcheck disable=SC2086 # the stored command is a word list
-  ${command_of[$1]} --port "$port" --save '' --appendonly no >"$work/server.log" 2>&1 &
-  server_pid=$!
-  wait_for_ping "$port" "$server_pid"
-}
 
 stop_server() {
   shutdown_server "$port" "$server_pid"
@@ -93,7 +83,7 @@ if [[ -n ${PEAK:-} ]]; then
   peak=$PEAK
   echo "peak (given): $peak requests/s" | tee "$out/peak.txt"
 else
-  start_server redis
+  start_column redis
   set_rate=$(closed_loop_rate set)
   get_rate=$(closed_loop_rate get)
   stop_server
@@ -111,7 +101,7 @@ echo "round,column,connections,sent_rate,reply_rate,errors,p50_ms,p90_ms,p99_ms,
 
 run_column() { # round column
   local round=$1 column=$2 connections report
-  start_server "$column"
+  start_column "$column"
   redis-benchmark -p "$port" -c 50 -d 16 -r "$keyspace" -n $((3 * keyspace)) -t set -q >/dev/null 2>&1
   for connections in $connection_counts; do
     report=$("$loadgen" -p "$port" -c "$connections" --rate "$rate" --ratio 1:1 -d 16 \
@@ -131,12 +121,7 @@ print(",".join(str(v) for v in [sys.argv[1], sys.argv[2], r["connections"], r["s
   stop_server
 }
 
-for ((round = 0; round < rounds; round++)); do
-  count=${#columns[@]}
-  for ((i = 0; i < count; i++)); do
-    run_column "$round" "${columns[(i + round) % count]}"
-  done
-done
+rotate_rounds "$rounds" run_column
 
 # The median over the rounds of one field (a raw.csv column number) for a server and count.
 field_median() { # column connections field_number

@@ -23,11 +23,12 @@ fn servers() -> Vec<(&'static str, Server)> {
     servers
 }
 
-/// The generator against `server`, printing only its JSON line.
-fn loadgen(server: &Server, args: &[&str]) -> Child {
+/// The generator against `server` with `args` (separated by spaces), printing only its JSON
+/// line.
+fn loadgen(server: &Server, args: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_redis-lite-loadgen"))
         .args(["-p", &server.port.to_string(), "--json"])
-        .args(args)
+        .args(args.split_whitespace())
         .stdout(Stdio::piped())
         .spawn()
         .expect("redis-lite-loadgen starts")
@@ -40,14 +41,12 @@ fn report(child: Child) -> Value {
     serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-fn number(report: &Value, path: &[&str]) -> f64 {
-    let mut value = report;
-    for key in path {
-        value = &value[key];
-    }
-    value
+/// The number at `path` (keys separated by spaces) in a report.
+fn number(report: &Value, path: &str) -> f64 {
+    path.split_whitespace()
+        .fold(report, |value, key| &value[key])
         .as_f64()
-        .unwrap_or_else(|| panic!("no number at {path:?} in {report}"))
+        .unwrap_or_else(|| panic!("no number at {path} in {report}"))
 }
 
 fn commands_processed(server: &Server) -> u64 {
@@ -56,34 +55,30 @@ fn commands_processed(server: &Server) -> u64 {
         .unwrap()
 }
 
+/// Waits until `server` has processed `count` commands (the generator's, once it runs).
+fn wait_for_commands(name: &str, server: &Server, count: u64) {
+    let came = poll(Duration::from_secs(60), || {
+        (commands_processed(server) >= count).then_some(())
+    });
+    assert!(
+        came.is_some(),
+        "{name}: the generator's requests never came"
+    );
+}
+
 #[test]
 fn every_request_is_answered_at_a_low_rate() {
     for (name, server) in servers() {
         let before = commands_processed(&server);
         let report = report(loadgen(
             &server,
-            &[
-                "-c",
-                "10",
-                "--rate",
-                "400",
-                "--duration",
-                "1",
-                "--warmup",
-                "0.25",
-                "--ratio",
-                "1:1",
-            ],
+            "-c 10 --rate 400 --duration 1 --warmup 0.25 --ratio 1:1",
         ));
-        let sent = number(&report, &["sent"]);
+        let sent = number(&report, "sent");
         // 400 requests a second for a second, by a seeded schedule; some hundreds whatever
         // the seed.
         assert!((300.0..500.0).contains(&sent), "{name}: {report}");
-        assert_eq!(
-            number(&report, &["latency", "count"]),
-            sent,
-            "{name}: {report}"
-        );
+        assert_eq!(number(&report, "latency count"), sent, "{name}: {report}");
         for field in [
             "errors",
             "error_replies",
@@ -91,11 +86,7 @@ fn every_request_is_answered_at_a_low_rate() {
             "unsent",
             "connection_errors",
         ] {
-            assert_eq!(
-                number(&report, &[field]),
-                0.0,
-                "{name}: {field} in {report}"
-            );
+            assert_eq!(number(&report, field), 0.0, "{name}: {field} in {report}");
         }
         // The server saw them all: those of the window and of the warm-up (about 100).
         let processed = commands_processed(&server) - before;
@@ -103,10 +94,7 @@ fn every_request_is_answered_at_a_low_rate() {
             processed as f64 > sent,
             "{name}: {processed} commands, {report}"
         );
-        assert!(
-            number(&report, &["latency", "max_ms"]) > 0.0,
-            "{name}: {report}"
-        );
+        assert!(number(&report, "latency max_ms") > 0.0, "{name}: {report}");
     }
 }
 
@@ -118,33 +106,15 @@ fn every_request_is_answered_at_a_low_rate() {
 #[test]
 fn a_server_stall_is_charged_to_every_request_meant_during_it() {
     for (name, server) in servers() {
-        let generator = loadgen(
-            &server,
-            &[
-                "-c",
-                "20",
-                "--rate",
-                "1000",
-                "--duration",
-                "4",
-                "--warmup",
-                "0.5",
-            ],
-        );
+        let generator = loadgen(&server, "-c 20 --rate 1000 --duration 4 --warmup 0.5");
         // Past the warm-up (about a second of requests), well before the window's end.
-        let started = poll(Duration::from_secs(60), || {
-            (commands_processed(&server) >= 1000).then_some(())
-        });
-        assert!(
-            started.is_some(),
-            "{name}: the generator's requests never came"
-        );
+        wait_for_commands(name, &server, 1000);
         let mut staller = server.raw();
         assert_eq!(staller.cmd_text(&["DEBUG", "SLEEP", "0.3"]), "+OK\r\n");
 
         let report = report(generator);
-        assert_eq!(number(&report, &["errors"]), 0.0, "{name}: {report}");
-        let latency = |p: &str| number(&report, &["latency", p]);
+        assert_eq!(number(&report, "errors"), 0.0, "{name}: {report}");
+        let latency = |p: &str| number(&report, &format!("latency {p}"));
         assert!(latency("max_ms") >= 250.0, "{name}: {report}");
         assert!(latency("p99_9_ms") >= 250.0, "{name}: {report}");
         assert!(latency("p99_ms") >= 150.0, "{name}: {report}");
@@ -158,36 +128,19 @@ fn a_server_that_dies_is_counted_not_waited_for() {
     for (name, mut server) in servers() {
         let generator = loadgen(
             &server,
-            &[
-                "-c",
-                "5",
-                "--rate",
-                "200",
-                "--duration",
-                "3",
-                "--warmup",
-                "0",
-                "--drain",
-                "30",
-            ],
+            "-c 5 --rate 200 --duration 3 --warmup 0 --drain 30",
         );
-        let started = poll(Duration::from_secs(60), || {
-            (commands_processed(&server) >= 100).then_some(())
-        });
-        assert!(
-            started.is_some(),
-            "{name}: the generator's requests never came"
-        );
+        wait_for_commands(name, &server, 100);
         server.kill9();
 
         let report = report(generator);
         assert_eq!(
-            number(&report, &["connection_errors"]),
+            number(&report, "connection_errors"),
             5.0,
             "{name}: {report}"
         );
-        let lost = number(&report, &["unsent"]) + number(&report, &["unanswered"]);
+        let lost = number(&report, "unsent") + number(&report, "unanswered");
         assert!(lost > 0.0, "{name}: {report}");
-        assert_eq!(number(&report, &["errors"]), lost, "{name}: {report}");
+        assert_eq!(number(&report, "errors"), lost, "{name}: {report}");
     }
 }
