@@ -97,7 +97,7 @@ echo "offered load: $rate requests/s ($fraction of the peak), SET:GET 1:1" | tee
 runs=$out/runs.jsonl
 raw=$out/raw.csv
 : >"$runs"
-echo "round,column,connections,sent_rate,reply_rate,errors,p50_ms,p90_ms,p99_ms,p99_9_ms,p99_99_ms,max_ms,send_lag_p99_ms,generator_cpu,generator_behind" >"$raw"
+echo "round,column,connections,sent_rate,reply_rate,errors,p50_ms,p90_ms,p99_ms,p99_9_ms,p99_99_ms,max_ms,send_lag_p99_ms,generator_cpu,generator_behind,busiest_thread_cpu" >"$raw"
 
 run_column() { # round column
   local round=$1 column=$2 connections report
@@ -114,7 +114,7 @@ l, lag = r["latency"], r["send_lag"]
 print(",".join(str(v) for v in [sys.argv[1], sys.argv[2], r["connections"], r["sent_rate"],
       r["reply_rate"], r["errors"], l["p50_ms"], l["p90_ms"], l["p99_ms"], l["p99_9_ms"],
       l["p99_99_ms"], l["max_ms"], lag["p99_ms"], r["generator_cpu"],
-      int(r["generator_behind"])]))' "$round" "$column" "$report" >>"$raw"
+      int(r["generator_behind"]), r["busiest_thread_cpu"]]))' "$round" "$column" "$report" >>"$raw"
     printf 'round %d %-10s -c %-5d p50 %s p99 %s p99.9 %s ms\n' "$round" "$column" "$connections" \
       "$(tail -1 "$raw" | cut -d, -f7)" "$(tail -1 "$raw" | cut -d, -f9)" "$(tail -1 "$raw" | cut -d, -f10)"
   done

@@ -61,6 +61,9 @@ pub struct Outcome {
     pub connection_errors: u64,
     /// The generator's CPU time over the window, user and system, in seconds.
     pub cpu_seconds: f64,
+    /// The same of its busiest thread (the sender or a reader): one near the window's length
+    /// had no time to spare.
+    pub busiest_thread_cpu_seconds: f64,
 }
 
 /// Runs the load `options` describes and returns what it measured. Fails only when the
@@ -109,13 +112,16 @@ pub fn run(options: &Options) -> io::Result<Outcome> {
         .collect::<io::Result<Vec<_>>>()?;
 
     sleep_until(window.start);
-    let cpu_at_start = cpu_seconds();
+    let cpu_at_start = cpu_seconds(libc::RUSAGE_SELF);
     sleep_until(window.end);
-    let cpu_seconds = cpu_seconds() - cpu_at_start;
+    let cpu_seconds = cpu_seconds(libc::RUSAGE_SELF) - cpu_at_start;
 
     let mut tally = Tally::new();
+    let mut busiest_thread_cpu_seconds: f64 = 0.0;
     for reader in readers {
-        tally.merge(&reader.join().expect("a reader thread panicked")?);
+        let (share, reader_cpu) = reader.join().expect("a reader thread panicked")?;
+        tally.merge(&share);
+        busiest_thread_cpu_seconds = busiest_thread_cpu_seconds.max(reader_cpu);
     }
     let sent = sender.join().expect("the sender thread panicked");
     Ok(Outcome {
@@ -126,6 +132,7 @@ pub fn run(options: &Options) -> io::Result<Outcome> {
         unsent: sent.unsent,
         connection_errors: connections.iter().filter(|c| lock(c).failed).count() as u64,
         cpu_seconds,
+        busiest_thread_cpu_seconds: busiest_thread_cpu_seconds.max(sent.cpu_seconds),
     })
 }
 
@@ -137,16 +144,23 @@ fn sleep_until(deadline: Instant) {
 }
 
 /// One reader thread: a single-threaded tokio runtime reading the replies of its share of the
-/// connections. Returns their merged tally.
+/// connections. Returns their merged tally and the thread's CPU time over the window.
 fn read_share(
     share: Vec<(TcpStream, Shared)>,
     window: Window,
     drain_deadline: watch::Receiver<Option<Instant>>,
-) -> io::Result<Tally> {
+) -> io::Result<(Tally, f64)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        // A task of this thread's runtime, so on this thread.
+        let cpu = tokio::spawn(async move {
+            tokio::time::sleep_until(window.start.into()).await;
+            let at_start = cpu_seconds(libc::RUSAGE_THREAD);
+            tokio::time::sleep_until(window.end.into()).await;
+            cpu_seconds(libc::RUSAGE_THREAD) - at_start
+        });
         let mut tasks = Vec::with_capacity(share.len());
         for (stream, shared) in share {
             let stream = tokio::net::TcpStream::from_std(stream)?;
@@ -161,7 +175,7 @@ fn read_share(
         for task in tasks {
             tally.merge(&task.await.expect("a reader task panicked"));
         }
-        Ok(tally)
+        Ok((tally, cpu.await.expect("the CPU probe panicked")))
     })
 }
 
@@ -221,6 +235,8 @@ struct Sent {
     lag: Histogram<u64>,
     in_window: u64,
     unsent: u64,
+    /// The sender thread's CPU time over the window.
+    cpu_seconds: f64,
 }
 
 /// The sender thread: every request at its intended time, until the window ends; then the
@@ -244,7 +260,9 @@ fn send(
         lag: latency::histogram(),
         in_window: 0,
         unsent: 0,
+        cpu_seconds: 0.0,
     };
+    let mut cpu_at_window_start = None;
     // Connections with bytes their socket did not take yet.
     let mut full: Vec<usize> = Vec::new();
     for arrival in schedule {
@@ -253,6 +271,9 @@ fn send(
             break;
         }
         wait_until(intended, &mut writers, &mut full);
+        if intended >= window.start && cpu_at_window_start.is_none() {
+            cpu_at_window_start = Some(cpu_seconds(libc::RUSAGE_THREAD));
+        }
         let writer = &mut writers[arrival.connection];
         {
             let mut pending = lock(&writer.shared);
@@ -274,6 +295,8 @@ fn send(
             full.push(arrival.connection);
         }
     }
+    sent.cpu_seconds =
+        cpu_at_window_start.map_or(0.0, |start| cpu_seconds(libc::RUSAGE_THREAD) - start);
     let drain_deadline = Instant::now() + options.drain;
     while !full.is_empty() && Instant::now() < drain_deadline {
         std::thread::sleep(RETRY_FULL_SOCKET);
@@ -387,12 +410,13 @@ async fn read_replies(
     }
 }
 
-/// This process's CPU time so far, user and system, in seconds.
-fn cpu_seconds() -> f64 {
+/// CPU time so far, user and system, in seconds, of this process (`RUSAGE_SELF`) or of the
+/// calling thread (`RUSAGE_THREAD`).
+fn cpu_seconds(who: libc::c_int) -> f64 {
     // SAFETY: an all-zero rusage is a valid value, and getrusage only writes the struct given.
     let usage = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        libc::getrusage(who, &mut usage);
         usage
     };
     let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;

@@ -7,8 +7,9 @@ use crate::options::Options;
 use crate::schedule::Arrivals;
 use crate::workload::Mix;
 
-/// Above this share of its reader threads' cores the generator may be what limits the run.
-const BUSY_CPU_SHARE: f64 = 0.9;
+/// Above this share of a core, a thread of the generator (the sender or a reader) may be what
+/// limits the run.
+const BUSY_THREAD_CPU: f64 = 0.9;
 
 #[derive(Debug, serde::Serialize)]
 pub struct Report {
@@ -40,8 +41,10 @@ pub struct Report {
     pub send_lag: Percentiles,
     /// The generator's CPU over the window, in cores (1.0: one core busy all the time).
     pub generator_cpu: f64,
-    /// The send lag's p99 went over `--max-send-lag-ms`, or the reader threads were nearly
-    /// saturated: the generator, not only the server, may be in these numbers.
+    /// The same of its busiest thread, the sender or a reader.
+    pub busiest_thread_cpu: f64,
+    /// The send lag's p99 went over `--max-send-lag-ms`, or a thread of the generator was
+    /// nearly saturated: the generator, not only the server, may be in these numbers.
     pub generator_behind: bool,
 }
 
@@ -50,7 +53,7 @@ impl Report {
         let seconds = outcome.window.seconds();
         let tally = &outcome.tally;
         let send_lag = Percentiles::of(&outcome.send_lag);
-        let generator_cpu = outcome.cpu_seconds / seconds;
+        let busiest_thread_cpu = outcome.busiest_thread_cpu_seconds / seconds;
         Report {
             host: options.host.clone(),
             port: options.port,
@@ -71,9 +74,10 @@ impl Report {
             connection_errors: outcome.connection_errors,
             latency: Percentiles::of(&tally.latency),
             send_lag,
-            generator_cpu,
+            generator_cpu: outcome.cpu_seconds / seconds,
+            busiest_thread_cpu,
             generator_behind: send_lag.p99_ms > options.max_send_lag_ms
-                || generator_cpu > BUSY_CPU_SHARE * f64::from(options.threads),
+                || busiest_thread_cpu > BUSY_THREAD_CPU,
         }
     }
 
@@ -95,7 +99,7 @@ impl Report {
              errors {} (error replies {}, unanswered {}, unsent {}; failed connections {})\n\
              latency from intended send (ms):  {}\n\
              sender lag behind schedule (ms): {}\n\
-             generator CPU: {:.2} cores\n",
+             generator CPU: {:.2} cores, its busiest thread {:.2}\n",
             self.host,
             self.port,
             self.connections,
@@ -117,6 +121,7 @@ impl Report {
             percentiles(&self.latency),
             percentiles(&self.send_lag),
             self.generator_cpu,
+            self.busiest_thread_cpu,
         );
         if self.generator_behind {
             text.push_str(
