@@ -366,8 +366,15 @@ async fn read_replies(
         };
         let read = tokio::select! {
             read = stream.read_buf(&mut input) => read,
-            // The sender is done (or gone): check again whether anything is still due.
-            _ = drain_deadline.changed(), if deadline.is_none() => continue,
+            // The sender is done: check again whether anything is still due.
+            changed = drain_deadline.changed(), if deadline.is_none() => {
+                if changed.is_err() {
+                    // The sender is gone without a deadline (it panicked): stop now.
+                    give_up(&mut tally, false);
+                    return tally;
+                }
+                continue;
+            }
             () = drained => {
                 give_up(&mut tally, false);
                 return tally;
