@@ -1,7 +1,8 @@
 //! The generator run as a program against redis-lite and real Redis (each when available; a
-//! test says when it skipped one): every request answered at a low rate, and a server stall
-//! charged to every request meant during it.
+//! test says when it skipped one): every request answered at a low rate, a server stall
+//! charged to every request meant during it, and a server that dies reported, not waited for.
 
+use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -34,10 +35,21 @@ fn loadgen(server: &Server, args: &str) -> Child {
         .expect("redis-lite-loadgen starts")
 }
 
-fn report(child: Child) -> Value {
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{output:?}");
-    let text = String::from_utf8(output.stdout).unwrap();
+/// The generator's report, once it exits (a generous two minutes: one that hangs fails).
+fn report(mut child: Child) -> Value {
+    let status = poll(Duration::from_secs(120), || child.try_wait().unwrap());
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("redis-lite-loadgen did not finish");
+    };
+    let mut text = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(status.success(), "{status}: {text}");
     serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
