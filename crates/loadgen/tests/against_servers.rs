@@ -157,3 +157,34 @@ fn a_server_that_dies_is_counted_not_waited_for() {
         assert_eq!(number(&report, "errors"), lost, "{name}: {report}");
     }
 }
+
+/// The generator itself is stopped for 300 ms (SIGSTOP, then SIGCONT): the requests meant
+/// meanwhile go out late, and their latency still counts from when they were meant to go, as
+/// it must for a server that delays reading them. The report shows the delay as send lag and
+/// flags the run. Timed from the actual writes, the requests would look fast.
+#[test]
+fn a_late_send_is_charged_from_the_intended_time_and_flagged() {
+    let Some((name, server)) = servers().into_iter().next() else {
+        return;
+    };
+    let generator = loadgen(&server, "-c 5 --rate 1000 --duration 6 --warmup 0.5");
+    wait_for_commands(name, &server, 1000);
+    let signal = |name: &str| {
+        let status = Command::new("kill")
+            .args([name, &generator.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {name}");
+    };
+    signal("-STOP");
+    // The length of the stop, not a wait for a condition.
+    std::thread::sleep(Duration::from_millis(300));
+    signal("-CONT");
+
+    let report = report(generator);
+    assert_eq!(number(&report, "errors"), 0.0, "{name}: {report}");
+    for percentile in ["latency max_ms", "latency p99_9_ms", "send_lag max_ms"] {
+        assert!(number(&report, percentile) >= 250.0, "{name}: {report}");
+    }
+    assert_eq!(report["generator_behind"], true, "{name}: {report}");
+}
