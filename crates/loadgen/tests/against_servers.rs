@@ -1,6 +1,7 @@
 //! The generator run as a program against redis-lite and real Redis (each when available; a
 //! test says when it skipped one): every request answered at a low rate, a server stall
-//! charged to every request meant during it, and a server that dies reported, not waited for.
+//! charged to every request meant during it, a server that dies reported, not waited for, and
+//! the generator's own delays charged from the intended send times and flagged.
 
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
