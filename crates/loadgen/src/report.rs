@@ -93,7 +93,7 @@ impl Report {
             )
         };
         let mut text = format!(
-            "{}:{}, {} connections, {:?} arrivals at {} requests/s, SET:GET {}:{}, {} keys, \
+            "{}:{}, {} connections, {} arrivals at {} requests/s, SET:GET {}:{}, {} keys, \
              {}-byte values\n\
              measured {:.1} s: sent {} ({:.0}/s), replies {:.0}/s\n\
              errors {} (error replies {}, unanswered {}, unsent {}; failed connections {})\n\
@@ -103,7 +103,10 @@ impl Report {
             self.host,
             self.port,
             self.connections,
-            self.arrivals,
+            // The name the command line takes.
+            clap::ValueEnum::to_possible_value(&self.arrivals)
+                .expect("every arrival kind has a name")
+                .get_name(),
             self.target_rate,
             self.ratio.sets,
             self.ratio.gets,
