@@ -142,7 +142,7 @@ fn a_server_that_dies_is_counted_not_waited_for() {
     for (name, mut server) in servers() {
         let generator = loadgen(
             &server,
-            "-c 5 --rate 200 --duration 3 --warmup 0 --drain 30",
+            "-c 5 --rate 200 --duration 6 --warmup 0 --drain 30",
         );
         wait_for_commands(name, &server, 100);
         server.kill9();
