@@ -22,7 +22,8 @@
 #
 # Usage:  bench/tail_latency.sh [LABEL=LITE_BINARY ...]
 #         (default: lite=target/release/redis-lite-server, at its default loop count and with
-#         --threads 1; THREADS picks the loop counts as in bench/lib.sh)
+#         --threads 1; THREADS picks the loop counts as in bench/lib.sh. Below four cores the
+#         default is one loop, the same as --threads 1: THREADS="1 2" compares one and two)
 # Knobs: ROUNDS [3], FRACTION [0.5], PEAK (requests/s; measured when unset), CONNECTIONS
 #        ["50 1000"], DURATION [10], WARMUP [2], KEYSPACE [100000], PEAK_N [300000] (requests
 #        per redis-benchmark test), LOADGEN [target/release/redis-lite-loadgen, built when
