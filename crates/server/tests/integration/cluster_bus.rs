@@ -629,3 +629,98 @@ fn dirty_slot_scenario(program: Program) -> Vec<Server> {
     );
     nodes
 }
+
+/// Stops a process (SIGSTOP) until dropped (SIGCONT), so that a test that fails meanwhile does
+/// not leave it stopped.
+struct Stopped(u32);
+
+impl Stopped {
+    fn new(server: &Server) -> Stopped {
+        // SAFETY: signals a child process this test started and still owns.
+        assert_eq!(unsafe { libc::kill(server.pid() as i32, libc::SIGSTOP) }, 0);
+        Stopped(server.pid())
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        // SAFETY: as in `new`.
+        unsafe { libc::kill(self.0 as i32, libc::SIGCONT) };
+    }
+}
+
+/// `cluster-link-sendbuf-limit`: when a peer stops reading its bus (SIGSTOP) and PUBLISH,
+/// which goes to every node over the bus, piles up more than the limit on the link to it, the
+/// cron frees the link, counts it in CLUSTER INFO's `total_cluster_links_buffer_limit_exceeded`,
+/// and connects again; the cluster is whole once the peer runs again. Redis 7.0 and
+/// redis-lite alike.
+#[test]
+fn a_link_whose_send_buffer_passes_the_limit_is_freed_and_counted() {
+    for program in [Program::Redis, Program::Lite] {
+        if !program.available() {
+            skipped(&format!("{program:?} is not available"));
+            continue;
+        }
+        // A node timeout long enough that only the buffer limit frees the link.
+        let launch = || {
+            Launch::of(program)
+                .args(&["--save", "", "--appendonly", "no"])
+                .args(&["--cluster-node-timeout", "120000"])
+                .args(&["--cluster-link-sendbuf-limit", "1mb"])
+        };
+        let cluster = testkit::Cluster::start(vec![launch(), launch()]);
+        let (sender, peer) = (&cluster.nodes[0], &cluster.nodes[1]);
+        let peer_id = text(&mut peer.raw(), &["CLUSTER", "MYID"]);
+        let exceeded = || cluster_info(sender, "total_cluster_links_buffer_limit_exceeded");
+        assert_eq!(exceeded(), "0", "{program:?}");
+        let first_link = link_created(sender, &peer_id).expect("a link to the peer");
+        let stopped = Stopped::new(peer);
+        // The peer's socket buffers take megabytes before the sender's own queue grows.
+        let message = "x".repeat(1 << 20);
+        let mut raw = sender.raw();
+        wait_until("the link to pass the limit", CONVERGE, || {
+            assert_eq!(raw.cmd_text(&["PUBLISH", "bulk", &message]), ":0\r\n");
+            exceeded() != "0"
+        });
+        // The freed link is replaced by a new one (the peer's kernel still accepts it).
+        wait_until("a new link to the stopped peer", CONVERGE, || {
+            link_created(sender, &peer_id).is_some_and(|created| created != first_link)
+        });
+        drop(stopped);
+        wait_converged(&cluster.nodes);
+        assert_ne!(exceeded(), "0", "{program:?}");
+        assert_eq!(
+            cluster_info(peer, "total_cluster_links_buffer_limit_exceeded"),
+            "0",
+            "{program:?}: the peer's links were never over the limit"
+        );
+    }
+}
+
+/// The create-time of `server`'s outbound bus link to node `id`, from CLUSTER LINKS.
+fn link_created(server: &Server, id: &str) -> Option<i64> {
+    let Reply::Array(links) = Reply::parse(&server.raw().cmd(&["CLUSTER", "LINKS"])) else {
+        panic!("CLUSTER LINKS is not an array");
+    };
+    links.into_iter().find_map(|link| {
+        let Reply::Array(fields) = link else {
+            panic!("a link is not a map");
+        };
+        let field = |name: &str| {
+            let at = fields
+                .iter()
+                .position(|f| matches!(f, Reply::Bulk(Some(b)) if b == name.as_bytes()))?;
+            fields.get(at + 1).cloned()
+        };
+        let is = |name: &str, value: &str| {
+            matches!(field(name), Some(Reply::Bulk(Some(b))) if b == value.as_bytes())
+        };
+        if !is("direction", "to") || !is("node", id) {
+            return None;
+        }
+        match field("create-time") {
+            Some(Reply::Int(created)) => Some(created),
+            other => panic!("create-time is {other:?}"),
+        }
+    })
+}
