@@ -212,15 +212,17 @@ fn a_mixed_cluster_of_redis_and_redis_lite_checks_clean_from_both() {
     assert_eq!(fields(&nodes[0]), fields(&nodes[1]));
     assert_eq!(fields(&nodes[2]), fields(&nodes[3]));
     // PUBLISH on any node reaches a subscriber on every other, whichever kind each is. The
-    // cluster has converged, so every node has its links: one PUBLISH is enough.
+    // cluster has converged, so every node has its links: one PUBLISH is enough. A channel per
+    // pair: a PUBLISH goes to every node, and may reach one after the next pair subscribed there.
     for (from, to) in [(0, 1), (1, 2), (2, 0), (3, 2)] {
+        let channel = format!("news{from}{to}");
         let mut subscriber = nodes[to].raw();
-        subscriber.cmd(&["SUBSCRIBE", "news"]);
+        subscriber.cmd(&["SUBSCRIBE", &channel]);
         let message = format!("hello from {from}");
-        nodes[from].raw().cmd(&["PUBLISH", "news", &message]);
+        nodes[from].raw().cmd(&["PUBLISH", &channel, &message]);
         let push = subscriber.read_reply();
         let expected = format!(
-            "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n${}\r\n{message}\r\n",
+            "*3\r\n$7\r\nmessage\r\n$6\r\n{channel}\r\n${}\r\n{message}\r\n",
             message.len()
         );
         assert_eq!(String::from_utf8_lossy(&push), expected, "{from} -> {to}");
