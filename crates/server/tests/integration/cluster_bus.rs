@@ -632,25 +632,6 @@ fn dirty_slot_scenario(program: Program) -> Vec<Server> {
     nodes
 }
 
-/// Stops a process (SIGSTOP) until dropped (SIGCONT), so that a test that fails meanwhile does
-/// not leave it stopped.
-struct Stopped(u32);
-
-impl Stopped {
-    fn new(server: &Server) -> Stopped {
-        // SAFETY: signals a child process this test started and still owns.
-        assert_eq!(unsafe { libc::kill(server.pid() as i32, libc::SIGSTOP) }, 0);
-        Stopped(server.pid())
-    }
-}
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        // SAFETY: as in `new`.
-        unsafe { libc::kill(self.0 as i32, libc::SIGCONT) };
-    }
-}
-
 /// `cluster-link-sendbuf-limit`: when a peer stops reading its bus (SIGSTOP) and PUBLISH,
 /// which goes to every node over the bus, piles up more than the limit on the link to it, the
 /// cron frees the link, counts it in CLUSTER INFO's `total_cluster_links_buffer_limit_exceeded`,
@@ -676,7 +657,7 @@ fn a_link_whose_send_buffer_passes_the_limit_is_freed_and_counted() {
         let exceeded = || cluster_info(sender, "total_cluster_links_buffer_limit_exceeded");
         assert_eq!(exceeded(), "0", "{program:?}");
         let first_link = link_created(sender, &peer_id).expect("a link to the peer");
-        let stopped = Stopped::new(peer);
+        let frozen = peer.freeze();
         // The peer's socket buffers take megabytes before the sender's own queue grows.
         let message = "x".repeat(1 << 20);
         let mut raw = sender.raw();
@@ -688,7 +669,7 @@ fn a_link_whose_send_buffer_passes_the_limit_is_freed_and_counted() {
         wait_until("a new link to the stopped peer", CONVERGE, || {
             link_created(sender, &peer_id).is_some_and(|created| created != first_link)
         });
-        drop(stopped);
+        drop(frozen);
         wait_converged(&cluster.nodes);
         assert_ne!(exceeded(), "0", "{program:?}");
         assert_eq!(
