@@ -797,7 +797,12 @@ fn a_master_cut_off_by_a_partition_comes_back_as_a_replica_of_its_replacement() 
 
         drop(partition);
         let all: Vec<&Server> = nodes.iter().collect();
-        wait_replica_of(nodes[master].port, nodes[replica].port, &all, promise + SLACK);
+        wait_replica_of(
+            nodes[master].port,
+            nodes[replica].port,
+            &all,
+            promise + SLACK,
+        );
         let mut old_master = nodes[master].raw();
         assert_eq!(old_master.cmd_text(&["READONLY"]), "+OK\r\n");
         for (key, value) in [(&before, "1"), (&during, "2")] {
@@ -808,7 +813,8 @@ fn a_master_cut_off_by_a_partition_comes_back_as_a_replica_of_its_replacement() 
         // Writes to it are redirected to its replacement.
         let moved = old_master.cmd_text(&["SET", &before, "3"]);
         assert!(
-            moved.starts_with("-MOVED ") && moved.ends_with(&format!(":{}\r\n", nodes[replica].port)),
+            moved.starts_with("-MOVED ")
+                && moved.ends_with(&format!(":{}\r\n", nodes[replica].port)),
             "{program:?}: {moved}"
         );
     }
