@@ -115,6 +115,13 @@ impl Cluster {
         Ok(())
     }
 
+    /// INFO's `cluster_connections`: two bus links (one each way) per other known node, as
+    /// Redis counts them, handshakes included, whether or not they are up.
+    pub fn connections(&self) -> usize {
+        self.node()
+            .map_or(0, |node| node.read().nodes.len().saturating_sub(1) * 2)
+    }
+
     /// The node, when cluster mode is on.
     pub fn node(&self) -> Option<&ClusterNode> {
         self.node.get()

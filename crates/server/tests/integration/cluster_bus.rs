@@ -656,6 +656,9 @@ fn a_link_whose_send_buffer_passes_the_limit_is_freed_and_counted() {
         let peer_id = text(&mut peer.raw(), &["CLUSTER", "MYID"]);
         let exceeded = || cluster_info(sender, "total_cluster_links_buffer_limit_exceeded");
         assert_eq!(exceeded(), "0", "{program:?}");
+        // INFO counts two links per other node.
+        let connections = testkit::info_field(&mut sender.raw(), "clients", "cluster_connections");
+        assert_eq!(connections, "2", "{program:?}");
         let first_link = link_created(sender, &peer_id).expect("a link to the peer");
         let frozen = peer.freeze();
         // The peer's socket buffers take megabytes before the sender's own queue grows.
