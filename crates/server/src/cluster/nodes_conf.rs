@@ -242,8 +242,9 @@ impl ConfigFile {
     /// to disk, renamed over the old one, the directory flushed, the new file locked), so that
     /// it survives the machine's crash and not only the process's. Otherwise the text
     /// overwrites the file in place, as Redis 7.0 saves: a shorter text is first padded with
-    /// newlines to the old length, then the file is cut to it, so that the file never ends
-    /// inside a line; a killed process leaves the whole text in the page cache either way.
+    /// newlines to the old length, then the file is cut to it, so that a crash between the two
+    /// leaves the new text followed by blank lines (which [`parse`] skips), never the old
+    /// text's tail; a killed process leaves the whole text in the page cache either way.
     pub fn save(&mut self, text: &str, durable: bool) -> std::io::Result<()> {
         if durable {
             self.replace(text)
