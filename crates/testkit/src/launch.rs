@@ -411,6 +411,14 @@ impl Server {
         self.child.id()
     }
 
+    /// Stops the process (SIGSTOP) until the returned guard is dropped (SIGCONT): to its peers
+    /// it stops reading and answering without closing a connection, as behind a network
+    /// partition. A test that fails meanwhile does not leave it stopped.
+    pub fn freeze(&self) -> Frozen {
+        signal(self.pid(), "-STOP");
+        Frozen { pid: self.pid() }
+    }
+
     /// Sends SIGKILL and waits.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
@@ -435,6 +443,26 @@ impl Server {
             self.program
         );
     }
+}
+
+/// A server stopped by [`Server::freeze`]; it runs again when this is dropped.
+pub struct Frozen {
+    pid: u32,
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        signal(self.pid, "-CONT");
+    }
+}
+
+/// Sends a signal (`-STOP`, `-CONT`) to a process with kill(1).
+fn signal(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(sent, "kill {signal} {pid} failed");
 }
 
 impl Drop for Server {

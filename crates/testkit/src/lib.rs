@@ -33,7 +33,7 @@ pub use differential::{
     differential_notifications_with, differential_with, notifications, notifications_with,
 };
 pub use launch::{
-    free_port, installed, lite_binary, skipped, which, DataDir, Launch, Program, Server,
+    free_port, installed, lite_binary, skipped, which, DataDir, Frozen, Launch, Program, Server,
 };
 pub use resp::{encode, frame_len, Raw, Reply};
 pub use run::{run, text};

@@ -219,7 +219,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                 "connected_clients:{}",
                 server.clients.count().saturating_sub(replicas)
             );
-            field!("cluster_connections:0");
+            field!("cluster_connections:{}", server.cluster.connections());
             field!("maxclients:{}", config.maxclients);
             let (input, output) = server.clients.peaks.recent();
             field!("client_recent_max_input_buffer:{input}");

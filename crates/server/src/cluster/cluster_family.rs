@@ -404,7 +404,7 @@ fn info(ctx: &mut Ctx<'_>) -> CmdResult {
         "cluster_state:{}\r\ncluster_slots_assigned:{}\r\ncluster_slots_ok:{slots_ok}\r\n\
          cluster_slots_pfail:{pfail}\r\ncluster_slots_fail:{fail}\r\ncluster_known_nodes:{}\r\n\
          cluster_size:{}\r\ncluster_current_epoch:{}\r\ncluster_my_epoch:{}\r\n\
-         {}total_cluster_links_buffer_limit_exceeded:0\r\n",
+         {}total_cluster_links_buffer_limit_exceeded:{}\r\n",
         if ok { "ok" } else { "fail" },
         state.assigned_slots(),
         state.nodes.len(),
@@ -412,6 +412,9 @@ fn info(ctx: &mut Ctx<'_>) -> CmdResult {
         state.current_epoch,
         state.my_epoch(),
         node.bus.stats_lines(),
+        node.bus
+            .links_buffer_limit_exceeded
+            .load(std::sync::atomic::Ordering::Relaxed),
     );
     ctx.out.verbatim(b"txt", text.as_bytes());
     Ok(())

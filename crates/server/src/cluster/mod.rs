@@ -115,6 +115,13 @@ impl Cluster {
         Ok(())
     }
 
+    /// INFO's `cluster_connections`: two bus links (one each way) per other known node, as
+    /// Redis counts them, handshakes included, whether or not they are up.
+    pub fn connections(&self) -> usize {
+        self.node()
+            .map_or(0, |node| node.read().nodes.len().saturating_sub(1) * 2)
+    }
+
     /// The node, when cluster mode is on.
     pub fn node(&self) -> Option<&ClusterNode> {
         self.node.get()
@@ -138,7 +145,8 @@ impl ClusterNode {
     pub fn save(&self) -> std::io::Result<()> {
         let mut file = self.file.lock();
         self.pending_save.store(0, Relaxed);
-        file.save(&self.state.read().clone(), true)
+        let text = nodes_conf::render(&self.state.read());
+        file.save(&text, true)
     }
 
     /// After a change: the coverage recomputed at once, and nodes.conf to be saved durably
@@ -150,8 +158,8 @@ impl ClusterNode {
 
     /// [`ClusterNode::save_after_change`] without flushing the file to disk, as Redis saves
     /// after slot assignments (ADDSLOTS, DELSLOTS, SETSLOT without a new epoch): the file is
-    /// renamed into place, so a killed process finds it, and a resharding's thousands of
-    /// SETSLOTs do not each wait for the disk.
+    /// overwritten in place, so a killed process finds it, and a resharding's thousands of
+    /// SETSLOTs neither wait for the disk nor create and free a file each.
     pub fn save_after_slot_change(&self) {
         self.save_after(SAVE_CONFIG);
     }
@@ -177,8 +185,9 @@ impl ClusterNode {
         if flags == 0 {
             return;
         }
-        let state = self.state.read().clone();
-        if let Err(e) = file.save(&state, flags & FSYNC_CONFIG != 0) {
+        // Rendered under the read lock, written after it is released.
+        let text = nodes_conf::render(&self.state.read());
+        if let Err(e) = file.save(&text, flags & FSYNC_CONFIG != 0) {
             crate::log!(
                 Warning,
                 "Could not save the cluster config file {}: {e}",

@@ -1,13 +1,17 @@
 //! `cluster-config-file` (nodes.conf) in Redis's format: one CLUSTER NODES line per node, then
 //! `vars currentEpoch N lastVoteEpoch M`. Read at start-up (a file that does not parse stops
-//! the server, as in Redis), written after every change: to a temporary file, fsynced, then
-//! renamed over the old one, so a crash leaves the old file or the new one. An exclusive
-//! `flock` on the file keeps two nodes from sharing it; it is taken again on the renamed file,
-//! and the replaced file's descriptor is closed on a thread of its own ([`close_later`]).
+//! the server, as in Redis), written after every change. A durable save (a new epoch, role or
+//! vote) goes to a temporary file, fsynced, then renamed over the old one, so that even a
+//! machine's crash leaves the old file or the new one; the other saves (slot assignments,
+//! thousands of them in a resharding) overwrite the file in place as Redis 7.0 does every save,
+//! through the descriptor that holds its lock: no file created or freed, no descriptor opened.
+//! An exclusive `flock` keeps two nodes from sharing the file; it is taken again on the renamed
+//! file, and the replaced file's descriptor is closed on a thread of its own ([`close_later`]).
 
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::OnceLock;
@@ -210,17 +214,23 @@ pub struct ConfigFile {
     path: PathBuf,
     /// `cluster-config-file` as configured, for messages (Redis's are relative to `dir`).
     name: String,
+    /// The file, open for reading and writing (never appending, so that an in-place save
+    /// writes from its start), holding the lock.
     lock: File,
+    /// The file's length, which an in-place save pads a shorter text to before truncating.
+    len: u64,
 }
 
 impl ConfigFile {
     /// Takes the file's lock (creating it when missing), as Redis does before it serves.
     pub fn lock(path: &Path, name: &str) -> Result<Self, String> {
         let lock = lock_file(path, name)?;
+        let len = lock.metadata().map(|m| m.len()).unwrap_or(0);
         Ok(ConfigFile {
             path: path.to_path_buf(),
             name: name.to_string(),
             lock,
+            len,
         })
     }
 
@@ -228,35 +238,58 @@ impl ConfigFile {
         &self.name
     }
 
-    /// Writes `state` atomically (a temporary file renamed over the old one), then locks the
-    /// new file. `durable` also flushes the file and its directory to disk, so that the new
-    /// file survives the machine's crash and not only the process's.
-    pub fn save(&mut self, state: &ClusterState, durable: bool) -> std::io::Result<()> {
+    /// Writes `text` ([`render`]'s). `durable` writes it atomically (a temporary file flushed
+    /// to disk, renamed over the old one, the directory flushed, the new file locked), so that
+    /// it survives the machine's crash and not only the process's. Otherwise the text
+    /// overwrites the file in place, as Redis 7.0 saves: a shorter text is first padded with
+    /// newlines to the old length, then the file is cut to it, so that a crash between the two
+    /// leaves the new text followed by blank lines (which [`parse`] skips), never the old
+    /// text's tail; a killed process leaves the whole text in the page cache either way.
+    pub fn save(&mut self, text: &str, durable: bool) -> std::io::Result<()> {
+        if durable {
+            self.replace(text)
+        } else {
+            self.overwrite(text)
+        }
+    }
+
+    fn overwrite(&mut self, text: &str) -> std::io::Result<()> {
+        let new_len = text.len() as u64;
+        if new_len >= self.len {
+            self.lock.write_all_at(text.as_bytes(), 0)?;
+        } else {
+            let mut padded = Vec::with_capacity(self.len as usize);
+            padded.extend_from_slice(text.as_bytes());
+            padded.resize(self.len as usize, b'\n');
+            self.lock.write_all_at(&padded, 0)?;
+            self.lock.set_len(new_len)?;
+        }
+        self.len = new_len;
+        Ok(())
+    }
+
+    fn replace(&mut self, text: &str) -> std::io::Result<()> {
         let mut temp_name = self.path.clone().into_os_string();
         temp_name.push(format!(".tmp-{}", std::process::id()));
         let temp = PathBuf::from(temp_name);
         let written = (|| {
             let mut file = File::create(&temp)?;
-            file.write_all(render(state).as_bytes())?;
-            if durable {
-                file.sync_all()?;
-            }
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
             std::fs::rename(&temp, &self.path)
         })();
         if written.is_err() {
             let _ = std::fs::remove_file(&temp);
             return written;
         }
-        if let Some(dir) = self.path.parent().filter(|_| durable) {
-            let dir = if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            };
-            File::open(dir)?.sync_all()?;
-        }
+        let dir = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        File::open(dir)?.sync_all()?;
         let lock = lock_file(&self.path, &self.name).map_err(std::io::Error::other)?;
         close_later(std::mem::replace(&mut self.lock, lock));
+        self.len = text.len() as u64;
         Ok(())
     }
 }
@@ -284,8 +317,9 @@ fn close_later(file: File) {
 fn lock_file(path: &Path, name: &str) -> Result<File, String> {
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .append(true)
+        .write(true)
         .create(true)
+        .truncate(false)
         .open(path)
         .map_err(|e| format!("Can't open {name} in order to acquire a lock: {e}"))?;
     // SAFETY: flock on a descriptor this function owns.
@@ -321,6 +355,37 @@ mod tests {
         assert_eq!(state.migrating_to(7), Some(1));
         assert_eq!(state.importing_from(9), Some(1));
         assert_eq!(render(&state), text);
+    }
+
+    /// Saves in place (shorter, then longer) and atomic ones in any order leave exactly the
+    /// last text, through the same locked file.
+    #[test]
+    fn every_kind_of_save_leaves_exactly_the_last_text() {
+        let dir = std::env::temp_dir().join(format!("nodes-conf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("nodes.conf");
+        let mut file = ConfigFile::lock(&path, "nodes.conf").unwrap();
+        let long = "a line that is rather long\nvars currentEpoch 1 lastVoteEpoch 0\n";
+        let short = "short\n";
+        for (text, durable) in [
+            (long, true),
+            (short, false),
+            (long, false),
+            (short, true),
+            (long, true),
+            (short, false),
+        ] {
+            file.save(text, durable).unwrap();
+            assert_eq!(
+                std::fs::read_to_string(&path).unwrap(),
+                text,
+                "durable {durable}"
+            );
+        }
+        // The lock follows the renamed file: a second node is refused.
+        assert!(ConfigFile::lock(&path, "nodes.conf").is_err());
+        drop(file);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -311,16 +311,27 @@ impl ClusterState {
 
     /// The slots `node` serves, as ranges.
     pub fn slot_ranges(&self, node: usize) -> Vec<(usize, usize)> {
-        let key = Some(self.keys[node]);
-        let mut ranges: Vec<(usize, usize)> = Vec::new();
-        for slot in 0..SLOTS {
-            if self.slots[slot] != key {
-                continue;
+        if self.slot_counts[node] == 0 {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.all_slot_ranges()[node])
+    }
+
+    /// Every node's slot ranges (parallel to `nodes`) in one walk over the slots, so that
+    /// CLUSTER NODES and nodes.conf cost one walk however many nodes there are.
+    fn all_slot_ranges(&self) -> Vec<Vec<(usize, usize)>> {
+        let mut ranges = vec![Vec::new(); self.nodes.len()];
+        let mut start = 0;
+        while start < SLOTS {
+            let owner = self.slots[start];
+            let run = self.slots[start..]
+                .iter()
+                .take_while(|&&slot| slot == owner)
+                .count();
+            if let Some(key) = owner {
+                ranges[self.index_of_key(key)].push((start, start + run - 1));
             }
-            match ranges.last_mut() {
-                Some((_, end)) if *end + 1 == slot => *end = slot,
-                _ => ranges.push((slot, slot)),
-            }
+            start += run;
         }
         ranges
     }
@@ -434,6 +445,16 @@ impl ClusterState {
     /// lists its open slots too. `plaintext_ports`: each node's plaintext port in place of its
     /// TLS one, for a plaintext client of a `tls-cluster` node, as Redis shows them.
     pub fn describe(&self, node: usize, plaintext_ports: bool) -> String {
+        self.describe_with(node, plaintext_ports, &self.slot_ranges(node))
+    }
+
+    /// [`ClusterState::describe`] given the node's slot ranges.
+    fn describe_with(
+        &self,
+        node: usize,
+        plaintext_ports: bool,
+        ranges: &[(usize, usize)],
+    ) -> String {
         let n = &self.nodes[node];
         let master = match &n.master {
             Some(id) if n.is_replica() => id.as_str(),
@@ -460,7 +481,7 @@ impl ClusterState {
             epoch,
             linked
         );
-        for (start, end) in self.slot_ranges(node) {
+        for &(start, end) in ranges {
             if start == end {
                 let _ = write!(line, " {start}");
             } else {
@@ -490,11 +511,12 @@ impl ClusterState {
     /// handshake are left out of nodes.conf.
     pub fn describe_all(&self, with_handshake: bool, plaintext_ports: bool) -> String {
         let mut text = String::new();
+        let ranges = self.all_slot_ranges();
         for (i, node) in self.nodes.iter().enumerate() {
             if !with_handshake && node.flags & HANDSHAKE != 0 {
                 continue;
             }
-            text.push_str(&self.describe(i, plaintext_ports));
+            text.push_str(&self.describe_with(i, plaintext_ports, &ranges[i]));
             text.push('\n');
         }
         text

@@ -212,15 +212,17 @@ fn a_mixed_cluster_of_redis_and_redis_lite_checks_clean_from_both() {
     assert_eq!(fields(&nodes[0]), fields(&nodes[1]));
     assert_eq!(fields(&nodes[2]), fields(&nodes[3]));
     // PUBLISH on any node reaches a subscriber on every other, whichever kind each is. The
-    // cluster has converged, so every node has its links: one PUBLISH is enough.
+    // cluster has converged, so every node has its links: one PUBLISH is enough. A channel per
+    // pair: a PUBLISH goes to every node, and may reach one after the next pair subscribed there.
     for (from, to) in [(0, 1), (1, 2), (2, 0), (3, 2)] {
+        let channel = format!("news{from}{to}");
         let mut subscriber = nodes[to].raw();
-        subscriber.cmd(&["SUBSCRIBE", "news"]);
+        subscriber.cmd(&["SUBSCRIBE", &channel]);
         let message = format!("hello from {from}");
-        nodes[from].raw().cmd(&["PUBLISH", "news", &message]);
+        nodes[from].raw().cmd(&["PUBLISH", &channel, &message]);
         let push = subscriber.read_reply();
         let expected = format!(
-            "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n${}\r\n{message}\r\n",
+            "*3\r\n$7\r\nmessage\r\n$6\r\n{channel}\r\n${}\r\n{message}\r\n",
             message.len()
         );
         assert_eq!(String::from_utf8_lossy(&push), expected, "{from} -> {to}");
@@ -628,4 +630,83 @@ fn dirty_slot_scenario(program: Program) -> Vec<Server> {
         format!("-MOVED {slot} 127.0.0.1:{}\r\n", nodes[1].port)
     );
     nodes
+}
+
+/// `cluster-link-sendbuf-limit`: when a peer stops reading its bus (SIGSTOP) and PUBLISH,
+/// which goes to every node over the bus, piles up more than the limit on the link to it, the
+/// cron frees the link, counts it in CLUSTER INFO's `total_cluster_links_buffer_limit_exceeded`,
+/// and connects again; the cluster is whole once the peer runs again. Redis 7.0 and
+/// redis-lite alike.
+#[test]
+fn a_link_whose_send_buffer_passes_the_limit_is_freed_and_counted() {
+    for program in [Program::Redis, Program::Lite] {
+        if !program.available() {
+            skipped(&format!("{program:?} is not available"));
+            continue;
+        }
+        // A node timeout long enough that only the buffer limit frees the link.
+        let launch = || {
+            Launch::of(program)
+                .args(&["--save", "", "--appendonly", "no"])
+                .args(&["--cluster-node-timeout", "120000"])
+                .args(&["--cluster-link-sendbuf-limit", "1mb"])
+        };
+        let cluster = testkit::Cluster::start(vec![launch(), launch()]);
+        let (sender, peer) = (&cluster.nodes[0], &cluster.nodes[1]);
+        let peer_id = text(&mut peer.raw(), &["CLUSTER", "MYID"]);
+        let exceeded = || cluster_info(sender, "total_cluster_links_buffer_limit_exceeded");
+        assert_eq!(exceeded(), "0", "{program:?}");
+        // INFO counts two links per other node.
+        let connections = testkit::info_field(&mut sender.raw(), "clients", "cluster_connections");
+        assert_eq!(connections, "2", "{program:?}");
+        let first_link = link_created(sender, &peer_id).expect("a link to the peer");
+        let frozen = peer.freeze();
+        // The peer's socket buffers take megabytes before the sender's own queue grows.
+        let message = "x".repeat(1 << 20);
+        let mut raw = sender.raw();
+        wait_until("the link to pass the limit", CONVERGE, || {
+            assert_eq!(raw.cmd_text(&["PUBLISH", "bulk", &message]), ":0\r\n");
+            exceeded() != "0"
+        });
+        // The freed link is replaced by a new one (the peer's kernel still accepts it).
+        wait_until("a new link to the stopped peer", CONVERGE, || {
+            link_created(sender, &peer_id).is_some_and(|created| created != first_link)
+        });
+        drop(frozen);
+        wait_converged(&cluster.nodes);
+        assert_ne!(exceeded(), "0", "{program:?}");
+        assert_eq!(
+            cluster_info(peer, "total_cluster_links_buffer_limit_exceeded"),
+            "0",
+            "{program:?}: the peer's links were never over the limit"
+        );
+    }
+}
+
+/// The create-time of `server`'s outbound bus link to node `id`, from CLUSTER LINKS.
+fn link_created(server: &Server, id: &str) -> Option<i64> {
+    let Reply::Array(links) = Reply::parse(&server.raw().cmd(&["CLUSTER", "LINKS"])) else {
+        panic!("CLUSTER LINKS is not an array");
+    };
+    links.into_iter().find_map(|link| {
+        let Reply::Array(fields) = link else {
+            panic!("a link is not a map");
+        };
+        let field = |name: &str| {
+            let at = fields
+                .iter()
+                .position(|f| matches!(f, Reply::Bulk(Some(b)) if b == name.as_bytes()))?;
+            fields.get(at + 1).cloned()
+        };
+        let is = |name: &str, value: &str| {
+            matches!(field(name), Some(Reply::Bulk(Some(b))) if b == value.as_bytes())
+        };
+        if !is("direction", "to") || !is("node", id) {
+            return None;
+        }
+        match field("create-time") {
+            Some(Reply::Int(created)) => Some(created),
+            other => panic!("create-time is {other:?}"),
+        }
+    })
 }

@@ -761,3 +761,61 @@ fn a_replica_migrates_to_an_orphaned_master() {
         .unwrap();
     wait_replica_of(moved.port, b.port, &live, timeout);
 }
+
+/// A master cut off from the rest of the cluster without dying (SIGSTOP: it stops reading and
+/// answering, its connections stay open, as behind a network partition): the majority fails
+/// it and elects its replica, which takes writes. When the partition heals, the old master
+/// runs on with its stale view and links, learns the greater epoch, becomes a replica of its
+/// replacement and takes the writes it missed. Real Redis 7.0 and redis-lite alike.
+#[test]
+fn a_master_cut_off_by_a_partition_comes_back_as_a_replica_of_its_replacement() {
+    if !testkit::installed("redis-cli") {
+        skipped("redis-cli is not on PATH (in a_master_cut_off_by_a_partition_...)");
+        return;
+    }
+    for program in [Program::Redis, Program::Lite] {
+        if !program.available() {
+            skipped(&format!("{program:?} is not available"));
+            continue;
+        }
+        let nodes = six_node_cluster(program);
+        let (master, replica) = a_master_and_its_replica(&nodes);
+        let prefix = prefix_served_by(nodes[master].port, &nodes[0]);
+        let (before, during) = (format!("{prefix}before"), format!("{prefix}during"));
+        let mut old_master = nodes[master].raw();
+        assert_eq!(old_master.cmd_text(&["SET", &before, "1"]), "+OK\r\n");
+        assert_eq!(old_master.cmd_text(&["WAIT", "1", "0"]), ":1\r\n");
+
+        let partition = nodes[master].freeze();
+        let others: Vec<&Server> = (0..6).filter(|&i| i != master).map(|i| &nodes[i]).collect();
+        let promise = Duration::from_millis(NODE_TIMEOUT_MS * VALIDITY_FACTOR);
+        wait_promoted(nodes[replica].port, &others, promise + SLACK);
+        let mut replacement = nodes[replica].raw();
+        wait_until("the replacement to take writes", SYNC_TIMEOUT, || {
+            replacement.cmd_text(&["SET", &during, "2"]) == "+OK\r\n"
+        });
+
+        drop(partition);
+        let all: Vec<&Server> = nodes.iter().collect();
+        wait_replica_of(
+            nodes[master].port,
+            nodes[replica].port,
+            &all,
+            promise + SLACK,
+        );
+        let mut old_master = nodes[master].raw();
+        assert_eq!(old_master.cmd_text(&["READONLY"]), "+OK\r\n");
+        for (key, value) in [(&before, "1"), (&during, "2")] {
+            wait_until(&format!("{key} on the old master"), SYNC_TIMEOUT, || {
+                old_master.cmd_text(&["GET", key]) == format!("${}\r\n{value}\r\n", value.len())
+            });
+        }
+        // Writes to it are redirected to its replacement.
+        let moved = old_master.cmd_text(&["SET", &before, "3"]);
+        assert!(
+            moved.starts_with("-MOVED ")
+                && moved.ends_with(&format!(":{}\r\n", nodes[replica].port)),
+            "{program:?}: {moved}"
+        );
+    }
+}

@@ -177,6 +177,48 @@ fn the_slot_index_matches_redis_through_writes_renames_expiry_reloads_and_flushe
     assert_same_slots(&mut ours, &mut theirs, &keys);
 }
 
+/// GETKEYSINSLOT's order: Redis 7.0 lists a slot's keys newest first (created, not written:
+/// an overwrite keeps a key's place, a key deleted and set again moves to the front), which
+/// redis-lite deliberately does not keep (ARCHITECTURE.md, "Hash slots in the engine"); it
+/// lists the same keys, and COUNT takes that many of them.
+#[test]
+fn getkeysinslot_lists_redis_keys_in_another_order_redis_listing_newest_first() {
+    let Some(redis) = single_node_redis_cluster() else {
+        return;
+    };
+    let lite = Launch::lite().cluster_node().start();
+    serve_every_slot(&lite);
+    let slot = "15891"; // {t}
+    let keys = |raw: &mut Raw, count: &str| -> Vec<String> {
+        Reply::parse(&raw.cmd(&["CLUSTER", "GETKEYSINSLOT", slot, count]))
+            .array()
+            .into_iter()
+            .map(|k| String::from_utf8(k).unwrap())
+            .collect()
+    };
+    let (mut theirs, mut ours) = (redis.raw(), lite.raw());
+    for raw in [&mut theirs, &mut ours] {
+        for name in ["a", "b", "c", "d", "e"] {
+            raw.ok(&[&b"SET"[..], format!("{{t}}{name}").as_bytes(), b"1"]);
+        }
+        raw.ok(&[&b"DEL"[..], b"{t}c"]);
+        raw.ok(&[&b"SET"[..], b"{t}c", b"2"]);
+        raw.ok(&[&b"SET"[..], b"{t}a", b"3"]);
+        raw.ok(&[&b"RENAME"[..], b"{t}e", b"{t}f"]);
+    }
+    let newest_first = ["{t}f", "{t}c", "{t}d", "{t}b", "{t}a"];
+    assert_eq!(keys(&mut theirs, "10"), newest_first);
+    assert_eq!(keys(&mut theirs, "2"), newest_first[..2]);
+    let mut all = keys(&mut ours, "10");
+    all.sort();
+    let mut expected = newest_first.to_vec();
+    expected.sort();
+    assert_eq!(all, expected);
+    let some = keys(&mut ours, "2");
+    assert_eq!(some.len(), 2);
+    assert!(some.iter().all(|k| expected.contains(&k.as_str())));
+}
+
 #[test]
 fn slot_subcommands_without_cluster_mode_answer_as_redis() {
     differential(

@@ -15,6 +15,7 @@ use redis_lite_clusterbus::{
     MessageType, NodeFlags, NodeName, Publication, SlotBitmap,
 };
 use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
 
 use super::{link, Event, LinkInfo};
 use crate::cluster::now_ms;
@@ -56,6 +57,9 @@ pub(super) struct Link {
     pub peer_ip: Option<String>,
     queue: mpsc::UnboundedSender<Vec<u8>>,
     pending: Arc<AtomicU64>,
+    /// The link's I/O task, aborted when the link is freed: a task blocked writing to a peer
+    /// that stopped reading would not see its queue close.
+    task: Option<AbortHandle>,
 }
 
 pub(super) struct Core {
@@ -122,7 +126,7 @@ impl Core {
                 let events = self.events.clone();
                 let server = self.server.clone();
                 let tls = server.config.read().tls.cluster;
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     if !tls {
                         return link::serve(id, stream, events, queue, pending).await;
                     }
@@ -134,6 +138,7 @@ impl Core {
                         }
                     }
                 });
+                self.set_task(id, task.abort_handle());
             }
             Event::Connected { link, local } => self.connected(link, local),
             Event::Received { link, message } => self.receive(link, *message),
@@ -169,6 +174,7 @@ impl Core {
                 peer_ip,
                 queue,
                 pending: pending.clone(),
+                task: None,
             },
         );
         self.links_changed = true;
@@ -188,7 +194,7 @@ impl Core {
             true => self.server.tls.client_config(),
             false => None,
         };
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let opened = tokio::time::timeout(timeout, async {
                 let stream = tokio::net::TcpStream::connect((ip.as_str(), cport)).await?;
                 let _ = stream.set_nodelay(true);
@@ -216,6 +222,13 @@ impl Core {
                 }
             }
         });
+        self.set_task(id, task.abort_handle());
+    }
+
+    fn set_task(&mut self, link: u64, task: AbortHandle) {
+        if let Some(entry) = self.links.get_mut(&link) {
+            entry.task = Some(task);
+        }
     }
 
     /// An outbound link is up: the first PING (or MEET, for a node CLUSTER MEET named) goes
@@ -274,11 +287,15 @@ impl Core {
         }
     }
 
-    /// Drops a link now (its task ends when it sees its queue closed).
+    /// Drops a link now: its task is aborted, which closes the connection and drops what it
+    /// had not written, as Redis frees a link with its send buffer.
     pub fn free_link(&mut self, st: &mut ClusterState, link: u64) {
         let Some(entry) = self.links.remove(&link) else {
             return;
         };
+        if let Some(task) = &entry.task {
+            task.abort();
+        }
         self.links_changed = true;
         if entry.inbound {
             return;
@@ -441,6 +458,33 @@ impl Core {
         }
     }
 
+    /// Frees each link attached to a node that has more than `limit` bytes queued and not
+    /// written (`cluster-link-sendbuf-limit`: a peer that stopped reading, while PUBLISH
+    /// piles up), counting it for CLUSTER INFO; the next run of the cron connects again.
+    fn free_links_over_limit(&mut self, st: &mut ClusterState, limit: u64) {
+        let over: Vec<(u64, u64)> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.node.is_some())
+            .map(|(&id, l)| (id, l.pending.load(Relaxed)))
+            .filter(|&(_, queued)| queued > limit)
+            .collect();
+        for (link, queued) in over {
+            let entry = &self.links[&link];
+            crate::log!(
+                Warning,
+                "Freeing cluster link({} node {}, used memory: {queued}) due to exceeding send buffer memory limit.",
+                if entry.inbound { "from" } else { "to" },
+                entry.node.as_deref().unwrap_or_default()
+            );
+            self.free_link(st, link);
+            self.node()
+                .bus
+                .links_buffer_limit_exceeded
+                .fetch_add(1, Relaxed);
+        }
+    }
+
     /// Redis's `clusterCron`, every 100 ms.
     fn cron(&mut self) {
         self.iteration += 1;
@@ -496,6 +540,10 @@ impl Core {
                 self.connect(&mut st, index);
             }
             index += 1;
+        }
+
+        if config.cluster.link_sendbuf_limit > 0 {
+            self.free_links_over_limit(&mut st, config.cluster.link_sendbuf_limit);
         }
 
         // Once a second, the least recently heard from of a few random nodes is pinged.

@@ -1,7 +1,8 @@
 //! One bus link's I/O, over any async byte stream so that `tls-cluster` can hand it a TLS
 //! stream: bytes read are cut into messages ([`frame_len`]) and decoded for the core; frames
 //! the core queues are written in order. The task ends when the peer closes, the stream fails,
-//! a frame cannot start a message, or the core drops the link's queue.
+//! a frame cannot start a message, or the core drops the link's queue; the core aborts it
+//! when it frees the link.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;

@@ -78,6 +78,9 @@ pub struct Bus {
     pub received: [AtomicU64; MessageType::ALL.len()],
     /// The links attached to known nodes, refreshed by the core when they change.
     pub links: Mutex<Vec<LinkInfo>>,
+    /// Links freed for passing `cluster-link-sendbuf-limit` (CLUSTER INFO's
+    /// `total_cluster_links_buffer_limit_exceeded`).
+    pub links_buffer_limit_exceeded: AtomicU64,
     /// The core's inbox; the receiver until [`start`] takes it.
     events: mpsc::UnboundedSender<Event>,
     inbox: Mutex<Option<mpsc::UnboundedReceiver<Event>>>,
@@ -90,6 +93,7 @@ impl Default for Bus {
             sent: Default::default(),
             received: Default::default(),
             links: Mutex::new(Vec::new()),
+            links_buffer_limit_exceeded: AtomicU64::new(0),
             events,
             inbox: Mutex::new(Some(inbox)),
         }
