@@ -23,10 +23,16 @@ const TOTAL_COMPLEXITY: &str = "O(N) where N is the total number of elements in 
 pub static COMMANDS: &[CommandSpec] = &[
     one_key(CommandSpec::new("sadd", -3, WRITE | DENYOOM | FAST, sadd).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)]), "1.0.0", "Add one or more members to a set")
         .complexity("O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
-        .syntax("key member..."),
+        .syntax("key member...")
+        .history(&[
+            ("2.4.0", "Accepts multiple `member` arguments."),
+        ]),
     one_key(CommandSpec::new("srem", -3, WRITE | FAST, srem).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | DELETE)]), "1.0.0", "Remove one or more members from a set")
         .complexity("O(N) where N is the number of members to be removed.")
-        .syntax("key member..."),
+        .syntax("key member...")
+        .history(&[
+            ("2.4.0", "Accepts multiple `member` arguments."),
+        ]),
     one_key(CommandSpec::new("smembers", 2, READONLY, smembers).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output_order"]), "1.0.0", "Get all the members in a set")
         .complexity("O(N) where N is the set cardinality.")
         .syntax("key"),
@@ -39,20 +45,27 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("key"),
     one_key(CommandSpec::new("spop", -2, WRITE | FAST, spop).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE)]).tips(&["nondeterministic_output"]), "1.0.0", "Remove and return one or multiple random members from a set")
         .complexity("Without the count argument O(1), otherwise O(N) where N is the value of the passed count.")
-        .syntax("key [count:integer]"),
+        .syntax("key [count:integer{s=3.2.0}]")
+        .history(&[
+            ("3.2.0", "Added the `count` argument."),
+        ]),
     one_key(CommandSpec::new("srandmember", -2, READONLY, srandmember).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output"]), "1.0.0", "Get one or multiple random members from a set")
         .complexity("Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.")
-        .syntax("key [count:integer]"),
+        .syntax("key [count:integer{s=2.6.0}]")
+        .history(&[
+            ("2.6.0", "Added the optional `count` argument."),
+        ]),
     CommandSpec::new("smove", 4, WRITE | FAST, smove).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
         .doc(Group::Set, "1.0.0", "Move a member from one set to another")
-        .syntax("source:key destination:key member"),
+        .syntax("source:key destination:key{k=1} member"),
     algebra("sinter", false, "Intersect multiple sets", INTER_COMPLEXITY).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output_order"]),
     algebra(
         "sinterstore",
         true,
         "Intersect multiple sets and store the resulting set in a key",
         INTER_COMPLEXITY,
-    ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE), KeySpec::index(2).range(-1, 1, 0).flags(RO | ACCESS)]),
+    ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE), KeySpec::index(2).range(-1, 1, 0).flags(RO | ACCESS)])
+        .syntax("destination:key key{k=1}..."),
     // Its keys follow a count, which the (first, last, step) triple cannot express; Redis
     // reports 0 0 0 too.
         CommandSpec::new("sintercard", -3, READONLY, sintercard).key_specs(&[KeySpec::index(1).keynum(0, 1, 1).flags(RO | ACCESS)])
@@ -65,14 +78,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         true,
         "Add multiple sets and store the resulting set in a key",
         TOTAL_COMPLEXITY,
-    ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).range(-1, 1, 0).flags(RO | ACCESS)]),
+    ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).range(-1, 1, 0).flags(RO | ACCESS)])
+        .syntax("destination:key key{k=1}..."),
     algebra("sdiff", false, "Subtract multiple sets", TOTAL_COMPLEXITY).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output_order"]),
     algebra(
         "sdiffstore",
         true,
         "Subtract multiple sets and store the resulting set in a key",
         TOTAL_COMPLEXITY,
-    ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).range(-1, 1, 0).flags(RO | ACCESS)]),
+    ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).range(-1, 1, 0).flags(RO | ACCESS)])
+        .syntax("destination:key key{k=1}..."),
     one_key(CommandSpec::new("sscan", -3, READONLY, sscan).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output"]), "2.8.0", "Incrementally iterate Set elements")
         .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..")
         .syntax("key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]"),
