@@ -1458,6 +1458,48 @@ mod tests {
         assert!(args[2].multiple);
     }
 
+    /// The `{...}` attributes and blocks of one, as Redis's docs of SORT, MIGRATE, CLIENT KILL
+    /// and CONFIG GET need them.
+    #[test]
+    fn attributes_say_what_the_shape_cannot() {
+        let args = parse_syntax(
+            "key [GET pattern:pattern{k=1 mt}...] [ALPHA{n=sorting s=2.6.0}] \
+             (key | empty_string:pure-token{t=}) ip:port{d=2.8.12} parameter=(parameter...){block}",
+        )
+        .unwrap();
+        assert_eq!(args[0].key_spec_index, Some(0));
+        let get = &args[1];
+        assert_eq!(
+            (
+                get.key_spec_index,
+                get.optional,
+                get.multiple,
+                get.multiple_token
+            ),
+            (Some(1), true, true, true)
+        );
+        assert_eq!(get.token.as_deref(), Some("GET"));
+        let alpha = &args[2];
+        assert_eq!(
+            (alpha.name.as_str(), alpha.kind, alpha.since.as_deref()),
+            ("sorting", "pure-token", Some("2.6.0"))
+        );
+        let empty = &args[3].args[1];
+        assert_eq!(
+            (empty.name.as_str(), empty.kind, empty.token.as_deref()),
+            ("empty_string", "pure-token", Some(""))
+        );
+        let ip = &args[4];
+        assert_eq!(
+            (ip.name.as_str(), ip.kind, ip.deprecated_since.as_deref()),
+            ("ip:port", "string", Some("2.8.12"))
+        );
+        let block = &args[5];
+        assert_eq!((block.name.as_str(), block.kind), ("parameter", "block"));
+        assert!(block.args[0].multiple && !block.multiple);
+        assert!(parse_syntax("key{x=1}").is_err());
+    }
+
     fn handler_for_tests(_: &mut Ctx<'_>) -> CmdResult {
         Ok(())
     }
