@@ -31,7 +31,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         hello,
     )
     .doc(Group::Connection, "6.0.0", "Handshake with Redis")
-        .syntax("arguments=[protover:integer [AUTH username_password=(username password)] [SETNAME clientname]]")
+        .syntax(
+            "arguments=[protover:integer [AUTH username_password=(username password)] [SETNAME \
+             clientname]]",
+        )
         .history(&[
             ("6.2.0", "`protover` made optional; when called without arguments the command reports the current connection's context."),
         ]),
@@ -93,7 +96,10 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("list", -2, ADMIN | CONNECTION_FLAGS, client_list).tips(&["nondeterministic_output"])
         .doc(Group::Connection, "2.4.0", "Get the list of client connections")
         .complexity("O(N) where N is the number of client connections")
-        .syntax("[TYPE normal_master_replica_pubsub=(NORMAL | MASTER | REPLICA | PUBSUB){s=5.0.0}] [ID id=(client-id:integer...){s=6.2.0 block}]")
+        .syntax(
+            "[TYPE normal_master_replica_pubsub=(NORMAL | MASTER | REPLICA | PUBSUB){s=5.0.0}] [ID \
+             id=(client-id:integer...){s=6.2.0 block}]",
+        )
         .history(&[
             ("2.8.12", "Added unique client `id` field."),
             ("5.0.0", "Added optional `TYPE` filter."),
@@ -105,7 +111,12 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("kill", -3, ADMIN | CONNECTION_FLAGS, client_kill)
         .doc(Group::Connection, "2.4.0", "Kill the connection of a client")
         .complexity("O(N) where N is the number of client connections")
-        .syntax("filter=(ip:port{d=2.8.12} | new-format=([ID client-id:integer{s=2.8.12}] | [TYPE normal_master_slave_pubsub=(NORMAL | MASTER{s=3.2.0} | SLAVE | REPLICA{s=5.0.0} | PUBSUB){s=2.8.12}] | [USER username] | [ADDR ip:port] | [LADDR ip:port{s=6.2.0}] | [SKIPME yes/no])...)")
+        .syntax(
+            "filter=(ip:port{d=2.8.12} | new-format=([ID client-id:integer{s=2.8.12}] | [TYPE \
+             normal_master_slave_pubsub=(NORMAL | MASTER{s=3.2.0} | SLAVE | REPLICA{s=5.0.0} | \
+             PUBSUB){s=2.8.12}] | [USER username] | [ADDR ip:port] | [LADDR ip:port{s=6.2.0}] | \
+             [SKIPME yes/no])...)",
+        )
         .history(&[
             ("2.8.12", "Added new filter format."),
             ("2.8.12", "`ID` option."),

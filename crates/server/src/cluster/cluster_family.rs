@@ -96,7 +96,10 @@ pub static COMMANDS: &[CommandSpec] = &[
                 .syntax("config-epoch:integer"),
             CommandSpec::new("setslot", -4, ADMIN_FLAGS, setslot)
                 .doc(Group::Cluster, "3.0.0", "Bind a hash slot to a specific node")
-                .syntax("slot:integer subcommand=(IMPORTING node-id | MIGRATING node-id | NODE node-id | STABLE)"),
+                .syntax(
+                    "slot:integer subcommand=(IMPORTING node-id | MIGRATING node-id | NODE node-id \
+                     | STABLE)",
+                ),
             CommandSpec::new("shards", 2, STALE, shards)
                 .tips(&["nondeterministic_output"])
                 .doc(Group::Cluster, "7.0.0", "Get array of cluster slots to node mappings")

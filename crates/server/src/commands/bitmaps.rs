@@ -62,9 +62,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc(Group::Bitmap, "2.6.0", "Count set bits in a string")
         .complexity("O(N)")
         .syntax("key index=[start:integer end:integer index_unit=[BYTE | BIT]{s=7.0.0}]")
-        .history(&[
-            ("7.0.0", "Added the `BYTE|BIT` option."),
-        ]),
+        .history(&[("7.0.0", "Added the `BYTE|BIT` option.")]),
     CommandSpec::new("bitpos", -3, READONLY, bitpos)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc(
@@ -73,10 +71,11 @@ pub static COMMANDS: &[CommandSpec] = &[
             "Find first bit set or clear in a string",
         )
         .complexity("O(N)")
-        .syntax("key bit:integer index=[start:integer end_index=[end:integer index_unit=[BYTE | BIT]{s=7.0.0}]]")
-        .history(&[
-            ("7.0.0", "Added the `BYTE|BIT` option."),
-        ]),
+        .syntax(
+            "key bit:integer index=[start:integer end_index=[end:integer index_unit=[BYTE | \
+             BIT]{s=7.0.0}]]",
+        )
+        .history(&[("7.0.0", "Added the `BYTE|BIT` option.")]),
     CommandSpec::new("bitop", -4, WRITE | DENYOOM, bitop)
         .key_specs(&[
             KeySpec::index(2).range(0, 1, 0).flags(OW | UPDATE),

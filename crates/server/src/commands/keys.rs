@@ -133,7 +133,10 @@ pub static COMMANDS: &[CommandSpec] = &[
              time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values \
              the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
         )
-        .syntax("key ttl:integer serialized-value [REPLACE{s=3.0.0}] [ABSTTL{s=5.0.0}] [IDLETIME seconds:integer{s=5.0.0}] [FREQ frequency:integer{s=5.0.0}]")
+        .syntax(
+            "key ttl:integer serialized-value [REPLACE{s=3.0.0}] [ABSTTL{s=5.0.0}] [IDLETIME \
+             seconds:integer{s=5.0.0}] [FREQ frequency:integer{s=5.0.0}]",
+        )
         .acl(acl::DANGEROUS)
         .history(&[
             ("3.0.0", "Added the `REPLACE` modifier."),
@@ -150,7 +153,10 @@ pub static COMMANDS: &[CommandSpec] = &[
              time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values \
              the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
         )
-        .syntax("key ttl:integer serialized-value [REPLACE{s=3.0.0}] [ABSTTL{s=5.0.0}] [IDLETIME seconds:integer{s=5.0.0}] [FREQ frequency:integer{s=5.0.0}]")
+        .syntax(
+            "key ttl:integer serialized-value [REPLACE{s=3.0.0}] [ABSTTL{s=5.0.0}] [IDLETIME \
+             seconds:integer{s=5.0.0}] [FREQ frequency:integer{s=5.0.0}]",
+        )
         .acl(acl::KEYSPACE | acl::DANGEROUS)
         .history(&[
             ("3.0.0", "Added the `REPLACE` modifier."),

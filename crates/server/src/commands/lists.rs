@@ -159,7 +159,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         ]),
     CommandSpec::new("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, blmove).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
         .doc(Group::List, "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available")
-        .syntax("source:key destination:key{k=1} wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT) timeout:double"),
+        .syntax(
+            "source:key destination:key{k=1} wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT) \
+             timeout:double",
+        ),
     CommandSpec::new("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, brpoplpush).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
         .doc(
             Group::List,

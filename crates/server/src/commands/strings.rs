@@ -51,12 +51,20 @@ pub static COMMANDS: &[CommandSpec] = &[
             .notes("RW and ACCESS due to the optional `GET` argument")])
         .keys_proc(set_key_flags)
         .doc(Group::String, "1.0.0", "Set the string value of a key")
-        .syntax("key value condition=[NX | XX]{s=2.6.12} [GET{s=6.2.0}] expiration=[EX seconds:integer{s=2.6.12} | PX milliseconds:integer{s=2.6.12} | EXAT unix-time-seconds:unix-time{s=6.2.0} | PXAT unix-time-milliseconds:unix-time{s=6.2.0} | KEEPTTL{s=6.0.0}]")
+        .syntax(
+            "key value condition=[NX | XX]{s=2.6.12} [GET{s=6.2.0}] expiration=[EX \
+             seconds:integer{s=2.6.12} | PX milliseconds:integer{s=2.6.12} | EXAT \
+             unix-time-seconds:unix-time{s=6.2.0} | PXAT unix-time-milliseconds:unix-time{s=6.2.0} \
+             | KEEPTTL{s=6.0.0}]",
+        )
         .history(&[
             ("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."),
             ("6.0.0", "Added the `KEEPTTL` option."),
             ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
-            ("7.0.0", "Allowed the `NX` and `GET` options to be used together."),
+            (
+                "7.0.0",
+                "Allowed the `NX` and `GET` options to be used together.",
+            ),
         ]),
     CommandSpec::new("getex", -2, WRITE | FAST, getex)
         .key_specs(&[KeySpec::index(1)

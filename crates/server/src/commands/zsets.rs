@@ -56,7 +56,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Add one or more members to a sorted set, or update its score if it already exists",
     )
     .complexity("O(log(N)) for each item added, where N is the number of elements in the sorted set.")
-        .syntax("key condition=[NX | XX]{s=3.0.2} comparison=[GT | LT]{s=6.2.0} [CH{s=3.0.2 n=change}] [INCR{s=3.0.2 n=increment}] score_member=(score:double member)...")
+        .syntax(
+            "key condition=[NX | XX]{s=3.0.2} comparison=[GT | LT]{s=6.2.0} [CH{s=3.0.2 n=change}] \
+             [INCR{s=3.0.2 n=increment}] score_member=(score:double member)...",
+        )
         .history(&[
             ("2.4.0", "Accepts multiple elements."),
             ("3.0.2", "Added the `XX`, `NX`, `CH` and `INCR` options."),
@@ -118,7 +121,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Return a range of members in a sorted set",
     )
     .complexity(RANGE_COST)
-        .syntax("key start stop sortby=[BYSCORE | BYLEX]{s=6.2.0} [REV{s=6.2.0}] [LIMIT offset_count=(offset:integer count:integer){s=6.2.0}] [WITHSCORES]")
+        .syntax(
+            "key start stop sortby=[BYSCORE | BYLEX]{s=6.2.0} [REV{s=6.2.0}] [LIMIT \
+             offset_count=(offset:integer count:integer){s=6.2.0}] [WITHSCORES]",
+        )
         .history(&[
             ("6.2.0", "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options."),
         ]),
@@ -128,7 +134,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Return a range of members in a sorted set, by score",
     )
         .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).")
-        .syntax("key min:double max:double [WITHSCORES{s=2.0.0}] [LIMIT offset_count=(offset:integer count:integer)]")
+        .syntax(
+            "key min:double max:double [WITHSCORES{s=2.0.0}] [LIMIT offset_count=(offset:integer \
+             count:integer)]",
+        )
         .history(&[
             ("2.0.0", "Added the `WITHSCORES` modifier."),
         ])
@@ -147,7 +156,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Return a range of members in a sorted set, by score, with scores ordered from high to low",
     )
         .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).")
-    .syntax("key max:double min:double [WITHSCORES] offset_count=[LIMIT offset:integer count:integer]")
+    .syntax(
+        "key max:double min:double [WITHSCORES] offset_count=[LIMIT offset:integer count:integer]",
+    )
         .history(&[
             ("2.1.6", "`min` and `max` can be exclusive."),
         ])
@@ -171,7 +182,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("zrangestore", -5, WRITE | DENYOOM, zrangestore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).range(0, 1, 0).flags(RO | ACCESS)])
         .doc(Group::SortedSet, "6.2.0", "Store a range of members from sorted set into another key")
         .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.")
-        .syntax("dst:key src:key{k=1} min max sortby=[BYSCORE | BYLEX] [REV] [LIMIT offset_count=(offset:integer count:integer)]"),
+        .syntax(
+            "dst:key src:key{k=1} min max sortby=[BYSCORE | BYLEX] [REV] [LIMIT \
+             offset_count=(offset:integer count:integer)]",
+        ),
     one_key(
         CommandSpec::new("zrank", 3, READONLY | FAST, zrank).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "2.0.0",
@@ -252,14 +266,20 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Add multiple sorted sets",
     )
     .complexity(UNION_COST)
-    .syntax("numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)] [WITHSCORES]"),
+    .syntax(
+        "numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | \
+         MAX)] [WITHSCORES]",
+    ),
     numkeys(
         CommandSpec::new("zinter", -3, READONLY, zinter).key_specs(&[KeySpec::index(1).keynum(0, 1, 1).flags(RO | ACCESS)]),
         "6.2.0",
         "Intersect multiple sorted sets",
     )
     .complexity(INTER_COST)
-    .syntax("numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)] [WITHSCORES]"),
+    .syntax(
+        "numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | \
+         MAX)] [WITHSCORES]",
+    ),
     numkeys(
         CommandSpec::new("zdiff", -3, READONLY, zdiff).key_specs(&[KeySpec::index(1).keynum(0, 1, 1).flags(RO | ACCESS)]),
         "6.2.0",
@@ -270,11 +290,17 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("zunionstore", -4, WRITE | DENYOOM, zunionstore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).keynum(0, 1, 1).flags(RO | ACCESS)])
         .doc(Group::SortedSet, "2.0.0", "Add multiple sorted sets and store the resulting sorted set in a new key")
         .complexity("O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.")
-        .syntax("destination:key numkeys:integer key{k=1}... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)]"),
+        .syntax(
+            "destination:key numkeys:integer key{k=1}... [WEIGHTS weight:integer...] [AGGREGATE \
+             aggregate=(SUM | MIN | MAX)]",
+        ),
     CommandSpec::new("zinterstore", -4, WRITE | DENYOOM, zinterstore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).keynum(0, 1, 1).flags(RO | ACCESS)])
         .doc(Group::SortedSet, "2.0.0", "Intersect multiple sorted sets and store the resulting sorted set in a new key")
         .complexity(INTER_COST)
-        .syntax("destination:key numkeys:integer key{k=1}... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)]"),
+        .syntax(
+            "destination:key numkeys:integer key{k=1}... [WEIGHTS weight:integer...] [AGGREGATE \
+             aggregate=(SUM | MIN | MAX)]",
+        ),
     CommandSpec::new("zdiffstore", -4, WRITE | DENYOOM, zdiffstore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).keynum(0, 1, 1).flags(RO | ACCESS)])
         .doc(Group::SortedSet, "6.2.0", "Subtract multiple sorted sets and store the resulting sorted set in a new key")
         .complexity(DIFF_COST)

@@ -56,10 +56,12 @@ impl Node {
         }
     }
 
-    /// A string's payload.
+    /// A bulk string's payload; empty for any other frame.
     fn text(&self) -> &[u8] {
         let start = self.head.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
-        &self.head[start..self.head.len() - 2]
+        self.head
+            .get(start..self.head.len() - 2)
+            .unwrap_or_default()
     }
 
     /// Keeps the elements (or, for a map in RESP3 or a flat key-value array in RESP2, the

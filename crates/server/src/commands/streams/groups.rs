@@ -75,7 +75,10 @@ pub static COMMANDS: &[CommandSpec] = &[
              consider it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) \
              time in order to serve the N clients blocked on the stream getting new data.",
         )
-        .syntax("GROUP group_consumer=(group consumer) [COUNT count:integer] [BLOCK milliseconds:integer] [NOACK] STREAMS streams=(key... id...)"),
+        .syntax(
+            "GROUP group_consumer=(group consumer) [COUNT count:integer] [BLOCK \
+             milliseconds:integer] [NOACK] STREAMS streams=(key... id...)",
+        ),
     CommandSpec::new("xack", -4, WRITE | FAST, xack)
         .key_specs(&[key_at(1, RW | UPDATE)])
         .doc(
@@ -104,7 +107,10 @@ pub static COMMANDS: &[CommandSpec] = &[
              and the list of consumers is small, it runs in O(1) time; otherwise, an additional \
              O(N) time for iterating every consumer.",
         )
-        .syntax("key group filters=[[IDLE min-idle-time:integer{s=6.2.0}] start end count:integer [consumer]]")
+        .syntax(
+            "key group filters=[[IDLE min-idle-time:integer{s=6.2.0}] start end count:integer \
+             [consumer]]",
+        )
         .history(&[
             ("6.2.0", "Added the `IDLE` option and exclusive range intervals."),
         ]),
@@ -165,10 +171,11 @@ static XGROUP_SUBCOMMANDS: &[CommandSpec] = &[
         .key_specs(&[key_at(2, RW | INSERT)])
         .doc(Group::Stream, "5.0.0", "Create a consumer group.")
         .complexity("O(1)")
-        .syntax("key groupname id=(id | new_id:pure-token{t=$}) [MKSTREAM] [ENTRIESREAD entries_read:integer]")
-        .history(&[
-            ("7.0.0", "Added the `entries_read` named argument."),
-        ]),
+        .syntax(
+            "key groupname id=(id | new_id:pure-token{t=$}) [MKSTREAM] [ENTRIESREAD \
+             entries_read:integer]",
+        )
+        .history(&[("7.0.0", "Added the `entries_read` named argument.")]),
     CommandSpec::new("setid", -5, WRITE, xgroup_setid)
         .key_specs(&[key_at(2, RW | UPDATE)])
         .doc(
@@ -178,9 +185,7 @@ static XGROUP_SUBCOMMANDS: &[CommandSpec] = &[
         )
         .complexity("O(1)")
         .syntax("key groupname id=(id | new_id:pure-token{t=$}) [ENTRIESREAD entries_read:integer]")
-        .history(&[
-            ("7.0.0", "Added the optional `entries_read` argument."),
-        ]),
+        .history(&[("7.0.0", "Added the optional `entries_read` argument.")]),
     CommandSpec::new("destroy", 4, WRITE, xgroup_destroy)
         .key_specs(&[key_at(2, RW | DELETE)])
         .doc(Group::Stream, "5.0.0", "Destroy a consumer group.")
