@@ -57,23 +57,21 @@ const fn pop(name: &'static str, handler: Handler, summary: &'static str) -> Com
         .syntax("key [count:integer]")
 }
 
+/// The push commands' history: one element each at first.
+const MULTIPLE_ELEMENTS_SINCE_2_4: &[(&str, &str)] =
+    &[("2.4.0", "Accepts multiple `element` arguments.")];
+const MULTIPLE_ELEMENTS_SINCE_4_0: &[(&str, &str)] =
+    &[("4.0.0", "Accepts multiple `element` arguments.")];
+
 pub static COMMANDS: &[CommandSpec] = &[
     push("lpush", lpush, "1.0.0", "Prepend one or multiple elements to a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)])
-        .history(&[
-            ("2.4.0", "Accepts multiple `element` arguments."),
-        ]),
+        .history(MULTIPLE_ELEMENTS_SINCE_2_4),
     push("rpush", rpush, "1.0.0", "Append one or multiple elements to a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)])
-        .history(&[
-            ("2.4.0", "Accepts multiple `element` arguments."),
-        ]),
+        .history(MULTIPLE_ELEMENTS_SINCE_2_4),
     push("lpushx", lpushx, "2.2.0", "Prepend an element to a list, only if the list exists").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)])
-        .history(&[
-            ("4.0.0", "Accepts multiple `element` arguments."),
-        ]),
+        .history(MULTIPLE_ELEMENTS_SINCE_4_0),
     push("rpushx", rpushx, "2.2.0", "Append an element to a list, only if the list exists").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)])
-        .history(&[
-            ("4.0.0", "Accepts multiple `element` arguments."),
-        ]),
+        .history(MULTIPLE_ELEMENTS_SINCE_4_0),
     pop("lpop", lpop, "Remove and get the first elements in a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE)])
         .syntax("key [count:integer{s=6.2.0}]")
         .history(&[
