@@ -31,13 +31,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         hello,
     )
     .doc(Group::Connection, "6.0.0", "Handshake with Redis")
-        .syntax(
-            "arguments=[protover:integer [AUTH username_password=(username password)] [SETNAME \
-             clientname]]",
-        )
-        .history(&[
-            ("6.2.0", "`protover` made optional; when called without arguments the command reports the current connection's context."),
-        ]),
+    .syntax(
+        "arguments=[protover:integer [AUTH username_password=(username password)] [SETNAME \
+         clientname]]",
+    )
+    .history(&[
+        ("6.2.0", "`protover` made optional; when called without arguments the command reports the current connection's context."),
+    ]),
     CommandSpec::new(
         "auth",
         -2,
@@ -46,10 +46,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     )
     .doc(Group::Connection, "1.0.0", "Authenticate to the server")
     .complexity("O(N) where N is the number of passwords defined for the user")
-        .syntax("[username{s=6.0.0}] password")
-        .history(&[
-            ("6.0.0", "Added ACL style (username and password)."),
-        ]),
+    .syntax("[username{s=6.0.0}] password")
+    .history(&[
+        ("6.0.0", "Added ACL style (username and password)."),
+    ]),
     CommandSpec::new("select", 2, LOADING | STALE | FAST, select)
         .doc(
             Group::Connection,

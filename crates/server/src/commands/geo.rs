@@ -49,6 +49,9 @@ const BY_MEMBER_KEYS: [KeySpec; 3] = [
         .flags(OW | UPDATE),
 ];
 
+/// The history of the commands that take a distance unit.
+const UPPERCASE_UNITS: &[(&str, &str)] = &[("7.0.0", "Added support for uppercase unit names.")];
+
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("geoadd", -5, WRITE | DENYOOM, geoadd)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
@@ -112,9 +115,7 @@ pub static COMMANDS: &[CommandSpec] = &[
              count=[COUNT count:integer [ANY]] order=[ASC | DESC] [STORE key{k=1}] [STOREDIST \
              key{k=2}]",
         )
-        .history(&[
-            ("7.0.0", "Added support for uppercase unit names."),
-        ])
+        .history(UPPERCASE_UNITS)
         .deprecated(&("6.2.0", "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` arguments")),
     CommandSpec::new("georadiusbymember_ro", -5, READONLY, georadiusbymember_ro)
         .key_specs(&[SOURCE])
@@ -135,9 +136,7 @@ pub static COMMANDS: &[CommandSpec] = &[
              box=((BYBOX width:double) height:double unit=(M | KM | FT | MI))) order=[ASC | DESC] \
              count=[COUNT count:integer [ANY]] [WITHCOORD] [WITHDIST] [WITHHASH]",
         )
-        .history(&[
-            ("7.0.0", "Added support for uppercase unit names."),
-        ]),
+        .history(UPPERCASE_UNITS),
     CommandSpec::new("geosearchstore", -8, WRITE | DENYOOM, geosearchstore)
         .key_specs(&[
             KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE),
@@ -152,9 +151,7 @@ pub static COMMANDS: &[CommandSpec] = &[
              unit=(M | KM | FT | MI))) order=[ASC | DESC] count=[COUNT count:integer [ANY]] \
              [STOREDIST]",
         )
-        .history(&[
-            ("7.0.0", "Added support for uppercase unit names."),
-        ]),
+        .history(UPPERCASE_UNITS),
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -16,19 +16,23 @@ use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
 
+/// The EXPIRE family's history: the conditions came in 7.0.
+const EXPIRE_CONDITIONS: &[(&str, &str)] =
+    &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")];
+
 pub static COMMANDS: &[CommandSpec] = &[
     many_keys(
         CommandSpec::new("del", -2, WRITE, del).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RM | DELETE)]).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
         "1.0.0",
         "Delete a key",
     )
-        .complexity("O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1)."),
+    .complexity("O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1)."),
     many_keys(
         CommandSpec::new("unlink", -2, WRITE | FAST, unlink).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RM | DELETE)]).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
         "4.0.0",
         "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
     )
-        .complexity("O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of."),
+    .complexity("O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of."),
     many_keys(
         CommandSpec::new("exists", -2, READONLY | FAST, exists).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RO)]).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
         "1.0.0",
@@ -77,29 +81,21 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("key db:integer"),
     set_expiry(expire, "expire", "1.0.0", "Set a key's time to live in seconds").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
         .syntax("key seconds:integer condition=[NX | XX | GT | LT]{s=7.0.0}")
-        .history(&[
-            ("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),
-        ]),
+        .history(EXPIRE_CONDITIONS),
     set_expiry(pexpire, "pexpire", "2.6.0", "Set a key's time to live in milliseconds").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
         .syntax("key milliseconds:integer condition=[NX | XX | GT | LT]{s=7.0.0}")
-        .history(&[
-            ("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),
-        ]),
+        .history(EXPIRE_CONDITIONS),
     set_expiry(expireat, "expireat", "1.2.0", "Set the expiration for a key as a UNIX timestamp").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
         .syntax("key unix-time-seconds:unix-time condition=[NX | XX | GT | LT]{s=7.0.0}")
-        .history(&[
-            ("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),
-        ]),
+        .history(EXPIRE_CONDITIONS),
     set_expiry(
         pexpireat,
         "pexpireat",
         "2.6.0",
         "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
     ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
-        .syntax("key unix-time-milliseconds:unix-time condition=[NX | XX | GT | LT]{s=7.0.0}")
-        .history(&[
-            ("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),
-        ]),
+    .syntax("key unix-time-milliseconds:unix-time condition=[NX | XX | GT | LT]{s=7.0.0}")
+    .history(EXPIRE_CONDITIONS),
     one_key("ttl", READONLY | FAST, ttl, "1.0.0", "Get the time to live for a key in seconds").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output"])
         .history(&[
             ("2.8.0", "Added the -2 reply."),
@@ -179,7 +175,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         ],
     )
     .doc(Group::Generic, "2.2.3", "A container for object introspection commands")
-         .complexity("Depends on subcommand."),
+    .complexity("Depends on subcommand."),
 ];
 
 /// `NAME key`: the shape of most commands here.

@@ -63,6 +63,12 @@ const MULTIPLE_ELEMENTS_SINCE_2_4: &[(&str, &str)] =
 const MULTIPLE_ELEMENTS_SINCE_4_0: &[(&str, &str)] =
     &[("4.0.0", "Accepts multiple `element` arguments.")];
 
+/// The blocking commands' history: the timeout was a whole number of seconds before 6.0.
+pub(crate) const TIMEOUT_AS_DOUBLE: &[(&str, &str)] = &[(
+    "6.0.0",
+    "`timeout` is interpreted as a double instead of an integer.",
+)];
+
 pub static COMMANDS: &[CommandSpec] = &[
     push("lpush", lpush, "1.0.0", "Prepend one or multiple elements to a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)])
         .history(MULTIPLE_ELEMENTS_SINCE_2_4),
@@ -145,16 +151,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc(Group::List, "2.0.0", "Remove and get the first element in a list, or block until one is available")
         .complexity("O(N) where N is the number of provided keys.")
         .syntax("key... timeout:double")
-        .history(&[
-            ("6.0.0", "`timeout` is interpreted as a double instead of an integer."),
-        ]),
+        .history(TIMEOUT_AS_DOUBLE),
     CommandSpec::new("brpop", -3, WRITE | NOSCRIPT | BLOCKING, brpop).key_specs(&[KeySpec::index(1).range(-2, 1, 0).flags(RW | ACCESS | DELETE)])
         .doc(Group::List, "2.0.0", "Remove and get the last element in a list, or block until one is available")
         .complexity("O(N) where N is the number of provided keys.")
         .syntax("key... timeout:double")
-        .history(&[
-            ("6.0.0", "`timeout` is interpreted as a double instead of an integer."),
-        ]),
+        .history(TIMEOUT_AS_DOUBLE),
     CommandSpec::new("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, blmove).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
         .doc(Group::List, "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available")
         .syntax(
@@ -168,9 +170,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "Pop an element from a list, push it to another list and return it; or block until one is available",
         )
         .syntax("source:key destination:key{k=1} timeout:double")
-        .history(&[
-            ("6.0.0", "`timeout` is interpreted as a double instead of an integer."),
-        ])
+        .history(TIMEOUT_AS_DOUBLE)
         .deprecated(&("6.2.0", "`BLMOVE` with the `RIGHT` and `LEFT` arguments")),
         CommandSpec::new("blmpop", -5, WRITE | BLOCKING, blmpop).key_specs(&[KeySpec::index(2).keynum(0, 1, 1).flags(RW | ACCESS | DELETE)])
         .doc(Group::List, "7.0.0", "Pop elements from a list, or block until one is available")

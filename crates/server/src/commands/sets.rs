@@ -64,8 +64,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         true,
         "Intersect multiple sets and store the resulting set in a key",
         INTER_COMPLEXITY,
-    ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE), KeySpec::index(2).range(-1, 1, 0).flags(RO | ACCESS)])
-        .syntax("destination:key key{k=1}..."),
+    ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE), KeySpec::index(2).range(-1, 1, 0).flags(RO | ACCESS)]),
     // Its keys follow a count, which the (first, last, step) triple cannot express; Redis
     // reports 0 0 0 too.
         CommandSpec::new("sintercard", -3, READONLY, sintercard).key_specs(&[KeySpec::index(1).keynum(0, 1, 1).flags(RO | ACCESS)])
@@ -78,16 +77,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         true,
         "Add multiple sets and store the resulting set in a key",
         TOTAL_COMPLEXITY,
-    ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).range(-1, 1, 0).flags(RO | ACCESS)])
-        .syntax("destination:key key{k=1}..."),
+    ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).range(-1, 1, 0).flags(RO | ACCESS)]),
     algebra("sdiff", false, "Subtract multiple sets", TOTAL_COMPLEXITY).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output_order"]),
     algebra(
         "sdiffstore",
         true,
         "Subtract multiple sets and store the resulting set in a key",
         TOTAL_COMPLEXITY,
-    ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).range(-1, 1, 0).flags(RO | ACCESS)])
-        .syntax("destination:key key{k=1}..."),
+    ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).range(-1, 1, 0).flags(RO | ACCESS)]),
     one_key(CommandSpec::new("sscan", -3, READONLY, sscan).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output"]), "2.8.0", "Incrementally iterate Set elements")
         .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..")
         .syntax("key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]"),
@@ -107,7 +104,7 @@ const fn algebra(
 ) -> CommandSpec {
     let spec = if store {
         CommandSpec::new(name, -3, WRITE | DENYOOM, algebra_command)
-            .syntax("destination:key key...")
+            .syntax("destination:key key{k=1}...")
     } else {
         CommandSpec::new(name, -2, READONLY, algebra_command).syntax("key...")
     };

@@ -49,6 +49,12 @@ const INTER_COST: &str = "O(N*K)+O(M*log(M)) worst case with N being the smalles
 const DIFF_COST: &str = "O(L + (N-K)log(N)) worst case where L is the total number of elements \
      in all the sets, N is the size of the first set, and K is the size of the result set.";
 
+/// The complexity of the ZRANGEBYLEX family.
+const LEX_RANGE_COMPLEXITY: &str =
+    "O(log(N)+M) with N being the number of elements in the sorted set and M \
+     the number of elements being returned. If M is constant (e.g. always asking for the first 10 \
+     elements with LIMIT), you can consider it O(log(N)).";
+
 pub static COMMANDS: &[CommandSpec] = &[
     one_key(
         CommandSpec::new("zadd", -4, WRITE | DENYOOM | FAST, zadd).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)]),
@@ -56,21 +62,21 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Add one or more members to a sorted set, or update its score if it already exists",
     )
     .complexity("O(log(N)) for each item added, where N is the number of elements in the sorted set.")
-        .syntax(
-            "key condition=[NX | XX]{s=3.0.2} comparison=[GT | LT]{s=6.2.0} [CH{s=3.0.2 n=change}] \
-             [INCR{s=3.0.2 n=increment}] score_member=(score:double member)...",
-        )
-        .history(&[
-            ("2.4.0", "Accepts multiple elements."),
-            ("3.0.2", "Added the `XX`, `NX`, `CH` and `INCR` options."),
-            ("6.2.0", "Added the `GT` and `LT` options."),
-        ]),
+    .syntax(
+        "key condition=[NX | XX]{s=3.0.2} comparison=[GT | LT]{s=6.2.0} [CH{s=3.0.2 n=change}] \
+         [INCR{s=3.0.2 n=increment}] score_member=(score:double member)...",
+    )
+    .history(&[
+        ("2.4.0", "Accepts multiple elements."),
+        ("3.0.2", "Added the `XX`, `NX`, `CH` and `INCR` options."),
+        ("6.2.0", "Added the `GT` and `LT` options."),
+    ]),
     one_key(
         CommandSpec::new("zincrby", 4, WRITE | DENYOOM | FAST, zincrby).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)]),
         "1.2.0",
         "Increment the score of a member in a sorted set",
     )
-        .complexity("O(log(N)) where N is the number of elements in the sorted set.")
+    .complexity("O(log(N)) where N is the number of elements in the sorted set.")
     .syntax("key increment:integer member"),
     one_key(
         CommandSpec::new("zrem", -3, WRITE | FAST, zrem).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | DELETE)]),
@@ -106,14 +112,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.0.0",
         "Count the members in a sorted set with scores within the given values",
     )
-        .complexity("O(log(N)) with N being the number of elements in the sorted set.")
+    .complexity("O(log(N)) with N being the number of elements in the sorted set.")
     .syntax("key min:double max:double"),
     one_key(
         CommandSpec::new("zlexcount", 4, READONLY | FAST, zlexcount).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "2.8.9",
         "Count the number of members in a sorted set between a given lexicographical range",
     )
-        .complexity("O(log(N)) with N being the number of elements in the sorted set.")
+    .complexity("O(log(N)) with N being the number of elements in the sorted set.")
     .syntax("key min max"),
     one_key(
         CommandSpec::new("zrange", -4, READONLY, zrange).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
@@ -121,26 +127,26 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Return a range of members in a sorted set",
     )
     .complexity(RANGE_COST)
-        .syntax(
-            "key start stop sortby=[BYSCORE | BYLEX]{s=6.2.0} [REV{s=6.2.0}] [LIMIT \
-             offset_count=(offset:integer count:integer){s=6.2.0}] [WITHSCORES]",
-        )
-        .history(&[
-            ("6.2.0", "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options."),
-        ]),
+    .syntax(
+        "key start stop sortby=[BYSCORE | BYLEX]{s=6.2.0} [REV{s=6.2.0}] [LIMIT \
+         offset_count=(offset:integer count:integer){s=6.2.0}] [WITHSCORES]",
+    )
+    .history(&[
+        ("6.2.0", "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options."),
+    ]),
     one_key(
         CommandSpec::new("zrangebyscore", -4, READONLY, zrangebyscore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "1.0.5",
         "Return a range of members in a sorted set, by score",
     )
-        .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).")
-        .syntax(
-            "key min:double max:double [WITHSCORES{s=2.0.0}] [LIMIT offset_count=(offset:integer \
-             count:integer)]",
-        )
-        .history(&[
-            ("2.0.0", "Added the `WITHSCORES` modifier."),
-        ])
+    .complexity(LEX_RANGE_COMPLEXITY)
+    .syntax(
+        "key min:double max:double [WITHSCORES{s=2.0.0}] [LIMIT offset_count=(offset:integer \
+         count:integer)]",
+    )
+    .history(&[
+        ("2.0.0", "Added the `WITHSCORES` modifier."),
+    ])
         .deprecated(&("6.2.0", "`ZRANGE` with the `BYSCORE` argument")),
     one_key(
         CommandSpec::new("zrevrange", -4, READONLY, zrevrange).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
@@ -155,7 +161,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.2.0",
         "Return a range of members in a sorted set, by score, with scores ordered from high to low",
     )
-        .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).")
+    .complexity(LEX_RANGE_COMPLEXITY)
     .syntax(
         "key max:double min:double [WITHSCORES] offset_count=[LIMIT offset:integer count:integer]",
     )
@@ -168,7 +174,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.8.9",
         "Return a range of members in a sorted set, by lexicographical range",
     )
-        .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).")
+    .complexity(LEX_RANGE_COMPLEXITY)
     .syntax("key min max offset_count=[LIMIT offset:integer count:integer]")
         .deprecated(&("6.2.0", "`ZRANGE` with the `BYLEX` argument")),
     one_key(
@@ -176,7 +182,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.8.9",
         "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.",
     )
-        .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).")
+    .complexity(LEX_RANGE_COMPLEXITY)
     .syntax("key max min offset_count=[LIMIT offset:integer count:integer]")
         .deprecated(&("6.2.0", "`ZRANGE` with the `REV` and `BYLEX` arguments")),
     CommandSpec::new("zrangestore", -5, WRITE | DENYOOM, zrangestore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).range(0, 1, 0).flags(RO | ACCESS)])
@@ -246,16 +252,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc(Group::SortedSet, "5.0.0", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available")
         .complexity("O(log(N)) with N being the number of elements in the sorted set.")
         .syntax("key... timeout:double")
-            .history(&[
-                ("6.0.0", "`timeout` is interpreted as a double instead of an integer."),
-            ]),
+            .history(super::lists::TIMEOUT_AS_DOUBLE),
     CommandSpec::new("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmax).key_specs(&[KeySpec::index(1).range(-2, 1, 0).flags(RW | ACCESS | DELETE)])
         .doc(Group::SortedSet, "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available")
         .complexity("O(log(N)) with N being the number of elements in the sorted set.")
         .syntax("key... timeout:double")
-        .history(&[
-            ("6.0.0", "`timeout` is interpreted as a double instead of an integer."),
-        ]),
+        .history(super::lists::TIMEOUT_AS_DOUBLE),
     CommandSpec::new("bzmpop", -5, WRITE | BLOCKING, bzmpop).key_specs(&[KeySpec::index(2).keynum(0, 1, 1).flags(RW | ACCESS | DELETE)])
         .doc(Group::SortedSet, "7.0.0", "Remove and return members with scores in a sorted set or block until one is available")
         .complexity("O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")

@@ -39,7 +39,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     .acl(acl::ADMIN | acl::DANGEROUS)
     // `PSYNC ... FAILOVER` may cut this server's link to its master.
     .exclusive()
-        .complexity(""),
+    .complexity(""),
     CommandSpec::new(
         "replconf",
         -1,
@@ -53,7 +53,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     )
     .complexity("O(1)")
     .acl(acl::ADMIN | acl::DANGEROUS)
-        .syscmd(),
+    .syscmd(),
     CommandSpec::new("wait", 3, NOSCRIPT, wait)
         .tips(&["request_policy:all_shards", "response_policy:agg_min"])
         .doc(
@@ -108,7 +108,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     .syntax("args=(host-port=(host port:integer) | no-one=(NO ONE))")
     .acl(acl::ADMIN | acl::SLOW | acl::DANGEROUS)
     .exclusive()
-        .deprecated(&("5.0.0", "`REPLICAOF`")),
+    .deprecated(&("5.0.0", "`REPLICAOF`")),
 ];
 
 /// ROLE: a master's offset and its replicas (address, acknowledged offset); a replica's
