@@ -386,6 +386,12 @@ pub struct CommandSpec {
     pub summary: &'static str,
     /// Argument syntax, from which COMMAND DOCS is generated. See [`parse_syntax`].
     pub syntax: &'static str,
+    /// COMMAND DOCS `history`: the versions that changed the command, and how.
+    pub history: &'static [(&'static str, &'static str)],
+    /// COMMAND DOCS `deprecated_since` and `replaced_by`, for a deprecated command.
+    pub deprecated: Option<&'static Deprecation>,
+    /// An internal command (REPLCONF, PFDEBUG...): COMMAND DOCS flags it `syscmd`.
+    pub syscmd: bool,
     /// ACL categories beyond those that follow from the flags and group.
     pub acl: acl::Categories,
     /// Whether the group implies an ACL category (`generic` → `@keyspace`...). SORT is in the
@@ -413,6 +419,9 @@ impl CommandSpec {
             complexity: "O(1)",
             summary: "",
             syntax: "",
+            history: &[],
+            deprecated: None,
+            syscmd: false,
             acl: 0,
             group_acl: true,
             tips: &[],
@@ -568,6 +577,24 @@ impl CommandSpec {
         CommandSpec { syntax, ..self }
     }
 
+    pub const fn history(self, history: &'static [(&'static str, &'static str)]) -> Self {
+        CommandSpec { history, ..self }
+    }
+
+    pub const fn deprecated(self, deprecation: &'static Deprecation) -> Self {
+        CommandSpec {
+            deprecated: Some(deprecation),
+            ..self
+        }
+    }
+
+    pub const fn syscmd(self) -> Self {
+        CommandSpec {
+            syscmd: true,
+            ..self
+        }
+    }
+
     pub const fn acl(self, acl: acl::Categories) -> Self {
         CommandSpec { acl, ..self }
     }
@@ -610,6 +637,9 @@ impl CommandSpec {
         }
     }
 }
+
+/// Since when a command is deprecated, and what replaces it, as COMMAND DOCS shows them.
+pub type Deprecation = (&'static str, &'static str);
 
 /// Containers are dispatched to a subcommand and never run themselves.
 fn no_handler(_: &mut Ctx<'_>) -> CmdResult {
@@ -1055,8 +1085,15 @@ pub struct DocArg {
     /// key, string, integer, double, pattern, unix-time, pure-token, oneof or block.
     pub kind: &'static str,
     pub token: Option<String>,
+    /// Which of the command's key specs the argument is a key of (keys default to the first).
+    pub key_spec_index: Option<i32>,
+    /// The version that added the argument, when later than the command's.
+    pub since: Option<String>,
+    pub deprecated_since: Option<String>,
     pub optional: bool,
     pub multiple: bool,
+    /// Each repetition repeats the token too (`GET pattern [GET pattern ...]`).
+    pub multiple_token: bool,
     pub args: Vec<DocArg>,
 }
 
@@ -1066,8 +1103,12 @@ impl DocArg {
             name: name.into(),
             kind,
             token: None,
+            key_spec_index: (kind == "key").then_some(0),
+            since: None,
+            deprecated_since: None,
             optional: false,
             multiple: false,
+            multiple_token: false,
             args: Vec::new(),
         }
     }
@@ -1080,7 +1121,11 @@ impl DocArg {
 ///   (one word: a token argument; several: a block introduced by the token; none: a pure token);
 /// - `[ ... ]` is optional, `( ... )` groups, `a | b` inside either is a choice (oneof), and a
 ///   `label=` prefix names a group;
-/// - `...` after an item means it repeats.
+/// - `...` after an item means it repeats;
+/// - `{attr attr}` after an item sets what the notation cannot say otherwise: `k=1` the key
+///   spec index, `s=6.2.0` since, `d=2.8.12` deprecated since, `mt` multiple_token, `n=name` the
+///   name, `t=TOKEN` the token (`t=` an empty one), in Redis's words; `block` after a group
+///   of one item makes it a block of that item.
 pub fn parse_syntax(syntax: &str) -> Result<Vec<DocArg>, String> {
     let tokens = tokenize(syntax);
     let mut pos = 0;
@@ -1118,6 +1163,17 @@ fn tokenize(s: &str) -> Vec<String> {
                 chars.next();
                 out.push("...".into());
             }
+            '{' => {
+                flush(&mut word, &mut out);
+                word.push(c);
+                for c in chars.by_ref() {
+                    word.push(c);
+                    if c == '}' {
+                        break;
+                    }
+                }
+                flush(&mut word, &mut out);
+            }
             c if c.is_whitespace() => flush(&mut word, &mut out),
             c => word.push(c),
         }
@@ -1133,6 +1189,13 @@ fn parse_sequence(tokens: &[String], pos: &mut usize) -> Result<Vec<DocArg>, Str
         let tok = tokens[*pos].as_str();
         match tok {
             "]" | ")" | "|" => break,
+            _ if tok.starts_with('{') => {
+                let last = items
+                    .last_mut()
+                    .ok_or("attributes with nothing before them")?;
+                set_attributes(last, tok)?;
+                *pos += 1;
+            }
             "..." => {
                 let last = items.last_mut().ok_or("'...' with nothing before it")?;
                 last.multiple = true;
@@ -1212,10 +1275,19 @@ fn parse_group(tokens: &[String], pos: &mut usize, close: &str) -> Result<DocArg
             other => return Err(format!("expected '{close}', found {other:?}")),
         }
     }
+    // A group of one item is that item, unless its attributes ask for a block around it.
+    let block_of_one = tokens
+        .get(*pos)
+        .and_then(|t| t.strip_prefix('{'))
+        .is_some_and(|t| {
+            t.trim_end_matches('}')
+                .split_whitespace()
+                .any(|a| a == "block")
+        });
     let as_one = |mut seq: Vec<DocArg>| -> Result<DocArg, String> {
         match seq.len() {
             0 => Err("empty group".into()),
-            1 => Ok(seq.pop().expect("one item")),
+            1 if !block_of_one => Ok(seq.pop().expect("one item")),
             _ => Ok(DocArg {
                 args: seq,
                 ..DocArg::leaf("", "block")
@@ -1245,25 +1317,59 @@ fn parse_group(tokens: &[String], pos: &mut usize, close: &str) -> Result<DocArg
     Ok(arg)
 }
 
+/// Applies a `{...}` attribute list (see [`parse_syntax`]) to `arg`.
+fn set_attributes(arg: &mut DocArg, list: &str) -> Result<(), String> {
+    let inner = list
+        .strip_prefix('{')
+        .and_then(|l| l.strip_suffix('}'))
+        .ok_or_else(|| format!("unclosed attributes {list}"))?;
+    for attr in inner.split_whitespace() {
+        match attr.split_once('=') {
+            Some(("k", index)) => {
+                arg.key_spec_index = Some(index.parse().map_err(|_| format!("bad {attr}"))?)
+            }
+            Some(("s", version)) => arg.since = Some(version.into()),
+            Some(("d", version)) => arg.deprecated_since = Some(version.into()),
+            Some(("n", name)) => arg.name = name.into(),
+            Some(("t", token)) => arg.token = Some(token.into()),
+            None if attr == "mt" => arg.multiple_token = true,
+            // Read by `parse_group`, which builds the block.
+            None if attr == "block" => {}
+            _ => return Err(format!("unknown attribute {attr}")),
+        }
+    }
+    Ok(())
+}
+
 fn is_token(word: &str) -> bool {
     word.bytes().any(|b| b.is_ascii_uppercase()) && !word.bytes().any(|b| b.is_ascii_lowercase())
 }
 
 fn is_value(word: &str) -> bool {
     !is_token(word)
+        && !word.starts_with('{')
         && !matches!(word, "[" | "]" | "(" | ")" | "|" | "...")
         && !word.ends_with('[')
         && !word.ends_with('(')
 }
 
 fn value_arg(word: &str) -> DocArg {
-    let (name, kind) = match word.split_once(':') {
-        Some((name, "key")) => (name, "key"),
-        Some((name, "integer")) => (name, "integer"),
-        Some((name, "double")) => (name, "double"),
-        Some((name, "pattern")) => (name, "pattern"),
-        Some((name, "unix-time")) => (name, "unix-time"),
-        Some((name, _)) => (name, "string"),
+    const TYPES: &[&str] = &[
+        "key",
+        "integer",
+        "double",
+        "pattern",
+        "unix-time",
+        "string",
+        "pure-token",
+    ];
+    // A suffix that is no type is part of the name (`ip:port`).
+    let typed = word
+        .rsplit_once(':')
+        .and_then(|(name, kind)| Some((name, *TYPES.iter().find(|t| **t == kind)?)));
+    let (name, kind) = match typed {
+        Some(typed) => typed,
+        None if word.contains(':') => (word, "string"),
         None if word == "key" || word.ends_with("key") && !word.contains('-') => (word, "key"),
         None => (word, "string"),
     };
@@ -1350,6 +1456,48 @@ mod tests {
             ("block", Some("LIMIT"), true)
         );
         assert!(args[2].multiple);
+    }
+
+    /// The `{...}` attributes and blocks of one, as Redis's docs of SORT, MIGRATE, CLIENT KILL
+    /// and CONFIG GET need them.
+    #[test]
+    fn attributes_say_what_the_shape_cannot() {
+        let args = parse_syntax(
+            "key [GET pattern:pattern{k=1 mt}...] [ALPHA{n=sorting s=2.6.0}] \
+             (key | empty_string:pure-token{t=}) ip:port{d=2.8.12} parameter=(parameter...){block}",
+        )
+        .unwrap();
+        assert_eq!(args[0].key_spec_index, Some(0));
+        let get = &args[1];
+        assert_eq!(
+            (
+                get.key_spec_index,
+                get.optional,
+                get.multiple,
+                get.multiple_token
+            ),
+            (Some(1), true, true, true)
+        );
+        assert_eq!(get.token.as_deref(), Some("GET"));
+        let alpha = &args[2];
+        assert_eq!(
+            (alpha.name.as_str(), alpha.kind, alpha.since.as_deref()),
+            ("sorting", "pure-token", Some("2.6.0"))
+        );
+        let empty = &args[3].args[1];
+        assert_eq!(
+            (empty.name.as_str(), empty.kind, empty.token.as_deref()),
+            ("empty_string", "pure-token", Some(""))
+        );
+        let ip = &args[4];
+        assert_eq!(
+            (ip.name.as_str(), ip.kind, ip.deprecated_since.as_deref()),
+            ("ip:port", "string", Some("2.8.12"))
+        );
+        let block = &args[5];
+        assert_eq!((block.name.as_str(), block.kind), ("parameter", "block"));
+        assert!(block.args[0].multiple && !block.multiple);
+        assert!(parse_syntax("key{x=1}").is_err());
     }
 
     fn handler_for_tests(_: &mut Ctx<'_>) -> CmdResult {

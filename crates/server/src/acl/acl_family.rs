@@ -57,7 +57,11 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container(
             .complexity(
                 "O(N). Where N is the number of password, command and pattern rules that the user has.",
             )
-            .syntax("username"),
+            .syntax("username")
+            .history(&[
+                ("6.2.0", "Added Pub/Sub channel patterns."),
+                ("7.0.0", "Added selectors and changed the format of key and channel patterns from a list to their rule representation."),
+            ]),
         CommandSpec::new("help", 2, LOADING | STALE, help)
             .doc(
                 Group::Server,
@@ -86,7 +90,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container(
                 "List latest events denied because of ACLs in place",
             )
             .complexity("O(N) with N being the number of entries shown.")
-            .syntax("[count:integer | RESET]"),
+            .syntax("operation=[count:integer | RESET]"),
         CommandSpec::new("save", 2, ADMIN_FLAGS, save)
             .doc(
                 Group::Server,
@@ -101,7 +105,11 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container(
                 "Modify or create the rules for a specific ACL user",
             )
             .complexity("O(N). Where N is the number of rules provided.")
-            .syntax("username [rule...]"),
+            .syntax("username [rule...]")
+            .history(&[
+                ("6.2.0", "Added Pub/Sub channel patterns."),
+                ("7.0.0", "Added selectors and key based permissions."),
+            ]),
         CommandSpec::new("users", 2, ADMIN_FLAGS, users)
             .doc(
                 Group::Server,
@@ -121,7 +129,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container(
 .doc(
     Group::Server,
     "6.0.0",
-    "A container for Access List Control commands",
+    "A container for Access List Control commands ",
 )
 .complexity("Depends on subcommand.")];
 

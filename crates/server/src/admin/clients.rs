@@ -31,7 +31,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         hello,
     )
     .doc(Group::Connection, "6.0.0", "Handshake with Redis")
-    .syntax("[protover:integer [AUTH username password] [SETNAME clientname]]"),
+    .syntax(
+        "arguments=[protover:integer [AUTH username_password=(username password)] [SETNAME \
+         clientname]]",
+    )
+    .history(&[
+        ("6.2.0", "`protover` made optional; when called without arguments the command reports the current connection's context."),
+    ]),
     CommandSpec::new(
         "auth",
         -2,
@@ -40,7 +46,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     )
     .doc(Group::Connection, "1.0.0", "Authenticate to the server")
     .complexity("O(N) where N is the number of passwords defined for the user")
-    .syntax("[username] password"),
+    .syntax("[username{s=6.0.0}] password")
+    .history(&[
+        ("6.0.0", "Added ACL style (username and password)."),
+    ]),
     CommandSpec::new("select", 2, LOADING | STALE | FAST, select)
         .doc(
             Group::Connection,
@@ -87,14 +96,34 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("list", -2, ADMIN | CONNECTION_FLAGS, client_list).tips(&["nondeterministic_output"])
         .doc(Group::Connection, "2.4.0", "Get the list of client connections")
         .complexity("O(N) where N is the number of client connections")
-        .syntax("[TYPE (NORMAL | MASTER | REPLICA | PUBSUB)] [ID client-id:integer...]"),
+        .syntax(
+            "[TYPE normal_master_replica_pubsub=(NORMAL | MASTER | REPLICA | PUBSUB){s=5.0.0}] [ID \
+             id=(client-id:integer...){s=6.2.0 block}]",
+        )
+        .history(&[
+            ("2.8.12", "Added unique client `id` field."),
+            ("5.0.0", "Added optional `TYPE` filter."),
+            ("6.0.0", "Added `user` field."),
+            ("6.2.0", "Added `argv-mem`, `tot-mem`, `laddr` and `redir` fields and the optional `ID` filter."),
+            ("7.0.0", "Added `resp`, `multi-mem`, `rbs` and `rbp` fields."),
+            ("7.0.3", "Added `ssub` field."),
+        ]),
     CommandSpec::new("kill", -3, ADMIN | CONNECTION_FLAGS, client_kill)
         .doc(Group::Connection, "2.4.0", "Kill the connection of a client")
         .complexity("O(N) where N is the number of client connections")
         .syntax(
-            "filter=(old-format=ip:port | new-format=[ID client-id:integer] [TYPE (NORMAL | MASTER | SLAVE | REPLICA | \
-             PUBSUB)] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME (YES | NO)])",
-        ),
+            "filter=(ip:port{d=2.8.12} | new-format=([ID client-id:integer{s=2.8.12}] | [TYPE \
+             normal_master_slave_pubsub=(NORMAL | MASTER{s=3.2.0} | SLAVE | REPLICA{s=5.0.0} | \
+             PUBSUB){s=2.8.12}] | [USER username] | [ADDR ip:port] | [LADDR ip:port{s=6.2.0}] | \
+             [SKIPME yes/no])...)",
+        )
+        .history(&[
+            ("2.8.12", "Added new filter format."),
+            ("2.8.12", "`ID` option."),
+            ("3.2.0", "Added `master` type in for `TYPE` option."),
+            ("5.0.0", "Replaced `slave` `TYPE` with `replica`. `slave` still supported for backward compatibility."),
+            ("6.2.0", "`LADDR` option."),
+        ]),
     CommandSpec::new("no-evict", 3, ADMIN | CONNECTION_FLAGS, client_no_evict)
         .doc(Group::Connection, "7.0.0", "Set client eviction mode for the current connection")
         .syntax("enabled=(ON | OFF)"),
@@ -106,17 +135,20 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         .exclusive()
         .doc(Group::Connection, "2.9.50", "Stop processing commands from clients for some time")
         .complexity("O(1)")
-        .syntax("timeout:integer [mode=(WRITE | ALL)]"),
+        .syntax("timeout:integer mode=[WRITE | ALL]{s=6.2.0}")
+        .history(&[
+            ("6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option."),
+        ]),
     CommandSpec::new("unpause", 2, ADMIN | CONNECTION_FLAGS, crate::dispatch::pause::client_unpause)
         .doc(Group::Connection, "6.2.0", "Resume processing of clients that were paused")
         .complexity("O(N) Where N is the number of paused clients"),
     CommandSpec::new("reply", 3, CONNECTION_FLAGS, client_reply)
         .doc(Group::Connection, "3.2.0", "Instruct the server whether to reply to commands")
-        .syntax("action=(ON | OFF | SKIP)"),
+        .syntax("on_off_skip=(ON | OFF | SKIP)"),
     CommandSpec::new("unblock", -3, ADMIN | CONNECTION_FLAGS, client_unblock)
         .doc(Group::Connection, "5.0.0", "Unblock a client blocked in a blocking command from a different connection")
         .complexity("O(log N) where N is the number of client connections")
-        .syntax("client-id:integer [unblock-type=(TIMEOUT | ERROR)]"),
+        .syntax("client-id:integer timeout_error=[TIMEOUT | ERROR]"),
     crate::tracking::tracking_family::TRACKING,
     crate::tracking::tracking_family::CACHING,
     crate::tracking::tracking_family::GETREDIR,

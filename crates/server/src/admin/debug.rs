@@ -24,7 +24,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("debug", -2, ADMIN_FLAGS, debug)
         .doc(Group::Server, "1.0.0", "A container for debugging commands")
         .complexity("Depends on subcommand.")
-        .exclusive(),
+        .exclusive()
+        .syscmd(),
 ];
 
 /// Redis 7.0's DEBUG subcommands that redis-lite does not serve, and why.

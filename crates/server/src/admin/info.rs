@@ -26,7 +26,11 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("info", -1, LOADING | S
         "Get information and statistics about the server",
     )
     .syntax("[section...]")
-    .acl(acl::DANGEROUS)];
+    .acl(acl::DANGEROUS)
+    .history(&[(
+        "7.0.0",
+        "Added support for taking multiple section arguments.",
+    )])];
 
 /// Sections in output order, and whether INFO without arguments ("default") includes them.
 const SECTIONS: &[(&str, bool)] = &[

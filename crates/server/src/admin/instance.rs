@@ -25,15 +25,23 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("flushdb", -1, WRITE, flushdb).tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(Group::Server, "1.0.0", "Remove all keys from the current database")
         .complexity("O(N) where N is the number of keys in the selected database")
-        .syntax("flush-type=[ASYNC | SYNC]")
+        .syntax("async=[ASYNC{s=4.0.0} | SYNC{s=6.2.0}]")
         .acl(acl::KEYSPACE | acl::DANGEROUS)
-        .exclusive(),
+        .exclusive()
+        .history(&[
+            ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+            ("6.2.0", "Added the `SYNC` flushing mode modifier."),
+        ]),
     CommandSpec::new("flushall", -1, WRITE, flushall).tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(Group::Server, "1.0.0", "Remove all keys from all databases")
         .complexity("O(N) where N is the total number of keys in all databases")
-        .syntax("flush-type=[ASYNC | SYNC]")
+        .syntax("async=[ASYNC{s=4.0.0} | SYNC{s=6.2.0}]")
         .acl(acl::KEYSPACE | acl::DANGEROUS)
-        .exclusive(),
+        .exclusive()
+        .history(&[
+            ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+            ("6.2.0", "Added the `SYNC` flushing mode modifier."),
+        ]),
     CommandSpec::new("swapdb", 3, WRITE | FAST, swapdb)
         .doc(Group::Server, "4.0.0", "Swaps two Redis databases")
         .complexity("O(N) where N is the count of clients watching or blocking on keys from both databases.")
@@ -45,7 +53,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("shutdown", -1, ADMIN_FLAGS | NO_MULTI | SENTINEL | ALLOW_BUSY, shutdown)
         .doc(Group::Server, "1.0.0", "Synchronously save the dataset to disk and then shut down the server")
         .complexity("O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)")
-        .syntax("save-selector=[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"),
+        .syntax("nosave_save=[NOSAVE | SAVE] [NOW{s=7.0.0}] [FORCE{s=7.0.0}] [ABORT{s=7.0.0}]")
+        .history(&[
+            ("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers."),
+        ]),
 ];
 
 static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
@@ -56,7 +67,11 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
             "Get the values of configuration parameters",
         )
         .complexity("O(N) when N is the number of configuration parameters provided")
-        .syntax("parameter..."),
+        .syntax("parameter=(parameter){block}...")
+        .history(&[(
+            "7.0.0",
+            "Added the ability to pass multiple pattern parameters in one call",
+        )]),
     CommandSpec::new("set", -4, ADMIN_FLAGS, config_set)
         .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
         .doc(
@@ -65,7 +80,11 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
             "Set configuration parameters to the given values",
         )
         .complexity("O(N) when N is the number of configuration parameters provided")
-        .syntax("(parameter value)..."),
+        .syntax("parameter_value=(parameter value)...")
+        .history(&[(
+            "7.0.0",
+            "Added the ability to set multiple parameters in one call.",
+        )]),
     CommandSpec::new("resetstat", 2, ADMIN_FLAGS, config_resetstat).doc(
         Group::Server,
         "2.0.0",

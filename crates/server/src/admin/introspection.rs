@@ -43,7 +43,9 @@ static SUBCOMMANDS: &[CommandSpec] = &[
             "Get an array of Redis command names",
         )
         .complexity("O(N) where N is the total number of Redis commands")
-        .syntax("[FILTERBY (MODULE module-name | ACLCAT category | PATTERN pattern:pattern)]")
+        .syntax(
+            "[FILTERBY filterby=(MODULE module-name | ACLCAT category | PATTERN pattern:pattern)]",
+        )
         .acl(acl::CONNECTION),
     CommandSpec::new("info", -2, LOADING | STALE, command_info)
         .tips(&["nondeterministic_output_order"])
@@ -54,7 +56,11 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         )
         .complexity("O(N) where N is the number of commands to look up")
         .syntax("[command-name...]")
-        .acl(acl::CONNECTION),
+        .acl(acl::CONNECTION)
+        .history(&[(
+            "7.0.0",
+            "Allowed to be called with no argument to get info on all commands.",
+        )]),
     CommandSpec::new("docs", -2, LOADING | STALE, command_docs)
         .tips(&["nondeterministic_output_order"])
         .doc(
@@ -72,7 +78,6 @@ static SUBCOMMANDS: &[CommandSpec] = &[
             "Extract keys given a full Redis command",
         )
         .complexity("O(N) where N is the number of arguments to the command")
-        .syntax("command arg...")
         .acl(acl::CONNECTION),
     CommandSpec::new(
         "getkeysandflags",
@@ -86,7 +91,6 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         "Extract keys and access flags given a full Redis command",
     )
     .complexity("O(N) where N is the number of arguments to the command")
-    .syntax("command arg...")
     .acl(acl::CONNECTION),
     CommandSpec::new("help", 2, LOADING | STALE, command_help)
         .doc(
@@ -286,15 +290,22 @@ fn command_info(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
+/// One argument of COMMAND DOCS, its fields in Redis's order.
 fn reply_doc_arg(ctx: &mut Ctx<'_>, arg: &DocArg) {
-    let flags: Vec<&str> = [("optional", arg.optional), ("multiple", arg.multiple)]
-        .iter()
-        .filter(|(_, on)| *on)
-        .map(|(name, _)| *name)
-        .collect();
+    let flags: Vec<&str> = [
+        ("optional", arg.optional),
+        ("multiple", arg.multiple),
+        ("multiple_token", arg.multiple_token),
+    ]
+    .iter()
+    .filter(|(_, on)| *on)
+    .map(|(name, _)| *name)
+    .collect();
     let fields = 2
-        + usize::from(arg.kind == "key")
+        + usize::from(arg.key_spec_index.is_some())
         + usize::from(arg.token.is_some())
+        + usize::from(arg.since.is_some())
+        + usize::from(arg.deprecated_since.is_some())
         + usize::from(!flags.is_empty())
         + usize::from(!arg.args.is_empty());
     ctx.out.map(fields);
@@ -302,13 +313,20 @@ fn reply_doc_arg(ctx: &mut Ctx<'_>, arg: &DocArg) {
     ctx.out.bulk(arg.name.as_bytes());
     ctx.out.bulk(b"type");
     ctx.out.bulk(arg.kind.as_bytes());
-    if arg.kind == "key" {
+    if let Some(index) = arg.key_spec_index {
         ctx.out.bulk(b"key_spec_index");
-        ctx.out.integer(0);
+        ctx.out.integer(index as i64);
     }
-    if let Some(token) = &arg.token {
-        ctx.out.bulk(b"token");
-        ctx.out.bulk(token.as_bytes());
+    let texts = [
+        ("token", &arg.token),
+        ("since", &arg.since),
+        ("deprecated_since", &arg.deprecated_since),
+    ];
+    for (field, value) in texts {
+        if let Some(value) = value {
+            ctx.out.bulk(field.as_bytes());
+            ctx.out.bulk(value.as_bytes());
+        }
     }
     if !flags.is_empty() {
         ctx.out.bulk(b"flags");
@@ -326,12 +344,24 @@ fn reply_doc_arg(ctx: &mut Ctx<'_>, arg: &DocArg) {
     }
 }
 
+/// One command's COMMAND DOCS map, its fields in Redis's order.
 fn reply_docs(ctx: &mut Ctx<'_>, entry: &CommandEntry) {
     let spec = entry.spec;
     let subs: Vec<&CommandEntry> = table().subcommands(entry).collect();
+    let doc_flags: Vec<&str> = [
+        ("deprecated", spec.deprecated.is_some()),
+        ("syscmd", spec.syscmd),
+    ]
+    .iter()
+    .filter(|(_, on)| *on)
+    .map(|(name, _)| *name)
+    .collect();
     // A few commands (MONITOR...) have no complexity in Redis's docs: an empty one is left out.
     let fields = 3
         + usize::from(!spec.complexity.is_empty())
+        + usize::from(!doc_flags.is_empty())
+        + 2 * usize::from(spec.deprecated.is_some())
+        + usize::from(!spec.history.is_empty())
         + usize::from(!entry.doc_args.is_empty())
         + usize::from(!subs.is_empty());
     ctx.out.map(fields);
@@ -344,6 +374,28 @@ fn reply_docs(ctx: &mut Ctx<'_>, entry: &CommandEntry) {
     if !spec.complexity.is_empty() {
         ctx.out.bulk(b"complexity");
         ctx.out.bulk(spec.complexity.as_bytes());
+    }
+    if !doc_flags.is_empty() {
+        ctx.out.bulk(b"doc_flags");
+        ctx.out.set(doc_flags.len());
+        for flag in doc_flags {
+            ctx.out.simple(flag);
+        }
+    }
+    if let Some((since, replaced_by)) = spec.deprecated {
+        ctx.out.bulk(b"deprecated_since");
+        ctx.out.bulk(since.as_bytes());
+        ctx.out.bulk(b"replaced_by");
+        ctx.out.bulk(replaced_by.as_bytes());
+    }
+    if !spec.history.is_empty() {
+        ctx.out.bulk(b"history");
+        ctx.out.set(spec.history.len());
+        for (version, change) in spec.history {
+            ctx.out.array(2);
+            ctx.out.bulk(version.as_bytes());
+            ctx.out.bulk(change.as_bytes());
+        }
     }
     if !entry.doc_args.is_empty() {
         ctx.out.bulk(b"arguments");

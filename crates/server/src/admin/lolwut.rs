@@ -19,7 +19,8 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("lolwut", -1, READONLY 
         "5.0.0",
         "Display some computer art and the Redis version",
     )
-    .syntax("[VERSION version]")];
+    .syntax("[VERSION version:integer]")
+    .complexity("")];
 
 /// LOLWUT [VERSION version] [art parameters...]
 fn lolwut(ctx: &mut Ctx<'_>) -> CmdResult {

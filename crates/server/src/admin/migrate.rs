@@ -55,11 +55,21 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("migrate", -6, WRITE, m
          transfer between the two instances is performed.",
     )
     .syntax(
-        "host port:integer key_or_empty_string=(key | empty_string) destination-db:integer \
-         timeout:integer [COPY] [REPLACE] authentication=[AUTH password | AUTH2 username password] \
-         [KEYS key...]",
+        "host port:integer key_or_empty_string=(key | \
+                                                 empty_string:pure-token{t=}) \
+                                                 destination-db:integer timeout:integer \
+                                                 [COPY{s=3.0.0}] [REPLACE{s=3.0.0}] \
+                                                 authentication=[[AUTH password{s=4.0.7}] | [AUTH2 \
+                                                 username_password=(username password){s=6.0.0}]] \
+                                                 [KEYS key{k=1 s=3.0.6}...]",
     )
-    .acl(acl::DANGEROUS)];
+    .acl(acl::DANGEROUS)
+    .history(&[
+        ("3.0.0", "Added the `COPY` and `REPLACE` options."),
+        ("3.0.6", "Added the `KEYS` option."),
+        ("4.0.7", "Added the `AUTH` option."),
+        ("6.0.0", "Added the `AUTH2` option."),
+    ])];
 
 /// Redis's `MIGRATE_SOCKET_CACHE_ITEMS`: beyond it a new target's connection closes a random one.
 const CACHE_ITEMS: usize = 64;

@@ -42,7 +42,7 @@ static SUBCOMMANDS: &[CommandSpec] = &[
             "7.0.0",
             "Load a module with extended parameters",
         )
-        .syntax("path configs=[CONFIG name value]... args=[ARGS arg]..."),
+        .syntax("path [CONFIG configs=(name value){mt}...] [ARGS args=(arg){block}...]"),
 ];
 
 /// What Redis answers to any failed load; the reason goes to the log.

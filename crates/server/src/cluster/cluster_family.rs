@@ -66,7 +66,10 @@ pub static COMMANDS: &[CommandSpec] = &[
                 .complexity("O(N) where N is the total number of Cluster nodes"),
             CommandSpec::new("meet", -4, ADMIN_FLAGS, meet)
                 .doc(Group::Cluster, "3.0.0", "Force a node cluster to handshake with another node")
-                .syntax("ip port:integer [cluster_bus_port:integer]"),
+                .syntax("ip port:integer [cluster_bus_port:integer{s=4.0.0}]")
+                .history(&[
+                    ("4.0.0", "Added the optional `cluster_bus_port` argument."),
+                ]),
             CommandSpec::new("myid", 2, STALE, myid)
                 .doc(Group::Cluster, "3.0.0", "Return the node id"),
             CommandSpec::new("nodes", 2, STALE, nodes)
@@ -93,7 +96,10 @@ pub static COMMANDS: &[CommandSpec] = &[
                 .syntax("config-epoch:integer"),
             CommandSpec::new("setslot", -4, ADMIN_FLAGS, setslot)
                 .doc(Group::Cluster, "3.0.0", "Bind a hash slot to a specific node")
-                .syntax("slot:integer subcommand=(IMPORTING node-id | MIGRATING node-id | NODE node-id | STABLE)"),
+                .syntax(
+                    "slot:integer subcommand=(IMPORTING node-id | MIGRATING node-id | NODE node-id \
+                     | STABLE)",
+                ),
             CommandSpec::new("shards", 2, STALE, shards)
                 .tips(&["nondeterministic_output"])
                 .doc(Group::Cluster, "7.0.0", "Get array of cluster slots to node mappings")
@@ -101,11 +107,17 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec::new("slaves", 3, ADMIN | STALE, replicas)
                 .tips(&["nondeterministic_output"])
                 .doc(Group::Cluster, "3.0.0", "List replica nodes of the specified master node")
-                .syntax("node-id"),
+                .syntax("node-id")
+                .deprecated(&("5.0.0", "`CLUSTER REPLICAS`")),
             CommandSpec::new("slots", 2, STALE, slots)
                 .tips(&["nondeterministic_output"])
                 .doc(Group::Cluster, "3.0.0", "Get array of Cluster slot to node mappings")
-                .complexity("O(N) where N is the total number of Cluster nodes"),
+                .complexity("O(N) where N is the total number of Cluster nodes")
+                .history(&[
+                    ("4.0.0", "Added node IDs."),
+                    ("7.0.0", "Added additional networking metadata field."),
+                ])
+                .deprecated(&("7.0.0", "`CLUSTER SHARDS`")),
             super::slots_family::GETKEYSINSLOT,
             CommandSpec::new("help", 2, LOADING | STALE, help)
                 .doc(Group::Cluster, "5.0.0", "Show helpful text about the different subcommands"),

@@ -61,7 +61,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc(Group::Bitmap, "2.6.0", "Count set bits in a string")
         .complexity("O(N)")
-        .syntax("key index=[start:integer end:integer index_unit=[BYTE | BIT]]"),
+        .syntax("key index=[start:integer end:integer index_unit=[BYTE | BIT]{s=7.0.0}]")
+        .history(&[("7.0.0", "Added the `BYTE|BIT` option.")]),
     CommandSpec::new("bitpos", -3, READONLY, bitpos)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc(
@@ -71,9 +72,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
         .complexity("O(N)")
         .syntax(
-            "key bit:integer index=[start:integer end_index=[end:integer \
-             index_unit=[BYTE | BIT]]]",
-        ),
+            "key bit:integer index=[start:integer end_index=[end:integer index_unit=[BYTE | \
+             BIT]{s=7.0.0}]]",
+        )
+        .history(&[("7.0.0", "Added the `BYTE|BIT` option.")]),
     CommandSpec::new("bitop", -4, WRITE | DENYOOM, bitop)
         .key_specs(&[
             KeySpec::index(2).range(0, 1, 0).flags(OW | UPDATE),
@@ -85,7 +87,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "Perform bitwise operations between strings",
         )
         .complexity("O(N)")
-        .syntax("operation destkey:key key..."),
+        .syntax("operation destkey key{k=1}..."),
     CommandSpec::new("bitfield", -2, WRITE | DENYOOM, bitfield)
         .key_specs(&[KeySpec::index(1)
             .range(0, 1, 0)
@@ -113,7 +115,7 @@ pub static COMMANDS: &[CommandSpec] = &[
              BITFIELD",
         )
         .complexity("O(1) for each subcommand specified")
-        .syntax("key [encoding_offset=(GET encoding offset:integer)...]"),
+        .syntax("key [GET encoding_offset=(encoding offset:integer){mt}...]"),
 ];
 
 const BAD_OFFSET: &str = "bit offset is not an integer or out of range";

@@ -49,12 +49,21 @@ const BY_MEMBER_KEYS: [KeySpec; 3] = [
         .flags(OW | UPDATE),
 ];
 
+/// The history of the commands that take a distance unit.
+const UPPERCASE_UNITS: &[(&str, &str)] = &[("7.0.0", "Added support for uppercase unit names.")];
+
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("geoadd", -5, WRITE | DENYOOM, geoadd)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
         .doc(Group::Geo, "3.2.0", "Add one or more geospatial items in the geospatial index represented using a sorted set")
         .complexity("O(log(N)) for each item added, where N is the number of elements in the sorted set.")
-        .syntax("key condition=[NX | XX] change=[CH] longitude_latitude_member=(longitude:double latitude:double member)..."),
+        .syntax(
+            "key condition=[NX | XX]{s=6.2.0} [CH{s=6.2.0 n=change}] \
+             longitude_latitude_member=(longitude:double latitude:double member)...",
+        )
+        .history(&[
+            ("6.2.0", "Added the `CH`, `NX` and `XX` options."),
+        ]),
     CommandSpec::new("geodist", -4, READONLY, geodist)
         .key_specs(&[SOURCE])
         .doc(Group::Geo, "3.2.0", "Returns the distance between two members of a geospatial index")
@@ -74,27 +83,60 @@ pub static COMMANDS: &[CommandSpec] = &[
         .key_specs(&RADIUS_KEYS)
         .doc(Group::Geo, "3.2.0", "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point")
         .complexity(SEARCH_COST)
-        .syntax("key longitude:double latitude:double radius:double unit=(M | KM | FT | MI) [WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count:integer [ANY]] order=[ASC | DESC] [STORE key] [STOREDIST key]"),
+        .syntax(
+            "key longitude:double latitude:double radius:double unit=(M | KM | FT | MI) \
+             [WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count:integer [ANY{s=6.2.0}]] \
+             order=[ASC | DESC] [STORE key{k=1}] [STOREDIST key{k=2}]",
+        )
+        .history(&[
+            ("6.2.0", "Added the `ANY` option for `COUNT`."),
+            ("7.0.0", "Added support for uppercase unit names."),
+        ])
+        .deprecated(&("6.2.0", "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` argument")),
     CommandSpec::new("georadius_ro", -6, READONLY, georadius_ro)
         .key_specs(&[SOURCE])
         .doc(Group::Geo, "3.2.10", "A read-only variant for GEORADIUS")
         .complexity(SEARCH_COST)
-        .syntax("key longitude:double latitude:double radius:double unit=(M | KM | FT | MI) [WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count:integer [ANY]] order=[ASC | DESC]"),
+        .syntax(
+            "key longitude:double latitude:double radius:double unit=(M | KM | FT | MI) \
+             [WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count:integer [ANY{s=6.2.0}]] \
+             order=[ASC | DESC]",
+        )
+        .history(&[
+            ("6.2.0", "Added the `ANY` option for `COUNT`."),
+        ])
+        .deprecated(&("6.2.0", "`GEOSEARCH` with the `BYRADIUS` argument")),
     CommandSpec::new("georadiusbymember", -5, WRITE | DENYOOM, georadiusbymember)
         .key_specs(&BY_MEMBER_KEYS)
         .doc(Group::Geo, "3.2.0", "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member")
         .complexity(SEARCH_COST)
-        .syntax("key member radius:double unit=(M | KM | FT | MI) [WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count:integer [ANY]] order=[ASC | DESC] [STORE key] [STOREDIST key]"),
+        .syntax(
+            "key member radius:double unit=(M | KM | FT | MI) [WITHCOORD] [WITHDIST] [WITHHASH] \
+             count=[COUNT count:integer [ANY]] order=[ASC | DESC] [STORE key{k=1}] [STOREDIST \
+             key{k=2}]",
+        )
+        .history(UPPERCASE_UNITS)
+        .deprecated(&("6.2.0", "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` arguments")),
     CommandSpec::new("georadiusbymember_ro", -5, READONLY, georadiusbymember_ro)
         .key_specs(&[SOURCE])
         .doc(Group::Geo, "3.2.10", "A read-only variant for GEORADIUSBYMEMBER")
         .complexity(SEARCH_COST)
-        .syntax("key member radius:double unit=(M | KM | FT | MI) [WITHCOORD] [WITHDIST] [WITHHASH] count=[COUNT count:integer [ANY]] order=[ASC | DESC]"),
+        .syntax(
+            "key member radius:double unit=(M | KM | FT | MI) [WITHCOORD] [WITHDIST] [WITHHASH] \
+             count=[COUNT count:integer [ANY]] order=[ASC | DESC]",
+        )
+        .deprecated(&("6.2.0", "`GEOSEARCH` with the `BYRADIUS` and `FROMMEMBER` arguments")),
     CommandSpec::new("geosearch", -7, READONLY, geosearch)
         .key_specs(&[SOURCE])
         .doc(Group::Geo, "6.2.0", "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle.")
         .complexity(SHAPE_COST)
-        .syntax("key from=(FROMMEMBER member | FROMLONLAT longitude:double latitude:double) by=(circle=(BYRADIUS radius:double unit=(M | KM | FT | MI)) | box=(BYBOX width:double height:double unit=(M | KM | FT | MI))) order=[ASC | DESC] count=[COUNT count:integer [ANY]] [WITHCOORD] [WITHDIST] [WITHHASH]"),
+        .syntax(
+            "key from=(FROMMEMBER member | FROMLONLAT longitude_latitude=(longitude:double \
+             latitude:double)) by=(circle=(BYRADIUS radius:double unit=(M | KM | FT | MI)) | \
+             box=((BYBOX width:double) height:double unit=(M | KM | FT | MI))) order=[ASC | DESC] \
+             count=[COUNT count:integer [ANY]] [WITHCOORD] [WITHDIST] [WITHHASH]",
+        )
+        .history(UPPERCASE_UNITS),
     CommandSpec::new("geosearchstore", -8, WRITE | DENYOOM, geosearchstore)
         .key_specs(&[
             KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE),
@@ -102,7 +144,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         ])
         .doc(Group::Geo, "6.2.0", "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key.")
         .complexity(SHAPE_COST)
-        .syntax("destination:key source:key from=(FROMMEMBER member | FROMLONLAT longitude:double latitude:double) by=(circle=(BYRADIUS radius:double unit=(M | KM | FT | MI)) | box=(BYBOX width:double height:double unit=(M | KM | FT | MI))) order=[ASC | DESC] count=[COUNT count:integer [ANY]] [STOREDIST]"),
+        .syntax(
+            "destination:key source:key{k=1} from=(FROMMEMBER member | FROMLONLAT \
+             longitude_latitude=(longitude:double latitude:double)) by=(circle=(BYRADIUS \
+             radius:double unit=(M | KM | FT | MI)) | box=((BYBOX width:double) height:double \
+             unit=(M | KM | FT | MI))) order=[ASC | DESC] count=[COUNT count:integer [ANY]] \
+             [STOREDIST]",
+        )
+        .history(UPPERCASE_UNITS),
 ];
 
 // ---------------------------------------------------------------------------------------------

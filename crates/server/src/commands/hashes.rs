@@ -26,7 +26,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the \
              command is called with multiple field/value pairs.",
         )
-        .syntax("key field_value=(field value)..."),
+        .syntax("key field_value=(field value)...")
+        .history(&[("4.0.0", "Accepts multiple `field` and `value` arguments.")]),
     CommandSpec::new("hsetnx", 4, WRITE | DENYOOM | FAST, hsetnx)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)])
         .doc(
@@ -43,7 +44,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "Set multiple hash fields to multiple values",
         )
         .complexity("O(N) where N is the number of fields being set.")
-        .syntax("key field_value=(field value)..."),
+        .syntax("key field_value=(field value)...")
+        .deprecated(&("4.0.0", "`HSET` with multiple field-value pairs")),
     CommandSpec::new("hget", 3, READONLY | FAST, hget)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc(Group::Hash, "2.0.0", "Get the value of a hash field")
@@ -83,7 +85,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | DELETE)])
         .doc(Group::Hash, "2.0.0", "Delete one or more hash fields")
         .complexity("O(N) where N is the number of fields to be removed.")
-        .syntax("key field..."),
+        .syntax("key field...")
+        .history(&[("2.4.0", "Accepts multiple `field` arguments.")]),
     CommandSpec::new("hexists", 3, READONLY | FAST, hexists)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO)])
         .doc(Group::Hash, "2.0.0", "Determine if a hash field exists")

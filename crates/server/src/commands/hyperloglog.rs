@@ -43,7 +43,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "Merge N different HyperLogLogs into a single one.",
         )
         .complexity("O(N) to merge N HyperLogLogs, but with high constant times.")
-        .syntax("destkey:key sourcekey:key..."),
+        .syntax("destkey sourcekey{k=1}..."),
     CommandSpec::new("pfdebug", 3, WRITE | DENYOOM | ADMIN, pfdebug).key_specs(&[KeySpec::index(2).range(0, 1, 0).flags(RW | ACCESS)])
         .doc(
             Group::HyperLogLog,
@@ -51,14 +51,16 @@ pub static COMMANDS: &[CommandSpec] = &[
             "Internal commands for debugging HyperLogLog values",
         )
         .complexity("N/A")
-        .syntax("subcommand key"),
+        .syntax("subcommand key")
+        .syscmd(),
     CommandSpec::new("pfselftest", 1, ADMIN, pfselftest)
         .doc(
             Group::HyperLogLog,
             "2.8.9",
             "An internal command for testing HyperLogLog values",
         )
-        .complexity("N/A"),
+        .complexity("N/A")
+        .syscmd(),
 ];
 
 fn not_a_sketch() -> CommandError {

@@ -16,12 +16,9 @@ use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
 
-/// The syntax shared by the EXPIRE family, given the name and type of the time argument.
-macro_rules! expire_syntax {
-    ($time:literal) => {
-        concat!("key ", $time, " condition=[NX | XX | GT | LT]")
-    };
-}
+/// The EXPIRE family's history: the conditions came in 7.0.
+const EXPIRE_CONDITIONS: &[(&str, &str)] =
+    &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")];
 
 pub static COMMANDS: &[CommandSpec] = &[
     many_keys(
@@ -29,19 +26,22 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Delete a key",
     )
-    .complexity("O(N) where N is the number of keys that will be removed."),
+    .complexity("O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1)."),
     many_keys(
         CommandSpec::new("unlink", -2, WRITE | FAST, unlink).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RM | DELETE)]).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
         "4.0.0",
         "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
     )
-    .complexity("O(1) for each key removed regardless of its size."),
+    .complexity("O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of."),
     many_keys(
         CommandSpec::new("exists", -2, READONLY | FAST, exists).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RO)]).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
         "1.0.0",
         "Determine if a key exists",
     )
-    .complexity("O(N) where N is the number of keys to check."),
+    .complexity("O(N) where N is the number of keys to check.")
+        .history(&[
+            ("3.0.3", "Accepts multiple `key` arguments."),
+        ]),
     many_keys(
         CommandSpec::new("touch", -2, READONLY | FAST, touch).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RO)]).tips(&["request_policy:multi_shard", "response_policy:agg_sum"]),
         "3.2.1",
@@ -57,37 +57,53 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("scan", -2, READONLY, scan).tips(&["nondeterministic_output", "request_policy:special"])
         .doc(Group::Generic, "2.8.0", "Incrementally iterate the keys space")
         .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.")
-        .syntax("cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]"),
+        .syntax("cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type{s=6.0.0}]")
+        .history(&[
+            ("6.0.0", "Added the `TYPE` subcommand."),
+        ]),
     CommandSpec::new("randomkey", 1, READONLY, randomkey).tips(&["request_policy:all_shards", "nondeterministic_output"])
         .doc(Group::Generic, "1.0.0", "Return a random key from the keyspace"),
     CommandSpec::new("rename", 3, WRITE, rename).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(OW | UPDATE)])
         .doc(Group::Generic, "1.0.0", "Rename a key")
-        .syntax("key newkey"),
+        .syntax("key newkey{k=1}"),
     CommandSpec::new("renamenx", 3, WRITE | FAST, renamenx).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(OW | INSERT)])
         .doc(Group::Generic, "1.0.0", "Rename a key, only if the new key does not exist")
-        .syntax("key newkey"),
+        .syntax("key newkey{k=1}")
+        .history(&[
+            ("3.2.0", "The command no longer returns an error when source and destination names are the same."),
+        ]),
     CommandSpec::new("copy", -3, WRITE | DENYOOM, copy).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS), KeySpec::index(2).range(0, 1, 0).flags(OW | UPDATE)])
         .doc(Group::Generic, "6.2.0", "Copy a key")
         .complexity("O(N) worst case for collections, where N is the number of nested items. O(1) for string values.")
-        .syntax("source:key destination:key [DB destination-db:integer] [REPLACE]"),
+        .syntax("source:key destination:key{k=1} [DB destination-db:integer] [REPLACE]"),
     CommandSpec::new("move", 3, WRITE | FAST, move_).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)])
         .doc(Group::Generic, "1.0.0", "Move a key to another database")
         .syntax("key db:integer"),
     set_expiry(expire, "expire", "1.0.0", "Set a key's time to live in seconds").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
-        .syntax(expire_syntax!("seconds:integer")),
+        .syntax("key seconds:integer condition=[NX | XX | GT | LT]{s=7.0.0}")
+        .history(EXPIRE_CONDITIONS),
     set_expiry(pexpire, "pexpire", "2.6.0", "Set a key's time to live in milliseconds").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
-        .syntax(expire_syntax!("milliseconds:integer")),
+        .syntax("key milliseconds:integer condition=[NX | XX | GT | LT]{s=7.0.0}")
+        .history(EXPIRE_CONDITIONS),
     set_expiry(expireat, "expireat", "1.2.0", "Set the expiration for a key as a UNIX timestamp").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
-        .syntax(expire_syntax!("unix-time-seconds:unix-time")),
+        .syntax("key unix-time-seconds:unix-time condition=[NX | XX | GT | LT]{s=7.0.0}")
+        .history(EXPIRE_CONDITIONS),
     set_expiry(
         pexpireat,
         "pexpireat",
         "2.6.0",
         "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
     ).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
-    .syntax(expire_syntax!("unix-time-milliseconds:unix-time")),
-    one_key("ttl", READONLY | FAST, ttl, "1.0.0", "Get the time to live for a key in seconds").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output"]),
-    one_key("pttl", READONLY | FAST, pttl, "2.6.0", "Get the time to live for a key in milliseconds").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output"]),
+    .syntax("key unix-time-milliseconds:unix-time condition=[NX | XX | GT | LT]{s=7.0.0}")
+    .history(EXPIRE_CONDITIONS),
+    one_key("ttl", READONLY | FAST, ttl, "1.0.0", "Get the time to live for a key in seconds").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output"])
+        .history(&[
+            ("2.8.0", "Added the -2 reply."),
+        ]),
+    one_key("pttl", READONLY | FAST, pttl, "2.6.0", "Get the time to live for a key in milliseconds").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output"])
+        .history(&[
+            ("2.8.0", "Added the -2 reply."),
+        ]),
     one_key("expiretime", READONLY | FAST, expiretime, "7.0.0", "Get the expiration Unix timestamp for a key").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
     one_key(
         "pexpiretime",
@@ -114,9 +130,15 @@ pub static COMMANDS: &[CommandSpec] = &[
              the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
         )
         .syntax(
-            "key ttl:integer serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds:integer] [FREQ frequency:integer]",
+            "key ttl:integer serialized-value [REPLACE{s=3.0.0}] [ABSTTL{s=5.0.0}] [IDLETIME \
+             seconds:integer{s=5.0.0}] [FREQ frequency:integer{s=5.0.0}]",
         )
-        .acl(acl::DANGEROUS),
+        .acl(acl::DANGEROUS)
+        .history(&[
+            ("3.0.0", "Added the `REPLACE` modifier."),
+            ("5.0.0", "Added the `ABSTTL` modifier."),
+            ("5.0.0", "Added the `IDLETIME` and `FREQ` options."),
+        ]),
     // What MIGRATE sends from a cluster node: RESTORE, for a slot being imported. Without
     // cluster mode the same as RESTORE, as in Redis.
     CommandSpec::new("restore-asking", -4, WRITE | DENYOOM | ASKING, restore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE)])
@@ -128,9 +150,16 @@ pub static COMMANDS: &[CommandSpec] = &[
              the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
         )
         .syntax(
-            "key ttl:integer serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds:integer] [FREQ frequency:integer]",
+            "key ttl:integer serialized-value [REPLACE{s=3.0.0}] [ABSTTL{s=5.0.0}] [IDLETIME \
+             seconds:integer{s=5.0.0}] [FREQ frequency:integer{s=5.0.0}]",
         )
-        .acl(acl::KEYSPACE | acl::DANGEROUS),
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
+        .history(&[
+            ("3.0.0", "Added the `REPLACE` modifier."),
+            ("5.0.0", "Added the `ABSTTL` modifier."),
+            ("5.0.0", "Added the `IDLETIME` and `FREQ` options."),
+        ])
+        .syscmd(),
     CommandSpec::container(
         "object",
         &[
@@ -145,7 +174,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             ),
         ],
     )
-    .doc(Group::Generic, "2.2.3", "A container for object introspection commands"),
+    .doc(Group::Generic, "2.2.3", "A container for object introspection commands")
+    .complexity("Depends on subcommand."),
 ];
 
 /// `NAME key`: the shape of most commands here.

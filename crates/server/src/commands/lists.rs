@@ -57,13 +57,37 @@ const fn pop(name: &'static str, handler: Handler, summary: &'static str) -> Com
         .syntax("key [count:integer]")
 }
 
+/// The push commands' history: one element each at first.
+const MULTIPLE_ELEMENTS_SINCE_2_4: &[(&str, &str)] =
+    &[("2.4.0", "Accepts multiple `element` arguments.")];
+const MULTIPLE_ELEMENTS_SINCE_4_0: &[(&str, &str)] =
+    &[("4.0.0", "Accepts multiple `element` arguments.")];
+
+/// The blocking commands' history: the timeout was a whole number of seconds before 6.0.
+pub(crate) const TIMEOUT_AS_DOUBLE: &[(&str, &str)] = &[(
+    "6.0.0",
+    "`timeout` is interpreted as a double instead of an integer.",
+)];
+
 pub static COMMANDS: &[CommandSpec] = &[
-    push("lpush", lpush, "1.0.0", "Prepend one or multiple elements to a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)]),
-    push("rpush", rpush, "1.0.0", "Append one or multiple elements to a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)]),
-    push("lpushx", lpushx, "2.2.0", "Prepend an element to a list, only if the list exists").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)]),
-    push("rpushx", rpushx, "2.2.0", "Append an element to a list, only if the list exists").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)]),
-    pop("lpop", lpop, "Remove and get the first elements in a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE)]),
-    pop("rpop", rpop, "Remove and get the last elements in a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE)]),
+    push("lpush", lpush, "1.0.0", "Prepend one or multiple elements to a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)])
+        .history(MULTIPLE_ELEMENTS_SINCE_2_4),
+    push("rpush", rpush, "1.0.0", "Append one or multiple elements to a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)])
+        .history(MULTIPLE_ELEMENTS_SINCE_2_4),
+    push("lpushx", lpushx, "2.2.0", "Prepend an element to a list, only if the list exists").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)])
+        .history(MULTIPLE_ELEMENTS_SINCE_4_0),
+    push("rpushx", rpushx, "2.2.0", "Append an element to a list, only if the list exists").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)])
+        .history(MULTIPLE_ELEMENTS_SINCE_4_0),
+    pop("lpop", lpop, "Remove and get the first elements in a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE)])
+        .syntax("key [count:integer{s=6.2.0}]")
+        .history(&[
+            ("6.2.0", "Added the `count` argument."),
+        ]),
+    pop("rpop", rpop, "Remove and get the last elements in a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE)])
+        .syntax("key [count:integer{s=6.2.0}]")
+        .history(&[
+            ("6.2.0", "Added the `count` argument."),
+        ]),
     one_key("llen", 2, READONLY | FAST, llen, "1.0.0", "Get the length of a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO)])
         .syntax("key"),
     one_key("lrange", 4, READONLY, lrange, "1.0.0", "Get a range of elements from a list").key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
@@ -107,14 +131,15 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("key element [RANK rank:integer] [COUNT num-matches:integer] [MAXLEN len:integer]"),
     CommandSpec::new("lmove", 5, WRITE | DENYOOM, lmove).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
         .doc(Group::List, "6.2.0", "Pop an element from a list, push it to another list and return it")
-        .syntax("source:key destination:key wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT)"),
+        .syntax("source:key destination:key{k=1} wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT)"),
     CommandSpec::new("rpoplpush", 3, WRITE | DENYOOM, rpoplpush).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
         .doc(
             Group::List,
             "1.2.0",
             "Remove the last element in a list, prepend it to another list and return it",
         )
-        .syntax("source:key destination:key"),
+        .syntax("source:key destination:key{k=1}")
+        .deprecated(&("6.2.0", "`LMOVE` with the `RIGHT` and `LEFT` arguments")),
     // The keys follow a count, so the legacy key range cannot describe them (Redis gives 0 0 0).
         CommandSpec::new("lmpop", -4, WRITE, lmpop).key_specs(&[KeySpec::index(1).keynum(0, 1, 1).flags(RW | ACCESS | DELETE)])
         .doc(Group::List, "7.0.0", "Pop elements from a list")
@@ -125,21 +150,28 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("blpop", -3, WRITE | NOSCRIPT | BLOCKING, blpop).key_specs(&[KeySpec::index(1).range(-2, 1, 0).flags(RW | ACCESS | DELETE)])
         .doc(Group::List, "2.0.0", "Remove and get the first element in a list, or block until one is available")
         .complexity("O(N) where N is the number of provided keys.")
-        .syntax("key... timeout:double"),
+        .syntax("key... timeout:double")
+        .history(TIMEOUT_AS_DOUBLE),
     CommandSpec::new("brpop", -3, WRITE | NOSCRIPT | BLOCKING, brpop).key_specs(&[KeySpec::index(1).range(-2, 1, 0).flags(RW | ACCESS | DELETE)])
         .doc(Group::List, "2.0.0", "Remove and get the last element in a list, or block until one is available")
         .complexity("O(N) where N is the number of provided keys.")
-        .syntax("key... timeout:double"),
+        .syntax("key... timeout:double")
+        .history(TIMEOUT_AS_DOUBLE),
     CommandSpec::new("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, blmove).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
         .doc(Group::List, "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available")
-        .syntax("source:key destination:key wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT) timeout:double"),
+        .syntax(
+            "source:key destination:key{k=1} wherefrom=(LEFT | RIGHT) whereto=(LEFT | RIGHT) \
+             timeout:double",
+        ),
     CommandSpec::new("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, brpoplpush).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
         .doc(
             Group::List,
             "2.2.0",
             "Pop an element from a list, push it to another list and return it; or block until one is available",
         )
-        .syntax("source:key destination:key timeout:double"),
+        .syntax("source:key destination:key{k=1} timeout:double")
+        .history(TIMEOUT_AS_DOUBLE)
+        .deprecated(&("6.2.0", "`BLMOVE` with the `RIGHT` and `LEFT` arguments")),
         CommandSpec::new("blmpop", -5, WRITE | BLOCKING, blmpop).key_specs(&[KeySpec::index(2).keynum(0, 1, 1).flags(RW | ACCESS | DELETE)])
         .doc(Group::List, "7.0.0", "Pop elements from a list, or block until one is available")
         .complexity("O(N+M) where N is the number of provided keys and M is the number of elements returned.")

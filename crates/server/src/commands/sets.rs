@@ -23,10 +23,16 @@ const TOTAL_COMPLEXITY: &str = "O(N) where N is the total number of elements in 
 pub static COMMANDS: &[CommandSpec] = &[
     one_key(CommandSpec::new("sadd", -3, WRITE | DENYOOM | FAST, sadd).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | INSERT)]), "1.0.0", "Add one or more members to a set")
         .complexity("O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
-        .syntax("key member..."),
+        .syntax("key member...")
+        .history(&[
+            ("2.4.0", "Accepts multiple `member` arguments."),
+        ]),
     one_key(CommandSpec::new("srem", -3, WRITE | FAST, srem).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | DELETE)]), "1.0.0", "Remove one or more members from a set")
         .complexity("O(N) where N is the number of members to be removed.")
-        .syntax("key member..."),
+        .syntax("key member...")
+        .history(&[
+            ("2.4.0", "Accepts multiple `member` arguments."),
+        ]),
     one_key(CommandSpec::new("smembers", 2, READONLY, smembers).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output_order"]), "1.0.0", "Get all the members in a set")
         .complexity("O(N) where N is the set cardinality.")
         .syntax("key"),
@@ -39,13 +45,19 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("key"),
     one_key(CommandSpec::new("spop", -2, WRITE | FAST, spop).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE)]).tips(&["nondeterministic_output"]), "1.0.0", "Remove and return one or multiple random members from a set")
         .complexity("Without the count argument O(1), otherwise O(N) where N is the value of the passed count.")
-        .syntax("key [count:integer]"),
+        .syntax("key [count:integer{s=3.2.0}]")
+        .history(&[
+            ("3.2.0", "Added the `count` argument."),
+        ]),
     one_key(CommandSpec::new("srandmember", -2, READONLY, srandmember).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output"]), "1.0.0", "Get one or multiple random members from a set")
         .complexity("Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.")
-        .syntax("key [count:integer]"),
+        .syntax("key [count:integer{s=2.6.0}]")
+        .history(&[
+            ("2.6.0", "Added the optional `count` argument."),
+        ]),
     CommandSpec::new("smove", 4, WRITE | FAST, smove).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | DELETE), KeySpec::index(2).range(0, 1, 0).flags(RW | INSERT)])
         .doc(Group::Set, "1.0.0", "Move a member from one set to another")
-        .syntax("source:key destination:key member"),
+        .syntax("source:key destination:key{k=1} member"),
     algebra("sinter", false, "Intersect multiple sets", INTER_COMPLEXITY).key_specs(&[KeySpec::index(1).range(-1, 1, 0).flags(RO | ACCESS)]).tips(&["nondeterministic_output_order"]),
     algebra(
         "sinterstore",
@@ -92,7 +104,7 @@ const fn algebra(
 ) -> CommandSpec {
     let spec = if store {
         CommandSpec::new(name, -3, WRITE | DENYOOM, algebra_command)
-            .syntax("destination:key key...")
+            .syntax("destination:key key{k=1}...")
     } else {
         CommandSpec::new(name, -2, READONLY, algebra_command).syntax("key...")
     };

@@ -16,9 +16,13 @@ use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
 
-const SORT_SYNTAX: &str =
-    "key [BY pattern:pattern] [LIMIT offset:integer count:integer] [GET pattern:pattern...] \
-     [order=(ASC | DESC)] [sorting=ALPHA]";
+/// SORT_RO's arguments; SORT's add STORE.
+macro_rules! sort_syntax {
+    () => {
+        "key [BY pattern:pattern{k=1}] [LIMIT offset_count=(offset:integer count:integer)] \
+         [GET pattern:pattern{k=1 mt}...] order=[ASC | DESC] [ALPHA{n=sorting}]"
+    };
+}
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("sort", -2, WRITE | DENYOOM, sort).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS), KeySpec::unknown().flags(RO | ACCESS).notes("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"), KeySpec::unknown().flags(OW | UPDATE).notes("For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array")])
@@ -28,10 +32,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of \
              returned elements. When the elements are not sorted, complexity is O(N).",
         )
-        .syntax(
-            "key [BY pattern:pattern] [LIMIT offset:integer count:integer] [GET pattern:pattern...] \
-             [order=(ASC | DESC)] [sorting=ALPHA] [STORE destination:key]",
-        )
+        .syntax(concat!(sort_syntax!(), " [STORE destination:key{k=2}]"))
         .acl(acl::SET | acl::SORTEDSET | acl::LIST | acl::DANGEROUS)
         .no_group_acl(),
     CommandSpec::new("sort_ro", -2, READONLY, sort_ro).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS), KeySpec::unknown().flags(RO | ACCESS).notes("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort")])
@@ -40,7 +41,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of \
              returned elements. When the elements are not sorted, complexity is O(N).",
         )
-        .syntax(SORT_SYNTAX)
+        .syntax(sort_syntax!())
         .acl(acl::SET | acl::SORTEDSET | acl::LIST | acl::DANGEROUS)
         .no_group_acl(),
 ];

@@ -51,11 +51,21 @@ pub static COMMANDS: &[CommandSpec] = &[
             .notes("RW and ACCESS due to the optional `GET` argument")])
         .keys_proc(set_key_flags)
         .doc(Group::String, "1.0.0", "Set the string value of a key")
-        .syntax(concat!(
-            "key value condition=[NX | XX] [GET] ",
-            expiration!(),
-            " | KEEPTTL]"
-        )),
+        .syntax(
+            "key value condition=[NX | XX]{s=2.6.12} [GET{s=6.2.0}] expiration=[EX \
+             seconds:integer{s=2.6.12} | PX milliseconds:integer{s=2.6.12} | EXAT \
+             unix-time-seconds:unix-time{s=6.2.0} | PXAT unix-time-milliseconds:unix-time{s=6.2.0} \
+             | KEEPTTL{s=6.0.0}]",
+        )
+        .history(&[
+            ("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."),
+            ("6.0.0", "Added the `KEEPTTL` option."),
+            ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
+            (
+                "7.0.0",
+                "Allowed the `NX` and `GET` options to be used together.",
+            ),
+        ]),
     CommandSpec::new("getex", -2, WRITE | FAST, getex)
         .key_specs(&[KeySpec::index(1)
             .range(0, 1, 0)
@@ -82,7 +92,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "1.0.0",
             "Set the string value of a key and return its old value",
         )
-        .syntax("key value"),
+        .syntax("key value")
+        .deprecated(&("6.2.0", "`SET` with the `!GET` argument")),
     CommandSpec::new("setnx", 3, WRITE | DENYOOM | FAST, setnx)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | INSERT)])
         .doc(
@@ -174,7 +185,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "Get a substring of the string stored at a key",
         )
         .complexity(RANGE_COMPLEXITY)
-        .syntax("key start:integer end:integer"),
+        .syntax("key start:integer end:integer")
+        .deprecated(&("2.0.0", "`GETRANGE`")),
     CommandSpec::new("setrange", 4, WRITE | DENYOOM, setrange)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
         .doc(

@@ -49,6 +49,12 @@ const INTER_COST: &str = "O(N*K)+O(M*log(M)) worst case with N being the smalles
 const DIFF_COST: &str = "O(L + (N-K)log(N)) worst case where L is the total number of elements \
      in all the sets, N is the size of the first set, and K is the size of the result set.";
 
+/// The complexity of the ZRANGEBYLEX family.
+const LEX_RANGE_COMPLEXITY: &str =
+    "O(log(N)+M) with N being the number of elements in the sorted set and M \
+     the number of elements being returned. If M is constant (e.g. always asking for the first 10 \
+     elements with LIMIT), you can consider it O(log(N)).";
+
 pub static COMMANDS: &[CommandSpec] = &[
     one_key(
         CommandSpec::new("zadd", -4, WRITE | DENYOOM | FAST, zadd).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)]),
@@ -56,13 +62,21 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Add one or more members to a sorted set, or update its score if it already exists",
     )
     .complexity("O(log(N)) for each item added, where N is the number of elements in the sorted set.")
-    .syntax("key condition=[NX | XX] comparison=[GT | LT] change=[CH] increment=[INCR] score_member=(score:double member)..."),
+    .syntax(
+        "key condition=[NX | XX]{s=3.0.2} comparison=[GT | LT]{s=6.2.0} [CH{s=3.0.2 n=change}] \
+         [INCR{s=3.0.2 n=increment}] score_member=(score:double member)...",
+    )
+    .history(&[
+        ("2.4.0", "Accepts multiple elements."),
+        ("3.0.2", "Added the `XX`, `NX`, `CH` and `INCR` options."),
+        ("6.2.0", "Added the `GT` and `LT` options."),
+    ]),
     one_key(
         CommandSpec::new("zincrby", 4, WRITE | DENYOOM | FAST, zincrby).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | ACCESS | UPDATE)]),
         "1.2.0",
         "Increment the score of a member in a sorted set",
     )
-    .complexity(LOG_N)
+    .complexity("O(log(N)) where N is the number of elements in the sorted set.")
     .syntax("key increment:integer member"),
     one_key(
         CommandSpec::new("zrem", -3, WRITE | FAST, zrem).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | DELETE)]),
@@ -70,7 +84,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Remove one or more members from a sorted set",
     )
     .complexity("O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.")
-    .syntax("key member..."),
+    .syntax("key member...")
+        .history(&[
+            ("2.4.0", "Accepts multiple elements."),
+        ]),
     one_key(
         CommandSpec::new("zscore", 3, READONLY | FAST, zscore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "1.2.0",
@@ -95,14 +112,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.0.0",
         "Count the members in a sorted set with scores within the given values",
     )
-    .complexity(LOG_N)
+    .complexity("O(log(N)) with N being the number of elements in the sorted set.")
     .syntax("key min:double max:double"),
     one_key(
         CommandSpec::new("zlexcount", 4, READONLY | FAST, zlexcount).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "2.8.9",
         "Count the number of members in a sorted set between a given lexicographical range",
     )
-    .complexity(LOG_N)
+    .complexity("O(log(N)) with N being the number of elements in the sorted set.")
     .syntax("key min max"),
     one_key(
         CommandSpec::new("zrange", -4, READONLY, zrange).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
@@ -110,46 +127,71 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Return a range of members in a sorted set",
     )
     .complexity(RANGE_COST)
-    .syntax("key start stop sortby=[BYSCORE | BYLEX] [REV] offset_count=[LIMIT offset:integer count:integer] [WITHSCORES]"),
+    .syntax(
+        "key start stop sortby=[BYSCORE | BYLEX]{s=6.2.0} [REV{s=6.2.0}] [LIMIT \
+         offset_count=(offset:integer count:integer){s=6.2.0}] [WITHSCORES]",
+    )
+    .history(&[
+        ("6.2.0", "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options."),
+    ]),
     one_key(
         CommandSpec::new("zrangebyscore", -4, READONLY, zrangebyscore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "1.0.5",
         "Return a range of members in a sorted set, by score",
     )
-    .complexity(RANGE_COST)
-    .syntax("key min:double max:double [WITHSCORES] offset_count=[LIMIT offset:integer count:integer]"),
+    .complexity(LEX_RANGE_COMPLEXITY)
+    .syntax(
+        "key min:double max:double [WITHSCORES{s=2.0.0}] [LIMIT offset_count=(offset:integer \
+         count:integer)]",
+    )
+    .history(&[
+        ("2.0.0", "Added the `WITHSCORES` modifier."),
+    ])
+        .deprecated(&("6.2.0", "`ZRANGE` with the `BYSCORE` argument")),
     one_key(
         CommandSpec::new("zrevrange", -4, READONLY, zrevrange).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "1.2.0",
         "Return a range of members in a sorted set, by index, with scores ordered from high to low",
     )
     .complexity(RANGE_COST)
-    .syntax("key start:integer stop:integer [WITHSCORES]"),
+    .syntax("key start:integer stop:integer [WITHSCORES]")
+        .deprecated(&("6.2.0", "`ZRANGE` with the `REV` argument")),
     one_key(
         CommandSpec::new("zrevrangebyscore", -4, READONLY, zrevrangebyscore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "2.2.0",
         "Return a range of members in a sorted set, by score, with scores ordered from high to low",
     )
-    .complexity(RANGE_COST)
-    .syntax("key max:double min:double [WITHSCORES] offset_count=[LIMIT offset:integer count:integer]"),
+    .complexity(LEX_RANGE_COMPLEXITY)
+    .syntax(
+        "key max:double min:double [WITHSCORES] offset_count=[LIMIT offset:integer count:integer]",
+    )
+        .history(&[
+            ("2.1.6", "`min` and `max` can be exclusive."),
+        ])
+        .deprecated(&("6.2.0", "`ZRANGE` with the `REV` and `BYSCORE` arguments")),
     one_key(
         CommandSpec::new("zrangebylex", -4, READONLY, zrangebylex).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "2.8.9",
         "Return a range of members in a sorted set, by lexicographical range",
     )
-    .complexity(RANGE_COST)
-    .syntax("key min max offset_count=[LIMIT offset:integer count:integer]"),
+    .complexity(LEX_RANGE_COMPLEXITY)
+    .syntax("key min max offset_count=[LIMIT offset:integer count:integer]")
+        .deprecated(&("6.2.0", "`ZRANGE` with the `BYLEX` argument")),
     one_key(
         CommandSpec::new("zrevrangebylex", -4, READONLY, zrevrangebylex).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "2.8.9",
         "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.",
     )
-    .complexity(RANGE_COST)
-    .syntax("key max min offset_count=[LIMIT offset:integer count:integer]"),
+    .complexity(LEX_RANGE_COMPLEXITY)
+    .syntax("key max min offset_count=[LIMIT offset:integer count:integer]")
+        .deprecated(&("6.2.0", "`ZRANGE` with the `REV` and `BYLEX` arguments")),
     CommandSpec::new("zrangestore", -5, WRITE | DENYOOM, zrangestore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).range(0, 1, 0).flags(RO | ACCESS)])
         .doc(Group::SortedSet, "6.2.0", "Store a range of members from sorted set into another key")
         .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.")
-        .syntax("dst:key src:key min max sortby=[BYSCORE | BYLEX] [REV] offset_count=[LIMIT offset:integer count:integer]"),
+        .syntax(
+            "dst:key src:key{k=1} min max sortby=[BYSCORE | BYLEX] [REV] [LIMIT \
+             offset_count=(offset:integer count:integer)]",
+        ),
     one_key(
         CommandSpec::new("zrank", 3, READONLY | FAST, zrank).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)]),
         "2.0.0",
@@ -209,11 +251,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         CommandSpec::new("bzpopmin", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmin).key_specs(&[KeySpec::index(1).range(-2, 1, 0).flags(RW | ACCESS | DELETE)])
         .doc(Group::SortedSet, "5.0.0", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available")
         .complexity("O(log(N)) with N being the number of elements in the sorted set.")
-        .syntax("key... timeout:double"),
+        .syntax("key... timeout:double")
+            .history(super::lists::TIMEOUT_AS_DOUBLE),
     CommandSpec::new("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmax).key_specs(&[KeySpec::index(1).range(-2, 1, 0).flags(RW | ACCESS | DELETE)])
         .doc(Group::SortedSet, "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available")
         .complexity("O(log(N)) with N being the number of elements in the sorted set.")
-        .syntax("key... timeout:double"),
+        .syntax("key... timeout:double")
+        .history(super::lists::TIMEOUT_AS_DOUBLE),
     CommandSpec::new("bzmpop", -5, WRITE | BLOCKING, bzmpop).key_specs(&[KeySpec::index(2).keynum(0, 1, 1).flags(RW | ACCESS | DELETE)])
         .doc(Group::SortedSet, "7.0.0", "Remove and return members with scores in a sorted set or block until one is available")
         .complexity("O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
@@ -224,14 +268,20 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Add multiple sorted sets",
     )
     .complexity(UNION_COST)
-    .syntax("numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)] [WITHSCORES]"),
+    .syntax(
+        "numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | \
+         MAX)] [WITHSCORES]",
+    ),
     numkeys(
         CommandSpec::new("zinter", -3, READONLY, zinter).key_specs(&[KeySpec::index(1).keynum(0, 1, 1).flags(RO | ACCESS)]),
         "6.2.0",
         "Intersect multiple sorted sets",
     )
     .complexity(INTER_COST)
-    .syntax("numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)] [WITHSCORES]"),
+    .syntax(
+        "numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | \
+         MAX)] [WITHSCORES]",
+    ),
     numkeys(
         CommandSpec::new("zdiff", -3, READONLY, zdiff).key_specs(&[KeySpec::index(1).keynum(0, 1, 1).flags(RO | ACCESS)]),
         "6.2.0",
@@ -241,16 +291,22 @@ pub static COMMANDS: &[CommandSpec] = &[
     .syntax("numkeys:integer key... [WITHSCORES]"),
     CommandSpec::new("zunionstore", -4, WRITE | DENYOOM, zunionstore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).keynum(0, 1, 1).flags(RO | ACCESS)])
         .doc(Group::SortedSet, "2.0.0", "Add multiple sorted sets and store the resulting sorted set in a new key")
-        .complexity(UNION_COST)
-        .syntax("destination:key numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)]"),
+        .complexity("O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.")
+        .syntax(
+            "destination:key numkeys:integer key{k=1}... [WEIGHTS weight:integer...] [AGGREGATE \
+             aggregate=(SUM | MIN | MAX)]",
+        ),
     CommandSpec::new("zinterstore", -4, WRITE | DENYOOM, zinterstore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).keynum(0, 1, 1).flags(RO | ACCESS)])
         .doc(Group::SortedSet, "2.0.0", "Intersect multiple sorted sets and store the resulting sorted set in a new key")
         .complexity(INTER_COST)
-        .syntax("destination:key numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE aggregate=(SUM | MIN | MAX)]"),
+        .syntax(
+            "destination:key numkeys:integer key{k=1}... [WEIGHTS weight:integer...] [AGGREGATE \
+             aggregate=(SUM | MIN | MAX)]",
+        ),
     CommandSpec::new("zdiffstore", -4, WRITE | DENYOOM, zdiffstore).key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(OW | UPDATE), KeySpec::index(2).keynum(0, 1, 1).flags(RO | ACCESS)])
         .doc(Group::SortedSet, "6.2.0", "Subtract multiple sorted sets and store the resulting sorted set in a new key")
         .complexity(DIFF_COST)
-        .syntax("destination:key numkeys:integer key..."),
+        .syntax("destination:key numkeys:integer key{k=1}..."),
     numkeys(
         CommandSpec::new("zintercard", -3, READONLY, zintercard).key_specs(&[KeySpec::index(1).keynum(0, 1, 1).flags(RO | ACCESS)]),
         "7.0.0",

@@ -34,7 +34,10 @@ pub static COMMANDS: &[CommandSpec] = &[
                 .tips(&["request_policy:all_nodes", "nondeterministic_output"])
                 .doc(Group::Server, "2.2.12", "Get the slow log's entries")
                 .complexity("O(N) where N is the number of entries returned")
-                .syntax("[count:integer]"),
+                .syntax("[count:integer]")
+                .history(&[
+                    ("4.0.0", "Added client IP address, port and name to the reply."),
+                ]),
             CommandSpec::new("help", 2, LOADING | STALE, slowlog_help)
                 .doc(
                     Group::Server,

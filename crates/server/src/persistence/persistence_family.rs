@@ -32,8 +32,9 @@ pub static COMMANDS: &[CommandSpec] = &[
             "Asynchronously save the dataset to disk",
         )
         .complexity("O(1)")
-        .syntax("[SCHEDULE]")
-        .acl(acl::ADMIN | acl::DANGEROUS),
+        .syntax("[SCHEDULE{s=3.2.2}]")
+        .acl(acl::ADMIN | acl::DANGEROUS)
+        .history(&[("3.2.2", "Added the `SCHEDULE` option.")]),
     CommandSpec::new(
         "bgrewriteaof",
         1,

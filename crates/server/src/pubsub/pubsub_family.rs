@@ -27,7 +27,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("psubscribe", -2, SUBSCRIBE_FLAGS, psubscribe)
         .doc(Group::PubSub, "2.0.0", "Listen for messages published to channels matching the given patterns")
         .complexity("O(N) where N is the number of patterns the client is already subscribed to.")
-        .syntax("pattern:pattern..."),
+        .syntax("pattern=(pattern:pattern){block}..."),
     CommandSpec::new("punsubscribe", -1, SUBSCRIBE_FLAGS, punsubscribe)
         .doc(Group::PubSub, "2.0.0", "Stop listening for messages posted to channels matching the given patterns")
         .complexity(

@@ -26,7 +26,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     // The master's side.
     CommandSpec::new("sync", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, sync)
         .doc(Group::Server, "1.0.0", "Internal command used for replication")
-        .acl(acl::ADMIN | acl::DANGEROUS),
+        .acl(acl::ADMIN | acl::DANGEROUS)
+        .complexity(""),
     CommandSpec::new(
         "psync",
         -3,
@@ -37,7 +38,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     .syntax("replicationid:string offset:integer")
     .acl(acl::ADMIN | acl::DANGEROUS)
     // `PSYNC ... FAILOVER` may cut this server's link to its master.
-    .exclusive(),
+    .exclusive()
+    .complexity(""),
     CommandSpec::new(
         "replconf",
         -1,
@@ -50,7 +52,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "An internal command for configuring the replication stream",
     )
     .complexity("O(1)")
-    .acl(acl::ADMIN | acl::DANGEROUS),
+    .acl(acl::ADMIN | acl::DANGEROUS)
+    .syscmd(),
     CommandSpec::new("wait", 3, NOSCRIPT, wait)
         .tips(&["request_policy:all_shards", "response_policy:agg_min"])
         .doc(
@@ -104,7 +107,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     .complexity("O(1)")
     .syntax("args=(host-port=(host port:integer) | no-one=(NO ONE))")
     .acl(acl::ADMIN | acl::SLOW | acl::DANGEROUS)
-    .exclusive(),
+    .exclusive()
+    .deprecated(&("5.0.0", "`REPLICAOF`")),
 ];
 
 /// ROLE: a master's offset and its replicas (address, acknowledged offset); a replica's

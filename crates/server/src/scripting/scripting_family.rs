@@ -117,7 +117,10 @@ static SCRIPT_SUBCOMMANDS: &[CommandSpec] = &[
         .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
         .doc(Group::Scripting, "2.6.0", "Remove all the scripts from the script cache.")
         .complexity("O(N) with N being the number of scripts in cache")
-        .syntax("[async=(ASYNC | SYNC)]"),
+        .syntax("async=[ASYNC | SYNC]{s=6.2.0}")
+        .history(&[
+            ("6.2.0", "Added the `ASYNC` and `SYNC` flushing mode modifiers."),
+        ]),
     CommandSpec::new("kill", 2, NOSCRIPT | ALLOW_BUSY, script_kill)
         .tips(&["request_policy:all_shards", "response_policy:one_succeeded"])
         .doc(Group::Scripting, "2.6.0", "Kill the script currently in execution.")

@@ -13,11 +13,16 @@ const FLAGS: u32 = NOSCRIPT | LOADING | STALE;
 
 /// CLIENT's tracking subcommands, which its container lists.
 pub const TRACKING: CommandSpec = CommandSpec::new("tracking", -3, FLAGS, client_tracking)
-        .doc(Group::Connection, "6.0.0", "Enable or disable server assisted client side caching support")
-        .complexity("O(1). Some options may introduce additional complexity.")
-        .syntax(
-            "status=(ON | OFF) [REDIRECT client-id:integer] [PREFIX prefix...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]",
-        );
+    .doc(
+        Group::Connection,
+        "6.0.0",
+        "Enable or disable server assisted client side caching support",
+    )
+    .complexity("O(1). Some options may introduce additional complexity.")
+    .syntax(
+        "status=(ON | OFF) [REDIRECT client-id:integer] [PREFIX \
+                                           prefix{mt}...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]",
+    );
 pub const CACHING: CommandSpec = CommandSpec::new("caching", 3, FLAGS, client_caching)
     .doc(
         Group::Connection,

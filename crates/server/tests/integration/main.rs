@@ -15,6 +15,7 @@ mod cluster_bus;
 mod cluster_clients;
 mod cluster_failover;
 mod cluster_slots;
+mod command_docs;
 mod configuration;
 mod connection;
 mod cron_tuning;

@@ -33,7 +33,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc(Group::Stream, "5.0.0", "Appends a new entry to a stream")
         .complexity("O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.")
         .tips(&["nondeterministic_output"])
-        .syntax("key [NOMKSTREAM] [trim=(strategy=(MAXLEN | MINID) [operator] threshold [LIMIT count:integer])] id_or_auto (field value)..."),
+        .syntax(
+            "key [NOMKSTREAM{s=6.2.0}] trim=[strategy=(MAXLEN | MINID{s=6.2.0}) \
+             operator=[equal:pure-token{t==} | approximately:pure-token{t=~}] threshold [LIMIT \
+             count:integer{s=6.2.0}]] id_or_auto=(auto_id:pure-token{t=*} | id) field_value=(field \
+             value)...",
+        )
+        .history(&[
+            ("6.2.0", "Added the `NOMKSTREAM` option, `MINID` trimming strategy and the `LIMIT` option."),
+            ("7.0.0", "Added support for the `<ms>-*` explicit ID form."),
+        ]),
     CommandSpec::new("xlen", 2, READONLY | FAST, xlen)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO)])
         .doc(Group::Stream, "5.0.0", "Return the number of entries in a stream")
@@ -43,12 +52,18 @@ pub static COMMANDS: &[CommandSpec] = &[
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc(Group::Stream, "5.0.0", "Return a range of elements in a stream, with IDs matching the specified IDs interval")
         .complexity(RANGE_COMPLEXITY)
-        .syntax("key start end [COUNT count:integer]"),
+        .syntax("key start end [COUNT count:integer]")
+        .history(&[
+            ("6.2.0", "Added exclusive ranges."),
+        ]),
     CommandSpec::new("xrevrange", -4, READONLY, xrevrange)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RO | ACCESS)])
         .doc(Group::Stream, "5.0.0", "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE")
         .complexity("O(N) with N being the number of elements returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).")
-        .syntax("key end start [COUNT count:integer]"),
+        .syntax("key end start [COUNT count:integer]")
+        .history(&[
+            ("6.2.0", "Added exclusive ranges."),
+        ]),
     CommandSpec::new("xdel", -3, WRITE | FAST, xdel)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | DELETE)])
         .doc(Group::Stream, "5.0.0", "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.")
@@ -59,17 +74,31 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc(Group::Stream, "5.0.0", "Trims the stream to (approximately if '~' is passed) a certain size")
         .complexity("O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation.")
         .tips(&["nondeterministic_output"])
-        .syntax("key trim=(strategy=(MAXLEN | MINID) [operator] threshold [LIMIT count:integer])"),
+        .syntax(
+            "key trim=(strategy=(MAXLEN | MINID{s=6.2.0}) operator=[equal:pure-token{t==} | \
+             approximately:pure-token{t=~}] threshold [LIMIT count:integer{s=6.2.0}])",
+        )
+        .history(&[
+            ("6.2.0", "Added the `MINID` trimming strategy and the `LIMIT` option."),
+        ]),
     CommandSpec::new("xsetid", -3, WRITE | DENYOOM | FAST, xsetid)
         .key_specs(&[KeySpec::index(1).range(0, 1, 0).flags(RW | UPDATE)])
         .doc(Group::Stream, "5.0.0", "An internal command for replicating stream values")
         .complexity("O(1)")
-        .syntax("key last-id [ENTRIESADDED entries_added:integer] [MAXDELETEDID max_deleted_entry_id]"),
+        .syntax(
+            "key last-id [ENTRIESADDED entries_added:integer{s=7.0.0}] [MAXDELETEDID \
+             max_deleted_entry_id{s=7.0.0}]",
+        )
+        .history(&[
+            ("7.0.0", "Added the `entries_added` and `max_deleted_entry_id` arguments."),
+        ]),
     CommandSpec::new("xread", -4, READONLY | BLOCKING, xread)
         .key_specs(&[KeySpec::keyword("STREAMS", 1).range(-1, 1, 2).flags(RO | ACCESS)])
         .doc(Group::Stream, "5.0.0", "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.")
         .complexity("For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data.")
-        .syntax("[COUNT count:integer] [BLOCK milliseconds:integer] STREAMS key... id..."),
+        .syntax(
+            "[COUNT count:integer] [BLOCK milliseconds:integer] STREAMS streams=(key... id...)",
+        ),
 ];
 
 /// A listpack holds at most this much: XADD refuses an entry whose fields and values are longer.

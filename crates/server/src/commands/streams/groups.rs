@@ -76,8 +76,8 @@ pub static COMMANDS: &[CommandSpec] = &[
              time in order to serve the N clients blocked on the stream getting new data.",
         )
         .syntax(
-            "group_consumer=(GROUP group consumer) [COUNT count:integer] \
-             [BLOCK milliseconds:integer] [NOACK] streams=(STREAMS key... id...)",
+            "GROUP group_consumer=(group consumer) [COUNT count:integer] [BLOCK \
+             milliseconds:integer] [NOACK] STREAMS streams=(key... id...)",
         ),
     CommandSpec::new("xack", -4, WRITE | FAST, xack)
         .key_specs(&[key_at(1, RW | UPDATE)])
@@ -108,8 +108,12 @@ pub static COMMANDS: &[CommandSpec] = &[
              O(N) time for iterating every consumer.",
         )
         .syntax(
-            "key group filters=[IDLE min-idle-time:integer start end count:integer [consumer]]",
-        ),
+            "key group filters=[[IDLE min-idle-time:integer{s=6.2.0}] start end count:integer \
+             [consumer]]",
+        )
+        .history(&[
+            ("6.2.0", "Added the `IDLE` option and exclusive range intervals."),
+        ]),
     CommandSpec::new("xclaim", -6, WRITE | FAST, xclaim)
         .key_specs(&[key_at(1, RW | UPDATE)])
         .tips(&["nondeterministic_output"])
@@ -137,7 +141,10 @@ pub static COMMANDS: &[CommandSpec] = &[
              were delivered to the specified consumer.",
         )
         .complexity("O(1) if COUNT is small.")
-        .syntax("key group consumer min-idle-time start [COUNT count:integer] [JUSTID]"),
+        .syntax("key group consumer min-idle-time start [COUNT count:integer] [JUSTID]")
+        .history(&[
+            ("7.0.0", "Added an element to the reply array, containing deleted entries the command cleared from the PEL"),
+        ]),
 ];
 
 /// In the order Redis lists them (COMMAND INFO).
@@ -164,7 +171,11 @@ static XGROUP_SUBCOMMANDS: &[CommandSpec] = &[
         .key_specs(&[key_at(2, RW | INSERT)])
         .doc(Group::Stream, "5.0.0", "Create a consumer group.")
         .complexity("O(1)")
-        .syntax("key groupname id=(id | new_id) [MKSTREAM] [ENTRIESREAD entries_read:integer]"),
+        .syntax(
+            "key groupname id=(id | new_id:pure-token{t=$}) [MKSTREAM] [ENTRIESREAD \
+             entries_read:integer]",
+        )
+        .history(&[("7.0.0", "Added the `entries_read` named argument.")]),
     CommandSpec::new("setid", -5, WRITE, xgroup_setid)
         .key_specs(&[key_at(2, RW | UPDATE)])
         .doc(
@@ -173,7 +184,8 @@ static XGROUP_SUBCOMMANDS: &[CommandSpec] = &[
             "Set a consumer group to an arbitrary last delivered ID value.",
         )
         .complexity("O(1)")
-        .syntax("key groupname id=(id | new_id) [ENTRIESREAD entries_read:integer]"),
+        .syntax("key groupname id=(id | new_id:pure-token{t=$}) [ENTRIESREAD entries_read:integer]")
+        .history(&[("7.0.0", "Added the optional `entries_read` argument.")]),
     CommandSpec::new("destroy", 4, WRITE, xgroup_destroy)
         .key_specs(&[key_at(2, RW | DELETE)])
         .doc(Group::Stream, "5.0.0", "Destroy a consumer group.")
@@ -196,7 +208,11 @@ static XINFO_SUBCOMMANDS: &[CommandSpec] = &[
         .key_specs(&[key_at(2, RO | ACCESS)])
         .doc(Group::Stream, "5.0.0", "Get information about a stream")
         .complexity("O(1)")
-        .syntax("key [FULL [COUNT count:integer]]"),
+        .syntax("key [FULL full=([COUNT count:integer]){block}]")
+        .history(&[
+            ("6.0.0", "Added the `FULL` modifier."),
+            ("7.0.0", "Added the `max-deleted-entry-id`, `entries-added`, `recorded-first-entry-id`, `entries-read` and `lag` fields"),
+        ]),
     CommandSpec::new("groups", 3, READONLY, xinfo_groups)
         .key_specs(&[key_at(2, RO | ACCESS)])
         .doc(
@@ -205,7 +221,10 @@ static XINFO_SUBCOMMANDS: &[CommandSpec] = &[
             "List the consumer groups of a stream",
         )
         .complexity("O(1)")
-        .syntax("key"),
+        .syntax("key")
+        .history(&[
+            ("7.0.0", "Added the `entries-read` and `lag` fields"),
+        ]),
     CommandSpec::new("help", 2, LOADING | STALE, xinfo_help)
         .doc(
             Group::Stream,
