@@ -53,6 +53,7 @@ mod rename_command;
 mod replication;
 mod replication_master;
 mod reset;
+mod restart_psync;
 mod reshard;
 mod robustness;
 mod runtime_listeners;
