@@ -51,7 +51,8 @@ fn check_renamed_aof(aof_dir: &Path, dir: &DataDir) {
     let refused = export(aof_dir, Some(&config));
     assert!(!refused.status.success());
     assert!(
-        stderr(&refused).contains(":1: 'rename-command NOSUCH x': No such command in rename-command"),
+        stderr(&refused)
+            .contains(":1: 'rename-command NOSUCH x': No such command in rename-command"),
         "{}",
         stderr(&refused)
     );
@@ -87,7 +88,14 @@ fn an_aof_real_redis_wrote_with_renamed_commands_exports_with_its_config() {
     std::fs::create_dir_all(&data).unwrap();
     let redis = Launch::redis()
         .dir(&data)
-        .args(&["--save", "", "--appendonly", "yes", "--appendfsync", "always"])
+        .args(&[
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ])
         .args(&["--rename-command", "SET", "myset"])
         .args(&["--rename-command", "RPUSH", "addtail"])
         .start();

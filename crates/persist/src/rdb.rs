@@ -256,7 +256,6 @@ impl SavedReplication {
 
 /// Streams an RDB file: `write_header`, then aux fields, then per database `select_db` and
 /// its `entry`s, then `finish`.
-
 pub struct RdbWriter<W: Write> {
     out: CrcWriter<W>,
     opts: WriteOptions,

@@ -473,7 +473,10 @@ pub fn parse_text_for_fuzzing(text: &[u8]) -> Result<Config, ConfigError> {
         Err(ConfigError::at(
             0,
             "",
-            format!("can't open config file '{}' (includes are not read here)", path.display()),
+            format!(
+                "can't open config file '{}' (includes are not read here)",
+                path.display()
+            ),
         ))
     };
     parse_lines(text, 0, &mut directives, &refuse)?;

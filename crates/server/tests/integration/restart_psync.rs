@@ -119,7 +119,10 @@ fn replica_continues_with_restarted_master(master: Program) {
         info_field(&mut raw, "replication", "master_replid2"),
         old_replid
     );
-    assert_eq!(info_field(&mut raw, "replication", "repl_backlog_active"), "1");
+    assert_eq!(
+        info_field(&mut raw, "replication", "repl_backlog_active"),
+        "1"
+    );
     write(&set.master, "after");
     set.wait_replicated();
     assert_eq!(stat(&set.master, "sync_full"), 0, "a full sync happened");

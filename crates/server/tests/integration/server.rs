@@ -251,7 +251,10 @@ fn startup_config_errors_match_redis_byte_for_byte() {
         std::fs::write(&path, text).unwrap();
         path.to_str().unwrap().to_string()
     };
-    let unknown = file("unknown.conf", "port 7777\n\n# a comment\nbogus-directive yes\n");
+    let unknown = file(
+        "unknown.conf",
+        "port 7777\n\n# a comment\nbogus-directive yes\n",
+    );
     let bad_value = file("value.conf", "  appendonly   maybe  \n");
     let arg_count = file("count.conf", "port 1 2\n");
     let no_value = file("none.conf", "maxmemory\n");

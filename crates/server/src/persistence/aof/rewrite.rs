@@ -67,9 +67,8 @@ impl Control {
     /// starts `now` (no BGSAVE or transaction to wait for) lists its new incremental file
     /// first, and is refused when that fails, as Redis refuses it.
     pub fn start(&self, aof: &super::Aof, now: bool) -> Result<(), CommandError> {
-        let busy = || {
-            CommandError::err("Background append only file rewriting already in progress")
-        };
+        let busy =
+            || CommandError::err("Background append only file rewriting already in progress");
         let idle = |state: &State| state.running.is_none() && !state.requested;
         if !idle(&self.state.lock()) {
             return Err(busy());
@@ -211,7 +210,12 @@ pub(super) fn run_requested(server: &Server) {
 
 /// Runs one rewrite in the background job slot it shares with BGSAVE, waiting for a BGSAVE to
 /// finish first (Redis runs one child at a time, and queues the rewrite meanwhile).
-fn rewrite(server: &Server, enable: bool, epoch: u64, listed_incr: Option<u64>) -> io::Result<bool> {
+fn rewrite(
+    server: &Server,
+    enable: bool,
+    epoch: u64,
+    listed_incr: Option<u64>,
+) -> io::Result<bool> {
     let persistence = &server.persistence;
     let progress = loop {
         match persistence.claim(JobKind::AofRewrite) {
