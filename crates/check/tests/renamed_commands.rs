@@ -88,14 +88,7 @@ fn an_aof_real_redis_wrote_with_renamed_commands_exports_with_its_config() {
     std::fs::create_dir_all(&data).unwrap();
     let redis = Launch::redis()
         .dir(&data)
-        .args(&[
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-        ])
+        .durable()
         .args(&["--rename-command", "SET", "myset"])
         .args(&["--rename-command", "RPUSH", "addtail"])
         .start();

@@ -168,22 +168,28 @@ impl Files {
             None => Incr::Plain(file),
         };
         if list && self.manifest.incr_seq() < seq {
-            self.manifest.incr.push(ManifestFile {
-                name,
-                seq,
-                kind: FileKind::Incr,
-            });
-            // Listed only once on disk: a retry after a failed write (a full disk) must write
-            // the manifest again, or the records appended to the file would not be loaded.
-            if let Err(e) = self.persist_manifest() {
-                self.manifest.incr.pop();
-                return Err(e);
-            }
+            self.list_incr(name, seq)?;
         } else {
             sync_dir(&self.dir)?;
         }
         self.incr = Some((file, seq));
         Ok(())
+    }
+
+    /// Lists incremental file `name` in the manifest, on disk too. Listed only once it is on
+    /// disk: a retry after a failed write (a full disk) must write the manifest again, or the
+    /// records appended to the file would not be loaded.
+    fn list_incr(&mut self, name: String, seq: u64) -> io::Result<()> {
+        self.manifest.incr.push(ManifestFile {
+            name,
+            seq,
+            kind: FileKind::Incr,
+        });
+        let persisted = self.persist_manifest();
+        if persisted.is_err() {
+            self.manifest.incr.pop();
+        }
+        persisted
     }
 
     /// Creates the incremental file after the open one and lists it in the manifest, for a
@@ -193,13 +199,7 @@ impl Files {
         let seq = self.manifest.incr_seq().max(open) + 1;
         let name = incr_name(&self.prefix, seq);
         File::create(self.path(&name))?;
-        self.manifest.incr.push(ManifestFile {
-            name,
-            seq,
-            kind: FileKind::Incr,
-        });
-        if let Err(e) = self.persist_manifest() {
-            self.manifest.incr.pop();
+        if let Err(e) = self.list_incr(name, seq) {
             log!(
                 Warning,
                 "Error trying to write the temporary AOF manifest file {}: {}",
