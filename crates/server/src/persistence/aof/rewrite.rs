@@ -122,6 +122,8 @@ impl Control {
         state.epoch += 1;
         state.enable = false;
         state.requested = false;
+        // The file it listed stays empty; the next rewrite's base drops it from the manifest.
+        state.listed_incr = None;
     }
 
     fn epoch(&self) -> u64 {
