@@ -136,7 +136,12 @@ pub fn save_place(server: &Server) -> Option<ReplicationPlace> {
 /// master; a master keeps it as its former history (`master_replid2`), with a backlog from
 /// that offset, so that its replicas can continue after its restart.
 pub fn restore_place(server: &Server, place: ReplicationPlace) {
-    if server.config.read().replicaof.is_some() {
+    // A cluster node is a replica when its nodes.conf says so; it follows its master later.
+    let cluster_replica = server
+        .cluster
+        .node()
+        .is_some_and(|node| node.read().myself().is_replica());
+    if server.config.read().replicaof.is_some() || cluster_replica {
         return replica::restore_place(server, place);
     }
     let replication = &server.replication;
