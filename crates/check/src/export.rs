@@ -13,15 +13,23 @@ use redis_lite_persist::{Event, Keyring, OutFile};
 
 use crate::json::Record;
 
-/// Exports `input` (read with `keyring` when sealed); `seal` seals the output file.
+/// How the input is read: the key of sealed files, and for an AOF's replay the config file of
+/// the server that wrote it.
+pub struct Replay<'a> {
+    pub keyring: Option<&'a Arc<Keyring>>,
+    pub server_config: Option<&'a Path>,
+}
+
+/// Exports `input`; `seal` seals the output file.
 pub fn run(
     input: &Path,
     output: Option<&Path>,
-    keyring: Option<&Arc<Keyring>>,
+    replay: &Replay<'_>,
     seal: Option<&Keyring>,
 ) -> Result<(), String> {
+    let keyring = replay.keyring;
     let export = |out: &mut dyn Write, out_name: &str| match crate::aof::find_manifest(input)? {
-        Some(manifest) => export_aof(&manifest, keyring, out, out_name),
+        Some(manifest) => export_aof(&manifest, replay, out, out_name),
         None => export_rdb(input, keyring.map(|k| &**k), out, out_name),
     };
     let Some(path) = output else {
@@ -80,9 +88,26 @@ fn export_rdb(
     Ok(())
 }
 
+/// The configuration the server that wrote the AOF ran with, from its config file: its
+/// `rename-command` lines are installed in this process's command table, so the replay knows
+/// the commands by the names they were logged under. The defaults without a file.
+fn server_config(path: Option<&Path>) -> Result<redis_lite_server::config::Config, String> {
+    let Some(path) = path else {
+        return Ok(Default::default());
+    };
+    let config_error = |e: redis_lite_server::config::ConfigError| match e.line {
+        0 => format!("{}: {}", path.display(), e.reason),
+        line => format!("{}:{line}: '{}': {}", path.display(), e.text, e.reason),
+    };
+    let arg = path.to_string_lossy().into_owned();
+    let mut startup = redis_lite_server::config::from_args(&[arg]).map_err(config_error)?;
+    startup.install_commands().map_err(config_error)?;
+    Ok(startup.config)
+}
+
 fn export_aof(
     manifest: &Path,
-    keyring: Option<&Arc<Keyring>>,
+    replay: &Replay<'_>,
     out: &mut dyn Write,
     out_name: &str,
 ) -> Result<(), String> {
@@ -95,6 +120,7 @@ fn export_aof(
             .ok_or_else(|| format!("{}: the path is not valid UTF-8", p.display()))
     };
     let aof_dir = manifest.parent().unwrap_or(Path::new("."));
+    let base = server_config(replay.server_config)?;
     let config = Config {
         appendonly: true,
         // A truncated tail is an error here (run `aof --fix`): the loader would cut the file.
@@ -102,11 +128,11 @@ fn export_aof(
         dir: aof_dir.parent().unwrap_or(Path::new(".")).to_path_buf(),
         appenddirname: utf8(Path::new(aof_dir.file_name().unwrap_or_default()))?,
         appendfilename: utf8(Path::new(manifest.file_stem().unwrap_or_default()))?,
-        keyring: keyring.cloned(),
+        keyring: replay.keyring.cloned().or(base.keyring.clone()),
         // The loader's progress notices would land in the JSON on standard output (the
         // server applies its config's level when created).
         loglevel: LogLevel::Warning,
-        ..Config::default()
+        ..base
     };
     let server = std::sync::Arc::new(redis_lite_server::server::Server::new(config, None));
     let stats = aof::load(&server, &mut |_, _| {})

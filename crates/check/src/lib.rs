@@ -81,7 +81,9 @@ enum Command {
     /// array of them; a hash an array of [field, value] pairs; a zset an array of
     /// [member, score] pairs, the score a JSON number or "inf" / "-inf" / "nan". An RDB is
     /// read key by key, so the file never has to fit in memory. An AOF directory (or its
-    /// manifest) is replayed by the server's own loader, in memory, then written out.
+    /// manifest) is replayed by the server's own loader, in memory, then written out; an AOF
+    /// of a server with `rename-command` lines needs its config file (--config), since its
+    /// commands were logged under their new names.
     Export {
         /// Write JSON Lines (the only format, required so scripts stay explicit).
         #[arg(long, required = true)]
@@ -94,6 +96,10 @@ enum Command {
         /// Seal the output (encryption at rest) with the key's current id; needs -o.
         #[arg(long, requires = "output")]
         seal: bool,
+        /// The config file of the server that wrote the AOF: its `rename-command` lines (and
+        /// `databases`) apply to the replay.
+        #[arg(long, value_name = "redis.conf")]
+        config: Option<PathBuf>,
     },
     /// Seal a plaintext RDB or AOF file with the current key of --key-file (or the
     /// environment).
@@ -185,10 +191,15 @@ fn run(command: Command, ring: Option<Arc<Keyring>>) -> Result<(), String> {
             input,
             output,
             seal,
+            config,
             ..
         } => {
             let seal = if seal { Some(need()?) } else { None };
-            export::run(&input, output.as_deref(), ring.as_ref(), seal)
+            let replay = export::Replay {
+                keyring: ring.as_ref(),
+                server_config: config.as_deref(),
+            };
+            export::run(&input, output.as_deref(), &replay, seal)
         }
         Command::Encrypt { input, output } => seal::encrypt(&input, &output, need()?),
         Command::Decrypt { input, output } => seal::decrypt(&input, &output, need()?),

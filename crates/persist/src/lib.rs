@@ -35,7 +35,8 @@ pub mod ziplist;
 
 pub use rdb::{
     dump_value, read_all, read_rdb, restore_value, save_atomically, verify_dump_payload, Event,
-    LoadedKey, RdbError, RdbWriter, ReplicationAux, Summary, WriteOptions,
+    LoadedKey, RdbError, RdbWriter, ReplicationAux, ReplicationPlace, SavedReplication, Summary,
+    WriteOptions,
 };
 pub use seal::{
     is_sealed, open_stream, peek_header, read_log, seal_error, InFile, Keyring, LogEnd, LogSummary,

@@ -190,9 +190,8 @@ impl<W: Write> CrcWriter<W> {
     }
 }
 
-/// Streams an RDB file: `write_header`, then aux fields, then per database `select_db` and
-/// its `entry`s, then `finish`.
-/// Where a snapshot taken for a replica stands in the replication stream.
+/// Where a snapshot stands in the replication stream: written for a replica's sync, and by
+/// any save of a server that is part of a replication chain, as Redis's `rdbPopulateSaveInfo`.
 #[derive(Clone, Copy, Debug)]
 pub struct ReplicationAux<'a> {
     pub stream_db: u64,
@@ -200,6 +199,63 @@ pub struct ReplicationAux<'a> {
     pub offset: u64,
 }
 
+/// The replication place an RDB's aux fields recorded, read back at start-up so that a
+/// restarted server can continue its replication stream (PSYNC after a restart).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SavedReplication {
+    /// `repl-stream-db`; Redis ignores the place when it is missing or -1.
+    stream_db: Option<i64>,
+    /// `repl-id`, kept only with a replication ID's length (40), as Redis keeps it.
+    replid: Option<String>,
+    /// `repl-offset`; -1 or missing means none.
+    offset: Option<i64>,
+}
+
+/// A complete place from [`SavedReplication::place`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicationPlace {
+    pub stream_db: usize,
+    pub replid: String,
+    pub offset: u64,
+}
+
+impl ReplicationPlace {
+    /// The aux fields that record it.
+    pub fn aux(&self) -> ReplicationAux<'_> {
+        ReplicationAux {
+            stream_db: self.stream_db as u64,
+            replid: &self.replid,
+            offset: self.offset,
+        }
+    }
+}
+
+impl SavedReplication {
+    /// Takes one aux field (any; those that are not about replication are ignored).
+    pub fn take_aux(&mut self, key: &[u8], value: &[u8]) {
+        let number = || std::str::from_utf8(value).ok()?.parse::<i64>().ok();
+        match key {
+            b"repl-stream-db" => self.stream_db = number(),
+            b"repl-id" if value.len() == 40 => {
+                self.replid = Some(String::from_utf8_lossy(value).into_owned())
+            }
+            b"repl-offset" => self.offset = number(),
+            _ => {}
+        }
+    }
+
+    /// The place, when the file recorded all of it.
+    pub fn place(&self) -> Option<ReplicationPlace> {
+        Some(ReplicationPlace {
+            stream_db: usize::try_from(self.stream_db?).ok()?,
+            replid: self.replid.clone()?,
+            offset: u64::try_from(self.offset?).ok()?,
+        })
+    }
+}
+
+/// Streams an RDB file: `write_header`, then aux fields, then per database `select_db` and
+/// its `entry`s, then `finish`.
 pub struct RdbWriter<W: Write> {
     out: CrcWriter<W>,
     opts: WriteOptions,
@@ -1461,6 +1517,44 @@ mod tests {
             err.to_string(),
             "RDB file corrupted at offset 9: unknown value type 99"
         );
+    }
+
+    #[test]
+    fn replication_place_reads_back_from_aux_fields() {
+        let mut bytes = Vec::new();
+        let mut w = RdbWriter::new(&mut bytes, WriteOptions::default());
+        w.write_header().unwrap();
+        let replid = "a".repeat(40);
+        let aux = ReplicationAux {
+            stream_db: 3,
+            replid: &replid,
+            offset: 1234,
+        };
+        w.write_aux_fields(0, 0, Some(aux)).unwrap();
+        w.finish().unwrap();
+        let mut saved = SavedReplication::default();
+        read_rdb(&bytes[..], limits(), |event| {
+            if let Event::Aux { key, value } = event {
+                saved.take_aux(&key, &value);
+            }
+            Ok(())
+        })
+        .unwrap();
+        let place = ReplicationPlace {
+            stream_db: 3,
+            replid: replid.clone(),
+            offset: 1234,
+        };
+        assert_eq!(saved.place(), Some(place));
+        // Redis ignores a place with an ID of the wrong length, or an offset of -1.
+        let mut short_id = SavedReplication::default();
+        short_id.take_aux(b"repl-stream-db", b"0");
+        short_id.take_aux(b"repl-id", b"abc");
+        short_id.take_aux(b"repl-offset", b"10");
+        assert_eq!(short_id.place(), None);
+        saved.take_aux(b"repl-offset", b"-1");
+        assert_eq!(saved.place(), None);
+        assert_eq!(SavedReplication::default().place(), None);
     }
 
     #[test]

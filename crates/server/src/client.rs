@@ -376,11 +376,14 @@ impl ClientHandle {
         let load = |field: &AtomicUsize| field.load(Ordering::Relaxed);
         // Redis keeps the first 16 KB of replies in the client's own buffer (`obl`) and the
         // rest in a list of blocks (`oll`, `omem`); the same split of the pending bytes here.
+        // A replica is sent only the replication stream, all of it from the shared blocks it
+        // references, so its own buffer stays empty.
         let pending = self.pending_output() as usize;
-        let (obl, omem) = (
-            pending.min(REPLY_BLOCK),
-            pending.saturating_sub(REPLY_BLOCK),
-        );
+        let obl = match info.role {
+            ClientRole::Replica => 0,
+            _ => pending.min(REPLY_BLOCK),
+        };
+        let omem = pending - obl;
         let oll = omem.div_ceil(REPLY_BLOCK);
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
@@ -691,5 +694,21 @@ impl ClientState {
     /// state (RESP2's restricted context, the pubsub output class, no idle timeout).
     pub fn is_subscriber(&self) -> bool {
         self.subscriptions() + self.shard_channels.len() > 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replicas_pending_stream_is_in_blocks_not_in_its_own_buffer() {
+        let handle = ClientHandle::new(1, "127.0.0.1:1".into(), "127.0.0.1:2".into(), 5);
+        handle.pending_output_bytes.store(20_000, Ordering::Relaxed);
+        let line = handle.describe(Instant::now());
+        assert!(line.contains(" obl=16384 oll=1 omem=3616 "), "{line}");
+        handle.info.lock().role = ClientRole::Replica;
+        let line = handle.describe(Instant::now());
+        assert!(line.contains(" obl=0 oll=2 omem=20000 "), "{line}");
     }
 }

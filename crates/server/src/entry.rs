@@ -23,13 +23,13 @@ pub fn main() {
     let mut startup = match crate::config::from_args(&args) {
         Ok(startup) => startup,
         Err(e) => {
-            eprintln!("{e}");
+            e.report();
             std::process::exit(1);
         }
     };
     // Before anything looks a command up.
     if let Err(e) = startup.install_commands() {
-        eprintln!("{e}");
+        e.report();
         std::process::exit(1);
     }
     // Before any thread exists: a daemon forks here.

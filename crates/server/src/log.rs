@@ -102,13 +102,7 @@ pub fn write(level: LogLevel, message: fmt::Arguments<'_>) {
     } else {
         'M'
     };
-    let line = format!(
-        "{}:{role} {} {} {}\n",
-        std::process::id(),
-        timestamp(),
-        symbol,
-        message
-    );
+    let line = format_line(role, symbol, message);
     if SYSLOG.load(Ordering::Relaxed) {
         to_syslog(level, &message.to_string());
     }
@@ -118,6 +112,22 @@ pub fn write(level: LogLevel, message: fmt::Arguments<'_>) {
         Some(f) => f.write_all(line.as_bytes()),
         None => std::io::stdout().lock().write_all(line.as_bytes()),
     };
+}
+
+fn format_line(role: char, symbol: char, message: impl fmt::Display) -> String {
+    format!(
+        "{}:{role} {} {symbol} {message}\n",
+        std::process::id(),
+        timestamp()
+    )
+}
+
+/// A warning from before the configuration is read (the config file cannot be), on standard
+/// output with the `C` role, as Redis logs it then.
+pub fn before_start(message: &str) {
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(format_line('C', '#', message).as_bytes());
 }
 
 /// Local time as `21 Nov 2026 12:00:00.000`.

@@ -18,7 +18,6 @@ use crate::command::CommandTable;
 
 mod params;
 pub mod sections;
-use params::yes_no;
 pub use params::{applies_of, find_param, parse_memory, Allow, Apply, Param};
 
 /// Log verbosity, as Redis's `loglevel`.
@@ -323,28 +322,53 @@ impl Config {
     }
 }
 
-/// A start-up configuration error, reported as Redis does, naming the file and line.
+/// A start-up configuration error, reported byte for byte as Redis 7.0.15 reports it (see
+/// [`ConfigError::report`]).
 #[derive(Debug)]
 pub struct ConfigError {
-    pub source: String,
+    /// The line at fault, numbered as Redis numbers it: in its own file, or, for the command
+    /// line, in the text Redis makes of the config file and the options (see [`from_args`]).
+    /// 0 when no one line is at fault.
     pub line: usize,
     pub text: String,
     pub reason: String,
+    /// The config file could not be read: Redis logs that instead of its FATAL block.
+    unreadable_file: bool,
+}
+
+impl ConfigError {
+    fn at(line: usize, text: &str, reason: String) -> ConfigError {
+        ConfigError {
+            line,
+            text: text.to_string(),
+            reason,
+            unreadable_file: false,
+        }
+    }
+
+    /// Prints the error where Redis does before it exits with status 1: its FATAL block on
+    /// standard error, or a log line on standard output for a config file it cannot read. The
+    /// block names Redis's version, not redis-lite's, as every other place a client or tool
+    /// reads the version from does (INFO's `redis_version`, HELLO).
+    pub fn report(&self) {
+        match self.unreadable_file {
+            true => crate::log::before_start(&self.reason),
+            false => eprintln!("{self}"),
+        }
+    }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "\n*** FATAL CONFIG FILE ERROR (redis-lite {}) ***",
-            env!("CARGO_PKG_VERSION")
+            "\n*** FATAL CONFIG FILE ERROR (Redis {}) ***",
+            crate::server::REDIS_VERSION
         )?;
-        writeln!(
-            f,
-            "Reading the configuration file, at {} line {}",
-            self.source, self.line
-        )?;
-        writeln!(f, ">>> '{}'", self.text)?;
+        if self.line > 0 {
+            writeln!(f, "Reading the configuration file, at line {}", self.line)?;
+            writeln!(f, ">>> '{}'", self.text)?;
+        }
         write!(f, "{}", self.reason)
     }
 }
@@ -369,7 +393,6 @@ pub fn split_words(line: impl AsRef<[u8]>) -> Result<Vec<String>, String> {
 /// One directive as read from a file or the command line.
 #[derive(Debug)]
 struct Directive {
-    source: String,
     line: usize,
     text: String,
     words: Vec<String>,
@@ -382,19 +405,25 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 type IncludeReader = dyn Fn(&Path, usize, &mut Vec<Directive>) -> Result<(), ConfigError>;
 
 fn read_file(path: &Path, depth: usize, out: &mut Vec<Directive>) -> Result<(), ConfigError> {
-    let source = path.display().to_string();
-    let content = std::fs::read(path).map_err(|e| ConfigError {
-        source: source.clone(),
+    let content = read_config_file(path)?;
+    parse_lines(&content, depth, out, &read_file)
+}
+
+fn read_config_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    std::fs::read(path).map_err(|e| ConfigError {
         line: 0,
         text: String::new(),
-        reason: format!("Fatal error, can't open config file '{source}': {e}"),
-    })?;
-    parse_lines(&source, &content, depth, out, &read_file)
+        reason: format!(
+            "Fatal error, can't open config file '{}': {}",
+            path.display(),
+            crate::error::strerror(&e)
+        ),
+        unreadable_file: true,
+    })
 }
 
 /// A config file's directives, in order, `include`s expanded by `include`.
 fn parse_lines(
-    source: &str,
     content: &[u8],
     depth: usize,
     out: &mut Vec<Directive>,
@@ -407,12 +436,7 @@ fn parse_lines(
         }
         let text = String::from_utf8_lossy(bytes);
         let text = text.as_ref();
-        let err = |reason: String| ConfigError {
-            source: source.to_string(),
-            line: i + 1,
-            text: text.into(),
-            reason,
-        };
+        let err = |reason: String| ConfigError::at(i + 1, text, reason);
         let words = split_words(bytes).map_err(err)?;
         if words.is_empty() {
             continue;
@@ -428,7 +452,6 @@ fn parse_lines(
             continue;
         }
         out.push(Directive {
-            source: source.to_string(),
             line: i + 1,
             text: text.into(),
             words,
@@ -447,14 +470,16 @@ fn parse_lines(
 pub fn parse_text_for_fuzzing(text: &[u8]) -> Result<Config, ConfigError> {
     let mut directives = Vec::new();
     let refuse = |path: &Path, _: usize, _: &mut Vec<Directive>| {
-        Err(ConfigError {
-            source: path.display().to_string(),
-            line: 0,
-            text: String::new(),
-            reason: "Fatal error, can't open config file (includes are not read here)".into(),
-        })
+        Err(ConfigError::at(
+            0,
+            "",
+            format!(
+                "can't open config file '{}' (includes are not read here)",
+                path.display()
+            ),
+        ))
     };
-    parse_lines("fuzz input", text, 0, &mut directives, &refuse)?;
+    parse_lines(text, 0, &mut directives, &refuse)?;
     let mut startup = apply_directives(directives, None)?;
     startup.renamed_commands = None;
     startup.install_commands()?;
@@ -483,14 +508,8 @@ impl Startup {
         }
         let mut earlier: Vec<Vec<String>> = Vec::new();
         for d in &self.user_declarations {
-            crate::acl::file::check_declaration(&d.words, &earlier).map_err(|reason| {
-                ConfigError {
-                    source: d.source.clone(),
-                    line: d.line,
-                    text: d.text.clone(),
-                    reason,
-                }
-            })?;
+            crate::acl::file::check_declaration(&d.words, &earlier)
+                .map_err(|reason| ConfigError::at(d.line, &d.text, reason))?;
             earlier.push(d.words.clone());
         }
         Ok(())
@@ -498,41 +517,75 @@ impl Startup {
 }
 
 /// Builds the configuration from `redis-server`-style arguments: an optional config file first,
-/// then `--directive value...` options, which override the file.
+/// then `--directive value...` options, which override the file. As Redis does, the options
+/// become config lines (see [`option_lines`]) appended to the file's text after a newline, so
+/// an error in one is numbered as a line of that text.
 pub fn from_args(args: &[String]) -> Result<Startup, ConfigError> {
     let mut directives = Vec::new();
     let mut rest = args;
     let mut config_file = None;
-    if let Some(first) = args.first() {
-        if !first.starts_with("--") {
-            let path = PathBuf::from(first);
-            read_file(&path, 0, &mut directives)?;
-            config_file = Some(std::fs::canonicalize(&path).unwrap_or(path));
-            rest = &args[1..];
-        }
+    let mut file_newlines = 0;
+    if let Some(first) = args.first().filter(|first| !first.starts_with('-')) {
+        let path = PathBuf::from(first);
+        let content = read_config_file(&path)?;
+        file_newlines = content.iter().filter(|&&b| b == b'\n').count();
+        parse_lines(&content, 0, &mut directives, &read_file)?;
+        config_file = Some(std::fs::canonicalize(&path).unwrap_or(path));
+        rest = &args[1..];
     }
-    let mut i = 0;
-    while i < rest.len() {
-        let name = rest[i].strip_prefix("--").ok_or_else(|| ConfigError {
-            source: "the command line".into(),
-            line: i + 1,
-            text: rest[i].clone(),
-            reason: "Options must start with '--' (a config file may only come first)".into(),
-        })?;
-        let mut words = vec![name.to_string()];
-        i += 1;
-        while i < rest.len() && !rest[i].starts_with("--") {
-            words.push(rest[i].clone());
-            i += 1;
+    let first_option_line = file_newlines + 2;
+    for (k, text) in option_lines(rest).iter().enumerate() {
+        let line = first_option_line + k;
+        let words = split_words(text).map_err(|e| ConfigError::at(line, text, e))?;
+        if words.is_empty() {
+            continue;
         }
         directives.push(Directive {
-            source: "the command line".into(),
-            line: directives.len() + 1,
-            text: words.join(" "),
+            line,
+            text: text.clone(),
             words,
         });
     }
     apply_directives(directives, config_file)
+}
+
+/// The config lines Redis 7.0 makes of its command-line options: each `--name` starts a line,
+/// each argument after it is appended quoted (`sdscatrepr`). An argument right after a bare
+/// `--name` is its value even when it starts with `--`, except after `--save`, which then
+/// gets an empty value (`--save --port 7000` is `save ""`), as it does at the end.
+fn option_lines(args: &[String]) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut text = Vec::new();
+    let mut has_value = true;
+    for (j, arg) in args.iter().enumerate() {
+        if has_value && arg.starts_with("--") {
+            if !text.is_empty() {
+                lines.push(String::from_utf8_lossy(&text).trim().to_string());
+                text.clear();
+            }
+            text.extend_from_slice(&arg.as_bytes()[2..]);
+            text.push(b' ');
+            // "--port 6380" as one argument brings its value along.
+            has_value = split_words(arg).map_or(true, |words| words.len() > 1);
+            let next_is_option = args.get(j + 1).is_none_or(|next| next.starts_with("--"));
+            if !has_value && next_is_option {
+                if arg.eq_ignore_ascii_case("--save") {
+                    text.extend_from_slice(b"\"\"");
+                    has_value = true;
+                } else if arg.eq_ignore_ascii_case("--sentinel") {
+                    has_value = true;
+                }
+            }
+        } else {
+            redis_lite_protocol::repr::repr(&mut text, arg.as_bytes());
+            text.push(b' ');
+            has_value = true;
+        }
+    }
+    if !text.is_empty() {
+        lines.push(String::from_utf8_lossy(&text).trim().to_string());
+    }
+    lines
 }
 
 /// Applies the directives of the file and the command line, in order, to the defaults.
@@ -545,12 +598,7 @@ fn apply_directives(
     let mut renamed_commands: Option<CommandTable> = None;
     let mut user_declarations = Vec::new();
     for d in directives {
-        let err = |reason: String| ConfigError {
-            source: d.source.clone(),
-            line: d.line,
-            text: d.text.clone(),
-            reason,
-        };
+        let err = |reason: String| ConfigError::at(d.line, &d.text, reason);
         // Users are checked once renames are applied (`Startup::install_commands`) and created
         // at start-up (`acl::file`).
         if d.words[0].eq_ignore_ascii_case("user") && d.words.len() >= 2 {
@@ -576,7 +624,7 @@ fn apply_directives(
             values = split_words(&values[0]).map_err(err)?;
         }
         if !param.variadic && values.len() != 1 {
-            return Err(err("Bad directive or wrong number of arguments".into()));
+            return Err(err("wrong number of arguments".into()));
         }
         // Old configs list one `save` rule per line: the first line replaces the default
         // rules and later ones add to it, as in Redis.
@@ -588,12 +636,9 @@ fn apply_directives(
         }
         (param.set)(&mut config, &values).map_err(err)?;
     }
-    config.resolve_keyring().map_err(|reason| ConfigError {
-        source: "the configuration".into(),
-        line: 0,
-        text: format!("encryption {}", yes_no(config.encryption)),
-        reason,
-    })?;
+    config
+        .resolve_keyring()
+        .map_err(|reason| ConfigError::at(0, "", reason))?;
     Ok(Startup {
         config,
         config_file,

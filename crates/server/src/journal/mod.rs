@@ -390,6 +390,12 @@ impl Journal {
         stream.offset
     }
 
+    /// The database of the last record (Redis's `slaveseldb`); None when the next record
+    /// starts with a SELECT anyway.
+    pub fn selected_db(&self) -> Option<usize> {
+        self.stream.lock().selected_db
+    }
+
     /// Bytes `sink` has not read, an open unit's included (INFO's `aof_buffer_length`).
     pub fn unread(&self, sink: SinkId) -> u64 {
         let stream = self.stream.lock();

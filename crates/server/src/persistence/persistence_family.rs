@@ -117,7 +117,7 @@ fn bgrewriteaof(ctx: &mut Ctx<'_>) -> CmdResult {
     let rewrite = &ctx.server.aof.rewrite;
     // A rewrite queued behind a BGSAVE, or a transaction, starts when they are done.
     let waits = ctx.server.persistence.current().is_some() || ctx.client.mode.nested();
-    rewrite.start()?;
+    rewrite.start(&ctx.server.aof, !waits)?;
     ctx.out.simple(if waits {
         "Background append only file rewriting scheduled"
     } else {

@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 use redis_lite_engine::{Entry, SmallBytes, Snapshot};
 use redis_lite_persist::{
     open_stream, read_rdb, save_atomically, seal_error, Event, RdbError, RdbWriter, ReplicationAux,
-    WriteOptions,
+    ReplicationPlace, SavedReplication, WriteOptions,
 };
 
 use super::{aof, JobKind, Progress};
 use crate::error::strerror;
 use crate::log;
 use crate::observability::latency::SNAPSHOT_HOLD;
+use crate::replication::replica;
 use crate::server::Server;
 
 /// Why a save did not start.
@@ -148,10 +149,40 @@ pub fn capture(server: &Server, at_cut: impl FnOnce()) -> Option<Dataset> {
     })
 }
 
-/// Takes the snapshot's cut: changes made so far count as saved once it succeeds.
-fn begin(server: &Server) -> Option<(Dataset, u64)> {
+/// What a save writes: the dataset and its place in the replication stream, taken at one cut,
+/// and the change count that is saved once it succeeds.
+struct Cut {
+    dataset: Dataset,
+    place: Option<ReplicationPlace>,
+    dirty_total: u64,
+}
+
+/// How many times (a millisecond apart) a save tries to hold a replica's busy master link
+/// still; past that it goes without its replication place, and a restart syncs in full.
+const LINK_HOLD_TRIES: u32 = 100;
+
+/// Takes the snapshot's cut, with the replication place when the server has one.
+fn begin(server: &Server) -> Option<Cut> {
     let dirty_total = server.dirty() + server.persistence.dirty_at_save.load(Relaxed);
-    Some((capture(server, || {})?, dirty_total))
+    let mut link = replica::hold_link(server);
+    for _ in 1..LINK_HOLD_TRIES {
+        if link.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+        link = replica::hold_link(server);
+    }
+    let mut place = None;
+    let dataset = capture(server, || {
+        if link.is_ok() {
+            place = crate::replication::save_place(server);
+        }
+    })?;
+    Some(Cut {
+        dataset,
+        place,
+        dirty_total,
+    })
 }
 
 /// After a successful save whose cut saw `dirty_total` changes.
@@ -173,9 +204,10 @@ pub fn save(server: &Server) -> Result<(), SaveError> {
         .claim(JobKind::Snapshot { background: false })
         .map_err(|kind| SaveError::Busy(kind.into()))?;
     let result = match begin(server) {
-        Some((snapshot, dirty_total)) => {
+        Some(cut) => {
             let path = path(server);
-            save_to_file(server, snapshot, &path, &progress, None).map(|_| dirty_total)
+            let place = cut.place.as_ref().map(ReplicationPlace::aux);
+            save_to_file(server, cut.dataset, &path, &progress, place).map(|_| cut.dirty_total)
         }
         None => Err(io::Error::other("another snapshot is running")),
     };
@@ -206,7 +238,7 @@ pub fn bgsave(server: &Arc<Server>) -> Result<(), Busy> {
     persistence
         .last_bgsave_try
         .store(redis_lite_engine::now_ms() / 1000, Relaxed);
-    let Some((snapshot, dirty_total)) = begin(server) else {
+    let Some(cut) = begin(server) else {
         persistence.release();
         return Err(Busy::Snapshot);
     };
@@ -217,13 +249,15 @@ pub fn bgsave(server: &Arc<Server>) -> Result<(), Busy> {
     std::thread::Builder::new()
         .name("bgsave".into())
         .spawn(move || {
-            let result = save_to_file(&server, snapshot, &path, &progress, None).map(|(hold, _)| hold);
+            let place = cut.place.as_ref().map(ReplicationPlace::aux);
+            let result =
+                save_to_file(&server, cut.dataset, &path, &progress, place).map(|(hold, _)| hold);
             let p = &server.persistence;
             p.last_bgsave_secs
                 .store(started.elapsed().as_secs() as i64, Relaxed);
             match result {
                 Ok(longest_hold) => {
-                    saved(&server, dirty_total);
+                    saved(&server, cut.dirty_total);
                     log!(
                         Notice,
                         "Background saving terminated with success (a shard was locked for at most {:.2} ms)",
@@ -271,10 +305,12 @@ pub fn cron(server: &Arc<Server>) {
 }
 
 /// What a load did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct LoadStats {
     pub keys_loaded: u64,
     pub keys_expired: u64,
+    /// The replication place the file recorded, if complete.
+    pub replication: Option<ReplicationPlace>,
 }
 
 /// What to do with a key that is already in the keyspace.
@@ -296,6 +332,7 @@ pub struct KeyLoader<'s> {
     db: usize,
     now: u64,
     pub stats: LoadStats,
+    replication: SavedReplication,
 }
 
 impl<'s> KeyLoader<'s> {
@@ -307,6 +344,7 @@ impl<'s> KeyLoader<'s> {
             db: 0,
             now: redis_lite_engine::now_ms(),
             stats: LoadStats::default(),
+            replication: SavedReplication::default(),
         }
     }
 
@@ -360,6 +398,7 @@ impl<'s> KeyLoader<'s> {
                 .scripting
                 .restore_library(&code)
                 .map_err(|e| format!("Failed loading library: {e}"))?,
+            Event::Aux { key, value } => self.replication.take_aux(&key, &value),
             _ => {}
         }
         Ok(())
@@ -429,7 +468,8 @@ pub fn load(
         }
         e => format!("{} ({})", e, path.display()),
     })?;
-    let stats = keys.stats;
+    let mut stats = keys.stats;
+    stats.replication = keys.replication.place();
     let p = &server.persistence;
     p.last_load_keys_loaded.store(stats.keys_loaded, Relaxed);
     p.last_load_keys_expired.store(stats.keys_expired, Relaxed);
@@ -464,13 +504,20 @@ pub fn load_at_startup(server: &Arc<Server>) {
                 Ok(None) => {
                     let started = Instant::now();
                     match load(&server, &path(&server), OnDuplicate::Fail) {
-                        Ok(Some(stats)) => log!(
-                            Notice,
-                            "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys skipped)",
-                            started.elapsed().as_secs_f64(),
-                            stats.keys_loaded,
-                            stats.keys_expired
-                        ),
+                        Ok(Some(stats)) => {
+                            log!(
+                                Notice,
+                                "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys skipped)",
+                                started.elapsed().as_secs_f64(),
+                                stats.keys_loaded,
+                                stats.keys_expired
+                            );
+                            // Only a snapshot's place is taken up, not an AOF preamble's,
+                            // as in Redis.
+                            if let Some(place) = stats.replication {
+                                crate::replication::restore_place(&server, place);
+                            }
+                        }
                         Ok(None) => {}
                         Err(e) => fatal("DB", &e),
                     }

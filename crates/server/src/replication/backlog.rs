@@ -160,6 +160,16 @@ impl Backlog {
         }
     }
 
+    /// Puts the stream at `offset` with nothing kept: a server restarted from a snapshot that
+    /// recorded its place in the stream goes on from there.
+    pub fn restore_offset(&self, offset: u64) {
+        let mut inner = self.inner.lock();
+        inner.buf.clear();
+        inner.start = offset;
+        inner.end = offset;
+        self.offset.store(offset, Relaxed);
+    }
+
     /// Appends bytes of the master's stream (on a replica) or of this master's own (the PINGs
     /// it sends its replicas), and wakes the feeders.
     pub fn feed(&self, bytes: &[u8]) {

@@ -249,6 +249,12 @@ impl Master {
         self.replicas.lock().len()
     }
 
+    /// A backlog restored at start-up counts `repl-backlog-ttl` from now, as one whose last
+    /// replica just left.
+    pub(super) fn left_alone(&self) {
+        *self.alone_since.lock() = Some(Instant::now());
+    }
+
     /// INFO's `slaveN` lines.
     pub fn info_lines(&self, lines: &mut Vec<String>) {
         let replicas = self.replicas.lock();
@@ -472,15 +478,9 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
         }
     }
     // On a replica the cut must not fall between a command of the master link and its bytes
-    // entering the backlog: the link applies and feeds inside its own gate. Waiting for that
-    // gate could deadlock with an EXEC of the link waiting for ours, so a busy link puts the
-    // sync off to the next cron tick instead.
-    let _link_paused = match server.replication.replica.is_replica() {
-        true => match server.gates[server.master_link_gate()].try_write() {
-            Some(gate) => Some(gate),
-            None => return,
-        },
-        false => None,
+    // entering the backlog; a busy link puts the sync off to the next cron tick.
+    let Ok(_link_paused) = super::replica::hold_link(server) else {
+        return;
     };
     let Ok(progress) = server
         .persistence

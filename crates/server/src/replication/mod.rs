@@ -16,6 +16,7 @@ pub mod replication_family;
 mod sync;
 
 use parking_lot::Mutex;
+use redis_lite_persist::ReplicationPlace;
 
 use crate::server::{random_hex, Server};
 
@@ -108,6 +109,50 @@ impl Replication {
             || (replid == ids.replid2 && psync_offset as i64 <= ids.second_offset);
         known && self.backlog.can_continue_from(psync_offset)
     }
+}
+
+/// Where a snapshot taken now stands in this server's replication stream, as Redis's
+/// `rdbPopulateSaveInfo` decides: on a master only while it has a backlog (it is part of a
+/// replication chain), on a replica once it has its master's history. Called at the cut, with
+/// the master link held still (see [`replica::hold_link`]).
+pub fn save_place(server: &Server) -> Option<ReplicationPlace> {
+    let replication = &server.replication;
+    let stream_db = match replication.replica.is_replica() {
+        true => replication.replica.stream_db()?,
+        // A stream that will start with a SELECT may be taken up in any database, as Redis
+        // records 0 for it.
+        false if replication.backlog.is_active() => server.journal.selected_db().unwrap_or(0),
+        false => return None,
+    };
+    Some(ReplicationPlace {
+        stream_db,
+        replid: replication.ids().replid,
+        offset: replication.backlog.pull(),
+    })
+}
+
+/// A server restarted from a snapshot that recorded its place in a replication stream takes it
+/// up, as Redis does after loading an RDB at start-up: a replica offers that history to its
+/// master; a master keeps it as its former history (`master_replid2`), with a backlog from
+/// that offset, so that its replicas can continue after its restart.
+pub fn restore_place(server: &Server, place: ReplicationPlace) {
+    // A cluster node is a replica when its nodes.conf says so; it follows its master later.
+    let cluster_replica = server
+        .cluster
+        .node()
+        .is_some_and(|node| node.read().myself().is_replica());
+    if server.config.read().replicaof.is_some() || cluster_replica {
+        return replica::restore_place(server, place);
+    }
+    let replication = &server.replication;
+    {
+        let mut ids = replication.ids.lock();
+        ids.replid2 = place.replid;
+        ids.second_offset = place.offset as i64 + 1;
+    }
+    replication.backlog.restore_offset(place.offset);
+    replication.backlog.activate_from_journal();
+    replication.master.left_alone();
 }
 
 /// INFO's `# Replication` section, with Redis's fields in its order.

@@ -12,12 +12,13 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLockWriteGuard};
 use redis_lite_persist::aof::encode_command;
+use redis_lite_persist::ReplicationPlace;
 use redis_lite_protocol::{Limits, RequestParser};
 
 use super::sync;
@@ -80,6 +81,9 @@ pub struct Replica {
     generation: AtomicU64,
     /// Bytes of the master's stream run (or queued in its MULTI) but not yet in the backlog.
     unfed: Mutex<Vec<u8>>,
+    /// The master client's database after the last command applied (or when the link
+    /// dropped): a continued stream goes on in it, and a snapshot records it.
+    stream_db: AtomicUsize,
     status: Mutex<Status>,
 }
 
@@ -97,8 +101,9 @@ struct Status {
     /// This server has a history of the master's stream (it synced with it, or was a master
     /// itself): PSYNC asks to continue it, with the replication ID and the backlog's offset.
     history: bool,
-    /// The master client's database when the link dropped: a continued stream goes on in it.
-    db: usize,
+    /// The place a snapshot loaded at start-up recorded, for the link to continue from once
+    /// the loading is over (see [`restore_place`]).
+    restored: Option<ReplicationPlace>,
     /// The socket, for REPLICAOF and shutdown to cut a blocked read short.
     socket: Option<TcpStream>,
 }
@@ -150,6 +155,13 @@ impl Replica {
             _ => status.down_since.unwrap_or(0),
         };
         unix_secs().saturating_sub(since) * 1000
+    }
+
+    /// The master client's database, while this replica has its master's history (what a
+    /// snapshot records as `repl-stream-db`).
+    pub fn stream_db(&self) -> Option<usize> {
+        let history = self.status.lock().history;
+        history.then(|| self.stream_db.load(Relaxed))
     }
 
     fn current(&self, generation: u64) -> bool {
@@ -212,9 +224,55 @@ pub fn applied(server: &Server, client: &ClientState) {
     if client.multi.is_some() {
         return;
     }
-    let mut unfed = server.replication.replica.unfed.lock();
+    let replica = &server.replication.replica;
+    let mut unfed = replica.unfed.lock();
     server.replication.backlog.feed(&unfed);
     unfed.clear();
+    replica.stream_db.store(client.db, Relaxed);
+}
+
+/// Holds a replica's master link between two commands, so that a snapshot's cut cannot fall
+/// between a command of the link and its bytes entering the backlog (see [`applied`]): the
+/// snapshot's data and its replication offset then agree. Ok(None) on a master. Err when the
+/// link is busy: waiting for its gate could deadlock with an EXEC of the link waiting for the
+/// caller's gate, so the caller puts its snapshot off or takes it without the offset.
+pub fn hold_link(server: &Server) -> Result<Option<RwLockWriteGuard<'_, ()>>, LinkBusy> {
+    match server.replication.replica.is_replica() {
+        true => match server.gates[server.master_link_gate()].try_write() {
+            Some(gate) => Ok(Some(gate)),
+            None => Err(LinkBusy),
+        },
+        false => Ok(None),
+    }
+}
+
+/// The master link is running a command (see [`hold_link`]).
+#[derive(Debug)]
+pub struct LinkBusy;
+
+/// A replica restarted from a snapshot that recorded its place in its master's stream: the
+/// link offers that history to continue (`PSYNC <replid> <offset+1>`) once the loading is over,
+/// as Redis synthesizes a cached master from the RDB's `repl-id` and `repl-offset`.
+pub(super) fn restore_place(server: &Server, place: ReplicationPlace) {
+    log!(
+        Notice,
+        "Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer."
+    );
+    server.replication.replica.status.lock().restored = Some(place);
+}
+
+/// The link thread's first step after the loading: takes up the history [`restore_place`]
+/// left, as its own.
+fn take_restored_place(server: &Server) {
+    let replica = &server.replication.replica;
+    let mut status = replica.status.lock();
+    let Some(place) = status.restored.take() else {
+        return;
+    };
+    server.replication.adopt(&place.replid, None);
+    server.replication.backlog.restore_offset(place.offset);
+    replica.stream_db.store(place.stream_db, Relaxed);
+    status.history = true;
 }
 
 /// Starts replicating `host:port`: the `replicaof` of the config file at start-up, when this
@@ -250,7 +308,7 @@ fn become_replica(server: &Server, host: &str, port: u16, own_history: bool) {
         // Its own history is one a master may continue (this server's former replica,
         // promoted), so PSYNC asks for it; the backlog now waits for the master's stream.
         status.history = own_history;
-        status.db = 0;
+        replica.stream_db.store(0, Relaxed);
         server.replication.backlog.deactivate();
     }
 }
@@ -443,6 +501,9 @@ fn run(server: Arc<Server>, generation: u64, host: String, port: u16) {
     // its history may let the master continue instead.
     while server.persistence.is_loading() && replica.current(generation) {
         std::thread::sleep(Duration::from_millis(10));
+    }
+    if replica.current(generation) {
+        take_restored_place(&server);
     }
     let mut retry_at = Instant::now();
     let mut reconnecting = false;
@@ -719,7 +780,7 @@ impl Link<'_> {
                     Notice,
                     "MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization."
                 );
-                let db = self.replica().status.lock().db;
+                let db = self.replica().stream_db.load(Relaxed);
                 self.connected(db);
                 false
             }
@@ -927,6 +988,7 @@ impl Link<'_> {
         client.publish_info(None);
         let replica = self.replica();
         replica.unfed.lock().clear();
+        replica.stream_db.store(db, Relaxed);
         replica.applying.store(handle.id, Relaxed);
         {
             let mut status = replica.status.lock();
@@ -996,7 +1058,7 @@ impl Link<'_> {
         replica.unfed.lock().clear();
         {
             let mut status = replica.status.lock();
-            status.db = client.db;
+            replica.stream_db.store(client.db, Relaxed);
             status.read_ahead = 0;
             status.down_since = Some(unix_secs());
         }

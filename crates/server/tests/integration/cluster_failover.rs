@@ -130,6 +130,46 @@ fn cluster_replicate_makes_a_replica_that_redirects_unless_readonly() {
     )]);
 }
 
+/// A cluster replica stopped with SHUTDOWN SAVE and started again from its nodes.conf and
+/// its snapshot continues with a partial sync, as a Redis 7.0 cluster replica does.
+#[test]
+fn a_restarted_cluster_replica_continues_with_a_partial_sync() {
+    let (a, mut b, id_a, _, _dir) = master_and_empty_node("cluster-replica-restart");
+    let (mut raw_a, mut raw_b) = (a.raw(), b.raw());
+    raw_b.expect_replies(&[(&["CLUSTER", "REPLICATE", &id_a], "+OK\r\n")]);
+    let link_up =
+        |raw: &mut Raw| testkit::info_field(raw, "replication", "master_link_status") == "up";
+    wait_until("B synced with A", SYNC_TIMEOUT, || link_up(&mut raw_b));
+    assert_eq!(raw_a.cmd_text(&["SET", "before-restart", "1"]), "+OK\r\n");
+    let a_offset = || testkit::info_field(&mut a.raw(), "replication", "master_repl_offset");
+    let b_offset = |raw: &mut Raw| testkit::info_field(raw, "replication", "slave_repl_offset");
+    let target = a_offset();
+    wait_until("B caught up", SYNC_TIMEOUT, || {
+        b_offset(&mut raw_b) == target
+    });
+    let stat = |name: &str| testkit::info_field(&mut a.raw(), "stats", name);
+    let (full, partial) = (stat("sync_full"), stat("sync_partial_ok"));
+    raw_b.send(&testkit::encode(&[b"SHUTDOWN", b"SAVE"]));
+    assert!(b.wait_exit(SYNC_TIMEOUT).is_some(), "B did not exit");
+    assert_eq!(raw_a.cmd_text(&["SET", "while-down", "2"]), "+OK\r\n");
+    b.restart();
+    let mut raw_b = b.raw();
+    wait_until("B linked again", SYNC_TIMEOUT, || link_up(&mut raw_b));
+    let target = a_offset();
+    wait_until("B caught up again", SYNC_TIMEOUT, || {
+        b_offset(&mut raw_b) == target
+    });
+    raw_b.expect_replies(&[
+        (&["READONLY"], "+OK\r\n"),
+        (&["GET", "while-down"], "$1\r\n2\r\n"),
+    ]);
+    assert_eq!(stat("sync_full"), full, "a full sync happened");
+    assert_eq!(
+        stat("sync_partial_ok").parse::<u64>().unwrap(),
+        partial.parse::<u64>().unwrap() + 1
+    );
+}
+
 #[test]
 fn cluster_failover_takeover_promotes_a_replica_under_a_new_epoch() {
     let (a, b, id_a, id_b, _dir) = master_and_empty_node("cluster-takeover");

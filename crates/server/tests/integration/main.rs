@@ -55,6 +55,7 @@ mod replication;
 mod replication_master;
 mod reset;
 mod reshard;
+mod restart_psync;
 mod robustness;
 mod runtime_listeners;
 mod scripting;

@@ -217,6 +217,83 @@ fn bad_config_stops_startup_naming_the_line() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// What a program printed and its exit code, the log line's pid and time taken out.
+fn startup_failure(program: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| match line.split_once(" # ") {
+            Some((_, message)) => format!("<pid>:C <time> # {message}\n"),
+            None => format!("{line}\n"),
+        })
+        .collect();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), stdout, stderr)
+}
+
+/// Start-up configuration errors print what Redis 7.0.15 prints, byte for byte, with its exit
+/// code: an unknown directive, a bad value, a wrong number of arguments, unbalanced quotes and
+/// an unreadable file, in a config file (an included one too) and on the command line, whose
+/// options Redis turns into quoted config lines numbered after the file's.
+#[test]
+fn startup_config_errors_match_redis_byte_for_byte() {
+    let Some(redis) = testkit::which("redis-server") else {
+        testkit::skipped("redis-server is not on PATH");
+        return;
+    };
+    let dir = testkit::DataDir::new("config-errors");
+    let file = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let unknown = file(
+        "unknown.conf",
+        "port 7777\n\n# a comment\nbogus-directive yes\n",
+    );
+    let bad_value = file("value.conf", "  appendonly   maybe  \n");
+    let arg_count = file("count.conf", "port 1 2\n");
+    let no_value = file("none.conf", "maxmemory\n");
+    let bad_save = file("save.conf", "save 1 2 3\n");
+    let unbalanced = file("quotes.conf", "port \"7000\n");
+    let no_newline = file("short.conf", "port 7000");
+    let included = file("include.conf", &format!("port 7000\ninclude {bad_value}\n"));
+    let missing = dir.join("missing.conf").to_str().unwrap().to_string();
+    let cases: Vec<Vec<&str>> = vec![
+        vec![&unknown],
+        vec![&bad_value],
+        vec![&arg_count],
+        vec![&no_value],
+        vec![&bad_save],
+        vec![&unbalanced],
+        vec![&included],
+        vec![&missing],
+        vec![&unknown, "--port", "7000"],
+        vec![&no_newline, "--bogus", "1"],
+        vec![&unknown, "--bogus", "1"],
+        vec![&no_newline, "stray", "--port", "1"],
+        vec!["--bogus-directive", "yes"],
+        vec!["--port", "7777", "--bogus-directive", "a b", "c\"d\te"],
+        vec!["--port", "abc"],
+        vec!["--port", "1", "2"],
+        vec!["--port 70000"],
+        vec!["--maxmemory", "--5"],
+        vec!["--appendonly"],
+        vec!["--save", "--bogus"],
+        vec!["--save", "", "--port", "7777", "--save", "1"],
+        vec!["--port", "\"7000"],
+    ];
+    for args in cases {
+        let lite = startup_failure(&lite_binary().unwrap(), &args);
+        assert_eq!(lite.0, Some(1), "{args:?}");
+        assert_eq!(lite, startup_failure(&redis, &args), "{args:?}");
+    }
+}
+
 #[test]
 fn sigterm_and_shutdown_exit_cleanly() {
     for how in ["SIGTERM", "SIGINT", "SHUTDOWN"] {

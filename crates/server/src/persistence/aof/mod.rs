@@ -168,22 +168,47 @@ impl Files {
             None => Incr::Plain(file),
         };
         if list && self.manifest.incr_seq() < seq {
-            self.manifest.incr.push(ManifestFile {
-                name,
-                seq,
-                kind: FileKind::Incr,
-            });
-            // Listed only once on disk: a retry after a failed write (a full disk) must write
-            // the manifest again, or the records appended to the file would not be loaded.
-            if let Err(e) = self.persist_manifest() {
-                self.manifest.incr.pop();
-                return Err(e);
-            }
+            self.list_incr(name, seq)?;
         } else {
             sync_dir(&self.dir)?;
         }
         self.incr = Some((file, seq));
         Ok(())
+    }
+
+    /// Lists incremental file `name` in the manifest, on disk too. Listed only once it is on
+    /// disk: a retry after a failed write (a full disk) must write the manifest again, or the
+    /// records appended to the file would not be loaded.
+    fn list_incr(&mut self, name: String, seq: u64) -> io::Result<()> {
+        self.manifest.incr.push(ManifestFile {
+            name,
+            seq,
+            kind: FileKind::Incr,
+        });
+        let persisted = self.persist_manifest();
+        if persisted.is_err() {
+            self.manifest.incr.pop();
+        }
+        persisted
+    }
+
+    /// Creates the incremental file after the open one and lists it in the manifest, for a
+    /// rewrite's cut to switch to. Returns its sequence number; on failure nothing is listed.
+    fn list_next_incr(&mut self) -> io::Result<u64> {
+        let open = self.incr.as_ref().map_or(0, |(_, seq)| *seq);
+        let seq = self.manifest.incr_seq().max(open) + 1;
+        let name = incr_name(&self.prefix, seq);
+        File::create(self.path(&name))?;
+        if let Err(e) = self.list_incr(name, seq) {
+            log!(
+                Warning,
+                "Error trying to write the temporary AOF manifest file {}: {}",
+                temp_manifest_name(&self.prefix),
+                strerror(&e)
+            );
+            return Err(e);
+        }
+        Ok(seq)
     }
 
     /// Opens the AOF found at start-up (and loaded) for appending: its last incremental file
@@ -511,6 +536,18 @@ impl Aof {
 
     fn policy(&self) -> Fsync {
         self.doorbell.policy()
+    }
+
+    /// BGREWRITEAOF's first step while the AOF is on, taken before it answers as Redis takes
+    /// it: the incremental file the rewrite's cut will switch to is created and listed in the
+    /// manifest now, so that a full disk refuses the rewrite at once (and the AOF goes on in
+    /// its current file) instead of failing it in the background. Returns the file's sequence
+    /// number, for the rewrite; None with the AOF off.
+    pub fn list_rewrite_incr(&self) -> io::Result<Option<u64>> {
+        match self.files.lock().as_mut() {
+            Some(files) if self.is_on() => files.list_next_incr().map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// Switches logging on: the journal records from here on, for this AOF to read.

@@ -39,6 +39,8 @@ struct State {
     requested: bool,
     /// The requested (or running) rewrite switches AOF on.
     enable: bool,
+    /// The incremental file BGREWRITEAOF listed for the requested rewrite's cut.
+    listed_incr: Option<u64>,
     running: Option<Instant>,
     /// Bumped when AOF is switched off: a rewrite that began before it is discarded.
     epoch: u64,
@@ -61,17 +63,39 @@ pub struct Info {
 }
 
 impl Control {
-    /// BGREWRITEAOF: queues a rewrite, unless one is already queued or running.
-    pub fn start(&self) -> Result<(), CommandError> {
-        let state = self.state.lock();
-        if state.running.is_some() || state.requested {
-            return Err(CommandError::err(
-                "Background append only file rewriting already in progress",
-            ));
+    /// BGREWRITEAOF: queues a rewrite, unless one is already queued or running. One that
+    /// starts `now` (no BGSAVE or transaction to wait for) lists its new incremental file
+    /// first, and is refused when that fails, as Redis refuses it.
+    pub fn start(&self, aof: &super::Aof, now: bool) -> Result<(), CommandError> {
+        let busy =
+            || CommandError::err("Background append only file rewriting already in progress");
+        let idle = |state: &State| state.running.is_none() && !state.requested;
+        if !idle(&self.state.lock()) {
+            return Err(busy());
         }
-        drop(state);
-        self.request(false);
-        Ok(())
+        // Not under the state's lock: the AOF writer takes the files' lock before it.
+        let listed = match now {
+            true => aof.list_rewrite_incr(),
+            false => Ok(None),
+        };
+        let mut state = self.state.lock();
+        match listed {
+            // Another BGREWRITEAOF got in meanwhile (the file listed stays empty).
+            Ok(_) if !idle(&state) => Err(busy()),
+            Ok(listed) => {
+                state.listed_incr = listed;
+                state.requested = true;
+                self.wake.notify_one();
+                Ok(())
+            }
+            Err(_) => {
+                state.last_failed = true;
+                Err(CommandError::err(
+                    "Can't execute an AOF background rewriting. Please check the server logs for \
+                     more information.",
+                ))
+            }
+        }
     }
 
     /// Queues a rewrite, after the running one if any (a replica's full sync: the data it
@@ -98,6 +122,8 @@ impl Control {
         state.epoch += 1;
         state.enable = false;
         state.requested = false;
+        // The file it listed stays empty; the next rewrite's base drops it from the manifest.
+        state.listed_incr = None;
     }
 
     fn epoch(&self) -> u64 {
@@ -150,9 +176,10 @@ pub(super) fn run_requested(server: &Server) {
         state.rewrites += 1;
         (state.enable, state.epoch)
     };
+    let listed_incr = control.state.lock().listed_incr.take();
     log!(Notice, "Background append only file rewriting started");
     let started = Instant::now();
-    let result = rewrite(server, enable, epoch);
+    let result = rewrite(server, enable, epoch, listed_incr);
     {
         let mut state = control.state.lock();
         state.running = None;
@@ -185,7 +212,12 @@ pub(super) fn run_requested(server: &Server) {
 
 /// Runs one rewrite in the background job slot it shares with BGSAVE, waiting for a BGSAVE to
 /// finish first (Redis runs one child at a time, and queues the rewrite meanwhile).
-fn rewrite(server: &Server, enable: bool, epoch: u64) -> io::Result<bool> {
+fn rewrite(
+    server: &Server,
+    enable: bool,
+    epoch: u64,
+    listed_incr: Option<u64>,
+) -> io::Result<bool> {
     let persistence = &server.persistence;
     let progress = loop {
         match persistence.claim(JobKind::AofRewrite) {
@@ -193,17 +225,19 @@ fn rewrite(server: &Server, enable: bool, epoch: u64) -> io::Result<bool> {
             Err(_) => std::thread::sleep(Duration::from_millis(5)),
         }
     };
-    let result = rewrite_in_slot(server, enable, epoch, &progress);
+    let result = rewrite_in_slot(server, enable, epoch, listed_incr, &progress);
     persistence.release();
     result
 }
 
-/// Runs one rewrite. `enable` switches AOF on at the cut. Returns false when AOF was switched
-/// off meanwhile and the result discarded.
+/// Runs one rewrite. `enable` switches AOF on at the cut, whose new incremental file is
+/// `listed_incr` when BGREWRITEAOF already listed it. Returns false when AOF was switched off
+/// meanwhile and the result discarded.
 fn rewrite_in_slot(
     server: &Server,
     enable: bool,
     epoch: u64,
+    listed_incr: Option<u64>,
     progress: &Progress,
 ) -> io::Result<bool> {
     let aof = &server.aof;
@@ -221,7 +255,7 @@ fn rewrite_in_slot(
         let open = f.incr.as_ref().map_or(0, |(_, seq)| *seq);
         (
             f.manifest.base_seq() + 1,
-            f.manifest.incr_seq().max(open) + 1,
+            listed_incr.unwrap_or(f.manifest.incr_seq().max(open) + 1),
             f.dir.clone(),
         )
     };
