@@ -311,7 +311,7 @@ pub async fn serve(
             .filter(|_| reading && !conn.client.is_subscriber() && conn.client.blocked.is_none())
             .map(|limit| Instant::now() + limit);
         let blocked_deadline = conn.client.blocked.as_ref().and_then(|b| b.deadline);
-        // One timer for all three deadlines, built only when there is one, and boxed: the
+        // One timer for all the deadlines, built only when there is one, and boxed: the
         // select's futures are moved several times each time round, and three inline timers
         // made those moves a tenth of a GET's instructions at -c 50.
         let input_kept_until = conn.input_kept_until;
@@ -361,7 +361,7 @@ pub async fn serve(
             }
         };
         // Which deadline passed, in the order the separate timers had: the blocked command's
-        // timeout, the output's soft limit, the idle timeout.
+        // timeout, the output's soft limit, the idle timeout; then the kept input buffer's.
         let event = match event {
             Event::Deadline => {
                 let now = Instant::now();
