@@ -12,6 +12,9 @@
 #                  requests cancels start-up and connection set-up
 #                syscalls: system calls per request (strace -c -f over 5N requests, minus the
 #                  same over N)
+#                switches: context switches, futex and sched_yield calls and CPU time per
+#                  request (perf stat on the server's threads while N requests run, after the
+#                  preload; the CPU time is noise on a loaded machine, the counts are not)
 #   LITE_BINARY  redis-lite-server [target/release/redis-lite-server]
 #
 # Both servers run with their default threads, no persistence. Each workload:
@@ -20,7 +23,8 @@
 #   set-100k get-100k SET/GET -d 102400 over     500 keys
 #   mset-100          MSET of 100 keys chosen at random among 100,000 (16-byte values)
 #   mget-100          MGET of 100 keys chosen at random among 100,000 (after mset-100)
-# Knobs: ROUNDS [3], ONLY=name,name (workloads), CLIENTS [50], BASE_PORT (first port tried) [17800].
+# Knobs: ROUNDS [3], ONLY=name,name (workloads), CLIENTS [50], BASE_PORT (first port tried) [17800],
+# LITE_ARGS (more arguments for redis-lite, e.g. "--threads 1").
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -87,7 +91,8 @@ start() { # server [wrapper...]
   if [[ $which == redis ]]; then
     "$@" "$redis" --port "$port" --save '' --appendonly no --dir "$work" >/dev/null 2>&1 &
   else
-    "$@" "$lite" --port "$port" --save '' --dir "$work" >/dev/null 2>&1 &
+    # shellcheck disable=SC2086 # LITE_ARGS is a list of words
+    "$@" "$lite" --port "$port" --save '' --dir "$work" ${LITE_ARGS:-} >/dev/null 2>&1 &
   fi
   server_pid=$!
   wait_for_ping "$port" "$server_pid" || exit 1
@@ -154,9 +159,34 @@ difference() { # counter
   done
 }
 
+# Context switches, futex and sched_yield calls of the server's threads, per request, while
+# the timed requests run (start-up and the preload are left out).
+switches() {
+  echo "workload    server  switches/req  futex/req  sched_yield/req  cpu-us/req   (perf stat, N requests)"
+  for w in "${workloads[@]}"; do
+    for s in redis lite; do
+      start "$s"
+      preload "$w"
+      perf stat -x, -o "$work/perf" -p "$server_pid" \
+        -e task-clock,context-switches,syscalls:sys_enter_futex,syscalls:sys_enter_sched_yield &
+      local perf_pid=$!
+      sleep 0.5 # perf attaches
+      benchmark "$w" "${requests[$w]}" >/dev/null
+      kill -INT "$perf_pid"
+      wait "$perf_pid" || true
+      stop
+      awk -F, -v w="$w" -v s="$s" -v n="${requests[$w]}" \
+        '$3 == "task-clock" {t = $1} $3 == "context-switches" {c = $1}
+         $3 ~ /futex/ {f = $1} $3 ~ /sched_yield/ {y = $1}
+         END {printf "%-11s %-6s %12.2f %10.2f %16.3f %11.1f\n", w, s, c / n, f / n, y / n, t * 1000 / n}' "$work/perf"
+    done
+  done
+}
+
 case $mode in
   throughput) throughput ;;
+  switches) switches ;;
   instructions) difference instructions_run ;;
   syscalls) difference syscalls_run ;;
-  *) echo "large_values.sh: unknown mode $mode (throughput, instructions, syscalls)" >&2; exit 1 ;;
+  *) echo "large_values.sh: unknown mode $mode (throughput, instructions, syscalls, switches)" >&2; exit 1 ;;
 esac

@@ -207,6 +207,51 @@ fn client_list_reports_what_each_client_holds_as_redis() {
     }
 }
 
+/// A client sending big arguments keeps its grown query buffer between them, as Redis does (so
+/// its next one is read whole at once), and CLIENT LIST counts it (`qbuf-free`, `tot-mem`); the
+/// buffer goes once the client sends only small requests for a while, or nothing.
+#[test]
+fn a_grown_query_buffer_is_kept_for_big_arguments_and_freed_when_idle() {
+    for (which, server) in Server::lite_and_redis(&[]) {
+        let mut observer = server.named("observer");
+        let mut big = server.named("big");
+        let value = vec![b'v'; 100_000];
+        let query_buffer_free =
+            |observer: &mut Raw| number(&client_fields(observer, "big").unwrap(), "qbuf-free");
+
+        big.ok(&[b"SET", b"k", &value]);
+        let fields = client_fields(&mut observer, "big").unwrap();
+        assert!(
+            number(&fields, "qbuf-free") >= 100_000,
+            "{which}: {fields:?}"
+        );
+        assert!(number(&fields, "tot-mem") > 100_000, "{which}: {fields:?}");
+
+        // Small requests one at a time: the big buffer is not kept for them (Redis's cron
+        // shrinks it to what they use, redis-lite gives it back after a few).
+        wait_until(
+            "small requests let the buffer go",
+            Duration::from_secs(10),
+            || {
+                for _ in 0..20 {
+                    assert_eq!(big.cmd(&["GET", "missing"]), b"$-1\r\n");
+                }
+                query_buffer_free(&mut observer) < 32 * 1024
+            },
+        );
+
+        big.ok(&[b"SET", b"k", &value]);
+        assert!(query_buffer_free(&mut observer) >= 100_000, "{which}");
+        wait_until(
+            "the idle client's buffer is freed",
+            Duration::from_secs(10),
+            || query_buffer_free(&mut observer) == 0,
+        );
+        let fields = client_fields(&mut observer, "big").unwrap();
+        assert!(number(&fields, "tot-mem") < 100_000, "{which}: {fields:?}");
+    }
+}
+
 /// CLIENT KILL's filters together, as Redis: the matching clients but the caller.
 #[test]
 fn client_kill_filters_combine() {
@@ -329,8 +374,10 @@ fn maxmemory_clients_evicts_but_not_no_evict_clients() {
             client_fields(&mut observer, "protected")
                 .is_some_and(|f| number(&f, "tot-mem") > 2 << 20)
         });
-        // While the protected client holds more than the limit, any evictable client goes.
-        let mut bystander = server.named("bystander");
+        // While the protected client holds more than the limit, any evictable client goes: at
+        // its first command or at the cron's next run, whichever comes first, so the bystander
+        // sends nothing it waits on (naming itself, it was at times evicted before the reply).
+        let mut bystander = server.raw();
         bystander.send(&encode(&[b"PING"]));
         assert!(bystander.is_closed(), "{which}: the bystander is evicted");
         // The protected client is still served.
