@@ -63,6 +63,11 @@ callgrind_dump() {
   awk '/^totals:/ {print $2}' "$newest"
 }
 
+# cpu_ticks PID: the process's utime + stime, all threads, in clock ticks (getconf CLK_TCK).
+cpu_ticks() {
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
 # scratch_and_cleanup: a scratch directory in $work, removed on exit, and the server whose pid
 # the script keeps in $server_pid stopped then.
 scratch_and_cleanup() {

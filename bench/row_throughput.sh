@@ -35,10 +35,6 @@ scratch_and_cleanup
 port=$(free_port 17950)
 ticks_per_second=$(getconf CLK_TCK)
 
-cpu_ticks() { # pid: utime + stime of the process, all threads
-  awk '{print $14 + $15}' "/proc/$1/stat"
-}
-
 benchmark() { # shape test requests: prints requests per second
   local pipeline=() command=(-t "$2")
   [[ $1 == p16 ]] && pipeline=(-P 16)

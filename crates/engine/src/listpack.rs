@@ -135,6 +135,16 @@ impl<'a> Encoded<'a> {
         push_backlen(self.head_len + self.payload.len(), out);
     }
 
+    /// Writes the entry over `out`, which is exactly [`Encoded::size`] bytes: an insert into
+    /// the middle of a node opens the gap and fills it in place, with no copy of the entry.
+    pub fn write_into(&self, out: &mut [u8]) {
+        let (head, rest) = out.split_at_mut(self.head_len);
+        head.copy_from_slice(&self.head[..self.head_len]);
+        let (payload, backlen) = rest.split_at_mut(self.payload.len());
+        payload.copy_from_slice(self.payload);
+        write_backlen(self.head_len + self.payload.len(), backlen);
+    }
+
     pub fn to_vec(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.size());
         self.write_to(&mut out);
@@ -156,10 +166,18 @@ pub fn backlen_size(len: usize) -> usize {
 /// Writes `len` so it reads from the right: the last byte holds the lowest 7 bits, and each
 /// byte's high bit says another byte lies to its left.
 pub fn push_backlen(len: usize, out: &mut Vec<u8>) {
-    let n = backlen_size(len);
-    for i in (0..n).rev() {
-        let more = if i + 1 < n { 0x80 } else { 0 };
-        out.push(((len >> (7 * i)) & 0x7F) as u8 | more);
+    let start = out.len();
+    out.resize(start + backlen_size(len), 0);
+    write_backlen(len, &mut out[start..]);
+}
+
+/// [`push_backlen`] over `out`, which is exactly [`backlen_size`] bytes.
+fn write_backlen(len: usize, out: &mut [u8]) {
+    debug_assert_eq!(out.len(), backlen_size(len));
+    let last = out.len() - 1;
+    for (i, byte) in out.iter_mut().enumerate() {
+        let more = if i > 0 { 0x80 } else { 0 };
+        *byte = ((len >> (7 * (last - i))) & 0x7F) as u8 | more;
     }
 }
 
