@@ -11,14 +11,16 @@
 use crate::bytes::SmallBytes;
 use crate::value::Value;
 
-/// One key with its value and metadata.
+/// One key with its value and metadata. Only the key is a public field: the value, expiry and
+/// access time are reached through methods, so that how an entry stores them (inline, out of
+/// line, only when present) is this module's business and no command's.
 pub struct Entry {
     pub key: SmallBytes,
-    pub value: Value,
+    value: Value,
     /// Absolute expiry in Unix milliseconds; 0 means none.
-    pub expire_at: u64,
-    /// Last access, in seconds of the server's LRU clock.
-    pub access: u32,
+    expire_at: u64,
+    /// Last access: the LRU clock in seconds, or an LFU counter and minutes (see `evict`).
+    access: u32,
     /// The slab position of the next entry in this entry's bucket chain, or [`END`]. Meaningless
     /// outside a table.
     next: u32,
@@ -33,6 +35,59 @@ impl Entry {
             access: 0,
             next: END,
         }
+    }
+
+    /// This (new, not yet stored) entry with an absolute expiry in Unix milliseconds (0: none).
+    /// Only on an entry outside a table: a stored key's TTL changes through `Db::set_expire`,
+    /// which keeps the count of keys with a TTL.
+    pub fn expiring_at(mut self, expire_at: u64) -> Self {
+        self.expire_at = expire_at;
+        self
+    }
+
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    pub fn value_mut(&mut self) -> &mut Value {
+        &mut self.value
+    }
+
+    /// Stores `value` in place of the current one, which it returns (the TTL stays).
+    pub fn replace_value(&mut self, value: Value) -> Value {
+        std::mem::replace(&mut self.value, value)
+    }
+
+    pub fn into_value(self) -> Value {
+        self.value
+    }
+
+    /// The key, the value and the expiry (0: none), taken apart.
+    pub fn into_parts(self) -> (SmallBytes, Value, u64) {
+        (self.key, self.value, self.expire_at)
+    }
+
+    /// Absolute expiry in Unix milliseconds; 0 means none.
+    pub fn expire_at(&self) -> u64 {
+        self.expire_at
+    }
+
+    pub fn has_ttl(&self) -> bool {
+        self.expire_at != 0
+    }
+
+    /// Changes the expiry of an entry: only through `Db`, which counts keys with a TTL.
+    pub(crate) fn set_expire_at(&mut self, expire_at: u64) {
+        self.expire_at = expire_at;
+    }
+
+    /// The access field: the LRU clock in seconds, or an LFU counter and minutes.
+    pub fn access(&self) -> u32 {
+        self.access
+    }
+
+    pub fn set_access(&mut self, access: u32) {
+        self.access = access;
     }
 
     pub fn is_expired(&self, now_ms: u64) -> bool {
@@ -311,7 +366,7 @@ impl Dict {
         // Enough buckets to find `n` keys in a sparse table, bounded for one with few TTLs.
         for step in 0..buckets.min(n.saturating_mul(20).max(64)) {
             for entry in self.chain((start + step) % buckets) {
-                if !volatile_only || entry.expire_at != 0 {
+                if !volatile_only || entry.has_ttl() {
                     f(entry);
                     taken += 1;
                     if taken == n {

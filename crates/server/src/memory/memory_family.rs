@@ -91,7 +91,7 @@ fn memory_usage(ctx: &mut Ctx<'_>) -> CmdResult {
     let (db, hash) = locked.db(ctx.client.db, key);
     let size = db.peek_stored(hash, key).map(|e| {
         let entry = std::mem::size_of::<redis_lite_engine::Entry>() + e.key.heap_size();
-        (entry + e.value.heap_size()) as i64
+        (entry + e.value().heap_size()) as i64
     });
     drop(locked);
     match size {

@@ -283,7 +283,7 @@ fn read_stream<'d>(
     key: &[u8],
 ) -> Result<Option<&'d mut Stream>, CommandError> {
     ctx.read(db, hash, key)
-        .map(|entry| access::typed::<Stream>(&mut entry.value))
+        .map(|entry| access::typed::<Stream>(entry.value_mut()))
         .transpose()
 }
 
@@ -300,7 +300,7 @@ fn reader_stream<'d>(
         return read_stream(ctx, db, hash, key);
     }
     db.get(hash, key, ctx.now_ms)
-        .map(|entry| access::typed::<Stream>(&mut entry.value))
+        .map(|entry| access::typed::<Stream>(entry.value_mut()))
         .transpose()
 }
 
