@@ -142,8 +142,8 @@ fn export_aof(
     for db in 0..server.keyspace.databases() {
         for shard in all.shards() {
             for e in shard.dbs()[db].iter() {
-                let expire = (e.expire_at != 0).then_some(e.expire_at as i64);
-                write_record(out, &Record::new(db as u64, &e.key, &e.value, expire))
+                let expire = (e.has_ttl()).then_some(e.expire_at() as i64);
+                write_record(out, &Record::new(db as u64, &e.key, e.value(), expire))
                     .map_err(|e| format!("{out_name}: {e}"))?;
             }
         }

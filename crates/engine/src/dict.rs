@@ -3,40 +3,164 @@
 //! the whole scan, even when the table grows or shrinks between calls.
 //!
 //! Memory is what shapes it. Entries are not boxed one by one: they sit densely packed in a
-//! slab of fixed-size chunks, and chains link slab positions (`u32`), so a key costs its 64-byte
+//! slab of fixed-size chunks, and chains link slab positions (`u32`), so a key costs its 56-byte
 //! entry and about one 4-byte bucket, with no allocator rounding per entry and no pointer-sized
-//! links. Removal keeps the slab dense by moving the last entry into the hole (and relinking it),
+//! links; a key with a TTL adds one 32-byte allocation (see [`Stored`]). Removal keeps the slab dense by moving the last entry into the hole (and relinking it),
 //! so the slab never holds free slots and gives chunks back as the table shrinks.
 
 use crate::bytes::SmallBytes;
 use crate::value::Value;
 
-/// One key with its value and metadata.
+/// One key with its value and metadata. Only the key is a public field: the value, expiry and
+/// access time are reached through methods, so that how an entry stores them (inline, out of
+/// line, only when present) is this module's business and no command's.
 pub struct Entry {
     pub key: SmallBytes,
-    pub value: Value,
-    /// Absolute expiry in Unix milliseconds; 0 means none.
-    pub expire_at: u64,
-    /// Last access, in seconds of the server's LRU clock.
-    pub access: u32,
+    stored: Stored,
+    /// Last access: the LRU clock in seconds, or an LFU counter and minutes (see `evict`).
+    access: u32,
     /// The slab position of the next entry in this entry's bucket chain, or [`END`]. Meaningless
     /// outside a table.
     next: u32,
+}
+
+/// A key's value, and its expiry when it has one. Most keys have none, so the expiry is not a
+/// field of every entry: a key with a TTL keeps its value out of line beside the expiry, one
+/// 32-byte allocation, and every other key saves 8 bytes. `Stored` is as small as `Value`
+/// (24 bytes): the box fits around `Value`'s tag byte.
+enum Stored {
+    Plain(Value),
+    Expiring(Box<Expiring>),
+}
+
+struct Expiring {
+    value: Value,
+    /// Absolute expiry in Unix milliseconds, never 0.
+    at: u64,
+}
+
+impl Stored {
+    fn new(value: Value, expire_at: u64) -> Stored {
+        if expire_at == 0 {
+            Stored::Plain(value)
+        } else {
+            Stored::Expiring(Box::new(Expiring {
+                value,
+                at: expire_at,
+            }))
+        }
+    }
+
+    fn into_parts(self) -> (Value, u64) {
+        match self {
+            Stored::Plain(value) => (value, 0),
+            Stored::Expiring(e) => (e.value, e.at),
+        }
+    }
 }
 
 impl Entry {
     pub fn new(key: SmallBytes, value: Value) -> Self {
         Entry {
             key,
-            value,
-            expire_at: 0,
+            stored: Stored::Plain(value),
             access: 0,
             next: END,
         }
     }
 
+    /// This (new, not yet stored) entry with an absolute expiry in Unix milliseconds (0: none).
+    /// Only on an entry outside a table: a stored key's TTL changes through `Db::set_expire`,
+    /// which keeps the count of keys with a TTL.
+    pub fn expiring_at(mut self, expire_at: u64) -> Self {
+        self.set_expire_at(expire_at);
+        self
+    }
+
+    #[inline]
+    pub fn value(&self) -> &Value {
+        match &self.stored {
+            Stored::Plain(value) => value,
+            Stored::Expiring(e) => &e.value,
+        }
+    }
+
+    #[inline]
+    pub fn value_mut(&mut self) -> &mut Value {
+        match &mut self.stored {
+            Stored::Plain(value) => value,
+            Stored::Expiring(e) => &mut e.value,
+        }
+    }
+
+    /// Stores `value` in place of the current one, which it returns (the TTL stays).
+    pub fn replace_value(&mut self, value: Value) -> Value {
+        std::mem::replace(self.value_mut(), value)
+    }
+
+    pub fn into_value(self) -> Value {
+        self.stored.into_parts().0
+    }
+
+    /// The key, the value and the expiry (0: none), taken apart.
+    pub fn into_parts(self) -> (SmallBytes, Value, u64) {
+        let (value, expire_at) = self.stored.into_parts();
+        (self.key, value, expire_at)
+    }
+
+    /// Absolute expiry in Unix milliseconds; 0 means none.
+    #[inline]
+    pub fn expire_at(&self) -> u64 {
+        match &self.stored {
+            Stored::Plain(_) => 0,
+            Stored::Expiring(e) => e.at,
+        }
+    }
+
+    #[inline]
+    pub fn has_ttl(&self) -> bool {
+        matches!(self.stored, Stored::Expiring(_))
+    }
+
+    /// Changes the expiry of an entry: only through `Db`, which counts keys with a TTL.
+    pub(crate) fn set_expire_at(&mut self, expire_at: u64) {
+        match (&mut self.stored, expire_at) {
+            (Stored::Expiring(e), at) if at != 0 => e.at = at,
+            (Stored::Plain(_), 0) => {}
+            _ => {
+                let placeholder = Stored::Plain(Value::Int(0));
+                let (value, _) = std::mem::replace(&mut self.stored, placeholder).into_parts();
+                self.stored = Stored::new(value, expire_at);
+            }
+        }
+    }
+
+    /// The access field: the LRU clock in seconds, or an LFU counter and minutes.
+    #[inline]
+    pub fn access(&self) -> u32 {
+        self.access
+    }
+
+    #[inline]
+    pub fn set_access(&mut self, access: u32) {
+        self.access = access;
+    }
+
+    #[inline]
     pub fn is_expired(&self, now_ms: u64) -> bool {
-        self.expire_at != 0 && self.expire_at <= now_ms
+        match &self.stored {
+            Stored::Plain(_) => false,
+            Stored::Expiring(e) => e.at <= now_ms,
+        }
+    }
+
+    /// Heap bytes the entry owns beyond its own size: a long key's, the value's, the expiry's.
+    pub fn heap_size(&self) -> usize {
+        let expiry = match &self.stored {
+            Stored::Plain(_) => 0,
+            Stored::Expiring(_) => std::mem::size_of::<Expiring>(),
+        };
+        self.key.heap_size() + self.value().heap_size() + expiry
     }
 
     /// A copy of this entry's value and TTL under another key (COPY). The copy is a new object,
@@ -44,8 +168,7 @@ impl Entry {
     pub fn duplicate(&self, key: &[u8], access: u32) -> Entry {
         Entry {
             key: SmallBytes::new(key),
-            value: self.value.clone(),
-            expire_at: self.expire_at,
+            stored: Stored::new(self.value().clone(), self.expire_at()),
             access,
             next: END,
         }
@@ -55,10 +178,11 @@ impl Entry {
 /// The end of a bucket chain (and an empty bucket).
 const END: u32 = u32::MAX;
 const MIN_BUCKETS: usize = 4;
-/// Entries per slab chunk: 8 KiB chunks, so a table's partly filled last chunk wastes little
-/// even when a keyspace has hundreds of tables. 8 KiB is one of jemalloc's small size classes
-/// exactly; from 16 KiB its allocations are "large" and each takes an extra page (its
-/// cache-oblivious offset), which cost 25% more resident memory than the entries it held.
+/// Entries per slab chunk: 7 KiB chunks, so a table's partly filled last chunk wastes little
+/// even when a keyspace has hundreds of tables. 7 KiB (128 entries of 56 bytes) is one of
+/// jemalloc's small size classes exactly; from 16 KiB its allocations are "large" and each
+/// takes an extra page (its cache-oblivious offset), which cost 25% more resident memory than
+/// the entries it held.
 const CHUNK: usize = 128;
 
 /// A hash table of [`Entry`]. The caller supplies each key's hash and a hasher for rehashing.
@@ -311,7 +435,7 @@ impl Dict {
         // Enough buckets to find `n` keys in a sparse table, bounded for one with few TTLs.
         for step in 0..buckets.min(n.saturating_mul(20).max(64)) {
             for entry in self.chain((start + step) % buckets) {
-                if !volatile_only || entry.expire_at != 0 {
+                if !volatile_only || entry.has_ttl() {
                     f(entry);
                     taken += 1;
                     if taken == n {
@@ -344,20 +468,36 @@ mod tests {
 
     #[test]
     fn duplicate_copies_value_and_ttl_under_new_key() {
-        let mut e = Entry::new(b"a"[..].into(), Value::string(b"v"));
-        e.expire_at = 1234;
+        let mut e = Entry::new(b"a"[..].into(), Value::string(b"v")).expiring_at(1234);
         e.access = 1;
         let copy = e.duplicate(b"b", 9);
         assert_eq!(&*copy.key, b"b");
-        assert!(copy.value == e.value);
-        assert_eq!((copy.expire_at, copy.access), (1234, 9));
+        assert!(copy.value() == e.value());
+        assert_eq!((copy.expire_at(), copy.access), (1234, 9));
         assert_eq!(copy.next, END);
     }
 
     #[test]
-    fn an_entry_is_64_bytes() {
+    fn an_entry_is_56_bytes() {
         // What a key costs besides its bucket; a field that grows it shows here first.
-        assert_eq!(std::mem::size_of::<Entry>(), 64);
+        assert_eq!(std::mem::size_of::<Entry>(), 56);
+        assert_eq!(std::mem::size_of::<Stored>(), std::mem::size_of::<Value>());
+    }
+
+    #[test]
+    fn an_expiry_comes_and_goes_with_the_value_kept() {
+        let mut e = Entry::new(b"k"[..].into(), Value::string(b"v"));
+        assert!(!e.has_ttl() && !e.is_expired(u64::MAX));
+        e.set_expire_at(100);
+        assert!(e.has_ttl() && !e.is_expired(99) && e.is_expired(100));
+        assert_eq!(e.expire_at(), 100);
+        e.set_expire_at(200);
+        assert_eq!(e.replace_value(Value::Int(7)), Value::string(b"v"));
+        assert_eq!(e.expire_at(), 200, "replacing the value keeps the TTL");
+        e.set_expire_at(0);
+        assert!(!e.has_ttl());
+        assert_eq!(e.expire_at(), 0);
+        assert_eq!(e.into_parts().1, Value::Int(7));
     }
 
     /// Every link and the slab agree: each position is reachable from exactly one bucket,

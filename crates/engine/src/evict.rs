@@ -119,13 +119,13 @@ impl Tracking {
         }
     }
 
-    /// Records an access: the LRU clock, or Redis's decayed, logarithmic LFU counter.
-    pub fn touch(&self, access: &mut u32, now_ms: u64) {
+    /// The access field after an access to a key whose field was `access`: the LRU clock, or
+    /// Redis's decayed, logarithmic LFU counter.
+    pub fn touched(&self, access: u32, now_ms: u64) -> u32 {
         if !self.policy().is_lfu() {
-            *access = lru_clock(now_ms);
-            return;
+            return lru_clock(now_ms);
         }
-        let mut counter = self.frequency(*access, now_ms);
+        let mut counter = self.frequency(access, now_ms);
         if counter < 255 {
             let base = counter.saturating_sub(LFU_INIT as u8) as f64;
             let p = 1.0 / (base * self.lfu_log_factor.load(Relaxed) as f64 + 1.0);
@@ -133,7 +133,7 @@ impl Tracking {
                 counter += 1;
             }
         }
-        *access = lfu_minutes(now_ms) << 8 | counter as u32;
+        lfu_minutes(now_ms) << 8 | counter as u32
     }
 
     /// An LFU access field's counter after decay: one step down per `lfu-decay-time` minutes
@@ -340,13 +340,13 @@ impl Keyspace {
 
     /// The score (higher = evict first) of an entry under `policy`.
     fn score(&self, policy: Policy, table: &Db, hash: u64, entry: &Entry, now_ms: u64) -> u64 {
-        let idle = u64::from(lru_clock(now_ms).wrapping_sub(entry.access));
+        let idle = u64::from(lru_clock(now_ms).wrapping_sub(entry.access()));
         match policy {
             Policy::AllKeysLru | Policy::VolatileLru => idle,
             Policy::AllKeysLfu | Policy::VolatileLfu => {
-                255 - u64::from(self.shared.tracking.frequency(entry.access, now_ms))
+                255 - u64::from(self.shared.tracking.frequency(entry.access(), now_ms))
             }
-            Policy::VolatileTtl => u64::MAX - entry.expire_at,
+            Policy::VolatileTtl => u64::MAX - entry.expire_at(),
             Policy::AllKeysTinyLfu => {
                 let freq = u64::from(table.frequencies.estimate(hash));
                 // Least frequent first; among equals, the least recently used.
@@ -436,7 +436,7 @@ impl Keyspace {
                 // checks it did not become popular while it waited in the pool.
                 let still = policy != Policy::AllKeysTinyLfu
                     || self.score(policy, table, hash, e, now_ms) >= candidate.score;
-                still && (!policy.volatile_only() || e.expire_at != 0)
+                still && (!policy.volatile_only() || e.has_ttl())
             });
             if present {
                 shard.evict(candidate.db, hash, &candidate.key);
@@ -568,7 +568,7 @@ mod tests {
         let mut access = t.initial(0);
         assert_eq!(t.frequency(access, 0), 5);
         for _ in 0..1000 {
-            t.touch(&mut access, 0);
+            access = t.touched(access, 0);
         }
         let hot = t.frequency(access, 0);
         assert!((10..40).contains(&hot), "{hot}");

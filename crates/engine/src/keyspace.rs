@@ -363,7 +363,7 @@ impl Db {
     fn touched(&mut self, pos: u32, now_ms: u64) -> &mut Entry {
         let entry = self.dict.at_mut(pos);
         if self.record_access {
-            self.shared.tracking.touch(&mut entry.access, now_ms);
+            entry.set_access(self.shared.tracking.touched(entry.access(), now_ms));
         }
         entry
     }
@@ -403,17 +403,17 @@ impl Db {
         // expired, as in Redis.
         if let Presence::Live(pos) | Presence::Hidden(pos) = self.presence(hash, key, now_ms) {
             let entry = self.dict.at_mut(pos);
-            if !keep_ttl && entry.expire_at != 0 {
-                entry.expire_at = 0;
+            if !keep_ttl && entry.has_ttl() {
+                entry.set_expire_at(0);
                 self.volatile -= 1;
             }
-            let old = std::mem::replace(&mut entry.value, value);
-            self.shared.tracking.touch(&mut entry.access, now_ms);
+            let old = entry.replace_value(value);
+            entry.set_access(self.shared.tracking.touched(entry.access(), now_ms));
             self.shared.lazyfree.free(old, Deletion::Server);
             return self.dict.at_mut(pos);
         }
         let mut entry = Entry::new(SmallBytes::new(key), value);
-        entry.access = self.shared.tracking.initial(now_ms);
+        entry.set_access(self.shared.tracking.initial(now_ms));
         self.counted(hash, 1);
         let rehash = self.rehasher();
         self.dict.insert_new(hash, entry, rehash)
@@ -421,7 +421,7 @@ impl Db {
 
     /// Inserts a whole entry (RENAME, MOVE, COPY), keeping its TTL. The key must be absent.
     pub fn insert_entry(&mut self, hash: u64, entry: Entry) {
-        if entry.expire_at != 0 {
+        if entry.has_ttl() {
             self.volatile += 1;
         }
         self.counted(hash, 1);
@@ -434,7 +434,7 @@ impl Db {
     pub fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {
         let rehash = self.rehasher();
         let entry = self.dict.remove(hash, key, rehash)?;
-        if entry.expire_at != 0 {
+        if entry.has_ttl() {
             self.volatile -= 1;
         }
         self.counted(hash, -1);
@@ -464,19 +464,19 @@ impl Db {
         let Some(entry) = self.remove(hash, key) else {
             return false;
         };
-        self.shared.lazyfree.free(entry.value, why);
+        self.shared.lazyfree.free(entry.into_value(), why);
         true
     }
 
     /// Sets (or with 0, clears) the absolute expiry of an existing key.
     pub fn set_expire(&mut self, hash: u64, key: &[u8], at_ms: u64) {
         if let Some(entry) = self.dict.get_mut(hash, key) {
-            match (entry.expire_at != 0, at_ms != 0) {
+            match (entry.has_ttl(), at_ms != 0) {
                 (false, true) => self.volatile += 1,
                 (true, false) => self.volatile -= 1,
                 _ => {}
             }
-            entry.expire_at = at_ms;
+            entry.set_expire_at(at_ms);
         }
     }
 
@@ -526,12 +526,12 @@ impl Db {
         // Bound the buckets walked, so a database with few volatile keys costs little per step.
         for _ in 0..sample * 20 {
             cursor = self.dict.scan(cursor, |e| {
-                if e.expire_at != 0 {
+                if e.has_ttl() {
                     sampled += 1;
                     if e.is_expired(now_ms) {
                         due.push(e.key.clone());
                     } else {
-                        ttl_sum += u128::from(e.expire_at - now_ms);
+                        ttl_sum += u128::from(e.expire_at() - now_ms);
                     }
                 }
             });
@@ -1438,7 +1438,7 @@ mod tests {
             // beside it (the lookup's position is reused).
             db.set(hash, b"k", Value::string(b"again"), true, 2000);
             assert_eq!(db.len(), 1);
-            assert_eq!(db.peek_stored(hash, b"k").unwrap().expire_at, 1000);
+            assert_eq!(db.peek_stored(hash, b"k").unwrap().expire_at(), 1000);
         }
         {
             let mut locked = ks.lock_keys([&b"k"[..]]).showing_expired();
@@ -1474,11 +1474,11 @@ mod tests {
             });
             let expected: &[u8] = if created { b"fresh" } else { b"v" };
             assert_eq!(
-                entry.value.string_bytes().unwrap().as_ref(),
+                entry.value().string_bytes().unwrap().as_ref(),
                 expected,
                 "{key}"
             );
-            assert_eq!(entry.expire_at, 0, "{key}");
+            assert_eq!(entry.expire_at(), 0, "{key}");
             assert_eq!(made, created, "{key}");
         }
         drop(locked);
@@ -1511,11 +1511,11 @@ mod tests {
         set(&ks, "k", 0);
         let mut locked = ks.lock_keys([&b"k"[..]]).without_touch();
         let (db, hash) = locked.db(0, b"k");
-        assert_eq!(db.get(hash, b"k", 5_000_000).unwrap().access, 0);
+        assert_eq!(db.get(hash, b"k", 5_000_000).unwrap().access(), 0);
         drop(locked);
         let mut locked = ks.lock_keys([&b"k"[..]]);
         let (db, hash) = locked.db(0, b"k");
-        assert_eq!(db.get(hash, b"k", 5_000_000).unwrap().access, 5000);
+        assert_eq!(db.get(hash, b"k", 5_000_000).unwrap().access(), 5000);
     }
 
     #[test]

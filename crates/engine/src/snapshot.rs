@@ -97,8 +97,8 @@ impl Shard {
             return;
         }
         let entry = self.dbs[db].dict.get(hash, key).map(|e| SavedEntry {
-            value: e.value.clone(),
-            expire_at: e.expire_at,
+            value: e.value().clone(),
+            expire_at: e.expire_at(),
         });
         if let Some(saved) = &entry {
             pending.hold(origin, key, &saved.value);
@@ -117,13 +117,8 @@ impl Shard {
         };
         let mut saved = std::mem::take(&mut pending.saved[origin]);
         dict.drain(|entry: Entry| {
-            let Entry {
-                key,
-                value,
-                expire_at,
-                ..
-            } = entry;
-            if !saved.contains_key(&*key) {
+            if !saved.contains_key(&*entry.key) {
+                let (key, value, expire_at) = entry.into_parts();
                 pending.hold(origin, &key, &value);
                 saved.insert(key, Some(SavedEntry { value, expire_at }));
             }
@@ -239,8 +234,8 @@ impl Snapshot {
                 .filter(|e| saved.is_empty() || !saved.contains_key(&*e.key))
                 .map(|e| SnapshotEntry {
                     key: e.key.clone(),
-                    value: e.value.clone(),
-                    expire_at_ms: expiry(e.expire_at),
+                    value: e.value().clone(),
+                    expire_at_ms: expiry(e.expire_at()),
                 }),
         );
         if pending.visited.iter().all(|&v| v) {

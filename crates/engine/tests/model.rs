@@ -83,8 +83,8 @@ fn value_bytes(value: &Value) -> Vec<u8> {
 
 fn stored(entry: &Entry) -> Stored {
     Stored {
-        value: value_bytes(&entry.value),
-        expire_at: entry.expire_at,
+        value: value_bytes(entry.value()),
+        expire_at: entry.expire_at(),
     }
 }
 
@@ -283,8 +283,8 @@ fn apply(ks: &Keyspace, model: &mut Model, op: &Op) -> Result<(), TestCaseError>
             let mut locked = ks.lock_keys([src, dst]);
             let (table, hash) = locked.db(from_db, src);
             let old = table.remove(hash, src).expect("looked up above");
-            let mut entry = Entry::new(SmallBytes::new(dst), old.value);
-            entry.expire_at = old.expire_at;
+            let (_, value, expire_at) = old.into_parts();
+            let entry = Entry::new(SmallBytes::new(dst), value).expiring_at(expire_at);
             let (table, hash) = locked.db(to_db, dst);
             table.remove(hash, dst);
             table.insert_entry(hash, entry);

@@ -144,9 +144,9 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
             for key in keys {
                 let (table, hash) = locked.db(ctx.client.db, key);
                 // As in Redis, a logically expired key that is still stored is digested too.
-                let digest = table.peek_stored(hash, key).map_or([0; 20], |e| {
-                    digest::value_digest(&e.value, e.expire_at != 0)
-                });
+                let digest = table
+                    .peek_stored(hash, key)
+                    .map_or([0; 20], |e| digest::value_digest(e.value(), e.has_ttl()));
                 ctx.out.simple(&digest::to_hex(&digest));
             }
         }
@@ -382,17 +382,17 @@ fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
     let entry = db
         .peek(hash, key, ctx.now_ms)
         .ok_or(CommandError::NoSuchKey)?;
-    let idle = (ctx.now_ms / 1000).saturating_sub(entry.access as u64);
+    let idle = (ctx.now_ms / 1000).saturating_sub(entry.access() as u64);
     let mut text = format!(
         "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
         entry,
-        refcount(&entry.value),
-        entry.value.encoding(),
-        serialized_length(&entry.value),
-        entry.access & 0xFF_FFFF,
+        refcount(entry.value()),
+        entry.value().encoding(),
+        serialized_length(entry.value()),
+        entry.access() & 0xFF_FFFF,
         idle
     );
-    if let Value::List(list) = &entry.value {
+    if let Value::List(list) = entry.value() {
         let nodes: Vec<usize> = list.node_shapes().map(|node| node.bytes).collect();
         let average = match nodes.len() {
             0 => 0.0,
@@ -424,7 +424,7 @@ fn debug_listpack(ctx: &mut Ctx<'_>) -> CmdResult {
         .peek(hash, key, ctx.now_ms)
         .ok_or(CommandError::NoSuchKey)?;
     let mut entries: Vec<Vec<u8>> = Vec::new();
-    match &entry.value {
+    match entry.value() {
         Value::Hash(h) if h.encoding() == "listpack" => {
             for (field, value) in h.iter() {
                 entries.extend([field.to_vec(), value.to_vec()]);
@@ -437,7 +437,7 @@ fn debug_listpack(ctx: &mut Ctx<'_>) -> CmdResult {
         }),
         _ => return Err(CommandError::err("Not a listpack encoded object.")),
     }
-    let size = entry.value.heap_size();
+    let size = entry.value().heap_size();
     drop(locked);
     print!("{}", listpack_dump(size, &entries));
     ctx.out.simple("Listpack structure printed on stdout");
@@ -469,7 +469,7 @@ fn debug_quicklist(ctx: &mut Ctx<'_>) -> CmdResult {
     let entry = db
         .peek(hash, key, ctx.now_ms)
         .ok_or(CommandError::NoSuchKey)?;
-    let Value::List(list) = &entry.value else {
+    let Value::List(list) = entry.value() else {
         return Err(CommandError::err("Not a quicklist encoded object."));
     };
     let dump = quicklist_dump(list, full);

@@ -417,14 +417,14 @@ fn migrate(ctx: &mut Ctx<'_>) -> CmdResult {
     for key in keys {
         let (db, hash) = locked.db(ctx.client.db, key);
         if let Some(entry) = ctx.read(db, hash, key) {
-            let ttl = match entry.expire_at {
+            let ttl = match entry.expire_at() {
                 0 => 0,
                 at => at.saturating_sub(ctx.now_ms).max(1),
             };
             moved.push(Moved {
                 key: key.to_vec(),
-                payload: redis_lite_persist::dump_value(&entry.value, &dump),
-                expire_at: entry.expire_at,
+                payload: redis_lite_persist::dump_value(entry.value(), &dump),
+                expire_at: entry.expire_at(),
                 ttl,
             });
         }
@@ -563,8 +563,8 @@ fn finish<'a>(
             .filter(|moved| {
                 let (db, hash) = locked.db(ctx.client.db, &moved.key);
                 db.get(hash, &moved.key, ctx.now_ms).is_some_and(|entry| {
-                    entry.expire_at == moved.expire_at
-                        && redis_lite_persist::dump_value(&entry.value, &request.dump)
+                    entry.expire_at() == moved.expire_at
+                        && redis_lite_persist::dump_value(entry.value(), &request.dump)
                             == moved.payload
                 })
             })

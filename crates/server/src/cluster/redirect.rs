@@ -274,5 +274,5 @@ fn key_exists(server: &Server, key: &[u8]) -> bool {
     let mut locked = server.keyspace.lock_keys([key]);
     let (db, hash) = locked.db(0, key);
     db.peek_stored(hash, key)
-        .is_some_and(|entry| entry.expire_at == 0 || entry.expire_at > now)
+        .is_some_and(|entry| entry.expire_at() == 0 || entry.expire_at() > now)
 }

@@ -81,7 +81,7 @@ pub fn read<'d, T: Collection>(
     key: &[u8],
 ) -> Result<Option<&'d T>, CommandError> {
     match ctx.read(db, hash, key) {
-        Some(entry) => Ok(Some(typed(&mut entry.value)?)),
+        Some(entry) => Ok(Some(typed(entry.value_mut())?)),
         None => Ok(None),
     }
 }
@@ -96,7 +96,7 @@ pub fn write<'d, T: Collection>(
     key: &[u8],
 ) -> Result<Option<&'d mut T>, CommandError> {
     db.get(hash, key, ctx.now_ms)
-        .map(|entry| typed(&mut entry.value))
+        .map(|entry| typed(entry.value_mut()))
         .transpose()
 }
 
@@ -112,7 +112,7 @@ pub fn write_or_create<'d, T: Collection>(
     limits: &EncodingLimits,
 ) -> Result<&'d mut T, CommandError> {
     let entry = db.get_or_insert_with(hash, key, ctx.now_ms, || T::empty(limits));
-    typed(&mut entry.value)
+    typed(entry.value_mut())
 }
 
 /// After a write removed elements from the `T` at `key`: emits `event`, then, when the write
@@ -193,7 +193,7 @@ pub fn read_string<'d>(
     key: &[u8],
 ) -> Result<Option<Cow<'d, [u8]>>, CommandError> {
     match ctx.read(db, hash, key) {
-        Some(entry) => Ok(Some(string_bytes(&entry.value)?)),
+        Some(entry) => Ok(Some(string_bytes(entry.value())?)),
         None => Ok(None),
     }
 }

@@ -154,7 +154,7 @@ fn writable_bits<'d>(
     let entry = db
         .get(hash, key, ctx.now_ms)
         .expect("present or just created");
-    let bytes = raw_string_mut(&mut entry.value)?;
+    let bytes = raw_string_mut(entry.value_mut())?;
     let grown = bytes.len() < len;
     if grown {
         bytes.resize(len, 0);

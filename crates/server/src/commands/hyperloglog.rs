@@ -113,7 +113,7 @@ fn pfadd(ctx: &mut Ctx<'_>) -> CmdResult {
             (db.set(hash, key, empty, false, ctx.now_ms), 1)
         }
     };
-    let sketch = sketch_mut(&mut entry.value)?;
+    let sketch = sketch_mut(entry.value_mut())?;
     for element in &ctx.args[2..] {
         // A corrupt sketch fails midway, keeping what was added, as in Redis.
         updated += hll::add(sketch, element, max_bytes)? as u64;
@@ -139,7 +139,7 @@ fn pfcount(ctx: &mut Ctx<'_>) -> CmdResult {
     for key in keys {
         let (db, hash) = locked.db(ctx.client.db, key);
         if let Some(entry) = ctx.read(db, hash, key) {
-            hll::merge_into(&mut union, sketch(&entry.value)?)?;
+            hll::merge_into(&mut union, sketch(entry.value())?)?;
         }
     }
     ctx.out.integer(hll::count_registers(&union) as i64);
@@ -158,13 +158,13 @@ fn pfcount_one(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.integer(0);
         return Ok(());
     };
-    let sketch = sketch(&entry.value)?;
+    let sketch = sketch(entry.value())?;
     if let Some(count) = hll::cached_count(sketch) {
         ctx.out.integer(count as i64);
         return Ok(());
     }
     let count = hll::count(sketch)?;
-    hll::set_cached_count(sketch_mut(&mut entry.value)?, count);
+    hll::set_cached_count(sketch_mut(entry.value_mut())?, count);
     db.signal_modified(key);
     ctx.server.tracking.key_changed(key);
     ctx.dirty(1);
@@ -185,7 +185,7 @@ fn pfmerge(ctx: &mut Ctx<'_>) -> CmdResult {
     for key in keys {
         let (db, hash) = locked.db(ctx.client.db, key);
         if let Some(entry) = ctx.read(db, hash, key) {
-            let sketch = sketch(&entry.value)?;
+            let sketch = sketch(entry.value())?;
             any_dense |= hll::is_dense(sketch);
             hll::merge_into(&mut union, sketch)?;
         }
@@ -195,7 +195,7 @@ fn pfmerge(ctx: &mut Ctx<'_>) -> CmdResult {
         Some(entry) => entry,
         None => db.set(hash, dest, Value::raw(hll::new_sparse()), false, ctx.now_ms),
     };
-    let sketch = sketch_mut(&mut entry.value)?;
+    let sketch = sketch_mut(entry.value_mut())?;
     if any_dense {
         hll::to_dense(sketch)?;
     }
@@ -222,7 +222,7 @@ fn pfdebug(ctx: &mut Ctx<'_>) -> CmdResult {
     let Some(entry) = db.get(hash, key, ctx.now_ms) else {
         return Err(CommandError::err("The specified key does not exist"));
     };
-    let sketch = sketch_mut(&mut entry.value)?;
+    let sketch = sketch_mut(entry.value_mut())?;
     let dense = hll::is_dense(sketch);
     if ctx.arg_is(1, "GETREG") || ctx.arg_is(1, "TODENSE") {
         // Both leave the sketch dense; the conversion counts as a change.

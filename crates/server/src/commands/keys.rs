@@ -305,7 +305,7 @@ fn inspect<T>(ctx: &Ctx<'_>, key: &[u8], f: impl FnOnce(&Entry) -> T) -> Option<
 
 /// TYPE key
 fn type_(ctx: &mut Ctx<'_>) -> CmdResult {
-    let name = inspect(ctx, ctx.arg(1), |e| e.value.type_name()).unwrap_or("none");
+    let name = inspect(ctx, ctx.arg(1), |e| e.value().type_name()).unwrap_or("none");
     ctx.out.simple(name);
     Ok(())
 }
@@ -351,7 +351,7 @@ fn scan(ctx: &mut Ctx<'_>) -> CmdResult {
         .scan(ctx.client.db, cursor, count, |entry, _| {
             let wanted = pattern.is_none_or(|p| glob_match(p, &entry.key, false))
                 && type_filter
-                    .is_none_or(|t| t.eq_ignore_ascii_case(entry.value.type_name().as_bytes()));
+                    .is_none_or(|t| t.eq_ignore_ascii_case(entry.value().type_name().as_bytes()));
             if wanted {
                 found.push(entry.key.clone());
             }
@@ -435,7 +435,7 @@ fn transfer(locked: &mut Locked<'_>, from: (usize, &[u8]), to: (usize, &[u8])) {
 pub fn arrived(ctx: &mut Ctx<'_>, locked: &mut Locked<'_>, db: usize, key: &[u8]) {
     let (table, hash) = locked.db(db, key);
     if let Some(entry) = table.peek(hash, key, ctx.now_ms) {
-        ctx.value_arrived(db, key, &entry.value);
+        ctx.value_arrived(db, key, entry.value());
     }
 }
 
@@ -610,7 +610,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, relative: bool, unit_ms: i64) -> CmdResult 
         ctx.out.integer(0);
         return Ok(());
     };
-    if !cond.allows(entry.expire_at, when) {
+    if !cond.allows(entry.expire_at(), when) {
         ctx.out.integer(0);
         return Ok(());
     }
@@ -653,7 +653,7 @@ fn dump(ctx: &mut Ctx<'_>) -> CmdResult {
     let index = db.index();
     let payload = db
         .get(hash, key, ctx.now_ms)
-        .map(|e| redis_lite_persist::dump_value(&e.value, &options));
+        .map(|e| redis_lite_persist::dump_value(e.value(), &options));
     ctx.count_lookup(index, key, payload.is_some());
     drop(locked);
     match payload {
@@ -738,7 +738,7 @@ fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
     // IDLETIME counts under LRU policies, FREQ under LFU ones, as in Redis.
     let tracking = ctx.server.keyspace.tracking();
     if let Some(access) = tracking.restored(idle, freq, ctx.now_ms) {
-        entry.access = access;
+        entry.set_access(access);
     }
     db.set_expire(hash, key, expire_at);
     if expire_at != 0 && !absolute {
@@ -780,7 +780,7 @@ fn pexpiretime(ctx: &mut Ctx<'_>) -> CmdResult {
 /// Replies a key's expiry, as remaining time or as a Unix time, in seconds (rounded to nearest)
 /// or milliseconds; -2 when the key is missing, -1 when it has no expiry.
 fn ttl_generic(ctx: &mut Ctx<'_>, absolute: bool, ms: bool) -> CmdResult {
-    let expire_at = inspect(ctx, ctx.arg(1), |e| e.expire_at);
+    let expire_at = inspect(ctx, ctx.arg(1), |e| e.expire_at());
     let reply = match expire_at {
         None => -2,
         Some(0) => -1,
@@ -803,9 +803,7 @@ fn persist(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(1);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let had_ttl = db
-        .get(hash, key, ctx.now_ms)
-        .is_some_and(|e| e.expire_at != 0);
+    let had_ttl = db.get(hash, key, ctx.now_ms).is_some_and(|e| e.has_ttl());
     if had_ttl {
         db.set_expire(hash, key, 0);
         ctx.changed(db, key, Class::Generic, "persist");
@@ -820,7 +818,7 @@ fn persist(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// OBJECT ENCODING key
 fn object_encoding(ctx: &mut Ctx<'_>) -> CmdResult {
-    match inspect(ctx, ctx.arg(2), |e| e.value.encoding()) {
+    match inspect(ctx, ctx.arg(2), |e| e.value().encoding()) {
         Some(encoding) => ctx.out.bulk(encoding.as_bytes()),
         None => ctx.out.null(),
     }
@@ -842,7 +840,7 @@ fn object_freq(ctx: &mut Ctx<'_>) -> CmdResult {
             found.then(|| i64::from(db.frequency_estimate(hash)) * 17)
         }
         p if p.is_lfu() => inspect(ctx, ctx.arg(2), |e| {
-            i64::from(tracking.frequency(e.access, now))
+            i64::from(tracking.frequency(e.access(), now))
         }),
         _ => match inspect(ctx, ctx.arg(2), |_| ()) {
             Some(()) => return Err(CommandError::err(NO_LFU)),
@@ -867,14 +865,16 @@ fn object_idletime(ctx: &mut Ctx<'_>) -> CmdResult {
     let now = lru_clock(ctx.now_ms);
     reply_integer_or_null(
         ctx,
-        inspect(ctx, ctx.arg(2), |e| i64::from(now.saturating_sub(e.access))),
+        inspect(ctx, ctx.arg(2), |e| {
+            i64::from(now.saturating_sub(e.access()))
+        }),
     );
     Ok(())
 }
 
 /// OBJECT REFCOUNT key
 fn object_refcount(ctx: &mut Ctx<'_>) -> CmdResult {
-    let refcount = inspect(ctx, ctx.arg(2), |e| match e.value {
+    let refcount = inspect(ctx, ctx.arg(2), |e| match *e.value() {
         Value::Int(n) if SHARED_INTEGERS.contains(&n) => SHARED_REFCOUNT,
         _ => 1,
     });

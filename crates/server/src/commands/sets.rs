@@ -394,7 +394,7 @@ impl<'k> Taken<'k> {
             let (db, hash) = locked.db(ctx.client.db, key);
             let entry = db.get(hash, key, ctx.now_ms);
             ctx.count_lookup(ctx.client.db, key, entry.is_some());
-            match entry.map(|e| std::mem::replace(&mut e.value, Value::Int(0))) {
+            match entry.map(|e| e.replace_value(Value::Int(0))) {
                 None => taken.slots.push(None),
                 Some(Value::Set(set)) => {
                     taken.slots.push(Some(taken.sets.len()));
@@ -402,7 +402,9 @@ impl<'k> Taken<'k> {
                 }
                 Some(other) => {
                     let (db, hash) = locked.db(ctx.client.db, key);
-                    db.get(hash, key, ctx.now_ms).expect("just found").value = other;
+                    db.get(hash, key, ctx.now_ms)
+                        .expect("just found")
+                        .replace_value(other);
                     taken.restore(ctx, locked);
                     return Err(CommandError::WrongType);
                 }
@@ -426,7 +428,7 @@ impl<'k> Taken<'k> {
             let (db, hash) = locked.db(ctx.client.db, key);
             db.get(hash, key, ctx.now_ms)
                 .expect("held under the lock")
-                .value = Value::Set(set);
+                .replace_value(Value::Set(set));
         }
     }
 }

@@ -169,7 +169,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, read_only: bool) -> CmdResult {
     let index = table.index();
     let entry = table.get(hash, key, ctx.now_ms);
     ctx.count_lookup(index, key, entry.is_some());
-    let (elements, is_set) = match entry.map(|e| &mut e.value) {
+    let (elements, is_set) = match entry.map(|e| e.value_mut()) {
         None => (Vec::new(), false),
         Some(Value::List(list)) => (list.iter().map(|e| e.to_vec()).collect(), false),
         Some(Value::Set(set)) => (set.iter().map(|m| m.to_vec()).collect::<Vec<_>>(), true),
@@ -357,7 +357,7 @@ fn lookup_pattern(
     key.extend_from_slice(element);
     key.extend_from_slice(&pattern[star + 1..key_end]);
     let (table, hash) = locked.db(db, &key);
-    let value = &table.get(hash, &key, now_ms)?.value;
+    let value = table.get(hash, &key, now_ms)?.value();
     match (arrow, value) {
         (Some(arrow), Value::Hash(h)) => h.get(&pattern[arrow + 2..]).map(<[u8]>::to_vec),
         (None, Value::Int(n)) => Some(n.to_string().into_bytes()),

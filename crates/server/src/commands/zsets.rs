@@ -1336,7 +1336,7 @@ enum Input<'a> {
 
 impl<'a> Input<'a> {
     fn of(entry: &'a Entry) -> Result<Input<'a>, CommandError> {
-        match &entry.value {
+        match entry.value() {
             Value::Set(s) => Ok(Input::Plain(s)),
             Value::ZSet(z) => Ok(Input::Sorted(z)),
             _ => Err(CommandError::WrongType),

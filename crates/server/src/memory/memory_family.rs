@@ -89,10 +89,9 @@ fn memory_usage(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(2);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let size = db.peek_stored(hash, key).map(|e| {
-        let entry = std::mem::size_of::<redis_lite_engine::Entry>() + e.key.heap_size();
-        (entry + e.value.heap_size()) as i64
-    });
+    let size = db
+        .peek_stored(hash, key)
+        .map(|e| (std::mem::size_of::<redis_lite_engine::Entry>() + e.heap_size()) as i64);
     drop(locked);
     match size {
         Some(n) => ctx.out.integer(n),

@@ -385,9 +385,8 @@ impl<'s> KeyLoader<'s> {
                     }
                     table.remove(hash, &key);
                 }
-                let mut entry = Entry::new(SmallBytes::new(&key), value);
-                entry.expire_at = expire_at;
-                entry.access = redis_lite_engine::keyspace::lru_clock(self.now);
+                let mut entry = Entry::new(SmallBytes::new(&key), value).expiring_at(expire_at);
+                entry.set_access(redis_lite_engine::keyspace::lru_clock(self.now));
                 table.insert_entry(hash, entry);
                 self.stats.keys_loaded += 1;
             }

@@ -649,7 +649,7 @@ fn read_stream<'d>(
     }
     Ok(db
         .get(hash, key, ctx.now_ms)
-        .and_then(|entry| <Stream as Collection>::of(&mut entry.value))
+        .and_then(|entry| <Stream as Collection>::of(entry.value_mut()))
         .map(|stream| &*stream))
 }
 

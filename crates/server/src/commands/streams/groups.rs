@@ -302,7 +302,7 @@ fn read_stream<'d>(
     key: &[u8],
 ) -> Result<Option<&'d mut Stream>, CommandError> {
     ctx.read(db, hash, key)
-        .map(|entry| access::typed::<Stream>(&mut entry.value))
+        .map(|entry| access::typed::<Stream>(entry.value_mut()))
         .transpose()
 }
 
@@ -319,7 +319,7 @@ fn reader_stream<'d>(
         return read_stream(ctx, db, hash, key);
     }
     db.get(hash, key, ctx.now_ms)
-        .map(|entry| access::typed::<Stream>(&mut entry.value))
+        .map(|entry| access::typed::<Stream>(entry.value_mut()))
         .transpose()
 }
 
