@@ -89,9 +89,15 @@ fn an_expiring_watched_key_aborts_exec() {
     let server = Server::lite(&["--enable-debug-command", "yes"]);
     let mut raw = server.raw();
     raw.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
-    raw.cmd(&["SET", "t", "v", "PX", "50"]);
+    // Long enough to be alive at WATCH on a loaded machine (checked), short enough to wait out.
+    raw.cmd(&["SET", "t", "v", "PX", "1000"]);
     raw.cmd(&["WATCH", "t"]);
-    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        raw.cmd_text(&["EXISTS", "t"]),
+        ":1\r\n",
+        "the key expired before WATCH"
+    );
+    std::thread::sleep(Duration::from_millis(1200));
     raw.cmd(&["MULTI"]);
     raw.cmd(&["SET", "other", "1"]);
     assert_eq!(raw.cmd_text(&["EXEC"]), "*-1\r\n");
