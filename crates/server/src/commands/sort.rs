@@ -251,6 +251,8 @@ fn sort_generic(ctx: &mut Ctx<'_>, read_only: bool) -> CmdResult {
                     ctx.now_ms,
                 );
                 ctx.changed(table, destination, Class::List, "sortstore");
+                // A stored list serves the clients blocked on its key, as any list's arrival does.
+                ctx.key_ready(db, destination);
             } else if table.delete(hash, destination, Deletion::Server) {
                 ctx.changed(table, destination, Class::Generic, "del");
             }

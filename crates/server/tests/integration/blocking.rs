@@ -236,7 +236,7 @@ fn served_by_arrival(
 }
 
 /// Redis signals a key ready whenever a value is added to a database, not only on a push: a
-/// list, sorted set or stream that arrives by RENAME, MOVE, COPY, SWAPDB or RESTORE serves the
+/// list, sorted set or stream that arrives by RENAME, MOVE, COPY, SWAPDB, RESTORE or SORT STORE serves the
 /// clients blocked on its key; a value of another type leaves them waiting.
 #[test]
 fn a_value_arriving_by_rename_move_copy_or_swapdb_serves_blocked_clients() {
@@ -296,6 +296,12 @@ fn a_value_arriving_by_rename_move_copy_or_swapdb_serves_blocked_clients() {
             vec![&["SELECT", "1"], list],
             &["BLPOP", "k", "0"],
             &["COPY", "src", "k", "DB", "0"],
+        ),
+        // Redis's suite: "BLPOP when result key is created by SORT..STORE".
+        (
+            vec![list],
+            &["BLPOP", "k", "0"],
+            &["SORT", "src", "ALPHA", "STORE", "k"],
         ),
     ];
     for (setup, blocking, arrive) in cases {
