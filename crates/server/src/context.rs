@@ -278,6 +278,12 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Whether the command runs inside a script, not EXEC: a running script holds every gate,
+    /// so a nested call while one runs is the script's.
+    pub fn in_script(&self) -> bool {
+        self.client.mode.nested() && self.server.scripting.running.current().is_some()
+    }
+
     /// A blocking command's re-run after a wake: a key that holds another type then leaves it
     /// waiting (Redis serves a blocked client only from a key of the type it pops) instead of
     /// failing with WRONGTYPE.

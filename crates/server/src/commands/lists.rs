@@ -312,8 +312,11 @@ pub fn pop_first(
 /// of the list at `destination` (created when missing), both in database `db_index` and locked
 /// by the caller. Returns the element, or None when the source does not exist. WRONGTYPE when
 /// the source, or (with an existing source) the destination, holds another type; then nothing
-/// changes. Emits the push event on the destination and wakes its blocked clients, then the
-/// pop event on the source (and `del` if it emptied), in Redis's order.
+/// changes. On a blocked client's re-run a source of another type counts as missing (the
+/// client waits on), but a destination of another type still fails: Redis answers the woken
+/// BLMOVE with WRONGTYPE and leaves the element in the source. Emits the push event on the
+/// destination and wakes its blocked clients, then the pop event on the source (and `del` if it
+/// emptied), in Redis's order.
 pub fn move_element(
     ctx: &mut Ctx<'_>,
     locked: &mut Locked<'_>,
@@ -324,7 +327,10 @@ pub fn move_element(
     to: End,
 ) -> Result<Option<Vec<u8>>, CommandError> {
     let (db, hash) = locked.db(db_index, source);
-    if access::write::<List>(ctx, db, hash, source)?.is_none() {
+    if ctx
+        .past_other_types(access::write::<List>(ctx, db, hash, source))?
+        .is_none()
+    {
         return Ok(None);
     }
     let (db, dest_hash) = locked.db(db_index, destination);
@@ -697,7 +703,7 @@ fn move_or_block(ctx: &mut Ctx<'_>, from: End, to: End, timeout: Option<u64>) ->
     let mut locked = ctx.lock([source, destination]);
     let db = ctx.client.db;
     let moved = move_element(ctx, &mut locked, db, source, destination, from, to);
-    match (ctx.past_other_types(moved)?, timeout) {
+    match (moved?, timeout) {
         (Some(value), _) => ctx.out.bulk(&value),
         // Redis answers a timed-out move with a null array, but inside EXEC, where nothing
         // blocks, with LMOVE's null string.

@@ -185,9 +185,9 @@ fn sort_generic(ctx: &mut Ctx<'_>, read_only: bool) -> CmdResult {
         }
         Some(_) => return Err(CommandError::WrongType),
     };
-    // A set's natural order is arbitrary: when it is stored, sort it so the result is
-    // deterministic, as Redis does.
-    if o.dont_sort && is_set && o.store.is_some() {
+    // A set's natural order is arbitrary: when it is stored or read by a script, sort it so
+    // the result is deterministic, as Redis does.
+    if o.dont_sort && is_set && (o.store.is_some() || ctx.in_script()) {
         o.dont_sort = false;
         o.alpha = true;
         o.by = None;
@@ -251,6 +251,8 @@ fn sort_generic(ctx: &mut Ctx<'_>, read_only: bool) -> CmdResult {
                     ctx.now_ms,
                 );
                 ctx.changed(table, destination, Class::List, "sortstore");
+                // A stored list serves the clients blocked on its key, as any list's arrival does.
+                ctx.key_ready(db, destination);
             } else if table.delete(hash, destination, Deletion::Server) {
                 ctx.changed(table, destination, Class::Generic, "del");
             }

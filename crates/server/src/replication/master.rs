@@ -147,6 +147,7 @@ pub struct Master {
     getack_sent: AtomicBool,
     /// When the last replica left, for `repl-backlog-ttl`.
     alone_since: Mutex<Option<Instant>>,
+    /// The last PING to the replicas; the first cron tick's time before any.
     last_ping: Mutex<Option<Instant>>,
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
@@ -713,18 +714,22 @@ pub fn cron(server: &Arc<Server>) {
     if replication.replica.is_replica() {
         return;
     }
+    // Redis PINGs every period counted from its start (its cron's loop count), so a replica
+    // that attaches meanwhile gets its first PING at the next round, not at once.
+    let mut last_ping = master.last_ping.lock();
+    let since_ping = last_ping.get_or_insert_with(Instant::now).elapsed();
     // No PING while writes are paused: it would move the offset a failover waits for the
     // replicas to reach.
     if master.connected() > 0 && !server.pause.is_paused() {
-        let mut last = master.last_ping.lock();
-        if last.is_none_or(|at| at.elapsed() >= period) {
-            *last = Some(Instant::now());
+        if since_ping >= period {
+            *last_ping = Some(Instant::now());
             replication.backlog.feed(&encode(&["PING"]));
         }
     } else {
         // Keeps the backlog current (the journal holds what it has not pulled).
         replication.backlog.pull();
     }
+    drop(last_ping);
     let alone = *master.alone_since.lock();
     if let Some(since) = alone {
         if ttl > 0 && since.elapsed() >= Duration::from_secs(ttl) && replication.backlog.is_active()

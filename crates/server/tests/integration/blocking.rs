@@ -236,7 +236,7 @@ fn served_by_arrival(
 }
 
 /// Redis signals a key ready whenever a value is added to a database, not only on a push: a
-/// list, sorted set or stream that arrives by RENAME, MOVE, COPY, SWAPDB or RESTORE serves the
+/// list, sorted set or stream that arrives by RENAME, MOVE, COPY, SWAPDB, RESTORE or SORT STORE serves the
 /// clients blocked on its key; a value of another type leaves them waiting.
 #[test]
 fn a_value_arriving_by_rename_move_copy_or_swapdb_serves_blocked_clients() {
@@ -297,10 +297,42 @@ fn a_value_arriving_by_rename_move_copy_or_swapdb_serves_blocked_clients() {
             &["BLPOP", "k", "0"],
             &["COPY", "src", "k", "DB", "0"],
         ),
+        // Redis's suite: "BLPOP when result key is created by SORT..STORE".
+        (
+            vec![list],
+            &["BLPOP", "k", "0"],
+            &["SORT", "src", "ALPHA", "STORE", "k"],
+        ),
     ];
     for (setup, blocking, arrive) in cases {
         let expected = served_by_arrival(&redis, &setup, blocking, arrive);
         let actual = served_by_arrival(&lite, &setup, blocking, arrive);
         assert_eq!(actual, expected, "{blocking:?} after {arrive:?}");
+    }
+}
+
+/// Redis's own suite ("BRPOPLPUSH with wrong destination type"): a blocked BLMOVE or
+/// BRPOPLPUSH woken by a push to its source while its destination holds another type is
+/// answered WRONGTYPE, not left waiting, and the pushed element stays in the source.
+#[test]
+fn a_woken_move_to_a_destination_of_another_type_fails_with_wrongtype() {
+    let Some(redis) = Server::redis(&[]) else {
+        println!("SKIPPED: redis-server is not on PATH (in a_woken_move_to_a_destination_of_another_type_fails_with_wrongtype)");
+        return;
+    };
+    let lite = Server::lite(&["--threads", "2"]);
+    let setup: &[&[&str]] = &[&["SET", "dst", "nolist"]];
+    let blocking: [&[&str]; 2] = [
+        &["BRPOPLPUSH", "src", "dst", "0"],
+        &["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"],
+    ];
+    for command in blocking {
+        let mut outcomes = Vec::new();
+        for server in [&redis, &lite] {
+            let reply = served_by_arrival(server, setup, command, &["RPUSH", "src", "foo"]);
+            let left = server.raw().cmd_text(&["LRANGE", "src", "0", "-1"]);
+            outcomes.push((reply, left));
+        }
+        assert_eq!(outcomes[1], outcomes[0], "{command:?}");
     }
 }

@@ -623,3 +623,62 @@ fn the_master_pings_drops_silent_replicas_and_frees_an_unused_backlog() {
     assert_ne!(info_field(&mut raw, "replication", "master_replid"), replid);
     signal(pid, "CONT");
 }
+
+/// Reads a plain SYNC's reply up to the end of its snapshot: newlines (keep-alives while the
+/// snapshot is made), then `$<length>` and that many bytes.
+fn skip_sync_snapshot(replica: &mut std::net::TcpStream) {
+    use std::io::Read;
+    let mut header = Vec::new();
+    let mut byte = [0u8];
+    while !header.ends_with(b"\r\n") {
+        replica.read_exact(&mut byte).unwrap();
+        if !(header.is_empty() && byte[0] == b'\n') {
+            header.push(byte[0]);
+        }
+    }
+    let length: u64 = std::str::from_utf8(&header[1..header.len() - 2])
+        .unwrap()
+        .parse()
+        .unwrap();
+    std::io::copy(&mut replica.take(length), &mut std::io::sink()).unwrap();
+}
+
+/// Redis's own suite reads the stream a `SYNC` connection gets after setting
+/// `repl-ping-replica-period 3600`, and expects the first write first: Redis PINGs its replicas
+/// every period counted from its start, so a replica that attaches meanwhile gets no PING at
+/// once.
+#[test]
+fn a_new_replica_gets_no_ping_before_the_next_period() {
+    use std::io::{Read, Write};
+    let mut servers = vec![("redis-lite", lite_master(&[]).start())];
+    match Server::redis(&["--save", ""]) {
+        Some(redis) => servers.push(("redis", redis)),
+        None => skipped("redis-server is not installed: redis-lite only"),
+    }
+    let expected = [
+        testkit::encode(&[b"SELECT", b"0"]),
+        testkit::encode(&[b"SET", b"k", b"v"]),
+    ]
+    .concat();
+    for (who, server) in &servers {
+        let mut control = server.raw();
+        control.cmd(&["CONFIG", "SET", "repl-ping-replica-period", "3600"]);
+        let mut replica = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        replica.set_read_timeout(Some(TIMEOUT)).unwrap();
+        replica.write_all(b"SYNC\r\n").unwrap();
+        skip_sync_snapshot(&mut replica);
+        wait_until("the replica is online", TIMEOUT, || {
+            info_field(&mut control, "replication", "slave0").contains("state=online")
+        });
+        // Not for correctness: a few cron ticks, in which a PING sent at once would go out.
+        std::thread::sleep(Duration::from_millis(300));
+        control.cmd(&["SET", "k", "v"]);
+        let mut got = vec![0; expected.len()];
+        replica.read_exact(&mut got).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&expected),
+            "{who}"
+        );
+    }
+}

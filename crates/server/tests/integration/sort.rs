@@ -49,3 +49,32 @@ fn sort_converts_a_sorted_set_to_a_skiplist() {
         false,
     );
 }
+
+/// Redis's own suite ("SORT BY <constant> output gets ordered for scripting"): a script's SORT
+/// of a set by a constant sorts the members (ALPHA), so the script's result does not depend on
+/// the set's internal order; outside scripts, and for lists, the natural order stays.
+#[test]
+fn sort_of_a_set_by_a_constant_is_ordered_inside_scripts() {
+    let sort = "return redis.call('sort', KEYS[1], 'by', 'nokey')";
+    let members = [
+        "r", "n", "l", "d", "p", "t", "aaa", "azz", "z", "a", "b", "h",
+    ];
+    let sadd: Vec<&str> = ["SADD", "s"].into_iter().chain(members).collect();
+    let rpush: Vec<&str> = ["RPUSH", "l"].into_iter().chain(members).collect();
+    differential(
+        &[
+            &sadd,
+            &rpush,
+            &["EVAL", sort, "1", "s"],
+            &["EVAL", sort, "1", "l"],
+            &[
+                "EVAL",
+                "return redis.call('sort', KEYS[1], 'by', 'nokey', 'desc')",
+                "1",
+                "s",
+            ],
+            &["SORT", "l", "BY", "nokey"],
+        ],
+        false,
+    );
+}

@@ -115,12 +115,6 @@ pub fn parse_block_ms(arg: &[u8]) -> Result<u64, CommandError> {
     u64::try_from(ms).map_err(|_| CommandError::err("timeout is negative"))
 }
 
-/// Whether the command runs inside a script (where BLOCK makes no sense), not EXEC: a running
-/// script holds every gate, so a nested call while one runs is the script's.
-pub fn in_script(ctx: &Ctx<'_>) -> bool {
-    ctx.client.mode.nested() && ctx.server.scripting.running.current().is_some()
-}
-
 /// The options of XREAD and XREADGROUP, which Redis reads with one parser: the options of
 /// XREADGROUP given to XREAD are refused by name, and the first bad option answers.
 pub struct ReadOptions<'a> {
@@ -158,7 +152,7 @@ impl<'a> ReadOptions<'a> {
         while i < args.len() {
             let more = args.len() - i - 1;
             if ctx.arg_is(i, "BLOCK") && more > 0 {
-                if in_script(ctx) {
+                if ctx.in_script() {
                     return Err(CommandError::err(format!(
                         "{} command is not allowed with BLOCK option from scripts",
                         String::from_utf8_lossy(args[0])
