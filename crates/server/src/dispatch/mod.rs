@@ -33,30 +33,31 @@ pub fn execute(
     args: &[&[u8]],
     out: &mut Vec<u8>,
 ) -> Option<&'static str> {
-    let held = &mut HeldGates::default();
-    let Ok(name) = execute_with(server, client, args, out, held, ScriptsOn::ThisStack) else {
-        unreachable!("a script may run on this stack");
+    let Ok(name) = execute_held(server, client, args, out, &mut HeldGates::default()) else {
+        unreachable!("scripts run on this stack by default");
     };
     name
 }
 
-/// A command that may run a script, which [`execute_held`] handed back untouched because it
-/// does not run on a fiber: the connection runs it again on one (see
+/// A command that may run a script, handed back untouched by [`execute_held`] for a batch of
+/// an event loop that does not run on a fiber: the connection runs it again on one (see
 /// [`crate::scripting::fiber`]), so that a busy script lets its event loop serve the others.
 pub struct NeedsFiber;
 
 /// Where a command that may run a script can run.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq, Default)]
 enum ScriptsOn {
+    /// Wherever the caller runs: a thread of its own.
+    #[default]
     ThisStack,
+    /// Only on a fiber: an event loop's connection.
     Fiber,
 }
 
 /// [`execute`] for a connection running the commands of one read: the gates an exclusive
 /// command took stay in `held` for the batch's next exclusive command, so a pipeline of
 /// scripts or transactions closes the other event loops' gates once, not once per command (as
-/// Redis runs a client's whole read before turning to another). A command that may run a
-/// script runs only on a fiber.
+/// Redis runs a client's whole read before turning to another).
 pub fn execute_held<'s>(
     server: &'s Arc<Server>,
     client: &mut ClientState,
@@ -64,18 +65,7 @@ pub fn execute_held<'s>(
     out: &mut Vec<u8>,
     held: &mut HeldGates<'s>,
 ) -> Result<Option<&'static str>, NeedsFiber> {
-    execute_with(server, client, args, out, held, ScriptsOn::Fiber)
-}
-
-fn execute_with<'s>(
-    server: &'s Arc<Server>,
-    client: &mut ClientState,
-    args: &[&[u8]],
-    out: &mut Vec<u8>,
-    held: &mut HeldGates<'s>,
-    scripts_on: ScriptsOn,
-) -> Result<Option<&'static str>, NeedsFiber> {
-    let name = execute_admitted(server, client, args, out, held, scripts_on)?;
+    let name = execute_admitted(server, client, args, out, held)?;
     // ASKING holds for the next command only (for a whole transaction, until EXEC ends it).
     if client.asking
         && client.multi.is_none()
@@ -93,13 +83,12 @@ fn execute_admitted<'s>(
     args: &[&[u8]],
     out: &mut Vec<u8>,
     held: &mut HeldGates<'s>,
-    scripts_on: ScriptsOn,
 ) -> Result<Option<&'static str>, NeedsFiber> {
     let start = out.len();
     let looked_up = check::lookup_remembering(args, &mut client.last_command);
     if let Ok(entry) = looked_up {
         if entry.spec.runs_scripts
-            && scripts_on == ScriptsOn::Fiber
+            && held.scripts_on == ScriptsOn::Fiber
             && !fiber::scripts_may_run_here()
         {
             return Err(NeedsFiber);
@@ -135,9 +124,7 @@ fn execute_admitted<'s>(
             match held_by_pause(server, client, entry, args) {
                 Paused::No => {}
                 Paused::Postponed => return Ok(None),
-                Paused::Retry => {
-                    return retry_after_pause(server, client, args, out, held, scripts_on)
-                }
+                Paused::Retry => return retry_after_pause(server, client, args, out, held),
             }
             let watched_key_changed = client.watch_flag.load(Relaxed);
             let multi = client.multi.as_mut().expect("queued only inside MULTI");
@@ -163,7 +150,7 @@ fn execute_admitted<'s>(
             // Its gate is let go first: commands that take every gate (CLIENT PAUSE, REPLICAOF)
             // must not wait for the pause this one waits for.
             drop(gates);
-            return retry_after_pause(server, client, args, out, held, scripts_on);
+            return retry_after_pause(server, client, args, out, held);
         }
     }
     // A master link's command is checked and counted into the replication offset inside its
@@ -204,12 +191,11 @@ fn retry_after_pause<'s>(
     args: &[&[u8]],
     out: &mut Vec<u8>,
     held: &mut HeldGates<'s>,
-    scripts_on: ScriptsOn,
 ) -> Result<Option<&'static str>, NeedsFiber> {
     if client.kind == ClientKind::Master {
         server.pause.wait_for_change(server);
     }
-    execute_with(server, client, args, out, held, scripts_on)
+    execute_held(server, client, args, out, held)
 }
 
 /// Holds the command if a pause holds it (see [`pause`]).
@@ -263,11 +249,23 @@ struct Gates<'s> {
     all: Vec<RwLockWriteGuard<'s, ()>>,
 }
 
-/// Every gate, kept from one exclusive command of a connection's batch to the next (see
-/// [`execute_held`]); released when dropped, at the end of the batch.
+/// What a batch of commands carries from one to the next: every gate, kept from one exclusive
+/// command of a connection's batch to the next (see [`execute_held`]) and released when
+/// dropped, at the end of the batch; and where its scripts may run.
 #[derive(Default)]
 pub struct HeldGates<'s> {
     all: Vec<RwLockWriteGuard<'s, ()>>,
+    scripts_on: ScriptsOn,
+}
+
+impl HeldGates<'_> {
+    /// For a batch of an event loop's connection, whose scripts run on a fiber.
+    pub fn on_event_loop() -> Self {
+        HeldGates {
+            all: Vec::new(),
+            scripts_on: ScriptsOn::Fiber,
+        }
+    }
 }
 
 impl<'s> HeldGates<'s> {

@@ -137,9 +137,9 @@ struct Connection<S> {
     /// the period (five-second step of the cron's clock) it belongs to.
     output_peak: usize,
     output_peak_period: u64,
-    /// A command that may run a script, met by a batch on the task's own stack: the batch
-    /// goes on from it on a fiber (see `run_commands`).
-    script_command: Option<Vec<Vec<u8>>>,
+    /// The parser's last command may run a script and was met by a batch on the task's own
+    /// stack: the batch goes on from it on a fiber (see `run_commands`).
+    script_command: bool,
 }
 
 /// What a read found.
@@ -217,7 +217,7 @@ pub async fn serve(
         flush_after_others: false,
         output_peak: 0,
         output_peak_period: 0,
-        script_command: None,
+        script_command: false,
     };
     // One notification for kills and pub/sub messages, renewed only when it fires: building a
     // new one per read showed up in profiles.
@@ -639,11 +639,10 @@ impl<S: ClientStream> Connection<S> {
 
     /// Runs every complete command in the input, until the client blocks, its output goes
     /// over the soft limit, or it is to be closed. Returns false to close it at once, or
-    /// NeedsFiber at a command that may run a script, kept in `script_command` for the rest
-    /// of the batch to run on a fiber.
+    /// NeedsFiber at a command that may run a script (`script_command`), from which the rest
+    /// of the batch is to run on a fiber.
     fn run_batch(&mut self) -> Result<bool, NeedsFiber> {
-        if self.script_command.is_none() && (self.client.blocked.is_some() || self.input.is_empty())
-        {
+        if !self.script_command && (self.client.blocked.is_some() || self.input.is_empty()) {
             return Ok(true);
         }
         buffers::ensure(&mut self.output);
@@ -660,71 +659,54 @@ impl<S: ClientStream> Connection<S> {
         let handle = self.client.handle.clone();
         let mut last_command = None;
         let server = self.server.clone();
-        let mut held = HeldGates::default();
+        let mut held = HeldGates::on_event_loop();
         let mut commands_run = 0;
         let started = Instant::now();
         loop {
-            let ran = match self.script_command.take() {
-                Some(command) => {
-                    let args: Vec<&[u8]> = command.iter().map(Vec::as_slice).collect();
-                    let ran = execute_held(
-                        &server,
-                        &mut self.client,
-                        &args,
-                        &mut self.output,
-                        &mut held,
-                    );
-                    ran.unwrap_or_else(|NeedsFiber| unreachable!("run on a fiber"))
-                }
-                None => {
-                    let command = match self.parser.next(&self.input) {
-                        Ok(Some(command)) => command,
-                        Ok(None) => break,
-                        Err(e) => {
-                            log!(Verbose, "Protocol error ({e}) from client: {}", handle.addr);
-                            self.client.stats.count_error("ERR");
-                            // The offending byte goes back raw, as Redis sends it.
-                            let text = [&b"ERR "[..], &e.reply_text()].concat();
-                            ReplyWriter::new(&mut self.output, self.client.protocol)
-                                .error_bytes(&text);
-                            self.closing = true;
-                            break;
-                        }
-                    };
-                    // Most commands have few arguments: gather them on the stack, without
-                    // allocating.
-                    const INLINE_ARGS: usize = 16;
-                    let ran = if command.len() <= INLINE_ARGS {
-                        let mut args: [&[u8]; INLINE_ARGS] = [&[]; INLINE_ARGS];
-                        for (slot, arg) in args.iter_mut().zip(command.iter()) {
-                            *slot = arg;
-                        }
-                        execute_held(
-                            &server,
-                            &mut self.client,
-                            &args[..command.len()],
-                            &mut self.output,
-                            &mut held,
-                        )
-                    } else {
-                        let args: Vec<&[u8]> = command.iter().collect();
-                        execute_held(
-                            &server,
-                            &mut self.client,
-                            &args,
-                            &mut self.output,
-                            &mut held,
-                        )
-                    };
-                    match ran {
-                        Ok(ran) => ran,
-                        Err(NeedsFiber) => {
-                            self.script_command =
-                                Some(command.iter().map(<[u8]>::to_vec).collect());
-                            return Err(NeedsFiber);
-                        }
+            let command = match std::mem::take(&mut self.script_command) {
+                true => self.parser.again(&self.input),
+                false => match self.parser.next(&self.input) {
+                    Ok(Some(command)) => command,
+                    Ok(None) => break,
+                    Err(e) => {
+                        log!(Verbose, "Protocol error ({e}) from client: {}", handle.addr);
+                        self.client.stats.count_error("ERR");
+                        // The offending byte goes back raw, as Redis sends it.
+                        let text = [&b"ERR "[..], &e.reply_text()].concat();
+                        ReplyWriter::new(&mut self.output, self.client.protocol).error_bytes(&text);
+                        self.closing = true;
+                        break;
                     }
+                },
+            };
+            // Most commands have few arguments: gather them on the stack, without allocating.
+            const INLINE_ARGS: usize = 16;
+            let ran = if command.len() <= INLINE_ARGS {
+                let mut args: [&[u8]; INLINE_ARGS] = [&[]; INLINE_ARGS];
+                for (slot, arg) in args.iter_mut().zip(command.iter()) {
+                    *slot = arg;
                 }
+                execute_held(
+                    &server,
+                    &mut self.client,
+                    &args[..command.len()],
+                    &mut self.output,
+                    &mut held,
+                )
+            } else {
+                let args: Vec<&[u8]> = command.iter().collect();
+                execute_held(
+                    &server,
+                    &mut self.client,
+                    &args,
+                    &mut self.output,
+                    &mut held,
+                )
+            };
+            let Ok(ran) = ran else {
+                // Untouched: the parser keeps it for the fiber (`RequestParser::again`).
+                self.script_command = true;
+                return Err(NeedsFiber);
             };
             commands_run += 1;
             last_command = ran.or(last_command);

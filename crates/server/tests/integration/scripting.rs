@@ -434,6 +434,43 @@ fn a_busy_function_is_shown_and_killed_as_in_redis() {
     assert_eq!(flow(&Server::lite(&lite_args)), expected);
 }
 
+/// A busy script that catches every error with `pcall` is still stopped by SCRIPT KILL (and a
+/// function by FUNCTION KILL): once killed, the error comes back at the next instruction outside
+/// the `pcall`, as Redis's line hook raises it again. Then the next script runs normally.
+#[test]
+fn a_killed_script_cannot_catch_the_kill_with_pcall() {
+    fn flow(server: &Server) -> Vec<String> {
+        let mut runner = server.raw();
+        let mut other = server.raw();
+        let spin = "local f = function() while 1 do redis.call('ping') end end \
+                    while 1 do pcall(f) end";
+        let library =
+            format!("#!lua name=spin\nredis.register_function('spin', function() {spin} end)");
+        other.cmd(&["FUNCTION", "LOAD", &library]);
+        let mut seen = Vec::new();
+        for (run, kill) in [
+            (&[&b"EVAL"[..], spin.as_bytes(), b"0"], "SCRIPT"),
+            (&[&b"FCALL"[..], b"spin", b"0"], "FUNCTION"),
+        ] {
+            runner.send(&testkit::encode(run));
+            seen.push(
+                String::from_utf8_lossy(&wait_for_error(|| other.cmd(&["PING"]))).into_owned(),
+            );
+            seen.push(other.cmd_text(&[kill, "KILL"]));
+            seen.push(String::from_utf8_lossy(&runner.read_reply()).into_owned());
+            seen.push(other.cmd_text(&["PING"]));
+            seen.push(runner.cmd_text(&["EVAL", "return 'next'", "0"]));
+        }
+        seen
+    }
+    let Some(redis) = Server::redis(&["--busy-reply-threshold", "10"]) else {
+        return;
+    };
+    let expected = flow(&redis);
+    let lite = Server::lite(&["--busy-reply-threshold", "10", "--threads", "1"]);
+    assert_eq!(flow(&lite), expected);
+}
+
 /// A client blocked on a key that a busy script pushes to is served after the script, on
 /// either loop (not refused BUSY), as in Redis; so is one whose timeout passes meanwhile.
 #[test]
