@@ -408,8 +408,7 @@ pub async fn serve(
             }
             Event::Woken(wake) => {
                 // Served after a busy script, as in Redis, rather than refused BUSY.
-                let server = conn.server.clone();
-                server.scripting.running.busy_ended().await;
+                conn.server.scripting.running.busy_ended().await;
                 let postponed = conn.client.blocked.as_ref().is_some_and(|b| b.postponed);
                 match postponed {
                     // A command held by CLIENT PAUSE may run a script.
@@ -590,8 +589,8 @@ impl<S: ClientStream> Connection<S> {
     /// client's buffers hold and evicts it if that alone is over `maxmemory-clients`. Returns
     /// false to close it at once.
     ///
-    /// From a command that may run a script on, the batch runs on a fiber, which lets the
-    /// event loop serve its other connections while the script is busy.
+    /// The batch goes on on a fiber from a command that may run a script, so that the event
+    /// loop can serve its other connections while the script is busy.
     async fn run_commands(&mut self) -> bool {
         let open = match self.run_batch() {
             Ok(open) => open,

@@ -245,7 +245,7 @@ impl Running {
     /// Returns once no script is busy: a blocked client woken meanwhile (by the script's own
     /// writes, or its timeout) is served after the script, as in Redis, not refused BUSY.
     pub async fn busy_ended(&self) {
-        loop {
+        while self.is_busy() {
             let ended = self.busy_ended.notified();
             let mut ended = std::pin::pin!(ended);
             // Registered before the check, so an end between the two is not missed.

@@ -471,6 +471,31 @@ fn a_killed_script_cannot_catch_the_kill_with_pcall() {
     assert_eq!(flow(&lite), expected);
 }
 
+/// A reply that contains itself ends, 1,000 levels down, in Redis's stack-limit error, on the
+/// script's fiber too (a debug build needs some 8 MB of stack for it), and the connection stays
+/// usable. Redis stops deeper (7,995 levels, where its Lua stack runs out): REDIS_SUITE.md.
+#[test]
+fn a_script_returning_a_table_that_contains_itself_ends_in_the_stack_limit_error() {
+    let lite = Server::lite(&[]);
+    let mut raw = lite.raw();
+    // The test's own reader parses the deep reply recursively: it gets a big stack.
+    let read = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || {
+            let mut reply = raw.cmd(&[
+                "EVAL",
+                "local a = {}; local b = {a}; a[1] = b; return a",
+                "0",
+            ]);
+            reply.extend(raw.cmd(&["PING"]));
+            reply
+        });
+    let reply = read.unwrap().join().unwrap();
+    let levels = reply.windows(4).filter(|w| w == b"*1\r\n").count();
+    assert_eq!(levels, 1000);
+    assert!(reply.ends_with(b"*1\r\n-ERR reached lua stack limit\r\n+PONG\r\n"));
+}
+
 /// A client blocked on a key that a busy script pushes to is served after the script, on
 /// either loop (not refused BUSY), as in Redis; so is one whose timeout passes meanwhile.
 #[test]
