@@ -29,9 +29,9 @@ const INTERRUPT_CHECKS: HookTriggers =
     HookTriggers::new().every_nth_instruction(INTERRUPT_CHECK_INSTRUCTIONS);
 
 /// Asks the host at `triggers` whether the run goes on (global, so coroutines a script creates
-/// are checked too). Once it is killed, the hook fires at every new line and every jump back,
-/// as Redis's does: a `pcall` may catch the error, but a loop around it raises it again, so no
-/// script can keep going by catching it.
+/// are checked too). Once it is stopped (killed, or a load past its time), the hook fires at
+/// every new line and every jump back, as Redis's does: a `pcall` may catch the error, but a
+/// loop around it raises it again, so no script can keep going by catching it.
 fn set_interrupt_hook(
     lua: &Lua,
     active: &Arc<ActiveRun>,
@@ -46,15 +46,15 @@ fn set_interrupt_hook(
         {
             return Ok(VmState::Continue);
         }
-        match interrupted.with(|state| state.host.interrupt()) {
-            Ok(Interrupt::Kill) => {
-                if !killed.swap(true, Ordering::Relaxed) {
-                    set_interrupt_hook(lua, &interrupted, &killed, HookTriggers::EVERY_LINE)?;
-                }
-                Err(mlua::Error::RuntimeError(KILLED.to_string()))
-            }
-            _ => Ok(VmState::Continue),
+        let message = match interrupted.with(|state| state.host.interrupt()) {
+            Ok(Interrupt::Kill) => KILLED,
+            Ok(Interrupt::LoadTimedOut) => LOAD_TIMED_OUT,
+            _ => return Ok(VmState::Continue),
+        };
+        if !killed.swap(true, Ordering::Relaxed) {
+            set_interrupt_hook(lua, &interrupted, &killed, HookTriggers::EVERY_LINE)?;
         }
+        Err(mlua::Error::RuntimeError(message.to_string()))
     })
 }
 
@@ -62,6 +62,7 @@ fn set_interrupt_hook(
 /// at the script's own line.
 const SANDBOX_CHUNK: &str = "=redis_lite_sandbox";
 const KILLED: &str = "Script killed by user with SCRIPT KILL...";
+const LOAD_TIMED_OUT: &str = "FUNCTION LOAD timeout";
 const NO_RUN: &str = "ERR the redis API is only available while a script runs";
 
 /// Which API a state gets: EVAL's has `breakpoint`/`debug`/`replicate_commands`, `KEYS` and
@@ -85,7 +86,7 @@ pub(crate) struct Runtime {
     handler: Function,
     /// `new_library_env()` for function states.
     pub(crate) new_library_env: Option<Function>,
-    /// A run was killed: the interrupt hook fires at every instruction until the run ends.
+    /// A run was stopped: the interrupt hook fires at every line until the run ends.
     killed: Arc<AtomicBool>,
 }
 

@@ -96,7 +96,7 @@ impl Scripting {
     /// Loads a library saved in an RDB file or an AOF base, replacing one of the same name.
     pub fn restore_library(&self, code: &[u8]) -> Result<(), String> {
         let mut libraries = self.functions.lock();
-        libraries.load(&mut scripting_family::LoadHost, code, true)?;
+        libraries.load(&mut scripting_family::LoadHost::restore(), code, true)?;
         self.count(&libraries);
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! FUNCTION.
 
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
 
 use redis_lite_engine::glob::glob_match;
 use redis_lite_scripting::{
@@ -541,9 +542,27 @@ fn change_libraries<T>(
     Ok(changed)
 }
 
-/// What a library sees while it loads: it may log, and the time limit applies, but it may
-/// not call commands (the runtime refuses that before asking the host).
-pub(super) struct LoadHost;
+/// What a library sees while it loads: it may log, and FUNCTION LOAD's time limit applies, but
+/// it may not call commands (the runtime refuses that before asking the host).
+pub(super) struct LoadHost {
+    /// When FUNCTION LOAD gives up (Redis's 500 ms); libraries restored from a snapshot, an AOF
+    /// or FUNCTION RESTORE load without a limit, as in Redis.
+    deadline: Option<Instant>,
+}
+
+impl LoadHost {
+    const FUNCTION_LOAD_LIMIT: Duration = Duration::from_millis(500);
+
+    pub(super) fn function_load() -> Self {
+        LoadHost {
+            deadline: Some(Instant::now() + Self::FUNCTION_LOAD_LIMIT),
+        }
+    }
+
+    pub(super) fn restore() -> Self {
+        LoadHost { deadline: None }
+    }
+}
 
 impl Host for LoadHost {
     fn call(&mut self, _: &[&[u8]], _: redis_lite_protocol::Protocol, reply: &mut Vec<u8>) {
@@ -561,7 +580,10 @@ impl Host for LoadHost {
     }
 
     fn interrupt(&mut self) -> Interrupt {
-        Interrupt::Continue
+        match self.deadline {
+            Some(deadline) if Instant::now() > deadline => Interrupt::LoadTimedOut,
+            _ => Interrupt::Continue,
+        }
     }
 }
 
@@ -582,7 +604,7 @@ fn function_load(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     let code = ctx.arg(last);
     let name = change_libraries(ctx, |libraries| {
-        libraries.load(&mut LoadHost, code, replace)
+        libraries.load(&mut LoadHost::function_load(), code, replace)
     })?;
     ctx.out.bulk(name.as_bytes());
     Ok(())
@@ -624,7 +646,7 @@ fn function_restore(ctx: &mut Ctx<'_>) -> CmdResult {
     let codes = redis_lite_persist::rdb::restore_functions(ctx.arg(2))
         .map_err(|_| CommandError::err("DUMP payload version or checksum are wrong"))?;
     change_libraries(ctx, |libraries| {
-        libraries.restore(&mut LoadHost, &codes, policy)
+        libraries.restore(&mut LoadHost::restore(), &codes, policy)
     })?;
     ctx.out.ok();
     Ok(())

@@ -496,6 +496,29 @@ fn a_script_returning_a_table_that_contains_itself_ends_in_the_stack_limit_error
     assert!(reply.ends_with(b"*1\r\n-ERR reached lua stack limit\r\n+PONG\r\n"));
 }
 
+/// FUNCTION LOAD gives a library's own code 500 ms, as Redis does; the server is usable after.
+#[test]
+fn function_load_times_out_as_in_redis() {
+    fn flow(server: &Server) -> Vec<String> {
+        let mut raw = server.raw();
+        let spin = "#!lua name=spin\nlocal a = 1\nwhile 1 do a = a + 1 end";
+        vec![
+            raw.cmd_text(&["FUNCTION", "LOAD", spin]),
+            raw.cmd_text(&["FUNCTION", "LIST"]),
+            raw.cmd_text(&["FUNCTION", "LOAD", LIB]),
+        ]
+    }
+    let Some(redis) = Server::redis(&[]) else {
+        return;
+    };
+    let expected = flow(&redis);
+    assert!(
+        expected[0].contains("FUNCTION LOAD timeout"),
+        "{expected:?}"
+    );
+    assert_eq!(flow(&Server::lite(&[])), expected);
+}
+
 /// A client blocked on a key that a busy script pushes to is served after the script, on
 /// either loop (not refused BUSY), as in Redis; so is one whose timeout passes meanwhile.
 #[test]
