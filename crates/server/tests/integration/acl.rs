@@ -292,6 +292,44 @@ fn acl_file_load_and_save_match_redis() {
     );
 }
 
+/// Redis works in `dir`, so a relative `aclfile` is read and written there, not in the
+/// directory the server was started from (Redis's own suite starts servers that way).
+#[test]
+fn a_relative_acl_file_is_in_dir() {
+    if Program::Redis.path().is_none() {
+        println!("SKIPPED: redis-server is not on PATH (in a_relative_acl_file_is_in_dir)");
+        return;
+    }
+    let start = |program: Program, tag: &str| {
+        let data = DataDir::new(tag);
+        std::fs::write(data.join("users.acl"), "user alice on >pw ~* +@all\n").unwrap();
+        let server = Launch::of(program)
+            .args(&["--dir", data.path(), "--aclfile", "users.acl"])
+            .start();
+        (server, data)
+    };
+    let (redis, redis_data) = start(Program::Redis, "acl-in-dir-redis");
+    let (lite, lite_data) = start(Program::Lite, "acl-in-dir-lite");
+    compare_on(
+        &redis,
+        &lite,
+        2,
+        &[
+            (0, &["ACL", "USERS"]),
+            (1, &["AUTH", "alice", "pw"]),
+            (0, &["ACL", "SETUSER", "bob", "on", ">x", "+get"]),
+            (0, &["ACL", "SAVE"]),
+            (0, &["ACL", "LOAD"]),
+            (0, &["ACL", "USERS"]),
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(redis_data.join("users.acl")).unwrap(),
+        std::fs::read_to_string(lite_data.join("users.acl")).unwrap(),
+        "ACL SAVE writes the file in dir"
+    );
+}
+
 #[test]
 fn acl_load_and_save_without_a_file_match_redis() {
     if !compare_sessions(&[], 1, &[(0, &["ACL", "LOAD"]), (0, &["ACL", "SAVE"])]) {
