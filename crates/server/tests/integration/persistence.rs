@@ -433,6 +433,30 @@ fn a_crash_during_bgsave_leaves_the_last_good_snapshot() {
     assert_eq!(digest(&mut raw), good);
 }
 
+/// SIGTERM while a slow BGSAVE runs stops the save and exits, as Redis kills its saving child
+/// (Redis's own suite ends servers that way). redis-lite slept a whole shard's keys' delay
+/// before it looked for the abort: with 1 s a key, minutes.
+#[test]
+fn sigterm_during_a_slow_bgsave_exits_without_waiting_for_it() {
+    let args = [&DEBUG[..], &["--save", "", "--rdb-key-save-delay", "1000000"]].concat();
+    for (name, mut server) in Server::lite_and_redis(&args) {
+        let mut raw = server.raw();
+        raw.cmd(&["DEBUG", "POPULATE", "20000"]);
+        assert_eq!(raw.cmd_text(&["BGSAVE"]), "+Background saving started\r\n");
+        testkit::wait_until(
+            "the background save has started",
+            Duration::from_secs(10),
+            || testkit::info_field(&mut raw, "persistence", "rdb_bgsave_in_progress") == "1",
+        );
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(server.pid() as i32, libc::SIGTERM) };
+        assert!(
+            server.wait_exit(Duration::from_secs(30)).is_some(),
+            "{name} exits on SIGTERM during BGSAVE"
+        );
+    }
+}
+
 #[test]
 fn debug_reload_and_digest_value() {
     let server = Server::lite(&DEBUG);
