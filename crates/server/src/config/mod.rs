@@ -627,9 +627,10 @@ fn apply_directives(
             return Err(err("wrong number of arguments".into()));
         }
         // Old configs list one `save` rule per line: the first line replaces the default
-        // rules and later ones add to it, as in Redis.
+        // rules and later ones add to it, as in Redis; `save ""` drops the rules so far.
         if param.name == "save" {
-            if let Some(earlier) = &save_words {
+            let resets = values.len() == 1 && values[0].is_empty();
+            if let Some(earlier) = save_words.as_ref().filter(|_| !resets) {
                 values = [earlier, &values[..]].concat();
             }
             save_words = Some(values.clone());

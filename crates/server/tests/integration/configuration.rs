@@ -144,6 +144,13 @@ fn config_set_validates_new_parameters_as_redis_does() {
         set("shutdown-on-sigint", ""),
         set("shutdown-on-sigint", "now force"),
         get("shutdown-on-sigint"),
+        // A bit set: each flag once, in Redis's order, `default` only alone.
+        set("shutdown-on-sigint", "force now nosave"),
+        get("shutdown-on-sigint"),
+        set("shutdown-on-sigint", "default now now"),
+        get("shutdown-on-sigint"),
+        set("shutdown-on-sigint", "default"),
+        get("shutdown-on-sigint"),
         set("list-compress-depth", "-1"),
         set("active-expire-effort", "11"),
         set("hll-sparse-max-bytes", "-1"),
@@ -170,6 +177,15 @@ fn config_set_validates_new_parameters_as_redis_does() {
         set("maxmemory", "-1"),
         set("proto-max-bulk-len", "-1"),
         set("auto-aof-rewrite-min-size", "-1"),
+        set("save", "0 1"),
+        set("save", "1 -1"),
+        set("save", "1 0"),
+        get("save"),
+        // A hidden parameter: listed under its exact name only.
+        set("loading-process-events-interval-bytes", "1"),
+        set("loading-process-events-interval-bytes", "1024"),
+        get("loading-process-events-interval-bytes"),
+        get("loading*"),
         // Immutable and protected ones are refused before their value is looked at.
         set("daemonize", "yes"),
         set("supervised", "systemd"),
@@ -191,6 +207,48 @@ fn config_set_validates_new_parameters_as_redis_does() {
     ];
     let script: Vec<&[&str]> = script.iter().map(Vec::as_slice).collect();
     testkit::differential(&script, false);
+}
+
+/// `save` lines add up, from the config file to the command line, until `save ""` drops them
+/// (Redis's introspection suite starts servers with `--save ""` after a file's `save 900 1`);
+/// multi-word values given as one argument read back as Redis shows them.
+#[test]
+fn save_rules_and_flag_sets_from_file_and_command_line_match_redis() {
+    if !Program::Redis.available() {
+        return;
+    }
+    let dir = DataDir::new("save-lines");
+    let file = dir.join("save.conf");
+    std::fs::write(&file, "save 900 1\n").unwrap();
+    let cases: &[&[&str]] = &[
+        &[],
+        &["--save", "100", "100"],
+        &["--save", ""],
+        &["--save", "", "--save", "60 5"],
+        &["--save", "--loglevel", "verbose"],
+        &["--loglevel", "verbose", "--save"],
+        &["--shutdown-on-sigint", "nosave force now"],
+    ];
+    for args in cases {
+        let replies: Vec<Vec<u8>> = [Program::Redis, Program::Lite]
+            .into_iter()
+            .map(|program| {
+                let server = Launch::of(program).config(&file).args(args).start();
+                let mut raw = server.raw();
+                [
+                    raw.cmd(&["CONFIG", "GET", "save"]),
+                    raw.cmd(&["CONFIG", "GET", "loglevel"]),
+                    raw.cmd(&["CONFIG", "GET", "shutdown-on-sigint"]),
+                ]
+                .concat()
+            })
+            .collect();
+        assert_eq!(
+            String::from_utf8_lossy(&replies[0]),
+            String::from_utf8_lossy(&replies[1]),
+            "{args:?}"
+        );
+    }
 }
 
 /// The copies kept in `tests/config_files`.
