@@ -457,6 +457,27 @@ fn sigterm_during_a_slow_bgsave_exits_without_waiting_for_it() {
     }
 }
 
+/// FLUSHALL counts the keys it removed as changes (Redis 7.0 adds nothing for the command
+/// itself); with `save` rules it saves at once, leaving no change since (redis-lite counted one
+/// more, after the save).
+#[test]
+fn flushall_with_save_rules_leaves_no_change_since_the_save() {
+    for (name, server) in Server::lite_and_redis(&[]) {
+        let mut raw = server.raw();
+        let changes_after = |raw: &mut Raw, rules: &str, keys: &[&str]| {
+            raw.cmd(&["CONFIG", "SET", "save", rules]);
+            for key in keys {
+                raw.cmd(&["SET", key, "v"]);
+            }
+            raw.cmd(&["FLUSHALL"]);
+            testkit::info_field(raw, "persistence", "rdb_changes_since_last_save")
+        };
+        assert_eq!(changes_after(&mut raw, "3600 1", &["a"]), "0", "{name}, saving");
+        assert_eq!(changes_after(&mut raw, "", &[]), "0", "{name}, nothing flushed");
+        assert_eq!(changes_after(&mut raw, "", &["a", "b"]), "4", "{name}, two keys");
+    }
+}
+
 #[test]
 fn debug_reload_and_digest_value() {
     let server = Server::lite(&DEBUG);
