@@ -486,6 +486,18 @@ fn proc_title_template_sets_the_process_title() {
         "{}",
         cmdline(pid)
     );
+    // A title longer than the command line is shown whole, as Redis shows it (its own suite
+    // reads the socket and config file back from a long template): it runs on over the
+    // environment strings. redis-lite cut it at the command line's length.
+    let long = format!(" {}", "x".repeat(400));
+    let template = format!("{{title}} {{port}}{long}");
+    assert_eq!(
+        server
+            .raw()
+            .cmd_text(&["CONFIG", "SET", "proc-title-template", &template]),
+        "+OK\r\n"
+    );
+    assert_eq!(cmdline(pid), title(&long));
 
     // `set-proc-title no` leaves the command line as it was.
     let plain = Launch::lite().args(&["--set-proc-title", "no"]).start();
