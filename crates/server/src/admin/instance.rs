@@ -121,6 +121,11 @@ fn config_set(ctx: &mut Ctx<'_>) -> CmdResult {
     let pairs: Vec<(&[u8], &[u8])> = ctx.args[2..].chunks(2).map(|p| (p[0], p[1])).collect();
     let before = {
         let mut config = ctx.server.config.write();
+        if ctx.server.persistence.is_loading()
+            && config::denied_while_loading(&config, &pairs, ctx.client.handle.local)
+        {
+            return Err(crate::persistence::loading_error());
+        }
         let before = config.clone();
         config::set_many(&mut config, &pairs, ctx.client.handle.local)
             .map_err(|why| CommandError::Raw([b"ERR ".as_slice(), &why].concat()))?;

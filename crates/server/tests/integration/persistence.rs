@@ -353,7 +353,12 @@ fn loading_reports_progress_and_refuses_commands() {
     // 1 ms per key: about three seconds of loading.
     let server = Launch::lite()
         .dir(&dir.0)
-        .args(&["--key-load-delay", "1000"])
+        .args(&[
+            "--key-load-delay",
+            "1000",
+            "--enable-protected-configs",
+            "yes",
+        ])
         .return_while_loading()
         .start();
     let mut raw = server.raw();
@@ -365,6 +370,23 @@ fn loading_reports_progress_and_refuses_commands() {
         raw.cmd_text(&["PING"]),
         "-LOADING Redis is loading the dataset in memory\r\n"
     );
+    // CONFIG SET runs, but not for `dir` and `appendonly` (Redis's DENY_LOADING_CONFIG), unless
+    // an earlier pair is refused by its name.
+    raw.expect_replies(&[
+        (&["CONFIG", "SET", "loglevel", "debug"], "+OK\r\n"),
+        (
+            &["CONFIG", "SET", "dir", "/nonexistent"],
+            "-LOADING Redis is loading the dataset in memory\r\n",
+        ),
+        (
+            &["CONFIG", "SET", "maxmemory", "x", "appendonly", "yes"],
+            "-LOADING Redis is loading the dataset in memory\r\n",
+        ),
+        (
+            &["CONFIG", "SET", "nosuch", "1", "dir", "/"],
+            "-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n",
+        ),
+    ]);
     assert_eq!(testkit::info_field(&mut raw, "persistence", "loading"), "1");
     let perc: f64 = testkit::info_field(&mut raw, "persistence", "loading_loaded_perc")
         .parse()
@@ -438,7 +460,11 @@ fn a_crash_during_bgsave_leaves_the_last_good_snapshot() {
 /// before it looked for the abort: with 1 s a key, minutes.
 #[test]
 fn sigterm_during_a_slow_bgsave_exits_without_waiting_for_it() {
-    let args = [&DEBUG[..], &["--save", "", "--rdb-key-save-delay", "1000000"]].concat();
+    let args = [
+        &DEBUG[..],
+        &["--save", "", "--rdb-key-save-delay", "1000000"],
+    ]
+    .concat();
     for (name, mut server) in Server::lite_and_redis(&args) {
         let mut raw = server.raw();
         raw.cmd(&["DEBUG", "POPULATE", "20000"]);
@@ -472,9 +498,21 @@ fn flushall_with_save_rules_leaves_no_change_since_the_save() {
             raw.cmd(&["FLUSHALL"]);
             testkit::info_field(raw, "persistence", "rdb_changes_since_last_save")
         };
-        assert_eq!(changes_after(&mut raw, "3600 1", &["a"]), "0", "{name}, saving");
-        assert_eq!(changes_after(&mut raw, "", &[]), "0", "{name}, nothing flushed");
-        assert_eq!(changes_after(&mut raw, "", &["a", "b"]), "4", "{name}, two keys");
+        assert_eq!(
+            changes_after(&mut raw, "3600 1", &["a"]),
+            "0",
+            "{name}, saving"
+        );
+        assert_eq!(
+            changes_after(&mut raw, "", &[]),
+            "0",
+            "{name}, nothing flushed"
+        );
+        assert_eq!(
+            changes_after(&mut raw, "", &["a", "b"]),
+            "4",
+            "{name}, two keys"
+        );
     }
 }
 
