@@ -403,6 +403,47 @@ fn subscribers_losing_their_channels_are_disconnected() {
     );
 }
 
+/// Redis frees a client killed by another at once, so the killer's next command never lists
+/// it (Redis's acl suite: "Subscribers are killed when revoked of channel permission").
+/// redis-lite's killed client closes on its own event loop a moment later: with one loop and
+/// the commands pipelined, CLIENT LIST ran before that, every time.
+#[test]
+fn a_killed_client_is_gone_from_client_list_at_once() {
+    let lite = Server::lite(&["--threads", "1"]);
+    let servers = [Some(lite), Server::redis(&[])];
+    for server in servers.iter().flatten() {
+        let mut admin = server.raw();
+        admin.cmd(&["ACL", "SETUSER", "ps", "on", "nopass", "+@all", "&a"]);
+        let mut subscriber = server.raw();
+        subscriber.cmd(&["AUTH", "ps", "x"]);
+        subscriber.cmd(&["CLIENT", "SETNAME", "revoked"]);
+        subscriber.cmd(&["SUBSCRIBE", "a"]);
+        let mut target = server.raw();
+        target.cmd(&["CLIENT", "SETNAME", "killed"]);
+        let target_id = target.cmd_text(&["CLIENT", "ID"]);
+        let target_id = target_id.trim_start_matches(':').trim();
+        admin.send(
+            &[
+                testkit::encode(&[b"ACL", b"SETUSER", b"ps", b"resetchannels"]),
+                testkit::encode(&[b"CLIENT", b"KILL", b"ID", target_id.as_bytes()]),
+                testkit::encode(&[b"CLIENT", b"LIST"]),
+            ]
+            .concat(),
+        );
+        assert_eq!(admin.read_reply(), b"+OK\r\n");
+        assert_eq!(admin.read_reply(), b":1\r\n");
+        let list = String::from_utf8_lossy(&admin.read_reply()).into_owned();
+        assert!(
+            !list.contains("name=revoked") && !list.contains("name=killed"),
+            "{}: {list}",
+            server.executable().display()
+        );
+    }
+    if servers[1].is_none() {
+        testkit::skipped("redis-server is not on PATH");
+    }
+}
+
 #[test]
 fn config_rewrite_writes_users_as_redis_does() {
     let user_lines = |program: Program, tag: &str| {
