@@ -52,10 +52,6 @@ const REFUSED: &[(&str, &str)] = &[
         "set-skip-checksum-validation",
         "RDB and RESTORE checksums are always verified",
     ),
-    (
-        "config-rewrite-force-all",
-        "CONFIG REWRITE has no force-all mode",
-    ),
     ("replicate", "replicas are fed from the journal only"),
     ("client-eviction", "there are no client eviction pools"),
     (
@@ -132,6 +128,7 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
             ctx.out.ok();
         }
         (b"populate", 3..=5) => debug_populate(ctx)?,
+        (b"config-rewrite-force-all", 2) => super::instance::rewrite_config_file(ctx, true)?,
         (b"reload", _) => debug_reload(ctx)?,
         (b"digest", 2) => {
             let digest = ctx.server.keyspace.digest();

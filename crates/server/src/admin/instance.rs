@@ -159,6 +159,12 @@ fn config_resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// CONFIG REWRITE
 fn config_rewrite(ctx: &mut Ctx<'_>) -> CmdResult {
+    rewrite_config_file(ctx, false)
+}
+
+/// CONFIG REWRITE, or DEBUG CONFIG-REWRITE-FORCE-ALL (`force_all`: every parameter written,
+/// those at their default too).
+pub fn rewrite_config_file(ctx: &mut Ctx<'_>, force_all: bool) -> CmdResult {
     let Some(path) = &ctx.server.config.file else {
         return Err(CommandError::err(
             "The server is running without a config file",
@@ -166,9 +172,13 @@ fn config_rewrite(ctx: &mut Ctx<'_>) -> CmdResult {
     };
     let config = ctx.server.config.read().clone();
     let users = ctx.server.acl.config_lines(&config.acl);
-    config::rewrite(path, &config, &users).map_err(|e| {
+    config::rewrite(path, &config, &users, force_all).map_err(|e| {
         crate::log!(Warning, "CONFIG REWRITE failed: {e}");
-        CommandError::err(format!("Rewriting config file: {e}"))
+        CommandError::err(if force_all {
+            format!("CONFIG-REWRITE-FORCE-ALL failed: {e}")
+        } else {
+            format!("Rewriting config file: {e}")
+        })
     })?;
     crate::log!(Notice, "CONFIG REWRITE executed with success.");
     ctx.out.ok();

@@ -832,8 +832,14 @@ fn directive_line(param: &Param, config: &Config) -> String {
 /// parameter's first line is updated in place, its repeats are dropped, and parameters that
 /// differ from their default but are not in the file are appended. `users` (the ACL users as
 /// `user` lines, none when they live in an ACL file) take the places of the file's `user`
-/// lines in turn, and those left over are appended last, as Redis writes them.
-pub fn rewrite(path: &Path, config: &Config, users: &[Vec<u8>]) -> std::io::Result<()> {
+/// lines in turn, and those left over are appended last, as Redis writes them. `force_all`
+/// (DEBUG CONFIG-REWRITE-FORCE-ALL) appends the parameters at their default too.
+pub fn rewrite(
+    path: &Path,
+    config: &Config,
+    users: &[Vec<u8>],
+    force_all: bool,
+) -> std::io::Result<()> {
     // Bytes: lines that are not UTF-8 (comments in another encoding) are kept as they are.
     let original = std::fs::read(path).unwrap_or_default();
     let defaults = Config::default();
@@ -870,7 +876,7 @@ pub fn rewrite(path: &Path, config: &Config, users: &[Vec<u8>]) -> std::io::Resu
     }
     let mut appended = false;
     for p in params::all() {
-        if written.contains(&p.name) || (p.get)(config) == (p.get)(&defaults) {
+        if written.contains(&p.name) || (!force_all && (p.get)(config) == (p.get)(&defaults)) {
             continue;
         }
         if !appended {
@@ -1147,7 +1153,7 @@ mod tests {
             .config;
         c.timeout = 9;
         c.requirepass = "p w".into();
-        rewrite(&path, &c, &[]).unwrap();
+        rewrite(&path, &c, &[], false).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             text,

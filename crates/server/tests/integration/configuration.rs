@@ -251,6 +251,36 @@ fn save_rules_and_flag_sets_from_file_and_command_line_match_redis() {
     }
 }
 
+/// DEBUG CONFIG-REWRITE-FORCE-ALL writes every parameter, defaults too, and the server starts
+/// from that file with the same configuration (Redis's introspection suite checks this).
+#[test]
+fn config_rewrite_force_all_round_trips() {
+    for program in [Program::Lite, Program::Redis] {
+        if !program.available() {
+            continue;
+        }
+        let dir = DataDir::new("force-all");
+        let file = dir.join("redis.conf");
+        std::fs::write(&file, "save 900 1\nnotify-keyspace-events KEA\n").unwrap();
+        let mut server = Launch::of(program)
+            .dir(&dir.0)
+            .config(&file)
+            .args(&["--enable-debug-command", "yes"])
+            .start();
+        let before = config_get_all(&mut server.raw());
+        assert_eq!(
+            server
+                .raw()
+                .cmd_text(&["DEBUG", "CONFIG-REWRITE-FORCE-ALL"]),
+            "+OK\r\n"
+        );
+        let written = std::fs::read_to_string(&file).unwrap();
+        assert!(written.contains("\nhz 10\n"), "defaults too: {written}");
+        server.restart();
+        assert_eq!(config_get_all(&mut server.raw()), before, "{program:?}");
+    }
+}
+
 /// The copies kept in `tests/config_files`.
 fn config_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
