@@ -52,10 +52,6 @@ const REFUSED: &[(&str, &str)] = &[
         "set-skip-checksum-validation",
         "RDB and RESTORE checksums are always verified",
     ),
-    (
-        "config-rewrite-force-all",
-        "CONFIG REWRITE has no force-all mode",
-    ),
     ("replicate", "replicas are fed from the journal only"),
     ("client-eviction", "there are no client eviction pools"),
     (
@@ -132,6 +128,7 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
             ctx.out.ok();
         }
         (b"populate", 3..=5) => debug_populate(ctx)?,
+        (b"config-rewrite-force-all", 2) => super::instance::rewrite_config_file(ctx, true)?,
         (b"reload", _) => debug_reload(ctx)?,
         (b"digest", 2) => {
             let digest = ctx.server.keyspace.digest();
@@ -636,6 +633,9 @@ fn debug_help(ctx: &mut Ctx<'_>) {
             "CHANGE-REPL-ID",
             "    Change the replication IDs of the instance.",
             "    Dangerous: should be used only for testing the replication subsystem.",
+            "CONFIG-REWRITE-FORCE-ALL",
+            "    Like CONFIG REWRITE but writes all configuration options, including",
+            "    keywords not listed in original configuration file or default values.",
             "DIGEST",
             "    Output a hex signature representing the current DB content.",
             "DIGEST-VALUE <key> [<key> ...]",

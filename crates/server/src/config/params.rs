@@ -664,15 +664,16 @@ const SNAPSHOTS: &[Param] = &[
             if !words.len().is_multiple_of(2) {
                 return Err("Invalid save parameters".into());
             }
-            let number = |t: &str| {
+            // At least a second, and any number of changes.
+            let number = |t: &str, least: i64| {
                 redis_lite_protocol::number::parse_i64(t.as_bytes())
-                    .filter(|n| *n >= 0)
+                    .filter(|n| *n >= least)
                     .map(|n| n as u64)
                     .ok_or_else(|| "Invalid save parameters".to_string())
             };
             c.save_rules = words
                 .chunks(2)
-                .map(|pair| Ok((number(pair[0])?, number(pair[1])?)))
+                .map(|pair| Ok((number(pair[0], 1)?, number(pair[1], 0)?)))
                 .collect::<Result<_, String>>()?;
             Ok(())
         },
@@ -929,6 +930,8 @@ const SYSLOG_FACILITIES: &[&str] = &[
 const SHUTDOWN_FLAGS: &[&str] = &["default", "save", "nosave", "now", "force"];
 
 /// `shutdown-on-sigint` / `-sigterm`: any of SHUTDOWN's flags, SAVE and NOSAVE not together.
+/// Redis keeps them as a bit set, so the value reads back once each, in `SHUTDOWN_FLAGS`'s
+/// order, `default` (no bit) only when alone.
 fn parse_shutdown_flags(words: &[String]) -> Result<String, String> {
     let words = flat_words(words);
     let mut flags = Vec::new();
@@ -941,7 +944,16 @@ fn parse_shutdown_flags(words: &[String]) -> Result<String, String> {
     if flags.contains(&"save") && flags.contains(&"nosave") {
         return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
     }
-    Ok(flags.join(" "))
+    let set: Vec<&str> = SHUTDOWN_FLAGS[1..]
+        .iter()
+        .copied()
+        .filter(|flag| flags.contains(flag))
+        .collect();
+    Ok(if set.is_empty() {
+        SHUTDOWN_FLAGS[0].to_string()
+    } else {
+        set.join(" ")
+    })
 }
 
 /// The process (`main.rs`, `server.rs`, `log.rs`, `proctitle.rs`): running as a daemon,
@@ -1035,6 +1047,7 @@ const PROCESS: &[Param] = &[
 /// Keyspace and memory tuning Redis has (see `sections::TuningConfig`).
 const TUNING: &[Param] = &[
     bool_param!("activerehashing", tuning.activerehashing, default "yes", mutable true),
+    int_param!("loading-process-events-interval-bytes", tuning.loading_process_events_interval_bytes: i64, 1024, i32::MAX as i64, default "2097152", mutable true).hidden(),
     bool_param!("dynamic-hz", tuning.dynamic_hz, default "yes", mutable true),
     int_param!("active-expire-effort", tuning.active_expire_effort: i64, 1, 10, default "1", mutable true),
     bool_param!("lazyfree-lazy-eviction", tuning.lazyfree_lazy_eviction, default "no", mutable true).informs(&[Apply::LazyFree]),

@@ -837,6 +837,10 @@ impl<S: ClientStream> Connection<S> {
             Wake::Error => {
                 let text = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
                 client.stats.count_error(text);
+                // The blocked command failed, as commandstats counts it.
+                client.stats.commands[blocked.command]
+                    .failed
+                    .fetch_add(1, Relaxed);
                 writer.error(text);
             }
             // Re-run the command; if it blocks again it keeps its place and its deadline.
