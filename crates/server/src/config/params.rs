@@ -576,7 +576,9 @@ const GENERAL: &[Param] = &[
         variadic: false,
         alias: None,
         protected: false,
-        hidden: false,
+        // redis-lite's own, as the others below: left out of CONFIG GET *, so that a tool
+        // that sets back every parameter listed there meets only Redis's.
+        hidden: true,
         informs: &[],
     },
 ];
@@ -714,12 +716,12 @@ const MEMORY: &[Param] = &[
     int_param!("maxmemory-eviction-tenacity", maxmemory_eviction_tenacity: u32, 0, 100, default "10", mutable true).informs(&[Apply::EvictionLimits]),
     int_param!("lfu-log-factor", lfu_log_factor: u32, 0, i32::MAX as i64, default "10", mutable true).informs(&[Apply::EvictionPolicy]),
     int_param!("lfu-decay-time", lfu_decay_time: u32, 0, i32::MAX as i64, default "1", mutable true).informs(&[Apply::EvictionPolicy]),
-    int_param!("maxkeys", maxkeys: u64, 0, i64::MAX, default "0", mutable true).informs(&[Apply::EvictionLimits]),
+    int_param!("maxkeys", maxkeys: u64, 0, i64::MAX, default "0", mutable true).informs(&[Apply::EvictionLimits]).hidden(),
 ];
 
 /// Encryption at rest (`persist`'s seal).
 const ENCRYPTION: &[Param] = &[
-    bool_param!("encryption", encryption, default "no", mutable true).informs(&[Apply::Aof]),
+    bool_param!("encryption", encryption, default "no", mutable true).informs(&[Apply::Aof]).hidden(),
     Param {
         name: "encryption-key-file",
         mutable: true,
@@ -741,7 +743,7 @@ const ENCRYPTION: &[Param] = &[
         variadic: false,
         alias: None,
         protected: true,
-        hidden: false,
+        hidden: true,
         informs: &[],
     }
     .informs(&[Apply::Aof]),
@@ -1143,7 +1145,7 @@ const OBSERVABILITY: &[Param] = &[
         },
     )
     .variadic(),
-    int_param!("metrics-port", observability.metrics_port: u16, 0, 65535, default "0", mutable false),
+    int_param!("metrics-port", observability.metrics_port: u16, 0, 65535, default "0", mutable false).hidden(),
 ];
 
 /// Access control lists.
