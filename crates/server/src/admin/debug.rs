@@ -94,6 +94,13 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
                 .store(atoi(ctx.arg(2)) != 0, Relaxed);
             ctx.out.ok();
         }
+        (b"set-disable-deny-scripts", 3) => {
+            ctx.server
+                .scripting
+                .deny_scripts_disabled
+                .store(atoi(ctx.arg(2)) != 0, Relaxed);
+            ctx.out.ok();
+        }
         (b"log", 3) => {
             crate::log!(
                 Warning,

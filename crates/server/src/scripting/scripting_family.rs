@@ -266,6 +266,9 @@ fn prepare(
                     "Can not execute a script with write flag using *_ro command.",
                 ));
             }
+            if let Some(error) = ctx.server.replication.master.write_refusal() {
+                return Err(error);
+            }
         }
     }
     let rules = RunRules {

@@ -558,3 +558,35 @@ fn fuzz_lua_reply_verbatim_format_is_three_bytes() {
     let commands: Vec<&[&str]> = commands.iter().map(Vec::as_slice).collect();
     differential_both_protocols(&commands);
 }
+
+/// Found by Redis 7.0.15's own suite ("Consistent eval error reporting"): a command a script
+/// calls that is refused before it runs (OOM, a write from a read-only script, unknown, wrong
+/// arity) counts as that command's rejected call and as one error reply, as in Redis.
+#[test]
+fn refused_calls_in_scripts_are_counted_as_in_redis() {
+    differential(
+        testkit::script!("scripting/refused_calls_in_scripts_are_counted_as_in_redis"),
+        false,
+    );
+}
+
+/// Found by Redis 7.0.15's own suite, which uses `DEBUG set-disable-deny-scripts` to reach
+/// CLIENT LIST from a script: with it on, scripts may call `noscript` commands.
+#[test]
+fn deny_scripts_can_be_disabled_as_in_redis() {
+    differential(
+        testkit::script!("scripting/deny_scripts_can_be_disabled_as_in_redis"),
+        false,
+    );
+}
+
+/// Found by Redis 7.0.15's own suite ("not enough good replicas"): with
+/// `min-replicas-to-write` unmet, a script or function declaring writes is refused -NOREPLICAS
+/// before it runs; a script without a shebang fails at its first write.
+#[test]
+fn scripts_without_enough_replicas_fail_as_in_redis() {
+    differential(
+        testkit::script!("scripting/scripts_without_enough_replicas_fail_as_in_redis"),
+        false,
+    );
+}
