@@ -315,6 +315,8 @@ fn debug_reload(ctx: &mut Ctx<'_>) -> CmdResult {
     if flush {
         server.keyspace.flush(None, false);
         server.tracking.flushed();
+        // Functions too, as Redis empties them with the data here (not on FLUSHALL).
+        server.scripting.clear_libraries();
     }
     let on_duplicate = if merge {
         OnDuplicate::Replace
@@ -323,9 +325,7 @@ fn debug_reload(ctx: &mut Ctx<'_>) -> CmdResult {
     };
     if let Err(e) = rdb::load(server, &rdb::path(server), on_duplicate) {
         crate::log!(Warning, "DEBUG RELOAD failed: {e}");
-        return Err(CommandError::err(
-            "Error trying to load the RDB dump, check server logs.",
-        ));
+        return Err(CommandError::err("Error trying to load the RDB dump"));
     }
     crate::log!(Notice, "DB reloaded by DEBUG RELOAD");
     ctx.out.ok();

@@ -106,10 +106,11 @@ impl Scripting {
         })
     }
 
-    /// Loads a library saved in an RDB file or an AOF base, replacing one of the same name.
-    pub fn restore_library(&self, code: &[u8]) -> Result<(), String> {
+    /// Loads a library saved in an RDB file or an AOF base; one of the same name is replaced
+    /// or, unless `replace`, an error.
+    pub fn restore_library(&self, code: &[u8], replace: bool) -> Result<(), String> {
         let mut libraries = self.functions.lock();
-        libraries.load(&mut scripting_family::LoadHost, code, true)?;
+        libraries.load(&mut scripting_family::LoadHost, code, replace)?;
         self.count(&libraries);
         Ok(())
     }

@@ -590,3 +590,24 @@ fn scripts_without_enough_replicas_fail_as_in_redis() {
         false,
     );
 }
+
+/// Found by Redis 7.0.15's own suite (functions.tcl): quoted library names, case-insensitive
+/// function names, FUNCTION RESTORE's arity error, flags that are not strings; EVAL's shebang
+/// is split the same way.
+#[test]
+fn functions_edge_cases_match_redis() {
+    differential(
+        testkit::script!("scripting/functions_edge_cases_match_redis"),
+        false,
+    );
+}
+
+/// Found by Redis 7.0.15's own suite: DEBUG RELOAD NOFLUSH fails on a library already loaded,
+/// NOFLUSH MERGE replaces it, and a plain DEBUG RELOAD empties functions before loading.
+#[test]
+fn debug_reload_loads_functions_as_redis() {
+    differential(
+        testkit::script!("scripting/debug_reload_loads_functions_as_redis"),
+        false,
+    );
+}
