@@ -111,6 +111,18 @@ impl Runtime {
             )?,
         )?;
         rust.raw_set(
+            "unpack",
+            lua.create_function(|lua, protected: Table| {
+                // SAFETY: pushing a C closure only allocates; `unpack` reads its upvalue as
+                // the proxies' table.
+                unsafe {
+                    lua.exec_raw::<Function>(protected, |state| {
+                        ffi::lua_pushcclosure(state, unpack, 1)
+                    })
+                }
+            })?,
+        )?;
+        rust.raw_set(
             "error_message",
             lua.create_function(|lua, error: Value| {
                 lua.create_string(match &error {
@@ -647,6 +659,42 @@ fn guard(
             }
         })
     })
+}
+
+/// `unpack` as Lua 5.1's base library has it, reading the table behind a readonly proxy
+/// (upvalue 1 maps each proxy to its table). A C function rather than a [`guard`] around the
+/// original, so that its values go straight onto the caller's stack: Lua's limit applies (7999
+/// values, "too many results to unpack" beyond), where an mlua callback held each value in a
+/// reference slot of its own and failed sooner with mlua's message.
+///
+/// # Safety
+/// Called by Lua as a C function with that upvalue. Its errors longjmp: it owns nothing.
+unsafe extern "C-unwind" fn unpack(state: *mut ffi::lua_State) -> c_int {
+    ffi::luaL_checktype(state, 1, ffi::LUA_TTABLE);
+    ffi::lua_pushvalue(state, 1);
+    ffi::lua_rawget(state, ffi::lua_upvalueindex(1));
+    if ffi::lua_type(state, -1) == ffi::LUA_TTABLE {
+        ffi::lua_replace(state, 1);
+    } else {
+        ffi::lua_pop(state, 1);
+    }
+    // `luaL_optint` and `luaL_checkint` are these, cast to C's `int`.
+    let first = ffi::luaL_optinteger(state, 2, 1) as c_int;
+    let last = match ffi::lua_isnoneornil(state, 3) {
+        0 => ffi::luaL_checkinteger(state, 3) as c_int,
+        _ => ffi::lua_objlen(state, 1) as c_int,
+    };
+    if first > last {
+        return 0;
+    }
+    let count = last.wrapping_sub(first).wrapping_add(1);
+    if count <= 0 || ffi::lua_checkstack(state, count) == 0 {
+        return ffi::luaL_error(state, c"too many results to unpack".as_ptr());
+    }
+    for i in first..=last {
+        ffi::lua_rawgeti(state, 1, i.into());
+    }
+    count
 }
 
 /// Redis's reading of an error string: `-CODE message` keeps its code, anything else gets

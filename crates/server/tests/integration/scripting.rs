@@ -611,3 +611,14 @@ fn debug_reload_loads_functions_as_redis() {
         false,
     );
 }
+
+/// Found by Redis 7.0.15's own suite ("Script check unpack with massive arguments", the
+/// cmsgpack smoke test): `unpack`, `redis.call` and cmsgpack reach Lua's stack limit where
+/// Redis does (7999 values), with its errors, and large tables pack and unpack.
+#[test]
+fn lua_stack_limits_match_redis() {
+    differential(
+        testkit::script!("scripting/lua_stack_limits_match_redis"),
+        false,
+    );
+}
