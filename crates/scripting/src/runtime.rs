@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::ffi::c_int;
 use std::panic::AssertUnwindSafe;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use mlua::{
@@ -51,7 +51,14 @@ pub(crate) struct Runtime {
     handler: Function,
     /// `new_library_env()` for function states.
     pub(crate) new_library_env: Option<Function>,
+    /// Runs since the last garbage collection step ([`GC_STEP_PERIOD`]).
+    runs_since_gc_step: AtomicU32,
 }
+
+/// As Redis does, every this many runs the collector takes a step of this size (in Lua's
+/// units, about kilobytes): the garbage of many small runs (their KEYS and ARGV tables) is
+/// collected as it comes instead of in one long cycle.
+const GC_STEP_PERIOD: u32 = 50;
 
 /// What a run may change besides the reply: the protocol chosen with `redis.setresp`, and
 /// the functions a library registers while it loads.
@@ -219,6 +226,7 @@ impl Runtime {
             active,
             handler,
             new_library_env,
+            runs_since_gc_step: AtomicU32::new(0),
         })
     }
 
@@ -257,7 +265,18 @@ impl Runtime {
         if let Some(panic) = state.panic.take() {
             std::panic::resume_unwind(panic);
         }
-        finish(&self.lua, outcome?, state.resp)
+        let result = finish(&self.lua, outcome?, state.resp);
+        if self.runs_since_gc_step.fetch_add(1, Ordering::Relaxed) + 1 >= GC_STEP_PERIOD {
+            self.runs_since_gc_step.store(0, Ordering::Relaxed);
+            // SAFETY: a collection step runs no script code (Lua 5.1 has no finalizers for
+            // tables, and mlua's userdata finalizers raise nothing).
+            unsafe {
+                self.lua.exec_raw::<()>((), |state| {
+                    ffi::lua_gc(state, ffi::LUA_GCSTEP, GC_STEP_PERIOD as c_int);
+                })?;
+            }
+        }
+        result
     }
 
     /// Builds KEYS and ARGV and runs `f` under the error handler, returning whether it

@@ -386,9 +386,8 @@ fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(2);
     let mut locked = ctx.lock_undeclared([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let entry = db
-        .peek(hash, key, ctx.now_ms)
-        .ok_or(CommandError::NoSuchKey)?;
+    // A raw lookup, as Redis's: a key past its TTL but still stored is shown.
+    let entry = db.peek_stored(hash, key).ok_or(CommandError::NoSuchKey)?;
     let idle = (ctx.now_ms / 1000).saturating_sub(entry.access() as u64);
     let mut text = format!(
         "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
@@ -427,9 +426,8 @@ fn debug_listpack(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(2);
     let mut locked = ctx.lock_undeclared([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let entry = db
-        .peek(hash, key, ctx.now_ms)
-        .ok_or(CommandError::NoSuchKey)?;
+    // A raw lookup, as Redis's: a key past its TTL but still stored is shown.
+    let entry = db.peek_stored(hash, key).ok_or(CommandError::NoSuchKey)?;
     let mut entries: Vec<Vec<u8>> = Vec::new();
     match entry.value() {
         Value::Hash(h) if h.encoding() == "listpack" => {
@@ -473,9 +471,8 @@ fn debug_quicklist(ctx: &mut Ctx<'_>) -> CmdResult {
     let full = ctx.arg_count() == 4 && atoi(ctx.arg(3)) != 0;
     let mut locked = ctx.lock_undeclared([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let entry = db
-        .peek(hash, key, ctx.now_ms)
-        .ok_or(CommandError::NoSuchKey)?;
+    // A raw lookup, as Redis's: a key past its TTL but still stored is shown.
+    let entry = db.peek_stored(hash, key).ok_or(CommandError::NoSuchKey)?;
     let Value::List(list) = entry.value() else {
         return Err(CommandError::err("Not a quicklist encoded object."));
     };

@@ -622,3 +622,30 @@ fn lua_stack_limits_match_redis() {
         false,
     );
 }
+
+/// Found by Redis 7.0.15's own suite ("Script delete the expired key"): DEBUG OBJECT shows a
+/// key past its TTL that is still stored (a raw lookup, as Redis's), and a script then finds
+/// it gone.
+#[test]
+fn a_script_finds_gone_a_key_that_debug_object_still_shows() {
+    differential(
+        &[
+            &["DEBUG", "set-active-expire", "0"],
+            &["SET", "key", "value", "PX", "1"],
+            &["DEBUG", "SLEEP", "0.01"],
+            // DEBUG OBJECT's address and LRU clock differ: only its start is compared.
+            &["DEBUG", "set-disable-deny-scripts", "1"],
+            &[
+                "EVAL",
+                "return (redis.call('DEBUG', 'OBJECT', 'key'):gsub('0x%x+', 'addr')):sub(1, 13)",
+                "0",
+            ],
+            &["DEBUG", "set-disable-deny-scripts", "0"],
+            &["EVAL", "return redis.call('EXISTS', 'key')", "0"],
+            &["EXISTS", "key"],
+            &["DEBUG", "OBJECT", "key"],
+            &["DEBUG", "set-active-expire", "1"],
+        ],
+        false,
+    );
+}
