@@ -649,3 +649,10 @@ fn a_script_finds_gone_a_key_that_debug_object_still_shows() {
         false,
     );
 }
+
+/// Found by Redis 7.0.15's own suite ("malformed big number protocol parsing"): a script's
+/// big number has its CR and LF sent as spaces in RESP2 as in RESP3.
+#[test]
+fn a_big_number_reply_has_no_line_breaks_in_either_protocol() {
+    differential_both_protocols(&[&["EVAL", "return {big_number='123\\r\\n123'}", "0"]]);
+}
