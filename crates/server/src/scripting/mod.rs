@@ -85,11 +85,15 @@ impl Scripting {
     }
 
     /// The `no-writes` flag of the script or function a run names: None for other commands,
-    /// Some(None) when it declared no flags (no shebang) or was not found.
+    /// Some(None) when it declared no flags (no shebang) or was not found, or while a script
+    /// runs (it holds the engine: the caller's event loop must not wait for it here; the run's
+    /// own checks apply once it starts).
     fn declared_no_writes(&self, command: &str, args: &[&[u8]]) -> Option<Option<bool>> {
         Some(match command {
             "eval" | "eval_ro" | "evalsha" | "evalsha_ro" => {
-                let mut cache = self.eval.lock();
+                let Some(mut cache) = self.eval.try_lock() else {
+                    return Some(None);
+                };
                 let sha = match command.starts_with("evalsha") {
                     true => Some(args[1].to_vec()),
                     false => cache.load(args[1]).ok().map(String::into_bytes),
@@ -99,7 +103,9 @@ impl Scripting {
             }
             "fcall" | "fcall_ro" => {
                 let name = String::from_utf8_lossy(args[1]);
-                let libraries = self.functions.lock();
+                let Some(libraries) = self.functions.try_lock() else {
+                    return Some(None);
+                };
                 libraries.function(&name).map(|f| f.flags.no_writes)
             }
             _ => return None,
