@@ -239,6 +239,13 @@ impl RequestParser {
         }
     }
 
+    /// The command the last [`Self::next`] returned, again, from the same `buf`: its arguments
+    /// stay until the next call. Only valid right after `next` returned a command.
+    pub fn again<'a>(&'a self, buf: &'a [u8]) -> Command<'a> {
+        debug_assert!(self.state == State::Idle && !self.args.is_empty());
+        Command { buf, parser: self }
+    }
+
     /// Parses the next complete command from `buf`, which holds everything received and not yet
     /// discarded. Returns `Ok(None)` when more bytes are needed. Empty frames (`*0`, blank inline
     /// lines) are skipped, as Redis does.

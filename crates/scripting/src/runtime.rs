@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::ffi::c_int;
 use std::panic::AssertUnwindSafe;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use mlua::{
@@ -23,6 +23,40 @@ use crate::convert::{push_simple_reply, reply_to_lua, write_value, STATS_COUNTED
 use crate::host::{AclCheck, Host, Interrupt, LogLevel, ReplFlags};
 use crate::libs;
 use crate::{INTERRUPT_CHECK_INSTRUCTIONS, REDIS_VERSION, REDIS_VERSION_NUM};
+
+/// The interrupt hook's triggers while a run goes on normally.
+const INTERRUPT_CHECKS: HookTriggers =
+    HookTriggers::new().every_nth_instruction(INTERRUPT_CHECK_INSTRUCTIONS);
+
+/// Asks the host at `triggers` whether the run goes on (global, so coroutines a script creates
+/// are checked too). Once it is killed, the hook fires at every new line and every jump back,
+/// as Redis's does: a `pcall` may catch the error, but a loop around it raises it again, so no
+/// script can keep going by catching it.
+fn set_interrupt_hook(
+    lua: &Lua,
+    active: &Arc<ActiveRun>,
+    killed: &Arc<AtomicBool>,
+    triggers: HookTriggers,
+) -> Result<()> {
+    let (interrupted, killed) = (active.clone(), killed.clone());
+    lua.set_global_hook(triggers, move |lua, debug| {
+        // Once killed, only the script's own lines raise it again: the sandbox's code that
+        // runs around a script (its wrappers, the error handler) is not the script's.
+        if killed.load(Ordering::Relaxed) && debug.source().source.as_deref() == Some(SANDBOX_CHUNK)
+        {
+            return Ok(VmState::Continue);
+        }
+        match interrupted.with(|state| state.host.interrupt()) {
+            Ok(Interrupt::Kill) => {
+                if !killed.swap(true, Ordering::Relaxed) {
+                    set_interrupt_hook(lua, &interrupted, &killed, HookTriggers::EVERY_LINE)?;
+                }
+                Err(mlua::Error::RuntimeError(KILLED.to_string()))
+            }
+            _ => Ok(VmState::Continue),
+        }
+    })
+}
 
 /// The chunk name of the sandbox code: the error handler skips its frames, so errors point
 /// at the script's own line.
@@ -51,6 +85,8 @@ pub(crate) struct Runtime {
     handler: Function,
     /// `new_library_env()` for function states.
     pub(crate) new_library_env: Option<Function>,
+    /// A run was killed: the interrupt hook fires at every instruction until the run ends.
+    killed: Arc<AtomicBool>,
     /// Runs since the last garbage collection step ([`GC_STEP_PERIOD`]).
     runs_since_gc_step: AtomicU32,
 }
@@ -210,15 +246,8 @@ impl Runtime {
             .set_name(SANDBOX_CHUNK)
             .call((globals.clone(), rust, kind_name))?;
 
-        let interrupted = active.clone();
-        // Global, so coroutines a script creates are checked too.
-        lua.set_global_hook(
-            HookTriggers::new().every_nth_instruction(INTERRUPT_CHECK_INSTRUCTIONS),
-            move |_, _| match interrupted.with(|state| state.host.interrupt()) {
-                Ok(Interrupt::Kill) => Err(mlua::Error::RuntimeError(KILLED.to_string())),
-                _ => Ok(VmState::Continue),
-            },
-        )?;
+        let killed = Arc::new(AtomicBool::new(false));
+        set_interrupt_hook(&lua, &active, &killed, INTERRUPT_CHECKS)?;
         Ok(Runtime {
             lua,
             globals,
@@ -226,6 +255,7 @@ impl Runtime {
             active,
             handler,
             new_library_env,
+            killed,
             runs_since_gc_step: AtomicU32::new(0),
         })
     }
@@ -262,6 +292,9 @@ impl Runtime {
                 }
             })
         });
+        if self.killed.swap(false, Ordering::Relaxed) {
+            set_interrupt_hook(&self.lua, &self.active, &self.killed, INTERRUPT_CHECKS)?;
+        }
         if let Some(panic) = state.panic.take() {
             std::panic::resume_unwind(panic);
         }

@@ -883,6 +883,15 @@ mod tests {
     }
 
     #[test]
+    fn one_event_loop_below_four_cores_then_one_per_core() {
+        let loops: Vec<usize> = (1..=5)
+            .chain([16])
+            .map(params::default_event_loops)
+            .collect();
+        assert_eq!(loops, [1, 1, 1, 4, 5, 16]);
+    }
+
+    #[test]
     fn file_then_command_line() {
         let dir = std::env::temp_dir().join(format!("rl-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -563,11 +563,11 @@ const GENERAL: &[Param] = &[
         mutable: false,
         default: "0",
         get: |c| c.threads.to_string(),
-        // 0 means one event loop per core.
+        // 0 means as many event loops as suit the machine's cores.
         set: |c, w| {
             let n = parse_int(w, 0, 1024)? as usize;
             c.threads = if n == 0 {
-                std::thread::available_parallelism().map_or(1, |n| n.get())
+                default_event_loops(std::thread::available_parallelism().map_or(1, |n| n.get()))
             } else {
                 n
             };
@@ -881,6 +881,21 @@ impl Param {
             variadic: true,
             ..self
         }
+    }
+}
+
+/// The event loops `threads 0` (the default) starts on a machine with `cores` cores: one loop
+/// per core from four cores up, and a single loop below that. On two cores shared with the
+/// clients, a second loop cost more server CPU per request on 17 of the 20 rows of
+/// `bench/row_throughput.sh` (each loop sleeps and wakes more often with half the connections,
+/// and two loops writing one hot key contend for its shard) and was slower on 12 of them
+/// (BENCHMARKS.md, "Session 10"); Redis's own advice is likewise to use I/O threads only
+/// from four cores.
+pub fn default_event_loops(cores: usize) -> usize {
+    if cores < 4 {
+        1
+    } else {
+        cores
     }
 }
 

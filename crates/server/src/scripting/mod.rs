@@ -12,6 +12,7 @@
 //! waiting on their gate (see `dispatch`), and SCRIPT KILL / FUNCTION KILL, which run without
 //! a gate, ask it to stop; the runtime asks [`Host::interrupt`] every so many instructions.
 
+pub mod fiber;
 pub mod scripting_family;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -186,6 +187,8 @@ pub struct Running {
     busy: AtomicBool,
     /// SCRIPT KILL or FUNCTION KILL was accepted.
     kill: AtomicBool,
+    /// Told when a busy run ends (see [`Running::busy_ended`]).
+    busy_ended: tokio::sync::Notify,
 }
 
 #[derive(Clone)]
@@ -253,8 +256,26 @@ impl Running {
 
     fn finish(&self) {
         *self.current.lock() = None;
-        self.busy.store(false, Relaxed);
+        let was_busy = self.busy.swap(false, Relaxed);
         self.kill.store(false, Relaxed);
+        if was_busy {
+            self.busy_ended.notify_waiters();
+        }
+    }
+
+    /// Returns once no script is busy: a blocked client woken meanwhile (by the script's own
+    /// writes, or its timeout) is served after the script, as in Redis, not refused BUSY.
+    pub async fn busy_ended(&self) {
+        while self.is_busy() {
+            let ended = self.busy_ended.notified();
+            let mut ended = std::pin::pin!(ended);
+            // Registered before the check, so an end between the two is not missed.
+            ended.as_mut().enable();
+            if !self.is_busy() {
+                return;
+            }
+            ended.await;
+        }
     }
 }
 
@@ -494,6 +515,11 @@ impl Host for ScriptHost<'_, '_> {
                 run.command = self.ctx.args.iter().map(|a| a.to_vec()).collect();
             }
             running.busy.store(true, Relaxed);
+        }
+        if running.is_busy() && !running.kill.load(Relaxed) {
+            // The event loop answers its other clients (BUSY, SCRIPT KILL...) before the
+            // script goes on, as Redis does between a busy script's instructions.
+            fiber::suspend();
         }
         match running.kill.load(Relaxed) {
             true => Interrupt::Kill,

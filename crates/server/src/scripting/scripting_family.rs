@@ -27,6 +27,7 @@ const READ_KEYS: &str =
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("eval", -3, RUN_FLAGS, eval)
         .exclusive()
+        .runs_scripts()
         .key_specs(&[KeySpec::index(2)
             .keynum(0, 1, 1)
             .flags(RW | ACCESS | UPDATE)
@@ -40,6 +41,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("script numkeys:integer [key...] [arg...]"),
     CommandSpec::new("evalsha", -3, RUN_FLAGS, evalsha)
         .exclusive()
+        .runs_scripts()
         .key_specs(&[KeySpec::index(2)
             .keynum(0, 1, 1)
             .flags(RW | ACCESS | UPDATE)])
@@ -52,6 +54,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("sha1 numkeys:integer [key...] [arg...]"),
     CommandSpec::new("eval_ro", -3, READONLY | RUN_FLAGS, eval_ro)
         .exclusive()
+        .runs_scripts()
         .key_specs(&[KeySpec::index(2)
             .keynum(0, 1, 1)
             .flags(RO | ACCESS)
@@ -65,6 +68,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("script numkeys:integer [key...] [arg...]"),
     CommandSpec::new("evalsha_ro", -3, READONLY | RUN_FLAGS, evalsha_ro)
         .exclusive()
+        .runs_scripts()
         .key_specs(&[KeySpec::index(2).keynum(0, 1, 1).flags(RO | ACCESS)])
         .doc(
             Group::Scripting,
@@ -75,6 +79,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("sha1 numkeys:integer [key...] [arg...]"),
     CommandSpec::new("fcall", -3, RUN_FLAGS, fcall)
         .exclusive()
+        .runs_scripts()
         .key_specs(&[KeySpec::index(2)
             .keynum(0, 1, 1)
             .flags(RW | ACCESS | UPDATE)
@@ -84,6 +89,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("function numkeys:integer [key...] [arg...]"),
     CommandSpec::new("fcall_ro", -3, READONLY | RUN_FLAGS, fcall_ro)
         .exclusive()
+        .runs_scripts()
         .key_specs(&[KeySpec::index(2)
             .keynum(0, 1, 1)
             .flags(RO | ACCESS)

@@ -27,7 +27,7 @@ const DIFFERENT_VALUES: &[(&str, &str)] = &[
 const LITE_ONLY: &[(&str, &str)] = &[
     (
         "threads",
-        "redis-lite's event loops: one per core by default",
+        "redis-lite's event loops: one below four cores, else one per core, by default",
     ),
     ("maxkeys", "redis-lite's cap on the number of keys"),
     (
