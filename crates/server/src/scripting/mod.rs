@@ -410,8 +410,9 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
     fn admit_entry(&self, entry: &'static CommandEntry, args: &[&[u8]]) -> Result<(), String> {
         let flags = entry.spec.flags;
         let (server, client) = (self.ctx.server, &*self.ctx.client);
-        // Scripting's own commands stay refused even so: the running script holds their
-        // engines' locks, which they would wait on forever.
+        // `DEBUG set-disable-deny-scripts` lifts the refusal but for scripting's own commands
+        // (EVAL, SCRIPT, FUNCTION): the running script holds their engines' locks, which they
+        // would wait on forever.
         let deny_disabled = server.scripting.deny_scripts_disabled.load(Relaxed)
             && entry.spec.group != crate::command::Group::Scripting;
         if flags & NOSCRIPT != 0 && !deny_disabled {
@@ -426,7 +427,6 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
         }
         // Once a script has written, it must be able to finish: state checks stop applying.
         if flags & WRITE != 0 && !self.wrote {
-            let server = self.ctx.server;
             if let Some(error) = crate::persistence::write_refusal(server, flags, false)
                 .or_else(|| server.replication.master.write_refusal())
             {
