@@ -468,6 +468,18 @@ impl RequestParser {
     }
 }
 
+/// A line's words as Redis's `sdssplitargs` splits them (inline commands, AOF manifest lines,
+/// script and library shebangs), or None for unbalanced quotes.
+pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let (mut args, mut owned) = (Vec::new(), Vec::new());
+    split_inline(line, 0, &mut args, &mut owned).ok()?;
+    let word = |arg: &Arg| match arg {
+        Arg::InBuffer(range) => line[range.clone()].to_vec(),
+        Arg::Owned(range) => owned[range.clone()].to_vec(),
+    };
+    Some(args.iter().map(word).collect())
+}
+
 /// Splits an inline line into arguments with redis-cli's quoting rules: double quotes with
 /// `\n \r \t \b \a \\ \" \xHH` escapes, single quotes with `\'`, and whitespace separators.
 ///

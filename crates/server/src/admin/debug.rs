@@ -90,6 +90,13 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
                 .store(atoi(ctx.arg(2)) != 0, Relaxed);
             ctx.out.ok();
         }
+        (b"set-disable-deny-scripts", 3) => {
+            ctx.server
+                .scripting
+                .deny_scripts_disabled
+                .store(atoi(ctx.arg(2)) != 0, Relaxed);
+            ctx.out.ok();
+        }
         (b"log", 3) => {
             crate::log!(
                 Warning,
@@ -305,6 +312,8 @@ fn debug_reload(ctx: &mut Ctx<'_>) -> CmdResult {
     if flush {
         server.keyspace.flush(None, false);
         server.tracking.flushed();
+        // Functions too, as Redis empties them with the data here (not on FLUSHALL).
+        server.scripting.clear_libraries();
     }
     let on_duplicate = if merge {
         OnDuplicate::Replace
@@ -313,9 +322,7 @@ fn debug_reload(ctx: &mut Ctx<'_>) -> CmdResult {
     };
     if let Err(e) = rdb::load(server, &rdb::path(server), on_duplicate) {
         crate::log!(Warning, "DEBUG RELOAD failed: {e}");
-        return Err(CommandError::err(
-            "Error trying to load the RDB dump, check server logs.",
-        ));
+        return Err(CommandError::err("Error trying to load the RDB dump"));
     }
     crate::log!(Notice, "DB reloaded by DEBUG RELOAD");
     ctx.out.ok();
@@ -376,9 +383,8 @@ fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(2);
     let mut locked = ctx.lock_undeclared([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let entry = db
-        .peek(hash, key, ctx.now_ms)
-        .ok_or(CommandError::NoSuchKey)?;
+    // A raw lookup, as Redis's: a key past its TTL but still stored is shown.
+    let entry = db.peek_stored(hash, key).ok_or(CommandError::NoSuchKey)?;
     let idle = (ctx.now_ms / 1000).saturating_sub(entry.access() as u64);
     let mut text = format!(
         "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
@@ -417,9 +423,8 @@ fn debug_listpack(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(2);
     let mut locked = ctx.lock_undeclared([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let entry = db
-        .peek(hash, key, ctx.now_ms)
-        .ok_or(CommandError::NoSuchKey)?;
+    // A raw lookup, as Redis's: a key past its TTL but still stored is shown.
+    let entry = db.peek_stored(hash, key).ok_or(CommandError::NoSuchKey)?;
     let mut entries: Vec<Vec<u8>> = Vec::new();
     match entry.value() {
         Value::Hash(h) if h.encoding() == "listpack" => {
@@ -463,9 +468,8 @@ fn debug_quicklist(ctx: &mut Ctx<'_>) -> CmdResult {
     let full = ctx.arg_count() == 4 && atoi(ctx.arg(3)) != 0;
     let mut locked = ctx.lock_undeclared([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let entry = db
-        .peek(hash, key, ctx.now_ms)
-        .ok_or(CommandError::NoSuchKey)?;
+    // A raw lookup, as Redis's: a key past its TTL but still stored is shown.
+    let entry = db.peek_stored(hash, key).ok_or(CommandError::NoSuchKey)?;
     let Value::List(list) = entry.value() else {
         return Err(CommandError::err("Not a quicklist encoded object."));
     };

@@ -394,12 +394,11 @@ impl<'s> KeyLoader<'s> {
                 table.insert_entry(hash, entry);
                 self.stats.keys_loaded += 1;
             }
-            // Redis 7 functions need a script engine, which redis-lite does not have: refusing
-            // is better than starting without them.
+            // A library already loaded is a duplicate as a key is (DEBUG RELOAD NOFLUSH).
             Event::Function(code) => self
                 .server
                 .scripting
-                .restore_library(&code)
+                .restore_library(&code, self.on_duplicate == OnDuplicate::Replace)
                 .map_err(|e| format!("Failed loading library: {e}"))?,
             Event::Aux { key, value } => self.replication.take_aux(&key, &value),
             _ => {}

@@ -273,6 +273,9 @@ fn prepare(
                     "Can not execute a script with write flag using *_ro command.",
                 ));
             }
+            if let Some(error) = ctx.server.replication.master.write_refusal() {
+                return Err(error);
+            }
         }
     }
     let rules = RunRules {
@@ -641,7 +644,7 @@ fn function_restore(ctx: &mut Ctx<'_>) -> CmdResult {
                 "Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
             ))
         }
-        _ => return Err(ctx.wrong_arity()),
+        _ => return Err(CommandError::subcommand_syntax("FUNCTION", ctx.arg(1))),
     };
     let codes = redis_lite_persist::rdb::restore_functions(ctx.arg(2))
         .map_err(|_| CommandError::err("DUMP payload version or checksum are wrong"))?;
@@ -678,7 +681,7 @@ fn function_list(ctx: &mut Ctx<'_>) -> CmdResult {
     let libraries = ctx.server.scripting.functions.lock();
     let chosen: Vec<_> = libraries
         .libraries()
-        .filter(|l| pattern.is_none_or(|p| glob_match(p, l.name.as_bytes(), false)))
+        .filter(|l| pattern.is_none_or(|p| glob_match(p, l.name.as_bytes(), true)))
         .collect();
     let out = &mut ctx.out;
     out.array(chosen.len());

@@ -739,3 +739,101 @@ fn fuzz_lua_reply_verbatim_format_is_three_bytes() {
     let commands: Vec<&[&str]> = commands.iter().map(Vec::as_slice).collect();
     differential_both_protocols(&commands);
 }
+
+/// Found by Redis 7.0.15's own suite ("Consistent eval error reporting"): a command a script
+/// calls that is refused before it runs (OOM, a write from a read-only script, unknown, wrong
+/// arity) counts as that command's rejected call and as one error reply, as in Redis.
+#[test]
+fn refused_calls_in_scripts_are_counted_as_in_redis() {
+    differential(
+        testkit::script!("scripting/refused_calls_in_scripts_are_counted_as_in_redis"),
+        false,
+    );
+}
+
+/// Found by Redis 7.0.15's own suite, which uses `DEBUG set-disable-deny-scripts` to reach
+/// CLIENT LIST from a script: with it on, scripts may call `noscript` commands.
+#[test]
+fn deny_scripts_can_be_disabled_as_in_redis() {
+    differential(
+        testkit::script!("scripting/deny_scripts_can_be_disabled_as_in_redis"),
+        false,
+    );
+}
+
+/// Found by Redis 7.0.15's own suite ("not enough good replicas"): with
+/// `min-replicas-to-write` unmet, a script or function declaring writes is refused -NOREPLICAS
+/// before it runs; a script without a shebang fails at its first write.
+#[test]
+fn scripts_without_enough_replicas_fail_as_in_redis() {
+    differential(
+        testkit::script!("scripting/scripts_without_enough_replicas_fail_as_in_redis"),
+        false,
+    );
+}
+
+/// Found by Redis 7.0.15's own suite (functions.tcl): quoted library names, case-insensitive
+/// function names, FUNCTION RESTORE's arity error, flags that are not strings; EVAL's shebang
+/// is split the same way.
+#[test]
+fn functions_edge_cases_match_redis() {
+    differential(
+        testkit::script!("scripting/functions_edge_cases_match_redis"),
+        false,
+    );
+}
+
+/// Found by Redis 7.0.15's own suite: DEBUG RELOAD NOFLUSH fails on a library already loaded,
+/// NOFLUSH MERGE replaces it, and a plain DEBUG RELOAD empties functions before loading.
+#[test]
+fn debug_reload_loads_functions_as_redis() {
+    differential(
+        testkit::script!("scripting/debug_reload_loads_functions_as_redis"),
+        false,
+    );
+}
+
+/// Found by Redis 7.0.15's own suite ("Script check unpack with massive arguments", the
+/// cmsgpack smoke test): `unpack`, `redis.call` and cmsgpack reach Lua's stack limit where
+/// Redis does (7999 values), with its errors, and large tables pack and unpack.
+#[test]
+fn lua_stack_limits_match_redis() {
+    differential(
+        testkit::script!("scripting/lua_stack_limits_match_redis"),
+        false,
+    );
+}
+
+/// Found by Redis 7.0.15's own suite ("Script delete the expired key"): DEBUG OBJECT shows a
+/// key past its TTL that is still stored (a raw lookup, as Redis's), and a script then finds
+/// it gone.
+#[test]
+fn a_script_finds_gone_a_key_that_debug_object_still_shows() {
+    differential(
+        &[
+            &["DEBUG", "set-active-expire", "0"],
+            &["SET", "key", "value", "PX", "1"],
+            &["DEBUG", "SLEEP", "0.01"],
+            // DEBUG OBJECT's address and LRU clock differ: only its start is compared.
+            &["DEBUG", "set-disable-deny-scripts", "1"],
+            &[
+                "EVAL",
+                "return (redis.call('DEBUG', 'OBJECT', 'key'):gsub('0x%x+', 'addr')):sub(1, 13)",
+                "0",
+            ],
+            &["DEBUG", "set-disable-deny-scripts", "0"],
+            &["EVAL", "return redis.call('EXISTS', 'key')", "0"],
+            &["EXISTS", "key"],
+            &["DEBUG", "OBJECT", "key"],
+            &["DEBUG", "set-active-expire", "1"],
+        ],
+        false,
+    );
+}
+
+/// Found by Redis 7.0.15's own suite ("malformed big number protocol parsing"): a script's
+/// big number has its CR and LF sent as spaces in RESP2 as in RESP3.
+#[test]
+fn a_big_number_reply_has_no_line_breaks_in_either_protocol() {
+    differential_both_protocols(&[&["EVAL", "return {big_number='123\\r\\n123'}", "0"]]);
+}
