@@ -407,8 +407,7 @@ pub async fn serve(
                 true
             }
             Event::Woken(wake) => {
-                // Served after a busy script, as in Redis, rather than refused BUSY.
-                conn.server.scripting.running.busy_ended().await;
+                conn.server.scripting.running.ended().await;
                 let postponed = conn.client.blocked.as_ref().is_some_and(|b| b.postponed);
                 match postponed {
                     // A command held by CLIENT PAUSE may run a script.

@@ -187,8 +187,10 @@ pub struct Running {
     busy: AtomicBool,
     /// SCRIPT KILL or FUNCTION KILL was accepted.
     kill: AtomicBool,
-    /// Told when a busy run ends (see [`Running::busy_ended`]).
-    busy_ended: tokio::sync::Notify,
+    /// A script runs now (what `current` says, without its lock).
+    in_progress: AtomicBool,
+    /// Told when a run ends (see [`Running::ended`]).
+    ended: tokio::sync::Notify,
 }
 
 #[derive(Clone)]
@@ -252,26 +254,27 @@ impl Running {
     fn start(&self, info: RunInfo) {
         self.kill.store(false, Relaxed);
         *self.current.lock() = Some(info);
+        self.in_progress.store(true, Relaxed);
     }
 
     fn finish(&self) {
         *self.current.lock() = None;
-        let was_busy = self.busy.swap(false, Relaxed);
+        self.busy.store(false, Relaxed);
         self.kill.store(false, Relaxed);
-        if was_busy {
-            self.busy_ended.notify_waiters();
-        }
+        self.in_progress.store(false, Relaxed);
+        self.ended.notify_waiters();
     }
 
-    /// Returns once no script is busy: a blocked client woken meanwhile (by the script's own
-    /// writes, or its timeout) is served after the script, as in Redis, not refused BUSY.
-    pub async fn busy_ended(&self) {
-        while self.is_busy() {
-            let ended = self.busy_ended.notified();
+    /// Returns once no script runs: a blocked client woken by a script's writes (or its
+    /// timeout) while it runs is served after it, as in Redis, rather than waiting on a gate
+    /// on its loop's thread and being refused BUSY if the script turns busy meanwhile.
+    pub async fn ended(&self) {
+        while self.in_progress.load(Relaxed) {
+            let ended = self.ended.notified();
             let mut ended = std::pin::pin!(ended);
             // Registered before the check, so an end between the two is not missed.
             ended.as_mut().enable();
-            if !self.is_busy() {
+            if !self.in_progress.load(Relaxed) {
                 return;
             }
             ended.await;
