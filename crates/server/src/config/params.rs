@@ -721,7 +721,9 @@ const MEMORY: &[Param] = &[
 
 /// Encryption at rest (`persist`'s seal).
 const ENCRYPTION: &[Param] = &[
-    bool_param!("encryption", encryption, default "no", mutable true).informs(&[Apply::Aof]).hidden(),
+    bool_param!("encryption", encryption, default "no", mutable true)
+        .informs(&[Apply::Aof])
+        .hidden(),
     Param {
         name: "encryption-key-file",
         mutable: true,
