@@ -65,22 +65,21 @@ impl Scripting {
     /// Whether running EVAL, EVALSHA, FCALL or a `_RO` form of them (`command`, lower case)
     /// may write, as Redis judges it before the run (paused writes hold such runs): by the
     /// flags the script or function declared; a script without a shebang may write unless a
-    /// `_RO` form runs it; one not found (or not compiling) as its command's flags say. None
-    /// for other commands.
+    /// `_RO` form runs it; one not found (or with an invalid shebang) as its command's flags
+    /// say. None for other commands.
     pub fn run_may_write(&self, command: &str, args: &[&[u8]]) -> Option<bool> {
         let read_only_form = command.ends_with("_ro");
         let declared_no_writes = match command {
             "eval" | "eval_ro" | "evalsha" | "evalsha_ro" => {
-                let mut cache = self.eval.lock();
-                let sha = match command.starts_with("evalsha") {
-                    true => Some(args[1].to_vec()),
-                    false => cache.load(args[1]).ok().map(String::into_bytes),
+                let cache = self.eval.lock();
+                let flags = match command.starts_with("evalsha") {
+                    true => cache.get(args[1]).map(|s| s.flags),
+                    false => cache.declared_flags(args[1]),
                 };
-                sha.and_then(|sha| cache.get(&sha).map(|s| s.flags))
-                    .map(|flags| match flags.declared {
-                        true => flags.no_writes,
-                        false => read_only_form,
-                    })
+                flags.map(|flags| match flags.declared {
+                    true => flags.no_writes,
+                    false => read_only_form,
+                })
             }
             "fcall" | "fcall_ro" => {
                 let name = String::from_utf8_lossy(args[1]);

@@ -61,7 +61,6 @@ const NOT_SERVED: &[&str] = &[
     "SET-SKIP-CHECKSUM-VALIDATION",
     "STRUCTSIZE",
     "CLIENT-EVICTION",
-    "PAUSE-CRON",
     "CLUSTERLINK",
 ];
 
