@@ -91,6 +91,16 @@ impl ScriptCache {
         Ok(sha)
     }
 
+    /// The flags `body` declares, from the cache or else its shebang, without compiling or
+    /// caching it (how Redis judges an EVAL it has not run yet: paused, or queued in MULTI).
+    /// None when the shebang is invalid.
+    pub fn declared_flags(&self, body: &[u8]) -> Option<ScriptFlags> {
+        match self.get(crate::sha1_hex(body).as_bytes()) {
+            Some(script) => Some(script.flags),
+            None => parse_shebang(body).ok().map(|(flags, _)| flags),
+        }
+    }
+
     /// The script named `sha` (any case), if cached.
     pub fn get(&self, sha: &[u8]) -> Option<&Script> {
         self.scripts.get(&sha_key(sha)?)

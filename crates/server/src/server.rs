@@ -43,6 +43,8 @@ pub struct Server {
     pub clients: Clients,
     pub stats: ServerStats,
     pub active_expiry: ActiveExpiry,
+    /// DEBUG PAUSE-CRON: while set, the cron thread skips its rounds.
+    pub cron_paused: AtomicBool,
     pub memory: crate::memory::Marks,
     pub pubsub: Arc<PubSub>,
     pub notifier: Arc<Notifier>,
@@ -183,6 +185,7 @@ impl Server {
                 cycle_usec: AtomicU64::new(0),
                 stale_share: AtomicU64::new(0),
             },
+            cron_paused: AtomicBool::new(false),
             memory: Default::default(),
             pubsub,
             notifier,
@@ -791,6 +794,10 @@ fn cron(server: Arc<Server>) {
         };
         server.stats.hz.store(hz as u64, Relaxed);
         let period = Duration::from_millis(1000 / hz as u64);
+        if server.cron_paused.load(Relaxed) {
+            std::thread::sleep(period);
+            continue;
+        }
         let tick = Instant::now();
         server.clients.peaks.tick();
         {

@@ -47,7 +47,6 @@ const REFUSED: &[(&str, &str)] = &[
         "aof-flush-sleep",
         "the AOF is written by the event loops and a writer thread, with no flush pause",
     ),
-    ("pause-cron", "the cron has no pause switch"),
     (
         "set-skip-checksum-validation",
         "RDB and RESTORE checksums are always verified",
@@ -95,6 +94,10 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
                 .scripting
                 .deny_scripts_disabled
                 .store(atoi(ctx.arg(2)) != 0, Relaxed);
+            ctx.out.ok();
+        }
+        (b"pause-cron", 3) => {
+            ctx.server.cron_paused.store(atoi(ctx.arg(2)) != 0, Relaxed);
             ctx.out.ok();
         }
         (b"log", 3) => {
@@ -691,6 +694,8 @@ fn debug_help(ctx: &mut Ctx<'_>) {
             "QUICKLIST <key> [<0|1>]",
             "    Show low level info about the quicklist encoding of <key>.",
             "    The optional argument (0 by default) sets the level of detail",
+            "PAUSE-CRON <0|1>",
+            "    Stop periodic cron job processing.",
             "REPLYBUFFER PEAK-RESET-TIME <NEVER||RESET|time>",
             "    Sets the time (in milliseconds) to wait between client reply buffer peak resets.",
             "    In case NEVER is provided the last observed peak will never be reset",

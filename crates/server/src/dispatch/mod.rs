@@ -108,7 +108,13 @@ fn execute_admitted<'s>(
             return Ok(None);
         }
     };
-    match check::admit(server, client, entry, args) {
+    // Admission may evict keys under maxmemory: their invalidations for this client come
+    // before its reply, as Redis sends them before the command runs.
+    crate::tracking::before_command(client);
+    let admission = check::admit(server, client, entry, args);
+    crate::tracking::after_admission(client, out);
+    let start = out.len();
+    match admission {
         Admission::Run => {}
         Admission::Redirect(error) => {
             check::refused_exec(server, client, entry);
@@ -127,8 +133,9 @@ fn execute_admitted<'s>(
                 Paused::Retry => return retry_after_pause(server, client, args, out, held),
             }
             let watched_key_changed = client.watch_flag.load(Relaxed);
+            let flags = pause::queued_flags(server, entry, args);
             let multi = client.multi.as_mut().expect("queued only inside MULTI");
-            multi.queue(args, entry.spec.flags, watched_key_changed);
+            multi.queue(args, flags, watched_key_changed);
             ReplyWriter::new(out, client.protocol).simple("QUEUED");
             finish_reply(client, out, start);
             return Ok(Some(entry.full_name.as_str()));

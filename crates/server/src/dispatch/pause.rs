@@ -199,6 +199,16 @@ pub fn holds(server: &Server, client: &ClientState, entry: &CommandEntry, args: 
     }
 }
 
+/// The flags a command queued in MULTI adds to its EXEC's: a script that may write counts as
+/// `may_replicate`, so that a WRITE pause holds its EXEC as it would hold the script alone
+/// (Redis folds a queued script's declared flags into the transaction's).
+pub fn queued_flags(server: &Server, entry: &CommandEntry, args: &[&[u8]]) -> u32 {
+    match server.scripting.run_may_write(&entry.full_name, args) {
+        Some(true) => entry.spec.flags | flags::MAY_REPLICATE,
+        _ => entry.spec.flags,
+    }
+}
+
 /// CLIENT PAUSE timeout [WRITE|ALL]
 pub fn client_pause(ctx: &mut Ctx<'_>) -> CmdResult {
     let kind = match ctx.arg_count() {

@@ -71,8 +71,8 @@ impl Scripting {
     /// Whether running EVAL, EVALSHA, FCALL or a `_RO` form of them (`command`, lower case)
     /// may write, as Redis judges it before the run (paused writes hold such runs): by the
     /// flags the script or function declared; a script without a shebang may write unless a
-    /// `_RO` form runs it; one not found (or not compiling) as its command's flags say. None
-    /// for other commands.
+    /// `_RO` form runs it; one not found (or with an invalid shebang) as its command's flags
+    /// say. None for other commands.
     pub fn run_may_write(&self, command: &str, args: &[&[u8]]) -> Option<bool> {
         let read_only_form = command.ends_with("_ro");
         let declared = self.declared_no_writes(command, args)?;
@@ -92,15 +92,15 @@ impl Scripting {
     fn declared_no_writes(&self, command: &str, args: &[&[u8]]) -> Option<Option<bool>> {
         Some(match command {
             "eval" | "eval_ro" | "evalsha" | "evalsha_ro" => {
-                let Some(mut cache) = self.eval.try_lock() else {
+                let Some(cache) = self.eval.try_lock() else {
                     return Some(None);
                 };
-                let sha = match command.starts_with("evalsha") {
-                    true => Some(args[1].to_vec()),
-                    false => cache.load(args[1]).ok().map(String::into_bytes),
+                // Read from the shebang, without compiling or caching the script.
+                let flags = match command.starts_with("evalsha") {
+                    true => cache.get(args[1]).map(|s| s.flags),
+                    false => cache.declared_flags(args[1]),
                 };
-                sha.and_then(|sha| cache.get(&sha).map(|s| s.flags))
-                    .and_then(|flags| flags.declared.then_some(flags.no_writes))
+                flags.and_then(|flags| flags.declared.then_some(flags.no_writes))
             }
             "fcall" | "fcall_ro" => {
                 let name = String::from_utf8_lossy(args[1]);

@@ -514,8 +514,8 @@ impl Tracking {
     }
 }
 
-/// Before a command a connection runs (not one EXEC or a script runs inside it): its client
-/// becomes the thread's current client.
+/// Before a command a connection runs, and before its admission checks (not one EXEC or a
+/// script runs inside it): its client becomes the thread's current client.
 #[inline]
 pub fn before_command(client: &ClientState) {
     if !client.mode.nested() {
@@ -535,6 +535,21 @@ pub fn after_command(client: &mut ClientState, entry: &CommandEntry, out: &mut V
     {
         client.tracking.caching = false;
     }
+    write_pending(out);
+}
+
+/// After a connection's command was admitted or refused: what admission caused (evictions
+/// under maxmemory) is written ahead of the reply. The client is current again when its
+/// command runs ([`before_command`]).
+#[inline]
+pub fn after_admission(client: &ClientState, out: &mut Vec<u8>) {
+    if !client.mode.nested() {
+        write_pending(out);
+    }
+}
+
+/// Ends the current client's turn: the messages kept for it go to its output.
+fn write_pending(out: &mut Vec<u8>) {
     CURRENT.set(0);
     PENDING.with_borrow_mut(|pending| {
         if !pending.is_empty() {

@@ -157,6 +157,45 @@ fn write_pause_holds_what_may_write_until_unpause() {
     }
 }
 
+/// A transaction that queued a script which may write is held by a WRITE pause at EXEC, as the
+/// script alone would be; one whose scripts declare `no-writes` runs. Queuing a script neither
+/// runs nor caches it (found by Redis's suite, "Test write scripts in mutli-exec are blocked by
+/// pause RO"; redis-lite ran such EXECs at once).
+#[test]
+fn an_exec_of_queued_write_scripts_is_held_by_a_write_pause() {
+    for program in programs("an_exec_of_queued_write_scripts_is_held_by_a_write_pause") {
+        let server = start(program);
+        let mut admin = server.raw();
+        let mut transactions = Vec::new();
+        for script in [
+            "return 12",
+            "#!lua\nreturn 13",
+            "#!lua flags=no-writes\nreturn 14",
+        ] {
+            let mut raw = server.raw();
+            raw.expect_replies(&[
+                (&["MULTI"], "+OK\r\n"),
+                (&["EVAL", script, "0"], "+QUEUED\r\n"),
+            ]);
+            transactions.push(raw);
+        }
+        // The SHA1 of "return 12".
+        let sha = "bc1911793137c7c871ce1616c22ce4461d9186f7";
+        admin.expect_replies(&[
+            (&["SCRIPT", "EXISTS", sha], "*1\r\n:0\r\n"),
+            (&["CLIENT", "PAUSE", "100000", "WRITE"], "+OK\r\n"),
+        ]);
+        for raw in &mut transactions {
+            send(raw, &["EXEC"]);
+        }
+        assert_eq!(reply(&mut transactions[2]), "*1\r\n:14\r\n", "{program:?}");
+        wait_blocked(&mut admin, 2);
+        assert_eq!(admin.cmd_text(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
+        assert_eq!(reply(&mut transactions[0]), "*1\r\n:12\r\n");
+        assert_eq!(reply(&mut transactions[1]), "*1\r\n:13\r\n");
+    }
+}
+
 #[test]
 fn all_pause_holds_everyone_but_monitors_and_only_lengthens() {
     for program in programs("all_pause_holds_everyone_but_monitors_and_only_lengthens") {

@@ -399,6 +399,38 @@ fn other_databases_eviction_and_reload_match_redis() {
     });
 }
 
+/// A key evicted under maxmemory before the tracking client's own next command is announced
+/// ahead of that command's reply (found by Redis's suite, "Tracking invalidation message of
+/// eviction keys should be before response"; redis-lite sent it after).
+#[test]
+fn an_eviction_before_a_command_is_announced_before_its_reply() {
+    compare(&[], |server, _| {
+        let mut reader = resp3(server);
+        let mut seen = Vec::new();
+        let mut step = |raw: &mut Raw, cmds: &[&[&str]]| seen.push(exchange(raw, cmds));
+        step(
+            &mut reader,
+            &[
+                &["CLIENT", "TRACKING", "ON"],
+                &["CONFIG", "SET", "maxmemory-policy", "volatile-random"],
+                &["SET", "volatile", "v", "EX", "1000"],
+                &["SET", "kept", "v"],
+                &["MGET", "volatile", "kept"],
+            ],
+        );
+        step(
+            &mut reader,
+            &[
+                &["CONFIG", "SET", "maxmemory", "1"],
+                &["GET", "kept"],
+                &["CONFIG", "SET", "maxmemory", "0"],
+            ],
+        );
+        step(&mut reader, &[&["EXISTS", "volatile", "kept"]]);
+        seen
+    });
+}
+
 #[test]
 fn tracking_table_max_keys_evicts_with_invalidations_as_redis() {
     compare(&[], |server, _| {
