@@ -2,9 +2,10 @@
 //! order the writes were applied (commands append while they hold their shard locks, see
 //! `Ctx::propagate`; the engine's expiry and eviction DELs under the key's lock). It owns the
 //! framing: a `SELECT` before a record in another database than the last one, and `MULTI` ...
-//! `EXEC` around a unit of several records (a transaction, or one command that emits several,
-//! as Redis 7 wraps multi-record propagation). Its offset counts the bytes appended since start,
-//! as Redis's `master_repl_offset`.
+//! `EXEC` around a unit of several records (a transaction, a script, or one command that emits
+//! several, as Redis 7 wraps multi-record propagation); a unit of one record goes bare, as
+//! Redis 7.0 propagates a transaction or script that wrote once. Its offset counts the bytes
+//! appended since start, as Redis's `master_repl_offset`.
 //!
 //! Sinks read the stream, each from its own cursor: the AOF writer now, a replication backlog
 //! later. The journal records only while at least one sink listens, so with the AOF off (and
@@ -57,11 +58,15 @@ struct Stream {
     offset: u64,
     /// The database of the last record; a SELECT precedes a record in another one.
     selected_db: Option<usize>,
-    /// A unit is open (an EXEC is running, or a multi-record command is being appended).
+    /// A unit is open (an EXEC or a script is running, or a multi-record command is being
+    /// appended).
     unit_open: bool,
-    /// Where the open unit's MULTI starts in `buf`, once the unit has a record. Sinks do not
-    /// see the block until EXEC closes it, so no sink (and no file) ever holds half a unit.
+    /// Where the open unit's block starts in `buf`, once the unit has a record: its first
+    /// record, and the MULTI put before it when a second one comes. Sinks do not see the block
+    /// until the unit closes, so no sink (and no file) ever holds half a unit.
     held_from: Option<usize>,
+    /// Records in the open unit: with two or more it is framed in MULTI/EXEC.
+    unit_records: usize,
     /// The open unit has a record for every sink (not only replicas').
     unit_shared: bool,
     /// The stream's byte ranges (absolute offsets, in order) that only replicating sinks read:
@@ -71,17 +76,17 @@ struct Stream {
 }
 
 impl Stream {
-    /// Appends one record in `db`: SELECT when the database changes, and MULTI before the
-    /// first record of an open unit (after the SELECT, as Redis frames it).
+    /// Appends one record in `db`: SELECT when the database changes (in a unit of several, the
+    /// first record's SELECT before the MULTI, as Redis frames it).
     fn append<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
+        if self.unit_open && self.unit_records == 1 {
+            self.insert_multi();
+        }
         if self.selected_db != Some(db) {
             encode_command(&mut self.buf, &["SELECT", &db.to_string()]);
             self.selected_db = Some(db);
         }
-        if self.unit_open && self.held_from.is_none() {
-            self.held_from = Some(self.buf.len());
-            encode_command(&mut self.buf, &["MULTI"]);
-        }
+        self.count_unit_record();
         encode_command(&mut self.buf, args);
         self.unit_shared = true;
     }
@@ -89,14 +94,51 @@ impl Stream {
     /// Appends a record only replicating sinks read, with no SELECT (it acts the same in every
     /// database, and the other sinks must not see a database change they would miss).
     fn append_for_replicas<A: AsRef<[u8]>>(&mut self, args: &[A]) {
-        if self.unit_open && self.held_from.is_none() {
-            self.held_from = Some(self.buf.len());
-            encode_command(&mut self.buf, &["MULTI"]);
-            self.unit_shared = false;
+        if self.unit_open && self.unit_records == 1 {
+            self.insert_multi();
         }
+        self.count_unit_record();
         let from = self.start + self.buf.len() as u64;
         encode_command(&mut self.buf, args);
         self.mark_replication_only(from);
+    }
+
+    /// Inside an open unit, counts the record about to be appended; the first one starts the
+    /// unit's block.
+    fn count_unit_record(&mut self) {
+        if !self.unit_open {
+            return;
+        }
+        if self.unit_records == 0 {
+            self.held_from = Some(self.buf.len());
+            self.unit_shared = false;
+        }
+        self.unit_records += 1;
+    }
+
+    /// Puts MULTI before the open unit's first record, now that a second one comes: a unit of
+    /// one record stays bare. The first record's bytes move up, and so does its
+    /// replication-only range, if it is one.
+    fn insert_multi(&mut self) {
+        let at = self.held_from.expect("a unit with a record has a block");
+        let mut multi = Vec::new();
+        encode_command(&mut multi, &["MULTI"]);
+        let (shift, from) = (multi.len() as u64, self.start + at as u64);
+        self.buf.splice(at..at, multi);
+        // The MULTI is for every sink: a range running across it (the record merged with
+        // replication-only bytes before it) is split around it.
+        let mut ranges = Vec::with_capacity(self.replication_only.len() + 1);
+        for range in self.replication_only.drain(..) {
+            if range.end <= from {
+                ranges.push(range);
+                continue;
+            }
+            if range.start < from {
+                ranges.push(range.start..from);
+            }
+            ranges.push(range.start.max(from) + shift..range.end + shift);
+        }
+        self.replication_only = ranges;
     }
 
     /// Marks the bytes from `from` to the end as read by replicating sinks only.
@@ -123,18 +165,21 @@ impl Stream {
             .any(|r| r.replicates && r.cursor.is_some())
     }
 
-    /// Closes the open unit: its block gets its EXEC and becomes readable. Returns whether it
-    /// had a record (an empty unit leaves nothing in the stream).
+    /// Closes the open unit: its block (with its EXEC when it has several records) becomes
+    /// readable. Returns whether it had a record (an empty unit leaves nothing in the stream).
     fn close_unit(&mut self) -> bool {
         self.unit_open = false;
+        let records = std::mem::take(&mut self.unit_records);
         let Some(held_from) = self.held_from.take() else {
             return false;
         };
-        encode_command(&mut self.buf, &["EXEC"]);
-        // A unit of replication-only records is replication-only as a whole: the AOF gets no
-        // empty MULTI/EXEC.
-        if !self.unit_shared {
-            self.mark_replication_only(self.start + held_from as u64);
+        if records > 1 {
+            encode_command(&mut self.buf, &["EXEC"]);
+            // A unit of replication-only records is replication-only as a whole: the AOF gets
+            // no empty MULTI/EXEC.
+            if !self.unit_shared {
+                self.mark_replication_only(self.start + held_from as u64);
+            }
         }
         true
     }
@@ -230,6 +275,7 @@ impl Journal {
             stream.buf = Vec::new();
             stream.start = stream.offset;
             stream.held_from = None;
+            stream.unit_records = 0;
             // Records appended later, once a sink listens again, belong to no unit of now.
             stream.unit_open = false;
         } else {
@@ -293,6 +339,16 @@ impl Journal {
         stream.unit_open |= in_unit;
         stream.append_for_replicas(args);
         self.finish_append(&mut stream)
+    }
+
+    /// Opens a unit for an EXEC or a script that starts: whatever it appends until
+    /// [`close_unit`](Self::close_unit) joins it, the DELs of keys its lookups find expired
+    /// included, as Redis counts those among a transaction's effects. Nothing happens while
+    /// nothing records (a record with `in_unit` opens it then).
+    pub fn open_unit(&self) {
+        if self.is_recording() {
+            self.stream.lock().unit_open = true;
+        }
     }
 
     /// Closes the transaction's unit, making its block readable. Returns the offset of its end, which
@@ -491,9 +547,7 @@ mod tests {
                 &["PUBLISH", "c", "1"],
                 &["SET", "b", "2"],
                 &["EXEC"],
-                &["MULTI"],
                 &["PUBLISH", "c", "2"],
-                &["EXEC"],
                 &["SET", "c", "3"],
             ])
         );
@@ -581,6 +635,32 @@ mod tests {
         ]);
         assert_eq!(end as usize, visible.len() + block.len());
         assert_eq!(read_all(&journal, id), block);
+    }
+
+    #[test]
+    fn a_unit_of_one_record_goes_bare() {
+        let (journal, id, _) = listening();
+        journal.open_unit();
+        assert_eq!(journal.record(1, &["SET", "a", "1"], true), 0);
+        let end = journal.close_unit();
+        let expected = resp(&[&["SELECT", "1"], &["SET", "a", "1"]]);
+        assert_eq!(end as usize, expected.len());
+        assert_eq!(read_all(&journal, id), expected);
+        // A record appended from outside the transaction while it runs (an expired key's DEL)
+        // joins it, and the second record brings the MULTI before the first; a change of
+        // database inside is selected inside.
+        journal.open_unit();
+        journal.record(1, &["DEL", "gone"], false);
+        journal.record(2, &["SET", "b", "2"], true);
+        journal.close_unit();
+        let expected = resp(&[
+            &["MULTI"],
+            &["DEL", "gone"],
+            &["SELECT", "2"],
+            &["SET", "b", "2"],
+            &["EXEC"],
+        ]);
+        assert_eq!(read_all(&journal, id), expected);
     }
 
     #[test]

@@ -138,6 +138,9 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.null_array();
         return Ok(());
     }
+    // The transaction is one unit in the journal, from its first lookup on (a key found
+    // expired there is deleted inside it, as Redis propagates it).
+    ctx.server.journal.open_unit();
     let header = ctx.out.buffer().len();
     ctx.out.array(multi.queue.len());
     let header = header..ctx.out.buffer().len();
@@ -156,8 +159,8 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     ctx.client.mode = outer;
     keep_pushes_of_silenced_exec(ctx, header);
-    // The journal's MULTI block closes, and the reply waits for its EXEC record: a block
-    // without one is dropped when the AOF is loaded.
+    // The journal's unit closes, and the reply waits for its end (a MULTI block without its
+    // EXEC is dropped when the AOF is loaded).
     let offset = ctx.server.journal.close_unit();
     ctx.client.journal_offset = ctx.client.journal_offset.max(offset);
     Ok(())
