@@ -46,6 +46,7 @@ mod notifications;
 mod observability;
 mod persistence;
 mod protocol;
+mod propagation;
 mod pubsub;
 mod pubsub_replication;
 mod raw_errors;
