@@ -5,8 +5,9 @@
 //! replica whose link is down, loading, a busy script, a replica or MONITOR client touching the
 //! keyspace; then MULTI queueing. ACL permissions (`acl::check`) come right after
 //! authentication, the cluster's redirections (`cluster::redirect`) after `no_multi`, where
-//! Redis checks them. Paused writes (`pause`) come
-//! last, checked inside the command's gates by `execute_held`.
+//! Redis checks them. Paused writes (`pause`) come last, checked inside the command's gates
+//! by `execute_held`. The commands EXEC runs from its queue were judged when queued and with
+//! EXEC: only their ACL permissions are checked again.
 //! Commands from a replica's master are obeyed: the rules that judge the server's own state
 //! (memory, MISCONF, read-only, stale, loading, busy) let them through, as Redis does.
 
@@ -96,6 +97,9 @@ pub fn admit(
     entry: &CommandEntry,
     args: &[&[u8]],
 ) -> Admission {
+    if client.mode.nested() {
+        return queued_admission(server, client, entry, args);
+    }
     // The rules, in the order they apply. Each is `fn(&Server, &mut ClientState,
     // &CommandEntry) -> Option<CommandError>`; written out as direct calls (not a table of
     // function pointers) so they inline on the hot path.
@@ -125,6 +129,24 @@ pub fn admit(
         return Admission::Queue;
     }
     Admission::Run
+}
+
+/// A command EXEC runs from its queue: the rules judged it when it was queued and again with
+/// EXEC (whose flags are those of its whole queue), so a transaction runs whole whatever its
+/// own commands change (`MULTI; SET a 1; REPLICAOF host port; SET b 1; EXEC` sets both, as in
+/// Redis). Only its ACL permissions are checked again, as Redis does: they may have changed
+/// since it was queued.
+#[cold]
+fn queued_admission(
+    server: &Arc<Server>,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+    args: &[&[u8]],
+) -> Admission {
+    match crate::acl::check::refusal(server, client, entry, args) {
+        Some(error) => Admission::Reject(error),
+        None => Admission::Run,
+    }
 }
 
 /// When EXEC itself is refused (out of memory, MISCONF, NOAUTH after a new password, a RESP2

@@ -88,7 +88,10 @@ fn execute_admitted<'s>(
         }
         Admission::Reject(error) => {
             let error = exec_abort(server, client, entry, error);
-            reject(client, Some(entry.id), error, out, start);
+            // A queued command whose permissions EXEC finds revoked is not counted as refused:
+            // Redis counts its error against EXEC (see `txn::exec`).
+            let counted = (!client.mode.nested()).then_some(entry.id);
+            reject(client, counted, error, out, start);
             return None;
         }
         Admission::Queue => {
@@ -433,9 +436,10 @@ pub(crate) fn forget_clock_pairing() {
     CLOCK_PAIRING.with(|paired| paired.set(None));
 }
 
-/// Runs a command queued by MULTI, from EXEC, appending its reply to EXEC's.
-pub fn execute_queued(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    execute(ctx.server, ctx.client, args, ctx.out.buffer());
+/// Runs a command queued by MULTI, from EXEC, appending its reply to EXEC's. Returns whether
+/// it ran (not refused by its ACL permissions, the one rule checked again).
+pub fn execute_queued(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> bool {
+    execute(ctx.server, ctx.client, args, ctx.out.buffer()).is_some()
 }
 
 /// A command refused before it ran: counted as rejected, as Redis does.

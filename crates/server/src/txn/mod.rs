@@ -153,9 +153,17 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
             journaled: true,
         },
     );
+    let mut last_refused = false;
     for command in &multi.queue {
         let args: Vec<&[u8]> = command.iter().map(Vec::as_slice).collect();
-        crate::dispatch::execute_queued(ctx, &args);
+        last_refused = !crate::dispatch::execute_queued(ctx, &args);
+    }
+    // Redis counts an error toward EXEC's failed calls when no queued command's call followed
+    // it: a refusal of the last queued command (its ACL permissions revoked since queuing).
+    if last_refused {
+        ctx.client.stats.commands[ctx.command.id]
+            .failed
+            .fetch_add(1, Ordering::Relaxed);
     }
     ctx.client.mode = outer;
     keep_pushes_of_silenced_exec(ctx, header);
