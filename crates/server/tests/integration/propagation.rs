@@ -119,3 +119,120 @@ fn a_transaction_or_script_of_one_write_propagates_it_bare() {
         );
     }
 }
+
+/// The ID of `raw`'s connection.
+fn client_id(raw: &mut Raw) -> String {
+    let reply = raw.cmd_text(&["CLIENT", "ID"]);
+    reply.trim_start_matches(':').trim_end().to_string()
+}
+
+/// Waits until a lookup deleted an expired key (active expiry is off in these scenarios): on
+/// redis-lite a woken client re-runs its command on its own event loop, after the command that
+/// woke it has replied.
+fn wait_expired(raw: &mut Raw) {
+    wait_until("the expired key's deletion", Duration::from_secs(10), || {
+        testkit::info_field(raw, "stats", "expired_keys") == "1"
+    });
+}
+
+/// Checks that the client `id` (blocked in BRPOP on `waiter`) is still blocked, then unblocks
+/// it: it gets the timeout's null reply.
+fn assert_still_blocked(raw: &mut Raw, waiter: &mut Raw, id: &str) {
+    let entry = raw.cmd_text(&["CLIENT", "LIST", "ID", id]);
+    assert!(entry.contains(" flags=b "), "{entry}");
+    assert_eq!(raw.cmd_text(&["CLIENT", "UNBLOCK", id]), ":1\r\n");
+    assert_eq!(waiter.read_reply(), b"*-1\r\n");
+}
+
+/// SWAPDB brings a key whose TTL passed to a client blocked on it: Redis streams the SWAPDB in
+/// the database already selected, then the DEL the woken client's lookup makes (the client
+/// stays blocked). redis-lite used to expire the key while looking for waiters, streaming its
+/// DEL (and a SELECT back) before the SWAPDB.
+#[test]
+fn swapdb_onto_a_blocked_client_streams_the_expired_keys_del_after_it() {
+    for (who, server) in masters() {
+        let mut raw = server.raw();
+        let mut stream = ReplicationStream::attach(&server);
+        run(
+            &mut raw,
+            &[
+                &["FLUSHALL"],
+                &["DEBUG", "SET-ACTIVE-EXPIRE", "0"],
+                &["SELECT", "1"],
+                &["RPUSH", "k", "hello"],
+                &["PEXPIRE", "k", "100"],
+            ],
+        );
+        let mut waiter = server.raw();
+        let id = client_id(&mut waiter);
+        run(&mut waiter, &[&["SELECT", "9"]]);
+        waiter.send(&testkit::encode(&[b"BRPOP", b"k", b"0"]));
+        wait_blocked(&mut raw, 1);
+        // Not a race: the TTL is over once this much time has passed, however loaded.
+        std::thread::sleep(Duration::from_millis(150));
+        run(&mut raw, &[&["SWAPDB", "1", "9"]]);
+        wait_expired(&mut raw);
+        assert_still_blocked(&mut raw, &mut waiter, &id);
+        run(&mut raw, &[&["SET", "end", "1"]]);
+        stream.expect(
+            who,
+            &[
+                "select *",
+                "flushall",
+                "select 1",
+                "rpush k hello",
+                "pexpireat k *",
+                "swapdb 1 9",
+                "select 9",
+                "del k",
+                "select 1",
+                "set end 1",
+            ],
+        );
+    }
+}
+
+/// A transaction pushes to a key a client is blocked on and gives it a TTL that is over when
+/// the transaction ends: the woken client's lookup deletes the key, and its DEL follows the
+/// transaction's EXEC in the stream.
+#[test]
+fn a_key_expired_when_exec_wakes_its_blocked_client_is_deleted_after_the_exec() {
+    for (who, server) in masters() {
+        let mut raw = server.raw();
+        let mut stream = ReplicationStream::attach(&server);
+        run(
+            &mut raw,
+            &[&["FLUSHALL"], &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]],
+        );
+        let mut waiter = server.raw();
+        let id = client_id(&mut waiter);
+        waiter.send(&testkit::encode(&[b"BRPOP", b"k", b"0"]));
+        wait_blocked(&mut raw, 1);
+        run(
+            &mut raw,
+            &[
+                &["MULTI"],
+                &["RPUSH", "k", "hello"],
+                &["PEXPIRE", "k", "100"],
+                &["DEBUG", "SLEEP", "0.2"],
+                &["EXEC"],
+            ],
+        );
+        wait_expired(&mut raw);
+        assert_still_blocked(&mut raw, &mut waiter, &id);
+        run(&mut raw, &[&["SET", "end", "1"]]);
+        stream.expect(
+            who,
+            &[
+                "select *",
+                "flushall",
+                "multi",
+                "rpush k hello",
+                "pexpireat k *",
+                "exec",
+                "del k",
+                "set end 1",
+            ],
+        );
+    }
+}
