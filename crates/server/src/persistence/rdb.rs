@@ -387,7 +387,7 @@ impl<'s> KeyLoader<'s> {
                 }
                 let mut entry = Entry::new(SmallBytes::new(&key), value).expiring_at(expire_at);
                 entry.set_access(redis_lite_engine::keyspace::lru_clock(self.now));
-                table.insert_entry(hash, entry);
+                table.load_entry(hash, entry);
                 self.stats.keys_loaded += 1;
             }
             // Redis 7 functions need a script engine, which redis-lite does not have: refusing
