@@ -97,9 +97,6 @@ pub fn admit(
     entry: &CommandEntry,
     args: &[&[u8]],
 ) -> Admission {
-    if client.mode.nested() {
-        return queued_admission(server, client, entry, args);
-    }
     // The rules, in the order they apply. Each is `fn(&Server, &mut ClientState,
     // &CommandEntry) -> Option<CommandError>`; written out as direct calls (not a table of
     // function pointers) so they inline on the hot path.
@@ -108,6 +105,16 @@ pub fn admit(
         .or_else(|| not_in_multi(server, client, entry));
     if let Some(error) = refusal {
         return Admission::Reject(error);
+    }
+    // A command EXEC runs from its queue (a nested client outside MULTI: the AOF loader
+    // replaying inside gates may be queuing a transaction of its log) was judged by the rules
+    // below when queued and again with EXEC, whose flags are its whole queue's: a transaction
+    // runs whole whatever its own commands change (`MULTI; SET a 1; REPLICAOF host port; SET b
+    // 1; EXEC` sets both, as in Redis). Only its ACL permissions, which may have changed since,
+    // are checked again (above), as Redis does; it was authenticated and outside MULTI for EXEC
+    // to run.
+    if client.mode.nested() && client.multi.is_none() {
+        return Admission::Run;
     }
     // Then the cluster's redirections, where Redis checks them.
     if let Some(redirection) = crate::cluster::redirect::check(server, client, entry, args) {
@@ -129,24 +136,6 @@ pub fn admit(
         return Admission::Queue;
     }
     Admission::Run
-}
-
-/// A command EXEC runs from its queue: the rules judged it when it was queued and again with
-/// EXEC (whose flags are those of its whole queue), so a transaction runs whole whatever its
-/// own commands change (`MULTI; SET a 1; REPLICAOF host port; SET b 1; EXEC` sets both, as in
-/// Redis). Only its ACL permissions are checked again, as Redis does: they may have changed
-/// since it was queued.
-#[cold]
-fn queued_admission(
-    server: &Arc<Server>,
-    client: &mut ClientState,
-    entry: &CommandEntry,
-    args: &[&[u8]],
-) -> Admission {
-    match crate::acl::check::refusal(server, client, entry, args) {
-        Some(error) => Admission::Reject(error),
-        None => Admission::Run,
-    }
 }
 
 /// When EXEC itself is refused (out of memory, MISCONF, NOAUTH after a new password, a RESP2

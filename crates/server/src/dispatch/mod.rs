@@ -409,26 +409,27 @@ pub(crate) fn call(
 /// The Unix time in milliseconds at `instant`, from this thread's pairing of the monotonic
 /// clock and the engine's clock ([`redis_lite_engine::now_us`], which never goes back), taken
 /// again once a second: the command's start time is read once for both its duration and its
-/// clock (reading the clock was a tenth of a pipelined load's CPU here). Paired and counted in
-/// microseconds and floored once, it lags the wall clock by less than a millisecond, as
+/// clock (reading the clock was a tenth of a pipelined load's CPU here). Paired to the
+/// microsecond, counted in nanoseconds and floored once, it lags the wall clock by less than a millisecond, as
 /// Redis's own clock does: a client's `GETEX k PXAT <its now + 10000>` then reads a PTTL of
 /// 10000 at most (floored twice, milliseconds lagged by up to two).
 fn unix_ms_at(instant: Instant) -> u64 {
     CLOCK_PAIRING.with(|paired| {
-        if let Some((base, base_us)) = paired.get() {
+        if let Some((base, base_ns)) = paired.get() {
             let since = instant.checked_duration_since(base);
             if let Some(since) = since.filter(|d| d.as_secs() == 0) {
-                return (base_us + u64::from(since.subsec_micros())) / 1000;
+                return (base_ns + u64::from(since.subsec_nanos())) / 1_000_000;
             }
         }
         let now_us = redis_lite_engine::now_us();
-        paired.set(Some((instant, now_us)));
+        paired.set(Some((instant, now_us * 1000)));
         now_us / 1000
     })
 }
 
 thread_local! {
-    /// An instant and the engine's time at it, in microseconds, for [`unix_ms_at`].
+    /// An instant and the engine's time at it, in nanoseconds (to the microsecond), for
+    /// [`unix_ms_at`].
     static CLOCK_PAIRING: std::cell::Cell<Option<(Instant, u64)>> = const { std::cell::Cell::new(None) };
 }
 

@@ -59,7 +59,11 @@ fn a_transaction_or_script_of_one_write_propagates_it_bare() {
                 &["MULTI"],
                 &["EXEC"],
                 &["EVAL", "redis.call('set', 'a', '3')", "0"],
-                &["EVAL", "redis.call('set', 'a', '4') redis.call('set', 'b', '4')", "0"],
+                &[
+                    "EVAL",
+                    "redis.call('set', 'a', '4') redis.call('set', 'b', '4')",
+                    "0",
+                ],
                 &["EVAL", "return redis.call('get', 'a')", "0"],
                 // A script inside a transaction: one write in all.
                 &["MULTI"],
@@ -130,9 +134,11 @@ fn client_id(raw: &mut Raw) -> String {
 /// redis-lite a woken client re-runs its command on its own event loop, after the command that
 /// woke it has replied.
 fn wait_expired(raw: &mut Raw) {
-    wait_until("the expired key's deletion", Duration::from_secs(10), || {
-        testkit::info_field(raw, "stats", "expired_keys") == "1"
-    });
+    wait_until(
+        "the expired key's deletion",
+        Duration::from_secs(10),
+        || testkit::info_field(raw, "stats", "expired_keys") == "1",
+    );
 }
 
 /// Checks that the client `id` (blocked in BRPOP on `waiter`) is still blocked, then unblocks

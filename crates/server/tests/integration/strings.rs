@@ -242,8 +242,14 @@ fn an_absolute_expiry_from_the_clients_clock_is_not_exceeded() {
                 .unwrap()
                 .as_millis();
             let at = (client_ms + 10_000).to_string();
-            assert_eq!(raw.cmd_text(&["GETEX", "foo", "PXAT", &at]), "$3\r\nbar\r\n");
-            let ttl: u64 = raw.cmd_text(&["PTTL", "foo"])[1..].trim_end().parse().unwrap();
+            assert_eq!(
+                raw.cmd_text(&["GETEX", "foo", "PXAT", &at]),
+                "$3\r\nbar\r\n"
+            );
+            let ttl: u64 = raw.cmd_text(&["PTTL", "foo"])[1..]
+                .trim_end()
+                .parse()
+                .unwrap();
             assert!(ttl <= 10_000, "{who}: PTTL {ttl} after PXAT {at}");
         }
     }
