@@ -6,6 +6,7 @@ use redis_lite_testkit as testkit;
 
 use std::time::Duration;
 
+use crate::blocking::{client_id, wait_blocked};
 use testkit::{wait_until, Raw, ReplicationStream, Server};
 
 /// redis-lite and real Redis (when installed), PINGing their replicas only once an hour.
@@ -24,13 +25,6 @@ fn run(raw: &mut Raw, commands: &[&[&str]]) {
         let reply = raw.cmd_text(command);
         assert!(!reply.starts_with('-'), "{command:?}: {reply}");
     }
-}
-
-/// Waits until `count` clients are blocked.
-fn wait_blocked(raw: &mut Raw, count: usize) {
-    wait_until("the client to block", Duration::from_secs(10), || {
-        testkit::info_field(raw, "clients", "blocked_clients") == count.to_string()
-    });
 }
 
 /// Redis 7.0 wraps a unit's effects in MULTI/EXEC only when there are several: a transaction
@@ -124,12 +118,6 @@ fn a_transaction_or_script_of_one_write_propagates_it_bare() {
     }
 }
 
-/// The ID of `raw`'s connection.
-fn client_id(raw: &mut Raw) -> String {
-    let reply = raw.cmd_text(&["CLIENT", "ID"]);
-    reply.trim_start_matches(':').trim_end().to_string()
-}
-
 /// Waits until a lookup deleted an expired key (active expiry is off in these scenarios): on
 /// redis-lite a woken client re-runs its command on its own event loop, after the command that
 /// woke it has replied.
@@ -150,59 +138,16 @@ fn assert_still_blocked(raw: &mut Raw, waiter: &mut Raw, id: &str) {
     assert_eq!(waiter.read_reply(), b"*-1\r\n");
 }
 
-/// SWAPDB brings a key whose TTL passed to a client blocked on it: Redis streams the SWAPDB in
-/// the database already selected, then the DEL the woken client's lookup makes (the client
-/// stays blocked). redis-lite used to expire the key while looking for waiters, streaming its
-/// DEL (and a SELECT back) before the SWAPDB.
-#[test]
-fn swapdb_onto_a_blocked_client_streams_the_expired_keys_del_after_it() {
-    for (who, server) in masters() {
-        let mut raw = server.raw();
-        let mut stream = ReplicationStream::attach(&server);
-        run(
-            &mut raw,
-            &[
-                &["FLUSHALL"],
-                &["DEBUG", "SET-ACTIVE-EXPIRE", "0"],
-                &["SELECT", "1"],
-                &["RPUSH", "k", "hello"],
-                &["PEXPIRE", "k", "100"],
-            ],
-        );
-        let mut waiter = server.raw();
-        let id = client_id(&mut waiter);
-        run(&mut waiter, &[&["SELECT", "9"]]);
-        waiter.send(&testkit::encode(&[b"BRPOP", b"k", b"0"]));
-        wait_blocked(&mut raw, 1);
-        // Not a race: the TTL is over once this much time has passed, however loaded.
-        std::thread::sleep(Duration::from_millis(150));
-        run(&mut raw, &[&["SWAPDB", "1", "9"]]);
-        wait_expired(&mut raw);
-        assert_still_blocked(&mut raw, &mut waiter, &id);
-        run(&mut raw, &[&["SET", "end", "1"]]);
-        stream.expect(
-            who,
-            &[
-                "select *",
-                "flushall",
-                "select 1",
-                "rpush k hello",
-                "pexpireat k *",
-                "swapdb 1 9",
-                "select 9",
-                "del k",
-                "select 1",
-                "set end 1",
-            ],
-        );
-    }
-}
-
-/// A transaction pushes to a key a client is blocked on and gives it a TTL that is over when
-/// the transaction ends: the woken client's lookup deletes the key, and its DEL follows the
-/// transaction's EXEC in the stream.
-#[test]
-fn a_key_expired_when_exec_wakes_its_blocked_client_is_deleted_after_the_exec() {
+/// A scenario of Redis's suite, on each master: a client in database `waiter_db` blocks in
+/// `BRPOP k 0`, then `wake` (after `setup`, with active expiry off) brings it a key whose TTL
+/// is over. The client stays blocked (it is unblocked at the end), the key's DEL is made by its
+/// lookup, and the stream is `expected` (the end marker, `set end 1`, included).
+fn expired_key_for_a_blocked_client(
+    setup: &[&[&str]],
+    waiter_db: &str,
+    wake: &[&[&str]],
+    expected: &[&str],
+) {
     for (who, server) in masters() {
         let mut raw = server.raw();
         let mut stream = ReplicationStream::attach(&server);
@@ -210,35 +155,75 @@ fn a_key_expired_when_exec_wakes_its_blocked_client_is_deleted_after_the_exec() 
             &mut raw,
             &[&["FLUSHALL"], &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]],
         );
+        run(&mut raw, setup);
         let mut waiter = server.raw();
         let id = client_id(&mut waiter);
+        run(&mut waiter, &[&["SELECT", waiter_db]]);
         waiter.send(&testkit::encode(&[b"BRPOP", b"k", b"0"]));
         wait_blocked(&mut raw, 1);
-        run(
-            &mut raw,
-            &[
-                &["MULTI"],
-                &["RPUSH", "k", "hello"],
-                &["PEXPIRE", "k", "100"],
-                &["DEBUG", "SLEEP", "0.2"],
-                &["EXEC"],
-            ],
-        );
+        // Not a race: a TTL `setup` set is over once this much time has passed, however loaded.
+        std::thread::sleep(Duration::from_millis(150));
+        run(&mut raw, wake);
         wait_expired(&mut raw);
         assert_still_blocked(&mut raw, &mut waiter, &id);
         run(&mut raw, &[&["SET", "end", "1"]]);
-        stream.expect(
-            who,
-            &[
-                "select *",
-                "flushall",
-                "multi",
-                "rpush k hello",
-                "pexpireat k *",
-                "exec",
-                "del k",
-                "set end 1",
-            ],
-        );
+        stream.expect(who, expected);
     }
+}
+
+/// SWAPDB brings a key whose TTL passed to a client blocked on it: Redis streams the SWAPDB in
+/// the database already selected, then the DEL the woken client's lookup makes (the client
+/// stays blocked). redis-lite used to expire the key while looking for waiters, streaming its
+/// DEL (and a SELECT back) before the SWAPDB.
+#[test]
+fn swapdb_onto_a_blocked_client_streams_the_expired_keys_del_after_it() {
+    expired_key_for_a_blocked_client(
+        &[
+            &["SELECT", "1"],
+            &["RPUSH", "k", "hello"],
+            &["PEXPIRE", "k", "100"],
+        ],
+        "9",
+        &[&["SWAPDB", "1", "9"]],
+        &[
+            "select *",
+            "flushall",
+            "select 1",
+            "rpush k hello",
+            "pexpireat k *",
+            "swapdb 1 9",
+            "select 9",
+            "del k",
+            "select 1",
+            "set end 1",
+        ],
+    );
+}
+
+/// A transaction pushes to a key a client is blocked on and gives it a TTL that is over when
+/// the transaction ends: the woken client's lookup deletes the key, and its DEL follows the
+/// transaction's EXEC in the stream.
+#[test]
+fn a_key_expired_when_exec_wakes_its_blocked_client_is_deleted_after_the_exec() {
+    expired_key_for_a_blocked_client(
+        &[],
+        "0",
+        &[
+            &["MULTI"],
+            &["RPUSH", "k", "hello"],
+            &["PEXPIRE", "k", "100"],
+            &["DEBUG", "SLEEP", "0.2"],
+            &["EXEC"],
+        ],
+        &[
+            "select *",
+            "flushall",
+            "multi",
+            "rpush k hello",
+            "pexpireat k *",
+            "exec",
+            "del k",
+            "set end 1",
+        ],
+    );
 }
