@@ -56,8 +56,12 @@ struct Stream {
     start: u64,
     /// The end of what sinks may read: bytes appended since start, open units excepted.
     offset: u64,
-    /// The database of the last record; a SELECT precedes a record in another one.
+    /// The database every sink last had selected; a SELECT precedes a record in another one.
     selected_db: Option<usize>,
+    /// The database replicating sinks last had selected: past `selected_db` after a
+    /// replication-only record in another database, which its own replication-only SELECT
+    /// precedes (Redis keeps one selected database per sink kind too).
+    replicas_db: Option<usize>,
     /// A unit is open (an EXEC or a script is running, or a multi-record command is being
     /// appended).
     unit_open: bool,
@@ -85,17 +89,29 @@ impl Stream {
         if self.selected_db != Some(db) {
             encode_command(&mut self.buf, &["SELECT", &db.to_string()]);
             self.selected_db = Some(db);
+        } else if self.replicas_db != Some(db) {
+            let from = self.start + self.buf.len() as u64;
+            encode_command(&mut self.buf, &["SELECT", &db.to_string()]);
+            self.mark_replication_only(from);
         }
+        self.replicas_db = Some(db);
         self.count_unit_record();
         encode_command(&mut self.buf, args);
         self.unit_shared = true;
     }
 
-    /// Appends a record only replicating sinks read, with no SELECT (it acts the same in every
-    /// database, and the other sinks must not see a database change they would miss).
-    fn append_for_replicas<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+    /// Appends a record in `db` only replicating sinks read, after a SELECT of their own when
+    /// they had another database selected (as Redis streams PUBLISH); the other sinks see
+    /// neither.
+    fn append_for_replicas<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
         if self.unit_open && self.unit_records == 1 {
             self.insert_multi();
+        }
+        if self.replicas_db != Some(db) {
+            let from = self.start + self.buf.len() as u64;
+            encode_command(&mut self.buf, &["SELECT", &db.to_string()]);
+            self.mark_replication_only(from);
+            self.replicas_db = Some(db);
         }
         self.count_unit_record();
         let from = self.start + self.buf.len() as u64;
@@ -260,6 +276,7 @@ impl Journal {
         }
         stream.readers[sink.0].cursor = Some(stream.offset);
         stream.selected_db = None;
+        stream.replicas_db = None;
         self.recording.store(true, Relaxed);
     }
 
@@ -325,10 +342,10 @@ impl Journal {
         self.finish_append(&mut stream)
     }
 
-    /// Appends a record that replicas get and the AOF does not (PUBLISH, SPUBLISH), as Redis
-    /// propagates them. Nothing is appended while no replicating sink listens. `in_unit` and
-    /// the offset returned are as for [`record`](Self::record).
-    pub fn record_for_replicas<A: AsRef<[u8]>>(&self, args: &[A], in_unit: bool) -> u64 {
+    /// Appends a record in `db` that replicas get and the AOF does not (PUBLISH, SPUBLISH), as
+    /// Redis propagates them. Nothing is appended while no replicating sink listens. `in_unit`
+    /// and the offset returned are as for [`record`](Self::record).
+    pub fn record_for_replicas<A: AsRef<[u8]>>(&self, db: usize, args: &[A], in_unit: bool) -> u64 {
         if !self.is_recording() {
             return 0;
         }
@@ -337,7 +354,7 @@ impl Journal {
             return 0;
         }
         stream.unit_open |= in_unit;
-        stream.append_for_replicas(args);
+        stream.append_for_replicas(db, args);
         self.finish_append(&mut stream)
     }
 
@@ -443,13 +460,14 @@ impl Journal {
     pub fn cut(&self) -> u64 {
         let mut stream = self.stream.lock();
         stream.selected_db = None;
+        stream.replicas_db = None;
         stream.offset
     }
 
-    /// The database of the last record (Redis's `slaveseldb`); None when the next record
-    /// starts with a SELECT anyway.
+    /// The database replicating sinks last had selected (Redis's `slaveseldb`); None when the
+    /// next record starts with a SELECT anyway.
     pub fn selected_db(&self) -> Option<usize> {
-        self.stream.lock().selected_db
+        self.stream.lock().replicas_db
     }
 
     /// Bytes `sink` has not read, an open unit's included (INFO's `aof_buffer_length`).
@@ -511,18 +529,19 @@ mod tests {
     fn replication_only_records_reach_replicating_sinks_alone() {
         let (journal, aof, _) = listening();
         assert_eq!(
-            journal.record_for_replicas(&["PUBLISH", "c", "m"], false),
+            journal.record_for_replicas(2, &["PUBLISH", "c", "m"], false),
             0
         );
         let backlog = journal.register(Arc::new(Counting::default()), true);
         journal.listen(backlog);
         journal.record(2, &["SET", "a", "1"], false);
-        journal.record_for_replicas(&["PUBLISH", "c", "m"], false);
-        // A transaction with both kinds, then one of PUBLISH alone.
-        journal.record_for_replicas(&["PUBLISH", "c", "1"], true);
+        journal.record_for_replicas(2, &["PUBLISH", "c", "m"], false);
+        // A transaction with both kinds, then one of PUBLISH alone, in another database: only
+        // the replicas see that database selected, and selected back.
+        journal.record_for_replicas(2, &["PUBLISH", "c", "1"], true);
         journal.record(2, &["SET", "b", "2"], true);
         journal.close_unit();
-        journal.record_for_replicas(&["PUBLISH", "c", "2"], true);
+        journal.record_for_replicas(5, &["PUBLISH", "c", "2"], true);
         journal.close_unit();
         journal.record(2, &["SET", "c", "3"], false);
         let aof_bytes = read_all(&journal, aof);
@@ -547,7 +566,9 @@ mod tests {
                 &["PUBLISH", "c", "1"],
                 &["SET", "b", "2"],
                 &["EXEC"],
+                &["SELECT", "5"],
                 &["PUBLISH", "c", "2"],
+                &["SELECT", "2"],
                 &["SET", "c", "3"],
             ])
         );

@@ -227,3 +227,37 @@ fn a_key_expired_when_exec_wakes_its_blocked_client_is_deleted_after_the_exec() 
         ],
     );
 }
+
+/// PUBLISH reaches replicas (not the AOF) after a SELECT of its client's database when the
+/// stream had another one selected, as Redis streams it, alone or as a transaction's one
+/// record.
+#[test]
+fn publish_is_streamed_after_its_databases_select() {
+    for (who, server) in masters() {
+        let mut raw = server.raw();
+        let mut stream = ReplicationStream::attach(&server);
+        run(
+            &mut raw,
+            &[
+                &["MULTI"],
+                &["PUBLISH", "bla", "bla"],
+                &["EXEC"],
+                &["SELECT", "3"],
+                &["PUBLISH", "bla", "in 3"],
+                &["SELECT", "0"],
+                &["SET", "end", "1"],
+            ],
+        );
+        stream.expect(
+            who,
+            &[
+                "select 0",
+                "publish bla bla",
+                "select 3",
+                "publish bla in 3",
+                "select 0",
+                "set end 1",
+            ],
+        );
+    }
+}
