@@ -466,7 +466,7 @@ impl Journal {
 
     /// The database replicating sinks last had selected (Redis's `slaveseldb`); None when the
     /// next record starts with a SELECT anyway.
-    pub fn selected_db(&self) -> Option<usize> {
+    pub fn replicas_selected_db(&self) -> Option<usize> {
         self.stream.lock().replicas_db
     }
 
