@@ -410,9 +410,10 @@ pub(crate) fn call(
 /// clock and the engine's clock ([`redis_lite_engine::now_us`], which never goes back), taken
 /// again once a second: the command's start time is read once for both its duration and its
 /// clock (reading the clock was a tenth of a pipelined load's CPU here). Paired to the
-/// microsecond, counted in nanoseconds and floored once, it lags the wall clock by less than a millisecond, as
-/// Redis's own clock does: a client's `GETEX k PXAT <its now + 10000>` then reads a PTTL of
-/// 10000 at most (floored twice, milliseconds lagged by up to two).
+/// microsecond, counted in nanoseconds and floored once, it lags the wall clock by less than
+/// a millisecond, as Redis's own clock does: a client's `GETEX k PXAT <its now + 10000>` then
+/// reads a PTTL of 10000 at most (paired and counted in whole milliseconds, floored twice, it
+/// lagged by up to two and read 10001).
 fn unix_ms_at(instant: Instant) -> u64 {
     CLOCK_PAIRING.with(|paired| {
         if let Some((base, base_ns)) = paired.get() {
