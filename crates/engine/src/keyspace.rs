@@ -154,6 +154,9 @@ pub(crate) struct Shared {
     keys: AtomicI64,
     /// The server is a replica: expired keys wait for the master's DEL (see [`ExpiredView`]).
     replica: AtomicBool,
+    /// Whether `events` hears of each key created ([`KeyEvents::created`]): only while someone
+    /// listens, so that creating a key costs one load otherwise.
+    report_created: AtomicBool,
     /// Where deleted values are freed: here, or on the background thread.
     pub(crate) lazyfree: LazyFree,
 }
@@ -166,6 +169,10 @@ pub type WatchFlag = Arc<AtomicBool>;
 pub trait KeyEvents: Send + Sync {
     fn expired(&self, db: usize, key: &[u8]);
     fn evicted(&self, db: usize, key: &[u8]);
+    /// A key was added to a table (not overwritten): Redis's `new` keyspace event, which it
+    /// sends from its one "add a key" path. Told only while
+    /// [`Keyspace::report_created_keys`] asks for it.
+    fn created(&self, db: usize, key: &[u8]);
 }
 
 impl Db {
@@ -223,6 +230,16 @@ impl Db {
         self.signal_modified(key);
         if let Some(events) = &self.shared.events {
             events.expired(self.index, key);
+        }
+    }
+
+    /// Before a key is added to the table, by whatever command adds it.
+    #[inline]
+    fn created(&self, key: &[u8]) {
+        if self.shared.report_created.load(Ordering::Relaxed) {
+            if let Some(events) = &self.shared.events {
+                events.created(self.index, key);
+            }
         }
     }
 
@@ -412,6 +429,7 @@ impl Db {
             self.shared.lazyfree.free(old, Deletion::Server);
             return self.dict.at_mut(pos);
         }
+        self.created(key);
         let mut entry = Entry::new(SmallBytes::new(key), value);
         entry.set_access(self.shared.tracking.initial(now_ms));
         self.counted(hash, 1);
@@ -421,6 +439,13 @@ impl Db {
 
     /// Inserts a whole entry (RENAME, MOVE, COPY), keeping its TTL. The key must be absent.
     pub fn insert_entry(&mut self, hash: u64, entry: Entry) {
+        self.created(&entry.key);
+        self.load_entry(hash, entry);
+    }
+
+    /// Inserts an entry read from a snapshot, keeping its TTL, with no event: loading adds keys
+    /// silently, as in Redis. The key must be absent.
+    pub fn load_entry(&mut self, hash: u64, entry: Entry) {
         if entry.has_ttl() {
             self.volatile += 1;
         }
@@ -760,6 +785,7 @@ impl Keyspace {
             tracking: Tracking::default(),
             keys: AtomicI64::new(0),
             replica: AtomicBool::new(false),
+            report_created: AtomicBool::new(false),
             lazyfree: LazyFree::default(),
         });
         let slots_per_shard = SLOTS / shard_count;
@@ -795,6 +821,12 @@ impl Keyspace {
     /// active expiry cycle meanwhile.
     pub fn set_replica(&self, replica: bool) {
         self.shared.replica.store(replica, Ordering::Relaxed);
+    }
+
+    /// Whether the keyspace's [`KeyEvents`] hear of every key created (`notify-keyspace-events`
+    /// with `n`).
+    pub fn report_created_keys(&self, report: bool) {
+        self.shared.report_created.store(report, Ordering::Relaxed);
     }
 
     pub fn is_replica(&self) -> bool {

@@ -71,7 +71,22 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 ///
 /// A step is told from time passing by the monotonic clock.
 pub fn now_ms() -> u64 {
-    CLOCK.now_ms()
+    CLOCK.now().0
+}
+
+/// [`now_ms`] in microseconds, for a caller that counts on from it with a monotonic clock (the
+/// event loops' command clock): the wall clock's microseconds within that millisecond when the
+/// clock shows the wall clock's millisecond, its start otherwise (held still, or ahead after a
+/// step back). Counting on from a whole millisecond instead would lag the wall clock by up to
+/// a millisecond more, and a client that set an absolute expiry from its own clock just before
+/// would read a TTL longer than it set.
+pub fn now_us() -> u64 {
+    let (ms, wall_us) = CLOCK.now();
+    if wall_us / 1000 == ms {
+        wall_us
+    } else {
+        ms * 1000
+    }
 }
 
 /// A wall-clock step larger than this is treated as a step, not as the scheduler's jitter.
@@ -94,8 +109,10 @@ struct Clock {
 }
 
 impl Clock {
-    fn now_ms(&self) -> u64 {
-        let wall = wall_clock_ms();
+    /// The time in milliseconds, and the wall clock in microseconds it was taken from.
+    fn now(&self) -> (u64, u64) {
+        let wall_us = wall_clock_us();
+        let wall = wall_us / 1000;
         let mono = monotonic_ms();
         let latest = self.latest.load(Relaxed);
         // Where the clock would be had it run at the monotonic clock's rate since its latest
@@ -116,11 +133,11 @@ impl Clock {
             now = wall + self.lead.load(Relaxed);
         }
         if now <= latest {
-            return latest;
+            return (latest, wall_us);
         }
         // Written at most once a millisecond, so event loops do not contend on the lines.
         self.latest_mono.store(mono, Relaxed);
-        self.latest.fetch_max(now, Relaxed).max(now)
+        (self.latest.fetch_max(now, Relaxed).max(now), wall_us)
     }
 }
 
@@ -133,15 +150,15 @@ fn monotonic_ms() -> u64 {
         .as_millis() as u64
 }
 
-/// The system clock in Unix milliseconds (moved by [`step_wall_clock`] in debug builds).
-fn wall_clock_ms() -> u64 {
-    let ms = std::time::SystemTime::now()
+/// The system clock in Unix microseconds (moved by [`step_wall_clock`] in debug builds).
+fn wall_clock_us() -> u64 {
+    let us = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
+        .map(|d| d.as_micros() as u64)
         .unwrap_or(0);
     #[cfg(debug_assertions)]
-    let ms = ms.saturating_add_signed(WALL_CLOCK_STEP_MS.load(Relaxed));
-    ms
+    let us = us.saturating_add_signed(WALL_CLOCK_STEP_MS.load(Relaxed) * 1000);
+    us
 }
 
 /// How far the fault tests have stepped the wall clock (debug builds only: the server's

@@ -239,10 +239,11 @@ impl<'a> Ctx<'a> {
         if self.logged.get().is_some() || !self.journaled() {
             return;
         }
-        let offset = self
-            .server
-            .journal
-            .record_for_replicas(self.args, self.client.mode.nested());
+        let offset = self.server.journal.record_for_replicas(
+            self.client.db,
+            self.args,
+            self.client.mode.nested(),
+        );
         self.logged.set(Some(offset));
     }
 

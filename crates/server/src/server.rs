@@ -115,7 +115,8 @@ impl ActiveExpiry {
 
 /// Where the engine's own changes (expirations, evictions) go: keyspace notifications, a
 /// `DEL` in the journal, appended while the engine still holds the key's shard lock, and the
-/// stream readers blocked on the key, woken to find it gone.
+/// stream readers blocked on the key, woken to find it gone. Keys created get their `new`
+/// notification here too, from the one place every command adds a key through.
 struct EngineEvents {
     tracking: Arc<crate::tracking::Tracking>,
     notifier: Arc<Notifier>,
@@ -138,6 +139,11 @@ impl redis_lite_engine::KeyEvents for EngineEvents {
             .emit(db, key, crate::notify::Class::Evicted, "evicted");
         self.journal.record(db, &[b"DEL".as_slice(), key], false);
         self.blocking.key_changed(db, key);
+    }
+
+    fn created(&self, db: usize, key: &[u8]) {
+        self.notifier
+            .emit(db, key, crate::notify::Class::NewKey, "new");
     }
 }
 
@@ -231,7 +237,12 @@ impl Server {
         for part in parts {
             match part {
                 Apply::Encoding => self.config.encoding.store(config.encoding),
-                Apply::Notifications => self.notifier.set_flags(config.notify_keyspace_events),
+                Apply::Notifications => {
+                    let flags = config.notify_keyspace_events;
+                    self.notifier.set_flags(flags);
+                    self.keyspace
+                        .report_created_keys(flags & crate::notify::Class::NewKey.bit() != 0);
+                }
                 Apply::PubSubLimit => self
                     .pubsub
                     .set_limit(config.output_buffer_limits[OutputClass::PubSub as usize]),

@@ -14,6 +14,8 @@
 //!   server state built on it (INFO fields, background saves and rewrites).
 //! - [`topology`]: a master with replicas ([`Replicated`]) and a cluster ([`Cluster`]), each
 //!   node any [`Program`], torn down on drop.
+//! - [`replication_stream`]: what a server propagates, read as a replica does
+//!   ([`ReplicationStream`]), checked against patterns as Redis's own suite writes them.
 //! - [`run`](mod@run): running a command-line tool with its standard input fed.
 //! - [`pki`]: a CA and certificates made at run time, for TLS tests.
 //! - [`scripts`]: command scripts kept as data files (`tests/scripts/<name>.redis`, read with
@@ -22,6 +24,7 @@
 pub mod differential;
 pub mod launch;
 pub mod pki;
+pub mod replication_stream;
 pub mod resp;
 pub mod run;
 pub mod scripts;
@@ -35,6 +38,7 @@ pub use differential::{
 pub use launch::{
     free_port, installed, lite_binary, skipped, which, DataDir, Frozen, Launch, Program, Server,
 };
+pub use replication_stream::{skip_sync_snapshot, ReplicationStream};
 pub use resp::{encode, frame_len, Raw, Reply};
 pub use run::{run, text};
 pub use topology::{Cluster, Replicated};

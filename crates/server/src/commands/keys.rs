@@ -431,10 +431,12 @@ fn transfer(locked: &mut Locked<'_>, from: (usize, &[u8]), to: (usize, &[u8])) {
 }
 
 /// Serves the clients blocked on `key` in `db`, which a value just arrived at (see
-/// `Ctx::value_arrived`).
+/// `Ctx::value_arrived`). The value is taken as stored, its TTL not looked at: one that
+/// arrived expired (SWAPDB brings whole databases) is found so by the woken client, whose
+/// lookup deletes it, so its DEL follows the command's record, as in Redis.
 pub fn arrived(ctx: &mut Ctx<'_>, locked: &mut Locked<'_>, db: usize, key: &[u8]) {
     let (table, hash) = locked.db(db, key);
-    if let Some(entry) = table.peek(hash, key, ctx.now_ms) {
+    if let Some(entry) = table.peek_stored(hash, key) {
         ctx.value_arrived(db, key, entry.value());
     }
 }

@@ -5,8 +5,9 @@
 //! replica whose link is down, loading, a busy script, a replica or MONITOR client touching the
 //! keyspace; then MULTI queueing. ACL permissions (`acl::check`) come right after
 //! authentication, the cluster's redirections (`cluster::redirect`) after `no_multi`, where
-//! Redis checks them. Paused writes (`pause`) come
-//! last, checked inside the command's gates by `execute_held`.
+//! Redis checks them. Paused writes (`pause`) come last, checked inside the command's gates
+//! by `execute_held`. The commands EXEC runs from its queue were judged when queued and with
+//! EXEC: only their ACL permissions are checked again.
 //! Commands from a replica's master are obeyed: the rules that judge the server's own state
 //! (memory, MISCONF, read-only, stale, loading, busy) let them through, as Redis does.
 
@@ -104,6 +105,16 @@ pub fn admit(
         .or_else(|| not_in_multi(server, client, entry));
     if let Some(error) = refusal {
         return Admission::Reject(error);
+    }
+    // A command EXEC runs from its queue (a nested client outside MULTI: the AOF loader
+    // replaying inside gates may be queuing a transaction of its log) was judged by the rules
+    // below when queued and again with EXEC, whose flags are its whole queue's: a transaction
+    // runs whole whatever its own commands change (`MULTI; SET a 1; REPLICAOF host port; SET b
+    // 1; EXEC` sets both, as in Redis). Only its ACL permissions, which may have changed since,
+    // are checked again (above), as Redis does; it was authenticated and outside MULTI for EXEC
+    // to run.
+    if client.mode.nested() && client.multi.is_none() {
+        return Admission::Run;
     }
     // Then the cluster's redirections, where Redis checks them.
     if let Some(redirection) = crate::cluster::redirect::check(server, client, entry, args) {

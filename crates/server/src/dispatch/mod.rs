@@ -123,7 +123,10 @@ fn execute_admitted<'s>(
         }
         Admission::Reject(error) => {
             let error = exec_abort(server, client, entry, error);
-            reject(client, Some(entry.id), error, out, start);
+            // A queued command whose permissions EXEC finds revoked is not counted as refused:
+            // Redis counts its error against EXEC (see `txn::exec`).
+            let counted = (!client.mode.nested()).then_some(entry.id);
+            reject(client, counted, error, out, start);
             return Ok(None);
         }
         Admission::Queue => {
@@ -462,25 +465,30 @@ pub(crate) fn call(
 }
 
 /// The Unix time in milliseconds at `instant`, from this thread's pairing of the monotonic
-/// clock and the engine's clock ([`redis_lite_engine::now_ms`], which never goes back), taken
+/// clock and the engine's clock ([`redis_lite_engine::now_us`], which never goes back), taken
 /// again once a second: the command's start time is read once for both its duration and its
-/// clock (reading the clock was a tenth of a pipelined load's CPU here).
+/// clock (reading the clock was a tenth of a pipelined load's CPU here). Paired to the
+/// microsecond, counted in nanoseconds and floored once, it lags the wall clock by less than
+/// a millisecond, as Redis's own clock does: a client's `GETEX k PXAT <its now + 10000>` then
+/// reads a PTTL of 10000 at most (paired and counted in whole milliseconds, floored twice, it
+/// lagged by up to two and read 10001).
 fn unix_ms_at(instant: Instant) -> u64 {
     CLOCK_PAIRING.with(|paired| {
-        if let Some((base, base_ms)) = paired.get() {
+        if let Some((base, base_ns)) = paired.get() {
             let since = instant.checked_duration_since(base);
             if let Some(since) = since.filter(|d| d.as_secs() == 0) {
-                return base_ms + since.as_millis() as u64;
+                return (base_ns + u64::from(since.subsec_nanos())) / 1_000_000;
             }
         }
-        let now_ms = redis_lite_engine::now_ms();
-        paired.set(Some((instant, now_ms)));
-        now_ms
+        let now_us = redis_lite_engine::now_us();
+        paired.set(Some((instant, now_us * 1000)));
+        now_us / 1000
     })
 }
 
 thread_local! {
-    /// An instant and the engine's time at it, in milliseconds, for [`unix_ms_at`].
+    /// An instant and the engine's time at it, in nanoseconds (to the microsecond), for
+    /// [`unix_ms_at`].
     static CLOCK_PAIRING: std::cell::Cell<Option<(Instant, u64)>> = const { std::cell::Cell::new(None) };
 }
 
@@ -491,9 +499,10 @@ pub(crate) fn forget_clock_pairing() {
     CLOCK_PAIRING.with(|paired| paired.set(None));
 }
 
-/// Runs a command queued by MULTI, from EXEC, appending its reply to EXEC's.
-pub fn execute_queued(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    execute(ctx.server, ctx.client, args, ctx.out.buffer());
+/// Runs a command queued by MULTI, from EXEC, appending its reply to EXEC's. Returns whether
+/// it ran (not refused by its ACL permissions, the one rule checked again).
+pub fn execute_queued(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> bool {
+    execute(ctx.server, ctx.client, args, ctx.out.buffer()).is_some()
 }
 
 /// A command refused before it ran: counted as rejected, as Redis does.

@@ -2,9 +2,10 @@
 //! order the writes were applied (commands append while they hold their shard locks, see
 //! `Ctx::propagate`; the engine's expiry and eviction DELs under the key's lock). It owns the
 //! framing: a `SELECT` before a record in another database than the last one, and `MULTI` ...
-//! `EXEC` around a unit of several records (a transaction, or one command that emits several,
-//! as Redis 7 wraps multi-record propagation). Its offset counts the bytes appended since start,
-//! as Redis's `master_repl_offset`.
+//! `EXEC` around a unit of several records (a transaction, a script, or one command that emits
+//! several, as Redis 7 wraps multi-record propagation); a unit of one record goes bare, as
+//! Redis 7.0 propagates a transaction or script that wrote once. Its offset counts the bytes
+//! appended since start, as Redis's `master_repl_offset`.
 //!
 //! Sinks read the stream, each from its own cursor: the AOF writer now, a replication backlog
 //! later. The journal records only while at least one sink listens, so with the AOF off (and
@@ -55,13 +56,21 @@ struct Stream {
     start: u64,
     /// The end of what sinks may read: bytes appended since start, open units excepted.
     offset: u64,
-    /// The database of the last record; a SELECT precedes a record in another one.
+    /// The database every sink last had selected; a SELECT precedes a record in another one.
     selected_db: Option<usize>,
-    /// A unit is open (an EXEC is running, or a multi-record command is being appended).
+    /// The database replicating sinks last had selected: past `selected_db` after a
+    /// replication-only record in another database, which its own replication-only SELECT
+    /// precedes (Redis keeps one selected database per sink kind too).
+    replicas_db: Option<usize>,
+    /// A unit is open (an EXEC or a script is running, or a multi-record command is being
+    /// appended).
     unit_open: bool,
-    /// Where the open unit's MULTI starts in `buf`, once the unit has a record. Sinks do not
-    /// see the block until EXEC closes it, so no sink (and no file) ever holds half a unit.
+    /// Where the open unit's block starts in `buf`, once the unit has a record: its first
+    /// record, and the MULTI put before it when a second one comes. Sinks do not see the block
+    /// until the unit closes, so no sink (and no file) ever holds half a unit.
     held_from: Option<usize>,
+    /// Records in the open unit: with two or more it is framed in MULTI/EXEC.
+    unit_records: usize,
     /// The open unit has a record for every sink (not only replicas').
     unit_shared: bool,
     /// The stream's byte ranges (absolute offsets, in order) that only replicating sinks read:
@@ -71,32 +80,81 @@ struct Stream {
 }
 
 impl Stream {
-    /// Appends one record in `db`: SELECT when the database changes, and MULTI before the
-    /// first record of an open unit (after the SELECT, as Redis frames it).
+    /// Appends one record in `db`: SELECT when the database changes (in a unit of several, the
+    /// first record's SELECT before the MULTI, as Redis frames it).
     fn append<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
+        if self.unit_open && self.unit_records == 1 {
+            self.insert_multi();
+        }
         if self.selected_db != Some(db) {
             encode_command(&mut self.buf, &["SELECT", &db.to_string()]);
             self.selected_db = Some(db);
+        } else if self.replicas_db != Some(db) {
+            let from = self.start + self.buf.len() as u64;
+            encode_command(&mut self.buf, &["SELECT", &db.to_string()]);
+            self.mark_replication_only(from);
         }
-        if self.unit_open && self.held_from.is_none() {
-            self.held_from = Some(self.buf.len());
-            encode_command(&mut self.buf, &["MULTI"]);
-        }
+        self.replicas_db = Some(db);
+        self.count_unit_record();
         encode_command(&mut self.buf, args);
         self.unit_shared = true;
     }
 
-    /// Appends a record only replicating sinks read, with no SELECT (it acts the same in every
-    /// database, and the other sinks must not see a database change they would miss).
-    fn append_for_replicas<A: AsRef<[u8]>>(&mut self, args: &[A]) {
-        if self.unit_open && self.held_from.is_none() {
-            self.held_from = Some(self.buf.len());
-            encode_command(&mut self.buf, &["MULTI"]);
-            self.unit_shared = false;
+    /// Appends a record in `db` only replicating sinks read, after a SELECT of their own when
+    /// they had another database selected (as Redis streams PUBLISH); the other sinks see
+    /// neither.
+    fn append_for_replicas<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
+        if self.unit_open && self.unit_records == 1 {
+            self.insert_multi();
         }
+        if self.replicas_db != Some(db) {
+            let from = self.start + self.buf.len() as u64;
+            encode_command(&mut self.buf, &["SELECT", &db.to_string()]);
+            self.mark_replication_only(from);
+            self.replicas_db = Some(db);
+        }
+        self.count_unit_record();
         let from = self.start + self.buf.len() as u64;
         encode_command(&mut self.buf, args);
         self.mark_replication_only(from);
+    }
+
+    /// Inside an open unit, counts the record about to be appended; the first one starts the
+    /// unit's block.
+    fn count_unit_record(&mut self) {
+        if !self.unit_open {
+            return;
+        }
+        if self.unit_records == 0 {
+            self.held_from = Some(self.buf.len());
+            self.unit_shared = false;
+        }
+        self.unit_records += 1;
+    }
+
+    /// Puts MULTI before the open unit's first record, now that a second one comes: a unit of
+    /// one record stays bare. The first record's bytes move up, and so does its
+    /// replication-only range, if it is one.
+    fn insert_multi(&mut self) {
+        let at = self.held_from.expect("a unit with a record has a block");
+        let mut multi = Vec::new();
+        encode_command(&mut multi, &["MULTI"]);
+        let (shift, from) = (multi.len() as u64, self.start + at as u64);
+        self.buf.splice(at..at, multi);
+        // The MULTI is for every sink: a range running across it (the record merged with
+        // replication-only bytes before it) is split around it.
+        let mut ranges = Vec::with_capacity(self.replication_only.len() + 1);
+        for range in self.replication_only.drain(..) {
+            if range.end <= from {
+                ranges.push(range);
+                continue;
+            }
+            if range.start < from {
+                ranges.push(range.start..from);
+            }
+            ranges.push(range.start.max(from) + shift..range.end + shift);
+        }
+        self.replication_only = ranges;
     }
 
     /// Marks the bytes from `from` to the end as read by replicating sinks only.
@@ -123,18 +181,21 @@ impl Stream {
             .any(|r| r.replicates && r.cursor.is_some())
     }
 
-    /// Closes the open unit: its block gets its EXEC and becomes readable. Returns whether it
-    /// had a record (an empty unit leaves nothing in the stream).
+    /// Closes the open unit: its block (with its EXEC when it has several records) becomes
+    /// readable. Returns whether it had a record (an empty unit leaves nothing in the stream).
     fn close_unit(&mut self) -> bool {
         self.unit_open = false;
+        let records = std::mem::take(&mut self.unit_records);
         let Some(held_from) = self.held_from.take() else {
             return false;
         };
-        encode_command(&mut self.buf, &["EXEC"]);
-        // A unit of replication-only records is replication-only as a whole: the AOF gets no
-        // empty MULTI/EXEC.
-        if !self.unit_shared {
-            self.mark_replication_only(self.start + held_from as u64);
+        if records > 1 {
+            encode_command(&mut self.buf, &["EXEC"]);
+            // A unit of replication-only records is replication-only as a whole: the AOF gets
+            // no empty MULTI/EXEC.
+            if !self.unit_shared {
+                self.mark_replication_only(self.start + held_from as u64);
+            }
         }
         true
     }
@@ -215,6 +276,7 @@ impl Journal {
         }
         stream.readers[sink.0].cursor = Some(stream.offset);
         stream.selected_db = None;
+        stream.replicas_db = None;
         self.recording.store(true, Relaxed);
     }
 
@@ -230,6 +292,7 @@ impl Journal {
             stream.buf = Vec::new();
             stream.start = stream.offset;
             stream.held_from = None;
+            stream.unit_records = 0;
             // Records appended later, once a sink listens again, belong to no unit of now.
             stream.unit_open = false;
         } else {
@@ -279,10 +342,10 @@ impl Journal {
         self.finish_append(&mut stream)
     }
 
-    /// Appends a record that replicas get and the AOF does not (PUBLISH, SPUBLISH), as Redis
-    /// propagates them. Nothing is appended while no replicating sink listens. `in_unit` and
-    /// the offset returned are as for [`record`](Self::record).
-    pub fn record_for_replicas<A: AsRef<[u8]>>(&self, args: &[A], in_unit: bool) -> u64 {
+    /// Appends a record in `db` that replicas get and the AOF does not (PUBLISH, SPUBLISH), as
+    /// Redis propagates them. Nothing is appended while no replicating sink listens. `in_unit`
+    /// and the offset returned are as for [`record`](Self::record).
+    pub fn record_for_replicas<A: AsRef<[u8]>>(&self, db: usize, args: &[A], in_unit: bool) -> u64 {
         if !self.is_recording() {
             return 0;
         }
@@ -291,8 +354,18 @@ impl Journal {
             return 0;
         }
         stream.unit_open |= in_unit;
-        stream.append_for_replicas(args);
+        stream.append_for_replicas(db, args);
         self.finish_append(&mut stream)
+    }
+
+    /// Opens a unit for an EXEC or a script that starts: whatever it appends until
+    /// [`close_unit`](Self::close_unit) joins it, the DELs of keys its lookups find expired
+    /// included, as Redis counts those among a transaction's effects. Nothing happens while
+    /// nothing records (a record with `in_unit` opens it then).
+    pub fn open_unit(&self) {
+        if self.is_recording() {
+            self.stream.lock().unit_open = true;
+        }
     }
 
     /// Closes the transaction's unit, making its block readable. Returns the offset of its end, which
@@ -387,13 +460,14 @@ impl Journal {
     pub fn cut(&self) -> u64 {
         let mut stream = self.stream.lock();
         stream.selected_db = None;
+        stream.replicas_db = None;
         stream.offset
     }
 
-    /// The database of the last record (Redis's `slaveseldb`); None when the next record
-    /// starts with a SELECT anyway.
-    pub fn selected_db(&self) -> Option<usize> {
-        self.stream.lock().selected_db
+    /// The database replicating sinks last had selected (Redis's `slaveseldb`); None when the
+    /// next record starts with a SELECT anyway.
+    pub fn replicas_selected_db(&self) -> Option<usize> {
+        self.stream.lock().replicas_db
     }
 
     /// Bytes `sink` has not read, an open unit's included (INFO's `aof_buffer_length`).
@@ -455,18 +529,19 @@ mod tests {
     fn replication_only_records_reach_replicating_sinks_alone() {
         let (journal, aof, _) = listening();
         assert_eq!(
-            journal.record_for_replicas(&["PUBLISH", "c", "m"], false),
+            journal.record_for_replicas(2, &["PUBLISH", "c", "m"], false),
             0
         );
         let backlog = journal.register(Arc::new(Counting::default()), true);
         journal.listen(backlog);
         journal.record(2, &["SET", "a", "1"], false);
-        journal.record_for_replicas(&["PUBLISH", "c", "m"], false);
-        // A transaction with both kinds, then one of PUBLISH alone.
-        journal.record_for_replicas(&["PUBLISH", "c", "1"], true);
+        journal.record_for_replicas(2, &["PUBLISH", "c", "m"], false);
+        // A transaction with both kinds, then one of PUBLISH alone, in another database: only
+        // the replicas see that database selected, and selected back.
+        journal.record_for_replicas(2, &["PUBLISH", "c", "1"], true);
         journal.record(2, &["SET", "b", "2"], true);
         journal.close_unit();
-        journal.record_for_replicas(&["PUBLISH", "c", "2"], true);
+        journal.record_for_replicas(5, &["PUBLISH", "c", "2"], true);
         journal.close_unit();
         journal.record(2, &["SET", "c", "3"], false);
         let aof_bytes = read_all(&journal, aof);
@@ -491,9 +566,9 @@ mod tests {
                 &["PUBLISH", "c", "1"],
                 &["SET", "b", "2"],
                 &["EXEC"],
-                &["MULTI"],
+                &["SELECT", "5"],
                 &["PUBLISH", "c", "2"],
-                &["EXEC"],
+                &["SELECT", "2"],
                 &["SET", "c", "3"],
             ])
         );
@@ -581,6 +656,32 @@ mod tests {
         ]);
         assert_eq!(end as usize, visible.len() + block.len());
         assert_eq!(read_all(&journal, id), block);
+    }
+
+    #[test]
+    fn a_unit_of_one_record_goes_bare() {
+        let (journal, id, _) = listening();
+        journal.open_unit();
+        assert_eq!(journal.record(1, &["SET", "a", "1"], true), 0);
+        let end = journal.close_unit();
+        let expected = resp(&[&["SELECT", "1"], &["SET", "a", "1"]]);
+        assert_eq!(end as usize, expected.len());
+        assert_eq!(read_all(&journal, id), expected);
+        // A record appended from outside the transaction while it runs (an expired key's DEL)
+        // joins it, and the second record brings the MULTI before the first; a change of
+        // database inside is selected inside.
+        journal.open_unit();
+        journal.record(1, &["DEL", "gone"], false);
+        journal.record(2, &["SET", "b", "2"], true);
+        journal.close_unit();
+        let expected = resp(&[
+            &["MULTI"],
+            &["DEL", "gone"],
+            &["SELECT", "2"],
+            &["SET", "b", "2"],
+            &["EXEC"],
+        ]);
+        assert_eq!(read_all(&journal, id), expected);
     }
 
     #[test]

@@ -391,7 +391,7 @@ impl<'s> KeyLoader<'s> {
                 }
                 let mut entry = Entry::new(SmallBytes::new(&key), value).expiring_at(expire_at);
                 entry.set_access(redis_lite_engine::keyspace::lru_clock(self.now));
-                table.insert_entry(hash, entry);
+                table.load_entry(hash, entry);
                 self.stats.keys_loaded += 1;
             }
             // A library already loaded is a duplicate as a key is (DEBUG RELOAD NOFLUSH).

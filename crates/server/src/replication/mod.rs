@@ -121,7 +121,9 @@ pub fn save_place(server: &Server) -> Option<ReplicationPlace> {
         true => replication.replica.stream_db()?,
         // A stream that will start with a SELECT may be taken up in any database, as Redis
         // records 0 for it.
-        false if replication.backlog.is_active() => server.journal.selected_db().unwrap_or(0),
+        false if replication.backlog.is_active() => {
+            server.journal.replicas_selected_db().unwrap_or(0)
+        }
         false => return None,
     };
     Some(ReplicationPlace {

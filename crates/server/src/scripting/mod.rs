@@ -355,6 +355,10 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
             ),
         };
         client.reply_mode = ReplyMode::On;
+        // Outside EXEC the run is a unit of its own (see `end`), from its first lookup on.
+        if !matches!(saved.mode, ExecMode::Nested { .. }) {
+            ctx.server.journal.open_unit();
+        }
         let started = info.started;
         ctx.server.scripting.running.start(info);
         ScriptHost {

@@ -139,6 +139,9 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.null_array();
         return Ok(());
     }
+    // The transaction is one unit in the journal, from its first lookup on (a key found
+    // expired there is deleted inside it, as Redis propagates it).
+    ctx.server.journal.open_unit();
     let header = ctx.out.buffer().len();
     ctx.out.array(multi.queue.len());
     let header = header..ctx.out.buffer().len();
@@ -151,14 +154,22 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
             journaled: true,
         },
     );
+    let mut last_refused = false;
     for command in &multi.queue {
         let args: Vec<&[u8]> = command.iter().map(Vec::as_slice).collect();
-        crate::dispatch::execute_queued(ctx, &args);
+        last_refused = !crate::dispatch::execute_queued(ctx, &args);
+    }
+    // Redis counts an error toward EXEC's failed calls when no queued command's call followed
+    // it: a refusal of the last queued command (its ACL permissions revoked since queuing).
+    if last_refused {
+        ctx.client.stats.commands[ctx.command.id]
+            .failed
+            .fetch_add(1, Ordering::Relaxed);
     }
     ctx.client.mode = outer;
     keep_pushes_of_silenced_exec(ctx, header);
-    // The journal's MULTI block closes, and the reply waits for its EXEC record: a block
-    // without one is dropped when the AOF is loaded.
+    // The journal's unit closes, and the reply waits for its end (a MULTI block without its
+    // EXEC is dropped when the AOF is loaded).
     let offset = ctx.server.journal.close_unit();
     ctx.client.journal_offset = ctx.client.journal_offset.max(offset);
     Ok(())

@@ -14,7 +14,7 @@ fn blocking_replies_match_redis() {
     );
 }
 
-fn client_id(raw: &mut testkit::Raw) -> String {
+pub(crate) fn client_id(raw: &mut testkit::Raw) -> String {
     raw.cmd_text(&["CLIENT", "ID"])
         .trim_start_matches(':')
         .trim()
@@ -22,7 +22,7 @@ fn client_id(raw: &mut testkit::Raw) -> String {
 }
 
 /// Waits until the server reports `n` blocked clients.
-fn wait_blocked(raw: &mut testkit::Raw, n: usize) {
+pub(crate) fn wait_blocked(raw: &mut testkit::Raw, n: usize) {
     testkit::wait_until(
         &format!("{n} blocked clients"),
         Duration::from_secs(5),

@@ -45,6 +45,7 @@ mod monitor;
 mod notifications;
 mod observability;
 mod persistence;
+mod propagation;
 mod protocol;
 mod pubsub;
 mod pubsub_replication;

@@ -53,3 +53,13 @@ fn read_misses_emit_keymiss() {
         testkit::script!("notifications/read_misses_emit_keymiss"),
     );
 }
+
+/// Keys created emit `new` (class `n`, not part of `A`) from wherever a command adds them, before
+/// the command's own event; overwrites emit none.
+#[test]
+fn key_creation_emits_new() {
+    testkit::differential_notifications_with(
+        "KEAn",
+        testkit::script!("notifications/key_creation_emits_new"),
+    );
+}

@@ -624,25 +624,6 @@ fn the_master_pings_drops_silent_replicas_and_frees_an_unused_backlog() {
     signal(pid, "CONT");
 }
 
-/// Reads a plain SYNC's reply up to the end of its snapshot: newlines (keep-alives while the
-/// snapshot is made), then `$<length>` and that many bytes.
-fn skip_sync_snapshot(replica: &mut std::net::TcpStream) {
-    use std::io::Read;
-    let mut header = Vec::new();
-    let mut byte = [0u8];
-    while !header.ends_with(b"\r\n") {
-        replica.read_exact(&mut byte).unwrap();
-        if !(header.is_empty() && byte[0] == b'\n') {
-            header.push(byte[0]);
-        }
-    }
-    let length: u64 = std::str::from_utf8(&header[1..header.len() - 2])
-        .unwrap()
-        .parse()
-        .unwrap();
-    std::io::copy(&mut replica.take(length), &mut std::io::sink()).unwrap();
-}
-
 /// Redis's own suite reads the stream a `SYNC` connection gets after setting
 /// `repl-ping-replica-period 3600`, and expects the first write first: Redis PINGs its replicas
 /// every period counted from its start, so a replica that attaches meanwhile gets no PING at
@@ -666,7 +647,7 @@ fn a_new_replica_gets_no_ping_before_the_next_period() {
         let mut replica = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
         replica.set_read_timeout(Some(TIMEOUT)).unwrap();
         replica.write_all(b"SYNC\r\n").unwrap();
-        skip_sync_snapshot(&mut replica);
+        testkit::skip_sync_snapshot(&mut replica);
         wait_until("the replica is online", TIMEOUT, || {
             info_field(&mut control, "replication", "slave0").contains("state=online")
         });

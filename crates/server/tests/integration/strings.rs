@@ -227,3 +227,30 @@ fn msetnx_sets_all_or_nothing_under_contention() {
         .unwrap();
     assert_eq!(values[0], values[1]);
 }
+
+/// Redis's own suite sets `GETEX foo PXAT <its clock + 10000>` and expects a PTTL of 10000 at
+/// most: the server's clock must not lag the client's. redis-lite's command clock, paired
+/// with the monotonic clock in whole milliseconds, lagged by up to two and read 10001.
+#[test]
+fn an_absolute_expiry_from_the_clients_clock_is_not_exceeded() {
+    for (who, server) in Server::lite_and_redis(&[]) {
+        let mut raw = server.raw();
+        for _ in 0..300 {
+            raw.cmd(&["SET", "foo", "bar"]);
+            let client_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis();
+            let at = (client_ms + 10_000).to_string();
+            assert_eq!(
+                raw.cmd_text(&["GETEX", "foo", "PXAT", &at]),
+                "$3\r\nbar\r\n"
+            );
+            let ttl: u64 = raw.cmd_text(&["PTTL", "foo"])[1..]
+                .trim_end()
+                .parse()
+                .unwrap();
+            assert!(ttl <= 10_000, "{who}: PTTL {ttl} after PXAT {at}");
+        }
+    }
+}

@@ -182,6 +182,66 @@ fn exec_refused_by_admission_discards_the_transaction() {
     assert_eq!(run(&lite), run(&redis));
 }
 
+/// The rules that admit a command (read-only replica, OOM, NOREPLICAS...) judge a queued one
+/// when it is queued and with EXEC, not again when EXEC runs it: a transaction that turns the
+/// server into a replica, or sets a limit, still runs whole. A refusal at queueing aborts the
+/// EXEC. Only ACL permissions are checked again inside EXEC, and a refusal there counts as
+/// Redis counts it (in INFO's errorstats and commandstats).
+#[test]
+fn queued_commands_are_admitted_when_queued_and_with_exec_only() {
+    differential(
+        &[
+            // A PING of the harness's while a server still loads counts a LOADING error.
+            &["CONFIG", "RESETSTAT"],
+            &["MULTI"],
+            &["SET", "foo2", "bar"],
+            &["REPLICAOF", "localhost", "9999"],
+            &["SET", "foo3", "bar"],
+            &["EXEC"],
+            &["GET", "foo3"],
+            &["REPLICAOF", "NO", "ONE"],
+            &["MULTI"],
+            &["CONFIG", "SET", "maxmemory", "1"],
+            &["SET", "x", "2"],
+            &["EXEC"],
+            &["CONFIG", "SET", "maxmemory", "0"],
+            &["MULTI"],
+            &["CONFIG", "SET", "min-replicas-to-write", "1"],
+            &["SET", "x", "3"],
+            &["EXEC"],
+            &["CONFIG", "SET", "min-replicas-to-write", "0"],
+            // Refused while queuing: EXEC aborts.
+            &["REPLICAOF", "localhost", "9999"],
+            &["MULTI"],
+            &["SET", "x", "4"],
+            &["GET", "x"],
+            &["EXEC"],
+            &["REPLICAOF", "NO", "ONE"],
+            &["CONFIG", "SET", "maxmemory", "1"],
+            &["MULTI"],
+            &["SET", "x", "5"],
+            &["EXEC"],
+            &["CONFIG", "SET", "maxmemory", "0"],
+            &["GET", "x"],
+            // Permissions revoked inside the transaction.
+            &["ACL", "SETUSER", "u", "on", "nopass", "+@all", "~*"],
+            &["AUTH", "u", "x"],
+            &["MULTI"],
+            &["ACL", "SETUSER", "u", "-set"],
+            &["SET", "x", "6"],
+            &["GET", "x"],
+            &["EXEC"],
+            &["MULTI"],
+            &["ACL", "SETUSER", "u", "-get"],
+            &["GET", "x"],
+            &["EXEC"],
+            &["AUTH", "default", "x"],
+            &["INFO", "errorstats"],
+        ],
+        false,
+    );
+}
+
 /// The server's clock in Unix milliseconds, from TIME.
 fn server_ms(raw: &mut testkit::Raw) -> u64 {
     let time = testkit::Reply::parse(&raw.cmd(&["TIME"])).array();
