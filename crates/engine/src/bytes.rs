@@ -4,7 +4,9 @@
 use std::fmt;
 use std::ops::Deref;
 
-const INLINE: usize = 22;
+/// The longest string kept inline (also the longest string `dict::Entry` packs beside its key,
+/// so that rebuilding it as a `SmallBytes` never allocates).
+pub const INLINE: usize = 22;
 
 #[derive(Clone)]
 enum Repr {

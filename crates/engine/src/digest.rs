@@ -114,8 +114,8 @@ impl Keyspace {
             for shard in shards.iter_mut() {
                 for entry in shard.dbs[db].iter() {
                     let mut key_digest = [0u8; 20];
-                    mix_digest(&mut key_digest, &entry.key);
-                    mix_value(&mut key_digest, entry.value(), entry.has_ttl());
+                    mix_digest(&mut key_digest, entry.key());
+                    mix_value(&mut key_digest, &entry.value(), entry.has_ttl());
                     xor_digest(&mut total, &key_digest);
                 }
             }

@@ -193,7 +193,7 @@ pub fn read_string<'d>(
     key: &[u8],
 ) -> Result<Option<Cow<'d, [u8]>>, CommandError> {
     match ctx.read(db, hash, key) {
-        Some(entry) => Ok(Some(string_bytes(entry.value())?)),
+        Some(entry) => Ok(Some(entry.string_bytes().ok_or(CommandError::WrongType)?)),
         None => Ok(None),
     }
 }

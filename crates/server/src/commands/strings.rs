@@ -270,7 +270,7 @@ fn write_lookup(out: &mut ReplyWriter<'_>, entry: Option<&Entry>) -> CmdResult {
             out.null();
             Ok(())
         }
-        Some(entry) => write_string(out, entry.value()),
+        Some(entry) => write_string(out, &entry.value()),
     }
 }
 
@@ -510,10 +510,10 @@ fn getex(ctx: &mut Ctx<'_>) -> CmdResult {
         return Ok(());
     };
     // WRONGTYPE comes before the expiry is validated, as in Redis.
-    string_bytes(entry.value())?;
+    string_bytes(&entry.value())?;
     let had_ttl = entry.has_ttl();
     let expire_at = options.expire_at(ctx)?;
-    write_string(&mut ctx.out, entry.value())?;
+    write_string(&mut ctx.out, &entry.value())?;
     // Logged as the effect: DEL, PEXPIREAT or PERSIST, as Redis 7.0 does.
     let changed = match expire_at {
         Some(at) if at <= ctx.now_ms => {
@@ -577,9 +577,9 @@ fn mget(ctx: &mut Ctx<'_>) -> CmdResult {
     for key in keys {
         let (db, hash) = locked.db(ctx.client.db, key);
         // Keys of another type read as null here rather than failing the whole command.
-        match ctx.read(db, hash, key).map(|e| string_bytes(e.value())) {
-            Some(Ok(bytes)) => ctx.out.bulk(&bytes),
-            _ => ctx.out.null(),
+        match ctx.read(db, hash, key).and_then(|e| e.string_bytes()) {
+            Some(bytes) => ctx.out.bulk(&bytes),
+            None => ctx.out.null(),
         }
     }
     Ok(())
@@ -647,7 +647,7 @@ fn append(ctx: &mut Ctx<'_>) -> CmdResult {
             suffix.len()
         }
         Some(entry) => {
-            let current_len = string_bytes(entry.value())?.len();
+            let current_len = string_bytes(&entry.value())?.len();
             check_string_len(current_len as u64, suffix.len() as u64, max)?;
             raw_string_mut(entry.value_mut())?.extend_from_slice(suffix);
             current_len + suffix.len()
@@ -709,7 +709,7 @@ fn setrange(ctx: &mut Ctx<'_>) -> CmdResult {
     let (db, hash) = locked.db(ctx.client.db, key);
     let current_len = match db.get(hash, key, ctx.now_ms) {
         None => 0,
-        Some(entry) => string_bytes(entry.value())?.len(),
+        Some(entry) => string_bytes(&entry.value())?.len(),
     };
     // Writing nothing changes nothing, and creates no key.
     if patch.is_empty() {
@@ -743,7 +743,7 @@ fn incr_generic(ctx: &mut Ctx<'_>, delta: i64) -> CmdResult {
     let (db, hash) = locked.db(ctx.client.db, key);
     let current = match db.get(hash, key, ctx.now_ms) {
         None => 0,
-        Some(entry) => match entry.value() {
+        Some(entry) => match &*entry.value() {
             Value::Int(n) => *n,
             other => parse_i64(&string_bytes(other)?).ok_or(CommandError::NotInteger)?,
         },
@@ -829,7 +829,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>) -> CmdResult {
     let (db, hash) = locked.db(ctx.client.db, key);
     let sum = match db.get(hash, key, ctx.now_ms) {
         None => add_long_double(b"0", incr)?,
-        Some(entry) => add_long_double(&string_bytes(entry.value())?, incr)?,
+        Some(entry) => add_long_double(&string_bytes(&entry.value())?, incr)?,
     };
     // Logged as its result, so replay does not depend on float arithmetic.
     ctx.propagate_as(&[b"SET", key, &sum, b"KEEPTTL"]);
@@ -954,7 +954,7 @@ fn lcs(ctx: &mut Ctx<'_>) -> CmdResult {
         let (db, hash) = locked.db(ctx.client.db, key);
         match ctx.read(db, hash, key) {
             None => Ok(Vec::new()),
-            Some(entry) => string_bytes(entry.value())
+            Some(entry) => string_bytes(&entry.value())
                 .map(Cow::into_owned)
                 .map_err(|_| CommandError::err("The specified keys must contain string values")),
         }
