@@ -276,36 +276,52 @@ impl Entry {
 
     /// Stores `value` in place of the current one, which it returns (the TTL stays).
     pub fn replace_value(&mut self, value: Value) -> Value {
+        let packed = match self.kind() {
+            PACKED_STR | PACKED_INT => Some(self.value().into_owned()),
+            _ => None,
+        };
+        match self.set_value(value) {
+            Some(out_of_line) => out_of_line,
+            None => packed.expect("a value set over nothing out of line was packed"),
+        }
+    }
+
+    /// Stores `value` in place of the current one (the TTL stays), and returns the old one
+    /// only when it lived out of line: a packed one is just overwritten, which is all an
+    /// overwrite (SET, INCR) needs.
+    #[inline]
+    pub fn set_value(&mut self, value: Value) -> Option<Value> {
         let at = self.key_len as usize;
         let ttl = if self.has_ttl() { WORD } else { 0 };
         match (self.kind(), &value) {
-            // The usual overwrite (SET, INCR): packed before and after, the key and TTL stay.
+            // The usual overwrite: packed before and after, the key and TTL stay.
             (PACKED_STR | PACKED_INT, Value::Str(s))
                 if s.len() <= bytes::INLINE && at + s.len() + ttl <= AREA =>
             {
                 let expire_at = self.expire_at();
-                let old = self.value().into_owned();
                 self.layout = PACKED_STR;
                 self.str_len = s.len() as u8;
                 self.area[at..at + s.len()].copy_from_slice(s);
                 self.store_expiry(expire_at);
-                old
+                None
             }
             (PACKED_STR | PACKED_INT, &Value::Int(n)) if at + WORD + ttl <= AREA => {
                 let expire_at = self.expire_at();
-                let old = self.value().into_owned();
                 self.layout = PACKED_INT;
                 self.set_word(at, n as u64);
                 self.store_expiry(expire_at);
-                old
+                None
+            }
+            (PACKED_STR | PACKED_INT, _) => {
+                self.repacked(value);
+                None
             }
             // Out of line before and after: the box is reused.
-            (BOXED | SPILLED, Value::Str(s)) if s.len() > bytes::INLINE => {
-                std::mem::replace(self.value_mut(), value)
+            (_, Value::Str(s)) if s.len() > bytes::INLINE => {
+                Some(std::mem::replace(self.value_mut(), value))
             }
-            (BOXED | SPILLED, Value::Int(_) | Value::Str(_)) => self.repacked(value),
-            (BOXED | SPILLED, _) => std::mem::replace(self.value_mut(), value),
-            _ => self.repacked(value),
+            (_, Value::Int(_) | Value::Str(_)) => Some(self.repacked(value)),
+            _ => Some(std::mem::replace(self.value_mut(), value)),
         }
     }
 

@@ -407,9 +407,11 @@ impl Db {
                 entry.set_expire_at(0);
                 self.volatile -= 1;
             }
-            let old = entry.replace_value(value);
+            let out_of_line = entry.set_value(value);
             entry.set_access(self.shared.tracking.touched(entry.access(), now_ms));
-            self.shared.lazyfree.free(old, Deletion::Server);
+            if let Some(old) = out_of_line {
+                self.shared.lazyfree.free(old, Deletion::Server);
+            }
             return self.dict.at_mut(pos);
         }
         let mut entry = Entry::new(key, value);
