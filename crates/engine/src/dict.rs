@@ -260,11 +260,7 @@ impl Entry {
     /// a long string or a collection has), where it stays until the next [`Entry::replace_value`].
     pub fn value_mut(&mut self) -> &mut Value {
         if matches!(self.kind(), PACKED_STR | PACKED_INT) {
-            let access = self.access;
-            let next = self.next;
-            let (key, value, expire_at) = self.take_parts();
-            *self = Entry::pack(&key, value, expire_at, access, false);
-            self.next = next;
+            self.repack(false, |_, _| ());
         }
         match self.kind() {
             // SAFETY: the entry owns the live box at this address, and `&mut self` makes this
@@ -327,12 +323,18 @@ impl Entry {
 
     /// Stores `value` in the layout it fits now, and returns the old value.
     fn repacked(&mut self, value: Value) -> Value {
-        let access = self.access;
-        let next = self.next;
-        let (key, old, expire_at) = self.take_parts();
-        *self = Entry::pack(&key, value, expire_at, access, true);
+        self.repack(true, |old, _| std::mem::replace(old, value))
+    }
+
+    /// Takes the entry apart, lets `change` edit its value and expiry, and packs it again
+    /// (`packable` as in [`Entry::pack`]), keeping its chain link and access time.
+    fn repack<R>(&mut self, packable: bool, change: impl FnOnce(&mut Value, &mut u64) -> R) -> R {
+        let (access, next) = (self.access, self.next);
+        let (key, mut value, mut expire_at) = self.take_parts();
+        let result = change(&mut value, &mut expire_at);
+        *self = Entry::pack(&key, value, expire_at, access, packable);
         self.next = next;
-        old
+        result
     }
 
     pub fn into_value(mut self) -> Value {
@@ -413,11 +415,7 @@ impl Entry {
             self.store_expiry(expire_at);
         } else {
             // No room for the expiry beside this value: the value moves out of line.
-            let access = self.access;
-            let next = self.next;
-            let (key, value, _) = self.take_parts();
-            *self = Entry::pack(&key, value, expire_at, access, true);
-            self.next = next;
+            self.repack(true, |_, at| *at = expire_at);
         }
     }
 
