@@ -32,6 +32,16 @@ impl SmallBytes {
         }
     }
 
+    /// The heap allocation of a string longer than [`INLINE`] (`dict::Entry` keeps it by
+    /// address; `SmallBytes::from(Vec::from(it))` gives it back); a short one comes back as it
+    /// was.
+    pub(crate) fn into_heap(self) -> Result<Box<[u8]>, SmallBytes> {
+        match self.0 {
+            Repr::Heap(bytes) => Ok(bytes),
+            inline @ Repr::Inline { .. } => Err(SmallBytes(inline)),
+        }
+    }
+
     /// Heap bytes this string owns beyond its own size.
     pub fn heap_size(&self) -> usize {
         match &self.0 {

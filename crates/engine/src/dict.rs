@@ -18,13 +18,24 @@ use std::borrow::Cow;
 /// is packed in the entry (a short string or an integer: rebuilding allocates nothing).
 pub type ValueRef<'a> = Cow<'a, Value>;
 
+/// A string value as an entry stores it: see [`Entry::string`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum StringRef<'a> {
+    Int(i64),
+    Bytes(&'a [u8]),
+}
+
 /// One key with its value, expiry and access time, packed into 44 bytes with no padding:
 /// `next` and `access`, one byte saying what the packed area holds (the layout below, and
 /// whether an 8-byte expiry follows the value), the key's length, a packed string's length,
 /// then 33 bytes of area. The layouts:
 /// - packed string: key bytes, string bytes (at most [`bytes::INLINE`]), [expiry];
 /// - packed integer: key bytes, the `i64`, [expiry];
-/// - boxed: key bytes, the address of a `Box<Value>`, [expiry] (collections, long strings,
+/// - heap string: key bytes, the address of the string's own heap bytes, the high byte of
+///   its length (the low byte is the packed string length's), [expiry]: strings up to 64 KiB
+///   that are not packed (the heap allocation a long `SmallBytes` had, or one of the string's
+///   length for a short one with no room beside its key and expiry);
+/// - boxed: key bytes, the address of a `Box<Value>`, [expiry] (collections, longer strings,
 ///   and strings a command is changing in place);
 /// - spilled: the address of a `Box<Spilled>` holding key, value and expiry (a key too long
 ///   for the area beside its value).
@@ -45,11 +56,12 @@ pub struct Entry {
     next: u32,
     /// Last access: the LRU clock in seconds, or an LFU counter and minutes (see `evict`).
     access: u32,
-    /// One of [`PACKED_STR`], [`PACKED_INT`], [`BOXED`], [`SPILLED`], plus [`HAS_TTL`].
+    /// One of [`PACKED_STR`], [`PACKED_INT`], [`HEAP_STR`], [`BOXED`], [`SPILLED`], plus
+    /// [`HAS_TTL`].
     layout: u8,
     /// The key's length, in the area (not spilled).
     key_len: u8,
-    /// A packed string's length.
+    /// A packed string's length (a heap string's low byte).
     str_len: u8,
     area: [u8; AREA],
 }
@@ -69,6 +81,9 @@ const PACKED_STR: u8 = 0;
 const PACKED_INT: u8 = 1;
 const BOXED: u8 = 2;
 const SPILLED: u8 = 3;
+const HEAP_STR: u8 = 4;
+/// The longest heap string kept by address: its length has 16 bits.
+const HEAP_STR_MAX: usize = u16::MAX as usize;
 /// The key has an expiry: in the area after the value, or in the `Spilled` box.
 const HAS_TTL: u8 = 0x80;
 
@@ -101,6 +116,7 @@ impl Entry {
         let layout = match &value {
             Value::Str(s) if packable && s.len() <= bytes::INLINE && fits(s.len()) => PACKED_STR,
             Value::Int(_) if packable && fits(WORD) => PACKED_INT,
+            Value::Str(s) if packable && s.len() <= HEAP_STR_MAX && fits(WORD + 1) => HEAP_STR,
             _ if fits(WORD) => BOXED,
             _ => {
                 let spilled = Box::new(Spilled {
@@ -130,6 +146,16 @@ impl Entry {
                 self.area[at..at + s.len()].copy_from_slice(&s);
             }
             (PACKED_INT, Value::Int(n)) => self.set_word(at, n as u64),
+            (HEAP_STR, Value::Str(s)) => {
+                // A long string's own allocation; a short one that did not fit beside its key
+                // and expiry gets one of its length (smaller than a `Box<Value>`).
+                let bytes = s.into_heap().unwrap_or_else(|short| Box::from(&*short));
+                let len = bytes.len();
+                let address = Box::into_raw(bytes).cast::<u8>().expose_provenance();
+                self.set_word(at, address as u64);
+                self.str_len = len as u8;
+                self.area[at + WORD] = (len >> 8) as u8;
+            }
             (BOXED, value) => {
                 let address = Box::into_raw(Box::new(value)).expose_provenance();
                 self.set_word(at, address as u64);
@@ -158,6 +184,7 @@ impl Entry {
     fn expiry_offset(&self) -> usize {
         let value_len = match self.kind() {
             PACKED_STR => self.str_len as usize,
+            HEAP_STR => WORD + 1,
             _ => WORD,
         };
         self.key_len as usize + value_len
@@ -183,6 +210,25 @@ impl Entry {
     #[inline]
     fn spilled(&self) -> *mut Spilled {
         std::ptr::with_exposed_provenance_mut(self.word(0) as usize)
+    }
+
+    /// The address and length of a [`HEAP_STR`] entry's bytes, the key's length given (so
+    /// that it also serves once the layout byte is cleared).
+    #[inline]
+    fn heap_str_at(&self, at: usize) -> (*mut u8, usize) {
+        let len = usize::from(self.str_len) | usize::from(self.area[at + WORD]) << 8;
+        (
+            std::ptr::with_exposed_provenance_mut(self.word(at) as usize),
+            len,
+        )
+    }
+
+    /// The bytes of a [`HEAP_STR`] entry.
+    #[inline]
+    fn heap_str(&self) -> &[u8] {
+        let (address, len) = self.heap_str_at(self.key_len as usize);
+        // SAFETY: the entry owns this allocation of `len` bytes (see `Entry`).
+        unsafe { std::slice::from_raw_parts(address, len) }
     }
 
     /// The packed string of a [`PACKED_STR`] entry.
@@ -223,20 +269,38 @@ impl Entry {
         match self.kind() {
             PACKED_STR => Cow::Owned(Value::Str(SmallBytes::new(self.packed_str()))),
             PACKED_INT => Cow::Owned(Value::Int(self.word(self.key_len as usize) as i64)),
+            // A copy: readers on a hot path use `Entry::string` instead.
+            HEAP_STR => Cow::Owned(Value::Str(SmallBytes::new(self.heap_str()))),
             _ => Cow::Borrowed(self.boxed_value().expect("out of line")),
         }
     }
 
-    /// The value where it lives out of line: always for collections, for long strings and
-    /// strings being changed in place; None for a packed string or integer (see
-    /// [`Entry::value`] for any value).
+    /// The value where it lives in a box of its own: always for collections, for strings
+    /// past 64 KiB and strings being changed in place; None for the strings and integers kept
+    /// in the entry (see [`Entry::value`] for any value).
     #[inline]
     pub fn boxed_value(&self) -> Option<&Value> {
         match self.kind() {
-            PACKED_STR | PACKED_INT => None,
+            PACKED_STR | PACKED_INT | HEAP_STR => None,
             // SAFETY: the entry owns the live box at this address (see `Entry`).
             BOXED => Some(unsafe { &*self.boxed() }),
             _ => Some(unsafe { &(*self.spilled()).value }),
+        }
+    }
+
+    /// A string value as stored, without copying it; None for the other types.
+    #[inline]
+    pub fn string(&self) -> Option<StringRef<'_>> {
+        match self.kind() {
+            PACKED_STR => Some(StringRef::Bytes(self.packed_str())),
+            PACKED_INT => Some(StringRef::Int(self.word(self.key_len as usize) as i64)),
+            HEAP_STR => Some(StringRef::Bytes(self.heap_str())),
+            _ => match self.boxed_value() {
+                Some(&Value::Int(n)) => Some(StringRef::Int(n)),
+                Some(Value::Str(s)) => Some(StringRef::Bytes(s)),
+                Some(Value::RawStr(s)) => Some(StringRef::Bytes(s)),
+                _ => None,
+            },
         }
     }
 
@@ -244,22 +308,16 @@ impl Entry {
     /// None for the other types.
     #[inline]
     pub fn string_bytes(&self) -> Option<Cow<'_, [u8]>> {
-        match self.kind() {
-            PACKED_STR => Some(Cow::Borrowed(self.packed_str())),
-            PACKED_INT => Some(Cow::Owned(
-                itoa::Buffer::new()
-                    .format(self.word(self.key_len as usize) as i64)
-                    .as_bytes()
-                    .to_vec(),
-            )),
-            _ => self.boxed_value().and_then(Value::string_bytes),
-        }
+        Some(match self.string()? {
+            StringRef::Bytes(bytes) => Cow::Borrowed(bytes),
+            StringRef::Int(n) => Cow::Owned(itoa::Buffer::new().format(n).as_bytes().to_vec()),
+        })
     }
 
     /// The value to change in place. A packed value moves out of line first (into the layout
     /// a long string or a collection has), where it stays until the next [`Entry::replace_value`].
     pub fn value_mut(&mut self) -> &mut Value {
-        if matches!(self.kind(), PACKED_STR | PACKED_INT) {
+        if matches!(self.kind(), PACKED_STR | PACKED_INT | HEAP_STR) {
             self.repack(false, |_, _| ());
         }
         match self.kind() {
@@ -312,12 +370,11 @@ impl Entry {
                 self.repacked(value);
                 None
             }
-            // Out of line before and after: the box is reused.
-            (_, Value::Str(s)) if s.len() > bytes::INLINE => {
+            // A collection over a boxed value: the box is reused.
+            (BOXED | SPILLED, v) if !matches!(v, Value::Int(_) | Value::Str(_)) => {
                 Some(std::mem::replace(self.value_mut(), value))
             }
-            (_, Value::Int(_) | Value::Str(_)) => Some(self.repacked(value)),
-            _ => Some(std::mem::replace(self.value_mut(), value)),
+            _ => Some(self.repacked(value)),
         }
     }
 
@@ -364,6 +421,15 @@ impl Entry {
                 Value::Int(self.word(at) as i64),
                 expire_at,
             ),
+            HEAP_STR => {
+                let (address, len) = self.heap_str_at(at);
+                // SAFETY: the entry owned this allocation; its layout no longer says so.
+                let bytes =
+                    unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(address, len)) };
+                // Back into a `SmallBytes`: inline again when short, else the same allocation.
+                let value = Value::Str(SmallBytes::from(Vec::from(bytes)));
+                (SmallBytes::new(key), value, expire_at)
+            }
             BOXED => {
                 // SAFETY: the entry owned this box; its layout no longer says so.
                 let value = unsafe { Box::from_raw(self.boxed_at(at)) };
@@ -439,6 +505,7 @@ impl Entry {
     pub fn heap_size(&self) -> usize {
         match self.kind() {
             PACKED_STR | PACKED_INT => 0,
+            HEAP_STR => self.heap_str().len(),
             BOXED => std::mem::size_of::<Value>() + self.value().heap_size(),
             _ => std::mem::size_of::<Spilled>() + self.key().len() + self.value().heap_size(),
         }
@@ -459,7 +526,7 @@ impl Entry {
 
 impl Drop for Entry {
     fn drop(&mut self) {
-        if matches!(self.kind(), BOXED | SPILLED) {
+        if matches!(self.kind(), HEAP_STR | BOXED | SPILLED) {
             drop(self.take_parts());
         }
     }
@@ -796,7 +863,7 @@ mod tests {
                 Value::raw(b"raw".to_vec()),
                 Value::List(Default::default()),
             ];
-            for len in [0, 7, 8, 9, 16, 17, 22, 23, 100] {
+            for len in [0, 7, 8, 9, 16, 17, 22, 23, 100, 256, 1000] {
                 values.push(Value::Str(SmallBytes::new(&vec![b'v'; len])));
             }
             out.extend(values.into_iter().map(|v| (key.clone(), v)));
@@ -852,11 +919,22 @@ mod tests {
         let e = e.expiring_at(1);
         assert_eq!(
             e.heap_size(),
-            std::mem::size_of::<Value>(),
-            "16 + 16 + 8 is not"
+            16,
+            "16 + 16 + 8 is not: the string's own 16 bytes"
         );
         let e = Entry::new(b"key:000000000001", Value::Int(1)).expiring_at(1);
         assert_eq!(e.heap_size(), 0, "16 + 8 + 8 is");
+        let long = Value::string(&[b'v'; 1000]);
+        let e = Entry::new(b"key:000000000001", long.clone()).expiring_at(1);
+        assert_eq!(
+            e.heap_size(),
+            1000,
+            "a long string is kept by its own address"
+        );
+        assert_eq!(e.string(), Some(StringRef::Bytes(&[b'v'; 1000][..])));
+        let huge = Value::string(&vec![b'v'; HEAP_STR_MAX + 1]);
+        let e = Entry::new(b"k", huge.clone());
+        assert_eq!(*e.value(), huge, "past 64 KiB a string is boxed");
     }
 
     #[test]

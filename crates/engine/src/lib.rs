@@ -43,7 +43,7 @@ pub mod value;
 pub mod zset;
 
 pub use bytes::SmallBytes;
-pub use dict::{Dict, Entry};
+pub use dict::{Dict, Entry, StringRef};
 pub use encoding::EncodingLimits;
 pub use evict::{Evicted, Policy, Tracking};
 pub use keyspace::{Db, ExpireCycle, ExpireEffort, KeyEvents, Keyspace, Locked, Shard, WatchFlag};
