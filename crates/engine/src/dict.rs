@@ -96,12 +96,16 @@ struct Spilled {
 }
 
 impl Entry {
+    #[inline]
     pub fn new(key: &[u8], value: Value) -> Self {
         Entry::pack(key, value, 0, 0, true)
     }
 
     /// Packs a key, value and expiry (0: none) in the smallest layout they fit; `packable`
     /// false keeps the value out of line (for a caller about to change it in place).
+    /// Inlined: it is most of a new key's insertion (SET of a new key), and its callers' constant
+    /// arguments fold away the layouts they cannot take.
+    #[inline]
     fn pack(key: &[u8], value: Value, expire_at: u64, access: u32, packable: bool) -> Self {
         let mut entry = Entry {
             next: END,
@@ -118,16 +122,7 @@ impl Entry {
             Value::Int(_) if packable && fits(WORD) => PACKED_INT,
             Value::Str(s) if packable && s.len() <= HEAP_STR_MAX && fits(WORD + 1) => HEAP_STR,
             _ if fits(WORD) => BOXED,
-            _ => {
-                let spilled = Box::new(Spilled {
-                    key: key.into(),
-                    value,
-                    expire_at,
-                });
-                entry.layout = SPILLED | if ttl == 0 { 0 } else { HAS_TTL };
-                entry.set_word(0, Box::into_raw(spilled).expose_provenance() as u64);
-                return entry;
-            }
+            _ => return Entry::spill(entry, key, value, expire_at),
         };
         entry.layout = layout;
         entry.key_len = key.len() as u8;
@@ -137,7 +132,21 @@ impl Entry {
         entry
     }
 
+    /// [`Entry::pack`] for a key too long to sit beside its value (off the hot path).
+    #[cold]
+    fn spill(mut entry: Entry, key: &[u8], value: Value, expire_at: u64) -> Self {
+        let spilled = Box::new(Spilled {
+            key: key.into(),
+            value,
+            expire_at,
+        });
+        entry.layout = SPILLED | if expire_at == 0 { 0 } else { HAS_TTL };
+        entry.set_word(0, Box::into_raw(spilled).expose_provenance() as u64);
+        entry
+    }
+
     /// Writes `value` after the key in the (not spilled) layout already chosen.
+    #[inline]
     fn store_value(&mut self, value: Value) {
         let at = self.key_len as usize;
         match (self.layout & !HAS_TTL, value) {
@@ -165,6 +174,7 @@ impl Entry {
     }
 
     /// Sets or clears the TTL flag and writes a (not spilled) entry's expiry after its value.
+    #[inline]
     fn store_expiry(&mut self, expire_at: u64) {
         if expire_at == 0 {
             self.layout &= !HAS_TTL;
