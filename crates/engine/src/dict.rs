@@ -314,6 +314,12 @@ impl Entry {
         }
     }
 
+    /// The value's type as TYPE names it, without rebuilding a string kept in the entry.
+    #[inline]
+    pub fn type_name(&self) -> &'static str {
+        self.boxed_value().map_or("string", Value::type_name)
+    }
+
     /// The text of a string value (an integer as its digits), borrowed where it is stored;
     /// None for the other types.
     #[inline]

@@ -146,7 +146,7 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
                 // As in Redis, a logically expired key that is still stored is digested too.
                 let digest = table
                     .peek_stored(hash, key)
-                    .map_or([0; 20], |e| digest::value_digest(&e.value(), e.has_ttl()));
+                    .map_or([0; 20], digest::value_digest);
                 ctx.out.simple(&digest::to_hex(&digest));
             }
         }

@@ -305,7 +305,7 @@ fn inspect<T>(ctx: &Ctx<'_>, key: &[u8], f: impl FnOnce(&Entry) -> T) -> Option<
 
 /// TYPE key
 fn type_(ctx: &mut Ctx<'_>) -> CmdResult {
-    let name = inspect(ctx, ctx.arg(1), |e| e.value().type_name()).unwrap_or("none");
+    let name = inspect(ctx, ctx.arg(1), |e| e.type_name()).unwrap_or("none");
     ctx.out.simple(name);
     Ok(())
 }
@@ -350,8 +350,7 @@ fn scan(ctx: &mut Ctx<'_>) -> CmdResult {
         .keyspace
         .scan(ctx.client.db, cursor, count, |entry, _| {
             let wanted = pattern.is_none_or(|p| glob_match(p, entry.key(), false))
-                && type_filter
-                    .is_none_or(|t| t.eq_ignore_ascii_case(entry.value().type_name().as_bytes()));
+                && type_filter.is_none_or(|t| t.eq_ignore_ascii_case(entry.type_name().as_bytes()));
             if wanted {
                 found.push(SmallBytes::new(entry.key()));
             }
