@@ -6,7 +6,7 @@ use std::fmt;
 use std::io::{self, BufRead, Read};
 
 use redis_lite_engine::EncodingLimits;
-use redis_lite_protocol::{Limits, RequestParser};
+use redis_lite_protocol::split_args;
 
 use crate::rdb::{self, RdbError};
 
@@ -187,19 +187,6 @@ impl Manifest {
     /// The sequence number of the newest incremental file (0 when there is none).
     pub fn incr_seq(&self) -> u64 {
         self.incr.last().map_or(0, |i| i.seq)
-    }
-}
-
-/// A manifest line's words, with the quoting of redis.conf and inline commands (sdssplitargs).
-fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let mut text = line.to_vec();
-    text.push(b'\n');
-    let mut parser = RequestParser::new(Limits::default());
-    match parser.next(&text) {
-        Ok(Some(words)) => Some(words.iter().map(<[u8]>::to_vec).collect()),
-        Ok(None) => Some(Vec::new()),
-        Err(_) => None,
     }
 }
 

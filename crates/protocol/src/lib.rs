@@ -20,5 +20,5 @@ pub mod response;
 
 pub use reply::{Protocol, ReplyWriter};
 pub use repr::repr;
-pub use request::{Limits, ProtocolError, RequestParser};
+pub use request::{split_args, Limits, ProtocolError, RequestParser};
 pub use response::{parse as parse_response, Response, ResponseError};

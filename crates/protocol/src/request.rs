@@ -239,6 +239,13 @@ impl RequestParser {
         }
     }
 
+    /// The command the last [`Self::next`] returned, again, from the same `buf`: its arguments
+    /// stay until the next call. Only valid right after `next` returned a command.
+    pub fn again<'a>(&'a self, buf: &'a [u8]) -> Command<'a> {
+        debug_assert!(self.state == State::Idle && !self.args.is_empty());
+        Command { buf, parser: self }
+    }
+
     /// Parses the next complete command from `buf`, which holds everything received and not yet
     /// discarded. Returns `Ok(None)` when more bytes are needed. Empty frames (`*0`, blank inline
     /// lines) are skipped, as Redis does.
@@ -459,6 +466,18 @@ impl RequestParser {
         )?;
         Ok(true)
     }
+}
+
+/// A line's words as Redis's `sdssplitargs` splits them (inline commands, AOF manifest lines,
+/// script and library shebangs), or None for unbalanced quotes.
+pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let (mut args, mut owned) = (Vec::new(), Vec::new());
+    split_inline(line, 0, &mut args, &mut owned).ok()?;
+    let word = |arg: &Arg| match arg {
+        Arg::InBuffer(range) => line[range.clone()].to_vec(),
+        Arg::Owned(range) => owned[range.clone()].to_vec(),
+    };
+    Some(args.iter().map(word).collect())
 }
 
 /// Splits an inline line into arguments with redis-cli's quoting rules: double quotes with

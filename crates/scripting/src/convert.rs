@@ -261,19 +261,13 @@ fn write_table(
         _ => {}
     }
     if let Value::String(digits) = table.raw_get::<Value>("big_number")? {
-        let digits = digits.as_bytes();
-        if out.is_resp3() {
-            let buffer = out.buffer();
-            buffer.push(b'(');
-            buffer.extend(
-                digits
-                    .iter()
-                    .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
-            );
-            buffer.extend_from_slice(b"\r\n");
-        } else {
-            out.bulk(&digits);
-        }
+        // Redis turns CR and LF into spaces, whichever protocol carries it.
+        let digits: Vec<u8> = digits
+            .as_bytes()
+            .iter()
+            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+            .collect();
+        out.big_number(&digits);
         return Ok(());
     }
     if let Value::Table(map) = table.raw_get::<Value>("map")? {

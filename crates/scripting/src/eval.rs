@@ -174,9 +174,12 @@ fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), String> {
         return Ok((flags, source));
     }
     let line_end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
-    let line = String::from_utf8_lossy(&body[..line_end]);
-    let mut parts = line.split(' ').filter(|p| !p.is_empty());
-    let engine = parts.next().unwrap_or("");
+    // Split as Redis splits it (sdssplitargs): quotes and tabs as in redis.conf.
+    let parts = redis_lite_protocol::split_args(&body[..line_end])
+        .filter(|parts| !parts.is_empty())
+        .ok_or("ERR Invalid engine in script shebang")?;
+    let mut parts = parts.iter().map(|part| String::from_utf8_lossy(part));
+    let engine = parts.next().unwrap_or_default();
     if engine != "#!lua" {
         return Err(format!("ERR Unexpected engine in script shebang: {engine}"));
     }
@@ -185,7 +188,8 @@ fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), String> {
         let Some(list) = part.strip_prefix("flags=") else {
             return Err(format!("ERR Unknown lua shebang option: {part}"));
         };
-        for flag in list.split(',').filter(|f| !f.is_empty()) {
+        // An empty list declares no flags; an empty item among others is an unknown flag.
+        for flag in list.split(',').filter(|_| !list.is_empty()) {
             match flag {
                 "no-writes" => flags.no_writes = true,
                 "allow-oom" => flags.allow_oom = true,

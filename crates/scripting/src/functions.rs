@@ -82,8 +82,8 @@ pub struct FunctionLibraries {
     runtime: Runtime,
     random: Arc<AtomicU64>,
     libraries: BTreeMap<String, Library>,
-    /// Function name → its library's name.
-    functions: BTreeMap<String, String>,
+    /// Function key ([`function_key`]) → its library's name and the function's name there.
+    functions: BTreeMap<String, (String, String)>,
 }
 
 impl FunctionLibraries {
@@ -160,7 +160,7 @@ impl FunctionLibraries {
             return Err("ERR No functions registered".to_string());
         }
         for registration in &registrations {
-            if let Some(owner) = self.functions.get(&registration.name) {
+            if let Some((owner, _)) = self.functions.get(&function_key(&registration.name)) {
                 if *owner != name {
                     return Err(format!("ERR Function {} already exists", registration.name));
                 }
@@ -170,8 +170,10 @@ impl FunctionLibraries {
         self.delete(&name).ok();
         let mut functions = BTreeMap::new();
         for registration in registrations {
+            // Two names of one library that differ only in case: FCALL finds the first.
             self.functions
-                .insert(registration.name.clone(), name.clone());
+                .entry(function_key(&registration.name))
+                .or_insert_with(|| (name.clone(), registration.name.clone()));
             functions.insert(
                 registration.name.clone(),
                 FunctionInfo {
@@ -231,7 +233,7 @@ impl FunctionLibraries {
             .remove(name)
             .ok_or_else(|| "ERR Library not found".to_string())?;
         for function in library.functions.keys() {
-            self.functions.remove(function);
+            self.functions.remove(&function_key(function));
         }
         Ok(())
     }
@@ -245,8 +247,10 @@ impl FunctionLibraries {
         self.libraries.values()
     }
 
+    /// The function FCALL names, in any case (FCALL's lookup ignores case in Redis 7.0;
+    /// a library's own names and library names do not).
     pub fn function(&self, name: &str) -> Option<&FunctionInfo> {
-        let library = self.functions.get(name)?;
+        let (library, name) = self.functions.get(&function_key(name))?;
         self.libraries.get(library)?.functions.get(name)
     }
 
@@ -300,23 +304,27 @@ fn library_name(code: &[u8]) -> Result<String, String> {
     if !code.starts_with(b"#!") {
         return Err("ERR Missing library metadata".to_string());
     }
-    let Some(line_end) = code.iter().position(|&b| b == b'\n') else {
-        return Err("ERR Invalid library metadata".to_string());
-    };
-    let line = String::from_utf8_lossy(&code[..line_end]);
-    let mut parts = line.split_ascii_whitespace();
-    let engine = &parts.next().unwrap_or("#!")[2..];
+    let invalid = || "ERR Invalid library metadata".to_string();
+    let line_end = code.iter().position(|&b| b == b'\n').ok_or_else(invalid)?;
+    // Split as Redis splits it (sdssplitargs): `name="foo"` is `name=foo`.
+    let parts = redis_lite_protocol::split_args(&code[..line_end]).ok_or_else(invalid)?;
+    let mut parts = parts.iter().map(|part| String::from_utf8_lossy(part));
+    let engine = parts.next().ok_or_else(invalid)?;
+    let engine = engine.get(2..).unwrap_or_default().to_string();
     let mut name = None;
     for part in parts {
-        match part.strip_prefix("name=") {
-            Some(_) if name.is_some() => {
+        let is_name = part
+            .get(..5)
+            .is_some_and(|p| p.eq_ignore_ascii_case("name="));
+        match is_name {
+            true if name.is_some() => {
                 return Err(
                     "ERR Invalid metadata value, name argument was given multiple times"
                         .to_string(),
                 )
             }
-            Some(value) => name = Some(value.to_string()),
-            None => return Err(format!("ERR Invalid metadata value given: {part}")),
+            true => name = Some(part[5..].to_string()),
+            false => return Err(format!("ERR Invalid metadata value given: {part}")),
         }
     }
     let name = name.ok_or_else(|| "ERR Library name was not given".to_string())?;
@@ -327,6 +335,11 @@ fn library_name(code: &[u8]) -> Result<String, String> {
         return Err("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".to_string());
     }
     Ok(name)
+}
+
+/// A function's key in FCALL's map: its name in lower case.
+fn function_key(name: &str) -> String {
+    name.to_ascii_lowercase()
 }
 
 fn valid_name(name: &str) -> bool {
@@ -377,8 +390,8 @@ pub(crate) fn register(
                         for item in list.sequence_values::<Value>() {
                             match item? {
                                 Value::String(flag) if flags.set(&flag.as_bytes()) => {}
-                                Value::String(_) => return fail("unknown flag given"),
-                                _ => return fail("flags argument to redis.register_function must be a table representing function flags"),
+                                // Numbers are strings to Lua's API: unknown flags too.
+                                _ => return fail("unknown flag given"),
                             }
                         }
                     }

@@ -93,5 +93,8 @@ pub enum AclCheck {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Interrupt {
     Continue,
+    /// SCRIPT KILL or FUNCTION KILL.
     Kill,
+    /// FUNCTION LOAD ran past its time limit.
+    LoadTimedOut,
 }

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::ffi::c_int;
 use std::panic::AssertUnwindSafe;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use mlua::{
@@ -24,10 +24,45 @@ use crate::host::{AclCheck, Host, Interrupt, LogLevel, ReplFlags};
 use crate::libs;
 use crate::{INTERRUPT_CHECK_INSTRUCTIONS, REDIS_VERSION, REDIS_VERSION_NUM};
 
+/// The interrupt hook's triggers while a run goes on normally.
+const INTERRUPT_CHECKS: HookTriggers =
+    HookTriggers::new().every_nth_instruction(INTERRUPT_CHECK_INSTRUCTIONS);
+
+/// Asks the host at `triggers` whether the run goes on (global, so coroutines a script creates
+/// are checked too). Once it is stopped (killed, or a load past its time), the hook fires at
+/// every new line and every jump back, as Redis's does: a `pcall` may catch the error, but a
+/// loop around it raises it again, so no script can keep going by catching it.
+fn set_interrupt_hook(
+    lua: &Lua,
+    active: &Arc<ActiveRun>,
+    killed: &Arc<AtomicBool>,
+    triggers: HookTriggers,
+) -> Result<()> {
+    let (interrupted, killed) = (active.clone(), killed.clone());
+    lua.set_global_hook(triggers, move |lua, debug| {
+        // Once killed, only the script's own lines raise it again: the sandbox's code that
+        // runs around a script (its wrappers, the error handler) is not the script's.
+        if killed.load(Ordering::Relaxed) && debug.source().source.as_deref() == Some(SANDBOX_CHUNK)
+        {
+            return Ok(VmState::Continue);
+        }
+        let message = match interrupted.with(|state| state.host.interrupt()) {
+            Ok(Interrupt::Kill) => KILLED,
+            Ok(Interrupt::LoadTimedOut) => LOAD_TIMED_OUT,
+            _ => return Ok(VmState::Continue),
+        };
+        if !killed.swap(true, Ordering::Relaxed) {
+            set_interrupt_hook(lua, &interrupted, &killed, HookTriggers::EVERY_LINE)?;
+        }
+        Err(mlua::Error::RuntimeError(message.to_string()))
+    })
+}
+
 /// The chunk name of the sandbox code: the error handler skips its frames, so errors point
 /// at the script's own line.
 const SANDBOX_CHUNK: &str = "=redis_lite_sandbox";
 const KILLED: &str = "Script killed by user with SCRIPT KILL...";
+const LOAD_TIMED_OUT: &str = "FUNCTION LOAD timeout";
 const NO_RUN: &str = "ERR the redis API is only available while a script runs";
 
 /// Which API a state gets: EVAL's has `breakpoint`/`debug`/`replicate_commands`, `KEYS` and
@@ -51,7 +86,16 @@ pub(crate) struct Runtime {
     handler: Function,
     /// `new_library_env()` for function states.
     pub(crate) new_library_env: Option<Function>,
+    /// A run was stopped: the interrupt hook fires at every line until the run ends.
+    killed: Arc<AtomicBool>,
+    /// Runs since the last garbage collection step ([`GC_STEP_PERIOD`]).
+    runs_since_gc_step: AtomicU32,
 }
+
+/// As Redis does, every this many runs the collector takes a step of this size (in Lua's
+/// units, about kilobytes): the garbage of many small runs (their KEYS and ARGV tables) is
+/// collected as it comes instead of in one long cycle.
+const GC_STEP_PERIOD: u32 = 50;
 
 /// What a run may change besides the reply: the protocol chosen with `redis.setresp`, and
 /// the functions a library registers while it loads.
@@ -109,6 +153,18 @@ impl Runtime {
                     guard(lua, name, original, writes, protected)
                 },
             )?,
+        )?;
+        rust.raw_set(
+            "unpack",
+            lua.create_function(|lua, protected: Table| {
+                // SAFETY: pushing a C closure only allocates; `unpack` reads its upvalue as
+                // the proxies' table.
+                unsafe {
+                    lua.exec_raw::<Function>(protected, |state| {
+                        ffi::lua_pushcclosure(state, unpack, 1)
+                    })
+                }
+            })?,
         )?;
         rust.raw_set(
             "error_message",
@@ -191,15 +247,8 @@ impl Runtime {
             .set_name(SANDBOX_CHUNK)
             .call((globals.clone(), rust, kind_name))?;
 
-        let interrupted = active.clone();
-        // Global, so coroutines a script creates are checked too.
-        lua.set_global_hook(
-            HookTriggers::new().every_nth_instruction(INTERRUPT_CHECK_INSTRUCTIONS),
-            move |_, _| match interrupted.with(|state| state.host.interrupt()) {
-                Ok(Interrupt::Kill) => Err(mlua::Error::RuntimeError(KILLED.to_string())),
-                _ => Ok(VmState::Continue),
-            },
-        )?;
+        let killed = Arc::new(AtomicBool::new(false));
+        set_interrupt_hook(&lua, &active, &killed, INTERRUPT_CHECKS)?;
         Ok(Runtime {
             lua,
             globals,
@@ -207,6 +256,8 @@ impl Runtime {
             active,
             handler,
             new_library_env,
+            killed,
+            runs_since_gc_step: AtomicU32::new(0),
         })
     }
 
@@ -242,10 +293,24 @@ impl Runtime {
                 }
             })
         });
+        if self.killed.swap(false, Ordering::Relaxed) {
+            set_interrupt_hook(&self.lua, &self.active, &self.killed, INTERRUPT_CHECKS)?;
+        }
         if let Some(panic) = state.panic.take() {
             std::panic::resume_unwind(panic);
         }
-        finish(&self.lua, outcome?, state.resp)
+        let result = finish(&self.lua, outcome?, state.resp);
+        if self.runs_since_gc_step.fetch_add(1, Ordering::Relaxed) + 1 >= GC_STEP_PERIOD {
+            self.runs_since_gc_step.store(0, Ordering::Relaxed);
+            // SAFETY: a collection step runs no script code (Lua 5.1 has no finalizers for
+            // tables, and mlua's userdata finalizers raise nothing).
+            unsafe {
+                self.lua.exec_raw::<()>((), |state| {
+                    ffi::lua_gc(state, ffi::LUA_GCSTEP, GC_STEP_PERIOD as c_int);
+                })?;
+            }
+        }
+        result
     }
 
     /// Builds KEYS and ARGV and runs `f` under the error handler, returning whether it
@@ -647,6 +712,42 @@ fn guard(
             }
         })
     })
+}
+
+/// `unpack` as Lua 5.1's base library has it, reading the table behind a readonly proxy
+/// (upvalue 1 maps each proxy to its table). A C function rather than a [`guard`] around the
+/// original, so that its values go straight onto the caller's stack: Lua's limit applies (7999
+/// values, "too many results to unpack" beyond), where an mlua callback held each value in a
+/// reference slot of its own and failed sooner with mlua's message.
+///
+/// # Safety
+/// Called by Lua as a C function with that upvalue. Its errors longjmp: it owns nothing.
+unsafe extern "C-unwind" fn unpack(state: *mut ffi::lua_State) -> c_int {
+    ffi::luaL_checktype(state, 1, ffi::LUA_TTABLE);
+    ffi::lua_pushvalue(state, 1);
+    ffi::lua_rawget(state, ffi::lua_upvalueindex(1));
+    if ffi::lua_type(state, -1) == ffi::LUA_TTABLE {
+        ffi::lua_replace(state, 1);
+    } else {
+        ffi::lua_pop(state, 1);
+    }
+    // `luaL_optint` and `luaL_checkint` are these, cast to C's `int`.
+    let first = ffi::luaL_optinteger(state, 2, 1) as c_int;
+    let last = match ffi::lua_isnoneornil(state, 3) {
+        0 => ffi::luaL_checkinteger(state, 3) as c_int,
+        _ => ffi::lua_objlen(state, 1) as c_int,
+    };
+    if first > last {
+        return 0;
+    }
+    let count = last.wrapping_sub(first).wrapping_add(1);
+    if count <= 0 || ffi::lua_checkstack(state, count) == 0 {
+        return ffi::luaL_error(state, c"too many results to unpack".as_ptr());
+    }
+    for i in first..=last {
+        ffi::lua_rawgeti(state, 1, i.into());
+    }
+    count
 }
 
 /// Redis's reading of an error string: `-CODE message` keeps its code, anything else gets

@@ -46,13 +46,15 @@ for _, spec in pairs_({
   { table, "insert", "write" }, { table, "remove", "write" }, { table, "sort", "write" },
   { table, "setn", "write" },
   { G, "rawget", "read" }, { G, "next", "read" }, { G, "pairs", "read" },
-  { G, "ipairs", "read" }, { G, "unpack", "read" }, { table, "concat", "read" },
+  { G, "ipairs", "read" }, { table, "concat", "read" },
   { table, "getn", "read" }, { table, "maxn", "read" }, { table, "foreach", "read" },
   { table, "foreachi", "read" },
 }) do
   local library, name, mode = spec[1], spec[2], spec[3]
   library[name] = rust.guard(name, library[name], mode == "write", protected)
 end
+-- unpack returns as many values as Lua's stack allows: it is a C function of its own.
+G.unpack = rust.unpack(protected)
 
 -- Redis's Lua parses every chunk as text: a precompiled chunk (which could corrupt the VM)
 -- fails to compile instead. A leading space makes the stock parser read it as text, with the

@@ -404,6 +404,9 @@ pub struct CommandSpec {
     /// Runs with every other command paused: EXEC, and the commands that lock every shard
     /// themselves (FLUSHALL...), whose AOF record must follow their effect with nothing between.
     pub exclusive: bool,
+    /// May run a script (EVAL, FCALL, EXEC): runs on a fiber when a client sends it, so that
+    /// a busy script lets its event loop serve the others (see [`crate::scripting::fiber`]).
+    pub runs_scripts: bool,
 }
 
 impl CommandSpec {
@@ -428,6 +431,7 @@ impl CommandSpec {
             handler: Some(handler),
             subcommands: &[],
             exclusive: false,
+            runs_scripts: false,
         }
     }
 
@@ -565,6 +569,13 @@ impl CommandSpec {
     pub const fn exclusive(self) -> Self {
         CommandSpec {
             exclusive: true,
+            ..self
+        }
+    }
+
+    pub const fn runs_scripts(self) -> Self {
+        CommandSpec {
+            runs_scripts: true,
             ..self
         }
     }

@@ -6,7 +6,10 @@
 //! On Linux the command line lives in the process's own memory, between the `arg_start` and
 //! `arg_end` addresses of `/proc/self/stat`: overwriting it there is what changes what the kernel
 //! reports. Rust's `std::env::args` reads that same memory, so it must not be called after
-//! [`set`]: `main` copies the arguments before.
+//! [`set`]: `main` copies the arguments before. A title longer than the command line (a server
+//! started with few arguments) runs on over the environment strings, which the kernel places
+//! right after the arguments and reports as part of the title when the arguments' last byte is
+//! not a NUL; those strings are first copied to the heap, as Redis's `setproctitle` does.
 
 use std::sync::OnceLock;
 
@@ -14,6 +17,10 @@ use crate::config::Config;
 
 /// `argv[0]` as the server was started, the template's `{title}`.
 static ARGV0: OnceLock<String> = OnceLock::new();
+
+/// Where the memory the title may use ends: the end of the environment strings once they were
+/// moved out of the way, or None (the end of the arguments).
+static TITLE_END: OnceLock<Option<usize>> = OnceLock::new();
 
 /// The variables `proc-title-template` may use.
 const VARIABLES: &[&str] = &[
@@ -86,6 +93,9 @@ pub fn title(argv0: &str, config: &Config, config_file: Option<&std::path::Path>
 pub fn apply(argv0: Option<&str>, config: &Config, config_file: Option<&std::path::Path>) {
     if let Some(argv0) = argv0 {
         let _ = ARGV0.set(argv0.to_string());
+        if config.process.set_proc_title {
+            TITLE_END.get_or_init(make_room);
+        }
     }
     // Only a server started by `main` has a title to set (not a test building a `Server`).
     let Some(argv0) = ARGV0.get() else {
@@ -96,13 +106,16 @@ pub fn apply(argv0: Option<&str>, config: &Config, config_file: Option<&std::pat
     }
 }
 
-/// Replaces the process's command line with `title`, cut to the length of the original, the
-/// rest filled with NULs. Does nothing where the argument area cannot be found.
+/// Replaces the process's command line with `title`, cut to the room there is (the arguments,
+/// and the environment strings after them once [`make_room`] moved them), the rest filled with
+/// NULs. Does nothing where the argument area cannot be found.
 #[cfg(target_os = "linux")]
 pub fn set(title: &str) {
-    let Some((start, end)) = arg_area() else {
+    let Some(area) = areas() else {
         return;
     };
+    let start = area.arg_start;
+    let end = TITLE_END.get().copied().flatten().unwrap_or(area.arg_end);
     if end <= start {
         return;
     }
@@ -114,7 +127,9 @@ pub fn set(title: &str) {
     // SAFETY: [arg_start, arg_end) is this process's argument block, which the kernel mapped
     // writable (on the initial stack) and nothing else owns: the C runtime only read it to
     // build argv, `main` has already copied every argument into owned Strings, and nothing
-    // calls `std::env::args` afterwards (see the module docs). The write stays inside it.
+    // calls `std::env::args` afterwards (see the module docs). Past arg_end, up to env_end, are
+    // the environment strings [`make_room`] copied away, so no `environ` entry points there.
+    // The write stays inside [arg_start, end).
     unsafe {
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), start as *mut u8, len);
     }
@@ -123,15 +138,66 @@ pub fn set(title: &str) {
 #[cfg(not(target_os = "linux"))]
 pub fn set(_title: &str) {}
 
-/// `arg_start` and `arg_end` from `/proc/self/stat` (fields 48 and 49, counted after the
-/// parenthesised command name, which may itself hold spaces).
+/// The argument and environment blocks of this process's initial stack.
 #[cfg(target_os = "linux")]
-fn arg_area() -> Option<(usize, usize)> {
+struct Areas {
+    arg_start: usize,
+    arg_end: usize,
+    env_start: usize,
+    env_end: usize,
+}
+
+/// `arg_start`, `arg_end`, `env_start` and `env_end` from `/proc/self/stat` (fields 48 to 51,
+/// counted after the parenthesised command name, which may itself hold spaces).
+#[cfg(target_os = "linux")]
+fn areas() -> Option<Areas> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     let rest = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // `rest` starts at field 3 (the state).
-    let start = fields.get(48 - 3)?.parse().ok()?;
-    let end = fields.get(49 - 3)?.parse().ok()?;
-    Some((start, end))
+    let field = |n: usize| fields.get(n - 3)?.parse().ok();
+    Some(Areas {
+        arg_start: field(48)?,
+        arg_end: field(49)?,
+        env_start: field(50)?,
+        env_end: field(51)?,
+    })
+}
+
+/// Copies the environment strings that directly follow the arguments to the heap, repointing
+/// `environ` at the copies (leaked: the environment lives as long as the process), so the title
+/// may use their memory. Returns where that memory ends, or None when the environment is not
+/// right after the arguments. Called once, at start-up, before any other thread runs.
+#[cfg(target_os = "linux")]
+fn make_room() -> Option<usize> {
+    extern "C" {
+        static mut environ: *mut *mut std::ffi::c_char;
+    }
+    let area = areas()?;
+    if area.env_start != area.arg_end || area.env_end <= area.env_start {
+        return None;
+    }
+    let moved = area.env_start..area.env_end;
+    // SAFETY: `environ` is libc's NULL-terminated array of NUL-terminated strings; no other
+    // thread exists yet to read or change it (see `entry::main`). Each entry inside the
+    // environment block is replaced by a heap copy of the same bytes, which is what `setenv`
+    // would store there.
+    unsafe {
+        let mut entry = std::ptr::addr_of!(environ).read();
+        if entry.is_null() {
+            return Some(area.env_end);
+        }
+        while !(*entry).is_null() {
+            if moved.contains(&(*entry as usize)) {
+                *entry = std::ffi::CStr::from_ptr(*entry).to_owned().into_raw();
+            }
+            entry = entry.add(1);
+        }
+    }
+    Some(area.env_end)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn make_room() -> Option<usize> {
+    None
 }

@@ -491,8 +491,11 @@ pub fn run(startup: Startup) -> Result<(), String> {
         crate::net::listeners::Listeners::first_port(&listeners).map_err(|e| e.to_string())?;
     let threads = config.threads;
     let server = Arc::new(Server::new(config, startup.config_file.clone()));
-    let acl_config = server.config.read().acl.clone();
-    server.acl.load_at_startup(&acl_config)?;
+    let (dir, acl_config) = {
+        let config = server.config.read();
+        (config.dir.clone(), config.acl.clone())
+    };
+    server.acl.load_at_startup(&dir, &acl_config)?;
     crate::net::tls::configure_at_startup(&server.tls, &server.config.read())?;
     server.identity.tcp_port.store(port as u64, Relaxed);
     // Before the data loads, as Redis's clusterInit: a node that cannot lock or read its

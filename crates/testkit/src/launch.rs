@@ -283,6 +283,15 @@ impl Launch {
             ]);
             cmd.args(["--cluster-port", &bus.to_string()]);
         }
+        // Two event loops unless the test says otherwise, whatever the machine's cores: the
+        // default on a small machine is one loop, and the tests are there to exercise the
+        // paths between loops too.
+        if self.program == Program::Lite
+            && self.config.is_none()
+            && !self.args.iter().any(|arg| arg == "--threads")
+        {
+            cmd.args(["--threads", "2"]);
+        }
         cmd.args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(dir);

@@ -444,9 +444,11 @@ fn log(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// The ACL file, or Redis's error when none is configured.
-fn acl_file(ctx: &Ctx<'_>) -> Result<String, CommandError> {
-    let path = ctx.server.config.read().acl.aclfile.clone();
+/// The ACL file as configured and the directory a relative one is in, or Redis's error when
+/// none is configured.
+fn acl_file(ctx: &Ctx<'_>) -> Result<(std::path::PathBuf, String), CommandError> {
+    let config = ctx.server.config.read();
+    let path = config.acl.aclfile.clone();
     if path.is_empty() {
         return Err(CommandError::err(
             "This Redis instance is not configured to use an ACL file. You may want to specify \
@@ -455,14 +457,14 @@ fn acl_file(ctx: &Ctx<'_>) -> Result<String, CommandError> {
              configuration.",
         ));
     }
-    Ok(path)
+    Ok((config.dir.clone(), path))
 }
 
 /// ACL LOAD: every user from the ACL file, or no change when it has an error. Clients of
 /// the users replaced are disconnected.
 fn load(ctx: &mut Ctx<'_>) -> CmdResult {
-    let path = acl_file(ctx)?;
-    let users = file::load(&path, pubsub_default_all(ctx)).map_err(CommandError::err)?;
+    let (dir, path) = acl_file(ctx)?;
+    let users = file::load(&dir, &path, pubsub_default_all(ctx)).map_err(CommandError::err)?;
     let replaced = ctx.server.acl.replace_all(users);
     disconnect_clients_of(ctx, &replaced);
     ctx.out.ok();
@@ -471,8 +473,8 @@ fn load(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// ACL SAVE: every user to the ACL file.
 fn save(ctx: &mut Ctx<'_>) -> CmdResult {
-    let path = acl_file(ctx)?;
-    if let Err(error) = file::save(&path, &ctx.server.acl.snapshot()) {
+    let (dir, path) = acl_file(ctx)?;
+    if let Err(error) = file::save(&dir, &path, &ctx.server.acl.snapshot()) {
         crate::log!(
             Warning,
             "Opening temp ACL file for ACL SAVE: {}",

@@ -1,7 +1,7 @@
 //! Users from the configuration: `user` lines of the config file (checked as the file is read,
 //! created at start-up) or the ACL file (`aclfile`: read at start-up and by ACL LOAD, written
 //! by ACL SAVE), never both, as in Redis 7.0. A file with an error changes nothing, and every
-//! error names its line.
+//! error names its line. A relative `aclfile` is in `dir`, where Redis's working directory is.
 
 use std::io::Write;
 use std::path::Path;
@@ -78,9 +78,10 @@ pub fn configured_users(
 }
 
 /// Reads an ACL file: one `user <name> <rule>...` per line (words split at single spaces, as
-/// Redis splits them), blank lines skipped. All errors are collected, each naming its line.
-pub fn load(path: &str, all_channels: bool) -> Result<Vec<User>, String> {
-    let text = std::fs::read(path).map_err(|e| {
+/// Redis splits them), blank lines skipped. All errors are collected, each naming its line
+/// (`path` as configured; the file read is `dir`'s when it is relative).
+pub fn load(dir: &Path, path: &str, all_channels: bool) -> Result<Vec<User>, String> {
+    let text = std::fs::read(dir.join(path)).map_err(|e| {
         format!(
             "Error loading ACLs, opening file '{path}': {}",
             crate::error::strerror(&e)
@@ -164,17 +165,18 @@ fn trim(bytes: &[u8]) -> &[u8] {
     &bytes[start..end]
 }
 
-/// Writes every user as an ACL file line, through a temporary file renamed over the old one.
-pub fn save(path: &str, users: &[User]) -> std::io::Result<()> {
+/// Writes every user as an ACL file line, through a temporary file renamed over the old one
+/// (in `dir` when `path` is relative).
+pub fn save(dir: &Path, path: &str, users: &[User]) -> std::io::Result<()> {
     let mut text = Vec::new();
     for user in users {
         text.extend_from_slice(&user.line());
         text.push(b'\n');
     }
-    let target = Path::new(path);
+    let target = dir.join(path);
     let temp = target.with_extension(format!("tmp-{}", std::process::id()));
     let mut file = std::fs::File::create(&temp)?;
     file.write_all(&text)?;
     file.sync_all()?;
-    std::fs::rename(&temp, target)
+    std::fs::rename(&temp, &target)
 }

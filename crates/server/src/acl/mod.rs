@@ -116,8 +116,12 @@ impl Acl {
     }
 
     /// The users of the config file's `user` lines, or of the ACL file, at start-up. Both at
-    /// once are refused, as Redis refuses them.
-    pub fn load_at_startup(&self, acl: &crate::config::sections::AclConfig) -> Result<(), String> {
+    /// once are refused, as Redis refuses them. A relative ACL file is in `dir`.
+    pub fn load_at_startup(
+        &self,
+        dir: &std::path::Path,
+        acl: &crate::config::sections::AclConfig,
+    ) -> Result<(), String> {
         if !acl.aclfile.is_empty() && !acl.users.is_empty() {
             return Err(
                 "Configuring Redis with users defined in redis.conf and at the same \
@@ -133,7 +137,7 @@ impl Acl {
             self.put(user);
         }
         if !acl.aclfile.is_empty() {
-            let users = file::load(&acl.aclfile, all_channels).map_err(|errors| {
+            let users = file::load(dir, &acl.aclfile, all_channels).map_err(|errors| {
                 format!("Aborting Redis startup because of ACL errors: {errors}")
             })?;
             self.replace_all(users);

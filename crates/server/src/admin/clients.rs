@@ -538,6 +538,11 @@ fn client_list(ctx: &mut Ctx<'_>) -> CmdResult {
     let clients = ctx.server.clients.all();
     let mut text = String::new();
     for handle in clients {
+        // A client killed by another (CLIENT KILL, ACL changes) is gone at once in Redis; here
+        // its own event loop closes it a moment later.
+        if handle.is_killed() {
+            continue;
+        }
         if kind.is_some_and(|k| k != client_type(&handle)) {
             continue;
         }

@@ -52,10 +52,6 @@ const REFUSED: &[(&str, &str)] = &[
         "set-skip-checksum-validation",
         "RDB and RESTORE checksums are always verified",
     ),
-    (
-        "config-rewrite-force-all",
-        "CONFIG REWRITE has no force-all mode",
-    ),
     ("replicate", "replicas are fed from the journal only"),
     ("client-eviction", "there are no client eviction pools"),
     (
@@ -91,6 +87,13 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
             ctx.server
                 .active_expiry
                 .enabled
+                .store(atoi(ctx.arg(2)) != 0, Relaxed);
+            ctx.out.ok();
+        }
+        (b"set-disable-deny-scripts", 3) => {
+            ctx.server
+                .scripting
+                .deny_scripts_disabled
                 .store(atoi(ctx.arg(2)) != 0, Relaxed);
             ctx.out.ok();
         }
@@ -132,6 +135,7 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
             ctx.out.ok();
         }
         (b"populate", 3..=5) => debug_populate(ctx)?,
+        (b"config-rewrite-force-all", 2) => super::instance::rewrite_config_file(ctx, true)?,
         (b"reload", _) => debug_reload(ctx)?,
         (b"digest", 2) => {
             let digest = ctx.server.keyspace.digest();
@@ -308,6 +312,8 @@ fn debug_reload(ctx: &mut Ctx<'_>) -> CmdResult {
     if flush {
         server.keyspace.flush(None, false);
         server.tracking.flushed();
+        // Functions too, as Redis empties them with the data here (not on FLUSHALL).
+        server.scripting.clear_libraries();
     }
     let on_duplicate = if merge {
         OnDuplicate::Replace
@@ -316,9 +322,7 @@ fn debug_reload(ctx: &mut Ctx<'_>) -> CmdResult {
     };
     if let Err(e) = rdb::load(server, &rdb::path(server), on_duplicate) {
         crate::log!(Warning, "DEBUG RELOAD failed: {e}");
-        return Err(CommandError::err(
-            "Error trying to load the RDB dump, check server logs.",
-        ));
+        return Err(CommandError::err("Error trying to load the RDB dump"));
     }
     crate::log!(Notice, "DB reloaded by DEBUG RELOAD");
     ctx.out.ok();
@@ -379,9 +383,8 @@ fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(2);
     let mut locked = ctx.lock_undeclared([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let entry = db
-        .peek(hash, key, ctx.now_ms)
-        .ok_or(CommandError::NoSuchKey)?;
+    // A raw lookup, as Redis's: a key past its TTL but still stored is shown.
+    let entry = db.peek_stored(hash, key).ok_or(CommandError::NoSuchKey)?;
     let idle = (ctx.now_ms / 1000).saturating_sub(entry.access() as u64);
     let mut text = format!(
         "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
@@ -420,9 +423,8 @@ fn debug_listpack(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(2);
     let mut locked = ctx.lock_undeclared([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let entry = db
-        .peek(hash, key, ctx.now_ms)
-        .ok_or(CommandError::NoSuchKey)?;
+    // A raw lookup, as Redis's: a key past its TTL but still stored is shown.
+    let entry = db.peek_stored(hash, key).ok_or(CommandError::NoSuchKey)?;
     let mut entries: Vec<Vec<u8>> = Vec::new();
     match &*entry.value() {
         Value::Hash(h) if h.encoding() == "listpack" => {
@@ -466,9 +468,8 @@ fn debug_quicklist(ctx: &mut Ctx<'_>) -> CmdResult {
     let full = ctx.arg_count() == 4 && atoi(ctx.arg(3)) != 0;
     let mut locked = ctx.lock_undeclared([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let entry = db
-        .peek(hash, key, ctx.now_ms)
-        .ok_or(CommandError::NoSuchKey)?;
+    // A raw lookup, as Redis's: a key past its TTL but still stored is shown.
+    let entry = db.peek_stored(hash, key).ok_or(CommandError::NoSuchKey)?;
     let Value::List(list) = &*entry.value() else {
         return Err(CommandError::err("Not a quicklist encoded object."));
     };
@@ -636,6 +637,9 @@ fn debug_help(ctx: &mut Ctx<'_>) {
             "CHANGE-REPL-ID",
             "    Change the replication IDs of the instance.",
             "    Dangerous: should be used only for testing the replication subsystem.",
+            "CONFIG-REWRITE-FORCE-ALL",
+            "    Like CONFIG REWRITE but writes all configuration options, including",
+            "    keywords not listed in original configuration file or default values.",
             "DIGEST",
             "    Output a hex signature representing the current DB content.",
             "DIGEST-VALUE <key> [<key> ...]",

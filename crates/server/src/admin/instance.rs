@@ -121,6 +121,11 @@ fn config_set(ctx: &mut Ctx<'_>) -> CmdResult {
     let pairs: Vec<(&[u8], &[u8])> = ctx.args[2..].chunks(2).map(|p| (p[0], p[1])).collect();
     let before = {
         let mut config = ctx.server.config.write();
+        if ctx.server.persistence.is_loading()
+            && config::denied_while_loading(&config, &pairs, ctx.client.handle.local)
+        {
+            return Err(crate::persistence::loading_error());
+        }
         let before = config.clone();
         config::set_many(&mut config, &pairs, ctx.client.handle.local)
             .map_err(|why| CommandError::Raw([b"ERR ".as_slice(), &why].concat()))?;
@@ -154,6 +159,12 @@ fn config_resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// CONFIG REWRITE
 fn config_rewrite(ctx: &mut Ctx<'_>) -> CmdResult {
+    rewrite_config_file(ctx, false)
+}
+
+/// CONFIG REWRITE, or DEBUG CONFIG-REWRITE-FORCE-ALL (`force_all`: every parameter written,
+/// those at their default too).
+pub fn rewrite_config_file(ctx: &mut Ctx<'_>, force_all: bool) -> CmdResult {
     let Some(path) = &ctx.server.config.file else {
         return Err(CommandError::err(
             "The server is running without a config file",
@@ -161,9 +172,13 @@ fn config_rewrite(ctx: &mut Ctx<'_>) -> CmdResult {
     };
     let config = ctx.server.config.read().clone();
     let users = ctx.server.acl.config_lines(&config.acl);
-    config::rewrite(path, &config, &users).map_err(|e| {
+    config::rewrite(path, &config, &users, force_all).map_err(|e| {
         crate::log!(Warning, "CONFIG REWRITE failed: {e}");
-        CommandError::err(format!("Rewriting config file: {e}"))
+        CommandError::err(if force_all {
+            format!("CONFIG-REWRITE-FORCE-ALL failed: {e}")
+        } else {
+            format!("Rewriting config file: {e}")
+        })
     })?;
     crate::log!(Notice, "CONFIG REWRITE executed with success.");
     ctx.out.ok();
@@ -247,8 +262,6 @@ fn flushall(ctx: &mut Ctx<'_>) -> CmdResult {
     if !ctx.server.config.read().save_rules.is_empty() {
         let _ = crate::persistence::rdb::save(ctx.server);
     }
-    // Redis counts FLUSHALL as one more change than the keys it removed.
-    ctx.dirty(1);
     ctx.out.ok();
     Ok(())
 }

@@ -627,9 +627,10 @@ fn apply_directives(
             return Err(err("wrong number of arguments".into()));
         }
         // Old configs list one `save` rule per line: the first line replaces the default
-        // rules and later ones add to it, as in Redis.
+        // rules and later ones add to it, as in Redis; `save ""` drops the rules so far.
         if param.name == "save" {
-            if let Some(earlier) = &save_words {
+            let resets = values.len() == 1 && values[0].is_empty();
+            if let Some(earlier) = save_words.as_ref().filter(|_| !resets) {
                 values = [earlier, &values[..]].concat();
             }
             save_words = Some(values.clone());
@@ -673,6 +674,59 @@ pub fn get_matching(config: &Config, patterns: &[&[u8]]) -> Vec<(&'static str, S
     out
 }
 
+/// The parameters Redis 7.0 refuses to change while the dataset loads (`-LOADING`).
+const DENIED_WHILE_LOADING: &[&str] = &["dir", "appendonly"];
+
+fn set_failed(name: &str, why: &str) -> Vec<u8> {
+    format!("CONFIG SET failed (possibly related to argument '{name}') - {why}").into_bytes()
+}
+
+/// The parameter a CONFIG SET pair names, or why its name alone refuses the whole command:
+/// unknown, immutable, protected, or named twice (`earlier` holds the pairs before it).
+fn settable_param(
+    config: &Config,
+    name: &[u8],
+    earlier: &[&'static Param],
+    client_is_local: bool,
+) -> Result<&'static Param, Vec<u8>> {
+    let name_text = String::from_utf8_lossy(name);
+    let Some(param) = find_param(&name_text).filter(|_| !name.is_empty()) else {
+        // The name as the client sent it, bytes and all, as Redis quotes it.
+        let mut error = b"Unknown option or number of arguments for CONFIG SET - '".to_vec();
+        error.extend_from_slice(crate::error::truncated_bytes(name, usize::MAX));
+        error.push(b'\'');
+        return Err(error);
+    };
+    if !param.mutable {
+        return Err(set_failed(&name_text, "can't set immutable config"));
+    }
+    if param.protected && !config.enable_protected_configs.permits(client_is_local) {
+        return Err(set_failed(&name_text, "can't set protected config"));
+    }
+    if earlier.iter().any(|p| p.name == param.name) {
+        return Err(set_failed(&name_text, "duplicate parameter"));
+    }
+    Ok(param)
+}
+
+/// Whether a CONFIG SET sent while the dataset loads is answered `-LOADING`: a parameter
+/// Redis denies then comes before any pair refused by its name, as Redis checks each in turn.
+pub fn denied_while_loading(
+    config: &Config,
+    pairs: &[(&[u8], &[u8])],
+    client_is_local: bool,
+) -> bool {
+    let mut earlier = Vec::with_capacity(pairs.len());
+    for (name, _) in pairs {
+        match settable_param(config, name, &earlier, client_is_local) {
+            Ok(param) if DENIED_WHILE_LOADING.contains(&param.name) => return true,
+            Ok(param) => earlier.push(param),
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
 /// CONFIG SET of several parameters at once: all are validated before any takes effect.
 /// `client_is_local` is whether the client is on this host (loopback or unix socket), for
 /// `enable-protected-configs local`.
@@ -685,29 +739,9 @@ pub fn set_many(
     pairs: &[(&[u8], &[u8])],
     client_is_local: bool,
 ) -> Result<(), Vec<u8>> {
-    let failed = |name: &str, why: &str| {
-        format!("CONFIG SET failed (possibly related to argument '{name}') - {why}").into_bytes()
-    };
     let mut params: Vec<&'static Param> = Vec::with_capacity(pairs.len());
     for (name, _) in pairs {
-        let name_text = String::from_utf8_lossy(name);
-        let Some(param) = find_param(&name_text).filter(|_| !name.is_empty()) else {
-            // The name as the client sent it, bytes and all, as Redis quotes it.
-            let mut error = b"Unknown option or number of arguments for CONFIG SET - '".to_vec();
-            error.extend_from_slice(crate::error::truncated_bytes(name, usize::MAX));
-            error.push(b'\'');
-            return Err(error);
-        };
-        if !param.mutable {
-            return Err(failed(&name_text, "can't set immutable config"));
-        }
-        if param.protected && !config.enable_protected_configs.permits(client_is_local) {
-            return Err(failed(&name_text, "can't set protected config"));
-        }
-        if params.iter().any(|p| p.name == param.name) {
-            return Err(failed(&name_text, "duplicate parameter"));
-        }
-        params.push(param);
+        params.push(settable_param(config, name, &params, client_is_local)?);
     }
     let mut next = config.clone();
     for (param, (name, value)) in params.iter().zip(pairs) {
@@ -718,7 +752,7 @@ pub fn set_many(
             vec![value]
         };
         (param.set)(&mut next, &words)
-            .map_err(|why| failed(&String::from_utf8_lossy(name), &why))?;
+            .map_err(|why| set_failed(&String::from_utf8_lossy(name), &why))?;
     }
     next.resolve_keyring()
         .map_err(|why| format!("CONFIG SET failed - {why}").into_bytes())?;
@@ -798,8 +832,14 @@ fn directive_line(param: &Param, config: &Config) -> String {
 /// parameter's first line is updated in place, its repeats are dropped, and parameters that
 /// differ from their default but are not in the file are appended. `users` (the ACL users as
 /// `user` lines, none when they live in an ACL file) take the places of the file's `user`
-/// lines in turn, and those left over are appended last, as Redis writes them.
-pub fn rewrite(path: &Path, config: &Config, users: &[Vec<u8>]) -> std::io::Result<()> {
+/// lines in turn, and those left over are appended last, as Redis writes them. `force_all`
+/// (DEBUG CONFIG-REWRITE-FORCE-ALL) appends the parameters at their default too.
+pub fn rewrite(
+    path: &Path,
+    config: &Config,
+    users: &[Vec<u8>],
+    force_all: bool,
+) -> std::io::Result<()> {
     // Bytes: lines that are not UTF-8 (comments in another encoding) are kept as they are.
     let original = std::fs::read(path).unwrap_or_default();
     let defaults = Config::default();
@@ -836,7 +876,7 @@ pub fn rewrite(path: &Path, config: &Config, users: &[Vec<u8>]) -> std::io::Resu
     }
     let mut appended = false;
     for p in params::all() {
-        if written.contains(&p.name) || (p.get)(config) == (p.get)(&defaults) {
+        if written.contains(&p.name) || (!force_all && (p.get)(config) == (p.get)(&defaults)) {
             continue;
         }
         if !appended {
@@ -880,6 +920,15 @@ mod tests {
         assert_eq!(c.client_query_buffer_limit, 1 << 30);
         assert_eq!(c.databases, 16);
         assert!(c.threads >= 1);
+    }
+
+    #[test]
+    fn one_event_loop_below_four_cores_then_one_per_core() {
+        let loops: Vec<usize> = (1..=5)
+            .chain([16])
+            .map(params::default_event_loops)
+            .collect();
+        assert_eq!(loops, [1, 1, 1, 4, 5, 16]);
     }
 
     #[test]
@@ -1113,7 +1162,7 @@ mod tests {
             .config;
         c.timeout = 9;
         c.requirepass = "p w".into();
-        rewrite(&path, &c, &[]).unwrap();
+        rewrite(&path, &c, &[], false).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             text,

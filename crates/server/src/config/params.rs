@@ -563,11 +563,11 @@ const GENERAL: &[Param] = &[
         mutable: false,
         default: "0",
         get: |c| c.threads.to_string(),
-        // 0 means one event loop per core.
+        // 0 means as many event loops as suit the machine's cores.
         set: |c, w| {
             let n = parse_int(w, 0, 1024)? as usize;
             c.threads = if n == 0 {
-                std::thread::available_parallelism().map_or(1, |n| n.get())
+                default_event_loops(std::thread::available_parallelism().map_or(1, |n| n.get()))
             } else {
                 n
             };
@@ -576,7 +576,9 @@ const GENERAL: &[Param] = &[
         variadic: false,
         alias: None,
         protected: false,
-        hidden: false,
+        // redis-lite's own, as the others below: left out of CONFIG GET *, so that a tool
+        // that sets back every parameter listed there meets only Redis's.
+        hidden: true,
         informs: &[],
     },
 ];
@@ -664,15 +666,16 @@ const SNAPSHOTS: &[Param] = &[
             if !words.len().is_multiple_of(2) {
                 return Err("Invalid save parameters".into());
             }
-            let number = |t: &str| {
+            // At least a second, and any number of changes.
+            let number = |t: &str, least: i64| {
                 redis_lite_protocol::number::parse_i64(t.as_bytes())
-                    .filter(|n| *n >= 0)
+                    .filter(|n| *n >= least)
                     .map(|n| n as u64)
                     .ok_or_else(|| "Invalid save parameters".to_string())
             };
             c.save_rules = words
                 .chunks(2)
-                .map(|pair| Ok((number(pair[0])?, number(pair[1])?)))
+                .map(|pair| Ok((number(pair[0], 1)?, number(pair[1], 0)?)))
                 .collect::<Result<_, String>>()?;
             Ok(())
         },
@@ -713,12 +716,14 @@ const MEMORY: &[Param] = &[
     int_param!("maxmemory-eviction-tenacity", maxmemory_eviction_tenacity: u32, 0, 100, default "10", mutable true).informs(&[Apply::EvictionLimits]),
     int_param!("lfu-log-factor", lfu_log_factor: u32, 0, i32::MAX as i64, default "10", mutable true).informs(&[Apply::EvictionPolicy]),
     int_param!("lfu-decay-time", lfu_decay_time: u32, 0, i32::MAX as i64, default "1", mutable true).informs(&[Apply::EvictionPolicy]),
-    int_param!("maxkeys", maxkeys: u64, 0, i64::MAX, default "0", mutable true).informs(&[Apply::EvictionLimits]),
+    int_param!("maxkeys", maxkeys: u64, 0, i64::MAX, default "0", mutable true).informs(&[Apply::EvictionLimits]).hidden(),
 ];
 
 /// Encryption at rest (`persist`'s seal).
 const ENCRYPTION: &[Param] = &[
-    bool_param!("encryption", encryption, default "no", mutable true).informs(&[Apply::Aof]),
+    bool_param!("encryption", encryption, default "no", mutable true)
+        .informs(&[Apply::Aof])
+        .hidden(),
     Param {
         name: "encryption-key-file",
         mutable: true,
@@ -740,7 +745,7 @@ const ENCRYPTION: &[Param] = &[
         variadic: false,
         alias: None,
         protected: true,
-        hidden: false,
+        hidden: true,
         informs: &[],
     }
     .informs(&[Apply::Aof]),
@@ -884,6 +889,21 @@ impl Param {
     }
 }
 
+/// The event loops `threads 0` (the default) starts on a machine with `cores` cores: one loop
+/// per core from four cores up, and a single loop below that. On two cores shared with the
+/// clients, a second loop cost more server CPU per request on 17 of the 20 rows of
+/// `bench/row_throughput.sh` (each loop sleeps and wakes more often with half the connections,
+/// and two loops writing one hot key contend for its shard) and was slower on 12 of them
+/// (BENCHMARKS.md, "Session 10"); Redis's own advice is likewise to use I/O threads only
+/// from four cores.
+pub fn default_event_loops(cores: usize) -> usize {
+    if cores < 4 {
+        1
+    } else {
+        cores
+    }
+}
+
 /// The words of a variadic value. The config reader and CONFIG SET already split a value given
 /// as one word (`--save "900 1"`); what is left here is that an empty value (`--save ""`) is
 /// no words.
@@ -914,6 +934,8 @@ const SYSLOG_FACILITIES: &[&str] = &[
 const SHUTDOWN_FLAGS: &[&str] = &["default", "save", "nosave", "now", "force"];
 
 /// `shutdown-on-sigint` / `-sigterm`: any of SHUTDOWN's flags, SAVE and NOSAVE not together.
+/// Redis keeps them as a bit set, so the value reads back once each, in `SHUTDOWN_FLAGS`'s
+/// order, `default` (no bit) only when alone.
 fn parse_shutdown_flags(words: &[String]) -> Result<String, String> {
     let words = flat_words(words);
     let mut flags = Vec::new();
@@ -926,7 +948,16 @@ fn parse_shutdown_flags(words: &[String]) -> Result<String, String> {
     if flags.contains(&"save") && flags.contains(&"nosave") {
         return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
     }
-    Ok(flags.join(" "))
+    let set: Vec<&str> = SHUTDOWN_FLAGS[1..]
+        .iter()
+        .copied()
+        .filter(|flag| flags.contains(flag))
+        .collect();
+    Ok(if set.is_empty() {
+        SHUTDOWN_FLAGS[0].to_string()
+    } else {
+        set.join(" ")
+    })
 }
 
 /// The process (`main.rs`, `server.rs`, `log.rs`, `proctitle.rs`): running as a daemon,
@@ -1020,6 +1051,7 @@ const PROCESS: &[Param] = &[
 /// Keyspace and memory tuning Redis has (see `sections::TuningConfig`).
 const TUNING: &[Param] = &[
     bool_param!("activerehashing", tuning.activerehashing, default "yes", mutable true),
+    int_param!("loading-process-events-interval-bytes", tuning.loading_process_events_interval_bytes: i64, 1024, i32::MAX as i64, default "2097152", mutable true).hidden(),
     bool_param!("dynamic-hz", tuning.dynamic_hz, default "yes", mutable true),
     int_param!("active-expire-effort", tuning.active_expire_effort: i64, 1, 10, default "1", mutable true),
     bool_param!("lazyfree-lazy-eviction", tuning.lazyfree_lazy_eviction, default "no", mutable true).informs(&[Apply::LazyFree]),
@@ -1115,7 +1147,7 @@ const OBSERVABILITY: &[Param] = &[
         },
     )
     .variadic(),
-    int_param!("metrics-port", observability.metrics_port: u16, 0, 65535, default "0", mutable false),
+    int_param!("metrics-port", observability.metrics_port: u16, 0, 65535, default "0", mutable false).hidden(),
 ];
 
 /// Access control lists.

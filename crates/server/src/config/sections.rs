@@ -66,6 +66,7 @@ pub struct ProcessConfig {
 #[derive(Clone, Debug, Default)]
 pub struct TuningConfig {
     pub activerehashing: bool,
+    pub loading_process_events_interval_bytes: i64,
     pub dynamic_hz: bool,
     pub active_expire_effort: i64,
     pub lazyfree_lazy_eviction: bool,

@@ -111,7 +111,7 @@ pub fn admit(
     }
     let refusal = memory(server, client, entry)
         .or_else(|| persistence_errors(server, client, entry))
-        .or_else(|| too_few_replicas(server, client, entry))
+        .or_else(|| too_few_replicas(server, client, entry, args))
         .or_else(|| read_only_replica(server, client, entry))
         .or_else(|| subscribed_context(server, client, entry))
         .or_else(|| stale_replica(server, client, entry))
@@ -263,14 +263,18 @@ fn stale_replica(
 }
 
 /// -NOREPLICAS for writes while fewer than `min-replicas-to-write` replicas acknowledged
-/// within `min-replicas-max-lag` seconds (a master's rule; the cron counts them).
+/// within `min-replicas-max-lag` seconds (a master's rule; the cron counts them). A script
+/// or function that declared flags without `no-writes` counts as a write, as in Redis.
 fn too_few_replicas(
     server: &Server,
     client: &mut ClientState,
     entry: &CommandEntry,
+    args: &[&[u8]],
 ) -> Option<CommandError> {
-    (own_write(client, entry) && server.replication.master.refuses_writes())
-        .then(|| CommandError::coded("NOREPLICAS Not enough good replicas to write."))
+    let refusal = server.replication.master.write_refusal()?;
+    let write = own_write(client, entry)
+        || (!client.kind.obeyed() && server.scripting.run_declares_writes(&entry.full_name, args));
+    write.then_some(refusal)
 }
 
 /// -BUSY while a script runs past `busy-reply-threshold`, but for the few commands allowed

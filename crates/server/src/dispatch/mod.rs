@@ -20,18 +20,38 @@ use crate::client::{ClientKind, ClientState, ExecMode, ReplyMode};
 use crate::command::{self, CommandEntry};
 use crate::context::Ctx;
 use crate::error::CommandError;
+use crate::scripting::fiber;
 use crate::server::Server;
 
 use check::Admission;
 
 /// Runs one command and writes its reply. Returns the command's full name for CLIENT LIST.
+/// A script it runs keeps the thread until it ends (the AOF loader, a master link).
 pub fn execute(
     server: &Arc<Server>,
     client: &mut ClientState,
     args: &[&[u8]],
     out: &mut Vec<u8>,
 ) -> Option<&'static str> {
-    execute_held(server, client, args, out, &mut HeldGates::default())
+    let Ok(name) = execute_held(server, client, args, out, &mut HeldGates::default()) else {
+        unreachable!("scripts run on this stack by default");
+    };
+    name
+}
+
+/// A command that may run a script, handed back untouched by [`execute_held`] for a batch of
+/// an event loop that does not run on a fiber: the connection runs it again on one (see
+/// [`crate::scripting::fiber`]), so that a busy script lets its event loop serve the others.
+pub struct NeedsFiber;
+
+/// Where a command that may run a script can run.
+#[derive(Clone, Copy, PartialEq, Default)]
+enum ScriptsOn {
+    /// Wherever the caller runs: a thread of its own.
+    #[default]
+    ThisStack,
+    /// Only on a fiber: an event loop's connection.
+    Fiber,
 }
 
 /// [`execute`] for a connection running the commands of one read: the gates an exclusive
@@ -44,8 +64,8 @@ pub fn execute_held<'s>(
     args: &[&[u8]],
     out: &mut Vec<u8>,
     held: &mut HeldGates<'s>,
-) -> Option<&'static str> {
-    let name = execute_admitted(server, client, args, out, held);
+) -> Result<Option<&'static str>, NeedsFiber> {
+    let name = execute_admitted(server, client, args, out, held)?;
     // ASKING holds for the next command only (for a whole transaction, until EXEC ends it).
     if client.asking
         && client.multi.is_none()
@@ -54,7 +74,7 @@ pub fn execute_held<'s>(
     {
         client.asking = false;
     }
-    name
+    Ok(name)
 }
 
 fn execute_admitted<'s>(
@@ -63,12 +83,21 @@ fn execute_admitted<'s>(
     args: &[&[u8]],
     out: &mut Vec<u8>,
     held: &mut HeldGates<'s>,
-) -> Option<&'static str> {
+) -> Result<Option<&'static str>, NeedsFiber> {
     let start = out.len();
+    let looked_up = check::lookup_remembering(args, &mut client.last_command);
+    if let Ok(entry) = looked_up {
+        if entry.spec.runs_scripts
+            && held.scripts_on == ScriptsOn::Fiber
+            && !fiber::scripts_may_run_here()
+        {
+            return Err(NeedsFiber);
+        }
+    }
     if client.reply_mode == ReplyMode::SkipNext {
         client.reply_mode = ReplyMode::Skip;
     }
-    let entry = match check::lookup_remembering(args, &mut client.last_command) {
+    let entry = match looked_up {
         Ok(entry) => entry,
         Err((entry, error)) => {
             let error = match entry {
@@ -76,7 +105,7 @@ fn execute_admitted<'s>(
                 None => error,
             };
             reject(client, entry.map(|e| e.id), error, out, start);
-            return None;
+            return Ok(None);
         }
     };
     match check::admit(server, client, entry, args) {
@@ -84,17 +113,17 @@ fn execute_admitted<'s>(
         Admission::Redirect(error) => {
             check::refused_exec(server, client, entry);
             reject(client, Some(entry.id), error, out, start);
-            return None;
+            return Ok(None);
         }
         Admission::Reject(error) => {
             let error = exec_abort(server, client, entry, error);
             reject(client, Some(entry.id), error, out, start);
-            return None;
+            return Ok(None);
         }
         Admission::Queue => {
             match held_by_pause(server, client, entry, args) {
                 Paused::No => {}
-                Paused::Postponed => return None,
+                Paused::Postponed => return Ok(None),
                 Paused::Retry => return retry_after_pause(server, client, args, out, held),
             }
             let watched_key_changed = client.watch_flag.load(Relaxed);
@@ -102,21 +131,21 @@ fn execute_admitted<'s>(
             multi.queue(args, entry.spec.flags, watched_key_changed);
             ReplyWriter::new(out, client.protocol).simple("QUEUED");
             finish_reply(client, out, start);
-            return Some(entry.full_name.as_str());
+            return Ok(Some(entry.full_name.as_str()));
         }
     }
     let gates = match held.enter(server, client, entry) {
         Ok(gates) => gates,
         Err(error) => {
             reject(client, Some(entry.id), error, out, start);
-            return None;
+            return Ok(None);
         }
     };
     // Checked inside the gates: FAILOVER and CLIENT PAUSE pause holding every gate, so a
     // command either ran before or sees the pause.
     match held_by_pause(server, client, entry, args) {
         Paused::No => {}
-        Paused::Postponed => return None,
+        Paused::Postponed => return Ok(None),
         Paused::Retry => {
             // Its gate is let go first: commands that take every gate (CLIENT PAUSE, REPLICAOF)
             // must not wait for the pause this one waits for.
@@ -129,7 +158,7 @@ fn execute_admitted<'s>(
     // neither.
     let from_master = client.kind == ClientKind::Master && !client.mode.nested();
     if from_master && !crate::replication::replica::applies(server, client) {
-        return None;
+        return Ok(None);
     }
     crate::tracking::before_command(client);
     call(server, client, entry, args, out);
@@ -139,7 +168,7 @@ fn execute_admitted<'s>(
     held.keep(gates);
     finish_reply(client, out, start);
     crate::tracking::after_command(client, entry, out);
-    Some(entry.full_name.as_str())
+    Ok(Some(entry.full_name.as_str()))
 }
 
 /// What a pause did to a command.
@@ -162,7 +191,7 @@ fn retry_after_pause<'s>(
     args: &[&[u8]],
     out: &mut Vec<u8>,
     held: &mut HeldGates<'s>,
-) -> Option<&'static str> {
+) -> Result<Option<&'static str>, NeedsFiber> {
     if client.kind == ClientKind::Master {
         server.pause.wait_for_change(server);
     }
@@ -220,11 +249,23 @@ struct Gates<'s> {
     all: Vec<RwLockWriteGuard<'s, ()>>,
 }
 
-/// Every gate, kept from one exclusive command of a connection's batch to the next (see
-/// [`execute_held`]); released when dropped, at the end of the batch.
+/// What a batch of commands carries from one to the next: every gate, kept from one exclusive
+/// command of a connection's batch to the next (see [`execute_held`]) and released when
+/// dropped, at the end of the batch; and where its scripts may run.
 #[derive(Default)]
 pub struct HeldGates<'s> {
     all: Vec<RwLockWriteGuard<'s, ()>>,
+    scripts_on: ScriptsOn,
+}
+
+impl HeldGates<'_> {
+    /// For a batch of an event loop's connection, whose scripts run on a fiber.
+    pub fn on_event_loop() -> Self {
+        HeldGates {
+            all: Vec::new(),
+            scripts_on: ScriptsOn::Fiber,
+        }
+    }
 }
 
 impl<'s> HeldGates<'s> {
@@ -273,10 +314,16 @@ fn enter_gates<'s>(
         true => Ok(Gates::default()),
         false => Err(running.busy_error()),
     };
+    // A busy script holding the gates may be suspended on this very thread (see
+    // `scripting::fiber`): once it is busy, waiting on a gate is pointless.
     if !entry.spec.exclusive {
         let gate = &server.gates[client.worker];
         return loop {
-            if let Some(guard) = gate.try_read_for(GATE_SLICE) {
+            let guard = match busy() {
+                true => gate.try_read(),
+                false => gate.try_read_for(GATE_SLICE),
+            };
+            if let Some(guard) = guard {
                 break Ok(Gates {
                     _own: Some(guard),
                     all: Vec::new(),
@@ -297,7 +344,11 @@ fn enter_gates<'s>(
             }
         }
         loop {
-            if let Some(guard) = gate.try_write_for(GATE_SLICE) {
+            let guard = match busy() {
+                true => gate.try_write(),
+                false => gate.try_write_for(GATE_SLICE),
+            };
+            if let Some(guard) = guard {
                 held.push(guard);
                 break;
             }

@@ -16,9 +16,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::buffers;
 use crate::blocking::{self, Wake};
 use crate::client::{BufferLimit, ClientHandle, ClientState, OutputCheck, OutputClass};
-use crate::dispatch::{execute_held, HeldGates};
+use crate::dispatch::{execute_held, HeldGates, NeedsFiber};
 use crate::log;
 use crate::pubsub::Push;
+use crate::scripting::fiber;
 use crate::server::Server;
 
 /// Output past this size is written out between commands of one batch (when the socket
@@ -136,6 +137,9 @@ struct Connection<S> {
     /// the period (five-second step of the cron's clock) it belongs to.
     output_peak: usize,
     output_peak_period: u64,
+    /// The parser's last command may run a script and was met by a batch on the task's own
+    /// stack: the batch goes on from it on a fiber (see `run_commands`).
+    script_command: bool,
 }
 
 /// What a read found.
@@ -213,6 +217,7 @@ pub async fn serve(
         flush_after_others: false,
         output_peak: 0,
         output_peak_period: 0,
+        script_command: false,
     };
     // One notification for kills and pub/sub messages, renewed only when it fires: building a
     // new one per read showed up in profiles.
@@ -276,7 +281,7 @@ pub async fn serve(
         if conn.paused && soft_deadline.is_none() {
             // The output drained below the soft limit: run the commands that waited.
             conn.paused = false;
-            if !conn.run_commands() {
+            if !conn.run_commands().await {
                 break;
             }
             continue;
@@ -295,7 +300,7 @@ pub async fn serve(
             match conn.read() {
                 Read::Data(n) => {
                     read_since_yield += n;
-                    if !conn.run_commands() {
+                    if !conn.run_commands().await {
                         break;
                     }
                     continue;
@@ -402,15 +407,21 @@ pub async fn serve(
                 true
             }
             Event::Woken(wake) => {
-                conn.finish_blocked(wake);
+                conn.server.scripting.running.ended().await;
+                let postponed = conn.client.blocked.as_ref().is_some_and(|b| b.postponed);
+                match postponed {
+                    // A command held by CLIENT PAUSE may run a script.
+                    true => fiber::run(|| conn.finish_blocked(wake)).await,
+                    false => conn.finish_blocked(wake),
+                }
                 conn.server.tracking.after_batch();
-                conn.run_commands()
+                conn.run_commands().await
             }
             Event::Read => match conn.read() {
                 Read::Data(n) => {
                     read_since_yield += n;
                     more_to_read = true;
-                    conn.run_commands()
+                    conn.run_commands().await
                 }
                 Read::Nothing => true,
                 Read::Closed => false,
@@ -576,8 +587,17 @@ impl<S: ClientStream> Connection<S> {
     /// Runs every complete command in the input (see `run_batch`), then publishes what the
     /// client's buffers hold and evicts it if that alone is over `maxmemory-clients`. Returns
     /// false to close it at once.
-    fn run_commands(&mut self) -> bool {
-        let open = self.run_batch();
+    ///
+    /// The batch goes on on a fiber from a command that may run a script, so that the event
+    /// loop can serve its other connections while the script is busy.
+    async fn run_commands(&mut self) -> bool {
+        let open = match self.run_batch() {
+            Ok(open) => open,
+            Err(NeedsFiber) => {
+                let on_fiber = fiber::run(|| self.run_batch()).await;
+                on_fiber.unwrap_or_else(|NeedsFiber| unreachable!("scripts run on a fiber"))
+            }
+        };
         self.publish_memory();
         let limit = self.settings.client_memory_limit;
         if open && limit > 0 && self.client.handle.total_memory() > limit {
@@ -616,10 +636,12 @@ impl<S: ClientStream> Connection<S> {
     }
 
     /// Runs every complete command in the input, until the client blocks, its output goes
-    /// over the soft limit, or it is to be closed. Returns false to close it at once.
-    fn run_batch(&mut self) -> bool {
-        if self.client.blocked.is_some() || self.input.is_empty() {
-            return true;
+    /// over the soft limit, or it is to be closed. Returns false to close it at once, or
+    /// NeedsFiber at a command that may run a script (`script_command`), from which the rest
+    /// of the batch is to run on a fiber.
+    fn run_batch(&mut self) -> Result<bool, NeedsFiber> {
+        if !self.script_command && (self.client.blocked.is_some() || self.input.is_empty()) {
+            return Ok(true);
         }
         buffers::ensure(&mut self.output);
         let batch_input = self.input.len();
@@ -635,22 +657,25 @@ impl<S: ClientStream> Connection<S> {
         let handle = self.client.handle.clone();
         let mut last_command = None;
         let server = self.server.clone();
-        let mut held = HeldGates::default();
+        let mut held = HeldGates::on_event_loop();
         let mut commands_run = 0;
         let started = Instant::now();
         loop {
-            let command = match self.parser.next(&self.input) {
-                Ok(Some(command)) => command,
-                Ok(None) => break,
-                Err(e) => {
-                    log!(Verbose, "Protocol error ({e}) from client: {}", handle.addr);
-                    self.client.stats.count_error("ERR");
-                    // The offending byte goes back raw, as Redis sends it.
-                    let text = [&b"ERR "[..], &e.reply_text()].concat();
-                    ReplyWriter::new(&mut self.output, self.client.protocol).error_bytes(&text);
-                    self.closing = true;
-                    break;
-                }
+            let command = match std::mem::take(&mut self.script_command) {
+                true => self.parser.again(&self.input),
+                false => match self.parser.next(&self.input) {
+                    Ok(Some(command)) => command,
+                    Ok(None) => break,
+                    Err(e) => {
+                        log!(Verbose, "Protocol error ({e}) from client: {}", handle.addr);
+                        self.client.stats.count_error("ERR");
+                        // The offending byte goes back raw, as Redis sends it.
+                        let text = [&b"ERR "[..], &e.reply_text()].concat();
+                        ReplyWriter::new(&mut self.output, self.client.protocol).error_bytes(&text);
+                        self.closing = true;
+                        break;
+                    }
+                },
             };
             // Most commands have few arguments: gather them on the stack, without allocating.
             const INLINE_ARGS: usize = 16;
@@ -676,6 +701,11 @@ impl<S: ClientStream> Connection<S> {
                     &mut held,
                 )
             };
+            let Ok(ran) = ran else {
+                // Untouched: the parser keeps it for the fiber (`RequestParser::again`).
+                self.script_command = true;
+                return Err(NeedsFiber);
+            };
             commands_run += 1;
             last_command = ran.or(last_command);
             // AUTH lifts the small-frame limits from the very next frame, even in this read.
@@ -696,7 +726,7 @@ impl<S: ClientStream> Connection<S> {
                 break;
             }
             if self.pending() > WRITE_EARLY && !self.flush() {
-                return false;
+                return Ok(false);
             }
             // Checked after every command only where there is a limit (not for normal clients
             // by default); the peak for INFO is recorded once per batch, by the caller.
@@ -716,7 +746,7 @@ impl<S: ClientStream> Connection<S> {
                 OutputCheck::OverSoft { .. } => {}
                 OutputCheck::Exceeded => {
                     handle.close_for_output_limit();
-                    return false;
+                    return Ok(false);
                 }
             }
         }
@@ -739,7 +769,7 @@ impl<S: ClientStream> Connection<S> {
         // Before the replies go out, so a client that saw its reply sees its own state in
         // CLIENT LIST from another connection.
         self.client.publish_info(last_command);
-        true
+        Ok(true)
     }
 
     /// After a batch that found `batch_input` bytes of input: gives the input buffer back to
@@ -806,6 +836,10 @@ impl<S: ClientStream> Connection<S> {
             Wake::Error => {
                 let text = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
                 client.stats.count_error(text);
+                // The blocked command failed, as commandstats counts it.
+                client.stats.commands[blocked.command]
+                    .failed
+                    .fetch_add(1, Relaxed);
                 writer.error(text);
             }
             // Re-run the command; if it blocks again it keeps its place and its deadline.

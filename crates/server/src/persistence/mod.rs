@@ -134,10 +134,14 @@ impl Persistence {
     }
 }
 
+/// The error of a command refused while the dataset loads.
+pub fn loading_error() -> CommandError {
+    CommandError::coded("LOADING Redis is loading the dataset in memory")
+}
+
 /// `-LOADING` while the dataset loads, for the commands not marked to run meanwhile.
 pub fn loading_refusal(server: &Server, command_flags: u32) -> Option<CommandError> {
-    (server.persistence.is_loading() && command_flags & flags::LOADING == 0)
-        .then(|| CommandError::coded("LOADING Redis is loading the dataset in memory"))
+    (server.persistence.is_loading() && command_flags & flags::LOADING == 0).then(loading_error)
 }
 
 /// Why writes are refused after a persistence error, Redis's two cases.

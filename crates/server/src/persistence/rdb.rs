@@ -65,6 +65,7 @@ pub fn write_snapshot<W: Write>(
     progress: &Progress,
     key_delay_us: i64,
 ) -> io::Result<Duration> {
+    let aborted = || io::Error::other("the save was aborted");
     for code in &functions {
         w.function(code)?;
     }
@@ -79,16 +80,19 @@ pub fn write_snapshot<W: Write>(
         w.select_db(db as u64, keys, expires)?;
         for shard in 0..snapshot.shard_count() {
             if progress.abort.load(Relaxed) {
-                return Err(io::Error::other("the save was aborted"));
+                return Err(aborted());
             }
-            let entries = snapshot.take_shard(shard, db);
-            let count = entries.len() as u64;
-            for e in entries {
+            for e in snapshot.take_shard(shard, db) {
                 w.entry(&e.key, &e.value, e.expire_at_ms)?;
-            }
-            progress.keys_done.fetch_add(count, Relaxed);
-            if key_delay_us > 0 && count > 0 {
-                std::thread::sleep(Duration::from_micros(key_delay_us as u64 * count));
+                progress.keys_done.fetch_add(1, Relaxed);
+                // After each key, as Redis's saving child sleeps: an abort (shutdown, FLUSHALL)
+                // then waits one key's delay, not a whole shard's.
+                if key_delay_us > 0 {
+                    std::thread::sleep(Duration::from_micros(key_delay_us as u64));
+                    if progress.abort.load(Relaxed) {
+                        return Err(aborted());
+                    }
+                }
             }
         }
     }
@@ -390,12 +394,11 @@ impl<'s> KeyLoader<'s> {
                 table.insert_entry(hash, entry);
                 self.stats.keys_loaded += 1;
             }
-            // Redis 7 functions need a script engine, which redis-lite does not have: refusing
-            // is better than starting without them.
+            // A library already loaded is a duplicate as a key is (DEBUG RELOAD NOFLUSH).
             Event::Function(code) => self
                 .server
                 .scripting
-                .restore_library(&code)
+                .restore_library(&code, self.on_duplicate == OnDuplicate::Replace)
                 .map_err(|e| format!("Failed loading library: {e}"))?,
             Event::Aux { key, value } => self.replication.take_aux(&key, &value),
             _ => {}

@@ -175,7 +175,19 @@ fn unsubscribe_from(ctx: &mut Ctx<'_>, space: Space, kind: &str) {
 
 /// SUBSCRIBE channel [channel ...]
 fn subscribe(ctx: &mut Ctx<'_>) -> CmdResult {
+    refuse_in_script(ctx, "SUBSCRIBE")?;
     subscribe_to(ctx, Space::Classic, "subscribe");
+    Ok(())
+}
+
+/// A script expects one reply per command, as EXEC does, but SUBSCRIBE and PSUBSCRIBE are
+/// refused only there (scripts reach them only with `DEBUG set-disable-deny-scripts`).
+fn refuse_in_script(ctx: &Ctx<'_>, command: &str) -> CmdResult {
+    if ctx.server.scripting.running.is_running() {
+        return Err(CommandError::err(format!(
+            "{command} isn't allowed for a DENY BLOCKING client"
+        )));
+    }
     Ok(())
 }
 
@@ -194,6 +206,7 @@ fn ssubscribe(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// PSUBSCRIBE pattern [pattern ...]
 fn psubscribe(ctx: &mut Ctx<'_>) -> CmdResult {
+    refuse_in_script(ctx, "PSUBSCRIBE")?;
     for i in 1..ctx.arg_count() {
         let pattern = ctx.arg(i);
         if ctx.server.pubsub.psubscribe(&ctx.client.handle, pattern) {

@@ -171,8 +171,16 @@ impl Master {
         self.good_replicas.load(Relaxed)
     }
 
-    pub fn refuses_writes(&self) -> bool {
+    fn refuses_writes(&self) -> bool {
         self.refuse_writes.load(Relaxed)
+    }
+
+    /// -NOREPLICAS while writes are refused: for a write command, a script that may write,
+    /// or a write a script calls.
+    pub fn write_refusal(&self) -> Option<crate::error::CommandError> {
+        self.refuses_writes().then(|| {
+            crate::error::CommandError::coded("NOREPLICAS Not enough good replicas to write.")
+        })
     }
 
     /// After the `min-replicas-*` parameters (or the role) changed.

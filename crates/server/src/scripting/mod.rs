@@ -12,6 +12,7 @@
 //! waiting on their gate (see `dispatch`), and SCRIPT KILL / FUNCTION KILL, which run without
 //! a gate, ask it to stop; the runtime asks [`Host::interrupt`] every so many instructions.
 
+pub mod fiber;
 pub mod scripting_family;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -26,6 +27,7 @@ use redis_lite_scripting::{
 
 use crate::client::{ExecMode, ReplyMode};
 use crate::command::flags::{DENYOOM, MAY_REPLICATE, NOSCRIPT, WRITE};
+use crate::command::CommandEntry;
 use crate::context::Ctx;
 use crate::dispatch::{self, check};
 use crate::error::CommandError;
@@ -39,6 +41,9 @@ pub struct Scripting {
     pub library_count: AtomicUsize,
     pub function_count: AtomicUsize,
     pub running: Running,
+    /// `DEBUG set-disable-deny-scripts 1`: scripts may call `noscript` commands (Redis's
+    /// tests use it to reach CLIENT LIST and the like from a script).
+    pub deny_scripts_disabled: AtomicBool,
 }
 
 impl Default for Scripting {
@@ -51,6 +56,7 @@ impl Default for Scripting {
             library_count: AtomicUsize::new(0),
             function_count: AtomicUsize::new(0),
             running: Running::default(),
+            deny_scripts_disabled: AtomicBool::new(false),
         }
     }
 }
@@ -69,33 +75,49 @@ impl Scripting {
     /// for other commands.
     pub fn run_may_write(&self, command: &str, args: &[&[u8]]) -> Option<bool> {
         let read_only_form = command.ends_with("_ro");
-        let declared_no_writes = match command {
+        let declared = self.declared_no_writes(command, args)?;
+        Some(!declared.unwrap_or(read_only_form))
+    }
+
+    /// Whether the script or function a run names declared flags without `no-writes`: Redis
+    /// then admits the run as a write command (-NOREPLICAS before it starts).
+    pub fn run_declares_writes(&self, command: &str, args: &[&[u8]]) -> bool {
+        self.declared_no_writes(command, args) == Some(Some(false))
+    }
+
+    /// The `no-writes` flag of the script or function a run names: None for other commands,
+    /// Some(None) when it declared no flags (no shebang) or was not found, or while a script
+    /// runs (it holds the engine: the caller's event loop must not wait for it here; the run's
+    /// own checks apply once it starts).
+    fn declared_no_writes(&self, command: &str, args: &[&[u8]]) -> Option<Option<bool>> {
+        Some(match command {
             "eval" | "eval_ro" | "evalsha" | "evalsha_ro" => {
-                let mut cache = self.eval.lock();
+                let Some(mut cache) = self.eval.try_lock() else {
+                    return Some(None);
+                };
                 let sha = match command.starts_with("evalsha") {
                     true => Some(args[1].to_vec()),
                     false => cache.load(args[1]).ok().map(String::into_bytes),
                 };
                 sha.and_then(|sha| cache.get(&sha).map(|s| s.flags))
-                    .map(|flags| match flags.declared {
-                        true => flags.no_writes,
-                        false => read_only_form,
-                    })
+                    .and_then(|flags| flags.declared.then_some(flags.no_writes))
             }
             "fcall" | "fcall_ro" => {
                 let name = String::from_utf8_lossy(args[1]);
-                let libraries = self.functions.lock();
+                let Some(libraries) = self.functions.try_lock() else {
+                    return Some(None);
+                };
                 libraries.function(&name).map(|f| f.flags.no_writes)
             }
             _ => return None,
-        };
-        Some(!declared_no_writes.unwrap_or(read_only_form))
+        })
     }
 
-    /// Loads a library saved in an RDB file or an AOF base, replacing one of the same name.
-    pub fn restore_library(&self, code: &[u8]) -> Result<(), String> {
+    /// Loads a library saved in an RDB file or an AOF base; one of the same name is replaced
+    /// or, unless `replace`, an error.
+    pub fn restore_library(&self, code: &[u8], replace: bool) -> Result<(), String> {
         let mut libraries = self.functions.lock();
-        libraries.load(&mut scripting_family::LoadHost, code, true)?;
+        libraries.load(&mut scripting_family::LoadHost::restore(), code, replace)?;
         self.count(&libraries);
         Ok(())
     }
@@ -165,6 +187,10 @@ pub struct Running {
     busy: AtomicBool,
     /// SCRIPT KILL or FUNCTION KILL was accepted.
     kill: AtomicBool,
+    /// A script runs now (what `current` says, without its lock).
+    in_progress: AtomicBool,
+    /// Told when a run ends (see [`Running::ended`]).
+    ended: tokio::sync::Notify,
 }
 
 #[derive(Clone)]
@@ -228,12 +254,31 @@ impl Running {
     fn start(&self, info: RunInfo) {
         self.kill.store(false, Relaxed);
         *self.current.lock() = Some(info);
+        self.in_progress.store(true, Relaxed);
     }
 
     fn finish(&self) {
         *self.current.lock() = None;
         self.busy.store(false, Relaxed);
         self.kill.store(false, Relaxed);
+        self.in_progress.store(false, Relaxed);
+        self.ended.notify_waiters();
+    }
+
+    /// Returns once no script runs: a blocked client woken by a script's writes (or its
+    /// timeout) while it runs is served after it, as in Redis, rather than waiting on a gate
+    /// on its loop's thread and being refused BUSY if the script turns busy meanwhile.
+    pub async fn ended(&self) {
+        while self.in_progress.load(Relaxed) {
+            let ended = self.ended.notified();
+            let mut ended = std::pin::pin!(ended);
+            // Registered before the check, so an end between the two is not missed.
+            ended.as_mut().enable();
+            if !self.in_progress.load(Relaxed) {
+                return;
+            }
+            ended.await;
+        }
     }
 }
 
@@ -346,19 +391,36 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
         self.ctx.server.scripting.running.finish();
     }
 
-    /// Redis's checks on a command called from a script, before it runs.
-    fn admit(&self, args: &[&[u8]]) -> Result<&'static crate::command::CommandEntry, String> {
+    /// Redis's checks on a command called from a script, before it runs. A refusal names the
+    /// command it refused, when there is one, for its rejected calls.
+    fn admit(&self, args: &[&[u8]]) -> Result<&'static CommandEntry, Refusal> {
         let entry = check::lookup(args).map_err(|(entry, _)| match entry {
-            Some(entry) if !entry.spec.arity_ok(args.len()) => {
-                "ERR Wrong number of args calling Redis command from script".to_string()
-            }
-            _ => "ERR Unknown Redis command called from script".to_string(),
+            Some(entry) if !entry.spec.arity_ok(args.len()) => (
+                Some(entry.id),
+                "ERR Wrong number of args calling Redis command from script".to_string(),
+            ),
+            _ => (
+                None,
+                "ERR Unknown Redis command called from script".to_string(),
+            ),
         })?;
+        self.admit_entry(entry, args)
+            .map_err(|text| (Some(entry.id), text))?;
+        Ok(entry)
+    }
+
+    /// [`Self::admit`]'s checks once the command is known.
+    fn admit_entry(&self, entry: &'static CommandEntry, args: &[&[u8]]) -> Result<(), String> {
         let flags = entry.spec.flags;
-        if flags & NOSCRIPT != 0 {
+        let (server, client) = (self.ctx.server, &*self.ctx.client);
+        // `DEBUG set-disable-deny-scripts` lifts the refusal but for scripting's own commands
+        // (EVAL, SCRIPT, FUNCTION): the running script holds their engines' locks, which they
+        // would wait on forever.
+        let deny_disabled = server.scripting.deny_scripts_disabled.load(Relaxed)
+            && entry.spec.group != crate::command::Group::Scripting;
+        if flags & NOSCRIPT != 0 && !deny_disabled {
             return Err("ERR This Redis command is not allowed from script".to_string());
         }
-        let (server, client) = (self.ctx.server, &*self.ctx.client);
         crate::acl::check::permission(server, client, entry, args, crate::acl::log::Context::Lua)
             .map_err(|denied| denied.script_error().to_string())?;
         // PUBLISH and the like count as writes here, so a read-only script has no effect
@@ -368,7 +430,9 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
         }
         // Once a script has written, it must be able to finish: state checks stop applying.
         if flags & WRITE != 0 && !self.wrote {
-            if let Some(error) = crate::persistence::write_refusal(self.ctx.server, flags, false) {
+            if let Some(error) = crate::persistence::write_refusal(server, flags, false)
+                .or_else(|| server.replication.master.write_refusal())
+            {
                 return Err(error.to_string());
             }
         }
@@ -381,14 +445,27 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
         {
             return Err(error.to_string());
         }
-        Ok(entry)
+        Ok(())
     }
 }
+
+/// A command a script called, refused before it ran: its table index when it was found,
+/// and the error.
+type Refusal = (Option<usize>, String);
 
 impl Host for ScriptHost<'_, '_> {
     fn call(&mut self, args: &[&[u8]], protocol: Protocol, out: &mut Vec<u8>) {
         match self.admit(args) {
-            Err(text) => ReplyWriter::new(out, protocol).error(&text),
+            Err((id, text)) => {
+                // Counted here, as a refused command is at the pipeline's door; the script's
+                // own error, if this one ends it, is not counted again.
+                let stats = &self.ctx.client.stats;
+                if let Some(id) = id {
+                    stats.commands[id].rejected.fetch_add(1, Relaxed);
+                }
+                stats.count_error(&text);
+                ReplyWriter::new(out, protocol).error(&text)
+            }
             Ok(entry) => {
                 if entry.spec.has(WRITE) && !self.wrote {
                     self.wrote = true;
@@ -441,6 +518,11 @@ impl Host for ScriptHost<'_, '_> {
                 run.command = self.ctx.args.iter().map(|a| a.to_vec()).collect();
             }
             running.busy.store(true, Relaxed);
+        }
+        if running.is_busy() && !running.kill.load(Relaxed) {
+            // The event loop answers its other clients (BUSY, SCRIPT KILL...) before the
+            // script goes on, as Redis does between a busy script's instructions.
+            fiber::suspend();
         }
         match running.kill.load(Relaxed) {
             true => Interrupt::Kill,

@@ -2,6 +2,7 @@
 //! FUNCTION.
 
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
 
 use redis_lite_engine::glob::glob_match;
 use redis_lite_scripting::{
@@ -27,6 +28,7 @@ const READ_KEYS: &str =
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("eval", -3, RUN_FLAGS, eval)
         .exclusive()
+        .runs_scripts()
         .key_specs(&[KeySpec::index(2)
             .keynum(0, 1, 1)
             .flags(RW | ACCESS | UPDATE)
@@ -40,6 +42,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("script numkeys:integer [key...] [arg...]"),
     CommandSpec::new("evalsha", -3, RUN_FLAGS, evalsha)
         .exclusive()
+        .runs_scripts()
         .key_specs(&[KeySpec::index(2)
             .keynum(0, 1, 1)
             .flags(RW | ACCESS | UPDATE)])
@@ -52,6 +55,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("sha1 numkeys:integer [key...] [arg...]"),
     CommandSpec::new("eval_ro", -3, READONLY | RUN_FLAGS, eval_ro)
         .exclusive()
+        .runs_scripts()
         .key_specs(&[KeySpec::index(2)
             .keynum(0, 1, 1)
             .flags(RO | ACCESS)
@@ -65,6 +69,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("script numkeys:integer [key...] [arg...]"),
     CommandSpec::new("evalsha_ro", -3, READONLY | RUN_FLAGS, evalsha_ro)
         .exclusive()
+        .runs_scripts()
         .key_specs(&[KeySpec::index(2).keynum(0, 1, 1).flags(RO | ACCESS)])
         .doc(
             Group::Scripting,
@@ -75,6 +80,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("sha1 numkeys:integer [key...] [arg...]"),
     CommandSpec::new("fcall", -3, RUN_FLAGS, fcall)
         .exclusive()
+        .runs_scripts()
         .key_specs(&[KeySpec::index(2)
             .keynum(0, 1, 1)
             .flags(RW | ACCESS | UPDATE)
@@ -84,6 +90,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("function numkeys:integer [key...] [arg...]"),
     CommandSpec::new("fcall_ro", -3, READONLY | RUN_FLAGS, fcall_ro)
         .exclusive()
+        .runs_scripts()
         .key_specs(&[KeySpec::index(2)
             .keynum(0, 1, 1)
             .flags(RO | ACCESS)
@@ -265,6 +272,9 @@ fn prepare(
                 return Err(CommandError::err(
                     "Can not execute a script with write flag using *_ro command.",
                 ));
+            }
+            if let Some(error) = ctx.server.replication.master.write_refusal() {
+                return Err(error);
             }
         }
     }
@@ -535,9 +545,27 @@ fn change_libraries<T>(
     Ok(changed)
 }
 
-/// What a library sees while it loads: it may log, and the time limit applies, but it may
-/// not call commands (the runtime refuses that before asking the host).
-pub(super) struct LoadHost;
+/// What a library sees while it loads: it may log, and FUNCTION LOAD's time limit applies, but
+/// it may not call commands (the runtime refuses that before asking the host).
+pub(super) struct LoadHost {
+    /// When FUNCTION LOAD gives up (Redis's 500 ms); libraries restored from a snapshot, an AOF
+    /// or FUNCTION RESTORE load without a limit, as in Redis.
+    deadline: Option<Instant>,
+}
+
+impl LoadHost {
+    const FUNCTION_LOAD_LIMIT: Duration = Duration::from_millis(500);
+
+    pub(super) fn function_load() -> Self {
+        LoadHost {
+            deadline: Some(Instant::now() + Self::FUNCTION_LOAD_LIMIT),
+        }
+    }
+
+    pub(super) fn restore() -> Self {
+        LoadHost { deadline: None }
+    }
+}
 
 impl Host for LoadHost {
     fn call(&mut self, _: &[&[u8]], _: redis_lite_protocol::Protocol, reply: &mut Vec<u8>) {
@@ -555,7 +583,10 @@ impl Host for LoadHost {
     }
 
     fn interrupt(&mut self) -> Interrupt {
-        Interrupt::Continue
+        match self.deadline {
+            Some(deadline) if Instant::now() > deadline => Interrupt::LoadTimedOut,
+            _ => Interrupt::Continue,
+        }
     }
 }
 
@@ -576,7 +607,7 @@ fn function_load(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     let code = ctx.arg(last);
     let name = change_libraries(ctx, |libraries| {
-        libraries.load(&mut LoadHost, code, replace)
+        libraries.load(&mut LoadHost::function_load(), code, replace)
     })?;
     ctx.out.bulk(name.as_bytes());
     Ok(())
@@ -613,12 +644,12 @@ fn function_restore(ctx: &mut Ctx<'_>) -> CmdResult {
                 "Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
             ))
         }
-        _ => return Err(ctx.wrong_arity()),
+        _ => return Err(CommandError::subcommand_syntax("FUNCTION", ctx.arg(1))),
     };
     let codes = redis_lite_persist::rdb::restore_functions(ctx.arg(2))
         .map_err(|_| CommandError::err("DUMP payload version or checksum are wrong"))?;
     change_libraries(ctx, |libraries| {
-        libraries.restore(&mut LoadHost, &codes, policy)
+        libraries.restore(&mut LoadHost::restore(), &codes, policy)
     })?;
     ctx.out.ok();
     Ok(())
@@ -650,7 +681,7 @@ fn function_list(ctx: &mut Ctx<'_>) -> CmdResult {
     let libraries = ctx.server.scripting.functions.lock();
     let chosen: Vec<_> = libraries
         .libraries()
-        .filter(|l| pattern.is_none_or(|p| glob_match(p, l.name.as_bytes(), false)))
+        .filter(|l| pattern.is_none_or(|p| glob_match(p, l.name.as_bytes(), true)))
         .collect();
     let out = &mut ctx.out;
     out.array(chosen.len());

@@ -22,6 +22,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Mark the start of a transaction block",
     ),
     CommandSpec::new("exec", 1, TRANSACTION_FLAGS | SKIP_SLOWLOG, exec)
+        .runs_scripts()
         .doc(
             Group::Transactions,
             "1.2.0",

@@ -292,6 +292,44 @@ fn acl_file_load_and_save_match_redis() {
     );
 }
 
+/// Redis works in `dir`, so a relative `aclfile` is read and written there, not in the
+/// directory the server was started from (Redis's own suite starts servers that way).
+#[test]
+fn a_relative_acl_file_is_in_dir() {
+    if Program::Redis.path().is_none() {
+        println!("SKIPPED: redis-server is not on PATH (in a_relative_acl_file_is_in_dir)");
+        return;
+    }
+    let start = |program: Program, tag: &str| {
+        let data = DataDir::new(tag);
+        std::fs::write(data.join("users.acl"), "user alice on >pw ~* +@all\n").unwrap();
+        let server = Launch::of(program)
+            .args(&["--dir", data.path(), "--aclfile", "users.acl"])
+            .start();
+        (server, data)
+    };
+    let (redis, redis_data) = start(Program::Redis, "acl-in-dir-redis");
+    let (lite, lite_data) = start(Program::Lite, "acl-in-dir-lite");
+    compare_on(
+        &redis,
+        &lite,
+        2,
+        &[
+            (0, &["ACL", "USERS"]),
+            (1, &["AUTH", "alice", "pw"]),
+            (0, &["ACL", "SETUSER", "bob", "on", ">x", "+get"]),
+            (0, &["ACL", "SAVE"]),
+            (0, &["ACL", "LOAD"]),
+            (0, &["ACL", "USERS"]),
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(redis_data.join("users.acl")).unwrap(),
+        std::fs::read_to_string(lite_data.join("users.acl")).unwrap(),
+        "ACL SAVE writes the file in dir"
+    );
+}
+
 #[test]
 fn acl_load_and_save_without_a_file_match_redis() {
     if !compare_sessions(&[], 1, &[(0, &["ACL", "LOAD"]), (0, &["ACL", "SAVE"])]) {
@@ -363,6 +401,47 @@ fn subscribers_losing_their_channels_are_disconnected() {
         String::from_utf8_lossy(&pushed).contains("message"),
         "{pushed:?}"
     );
+}
+
+/// Redis frees a client killed by another at once, so the killer's next command never lists
+/// it (Redis's acl suite: "Subscribers are killed when revoked of channel permission").
+/// redis-lite's killed client closes on its own event loop a moment later: with one loop and
+/// the commands pipelined, CLIENT LIST ran before that, every time.
+#[test]
+fn a_killed_client_is_gone_from_client_list_at_once() {
+    let lite = Server::lite(&["--threads", "1"]);
+    let servers = [Some(lite), Server::redis(&[])];
+    for server in servers.iter().flatten() {
+        let mut admin = server.raw();
+        admin.cmd(&["ACL", "SETUSER", "ps", "on", "nopass", "+@all", "&a"]);
+        let mut subscriber = server.raw();
+        subscriber.cmd(&["AUTH", "ps", "x"]);
+        subscriber.cmd(&["CLIENT", "SETNAME", "revoked"]);
+        subscriber.cmd(&["SUBSCRIBE", "a"]);
+        let mut target = server.raw();
+        target.cmd(&["CLIENT", "SETNAME", "killed"]);
+        let target_id = target.cmd_text(&["CLIENT", "ID"]);
+        let target_id = target_id.trim_start_matches(':').trim();
+        admin.send(
+            &[
+                testkit::encode(&[b"ACL", b"SETUSER", b"ps", b"resetchannels"]),
+                testkit::encode(&[b"CLIENT", b"KILL", b"ID", target_id.as_bytes()]),
+                testkit::encode(&[b"CLIENT", b"LIST"]),
+            ]
+            .concat(),
+        );
+        assert_eq!(admin.read_reply(), b"+OK\r\n");
+        assert_eq!(admin.read_reply(), b":1\r\n");
+        let list = String::from_utf8_lossy(&admin.read_reply()).into_owned();
+        assert!(
+            !list.contains("name=revoked") && !list.contains("name=killed"),
+            "{}: {list}",
+            server.executable().display()
+        );
+    }
+    if servers[1].is_none() {
+        testkit::skipped("redis-server is not on PATH");
+    }
 }
 
 #[test]

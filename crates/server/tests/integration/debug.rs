@@ -44,7 +44,6 @@ fn protocol_push_matches_redis() {
 const NOT_SERVED: &[&str] = &[
     "AOF-FLUSH-SLEEP",
     "ASSERT",
-    "CONFIG-REWRITE-FORCE-ALL",
     "CRASH-AND-RECOVER",
     "LEAK",
     "HTSTATS",

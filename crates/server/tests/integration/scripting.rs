@@ -175,18 +175,24 @@ fn scripts_are_atomic_across_event_loops() {
 /// Past `busy-reply-threshold` other clients get BUSY; SCRIPT KILL stops a script that has not
 /// written; one that has written is UNKILLABLE until SHUTDOWN NOSAVE. The same flow on both
 /// servers gives the same replies.
+///
+/// With one event loop every client shares the script's loop; with two, connections are
+/// handed to the loops in turn, so `other` is on the other loop and `neighbour` on the
+/// script's: the loop running a busy script serves its other clients too.
 #[test]
 fn busy_script_kill_and_unkillable_match_redis() {
     let Some(redis) = Server::redis(&["--busy-reply-threshold", "100"]) else {
         return;
     };
-    let lite = Server::lite(&["--busy-reply-threshold", "100"]);
     let expected = busy_flow(&redis);
     assert_eq!(
         expected[0],
         "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
     );
-    assert_eq!(busy_flow(&lite), expected);
+    for threads in ["1", "2"] {
+        let lite = Server::lite(&["--busy-reply-threshold", "100", "--threads", threads]);
+        assert_eq!(busy_flow(&lite), expected, "--threads {threads}");
+    }
 }
 
 /// Every reply of the BUSY / KILL / UNKILLABLE flow, in order.
@@ -194,9 +200,12 @@ fn busy_flow(server: &Server) -> Vec<String> {
     let mut seen = Vec::new();
     let mut runner = server.raw();
     let mut other = server.raw();
+    let mut neighbour = server.raw();
     let mut log = |reply: Vec<u8>| seen.push(String::from_utf8_lossy(&reply).into_owned());
     runner.send(&testkit::encode(&[b"EVAL", b"while true do end", b"0"]));
     log(wait_for_error(|| other.cmd(&["PING"])));
+    log(neighbour.cmd(&["PING"]));
+    log(neighbour.cmd(&["FUNCTION", "KILL"]));
     log(other.cmd(&["GET", "x"]));
     log(other.cmd(&["FUNCTION", "KILL"]));
     log(other.cmd(&["SHUTDOWN"]));
@@ -419,7 +428,179 @@ fn a_busy_function_is_shown_and_killed_as_in_redis() {
     let Some(redis) = Server::redis(&args) else {
         return;
     };
-    assert_eq!(flow(&Server::lite(&args)), flow(&redis));
+    let expected = flow(&redis);
+    // One loop: FUNCTION STATS and FUNCTION KILL come from the busy function's own loop.
+    let lite_args = ["--busy-reply-threshold", "50", "--threads", "1"];
+    assert_eq!(flow(&Server::lite(&lite_args)), expected);
+}
+
+/// A busy script that catches every error with `pcall` is still stopped by SCRIPT KILL (and a
+/// function by FUNCTION KILL): once killed, the error comes back at the next instruction outside
+/// the `pcall`, as Redis's line hook raises it again. Then the next script runs normally.
+#[test]
+fn a_killed_script_cannot_catch_the_kill_with_pcall() {
+    fn flow(server: &Server) -> Vec<String> {
+        let mut runner = server.raw();
+        let mut other = server.raw();
+        let spin = "local f = function() while 1 do redis.call('ping') end end \
+                    while 1 do pcall(f) end";
+        let library =
+            format!("#!lua name=spin\nredis.register_function('spin', function() {spin} end)");
+        other.cmd(&["FUNCTION", "LOAD", &library]);
+        let mut seen = Vec::new();
+        for (run, kill) in [
+            (&[&b"EVAL"[..], spin.as_bytes(), b"0"], "SCRIPT"),
+            (&[&b"FCALL"[..], b"spin", b"0"], "FUNCTION"),
+        ] {
+            runner.send(&testkit::encode(run));
+            seen.push(
+                String::from_utf8_lossy(&wait_for_error(|| other.cmd(&["PING"]))).into_owned(),
+            );
+            seen.push(other.cmd_text(&[kill, "KILL"]));
+            seen.push(String::from_utf8_lossy(&runner.read_reply()).into_owned());
+            seen.push(other.cmd_text(&["PING"]));
+            seen.push(runner.cmd_text(&["EVAL", "return 'next'", "0"]));
+        }
+        seen
+    }
+    let Some(redis) = Server::redis(&["--busy-reply-threshold", "10"]) else {
+        return;
+    };
+    let expected = flow(&redis);
+    let lite = Server::lite(&["--busy-reply-threshold", "10", "--threads", "1"]);
+    assert_eq!(flow(&lite), expected);
+}
+
+/// A reply that contains itself ends, 1,000 levels down, in Redis's stack-limit error, on the
+/// script's fiber too (a debug build needs some 8 MB of stack for it), and the connection stays
+/// usable. Redis stops deeper (7,995 levels, where its Lua stack runs out): REDIS_SUITE.md.
+#[test]
+fn a_script_returning_a_table_that_contains_itself_ends_in_the_stack_limit_error() {
+    let lite = Server::lite(&[]);
+    let mut raw = lite.raw();
+    // The test's own reader parses the deep reply recursively: it gets a big stack.
+    let read = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || {
+            let mut reply = raw.cmd(&[
+                "EVAL",
+                "local a = {}; local b = {a}; a[1] = b; return a",
+                "0",
+            ]);
+            reply.extend(raw.cmd(&["PING"]));
+            reply
+        });
+    let reply = read.unwrap().join().unwrap();
+    let levels = reply.windows(4).filter(|w| w == b"*1\r\n").count();
+    assert_eq!(levels, 1000);
+    assert!(reply.ends_with(b"*1\r\n-ERR reached lua stack limit\r\n+PONG\r\n"));
+}
+
+/// FUNCTION LOAD gives a library's own code 500 ms, as Redis does; the server is usable after.
+#[test]
+fn function_load_times_out_as_in_redis() {
+    fn flow(server: &Server) -> Vec<String> {
+        let mut raw = server.raw();
+        let spin = "#!lua name=spin\nlocal a = 1\nwhile 1 do a = a + 1 end";
+        vec![
+            raw.cmd_text(&["FUNCTION", "LOAD", spin]),
+            raw.cmd_text(&["FUNCTION", "LIST"]),
+            raw.cmd_text(&["FUNCTION", "LOAD", LIB]),
+        ]
+    }
+    let Some(redis) = Server::redis(&[]) else {
+        return;
+    };
+    let expected = flow(&redis);
+    assert!(
+        expected[0].contains("FUNCTION LOAD timeout"),
+        "{expected:?}"
+    );
+    assert_eq!(flow(&Server::lite(&[])), expected);
+}
+
+/// A client blocked on a key that a busy script pushes to is served after the script, on
+/// either loop (not refused BUSY), as in Redis; so is one whose timeout passes meanwhile.
+#[test]
+fn clients_blocked_on_a_busy_scripts_keys_are_served_after_it() {
+    fn flow(server: &Server) -> Vec<String> {
+        let mut blocked: Vec<_> = (0..2).map(|_| server.raw()).collect();
+        let mut timing_out = server.raw();
+        let mut runner = server.raw();
+        let mut probe = server.raw();
+        for client in &mut blocked {
+            client.send(&testkit::encode(&[b"BLPOP", b"list", b"0"]));
+        }
+        // Its timeout most likely passes while the script is busy (nil either way).
+        timing_out.send(&testkit::encode(&[b"BLPOP", b"other", b"0.5"]));
+        testkit::wait_until("the clients to block", Duration::from_secs(10), || {
+            probe
+                .cmd_text(&["INFO", "clients"])
+                .contains("blocked_clients:3")
+        });
+        // Having written, the script cannot be killed: it spins a bounded while instead.
+        let spin = "redis.call('RPUSH', KEYS[1], 'a', 'b'); \
+                    local deadline = tonumber(ARGV[1]); local n = 0; \
+                    while n < deadline do n = n + 1 end; return n";
+        runner.send(&testkit::encode(&[
+            b"EVAL",
+            spin.as_bytes(),
+            b"1",
+            b"list",
+            b"150000000",
+        ]));
+        let mut seen =
+            vec![String::from_utf8_lossy(&wait_for_error(|| probe.cmd(&["PING"]))).into_owned()];
+        for client in blocked.iter_mut().chain([&mut timing_out, &mut runner]) {
+            seen.push(String::from_utf8_lossy(&client.read_reply()).into_owned());
+        }
+        seen.sort();
+        seen
+    }
+    let args = ["--busy-reply-threshold", "10"];
+    let Some(redis) = Server::redis(&args) else {
+        return;
+    };
+    let expected = flow(&redis);
+    for threads in ["1", "2"] {
+        let lite = Server::lite(&["--busy-reply-threshold", "10", "--threads", threads]);
+        assert_eq!(flow(&lite), expected, "--threads {threads}");
+    }
+}
+
+/// Commands pipelined around scripts and transactions in one write (the batch goes on from the
+/// first script on a fiber) answer in order, as Redis answers them.
+#[test]
+fn commands_pipelined_around_scripts_answer_in_order() {
+    fn flow(server: &Server) -> Vec<u8> {
+        let mut raw = server.raw();
+        let commands: [&[&[u8]]; 9] = [
+            &[b"SET", b"a", b"1"],
+            &[b"EVAL", b"return redis.call('INCR', 'a')", b"0"],
+            &[b"INCR", b"a"],
+            &[b"MULTI"],
+            &[b"EVAL", b"return redis.call('GET', 'a')", b"0"],
+            &[b"INCR", b"a"],
+            &[b"EXEC"],
+            &[b"EVAL", b"return redis.pcall('NOSUCH')", b"0"],
+            &[b"GET", b"a"],
+        ];
+        let pipeline: Vec<u8> = commands.iter().flat_map(|c| testkit::encode(c)).collect();
+        raw.send(&pipeline);
+        commands.iter().flat_map(|_| raw.read_reply()).collect()
+    }
+    let Some(redis) = Server::redis(&[]) else {
+        return;
+    };
+    let expected = flow(&redis);
+    for threads in ["1", "2"] {
+        let lite = Server::lite(&["--threads", threads]);
+        assert_eq!(
+            String::from_utf8_lossy(&flow(&lite)),
+            String::from_utf8_lossy(&expected),
+            "--threads {threads}"
+        );
+    }
 }
 
 /// Scripted writes emit the keyspace notifications their commands emit.
@@ -557,4 +738,102 @@ fn fuzz_lua_reply_verbatim_format_is_three_bytes() {
     let commands: Vec<Vec<&str>> = scripts.iter().map(|s| vec!["EVAL", s, "0"]).collect();
     let commands: Vec<&[&str]> = commands.iter().map(Vec::as_slice).collect();
     differential_both_protocols(&commands);
+}
+
+/// Found by Redis 7.0.15's own suite ("Consistent eval error reporting"): a command a script
+/// calls that is refused before it runs (OOM, a write from a read-only script, unknown, wrong
+/// arity) counts as that command's rejected call and as one error reply, as in Redis.
+#[test]
+fn refused_calls_in_scripts_are_counted_as_in_redis() {
+    differential(
+        testkit::script!("scripting/refused_calls_in_scripts_are_counted_as_in_redis"),
+        false,
+    );
+}
+
+/// Found by Redis 7.0.15's own suite, which uses `DEBUG set-disable-deny-scripts` to reach
+/// CLIENT LIST from a script: with it on, scripts may call `noscript` commands.
+#[test]
+fn deny_scripts_can_be_disabled_as_in_redis() {
+    differential(
+        testkit::script!("scripting/deny_scripts_can_be_disabled_as_in_redis"),
+        false,
+    );
+}
+
+/// Found by Redis 7.0.15's own suite ("not enough good replicas"): with
+/// `min-replicas-to-write` unmet, a script or function declaring writes is refused -NOREPLICAS
+/// before it runs; a script without a shebang fails at its first write.
+#[test]
+fn scripts_without_enough_replicas_fail_as_in_redis() {
+    differential(
+        testkit::script!("scripting/scripts_without_enough_replicas_fail_as_in_redis"),
+        false,
+    );
+}
+
+/// Found by Redis 7.0.15's own suite (functions.tcl): quoted library names, case-insensitive
+/// function names, FUNCTION RESTORE's arity error, flags that are not strings; EVAL's shebang
+/// is split the same way.
+#[test]
+fn functions_edge_cases_match_redis() {
+    differential(
+        testkit::script!("scripting/functions_edge_cases_match_redis"),
+        false,
+    );
+}
+
+/// Found by Redis 7.0.15's own suite: DEBUG RELOAD NOFLUSH fails on a library already loaded,
+/// NOFLUSH MERGE replaces it, and a plain DEBUG RELOAD empties functions before loading.
+#[test]
+fn debug_reload_loads_functions_as_redis() {
+    differential(
+        testkit::script!("scripting/debug_reload_loads_functions_as_redis"),
+        false,
+    );
+}
+
+/// Found by Redis 7.0.15's own suite ("Script check unpack with massive arguments", the
+/// cmsgpack smoke test): `unpack`, `redis.call` and cmsgpack reach Lua's stack limit where
+/// Redis does (7999 values), with its errors, and large tables pack and unpack.
+#[test]
+fn lua_stack_limits_match_redis() {
+    differential(
+        testkit::script!("scripting/lua_stack_limits_match_redis"),
+        false,
+    );
+}
+
+/// Found by Redis 7.0.15's own suite ("Script delete the expired key"): DEBUG OBJECT shows a
+/// key past its TTL that is still stored (a raw lookup, as Redis's), and a script then finds
+/// it gone.
+#[test]
+fn a_script_finds_gone_a_key_that_debug_object_still_shows() {
+    differential(
+        &[
+            &["DEBUG", "set-active-expire", "0"],
+            &["SET", "key", "value", "PX", "1"],
+            &["DEBUG", "SLEEP", "0.01"],
+            // DEBUG OBJECT's address and LRU clock differ: only its start is compared.
+            &["DEBUG", "set-disable-deny-scripts", "1"],
+            &[
+                "EVAL",
+                "return (redis.call('DEBUG', 'OBJECT', 'key'):gsub('0x%x+', 'addr')):sub(1, 13)",
+                "0",
+            ],
+            &["DEBUG", "set-disable-deny-scripts", "0"],
+            &["EVAL", "return redis.call('EXISTS', 'key')", "0"],
+            &["EXISTS", "key"],
+            &["DEBUG", "OBJECT", "key"],
+            &["DEBUG", "set-active-expire", "1"],
+        ],
+        false,
+    );
+}
+
+/// Found by Redis 7.0.15's own suite ("malformed big number protocol parsing"): a script's
+/// big number has its CR and LF sent as spaces in RESP2 as in RESP3.
+#[test]
+fn a_big_number_reply_has_no_line_breaks_in_either_protocol() {
+    differential_both_protocols(&[&["EVAL", "return {big_number='123\\r\\n123'}", "0"]]);
 }
