@@ -143,7 +143,7 @@ fn export_aof(
         for shard in all.shards() {
             for e in shard.dbs()[db].iter() {
                 let expire = (e.has_ttl()).then_some(e.expire_at() as i64);
-                write_record(out, &Record::new(db as u64, &e.key, e.value(), expire))
+                write_record(out, &Record::new(db as u64, e.key(), &e.value(), expire))
                     .map_err(|e| format!("{out_name}: {e}"))?;
             }
         }

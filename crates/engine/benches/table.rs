@@ -143,7 +143,7 @@ fn scan(c: &mut Criterion) {
             let mut seen = 0usize;
             let mut cursor = 0;
             loop {
-                cursor = ks.scan(0, cursor, 1000, |entry, _| seen += entry.key.len());
+                cursor = ks.scan(0, cursor, 1000, |entry, _| seen += entry.key().len());
                 if cursor == 0 {
                     break;
                 }

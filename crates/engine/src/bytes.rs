@@ -4,7 +4,9 @@
 use std::fmt;
 use std::ops::Deref;
 
-const INLINE: usize = 22;
+/// The longest string kept inline (also the longest string `dict::Entry` packs beside its key,
+/// so that rebuilding it as a `SmallBytes` never allocates).
+pub const INLINE: usize = 22;
 
 #[derive(Clone)]
 enum Repr {
@@ -27,6 +29,16 @@ impl SmallBytes {
             })
         } else {
             SmallBytes(Repr::Heap(bytes.into()))
+        }
+    }
+
+    /// The heap allocation of a string longer than [`INLINE`] (`dict::Entry` keeps it by
+    /// address; `SmallBytes::from(Vec::from(it))` gives it back); a short one comes back as it
+    /// was.
+    pub(crate) fn into_heap(self) -> Result<Box<[u8]>, SmallBytes> {
+        match self.0 {
+            Repr::Heap(bytes) => Ok(bytes),
+            inline @ Repr::Inline { .. } => Err(SmallBytes(inline)),
         }
     }
 

@@ -3,69 +3,258 @@
 //! the whole scan, even when the table grows or shrinks between calls.
 //!
 //! Memory is what shapes it. Entries are not boxed one by one: they sit densely packed in a
-//! slab of fixed-size chunks, and chains link slab positions (`u32`), so a key costs its 56-byte
+//! slab of fixed-size chunks, and chains link slab positions (`u32`), so a key costs its 44-byte
 //! entry and about one 4-byte bucket, with no allocator rounding per entry and no pointer-sized
-//! links; a key with a TTL adds one 32-byte allocation (see [`Stored`]). Removal keeps the slab dense by moving the last entry into the hole (and relinking it),
-//! so the slab never holds free slots and gives chunks back as the table shrinks.
+//! links. An entry packs a short key and a short string or integer value side by side (see
+//! [`Entry`]); anything larger lives out of line. Removal keeps the slab dense by moving the
+//! last entry into the hole (and relinking it), so the slab never holds free slots and gives
+//! chunks back as the table shrinks.
 
-use crate::bytes::SmallBytes;
+use crate::bytes::{self, SmallBytes};
 use crate::value::Value;
+use std::borrow::Cow;
 
-/// One key with its value and metadata. Only the key is a public field: the value, expiry and
-/// access time are reached through methods, so that how an entry stores them (inline, out of
-/// line, only when present) is this module's business and no command's.
+/// A read view of an entry's value: borrowed when the value lives out of line, rebuilt when it
+/// is packed in the entry (a short string or an integer: rebuilding allocates nothing).
+pub type ValueRef<'a> = Cow<'a, Value>;
+
+/// A string value as an entry stores it: see [`Entry::string`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum StringRef<'a> {
+    Int(i64),
+    Bytes(&'a [u8]),
+}
+
+/// One key with its value, expiry and access time, packed into 44 bytes with no padding:
+/// `next` and `access`, one byte saying what the packed area holds (the layout below, and
+/// whether an 8-byte expiry follows the value), the key's length, a packed string's length,
+/// then 33 bytes of area. The layouts:
+/// - packed string: key bytes, string bytes (at most [`bytes::INLINE`]), [expiry];
+/// - packed integer: key bytes, the `i64`, [expiry];
+/// - heap string: key bytes, the address of the string's own heap bytes, the high byte of
+///   its length (the low byte is the packed string length's), [expiry]: strings up to 64 KiB
+///   that are not packed (the heap allocation a long `SmallBytes` had, or one of the string's
+///   length for a short one with no room beside its key and expiry);
+/// - boxed: key bytes, the address of a `Box<Value>`, [expiry] (collections, longer strings,
+///   and strings a command is changing in place);
+/// - spilled: the address of a `Box<Spilled>` holding key, value and expiry (a key too long
+///   for the area beside its value).
+///
+/// For 16-byte keys and values that is 44 bytes a key where separate `SmallBytes` key and
+/// `Value` fields cost 56; a key that only has a TTL pays 8 bytes of area, not an allocation.
+/// The value, key and expiry are reached through methods: how they are stored is this
+/// module's business and no command's.
+///
+/// The addresses are kept as bytes because a pointer field would make the entry 8-aligned:
+/// 48 bytes, about 53 B/key for 16 + 16 with the bucket, where 44 measure 48.9 (issue 20's goal
+/// is 50). That is the `unsafe` here: each address is a `Box` this entry owns, taken back
+/// exactly once (when the layout changes, in [`Entry::take_parts`], or on drop).
+#[repr(C)]
 pub struct Entry {
-    pub key: SmallBytes,
-    stored: Stored,
-    /// Last access: the LRU clock in seconds, or an LFU counter and minutes (see `evict`).
-    access: u32,
     /// The slab position of the next entry in this entry's bucket chain, or [`END`]. Meaningless
     /// outside a table.
     next: u32,
+    /// Last access: the LRU clock in seconds, or an LFU counter and minutes (see `evict`).
+    access: u32,
+    /// One of [`PACKED_STR`], [`PACKED_INT`], [`HEAP_STR`], [`BOXED`], [`SPILLED`], plus
+    /// [`HAS_TTL`].
+    layout: u8,
+    /// The key's length, in the area (not spilled).
+    key_len: u8,
+    /// A packed string's length (a heap string's low byte).
+    str_len: u8,
+    area: [u8; AREA],
 }
 
-/// A key's value, and its expiry when it has one. Most keys have none, so the expiry is not a
-/// field of every entry: a key with a TTL keeps its value out of line beside the expiry, one
-/// 32-byte allocation, and every other key saves 8 bytes. `Stored` is as small as `Value`
-/// (24 bytes): the box fits around `Value`'s tag byte.
-enum Stored {
-    Plain(Value),
-    Expiring(Box<Expiring>),
-}
+// An entry owns its boxes through addresses, which makes it `Send` and `Sync` whatever it
+// holds: this keeps that honest.
+const _: fn() = || {
+    fn owned_parts_are<T: Send + Sync>() {}
+    owned_parts_are::<Value>();
+    owned_parts_are::<Spilled>();
+};
 
-struct Expiring {
+const AREA: usize = 33;
+/// An integer, an address or an expiry in the area.
+const WORD: usize = 8;
+const PACKED_STR: u8 = 0;
+const PACKED_INT: u8 = 1;
+const BOXED: u8 = 2;
+const SPILLED: u8 = 3;
+const HEAP_STR: u8 = 4;
+/// The longest heap string kept by address: its length has 16 bits.
+const HEAP_STR_MAX: usize = u16::MAX as usize;
+/// The key has an expiry: in the area after the value, or in the `Spilled` box.
+const HAS_TTL: u8 = 0x80;
+
+/// A key too long to sit in an entry beside its value, out of line with the value and expiry.
+struct Spilled {
+    key: Box<[u8]>,
     value: Value,
-    /// Absolute expiry in Unix milliseconds, never 0.
-    at: u64,
-}
-
-impl Stored {
-    fn new(value: Value, expire_at: u64) -> Stored {
-        if expire_at == 0 {
-            Stored::Plain(value)
-        } else {
-            Stored::Expiring(Box::new(Expiring {
-                value,
-                at: expire_at,
-            }))
-        }
-    }
-
-    fn into_parts(self) -> (Value, u64) {
-        match self {
-            Stored::Plain(value) => (value, 0),
-            Stored::Expiring(e) => (e.value, e.at),
-        }
-    }
+    /// Absolute expiry in Unix milliseconds; 0: none.
+    expire_at: u64,
 }
 
 impl Entry {
-    pub fn new(key: SmallBytes, value: Value) -> Self {
-        Entry {
-            key,
-            stored: Stored::Plain(value),
-            access: 0,
+    #[inline]
+    pub fn new(key: &[u8], value: Value) -> Self {
+        Entry::pack(key, value, 0, 0, true)
+    }
+
+    /// Packs a key, value and expiry (0: none) in the smallest layout they fit; `packable`
+    /// false keeps the value out of line (for a caller about to change it in place).
+    /// Inlined: it is most of a new key's insertion (SET of a new key), and its callers' constant
+    /// arguments fold away the layouts they cannot take.
+    #[inline]
+    fn pack(key: &[u8], value: Value, expire_at: u64, access: u32, packable: bool) -> Self {
+        let mut entry = Entry {
             next: END,
+            access,
+            layout: PACKED_STR,
+            key_len: 0,
+            str_len: 0,
+            area: [0; AREA],
+        };
+        let ttl = if expire_at == 0 { 0 } else { WORD };
+        let fits = |len: usize| key.len() + len + ttl <= AREA;
+        let layout = match &value {
+            Value::Str(s) if packable && s.len() <= bytes::INLINE && fits(s.len()) => PACKED_STR,
+            Value::Int(_) if packable && fits(WORD) => PACKED_INT,
+            Value::Str(s) if packable && s.len() <= HEAP_STR_MAX && fits(WORD + 1) => HEAP_STR,
+            _ if fits(WORD) => BOXED,
+            _ => return Entry::spill(entry, key, value, expire_at),
+        };
+        entry.layout = layout;
+        entry.key_len = key.len() as u8;
+        entry.area[..key.len()].copy_from_slice(key);
+        entry.store_value(value);
+        entry.store_expiry(expire_at);
+        entry
+    }
+
+    /// [`Entry::pack`] for a key too long to sit beside its value (off the hot path).
+    #[cold]
+    fn spill(mut entry: Entry, key: &[u8], value: Value, expire_at: u64) -> Self {
+        let spilled = Box::new(Spilled {
+            key: key.into(),
+            value,
+            expire_at,
+        });
+        entry.layout = SPILLED | if expire_at == 0 { 0 } else { HAS_TTL };
+        entry.set_word(0, Box::into_raw(spilled).expose_provenance() as u64);
+        entry
+    }
+
+    /// Writes `value` after the key in the (not spilled) layout already chosen.
+    #[inline]
+    fn store_value(&mut self, value: Value) {
+        let at = self.key_len as usize;
+        match (self.layout & !HAS_TTL, value) {
+            (PACKED_STR, Value::Str(s)) => {
+                self.str_len = s.len() as u8;
+                self.area[at..at + s.len()].copy_from_slice(&s);
+            }
+            (PACKED_INT, Value::Int(n)) => self.set_word(at, n as u64),
+            (HEAP_STR, Value::Str(s)) => {
+                // A long string's own allocation; a short one that did not fit beside its key
+                // and expiry gets one of its length (smaller than a `Box<Value>`).
+                let bytes = s.into_heap().unwrap_or_else(|short| Box::from(&*short));
+                let len = bytes.len();
+                let address = Box::into_raw(bytes).cast::<u8>().expose_provenance();
+                self.set_word(at, address as u64);
+                self.str_len = len as u8;
+                self.area[at + WORD] = (len >> 8) as u8;
+            }
+            (BOXED, value) => {
+                let address = Box::into_raw(Box::new(value)).expose_provenance();
+                self.set_word(at, address as u64);
+            }
+            _ => unreachable!("the layout was chosen for this value"),
+        }
+    }
+
+    /// Sets or clears the TTL flag and writes a (not spilled) entry's expiry after its value.
+    #[inline]
+    fn store_expiry(&mut self, expire_at: u64) {
+        if expire_at == 0 {
+            self.layout &= !HAS_TTL;
+        } else {
+            self.layout |= HAS_TTL;
+            self.set_word(self.expiry_offset(), expire_at);
+        }
+    }
+
+    #[inline]
+    fn kind(&self) -> u8 {
+        self.layout & !HAS_TTL
+    }
+
+    /// Where a not spilled entry's expiry starts: after the key and the value.
+    #[inline]
+    fn expiry_offset(&self) -> usize {
+        let value_len = match self.kind() {
+            PACKED_STR => self.str_len as usize,
+            HEAP_STR => WORD + 1,
+            _ => WORD,
+        };
+        self.key_len as usize + value_len
+    }
+
+    #[inline]
+    fn word(&self, at: usize) -> u64 {
+        u64::from_le_bytes(self.area[at..at + WORD].try_into().expect("8 bytes"))
+    }
+
+    #[inline]
+    fn set_word(&mut self, at: usize, word: u64) {
+        self.area[at..at + WORD].copy_from_slice(&word.to_le_bytes());
+    }
+
+    /// The boxed value of a [`BOXED`] entry.
+    #[inline]
+    fn boxed(&self) -> *mut Value {
+        std::ptr::with_exposed_provenance_mut(self.word(self.key_len as usize) as usize)
+    }
+
+    /// The box of a [`SPILLED`] entry.
+    #[inline]
+    fn spilled(&self) -> *mut Spilled {
+        std::ptr::with_exposed_provenance_mut(self.word(0) as usize)
+    }
+
+    /// The address and length of a [`HEAP_STR`] entry's bytes, the key's length given (so
+    /// that it also serves once the layout byte is cleared).
+    #[inline]
+    fn heap_str_at(&self, at: usize) -> (*mut u8, usize) {
+        let len = usize::from(self.str_len) | usize::from(self.area[at + WORD]) << 8;
+        (
+            std::ptr::with_exposed_provenance_mut(self.word(at) as usize),
+            len,
+        )
+    }
+
+    /// The bytes of a [`HEAP_STR`] entry.
+    #[inline]
+    fn heap_str(&self) -> &[u8] {
+        let (address, len) = self.heap_str_at(self.key_len as usize);
+        // SAFETY: the entry owns this allocation of `len` bytes (see `Entry`).
+        unsafe { std::slice::from_raw_parts(address, len) }
+    }
+
+    /// The packed string of a [`PACKED_STR`] entry.
+    #[inline]
+    fn packed_str(&self) -> &[u8] {
+        let at = self.key_len as usize;
+        &self.area[at..at + self.str_len as usize]
+    }
+
+    #[inline]
+    pub fn key(&self) -> &[u8] {
+        if self.kind() == SPILLED {
+            // SAFETY: a spilled entry owns the live box at this address (see `Entry`).
+            unsafe { &(*self.spilled()).key }
+        } else {
+            &self.area[..self.key_len as usize]
         }
     }
 
@@ -77,61 +266,238 @@ impl Entry {
         self
     }
 
-    #[inline]
-    pub fn value(&self) -> &Value {
-        match &self.stored {
-            Stored::Plain(value) => value,
-            Stored::Expiring(e) => &e.value,
-        }
+    /// The same entry (value, TTL, access time) under another key (RENAME, MOVE): only on an
+    /// entry outside a table.
+    pub fn renamed(mut self, key: &[u8]) -> Self {
+        let access = self.access;
+        let (_, value, expire_at) = self.take_parts();
+        Entry::pack(key, value, expire_at, access, true)
     }
 
     #[inline]
+    pub fn value(&self) -> ValueRef<'_> {
+        match self.kind() {
+            PACKED_STR => Cow::Owned(Value::Str(SmallBytes::new(self.packed_str()))),
+            PACKED_INT => Cow::Owned(Value::Int(self.word(self.key_len as usize) as i64)),
+            // A copy: readers on a hot path use `Entry::string` instead.
+            HEAP_STR => Cow::Owned(Value::Str(SmallBytes::new(self.heap_str()))),
+            _ => Cow::Borrowed(self.boxed_value().expect("out of line")),
+        }
+    }
+
+    /// The value where it lives in a box of its own: always for collections, for strings
+    /// past 64 KiB and strings being changed in place; None for the strings and integers kept
+    /// in the entry (see [`Entry::value`] for any value).
+    #[inline]
+    pub fn boxed_value(&self) -> Option<&Value> {
+        match self.kind() {
+            PACKED_STR | PACKED_INT | HEAP_STR => None,
+            // SAFETY: the entry owns the live box at this address (see `Entry`).
+            BOXED => Some(unsafe { &*self.boxed() }),
+            _ => Some(unsafe { &(*self.spilled()).value }),
+        }
+    }
+
+    /// A string value as stored, without copying it; None for the other types.
+    #[inline]
+    pub fn string(&self) -> Option<StringRef<'_>> {
+        match self.kind() {
+            PACKED_STR => Some(StringRef::Bytes(self.packed_str())),
+            PACKED_INT => Some(StringRef::Int(self.word(self.key_len as usize) as i64)),
+            HEAP_STR => Some(StringRef::Bytes(self.heap_str())),
+            _ => match self.boxed_value() {
+                Some(&Value::Int(n)) => Some(StringRef::Int(n)),
+                Some(Value::Str(s)) => Some(StringRef::Bytes(s)),
+                Some(Value::RawStr(s)) => Some(StringRef::Bytes(s)),
+                _ => None,
+            },
+        }
+    }
+
+    /// The value's type as TYPE names it, without rebuilding a string kept in the entry.
+    #[inline]
+    pub fn type_name(&self) -> &'static str {
+        self.boxed_value().map_or("string", Value::type_name)
+    }
+
+    /// The text of a string value (an integer as its digits), borrowed where it is stored;
+    /// None for the other types.
+    #[inline]
+    pub fn string_bytes(&self) -> Option<Cow<'_, [u8]>> {
+        Some(match self.string()? {
+            StringRef::Bytes(bytes) => Cow::Borrowed(bytes),
+            StringRef::Int(n) => Cow::Owned(itoa::Buffer::new().format(n).as_bytes().to_vec()),
+        })
+    }
+
+    /// The value to change in place. A packed value moves out of line first (into the layout
+    /// a long string or a collection has), where it stays until the next [`Entry::replace_value`].
     pub fn value_mut(&mut self) -> &mut Value {
-        match &mut self.stored {
-            Stored::Plain(value) => value,
-            Stored::Expiring(e) => &mut e.value,
+        if matches!(self.kind(), PACKED_STR | PACKED_INT | HEAP_STR) {
+            self.repack(false, |_, _| ());
+        }
+        match self.kind() {
+            // SAFETY: the entry owns the live box at this address, and `&mut self` makes this
+            // the only reference to it (see `Entry`).
+            BOXED => unsafe { &mut *self.boxed() },
+            _ => unsafe { &mut (*self.spilled()).value },
         }
     }
 
     /// Stores `value` in place of the current one, which it returns (the TTL stays).
     pub fn replace_value(&mut self, value: Value) -> Value {
-        std::mem::replace(self.value_mut(), value)
+        let packed = match self.kind() {
+            PACKED_STR | PACKED_INT => Some(self.value().into_owned()),
+            _ => None,
+        };
+        match self.set_value(value) {
+            Some(out_of_line) => out_of_line,
+            None => packed.expect("a value set over nothing out of line was packed"),
+        }
     }
 
-    pub fn into_value(self) -> Value {
-        self.stored.into_parts().0
+    /// Stores `value` in place of the current one (the TTL stays), and returns the old one
+    /// only when it lived out of line: a packed one is just overwritten, which is all an
+    /// overwrite (SET, INCR) needs.
+    #[inline]
+    pub fn set_value(&mut self, value: Value) -> Option<Value> {
+        let at = self.key_len as usize;
+        let ttl = if self.has_ttl() { WORD } else { 0 };
+        match (self.kind(), &value) {
+            // The usual overwrite: packed before and after, the key and TTL stay.
+            (PACKED_STR | PACKED_INT, Value::Str(s))
+                if s.len() <= bytes::INLINE && at + s.len() + ttl <= AREA =>
+            {
+                let expire_at = self.expire_at();
+                self.layout = PACKED_STR;
+                self.str_len = s.len() as u8;
+                self.area[at..at + s.len()].copy_from_slice(s);
+                self.store_expiry(expire_at);
+                None
+            }
+            (PACKED_STR | PACKED_INT, &Value::Int(n)) if at + WORD + ttl <= AREA => {
+                let expire_at = self.expire_at();
+                self.layout = PACKED_INT;
+                self.set_word(at, n as u64);
+                self.store_expiry(expire_at);
+                None
+            }
+            (PACKED_STR | PACKED_INT, _) => {
+                self.repacked(value);
+                None
+            }
+            // A collection over a boxed value: the box is reused.
+            (BOXED | SPILLED, v) if !matches!(v, Value::Int(_) | Value::Str(_)) => {
+                Some(std::mem::replace(self.value_mut(), value))
+            }
+            _ => Some(self.repacked(value)),
+        }
+    }
+
+    /// Stores `value` in the layout it fits now, and returns the old value.
+    fn repacked(&mut self, value: Value) -> Value {
+        self.repack(true, |old, _| std::mem::replace(old, value))
+    }
+
+    /// Takes the entry apart, lets `change` edit its value and expiry, and packs it again
+    /// (`packable` as in [`Entry::pack`]), keeping its chain link and access time.
+    fn repack<R>(&mut self, packable: bool, change: impl FnOnce(&mut Value, &mut u64) -> R) -> R {
+        let (access, next) = (self.access, self.next);
+        let (key, mut value, mut expire_at) = self.take_parts();
+        let result = change(&mut value, &mut expire_at);
+        *self = Entry::pack(&key, value, expire_at, access, packable);
+        self.next = next;
+        result
+    }
+
+    pub fn into_value(mut self) -> Value {
+        self.take_parts().1
     }
 
     /// The key, the value and the expiry (0: none), taken apart.
-    pub fn into_parts(self) -> (SmallBytes, Value, u64) {
-        let (value, expire_at) = self.stored.into_parts();
-        (self.key, value, expire_at)
+    pub fn into_parts(mut self) -> (SmallBytes, Value, u64) {
+        self.take_parts()
+    }
+
+    /// Takes the key, value and expiry out, leaving an empty packed entry that owns nothing.
+    fn take_parts(&mut self) -> (SmallBytes, Value, u64) {
+        let expire_at = self.expire_at();
+        let kind = self.kind();
+        self.layout = PACKED_STR;
+        let key = &self.area[..self.key_len as usize];
+        let at = self.key_len as usize;
+        let parts = match kind {
+            PACKED_STR => (
+                SmallBytes::new(key),
+                Value::Str(SmallBytes::new(&self.area[at..at + self.str_len as usize])),
+                expire_at,
+            ),
+            PACKED_INT => (
+                SmallBytes::new(key),
+                Value::Int(self.word(at) as i64),
+                expire_at,
+            ),
+            HEAP_STR => {
+                let (address, len) = self.heap_str_at(at);
+                // SAFETY: the entry owned this allocation; its layout no longer says so.
+                let bytes =
+                    unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(address, len)) };
+                // Back into a `SmallBytes`: inline again when short, else the same allocation.
+                let value = Value::Str(SmallBytes::from(Vec::from(bytes)));
+                (SmallBytes::new(key), value, expire_at)
+            }
+            BOXED => {
+                // SAFETY: the entry owned this box; its layout no longer says so.
+                let value = unsafe { Box::from_raw(self.boxed_at(at)) };
+                (SmallBytes::new(key), *value, expire_at)
+            }
+            _ => {
+                // SAFETY: as for `BOXED`.
+                let spilled = unsafe { Box::from_raw(self.spilled()) };
+                let Spilled { key, value, .. } = *spilled;
+                (SmallBytes::from(Vec::from(key)), value, expire_at)
+            }
+        };
+        self.key_len = 0;
+        self.str_len = 0;
+        parts
+    }
+
+    /// [`Entry::boxed`] with the key's length given (the layout byte already cleared).
+    fn boxed_at(&self, at: usize) -> *mut Value {
+        std::ptr::with_exposed_provenance_mut(self.word(at) as usize)
     }
 
     /// Absolute expiry in Unix milliseconds; 0 means none.
     #[inline]
     pub fn expire_at(&self) -> u64 {
-        match &self.stored {
-            Stored::Plain(_) => 0,
-            Stored::Expiring(e) => e.at,
+        if !self.has_ttl() {
+            0
+        } else if self.kind() == SPILLED {
+            // SAFETY: a spilled entry owns the live box at this address (see `Entry`).
+            unsafe { (*self.spilled()).expire_at }
+        } else {
+            self.word(self.expiry_offset())
         }
     }
 
     #[inline]
     pub fn has_ttl(&self) -> bool {
-        matches!(self.stored, Stored::Expiring(_))
+        self.layout & HAS_TTL != 0
     }
 
     /// Changes the expiry of an entry: only through `Db`, which counts keys with a TTL.
     pub(crate) fn set_expire_at(&mut self, expire_at: u64) {
-        match (&mut self.stored, expire_at) {
-            (Stored::Expiring(e), at) if at != 0 => e.at = at,
-            (Stored::Plain(_), 0) => {}
-            _ => {
-                let placeholder = Stored::Plain(Value::Int(0));
-                let (value, _) = std::mem::replace(&mut self.stored, placeholder).into_parts();
-                self.stored = Stored::new(value, expire_at);
-            }
+        let kind = self.kind();
+        if kind == SPILLED {
+            // SAFETY: a spilled entry owns the live box at this address (see `Entry`).
+            unsafe { (*self.spilled()).expire_at = expire_at };
+            self.layout = SPILLED | if expire_at == 0 { 0 } else { HAS_TTL };
+        } else if expire_at == 0 || self.has_ttl() || self.expiry_offset() + WORD <= AREA {
+            self.store_expiry(expire_at);
+        } else {
+            // No room for the expiry beside this value: the value moves out of line.
+            self.repack(true, |_, at| *at = expire_at);
         }
     }
 
@@ -148,29 +514,36 @@ impl Entry {
 
     #[inline]
     pub fn is_expired(&self, now_ms: u64) -> bool {
-        match &self.stored {
-            Stored::Plain(_) => false,
-            Stored::Expiring(e) => e.at <= now_ms,
-        }
+        self.has_ttl() && self.expire_at() <= now_ms
     }
 
-    /// Heap bytes the entry owns beyond its own size: a long key's, the value's, the expiry's.
+    /// Heap bytes the entry owns beyond its own size: what it keeps out of line.
     pub fn heap_size(&self) -> usize {
-        let expiry = match &self.stored {
-            Stored::Plain(_) => 0,
-            Stored::Expiring(_) => std::mem::size_of::<Expiring>(),
-        };
-        self.key.heap_size() + self.value().heap_size() + expiry
+        match self.kind() {
+            PACKED_STR | PACKED_INT => 0,
+            HEAP_STR => self.heap_str().len(),
+            BOXED => std::mem::size_of::<Value>() + self.value().heap_size(),
+            _ => std::mem::size_of::<Spilled>() + self.key().len() + self.value().heap_size(),
+        }
     }
 
     /// A copy of this entry's value and TTL under another key (COPY). The copy is a new object,
     /// so its access time is `access`, not the original's.
     pub fn duplicate(&self, key: &[u8], access: u32) -> Entry {
-        Entry {
-            key: SmallBytes::new(key),
-            stored: Stored::new(self.value().clone(), self.expire_at()),
+        Entry::pack(
+            key,
+            self.value().into_owned(),
+            self.expire_at(),
             access,
-            next: END,
+            true,
+        )
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        if matches!(self.kind(), HEAP_STR | BOXED | SPILLED) {
+            drop(self.take_parts());
         }
     }
 }
@@ -178,12 +551,16 @@ impl Entry {
 /// The end of a bucket chain (and an empty bucket).
 const END: u32 = u32::MAX;
 const MIN_BUCKETS: usize = 4;
-/// Entries per slab chunk: 7 KiB chunks, so a table's partly filled last chunk wastes little
-/// even when a keyspace has hundreds of tables. 7 KiB (128 entries of 56 bytes) is one of
-/// jemalloc's small size classes exactly; from 16 KiB its allocations are "large" and each
-/// takes an extra page (its cache-oblivious offset), which cost 25% more resident memory than
-/// the entries it held.
-const CHUNK: usize = 128;
+/// Entries per slab chunk: just under 8 KiB (186 entries of 44 bytes, 8,184 bytes in jemalloc's
+/// 8 KiB size class), so a table's partly filled last chunk wastes little even when a keyspace
+/// has hundreds of tables. From 16 KiB jemalloc's allocations are "large" and each takes an
+/// extra page (its cache-oblivious offset), which cost 25% more resident memory than the
+/// entries it held. Not a power of two: the position's division is a multiplication.
+const CHUNK: usize = 186;
+const _: () = {
+    let entry = std::mem::size_of::<Entry>();
+    assert!(CHUNK * entry <= 8192 && (CHUNK + 1) * entry > 8192);
+};
 
 /// A hash table of [`Entry`]. The caller supplies each key's hash and a hasher for rehashing.
 #[derive(Default)]
@@ -191,7 +568,8 @@ pub struct Dict {
     /// Per bucket, the slab position of its chain's first entry, or [`END`].
     buckets: Vec<u32>,
     /// Every entry, at positions `0..len`: position `p` is `slab[p / CHUNK][p % CHUNK]`. Every
-    /// chunk but the last is full; the first grows by doubling until it holds `CHUNK`.
+    /// chunk but the last is full; the first grows by doubling until it holds `CHUNK` (and no
+    /// more).
     slab: Vec<Vec<Entry>>,
     len: usize,
 }
@@ -235,7 +613,13 @@ impl Dict {
             .filter(|&p| p != END)
             .expect("a table holds fewer than 2^32 - 1 keys");
         match self.slab.last_mut() {
-            Some(chunk) if chunk.len() < CHUNK => chunk.push(entry),
+            Some(chunk) if chunk.len() < CHUNK => {
+                if chunk.len() == chunk.capacity() {
+                    // Doubling, capped so that a first chunk never outgrows the others.
+                    chunk.reserve_exact(chunk.len().min(CHUNK - chunk.len()));
+                }
+                chunk.push(entry)
+            }
             _ => {
                 // The first chunk starts small (a table of a few keys stays small); later ones
                 // are allocated whole.
@@ -278,7 +662,7 @@ impl Dict {
         let mut pos = self.buckets[self.index(hash)];
         while pos != END {
             let entry = self.at(pos);
-            if *entry.key == *key {
+            if entry.key() == key {
                 return Some((pos, prev));
             }
             prev = pos;
@@ -338,7 +722,7 @@ impl Dict {
             self.pop_last()
         } else {
             // Fill the hole with the last entry: whatever linked to it now links to `pos`.
-            let moved_bucket = self.index(rehash(&self.at(last).key));
+            let moved_bucket = self.index(rehash(self.at(last).key()));
             let mut before = END;
             let mut walk = self.buckets[moved_bucket];
             while walk != last {
@@ -372,7 +756,7 @@ impl Dict {
     fn resize(&mut self, size: usize, rehash: &impl Fn(&[u8]) -> u64) {
         self.buckets = vec![END; size];
         for pos in 0..self.len as u32 {
-            let idx = self.index(rehash(&self.at(pos).key));
+            let idx = self.index(rehash(self.at(pos).key()));
             let head = std::mem::replace(&mut self.buckets[idx], pos);
             self.at_mut(pos).next = head;
         }
@@ -463,30 +847,115 @@ mod tests {
     }
 
     fn add(d: &mut Dict, k: &[u8]) {
-        d.insert_new(hash(k), Entry::new(k.into(), Value::Int(0)), hash);
+        d.insert_new(hash(k), Entry::new(k, Value::Int(0)), hash);
     }
 
     #[test]
     fn duplicate_copies_value_and_ttl_under_new_key() {
-        let mut e = Entry::new(b"a"[..].into(), Value::string(b"v")).expiring_at(1234);
+        let mut e = Entry::new(b"a", Value::string(b"v")).expiring_at(1234);
         e.access = 1;
         let copy = e.duplicate(b"b", 9);
-        assert_eq!(&*copy.key, b"b");
+        assert_eq!(copy.key(), b"b");
         assert!(copy.value() == e.value());
         assert_eq!((copy.expire_at(), copy.access), (1234, 9));
         assert_eq!(copy.next, END);
     }
 
     #[test]
-    fn an_entry_is_56_bytes() {
+    fn an_entry_is_44_bytes() {
         // What a key costs besides its bucket; a field that grows it shows here first.
-        assert_eq!(std::mem::size_of::<Entry>(), 56);
-        assert_eq!(std::mem::size_of::<Stored>(), std::mem::size_of::<Value>());
+        assert_eq!(std::mem::size_of::<Entry>(), 44);
+    }
+
+    /// Keys and values of the lengths where the layout changes, each with and without a TTL.
+    fn samples() -> Vec<(Vec<u8>, Value)> {
+        let mut out = Vec::new();
+        for key_len in [0, 1, 16, 17, 18, 24, 25, 26, 33, 34, 100] {
+            let key: Vec<u8> = (0..key_len).map(|i| b'a' + (i % 26) as u8).collect();
+            let mut values = vec![
+                Value::Int(-7),
+                Value::Int(i64::MAX),
+                Value::Str(SmallBytes::new(b"0123")),
+                Value::raw(b"raw".to_vec()),
+                Value::List(Default::default()),
+            ];
+            for len in [0, 7, 8, 9, 16, 17, 22, 23, 100, 256, 1000] {
+                values.push(Value::Str(SmallBytes::new(&vec![b'v'; len])));
+            }
+            out.extend(values.into_iter().map(|v| (key.clone(), v)));
+        }
+        out
+    }
+
+    #[test]
+    fn every_layout_gives_back_what_it_was_given() {
+        for (key, value) in samples() {
+            for expire_at in [0, 1, u64::MAX] {
+                let e = Entry::new(&key, value.clone()).expiring_at(expire_at);
+                assert_eq!(e.key(), &key[..]);
+                assert_eq!(*e.value(), value);
+                assert_eq!(e.value().encoding(), value.encoding());
+                assert_eq!((e.expire_at(), e.has_ttl()), (expire_at, expire_at != 0));
+                let (k, v, at) = e.into_parts();
+                assert_eq!((&*k, v, at), (&key[..], value.clone(), expire_at));
+            }
+        }
+    }
+
+    #[test]
+    fn changes_in_place_keep_key_ttl_access_and_link() {
+        let all = samples();
+        for (key, value) in &all {
+            for expire_at in [0, 5] {
+                for (_, other) in all.iter().step_by(7) {
+                    let mut e = Entry::new(key, value.clone()).expiring_at(expire_at);
+                    e.access = 3;
+                    e.next = 9;
+                    assert_eq!(e.replace_value(other.clone()), *value);
+                    assert_eq!((&*e.value(), e.expire_at()), (other, expire_at));
+                    if let Value::Str(_) = e.value_mut() {
+                        *e.value_mut() = Value::raw(b"x".to_vec());
+                    }
+                    e.set_expire_at(expire_at + 10);
+                    assert_eq!(e.expire_at(), expire_at + 10);
+                    e.set_expire_at(0);
+                    assert!(!e.has_ttl() && !e.is_expired(u64::MAX));
+                    assert_eq!((e.key(), e.access, e.next), (&key[..], 3, 9));
+                    let renamed = e.renamed(b"other");
+                    assert_eq!((renamed.key(), renamed.access), (&b"other"[..], 3));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_short_key_and_value_stay_packed_with_a_ttl_when_they_fit() {
+        let e = Entry::new(b"key:000000000001", Value::string(b"0123456789abcdef"));
+        assert_eq!(e.heap_size(), 0, "16 + 16 is packed");
+        let e = e.expiring_at(1);
+        assert_eq!(
+            e.heap_size(),
+            16,
+            "16 + 16 + 8 is not: the string's own 16 bytes"
+        );
+        let e = Entry::new(b"key:000000000001", Value::Int(1)).expiring_at(1);
+        assert_eq!(e.heap_size(), 0, "16 + 8 + 8 is");
+        let long = Value::string(&[b'v'; 1000]);
+        let e = Entry::new(b"key:000000000001", long.clone()).expiring_at(1);
+        assert_eq!(
+            e.heap_size(),
+            1000,
+            "a long string is kept by its own address"
+        );
+        assert_eq!(e.string(), Some(StringRef::Bytes(&[b'v'; 1000][..])));
+        let huge = Value::string(&vec![b'v'; HEAP_STR_MAX + 1]);
+        let e = Entry::new(b"k", huge.clone());
+        assert_eq!(*e.value(), huge, "past 64 KiB a string is boxed");
     }
 
     #[test]
     fn an_expiry_comes_and_goes_with_the_value_kept() {
-        let mut e = Entry::new(b"k"[..].into(), Value::string(b"v"));
+        let mut e = Entry::new(b"k", Value::string(b"v"));
         assert!(!e.has_ttl() && !e.is_expired(u64::MAX));
         e.set_expire_at(100);
         assert!(e.has_ttl() && !e.is_expired(99) && e.is_expired(100));
@@ -508,7 +977,7 @@ mod tests {
             let mut pos = d.buckets[idx];
             while pos != END {
                 assert!(!std::mem::replace(&mut reached[pos as usize], true));
-                assert_eq!(d.index(hash(&d.at(pos).key)), idx);
+                assert_eq!(d.index(hash(d.at(pos).key())), idx);
                 pos = d.at(pos).next;
             }
         }
@@ -540,7 +1009,7 @@ mod tests {
         assert_consistent(&d);
         assert_eq!(d.len(), model.len());
         for k in &model {
-            assert_eq!(&*d.get(hash(k), k).expect("present").key, k);
+            assert_eq!(d.get(hash(k), k).expect("present").key(), k);
         }
         assert!(d.slab.len() <= d.len().div_ceil(CHUNK).max(1));
     }
@@ -579,7 +1048,7 @@ mod tests {
         let mut step = 0u32;
         loop {
             cursor = d.scan(cursor, |e| {
-                seen.insert(e.key.to_vec());
+                seen.insert(e.key().to_vec());
             });
             // Grow and shrink the table while the scan is under way.
             step += 1;
@@ -590,8 +1059,8 @@ mod tests {
             } else if step % 3 == 1 {
                 let churn: Vec<Vec<u8>> = d
                     .iter()
-                    .filter(|e| e.key.starts_with(b"churn"))
-                    .map(|e| e.key.to_vec())
+                    .filter(|e| e.key().starts_with(b"churn"))
+                    .map(|e| e.key().to_vec())
                     .collect();
                 for k in churn {
                     d.remove(hash(&k), &k, hash);

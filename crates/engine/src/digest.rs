@@ -4,6 +4,7 @@
 
 use sha1::{Digest as _, Sha1};
 
+use crate::dict::{Entry, StringRef};
 use crate::keyspace::Keyspace;
 use crate::stream::StreamId;
 use crate::value::Value;
@@ -32,17 +33,48 @@ fn xor_pair(digest: &mut Digest, a: &[u8], b: &[u8]) {
     xor_digest(digest, &pair);
 }
 
-/// DEBUG DIGEST-VALUE's digest of one value: its type, contents, and whether it has a TTL.
-pub fn value_digest(value: &Value, has_expire: bool) -> Digest {
+/// DEBUG DIGEST-VALUE's digest of one key's value: its type, contents, and whether it has a
+/// TTL.
+pub fn value_digest(entry: &Entry) -> Digest {
     let mut digest = [0u8; 20];
-    mix_value(&mut digest, value, has_expire);
+    mix_entry(&mut digest, entry);
     digest
+}
+
+/// The type code strings mix in.
+const STRING_TYPE: u32 = 0;
+
+/// Mixes an entry's value in: a string read where the entry keeps it (a copy of a long one
+/// would be an allocation that counts against maxmemory while the digest runs, and can make
+/// the cron evict), the other types through their `Value`.
+fn mix_entry(digest: &mut Digest, entry: &Entry) {
+    match entry.string() {
+        Some(string) => {
+            mix_digest(digest, &STRING_TYPE.to_be_bytes());
+            mix_string(digest, string);
+            mix_expire(digest, entry.has_ttl());
+        }
+        None => mix_value(digest, &entry.value(), entry.has_ttl()),
+    }
+}
+
+fn mix_string(digest: &mut Digest, string: StringRef<'_>) {
+    match string {
+        StringRef::Int(n) => mix_digest(digest, itoa::Buffer::new().format(n).as_bytes()),
+        StringRef::Bytes(bytes) => mix_digest(digest, bytes),
+    }
+}
+
+fn mix_expire(digest: &mut Digest, has_expire: bool) {
+    if has_expire {
+        xor_digest(digest, b"!!expire!!");
+    }
 }
 
 /// Mixes a value's type, contents and TTL flag into `digest`.
 fn mix_value(digest: &mut Digest, value: &Value, has_expire: bool) {
     let type_code: u32 = match value {
-        Value::Int(_) | Value::Str(_) | Value::RawStr(_) => 0,
+        Value::Int(_) | Value::Str(_) | Value::RawStr(_) => STRING_TYPE,
         Value::List(_) => 1,
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
@@ -51,9 +83,9 @@ fn mix_value(digest: &mut Digest, value: &Value, has_expire: bool) {
     };
     mix_digest(digest, &type_code.to_be_bytes());
     match value {
-        Value::Int(n) => mix_digest(digest, n.to_string().as_bytes()),
-        Value::Str(s) => mix_digest(digest, s),
-        Value::RawStr(s) => mix_digest(digest, s),
+        &Value::Int(n) => mix_string(digest, StringRef::Int(n)),
+        Value::Str(s) => mix_string(digest, StringRef::Bytes(s)),
+        Value::RawStr(s) => mix_string(digest, StringRef::Bytes(s)),
         Value::List(list) => {
             for elem in list.iter() {
                 mix_digest(digest, &elem.to_vec());
@@ -94,9 +126,7 @@ fn mix_value(digest: &mut Digest, value: &Value, has_expire: bool) {
             }
         }
     }
-    if has_expire {
-        xor_digest(digest, b"!!expire!!");
-    }
+    mix_expire(digest, has_expire);
 }
 
 impl Keyspace {
@@ -114,8 +144,8 @@ impl Keyspace {
             for shard in shards.iter_mut() {
                 for entry in shard.dbs[db].iter() {
                     let mut key_digest = [0u8; 20];
-                    mix_digest(&mut key_digest, &entry.key);
-                    mix_value(&mut key_digest, entry.value(), entry.has_ttl());
+                    mix_digest(&mut key_digest, entry.key());
+                    mix_entry(&mut key_digest, entry);
                     xor_digest(&mut total, &key_digest);
                 }
             }

@@ -369,12 +369,12 @@ impl Keyspace {
                 table
                     .dict
                     .sample(samples, policy.volatile_only(), &mut rng, |entry| {
-                        let hash = self.hash(&entry.key);
+                        let hash = self.hash(entry.key());
                         found.push(Candidate {
                             score: self.score(policy, table, hash, entry, now_ms),
                             shard: index,
                             db,
-                            key: entry.key.clone(),
+                            key: SmallBytes::new(entry.key()),
                         });
                     });
             }
@@ -464,7 +464,7 @@ impl Keyspace {
         shard.dbs[db]
             .dict
             .sample(1, policy.volatile_only(), &mut rng, |e| {
-                key = Some(e.key.clone())
+                key = Some(SmallBytes::new(e.key()))
             });
         let key = key?;
         let hash = self.hash(&key);

@@ -424,13 +424,15 @@ impl Db {
                 entry.set_expire_at(0);
                 self.volatile -= 1;
             }
-            let old = entry.replace_value(value);
+            let out_of_line = entry.set_value(value);
             entry.set_access(self.shared.tracking.touched(entry.access(), now_ms));
-            self.shared.lazyfree.free(old, Deletion::Server);
+            if let Some(old) = out_of_line {
+                self.shared.lazyfree.free(old, Deletion::Server);
+            }
             return self.dict.at_mut(pos);
         }
         self.created(key);
-        let mut entry = Entry::new(SmallBytes::new(key), value);
+        let mut entry = Entry::new(key, value);
         entry.set_access(self.shared.tracking.initial(now_ms));
         self.counted(hash, 1);
         let rehash = self.rehasher();
@@ -439,7 +441,7 @@ impl Db {
 
     /// Inserts a whole entry (RENAME, MOVE, COPY), keeping its TTL. The key must be absent.
     pub fn insert_entry(&mut self, hash: u64, entry: Entry) {
-        self.created(&entry.key);
+        self.created(entry.key());
         self.load_entry(hash, entry);
     }
 
@@ -554,7 +556,7 @@ impl Db {
                 if e.has_ttl() {
                     sampled += 1;
                     if e.is_expired(now_ms) {
-                        due.push(e.key.clone());
+                        due.push(SmallBytes::new(e.key()));
                     } else {
                         ttl_sum += u128::from(e.expire_at() - now_ms);
                     }
@@ -886,7 +888,7 @@ impl Keyspace {
         let mut visited = 0;
         loop {
             cursor = table.dict.scan(cursor, |entry| {
-                if usize::from(key_slot(&entry.key)) == slot {
+                if usize::from(key_slot(entry.key())) == slot {
                     visited += 1;
                     visit(entry);
                 }
@@ -919,8 +921,8 @@ impl Keyspace {
         let mut cursor = 0;
         loop {
             cursor = shard.dbs[db].dict.scan(cursor, |entry| {
-                if usize::from(key_slot(&entry.key)) == slot {
-                    keys.push(entry.key.to_vec());
+                if usize::from(key_slot(entry.key())) == slot {
+                    keys.push(entry.key().to_vec());
                 }
             });
             if cursor == 0 {
@@ -1182,7 +1184,7 @@ impl Keyspace {
                     let mut expired: Vec<SmallBytes> = Vec::new();
                     inner = table.dict.scan(inner, |e| {
                         if e.is_expired(now) {
-                            expired.push(e.key.clone());
+                            expired.push(SmallBytes::new(e.key()));
                         } else {
                             visited += 1;
                             visit(e, now);
@@ -1243,12 +1245,12 @@ impl Keyspace {
             };
             tries += 1;
             if !entry.is_expired(now_ms) || (replica && tries >= REPLICA_RANDOM_TRIES) {
-                return Some(entry.key.clone());
+                return Some(SmallBytes::new(entry.key()));
             }
             if replica {
                 continue;
             }
-            let key = entry.key.clone();
+            let key = SmallBytes::new(entry.key());
             table.expired_view = ExpiredView::Delete;
             table.expire_if_due(table.hasher.hash_one(&key), &key, now_ms);
         }
@@ -1528,7 +1530,7 @@ mod tests {
         let mut cursor = 0;
         loop {
             cursor = ks.scan(0, cursor, 10, |e, _| {
-                seen.insert(e.key.to_vec());
+                seen.insert(e.key().to_vec());
             });
             if cursor == 0 {
                 break;
@@ -1656,7 +1658,7 @@ mod tests {
             let mut keys = Vec::new();
             let mut cursor = 0;
             loop {
-                cursor = ks.slot_keys(db, slot, cursor, 3, |e| keys.push(e.key.to_vec()));
+                cursor = ks.slot_keys(db, slot, cursor, 3, |e| keys.push(e.key().to_vec()));
                 if cursor == 0 {
                     break;
                 }
@@ -1717,9 +1719,9 @@ mod tests {
                     let to = key(rng.gen_range(0..600));
                     let mut locked = ks.lock_keys([&k[..], &to[..]]);
                     let (db, hash) = locked.db(0, &k);
-                    if let Some(mut entry) = db.remove(hash, &k) {
+                    if let Some(entry) = db.remove(hash, &k) {
                         model.remove(&k);
-                        entry.key = SmallBytes::new(&to);
+                        let entry = entry.renamed(&to);
                         let (db, hash) = locked.db(0, &to);
                         db.delete(hash, &to, Deletion::User);
                         db.insert_entry(hash, entry);
@@ -1787,14 +1789,14 @@ mod tests {
         let slot = usize::from(key_slot(b"t"));
         let mut seen = std::collections::HashSet::new();
         let mut cursor = ks.slot_keys(0, slot, 0, 10, |e| {
-            seen.insert(e.key.to_vec());
+            seen.insert(e.key().to_vec());
         });
         for i in 100..5000 {
             set(&ks, &tagged(i), 0);
         }
         while cursor != 0 {
             cursor = ks.slot_keys(0, slot, cursor, 10, |e| {
-                seen.insert(e.key.to_vec());
+                seen.insert(e.key().to_vec());
             });
         }
         assert!((0..100).all(|i| seen.contains(tagged(i).as_bytes())));

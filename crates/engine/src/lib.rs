@@ -5,7 +5,7 @@
 //!   [`Db`] tables with lazy expiry, and the active expiry cycle.
 //! - [`digest`]: DEBUG DIGEST's dataset fingerprint, identical to Redis's.
 //! - [`dict`]: [`Dict`], the chained hash table with SCAN's reverse-binary cursor; its entries
-//!   sit packed in a slab (56 bytes a key; a TTL adds 32), linked by position.
+//!   sit in a slab (44 bytes a key, short keys and values packed in), linked by position.
 //! - [`value`]: [`Value`], what a key holds, with Redis's encodings; the collections are in
 //!   [`list`], [`hash`], [`set`] and [`zset`].
 //! - [`lazyfree`]: the background thread that frees large deleted values and flushed
@@ -43,7 +43,7 @@ pub mod value;
 pub mod zset;
 
 pub use bytes::SmallBytes;
-pub use dict::{Dict, Entry};
+pub use dict::{Dict, Entry, StringRef};
 pub use encoding::EncodingLimits;
 pub use evict::{Evicted, Policy, Tracking};
 pub use keyspace::{Db, ExpireCycle, ExpireEffort, KeyEvents, Keyspace, Locked, Shard, WatchFlag};

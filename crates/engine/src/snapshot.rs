@@ -97,7 +97,7 @@ impl Shard {
             return;
         }
         let entry = self.dbs[db].dict.get(hash, key).map(|e| SavedEntry {
-            value: e.value().clone(),
+            value: e.value().into_owned(),
             expire_at: e.expire_at(),
         });
         if let Some(saved) = &entry {
@@ -117,7 +117,7 @@ impl Shard {
         };
         let mut saved = std::mem::take(&mut pending.saved[origin]);
         dict.drain(|entry: Entry| {
-            if !saved.contains_key(&*entry.key) {
+            if !saved.contains_key(entry.key()) {
                 let (key, value, expire_at) = entry.into_parts();
                 pending.hold(origin, &key, &value);
                 saved.insert(key, Some(SavedEntry { value, expire_at }));
@@ -231,10 +231,10 @@ impl Snapshot {
             table
                 .dict
                 .iter()
-                .filter(|e| saved.is_empty() || !saved.contains_key(&*e.key))
+                .filter(|e| saved.is_empty() || !saved.contains_key(e.key()))
                 .map(|e| SnapshotEntry {
-                    key: e.key.clone(),
-                    value: e.value().clone(),
+                    key: SmallBytes::new(e.key()),
+                    value: e.value().into_owned(),
                     expire_at_ms: expiry(e.expire_at()),
                 }),
         );

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use redis_lite_engine::{Db, Entry, Keyspace, SmallBytes, Value};
+use redis_lite_engine::{Db, Entry, Keyspace, Value};
 
 const SHARDS: usize = 4;
 const DBS: usize = 3;
@@ -83,7 +83,7 @@ fn value_bytes(value: &Value) -> Vec<u8> {
 
 fn stored(entry: &Entry) -> Stored {
     Stored {
-        value: value_bytes(entry.value()),
+        value: value_bytes(&entry.value()),
         expire_at: entry.expire_at(),
     }
 }
@@ -207,7 +207,7 @@ fn full_scan(ks: &Keyspace, db: usize, count: usize) -> Vec<Vec<u8>> {
     let mut seen = Vec::new();
     let mut cursor = 0;
     for _ in 0..10_000 {
-        cursor = ks.scan(db, cursor, count, |e, _| seen.push(e.key.to_vec()));
+        cursor = ks.scan(db, cursor, count, |e, _| seen.push(e.key().to_vec()));
         if cursor == 0 {
             return seen;
         }
@@ -284,7 +284,7 @@ fn apply(ks: &Keyspace, model: &mut Model, op: &Op) -> Result<(), TestCaseError>
             let (table, hash) = locked.db(from_db, src);
             let old = table.remove(hash, src).expect("looked up above");
             let (_, value, expire_at) = old.into_parts();
-            let entry = Entry::new(SmallBytes::new(dst), value).expiring_at(expire_at);
+            let entry = Entry::new(dst, value).expiring_at(expire_at);
             let (table, hash) = locked.db(to_db, dst);
             table.remove(hash, dst);
             table.insert_entry(hash, entry);
@@ -408,7 +408,7 @@ proptest! {
         let mut step = 0;
         loop {
             cursor = ks.scan(0, cursor, count, |e, _| {
-                seen.insert(e.key.to_vec());
+                seen.insert(e.key().to_vec());
             });
             if cursor == 0 {
                 break;

@@ -153,7 +153,7 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
                 // As in Redis, a logically expired key that is still stored is digested too.
                 let digest = table
                     .peek_stored(hash, key)
-                    .map_or([0; 20], |e| digest::value_digest(e.value(), e.has_ttl()));
+                    .map_or([0; 20], digest::value_digest);
                 ctx.out.simple(&digest::to_hex(&digest));
             }
         }
@@ -392,13 +392,13 @@ fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut text = format!(
         "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
         entry,
-        refcount(entry.value()),
+        refcount(&entry.value()),
         entry.value().encoding(),
-        serialized_length(entry.value()),
+        serialized_length(&entry.value()),
         entry.access() & 0xFF_FFFF,
         idle
     );
-    if let Value::List(list) = entry.value() {
+    if let Value::List(list) = &*entry.value() {
         let nodes: Vec<usize> = list.node_shapes().map(|node| node.bytes).collect();
         let average = match nodes.len() {
             0 => 0.0,
@@ -429,7 +429,7 @@ fn debug_listpack(ctx: &mut Ctx<'_>) -> CmdResult {
     // A raw lookup, as Redis's: a key past its TTL but still stored is shown.
     let entry = db.peek_stored(hash, key).ok_or(CommandError::NoSuchKey)?;
     let mut entries: Vec<Vec<u8>> = Vec::new();
-    match entry.value() {
+    match &*entry.value() {
         Value::Hash(h) if h.encoding() == "listpack" => {
             for (field, value) in h.iter() {
                 entries.extend([field.to_vec(), value.to_vec()]);
@@ -473,7 +473,7 @@ fn debug_quicklist(ctx: &mut Ctx<'_>) -> CmdResult {
     let (db, hash) = locked.db(ctx.client.db, key);
     // A raw lookup, as Redis's: a key past its TTL but still stored is shown.
     let entry = db.peek_stored(hash, key).ok_or(CommandError::NoSuchKey)?;
-    let Value::List(list) = entry.value() else {
+    let Value::List(list) = &*entry.value() else {
         return Err(CommandError::err("Not a quicklist encoded object."));
     };
     let dump = quicklist_dump(list, full);

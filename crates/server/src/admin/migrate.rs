@@ -423,7 +423,7 @@ fn migrate(ctx: &mut Ctx<'_>) -> CmdResult {
             };
             moved.push(Moved {
                 key: key.to_vec(),
-                payload: redis_lite_persist::dump_value(entry.value(), &dump),
+                payload: redis_lite_persist::dump_value(&entry.value(), &dump),
                 expire_at: entry.expire_at(),
                 ttl,
             });
@@ -564,7 +564,7 @@ fn finish<'a>(
                 let (db, hash) = locked.db(ctx.client.db, &moved.key);
                 db.get(hash, &moved.key, ctx.now_ms).is_some_and(|entry| {
                     entry.expire_at() == moved.expire_at
-                        && redis_lite_persist::dump_value(entry.value(), &request.dump)
+                        && redis_lite_persist::dump_value(&entry.value(), &request.dump)
                             == moved.payload
                 })
             })

@@ -100,7 +100,7 @@ fn cluster_getkeysinslot(ctx: &mut Ctx<'_>) -> CmdResult {
     while keys.len() < count {
         cursor = keyspace.slot_keys(0, slot, cursor, count - keys.len(), |entry| {
             if keys.len() < count {
-                keys.push(entry.key.clone());
+                keys.push(entry.key().to_vec());
             }
         });
         if cursor == 0 {

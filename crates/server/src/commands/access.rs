@@ -17,7 +17,7 @@ use redis_lite_engine::list::List;
 use redis_lite_engine::set::Set;
 use redis_lite_engine::stream::Stream;
 use redis_lite_engine::zset::ZSet;
-use redis_lite_engine::{Db, Deletion, EncodingLimits, Value};
+use redis_lite_engine::{Db, Deletion, EncodingLimits, Entry, Value};
 use redis_lite_protocol::ReplyWriter;
 
 use crate::args::keyword;
@@ -165,6 +165,12 @@ pub fn string_bytes(value: &Value) -> Result<Cow<'_, [u8]>, CommandError> {
     value.string_bytes().ok_or(CommandError::WrongType)
 }
 
+/// The text of a stored string (an integer as its digits), borrowed where it is stored;
+/// WRONGTYPE for another type.
+pub fn stored_string(entry: &Entry) -> Result<Cow<'_, [u8]>, CommandError> {
+    entry.string_bytes().ok_or(CommandError::WrongType)
+}
+
 /// The bytes of a string value, converted to the growable raw form so they can be changed in
 /// place (APPEND, SETRANGE).
 pub fn raw_string_mut(value: &mut Value) -> Result<&mut Vec<u8>, CommandError> {
@@ -193,7 +199,7 @@ pub fn read_string<'d>(
     key: &[u8],
 ) -> Result<Option<Cow<'d, [u8]>>, CommandError> {
     match ctx.read(db, hash, key) {
-        Some(entry) => Ok(Some(string_bytes(entry.value())?)),
+        Some(entry) => Ok(Some(stored_string(entry)?)),
         None => Ok(None),
     }
 }

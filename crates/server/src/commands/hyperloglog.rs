@@ -139,7 +139,7 @@ fn pfcount(ctx: &mut Ctx<'_>) -> CmdResult {
     for key in keys {
         let (db, hash) = locked.db(ctx.client.db, key);
         if let Some(entry) = ctx.read(db, hash, key) {
-            hll::merge_into(&mut union, sketch(entry.value())?)?;
+            hll::merge_into(&mut union, sketch(&entry.value())?)?;
         }
     }
     ctx.out.integer(hll::count_registers(&union) as i64);
@@ -158,7 +158,8 @@ fn pfcount_one(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.integer(0);
         return Ok(());
     };
-    let sketch = sketch(entry.value())?;
+    let value = entry.value();
+    let sketch = sketch(&value)?;
     if let Some(count) = hll::cached_count(sketch) {
         ctx.out.integer(count as i64);
         return Ok(());
@@ -185,7 +186,8 @@ fn pfmerge(ctx: &mut Ctx<'_>) -> CmdResult {
     for key in keys {
         let (db, hash) = locked.db(ctx.client.db, key);
         if let Some(entry) = ctx.read(db, hash, key) {
-            let sketch = sketch(entry.value())?;
+            let value = entry.value();
+            let sketch = sketch(&value)?;
             any_dense |= hll::is_dense(sketch);
             hll::merge_into(&mut union, sketch)?;
         }

@@ -305,7 +305,7 @@ fn inspect<T>(ctx: &Ctx<'_>, key: &[u8], f: impl FnOnce(&Entry) -> T) -> Option<
 
 /// TYPE key
 fn type_(ctx: &mut Ctx<'_>) -> CmdResult {
-    let name = inspect(ctx, ctx.arg(1), |e| e.value().type_name()).unwrap_or("none");
+    let name = inspect(ctx, ctx.arg(1), |e| e.type_name()).unwrap_or("none");
     ctx.out.simple(name);
     Ok(())
 }
@@ -320,9 +320,9 @@ fn keys(ctx: &mut Ctx<'_>) -> CmdResult {
         let mut all = ctx.server.keyspace.lock_all();
         for shard in all.shards() {
             let live = shard.db(ctx.client.db).iter().filter(|e| {
-                !e.is_expired(ctx.now_ms) && (everything || glob_match(pattern, &e.key, false))
+                !e.is_expired(ctx.now_ms) && (everything || glob_match(pattern, e.key(), false))
             });
-            found.extend(live.map(|e| e.key.clone()));
+            found.extend(live.map(|e| SmallBytes::new(e.key())));
         }
     }
     reply_keys(ctx, &found);
@@ -349,11 +349,10 @@ fn scan(ctx: &mut Ctx<'_>) -> CmdResult {
         .server
         .keyspace
         .scan(ctx.client.db, cursor, count, |entry, _| {
-            let wanted = pattern.is_none_or(|p| glob_match(p, &entry.key, false))
-                && type_filter
-                    .is_none_or(|t| t.eq_ignore_ascii_case(entry.value().type_name().as_bytes()));
+            let wanted = pattern.is_none_or(|p| glob_match(p, entry.key(), false))
+                && type_filter.is_none_or(|t| t.eq_ignore_ascii_case(entry.type_name().as_bytes()));
             if wanted {
-                found.push(entry.key.clone());
+                found.push(SmallBytes::new(entry.key()));
             }
         });
     scan_reply(&mut ctx.out, next, found.len());
@@ -424,7 +423,7 @@ fn transfer(locked: &mut Locked<'_>, from: (usize, &[u8]), to: (usize, &[u8])) {
         .remove(hash, from.1)
         .expect("the caller found the source");
     if from.1 != to.1 {
-        entry.key = SmallBytes::new(to.1);
+        entry = entry.renamed(to.1);
     }
     let (table, hash) = locked.db(to.0, to.1);
     table.insert_entry(hash, entry);
@@ -437,7 +436,7 @@ fn transfer(locked: &mut Locked<'_>, from: (usize, &[u8]), to: (usize, &[u8])) {
 pub fn arrived(ctx: &mut Ctx<'_>, locked: &mut Locked<'_>, db: usize, key: &[u8]) {
     let (table, hash) = locked.db(db, key);
     if let Some(entry) = table.peek_stored(hash, key) {
-        ctx.value_arrived(db, key, entry.value());
+        ctx.value_arrived(db, key, &entry.value());
     }
 }
 
@@ -655,7 +654,7 @@ fn dump(ctx: &mut Ctx<'_>) -> CmdResult {
     let index = db.index();
     let payload = db
         .get(hash, key, ctx.now_ms)
-        .map(|e| redis_lite_persist::dump_value(e.value(), &options));
+        .map(|e| redis_lite_persist::dump_value(&e.value(), &options));
     ctx.count_lookup(index, key, payload.is_some());
     drop(locked);
     match payload {

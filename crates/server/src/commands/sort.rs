@@ -360,7 +360,7 @@ fn lookup_pattern(
     key.extend_from_slice(&pattern[star + 1..key_end]);
     let (table, hash) = locked.db(db, &key);
     let value = table.get(hash, &key, now_ms)?.value();
-    match (arrow, value) {
+    match (arrow, &*value) {
         (Some(arrow), Value::Hash(h)) => h.get(&pattern[arrow + 2..]).map(<[u8]>::to_vec),
         (None, Value::Int(n)) => Some(n.to_string().into_bytes()),
         (None, Value::Str(s)) => Some(s.to_vec()),

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use redis_lite_engine::{Deletion, Entry, SmallBytes, Value};
+use redis_lite_engine::{Deletion, Entry, SmallBytes, StringRef, Value};
 use redis_lite_protocol::number::parse_i64;
 use redis_lite_protocol::ReplyWriter;
 
@@ -11,7 +11,7 @@ use crate::command::key_flags::*;
 use crate::command::CommandSpec;
 use crate::command::Group;
 use crate::command::{KeyRef, KeySpec};
-use crate::commands::access::{self, max_string_len, raw_string_mut, string_bytes};
+use crate::commands::access::{self, max_string_len, raw_string_mut, stored_string};
 use crate::context::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::notify::Class;
@@ -247,18 +247,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         .syntax("key1:key key2:key [LEN] [IDX] [MINMATCHLEN len:integer] [WITHMATCHLEN]"),
 ];
 
-/// Writes a string value as a bulk reply.
-pub fn reply_string(ctx: &mut Ctx<'_>, value: &Value) -> CmdResult {
-    write_string(&mut ctx.out, value)
-}
-
-fn write_string(out: &mut ReplyWriter<'_>, value: &Value) -> CmdResult {
-    match value {
-        Value::Int(n) => out.bulk_integer(*n),
-        Value::Str(s) => out.bulk(s),
-        Value::RawStr(s) => out.bulk(s),
-        #[allow(unreachable_patterns)]
-        _ => return Err(CommandError::WrongType),
+/// Replies with a stored string as a bulk reply; WRONGTYPE for another type.
+fn write_string(out: &mut ReplyWriter<'_>, entry: &Entry) -> CmdResult {
+    match entry.string() {
+        Some(StringRef::Int(n)) => out.bulk_integer(n),
+        Some(StringRef::Bytes(bytes)) => out.bulk(bytes),
+        None => return Err(CommandError::WrongType),
     }
     Ok(())
 }
@@ -270,7 +264,7 @@ fn write_lookup(out: &mut ReplyWriter<'_>, entry: Option<&Entry>) -> CmdResult {
             out.null();
             Ok(())
         }
-        Some(entry) => write_string(out, entry.value()),
+        Some(entry) => write_string(out, entry),
     }
 }
 
@@ -510,10 +504,10 @@ fn getex(ctx: &mut Ctx<'_>) -> CmdResult {
         return Ok(());
     };
     // WRONGTYPE comes before the expiry is validated, as in Redis.
-    string_bytes(entry.value())?;
+    entry.string().ok_or(CommandError::WrongType)?;
     let had_ttl = entry.has_ttl();
     let expire_at = options.expire_at(ctx)?;
-    write_string(&mut ctx.out, entry.value())?;
+    write_string(&mut ctx.out, entry)?;
     // Logged as the effect: DEL, PEXPIREAT or PERSIST, as Redis 7.0 does.
     let changed = match expire_at {
         Some(at) if at <= ctx.now_ms => {
@@ -577,9 +571,9 @@ fn mget(ctx: &mut Ctx<'_>) -> CmdResult {
     for key in keys {
         let (db, hash) = locked.db(ctx.client.db, key);
         // Keys of another type read as null here rather than failing the whole command.
-        match ctx.read(db, hash, key).map(|e| string_bytes(e.value())) {
-            Some(Ok(bytes)) => ctx.out.bulk(&bytes),
-            _ => ctx.out.null(),
+        match ctx.read(db, hash, key).and_then(|e| e.string_bytes()) {
+            Some(bytes) => ctx.out.bulk(&bytes),
+            None => ctx.out.null(),
         }
     }
     Ok(())
@@ -647,7 +641,7 @@ fn append(ctx: &mut Ctx<'_>) -> CmdResult {
             suffix.len()
         }
         Some(entry) => {
-            let current_len = string_bytes(entry.value())?.len();
+            let current_len = stored_string(entry)?.len();
             check_string_len(current_len as u64, suffix.len() as u64, max)?;
             raw_string_mut(entry.value_mut())?.extend_from_slice(suffix);
             current_len + suffix.len()
@@ -709,7 +703,7 @@ fn setrange(ctx: &mut Ctx<'_>) -> CmdResult {
     let (db, hash) = locked.db(ctx.client.db, key);
     let current_len = match db.get(hash, key, ctx.now_ms) {
         None => 0,
-        Some(entry) => string_bytes(entry.value())?.len(),
+        Some(entry) => stored_string(entry)?.len(),
     };
     // Writing nothing changes nothing, and creates no key.
     if patch.is_empty() {
@@ -743,9 +737,10 @@ fn incr_generic(ctx: &mut Ctx<'_>, delta: i64) -> CmdResult {
     let (db, hash) = locked.db(ctx.client.db, key);
     let current = match db.get(hash, key, ctx.now_ms) {
         None => 0,
-        Some(entry) => match entry.value() {
-            Value::Int(n) => *n,
-            other => parse_i64(&string_bytes(other)?).ok_or(CommandError::NotInteger)?,
+        Some(entry) => match entry.string() {
+            Some(StringRef::Int(n)) => n,
+            Some(StringRef::Bytes(bytes)) => parse_i64(bytes).ok_or(CommandError::NotInteger)?,
+            None => return Err(CommandError::WrongType),
         },
     };
     let sum = current.checked_add(delta).ok_or(CommandError::Overflow)?;
@@ -829,7 +824,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>) -> CmdResult {
     let (db, hash) = locked.db(ctx.client.db, key);
     let sum = match db.get(hash, key, ctx.now_ms) {
         None => add_long_double(b"0", incr)?,
-        Some(entry) => add_long_double(&string_bytes(entry.value())?, incr)?,
+        Some(entry) => add_long_double(&stored_string(entry)?, incr)?,
     };
     // Logged as its result, so replay does not depend on float arithmetic.
     ctx.propagate_as(&[b"SET", key, &sum, b"KEEPTTL"]);
@@ -954,7 +949,7 @@ fn lcs(ctx: &mut Ctx<'_>) -> CmdResult {
         let (db, hash) = locked.db(ctx.client.db, key);
         match ctx.read(db, hash, key) {
             None => Ok(Vec::new()),
-            Some(entry) => string_bytes(entry.value())
+            Some(entry) => stored_string(entry)
                 .map(Cow::into_owned)
                 .map_err(|_| CommandError::err("The specified keys must contain string values")),
         }

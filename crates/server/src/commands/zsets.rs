@@ -1336,9 +1336,9 @@ enum Input<'a> {
 
 impl<'a> Input<'a> {
     fn of(entry: &'a Entry) -> Result<Input<'a>, CommandError> {
-        match entry.value() {
-            Value::Set(s) => Ok(Input::Plain(s)),
-            Value::ZSet(z) => Ok(Input::Sorted(z)),
+        match entry.boxed_value() {
+            Some(Value::Set(s)) => Ok(Input::Plain(s)),
+            Some(Value::ZSet(z)) => Ok(Input::Sorted(z)),
             _ => Err(CommandError::WrongType),
         }
     }

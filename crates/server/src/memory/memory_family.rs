@@ -72,7 +72,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container(
 .complexity("Depends on subcommand.")];
 
 /// The bytes the table spends per key beyond the key and value themselves (the chain link and
-/// the access field of the 56-byte entry), as Redis counts its dictEntry as overhead rather
+/// the access field of the 44-byte entry), as Redis counts its dictEntry as overhead rather
 /// than data. A key with a TTL keeps its expiry with its value, in the value's part.
 const ENTRY_OVERHEAD: u64 = 8;
 

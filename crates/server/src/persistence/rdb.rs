@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redis_lite_engine::{Entry, SmallBytes, Snapshot};
+use redis_lite_engine::{Entry, Snapshot};
 use redis_lite_persist::{
     open_stream, read_rdb, save_atomically, seal_error, Event, RdbError, RdbWriter, ReplicationAux,
     ReplicationPlace, SavedReplication, WriteOptions,
@@ -389,7 +389,7 @@ impl<'s> KeyLoader<'s> {
                     }
                     table.remove(hash, &key);
                 }
-                let mut entry = Entry::new(SmallBytes::new(&key), value).expiring_at(expire_at);
+                let mut entry = Entry::new(&key, value).expiring_at(expire_at);
                 entry.set_access(redis_lite_engine::keyspace::lru_clock(self.now));
                 table.load_entry(hash, entry);
                 self.stats.keys_loaded += 1;
