@@ -61,10 +61,11 @@ pub fn suspend() {
     CURRENT.with(|current| current.set(yielder));
 }
 
-/// Runs `work` on a fiber, letting the event loop's other tasks run whenever it suspends.
+/// Runs `work` on a fiber, letting the event loop's other tasks run whenever it suspends. Only
+/// for a task of a current-thread runtime (an event loop), which never leaves its thread.
 /// Without a stack (memory is short) it runs on the task's own stack, as scripts did before
 /// fibers: a busy script then holds its event loop until it ends.
-pub async fn run<R>(work: impl FnOnce() -> R) -> R {
+pub(crate) async fn run<R>(work: impl FnOnce() -> R) -> R {
     let mut fiber = match Fiber::new(work) {
         Ok(fiber) => fiber,
         Err(work) => {
@@ -102,6 +103,20 @@ struct Fiber<'a, R> {
 // the fiber is still on the thread that made it.
 unsafe impl<R: Send> Send for Fiber<'_, R> {}
 
+impl<R> Drop for Fiber<'_, R> {
+    fn drop(&mut self) {
+        // Unwinding a suspended fiber's stack on another thread would break what the `Send`
+        // impl above promises: stop the process instead.
+        let suspended = self
+            .coroutine
+            .as_ref()
+            .is_some_and(|c| c.started() && !c.done());
+        if suspended && self.thread != std::thread::current().id() {
+            std::process::abort();
+        }
+    }
+}
+
 impl<'a, R> Fiber<'a, R> {
     fn new<F: FnOnce() -> R + 'a>(work: F) -> Result<Self, F> {
         let stack = match SPARE.with(|spare| spare.borrow_mut().pop()) {
@@ -116,7 +131,9 @@ impl<'a, R> Fiber<'a, R> {
             work()
         };
         // SAFETY: what `work` borrows lives for 'a, and the fiber cannot outlive 'a
-        // (`_borrows`): it is driven to its end or dropped (which unwinds its stack) within it.
+        // (`_borrows`): it is driven to its end, or dropped within 'a (corosensei then unwinds
+        // its stack; `run` drives every fiber to its end, so that happens only if the event
+        // loop's runtime itself is dropped), or leaked and never resumed.
         let coroutine = unsafe { Coroutine::with_stack_unchecked(stack, body) };
         Ok(Fiber {
             coroutine: Some(coroutine),
@@ -136,9 +153,16 @@ impl<'a, R> Fiber<'a, R> {
             .coroutine
             .as_mut()
             .expect("a fiber resumed after its end");
-        let outer = CURRENT.with(Cell::get);
+        // Put back whatever ran before, also when a panic comes out of the fiber: CURRENT must
+        // never point at a fiber that is not running (its stack may be gone).
+        struct Restore(*const FiberYielder);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                CURRENT.with(|current| current.set(self.0));
+            }
+        }
+        let _restore = Restore(CURRENT.with(Cell::get));
         let result = coroutine.resume(());
-        CURRENT.with(|current| current.set(outer));
         match result {
             CoroutineResult::Yield(()) => None,
             CoroutineResult::Return(done) => {
@@ -180,6 +204,21 @@ mod tests {
         assert_eq!(fiber.resume(), Some(7));
         drop(fiber);
         assert_eq!(steps, [1, 2, 3]);
+    }
+
+    #[test]
+    fn a_panic_out_of_a_fiber_leaves_no_fiber_current() {
+        let mut fiber = Fiber::new(|| {
+            suspend();
+            panic!("inside the fiber");
+        })
+        .ok()
+        .unwrap();
+        assert_eq!(fiber.resume(), None);
+        let resumed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fiber.resume()));
+        assert!(resumed.is_err());
+        drop(fiber);
+        assert!(!scripts_may_run_here(), "CURRENT points at a dead fiber");
     }
 
     #[test]

@@ -329,6 +329,9 @@ pub struct ScriptHost<'c, 'a> {
     busy_after: Option<Duration>,
     /// What the caller had, put back when the run ends.
     saved: Saved,
+    /// `end` ran; otherwise dropping the host (a panic unwinding through the run) still
+    /// marks the run finished, so that no client waits for it or is refused BUSY for ever.
+    ended: bool,
 }
 
 struct Saved {
@@ -369,6 +372,7 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
             started,
             busy_after: None,
             saved,
+            ended: false,
         }
     }
 
@@ -379,13 +383,14 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
 
     /// Ends the run: the client gets back what it had, and outside EXEC the script's records
     /// are closed as one unit, which its reply waits for.
-    pub fn end(self) {
+    pub fn end(mut self) {
+        self.ended = true;
         let client = &mut *self.ctx.client;
         client.db = self.saved.db;
         client.protocol = self.saved.protocol;
         client.reply_mode = self.saved.reply_mode;
         let nested = matches!(self.saved.mode, ExecMode::Nested { .. });
-        client.mode = self.saved.mode;
+        client.mode = std::mem::take(&mut self.saved.mode);
         // While nothing records no unit is open (see `Journal::stop_listening`): the journal's
         // lock is not taken.
         if !nested && self.ctx.server.journal.is_recording() {
@@ -456,6 +461,14 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
 /// A command a script called, refused before it ran: its table index when it was found,
 /// and the error.
 type Refusal = (Option<usize>, String);
+
+impl Drop for ScriptHost<'_, '_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.ctx.server.scripting.running.finish();
+        }
+    }
+}
 
 impl Host for ScriptHost<'_, '_> {
     fn call(&mut self, args: &[&[u8]], protocol: Protocol, out: &mut Vec<u8>) {
