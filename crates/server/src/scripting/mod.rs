@@ -187,7 +187,7 @@ pub struct Running {
     busy: AtomicBool,
     /// SCRIPT KILL or FUNCTION KILL was accepted.
     kill: AtomicBool,
-    /// A script runs now (what `current` says, without its lock).
+    /// A script runs now (what `current` says, without its lock): `is_running` and `ended`.
     in_progress: AtomicBool,
     /// Told when a run ends (see [`Running::ended`]).
     ended: tokio::sync::Notify,
@@ -214,7 +214,7 @@ impl Running {
     /// Whether a script is running (a command that sees this runs inside it, since scripts
     /// hold every gate).
     pub fn is_running(&self) -> bool {
-        self.current.lock().is_some()
+        self.in_progress.load(Relaxed)
     }
 
     pub fn current(&self) -> Option<RunInfo> {
