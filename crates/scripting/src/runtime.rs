@@ -46,7 +46,7 @@ fn set_interrupt_hook(
         {
             return Ok(VmState::Continue);
         }
-        let message = match interrupted.with(|state| state.host.interrupt()) {
+        let message = match interrupted.with(ask_host_to_interrupt) {
             Ok(Interrupt::Kill) => KILLED,
             Ok(Interrupt::LoadTimedOut) => LOAD_TIMED_OUT,
             _ => return Ok(VmState::Continue),
@@ -56,6 +56,26 @@ fn set_interrupt_hook(
         }
         Err(mlua::Error::RuntimeError(message.to_string()))
     })
+}
+
+/// The host's answer to the interrupt hook. A panic out of the host (the unwind of a fiber's
+/// stack while the script is suspended in `interrupt`, when its event loop goes away) is kept
+/// and the run stopped: Lua's C frames cannot be unwound through, and mlua would turn it into a
+/// script error that a `pcall` could swallow, after which the script and the rest of its
+/// fiber's work would go on. The panic goes on once the run has left Lua; meanwhile the host is
+/// not asked again (it could not suspend an unwinding fiber) and serves no command.
+fn ask_host_to_interrupt(state: &mut RunState<'_>) -> Interrupt {
+    if state.panic.is_some() {
+        return Interrupt::Kill;
+    }
+    let host = &mut *state.host;
+    match std::panic::catch_unwind(AssertUnwindSafe(|| host.interrupt())) {
+        Ok(interrupt) => interrupt,
+        Err(panic) => {
+            state.panic = Some(panic);
+            Interrupt::Kill
+        }
+    }
 }
 
 /// The chunk name of the sandbox code: the error handler skips its frames, so errors point
@@ -937,6 +957,9 @@ unsafe fn run_command(state: *mut ffi::lua_State, raise: bool) -> Pushed {
         };
         reply.clear();
         let protocol = active.with(|run| {
+            if run.panic.is_some() {
+                return None;
+            }
             let host = &mut *run.host;
             let call =
                 std::panic::catch_unwind(AssertUnwindSafe(|| host.call(&argv, run.resp, reply)));

@@ -23,6 +23,8 @@ struct RecordingHost {
     reply: Option<Vec<u8>>,
     /// Commands panic instead of replying.
     panics: bool,
+    /// The interrupt check panics (as a suspended fiber's stack does when it is unwound).
+    interrupt_panics: bool,
 }
 
 impl Host for RecordingHost {
@@ -46,6 +48,7 @@ impl Host for RecordingHost {
     }
     fn interrupt(&mut self) -> Interrupt {
         self.checks += 1;
+        assert!(!self.interrupt_panics, "the interrupt check panics");
         match self.kill_after {
             Some(n) if self.checks > n => Interrupt::Kill,
             _ => Interrupt::Continue,
@@ -102,6 +105,30 @@ fn a_command_panicking_in_a_script_panics_the_caller_after_the_run() {
         .run(&mut host, sha.as_bytes(), &[], &[], Protocol::Resp2)
         .unwrap();
     assert_eq!(reply.bytes, b"+OK\r\n");
+}
+
+/// A panic out of the interrupt check stops the script for good: no `pcall` swallows it, the
+/// script serves no further command, and the panic goes on once the run has left Lua.
+#[test]
+fn a_panic_in_the_interrupt_check_ends_the_run_and_goes_on() {
+    let mut host = RecordingHost {
+        interrupt_panics: true,
+        ..Default::default()
+    };
+    let mut cache = ScriptCache::new(Arc::new(AtomicU64::new(RANDOM_INITIAL_STATE)));
+    let script =
+        "for i = 1, 3 do\n  pcall(function() local x = 0 while true do x = x + 1 end end)\n  \
+                  redis.call('set', 'k', i)\nend\nreturn 1";
+    let sha = cache.load(script.as_bytes()).unwrap();
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cache.run(&mut host, sha.as_bytes(), &[], &[], Protocol::Resp2)
+    }));
+    assert!(run.is_err(), "the panic goes on once the run has left Lua");
+    assert_eq!(host.checks, 1, "the host is not asked again");
+    assert!(host.calls.is_empty(), "no command ran after the panic");
+    // The state is still usable, and no longer in the killed mode.
+    host.interrupt_panics = false;
+    assert_eq!(eval(&mut host, "return redis.call('get', 'k')"), "+OK\r\n");
 }
 
 #[test]
