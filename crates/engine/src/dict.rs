@@ -124,10 +124,9 @@ impl Entry {
             _ if fits(WORD) => BOXED,
             _ => return Entry::spill(entry, key, value, expire_at),
         };
-        entry.layout = layout;
         entry.key_len = key.len() as u8;
         entry.area[..key.len()].copy_from_slice(key);
-        entry.store_value(value);
+        entry.store_value(layout, value);
         entry.store_expiry(expire_at);
         entry
     }
@@ -145,11 +144,13 @@ impl Entry {
         entry
     }
 
-    /// Writes `value` after the key in the (not spilled) layout already chosen.
+    /// Writes `value` after the key in the (not spilled) `layout` chosen for it, then sets the
+    /// layout: until the value is stored the entry still reads as a packed string, which owns
+    /// nothing, so an entry dropped half-written never frees an address it does not hold.
     #[inline]
-    fn store_value(&mut self, value: Value) {
+    fn store_value(&mut self, layout: u8, value: Value) {
         let at = self.key_len as usize;
-        match (self.layout & !HAS_TTL, value) {
+        match (layout, value) {
             (PACKED_STR, Value::Str(s)) => {
                 self.str_len = s.len() as u8;
                 self.area[at..at + s.len()].copy_from_slice(&s);
@@ -171,6 +172,7 @@ impl Entry {
             }
             _ => unreachable!("the layout was chosen for this value"),
         }
+        self.layout = layout;
     }
 
     /// Sets or clears the TTL flag and writes a (not spilled) entry's expiry after its value.
