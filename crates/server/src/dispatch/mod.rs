@@ -309,6 +309,24 @@ const GATE_SLICE: Duration = Duration::from_millis(10);
 
 /// Takes the gates `entry` needs. While a script holding every gate is busy, the command is
 /// refused with BUSY instead of waiting, or, if Redis allows it then, runs without a gate.
+/// Takes a gate, waiting for it a slice at a time, or gives up (None) once a script is busy:
+/// its holder may then be suspended on this very thread, and nothing is gained by waiting.
+fn take_gate<G>(
+    busy: impl Fn() -> bool,
+    try_now: impl Fn() -> Option<G>,
+    try_for_a_slice: impl Fn() -> Option<G>,
+) -> Option<G> {
+    loop {
+        let guard = match busy() {
+            true => try_now(),
+            false => try_for_a_slice(),
+        };
+        if guard.is_some() || busy() {
+            return guard;
+        }
+    }
+}
+
 fn enter_gates<'s>(
     server: &'s Server,
     client: &ClientState,
@@ -328,20 +346,12 @@ fn enter_gates<'s>(
     // `scripting::fiber`): once it is busy, waiting on a gate is pointless.
     if !entry.spec.exclusive {
         let gate = &server.gates[client.worker];
-        return loop {
-            let guard = match busy() {
-                true => gate.try_read(),
-                false => gate.try_read_for(GATE_SLICE),
-            };
-            if let Some(guard) = guard {
-                break Ok(Gates {
-                    _own: Some(guard),
-                    all: Vec::new(),
-                });
-            }
-            if busy() {
-                break while_busy();
-            }
+        return match take_gate(busy, || gate.try_read(), || gate.try_read_for(GATE_SLICE)) {
+            Some(guard) => Ok(Gates {
+                _own: Some(guard),
+                all: Vec::new(),
+            }),
+            None => while_busy(),
         };
     }
     let mut held = Vec::with_capacity(server.gates.len());
@@ -353,18 +363,9 @@ fn enter_gates<'s>(
                 continue;
             }
         }
-        loop {
-            let guard = match busy() {
-                true => gate.try_write(),
-                false => gate.try_write_for(GATE_SLICE),
-            };
-            if let Some(guard) = guard {
-                held.push(guard);
-                break;
-            }
-            if busy() {
-                return while_busy();
-            }
+        match take_gate(busy, || gate.try_write(), || gate.try_write_for(GATE_SLICE)) {
+            Some(guard) => held.push(guard),
+            None => return while_busy(),
         }
     }
     Ok(Gates {
