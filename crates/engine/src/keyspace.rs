@@ -131,8 +131,6 @@ pub struct Db {
     /// Running estimate of the TTL of volatile keys, as Redis reports in `avg_ttl`.
     avg_ttl_ms: u64,
     pub expired_keys: u64,
-    /// Whether `get` records accesses; off for clients in CLIENT NO-TOUCH mode.
-    record_access: bool,
     /// How the current lock's lookups treat expired keys (set by `Locked::db`).
     expired_view: ExpiredView,
     /// This database's index; it stays with the index across SWAPDB, as WATCHes do.
@@ -194,7 +192,6 @@ impl Db {
             expire_cursor: 0,
             avg_ttl_ms: 0,
             expired_keys: 0,
-            record_access: true,
             expired_view: ExpiredView::Delete,
         }
     }
@@ -365,7 +362,7 @@ impl Db {
     /// The key's slab position when it is there now.
     #[inline]
     fn lookup_live(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<u32> {
-        if self.record_access && self.shared.tracking.policy() == Policy::AllKeysTinyLfu {
+        if self.shared.tracking.policy() == Policy::AllKeysTinyLfu {
             self.frequencies.record(hash, self.dict.len());
         }
         match self.presence(hash, key, now_ms) {
@@ -374,14 +371,11 @@ impl Db {
         }
     }
 
-    /// The second half: the entry at `pos`, its access time updated unless the lookup is
-    /// no-touch.
+    /// The second half: the entry at `pos`, its access time updated.
     #[inline]
     fn touched(&mut self, pos: u32, now_ms: u64) -> &mut Entry {
         let entry = self.dict.at_mut(pos);
-        if self.record_access {
-            entry.set_access(self.shared.tracking.touched(entry.access(), now_ms));
-        }
+        entry.set_access(self.shared.tracking.touched(entry.access(), now_ms));
         entry
     }
 
@@ -661,7 +655,6 @@ pub struct Locked<'a> {
     /// shards) finds each key's guard in one step, where halving took a tenth of its
     /// instructions.
     positions: Option<Box<[u32]>>,
-    touch: bool,
     /// Keys looked up through this lock may be modified: a pending snapshot keeps their
     /// cut-time values first.
     write: bool,
@@ -670,12 +663,6 @@ pub struct Locked<'a> {
 }
 
 impl<'a> Locked<'a> {
-    /// Lookups through this lock leave access times alone (CLIENT NO-TOUCH).
-    pub fn without_touch(mut self) -> Self {
-        self.touch = false;
-        self
-    }
-
     /// Marks this lock as a write command's (see [`crate::snapshot`]).
     pub fn for_write(mut self) -> Self {
         self.write = true;
@@ -713,7 +700,6 @@ impl<'a> Locked<'a> {
         }
         let replica = self.keyspace.shared.replica.load(Ordering::Relaxed);
         let table = guard.db(db);
-        table.record_access = self.touch;
         // Redis deletes an expired key on a writable replica's own writes, so that they
         // behave as on a master; reads only hide it.
         table.expired_view = match (self.show_expired, replica && !self.write) {
@@ -1005,7 +991,6 @@ impl Keyspace {
             keyspace: self,
             guards,
             positions,
-            touch: true,
             write: false,
             show_expired: false,
         }
@@ -1540,13 +1525,9 @@ mod tests {
     }
 
     #[test]
-    fn no_touch_lookups_keep_the_access_time() {
+    fn lookups_record_the_access_time() {
         let ks = Keyspace::new(4, 16);
         set(&ks, "k", 0);
-        let mut locked = ks.lock_keys([&b"k"[..]]).without_touch();
-        let (db, hash) = locked.db(0, b"k");
-        assert_eq!(db.get(hash, b"k", 5_000_000).unwrap().access(), 0);
-        drop(locked);
         let mut locked = ks.lock_keys([&b"k"[..]]);
         let (db, hash) = locked.db(0, b"k");
         assert_eq!(db.get(hash, b"k", 5_000_000).unwrap().access(), 5000);

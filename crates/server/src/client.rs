@@ -146,8 +146,6 @@ pub struct ClientInfo {
     pub name: Vec<u8>,
     /// The user the client authenticated as; `None` is the default user.
     pub user: Option<Arc<crate::acl::UserSlot>>,
-    pub lib_name: Vec<u8>,
-    pub lib_ver: Vec<u8>,
     pub db: usize,
     pub last_command: &'static str,
     pub last_active: Instant,
@@ -159,7 +157,6 @@ pub struct ClientInfo {
     /// The connection closes once its replies are written (QUIT; the `c` flag).
     pub close_after_reply: bool,
     pub no_evict: bool,
-    pub no_touch: bool,
     /// Cluster READONLY: a replica node serves this client's reads (the `r` flag).
     pub readonly: bool,
     /// Channel, pattern and shard channel subscriptions.
@@ -186,8 +183,8 @@ impl ClientInfo {
     /// CLIENT LIST's `flags`, in Redis's order: `O` monitor (a replica to Redis, hence in `S`'s
     /// place), `S` replica, `M` master, `P` subscriber, `x` in MULTI, `b` blocked, `t`/`R`/`B`
     /// tracking, its redirect broken, BCAST, `d` a watched key changed, `c` closing after the
-    /// reply, `A` closing at once (killed), `U` unix socket, `r` cluster READONLY, `e` no-evict,
-    /// `T` no-touch (Redis 7.2's letter); `N` for none.
+    /// reply, `A` closing at once (killed), `U` unix socket, `r` cluster READONLY, `e` no-evict;
+    /// `N` for none.
     fn flags(&self, handle: HandleFlags) -> String {
         let mut flags = String::new();
         let mut flag = |on: bool, letter: char| {
@@ -210,7 +207,6 @@ impl ClientInfo {
         flag(handle.unix_socket, 'U');
         flag(self.readonly, 'r');
         flag(self.no_evict, 'e');
-        flag(self.no_touch, 'T');
         if flags.is_empty() {
             flags.push('N');
         }
@@ -244,8 +240,6 @@ impl ClientHandle {
             info: Mutex::new(ClientInfo {
                 name: Vec::new(),
                 user: None,
-                lib_name: Vec::new(),
-                lib_ver: Vec::new(),
                 db: 0,
                 last_command: "NULL",
                 last_active: now,
@@ -254,7 +248,6 @@ impl ClientHandle {
                 dirty_cas: false,
                 close_after_reply: false,
                 no_evict: false,
-                no_touch: false,
                 readonly: false,
                 sub: 0,
                 psub: 0,
@@ -368,8 +361,7 @@ impl ClientHandle {
         self.kill();
     }
 
-    /// One line of CLIENT LIST / CLIENT INFO, in Redis 7's field order (with Redis 7.2's
-    /// `lib-name` and `lib-ver` after them, since CLIENT SETINFO is served).
+    /// One line of CLIENT LIST / CLIENT INFO, Redis 7.0's fields in its order.
     pub fn describe(&self, now: Instant) -> String {
         let info = self.info.lock();
         let memory = &self.memory;
@@ -388,7 +380,7 @@ impl ClientHandle {
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
              multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={obl} oll={oll} \
-             omem={omem} tot-mem={} events={} cmd={} user={} redir={} resp={} lib-name={} lib-ver={}\n",
+             omem={omem} tot-mem={} events={} cmd={} user={} redir={} resp={}\n",
             self.id,
             self.addr,
             self.laddr,
@@ -425,8 +417,6 @@ impl ClientHandle {
             },
             self.tracking_redirect.load(Ordering::Relaxed),
             info.resp,
-            String::from_utf8_lossy(&info.lib_name),
-            String::from_utf8_lossy(&info.lib_ver),
         )
     }
 }
@@ -572,7 +562,6 @@ pub struct ClientState {
     pub output_is_push: bool,
     /// Close once the pending replies are written (QUIT, protocol errors).
     pub close_after_reply: bool,
-    pub no_touch: bool,
     /// Cluster mode: ASKING was sent, so the next command may use a slot being imported.
     pub asking: bool,
     /// Cluster mode: READONLY, so a replica serves reads of its master's slots.
@@ -631,7 +620,6 @@ impl ClientState {
             reply_mode: ReplyMode::On,
             output_is_push: false,
             close_after_reply: false,
-            no_touch: false,
             asking: false,
             readonly: false,
             stats,
@@ -678,7 +666,6 @@ impl ClientState {
         info.multi = multi.map(|m| m.queue.len());
         info.dirty_cas = !self.watched.is_empty() && self.watch_flag.load(Ordering::Relaxed);
         info.close_after_reply = self.close_after_reply;
-        info.no_touch = self.no_touch;
         info.readonly = self.readonly;
         info.sub = self.channels.len();
         info.psub = self.patterns.len();

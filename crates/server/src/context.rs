@@ -120,13 +120,9 @@ impl<'a> Ctx<'a> {
         self.lock_mode(self.server.keyspace.lock_all())
     }
 
-    /// Lookups leave access times alone for CLIENT NO-TOUCH clients; a write command's lookups
-    /// let a running snapshot keep the cut-time values first; a replica's master link sees keys
-    /// whose TTL passed, which only its master's DEL removes.
+    /// A write command's lookups let a running snapshot keep the cut-time values first; a
+    /// replica's master link sees keys whose TTL passed, which only its master's DEL removes.
     fn lock_mode(&self, mut locked: Locked<'a>) -> Locked<'a> {
-        if self.client.no_touch {
-            locked = locked.without_touch();
-        }
         if self.client.kind == ClientKind::Master {
             locked = locked.showing_expired();
         }

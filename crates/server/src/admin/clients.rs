@@ -88,9 +88,6 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         .syntax("connection-name"),
     CommandSpec::new("getname", 2, CONNECTION_FLAGS, client_getname)
         .doc(Group::Connection, "2.6.9", "Get the current connection name"),
-    CommandSpec::new("setinfo", 4, CONNECTION_FLAGS, client_setinfo)
-        .doc(Group::Connection, "7.2.0", "Set client or connection specific info")
-        .syntax("attr=(LIB-NAME libname | LIB-VER libver)"),
     CommandSpec::new("info", 2, CONNECTION_FLAGS, client_info).tips(&["nondeterministic_output"])
         .doc(Group::Connection, "6.2.0", "Returns information about the current client connection."),
     CommandSpec::new("list", -2, ADMIN | CONNECTION_FLAGS, client_list).tips(&["nondeterministic_output"])
@@ -126,9 +123,6 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         ]),
     CommandSpec::new("no-evict", 3, ADMIN | CONNECTION_FLAGS, client_no_evict)
         .doc(Group::Connection, "7.0.0", "Set client eviction mode for the current connection")
-        .syntax("enabled=(ON | OFF)"),
-    CommandSpec::new("no-touch", 3, CONNECTION_FLAGS, client_no_touch)
-        .doc(Group::Connection, "7.2.0", "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.")
         .syntax("enabled=(ON | OFF)"),
     // Exclusive (every gate): a command running meanwhile either finished or sees the pause.
     CommandSpec::new("pause", -3, ADMIN | CONNECTION_FLAGS, crate::dispatch::pause::client_pause)
@@ -225,7 +219,7 @@ fn hello(ctx: &mut Ctx<'_>) -> CmdResult {
             credentials = Some((ctx.arg(i + 1), ctx.arg(i + 2)));
             i += 3;
         } else if ctx.arg_is(i, "SETNAME") && more >= 1 {
-            validate_name(ctx.arg(i + 1), "Client names")?;
+            validate_name(ctx.arg(i + 1))?;
             name = Some(ctx.arg(i + 1));
             i += 2;
         } else {
@@ -367,8 +361,8 @@ fn quit(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// RESET: back to a fresh connection's state, as Redis 7.0's `clearClientConnectionState`:
 /// MONITOR and tracking ended, database 0, RESP2, the default user (unauthenticated again when it has a
-/// password), no transaction or watched keys, no subscriptions, no name, replies on, NO-TOUCH
-/// off, cluster READONLY and ASKING off. CLIENT NO-EVICT stays, as in Redis 7.0.
+/// password), no transaction or watched keys, no subscriptions, no name, replies on,
+/// cluster READONLY and ASKING off. CLIENT NO-EVICT stays, as in Redis 7.0.
 fn reset(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.server.monitors.remove(ctx.client.handle.id);
     crate::tracking::reset(ctx.server, ctx.client);
@@ -379,7 +373,6 @@ fn reset(ctx: &mut Ctx<'_>) -> CmdResult {
     client.db = 0;
     client.protocol = Protocol::Resp2;
     client.reply_mode = ReplyMode::On;
-    client.no_touch = false;
     client.readonly = false;
     client.asking = false;
     client.set_user(None);
@@ -400,20 +393,20 @@ fn client_id(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// Names and library attributes must be printable without spaces, so CLIENT LIST stays parseable.
-fn validate_name(name: &[u8], what: &str) -> CmdResult {
+/// Names must be printable without spaces, so CLIENT LIST stays parseable.
+fn validate_name(name: &[u8]) -> CmdResult {
     if name.iter().all(|&b| (b'!'..=b'~').contains(&b)) {
         Ok(())
     } else {
-        Err(CommandError::err(format!(
-            "{what} cannot contain spaces, newlines or special characters."
-        )))
+        Err(CommandError::err(
+            "Client names cannot contain spaces, newlines or special characters.",
+        ))
     }
 }
 
 /// CLIENT SETNAME connection-name
 fn client_setname(ctx: &mut Ctx<'_>) -> CmdResult {
-    validate_name(ctx.arg(2), "Client names")?;
+    validate_name(ctx.arg(2))?;
     ctx.client.handle.info.lock().name = ctx.arg(2).to_vec();
     ctx.out.ok();
     Ok(())
@@ -427,32 +420,6 @@ fn client_getname(ctx: &mut Ctx<'_>) -> CmdResult {
     } else {
         ctx.out.bulk(&name);
     }
-    Ok(())
-}
-
-/// CLIENT SETINFO <LIB-NAME libname | LIB-VER libver>
-fn client_setinfo(ctx: &mut Ctx<'_>) -> CmdResult {
-    let value = ctx.arg(3);
-    let lib_name = if ctx.arg_is(2, "LIB-NAME") {
-        true
-    } else if ctx.arg_is(2, "LIB-VER") {
-        false
-    } else {
-        return Err(CommandError::err_quoting(
-            "Unrecognized option '",
-            ctx.arg(2),
-            "'",
-        ));
-    };
-    validate_name(value, if lib_name { "lib-name" } else { "lib-ver" })?;
-    let mut info = ctx.client.handle.info.lock();
-    if lib_name {
-        info.lib_name = value.to_vec();
-    } else {
-        info.lib_ver = value.to_vec();
-    }
-    drop(info);
-    ctx.out.ok();
     Ok(())
 }
 
@@ -556,7 +523,7 @@ fn client_list(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 /// CLIENT KILL ip:port | CLIENT KILL [ID id] [TYPE type] [USER name] [ADDR ip:port]
-/// [LADDR ip:port] [SKIPME yes/no] [MAXAGE seconds]
+/// [LADDR ip:port] [SKIPME yes/no]
 fn client_kill(ctx: &mut Ctx<'_>) -> CmdResult {
     let own_id = ctx.client.handle.id;
     // A client already killed is on its way out and no longer counts.
@@ -578,7 +545,6 @@ fn client_kill(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut addr = None;
     let mut laddr = None;
     let mut skip_me = true;
-    let mut max_age = None;
     let mut i = 2;
     while i < ctx.arg_count() {
         if i + 1 >= ctx.arg_count() {
@@ -603,20 +569,14 @@ fn client_kill(ctx: &mut Ctx<'_>) -> CmdResult {
             laddr = Some(value);
         } else if ctx.arg_is(i, "SKIPME") {
             skip_me = keyword(ctx, i + 1, &[("YES", true), ("NO", false)])?;
-        } else if ctx.arg_is(i, "MAXAGE") {
-            // Redis 7.4's filter: connections older than this many seconds.
-            max_age = Some(ctx.arg_i64(i + 1)?);
         } else {
             return Err(CommandError::Syntax);
         }
         i += 2;
     }
     let mut killed = 0;
-    let now = Instant::now();
     for handle in &all {
-        let age = now.duration_since(handle.created).as_secs() as i64;
         let matches = id.is_none_or(|id| handle.id == id)
-            && max_age.is_none_or(|max| age > max)
             && kind.is_none_or(|k| k == client_type(handle))
             && user.is_none_or(|u| handle.user_is(u))
             && addr.is_none_or(|a| a == handle.addr.as_bytes())
@@ -639,22 +599,10 @@ fn kill_client(ctx: &mut Ctx<'_>, target: &ClientHandle, own_id: u64) {
     }
 }
 
-/// Parses ON/OFF, the argument of CLIENT NO-EVICT and NO-TOUCH.
-fn on_off(ctx: &Ctx<'_>, i: usize) -> Result<bool, CommandError> {
-    keyword(ctx, i, &[("ON", true), ("OFF", false)])
-}
-
 /// CLIENT NO-EVICT ON|OFF
 fn client_no_evict(ctx: &mut Ctx<'_>) -> CmdResult {
-    let enabled = on_off(ctx, 2)?;
+    let enabled = keyword(ctx, 2, &[("ON", true), ("OFF", false)])?;
     ctx.client.handle.info.lock().no_evict = enabled;
-    ctx.out.ok();
-    Ok(())
-}
-
-/// CLIENT NO-TOUCH ON|OFF
-fn client_no_touch(ctx: &mut Ctx<'_>) -> CmdResult {
-    ctx.client.no_touch = on_off(ctx, 2)?;
     ctx.out.ok();
     Ok(())
 }
@@ -700,8 +648,7 @@ fn client_unblock(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// CLIENT HELP: Redis 7.0's text (CLIENT SETINFO and NO-TOUCH, which redis-lite also serves
-/// for clients written for Redis 7.2, are not in it).
+/// CLIENT HELP: Redis 7.0's text.
 fn client_help(ctx: &mut Ctx<'_>) -> CmdResult {
     reply_help(
         ctx,

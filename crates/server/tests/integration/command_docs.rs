@@ -6,10 +6,6 @@ use redis_lite_testkit as testkit;
 
 use testkit::{Raw, Server};
 
-/// Subcommands of Redis 7.2 that redis-lite serves for the clients that send them (CLIENT
-/// SETINFO on connect): the only commands it lists that Redis 7.0.15 does not.
-const LITE_ONLY: &[&str] = &["client|no-touch", "client|setinfo"];
-
 /// A reply as a tree that can be reordered: the frame's header line (with the payload, for a
 /// string) and its elements (a map's keys and values alternate).
 struct Node {
@@ -64,41 +60,22 @@ impl Node {
             .unwrap_or_default()
     }
 
-    /// Keeps the elements (or, for a map in RESP3 or a flat key-value array in RESP2, the
-    /// pairs) that `keep` accepts, sorted, and rewrites the header's count.
-    fn sort_and_filter(&mut self, pairs: bool, keep: impl Fn(&Node) -> bool) {
+    /// Sorts the elements (or, for a map in RESP3 or a flat key-value array in RESP2, the
+    /// pairs) by their first element.
+    fn sort(&mut self, pairs: bool) {
         let size = if pairs { 2 } else { 1 };
         let mut groups: Vec<(Vec<u8>, Vec<Node>)> = Vec::new();
         let mut items = std::mem::take(&mut self.items).into_iter();
         while let Some(first) = items.next() {
             let mut group = vec![first];
             group.extend(items.by_ref().take(size - 1));
-            if keep(&group[0]) {
-                let mut key = Vec::new();
-                group[0].bytes(&mut key);
-                groups.push((key, group));
-            }
+            let mut key = Vec::new();
+            group[0].bytes(&mut key);
+            groups.push((key, group));
         }
         groups.sort_by(|a, b| a.0.cmp(&b.0));
-        let kind = self.head[0] as char;
-        let count = if kind == '%' {
-            groups.len()
-        } else {
-            groups.len() * size
-        };
-        self.head = format!("{kind}{count}\r\n").into_bytes();
         self.items = groups.into_iter().flat_map(|(_, g)| g).collect();
     }
-}
-
-/// Whether `name` (a subcommand's name, or a COMMAND INFO entry naming one) is a subcommand
-/// Redis does not have.
-fn lite_only(name: &Node) -> bool {
-    let name = match name.items.first() {
-        Some(first) => first.text(),
-        None => name.text(),
-    };
-    LITE_ONLY.iter().any(|n| n.as_bytes() == name)
 }
 
 /// COMMAND DOCS of one command, its subcommands sorted by name.
@@ -107,7 +84,7 @@ fn docs(raw: &mut Raw, name: &str) -> Vec<u8> {
     if let Some(doc) = reply.items.get_mut(1) {
         let at = doc.items.iter().position(|k| k.text() == b"subcommands");
         if let Some(at) = at {
-            doc.items[at + 1].sort_and_filter(true, |k| !lite_only(k));
+            doc.items[at + 1].sort(true);
         }
     }
     let mut out = Vec::new();
@@ -120,7 +97,7 @@ fn info(raw: &mut Raw, name: &str) -> Vec<u8> {
     let mut reply = Node::parse(&raw.cmd(&["COMMAND", "INFO", name]));
     if let Some(subcommands) = reply.items.get_mut(0).and_then(|i| i.items.get_mut(9)) {
         if !subcommands.items.is_empty() {
-            subcommands.sort_and_filter(false, |s| !lite_only(s));
+            subcommands.sort(false);
         }
     }
     let mut out = Vec::new();
@@ -158,7 +135,7 @@ fn command_docs_and_info_equal_redis_for_every_command() {
         .iter()
         .filter(|n| !redis_names.contains(n))
         .collect();
-    assert_eq!(extra, LITE_ONLY, "commands only redis-lite has");
+    assert!(extra.is_empty(), "commands only redis-lite has: {extra:?}");
 
     let mut differences = Vec::new();
     for resp3 in [false, true] {

@@ -71,23 +71,11 @@ fn client_reply_off_and_skip_suppress_replies() {
 }
 
 #[test]
-fn client_list_kill_and_setinfo() {
+fn client_list_and_kill() {
     let server = Server::lite(&[]);
     let mut a = server.raw();
     let mut b = server.raw();
-    a.expect_replies(&[
-        (&["CLIENT", "SETNAME", "alpha"], "+OK\r\n"),
-        (&["CLIENT", "SETINFO", "LIB-NAME", "redis-py"], "+OK\r\n"),
-        (&["CLIENT", "SETINFO", "lib-ver", "5.0"], "+OK\r\n"),
-        (
-            &["CLIENT", "SETINFO", "lib-name", "a b"],
-            "-ERR lib-name cannot contain spaces, newlines or special characters.\r\n",
-        ),
-        (
-            &["CLIENT", "SETINFO", "foo", "x"],
-            "-ERR Unrecognized option 'foo'\r\n",
-        ),
-    ]);
+    a.expect_replies(&[(&["CLIENT", "SETNAME", "alpha"], "+OK\r\n")]);
     let a_id = a.cmd_text(&["CLIENT", "ID"]);
     let a_id = a_id.trim_start_matches(':').trim();
     a.cmd(&["SELECT", "3"]);
@@ -96,17 +84,10 @@ fn client_list_kill_and_setinfo() {
         .lines()
         .find(|l| l.contains(&format!("id={a_id} ")))
         .expect("a is listed");
-    for field in [
-        "name=alpha",
-        "db=3",
-        "cmd=select",
-        "lib-name=redis-py",
-        "lib-ver=5.0",
-        "resp=2",
-        "flags=N",
-    ] {
+    for field in ["name=alpha", "db=3", "cmd=select", "flags=N"] {
         assert!(line.contains(field), "{field} missing from {line}");
     }
+    assert!(line.ends_with(" resp=2"), "Redis 7.0's last field: {line}");
     let only_a = b.cmd_text(&["CLIENT", "LIST", "ID", a_id]);
     assert_eq!(
         only_a.lines().filter(|l| l.contains("id=")).count(),
@@ -169,30 +150,35 @@ fn password_set_at_runtime_applies_to_new_connections_only() {
     assert_eq!(open.cmd_text(&["PING"]), "+PONG\r\n");
 }
 
+/// CLIENT SETINFO and CLIENT NO-TOUCH came in Redis 7.2: Redis 7.0 does not know them, and
+/// says so before it checks authentication. Client libraries (redis-py 5) send SETINFO on every
+/// connect and ignore that error; a NOAUTH there instead made them drop a fresh connection to
+/// a password-protected server before their own AUTH could be sent.
 #[test]
-fn no_touch_clients_leave_idle_time_alone() {
-    let server = Server::lite(&["--enable-debug-command", "yes"]);
-    let mut raw = server.raw();
-    raw.cmd(&["SET", "k", "v"]);
-    let lru = |raw: &mut testkit::Raw| {
-        let text = raw.cmd_text(&["DEBUG", "OBJECT", "k"]);
-        text.split_whitespace()
-            .find(|f| f.starts_with("lru:"))
-            .unwrap()
-            .to_string()
-    };
-    let original = lru(&mut raw);
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    assert_eq!(raw.cmd_text(&["CLIENT", "NO-TOUCH", "on"]), "+OK\r\n");
-    raw.cmd(&["GET", "k"]);
-    assert_eq!(
-        lru(&mut raw),
-        original,
-        "a no-touch read keeps the access time"
-    );
-    raw.cmd(&["CLIENT", "NO-TOUCH", "off"]);
-    raw.cmd(&["GET", "k"]);
-    assert_ne!(lru(&mut raw), original, "a normal read updates it");
+fn redis_7_2_client_subcommands_are_unknown_as_in_redis_7_0() {
+    let script: &[&[&str]] = &[
+        &["CLIENT", "SETINFO", "LIB-NAME", "redis-py"],
+        &["CLIENT", "setinfo", "lib-ver", "5.0"],
+        &["CLIENT", "NO-TOUCH", "on"],
+        &["CONFIG", "SET", "requirepass", "s3cret"],
+    ];
+    if !differential(script, false) {
+        println!("SKIPPED: redis-server is not on PATH (in redis_7_2_client_subcommands_are_unknown_as_in_redis_7_0)");
+        return;
+    }
+    let lite = Server::lite(&["--requirepass", "s3cret"]);
+    let redis = Server::redis(&["--requirepass", "s3cret"]).expect("redis-server ran above");
+    for server in [&redis, &lite] {
+        let mut fresh = server.raw();
+        fresh.expect_replies(&[
+            (
+                &["CLIENT", "SETINFO", "LIB-NAME", "redis-py"],
+                "-ERR unknown subcommand 'SETINFO'. Try CLIENT HELP.\r\n",
+            ),
+            (&["PING"], "-NOAUTH Authentication required.\r\n"),
+            (&["AUTH", "s3cret"], "+OK\r\n"),
+        ]);
+    }
 }
 
 #[test]
