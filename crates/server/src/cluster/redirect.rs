@@ -102,12 +102,15 @@ pub fn blocked_refusal(
 }
 
 /// Redis's check on each command a script calls (`scriptVerifyClusterState`): its keys must be
-/// served here, whatever the script declared. The error is the script's, as Redis words it.
+/// served here, whatever the script declared; and when `slot` is given (the script does not
+/// allow cross-slot keys), in that slot, which the first keys used set when it is None. The
+/// error is the script's, as Redis words it.
 pub fn script_refusal(
     server: &Server,
     client: &ClientState,
     entry: &CommandEntry,
     args: &[&[u8]],
+    slot: Option<&mut Option<u16>>,
 ) -> Option<&'static str> {
     let node = server.cluster.node()?;
     if client.kind.obeyed() {
@@ -116,7 +119,14 @@ pub fn script_refusal(
     let config = server.config.read();
     let commands = std::iter::once(args.to_vec());
     match judge(server, node, &config, client, entry, commands) {
-        Ok(()) => None,
+        Ok(()) => {
+            let slot = slot?;
+            let used = key_slot(args[entry.spec.find_keys(args)?.first()?.pos]);
+            match *slot.get_or_insert(used) == used {
+                true => None,
+                false => Some("ERR Script attempted to access keys that do not hash to the same slot"),
+            }
+        }
         Err(Refusal::DownReadOnly) => Some(
             "ERR Script attempted to execute a write command while the cluster is down and readonly",
         ),
