@@ -801,3 +801,33 @@ fn a_blocked_client_ends_with_clusterdown_when_the_cluster_fails() {
         );
     }
 }
+
+/// A node's bus links leave from `bind-source-addr`: a node it meets learns it at that
+/// address, as from a Redis node with the same setting.
+#[test]
+fn cluster_bus_links_leave_from_bind_source_addr() {
+    for program in [Program::Redis, Program::Lite] {
+        if !program.available() {
+            skipped(
+                "redis-server is not on PATH (in cluster_bus_links_leave_from_bind_source_addr)",
+            );
+            continue;
+        }
+        let a = Launch::of(program)
+            .cluster_node()
+            .args(&["--bind", "127.0.0.1", "127.0.0.2"])
+            .args(&["--bind-source-addr", "127.0.0.2"])
+            .start();
+        let b = Launch::of(program).cluster_node().start();
+        let (port, bus) = (b.port.to_string(), b.cluster_port.unwrap().to_string());
+        ok(&mut a.raw(), &["CLUSTER", "MEET", "127.0.0.1", &port, &bus]);
+        let a_id = myid(&mut a.raw());
+        let seen_at = format!("{a_id} 127.0.0.2:{}@", a.port);
+        let mut raw = b.raw();
+        wait_until(
+            &format!("{program:?}: the met node to list the other at 127.0.0.2"),
+            Duration::from_secs(10),
+            || raw.cmd_text(&["CLUSTER", "NODES"]).contains(&seen_at),
+        );
+    }
+}
