@@ -330,7 +330,8 @@ pub struct ScriptHost<'c, 'a> {
     oom_at_start: bool,
     wrote: bool,
     /// In a cluster, the slot every key the calls use must be in, unless the rules allow
-    /// cross-slot keys: the declared keys' slot, or else the first call's keys'.
+    /// cross-slot keys: the declared keys' slot (inside EXEC, the transaction's), or else the
+    /// first call's keys'.
     slot: Option<u16>,
     started: Instant,
     /// `busy-reply-threshold`, read at the first interrupt check: most runs end before one.
@@ -366,8 +367,13 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
             ),
         };
         client.reply_mode = ReplyMode::On;
+        let in_exec = matches!(saved.mode, ExecMode::Nested { .. });
+        let slot = match in_exec {
+            true => client.exec_slot,
+            false => rules.declared_slot,
+        };
         // Outside EXEC the run is a unit of its own (see `end`), from its first lookup on.
-        if !matches!(saved.mode, ExecMode::Nested { .. }) {
+        if !in_exec {
             ctx.server.journal.open_unit();
         }
         let started = info.started;
@@ -377,7 +383,7 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
             rules,
             oom_at_start,
             wrote: false,
-            slot: rules.declared_slot,
+            slot,
             started,
             busy_after: None,
             saved,
@@ -399,6 +405,10 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
         client.protocol = self.saved.protocol;
         client.reply_mode = self.saved.reply_mode;
         let nested = matches!(self.saved.mode, ExecMode::Nested { .. });
+        if nested {
+            // A slot this run set holds the transaction's later scripts too.
+            client.exec_slot = self.slot;
+        }
         client.mode = std::mem::take(&mut self.saved.mode);
         // While nothing records no unit is open (see `Journal::stop_listening`): the journal's
         // lock is not taken.

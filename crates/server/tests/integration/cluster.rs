@@ -364,8 +364,8 @@ fn scripts_reach_only_keys_this_node_serves() {
 }
 
 /// A script with a shebang, or a function, keeps its calls' keys in one slot: the slot of
-/// its declared keys, or else of the first keys it used; no shebang or `allow-cross-slot-keys`
-/// lifts the rule (suite: cluster-scripting.tcl).
+/// its declared keys (inside EXEC, the transaction's), or else of the first keys it used; no
+/// shebang or `allow-cross-slot-keys` lifts the rule (suite: cluster-scripting.tcl).
 #[test]
 fn flagged_scripts_keep_their_calls_in_one_slot() {
     let cross = "redis.call('set', 'foo', 'bar') redis.call('set', 'bar', 'foo') return 'OK'";
@@ -379,6 +379,7 @@ fn flagged_scripts_keep_their_calls_in_one_slot() {
         "redis.call('set', 'foo', 'x') return redis.pcall('get', 'bar')",
     );
     let declared = with("#!lua", "return redis.call('set', 'foo', 'bar')");
+    let touches_bar = with("#!lua", "return redis.call('set', 'bar', 'x')");
     let same = with(
         "#!lua",
         "redis.call('set', 'foo', 'x') return redis.call('get', 'foo')",
@@ -402,6 +403,16 @@ fn flagged_scripts_keep_their_calls_in_one_slot() {
         &["FCALL", "cross", "0"],
         &["FUNCTION", "LOAD", "REPLACE", &lenient],
         &["FCALL", "cross", "0"],
+        // Inside EXEC the transaction's keys set the slot, and a script's first keys set it
+        // for the scripts after it.
+        &["MULTI"],
+        &["SET", "foo", "1"],
+        &["EVAL", &touches_bar, "0"],
+        &["EXEC"],
+        &["MULTI"],
+        &["EVAL", &touches_bar, "0"],
+        &["EVAL", &declared, "0"],
+        &["EXEC"],
     ];
     let before = |raw: &mut Raw| {
         ok(raw, &["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]);
