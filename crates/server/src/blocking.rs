@@ -269,9 +269,10 @@ impl Blocking {
         }
     }
 
-    /// The cluster's slots changed hands: every waiter re-runs, so that the cluster rule sends
-    /// those whose keys are now served elsewhere on (MOVED), as Redis redirects blocked
-    /// clients; the others block again in their place.
+    /// The cluster's slots changed hands, or its state did (a node failing, the cluster down):
+    /// every waiter re-runs, so that the cluster rule sends those whose keys are now served
+    /// elsewhere on (MOVED) or ends them with CLUSTERDOWN, as Redis's clients cron does with
+    /// blocked clients; the others block again in their place.
     pub fn slots_changed(&self) {
         if self.blocked.load(Relaxed) == 0 {
             return;

@@ -566,6 +566,10 @@ pub struct ClientState {
     pub asking: bool,
     /// Cluster mode: READONLY, so a replica serves reads of its master's slots.
     pub readonly: bool,
+    /// Cluster mode, during EXEC: the slot of the transaction's keys, which the scripts it
+    /// runs are held to unless they allow cross-slot keys (the first such script's keys set
+    /// it when the transaction has none), as Redis holds them to EXEC's client's slot.
+    pub exec_slot: Option<u16>,
     pub stats: Arc<WorkerStats>,
     /// Channels, patterns and shard channels this client is subscribed to, in subscription
     /// order.
@@ -622,6 +626,7 @@ impl ClientState {
             close_after_reply: false,
             asking: false,
             readonly: false,
+            exec_slot: None,
             stats,
             channels: Vec::new(),
             patterns: Vec::new(),

@@ -6,7 +6,7 @@
 //! their connection's loop against the sharded keyspace, so nothing is handed between threads on
 //! the request path.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -348,8 +348,14 @@ impl Server {
         local: SocketAddr,
         fd: i32,
     ) -> Result<Arc<ClientHandle>, &'static str> {
+        // Redis's test for a local client (protected mode, `enable-*-command local`): exactly
+        // 127.0.0.1 or ::1, not the rest of 127.0.0.0/8.
+        let loopback = [
+            IpAddr::from(Ipv4Addr::LOCALHOST),
+            IpAddr::from(Ipv6Addr::LOCALHOST),
+        ];
         self.admit_named(
-            peer.ip().is_loopback(),
+            loopback.contains(&peer.ip()),
             false,
             peer.to_string(),
             local.to_string(),

@@ -1,7 +1,8 @@
 //! The permission check: whether a user may run a command with these arguments, as Redis 7.0's
 //! `ACLCheckAllUserCommandPerm`. Each selector is tried in turn (the root first); the command
 //! is allowed when one allows it. Otherwise the most specific refusal is reported (a channel
-//! over a key over the command), with the argument that caused it.
+//! over a key over the command; between two of a kind, the later argument), with the argument
+//! that caused it.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,7 +18,9 @@ use super::log::{now_ms, Context, Entry, Reason};
 use super::users::{Selector, User, KEY_READ, KEY_WRITE};
 use super::UserSlot;
 
-/// Why a user may not run a command; a key or channel names its argument's index.
+/// Why a user may not run a command; a key or channel names its argument's index. The order
+/// is Redis's choice between selectors' refusals: a channel over a key over the command, and
+/// between two of a kind the one further along the arguments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Denied {
     Command,
@@ -26,14 +29,6 @@ pub enum Denied {
 }
 
 impl Denied {
-    fn rank(self) -> u8 {
-        match self {
-            Denied::Command => 1,
-            Denied::Key(_) => 2,
-            Denied::Channel(_) => 3,
-        }
-    }
-
     /// The NOPERM error a refused command gets.
     pub fn noperm(self, entry: &CommandEntry) -> String {
         match self {
@@ -100,7 +95,7 @@ pub fn check(user: &User, entry: &CommandEntry, args: &[&[u8]]) -> Result<(), De
         match check_selector(selector, entry, args, &mut keys) {
             Ok(()) => return Ok(()),
             Err(denied) => {
-                if refusal.is_none_or(|r| denied.rank() > r.rank()) {
+                if refusal.is_none_or(|r| denied > r) {
                     refusal = Some(denied);
                 }
             }

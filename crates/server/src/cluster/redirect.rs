@@ -102,12 +102,15 @@ pub fn blocked_refusal(
 }
 
 /// Redis's check on each command a script calls (`scriptVerifyClusterState`): its keys must be
-/// served here, whatever the script declared. The error is the script's, as Redis words it.
+/// served here, whatever the script declared; and when `slot` is given (the script does not
+/// allow cross-slot keys), in that slot, which the first keys used set when it is None. The
+/// error is the script's, as Redis words it.
 pub fn script_refusal(
     server: &Server,
     client: &ClientState,
     entry: &CommandEntry,
     args: &[&[u8]],
+    slot: Option<&mut Option<u16>>,
 ) -> Option<&'static str> {
     let node = server.cluster.node()?;
     if client.kind.obeyed() {
@@ -116,7 +119,13 @@ pub fn script_refusal(
     let config = server.config.read();
     let commands = std::iter::once(args.to_vec());
     match judge(server, node, &config, client, entry, commands) {
-        Ok(()) => None,
+        Ok(()) => {
+            let (slot, used) = (slot?, command_slot(entry, args)?);
+            match *slot.get_or_insert(used) == used {
+                true => None,
+                false => Some("ERR Script attempted to access keys that do not hash to the same slot"),
+            }
+        }
         Err(Refusal::DownReadOnly) => Some(
             "ERR Script attempted to execute a write command while the cluster is down and readonly",
         ),
@@ -125,6 +134,22 @@ pub fn script_refusal(
         }
         Err(_) => Some("ERR Script attempted to access a non local key in a cluster node"),
     }
+}
+
+/// The slot of a command's first key, when it has keys.
+fn command_slot(entry: &CommandEntry, args: &[&[u8]]) -> Option<u16> {
+    Some(key_slot(args[entry.spec.find_keys(args)?.first()?.pos]))
+}
+
+/// In a cluster, the slot of a transaction's keys: its first queued key's (the rule saw to
+/// it that they share it when EXEC was admitted).
+pub fn transaction_slot(server: &Server, queue: &[Vec<Vec<u8>>]) -> Option<u16> {
+    server.cluster.node()?;
+    queue.iter().find_map(|command| {
+        let args: Vec<&[u8]> = command.iter().map(Vec::as_slice).collect();
+        let entry = crate::dispatch::check::lookup(&args).ok()?;
+        command_slot(entry, &args)
+    })
 }
 
 /// Redis's `clusterRedirectClient` texts.

@@ -120,7 +120,8 @@ const SENSITIVE_PARAMS: &[&str] = &[
 /// The positions of the arguments Redis shows as `(redacted)` in the slow log and MONITOR, as
 /// its handlers find them: AUTH's (unless it has too many), HELLO's AUTH pair (for the options
 /// read before a syntax error), MIGRATE's AUTH password or AUTH2 pair (up to KEYS or the first
-/// unknown option), and sensitive CONFIG SET values.
+/// unknown option), sensitive CONFIG SET values, and everything after ACL SETUSER (the user
+/// and its rules, hidden before they are parsed, so a refused one is hidden too).
 pub fn redacted_args(full_name: &str, args: &[&[u8]]) -> Vec<usize> {
     let is = |i: usize, word: &str| args[i].eq_ignore_ascii_case(word.as_bytes());
     let mut positions = Vec::new();
@@ -159,6 +160,7 @@ pub fn redacted_args(full_name: &str, args: &[&[u8]]) -> Vec<usize> {
                 }
             }
         }
+        "acl|setuser" => positions.extend(2..args.len()),
         "config|set" => {
             for i in (2..args.len().saturating_sub(1)).step_by(2) {
                 if SENSITIVE_PARAMS.iter().any(|p| is(i, p)) {
@@ -231,6 +233,7 @@ mod tests {
             vec![5, 7]
         );
         assert_eq!(check("set", "set auth x"), Vec::<usize>::new());
+        assert_eq!(check("acl|setuser", "acl setuser u on +get"), [2, 3, 4]);
         assert_eq!(check("auth", "AUTH pw"), [1]);
         assert_eq!(check("auth", "AUTH a b c"), Vec::<usize>::new());
         assert_eq!(check("hello", "HELLO 3 AUTH u p SETNAME n"), [3, 4]);

@@ -721,7 +721,11 @@ impl Link<'_> {
     /// Connects, shakes hands and syncs: Ok once the master's stream flows.
     fn establish(&mut self, host: &str, port: u16) -> Result<(), LinkError> {
         self.replica().set_state(LinkState::Connecting);
-        let timeout = Duration::from_secs(self.server.config.read().repl_timeout);
+        let (timeout, source) = {
+            let config = self.server.config.read();
+            let timeout = Duration::from_secs(config.repl_timeout);
+            (timeout, config.process.bind_source_addr.clone())
+        };
         let address = (host, port)
             .to_socket_addrs()
             .ok()
@@ -729,7 +733,7 @@ impl Link<'_> {
             .ok_or_else(|| {
                 LinkError::Failed("Unable to connect to MASTER: Name or service not known".into())
             })?;
-        let stream = TcpStream::connect_timeout(&address, timeout).map_err(|e| {
+        let stream = crate::net::outbound::connect(address, &source, timeout).map_err(|e| {
             LinkError::Failed(format!(
                 "Error condition on socket for SYNC: {}",
                 crate::error::strerror(&e)

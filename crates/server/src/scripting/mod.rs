@@ -313,6 +313,11 @@ pub struct RunRules {
     pub read_only: bool,
     /// `allow-oom`: commands that may grow memory run even when over `maxmemory`.
     pub allow_oom: bool,
+    /// No shebang, or `allow-cross-slot-keys`: in a cluster, the calls' keys may be in
+    /// several slots (each still served here).
+    pub allow_cross_slot: bool,
+    /// The slot of the keys the run declared (EVAL's or FCALL's key arguments).
+    pub declared_slot: Option<u16>,
 }
 
 /// The server's side of a running script: runs its `redis.call`s on the calling client,
@@ -324,6 +329,10 @@ pub struct ScriptHost<'c, 'a> {
     /// `denyoom` commands are refused then, as in Redis.
     oom_at_start: bool,
     wrote: bool,
+    /// In a cluster, the slot every key the calls use must be in, unless the rules allow
+    /// cross-slot keys: the declared keys' slot (inside EXEC, the transaction's), or else the
+    /// first call's keys'.
+    slot: Option<u16>,
     started: Instant,
     /// `busy-reply-threshold`, read at the first interrupt check: most runs end before one.
     busy_after: Option<Duration>,
@@ -358,8 +367,13 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
             ),
         };
         client.reply_mode = ReplyMode::On;
+        let in_exec = matches!(saved.mode, ExecMode::Nested { .. });
+        let slot = match in_exec {
+            true => client.exec_slot,
+            false => rules.declared_slot,
+        };
         // Outside EXEC the run is a unit of its own (see `end`), from its first lookup on.
-        if !matches!(saved.mode, ExecMode::Nested { .. }) {
+        if !in_exec {
             ctx.server.journal.open_unit();
         }
         let started = info.started;
@@ -369,6 +383,7 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
             rules,
             oom_at_start,
             wrote: false,
+            slot,
             started,
             busy_after: None,
             saved,
@@ -390,6 +405,10 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
         client.protocol = self.saved.protocol;
         client.reply_mode = self.saved.reply_mode;
         let nested = matches!(self.saved.mode, ExecMode::Nested { .. });
+        if nested {
+            // A slot this run set holds the transaction's later scripts too.
+            client.exec_slot = self.slot;
+        }
         client.mode = std::mem::take(&mut self.saved.mode);
         // While nothing records no unit is open (see `Journal::stop_listening`): the journal's
         // lock is not taken.
@@ -402,7 +421,7 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
 
     /// Redis's checks on a command called from a script, before it runs. A refusal names the
     /// command it refused, when there is one, for its rejected calls.
-    fn admit(&self, args: &[&[u8]]) -> Result<&'static CommandEntry, Refusal> {
+    fn admit(&mut self, args: &[&[u8]]) -> Result<&'static CommandEntry, Refusal> {
         let entry = check::lookup(args).map_err(|(entry, _)| match entry {
             Some(entry) if !entry.spec.arity_ok(args.len()) => (
                 Some(entry.id),
@@ -419,7 +438,7 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
     }
 
     /// [`Self::admit`]'s checks once the command is known.
-    fn admit_entry(&self, entry: &'static CommandEntry, args: &[&[u8]]) -> Result<(), String> {
+    fn admit_entry(&mut self, entry: &'static CommandEntry, args: &[&[u8]]) -> Result<(), String> {
         let flags = entry.spec.flags;
         let (server, client) = (self.ctx.server, &*self.ctx.client);
         // `DEBUG set-disable-deny-scripts` lifts the refusal but for scripting's own commands
@@ -449,8 +468,12 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
             return Err("OOM command not allowed when used memory > 'maxmemory'.".to_string());
         }
         let client = &*self.ctx.client;
+        let slot = match self.rules.allow_cross_slot {
+            true => None,
+            false => Some(&mut self.slot),
+        };
         if let Some(error) =
-            crate::cluster::redirect::script_refusal(self.ctx.server, client, entry, args)
+            crate::cluster::redirect::script_refusal(self.ctx.server, client, entry, args, slot)
         {
             return Err(error.to_string());
         }

@@ -254,7 +254,9 @@ fn prepare(
     flagged: bool,
     no_writes: bool,
     allow_oom: bool,
+    allow_cross_slot_keys: bool,
     read_only_command: bool,
+    keys: Args<'_>,
 ) -> Result<(RunRules, bool), CommandError> {
     let oom =
         ctx.server.limits.maxmemory_set() && !crate::eviction::make_room_before_command(ctx.server);
@@ -281,6 +283,10 @@ fn prepare(
     let rules = RunRules {
         read_only: read_only_command || no_writes,
         allow_oom: flagged && allow_oom,
+        allow_cross_slot: !flagged || allow_cross_slot_keys,
+        declared_slot: keys
+            .first()
+            .map(|key| redis_lite_engine::slot::key_slot(key)),
     };
     Ok((rules, oom))
 }
@@ -342,7 +348,9 @@ fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only_command: bool) -> CmdRe
         flags.declared,
         flags.no_writes,
         flags.allow_oom,
+        flags.allow_cross_slot_keys,
         read_only_command,
+        keys,
     )?;
     let reply = run_unit(ctx, rules, oom, String::new(), |host, protocol| {
         cache.run(host, sha, keys, argv, protocol)
@@ -396,7 +404,9 @@ fn run_function(ctx: &mut Ctx<'_>, read_only_command: bool) -> CmdResult {
         true,
         flags.no_writes,
         flags.allow_oom,
+        flags.allow_cross_slot_keys,
         read_only_command,
+        keys,
     )?;
     let reply = run_unit(ctx, rules, oom, name.clone(), |host, protocol| {
         libraries.call(host, &name, keys, argv, protocol)

@@ -155,10 +155,12 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
         },
     );
     let mut last_refused = false;
+    ctx.client.exec_slot = crate::cluster::redirect::transaction_slot(ctx.server, &multi.queue);
     for command in &multi.queue {
         let args: Vec<&[u8]> = command.iter().map(Vec::as_slice).collect();
         last_refused = !crate::dispatch::execute_queued(ctx, &args);
     }
+    ctx.client.exec_slot = None;
     // Redis counts an error toward EXEC's failed calls when no queued command's call followed
     // it: a refusal of the last queued command (its ACL permissions revoked since queuing).
     if last_refused {

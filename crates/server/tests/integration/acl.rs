@@ -153,6 +153,44 @@ fn acl_log_and_exec_recheck_match_redis() {
     }
 }
 
+/// When every selector refuses, ACL LOG names the refusal that got furthest: between two key
+/// refusals, the later key (suite: acl-v2.tcl, "Test ACL log correctly identifies the relevant
+/// item when selectors are used").
+#[test]
+fn acl_log_names_the_furthest_refusal_among_selectors() {
+    let steps: &[(usize, &[&str])] = &[
+        (0, &["ACL", "SETUSER", "sel", "on", "nopass"]),
+        (
+            0,
+            &[
+                "ACL",
+                "SETUSER",
+                "sel",
+                "+mget",
+                "~key",
+                "(+mget",
+                "~key",
+                "~otherkey)",
+            ],
+        ),
+        (1, &["AUTH", "sel", "x"]),
+        (1, &["GET", "key"]),
+        (1, &["MGET", "otherkey", "someotherkey"]),
+        (1, &["MGET", "key", "otherkey", "someotherkey"]),
+        (1, &["MGET", "someotherkey", "key"]),
+        (0, &["ACL", "LOG"]),
+        (
+            0,
+            &["ACL", "DRYRUN", "sel", "MGET", "otherkey", "someotherkey"],
+        ),
+    ];
+    if !compare_sessions(&[], 2, steps) {
+        println!(
+            "SKIPPED: redis-server is not on PATH (in acl_log_names_the_furthest_refusal_among_selectors)"
+        );
+    }
+}
+
 #[test]
 fn config_file_users_match_redis() {
     let args = [

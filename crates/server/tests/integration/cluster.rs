@@ -363,6 +363,66 @@ fn scripts_reach_only_keys_this_node_serves() {
     }
 }
 
+/// A script with a shebang, or a function, keeps its calls' keys in one slot: the slot of
+/// its declared keys (inside EXEC, the transaction's), or else of the first keys it used; no
+/// shebang or `allow-cross-slot-keys` lifts the rule (suite: cluster-scripting.tcl).
+#[test]
+fn flagged_scripts_keep_their_calls_in_one_slot() {
+    let cross = "redis.call('set', 'foo', 'bar') redis.call('set', 'bar', 'foo') return 'OK'";
+    let with = |shebang: &str, body: &str| format!("{shebang}\n{body}");
+    let (plain, allowed) = (
+        with("#!lua", cross),
+        with("#!lua flags=allow-cross-slot-keys", cross),
+    );
+    let pcalled = with(
+        "#!lua",
+        "redis.call('set', 'foo', 'x') return redis.pcall('get', 'bar')",
+    );
+    let declared = with("#!lua", "return redis.call('set', 'foo', 'bar')");
+    let touches_bar = with("#!lua", "return redis.call('set', 'bar', 'x')");
+    let same = with(
+        "#!lua",
+        "redis.call('set', 'foo', 'x') return redis.call('get', 'foo')",
+    );
+    let library = |flags: &str| {
+        format!(
+            "#!lua name=crossslot\nredis.register_function{{function_name='cross', \
+             callback=function(keys, args) {cross} end, flags={{{flags}}}}}"
+        )
+    };
+    let (strict, lenient) = (library(""), library("'allow-cross-slot-keys'"));
+    let script: &[&[&str]] = &[
+        &["EVAL", &plain, "0"],
+        &["EVAL", &allowed, "0"],
+        &["EVAL", cross, "0"],
+        &["EVAL", &pcalled, "0"],
+        &["EVAL", &declared, "1", "bar"],
+        &["EVAL", &declared, "1", "foo"],
+        &["EVAL", &same, "0"],
+        &["FUNCTION", "LOAD", "REPLACE", &strict],
+        &["FCALL", "cross", "0"],
+        &["FUNCTION", "LOAD", "REPLACE", &lenient],
+        &["FCALL", "cross", "0"],
+        // Inside EXEC the transaction's keys set the slot, and a script's first keys set it
+        // for the scripts after it.
+        &["MULTI"],
+        &["SET", "foo", "1"],
+        &["EVAL", &touches_bar, "0"],
+        &["EXEC"],
+        &["MULTI"],
+        &["EVAL", &touches_bar, "0"],
+        &["EVAL", &declared, "0"],
+        &["EXEC"],
+    ];
+    let before = |raw: &mut Raw| {
+        ok(raw, &["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]);
+        wait_state(raw, "cluster_state:ok");
+    };
+    if !differential_cluster(script, before) {
+        skipped("redis-server is not on PATH (in flagged_scripts_keep_their_calls_in_one_slot)");
+    }
+}
+
 #[test]
 fn cluster_commands_are_refused_without_cluster_mode() {
     let server = Launch::lite().start();
@@ -711,5 +771,74 @@ fn readonly_flag_shows_and_reset_clears_it() {
     match Launch::redis().cluster_node().start_if_available() {
         Some(redis) => assert_eq!(ours, flags(&redis)),
         None => skipped("redis-server is not on PATH"),
+    }
+}
+
+/// A client blocked on a node whose cluster then fails (a master stops answering, its slots
+/// are lost) is ended with CLUSTERDOWN, as Redis's clients cron ends it, instead of staying
+/// blocked (suite: cluster.tcl, "Verify command got unblocked after cluster failure").
+#[test]
+fn a_blocked_client_ends_with_clusterdown_when_the_cluster_fails() {
+    for program in [Program::Redis, Program::Lite] {
+        if !program.available() {
+            skipped("redis-server is not on PATH (in a_blocked_client_ends_with_clusterdown_when_the_cluster_fails)");
+            continue;
+        }
+        let nodes = (0..3)
+            .map(|_| {
+                Launch::of(program)
+                    .args(&["--save", "", "--appendonly", "no"])
+                    .args(&["--cluster-node-timeout", "500"])
+            })
+            .collect();
+        let cluster = testkit::Cluster::start(nodes);
+        let key = (0..)
+            .map(|i| format!("list{i}"))
+            .find(|key| cluster.node_for(key) == 0)
+            .expect("a key of node 0");
+        let mut blocked = cluster.nodes[0].raw();
+        blocked.send(&testkit::encode(&[b"BLPOP", key.as_bytes(), b"0"]));
+        let mut observer = cluster.nodes[0].raw();
+        wait_until("the client to block", Duration::from_secs(10), || {
+            testkit::info_field(&mut observer, "clients", "blocked_clients") == "1"
+        });
+        let _stopped = cluster.nodes[2].freeze();
+        wait_state(&mut observer, "cluster_state:fail");
+        blocked.set_read_timeout(Duration::from_secs(10));
+        assert_eq!(
+            String::from_utf8_lossy(&blocked.read_reply()),
+            "-CLUSTERDOWN The cluster is down\r\n",
+            "{program:?}"
+        );
+    }
+}
+
+/// A node's bus links leave from `bind-source-addr`: a node it meets learns it at that
+/// address, as from a Redis node with the same setting.
+#[test]
+fn cluster_bus_links_leave_from_bind_source_addr() {
+    for program in [Program::Redis, Program::Lite] {
+        if !program.available() {
+            skipped(
+                "redis-server is not on PATH (in cluster_bus_links_leave_from_bind_source_addr)",
+            );
+            continue;
+        }
+        let a = Launch::of(program)
+            .cluster_node()
+            .args(&["--bind", "127.0.0.1", "127.0.0.2"])
+            .args(&["--bind-source-addr", "127.0.0.2"])
+            .start();
+        let b = Launch::of(program).cluster_node().start();
+        let (port, bus) = (b.port.to_string(), b.cluster_port.unwrap().to_string());
+        ok(&mut a.raw(), &["CLUSTER", "MEET", "127.0.0.1", &port, &bus]);
+        let a_id = myid(&mut a.raw());
+        let seen_at = format!("{a_id} 127.0.0.2:{}@", a.port);
+        let mut raw = b.raw();
+        wait_until(
+            &format!("{program:?}: the met node to list the other at 127.0.0.2"),
+            Duration::from_secs(10),
+            || raw.cmd_text(&["CLUSTER", "NODES"]).contains(&seen_at),
+        );
     }
 }

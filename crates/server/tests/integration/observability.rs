@@ -146,6 +146,25 @@ fn slowlog_entries_match_redis() {
     );
 }
 
+/// Redis hides ACL SETUSER's user and rules before parsing them, so a refused one (a name
+/// with spaces, an unknown command) is logged redacted too (suite: slowlog.tcl, "Certain
+/// commands are omitted that contain sensitive information").
+#[test]
+fn acl_setuser_is_redacted_in_the_slow_log_even_when_refused() {
+    compare_masked(
+        &["--slowlog-log-slower-than", "0"],
+        &[
+            &["SLOWLOG", "RESET"],
+            &["ACL", "SETUSER", "slowlog test user", "+get", "+set"],
+            &["ACL", "SETUSER", "someone", "+get", "+nosuchcommand"],
+            &["ACL", "SETUSER", "someone", "on", ">secret", "+get"],
+            &["ACL", "SETUSER", "other"],
+            &["SLOWLOG", "GET"],
+        ],
+        mask_slowlog,
+    );
+}
+
 #[test]
 fn slowlog_length_ids_and_threshold_match_redis() {
     compare_masked(

@@ -593,3 +593,45 @@ fn info_during_a_full_sync_matches_a_redis_replica() {
     assert_eq!(state(&lite), state(&redis));
     wait_link_up(&lite);
 }
+
+/// `bind-source-addr` is the address a replica's link leaves from, so its master lists the
+/// replica there, as it lists a Redis replica with the same setting (suite: networking.tcl,
+/// "CONFIG SET bind-source-addr"). Set at run time, it applies from the next link. (Protected
+/// mode would refuse the replicas: only 127.0.0.1 and ::1 count as loopback there.)
+#[test]
+fn a_replica_connects_from_bind_source_addr() {
+    let Some(master) = redis_master(&["--protected-mode", "no"]) else {
+        println!(
+            "SKIPPED: redis-server is not on PATH (in a_replica_connects_from_bind_source_addr)"
+        );
+        return;
+    };
+    let port = master.port.to_string();
+    let redis = Launch::redis()
+        .args(&["--save", "", "--appendonly", "no"])
+        .args(&["--bind-source-addr", "127.0.0.2"])
+        .args(&["--replicaof", "127.0.0.1", &port])
+        .start();
+    wait_link_up(&redis);
+    let lite = lite_replica(&master, &[]);
+    ok(
+        &mut lite.raw(),
+        &["CONFIG", "SET", "bind-source-addr", "127.0.0.3"],
+    );
+    ok(&mut lite.raw(), &["CLIENT", "KILL", "TYPE", "master"]);
+    wait_until(
+        "the replica to reconnect from 127.0.0.3",
+        SYNC_TIMEOUT,
+        || {
+            let replicas = master
+                .raw()
+                .cmd_text(&["CLIENT", "LIST", "TYPE", "replica"]);
+            replicas.contains("addr=127.0.0.2:") && replicas.contains("addr=127.0.0.3:")
+        },
+    );
+    let mut m = master.raw();
+    wait_until("both replicas listed by INFO", SYNC_TIMEOUT, || {
+        let info = m.cmd_text(&["INFO", "replication"]);
+        info.contains("ip=127.0.0.2,") && info.contains("ip=127.0.0.3,")
+    });
+}

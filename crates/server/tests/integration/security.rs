@@ -357,3 +357,40 @@ fn redis_cli_cannot_write_authorized_keys_or_read_the_key() {
     assert_no_leak(&out);
     assert!(out.contains(NOT_A_KEYRING), "{out}");
 }
+
+/// A connection from `source` (another loopback address) to `server`.
+fn raw_from(server: &Server, source: &str) -> testkit::Raw {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let local: std::net::SocketAddr = format!("{source}:0").parse().unwrap();
+    socket.bind(&local.into()).unwrap();
+    let target: std::net::SocketAddr = format!("127.0.0.1:{}", server.port).parse().unwrap();
+    socket.connect(&target.into()).unwrap();
+    testkit::Raw::new(socket.into())
+}
+
+/// Redis counts only 127.0.0.1 and ::1 as local: a client from 127.0.0.2 is refused by
+/// protected mode and by `enable-debug-command local`, with Redis's texts.
+#[test]
+fn only_127_0_0_1_and_ipv6_loopback_are_local_clients() {
+    let mut replies = Vec::new();
+    for program in [testkit::Program::Redis, testkit::Program::Lite] {
+        let Some(protected) = testkit::Launch::of(program)
+            .args(&["--protected-mode", "yes"])
+            .start_if_available()
+        else {
+            testkit::skipped("redis-server is not on PATH (in only_127_0_0_1_and_ipv6_loopback_are_local_clients)");
+            return;
+        };
+        let open = testkit::Launch::of(program)
+            .args(&["--protected-mode", "no", "--enable-debug-command", "local"])
+            .start();
+        replies.push([
+            raw_from(&protected, "127.0.0.2").cmd_text(&["PING"]),
+            raw_from(&open, "127.0.0.2").cmd_text(&["DEBUG", "SLEEP", "0"]),
+            open.raw().cmd_text(&["DEBUG", "SLEEP", "0"]),
+        ]);
+    }
+    assert!(replies[0][0].starts_with("-DENIED"), "{:?}", replies[0]);
+    assert_eq!(replies[1], replies[0]);
+}

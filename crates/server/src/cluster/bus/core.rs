@@ -190,13 +190,17 @@ impl Core {
         let events = self.events.clone();
         let timeout = Duration::from_millis(self.node_timeout().max(1000));
         // Under `tls-cluster`, the link is TLS with the client context replication uses too.
-        let tls = match self.server.config.read().tls.cluster {
-            true => self.server.tls.client_config(),
-            false => None,
+        let (tls, source) = {
+            let config = self.server.config.read();
+            let tls = match config.tls.cluster {
+                true => self.server.tls.client_config(),
+                false => None,
+            };
+            (tls, config.process.bind_source_addr.clone())
         };
         let task = tokio::spawn(async move {
             let opened = tokio::time::timeout(timeout, async {
-                let stream = tokio::net::TcpStream::connect((ip.as_str(), cport)).await?;
+                let stream = crate::net::outbound::connect_async(&ip, cport, &source).await?;
                 let _ = stream.set_nodelay(true);
                 let local = stream.local_addr()?;
                 let stream = match tls {
@@ -610,6 +614,9 @@ impl Core {
             node.save_after_change();
         } else if state_changed {
             node.refresh_state();
+        }
+        if changed || state_changed {
+            self.server.blocking.slots_changed();
         }
         self.failover_cron();
         self.migration_cron();

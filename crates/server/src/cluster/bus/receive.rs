@@ -46,6 +46,9 @@ impl Core {
         } else if outcome.state {
             node.refresh_state();
         }
+        if outcome.save || outcome.state {
+            server.blocking.slots_changed();
+        }
         if let Some((host, port)) = outcome.follow {
             election::with_every_gate(&server, || {
                 crate::replication::replica::follow(&server, host, port)
