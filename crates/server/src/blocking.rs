@@ -54,15 +54,23 @@ pub struct Waiter {
     unblock_after_rerun: Mutex<Option<Wake>>,
     notify: tokio::sync::Notify,
     order: WakeOrder,
+    /// The client waits with a timeout (INFO's `clients_in_timeout_table`).
+    timed: bool,
 }
 
 impl Waiter {
     pub fn new(order: WakeOrder) -> Arc<Waiter> {
+        Waiter::with_timeout(order, false)
+    }
+
+    /// A waiter of a client whose wait may time out (`timed`).
+    pub fn with_timeout(order: WakeOrder, timed: bool) -> Arc<Waiter> {
         Arc::new(Waiter {
             wake: Mutex::new(None),
             unblock_after_rerun: Mutex::new(None),
             notify: tokio::sync::Notify::new(),
             order,
+            timed,
         })
     }
 
@@ -175,11 +183,17 @@ pub struct Blocking {
     /// How many of them wait as broadcast waiters (stream readers), so that a write can skip
     /// [`Blocking::key_changed`]'s lock when none does.
     broadcast_blocked: AtomicUsize,
+    /// How many of them may time out (INFO `clients_in_timeout_table`).
+    timed_blocked: AtomicUsize,
 }
 
 impl Blocking {
     pub fn blocked_clients(&self) -> usize {
         self.blocked.load(Relaxed)
+    }
+
+    pub fn clients_with_timeout(&self) -> usize {
+        self.timed_blocked.load(Relaxed)
     }
 
     /// The keys of database `db` that clients wait on (SWAPDB serves those its swap filled).
@@ -207,6 +221,9 @@ impl Blocking {
         if waiter.order == WakeOrder::Broadcast {
             self.broadcast_blocked.fetch_add(1, Relaxed);
         }
+        if waiter.timed {
+            self.timed_blocked.fetch_add(1, Relaxed);
+        }
     }
 
     /// Removes `waiter` from every key's queue (served, timed out, or disconnected).
@@ -228,6 +245,9 @@ impl Blocking {
         self.blocked.fetch_sub(1, Relaxed);
         if waiter.order == WakeOrder::Broadcast {
             self.broadcast_blocked.fetch_sub(1, Relaxed);
+        }
+        if waiter.timed {
+            self.timed_blocked.fetch_sub(1, Relaxed);
         }
     }
 

@@ -335,7 +335,7 @@ impl<'a> Ctx<'a> {
             _ => {
                 let deadline =
                     (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
-                let waiter = Waiter::new(order);
+                let waiter = Waiter::with_timeout(order, deadline.is_some());
                 self.server.blocking.register(db, &keys, &waiter);
                 (waiter, deadline)
             }

@@ -27,6 +27,9 @@ use crate::pubsub::PubSub;
 use crate::stats::ServerStats;
 use crate::{command, log};
 
+/// The event loops' thread names start with this, their index after it (`loop-0`...).
+pub const EVENT_LOOP_THREAD: &str = "loop-";
+
 /// The version of Redis whose behaviour redis-lite implements; clients check it for features.
 pub const REDIS_VERSION: &str = "7.0.15";
 pub const LITE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -556,7 +559,7 @@ pub fn run(startup: Startup) -> Result<(), String> {
         senders.push(tx);
         let server = server.clone();
         std::thread::Builder::new()
-            .name(format!("loop-{index}"))
+            .name(format!("{EVENT_LOOP_THREAD}{index}"))
             .spawn(move || event_loop(server, index, rx))
             .map_err(|e| e.to_string())?;
     }

@@ -21,6 +21,15 @@ pub struct ServerStats {
     /// (`instantaneous_input_kbps`, `instantaneous_output_kbps`).
     pub instantaneous_input_kbps: AtomicU64,
     pub instantaneous_output_kbps: AtomicU64,
+    /// Replication traffic, which Redis counts apart from the clients' (`total_net_repl_*`):
+    /// the stream and snapshots read from this server's master, and written to its replicas.
+    pub repl_input_bytes: AtomicU64,
+    pub repl_output_bytes: AtomicU64,
+    pub instantaneous_input_repl_kbps: AtomicU64,
+    pub instantaneous_output_repl_kbps: AtomicU64,
+    /// RESTORE payloads checked in depth because `sanitize-dump-payload` asks for it
+    /// (`dump_payload_sanitizations`).
+    pub dump_payload_sanitizations: AtomicU64,
 }
 
 /// Clients a cron tick may look at before `dynamic-hz` doubles the frequency, as in Redis.
@@ -54,6 +63,25 @@ impl ServerStats {
             hz: AtomicU64::new(0),
             instantaneous_input_kbps: AtomicU64::new(0),
             instantaneous_output_kbps: AtomicU64::new(0),
+            repl_input_bytes: AtomicU64::new(0),
+            repl_output_bytes: AtomicU64::new(0),
+            instantaneous_input_repl_kbps: AtomicU64::new(0),
+            instantaneous_output_repl_kbps: AtomicU64::new(0),
+            dump_payload_sanitizations: AtomicU64::new(0),
+        }
+    }
+
+    /// CONFIG RESETSTAT's part of the server-wide counters (the workers reset their own).
+    pub fn reset(&self) {
+        for counter in [
+            &self.repl_input_bytes,
+            &self.repl_output_bytes,
+            &self.dump_payload_sanitizations,
+        ] {
+            counter.store(0, Relaxed);
+        }
+        for worker in &self.workers {
+            worker.reset();
         }
     }
 }
@@ -64,6 +92,8 @@ pub struct RateSampler {
     commands: u64,
     input: u64,
     output: u64,
+    repl_input: u64,
+    repl_output: u64,
 }
 
 impl RateSampler {
@@ -76,6 +106,8 @@ impl RateSampler {
             commands: 0,
             input: 0,
             output: 0,
+            repl_input: 0,
+            repl_output: 0,
         }
     }
 
@@ -88,6 +120,8 @@ impl RateSampler {
         let commands = sum(&stats.workers, |w| &w.total_commands);
         let input = sum(&stats.workers, |w| &w.net_input_bytes);
         let output = sum(&stats.workers, |w| &w.net_output_bytes);
+        let repl_input = stats.repl_input_bytes.load(Relaxed);
+        let repl_output = stats.repl_output_bytes.load(Relaxed);
         let rate = |now: u64, before: u64| now.saturating_sub(before) as f64 / secs;
         stats
             .instantaneous_ops
@@ -99,11 +133,19 @@ impl RateSampler {
         stats
             .instantaneous_output_kbps
             .store(kbps(output, self.output), Relaxed);
+        stats
+            .instantaneous_input_repl_kbps
+            .store(kbps(repl_input, self.repl_input), Relaxed);
+        stats
+            .instantaneous_output_repl_kbps
+            .store(kbps(repl_output, self.repl_output), Relaxed);
         *self = RateSampler {
             at: Instant::now(),
             commands,
             input,
             output,
+            repl_input,
+            repl_output,
         };
     }
 }
@@ -137,6 +179,9 @@ pub struct WorkerStats {
     pub reads_processed: AtomicU64,
     pub writes_processed: AtomicU64,
     pub error_replies: AtomicU64,
+    /// Error replies to the master link or the AOF loader: a command that worked on the master
+    /// or when it was logged failed here (`unexpected_error_replies`).
+    pub unexpected_error_replies: AtomicU64,
     /// Error replies by code (`ERR`, `WRONGTYPE`...). Errors are rare, so a mutex is fine.
     pub errors: Mutex<HashMap<String, u64>>,
 }
@@ -154,6 +199,7 @@ impl WorkerStats {
             reads_processed: AtomicU64::new(0),
             writes_processed: AtomicU64::new(0),
             error_replies: AtomicU64::new(0),
+            unexpected_error_replies: AtomicU64::new(0),
             errors: Mutex::new(HashMap::new()),
         }
     }
@@ -199,6 +245,7 @@ impl WorkerStats {
             &self.reads_processed,
             &self.writes_processed,
             &self.error_replies,
+            &self.unexpected_error_replies,
         ] {
             counter.store(0, Relaxed);
         }

@@ -102,6 +102,44 @@ pub(crate) fn human(bytes: u64) -> String {
     }
 }
 
+/// `uname`'s system, release and machine, as Redis prints `os`.
+fn operating_system() -> String {
+    // SAFETY: uname only writes the struct it is given, NUL-terminated fields.
+    let mut name: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut name) } != 0 {
+        return format!("{} {}", std::env::consts::OS, std::env::consts::ARCH);
+    }
+    let field = |f: &[libc::c_char]| {
+        // SAFETY: the kernel NUL-terminates every field of utsname.
+        unsafe { std::ffi::CStr::from_ptr(f.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    format!(
+        "{} {} {}",
+        field(&name.sysname),
+        field(&name.release),
+        field(&name.machine)
+    )
+}
+
+/// INFO's `redis_build_id`: Redis hashes its build's description into 16 hex digits; the
+/// same of redis-lite's version, the Redis version it implements and its build profile.
+fn build_id() -> String {
+    let description = format!(
+        "{LITE_VERSION} {REDIS_VERSION} {}",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
+    format!(
+        "{:x}",
+        redis_lite_persist::crc64::crc64(description.as_bytes())
+    )
+}
+
 fn rusage(who: i32) -> (f64, f64) {
     // SAFETY: getrusage only writes the struct it is given.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -169,6 +207,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("redis_lite_version:{LITE_VERSION}");
             field!("redis_git_sha1:00000000");
             field!("redis_git_dirty:0");
+            field!("redis_build_id:{}", build_id());
             field!(
                 "redis_mode:{}",
                 if server.cluster.enabled() {
@@ -177,7 +216,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                     "standalone"
                 }
             );
-            field!("os:{} {}", std::env::consts::OS, std::env::consts::ARCH);
+            field!("os:{}", operating_system());
             field!("arch_bits:{}", usize::BITS);
             // `Instant` reads CLOCK_MONOTONIC through clock_gettime.
             field!("monotonic_clock:POSIX clock_gettime");
@@ -233,6 +272,10 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                 server.blocking.blocked_clients() + server.pause.held_clients()
             );
             field!("tracking_clients:{}", server.tracking.clients_on());
+            field!(
+                "clients_in_timeout_table:{}",
+                server.blocking.clients_with_timeout()
+            );
         }
         "memory" => {
             let b = crate::memory::memory_family::Breakdown::take(server);
@@ -298,8 +341,11 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                 buffers.replicas + b.clients_replicas
             );
             field!("mem_clients_normal:{}", b.clients_normal);
+            field!("mem_cluster_links:{}", server.cluster.links_memory());
             field!("mem_aof_buffer:{}", b.aof_buffer);
             field!("mem_allocator:jemalloc-5.3.0");
+            // redis-lite has no active defragmentation.
+            field!("active_defrag_running:0");
             field!(
                 "lazyfree_pending_objects:{}",
                 server.keyspace.lazyfree_pending_objects()
@@ -325,14 +371,31 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             );
             field!("total_net_input_bytes:{}", sum(w, |s| &s.net_input_bytes));
             field!("total_net_output_bytes:{}", sum(w, |s| &s.net_output_bytes));
+            let stats = &server.stats;
+            field!(
+                "total_net_repl_input_bytes:{}",
+                stats.repl_input_bytes.load(Relaxed)
+            );
+            field!(
+                "total_net_repl_output_bytes:{}",
+                stats.repl_output_bytes.load(Relaxed)
+            );
             let kbps = |rate: &std::sync::atomic::AtomicU64| f64::from_bits(rate.load(Relaxed));
             field!(
                 "instantaneous_input_kbps:{:.2}",
-                kbps(&server.stats.instantaneous_input_kbps)
+                kbps(&stats.instantaneous_input_kbps)
             );
             field!(
                 "instantaneous_output_kbps:{:.2}",
-                kbps(&server.stats.instantaneous_output_kbps)
+                kbps(&stats.instantaneous_output_kbps)
+            );
+            field!(
+                "instantaneous_input_repl_kbps:{:.2}",
+                kbps(&stats.instantaneous_input_repl_kbps)
+            );
+            field!(
+                "instantaneous_output_repl_kbps:{:.2}",
+                kbps(&stats.instantaneous_output_repl_kbps)
             );
             field!(
                 "rejected_connections:{}",
@@ -354,10 +417,10 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                 server.active_expiry.cycle_usec.load(Relaxed) / 1000
             );
             field!("evicted_keys:{}", server.keyspace.evicted_keys());
+            field!("evicted_clients:{}", server.clients.evicted.load(Relaxed));
             let (exceeded_total, exceeded_now) = server.limits.exceeded.millis();
             field!("total_eviction_exceeded_time:{exceeded_total}");
             field!("current_eviction_exceeded_time:{exceeded_now}");
-            field!("evicted_clients:{}", server.clients.evicted.load(Relaxed));
             field!("keyspace_hits:{}", sum(w, |s| &s.keyspace_hits));
             field!("keyspace_misses:{}", sum(w, |s| &s.keyspace_misses));
             field!(
@@ -369,14 +432,49 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                 "pubsubshard_channels:{}",
                 server.pubsub.channel_count(Space::Shard)
             );
+            // Snapshots are written without forking (ARCHITECTURE.md, "Snapshots").
+            field!("latest_fork_usec:0");
+            field!("total_forks:0");
             field!("migrate_cached_sockets:{}", server.migrate.connections());
+            // Redis tracks the keys with a TTL written on a writable replica, to expire them
+            // there; redis-lite keeps no such table (a replica hides them once expired).
+            field!("slave_expires_tracked_keys:0");
+            // No active defragmentation (see `active_defrag_running`).
+            for counter in [
+                "active_defrag_hits",
+                "active_defrag_misses",
+                "active_defrag_key_hits",
+                "active_defrag_key_misses",
+                "total_active_defrag_time",
+                "current_active_defrag_time",
+            ] {
+                field!("{counter}:0");
+            }
             let (keys, items, prefixes) = server.tracking.totals();
             field!("tracking_total_keys:{keys}");
             field!("tracking_total_items:{items}");
             field!("tracking_total_prefixes:{prefixes}");
+            field!(
+                "unexpected_error_replies:{}",
+                sum(w, |s| &s.unexpected_error_replies)
+            );
             field!("total_error_replies:{}", sum(w, |s| &s.error_replies));
+            field!(
+                "dump_payload_sanitizations:{}",
+                stats.dump_payload_sanitizations.load(Relaxed)
+            );
             field!("total_reads_processed:{}", sum(w, |s| &s.reads_processed));
             field!("total_writes_processed:{}", sum(w, |s| &s.writes_processed));
+            // Every event loop reads and writes its own connections: no I/O threads hand
+            // work to a main thread, and replies are not held in buffers the cron resizes.
+            for counter in [
+                "io_threaded_reads_processed",
+                "io_threaded_writes_processed",
+                "reply_buffer_shrinks",
+                "reply_buffer_expands",
+            ] {
+                field!("{counter}:0");
+            }
         }
         "replication" => crate::replication::info_section(server, out),
         "cpu" => {
@@ -387,6 +485,16 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("used_cpu_user:{user:.6}");
             field!("used_cpu_sys_children:{csys:.6}");
             field!("used_cpu_user_children:{cuser:.6}");
+            // Redis's main thread runs the commands; here the event loops do, all together.
+            let (mut loops_user, mut loops_sys) = (0.0, 0.0);
+            for (name, user, system) in crate::metrics::own::threads_cpu_seconds() {
+                if name.starts_with(crate::server::EVENT_LOOP_THREAD) {
+                    loops_user += user;
+                    loops_sys += system;
+                }
+            }
+            field!("used_cpu_sys_main_thread:{loops_sys:.6}");
+            field!("used_cpu_user_main_thread:{loops_user:.6}");
         }
         "modules" => field!("# Modules"),
         "commandstats" => {

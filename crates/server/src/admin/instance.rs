@@ -142,9 +142,7 @@ fn config_set(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// CONFIG RESETSTAT
 fn config_resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
-    for worker in &ctx.server.stats.workers {
-        worker.reset();
-    }
+    ctx.server.stats.reset();
     ctx.server.clients.connections_received.store(0, Relaxed);
     ctx.server.clients.rejected_connections.store(0, Relaxed);
     ctx.server.active_expiry.time_cap_reached.store(0, Relaxed);

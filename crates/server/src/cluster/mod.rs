@@ -122,6 +122,14 @@ impl Cluster {
             .map_or(0, |node| node.read().nodes.len().saturating_sub(1) * 2)
     }
 
+    /// INFO's `mem_cluster_links`: what the bus links hold to send.
+    pub fn links_memory(&self) -> u64 {
+        self.node().map_or(0, |node| {
+            let links = node.bus.links.lock();
+            links.iter().map(|link| link.pending.load(Relaxed)).sum()
+        })
+    }
+
     /// The node, when cluster mode is on.
     pub fn node(&self) -> Option<&ClusterNode> {
         self.node.get()

@@ -664,6 +664,26 @@ fn dump(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
+/// Whether Redis would check this payload in depth, and count it in INFO's
+/// `dump_payload_sanitizations`: under `sanitize-dump-payload yes`, or `clients` for anyone but
+/// the master link and users with `skip-sanitize-payload`, a value in a compact encoding (a
+/// listpack, ziplist or intset; the other encodings have nothing to sanitize). redis-lite checks
+/// every payload whole whatever the setting; this decides only what is counted.
+fn counts_as_sanitized(ctx: &Ctx<'_>, payload: &[u8]) -> bool {
+    use redis_lite_persist::rdb::types;
+    let compact = payload.first().is_some_and(|&t| t >= types::HASH_ZIPMAP);
+    compact
+        && match ctx.server.config.read().tuning.sanitize_dump_payload {
+            "yes" => true,
+            "clients" => {
+                let user = (ctx.client.user.clone()).or_else(|| ctx.server.acl.get(b"default"));
+                ctx.client.kind != crate::client::ClientKind::Master
+                    && user.is_none_or(|u| u.read().sanitize_payload != Some(false))
+            }
+            _ => false,
+        }
+}
+
 /// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
 fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
     let (mut replace, mut absolute, mut idle, mut freq) = (false, false, None, None);
@@ -712,6 +732,10 @@ fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
         return Err(CommandError::err(
             "DUMP payload version or checksum are wrong",
         ));
+    }
+    if counts_as_sanitized(ctx, payload) {
+        (ctx.server.stats.dump_payload_sanitizations)
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     let value = redis_lite_persist::restore_value(payload, ctx.encoding_limits())
         .map_err(|_| CommandError::err("Bad data format"))?;

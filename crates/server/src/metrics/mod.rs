@@ -13,7 +13,7 @@
 pub mod exposition;
 pub mod histogram;
 mod http;
-mod own;
+pub(crate) mod own;
 
 use std::sync::Arc;
 

@@ -23,7 +23,10 @@ pub fn add(server: &Server, scrape: &mut Scrape) {
     for (index, worker) in server.stats.workers.iter().enumerate() {
         let commands = worker.total_commands.load(Relaxed) as f64;
         let help = "Commands run per event loop";
-        let labels = vec![("thread", format!("loop-{index}"))];
+        let labels = vec![(
+            "thread",
+            format!("{}{index}", crate::server::EVENT_LOOP_THREAD),
+        )];
         scrape.counter("redis_lite_thread_commands", help, labels, commands);
     }
     let encryption = f64::from(u8::from(server.config.read().encryption));
@@ -86,11 +89,20 @@ fn add_histogram(scrape: &mut Scrape, name: &str, help: &str, reading: Reading) 
 /// background job) are added up, so each name is one series.
 fn thread_cpu_seconds() -> BTreeMap<String, f64> {
     let mut by_name = BTreeMap::new();
+    for (name, user, system) in threads_cpu_seconds() {
+        *by_name.entry(name).or_insert(0.0) += user + system;
+    }
+    by_name
+}
+
+/// Each thread's name with its user and system CPU seconds, from `/proc/self/task`.
+pub(crate) fn threads_cpu_seconds() -> Vec<(String, f64, f64)> {
     // SAFETY: sysconf has no preconditions.
     let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return by_name;
+        return Vec::new();
     };
+    let mut threads = Vec::new();
     for task in tasks.flatten() {
         let path = task.path();
         let (Ok(name), Ok(stat)) = (
@@ -99,22 +111,25 @@ fn thread_cpu_seconds() -> BTreeMap<String, f64> {
         ) else {
             continue;
         };
-        if let Some(ticks) = cpu_ticks(&stat) {
-            *by_name.entry(name.trim_end().to_string()).or_insert(0.0) +=
-                ticks as f64 / ticks_per_second;
+        if let Some((user, system)) = cpu_ticks(&stat) {
+            threads.push((
+                name.trim_end().to_string(),
+                user as f64 / ticks_per_second,
+                system as f64 / ticks_per_second,
+            ));
         }
     }
-    by_name
+    threads
 }
 
-/// utime + stime from a `/proc/<pid>/task/<tid>/stat` line: the 14th and 15th fields, counted
-/// after the command name in parentheses (which may hold spaces or parentheses itself).
-fn cpu_ticks(stat: &str) -> Option<u64> {
+/// utime and stime from a `/proc/<pid>/task/<tid>/stat` line: the 14th and 15th fields,
+/// counted after the command name in parentheses (which may hold spaces or parentheses itself).
+fn cpu_ticks(stat: &str) -> Option<(u64, u64)> {
     let after_name = &stat[stat.rfind(')')? + 1..];
     let mut fields = after_name.split_whitespace().skip(11);
     let user: u64 = fields.next()?.parse().ok()?;
     let system: u64 = fields.next()?.parse().ok()?;
-    Some(user + system)
+    Some((user, system))
 }
 
 #[cfg(test)]
@@ -125,7 +140,7 @@ mod tests {
     fn stat_line_with_a_tricky_name() {
         let stat =
             "4242 (loop (1) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 30 0 0 20 0 5 0 1 2 3";
-        assert_eq!(cpu_ticks(stat), Some(280));
+        assert_eq!(cpu_ticks(stat), Some((250, 30)));
     }
 
     #[test]

@@ -862,6 +862,8 @@ async fn send_snapshot<S: ClientStream>(
                 if stream.write_all(&chunk).await.is_err() {
                     break;
                 }
+                let sent = chunk.len() as u64;
+                server.stats.repl_output_bytes.fetch_add(sent, Relaxed);
             }
             None => break,
         }
@@ -940,7 +942,10 @@ async fn stream_to_replica<S: ClientStream>(
                     return format!("Connection with replica {name} lost.");
                 }
                 match poll_now(tokio::io::AsyncWriteExt::write(stream, &out[sent..])) {
-                    Some(Ok(n)) => sent += n,
+                    Some(Ok(n)) => {
+                        sent += n;
+                        server.stats.repl_output_bytes.fetch_add(n as u64, Relaxed);
+                    }
                     None => {}
                     Some(Err(_)) => return format!("Connection with replica {name} lost."),
                 }

@@ -1046,6 +1046,10 @@ impl Link<'_> {
             match self.conn().fill() {
                 Ok(0) => {}
                 Ok(n) => {
+                    self.server
+                        .stats
+                        .repl_input_bytes
+                        .fetch_add(n as u64, Relaxed);
                     last_io = Instant::now();
                     let mut status = self.replica().status.lock();
                     status.last_io = unix_secs();

@@ -206,6 +206,8 @@ impl Read for Payload<'_, '_> {
             match self.link.conn().fill() {
                 Ok(0) => {}
                 Ok(n) => {
+                    let stats = &self.link.server.stats;
+                    stats.repl_input_bytes.fetch_add(n as u64, Relaxed);
                     self.last_io = Instant::now();
                     self.link.server.replication.replica.set_transfer(|t| {
                         t.read += n as i64;

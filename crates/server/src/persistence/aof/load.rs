@@ -362,6 +362,21 @@ impl<'s> Replay<'s> {
         self.out.clear();
         crate::dispatch::execute(self.server, &mut self.client, &args, &mut self.out);
         self.commands += 1;
+        if let Some(error) = self.out.strip_prefix(b"-") {
+            // Loading is not client traffic, but Redis counts the errors it meets (and logs
+            // them): a command that worked when it was logged failed here.
+            let text = String::from_utf8_lossy(error);
+            let text = text.trim_end();
+            log!(
+                Warning,
+                "== CRITICAL == This server is sending an error to its AOF-loading-client: '{}' after processing the command '{}'",
+                text.split_once(' ').map_or(text, |(_, message)| message),
+                String::from_utf8_lossy(args[0]).to_lowercase()
+            );
+            let stats = self.server.stats.workers.last().expect("the cron thread's");
+            stats.count_error(text);
+            (stats.unexpected_error_replies).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(())
     }
 }
