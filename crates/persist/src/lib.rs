@@ -34,9 +34,9 @@ pub mod seal;
 pub mod ziplist;
 
 pub use rdb::{
-    dump_value, read_all, read_rdb, restore_value, save_atomically, verify_dump_payload, Event,
-    LoadedKey, RdbError, RdbWriter, ReplicationAux, ReplicationPlace, SavedReplication, Summary,
-    WriteOptions,
+    dump_value, read_all, read_rdb, restore_value, save_atomically, set_skip_checksum_validation,
+    verify_dump_payload, Event, LoadedKey, RdbError, RdbWriter, ReplicationAux, ReplicationPlace,
+    SavedReplication, Summary, WriteOptions,
 };
 pub use seal::{
     is_sealed, open_stream, peek_header, read_log, seal_error, InFile, Keyring, LogEnd, LogSummary,
