@@ -25,7 +25,7 @@ use redis_lite_engine::{EncodingLimits, Value};
 use redis_lite_protocol::number::{format_f64, parse_f64, parse_i64};
 
 use crate::listpack::{self, Entry};
-use crate::{crc64, intset, lzf, ziplist};
+use crate::{crc64, intset, lzf, ziplist, zipmap};
 
 /// The version this module writes (Redis 7.0's).
 pub const RDB_VERSION: u16 = 10;
@@ -1466,7 +1466,16 @@ impl<R: Read> Input<R> {
             types::MODULE_PRE_GA | types::MODULE_2 => {
                 return Err(bad(&format!("unsupported value type {t} (module)")))
             }
-            types::HASH_ZIPMAP => return Err(bad(&format!("unsupported value type {t} (zipmap)"))),
+            types::HASH_ZIPMAP => {
+                let blob = self.string()?;
+                let mut h = Hash::new();
+                for (field, value) in zipmap::decode(&blob).map_err(blob_err)? {
+                    if !h.set(field, value, limits) {
+                        return Err(bad("duplicate hash field"));
+                    }
+                }
+                Value::Hash(Box::new(h))
+            }
             types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 | types::STREAM_LISTPACKS_3 => {
                 // An empty stream is a key like any other: it stays.
                 return Ok(Some(Value::Stream(Box::new(self.stream(t)?))));

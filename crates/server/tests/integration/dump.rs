@@ -186,7 +186,8 @@ fn values_move_between_redis_and_redis_lite() {
 /// feed RESTORE damaged payloads without forging a CRC: the decoders alone must judge them.
 /// A quicklist node that is an empty ziplist is skipped (a list left with none is an empty
 /// key, refused), an empty plain node is bad data, and switching the checks back on refuses
-/// a wrong CRC again.
+/// a wrong CRC again. A zipmap (Redis 2.x's hash) becomes a listpack hash; an empty one is
+/// bad data.
 #[test]
 fn damaged_payloads_with_checksums_skipped_are_judged_as_in_redis() {
     let Some(redis) = Server::redis(&["--enable-debug-command", "yes"]) else {
@@ -201,6 +202,9 @@ fn damaged_payloads_with_checksums_skipped_are_judged_as_in_redis() {
     let only_empty_node = footer(&[b"\x0e\x01\x0b", EMPTY_ZIPLIST].concat());
     let empty_then_full = footer(&[b"\x0e\x02\x0b", EMPTY_ZIPLIST, b"\x13", ZIPLIST_A_B].concat());
     let empty_plain_node = footer(b"\x12\x01\x01\x00");
+    // Redis 2.x's hash encoding: f1=v1, f2=v2; and one with no pair.
+    let zipmap = footer(b"\x09\x10\x02\x02f1\x02\x00v1\x02f2\x02\x00v2\xff");
+    let empty_zipmap = footer(b"\x09\x02\x00\xff");
     let replies = |server: &Server| {
         let mut raw = server.raw();
         raw.cmd(&["RPUSH", "source", "x", "y"]);
@@ -219,6 +223,10 @@ fn damaged_payloads_with_checksums_skipped_are_judged_as_in_redis() {
             restore(&mut raw, b"empty-then-full", &empty_then_full),
             cmd(&mut raw, &[b"LRANGE", b"empty-then-full", b"0", b"-1"]),
             restore(&mut raw, b"empty-plain", &empty_plain_node),
+            restore(&mut raw, b"zipmap", &zipmap),
+            cmd(&mut raw, &[b"HGETALL", b"zipmap"]),
+            cmd(&mut raw, &[b"OBJECT", b"ENCODING", b"zipmap"]),
+            restore(&mut raw, b"empty-zipmap", &empty_zipmap),
             cmd(&mut raw, &[b"DEBUG", b"SET-SKIP-CHECKSUM-VALIDATION", b"0"]),
             restore(&mut raw, b"k2", &unchecked),
         ];

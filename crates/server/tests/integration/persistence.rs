@@ -688,3 +688,35 @@ fn a_snapshot_with_empty_keys_loads_without_them_as_in_redis() {
         assert!(log.contains(done), "{program:?}: {log}");
     }
 }
+
+/// Redis's tests/assets/hash-zipmap.rdb (RDB version 3, written by Redis 2.x): a hash in the
+/// zipmap encoding, which Redis 7.0 loads as a listpack, or as a hash table past the listpack
+/// limits. redis-lite refused to start ("unsupported value type 9"). Checked on both servers.
+#[test]
+fn a_redis_2_zipmap_hash_loads_as_in_redis() {
+    const RDB: &[u8] =
+        b"REDIS0003\xfe\x00\x09\x04hash\x10\x02\x02f1\x02\x00v1\x02f2\x02\x00v2\xff\xff";
+    for limits in [&[][..], &["--hash-max-ziplist-entries", "1"]] {
+        let mut replies = Vec::new();
+        for program in [testkit::Program::Redis, testkit::Program::Lite] {
+            let dir = DataDir::new("zipmap");
+            std::fs::write(dir.join("dump.rdb"), RDB).unwrap();
+            let Some(server) = Launch::of(program)
+                .dir(&dir.0)
+                .args(&["--save", ""])
+                .args(limits)
+                .start_if_available()
+            else {
+                testkit::skipped("redis-server is not on PATH");
+                return;
+            };
+            let mut raw = server.raw();
+            replies.push(vec![
+                raw.cmd_text(&["HLEN", "hash"]),
+                raw.cmd_text(&["HMGET", "hash", "f1", "f2"]),
+                raw.cmd_text(&["OBJECT", "ENCODING", "hash"]),
+            ]);
+        }
+        assert_eq!(replies[1], replies[0], "{limits:?}");
+    }
+}
