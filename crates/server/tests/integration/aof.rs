@@ -477,3 +477,46 @@ fn expired_keys_of_a_multi_key_write_are_journaled_before_it() {
     assert_eq!(before.len(), 3, "{before:?}");
     assert_replays_to(server, &dir, dump_all, before);
 }
+
+/// An AOF of Redis 6 (`dir/appendonly.aof`, no AOF directory): Redis 7.0 makes it the base of
+/// a new directory (manifest first, then the move) and loads it; redis-lite ignored it and
+/// started empty, losing the data. Both servers, the same files and replies, and after a
+/// restart the data is still there.
+#[test]
+fn an_old_style_aof_is_migrated_and_loaded_as_in_redis() {
+    let mut seen = Vec::new();
+    for program in [testkit::Program::Redis, testkit::Program::Lite] {
+        let dir = DataDir::new("old-style-aof");
+        let mut old = Vec::new();
+        for (k, v) in [("k1", "v1"), ("k2", "v2")] {
+            redis_lite_persist::aof::encode_command(&mut old, &["SET", k, v]);
+        }
+        std::fs::write(dir.join("appendonly.aof"), &old).unwrap();
+        let launch = || {
+            testkit::Launch::of(program)
+                .dir(&dir.0)
+                .args(&["--appendonly", "yes", "--save", ""])
+        };
+        let Some(mut server) = launch().start_if_available() else {
+            testkit::skipped("redis-server is not on PATH");
+            return;
+        };
+        let mut raw = server.raw();
+        let mut replies = vec![
+            raw.cmd_text(&["MGET", "k1", "k2"]),
+            raw.cmd_text(&["SET", "k3", "v3"]),
+        ];
+        let manifest = std::fs::read_to_string(aof_file(&dir, "appendonly.aof.manifest"));
+        let moved = aof_file(&dir, "appendonly.aof").exists();
+        let left = dir.join("appendonly.aof").exists();
+        server.kill9();
+        let server = launch().start();
+        replies.push(server.raw().cmd_text(&["MGET", "k1", "k2", "k3"]));
+        seen.push((replies, manifest.unwrap(), moved, left));
+    }
+    assert_eq!(
+        seen[0].0[0], "*2\r\n$2\r\nv1\r\n$2\r\nv2\r\n",
+        "Redis changed"
+    );
+    assert_eq!(seen[1], seen[0]);
+}

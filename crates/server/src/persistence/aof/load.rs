@@ -76,6 +76,12 @@ fn load_files(
     holding_gates: bool,
 ) -> Result<Option<LoadStats>, LoadError> {
     let config = server.config.read().clone();
+    super::upgrade_old_style(&config).map_err(|e| {
+        LoadError(format!(
+            "Can't migrate the old-style AOF {} into {}: {e}",
+            config.appendfilename, config.appenddirname
+        ))
+    })?;
     let dir = aof_dir(&config);
     let manifest_path = dir.join(manifest_name(&config.appendfilename));
     let text = match std::fs::read(&manifest_path) {

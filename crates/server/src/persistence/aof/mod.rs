@@ -401,6 +401,45 @@ pub fn aof_dir(config: &Config) -> PathBuf {
     Path::new(&config.dir).join(&config.appenddirname)
 }
 
+/// An AOF of Redis before 7.0 (`dir/appendfilename`, which no manifest lists yet) becomes the
+/// base of the AOF directory, as Redis 7.0 upgrades one: the manifest names it, then it moves
+/// into the directory. Redis's three cases: no directory, a directory whose manifest lists no
+/// file, or one whose only file is that base, missing from the directory (an upgrade cut
+/// short between the manifest and the move).
+fn upgrade_old_style(config: &Config) -> io::Result<()> {
+    let old = Path::new(&config.dir).join(&config.appendfilename);
+    if !old.is_file() {
+        return Ok(());
+    }
+    let dir_existed = aof_dir(config).is_dir();
+    let mut files = Files::open_dir(config)?;
+    let manifest = &files.manifest;
+    let lists_nothing = manifest.base.is_none() && manifest.incr.is_empty();
+    let cut_short = manifest.incr.is_empty()
+        && manifest
+            .base
+            .as_ref()
+            .is_some_and(|base| base.name == config.appendfilename)
+        && !files.path(&config.appendfilename).exists();
+    if dir_existed && !lists_nothing && !cut_short {
+        return Ok(());
+    }
+    files.manifest.base = Some(ManifestFile {
+        name: config.appendfilename.clone(),
+        seq: 1,
+        kind: FileKind::Base,
+    });
+    files.persist_manifest()?;
+    std::fs::rename(&old, files.path(&config.appendfilename))?;
+    log!(
+        Notice,
+        "Successfully migrated an old-style AOF file ({}) into the AOF directory ({}).",
+        config.appendfilename,
+        config.appenddirname
+    );
+    Ok(())
+}
+
 pub struct Aof {
     /// Whether writes are logged. It changes only at a rewrite's cut (every shard locked) or
     /// when AOF is switched off, so each write is either in the log or in the base. The
