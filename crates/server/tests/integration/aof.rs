@@ -520,3 +520,30 @@ fn an_old_style_aof_is_migrated_and_loaded_as_in_redis() {
     );
     assert_eq!(seen[1], seen[0]);
 }
+
+/// A manifest naming a file that is not there stops start-up with Redis's line for it
+/// (Redis's suite counts it in the log).
+#[test]
+fn a_manifest_naming_a_missing_file_is_refused_as_in_redis() {
+    for program in [testkit::Program::Redis, testkit::Program::Lite] {
+        if !program.available() {
+            testkit::skipped("redis-server is not on PATH");
+            continue;
+        }
+        let dir = DataDir::new("missing-aof");
+        std::fs::create_dir(dir.join("appendonlydir")).unwrap();
+        std::fs::write(
+            aof_file(&dir, "appendonly.aof.manifest"),
+            "file appendonly.aof seq 1 type b\n",
+        )
+        .unwrap();
+        let (status, log) = testkit::Launch::of(program)
+            .dir(&dir.0)
+            .args(&["--appendonly", "yes", "--save", ""])
+            .run_until_exit();
+        assert!(!status.success(), "{program:?}");
+        let line =
+            "Unable to obtain the AOF file appendonly.aof length. stat: No such file or directory";
+        assert!(log.contains(line), "{program:?}: {log}");
+    }
+}

@@ -98,15 +98,11 @@ fn load_files(
     let files: Vec<_> = manifest.load_order().collect();
     let mut total = 0;
     for file in &files {
-        let kind = if manifest.base.as_ref() == Some(*file) {
-            "base"
-        } else {
-            "incr"
-        };
         let meta = std::fs::metadata(dir.join(&file.name)).map_err(|e| {
             LoadError(format!(
-                "The {kind} AOF file {} doesn't exist ({e})",
-                file.name
+                "Unable to obtain the AOF file {} length. stat: {}",
+                file.name,
+                crate::error::strerror(&e)
             ))
         })?;
         total += meta.len();
