@@ -78,7 +78,7 @@ pub enum Apply {
     /// The output limit pub/sub delivery checks.
     PubSubLimit,
     LogLevel,
-    /// The AOF: on or off, fsync policy, encryption.
+    /// The AOF: on or off, fsync policy, encryption, the clean-up of history files.
     Aof,
     /// `maxmemory`, `maxkeys` and the eviction loop's knobs.
     EvictionLimits,
@@ -1111,7 +1111,8 @@ const TUNING: &[Param] = &[
     bool_param!("rdb-del-sync-files", tuning.rdb_del_sync_files, default "no", mutable true),
     bool_param!("rdb-save-incremental-fsync", tuning.rdb_save_incremental_fsync, default "yes", mutable true),
     bool_param!("aof-rewrite-incremental-fsync", tuning.aof_rewrite_incremental_fsync, default "yes", mutable true),
-    bool_param!("aof-disable-auto-gc", tuning.aof_disable_auto_gc, default "no", mutable true),
+    bool_param!("aof-disable-auto-gc", tuning.aof_disable_auto_gc, default "no", mutable true)
+        .informs(&[Apply::Aof]),
 ];
 
 /// The slow log, the latency monitor, latency tracking.

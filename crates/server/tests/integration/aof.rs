@@ -547,3 +547,59 @@ fn a_manifest_naming_a_missing_file_is_refused_as_in_redis() {
         assert!(log.contains(line), "{program:?}: {log}");
     }
 }
+
+/// `aof-disable-auto-gc yes` keeps what rewrites replace, listed as history in the manifest
+/// (newest first) and on disk, as Redis does; redis-lite accepted the parameter and deleted
+/// them anyway. Switching it back off deletes them (Redis's suite checks that on Redis).
+#[test]
+fn history_files_are_kept_while_auto_gc_is_disabled_as_in_redis() {
+    let mut kept = Vec::new();
+    for program in [testkit::Program::Redis, testkit::Program::Lite] {
+        let dir = DataDir::new("auto-gc");
+        let Some(server) = testkit::Launch::of(program)
+            .dir(&dir.0)
+            .args(&["--appendonly", "yes", "--save", ""])
+            .start_if_available()
+        else {
+            testkit::skipped("redis-server is not on PATH");
+            return;
+        };
+        testkit::wait_rewrite_ok(&server);
+        let mut raw = server.raw();
+        raw.cmd(&["CONFIG", "SET", "aof-disable-auto-gc", "yes"]);
+        for _ in 0..2 {
+            raw.cmd(&["SET", "k", "v"]);
+            raw.cmd(&["BGREWRITEAOF"]);
+            testkit::wait_rewrite_ok(&server);
+        }
+        let state = || {
+            let mut files: Vec<String> = std::fs::read_dir(dir.join("appendonlydir"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            files.sort();
+            let manifest =
+                std::fs::read_to_string(aof_file(&dir, "appendonly.aof.manifest")).unwrap();
+            (manifest, files)
+        };
+        kept.push(state());
+        if program == testkit::Program::Lite {
+            raw.cmd(&["CONFIG", "SET", "aof-disable-auto-gc", "no"]);
+            assert_eq!(
+                state(),
+                (
+                    "file appendonly.aof.3.base.rdb seq 3 type b\n\
+                     file appendonly.aof.3.incr.aof seq 3 type i\n"
+                        .to_string(),
+                    vec![
+                        "appendonly.aof.3.base.rdb".to_string(),
+                        "appendonly.aof.3.incr.aof".to_string(),
+                        "appendonly.aof.manifest".to_string(),
+                    ]
+                )
+            );
+        }
+    }
+    assert!(kept[0].0.contains("type h"), "Redis changed: {kept:?}");
+    assert_eq!(kept[1], kept[0]);
+}

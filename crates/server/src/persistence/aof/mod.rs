@@ -155,6 +155,31 @@ impl Files {
         sync_dir(&self.dir)
     }
 
+    /// Deletes the history files (what rewrites replaced) and drops them from the manifest, as
+    /// Redis's automatic clean-up does.
+    fn delete_history(&mut self) -> io::Result<()> {
+        if self.manifest.history.is_empty() {
+            return Ok(());
+        }
+        for file in std::mem::take(&mut self.manifest.history) {
+            // A name the manifest lists again (a rewrite reusing it) is live, not history.
+            if self
+                .manifest
+                .load_order()
+                .any(|live| live.name == file.name)
+            {
+                continue;
+            }
+            log!(
+                Notice,
+                "Removing the history file {} in the background",
+                file.name
+            );
+            let _ = std::fs::remove_file(self.path(&file.name));
+        }
+        self.persist_manifest()
+    }
+
     /// Starts appending to incremental file `seq` (creating it, sealed with `seal`), listing
     /// it in the manifest when `list`.
     fn open_incr(&mut self, seq: u64, list: bool, seal: Option<Arc<Keyring>>) -> io::Result<()> {
@@ -464,6 +489,8 @@ pub struct Aof {
     pub rewrite: rewrite::Control,
     /// Set once the writer and rewrite threads run; before that (loading) nothing is logged.
     started: AtomicBool,
+    /// `aof-disable-auto-gc` as last applied, to notice when it is switched off.
+    auto_gc_disabled: AtomicBool,
     /// The errno of the last write when it failed, else 0.
     write_errno: AtomicI32,
     /// Writes made without waiting any longer for a background fsync (`aof_delayed_fsync`).
@@ -556,6 +583,7 @@ impl Aof {
             files: Mutex::new(None),
             rewrite: rewrite::Control::default(),
             started: AtomicBool::new(false),
+            auto_gc_disabled: AtomicBool::new(false),
             write_errno: AtomicI32::new(0),
             delayed_fsyncs: AtomicU64::new(0),
             current_size: AtomicU64::new(0),
@@ -852,8 +880,17 @@ impl Aof {
             .store(config.no_appendfsync_on_rewrite, Relaxed);
         let encryption_switched =
             self.encryption.swap(config.encryption, Relaxed) != config.encryption;
+        let gc_disabled = config.tuning.aof_disable_auto_gc;
+        let gc_enabled_now = self.auto_gc_disabled.swap(gc_disabled, Relaxed) && !gc_disabled;
         if !self.started.load(Relaxed) {
             return;
+        }
+        if gc_enabled_now {
+            if let Some(files) = self.files.lock().as_mut() {
+                if let Err(e) = files.delete_history() {
+                    log!(Warning, "Error deleting the AOF history files: {e}");
+                }
+            }
         }
         if encryption_switched && self.is_on() {
             // An open file cannot change between plaintext and sealed; a rewrite switches
@@ -907,6 +944,9 @@ pub fn start(server: &Arc<Server>) -> io::Result<()> {
         let mut files = Files::open_dir(&config)?;
         if files.manifest.base.is_some() || !files.manifest.incr.is_empty() {
             files.resume(&config)?;
+            if !config.tuning.aof_disable_auto_gc {
+                files.delete_history()?;
+            }
             server.aof.current_size.store(files.size(), Relaxed);
             server.aof.base_size.store(files.size(), Relaxed);
             *server.aof.files.lock() = Some(files);

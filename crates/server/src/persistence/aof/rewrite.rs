@@ -302,13 +302,24 @@ fn rewrite_in_slot(
     };
     let name = base_name(&f.prefix, base_seq, rdb);
     std::fs::rename(&temp, f.path(&name))?;
-    let old: Vec<String> = f.manifest.load_order().map(|f| f.name.clone()).collect();
+    // The files the new base replaces become history, newest first as Redis lists them (the
+    // old base, then each replaced incremental file, each put in front), and are deleted at
+    // once unless `aof-disable-auto-gc`.
+    let mut replaced: Vec<ManifestFile> = f.manifest.base.take().into_iter().collect();
+    let (kept, rewritten) = std::mem::take(&mut f.manifest.incr)
+        .into_iter()
+        .partition(|i| i.seq >= incr_seq && !start);
+    f.manifest.incr = kept;
+    replaced.extend(rewritten);
+    for mut file in replaced {
+        file.kind = FileKind::History;
+        f.manifest.history.insert(0, file);
+    }
     f.manifest.base = Some(ManifestFile {
         name,
         seq: base_seq,
         kind: FileKind::Base,
     });
-    f.manifest.incr.retain(|i| i.seq >= incr_seq);
     if start {
         f.manifest.incr = vec![ManifestFile {
             name: redis_lite_persist::aof::incr_name(&f.prefix, incr_seq),
@@ -317,9 +328,8 @@ fn rewrite_in_slot(
         }];
     }
     f.persist_manifest()?;
-    let kept: Vec<&str> = f.manifest.load_order().map(|f| f.name.as_str()).collect();
-    for name in old.iter().filter(|n| !kept.contains(&n.as_str())) {
-        let _ = std::fs::remove_file(f.path(name));
+    if !config.tuning.aof_disable_auto_gc {
+        f.delete_history()?;
     }
     let size = f.size();
     aof.current_size.store(size, Relaxed);
