@@ -130,8 +130,8 @@ impl fmt::Display for RdbError {
                 computed,
             } => write!(
                 f,
-                "RDB file corrupted at offset {offset}: wrong checksum (expected {expected:016x}, \
-                 computed {computed:016x})"
+                "RDB file corrupted at offset {offset}: wrong checksum (RDB CRC error: expected \
+                 {expected:016x}, computed {computed:016x})"
             ),
             RdbError::Io { offset, source } => {
                 write!(f, "error reading RDB file at offset {offset}: {source}")

@@ -720,3 +720,28 @@ fn a_redis_2_zipmap_hash_loads_as_in_redis() {
         assert_eq!(replies[1], replies[0], "{limits:?}");
     }
 }
+
+/// A snapshot whose CRC-64 is wrong stops start-up naming a "CRC error", as Redis's log does
+/// (its suite looks for those words). Both servers, the same file.
+#[test]
+fn a_snapshot_with_a_wrong_checksum_is_refused_as_a_crc_error() {
+    let rdb = [
+        b"REDIS0010\xfe\x00\x00\x01k\x01v\xff".as_slice(),
+        b"foobar00",
+    ]
+    .concat();
+    for program in [testkit::Program::Lite, testkit::Program::Redis] {
+        if !program.available() {
+            testkit::skipped("redis-server is not on PATH");
+            continue;
+        }
+        let dir = DataDir::new("crc-error");
+        std::fs::write(dir.join("dump.rdb"), &rdb).unwrap();
+        let (status, log) = Launch::of(program)
+            .dir(&dir.0)
+            .args(&["--save", ""])
+            .run_until_exit();
+        assert!(!status.success(), "{program:?}");
+        assert!(log.contains("CRC error"), "{program:?}: {log}");
+    }
+}
