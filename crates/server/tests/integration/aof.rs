@@ -603,3 +603,38 @@ fn history_files_are_kept_while_auto_gc_is_disabled_as_in_redis() {
     assert!(kept[0].0.contains("type h"), "Redis changed: {kept:?}");
     assert_eq!(kept[1], kept[0]);
 }
+
+/// An AOF holding timestamp annotations (`#TS:<unix time>` lines, which Redis writes with
+/// `aof-timestamp-enabled yes`) loads, the annotations skipped, as in Redis; redis-lite
+/// refused the file ("expected '*'").
+#[test]
+fn timestamp_annotations_in_an_aof_are_skipped_as_in_redis() {
+    let mut incr = Vec::new();
+    for (ts, key) in [("1628217470", "foo1"), ("1628217471", "foo2")] {
+        incr.extend_from_slice(format!("#TS:{ts}\r\n").as_bytes());
+        redis_lite_persist::aof::encode_command(&mut incr, &["SET", key, "bar"]);
+    }
+    incr.extend_from_slice(b"#TS:1628217472\r\n");
+    let mut seen = Vec::new();
+    for program in [testkit::Program::Redis, testkit::Program::Lite] {
+        let dir = DataDir::new("aof-annotations");
+        std::fs::create_dir(dir.join("appendonlydir")).unwrap();
+        std::fs::write(aof_file(&dir, "appendonly.aof.1.incr.aof"), &incr).unwrap();
+        std::fs::write(
+            aof_file(&dir, "appendonly.aof.manifest"),
+            "file appendonly.aof.1.incr.aof seq 1 type i\n",
+        )
+        .unwrap();
+        let Some(server) = testkit::Launch::of(program)
+            .dir(&dir.0)
+            .args(&["--appendonly", "yes", "--save", ""])
+            .start_if_available()
+        else {
+            testkit::skipped("redis-server is not on PATH");
+            return;
+        };
+        seen.push(server.raw().cmd_text(&["MGET", "foo1", "foo2"]));
+    }
+    assert_eq!(seen[0], "*2\r\n$3\r\nbar\r\n$3\r\nbar\r\n", "Redis changed");
+    assert_eq!(seen[1], seen[0]);
+}
