@@ -638,3 +638,23 @@ fn timestamp_annotations_in_an_aof_are_skipped_as_in_redis() {
     assert_eq!(seen[0], "*2\r\n$3\r\nbar\r\n$3\r\nbar\r\n", "Redis changed");
     assert_eq!(seen[1], seen[0]);
 }
+
+/// Right after BGREWRITEAOF replies, INFO shows the rewrite begun (Redis has forked by then):
+/// Redis's suite waits on `aof_rewrite_in_progress` and then loads the new files. redis-lite
+/// showed nothing while the request waited for its thread, so the waiting ended at once.
+#[test]
+fn a_rewrite_shows_in_info_as_soon_as_bgrewriteaof_replies() {
+    let lite = Server::lite(&["--enable-debug-command", "yes"]);
+    let mut raw = lite.raw();
+    raw.cmd(&["DEBUG", "POPULATE", "200000"]);
+    let mut pipeline = testkit::encode(&[b"BGREWRITEAOF"]);
+    pipeline.extend(testkit::encode(&[b"INFO", b"persistence"]));
+    raw.send(&pipeline);
+    assert_eq!(
+        testkit::text(&raw.read_reply()),
+        "+Background append only file rewriting started\r\n"
+    );
+    let info = testkit::text(&raw.read_reply());
+    assert!(info.contains("aof_rewrite_in_progress:1\r\n"), "{info}");
+    testkit::wait_rewrite_ok(&lite);
+}

@@ -107,8 +107,11 @@ impl Control {
         self.wake.notify_one();
     }
 
+    /// Running, or queued for the rewrite thread: BGREWRITEAOF's caller must see it begun, as
+    /// Redis's fork has begun it before the reply.
     pub fn in_progress(&self) -> bool {
-        self.state.lock().running.is_some()
+        let state = self.state.lock();
+        state.running.is_some() || state.requested
     }
 
     /// Whether AOF is being switched on (its first base is queued or being written).
@@ -141,7 +144,7 @@ impl Control {
     pub fn info(&self) -> Info {
         let state = self.state.lock();
         Info {
-            in_progress: state.running.is_some(),
+            in_progress: state.running.is_some() || state.requested,
             scheduled: state.requested && state.running.is_some(),
             last_time_sec: state.last_time_sec.map_or(-1, |s| s as i64),
             current_time_sec: state.running.map_or(-1, |t| t.elapsed().as_secs() as i64),
