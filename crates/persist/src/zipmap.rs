@@ -5,10 +5,13 @@
 //! `len field len free value [free bytes]`, then `0xFF`. A `len` is one byte below 254, or
 //! `0xFE` and a u32 LE; `free` is one byte counting unused bytes after the value.
 
+/// A field and its value, borrowed from the zipmap.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
 /// The pairs of a zipmap, validated as Redis validates one before loading it: every length
 /// inside the blob, the end marker last, at least one pair, and the header's count right
 /// when it is below 254.
-pub fn decode(zm: &[u8]) -> Result<Vec<(&[u8], &[u8])>, &'static str> {
+pub fn decode(zm: &[u8]) -> Result<Vec<Pair<'_>>, &'static str> {
     const BAD: &str = "Zipmap integrity check failed";
     if zm.len() < 2 || zm[zm.len() - 1] != 0xff {
         return Err(BAD);

@@ -18,6 +18,19 @@ fn aof_file(dir: &DataDir, name: &str) -> PathBuf {
     dir.0.join("appendonlydir").join(name)
 }
 
+/// `program` with AOF on (and no snapshot rules) on the files in `dir`, once it has loaded
+/// them; None, saying the test is skipped, when it is Redis and Redis is not installed.
+fn aof_server(program: testkit::Program, dir: &DataDir) -> Option<Server> {
+    let server = testkit::Launch::of(program)
+        .dir(&dir.0)
+        .args(&["--appendonly", "yes", "--save", ""])
+        .start_if_available();
+    if server.is_none() {
+        testkit::skipped("redis-server is not on PATH");
+    }
+    server
+}
+
 /// redis-lite with AOF on, on the data files in `dir`, once it has loaded them.
 fn lite(dir: &DataDir, extra: &[&str]) -> Server {
     let mut args = vec!["--dir", dir.path(), "--appendonly", "yes"];
@@ -492,13 +505,7 @@ fn an_old_style_aof_is_migrated_and_loaded_as_in_redis() {
             redis_lite_persist::aof::encode_command(&mut old, &["SET", k, v]);
         }
         std::fs::write(dir.join("appendonly.aof"), &old).unwrap();
-        let launch = || {
-            testkit::Launch::of(program)
-                .dir(&dir.0)
-                .args(&["--appendonly", "yes", "--save", ""])
-        };
-        let Some(mut server) = launch().start_if_available() else {
-            testkit::skipped("redis-server is not on PATH");
+        let Some(mut server) = aof_server(program, &dir) else {
             return;
         };
         let mut raw = server.raw();
@@ -510,7 +517,7 @@ fn an_old_style_aof_is_migrated_and_loaded_as_in_redis() {
         let moved = aof_file(&dir, "appendonly.aof").exists();
         let left = dir.join("appendonly.aof").exists();
         server.kill9();
-        let server = launch().start();
+        let server = aof_server(program, &dir).expect("it ran before");
         replies.push(server.raw().cmd_text(&["MGET", "k1", "k2", "k3"]));
         seen.push((replies, manifest.unwrap(), moved, left));
     }
@@ -556,12 +563,7 @@ fn history_files_are_kept_while_auto_gc_is_disabled_as_in_redis() {
     let mut kept = Vec::new();
     for program in [testkit::Program::Redis, testkit::Program::Lite] {
         let dir = DataDir::new("auto-gc");
-        let Some(server) = testkit::Launch::of(program)
-            .dir(&dir.0)
-            .args(&["--appendonly", "yes", "--save", ""])
-            .start_if_available()
-        else {
-            testkit::skipped("redis-server is not on PATH");
+        let Some(server) = aof_server(program, &dir) else {
             return;
         };
         testkit::wait_rewrite_ok(&server);
@@ -625,12 +627,7 @@ fn timestamp_annotations_in_an_aof_are_skipped_as_in_redis() {
             "file appendonly.aof.1.incr.aof seq 1 type i\n",
         )
         .unwrap();
-        let Some(server) = testkit::Launch::of(program)
-            .dir(&dir.0)
-            .args(&["--appendonly", "yes", "--save", ""])
-            .start_if_available()
-        else {
-            testkit::skipped("redis-server is not on PATH");
+        let Some(server) = aof_server(program, &dir) else {
             return;
         };
         seen.push(server.raw().cmd_text(&["MGET", "foo1", "foo2"]));
