@@ -655,3 +655,65 @@ fn a_rewrite_shows_in_info_as_soon_as_bgrewriteaof_replies() {
     assert!(info.contains("aof_rewrite_in_progress:1\r\n"), "{info}");
     testkit::wait_rewrite_ok(&lite);
 }
+
+/// With `aof-timestamp-enabled yes` Redis puts a `#TS:<unix time>` line before each new
+/// second's writes and at the head of a command-form base; redis-lite accepted the parameter
+/// and wrote none. Both servers, then each reloads its own files.
+#[test]
+fn timestamp_annotations_are_written_as_in_redis() {
+    let first_lines = |dir: &DataDir| {
+        let manifest = std::fs::read_to_string(aof_file(dir, "appendonly.aof.manifest")).unwrap();
+        manifest
+            .lines()
+            .map(|line| {
+                let name = line.split(' ').nth(1).unwrap();
+                let text = std::fs::read(aof_file(dir, name)).unwrap();
+                text.starts_with(b"#TS:")
+            })
+            .collect::<Vec<bool>>()
+    };
+    for program in [testkit::Program::Redis, testkit::Program::Lite] {
+        let dir = DataDir::new("aof-timestamps");
+        let Some(mut server) = aof_server(program, &dir) else {
+            return;
+        };
+        let mut raw = server.raw();
+        raw.cmd(&["CONFIG", "SET", "aof-use-rdb-preamble", "no"]);
+        raw.cmd(&["CONFIG", "SET", "aof-timestamp-enabled", "yes"]);
+        raw.cmd(&["BGREWRITEAOF"]);
+        testkit::wait_rewrite_ok(&server);
+        raw.cmd(&["SET", "foo", "bar"]);
+        // The base and the incremental file each open with an annotation.
+        assert_eq!(first_lines(&dir), [true, true], "{program:?}");
+        server.kill9();
+        let server = aof_server(program, &dir).expect("it ran before");
+        assert_eq!(server.raw().cmd_text(&["GET", "foo"]), "$3\r\nbar\r\n");
+    }
+}
+
+/// A command-form base of a dataset that holds functions and no key: redis-lite wrote an
+/// empty base, so the functions were gone after a restart. Both servers.
+#[test]
+fn a_command_form_base_keeps_functions_without_keys() {
+    let mut seen = Vec::new();
+    for program in [testkit::Program::Redis, testkit::Program::Lite] {
+        let dir = DataDir::new("aof-functions");
+        let Some(mut server) = aof_server(program, &dir) else {
+            return;
+        };
+        let mut raw = server.raw();
+        raw.cmd(&["CONFIG", "SET", "aof-use-rdb-preamble", "no"]);
+        raw.cmd(&[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=mylib\nredis.register_function('f1', function() return 1 end)",
+        ]);
+        raw.cmd(&["BGREWRITEAOF"]);
+        testkit::wait_rewrite_ok(&server);
+        server.kill9();
+        let server = aof_server(program, &dir).expect("it ran before");
+        seen.push(server.raw().cmd_text(&["FCALL", "f1", "0"]));
+    }
+    assert_eq!(seen[0], ":1\r\n", "Redis changed");
+    assert_eq!(seen[1], seen[0]);
+}

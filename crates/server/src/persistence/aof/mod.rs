@@ -113,6 +113,11 @@ struct Files {
     postponed_since: Option<Instant>,
     /// When a write error was last logged, to log one a while as Redis does.
     error_logged: Option<Instant>,
+    /// `aof-timestamp-enabled`, as the writer last read it.
+    annotate: bool,
+    /// The Unix second of the last `#TS:` annotation: one goes before the first write of
+    /// each new second, as Redis writes them.
+    annotated_secs: u64,
 }
 
 impl Files {
@@ -137,6 +142,8 @@ impl Files {
             unsynced: false,
             postponed_since: None,
             error_logged: None,
+            annotate: false,
+            annotated_secs: 0,
         })
     }
 
@@ -282,9 +289,15 @@ impl Files {
         if n == 0 {
             return Ok(());
         }
+        let now_secs = redis_lite_engine::now_ms() / 1000;
+        let annotated = (self.annotate && now_secs > self.annotated_secs).then(|| {
+            let mut batch = format!("#TS:{now_secs}\r\n").into_bytes();
+            batch.extend_from_slice(&self.unwritten[..n]);
+            batch
+        });
         let (file, seq) = self.incr.as_mut().expect("an incremental file is open");
         let len_before = file.file().metadata().ok().map(|m| m.len());
-        if let Err(e) = file.write(&self.unwritten[..n]) {
+        if let Err(e) = file.write(annotated.as_deref().unwrap_or(&self.unwritten[..n])) {
             if let Some(len) = len_before {
                 let path = self.dir.join(incr_name(&self.prefix, *seq));
                 if let Err(e) = file.rollback(len, &path) {
@@ -298,6 +311,9 @@ impl Files {
             return Err(e);
         }
         self.unsynced = true;
+        if annotated.is_some() {
+            self.annotated_secs = now_secs;
+        }
         self.unwritten_from += n as u64;
         if n == self.unwritten.len() {
             // Dropped rather than kept: the journal's buffer grows again from empty, so a burst
@@ -491,6 +507,8 @@ pub struct Aof {
     started: AtomicBool,
     /// `aof-disable-auto-gc` as last applied, to notice when it is switched off.
     auto_gc_disabled: AtomicBool,
+    /// `aof-timestamp-enabled`: a `#TS:<unix time>` line before each new second's writes.
+    timestamps: AtomicBool,
     /// The errno of the last write when it failed, else 0.
     write_errno: AtomicI32,
     /// Writes made without waiting any longer for a background fsync (`aof_delayed_fsync`).
@@ -584,6 +602,7 @@ impl Aof {
             rewrite: rewrite::Control::default(),
             started: AtomicBool::new(false),
             auto_gc_disabled: AtomicBool::new(false),
+            timestamps: AtomicBool::new(false),
             write_errno: AtomicI32::new(0),
             delayed_fsyncs: AtomicU64::new(0),
             current_size: AtomicU64::new(0),
@@ -761,6 +780,7 @@ impl Aof {
     /// fsyncs by policy. The cut is forgotten only once the new file is open, so a failed write
     /// retries it.
     fn write_out(&self, f: &mut Files) -> io::Result<()> {
+        f.annotate = self.timestamps.load(Relaxed);
         let cut = self.cut.lock().clone();
         if let Some(cut) = cut.filter(|c| c.at <= f.unwritten_end()) {
             f.write_unwritten((cut.at - f.unwritten_from) as usize)?;
@@ -880,6 +900,7 @@ impl Aof {
             .store(config.no_appendfsync_on_rewrite, Relaxed);
         let encryption_switched =
             self.encryption.swap(config.encryption, Relaxed) != config.encryption;
+        self.timestamps.store(config.aof_timestamp_enabled, Relaxed);
         let gc_disabled = config.tuning.aof_disable_auto_gc;
         let gc_enabled_now = self.auto_gc_disabled.swap(gc_disabled, Relaxed) && !gc_disabled;
         if !self.started.load(Relaxed) {

@@ -369,6 +369,11 @@ fn write_base(
         } = base;
         let mut file = file;
         let mut buf = Vec::new();
+        // A command-form base opens with its time when annotations are on, as Redis's does.
+        if server.config.read().aof_timestamp_enabled {
+            let now_secs = redis_lite_engine::now_ms() / 1000;
+            buf.extend_from_slice(format!("#TS:{now_secs}\r\n").as_bytes());
+        }
         for code in &functions {
             encode_command(&mut buf, &[b"FUNCTION".as_slice(), b"LOAD", code]);
         }
@@ -386,6 +391,9 @@ fn write_base(
                 buf.clear();
             }
         }
+        // What no database's keys carried out: the annotation and functions of a base
+        // without keys.
+        file.write_all(&buf)?;
         server.observability.latency.record(
             crate::observability::latency::SNAPSHOT_HOLD,
             snapshot.longest_hold(),
