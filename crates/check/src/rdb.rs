@@ -50,7 +50,8 @@ pub fn check(path: &Path, keyring: Option<&Keyring>) -> Result<(), String> {
                         stats.already_expired += u64::from(at <= now);
                     }
                 }
-                Event::Version(_) | Event::ResizeDb { .. } => {}
+                // Counted in the summary.
+                Event::EmptyKeySkipped(_) | Event::Version(_) | Event::ResizeDb { .. } => {}
             }
             Ok(())
         },

@@ -330,8 +330,30 @@ impl<R: BufRead> CommandReader<R> {
         self.offset
     }
 
+    /// Skips annotation lines where a command would start (`#TS:<unix time>`, written with
+    /// `aof-timestamp-enabled`): Redis ignores a line that starts with `#` there.
+    fn skip_annotations(&mut self) -> Result<(), ReadFailure> {
+        loop {
+            let at = self.offset;
+            let head = self
+                .r
+                .fill_buf()
+                .map_err(|source| ReadFailure::Io { at, source })?;
+            if head.first() != Some(&b'#') {
+                return Ok(());
+            }
+            self.line.clear();
+            let n = (&mut self.r)
+                .take(MAX_COUNT_LINE)
+                .read_until(b'\n', &mut self.line)
+                .map_err(|source| ReadFailure::Io { at, source })?;
+            self.offset += n as u64;
+        }
+    }
+
     /// The next command, None at a clean end of file.
     fn next_command(&mut self) -> Result<Option<Command>, ReadFailure> {
+        self.skip_annotations()?;
         let start = self.offset;
         let mut at = start;
         let Some(count) = self.count_line(&mut at, b'*')? else {

@@ -16,7 +16,8 @@
 //! - [`crc64`]: the CRC-64 (Jones) that closes RDB files and DUMP payloads.
 //! - [`lzf`]: LZF compression (the engine's, re-exported), used for long strings and list nodes.
 //! - [`listpack`], [`intset`]: the compact blobs Redis 7.0 writes small collections as.
-//! - [`ziplist`]: the older compact blob, decoded from pre-7.0 files.
+//! - [`ziplist`]: the older compact blob, decoded from pre-7.0 files; [`zipmap`]: the hash
+//!   blob of Redis 2.x files.
 //! - [`seal`]: encryption at rest. [`SealedWriter`]/[`SealedReader`] wrap any stream
 //!   (an RDB file runs through them unchanged), [`SealedAppender`]/[`read_log`] an
 //!   appendable AOF file; [`Keyring`] holds the master keys.
@@ -32,11 +33,12 @@ pub use redis_lite_engine::lzf;
 pub mod rdb;
 pub mod seal;
 pub mod ziplist;
+pub mod zipmap;
 
 pub use rdb::{
-    dump_value, read_all, read_rdb, restore_value, save_atomically, verify_dump_payload, Event,
-    LoadedKey, RdbError, RdbWriter, ReplicationAux, ReplicationPlace, SavedReplication, Summary,
-    WriteOptions,
+    dump_value, read_all, read_rdb, restore_value, save_atomically, set_skip_checksum_validation,
+    verify_dump_payload, Event, LoadedKey, RdbError, RdbWriter, ReplicationAux, ReplicationPlace,
+    SavedReplication, Summary, WriteOptions,
 };
 pub use seal::{
     is_sealed, open_stream, peek_header, read_log, seal_error, InFile, Keyring, LogEnd, LogSummary,

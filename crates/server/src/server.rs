@@ -502,10 +502,24 @@ pub fn run(startup: Startup) -> Result<(), String> {
         // Already logged, in Redis's words.
         fdlimit::Adjusted::TooLow(_) => std::process::exit(1),
     }
-    let listeners = crate::net::listeners::bind_at_startup(&config, config.port)?;
+    // A port that cannot be had stops the server with Redis's two lines in the log: the
+    // harness of Redis's test suite reads the second one to retry on another port.
+    let listen = |port: u16, kind: &str| match crate::net::listeners::bind_at_startup(&config, port)
+    {
+        Ok(listeners) => listeners,
+        Err(e) => {
+            log!(Warning, "Warning: {e}");
+            log!(
+                Warning,
+                "Failed listening on port {port} ({kind}), aborting."
+            );
+            std::process::exit(1)
+        }
+    };
+    let listeners = listen(config.port, "TCP");
     let metrics_listeners =
         crate::net::listeners::bind_at_startup(&config, config.observability.metrics_port)?;
-    let tls_listeners = crate::net::listeners::bind_at_startup(&config, config.tls.port as u16)?;
+    let tls_listeners = listen(config.tls.port as u16, "TLS");
     let unix_listener = bind_unix(&config)?;
     if listeners.is_empty() && tls_listeners.is_empty() && unix_listener.is_none() {
         return Err("Configured to not listen anywhere, exiting.".into());
@@ -529,12 +543,6 @@ pub fn run(startup: Startup) -> Result<(), String> {
     } else {
         Vec::new()
     };
-    server.memory.startup.store(crate::memory::used(), Relaxed);
-    crate::persistence::rdb::load_at_startup(&server);
-    let master = server.config.read().replicaof.clone();
-    if let Some((host, port)) = master {
-        crate::replication::replica::start(&server, host, port);
-    }
     log!(
         Notice,
         "redis-lite {LITE_VERSION} (Redis {REDIS_VERSION} compatible), build={} linkage={} {}, pid={}, port={port}, threads={threads}, config={}",
@@ -549,7 +557,15 @@ pub fn run(startup: Startup) -> Result<(), String> {
     } else {
         "standalone"
     };
+    // Before the data loads, as Redis: a load that fails (and exits) comes after the
+    // banner, whose PID line tells supervisors and test harnesses the server started.
     crate::log::banner(server.config.read().process.always_show_logo, port, mode);
+    server.memory.startup.store(crate::memory::used(), Relaxed);
+    crate::persistence::rdb::load_at_startup(&server);
+    let master = server.config.read().replicaof.clone();
+    if let Some((host, port)) = master {
+        crate::replication::replica::start(&server, host, port);
+    }
 
     crate::metrics::start(server.clone(), metrics_listeners)?;
 

@@ -47,10 +47,6 @@ const REFUSED: &[(&str, &str)] = &[
         "aof-flush-sleep",
         "the AOF is written by the event loops and a writer thread, with no flush pause",
     ),
-    (
-        "set-skip-checksum-validation",
-        "RDB and RESTORE checksums are always verified",
-    ),
     ("replicate", "replicas are fed from the journal only"),
     ("client-eviction", "there are no client eviction pools"),
     (
@@ -94,6 +90,10 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
                 .scripting
                 .deny_scripts_disabled
                 .store(atoi(ctx.arg(2)) != 0, Relaxed);
+            ctx.out.ok();
+        }
+        (b"set-skip-checksum-validation", 3) => {
+            redis_lite_persist::set_skip_checksum_validation(atoi(ctx.arg(2)) != 0);
             ctx.out.ok();
         }
         (b"pause-cron", 3) => {
@@ -685,6 +685,8 @@ fn debug_help(ctx: &mut Ctx<'_>) {
             "QUICKLIST-PACKED-THRESHOLD <size>",
             "    Sets the threshold for elements to be inserted as plain vs packed nodes",
             "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
+            "SET-SKIP-CHECKSUM-VALIDATION <0|1>",
+            "    Enables or disables checksum checks for RDB files and RESTORE's payload.",
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
             "STRINGMATCH-TEST",

@@ -78,7 +78,8 @@ pub enum Apply {
     /// The output limit pub/sub delivery checks.
     PubSubLimit,
     LogLevel,
-    /// The AOF: on or off, fsync policy, encryption.
+    /// The AOF: on or off, fsync policy, encryption, the clean-up of history files, timestamp
+    /// annotations.
     Aof,
     /// `maxmemory`, `maxkeys` and the eviction loop's knobs.
     EvictionLimits,
@@ -705,7 +706,8 @@ const APPEND_ONLY: &[Param] = &[
     memory_param!("auto-aof-rewrite-min-size", auto_aof_rewrite_min_size, 0, default "64mb"),
     bool_param!("aof-use-rdb-preamble", aof_use_rdb_preamble, default "yes", mutable true),
     bool_param!("aof-load-truncated", aof_load_truncated, default "yes", mutable true),
-    bool_param!("aof-timestamp-enabled", aof_timestamp_enabled, default "no", mutable true),
+    bool_param!("aof-timestamp-enabled", aof_timestamp_enabled, default "no", mutable true)
+        .informs(&[Apply::Aof]),
 ];
 
 /// Memory limits and eviction (`eviction.rs`, the engine's policies).
@@ -1111,7 +1113,8 @@ const TUNING: &[Param] = &[
     bool_param!("rdb-del-sync-files", tuning.rdb_del_sync_files, default "no", mutable true),
     bool_param!("rdb-save-incremental-fsync", tuning.rdb_save_incremental_fsync, default "yes", mutable true),
     bool_param!("aof-rewrite-incremental-fsync", tuning.aof_rewrite_incremental_fsync, default "yes", mutable true),
-    bool_param!("aof-disable-auto-gc", tuning.aof_disable_auto_gc, default "no", mutable true),
+    bool_param!("aof-disable-auto-gc", tuning.aof_disable_auto_gc, default "no", mutable true)
+        .informs(&[Apply::Aof]),
 ];
 
 /// The slow log, the latency monitor, latency tracking.

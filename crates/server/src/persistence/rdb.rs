@@ -313,6 +313,8 @@ pub fn cron(server: &Arc<Server>) {
 pub struct LoadStats {
     pub keys_loaded: u64,
     pub keys_expired: u64,
+    /// Empty collections in the file, left out as Redis leaves them out.
+    pub empty_keys_skipped: u64,
     /// The replication place the file recorded, if complete.
     pub replication: Option<ReplicationPlace>,
 }
@@ -401,9 +403,44 @@ impl<'s> KeyLoader<'s> {
                 .restore_library(&code, self.on_duplicate == OnDuplicate::Replace)
                 .map_err(|e| format!("Failed loading library: {e}"))?,
             Event::Aux { key, value } => self.replication.take_aux(&key, &value),
+            Event::EmptyKeySkipped(key) => {
+                // Redis names the first ten only.
+                if self.stats.empty_keys_skipped < 10 {
+                    log!(
+                        Warning,
+                        "rdbLoadObject skipping empty key: {}",
+                        String::from_utf8_lossy(&key)
+                    );
+                }
+                self.stats.empty_keys_skipped += 1;
+            }
             _ => {}
         }
         Ok(())
+    }
+
+    /// After the last event: records the counts for INFO and logs them as Redis does.
+    pub fn finish(&self) {
+        let p = &self.server.persistence;
+        let stats = &self.stats;
+        p.last_load_keys_loaded.store(stats.keys_loaded, Relaxed);
+        p.last_load_keys_expired.store(stats.keys_expired, Relaxed);
+        if stats.empty_keys_skipped > 0 {
+            log!(
+                Warning,
+                "Done loading RDB, keys loaded: {}, keys expired: {}, empty keys skipped: {}.",
+                stats.keys_loaded,
+                stats.keys_expired,
+                stats.empty_keys_skipped
+            );
+        } else {
+            log!(
+                Notice,
+                "Done loading RDB, keys loaded: {}, keys expired: {}.",
+                stats.keys_loaded,
+                stats.keys_expired
+            );
+        }
     }
 }
 
@@ -470,11 +507,9 @@ pub fn load(
         }
         e => format!("{} ({})", e, path.display()),
     })?;
+    keys.finish();
     let mut stats = keys.stats;
     stats.replication = keys.replication.place();
-    let p = &server.persistence;
-    p.last_load_keys_loaded.store(stats.keys_loaded, Relaxed);
-    p.last_load_keys_expired.store(stats.keys_expired, Relaxed);
     Ok(Some(stats))
 }
 

@@ -290,20 +290,6 @@ fn key_loader(server: &Server) -> KeyLoader<'_> {
     KeyLoader::new(server, OnDuplicate::Fail, false)
 }
 
-fn log_loaded(server: &Server, loader: &KeyLoader<'_>) {
-    let p = &server.persistence;
-    p.last_load_keys_loaded
-        .store(loader.stats.keys_loaded, Relaxed);
-    p.last_load_keys_expired
-        .store(loader.stats.keys_expired, Relaxed);
-    log!(
-        Notice,
-        "Done loading RDB, keys loaded: {}, keys expired: {}.",
-        loader.stats.keys_loaded,
-        loader.stats.keys_expired
-    );
-}
-
 /// After a load from the socket with the EOF framing: the mark must follow the snapshot.
 fn check_eof_mark(payload: &mut Payload<'_, '_>, framing: &Framing) -> Result<(), LinkError> {
     let Framing::EofMark(mark) = framing else {
@@ -346,7 +332,7 @@ fn load_from_socket(
     };
     match result {
         Ok(db) => {
-            log_loaded(server, &loader);
+            loader.finish();
             Ok(db)
         }
         Err(e) => {
@@ -379,7 +365,10 @@ fn load_swapping(
     let loaded = read_snapshot(server, &mut payload, |event| {
         if matches!(
             event,
-            Event::SelectDb(_) | Event::Entry { .. } | Event::Function(_)
+            Event::SelectDb(_)
+                | Event::Entry { .. }
+                | Event::Function(_)
+                | Event::EmptyKeySkipped(_)
         ) {
             staged.push(event);
         }
@@ -419,7 +408,7 @@ fn load_swapping(
             return Err(LinkError::Failed(String::new()));
         }
     }
-    log_loaded(server, &loader);
+    loader.finish();
     log!(
         Notice,
         "MASTER <-> REPLICA sync: Discarding old DB in background"
@@ -474,7 +463,7 @@ fn load_through_file(
             return Err(LinkError::Failed(String::new()));
         }
     };
-    log_loaded(server, &loader);
+    loader.finish();
     // Redis keeps the master's snapshot as its own; a server that seals its files at rest
     // does not keep a plain one.
     let kept = !sealed && std::fs::rename(&temp, dir.join(&dbfilename)).is_ok();

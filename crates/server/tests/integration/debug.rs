@@ -57,7 +57,6 @@ const NOT_SERVED: &[&str] = &[
     "RESTART",
     "SDSLEN",
     "SEGFAULT",
-    "SET-SKIP-CHECKSUM-VALIDATION",
     "STRUCTSIZE",
     "CLIENT-EVICTION",
     "CLUSTERLINK",

@@ -181,3 +181,62 @@ fn values_move_between_redis_and_redis_lite() {
     let redis_to_lite = Server::lite(&[]);
     transfer(&redis, &redis_to_lite);
 }
+
+/// Redis's corrupt-dump suite switches checksums off (DEBUG SET-SKIP-CHECKSUM-VALIDATION) to
+/// feed RESTORE damaged payloads without forging a CRC: the decoders alone must judge them.
+/// A quicklist node that is an empty ziplist is skipped (a list left with none is an empty
+/// key, refused), an empty plain node is bad data, and switching the checks back on refuses
+/// a wrong CRC again. A zipmap (Redis 2.x's hash) becomes a listpack hash; an empty one is
+/// bad data.
+#[test]
+fn damaged_payloads_with_checksums_skipped_are_judged_as_in_redis() {
+    let Some(redis) = Server::redis(&["--enable-debug-command", "yes"]) else {
+        println!("SKIPPED: redis-server is not on PATH (in damaged_payloads_with_checksums_skipped_are_judged_as_in_redis)");
+        return;
+    };
+    let lite = Server::lite(&["--enable-debug-command", "yes"]);
+    const EMPTY_ZIPLIST: &[u8] = b"\x0b\x00\x00\x00\x0a\x00\x00\x00\x00\x00\xff";
+    const ZIPLIST_A_B: &[u8] =
+        b"\x13\x00\x00\x00\x0e\x00\x00\x00\x02\x00\x00\x02\x61\x00\x04\x02\x62\x00\xff";
+    let footer = |body: &[u8]| [body, b"\x09\x00", &[0xAB; 8]].concat();
+    let only_empty_node = footer(&[b"\x0e\x01\x0b", EMPTY_ZIPLIST].concat());
+    let empty_then_full = footer(&[b"\x0e\x02\x0b", EMPTY_ZIPLIST, b"\x13", ZIPLIST_A_B].concat());
+    let empty_plain_node = footer(b"\x12\x01\x01\x00");
+    // Redis 2.x's hash encoding: f1=v1, f2=v2; and one with no pair.
+    let zipmap = footer(b"\x09\x10\x02\x02f1\x02\x00v1\x02f2\x02\x00v2\xff");
+    let empty_zipmap = footer(b"\x09\x02\x00\xff");
+    let replies = |server: &Server| {
+        let mut raw = server.raw();
+        raw.cmd(&["RPUSH", "source", "x", "y"]);
+        let mut unchecked = bulk_payload(&cmd(&mut raw, &[b"DUMP", b"source"]));
+        let crc_at = unchecked.len() - 8;
+        unchecked[crc_at..].fill(0);
+        let restore = |raw: &mut Raw, key: &[u8], payload: &[u8]| {
+            cmd(raw, &[b"RESTORE", key, b"0", payload, b"REPLACE"])
+        };
+        let mut out = vec![
+            restore(&mut raw, b"k", &unchecked),
+            cmd(&mut raw, &[b"DEBUG", b"SET-SKIP-CHECKSUM-VALIDATION", b"1"]),
+            restore(&mut raw, b"k", &unchecked),
+            cmd(&mut raw, &[b"LRANGE", b"k", b"0", b"-1"]),
+            restore(&mut raw, b"only-empty", &only_empty_node),
+            restore(&mut raw, b"empty-then-full", &empty_then_full),
+            cmd(&mut raw, &[b"LRANGE", b"empty-then-full", b"0", b"-1"]),
+            restore(&mut raw, b"empty-plain", &empty_plain_node),
+            restore(&mut raw, b"zipmap", &zipmap),
+            cmd(&mut raw, &[b"HGETALL", b"zipmap"]),
+            cmd(&mut raw, &[b"OBJECT", b"ENCODING", b"zipmap"]),
+            restore(&mut raw, b"empty-zipmap", &empty_zipmap),
+            cmd(&mut raw, &[b"DEBUG", b"SET-SKIP-CHECKSUM-VALIDATION", b"0"]),
+            restore(&mut raw, b"k2", &unchecked),
+        ];
+        out.push(cmd(&mut raw, &[b"KEYS", b"*empty*"]));
+        out
+    };
+    let expected = replies(&redis);
+    assert_eq!(
+        expected[5], b"+OK\r\n",
+        "Redis's own behaviour changed: {expected:?}"
+    );
+    assert_eq!(replies(&lite), expected);
+}

@@ -76,6 +76,12 @@ fn load_files(
     holding_gates: bool,
 ) -> Result<Option<LoadStats>, LoadError> {
     let config = server.config.read().clone();
+    super::upgrade_old_style(&config).map_err(|e| {
+        LoadError(format!(
+            "Can't migrate the old-style AOF {} into {}: {e}",
+            config.appendfilename, config.appenddirname
+        ))
+    })?;
     let dir = aof_dir(&config);
     let manifest_path = dir.join(manifest_name(&config.appendfilename));
     let text = match std::fs::read(&manifest_path) {
@@ -92,15 +98,11 @@ fn load_files(
     let files: Vec<_> = manifest.load_order().collect();
     let mut total = 0;
     for file in &files {
-        let kind = if manifest.base.as_ref() == Some(*file) {
-            "base"
-        } else {
-            "incr"
-        };
         let meta = std::fs::metadata(dir.join(&file.name)).map_err(|e| {
             LoadError(format!(
-                "The {kind} AOF file {} doesn't exist ({e})",
-                file.name
+                "Unable to obtain the AOF file {} length. stat: {}",
+                file.name,
+                crate::error::strerror(&e)
             ))
         })?;
         total += meta.len();

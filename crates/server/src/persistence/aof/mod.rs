@@ -113,6 +113,11 @@ struct Files {
     postponed_since: Option<Instant>,
     /// When a write error was last logged, to log one a while as Redis does.
     error_logged: Option<Instant>,
+    /// `aof-timestamp-enabled`, as the writer last read it.
+    annotate: bool,
+    /// The Unix second of the last `#TS:` annotation: one goes before the first write of
+    /// each new second, as Redis writes them.
+    annotated_secs: u64,
 }
 
 impl Files {
@@ -137,6 +142,8 @@ impl Files {
             unsynced: false,
             postponed_since: None,
             error_logged: None,
+            annotate: false,
+            annotated_secs: 0,
         })
     }
 
@@ -153,6 +160,31 @@ impl Files {
         file.sync_all()?;
         std::fs::rename(&temp, self.path(&manifest_name(&self.prefix)))?;
         sync_dir(&self.dir)
+    }
+
+    /// Deletes the history files (what rewrites replaced) and drops them from the manifest, as
+    /// Redis's automatic clean-up does.
+    fn delete_history(&mut self) -> io::Result<()> {
+        if self.manifest.history.is_empty() {
+            return Ok(());
+        }
+        for file in std::mem::take(&mut self.manifest.history) {
+            // A name the manifest lists again (a rewrite reusing it) is live, not history.
+            if self
+                .manifest
+                .load_order()
+                .any(|live| live.name == file.name)
+            {
+                continue;
+            }
+            log!(
+                Notice,
+                "Removing the history file {} in the background",
+                file.name
+            );
+            let _ = std::fs::remove_file(self.path(&file.name));
+        }
+        self.persist_manifest()
     }
 
     /// Starts appending to incremental file `seq` (creating it, sealed with `seal`), listing
@@ -257,9 +289,15 @@ impl Files {
         if n == 0 {
             return Ok(());
         }
+        let now_secs = redis_lite_engine::now_ms() / 1000;
+        let annotated = (self.annotate && now_secs > self.annotated_secs).then(|| {
+            let mut batch = format!("#TS:{now_secs}\r\n").into_bytes();
+            batch.extend_from_slice(&self.unwritten[..n]);
+            batch
+        });
         let (file, seq) = self.incr.as_mut().expect("an incremental file is open");
         let len_before = file.file().metadata().ok().map(|m| m.len());
-        if let Err(e) = file.write(&self.unwritten[..n]) {
+        if let Err(e) = file.write(annotated.as_deref().unwrap_or(&self.unwritten[..n])) {
             if let Some(len) = len_before {
                 let path = self.dir.join(incr_name(&self.prefix, *seq));
                 if let Err(e) = file.rollback(len, &path) {
@@ -273,6 +311,9 @@ impl Files {
             return Err(e);
         }
         self.unsynced = true;
+        if annotated.is_some() {
+            self.annotated_secs = now_secs;
+        }
         self.unwritten_from += n as u64;
         if n == self.unwritten.len() {
             // Dropped rather than kept: the journal's buffer grows again from empty, so a burst
@@ -401,6 +442,45 @@ pub fn aof_dir(config: &Config) -> PathBuf {
     Path::new(&config.dir).join(&config.appenddirname)
 }
 
+/// An AOF of Redis before 7.0 (`dir/appendfilename`, which no manifest lists yet) becomes the
+/// base of the AOF directory, as Redis 7.0 upgrades one: the manifest names it, then it moves
+/// into the directory. Redis's three cases: no directory, a directory whose manifest lists no
+/// file, or one whose only file is that base, missing from the directory (an upgrade cut
+/// short between the manifest and the move).
+fn upgrade_old_style(config: &Config) -> io::Result<()> {
+    let old = Path::new(&config.dir).join(&config.appendfilename);
+    if !old.is_file() {
+        return Ok(());
+    }
+    let dir_existed = aof_dir(config).is_dir();
+    let mut files = Files::open_dir(config)?;
+    let manifest = &files.manifest;
+    let lists_nothing = manifest.base.is_none() && manifest.incr.is_empty();
+    let cut_short = manifest.incr.is_empty()
+        && manifest
+            .base
+            .as_ref()
+            .is_some_and(|base| base.name == config.appendfilename)
+        && !files.path(&config.appendfilename).exists();
+    if dir_existed && !lists_nothing && !cut_short {
+        return Ok(());
+    }
+    files.manifest.base = Some(ManifestFile {
+        name: config.appendfilename.clone(),
+        seq: 1,
+        kind: FileKind::Base,
+    });
+    files.persist_manifest()?;
+    std::fs::rename(&old, files.path(&config.appendfilename))?;
+    log!(
+        Notice,
+        "Successfully migrated an old-style AOF file ({}) into the AOF directory ({}).",
+        config.appendfilename,
+        config.appenddirname
+    );
+    Ok(())
+}
+
 pub struct Aof {
     /// Whether writes are logged. It changes only at a rewrite's cut (every shard locked) or
     /// when AOF is switched off, so each write is either in the log or in the base. The
@@ -425,6 +505,10 @@ pub struct Aof {
     pub rewrite: rewrite::Control,
     /// Set once the writer and rewrite threads run; before that (loading) nothing is logged.
     started: AtomicBool,
+    /// `aof-disable-auto-gc` as last applied, to notice when it is switched off.
+    auto_gc_disabled: AtomicBool,
+    /// `aof-timestamp-enabled`: a `#TS:<unix time>` line before each new second's writes.
+    timestamps: AtomicBool,
     /// The errno of the last write when it failed, else 0.
     write_errno: AtomicI32,
     /// Writes made without waiting any longer for a background fsync (`aof_delayed_fsync`).
@@ -517,6 +601,8 @@ impl Aof {
             files: Mutex::new(None),
             rewrite: rewrite::Control::default(),
             started: AtomicBool::new(false),
+            auto_gc_disabled: AtomicBool::new(false),
+            timestamps: AtomicBool::new(false),
             write_errno: AtomicI32::new(0),
             delayed_fsyncs: AtomicU64::new(0),
             current_size: AtomicU64::new(0),
@@ -694,6 +780,7 @@ impl Aof {
     /// fsyncs by policy. The cut is forgotten only once the new file is open, so a failed write
     /// retries it.
     fn write_out(&self, f: &mut Files) -> io::Result<()> {
+        f.annotate = self.timestamps.load(Relaxed);
         let cut = self.cut.lock().clone();
         if let Some(cut) = cut.filter(|c| c.at <= f.unwritten_end()) {
             f.write_unwritten((cut.at - f.unwritten_from) as usize)?;
@@ -813,8 +900,18 @@ impl Aof {
             .store(config.no_appendfsync_on_rewrite, Relaxed);
         let encryption_switched =
             self.encryption.swap(config.encryption, Relaxed) != config.encryption;
+        self.timestamps.store(config.aof_timestamp_enabled, Relaxed);
+        let gc_disabled = config.tuning.aof_disable_auto_gc;
+        let gc_enabled_now = self.auto_gc_disabled.swap(gc_disabled, Relaxed) && !gc_disabled;
         if !self.started.load(Relaxed) {
             return;
+        }
+        if gc_enabled_now {
+            if let Some(files) = self.files.lock().as_mut() {
+                if let Err(e) = files.delete_history() {
+                    log!(Warning, "Error deleting the AOF history files: {e}");
+                }
+            }
         }
         if encryption_switched && self.is_on() {
             // An open file cannot change between plaintext and sealed; a rewrite switches
@@ -868,6 +965,9 @@ pub fn start(server: &Arc<Server>) -> io::Result<()> {
         let mut files = Files::open_dir(&config)?;
         if files.manifest.base.is_some() || !files.manifest.incr.is_empty() {
             files.resume(&config)?;
+            if !config.tuning.aof_disable_auto_gc {
+                files.delete_history()?;
+            }
             server.aof.current_size.store(files.size(), Relaxed);
             server.aof.base_size.store(files.size(), Relaxed);
             *server.aof.files.lock() = Some(files);

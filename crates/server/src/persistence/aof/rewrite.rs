@@ -107,8 +107,11 @@ impl Control {
         self.wake.notify_one();
     }
 
+    /// Running, or queued for the rewrite thread: BGREWRITEAOF's caller must see it begun, as
+    /// Redis's fork has begun it before the reply.
     pub fn in_progress(&self) -> bool {
-        self.state.lock().running.is_some()
+        let state = self.state.lock();
+        state.running.is_some() || state.requested
     }
 
     /// Whether AOF is being switched on (its first base is queued or being written).
@@ -141,7 +144,7 @@ impl Control {
     pub fn info(&self) -> Info {
         let state = self.state.lock();
         Info {
-            in_progress: state.running.is_some(),
+            in_progress: state.running.is_some() || state.requested,
             scheduled: state.requested && state.running.is_some(),
             last_time_sec: state.last_time_sec.map_or(-1, |s| s as i64),
             current_time_sec: state.running.map_or(-1, |t| t.elapsed().as_secs() as i64),
@@ -302,13 +305,24 @@ fn rewrite_in_slot(
     };
     let name = base_name(&f.prefix, base_seq, rdb);
     std::fs::rename(&temp, f.path(&name))?;
-    let old: Vec<String> = f.manifest.load_order().map(|f| f.name.clone()).collect();
+    // The files the new base replaces become history, newest first as Redis lists them (the
+    // old base, then each replaced incremental file, each put in front), and are deleted at
+    // once unless `aof-disable-auto-gc`.
+    let mut replaced: Vec<ManifestFile> = f.manifest.base.take().into_iter().collect();
+    let (kept, rewritten) = std::mem::take(&mut f.manifest.incr)
+        .into_iter()
+        .partition(|i| i.seq >= incr_seq && !start);
+    f.manifest.incr = kept;
+    replaced.extend(rewritten);
+    for mut file in replaced {
+        file.kind = FileKind::History;
+        f.manifest.history.insert(0, file);
+    }
     f.manifest.base = Some(ManifestFile {
         name,
         seq: base_seq,
         kind: FileKind::Base,
     });
-    f.manifest.incr.retain(|i| i.seq >= incr_seq);
     if start {
         f.manifest.incr = vec![ManifestFile {
             name: redis_lite_persist::aof::incr_name(&f.prefix, incr_seq),
@@ -317,9 +331,8 @@ fn rewrite_in_slot(
         }];
     }
     f.persist_manifest()?;
-    let kept: Vec<&str> = f.manifest.load_order().map(|f| f.name.as_str()).collect();
-    for name in old.iter().filter(|n| !kept.contains(&n.as_str())) {
-        let _ = std::fs::remove_file(f.path(name));
+    if !config.tuning.aof_disable_auto_gc {
+        f.delete_history()?;
     }
     let size = f.size();
     aof.current_size.store(size, Relaxed);
@@ -356,6 +369,11 @@ fn write_base(
         } = base;
         let mut file = file;
         let mut buf = Vec::new();
+        // A command-form base opens with its time when annotations are on, as Redis's does.
+        if server.config.read().aof_timestamp_enabled {
+            let now_secs = redis_lite_engine::now_ms() / 1000;
+            buf.extend_from_slice(format!("#TS:{now_secs}\r\n").as_bytes());
+        }
         for code in &functions {
             encode_command(&mut buf, &[b"FUNCTION".as_slice(), b"LOAD", code]);
         }
@@ -373,6 +391,9 @@ fn write_base(
                 buf.clear();
             }
         }
+        // What no database's keys carried out: the annotation and functions of a base
+        // without keys.
+        file.write_all(&buf)?;
         server.observability.latency.record(
             crate::observability::latency::SNAPSHOT_HOLD,
             snapshot.longest_hold(),
