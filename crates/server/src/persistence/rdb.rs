@@ -85,10 +85,17 @@ pub fn write_snapshot<W: Write>(
             for e in snapshot.take_shard(shard, db) {
                 w.entry(&e.key, &e.value, e.expire_at_ms)?;
                 progress.keys_done.fetch_add(1, Relaxed);
-                // After each key, as Redis's saving child sleeps: an abort (shutdown, FLUSHALL)
-                // then waits one key's delay, not a whole shard's.
+                // After each key, as Redis's saving child sleeps; in slices, so an abort
+                // (shutdown, FLUSHALL) is not held up by a long delay, as Redis kills its child.
                 if key_delay_us > 0 {
-                    std::thread::sleep(Duration::from_micros(key_delay_us as u64));
+                    let until = Instant::now() + Duration::from_micros(key_delay_us as u64);
+                    while !progress.abort.load(Relaxed) {
+                        let left = until.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        std::thread::sleep(left.min(Duration::from_millis(10)));
+                    }
                     if progress.abort.load(Relaxed) {
                         return Err(aborted());
                     }
