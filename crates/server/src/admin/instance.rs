@@ -154,6 +154,7 @@ fn config_resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.server.memory.peak.store(crate::memory::used(), Relaxed);
     ctx.server.keyspace.reset_lazyfree_stats();
     ctx.server.observability.histograms.reset();
+    ctx.server.replication.master.reset_stats();
     ctx.out.ok();
     Ok(())
 }

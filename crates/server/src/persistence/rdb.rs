@@ -320,6 +320,9 @@ pub fn cron(server: &Arc<Server>) {
 pub struct LoadStats {
     pub keys_loaded: u64,
     pub keys_expired: u64,
+    /// The keys dropped for a TTL that had passed (database, key): a master that takes up the
+    /// file's replication place sends its replicas their deletion.
+    pub expired_keys: Vec<(usize, Vec<u8>)>,
     /// The replication place the file recorded, if complete.
     pub replication: Option<ReplicationPlace>,
 }
@@ -382,6 +385,7 @@ impl<'s> KeyLoader<'s> {
                 let expire_at = expire_at_ms.map_or(0, |ms| ms.max(1) as u64);
                 if self.skip_expired && expire_at != 0 && expire_at <= self.now {
                     self.stats.keys_expired += 1;
+                    self.stats.expired_keys.push((self.db, key));
                     return Ok(());
                 }
                 let mut locked = self.server.keyspace.lock_keys([key.as_slice()]);
@@ -524,7 +528,11 @@ pub fn load_at_startup(server: &Arc<Server>) {
                             // Only a snapshot's place is taken up, not an AOF preamble's,
                             // as in Redis.
                             if let Some(place) = stats.replication {
-                                crate::replication::restore_place(&server, place);
+                                crate::replication::restore_place(
+                                    &server,
+                                    place,
+                                    &stats.expired_keys,
+                                );
                             }
                         }
                         Ok(None) => {}

@@ -176,6 +176,17 @@ impl Master {
             .count()
     }
 
+    /// CONFIG RESETSTAT: the sync counters back to zero.
+    pub fn reset_stats(&self) {
+        for counter in [
+            &self.sync_full,
+            &self.sync_partial_ok,
+            &self.sync_partial_err,
+        ] {
+            counter.store(0, Relaxed);
+        }
+    }
+
     pub fn good_replicas(&self) -> u64 {
         self.good_replicas.load(Relaxed)
     }
