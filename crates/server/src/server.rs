@@ -624,8 +624,14 @@ pub fn run(startup: Startup) -> Result<(), String> {
                 let save = has("save") || (!has("nosave") && !config.save_rules.is_empty());
                 (crate::shutdown::Plan { save, force: has("force") }, has("now"))
             };
-            // A second signal while the first waits for the replicas changes nothing.
-            server.shutdown.begin(&server, reason, plan, now, None);
+            log!(Warning, "{reason}");
+            // A second SIGINT while the first shutdown waits for the replicas ends the process
+            // at once, as a second Ctrl-C does Redis; a second SIGTERM changes nothing.
+            if server.shutdown.remaining_ms().is_some() && reason.contains("SIGINT") {
+                log!(Warning, "You insist... exiting now.");
+                std::process::exit(1);
+            }
+            server.shutdown.begin(&server, plan, now, None);
         }
     })
 }

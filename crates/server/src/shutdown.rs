@@ -55,7 +55,6 @@ impl Shutdown {
     pub fn begin(
         &self,
         server: &Server,
-        reason: &str,
         plan: Plan,
         now: bool,
         client: Option<&Arc<Waiter>>,
@@ -65,7 +64,7 @@ impl Shutdown {
             waiting.clients.extend(client.cloned());
             return true;
         }
-        log!(Warning, "{reason}");
+        log!(Warning, "User requested shutdown...");
         let timeout_secs = server.config.read().process.shutdown_timeout;
         let offset = server.replication.backlog.pull();
         if !now && timeout_secs != 0 && !server.replication.master.all_acknowledged(offset) {

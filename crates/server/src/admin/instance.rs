@@ -341,7 +341,6 @@ fn shutdown(ctx: &mut Ctx<'_>) -> CmdResult {
         force: has("FORCE"),
     };
     let now = has("NOW");
-    let reason = "User requested shutdown...";
     // Inside a transaction or a script nothing waits, as for Redis's clients that may not block.
     if ctx.client.mode.nested() {
         if !now {
@@ -349,7 +348,7 @@ fn shutdown(ctx: &mut Ctx<'_>) -> CmdResult {
                 "SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client",
             ));
         }
-        server.shutdown.begin(server, reason, plan, now, None);
+        server.shutdown.begin(server, plan, now, None);
         return Err(CommandError::err(crate::shutdown::FAILED));
     }
     // The client waits blocked while the shutdown waits for the replicas; it is answered only
@@ -362,10 +361,7 @@ fn shutdown(ctx: &mut Ctx<'_>) -> CmdResult {
         None,
     );
     let waiter = ctx.client.blocked.as_ref().map(|b| b.waiter.clone());
-    if !server
-        .shutdown
-        .begin(server, reason, plan, now, waiter.as_ref())
-    {
+    if !server.shutdown.begin(server, plan, now, waiter.as_ref()) {
         if let Some(waiter) = waiter {
             waiter.wake(Wake::Timeout);
         }

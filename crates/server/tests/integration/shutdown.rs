@@ -26,12 +26,24 @@ fn start_waiting_shutdown(set: &Replicated) -> Raw {
     let mut shutdown = set.master.raw();
     shutdown.set_read_timeout(TIMEOUT);
     shutdown.send(&encode(&[b"SHUTDOWN"]));
+    wait_for_waiting_shutdown(set);
+    shutdown
+}
+
+fn wait_for_waiting_shutdown(set: &Replicated) {
     let mut raw = set.master.raw();
     wait_until("the shutdown to wait for the replica", TIMEOUT, || {
         raw.cmd_text(&["INFO", "server"])
             .contains("shutdown_in_milliseconds:")
     });
-    shutdown
+}
+
+fn signal(pid: u32, signal: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {signal} {pid}");
 }
 
 #[test]
@@ -93,5 +105,24 @@ fn shutdown_abort_answers_the_waiting_shutdown_and_resumes_writes() {
     ];
     for (program, replies) in transcripts {
         assert_eq!(replies, expected, "{program:?}");
+    }
+}
+
+/// SIGTERM waits for the replica as SHUTDOWN does; a SIGINT meanwhile ends the process at once
+/// with status 1 (a second Ctrl-C).
+#[test]
+fn a_sigint_ends_a_shutdown_that_waits_at_once() {
+    for program in [Program::Lite, Program::Redis] {
+        let Some(mut set) = pair(program) else {
+            continue;
+        };
+        let frozen = set.replicas[0].freeze();
+        assert_eq!(reply(&mut set.master.raw(), &["INCR", "k"]), ":1");
+        signal(set.master.pid(), "-TERM");
+        wait_for_waiting_shutdown(&set);
+        signal(set.master.pid(), "-INT");
+        let status = set.master.wait_exit(TIMEOUT);
+        assert_eq!(status.and_then(|s| s.code()), Some(1), "{program:?}");
+        drop(frozen);
     }
 }
