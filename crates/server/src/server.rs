@@ -631,7 +631,7 @@ pub fn run(startup: Startup) -> Result<(), String> {
                 log!(Warning, "You insist... exiting now.");
                 std::process::exit(1);
             }
-            server.shutdown.begin(&server, plan, now, None);
+            server.shutdown.begin(&server, plan, now, || None);
         }
     })
 }

@@ -50,18 +50,18 @@ impl Shutdown {
     }
 
     /// Starts a shutdown: the process exits here unless it waits for the replicas (true; also
-    /// when one already waits) or failed (false, logged). `client` is a SHUTDOWN client's
-    /// waiter, blocked until a shutdown that waits ends without exiting.
+    /// when one already waits) or failed (false, logged). When it waits, `block` blocks the
+    /// SHUTDOWN client, if there is one, until the shutdown ends without exiting.
     pub fn begin(
         &self,
         server: &Server,
         plan: Plan,
         now: bool,
-        client: Option<&Arc<Waiter>>,
+        block: impl FnOnce() -> Option<Arc<Waiter>>,
     ) -> bool {
         let mut waiting = self.waiting.lock();
         if let Some(waiting) = waiting.as_mut() {
-            waiting.clients.extend(client.cloned());
+            waiting.clients.extend(block());
             return true;
         }
         log!(Warning, "User requested shutdown...");
@@ -71,7 +71,7 @@ impl Shutdown {
             *waiting = Some(Waiting {
                 plan,
                 deadline: Instant::now() + Duration::from_secs(timeout_secs as u64),
-                clients: client.cloned().into_iter().collect(),
+                clients: block().into_iter().collect(),
             });
             server.replication.master.request_ack(server);
             server

@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::admin::clients::{db_in_range, db_index_arg};
 use crate::args::reply_help;
-use crate::blocking::{Wake, WakeOrder};
+use crate::blocking::WakeOrder;
 use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::CommandSpec;
@@ -342,29 +342,29 @@ fn shutdown(ctx: &mut Ctx<'_>) -> CmdResult {
     };
     let now = has("NOW");
     // Inside a transaction or a script nothing waits, as for Redis's clients that may not block.
-    if ctx.client.mode.nested() {
-        if !now {
-            return Err(CommandError::err(
-                "SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client",
-            ));
-        }
-        server.shutdown.begin(server, plan, now, None);
-        return Err(CommandError::err(crate::shutdown::FAILED));
+    let nested = ctx.client.mode.nested();
+    if nested && !now {
+        return Err(CommandError::err(
+            "SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client",
+        ));
     }
-    // The client waits blocked while the shutdown waits for the replicas; it is answered only
+    // While the shutdown waits for the replicas the client waits blocked; it is answered only
     // if the server does not exit.
-    ctx.block_as(
-        &[],
-        0,
-        |out| out.error(&format!("ERR {}", crate::shutdown::FAILED)),
-        WakeOrder::Broadcast,
-        None,
-    );
-    let waiter = ctx.client.blocked.as_ref().map(|b| b.waiter.clone());
-    if !server.shutdown.begin(server, plan, now, waiter.as_ref()) {
-        if let Some(waiter) = waiter {
-            waiter.wake(Wake::Timeout);
+    let waits = server.shutdown.begin(server, plan, now, || {
+        if nested {
+            return None;
         }
+        ctx.block_as(
+            &[],
+            0,
+            |out| out.error(&format!("ERR {}", crate::shutdown::FAILED)),
+            WakeOrder::Broadcast,
+            None,
+        );
+        ctx.client.blocked.as_ref().map(|b| b.waiter.clone())
+    });
+    match waits && !nested {
+        true => Ok(()),
+        false => Err(CommandError::err(crate::shutdown::FAILED)),
     }
-    Ok(())
 }
