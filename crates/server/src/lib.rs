@@ -42,6 +42,8 @@
 //! - [`proctitle`]: the process title (`proc-title-template`), hiding the command line.
 //! - [`process`]: daemonizing, the pid file, service-manager notifications, the OOM score,
 //!   the crash log.
+//! - [`shutdown`]: SHUTDOWN and the shutdown signals: waiting for the replicas to catch up,
+//!   SHUTDOWN ABORT, the last save.
 //! - [`monitor`]: MONITOR, and the lines `dispatch::call` feeds to the clients monitoring.
 //! - [`eviction`]: keeping to `maxmemory` and `maxkeys` (the policies are in the engine).
 //! - [`journal`]: the ordered stream of every write's records (SELECT and MULTI/EXEC framing,
@@ -86,6 +88,7 @@ pub mod pubsub;
 pub mod replication;
 pub mod scripting;
 pub mod server;
+pub mod shutdown;
 pub mod stats;
 pub mod tracking;
 pub mod txn;

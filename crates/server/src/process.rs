@@ -1,6 +1,6 @@
 //! The process's relations with the system, as Redis has them: detaching (`daemonize`), the
 //! pid file, telling a service manager it is ready (`supervised`), the kernel's OOM score
-//! (`oom-score-adj`), and the crash log a panic leaves (`crash-log-enabled`).
+//! (`oom-score-adj`), and the crash log a panic or a fatal signal leaves (`crash-log-enabled`).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
@@ -183,25 +183,76 @@ pub fn apply(config: &Config, config_file: Option<&std::path::Path>) {
     crate::proctitle::apply(None, config, config_file);
 }
 
-/// Installs the panic hook: with `crash-log-enabled yes` a panic is reported in the server's
-/// log (which a daemon's standard error does not reach) with its backtrace, then handled as
-/// before.
+/// Installs the crash log: with `crash-log-enabled yes` a panic, or a fatal signal (SIGSEGV,
+/// SIGBUS, SIGFPE, SIGILL, SIGABRT, as Redis catches them), is reported in the server's log
+/// (which a daemon's standard error does not reach) with its backtrace, then handled as before:
+/// a signal still ends the process as it would have.
 pub fn install_crash_log() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if CRASH_LOG.load(Relaxed) {
             let thread = std::thread::current();
-            log!(
-                Warning,
-                "=== REDIS-LITE BUG REPORT START: Cut & paste starting from here ===\n\
-                 Panic in thread {}: {info}\n------ STACK TRACE ------\n{}\n\
-                 === REDIS-LITE BUG REPORT END. Make sure to include from START to END. ===",
-                thread.name().unwrap_or("unnamed"),
-                std::backtrace::Backtrace::force_capture()
-            );
+            bug_report(format_args!(
+                "Panic in thread {}: {info}",
+                thread.name().unwrap_or("unnamed")
+            ));
         }
         previous(info);
     }));
+    for signal in [
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGFPE,
+        libc::SIGILL,
+        libc::SIGABRT,
+    ] {
+        // SAFETY: a plain sigaction with a handler of the right signature; SA_RESETHAND puts
+        // the default action back on entry, so the same fault inside the report ends the
+        // process instead of looping. It runs on the thread's own stack: the report needs
+        // more than an alternate signal stack holds.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_fatal_signal as *const () as usize;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_RESETHAND;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// The bug report: what happened, then the backtrace of the thread it happened on.
+fn bug_report(what: std::fmt::Arguments<'_>) {
+    log!(
+        Warning,
+        "=== REDIS-LITE BUG REPORT START: Cut & paste starting from here ===\n\
+         {what}\n------ STACK TRACE ------\n{}\n\
+         === REDIS-LITE BUG REPORT END. Make sure to include from START to END. ===",
+        std::backtrace::Backtrace::force_capture()
+    );
+}
+
+/// A fatal signal: the report (best effort, as Redis's: it allocates, which a fault inside the
+/// allocator could not survive), then the signal again, which now takes its default action
+/// (the faulting instruction, run again, raises it anew).
+extern "C" fn on_fatal_signal(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    _: *mut libc::c_void,
+) {
+    // Another fatal signal while reporting (a fault inside the report) only ends the process.
+    static REPORTING: AtomicBool = AtomicBool::new(false);
+    if CRASH_LOG.load(Relaxed) && !REPORTING.swap(true, Relaxed) {
+        // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+        let code = unsafe { (*info).si_code };
+        bug_report(format_args!(
+            "redis-lite {} crashed by signal: {signal}, si_code: {code}",
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
+    // SAFETY: raise is async-signal-safe; the signal stays blocked until the handler returns.
+    unsafe {
+        libc::raise(signal);
+    }
 }
 
 #[cfg(test)]

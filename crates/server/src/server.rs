@@ -85,6 +85,7 @@ pub struct Server {
     pub tls_listeners: crate::net::listeners::Listeners,
     /// The TLS contexts new connections and links use, which CONFIG SET tls-* rebuilds.
     pub tls: crate::net::tls::Tls,
+    pub shutdown: crate::shutdown::Shutdown,
 }
 
 /// What names this server instance to clients.
@@ -217,6 +218,7 @@ impl Server {
             acl: crate::acl::Acl::new(&config.requirepass),
             tls_listeners: crate::net::listeners::Listeners::tls(),
             tls: Default::default(),
+            shutdown: Default::default(),
             config: LiveConfig::new(config, config_file),
         };
         server
@@ -303,12 +305,19 @@ impl Server {
         self.clients.remove(id);
     }
 
-    /// Stops the process: a background snapshot is abandoned and, with `save`, the dataset is
-    /// saved first. Returns only when that save failed and `force` is off: the server then
-    /// keeps running, as Redis does.
-    pub fn shutdown(&self, reason: &str, save: bool, force: bool) {
-        log!(Warning, "{reason}");
+    /// Stops the process (a shutdown's last step, see `shutdown`): a background snapshot is
+    /// abandoned and, with `save`, the dataset is saved first. Returns only when that save or
+    /// an initial AOF still being written stops it and `force` is off: the server then keeps
+    /// running, as Redis does.
+    pub fn exit(&self, save: bool, force: bool) {
         crate::process::notify("STOPPING=1\n");
+        if self.aof.rewrite.enabling() {
+            if !force {
+                log!(Warning, "Writing initial AOF, can't exit.");
+                return;
+            }
+            log!(Warning, "Writing initial AOF. Exit anyway.");
+        }
         if self.persistence.current().is_some() {
             log!(
                 Warning,
@@ -627,7 +636,7 @@ pub fn run(startup: Startup) -> Result<(), String> {
                 _ = term.recv() => "Received SIGTERM scheduling shutdown...",
                 _ = int.recv() => "Received SIGINT scheduling shutdown...",
             };
-            let (save, force) = {
+            let (plan, now) = {
                 let config = server.config.read();
                 let flags = if reason.contains("SIGTERM") {
                     &config.process.shutdown_on_sigterm
@@ -635,16 +644,19 @@ pub fn run(startup: Startup) -> Result<(), String> {
                     &config.process.shutdown_on_sigint
                 };
                 // `shutdown-on-sig*`: SHUTDOWN's flags; `default` saves when there are save
-                // points. NOW changes nothing here: shutdown never waits for replicas.
+                // points.
                 let has = |flag: &str| flags.split(' ').any(|f| f == flag);
                 let save = has("save") || (!has("nosave") && !config.save_rules.is_empty());
-                (save, has("force"))
+                (crate::shutdown::Plan { save, force: has("force") }, has("now"))
             };
-            server.shutdown(reason, save, force);
-            log!(
-                Warning,
-                "SIGTERM received but errors trying to shut down the server, check the logs for more information"
-            );
+            log!(Warning, "{reason}");
+            // A second SIGINT while the first shutdown waits for the replicas ends the process
+            // at once, as a second Ctrl-C does Redis; a second SIGTERM changes nothing.
+            if server.shutdown.remaining_ms().is_some() && reason.contains("SIGINT") {
+                log!(Warning, "You insist... exiting now.");
+                std::process::exit(1);
+            }
+            server.shutdown.begin(&server, plan, now, || None);
         }
     })
 }
@@ -867,6 +879,7 @@ fn cron(server: Arc<Server>) {
             crate::eviction::cron(&server, period / 4);
             crate::replication::master::cron(&server);
         }
+        server.shutdown.cron(&server);
         server.tracking.after_batch();
         crate::memory::clients::cron(&server);
         if !server.persistence.is_loading() {

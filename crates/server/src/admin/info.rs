@@ -252,6 +252,9 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             );
             field!("threads:{}", config.threads);
             field!("io_threads_active:0");
+            if let Some(ms) = server.shutdown.remaining_ms() {
+                field!("shutdown_in_milliseconds:{ms}");
+            }
         }
         "clients" => {
             field!("# Clients");

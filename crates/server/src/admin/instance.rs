@@ -4,6 +4,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::admin::clients::{db_in_range, db_index_arg};
 use crate::args::reply_help;
+use crate::blocking::WakeOrder;
 use crate::command::acl;
 use crate::command::flags::*;
 use crate::command::CommandSpec;
@@ -151,6 +152,7 @@ fn config_resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.server.memory.peak.store(crate::memory::used(), Relaxed);
     ctx.server.keyspace.reset_lazyfree_stats();
     ctx.server.observability.histograms.reset();
+    ctx.server.replication.master.reset_stats();
     ctx.out.ok();
     Ok(())
 }
@@ -317,19 +319,50 @@ fn shutdown(ctx: &mut Ctx<'_>) -> CmdResult {
     if (nosave && save) || (abort && ctx.arg_count() > 2) {
         return Err(CommandError::Syntax);
     }
+    let server = ctx.server;
     if abort {
-        // A shutdown here completes within the command, so none is ever in progress.
-        return Err(CommandError::err("No shutdown in progress."));
+        if !server.shutdown.abort(server) {
+            return Err(CommandError::err("No shutdown in progress."));
+        }
+        ctx.out.ok();
+        return Ok(());
     }
     // While a script is busy, only SHUTDOWN NOSAVE ends the server: a save now would keep
     // the script's half-done writes.
-    let running = &ctx.server.scripting.running;
+    let running = &server.scripting.running;
     if running.is_busy() && !nosave {
         return Err(running.busy_error());
     }
-    let force = (1..ctx.arg_count()).any(|i| ctx.arg_is(i, "FORCE"));
-    let save = save || (!nosave && !ctx.server.config.read().save_rules.is_empty());
-    ctx.server
-        .shutdown("User requested shutdown...", save, force);
-    Err(CommandError::err("Errors trying to SHUTDOWN. Check logs."))
+    let has = |word: &str| (1..ctx.arg_count()).any(|i| ctx.arg_is(i, word));
+    let plan = crate::shutdown::Plan {
+        save: save || (!nosave && !server.config.read().save_rules.is_empty()),
+        force: has("FORCE"),
+    };
+    let now = has("NOW");
+    // Inside a transaction or a script nothing waits, as for Redis's clients that may not block.
+    let nested = ctx.client.mode.nested();
+    if nested && !now {
+        return Err(CommandError::err(
+            "SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client",
+        ));
+    }
+    // While the shutdown waits for the replicas the client waits blocked; it is answered only
+    // if the server does not exit.
+    let waits = server.shutdown.begin(server, plan, now, || {
+        if nested {
+            return None;
+        }
+        ctx.block_as(
+            &[],
+            0,
+            |out| out.error(&format!("ERR {}", crate::shutdown::FAILED)),
+            WakeOrder::Broadcast,
+            None,
+        );
+        ctx.client.blocked.as_ref().map(|b| b.waiter.clone())
+    });
+    match waits && !nested {
+        true => Ok(()),
+        false => Err(CommandError::err(crate::shutdown::FAILED)),
+    }
 }

@@ -1,7 +1,8 @@
 //! Paused clients, as Redis 7.0 pauses them: `CLIENT PAUSE timeout [WRITE|ALL]` for a time, and
-//! FAILOVER, which pauses writes until its replicas caught up. Each purpose keeps its own pause
-//! (a later one for the same purpose only lengthens it or widens it from WRITE to ALL; CLIENT
-//! UNPAUSE lifts the command's, not FAILOVER's), and the strongest in force applies.
+//! FAILOVER and a shutdown, which pause writes until their replicas caught up. Each purpose
+//! keeps its own pause (a later one for the same purpose only lengthens it or widens it from
+//! WRITE to ALL; CLIENT UNPAUSE lifts the command's, not FAILOVER's), and the strongest in force
+//! applies.
 //!
 //! A held command waits, its connection reading nothing further, until the pause lifts; it then
 //! runs from the start of the pipeline, so a server that became a replica meanwhile answers it
@@ -41,6 +42,8 @@ pub enum PauseKind {
 pub enum Purpose {
     ClientCommand = 0,
     Failover = 1,
+    /// A shutdown waiting for the replicas to catch up.
+    Shutdown = 2,
 }
 
 #[derive(Default)]
@@ -56,7 +59,7 @@ pub struct ClientPause {
 #[derive(Default)]
 struct State {
     /// Each purpose's pause: its kind and its end (Unix ms).
-    purposes: [Option<(PauseKind, i64)>; 2],
+    purposes: [Option<(PauseKind, i64)>; 3],
     /// The clients whose command waits for the pause to lift; registered and woken under this
     /// lock, so none can register after the wake-up it would have needed.
     held: Vec<Weak<Waiter>>,

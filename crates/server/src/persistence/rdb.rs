@@ -85,10 +85,17 @@ pub fn write_snapshot<W: Write>(
             for e in snapshot.take_shard(shard, db) {
                 w.entry(&e.key, &e.value, e.expire_at_ms)?;
                 progress.keys_done.fetch_add(1, Relaxed);
-                // After each key, as Redis's saving child sleeps: an abort (shutdown, FLUSHALL)
-                // then waits one key's delay, not a whole shard's.
+                // After each key, as Redis's saving child sleeps; in slices, so an abort
+                // (shutdown, FLUSHALL) is not held up by a long delay, as Redis kills its child.
                 if key_delay_us > 0 {
-                    std::thread::sleep(Duration::from_micros(key_delay_us as u64));
+                    let until = Instant::now() + Duration::from_micros(key_delay_us as u64);
+                    while !progress.abort.load(Relaxed) {
+                        let left = until.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        std::thread::sleep(left.min(Duration::from_millis(10)));
+                    }
                     if progress.abort.load(Relaxed) {
                         return Err(aborted());
                     }
@@ -315,6 +322,9 @@ pub struct LoadStats {
     pub keys_expired: u64,
     /// Empty collections in the file, left out as Redis leaves them out.
     pub empty_keys_skipped: u64,
+    /// The keys dropped for a TTL that had passed (database, key): a master that takes up the
+    /// file's replication place sends its replicas their deletion.
+    pub expired_keys: Vec<(usize, Vec<u8>)>,
     /// The replication place the file recorded, if complete.
     pub replication: Option<ReplicationPlace>,
 }
@@ -377,6 +387,7 @@ impl<'s> KeyLoader<'s> {
                 let expire_at = expire_at_ms.map_or(0, |ms| ms.max(1) as u64);
                 if self.skip_expired && expire_at != 0 && expire_at <= self.now {
                     self.stats.keys_expired += 1;
+                    self.stats.expired_keys.push((self.db, key));
                     return Ok(());
                 }
                 let mut locked = self.server.keyspace.lock_keys([key.as_slice()]);
@@ -552,7 +563,11 @@ pub fn load_at_startup(server: &Arc<Server>) {
                             // Only a snapshot's place is taken up, not an AOF preamble's,
                             // as in Redis.
                             if let Some(place) = stats.replication {
-                                crate::replication::restore_place(&server, place);
+                                crate::replication::restore_place(
+                                    &server,
+                                    place,
+                                    &stats.expired_keys,
+                                );
                             }
                         }
                         Ok(None) => {}

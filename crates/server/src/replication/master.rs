@@ -103,6 +103,15 @@ impl Replica {
         }
     }
 
+    /// The state's name in INFO's `slaveN` lines and the log.
+    fn state_name(&self) -> &'static str {
+        match self.state() {
+            State::WaitBgsave => "wait_bgsave",
+            State::SendBulk => "send_bulk",
+            State::Online => "online",
+        }
+    }
+
     /// `ip:port`, as Redis names a replica in its log.
     fn name(&self) -> String {
         format!("{}:{}", self.ip, self.port)
@@ -167,6 +176,17 @@ impl Master {
             .count()
     }
 
+    /// CONFIG RESETSTAT: the sync counters back to zero.
+    pub fn reset_stats(&self) {
+        for counter in [
+            &self.sync_full,
+            &self.sync_partial_ok,
+            &self.sync_partial_err,
+        ] {
+            counter.store(0, Relaxed);
+        }
+    }
+
     pub fn good_replicas(&self) -> u64 {
         self.good_replicas.load(Relaxed)
     }
@@ -208,16 +228,21 @@ impl Master {
             .store(wanted > 0 && max_lag > 0 && good < wanted, Relaxed);
     }
 
-    /// A WAIT that blocked: woken at each ACK. Asks the replicas for one at once, as Redis
-    /// does, with `REPLCONF GETACK *` in the stream (once until an answer comes). Not while
-    /// writes are paused, as Redis: the stream's offset must stay where a failover saw it (the
-    /// replicas' own ACK each second wakes the WAIT).
+    /// A WAIT that blocked: woken at each ACK. Asks the replicas for one at once.
     pub fn wait_for_acks(&self, server: &Server, waiter: &Arc<Waiter>) {
         let mut waits = self.waits.lock();
         if !waits.iter().any(|w| w.as_ptr() == Arc::as_ptr(waiter)) {
             waits.push(Arc::downgrade(waiter));
         }
         drop(waits);
+        self.request_ack(server);
+    }
+
+    /// Asks the replicas for an ACK at once, as Redis does, with `REPLCONF GETACK *` in the
+    /// stream (once until an answer comes). Not while writes are paused, as Redis: the
+    /// stream's offset must stay where a failover saw it (the replicas' own ACK each second
+    /// comes all the same).
+    pub fn request_ack(&self, server: &Server) {
         if !server.pause.is_paused() && !self.getack_sent.swap(true, Relaxed) {
             server
                 .replication
@@ -269,15 +294,11 @@ impl Master {
         let replicas = self.replicas.lock();
         let now = redis_lite_engine::now_ms();
         for (i, r) in replicas.iter().enumerate() {
-            let state = match r.state() {
-                State::WaitBgsave => "wait_bgsave",
-                State::SendBulk => "send_bulk",
-                State::Online => "online",
-            };
             lines.push(format!(
-                "slave{i}:ip={},port={},state={state},offset={},lag={}",
+                "slave{i}:ip={},port={},state={},offset={},lag={}",
                 r.ip,
                 r.port,
+                r.state_name(),
                 r.ack_offset.load(Relaxed),
                 r.lag_secs(now)
             ));
@@ -306,6 +327,39 @@ impl Master {
                 acked: r.ack_offset.load(Relaxed),
             })
             .collect()
+    }
+
+    /// Whether every replica, whatever its state, acknowledged the stream up to `offset` (a
+    /// shutdown waits for that).
+    pub fn all_acknowledged(&self, offset: u64) -> bool {
+        let replicas = self.replicas.lock();
+        replicas
+            .iter()
+            .all(|r| r.ack_offset.load(Relaxed) == offset)
+    }
+
+    /// The number of replicas, and how each of those that did not acknowledge `offset` lags,
+    /// as a shutdown logs it.
+    pub fn lagging_behind(&self, offset: u64) -> (usize, Vec<String>) {
+        let replicas = self.replicas.lock();
+        let now = redis_lite_engine::now_ms();
+        let lagging = replicas
+            .iter()
+            .filter(|r| r.ack_offset.load(Relaxed) != offset)
+            .map(|r| {
+                let lag = match r.state() {
+                    State::Online => r.lag_secs(now),
+                    _ => 0,
+                };
+                format!(
+                    "{} reported offset {} behind master, lag={lag}, state={}",
+                    r.name(),
+                    offset as i64 - r.ack_offset.load(Relaxed) as i64,
+                    r.state_name()
+                )
+            })
+            .collect();
+        (replicas.len(), lagging)
     }
 
     /// Closes every replica's connection (a master becoming a replica itself).

@@ -136,8 +136,10 @@ pub fn save_place(server: &Server) -> Option<ReplicationPlace> {
 /// A server restarted from a snapshot that recorded its place in a replication stream takes it
 /// up, as Redis does after loading an RDB at start-up: a replica offers that history to its
 /// master; a master keeps it as its former history (`master_replid2`), with a backlog from
-/// that offset, so that its replicas can continue after its restart.
-pub fn restore_place(server: &Server, place: ReplicationPlace) {
+/// that offset, so that its replicas can continue after its restart; the keys the load
+/// dropped as expired (`expired`) are deleted in that stream, as Redis sends them, since the
+/// replicas still hold them.
+pub fn restore_place(server: &Server, place: ReplicationPlace, expired: &[(usize, Vec<u8>)]) {
     // A cluster node is a replica when its nodes.conf says so; it follows its master later.
     let cluster_replica = server
         .cluster
@@ -154,6 +156,14 @@ pub fn restore_place(server: &Server, place: ReplicationPlace) {
     }
     replication.backlog.restore_offset(place.offset);
     replication.backlog.activate_from_journal();
+    let verb = match server.config.read().tuning.lazyfree_lazy_expire {
+        true => b"UNLINK".as_slice(),
+        false => b"DEL",
+    };
+    for (db, key) in expired {
+        server.journal.record(*db, &[verb, key], false);
+    }
+    replication.backlog.pull();
     replication.master.left_alone();
 }
 

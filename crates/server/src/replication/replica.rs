@@ -776,6 +776,9 @@ impl Link<'_> {
                 if let Some(replid) = replid.filter(|id| *id != replication.ids().replid) {
                     replication.adopt(&replid, Some(replication.backlog.offset()));
                     log!(Notice, "Master replication ID changed to {replid}");
+                    // This server's own replicas learn the new ID when they reconnect (their
+                    // PSYNC continues from the former one), as Redis drops them for it.
+                    replication.master.disconnect_replicas();
                 }
                 replication
                     .backlog

@@ -647,3 +647,33 @@ fn jemalloc_bg_thread_starts_and_stops_the_purging_thread() {
         !purging()
     });
 }
+
+/// A fatal signal (SIGABRT here) leaves a crash report with a stack trace in the log, as
+/// Redis's does, and still ends the process by that signal (Redis's integration/logging.tcl).
+#[test]
+fn a_fatal_signal_leaves_a_crash_report_in_the_log() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = DataDir::new("crash");
+    for program in [Program::Lite, Program::Redis] {
+        if !program.available() {
+            continue;
+        }
+        let logfile = dir.join(&format!("crash-{program:?}.log"));
+        let mut server = Launch::of(program)
+            .args(&["--save", "", "--logfile", logfile.to_str().unwrap()])
+            .start();
+        let killed = std::process::Command::new("kill")
+            .args(["-ABRT", &server.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = server.wait_exit(Duration::from_secs(30));
+        assert_eq!(status.and_then(|s| s.signal()), Some(6), "{program:?}");
+        let log = std::fs::read_to_string(&logfile).unwrap();
+        assert!(log.contains("crashed by signal: 6"), "{program:?}: {log}");
+        assert!(
+            log.contains("------ STACK TRACE ------"),
+            "{program:?}: {log}"
+        );
+    }
+}

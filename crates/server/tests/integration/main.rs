@@ -65,6 +65,7 @@ mod sentinel;
 mod server;
 mod sets;
 mod sharded_pubsub;
+mod shutdown;
 mod sort;
 mod stream_groups;
 mod stream_persistence;

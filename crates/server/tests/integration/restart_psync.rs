@@ -1,12 +1,16 @@
 //! PSYNC after a restart: a server saves its place in the replication stream (`repl-id`,
 //! `repl-offset`, `repl-stream-db`) in its snapshots, and on start-up takes it up again, as
 //! Redis 7.0 does. A restarted replica continues with a partial sync (its master's `sync_full`
-//! unchanged, `sync_partial_ok` one more), and so do the replicas of a restarted master; every
-//! pairing of redis-lite and real Redis is checked, and DEBUG DIGEST agrees afterwards.
+//! unchanged, `sync_partial_ok` one more), and so do the replicas of a restarted master (the
+//! keys its load dropped as expired deleted on them, a chained replica taking up the new
+//! replication ID); every pairing of redis-lite and real Redis is checked, and DEBUG DIGEST
+//! agrees afterwards.
 
 use std::time::Duration;
 
-use redis_lite_testkit::{encode, info_field, skipped, Launch, Program, Raw, Replicated, Server};
+use redis_lite_testkit::{
+    encode, info_field, skipped, wait_until, Launch, Program, Raw, Replicated, Server,
+};
 
 const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -138,4 +142,96 @@ fn a_replica_continues_with_its_restarted_lite_master() {
 #[test]
 fn a_replica_continues_with_its_restarted_redis_master() {
     replica_continues_with_restarted_master(Program::Redis);
+}
+
+/// Keys whose TTL passed while the master was down are dropped by its load; Redis sends the
+/// replicas a DEL for each in the continued stream, so they do not keep them (Redis's
+/// integration/psync2-master-restart.tcl).
+fn keys_expired_across_a_master_restart_are_deleted_on_its_replica(master: Program) {
+    let Some(mut set) = pair(master, Program::Lite) else {
+        return;
+    };
+    let mut raw = set.master.raw();
+    ok(&mut raw, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    for db in ["0", "5", "9"] {
+        ok(&mut raw, &["SELECT", db]);
+        ok(&mut raw, &["SET", "short", db, "PX", "50"]);
+        ok(&mut raw, &["SET", "long", db]);
+    }
+    set.wait_replicated();
+    // Past the TTLs, touching no key (a read would delete it before the restart).
+    std::thread::sleep(Duration::from_millis(200));
+    restart_saving(&mut set.master);
+    let mut raw = set.master.raw();
+    assert_eq!(
+        info_field(&mut raw, "persistence", "rdb_last_load_keys_expired"),
+        "3"
+    );
+    set.wait_replicated();
+    assert_eq!(stat(&set.master, "sync_partial_ok"), 1);
+    assert_same_data(&set.master, &set.replicas[0]);
+}
+
+#[test]
+fn keys_expired_across_a_lite_master_restart_are_deleted_on_its_replica() {
+    keys_expired_across_a_master_restart_are_deleted_on_its_replica(Program::Lite);
+}
+
+#[test]
+fn keys_expired_across_a_redis_master_restart_are_deleted_on_its_replica() {
+    keys_expired_across_a_master_restart_are_deleted_on_its_replica(Program::Redis);
+}
+
+/// CONFIG RESETSTAT zeroes the sync counters, as Redis's does (psync2-master-restart.tcl
+/// counts the partial syncs after it).
+#[test]
+fn config_resetstat_zeroes_the_sync_counters() {
+    for master in [Program::Lite, Program::Redis] {
+        let Some(set) = pair(master, Program::Lite) else {
+            continue;
+        };
+        assert_eq!(stat(&set.master, "sync_full"), 1, "{master:?}");
+        ok(&mut set.master.raw(), &["CONFIG", "RESETSTAT"]);
+        for counter in ["sync_full", "sync_partial_ok", "sync_partial_err"] {
+            assert_eq!(stat(&set.master, counter), 0, "{master:?} {counter}");
+        }
+    }
+}
+
+/// A chained replica learns the new replication ID its master took from a restarted master:
+/// the middle replica drops its own replicas when its master's ID changes, and they continue
+/// with a partial sync (Redis's psync2-master-restart.tcl).
+fn a_chained_replica_takes_up_the_new_replication_id(program: Program) {
+    let Some(mut set) = pair(program, program) else {
+        return;
+    };
+    let middle_port = set.replicas[0].port.to_string();
+    let chained = node(program)
+        .args(&["--replicaof", "127.0.0.1", &middle_port])
+        .start();
+    set.replicas.push(chained);
+    write(&set.master, "before");
+    set.wait_replicated();
+    restart_saving(&mut set.master);
+    write(&set.master, "after");
+    set.wait_replicated();
+    let replid = info_field(&mut set.master.raw(), "replication", "master_replid");
+    let mut chained = set.replicas[1].raw();
+    wait_until(
+        "the chained replica to take the new ID",
+        EXIT_TIMEOUT,
+        || info_field(&mut chained, "replication", "master_replid") == replid,
+    );
+    assert_eq!(stat(&set.replicas[0], "sync_partial_ok"), 1);
+    assert_same_data(&set.master, &set.replicas[1]);
+}
+
+#[test]
+fn a_chained_lite_replica_takes_up_the_new_replication_id() {
+    a_chained_replica_takes_up_the_new_replication_id(Program::Lite);
+}
+
+#[test]
+fn a_chained_redis_replica_takes_up_the_new_replication_id() {
+    a_chained_replica_takes_up_the_new_replication_id(Program::Redis);
 }

@@ -115,7 +115,7 @@ impl Control {
     }
 
     /// Whether AOF is being switched on (its first base is queued or being written).
-    pub(super) fn enabling(&self) -> bool {
+    pub fn enabling(&self) -> bool {
         let state = self.state.lock();
         state.enable && (state.requested || state.running.is_some())
     }
@@ -360,7 +360,10 @@ fn write_base(
         let mut w = RdbWriter::new(file, opts);
         w.write_header()?;
         w.write_default_aux(redis_lite_engine::now_ms() / 1000, crate::memory::used())?;
-        crate::persistence::rdb::write_snapshot(server, base, &mut w, progress, 0)?;
+        // `rdb-key-save-delay` slows the preamble as it slows a save (tests hold a rewrite
+        // in progress with it, as with Redis).
+        let delay = server.config.read().rdb_key_save_delay;
+        crate::persistence::rdb::write_snapshot(server, base, &mut w, progress, delay)?;
         w.finish()?
     } else {
         let Dataset {

@@ -1,0 +1,128 @@
+//! Shutting down a master whose replica lags, on real Redis 7.0.15 and redis-lite alike:
+//! SHUTDOWN waits, blocked, until the replica acknowledged the last write (up to
+//! `shutdown-timeout`), INFO shows `shutdown_in_milliseconds` meanwhile, and SHUTDOWN ABORT
+//! answers the waiting SHUTDOWN with an error and lets writes go on. Found by Redis's own
+//! integration/shutdown.tcl.
+
+use std::time::Duration;
+
+use redis_lite_testkit::{encode, info_field, wait_until, Program, Raw, Replicated};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A master and its replica, both of `program`; None (said) when it is not installed.
+fn pair(program: Program) -> Option<Replicated> {
+    Replicated::of(program, &[program])
+}
+
+/// A command's reply, without its final CRLF.
+fn reply(raw: &mut Raw, args: &[&str]) -> String {
+    raw.cmd_text(args).trim_end().to_string()
+}
+
+/// Sends SHUTDOWN on a connection of its own and waits until the master says it is waiting for
+/// its replica; returns that connection, whose reply is still to come.
+fn start_waiting_shutdown(set: &Replicated) -> Raw {
+    let mut shutdown = set.master.raw();
+    shutdown.set_read_timeout(TIMEOUT);
+    shutdown.send(&encode(&[b"SHUTDOWN"]));
+    wait_for_waiting_shutdown(set);
+    shutdown
+}
+
+fn wait_for_waiting_shutdown(set: &Replicated) {
+    let mut raw = set.master.raw();
+    wait_until("the shutdown to wait for the replica", TIMEOUT, || {
+        raw.cmd_text(&["INFO", "server"])
+            .contains("shutdown_in_milliseconds:")
+    });
+}
+
+fn signal(pid: u32, signal: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {signal} {pid}");
+}
+
+#[test]
+fn a_shutdown_waits_until_the_lagging_replica_has_the_last_write() {
+    for program in [Program::Lite, Program::Redis] {
+        let Some(mut set) = pair(program) else {
+            continue;
+        };
+        let mut raw = set.master.raw();
+        assert_eq!(reply(&mut raw, &["SET", "k", "1"]), "+OK");
+        set.wait_replicated();
+        let frozen = set.replicas[0].freeze();
+        assert_eq!(reply(&mut raw, &["INCR", "k"]), ":2");
+        let _shutdown = start_waiting_shutdown(&set);
+        assert_eq!(
+            info_field(&mut raw, "clients", "blocked_clients"),
+            "1",
+            "{program:?}"
+        );
+        drop(frozen);
+        assert!(
+            set.master.wait_exit(TIMEOUT).is_some(),
+            "{program:?}: the master did not exit once its replica caught up"
+        );
+        let mut replica = set.replicas[0].raw();
+        assert_eq!(reply(&mut replica, &["GET", "k"]), "$1\r\n2", "{program:?}");
+    }
+}
+
+#[test]
+fn shutdown_abort_answers_the_waiting_shutdown_and_resumes_writes() {
+    let mut transcripts = Vec::new();
+    for program in [Program::Lite, Program::Redis] {
+        let Some(set) = pair(program) else {
+            continue;
+        };
+        let mut raw = set.master.raw();
+        raw.set_read_timeout(TIMEOUT);
+        let mut replies = vec![reply(&mut raw, &["SHUTDOWN", "ABORT"])];
+        let frozen = set.replicas[0].freeze();
+        replies.push(reply(&mut raw, &["INCR", "k"]));
+        let mut shutdown = start_waiting_shutdown(&set);
+        replies.push(reply(&mut raw, &["SHUTDOWN", "ABORT"]));
+        let waited = String::from_utf8_lossy(&shutdown.read_reply()).into_owned();
+        replies.push(waited.trim_end().to_string());
+        replies.push(reply(&mut raw, &["SHUTDOWN", "ABORT"]));
+        // Writes were paused while the shutdown waited; they go on now.
+        replies.push(reply(&mut raw, &["INCR", "k"]));
+        drop(frozen);
+        transcripts.push((program, replies));
+    }
+    let expected = [
+        "-ERR No shutdown in progress.",
+        ":1",
+        "+OK",
+        "-ERR Errors trying to SHUTDOWN. Check logs.",
+        "-ERR No shutdown in progress.",
+        ":2",
+    ];
+    for (program, replies) in transcripts {
+        assert_eq!(replies, expected, "{program:?}");
+    }
+}
+
+/// SIGTERM waits for the replica as SHUTDOWN does; a SIGINT meanwhile ends the process at once
+/// with status 1 (a second Ctrl-C).
+#[test]
+fn a_sigint_ends_a_shutdown_that_waits_at_once() {
+    for program in [Program::Lite, Program::Redis] {
+        let Some(mut set) = pair(program) else {
+            continue;
+        };
+        let frozen = set.replicas[0].freeze();
+        assert_eq!(reply(&mut set.master.raw(), &["INCR", "k"]), ":1");
+        signal(set.master.pid(), "-TERM");
+        wait_for_waiting_shutdown(&set);
+        signal(set.master.pid(), "-INT");
+        let status = set.master.wait_exit(TIMEOUT);
+        assert_eq!(status.and_then(|s| s.code()), Some(1), "{program:?}");
+        drop(frozen);
+    }
+}
