@@ -1088,7 +1088,7 @@ const TUNING: &[Param] = &[
             Ok(())
         },
     )
-    .informs(&[Apply::Connections]),
+    .informs(&[Apply::EvictionLimits, Apply::Connections]),
     special(
         "activedefrag",
         "no",

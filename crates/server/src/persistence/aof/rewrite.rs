@@ -42,6 +42,9 @@ struct State {
     /// The incremental file BGREWRITEAOF listed for the requested rewrite's cut.
     listed_incr: Option<u64>,
     running: Option<Instant>,
+    /// The running rewrite's progress, once it has the background job slot: switching AOF off
+    /// aborts it through this.
+    progress: Option<Arc<Progress>>,
     /// Bumped when AOF is switched off: a rewrite that began before it is discarded.
     epoch: u64,
     /// Seconds the last rewrite took; None before the first.
@@ -119,6 +122,16 @@ impl Control {
 
     pub(super) fn cancel(&self) {
         let mut state = self.state.lock();
+        if let Some(progress) = &state.progress {
+            // Redis's line (scripts and its tests watch for it); the rewrite runs on a thread
+            // of this process, so the pid is this process's.
+            log!(
+                Notice,
+                "Killing running AOF rewrite child: {}",
+                std::process::id()
+            );
+            progress.abort.store(true, Relaxed);
+        }
         state.epoch += 1;
         state.enable = false;
         state.requested = false;
@@ -138,11 +151,16 @@ impl Control {
         state.last_time_sec = None;
     }
 
-    pub fn info(&self) -> Info {
+    /// INFO's figures, `other_job` telling whether a BGSAVE holds the background job slot. As
+    /// Redis reports them: a rewrite requested is in progress at once (Redis forks it before
+    /// BGREWRITEAOF replies), unless it waits for that BGSAVE, when it is scheduled instead.
+    pub fn info(&self, other_job: bool) -> Info {
         let state = self.state.lock();
+        let pending = state.requested || state.running.is_some();
+        let behind_other_job = pending && state.progress.is_none() && other_job;
         Info {
-            in_progress: state.running.is_some(),
-            scheduled: state.requested && state.running.is_some(),
+            in_progress: pending && !behind_other_job,
+            scheduled: behind_other_job || (state.requested && state.running.is_some()),
             last_time_sec: state.last_time_sec.map_or(-1, |s| s as i64),
             current_time_sec: state.running.map_or(-1, |t| t.elapsed().as_secs() as i64),
             last_ok: !state.last_failed,
@@ -225,7 +243,16 @@ fn rewrite(
             Err(_) => std::thread::sleep(Duration::from_millis(5)),
         }
     };
+    {
+        let mut state = server.aof.rewrite.state.lock();
+        // Switched off while it waited for the slot: it stops at its first check.
+        if state.epoch != epoch {
+            progress.abort.store(true, Relaxed);
+        }
+        state.progress = Some(progress.clone());
+    }
     let result = rewrite_in_slot(server, enable, epoch, listed_incr, &progress);
+    server.aof.rewrite.state.lock().progress = None;
     persistence.release();
     result
 }
@@ -274,8 +301,29 @@ fn rewrite_in_slot(
     let snapshot = snapshot.ok_or_else(|| io::Error::other("another snapshot is running"))?;
     let temp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
     let rdb = config.aof_use_rdb_preamble;
-    let written = write_base(server, &temp, snapshot, rdb, config.sealing(), progress);
+    let delay = config.rdb_key_save_delay;
+    let written = write_base(
+        server,
+        &temp,
+        snapshot,
+        rdb,
+        config.sealing(),
+        progress,
+        delay,
+    );
+    let discard = || {
+        if start {
+            aof.abandon_recording();
+        }
+        let _ = std::fs::remove_file(&temp);
+        Ok(false)
+    };
     if let Err(e) = written {
+        // Aborted because AOF was switched off: discarded, not failed, as Redis counts a
+        // rewrite child it killed itself.
+        if aof.rewrite.epoch() != epoch {
+            return discard();
+        }
         let _ = std::fs::remove_file(&temp);
         return Err(e);
     }
@@ -294,11 +342,7 @@ fn rewrite_in_slot(
     let mut files = aof.files.lock();
     let cancelled = aof.rewrite.epoch() != epoch;
     let Some(f) = files.as_mut().filter(|_| !cancelled) else {
-        if start {
-            aof.abandon_recording();
-        }
-        let _ = std::fs::remove_file(&temp);
-        return Ok(false);
+        return discard();
     };
     let name = base_name(&f.prefix, base_seq, rdb);
     std::fs::rename(&temp, f.path(&name))?;
@@ -332,7 +376,8 @@ fn rewrite_in_slot(
 }
 
 /// Writes the base to `path` and fsyncs it: an RDB (`aof-use-rdb-preamble yes`) or commands,
-/// sealed from the first byte with `seal`.
+/// sealed from the first byte with `seal`, waiting `key_delay_us` after each key
+/// (`rdb-key-save-delay`, which Redis's rewrite honours in both forms).
 fn write_base(
     server: &Server,
     path: &std::path::Path,
@@ -340,6 +385,7 @@ fn write_base(
     rdb: bool,
     seal: Option<Arc<Keyring>>,
     progress: &Progress,
+    key_delay_us: i64,
 ) -> io::Result<()> {
     let file = OutFile::new(File::create(path)?, seal.as_deref())?;
     let file = if rdb {
@@ -347,7 +393,7 @@ fn write_base(
         let mut w = RdbWriter::new(file, opts);
         w.write_header()?;
         w.write_default_aux(redis_lite_engine::now_ms() / 1000, crate::memory::used())?;
-        crate::persistence::rdb::write_snapshot(server, base, &mut w, progress, 0)?;
+        crate::persistence::rdb::write_snapshot(server, base, &mut w, progress, key_delay_us)?;
         w.finish()?
     } else {
         let Dataset {
@@ -359,6 +405,9 @@ fn write_base(
         for code in &functions {
             encode_command(&mut buf, &[b"FUNCTION".as_slice(), b"LOAD", code]);
         }
+        // Written now: a dataset with no key has functions all the same.
+        file.write_all(&buf)?;
+        buf.clear();
         let sizes = snapshot.db_sizes().to_vec();
         for (db, _) in sizes.iter().enumerate().filter(|(_, s)| s.0 > 0) {
             encode_command(&mut buf, &[b"SELECT".as_slice(), db.to_string().as_bytes()]);
@@ -368,6 +417,7 @@ fn write_base(
                 }
                 for e in snapshot.take_shard(shard, db) {
                     commands_for(&mut buf, &e.key, &e.value, e.expire_at_ms);
+                    crate::persistence::rdb::key_delay(progress, key_delay_us)?;
                 }
                 file.write_all(&buf)?;
                 buf.clear();
