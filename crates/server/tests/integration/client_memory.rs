@@ -632,3 +632,31 @@ fn clients_are_evicted_before_keys_under_maxmemory() {
         assert_eq!(admin.cmd_text(&["DBSIZE"]), ":50\r\n", "{which}");
     }
 }
+
+/// client-eviction.tcl's "evict clients only until below limit" and "evict clients in right
+/// order" turn DEBUG REPLYBUFFER RESIZING off so that each client's memory stays as it is: a
+/// client then keeps its own grown buffers, but no other client gets them. redis-lite's
+/// buffer pool handed a 1 MB buffer of a closed client to the next one to read (the tests'
+/// control client), which then held over 1 MB.
+#[test]
+fn no_client_inherits_a_buffer_another_grew() {
+    for (which, server) in Server::lite_and_redis(&["--enable-debug-command", "yes"]) {
+        let mut observer = server.named("observer");
+        observer.ok(&[b"DEBUG", b"REPLYBUFFER", b"RESIZING", b"0"]);
+        // Clients that grow both their buffers to 1 MB, then go.
+        for _ in 0..5 {
+            let mut big = server.named("big");
+            big.ok(&[b"SET", b"k", &vec![b'v'; 1 << 20]]);
+            assert_eq!(big.cmd(&["GET", "k"]).len(), (1 << 20) + 12, "{which}");
+        }
+        wait_until("the big clients are gone", Duration::from_secs(10), || {
+            client_fields(&mut observer, "big").is_none()
+        });
+        for _ in 0..10 {
+            assert_eq!(observer.cmd_text(&["PING"]), "+PONG\r\n");
+        }
+        let fields = client_fields(&mut observer, "observer").unwrap();
+        assert!(number(&fields, "tot-mem") < 200_000, "{which}: {fields:?}");
+        observer.ok(&[b"DEBUG", b"REPLYBUFFER", b"RESIZING", b"1"]);
+    }
+}
