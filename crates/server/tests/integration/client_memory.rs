@@ -564,7 +564,9 @@ fn answered_until_closed(server: &Server, max: usize, command: impl Fn(usize) ->
 /// never evicted it.
 #[test]
 fn watched_keys_subscriptions_and_tracking_prefixes_count_toward_client_eviction() {
-    let commands: [(&str, fn(usize) -> String); 5] = [
+    // The command that adds the i-th entry.
+    type Adding = fn(usize) -> String;
+    let commands: [(&str, Adding); 5] = [
         ("WATCH", |i| format!("WATCH {i}")),
         ("SUBSCRIBE", |i| format!("SUBSCRIBE {i}")),
         ("PSUBSCRIBE", |i| format!("PSUBSCRIBE {i}")),
