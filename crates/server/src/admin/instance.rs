@@ -153,6 +153,14 @@ fn config_resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.server.memory.peak.store(crate::memory::used(), Relaxed);
     ctx.server.keyspace.reset_stats();
     ctx.server.clients.evicted.store(0, Relaxed);
+    let master = &ctx.server.replication.master;
+    for counter in [
+        &master.sync_full,
+        &master.sync_partial_ok,
+        &master.sync_partial_err,
+    ] {
+        counter.store(0, Relaxed);
+    }
     ctx.server.observability.histograms.reset();
     ctx.out.ok();
     Ok(())

@@ -327,9 +327,9 @@ fn expired_stale_perc_follows_active_expiry() {
     );
 }
 
-/// CONFIG RESETSTAT zeroes `expired_keys`, `evicted_keys` and `evicted_clients`, as Redis does
-/// (redis-lite kept them; maxmemory.tcl's client-eviction tests, which reset the stats
-/// between cases, then saw the earlier cases' evictions).
+/// CONFIG RESETSTAT zeroes `expired_keys`, `evicted_keys`, `evicted_clients` and `sync_full`,
+/// as Redis does (redis-lite kept them; maxmemory.tcl's client-eviction tests, which reset the
+/// stats between cases, then saw the earlier cases' evictions).
 #[test]
 fn config_resetstat_zeroes_expiry_and_eviction_counts() {
     for (which, server) in Server::lite_and_redis(&[]) {
@@ -351,6 +351,15 @@ fn config_resetstat_zeroes_expiry_and_eviction_counts() {
         hog.send(&[b'x'; 199_999]);
         assert!(hog.is_closed(), "{which}: the hog is evicted");
         raw.ok(&[b"CONFIG", b"SET", b"maxmemory-clients", b"0"]);
+        // A full sync, as a replica or `redis-cli --rdb` asks for it.
+        let mut sync = server.raw();
+        sync.send(b"SYNC\r\n");
+        testkit::wait_until(
+            "the sync is counted",
+            std::time::Duration::from_secs(10),
+            || testkit::info_field(&mut raw, "stats", "sync_full") == "1",
+        );
+        drop(sync);
         for field in ["expired_keys", "evicted_keys", "evicted_clients"] {
             assert_ne!(
                 testkit::info_field(&mut raw, "stats", field),
@@ -359,7 +368,12 @@ fn config_resetstat_zeroes_expiry_and_eviction_counts() {
             );
         }
         raw.ok(&[b"CONFIG", b"RESETSTAT"]);
-        for field in ["expired_keys", "evicted_keys", "evicted_clients"] {
+        for field in [
+            "expired_keys",
+            "evicted_keys",
+            "evicted_clients",
+            "sync_full",
+        ] {
             assert_eq!(
                 testkit::info_field(&mut raw, "stats", field),
                 "0",
