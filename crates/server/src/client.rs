@@ -37,10 +37,17 @@ pub struct Clients {
     pub rejected_connections: AtomicU64,
     /// Clients disconnected by client eviction (INFO's `evicted_clients`).
     pub evicted: AtomicU64,
-    /// What normal and pub/sub clients hold, as each last recounted its `tot-mem`
-    /// ([`ClientHandle::recount_memory`]): the running total client eviction checks before
+    /// What normal and pub/sub clients hold: the running total client eviction checks before
     /// every command without walking the client list.
-    pub memory: Arc<AtomicUsize>,
+    pub memory: Arc<MemoryTotal>,
+}
+
+/// What normal and pub/sub clients hold, as each last recounted its `tot-mem`
+/// ([`ClientHandle::recount_memory`]), kept while `maxmemory-clients` is set (`counting`).
+#[derive(Default)]
+pub struct MemoryTotal {
+    pub bytes: AtomicUsize,
+    pub counting: AtomicBool,
 }
 
 impl Default for Clients {
@@ -326,8 +333,12 @@ impl ClientHandle {
     }
 
     /// Brings this client's share of the running total of client memory (`Clients::memory`)
-    /// up to what it holds now, nothing once it was killed.
+    /// up to what it holds now, nothing once it was killed; nothing to do while the total is
+    /// not kept.
     pub fn recount_memory(&self) {
+        if !self.memory.all_clients.counting.load(Ordering::Relaxed) {
+            return;
+        }
         let now = match self.is_killed() {
             true => 0,
             false => self.total_memory() as usize,
@@ -481,7 +492,7 @@ pub struct ClientMemory {
     pub bookkeeping: AtomicUsize,
     /// This client's share of `all_clients`, the running total it belongs to.
     counted: AtomicUsize,
-    all_clients: Arc<AtomicUsize>,
+    all_clients: Arc<MemoryTotal>,
 }
 
 /// What a connection costs besides its buffers: its state, its shared handle, its task, its
@@ -510,6 +521,7 @@ impl ClientMemory {
         if before != bytes {
             // Wrapping: a share that shrank subtracts.
             self.all_clients
+                .bytes
                 .fetch_add(bytes.wrapping_sub(before), Ordering::Relaxed);
         }
     }

@@ -80,7 +80,9 @@ pub fn usage(server: &Server) -> (u64, u64) {
 /// whether it evicted any. One load and a comparison while under the limit.
 pub fn enforce(server: &Server) -> bool {
     let limit = server.limits.client_memory();
-    limit > 0 && server.clients.memory.load(Relaxed) as u64 >= limit && evict_over(server, limit)
+    limit > 0
+        && server.clients.memory.bytes.load(Relaxed) as u64 >= limit
+        && evict_over(server, limit)
 }
 
 /// Called by the cron thread: recounts every client, which corrects the running total for
@@ -92,9 +94,13 @@ pub fn cron(server: &Server) {
     }
 }
 
-/// Recounts every client's share of the running total: after `maxmemory-clients` changed, as
-/// connections recount only while there is a limit.
+/// After `maxmemory-clients` changed: the running total is kept while there is a limit, and
+/// recounted from every client's figures when it starts being kept again.
 pub fn recount(server: &Server) {
+    let counting = server.limits.client_memory() > 0;
+    if server.clients.memory.counting.swap(counting, Relaxed) || !counting {
+        return;
+    }
     for handle in server.clients.all() {
         recount_one(&handle);
     }

@@ -57,8 +57,6 @@ struct Settings {
     idle_timeout: Option<Duration>,
     query_buffer_limit: usize,
     output_limits: [BufferLimit; 3],
-    /// `maxmemory-clients` in bytes (0: no limit).
-    client_memory_limit: u64,
 }
 
 impl Settings {
@@ -74,7 +72,6 @@ impl Settings {
             idle_timeout: (config.timeout > 0).then(|| Duration::from_secs(config.timeout)),
             query_buffer_limit: config.client_query_buffer_limit as usize,
             output_limits: config.output_buffer_limits,
-            client_memory_limit: crate::memory::clients::limit(&config),
         }
     }
 }
@@ -478,7 +475,7 @@ impl<S: ClientStream> Connection<S> {
             .memory
             .output_capacity
             .store(self.output.capacity(), Relaxed);
-        self.recount_memory();
+        handle.recount_memory();
         true
     }
 
@@ -637,15 +634,7 @@ impl<S: ClientStream> Connection<S> {
         memory
             .bookkeeping
             .store(self.client.bookkeeping_memory(), Relaxed);
-        self.recount_memory();
-    }
-
-    /// Recounts the client's share of the running total of client memory, while there is a
-    /// limit to check it against.
-    fn recount_memory(&self) {
-        if self.settings.client_memory_limit > 0 {
-            self.client.handle.recount_memory();
-        }
+        self.client.handle.recount_memory();
     }
 
     /// Runs every complete command in the input, until the client blocks, its output goes
