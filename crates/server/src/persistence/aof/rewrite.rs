@@ -45,6 +45,8 @@ struct State {
     /// The running rewrite's progress, once it has the background job slot: switching AOF off
     /// aborts it through this.
     progress: Option<Arc<Progress>>,
+    /// BGREWRITEAOF answered that the rewrite is scheduled (it waits for a BGSAVE), not started.
+    scheduled: bool,
     /// Bumped when AOF is switched off: a rewrite that began before it is discarded.
     epoch: u64,
     /// Seconds the last rewrite took; None before the first.
@@ -88,6 +90,7 @@ impl Control {
             Ok(listed) => {
                 state.listed_incr = listed;
                 state.requested = true;
+                state.scheduled = !now;
                 self.wake.notify_one();
                 Ok(())
             }
@@ -123,14 +126,19 @@ impl Control {
     pub(super) fn cancel(&self) {
         let mut state = self.state.lock();
         if let Some(progress) = &state.progress {
-            // Redis's line (scripts and its tests watch for it); the rewrite runs on a thread
-            // of this process, so the pid is this process's.
+            progress.abort.store(true, Relaxed);
+        }
+        // A rewrite BGREWRITEAOF reported started is one Redis has forked, even if the thread
+        // has yet to take the job slot: Redis's line (scripts and its tests watch for it). The
+        // rewrite runs on a thread of this process, so the pid is this process's.
+        let started = state.progress.is_some()
+            || ((state.requested || state.running.is_some()) && !state.scheduled);
+        if started {
             log!(
                 Notice,
                 "Killing running AOF rewrite child: {}",
                 std::process::id()
             );
-            progress.abort.store(true, Relaxed);
         }
         state.epoch += 1;
         state.enable = false;
@@ -250,6 +258,7 @@ fn rewrite(
             progress.abort.store(true, Relaxed);
         }
         state.progress = Some(progress.clone());
+        state.scheduled = false;
     }
     let result = rewrite_in_slot(server, enable, epoch, listed_incr, &progress);
     server.aof.rewrite.state.lock().progress = None;
