@@ -1113,9 +1113,16 @@ impl Keyspace {
         self.shared.lazyfree.freed()
     }
 
-    /// CONFIG RESETSTAT: `lazyfreed_objects` starts again from 0 (pending frees stay counted).
-    pub fn reset_lazyfree_stats(&self) {
+    /// CONFIG RESETSTAT: `expired_keys`, `evicted_keys` and `lazyfreed_objects` start again
+    /// from 0 (pending frees stay counted).
+    pub fn reset_stats(&self) {
         self.shared.lazyfree.reset_freed();
+        self.evictor.evicted.store(0, Ordering::Relaxed);
+        for shard in self.shards.iter() {
+            for db in shard.lock().dbs.iter_mut() {
+                db.expired_keys = 0;
+            }
+        }
     }
 
     pub fn swap_databases(&self, a: usize, b: usize) {

@@ -37,6 +37,17 @@ pub struct Clients {
     pub rejected_connections: AtomicU64,
     /// Clients disconnected by client eviction (INFO's `evicted_clients`).
     pub evicted: AtomicU64,
+    /// What normal and pub/sub clients hold: the running total client eviction checks before
+    /// every command without walking the client list.
+    pub memory: Arc<MemoryTotal>,
+}
+
+/// What normal and pub/sub clients hold, as each last recounted its `tot-mem`
+/// ([`ClientHandle::recount_memory`]), kept while `maxmemory-clients` is set (`counting`).
+#[derive(Default)]
+pub struct MemoryTotal {
+    pub bytes: AtomicUsize,
+    pub counting: AtomicBool,
 }
 
 impl Default for Clients {
@@ -48,6 +59,7 @@ impl Default for Clients {
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
+            memory: Arc::default(),
         }
     }
 }
@@ -64,7 +76,9 @@ impl Clients {
         if clients.len() as u64 >= maxclients {
             return None;
         }
-        let handle = Arc::new(make(self.next_id.fetch_add(1, Ordering::Relaxed)));
+        let mut handle = make(self.next_id.fetch_add(1, Ordering::Relaxed));
+        handle.memory.all_clients = self.memory.clone();
+        let handle = Arc::new(handle);
         clients.insert(handle.id, handle.clone());
         Some(handle)
     }
@@ -277,9 +291,11 @@ impl ClientHandle {
         std::mem::swap(&mut *self.pushes.lock(), into);
     }
 
-    /// Asks the client's connection to close (CLIENT KILL, shutdown).
+    /// Asks the client's connection to close (CLIENT KILL, shutdown). What it holds leaves
+    /// the clients' running total at once: it is as good as gone.
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
+        self.recount_memory();
         self.attention.notify_one();
     }
 
@@ -307,6 +323,26 @@ impl ClientHandle {
     pub fn total_memory(&self) -> u64 {
         self.memory
             .total(self.pending_push_bytes.load(Ordering::Relaxed)) as u64
+    }
+
+    /// Brings this client's share of the running total of client memory (`Clients::memory`)
+    /// up to what it holds now, nothing once it was killed; nothing to do while the total is
+    /// not kept.
+    pub fn recount_memory(&self) {
+        if !self.memory.all_clients.counting.load(Ordering::Relaxed) {
+            return;
+        }
+        let now = match self.is_killed() {
+            true => 0,
+            false => self.total_memory() as usize,
+        };
+        self.memory.count_as(now);
+    }
+
+    /// Takes this client out of the running total: it closed, or became a replica (replicas
+    /// do not count toward `maxmemory-clients`).
+    pub fn uncount_memory(&self) {
+        self.memory.count_as(0);
     }
 
     /// Checks `pending` bytes of output against `limit`: the hard limit is exceeded at once, the
@@ -440,6 +476,13 @@ pub struct ClientMemory {
     pub output_capacity: AtomicUsize,
     /// `rbp`: the most reply bytes the buffer held recently (reset every few seconds).
     pub output_peak: AtomicUsize,
+    /// The client's entries in shared tables, which Redis counts in `tot-mem` by their
+    /// overhead: watched keys, subscriptions, tracking prefixes
+    /// ([`ClientState::bookkeeping_memory`]).
+    pub bookkeeping: AtomicUsize,
+    /// This client's share of `all_clients`, the running total it belongs to.
+    counted: AtomicUsize,
+    all_clients: Arc<MemoryTotal>,
 }
 
 /// What a connection costs besides its buffers: its state, its shared handle, its task, its
@@ -457,8 +500,20 @@ impl ClientMemory {
             + load(&self.argv)
             + load(&self.multi)
             + load(&self.output_capacity)
+            + load(&self.bookkeeping)
             + pending_pushes
             + CONNECTION_OVERHEAD
+    }
+
+    /// Makes `bytes` this client's share of the running total.
+    fn count_as(&self, bytes: usize) {
+        let before = self.counted.swap(bytes, Ordering::Relaxed);
+        if before != bytes {
+            // Wrapping: a share that shrank subtracts.
+            self.all_clients
+                .bytes
+                .fetch_add(bytes.wrapping_sub(before), Ordering::Relaxed);
+        }
     }
 }
 
@@ -680,6 +735,17 @@ impl ClientState {
     /// Channel and pattern subscriptions, the count (P)SUBSCRIBE replies report.
     pub fn subscriptions(&self) -> usize {
         self.channels.len() + self.patterns.len()
+    }
+
+    /// What the client's entries in shared tables cost in Redis's `tot-mem`: each watched key a
+    /// list node and its record (56 bytes), each channel or shard channel a dictionary entry
+    /// and its bucket (32), each pattern a list node (24), each tracking prefix a radix tree
+    /// node (32), as Redis 7.0 counts them.
+    pub fn bookkeeping_memory(&self) -> usize {
+        self.watched.len() * 56
+            + (self.channels.len() + self.shard_channels.len()) * 32
+            + self.patterns.len() * 24
+            + self.tracking.prefixes * 32
     }
 
     /// Whether the client has any subscription, shard channels included: Redis's subscriber

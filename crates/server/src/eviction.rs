@@ -20,6 +20,9 @@ pub struct Limits {
     maxkeys: AtomicU64,
     samples: AtomicUsize,
     tenacity: AtomicU32,
+    /// `maxmemory-clients` in bytes (0: none), for client eviction's check before every
+    /// command (`memory::clients::enforce`).
+    client_memory: AtomicU64,
     pub exceeded: ExceededTime,
 }
 
@@ -92,6 +95,12 @@ impl Limits {
         self.samples.store(config.maxmemory_samples, Relaxed);
         self.tenacity
             .store(config.maxmemory_eviction_tenacity, Relaxed);
+        self.client_memory
+            .store(crate::memory::clients::limit(config), Relaxed);
+    }
+
+    pub fn client_memory(&self) -> u64 {
+        self.client_memory.load(Relaxed)
     }
 }
 

@@ -132,31 +132,33 @@ fn notify_systemd(message: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The `oom_score_adj` the process started with, the base of `relative` values; read once.
-static OOM_BASE: AtomicI64 = AtomicI64::new(i64::MIN);
-/// Whether the server has changed its score, so `oom-score-adj no` puts the base back.
+/// The `oom_score_adj` the process had when the server took control of it, the base of
+/// `relative` values and what `oom-score-adj no` puts back.
+static OOM_BASE: AtomicI64 = AtomicI64::new(0);
+/// Whether the server controls its score (`oom-score-adj` is not `no`, and it has set it).
 static OOM_SET: AtomicBool = AtomicBool::new(false);
 
 const OOM_SCORE_PATH: &str = "/proc/self/oom_score_adj";
 
 /// Applies `oom-score-adj` and `oom-score-adj-values` (the master's value, or the replica's on a
-/// replica): at start-up and after CONFIG SET of either.
-fn apply_oom_score(config: &Config) {
-    let read_base = || {
-        std::fs::read_to_string(OOM_SCORE_PATH)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-    };
-    if OOM_BASE.load(Relaxed) == i64::MIN {
-        match read_base() {
-            Some(base) => OOM_BASE.store(base, Relaxed),
-            None => return,
+/// replica): at start-up, after CONFIG SET of either, and when the server's role changes. As
+/// Redis, the base is read each time the server takes control, so a score set from outside
+/// while `oom-score-adj` was `no` is the new base.
+pub fn apply_oom_score(config: &Config) {
+    let base = match (config.process.oom_score_adj, OOM_SET.load(Relaxed)) {
+        (OomScoreAdj::No, false) => return,
+        (_, true) => OOM_BASE.load(Relaxed),
+        (_, false) => {
+            let read = std::fs::read_to_string(OOM_SCORE_PATH)
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+            let Some(base) = read else { return };
+            OOM_BASE.store(base, Relaxed);
+            base
         }
-    }
-    let base = OOM_BASE.load(Relaxed);
+    };
     let role = usize::from(config.replicaof.is_some());
     let wanted = match config.process.oom_score_adj {
-        OomScoreAdj::No if !OOM_SET.load(Relaxed) => return,
         OomScoreAdj::No => base,
         OomScoreAdj::Relative => base + config.process.oom_score_adj_values[role],
         OomScoreAdj::Absolute => config.process.oom_score_adj_values[role],

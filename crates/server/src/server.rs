@@ -253,7 +253,12 @@ impl Server {
                     .set_limit(config.output_buffer_limits[OutputClass::PubSub as usize]),
                 Apply::LogLevel => crate::log::set_level(config.loglevel),
                 Apply::Aof => self.aof.configure(&config),
-                Apply::EvictionLimits => self.limits.store(&config),
+                Apply::EvictionLimits => {
+                    self.limits.store(&config);
+                    // Connections recount their share of client memory only while there
+                    // is a limit.
+                    crate::memory::clients::recount(self);
+                }
                 Apply::EvictionPolicy => self.keyspace.set_policy(
                     config.maxmemory_policy,
                     config.lfu_log_factor,

@@ -150,7 +150,8 @@ fn config_resetstat(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.server.active_expiry.cycle_usec.store(0, Relaxed);
     ctx.server.limits.exceeded.reset();
     ctx.server.memory.peak.store(crate::memory::used(), Relaxed);
-    ctx.server.keyspace.reset_lazyfree_stats();
+    ctx.server.keyspace.reset_stats();
+    ctx.server.clients.evicted.store(0, Relaxed);
     ctx.server.observability.histograms.reset();
     ctx.server.replication.master.reset_stats();
     ctx.out.ok();

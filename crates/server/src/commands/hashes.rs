@@ -411,7 +411,9 @@ fn hrandfield(ctx: &mut Ctx<'_>) -> CmdResult {
     let picks = count.unsigned_abs() as usize;
     if count < 0 {
         let per_pick = if with_values { 2 } else { 1 };
-        super::check_reply_fits(picks as u64 * per_pick, super::MIN_BULK_BYTES)?;
+        if !super::reply_fits(ctx, picks as u64 * per_pick, super::MIN_BULK_BYTES)? {
+            return Ok(());
+        }
     }
     let mut out = PairWriter::new(&mut ctx.out, with_values);
     if count < 0 {

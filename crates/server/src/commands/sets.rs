@@ -310,7 +310,9 @@ fn srandmember(ctx: &mut Ctx<'_>) -> CmdResult {
         ),
         // A negative count may repeat members.
         Some(n) if n < 0 => {
-            super::check_reply_fits(n.unsigned_abs(), super::MIN_BULK_BYTES)?;
+            if !super::reply_fits(ctx, n.unsigned_abs(), super::MIN_BULK_BYTES)? {
+                return Ok(());
+            }
             let n = n.unsigned_abs() as usize;
             ctx.out.array(n);
             for _ in 0..n {

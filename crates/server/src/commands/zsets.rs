@@ -1580,13 +1580,16 @@ fn zrandmember(ctx: &mut Ctx<'_>) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     };
+    let wanted = count.unsigned_abs() as usize;
+    let repeats = count < 0 || count == 1;
+    let per_pick = if withscores { 2 } else { 1 };
+    if repeats && !super::reply_fits(ctx, wanted as u64 * per_pick, super::MIN_BULK_BYTES)? {
+        return Ok(());
+    }
     let shape = Shape::range(&ctx.out, withscores);
     let out = &mut ctx.out;
     let size = z.len();
-    let wanted = count.unsigned_abs() as usize;
-    if count < 0 || count == 1 {
-        let per_pick = if withscores { 2 } else { 1 };
-        super::check_reply_fits(wanted as u64 * per_pick, super::MIN_BULK_BYTES)?;
+    if repeats {
         // Repetitions allowed: independent picks.
         shape.header(out, wanted);
         for _ in 0..wanted {

@@ -1136,11 +1136,11 @@ mod tests {
         assert_eq!(
             applies_of(names),
             vec![
+                // Client eviction's limit too: maxmemory-clients may be a share of it.
                 Apply::EvictionLimits,
-                // maxmemory-clients may be a share of maxmemory.
-                Apply::Connections,
                 Apply::EvictionPolicy,
                 Apply::Encoding,
+                Apply::Connections,
                 Apply::PubSubLimit,
                 // Invalidations count against the normal clients' output limit.
                 Apply::Tracking,

@@ -712,7 +712,7 @@ const APPEND_ONLY: &[Param] = &[
 
 /// Memory limits and eviction (`eviction.rs`, the engine's policies).
 const MEMORY: &[Param] = &[
-    memory_param!("maxmemory", maxmemory, 0, default "0").informs(&[Apply::EvictionLimits, Apply::Connections]),
+    memory_param!("maxmemory", maxmemory, 0, default "0").informs(&[Apply::EvictionLimits]),
     named_param!("maxmemory-policy", maxmemory_policy, Policy::NAMES, default "noeviction").informs(&[Apply::EvictionPolicy]),
     int_param!("maxmemory-samples", maxmemory_samples: usize, 1, 64, default "5", mutable true).informs(&[Apply::EvictionLimits]),
     int_param!("maxmemory-eviction-tenacity", maxmemory_eviction_tenacity: u32, 0, 100, default "10", mutable true).informs(&[Apply::EvictionLimits]),
@@ -1090,7 +1090,7 @@ const TUNING: &[Param] = &[
             Ok(())
         },
     )
-    .informs(&[Apply::Connections]),
+    .informs(&[Apply::EvictionLimits]),
     special(
         "activedefrag",
         "no",

@@ -31,6 +31,8 @@ pub enum Admission {
     /// The cluster rule sends the client elsewhere (MOVED, ASK...): the reply is the
     /// redirection itself, and a refused EXEC discards its transaction without EXECABORT.
     Redirect(CommandError),
+    /// Client eviction disconnected this client: the command is dropped unanswered.
+    Evicted,
 }
 
 /// Finds the command and checks its arity. On failure: the entry found, if any (its rejected
@@ -119,6 +121,11 @@ pub fn admit(
     // Then the cluster's redirections, where Redis checks them.
     if let Some(redirection) = crate::cluster::redirect::check(server, client, entry, args) {
         return Admission::Redirect(redirection);
+    }
+    // Clients over `maxmemory-clients` go before any key is evicted, as in Redis; when this
+    // client is one of them its command is dropped.
+    if crate::memory::clients::enforce(server) && client.handle.is_killed() {
+        return Admission::Evicted;
     }
     let refusal = memory(server, client, entry)
         .or_else(|| persistence_errors(server, client, entry))

@@ -116,6 +116,7 @@ fn execute_admitted<'s>(
     let start = out.len();
     match admission {
         Admission::Run => {}
+        Admission::Evicted => return Ok(None),
         Admission::Redirect(error) => {
             check::refused_exec(server, client, entry);
             reject(client, Some(entry.id), error, out, start);

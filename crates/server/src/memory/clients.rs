@@ -4,8 +4,13 @@
 //! master link and `CLIENT NO-EVICT on` clients are never evicted, though they count.
 //!
 //! Each connection publishes its own figures (`ClientHandle::memory`) where it touches its
-//! buffers, and evicts itself when it alone is over the limit; the cron thread adds up the rest
-//! at `hz`, so no event loop ever walks the client list.
+//! buffers and, while there is a limit, recounts its share of a running total of client
+//! memory (`Clients::memory`), as does a publisher queuing messages for a subscriber. Before
+//! every command (and after each batch) that total is compared with the limit, so clients are
+//! evicted before any key is, as in Redis; only then is the client list walked. The cron
+//! thread recounts everyone at `hz`.
+
+use std::sync::atomic::Ordering::Relaxed;
 
 use crate::client::{ClientHandle, ClientRole};
 use crate::config::Config;
@@ -48,10 +53,7 @@ pub fn evict(server: &Server, handle: &ClientHandle) -> bool {
         "Evicting client: {}",
         handle.describe(std::time::Instant::now()).trim_end()
     );
-    server
-        .clients
-        .evicted
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    server.clients.evicted.fetch_add(1, Relaxed);
     handle.kill();
     true
 }
@@ -73,17 +75,57 @@ pub fn usage(server: &Server) -> (u64, u64) {
     (normal, replicas)
 }
 
-/// Called by the cron thread: evicts the largest evictable clients while normal and pub/sub
-/// clients together hold the limit or more.
+/// Before every command, as Redis does before it evicts keys: when normal and pub/sub clients
+/// together hold `maxmemory-clients` or more by the running total, evicts the largest. Returns
+/// whether it evicted any. One load and a comparison while under the limit.
+pub fn enforce(server: &Server) -> bool {
+    let limit = server.limits.client_memory();
+    limit > 0
+        && server.clients.memory.bytes.load(Relaxed) as u64 >= limit
+        && evict_over(server, limit)
+}
+
+/// Called by the cron thread: recounts every client, which corrects the running total for
+/// output a connection has not recounted yet, and evicts as [`enforce`] does.
 pub fn cron(server: &Server) {
-    let limit = limit(&server.config.read());
-    if limit == 0 {
+    let limit = server.limits.client_memory();
+    if limit > 0 {
+        evict_over(server, limit);
+    }
+}
+
+/// After `maxmemory-clients` changed: the running total is kept while there is a limit, and
+/// recounted from every client's figures when it starts being kept again.
+pub fn recount(server: &Server) {
+    let counting = server.limits.client_memory() > 0;
+    if server.clients.memory.counting.swap(counting, Relaxed) || !counting {
         return;
     }
+    for handle in server.clients.all() {
+        recount_one(&handle);
+    }
+}
+
+/// Recounts `handle`; returns whether it counts toward `maxmemory-clients` (a normal or
+/// pub/sub client not killed).
+fn recount_one(handle: &ClientHandle) -> bool {
+    // The link to this server's master is not a client of it, and replicas have their own
+    // limit (client-output-buffer-limit replica).
+    if handle.info.lock().role != ClientRole::Normal {
+        handle.uncount_memory();
+        return false;
+    }
+    handle.recount_memory();
+    !handle.is_killed()
+}
+
+/// Recounts every client, then evicts the largest evictable ones while normal and pub/sub
+/// clients together hold `limit` or more. Returns whether it evicted any.
+fn evict_over(server: &Server, limit: u64) -> bool {
     let mut total = 0;
     let mut candidates = Vec::new();
     for handle in server.clients.all() {
-        if handle.info.lock().role != ClientRole::Normal || handle.is_killed() {
+        if !recount_one(&handle) {
             continue;
         }
         let memory = handle.total_memory();
@@ -91,15 +133,17 @@ pub fn cron(server: &Server) {
         candidates.push((memory, handle));
     }
     if total < limit {
-        return;
+        return false;
     }
     candidates.sort_unstable_by_key(|(memory, _)| std::cmp::Reverse(*memory));
+    let mut evicted = false;
     for (memory, handle) in candidates {
         if total < limit {
             break;
         }
         if evict(server, &handle) {
             total -= memory;
+            evicted = true;
         }
     }
     if total >= limit {
@@ -108,6 +152,7 @@ pub fn cron(server: &Server) {
             "Over client maxmemory after evicting all evictable clients"
         );
     }
+    evicted
 }
 
 #[cfg(test)]

@@ -14,8 +14,9 @@ const KEEP: usize = 64 * 1024;
 /// at once, without holding much memory after it (at most `MAX_POOLED` × `KEEP`).
 const MAX_POOLED: usize = 64;
 
-/// Whether buffers that grew are shrunk on their way back to the pool (DEBUG REPLYBUFFER
-/// RESIZING, on by default): off, a buffer keeps the size its largest reply gave it.
+/// Whether a reply buffer that grew goes back to the pool once empty (DEBUG REPLYBUFFER
+/// RESIZING, on by default): off, it stays with its connection at the size its largest reply
+/// gave it, as Redis then leaves each client's reply buffer its size.
 static RESIZING: AtomicBool = AtomicBool::new(true);
 
 /// DEBUG REPLYBUFFER RESIZING <0|1>.
@@ -33,13 +34,14 @@ fn take() -> Vec<u8> {
         .unwrap_or_else(|| Vec::with_capacity(CHUNK))
 }
 
-/// Returns `buf` to the pool (it is cleared first), or frees it when the pool is full.
+/// Returns `buf` to the pool (it is cleared first, and shrunk if it grew: no connection
+/// inherits another's large buffer), or frees it when the pool is full.
 pub fn give_back(mut buf: Vec<u8>) {
     if buf.capacity() == 0 {
         return;
     }
     buf.clear();
-    if buf.capacity() > KEEP && RESIZING.load(Relaxed) {
+    if buf.capacity() > KEEP {
         buf.shrink_to(CHUNK);
     }
     POOL.with_borrow_mut(|pool| {
@@ -60,6 +62,13 @@ pub fn ensure(buf: &mut Vec<u8>) {
 pub fn release_if_empty(buf: &mut Vec<u8>) {
     if buf.is_empty() && buf.capacity() > 0 {
         give_back(std::mem::take(buf));
+    }
+}
+
+/// [`release_if_empty`] for a reply buffer, which keeps its grown size while resizing is off.
+pub fn release_output_if_empty(buf: &mut Vec<u8>) {
+    if buf.capacity() <= KEEP || RESIZING.load(Relaxed) {
+        release_if_empty(buf);
     }
 }
 
@@ -94,12 +103,15 @@ mod tests {
         ensure(&mut c);
         assert!(c.capacity() >= CHUNK);
 
-        // DEBUG REPLYBUFFER RESIZING 0: a grown buffer keeps its size.
+        // DEBUG REPLYBUFFER RESIZING 0: a grown reply buffer stays with its connection, and
+        // is shrunk when the connection gives it back at last.
         set_resizing(false);
         c.extend_from_slice(&[1; 200_000]);
-        give_back(c);
-        let d = take();
+        c.clear();
+        release_output_if_empty(&mut c);
         set_resizing(true);
-        assert!(d.capacity() >= 200_000, "{}", d.capacity());
+        assert!(c.capacity() >= 200_000, "{}", c.capacity());
+        give_back(c);
+        assert!(take().capacity() <= KEEP);
     }
 }

@@ -57,8 +57,6 @@ struct Settings {
     idle_timeout: Option<Duration>,
     query_buffer_limit: usize,
     output_limits: [BufferLimit; 3],
-    /// `maxmemory-clients` in bytes (0: no limit).
-    client_memory_limit: u64,
 }
 
 impl Settings {
@@ -74,7 +72,6 @@ impl Settings {
             idle_timeout: (config.timeout > 0).then(|| Duration::from_secs(config.timeout)),
             query_buffer_limit: config.client_query_buffer_limit as usize,
             output_limits: config.output_buffer_limits,
-            client_memory_limit: crate::memory::clients::limit(&config),
         }
     }
 }
@@ -231,6 +228,7 @@ pub async fn serve(
         if let Some(request) = conn.client.replica.as_mut().and_then(|r| r.sync.take()) {
             // Unregisters this loop's wait for a kill, so the replica's own wait gets it.
             attention.set(handle.attention());
+            handle.uncount_memory();
             if conn.write_all_pending().await {
                 let Connection {
                     server,
@@ -469,7 +467,7 @@ impl<S: ClientStream> Connection<S> {
             self.client.stats.writes_processed.fetch_add(1, Relaxed);
             self.output.clear();
             self.sent = 0;
-            buffers::release_if_empty(&mut self.output);
+            buffers::release_output_if_empty(&mut self.output);
         }
         let handle = &self.client.handle;
         handle.pending_output_bytes.store(self.pending(), Relaxed);
@@ -477,6 +475,7 @@ impl<S: ClientStream> Connection<S> {
             .memory
             .output_capacity
             .store(self.output.capacity(), Relaxed);
+        handle.recount_memory();
         true
     }
 
@@ -585,8 +584,8 @@ impl<S: ClientStream> Connection<S> {
     }
 
     /// Runs every complete command in the input (see `run_batch`), then publishes what the
-    /// client's buffers hold and evicts it if that alone is over `maxmemory-clients`. Returns
-    /// false to close it at once.
+    /// client's buffers hold and applies `maxmemory-clients`. Returns false to close it at
+    /// once.
     ///
     /// The batch goes on on a fiber from a command that may run a script, so that the event
     /// loop can serve its other connections while the script is busy.
@@ -599,11 +598,10 @@ impl<S: ClientStream> Connection<S> {
             }
         };
         self.publish_memory();
-        let limit = self.settings.client_memory_limit;
-        if open && limit > 0 && self.client.handle.total_memory() > limit {
-            // Over the whole limit by itself: the largest clients go first, so it would be
-            // evicted whatever the others hold.
-            return !crate::memory::clients::evict(&self.server, &self.client.handle);
+        // As Redis before it sleeps: what the batch left in the buffers may put the clients
+        // over `maxmemory-clients`.
+        if open && crate::memory::clients::enforce(&self.server) {
+            return !self.client.handle.is_killed();
         }
         open
     }
@@ -633,6 +631,10 @@ impl<S: ClientStream> Connection<S> {
         }
         self.output_peak = self.output_peak.max(self.pending());
         memory.output_peak.store(self.output_peak, Relaxed);
+        memory
+            .bookkeeping
+            .store(self.client.bookkeeping_memory(), Relaxed);
+        self.client.handle.recount_memory();
     }
 
     /// Runs every complete command in the input, until the client blocks, its output goes
@@ -725,29 +727,30 @@ impl<S: ClientStream> Connection<S> {
             {
                 break;
             }
+            // Checked after every command only where there is a limit (not for normal clients
+            // by default), and before any of the output is written early: a client over its
+            // hard limit is sent none of it, as in Redis. The peak for INFO is recorded once
+            // per batch, by the caller.
+            let limit = self.output_limit();
+            if limit.hard > 0 || limit.soft > 0 {
+                match self.check_output() {
+                    OutputCheck::Within => {}
+                    // As in Redis, a client over the soft limit goes on until the hard limit or
+                    // the soft seconds close it; without a hard limit nothing would bound its
+                    // output meanwhile, so its further commands wait for the output to drain.
+                    OutputCheck::OverSoft { .. } if limit.hard == 0 => {
+                        self.paused = true;
+                        break;
+                    }
+                    OutputCheck::OverSoft { .. } => {}
+                    OutputCheck::Exceeded => {
+                        handle.close_for_output_limit();
+                        return Ok(false);
+                    }
+                }
+            }
             if self.pending() > WRITE_EARLY && !self.flush() {
                 return Ok(false);
-            }
-            // Checked after every command only where there is a limit (not for normal clients
-            // by default); the peak for INFO is recorded once per batch, by the caller.
-            let limit = self.output_limit();
-            if limit.hard == 0 && limit.soft == 0 {
-                continue;
-            }
-            match self.check_output() {
-                OutputCheck::Within => {}
-                // As in Redis, a client over the soft limit goes on until the hard limit or the
-                // soft seconds close it; without a hard limit nothing would bound its output
-                // meanwhile, so its further commands wait for the output to drain.
-                OutputCheck::OverSoft { .. } if limit.hard == 0 => {
-                    self.paused = true;
-                    break;
-                }
-                OutputCheck::OverSoft { .. } => {}
-                OutputCheck::Exceeded => {
-                    handle.close_for_output_limit();
-                    return Ok(false);
-                }
             }
         }
         // A single command's reply goes out at once: its client waits for it, and deferring
@@ -765,7 +768,7 @@ impl<S: ClientStream> Connection<S> {
             self.parser.discard(consumed);
         }
         self.release_input(batch_input);
-        buffers::release_if_empty(&mut self.output);
+        buffers::release_output_if_empty(&mut self.output);
         // Before the replies go out, so a client that saw its reply sees its own state in
         // CLIENT LIST from another connection.
         self.client.publish_info(last_command);
@@ -860,6 +863,7 @@ impl<S: ClientStream> Connection<S> {
     async fn close(&mut self) {
         // Leave the client list first, so nobody sees a closed connection as still connected.
         self.server.unregister(self.client.handle.id);
+        self.client.handle.uncount_memory();
         self.client.unwatch_all(&self.server.keyspace);
         if let Some(blocked) = self.client.blocked.take().filter(|b| !b.postponed) {
             self.server

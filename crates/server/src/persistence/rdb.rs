@@ -65,7 +65,6 @@ pub fn write_snapshot<W: Write>(
     progress: &Progress,
     key_delay_us: i64,
 ) -> io::Result<Duration> {
-    let aborted = || io::Error::other("the save was aborted");
     for code in &functions {
         w.function(code)?;
     }
@@ -85,27 +84,37 @@ pub fn write_snapshot<W: Write>(
             for e in snapshot.take_shard(shard, db) {
                 w.entry(&e.key, &e.value, e.expire_at_ms)?;
                 progress.keys_done.fetch_add(1, Relaxed);
-                // After each key, as Redis's saving child sleeps; in slices, so an abort
-                // (shutdown, FLUSHALL) is not held up by a long delay, as Redis kills its child.
-                if key_delay_us > 0 {
-                    let until = Instant::now() + Duration::from_micros(key_delay_us as u64);
-                    while !progress.abort.load(Relaxed) {
-                        let left = until.saturating_duration_since(Instant::now());
-                        if left.is_zero() {
-                            break;
-                        }
-                        std::thread::sleep(left.min(Duration::from_millis(10)));
-                    }
-                    if progress.abort.load(Relaxed) {
-                        return Err(aborted());
-                    }
-                }
+                key_delay(progress, key_delay_us)?;
             }
         }
     }
     let hold = snapshot.longest_hold();
     server.observability.latency.record(SNAPSHOT_HOLD, hold);
     Ok(hold)
+}
+
+fn aborted() -> io::Error {
+    io::Error::other("the save was aborted")
+}
+
+/// `rdb-key-save-delay` after a key, as Redis's saving child sleeps after each: an abort
+/// (shutdown, FLUSHALL, AOF switched off) is seen within a few milliseconds of it, not at the
+/// end of a whole delay (tests set it to seconds).
+pub(crate) fn key_delay(progress: &Progress, key_delay_us: i64) -> io::Result<()> {
+    if key_delay_us <= 0 {
+        return Ok(());
+    }
+    let until = Instant::now() + Duration::from_micros(key_delay_us as u64);
+    loop {
+        if progress.abort.load(Relaxed) {
+            return Err(aborted());
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        std::thread::sleep(left.min(Duration::from_millis(10)));
+    }
 }
 
 /// Writes `dataset` to `path` as a complete RDB file, atomically (with the replication

@@ -317,6 +317,8 @@ pub(crate) fn deliver(client: &ClientHandle, push: Push, limit: BufferLimit) -> 
         client.close_for_output_limit();
         return false;
     }
+    // Counted at once, so client eviction before the publisher's next command sees it.
+    client.recount_memory();
     client.send_push(push);
     true
 }

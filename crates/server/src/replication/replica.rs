@@ -388,10 +388,10 @@ pub fn unset_master(server: &Server) {
 /// the `min-replicas-to-write` rule applies only to a master.
 fn after_role_change(server: &Server) {
     server.replication.master.disconnect_replicas();
-    server
-        .replication
-        .master
-        .refresh_write_rule(&server.config.read());
+    let config = server.config.read();
+    server.replication.master.refresh_write_rule(&config);
+    // `oom-score-adj-values` has a replica's score apart, as Redis sets it on a role change.
+    crate::process::apply_oom_score(&config);
 }
 
 fn log_link_lost() {

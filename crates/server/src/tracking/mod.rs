@@ -48,6 +48,8 @@ pub struct ClientTracking {
     pub on: Option<Options>,
     /// CLIENT CACHING YES (OPTIN) or NO (OPTOUT) was given for the next command or transaction.
     pub caching: bool,
+    /// How many BCAST prefixes the client has (they count in its `tot-mem`).
+    pub prefixes: usize,
     /// A script's read-only call ran: the script command's keys are remembered once it ends,
     /// as Redis tracks a script by the keys its caller declared.
     script_read: bool,
@@ -409,14 +411,14 @@ impl Tracking {
     }
 
     /// Turns tracking on (again) for `handle`: the options replace the previous ones, prefixes
-    /// add to those it had, as Redis's `enableTracking`.
+    /// add to those it had, as Redis's `enableTracking`. Returns how many prefixes it has now.
     fn enable(
         &self,
         handle: &Arc<ClientHandle>,
         options: Options,
         redirect: Option<Arc<ClientHandle>>,
         prefixes: &[&[u8]],
-    ) {
+    ) -> usize {
         let mut state = self.state.lock();
         let id = handle.id;
         let tracker = state.trackers.entry(id).or_insert_with(|| Tracker {
@@ -454,12 +456,14 @@ impl Tracking {
         handle
             .tracking_flags
             .store(crate::client::TRACKING_ON | bcast, Relaxed);
+        let count = tracker.prefixes.len();
         for prefix in added {
             let bcast = state.prefixes.entry(prefix.into()).or_default();
             bcast.clients.insert(id);
         }
         self.clients_on.store(state.trackers.len(), Relaxed);
         self.count_in_use(&state);
+        count
     }
 
     /// Turns tracking off for a client (CLIENT TRACKING OFF, RESET, a closed connection). The

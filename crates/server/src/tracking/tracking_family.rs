@@ -131,9 +131,10 @@ fn client_tracking(ctx: &mut Ctx<'_>) -> CmdResult {
             }
         }
     }
-    ctx.server
-        .tracking
-        .enable(&ctx.client.handle, options, redirect, &prefixes);
+    ctx.client.tracking.prefixes =
+        ctx.server
+            .tracking
+            .enable(&ctx.client.handle, options, redirect, &prefixes);
     // CACHING's flag survives, as Redis's `enableTracking` leaves it.
     ctx.client.tracking.on = Some(options);
     ctx.out.ok();

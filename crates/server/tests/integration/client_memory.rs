@@ -518,3 +518,141 @@ fn client_list_flags_of_tracking_and_monitor_clients_match_redis() {
         assert_eq!(&seen[0].1, redis);
     }
 }
+
+/// Sends `command(i)` for i = 0, 1, ... on a new connection, each once the previous one was
+/// answered, until the server closes the connection or `max` were answered; returns how many
+/// were answered.
+fn answered_until_closed(server: &Server, max: usize, command: impl Fn(usize) -> String) -> usize {
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = Vec::new();
+    for answered in 0..max {
+        let line = command(answered);
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        if stream.write_all(&encode(&args)).is_err() {
+            return answered;
+        }
+        loop {
+            if let Some(n) = testkit::frame_len(&buf) {
+                buf.drain(..n);
+                break;
+            }
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk) {
+                Ok(0) => return answered,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return answered,
+                Err(e) => panic!("no reply to {line:?}: {e}"),
+            }
+        }
+    }
+    max
+}
+
+/// Redis counts a client's entries in shared tables in its `tot-mem` (a watched key 56 bytes,
+/// a channel or shard channel 32, a pattern 24, a tracking prefix about 32), so a client that
+/// keeps adding them is evicted under `maxmemory-clients` (client-eviction.tcl's "watched key
+/// list", "pubsub subscriptions" and "client tracking prefixes"); redis-lite left them out and
+/// never evicted it.
+#[test]
+fn watched_keys_subscriptions_and_tracking_prefixes_count_toward_client_eviction() {
+    // The command that adds the i-th entry.
+    type Adding = fn(usize) -> String;
+    let commands: [(&str, Adding); 5] = [
+        ("WATCH", |i| format!("WATCH {i}")),
+        ("SUBSCRIBE", |i| format!("SUBSCRIBE {i}")),
+        ("PSUBSCRIBE", |i| format!("PSUBSCRIBE {i}")),
+        ("SSUBSCRIBE", |i| format!("SSUBSCRIBE {i}")),
+        ("CLIENT TRACKING PREFIX", |i| {
+            format!("CLIENT TRACKING on PREFIX {i:012} BCAST")
+        }),
+    ];
+    for (which, server) in Server::lite_and_redis(&["--maxmemory-clients", "200000"]) {
+        let mut observer = server.named("observer");
+        observer.expect_replies(&[(&["CLIENT", "NO-EVICT", "on"], "+OK\r\n")]);
+        for (evicted, (name, command)) in commands.into_iter().enumerate() {
+            // 200,000 bytes take 3,500 to 8,300 entries past what the connection holds.
+            let answered = answered_until_closed(&server, 20_000, command);
+            assert!(
+                (1000..10_000).contains(&answered),
+                "{which}: {name}: evicted after {answered} commands"
+            );
+            assert_eq!(
+                info_field(&mut observer, "stats", "evicted_clients"),
+                (evicted + 1).to_string(),
+                "{which}: {name}"
+            );
+        }
+    }
+}
+
+/// Item 37 of REDIS_SUITE.md (maxmemory.tcl's "client eviction: true" tests): under
+/// `maxmemory` with `maxmemory-clients`, clients that hold much are evicted before any key, as
+/// Redis checks client memory before every command and after each read. redis-lite added
+/// client memory up only in its cron, so meanwhile the clients took used memory past
+/// `maxmemory` and keys went first. Here, as in that test, 30 clients each send 250 KB of a
+/// command that never ends.
+#[test]
+fn clients_are_evicted_before_keys_under_maxmemory() {
+    for (which, server) in Server::lite_and_redis(&[]) {
+        let mut admin = server.named("admin");
+        admin.ok(&[b"CONFIG", b"SET", b"maxmemory", b"11mb"]);
+        admin.ok(&[b"CONFIG", b"SET", b"maxmemory-policy", b"allkeys-lru"]);
+        admin.ok(&[b"CONFIG", b"SET", b"maxmemory-clients", b"3mb"]);
+        admin.expect_replies(&[(&["CLIENT", "NO-EVICT", "on"], "+OK\r\n")]);
+        for i in 0..50 {
+            admin.ok(&[b"SETRANGE", i.to_string().as_bytes(), b"100000", b"x"]);
+        }
+        let argument = [b"$1000\r\n".as_slice(), &[b'x'; 1000], b"\r\n"].concat();
+        let mut senders = Vec::new();
+        for _ in 0..30 {
+            let mut sender = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+            let mut sent = sender.write_all(b"*250\r\n");
+            for _ in 0..249 {
+                sent = sent.and_then(|()| sender.write_all(&argument));
+            }
+            if sent.is_ok() {
+                senders.push(sender);
+            }
+        }
+        wait_until("clients are evicted", Duration::from_secs(10), || {
+            info_field(&mut admin, "stats", "evicted_clients") != "0"
+        });
+        assert_eq!(
+            info_field(&mut admin, "stats", "evicted_keys"),
+            "0",
+            "{which}: no key is evicted"
+        );
+        assert_eq!(admin.cmd_text(&["DBSIZE"]), ":50\r\n", "{which}");
+    }
+}
+
+/// client-eviction.tcl's "evict clients only until below limit" and "evict clients in right
+/// order" turn DEBUG REPLYBUFFER RESIZING off so that each client's memory stays as it is: a
+/// client then keeps its own grown buffers, but no other client gets them. redis-lite's
+/// buffer pool handed a 1 MB buffer of a closed client to the next one to read (the tests'
+/// control client), which then held over 1 MB.
+#[test]
+fn no_client_inherits_a_buffer_another_grew() {
+    for (which, server) in Server::lite_and_redis(&["--enable-debug-command", "yes"]) {
+        let mut observer = server.named("observer");
+        observer.ok(&[b"DEBUG", b"REPLYBUFFER", b"RESIZING", b"0"]);
+        // Clients that grow both their buffers to 1 MB, then go.
+        for _ in 0..5 {
+            let mut big = server.named("big");
+            big.ok(&[b"SET", b"k", &vec![b'v'; 1 << 20]]);
+            assert_eq!(big.cmd(&["GET", "k"]).len(), (1 << 20) + 12, "{which}");
+        }
+        wait_until("the big clients are gone", Duration::from_secs(10), || {
+            client_fields(&mut observer, "big").is_none()
+        });
+        for _ in 0..10 {
+            assert_eq!(observer.cmd_text(&["PING"]), "+PONG\r\n");
+        }
+        let fields = client_fields(&mut observer, "observer").unwrap();
+        assert!(number(&fields, "tot-mem") < 200_000, "{which}: {fields:?}");
+        observer.ok(&[b"DEBUG", b"REPLYBUFFER", b"RESIZING", b"1"]);
+    }
+}

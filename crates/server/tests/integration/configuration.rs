@@ -677,3 +677,36 @@ fn a_fatal_signal_leaves_a_crash_report_in_the_log() {
         );
     }
 }
+
+/// oom-score-adj.tcl's "CONFIG SET oom score restored on disable" and the replica class of
+/// "CONFIG SET oom-score-adj works as expected": the base is read each time the server takes
+/// control of its score (redis-lite read it once, at start), and a replica's score is the
+/// replica class's (redis-lite kept the master's after REPLICAOF).
+#[test]
+fn oom_score_adj_rereads_its_base_and_follows_the_role() {
+    for (which, server) in Server::lite_and_redis(&[]) {
+        let pid = server.pid();
+        let mut raw = server.raw();
+        raw.ok(&[b"CONFIG", b"SET", b"oom-score-adj", b"yes"]);
+        raw.ok(&[b"CONFIG", b"SET", b"oom-score-adj", b"no"]);
+        // Set from outside while the server does not control it: the new base. Raising the
+        // score needs no privilege.
+        let base = oom_score_adj(pid) + 22;
+        std::fs::write(format!("/proc/{pid}/oom_score_adj"), base.to_string()).unwrap();
+        raw.ok(&[
+            b"CONFIG",
+            b"SET",
+            b"oom-score-adj-values",
+            b"9 19 29",
+            b"oom-score-adj",
+            b"yes",
+        ]);
+        assert_eq!(oom_score_adj(pid), base + 9, "{which}");
+        raw.ok(&[b"REPLICAOF", b"127.0.0.1", b"1"]);
+        assert_eq!(oom_score_adj(pid), base + 19, "{which}: a replica");
+        raw.ok(&[b"REPLICAOF", b"NO", b"ONE"]);
+        assert_eq!(oom_score_adj(pid), base + 9, "{which}: a master again");
+        raw.ok(&[b"CONFIG", b"SET", b"oom-score-adj", b"no"]);
+        assert_eq!(oom_score_adj(pid), base, "{which}: the base restored");
+    }
+}

@@ -402,3 +402,59 @@ fn an_aof_command_failing_at_load_counts_as_an_unexpected_error() {
     assert_eq!(counts[1], counts[0], "redis-lite, then Redis");
     assert_eq!(counts[0].0, "1");
 }
+
+/// CONFIG RESETSTAT zeroes `expired_keys`, `evicted_keys`, `evicted_clients` and `sync_full`,
+/// as Redis does (redis-lite kept them; maxmemory.tcl's client-eviction tests, which reset the
+/// stats between cases, then saw the earlier cases' evictions).
+#[test]
+fn config_resetstat_zeroes_expiry_and_eviction_counts() {
+    for (which, server) in Server::lite_and_redis(&[]) {
+        let mut raw = server.raw();
+        raw.ok(&[b"SET", b"short", b"v", b"PX", b"1"]);
+        testkit::wait_until(
+            "the key expires",
+            std::time::Duration::from_secs(10),
+            || raw.cmd_text(&["EXISTS", "short"]) == ":0\r\n",
+        );
+        raw.ok(&[b"SET", b"k", b"v"]);
+        raw.ok(&[b"CONFIG", b"SET", b"maxmemory-policy", b"allkeys-random"]);
+        raw.ok(&[b"CONFIG", b"SET", b"maxmemory", b"1"]);
+        raw.cmd(&["GET", "k"]);
+        raw.ok(&[b"CONFIG", b"SET", b"maxmemory", b"0"]);
+        raw.ok(&[b"CONFIG", b"SET", b"maxmemory-clients", b"1"]);
+        let mut hog = server.raw();
+        hog.send(b"*2\r\n$4\r\nECHO\r\n$200000\r\n");
+        hog.send(&[b'x'; 199_999]);
+        assert!(hog.is_closed(), "{which}: the hog is evicted");
+        raw.ok(&[b"CONFIG", b"SET", b"maxmemory-clients", b"0"]);
+        // A full sync, as a replica or `redis-cli --rdb` asks for it.
+        let mut sync = server.raw();
+        sync.send(b"SYNC\r\n");
+        testkit::wait_until(
+            "the sync is counted",
+            std::time::Duration::from_secs(10),
+            || testkit::info_field(&mut raw, "stats", "sync_full") == "1",
+        );
+        drop(sync);
+        for field in ["expired_keys", "evicted_keys", "evicted_clients"] {
+            assert_ne!(
+                testkit::info_field(&mut raw, "stats", field),
+                "0",
+                "{which}: {field}"
+            );
+        }
+        raw.ok(&[b"CONFIG", b"RESETSTAT"]);
+        for field in [
+            "expired_keys",
+            "evicted_keys",
+            "evicted_clients",
+            "sync_full",
+        ] {
+            assert_eq!(
+                testkit::info_field(&mut raw, "stats", field),
+                "0",
+                "{which}: {field}"
+            );
+        }
+    }
+}

@@ -4,6 +4,7 @@
 
 mod acl;
 mod aof;
+mod aof_rewrite;
 mod bitmaps;
 mod blocking;
 mod client_limits;

@@ -999,7 +999,11 @@ pub fn info_fields(server: &Server, out: &mut String) {
         out.push_str("\r\n");
     };
     let aof = &server.aof;
-    let r = aof.rewrite.info();
+    let bgsave = server
+        .persistence
+        .current()
+        .is_some_and(|(kind, ..)| kind != crate::persistence::JobKind::AofRewrite);
+    let r = aof.rewrite.info(bgsave);
     let ok = |b: bool| if b { "ok" } else { "err" };
     field(format_args!("aof_enabled:{}", aof.is_on() as u8));
     field(format_args!(

@@ -42,6 +42,11 @@ struct State {
     /// The incremental file BGREWRITEAOF listed for the requested rewrite's cut.
     listed_incr: Option<u64>,
     running: Option<Instant>,
+    /// The running rewrite's progress, once it has the background job slot: switching AOF off
+    /// aborts it through this.
+    progress: Option<Arc<Progress>>,
+    /// BGREWRITEAOF answered that the rewrite is scheduled (it waits for a BGSAVE), not started.
+    scheduled: bool,
     /// Bumped when AOF is switched off: a rewrite that began before it is discarded.
     epoch: u64,
     /// Seconds the last rewrite took; None before the first.
@@ -85,6 +90,7 @@ impl Control {
             Ok(listed) => {
                 state.listed_incr = listed;
                 state.requested = true;
+                state.scheduled = !now;
                 self.wake.notify_one();
                 Ok(())
             }
@@ -122,6 +128,21 @@ impl Control {
 
     pub(super) fn cancel(&self) {
         let mut state = self.state.lock();
+        if let Some(progress) = &state.progress {
+            progress.abort.store(true, Relaxed);
+        }
+        // A rewrite BGREWRITEAOF reported started is one Redis has forked, even if the thread
+        // has yet to take the job slot: Redis's line (scripts and its tests watch for it). The
+        // rewrite runs on a thread of this process, so the pid is this process's.
+        let started = state.progress.is_some()
+            || ((state.requested || state.running.is_some()) && !state.scheduled);
+        if started {
+            log!(
+                Notice,
+                "Killing running AOF rewrite child: {}",
+                std::process::id()
+            );
+        }
         state.epoch += 1;
         state.enable = false;
         state.requested = false;
@@ -141,11 +162,16 @@ impl Control {
         state.last_time_sec = None;
     }
 
-    pub fn info(&self) -> Info {
+    /// INFO's figures, `other_job` telling whether a BGSAVE holds the background job slot. As
+    /// Redis reports them: a rewrite requested is in progress at once (Redis forks it before
+    /// BGREWRITEAOF replies), unless it waits for that BGSAVE, when it is scheduled instead.
+    pub fn info(&self, other_job: bool) -> Info {
         let state = self.state.lock();
+        let pending = state.requested || state.running.is_some();
+        let behind_other_job = pending && state.progress.is_none() && other_job;
         Info {
-            in_progress: state.running.is_some() || state.requested,
-            scheduled: state.requested && state.running.is_some(),
+            in_progress: pending && !behind_other_job,
+            scheduled: behind_other_job || (state.requested && state.running.is_some()),
             last_time_sec: state.last_time_sec.map_or(-1, |s| s as i64),
             current_time_sec: state.running.map_or(-1, |t| t.elapsed().as_secs() as i64),
             last_ok: !state.last_failed,
@@ -228,7 +254,17 @@ fn rewrite(
             Err(_) => std::thread::sleep(Duration::from_millis(5)),
         }
     };
+    {
+        let mut state = server.aof.rewrite.state.lock();
+        // Switched off while it waited for the slot: it stops at its first check.
+        if state.epoch != epoch {
+            progress.abort.store(true, Relaxed);
+        }
+        state.progress = Some(progress.clone());
+        state.scheduled = false;
+    }
     let result = rewrite_in_slot(server, enable, epoch, listed_incr, &progress);
+    server.aof.rewrite.state.lock().progress = None;
     persistence.release();
     result
 }
@@ -277,8 +313,29 @@ fn rewrite_in_slot(
     let snapshot = snapshot.ok_or_else(|| io::Error::other("another snapshot is running"))?;
     let temp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
     let rdb = config.aof_use_rdb_preamble;
-    let written = write_base(server, &temp, snapshot, rdb, config.sealing(), progress);
+    let delay = config.rdb_key_save_delay;
+    let written = write_base(
+        server,
+        &temp,
+        snapshot,
+        rdb,
+        config.sealing(),
+        progress,
+        delay,
+    );
+    let discard = || {
+        if start {
+            aof.abandon_recording();
+        }
+        let _ = std::fs::remove_file(&temp);
+        Ok(false)
+    };
     if let Err(e) = written {
+        // Aborted because AOF was switched off: discarded, not failed, as Redis counts a
+        // rewrite child it killed itself.
+        if aof.rewrite.epoch() != epoch {
+            return discard();
+        }
         let _ = std::fs::remove_file(&temp);
         return Err(e);
     }
@@ -297,11 +354,7 @@ fn rewrite_in_slot(
     let mut files = aof.files.lock();
     let cancelled = aof.rewrite.epoch() != epoch;
     let Some(f) = files.as_mut().filter(|_| !cancelled) else {
-        if start {
-            aof.abandon_recording();
-        }
-        let _ = std::fs::remove_file(&temp);
-        return Ok(false);
+        return discard();
     };
     let name = base_name(&f.prefix, base_seq, rdb);
     std::fs::rename(&temp, f.path(&name))?;
@@ -345,7 +398,8 @@ fn rewrite_in_slot(
 }
 
 /// Writes the base to `path` and fsyncs it: an RDB (`aof-use-rdb-preamble yes`) or commands,
-/// sealed from the first byte with `seal`.
+/// sealed from the first byte with `seal`, waiting `key_delay_us` after each key
+/// (`rdb-key-save-delay`, which Redis's rewrite honours in both forms).
 fn write_base(
     server: &Server,
     path: &std::path::Path,
@@ -353,6 +407,7 @@ fn write_base(
     rdb: bool,
     seal: Option<Arc<Keyring>>,
     progress: &Progress,
+    key_delay_us: i64,
 ) -> io::Result<()> {
     let file = OutFile::new(File::create(path)?, seal.as_deref())?;
     let file = if rdb {
@@ -360,10 +415,7 @@ fn write_base(
         let mut w = RdbWriter::new(file, opts);
         w.write_header()?;
         w.write_default_aux(redis_lite_engine::now_ms() / 1000, crate::memory::used())?;
-        // `rdb-key-save-delay` slows the preamble as it slows a save (tests hold a rewrite
-        // in progress with it, as with Redis).
-        let delay = server.config.read().rdb_key_save_delay;
-        crate::persistence::rdb::write_snapshot(server, base, &mut w, progress, delay)?;
+        crate::persistence::rdb::write_snapshot(server, base, &mut w, progress, key_delay_us)?;
         w.finish()?
     } else {
         let Dataset {
@@ -380,6 +432,9 @@ fn write_base(
         for code in &functions {
             encode_command(&mut buf, &[b"FUNCTION".as_slice(), b"LOAD", code]);
         }
+        // Written now: a dataset with no key has functions all the same.
+        file.write_all(&buf)?;
+        buf.clear();
         let sizes = snapshot.db_sizes().to_vec();
         for (db, _) in sizes.iter().enumerate().filter(|(_, s)| s.0 > 0) {
             encode_command(&mut buf, &[b"SELECT".as_slice(), db.to_string().as_bytes()]);
@@ -389,6 +444,7 @@ fn write_base(
                 }
                 for e in snapshot.take_shard(shard, db) {
                     commands_for(&mut buf, &e.key, &e.value, e.expire_at_ms);
+                    crate::persistence::rdb::key_delay(progress, key_delay_us)?;
                 }
                 file.write_all(&buf)?;
                 buf.clear();
