@@ -169,6 +169,10 @@ pub type WatchFlag = Arc<AtomicBool>;
 pub trait KeyEvents: Send + Sync {
     fn expired(&self, db: usize, key: &[u8]);
     fn evicted(&self, db: usize, key: &[u8]);
+    /// A [`Locked`] through which keys expired is about to release its shards: what the
+    /// listener held back of those expirations can still be ordered before any other thread's
+    /// change to the keys.
+    fn expiries_unlocking(&self);
     /// A key was added to a table (not overwritten): Redis's `new` keyspace event, which it
     /// sends from its one "add a key" path. Told only while
     /// [`Keyspace::report_created_keys`] asks for it.
@@ -230,6 +234,7 @@ impl Db {
         self.signal_modified(key);
         if let Some(events) = &self.shared.events {
             events.expired(self.index, key);
+            EXPIRED_UNDER_LOCK.set(true);
         }
     }
 
@@ -651,6 +656,12 @@ pub struct Keyspace {
     pub(crate) snapshot_held: Arc<AtomicU64>,
 }
 
+thread_local! {
+    /// Whether a key expired on this thread since a [`Locked`] last released its shards, so
+    /// that only a release after expirations calls [`KeyEvents::expiries_unlocking`].
+    static EXPIRED_UNDER_LOCK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Shards locked for one command, in index order.
 pub struct Locked<'a> {
     keyspace: &'a Keyspace,
@@ -667,6 +678,17 @@ pub struct Locked<'a> {
     write: bool,
     /// Lookups see expired keys as stored (a replica applying its master's stream).
     show_expired: bool,
+}
+
+impl Drop for Locked<'_> {
+    /// Runs before the guards are released.
+    fn drop(&mut self) {
+        if EXPIRED_UNDER_LOCK.replace(false) {
+            if let Some(events) = &self.keyspace.shared.events {
+                events.expiries_unlocking();
+            }
+        }
+    }
 }
 
 impl<'a> Locked<'a> {

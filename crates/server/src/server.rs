@@ -114,7 +114,8 @@ impl ActiveExpiry {
 }
 
 /// Where the engine's own changes (expirations, evictions) go: keyspace notifications, a
-/// `DEL` in the journal, appended while the engine still holds the key's shard lock, and the
+/// `DEL` in the journal, appended while the engine still holds the key's shard lock (a client
+/// command's lazy expiries join its unit, see `journal::lazy_expiry`), and the
 /// stream readers blocked on the key, woken to find it gone. Keys created get their `new`
 /// notification here too, from the one place every command adds a key through.
 struct EngineEvents {
@@ -129,8 +130,14 @@ impl redis_lite_engine::KeyEvents for EngineEvents {
         self.tracking.key_changed(key);
         self.notifier
             .emit(db, key, crate::notify::Class::Expired, "expired");
-        self.journal.record(db, &[b"DEL".as_slice(), key], false);
+        if !self.journal.is_recording() || !crate::journal::lazy_expiry::hold(db, key) {
+            self.journal.record(db, &[b"DEL".as_slice(), key], false);
+        }
         self.blocking.key_changed(db, key);
+    }
+
+    fn expiries_unlocking(&self) {
+        crate::journal::lazy_expiry::release(&self.journal);
     }
 
     fn evicted(&self, db: usize, key: &[u8]) {

@@ -118,6 +118,67 @@ fn a_transaction_or_script_of_one_write_propagates_it_bare() {
     }
 }
 
+/// A client's command streams the DELs of the keys its lookups find expired in its own unit,
+/// as Redis 7 does: a write on its expired key goes `multi`, `del k`, the write, `exec`; a
+/// read that expired two keys wraps their DELs, one goes bare, and so does a write that ends
+/// up changing nothing. redis-lite used to stream each DEL on its own, before the write.
+#[test]
+fn a_command_streams_the_dels_of_keys_it_finds_expired_in_its_unit() {
+    for (who, server) in masters() {
+        let mut raw = server.raw();
+        let mut stream = ReplicationStream::attach(&server);
+        run(&mut raw, &[&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]]);
+        // The keys given a 1 ms TTL, the command, and the records it streams after their SETs.
+        let scenarios: [(&[&str], &[&str], &[&str]); 7] = [
+            (
+                &["k"],
+                &["SET", "k", "2"],
+                &["multi", "del k", "set k 2", "exec"],
+            ),
+            (
+                &["k"],
+                &["INCR", "k"],
+                &["multi", "del k", "incr k", "exec"],
+            ),
+            (
+                &["k"],
+                &["LPUSH", "k", "a"],
+                &["multi", "del k", "lpush k a", "exec"],
+            ),
+            (
+                &["k", "j"],
+                &["MSET", "k", "1", "j", "2"],
+                &["multi", "del k", "del j", "mset k 1 j 2", "exec"],
+            ),
+            (
+                &["k", "j"],
+                &["MGET", "k", "j"],
+                &["multi", "del k", "del j", "exec"],
+            ),
+            (&["k"], &["GET", "k"], &["del k"]),
+            (&["k"], &["EXPIRE", "k", "100"], &["del k"]),
+        ];
+        let mut expected = vec!["select 0"];
+        for (keys, command, records) in scenarios {
+            for key in keys {
+                run(&mut raw, &[&["SET", key, "1", "PX", "1"]]);
+                expected.push(if *key == "k" {
+                    "set k 1 pxat *"
+                } else {
+                    "set j 1 pxat *"
+                });
+            }
+            // Not a race: the TTLs are over once this much time has passed, however loaded.
+            std::thread::sleep(Duration::from_millis(20));
+            run(&mut raw, &[command]);
+            expected.extend(records);
+        }
+        run(&mut raw, &[&["SET", "end", "1"]]);
+        expected.push("set end 1");
+        stream.expect(who, &expected);
+    }
+}
+
 /// Waits until a lookup deleted an expired key (active expiry is off in these scenarios): on
 /// redis-lite a woken client re-runs its command on its own event loop, after the command that
 /// woke it has replied.
