@@ -322,3 +322,66 @@ fn publish_is_streamed_after_its_databases_select() {
         );
     }
 }
+
+/// SPOP with a count streams one `srem key member` per member popped, framed in MULTI/EXEC
+/// when there are several (in a transaction, inside its own), and DEL when it took the whole
+/// set, as Redis 7.0 does; redis-lite used to stream one SREM of all the members. The other
+/// pops of several elements stream one pop of the count actually popped.
+#[test]
+fn spop_with_a_count_streams_one_srem_per_member() {
+    for (who, server) in masters() {
+        let mut raw = server.raw();
+        let mut stream = ReplicationStream::attach(&server);
+        run(
+            &mut raw,
+            &[
+                &["SADD", "s", "a", "b", "c", "d", "e"],
+                &["SPOP", "s", "3"],
+                &["SPOP", "s", "1"],
+                &["SPOP", "s", "0"],
+                &["SPOP", "s"],
+                &["SADD", "t", "1", "2", "3"],
+                &["SPOP", "t", "3"],
+                &["SADD", "t", "1", "2"],
+                &["SPOP", "t", "5"],
+                &["MULTI"],
+                &["SADD", "u", "x", "y", "z"],
+                &["SPOP", "u", "2"],
+                &["EXEC"],
+                &["RPUSH", "l", "a", "b", "c"],
+                &["LMPOP", "2", "none", "l", "LEFT", "COUNT", "5"],
+                &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+                &["ZMPOP", "1", "z", "MAX", "COUNT", "2"],
+                &["SET", "end", "1"],
+            ],
+        );
+        stream.expect(
+            who,
+            &[
+                "select 0",
+                "sadd s a b c d e",
+                "multi",
+                "srem s *",
+                "srem s *",
+                "srem s *",
+                "exec",
+                "srem s *",
+                "srem s *",
+                "sadd t 1 2 3",
+                "del t",
+                "sadd t 1 2",
+                "del t",
+                "multi",
+                "sadd u x y z",
+                "srem u *",
+                "srem u *",
+                "exec",
+                "rpush l a b c",
+                "lpop l 3",
+                "zadd z 1 a 2 b 3 c",
+                "zpopmax z 2",
+                "set end 1",
+            ],
+        );
+    }
+}
