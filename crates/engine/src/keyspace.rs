@@ -608,15 +608,21 @@ pub struct Shard {
 
 impl Shard {
     /// Removes `key` to make room: a write like any other for a pending snapshot, WATCH and the
-    /// listeners (an `evicted` notification, a DEL in the AOF).
-    pub(crate) fn evict(&mut self, db: usize, hash: u64, key: &[u8]) {
+    /// listeners (an `evicted` notification, a DEL in the AOF). Returns the bytes the entry
+    /// held, key and value (see [`crate::Evicted::freed`]).
+    pub(crate) fn evict(&mut self, db: usize, hash: u64, key: &[u8]) -> usize {
         self.preserve(db, hash, key);
         let table = &mut self.dbs[db];
+        let freed = table
+            .dict
+            .get(hash, key)
+            .map_or(0, |entry| std::mem::size_of::<Entry>() + entry.heap_size());
         table.delete(hash, key, Deletion::Eviction);
         table.signal_modified(key);
         if let Some(events) = &table.shared.events {
             events.evicted(table.index, key);
         }
+        freed
     }
 
     pub fn db(&mut self, index: usize) -> &mut Db {

@@ -114,13 +114,23 @@ pub fn not_counted_for_evict(server: &Server) -> u64 {
     server.journal.buffered_bytes() + server.keyspace.snapshot_held_bytes()
 }
 
+/// Bytes used over `maxmemory` (0 when under it, or unset).
+fn bytes_over(server: &Server) -> u64 {
+    let maxmemory = server.limits.maxmemory.load(Relaxed);
+    if maxmemory == 0 {
+        return 0;
+    }
+    let counted = crate::memory::used().saturating_sub(not_counted_for_evict(server));
+    counted.saturating_sub(maxmemory)
+}
+
+fn keys_over(server: &Server) -> bool {
+    let maxkeys = server.limits.maxkeys.load(Relaxed);
+    maxkeys > 0 && server.keyspace.key_count() > maxkeys
+}
+
 fn over(server: &Server) -> bool {
-    let limits = &server.limits;
-    let maxmemory = limits.maxmemory.load(Relaxed);
-    let maxkeys = limits.maxkeys.load(Relaxed);
-    let counted = || crate::memory::used().saturating_sub(not_counted_for_evict(server));
-    (maxmemory > 0 && counted() > maxmemory)
-        || (maxkeys > 0 && server.keyspace.key_count() > maxkeys)
+    bytes_over(server) > 0 || keys_over(server)
 }
 
 /// Evicts until under the limits, for at most `budget`. A `newcomer` (db, key) just written
@@ -147,7 +157,11 @@ fn make_room(server: &Server, budget: Duration, newcomer: Option<(usize, &[u8])>
     outcome
 }
 
-/// Evicts keys until under the limits or past `budget` since `started`.
+/// Evicts keys until under the limits or past `budget` since `started`. As Redis, the bytes to
+/// free are measured once, and each eviction counts what its deletion itself freed: the
+/// invalidation messages it queues for tracking clients (which their connections soon write
+/// out) must not make the loop evict key after key to pay for them. Every 16 keys the total is
+/// checked too, which sees values freed lazily on the background thread.
 fn evict(
     server: &Server,
     budget: Duration,
@@ -157,19 +171,26 @@ fn evict(
     let keyspace = &server.keyspace;
     let policy = keyspace.tracking().policy();
     let samples = server.limits.samples.load(Relaxed);
+    let to_free = bytes_over(server) as i64;
+    let mut freed = 0i64;
     let mut evicted = 0u32;
-    while over(server) {
-        if keyspace
-            .evict_or_reject(policy, samples, redis_lite_engine::now_ms(), newcomer)
-            .is_none()
-        {
+    while freed < to_free || keys_over(server) {
+        let Some(victim) =
+            keyspace.evict_or_reject(policy, samples, redis_lite_engine::now_ms(), newcomer)
+        else {
             return settle_lazy_frees(server, budget);
-        }
+        };
+        freed += victim.freed as i64;
         // What this thread freed counts at once, so the next check sees it.
         crate::memory::publish_thread();
         evicted += 1;
-        if evicted.is_multiple_of(16) && started.elapsed() >= budget {
-            return Outcome::Running;
+        if evicted.is_multiple_of(16) {
+            if !over(server) {
+                break;
+            }
+            if started.elapsed() >= budget {
+                return Outcome::Running;
+            }
         }
     }
     server.limits.exceeded.end();
@@ -209,10 +230,8 @@ pub fn make_room_before_command(server: &Server) -> bool {
 /// under `allkeys-tinylfu` room is made right away, so the key just written can be the one
 /// refused (TinyLFU's admission).
 pub fn after_write(server: &Server, spec: &CommandSpec, args: &[&[u8]], db: usize) {
-    let maxkeys = server.limits.maxkeys.load(Relaxed);
-    let keys_over = maxkeys > 0 && server.keyspace.key_count() > maxkeys;
     let tinylfu = server.keyspace.tracking().policy() == Policy::AllKeysTinyLfu;
-    if !(keys_over || (tinylfu && over(server))) {
+    if !(keys_over(server) || (tinylfu && over(server))) {
         return;
     }
     let newcomer = spec

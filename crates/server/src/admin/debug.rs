@@ -425,7 +425,6 @@ fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
 /// output, as Redis does, and says so.
 fn debug_listpack(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(2);
-    let shared = integers_shared(&ctx.server.config.read());
     let mut locked = ctx.lock_undeclared([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
     // A raw lookup, as Redis's: a key past its TTL but still stored is shown.

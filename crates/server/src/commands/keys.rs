@@ -2,7 +2,7 @@
 
 use redis_lite_engine::glob::glob_match;
 use redis_lite_engine::keyspace::lru_clock;
-use redis_lite_engine::{Deletion, Entry, Locked, Policy, SmallBytes, Value};
+use redis_lite_engine::{Deletion, Entry, Locked, Policy, SmallBytes};
 
 use crate::admin::clients::parse_db_index;
 use crate::command::acl;
