@@ -167,7 +167,9 @@ pub type WatchFlag = Arc<AtomicBool>;
 /// Told about changes the engine makes on its own, outside any command: keys expiring. The
 /// server turns them into keyspace notifications (and, later, log entries).
 pub trait KeyEvents: Send + Sync {
-    fn expired(&self, db: usize, key: &[u8]);
+    /// `key` expired and was deleted; the deletion took `deletion` (Redis's `expire-del`
+    /// latency event).
+    fn expired(&self, db: usize, key: &[u8], deletion: Duration);
     fn evicted(&self, db: usize, key: &[u8]);
     /// A [`Locked`] through which keys expired is about to release its shards: what the
     /// listener held back of those expirations can still be ordered before any other thread's
@@ -229,11 +231,11 @@ impl Db {
     }
 
     /// After a key expired and was removed: counted, watchers flagged, listeners told.
-    fn expired(&mut self, key: &[u8]) {
+    fn expired(&mut self, key: &[u8], deletion: Duration) {
         self.expired_keys += 1;
         self.signal_modified(key);
         if let Some(events) = &self.shared.events {
-            events.expired(self.index, key);
+            events.expired(self.index, key, deletion);
             EXPIRED_UNDER_LOCK.set(true);
         }
     }
@@ -332,8 +334,9 @@ impl Db {
     fn presence_of_expired(&mut self, hash: u64, key: &[u8], pos: u32) -> Presence {
         match self.expired_view {
             ExpiredView::Delete => {
+                let started = Instant::now();
                 self.delete(hash, key, Deletion::Expire);
-                self.expired(key);
+                self.expired(key, started.elapsed());
                 Presence::Expired
             }
             ExpiredView::Hide => Presence::Hidden(pos),
@@ -584,8 +587,9 @@ impl Db {
         }
         for key in &due {
             let hash = self.hasher.hash_one(key);
+            let started = Instant::now();
             self.delete(hash, key, Deletion::Expire);
-            self.expired(key);
+            self.expired(key, started.elapsed());
         }
         (sampled, due.len())
     }

@@ -123,10 +123,12 @@ struct EngineEvents {
     notifier: Arc<Notifier>,
     journal: Arc<Journal>,
     blocking: Arc<crate::blocking::Blocking>,
+    latency: Arc<crate::observability::latency::LatencyMonitor>,
 }
 
 impl redis_lite_engine::KeyEvents for EngineEvents {
-    fn expired(&self, db: usize, key: &[u8]) {
+    fn expired(&self, db: usize, key: &[u8], deletion: Duration) {
+        self.latency.record("expire-del", deletion);
         self.tracking.key_changed(key);
         self.notifier
             .emit(db, key, crate::notify::Class::Expired, "expired");
@@ -177,6 +179,7 @@ impl Server {
             notifier: notifier.clone(),
             journal: journal.clone(),
             blocking: blocking.clone(),
+            latency: latency.clone(),
         });
         let server = Server {
             // A cluster node's keyspace is sharded by slot and counts each slot's keys; a
