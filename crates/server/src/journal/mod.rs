@@ -726,7 +726,7 @@ mod tests {
     fn a_command_with_several_records_is_one_unit() {
         let (journal, id, _) = listening();
         let also = vec![vec![b"SREM".to_vec(), b"s".to_vec(), b"m".to_vec()]];
-        let end = journal.record_unit(0, &["SADD", "t", "m"], &also, false);
+        let end = journal.record_unit(&[], 0, &["SADD", "t", "m"], &also, false);
         let expected = resp(&[
             &["SELECT", "0"],
             &["MULTI"],
@@ -737,12 +737,36 @@ mod tests {
         assert_eq!(end as usize, expected.len());
         assert_eq!(read_all(&journal, id), expected);
         // Inside a transaction its records join the transaction's block: no nested MULTI.
-        journal.record_unit(0, &["SADD", "t", "m"], &also, true);
+        journal.record_unit(&[], 0, &["SADD", "t", "m"], &also, true);
         journal.close_unit();
         let expected = resp(&[
             &["MULTI"],
             &["SADD", "t", "m"],
             &["SREM", "s", "m"],
+            &["EXEC"],
+        ]);
+        assert_eq!(read_all(&journal, id), expected);
+    }
+
+    #[test]
+    fn keys_a_command_found_expired_are_deleted_first_in_its_unit() {
+        let (journal, id, _) = listening();
+        let expired = [(0, b"k".to_vec()), (1, b"j".to_vec())];
+        journal.record_unit(&expired[..1], 0, &["SET", "k", "v"], &[], false);
+        // Found expired by a command that wrote nothing: one DEL bare, two in a unit.
+        journal.record_expired(&expired[..1]);
+        journal.record_expired(&expired);
+        let expected = resp(&[
+            &["SELECT", "0"],
+            &["MULTI"],
+            &["DEL", "k"],
+            &["SET", "k", "v"],
+            &["EXEC"],
+            &["DEL", "k"],
+            &["MULTI"],
+            &["DEL", "k"],
+            &["SELECT", "1"],
+            &["DEL", "j"],
             &["EXEC"],
         ]);
         assert_eq!(read_all(&journal, id), expected);
