@@ -107,11 +107,13 @@ enum Outcome {
 
 /// Memory left out of `maxmemory` (INFO's `mem_not_counted_for_evict`). As in Redis, AOF
 /// records waiting to be written: evicting keys for them would only add DELs to the same
-/// buffer. And the values a running snapshot keeps aside, which Redis's forked child holds
+/// buffer; and the replication stream kept beyond the backlog's size for replicas that lag. And the values a running snapshot keeps aside, which Redis's forked child holds
 /// outside `used_memory`: evicting cannot free them, so counting them made every BGSAVE or
 /// rewrite under `maxmemory` evict nearly every evictable key, then refuse writes with OOM.
 pub fn not_counted_for_evict(server: &Server) -> u64 {
-    server.journal.buffered_bytes() + server.keyspace.snapshot_held_bytes()
+    crate::memory::allocation_size(server.journal.buffered_bytes())
+        + server.replication.backlog.held_beyond_size()
+        + server.keyspace.snapshot_held_bytes()
 }
 
 /// Bytes used over `maxmemory` (0 when under it, or unset).

@@ -111,6 +111,15 @@ pub fn publish_thread() {
     });
 }
 
+/// The bytes jemalloc hands out for a buffer of `capacity` bytes, as `used_memory` counts it
+/// (large buffers round up to a size class: up to a quarter more).
+pub fn allocation_size(capacity: u64) -> u64 {
+    match Layout::from_size_align(capacity as usize, 1) {
+        Ok(layout) if capacity > 0 => real_size(layout) as u64,
+        _ => 0,
+    }
+}
+
 /// Bytes in use right now (`used_memory`), cheap enough to check before every command.
 pub fn used() -> u64 {
     COUNTED.load(Relaxed).max(0) as u64

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use testkit::{encode, info_field, DataDir, Raw, Server};
+use testkit::{encode, info_field, DataDir, Raw, ReplicationStream, Server};
 
 fn used_memory(raw: &mut Raw) -> u64 {
     info_field(raw, "memory", "used_memory").parse().unwrap()
@@ -500,5 +500,68 @@ fn invalidations_for_tracking_clients_do_not_feed_eviction() {
         );
         assert_eq!(keys, 300 - evicted, "{who}");
         raw.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+    }
+}
+
+/// maxmemory.tcl's "slave buffer are counted correctly" and "replica buffer don't induce
+/// eviction": a replica that stops reading makes the master keep the stream for it, which
+/// Redis leaves out of `maxmemory` (beyond the backlog's size): 20 MB of writes that leave the
+/// dataset's size alone evict nothing under a limit 1 MB over what the data uses. redis-lite
+/// counted what its backlog kept for the replica, and evicted keys.
+#[test]
+fn a_stopped_replicas_stream_does_not_count_against_maxmemory() {
+    for (who, server) in Server::lite_and_redis(&[]) {
+        let mut raw = server.raw();
+        for j in 0..100 {
+            raw.cmd(&["SETRANGE", &format!("key:{j}"), "100000", "asdf"]);
+        }
+        for setting in [
+            ["maxmemory-policy", "allkeys-random"],
+            [
+                "client-output-buffer-limit",
+                "replica 100000000 100000000 300",
+            ],
+            ["repl-backlog-size", "10240"],
+            ["slowlog-log-slower-than", "-1"],
+        ] {
+            assert_eq!(
+                raw.cmd_text(&["CONFIG", "SET", setting[0], setting[1]]),
+                "+OK\r\n"
+            );
+        }
+        // A replica that takes its snapshot, then reads nothing more.
+        let _stopped = ReplicationStream::attach(&server);
+        let counted = |raw: &mut Raw| {
+            used_memory(raw)
+                - info_field(raw, "memory", "mem_not_counted_for_evict")
+                    .parse::<u64>()
+                    .unwrap()
+        };
+        let limit = counted(&mut raw) + (1 << 20);
+        raw.cmd(&["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+        let payload = vec![b'A'; 1000];
+        for _ in 0..20 {
+            let mut batch = Vec::new();
+            for _ in 0..1000 {
+                batch.extend(encode(&[b"SETRANGE", b"key:0", b"0", &payload]));
+            }
+            raw.send(&batch);
+            for _ in 0..1000 {
+                assert_eq!(raw.read_reply(), b":100004\r\n", "{who}");
+            }
+        }
+        // INFO's replication section brings the stream to the backlog (redis-lite's backlog
+        // pulls the journal when asked); the PING after it is admitted past an eviction check.
+        let lagging: u64 = info_field(&mut raw, "memory", "mem_clients_slaves")
+            .parse()
+            .unwrap();
+        assert!(
+            lagging > 2 << 20,
+            "{who}: the replica's share is {lagging} bytes"
+        );
+        raw.cmd(&["INFO", "replication"]);
+        assert_eq!(raw.cmd_text(&["PING"]), "+PONG\r\n");
+        assert_eq!(info_field(&mut raw, "stats", "evicted_keys"), "0", "{who}");
+        assert_eq!(raw.cmd_text(&["DBSIZE"]), ":100\r\n", "{who}");
     }
 }
