@@ -285,10 +285,6 @@ pub(crate) struct Evictor {
 pub struct Evicted {
     pub db: usize,
     pub key: SmallBytes,
-    /// The bytes its deletion freed, as the entry's size estimates them: what an eviction
-    /// round counts towards the amount it set out to free, as Redis counts each deletion's own
-    /// share, whatever its listeners allocate meanwhile.
-    pub freed: usize,
 }
 
 impl Keyspace {
@@ -413,12 +409,11 @@ impl Keyspace {
         if u64::from(freq) >= victim_freq || shard.dbs[db].dict.get(hash, key).is_none() {
             return None;
         }
-        let freed = shard.evict(db, hash, key);
+        shard.evict(db, hash, key);
         self.evictor.evicted.fetch_add(1, Relaxed);
         Some(Evicted {
             db,
             key: SmallBytes::new(key),
-            freed,
         })
     }
 
@@ -444,12 +439,11 @@ impl Keyspace {
                 still && (!policy.volatile_only() || e.has_ttl())
             });
             if present {
-                let freed = shard.evict(candidate.db, hash, &candidate.key);
+                shard.evict(candidate.db, hash, &candidate.key);
                 self.evictor.evicted.fetch_add(1, Relaxed);
                 return Some(Evicted {
                     db: candidate.db,
                     key: candidate.key,
-                    freed,
                 });
             }
         }
@@ -474,9 +468,9 @@ impl Keyspace {
             });
         let key = key?;
         let hash = self.hash(&key);
-        let freed = shard.evict(db, hash, &key);
+        shard.evict(db, hash, &key);
         self.evictor.evicted.fetch_add(1, Relaxed);
-        Some(Evicted { db, key, freed })
+        Some(Evicted { db, key })
     }
 
     /// Keys evicted since start-up (INFO's `evicted_keys`).

@@ -170,6 +170,9 @@ pub trait KeyEvents: Send + Sync {
     /// `key` expired and was deleted; the deletion took `deletion` (Redis's `expire-del`
     /// latency event).
     fn expired(&self, db: usize, key: &[u8], deletion: Duration);
+    /// An eviction is about to delete a key ([`KeyEvents::evicted`] follows at once): with
+    /// the two, the listener can measure what the deletion itself frees.
+    fn evicting(&self);
     fn evicted(&self, db: usize, key: &[u8]);
     /// A [`Locked`] through which keys expired is about to release its shards: what the
     /// listener held back of those expirations can still be ordered before any other thread's
@@ -612,21 +615,18 @@ pub struct Shard {
 
 impl Shard {
     /// Removes `key` to make room: a write like any other for a pending snapshot, WATCH and the
-    /// listeners (an `evicted` notification, a DEL in the AOF). Returns the bytes the entry
-    /// held, key and value (see [`crate::Evicted::freed`]).
-    pub(crate) fn evict(&mut self, db: usize, hash: u64, key: &[u8]) -> usize {
+    /// listeners (an `evicted` notification, a DEL in the AOF).
+    pub(crate) fn evict(&mut self, db: usize, hash: u64, key: &[u8]) {
         self.preserve(db, hash, key);
         let table = &mut self.dbs[db];
-        let freed = table
-            .dict
-            .get(hash, key)
-            .map_or(0, |entry| std::mem::size_of::<Entry>() + entry.heap_size());
+        if let Some(events) = &table.shared.events {
+            events.evicting();
+        }
         table.delete(hash, key, Deletion::Eviction);
         table.signal_modified(key);
         if let Some(events) = &table.shared.events {
             events.evicted(table.index, key);
         }
-        freed
     }
 
     pub fn db(&mut self, index: usize) -> &mut Db {

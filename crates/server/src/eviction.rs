@@ -4,6 +4,7 @@
 //! limit at runtime never stalls a client for long. A command flagged `denyoom` is refused only
 //! when nothing more can be evicted.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -135,6 +136,24 @@ fn over(server: &Server) -> bool {
     bytes_over(server) > 0 || keys_over(server)
 }
 
+thread_local! {
+    /// This thread's net allocation when the running eviction's deletion began, then (after
+    /// it) the bytes the deletion freed.
+    static DELETION: Cell<i64> = const { Cell::new(0) };
+}
+
+/// Told by the engine right before an eviction deletes its key.
+pub fn deletion_starts() {
+    DELETION.set(crate::memory::thread_net());
+}
+
+/// Told by the engine right after the deletion, before the eviction's listeners allocate
+/// (invalidation messages for tracking clients, notifications): what this thread's
+/// allocations moved by in between is what the deletion freed, as Redis measures it.
+pub fn deletion_done() {
+    DELETION.set(DELETION.get() - crate::memory::thread_net());
+}
+
 /// Evicts until under the limits, for at most `budget`. A `newcomer` (db, key) just written
 /// may itself be refused (see `Keyspace::evict_or_reject`).
 fn make_room(server: &Server, budget: Duration, newcomer: Option<(usize, &[u8])>) -> Outcome {
@@ -162,8 +181,8 @@ fn make_room(server: &Server, budget: Duration, newcomer: Option<(usize, &[u8])>
 /// Evicts keys until under the limits or past `budget` since `started`. As Redis, the bytes to
 /// free are measured once, and each eviction counts what its deletion itself freed: the
 /// invalidation messages it queues for tracking clients (which their connections soon write
-/// out) must not make the loop evict key after key to pay for them. Every 16 keys the total is
-/// checked too, which sees values freed lazily on the background thread.
+/// out) must not make the loop evict key after key to pay for them. It also stops as soon as
+/// the total is under the limits (which sees values freed lazily on the background thread).
 fn evict(
     server: &Server,
     budget: Duration,
@@ -177,22 +196,22 @@ fn evict(
     let mut freed = 0i64;
     let mut evicted = 0u32;
     while freed < to_free || keys_over(server) {
-        let Some(victim) =
-            keyspace.evict_or_reject(policy, samples, redis_lite_engine::now_ms(), newcomer)
-        else {
+        DELETION.set(0);
+        if keyspace
+            .evict_or_reject(policy, samples, redis_lite_engine::now_ms(), newcomer)
+            .is_none()
+        {
             return settle_lazy_frees(server, budget);
-        };
-        freed += victim.freed as i64;
+        }
+        freed += DELETION.get();
         // What this thread freed counts at once, so the next check sees it.
         crate::memory::publish_thread();
+        if !over(server) {
+            break;
+        }
         evicted += 1;
-        if evicted.is_multiple_of(16) {
-            if !over(server) {
-                break;
-            }
-            if started.elapsed() >= budget {
-                return Outcome::Running;
-            }
+        if evicted.is_multiple_of(16) && started.elapsed() >= budget {
+            return Outcome::Running;
         }
     }
     server.limits.exceeded.end();

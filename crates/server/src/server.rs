@@ -142,7 +142,12 @@ impl redis_lite_engine::KeyEvents for EngineEvents {
         crate::journal::lazy_expiry::release(&self.journal);
     }
 
+    fn evicting(&self) {
+        crate::eviction::deletion_starts();
+    }
+
     fn evicted(&self, db: usize, key: &[u8]) {
+        crate::eviction::deletion_done();
         self.tracking.key_changed(key);
         self.notifier
             .emit(db, key, crate::notify::Class::Evicted, "evicted");
