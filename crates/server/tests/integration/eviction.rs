@@ -506,7 +506,7 @@ fn invalidations_for_tracking_clients_do_not_feed_eviction() {
 /// maxmemory.tcl's "slave buffer are counted correctly" and "replica buffer don't induce
 /// eviction": a replica that stops reading makes the master keep the stream for it, which
 /// Redis leaves out of `maxmemory` (beyond the backlog's size): 20 MB of writes that leave the
-/// dataset's size alone evict nothing under a limit 128 KB over what the data uses. redis-lite
+/// dataset's size alone evict nothing under a limit 2 MB over what the data uses. redis-lite
 /// counted what its backlog kept for the replica, and evicted keys.
 #[test]
 fn a_stopped_replicas_stream_does_not_count_against_maxmemory() {
@@ -537,7 +537,7 @@ fn a_stopped_replicas_stream_does_not_count_against_maxmemory() {
                     .parse::<u64>()
                     .unwrap()
         };
-        let limit = counted(&mut raw) + (128 << 10);
+        let limit = counted(&mut raw) + (2 << 20);
         raw.cmd(&["CONFIG", "SET", "maxmemory", &limit.to_string()]);
         let payload = vec![b'A'; 1000];
         for _ in 0..20 {
