@@ -165,8 +165,17 @@ pub type WatchFlag = Arc<AtomicBool>;
 /// Told about changes the engine makes on its own, outside any command: keys expiring. The
 /// server turns them into keyspace notifications (and, later, log entries).
 pub trait KeyEvents: Send + Sync {
-    fn expired(&self, db: usize, key: &[u8]);
+    /// `key` expired and was deleted; the deletion took `deletion` (Redis's `expire-del`
+    /// latency event).
+    fn expired(&self, db: usize, key: &[u8], deletion: Duration);
+    /// An eviction is about to delete a key ([`KeyEvents::evicted`] follows at once): with
+    /// the two, the listener can measure what the deletion itself frees.
+    fn evicting(&self);
     fn evicted(&self, db: usize, key: &[u8]);
+    /// A [`Locked`] through which keys expired is about to release its shards: what the
+    /// listener held back of those expirations can still be ordered before any other thread's
+    /// change to the keys.
+    fn expiries_unlocking(&self);
     /// A key was added to a table (not overwritten): Redis's `new` keyspace event, which it
     /// sends from its one "add a key" path. Told only while
     /// [`Keyspace::report_created_keys`] asks for it.
@@ -222,11 +231,12 @@ impl Db {
     }
 
     /// After a key expired and was removed: counted, watchers flagged, listeners told.
-    fn expired(&mut self, key: &[u8]) {
+    fn expired(&mut self, key: &[u8], deletion: Duration) {
         self.expired_keys += 1;
         self.signal_modified(key);
         if let Some(events) = &self.shared.events {
-            events.expired(self.index, key);
+            events.expired(self.index, key, deletion);
+            EXPIRED_UNDER_LOCK.set(true);
         }
     }
 
@@ -324,8 +334,9 @@ impl Db {
     fn presence_of_expired(&mut self, hash: u64, key: &[u8], pos: u32) -> Presence {
         match self.expired_view {
             ExpiredView::Delete => {
+                let started = Instant::now();
                 self.delete(hash, key, Deletion::Expire);
-                self.expired(key);
+                self.expired(key, started.elapsed());
                 Presence::Expired
             }
             ExpiredView::Hide => Presence::Hidden(pos),
@@ -573,8 +584,9 @@ impl Db {
         }
         for key in &due {
             let hash = self.hasher.hash_one(key);
+            let started = Instant::now();
             self.delete(hash, key, Deletion::Expire);
-            self.expired(key);
+            self.expired(key, started.elapsed());
         }
         (sampled, due.len())
     }
@@ -601,6 +613,9 @@ impl Shard {
     pub(crate) fn evict(&mut self, db: usize, hash: u64, key: &[u8]) {
         self.preserve(db, hash, key);
         let table = &mut self.dbs[db];
+        if let Some(events) = &table.shared.events {
+            events.evicting();
+        }
         table.delete(hash, key, Deletion::Eviction);
         table.signal_modified(key);
         if let Some(events) = &table.shared.events {
@@ -645,6 +660,12 @@ pub struct Keyspace {
     pub(crate) snapshot_held: Arc<AtomicU64>,
 }
 
+thread_local! {
+    /// Whether a key expired on this thread since a [`Locked`] last released its shards, so
+    /// that only a release after expirations calls [`KeyEvents::expiries_unlocking`].
+    static EXPIRED_UNDER_LOCK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Shards locked for one command, in index order.
 pub struct Locked<'a> {
     keyspace: &'a Keyspace,
@@ -660,6 +681,17 @@ pub struct Locked<'a> {
     write: bool,
     /// Lookups see expired keys as stored (a replica applying its master's stream).
     show_expired: bool,
+}
+
+impl Drop for Locked<'_> {
+    /// Runs before the guards are released.
+    fn drop(&mut self) {
+        if EXPIRED_UNDER_LOCK.replace(false) {
+            if let Some(events) = &self.keyspace.shared.events {
+                events.expiries_unlocking();
+            }
+        }
+    }
 }
 
 impl<'a> Locked<'a> {

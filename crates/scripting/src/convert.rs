@@ -9,9 +9,14 @@ use redis_lite_protocol::{Protocol, ReplyWriter, Response};
 /// The field Redis sets on the error table of a command's error reply (a script can see it).
 pub(crate) const STATS_COUNTED: &str = "ignore_error_stats_update";
 
-/// Nested tables deeper than this end the reply with Redis's stack-limit error instead of
-/// recursing without bound (a table that contains itself).
-const MAX_REPLY_DEPTH: usize = 1000;
+/// Lua's stack limit (LUAI_MAXCSTACK), which Redis's conversion of a script's return value
+/// runs into: before each value it makes sure of 4 free slots or writes the stack-limit error
+/// in its place, and each level of nesting keeps what it works through on the stack. So a
+/// table that contains itself ends in that error instead of recursing without bound, as deep
+/// as in Redis: 7,995 levels of arrays.
+const LUA_STACK_SLOTS: usize = 8000;
+/// The slots Redis has in use when it converts the return value itself.
+const RETURN_VALUE_SLOT: usize = 2;
 
 /// A command's reply as the Lua value `redis.call` returns. `protocol` is the one the reply
 /// was encoded in: a RESP2 null is `false`, a RESP3 null is `nil`.
@@ -190,48 +195,47 @@ pub(crate) fn lua_number_to_integer(n: f64) -> i64 {
 
 /// Writes a script's return value as the client's reply. `script_resp` is the protocol the
 /// script chose with `redis.setresp`, which decides how booleans are sent.
+///
+/// A work list instead of recursion: the reply may nest thousands of levels, more than a
+/// script's fiber stack takes recursing (a debug build used some 8 KB a level). Each value
+/// waits with the Lua stack slot Redis would convert it at (see [`LUA_STACK_SLOTS`]).
 pub(crate) fn write_value(
     out: &mut ReplyWriter<'_>,
     value: &Value,
     script_resp: Protocol,
 ) -> Result<()> {
-    write_at(out, value, script_resp, 0)
-}
-
-fn write_at(
-    out: &mut ReplyWriter<'_>,
-    value: &Value,
-    script_resp: Protocol,
-    depth: usize,
-) -> Result<()> {
-    match value {
-        Value::String(s) => out.bulk(&s.as_bytes()),
-        Value::Boolean(b) => match script_resp {
-            Protocol::Resp2 if *b => out.integer(1),
-            Protocol::Resp2 => out.null(),
-            Protocol::Resp3 => out.boolean(*b),
-        },
-        Value::Integer(n) => out.integer(*n),
-        Value::Number(n) => out.integer(lua_number_to_integer(*n)),
-        Value::Table(table) => {
-            if depth >= MAX_REPLY_DEPTH {
-                out.error("ERR reached lua stack limit");
-                return Ok(());
-            }
-            write_table(out, table, script_resp, depth)?
+    let mut pending = vec![(value.clone(), RETURN_VALUE_SLOT)];
+    while let Some((value, slot)) = pending.pop() {
+        if slot + 4 > LUA_STACK_SLOTS {
+            out.error("ERR reached lua stack limit");
+            continue;
         }
-        _ => out.null(),
+        match value {
+            Value::String(s) => out.bulk(&s.as_bytes()),
+            Value::Boolean(b) => match script_resp {
+                Protocol::Resp2 if b => out.integer(1),
+                Protocol::Resp2 => out.null(),
+                Protocol::Resp3 => out.boolean(b),
+            },
+            Value::Integer(n) => out.integer(n),
+            Value::Number(n) => out.integer(lua_number_to_integer(n)),
+            Value::Table(table) => write_table(out, &table, slot, &mut pending)?,
+            _ => out.null(),
+        }
     }
     Ok(())
 }
 
 /// A table is, in this order of precedence: an error (`err`), a status (`ok`), a double,
 /// a big number, a map, a set, a verbatim string, or else an array up to its first nil.
+/// Writes its header and queues its elements on `pending`, first one last, each with its slot:
+/// an array's items one above the table's, a map's values three and keys four (the map, the
+/// iteration's key and value, the key's copy), a set's members three.
 fn write_table(
     out: &mut ReplyWriter<'_>,
     table: &Table,
-    script_resp: Protocol,
-    depth: usize,
+    slot: usize,
+    pending: &mut Vec<(Value, usize)>,
 ) -> Result<()> {
     if let Value::String(text) = table.raw_get::<Value>("err")? {
         out.error_bytes(&text.as_bytes());
@@ -276,9 +280,9 @@ fn write_table(
             pairs.push(pair?);
         }
         out.map(pairs.len());
-        for (key, value) in &pairs {
-            write_at(out, key, script_resp, depth + 1)?;
-            write_at(out, value, script_resp, depth + 1)?;
+        for (key, value) in pairs.into_iter().rev() {
+            pending.push((value, slot + 3));
+            pending.push((key, slot + 4));
         }
         return Ok(());
     }
@@ -288,9 +292,7 @@ fn write_table(
             members.push(pair?.0);
         }
         out.set(members.len());
-        for member in &members {
-            write_at(out, member, script_resp, depth + 1)?;
-        }
+        pending.extend(members.into_iter().rev().map(|member| (member, slot + 3)));
         return Ok(());
     }
     if let Value::Table(verbatim) = table.raw_get::<Value>("verbatim_string")? {
@@ -310,9 +312,7 @@ fn write_table(
         }
     }
     out.array(items.len());
-    for item in &items {
-        write_at(out, item, script_resp, depth + 1)?;
-    }
+    pending.extend(items.into_iter().rev().map(|item| (item, slot + 1)));
     Ok(())
 }
 

@@ -251,9 +251,10 @@ impl<'a> Ctx<'a> {
         let (db, in_exec) = (self.client.db, self.client.mode.nested());
         let also = self.also_propagated.take();
         let also = also.as_deref().unwrap_or_default();
+        let expired = crate::journal::lazy_expiry::take();
         let offset = match self.rewritten.take() {
-            Some(args) => journal.record_unit(db, &args, also, in_exec),
-            None => journal.record_unit(db, self.args, also, in_exec),
+            Some(args) => journal.record_unit(&expired, db, &args, also, in_exec),
+            None => journal.record_unit(&expired, db, self.args, also, in_exec),
         };
         self.logged.set(Some(offset));
     }

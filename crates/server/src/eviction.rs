@@ -4,6 +4,7 @@
 //! limit at runtime never stalls a client for long. A command flagged `denyoom` is refused only
 //! when nothing more can be evicted.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -116,20 +117,50 @@ enum Outcome {
 
 /// Memory left out of `maxmemory` (INFO's `mem_not_counted_for_evict`). As in Redis, AOF
 /// records waiting to be written: evicting keys for them would only add DELs to the same
-/// buffer. And the values a running snapshot keeps aside, which Redis's forked child holds
+/// buffer; and the replication stream kept beyond the backlog's size for replicas that lag. And the values a running snapshot keeps aside, which Redis's forked child holds
 /// outside `used_memory`: evicting cannot free them, so counting them made every BGSAVE or
 /// rewrite under `maxmemory` evict nearly every evictable key, then refuse writes with OOM.
 pub fn not_counted_for_evict(server: &Server) -> u64 {
-    server.journal.buffered_bytes() + server.keyspace.snapshot_held_bytes()
+    crate::memory::allocation_size(server.journal.buffered_bytes())
+        + server.replication.backlog.held_beyond_size()
+        + server.keyspace.snapshot_held_bytes()
+}
+
+/// Bytes used over `maxmemory` (0 when under it, or unset).
+fn bytes_over(server: &Server) -> u64 {
+    let maxmemory = server.limits.maxmemory.load(Relaxed);
+    if maxmemory == 0 {
+        return 0;
+    }
+    let counted = crate::memory::used().saturating_sub(not_counted_for_evict(server));
+    counted.saturating_sub(maxmemory)
+}
+
+fn keys_over(server: &Server) -> bool {
+    let maxkeys = server.limits.maxkeys.load(Relaxed);
+    maxkeys > 0 && server.keyspace.key_count() > maxkeys
 }
 
 fn over(server: &Server) -> bool {
-    let limits = &server.limits;
-    let maxmemory = limits.maxmemory.load(Relaxed);
-    let maxkeys = limits.maxkeys.load(Relaxed);
-    let counted = || crate::memory::used().saturating_sub(not_counted_for_evict(server));
-    (maxmemory > 0 && counted() > maxmemory)
-        || (maxkeys > 0 && server.keyspace.key_count() > maxkeys)
+    bytes_over(server) > 0 || keys_over(server)
+}
+
+thread_local! {
+    /// This thread's net allocation when the running eviction's deletion began, then (after
+    /// it) the bytes the deletion freed.
+    static DELETION: Cell<i64> = const { Cell::new(0) };
+}
+
+/// Told by the engine right before an eviction deletes its key.
+pub fn deletion_starts() {
+    DELETION.set(crate::memory::thread_net());
+}
+
+/// Told by the engine right after the deletion, before the eviction's listeners allocate
+/// (invalidation messages for tracking clients, notifications): what this thread's
+/// allocations moved by in between is what the deletion freed, as Redis measures it.
+pub fn deletion_done() {
+    DELETION.set(DELETION.get() - crate::memory::thread_net());
 }
 
 /// Evicts until under the limits, for at most `budget`. A `newcomer` (db, key) just written
@@ -156,7 +187,11 @@ fn make_room(server: &Server, budget: Duration, newcomer: Option<(usize, &[u8])>
     outcome
 }
 
-/// Evicts keys until under the limits or past `budget` since `started`.
+/// Evicts keys until under the limits or past `budget` since `started`. As Redis, the bytes to
+/// free are measured once, and each eviction counts what its deletion itself freed: the
+/// invalidation messages it queues for tracking clients (which their connections soon write
+/// out) must not make the loop evict key after key to pay for them. It also stops as soon as
+/// the total is under the limits (which sees values freed lazily on the background thread).
 fn evict(
     server: &Server,
     budget: Duration,
@@ -166,16 +201,23 @@ fn evict(
     let keyspace = &server.keyspace;
     let policy = keyspace.tracking().policy();
     let samples = server.limits.samples.load(Relaxed);
+    let to_free = bytes_over(server) as i64;
+    let mut freed = 0i64;
     let mut evicted = 0u32;
-    while over(server) {
+    while freed < to_free || keys_over(server) {
+        DELETION.set(0);
         if keyspace
             .evict_or_reject(policy, samples, redis_lite_engine::now_ms(), newcomer)
             .is_none()
         {
             return settle_lazy_frees(server, budget);
         }
+        freed += DELETION.get();
         // What this thread freed counts at once, so the next check sees it.
         crate::memory::publish_thread();
+        if !over(server) {
+            break;
+        }
         evicted += 1;
         if evicted.is_multiple_of(16) && started.elapsed() >= budget {
             return Outcome::Running;
@@ -218,10 +260,8 @@ pub fn make_room_before_command(server: &Server) -> bool {
 /// under `allkeys-tinylfu` room is made right away, so the key just written can be the one
 /// refused (TinyLFU's admission).
 pub fn after_write(server: &Server, spec: &CommandSpec, args: &[&[u8]], db: usize) {
-    let maxkeys = server.limits.maxkeys.load(Relaxed);
-    let keys_over = maxkeys > 0 && server.keyspace.key_count() > maxkeys;
     let tinylfu = server.keyspace.tracking().policy() == Policy::AllKeysTinyLfu;
-    if !(keys_over || (tinylfu && over(server))) {
+    if !(keys_over(server) || (tinylfu && over(server))) {
         return;
     }
     let newcomer = spec

@@ -118,7 +118,8 @@ impl ActiveExpiry {
 }
 
 /// Where the engine's own changes (expirations, evictions) go: keyspace notifications, a
-/// `DEL` in the journal, appended while the engine still holds the key's shard lock, and the
+/// `DEL` in the journal, appended while the engine still holds the key's shard lock (a client
+/// command's lazy expiries join its unit, see `journal::lazy_expiry`), and the
 /// stream readers blocked on the key, woken to find it gone. Keys created get their `new`
 /// notification here too, from the one place every command adds a key through.
 struct EngineEvents {
@@ -126,18 +127,31 @@ struct EngineEvents {
     notifier: Arc<Notifier>,
     journal: Arc<Journal>,
     blocking: Arc<crate::blocking::Blocking>,
+    latency: Arc<crate::observability::latency::LatencyMonitor>,
 }
 
 impl redis_lite_engine::KeyEvents for EngineEvents {
-    fn expired(&self, db: usize, key: &[u8]) {
+    fn expired(&self, db: usize, key: &[u8], deletion: Duration) {
+        self.latency.record("expire-del", deletion);
         self.tracking.key_changed(key);
         self.notifier
             .emit(db, key, crate::notify::Class::Expired, "expired");
-        self.journal.record(db, &[b"DEL".as_slice(), key], false);
+        if !self.journal.is_recording() || !crate::journal::lazy_expiry::hold(db, key) {
+            self.journal.record(db, &[b"DEL".as_slice(), key], false);
+        }
         self.blocking.key_changed(db, key);
     }
 
+    fn expiries_unlocking(&self) {
+        crate::journal::lazy_expiry::release(&self.journal);
+    }
+
+    fn evicting(&self) {
+        crate::eviction::deletion_starts();
+    }
+
     fn evicted(&self, db: usize, key: &[u8]) {
+        crate::eviction::deletion_done();
         self.tracking.key_changed(key);
         self.notifier
             .emit(db, key, crate::notify::Class::Evicted, "evicted");
@@ -174,6 +188,7 @@ impl Server {
             notifier: notifier.clone(),
             journal: journal.clone(),
             blocking: blocking.clone(),
+            latency: latency.clone(),
         });
         let server = Server {
             // A cluster node's keyspace is sharded by slot and counts each slot's keys; a

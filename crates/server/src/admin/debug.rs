@@ -384,6 +384,7 @@ fn debug_populate(ctx: &mut Ctx<'_>) -> CmdResult {
 /// list its quicklist's shape, as Redis 7.0 reports them.
 fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(2);
+    let shared = integers_shared(&ctx.server.config.read());
     let mut locked = ctx.lock_undeclared([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
     // A raw lookup, as Redis's: a key past its TTL but still stored is shown.
@@ -392,7 +393,7 @@ fn debug_object(ctx: &mut Ctx<'_>) -> CmdResult {
     let mut text = format!(
         "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
         entry,
-        refcount(&entry.value()),
+        refcount(&entry.value(), shared),
         entry.value().encoding(),
         serialized_length(&entry.value()),
         entry.access() & 0xFF_FFFF,
@@ -548,10 +549,24 @@ fn glob_text(rng: &mut impl Rng) -> Vec<u8> {
         .collect()
 }
 
-/// OBJECT REFCOUNT's answer: Redis shares the integers 0..10000 between keys.
-pub fn refcount(value: &Value) -> i64 {
+/// Whether Redis would share small integer values between keys (see [`refcount`]): not under
+/// an LRU or LFU `maxmemory-policy` with `maxmemory` set, where each value keeps its own access
+/// time. Redis decides when it stores a value; here the configuration of now decides, since
+/// entries do not record it.
+pub fn integers_shared(config: &crate::config::Config) -> bool {
+    use redis_lite_engine::Policy;
+    config.maxmemory == 0
+        || !matches!(
+            config.maxmemory_policy,
+            Policy::AllKeysLru | Policy::VolatileLru | Policy::AllKeysLfu | Policy::VolatileLfu
+        )
+}
+
+/// OBJECT REFCOUNT's answer: Redis shares one object for each integer 0..10000 between keys
+/// (when `integers_shared`), and reports it as never freed.
+pub fn refcount(value: &Value, integers_shared: bool) -> i64 {
     match value {
-        Value::Int(n) if (0..10_000).contains(n) => i32::MAX as i64,
+        Value::Int(n) if integers_shared && (0..10_000).contains(n) => i32::MAX as i64,
         _ => 1,
     }
 }

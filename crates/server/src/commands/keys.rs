@@ -2,7 +2,7 @@
 
 use redis_lite_engine::glob::glob_match;
 use redis_lite_engine::keyspace::lru_clock;
-use redis_lite_engine::{Deletion, Entry, Locked, Policy, SmallBytes, Value};
+use redis_lite_engine::{Deletion, Entry, Locked, Policy, SmallBytes};
 
 use crate::admin::clients::parse_db_index;
 use crate::command::acl;
@@ -231,10 +231,6 @@ to adjust.";
 const NO_LRU: &str =
     "An LFU maxmemory policy is selected, idle time not tracked. Please note that \
 when switching between policies at runtime LRU and LFU data will take some time to adjust.";
-
-/// Redis shares one object for each small integer value, and reports it as never freed.
-const SHARED_INTEGERS: std::ops::Range<i64> = 0..10_000;
-const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 
 /// DEL key [key ...]: frees large values in the background under `lazyfree-lazy-user-del`.
 fn del(ctx: &mut Ctx<'_>) -> CmdResult {
@@ -899,10 +895,9 @@ fn object_idletime(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// OBJECT REFCOUNT key
 fn object_refcount(ctx: &mut Ctx<'_>) -> CmdResult {
-    let refcount = inspect(ctx, ctx.arg(2), |e| match *e.value() {
-        Value::Int(n) if SHARED_INTEGERS.contains(&n) => SHARED_REFCOUNT,
-        _ => 1,
-    });
+    use crate::admin::debug::{integers_shared, refcount};
+    let shared = integers_shared(&ctx.server.config.read());
+    let refcount = inspect(ctx, ctx.arg(2), |e| refcount(&e.value(), shared));
     reply_integer_or_null(ctx, refcount);
     Ok(())
 }

@@ -257,14 +257,15 @@ fn spop(ctx: &mut Ctx<'_>) -> CmdResult {
     };
     let popped = set.pop(count.unwrap_or(1), &mut rand::thread_rng());
     let now_empty = set.is_empty();
-    // Logged as what was popped, as Redis does: SREM of the members, or DEL when a count took
-    // them all.
+    // Logged as what was popped, as Redis 7.0 does: one SREM per member (several framed in
+    // MULTI/EXEC), or DEL when a count took them all.
     if now_empty && count.is_some() {
         ctx.propagate_as(&[b"DEL", key]);
     } else {
-        let mut args: Vec<&[u8]> = vec![b"SREM", key];
-        args.extend(popped.iter().map(Vec::as_slice));
-        ctx.propagate_as(&args);
+        ctx.propagate_as(&[b"SREM", key, &popped[0]]);
+        for member in &popped[1..] {
+            ctx.also_propagate(&[b"SREM", key, member]);
+        }
     }
     access::removed::<Set>(ctx, db, hash, key, "spop", now_empty);
     drop(locked);

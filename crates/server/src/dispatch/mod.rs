@@ -20,6 +20,7 @@ use crate::client::{ClientKind, ClientState, ExecMode, ReplyMode};
 use crate::command::{self, CommandEntry};
 use crate::context::Ctx;
 use crate::error::CommandError;
+use crate::journal::lazy_expiry;
 use crate::scripting::fiber;
 use crate::server::Server;
 
@@ -435,7 +436,14 @@ pub(crate) fn call(
         logged: Default::default(),
     };
     crate::monitor::before_call(server, ctx.client, entry, args);
+    // A client's own command holds the DELs of the keys it finds expired for its unit; EXEC's
+    // and a script's commands append theirs to the unit those opened.
+    let held_before = (!ctx.client.mode.nested()).then(lazy_expiry::begin);
     let result = (handler)(&mut ctx);
+    if let Some(before) = held_before {
+        let offset = lazy_expiry::end(&server.journal, before);
+        ctx.client.journal_offset = ctx.client.journal_offset.max(offset);
+    }
     crate::monitor::after_call(server, ctx.client, entry, args);
     if entry.spec.has(command::flags::WRITE) {
         crate::eviction::after_write(server, entry.spec, args, ctx.client.db);

@@ -19,6 +19,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use redis_lite_persist::aof::encode_command;
 
+pub mod lazy_expiry;
+
 /// What a sink is told when records become readable past its cursor. It runs with the
 /// journal's lock held, so it must be quick and take no lock that is held while appending.
 pub trait Sink: Send + Sync {
@@ -311,18 +313,36 @@ impl Journal {
     /// or 0 when nothing was recorded or the record waits in a unit (whose close gives the
     /// offset to wait for).
     pub fn record<A: AsRef<[u8]>>(&self, db: usize, args: &[A], in_unit: bool) -> u64 {
-        self.record_unit(db, args, &[], in_unit)
+        self.record_unit(&[], db, args, &[], in_unit)
     }
 
     /// Appends a command's record and the records it emits besides (`also`, in order) as one
-    /// unit: MULTI/EXEC around them when there are several (in the transaction's block, not a
+    /// unit, after the DELs of the keys it found expired (`expired`, see [`lazy_expiry`]):
+    /// MULTI/EXEC around them when there are several (in the transaction's block, not a
     /// nested one, with `in_unit`). The whole unit is appended under one lock, so no other
     /// thread's record falls inside it.
     /// Returns what [`record`](Self::record) returns.
     pub fn record_unit<A: AsRef<[u8]>>(
         &self,
+        expired: &[lazy_expiry::ExpiredKey],
         db: usize,
         args: &[A],
+        also: &[Vec<Vec<u8>>],
+        in_unit: bool,
+    ) -> u64 {
+        self.append_unit(expired, Some((db, args)), also, in_unit)
+    }
+
+    /// Appends the DELs of keys a command found expired and did not write after (one unit
+    /// when several). Returns what [`record`](Self::record) returns.
+    pub fn record_expired(&self, expired: &[lazy_expiry::ExpiredKey]) -> u64 {
+        self.append_unit::<&[u8]>(expired, None, &[], false)
+    }
+
+    fn append_unit<A: AsRef<[u8]>>(
+        &self,
+        expired: &[lazy_expiry::ExpiredKey],
+        command: Option<(usize, &[A])>,
         also: &[Vec<Vec<u8>>],
         in_unit: bool,
     ) -> u64 {
@@ -330,11 +350,17 @@ impl Journal {
             return 0;
         }
         let mut stream = self.stream.lock();
-        let own_unit = !also.is_empty() && !stream.unit_open;
+        let records = expired.len() + usize::from(command.is_some()) + also.len();
+        let own_unit = records > 1 && !stream.unit_open;
         stream.unit_open |= in_unit || own_unit;
-        stream.append(db, args);
-        for record in also {
-            stream.append(db, record);
+        for (db, key) in expired {
+            stream.append(*db, &[b"DEL".as_slice(), key]);
+        }
+        if let Some((db, args)) = command {
+            stream.append(db, args);
+            for record in also {
+                stream.append(db, record);
+            }
         }
         if own_unit {
             stream.close_unit();
@@ -700,7 +726,7 @@ mod tests {
     fn a_command_with_several_records_is_one_unit() {
         let (journal, id, _) = listening();
         let also = vec![vec![b"SREM".to_vec(), b"s".to_vec(), b"m".to_vec()]];
-        let end = journal.record_unit(0, &["SADD", "t", "m"], &also, false);
+        let end = journal.record_unit(&[], 0, &["SADD", "t", "m"], &also, false);
         let expected = resp(&[
             &["SELECT", "0"],
             &["MULTI"],
@@ -711,12 +737,36 @@ mod tests {
         assert_eq!(end as usize, expected.len());
         assert_eq!(read_all(&journal, id), expected);
         // Inside a transaction its records join the transaction's block: no nested MULTI.
-        journal.record_unit(0, &["SADD", "t", "m"], &also, true);
+        journal.record_unit(&[], 0, &["SADD", "t", "m"], &also, true);
         journal.close_unit();
         let expected = resp(&[
             &["MULTI"],
             &["SADD", "t", "m"],
             &["SREM", "s", "m"],
+            &["EXEC"],
+        ]);
+        assert_eq!(read_all(&journal, id), expected);
+    }
+
+    #[test]
+    fn keys_a_command_found_expired_are_deleted_first_in_its_unit() {
+        let (journal, id, _) = listening();
+        let expired = [(0, b"k".to_vec()), (1, b"j".to_vec())];
+        journal.record_unit(&expired[..1], 0, &["SET", "k", "v"], &[], false);
+        // Found expired by a command that wrote nothing: one DEL bare, two in a unit.
+        journal.record_expired(&expired[..1]);
+        journal.record_expired(&expired);
+        let expected = resp(&[
+            &["SELECT", "0"],
+            &["MULTI"],
+            &["DEL", "k"],
+            &["SET", "k", "v"],
+            &["EXEC"],
+            &["DEL", "k"],
+            &["MULTI"],
+            &["DEL", "k"],
+            &["SELECT", "1"],
+            &["DEL", "j"],
             &["EXEC"],
         ]);
         assert_eq!(read_all(&journal, id), expected);

@@ -39,6 +39,8 @@ const PUBLISH_EVERY: i64 = 16 << 10;
 thread_local! {
     // Const-initialized and without a destructor: safe to touch from inside the allocator.
     static PENDING: Cell<i64> = const { Cell::new(0) };
+    /// What this thread has published, for [`thread_net`].
+    static PUBLISHED: Cell<i64> = const { Cell::new(0) };
 }
 
 fn account(delta: i64) {
@@ -46,6 +48,7 @@ fn account(delta: i64) {
         let total = pending.get() + delta;
         if total.abs() >= PUBLISH_EVERY {
             COUNTED.fetch_add(total, Relaxed);
+            let _ = PUBLISHED.try_with(|published| published.set(published.get() + total));
             pending.set(0);
         } else {
             pending.set(total);
@@ -107,8 +110,25 @@ unsafe impl GlobalAlloc for CountingJemalloc {
 /// the memory it freed).
 pub fn publish_thread() {
     let _ = PENDING.try_with(|pending| {
-        COUNTED.fetch_add(pending.replace(0), Relaxed);
+        let total = pending.replace(0);
+        COUNTED.fetch_add(total, Relaxed);
+        let _ = PUBLISHED.try_with(|published| published.set(published.get() + total));
     });
+}
+
+/// Net bytes this thread has allocated since it started: the difference of two readings is
+/// what the code between them allocated (negative: freed) on this thread.
+pub fn thread_net() -> i64 {
+    PUBLISHED.try_with(Cell::get).unwrap_or(0) + PENDING.try_with(Cell::get).unwrap_or(0)
+}
+
+/// The bytes jemalloc hands out for a buffer of `capacity` bytes, as `used_memory` counts it
+/// (large buffers round up to a size class: up to a quarter more).
+pub fn allocation_size(capacity: u64) -> u64 {
+    match Layout::from_size_align(capacity as usize, 1) {
+        Ok(layout) if capacity > 0 => real_size(layout) as u64,
+        _ => 0,
+    }
 }
 
 /// Bytes in use right now (`used_memory`), cheap enough to check before every command.

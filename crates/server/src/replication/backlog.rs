@@ -130,6 +130,17 @@ impl Backlog {
         }
     }
 
+    /// Memory the stream holds beyond `repl-backlog-size`: what is kept for replicas that lag
+    /// (and the room the buffer grew to for them), and the scratch the journal is pulled
+    /// through. Redis leaves the replicas' share of its replication buffer out of `maxmemory`:
+    /// evicting keys cannot free it, and a stopped replica would have every key evicted.
+    pub fn held_beyond_size(&self) -> u64 {
+        let inner = self.inner.lock();
+        let allocated = |capacity: usize| crate::memory::allocation_size(capacity as u64);
+        allocated(inner.buf.capacity()).saturating_sub(inner.size)
+            + allocated(inner.scratch.capacity())
+    }
+
     /// Creates the backlog on a master (the first replica attaches): from now on it takes the
     /// journal's records, after its current offset. A SELECT starts what it takes, as the
     /// journal starts every new listener with one.

@@ -136,6 +136,45 @@ fn object_subcommands() {
     );
 }
 
+/// Redis shares small integer values between keys (OBJECT REFCOUNT 2147483647) unless
+/// `maxmemory` is set with an LRU or LFU policy, which needs each value's own access time
+/// (maxmemory.tcl, "With maxmemory and LRU policy integers are not shared"); redis-lite
+/// answered 2147483647 under every policy.
+#[test]
+fn small_integers_are_not_shared_under_an_lru_or_lfu_limit() {
+    let mut script: Vec<Vec<String>> = vec![
+        vec!["SET".into(), "unlimited".into(), "1".into()],
+        vec!["OBJECT".into(), "REFCOUNT".into(), "unlimited".into()],
+        vec![
+            "CONFIG".into(),
+            "SET".into(),
+            "maxmemory".into(),
+            "1gb".into(),
+        ],
+    ];
+    for policy in [
+        "noeviction",
+        "allkeys-random",
+        "volatile-random",
+        "volatile-ttl",
+        "allkeys-lru",
+        "volatile-lru",
+        "allkeys-lfu",
+        "volatile-lfu",
+    ] {
+        for command in [
+            &["CONFIG", "SET", "maxmemory-policy", policy][..],
+            &["SET", policy, "7"],
+            &["INCR", policy],
+            &["OBJECT", "REFCOUNT", policy],
+            &["OBJECT", "ENCODING", policy],
+        ] {
+            script.push(command.iter().map(|word| word.to_string()).collect());
+        }
+    }
+    testkit::differential_generated(&script, false, &[]);
+}
+
 /// Reads an integer reply.
 fn int(reply: Vec<u8>) -> i64 {
     let text = String::from_utf8(reply).unwrap();

@@ -483,3 +483,33 @@ fn aof_writes_and_eviction_report_latency_events() {
         || latest(&mut raw).contains("eviction-cycle"),
     );
 }
+
+/// Deleting a key that expired reports an `expire-del` latency event once it takes the
+/// threshold, as Redis times each expired key's deletion (latency-monitor.tcl, "LATENCY of
+/// expire events are correctly collected"); redis-lite had no such event.
+#[test]
+fn an_expired_keys_slow_deletion_reports_expire_del() {
+    for (who, server) in Server::lite_and_redis(&[
+        "--latency-monitor-threshold",
+        "1",
+        "--enable-debug-command",
+        "yes",
+    ]) {
+        let mut raw = server.raw();
+        raw.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+        // 500,000 members: freeing them takes milliseconds even in an optimized build.
+        for batch in 0..50 {
+            let mut args = vec!["SADD".to_string(), "big".to_string()];
+            args.extend((0..10_000).map(|i| (batch * 10_000 + i).to_string()));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            raw.cmd(&args);
+        }
+        raw.cmd(&["PEXPIRE", "big", "1"]);
+        // The lookup that finds it expired deletes it.
+        wait_until("the set's expiry", Duration::from_secs(30), || {
+            raw.cmd_text(&["EXISTS", "big"]) == ":0\r\n"
+        });
+        let latest = String::from_utf8_lossy(&raw.cmd(&["LATENCY", "LATEST"])).into_owned();
+        assert!(latest.contains("expire-del"), "{who}: {latest}");
+    }
+}

@@ -118,6 +118,67 @@ fn a_transaction_or_script_of_one_write_propagates_it_bare() {
     }
 }
 
+/// A client's command streams the DELs of the keys its lookups find expired in its own unit,
+/// as Redis 7 does: a write on its expired key goes `multi`, `del k`, the write, `exec`; a
+/// read that expired two keys wraps their DELs, one goes bare, and so does a write that ends
+/// up changing nothing. redis-lite used to stream each DEL on its own, before the write.
+#[test]
+fn a_command_streams_the_dels_of_keys_it_finds_expired_in_its_unit() {
+    for (who, server) in masters() {
+        let mut raw = server.raw();
+        let mut stream = ReplicationStream::attach(&server);
+        run(&mut raw, &[&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]]);
+        // The keys given a 1 ms TTL, the command, and the records it streams after their SETs.
+        let scenarios: [(&[&str], &[&str], &[&str]); 7] = [
+            (
+                &["k"],
+                &["SET", "k", "2"],
+                &["multi", "del k", "set k 2", "exec"],
+            ),
+            (
+                &["k"],
+                &["INCR", "k"],
+                &["multi", "del k", "incr k", "exec"],
+            ),
+            (
+                &["k"],
+                &["LPUSH", "k", "a"],
+                &["multi", "del k", "lpush k a", "exec"],
+            ),
+            (
+                &["k", "j"],
+                &["MSET", "k", "1", "j", "2"],
+                &["multi", "del k", "del j", "mset k 1 j 2", "exec"],
+            ),
+            (
+                &["k", "j"],
+                &["MGET", "k", "j"],
+                &["multi", "del k", "del j", "exec"],
+            ),
+            (&["k"], &["GET", "k"], &["del k"]),
+            (&["k"], &["EXPIRE", "k", "100"], &["del k"]),
+        ];
+        let mut expected = vec!["select 0"];
+        for (keys, command, records) in scenarios {
+            for key in keys {
+                run(&mut raw, &[&["SET", key, "1", "PX", "1"]]);
+                expected.push(if *key == "k" {
+                    "set k 1 pxat *"
+                } else {
+                    "set j 1 pxat *"
+                });
+            }
+            // Not a race: the TTLs are over once this much time has passed, however loaded.
+            std::thread::sleep(Duration::from_millis(20));
+            run(&mut raw, &[command]);
+            expected.extend(records);
+        }
+        run(&mut raw, &[&["SET", "end", "1"]]);
+        expected.push("set end 1");
+        stream.expect(who, &expected);
+    }
+}
+
 /// Waits until a lookup deleted an expired key (active expiry is off in these scenarios): on
 /// redis-lite a woken client re-runs its command on its own event loop, after the command that
 /// woke it has replied.
@@ -256,6 +317,69 @@ fn publish_is_streamed_after_its_databases_select() {
                 "select 3",
                 "publish bla in 3",
                 "select 0",
+                "set end 1",
+            ],
+        );
+    }
+}
+
+/// SPOP with a count streams one `srem key member` per member popped, framed in MULTI/EXEC
+/// when there are several (in a transaction, inside its own), and DEL when it took the whole
+/// set, as Redis 7.0 does; redis-lite used to stream one SREM of all the members. The other
+/// pops of several elements stream one pop of the count actually popped.
+#[test]
+fn spop_with_a_count_streams_one_srem_per_member() {
+    for (who, server) in masters() {
+        let mut raw = server.raw();
+        let mut stream = ReplicationStream::attach(&server);
+        run(
+            &mut raw,
+            &[
+                &["SADD", "s", "a", "b", "c", "d", "e"],
+                &["SPOP", "s", "3"],
+                &["SPOP", "s", "1"],
+                &["SPOP", "s", "0"],
+                &["SPOP", "s"],
+                &["SADD", "t", "1", "2", "3"],
+                &["SPOP", "t", "3"],
+                &["SADD", "t", "1", "2"],
+                &["SPOP", "t", "5"],
+                &["MULTI"],
+                &["SADD", "u", "x", "y", "z"],
+                &["SPOP", "u", "2"],
+                &["EXEC"],
+                &["RPUSH", "l", "a", "b", "c"],
+                &["LMPOP", "2", "none", "l", "LEFT", "COUNT", "5"],
+                &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+                &["ZMPOP", "1", "z", "MAX", "COUNT", "2"],
+                &["SET", "end", "1"],
+            ],
+        );
+        stream.expect(
+            who,
+            &[
+                "select 0",
+                "sadd s a b c d e",
+                "multi",
+                "srem s *",
+                "srem s *",
+                "srem s *",
+                "exec",
+                "srem s *",
+                "srem s *",
+                "sadd t 1 2 3",
+                "del t",
+                "sadd t 1 2",
+                "del t",
+                "multi",
+                "sadd u x y z",
+                "srem u *",
+                "srem u *",
+                "exec",
+                "rpush l a b c",
+                "lpop l 3",
+                "zadd z 1 a 2 b 3 c",
+                "zpopmax z 2",
                 "set end 1",
             ],
         );
