@@ -813,11 +813,13 @@ fn cron(server: Arc<Server>) {
         server.clients.peaks.tick();
         {
             let _gate = server.gates[server.gates.len() - 1].read();
-            // A replica leaves expiring to its master, which sends a DEL for each key.
-            if server.active_expiry.enabled.load(Relaxed)
-                && !server.persistence.is_loading()
-                && !server.keyspace.is_replica()
-            {
+            // A replica leaves expiring to its master, which sends a DEL for each key, but
+            // for the keys its own clients wrote.
+            let expiring =
+                server.active_expiry.enabled.load(Relaxed) && !server.persistence.is_loading();
+            if expiring && server.keyspace.is_replica() {
+                crate::replication::replica::expire_own_keys(&server);
+            } else if expiring {
                 let budget = period * effort.time_percent / 100;
                 let started = Instant::now();
                 let cycle =

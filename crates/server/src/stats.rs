@@ -137,6 +137,9 @@ pub struct WorkerStats {
     pub reads_processed: AtomicU64,
     pub writes_processed: AtomicU64,
     pub error_replies: AtomicU64,
+    /// Errors a replica's master link got for its master's commands (see
+    /// `replication::replica`): the datasets differ.
+    pub unexpected_error_replies: AtomicU64,
     /// Error replies by code (`ERR`, `WRONGTYPE`...). Errors are rare, so a mutex is fine.
     pub errors: Mutex<HashMap<String, u64>>,
 }
@@ -154,6 +157,7 @@ impl WorkerStats {
             reads_processed: AtomicU64::new(0),
             writes_processed: AtomicU64::new(0),
             error_replies: AtomicU64::new(0),
+            unexpected_error_replies: AtomicU64::new(0),
             errors: Mutex::new(HashMap::new()),
         }
     }
@@ -199,6 +203,7 @@ impl WorkerStats {
             &self.reads_processed,
             &self.writes_processed,
             &self.error_replies,
+            &self.unexpected_error_replies,
         ] {
             counter.store(0, Relaxed);
         }

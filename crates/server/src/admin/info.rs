@@ -374,6 +374,10 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("tracking_total_keys:{keys}");
             field!("tracking_total_items:{items}");
             field!("tracking_total_prefixes:{prefixes}");
+            field!(
+                "unexpected_error_replies:{}",
+                sum(w, |s| &s.unexpected_error_replies)
+            );
             field!("total_error_replies:{}", sum(w, |s| &s.error_replies));
             field!("total_reads_processed:{}", sum(w, |s| &s.reads_processed));
             field!("total_writes_processed:{}", sum(w, |s| &s.writes_processed));

@@ -832,11 +832,27 @@ async fn send_snapshot<S: ClientStream>(
     }
     let mut first = true;
     replica.acknowledged.store(false, Relaxed);
+    // The stream kept for the replica meanwhile counts against its output limit, as it does
+    // in Redis for a replica waiting for its snapshot.
+    let mut limit_check = tokio::time::interval(Duration::from_millis(100));
     loop {
         let chunk = tokio::select! {
             chunk = payload.recv() => chunk,
             _ = tick.tick(), if first => {
                 if stream.write_all(b"\n").await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            _ = replica.handle.attention() => {
+                if replica.handle.is_killed() {
+                    break;
+                }
+                continue;
+            }
+            _ = limit_check.tick() => {
+                let pending = server.replication.backlog.unread(&cursor);
+                if !within_output_limit(server, replica, pending) {
                     break;
                 }
                 continue;
@@ -904,24 +920,10 @@ async fn stream_to_replica<S: ClientStream>(
         // The replica's pending output is what the backlog holds for it beyond what is in
         // flight here.
         let pending = backlog.unread(cursor) + (out.len() - sent) as u64;
-        // Shown as the replica's `omem` in CLIENT LIST and in INFO's
-        // client_recent_max_output_buffer, as Redis counts a replica's share of the backlog.
-        replica
-            .handle
-            .pending_output_bytes
-            .store(pending as usize, Relaxed);
-        server.clients.peaks.record_output(pending);
-        let (limit, timeout_ms) = {
-            let config = server.config.read();
-            (
-                config.output_buffer_limits[OutputClass::Replica as usize],
-                config.repl_timeout * 1000,
-            )
-        };
-        if replica.handle.check_output(pending, limit) == OutputCheck::Exceeded {
-            replica.handle.close_for_output_limit();
+        if !within_output_limit(server, replica, pending) {
             return format!("Connection with replica {name} lost.");
         }
+        let timeout_ms = server.config.read().repl_timeout * 1000;
         if replica.acks && replica.state() == State::Online {
             let silent = redis_lite_engine::now_ms().saturating_sub(replica.ack_ms.load(Relaxed));
             if silent > timeout_ms {
@@ -964,6 +966,33 @@ async fn stream_to_replica<S: ClientStream>(
             _ = tick.tick() => {}
         }
     }
+}
+
+/// Records `pending`, the replica's share of the stream not yet sent, as its output (its
+/// `omem` in CLIENT LIST, INFO's client_recent_max_output_buffer, as Redis counts it) and
+/// checks it against `client-output-buffer-limit replica`: false, and the replica closed, when
+/// over. A hard limit below `repl-backlog-size` counts as that size, as in Redis: the bytes
+/// are the backlog's anyway, and a replica must not be cut off for a partial resync the
+/// backlog allowed.
+fn within_output_limit(server: &Server, replica: &Replica, pending: u64) -> bool {
+    replica
+        .handle
+        .pending_output_bytes
+        .store(pending as usize, Relaxed);
+    server.clients.peaks.record_output(pending);
+    let limit = {
+        let config = server.config.read();
+        let mut limit = config.output_buffer_limits[OutputClass::Replica as usize];
+        if limit.hard > 0 {
+            limit.hard = limit.hard.max(config.repl_backlog_size);
+        }
+        limit
+    };
+    if replica.handle.check_output(pending, limit) == OutputCheck::Exceeded {
+        replica.handle.close_for_output_limit();
+        return false;
+    }
+    true
 }
 
 /// Runs what a replica sent (its REPLCONF ACKs) through the pipeline; replies are not sent

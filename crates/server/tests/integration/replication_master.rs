@@ -663,3 +663,95 @@ fn a_new_replica_gets_no_ping_before_the_next_period() {
         );
     }
 }
+
+/// A master of each kind with `args`: redis-lite, and real Redis (none when it is missing).
+fn lite_and_redis_masters(test: &str, args: &[&str]) -> Vec<(&'static str, Server)> {
+    if !Program::Redis.available() {
+        skipped(&format!("redis-server is not on PATH (in {test})"));
+        return Vec::new();
+    }
+    vec![
+        ("redis-lite", lite_master(args).start()),
+        ("redis", Launch::redis().args(args).start()),
+    ]
+}
+
+/// A real Redis replica of `master`; its link may still be syncing.
+fn attach_redis_replica(master: &Server) -> Server {
+    let port = master.port.to_string();
+    redis_replica()
+        .args(&["--replicaof", "127.0.0.1", &port])
+        .start()
+}
+
+/// replication-buffer.tcl, "Replication backlog memory will become smaller if disconnecting
+/// with replica": a replica waiting for its snapshot (a slow BGSAVE) is dropped once the
+/// stream kept for it passes its output limit, as Redis drops it. redis-lite kept it until the
+/// snapshot was sent.
+#[test]
+fn a_replica_waiting_for_its_snapshot_is_dropped_at_its_output_limit() {
+    let args = [
+        "--repl-diskless-sync",
+        "no",
+        "--rdb-key-save-delay",
+        "1000000",
+        "--repl-backlog-size",
+        "16384",
+        "--client-output-buffer-limit",
+        "replica 128kb 0 0",
+    ];
+    for (who, master) in lite_and_redis_masters("a_replica_waiting_for_its_snapshot", &args) {
+        let mut m = master.raw();
+        // A thousand keys at a second each: the snapshot outlasts the test.
+        m.ok(&[b"DEBUG", b"POPULATE", b"1000"]);
+        let _replica = attach_redis_replica(&master);
+        wait_until(
+            &format!("{who}: the replica to wait for its snapshot"),
+            TIMEOUT,
+            || {
+                info_field(&mut m, "persistence", "rdb_bgsave_in_progress") == "1"
+                    && info_field(&mut m, "replication", "connected_slaves") == "1"
+            },
+        );
+        let value = "x".repeat(100_000);
+        for key in [b"a", b"b"] {
+            m.ok(&[b"SET", key, value.as_bytes()]);
+        }
+        wait_until(
+            &format!("{who}: the replica to be dropped"),
+            TIMEOUT,
+            || info_field(&mut m, "replication", "connected_slaves") == "0",
+        );
+    }
+}
+
+/// replication-buffer.tcl, "Partial resynchronization is successful even
+/// client-output-buffer-limit is less than repl-backlog-size": a replica's hard output limit
+/// below `repl-backlog-size` counts as that size, so a 4 MB write does not drop a replica
+/// limited to 512 KB while the backlog holds 100 MB. redis-lite dropped it (and it came back
+/// with a partial resync).
+#[test]
+fn a_replica_hard_limit_below_the_backlog_size_counts_as_the_backlog_size() {
+    let args = [
+        "--repl-diskless-sync-delay",
+        "0",
+        "--repl-backlog-size",
+        "100mb",
+        "--client-output-buffer-limit",
+        "replica 512kb 0 0",
+    ];
+    for (who, master) in lite_and_redis_masters("a_replica_hard_limit_below_the_backlog", &args) {
+        let replica = attach_redis_replica(&master);
+        wait_until("the replica's link to come up", TIMEOUT, || {
+            info_field(&mut replica.raw(), "replication", "master_link_status") == "up"
+        });
+        let mut m = master.raw();
+        m.ok(&[b"SET", b"big", "A".repeat(4 << 20).as_bytes()]);
+        assert_same(&master, &replica);
+        assert_eq!(
+            (stat(&master, "sync_full"), stat(&master, "sync_partial_ok")),
+            (1, 0),
+            "{who}: the replica stayed connected"
+        );
+    }
+}
