@@ -493,10 +493,14 @@ pub fn run(startup: Startup) -> Result<(), String> {
         // Already logged, in Redis's words.
         fdlimit::Adjusted::TooLow(_) => std::process::exit(1),
     }
-    let listeners = crate::net::listeners::bind_at_startup(&config, config.port)?;
-    let metrics_listeners =
-        crate::net::listeners::bind_at_startup(&config, config.observability.metrics_port)?;
-    let tls_listeners = crate::net::listeners::bind_at_startup(&config, config.tls.port as u16)?;
+    let listeners = crate::net::listeners::bind_at_startup(&config, config.port, "TCP")?;
+    let metrics_listeners = crate::net::listeners::bind_at_startup(
+        &config,
+        config.observability.metrics_port,
+        "metrics",
+    )?;
+    let tls_listeners =
+        crate::net::listeners::bind_at_startup(&config, config.tls.port as u16, "TLS")?;
     let unix_listener = bind_unix(&config)?;
     if listeners.is_empty() && tls_listeners.is_empty() && unix_listener.is_none() {
         return Err("Configured to not listen anywhere, exiting.".into());
