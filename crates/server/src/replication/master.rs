@@ -527,7 +527,6 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
     let mut senders = Vec::new();
     for (pending, cursor) in waiting.into_iter().zip(cursors) {
         let (tx, rx) = mpsc::channel(8);
-        pending.replica.state.store(State::SendBulk as u8, Relaxed);
         let start = SyncStart {
             replid: replid.clone(),
             offset,
@@ -871,8 +870,11 @@ async fn send_snapshot<S: ClientStream>(
             }
             Some(chunk) => {
                 if first && !chunk.starts_with(b"$EOF:") {
-                    // A payload with its length: the stream may follow it at once.
+                    // A payload with its length (the file is saved): the stream may follow it
+                    // at once. Until now the replica waited for the save, as INFO says; a
+                    // diskless one shows `wait_bgsave` to the end, as in Redis.
                     replica.acknowledged.store(true, Relaxed);
+                    replica.state.store(State::SendBulk as u8, Relaxed);
                 }
                 first = false;
                 if stream.write_all(&chunk).await.is_err() {
