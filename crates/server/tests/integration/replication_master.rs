@@ -762,3 +762,33 @@ fn a_replica_hard_limit_below_the_backlog_size_counts_as_the_backlog_size() {
         );
     }
 }
+
+/// replication-4.tcl, "Data divergence can happen under default conditions": DEBUG REPLICATE
+/// sends a command to the replicas without running it on the master (redis-lite refused it).
+#[test]
+fn debug_replicate_reaches_the_replicas_only() {
+    for (who, master) in
+        lite_and_redis_masters("debug_replicate", &["--repl-diskless-sync-delay", "0"])
+    {
+        let replica = attach_redis_replica(&master);
+        wait_until("the replica's link to come up", TIMEOUT, || {
+            info_field(&mut replica.raw(), "replication", "master_link_status") == "up"
+        });
+        let mut m = master.raw();
+        assert_eq!(
+            m.cmd_text(&["DEBUG", "REPLICATE", "SET", "only", "there"]),
+            "+OK\r\n",
+            "{who}"
+        );
+        assert_eq!(m.cmd_text(&["DEBUG", "REPLICATE"]), "-ERR unknown subcommand or wrong number of arguments for 'REPLICATE'. Try DEBUG HELP.\r\n", "{who}");
+        m.ok(&[b"SET", b"both", b"v"]);
+        let target = repl_offset(&master, "master_repl_offset");
+        wait_until("the replica to reach the master's offset", TIMEOUT, || {
+            repl_offset(&replica, "slave_repl_offset") >= target
+        });
+        let mut r = replica.raw();
+        assert_eq!(r.cmd_text(&["GET", "only"]), "$5\r\nthere\r\n", "{who}");
+        assert_eq!(m.cmd_text(&["EXISTS", "only"]), ":0\r\n", "{who}");
+        assert_eq!(r.cmd_text(&["GET", "both"]), "$1\r\nv\r\n", "{who}");
+    }
+}
