@@ -123,7 +123,6 @@ pub struct ReplicaAck {
 
 /// A replica waiting for a sync job.
 struct PendingSync {
-    replica: Arc<Replica>,
     eof: bool,
     since: Instant,
     start: oneshot::Sender<SyncStart>,
@@ -152,6 +151,9 @@ pub struct Master {
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
     pub sync_partial_err: AtomicU64,
+    /// A disk-based sync job's save and the replicas waiting for it: the cron stops the save
+    /// once none waits and no `save` rule wants the file, as Redis kills its saving child.
+    disk_sync: Mutex<Option<(Arc<Progress>, Vec<mpsc::Sender<Vec<u8>>>)>>,
 }
 
 /// Bytes of a snapshot handed to replicas at a time.
@@ -392,7 +394,6 @@ pub fn start_sync(
     }
     let (start_tx, start_rx) = oneshot::channel();
     master.pending.lock().push(PendingSync {
-        replica: replica.clone(),
         eof: conf.capa_eof,
         since: Instant::now(),
         start: start_tx,
@@ -539,6 +540,9 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
             Err(start) => backlog.detach(start.cursor),
         }
     }
+    if !diskless {
+        *master.disk_sync.lock() = Some((progress.clone(), senders.clone()));
+    }
     let job = SyncJob {
         dataset,
         replid,
@@ -558,6 +562,7 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
             if let Err(e) = result {
                 log!(Warning, "SYNC failed: {}", crate::error::strerror(&e));
             }
+            server.replication.master.disk_sync.lock().take();
             server.persistence.release();
         });
     if spawned.is_err() {
@@ -707,6 +712,7 @@ impl Write for FanOut {
 pub fn cron(server: &Arc<Server>) {
     let replication = &server.replication;
     let master = &replication.master;
+    stop_unwanted_disk_sync(server);
     start_pending_syncs(server);
     replication.failover.cron(server);
     let (period, ttl) = {
@@ -749,6 +755,24 @@ pub fn cron(server: &Arc<Server>) {
                 "Replication backlog freed after {ttl} seconds without connected replicas."
             );
         }
+    }
+}
+
+/// Stops a disk-based sync job's save when every replica it was for went away and no `save`
+/// rule wants the file.
+fn stop_unwanted_disk_sync(server: &Server) {
+    let disk_sync = server.replication.master.disk_sync.lock();
+    let Some((progress, waiting)) = disk_sync.as_ref() else {
+        return;
+    };
+    if waiting.iter().all(|w| w.is_closed())
+        && server.config.read().save_rules.is_empty()
+        && !progress.abort.swap(true, Relaxed)
+    {
+        log!(
+            Notice,
+            "Stopping the RDB save for SYNC: no replica waits for it"
+        );
     }
 }
 

@@ -792,3 +792,31 @@ fn debug_replicate_reaches_the_replicas_only() {
         assert_eq!(r.cmd_text(&["GET", "both"]), "$1\r\nv\r\n", "{who}");
     }
 }
+
+/// replication.tcl, "Kill rdb child process if its dumping RDB is not useful": a disk save for
+/// a full sync stops once its only replica went away (no `save` rule wants the file), as Redis
+/// kills its saving child. redis-lite saved on for every key's delay.
+#[test]
+fn a_sync_save_nobody_waits_for_stops() {
+    let args = [
+        "--save",
+        "",
+        "--repl-diskless-sync",
+        "no",
+        "--rdb-key-save-delay",
+        "1000000",
+    ];
+    for (who, master) in lite_and_redis_masters("a_sync_save_nobody_waits_for", &args) {
+        let mut m = master.raw();
+        // A hundred keys at a second each: the save outlasts the test unless it is stopped.
+        m.ok(&[b"DEBUG", b"POPULATE", b"100"]);
+        let replica = attach_redis_replica(&master);
+        wait_until(&format!("{who}: the sync's save to start"), TIMEOUT, || {
+            info_field(&mut m, "persistence", "rdb_bgsave_in_progress") == "1"
+        });
+        replica.raw().ok(&[b"REPLICAOF", b"NO", b"ONE"]);
+        wait_until(&format!("{who}: the save to stop"), TIMEOUT, || {
+            info_field(&mut m, "persistence", "rdb_bgsave_in_progress") == "0"
+        });
+    }
+}
