@@ -153,8 +153,11 @@ pub struct Master {
     pub sync_partial_err: AtomicU64,
     /// A disk-based sync job's save and the replicas waiting for it: the cron stops the save
     /// once none waits and no `save` rule wants the file, as Redis kills its saving child.
-    disk_sync: Mutex<Option<(Arc<Progress>, Vec<mpsc::Sender<Vec<u8>>>)>>,
+    disk_sync: Mutex<Option<(Arc<Progress>, Vec<PayloadSender>)>>,
 }
+
+/// Where a sync job sends a replica its snapshot.
+type PayloadSender = mpsc::Sender<Vec<u8>>;
 
 /// Bytes of a snapshot handed to replicas at a time.
 const CHUNK: usize = 64 * 1024;
