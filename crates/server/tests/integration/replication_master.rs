@@ -684,36 +684,45 @@ fn attach_redis_replica(master: &Server) -> Server {
         .start()
 }
 
+/// Master args for a disk-based full sync whose save takes a second per key.
+const SLOW_DISK_SYNC: [&str; 4] = [
+    "--repl-diskless-sync",
+    "no",
+    "--rdb-key-save-delay",
+    "1000000",
+];
+
+/// Fills `master` with `keys` keys, attaches a real Redis replica and waits until the save for
+/// its full sync runs (a second per key with [`SLOW_DISK_SYNC`]). Returns the replica.
+fn replica_waiting_for_a_slow_save(who: &str, master: &Server, keys: &str) -> Server {
+    master.raw().ok(&[b"DEBUG", b"POPULATE", keys.as_bytes()]);
+    let replica = attach_redis_replica(master);
+    let mut m = master.raw();
+    wait_until(&format!("{who}: the sync's save to start"), TIMEOUT, || {
+        info_field(&mut m, "persistence", "rdb_bgsave_in_progress") == "1"
+            && info_field(&mut m, "replication", "connected_slaves") == "1"
+    });
+    replica
+}
+
 /// replication-buffer.tcl, "Replication backlog memory will become smaller if disconnecting
 /// with replica": a replica waiting for its snapshot (a slow BGSAVE) is dropped once the
 /// stream kept for it passes its output limit, as Redis drops it. redis-lite kept it until the
 /// snapshot was sent.
 #[test]
 fn a_replica_waiting_for_its_snapshot_is_dropped_at_its_output_limit() {
-    let args = [
-        "--repl-diskless-sync",
-        "no",
-        "--rdb-key-save-delay",
-        "1000000",
+    let limits = [
         "--repl-backlog-size",
         "16384",
         "--client-output-buffer-limit",
         "replica 128kb 0 0",
     ];
+    let args = [&SLOW_DISK_SYNC[..], &limits].concat();
     for (who, master) in lite_and_redis_masters("a_replica_waiting_for_its_snapshot", &args) {
+        // The snapshot outlasts the test.
+        let _replica = replica_waiting_for_a_slow_save(who, &master, "1000");
         let mut m = master.raw();
-        // A thousand keys at a second each: the snapshot outlasts the test.
-        m.ok(&[b"DEBUG", b"POPULATE", b"1000"]);
-        let _replica = attach_redis_replica(&master);
-        wait_until(
-            &format!("{who}: the replica to wait for its snapshot"),
-            TIMEOUT,
-            || {
-                info_field(&mut m, "persistence", "rdb_bgsave_in_progress") == "1"
-                    && info_field(&mut m, "replication", "connected_slaves") == "1"
-            },
-        );
-        // INFO says so (redis-lite said `send_bulk` from the start of the save).
+        // INFO says it waits for the save (redis-lite said `send_bulk` from its start).
         let slave0 = info_field(&mut m, "replication", "slave0");
         assert!(slave0.contains(",state=wait_bgsave,"), "{who}: {slave0}");
         let value = "x".repeat(100_000);
@@ -798,22 +807,11 @@ fn debug_replicate_reaches_the_replicas_only() {
 /// kills its saving child. redis-lite saved on for every key's delay.
 #[test]
 fn a_sync_save_nobody_waits_for_stops() {
-    let args = [
-        "--save",
-        "",
-        "--repl-diskless-sync",
-        "no",
-        "--rdb-key-save-delay",
-        "1000000",
-    ];
+    let args = [&["--save", ""][..], &SLOW_DISK_SYNC].concat();
     for (who, master) in lite_and_redis_masters("a_sync_save_nobody_waits_for", &args) {
+        // The save outlasts the test unless it is stopped.
+        let replica = replica_waiting_for_a_slow_save(who, &master, "100");
         let mut m = master.raw();
-        // A hundred keys at a second each: the save outlasts the test unless it is stopped.
-        m.ok(&[b"DEBUG", b"POPULATE", b"100"]);
-        let replica = attach_redis_replica(&master);
-        wait_until(&format!("{who}: the sync's save to start"), TIMEOUT, || {
-            info_field(&mut m, "persistence", "rdb_bgsave_in_progress") == "1"
-        });
         replica.raw().ok(&[b"REPLICAOF", b"NO", b"ONE"]);
         wait_until(&format!("{who}: the save to stop"), TIMEOUT, || {
             info_field(&mut m, "persistence", "rdb_bgsave_in_progress") == "0"
