@@ -328,13 +328,14 @@ fn encode(args: &[&str]) -> Vec<u8> {
 }
 
 /// SYNC and PSYNC, after the checks: continues the replica from the backlog or queues it for a
-/// full resynchronisation. The connection then hands itself to [`serve_replica`].
+/// full resynchronisation. The connection then hands itself to [`serve_replica`]. A PSYNC
+/// offset that is not a number is refused with nothing started.
 pub fn start_sync(
     server: &Arc<Server>,
     client: &mut ClientState,
     psync: Option<(&[u8], &[u8])>,
     reply: &mut redis_lite_protocol::ReplyWriter<'_>,
-) {
+) -> Result<(), crate::error::CommandError> {
     let replication = &server.replication;
     let master = &replication.master;
     let conf = client.replica.get_or_insert_with(Default::default);
@@ -359,7 +360,15 @@ pub fn start_sync(
     );
     if let Some((replid, offset)) = psync {
         let replid = String::from_utf8_lossy(replid).into_owned();
-        let offset = redis_lite_protocol::number::parse_i64(offset).unwrap_or(-1);
+        let Some(offset) = redis_lite_protocol::number::parse_i64(offset) else {
+            // Refused before anything starts, as Redis refuses it.
+            log!(
+                Warning,
+                "Replica {} asks for synchronization but with a wrong offset",
+                replica.name()
+            );
+            return Err(crate::error::CommandError::NotInteger);
+        };
         if let Some(cursor) = try_continue(server, &replica, &replid, offset) {
             let ids = replication.ids();
             match conf.capa_psync2 {
@@ -372,7 +381,7 @@ pub fn start_sync(
             conf.link = Some(replica);
             conf.sync = Some(SyncRequest::Continue(cursor));
             client.handle.info.lock().role = ClientRole::Replica;
-            return;
+            return Ok(());
         }
         if replid != "?" {
             master.sync_partial_err.fetch_add(1, Relaxed);
@@ -409,6 +418,7 @@ pub fn start_sync(
     });
     client.handle.info.lock().role = ClientRole::Replica;
     start_pending_syncs(server);
+    Ok(())
 }
 
 /// The peer's IP from `ip:port` (or `[v6]:port`).

@@ -818,3 +818,20 @@ fn a_sync_save_nobody_waits_for_stops() {
         });
     }
 }
+
+/// replication.tcl, "PSYNC with wrong offset should throw error": refused with Redis's error,
+/// and nothing starts (redis-lite began a full sync).
+#[test]
+fn psync_with_an_offset_that_is_no_number_is_refused() {
+    for (who, master) in lite_and_redis_masters("psync_with_a_wrong_offset", &[]) {
+        let mut client = master.raw();
+        client.expect_replies(&[
+            (
+                &["PSYNC", "replicationid", "offset_str"],
+                "-ERR value is not an integer or out of range\r\n",
+            ),
+            (&["PING"], "+PONG\r\n"),
+        ]);
+        assert_eq!(stat(&master, "sync_full"), 0, "{who}");
+    }
+}
