@@ -835,3 +835,30 @@ fn psync_with_an_offset_that_is_no_number_is_refused() {
         assert_eq!(stat(&master, "sync_full"), 0, "{who}");
     }
 }
+
+/// replication.tcl, "Diskless load swapdb (different replid)": CLIENT KILL TYPE replica during
+/// a full sync closes the replica's connection at once, as in Redis. redis-lite's replica task
+/// looked only at the snapshot's progress and kept the replica until the whole payload went.
+#[test]
+fn client_kill_ends_a_full_sync_in_progress() {
+    let args = [&["--save", ""][..], &SLOW_DISK_SYNC].concat();
+    for (who, master) in lite_and_redis_masters("client_kill_ends_a_full_sync", &args) {
+        // The save outlasts the test.
+        let _replica = replica_waiting_for_a_slow_save(who, &master, "100");
+        let mut m = master.raw();
+        assert_eq!(
+            m.cmd_text(&["CLIENT", "KILL", "TYPE", "replica"]),
+            ":1\r\n",
+            "{who}"
+        );
+        // Dropped; it may have asked again already (a second full sync).
+        wait_until(
+            &format!("{who}: the replica to be dropped"),
+            TIMEOUT,
+            || {
+                info_field(&mut m, "replication", "connected_slaves") == "0"
+                    || stat(&master, "sync_full") >= 2
+            },
+        );
+    }
+}
