@@ -805,28 +805,41 @@ pub async fn serve_replica<S: ClientStream>(
         .and_then(|r| r.link.clone())
         .expect("a replica has its link");
     let rdb_only = client.replica.as_ref().is_some_and(|r| r.rdb_only);
+    // Commands that came in the same read as SYNC/PSYNC are the replica's.
+    let name = replica.name();
+    if let Err(reason) = run_replica_commands(server, client, &mut replica_parser(), input, &name) {
+        log!(Warning, "{reason}");
+        if let SyncRequest::Continue(cursor) = request {
+            server.replication.backlog.detach(cursor);
+        }
+        server.replication.master.detach(&replica);
+        return;
+    }
     let cursor = match request {
         SyncRequest::Continue(cursor) => cursor,
         SyncRequest::Full {
             old_protocol,
             start,
-        } => match send_snapshot(server, stream, &replica, old_protocol, start).await {
-            Some(cursor) if !rdb_only => cursor,
-            Some(cursor) => {
-                server.replication.backlog.detach(cursor);
-                server.replication.master.detach(&replica);
-                return;
+        } => {
+            match send_snapshot(server, stream, client, input, &replica, old_protocol, start).await
+            {
+                Some(cursor) if !rdb_only => cursor,
+                Some(cursor) => {
+                    server.replication.backlog.detach(cursor);
+                    server.replication.master.detach(&replica);
+                    return;
+                }
+                None => {
+                    log!(
+                        Warning,
+                        "Connection with replica {} lost during the sync.",
+                        replica.name()
+                    );
+                    server.replication.master.detach(&replica);
+                    return;
+                }
             }
-            None => {
-                log!(
-                    Warning,
-                    "Connection with replica {} lost during the sync.",
-                    replica.name()
-                );
-                server.replication.master.detach(&replica);
-                return;
-            }
-        },
+        }
     };
     let reason = stream_to_replica(server, stream, client, input, &replica, &cursor).await;
     log!(Notice, "{reason}");
@@ -840,10 +853,29 @@ pub async fn serve_replica<S: ClientStream>(
 async fn send_snapshot<S: ClientStream>(
     server: &Arc<Server>,
     stream: &mut S,
+    client: &mut ClientState,
+    input: &mut Vec<u8>,
     replica: &Replica,
     old_protocol: bool,
     start: oneshot::Receiver<SyncStart>,
 ) -> Option<Cursor> {
+    // What the replica sends meanwhile is read and run, as Redis reads it: a replica that
+    // leaves is noticed at once, one whose command has a reply is dropped.
+    let mut parser = replica_parser();
+    let mut heard = |stream: &mut S, input: &mut Vec<u8>| match read_from_replica(
+        server,
+        stream,
+        client,
+        &mut parser,
+        input,
+        &replica.name(),
+    ) {
+        Ok(()) => true,
+        Err(reason) => {
+            log!(Warning, "{reason}");
+            false
+        }
+    };
     let mut start = std::pin::pin!(start);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
@@ -857,6 +889,7 @@ async fn send_snapshot<S: ClientStream>(
             started = start.as_mut() => break started.ok()?,
             _ = tick.tick() => stream.write_all(b"\n").await.ok()?,
             _ = replica.handle.attention() => if replica.handle.is_killed() { return None },
+            ready = stream.readable() => if ready.is_err() || !heard(stream, input) { return None },
         }
     };
     if !old_protocol {
@@ -882,6 +915,12 @@ async fn send_snapshot<S: ClientStream>(
             }
             _ = replica.handle.attention() => {
                 if replica.handle.is_killed() {
+                    break;
+                }
+                continue;
+            }
+            ready = stream.readable() => {
+                if ready.is_err() || !heard(stream, input) {
                     break;
                 }
                 continue;
@@ -937,8 +976,7 @@ async fn stream_to_replica<S: ClientStream>(
 ) -> String {
     let backlog = &server.replication.backlog;
     let grown = backlog.grown();
-    let mut parser = RequestParser::new(Limits::default());
-    parser.authenticated = true;
+    let mut parser = replica_parser();
     let mut out: Vec<u8> = Vec::new();
     let mut sent = 0;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -993,12 +1031,8 @@ async fn stream_to_replica<S: ClientStream>(
                 if ready.is_err() {
                     return format!("Connection with replica {name} lost.");
                 }
-                match poll_now(tokio::io::AsyncReadExt::read_buf(stream, input)) {
-                    Some(Ok(0)) | Some(Err(_)) => return format!("Connection with replica {name} lost."),
-                    Some(Ok(_)) if !run_replica_commands(server, client, &mut parser, input) => {
-                        return format!("Protocol error from replica {name}: connection closed.");
-                    }
-                    Some(Ok(_)) | None => {}
+                if let Err(reason) = read_from_replica(server, stream, client, &mut parser, input, &name) {
+                    return reason;
                 }
             }
             _ = notified.as_mut(), if !writing => {}
@@ -1034,31 +1068,68 @@ fn within_output_limit(server: &Server, replica: &Replica, pending: u64) -> bool
     true
 }
 
-/// Runs what a replica sent (its REPLCONF ACKs) through the pipeline; replies are not sent
-/// to replicas. Returns false on a protocol error.
+/// A parser for what a replica sends (it is authenticated: it got as far as SYNC).
+fn replica_parser() -> RequestParser {
+    let mut parser = RequestParser::new(Limits::default());
+    parser.authenticated = true;
+    parser
+}
+
+/// Reads what the replica `name` sent, once its socket is readable, and runs it. Err with the
+/// log line when the replica went away or must be dropped.
+fn read_from_replica<S: ClientStream>(
+    server: &Arc<Server>,
+    stream: &mut S,
+    client: &mut ClientState,
+    parser: &mut RequestParser,
+    input: &mut Vec<u8>,
+    name: &str,
+) -> Result<(), String> {
+    match poll_now(tokio::io::AsyncReadExt::read_buf(stream, input)) {
+        Some(Ok(0)) | Some(Err(_)) => Err(format!("Connection with replica {name} lost.")),
+        Some(Ok(_)) => run_replica_commands(server, client, parser, input, name),
+        None => Ok(()),
+    }
+}
+
+/// Runs what a replica sent (its REPLCONF ACKs) through the pipeline. A command that has a
+/// reply gets the replica dropped, as Redis drops it (the link carries no replies). Err with
+/// the log line on that or a protocol error.
 fn run_replica_commands(
     server: &Arc<Server>,
     client: &mut ClientState,
     parser: &mut RequestParser,
     input: &mut Vec<u8>,
-) -> bool {
-    let mut discarded = Vec::new();
+    name: &str,
+) -> Result<(), String> {
+    let mut reply = Vec::new();
     loop {
         match parser.next(input) {
             Ok(Some(command)) => {
                 let args: Vec<&[u8]> = command.iter().collect();
-                let ran = dispatch::execute(server, client, &args, &mut discarded);
+                let ran = dispatch::execute(server, client, &args, &mut reply);
                 client.publish_info(ran);
-                discarded.clear();
+                if !reply.is_empty() {
+                    let info = client.handle.describe(Instant::now());
+                    return Err(format!(
+                        "Replica generated a reply to command '{}', disconnecting it: {}",
+                        ran.unwrap_or("<unknown>"),
+                        info.trim_end()
+                    ));
+                }
             }
             Ok(None) => break,
-            Err(_) => return false,
+            Err(_) => {
+                return Err(format!(
+                    "Protocol error from replica {name}: connection closed."
+                ))
+            }
         }
     }
     let consumed = parser.consumed();
     input.drain(..consumed);
     parser.discard(consumed);
-    true
+    Ok(())
 }
 
 /// REPLCONF ACK from a replica (no reply, as in Redis).

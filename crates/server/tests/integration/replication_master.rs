@@ -862,3 +862,19 @@ fn client_kill_ends_a_full_sync_in_progress() {
         );
     }
 }
+
+/// replication.tcl, "replica do not write the reply to the replication link": a replica's
+/// connection that sends a command with a reply is dropped, as Redis drops it (the link
+/// carries no replies); redis-lite discarded the reply and kept the replica.
+#[test]
+fn a_replica_that_sends_a_command_with_a_reply_is_dropped() {
+    let args = ["--repl-diskless-sync-delay", "0"];
+    for (who, master) in lite_and_redis_masters("a_replica_that_sends_a_command", &args) {
+        for sync in ["SYNC", "PSYNC ? -1"] {
+            let mut replica = master.raw();
+            replica.send(format!("{sync}\r\nPING\r\n").as_bytes());
+            assert!(replica.is_closed(), "{who}: {sync} then PING");
+        }
+        assert_eq!(master.raw().cmd_text(&["PING"]), "+PONG\r\n", "{who}");
+    }
+}
