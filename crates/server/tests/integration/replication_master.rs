@@ -705,6 +705,20 @@ fn replica_waiting_for_a_slow_save(who: &str, master: &Server, keys: &str) -> Se
     replica
 }
 
+/// Waits until `master` dropped its only replica, which may have asked again already (a
+/// second full sync).
+fn wait_replica_dropped(who: &str, master: &Server) {
+    let mut m = master.raw();
+    wait_until(
+        &format!("{who}: the replica to be dropped"),
+        TIMEOUT,
+        || {
+            info_field(&mut m, "replication", "connected_slaves") == "0"
+                || stat(master, "sync_full") >= 2
+        },
+    );
+}
+
 /// replication-buffer.tcl, "Replication backlog memory will become smaller if disconnecting
 /// with replica": a replica waiting for its snapshot (a slow BGSAVE) is dropped once the
 /// stream kept for it passes its output limit, as Redis drops it. redis-lite kept it until the
@@ -729,15 +743,7 @@ fn a_replica_waiting_for_its_snapshot_is_dropped_at_its_output_limit() {
         for key in [b"a", b"b"] {
             m.ok(&[b"SET", key, value.as_bytes()]);
         }
-        // Dropped; it may have asked again already (a second full sync).
-        wait_until(
-            &format!("{who}: the replica to be dropped"),
-            TIMEOUT,
-            || {
-                info_field(&mut m, "replication", "connected_slaves") == "0"
-                    || stat(&master, "sync_full") >= 2
-            },
-        );
+        wait_replica_dropped(who, &master);
     }
 }
 
@@ -851,15 +857,7 @@ fn client_kill_ends_a_full_sync_in_progress() {
             ":1\r\n",
             "{who}"
         );
-        // Dropped; it may have asked again already (a second full sync).
-        wait_until(
-            &format!("{who}: the replica to be dropped"),
-            TIMEOUT,
-            || {
-                info_field(&mut m, "replication", "connected_slaves") == "0"
-                    || stat(&master, "sync_full") >= 2
-            },
-        );
+        wait_replica_dropped(who, &master);
     }
 }
 
