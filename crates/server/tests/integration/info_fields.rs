@@ -72,11 +72,6 @@ const NOT_PRINTED: &[(&str, &str, &str)] = &[
     ("stats", "current_active_defrag_time", "no active defragmentation"),
     (
         "stats",
-        "unexpected_error_replies",
-        "error replies to the master link and the AOF loader are logged, not counted",
-    ),
-    (
-        "stats",
         "dump_payload_sanitizations",
         "RESTORE's deep payload checks (sanitize-dump-payload) are not counted",
     ),
