@@ -1110,12 +1110,22 @@ fn run_replica_commands(
                 let ran = dispatch::execute(server, client, &args, &mut reply);
                 client.publish_info(ran);
                 if !reply.is_empty() {
+                    // A refused command ran nothing but is named all the same, as Redis names it.
+                    let command = ran.map_or_else(
+                        || String::from_utf8_lossy(args[0]).to_lowercase(),
+                        str::to_string,
+                    );
                     let info = client.handle.describe(Instant::now());
-                    return Err(format!(
-                        "Replica generated a reply to command '{}', disconnecting it: {}",
-                        ran.unwrap_or("<unknown>"),
+                    let dropped = format!(
+                        "Replica generated a reply to command '{command}', disconnecting it: {}",
                         info.trim_end()
-                    ));
+                    );
+                    if reply.first() == Some(&b'-') {
+                        log!(Warning, "{dropped}");
+                        super::log_error_on_link("master", "replica", &reply, &command);
+                        return Err(format!("Connection with replica {name} lost."));
+                    }
+                    return Err(dropped);
                 }
             }
             Ok(None) => break,

@@ -277,15 +277,8 @@ pub(super) fn forget_own_volatile(server: &Server) {
 /// `unexpected_error_replies`; and with `propagation-error-behavior` `panic` (or
 /// `panic-on-replicas` on a read-only replica) the server stops, as Redis's panics.
 fn error_to_master(server: &Server, reply: &[u8], command: Option<&str>, stream_before: u64) {
-    // Redis quotes the message as its command built it: a plain ERR without its code.
-    let message = reply.strip_suffix(b"\r\n").unwrap_or(reply);
-    let message = message.strip_prefix(b"-ERR ").unwrap_or(message);
-    let message = String::from_utf8_lossy(&message[..message.len().min(4096)]);
     let command = command.unwrap_or("<unknown>");
-    log!(
-        Warning,
-        "== CRITICAL == This replica is sending an error to its master: '{message}' after processing the command '{command}'"
-    );
+    super::log_error_on_link("replica", "master", reply, command);
     let latest = server.replication.backlog.before(stream_before, 256);
     if !latest.is_empty() {
         let mut quoted = Vec::new();

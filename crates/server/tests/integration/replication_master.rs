@@ -868,10 +868,13 @@ fn client_kill_ends_a_full_sync_in_progress() {
 fn a_replica_that_sends_a_command_with_a_reply_is_dropped() {
     let args = ["--repl-diskless-sync-delay", "0"];
     for (who, master) in lite_and_redis_masters("a_replica_that_sends_a_command", &args) {
+        // GET is refused to a replica: its error is a reply all the same.
         for sync in ["SYNC", "PSYNC ? -1"] {
-            let mut replica = master.raw();
-            replica.send(format!("{sync}\r\nPING\r\n").as_bytes());
-            assert!(replica.is_closed(), "{who}: {sync} then PING");
+            for command in ["PING", "GET foo"] {
+                let mut replica = master.raw();
+                replica.send(format!("{sync}\r\n{command}\r\n").as_bytes());
+                assert!(replica.is_closed(), "{who}: {sync} then {command}");
+            }
         }
         assert_eq!(master.raw().cmd_text(&["PING"]), "+PONG\r\n", "{who}");
     }
