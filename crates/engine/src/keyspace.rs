@@ -292,6 +292,13 @@ impl Db {
         self.dict.is_empty()
     }
 
+    /// Whether `key` is stored with a TTL, passed or not (a writable replica tracks its own
+    /// clients' volatile keys by this).
+    pub fn has_ttl(&self, key: &[u8]) -> bool {
+        let hash = self.hasher.hash_one(key);
+        self.dict.get(hash, key).is_some_and(|e| e.has_ttl())
+    }
+
     pub fn volatile(&self) -> usize {
         self.volatile
     }

@@ -165,6 +165,9 @@ impl<'a> Ctx<'a> {
         self.server.tracking.key_changed(key);
         self.server.notifier.emit(db.index(), key, class, event);
         self.server.blocking.key_changed(db.index(), key);
+        if self.server.keyspace.is_replica() && self.client.kind != ClientKind::Master {
+            crate::replication::replica::remember_own_volatile(self.server, db, key);
+        }
         self.propagate();
     }
 

@@ -531,24 +531,14 @@ pub fn run(startup: Startup) -> Result<(), String> {
         // Already logged, in Redis's words.
         fdlimit::Adjusted::TooLow(_) => std::process::exit(1),
     }
-    // A port that cannot be had stops the server with Redis's two lines in the log: the
-    // harness of Redis's test suite reads the second one to retry on another port.
-    let listen = |port: u16, kind: &str| match crate::net::listeners::bind_at_startup(&config, port)
-    {
-        Ok(listeners) => listeners,
-        Err(e) => {
-            log!(Warning, "Warning: {e}");
-            log!(
-                Warning,
-                "Failed listening on port {port} ({kind}), aborting."
-            );
-            std::process::exit(1)
-        }
-    };
-    let listeners = listen(config.port, "TCP");
-    let metrics_listeners =
-        crate::net::listeners::bind_at_startup(&config, config.observability.metrics_port)?;
-    let tls_listeners = listen(config.tls.port as u16, "TLS");
+    let listeners = crate::net::listeners::bind_at_startup(&config, config.port, "TCP")?;
+    let metrics_listeners = crate::net::listeners::bind_at_startup(
+        &config,
+        config.observability.metrics_port,
+        "metrics",
+    )?;
+    let tls_listeners =
+        crate::net::listeners::bind_at_startup(&config, config.tls.port as u16, "TLS")?;
     let unix_listener = bind_unix(&config)?;
     if listeners.is_empty() && tls_listeners.is_empty() && unix_listener.is_none() {
         return Err("Configured to not listen anywhere, exiting.".into());
@@ -870,11 +860,13 @@ fn cron(server: Arc<Server>) {
         server.clients.peaks.tick();
         {
             let _gate = server.gates[server.gates.len() - 1].read();
-            // A replica leaves expiring to its master, which sends a DEL for each key.
-            if server.active_expiry.enabled.load(Relaxed)
-                && !server.persistence.is_loading()
-                && !server.keyspace.is_replica()
-            {
+            // A replica leaves expiring to its master, which sends a DEL for each key, but
+            // for the keys its own clients wrote.
+            let expiring =
+                server.active_expiry.enabled.load(Relaxed) && !server.persistence.is_loading();
+            if expiring && server.keyspace.is_replica() {
+                crate::replication::replica::expire_own_keys(&server);
+            } else if expiring {
                 let budget = period * effort.time_percent / 100;
                 let started = Instant::now();
                 let cycle =

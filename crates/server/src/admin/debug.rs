@@ -47,7 +47,6 @@ const REFUSED: &[(&str, &str)] = &[
         "aof-flush-sleep",
         "the AOF is written by the event loops and a writer thread, with no flush pause",
     ),
-    ("replicate", "replicas are fed from the journal only"),
     ("client-eviction", "there are no client eviction pools"),
     (
         "drop-cluster-packet-filter",
@@ -98,6 +97,16 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
         }
         (b"pause-cron", 3) => {
             ctx.server.cron_paused.store(atoi(ctx.arg(2)) != 0, Relaxed);
+            ctx.out.ok();
+        }
+        (b"replicate", n) if n >= 3 => {
+            // To the replicas only, without running it here: a test's way to make their data
+            // differ (Redis sends it in the stream's current database; so does this, unless
+            // the client selected another).
+            let args: Vec<&[u8]> = (2..n).map(|i| ctx.arg(i)).collect();
+            ctx.server
+                .journal
+                .record_for_replicas(ctx.client.db, &args, ctx.client.mode.nested());
             ctx.out.ok();
         }
         (b"log", 3) => {
@@ -669,6 +678,8 @@ fn debug_help(ctx: &mut Ctx<'_>) {
             "    Write <message> to the server log.",
             "LOADAOF",
             "    Flush the AOF buffers on disk and reload the AOF in memory.",
+            "REPLICATE <string>",
+            "    Replicates the provided string to replicas, allowing data divergence.",
             "OBJECT <key>",
             "    Show low level info about `key` and associated value.",
             "POPULATE <count> [<prefix>] [<size>]",

@@ -439,9 +439,10 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("latest_fork_usec:0");
             field!("total_forks:0");
             field!("migrate_cached_sockets:{}", server.migrate.connections());
-            // Redis tracks the keys with a TTL written on a writable replica, to expire them
-            // there; redis-lite keeps no such table (a replica hides them once expired).
-            field!("slave_expires_tracked_keys:0");
+            field!(
+                "slave_expires_tracked_keys:{}",
+                crate::replication::replica::own_volatile_keys(server)
+            );
             // No active defragmentation (see `active_defrag_running`).
             for counter in [
                 "active_defrag_hits",

@@ -455,7 +455,6 @@ pub(crate) fn call(
         if !matches!(error, CommandError::AlreadyCounted(_)) {
             stats.count_error(&error.to_string());
         }
-        count_if_unexpected(ctx.client, &stats);
         ctx.out.error_bytes(&error.reply_text());
     }
     if let Some(offset) = logged {
@@ -552,17 +551,8 @@ fn reject(
         client.stats.commands[id].rejected.fetch_add(1, Relaxed);
     }
     client.stats.count_error(&error.to_string());
-    count_if_unexpected(client, &client.stats);
     ReplyWriter::new(out, client.protocol).error_bytes(&error.reply_text());
     finish_reply(client, out, start);
-}
-
-/// An error for the master link: what ran on the master must not fail here. (The AOF loader
-/// counts its own: its statistics are not the server's.)
-fn count_if_unexpected(client: &ClientState, stats: &crate::stats::WorkerStats) {
-    if client.kind == ClientKind::Master && !client.mode.nested() {
-        stats.unexpected_error_replies.fetch_add(1, Relaxed);
-    }
 }
 
 /// Drops the reply when CLIENT REPLY OFF or SKIP says so; pushes stay.

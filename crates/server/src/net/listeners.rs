@@ -243,11 +243,24 @@ impl Listeners {
     }
 }
 
-/// Binds every `bind` address of `config` at `port` (the server's, or `metrics-port`) at
-/// start-up; an unavailable address that is not optional stops the server, in Redis's words.
-pub fn bind_at_startup(config: &Config, port: u16) -> Result<Vec<std::net::TcpListener>, String> {
+/// Binds every `bind` address of `config` at `port` (the server's `kind` port: "TCP", "TLS",
+/// "cluster", "metrics") at start-up; an unavailable address that is not optional stops the
+/// server, logged in Redis's words (its test suite reads "Failed listening on port" to try
+/// another port).
+pub fn bind_at_startup(
+    config: &Config,
+    port: u16,
+    kind: &str,
+) -> Result<Vec<std::net::TcpListener>, String> {
     let wanted = resolve(config, port)?;
-    bind_all(&wanted, config.tcp_backlog).map_err(|e| e.to_string())
+    bind_all(&wanted, config.tcp_backlog).map_err(|e| {
+        log!(Warning, "Warning: {e}");
+        log!(
+            Warning,
+            "Failed listening on port {port} ({kind}), aborting."
+        );
+        e.to_string()
+    })
 }
 
 /// The addresses `config` binds at `port`; none when `port` is 0 ("no TCP listener", as in

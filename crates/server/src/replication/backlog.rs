@@ -319,6 +319,16 @@ impl Backlog {
         inner.end - inner.cursors[cursor.0].expect("an attached cursor")
     }
 
+    /// Up to `max` bytes of the stream kept before offset `end` (Redis logs the latest stream
+    /// when a replica fails a command of its master's).
+    pub fn before(&self, end: u64, max: usize) -> Vec<u8> {
+        let inner = self.inner.lock();
+        let end = end.clamp(inner.start, inner.end);
+        let from = end.saturating_sub(max as u64).max(inner.start);
+        let range = (from - inner.start) as usize..(end - inner.start) as usize;
+        inner.buf.range(range).copied().collect()
+    }
+
     /// A future that completes when the stream may have grown. Create it before checking for
     /// new bytes, so a notification in between is not missed.
     pub fn grown(&self) -> Arc<Notify> {

@@ -132,7 +132,6 @@ pub struct ReplicaAck {
 
 /// A replica waiting for a sync job.
 struct PendingSync {
-    replica: Arc<Replica>,
     eof: bool,
     since: Instant,
     start: oneshot::Sender<SyncStart>,
@@ -161,7 +160,13 @@ pub struct Master {
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
     pub sync_partial_err: AtomicU64,
+    /// A disk-based sync job's save and the replicas waiting for it: the cron stops the save
+    /// once none waits and no `save` rule wants the file, as Redis kills its saving child.
+    disk_sync: Mutex<Option<(Arc<Progress>, Vec<PayloadSender>)>>,
 }
+
+/// Where a sync job sends a replica its snapshot.
+type PayloadSender = mpsc::Sender<Vec<u8>>;
 
 /// Bytes of a snapshot handed to replicas at a time.
 const CHUNK: usize = 64 * 1024;
@@ -377,13 +382,14 @@ fn encode(args: &[&str]) -> Vec<u8> {
 }
 
 /// SYNC and PSYNC, after the checks: continues the replica from the backlog or queues it for a
-/// full resynchronisation. The connection then hands itself to [`serve_replica`].
+/// full resynchronisation. The connection then hands itself to [`serve_replica`]. A PSYNC
+/// offset that is not a number is refused with nothing started.
 pub fn start_sync(
     server: &Arc<Server>,
     client: &mut ClientState,
     psync: Option<(&[u8], &[u8])>,
     reply: &mut redis_lite_protocol::ReplyWriter<'_>,
-) {
+) -> Result<(), crate::error::CommandError> {
     let replication = &server.replication;
     let master = &replication.master;
     let conf = client.replica.get_or_insert_with(Default::default);
@@ -408,7 +414,15 @@ pub fn start_sync(
     );
     if let Some((replid, offset)) = psync {
         let replid = String::from_utf8_lossy(replid).into_owned();
-        let offset = redis_lite_protocol::number::parse_i64(offset).unwrap_or(-1);
+        let Some(offset) = redis_lite_protocol::number::parse_i64(offset) else {
+            // Refused before anything starts, as Redis refuses it.
+            log!(
+                Warning,
+                "Replica {} asks for synchronization but with a wrong offset",
+                replica.name()
+            );
+            return Err(crate::error::CommandError::NotInteger);
+        };
         if let Some(cursor) = try_continue(server, &replica, &replid, offset) {
             let ids = replication.ids();
             match conf.capa_psync2 {
@@ -421,7 +435,7 @@ pub fn start_sync(
             conf.link = Some(replica);
             conf.sync = Some(SyncRequest::Continue(cursor));
             client.handle.info.lock().role = ClientRole::Replica;
-            return;
+            return Ok(());
         }
         if replid != "?" {
             master.sync_partial_err.fetch_add(1, Relaxed);
@@ -446,7 +460,6 @@ pub fn start_sync(
     }
     let (start_tx, start_rx) = oneshot::channel();
     master.pending.lock().push(PendingSync {
-        replica: replica.clone(),
         eof: conf.capa_eof,
         since: Instant::now(),
         start: start_tx,
@@ -459,6 +472,7 @@ pub fn start_sync(
     });
     client.handle.info.lock().role = ClientRole::Replica;
     start_pending_syncs(server);
+    Ok(())
 }
 
 /// The peer's IP from `ip:port` (or `[v6]:port`).
@@ -581,7 +595,6 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
     let mut senders = Vec::new();
     for (pending, cursor) in waiting.into_iter().zip(cursors) {
         let (tx, rx) = mpsc::channel(8);
-        pending.replica.state.store(State::SendBulk as u8, Relaxed);
         let start = SyncStart {
             replid: replid.clone(),
             offset,
@@ -593,6 +606,9 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
             // The replica left meanwhile; its cursor goes with the dropped start.
             Err(start) => backlog.detach(start.cursor),
         }
+    }
+    if !diskless {
+        *master.disk_sync.lock() = Some((progress.clone(), senders.clone()));
     }
     let job = SyncJob {
         dataset,
@@ -613,6 +629,7 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
             if let Err(e) = result {
                 log!(Warning, "SYNC failed: {}", crate::error::strerror(&e));
             }
+            server.replication.master.disk_sync.lock().take();
             server.persistence.release();
         });
     if spawned.is_err() {
@@ -762,6 +779,7 @@ impl Write for FanOut {
 pub fn cron(server: &Arc<Server>) {
     let replication = &server.replication;
     let master = &replication.master;
+    stop_unwanted_disk_sync(server);
     start_pending_syncs(server);
     replication.failover.cron(server);
     let (period, ttl) = {
@@ -807,6 +825,24 @@ pub fn cron(server: &Arc<Server>) {
     }
 }
 
+/// Stops a disk-based sync job's save when every replica it was for went away and no `save`
+/// rule wants the file.
+fn stop_unwanted_disk_sync(server: &Server) {
+    let disk_sync = server.replication.master.disk_sync.lock();
+    let Some((progress, waiting)) = disk_sync.as_ref() else {
+        return;
+    };
+    if waiting.iter().all(|w| w.is_closed())
+        && server.config.read().save_rules.is_empty()
+        && !progress.abort.swap(true, Relaxed)
+    {
+        log!(
+            Notice,
+            "Stopping the RDB save for SYNC: no replica waits for it"
+        );
+    }
+}
+
 /// A replica's connection after SYNC/PSYNC: the snapshot (for a full sync), then the stream
 /// from its cursor; meanwhile it reads what the replica sends (REPLCONF ACK) and runs it.
 /// Returns when the replica goes away or must be dropped.
@@ -823,28 +859,41 @@ pub async fn serve_replica<S: ClientStream>(
         .and_then(|r| r.link.clone())
         .expect("a replica has its link");
     let rdb_only = client.replica.as_ref().is_some_and(|r| r.rdb_only);
+    // Commands that came in the same read as SYNC/PSYNC are the replica's.
+    let name = replica.name();
+    if let Err(reason) = run_replica_commands(server, client, &mut replica_parser(), input, &name) {
+        log!(Warning, "{reason}");
+        if let SyncRequest::Continue(cursor) = request {
+            server.replication.backlog.detach(cursor);
+        }
+        server.replication.master.detach(&replica);
+        return;
+    }
     let cursor = match request {
         SyncRequest::Continue(cursor) => cursor,
         SyncRequest::Full {
             old_protocol,
             start,
-        } => match send_snapshot(server, stream, &replica, old_protocol, start).await {
-            Some(cursor) if !rdb_only => cursor,
-            Some(cursor) => {
-                server.replication.backlog.detach(cursor);
-                server.replication.master.detach(&replica);
-                return;
+        } => {
+            match send_snapshot(server, stream, client, input, &replica, old_protocol, start).await
+            {
+                Some(cursor) if !rdb_only => cursor,
+                Some(cursor) => {
+                    server.replication.backlog.detach(cursor);
+                    server.replication.master.detach(&replica);
+                    return;
+                }
+                None => {
+                    log!(
+                        Warning,
+                        "Connection with replica {} lost during the sync.",
+                        replica.name()
+                    );
+                    server.replication.master.detach(&replica);
+                    return;
+                }
             }
-            None => {
-                log!(
-                    Warning,
-                    "Connection with replica {} lost during the sync.",
-                    replica.name()
-                );
-                server.replication.master.detach(&replica);
-                return;
-            }
-        },
+        }
     };
     let reason = stream_to_replica(server, stream, client, input, &replica, &cursor).await;
     log!(Notice, "{reason}");
@@ -858,10 +907,29 @@ pub async fn serve_replica<S: ClientStream>(
 async fn send_snapshot<S: ClientStream>(
     server: &Arc<Server>,
     stream: &mut S,
+    client: &mut ClientState,
+    input: &mut Vec<u8>,
     replica: &Replica,
     old_protocol: bool,
     start: oneshot::Receiver<SyncStart>,
 ) -> Option<Cursor> {
+    // What the replica sends meanwhile is read and run, as Redis reads it: a replica that
+    // leaves is noticed at once, one whose command has a reply is dropped.
+    let mut parser = replica_parser();
+    let mut heard = |stream: &mut S, input: &mut Vec<u8>| match read_from_replica(
+        server,
+        stream,
+        client,
+        &mut parser,
+        input,
+        &replica.name(),
+    ) {
+        Ok(()) => true,
+        Err(reason) => {
+            log!(Warning, "{reason}");
+            false
+        }
+    };
     let mut start = std::pin::pin!(start);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
@@ -875,6 +943,7 @@ async fn send_snapshot<S: ClientStream>(
             started = start.as_mut() => break started.ok()?,
             _ = tick.tick() => stream.write_all(b"\n").await.ok()?,
             _ = replica.handle.attention() => if replica.handle.is_killed() { return None },
+            ready = stream.readable() => if ready.is_err() || !heard(stream, input) { return None },
         }
     };
     if !old_protocol {
@@ -886,11 +955,33 @@ async fn send_snapshot<S: ClientStream>(
     }
     let mut first = true;
     replica.acknowledged.store(false, Relaxed);
+    // The stream kept for the replica meanwhile counts against its output limit, as it does
+    // in Redis for a replica waiting for its snapshot.
+    let mut limit_check = tokio::time::interval(Duration::from_millis(100));
     loop {
         let chunk = tokio::select! {
             chunk = payload.recv() => chunk,
             _ = tick.tick(), if first => {
                 if stream.write_all(b"\n").await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            _ = replica.handle.attention() => {
+                if replica.handle.is_killed() {
+                    break;
+                }
+                continue;
+            }
+            ready = stream.readable() => {
+                if ready.is_err() || !heard(stream, input) {
+                    break;
+                }
+                continue;
+            }
+            _ = limit_check.tick() => {
+                let pending = server.replication.backlog.unread(&cursor);
+                if !within_output_limit(server, replica, pending) {
                     break;
                 }
                 continue;
@@ -909,8 +1000,11 @@ async fn send_snapshot<S: ClientStream>(
             }
             Some(chunk) => {
                 if first && !chunk.starts_with(b"$EOF:") {
-                    // A payload with its length: the stream may follow it at once.
+                    // A payload with its length (the file is saved): the stream may follow it
+                    // at once. Until now the replica waited for the save, as INFO says; a
+                    // diskless one shows `wait_bgsave` to the end, as in Redis.
                     replica.acknowledged.store(true, Relaxed);
+                    replica.state.store(State::SendBulk as u8, Relaxed);
                 }
                 first = false;
                 if stream.write_all(&chunk).await.is_err() {
@@ -938,8 +1032,7 @@ async fn stream_to_replica<S: ClientStream>(
 ) -> String {
     let backlog = &server.replication.backlog;
     let grown = backlog.grown();
-    let mut parser = RequestParser::new(Limits::default());
-    parser.authenticated = true;
+    let mut parser = replica_parser();
     let mut out: Vec<u8> = Vec::new();
     let mut sent = 0;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -960,24 +1053,10 @@ async fn stream_to_replica<S: ClientStream>(
         // The replica's pending output is what the backlog holds for it beyond what is in
         // flight here.
         let pending = backlog.unread(cursor) + (out.len() - sent) as u64;
-        // Shown as the replica's `omem` in CLIENT LIST and in INFO's
-        // client_recent_max_output_buffer, as Redis counts a replica's share of the backlog.
-        replica
-            .handle
-            .pending_output_bytes
-            .store(pending as usize, Relaxed);
-        server.clients.peaks.record_output(pending);
-        let (limit, timeout_ms) = {
-            let config = server.config.read();
-            (
-                config.output_buffer_limits[OutputClass::Replica as usize],
-                config.repl_timeout * 1000,
-            )
-        };
-        if replica.handle.check_output(pending, limit) == OutputCheck::Exceeded {
-            replica.handle.close_for_output_limit();
+        if !within_output_limit(server, replica, pending) {
             return format!("Connection with replica {name} lost.");
         }
+        let timeout_ms = server.config.read().repl_timeout * 1000;
         if replica.acks && replica.state() == State::Online {
             let silent = redis_lite_engine::now_ms().saturating_sub(replica.ack_ms.load(Relaxed));
             if silent > timeout_ms {
@@ -1011,12 +1090,8 @@ async fn stream_to_replica<S: ClientStream>(
                 if ready.is_err() {
                     return format!("Connection with replica {name} lost.");
                 }
-                match poll_now(tokio::io::AsyncReadExt::read_buf(stream, input)) {
-                    Some(Ok(0)) | Some(Err(_)) => return format!("Connection with replica {name} lost."),
-                    Some(Ok(_)) if !run_replica_commands(server, client, &mut parser, input) => {
-                        return format!("Protocol error from replica {name}: connection closed.");
-                    }
-                    Some(Ok(_)) | None => {}
+                if let Err(reason) = read_from_replica(server, stream, client, &mut parser, input, &name) {
+                    return reason;
                 }
             }
             _ = notified.as_mut(), if !writing => {}
@@ -1025,31 +1100,105 @@ async fn stream_to_replica<S: ClientStream>(
     }
 }
 
-/// Runs what a replica sent (its REPLCONF ACKs) through the pipeline; replies are not sent
-/// to replicas. Returns false on a protocol error.
+/// Records `pending`, the replica's share of the stream not yet sent, as its output (its
+/// `omem` in CLIENT LIST, INFO's client_recent_max_output_buffer, as Redis counts it) and
+/// checks it against `client-output-buffer-limit replica`: false, and the replica closed, when
+/// over. A hard limit below `repl-backlog-size` counts as that size, as in Redis: the bytes
+/// are the backlog's anyway, and a replica must not be cut off for a partial resync the
+/// backlog allowed.
+fn within_output_limit(server: &Server, replica: &Replica, pending: u64) -> bool {
+    replica
+        .handle
+        .pending_output_bytes
+        .store(pending as usize, Relaxed);
+    server.clients.peaks.record_output(pending);
+    let limit = {
+        let config = server.config.read();
+        let mut limit = config.output_buffer_limits[OutputClass::Replica as usize];
+        if limit.hard > 0 {
+            limit.hard = limit.hard.max(config.repl_backlog_size);
+        }
+        limit
+    };
+    if replica.handle.check_output(pending, limit) == OutputCheck::Exceeded {
+        replica.handle.close_for_output_limit();
+        return false;
+    }
+    true
+}
+
+/// A parser for what a replica sends (it is authenticated: it got as far as SYNC).
+fn replica_parser() -> RequestParser {
+    let mut parser = RequestParser::new(Limits::default());
+    parser.authenticated = true;
+    parser
+}
+
+/// Reads what the replica `name` sent, once its socket is readable, and runs it. Err with the
+/// log line when the replica went away or must be dropped.
+fn read_from_replica<S: ClientStream>(
+    server: &Arc<Server>,
+    stream: &mut S,
+    client: &mut ClientState,
+    parser: &mut RequestParser,
+    input: &mut Vec<u8>,
+    name: &str,
+) -> Result<(), String> {
+    match poll_now(tokio::io::AsyncReadExt::read_buf(stream, input)) {
+        Some(Ok(0)) | Some(Err(_)) => Err(format!("Connection with replica {name} lost.")),
+        Some(Ok(_)) => run_replica_commands(server, client, parser, input, name),
+        None => Ok(()),
+    }
+}
+
+/// Runs what a replica sent (its REPLCONF ACKs) through the pipeline. A command that has a
+/// reply gets the replica dropped, as Redis drops it (the link carries no replies). Err with
+/// the log line on that or a protocol error.
 fn run_replica_commands(
     server: &Arc<Server>,
     client: &mut ClientState,
     parser: &mut RequestParser,
     input: &mut Vec<u8>,
-) -> bool {
-    let mut discarded = Vec::new();
+    name: &str,
+) -> Result<(), String> {
+    let mut reply = Vec::new();
     loop {
         match parser.next(input) {
             Ok(Some(command)) => {
                 let args: Vec<&[u8]> = command.iter().collect();
-                let ran = dispatch::execute(server, client, &args, &mut discarded);
+                let ran = dispatch::execute(server, client, &args, &mut reply);
                 client.publish_info(ran);
-                discarded.clear();
+                if !reply.is_empty() {
+                    // A refused command ran nothing but is named all the same, as Redis names it.
+                    let command = ran.map_or_else(
+                        || String::from_utf8_lossy(args[0]).to_lowercase(),
+                        str::to_string,
+                    );
+                    let info = client.handle.describe(Instant::now());
+                    let dropped = format!(
+                        "Replica generated a reply to command '{command}', disconnecting it: {}",
+                        info.trim_end()
+                    );
+                    if reply.first() == Some(&b'-') {
+                        log!(Warning, "{dropped}");
+                        super::log_error_on_link("master", "replica", &reply, &command);
+                        return Err(format!("Connection with replica {name} lost."));
+                    }
+                    return Err(dropped);
+                }
             }
             Ok(None) => break,
-            Err(_) => return false,
+            Err(_) => {
+                return Err(format!(
+                    "Protocol error from replica {name}: connection closed."
+                ))
+            }
         }
     }
     let consumed = parser.consumed();
     input.drain(..consumed);
     parser.discard(consumed);
-    true
+    Ok(())
 }
 
 /// REPLCONF ACK from a replica (no reply, as in Redis).

@@ -167,7 +167,19 @@ pub fn restore_place(server: &Server, place: ReplicationPlace, expired: &[(usize
     replication.master.left_alone();
 }
 
-/// INFO's `# Replication` section, with Redis's fields in its order.
+/// Redis's critical log line for an error reply on a replication link (`from` "replica" to
+/// "master", or the other way): the datasets differ, or a peer misbehaves. Redis quotes the
+/// message as its command built it: a plain ERR without its code.
+pub(crate) fn log_error_on_link(from: &str, to: &str, reply: &[u8], command: &str) {
+    let message = reply.strip_suffix(b"\r\n").unwrap_or(reply);
+    let message = message.strip_prefix(b"-ERR ").unwrap_or(message);
+    let message = String::from_utf8_lossy(&message[..message.len().min(4096)]);
+    crate::log!(
+        Warning,
+        "== CRITICAL == This {from} is sending an error to its {to}: '{message}' after processing the command '{command}'"
+    );
+}
+
 /// `rdb-del-sync-files`: whether the RDB file a disk-based sync wrote is deleted once used,
 /// which Redis does only where nothing else persists (no save points, no AOF), so the file
 /// would otherwise hold a copy of the data nobody asked to keep.
@@ -175,6 +187,7 @@ pub fn deletes_sync_files(config: &crate::config::Config) -> bool {
     config.tuning.rdb_del_sync_files && config.save_rules.is_empty() && !config.appendonly
 }
 
+/// INFO's `# Replication` section, with Redis's fields in its order.
 pub fn info_section(server: &Server, out: &mut String) {
     let replication = &server.replication;
     let ids = replication.ids();

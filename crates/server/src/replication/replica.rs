@@ -10,6 +10,7 @@
 //! backlog's offset is the replica's processed offset, what `REPLCONF ACK` reports every
 //! second and what PSYNC asks to continue from after a dropped link.
 
+use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLockWriteGuard};
+use redis_lite_engine::Db;
 use redis_lite_persist::aof::encode_command;
 use redis_lite_persist::ReplicationPlace;
 use redis_lite_protocol::{Limits, RequestParser};
@@ -85,6 +87,9 @@ pub struct Replica {
     /// dropped): a continued stream goes on in it, and a snapshot records it.
     stream_db: AtomicUsize,
     status: Mutex<Status>,
+    /// Keys this replica's own clients gave a TTL (a writable replica), by database: their
+    /// master sends no DEL for them, so the replica expires them itself, as Redis does.
+    own_volatile: Mutex<HashSet<(usize, Box<[u8]>)>>,
 }
 
 #[derive(Default)]
@@ -229,6 +234,83 @@ pub fn applied(server: &Server, client: &ClientState) {
     server.replication.backlog.feed(&unfed);
     unfed.clear();
     replica.stream_db.store(client.db, Relaxed);
+}
+
+/// After a write of `key` by one of this replica's own clients (a writable replica): a key it
+/// left with a TTL is one [`expire_own_keys`] must expire. Called with the key's shard locked.
+pub fn remember_own_volatile(server: &Server, db: &Db, key: &[u8]) {
+    if db.has_ttl(key) {
+        let mut keys = server.replication.replica.own_volatile.lock();
+        keys.insert((db.index(), key.into()));
+    }
+}
+
+/// The cron's active expiry on a replica: deletes the keys its own clients wrote whose TTL
+/// has passed (journaled as a DEL for the AOF, as a master's expiry is), and forgets those
+/// no longer volatile. The keys its master wrote wait for the master's DEL.
+pub fn expire_own_keys(server: &Server) {
+    let replica = &server.replication.replica;
+    // Taken out of the lock: a write remembers a key while it holds the key's shard.
+    let keys = std::mem::take(&mut *replica.own_volatile.lock());
+    if keys.is_empty() {
+        return;
+    }
+    let now = redis_lite_engine::now_ms();
+    let still_volatile: Vec<_> = keys
+        .into_iter()
+        .filter(|(db, key)| {
+            let mut locked = server.keyspace.lock_keys([&key[..]]).for_write();
+            locked.expire_due(*db, [&key[..]], now);
+            locked.db(*db, key).0.has_ttl(key)
+        })
+        .collect();
+    replica.own_volatile.lock().extend(still_volatile);
+}
+
+/// INFO's `slave_expires_tracked_keys`: the keys [`expire_own_keys`] looks after.
+pub fn own_volatile_keys(server: &Server) -> usize {
+    server.replication.replica.own_volatile.lock().len()
+}
+
+/// A full sync replaced the dataset: the keys the replica's clients wrote are gone.
+pub(super) fn forget_own_volatile(server: &Server) {
+    server.replication.replica.own_volatile.lock().clear();
+}
+
+/// A command of the master's stream failed here (`reply` is its error): the datasets differ.
+/// Redis's critical log line, the stream before the command for context, INFO's
+/// `unexpected_error_replies`; and with `propagation-error-behavior` `panic` (or
+/// `panic-on-replicas` on a read-only replica) the server stops, as Redis's panics.
+fn error_to_master(server: &Server, reply: &[u8], command: Option<&str>, stream_before: u64) {
+    let command = command.unwrap_or("<unknown>");
+    super::log_error_on_link("replica", "master", reply, command);
+    let latest = server.replication.backlog.before(stream_before, 256);
+    if !latest.is_empty() {
+        let mut quoted = Vec::new();
+        redis_lite_protocol::repr::repr(&mut quoted, &latest);
+        log!(
+            Warning,
+            "Latest backlog is: '{}'",
+            String::from_utf8_lossy(&quoted)
+        );
+    }
+    server.stats.workers[0]
+        .unexpected_error_replies
+        .fetch_add(1, Relaxed);
+    let (behavior, read_only) = {
+        let config = server.config.read();
+        (
+            config.process.propagation_error_behavior,
+            config.replica_read_only,
+        )
+    };
+    if read_only && matches!(behavior, "panic" | "panic-on-replicas") {
+        log!(
+            Warning,
+            "Guru Meditation: This replica panicked sending an error to its master after processing the command '{command}'"
+        );
+        std::process::abort();
+    }
 }
 
 /// Holds a replica's master link between two commands, so that a snapshot's cut cannot fall
@@ -1114,7 +1196,12 @@ impl Link<'_> {
             }
             if !getack {
                 out.clear();
-                ran = crate::dispatch::execute(server, client, &args, out).or(ran);
+                let stream_before = server.replication.backlog.offset();
+                let name = crate::dispatch::execute(server, client, &args, out);
+                if out.first() == Some(&b'-') {
+                    error_to_master(server, out, name, stream_before);
+                }
+                ran = name.or(ran);
             }
             drop(args);
             let unfed_left = !replica.unfed.lock().is_empty() && client.multi.is_none();

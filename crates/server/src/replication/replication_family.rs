@@ -164,7 +164,7 @@ fn sync(ctx: &mut Ctx<'_>) -> CmdResult {
     if !already_replica(ctx) {
         check_not_failing_over(ctx)?;
         check_can_serve(ctx)?;
-        master::start_sync(ctx.server, ctx.client, None, &mut ctx.out);
+        master::start_sync(ctx.server, ctx.client, None, &mut ctx.out)?;
     }
     Ok(())
 }
@@ -198,7 +198,7 @@ fn psync(ctx: &mut Ctx<'_>) -> CmdResult {
         check_not_failing_over(ctx)?;
         check_can_serve(ctx)?;
         let request = (ctx.arg(1), ctx.arg(2));
-        master::start_sync(ctx.server, ctx.client, Some(request), &mut ctx.out);
+        master::start_sync(ctx.server, ctx.client, Some(request), &mut ctx.out)?;
     }
     Ok(())
 }

@@ -254,6 +254,7 @@ impl Drop for Loading<'_> {
 fn flush_old_data(server: &Server, lazy: bool) {
     server.keyspace.flush(None, lazy);
     server.tracking.flushed();
+    super::replica::forget_own_volatile(server);
     server.scripting.clear_libraries();
 }
 

@@ -48,7 +48,6 @@ const NOT_SERVED: &[&str] = &[
     "LEAK",
     "HTSTATS",
     "HTSTATS-KEY",
-    "REPLICATE",
     "MALLCTL",
     "MALLCTL-STR",
     "DROP-CLUSTER-PACKET-FILTER",

@@ -479,6 +479,91 @@ fn a_replica_leaves_expiry_to_its_master() {
     wait_in_sync(&master, &replica);
 }
 
+#[test]
+fn a_writable_replica_expires_the_keys_its_own_clients_wrote() {
+    let Some(master) = redis_master(&[]) else {
+        return;
+    };
+    let port = master.port.to_string();
+    let writable = ["--replica-read-only", "no"];
+    let Some(redis) =
+        Server::redis(&[&["--replicaof", "127.0.0.1", &port][..], &writable].concat())
+    else {
+        return;
+    };
+    wait_link_up(&redis);
+    let lite = lite_replica(&master, &writable);
+    for replica in [&redis, &lite] {
+        let mut r = replica.raw();
+        ok(&mut r, &["SET", "own", "v", "PX", "200"]);
+        ok(&mut r, &["SET", "later", "v", "EX", "1000"]);
+        ok(&mut r, &["SET", "persisted", "v", "PX", "200"]);
+        ok(&mut r, &["PERSIST", "persisted"]);
+    }
+    // Its master sends no DEL for them: the replica's own active expiry deletes them, as
+    // Redis's replica does (it never reads them, so no lazy expiry either).
+    for replica in [&redis, &lite] {
+        let mut r = replica.raw();
+        wait_until("the replica to expire its own key", SYNC_TIMEOUT, || {
+            r.cmd_text(&["DBSIZE"]) == ":2\r\n"
+        });
+    }
+    let keyspace = |server: &Server| info_field(&mut server.raw(), "keyspace", "db0");
+    assert_eq!(keyspace(&lite), keyspace(&redis));
+    for field in ["expired_keys", "slave_expires_tracked_keys"] {
+        assert_eq!(
+            info_field(&mut lite.raw(), "stats", field),
+            info_field(&mut redis.raw(), "stats", field),
+            "{field}"
+        );
+    }
+}
+
+/// replication-4.tcl, "Data divergence is allowed on writable replicas": a command of the
+/// master's stream that fails on the replica is logged as Redis logs it (the critical line,
+/// the stream before it) and counted in INFO's `unexpected_error_replies`. redis-lite said
+/// nothing.
+#[test]
+fn a_master_command_failing_on_the_replica_is_logged_and_counted() {
+    let Some(master) = redis_master(&[]) else {
+        return;
+    };
+    let lite = lite_replica(
+        &master,
+        &["--replica-read-only", "no", "--logfile", "replica.log"],
+    );
+    let mut m = master.raw();
+    ok(&mut m, &["SET", "foo", "bar"]);
+    wait_in_sync(&master, &lite);
+    let mut r = lite.raw();
+    ok(&mut r, &["SET", "number", "foo"]);
+    assert_eq!(m.cmd_text(&["INCRBY", "number", "1"]), ":1\r\n");
+    wait_until("the replica to count the error", SYNC_TIMEOUT, || {
+        info_field(&mut r, "stats", "unexpected_error_replies") == "1"
+    });
+    assert_eq!(r.cmd_text(&["GET", "number"]), "$3\r\nfoo\r\n");
+    let log = std::fs::read_to_string(lite.dir.join("replica.log")).unwrap();
+    let critical: Vec<&str> = log.lines().filter(|l| l.contains("CRITICAL")).collect();
+    assert_eq!(critical.len(), 1, "{log}");
+    assert!(
+        critical[0].ends_with(
+            "# == CRITICAL == This replica is sending an error to its master: \
+             'value is not an integer or out of range' after processing the command 'incrby'"
+        ),
+        "{log}"
+    );
+    // The stream before the command (the SET), not the command itself.
+    let latest = log
+        .lines()
+        .find(|l| l.contains("Latest backlog is: '\""))
+        .expect(&log);
+    assert!(latest.contains("foo\\r\\n$3\\r\\nbar\\r\\n\"'"), "{latest}");
+    assert!(
+        !latest.contains("INCRBY") && !latest.contains("incrby"),
+        "{latest}"
+    );
+}
+
 /// INFO replication's fields of `server`, in order, and their values.
 fn replication_fields(server: &Server) -> Vec<(String, String)> {
     let info = server.raw().cmd_text(&["INFO", "replication"]);

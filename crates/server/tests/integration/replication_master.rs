@@ -663,3 +663,219 @@ fn a_new_replica_gets_no_ping_before_the_next_period() {
         );
     }
 }
+
+/// A master of each kind with `args`: redis-lite, and real Redis (none when it is missing).
+fn lite_and_redis_masters(test: &str, args: &[&str]) -> Vec<(&'static str, Server)> {
+    if !Program::Redis.available() {
+        skipped(&format!("redis-server is not on PATH (in {test})"));
+        return Vec::new();
+    }
+    vec![
+        ("redis-lite", lite_master(args).start()),
+        ("redis", Launch::redis().args(args).start()),
+    ]
+}
+
+/// A real Redis replica of `master`; its link may still be syncing.
+fn attach_redis_replica(master: &Server) -> Server {
+    let port = master.port.to_string();
+    redis_replica()
+        .args(&["--replicaof", "127.0.0.1", &port])
+        .start()
+}
+
+/// Master args for a disk-based full sync whose save takes a second per key.
+const SLOW_DISK_SYNC: [&str; 4] = [
+    "--repl-diskless-sync",
+    "no",
+    "--rdb-key-save-delay",
+    "1000000",
+];
+
+/// Fills `master` with `keys` keys, attaches a real Redis replica and waits until the save for
+/// its full sync runs (a second per key with [`SLOW_DISK_SYNC`]). Returns the replica.
+fn replica_waiting_for_a_slow_save(who: &str, master: &Server, keys: &str) -> Server {
+    master.raw().ok(&[b"DEBUG", b"POPULATE", keys.as_bytes()]);
+    let replica = attach_redis_replica(master);
+    let mut m = master.raw();
+    wait_until(&format!("{who}: the sync's save to start"), TIMEOUT, || {
+        info_field(&mut m, "persistence", "rdb_bgsave_in_progress") == "1"
+            && info_field(&mut m, "replication", "connected_slaves") == "1"
+    });
+    replica
+}
+
+/// Waits until `master` dropped its only replica, which may have asked again already (a
+/// second full sync).
+fn wait_replica_dropped(who: &str, master: &Server) {
+    let mut m = master.raw();
+    wait_until(
+        &format!("{who}: the replica to be dropped"),
+        TIMEOUT,
+        || {
+            info_field(&mut m, "replication", "connected_slaves") == "0"
+                || stat(master, "sync_full") >= 2
+        },
+    );
+}
+
+/// replication-buffer.tcl, "Replication backlog memory will become smaller if disconnecting
+/// with replica": a replica waiting for its snapshot (a slow BGSAVE) is dropped once the
+/// stream kept for it passes its output limit, as Redis drops it. redis-lite kept it until the
+/// snapshot was sent.
+#[test]
+fn a_replica_waiting_for_its_snapshot_is_dropped_at_its_output_limit() {
+    let limits = [
+        "--repl-backlog-size",
+        "16384",
+        "--client-output-buffer-limit",
+        "replica 128kb 0 0",
+    ];
+    let args = [&SLOW_DISK_SYNC[..], &limits].concat();
+    for (who, master) in lite_and_redis_masters("a_replica_waiting_for_its_snapshot", &args) {
+        // The snapshot outlasts the test.
+        let _replica = replica_waiting_for_a_slow_save(who, &master, "1000");
+        let mut m = master.raw();
+        // INFO says it waits for the save (redis-lite said `send_bulk` from its start).
+        let slave0 = info_field(&mut m, "replication", "slave0");
+        assert!(slave0.contains(",state=wait_bgsave,"), "{who}: {slave0}");
+        let value = "x".repeat(100_000);
+        for key in [b"a", b"b"] {
+            m.ok(&[b"SET", key, value.as_bytes()]);
+        }
+        wait_replica_dropped(who, &master);
+    }
+}
+
+/// replication-buffer.tcl, "Partial resynchronization is successful even
+/// client-output-buffer-limit is less than repl-backlog-size": a replica's hard output limit
+/// below `repl-backlog-size` counts as that size, so a 4 MB write does not drop a replica
+/// limited to 512 KB while the backlog holds 100 MB. redis-lite dropped it (and it came back
+/// with a partial resync).
+#[test]
+fn a_replica_hard_limit_below_the_backlog_size_counts_as_the_backlog_size() {
+    let args = [
+        "--repl-diskless-sync-delay",
+        "0",
+        "--repl-backlog-size",
+        "100mb",
+        "--client-output-buffer-limit",
+        "replica 512kb 0 0",
+    ];
+    for (who, master) in lite_and_redis_masters("a_replica_hard_limit_below_the_backlog", &args) {
+        let replica = attach_redis_replica(&master);
+        wait_until("the replica's link to come up", TIMEOUT, || {
+            info_field(&mut replica.raw(), "replication", "master_link_status") == "up"
+        });
+        let mut m = master.raw();
+        m.ok(&[b"SET", b"big", "A".repeat(4 << 20).as_bytes()]);
+        assert_same(&master, &replica);
+        assert_eq!(
+            (stat(&master, "sync_full"), stat(&master, "sync_partial_ok")),
+            (1, 0),
+            "{who}: the replica stayed connected"
+        );
+    }
+}
+
+/// replication-4.tcl, "Data divergence can happen under default conditions": DEBUG REPLICATE
+/// sends a command to the replicas without running it on the master (redis-lite refused it).
+#[test]
+fn debug_replicate_reaches_the_replicas_only() {
+    for (who, master) in
+        lite_and_redis_masters("debug_replicate", &["--repl-diskless-sync-delay", "0"])
+    {
+        let replica = attach_redis_replica(&master);
+        wait_until("the replica's link to come up", TIMEOUT, || {
+            info_field(&mut replica.raw(), "replication", "master_link_status") == "up"
+        });
+        let mut m = master.raw();
+        assert_eq!(
+            m.cmd_text(&["DEBUG", "REPLICATE", "SET", "only", "there"]),
+            "+OK\r\n",
+            "{who}"
+        );
+        assert_eq!(m.cmd_text(&["DEBUG", "REPLICATE"]), "-ERR unknown subcommand or wrong number of arguments for 'REPLICATE'. Try DEBUG HELP.\r\n", "{who}");
+        m.ok(&[b"SET", b"both", b"v"]);
+        let target = repl_offset(&master, "master_repl_offset");
+        wait_until("the replica to reach the master's offset", TIMEOUT, || {
+            repl_offset(&replica, "slave_repl_offset") >= target
+        });
+        let mut r = replica.raw();
+        assert_eq!(r.cmd_text(&["GET", "only"]), "$5\r\nthere\r\n", "{who}");
+        assert_eq!(m.cmd_text(&["EXISTS", "only"]), ":0\r\n", "{who}");
+        assert_eq!(r.cmd_text(&["GET", "both"]), "$1\r\nv\r\n", "{who}");
+    }
+}
+
+/// replication.tcl, "Kill rdb child process if its dumping RDB is not useful": a disk save for
+/// a full sync stops once its only replica went away (no `save` rule wants the file), as Redis
+/// kills its saving child. redis-lite saved on for every key's delay.
+#[test]
+fn a_sync_save_nobody_waits_for_stops() {
+    let args = [&["--save", ""][..], &SLOW_DISK_SYNC].concat();
+    for (who, master) in lite_and_redis_masters("a_sync_save_nobody_waits_for", &args) {
+        // The save outlasts the test unless it is stopped.
+        let replica = replica_waiting_for_a_slow_save(who, &master, "100");
+        let mut m = master.raw();
+        replica.raw().ok(&[b"REPLICAOF", b"NO", b"ONE"]);
+        wait_until(&format!("{who}: the save to stop"), TIMEOUT, || {
+            info_field(&mut m, "persistence", "rdb_bgsave_in_progress") == "0"
+        });
+    }
+}
+
+/// replication.tcl, "PSYNC with wrong offset should throw error": refused with Redis's error,
+/// and nothing starts (redis-lite began a full sync).
+#[test]
+fn psync_with_an_offset_that_is_no_number_is_refused() {
+    for (who, master) in lite_and_redis_masters("psync_with_a_wrong_offset", &[]) {
+        let mut client = master.raw();
+        client.expect_replies(&[
+            (
+                &["PSYNC", "replicationid", "offset_str"],
+                "-ERR value is not an integer or out of range\r\n",
+            ),
+            (&["PING"], "+PONG\r\n"),
+        ]);
+        assert_eq!(stat(&master, "sync_full"), 0, "{who}");
+    }
+}
+
+/// replication.tcl, "Diskless load swapdb (different replid)": CLIENT KILL TYPE replica during
+/// a full sync closes the replica's connection at once, as in Redis. redis-lite's replica task
+/// looked only at the snapshot's progress and kept the replica until the whole payload went.
+#[test]
+fn client_kill_ends_a_full_sync_in_progress() {
+    let args = [&["--save", ""][..], &SLOW_DISK_SYNC].concat();
+    for (who, master) in lite_and_redis_masters("client_kill_ends_a_full_sync", &args) {
+        // The save outlasts the test.
+        let _replica = replica_waiting_for_a_slow_save(who, &master, "100");
+        let mut m = master.raw();
+        assert_eq!(
+            m.cmd_text(&["CLIENT", "KILL", "TYPE", "replica"]),
+            ":1\r\n",
+            "{who}"
+        );
+        wait_replica_dropped(who, &master);
+    }
+}
+
+/// replication.tcl, "replica do not write the reply to the replication link": a replica's
+/// connection that sends a command with a reply is dropped, as Redis drops it (the link
+/// carries no replies); redis-lite discarded the reply and kept the replica.
+#[test]
+fn a_replica_that_sends_a_command_with_a_reply_is_dropped() {
+    let args = ["--repl-diskless-sync-delay", "0"];
+    for (who, master) in lite_and_redis_masters("a_replica_that_sends_a_command", &args) {
+        // GET is refused to a replica: its error is a reply all the same.
+        for sync in ["SYNC", "PSYNC ? -1"] {
+            for command in ["PING", "GET foo"] {
+                let mut replica = master.raw();
+                replica.send(format!("{sync}\r\n{command}\r\n").as_bytes());
+                assert!(replica.is_closed(), "{who}: {sync} then {command}");
+            }
+        }
+        assert_eq!(master.raw().cmd_text(&["PING"]), "+PONG\r\n", "{who}");
+    }
+}

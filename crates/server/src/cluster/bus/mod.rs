@@ -146,7 +146,7 @@ pub fn bind(
     config: &crate::config::Config,
     tcp_port: u16,
 ) -> Result<Vec<std::net::TcpListener>, String> {
-    crate::net::listeners::bind_at_startup(config, super::bus_port(config, tcp_port))
+    crate::net::listeners::bind_at_startup(config, super::bus_port(config, tcp_port), "cluster")
 }
 
 /// Starts accepting on `listeners` and the core task, on the current tokio runtime.

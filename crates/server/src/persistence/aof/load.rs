@@ -367,16 +367,15 @@ impl<'s> Replay<'s> {
         if let Some(error) = self.out.strip_prefix(b"-") {
             // Loading is not client traffic, but Redis counts the errors it meets (and logs
             // them): a command that worked when it was logged failed here.
-            let text = String::from_utf8_lossy(error);
-            let text = text.trim_end();
-            log!(
-                Warning,
-                "== CRITICAL == This server is sending an error to its AOF-loading-client: '{}' after processing the command '{}'",
-                text.split_once(' ').map_or(text, |(_, message)| message),
-                String::from_utf8_lossy(args[0]).to_lowercase()
+            let command = String::from_utf8_lossy(args[0]).to_lowercase();
+            crate::replication::log_error_on_link(
+                "server",
+                "AOF-loading-client",
+                &self.out,
+                &command,
             );
             let stats = self.server.stats.workers.last().expect("the cron thread's");
-            stats.count_error(text);
+            stats.count_error(String::from_utf8_lossy(error).trim_end());
             (stats.unexpected_error_replies).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(())
