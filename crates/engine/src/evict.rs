@@ -144,7 +144,10 @@ impl Tracking {
         if decay == 0 {
             return counter;
         }
-        let (now, then) = (lfu_minutes(now_ms), access >> 8);
+        // The minutes stamp is the 16 bits above the counter, as in Redis's 24-bit field: a
+        // field written under an LRU policy (whole seconds, 32 bits) then reads as Redis reads
+        // its LRU clock after a switch to LFU, instead of a stamp past 65535 that underflows.
+        let (now, then) = (lfu_minutes(now_ms), (access >> 8) & 0xFFFF);
         let elapsed = if now >= then {
             now - then
         } else {

@@ -318,6 +318,16 @@ fn object_freq_and_idletime_follow_the_policy() {
     testkit::differential(script, false);
 }
 
+/// A key written under an LRU policy holds a clock in seconds; after a switch to LFU, OBJECT
+/// FREQ and the next access read it as an LFU field. Its minutes stamp overflowed the decay
+/// arithmetic (a panic in debug builds, go-redis's "should Object" test found it).
+#[test]
+fn freq_of_a_key_written_before_the_switch_to_lfu() {
+    let script: &[&[&str]] =
+        testkit::script!("eviction/freq_of_a_key_written_before_the_switch_to_lfu");
+    testkit::differential(script, false);
+}
+
 #[test]
 fn restore_sets_freq_under_lfu_and_idletime_under_lru() {
     let server = Server::lite(&["--maxmemory-policy", "allkeys-lfu"]);
