@@ -676,24 +676,36 @@ pub fn save_atomically(
     Ok(size)
 }
 
+/// The start of this process's temporary file names: `temp-<pid>`, as Redis names the file
+/// its own (foreground) saves write, so tools and tests that look for it find it.
+pub fn temp_file_prefix() -> String {
+    format!("temp-{}", std::process::id())
+}
+
 /// Creates `path` atomically: `write` fills a temporary file beside it (and returns it),
 /// which is then fsynced and renamed over `path`. On failure the temporary file is removed.
+/// The file is `temp-<pid>.<extension>` as Redis's; one written meanwhile by another job gets
+/// the lowest free number after the pid (`temp-<pid>-1.<extension>`...).
 pub fn write_atomically(
     path: &std::path::Path,
     extension: &str,
     write: impl FnOnce(std::fs::File) -> io::Result<std::fs::File>,
 ) -> io::Result<()> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static SEQ: AtomicU64 = AtomicU64::new(0);
+    static IN_USE: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
-    let temp = dir.join(format!(
-        "temp-{}-{}.{extension}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    ));
+    let number = {
+        let mut in_use = IN_USE.lock().unwrap_or_else(|e| e.into_inner());
+        let free = (0..).find(|n| !in_use.contains(n)).expect("a free number");
+        in_use.push(free);
+        free
+    };
+    let temp = dir.join(match number {
+        0 => format!("{}.{extension}", temp_file_prefix()),
+        n => format!("{}-{n}.{extension}", temp_file_prefix()),
+    });
     let result = (|| {
         let file = write(std::fs::File::create(&temp)?)?;
         file.sync_all()?;
@@ -707,6 +719,10 @@ pub fn write_atomically(
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
+    IN_USE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|&n| n != number);
     result
 }
 

@@ -660,13 +660,15 @@ pub fn run(startup: Startup) -> Result<(), String> {
                 (crate::shutdown::Plan { save, force: has("force") }, has("now"))
             };
             log!(Warning, "{reason}");
-            // A second SIGINT while the first shutdown waits for the replicas ends the process
-            // at once, as a second Ctrl-C does Redis; a second SIGTERM changes nothing.
-            if server.shutdown.remaining_ms().is_some() && reason.contains("SIGINT") {
+            // A second SIGINT while the first shutdown is scheduled or waits for the replicas
+            // ends the process at once, as a second Ctrl-C does Redis; a second SIGTERM
+            // changes nothing.
+            if server.shutdown.in_progress() && reason.contains("SIGINT") {
                 log!(Warning, "You insist... exiting now.");
+                crate::persistence::rdb::remove_temp_files(&server);
                 std::process::exit(1);
             }
-            server.shutdown.begin(&server, plan, now, || None);
+            server.shutdown.schedule(plan, now);
         }
     })
 }

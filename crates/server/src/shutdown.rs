@@ -3,7 +3,9 @@
 //! up to `shutdown-timeout` seconds, so that a replica that lagged does not lose the last
 //! writes; the cron finishes the shutdown once they caught up or the time is up. SHUTDOWN's
 //! clients wait blocked meanwhile. SHUTDOWN ABORT, or a shutdown that fails (the final save, an
-//! initial AOF still being written), answers them with an error and writes resume.
+//! initial AOF still being written), answers them with an error and writes resume. A signal
+//! only schedules a shutdown, which the cron starts (Redis's `shutdown_asap`): SHUTDOWN ABORT
+//! can cancel it before that too.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,10 +34,14 @@ struct Waiting {
     clients: Vec<Arc<Waiter>>,
 }
 
-/// The shutdown waiting for the replicas, if one is.
+/// The shutdown waiting for the replicas, if one is, and one a signal scheduled.
 #[derive(Default)]
 pub struct Shutdown {
     waiting: Mutex<Option<Waiting>>,
+    /// A signal's shutdown (its plan, and whether `now`) that the cron has yet to start.
+    signalled: Mutex<Option<(Plan, bool)>>,
+    /// The final steps (save, exit) run now.
+    finishing: std::sync::atomic::AtomicBool,
 }
 
 impl Shutdown {
@@ -81,22 +87,41 @@ impl Shutdown {
             return true;
         }
         drop(waiting);
-        finish(server, plan);
+        self.finish(server, plan);
         false
     }
 
-    /// SHUTDOWN ABORT: false when no shutdown waits.
+    /// A signal's shutdown, started by the cron's next round.
+    pub fn schedule(&self, plan: Plan, now: bool) {
+        *self.signalled.lock() = Some((plan, now));
+    }
+
+    /// Whether a shutdown is scheduled by a signal, waits for the replicas or saves (a second
+    /// SIGINT then ends the process at once).
+    pub fn in_progress(&self) -> bool {
+        self.signalled.lock().is_some()
+            || self.waiting.lock().is_some()
+            || self.finishing.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// SHUTDOWN ABORT: false when no shutdown is scheduled or waits.
     pub fn abort(&self, server: &Server) -> bool {
-        if !self.cancel(server) {
+        let scheduled = self.signalled.lock().take().is_some();
+        if !self.cancel(server) && !scheduled {
             return false;
         }
         log!(Notice, "Shutdown manually aborted.");
         true
     }
 
-    /// The cron's part: finishes a waiting shutdown once every replica acknowledged the whole
-    /// stream, or its time is up.
+    /// The cron's part: starts a signal's shutdown; finishes a waiting shutdown once every
+    /// replica acknowledged the whole stream, or its time is up.
     pub fn cron(&self, server: &Server) {
+        let signalled = self.signalled.lock().take();
+        if let Some((plan, now)) = signalled {
+            self.begin(server, plan, now, || None);
+            return;
+        }
         let plan = match self.waiting.lock().as_ref() {
             Some(waiting) => {
                 let offset = server.replication.backlog.pull();
@@ -109,8 +134,33 @@ impl Shutdown {
             }
             None => return,
         };
-        finish(server, plan);
+        self.finish(server, plan);
         self.cancel(server);
+    }
+
+    /// Reports the replicas, then stops the process (see [`Server::exit`]); returns, logged,
+    /// when that failed.
+    fn finish(&self, server: &Server, plan: Plan) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.finishing.store(true, Relaxed);
+        let offset = server.replication.backlog.pull();
+        let (replicas, lagging) = server.replication.master.lagging_behind(offset);
+        for replica in &lagging {
+            log!(Warning, "Lagging replica {replica}.");
+        }
+        if replicas > 0 {
+            log!(
+                Notice,
+                "{} of {replicas} replicas are in sync when shutting down.",
+                replicas - lagging.len()
+            );
+        }
+        server.exit(plan.save, plan.force);
+        self.finishing.store(false, Relaxed);
+        log!(
+            Warning,
+            "Errors trying to shut down the server. Check the logs for more information."
+        );
     }
 
     /// Ends a waiting shutdown without exiting: its clients get an error, writes resume.
@@ -128,25 +178,3 @@ impl Shutdown {
 
 /// The error a SHUTDOWN that did not end the process answers.
 pub const FAILED: &str = "Errors trying to SHUTDOWN. Check logs.";
-
-/// Reports the replicas, then stops the process (see [`Server::exit`]); returns, logged, when
-/// that failed.
-fn finish(server: &Server, plan: Plan) {
-    let offset = server.replication.backlog.pull();
-    let (replicas, lagging) = server.replication.master.lagging_behind(offset);
-    for replica in &lagging {
-        log!(Warning, "Lagging replica {replica}.");
-    }
-    if replicas > 0 {
-        log!(
-            Notice,
-            "{} of {replicas} replicas are in sync when shutting down.",
-            replicas - lagging.len()
-        );
-    }
-    server.exit(plan.save, plan.force);
-    log!(
-        Warning,
-        "Errors trying to shut down the server. Check the logs for more information."
-    );
-}

@@ -300,6 +300,26 @@ const RETRY_DELAY_SECS: u64 = 5;
 
 /// The cron thread's part: a scheduled BGSAVE, or one the `save` rules call for. Runs inside
 /// the cron gate, so a cut never falls inside a transaction.
+/// Removes the snapshot this process is writing (`temp-<pid>*.rdb` in `dir`), as Redis does when
+/// a second SIGINT ends a shutdown's save.
+pub fn remove_temp_files(server: &Server) {
+    let dir = server.config.read().dir.clone();
+    let prefix = redis_lite_persist::rdb::temp_file_prefix();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = name.strip_prefix(&prefix).is_some_and(|rest| {
+            rest == ".rdb" || (rest.starts_with('-') && rest.ends_with(".rdb"))
+        });
+        if ours {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 pub fn cron(server: &Arc<Server>) {
     let persistence = &server.persistence;
     if persistence.is_loading() || persistence.current().is_some() {

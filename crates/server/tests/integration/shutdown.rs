@@ -126,3 +126,85 @@ fn a_sigint_ends_a_shutdown_that_waits_at_once() {
         drop(frozen);
     }
 }
+
+/// unit/shutdown.tcl's "SHUTDOWN ABORT can cancel SIGTERM": a signal only schedules the
+/// shutdown, which the cron starts (Redis's `shutdown_asap`); while the cron is paused,
+/// SHUTDOWN ABORT cancels it and the server goes on. redis-lite shut down at once.
+#[test]
+fn shutdown_abort_cancels_a_signals_shutdown_before_the_cron_starts_it() {
+    let dir = redis_lite_testkit::DataDir::new("signal-abort");
+    for program in [Program::Lite, Program::Redis] {
+        if !program.available() {
+            redis_lite_testkit::skipped(
+                "redis-server is not on PATH (a signal's shutdown aborted)",
+            );
+            continue;
+        }
+        let logfile = dir.join(&format!("{program:?}.log"));
+        let server = redis_lite_testkit::Launch::of(program)
+            .args(&[
+                "--enable-debug-command",
+                "yes",
+                "--save",
+                "",
+                "--logfile",
+                logfile.to_str().unwrap(),
+            ])
+            .start();
+        let mut raw = server.raw();
+        let log = || std::fs::read_to_string(&logfile).unwrap_or_default();
+        assert_eq!(
+            reply(&mut raw, &["SHUTDOWN", "ABORT"]),
+            "-ERR No shutdown in progress."
+        );
+        assert_eq!(reply(&mut raw, &["DEBUG", "PAUSE-CRON", "1"]), "+OK");
+        signal(server.pid(), "-TERM");
+        wait_until("the signal is received", TIMEOUT, || {
+            log().contains("Received SIGTERM scheduling shutdown")
+        });
+        assert_eq!(
+            reply(&mut raw, &["SHUTDOWN", "ABORT"]),
+            "+OK",
+            "{program:?}"
+        );
+        assert!(log().contains("Shutdown manually aborted"), "{program:?}");
+        assert_eq!(reply(&mut raw, &["DEBUG", "PAUSE-CRON", "0"]), "+OK");
+        // A few cron rounds later the server still answers.
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(reply(&mut raw, &["PING"]), "+PONG", "{program:?}");
+    }
+}
+
+/// unit/shutdown.tcl's "Temp rdb will be deleted in signal handle": SIGINT starts a shutdown
+/// whose save writes `temp-<pid>.rdb` (Redis's name for it); a second SIGINT during that save
+/// exits at once with status 1 and removes the file.
+#[test]
+fn a_second_sigint_during_the_shutdown_save_exits_and_removes_its_file() {
+    for program in [Program::Lite, Program::Redis] {
+        if !program.available() {
+            redis_lite_testkit::skipped("redis-server is not on PATH (a second SIGINT)");
+            continue;
+        }
+        let dir = redis_lite_testkit::DataDir::new("second-sigint");
+        let mut server = redis_lite_testkit::Launch::of(program)
+            .dir(std::path::Path::new(dir.path()))
+            .args(&["--save", "900 1"])
+            .start();
+        let mut raw = server.raw();
+        for i in 0..20 {
+            raw.cmd(&["SET", &i.to_string(), "v"]);
+        }
+        // Two seconds of saving: 100 ms a key.
+        assert_eq!(
+            reply(&mut raw, &["CONFIG", "SET", "rdb-key-save-delay", "100000"]),
+            "+OK"
+        );
+        let temp = dir.join(&format!("temp-{}.rdb", server.pid()));
+        signal(server.pid(), "-INT");
+        wait_until("the shutdown's save to start", TIMEOUT, || temp.exists());
+        signal(server.pid(), "-INT");
+        let status = server.wait_exit(TIMEOUT);
+        assert_eq!(status.and_then(|s| s.code()), Some(1), "{program:?}");
+        assert!(!temp.exists(), "{program:?}: {temp:?} is left");
+    }
+}
