@@ -147,6 +147,10 @@ fn aof_on_a_full_disk(program: Program) -> Option<Vec<String>> {
     wait_persistence(&mut raw, "aof_last_write_status", "ok");
     seen.push(String::from_utf8_lossy(&pending.read_reply()).into_owned());
     seen.push(raw.cmd_text(&["SET", "after", "1"]));
+    // Redis may answer before its AOF write (under `everysec` it postpones the write while a
+    // background fsync is still running, as after the full disk here): wait until it is on
+    // file before the `kill -9` (redis-lite answers only after it).
+    wait_persistence(&mut raw, "aof_buffer_length", "0");
     server.restart();
     let mut raw = server.raw();
     for key in ["before", "after"] {
