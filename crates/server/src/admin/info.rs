@@ -435,7 +435,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                 "pubsubshard_channels:{}",
                 server.pubsub.channel_count(Space::Shard)
             );
-            // Snapshots are written without forking (ARCHITECTURE.md, "Snapshots").
+            // Snapshots are copy-on-write inside the process (the engine's `snapshot.rs`): no fork.
             field!("latest_fork_usec:0");
             field!("total_forks:0");
             field!("migrate_cached_sockets:{}", server.migrate.connections());
