@@ -670,6 +670,7 @@ fn setslot(ctx: &mut Ctx<'_>) -> CmdResult {
     let allow_replica_migration = ctx.server.config.read().cluster.allow_replica_migration;
     let mut state = node.write();
     let mut new_epoch = false;
+    let mut import_closed = false;
     // The master this node becomes a replica of, having given it its last slot.
     let mut follow = None;
     match (action.as_slice(), ctx.arg_count()) {
@@ -729,6 +730,7 @@ fn setslot(ctx: &mut Ctx<'_>) -> CmdResult {
                     crate::log!(Warning, "configEpoch updated after importing slot {slot}");
                 }
                 state.set_importing(slot, None);
+                import_closed = true;
             }
         }
         _ => {
@@ -743,6 +745,13 @@ fn setslot(ctx: &mut Ctx<'_>) -> CmdResult {
         changed(ctx, node);
     } else {
         slots_changed(ctx, node);
+    }
+    // As Redis does, the others hear of the imported slot (and of the epoch it may have
+    // taken) at once rather than at the next ping: a source that still thought its own epoch
+    // the greatest would otherwise take its next imported slot without a new one, and a stale
+    // ping of ours claiming that slot would take it back, leaving it served by nobody.
+    if import_closed {
+        node.bus.broadcast_pong();
     }
     if let Some((host, port)) = follow {
         crate::replication::replica::follow(ctx.server, host, port);

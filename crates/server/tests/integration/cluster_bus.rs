@@ -544,6 +544,60 @@ fn a_master_deletes_its_keys_in_a_slot_taken_over_with_a_greater_epoch() {
     }
 }
 
+/// SETSLOT NODE that closes an import broadcasts a PONG at once, as Redis 7.0 does, so the
+/// source hears of the new owner's epoch before its next slot moves: without it, a source that
+/// still thought its epoch the greatest took slots back from stale pings (a resharding between
+/// Redis and redis-lite left two slots served by nobody). Twenty imports closed in a row must
+/// show twenty PONGs sent within seconds; the other node's once-a-second pings draw a few.
+#[test]
+fn closing_an_import_broadcasts_a_pong_as_redis_does() {
+    const IMPORTS: u64 = 20;
+    for program in [Program::Redis, Program::Lite] {
+        if !program.available() {
+            continue;
+        }
+        let nodes = vec![node(program).start(), node(program).start()];
+        for (server, range) in nodes.iter().zip([["0", "8191"], ["8192", "16383"]]) {
+            let reply = server
+                .raw()
+                .cmd_text(&["CLUSTER", "ADDSLOTSRANGE", range[0], range[1]]);
+            assert_eq!(reply, "+OK\r\n");
+        }
+        let (port, bus) = (nodes[1].port.to_string(), nodes[1].cluster_port.unwrap());
+        let met =
+            nodes[0]
+                .raw()
+                .cmd_text(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus.to_string()]);
+        assert_eq!(met, "+OK\r\n");
+        wait_converged(&nodes);
+        let source = text(&mut nodes[0].raw(), &["CLUSTER", "MYID"]);
+        let target = text(&mut nodes[1].raw(), &["CLUSTER", "MYID"]);
+        let pongs_sent = || -> u64 {
+            cluster_info(&nodes[1], "cluster_stats_messages_pong_sent")
+                .parse()
+                .unwrap()
+        };
+        let before = pongs_sent();
+        let mut raw = nodes[1].raw();
+        for slot in 0..IMPORTS {
+            let slot = slot.to_string();
+            for action in [&["IMPORTING", &source][..], &["NODE", &target]] {
+                let mut args = vec!["CLUSTER", "SETSLOT", &slot];
+                args.extend_from_slice(action);
+                assert_eq!(raw.cmd_text(&args), "+OK\r\n", "{program:?}: {args:?}");
+            }
+        }
+        let sent = testkit::poll(Duration::from_secs(3), || {
+            (pongs_sent() >= before + IMPORTS).then_some(())
+        });
+        assert!(
+            sent.is_some(),
+            "{program:?}: {} PONGs sent after {IMPORTS} imports closed",
+            pongs_sent() - before
+        );
+    }
+}
+
 /// Masters A (slots 0-8191) and B (8192-16383), R a replica of A; A holds 50 keys in one of
 /// its slots and 20 in others; B then claims that slot with a greater config epoch. Returns
 /// [A, B, R] once A holds no key in the slot, checking it kept its others.

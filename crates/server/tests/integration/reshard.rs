@@ -41,25 +41,42 @@ fn assert_check_clean(node: &Server) -> String {
     let address = format!("127.0.0.1:{}", node.port);
     // Nodes learn the last SETSLOTs' epochs by gossip: wait until they agree.
     let mut report = String::new();
-    wait_until(
-        "redis-cli --cluster check to find the cluster clean",
-        Duration::from_secs(30),
-        || {
-            let out = testkit::run("redis-cli", &["--cluster", "check", &address], b"");
-            report = testkit::text(&out.stdout);
-            out.status.success()
-                && report.contains("[OK] All nodes agree about slots configuration.")
-                && report.contains("[OK] All 16384 slots covered.")
-                && !report.contains("[WARNING]")
-                && !report.contains("[ERR]")
-        },
+    let clean = testkit::poll(Duration::from_secs(30), || {
+        let out = testkit::run("redis-cli", &["--cluster", "check", &address], b"");
+        report = testkit::text(&out.stdout);
+        (out.status.success()
+            && report.contains("[OK] All nodes agree about slots configuration.")
+            && report.contains("[OK] All 16384 slots covered.")
+            && !report.contains("[WARNING]")
+            && !report.contains("[ERR]"))
+        .then_some(())
+    });
+    assert!(
+        clean.is_some(),
+        "redis-cli --cluster check did not find the cluster clean in 30s; its last report:\n{report}"
     );
     report
 }
 
+/// Each node's config epoch as `server` sees it (CLUSTER NODES), by node ID.
+fn config_epochs(server: &Server) -> HashMap<String, String> {
+    let nodes = server.raw().cmd_text(&["CLUSTER", "NODES"]);
+    nodes
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let (id, epoch) = (fields.first()?, fields.get(6)?);
+            Some((id.to_string(), epoch.to_string()))
+        })
+        .collect()
+}
+
 /// Waits until every node of `cluster` (and `more`) knows them all and says
-/// `cluster_state:ok`, then until redis-cli finds the cluster clean: the nodes have heard each
-/// other's last slot changes and epochs, and each serves (imports) again.
+/// `cluster_state:ok`, then until each knows every node's own config epoch, then until
+/// redis-cli finds the cluster clean: the nodes have heard each other's last slot changes and
+/// epochs, and each serves (imports) again. The epochs matter to the next resharding: a target
+/// that does not know the source's latest takes its imported slots without a new epoch of its
+/// own, which a ping of the source's sent before its SETSLOT can then take back.
 fn wait_settled(cluster: &Cluster, more: Option<&Server>) {
     let nodes: Vec<&Server> = cluster.nodes.iter().chain(more).collect();
     let known = format!("cluster_known_nodes:{}", nodes.len());
@@ -77,6 +94,27 @@ fn wait_settled(cluster: &Cluster, more: Option<&Server>) {
             },
         );
     }
+    wait_until(
+        "every node to know every node's own config epoch",
+        Duration::from_secs(30),
+        || {
+            let views: Vec<HashMap<String, String>> =
+                nodes.iter().map(|node| config_epochs(node)).collect();
+            let own: Vec<(String, String)> = nodes
+                .iter()
+                .zip(&views)
+                .map(|(node, view)| {
+                    let id = node.raw().cmd_text(&["CLUSTER", "MYID"]);
+                    let id = id.lines().nth(1).unwrap_or_default().to_string();
+                    let epoch = view.get(&id).cloned().unwrap_or_default();
+                    (id, epoch)
+                })
+                .collect();
+            views
+                .iter()
+                .all(|view| own.iter().all(|(id, epoch)| view.get(id) == Some(epoch)))
+        },
+    );
     for node in nodes {
         assert_check_clean(node);
     }

@@ -115,7 +115,8 @@ impl Bus {
         let _ = self.events.send(Event::ManualFailoverStart);
     }
 
-    /// Tells every node of this node's new role and slots (CLUSTER FAILOVER TAKEOVER).
+    /// Tells every node of this node's new role and slots (CLUSTER FAILOVER TAKEOVER, SETSLOT
+    /// NODE closing an import).
     pub fn broadcast_pong(&self) {
         let _ = self.events.send(Event::BroadcastPong);
     }
