@@ -644,6 +644,8 @@ pub struct ClientState {
     pub worker: usize,
     /// The blocking command this client waits on, set by `Ctx::block`.
     pub blocked: Option<BlockedCommand>,
+    /// Where it stands with a running load's serving points (`persistence::loading`).
+    pub loading_rounds: crate::persistence::loading::ClientRounds,
     /// The MIGRATE exchange this client waits on, which its re-run completes.
     pub migration: Option<Arc<crate::admin::migrate::Transfer>>,
     /// Journal offset of the end of this client's latest records: its replies wait until the
@@ -693,6 +695,7 @@ impl ClientState {
             mode: ExecMode::Direct,
             worker: 0,
             blocked: None,
+            loading_rounds: Default::default(),
             migration: None,
             journal_offset: 0,
             kind: ClientKind::Normal,

@@ -249,7 +249,7 @@ fn debug_protocol(ctx: &mut Ctx<'_>) -> CmdResult {
 /// back from the AOF files, which with `appendonly no` are those an earlier run (or CONFIG SET
 /// appendonly no) left, as in Redis. Redis empties the dataset and then exits when there is no
 /// AOF at all; redis-lite refuses first, so that a DEBUG command neither loses the data nor
-/// stops the server.
+/// stops the server. The load serves other clients as DEBUG RELOAD's does.
 fn debug_loadaof(ctx: &mut Ctx<'_>) -> CmdResult {
     let server = ctx.server;
     let config = server.config.read().clone();
@@ -266,7 +266,10 @@ fn debug_loadaof(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     server.keyspace.flush(None, false);
     server.tracking.flushed();
-    match aof::load::load_holding_gates(server) {
+    let loading = crate::persistence::begin_loading(server, 0);
+    let loaded = aof::load::load_holding_gates(server);
+    drop(loading);
+    match loaded {
         Ok(_) => {}
         Err(e) => {
             crate::log!(Warning, "DEBUG LOADAOF failed: {e}");
@@ -301,7 +304,10 @@ fn debug_replybuffer(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 /// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: saves the snapshot, empties the dataset and loads
-/// the file back. DEBUG runs with every other client paused, so nothing changes in between.
+/// the file back. DEBUG runs with every other client paused, so nothing changes in between;
+/// the load serves them as Redis's does (`persistence::loading`): `-LOADING` at its serving
+/// points, but the commands allowed while loading (INFO...) wait for its end, for the gates
+/// DEBUG holds.
 fn debug_reload(ctx: &mut Ctx<'_>) -> CmdResult {
     let (mut merge, mut flush, mut save) = (false, true, true);
     for i in 2..ctx.arg_count() {
@@ -332,7 +338,10 @@ fn debug_reload(ctx: &mut Ctx<'_>) -> CmdResult {
     } else {
         OnDuplicate::Fail
     };
-    if let Err(e) = rdb::load(server, &rdb::path(server), on_duplicate) {
+    let loading = crate::persistence::begin_loading(server, 0);
+    let loaded = rdb::load(server, &rdb::path(server), on_duplicate);
+    drop(loading);
+    if let Err(e) = loaded {
         crate::log!(Warning, "DEBUG RELOAD failed: {e}");
         return Err(CommandError::err("Error trying to load the RDB dump"));
     }

@@ -323,7 +323,8 @@ fn replica_keyspace(
         .then(|| CommandError::err("Replica can't interact with the keyspace"))
 }
 
-/// -LOADING while the dataset loads. The AOF loader's own client replays the log meanwhile.
+/// -LOADING while the dataset loads (or for a command a load's serving point woke, see
+/// `persistence::loading`). The AOF loader's own client replays the log meanwhile.
 fn loading(
     server: &Server,
     client: &mut ClientState,
@@ -332,7 +333,8 @@ fn loading(
     if client.kind.obeyed() {
         return None;
     }
-    crate::persistence::loading_refusal(server, entry.spec.flags)
+    let woken_in_load = client.loading_rounds.refused_after_load();
+    crate::persistence::loading_refusal(server, entry.spec.flags, woken_in_load)
 }
 
 /// Makes room under `maxmemory`/`maxkeys` first; when there is none to make, refuses a

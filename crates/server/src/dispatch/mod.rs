@@ -21,6 +21,7 @@ use crate::command::{self, CommandEntry};
 use crate::context::Ctx;
 use crate::error::CommandError;
 use crate::journal::lazy_expiry;
+use crate::persistence::loading;
 use crate::scripting::fiber;
 use crate::server::Server;
 
@@ -95,6 +96,13 @@ fn execute_admitted<'s>(
             return Err(NeedsFiber);
         }
     }
+    // A load holds the command before anything else looks at it, as Redis reads nothing
+    // from its clients between two serving points.
+    if let Ok(entry) = looked_up {
+        if loading::hold(&server.persistence.loading, client, entry, args) {
+            return Ok(None);
+        }
+    }
     if client.reply_mode == ReplyMode::SkipNext {
         client.reply_mode = ReplyMode::Skip;
     }
@@ -148,9 +156,18 @@ fn execute_admitted<'s>(
     }
     let gates = match held.enter(server, client, entry) {
         Ok(gates) => gates,
-        Err(error) => {
+        Err(NoGates::Refused(error)) => {
             reject(client, Some(entry.id), error, out, start);
             return Ok(None);
+        }
+        // A load began while the command waited (DEBUG RELOAD holds the gates it loads
+        // under): it waits for the load's next serving point instead, or runs again now that
+        // the load is over.
+        Err(NoGates::Loading) => {
+            if loading::hold_past_this_round(&server.persistence.loading, client, entry, args) {
+                return Ok(None);
+            }
+            return execute_held(server, client, args, out, held);
         }
     };
     // Checked inside the gates: FAILOVER and CLIENT PAUSE pause holding every gate, so a
@@ -286,7 +303,7 @@ impl<'s> HeldGates<'s> {
         server: &'s Server,
         client: &ClientState,
         entry: &CommandEntry,
-    ) -> Result<Gates<'s>, CommandError> {
+    ) -> Result<Gates<'s>, NoGates> {
         if !self.all.is_empty() {
             if entry.spec.exclusive && !client.mode.nested() {
                 return Ok(Gates::default());
@@ -305,14 +322,21 @@ impl<'s> HeldGates<'s> {
     }
 }
 
+/// Why a command got no gates.
+enum NoGates {
+    /// BUSY: a script holding every gate is busy.
+    Refused(CommandError),
+    /// A load began meanwhile, which the command is to wait for as a load holds commands.
+    Loading,
+}
+
 /// How long a command waits on a gate before it looks again whether the script holding every
-/// gate has run past `busy-reply-threshold`.
+/// gate has run past `busy-reply-threshold`, or a load has begun.
 const GATE_SLICE: Duration = Duration::from_millis(10);
 
-/// Takes the gates `entry` needs. While a script holding every gate is busy, the command is
-/// refused with BUSY instead of waiting, or, if Redis allows it then, runs without a gate.
-/// Takes a gate, waiting for it a slice at a time, or gives up (None) once a script is busy:
-/// its holder may then be suspended on this very thread, and nothing is gained by waiting.
+/// Takes a gate, waiting for it a slice at a time, or gives up (None) once a script is busy
+/// (its holder may then be suspended on this very thread, and nothing is gained by waiting)
+/// or a load holds the command.
 fn take_gate<G>(
     busy: impl Fn() -> bool,
     try_now: impl Fn() -> Option<G>,
@@ -329,20 +353,30 @@ fn take_gate<G>(
     }
 }
 
+/// Takes the gates `entry` needs. While a script holding every gate is busy, the command is
+/// refused with BUSY instead of waiting, or, if Redis allows it then, runs without a gate.
+/// While a load that holds this client's commands runs, it gets none unless they are free.
 fn enter_gates<'s>(
     server: &'s Server,
     client: &ClientState,
     entry: &CommandEntry,
-) -> Result<Gates<'s>, CommandError> {
+) -> Result<Gates<'s>, NoGates> {
     if client.mode.nested() {
         return Ok(Gates::default());
     }
     // A master's commands wait for a busy script to end: they must not be refused.
     let running = &server.scripting.running;
-    let busy = || running.is_busy() && !client.kind.obeyed();
-    let while_busy = || match entry.spec.has(command::flags::ALLOW_BUSY) {
-        true => Ok(Gates::default()),
-        false => Err(running.busy_error()),
+    let script_busy = || running.is_busy() && !client.kind.obeyed();
+    let load_holds = || server.persistence.is_loading() && loading::may_hold(client);
+    let busy = || script_busy() || load_holds();
+    let while_busy = || {
+        if load_holds() {
+            Err(NoGates::Loading)
+        } else if entry.spec.has(command::flags::ALLOW_BUSY) {
+            Ok(Gates::default())
+        } else {
+            Err(NoGates::Refused(running.busy_error()))
+        }
     };
     // A busy script holding the gates may be suspended on this very thread (see
     // `scripting::fiber`): once it is busy, waiting on a gate is pointless.

@@ -7,7 +7,10 @@
 pub mod persistence_family;
 
 pub mod aof;
+pub mod loading;
 pub mod rdb;
+
+pub use loading::Loading;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -42,15 +45,6 @@ pub struct Progress {
     pub keys_total: AtomicU64,
     pub keys_done: AtomicU64,
     pub abort: AtomicBool,
-}
-
-/// Start-up (or DEBUG RELOAD) loading, for `loading:1`, `-LOADING` and INFO's progress fields.
-#[derive(Default)]
-pub struct Loading {
-    pub active: AtomicBool,
-    pub started_secs: AtomicU64,
-    pub total_bytes: AtomicU64,
-    pub loaded_bytes: Arc<AtomicU64>,
 }
 
 pub struct Persistence {
@@ -130,8 +124,26 @@ impl Persistence {
     }
 
     pub fn is_loading(&self) -> bool {
-        self.loading.active.load(Relaxed)
+        self.loading.is_active()
     }
+}
+
+/// Starts a load of `total_bytes` (0 when unknown) with the configured serving interval; it
+/// ends when the guard drops.
+pub fn begin_loading(server: &Server, total_bytes: u64) -> loading::LoadingGuard<'_> {
+    server
+        .persistence
+        .loading
+        .begin(total_bytes, loading_interval(server))
+}
+
+/// `loading-process-events-interval-bytes`: how much a load reads between serving points.
+pub fn loading_interval(server: &Server) -> u64 {
+    server
+        .config
+        .read()
+        .tuning
+        .loading_process_events_interval_bytes as u64
 }
 
 /// The error of a command refused while the dataset loads.
@@ -139,9 +151,16 @@ pub fn loading_error() -> CommandError {
     CommandError::coded("LOADING Redis is loading the dataset in memory")
 }
 
-/// `-LOADING` while the dataset loads, for the commands not marked to run meanwhile.
-pub fn loading_refusal(server: &Server, command_flags: u32) -> Option<CommandError> {
-    (server.persistence.is_loading() && command_flags & flags::LOADING == 0).then(loading_error)
+/// `-LOADING` while the dataset loads, for the commands not marked to run meanwhile; also for
+/// a command woken by a load's serving point that runs after the load ended (`woken_in_load`),
+/// as Redis answered it at that point.
+pub fn loading_refusal(
+    server: &Server,
+    command_flags: u32,
+    woken_in_load: bool,
+) -> Option<CommandError> {
+    ((server.persistence.is_loading() || woken_in_load) && command_flags & flags::LOADING == 0)
+        .then(loading_error)
 }
 
 /// Why writes are refused after a persistence error, Redis's two cases.

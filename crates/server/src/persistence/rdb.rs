@@ -3,9 +3,9 @@
 //! fsynced and renamed into place; the `save` rules start BGSAVEs from the cron thread; and
 //! [`load`] reads a snapshot back, at start-up or for DEBUG RELOAD.
 
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -376,6 +376,9 @@ pub struct KeyLoader<'s> {
     skip_expired: bool,
     db: usize,
     now: u64,
+    /// `key-load-delay` (microseconds): a pause after each key, as Redis makes in every load
+    /// (start-up, DEBUG RELOAD, an AOF preamble, a replica's sync), for tests of slow loads.
+    key_delay: Option<Duration>,
     pub stats: LoadStats,
     replication: SavedReplication,
 }
@@ -388,6 +391,10 @@ impl<'s> KeyLoader<'s> {
             skip_expired,
             db: 0,
             now: redis_lite_engine::now_ms(),
+            key_delay: u64::try_from(server.config.read().key_load_delay)
+                .ok()
+                .filter(|&micros| micros > 0)
+                .map(Duration::from_micros),
             stats: LoadStats::default(),
             replication: SavedReplication::default(),
         }
@@ -413,6 +420,9 @@ impl<'s> KeyLoader<'s> {
                 value,
                 expire_at_ms,
             } => {
+                if let Some(delay) = self.key_delay {
+                    std::thread::sleep(delay);
+                }
                 let expire_at = expire_at_ms.map_or(0, |ms| ms.max(1) as u64);
                 if self.skip_expired && expire_at != 0 && expire_at <= self.now {
                     self.stats.keys_expired += 1;
@@ -484,20 +494,6 @@ impl<'s> KeyLoader<'s> {
     }
 }
 
-/// Counts bytes as they are read, for the loading progress in INFO.
-pub(crate) struct Counting<R> {
-    pub inner: R,
-    pub count: Arc<AtomicU64>,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count.fetch_add(n as u64, Relaxed);
-        Ok(n)
-    }
-}
-
 /// Loads the snapshot at `path` into the keyspace. Keys already expired are skipped, as a
 /// master does. Ok(None) when there is no file.
 pub fn load(
@@ -514,33 +510,16 @@ pub fn load(
     loading
         .total_bytes
         .store(file.metadata().map_or(0, |m| m.len()), Relaxed);
-    loading.loaded_bytes.store(0, Relaxed);
-    let input = BufReader::with_capacity(
-        1 << 16,
-        Counting {
-            inner: file,
-            count: loading.loaded_bytes.clone(),
-        },
-    );
-    let (limits, delay, keyring) = {
+    let input = BufReader::with_capacity(1 << 16, file);
+    let (limits, keyring) = {
         let config = server.config.read();
-        (
-            config.encoding,
-            config.key_load_delay,
-            config.keyring.clone(),
-        )
+        (config.encoding, config.keyring.clone())
     };
     let input =
         open_stream(input, keyring.as_deref()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let input = loading.counting(input, 0);
     let mut keys = KeyLoader::new(server, on_duplicate, true);
-    read_rdb(input, limits, |event| {
-        keys.event(event)?;
-        if delay > 0 {
-            std::thread::sleep(Duration::from_micros(delay as u64));
-        }
-        Ok(())
-    })
-    .map_err(|e| match e {
+    read_rdb(input, limits, |event| keys.event(event)).map_err(|e| match e {
         // The envelope's own message names the offset in the sealed file.
         RdbError::Io { source, .. } if seal_error(&source).is_some() => {
             format!("{}: {source}", path.display())
@@ -554,14 +533,13 @@ pub fn load(
 }
 
 /// Loads the dataset at start-up (the AOF if there is one, else the snapshot) on a thread of its
-/// own, while clients get `-LOADING`, then starts the AOF. A file that cannot be loaded stops
-/// the server: starting empty would look like data loss.
+/// own, while clients wait or get `-LOADING` (see [`super::loading`]), then starts the AOF. A
+/// file that cannot be loaded stops the server: starting empty would look like data loss.
 pub fn load_at_startup(server: &Arc<Server>) {
-    let loading = &server.persistence.loading;
-    loading.active.store(true, Relaxed);
-    loading
-        .started_secs
-        .store(redis_lite_engine::now_ms() / 1000, Relaxed);
+    server
+        .persistence
+        .loading
+        .start(0, super::loading_interval(server));
     let server = server.clone();
     let spawned = std::thread::Builder::new()
         .name("loader".into())
@@ -571,12 +549,7 @@ pub fn load_at_startup(server: &Arc<Server>) {
                 std::process::exit(1)
             };
             // As in Redis, an AOF takes precedence over the snapshot.
-            let loading = &server.persistence.loading;
-            let mut progress = |done: u64, total: u64| {
-                loading.total_bytes.store(total, Relaxed);
-                loading.loaded_bytes.store(done, Relaxed);
-            };
-            match aof::load(&server, &mut progress) {
+            match aof::load(&server) {
                 Ok(Some(_)) => {}
                 Ok(None) => {
                     let started = Instant::now();
@@ -609,7 +582,7 @@ pub fn load_at_startup(server: &Arc<Server>) {
             if let Err(e) = aof::start(&server) {
                 fatal("append only file", &format!("can't open it: {e}"));
             }
-            loading.active.store(false, Relaxed);
+            server.persistence.loading.finish();
         });
     if let Err(e) = spawned {
         log!(Warning, "Can't start the loader thread: {e}. Exiting.");

@@ -8,9 +8,10 @@
 //!   still served, when the master's history is the one this server already had) until the
 //!   whole snapshot arrived; then swapped in. A failed load leaves the old data as it was.
 //!
-//! Clients get `-LOADING` while the keyspace is being replaced. Keys already expired are
-//! loaded too: the master's DELs remove them, as on a Redis replica. The snapshot's
-//! `repl-stream-db` aux field is the database the master's stream continues in.
+//! The keyspace being replaced is a load (`persistence::loading`): clients wait, or get
+//! `-LOADING` at its serving points. Keys already expired are loaded too: the master's DELs
+//! remove them, as on a Redis replica. The snapshot's `repl-stream-db` aux field is the
+//! database the master's stream continues in.
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -24,7 +25,8 @@ use redis_lite_persist::{read_rdb, Event};
 use super::replica::{Link, LinkError, LinkState};
 use crate::config::DisklessLoad;
 use crate::log;
-use crate::persistence::rdb::{Counting, KeyLoader, OnDuplicate};
+use crate::persistence::begin_loading;
+use crate::persistence::rdb::{KeyLoader, OnDuplicate};
 use crate::server::Server;
 
 /// The length of the EOF mark of a diskless master's snapshot.
@@ -230,26 +232,6 @@ impl Read for Payload<'_, '_> {
     }
 }
 
-/// `-LOADING` for clients while it lives, with INFO's loading fields.
-struct Loading<'s>(&'s Server);
-
-impl<'s> Loading<'s> {
-    fn start(server: &'s Server, total_bytes: u64) -> Self {
-        let loading = &server.persistence.loading;
-        loading.started_secs.store(unix_secs(), Relaxed);
-        loading.total_bytes.store(total_bytes, Relaxed);
-        loading.loaded_bytes.store(0, Relaxed);
-        loading.active.store(true, Relaxed);
-        Loading(server)
-    }
-}
-
-impl Drop for Loading<'_> {
-    fn drop(&mut self) {
-        self.0.persistence.loading.active.store(false, Relaxed);
-    }
-}
-
 /// Empties the dataset (keys and function libraries) for the master's.
 fn flush_old_data(server: &Server, lazy: bool) {
     server.keyspace.flush(None, lazy);
@@ -267,10 +249,7 @@ fn read_snapshot(
 ) -> Result<usize, String> {
     let limits = server.config.encoding.load();
     let mut stream_db = 0;
-    let input = Counting {
-        inner: input,
-        count: server.persistence.loading.loaded_bytes.clone(),
-    };
+    let input = server.persistence.loading.counting(input, 0);
     read_rdb(input, limits, |event| match event {
         Event::Aux { key, value } if key == b"repl-stream-db" => {
             stream_db = std::str::from_utf8(&value)
@@ -323,7 +302,7 @@ fn load_from_socket(
         Framing::Length(len) => *len,
         Framing::EofMark(_) => 0,
     };
-    let _loading = Loading::start(server, total);
+    let _loading = begin_loading(server, total);
     let mut payload = Payload::new(link, framing);
     let mut loader = key_loader(server);
     let loaded = read_snapshot(server, &mut payload, |event| loader.event(event));
@@ -360,7 +339,7 @@ fn load_swapping(
         Framing::Length(len) => *len,
         Framing::EofMark(_) => 0,
     };
-    let loading = (!same_history).then(|| Loading::start(server, total));
+    let loading = (!same_history).then(|| begin_loading(server, total));
     let mut payload = Payload::new(link, framing);
     let mut staged = Vec::new();
     let loaded = read_snapshot(server, &mut payload, |event| {
@@ -397,7 +376,7 @@ fn load_swapping(
         Notice,
         "MASTER <-> REPLICA sync: Swapping active DB with loaded DB"
     );
-    let _loading = loading.unwrap_or_else(|| Loading::start(server, total));
+    let _loading = loading.unwrap_or_else(|| begin_loading(server, total));
     flush_old_data(server, lazy);
     let mut loader = key_loader(server);
     for event in staged {
@@ -440,7 +419,7 @@ fn load_through_file(
     }
     log!(Notice, "MASTER <-> REPLICA sync: Flushing old data");
     let total = std::fs::metadata(&temp).map_or(0, |m| m.len());
-    let _loading = Loading::start(server, total);
+    let _loading = begin_loading(server, total);
     flush_old_data(server, lazy);
     log!(Notice, "MASTER <-> REPLICA sync: Loading DB in memory");
     let mut loader = key_loader(server);

@@ -39,6 +39,7 @@ mod lazyfree;
 mod list_compression;
 mod list_plain_nodes;
 mod lists;
+mod loading;
 mod lolwut;
 mod metrics;
 mod migrate;

@@ -350,12 +350,15 @@ fn loading_reports_progress_and_refuses_commands() {
         assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
         server.kill9();
     }
-    // 1 ms per key: about three seconds of loading.
+    // 1 ms per key: about three seconds of loading, serving clients every 1024 bytes (at the
+    // default 2 MB, commands would wait for the end of this 300 KB load, as Redis's do).
     let server = Launch::lite()
         .dir(&dir.0)
         .args(&[
             "--key-load-delay",
             "1000",
+            "--loading-process-events-interval-bytes",
+            "1024",
             "--enable-protected-configs",
             "yes",
         ])

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -46,35 +47,31 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-/// Commands replayed between two progress reports.
-const PROGRESS_EVERY: u64 = 1024;
+/// Commands of a file replayed between two serving points (see `persistence::loading`).
+const SERVE_EVERY: u64 = 1024;
 
 /// Loads the AOF when `appendonly yes` and its manifest exists (None otherwise). The dataset is
 /// complete or the load fails: a truncated tail of the last file is cut off (and the file
 /// truncated) only with `aof-load-truncated yes`; anything else wrong is an error naming the
 /// file and offset.
-pub fn load(
-    server: &Arc<Server>,
-    on_progress: &mut dyn FnMut(u64, u64),
-) -> Result<Option<LoadStats>, LoadError> {
+pub fn load(server: &Arc<Server>) -> Result<Option<LoadStats>, LoadError> {
     if !server.config.read().appendonly {
         return Ok(None);
     }
-    load_files(server, on_progress, false)
+    load_files(server, false)
 }
 
 /// [`load`] run by a command that holds every gate already (DEBUG LOADAOF): the replayed
 /// commands take none. As Redis's DEBUG LOADAOF, it loads the AOF files it finds whether or
 /// not `appendonly` is on (None when there are none).
 pub fn load_holding_gates(server: &Arc<Server>) -> Result<Option<LoadStats>, LoadError> {
-    load_files(server, &mut |_, _| {}, true)
+    load_files(server, true)
 }
 
-fn load_files(
-    server: &Arc<Server>,
-    on_progress: &mut dyn FnMut(u64, u64),
-    holding_gates: bool,
-) -> Result<Option<LoadStats>, LoadError> {
+/// Loads the manifest's files in order, serving clients (`persistence::loading`) as Redis
+/// does: every interval of an RDB preamble's bytes, and before the first command of each file
+/// (after its preamble, even when no command follows) and every 1024 commands after.
+fn load_files(server: &Arc<Server>, holding_gates: bool) -> Result<Option<LoadStats>, LoadError> {
     let config = server.config.read().clone();
     super::upgrade_old_style(&config).map_err(|e| {
         LoadError(format!(
@@ -107,6 +104,8 @@ fn load_files(
         })?;
         total += meta.len();
     }
+    let loading = &server.persistence.loading;
+    loading.total_bytes.store(total, Relaxed);
 
     let started = Instant::now();
     let mut replay = Replay::new(server, holding_gates);
@@ -126,13 +125,14 @@ fn load_files(
             })?;
         let done_before = stats.bytes;
         let mut preamble = KeyLoader::new(server, OnDuplicate::Replace, false);
+        let mut file_commands = 0u64;
         // `base` is where the command's plaintext starts, for the progress report.
         let mut on_command = |command: Command, base: u64| {
-            replay.command(&command.args)?;
-            if replay.commands.is_multiple_of(PROGRESS_EVERY) {
-                on_progress(done_before + base + command.offset, total);
+            if file_commands.is_multiple_of(SERVE_EVERY) {
+                loading.serve(done_before + base + command.offset);
             }
-            Ok(())
+            file_commands += 1;
+            replay.command(&command.args)
         };
         let head = reader.fill_buf().map_err(|e| {
             LoadError(format!(
@@ -162,7 +162,7 @@ fn load_files(
                 Ok(input) => {
                     let result = read_file(
                         &file.name,
-                        BufReader::with_capacity(1 << 16, input),
+                        loading.counting(BufReader::with_capacity(1 << 16, input), done_before),
                         limits,
                         |event| preamble.event(event),
                         |command| on_command(command, 0),
@@ -182,6 +182,9 @@ fn load_files(
             }
         };
         stats.keys += preamble.stats.keys_loaded;
+        if let (0, Outcome::Loaded(bytes)) = (file_commands, &outcome) {
+            loading.serve(done_before + bytes);
+        }
         match outcome {
             Outcome::Loaded(bytes) => stats.bytes += bytes,
             Outcome::Truncated { valid, .. } if last && config.aof_load_truncated => {
@@ -241,7 +244,7 @@ fn load_files(
             file.name
         );
     }
-    on_progress(total, total);
+    loading.loaded_bytes.store(total, Relaxed);
     stats.commands = replay.commands;
     log!(
         Notice,

@@ -1,0 +1,244 @@
+//! When clients see a load, on real Redis 7.0.15 and redis-lite alike. Redis loads on its only
+//! thread and serves clients only every `loading-process-events-interval-bytes` (2 MB) of
+//! input, every 1024 commands of an AOF and after each AOF file's preamble: a command sent
+//! meanwhile waits, and is answered `-LOADING` at the next of those points, or runs once the
+//! load is over. A load shorter than one interval is never seen as loading (node-redis's
+//! cluster hook failed on a replica that answered `-LOADING` while loading an empty sync).
+//! `key-load-delay` makes the loads slow enough to send commands during them.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis_lite_testkit::{
+    encode, info_field, wait_background_jobs, wait_until, Launch, Program, Raw,
+};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The pause between two GETs sent while a command runs on another connection.
+const POLL_PACE: Duration = Duration::from_millis(10);
+
+const LOADING: &str = "-LOADING Redis is loading the dataset in memory\r\n";
+
+/// Keys of about 100 incompressible bytes each, so that a snapshot of `count` keys is some
+/// `count * 100` bytes: well past 1024-byte intervals, well under 2 MB.
+fn fill(raw: &mut Raw, count: u64) {
+    let mut pipeline = Vec::new();
+    for i in 0..count {
+        let value: String = (0..12u64)
+            .map(|j| {
+                format!(
+                    "{:08x}",
+                    (i * 12 + j).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32
+                )
+            })
+            .collect();
+        pipeline.extend(encode(&[
+            b"SET",
+            format!("k{i}").as_bytes(),
+            value.as_bytes(),
+        ]));
+    }
+    raw.send(&pipeline);
+    for _ in 0..count {
+        assert_eq!(raw.read_reply(), b"+OK\r\n");
+    }
+}
+
+/// `program` with DEBUG on and no persistence of its own; redis-lite with two event loops, so
+/// that a client of the other loop is served while one runs DEBUG RELOAD (its own loop's
+/// clients wait for DEBUG to return, whatever the load does).
+fn launch(program: Program) -> Launch {
+    let launch = Launch::of(program).args(&[
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    match program {
+        Program::Lite => launch.args(&["--threads", "2"]),
+        Program::Redis => launch,
+    }
+}
+
+/// Sends `command` on `runner` (connected just before `client`, so on another event loop of
+/// redis-lite) and sends GET on `client` until a reply is `-LOADING` or `command` has
+/// returned. Returns the GET replies.
+fn gets_during(runner: Raw, client: &mut Raw, command: &[&str]) -> Vec<String> {
+    let done = Arc::new(AtomicBool::new(false));
+    let running = {
+        let done = done.clone();
+        let command: Vec<String> = command.iter().map(|a| a.to_string()).collect();
+        std::thread::spawn(move || {
+            let mut runner = runner;
+            runner.set_read_timeout(TIMEOUT);
+            let args: Vec<&str> = command.iter().map(String::as_str).collect();
+            let reply = runner.cmd_text(&args);
+            done.store(true, Ordering::SeqCst);
+            reply
+        })
+    };
+    let mut replies = Vec::new();
+    while !done.load(Ordering::SeqCst) {
+        let reply = client.cmd_text(&["GET", "k1"]);
+        let refused = reply == LOADING;
+        replies.push(reply);
+        if refused {
+            break;
+        }
+        // Paced: on redis-lite, GETs sent back to back from another event loop can keep
+        // DEBUG from taking every loop's gate for a long while.
+        std::thread::sleep(POLL_PACE);
+    }
+    assert_eq!(running.join().unwrap(), "+OK\r\n", "{command:?}");
+    replies
+}
+
+#[test]
+fn a_reload_past_the_interval_refuses_commands_at_its_serving_points() {
+    for program in [Program::Lite, Program::Redis] {
+        let Some(server) = launch(program).start_if_available() else {
+            continue;
+        };
+        let mut setup = server.raw();
+        fill(&mut setup, 1500);
+        for (name, value) in [
+            ("key-load-delay", "1000"),
+            ("loading-process-events-interval-bytes", "1024"),
+        ] {
+            assert_eq!(
+                setup.cmd_text(&["CONFIG", "SET", name, value]),
+                "+OK\r\n",
+                "{program:?}"
+            );
+        }
+        let runner = server.raw();
+        let mut client = server.raw();
+        let replies = gets_during(runner, &mut client, &["DEBUG", "RELOAD"]);
+        assert_eq!(
+            replies.last().map(String::as_str),
+            Some(LOADING),
+            "{program:?}: {replies:?}"
+        );
+        assert_eq!(
+            info_field(&mut client, "persistence", "loading"),
+            "0",
+            "{program:?}"
+        );
+        assert_eq!(client.cmd_text(&["DBSIZE"]), ":1500\r\n", "{program:?}");
+    }
+}
+
+#[test]
+fn a_reload_within_the_interval_makes_commands_wait_instead() {
+    for program in [Program::Lite, Program::Redis] {
+        let Some(server) = launch(program).start_if_available() else {
+            continue;
+        };
+        let mut setup = server.raw();
+        fill(&mut setup, 1500);
+        assert_eq!(
+            setup.cmd_text(&["CONFIG", "SET", "key-load-delay", "1000"]),
+            "+OK\r\n"
+        );
+        let runner = server.raw();
+        let mut client = server.raw();
+        client.set_read_timeout(TIMEOUT);
+        let replies = gets_during(runner, &mut client, &["DEBUG", "RELOAD"]);
+        assert!(
+            replies.iter().all(|r| r.starts_with("$96\r\n")),
+            "{program:?}: {replies:?}"
+        );
+    }
+}
+
+/// DEBUG LOADAOF serves clients after the base file's RDB preamble (before the commands that
+/// would follow it, none here), as Redis's AOF loader does before a file's first command,
+/// even though the preamble is far shorter than an interval.
+#[test]
+fn debug_loadaof_refuses_commands_after_the_preamble() {
+    for program in [Program::Lite, Program::Redis] {
+        let Some(server) = launch(program).start_if_available() else {
+            continue;
+        };
+        let mut setup = server.raw();
+        fill(&mut setup, 1500);
+        assert_eq!(
+            setup.cmd_text(&["CONFIG", "SET", "appendonly", "yes"]),
+            "+OK\r\n"
+        );
+        wait_background_jobs(&server);
+        assert_eq!(
+            setup.cmd_text(&["CONFIG", "SET", "key-load-delay", "1000"]),
+            "+OK\r\n"
+        );
+        let runner = server.raw();
+        let mut client = server.raw();
+        client.set_read_timeout(TIMEOUT);
+        let replies = gets_during(runner, &mut client, &["DEBUG", "LOADAOF"]);
+        assert_eq!(
+            replies.last().map(String::as_str),
+            Some(LOADING),
+            "{program:?}: {replies:?}"
+        );
+        assert_eq!(client.cmd_text(&["DBSIZE"]), ":1500\r\n", "{program:?}");
+    }
+}
+
+/// A replica's full sync: its clients wait while it loads a snapshot shorter than the
+/// interval, and are refused at the serving points of one longer than it. `interval` None
+/// keeps the default (2 MB). Returns the replies to the GETs sent on the replica until one
+/// returned the master's value.
+fn gets_during_sync(program: Program, interval: Option<&str>) -> Option<Vec<String>> {
+    let master = launch(program).start_if_available()?;
+    fill(&mut master.raw(), 300);
+    let mut replica_launch = launch(program).args(&["--key-load-delay", "5000"]);
+    if let Some(interval) = interval {
+        replica_launch =
+            replica_launch.args(&["--loading-process-events-interval-bytes", interval]);
+    }
+    let replica = replica_launch.start();
+    let mut client = replica.raw();
+    client.set_read_timeout(TIMEOUT);
+    assert_eq!(
+        client.cmd_text(&["REPLICAOF", "127.0.0.1", &master.port.to_string()]),
+        "+OK\r\n"
+    );
+    let mut replies = Vec::new();
+    wait_until("the replica to have the master's keys", TIMEOUT, || {
+        let reply = client.cmd_text(&["GET", "k1"]);
+        let loaded = reply.starts_with("$96\r\n");
+        replies.push(reply);
+        loaded
+    });
+    Some(replies)
+}
+
+#[test]
+fn a_replica_loading_a_small_sync_makes_commands_wait() {
+    for program in [Program::Lite, Program::Redis] {
+        let Some(replies) = gets_during_sync(program, None) else {
+            continue;
+        };
+        assert!(
+            !replies.iter().any(|r| r == LOADING),
+            "{program:?}: {replies:?}"
+        );
+    }
+}
+
+#[test]
+fn a_replica_loading_a_sync_past_the_interval_refuses_commands() {
+    for program in [Program::Lite, Program::Redis] {
+        let Some(replies) = gets_during_sync(program, Some("1024")) else {
+            continue;
+        };
+        assert!(
+            replies.iter().any(|r| r == LOADING),
+            "{program:?}: {replies:?}"
+        );
+    }
+}
