@@ -135,7 +135,7 @@ fn export_aof(
         ..base
     };
     let server = std::sync::Arc::new(redis_lite_server::server::Server::new(config, None));
-    let stats = aof::load(&server, &mut |_, _| {})
+    let stats = aof::load(&server)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("{}: not found", manifest.display()))?;
     let mut all = server.keyspace.lock_all();
