@@ -25,6 +25,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc(Group::Server, "1.0.0", "A container for debugging commands")
         .complexity("Depends on subcommand.")
         .exclusive()
+        // On a fiber: DEBUG RELOAD and DEBUG LOADAOF let their event loop serve its other
+        // clients at the load's serving points, and the scripts LOADAOF replays may run.
+        .runs_scripts()
         .syscmd(),
 ];
 

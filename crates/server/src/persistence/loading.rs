@@ -24,6 +24,7 @@ use parking_lot::Mutex;
 use crate::blocking::{BlockedCommand, Waiter, Wake, WakeOrder};
 use crate::client::{ClientKind, ClientState, ExecMode};
 use crate::command::CommandEntry;
+use crate::scripting::fiber;
 
 /// What INFO shows of the running load, and the clients waiting for its next serving point.
 #[derive(Default)]
@@ -46,6 +47,9 @@ struct Serving {
     /// The round the last load's end opened: a command woken into it runs as it is, one woken
     /// into an earlier round was woken by a serving point.
     finished_round: u64,
+    /// A loader running on an event loop's fiber is suspended at a serving point: the loop's
+    /// clients are read and answered now, as Redis reads its clients there.
+    open: bool,
     /// The clients whose command waits for the next round; registered and woken under this
     /// lock, so none can register after the wake-up it would have needed.
     held: Vec<Weak<Waiter>>,
@@ -86,15 +90,31 @@ impl Loading {
     /// loading), with `loaded` bytes read so far.
     pub fn serve(&self, loaded: u64) {
         self.loaded_bytes.store(loaded, Relaxed);
-        wake_all(&mut self.serving.lock());
+        self.serving_point();
     }
 
     /// A serving point with no progress to report: a replayed script past its time limit
-    /// serves clients while it runs, as Redis's does. Nothing when no load runs.
+    /// serves clients while it runs, as Redis's does. Without a load, it only lets the event
+    /// loop serve its other clients (which get BUSY).
     pub fn serve_while_busy(&self) {
         if self.is_active() {
-            wake_all(&mut self.serving.lock());
+            self.serving_point();
+        } else {
+            fiber::suspend();
         }
+    }
+
+    /// Wakes the held commands; a loader on an event loop's fiber (DEBUG RELOAD, DEBUG
+    /// LOADAOF) then lets its loop run its other clients before it goes on, the round open to
+    /// the commands they send meanwhile. A loader on a thread of its own goes on at once.
+    fn serving_point(&self) {
+        {
+            let mut serving = self.serving.lock();
+            wake_all(&mut serving);
+            serving.open = true;
+        }
+        fiber::suspend();
+        self.serving.lock().open = false;
     }
 
     /// Counts the bytes a load reads from `inner`, from `offset` on, and serves clients at
@@ -181,6 +201,9 @@ pub fn hold(
             rounds.woken_to_be_refused = held + 1 != serving.finished_round;
             return false;
         }
+        rounds.served = round;
+    }
+    if serving.open {
         rounds.served = round;
     }
     if !active || rounds.served == round {

@@ -559,13 +559,11 @@ impl Host for ScriptHost<'_, '_> {
             }
             running.busy.store(true, Relaxed);
         }
-        if running.is_busy() {
-            self.ctx.server.persistence.loading.serve_while_busy();
-        }
         if running.is_busy() && !running.kill.load(Relaxed) {
-            // The event loop answers its other clients (BUSY, SCRIPT KILL...) before the
-            // script goes on, as Redis does between a busy script's instructions.
-            fiber::suspend();
+            // The event loop answers its other clients (BUSY, SCRIPT KILL...; LOADING when the
+            // script is replayed by a load) before the script goes on, as Redis does between a
+            // busy script's instructions.
+            self.ctx.server.persistence.loading.serve_while_busy();
         }
         match running.kill.load(Relaxed) {
             true => Interrupt::Kill,

@@ -46,27 +46,21 @@ fn fill(raw: &mut Raw, count: u64) {
     }
 }
 
-/// `program` with DEBUG on and no persistence of its own; redis-lite with two event loops, so
-/// that a client of the other loop is served while one runs DEBUG RELOAD (its own loop's
-/// clients wait for DEBUG to return, whatever the load does).
+/// `program` with DEBUG on and no persistence of its own.
 fn launch(program: Program) -> Launch {
-    let launch = Launch::of(program).args(&[
+    Launch::of(program).args(&[
         "--save",
         "",
         "--appendonly",
         "no",
         "--enable-debug-command",
         "yes",
-    ]);
-    match program {
-        Program::Lite => launch.args(&["--threads", "2"]),
-        Program::Redis => launch,
-    }
+    ])
 }
 
-/// Sends `command` on `runner` (connected just before `client`, so on another event loop of
-/// redis-lite) and sends GET on `client` until a reply is `-LOADING` or `command` has
-/// returned. Returns the GET replies.
+/// Sends `command` on `runner` and GET on `client` until a reply is `-LOADING` or `command`
+/// has returned. Returns the GET replies. (redis-lite's two connections may share an event
+/// loop, whose other clients DEBUG serves at the serving points, or not.)
 fn gets_during(runner: Raw, client: &mut Raw, command: &[&str]) -> Vec<String> {
     let done = Arc::new(AtomicBool::new(false));
     let running = {
