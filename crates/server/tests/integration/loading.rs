@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use redis_lite_persist::aof::encode_command;
 use redis_lite_testkit::{
-    encode, info_field, wait_background_jobs, wait_until, Launch, Program, Raw,
+    encode, info_field, wait_background_jobs, wait_until, DataDir, Launch, Program, Raw,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -46,6 +47,15 @@ fn fill(raw: &mut Raw, count: u64) {
     }
 }
 
+/// The servers a DEBUG RELOAD or LOADAOF runs on: redis-lite with one event loop (the loading
+/// command's own, which serves the other client at the serving points) and with two (the
+/// other client's loop serves it), and Redis.
+const DEBUG_SERVERS: [(Program, &[&str]); 3] = [
+    (Program::Lite, &["--threads", "1"]),
+    (Program::Lite, &["--threads", "2"]),
+    (Program::Redis, &[]),
+];
+
 /// `program` with DEBUG on and no persistence of its own.
 fn launch(program: Program) -> Launch {
     Launch::of(program).args(&[
@@ -58,10 +68,10 @@ fn launch(program: Program) -> Launch {
     ])
 }
 
-/// Sends `command` on `runner` and GET on `client` until a reply is `-LOADING` or `command`
-/// has returned. Returns the GET replies. (redis-lite's two connections may share an event
+/// Sends `command` on `runner` and `probe` on `client` until a reply is `-LOADING` or
+/// `command` has returned. Returns the probe's replies. (redis-lite's two connections may share an event
 /// loop, whose other clients DEBUG serves at the serving points, or not.)
-fn gets_during(runner: Raw, client: &mut Raw, command: &[&str]) -> Vec<String> {
+fn probes_during(runner: Raw, client: &mut Raw, command: &[&str], probe: &[&str]) -> Vec<String> {
     let done = Arc::new(AtomicBool::new(false));
     let running = {
         let done = done.clone();
@@ -77,7 +87,7 @@ fn gets_during(runner: Raw, client: &mut Raw, command: &[&str]) -> Vec<String> {
     };
     let mut replies = Vec::new();
     while !done.load(Ordering::SeqCst) {
-        let reply = client.cmd_text(&["GET", "k1"]);
+        let reply = client.cmd_text(probe);
         let refused = reply == LOADING;
         replies.push(reply);
         if refused {
@@ -91,10 +101,15 @@ fn gets_during(runner: Raw, client: &mut Raw, command: &[&str]) -> Vec<String> {
     replies
 }
 
+/// [`probes_during`] with GET as the probe.
+fn gets_during(runner: Raw, client: &mut Raw, command: &[&str]) -> Vec<String> {
+    probes_during(runner, client, command, &["GET", "k1"])
+}
+
 #[test]
 fn a_reload_past_the_interval_refuses_commands_at_its_serving_points() {
-    for program in [Program::Lite, Program::Redis] {
-        let Some(server) = launch(program).start_if_available() else {
+    for (program, args) in DEBUG_SERVERS {
+        let Some(server) = launch(program).args(args).start_if_available() else {
             continue;
         };
         let mut setup = server.raw();
@@ -115,7 +130,7 @@ fn a_reload_past_the_interval_refuses_commands_at_its_serving_points() {
         assert_eq!(
             replies.last().map(String::as_str),
             Some(LOADING),
-            "{program:?}: {replies:?}"
+            "{program:?} {args:?}: {replies:?}"
         );
         assert_eq!(
             info_field(&mut client, "persistence", "loading"),
@@ -128,8 +143,8 @@ fn a_reload_past_the_interval_refuses_commands_at_its_serving_points() {
 
 #[test]
 fn a_reload_within_the_interval_makes_commands_wait_instead() {
-    for program in [Program::Lite, Program::Redis] {
-        let Some(server) = launch(program).start_if_available() else {
+    for (program, args) in DEBUG_SERVERS {
+        let Some(server) = launch(program).args(args).start_if_available() else {
             continue;
         };
         let mut setup = server.raw();
@@ -144,7 +159,7 @@ fn a_reload_within_the_interval_makes_commands_wait_instead() {
         let replies = gets_during(runner, &mut client, &["DEBUG", "RELOAD"]);
         assert!(
             replies.iter().all(|r| r.starts_with("$96\r\n")),
-            "{program:?}: {replies:?}"
+            "{program:?} {args:?}: {replies:?}"
         );
     }
 }
@@ -154,8 +169,8 @@ fn a_reload_within_the_interval_makes_commands_wait_instead() {
 /// even though the preamble is far shorter than an interval.
 #[test]
 fn debug_loadaof_refuses_commands_after_the_preamble() {
-    for program in [Program::Lite, Program::Redis] {
-        let Some(server) = launch(program).start_if_available() else {
+    for (program, args) in DEBUG_SERVERS {
+        let Some(server) = launch(program).args(args).start_if_available() else {
             continue;
         };
         let mut setup = server.raw();
@@ -176,9 +191,62 @@ fn debug_loadaof_refuses_commands_after_the_preamble() {
         assert_eq!(
             replies.last().map(String::as_str),
             Some(LOADING),
-            "{program:?}: {replies:?}"
+            "{program:?} {args:?}: {replies:?}"
         );
         assert_eq!(client.cmd_text(&["DBSIZE"]), ":1500\r\n", "{program:?}");
+    }
+}
+
+/// DEBUG LOADAOF replaying a script past `lua-time-limit` answers the other clients
+/// `-LOADING` while the script runs, as Redis serves them from a busy script's hook (Redis's
+/// aof.tcl "EVAL timeout with slow verbatim Lua script from AOF"; redis-lite's one event
+/// loop waited for the whole load).
+#[test]
+fn a_busy_script_replayed_by_debug_loadaof_serves_other_clients() {
+    let script =
+        "redis.call('set',KEYS[1],'y'); for i=1,300000 do redis.call('ping') end return 'ok'";
+    let mut incr = Vec::new();
+    encode_command(&mut incr, &["SELECT", "9"]);
+    encode_command(&mut incr, &["EVAL", script, "1", "x"]);
+    for (program, args) in DEBUG_SERVERS {
+        let dir = DataDir::new("loading-busy-script");
+        std::fs::create_dir(dir.join("appendonlydir")).unwrap();
+        std::fs::write(dir.join("appendonlydir/appendonly.aof.1.incr.aof"), &incr).unwrap();
+        std::fs::write(
+            dir.join("appendonlydir/appendonly.aof.manifest"),
+            "file appendonly.aof.1.incr.aof seq 1 type i\n",
+        )
+        .unwrap();
+        let Some(server) = Launch::of(program)
+            .dir(&dir.0)
+            .args(&[
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--lua-time-limit",
+                "1",
+                "--aof-use-rdb-preamble",
+                "no",
+                "--enable-debug-command",
+                "yes",
+            ])
+            .args(args)
+            .start_if_available()
+        else {
+            continue;
+        };
+        let runner = server.raw();
+        let mut client = server.raw();
+        client.set_read_timeout(TIMEOUT);
+        let replies = probes_during(runner, &mut client, &["DEBUG", "LOADAOF"], &["PING"]);
+        assert_eq!(
+            replies.last().map(String::as_str),
+            Some(LOADING),
+            "{program:?} {args:?}: {replies:?}"
+        );
+        client.cmd_text(&["SELECT", "9"]);
+        assert_eq!(client.cmd_text(&["GET", "x"]), "$1\r\ny\r\n", "{program:?}");
     }
 }
 
