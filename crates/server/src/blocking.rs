@@ -132,6 +132,29 @@ pub struct BlockedCommand {
     pub postponed: bool,
 }
 
+impl BlockedCommand {
+    /// A command held whole (by a pause or a load) and run again from the start once
+    /// `waiter` is woken, or at `deadline`.
+    pub fn postponed(
+        waiter: Arc<Waiter>,
+        db: usize,
+        command: usize,
+        args: &[&[u8]],
+        deadline: Option<Instant>,
+    ) -> BlockedCommand {
+        BlockedCommand {
+            waiter,
+            db,
+            keys: Vec::new(),
+            args: args.iter().map(|a| a.to_vec()).collect(),
+            command,
+            deadline,
+            on_timeout: Box::new(|_| {}),
+            postponed: true,
+        }
+    }
+}
+
 /// The waiters of one key, in arrival order.
 #[derive(Default)]
 struct Line {

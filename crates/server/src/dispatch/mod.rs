@@ -255,16 +255,13 @@ fn postpone(
     let Some(deadline) = server.pause.hold(&waiter) else {
         return false;
     };
-    client.blocked = Some(BlockedCommand {
+    client.blocked = Some(BlockedCommand::postponed(
         waiter,
-        db: client.db,
-        keys: Vec::new(),
-        args: args.iter().map(|a| a.to_vec()).collect(),
-        command: entry.id,
-        deadline: Some(deadline),
-        on_timeout: Box::new(|_| {}),
-        postponed: true,
-    });
+        client.db,
+        entry.id,
+        args,
+        Some(deadline),
+    ));
     true
 }
 

@@ -236,16 +236,9 @@ fn park(serving: &mut Serving, client: &mut ClientState, entry: &CommandEntry, a
     serving.held.retain(|w| w.strong_count() > 0);
     serving.held.push(Arc::downgrade(&waiter));
     client.loading_rounds.held_in = Some(serving.round);
-    client.blocked = Some(BlockedCommand {
-        waiter,
-        db: client.db,
-        keys: Vec::new(),
-        args: args.iter().map(|a| a.to_vec()).collect(),
-        command: entry.id,
-        deadline: None,
-        on_timeout: Box::new(|_| {}),
-        postponed: true,
-    });
+    client.blocked = Some(BlockedCommand::postponed(
+        waiter, client.db, entry.id, args, None,
+    ));
 }
 
 /// A load's input, counted as the parser consumes it (not as a buffer below it fills), so that

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use redis_lite_persist::aof::encode_command;
 use redis_lite_testkit::{
-    encode, info_field, wait_background_jobs, wait_until, DataDir, Launch, Program, Raw,
+    encode, info_field, wait_background_jobs, wait_until, DataDir, Launch, Program, Raw, Server,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -22,9 +22,9 @@ const POLL_PACE: Duration = Duration::from_millis(10);
 
 const LOADING: &str = "-LOADING Redis is loading the dataset in memory\r\n";
 
-/// Keys of about 100 incompressible bytes each, so that a snapshot of `count` keys is some
-/// `count * 100` bytes: well past 1024-byte intervals, well under 2 MB.
-fn fill(raw: &mut Raw, count: u64) {
+/// Keys `k0`.. of 96 incompressible bytes each, so that a snapshot of `count` keys is some
+/// `count * 100` bytes (for loads of a known length).
+pub(crate) fn fill(raw: &mut Raw, count: u64) {
     let mut pipeline = Vec::new();
     for i in 0..count {
         let value: String = (0..12u64)
@@ -68,10 +68,13 @@ fn launch(program: Program) -> Launch {
     ])
 }
 
-/// Sends `command` on `runner` and `probe` on `client` until a reply is `-LOADING` or
+/// Sends `command` on one connection and `probe` on another until a reply is `-LOADING` or
 /// `command` has returned. Returns the probe's replies. (redis-lite's two connections may share an event
 /// loop, whose other clients DEBUG serves at the serving points, or not.)
-fn probes_during(runner: Raw, client: &mut Raw, command: &[&str], probe: &[&str]) -> Vec<String> {
+fn probes_during(server: &Server, command: &[&str], probe: &[&str]) -> Vec<String> {
+    let runner = server.raw();
+    let mut client = server.raw();
+    client.set_read_timeout(TIMEOUT);
     let done = Arc::new(AtomicBool::new(false));
     let running = {
         let done = done.clone();
@@ -102,31 +105,38 @@ fn probes_during(runner: Raw, client: &mut Raw, command: &[&str], probe: &[&str]
 }
 
 /// [`probes_during`] with GET as the probe.
-fn gets_during(runner: Raw, client: &mut Raw, command: &[&str]) -> Vec<String> {
-    probes_during(runner, client, command, &["GET", "k1"])
+fn gets_during(server: &Server, command: &[&str]) -> Vec<String> {
+    probes_during(server, command, &["GET", "k1"])
+}
+
+/// A server of [`DEBUG_SERVERS`] holding 1500 keys, with `settings` set; None (said) when
+/// the program is missing.
+fn filled_server(program: Program, args: &[&str], settings: &[(&str, &str)]) -> Option<Server> {
+    let server = launch(program).args(args).start_if_available()?;
+    let mut setup = server.raw();
+    fill(&mut setup, 1500);
+    for (name, value) in settings {
+        assert_eq!(
+            setup.cmd_text(&["CONFIG", "SET", name, value]),
+            "+OK\r\n",
+            "{program:?}"
+        );
+    }
+    Some(server)
 }
 
 #[test]
 fn a_reload_past_the_interval_refuses_commands_at_its_serving_points() {
     for (program, args) in DEBUG_SERVERS {
-        let Some(server) = launch(program).args(args).start_if_available() else {
-            continue;
-        };
-        let mut setup = server.raw();
-        fill(&mut setup, 1500);
-        for (name, value) in [
+        let settings = [
             ("key-load-delay", "1000"),
             ("loading-process-events-interval-bytes", "1024"),
-        ] {
-            assert_eq!(
-                setup.cmd_text(&["CONFIG", "SET", name, value]),
-                "+OK\r\n",
-                "{program:?}"
-            );
-        }
-        let runner = server.raw();
+        ];
+        let Some(server) = filled_server(program, args, &settings) else {
+            continue;
+        };
+        let replies = gets_during(&server, &["DEBUG", "RELOAD"]);
         let mut client = server.raw();
-        let replies = gets_during(runner, &mut client, &["DEBUG", "RELOAD"]);
         assert_eq!(
             replies.last().map(String::as_str),
             Some(LOADING),
@@ -144,19 +154,10 @@ fn a_reload_past_the_interval_refuses_commands_at_its_serving_points() {
 #[test]
 fn a_reload_within_the_interval_makes_commands_wait_instead() {
     for (program, args) in DEBUG_SERVERS {
-        let Some(server) = launch(program).args(args).start_if_available() else {
+        let Some(server) = filled_server(program, args, &[("key-load-delay", "1000")]) else {
             continue;
         };
-        let mut setup = server.raw();
-        fill(&mut setup, 1500);
-        assert_eq!(
-            setup.cmd_text(&["CONFIG", "SET", "key-load-delay", "1000"]),
-            "+OK\r\n"
-        );
-        let runner = server.raw();
-        let mut client = server.raw();
-        client.set_read_timeout(TIMEOUT);
-        let replies = gets_during(runner, &mut client, &["DEBUG", "RELOAD"]);
+        let replies = gets_during(&server, &["DEBUG", "RELOAD"]);
         assert!(
             replies.iter().all(|r| r.starts_with("$96\r\n")),
             "{program:?} {args:?}: {replies:?}"
@@ -170,24 +171,13 @@ fn a_reload_within_the_interval_makes_commands_wait_instead() {
 #[test]
 fn debug_loadaof_refuses_commands_after_the_preamble() {
     for (program, args) in DEBUG_SERVERS {
-        let Some(server) = launch(program).args(args).start_if_available() else {
+        let settings = [("appendonly", "yes"), ("key-load-delay", "1000")];
+        let Some(server) = filled_server(program, args, &settings) else {
             continue;
         };
-        let mut setup = server.raw();
-        fill(&mut setup, 1500);
-        assert_eq!(
-            setup.cmd_text(&["CONFIG", "SET", "appendonly", "yes"]),
-            "+OK\r\n"
-        );
         wait_background_jobs(&server);
-        assert_eq!(
-            setup.cmd_text(&["CONFIG", "SET", "key-load-delay", "1000"]),
-            "+OK\r\n"
-        );
-        let runner = server.raw();
+        let replies = gets_during(&server, &["DEBUG", "LOADAOF"]);
         let mut client = server.raw();
-        client.set_read_timeout(TIMEOUT);
-        let replies = gets_during(runner, &mut client, &["DEBUG", "LOADAOF"]);
         assert_eq!(
             replies.last().map(String::as_str),
             Some(LOADING),
@@ -236,10 +226,8 @@ fn a_busy_script_replayed_by_debug_loadaof_serves_other_clients() {
         else {
             continue;
         };
-        let runner = server.raw();
+        let replies = probes_during(&server, &["DEBUG", "LOADAOF"], &["PING"]);
         let mut client = server.raw();
-        client.set_read_timeout(TIMEOUT);
-        let replies = probes_during(runner, &mut client, &["DEBUG", "LOADAOF"], &["PING"]);
         assert_eq!(
             replies.last().map(String::as_str),
             Some(LOADING),

@@ -326,27 +326,8 @@ fn loading_reports_progress_and_refuses_commands() {
     {
         let mut server = Server::lite_in(&dir.0, &[]);
         let mut raw = server.raw();
-        let mut pipeline = Vec::new();
-        for i in 0..3000 {
-            // Incompressible values, so the file is large enough for partial progress.
-            let value: String = (0..12u64)
-                .map(|j| {
-                    format!(
-                        "{:08x}",
-                        (i * 12 + j).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32
-                    )
-                })
-                .collect();
-            pipeline.extend(testkit::encode(&[
-                b"SET",
-                format!("k{i}").as_bytes(),
-                value.as_bytes(),
-            ]));
-        }
-        raw.send(&pipeline);
-        for _ in 0..3000 {
-            raw.read_reply();
-        }
+        // Incompressible values, so the file is large enough for partial progress.
+        crate::loading::fill(&mut raw, 3000);
         assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
         server.kill9();
     }
