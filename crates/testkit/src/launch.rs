@@ -148,6 +148,11 @@ impl Launch {
         ])
     }
 
+    /// No snapshot rules and no AOF: the server writes no data files of its own.
+    pub fn no_persistence(self) -> Launch {
+        self.args(&["--save", "", "--appendonly", "no"])
+    }
+
     /// An environment variable added to the test's (REDIS_LITE_ENCRYPTION_KEY...).
     pub fn env(mut self, name: &str, value: &str) -> Launch {
         self.env.push((name.to_string(), value.to_string()));

@@ -58,14 +58,9 @@ const DEBUG_SERVERS: [(Program, &[&str]); 3] = [
 
 /// `program` with DEBUG on and no persistence of its own.
 fn launch(program: Program) -> Launch {
-    Launch::of(program).args(&[
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--enable-debug-command",
-        "yes",
-    ])
+    Launch::of(program)
+        .no_persistence()
+        .args(&["--enable-debug-command", "yes"])
 }
 
 /// Sends `command` on one connection and `probe` on another until a reply is `-LOADING` or
