@@ -118,13 +118,19 @@ impl Loading {
     }
 
     /// Counts the bytes a load reads from `inner`, from `offset` on, and serves clients at
-    /// each interval boundary they cross.
+    /// each interval boundary they cross. Outside a load (a replica reading a snapshot aside
+    /// while it serves its old data), it serves nobody.
     pub fn counting<R>(&self, inner: R, offset: u64) -> Counting<'_, R> {
-        let interval = self.interval.load(Relaxed).max(1);
+        let interval = match self.is_active() {
+            true => self.interval.load(Relaxed).max(1),
+            false => u64::MAX,
+        };
         Counting {
             inner,
             read: offset,
-            next_serving: (offset / interval + 1) * interval,
+            next_serving: (offset / interval)
+                .saturating_add(1)
+                .saturating_mul(interval),
             interval,
             loading: self,
         }
@@ -188,7 +194,8 @@ pub fn hold(
     args: &[&[u8]],
 ) -> bool {
     client.loading_rounds.woken_to_be_refused = false;
-    if !may_hold(client) || (!loading.is_active() && client.loading_rounds.held_in.is_none()) {
+    // Every command comes here: without a load, one atomic load decides.
+    if (!loading.is_active() && client.loading_rounds.held_in.is_none()) || !may_hold(client) {
         return false;
     }
     let mut serving = loading.serving.lock();
