@@ -309,8 +309,8 @@ fn debug_replybuffer(ctx: &mut Ctx<'_>) -> CmdResult {
 /// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: saves the snapshot, empties the dataset and loads
 /// the file back. DEBUG runs with every other client paused, so nothing changes in between;
 /// the load serves them as Redis's does (`persistence::loading`): `-LOADING` at its serving
-/// points, but the commands allowed while loading (INFO...) wait for its end, for the gates
-/// DEBUG holds.
+/// points, INFO and the others allowed while loading run there, but those that need every
+/// event loop's gate wait for its end, for DEBUG holds them all.
 fn debug_reload(ctx: &mut Ctx<'_>) -> CmdResult {
     let (mut merge, mut flush, mut save) = (false, true, true);
     for i in 2..ctx.arg_count() {

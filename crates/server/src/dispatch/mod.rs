@@ -352,7 +352,8 @@ fn take_gate<G>(
 
 /// Takes the gates `entry` needs. While a script holding every gate is busy, the command is
 /// refused with BUSY instead of waiting, or, if Redis allows it then, runs without a gate.
-/// While a load that holds this client's commands runs, it gets none unless they are free.
+/// While a load that holds this client's commands runs, it gets none unless they are free: it
+/// waits for the load's next serving point, or, allowed while loading, runs without them.
 fn enter_gates<'s>(
     server: &'s Server,
     client: &ClientState,
@@ -368,7 +369,12 @@ fn enter_gates<'s>(
     let busy = || script_busy() || load_holds();
     let while_busy = || {
         if load_holds() {
-            Err(NoGates::Loading)
+            // Allowed while loading and needing only its own loop's gate: it runs beside the
+            // load, as beside a start-up load (INFO shows `loading:1`).
+            match entry.spec.has(command::flags::LOADING) && !entry.spec.exclusive {
+                true => Ok(Gates::default()),
+                false => Err(NoGates::Loading),
+            }
         } else if entry.spec.has(command::flags::ALLOW_BUSY) {
             Ok(Gates::default())
         } else {

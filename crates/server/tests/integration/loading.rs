@@ -63,8 +63,8 @@ fn launch(program: Program) -> Launch {
         .args(&["--enable-debug-command", "yes"])
 }
 
-/// Sends `command` on one connection and `probe` on another until a reply is `-LOADING` or
-/// `command` has returned. Returns the probe's replies. (redis-lite's two connections may share an event
+/// Sends `command` on one connection and `probe` on another until a reply is `-LOADING` (or
+/// says `loading:1`) or `command` has returned. Returns the probe's replies. (redis-lite's two connections may share an event
 /// loop, whose other clients DEBUG serves at the serving points, or not.)
 fn probes_during(server: &Server, command: &[&str], probe: &[&str]) -> Vec<String> {
     let runner = server.raw();
@@ -86,7 +86,7 @@ fn probes_during(server: &Server, command: &[&str], probe: &[&str]) -> Vec<Strin
     let mut replies = Vec::new();
     while !done.load(Ordering::SeqCst) {
         let reply = client.cmd_text(probe);
-        let refused = reply == LOADING;
+        let refused = reply == LOADING || reply.contains("loading:1\r\n");
         replies.push(reply);
         if refused {
             break;
@@ -143,6 +143,26 @@ fn a_reload_past_the_interval_refuses_commands_at_its_serving_points() {
             "{program:?}"
         );
         assert_eq!(client.cmd_text(&["DBSIZE"]), ":1500\r\n", "{program:?}");
+    }
+}
+
+/// INFO, allowed while loading, runs at a serving point and shows the load.
+#[test]
+fn info_at_a_serving_point_of_a_reload_shows_the_load() {
+    for (program, args) in DEBUG_SERVERS {
+        let settings = [
+            ("key-load-delay", "1000"),
+            ("loading-process-events-interval-bytes", "1024"),
+        ];
+        let Some(server) = filled_server(program, args, &settings) else {
+            continue;
+        };
+        let replies = probes_during(&server, &["DEBUG", "RELOAD"], &["INFO", "persistence"]);
+        let last = replies.last().unwrap();
+        assert!(
+            last.contains("loading:1\r\n") && last.contains("loading_loaded_perc:"),
+            "{program:?} {args:?}: {last}"
+        );
     }
 }
 
