@@ -70,7 +70,7 @@ pub fn load_holding_gates(server: &Arc<Server>) -> Result<Option<LoadStats>, Loa
 
 /// Loads the manifest's files in order, serving clients (`persistence::loading`) as Redis
 /// does: every interval of an RDB preamble's bytes, and before the first command of each file
-/// (after its preamble, even when no command follows) and every 1024 commands after.
+/// and every 1024 commands after.
 fn load_files(server: &Arc<Server>, holding_gates: bool) -> Result<Option<LoadStats>, LoadError> {
     let config = server.config.read().clone();
     super::upgrade_old_style(&config).map_err(|e| {
@@ -182,9 +182,6 @@ fn load_files(server: &Arc<Server>, holding_gates: bool) -> Result<Option<LoadSt
             }
         };
         stats.keys += preamble.stats.keys_loaded;
-        if let (0, Outcome::Loaded(bytes)) = (file_commands, &outcome) {
-            loading.serve(done_before + bytes);
-        }
         match outcome {
             Outcome::Loaded(bytes) => stats.bytes += bytes,
             Outcome::Truncated { valid, .. } if last && config.aof_load_truncated => {
