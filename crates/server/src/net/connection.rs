@@ -405,7 +405,11 @@ pub async fn serve(
                 true
             }
             Event::Woken(wake) => {
-                conn.server.scripting.running.ended().await;
+                // A command a load held is answered at the serving point that woke it, even
+                // while the load replays a busy script.
+                if !conn.client.loading_rounds.held() {
+                    conn.server.scripting.running.ended().await;
+                }
                 let postponed = conn.client.blocked.as_ref().is_some_and(|b| b.postponed);
                 match postponed {
                     // A command held by CLIENT PAUSE may run a script.

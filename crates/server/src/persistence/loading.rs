@@ -166,6 +166,11 @@ pub struct ClientRounds {
 }
 
 impl ClientRounds {
+    /// Whether a load holds the client's command (until its next serving point).
+    pub fn held(&self) -> bool {
+        self.held_in.is_some()
+    }
+
     /// Whether the command being admitted is to be refused as during the load it was woken in
     /// (see `woken_to_be_refused`; [`hold`] decides it for each command).
     pub fn refused_after_load(&self) -> bool {
