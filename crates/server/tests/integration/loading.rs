@@ -120,14 +120,16 @@ fn filled_server(program: Program, args: &[&str], settings: &[(&str, &str)]) -> 
     Some(server)
 }
 
+/// A load of 1 ms per key that serves clients every 1024 bytes (some nine keys).
+const SLOW_LOAD_SMALL_INTERVAL: [(&str, &str); 2] = [
+    ("key-load-delay", "1000"),
+    ("loading-process-events-interval-bytes", "1024"),
+];
+
 #[test]
 fn a_reload_past_the_interval_refuses_commands_at_its_serving_points() {
     for (program, args) in DEBUG_SERVERS {
-        let settings = [
-            ("key-load-delay", "1000"),
-            ("loading-process-events-interval-bytes", "1024"),
-        ];
-        let Some(server) = filled_server(program, args, &settings) else {
+        let Some(server) = filled_server(program, args, &SLOW_LOAD_SMALL_INTERVAL) else {
             continue;
         };
         let replies = gets_during(&server, &["DEBUG", "RELOAD"]);
@@ -150,11 +152,7 @@ fn a_reload_past_the_interval_refuses_commands_at_its_serving_points() {
 #[test]
 fn info_at_a_serving_point_of_a_reload_shows_the_load() {
     for (program, args) in DEBUG_SERVERS {
-        let settings = [
-            ("key-load-delay", "1000"),
-            ("loading-process-events-interval-bytes", "1024"),
-        ];
-        let Some(server) = filled_server(program, args, &settings) else {
+        let Some(server) = filled_server(program, args, &SLOW_LOAD_SMALL_INTERVAL) else {
             continue;
         };
         let replies = probes_during(&server, &["DEBUG", "RELOAD"], &["INFO", "persistence"]);
