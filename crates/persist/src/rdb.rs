@@ -682,6 +682,52 @@ pub fn temp_file_prefix() -> String {
     format!("temp-{}", std::process::id())
 }
 
+/// The numbers of the temporary files being written now (`temp-<pid>-<n>`).
+static TEMP_NUMBERS_IN_USE: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+/// A temporary file being written under a number of its own: dropped (done, failed or
+/// unwinding from a panic), it gives its number back and removes the file unless it was
+/// renamed into place.
+struct TempFile {
+    number: u32,
+    path: std::path::PathBuf,
+    renamed: bool,
+}
+
+impl TempFile {
+    fn new(dir: &std::path::Path, extension: &str) -> TempFile {
+        let number = {
+            let mut in_use = TEMP_NUMBERS_IN_USE
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let free = (0..).find(|n| !in_use.contains(n)).expect("a free number");
+            in_use.push(free);
+            free
+        };
+        let path = dir.join(match number {
+            0 => format!("{}.{extension}", temp_file_prefix()),
+            n => format!("{}-{n}.{extension}", temp_file_prefix()),
+        });
+        TempFile {
+            number,
+            path,
+            renamed: false,
+        }
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.renamed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        TEMP_NUMBERS_IN_USE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|&n| n != self.number);
+    }
+}
+
 /// Creates `path` atomically: `write` fills a temporary file beside it (and returns it),
 /// which is then fsynced and renamed over `path`. On failure the temporary file is removed.
 /// The file is `temp-<pid>.<extension>` as Redis's; one written meanwhile by another job gets
@@ -691,39 +737,20 @@ pub fn write_atomically(
     extension: &str,
     write: impl FnOnce(std::fs::File) -> io::Result<std::fs::File>,
 ) -> io::Result<()> {
-    static IN_USE: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
-    let number = {
-        let mut in_use = IN_USE.lock().unwrap_or_else(|e| e.into_inner());
-        let free = (0..).find(|n| !in_use.contains(n)).expect("a free number");
-        in_use.push(free);
-        free
-    };
-    let temp = dir.join(match number {
-        0 => format!("{}.{extension}", temp_file_prefix()),
-        n => format!("{}-{n}.{extension}", temp_file_prefix()),
-    });
-    let result = (|| {
-        let file = write(std::fs::File::create(&temp)?)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)?;
-        // Make the rename itself durable; not every platform can open a directory.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
+    let mut temp = TempFile::new(dir, extension);
+    let file = write(std::fs::File::create(&temp.path)?)?;
+    file.sync_all()?;
+    std::fs::rename(&temp.path, path)?;
+    temp.renamed = true;
+    // Make the rename itself durable; not every platform can open a directory.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
     }
-    IN_USE
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|&n| n != number);
-    result
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1634,6 +1661,16 @@ mod tests {
             Err(io::Error::other("stop"))
         });
         assert!(err.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        // So does a writer that panics: its temporary file is removed as it unwinds.
+        let panicked = std::panic::catch_unwind(|| {
+            write_atomically(&path, "rdb", |mut file| {
+                io::Write::write_all(&mut file, b"partial")?;
+                panic!("a writer's bug")
+            })
+        });
+        assert!(panicked.is_err());
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         std::fs::remove_dir_all(&dir).unwrap();

@@ -294,9 +294,7 @@ fn error_to_master(server: &Server, reply: &[u8], command: Option<&str>, stream_
             String::from_utf8_lossy(&quoted)
         );
     }
-    server.stats.workers[0]
-        .unexpected_error_replies
-        .fetch_add(1, Relaxed);
+    server.stats.unexpected_error_replies.fetch_add(1, Relaxed);
     let (behavior, read_only) = {
         let config = server.config.read();
         (
