@@ -16,6 +16,7 @@ use redis_lite_persist::{
 };
 
 use super::{aof, JobKind, Progress};
+use crate::config::LogLevel;
 use crate::error::strerror;
 use crate::log;
 use crate::observability::latency::SNAPSHOT_HOLD;
@@ -545,12 +546,43 @@ pub fn load(
         RdbError::Io { source, .. } if seal_error(&source).is_some() => {
             format!("{}: {source}", path.display())
         }
-        e => format!("{} ({})", e, path.display()),
+        e => {
+            match &e {
+                RdbError::Checksum {
+                    expected, computed, ..
+                } => log!(
+                    Warning,
+                    "Wrong RDB checksum expected: ({computed:x}) but got ({expected:x}). Aborting now."
+                ),
+                e if e.is_unexpected_eof() => log!(
+                    Warning,
+                    "Short read or OOM loading DB. Unrecoverable error, aborting now."
+                ),
+                _ => {}
+            }
+            if !matches!(e, RdbError::Visitor(_)) {
+                log_read_error(LogLevel::Warning, &e, "");
+            }
+            format!("{} ({})", e, path.display())
+        }
     })?;
     keys.finish();
     let mut stats = keys.stats;
     stats.replication = keys.replication.place();
     Ok(Some(stats))
+}
+
+/// Logs an RDB that could not be read with the line Redis logs for it, which tools and tests
+/// look for: "Internal error in RDB reading offset <n> -> <reason>", then `after`.
+pub fn log_read_error(level: LogLevel, e: &RdbError, after: &str) {
+    crate::log::write(
+        level,
+        format_args!(
+            "Internal error in RDB reading offset {} -> {}{after}",
+            e.offset().unwrap_or(0),
+            e.reason()
+        ),
+    );
 }
 
 /// Loads the dataset at start-up (the AOF if there is one, else the snapshot) on a thread of its

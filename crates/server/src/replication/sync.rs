@@ -19,10 +19,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redis_lite_persist::{read_rdb, Event};
+use redis_lite_persist::{read_rdb, Event, RdbError};
 
 use super::replica::{Link, LinkError, LinkState};
-use crate::config::DisklessLoad;
+use crate::config::{DisklessLoad, LogLevel};
 use crate::log;
 use crate::persistence::rdb::{Counting, KeyLoader, OnDuplicate};
 use crate::server::Server;
@@ -282,7 +282,19 @@ fn read_snapshot(
         }
         event => sink(event),
     })
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| {
+        // Redis's words: a snapshot cut short is taken for a broken link, anything else for
+        // a bad snapshot.
+        let after = if e.is_unexpected_eof() {
+            ". Failure loading rdb format from socket, assuming connection error, resuming operation."
+        } else {
+            ". Failure loading rdb format"
+        };
+        if !matches!(e, RdbError::Visitor(_)) {
+            crate::persistence::rdb::log_read_error(LogLevel::Warning, &e, after);
+        }
+        e.to_string()
+    })?;
     Ok(stream_db)
 }
 
