@@ -328,6 +328,7 @@ fn load_from_socket(
     lazy: bool,
 ) -> Result<usize, LinkError> {
     let server: &Arc<Server> = link.server;
+    super::replica::attach_to_new_master(server);
     log!(Notice, "MASTER <-> REPLICA sync: Flushing old data");
     flush_old_data(server, lazy);
     log!(Notice, "MASTER <-> REPLICA sync: Loading DB in memory");
@@ -405,6 +406,7 @@ fn load_swapping(
             return Err(e);
         }
     };
+    super::replica::attach_to_new_master(server);
     log!(
         Notice,
         "MASTER <-> REPLICA sync: Swapping active DB with loaded DB"
@@ -450,6 +452,7 @@ fn load_through_file(
         let _ = std::fs::remove_file(&temp);
         return Err(e);
     }
+    super::replica::attach_to_new_master(server);
     log!(Notice, "MASTER <-> REPLICA sync: Flushing old data");
     let total = std::fs::metadata(&temp).map_or(0, |m| m.len());
     let _loading = Loading::start(server, total);
