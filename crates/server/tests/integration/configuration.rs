@@ -657,23 +657,37 @@ fn a_fatal_signal_leaves_a_crash_report_in_the_log() {
         if !program.available() {
             continue;
         }
-        let logfile = dir.join(&format!("crash-{program:?}.log"));
-        let mut server = Launch::of(program)
-            .args(&["--save", "", "--logfile", logfile.to_str().unwrap()])
-            .start();
-        let killed = std::process::Command::new("kill")
-            .args(["-ABRT", &server.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        let status = server.wait_exit(Duration::from_secs(30));
-        assert_eq!(status.and_then(|s| s.signal()), Some(6), "{program:?}");
-        let log = std::fs::read_to_string(&logfile).unwrap();
-        assert!(log.contains("crashed by signal: 6"), "{program:?}: {log}");
-        assert!(
-            log.contains("------ STACK TRACE ------"),
-            "{program:?}: {log}"
-        );
+        // SIGABRT from outside (logging.tcl's "Crash report generated on SIGABRT"), then
+        // SIGSEGV from DEBUG SEGFAULT ("... on DEBUG SEGFAULT").
+        for signal in [6, 11] {
+            let logfile = dir.join(&format!("crash-{program:?}-{signal}.log"));
+            let mut server = Launch::of(program)
+                .args(&["--save", "", "--logfile", logfile.to_str().unwrap()])
+                .args(&["--enable-debug-command", "yes"])
+                .start();
+            if signal == 6 {
+                let killed = std::process::Command::new("kill")
+                    .args(["-ABRT", &server.pid().to_string()])
+                    .status()
+                    .unwrap();
+                assert!(killed.success());
+            } else {
+                server
+                    .raw()
+                    .send(&testkit::encode(&[b"DEBUG", b"SEGFAULT"]));
+            }
+            let status = server.wait_exit(Duration::from_secs(30));
+            assert_eq!(status.and_then(|s| s.signal()), Some(signal), "{program:?}");
+            let log = std::fs::read_to_string(&logfile).unwrap();
+            assert!(
+                log.contains(&format!("crashed by signal: {signal}")),
+                "{program:?}: {log}"
+            );
+            assert!(
+                log.contains("------ STACK TRACE ------"),
+                "{program:?}: {log}"
+            );
+        }
     }
 }
 
