@@ -256,6 +256,18 @@ pub fn make_room_before_command(server: &Server) -> bool {
     make_room(server, budget, None) != Outcome::Stuck
 }
 
+/// CONFIG SET maxmemory: a limit under what is used evicts at once, inside the command, as
+/// Redis 7.0 does, so the invalidations and replies of the evictions go out before the next
+/// command is read (evicting before that command instead counted what its arrival allocated
+/// in the bytes to free). Inside EXEC it waits for the next command: Redis does not evict in
+/// the middle of a transaction that has written (its writes and the DELs would interleave in
+/// the stream); one that has only read does evict there, a difference kept.
+pub fn limit_changed(server: &Server, in_exec: bool) {
+    if !in_exec && server.limits.maxmemory_set() {
+        make_room_before_command(server);
+    }
+}
+
 /// After a write: a `maxkeys` cap holds after every command, not just before the next; and
 /// under `allkeys-tinylfu` room is made right away, so the key just written can be the one
 /// refused (TinyLFU's admission).

@@ -1,7 +1,9 @@
 //! Each event loop's pool of I/O buffers. A connection takes a buffer only while it has bytes
 //! in it (a request being parsed, replies not yet written) and gives it back as soon as it is
 //! empty, so an idle connection holds no buffer at all, and busy ones reuse the same few
-//! buffers instead of allocating per request.
+//! buffers instead of allocating per request. A pooled buffer is free memory kept at hand:
+//! `used_memory` leaves it out (`memory::idle_in_cache`), as Redis's leaves out what jemalloc
+//! keeps cached.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -30,8 +32,13 @@ thread_local! {
 
 /// An empty buffer with at least `CHUNK` bytes of capacity.
 fn take() -> Vec<u8> {
-    POOL.with_borrow_mut(Vec::pop)
-        .unwrap_or_else(|| Vec::with_capacity(CHUNK))
+    match POOL.with_borrow_mut(Vec::pop) {
+        Some(buf) => {
+            crate::memory::idle_in_cache(buf.capacity(), false);
+            buf
+        }
+        None => Vec::with_capacity(CHUNK),
+    }
 }
 
 /// Returns `buf` to the pool (it is cleared first, and shrunk if it grew: no connection
@@ -46,6 +53,7 @@ pub fn give_back(mut buf: Vec<u8>) {
     }
     POOL.with_borrow_mut(|pool| {
         if pool.len() < MAX_POOLED {
+            crate::memory::idle_in_cache(buf.capacity(), true);
             pool.push(buf);
         }
     });
