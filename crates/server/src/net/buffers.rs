@@ -10,10 +10,13 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// Free space offered to each read; a buffer grows beyond it for large requests and replies.
 pub const CHUNK: usize = 16 * 1024;
-/// Buffers that grew past this are shrunk before they go back to the pool.
+/// A reply buffer grown past this goes back to the pool even while resizing is off.
 const KEEP: usize = 64 * 1024;
 /// Buffers kept per event loop: enough for every connection of a burst that waits on the AOF
-/// at once, without holding much memory after it (at most `MAX_POOLED` × `KEEP`).
+/// at once, without holding much memory after it (at most `MAX_POOLED` × `CHUNK`). Every
+/// pooled buffer is `CHUNK` long: as pooled bytes are left out of `used_memory`, a connection
+/// taking one adds the same to it each time (a grown one handed to a small request made the
+/// count jump 64 KB, and evict keys under a limit set a few KB above it).
 const MAX_POOLED: usize = 64;
 
 /// Whether a reply buffer that grew goes back to the pool once empty (DEBUG REPLYBUFFER
@@ -41,14 +44,14 @@ fn take() -> Vec<u8> {
     }
 }
 
-/// Returns `buf` to the pool (it is cleared first, and shrunk if it grew: no connection
-/// inherits another's large buffer), or frees it when the pool is full.
+/// Returns `buf` to the pool (it is cleared first, and shrunk to `CHUNK` if it grew: no
+/// connection inherits another's large buffer), or frees it when the pool is full.
 pub fn give_back(mut buf: Vec<u8>) {
     if buf.capacity() == 0 {
         return;
     }
     buf.clear();
-    if buf.capacity() > KEEP {
+    if buf.capacity() > CHUNK {
         buf.shrink_to(CHUNK);
     }
     POOL.with_borrow_mut(|pool| {
