@@ -163,8 +163,8 @@ impl Backlog {
     }
 
     /// Memory the stream holds beyond `repl-backlog-size`: what is kept for replicas that lag
-    /// (and the room the buffer grew to for them), and the scratch the journal is pulled
-    /// through. Redis leaves the replicas' share of its replication buffer out of `maxmemory`:
+    /// (and the room the buffer grew to for them), the scratch the journal is pulled
+    /// through, and the feeders' copies on their way to the replicas. Redis leaves the replicas' share of its replication buffer out of `maxmemory`:
     /// evicting keys cannot free it, and a stopped replica would have every key evicted.
     pub fn held_beyond_size(&self) -> u64 {
         let inner = self.inner.lock();
