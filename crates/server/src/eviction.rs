@@ -1,8 +1,8 @@
 //! Keeping to `maxmemory` and `maxkeys`. Before each command, as Redis does, keys are evicted
 //! by `maxmemory-policy` until the server is under its limits, for at most the time
 //! `maxmemory-eviction-tenacity` allows, and in CONFIG SET maxmemory itself; the cron thread
-//! carries on from there, so lowering a limit at runtime never stalls a client for long. A command flagged `denyoom` is refused only
-//! when nothing more can be evicted.
+//! carries on from there, so lowering a limit at runtime never stalls a client for long. A
+//! command flagged `denyoom` is refused only when nothing more can be evicted.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
