@@ -137,6 +137,12 @@ fn config_set(ctx: &mut Ctx<'_>) -> CmdResult {
         .map_err(CommandError::err)?;
     ctx.server
         .apply(&config::applies_of(pairs.iter().map(|(name, _)| *name)));
+    if pairs
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case(b"maxmemory"))
+    {
+        crate::eviction::limit_changed(ctx.server, ctx.client.mode.nested());
+    }
     ctx.out.ok();
     Ok(())
 }

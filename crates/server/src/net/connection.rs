@@ -35,6 +35,11 @@ const SLOW_BATCH: Duration = Duration::from_micros(10);
 /// loop run (it has more to read only when its client pipelines).
 const FAIR_SHARE: usize = 256 * 1024;
 
+/// Room for queued pushes a connection keeps once it took them: a burst (invalidations of
+/// many keys, a flood of messages) gives the rest back once written, as Redis frees a client's
+/// reply blocks once written, so that it does not stay counted as used memory.
+const PUSH_QUEUE_KEPT: usize = 8;
+
 /// Seconds CLIENT LIST's `rbp` (the reply buffer's peak) looks back over, as Redis's.
 const OUTPUT_PEAK_SECONDS: u64 = 5;
 /// The longest a client waits for the blocked clients its command woke to re-run before it
@@ -405,6 +410,7 @@ pub async fn serve(
                 for push in pushes.drain(..) {
                     conn.push(push);
                 }
+                pushes.shrink_to(PUSH_QUEUE_KEPT);
                 true
             }
             Event::Woken(wake) => {

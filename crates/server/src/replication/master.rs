@@ -1034,6 +1034,7 @@ async fn stream_to_replica<S: ClientStream>(
     let grown = backlog.grown();
     let mut parser = replica_parser();
     let mut out: Vec<u8> = Vec::new();
+    let mut copies = backlog.stream_copies();
     let mut sent = 0;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let name = replica.name();
@@ -1049,6 +1050,7 @@ async fn stream_to_replica<S: ClientStream>(
             out.clear();
             sent = 0;
             backlog.read(cursor, &mut out, CHUNK * 4);
+            copies.hold(out.capacity());
         }
         // The replica's pending output is what the backlog holds for it beyond what is in
         // flight here.
