@@ -423,7 +423,8 @@ pub async fn serve(
                     false => conn.finish_blocked(wake),
                 }
                 // The re-run ends once the clients it woke in turn have re-run too; only then
-                // does the client whose push woke this one reply.
+                // does the client whose push woke this one run its next command.
+                conn.flush();
                 conn.await_woken().await;
                 if let Some(waiter) = waiter {
                     // Blocked again, it keeps its waiter and may be woken again; served or
@@ -621,10 +622,14 @@ impl<S: ClientStream> Connection<S> {
                     on_fiber.unwrap_or_else(|NeedsFiber| unreachable!("scripts run on a fiber"))
                 }
             };
-            // The clients a command woke are served before its reply goes out and before the
-            // next command runs, as in Redis; then the batch goes on.
+            // The clients a command woke are served before the next command runs, as in Redis;
+            // then the batch goes on. The reply goes out first: the wait then mostly overlaps
+            // the client's own round trip instead of adding to it.
             if !open || self.client.woken.is_empty() {
                 break open;
+            }
+            if !self.flush() {
+                break false;
             }
             self.await_woken().await;
         };
