@@ -8,10 +8,11 @@
 //!   served first-come, first-served per key, as in single-threaded Redis.
 //! - Broadcast (streams: every reader sees a new entry): every broadcast waiter is woken.
 //!
-//! As in Redis, the clients a command wakes are served before its client gets its reply: the
-//! pushing connection waits until each woken client's re-run is over (and the re-runs of those
-//! that re-run woke, or handed their turn to) before it replies and runs its next command, so
-//! its client never sees a list a BLMOVE was about to take from (`Waiter::rerun_finished`).
+//! As in Redis, the clients a command wakes are served before its client's next command runs:
+//! the pushing connection sends its reply, then waits until each woken client's re-run is over
+//! (and the re-runs of those that re-run woke, or handed their turn to) before it runs another
+//! command, so its client never sees a list a BLMOVE was about to take from
+//! (`Waiter::rerun_finished`).
 //!
 //! A command can also be rewritten at block time ([`crate::context::Ctx::block_as`]): the re-run
 //! after a wake uses the rewritten arguments (`XREAD ... $` waits for entries after the ID that

@@ -634,7 +634,7 @@ pub struct ClientState {
     /// Keys this command made non-empty that blocked clients may be waiting on, as (db, key).
     pub ready_keys: Vec<(usize, Vec<u8>)>,
     /// Blocked clients this client's commands woke: its connection waits for their re-runs
-    /// before it replies (see `blocking`).
+    /// before it runs the next command (see `blocking`).
     pub woken: Vec<crate::blocking::Woken>,
     /// The transaction being queued, between MULTI and EXEC.
     pub multi: Option<Multi>,
