@@ -504,9 +504,14 @@ impl Tracking {
         }
     }
 
-    /// A client's BCAST prefixes, in order.
-    fn prefixes_of(&self, id: u64) -> Vec<Box<[u8]>> {
-        self.info_of(id).1
+    /// Runs `check` on a client's BCAST prefixes (none when it does not track), in place:
+    /// a check per prefix added must not copy them all.
+    fn with_prefixes_of<R>(&self, id: u64, check: impl FnOnce(&BTreeSet<Box<[u8]>>) -> R) -> R {
+        let state = self.state.lock();
+        match state.trackers.get(&id) {
+            Some(tracker) => check(&tracker.prefixes),
+            None => check(&BTreeSet::new()),
+        }
     }
 
     /// CLIENT TRACKINGINFO's view of a client: whether its redirect is broken, its prefixes.

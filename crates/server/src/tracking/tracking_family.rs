@@ -1,6 +1,8 @@
 //! The tracking subcommands of CLIENT: TRACKING, CACHING, GETREDIR and TRACKINGINFO, with
 //! Redis 7.0's checks in its order and its error texts. The CLIENT container lists them.
 
+use std::collections::BTreeSet;
+use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Options;
@@ -119,8 +121,13 @@ fn client_tracking(ctx: &mut Ctx<'_>) -> CmdResult {
         ));
     }
     if options.bcast {
-        let existing = ctx.server.tracking.prefixes_of(ctx.client.handle.id);
-        match prefix_overlap(&existing, &prefixes) {
+        let overlap = ctx
+            .server
+            .tracking
+            .with_prefixes_of(ctx.client.handle.id, |existing| {
+                prefix_overlap(existing, &prefixes)
+            });
+        match overlap {
             Overlap::None => {}
             Overlap::Fatal(error) => return Err(error),
             // Redis 7.0 replies with the error and then, as its check reports success for any
@@ -150,14 +157,30 @@ enum Overlap {
 }
 
 /// Redis's check that no two prefixes of a client are prefixes of one another: each new one
-/// against those the client has, then against the new ones after it.
-fn prefix_overlap(existing: &[Box<[u8]>], new: &[&[u8]]) -> Overlap {
-    let overlaps = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
+/// against those the client has (the first in byte order that overlaps, as Redis walks its
+/// radix tree), then against the new ones after it (the first in argument order). Redis
+/// compares every pair; sorted lookups give the same answers with a cost that grows with the
+/// number of prefixes times their length, so one call can add thousands.
+fn prefix_overlap(existing: &BTreeSet<Box<[u8]>>, new: &[&[u8]]) -> Overlap {
+    let mut distinct = BTreeSet::new();
+    let repeated: BTreeSet<&[u8]> = new
+        .iter()
+        .copied()
+        .filter(|p| !distinct.insert(*p))
+        .collect();
     for (i, prefix) in new.iter().enumerate() {
-        if let Some(old) = existing.iter().find(|old| overlaps(old, prefix)) {
+        if let Some(old) = overlapping(existing, prefix).next() {
             return Overlap::Fatal(overlap_error(prefix, old, "an existing prefix"));
         }
-        if let Some(other) = new[i + 1..].iter().find(|other| overlaps(prefix, other)) {
+        // `prefix` itself is the one member of `distinct` of its length that overlaps it.
+        let overlaps_another = repeated.contains(prefix)
+            || overlapping(&distinct, prefix).any(|other| other.len() != prefix.len());
+        if !overlaps_another {
+            continue;
+        }
+        // The other one comes after `prefix`: one before it would have been reported first.
+        let overlaps = |other: &&&[u8]| other.starts_with(prefix) || prefix.starts_with(other);
+        if let Some(other) = new[i + 1..].iter().find(overlaps) {
             let error = overlap_error(prefix, other, "another provided prefix");
             return match i {
                 0 => Overlap::Fatal(error),
@@ -166,6 +189,20 @@ fn prefix_overlap(existing: &[Box<[u8]>], new: &[&[u8]]) -> Overlap {
         }
     }
     Overlap::None
+}
+
+/// The members of `sorted` that overlap `prefix`, in byte order: those it starts with,
+/// shortest first (each one a lookup), then those that start with it (which follow it in
+/// order).
+fn overlapping<'s, K: std::borrow::Borrow<[u8]> + Ord>(
+    sorted: &'s BTreeSet<K>,
+    prefix: &'s [u8],
+) -> impl Iterator<Item = &'s [u8]> {
+    let starts = (0..=prefix.len()).filter_map(move |len| sorted.get(&prefix[..len]));
+    let extensions = sorted
+        .range::<[u8], _>((Excluded(prefix), Unbounded))
+        .take_while(move |longer| longer.borrow().starts_with(prefix));
+    starts.chain(extensions).map(|member| member.borrow())
 }
 
 /// The overlap error, quoting the prefixes as Redis's `%s` does: up to a NUL byte, with line
@@ -282,18 +319,51 @@ mod tests {
         }
     }
 
+    fn set(prefixes: &[&[u8]]) -> BTreeSet<Box<[u8]>> {
+        prefixes.iter().map(|p| (*p).into()).collect()
+    }
+
     #[test]
     fn overlapping_prefixes_are_found_as_redis_checks_them() {
-        assert_eq!(text(prefix_overlap(&[], &[b"a", b"b"])), "none");
-        assert!(text(prefix_overlap(&[], &[b"ab", b"a"]))
+        assert_eq!(text(prefix_overlap(&none(), &[b"a", b"b"])), "none");
+        assert!(text(prefix_overlap(&none(), &[b"ab", b"a"]))
             .starts_with("fatal: ERR Prefix 'ab' overlaps with another provided prefix 'a'"));
+        assert!(text(prefix_overlap(&none(), &[b"a", b"b", b"bc"]))
+            .starts_with("reported: ERR Prefix 'b'"));
+        assert!(text(prefix_overlap(&set(&[b"x"]), &[b"y", b"xy"]))
+            .starts_with("fatal: ERR Prefix 'xy' overlaps with an existing prefix 'x'"));
+        assert!(text(prefix_overlap(&set(&[b""]), &[b"q"])).starts_with("fatal"));
+    }
+
+    #[test]
+    fn the_overlap_named_is_the_one_redis_names() {
+        // Existing ones: the first in byte order, whether shorter or longer.
+        let existing = set(&[b"ab", b"abc", b"abd", b"b"]);
+        assert!(text(prefix_overlap(&existing, &[b"a"]))
+            .starts_with("fatal: ERR Prefix 'a' overlaps with an existing prefix 'ab'"));
+        assert!(text(prefix_overlap(&existing, &[b"abcd"]))
+            .starts_with("fatal: ERR Prefix 'abcd' overlaps with an existing prefix 'ab'"));
+        assert!(text(prefix_overlap(&set(&[b"a", b"ab"]), &[b"ab"]))
+            .starts_with("fatal: ERR Prefix 'ab' overlaps with an existing prefix 'a'"));
+        // New ones: the first after it in argument order; repeats overlap too.
+        assert!(text(prefix_overlap(&none(), &[b"x", b"a", b"abc", b"ab"]))
+            .starts_with("reported: ERR Prefix 'a' overlaps with another provided prefix 'abc'"));
+        assert!(text(prefix_overlap(&none(), &[b"x", b"y", b"x"]))
+            .starts_with("fatal: ERR Prefix 'x' overlaps with another provided prefix 'x'"));
+        assert!(text(prefix_overlap(&none(), &[b"ac", b"ab", b"a"]))
+            .starts_with("fatal: ERR Prefix 'ac' overlaps with another provided prefix 'a'"));
+        // Each prefix in turn: against the existing ones, then the new ones.
+        assert!(text(prefix_overlap(&set(&[b"ab"]), &[b"a", b"abc"]))
+            .starts_with("fatal: ERR Prefix 'a' overlaps with an existing prefix 'ab'"));
         assert!(
-            text(prefix_overlap(&[], &[b"a", b"b", b"bc"])).starts_with("reported: ERR Prefix 'b'")
+            text(prefix_overlap(&set(&[b"q"]), &[b"x", b"a", b"ab", b"qr"]))
+                .starts_with("reported: ERR Prefix 'a' overlaps with another provided prefix 'ab'")
         );
-        assert!(
-            text(prefix_overlap(&[b"x".as_slice().into()], &[b"y", b"xy"]))
-                .starts_with("fatal: ERR Prefix 'xy' overlaps with an existing prefix 'x'")
-        );
-        assert!(text(prefix_overlap(&[b"".as_slice().into()], &[b"q"])).starts_with("fatal"));
+        assert!(text(prefix_overlap(&set(&[b"q"]), &[b"qr", b"a", b"ab"]))
+            .starts_with("fatal: ERR Prefix 'qr' overlaps with an existing prefix 'q'"));
+    }
+
+    fn none() -> BTreeSet<Box<[u8]>> {
+        BTreeSet::new()
     }
 }
