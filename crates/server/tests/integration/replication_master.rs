@@ -496,7 +496,7 @@ fn records(file: &std::path::Path) -> Vec<String> {
 /// SYNC): the file has the aux fields and the functions of real Redis's, and no key; real
 /// Redis loads it with the library and no key, redis-lite-check accepts it; a `--rdb` fetched
 /// at the same time (a replica that asked for everything, so another sync job) still has the
-/// keys.
+/// keys; a master with disk-based syncs sends it over the socket all the same.
 #[test]
 fn redis_cli_functions_rdb_fetches_the_functions_alone() {
     if !testkit::installed("redis-cli") || !Program::Redis.available() {
@@ -522,6 +522,20 @@ fn redis_cli_functions_rdb_fetches_the_functions_alone() {
     assert!(records(&functions_only)
         .iter()
         .any(|r| r.starts_with("Function(")));
+    // With disk-based syncs too it goes over the socket, and no file is written.
+    let disk_dir = testkit::DataDir::new("repl-cli-functions-rdb-disk");
+    let disk_master = lite_master(&["--repl-diskless-sync", "no"])
+        .dir(&disk_dir.0)
+        .start();
+    functions_and_keys(&disk_master);
+    let from_disk_master = dir.join("from-disk-master.rdb");
+    fetched(fetch_rdb(
+        &disk_master,
+        "--functions-rdb",
+        &from_disk_master,
+    ));
+    assert_eq!(records(&from_disk_master), records(&expected));
+    assert!(!disk_dir.join("dump.rdb").exists());
 
     let check = std::path::Path::new(env!("CARGO_BIN_EXE_redis-lite-server"))
         .with_file_name("redis-lite-check");
