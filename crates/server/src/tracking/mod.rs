@@ -240,11 +240,24 @@ impl Tracking {
             let state = &mut *state;
             if broadcast {
                 let mut noted = false;
-                for (prefix, bcast) in state.prefixes.iter_mut() {
-                    if key.starts_with(prefix) {
-                        bcast.changed.insert(key.into(), current);
-                        noted = true;
+                let mut note = |bcast: &mut Broadcast| {
+                    bcast.changed.insert(key.into(), current);
+                    noted = true;
+                };
+                // The prefixes the key starts with: with more prefixes than the key has bytes,
+                // each of the key's own prefixes is looked up, so a write does not walk
+                // thousands of them; with few (the usual one or two), they are walked.
+                if state.prefixes.len() > key.len() {
+                    for len in 0..=key.len() {
+                        if let Some(bcast) = state.prefixes.get_mut(&key[..len]) {
+                            note(bcast);
+                        }
                     }
+                } else {
+                    let under = state.prefixes.iter_mut();
+                    under
+                        .filter(|(prefix, _)| key.starts_with(prefix))
+                        .for_each(|(_, b)| note(b));
                 }
                 if noted {
                     self.broadcast_due.store(true, Relaxed);
