@@ -1,8 +1,9 @@
 //! The tracking subcommands of CLIENT: TRACKING, CACHING, GETREDIR and TRACKINGINFO, with
 //! Redis 7.0's checks in its order and its error texts. The CLIENT container lists them.
 
+use std::borrow::Borrow;
 use std::collections::BTreeSet;
-use std::ops::Bound::{Excluded, Unbounded};
+use std::ops::Bound::{Excluded, Included, Unbounded};
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Options;
@@ -159,8 +160,8 @@ enum Overlap {
 /// Redis's check that no two prefixes of a client are prefixes of one another: each new one
 /// against those the client has (the first in byte order that overlaps, as Redis walks its
 /// radix tree), then against the new ones after it (the first in argument order). Redis
-/// compares every pair; sorted lookups give the same answers with a cost that grows with the
-/// number of prefixes times their length, so one call can add thousands.
+/// compares every pair; searches of the sorted prefixes give the same answers, a few steps
+/// each, so one call can add thousands.
 fn prefix_overlap(existing: &BTreeSet<Box<[u8]>>, new: &[&[u8]]) -> Overlap {
     let mut distinct = BTreeSet::new();
     let repeated: BTreeSet<&[u8]> = new
@@ -169,12 +170,15 @@ fn prefix_overlap(existing: &BTreeSet<Box<[u8]>>, new: &[&[u8]]) -> Overlap {
         .filter(|p| !distinct.insert(*p))
         .collect();
     for (i, prefix) in new.iter().enumerate() {
-        if let Some(old) = overlapping(existing, prefix).next() {
+        if let Some(old) = first_overlapping(existing, prefix) {
             return Overlap::Fatal(overlap_error(prefix, old, "an existing prefix"));
         }
         // `prefix` itself is the one member of `distinct` of its length that overlaps it.
         let overlaps_another = repeated.contains(prefix)
-            || overlapping(&distinct, prefix).any(|other| other.len() != prefix.len());
+            || members_starting(&distinct, prefix)
+                .iter()
+                .any(|&len| len < prefix.len())
+            || first_extension(&distinct, prefix).is_some();
         if !overlaps_another {
             continue;
         }
@@ -191,18 +195,38 @@ fn prefix_overlap(existing: &BTreeSet<Box<[u8]>>, new: &[&[u8]]) -> Overlap {
     Overlap::None
 }
 
-/// The members of `sorted` that overlap `prefix`, in byte order: those it starts with,
-/// shortest first (each one a lookup), then those that start with it (which follow it in
-/// order).
-fn overlapping<'s, K: std::borrow::Borrow<[u8]> + Ord>(
+/// The first member of `sorted` in byte order that overlaps `prefix`: the shortest one it
+/// starts with, else the first one that starts with it.
+fn first_overlapping<'s, K: Borrow<[u8]> + Ord>(
     sorted: &'s BTreeSet<K>,
     prefix: &'s [u8],
-) -> impl Iterator<Item = &'s [u8]> {
-    let starts = (0..=prefix.len()).filter_map(move |len| sorted.get(&prefix[..len]));
-    let extensions = sorted
+) -> Option<&'s [u8]> {
+    match members_starting(sorted, prefix).last() {
+        Some(&len) => Some(&prefix[..len]),
+        None => first_extension(sorted, prefix),
+    }
+}
+
+/// The lengths of the members of `sorted` that `text` starts with, longest first.
+fn members_starting<K: Borrow<[u8]> + Ord>(sorted: &BTreeSet<K>, text: &[u8]) -> Vec<usize> {
+    super::member_prefix_lengths(text, |bound| {
+        let mut at_or_before = sorted.range::<[u8], _>((Unbounded, Included(bound)));
+        at_or_before.next_back().map(Borrow::borrow)
+    })
+}
+
+/// The first member of `sorted` longer than `prefix` that starts with it: those follow it at
+/// once in byte order.
+fn first_extension<'s, K: Borrow<[u8]> + Ord>(
+    sorted: &'s BTreeSet<K>,
+    prefix: &[u8],
+) -> Option<&'s [u8]> {
+    let after = sorted
         .range::<[u8], _>((Excluded(prefix), Unbounded))
-        .take_while(move |longer| longer.borrow().starts_with(prefix));
-    starts.chain(extensions).map(|member| member.borrow())
+        .next();
+    after
+        .map(Borrow::borrow)
+        .filter(|longer| longer.starts_with(prefix))
 }
 
 /// The overlap error, quoting the prefixes as Redis's `%s` does: up to a NUL byte, with line
@@ -365,5 +389,40 @@ mod tests {
 
     fn none() -> BTreeSet<Box<[u8]>> {
         BTreeSet::new()
+    }
+
+    /// Redis's check as it runs: every new prefix against every existing one in byte order,
+    /// then against every later new one.
+    fn pairwise(existing: &BTreeSet<Box<[u8]>>, new: &[&[u8]]) -> Overlap {
+        let overlaps = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
+        for (i, prefix) in new.iter().enumerate() {
+            if let Some(old) = existing.iter().find(|old| overlaps(old, prefix)) {
+                return Overlap::Fatal(overlap_error(prefix, old, "an existing prefix"));
+            }
+            if let Some(other) = new[i + 1..].iter().find(|other| overlaps(prefix, other)) {
+                let error = overlap_error(prefix, other, "another provided prefix");
+                return match i {
+                    0 => Overlap::Fatal(error),
+                    _ => Overlap::Reported(error),
+                };
+            }
+        }
+        Overlap::None
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_searches_answer_as_redis_pairwise_check_does(
+            existing in proptest::collection::btree_set(
+                proptest::collection::vec(0u8..4, 0..4), 0..8),
+            new in proptest::collection::vec(proptest::collection::vec(0u8..4, 0..4), 0..6),
+        ) {
+            let existing: BTreeSet<Box<[u8]>> = existing.into_iter().map(Into::into).collect();
+            let new: Vec<&[u8]> = new.iter().map(Vec::as_slice).collect();
+            proptest::prop_assert_eq!(
+                text(prefix_overlap(&existing, &new)),
+                text(pairwise(&existing, &new))
+            );
+        }
     }
 }
