@@ -538,8 +538,9 @@ impl Tracking {
 /// The lengths of the members of a sorted set that `text` starts with, longest first, given
 /// the set's search for its greatest member not above a bound. Any such member is not above
 /// the greatest member at or before `text`, and so is a prefix of the part they share: each
-/// step either finds one (and goes on below it) or cuts the bound to that shared part, so it
-/// takes a few steps where trying every length of `text` would take as many as its bytes.
+/// step either finds one (and goes on below it) or cuts the bound to that shared part. Each
+/// step passes a member, usually one or two in all, where trying every length of `text`
+/// would take a lookup per byte of it.
 fn member_prefix_lengths<'s>(
     text: &[u8],
     at_or_before: impl Fn(&[u8]) -> Option<&'s [u8]>,
