@@ -53,7 +53,8 @@ pub fn write_options(server: &Server) -> WriteOptions {
     }
 }
 
-/// Writes every database of `snapshot` (SELECTDB, RESIZEDB, keys) to `w`. Each shard's keys are
+/// Writes the function libraries, then every database of `snapshot` (SELECTDB, RESIZEDB, keys)
+/// unless the dataset is without its keys, to `w`. Each shard's keys are
 /// copied under its lock, then encoded, compressed and written with no lock held, so clients
 /// never wait on LZF or the disk.
 pub fn write_snapshot<W: Write>(
@@ -61,6 +62,7 @@ pub fn write_snapshot<W: Write>(
     Dataset {
         mut snapshot,
         functions,
+        with_keys,
     }: Dataset,
     w: &mut RdbWriter<W>,
     progress: &Progress,
@@ -69,7 +71,10 @@ pub fn write_snapshot<W: Write>(
     for code in &functions {
         w.function(code)?;
     }
-    let sizes = snapshot.db_sizes().to_vec();
+    let sizes = match with_keys {
+        true => snapshot.db_sizes().to_vec(),
+        false => Vec::new(),
+    };
     progress
         .keys_total
         .store(sizes.iter().map(|s| s.0).sum(), Relaxed);
@@ -153,6 +158,8 @@ pub fn save_to_file(
 pub struct Dataset {
     pub snapshot: Snapshot,
     pub functions: Vec<Vec<u8>>,
+    /// Whether the keys are written: not for a replica that asked for the functions alone.
+    pub with_keys: bool,
 }
 
 /// Captures the dataset, running `at_cut` at its instant (while every shard is locked). FUNCTION's
@@ -167,6 +174,7 @@ pub fn capture(server: &Server, at_cut: impl FnOnce()) -> Option<Dataset> {
     Some(Dataset {
         snapshot,
         functions,
+        with_keys: true,
     })
 }
 
