@@ -100,7 +100,7 @@ fn export_of_a_corrupt_rdb_fails_and_leaves_no_partial_json() {
     let out = run(&[&"export", &"--json", &rdb, &"-o", &json]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("unexpected end of file"),
+        stderr(&out).contains("Unexpected EOF reading RDB file"),
         "{}",
         stderr(&out)
     );

@@ -80,7 +80,7 @@ fn rdb_truncated_file_says_where_it_ends() {
         assert!(!out.status.success());
         let err = stderr(&out);
         assert!(
-            err.contains(&format!("offset {cut}: unexpected end of file")),
+            err.contains(&format!("offset {cut}: Unexpected EOF reading RDB file")),
             "{err}"
         );
     }

@@ -26,6 +26,8 @@ pub enum Mode {
     Stat,
     Latency,
     Rdb(String),
+    /// `--functions-rdb file`: `--rdb` with the functions alone.
+    FunctionsRdb(String),
     /// `--eval file`: run the file as a Lua script; the command words are its keys and
     /// arguments.
     Eval(String),
@@ -145,6 +147,8 @@ Usage: redis-lite-cli [OPTIONS] [cmd [arg [arg ...]]]
   --latency          Enter a special mode continuously sampling latency.
   --stat             Print rolling stats about server: mem, clients, ...
   --rdb <filename>   Transfer an RDB dump from remote server to local file.
+ --functions-rdb <filename> Like --rdb but only get the functions (not the keys)
+                     when getting the RDB dump file.
   --eval <file>      Send an EVAL command using the Lua script at <file>.
   --pipe             Transfer raw Redis protocol from stdin to server.
   --pipe-timeout <n> In --pipe mode, abort with error if after sending all data.
@@ -289,6 +293,7 @@ pub fn parse(args: &[String]) -> Result<Options, Exit> {
             "--stat" => o.mode = Mode::Stat,
             "--latency" => o.mode = Mode::Latency,
             "--rdb" => o.mode = Mode::Rdb(value(args, &mut i)?.to_string()),
+            "--functions-rdb" => o.mode = Mode::FunctionsRdb(value(args, &mut i)?.to_string()),
             "--eval" => o.mode = Mode::Eval(value(args, &mut i)?.to_string()),
             "--help" => return Err(Exit::Print(format!("{}\n\n{USAGE}", version()))),
             "-v" | "--version" => return Err(Exit::Print(version())),
@@ -368,6 +373,10 @@ mod tests {
         assert_eq!(
             p("--rdb out.rdb").unwrap().mode,
             Mode::Rdb("out.rdb".into())
+        );
+        assert_eq!(
+            p("--functions-rdb f.rdb").unwrap().mode,
+            Mode::FunctionsRdb("f.rdb".into())
         );
         assert_eq!(p("--pipe").unwrap().mode, Mode::Pipe);
         // Options may follow the file; the words after them are keys and arguments.

@@ -9,7 +9,8 @@
 //! - [`repl`], [`split`], [`docs`]: interactive mode, its line splitting, and COMMAND DOCS
 //!   driven hints, completion and HELP.
 //! - [`eval`]: `--eval`, a script file run with its keys and arguments.
-//! - [`tools`]: `--pipe`, `--scan`, `--bigkeys`, `--memkeys`, `--stat`, `--latency`, `--rdb`.
+//! - [`tools`]: `--pipe`, `--scan`, `--bigkeys`, `--memkeys`, `--stat`, `--latency`, `--rdb`,
+//!   `--functions-rdb`.
 
 mod args;
 mod conn;
@@ -111,7 +112,8 @@ fn run_tool(mode: Mode, session: &mut Session) -> i32 {
         Mode::MemKeys => tools::big_keys(conn, o, true),
         Mode::Stat => tools::stat(conn, o),
         Mode::Latency => tools::latency(conn, o),
-        Mode::Rdb(path) => tools::rdb(conn, &path),
+        Mode::Rdb(path) => tools::rdb(conn, &path, false),
+        Mode::FunctionsRdb(path) => tools::rdb(conn, &path, true),
         Mode::Interactive | Mode::OneShot | Mode::Eval(_) => {
             unreachable!("{mode:?} is not a tool")
         }

@@ -513,11 +513,27 @@ pub fn latency(mut conn: Connection, o: &Options) -> i32 {
     }
 }
 
-/// `--rdb <file>`: asks for a snapshot over the replication protocol (SYNC) and saves it.
-/// Handles both the `$<len>` form and the diskless `$EOF:<mark>` form.
-pub fn rdb(mut conn: Connection, path: &str) -> i32 {
-    // Tell a Redis 7 server that only the snapshot is wanted, not the command stream after it.
-    let _ = conn.command(&args(&["REPLCONF", "rdb-only", "1"]));
+/// `--rdb <file>`: asks for a snapshot over the replication protocol (SYNC) and saves it;
+/// `--functions-rdb`, `functions_only`, for one with the functions alone. Handles both the
+/// `$<len>` form and the diskless `$EOF:<mark>` form.
+pub fn rdb(mut conn: Connection, path: &str, functions_only: bool) -> i32 {
+    // What redis-cli 7.0 tells the server first: it reads a diskless transfer, wants only the
+    // snapshot (not the command stream after it) and, maybe, only the functions in it.
+    let mut replconfs = vec![("capa", "eof"), ("rdb-only", "1")];
+    if functions_only {
+        replconfs.push(("rdb-filter-only", "functions"));
+    }
+    for (option, value) in replconfs {
+        eprintln!("sending REPLCONF {option} {value}");
+        match conn.command(&args(&["REPLCONF", option, value])) {
+            // Not fatal, as for redis-cli: an older server may not know the option.
+            Ok(Response::Error(e)) => {
+                eprintln!("REPLCONF {option} error: {}", String::from_utf8_lossy(&e))
+            }
+            Ok(_) => {}
+            Err(_) => return fail("\nI/O error"),
+        }
+    }
     if let Err(e) = conn.stream.write_all(b"SYNC\r\n") {
         return fail(format!("Error writing to master: {}", plain_error(&e)));
     }
@@ -575,6 +591,11 @@ pub fn rdb(mut conn: Connection, path: &str) -> i32 {
     };
     let mut data = pending;
     let mut tail: Vec<u8> = Vec::new();
+    let mut written = 0u64;
+    let mut write = |bytes: &[u8]| {
+        written += bytes.len() as u64;
+        file.write_all(bytes)
+    };
     loop {
         let take = (data.len() as u64).min(left) as usize;
         let chunk = &data[..take];
@@ -582,19 +603,19 @@ pub fn rdb(mut conn: Connection, path: &str) -> i32 {
             tail.extend_from_slice(chunk);
             if tail.ends_with(mark) {
                 tail.truncate(tail.len() - mark.len());
-                if file.write_all(&tail).is_err() {
+                if write(&tail).is_err() {
                     return fail("Error writing data to file");
                 }
                 break;
             }
             // Keep only what could still be the start of the marker.
             let keep = tail.len().saturating_sub(mark.len());
-            if file.write_all(&tail[..keep]).is_err() {
+            if write(&tail[..keep]).is_err() {
                 return fail("Error writing data to file");
             }
             tail.drain(..keep);
         } else {
-            if file.write_all(chunk).is_err() {
+            if write(chunk).is_err() {
                 return fail("Error writing data to file");
             }
             left -= take as u64;
@@ -619,7 +640,10 @@ pub fn rdb(mut conn: Connection, path: &str) -> i32 {
     if let Err(e) = file.sync_all() {
         return fail(format!("Fail to fsync '{path}': {}", plain_error(&e)));
     }
-    eprintln!("Transfer finished with success.");
+    match eof_mark {
+        Some(_) => eprintln!("Transfer finished with success after {written} bytes"),
+        None => eprintln!("Transfer finished with success."),
+    }
     0
 }
 

@@ -1,5 +1,5 @@
 //! redis-lite-cli against redis-lite itself: the unix socket, URIs, `-x`, piped interactive
-//! input, MONITOR/SUBSCRIBE streams, --memkeys (MEMORY USAGE) and --rdb (SYNC).
+//! input, MONITOR/SUBSCRIBE streams, --memkeys (MEMORY USAGE), --rdb and --functions-rdb (SYNC).
 
 use std::process::Output;
 
@@ -80,6 +80,24 @@ fn memkeys_and_rdb_work() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let loaded = Launch::lite().dir(&rdb_dir.0).start();
     assert_eq!(text(&cli(loaded.port, &["GET", "s"]).stdout), "hello\n");
+    // --functions-rdb fetches one with the functions alone.
+    let library = "#!lua name=lib\nredis.register_function('f', function() return 1 end)";
+    cli(server.port, &["FUNCTION", "LOAD", library]);
+    let functions_dir = DataDir::new("functions-rdb");
+    let functions_rdb = functions_dir.join("dump.rdb");
+    let out = cli(
+        server.port,
+        &["--functions-rdb", functions_rdb.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).starts_with(
+        "sending REPLCONF capa eof\nsending REPLCONF rdb-only 1\n\
+         sending REPLCONF rdb-filter-only functions\n"
+    ));
+    let loaded = Launch::lite().dir(&functions_dir.0).start();
+    assert_eq!(text(&cli(loaded.port, &["DBSIZE"]).stdout), "0\n");
+    let functions = text(&cli(loaded.port, &["FUNCTION", "LIST"]).stdout);
+    assert!(functions.contains("lib"), "{functions}");
 }
 
 /// Runs redis-lite-cli with `args` (a SUBSCRIBE or MONITOR stream) against `port`, runs

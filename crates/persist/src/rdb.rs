@@ -82,6 +82,9 @@ const READ_CHUNK: usize = 64 * 1024;
 // ---------------------------------------------------------------------------------------------
 // Errors
 
+/// The reason given for an input that ends before its RDB does, in Redis's words.
+pub const UNEXPECTED_EOF: &str = "Unexpected EOF reading RDB file";
+
 /// Why a file (or payload) could not be read, with the byte offset where it went wrong.
 #[derive(Debug)]
 pub enum RdbError {
@@ -105,6 +108,23 @@ impl RdbError {
             offset,
             reason: reason.into(),
         }
+    }
+
+    /// What was wrong, in the words Redis's loader logs where it has them ("RDB CRC error",
+    /// "Unexpected EOF reading RDB file", "Hash ziplist integrity check failed."...), for its
+    /// "Internal error in RDB reading" line.
+    pub fn reason(&self) -> String {
+        match self {
+            RdbError::Corrupt { reason, .. } => reason.clone(),
+            RdbError::Checksum { .. } => "RDB CRC error".to_string(),
+            RdbError::Io { source, .. } => source.to_string(),
+            RdbError::Visitor(reason) => reason.clone(),
+        }
+    }
+
+    /// Whether the input ended before the RDB did.
+    pub fn is_unexpected_eof(&self) -> bool {
+        matches!(self, RdbError::Corrupt { reason, .. } if reason == UNEXPECTED_EOF)
     }
 
     /// The byte offset the error refers to, when it has one.
@@ -682,6 +702,52 @@ pub fn temp_file_prefix() -> String {
     format!("temp-{}", std::process::id())
 }
 
+/// The numbers of the temporary files being written now (`temp-<pid>-<n>`).
+static TEMP_NUMBERS_IN_USE: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+/// A temporary file being written under a number of its own: dropped (done, failed or
+/// unwinding from a panic), it gives its number back and removes the file unless it was
+/// renamed into place.
+struct TempFile {
+    number: u32,
+    path: std::path::PathBuf,
+    renamed: bool,
+}
+
+impl TempFile {
+    fn new(dir: &std::path::Path, extension: &str) -> TempFile {
+        let number = {
+            let mut in_use = TEMP_NUMBERS_IN_USE
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let free = (0..).find(|n| !in_use.contains(n)).expect("a free number");
+            in_use.push(free);
+            free
+        };
+        let path = dir.join(match number {
+            0 => format!("{}.{extension}", temp_file_prefix()),
+            n => format!("{}-{n}.{extension}", temp_file_prefix()),
+        });
+        TempFile {
+            number,
+            path,
+            renamed: false,
+        }
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.renamed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        TEMP_NUMBERS_IN_USE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|&n| n != self.number);
+    }
+}
+
 /// Creates `path` atomically: `write` fills a temporary file beside it (and returns it),
 /// which is then fsynced and renamed over `path`. On failure the temporary file is removed.
 /// The file is `temp-<pid>.<extension>` as Redis's; one written meanwhile by another job gets
@@ -691,39 +757,20 @@ pub fn write_atomically(
     extension: &str,
     write: impl FnOnce(std::fs::File) -> io::Result<std::fs::File>,
 ) -> io::Result<()> {
-    static IN_USE: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
-    let number = {
-        let mut in_use = IN_USE.lock().unwrap_or_else(|e| e.into_inner());
-        let free = (0..).find(|n| !in_use.contains(n)).expect("a free number");
-        in_use.push(free);
-        free
-    };
-    let temp = dir.join(match number {
-        0 => format!("{}.{extension}", temp_file_prefix()),
-        n => format!("{}-{n}.{extension}", temp_file_prefix()),
-    });
-    let result = (|| {
-        let file = write(std::fs::File::create(&temp)?)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)?;
-        // Make the rename itself durable; not every platform can open a directory.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
+    let mut temp = TempFile::new(dir, extension);
+    let file = write(std::fs::File::create(&temp.path)?)?;
+    file.sync_all()?;
+    std::fs::rename(&temp.path, path)?;
+    temp.renamed = true;
+    // Make the rename itself durable; not every platform can open a directory.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
     }
-    IN_USE
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|&n| n != number);
-    result
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1063,12 +1110,7 @@ impl<R: Read> Input<R> {
         let mut done = 0;
         while done < buf.len() {
             match self.r.read(&mut buf[done..]) {
-                Ok(0) => {
-                    return Err(RdbError::corrupt(
-                        self.offset + done as u64,
-                        "unexpected end of file",
-                    ))
-                }
+                Ok(0) => return Err(RdbError::corrupt(self.offset + done as u64, UNEXPECTED_EOF)),
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(source) => {
@@ -1227,9 +1269,12 @@ impl<R: Read> Input<R> {
                 .ok_or_else(|| corrupt(at, "stream node key is not the size of a stream ID"))?;
             let at = self.offset;
             let listpack = self.string()?;
-            stream
-                .push_node(master, &listpack)
-                .map_err(|reason| corrupt(at, reason))?;
+            stream.push_node(master, &listpack).map_err(|detail| {
+                corrupt(
+                    at,
+                    &format!("Stream listpack integrity check failed. ({detail})"),
+                )
+            })?;
         }
         let at = self.offset;
         let length = self.len()?;
@@ -1324,14 +1369,11 @@ impl<R: Read> Input<R> {
                 consumer.pending.insert(id);
             }
             if group.consumers.insert(name, consumer).is_some() {
-                return Err(corrupt(at, "duplicate stream consumer name"));
+                return Err(corrupt(at, "Duplicate stream consumer detected."));
             }
         }
         if !unowned.is_empty() {
-            return Err(corrupt(
-                self.offset,
-                "stream group PEL entry without a consumer",
-            ));
+            return Err(corrupt(self.offset, "Stream CG PEL entry without consumer"));
         }
         Ok(group)
     }
@@ -1346,7 +1388,13 @@ impl<R: Read> Input<R> {
     fn value(&mut self, t: u8, limits: &EncodingLimits) -> Result<Option<Value>> {
         let at = self.offset;
         let bad = |reason: &str| RdbError::corrupt(at, reason.to_string());
-        let blob_err = |reason: &'static str| RdbError::corrupt(at, reason);
+        // A packed encoding that fails its checks, named as Redis names it ("Hash ziplist
+        // integrity check failed."), then what was wrong with it.
+        let integrity = |encoding: &'static str| {
+            move |detail: &str| {
+                RdbError::corrupt(at, format!("{encoding} integrity check failed. ({detail})"))
+            }
+        };
         let value = match t {
             types::STRING => Value::string(&self.string()?),
             types::LIST => {
@@ -1363,7 +1411,7 @@ impl<R: Read> Input<R> {
                 let max = limits.set_max_intset_entries.max(0) as usize;
                 for _ in 0..n {
                     if !set.insert(&self.string()?, max) {
-                        return Err(bad("duplicate set member"));
+                        return Err(bad("Duplicate set members detected"));
                     }
                 }
                 Value::Set(Box::new(set))
@@ -1379,10 +1427,10 @@ impl<R: Read> Input<R> {
                         self.binary_double()?
                     };
                     if score.is_nan() {
-                        return Err(bad("sorted set score is NaN"));
+                        return Err(bad("Zset with NAN score detected"));
                     }
                     if z.insert(&member, score, limits).is_some() {
-                        return Err(bad("duplicate sorted set member"));
+                        return Err(bad("Duplicate zset fields detected"));
                     }
                 }
                 Value::ZSet(Box::new(z))
@@ -1393,15 +1441,24 @@ impl<R: Read> Input<R> {
                 for _ in 0..n {
                     let f = self.string()?;
                     let v = self.string()?;
+                    // Redis's words for a repeated field differ by the encoding it was
+                    // building when the field came: a listpack while the hash fit one (its
+                    // check comes before the field's own size converts it), a hash table after.
+                    let packed = n <= limits.hash_max_listpack_entries.max(0) as u64
+                        && h.encoding() == "listpack";
                     if !h.set(&f, &v, limits) {
-                        return Err(bad("duplicate hash field"));
+                        return Err(bad(if packed {
+                            "Hash with dup elements"
+                        } else {
+                            "Duplicate hash fields detected"
+                        }));
                     }
                 }
                 Value::Hash(Box::new(h))
             }
             types::SET_INTSET => {
                 let blob = self.string()?;
-                let ints = intset::decode(&blob).map_err(blob_err)?;
+                let ints = intset::decode(&blob).map_err(integrity("Intset"))?;
                 let mut set = Set::new();
                 let max = limits.set_max_intset_entries.max(0) as usize;
                 for n in ints {
@@ -1411,19 +1468,20 @@ impl<R: Read> Input<R> {
             }
             types::SET_LISTPACK => {
                 let blob = self.string()?;
-                let entries = listpack::decode(&blob).map_err(blob_err)?;
+                let bad_blob = integrity("Set listpack");
+                let entries = listpack::decode(&blob).map_err(&bad_blob)?;
                 let mut set = Set::new();
                 let max = limits.set_max_intset_entries.max(0) as usize;
                 for e in entries {
                     if !set.insert(&e.to_vec(), max) {
-                        return Err(bad("duplicate set member"));
+                        return Err(bad_blob("duplicate member"));
                     }
                 }
                 Value::Set(Box::new(set))
             }
             types::LIST_ZIPLIST => {
                 let blob = self.string()?;
-                let entries = ziplist::decode(&blob).map_err(blob_err)?;
+                let entries = ziplist::decode(&blob).map_err(integrity("List ziplist"))?;
                 Value::List(Box::new(list_of(&entries, limits)))
             }
             types::LIST_QUICKLIST | types::LIST_QUICKLIST_2 => {
@@ -1443,8 +1501,10 @@ impl<R: Read> Input<R> {
                         // Plain whatever the packed threshold now, as Redis loads it.
                         CONTAINER_PLAIN => list.push_as(End::Right, &blob, Container::Plain),
                         CONTAINER_PACKED => {
-                            let entries = decode_blob(&blob, t == types::LIST_QUICKLIST_2)
-                                .map_err(blob_err)?;
+                            let is_listpack = t == types::LIST_QUICKLIST_2;
+                            let encoding = if is_listpack { "Listpack" } else { "Ziplist" };
+                            let entries =
+                                decode_blob(&blob, is_listpack).map_err(integrity(encoding))?;
                             // An empty node is skipped, as Redis skips it; a list left with
                             // none is an empty key.
                             for e in entries {
@@ -1458,18 +1518,30 @@ impl<R: Read> Input<R> {
             }
             types::HASH_LISTPACK | types::HASH_ZIPLIST => {
                 let blob = self.string()?;
-                let entries = decode_pairs(&blob, t == types::HASH_LISTPACK).map_err(blob_err)?;
+                let is_listpack = t == types::HASH_LISTPACK;
+                let bad_blob = integrity(if is_listpack {
+                    "Hash listpack"
+                } else {
+                    "Hash ziplist"
+                });
+                let entries = decode_pairs(&blob, is_listpack).map_err(&bad_blob)?;
                 let mut h = Hash::new();
                 for pair in entries.chunks_exact(2) {
                     if !h.set(&pair[0].to_vec(), &pair[1].to_vec(), limits) {
-                        return Err(bad("duplicate hash field"));
+                        return Err(bad_blob("duplicate field"));
                     }
                 }
                 Value::Hash(Box::new(h))
             }
             types::ZSET_LISTPACK | types::ZSET_ZIPLIST => {
                 let blob = self.string()?;
-                let entries = decode_pairs(&blob, t == types::ZSET_LISTPACK).map_err(blob_err)?;
+                let is_listpack = t == types::ZSET_LISTPACK;
+                let bad_blob = integrity(if is_listpack {
+                    "Zset listpack"
+                } else {
+                    "Zset ziplist"
+                });
+                let entries = decode_pairs(&blob, is_listpack).map_err(&bad_blob)?;
                 let max_member = entries
                     .iter()
                     .step_by(2)
@@ -1480,12 +1552,10 @@ impl<R: Read> Input<R> {
                 for pair in entries.chunks_exact(2) {
                     let score = match pair[1] {
                         Entry::Int(n) => n as f64,
-                        Entry::Str(s) => {
-                            parse_f64(s).ok_or_else(|| bad("invalid sorted set score"))?
-                        }
+                        Entry::Str(s) => parse_f64(s).ok_or_else(|| bad_blob("invalid score"))?,
                     };
                     if z.insert(&pair[0].to_vec(), score, limits).is_some() {
-                        return Err(bad("duplicate sorted set member"));
+                        return Err(bad_blob("duplicate member"));
                     }
                 }
                 Value::ZSet(Box::new(z))
@@ -1496,9 +1566,10 @@ impl<R: Read> Input<R> {
             types::HASH_ZIPMAP => {
                 let blob = self.string()?;
                 let mut h = Hash::new();
-                for (field, value) in zipmap::decode(&blob).map_err(blob_err)? {
+                let bad_blob = integrity("Zipmap");
+                for (field, value) in zipmap::decode(&blob).map_err(&bad_blob)? {
                     if !h.set(field, value, limits) {
-                        return Err(bad("duplicate hash field"));
+                        return Err(bad_blob("duplicate field"));
                     }
                 }
                 Value::Hash(Box::new(h))
@@ -1634,6 +1705,16 @@ mod tests {
             Err(io::Error::other("stop"))
         });
         assert!(err.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        // So does a writer that panics: its temporary file is removed as it unwinds.
+        let panicked = std::panic::catch_unwind(|| {
+            write_atomically(&path, "rdb", |mut file| {
+                io::Write::write_all(&mut file, b"partial")?;
+                panic!("a writer's bug")
+            })
+        });
+        assert!(panicked.is_err());
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -1923,7 +2004,7 @@ mod tests {
             s.groups.insert(b"readers".to_vec(), g);
         });
         assert!(
-            reason.ends_with("stream group PEL entry without a consumer"),
+            reason.ends_with("Stream CG PEL entry without consumer"),
             "{reason}"
         );
         let reason = corrupt(&|s| {

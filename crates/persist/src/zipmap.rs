@@ -12,20 +12,20 @@ pub type Pair<'a> = (&'a [u8], &'a [u8]);
 /// inside the blob, the end marker last, at least one pair, and the header's count right
 /// when it is below 254.
 pub fn decode(zm: &[u8]) -> Result<Vec<Pair<'_>>, &'static str> {
-    const BAD: &str = "Zipmap integrity check failed";
+    const PAST_THE_END: &str = "zipmap length past the end";
     if zm.len() < 2 || zm[zm.len() - 1] != 0xff {
-        return Err(BAD);
+        return Err("zipmap without its end marker");
     }
     // Everything before the end marker; a field or value must fit in it.
     let body = &zm[..zm.len() - 1];
     let length = |p: &mut usize| -> Result<usize, &'static str> {
-        match *body.get(*p).ok_or(BAD)? {
+        match *body.get(*p).ok_or(PAST_THE_END)? {
             254 => {
-                let bytes = body.get(*p + 1..*p + 5).ok_or(BAD)?;
+                let bytes = body.get(*p + 1..*p + 5).ok_or(PAST_THE_END)?;
                 *p += 5;
                 Ok(u32::from_le_bytes(bytes.try_into().expect("4 bytes")) as usize)
             }
-            255 => Err(BAD),
+            255 => Err("zipmap end marker inside it"),
             n => {
                 *p += 1;
                 Ok(n as usize)
@@ -36,7 +36,7 @@ pub fn decode(zm: &[u8]) -> Result<Vec<Pair<'_>>, &'static str> {
         let end = p
             .checked_add(n)
             .filter(|&end| end <= body.len())
-            .ok_or(BAD)?;
+            .ok_or(PAST_THE_END)?;
         let bytes = &body[*p..end];
         *p = end;
         Ok(bytes)
@@ -47,14 +47,17 @@ pub fn decode(zm: &[u8]) -> Result<Vec<Pair<'_>>, &'static str> {
         let field_len = length(&mut p)?;
         let field = take(&mut p, field_len)?;
         let value_len = length(&mut p)?;
-        let free = *body.get(p).ok_or(BAD)? as usize;
+        let free = *body.get(p).ok_or(PAST_THE_END)? as usize;
         p += 1;
         let value = take(&mut p, value_len)?;
         take(&mut p, free)?;
         pairs.push((field, value));
     }
-    if pairs.is_empty() || (zm[0] < 254 && zm[0] as usize != pairs.len()) {
-        return Err(BAD);
+    if pairs.is_empty() {
+        return Err("empty zipmap");
+    }
+    if zm[0] < 254 && zm[0] as usize != pairs.len() {
+        return Err("zipmap count mismatch");
     }
     Ok(pairs)
 }

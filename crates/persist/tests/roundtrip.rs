@@ -286,9 +286,15 @@ fn truncated_and_garbage() {
     assert!(err.to_string().contains("wrong signature"), "{err}");
     // Huge declared lengths and counts cost no huge allocation: the input runs out first.
     let err = read(b"REDIS0010\x00\x81\x7f\xff\xff\xff\xff\xff\xff\xffabc").unwrap_err();
-    assert!(err.to_string().contains("unexpected end of file"), "{err}");
+    assert!(
+        err.to_string().contains("Unexpected EOF reading RDB file"),
+        "{err}"
+    );
     let err = read(b"REDIS0010\x02\x01k\x81\x3f\xff\xff\xff\xff\xff\xff\xff\x01a").unwrap_err();
-    assert!(err.to_string().contains("unexpected end of file"), "{err}");
+    assert!(
+        err.to_string().contains("Unexpected EOF reading RDB file"),
+        "{err}"
+    );
     // LZF claiming 4 GiB from 3 bytes.
     let err = read(b"REDIS0010\x00\x01k\xc3\x03\x80\xff\xff\xff\xff\x00ab").unwrap_err();
     assert!(err.to_string().contains("invalid LZF lengths"), "{err}");

@@ -8,12 +8,18 @@
 //!   served first-come, first-served per key, as in single-threaded Redis.
 //! - Broadcast (streams: every reader sees a new entry): every broadcast waiter is woken.
 //!
+//! As in Redis, the clients a command wakes are served before its client's next command runs:
+//! the pushing connection sends its reply, then waits until each woken client's re-run is over
+//! (and the re-runs of those that re-run woke, or handed their turn to) before it runs another
+//! command, so its client never sees a list a BLMOVE was about to take from
+//! (`Waiter::rerun_finished`).
+//!
 //! A command can also be rewritten at block time ([`crate::context::Ctx::block_as`]): the re-run
 //! after a wake uses the rewritten arguments (`XREAD ... $` waits for entries after the ID that
 //! was last when it blocked, not after the last one when it wakes).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -53,6 +59,14 @@ pub struct Waiter {
     /// (then the unblock applies).
     unblock_after_rerun: Mutex<Option<Wake>>,
     notify: tokio::sync::Notify,
+    /// Wakes for data so far; a client whose command woke this one waits until the re-run
+    /// that took its wake is over (`reruns_done` at or past the count its wake made).
+    wakes_for_data: AtomicU64,
+    /// `wakes_for_data` when the client last took its wake, so the re-run it starts covers
+    /// every wake until then.
+    wakes_taken: AtomicU64,
+    reruns_done: AtomicU64,
+    rerun_done: tokio::sync::Notify,
     order: WakeOrder,
     /// The client waits with a timeout (INFO's `clients_in_timeout_table`).
     timed: bool,
@@ -69,6 +83,10 @@ impl Waiter {
             wake: Mutex::new(None),
             unblock_after_rerun: Mutex::new(None),
             notify: tokio::sync::Notify::new(),
+            wakes_for_data: AtomicU64::new(0),
+            wakes_taken: AtomicU64::new(0),
+            reruns_done: AtomicU64::new(0),
+            rerun_done: tokio::sync::Notify::new(),
             order,
             timed,
         })
@@ -77,6 +95,9 @@ impl Waiter {
     /// Wakes the client; the first reason given wins.
     pub fn wake(&self, reason: Wake) {
         let mut wake = self.wake.lock();
+        if reason == Wake::Ready {
+            self.wakes_for_data.fetch_add(1, Relaxed);
+        }
         match *wake {
             None => {
                 *wake = Some(reason);
@@ -96,7 +117,46 @@ impl Waiter {
 
     /// Why the waiter was woken, if it was; resets it for another round.
     pub fn take_wake(&self) -> Option<Wake> {
-        self.wake.lock().take()
+        let mut wake = self.wake.lock();
+        self.wakes_taken
+            .store(self.wakes_for_data.load(Relaxed), Relaxed);
+        wake.take()
+    }
+
+    /// How many wakes for data this waiter has had: what a client that just woke it waits for
+    /// ([`Waiter::rerun_finished`]).
+    pub fn wakes_for_data(&self) -> u64 {
+        self.wakes_for_data.load(Relaxed)
+    }
+
+    /// The client's re-run is over (served, blocked again), with every re-run it caused in
+    /// turn: the clients whose wakes it took go on.
+    pub fn finish_rerun(&self) {
+        self.reruns_done
+            .fetch_max(self.wakes_taken.load(Relaxed), Relaxed);
+        self.rerun_done.notify_waiters();
+    }
+
+    /// The client left every line (served, timed out, unblocked or gone): no re-run of this
+    /// waiter will follow, so nobody waits for one.
+    pub fn abandon(&self) {
+        self.reruns_done.store(u64::MAX, Relaxed);
+        self.rerun_done.notify_waiters();
+    }
+
+    /// Waits until a re-run has taken the `wake`-th wake for data and is over
+    /// ([`Waiter::finish_rerun`]).
+    pub async fn rerun_finished(&self, wake: u64) {
+        loop {
+            let done = self.rerun_done.notified();
+            tokio::pin!(done);
+            // Registered before the check, so a finish between the two is not missed.
+            done.as_mut().enable();
+            if self.reruns_done.load(Relaxed) >= wake {
+                return;
+            }
+            done.await;
+        }
     }
 
     /// Waits until woken and returns why, resetting the waiter for another round.
@@ -164,21 +224,34 @@ struct Line {
     broadcast: usize,
 }
 
+/// A blocked client woken for data, and the count of wakes its re-run must have taken.
+pub type Woken = (Arc<Waiter>, u64);
+
+/// Wakes `waiter` for data, adding it to `woken`.
+fn wake_for_data(waiter: &Arc<Waiter>, woken: &mut Vec<Woken>) {
+    waiter.wake(Wake::Ready);
+    let wake = waiter.wakes_for_data();
+    match woken.iter_mut().find(|(w, _)| Arc::ptr_eq(w, waiter)) {
+        Some(known) => known.1 = known.1.max(wake),
+        None => woken.push((waiter.clone(), wake)),
+    }
+}
+
 impl Line {
-    /// Wakes the first FIFO waiter and every broadcast waiter.
-    fn wake(&self) {
+    /// Wakes the first FIFO waiter and every broadcast waiter, adding them to `woken`.
+    fn wake(&self, woken: &mut Vec<Woken>) {
         if self.broadcast == 0 {
             if let Some(first) = self.waiters.front() {
-                first.wake(Wake::Ready);
+                wake_for_data(first, woken);
             }
             return;
         }
         let mut fifo_woken = false;
         for waiter in &self.waiters {
             match waiter.order {
-                WakeOrder::Broadcast => waiter.wake(Wake::Ready),
+                WakeOrder::Broadcast => wake_for_data(waiter, woken),
                 WakeOrder::Fifo if !fifo_woken => {
-                    waiter.wake(Wake::Ready);
+                    wake_for_data(waiter, woken);
                     fifo_woken = true;
                 }
                 WakeOrder::Fifo => {}
@@ -186,11 +259,12 @@ impl Line {
         }
     }
 
-    /// Wakes the first FIFO waiter only (a served FIFO waiter handing its turn on).
-    fn wake_next_fifo(&self) {
+    /// Wakes the first FIFO waiter only (a served FIFO waiter handing its turn on), adding it
+    /// to `woken`.
+    fn wake_next_fifo(&self, woken: &mut Vec<Woken>) {
         let mut fifo = self.waiters.iter().filter(|w| w.order == WakeOrder::Fifo);
         if let Some(first) = fifo.next() {
-            first.wake(Wake::Ready);
+            wake_for_data(first, woken);
         }
     }
 }
@@ -327,24 +401,32 @@ impl Blocking {
         }
     }
 
-    /// A key may have become non-empty: wake its first FIFO waiter and every broadcast one.
-    pub fn signal(&self, db: usize, key: &[u8]) {
+    /// A key may have become non-empty: wake its first FIFO waiter and every broadcast one,
+    /// adding them to `woken` (the ones whose re-runs the signalling client waits for).
+    pub fn signal(&self, db: usize, key: &[u8], woken: &mut Vec<Woken>) {
         let queues = self.queues.lock();
         if let Some(line) = queues.get(&(db, key.to_vec())) {
-            line.wake();
+            line.wake(woken);
         }
     }
 
     /// A woken waiter was served (its re-run did not block again): it leaves every line, and a
     /// FIFO waiter hands its turn on, waking the next FIFO waiter in case data is left. A
-    /// broadcast waiter took nothing from the others, which its wake already woke: it wakes no one.
-    pub fn served(&self, db: usize, keys: &[Vec<u8>], waiter: &Arc<Waiter>) {
+    /// broadcast waiter took nothing from the others, which its wake already woke: it wakes no
+    /// one. The next ones are added to `woken`.
+    pub fn served(
+        &self,
+        db: usize,
+        keys: &[Vec<u8>],
+        waiter: &Arc<Waiter>,
+        woken: &mut Vec<Woken>,
+    ) {
         self.deregister(db, keys, waiter);
         if waiter.order == WakeOrder::Fifo {
             let queues = self.queues.lock();
             for key in keys {
                 if let Some(line) = queues.get(&(db, key.clone())) {
-                    line.wake_next_fifo();
+                    line.wake_next_fifo(woken);
                 }
             }
         }
@@ -368,9 +450,12 @@ pub fn rerun(
     {
         redis_lite_protocol::ReplyWriter::new(output, client.protocol)
             .error_bytes(&error.reply_text());
-        server
-            .blocking
-            .served(blocked.db, &blocked.keys, &blocked.waiter);
+        server.blocking.served(
+            blocked.db,
+            &blocked.keys,
+            &blocked.waiter,
+            &mut client.woken,
+        );
         return;
     }
     client.mode = ExecMode::Rerun {
@@ -381,9 +466,12 @@ pub fn rerun(
     execute(server, client, &args, output);
     client.mode = ExecMode::Direct;
     if client.blocked.is_none() {
-        server
-            .blocking
-            .served(blocked.db, &blocked.keys, &blocked.waiter);
+        server.blocking.served(
+            blocked.db,
+            &blocked.keys,
+            &blocked.waiter,
+            &mut client.woken,
+        );
     }
 }
 
@@ -458,15 +546,15 @@ mod tests {
         let keys = vec![b"k".to_vec()];
         blocking.register(0, &keys, &a);
         blocking.register(0, &keys, &b);
-        blocking.signal(0, b"k");
+        blocking.signal(0, b"k", &mut Vec::new());
         assert_eq!(a.take_wake(), Some(Wake::Ready));
         // While `a` re-runs its command, more pushes still wake only `a`.
-        blocking.signal(0, b"k");
+        blocking.signal(0, b"k", &mut Vec::new());
         assert_eq!(*b.wake.lock(), None);
         assert_eq!(a.take_wake(), Some(Wake::Ready));
         // Served, `a` leaves; the next push wakes `b`.
         blocking.deregister(0, &keys, &a);
-        blocking.signal(0, b"k");
+        blocking.signal(0, b"k", &mut Vec::new());
         assert_eq!(*b.wake.lock(), Some(Wake::Ready));
         assert_eq!(blocking.blocked_clients(), 1);
     }
@@ -484,24 +572,24 @@ mod tests {
         for waiter in [&broadcast[0], &fifo[0], &fifo[1], &broadcast[1]] {
             blocking.register(0, &keys, waiter);
         }
-        blocking.signal(0, b"k");
+        blocking.signal(0, b"k", &mut Vec::new());
         assert_eq!(broadcast[0].take_wake(), Some(Wake::Ready));
         assert_eq!(broadcast[1].take_wake(), Some(Wake::Ready));
         assert_eq!(fifo[0].take_wake(), Some(Wake::Ready));
         assert_eq!(fifo[1].take_wake(), None);
         // A served broadcast waiter took nothing from the others: it wakes no one.
-        blocking.served(0, &keys, &broadcast[0]);
+        blocking.served(0, &keys, &broadcast[0], &mut Vec::new());
         assert!([&broadcast[1], &fifo[0], &fifo[1]]
             .iter()
             .all(|w| w.take_wake().is_none()));
         // A served FIFO waiter hands its turn to the next FIFO waiter only.
-        blocking.served(0, &keys, &fifo[0]);
+        blocking.served(0, &keys, &fifo[0], &mut Vec::new());
         assert_eq!(fifo[1].take_wake(), Some(Wake::Ready));
         assert_eq!(broadcast[1].take_wake(), None);
         assert_eq!(blocking.blocked_clients(), 2);
         // With the last broadcast waiter gone, the line is FIFO again.
         blocking.deregister(0, &keys, &broadcast[1]);
-        blocking.signal(0, b"k");
+        blocking.signal(0, b"k", &mut Vec::new());
         assert_eq!(fifo[1].take_wake(), Some(Wake::Ready));
         assert_eq!(blocking.queues.lock()[&(0, b"k".to_vec())].broadcast, 0);
     }

@@ -633,6 +633,9 @@ pub struct ClientState {
     pub shard_channels: Vec<Box<[u8]>>,
     /// Keys this command made non-empty that blocked clients may be waiting on, as (db, key).
     pub ready_keys: Vec<(usize, Vec<u8>)>,
+    /// Blocked clients this client's commands woke: its connection waits for their re-runs
+    /// before it runs the next command (see `blocking`).
+    pub woken: Vec<crate::blocking::Woken>,
     /// The transaction being queued, between MULTI and EXEC.
     pub multi: Option<Multi>,
     /// Set when a WATCHed key changes; shared with every watched key's entry in the engine.
@@ -689,6 +692,7 @@ impl ClientState {
             patterns: Vec::new(),
             shard_channels: Vec::new(),
             ready_keys: Vec::new(),
+            woken: Vec::new(),
             multi: None,
             watch_flag: WatchFlag::default(),
             watched: Vec::new(),

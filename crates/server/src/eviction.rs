@@ -1,8 +1,8 @@
 //! Keeping to `maxmemory` and `maxkeys`. Before each command, as Redis does, keys are evicted
 //! by `maxmemory-policy` until the server is under its limits, for at most the time
-//! `maxmemory-eviction-tenacity` allows; the cron thread carries on from there, so lowering a
-//! limit at runtime never stalls a client for long. A command flagged `denyoom` is refused only
-//! when nothing more can be evicted.
+//! `maxmemory-eviction-tenacity` allows, and in CONFIG SET maxmemory itself; the cron thread
+//! carries on from there, so lowering a limit at runtime never stalls a client for long. A
+//! command flagged `denyoom` is refused only when nothing more can be evicted.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -254,6 +254,18 @@ fn time_limit(tenacity: u32) -> Duration {
 pub fn make_room_before_command(server: &Server) -> bool {
     let budget = time_limit(server.limits.tenacity.load(Relaxed));
     make_room(server, budget, None) != Outcome::Stuck
+}
+
+/// CONFIG SET maxmemory: a limit under what is used evicts at once, inside the command, as
+/// Redis 7.0 does, so the invalidations and replies of the evictions go out before the next
+/// command is read (evicting before that command instead counted what its arrival allocated
+/// in the bytes to free). Inside EXEC it waits for the next command: Redis does not evict in
+/// the middle of a transaction that has written (its writes and the DELs would interleave in
+/// the stream); one that has only read does evict there, a difference kept.
+pub fn limit_changed(server: &Server, in_exec: bool) {
+    if !in_exec && server.limits.maxmemory_set() {
+        make_room_before_command(server);
+    }
 }
 
 /// After a write: a `maxkeys` cap holds after every command, not just before the next; and

@@ -104,14 +104,16 @@ impl Shutdown {
             || self.finishing.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// SHUTDOWN ABORT: false when no shutdown is scheduled or waits.
-    pub fn abort(&self, server: &Server) -> bool {
+    /// SHUTDOWN ABORT: how many waiting SHUTDOWN clients it answered with an error, or None
+    /// when no shutdown is scheduled or waits.
+    pub fn abort(&self, server: &Server) -> Option<usize> {
         let scheduled = self.signalled.lock().take().is_some();
-        if !self.cancel(server) && !scheduled {
-            return false;
+        let answered = self.cancel(server);
+        if answered.is_none() && !scheduled {
+            return None;
         }
         log!(Notice, "Shutdown manually aborted.");
-        true
+        Some(answered.unwrap_or(0))
     }
 
     /// The cron's part: starts a signal's shutdown; finishes a waiting shutdown once every
@@ -164,15 +166,14 @@ impl Shutdown {
     }
 
     /// Ends a waiting shutdown without exiting: its clients get an error, writes resume.
-    fn cancel(&self, server: &Server) -> bool {
-        let Some(waiting) = self.waiting.lock().take() else {
-            return false;
-        };
-        for client in waiting.clients {
+    /// Returns how many clients it answered, None when no shutdown waited.
+    fn cancel(&self, server: &Server) -> Option<usize> {
+        let waiting = self.waiting.lock().take()?;
+        for client in &waiting.clients {
             client.wake(Wake::Timeout);
         }
         server.pause.unpause(server, Purpose::Shutdown);
-        true
+        Some(waiting.clients.len())
     }
 }
 

@@ -30,6 +30,10 @@ pub struct ServerStats {
     /// RESTORE payloads checked in depth because `sanitize-dump-payload` asks for it
     /// (`dump_payload_sanitizations`).
     pub dump_payload_sanitizations: AtomicU64,
+    /// Error replies to the master link or the AOF loader: a command that worked on the master
+    /// or when it was logged failed here (`unexpected_error_replies`). Server-wide, not a
+    /// worker's: neither the link nor the loader is one worker's client.
+    pub unexpected_error_replies: AtomicU64,
 }
 
 /// Clients a cron tick may look at before `dynamic-hz` doubles the frequency, as in Redis.
@@ -68,6 +72,7 @@ impl ServerStats {
             instantaneous_input_repl_kbps: AtomicU64::new(0),
             instantaneous_output_repl_kbps: AtomicU64::new(0),
             dump_payload_sanitizations: AtomicU64::new(0),
+            unexpected_error_replies: AtomicU64::new(0),
         }
     }
 
@@ -77,6 +82,7 @@ impl ServerStats {
             &self.repl_input_bytes,
             &self.repl_output_bytes,
             &self.dump_payload_sanitizations,
+            &self.unexpected_error_replies,
         ] {
             counter.store(0, Relaxed);
         }
@@ -179,9 +185,6 @@ pub struct WorkerStats {
     pub reads_processed: AtomicU64,
     pub writes_processed: AtomicU64,
     pub error_replies: AtomicU64,
-    /// Error replies to the master link or the AOF loader: a command that worked on the master
-    /// or when it was logged failed here (`unexpected_error_replies`).
-    pub unexpected_error_replies: AtomicU64,
     /// Error replies by code (`ERR`, `WRONGTYPE`...). Errors are rare, so a mutex is fine.
     pub errors: Mutex<HashMap<String, u64>>,
 }
@@ -199,7 +202,6 @@ impl WorkerStats {
             reads_processed: AtomicU64::new(0),
             writes_processed: AtomicU64::new(0),
             error_replies: AtomicU64::new(0),
-            unexpected_error_replies: AtomicU64::new(0),
             errors: Mutex::new(HashMap::new()),
         }
     }
@@ -245,7 +247,6 @@ impl WorkerStats {
             &self.reads_processed,
             &self.writes_processed,
             &self.error_replies,
-            &self.unexpected_error_replies,
         ] {
             counter.store(0, Relaxed);
         }

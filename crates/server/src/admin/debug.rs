@@ -34,7 +34,6 @@ pub static COMMANDS: &[CommandSpec] = &[
 /// Redis 7.0's DEBUG subcommands that redis-lite does not serve, and why.
 const REFUSED: &[(&str, &str)] = &[
     ("assert", "it crashes the server on purpose"),
-    ("segfault", "it crashes the server on purpose"),
     ("panic", "it crashes the server on purpose"),
     ("oom", "it crashes the server on purpose"),
     ("crash-and-recover", "it crashes the server on purpose"),
@@ -74,6 +73,17 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
     let sub = ctx.arg(1).to_ascii_lowercase();
     match (sub.as_slice(), argc) {
         (b"help", 2) => debug_help(ctx),
+        // A real crash, as Redis's: the fatal-signal handler writes the bug report (with
+        // `crash-log-enabled yes`) and the process ends by the signal. Only where DEBUG is
+        // enabled, which it is not by default.
+        (b"segfault", _) => {
+            // SAFETY: raising a signal has no memory effects; the handler installed at start-up
+            // (or the default action) ends the process.
+            unsafe {
+                libc::raise(libc::SIGSEGV);
+            }
+            unreachable!("SIGSEGV ends the process");
+        }
         (b"sleep", 3) => {
             // DEBUG runs exclusive: every other client waits, as Redis's one thread does.
             let secs = atof(ctx.arg(2));
@@ -716,6 +726,8 @@ fn debug_help(ctx: &mut Ctx<'_>) {
             "      existing RDB file.",
             "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
             "      file to the database.",
+            "SEGFAULT",
+            "    Crash the server with sigsegv.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not",
             "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",

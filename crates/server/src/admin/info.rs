@@ -460,7 +460,7 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
             field!("tracking_total_prefixes:{prefixes}");
             field!(
                 "unexpected_error_replies:{}",
-                sum(w, |s| &s.unexpected_error_replies)
+                stats.unexpected_error_replies.load(Relaxed)
             );
             field!("total_error_replies:{}", sum(w, |s| &s.error_replies));
             field!(

@@ -2,6 +2,8 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use redis_lite_protocol::ReplyWriter;
+
 use crate::admin::clients::{db_in_range, db_index_arg};
 use crate::args::reply_help;
 use crate::blocking::WakeOrder;
@@ -137,6 +139,12 @@ fn config_set(ctx: &mut Ctx<'_>) -> CmdResult {
         .map_err(CommandError::err)?;
     ctx.server
         .apply(&config::applies_of(pairs.iter().map(|(name, _)| *name)));
+    if pairs
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case(b"maxmemory"))
+    {
+        crate::eviction::limit_changed(ctx.server, ctx.client.mode.nested());
+    }
     ctx.out.ok();
     Ok(())
 }
@@ -322,8 +330,15 @@ fn shutdown(ctx: &mut Ctx<'_>) -> CmdResult {
     }
     let server = ctx.server;
     if abort {
-        if !server.shutdown.abort(server) {
+        let Some(answered) = server.shutdown.abort(server) else {
             return Err(CommandError::err("No shutdown in progress."));
+        };
+        // Redis counts a command failed when error replies went out while it ran, to any
+        // client: the waiting SHUTDOWNs' make this one a failed call, though it replies OK.
+        if answered > 0 {
+            ctx.client.stats.commands[ctx.command.id]
+                .failed
+                .fetch_add(1, Relaxed);
         }
         ctx.out.ok();
         return Ok(());
@@ -348,18 +363,19 @@ fn shutdown(ctx: &mut Ctx<'_>) -> CmdResult {
         ));
     }
     // While the shutdown waits for the replicas the client waits blocked; it is answered only
-    // if the server does not exit.
+    // if the server does not exit (it failed, or SHUTDOWN ABORT), with an error counted in
+    // errorstats as every error reply is, though no command is running then.
     let waits = server.shutdown.begin(server, plan, now, || {
         if nested {
             return None;
         }
-        ctx.block_as(
-            &[],
-            0,
-            |out| out.error(&format!("ERR {}", crate::shutdown::FAILED)),
-            WakeOrder::Broadcast,
-            None,
-        );
+        let stats = ctx.client.stats.clone();
+        let failed = move |out: &mut ReplyWriter<'_>| {
+            let error = CommandError::err(crate::shutdown::FAILED);
+            stats.count_error(&error.to_string());
+            out.error_bytes(&error.reply_text());
+        };
+        ctx.block_as(&[], 0, failed, WakeOrder::Broadcast, None);
         ctx.client.blocked.as_ref().map(|b| b.waiter.clone())
     });
     match waits && !nested {

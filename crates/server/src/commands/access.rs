@@ -183,6 +183,27 @@ pub fn raw_string_mut(value: &mut Value) -> Result<&mut Vec<u8>, CommandError> {
     }
 }
 
+/// Makes room for `len` bytes in a string being grown in place (APPEND, SETRANGE, SETBIT) the
+/// way Redis's sds grows: when it is full, to twice the length needed (1 MiB more past 1 MiB),
+/// rounded up to what the allocator hands out. The string then has the room Redis's would,
+/// which MEMORY USAGE reports as Redis does; appends stay amortised O(1).
+pub fn grow_as_sds(bytes: &mut Vec<u8>, len: usize) {
+    const GREEDY_LIMIT: usize = 1 << 20;
+    if bytes.capacity() >= len {
+        return;
+    }
+    let wanted = if len < GREEDY_LIMIT {
+        len * 2
+    } else {
+        len + GREEDY_LIMIT
+    };
+    // An sds that grows never keeps the 1-byte header (it has no room to record spare space).
+    let header = crate::memory::sds_header(wanted).max(3);
+    let allocated = crate::memory::allocation_size(header + wanted as u64 + 1);
+    let capacity = (allocated - header - 1) as usize;
+    bytes.reserve_exact(capacity - bytes.len());
+}
+
 /// The server's proto-max-bulk-len, the largest string a command may build. Read before any
 /// shard is locked, so the config lock is never taken while holding one.
 pub fn max_string_len(ctx: &Ctx<'_>) -> u64 {

@@ -157,6 +157,7 @@ fn writable_bits<'d>(
     let bytes = raw_string_mut(entry.value_mut())?;
     let grown = bytes.len() < len;
     if grown {
+        access::grow_as_sds(bytes, len);
         bytes.resize(len, 0);
     }
     Ok((bytes, created || grown))

@@ -733,8 +733,11 @@ fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
         (ctx.server.stats.dump_payload_sanitizations)
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    let value = redis_lite_persist::restore_value(payload, ctx.encoding_limits())
-        .map_err(|_| CommandError::err("Bad data format"))?;
+    let value = redis_lite_persist::restore_value(payload, ctx.encoding_limits()).map_err(|e| {
+        // Logged as Redis logs a payload it refuses (at verbose level).
+        crate::persistence::rdb::log_read_error(crate::config::LogLevel::Verbose, &e, "");
+        CommandError::err("Bad data format")
+    })?;
     let deleted = replace && db.delete(hash, key, Deletion::Server);
     let expire_at = match ttl {
         0 => 0,

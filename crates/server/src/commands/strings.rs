@@ -643,7 +643,9 @@ fn append(ctx: &mut Ctx<'_>) -> CmdResult {
         Some(entry) => {
             let current_len = stored_string(entry)?.len();
             check_string_len(current_len as u64, suffix.len() as u64, max)?;
-            raw_string_mut(entry.value_mut())?.extend_from_slice(suffix);
+            let bytes = raw_string_mut(entry.value_mut())?;
+            access::grow_as_sds(bytes, current_len + suffix.len());
+            bytes.extend_from_slice(suffix);
             current_len + suffix.len()
         }
     };
@@ -711,13 +713,14 @@ fn setrange(ctx: &mut Ctx<'_>) -> CmdResult {
         return Ok(());
     }
     check_string_len(offset as u64, patch.len() as u64, max)?;
+    let end = offset + patch.len();
     let entry = match db.get(hash, key, ctx.now_ms) {
         Some(entry) => entry,
-        None => db.set(hash, key, Value::raw(Vec::new()), false, ctx.now_ms),
+        None => db.set(hash, key, Value::raw(vec![0; end]), false, ctx.now_ms),
     };
     let bytes = raw_string_mut(entry.value_mut())?;
-    let end = offset + patch.len();
     if bytes.len() < end {
+        access::grow_as_sds(bytes, end);
         bytes.resize(end, 0);
     }
     bytes[offset..end].copy_from_slice(patch);

@@ -258,8 +258,11 @@ impl Default for Config {
             acl: Default::default(),
         };
         for param in params::all() {
-            let words = split_words(param.default).expect("defaults are well-formed");
-            (param.set)(&mut config, &words).expect("defaults are valid");
+            // Read as a file's line is, after the name: alone, a default such as `bind`'s
+            // `* -::*` would open like a protocol frame.
+            let line = format!("{} {}", param.name, param.default);
+            let words = split_words(line).expect("defaults are well-formed");
+            (param.set)(&mut config, &words[1..]).expect("defaults are valid");
         }
         config
     }
@@ -915,7 +918,7 @@ mod tests {
     fn defaults_match_redis() {
         let c = Config::default();
         assert_eq!(c.port, 6379);
-        assert_eq!(c.bind, vec!["127.0.0.1", "-::1"]);
+        assert_eq!(c.bind, vec!["*", "-::*"]);
         assert_eq!(c.proto_max_bulk_len, 512 << 20);
         assert_eq!(c.client_query_buffer_limit, 1 << 30);
         assert_eq!(c.databases, 16);

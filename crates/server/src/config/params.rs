@@ -441,7 +441,7 @@ const NETWORK: &[Param] = &[
     Param {
         name: "bind",
         mutable: true,
-        default: "127.0.0.1 -::1",
+        default: "* -::*",
         get: |c| c.bind.join(" "),
         // No address (`bind ""`, or CONFIG SET bind "") means no TCP listener, as in Redis.
         set: |c, w| {

@@ -499,7 +499,12 @@ pub(crate) fn call(
     }
     crate::tracking::after_call(server, client, entry, args);
     for (db, key) in std::mem::take(&mut client.ready_keys) {
-        server.blocking.signal(db, &key);
+        server.blocking.signal(db, &key, &mut client.woken);
+    }
+    // Only a connection waits for the clients it woke; the AOF loader and a master's stream
+    // go on.
+    if client.kind != crate::client::ClientKind::Normal {
+        client.woken.clear();
     }
     // A command that blocked is counted once, when it completes, as Redis does.
     if client.blocked.is_none() {

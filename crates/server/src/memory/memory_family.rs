@@ -90,15 +90,50 @@ fn memory_usage(ctx: &mut Ctx<'_>) -> CmdResult {
     let key = ctx.arg(2);
     let mut locked = ctx.lock([key]);
     let (db, hash) = locked.db(ctx.client.db, key);
-    let size = db
-        .peek_stored(hash, key)
-        .map(|e| (std::mem::size_of::<redis_lite_engine::Entry>() + e.heap_size()) as i64);
+    let size = db.peek_stored(hash, key).map(|entry| {
+        redis_string_usage(entry).unwrap_or_else(|| {
+            (std::mem::size_of::<redis_lite_engine::Entry>() + entry.heap_size()) as u64
+        }) as i64
+    });
     drop(locked);
     match size {
         Some(n) => ctx.out.integer(n),
         None => ctx.out.null(),
     }
     Ok(())
+}
+
+/// Redis's `sizeof(robj)`: the object every value has.
+const REDIS_OBJECT: u64 = 16;
+/// Redis's `sizeof(dictEntry)`, which MEMORY USAGE adds as it is (not at its size class).
+const REDIS_DICT_ENTRY: u64 = 24;
+/// The header of the sds inside an `embstr` object (always an `sdshdr8`).
+const EMBSTR_SDS_HEADER: u64 = 3;
+
+/// MEMORY USAGE of a string key as Redis 7.0 computes it, from the layout Redis gives it:
+/// the key's sds, the `dictEntry`, and the value's object (an `int` is the object alone, an
+/// `embstr` one allocation with its sds inside, a `raw` string an object and an sds), each
+/// allocation at jemalloc's size class. Clients and tests compare this figure with Redis's,
+/// and a string's layout follows from its length and encoding alone (a string grown in place
+/// keeps the room Redis's sds growth would leave: `access::grow_as_sds`), so strings report
+/// Redis's number; the other types report redis-lite's own bytes. None for another type.
+fn redis_string_usage(entry: &redis_lite_engine::Entry) -> Option<u64> {
+    use redis_lite_engine::{StringRef, Value};
+    let value = match (entry.boxed_value(), entry.string()?) {
+        (Some(Value::RawStr(bytes)), _) => REDIS_OBJECT + sds_allocation(bytes.capacity()),
+        (_, StringRef::Int(_)) => REDIS_OBJECT,
+        (_, StringRef::Bytes(bytes)) if bytes.len() <= redis_lite_engine::value::EMBSTR_MAX => {
+            memory::allocation_size(REDIS_OBJECT + EMBSTR_SDS_HEADER + bytes.len() as u64 + 1)
+        }
+        (_, StringRef::Bytes(bytes)) => REDIS_OBJECT + sds_allocation(bytes.len()),
+    };
+    Some(sds_allocation(entry.key().len()) + REDIS_DICT_ENTRY + value)
+}
+
+/// The allocation of an sds with room for `capacity` bytes: the smallest header that holds
+/// the length, the bytes and the terminating NUL, at jemalloc's size class.
+fn sds_allocation(capacity: usize) -> u64 {
+    memory::allocation_size(memory::sds_header(capacity) + capacity as u64 + 1)
 }
 
 /// What MEMORY STATS and INFO memory report.

@@ -1,17 +1,22 @@
 //! Each event loop's pool of I/O buffers. A connection takes a buffer only while it has bytes
 //! in it (a request being parsed, replies not yet written) and gives it back as soon as it is
 //! empty, so an idle connection holds no buffer at all, and busy ones reuse the same few
-//! buffers instead of allocating per request.
+//! buffers instead of allocating per request. A pooled buffer is free memory kept at hand:
+//! `used_memory` leaves it out (`memory::idle_in_cache`), as Redis's leaves out what jemalloc
+//! keeps cached.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// Free space offered to each read; a buffer grows beyond it for large requests and replies.
 pub const CHUNK: usize = 16 * 1024;
-/// Buffers that grew past this are shrunk before they go back to the pool.
+/// A reply buffer grown past this goes back to the pool even while resizing is off.
 const KEEP: usize = 64 * 1024;
 /// Buffers kept per event loop: enough for every connection of a burst that waits on the AOF
-/// at once, without holding much memory after it (at most `MAX_POOLED` × `KEEP`).
+/// at once, without holding much memory after it (at most `MAX_POOLED` × `CHUNK`). Every
+/// pooled buffer is `CHUNK` long: as pooled bytes are left out of `used_memory`, a connection
+/// taking one adds the same to it each time (a grown one handed to a small request made the
+/// count jump 64 KB, and evict keys under a limit set a few KB above it).
 const MAX_POOLED: usize = 64;
 
 /// Whether a reply buffer that grew goes back to the pool once empty (DEBUG REPLYBUFFER
@@ -30,22 +35,28 @@ thread_local! {
 
 /// An empty buffer with at least `CHUNK` bytes of capacity.
 fn take() -> Vec<u8> {
-    POOL.with_borrow_mut(Vec::pop)
-        .unwrap_or_else(|| Vec::with_capacity(CHUNK))
+    match POOL.with_borrow_mut(Vec::pop) {
+        Some(buf) => {
+            crate::memory::idle_in_cache(buf.capacity(), false);
+            buf
+        }
+        None => Vec::with_capacity(CHUNK),
+    }
 }
 
-/// Returns `buf` to the pool (it is cleared first, and shrunk if it grew: no connection
-/// inherits another's large buffer), or frees it when the pool is full.
+/// Returns `buf` to the pool (it is cleared first, and shrunk to `CHUNK` if it grew: no
+/// connection inherits another's large buffer), or frees it when the pool is full.
 pub fn give_back(mut buf: Vec<u8>) {
     if buf.capacity() == 0 {
         return;
     }
     buf.clear();
-    if buf.capacity() > KEEP {
+    if buf.capacity() > CHUNK {
         buf.shrink_to(CHUNK);
     }
     POOL.with_borrow_mut(|pool| {
         if pool.len() < MAX_POOLED {
+            crate::memory::idle_in_cache(buf.capacity(), true);
             pool.push(buf);
         }
     });

@@ -35,8 +35,16 @@ const SLOW_BATCH: Duration = Duration::from_micros(10);
 /// loop run (it has more to read only when its client pipelines).
 const FAIR_SHARE: usize = 256 * 1024;
 
+/// Room for queued pushes a connection keeps once it took them: a burst (invalidations of
+/// many keys, a flood of messages) gives the rest back once written, as Redis frees a client's
+/// reply blocks once written, so that it does not stay counted as used memory.
+const PUSH_QUEUE_KEPT: usize = 8;
+
 /// Seconds CLIENT LIST's `rbp` (the reply buffer's peak) looks back over, as Redis's.
 const OUTPUT_PEAK_SECONDS: u64 = 5;
+/// The longest a client waits for the blocked clients its command woke to re-run before it
+/// replies anyway (a re-run takes microseconds; this only bounds a stalled connection).
+const WOKEN_RERUN_WAIT: Duration = Duration::from_secs(1);
 
 /// An argument this long is read on its own, as Redis reads one (its `PROTO_MBULK_BIG_ARG`).
 const BIG_ARG: usize = 32 * 1024;
@@ -402,6 +410,7 @@ pub async fn serve(
                 for push in pushes.drain(..) {
                     conn.push(push);
                 }
+                pushes.shrink_to(PUSH_QUEUE_KEPT);
                 true
             }
             Event::Woken(wake) => {
@@ -410,11 +419,26 @@ pub async fn serve(
                 if !conn.client.loading_rounds.held() {
                     conn.server.scripting.running.ended().await;
                 }
+                let waiter = conn.client.blocked.as_ref().map(|b| b.waiter.clone());
                 let postponed = conn.client.blocked.as_ref().is_some_and(|b| b.postponed);
                 match postponed {
                     // A command held by CLIENT PAUSE may run a script.
                     true => fiber::run(|| conn.finish_blocked(wake)).await,
                     false => conn.finish_blocked(wake),
+                }
+                // The re-run ends once the clients it woke in turn have re-run too; only then
+                // does the client whose push woke this one run its next command.
+                conn.flush();
+                conn.await_woken().await;
+                if let Some(waiter) = waiter {
+                    // Blocked again, it keeps its waiter and may be woken again; served or
+                    // timed out, it has left every line and no re-run will follow.
+                    let waits_on = conn.client.blocked.as_ref();
+                    if waits_on.is_some_and(|b| Arc::ptr_eq(&b.waiter, &waiter)) {
+                        waiter.finish_rerun();
+                    } else {
+                        waiter.abandon();
+                    }
                 }
                 conn.server.tracking.after_batch();
                 conn.run_commands().await
@@ -594,12 +618,24 @@ impl<S: ClientStream> Connection<S> {
     /// The batch goes on on a fiber from a command that may run a script, so that the event
     /// loop can serve its other connections while the script is busy.
     async fn run_commands(&mut self) -> bool {
-        let open = match self.run_batch() {
-            Ok(open) => open,
-            Err(NeedsFiber) => {
-                let on_fiber = fiber::run(|| self.run_batch()).await;
-                on_fiber.unwrap_or_else(|NeedsFiber| unreachable!("scripts run on a fiber"))
+        let open = loop {
+            let open = match self.run_batch() {
+                Ok(open) => open,
+                Err(NeedsFiber) => {
+                    let on_fiber = fiber::run(|| self.run_batch()).await;
+                    on_fiber.unwrap_or_else(|NeedsFiber| unreachable!("scripts run on a fiber"))
+                }
+            };
+            // The clients a command woke are served before the next command runs, as in Redis;
+            // then the batch goes on. The reply goes out first: the wait then mostly overlaps
+            // the client's own round trip instead of adding to it.
+            if !open || self.client.woken.is_empty() {
+                break open;
             }
+            if !self.flush() {
+                break false;
+            }
+            self.await_woken().await;
         };
         self.publish_memory();
         // As Redis before it sleeps: what the batch left in the buffers may put the clients
@@ -608,6 +644,19 @@ impl<S: ClientStream> Connection<S> {
             return !self.client.handle.is_killed();
         }
         open
+    }
+
+    /// Waits until the blocked clients this client's commands woke have re-run (and those their
+    /// re-runs woke in turn). Bounded: a woken client whose connection stalls must not stall
+    /// this one for long.
+    async fn await_woken(&mut self) {
+        let woken = std::mem::take(&mut self.client.woken);
+        let all = async {
+            for (waiter, wake) in &woken {
+                waiter.rerun_finished(*wake).await;
+            }
+        };
+        let _ = tokio::time::timeout(WOKEN_RERUN_WAIT, all).await;
     }
 
     /// Stores the client's buffer sizes in its handle (CLIENT LIST, client eviction, INFO).
@@ -720,9 +769,11 @@ impl<S: ClientStream> Connection<S> {
                 self.closing = true;
                 break;
             }
-            // The commands after a blocking one wait until it completes; those after SYNC or
-            // PSYNC are the replica's, for the replication link to run.
+            // The commands after a blocking one wait until it completes, those after one that
+            // woke blocked clients until they are served; those after SYNC or PSYNC are the
+            // replica's, for the replication link to run.
             if self.client.blocked.is_some()
+                || !self.client.woken.is_empty()
                 || self
                     .client
                     .replica
@@ -869,10 +920,14 @@ impl<S: ClientStream> Connection<S> {
         self.server.unregister(self.client.handle.id);
         self.client.handle.uncount_memory();
         self.client.unwatch_all(&self.server.keyspace);
-        if let Some(blocked) = self.client.blocked.take().filter(|b| !b.postponed) {
-            self.server
-                .blocking
-                .deregister(blocked.db, &blocked.keys, &blocked.waiter);
+        if let Some(blocked) = self.client.blocked.take() {
+            // A client that woke this one does not wait for a re-run that will not come.
+            blocked.waiter.abandon();
+            if !blocked.postponed {
+                self.server
+                    .blocking
+                    .deregister(blocked.db, &blocked.keys, &blocked.waiter);
+            }
         }
         buffers::give_back(std::mem::take(&mut self.input));
         buffers::give_back(std::mem::take(&mut self.output));

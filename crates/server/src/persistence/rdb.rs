@@ -16,6 +16,7 @@ use redis_lite_persist::{
 };
 
 use super::{aof, JobKind, Progress};
+use crate::config::LogLevel;
 use crate::error::strerror;
 use crate::log;
 use crate::observability::latency::SNAPSHOT_HOLD;
@@ -52,7 +53,8 @@ pub fn write_options(server: &Server) -> WriteOptions {
     }
 }
 
-/// Writes every database of `snapshot` (SELECTDB, RESIZEDB, keys) to `w`. Each shard's keys are
+/// Writes the function libraries, then every database of `snapshot` (SELECTDB, RESIZEDB, keys)
+/// unless the dataset is without its keys, to `w`. Each shard's keys are
 /// copied under its lock, then encoded, compressed and written with no lock held, so clients
 /// never wait on LZF or the disk.
 pub fn write_snapshot<W: Write>(
@@ -60,6 +62,7 @@ pub fn write_snapshot<W: Write>(
     Dataset {
         mut snapshot,
         functions,
+        with_keys,
     }: Dataset,
     w: &mut RdbWriter<W>,
     progress: &Progress,
@@ -68,7 +71,10 @@ pub fn write_snapshot<W: Write>(
     for code in &functions {
         w.function(code)?;
     }
-    let sizes = snapshot.db_sizes().to_vec();
+    let sizes = match with_keys {
+        true => snapshot.db_sizes().to_vec(),
+        false => Vec::new(),
+    };
     progress
         .keys_total
         .store(sizes.iter().map(|s| s.0).sum(), Relaxed);
@@ -152,6 +158,8 @@ pub fn save_to_file(
 pub struct Dataset {
     pub snapshot: Snapshot,
     pub functions: Vec<Vec<u8>>,
+    /// Whether the keys are written: not for a replica that asked for the functions alone.
+    pub with_keys: bool,
 }
 
 /// Captures the dataset, running `at_cut` at its instant (while every shard is locked). FUNCTION's
@@ -166,6 +174,7 @@ pub fn capture(server: &Server, at_cut: impl FnOnce()) -> Option<Dataset> {
     Some(Dataset {
         snapshot,
         functions,
+        with_keys: true,
     })
 }
 
@@ -524,12 +533,43 @@ pub fn load(
         RdbError::Io { source, .. } if seal_error(&source).is_some() => {
             format!("{}: {source}", path.display())
         }
-        e => format!("{} ({})", e, path.display()),
+        e => {
+            match &e {
+                RdbError::Checksum {
+                    expected, computed, ..
+                } => log!(
+                    Warning,
+                    "Wrong RDB checksum expected: ({computed:x}) but got ({expected:x}). Aborting now."
+                ),
+                e if e.is_unexpected_eof() => log!(
+                    Warning,
+                    "Short read or OOM loading DB. Unrecoverable error, aborting now."
+                ),
+                _ => {}
+            }
+            if !matches!(e, RdbError::Visitor(_)) {
+                log_read_error(LogLevel::Warning, &e, "");
+            }
+            format!("{} ({})", e, path.display())
+        }
     })?;
     keys.finish();
     let mut stats = keys.stats;
     stats.replication = keys.replication.place();
     Ok(Some(stats))
+}
+
+/// Logs an RDB that could not be read with the line Redis logs for it, which tools and tests
+/// look for: "Internal error in RDB reading offset <n> -> <reason>", then `after`.
+pub fn log_read_error(level: LogLevel, e: &RdbError, after: &str) {
+    crate::log::write(
+        level,
+        format_args!(
+            "Internal error in RDB reading offset {} -> {}{after}",
+            e.offset().unwrap_or(0),
+            e.reason()
+        ),
+    );
 }
 
 /// Loads the dataset at start-up (the AOF if there is one, else the snapshot) on a thread of its

@@ -32,6 +32,37 @@ pub struct Backlog {
     sink: OnceLock<(Arc<Journal>, SinkId)>,
     /// `end`, readable without the lock (INFO, ROLE, the lag of replicas).
     offset: AtomicU64,
+    /// Bytes the replicas' feeders hold copied out of the stream to write (see
+    /// [`StreamCopies`]): the replicas' share, like what the backlog keeps for them.
+    copies: AtomicU64,
+}
+
+/// The bytes one replica's feeder has copied out of the backlog to write: up to four chunks
+/// waiting while the replica does not read. In Redis a replica's output is the shared
+/// replication buffer, whose part beyond the backlog's size is left out of `maxmemory`; this
+/// copy is the same bytes, so it is left out too (counted, it grew by up to 256 KB while the
+/// writes of maxmemory.tcl's "replica buffer don't induce eviction" ran, and evicted keys).
+pub struct StreamCopies<'a> {
+    backlog: &'a Backlog,
+    counted: u64,
+}
+
+impl StreamCopies<'_> {
+    /// The feeder's buffer has `capacity` bytes now.
+    pub fn hold(&mut self, capacity: usize) {
+        let bytes = crate::memory::allocation_size(capacity as u64);
+        if bytes != self.counted {
+            self.backlog.copies.fetch_add(bytes, Relaxed);
+            self.backlog.copies.fetch_sub(self.counted, Relaxed);
+            self.counted = bytes;
+        }
+    }
+}
+
+impl Drop for StreamCopies<'_> {
+    fn drop(&mut self) {
+        self.backlog.copies.fetch_sub(self.counted, Relaxed);
+    }
 }
 
 struct Inner {
@@ -92,6 +123,7 @@ impl Default for Backlog {
             grown: Arc::new(Notify::new()),
             sink: OnceLock::new(),
             offset: AtomicU64::new(0),
+            copies: AtomicU64::new(0),
         }
     }
 }
@@ -131,14 +163,23 @@ impl Backlog {
     }
 
     /// Memory the stream holds beyond `repl-backlog-size`: what is kept for replicas that lag
-    /// (and the room the buffer grew to for them), and the scratch the journal is pulled
-    /// through. Redis leaves the replicas' share of its replication buffer out of `maxmemory`:
+    /// (and the room the buffer grew to for them), the scratch the journal is pulled
+    /// through, and the feeders' copies on their way to the replicas. Redis leaves the replicas' share of its replication buffer out of `maxmemory`:
     /// evicting keys cannot free it, and a stopped replica would have every key evicted.
     pub fn held_beyond_size(&self) -> u64 {
         let inner = self.inner.lock();
         let allocated = |capacity: usize| crate::memory::allocation_size(capacity as u64);
         allocated(inner.buf.capacity()).saturating_sub(inner.size)
             + allocated(inner.scratch.capacity())
+            + self.copies.load(Relaxed)
+    }
+
+    /// The account of a replica feeder's copy of the stream, for as long as it lives.
+    pub fn stream_copies(&self) -> StreamCopies<'_> {
+        StreamCopies {
+            backlog: self,
+            counted: 0,
+        }
     }
 
     /// Creates the backlog on a master (the first replica attaches): from now on it takes the

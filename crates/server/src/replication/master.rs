@@ -41,10 +41,46 @@ pub struct ReplicaClient {
     pub capa_psync2: bool,
     /// `rdb-only 1` (redis-cli --rdb): it wants the snapshot, not the stream after it.
     pub rdb_only: bool,
+    /// `rdb-filter-only`: the parts of the snapshot it wants.
+    pub filter: RdbFilter,
     /// Set by SYNC/PSYNC: the connection hands itself over to [`serve_replica`].
     pub sync: Option<SyncRequest>,
     /// The replica as the master lists it, once it synced.
     pub link: Option<Arc<Replica>>,
+}
+
+/// The parts of the snapshot a replica asked for with `REPLCONF rdb-filter-only` (Redis's
+/// `SLAVE_REQ_RDB_EXCLUDE_*`; redis-cli --functions-rdb asks for the functions alone). A
+/// filtered snapshot goes over the socket only, never to the RDB file, and replicas asking for
+/// different parts never share a sync job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RdbFilter {
+    pub keys: bool,
+    pub functions: bool,
+}
+
+impl Default for RdbFilter {
+    fn default() -> Self {
+        RdbFilter {
+            keys: true,
+            functions: true,
+        }
+    }
+}
+
+impl RdbFilter {
+    pub fn is_filtered(self) -> bool {
+        self != RdbFilter::default()
+    }
+
+    /// The parts of `dataset` this filter keeps.
+    fn apply(self, mut dataset: rdb::Dataset) -> rdb::Dataset {
+        if !self.functions {
+            dataset.functions.clear();
+        }
+        dataset.with_keys = self.keys;
+        dataset
+    }
 }
 
 /// How a replica starts.
@@ -133,6 +169,7 @@ pub struct ReplicaAck {
 /// A replica waiting for a sync job.
 struct PendingSync {
     eof: bool,
+    filter: RdbFilter,
     since: Instant,
     start: oneshot::Sender<SyncStart>,
 }
@@ -461,6 +498,7 @@ pub fn start_sync(
     let (start_tx, start_rx) = oneshot::channel();
     master.pending.lock().push(PendingSync {
         eof: conf.capa_eof,
+        filter: conf.filter,
         since: Instant::now(),
         start: start_tx,
     });
@@ -528,9 +566,10 @@ fn try_continue(server: &Server, replica: &Replica, replid: &str, offset: i64) -
     Some(cursor)
 }
 
-/// Starts a sync job for the replicas waiting for one, when the job slot is free and (for a
-/// diskless sync) `repl-diskless-sync-delay` has passed or `repl-diskless-sync-max-replicas`
-/// wait. Called inside a gate (a command's, or the cron's), so the cut falls between whole
+/// Starts a sync job for the replicas waiting for one that asked for the same parts of the
+/// snapshot as the first (the others wait for the next job), when the job slot is free and
+/// (for a diskless sync) `repl-diskless-sync-delay` has passed or
+/// `repl-diskless-sync-max-replicas` wait. Called inside a gate (a command's, or the cron's), so the cut falls between whole
 /// transactions.
 pub fn start_pending_syncs(server: &Arc<Server>) {
     let master = &server.replication.master;
@@ -539,20 +578,28 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
     if pending.is_empty() || server.persistence.current().is_some() {
         return;
     }
+    // The first one's filter picks who this job serves: those that asked for the same parts.
+    let filter = pending[0].filter;
+    let group = || pending.iter().filter(|p| p.filter == filter);
     let (diskless, delay, max_replicas) = {
         let config = server.config.read();
+        let eof = group().all(|p| p.eof);
+        // A filtered snapshot goes over the socket, even when syncs are disk-based.
+        let diskless = (config.repl_diskless_sync || filter.is_filtered()) && eof;
+        let delay = match config.repl_diskless_sync && eof {
+            true => Duration::from_secs(config.repl_diskless_sync_delay),
+            false => Duration::ZERO,
+        };
         (
-            config.repl_diskless_sync && pending.iter().all(|p| p.eof),
-            Duration::from_secs(config.repl_diskless_sync_delay),
+            diskless,
+            delay,
             config.repl_diskless_sync_max_replicas as usize,
         )
     };
-    if diskless {
-        let oldest = pending.iter().map(|p| p.since).min().expect("not empty");
-        let enough = max_replicas > 0 && pending.len() >= max_replicas;
-        if oldest.elapsed() < delay && !enough {
-            return;
-        }
+    let oldest = group().map(|p| p.since).min().expect("not empty");
+    let enough = max_replicas > 0 && group().count() >= max_replicas;
+    if oldest.elapsed() < delay && !enough {
+        return;
     }
     // On a replica the cut must not fall between a command of the master link and its bytes
     // entering the backlog; a busy link puts the sync off to the next cron tick.
@@ -565,7 +612,10 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
     else {
         return;
     };
-    let waiting = std::mem::take(&mut *pending);
+    let (waiting, others): (Vec<_>, Vec<_>) = std::mem::take(&mut *pending)
+        .into_iter()
+        .partition(|p| p.filter == filter);
+    *pending = others;
     drop(pending);
     let backlog = &server.replication.backlog;
     let dirty_total = server.dirty() + server.persistence.dirty_at_save.load(Relaxed);
@@ -611,7 +661,7 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
         *master.disk_sync.lock() = Some((progress.clone(), senders.clone()));
     }
     let job = SyncJob {
-        dataset,
+        dataset: filter.apply(dataset),
         replid,
         offset,
         progress,
@@ -1034,6 +1084,7 @@ async fn stream_to_replica<S: ClientStream>(
     let grown = backlog.grown();
     let mut parser = replica_parser();
     let mut out: Vec<u8> = Vec::new();
+    let mut copies = backlog.stream_copies();
     let mut sent = 0;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let name = replica.name();
@@ -1049,6 +1100,7 @@ async fn stream_to_replica<S: ClientStream>(
             out.clear();
             sent = 0;
             backlog.read(cursor, &mut out, CHUNK * 4);
+            copies.hold(out.capacity());
         }
         // The replica's pending output is what the backlog holds for it beyond what is in
         // flight here.

@@ -294,9 +294,7 @@ fn error_to_master(server: &Server, reply: &[u8], command: Option<&str>, stream_
             String::from_utf8_lossy(&quoted)
         );
     }
-    server.stats.workers[0]
-        .unexpected_error_replies
-        .fetch_add(1, Relaxed);
+    server.stats.unexpected_error_replies.fetch_add(1, Relaxed);
     let (behavior, read_only) = {
         let config = server.config.read();
         (
@@ -420,8 +418,22 @@ pub fn follow(server: &Arc<Server>, host: String, port: u16) {
         log_link_lost();
     }
     server.config.write().replicaof = Some((host.clone(), port));
-    after_role_change(server);
+    // Its own replicas stay, as Redis 7.0 keeps them: they may continue with this server's
+    // history if the new master continues it too; a new history drops them then
+    // ([`attach_to_new_master`], or a partial sync under a new ID).
+    after_role_change(server, false);
     spawn_link(server, host, port, true);
+}
+
+/// A full sync's snapshot is about to replace the data: the history this server had (and
+/// would have offered a master that dies before sending one) is gone, and its own replicas
+/// reconnect to learn of the new one, as Redis's `replicationAttachToNewMaster` does.
+pub(super) fn attach_to_new_master(server: &Server) {
+    let had_history = std::mem::take(&mut server.replication.replica.status.lock().history);
+    if had_history {
+        log!(Notice, "Discarding previously cached master state.");
+    }
+    server.replication.master.disconnect_replicas();
 }
 
 /// REPLICAOF NO ONE, and a replica taking over in a failover (`PSYNC ... FAILOVER`); see
@@ -451,7 +463,8 @@ pub fn unset_master(server: &Server) {
     server.keyspace.set_replica(false);
     log::set_replica(false);
     server.config.write().replicaof = None;
-    after_role_change(server);
+    // Its replicas reconnect to learn of the new replication ID (and continue with it).
+    after_role_change(server, true);
     let replication = &server.replication;
     let offset = replication.backlog.offset();
     replication.promote(offset);
@@ -466,10 +479,12 @@ pub fn unset_master(server: &Server) {
     );
 }
 
-/// This server's own replicas reconnect (to learn of the new history, and PSYNC again), and
-/// the `min-replicas-to-write` rule applies only to a master.
-fn after_role_change(server: &Server) {
-    server.replication.master.disconnect_replicas();
+/// The `min-replicas-to-write` rule applies only to a master; with `drop_replicas`, this
+/// server's own replicas reconnect (to learn of the new history, and PSYNC again).
+fn after_role_change(server: &Server, drop_replicas: bool) {
+    if drop_replicas {
+        server.replication.master.disconnect_replicas();
+    }
     let config = server.config.read();
     server.replication.master.refresh_write_rule(&config);
     // `oom-score-adj-values` has a replica's score apart, as Redis sets it on a role change.
@@ -875,10 +890,6 @@ impl Link<'_> {
             }
             PsyncReply::Full { replid, offset } => {
                 log!(Notice, "Full resync from master: {replid}:{offset}");
-                let had_history = std::mem::take(&mut self.replica().status.lock().history);
-                if had_history {
-                    log!(Notice, "Discarding previously cached master state.");
-                }
                 let synced = sync::full_sync(self, &replid)?;
                 {
                     let _gate = gate();

@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use redis_lite_protocol::number::parse_i64;
+use redis_lite_protocol::split_args;
 
 use super::failover::{Phase, Request};
 use super::master;
@@ -159,11 +160,24 @@ fn check_can_serve(ctx: &Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
+/// A filtered snapshot (`REPLCONF rdb-filter-only`) goes over the socket only, so the replica
+/// must read a diskless transfer.
+fn check_filter_has_eof(ctx: &Ctx<'_>) -> CmdResult {
+    let conf = ctx.client.replica.as_ref();
+    if conf.is_some_and(|c| c.filter.is_filtered() && !c.capa_eof) {
+        return Err(CommandError::err(
+            "Filtered replica requires EOF capability",
+        ));
+    }
+    Ok(())
+}
+
 /// SYNC: the old protocol's full resynchronisation (no `+FULLRESYNC` line, no acknowledgements).
 fn sync(ctx: &mut Ctx<'_>) -> CmdResult {
     if !already_replica(ctx) {
         check_not_failing_over(ctx)?;
         check_can_serve(ctx)?;
+        check_filter_has_eof(ctx)?;
         master::start_sync(ctx.server, ctx.client, None, &mut ctx.out)?;
     }
     Ok(())
@@ -197,6 +211,7 @@ fn psync(ctx: &mut Ctx<'_>) -> CmdResult {
         }
         check_not_failing_over(ctx)?;
         check_can_serve(ctx)?;
+        check_filter_has_eof(ctx)?;
         let request = (ctx.arg(1), ctx.arg(2));
         master::start_sync(ctx.server, ctx.client, Some(request), &mut ctx.out)?;
     }
@@ -234,6 +249,29 @@ fn replconf(ctx: &mut Ctx<'_>) -> CmdResult {
                     ));
                 }
                 replica_conf(ctx).rdb_only = flag == 1;
+            }
+            b"rdb-filter-only" => {
+                // Redis reads the value as a C string: a NUL ends it.
+                let value = value.split(|&b| b == 0).next().unwrap_or_default();
+                let filters = split_args(value)
+                    .ok_or_else(|| CommandError::err("Missing rdb-filter-only values"))?;
+                // Everything is left out but what a filter names; an unknown one fails the
+                // option with what was named before it kept, as in Redis.
+                let conf = replica_conf(ctx);
+                conf.filter = master::RdbFilter {
+                    keys: false,
+                    functions: false,
+                };
+                for filter in &filters {
+                    if !filter.eq_ignore_ascii_case(b"functions") {
+                        return Err(CommandError::err_quoting(
+                            "Unsupported rdb-filter-only option: ",
+                            filter,
+                            "",
+                        ));
+                    }
+                    conf.filter.functions = true;
+                }
             }
             b"ack" => {
                 if let Some(offset) = parse_i64(value).filter(|o| *o >= 0) {

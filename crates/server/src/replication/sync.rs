@@ -20,10 +20,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redis_lite_persist::{read_rdb, Event};
+use redis_lite_persist::{read_rdb, Event, RdbError};
 
 use super::replica::{Link, LinkError, LinkState};
-use crate::config::DisklessLoad;
+use crate::config::{DisklessLoad, LogLevel};
 use crate::log;
 use crate::persistence::begin_loading;
 use crate::persistence::rdb::{KeyLoader, OnDuplicate};
@@ -261,7 +261,19 @@ fn read_snapshot(
         }
         event => sink(event),
     })
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| {
+        // Redis's words: a snapshot cut short is taken for a broken link, anything else for
+        // a bad snapshot.
+        let after = if e.is_unexpected_eof() {
+            ". Failure loading rdb format from socket, assuming connection error, resuming operation."
+        } else {
+            ". Failure loading rdb format"
+        };
+        if !matches!(e, RdbError::Visitor(_)) {
+            crate::persistence::rdb::log_read_error(LogLevel::Warning, &e, after);
+        }
+        e.to_string()
+    })?;
     Ok(stream_db)
 }
 
@@ -295,6 +307,7 @@ fn load_from_socket(
     lazy: bool,
 ) -> Result<usize, LinkError> {
     let server: &Arc<Server> = link.server;
+    super::replica::attach_to_new_master(server);
     log!(Notice, "MASTER <-> REPLICA sync: Flushing old data");
     flush_old_data(server, lazy);
     log!(Notice, "MASTER <-> REPLICA sync: Loading DB in memory");
@@ -372,6 +385,7 @@ fn load_swapping(
             return Err(e);
         }
     };
+    super::replica::attach_to_new_master(server);
     log!(
         Notice,
         "MASTER <-> REPLICA sync: Swapping active DB with loaded DB"
@@ -417,6 +431,7 @@ fn load_through_file(
         let _ = std::fs::remove_file(&temp);
         return Err(e);
     }
+    super::replica::attach_to_new_master(server);
     log!(Notice, "MASTER <-> REPLICA sync: Flushing old data");
     let total = std::fs::metadata(&temp).map_or(0, |m| m.len());
     let _loading = begin_loading(server, total);

@@ -20,6 +20,7 @@ pub mod tracking_family;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound::{Included, Unbounded};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Arc;
@@ -240,10 +241,21 @@ impl Tracking {
             let state = &mut *state;
             if broadcast {
                 let mut noted = false;
-                for (prefix, bcast) in state.prefixes.iter_mut() {
-                    if key.starts_with(prefix) {
-                        bcast.changed.insert(key.into(), current);
-                        noted = true;
+                let mut note = |bcast: &mut Broadcast| {
+                    bcast.changed.insert(key.into(), current);
+                    noted = true;
+                };
+                // The prefixes the key starts with, searched for: a write does not walk
+                // thousands of them.
+                let starting = member_prefix_lengths(key, |bound| {
+                    let mut at_or_before = state
+                        .prefixes
+                        .range::<[u8], _>((Unbounded, Included(bound)));
+                    at_or_before.next_back().map(|(prefix, _)| &**prefix)
+                });
+                for len in starting {
+                    if let Some(bcast) = state.prefixes.get_mut(&key[..len]) {
+                        note(bcast);
                     }
                 }
                 if noted {
@@ -504,9 +516,14 @@ impl Tracking {
         }
     }
 
-    /// A client's BCAST prefixes, in order.
-    fn prefixes_of(&self, id: u64) -> Vec<Box<[u8]>> {
-        self.info_of(id).1
+    /// Runs `check` on a client's BCAST prefixes (none when it does not track), in place:
+    /// a check per prefix added must not copy them all.
+    fn with_prefixes_of<R>(&self, id: u64, check: impl FnOnce(&BTreeSet<Box<[u8]>>) -> R) -> R {
+        let state = self.state.lock();
+        match state.trackers.get(&id) {
+            Some(tracker) => check(&tracker.prefixes),
+            None => check(&BTreeSet::new()),
+        }
     }
 
     /// CLIENT TRACKINGINFO's view of a client: whether its redirect is broken, its prefixes.
@@ -516,6 +533,34 @@ impl Tracking {
             (t.broken, t.prefixes.iter().cloned().collect())
         })
     }
+}
+
+/// The lengths of the members of a sorted set that `text` starts with, longest first, given
+/// the set's search for its greatest member not above a bound. Any such member is not above
+/// the greatest member at or before `text`, and so is a prefix of the part they share: each
+/// step either finds one (and goes on below it) or cuts the bound to that shared part. Each
+/// step passes a member, usually one or two in all, where trying every length of `text`
+/// would take a lookup per byte of it.
+fn member_prefix_lengths<'s>(
+    text: &[u8],
+    at_or_before: impl Fn(&[u8]) -> Option<&'s [u8]>,
+) -> Vec<usize> {
+    let mut lengths = Vec::new();
+    let mut bound = text;
+    while let Some(member) = at_or_before(bound) {
+        let shared = member.iter().zip(bound).take_while(|(a, b)| a == b).count();
+        if shared < member.len() {
+            // Shorter than `member`, so the next member found is an earlier one.
+            bound = &bound[..shared];
+            continue;
+        }
+        lengths.push(shared);
+        match shared.checked_sub(1) {
+            Some(shorter) => bound = &bound[..shorter],
+            None => break,
+        }
+    }
+    lengths
 }
 
 /// Before a command a connection runs, and before its admission checks (not one EXEC or a
@@ -621,4 +666,53 @@ pub fn reset(server: &Server, client: &mut ClientState) {
         server.tracking.disable(client.handle.id);
     }
     client.tracking = ClientTracking::default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::member_prefix_lengths;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+    use std::ops::Bound::{Included, Unbounded};
+
+    fn search(set: &BTreeSet<Vec<u8>>, text: &[u8]) -> Vec<usize> {
+        member_prefix_lengths(text, |bound| {
+            let mut at_or_before = set.range::<[u8], _>((Unbounded, Included(bound)));
+            at_or_before.next_back().map(Vec::as_slice)
+        })
+    }
+
+    proptest! {
+        /// The search finds exactly the members a walk of the whole set finds, prefixes of
+        /// one another included (Redis 7.0 lets a client have those).
+        #[test]
+        fn the_members_a_text_starts_with_are_found_as_a_walk_finds_them(
+            set in proptest::collection::btree_set(proptest::collection::vec(0u8..3, 0..5), 0..12),
+            text in proptest::collection::vec(0u8..3, 0..7),
+        ) {
+            let mut walked: Vec<usize> = set
+                .iter()
+                .filter(|member| text.starts_with(member))
+                .map(Vec::len)
+                .collect();
+            walked.reverse();
+            prop_assert_eq!(search(&set, &text), walked);
+        }
+    }
+
+    #[test]
+    fn a_long_text_takes_a_step_per_member_not_per_byte() {
+        let long = vec![b'a'; 1 << 20];
+        let set: BTreeSet<Vec<u8>> = [long.clone(), b"a".to_vec()].into();
+        let mut text = long.clone();
+        text.push(b'b');
+        let steps = std::cell::Cell::new(0);
+        let found = member_prefix_lengths(&text, |bound| {
+            steps.set(steps.get() + 1);
+            let mut at_or_before = set.range::<[u8], _>((Unbounded, Included(bound)));
+            at_or_before.next_back().map(Vec::as_slice)
+        });
+        assert_eq!(found, [1 << 20, 1]);
+        assert!(steps.get() <= 4, "{} steps", steps.get());
+    }
 }

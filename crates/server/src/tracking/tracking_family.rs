@@ -1,6 +1,9 @@
 //! The tracking subcommands of CLIENT: TRACKING, CACHING, GETREDIR and TRACKINGINFO, with
 //! Redis 7.0's checks in its order and its error texts. The CLIENT container lists them.
 
+use std::borrow::Borrow;
+use std::collections::BTreeSet;
+use std::ops::Bound::{Excluded, Included, Unbounded};
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Options;
@@ -119,8 +122,13 @@ fn client_tracking(ctx: &mut Ctx<'_>) -> CmdResult {
         ));
     }
     if options.bcast {
-        let existing = ctx.server.tracking.prefixes_of(ctx.client.handle.id);
-        match prefix_overlap(&existing, &prefixes) {
+        let overlap = ctx
+            .server
+            .tracking
+            .with_prefixes_of(ctx.client.handle.id, |existing| {
+                prefix_overlap(existing, &prefixes)
+            });
+        match overlap {
             Overlap::None => {}
             Overlap::Fatal(error) => return Err(error),
             // Redis 7.0 replies with the error and then, as its check reports success for any
@@ -150,14 +158,33 @@ enum Overlap {
 }
 
 /// Redis's check that no two prefixes of a client are prefixes of one another: each new one
-/// against those the client has, then against the new ones after it.
-fn prefix_overlap(existing: &[Box<[u8]>], new: &[&[u8]]) -> Overlap {
-    let overlaps = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
+/// against those the client has (the first in byte order that overlaps, as Redis walks its
+/// radix tree), then against the new ones after it (the first in argument order). Redis
+/// compares every pair; searches of the sorted prefixes give the same answers, a few steps
+/// each, so one call can add thousands.
+fn prefix_overlap(existing: &BTreeSet<Box<[u8]>>, new: &[&[u8]]) -> Overlap {
+    let mut distinct = BTreeSet::new();
+    let repeated: BTreeSet<&[u8]> = new
+        .iter()
+        .copied()
+        .filter(|p| !distinct.insert(*p))
+        .collect();
     for (i, prefix) in new.iter().enumerate() {
-        if let Some(old) = existing.iter().find(|old| overlaps(old, prefix)) {
+        if let Some(old) = first_overlapping(existing, prefix) {
             return Overlap::Fatal(overlap_error(prefix, old, "an existing prefix"));
         }
-        if let Some(other) = new[i + 1..].iter().find(|other| overlaps(prefix, other)) {
+        // `prefix` itself is the one member of `distinct` of its length that overlaps it.
+        let overlaps_another = repeated.contains(prefix)
+            || members_starting(&distinct, prefix)
+                .iter()
+                .any(|&len| len < prefix.len())
+            || first_extension(&distinct, prefix).is_some();
+        if !overlaps_another {
+            continue;
+        }
+        // The other one comes after `prefix`: one before it would have been reported first.
+        let overlaps = |other: &&&[u8]| other.starts_with(prefix) || prefix.starts_with(other);
+        if let Some(other) = new[i + 1..].iter().find(overlaps) {
             let error = overlap_error(prefix, other, "another provided prefix");
             return match i {
                 0 => Overlap::Fatal(error),
@@ -166,6 +193,40 @@ fn prefix_overlap(existing: &[Box<[u8]>], new: &[&[u8]]) -> Overlap {
         }
     }
     Overlap::None
+}
+
+/// The first member of `sorted` in byte order that overlaps `prefix`: the shortest one it
+/// starts with, else the first one that starts with it.
+fn first_overlapping<'s, K: Borrow<[u8]> + Ord>(
+    sorted: &'s BTreeSet<K>,
+    prefix: &'s [u8],
+) -> Option<&'s [u8]> {
+    match members_starting(sorted, prefix).last() {
+        Some(&len) => Some(&prefix[..len]),
+        None => first_extension(sorted, prefix),
+    }
+}
+
+/// The lengths of the members of `sorted` that `text` starts with, longest first.
+fn members_starting<K: Borrow<[u8]> + Ord>(sorted: &BTreeSet<K>, text: &[u8]) -> Vec<usize> {
+    super::member_prefix_lengths(text, |bound| {
+        let mut at_or_before = sorted.range::<[u8], _>((Unbounded, Included(bound)));
+        at_or_before.next_back().map(Borrow::borrow)
+    })
+}
+
+/// The first member of `sorted` longer than `prefix` that starts with it: those follow it at
+/// once in byte order.
+fn first_extension<'s, K: Borrow<[u8]> + Ord>(
+    sorted: &'s BTreeSet<K>,
+    prefix: &[u8],
+) -> Option<&'s [u8]> {
+    let after = sorted
+        .range::<[u8], _>((Excluded(prefix), Unbounded))
+        .next();
+    after
+        .map(Borrow::borrow)
+        .filter(|longer| longer.starts_with(prefix))
 }
 
 /// The overlap error, quoting the prefixes as Redis's `%s` does: up to a NUL byte, with line
@@ -282,18 +343,86 @@ mod tests {
         }
     }
 
+    fn set(prefixes: &[&[u8]]) -> BTreeSet<Box<[u8]>> {
+        prefixes.iter().map(|p| (*p).into()).collect()
+    }
+
     #[test]
     fn overlapping_prefixes_are_found_as_redis_checks_them() {
-        assert_eq!(text(prefix_overlap(&[], &[b"a", b"b"])), "none");
-        assert!(text(prefix_overlap(&[], &[b"ab", b"a"]))
+        assert_eq!(text(prefix_overlap(&none(), &[b"a", b"b"])), "none");
+        assert!(text(prefix_overlap(&none(), &[b"ab", b"a"]))
             .starts_with("fatal: ERR Prefix 'ab' overlaps with another provided prefix 'a'"));
+        assert!(text(prefix_overlap(&none(), &[b"a", b"b", b"bc"]))
+            .starts_with("reported: ERR Prefix 'b'"));
+        assert!(text(prefix_overlap(&set(&[b"x"]), &[b"y", b"xy"]))
+            .starts_with("fatal: ERR Prefix 'xy' overlaps with an existing prefix 'x'"));
+        assert!(text(prefix_overlap(&set(&[b""]), &[b"q"])).starts_with("fatal"));
+    }
+
+    #[test]
+    fn the_overlap_named_is_the_one_redis_names() {
+        // Existing ones: the first in byte order, whether shorter or longer.
+        let existing = set(&[b"ab", b"abc", b"abd", b"b"]);
+        assert!(text(prefix_overlap(&existing, &[b"a"]))
+            .starts_with("fatal: ERR Prefix 'a' overlaps with an existing prefix 'ab'"));
+        assert!(text(prefix_overlap(&existing, &[b"abcd"]))
+            .starts_with("fatal: ERR Prefix 'abcd' overlaps with an existing prefix 'ab'"));
+        assert!(text(prefix_overlap(&set(&[b"a", b"ab"]), &[b"ab"]))
+            .starts_with("fatal: ERR Prefix 'ab' overlaps with an existing prefix 'a'"));
+        // New ones: the first after it in argument order; repeats overlap too.
+        assert!(text(prefix_overlap(&none(), &[b"x", b"a", b"abc", b"ab"]))
+            .starts_with("reported: ERR Prefix 'a' overlaps with another provided prefix 'abc'"));
+        assert!(text(prefix_overlap(&none(), &[b"x", b"y", b"x"]))
+            .starts_with("fatal: ERR Prefix 'x' overlaps with another provided prefix 'x'"));
+        assert!(text(prefix_overlap(&none(), &[b"ac", b"ab", b"a"]))
+            .starts_with("fatal: ERR Prefix 'ac' overlaps with another provided prefix 'a'"));
+        // Each prefix in turn: against the existing ones, then the new ones.
+        assert!(text(prefix_overlap(&set(&[b"ab"]), &[b"a", b"abc"]))
+            .starts_with("fatal: ERR Prefix 'a' overlaps with an existing prefix 'ab'"));
         assert!(
-            text(prefix_overlap(&[], &[b"a", b"b", b"bc"])).starts_with("reported: ERR Prefix 'b'")
+            text(prefix_overlap(&set(&[b"q"]), &[b"x", b"a", b"ab", b"qr"]))
+                .starts_with("reported: ERR Prefix 'a' overlaps with another provided prefix 'ab'")
         );
-        assert!(
-            text(prefix_overlap(&[b"x".as_slice().into()], &[b"y", b"xy"]))
-                .starts_with("fatal: ERR Prefix 'xy' overlaps with an existing prefix 'x'")
-        );
-        assert!(text(prefix_overlap(&[b"".as_slice().into()], &[b"q"])).starts_with("fatal"));
+        assert!(text(prefix_overlap(&set(&[b"q"]), &[b"qr", b"a", b"ab"]))
+            .starts_with("fatal: ERR Prefix 'qr' overlaps with an existing prefix 'q'"));
+    }
+
+    fn none() -> BTreeSet<Box<[u8]>> {
+        BTreeSet::new()
+    }
+
+    /// Redis's check as it runs: every new prefix against every existing one in byte order,
+    /// then against every later new one.
+    fn pairwise(existing: &BTreeSet<Box<[u8]>>, new: &[&[u8]]) -> Overlap {
+        let overlaps = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
+        for (i, prefix) in new.iter().enumerate() {
+            if let Some(old) = existing.iter().find(|old| overlaps(old, prefix)) {
+                return Overlap::Fatal(overlap_error(prefix, old, "an existing prefix"));
+            }
+            if let Some(other) = new[i + 1..].iter().find(|other| overlaps(prefix, other)) {
+                let error = overlap_error(prefix, other, "another provided prefix");
+                return match i {
+                    0 => Overlap::Fatal(error),
+                    _ => Overlap::Reported(error),
+                };
+            }
+        }
+        Overlap::None
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_searches_answer_as_redis_pairwise_check_does(
+            existing in proptest::collection::btree_set(
+                proptest::collection::vec(0u8..4, 0..4), 0..8),
+            new in proptest::collection::vec(proptest::collection::vec(0u8..4, 0..4), 0..6),
+        ) {
+            let existing: BTreeSet<Box<[u8]>> = existing.into_iter().map(Into::into).collect();
+            let new: Vec<&[u8]> = new.iter().map(Vec::as_slice).collect();
+            proptest::prop_assert_eq!(
+                text(prefix_overlap(&existing, &new)),
+                text(pairwise(&existing, &new))
+            );
+        }
     }
 }

@@ -12,9 +12,8 @@ use std::time::Duration;
 use testkit::{free_port, wait_until, DataDir, Launch, Program, Raw, Reply, Server};
 
 /// Parameters whose value differs on purpose, with the reason. (`bind` is the same here
-/// because the kit gives both servers `--bind 127.0.0.1`; with no `bind` at all redis-lite
-/// listens on loopback, `127.0.0.1 -::1`, the stock redis.conf's value, where Redis's
-/// built-in default is every interface, `* -::*`.)
+/// because the kit gives both servers `--bind 127.0.0.1`; with no `bind` at all both listen
+/// on every interface, `* -::*`, with protected mode on.)
 const DIFFERENT_VALUES: &[(&str, &str)] = &[
     ("port", "each server of a test listens on a port of its own"),
     (
@@ -658,23 +657,40 @@ fn a_fatal_signal_leaves_a_crash_report_in_the_log() {
         if !program.available() {
             continue;
         }
-        let logfile = dir.join(&format!("crash-{program:?}.log"));
-        let mut server = Launch::of(program)
-            .args(&["--save", "", "--logfile", logfile.to_str().unwrap()])
-            .start();
-        let killed = std::process::Command::new("kill")
-            .args(["-ABRT", &server.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        let status = server.wait_exit(Duration::from_secs(30));
-        assert_eq!(status.and_then(|s| s.signal()), Some(6), "{program:?}");
-        let log = std::fs::read_to_string(&logfile).unwrap();
-        assert!(log.contains("crashed by signal: 6"), "{program:?}: {log}");
-        assert!(
-            log.contains("------ STACK TRACE ------"),
-            "{program:?}: {log}"
-        );
+        // SIGABRT from outside (logging.tcl's "Crash report generated on SIGABRT"), then
+        // SIGSEGV from DEBUG SEGFAULT ("... on DEBUG SEGFAULT").
+        for signal in [6, 11] {
+            let logfile = dir.join(&format!("crash-{program:?}-{signal}.log"));
+            let mut server = Launch::of(program)
+                .args(&["--save", "", "--logfile", logfile.to_str().unwrap()])
+                .args(&["--enable-debug-command", "yes"])
+                // As logging.tcl runs it: Redis's memory test after the report takes seconds
+                // more on a loaded machine.
+                .args(&["--crash-memcheck-enabled", "no"])
+                .start();
+            if signal == 6 {
+                let killed = std::process::Command::new("kill")
+                    .args(["-ABRT", &server.pid().to_string()])
+                    .status()
+                    .unwrap();
+                assert!(killed.success());
+            } else {
+                server
+                    .raw()
+                    .send(&testkit::encode(&[b"DEBUG", b"SEGFAULT"]));
+            }
+            let status = server.wait_exit(Duration::from_secs(30));
+            assert_eq!(status.and_then(|s| s.signal()), Some(signal), "{program:?}");
+            let log = std::fs::read_to_string(&logfile).unwrap();
+            assert!(
+                log.contains(&format!("crashed by signal: {signal}")),
+                "{program:?}: {log}"
+            );
+            assert!(
+                log.contains("------ STACK TRACE ------"),
+                "{program:?}: {log}"
+            );
+        }
     }
 }
 
@@ -708,5 +724,40 @@ fn oom_score_adj_rereads_its_base_and_follows_the_role() {
         assert_eq!(oom_score_adj(pid), base + 9, "{which}: a master again");
         raw.ok(&[b"CONFIG", b"SET", b"oom-score-adj", b"no"]);
         assert_eq!(oom_score_adj(pid), base, "{which}: the base restored");
+    }
+}
+
+/// With no `bind` at all, both listen where Redis's built-in default says, every interface
+/// (`* -::*`), and serve loopback clients (protected mode refuses others until a password is
+/// set, see `security`).
+#[test]
+fn without_bind_both_listen_on_every_interface() {
+    for program in [Program::Redis, Program::Lite] {
+        let Some(path) = program.path() else {
+            println!("SKIPPED: {program:?} is not available (in without_bind_both_listen_on_every_interface)");
+            continue;
+        };
+        let dir = DataDir::new("no-bind");
+        let port = free_port();
+        let mut child = std::process::Command::new(path)
+            .args(["--port", &port.to_string(), "--save", ""])
+            .current_dir(&dir.0)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut raw = None;
+        wait_until("the server to answer", Duration::from_secs(10), || {
+            raw = std::net::TcpStream::connect(("127.0.0.1", port))
+                .ok()
+                .map(Raw::new);
+            raw.as_mut()
+                .is_some_and(|raw| raw.cmd_text(&["PING"]) == "+PONG\r\n")
+        });
+        let mut raw = raw.unwrap();
+        let bind = raw.cmd_text(&["CONFIG", "GET", "bind"]);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(bind, "*2\r\n$4\r\nbind\r\n$6\r\n* -::*\r\n", "{program:?}");
     }
 }

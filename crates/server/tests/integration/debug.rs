@@ -55,7 +55,6 @@ const NOT_SERVED: &[&str] = &[
     "PANIC",
     "RESTART",
     "SDSLEN",
-    "SEGFAULT",
     "STRUCTSIZE",
     "CLIENT-EVICTION",
     "CLUSTERLINK",

@@ -240,3 +240,139 @@ fn damaged_payloads_with_checksums_skipped_are_judged_as_in_redis() {
     );
     assert_eq!(replies(&lite), expected);
 }
+
+/// A refused payload is logged as Redis logs it, at verbose level: "Internal error in RDB
+/// reading offset <n> -> <reason>", the reason in Redis's words for each kind of damage
+/// (redis-lite adds what exactly was wrong in brackets). Tools and Redis's own tests look for
+/// these words ("Hash ziplist integrity check failed", "Duplicate stream consumer
+/// detected"...). The payloads are Redis's DUMPs with one thing broken, and one handmade; each
+/// server restores the same bytes with checksums skipped and deep sanitization on.
+#[test]
+fn refused_payloads_are_logged_in_redis_words() {
+    let args = [
+        "--enable-debug-command",
+        "yes",
+        "--loglevel",
+        "verbose",
+        "--logfile",
+        "server.log",
+    ];
+    let Some(redis) = Server::redis(&args) else {
+        println!(
+            "SKIPPED: redis-server is not on PATH (in refused_payloads_are_logged_in_redis_words)"
+        );
+        return;
+    };
+    let lite = Server::lite(&args);
+    let dump = |args: &[&str]| {
+        let mut raw = redis.raw();
+        raw.cmd(args);
+        bulk_payload(&cmd(&mut raw, &[b"DUMP", args[1].as_bytes()]))
+    };
+    let replace = |payload: Vec<u8>, from: &[u8], to: &[u8]| -> Vec<u8> {
+        let at = payload
+            .windows(from.len())
+            .position(|w| w == from)
+            .unwrap_or_else(|| panic!("{from:?} in {payload:?}"));
+        [&payload[..at], to, &payload[at + from.len()..]].concat()
+    };
+    // Seventy bytes LZF cannot shorten, so they appear as they are in the payload.
+    let long: Vec<u8> = (b'0'..b'v').collect();
+    let long = std::str::from_utf8(&long).unwrap();
+    let mut other_long = long.to_string();
+    other_long.replace_range(0..1, "_");
+    let zset = dump(&["ZADD", "big-zset", "1", long, "2", &other_long]);
+    let nan_at = zset
+        .windows(long.len())
+        .position(|w| w == long.as_bytes())
+        .unwrap()
+        + long.len();
+    let mut nan_score = zset.clone();
+    nan_score[nan_at..nan_at + 8].copy_from_slice(&f64::NAN.to_le_bytes());
+    let mut list_count = dump(&["RPUSH", "list", "a", "b", "c"]);
+    // Type, node count, container, blob length, then the listpack's total bytes (4) and its
+    // element count: a count off by one.
+    list_count[8] ^= 1;
+    let mut intset_encoding = dump(&["SADD", "intset", "1", "2", "3"]);
+    intset_encoding[2] = 3;
+    let stream = {
+        let mut raw = redis.raw();
+        raw.cmd(&["XADD", "stream", "1-1", "f", "v"]);
+        raw.cmd(&["XGROUP", "CREATE", "stream", "g", "0"]);
+        raw.cmd(&["XREADGROUP", "GROUP", "g", "ca", "STREAMS", "stream", ">"]);
+        raw.cmd(&["XGROUP", "CREATECONSUMER", "stream", "g", "cb"]);
+        bulk_payload(&cmd(&mut raw, &[b"DUMP", b"stream"]))
+    };
+    let node_key: Vec<u8> = [&[0u8; 7][..], &[1], &[0; 7], &[1]].concat();
+    let node_at = stream
+        .windows(16)
+        .position(|w| w == node_key.as_slice())
+        .unwrap()
+        + 16;
+    let mut stream_listpack = stream.clone();
+    stream_listpack[node_at + 1] ^= 1;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "Hash listpack integrity check failed.",
+            replace(dump(&["HSET", "hash", "fa", "1", "fb", "2"]), b"fb", b"fa"),
+        ),
+        (
+            "Zset listpack integrity check failed.",
+            replace(dump(&["ZADD", "zset", "1", "ma", "2", "mb"]), b"mb", b"ma"),
+        ),
+        ("Listpack integrity check failed.", list_count),
+        (
+            "Duplicate set members detected",
+            replace(dump(&["SADD", "set", "xa", "xb"]), b"xb", b"xa"),
+        ),
+        (
+            "Duplicate zset fields detected",
+            replace(zset, other_long.as_bytes(), long.as_bytes()),
+        ),
+        ("Zset with NAN score detected", nan_score),
+        ("Intset integrity check failed.", intset_encoding),
+        (
+            "Duplicate stream consumer detected.",
+            replace(stream, b"cb", b"ca"),
+        ),
+        ("Stream listpack integrity check failed.", stream_listpack),
+        // A hash (type 4) of two small pairs with one field twice: found while Redis still
+        // builds a listpack.
+        (
+            "Hash with dup elements",
+            b"\x04\x02\x02ja\x011\x02ja\x012\x0a\x00\0\0\0\0\0\0\0\0".to_vec(),
+        ),
+    ];
+    let reasons = |server: &Server| -> Vec<String> {
+        let mut raw = server.raw();
+        raw.cmd(&["DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", "1"]);
+        raw.cmd(&["CONFIG", "SET", "sanitize-dump-payload", "yes"]);
+        for (reason, payload) in &cases {
+            let reply = cmd(&mut raw, &[b"RESTORE", b"restored", b"0", payload]);
+            assert_eq!(reply, b"-ERR Bad data format\r\n", "{reason}");
+        }
+        let mut log = String::new();
+        testkit::wait_until(
+            "every refusal logged",
+            std::time::Duration::from_secs(10),
+            || {
+                log = std::fs::read_to_string(server.dir.join("server.log")).unwrap_or_default();
+                log.matches("Internal error in RDB reading").count() >= cases.len()
+            },
+        );
+        log.lines()
+            .filter_map(|line| line.split_once("Internal error in RDB reading offset "))
+            .map(|(_, rest)| rest.split_once(" -> ").expect(rest).1.to_string())
+            .collect()
+    };
+    let expected: Vec<&str> = cases.iter().map(|(reason, _)| *reason).collect();
+    assert_eq!(reasons(&redis), expected, "Redis's own words changed");
+    let lite_reasons = reasons(&lite);
+    for (lite_reason, redis_reason) in lite_reasons.iter().zip(&expected) {
+        assert!(
+            lite_reason == redis_reason || lite_reason.starts_with(&format!("{redis_reason} (")),
+            "redis-lite logged {lite_reason:?} where Redis logs {redis_reason:?}"
+        );
+    }
+    assert_eq!(lite_reasons.len(), expected.len(), "{lite_reasons:?}");
+}

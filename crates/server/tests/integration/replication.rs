@@ -720,3 +720,100 @@ fn a_replica_connects_from_bind_source_addr() {
         info.contains("ip=127.0.0.2,") && info.contains("ip=127.0.0.3,")
     });
 }
+
+/// replication.tcl's "Don't disconnect with replicas before loading transferred RDB when full
+/// sync" and "Discard cache master before loading transferred RDB when full sync": a replica R
+/// (with its own replica S) of master M1 is pointed at M2, which dies while it still prepares
+/// the snapshot. As Redis 7.0 does, R keeps S (no "Connection with master lost" in S's log)
+/// and M1's history (the replication ID along the chain unchanged); pointed back at M1 it
+/// continues with a partial sync, and S never needed a second sync. The same chain of Redis
+/// servers first, then of redis-lite servers.
+#[test]
+fn a_replica_keeps_its_replicas_until_a_new_masters_snapshot_loads() {
+    use redis_lite_testkit::Program;
+    for program in [Program::Redis, Program::Lite] {
+        if !program.available() {
+            println!("SKIPPED: {program:?} is not available (in a_replica_keeps_its_replicas_until_a_new_masters_snapshot_loads)");
+            continue;
+        }
+        let launch = || {
+            Launch::of(program)
+                .args(&["--save", "", "--appendonly", "no"])
+                .args(&["--enable-debug-command", "yes", "--logfile", "server.log"])
+                .args(&["--repl-diskless-sync-delay", "0"])
+        };
+        let (m1, m2, r, s) = (
+            launch().start(),
+            launch().start(),
+            launch().start(),
+            launch().start(),
+        );
+        let replicaof = |server: &Server, master: &Server| {
+            let port = master.port.to_string();
+            ok(&mut server.raw(), &["REPLICAOF", "127.0.0.1", &port]);
+        };
+        ok(&mut m1.raw(), &["SET", "a", "b"]);
+        // Ten keys at a second each: M2's snapshot takes ten seconds.
+        ok(&mut m2.raw(), &["DEBUG", "POPULATE", "10", "master2", "10"]);
+        ok(
+            &mut m2.raw(),
+            &["CONFIG", "SET", "rdb-key-save-delay", "1000000"],
+        );
+        replicaof(&r, &m1);
+        wait_link_up(&r);
+        replicaof(&s, &r);
+        wait_link_up(&s);
+        // R counts S online only from S's first acknowledgement on.
+        let mut raw_r = r.raw();
+        wait_until("R to count S online", SYNC_TIMEOUT, || {
+            info_field(&mut raw_r, "replication", "slave0").contains("state=online")
+        });
+        assert_eq!(s.raw().cmd_text(&["GET", "a"]), "$1\r\nb\r\n");
+        replicaof(&r, &m2);
+        let mut raw_m2 = m2.raw();
+        wait_until("M2's snapshot for R to start", SYNC_TIMEOUT, || {
+            info_field(&mut raw_m2, "persistence", "rdb_bgsave_in_progress") == "1"
+        });
+        raw_m2.send(&redis_lite_testkit::encode(&[b"SHUTDOWN", b"NOSAVE"]));
+        wait_until("M2 to be gone", SYNC_TIMEOUT, || {
+            std::net::TcpStream::connect(("127.0.0.1", m2.port)).is_err()
+        });
+        let replid =
+            |server: &Server| info_field(&mut server.raw(), "replication", "master_replid");
+        let log = |server: &Server| {
+            std::fs::read_to_string(server.dir.join("server.log")).unwrap_or_default()
+        };
+        let assert_s_kept = || {
+            assert!(
+                !log(&s).contains("Connection with master lost"),
+                "{program:?}: S's log:\n{}\nR's log:\n{}",
+                log(&s),
+                log(&r)
+            );
+        };
+        assert_s_kept();
+        assert_eq!(replid(&r), replid(&m1), "{program:?}");
+        assert_eq!(replid(&s), replid(&m1), "{program:?}");
+
+        let stat = |server: &Server, field: &str| info_field(&mut server.raw(), "stats", field);
+        let (full, partial) = (stat(&m1, "sync_full"), stat(&m1, "sync_partial_ok"));
+        replicaof(&r, &m1);
+        wait_link_up(&r);
+        assert_eq!(
+            stat(&m1, "sync_full"),
+            full,
+            "{program:?}: M1 made a full sync"
+        );
+        let partial: u64 = partial.parse().unwrap();
+        assert_eq!(
+            stat(&m1, "sync_partial_ok"),
+            (partial + 1).to_string(),
+            "{program:?}"
+        );
+        assert_eq!(replid(&r), replid(&m1), "{program:?}");
+        assert_eq!(replid(&s), replid(&m1), "{program:?}");
+        assert_s_kept();
+        assert_eq!(stat(&r, "sync_full"), "1", "{program:?}: S synced again");
+        assert_eq!(stat(&r, "sync_partial_ok"), "0", "{program:?}");
+    }
+}

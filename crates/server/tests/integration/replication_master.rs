@@ -433,6 +433,140 @@ fn redis_cli_rdb_fetches_a_snapshot_over_sync() {
     });
 }
 
+#[test]
+fn replconf_rdb_filter_only_and_its_errors_match_redis() {
+    testkit::differential(
+        testkit::script!("replication/replconf_rdb_filter_only_matches_redis"),
+        false,
+    );
+}
+
+/// A library for the `--functions-rdb` tests.
+const LIBRARY: &str = "#!lua name=fetched\nredis.register_function('one', function() return 1 end)";
+
+/// Loads [`LIBRARY`] and writes keys in databases 0 and 3.
+fn functions_and_keys(server: &Server) {
+    let mut raw = server.raw();
+    raw.ok(&[b"FUNCTION", b"LOAD", LIBRARY.as_bytes()]);
+    raw.ok(&[b"SET", b"plain", b"1"]);
+    raw.ok(&[b"HSET", b"hash", b"f", b"v"]);
+    raw.ok(&[b"SELECT", b"3"]);
+    raw.ok(&[b"SET", b"elsewhere", b"2"]);
+}
+
+/// Runs `redis-cli <mode> <file>` against `server` (`--rdb` or `--functions-rdb`).
+fn fetch_rdb(server: &Server, mode: &str, file: &std::path::Path) -> std::process::Child {
+    std::process::Command::new("redis-cli")
+        .args(["-p", &server.port.to_string(), mode, file.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn fetched(child: std::process::Child) {
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+}
+
+/// An RDB file's records, the values of the aux fields that name a time, a memory size or a
+/// replication history left out.
+fn records(file: &std::path::Path) -> Vec<String> {
+    let bytes = std::fs::read(file).unwrap();
+    let mut records = Vec::new();
+    let limits = redis_lite_engine::EncodingLimits::default();
+    redis_lite_persist::read_rdb(&bytes[..], limits, |event| {
+        records.push(match event {
+            redis_lite_persist::Event::Aux { key, value } => {
+                let key = String::from_utf8_lossy(&key).into_owned();
+                match key.as_str() {
+                    "ctime" | "used-mem" | "repl-id" | "repl-offset" => format!("aux {key}"),
+                    _ => format!("aux {key} {}", String::from_utf8_lossy(&value)),
+                }
+            }
+            other => format!("{other:?}"),
+        });
+        Ok(())
+    })
+    .unwrap();
+    records
+}
+
+/// redis-cli --functions-rdb (`REPLCONF rdb-only 1`, `REPLCONF rdb-filter-only functions`,
+/// SYNC): the file has the aux fields and the functions of real Redis's, and no key; real
+/// Redis loads it with the library and no key, redis-lite-check accepts it; a `--rdb` fetched
+/// at the same time (a replica that asked for everything, so another sync job) still has the
+/// keys; a master with disk-based syncs sends it over the socket all the same.
+#[test]
+fn redis_cli_functions_rdb_fetches_the_functions_alone() {
+    if !testkit::installed("redis-cli") || !Program::Redis.available() {
+        return;
+    }
+    let dir = testkit::DataDir::new("repl-cli-functions-rdb");
+    let redis = Launch::redis()
+        .args(&["--save", "", "--repl-diskless-sync-delay", "0"])
+        .start();
+    functions_and_keys(&redis);
+    let expected = dir.join("redis.rdb");
+    fetched(fetch_rdb(&redis, "--functions-rdb", &expected));
+    // Both replicas wait for the delay, so they are there together when the sync starts.
+    let master = lite_master(&["--repl-diskless-sync-delay", "1"]).start();
+    functions_and_keys(&master);
+    let (functions_only, everything) = (dir.join("functions.rdb"), dir.join("everything.rdb"));
+    let fetches = [
+        fetch_rdb(&master, "--functions-rdb", &functions_only),
+        fetch_rdb(&master, "--rdb", &everything),
+    ];
+    fetches.into_iter().for_each(fetched);
+    assert_eq!(records(&functions_only), records(&expected));
+    assert!(records(&functions_only)
+        .iter()
+        .any(|r| r.starts_with("Function(")));
+    // With disk-based syncs too it goes over the socket, and no file is written.
+    let disk_dir = testkit::DataDir::new("repl-cli-functions-rdb-disk");
+    let disk_master = lite_master(&["--repl-diskless-sync", "no"])
+        .dir(&disk_dir.0)
+        .start();
+    functions_and_keys(&disk_master);
+    let from_disk_master = dir.join("from-disk-master.rdb");
+    fetched(fetch_rdb(
+        &disk_master,
+        "--functions-rdb",
+        &from_disk_master,
+    ));
+    assert_eq!(records(&from_disk_master), records(&expected));
+    assert!(!disk_dir.join("dump.rdb").exists());
+
+    let check = std::path::Path::new(env!("CARGO_BIN_EXE_redis-lite-server"))
+        .with_file_name("redis-lite-check");
+    if check.is_file() {
+        let output = std::process::Command::new(&check)
+            .args(["rdb", functions_only.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+    } else {
+        skipped("redis-lite-check is not built, so it did not check the file");
+    }
+
+    for (file, keys) in [(&functions_only, 0), (&everything, 3)] {
+        let load_dir = testkit::DataDir::new("repl-cli-functions-rdb-load");
+        std::fs::copy(file, load_dir.join("dump.rdb")).unwrap();
+        let loaded = Launch::redis().dir(&load_dir.0).start();
+        let mut raw = loaded.raw();
+        let libraries = raw.cmd_text(&["FUNCTION", "LIST"]);
+        assert!(libraries.contains("fetched"), "{libraries}");
+        let total: i64 = [b"0", b"3"]
+            .iter()
+            .map(|db| {
+                raw.ok(&[b"SELECT", *db]);
+                raw.ok(&[b"DBSIZE"]).int()
+            })
+            .sum();
+        assert_eq!(total, keys, "keys loaded from {}", file.display());
+    }
+}
+
 /// A replica of `master` (any program), started and synced.
 fn replica_of(launch: Launch, master: &Server) -> Server {
     let port = master.port.to_string();

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use redis_lite_testkit::{encode, info_field, wait_until, Program, Raw, Replicated};
+use redis_lite_testkit::{
+    encode, info_field, wait_until, DataDir, Launch, Program, Raw, Replicated,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -206,5 +208,69 @@ fn a_second_sigint_during_the_shutdown_save_exits_and_removes_its_file() {
         let status = server.wait_exit(TIMEOUT);
         assert_eq!(status.and_then(|s| s.code()), Some(1), "{program:?}");
         assert!(!temp.exists(), "{program:?}: {temp:?} is left");
+    }
+}
+
+/// A SHUTDOWN that waited for a lagging replica and then failed (its save cannot rename the
+/// file into place), and one that SHUTDOWN ABORT ends: their late error replies count in
+/// errorstats and `total_error_replies` as Redis counts them, and commandstats as Redis does.
+#[test]
+fn a_waiting_shutdown_that_fails_counts_its_error_as_redis_does() {
+    let mut transcripts = Vec::new();
+    for program in [Program::Lite, Program::Redis] {
+        if !program.available() {
+            continue;
+        }
+        let dir = DataDir::new("unsavable");
+        let master = Launch::of(program).dir(&dir.0).args(&[
+            "--save",
+            "",
+            "--repl-diskless-sync-delay",
+            "0",
+            "--dbfilename",
+            "unsavable.rdb",
+        ]);
+        let replica = Launch::of(program).args(&["--save", ""]);
+        let set = Replicated::start(master, vec![replica]);
+        // Its save's file is renamed onto a directory that is not empty, which fails.
+        std::fs::create_dir_all(dir.join("unsavable.rdb").join("in-the-way")).unwrap();
+        let mut raw = set.master.raw();
+        raw.set_read_timeout(TIMEOUT);
+        let frozen = set.replicas[0].freeze();
+        let mut replies = Vec::new();
+        // The first waits its second out, then its save fails; the second waits long enough
+        // to be aborted, however slow the machine.
+        for (shutdown_timeout, abort) in [("1", false), ("600", true)] {
+            replies.push(reply(&mut raw, &["INCR", "k"]));
+            let timeout = ["CONFIG", "SET", "shutdown-timeout", shutdown_timeout];
+            assert_eq!(reply(&mut raw, &timeout), "+OK");
+            assert_eq!(reply(&mut raw, &["CONFIG", "RESETSTAT"]), "+OK");
+            let mut shutdown = set.master.raw();
+            shutdown.set_read_timeout(TIMEOUT);
+            shutdown.send(&encode(&[b"SHUTDOWN", b"SAVE"]));
+            if abort {
+                wait_for_waiting_shutdown(&set);
+                replies.push(reply(&mut raw, &["SHUTDOWN", "ABORT"]));
+            }
+            let waited = String::from_utf8_lossy(&shutdown.read_reply()).into_owned();
+            replies.push(waited.trim_end().to_string());
+            for section in ["errorstats", "stats", "commandstats"] {
+                let info = raw.cmd_text(&["INFO", section]);
+                replies.extend(info.lines().filter_map(|line| {
+                    let counted = line.starts_with("errorstat_")
+                        || line.starts_with("total_error_replies")
+                        || line.starts_with("cmdstat_shutdown");
+                    // usec and usec_per_call are times.
+                    let times = |field: &str| field.starts_with("usec");
+                    let line = line.split(',').filter(|field| !times(field));
+                    counted.then(|| line.collect::<Vec<_>>().join(","))
+                }));
+            }
+        }
+        drop(frozen);
+        transcripts.push((program, replies));
+    }
+    if let [(_, lite), (_, redis)] = &transcripts[..] {
+        assert_eq!(lite, redis);
     }
 }

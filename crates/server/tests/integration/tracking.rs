@@ -188,14 +188,93 @@ fn resp3_invalidations_match_redis() {
     });
 }
 
-/// INFO's tracking lines alone (the rest differs between the servers); other replies whole.
+/// A client with thousands of BCAST prefixes (added in one call and in many), its
+/// invalidations, and the overlap errors Redis names: the first existing prefix in byte order,
+/// the first later argument, and Redis 7.0's reply of an error and then OK when the overlap is
+/// not the first prefix's (after which the client has overlapping prefixes).
+#[test]
+fn thousands_of_bcast_prefixes_and_their_overlap_errors_match_redis() {
+    compare(&[], |server, _| {
+        let (mut reader, mut writer) = (resp3(server), server.raw());
+        let mut seen = Vec::new();
+        let mut step = |raw: &mut Raw, cmds: &[&[&str]]| seen.push(exchange(raw, cmds));
+        let tracking_on = |range: std::ops::Range<usize>| -> Vec<String> {
+            let mut args: Vec<String> = ["CLIENT", "TRACKING", "ON", "BCAST"]
+                .map(String::from)
+                .into();
+            for i in range {
+                args.extend(["PREFIX".to_string(), format!("k{i:06}:")]);
+            }
+            args
+        };
+        fn words(args: &[String]) -> Vec<&str> {
+            args.iter().map(String::as_str).collect()
+        }
+        step(&mut reader, &[&words(&tracking_on(0..3000))]);
+        for start in (3000..4000).step_by(100) {
+            step(&mut reader, &[&words(&tracking_on(start..start + 100))]);
+        }
+        step(&mut reader, &[&["CLIENT", "TRACKINGINFO"]]);
+        step(
+            &mut writer,
+            &[&["MSET", "k001500:a", "1", "k003999:b", "2", "k004000:c", "3"]],
+        );
+        step(&mut reader, &[&["PING"]]);
+        let on = ["CLIENT", "TRACKING", "ON", "BCAST"];
+        for prefixes in [
+            &["k001500:x"][..],
+            &["k0015"],
+            &["k", "zz"],
+            &["", "zz"],
+            &["zz", "k003999:"],
+            &["zz", "y", "zzz"],
+            &["y", "y"],
+        ] {
+            let args: Vec<&str> = on
+                .iter()
+                .copied()
+                .chain(prefixes.iter().flat_map(|p| ["PREFIX", p]))
+                .collect();
+            step(&mut reader, &[&args]);
+        }
+        step(&mut reader, &[&["CLIENT", "TRACKINGINFO"]]);
+        // An overlap among new prefixes past the first: an error, then they are all added.
+        let mut other = resp3(server);
+        let x_a_abc_ab = [
+            "PREFIX", "x", "PREFIX", "a", "PREFIX", "abc", "PREFIX", "ab",
+        ];
+        let args: Vec<&str> = on.iter().chain(&x_a_abc_ab).copied().collect();
+        step(&mut other, &[&args]);
+        step(&mut other, &[&["CLIENT", "TRACKINGINFO"]]);
+        step(
+            &mut other,
+            &[&["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "abcd"]],
+        );
+        step(
+            &mut other,
+            &[&["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "aa"]],
+        );
+        step(&mut writer, &[&["SET", "abcde", "1"]]);
+        step(&mut other, &[&["PING"]]);
+        step(&mut writer, &[&["INFO", "errorstats"]]);
+        step(&mut writer, &[&["INFO", "stats"]]);
+        seen.into_iter().map(|s| tracking_lines(&s)).collect()
+    });
+}
+
+/// INFO's tracking and error lines alone (the rest differs between the servers); other
+/// replies whole.
 fn tracking_lines(reply: &str) -> String {
     if !reply.contains("# ") {
         return reply.to_string();
     }
     reply
         .lines()
-        .filter(|l| l.starts_with("tracking_"))
+        .filter(|l| {
+            ["tracking_", "errorstat_", "total_error_replies"]
+                .iter()
+                .any(|start| l.starts_with(start))
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -376,7 +376,8 @@ impl<'s> Replay<'s> {
             );
             let stats = self.server.stats.workers.last().expect("the cron thread's");
             stats.count_error(String::from_utf8_lossy(error).trim_end());
-            (stats.unexpected_error_replies).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            (self.server.stats.unexpected_error_replies)
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(())
     }

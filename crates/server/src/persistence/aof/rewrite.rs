@@ -421,6 +421,7 @@ fn write_base(
         let Dataset {
             mut snapshot,
             functions,
+            ..
         } = base;
         let mut file = file;
         let mut buf = Vec::new();
