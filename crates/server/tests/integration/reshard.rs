@@ -345,13 +345,16 @@ fn fix_finishes_a_migration_whose_migrating_node_was_killed() {
 }
 
 /// Which end of a slot's migration a test kills.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq, Debug)]
 enum Side {
     Migrating,
     Importing,
 }
 
 fn kill_mid_migration_then_fix(program: Program, killed: Side) {
+    // Shown with a failure: the test runs both programs (one run lost 100 acknowledged writes
+    // on a side it did not name).
+    eprintln!("kill_mid_migration_then_fix: {program:?} cluster, the {killed:?} node killed");
     let durable = [
         "--save",
         "",
