@@ -319,6 +319,54 @@ pub fn delete_keys_in_slots(server: &crate::server::Server, slots: &[usize]) {
     });
 }
 
+/// Redis's `verifyClusterConfigWithData`, once the start-up load is done: a master holding
+/// keys in a slot it neither serves nor imports takes the slot when nobody serves it, and
+/// imports it from its owner otherwise, so the keys stay reachable (with ASKING) and
+/// `redis-cli --cluster fix` finds an open slot to finish instead of keys nobody claims: a
+/// node restarted from an AOF or snapshot newer than its nodes.conf, or given a snapshot
+/// made elsewhere. A replica's data is its master's: nothing to check.
+pub fn claim_slots_of_loaded_keys(server: &crate::server::Server) {
+    let Some(node) = server.cluster.node() else {
+        return;
+    };
+    let mut st = node.write();
+    if st.myself().is_replica() {
+        return;
+    }
+    let mut changed = false;
+    for slot in 0..state::SLOTS {
+        if server.keyspace.keys_in_slot(0, slot) == 0 || st.importing_from(slot).is_some() {
+            continue;
+        }
+        match st.owner(slot) {
+            Some(0) => continue,
+            None => {
+                crate::log!(
+                    Warning,
+                    "I have keys for unassigned slot {slot}. Taking responsibility for it."
+                );
+                st.assign(slot, 0);
+            }
+            Some(owner) => {
+                crate::log!(
+                    Warning,
+                    "I have keys for slot {slot}, but the slot is assigned to another node. Setting it to importing state."
+                );
+                st.set_importing(slot, Some(owner));
+            }
+        }
+        changed = true;
+    }
+    drop(st);
+    if changed {
+        node.refresh_state();
+        if let Err(e) = node.save() {
+            crate::log!(Warning, "Fatal: can't update cluster config file: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

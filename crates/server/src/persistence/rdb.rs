@@ -622,6 +622,7 @@ pub fn load_at_startup(server: &Arc<Server>) {
             if let Err(e) = aof::start(&server) {
                 fatal("append only file", &format!("can't open it: {e}"));
             }
+            crate::cluster::claim_slots_of_loaded_keys(&server);
             server.persistence.loading.finish();
         });
     if let Err(e) = spawned {
