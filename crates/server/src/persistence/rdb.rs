@@ -503,17 +503,37 @@ impl<'s> KeyLoader<'s> {
     }
 }
 
+/// Why a snapshot did not load.
+#[derive(Debug)]
+pub enum LoadFailure {
+    /// The file could not be opened or decrypted; the message says why.
+    Unreadable(String),
+    /// What it holds is not a valid snapshot: already logged in Redis's words, with the offset.
+    Corrupt(String),
+}
+
+impl std::fmt::Display for LoadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadFailure::Unreadable(why) | LoadFailure::Corrupt(why) => f.write_str(why),
+        }
+    }
+}
+
 /// Loads the snapshot at `path` into the keyspace. Keys already expired are skipped, as a
 /// master does. Ok(None) when there is no file.
 pub fn load(
     server: &Server,
     path: &Path,
     on_duplicate: OnDuplicate,
-) -> Result<Option<LoadStats>, String> {
+) -> Result<Option<LoadStats>, LoadFailure> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("can't open {}: {}", path.display(), strerror(&e))),
+        Err(e) => {
+            let why = format!("can't open {}: {}", path.display(), strerror(&e));
+            return Err(LoadFailure::Unreadable(why));
+        }
     };
     let loading = &server.persistence.loading;
     loading
@@ -524,15 +544,17 @@ pub fn load(
         let config = server.config.read();
         (config.encoding, config.keyring.clone())
     };
-    let input =
-        open_stream(input, keyring.as_deref()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let input = open_stream(input, keyring.as_deref())
+        .map_err(|e| LoadFailure::Unreadable(format!("{}: {e}", path.display())))?;
     let input = loading.counting(input, 0);
     let mut keys = KeyLoader::new(server, on_duplicate, true);
     read_rdb(input, limits, |event| keys.event(event)).map_err(|e| match e {
         // The envelope's own message names the offset in the sealed file.
         RdbError::Io { source, .. } if seal_error(&source).is_some() => {
-            format!("{}: {source}", path.display())
+            LoadFailure::Unreadable(format!("{}: {source}", path.display()))
         }
+        // What the data asks for cannot be done (too many databases, a duplicate key).
+        RdbError::Visitor(why) => LoadFailure::Unreadable(format!("{why} ({})", path.display())),
         e => {
             match &e {
                 RdbError::Checksum {
@@ -547,10 +569,8 @@ pub fn load(
                 ),
                 _ => {}
             }
-            if !matches!(e, RdbError::Visitor(_)) {
-                log_read_error(LogLevel::Warning, &e, "");
-            }
-            format!("{} ({})", e, path.display())
+            log_read_error(LogLevel::Warning, &e, "");
+            LoadFailure::Corrupt(format!("{} ({})", e, path.display()))
         }
     })?;
     keys.finish();
@@ -575,7 +595,7 @@ pub fn log_read_error(level: LogLevel, e: &RdbError, after: &str) {
 /// Loads the dataset at start-up (the AOF if there is one, else the snapshot) on a thread of its
 /// own, while clients wait or get `-LOADING` (see [`super::loading`]), then starts the AOF. A
 /// file that cannot be loaded stops the server: starting empty would look like data loss.
-pub fn load_at_startup(server: &Arc<Server>) {
+pub fn load_at_startup(server: &Arc<Server>, loaded: impl FnOnce(&Server) + Send + 'static) {
     server
         .persistence
         .loading
@@ -613,7 +633,12 @@ pub fn load_at_startup(server: &Arc<Server>) {
                             }
                         }
                         Ok(None) => {}
-                        Err(e) => fatal("DB", &e),
+                        Err(e @ LoadFailure::Unreadable(_)) => fatal("DB", &e),
+                        // As Redis: the reason and its offset are logged already.
+                        Err(LoadFailure::Corrupt(_)) => {
+                            log!(Warning, "Terminating server after rdb file reading failure.");
+                            std::process::exit(1)
+                        }
                     }
                 }
                 Err(e) => fatal("append only file", &e),
@@ -624,6 +649,7 @@ pub fn load_at_startup(server: &Arc<Server>) {
             }
             crate::cluster::claim_slots_of_loaded_keys(&server);
             server.persistence.loading.finish();
+            loaded(&server);
         });
     if let Err(e) = spawned {
         log!(Warning, "Can't start the loader thread: {e}. Exiting.");
