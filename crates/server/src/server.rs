@@ -303,6 +303,7 @@ impl Server {
                     config.output_buffer_limits[OutputClass::Normal as usize],
                 ),
                 Apply::DefaultUserPassword => self.acl.set_default_password(&config.requirepass),
+                Apply::WorkingDir => enter_dir(&config.dir),
             }
         }
     }
@@ -361,7 +362,10 @@ impl Server {
         if let Some(node) = self.cluster.node() {
             node.before_sleep();
         }
-        crate::process::remove_pidfile(&self.config.read().process.pidfile);
+        {
+            let config = self.config.read();
+            crate::process::remove_files_at_exit(&config.process.pidfile, &config.unixsocket);
+        }
         log!(Notice, "redis-lite is now ready to exit, bye bye...");
         std::process::exit(0)
     }
@@ -515,9 +519,23 @@ fn bind_unix(config: &Config) -> Result<Option<std::os::unix::net::UnixListener>
     Ok(Some(listener))
 }
 
+/// Makes `dir` the working directory, as Redis does with `dir`: a relative `logfile`,
+/// `pidfile`, `unixsocket` or TLS file is taken from there.
+fn enter_dir(dir: &std::path::Path) {
+    if let Err(e) = std::env::set_current_dir(dir) {
+        log!(
+            Warning,
+            "Can't chdir to '{}': {}",
+            dir.display(),
+            crate::error::strerror(&e)
+        );
+    }
+}
+
 /// Starts the server and serves until shutdown.
 pub fn run(startup: Startup) -> Result<(), String> {
     let mut config = startup.config;
+    enter_dir(&config.dir);
     log::init(config.loglevel, &config.logfile)
         .map_err(|e| format!("Can't open the log file: {e}"))?;
     if config.process.syslog_enabled {

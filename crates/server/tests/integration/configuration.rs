@@ -761,3 +761,72 @@ fn without_bind_both_listen_on_every_interface() {
         assert_eq!(bind, "*2\r\n$4\r\nbind\r\n$6\r\n* -::*\r\n", "{program:?}");
     }
 }
+
+/// Relative `logfile`, `pidfile` and `unixsocket` are taken from `dir`, which is the working
+/// directory, as in Redis, and so is a later CONFIG SET dir's: the log goes on in the new
+/// directory, and in a new file when the old one was renamed (each line opens the file, so a
+/// rotation by renaming needs no signal). At exit the pid file and the socket's file are
+/// removed (both named from the directory of that moment). The two directories' files match
+/// Redis's at each step.
+#[test]
+fn relative_paths_are_taken_from_dir_as_in_redis() {
+    let Some(redis) = files_from_relative_paths(Program::Redis) else {
+        testkit::skipped(
+            "redis-server is not on PATH (in relative_paths_are_taken_from_dir_as_in_redis)",
+        );
+        return;
+    };
+    assert_eq!(redis[0], ["server.log", "server.pid", "server.sock"]);
+    assert_eq!(files_from_relative_paths(Program::Lite).unwrap(), redis);
+}
+
+/// The names in the two directories after start-up, after a rotation, CONFIG SET dir and
+/// SAVE, and after SHUTDOWN.
+fn files_from_relative_paths(program: Program) -> Option<Vec<Vec<String>>> {
+    if !program.available() {
+        return None;
+    }
+    let (first, second) = (DataDir::new("relative-1"), DataDir::new("relative-2"));
+    let names = || -> Vec<String> {
+        [&first, &second]
+            .iter()
+            .flat_map(|dir| {
+                let mut names: Vec<String> = std::fs::read_dir(&dir.0)
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect();
+                names.sort();
+                names
+            })
+            .collect()
+    };
+    let mut server = Launch::of(program)
+        .dir(&first.0)
+        .args(&[
+            "--logfile",
+            "server.log",
+            "--pidfile",
+            "server.pid",
+            "--unixsocket",
+            "server.sock",
+            "--enable-protected-configs",
+            "yes",
+            "--save",
+            "",
+        ])
+        .start();
+    let mut raw = server.raw();
+    let mut seen = vec![names()];
+    std::fs::rename(first.join("server.log"), first.join("server.log.1")).unwrap();
+    let second_dir = second.0.to_str().unwrap();
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "SET", "dir", second_dir]),
+        "+OK\r\n"
+    );
+    assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
+    seen.push(names());
+    raw.send(&testkit::encode(&[b"SHUTDOWN", b"NOSAVE"]));
+    server.wait_exit(Duration::from_secs(10)).expect("SHUTDOWN");
+    seen.push(names());
+    Some(seen)
+}
