@@ -367,6 +367,39 @@ pub struct LoadStats {
     pub replication: Option<ReplicationPlace>,
 }
 
+/// The lines Redis logs for a snapshot's auxiliary fields as it loads: which version wrote it,
+/// how old it is, how much memory the writer used, and whether it is an AOF's base.
+fn log_aux_field(key: &[u8], value: &[u8]) {
+    let number = || {
+        let text = String::from_utf8_lossy(value);
+        // `strtoll`'s leniency: a leading number, else 0.
+        let digits = text.trim_start();
+        let end = digits
+            .char_indices()
+            .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && c == '-')))
+            .map_or(digits.len(), |(i, _)| i);
+        digits[..end].parse::<i64>().unwrap_or(0)
+    };
+    match key {
+        b"redis-ver" => log!(
+            Notice,
+            "Loading RDB produced by version {}",
+            String::from_utf8_lossy(value)
+        ),
+        b"ctime" => {
+            let now = redis_lite_engine::now_ms() as i64 / 1000;
+            log!(Notice, "RDB age {} seconds", (now - number()).max(0));
+        }
+        b"used-mem" => log!(
+            Notice,
+            "RDB memory usage when created {:.2} Mb",
+            number() as f64 / (1024.0 * 1024.0)
+        ),
+        b"aof-base" if number() != 0 => log!(Notice, "RDB is base AOF"),
+        _ => {}
+    }
+}
+
 /// What to do with a key that is already in the keyspace.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum OnDuplicate {
@@ -461,7 +494,10 @@ impl<'s> KeyLoader<'s> {
                 .scripting
                 .restore_library(&code, self.on_duplicate == OnDuplicate::Replace)
                 .map_err(|e| format!("Failed loading library: {e}"))?,
-            Event::Aux { key, value } => self.replication.take_aux(&key, &value),
+            Event::Aux { key, value } => {
+                log_aux_field(&key, &value);
+                self.replication.take_aux(&key, &value)
+            }
             Event::EmptyKeySkipped(key) => {
                 // Redis names the first ten only.
                 if self.stats.empty_keys_skipped < 10 {
@@ -608,9 +644,13 @@ pub fn load_at_startup(server: &Arc<Server>, loaded: impl FnOnce(&Server) + Send
                 log!(Warning, "Fatal error loading the {what}: {e}. Exiting.");
                 std::process::exit(1)
             };
-            // As in Redis, an AOF takes precedence over the snapshot.
+            // As in Redis, with `appendonly yes` the AOF is the dataset: a snapshot is not
+            // loaded even when there is no AOF yet (the server starts empty and creates one),
+            // which is why Redis's documentation switches a running server to AOF with CONFIG
+            // SET appendonly yes.
             match aof::load(&server) {
                 Ok(Some(_)) => {}
+                Ok(None) if server.config.read().appendonly => {}
                 Ok(None) => {
                     let started = Instant::now();
                     match load(&server, &path(&server), OnDuplicate::Fail) {
@@ -634,8 +674,10 @@ pub fn load_at_startup(server: &Arc<Server>, loaded: impl FnOnce(&Server) + Send
                         }
                         Ok(None) => {}
                         Err(e @ LoadFailure::Unreadable(_)) => fatal("DB", &e),
-                        // As Redis: the reason and its offset are logged already.
-                        Err(LoadFailure::Corrupt(_)) => {
+                        // The reason and its offset are logged already, in Redis's words;
+                        // this names the file too.
+                        Err(LoadFailure::Corrupt(why)) => {
+                            log!(Warning, "{why}");
                             log!(Warning, "Terminating server after rdb file reading failure.");
                             std::process::exit(1)
                         }

@@ -315,7 +315,7 @@ fn a_replica_loading_a_sync_past_the_interval_refuses_commands() {
 }
 
 /// "Ready to accept connections" is logged once the start-up load is done, after "DB loaded
-/// from disk", as Redis logs it: supervisors and Redis's own test harness take it to mean the
+/// from disk" and the lines about the snapshot's auxiliary fields, as Redis logs them: supervisors and Redis's own test harness take it to mean the
 /// dataset is in place. Clients connect meanwhile and are told the server is loading.
 #[test]
 fn ready_to_accept_connections_is_logged_after_the_start_up_load() {
@@ -353,6 +353,18 @@ fn ready_to_accept_connections_is_logged_after_the_start_up_load() {
         });
         let text = log();
         let loaded = text.find("DB loaded from disk").expect("the load's line");
+        // What the snapshot's auxiliary fields say, logged as the load reads them.
+        for line in [
+            "* Loading RDB produced by version 7.0.15\n",
+            "* RDB age ",
+            "* RDB memory usage when created ",
+            "* Done loading RDB, keys loaded: 1500, keys expired: 0.\n",
+        ] {
+            assert!(
+                text.find(line).is_some_and(|at| at < loaded),
+                "{program:?}: {line:?} in {text}"
+            );
+        }
         let ready: Vec<&str> = text
             .lines()
             .filter(|line| line.contains("Ready to accept"))

@@ -113,6 +113,7 @@ fn load_files(server: &Arc<Server>, holding_gates: bool) -> Result<Option<LoadSt
     let limits = server.config.encoding.load();
     let keyring = config.keyring.as_deref();
     for (i, file) in files.iter().enumerate() {
+        let file_started = Instant::now();
         let last = i + 1 == files.len();
         let path = dir.join(&file.name);
         let mut reader = File::open(&path)
@@ -232,13 +233,14 @@ fn load_files(server: &Arc<Server>, holding_gates: bool) -> Result<Option<LoadSt
         stats.files += 1;
         log!(
             Notice,
-            "DB loaded from {} file {}",
+            "DB loaded from {} file {}: {:.3} seconds",
             if i == 0 && manifest.base.is_some() {
                 "base"
             } else {
                 "incr"
             },
-            file.name
+            file.name,
+            file_started.elapsed().as_secs_f64()
         );
     }
     loading.loaded_bytes.store(total, Relaxed);
