@@ -339,6 +339,23 @@ fn load_from_socket(
     }
 }
 
+/// [`Persistence::async_loading`](crate::persistence::Persistence::async_loading) for as
+/// long as it lives, failures included.
+struct AsyncLoading<'s>(&'s Server);
+
+impl<'s> AsyncLoading<'s> {
+    fn begin(server: &'s Server) -> Self {
+        server.persistence.async_loading.store(true, Relaxed);
+        AsyncLoading(server)
+    }
+}
+
+impl Drop for AsyncLoading<'_> {
+    fn drop(&mut self) {
+        self.0.persistence.async_loading.store(false, Relaxed);
+    }
+}
+
 /// `swapdb`: the snapshot is read whole into a staging area, then replaces the dataset.
 fn load_swapping(
     link: &mut Link<'_>,
@@ -353,6 +370,7 @@ fn load_swapping(
         Framing::EofMark(_) => 0,
     };
     let loading = (!same_history).then(|| begin_loading(server, total));
+    let async_loading = same_history.then(|| AsyncLoading::begin(server));
     let mut payload = Payload::new(link, framing);
     let mut staged = Vec::new();
     let loaded = read_snapshot(server, &mut payload, |event| {
@@ -385,6 +403,7 @@ fn load_swapping(
             return Err(e);
         }
     };
+    drop(async_loading);
     super::replica::attach_to_new_master(server);
     log!(
         Notice,
