@@ -161,13 +161,32 @@ fn load_files(server: &Arc<Server>, holding_gates: bool) -> Result<Option<LoadSt
                     file.name
                 )),
                 Ok(input) => {
+                    let is_base = i == 0 && manifest.base.is_some();
+                    let mut in_preamble = false;
                     let result = read_file(
                         &file.name,
                         loading.counting(BufReader::with_capacity(1 << 16, input), done_before),
                         limits,
-                        |event| preamble.event(event),
+                        |event| {
+                            if !in_preamble {
+                                in_preamble = true;
+                                log!(
+                                    Notice,
+                                    "{}",
+                                    if is_base {
+                                        "Reading RDB base file on AOF loading..."
+                                    } else {
+                                        "Reading RDB preamble from AOF file..."
+                                    }
+                                );
+                            }
+                            preamble.event(event)
+                        },
                         |command| on_command(command, 0),
                     );
+                    if in_preamble && result.is_ok() {
+                        preamble.finish();
+                    }
                     match result {
                         Ok(summary) => Outcome::Loaded(summary.bytes),
                         Err(e) if e.is_truncated() => Outcome::Truncated {
