@@ -266,7 +266,7 @@ fn snapshot_fields(server: &Server, out: &mut Vec<String>) {
     out.push(format!("current_fork_perc:{percent:.2}"));
     out.push(format!("current_save_keys_processed:{done}"));
     out.push(format!("current_save_keys_total:{total}"));
-    if loading {
+    if loading || p.async_loading.load(Relaxed) {
         let l = &p.loading;
         let started = l.started_secs.load(Relaxed);
         let total = l.total_bytes.load(Relaxed);

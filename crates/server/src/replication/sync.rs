@@ -344,7 +344,14 @@ fn load_from_socket(
 struct AsyncLoading<'s>(&'s Server);
 
 impl<'s> AsyncLoading<'s> {
-    fn begin(server: &'s Server) -> Self {
+    /// With INFO's `loading_*` fields from now, as Redis shows them during an async load.
+    fn begin(server: &'s Server, total_bytes: u64) -> Self {
+        let loading = &server.persistence.loading;
+        loading
+            .started_secs
+            .store(redis_lite_engine::now_ms() / 1000, Relaxed);
+        loading.total_bytes.store(total_bytes, Relaxed);
+        loading.loaded_bytes.store(0, Relaxed);
         server.persistence.async_loading.store(true, Relaxed);
         AsyncLoading(server)
     }
@@ -370,7 +377,7 @@ fn load_swapping(
         Framing::EofMark(_) => 0,
     };
     let loading = (!same_history).then(|| begin_loading(server, total));
-    let async_loading = same_history.then(|| AsyncLoading::begin(server));
+    let async_loading = same_history.then(|| AsyncLoading::begin(server, total));
     let mut payload = Payload::new(link, framing);
     let mut staged = Vec::new();
     let loaded = read_snapshot(server, &mut payload, |event| {

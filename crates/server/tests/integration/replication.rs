@@ -872,6 +872,8 @@ fn a_swapdb_resync_of_the_same_history_loads_asynchronously() {
         wait_until("the replica to load asynchronously", SYNC_TIMEOUT, || {
             info_field(&mut raw, "persistence", "async_loading") == "1"
         });
+        let started = info_field(&mut raw, "persistence", "loading_start_time");
+        assert!(started.parse::<u64>().is_ok_and(|s| s > 0), "{started}");
         seen.push(vec![
             info_field(&mut raw, "persistence", "loading"),
             raw.cmd_text(&["GET", "mykey"]),
