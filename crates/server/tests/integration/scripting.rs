@@ -803,6 +803,19 @@ fn scripts_without_enough_replicas_fail_as_in_redis() {
     );
 }
 
+/// Found by Redis 7.0.15's own suite in harness mode (functions.tcl, "modify key space of read
+/// only replica", "allow stale"): a replica judged FCALL and a flagged EVAL by the command's
+/// flags (no write, stale allowed), so a function that writes ran on a read-only replica and
+/// any ran on a stale one; now by the flags the script declared, and a stale replica refuses
+/// the commands an allow-stale script calls that are not marked stale.
+#[test]
+fn scripts_on_a_replica_follow_their_declared_flags_as_in_redis() {
+    differential(
+        testkit::script!("scripting/scripts_on_a_replica_follow_their_declared_flags_as_in_redis"),
+        false,
+    );
+}
+
 /// Found by Redis 7.0.15's own suite (functions.tcl): quoted library names, case-insensitive
 /// function names, FUNCTION RESTORE's arity error, flags that are not strings; EVAL's shebang
 /// is split the same way.
