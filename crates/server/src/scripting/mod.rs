@@ -599,6 +599,7 @@ impl Host for ScriptHost<'_, '_> {
         if !running.is_busy() && self.started.elapsed() >= busy_after {
             if let Some(run) = running.current.lock().as_mut() {
                 run.command = self.ctx.args.iter().map(|a| a.to_vec()).collect();
+                log_slow_script(run, self.started.elapsed());
             }
             running.busy.store(true, Relaxed);
         }
@@ -613,4 +614,30 @@ impl Host for ScriptHost<'_, '_> {
             false => Interrupt::Continue,
         }
     }
+}
+
+/// Redis's warning when a script turns busy, naming it as Redis does: a function by its name,
+/// an EVAL script by its SHA1.
+fn log_slow_script(run: &RunInfo, elapsed: Duration) {
+    let (kill, name) = match run.is_eval {
+        true => {
+            let sha = match run.command.first() {
+                Some(command)
+                    if command.eq_ignore_ascii_case(b"evalsha")
+                        || command.eq_ignore_ascii_case(b"evalsha_ro") =>
+                {
+                    String::from_utf8_lossy(&run.command[1]).to_ascii_lowercase()
+                }
+                _ => redis_lite_scripting::sha1_hex(run.command.get(1).map_or(&[][..], |b| b)),
+            };
+            ("SCRIPT KILL", sha)
+        }
+        false => ("FUNCTION KILL", run.name.clone()),
+    };
+    crate::log!(
+        Warning,
+        "Slow script detected: still in execution after {} milliseconds. You can try killing \
+         the script using the {kill} command. Script name is: {name}.",
+        elapsed.as_millis()
+    );
 }
