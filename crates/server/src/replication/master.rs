@@ -721,7 +721,7 @@ fn join_disk_sync(server: &Server, pending: &mut Vec<PendingSync>) {
     let mut index = 0;
     while index < pending.len() {
         let candidate = &pending[index];
-        let disk_based = !(diskless_sync && candidate.eof) && !candidate.filter.is_filtered();
+        let disk_based = !(candidate.filter.is_filtered() || diskless_sync && candidate.eof);
         if candidate.filter != job.filter || !disk_based {
             index += 1;
             continue;
