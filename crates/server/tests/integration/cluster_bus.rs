@@ -693,15 +693,10 @@ fn dirty_slot_scenario(program: Program) -> Vec<Server> {
 /// redis-lite alike.
 #[test]
 fn a_link_whose_send_buffer_passes_the_limit_is_freed_and_counted() {
-    for program in [Program::Redis, Program::Lite] {
-        if !program.available() {
-            skipped(&format!("{program:?} is not available"));
-            continue;
-        }
+    for program in available_programs() {
         // A node timeout long enough that only the buffer limit frees the link.
         let launch = || {
-            Launch::of(program)
-                .args(&["--save", "", "--appendonly", "no"])
+            node_without_persistence(program)
                 .args(&["--cluster-node-timeout", "120000"])
                 .args(&["--cluster-link-sendbuf-limit", "1mb"])
         };
@@ -753,16 +748,8 @@ fn debug_clusterlink_kill_frees_the_links_to_a_node() {
             "{who}"
         );
     }
-    for program in [Program::Redis, Program::Lite] {
-        if !program.available() {
-            skipped(&format!("{program:?} is not available"));
-            continue;
-        }
-        let launch = || {
-            Launch::of(program)
-                .args(&["--save", "", "--appendonly", "no"])
-                .args(&["--enable-debug-command", "yes"])
-        };
+    for program in available_programs() {
+        let launch = || node_without_persistence(program).args(&["--enable-debug-command", "yes"]);
         let cluster = testkit::Cluster::start(vec![launch(), launch(), launch()]);
         let (node, peer) = (&cluster.nodes[0], &cluster.nodes[1]);
         let peer_id = text(&mut peer.raw(), &["CLUSTER", "MYID"]);
@@ -810,6 +797,25 @@ fn debug_clusterlink_kill_frees_the_links_to_a_node() {
         );
         wait_converged(&cluster.nodes);
     }
+}
+
+/// Real Redis and redis-lite, those installed (saying which test is skipped otherwise).
+fn available_programs() -> Vec<Program> {
+    [Program::Redis, Program::Lite]
+        .into_iter()
+        .filter(|program| {
+            let available = program.available();
+            if !available {
+                skipped(&format!("{program:?} is not available"));
+            }
+            available
+        })
+        .collect()
+}
+
+/// A cluster node of `program` without persistence.
+fn node_without_persistence(program: Program) -> Launch {
+    Launch::of(program).args(&["--save", "", "--appendonly", "no"])
 }
 
 /// The create-time of `server`'s outbound bus link to node `id`, from CLUSTER LINKS.
