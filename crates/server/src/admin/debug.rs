@@ -54,11 +54,35 @@ const REFUSED: &[(&str, &str)] = &[
         "drop-cluster-packet-filter",
         "the cluster bus has no packet filter",
     ),
-    (
-        "clusterlink",
-        "the cluster bus links cannot be killed by hand",
-    ),
 ];
+
+/// DEBUG CLUSTERLINK KILL TO|FROM|ALL node-id: frees the bus links to, from or both ways
+/// with a known node, with what they had not sent; the cluster cron connects again.
+fn debug_clusterlink_kill(ctx: &mut Ctx<'_>) -> CmdResult {
+    let Some(node) = ctx.server.cluster.node() else {
+        return Err(CommandError::err(
+            "Debug option only available for cluster mode enabled setup!",
+        ));
+    };
+    let id = String::from_utf8_lossy(ctx.arg(4)).into_owned();
+    if node.read().index_of(id.as_bytes()).is_none() {
+        return Err(CommandError::err(format!("Unknown node {id}")));
+    }
+    let (outbound, inbound) = match ctx.arg(3).to_ascii_lowercase().as_slice() {
+        b"to" => (true, false),
+        b"from" => (false, true),
+        b"all" => (true, true),
+        _ => {
+            return Err(CommandError::err(format!(
+                "Unknown direction {}",
+                String::from_utf8_lossy(ctx.arg(3))
+            )))
+        }
+    };
+    node.bus.kill_links(&id, outbound, inbound);
+    ctx.out.ok();
+    Ok(())
+}
 
 /// DEBUG <subcommand> ...
 fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
@@ -122,6 +146,7 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
                 .record_for_replicas(ctx.client.db, &args, ctx.client.mode.nested());
             ctx.out.ok();
         }
+        (b"clusterlink", 5) if ctx.arg_is(2, "KILL") => debug_clusterlink_kill(ctx)?,
         (b"log", 3) => {
             crate::log!(
                 Warning,
@@ -754,6 +779,8 @@ fn debug_help(ctx: &mut Ctx<'_>) {
             "    In case RESET is provided the peak reset time will be restored to the default value",
             "REPLYBUFFER RESIZING <0|1>",
             "    Enable or disable the reply buffer resize cron job",
+            "CLUSTERLINK KILL <to|from|all> <node-id>",
+            "    Kills the link based on the direction to/from (both) with the provided node.",
         ],
     );
 }

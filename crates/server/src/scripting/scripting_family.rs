@@ -15,6 +15,7 @@ use crate::command::flags::*;
 use crate::command::key_flags::{ACCESS, RO, RW, UPDATE};
 use crate::command::{CommandSpec, Group, KeySpec};
 use crate::context::Ctx;
+use crate::dispatch::check;
 use crate::error::{CmdResult, CommandError};
 
 const RUN_FLAGS: u32 = NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS;
@@ -260,6 +261,11 @@ fn prepare(
 ) -> Result<(RunRules, bool), CommandError> {
     let oom =
         ctx.server.limits.maxmemory_set() && !crate::eviction::make_room_before_command(ctx.server);
+    // A script without a shebang is admitted as EVAL, which may run on a stale replica; it
+    // is refused here instead, as Redis does (a flagged one was judged by its `allow-stale`).
+    if !flagged && !ctx.client.kind.obeyed() && check::serving_no_stale_data(ctx.server) {
+        return Err(check::stale_replica_error());
+    }
     if flagged {
         if !allow_oom && !no_writes && oom {
             return Err(CommandError::coded(

@@ -57,7 +57,6 @@ const NOT_SERVED: &[&str] = &[
     "SDSLEN",
     "STRUCTSIZE",
     "CLIENT-EVICTION",
-    "CLUSTERLINK",
 ];
 
 /// DEBUG HELP's lines, each entry (a subcommand line and its indented description) as one.

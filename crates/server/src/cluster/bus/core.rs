@@ -150,6 +150,27 @@ impl Core {
             } => self.publish(channel, message, shard),
             Event::ManualFailoverStart => self.send_manual_failover_start(),
             Event::BroadcastPong => self.broadcast_pong(),
+            Event::KillLinks {
+                node,
+                outbound,
+                inbound,
+            } => self.kill_links(&node, outbound, inbound),
+        }
+    }
+
+    fn kill_links(&mut self, node: &str, outbound: bool, inbound: bool) {
+        let doomed: Vec<u64> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.node.as_deref() == Some(node))
+            .filter(|(_, l)| if l.inbound { inbound } else { outbound })
+            .map(|(&id, _)| id)
+            .collect();
+        let server = self.server.clone();
+        let cluster = server.cluster.node().expect("cluster node");
+        let mut st = cluster.write();
+        for link in doomed {
+            self.free_link(&mut st, link);
         }
     }
 
