@@ -51,10 +51,6 @@ const REFUSED: &[(&str, &str)] = &[
     ),
     ("client-eviction", "there are no client eviction pools"),
     (
-        "drop-cluster-packet-filter",
-        "the cluster bus has no packet filter",
-    ),
-    (
         "clusterlink",
         "the cluster bus links cannot be killed by hand",
     ),
@@ -120,6 +116,11 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
             ctx.server
                 .journal
                 .record_for_replicas(ctx.client.db, &args, ctx.client.mode.nested());
+            ctx.out.ok();
+        }
+        (b"drop-cluster-packet-filter", 3) => {
+            let message_type = ctx.arg_i64(2)?;
+            ctx.server.cluster.drop_filter.store(message_type, Relaxed);
             ctx.out.ok();
         }
         (b"log", 3) => {
@@ -704,6 +705,8 @@ fn debug_help(ctx: &mut Ctx<'_>) {
             "    Replicates the provided string to replicas, allowing data divergence.",
             "OBJECT <key>",
             "    Show low level info about `key` and associated value.",
+            "DROP-CLUSTER-PACKET-FILTER <packet-type>",
+            "    Drop all packets that match the filtered type. Set to -1 allow all packets.",
             "POPULATE <count> [<prefix>] [<size>]",
             "    Create <count> string keys named key:<num>. If <prefix> is specified then",
             "    it is used instead of the 'key' prefix. These are not propagated to",

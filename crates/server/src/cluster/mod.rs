@@ -14,7 +14,7 @@ pub mod redirect;
 pub mod slots_family;
 pub mod state;
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering::Relaxed};
 use std::sync::OnceLock;
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -31,9 +31,20 @@ const FSYNC_CONFIG: u8 = 1 << 1;
 const WRITABLE_DELAY_MS: u64 = 2000;
 
 /// The cluster subsystem: set up at start-up when `cluster-enabled yes`, absent otherwise.
-#[derive(Default)]
 pub struct Cluster {
     node: OnceLock<ClusterNode>,
+    /// DEBUG DROP-CLUSTER-PACKET-FILTER's message type: bus messages of this type are counted
+    /// as received, then ignored (-1: none). Tests use it to cut one kind of gossip.
+    pub drop_filter: AtomicI64,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster {
+            node: OnceLock::new(),
+            drop_filter: AtomicI64::new(-1),
+        }
+    }
 }
 
 /// A running cluster node.

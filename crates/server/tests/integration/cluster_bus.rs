@@ -764,3 +764,57 @@ fn link_created(server: &Server, id: &str) -> Option<i64> {
         }
     })
 }
+
+/// DEBUG DROP-CLUSTER-PACKET-FILTER <type> (the legacy cluster suite's init sets -1 on every
+/// node; 27-endpoints drops PINGs to hold a handshake): messages of that type are counted as
+/// received and ignored. A node dropping MEETs never learns the node that meets it; with the
+/// filter back at -1 the same MEET joins them. The same on Redis and redis-lite.
+#[test]
+fn drop_cluster_packet_filter_ignores_one_message_type() {
+    for program in [Program::Lite, Program::Redis] {
+        if !program.available() {
+            skipped(&format!("{program:?} is not available"));
+            continue;
+        }
+        let filtering = node(program)
+            .args(&["--enable-debug-command", "yes"])
+            .start();
+        let meeting = node(program).start();
+        let mut raw = filtering.raw();
+        assert_eq!(
+            raw.cmd_text(&["DEBUG", "DROP-CLUSTER-PACKET-FILTER", "x"]),
+            "-ERR value is not an integer or out of range\r\n"
+        );
+        // MEET is type 2 on the bus.
+        assert_eq!(
+            raw.cmd_text(&["DEBUG", "DROP-CLUSTER-PACKET-FILTER", "2"]),
+            "+OK\r\n"
+        );
+        let port = filtering.port.to_string();
+        let bus_port = filtering.cluster_port.expect("a cluster node").to_string();
+        let meet = ["CLUSTER", "MEET", "127.0.0.1", &port, &bus_port];
+        assert_eq!(meeting.raw().cmd_text(&meet), "+OK\r\n");
+        wait_until("the MEET to arrive", CONVERGE, || {
+            cluster_info(&filtering, "cluster_stats_messages_meet_received") != ""
+        });
+        assert_eq!(
+            cluster_info(&filtering, "cluster_known_nodes"),
+            "1",
+            "{program:?}"
+        );
+        assert_eq!(
+            raw.cmd_text(&["DEBUG", "DROP-CLUSTER-PACKET-FILTER", "-1"]),
+            "+OK\r\n"
+        );
+        // The meeting node gives up its handshake after the node timeout; then it can meet again.
+        wait_until("the unanswered handshake to expire", CONVERGE, || {
+            cluster_info(&meeting, "cluster_known_nodes") == "1"
+        });
+        assert_eq!(meeting.raw().cmd_text(&meet), "+OK\r\n");
+        for server in [&filtering, &meeting] {
+            wait_until("the nodes to meet", CONVERGE, || {
+                cluster_info(server, "cluster_known_nodes") == "2"
+            });
+        }
+    }
+}

@@ -32,11 +32,16 @@ impl Core {
     pub(super) fn receive(&mut self, link: u64, message: Message) {
         let server = self.server.clone();
         let node = server.cluster.node().expect("cluster node");
-        node.bus.received[message.message_type() as usize].fetch_add(1, Relaxed);
+        let message_type = message.message_type();
+        node.bus.received[message_type as usize].fetch_add(1, Relaxed);
+        if server.cluster.drop_filter.load(Relaxed) == message_type as i64 {
+            crate::log!(Warning, "Dropping packet that matches debug drop filter");
+            return;
+        }
         // An MFSTART pauses writes holding every gate, which is taken without the state's
         // lock (commands take their gate, then that lock): it is handled after the rest.
-        let manual_failover = (message.message_type() == MessageType::MfStart)
-            .then(|| message.header.sender.to_string());
+        let manual_failover =
+            (message_type == MessageType::MfStart).then(|| message.header.sender.to_string());
         let mut st = node.write();
         let mut outcome = Outcome::default();
         self.process(&mut st, link, message, &mut outcome);
