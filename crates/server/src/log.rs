@@ -12,10 +12,10 @@ use crate::config::LogLevel;
 static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Notice as u8);
 static FILE: Mutex<Option<std::fs::File>> = Mutex::new(None);
 
-/// Opens the log file (empty: standard output).
-pub fn init(level: LogLevel, logfile: &str) -> std::io::Result<()> {
+/// Opens the log file (None: standard output).
+pub fn init(level: LogLevel, logfile: Option<&std::path::Path>) -> std::io::Result<()> {
     set_level(level);
-    if !logfile.is_empty() {
+    if let Some(logfile) = logfile {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -75,18 +75,18 @@ fn daemonize() {
 }
 
 /// Writes the pid file, if there is one; failing is only logged, as in Redis.
-pub fn write_pidfile(path: &str) {
-    if path.is_empty() {
+pub fn write_pidfile(path: Option<&std::path::Path>) {
+    let Some(path) = path else {
         return;
-    }
+    };
     if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
         log!(Warning, "Failed to write PID file: {e}");
     }
 }
 
 /// Removes the pid file at exit.
-pub fn remove_pidfile(path: &str) {
-    if !path.is_empty() {
+pub fn remove_pidfile(path: Option<&std::path::Path>) {
+    if let Some(path) = path {
         let _ = std::fs::remove_file(path);
     }
 }
@@ -265,7 +265,7 @@ mod tests {
     #[test]
     fn a_panic_leaves_a_bug_report_in_the_log_unless_disabled() {
         let path = std::env::temp_dir().join(format!("rl-crash-{}.log", std::process::id()));
-        crate::log::init(LogLevel::Notice, path.to_str().unwrap()).unwrap();
+        crate::log::init(LogLevel::Notice, Some(&path)).unwrap();
         install_crash_log();
         let panic_in_thread = |name: &str, message: &'static str| {
             let thread = std::thread::Builder::new().name(name.into());

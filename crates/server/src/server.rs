@@ -361,7 +361,8 @@ impl Server {
         if let Some(node) = self.cluster.node() {
             node.before_sleep();
         }
-        crate::process::remove_pidfile(&self.config.read().process.pidfile);
+        let config = self.config.read();
+        crate::process::remove_pidfile(config.in_dir(&config.process.pidfile).as_deref());
         log!(Notice, "redis-lite is now ready to exit, bye bye...");
         std::process::exit(0)
     }
@@ -518,12 +519,12 @@ fn bind_unix(config: &Config) -> Result<Option<std::os::unix::net::UnixListener>
 /// Starts the server and serves until shutdown.
 pub fn run(startup: Startup) -> Result<(), String> {
     let mut config = startup.config;
-    log::init(config.loglevel, &config.logfile)
+    log::init(config.loglevel, config.in_dir(&config.logfile).as_deref())
         .map_err(|e| format!("Can't open the log file: {e}"))?;
     if config.process.syslog_enabled {
         log::open_syslog(&config.process.syslog_ident, config.process.syslog_facility);
     }
-    crate::process::write_pidfile(&config.process.pidfile);
+    crate::process::write_pidfile(config.in_dir(&config.process.pidfile).as_deref());
     // Before the listeners open, as in Redis: clients past the descriptor limit would wait
     // unanswered in the backlog, so the limit is raised or `maxclients` lowered to fit it.
     match fdlimit::adjust(config.maxclients) {

@@ -300,6 +300,13 @@ impl LiveConfig {
 }
 
 impl Config {
+    /// Where Redis opens a file the config names (`logfile`, `pidfile`; None when empty: no
+    /// file): it changes its working directory to `dir` as it reads the config, so a relative
+    /// name is in `dir`.
+    pub fn in_dir(&self, name: &str) -> Option<PathBuf> {
+        (!name.is_empty()).then(|| self.dir.join(name))
+    }
+
     /// The keyring new files are sealed with: None when `encryption no`.
     pub fn sealing(&self) -> Option<Arc<Keyring>> {
         self.keyring.clone().filter(|_| self.encryption)

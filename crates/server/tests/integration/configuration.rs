@@ -761,3 +761,31 @@ fn without_bind_both_listen_on_every_interface() {
         assert_eq!(bind, "*2\r\n$4\r\nbind\r\n$6\r\n* -::*\r\n", "{program:?}");
     }
 }
+
+/// A relative `logfile` and `pidfile` are in `dir`, as Redis opens them after changing its
+/// working directory to `dir` (the legacy cluster suite gives each instance `dir ./redis_N`
+/// and `logfile log.txt`, then reads `redis_N/log.txt`; redis-lite's twenty instances all
+/// wrote one `log.txt` in the suite's directory).
+#[test]
+fn a_relative_logfile_and_pidfile_are_in_dir() {
+    for program in [Program::Lite, Program::Redis] {
+        if !program.available() {
+            testkit::skipped(&format!("{program:?} is not available"));
+            continue;
+        }
+        let cwd = DataDir::new("relative-files");
+        let dir = cwd.join("instance");
+        std::fs::create_dir(&dir).unwrap();
+        let server = Launch::of(program)
+            .dir(&cwd.0)
+            .args(&["--dir", dir.to_str().unwrap()])
+            .args(&["--logfile", "log.txt", "--pidfile", "server.pid"])
+            .start();
+        let log = std::fs::read_to_string(dir.join("log.txt")).unwrap_or_default();
+        assert!(log.contains(&server.port.to_string()), "{program:?}: {log}");
+        let pid = std::fs::read_to_string(dir.join("server.pid")).unwrap_or_default();
+        assert_eq!(pid.trim(), server.pid().to_string(), "{program:?}");
+        assert!(!cwd.join("log.txt").exists(), "{program:?}");
+        assert!(!cwd.join("server.pid").exists(), "{program:?}");
+    }
+}
