@@ -88,7 +88,9 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec::new("reset", -2, ADMIN | NOSCRIPT | STALE, reset)
                 .doc(Group::Cluster, "3.0.0", "Reset a Redis Cluster node")
                 .complexity("O(N) where N is the number of known nodes. The command may execute a FLUSHALL as a side effect.")
-                .syntax("[hard_soft=(HARD | SOFT)]"),
+                .syntax("[hard_soft=(HARD | SOFT)]")
+                // A replica stops replicating and empties its data, as in CLUSTER REPLICATE.
+                .exclusive(),
             CommandSpec::new("saveconfig", 2, ADMIN_FLAGS, saveconfig)
                 .doc(Group::Cluster, "3.0.0", "Forces the node to save cluster state on disk"),
             CommandSpec::new("set-config-epoch", 3, ADMIN_FLAGS, set_config_epoch)
@@ -591,13 +593,17 @@ fn reset(ctx: &mut Ctx<'_>) -> CmdResult {
         3 => return Err(CommandError::Syntax),
         _ => return Err(subcommand_syntax_error(ctx)),
     };
-    if node.read().myself().is_master() && ctx.server.keyspace.db_len(ctx.client.db) != 0 {
+    let was_replica = node.read().myself().is_replica();
+    if !was_replica && ctx.server.keyspace.db_len(ctx.client.db) != 0 {
         return Err(CommandError::err(
             "CLUSTER RESET can't be called with master nodes containing keys",
         ));
     }
     let new_id = hard.then(|| crate::server::random_hex(40));
     node.write().reset(new_id);
+    if was_replica {
+        crate::replication::replica::reset_to_empty_master(ctx.server);
+    }
     changed(ctx, node);
     ctx.out.ok();
     Ok(())

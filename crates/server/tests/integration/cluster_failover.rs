@@ -863,3 +863,48 @@ fn a_master_cut_off_by_a_partition_comes_back_as_a_replica_of_its_replacement() 
         );
     }
 }
+
+/// CLUSTER RESET on a replica turns it into an empty master: replication stops and the data
+/// goes, as in Redis (the legacy cluster suite resets every node, in MULTI, before each file's
+/// cluster; a redis-lite replica stayed a replica at the replication level and answered the
+/// writes to the slots it was given next with READONLY).
+#[test]
+fn cluster_reset_turns_a_replica_into_an_empty_master() {
+    for program in [Program::Lite, Program::Redis] {
+        if !program.available() {
+            skipped(&format!("{program:?} is not available"));
+            continue;
+        }
+        let a = Launch::of(program).cluster_node().start();
+        let b = Launch::of(program).cluster_node().start();
+        let (mut raw_a, mut raw_b) = (a.raw(), b.raw());
+        assert_eq!(
+            raw_a.cmd_text(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]),
+            "+OK\r\n"
+        );
+        let (port, bus) = (a.port.to_string(), a.cluster_port.unwrap().to_string());
+        raw_b.cmd(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus]);
+        let id_a = myid(&mut raw_a);
+        wait_until("B to know A", SYNC_TIMEOUT, || {
+            cluster_nodes(&mut raw_b).contains(&format!("{id_a} 127.0.0.1:{port}@{bus} master"))
+        });
+        wait_until("A to serve", SYNC_TIMEOUT, || {
+            raw_a.cmd_text(&["SET", "{x}key", "1"]) == "+OK\r\n"
+        });
+        assert_eq!(raw_b.cmd_text(&["CLUSTER", "REPLICATE", &id_a]), "+OK\r\n");
+        wait_until("B to have A's data", SYNC_TIMEOUT, || {
+            raw_b.cmd_text(&["DBSIZE"]) == ":1\r\n"
+        });
+        raw_b.expect_replies(&[
+            (&["MULTI"], "+OK\r\n"),
+            (&["CLUSTER", "RESET", "HARD"], "+QUEUED\r\n"),
+            (&["EXEC"], "*1\r\n+OK\r\n"),
+            (&["DBSIZE"], ":0\r\n"),
+        ]);
+        let role = raw_b.cmd_text(&["ROLE"]);
+        assert!(
+            role.starts_with("*3\r\n$6\r\nmaster\r\n"),
+            "{program:?}: {role}"
+        );
+    }
+}
