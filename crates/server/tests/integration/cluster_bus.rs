@@ -818,3 +818,39 @@ fn drop_cluster_packet_filter_ignores_one_message_type() {
         }
     }
 }
+
+/// `cluster-replica-no-failover yes` puts `nofailover` in the node's own flags, and its
+/// headers carry it to the others (legacy cluster suite, 13-no-failover-option "The
+/// nofailover flag is propagated"); set back to no, the flag goes everywhere. The same on
+/// Redis and redis-lite.
+#[test]
+fn the_nofailover_flag_follows_the_config_and_is_propagated() {
+    for program in [Program::Lite, Program::Redis] {
+        if !program.available() {
+            skipped(&format!("{program:?} is not available"));
+            continue;
+        }
+        let (a, b) = (node(program).start(), node(program).start());
+        let (port, bus) = (b.port.to_string(), b.cluster_port.unwrap().to_string());
+        a.raw().cmd(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus]);
+        let id_b = text(&mut b.raw(), &["CLUSTER", "MYID"]);
+        let flags_of = |server: &Server| -> String {
+            let nodes = text(&mut server.raw(), &["CLUSTER", "NODES"]);
+            nodes
+                .lines()
+                .find(|l| l.starts_with(&id_b))
+                .map(|l| l.split(' ').nth(2).unwrap_or_default().to_string())
+                .unwrap_or_default()
+        };
+        for (setting, own, seen) in [
+            ("yes", "myself,master,nofailover", "master,nofailover"),
+            ("no", "myself,master", "master"),
+        ] {
+            let set = ["CONFIG", "SET", "cluster-replica-no-failover", setting];
+            assert_eq!(b.raw().cmd_text(&set), "+OK\r\n");
+            wait_until("the flag to follow the config", CONVERGE, || {
+                flags_of(&b) == own && flags_of(&a) == seen
+            });
+        }
+    }
+}

@@ -504,6 +504,19 @@ impl Core {
         let mut changed = false;
         let mut state_changed = false;
 
+        // This node's `nofailover` flag follows `cluster-replica-no-failover`, and the
+        // headers it sends carry it to the others.
+        let no_failover = if config.cluster.replica_no_failover {
+            NOFAILOVER
+        } else {
+            0
+        };
+        let myself = st.myself_mut();
+        if myself.flags & NOFAILOVER != no_failover {
+            myself.flags = (myself.flags & !NOFAILOVER) | no_failover;
+            changed = true;
+        }
+
         // Links to nodes no longer known (CLUSTER FORGET, RESET) go.
         let stale: Vec<u64> = self
             .links

@@ -112,6 +112,10 @@ impl Core {
                     out.save = true;
                 }
                 self.pong_from_link(st, link, kind, now, out);
+                // `nofailover` is the sender's to say (its `cluster-replica-no-failover`):
+                // the latest header is trusted, as the replicas' ranks depend on it.
+                let sender = &mut st.nodes[s];
+                sender.flags = (sender.flags & !NOFAILOVER) | (h.flags.0 & NOFAILOVER);
                 self.follow_role(st, s, h, out);
                 self.follow_slots(st, s, h, out);
                 self.resolve_epoch_collision(st, s, h, out);
