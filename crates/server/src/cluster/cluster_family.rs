@@ -815,7 +815,7 @@ fn slots(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = announced(ctx)?;
     let config = ctx.server.config.read().clone();
     let plaintext = plaintext_ports(ctx);
-    let own_offset = ctx.server.replication.backlog.pull();
+    let own_offset = super::own_offset(ctx.server);
     let state = node.read();
     let runs = state.slot_runs();
     ctx.out.array(runs.len());
@@ -842,7 +842,7 @@ fn slots(ctx: &mut Ctx<'_>) -> CmdResult {
 fn shards(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = announced(ctx)?;
     let config = ctx.server.config.read().clone();
-    let offset = ctx.server.replication.backlog.pull();
+    let offset = super::own_offset(ctx.server);
     let state = node.read();
     let masters: Vec<usize> = (0..state.nodes.len())
         .filter(|&i| state.nodes[i].is_master())

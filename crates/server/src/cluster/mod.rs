@@ -330,6 +330,17 @@ pub fn delete_keys_in_slots(server: &crate::server::Server, slots: &[usize]) {
     });
 }
 
+/// The replication offset this node announces (bus headers, its own entry in CLUSTER SLOTS
+/// and SHARDS), as Redis's: a replica's processed offset, 0 while it has none of its master's
+/// history (during a full sync's load: CLUSTER SLOTS then hides it); a master's stream end.
+pub fn own_offset(server: &crate::server::Server) -> u64 {
+    let replica = &server.replication.replica;
+    match replica.is_replica() {
+        true => replica.processed_offset(server),
+        false => server.replication.backlog.pull(),
+    }
+}
+
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

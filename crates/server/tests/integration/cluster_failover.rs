@@ -960,3 +960,61 @@ fn a_replica_moves_a_script_declared_to_write() {
         ]);
     }
 }
+
+/// A replica loading a full sync's snapshot announces offset 0, and CLUSTER SLOTS leaves it
+/// out until it has loaded (legacy cluster suite, 22-replica-in-sync "Replica in loading state
+/// is hidden"). The same on Redis and redis-lite.
+#[test]
+fn a_replica_loading_a_full_sync_is_hidden_from_cluster_slots() {
+    for program in [Program::Lite, Program::Redis] {
+        let Some((a, b)) = master_and_replica(program) else {
+            continue;
+        };
+        let (mut raw_a, mut raw_b) = (a.raw(), b.raw());
+        // Enough keys that, at 4 ms each, the load outlasts a few bus heartbeats.
+        for j in 0..1000 {
+            raw_a.cmd(&["SET", &format!("{{x}}k{j}"), "v"]);
+        }
+        let listed = |raw: &mut Raw| {
+            raw.cmd_text(&["CLUSTER", "SLOTS"])
+                .contains(&b.port.to_string())
+        };
+        wait_until("the replica to be listed", SYNC_TIMEOUT, || {
+            listed(&mut raw_a)
+        });
+        for (param, value) in [
+            ("key-load-delay", "4000"),
+            ("loading-process-events-interval-bytes", "1024"),
+        ] {
+            assert_eq!(raw_b.cmd_text(&["CONFIG", "SET", param, value]), "+OK\r\n");
+        }
+        // A backlog too small for what follows: the replica reconnects to a full sync.
+        assert_eq!(
+            raw_a.cmd_text(&["CONFIG", "SET", "repl-backlog-size", "100"]),
+            "+OK\r\n"
+        );
+        let value = "A".repeat(1024);
+        raw_a.cmd(&["MULTI"]);
+        raw_a.cmd(&["CLIENT", "KILL", "TYPE", "replica"]);
+        for j in 0..100 {
+            raw_a.cmd(&["SET", &format!("{{x}}{j}"), &value]);
+        }
+        raw_a.cmd(&["EXEC"]);
+        wait_until("the loading replica to be hidden", SYNC_TIMEOUT, || {
+            !listed(&mut raw_a)
+        });
+        assert_eq!(
+            testkit::info_field(&mut raw_b, "persistence", "loading"),
+            "1",
+            "{program:?}"
+        );
+        wait_until(
+            "the replica to load and be listed again",
+            SYNC_TIMEOUT,
+            || {
+                testkit::info_field(&mut raw_b, "replication", "master_link_status") == "up"
+                    && listed(&mut raw_a)
+            },
+        );
+    }
+}

@@ -378,7 +378,7 @@ impl Core {
         header.pport = me.pport;
         header.current_epoch = st.current_epoch;
         header.config_epoch = master.map_or(me.config_epoch, |m| st.nodes[m].config_epoch);
-        header.offset = self.server.replication.backlog.pull();
+        header.offset = crate::cluster::own_offset(&self.server);
         header.slots = bitmap_of(st, master.unwrap_or(0));
         header.replicaof = me
             .master
