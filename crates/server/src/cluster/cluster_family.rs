@@ -177,14 +177,14 @@ fn known_node(state: &ClusterState, id: &[u8]) -> Result<usize, CommandError> {
 /// and blocked clients re-check where their keys are served.
 fn changed(ctx: &Ctx<'_>, node: &ClusterNode) {
     node.save_after_change();
-    ctx.server.blocking.slots_changed();
+    super::slots_changed(ctx.server);
 }
 
 /// [`changed`] for a change of slot assignments only, which Redis saves without flushing the
 /// file to disk ([`ClusterNode::save_after_slot_change`]).
 fn slots_changed(ctx: &Ctx<'_>, node: &ClusterNode) {
     node.save_after_slot_change();
-    ctx.server.blocking.slots_changed();
+    super::slots_changed(ctx.server);
 }
 
 /// CLUSTER ADDSLOTS slot [slot ...] / DELSLOTS

@@ -330,6 +330,22 @@ pub fn delete_keys_in_slots(server: &crate::server::Server, slots: &[usize]) {
     });
 }
 
+/// After slots changed hands: the shard channels of the slots this node's shard stopped
+/// serving lose their subscribers (each told with an `sunsubscribe`, as Redis's
+/// `clusterDelSlot` does), and the blocked clients re-check their slots. Called without the
+/// state's lock.
+pub fn slots_changed(server: &crate::server::Server) {
+    if let Some(node) = server.cluster.node() {
+        let lost = node.write().take_lost_channel_slots();
+        if !lost.is_empty() {
+            server.pubsub.drop_shard_channels(|channel| {
+                lost.contains(&redis_lite_engine::slot::key_slot(channel))
+            });
+        }
+    }
+    server.blocking.slots_changed();
+}
+
 /// The replication offset this node announces (bus headers, its own entry in CLUSTER SLOTS
 /// and SHARDS), as Redis's: a replica's processed offset, 0 while it has none of its master's
 /// history (during a full sync's load: CLUSTER SLOTS then hides it); a master's stream end.

@@ -854,3 +854,62 @@ fn the_nofailover_flag_follows_the_config_and_is_propagated() {
         }
     }
 }
+
+/// A shard channel's subscribers on the node that gives its slot to another (CLUSTER SETSLOT
+/// NODE) are unsubscribed, each told with an `sunsubscribe` and its remaining count (legacy
+/// cluster suite, 25-pubsubshard-slot-migration); while the slot is only migrating, messages
+/// still arrive. The same on Redis and redis-lite.
+#[test]
+fn a_node_that_gives_away_a_slot_unsubscribes_its_shard_channels() {
+    for program in [Program::Lite, Program::Redis] {
+        if !program.available() {
+            skipped(&format!("{program:?} is not available"));
+            continue;
+        }
+        // CLUSTER KEYSLOT mychannel = 10059, and {mychannel}2 shares it.
+        let nodes = [node(program).start(), node(program).start()];
+        let (from, to) = (&nodes[0], &nodes[1]);
+        let ok = "+OK\r\n";
+        let all = ["CLUSTER", "ADDSLOTSRANGE", "0", "16383"];
+        assert_eq!(from.raw().cmd_text(&all), ok);
+        let (port, bus) = (to.port.to_string(), to.cluster_port.unwrap().to_string());
+        from.raw()
+            .cmd(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus]);
+        wait_converged(&nodes);
+        let (id_from, id_to) = (
+            text(&mut from.raw(), &["CLUSTER", "MYID"]),
+            text(&mut to.raw(), &["CLUSTER", "MYID"]),
+        );
+        let mut subscriber = from.raw();
+        subscriber.cmd(&["SSUBSCRIBE", "mychannel", "{mychannel}2"]);
+        subscriber.read_reply();
+        let mut admin = from.raw();
+        admin.expect_replies(&[
+            (&["CLUSTER", "SETSLOT", "10059", "MIGRATING", &id_to], ok),
+            (&["SPUBLISH", "mychannel", "hello"], ":1\r\n"),
+        ]);
+        assert_eq!(
+            to.raw()
+                .cmd_text(&["CLUSTER", "SETSLOT", "10059", "IMPORTING", &id_from]),
+            ok
+        );
+        let message = "*3\r\n$8\r\nsmessage\r\n$9\r\nmychannel\r\n$5\r\nhello\r\n";
+        assert_eq!(testkit::text(&subscriber.read_reply()), message);
+        admin.expect_replies(&[(&["CLUSTER", "SETSLOT", "10059", "NODE", &id_to], ok)]);
+        // Which channel goes first is the hash table's order; the counts follow it: 1, then 0.
+        let pushes = [subscriber.read_reply(), subscriber.read_reply()];
+        let unsubscribed = |channel: &str, count: usize| {
+            format!(
+                "*3\r\n$12\r\nsunsubscribe\r\n${}\r\n{channel}\r\n:{count}\r\n",
+                channel.len()
+            )
+        };
+        let got: Vec<String> = pushes.iter().map(|p| testkit::text(p)).collect();
+        let in_order =
+            |first: &str, second: &str| got == [unsubscribed(first, 1), unsubscribed(second, 0)];
+        assert!(
+            in_order("mychannel", "{mychannel}2") || in_order("{mychannel}2", "mychannel"),
+            "{program:?}: {got:?}"
+        );
+    }
+}

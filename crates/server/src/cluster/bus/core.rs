@@ -629,7 +629,7 @@ impl Core {
             node.refresh_state();
         }
         if changed || state_changed {
-            self.server.blocking.slots_changed();
+            crate::cluster::slots_changed(&self.server);
         }
         self.failover_cron();
         self.migration_cron();

@@ -52,7 +52,7 @@ impl Core {
             node.refresh_state();
         }
         if outcome.save || outcome.state {
-            server.blocking.slots_changed();
+            crate::cluster::slots_changed(&server);
         }
         if let Some((host, port)) = outcome.follow {
             election::with_every_gate(&server, || {
