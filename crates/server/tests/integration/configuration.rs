@@ -110,6 +110,13 @@ fn hidden_test_knobs_show_only_under_their_exact_name() {
     }
 }
 
+const LONG_HOSTNAME: &str = concat!(
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+);
+
 #[test]
 fn config_set_validates_new_parameters_as_redis_does() {
     let set = |name: &'static str, value: &'static str| -> Vec<&'static str> {
@@ -139,6 +146,9 @@ fn config_set_validates_new_parameters_as_redis_does() {
         set("proc-title-template", "{title} {port} {config-file}"),
         get("proc-title-template"),
         set("cluster-announce-hostname", "a_b"),
+        // 256 characters: one too many (legacy cluster suite, 27-endpoints).
+        set("cluster-announce-hostname", LONG_HOSTNAME),
+        set("cluster-announce-hostname", &LONG_HOSTNAME[1..]),
         set("cluster-announce-hostname", "node-1.example"),
         set("maxmemory-clients", "101%"),
         set("maxmemory-clients", "-5"),
