@@ -450,7 +450,14 @@ impl ClusterState {
             self.last_vote_epoch = 0;
         }
         let (current, last_vote) = (self.current_epoch, self.last_vote_epoch);
+        // Every slot is unassigned, as Redis's reset deletes them one by one: the shard
+        // channels of those this node's shard served lose their subscribers.
+        for slot in 0..SLOTS {
+            self.unassign(slot);
+        }
+        let lost = self.take_lost_channel_slots();
         *self = ClusterState::new(myself.id.clone());
+        self.lost_channel_slots = lost;
         self.nodes[0] = myself;
         self.current_epoch = current;
         self.last_vote_epoch = last_vote;

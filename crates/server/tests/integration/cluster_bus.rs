@@ -857,8 +857,8 @@ fn the_nofailover_flag_follows_the_config_and_is_propagated() {
 
 /// A shard channel's subscribers on the node that gives its slot to another (CLUSTER SETSLOT
 /// NODE) are unsubscribed, each told with an `sunsubscribe` and its remaining count (legacy
-/// cluster suite, 25-pubsubshard-slot-migration); while the slot is only migrating, messages
-/// still arrive. The same on Redis and redis-lite.
+/// cluster suite, 25-pubsubshard-slot-migration), and so are those of every slot it served
+/// on CLUSTER RESET; while the slot is only migrating, messages still arrive. The same on Redis and redis-lite.
 #[test]
 fn a_node_that_gives_away_a_slot_unsubscribes_its_shard_channels() {
     for program in [Program::Lite, Program::Redis] {
@@ -910,6 +910,15 @@ fn a_node_that_gives_away_a_slot_unsubscribes_its_shard_channels() {
         assert!(
             in_order("mychannel", "{mychannel}2") || in_order("{mychannel}2", "mychannel"),
             "{program:?}: {got:?}"
+        );
+        // CLUSTER RESET unassigns every slot: the channels of those the node served go too.
+        let mut other = from.raw();
+        other.cmd(&["SSUBSCRIBE", "x"]);
+        admin.expect_replies(&[(&["CLUSTER", "RESET", "HARD"], ok)]);
+        assert_eq!(
+            testkit::text(&other.read_reply()),
+            "*3\r\n$12\r\nsunsubscribe\r\n$1\r\nx\r\n:0\r\n",
+            "{program:?}"
         );
     }
 }
