@@ -1186,6 +1186,9 @@ const CLUSTER: &[Param] = &[
         |c| c.cluster.announce_hostname.clone(),
         |c, w| {
             let name = one(w)?;
+            if name.len() >= 256 {
+                return Err("Hostnames must be less than 256 characters".into());
+            }
             if !name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')

@@ -556,8 +556,18 @@ impl std::fmt::Display for LoadFailure {
     }
 }
 
-/// Loads the snapshot at `path` into the keyspace. Keys already expired are skipped, as a
-/// master does. Ok(None) when there is no file.
+/// Whether a load drops the keys already expired, as a master's does (a replica keeps them:
+/// its master's DELs remove them), by Redis's `iAmMaster`: in cluster mode the role nodes.conf
+/// gives, else `replicaof`.
+fn loads_as_master(server: &Server) -> bool {
+    match server.cluster.node() {
+        Some(node) => !node.read().myself().is_replica(),
+        None => server.config.read().replicaof.is_none(),
+    }
+}
+
+/// Loads the snapshot at `path` into the keyspace. Keys already expired are skipped on a
+/// master ([`loads_as_master`]). Ok(None) when there is no file.
 pub fn load(
     server: &Server,
     path: &Path,
@@ -583,7 +593,7 @@ pub fn load(
     let input = open_stream(input, keyring.as_deref())
         .map_err(|e| LoadFailure::Unreadable(format!("{}: {e}", path.display())))?;
     let input = loading.counting(input, 0);
-    let mut keys = KeyLoader::new(server, on_duplicate, true);
+    let mut keys = KeyLoader::new(server, on_duplicate, loads_as_master(server));
     read_rdb(input, limits, |event| keys.event(event)).map_err(|e| match e {
         // The envelope's own message names the offset in the sealed file.
         RdbError::Io { source, .. } if seal_error(&source).is_some() => {

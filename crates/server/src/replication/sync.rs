@@ -233,7 +233,7 @@ impl Read for Payload<'_, '_> {
 }
 
 /// Empties the dataset (keys and function libraries) for the master's.
-fn flush_old_data(server: &Server, lazy: bool) {
+pub(super) fn flush_old_data(server: &Server, lazy: bool) {
     server.keyspace.flush(None, lazy);
     server.tracking.flushed();
     super::replica::forget_own_volatile(server);

@@ -423,6 +423,30 @@ fn flagged_scripts_keep_their_calls_in_one_slot() {
     }
 }
 
+/// A script or function flagged `no-cluster` is refused on a cluster node before it runs,
+/// even read-only and with the cluster down, and counted as an error (legacy cluster suite,
+/// 00-base "Function no-cluster flag", "Script no-cluster flag").
+#[test]
+fn no_cluster_scripts_and_functions_are_refused_in_cluster_mode() {
+    let script = "#!lua flags=no-cluster\nreturn 1";
+    let read_only = "#!lua flags=no-cluster,no-writes\nreturn 1";
+    let library = "#!lua name=nocluster\nredis.register_function{function_name='f1', \
+                   callback=function() return 'hello' end, flags={'no-cluster'}}";
+    let commands: &[&[&str]] = &[
+        &["CONFIG", "RESETSTAT"],
+        &["EVAL", script, "0"],
+        &["EVAL_RO", read_only, "0"],
+        &["FUNCTION", "LOAD", library],
+        &["FCALL", "f1", "0"],
+        &["FCALL_RO", "f1", "0"],
+        &["EVAL", "return 1", "0"],
+        &["INFO", "errorstats"],
+    ];
+    if !differential_cluster(commands, |_| {}) {
+        skipped("redis-server is not on PATH (in no_cluster_scripts_and_functions_are_refused_in_cluster_mode)");
+    }
+}
+
 #[test]
 fn cluster_commands_are_refused_without_cluster_mode() {
     let server = Launch::lite().start();

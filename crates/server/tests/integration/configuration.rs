@@ -110,6 +110,13 @@ fn hidden_test_knobs_show_only_under_their_exact_name() {
     }
 }
 
+const LONG_HOSTNAME: &str = concat!(
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+);
+
 #[test]
 fn config_set_validates_new_parameters_as_redis_does() {
     let set = |name: &'static str, value: &'static str| -> Vec<&'static str> {
@@ -139,6 +146,9 @@ fn config_set_validates_new_parameters_as_redis_does() {
         set("proc-title-template", "{title} {port} {config-file}"),
         get("proc-title-template"),
         set("cluster-announce-hostname", "a_b"),
+        // 256 characters: one too many (legacy cluster suite, 27-endpoints).
+        set("cluster-announce-hostname", LONG_HOSTNAME),
+        set("cluster-announce-hostname", &LONG_HOSTNAME[1..]),
         set("cluster-announce-hostname", "node-1.example"),
         set("maxmemory-clients", "101%"),
         set("maxmemory-clients", "-5"),
@@ -829,4 +839,32 @@ fn files_from_relative_paths(program: Program) -> Option<Vec<Vec<String>>> {
     server.wait_exit(Duration::from_secs(10)).expect("SHUTDOWN");
     seen.push(names());
     Some(seen)
+}
+
+/// A relative `logfile` and `pidfile` are in `dir`, as Redis opens them after changing its
+/// working directory to `dir` (the legacy cluster suite gives each instance `dir ./redis_N`
+/// and `logfile log.txt`, then reads `redis_N/log.txt`; redis-lite's twenty instances all
+/// wrote one `log.txt` in the suite's directory).
+#[test]
+fn a_relative_logfile_and_pidfile_are_in_dir() {
+    for program in [Program::Lite, Program::Redis] {
+        if !program.available() {
+            testkit::skipped(&format!("{program:?} is not available"));
+            continue;
+        }
+        let cwd = DataDir::new("relative-files");
+        let dir = cwd.join("instance");
+        std::fs::create_dir(&dir).unwrap();
+        let server = Launch::of(program)
+            .dir(&cwd.0)
+            .args(&["--dir", dir.to_str().unwrap()])
+            .args(&["--logfile", "log.txt", "--pidfile", "server.pid"])
+            .start();
+        let log = std::fs::read_to_string(dir.join("log.txt")).unwrap_or_default();
+        assert!(log.contains(&server.port.to_string()), "{program:?}: {log}");
+        let pid = std::fs::read_to_string(dir.join("server.pid")).unwrap_or_default();
+        assert_eq!(pid.trim(), server.pid().to_string(), "{program:?}");
+        assert!(!cwd.join("log.txt").exists(), "{program:?}");
+        assert!(!cwd.join("server.pid").exists(), "{program:?}");
+    }
 }
