@@ -518,6 +518,11 @@ fn bind_unix(config: &Config) -> Result<Option<std::os::unix::net::UnixListener>
 /// Starts the server and serves until shutdown.
 pub fn run(startup: Startup) -> Result<(), String> {
     let mut config = startup.config;
+    // Redis moves into `dir` as it reads it, so a relative `logfile`, `pidfile`, `unixsocket`,
+    // `aclfile` or TLS file is found there (the Sentinel suite looks for each server's log in
+    // its `dir`); `dir` is already absolute, so nothing else depends on the process's.
+    std::env::set_current_dir(&config.dir)
+        .map_err(|e| format!("Can't chdir to '{}': {e}", config.dir.display()))?;
     log::init(config.loglevel, &config.logfile)
         .map_err(|e| format!("Can't open the log file: {e}"))?;
     if config.process.syslog_enabled {

@@ -632,8 +632,9 @@ const SNAPSHOTS: &[Param] = &[
         mutable: true,
         default: "./",
         get: |c| c.dir.display().to_string(),
-        // Redis changes its working directory; keeping an absolute path has the same effect
-        // on every file the server writes, without changing the process's directory.
+        // Kept absolute, so the files the server names by it do not depend on the process's
+        // directory; the server moves into it at startup (`server::run`), as Redis does when
+        // it reads `dir`, for the files named by relative paths (`logfile`...).
         set: |c, w| {
             let dir = one(w)?;
             let path = std::fs::canonicalize(dir).map_err(|e| crate::error::strerror(&e))?;
