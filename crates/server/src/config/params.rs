@@ -38,6 +38,19 @@ pub struct Param {
     /// The parts of the running server that keep their own copy of this parameter, told when
     /// it changes (see [`Apply`]).
     pub informs: &'static [Apply],
+    /// How CONFIG REWRITE writes the value.
+    pub rewrite: Rewrite,
+}
+
+/// How CONFIG REWRITE writes a parameter's value, as Redis writes that type of parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rewrite {
+    /// As CONFIG GET shows it: numbers, words, lists.
+    AsShown,
+    /// Always in double quotes, as Redis writes its string parameters (`logfile "log.txt"`).
+    Quoted,
+    /// In the largest of gb, mb and kb that divides it (`100mb`), as Redis writes sizes.
+    Memory,
 }
 
 impl Param {
@@ -53,6 +66,14 @@ impl Param {
     const fn hidden(self) -> Param {
         Param {
             hidden: true,
+            ..self
+        }
+    }
+
+    /// The same parameter, written by CONFIG REWRITE as `form` says.
+    const fn rewritten_as(self, form: Rewrite) -> Param {
+        Param {
+            rewrite: form,
             ..self
         }
     }
@@ -257,6 +278,7 @@ macro_rules! int_param {
             protected: false,
             hidden: false,
             informs: &[],
+            rewrite: Rewrite::AsShown,
         }
     };
 }
@@ -278,6 +300,7 @@ macro_rules! memory_param {
             protected: false,
             hidden: false,
             informs: &[],
+            rewrite: Rewrite::Memory,
         }
     };
 }
@@ -301,6 +324,7 @@ macro_rules! encoding_param {
             protected: false,
             hidden: false,
             informs: &[],
+            rewrite: Rewrite::AsShown,
         }
     };
 }
@@ -337,6 +361,7 @@ macro_rules! named_param {
             protected: false,
             hidden: false,
             informs: &[],
+            rewrite: Rewrite::AsShown,
         }
     };
 }
@@ -358,6 +383,7 @@ macro_rules! bool_param {
             protected: false,
             hidden: false,
             informs: &[],
+            rewrite: Rewrite::AsShown,
         }
     };
 }
@@ -386,6 +412,7 @@ macro_rules! file_name_param {
             protected: $protected,
             hidden: false,
             informs: &[],
+            rewrite: Rewrite::Quoted,
         }
     };
 }
@@ -410,6 +437,7 @@ macro_rules! string_param {
             protected: false,
             hidden: false,
             informs: &[],
+            rewrite: Rewrite::Quoted,
         }
     };
 }
@@ -431,6 +459,7 @@ macro_rules! word_param {
             protected: false,
             hidden: false,
             informs: &[],
+            rewrite: Rewrite::AsShown,
         }
     };
 }
@@ -453,6 +482,7 @@ const NETWORK: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     },
     int_param!("port", port: u16, 0, 65535, default "6379", mutable true),
     string_param!("unixsocket", unixsocket, mutable false),
@@ -473,6 +503,7 @@ const NETWORK: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     },
     int_param!("tcp-backlog", tcp_backlog: u32, 0, i32::MAX as i64, default "511", mutable false),
     int_param!("tcp-keepalive", tcp_keepalive: u64, 0, i32::MAX as i64, default "300", mutable true),
@@ -526,6 +557,7 @@ const NETWORK: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     }.informs(&[Apply::PubSubLimit, Apply::Connections, Apply::Tracking]),
 ];
 
@@ -558,6 +590,7 @@ const GENERAL: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     },
     Param {
         name: "threads",
@@ -581,6 +614,7 @@ const GENERAL: &[Param] = &[
         // that sets back every parameter listed there meets only Redis's.
         hidden: true,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     },
 ];
 
@@ -600,13 +634,14 @@ const KEYSPACE: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     }.informs(&[Apply::Encoding]),
     encoding_param!("hash-max-listpack-entries", Some("hash-max-ziplist-entries"), hash_max_listpack_entries, parse_int, 0, default "512").informs(&[Apply::Encoding]),
-    encoding_param!("hash-max-listpack-value", Some("hash-max-ziplist-value"), hash_max_listpack_value, parse_memory_value, 0, default "64").informs(&[Apply::Encoding]),
+    encoding_param!("hash-max-listpack-value", Some("hash-max-ziplist-value"), hash_max_listpack_value, parse_memory_value, 0, default "64").informs(&[Apply::Encoding]).rewritten_as(Rewrite::Memory),
     encoding_param!("set-max-intset-entries", None, set_max_intset_entries, parse_int, 0, default "512").informs(&[Apply::Encoding]),
     encoding_param!("zset-max-listpack-entries", Some("zset-max-ziplist-entries"), zset_max_listpack_entries, parse_int, 0, default "128").informs(&[Apply::Encoding]),
-    encoding_param!("zset-max-listpack-value", Some("zset-max-ziplist-value"), zset_max_listpack_value, parse_memory_value, 0, default "64").informs(&[Apply::Encoding]),
-    encoding_param!("stream-node-max-bytes", None, stream_node_max_bytes, parse_memory_value, 0, default "4096").informs(&[Apply::Encoding]),
+    encoding_param!("zset-max-listpack-value", Some("zset-max-ziplist-value"), zset_max_listpack_value, parse_memory_value, 0, default "64").informs(&[Apply::Encoding]).rewritten_as(Rewrite::Memory),
+    encoding_param!("stream-node-max-bytes", None, stream_node_max_bytes, parse_memory_value, 0, default "4096").informs(&[Apply::Encoding]).rewritten_as(Rewrite::Memory),
     encoding_param!("stream-node-max-entries", None, stream_node_max_entries, parse_int, 0, default "100").informs(&[Apply::Encoding]),
     Param {
         name: "notify-keyspace-events",
@@ -622,6 +657,7 @@ const KEYSPACE: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     }.informs(&[Apply::Notifications]),
 ];
 
@@ -649,6 +685,7 @@ const SNAPSHOTS: &[Param] = &[
         protected: true,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::Quoted,
     },
     file_name_param!("dbfilename", dbfilename, "filename", default "dump.rdb", mutable true, protected true),
     Param {
@@ -686,6 +723,7 @@ const SNAPSHOTS: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     },
     bool_param!("rdbcompression", rdbcompression, default "yes", mutable true),
     bool_param!("rdbchecksum", rdbchecksum, default "yes", mutable false),
@@ -750,6 +788,7 @@ const ENCRYPTION: &[Param] = &[
         protected: true,
         hidden: true,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     }
     .informs(&[Apply::Aof]),
 ];
@@ -786,6 +825,7 @@ const REPLICATION: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     },
     string_param!("masterauth", masterauth, mutable true),
     string_param!("masteruser", masteruser, mutable true),
@@ -826,6 +866,7 @@ const REPLICATION: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::Memory,
     }
     .informs(&[Apply::Replication]),
     int_param!("repl-backlog-ttl", repl_backlog_ttl: u64, 0, i32::MAX as i64, default "3600", mutable true),
@@ -871,6 +912,7 @@ const fn special(
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     }
 }
 
@@ -1091,7 +1133,8 @@ const TUNING: &[Param] = &[
             Ok(())
         },
     )
-    .informs(&[Apply::EvictionLimits]),
+    .informs(&[Apply::EvictionLimits])
+    .rewritten_as(Rewrite::Memory),
     special(
         "activedefrag",
         "no",

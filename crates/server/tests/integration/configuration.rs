@@ -809,3 +809,59 @@ fn a_relative_logfile_is_written_in_dir_as_redis_writes_it() {
         );
     }
 }
+
+/// The lines CONFIG REWRITE writes after Sentinel's reconfiguration (`SLAVEOF` then `CONFIG
+/// REWRITE`), as Redis writes them: its string parameters always in quotes, escaped as
+/// `sdscatrepr` escapes them, and sizes in the largest unit that divides them. redis-lite wrote
+/// `logfile log.txt`, `masterauth secret` and `maxmemory 104857600`.
+#[test]
+fn config_rewrite_writes_strings_and_sizes_as_redis_does() {
+    if !Program::Redis.available() {
+        println!("SKIPPED: redis-server is not on PATH (in config_rewrite_writes_strings_and_sizes_as_redis_does)");
+        return;
+    }
+    let directives = [
+        "logfile",
+        "maxmemory",
+        "masterauth",
+        "masteruser",
+        "replica-announce-ip",
+        "repl-backlog-size",
+        "hash-max-listpack-value",
+        "maxmemory-clients",
+        "replicaof",
+    ];
+    let rewritten = |program: Program| {
+        let dir = DataDir::new("rewrite-forms");
+        let file = dir.join("redis.conf");
+        std::fs::write(&file, "logfile log.txt\nmaxmemory 100mb\n").unwrap();
+        let server = Launch::of(program).dir(&dir.0).config(&file).start();
+        let mut raw = server.raw();
+        for (name, value) in [
+            ("masterauth", "secret"),
+            ("masteruser", "sentinel \u{e9}\"x\""),
+            ("replica-announce-ip", "localhost"),
+            ("repl-backlog-size", "3145728"),
+            ("hash-max-listpack-value", "1000"),
+            ("maxmemory-clients", "10%"),
+        ] {
+            assert_eq!(raw.cmd_text(&["CONFIG", "SET", name, value]), "+OK\r\n");
+        }
+        let unused = free_port().to_string();
+        assert_eq!(raw.cmd_text(&["SLAVEOF", "127.0.0.1", &unused]), "+OK\r\n");
+        assert_eq!(raw.cmd_text(&["CONFIG", "REWRITE"]), "+OK\r\n");
+        let text = std::fs::read_to_string(&file).unwrap();
+        let dir_line = format!("dir {:?}", std::fs::canonicalize(dir.path()).unwrap());
+        assert!(text.lines().any(|l| l == dir_line), "{program:?}: {text}");
+        directives
+            .iter()
+            .map(|name| {
+                text.lines()
+                    .find(|l| l.split(' ').next() == Some(name))
+                    .unwrap_or_default()
+                    .replace(&unused, "PORT")
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rewritten(Program::Lite), rewritten(Program::Redis));
+}
