@@ -51,6 +51,9 @@ pub enum Rewrite {
     Quoted,
     /// In the largest of gb, mb and kb that divides it (`100mb`), as Redis writes sizes.
     Memory,
+    /// One line for each pair of words, `""` when there is none (`save 3600 1`, `save 300
+    /// 100`...), as Redis writes its snapshot rules.
+    PairPerLine,
 }
 
 impl Param {
@@ -723,7 +726,7 @@ const SNAPSHOTS: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
-        rewrite: Rewrite::AsShown,
+        rewrite: Rewrite::PairPerLine,
     },
     bool_param!("rdbcompression", rdbcompression, default "yes", mutable true),
     bool_param!("rdbchecksum", rdbchecksum, default "yes", mutable false),

@@ -830,6 +830,8 @@ fn config_rewrite_writes_strings_and_sizes_as_redis_does() {
         "hash-max-listpack-value",
         "maxmemory-clients",
         "replicaof",
+        "save",
+        "latency-tracking-info-percentiles",
     ];
     let rewritten = |program: Program| {
         let dir = DataDir::new("rewrite-forms");
@@ -844,6 +846,7 @@ fn config_rewrite_writes_strings_and_sizes_as_redis_does() {
             ("repl-backlog-size", "3145728"),
             ("hash-max-listpack-value", "1000"),
             ("maxmemory-clients", "10%"),
+            ("save", "900 1 60 5"),
         ] {
             assert_eq!(raw.cmd_text(&["CONFIG", "SET", name, value]), "+OK\r\n");
         }
@@ -863,10 +866,11 @@ fn config_rewrite_writes_strings_and_sizes_as_redis_does() {
         directives
             .iter()
             .map(|name| {
-                text.lines()
-                    .find(|l| l.split(' ').next() == Some(name))
-                    .unwrap_or_default()
-                    .replace(&unused, "PORT")
+                let lines: Vec<&str> = text
+                    .lines()
+                    .filter(|l| l.split(' ').next() == Some(name))
+                    .collect();
+                lines.join("\n").replace(&unused, "PORT")
             })
             .collect::<Vec<_>>()
     };
