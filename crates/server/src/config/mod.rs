@@ -835,7 +835,9 @@ fn memory_text(value: &str) -> String {
     }
 }
 
-fn directive_line(param: &Param, config: &Config) -> String {
+/// The line (or lines) CONFIG REWRITE writes for `param`: `old_lines` is how many lines the
+/// file has for it, whose places Redis fills in turn.
+fn directive_line(param: &Param, config: &Config, defaults: &Config, old_lines: usize) -> String {
     let value = (param.get)(config);
     let text = match param.rewrite {
         Rewrite::PairPerLine if value.is_empty() => "\"\"".to_string(),
@@ -843,6 +845,26 @@ fn directive_line(param: &Param, config: &Config) -> String {
             let words: Vec<&str> = value.split(' ').collect();
             let pairs: Vec<String> = words.chunks(2).map(|pair| pair.join(" ")).collect();
             pairs.join(&format!("\n{} ", param.name))
+        }
+        Rewrite::LimitPerClass => {
+            let default = (param.get)(defaults);
+            let words: Vec<&str> = value.split(' ').collect();
+            let default_words: Vec<&str> = default.split(' ').collect();
+            let classes: Vec<String> = words
+                .chunks(4)
+                .zip(default_words.chunks(4))
+                .enumerate()
+                .filter(|(index, (class, default))| *index < old_lines || class != default)
+                .map(|(_, (class, _))| {
+                    let name = match class[0] {
+                        "slave" => "replica",
+                        other => other,
+                    };
+                    let (hard, soft) = (memory_text(class[1]), memory_text(class[2]));
+                    format!("{name} {hard} {soft} {}", class[3])
+                })
+                .collect();
+            classes.join(&format!("\n{} ", param.name))
         }
         _ if param.variadic => value,
         Rewrite::AsShown => quote(&value),
@@ -874,6 +896,15 @@ pub fn rewrite(
     let body = original.strip_suffix(b"\n").unwrap_or(&original);
     let mut users = users.iter();
     let mut has_marker = false;
+    // How many lines the file has for each parameter.
+    let mut old_counts: std::collections::HashMap<&'static str, usize> = Default::default();
+    for raw in body.split(|b| *b == b'\n') {
+        let words = split_words(raw.trim_ascii()).unwrap_or_default();
+        if let Some(p) = words.first().and_then(|w| find_param(w)) {
+            *old_counts.entry(p.name).or_default() += 1;
+        }
+    }
+    let old_lines = |name: &str| old_counts.get(name).copied().unwrap_or(0);
     for raw in body.split(|b| *b == b'\n').filter(|_| !original.is_empty()) {
         let trimmed = raw.trim_ascii();
         if trimmed == MARKER.as_bytes() {
@@ -897,7 +928,7 @@ pub fn rewrite(
             Some(p) if written.contains(&p.name) => {}
             Some(p) => {
                 written.push(p.name);
-                lines.push(directive_line(p, config).into_bytes());
+                lines.push(directive_line(p, config, &defaults, old_lines(p.name)).into_bytes());
             }
             None => lines.push(raw.to_vec()),
         }
@@ -926,7 +957,12 @@ pub fn rewrite(
         if written.contains(&p.name) || (!force_all && at_default) {
             continue;
         }
-        append(&mut lines, directive_line(p, config).into_bytes());
+        // Forced, every class of a parameter written one per class.
+        let every = if force_all { usize::MAX } else { 0 };
+        append(
+            &mut lines,
+            directive_line(p, config, &defaults, every).into_bytes(),
+        );
     }
     for user in users {
         append(&mut lines, user.clone());

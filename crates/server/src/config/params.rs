@@ -54,6 +54,10 @@ pub enum Rewrite {
     /// One line for each pair of words, `""` when there is none (`save 3600 1`, `save 300
     /// 100`...), as Redis writes its snapshot rules.
     PairPerLine,
+    /// One line for each client class (four words: class, hard, soft, seconds) that differs
+    /// from its default or takes the place of one of the file's lines, sizes in units and
+    /// `slave` named `replica`, as Redis writes `client-output-buffer-limit`.
+    LimitPerClass,
 }
 
 impl Param {
@@ -560,7 +564,7 @@ const NETWORK: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
-        rewrite: Rewrite::AsShown,
+        rewrite: Rewrite::LimitPerClass,
     }.informs(&[Apply::PubSubLimit, Apply::Connections, Apply::Tracking]),
 ];
 

@@ -832,6 +832,7 @@ fn config_rewrite_writes_strings_and_sizes_as_redis_does() {
         "replicaof",
         "save",
         "latency-tracking-info-percentiles",
+        "client-output-buffer-limit",
     ];
     let rewritten = |program: Program| {
         let dir = DataDir::new("rewrite-forms");
@@ -847,6 +848,7 @@ fn config_rewrite_writes_strings_and_sizes_as_redis_does() {
             ("hash-max-listpack-value", "1000"),
             ("maxmemory-clients", "10%"),
             ("save", "900 1 60 5"),
+            ("client-output-buffer-limit", "replica 1gb 512mb 60"),
         ] {
             assert_eq!(raw.cmd_text(&["CONFIG", "SET", name, value]), "+OK\r\n");
         }
@@ -863,16 +865,22 @@ fn config_rewrite_writes_strings_and_sizes_as_redis_does() {
             ),
             "{program:?}: {text}"
         );
-        directives
-            .iter()
-            .map(|name| {
-                let lines: Vec<&str> = text
-                    .lines()
-                    .filter(|l| l.split(' ').next() == Some(name))
-                    .collect();
-                lines.join("\n").replace(&unused, "PORT")
-            })
-            .collect::<Vec<_>>()
+        let lines_of = |text: &str| {
+            directives
+                .iter()
+                .map(|name| {
+                    let lines: Vec<&str> = text
+                        .lines()
+                        .filter(|l| l.split(' ').next() == Some(name))
+                        .collect();
+                    lines.join("\n").replace(&unused, "PORT")
+                })
+                .collect::<Vec<_>>()
+        };
+        let first = lines_of(&text);
+        // Again, now that the file has those lines: Redis fills their places in turn.
+        assert_eq!(raw.cmd_text(&["CONFIG", "REWRITE"]), "+OK\r\n");
+        (first, lines_of(&std::fs::read_to_string(&file).unwrap()))
     };
     assert_eq!(rewritten(Program::Lite), rewritten(Program::Redis));
 }
