@@ -41,8 +41,12 @@ pub fn main() {
         &startup.config,
         startup.config_file.as_deref(),
     );
-    if let Err(e) = crate::server::run(startup) {
-        eprintln!("redis-lite-server: {e}");
-        std::process::exit(1);
+    match crate::server::run(startup) {
+        Ok(()) => {}
+        Err(crate::server::StartFailure::BeforeLog(reason)) => {
+            eprintln!("redis-lite-server: {reason}");
+            std::process::exit(1);
+        }
+        Err(crate::server::StartFailure::Logged) => std::process::exit(1),
     }
 }

@@ -519,8 +519,8 @@ fn bind_unix(config: &Config) -> Result<Option<std::os::unix::net::UnixListener>
     Ok(Some(listener))
 }
 
-/// Makes `dir` the working directory, as Redis does with `dir`: a relative `logfile`,
-/// `pidfile`, `unixsocket` or TLS file is taken from there.
+/// Makes `dir` the working directory after CONFIG SET dir, as Redis does: a relative path
+/// named later is taken from there (start-up enters it in [`run`]).
 fn enter_dir(dir: &std::path::Path) {
     if let Err(e) = std::env::set_current_dir(dir) {
         log!(
@@ -532,12 +532,36 @@ fn enter_dir(dir: &std::path::Path) {
     }
 }
 
+/// Why the server did not start.
+#[derive(Debug)]
+pub enum StartFailure {
+    /// Before the log is open (its directory, the log file): for standard error.
+    BeforeLog(String),
+    /// Told in the log already: Redis writes every later reason there and nothing on standard
+    /// error (the Sentinel suite counts anything a server writes there as a failure).
+    Logged,
+}
+
 /// Starts the server and serves until shutdown.
-pub fn run(startup: Startup) -> Result<(), String> {
-    let mut config = startup.config;
-    enter_dir(&config.dir);
+pub fn run(startup: Startup) -> Result<(), StartFailure> {
+    let config = &startup.config;
+    // Redis moves into `dir` as it reads it, so a relative `logfile`, `pidfile`, `unixsocket`,
+    // `aclfile` or TLS file is found there (the Sentinel suite looks for each server's log in
+    // its `dir`); `dir` is already absolute, so nothing else depends on the process's.
+    std::env::set_current_dir(&config.dir).map_err(|e| {
+        StartFailure::BeforeLog(format!("Can't chdir to '{}': {e}", config.dir.display()))
+    })?;
     log::init(config.loglevel, &config.logfile)
-        .map_err(|e| format!("Can't open the log file: {e}"))?;
+        .map_err(|e| StartFailure::BeforeLog(format!("Can't open the log file: {e}")))?;
+    serve(startup).map_err(|reason| {
+        log!(Warning, "{reason}");
+        StartFailure::Logged
+    })
+}
+
+/// Opens the listeners, loads the data and serves until shutdown, once the log is open.
+fn serve(startup: Startup) -> Result<(), String> {
+    let mut config = startup.config;
     if config.process.syslog_enabled {
         log::open_syslog(&config.process.syslog_ident, config.process.syslog_facility);
     }

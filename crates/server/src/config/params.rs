@@ -38,6 +38,26 @@ pub struct Param {
     /// The parts of the running server that keep their own copy of this parameter, told when
     /// it changes (see [`Apply`]).
     pub informs: &'static [Apply],
+    /// How CONFIG REWRITE writes the value.
+    pub rewrite: Rewrite,
+}
+
+/// How CONFIG REWRITE writes a parameter's value, as Redis writes that type of parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rewrite {
+    /// As CONFIG GET shows it: numbers, words, lists.
+    AsShown,
+    /// Always in double quotes, as Redis writes its string parameters (`logfile "log.txt"`).
+    Quoted,
+    /// In the largest of gb, mb and kb that divides it (`100mb`), as Redis writes sizes.
+    Memory,
+    /// One line for each pair of words, `""` when there is none (`save 3600 1`, `save 300
+    /// 100`...), as Redis writes its snapshot rules.
+    PairPerLine,
+    /// One line for each client class (four words: class, hard, soft, seconds) that differs
+    /// from its default or takes the place of one of the file's lines, sizes in units and
+    /// `slave` named `replica`, as Redis writes `client-output-buffer-limit`.
+    LimitPerClass,
 }
 
 impl Param {
@@ -53,6 +73,14 @@ impl Param {
     const fn hidden(self) -> Param {
         Param {
             hidden: true,
+            ..self
+        }
+    }
+
+    /// The same parameter, written by CONFIG REWRITE as `form` says.
+    const fn rewritten_as(self, form: Rewrite) -> Param {
+        Param {
+            rewrite: form,
             ..self
         }
     }
@@ -260,6 +288,7 @@ macro_rules! int_param {
             protected: false,
             hidden: false,
             informs: &[],
+            rewrite: Rewrite::AsShown,
         }
     };
 }
@@ -281,6 +310,7 @@ macro_rules! memory_param {
             protected: false,
             hidden: false,
             informs: &[],
+            rewrite: Rewrite::Memory,
         }
     };
 }
@@ -304,6 +334,7 @@ macro_rules! encoding_param {
             protected: false,
             hidden: false,
             informs: &[],
+            rewrite: Rewrite::AsShown,
         }
     };
 }
@@ -340,6 +371,7 @@ macro_rules! named_param {
             protected: false,
             hidden: false,
             informs: &[],
+            rewrite: Rewrite::AsShown,
         }
     };
 }
@@ -361,6 +393,7 @@ macro_rules! bool_param {
             protected: false,
             hidden: false,
             informs: &[],
+            rewrite: Rewrite::AsShown,
         }
     };
 }
@@ -389,6 +422,7 @@ macro_rules! file_name_param {
             protected: $protected,
             hidden: false,
             informs: &[],
+            rewrite: Rewrite::Quoted,
         }
     };
 }
@@ -413,6 +447,7 @@ macro_rules! string_param {
             protected: false,
             hidden: false,
             informs: &[],
+            rewrite: Rewrite::Quoted,
         }
     };
 }
@@ -434,6 +469,7 @@ macro_rules! word_param {
             protected: false,
             hidden: false,
             informs: &[],
+            rewrite: Rewrite::AsShown,
         }
     };
 }
@@ -456,6 +492,7 @@ const NETWORK: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     },
     int_param!("port", port: u16, 0, 65535, default "6379", mutable true),
     string_param!("unixsocket", unixsocket, mutable false),
@@ -476,6 +513,7 @@ const NETWORK: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     },
     int_param!("tcp-backlog", tcp_backlog: u32, 0, i32::MAX as i64, default "511", mutable false),
     int_param!("tcp-keepalive", tcp_keepalive: u64, 0, i32::MAX as i64, default "300", mutable true),
@@ -529,6 +567,7 @@ const NETWORK: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::LimitPerClass,
     }.informs(&[Apply::PubSubLimit, Apply::Connections, Apply::Tracking]),
 ];
 
@@ -561,6 +600,7 @@ const GENERAL: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     },
     Param {
         name: "threads",
@@ -584,6 +624,7 @@ const GENERAL: &[Param] = &[
         // that sets back every parameter listed there meets only Redis's.
         hidden: true,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     },
 ];
 
@@ -603,13 +644,14 @@ const KEYSPACE: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     }.informs(&[Apply::Encoding]),
     encoding_param!("hash-max-listpack-entries", Some("hash-max-ziplist-entries"), hash_max_listpack_entries, parse_int, 0, default "512").informs(&[Apply::Encoding]),
-    encoding_param!("hash-max-listpack-value", Some("hash-max-ziplist-value"), hash_max_listpack_value, parse_memory_value, 0, default "64").informs(&[Apply::Encoding]),
+    encoding_param!("hash-max-listpack-value", Some("hash-max-ziplist-value"), hash_max_listpack_value, parse_memory_value, 0, default "64").informs(&[Apply::Encoding]).rewritten_as(Rewrite::Memory),
     encoding_param!("set-max-intset-entries", None, set_max_intset_entries, parse_int, 0, default "512").informs(&[Apply::Encoding]),
     encoding_param!("zset-max-listpack-entries", Some("zset-max-ziplist-entries"), zset_max_listpack_entries, parse_int, 0, default "128").informs(&[Apply::Encoding]),
-    encoding_param!("zset-max-listpack-value", Some("zset-max-ziplist-value"), zset_max_listpack_value, parse_memory_value, 0, default "64").informs(&[Apply::Encoding]),
-    encoding_param!("stream-node-max-bytes", None, stream_node_max_bytes, parse_memory_value, 0, default "4096").informs(&[Apply::Encoding]),
+    encoding_param!("zset-max-listpack-value", Some("zset-max-ziplist-value"), zset_max_listpack_value, parse_memory_value, 0, default "64").informs(&[Apply::Encoding]).rewritten_as(Rewrite::Memory),
+    encoding_param!("stream-node-max-bytes", None, stream_node_max_bytes, parse_memory_value, 0, default "4096").informs(&[Apply::Encoding]).rewritten_as(Rewrite::Memory),
     encoding_param!("stream-node-max-entries", None, stream_node_max_entries, parse_int, 0, default "100").informs(&[Apply::Encoding]),
     Param {
         name: "notify-keyspace-events",
@@ -625,6 +667,7 @@ const KEYSPACE: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     }.informs(&[Apply::Notifications]),
 ];
 
@@ -636,7 +679,8 @@ const SNAPSHOTS: &[Param] = &[
         default: "./",
         get: |c| c.dir.display().to_string(),
         // Kept absolute, so files named from it do not depend on the working directory,
-        // which follows it too (`Apply::WorkingDir`), as Redis's does.
+        // which follows it too (`server::run` at start-up, `Apply::WorkingDir` after), as
+        // Redis's does.
         set: |c, w| {
             let dir = one(w)?;
             let path = std::fs::canonicalize(dir).map_err(|e| crate::error::strerror(&e))?;
@@ -651,6 +695,7 @@ const SNAPSHOTS: &[Param] = &[
         protected: true,
         hidden: false,
         informs: &[Apply::WorkingDir],
+        rewrite: Rewrite::Quoted,
     },
     file_name_param!("dbfilename", dbfilename, "filename", default "dump.rdb", mutable true, protected true),
     Param {
@@ -688,6 +733,7 @@ const SNAPSHOTS: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::PairPerLine,
     },
     bool_param!("rdbcompression", rdbcompression, default "yes", mutable true),
     bool_param!("rdbchecksum", rdbchecksum, default "yes", mutable false),
@@ -752,6 +798,7 @@ const ENCRYPTION: &[Param] = &[
         protected: true,
         hidden: true,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     }
     .informs(&[Apply::Aof]),
 ];
@@ -788,6 +835,7 @@ const REPLICATION: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     },
     string_param!("masterauth", masterauth, mutable true),
     string_param!("masteruser", masteruser, mutable true),
@@ -828,6 +876,7 @@ const REPLICATION: &[Param] = &[
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::Memory,
     }
     .informs(&[Apply::Replication]),
     int_param!("repl-backlog-ttl", repl_backlog_ttl: u64, 0, i32::MAX as i64, default "3600", mutable true),
@@ -873,6 +922,7 @@ const fn special(
         protected: false,
         hidden: false,
         informs: &[],
+        rewrite: Rewrite::AsShown,
     }
 }
 
@@ -1093,7 +1143,8 @@ const TUNING: &[Param] = &[
             Ok(())
         },
     )
-    .informs(&[Apply::EvictionLimits]),
+    .informs(&[Apply::EvictionLimits])
+    .rewritten_as(Rewrite::Memory),
     special(
         "activedefrag",
         "no",

@@ -253,13 +253,11 @@ pub fn bind_at_startup(
     kind: &str,
 ) -> Result<Vec<std::net::TcpListener>, String> {
     let wanted = resolve(config, port)?;
+    // The bind's failure is logged here; the reason returned is the line the start-up's
+    // failure logs after it, as Redis logs the two.
     bind_all(&wanted, config.tcp_backlog).map_err(|e| {
         log!(Warning, "Warning: {e}");
-        log!(
-            Warning,
-            "Failed listening on port {port} ({kind}), aborting."
-        );
-        e.to_string()
+        format!("Failed listening on port {port} ({kind}), aborting.")
     })
 }
 

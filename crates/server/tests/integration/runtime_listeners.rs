@@ -153,3 +153,40 @@ fn a_port_in_use_at_start_up_is_reported_as_redis_reports_it() {
         }
     }
 }
+
+/// With a `logfile`, a server that cannot start says why in the log and nothing on standard
+/// error: the Sentinel suite keeps each server's standard error and counts anything there as a
+/// failure, so a port taken between its probe and the server's bind (it then starts one on
+/// the next port) cost redis-lite five failed tests where Redis's servers cost none.
+#[test]
+fn a_port_in_use_at_start_up_writes_nothing_on_standard_error_with_a_logfile() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port().to_string();
+    for program in [Program::Lite, Program::Redis] {
+        let Some(executable) = program.path() else {
+            testkit::skipped("redis-server is not on PATH (a port in use, with a logfile)");
+            continue;
+        };
+        let dir = testkit::DataDir::new("start-failure-log");
+        let output = std::process::Command::new(executable)
+            .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
+            .args(["--logfile", "server.log"])
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{program:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            "",
+            "{program:?}: standard error"
+        );
+        let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
+        assert!(
+            log.contains(&format!(
+                "# Failed listening on port {port} (TCP), aborting."
+            )),
+            "{program:?}: {log}"
+        );
+    }
+}
