@@ -50,10 +50,6 @@ const REFUSED: &[(&str, &str)] = &[
         "the AOF is written by the event loops and a writer thread, with no flush pause",
     ),
     ("client-eviction", "there are no client eviction pools"),
-    (
-        "drop-cluster-packet-filter",
-        "the cluster bus has no packet filter",
-    ),
 ];
 
 /// DEBUG CLUSTERLINK KILL TO|FROM|ALL node-id: frees the bus links to, from or both ways
@@ -147,6 +143,11 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
             ctx.out.ok();
         }
         (b"clusterlink", 5) if ctx.arg_is(2, "KILL") => debug_clusterlink_kill(ctx)?,
+        (b"drop-cluster-packet-filter", 3) => {
+            let message_type = ctx.arg_i64(2)?;
+            ctx.server.cluster.drop_filter.store(message_type, Relaxed);
+            ctx.out.ok();
+        }
         (b"log", 3) => {
             crate::log!(
                 Warning,
@@ -729,6 +730,8 @@ fn debug_help(ctx: &mut Ctx<'_>) {
             "    Replicates the provided string to replicas, allowing data divergence.",
             "OBJECT <key>",
             "    Show low level info about `key` and associated value.",
+            "DROP-CLUSTER-PACKET-FILTER <packet-type>",
+            "    Drop all packets that match the filtered type. Set to -1 allow all packets.",
             "POPULATE <count> [<prefix>] [<size>]",
             "    Create <count> string keys named key:<num>. If <prefix> is specified then",
             "    it is used instead of the 'key' prefix. These are not propagated to",

@@ -101,6 +101,9 @@ pub enum Apply {
     Tracking,
     /// The slow log's and latency monitor's thresholds, `latency-tracking`.
     Observability,
+    /// `dir`: the process's working directory, which relative paths are taken from (see
+    /// `server::run`).
+    WorkingDir,
     /// `requirepass`: the default user's one password. Not in `ALL`: the default user is
     /// built with it, and `user default` lines of the config file may change it after.
     DefaultUserPassword,
@@ -632,8 +635,8 @@ const SNAPSHOTS: &[Param] = &[
         mutable: true,
         default: "./",
         get: |c| c.dir.display().to_string(),
-        // Redis changes its working directory; keeping an absolute path has the same effect
-        // on every file the server writes, without changing the process's directory.
+        // Kept absolute, so files named from it do not depend on the working directory,
+        // which follows it too (`Apply::WorkingDir`), as Redis's does.
         set: |c, w| {
             let dir = one(w)?;
             let path = std::fs::canonicalize(dir).map_err(|e| crate::error::strerror(&e))?;
@@ -647,7 +650,7 @@ const SNAPSHOTS: &[Param] = &[
         alias: None,
         protected: true,
         hidden: false,
-        informs: &[],
+        informs: &[Apply::WorkingDir],
     },
     file_name_param!("dbfilename", dbfilename, "filename", default "dump.rdb", mutable true, protected true),
     Param {
@@ -1183,6 +1186,9 @@ const CLUSTER: &[Param] = &[
         |c| c.cluster.announce_hostname.clone(),
         |c, w| {
             let name = one(w)?;
+            if name.len() >= 256 {
+                return Err("Hostnames must be less than 256 characters".into());
+            }
             if !name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')

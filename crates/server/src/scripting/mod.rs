@@ -87,6 +87,12 @@ impl Scripting {
         Some(!declared.map_or(read_only_form, |d| d.no_writes))
     }
 
+    /// Whether the script or function a run names declared flags without `no-writes`: Redis
+    /// then judges the run a write (a READONLY client of a cluster replica is redirected).
+    pub fn run_declares_writes(&self, command: &str, args: &[&[u8]]) -> bool {
+        matches!(self.declared_run_flags(command, args), Some(Some(d)) if !d.no_writes)
+    }
+
     /// The command flags Redis admits a run by (`spec_flags` its command's): a script or
     /// function that declared flags replaces the command's `write`, `denyoom` and `stale`
     /// with its own (`write` without `no-writes`, `denyoom` without `no-writes` or

@@ -50,7 +50,6 @@ const NOT_SERVED: &[&str] = &[
     "HTSTATS-KEY",
     "MALLCTL",
     "MALLCTL-STR",
-    "DROP-CLUSTER-PACKET-FILTER",
     "OOM",
     "PANIC",
     "RESTART",
