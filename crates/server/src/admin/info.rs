@@ -435,9 +435,13 @@ fn write_section(server: &Server, name: &str, out: &mut String) {
                 "pubsubshard_channels:{}",
                 server.pubsub.channel_count(Space::Shard)
             );
-            // Snapshots are copy-on-write inside the process (the engine's `snapshot.rs`): no fork.
+            // Snapshots are copy-on-write inside the process (the engine's `snapshot.rs`): no
+            // fork pauses the server, and each background job counts where Redis forks.
             field!("latest_fork_usec:0");
-            field!("total_forks:0");
+            field!(
+                "total_forks:{}",
+                server.persistence.background_jobs.load(Relaxed)
+            );
             field!("migrate_cached_sockets:{}", server.migrate.connections());
             field!(
                 "slave_expires_tracked_keys:{}",

@@ -139,6 +139,9 @@ fn config_set(ctx: &mut Ctx<'_>) -> CmdResult {
         .map_err(CommandError::err)?;
     ctx.server
         .apply(&config::applies_of(pairs.iter().map(|(name, _)| *name)));
+    if !before.appendonly && ctx.server.config.read().appendonly {
+        crate::persistence::aof::log_enabling(ctx.server, ctx.client.mode.nested());
+    }
     if pairs
         .iter()
         .any(|(name, _)| name.eq_ignore_ascii_case(b"maxmemory"))

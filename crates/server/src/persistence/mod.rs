@@ -57,6 +57,9 @@ pub struct Persistence {
     /// Unix seconds of the last BGSAVE attempt, for the retry delay after a failure.
     pub last_bgsave_try: AtomicU64,
     pub saves: AtomicU64,
+    /// Background jobs started (BGSAVE, an AOF rewrite, a replica's snapshot): where Redis
+    /// forks a child, so INFO's `total_forks`.
+    pub background_jobs: AtomicU64,
     pub loading: Loading,
     /// A replica reading its master's snapshot aside while it keeps serving the data it had
     /// of the same history (`repl-diskless-load swapdb`): Redis's async loading, in which the
@@ -81,6 +84,7 @@ impl Default for Persistence {
             last_bgsave_secs: AtomicI64::new(-1),
             last_bgsave_try: AtomicU64::new(0),
             saves: AtomicU64::new(0),
+            background_jobs: AtomicU64::new(0),
             loading: Loading::default(),
             async_loading: AtomicBool::new(false),
             last_load_keys_loaded: AtomicU64::new(0),
@@ -98,6 +102,9 @@ impl Persistence {
         let mut slot = self.job.lock();
         if let Some(job) = slot.as_ref() {
             return Err(job.kind);
+        }
+        if kind != (JobKind::Snapshot { background: false }) {
+            self.background_jobs.fetch_add(1, Relaxed);
         }
         let progress = Arc::new(Progress::default());
         *slot = Some(Job {

@@ -814,3 +814,51 @@ fn start_up_logs_the_aof_files_as_redis_does() {
         assert_eq!(lite, redis);
     }
 }
+
+/// Each background job counts in INFO's `total_forks`, where Redis forks (BGSAVE,
+/// BGREWRITEAOF; SAVE does not), and CONFIG SET appendonly yes inside MULTI logs that the
+/// rewrite creating the AOF waits for the transaction, as Redis 7.0.15 logs it (multi.tcl's
+/// "MULTI with BGREWRITEAOF" and "MULTI with config set appendonly" wait for both).
+#[test]
+fn background_jobs_count_as_forks_and_enabling_the_aof_in_exec_is_logged() {
+    for program in [testkit::Program::Redis, testkit::Program::Lite] {
+        if !program.available() {
+            testkit::skipped("redis-server is not on PATH (in background_jobs_count_as_forks_and_enabling_the_aof_in_exec_is_logged)");
+            continue;
+        }
+        let dir = DataDir::new("aof-forks");
+        let server = testkit::Launch::of(program)
+            .dir(&dir.0)
+            .args(&["--save", "", "--logfile", "server.log"])
+            .start();
+        let mut raw = server.raw();
+        let forks = |raw: &mut testkit::Raw| -> u64 {
+            testkit::info_field(raw, "stats", "total_forks")
+                .parse()
+                .unwrap()
+        };
+        let at_start = forks(&mut raw);
+        assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
+        assert_eq!(forks(&mut raw), at_start, "{program:?}: SAVE");
+        raw.cmd(&["BGSAVE"]);
+        testkit::wait_background_jobs(&server);
+        assert_eq!(forks(&mut raw), at_start + 1, "{program:?}: BGSAVE");
+        raw.cmd(&["MULTI"]);
+        raw.cmd(&["SET", "foo", "bar"]);
+        raw.cmd(&["CONFIG", "SET", "appendonly", "yes"]);
+        assert_eq!(raw.cmd_text(&["EXEC"]), "*2\r\n+OK\r\n+OK\r\n");
+        testkit::wait_background_jobs(&server);
+        assert_eq!(
+            forks(&mut raw),
+            at_start + 2,
+            "{program:?}: the AOF's rewrite"
+        );
+        let log = std::fs::read_to_string(dir.0.join("server.log")).unwrap();
+        assert!(
+            log.contains(
+                " # AOF was enabled during a transaction. An AOF background was scheduled to start when possible.\n"
+            ),
+            "{program:?}: {log}"
+        );
+    }
+}

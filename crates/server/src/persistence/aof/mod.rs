@@ -948,6 +948,26 @@ impl Aof {
     }
 }
 
+/// What Redis logs when CONFIG SET turns the AOF on and the rewrite that creates its base has
+/// to wait: for another background job, or for the end of the transaction the command runs in.
+pub fn log_enabling(server: &Server, in_transaction: bool) {
+    let other_job = server
+        .persistence
+        .current()
+        .is_some_and(|(kind, ..)| kind != super::JobKind::AofRewrite);
+    if other_job {
+        log!(
+            Warning,
+            "AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible."
+        );
+    } else if in_transaction {
+        log!(
+            Warning,
+            "AOF was enabled during a transaction. An AOF background was scheduled to start when possible."
+        );
+    }
+}
+
 /// Starts the writer and rewrite threads, and opens the AOF when `appendonly yes`: the one
 /// loaded at start-up, or a new one. A new one's base is written before clients are served, so
 /// no acknowledged write depends on a base still being written.
