@@ -313,6 +313,11 @@ impl<W: Write> RdbWriter<W> {
         self.write_aux_fields(ctime_secs, used_mem, None)
     }
 
+    /// The default aux fields of an AOF's RDB base, which Redis marks `aof-base` 1.
+    pub fn write_aof_base_aux(&mut self, ctime_secs: u64, used_mem: u64) -> io::Result<()> {
+        self.write_aux(ctime_secs, used_mem, None, true)
+    }
+
     /// The default aux fields, with the replication stream's place (repl-stream-db, repl-id,
     /// repl-offset) before aof-base when the snapshot is for a replica, as Redis orders them.
     pub fn write_aux_fields(
@@ -320,6 +325,16 @@ impl<W: Write> RdbWriter<W> {
         ctime_secs: u64,
         used_mem: u64,
         replication: Option<ReplicationAux<'_>>,
+    ) -> io::Result<()> {
+        self.write_aux(ctime_secs, used_mem, replication, false)
+    }
+
+    fn write_aux(
+        &mut self,
+        ctime_secs: u64,
+        used_mem: u64,
+        replication: Option<ReplicationAux<'_>>,
+        aof_base: bool,
     ) -> io::Result<()> {
         self.aux(b"redis-ver", b"7.0.15")?;
         self.aux(b"redis-bits", b"64")?;
@@ -330,7 +345,7 @@ impl<W: Write> RdbWriter<W> {
             self.aux(b"repl-id", repl.replid.as_bytes())?;
             self.aux(b"repl-offset", repl.offset.to_string().as_bytes())?;
         }
-        self.aux(b"aof-base", b"0")
+        self.aux(b"aof-base", if aof_base { b"1" } else { b"0" })
     }
 
     pub fn aux(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use mlua::Function;
 use redis_lite_protocol::Protocol;
 
+use crate::functions::FunctionFlags;
 use crate::host::Host;
 use crate::runtime::{write_outcome, Arguments, Kind, Runtime};
 use crate::ScriptReply;
@@ -24,6 +25,20 @@ pub struct ScriptFlags {
     pub allow_stale: bool,
     pub no_cluster: bool,
     pub allow_cross_slot_keys: bool,
+}
+
+impl ScriptFlags {
+    /// The flags a script with a shebang declared, as a function's; None without one (the
+    /// pre-7.0 rules apply).
+    pub fn declared(&self) -> Option<FunctionFlags> {
+        self.declared.then_some(FunctionFlags {
+            no_writes: self.no_writes,
+            allow_oom: self.allow_oom,
+            allow_stale: self.allow_stale,
+            no_cluster: self.no_cluster,
+            allow_cross_slot_keys: self.allow_cross_slot_keys,
+        })
+    }
 }
 
 /// A compiled script.

@@ -10,19 +10,27 @@ use parking_lot::Mutex;
 use crate::config::LogLevel;
 
 static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Notice as u8);
-static FILE: Mutex<Option<std::fs::File>> = Mutex::new(None);
+/// The log file's path; none: standard output. Held while a line is written, so lines from
+/// several threads do not interleave.
+static FILE: Mutex<Option<String>> = Mutex::new(None);
 
-/// Opens the log file (empty: standard output).
+/// Checks that the log file opens (empty: standard output). Each line opens it again, as
+/// Redis does: a log rotated by renaming the file goes on in a new one, and a relative path
+/// is taken from the working directory `dir` makes.
 pub fn init(level: LogLevel, logfile: &str) -> std::io::Result<()> {
     set_level(level);
     if !logfile.is_empty() {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(logfile)?;
-        *FILE.lock() = Some(file);
+        open_for_append(logfile)?;
+        *FILE.lock() = Some(logfile.to_string());
     }
     Ok(())
+}
+
+fn open_for_append(path: &str) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
 }
 
 /// Whether this server is a replica: its log lines say `S` where a master's say `M`, as Redis's.
@@ -106,10 +114,10 @@ pub fn write(level: LogLevel, message: fmt::Arguments<'_>) {
     if SYSLOG.load(Ordering::Relaxed) {
         to_syslog(level, &message.to_string());
     }
-    let mut file = FILE.lock();
+    let file = FILE.lock();
     // A failed log write has nowhere better to be reported; the server keeps serving.
-    let _ = match file.as_mut() {
-        Some(f) => f.write_all(line.as_bytes()),
+    let _ = match file.as_deref() {
+        Some(path) => open_for_append(path).and_then(|mut f| f.write_all(line.as_bytes())),
         None => std::io::stdout().lock().write_all(line.as_bytes()),
     };
 }

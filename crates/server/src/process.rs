@@ -84,10 +84,16 @@ pub fn write_pidfile(path: &str) {
     }
 }
 
-/// Removes the pid file at exit.
-pub fn remove_pidfile(path: &str) {
-    if !path.is_empty() {
-        let _ = std::fs::remove_file(path);
+/// Removes the pid file and the unix socket's file at exit, as Redis's shutdown does (a
+/// socket file left behind would look like a server still there).
+pub fn remove_files_at_exit(pidfile: &str, unixsocket: &str) {
+    if !pidfile.is_empty() {
+        log!(Notice, "Removing the pid file.");
+        let _ = std::fs::remove_file(pidfile);
+    }
+    if !unixsocket.is_empty() {
+        log!(Notice, "Removing the unix socket file.");
+        let _ = std::fs::remove_file(unixsocket);
     }
 }
 

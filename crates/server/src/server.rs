@@ -303,6 +303,7 @@ impl Server {
                     config.output_buffer_limits[OutputClass::Normal as usize],
                 ),
                 Apply::DefaultUserPassword => self.acl.set_default_password(&config.requirepass),
+                Apply::WorkingDir => enter_dir(&config.dir),
             }
         }
     }
@@ -361,7 +362,10 @@ impl Server {
         if let Some(node) = self.cluster.node() {
             node.before_sleep();
         }
-        crate::process::remove_pidfile(&self.config.read().process.pidfile);
+        {
+            let config = self.config.read();
+            crate::process::remove_files_at_exit(&config.process.pidfile, &config.unixsocket);
+        }
         log!(Notice, "redis-lite is now ready to exit, bye bye...");
         std::process::exit(0)
     }
@@ -515,10 +519,23 @@ fn bind_unix(config: &Config) -> Result<Option<std::os::unix::net::UnixListener>
     Ok(Some(listener))
 }
 
+/// Makes `dir` the working directory, as Redis does with `dir`: a relative `logfile`,
+/// `pidfile`, `unixsocket` or TLS file is taken from there.
+fn enter_dir(dir: &std::path::Path) {
+    if let Err(e) = std::env::set_current_dir(dir) {
+        log!(
+            Warning,
+            "Can't chdir to '{}': {}",
+            dir.display(),
+            crate::error::strerror(&e)
+        );
+    }
+}
+
 /// Why the server did not start.
 #[derive(Debug)]
 pub enum StartFailure {
-    /// Before the log is open (its directory, the log file): for standard error.
+    /// Before the log is open (the log file itself): for standard error.
     BeforeLog(String),
     /// Told in the log already: Redis writes every later reason there and nothing on standard
     /// error (the Sentinel suite counts anything a server writes there as a failure).
@@ -528,12 +545,7 @@ pub enum StartFailure {
 /// Starts the server and serves until shutdown.
 pub fn run(startup: Startup) -> Result<(), StartFailure> {
     let config = &startup.config;
-    // Redis moves into `dir` as it reads it, so a relative `logfile`, `pidfile`, `unixsocket`,
-    // `aclfile` or TLS file is found there (the Sentinel suite looks for each server's log in
-    // its `dir`); `dir` is already absolute, so nothing else depends on the process's.
-    std::env::set_current_dir(&config.dir).map_err(|e| {
-        StartFailure::BeforeLog(format!("Can't chdir to '{}': {e}", config.dir.display()))
-    })?;
+    enter_dir(&config.dir);
     log::init(config.loglevel, &config.logfile)
         .map_err(|e| StartFailure::BeforeLog(format!("Can't open the log file: {e}")))?;
     serve(startup).map_err(|reason| {
@@ -605,7 +617,10 @@ fn serve(startup: Startup) -> Result<(), String> {
     // banner, whose PID line tells supervisors and test harnesses the server started.
     crate::log::banner(server.config.read().process.always_show_logo, port, mode);
     server.memory.startup.store(crate::memory::used(), Relaxed);
-    crate::persistence::rdb::load_at_startup(&server);
+    let listening_on_tcp = !listeners.is_empty() || !tls_listeners.is_empty();
+    crate::persistence::rdb::load_at_startup(&server, move |server| {
+        announce_ready(server, listening_on_tcp)
+    });
     let master = server.config.read().replicaof.clone();
     if let Some((host, port)) = master {
         crate::replication::replica::start(&server, host, port);
@@ -636,11 +651,6 @@ fn serve(startup: Startup) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        for listener in listeners.iter().chain(&tls_listeners) {
-            if let Ok(addr) = listener.local_addr() {
-                log!(Notice, "Ready to accept connections on {addr}");
-            }
-        }
         server.listeners.serve(&server, senders.clone(), listeners);
         server
             .tls_listeners
@@ -649,23 +659,12 @@ fn serve(startup: Startup) -> Result<(), String> {
         if let Some(listener) = unix_listener {
             let listener = tokio::net::UnixListener::from_std(listener)
                 .expect("listener registers with the runtime");
-            log!(
-                Notice,
-                "The server is now ready to accept connections at {}",
-                server.config.read().unixsocket
-            );
             tokio::spawn(accept_unix_loop(server.clone(), listener, senders.clone()));
         }
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("SIGTERM handler");
         let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
             .expect("SIGINT handler");
-        crate::process::notify(if server.config.read().replicaof.is_none() {
-            "STATUS=Ready to accept connections\n"
-        } else {
-            "STATUS=Ready to accept connections in read-only mode. Waiting for MASTER <-> REPLICA sync\n"
-        });
-        crate::process::notify("READY=1\n");
         loop {
             let reason = tokio::select! {
                 _ = term.recv() => "Received SIGTERM scheduling shutdown...",
@@ -682,7 +681,13 @@ fn serve(startup: Startup) -> Result<(), String> {
                 // points.
                 let has = |flag: &str| flags.split(' ').any(|f| f == flag);
                 let save = has("save") || (!has("nosave") && !config.save_rules.is_empty());
-                (crate::shutdown::Plan { save, force: has("force") }, has("now"))
+                (
+                    crate::shutdown::Plan {
+                        save,
+                        force: has("force"),
+                    },
+                    has("now"),
+                )
             };
             log!(Warning, "{reason}");
             // A second SIGINT while the first shutdown is scheduled or waits for the replicas
@@ -696,6 +701,30 @@ fn serve(startup: Startup) -> Result<(), String> {
             server.shutdown.schedule(plan, now);
         }
     })
+}
+
+/// Once the start-up load is done, as Redis: "Ready to accept connections" in the log (what
+/// supervisors and Redis's own test harness wait for: the dataset is in place) and READY=1 to
+/// systemd. The sockets listen from the start, and the clients of the load's time are answered
+/// at its serving points.
+fn announce_ready(server: &Server, listening_on_tcp: bool) {
+    let config = server.config.read();
+    if listening_on_tcp {
+        log!(Notice, "Ready to accept connections");
+    }
+    if !config.unixsocket.is_empty() {
+        log!(
+            Notice,
+            "The server is now ready to accept connections at {}",
+            config.unixsocket
+        );
+    }
+    crate::process::notify(if config.replicaof.is_none() {
+        "STATUS=Ready to accept connections\n"
+    } else {
+        "STATUS=Ready to accept connections in read-only mode. Waiting for MASTER <-> REPLICA sync\n"
+    });
+    crate::process::notify("READY=1\n");
 }
 
 /// Accepts on one TCP listener until `stop` fires (CONFIG SET port/bind moved it), then drops

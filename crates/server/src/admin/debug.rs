@@ -50,15 +50,35 @@ const REFUSED: &[(&str, &str)] = &[
         "the AOF is written by the event loops and a writer thread, with no flush pause",
     ),
     ("client-eviction", "there are no client eviction pools"),
-    (
-        "drop-cluster-packet-filter",
-        "the cluster bus has no packet filter",
-    ),
-    (
-        "clusterlink",
-        "the cluster bus links cannot be killed by hand",
-    ),
 ];
+
+/// DEBUG CLUSTERLINK KILL TO|FROM|ALL node-id: frees the bus links to, from or both ways
+/// with a known node, with what they had not sent; the cluster cron connects again.
+fn debug_clusterlink_kill(ctx: &mut Ctx<'_>) -> CmdResult {
+    let Some(node) = ctx.server.cluster.node() else {
+        return Err(CommandError::err(
+            "Debug option only available for cluster mode enabled setup!",
+        ));
+    };
+    let id = String::from_utf8_lossy(ctx.arg(4)).into_owned();
+    if node.read().index_of(id.as_bytes()).is_none() {
+        return Err(CommandError::err(format!("Unknown node {id}")));
+    }
+    let (outbound, inbound) = match ctx.arg(3).to_ascii_lowercase().as_slice() {
+        b"to" => (true, false),
+        b"from" => (false, true),
+        b"all" => (true, true),
+        _ => {
+            return Err(CommandError::err(format!(
+                "Unknown direction {}",
+                String::from_utf8_lossy(ctx.arg(3))
+            )))
+        }
+    };
+    node.bus.kill_links(&id, outbound, inbound);
+    ctx.out.ok();
+    Ok(())
+}
 
 /// DEBUG <subcommand> ...
 fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
@@ -120,6 +140,12 @@ fn debug(ctx: &mut Ctx<'_>) -> CmdResult {
             ctx.server
                 .journal
                 .record_for_replicas(ctx.client.db, &args, ctx.client.mode.nested());
+            ctx.out.ok();
+        }
+        (b"clusterlink", 5) if ctx.arg_is(2, "KILL") => debug_clusterlink_kill(ctx)?,
+        (b"drop-cluster-packet-filter", 3) => {
+            let message_type = ctx.arg_i64(2)?;
+            ctx.server.cluster.drop_filter.store(message_type, Relaxed);
             ctx.out.ok();
         }
         (b"log", 3) => {
@@ -704,6 +730,8 @@ fn debug_help(ctx: &mut Ctx<'_>) {
             "    Replicates the provided string to replicas, allowing data divergence.",
             "OBJECT <key>",
             "    Show low level info about `key` and associated value.",
+            "DROP-CLUSTER-PACKET-FILTER <packet-type>",
+            "    Drop all packets that match the filtered type. Set to -1 allow all packets.",
             "POPULATE <count> [<prefix>] [<size>]",
             "    Create <count> string keys named key:<num>. If <prefix> is specified then",
             "    it is used instead of the 'key' prefix. These are not propagated to",
@@ -754,6 +782,8 @@ fn debug_help(ctx: &mut Ctx<'_>) {
             "    In case RESET is provided the peak reset time will be restored to the default value",
             "REPLYBUFFER RESIZING <0|1>",
             "    Enable or disable the reply buffer resize cron job",
+            "CLUSTERLINK KILL <to|from|all> <node-id>",
+            "    Kills the link based on the direction to/from (both) with the provided node.",
         ],
     );
 }

@@ -124,7 +124,7 @@ fn config_set(ctx: &mut Ctx<'_>) -> CmdResult {
     let pairs: Vec<(&[u8], &[u8])> = ctx.args[2..].chunks(2).map(|p| (p[0], p[1])).collect();
     let before = {
         let mut config = ctx.server.config.write();
-        if ctx.server.persistence.is_loading()
+        if ctx.server.persistence.is_loading_any_way()
             && config::denied_while_loading(&config, &pairs, ctx.client.handle.local)
         {
             return Err(crate::persistence::loading_error());

@@ -88,7 +88,9 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec::new("reset", -2, ADMIN | NOSCRIPT | STALE, reset)
                 .doc(Group::Cluster, "3.0.0", "Reset a Redis Cluster node")
                 .complexity("O(N) where N is the number of known nodes. The command may execute a FLUSHALL as a side effect.")
-                .syntax("[hard_soft=(HARD | SOFT)]"),
+                .syntax("[hard_soft=(HARD | SOFT)]")
+                // A replica stops replicating and empties its data, as in CLUSTER REPLICATE.
+                .exclusive(),
             CommandSpec::new("saveconfig", 2, ADMIN_FLAGS, saveconfig)
                 .doc(Group::Cluster, "3.0.0", "Forces the node to save cluster state on disk"),
             CommandSpec::new("set-config-epoch", 3, ADMIN_FLAGS, set_config_epoch)
@@ -175,14 +177,14 @@ fn known_node(state: &ClusterState, id: &[u8]) -> Result<usize, CommandError> {
 /// and blocked clients re-check where their keys are served.
 fn changed(ctx: &Ctx<'_>, node: &ClusterNode) {
     node.save_after_change();
-    ctx.server.blocking.slots_changed();
+    super::slots_changed(ctx.server);
 }
 
 /// [`changed`] for a change of slot assignments only, which Redis saves without flushing the
 /// file to disk ([`ClusterNode::save_after_slot_change`]).
 fn slots_changed(ctx: &Ctx<'_>, node: &ClusterNode) {
     node.save_after_slot_change();
-    ctx.server.blocking.slots_changed();
+    super::slots_changed(ctx.server);
 }
 
 /// CLUSTER ADDSLOTS slot [slot ...] / DELSLOTS
@@ -591,13 +593,17 @@ fn reset(ctx: &mut Ctx<'_>) -> CmdResult {
         3 => return Err(CommandError::Syntax),
         _ => return Err(subcommand_syntax_error(ctx)),
     };
-    if node.read().myself().is_master() && ctx.server.keyspace.db_len(ctx.client.db) != 0 {
+    let was_replica = node.read().myself().is_replica();
+    if !was_replica && ctx.server.keyspace.db_len(ctx.client.db) != 0 {
         return Err(CommandError::err(
             "CLUSTER RESET can't be called with master nodes containing keys",
         ));
     }
     let new_id = hard.then(|| crate::server::random_hex(40));
     node.write().reset(new_id);
+    if was_replica {
+        crate::replication::replica::reset_to_empty_master(ctx.server);
+    }
     changed(ctx, node);
     ctx.out.ok();
     Ok(())
@@ -809,7 +815,7 @@ fn slots(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = announced(ctx)?;
     let config = ctx.server.config.read().clone();
     let plaintext = plaintext_ports(ctx);
-    let own_offset = ctx.server.replication.backlog.pull();
+    let own_offset = super::own_offset(ctx.server);
     let state = node.read();
     let runs = state.slot_runs();
     ctx.out.array(runs.len());
@@ -836,7 +842,7 @@ fn slots(ctx: &mut Ctx<'_>) -> CmdResult {
 fn shards(ctx: &mut Ctx<'_>) -> CmdResult {
     let node = announced(ctx)?;
     let config = ctx.server.config.read().clone();
-    let offset = ctx.server.replication.backlog.pull();
+    let offset = super::own_offset(ctx.server);
     let state = node.read();
     let masters: Vec<usize> = (0..state.nodes.len())
         .filter(|&i| state.nodes[i].is_master())

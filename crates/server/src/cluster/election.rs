@@ -606,7 +606,7 @@ pub fn replace_master(server: &Arc<Server>, node: &ClusterNode) -> bool {
     crate::replication::replica::unset_master(server);
     node.election.lock().reset();
     node.save_after_change();
-    server.blocking.slots_changed();
+    super::slots_changed(server);
     true
 }
 

@@ -14,7 +14,7 @@ pub mod redirect;
 pub mod slots_family;
 pub mod state;
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering::Relaxed};
 use std::sync::OnceLock;
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -31,9 +31,20 @@ const FSYNC_CONFIG: u8 = 1 << 1;
 const WRITABLE_DELAY_MS: u64 = 2000;
 
 /// The cluster subsystem: set up at start-up when `cluster-enabled yes`, absent otherwise.
-#[derive(Default)]
 pub struct Cluster {
     node: OnceLock<ClusterNode>,
+    /// DEBUG DROP-CLUSTER-PACKET-FILTER's message type: bus messages of this type are counted
+    /// as received, then ignored (-1: none). Tests use it to cut one kind of gossip.
+    pub drop_filter: AtomicI64,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster {
+            node: OnceLock::new(),
+            drop_filter: AtomicI64::new(-1),
+        }
+    }
 }
 
 /// A running cluster node.
@@ -317,6 +328,81 @@ pub fn delete_keys_in_slots(server: &crate::server::Server, slots: &[usize]) {
             );
         }
     });
+}
+
+/// Redis's `verifyClusterConfigWithData`, once the start-up load is done: a master holding
+/// keys in a slot it neither serves nor imports takes the slot when nobody serves it, and
+/// imports it from its owner otherwise, so the keys stay reachable (with ASKING) and
+/// `redis-cli --cluster fix` finds an open slot to finish instead of keys nobody claims: a
+/// node restarted from an AOF or snapshot newer than its nodes.conf, or given a snapshot
+/// made elsewhere. A replica's data is its master's: nothing to check.
+pub fn claim_slots_of_loaded_keys(server: &crate::server::Server) {
+    let Some(node) = server.cluster.node() else {
+        return;
+    };
+    let mut st = node.write();
+    if st.myself().is_replica() {
+        return;
+    }
+    let mut changed = false;
+    for slot in 0..state::SLOTS {
+        if server.keyspace.keys_in_slot(0, slot) == 0 || st.importing_from(slot).is_some() {
+            continue;
+        }
+        match st.owner(slot) {
+            Some(0) => continue,
+            None => {
+                crate::log!(
+                    Warning,
+                    "I have keys for unassigned slot {slot}. Taking responsibility for it."
+                );
+                st.assign(slot, 0);
+            }
+            Some(owner) => {
+                crate::log!(
+                    Warning,
+                    "I have keys for slot {slot}, but the slot is assigned to another node. Setting it to importing state."
+                );
+                st.set_importing(slot, Some(owner));
+            }
+        }
+        changed = true;
+    }
+    drop(st);
+    if changed {
+        node.refresh_state();
+        if let Err(e) = node.save() {
+            crate::log!(Warning, "Fatal: can't update cluster config file: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// After slots changed hands: the shard channels of the slots this node's shard stopped
+/// serving lose their subscribers (each told with an `sunsubscribe`, as Redis's
+/// `clusterDelSlot` does), and the blocked clients re-check their slots. Called without the
+/// state's lock.
+pub fn slots_changed(server: &crate::server::Server) {
+    if let Some(node) = server.cluster.node() {
+        let lost = node.write().take_lost_channel_slots();
+        if !lost.is_empty() {
+            server.pubsub.drop_shard_channels(|channel| {
+                lost.contains(&redis_lite_engine::slot::key_slot(channel))
+            });
+        }
+    }
+    server.blocking.slots_changed();
+}
+
+/// The replication offset this node announces (bus headers, its own entry in CLUSTER SLOTS
+/// and SHARDS), as Redis's: a replica's processed offset, 0 while it has none of its master's
+/// history (during a full sync's load: CLUSTER SLOTS then hides it); a master's stream end.
+pub fn own_offset(server: &crate::server::Server) -> u64 {
+    let replica = &server.replication.replica;
+    match replica.is_replica() {
+        true => replica.processed_offset(server),
+        false => server.replication.backlog.pull(),
+    }
 }
 
 pub(crate) fn now_ms() -> u64 {

@@ -45,6 +45,9 @@ pub fn check(
         return None;
     }
     let config = server.config.read();
+    // A script or function that declared flags without `no-writes` is judged a write, as
+    // Redis judges it by the flags it declared (a READONLY client on a replica is MOVED).
+    let script_writes = !exec && server.scripting.run_declares_writes(name, args);
     let refusal = match (exec, &client.multi) {
         // EXEC without MULTI only answers its error.
         (true, None) => return None,
@@ -53,7 +56,7 @@ pub fn check(
                 .queue
                 .iter()
                 .map(|args| args.iter().map(|a| a.as_slice()).collect::<Vec<_>>());
-            judge(server, node, &config, client, entry, queued)
+            judge(server, node, &config, client, entry, false, queued)
         }
         (false, _) => judge(
             server,
@@ -61,6 +64,7 @@ pub fn check(
             &config,
             client,
             entry,
+            script_writes,
             std::iter::once(args.to_vec()),
         ),
     }
@@ -118,7 +122,7 @@ pub fn script_refusal(
     }
     let config = server.config.read();
     let commands = std::iter::once(args.to_vec());
-    match judge(server, node, &config, client, entry, commands) {
+    match judge(server, node, &config, client, entry, false, commands) {
         Ok(()) => {
             let (slot, used) = (slot?, command_slot(entry, args)?);
             match *slot.get_or_insert(used) == used {
@@ -185,13 +189,14 @@ fn refusal_error(
 }
 
 /// The commands' keys against the slot table: the first key's slot decides, every other key
-/// must share it.
+/// must share it. `script_writes`: the command runs a script declared to write.
 fn judge<'a>(
     server: &Server,
     node: &ClusterNode,
     config: &Config,
     client: &ClientState,
     entry: &CommandEntry,
+    script_writes: bool,
     commands: impl Iterator<Item = Vec<&'a [u8]>>,
 ) -> Result<(), Refusal> {
     let state = node.read();
@@ -245,7 +250,7 @@ fn judge<'a>(
         return Ok(());
     };
     if !node.serving(&state, config) {
-        let write = entry.spec.flags & flags::WRITE != 0;
+        let write = entry.spec.flags & flags::WRITE != 0 || script_writes;
         if pubsub_shard {
             if !config.cluster.allow_pubsubshard_when_down {
                 return Err(Refusal::Down);
@@ -278,7 +283,8 @@ fn judge<'a>(
         }
         return Ok(());
     }
-    let write = crate::dispatch::check::admitted_flags(client, entry) & flags::WRITE != 0;
+    let write =
+        crate::dispatch::check::admitted_flags(client, entry) & flags::WRITE != 0 || script_writes;
     if (client.readonly || pubsub_shard)
         && !write
         && state.myself().is_replica()

@@ -201,6 +201,8 @@ pub struct ClusterState {
     importing: Vec<(u16, u32)>,
     /// Nodes CLUSTER FORGET removed, with the unix ms until which gossip may not add them back.
     pub forgotten: Vec<(String, u64)>,
+    /// Slots this node's shard lost since they were last taken (see `take_lost_channel_slots`).
+    lost_channel_slots: Vec<u16>,
 }
 
 impl ClusterState {
@@ -217,6 +219,7 @@ impl ClusterState {
             migrating: Vec::new(),
             importing: Vec::new(),
             forgotten: Vec::new(),
+            lost_channel_slots: Vec::new(),
         }
     }
 
@@ -263,6 +266,9 @@ impl ClusterState {
     }
 
     pub fn assign(&mut self, slot: usize, node: usize) {
+        if self.owner(slot) == Some(node) {
+            return;
+        }
         self.unassign(slot);
         self.slots[slot] = Some(self.keys[node]);
         self.slot_counts[node] += 1;
@@ -271,8 +277,17 @@ impl ClusterState {
     pub fn unassign(&mut self, slot: usize) {
         if let Some(owner) = self.owner(slot) {
             self.slot_counts[owner] -= 1;
+            if owner == 0 || self.master_of(0) == Some(owner) {
+                self.lost_channel_slots.push(slot as u16);
+            }
         }
         self.slots[slot] = None;
+    }
+
+    /// The slots this node's shard (it, or its master) served and lost since the last call:
+    /// their shard channels are dropped ([`crate::cluster::slots_changed`]).
+    pub fn take_lost_channel_slots(&mut self) -> Vec<u16> {
+        std::mem::take(&mut self.lost_channel_slots)
     }
 
     /// Where `slot` is being migrated to, from this node.
@@ -435,7 +450,14 @@ impl ClusterState {
             self.last_vote_epoch = 0;
         }
         let (current, last_vote) = (self.current_epoch, self.last_vote_epoch);
+        // Every slot is unassigned, as Redis's reset deletes them one by one: the shard
+        // channels of those this node's shard served lose their subscribers.
+        for slot in 0..SLOTS {
+            self.unassign(slot);
+        }
+        let lost = self.take_lost_channel_slots();
         *self = ClusterState::new(myself.id.clone());
+        self.lost_channel_slots = lost;
         self.nodes[0] = myself;
         self.current_epoch = current;
         self.last_vote_epoch = last_vote;

@@ -340,6 +340,7 @@ fn scan(ctx: &mut Ctx<'_>) -> CmdResult {
         count,
         type_filter,
     } = ScanOptions::parse(ctx, 2, true)?;
+    crate::journal::lazy_expiry::unframed();
     let mut found: Vec<SmallBytes> = Vec::new();
     let next = ctx
         .server
@@ -358,6 +359,7 @@ fn scan(ctx: &mut Ctx<'_>) -> CmdResult {
 
 /// RANDOMKEY
 fn randomkey(ctx: &mut Ctx<'_>) -> CmdResult {
+    crate::journal::lazy_expiry::unframed();
     match ctx.server.keyspace.random_key(ctx.client.db, ctx.now_ms) {
         Some(key) => ctx.out.bulk(&key),
         None => ctx.out.null(),

@@ -129,6 +129,9 @@ pub enum Apply {
     Tracking,
     /// The slow log's and latency monitor's thresholds, `latency-tracking`.
     Observability,
+    /// `dir`: the process's working directory, which relative paths are taken from (see
+    /// `server::run`).
+    WorkingDir,
     /// `requirepass`: the default user's one password. Not in `ALL`: the default user is
     /// built with it, and `user default` lines of the config file may change it after.
     DefaultUserPassword,
@@ -675,9 +678,8 @@ const SNAPSHOTS: &[Param] = &[
         mutable: true,
         default: "./",
         get: |c| c.dir.display().to_string(),
-        // Kept absolute, so the files the server names by it do not depend on the process's
-        // directory; the server moves into it at startup (`server::run`), as Redis does when
-        // it reads `dir`, for the files named by relative paths (`logfile`...).
+        // Kept absolute, so files named from it do not depend on the working directory,
+        // which follows it too (`Apply::WorkingDir`), as Redis's does.
         set: |c, w| {
             let dir = one(w)?;
             let path = std::fs::canonicalize(dir).map_err(|e| crate::error::strerror(&e))?;
@@ -691,7 +693,7 @@ const SNAPSHOTS: &[Param] = &[
         alias: None,
         protected: true,
         hidden: false,
-        informs: &[],
+        informs: &[Apply::WorkingDir],
         rewrite: Rewrite::Quoted,
     },
     file_name_param!("dbfilename", dbfilename, "filename", default "dump.rdb", mutable true, protected true),
@@ -1234,6 +1236,9 @@ const CLUSTER: &[Param] = &[
         |c| c.cluster.announce_hostname.clone(),
         |c, w| {
             let name = one(w)?;
+            if name.len() >= 256 {
+                return Err("Hostnames must be less than 256 characters".into());
+            }
             if !name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')

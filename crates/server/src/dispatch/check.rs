@@ -130,9 +130,9 @@ pub fn admit(
     let refusal = memory(server, client, entry)
         .or_else(|| persistence_errors(server, client, entry))
         .or_else(|| too_few_replicas(server, client, entry, args))
-        .or_else(|| read_only_replica(server, client, entry))
+        .or_else(|| read_only_replica(server, client, entry, args))
         .or_else(|| subscribed_context(server, client, entry))
-        .or_else(|| stale_replica(server, client, entry))
+        .or_else(|| stale_replica(server, client, entry, args))
         .or_else(|| loading(server, client, entry))
         .or_else(|| busy_script(server, client, entry))
         .or_else(|| replica_keyspace(server, client, entry));
@@ -157,9 +157,19 @@ pub fn refused_exec(server: &Server, client: &mut ClientState, entry: &CommandEn
     true
 }
 
-/// A write this server judges itself: not one it obeys (its master's, the AOF loader's).
-fn own_write(client: &ClientState, entry: &CommandEntry) -> bool {
-    !client.kind.obeyed() && admitted_flags(client, entry) & command::flags::WRITE != 0
+/// The flags the replication rules judge a command by: [`admitted_flags`], with those a script
+/// or function declared in place of its command's (`Scripting::run_command_flags`). Asked
+/// only on a replica or under `min-replicas-to-write`: it looks the script up.
+fn replication_flags(
+    server: &Server,
+    client: &ClientState,
+    entry: &CommandEntry,
+    args: &[&[u8]],
+) -> u32 {
+    let flags = admitted_flags(client, entry);
+    server
+        .scripting
+        .run_command_flags(&entry.full_name, flags, args)
 }
 
 /// The flags admission judges a command by: EXEC's include those of the commands it queued.
@@ -239,45 +249,70 @@ fn persistence_errors(
 }
 
 /// -READONLY for writes on a replica with `replica-read-only yes` (EXEC too, when it queued
-/// one).
+/// one; a script or function that declared flags without `no-writes` too).
 fn read_only_replica(
     server: &Server,
     client: &mut ClientState,
     entry: &CommandEntry,
+    args: &[&[u8]],
 ) -> Option<CommandError> {
-    if !own_write(client, entry)
+    if client.kind.obeyed()
         || !server.replication.replica.is_replica()
         || !server.config.read().replica_read_only
+        || replication_flags(server, client, entry, args) & command::flags::WRITE == 0
     {
         return None;
     }
-    Some(CommandError::coded(
-        "READONLY You can't write against a read only replica.",
-    ))
+    Some(read_only_replica_error())
+}
+
+/// -READONLY when this is a replica with `replica-read-only yes`, for a write (a script's
+/// calls too).
+pub(crate) fn read_only_replica_refusal(server: &Server) -> Option<CommandError> {
+    (server.replication.replica.is_replica() && server.config.read().replica_read_only)
+        .then(read_only_replica_error)
+}
+
+fn read_only_replica_error() -> CommandError {
+    CommandError::coded("READONLY You can't write against a read only replica.")
 }
 
 /// -MASTERDOWN on a replica whose link to its master is not up, with
 /// `replica-serve-stale-data no`, for the commands not marked `stale` (EXEC, when it queued
-/// one).
+/// one; a script or function that declared flags without `allow-stale`).
 fn stale_replica(
     server: &Server,
     client: &mut ClientState,
     entry: &CommandEntry,
+    args: &[&[u8]],
 ) -> Option<CommandError> {
-    let replica = &server.replication.replica;
-    if client.kind.obeyed() || !replica.is_replica() || replica.link_is_up() {
+    if client.kind.obeyed() || !serving_no_stale_data(server) {
         return None;
     }
+    let run_flags = server
+        .scripting
+        .run_command_flags(&entry.full_name, entry.spec.flags, args);
     let lacking = match &client.multi {
-        Some(multi) if top_name(entry) == "exec" => !entry.spec.flags | multi.lacking,
-        _ => !entry.spec.flags,
+        Some(multi) if top_name(entry) == "exec" => !run_flags | multi.lacking,
+        _ => !run_flags,
     };
-    if lacking & command::flags::STALE == 0 || server.config.read().replica_serve_stale_data {
+    if lacking & command::flags::STALE == 0 {
         return None;
     }
-    Some(CommandError::coded(
+    Some(stale_replica_error())
+}
+
+pub(crate) fn stale_replica_error() -> CommandError {
+    CommandError::coded(
         "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
-    ))
+    )
+}
+
+/// Whether this server is a replica whose link to its master is down, with
+/// `replica-serve-stale-data no`: only the commands marked `stale` run (scripts' calls too).
+pub(crate) fn serving_no_stale_data(server: &Server) -> bool {
+    let replica = &server.replication.replica;
+    replica.is_replica() && !replica.link_is_up() && !server.config.read().replica_serve_stale_data
 }
 
 /// -NOREPLICAS for writes while fewer than `min-replicas-to-write` replicas acknowledged
@@ -290,8 +325,8 @@ fn too_few_replicas(
     args: &[&[u8]],
 ) -> Option<CommandError> {
     let refusal = server.replication.master.write_refusal()?;
-    let write = own_write(client, entry)
-        || (!client.kind.obeyed() && server.scripting.run_declares_writes(&entry.full_name, args));
+    let write = !client.kind.obeyed()
+        && replication_flags(server, client, entry, args) & command::flags::WRITE != 0;
     write.then_some(refusal)
 }
 

@@ -202,13 +202,17 @@ pub fn holds(server: &Server, client: &ClientState, entry: &CommandEntry, args: 
     }
 }
 
-/// The flags a command queued in MULTI adds to its EXEC's: a script that may write counts as
-/// `may_replicate`, so that a WRITE pause holds its EXEC as it would hold the script alone
-/// (Redis folds a queued script's declared flags into the transaction's).
+/// The flags a command queued in MULTI adds to its EXEC's: a script's are those it declared
+/// (`Scripting::run_command_flags`), so that a WRITE pause, a read-only or a stale replica
+/// judge its EXEC as they would judge the script alone, and one that may write counts as
+/// `may_replicate` (Redis folds a queued command's flags, a script's declared ones included,
+/// into the transaction's).
 pub fn queued_flags(server: &Server, entry: &CommandEntry, args: &[&[u8]]) -> u32 {
-    match server.scripting.run_may_write(&entry.full_name, args) {
-        Some(true) => entry.spec.flags | flags::MAY_REPLICATE,
-        _ => entry.spec.flags,
+    let scripting = &server.scripting;
+    let flags = scripting.run_command_flags(&entry.full_name, entry.spec.flags, args);
+    match scripting.run_may_write(&entry.full_name, args) {
+        Some(true) => flags | flags::MAY_REPLICATE,
+        _ => flags,
     }
 }
 

@@ -4,8 +4,9 @@
 //! streams both DELs in one MULTI/EXEC, one bare. The command's record takes them
 //! (`Ctx::record`); those left are appended when the shards they were found under are about to
 //! be released (`KeyEvents::expiries_unlocking`), so per key the stream's order stays the
-//! order of the changes. Outside a client's command (active expiry, EXEC and scripts, whose
-//! unit is open already) nothing is held.
+//! order of the changes. SCAN and RANDOMKEY stream each DEL bare instead ([`unframed`]), as
+//! Redis 7.0 does. Outside a client's command (active expiry, EXEC and scripts, whose unit is
+//! open already) nothing is held.
 
 use std::cell::RefCell;
 
@@ -19,6 +20,8 @@ pub struct Held {
     keys: Vec<ExpiredKey>,
     /// The offset the command's reply waits for, from DELs appended on their own.
     offset: u64,
+    /// Each DEL is appended as a unit of its own (see [`unframed`]).
+    unframed: bool,
 }
 
 thread_local! {
@@ -52,6 +55,17 @@ pub fn hold(db: usize, key: &[u8]) -> bool {
     })
 }
 
+/// The running command streams the DELs of the keys it finds expired one by one, each bare,
+/// instead of in one MULTI/EXEC: Redis 7.0's SCAN and RANDOMKEY do (its suite's "Lazy-expire
+/// should not be wrapped in MULTI/EXEC").
+pub fn unframed() {
+    HELD.with_borrow_mut(|held| {
+        if let Some(held) = held {
+            held.unframed = true;
+        }
+    });
+}
+
 /// The DELs held so far, for the command's record to put before itself.
 pub fn take() -> Vec<ExpiredKey> {
     HELD.with_borrow_mut(|held| held.as_mut().map(|h| std::mem::take(&mut h.keys)))
@@ -64,7 +78,15 @@ pub fn release(journal: &Journal) {
     if keys.is_empty() {
         return;
     }
-    let offset = journal.record_expired(&keys);
+    let unframed = HELD.with_borrow(|held| held.as_ref().is_some_and(|h| h.unframed));
+    let offset = match unframed {
+        true => keys
+            .chunks(1)
+            .map(|key| journal.record_expired(key))
+            .max()
+            .unwrap_or_default(),
+        false => journal.record_expired(&keys),
+    };
     HELD.with_borrow_mut(|held| {
         if let Some(held) = held {
             held.offset = held.offset.max(offset);

@@ -602,6 +602,7 @@ impl<S: ClientStream> Connection<S> {
 
     /// Appends a pub/sub message to the output.
     fn push(&mut self, push: Push) {
+        push.received_by(&mut self.client);
         buffers::ensure(&mut self.output);
         let mut writer = ReplyWriter::new(&mut self.output, self.client.protocol);
         let written = push.write(&mut writer);

@@ -186,7 +186,7 @@ impl Listeners {
         };
         for listener in bound {
             let acceptor = self.start(server, listener);
-            log!(Notice, "Ready to accept connections on {}", acceptor.addr);
+            log!(Verbose, "Now listening on {}", acceptor.addr);
             open.push(acceptor);
         }
         leaving.into_iter().for_each(Acceptor::close);

@@ -58,6 +58,10 @@ pub struct Persistence {
     pub last_bgsave_try: AtomicU64,
     pub saves: AtomicU64,
     pub loading: Loading,
+    /// A replica reading its master's snapshot aside while it keeps serving the data it had
+    /// of the same history (`repl-diskless-load swapdb`): Redis's async loading, in which the
+    /// commands flagged `no-async-loading` (REPLICAOF, SAVE, ...) get `-LOADING`.
+    pub async_loading: AtomicBool,
     pub last_load_keys_loaded: AtomicU64,
     pub last_load_keys_expired: AtomicU64,
     /// Unix seconds of the last successful save; start-up time until one happens.
@@ -78,6 +82,7 @@ impl Default for Persistence {
             last_bgsave_try: AtomicU64::new(0),
             saves: AtomicU64::new(0),
             loading: Loading::default(),
+            async_loading: AtomicBool::new(false),
             last_load_keys_loaded: AtomicU64::new(0),
             last_load_keys_expired: AtomicU64::new(0),
             lastsave: AtomicU64::new(redis_lite_engine::now_ms() / 1000),
@@ -126,6 +131,12 @@ impl Persistence {
     pub fn is_loading(&self) -> bool {
         self.loading.is_active()
     }
+
+    /// Whether the dataset loads, in the foreground or aside ([`Persistence::async_loading`]):
+    /// when Redis refuses the parameters it will not change during a load.
+    pub fn is_loading_any_way(&self) -> bool {
+        self.is_loading() || self.async_loading.load(Relaxed)
+    }
 }
 
 /// Starts a load of `total_bytes` (0 when unknown) with the configured serving interval; it
@@ -151,7 +162,8 @@ pub fn loading_error() -> CommandError {
     CommandError::coded("LOADING Redis is loading the dataset in memory")
 }
 
-/// `-LOADING` while the dataset loads, for the commands not marked to run meanwhile; also for
+/// `-LOADING` while the dataset loads, for the commands not marked to run meanwhile (during
+/// an async load, for those marked not to run then); also for
 /// a command woken by a load's serving point that runs after the load ended (`woken_in_load`),
 /// as Redis answered it at that point.
 pub fn loading_refusal(
@@ -159,8 +171,11 @@ pub fn loading_refusal(
     command_flags: u32,
     woken_in_load: bool,
 ) -> Option<CommandError> {
-    ((server.persistence.is_loading() || woken_in_load) && command_flags & flags::LOADING == 0)
-        .then(loading_error)
+    let refused = ((server.persistence.is_loading() || woken_in_load)
+        && command_flags & flags::LOADING == 0)
+        || (server.persistence.async_loading.load(Relaxed)
+            && command_flags & flags::NO_ASYNC_LOADING != 0);
+    refused.then(loading_error)
 }
 
 /// Why writes are refused after a persistence error, Redis's two cases.
@@ -227,7 +242,10 @@ fn snapshot_fields(server: &Server, out: &mut Vec<String>) {
     let now_secs = redis_lite_engine::now_ms() / 1000;
     let loading = p.is_loading();
     out.push(format!("loading:{}", u8::from(loading)));
-    out.push("async_loading:0".into());
+    out.push(format!(
+        "async_loading:{}",
+        u8::from(p.async_loading.load(Relaxed))
+    ));
     let job = p.current();
     let snapshot = job.as_ref().filter(|(k, _, _)| *k != JobKind::AofRewrite);
     let (done, total) = snapshot.map_or((0, 0), |(_, _, progress)| {
@@ -248,7 +266,7 @@ fn snapshot_fields(server: &Server, out: &mut Vec<String>) {
     out.push(format!("current_fork_perc:{percent:.2}"));
     out.push(format!("current_save_keys_processed:{done}"));
     out.push(format!("current_save_keys_total:{total}"));
-    if loading {
+    if loading || p.async_loading.load(Relaxed) {
         let l = &p.loading;
         let started = l.started_secs.load(Relaxed);
         let total = l.total_bytes.load(Relaxed);

@@ -367,6 +367,39 @@ pub struct LoadStats {
     pub replication: Option<ReplicationPlace>,
 }
 
+/// The lines Redis logs for a snapshot's auxiliary fields as it loads: which version wrote it,
+/// how old it is, how much memory the writer used, and whether it is an AOF's base.
+fn log_aux_field(key: &[u8], value: &[u8]) {
+    let number = || {
+        let text = String::from_utf8_lossy(value);
+        // `strtoll`'s leniency: a leading number, else 0.
+        let digits = text.trim_start();
+        let end = digits
+            .char_indices()
+            .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && c == '-')))
+            .map_or(digits.len(), |(i, _)| i);
+        digits[..end].parse::<i64>().unwrap_or(0)
+    };
+    match key {
+        b"redis-ver" => log!(
+            Notice,
+            "Loading RDB produced by version {}",
+            String::from_utf8_lossy(value)
+        ),
+        b"ctime" => {
+            let now = redis_lite_engine::now_ms() as i64 / 1000;
+            log!(Notice, "RDB age {} seconds", (now - number()).max(0));
+        }
+        b"used-mem" => log!(
+            Notice,
+            "RDB memory usage when created {:.2} Mb",
+            number() as f64 / (1024.0 * 1024.0)
+        ),
+        b"aof-base" if number() != 0 => log!(Notice, "RDB is base AOF"),
+        _ => {}
+    }
+}
+
 /// What to do with a key that is already in the keyspace.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum OnDuplicate {
@@ -461,7 +494,10 @@ impl<'s> KeyLoader<'s> {
                 .scripting
                 .restore_library(&code, self.on_duplicate == OnDuplicate::Replace)
                 .map_err(|e| format!("Failed loading library: {e}"))?,
-            Event::Aux { key, value } => self.replication.take_aux(&key, &value),
+            Event::Aux { key, value } => {
+                log_aux_field(&key, &value);
+                self.replication.take_aux(&key, &value)
+            }
             Event::EmptyKeySkipped(key) => {
                 // Redis names the first ten only.
                 if self.stats.empty_keys_skipped < 10 {
@@ -503,17 +539,47 @@ impl<'s> KeyLoader<'s> {
     }
 }
 
-/// Loads the snapshot at `path` into the keyspace. Keys already expired are skipped, as a
-/// master does. Ok(None) when there is no file.
+/// Why a snapshot did not load.
+#[derive(Debug)]
+pub enum LoadFailure {
+    /// The file could not be opened or decrypted; the message says why.
+    Unreadable(String),
+    /// What it holds is not a valid snapshot: already logged in Redis's words, with the offset.
+    Corrupt(String),
+}
+
+impl std::fmt::Display for LoadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadFailure::Unreadable(why) | LoadFailure::Corrupt(why) => f.write_str(why),
+        }
+    }
+}
+
+/// Whether a load drops the keys already expired, as a master's does (a replica keeps them:
+/// its master's DELs remove them), by Redis's `iAmMaster`: in cluster mode the role nodes.conf
+/// gives, else `replicaof`.
+fn loads_as_master(server: &Server) -> bool {
+    match server.cluster.node() {
+        Some(node) => !node.read().myself().is_replica(),
+        None => server.config.read().replicaof.is_none(),
+    }
+}
+
+/// Loads the snapshot at `path` into the keyspace. Keys already expired are skipped on a
+/// master ([`loads_as_master`]). Ok(None) when there is no file.
 pub fn load(
     server: &Server,
     path: &Path,
     on_duplicate: OnDuplicate,
-) -> Result<Option<LoadStats>, String> {
+) -> Result<Option<LoadStats>, LoadFailure> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("can't open {}: {}", path.display(), strerror(&e))),
+        Err(e) => {
+            let why = format!("can't open {}: {}", path.display(), strerror(&e));
+            return Err(LoadFailure::Unreadable(why));
+        }
     };
     let loading = &server.persistence.loading;
     loading
@@ -524,15 +590,17 @@ pub fn load(
         let config = server.config.read();
         (config.encoding, config.keyring.clone())
     };
-    let input =
-        open_stream(input, keyring.as_deref()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let input = open_stream(input, keyring.as_deref())
+        .map_err(|e| LoadFailure::Unreadable(format!("{}: {e}", path.display())))?;
     let input = loading.counting(input, 0);
-    let mut keys = KeyLoader::new(server, on_duplicate, true);
+    let mut keys = KeyLoader::new(server, on_duplicate, loads_as_master(server));
     read_rdb(input, limits, |event| keys.event(event)).map_err(|e| match e {
         // The envelope's own message names the offset in the sealed file.
         RdbError::Io { source, .. } if seal_error(&source).is_some() => {
-            format!("{}: {source}", path.display())
+            LoadFailure::Unreadable(format!("{}: {source}", path.display()))
         }
+        // What the data asks for cannot be done (too many databases, a duplicate key).
+        RdbError::Visitor(why) => LoadFailure::Unreadable(format!("{why} ({})", path.display())),
         e => {
             match &e {
                 RdbError::Checksum {
@@ -547,10 +615,8 @@ pub fn load(
                 ),
                 _ => {}
             }
-            if !matches!(e, RdbError::Visitor(_)) {
-                log_read_error(LogLevel::Warning, &e, "");
-            }
-            format!("{} ({})", e, path.display())
+            log_read_error(LogLevel::Warning, &e, "");
+            LoadFailure::Corrupt(format!("{} ({})", e, path.display()))
         }
     })?;
     keys.finish();
@@ -575,7 +641,7 @@ pub fn log_read_error(level: LogLevel, e: &RdbError, after: &str) {
 /// Loads the dataset at start-up (the AOF if there is one, else the snapshot) on a thread of its
 /// own, while clients wait or get `-LOADING` (see [`super::loading`]), then starts the AOF. A
 /// file that cannot be loaded stops the server: starting empty would look like data loss.
-pub fn load_at_startup(server: &Arc<Server>) {
+pub fn load_at_startup(server: &Arc<Server>, loaded: impl FnOnce(&Server) + Send + 'static) {
     server
         .persistence
         .loading
@@ -588,9 +654,13 @@ pub fn load_at_startup(server: &Arc<Server>) {
                 log!(Warning, "Fatal error loading the {what}: {e}. Exiting.");
                 std::process::exit(1)
             };
-            // As in Redis, an AOF takes precedence over the snapshot.
+            // As in Redis, with `appendonly yes` the AOF is the dataset: a snapshot is not
+            // loaded even when there is no AOF yet (the server starts empty and creates one),
+            // which is why Redis's documentation switches a running server to AOF with CONFIG
+            // SET appendonly yes.
             match aof::load(&server) {
                 Ok(Some(_)) => {}
+                Ok(None) if server.config.read().appendonly => {}
                 Ok(None) => {
                     let started = Instant::now();
                     match load(&server, &path(&server), OnDuplicate::Fail) {
@@ -613,7 +683,14 @@ pub fn load_at_startup(server: &Arc<Server>) {
                             }
                         }
                         Ok(None) => {}
-                        Err(e) => fatal("DB", &e),
+                        Err(e @ LoadFailure::Unreadable(_)) => fatal("DB", &e),
+                        // The reason and its offset are logged already, in Redis's words;
+                        // this names the file too.
+                        Err(LoadFailure::Corrupt(why)) => {
+                            log!(Warning, "{why}");
+                            log!(Warning, "Terminating server after rdb file reading failure.");
+                            std::process::exit(1)
+                        }
                     }
                 }
                 Err(e) => fatal("append only file", &e),
@@ -622,7 +699,9 @@ pub fn load_at_startup(server: &Arc<Server>) {
             if let Err(e) = aof::start(&server) {
                 fatal("append only file", &format!("can't open it: {e}"));
             }
+            crate::cluster::claim_slots_of_loaded_keys(&server);
             server.persistence.loading.finish();
+            loaded(&server);
         });
     if let Err(e) = spawned {
         log!(Warning, "Can't start the loader thread: {e}. Exiting.");

@@ -35,6 +35,12 @@ pub enum Push {
         channel: Arc<[u8]>,
         message: Arc<[u8]>,
     },
+    /// This node no longer serves the shard channel's slot: the subscription is gone, and
+    /// `remaining` is how many shard channels the client still has, as SUNSUBSCRIBE says.
+    ShardUnsubscribed {
+        channel: Arc<[u8]>,
+        remaining: usize,
+    },
     /// A message already encoded for its receiver: client tracking's invalidations, and
     /// MONITOR's lines (a status reply in either protocol, shared by every monitor).
     Encoded(Arc<[u8]>),
@@ -65,6 +71,12 @@ impl Push {
                 out.bulk(channel);
                 out.bulk(message);
             }
+            Push::ShardUnsubscribed { channel, remaining } => {
+                out.push(3);
+                out.bulk(b"sunsubscribe");
+                out.bulk(channel);
+                out.integer(*remaining as i64);
+            }
             Push::Encoded(frame) => out.raw(frame),
         }
         self.size()
@@ -81,7 +93,16 @@ impl Push {
                 channel,
                 message,
             } => pattern.len() + channel.len() + message.len() + 48,
+            Push::ShardUnsubscribed { channel, .. } => channel.len() + 32,
             Push::Encoded(frame) => frame.len(),
+        }
+    }
+
+    /// What the push changes in its receiver's own state, as its connection writes it: a
+    /// shard channel dropped by the node leaves the client's list.
+    pub fn received_by(&self, client: &mut crate::client::ClientState) {
+        if let Push::ShardUnsubscribed { channel, .. } = self {
+            client.shard_channels.retain(|c| **c != **channel);
         }
     }
 }
@@ -295,6 +316,32 @@ impl PubSub {
             found.push((client.clone(), pattern.clone(), true));
         }
         found
+    }
+
+    /// Drops the shard channels `lost` selects (those in slots this node's shard stopped
+    /// serving), each subscriber told with an `sunsubscribe`, as Redis's `clusterDelSlot` does.
+    pub fn drop_shard_channels(&self, lost: impl Fn(&[u8]) -> bool) {
+        let mut pushes = Vec::new();
+        {
+            let mut table = self.shard_channels.0.write();
+            let names: Vec<Name> = table.keys().filter(|c| lost(c)).cloned().collect();
+            for name in names {
+                for client in table.remove(&name).unwrap_or_default() {
+                    let remaining = table
+                        .values()
+                        .filter(|subscribers| subscribers.iter().any(|c| c.id == client.id))
+                        .count();
+                    let channel = name.clone();
+                    pushes.push((client, Push::ShardUnsubscribed { channel, remaining }));
+                }
+            }
+        }
+        // Delivered without the table's lock: a client past its output limit leaves the
+        // tables as it closes.
+        let limit = *self.limit.read();
+        for (client, push) in pushes {
+            deliver(&client, push, limit);
+        }
     }
 
     /// Drops every subscription of a client that is going away.

@@ -281,6 +281,7 @@ fn write_own_pushes(ctx: &mut Ctx<'_>) {
     let mut pushes = VecDeque::new();
     ctx.client.handle.take_pushes(&mut pushes);
     for push in pushes {
+        push.received_by(ctx.client);
         let written = push.write(&mut ctx.out);
         ctx.client
             .handle

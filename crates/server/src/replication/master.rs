@@ -199,7 +199,20 @@ pub struct Master {
     pub sync_partial_err: AtomicU64,
     /// A disk-based sync job's save and the replicas waiting for it: the cron stops the save
     /// once none waits and no `save` rule wants the file, as Redis kills its saving child.
-    disk_sync: Mutex<Option<(Arc<Progress>, Vec<PayloadSender>)>>,
+    disk_sync: Mutex<Option<DiskSync>>,
+}
+
+/// A disk-based sync job while it saves: replicas asking for the same parts of the snapshot
+/// join it (as Redis attaches them to the BGSAVE in progress for another replica) until the
+/// file is written and its transfer starts.
+struct DiskSync {
+    progress: Arc<Progress>,
+    filter: RdbFilter,
+    replid: String,
+    offset: u64,
+    waiting: Vec<PayloadSender>,
+    /// The file is written: the transfer to `waiting` started, no one joins any more.
+    sending: bool,
 }
 
 /// Where a sync job sends a replica its snapshot.
@@ -575,6 +588,7 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
     let master = &server.replication.master;
     let mut pending = master.pending.lock();
     pending.retain(|p| !p.start.is_closed());
+    join_disk_sync(server, &mut pending);
     if pending.is_empty() || server.persistence.current().is_some() {
         return;
     }
@@ -658,7 +672,14 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
         }
     }
     if !diskless {
-        *master.disk_sync.lock() = Some((progress.clone(), senders.clone()));
+        *master.disk_sync.lock() = Some(DiskSync {
+            progress: progress.clone(),
+            filter,
+            replid: replid.clone(),
+            offset,
+            waiting: std::mem::take(&mut senders),
+            sending: false,
+        });
     }
     let job = SyncJob {
         dataset: filter.apply(dataset),
@@ -684,6 +705,43 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
         });
     if spawned.is_err() {
         log!(Warning, "Can't start the sync thread");
+    }
+}
+
+/// Replicas that wait for a disk-based sync job while one saves join it, when they asked for
+/// the parts it saves and would get a disk-based sync themselves: their stream starts at the
+/// job's cut. The others wait for the next job.
+fn join_disk_sync(server: &Server, pending: &mut Vec<PendingSync>) {
+    let mut disk_sync = server.replication.master.disk_sync.lock();
+    let Some(job) = disk_sync.as_mut().filter(|job| !job.sending) else {
+        return;
+    };
+    let diskless_sync = server.config.read().repl_diskless_sync;
+    let backlog = &server.replication.backlog;
+    let mut index = 0;
+    while index < pending.len() {
+        let candidate = &pending[index];
+        let disk_based = !(candidate.filter.is_filtered() || diskless_sync && candidate.eof);
+        if candidate.filter != job.filter || !disk_based {
+            index += 1;
+            continue;
+        }
+        let Ok(cursor) = backlog.attach(job.offset) else {
+            // The stream since the job's cut is no longer all in the backlog.
+            return;
+        };
+        let joining = pending.remove(index);
+        let (tx, rx) = mpsc::channel(8);
+        let start = SyncStart {
+            replid: job.replid.clone(),
+            offset: job.offset,
+            cursor,
+            payload: rx,
+        };
+        match joining.start.send(start) {
+            Ok(()) => job.waiting.push(tx),
+            Err(start) => backlog.detach(start.cursor),
+        }
     }
 }
 
@@ -743,6 +801,14 @@ impl SyncJob {
         let aux = stream_place(&self.replid, self.offset);
         let (_, size) = rdb::save_to_file(server, self.dataset, &path, &self.progress, Some(aux))?;
         rdb::saved(server, self.dirty_total);
+        // Those that joined while the file was written get it too; no one joins from now on.
+        let senders = match server.replication.master.disk_sync.lock().as_mut() {
+            Some(job) => {
+                job.sending = true;
+                job.waiting.clone()
+            }
+            None => senders,
+        };
         log!(Notice, "Background RDB transfer started");
         let keyring = server.config.read().keyring.clone();
         let file = BufReader::new(std::fs::File::open(&path)?);
@@ -879,12 +945,12 @@ pub fn cron(server: &Arc<Server>) {
 /// rule wants the file.
 fn stop_unwanted_disk_sync(server: &Server) {
     let disk_sync = server.replication.master.disk_sync.lock();
-    let Some((progress, waiting)) = disk_sync.as_ref() else {
+    let Some(job) = disk_sync.as_ref() else {
         return;
     };
-    if waiting.iter().all(|w| w.is_closed())
+    if job.waiting.iter().all(|w| w.is_closed())
         && server.config.read().save_rules.is_empty()
-        && !progress.abort.swap(true, Relaxed)
+        && !job.progress.abort.swap(true, Relaxed)
     {
         log!(
             Notice,

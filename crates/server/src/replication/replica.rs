@@ -479,6 +479,13 @@ pub fn unset_master(server: &Server) {
     );
 }
 
+/// CLUSTER RESET on a replica: it stops replicating ([`unset_master`]) and empties its data,
+/// keys and function libraries, as Redis turns a reset replica into an empty master.
+pub fn reset_to_empty_master(server: &Server) {
+    unset_master(server);
+    super::sync::flush_old_data(server, false);
+}
+
 /// The `min-replicas-to-write` rule applies only to a master; with `drop_replicas`, this
 /// server's own replicas reconnect (to learn of the new history, and PSYNC again).
 fn after_role_change(server: &Server, drop_replicas: bool) {

@@ -233,7 +233,7 @@ impl Read for Payload<'_, '_> {
 }
 
 /// Empties the dataset (keys and function libraries) for the master's.
-fn flush_old_data(server: &Server, lazy: bool) {
+pub(super) fn flush_old_data(server: &Server, lazy: bool) {
     server.keyspace.flush(None, lazy);
     server.tracking.flushed();
     super::replica::forget_own_volatile(server);
@@ -339,6 +339,30 @@ fn load_from_socket(
     }
 }
 
+/// [`Persistence::async_loading`](crate::persistence::Persistence::async_loading) for as
+/// long as it lives, failures included.
+struct AsyncLoading<'s>(&'s Server);
+
+impl<'s> AsyncLoading<'s> {
+    /// With INFO's `loading_*` fields from now, as Redis shows them during an async load.
+    fn begin(server: &'s Server, total_bytes: u64) -> Self {
+        let loading = &server.persistence.loading;
+        loading
+            .started_secs
+            .store(redis_lite_engine::now_ms() / 1000, Relaxed);
+        loading.total_bytes.store(total_bytes, Relaxed);
+        loading.loaded_bytes.store(0, Relaxed);
+        server.persistence.async_loading.store(true, Relaxed);
+        AsyncLoading(server)
+    }
+}
+
+impl Drop for AsyncLoading<'_> {
+    fn drop(&mut self) {
+        self.0.persistence.async_loading.store(false, Relaxed);
+    }
+}
+
 /// `swapdb`: the snapshot is read whole into a staging area, then replaces the dataset.
 fn load_swapping(
     link: &mut Link<'_>,
@@ -353,6 +377,7 @@ fn load_swapping(
         Framing::EofMark(_) => 0,
     };
     let loading = (!same_history).then(|| begin_loading(server, total));
+    let async_loading = same_history.then(|| AsyncLoading::begin(server, total));
     let mut payload = Payload::new(link, framing);
     let mut staged = Vec::new();
     let loaded = read_snapshot(server, &mut payload, |event| {
@@ -385,6 +410,7 @@ fn load_swapping(
             return Err(e);
         }
     };
+    drop(async_loading);
     super::replica::attach_to_new_master(server);
     log!(
         Notice,

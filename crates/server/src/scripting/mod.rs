@@ -26,7 +26,7 @@ use redis_lite_scripting::{
 };
 
 use crate::client::{ExecMode, ReplyMode};
-use crate::command::flags::{DENYOOM, MAY_REPLICATE, NOSCRIPT, WRITE};
+use crate::command::flags::{DENYOOM, MAY_REPLICATE, NOSCRIPT, STALE, WRITE};
 use crate::command::CommandEntry;
 use crate::context::Ctx;
 use crate::dispatch::{self, check};
@@ -61,6 +61,14 @@ impl Default for Scripting {
     }
 }
 
+/// The flags of a script or function that bear on its admission.
+#[derive(Clone, Copy)]
+struct DeclaredRun {
+    no_writes: bool,
+    allow_oom: bool,
+    allow_stale: bool,
+}
+
 impl Scripting {
     /// Every library's code, as snapshots and AOF rewrites save them.
     pub fn library_codes(&self) -> Vec<Vec<u8>> {
@@ -75,21 +83,45 @@ impl Scripting {
     /// say. None for other commands.
     pub fn run_may_write(&self, command: &str, args: &[&[u8]]) -> Option<bool> {
         let read_only_form = command.ends_with("_ro");
-        let declared = self.declared_no_writes(command, args)?;
-        Some(!declared.unwrap_or(read_only_form))
+        let declared = self.declared_run_flags(command, args)?;
+        Some(!declared.map_or(read_only_form, |d| d.no_writes))
     }
 
     /// Whether the script or function a run names declared flags without `no-writes`: Redis
-    /// then admits the run as a write command (-NOREPLICAS before it starts).
+    /// then judges the run a write (a READONLY client of a cluster replica is redirected).
     pub fn run_declares_writes(&self, command: &str, args: &[&[u8]]) -> bool {
-        self.declared_no_writes(command, args) == Some(Some(false))
+        matches!(self.declared_run_flags(command, args), Some(Some(d)) if !d.no_writes)
     }
 
-    /// The `no-writes` flag of the script or function a run names: None for other commands,
-    /// Some(None) when it declared no flags (no shebang) or was not found, or while a script
+    /// The command flags Redis admits a run by (`spec_flags` its command's): a script or
+    /// function that declared flags replaces the command's `write`, `denyoom` and `stale`
+    /// with its own (`write` without `no-writes`, `denyoom` without `no-writes` or
+    /// `allow-oom`, `stale` with `allow-stale`) and drops `may_replicate`; other runs and
+    /// other commands keep `spec_flags`. So a replica refuses a function that may write with
+    /// -READONLY, and a stale one a function without `allow-stale` with -MASTERDOWN, before
+    /// it starts.
+    pub fn run_command_flags(&self, command: &str, spec_flags: u32, args: &[&[u8]]) -> u32 {
+        let Some(Some(declared)) = self.declared_run_flags(command, args) else {
+            return spec_flags;
+        };
+        let mut flags = spec_flags & !(STALE | DENYOOM | WRITE | MAY_REPLICATE);
+        if !declared.no_writes {
+            flags |= WRITE;
+            if !declared.allow_oom {
+                flags |= DENYOOM;
+            }
+        }
+        if declared.allow_stale {
+            flags |= STALE;
+        }
+        flags
+    }
+
+    /// The flags the script or function a run names declared: None for other commands,
+    /// Some(None) when it declared none (no shebang) or was not found, or while a script
     /// runs (it holds the engine: the caller's event loop must not wait for it here; the run's
     /// own checks apply once it starts).
-    fn declared_no_writes(&self, command: &str, args: &[&[u8]]) -> Option<Option<bool>> {
+    fn declared_run_flags(&self, command: &str, args: &[&[u8]]) -> Option<Option<DeclaredRun>> {
         Some(match command {
             "eval" | "eval_ro" | "evalsha" | "evalsha_ro" => {
                 let Some(cache) = self.eval.try_lock() else {
@@ -100,14 +132,24 @@ impl Scripting {
                     true => cache.get(args[1]).map(|s| s.flags),
                     false => cache.declared_flags(args[1]),
                 };
-                flags.and_then(|flags| flags.declared.then_some(flags.no_writes))
+                flags.and_then(|flags| {
+                    flags.declared.then_some(DeclaredRun {
+                        no_writes: flags.no_writes,
+                        allow_oom: flags.allow_oom,
+                        allow_stale: flags.allow_stale,
+                    })
+                })
             }
             "fcall" | "fcall_ro" => {
                 let name = String::from_utf8_lossy(args[1]);
                 let Some(libraries) = self.functions.try_lock() else {
                     return Some(None);
                 };
-                libraries.function(&name).map(|f| f.flags.no_writes)
+                libraries.function(&name).map(|f| DeclaredRun {
+                    no_writes: f.flags.no_writes,
+                    allow_oom: f.flags.allow_oom,
+                    allow_stale: f.flags.allow_stale,
+                })
             }
             _ => return None,
         })
@@ -449,6 +491,11 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
         if flags & NOSCRIPT != 0 && !deny_disabled {
             return Err("ERR This Redis command is not allowed from script".to_string());
         }
+        // A script admitted on a stale replica (it declared `allow-stale`) may still call only
+        // the commands marked `stale`.
+        if flags & STALE == 0 && !client.kind.obeyed() && check::serving_no_stale_data(server) {
+            return Err("ERR Can not execute the command on a stale replica".to_string());
+        }
         crate::acl::check::permission(server, client, entry, args, crate::acl::log::Context::Lua)
             .map_err(|denied| denied.script_error().to_string())?;
         // PUBLISH and the like count as writes here, so a read-only script has no effect
@@ -458,7 +505,9 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
         }
         // Once a script has written, it must be able to finish: state checks stop applying.
         if flags & WRITE != 0 && !self.wrote {
-            if let Some(error) = crate::persistence::write_refusal(server, flags, false)
+            if let Some(error) = check::read_only_replica_refusal(server)
+                .filter(|_| !client.kind.obeyed())
+                .or_else(|| crate::persistence::write_refusal(server, flags, false))
                 .or_else(|| server.replication.master.write_refusal())
             {
                 return Err(error.to_string());
@@ -556,6 +605,7 @@ impl Host for ScriptHost<'_, '_> {
         if !running.is_busy() && self.started.elapsed() >= busy_after {
             if let Some(run) = running.current.lock().as_mut() {
                 run.command = self.ctx.args.iter().map(|a| a.to_vec()).collect();
+                log_slow_script(run, self.started.elapsed());
             }
             running.busy.store(true, Relaxed);
         }
@@ -570,4 +620,30 @@ impl Host for ScriptHost<'_, '_> {
             false => Interrupt::Continue,
         }
     }
+}
+
+/// Redis's warning when a script turns busy, naming it as Redis does: a function by its name,
+/// an EVAL script by its SHA1.
+fn log_slow_script(run: &RunInfo, elapsed: Duration) {
+    let (kill, name) = match run.is_eval {
+        true => {
+            let sha = match run.command.first() {
+                Some(command)
+                    if command.eq_ignore_ascii_case(b"evalsha")
+                        || command.eq_ignore_ascii_case(b"evalsha_ro") =>
+                {
+                    String::from_utf8_lossy(&run.command[1]).to_ascii_lowercase()
+                }
+                _ => redis_lite_scripting::sha1_hex(run.command.get(1).map_or(&[][..], |b| b)),
+            };
+            ("SCRIPT KILL", sha)
+        }
+        false => ("FUNCTION KILL", run.name.clone()),
+    };
+    crate::log!(
+        Warning,
+        "Slow script detected: still in execution after {} milliseconds. You can try killing \
+         the script using the {kill} command. Script name is: {name}.",
+        elapsed.as_millis()
+    );
 }

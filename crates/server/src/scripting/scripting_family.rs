@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use redis_lite_engine::glob::glob_match;
 use redis_lite_scripting::{
-    FunctionLibraries, Host, Interrupt, LogLevel, Protocol, ReplFlags, RestorePolicy, ScriptReply,
+    FunctionFlags, FunctionLibraries, Host, Interrupt, LogLevel, Protocol, ReplFlags,
+    RestorePolicy, ScriptReply,
 };
 
 use super::{RunInfo, RunRules, ScriptHost};
@@ -15,6 +16,7 @@ use crate::command::flags::*;
 use crate::command::key_flags::{ACCESS, RO, RW, UPDATE};
 use crate::command::{CommandSpec, Group, KeySpec};
 use crate::context::Ctx;
+use crate::dispatch::check;
 use crate::error::{CmdResult, CommandError};
 
 const RUN_FLAGS: u32 = NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS;
@@ -248,25 +250,32 @@ fn keys_and_args<'a>(
 }
 
 /// The rules a run follows, and the refusals Redis gives before a flagged script (one with a
-/// shebang, or a function) starts.
+/// shebang, or a function: `flags` is Some) starts.
 fn prepare(
     ctx: &Ctx<'_>,
-    flagged: bool,
-    no_writes: bool,
-    allow_oom: bool,
-    allow_cross_slot_keys: bool,
+    flags: Option<FunctionFlags>,
     read_only_command: bool,
     keys: Args<'_>,
 ) -> Result<(RunRules, bool), CommandError> {
     let oom =
         ctx.server.limits.maxmemory_set() && !crate::eviction::make_room_before_command(ctx.server);
-    if flagged {
-        if !allow_oom && !no_writes && oom {
+    // A script without a shebang is admitted as EVAL, which may run on a stale replica; it
+    // is refused here instead, as Redis does (a flagged one was judged by its `allow-stale`).
+    if flags.is_none() && !ctx.client.kind.obeyed() && check::serving_no_stale_data(ctx.server) {
+        return Err(check::stale_replica_error());
+    }
+    if let Some(flags) = flags {
+        if flags.no_cluster && ctx.server.cluster.enabled() {
+            return Err(CommandError::err(
+                "Can not run script on cluster, 'no-cluster' flag is set.",
+            ));
+        }
+        if !flags.allow_oom && !flags.no_writes && oom {
             return Err(CommandError::coded(
                 "OOM command not allowed when used memory > 'maxmemory'.",
             ));
         }
-        if !no_writes {
+        if !flags.no_writes {
             if let Some(error) = crate::persistence::disk_error(ctx.server) {
                 return Err(error.refusal());
             }
@@ -281,9 +290,9 @@ fn prepare(
         }
     }
     let rules = RunRules {
-        read_only: read_only_command || no_writes,
-        allow_oom: flagged && allow_oom,
-        allow_cross_slot: !flagged || allow_cross_slot_keys,
+        read_only: read_only_command || flags.is_some_and(|f| f.no_writes),
+        allow_oom: flags.is_some_and(|f| f.allow_oom),
+        allow_cross_slot: flags.is_none_or(|f| f.allow_cross_slot_keys),
         declared_slot: keys
             .first()
             .map(|key| redis_lite_engine::slot::key_slot(key)),
@@ -342,16 +351,7 @@ fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only_command: bool) -> CmdRe
     let Some(script) = cache.get(sha) else {
         return Err(no_script());
     };
-    let flags = script.flags;
-    let (rules, oom) = prepare(
-        ctx,
-        flags.declared,
-        flags.no_writes,
-        flags.allow_oom,
-        flags.allow_cross_slot_keys,
-        read_only_command,
-        keys,
-    )?;
+    let (rules, oom) = prepare(ctx, script.flags.declared(), read_only_command, keys)?;
     let reply = run_unit(ctx, rules, oom, String::new(), |host, protocol| {
         cache.run(host, sha, keys, argv, protocol)
     });
@@ -399,15 +399,7 @@ fn run_function(ctx: &mut Ctx<'_>, read_only_command: bool) -> CmdResult {
     };
     let flags = function.flags;
     let (keys, argv) = keys_and_args(ctx, CommandError::err("Bad number of keys provided"))?;
-    let (rules, oom) = prepare(
-        ctx,
-        true,
-        flags.no_writes,
-        flags.allow_oom,
-        flags.allow_cross_slot_keys,
-        read_only_command,
-        keys,
-    )?;
+    let (rules, oom) = prepare(ctx, Some(flags), read_only_command, keys)?;
     let reply = run_unit(ctx, rules, oom, name.clone(), |host, protocol| {
         libraries.call(host, &name, keys, argv, protocol)
     });

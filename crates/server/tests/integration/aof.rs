@@ -717,3 +717,100 @@ fn a_command_form_base_keeps_functions_without_keys() {
     assert_eq!(seen[0], ":1\r\n", "Redis changed");
     assert_eq!(seen[1], seen[0]);
 }
+
+/// With `appendonly yes` the AOF is the dataset: a server started so on a directory holding
+/// only a snapshot starts empty and creates its AOF from that, as Redis 7.0.15 does (the
+/// reason Redis's documentation turns AOF on in a running server with CONFIG SET). What it
+/// then logs is replayed at the next start, and the snapshot stays ignored.
+#[test]
+fn appendonly_on_over_a_lone_snapshot_starts_empty_as_redis_does() {
+    let mut outcomes = Vec::new();
+    for program in [testkit::Program::Redis, testkit::Program::Lite] {
+        if !program.available() {
+            testkit::skipped("redis-server is not on PATH (in appendonly_on_over_a_lone_snapshot_starts_empty_as_redis_does)");
+            continue;
+        }
+        let dir = DataDir::new("aof-over-snapshot");
+        {
+            let server = testkit::Launch::of(program)
+                .dir(&dir.0)
+                .args(&["--save", ""])
+                .start();
+            let mut raw = server.raw();
+            assert_eq!(raw.cmd_text(&["SET", "in-snapshot", "1"]), "+OK\r\n");
+            assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
+        }
+        let mut seen = Vec::new();
+        {
+            let server = aof_server(program, &dir).unwrap();
+            let mut raw = server.raw();
+            seen.push(raw.cmd_text(&["DBSIZE"]));
+            assert_eq!(raw.cmd_text(&["SET", "in-aof", "1"]), "+OK\r\n");
+        }
+        let server = aof_server(program, &dir).unwrap();
+        let mut raw = server.raw();
+        seen.push(raw.cmd_text(&["KEYS", "*"]));
+        seen.push(testkit::info_field(&mut raw, "persistence", "aof_rewrites"));
+        outcomes.push((program, seen));
+    }
+    if let [(_, redis), (_, lite)] = &outcomes[..] {
+        assert_eq!(redis[0], ":0\r\n");
+        assert_eq!(lite, redis);
+    }
+}
+
+/// What start-up logs about the AOF, as Redis 7.0.15 logs it: the base and incremental files
+/// created on a first start, then reopened and loaded (timed, the base's RDB header read).
+#[test]
+fn start_up_logs_the_aof_files_as_redis_does() {
+    let mut outcomes = Vec::new();
+    for program in [testkit::Program::Redis, testkit::Program::Lite] {
+        if !program.available() {
+            testkit::skipped(
+                "redis-server is not on PATH (in start_up_logs_the_aof_files_as_redis_does)",
+            );
+            continue;
+        }
+        let dir = DataDir::new("aof-start-log");
+        let launch = || {
+            testkit::Launch::of(program)
+                .dir(&dir.0)
+                .args(&[
+                    "--appendonly",
+                    "yes",
+                    "--save",
+                    "",
+                    "--logfile",
+                    "server.log",
+                ])
+                .start()
+        };
+        {
+            let server = launch();
+            assert_eq!(server.raw().cmd_text(&["SET", "k", "v"]), "+OK\r\n");
+        }
+        drop(launch());
+        let log = std::fs::read_to_string(dir.0.join("server.log")).unwrap();
+        // The messages, without the time a load took.
+        let lines: Vec<String> = log
+            .lines()
+            .filter_map(|line| line.split_once(" * ").map(|(_, text)| text))
+            .filter(|text| {
+                ["AOF", "RDB is base", "DB loaded from"]
+                    .iter()
+                    .any(|word| text.contains(word))
+            })
+            .map(|text| text.split(": ").next().unwrap_or(text).to_string())
+            .collect();
+        outcomes.push(lines);
+    }
+    if let [redis, lite] = &outcomes[..] {
+        assert!(
+            redis.contains(
+                &"Creating AOF base file appendonly.aof.1.base.rdb on server start".to_string()
+            ),
+            "{redis:?}"
+        );
+        assert_eq!(lite, redis);
+    }
+}

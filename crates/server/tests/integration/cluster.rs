@@ -423,6 +423,30 @@ fn flagged_scripts_keep_their_calls_in_one_slot() {
     }
 }
 
+/// A script or function flagged `no-cluster` is refused on a cluster node before it runs,
+/// even read-only and with the cluster down, and counted as an error (legacy cluster suite,
+/// 00-base "Function no-cluster flag", "Script no-cluster flag").
+#[test]
+fn no_cluster_scripts_and_functions_are_refused_in_cluster_mode() {
+    let script = "#!lua flags=no-cluster\nreturn 1";
+    let read_only = "#!lua flags=no-cluster,no-writes\nreturn 1";
+    let library = "#!lua name=nocluster\nredis.register_function{function_name='f1', \
+                   callback=function() return 'hello' end, flags={'no-cluster'}}";
+    let commands: &[&[&str]] = &[
+        &["CONFIG", "RESETSTAT"],
+        &["EVAL", script, "0"],
+        &["EVAL_RO", read_only, "0"],
+        &["FUNCTION", "LOAD", library],
+        &["FCALL", "f1", "0"],
+        &["FCALL_RO", "f1", "0"],
+        &["EVAL", "return 1", "0"],
+        &["INFO", "errorstats"],
+    ];
+    if !differential_cluster(commands, |_| {}) {
+        skipped("redis-server is not on PATH (in no_cluster_scripts_and_functions_are_refused_in_cluster_mode)");
+    }
+}
+
 #[test]
 fn cluster_commands_are_refused_without_cluster_mode() {
     let server = Launch::lite().start();
@@ -841,4 +865,95 @@ fn cluster_bus_links_leave_from_bind_source_addr() {
             || raw.cmd_text(&["CLUSTER", "NODES"]).contains(&seen_at),
         );
     }
+}
+
+/// Redis's start-up check of the data against nodes.conf: a master restarted with keys in a
+/// slot another node serves imports that slot from it, and takes a slot nobody serves, saying
+/// so in its log and nodes.conf (so `redis-cli --cluster fix` sees an open slot, not keys
+/// nobody claims). The same files on a real Redis node give the same slot table.
+#[test]
+fn keys_in_slots_a_restarted_node_does_not_serve_are_imported_or_claimed() {
+    let Some(redis) = restarted_with_keys_beyond_its_slots(Program::Redis) else {
+        skipped("redis-server is not on PATH (in keys_in_slots_a_restarted_node_does_not_serve_are_imported_or_claimed)");
+        return;
+    };
+    let lite = restarted_with_keys_beyond_its_slots(Program::Lite).unwrap();
+    assert_eq!(lite, redis);
+}
+
+/// Saves "foo" (slot 12182) and "a" (slot 15495) on a node serving every slot, then restarts
+/// it with a nodes.conf in which it serves only 0-100, another master 12182, nobody 15495.
+/// Returns the node's sorted CLUSTER NODES lines (IDs, ports and times masked), its log
+/// lines about the two slots, nodes.conf's slot fields and DBSIZE.
+fn restarted_with_keys_beyond_its_slots(program: Program) -> Option<Vec<String>> {
+    if !program.available() {
+        return None;
+    }
+    let dir = DataDir::new("cluster-keys-beyond-slots");
+    let me = "c".repeat(40);
+    let other = "e".repeat(40);
+    let conf = |slots: &str, others: &str, epoch: u32| {
+        std::fs::write(
+            dir.join("nodes.conf"),
+            format!(
+                "{me} 127.0.0.1:0@0 myself,master - 0 0 1 connected {slots}\n{others}\
+                 vars currentEpoch {epoch} lastVoteEpoch 0\n"
+            ),
+        )
+        .unwrap();
+    };
+    conf("0-16383", "", 1);
+    let launch = || {
+        Launch::of(program)
+            .cluster_node()
+            .dir(&dir.0)
+            .args(&["--logfile", "node.log"])
+            .start()
+    };
+    let server = launch();
+    let mut raw = server.raw();
+    wait_state(&mut raw, "cluster_state:ok");
+    ok(&mut raw, &["SET", "foo", "bar"]);
+    ok(&mut raw, &["SET", "a", "1"]);
+    ok(&mut raw, &["SAVE"]);
+    drop(raw);
+    drop(server);
+    conf(
+        "0-100",
+        &format!("{other} 127.0.0.1:1@2 master - 0 0 5 disconnected 12182\n"),
+        5,
+    );
+    let server = launch();
+    let mut raw = server.raw();
+    let nodes = String::from_utf8(Reply::parse(&raw.cmd(&["CLUSTER", "NODES"])).bytes()).unwrap();
+    let mut seen: Vec<String> = nodes
+        .lines()
+        .map(|line| {
+            // id addr flags master ping_sent pong_recv epoch link slots...: the times vary.
+            let mut fields: Vec<&str> = line.split(' ').collect();
+            fields[4] = "<T>";
+            masked(fields.join(" ").as_bytes(), &server)
+        })
+        .collect();
+    seen.sort();
+    let log = std::fs::read_to_string(dir.join("node.log")).unwrap();
+    seen.extend(
+        log.lines()
+            .filter_map(|line| line.split_once(" # ").map(|(_, text)| text))
+            .filter(|text| text.starts_with("I have keys"))
+            .map(str::to_string),
+    );
+    let saved = std::fs::read_to_string(dir.join("nodes.conf")).unwrap();
+    // Redis writes its nodes in its dictionary's order.
+    let mut saved_slots: Vec<String> = saved
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            fields.get(8..).unwrap_or_default().join(" ")
+        })
+        .collect();
+    saved_slots.sort();
+    seen.extend(saved_slots);
+    seen.push(raw.cmd_text(&["DBSIZE"]));
+    Some(seen)
 }

@@ -693,15 +693,10 @@ fn dirty_slot_scenario(program: Program) -> Vec<Server> {
 /// redis-lite alike.
 #[test]
 fn a_link_whose_send_buffer_passes_the_limit_is_freed_and_counted() {
-    for program in [Program::Redis, Program::Lite] {
-        if !program.available() {
-            skipped(&format!("{program:?} is not available"));
-            continue;
-        }
+    for program in available_programs() {
         // A node timeout long enough that only the buffer limit frees the link.
         let launch = || {
-            Launch::of(program)
-                .args(&["--save", "", "--appendonly", "no"])
+            node_without_persistence(program)
                 .args(&["--cluster-node-timeout", "120000"])
                 .args(&["--cluster-link-sendbuf-limit", "1mb"])
         };
@@ -737,6 +732,92 @@ fn a_link_whose_send_buffer_passes_the_limit_is_freed_and_counted() {
     }
 }
 
+/// Found by Redis 7.0.15's own suite in harness mode (cluster/links.tcl, "Broadcast message
+/// across a cluster shard while a cluster link is down"): DEBUG CLUSTERLINK KILL frees the bus
+/// links to, from or both ways with a node, with what they had not sent: an SPUBLISH queued
+/// right after it in the same transaction does not reach that node, and the cron connects
+/// again. redis-lite refused the subcommand. Its errors are Redis's.
+#[test]
+fn debug_clusterlink_kill_frees_the_links_to_a_node() {
+    for (who, plain) in Server::lite_and_redis(&["--enable-debug-command", "yes"]) {
+        assert_eq!(
+            plain
+                .raw()
+                .cmd_text(&["DEBUG", "CLUSTERLINK", "KILL", "TO", "x"]),
+            "-ERR Debug option only available for cluster mode enabled setup!\r\n",
+            "{who}"
+        );
+    }
+    for program in available_programs() {
+        let launch = || node_without_persistence(program).args(&["--enable-debug-command", "yes"]);
+        let cluster = testkit::Cluster::start(vec![launch(), launch(), launch()]);
+        let (node, peer) = (&cluster.nodes[0], &cluster.nodes[1]);
+        let peer_id = text(&mut peer.raw(), &["CLUSTER", "MYID"]);
+        let mut raw = node.raw();
+        assert_eq!(
+            raw.cmd_text(&["DEBUG", "CLUSTERLINK", "KILL", "TO", "nosuchnode"]),
+            "-ERR Unknown node nosuchnode\r\n",
+            "{program:?}"
+        );
+        // Redis 7.0.15 answers an unknown direction twice (the error, then +OK): redis-lite
+        // answers the error alone, keeping the connection's replies in step.
+        if program == Program::Lite {
+            let sideways = ["DEBUG", "CLUSTERLINK", "KILL", "sideways", &peer_id];
+            assert_eq!(
+                raw.cmd_text(&sideways),
+                "-ERR Unknown direction sideways\r\n"
+            );
+        }
+        // PUBLISH goes to every node over the bus (links.tcl uses SPUBLISH in one shard).
+        let mut listener = peer.raw();
+        listener.cmd(&["SUBSCRIBE", "ch"]);
+        let first_link = link_created(node, &peer_id).expect("a link to the peer");
+        let replies = raw.cmd_text(&["MULTI"])
+            + &raw.cmd_text(&["DEBUG", "CLUSTERLINK", "KILL", "TO", &peer_id])
+            + &raw.cmd_text(&["PUBLISH", "ch", "lost"])
+            + &raw.cmd_text(&["EXEC"]);
+        assert_eq!(
+            replies, "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n:0\r\n",
+            "{program:?}"
+        );
+        wait_until("a new link to the peer", CONVERGE, || {
+            link_created(node, &peer_id).is_some_and(|created| created != first_link)
+        });
+        assert_eq!(
+            raw.cmd_text(&["PUBLISH", "ch", "after"]),
+            ":0\r\n",
+            "{program:?}"
+        );
+        // The first message the listener gets: "lost" never reached its node.
+        let message = Reply::parse(&listener.read_reply()).array();
+        assert_eq!(message, [&b"message"[..], b"ch", b"after"], "{program:?}");
+        assert_eq!(
+            raw.cmd_text(&["DEBUG", "CLUSTERLINK", "KILL", "ALL", &peer_id]),
+            "+OK\r\n"
+        );
+        wait_converged(&cluster.nodes);
+    }
+}
+
+/// Real Redis and redis-lite, those installed (saying which test is skipped otherwise).
+fn available_programs() -> Vec<Program> {
+    [Program::Redis, Program::Lite]
+        .into_iter()
+        .filter(|program| {
+            let available = program.available();
+            if !available {
+                skipped(&format!("{program:?} is not available"));
+            }
+            available
+        })
+        .collect()
+}
+
+/// A cluster node of `program` without persistence.
+fn node_without_persistence(program: Program) -> Launch {
+    Launch::of(program).args(&["--save", "", "--appendonly", "no"])
+}
+
 /// The create-time of `server`'s outbound bus link to node `id`, from CLUSTER LINKS.
 fn link_created(server: &Server, id: &str) -> Option<i64> {
     let Reply::Array(links) = Reply::parse(&server.raw().cmd(&["CLUSTER", "LINKS"])) else {
@@ -763,4 +844,162 @@ fn link_created(server: &Server, id: &str) -> Option<i64> {
             other => panic!("create-time is {other:?}"),
         }
     })
+}
+
+/// DEBUG DROP-CLUSTER-PACKET-FILTER <type> (the legacy cluster suite's init sets -1 on every
+/// node; 27-endpoints drops PINGs to hold a handshake): messages of that type are counted as
+/// received and ignored. A node dropping MEETs never learns the node that meets it; with the
+/// filter back at -1 the same MEET joins them. The same on Redis and redis-lite.
+#[test]
+fn drop_cluster_packet_filter_ignores_one_message_type() {
+    for program in [Program::Lite, Program::Redis] {
+        if !program.available() {
+            skipped(&format!("{program:?} is not available"));
+            continue;
+        }
+        let filtering = node(program)
+            .args(&["--enable-debug-command", "yes"])
+            .start();
+        let meeting = node(program).start();
+        let mut raw = filtering.raw();
+        assert_eq!(
+            raw.cmd_text(&["DEBUG", "DROP-CLUSTER-PACKET-FILTER", "x"]),
+            "-ERR value is not an integer or out of range\r\n"
+        );
+        // MEET is type 2 on the bus.
+        assert_eq!(
+            raw.cmd_text(&["DEBUG", "DROP-CLUSTER-PACKET-FILTER", "2"]),
+            "+OK\r\n"
+        );
+        let port = filtering.port.to_string();
+        let bus_port = filtering.cluster_port.expect("a cluster node").to_string();
+        let meet = ["CLUSTER", "MEET", "127.0.0.1", &port, &bus_port];
+        assert_eq!(meeting.raw().cmd_text(&meet), "+OK\r\n");
+        wait_until("the MEET to arrive", CONVERGE, || {
+            !cluster_info(&filtering, "cluster_stats_messages_meet_received").is_empty()
+        });
+        assert_eq!(
+            cluster_info(&filtering, "cluster_known_nodes"),
+            "1",
+            "{program:?}"
+        );
+        assert_eq!(
+            raw.cmd_text(&["DEBUG", "DROP-CLUSTER-PACKET-FILTER", "-1"]),
+            "+OK\r\n"
+        );
+        // The meeting node gives up its handshake after the node timeout; then it can meet again.
+        wait_until("the unanswered handshake to expire", CONVERGE, || {
+            cluster_info(&meeting, "cluster_known_nodes") == "1"
+        });
+        assert_eq!(meeting.raw().cmd_text(&meet), "+OK\r\n");
+        for server in [&filtering, &meeting] {
+            wait_until("the nodes to meet", CONVERGE, || {
+                cluster_info(server, "cluster_known_nodes") == "2"
+            });
+        }
+    }
+}
+
+/// `cluster-replica-no-failover yes` puts `nofailover` in the node's own flags, and its
+/// headers carry it to the others (legacy cluster suite, 13-no-failover-option "The
+/// nofailover flag is propagated"); set back to no, the flag goes everywhere. The same on
+/// Redis and redis-lite.
+#[test]
+fn the_nofailover_flag_follows_the_config_and_is_propagated() {
+    for program in [Program::Lite, Program::Redis] {
+        if !program.available() {
+            skipped(&format!("{program:?} is not available"));
+            continue;
+        }
+        let (a, b) = (node(program).start(), node(program).start());
+        let (port, bus) = (b.port.to_string(), b.cluster_port.unwrap().to_string());
+        a.raw().cmd(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus]);
+        let id_b = text(&mut b.raw(), &["CLUSTER", "MYID"]);
+        let flags_of = |server: &Server| -> String {
+            let nodes = text(&mut server.raw(), &["CLUSTER", "NODES"]);
+            nodes
+                .lines()
+                .find(|l| l.starts_with(&id_b))
+                .map(|l| l.split(' ').nth(2).unwrap_or_default().to_string())
+                .unwrap_or_default()
+        };
+        for (setting, own, seen) in [
+            ("yes", "myself,master,nofailover", "master,nofailover"),
+            ("no", "myself,master", "master"),
+        ] {
+            let set = ["CONFIG", "SET", "cluster-replica-no-failover", setting];
+            assert_eq!(b.raw().cmd_text(&set), "+OK\r\n");
+            wait_until("the flag to follow the config", CONVERGE, || {
+                flags_of(&b) == own && flags_of(&a) == seen
+            });
+        }
+    }
+}
+
+/// A shard channel's subscribers on the node that gives its slot to another (CLUSTER SETSLOT
+/// NODE) are unsubscribed, each told with an `sunsubscribe` and its remaining count (legacy
+/// cluster suite, 25-pubsubshard-slot-migration), and so are those of every slot it served
+/// on CLUSTER RESET; while the slot is only migrating, messages still arrive. The same on Redis and redis-lite.
+#[test]
+fn a_node_that_gives_away_a_slot_unsubscribes_its_shard_channels() {
+    for program in [Program::Lite, Program::Redis] {
+        if !program.available() {
+            skipped(&format!("{program:?} is not available"));
+            continue;
+        }
+        // CLUSTER KEYSLOT mychannel = 10059, and {mychannel}2 shares it.
+        let nodes = [node(program).start(), node(program).start()];
+        let (from, to) = (&nodes[0], &nodes[1]);
+        let ok = "+OK\r\n";
+        let all = ["CLUSTER", "ADDSLOTSRANGE", "0", "16383"];
+        assert_eq!(from.raw().cmd_text(&all), ok);
+        let (port, bus) = (to.port.to_string(), to.cluster_port.unwrap().to_string());
+        from.raw()
+            .cmd(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus]);
+        wait_converged(&nodes);
+        let (id_from, id_to) = (
+            text(&mut from.raw(), &["CLUSTER", "MYID"]),
+            text(&mut to.raw(), &["CLUSTER", "MYID"]),
+        );
+        let mut subscriber = from.raw();
+        subscriber.cmd(&["SSUBSCRIBE", "mychannel", "{mychannel}2"]);
+        subscriber.read_reply();
+        let mut admin = from.raw();
+        admin.expect_replies(&[
+            (&["CLUSTER", "SETSLOT", "10059", "MIGRATING", &id_to], ok),
+            (&["SPUBLISH", "mychannel", "hello"], ":1\r\n"),
+        ]);
+        assert_eq!(
+            to.raw()
+                .cmd_text(&["CLUSTER", "SETSLOT", "10059", "IMPORTING", &id_from]),
+            ok
+        );
+        let message = "*3\r\n$8\r\nsmessage\r\n$9\r\nmychannel\r\n$5\r\nhello\r\n";
+        assert_eq!(testkit::text(&subscriber.read_reply()), message);
+        admin.expect_replies(&[(&["CLUSTER", "SETSLOT", "10059", "NODE", &id_to], ok)]);
+        // Which channel goes first is the hash table's order; the counts follow it: 1, then 0.
+        let pushes = [subscriber.read_reply(), subscriber.read_reply()];
+        let unsubscribed = |channel: &str, count: usize| {
+            format!(
+                "*3\r\n$12\r\nsunsubscribe\r\n${}\r\n{channel}\r\n:{count}\r\n",
+                channel.len()
+            )
+        };
+        let got: Vec<String> = pushes.iter().map(|p| testkit::text(p)).collect();
+        let in_order =
+            |first: &str, second: &str| got == [unsubscribed(first, 1), unsubscribed(second, 0)];
+        assert!(
+            in_order("mychannel", "{mychannel}2") || in_order("{mychannel}2", "mychannel"),
+            "{program:?}: {got:?}"
+        );
+        // CLUSTER RESET unassigns every slot: the channels of those the node served go too.
+        let mut other = from.raw();
+        other.cmd(&["SSUBSCRIBE", "x"]);
+        admin.expect_replies(&[(&["CLUSTER", "RESET", "HARD"], ok)]);
+        assert_eq!(
+            testkit::text(&other.read_reply()),
+            "*3\r\n$12\r\nsunsubscribe\r\n$1\r\nx\r\n:0\r\n",
+            "{program:?}"
+        );
+    }
 }

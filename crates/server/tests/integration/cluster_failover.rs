@@ -863,3 +863,158 @@ fn a_master_cut_off_by_a_partition_comes_back_as_a_replica_of_its_replacement() 
         );
     }
 }
+
+/// A master of `program` serving every slot, with one key, and a node of the same program
+/// made its replica by CLUSTER MEET and CLUSTER REPLICATE, once it has the key. None (and a
+/// skip message) when the program is missing.
+fn master_and_replica(program: Program) -> Option<(Server, Server)> {
+    if !program.available() {
+        skipped(&format!("{program:?} is not available"));
+        return None;
+    }
+    let a = Launch::of(program).cluster_node().start();
+    let b = Launch::of(program).cluster_node().start();
+    let (mut raw_a, mut raw_b) = (a.raw(), b.raw());
+    assert_eq!(
+        raw_a.cmd_text(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]),
+        "+OK\r\n"
+    );
+    let (port, bus) = (a.port.to_string(), a.cluster_port.unwrap().to_string());
+    raw_b.cmd(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus]);
+    let id_a = myid(&mut raw_a);
+    wait_until("B to know A", SYNC_TIMEOUT, || {
+        cluster_nodes(&mut raw_b).contains(&format!("{id_a} 127.0.0.1:{port}@{bus} master"))
+    });
+    wait_until("A to serve", SYNC_TIMEOUT, || {
+        raw_a.cmd_text(&["SET", "{x}key", "1"]) == "+OK\r\n"
+    });
+    assert_eq!(raw_b.cmd_text(&["CLUSTER", "REPLICATE", &id_a]), "+OK\r\n");
+    wait_until("B to have A's data", SYNC_TIMEOUT, || {
+        raw_b.cmd_text(&["DBSIZE"]) == ":1\r\n"
+    });
+    Some((a, b))
+}
+
+/// CLUSTER RESET on a replica turns it into an empty master: replication stops and the data
+/// goes, as in Redis (the legacy cluster suite resets every node, in MULTI, before each file's
+/// cluster; a redis-lite replica stayed a replica at the replication level and answered the
+/// writes to the slots it was given next with READONLY).
+#[test]
+fn cluster_reset_turns_a_replica_into_an_empty_master() {
+    for program in [Program::Lite, Program::Redis] {
+        let Some((_a, b)) = master_and_replica(program) else {
+            continue;
+        };
+        let mut raw_b = b.raw();
+        raw_b.expect_replies(&[
+            (&["MULTI"], "+OK\r\n"),
+            (&["CLUSTER", "RESET", "HARD"], "+QUEUED\r\n"),
+            (&["EXEC"], "*1\r\n+OK\r\n"),
+            (&["DBSIZE"], ":0\r\n"),
+        ]);
+        let role = raw_b.cmd_text(&["ROLE"]);
+        assert!(
+            role.starts_with("*3\r\n$6\r\nmaster\r\n"),
+            "{program:?}: {role}"
+        );
+    }
+}
+
+/// On a replica, a READONLY client's script that declared flags without `no-writes` is
+/// judged a write and MOVED to the master before it runs; one declared `no-writes` reads
+/// here (legacy cluster suite, 16-transactions-on-replica "reply MOVED when eval from
+/// replica for update"). The same on Redis and redis-lite.
+#[test]
+fn a_replica_moves_a_script_declared_to_write() {
+    for program in [Program::Lite, Program::Redis] {
+        let Some((a, b)) = master_and_replica(program) else {
+            continue;
+        };
+        let mut raw_b = b.raw();
+        // CLUSTER KEYSLOT {x}key = 16287
+        let moved = format!("-MOVED 16287 127.0.0.1:{}\r\n", a.port);
+        raw_b.expect_replies(&[
+            (&["READONLY"], "+OK\r\n"),
+            (
+                &[
+                    "EVAL",
+                    "#!lua\nreturn redis.call('del', KEYS[1])",
+                    "1",
+                    "{x}key",
+                ],
+                &moved,
+            ),
+            (
+                &[
+                    "EVAL",
+                    "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])",
+                    "1",
+                    "{x}key",
+                ],
+                "$1\r\n1\r\n",
+            ),
+            (
+                &["EVAL", "return redis.call('get', KEYS[1])", "1", "{x}key"],
+                "$1\r\n1\r\n",
+            ),
+        ]);
+    }
+}
+
+/// A replica loading a full sync's snapshot announces offset 0, and CLUSTER SLOTS leaves it
+/// out until it has loaded (legacy cluster suite, 22-replica-in-sync "Replica in loading state
+/// is hidden"). The same on Redis and redis-lite.
+#[test]
+fn a_replica_loading_a_full_sync_is_hidden_from_cluster_slots() {
+    for program in [Program::Lite, Program::Redis] {
+        let Some((a, b)) = master_and_replica(program) else {
+            continue;
+        };
+        let (mut raw_a, mut raw_b) = (a.raw(), b.raw());
+        // Enough keys that, at 4 ms each, the load outlasts a few bus heartbeats.
+        for j in 0..1000 {
+            raw_a.cmd(&["SET", &format!("{{x}}k{j}"), "v"]);
+        }
+        let listed = |raw: &mut Raw| {
+            raw.cmd_text(&["CLUSTER", "SLOTS"])
+                .contains(&b.port.to_string())
+        };
+        wait_until("the replica to be listed", SYNC_TIMEOUT, || {
+            listed(&mut raw_a)
+        });
+        for (param, value) in [
+            ("key-load-delay", "4000"),
+            ("loading-process-events-interval-bytes", "1024"),
+        ] {
+            assert_eq!(raw_b.cmd_text(&["CONFIG", "SET", param, value]), "+OK\r\n");
+        }
+        // A backlog too small for what follows: the replica reconnects to a full sync.
+        assert_eq!(
+            raw_a.cmd_text(&["CONFIG", "SET", "repl-backlog-size", "100"]),
+            "+OK\r\n"
+        );
+        let value = "A".repeat(1024);
+        raw_a.cmd(&["MULTI"]);
+        raw_a.cmd(&["CLIENT", "KILL", "TYPE", "replica"]);
+        for j in 0..100 {
+            raw_a.cmd(&["SET", &format!("{{x}}{j}"), &value]);
+        }
+        raw_a.cmd(&["EXEC"]);
+        wait_until("the loading replica to be hidden", SYNC_TIMEOUT, || {
+            !listed(&mut raw_a)
+        });
+        assert_eq!(
+            testkit::info_field(&mut raw_b, "persistence", "loading"),
+            "1",
+            "{program:?}"
+        );
+        wait_until(
+            "the replica to load and be listed again",
+            SYNC_TIMEOUT,
+            || {
+                testkit::info_field(&mut raw_b, "replication", "master_link_status") == "up"
+                    && listed(&mut raw_a)
+            },
+        );
+    }
+}

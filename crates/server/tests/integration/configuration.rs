@@ -110,6 +110,13 @@ fn hidden_test_knobs_show_only_under_their_exact_name() {
     }
 }
 
+const LONG_HOSTNAME: &str = concat!(
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+);
+
 #[test]
 fn config_set_validates_new_parameters_as_redis_does() {
     let set = |name: &'static str, value: &'static str| -> Vec<&'static str> {
@@ -139,6 +146,9 @@ fn config_set_validates_new_parameters_as_redis_does() {
         set("proc-title-template", "{title} {port} {config-file}"),
         get("proc-title-template"),
         set("cluster-announce-hostname", "a_b"),
+        // 256 characters: one too many (legacy cluster suite, 27-endpoints).
+        set("cluster-announce-hostname", LONG_HOSTNAME),
+        set("cluster-announce-hostname", &LONG_HOSTNAME[1..]),
         set("cluster-announce-hostname", "node-1.example"),
         set("maxmemory-clients", "101%"),
         set("maxmemory-clients", "-5"),
@@ -762,51 +772,100 @@ fn without_bind_both_listen_on_every_interface() {
     }
 }
 
-/// Redis moves into `dir` as it reads it, so a relative `logfile` after it is written there:
-/// the Sentinel suite writes `dir ./redis_0` then `logfile log.txt` into each server's config
-/// and looks for crash reports in `redis_0/log.txt`. redis-lite wrote its log next to the
-/// config file instead.
+/// Relative `logfile`, `pidfile` and `unixsocket` are taken from `dir`, which is the working
+/// directory, as in Redis, and so is a later CONFIG SET dir's: the log goes on in the new
+/// directory, and in a new file when the old one was renamed (each line opens the file, so a
+/// rotation by renaming needs no signal). At exit the pid file and the socket's file are
+/// removed (both named from the directory of that moment). The two directories' files match
+/// Redis's at each step.
 #[test]
-fn a_relative_logfile_is_written_in_dir_as_redis_writes_it() {
+fn relative_paths_are_taken_from_dir_as_in_redis() {
+    let Some(redis) = files_from_relative_paths(Program::Redis) else {
+        testkit::skipped(
+            "redis-server is not on PATH (in relative_paths_are_taken_from_dir_as_in_redis)",
+        );
+        return;
+    };
+    assert_eq!(redis[0], ["server.log", "server.pid", "server.sock"]);
+    assert_eq!(files_from_relative_paths(Program::Lite).unwrap(), redis);
+}
+
+/// The names in the two directories after start-up, after a rotation, CONFIG SET dir and
+/// SAVE, and after SHUTDOWN.
+fn files_from_relative_paths(program: Program) -> Option<Vec<Vec<String>>> {
+    if !program.available() {
+        return None;
+    }
+    let (first, second) = (DataDir::new("relative-1"), DataDir::new("relative-2"));
+    let names = || -> Vec<String> {
+        [&first, &second]
+            .iter()
+            .flat_map(|dir| {
+                let mut names: Vec<String> = std::fs::read_dir(&dir.0)
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect();
+                names.sort();
+                names
+            })
+            .collect()
+    };
+    let mut server = Launch::of(program)
+        .dir(&first.0)
+        .args(&[
+            "--logfile",
+            "server.log",
+            "--pidfile",
+            "server.pid",
+            "--unixsocket",
+            "server.sock",
+            "--enable-protected-configs",
+            "yes",
+            "--save",
+            "",
+        ])
+        .start();
+    let mut raw = server.raw();
+    let mut seen = vec![names()];
+    std::fs::rename(first.join("server.log"), first.join("server.log.1")).unwrap();
+    let second_dir = second.0.to_str().unwrap();
+    assert_eq!(
+        raw.cmd_text(&["CONFIG", "SET", "dir", second_dir]),
+        "+OK\r\n"
+    );
+    assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
+    seen.push(names());
+    raw.send(&testkit::encode(&[b"SHUTDOWN", b"NOSAVE"]));
+    server.wait_exit(Duration::from_secs(10)).expect("SHUTDOWN");
+    seen.push(names());
+    Some(seen)
+}
+
+/// A relative `logfile` and `pidfile` are in `dir`, as Redis opens them after changing its
+/// working directory to `dir` (the legacy cluster suite gives each instance `dir ./redis_N`
+/// and `logfile log.txt`, then reads `redis_N/log.txt`; redis-lite's twenty instances all
+/// wrote one `log.txt` in the suite's directory).
+#[test]
+fn a_relative_logfile_and_pidfile_are_in_dir() {
     for program in [Program::Lite, Program::Redis] {
-        let Some(executable) = program.path() else {
-            println!("SKIPPED: {program:?} is not installed (in a_relative_logfile_is_written_in_dir_as_redis_writes_it)");
+        if !program.available() {
+            testkit::skipped(&format!("{program:?} is not available"));
             continue;
-        };
-        let top = DataDir::new("relative-logfile");
-        std::fs::create_dir(top.join("data")).unwrap();
-        let port = free_port();
-        std::fs::write(
-            top.join("server.conf"),
-            format!("port {port}\nbind 127.0.0.1\nsave \"\"\ndir ./data\nlogfile log.txt\n"),
-        )
-        .unwrap();
-        struct Stopped(std::process::Child);
-        impl Drop for Stopped {
-            fn drop(&mut self) {
-                let _ = self.0.kill();
-                let _ = self.0.wait();
-            }
         }
-        let _server = Stopped(
-            std::process::Command::new(executable)
-                .arg("server.conf")
-                .current_dir(top.path())
-                .spawn()
-                .unwrap(),
-        );
-        wait_until(
-            &format!("{program:?} to log that it is ready in its dir"),
-            Duration::from_secs(30),
-            || {
-                std::fs::read_to_string(top.join("data/log.txt"))
-                    .is_ok_and(|log| log.contains("Ready to accept connections"))
-            },
-        );
-        assert!(
-            !top.join("log.txt").exists(),
-            "{program:?} wrote its log next to its config file"
-        );
+        let cwd = DataDir::new("relative-files");
+        let dir = cwd.join("instance");
+        std::fs::create_dir(&dir).unwrap();
+        let server = Launch::of(program)
+            .dir(&cwd.0)
+            .args(&["--dir", dir.to_str().unwrap()])
+            .args(&["--logfile", "log.txt", "--pidfile", "server.pid"])
+            .start();
+        let log = std::fs::read_to_string(dir.join("log.txt")).unwrap_or_default();
+        assert!(log.contains(&server.port.to_string()), "{program:?}: {log}");
+        let pid = std::fs::read_to_string(dir.join("server.pid")).unwrap_or_default();
+        assert_eq!(pid.trim(), server.pid().to_string(), "{program:?}");
+        assert!(!cwd.join("log.txt").exists(), "{program:?}");
+        assert!(!cwd.join("server.pid").exists(), "{program:?}");
     }
 }
 

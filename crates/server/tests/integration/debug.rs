@@ -50,14 +50,12 @@ const NOT_SERVED: &[&str] = &[
     "HTSTATS-KEY",
     "MALLCTL",
     "MALLCTL-STR",
-    "DROP-CLUSTER-PACKET-FILTER",
     "OOM",
     "PANIC",
     "RESTART",
     "SDSLEN",
     "STRUCTSIZE",
     "CLIENT-EVICTION",
-    "CLUSTERLINK",
 ];
 
 /// DEBUG HELP's lines, each entry (a subcommand line and its indented description) as one.

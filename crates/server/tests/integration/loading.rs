@@ -313,3 +313,70 @@ fn a_replica_loading_a_sync_past_the_interval_refuses_commands() {
         );
     }
 }
+
+/// "Ready to accept connections" is logged once the start-up load is done, after "DB loaded
+/// from disk" and the lines about the snapshot's auxiliary fields, as Redis logs them: supervisors and Redis's own test harness take it to mean the
+/// dataset is in place. Clients connect meanwhile and are told the server is loading.
+#[test]
+fn ready_to_accept_connections_is_logged_after_the_start_up_load() {
+    for program in [Program::Redis, Program::Lite] {
+        if !program.available() {
+            continue;
+        }
+        let dir = DataDir::new("ready-after-load");
+        {
+            let server = launch(program).dir(&dir.0).start();
+            let mut raw = server.raw();
+            fill(&mut raw, 1500);
+            assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
+        }
+        let server = launch(program)
+            .dir(&dir.0)
+            .args(&["--logfile", "server.log"])
+            .args(&[
+                "--key-load-delay",
+                "1000",
+                "--loading-process-events-interval-bytes",
+                "1024",
+            ])
+            .return_while_loading()
+            .start();
+        let log = || std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+        let mut raw = server.raw();
+        assert_eq!(raw.cmd_text(&["PING"]), LOADING, "{program:?}");
+        assert!(!log().contains("Ready to accept"), "{program:?}: {}", log());
+        wait_until("the load to end", TIMEOUT, || {
+            info_field(&mut raw, "persistence", "loading") == "0"
+        });
+        wait_until("the ready line", TIMEOUT, || {
+            log().contains("Ready to accept connections")
+        });
+        let text = log();
+        let loaded = text.find("DB loaded from disk").expect("the load's line");
+        // What the snapshot's auxiliary fields say, logged as the load reads them.
+        for line in [
+            "* Loading RDB produced by version 7.0.15\n",
+            "* RDB age ",
+            "* RDB memory usage when created ",
+            "* Done loading RDB, keys loaded: 1500, keys expired: 0.\n",
+        ] {
+            assert!(
+                text.find(line).is_some_and(|at| at < loaded),
+                "{program:?}: {line:?} in {text}"
+            );
+        }
+        let ready: Vec<&str> = text
+            .lines()
+            .filter(|line| line.contains("Ready to accept"))
+            .collect();
+        assert!(
+            text.find("Ready to accept").unwrap() > loaded,
+            "{program:?}: {text}"
+        );
+        assert_eq!(ready.len(), 1, "{program:?}: {text}");
+        assert!(
+            ready[0].ends_with(" * Ready to accept connections"),
+            "{program:?}: {text}"
+        );
+    }
+}

@@ -385,3 +385,39 @@ fn spop_with_a_count_streams_one_srem_per_member() {
         );
     }
 }
+
+/// Found by Redis 7.0.15's own suite in harness mode (expire.tcl, "SCAN: Lazy-expire should not
+/// be wrapped in MULTI/EXEC", and RANDOMKEY's): the DELs of the keys SCAN and RANDOMKEY find
+/// expired go bare, one by one, where other reads wrap several in MULTI/EXEC (see
+/// `a_command_streams_the_dels_of_keys_it_finds_expired_in_its_unit`); redis-lite wrapped them.
+#[test]
+fn scan_and_randomkey_stream_the_dels_of_expired_keys_bare() {
+    for (who, server) in masters() {
+        let mut raw = server.raw();
+        let mut stream = ReplicationStream::attach(&server);
+        run(&mut raw, &[&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]]);
+        let mut expected = vec!["select 0"];
+        // Each finds both keys expired (they are the only ones), and deletes them.
+        for command in [&["SCAN", "0"][..], &["RANDOMKEY"]] {
+            run(
+                &mut raw,
+                &[
+                    &["SET", "foo1", "1", "PX", "1"],
+                    &["SET", "foo2", "1", "PX", "1"],
+                ],
+            );
+            // Not a race: the TTLs are over once this much time has passed, however loaded.
+            std::thread::sleep(Duration::from_millis(20));
+            run(&mut raw, &[command]);
+            expected.extend([
+                "set foo1 1 pxat *",
+                "set foo2 1 pxat *",
+                "del foo*",
+                "del foo*",
+            ]);
+        }
+        run(&mut raw, &[&["SET", "end", "1"]]);
+        expected.push("set end 1");
+        stream.expect(who, &expected);
+    }
+}

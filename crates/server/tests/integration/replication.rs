@@ -817,3 +817,91 @@ fn a_replica_keeps_its_replicas_until_a_new_masters_snapshot_loads() {
         assert_eq!(stat(&r, "sync_partial_ok"), "0", "{program:?}");
     }
 }
+
+/// replication.tcl, "Diskless load swapdb (async_loading)": a replica with `repl-diskless-load
+/// swapdb` that full-syncs again from the master whose history it has (the same replication
+/// ID) reads the snapshot aside while it keeps serving its data: INFO says `async_loading:1`
+/// and `loading:0`, reads are served, and the commands Redis flags `no-async-loading`
+/// (REPLICAOF, SAVE) and CONFIG SET of `appendonly` get `-LOADING`; the master aborting the
+/// sync ends it with the old data in place. A real Redis replica of a real Redis master beside.
+#[test]
+fn a_swapdb_resync_of_the_same_history_loads_asynchronously() {
+    let Some(master) = redis_master(&["--repl-diskless-sync", "yes", "--save", ""]) else {
+        println!("SKIPPED: redis-server is not on PATH (in a_swapdb_resync_of_the_same_history_loads_asynchronously)");
+        return;
+    };
+    let port = master.port.to_string();
+    let replica = |launch: Launch| {
+        let server = launch
+            .args(&["--save", "", "--appendonly", "no"])
+            .args(&[
+                "--repl-diskless-load",
+                "swapdb",
+                "--replica-read-only",
+                "no",
+            ])
+            .args(&["--replicaof", "127.0.0.1", &port])
+            .start();
+        wait_link_up(&server);
+        server
+    };
+    let (redis, lite) = (replica(Launch::redis()), replica(Launch::lite()));
+    let mut m = master.raw();
+    // Redis's replica answers its clients during a load only every 2 MB it reads: keys of
+    // 1 MB, left uncompressed, make that every other key.
+    ok(&mut m, &["DEBUG", "POPULATE", "60", "master", "1000000"]);
+    ok(&mut m, &["CONFIG", "SET", "rdbcompression", "no"]);
+    for server in [&redis, &lite] {
+        ok(&mut server.raw(), &["SET", "mykey", "myvalue"]);
+    }
+    // The next full sync of the same history is slow (0.2 s a key), and a partial one is
+    // impossible: the backlog is too small for what follows.
+    ok(&mut m, &["CONFIG", "SET", "rdb-key-save-delay", "200000"]);
+    ok(&mut m, &["CONFIG", "SET", "repl-backlog-size", "16384"]);
+    // Both replicas come back within the master's delay and share one transfer.
+    ok(&mut m, &["CONFIG", "SET", "repl-diskless-sync-delay", "2"]);
+    ok(&mut m, &["MULTI"]);
+    ok(&mut m, &["CLIENT", "KILL", "TYPE", "replica"]);
+    for i in 0..4 {
+        ok(&mut m, &["SET", &format!("big{i}"), &"A".repeat(16384)]);
+    }
+    ok(&mut m, &["EXEC"]);
+    let mut seen = Vec::new();
+    for server in [&redis, &lite] {
+        let mut raw = server.raw();
+        wait_until("the replica to load asynchronously", SYNC_TIMEOUT, || {
+            info_field(&mut raw, "persistence", "async_loading") == "1"
+        });
+        let started = info_field(&mut raw, "persistence", "loading_start_time");
+        assert!(started.parse::<u64>().is_ok_and(|s| s > 0), "{started}");
+        seen.push(vec![
+            info_field(&mut raw, "persistence", "loading"),
+            raw.cmd_text(&["GET", "mykey"]),
+            raw.cmd_text(&["REPLICAOF", "NO", "ONE"]),
+            raw.cmd_text(&["SAVE"]),
+            raw.cmd_text(&["CONFIG", "SET", "appendonly", "no"]),
+            raw.cmd_text(&["CONFIG", "SET", "maxmemory-samples", "5"]),
+            info_field(&mut raw, "persistence", "async_loading"),
+        ]);
+    }
+    assert_eq!(
+        seen[0][2],
+        "-LOADING Redis is loading the dataset in memory\r\n"
+    );
+    assert_eq!(seen[1], seen[0]);
+    // The master gives the sync up: the old data stays.
+    ok(&mut m, &["CONFIG", "SET", "repl-diskless-sync-delay", "30"]);
+    ok(&mut m, &["CLIENT", "KILL", "TYPE", "replica"]);
+    for (who, server) in [("redis", &redis), ("lite", &lite)] {
+        let mut raw = server.raw();
+        wait_until("the aborted load to end", SYNC_TIMEOUT, || {
+            info_field(&mut raw, "persistence", "async_loading") == "0"
+        });
+        assert_eq!(
+            raw.cmd_text(&["GET", "mykey"]),
+            "$7\r\nmyvalue\r\n",
+            "{who}"
+        );
+    }
+    ok(&mut m, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+}

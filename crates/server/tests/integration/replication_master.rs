@@ -959,6 +959,38 @@ fn a_sync_save_nobody_waits_for_stops() {
     }
 }
 
+/// Found by Redis 7.0.15's own suite in harness mode (replication.tcl, "Kill rdb child process
+/// if its dumping RDB is not useful"): a replica asking for a full sync while a disk save for
+/// another one runs joins that save, as Redis attaches it to the BGSAVE in progress; so the
+/// first one leaving does not stop the save. redis-lite queued it for a save of its own, and
+/// stopped the first when its replica left.
+#[test]
+fn a_replica_joins_the_disk_save_in_progress_for_another() {
+    let args = [&["--save", ""][..], &SLOW_DISK_SYNC].concat();
+    for (who, master) in lite_and_redis_masters("a_replica_joins_the_disk_save", &args) {
+        // Ten keys: the save takes ten seconds, the second replica starts meanwhile.
+        let first = replica_waiting_for_a_slow_save(who, &master, "10");
+        let second = attach_redis_replica(&master);
+        let mut m = master.raw();
+        wait_until(
+            &format!("{who}: the second replica to wait"),
+            TIMEOUT,
+            || info_field(&mut m, "replication", "connected_slaves") == "2",
+        );
+        for replica in [&first, &second] {
+            let mut r = replica.raw();
+            wait_until(
+                &format!("{who}: a replica's sync"),
+                Duration::from_secs(60),
+                || info_field(&mut r, "replication", "master_link_status") == "up",
+            );
+            assert_eq!(r.cmd_text(&["DBSIZE"]), ":10\r\n", "{who}");
+        }
+        assert_eq!(info_field(&mut m, "persistence", "rdb_saves"), "1", "{who}");
+        assert_eq!(stat(&master, "sync_full"), 2, "{who}");
+    }
+}
+
 /// replication.tcl, "PSYNC with wrong offset should throw error": refused with Redis's error,
 /// and nothing starts (redis-lite began a full sync).
 #[test]

@@ -214,6 +214,17 @@ impl Writer {
 /// Every acknowledged key reads back with its last acknowledged value, through a new cluster
 /// client of `node`'s cluster.
 fn assert_nothing_lost(node: &Server, acked: &Acknowledged) {
+    let lost = lost_writes(node, acked);
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes lost, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+}
+
+/// The acknowledged writes a cluster client reading through `node` does not find.
+fn lost_writes(node: &Server, acked: &Acknowledged) -> Vec<String> {
     let client =
         redis::cluster::ClusterClient::new(vec![format!("redis://127.0.0.1:{}", node.port)])
             .unwrap();
@@ -228,12 +239,7 @@ fn assert_nothing_lost(node: &Server, acked: &Acknowledged) {
             lost.push(format!("{key}: {read:?} instead of {value}"));
         }
     }
-    assert!(
-        lost.is_empty(),
-        "{} acknowledged writes lost, e.g. {:?}",
-        lost.len(),
-        &lost[..lost.len().min(5)]
-    );
+    lost
 }
 
 /// The number of slots `node` serves, from redis-cli's check report.
@@ -351,9 +357,26 @@ enum Side {
     Importing,
 }
 
+/// `redis-cli --cluster fix` 7.0.15 has a race of its own in this scenario, on Redis as on
+/// redis-lite: the importing node holds keys of the slot, so fix sees two owners, makes the
+/// one with more keys (the importing node) the owner with ADDSLOTS and BUMPEPOCH, and only
+/// then takes the slot from the other master. If the new owner's next ping, with its new
+/// epoch, reaches the other master first, that master, still serving the slot and holding
+/// keys in it, deletes them (Redis's rule for a slot taken by a greater epoch) and fix moves
+/// nothing. A run that lost exactly that way is tried again, at most three times in all; any
+/// other loss fails at once.
 fn kill_mid_migration_then_fix(program: Program, killed: Side) {
-    // Shown with a failure: the test runs both programs (one run lost 100 acknowledged writes
-    // on a side it did not name).
+    for attempt in 1..=3 {
+        match try_kill_mid_migration_then_fix(program, killed) {
+            Ok(()) => return,
+            Err(race) => eprintln!("attempt {attempt}: {race}"),
+        }
+    }
+    panic!("{program:?}: redis-cli's fix lost its race three times in a row");
+}
+
+fn try_kill_mid_migration_then_fix(program: Program, killed: Side) -> Result<(), String> {
+    // Shown with a failure: the test runs both programs.
     eprintln!("kill_mid_migration_then_fix: {program:?} cluster, the {killed:?} node killed");
     let durable = [
         "--save",
@@ -404,16 +427,61 @@ fn kill_mid_migration_then_fix(program: Program, killed: Side) {
             },
         );
     }
-    redis_cli_cluster(&["fix", &address, "--cluster-yes"]);
+    let held =
+        cluster.nodes[from]
+            .raw()
+            .cmd_text(&["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()]);
+    let fixed = redis_cli_cluster(&["fix", &address, "--cluster-yes"]);
     let report = assert_check_clean(&cluster.nodes[from]);
     assert_eq!(slots_of(&report, &cluster.nodes[to]), 8192 + 1, "{report}");
-    assert_nothing_lost(&cluster.nodes[from], &acked);
+    let lost = lost_writes(&cluster.nodes[from], &acked);
+    // The keys fix moved, one dot each after "Moving slot N from A to B: ".
+    let moved = fixed
+        .split_once(&format!("Moving slot {slot} from "))
+        .and_then(|(_, rest)| rest.split_once(": "))
+        .map_or(0, |(_, rest)| {
+            rest.chars().take_while(|&c| c == '.').count()
+        });
+    if !lost.is_empty()
+        && held != ":0\r\n"
+        && moved == 0
+        && fixed.contains("No single clear owner for the slot")
+    {
+        return Err(format!(
+            "{program:?}: fix lost its race ({held:?} keys on the old owner before it, none \
+             moved, {} writes lost)",
+            lost.len()
+        ));
+    }
+    if !lost.is_empty() {
+        // Where the keys are, and what each node thinks, for a failure seen once in ~42 runs.
+        let mut seen = String::new();
+        for node in &cluster.nodes {
+            let mut raw = node.raw();
+            let key = lost[0].split(':').take(2).collect::<Vec<_>>().join(":");
+            raw.cmd(&["ASKING"]);
+            seen += &format!(
+                "node {}: COUNTKEYSINSLOT {slot} {:?}, GET {key} (ASKING) {:?}, DBSIZE {:?}\n{}\n",
+                node.port,
+                raw.cmd_text(&["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()]),
+                raw.cmd_text(&["GET", &key]),
+                raw.cmd_text(&["DBSIZE"]),
+                raw.cmd_text(&["CLUSTER", "NODES"]),
+            );
+        }
+        panic!(
+            "{} acknowledged writes lost, e.g. {:?}\n{seen}fix said:\n{fixed}",
+            lost.len(),
+            &lost[..lost.len().min(5)]
+        );
+    }
     assert_eq!(
         cluster.nodes[to]
             .raw()
             .cmd_text(&["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()]),
         ":300\r\n"
     );
+    Ok(())
 }
 
 /// A third master joins with `add-node`, `rebalance --cluster-use-empty-masters` gives it its

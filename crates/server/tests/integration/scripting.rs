@@ -195,6 +195,74 @@ fn busy_script_kill_and_unkillable_match_redis() {
     }
 }
 
+/// Found by Redis 7.0.15's own suite in harness mode (aof.tcl, "EVAL timeout with slow verbatim
+/// Lua script from AOF"): when a script turns busy Redis logs `Slow script detected`, naming the
+/// script (its SHA1 for EVAL, EVALSHA alike, the function's name for FCALL) and the command
+/// that kills it; redis-lite logged nothing.
+#[test]
+fn a_script_turning_busy_is_logged_as_in_redis() {
+    let dir = testkit::DataDir::new("slow-script");
+    let body = "while true do end";
+    let sha = redis_lite_scripting::sha1_hex(body.as_bytes());
+    // EVALSHA's digest in capitals: the log names the script in lower case all the same.
+    let upper_sha = sha.to_uppercase();
+    for program in [testkit::Program::Lite, testkit::Program::Redis] {
+        if !program.available() {
+            testkit::skipped(&format!("{program:?} is not available"));
+            continue;
+        }
+        let logfile = dir.join(&format!("slow-{program:?}.log"));
+        let server = Launch::of(program)
+            .args(&["--save", "", "--busy-reply-threshold", "50"])
+            .args(&["--logfile", logfile.to_str().unwrap()])
+            .start();
+        let mut runner = server.raw();
+        let mut other = server.raw();
+        let library =
+            "#!lua name=slowlib\nredis.register_function('spin', function() while true do end end)";
+        assert_eq!(
+            other.cmd(&["FUNCTION", "LOAD", library]),
+            b"$7\r\nslowlib\r\n"
+        );
+        let runs: [(&[&[u8]], &[u8]); 3] = [
+            (&[b"EVAL", body.as_bytes(), b"0"], b"SCRIPT"),
+            (&[b"EVALSHA", upper_sha.as_bytes(), b"0"], b"SCRIPT"),
+            (&[b"FCALL", b"spin", b"0"], b"FUNCTION"),
+        ];
+        for (run, kill) in runs {
+            runner.send(&testkit::encode(run));
+            wait_for_error(|| other.cmd(&["PING"]));
+            assert_eq!(
+                other.cmd(&[std::str::from_utf8(kill).unwrap(), "KILL"]),
+                b"+OK\r\n"
+            );
+            assert!(runner.read_reply().starts_with(b"-"), "{program:?}");
+        }
+        let log = std::fs::read_to_string(&logfile).unwrap();
+        let slow: Vec<&str> = log
+            .lines()
+            .filter_map(|line| {
+                line.split_once("Slow script detected: ")
+                    .map(|(_, rest)| rest)
+            })
+            .map(|rest| {
+                rest.split_once(" milliseconds. ")
+                    .map_or(rest, |(_, tail)| tail)
+            })
+            .collect();
+        let eval = format!(
+            "You can try killing the script using the SCRIPT KILL command. Script name is: {sha}."
+        );
+        let function =
+            "You can try killing the script using the FUNCTION KILL command. Script name is: spin.";
+        assert_eq!(
+            slow,
+            [eval.as_str(), eval.as_str(), function],
+            "{program:?}"
+        );
+    }
+}
+
 /// Every reply of the BUSY / KILL / UNKILLABLE flow, in order.
 fn busy_flow(server: &Server) -> Vec<String> {
     let mut seen = Vec::new();
@@ -799,6 +867,19 @@ fn deny_scripts_can_be_disabled_as_in_redis() {
 fn scripts_without_enough_replicas_fail_as_in_redis() {
     differential(
         testkit::script!("scripting/scripts_without_enough_replicas_fail_as_in_redis"),
+        false,
+    );
+}
+
+/// Found by Redis 7.0.15's own suite in harness mode (functions.tcl, "modify key space of read
+/// only replica", "allow stale"): a replica judged FCALL and a flagged EVAL by the command's
+/// flags (no write, stale allowed), so a function that writes ran on a read-only replica and
+/// any ran on a stale one; now by the flags the script declared, and a stale replica refuses
+/// the commands an allow-stale script calls that are not marked stale.
+#[test]
+fn scripts_on_a_replica_follow_their_declared_flags_as_in_redis() {
+    differential(
+        testkit::script!("scripting/scripts_on_a_replica_follow_their_declared_flags_as_in_redis"),
         false,
     );
 }

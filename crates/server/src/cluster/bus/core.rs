@@ -150,6 +150,27 @@ impl Core {
             } => self.publish(channel, message, shard),
             Event::ManualFailoverStart => self.send_manual_failover_start(),
             Event::BroadcastPong => self.broadcast_pong(),
+            Event::KillLinks {
+                node,
+                outbound,
+                inbound,
+            } => self.kill_links(&node, outbound, inbound),
+        }
+    }
+
+    fn kill_links(&mut self, node: &str, outbound: bool, inbound: bool) {
+        let doomed: Vec<u64> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.node.as_deref() == Some(node))
+            .filter(|(_, l)| if l.inbound { inbound } else { outbound })
+            .map(|(&id, _)| id)
+            .collect();
+        let server = self.server.clone();
+        let cluster = server.cluster.node().expect("cluster node");
+        let mut st = cluster.write();
+        for link in doomed {
+            self.free_link(&mut st, link);
         }
     }
 
@@ -378,7 +399,7 @@ impl Core {
         header.pport = me.pport;
         header.current_epoch = st.current_epoch;
         header.config_epoch = master.map_or(me.config_epoch, |m| st.nodes[m].config_epoch);
-        header.offset = self.server.replication.backlog.pull();
+        header.offset = crate::cluster::own_offset(&self.server);
         header.slots = bitmap_of(st, master.unwrap_or(0));
         header.replicaof = me
             .master
@@ -504,6 +525,19 @@ impl Core {
         let mut changed = false;
         let mut state_changed = false;
 
+        // This node's `nofailover` flag follows `cluster-replica-no-failover`, and the
+        // headers it sends carry it to the others.
+        let no_failover = if config.cluster.replica_no_failover {
+            NOFAILOVER
+        } else {
+            0
+        };
+        let myself = st.myself_mut();
+        if myself.flags & NOFAILOVER != no_failover {
+            myself.flags = (myself.flags & !NOFAILOVER) | no_failover;
+            changed = true;
+        }
+
         // Links to nodes no longer known (CLUSTER FORGET, RESET) go.
         let stale: Vec<u64> = self
             .links
@@ -616,7 +650,7 @@ impl Core {
             node.refresh_state();
         }
         if changed || state_changed {
-            self.server.blocking.slots_changed();
+            crate::cluster::slots_changed(&self.server);
         }
         self.failover_cron();
         self.migration_cron();

@@ -58,6 +58,12 @@ pub(crate) enum Event {
     /// This node changed role or slots by a command (CLUSTER FAILOVER TAKEOVER): a PONG to
     /// every node.
     BroadcastPong,
+    /// DEBUG CLUSTERLINK KILL: free the links to (`outbound`) and from (`inbound`) a node.
+    KillLinks {
+        node: String,
+        outbound: bool,
+        inbound: bool,
+    },
 }
 
 /// One link as CLUSTER LINKS shows it.
@@ -119,6 +125,17 @@ impl Bus {
     /// NODE closing an import).
     pub fn broadcast_pong(&self) {
         let _ = self.events.send(Event::BroadcastPong);
+    }
+
+    /// Frees the links to (`outbound`) and from (`inbound`) the node with ID `node`, with
+    /// what they had not sent (DEBUG CLUSTERLINK KILL); the cron connects again. Done in
+    /// order with the bus's other events, so a PUBLISH after it does not reach that node.
+    pub fn kill_links(&self, node: &str, outbound: bool, inbound: bool) {
+        let _ = self.events.send(Event::KillLinks {
+            node: node.to_string(),
+            outbound,
+            inbound,
+        });
     }
 
     /// CLUSTER INFO's message counters: each type seen sent, the total, then the same received.

@@ -32,11 +32,16 @@ impl Core {
     pub(super) fn receive(&mut self, link: u64, message: Message) {
         let server = self.server.clone();
         let node = server.cluster.node().expect("cluster node");
-        node.bus.received[message.message_type() as usize].fetch_add(1, Relaxed);
+        let message_type = message.message_type();
+        node.bus.received[message_type as usize].fetch_add(1, Relaxed);
+        if server.cluster.drop_filter.load(Relaxed) == message_type as i64 {
+            crate::log!(Warning, "Dropping packet that matches debug drop filter");
+            return;
+        }
         // An MFSTART pauses writes holding every gate, which is taken without the state's
         // lock (commands take their gate, then that lock): it is handled after the rest.
-        let manual_failover = (message.message_type() == MessageType::MfStart)
-            .then(|| message.header.sender.to_string());
+        let manual_failover =
+            (message_type == MessageType::MfStart).then(|| message.header.sender.to_string());
         let mut st = node.write();
         let mut outcome = Outcome::default();
         self.process(&mut st, link, message, &mut outcome);
@@ -47,7 +52,7 @@ impl Core {
             node.refresh_state();
         }
         if outcome.save || outcome.state {
-            server.blocking.slots_changed();
+            crate::cluster::slots_changed(&server);
         }
         if let Some((host, port)) = outcome.follow {
             election::with_every_gate(&server, || {
@@ -107,6 +112,10 @@ impl Core {
                     out.save = true;
                 }
                 self.pong_from_link(st, link, kind, now, out);
+                // `nofailover` is the sender's to say (its `cluster-replica-no-failover`):
+                // the latest header is trusted, as the replicas' ranks depend on it.
+                let sender = &mut st.nodes[s];
+                sender.flags = (sender.flags & !NOFAILOVER) | (h.flags.0 & NOFAILOVER);
                 self.follow_role(st, s, h, out);
                 self.follow_slots(st, s, h, out);
                 self.resolve_epoch_collision(st, s, h, out);

@@ -113,6 +113,7 @@ fn load_files(server: &Arc<Server>, holding_gates: bool) -> Result<Option<LoadSt
     let limits = server.config.encoding.load();
     let keyring = config.keyring.as_deref();
     for (i, file) in files.iter().enumerate() {
+        let file_started = Instant::now();
         let last = i + 1 == files.len();
         let path = dir.join(&file.name);
         let mut reader = File::open(&path)
@@ -160,13 +161,32 @@ fn load_files(server: &Arc<Server>, holding_gates: bool) -> Result<Option<LoadSt
                     file.name
                 )),
                 Ok(input) => {
+                    let is_base = i == 0 && manifest.base.is_some();
+                    let mut in_preamble = false;
                     let result = read_file(
                         &file.name,
                         loading.counting(BufReader::with_capacity(1 << 16, input), done_before),
                         limits,
-                        |event| preamble.event(event),
+                        |event| {
+                            if !in_preamble {
+                                in_preamble = true;
+                                log!(
+                                    Notice,
+                                    "{}",
+                                    if is_base {
+                                        "Reading RDB base file on AOF loading..."
+                                    } else {
+                                        "Reading RDB preamble from AOF file..."
+                                    }
+                                );
+                            }
+                            preamble.event(event)
+                        },
                         |command| on_command(command, 0),
                     );
+                    if in_preamble && result.is_ok() {
+                        preamble.finish();
+                    }
                     match result {
                         Ok(summary) => Outcome::Loaded(summary.bytes),
                         Err(e) if e.is_truncated() => Outcome::Truncated {
@@ -232,13 +252,14 @@ fn load_files(server: &Arc<Server>, holding_gates: bool) -> Result<Option<LoadSt
         stats.files += 1;
         log!(
             Notice,
-            "DB loaded from {} file {}",
+            "DB loaded from {} file {}: {:.3} seconds",
             if i == 0 && manifest.base.is_some() {
                 "base"
             } else {
                 "incr"
             },
-            file.name
+            file.name,
+            file_started.elapsed().as_secs_f64()
         );
     }
     loading.loaded_bytes.store(total, Relaxed);

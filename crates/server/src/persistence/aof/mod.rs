@@ -964,7 +964,12 @@ pub fn start(server: &Arc<Server>) -> io::Result<()> {
     if config.appendonly {
         let mut files = Files::open_dir(&config)?;
         if files.manifest.base.is_some() || !files.manifest.incr.is_empty() {
+            let had_incr = !files.manifest.incr.is_empty();
             files.resume(&config)?;
+            if let Some(incr) = files.manifest.incr.last() {
+                let verb = if had_incr { "Opening" } else { "Creating" };
+                log!(Notice, "{verb} AOF incr file {} on server start", incr.name);
+            }
             if !config.tuning.aof_disable_auto_gc {
                 files.delete_history()?;
             }
@@ -974,13 +979,28 @@ pub fn start(server: &Arc<Server>) -> io::Result<()> {
             server.aof.begin_recording();
         } else {
             server.aof.rewrite.request(true);
-            rewrite::run_requested(server);
+            rewrite::run_requested(server, false);
             if !server.aof.is_on() {
                 return Err(io::Error::other(
                     "creating the AOF base failed (see the log)",
                 ));
             }
             server.aof.rewrite.forget_startup_base();
+            if let Some(files) = server.aof.files.lock().as_ref() {
+                let manifest = &files.manifest;
+                for (kind, file) in [
+                    ("base", manifest.base.as_ref()),
+                    ("incr", manifest.incr.last()),
+                ] {
+                    if let Some(file) = file {
+                        log!(
+                            Notice,
+                            "Creating AOF {kind} file {} on server start",
+                            file.name
+                        );
+                    }
+                }
+            }
         }
     }
     let rewriter = server.clone();

@@ -191,12 +191,13 @@ pub fn run(server: &Server) {
                 control.wake.wait(&mut state);
             }
         }
-        run_requested(server);
+        run_requested(server, true);
     }
 }
 
-/// Runs the rewrite that was requested, on the calling thread.
-pub(super) fn run_requested(server: &Server) {
+/// Runs the rewrite that was requested, on the calling thread; `announce`: with the log lines
+/// of a background rewrite (not for the base a start-up creates, which Redis names instead).
+pub(super) fn run_requested(server: &Server, announce: bool) {
     let control = &server.aof.rewrite;
     let (enable, epoch) = {
         let mut state = control.state.lock();
@@ -206,7 +207,9 @@ pub(super) fn run_requested(server: &Server) {
         (state.enable, state.epoch)
     };
     let listed_incr = control.state.lock().listed_incr.take();
-    log!(Notice, "Background append only file rewriting started");
+    if announce {
+        log!(Notice, "Background append only file rewriting started");
+    }
     let started = Instant::now();
     let result = rewrite(server, enable, epoch, listed_incr);
     {
@@ -220,7 +223,9 @@ pub(super) fn run_requested(server: &Server) {
                 state.last_time_sec = Some(started.elapsed().as_secs());
                 state.last_failed = false;
                 state.consecutive_failures = 0;
-                log!(Notice, "Background AOF rewrite finished successfully");
+                if announce {
+                    log!(Notice, "Background AOF rewrite finished successfully");
+                }
             }
             Ok(false) => log!(
                 Notice,
@@ -414,7 +419,7 @@ fn write_base(
         let opts = crate::persistence::rdb::write_options(server);
         let mut w = RdbWriter::new(file, opts);
         w.write_header()?;
-        w.write_default_aux(redis_lite_engine::now_ms() / 1000, crate::memory::used())?;
+        w.write_aof_base_aux(redis_lite_engine::now_ms() / 1000, crate::memory::used())?;
         crate::persistence::rdb::write_snapshot(server, base, &mut w, progress, key_delay_us)?;
         w.finish()?
     } else {
