@@ -535,7 +535,7 @@ fn enter_dir(dir: &std::path::Path) {
 /// Why the server did not start.
 #[derive(Debug)]
 pub enum StartFailure {
-    /// Before the log is open (its directory, the log file): for standard error.
+    /// Before the log is open (the log file itself): for standard error.
     BeforeLog(String),
     /// Told in the log already: Redis writes every later reason there and nothing on standard
     /// error (the Sentinel suite counts anything a server writes there as a failure).

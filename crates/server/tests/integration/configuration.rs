@@ -869,54 +869,6 @@ fn a_relative_logfile_and_pidfile_are_in_dir() {
     }
 }
 
-/// Redis moves into `dir` as it reads it, so a relative `logfile` after it is written there:
-/// the Sentinel suite writes `dir ./redis_0` then `logfile log.txt` into each server's config
-/// and looks for crash reports in `redis_0/log.txt`. redis-lite wrote its log next to the
-/// config file instead.
-#[test]
-fn a_relative_logfile_is_written_in_dir_as_redis_writes_it() {
-    for program in [Program::Lite, Program::Redis] {
-        let Some(executable) = program.path() else {
-            println!("SKIPPED: {program:?} is not installed (in a_relative_logfile_is_written_in_dir_as_redis_writes_it)");
-            continue;
-        };
-        let top = DataDir::new("relative-logfile");
-        std::fs::create_dir(top.join("data")).unwrap();
-        let port = free_port();
-        std::fs::write(
-            top.join("server.conf"),
-            format!("port {port}\nbind 127.0.0.1\nsave \"\"\ndir ./data\nlogfile log.txt\n"),
-        )
-        .unwrap();
-        struct Stopped(std::process::Child);
-        impl Drop for Stopped {
-            fn drop(&mut self) {
-                let _ = self.0.kill();
-                let _ = self.0.wait();
-            }
-        }
-        let _server = Stopped(
-            std::process::Command::new(executable)
-                .arg("server.conf")
-                .current_dir(top.path())
-                .spawn()
-                .unwrap(),
-        );
-        wait_until(
-            &format!("{program:?} to log that it is ready in its dir"),
-            Duration::from_secs(30),
-            || {
-                std::fs::read_to_string(top.join("data/log.txt"))
-                    .is_ok_and(|log| log.contains("Ready to accept connections"))
-            },
-        );
-        assert!(
-            !top.join("log.txt").exists(),
-            "{program:?} wrote its log next to its config file"
-        );
-    }
-}
-
 /// The lines CONFIG REWRITE writes after Sentinel's reconfiguration (`SLAVEOF` then `CONFIG
 /// REWRITE`), as Redis writes them: its string parameters always in quotes, escaped as
 /// `sdscatrepr` escapes them, and sizes in the largest unit that divides them. redis-lite wrote
