@@ -795,7 +795,7 @@ fn drop_cluster_packet_filter_ignores_one_message_type() {
         let meet = ["CLUSTER", "MEET", "127.0.0.1", &port, &bus_port];
         assert_eq!(meeting.raw().cmd_text(&meet), "+OK\r\n");
         wait_until("the MEET to arrive", CONVERGE, || {
-            cluster_info(&filtering, "cluster_stats_messages_meet_received") != ""
+            !cluster_info(&filtering, "cluster_stats_messages_meet_received").is_empty()
         });
         assert_eq!(
             cluster_info(&filtering, "cluster_known_nodes"),
