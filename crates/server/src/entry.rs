@@ -42,7 +42,12 @@ pub fn main() {
         startup.config_file.as_deref(),
     );
     if let Err(e) = crate::server::run(startup) {
-        eprintln!("redis-lite-server: {e}");
+        // Redis writes why it stops to its log: with a log file, nothing goes to standard
+        // error (the cluster suite reads any output there as a crash report).
+        match crate::log::to_file() {
+            true => crate::log!(Warning, "{e}"),
+            false => eprintln!("redis-lite-server: {e}"),
+        }
         std::process::exit(1);
     }
 }

@@ -25,6 +25,11 @@ pub fn init(level: LogLevel, logfile: Option<&std::path::Path>) -> std::io::Resu
     Ok(())
 }
 
+/// Whether lines go to a log file (`logfile` set), not standard output.
+pub fn to_file() -> bool {
+    FILE.lock().is_some()
+}
+
 /// Whether this server is a replica: its log lines say `S` where a master's say `M`, as Redis's.
 static REPLICA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

@@ -153,3 +153,35 @@ fn a_port_in_use_at_start_up_is_reported_as_redis_reports_it() {
         }
     }
 }
+
+/// With a log file, a port in use at start-up is written there only, nothing to standard
+/// output or error (the legacy cluster suite counts any standard error output of an instance
+/// as a crash; one that retried on another port after a collision failed the file).
+#[test]
+fn a_port_in_use_with_a_log_file_writes_nothing_to_the_terminal() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port().to_string();
+    for program in [Program::Lite, Program::Redis] {
+        if !program.available() {
+            testkit::skipped("redis-server is not on PATH (the port in use with a log file)");
+            continue;
+        }
+        let dir = testkit::DataDir::new("port-in-use-log");
+        let (status, output) = Launch::of(program)
+            .dir(&dir.0)
+            .args(&[
+                "--port",
+                &port,
+                "--bind",
+                "127.0.0.1",
+                "--logfile",
+                "log.txt",
+            ])
+            .run_until_exit();
+        assert!(!status.success());
+        assert_eq!(output, "", "{program:?}");
+        let log = std::fs::read_to_string(dir.join("log.txt")).unwrap_or_default();
+        let failed = format!("Failed listening on port {port} (TCP), aborting.");
+        assert!(log.contains(&failed), "{program:?}: {log}");
+    }
+}
