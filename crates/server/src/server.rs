@@ -622,6 +622,13 @@ fn serve(startup: Startup) -> Result<(), String> {
     // banner, whose PID line tells supervisors and test harnesses the server started.
     crate::log::banner(server.config.read().process.always_show_logo, port, mode);
     server.memory.startup.store(crate::memory::used(), Relaxed);
+    // A cluster replica (by its nodes.conf) expires nothing itself from the start, as Redis's
+    // `iAmMaster` says: its master's DELs follow once the bus points replication at it.
+    if let Some(node) = server.cluster.node() {
+        if node.read().myself().is_replica() {
+            server.keyspace.set_replica(true);
+        }
+    }
     let listening_on_tcp = !listeners.is_empty() || !tls_listeners.is_empty();
     crate::persistence::rdb::load_at_startup(&server, move |server| {
         announce_ready(server, listening_on_tcp)

@@ -336,11 +336,16 @@ impl Backlog {
     }
 
     /// Appends the bytes past `cursor` to `out` (at most `max`), moving the cursor past them.
-    /// Returns the cursor's new position.
-    pub fn read(&self, cursor: &Cursor, out: &mut Vec<u8>, max: usize) -> u64 {
+    /// Returns the cursor's new position; OutOfRange when the backlog restarted past it (this
+    /// server became a replica, or followed a new stream, with the feeder still attached): the
+    /// replica's place is gone and its link must end.
+    pub fn read(&self, cursor: &Cursor, out: &mut Vec<u8>, max: usize) -> Result<u64, OutOfRange> {
         let mut inner = self.inner.lock();
         self.pull_locked(&mut inner);
         let at = inner.cursors[cursor.0].expect("an attached cursor");
+        if at < inner.start {
+            return Err(OutOfRange);
+        }
         let from = (at - inner.start) as usize;
         let to = (inner.buf.len()).min(from + max);
         let (front, back) = inner.buf.as_slices();
@@ -350,7 +355,7 @@ impl Backlog {
         let now = at + (to - from) as u64;
         inner.cursors[cursor.0] = Some(now);
         inner.trim();
-        now
+        Ok(now)
     }
 
     /// Bytes past `cursor` not yet read: the replica's pending output.
@@ -417,7 +422,7 @@ mod tests {
         journal.record(0, &["SET", "b", "2"], false);
         let cursor = backlog.attach(0).unwrap();
         let mut out = Vec::new();
-        let end = backlog.read(&cursor, &mut out, usize::MAX);
+        let end = backlog.read(&cursor, &mut out, usize::MAX).unwrap();
         let mut expected = resp(&["SELECT", "0"]);
         expected.extend(resp(&["SET", "a", "1"]));
         expected.extend(resp(&["PING"]));
@@ -472,12 +477,25 @@ mod tests {
             written.extend(resp(&["SET", "key", &i.to_string()]));
         }
         let mut out = Vec::new();
-        backlog.read(&cursor, &mut out, 7);
-        backlog.read(&cursor, &mut out, usize::MAX);
+        backlog.read(&cursor, &mut out, 7).unwrap();
+        backlog.read(&cursor, &mut out, usize::MAX).unwrap();
         assert!(out.ends_with(&written));
         assert_eq!(backlog.unread(&cursor), 0);
         // Once sent, only the configured size is kept.
         assert_eq!(backlog.history().1, 16);
+        backlog.detach(cursor);
+    }
+
+    /// Found by the legacy cluster suite (10-manual-failover): a master turned replica while a
+    /// feeder still had bytes to send panicked on its next read.
+    #[test]
+    fn a_feeder_whose_place_was_dropped_is_told_so() {
+        let (journal, backlog) = master();
+        let cursor = backlog.attach(backlog.pull()).unwrap();
+        journal.record(0, &["SET", "key", "1"], false);
+        backlog.pull();
+        backlog.deactivate();
+        assert!(backlog.read(&cursor, &mut Vec::new(), usize::MAX).is_err());
         backlog.detach(cursor);
     }
 

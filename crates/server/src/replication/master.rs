@@ -1165,7 +1165,9 @@ async fn stream_to_replica<S: ClientStream>(
         if sent == out.len() && replica.acknowledged.load(Relaxed) {
             out.clear();
             sent = 0;
-            backlog.read(cursor, &mut out, CHUNK * 4);
+            if backlog.read(cursor, &mut out, CHUNK * 4).is_err() {
+                return format!("Connection with replica {name} lost.");
+            }
             copies.hold(out.capacity());
         }
         // The replica's pending output is what the backlog holds for it beyond what is in

@@ -79,6 +79,16 @@ fn wait_converged(nodes: &[Server]) {
     }
 }
 
+/// The flags `server` shows for the node `id` in CLUSTER NODES (empty when it does not know it).
+fn flags_of(server: &Server, id: &str) -> String {
+    let nodes = text(&mut server.raw(), &["CLUSTER", "NODES"]);
+    nodes
+        .lines()
+        .find(|l| l.starts_with(id))
+        .map(|l| l.split(' ').nth(2).unwrap_or_default().to_string())
+        .unwrap_or_default()
+}
+
 /// A node's view of the cluster, comparable between nodes: each node's ID, address, flags
 /// without `myself`, master, config epoch, link state and slots, sorted by ID.
 fn view(server: &Server) -> Vec<String> {
@@ -236,14 +246,7 @@ fn a_killed_node_goes_pfail_then_fail_everywhere_and_is_cleared_when_back() {
     };
     let victim = text(&mut nodes[2].raw(), &["CLUSTER", "MYID"]);
     nodes[2].kill9();
-    let flags_of = |server: &Server| -> String {
-        let nodes = text(&mut server.raw(), &["CLUSTER", "NODES"]);
-        nodes
-            .lines()
-            .find(|l| l.starts_with(&victim))
-            .map(|l| l.split(' ').nth(2).unwrap_or_default().to_string())
-            .unwrap_or_default()
-    };
+    let flags_of = |server: &Server| flags_of(server, &victim);
     for server in &nodes[..2] {
         wait_until("the killed node to be flagged fail", CONVERGE, || {
             flags_of(server) == "master,fail"
@@ -915,14 +918,7 @@ fn the_nofailover_flag_follows_the_config_and_is_propagated() {
         let (port, bus) = (b.port.to_string(), b.cluster_port.unwrap().to_string());
         a.raw().cmd(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus]);
         let id_b = text(&mut b.raw(), &["CLUSTER", "MYID"]);
-        let flags_of = |server: &Server| -> String {
-            let nodes = text(&mut server.raw(), &["CLUSTER", "NODES"]);
-            nodes
-                .lines()
-                .find(|l| l.starts_with(&id_b))
-                .map(|l| l.split(' ').nth(2).unwrap_or_default().to_string())
-                .unwrap_or_default()
-        };
+        let flags_of = |server: &Server| flags_of(server, &id_b);
         for (setting, own, seen) in [
             ("yes", "myself,master,nofailover", "master,nofailover"),
             ("no", "myself,master", "master"),

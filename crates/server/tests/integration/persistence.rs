@@ -773,5 +773,20 @@ fn a_replica_loads_the_keys_that_expired_since_its_snapshot() {
         assert_eq!(replica.raw().cmd_text(&["DBSIZE"]), ":2\r\n", "{program:?}");
         let master = Launch::of(program).dir(&dir.0).start();
         assert_eq!(master.raw().cmd_text(&["DBSIZE"]), ":1\r\n", "{program:?}");
+        drop((replica, master));
+        // In cluster mode the role is nodes.conf's: a replica of a master nobody serves.
+        let (me, master_id) = ("b".repeat(40), "a".repeat(40));
+        std::fs::write(
+            dir.join("nodes.conf"),
+            format!(
+                "{me} 127.0.0.1:0@0 myself,slave {master_id} 0 0 1 connected\n\
+                 {master_id} 127.0.0.1:{master_port}@{master_port} master - 0 0 1 connected 0-16383\n\
+                 vars currentEpoch 1 lastVoteEpoch 0\n"
+            ),
+        )
+        .unwrap();
+        let cluster_replica = Launch::of(program).dir(&dir.0).cluster_node().start();
+        let mut raw = cluster_replica.raw();
+        assert_eq!(raw.cmd_text(&["DBSIZE"]), ":2\r\n", "{program:?}");
     }
 }
