@@ -76,3 +76,43 @@ pub fn parse_c_unsigned(text: &[u8]) -> Option<u64> {
         value
     })
 }
+
+/// C's `atoi` (and `strtoll` where nothing else is read after the number): leading white
+/// space, a sign, then digits up to the first other byte; 0 without digits, saturated past
+/// the range.
+pub fn atoi(text: &[u8]) -> i64 {
+    let text = match text.iter().position(|b| !b" \t\n\r\x0b\x0c".contains(b)) {
+        Some(start) => &text[start..],
+        None => return 0,
+    };
+    let (negative, digits) = match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let magnitude = digits
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0i64, |n, &d| {
+            n.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+        });
+    if negative {
+        -magnitude
+    } else {
+        magnitude
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atoi_reads_as_c_does() {
+        assert_eq!(atoi(b"6379"), 6379);
+        assert_eq!(atoi(b" +12abc"), 12);
+        assert_eq!(atoi(b"-5"), -5);
+        assert_eq!(atoi(b"abc"), 0);
+        assert_eq!(atoi(b""), 0);
+    }
+}

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use rand::Rng;
 
+use crate::args::atoi;
 use crate::blocking::{BlockedCommand, Waiter, Wake, WakeOrder};
 use crate::client::ClientKind;
 use crate::command::acl;
@@ -278,30 +279,6 @@ fn timed_out(error: &io::Error) -> bool {
         error.kind(),
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
     )
-}
-
-/// C's `atoi`: leading spaces, a sign, then digits up to the first other byte.
-fn atoi(text: &[u8]) -> i64 {
-    let text = match text.iter().position(|b| !b" \t\n\r\x0b\x0c".contains(b)) {
-        Some(start) => &text[start..],
-        None => return 0,
-    };
-    let (negative, digits) = match text.first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let magnitude = digits
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .fold(0i64, |n, &d| {
-            n.saturating_mul(10).saturating_add(i64::from(d - b'0'))
-        });
-    if negative {
-        -magnitude
-    } else {
-        magnitude
-    }
 }
 
 /// A key to move: its name, its DUMP payload and expiry when it was read.
@@ -751,15 +728,6 @@ fn migrate_keys(args: &[&[u8]], keys: &mut Vec<KeyRef>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ports_are_read_as_atoi_reads_them() {
-        assert_eq!(atoi(b"6379"), 6379);
-        assert_eq!(atoi(b" +12abc"), 12);
-        assert_eq!(atoi(b"-5"), -5);
-        assert_eq!(atoi(b"abc"), 0);
-        assert_eq!(atoi(b""), 0);
-    }
 
     fn keys_of(args: &[&str]) -> Vec<usize> {
         let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();

@@ -64,12 +64,18 @@ impl Loading {
     /// bytes: `loading:1` from now, and commands held until [`Loading::serve`] or
     /// [`Loading::finish`].
     pub fn start(&self, total_bytes: u64, interval: u64) {
+        self.record_start(total_bytes);
+        self.interval.store(interval.max(1), Relaxed);
+        self.active.store(true, Relaxed);
+    }
+
+    /// The progress INFO's `loading_*` fields show from now, for a load of `total_bytes`: a
+    /// load's (see [`Loading::start`]) or an async load's, which holds no command.
+    pub fn record_start(&self, total_bytes: u64) {
         self.started_secs
             .store(redis_lite_engine::now_ms() / 1000, Relaxed);
         self.total_bytes.store(total_bytes, Relaxed);
         self.loaded_bytes.store(0, Relaxed);
-        self.interval.store(interval.max(1), Relaxed);
-        self.active.store(true, Relaxed);
     }
 
     /// [`Loading::start`], ended when the guard drops (on every error path too).

@@ -170,9 +170,9 @@ pub fn loading_error() -> CommandError {
 }
 
 /// `-LOADING` while the dataset loads, for the commands not marked to run meanwhile (during
-/// an async load, for those marked not to run then); also for
-/// a command woken by a load's serving point that runs after the load ended (`woken_in_load`),
-/// as Redis answered it at that point.
+/// an async load, for those marked not to run then); also for a command woken by a load's
+/// serving point that runs after the load ended (`woken_in_load`), as Redis answered it at
+/// that point.
 pub fn loading_refusal(
     server: &Server,
     command_flags: u32,
@@ -273,7 +273,7 @@ fn snapshot_fields(server: &Server, out: &mut Vec<String>) {
     out.push(format!("current_fork_perc:{percent:.2}"));
     out.push(format!("current_save_keys_processed:{done}"));
     out.push(format!("current_save_keys_total:{total}"));
-    if loading || p.async_loading.load(Relaxed) {
+    if p.is_loading_any_way() {
         let l = &p.loading;
         let started = l.started_secs.load(Relaxed);
         let total = l.total_bytes.load(Relaxed);

@@ -370,16 +370,8 @@ pub struct LoadStats {
 /// The lines Redis logs for a snapshot's auxiliary fields as it loads: which version wrote it,
 /// how old it is, how much memory the writer used, and whether it is an AOF's base.
 fn log_aux_field(key: &[u8], value: &[u8]) {
-    let number = || {
-        let text = String::from_utf8_lossy(value);
-        // `strtoll`'s leniency: a leading number, else 0.
-        let digits = text.trim_start();
-        let end = digits
-            .char_indices()
-            .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && c == '-')))
-            .map_or(digits.len(), |(i, _)| i);
-        digits[..end].parse::<i64>().unwrap_or(0)
-    };
+    // Read as Redis reads them, with `strtoll`'s leniency.
+    let number = || crate::args::atoi(value);
     match key {
         b"redis-ver" => log!(
             Notice,

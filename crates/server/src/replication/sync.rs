@@ -346,12 +346,7 @@ struct AsyncLoading<'s>(&'s Server);
 impl<'s> AsyncLoading<'s> {
     /// With INFO's `loading_*` fields from now, as Redis shows them during an async load.
     fn begin(server: &'s Server, total_bytes: u64) -> Self {
-        let loading = &server.persistence.loading;
-        loading
-            .started_secs
-            .store(redis_lite_engine::now_ms() / 1000, Relaxed);
-        loading.total_bytes.store(total_bytes, Relaxed);
-        loading.loaded_bytes.store(0, Relaxed);
+        server.persistence.loading.record_start(total_bytes);
         server.persistence.async_loading.store(true, Relaxed);
         AsyncLoading(server)
     }

@@ -115,6 +115,7 @@ fn load_files(server: &Arc<Server>, holding_gates: bool) -> Result<Option<LoadSt
     for (i, file) in files.iter().enumerate() {
         let file_started = Instant::now();
         let last = i + 1 == files.len();
+        let is_base = i == 0 && manifest.base.is_some();
         let path = dir.join(&file.name);
         let mut reader = File::open(&path)
             .map(|f| BufReader::with_capacity(1 << 16, f))
@@ -161,7 +162,6 @@ fn load_files(server: &Arc<Server>, holding_gates: bool) -> Result<Option<LoadSt
                     file.name
                 )),
                 Ok(input) => {
-                    let is_base = i == 0 && manifest.base.is_some();
                     let mut in_preamble = false;
                     let result = read_file(
                         &file.name,
@@ -253,11 +253,7 @@ fn load_files(server: &Arc<Server>, holding_gates: bool) -> Result<Option<LoadSt
         log!(
             Notice,
             "DB loaded from {} file {}: {:.3} seconds",
-            if i == 0 && manifest.base.is_some() {
-                "base"
-            } else {
-                "incr"
-            },
+            if is_base { "base" } else { "incr" },
             file.name,
             file_started.elapsed().as_secs_f64()
         );
