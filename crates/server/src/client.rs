@@ -123,8 +123,9 @@ pub struct ClientHandle {
     /// Pub/sub messages for the connection to write; a queue allocates only once one arrives,
     /// so an idle connection holds none.
     pushes: Mutex<VecDeque<Push>>,
-    /// Bytes of pushes queued for the connection and not yet in its output.
-    pub pending_push_bytes: AtomicUsize,
+    /// Bytes of pushes queued for the connection and not yet in its output (`send_push`,
+    /// `push_written`).
+    pending_push_bytes: AtomicUsize,
     /// Bytes of replies in the connection's output, not yet written to the socket.
     pub pending_output_bytes: AtomicUsize,
     /// What the client's buffers hold, besides the pending output above.
@@ -232,6 +233,26 @@ impl ClientInfo {
     }
 }
 
+/// What the pushes queued for every connection and not yet in its output take (the
+/// allocations of their encoded sizes, as the allocator counts them): messages on their
+/// way from the thread that produced them to the connection's own thread. Eviction leaves them
+/// out (see `eviction::not_counted_for_evict`). Process-wide, as the allocator's count is.
+static PUSHES_IN_TRANSIT: AtomicU64 = AtomicU64::new(0);
+
+pub fn pushes_in_transit() -> u64 {
+    PUSHES_IN_TRANSIT.load(Ordering::Relaxed)
+}
+
+impl Drop for ClientHandle {
+    fn drop(&mut self) {
+        // Pushes never taken go with the client.
+        for push in self.pushes.get_mut().iter() {
+            let bytes = crate::memory::allocation_size(push.size() as u64);
+            PUSHES_IN_TRANSIT.fetch_sub(bytes, Ordering::Relaxed);
+        }
+    }
+}
+
 impl ClientHandle {
     pub fn new(id: u64, addr: String, laddr: String, fd: i32) -> Self {
         let now = Instant::now();
@@ -274,10 +295,25 @@ impl ClientHandle {
         }
     }
 
-    /// Queues a message for this client's connection to write.
+    /// Queues a message for this client's connection to write, counted in its pending output.
     pub fn send_push(&self, push: Push) {
+        let bytes = push.size();
+        self.pending_push_bytes.fetch_add(bytes, Ordering::Relaxed);
+        PUSHES_IN_TRANSIT.fetch_add(
+            crate::memory::allocation_size(bytes as u64),
+            Ordering::Relaxed,
+        );
         self.pushes.lock().push_back(push);
         self.attention.notify_one();
+    }
+
+    /// The connection wrote `bytes` of a queued push (its `Push::write`) into its output.
+    pub fn push_written(&self, bytes: usize) {
+        self.pending_push_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        PUSHES_IN_TRANSIT.fetch_sub(
+            crate::memory::allocation_size(bytes as u64),
+            Ordering::Relaxed,
+        );
     }
 
     /// Completes when the client was killed or messages were queued since the connection last

@@ -1,11 +1,12 @@
 //! Keeping to `maxmemory` and `maxkeys`. Before each command, as Redis does, keys are evicted
 //! by `maxmemory-policy` until the server is under its limits, for at most the time
-//! `maxmemory-eviction-tenacity` allows, and in CONFIG SET maxmemory itself; the cron thread
-//! carries on from there, so lowering a limit at runtime never stalls a client for long. A
+//! `maxmemory-eviction-tenacity` allows, and in CONFIG SET maxmemory itself; when that time
+//! runs out the cron thread carries on from there (Redis's eviction timer), so lowering a limit
+//! at runtime never stalls a client for long. A
 //! command flagged `denyoom` is refused only when nothing more can be evicted.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use redis_lite_engine::Policy;
@@ -24,6 +25,11 @@ pub struct Limits {
     /// `maxmemory-clients` in bytes (0: none), for client eviction's check before every
     /// command (`memory::clients::enforce`).
     client_memory: AtomicU64,
+    /// The last eviction ran out of time still over the limits: the cron goes on with it. As
+    /// Redis's eviction timer, only then: memory that grows between commands (replies and
+    /// invalidations being written) waits for the next command's check, which it would
+    /// otherwise make evict key after key while those buffers drain.
+    unfinished: AtomicBool,
     pub exceeded: ExceededTime,
 }
 
@@ -117,11 +123,19 @@ enum Outcome {
 
 /// Memory left out of `maxmemory` (INFO's `mem_not_counted_for_evict`). As in Redis, AOF
 /// records waiting to be written: evicting keys for them would only add DELs to the same
-/// buffer; and the replication stream kept beyond the backlog's size for replicas that lag. And the values a running snapshot keeps aside, which Redis's forked child holds
+/// buffer; and the replication stream kept beyond the backlog's size for replicas that lag.
+/// Pushes on their way to their connections' threads (tracking's invalidations, pub/sub
+/// messages): Redis writes them into its clients' output buffers and out to their sockets
+/// before it reads the next command, so a write that evicts next finds them gone; here each
+/// connection takes its own on its own thread, and counting them meanwhile made the command
+/// after an eviction evict again to pay for the invalidations of the first. What a connection
+/// took but could not write counts, in its output buffer, as in Redis. And the values a
+/// running snapshot keeps aside, which Redis's forked child holds
 /// outside `used_memory`: evicting cannot free them, so counting them made every BGSAVE or
 /// rewrite under `maxmemory` evict nearly every evictable key, then refuse writes with OOM.
 pub fn not_counted_for_evict(server: &Server) -> u64 {
     crate::memory::allocation_size(server.journal.buffered_bytes())
+        + crate::client::pushes_in_transit()
         + server.replication.backlog.held_beyond_size()
         + server.keyspace.snapshot_held_bytes()
 }
@@ -166,6 +180,15 @@ pub fn deletion_done() {
 /// Evicts until under the limits, for at most `budget`. A `newcomer` (db, key) just written
 /// may itself be refused (see `Keyspace::evict_or_reject`).
 fn make_room(server: &Server, budget: Duration, newcomer: Option<(usize, &[u8])>) -> Outcome {
+    let outcome = evict_if_over(server, budget, newcomer);
+    server
+        .limits
+        .unfinished
+        .store(outcome == Outcome::Running, Relaxed);
+    outcome
+}
+
+fn evict_if_over(server: &Server, budget: Duration, newcomer: Option<(usize, &[u8])>) -> Outcome {
     // Paused clients (CLIENT PAUSE, FAILOVER) pause eviction too, as in Redis: its DELs would
     // move the offset the replicas must reach.
     if !over(server) || server.pause.is_paused() {
@@ -285,7 +308,9 @@ pub fn after_write(server: &Server, spec: &CommandSpec, args: &[&[u8]], db: usiz
 
 /// The cron thread's share: eviction that commands left unfinished.
 pub fn cron(server: &Server, budget: Duration) {
-    make_room(server, budget, None);
+    if server.limits.unfinished.load(Relaxed) {
+        make_room(server, budget, None);
+    }
 }
 
 #[cfg(test)]

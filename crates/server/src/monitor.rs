@@ -120,8 +120,8 @@ fn feed(server: &Server, client: &ClientState, full_name: &str, args: &[&[u8]]) 
     let limit = server.config.read().output_buffer_limits[OutputClass::Normal as usize];
     let monitors = server.monitors.clients.read();
     for monitor in monitors.iter().filter(|m| !m.is_killed()) {
-        monitor.pending_push_bytes.fetch_add(line.len(), Relaxed);
-        if monitor.check_output(monitor.pending_output(), limit) == OutputCheck::Exceeded {
+        let pending = monitor.pending_output() + line.len() as u64;
+        if monitor.check_output(pending, limit) == OutputCheck::Exceeded {
             monitor.close_for_output_limit();
             continue;
         }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use redis_lite_protocol::Protocol;
 
-use crate::client::ClientState;
+use crate::client::{ClientKind, ClientState};
 use crate::command::{self, CommandEntry, LastCommand, Lookup};
 use crate::error::{truncated_bytes, CommandError};
 use crate::pubsub::pubsub_family::allowed_while_subscribed;
@@ -374,9 +374,12 @@ fn loading(
 
 /// Makes room under `maxmemory`/`maxkeys` first; when there is none to make, refuses a
 /// `denyoom` command, and inside MULTI anything but EXEC, DISCARD, QUIT and RESET (queuing
-/// takes memory too), as Redis does.
+/// takes memory too), as Redis does. A master's stream too, where the replica evicts at all
+/// (`replica-ignore-maxmemory no`): Redis's replica then refuses its master's writes once it
+/// has nothing left to evict, and drifts from it. The AOF loader's replay neither evicts nor
+/// is refused, as Redis evicts nothing while it loads.
 fn memory(server: &Server, client: &mut ClientState, entry: &CommandEntry) -> Option<CommandError> {
-    if client.kind.obeyed() || crate::eviction::make_room_before_command(server) {
+    if client.kind == ClientKind::AofLoader || crate::eviction::make_room_before_command(server) {
         return None;
     }
     let queuing =

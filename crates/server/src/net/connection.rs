@@ -606,10 +606,7 @@ impl<S: ClientStream> Connection<S> {
         buffers::ensure(&mut self.output);
         let mut writer = ReplyWriter::new(&mut self.output, self.client.protocol);
         let written = push.write(&mut writer);
-        self.client
-            .handle
-            .pending_push_bytes
-            .fetch_sub(written, Relaxed);
+        self.client.handle.push_written(written);
     }
 
     /// Runs every complete command in the input (see `run_batch`), then publishes what the

@@ -9,7 +9,6 @@
 pub mod pubsub_family;
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -359,13 +358,13 @@ pub(crate) fn deliver(client: &ClientHandle, push: Push, limit: BufferLimit) -> 
     if client.is_killed() {
         return false;
     }
-    client.pending_push_bytes.fetch_add(push.size(), Relaxed);
-    if client.check_output(client.pending_output(), limit) == OutputCheck::Exceeded {
+    let pending = client.pending_output() + push.size() as u64;
+    if client.check_output(pending, limit) == OutputCheck::Exceeded {
         client.close_for_output_limit();
         return false;
     }
+    client.send_push(push);
     // Counted at once, so client eviction before the publisher's next command sees it.
     client.recount_memory();
-    client.send_push(push);
     true
 }

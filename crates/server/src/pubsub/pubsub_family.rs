@@ -2,7 +2,6 @@
 //! channel forms SSUBSCRIBE, SUNSUBSCRIBE and SPUBLISH, and PUBSUB.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering::Relaxed;
 
 use super::Space;
 use crate::args::reply_help;
@@ -283,10 +282,7 @@ fn write_own_pushes(ctx: &mut Ctx<'_>) {
     for push in pushes {
         push.received_by(ctx.client);
         let written = push.write(&mut ctx.out);
-        ctx.client
-            .handle
-            .pending_push_bytes
-            .fetch_sub(written, Relaxed);
+        ctx.client.handle.push_written(written);
     }
 }
 

@@ -646,3 +646,58 @@ fn used_memory_counts_each_write_at_once() {
         }
     }
 }
+
+/// A replica with `replica-ignore-maxmemory no` keeps to its own `maxmemory` while it applies
+/// its master's stream: as Redis's replica, it evicts before each command it obeys and, once
+/// nothing is left to evict (its backlog of the stream counts too), refuses its master's
+/// writes and drifts from it, its link and offset going on. With the default it evicts
+/// nothing, leaving that to its master's DELs. redis-lite's master link skipped the check, so
+/// only its cron evicted for it and it never refused.
+#[test]
+fn a_replica_that_does_not_ignore_maxmemory_evicts_and_refuses_its_masters_writes() {
+    for program in [testkit::Program::Lite, testkit::Program::Redis] {
+        let Some(set) = testkit::Replicated::of(program, &[program, program]) else {
+            testkit::skipped("redis-server is not on PATH (a replica's own eviction)");
+            continue;
+        };
+        for (replica, ignore) in set.replicas.iter().zip(["yes", "no"]) {
+            let mut raw = replica.raw();
+            let limit = used_memory(&mut raw) + 300_000;
+            for setting in [
+                ["replica-ignore-maxmemory", ignore],
+                ["maxmemory-policy", "allkeys-random"],
+                ["maxmemory", &limit.to_string()],
+            ] {
+                assert_eq!(
+                    raw.cmd_text(&["CONFIG", "SET", setting[0], setting[1]]),
+                    "+OK\r\n"
+                );
+            }
+        }
+        let mut master = set.master.raw();
+        fill(&mut master, "key:", 2000, 1000);
+        set.wait_replicated();
+        for (replica, ignore) in set.replicas.iter().zip(["yes", "no"]) {
+            let mut raw = replica.raw();
+            let evicted: u64 = info_field(&mut raw, "stats", "evicted_keys")
+                .parse()
+                .unwrap();
+            let keys = raw.cmd_text(&["DBSIZE"]);
+            let keys: u64 = keys.trim_start_matches(':').trim_end().parse().unwrap();
+            let what = format!("{program:?} ignore {ignore}: {keys} keys, {evicted} evicted");
+            match ignore {
+                "yes" => assert!(keys == 2000 && evicted == 0, "{what}"),
+                _ => assert!(evicted > 0 && keys + evicted < 2000, "{what}"),
+            }
+            assert_eq!(
+                raw.cmd_text(&["CONFIG", "SET", "maxmemory", "0"]),
+                "+OK\r\n"
+            );
+        }
+        master.cmd(&["SET", "after", "1"]);
+        set.wait_replicated();
+        for replica in &set.replicas {
+            assert_eq!(replica.raw().cmd_text(&["GET", "after"]), "$1\r\n1\r\n");
+        }
+    }
+}
