@@ -121,9 +121,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// A write command's lookups let a running snapshot keep the cut-time values first; a
-    /// replica's master link sees keys whose TTL passed, which only its master's DEL removes.
+    /// replica's master link sees keys whose TTL passed, which only its master's DEL removes,
+    /// and so does the AOF loader, as Redis expires nothing while it loads: a record replays
+    /// on the key as it was when it was logged.
     fn lock_mode(&self, mut locked: Locked<'a>) -> Locked<'a> {
-        if self.client.kind == ClientKind::Master {
+        if matches!(self.client.kind, ClientKind::Master | ClientKind::AofLoader) {
             locked = locked.showing_expired();
         }
         if self.command.spec.has(crate::command::flags::WRITE) {
@@ -169,6 +171,16 @@ impl<'a> Ctx<'a> {
             crate::replication::replica::remember_own_volatile(self.server, db, key);
         }
         self.propagate();
+    }
+
+    /// Whether an expiry at `at_ms` (Unix ms) deletes the key at once, as Redis's
+    /// `checkAlreadyExpired`: a time already past does, except while the AOF loads and on a
+    /// replica, which store it and leave the deletion to the master's DEL (or to a later
+    /// access once the loaded server is a master).
+    pub fn expires_at_once(&self, at_ms: i64) -> bool {
+        at_ms <= self.now_ms as i64
+            && self.client.kind != ClientKind::AofLoader
+            && !self.server.replication.replica.is_replica()
     }
 
     /// Logs the command as `args` instead of as sent: the deterministic form of a command whose

@@ -862,3 +862,75 @@ fn background_jobs_count_as_forks_and_enabling_the_aof_in_exec_is_logged() {
         );
     }
 }
+
+/// An AOF whose records set TTLs that have passed by the time it loads (item 220): Redis
+/// expires nothing while it loads, so `PEXPIREAT k <past>` stores the TTL instead of deleting
+/// the key (its `checkAlreadyExpired`), and the records after it apply to the key as when they
+/// were logged. Loaded as a replica (of a master nobody serves) every key stays, TTLs included
+/// (DEBUG DIGEST hashes them); loaded as a master, the key persisted afterwards survives with
+/// its INCRs, the others expire. redis-lite deleted `gone` and `counter` at their PEXPIREAT,
+/// so PERSIST found nothing and INCR started a fresh counter.
+#[test]
+fn records_past_their_ttl_replay_as_logged_as_redis_does() {
+    let mut incr = Vec::new();
+    for record in [
+        &["SET", "gone", "v"][..],
+        &["PEXPIREAT", "gone", "1000"],
+        &["SET", "counter", "5"],
+        &["PEXPIREAT", "counter", "1000"],
+        &["INCR", "counter"],
+        &["PERSIST", "counter"],
+        &["SET", "later", "v", "PXAT", "1000"],
+        &["APPEND", "later", "w"],
+        &["SET", "relative", "v"],
+        &["EXPIRE", "relative", "-5"],
+    ] {
+        redis_lite_persist::aof::encode_command(&mut incr, record);
+    }
+    let mut seen = Vec::new();
+    for program in [testkit::Program::Redis, testkit::Program::Lite] {
+        let dir = DataDir::new("aof-past-ttl");
+        std::fs::create_dir(dir.join("appendonlydir")).unwrap();
+        std::fs::write(aof_file(&dir, "appendonly.aof.1.incr.aof"), &incr).unwrap();
+        std::fs::write(
+            aof_file(&dir, "appendonly.aof.manifest"),
+            "file appendonly.aof.1.incr.aof seq 1 type i\n",
+        )
+        .unwrap();
+        let unserved_master = testkit::free_port().to_string();
+        let Some(replica) = testkit::Launch::of(program)
+            .dir(&dir.0)
+            .args(&[
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--enable-debug-command",
+                "yes",
+            ])
+            .args(&["--replicaof", "127.0.0.1", &unserved_master])
+            .start_if_available()
+        else {
+            testkit::skipped("redis-server is not on PATH");
+            return;
+        };
+        let mut raw = replica.raw();
+        let as_replica = [
+            raw.cmd_text(&["DBSIZE"]),
+            raw.cmd_text(&["DEBUG", "DIGEST"]),
+            raw.cmd_text(&["EXISTS", "gone", "counter", "later", "relative"]),
+        ];
+        // The replica stops replicating: a master, which now expires what is due.
+        raw.cmd_text(&["REPLICAOF", "NO", "ONE"]);
+        let as_master = raw.cmd_text(&["MGET", "gone", "counter", "later", "relative"]);
+        drop(raw);
+        drop(replica);
+        seen.push((as_replica, as_master));
+    }
+    assert_eq!(seen[0].0[0], ":4\r\n", "Redis changed: {:?}", seen[0]);
+    assert_eq!(
+        seen[0].1, "*4\r\n$-1\r\n$1\r\n6\r\n$-1\r\n$-1\r\n",
+        "Redis changed"
+    );
+    assert_eq!(seen[1], seen[0]);
+}
