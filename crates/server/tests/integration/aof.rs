@@ -867,8 +867,8 @@ fn background_jobs_count_as_forks_and_enabling_the_aof_in_exec_is_logged() {
 /// expires nothing while it loads, so `PEXPIREAT k <past>` stores the TTL instead of deleting
 /// the key (its `checkAlreadyExpired`), and the records after it apply to the key as when they
 /// were logged. Loaded as a replica (of a master nobody serves) every key stays, TTLs included
-/// (DEBUG DIGEST hashes them); loaded as a master, the key persisted afterwards survives with
-/// its INCRs, the others expire. redis-lite deleted `gone` and `counter` at their PEXPIREAT,
+/// (DEBUG DIGEST hashes them); loaded as a master, or promoted after loading as a replica, the
+/// key persisted afterwards survives with its INCR, the others expire. redis-lite deleted `gone` and `counter` at their PEXPIREAT,
 /// so PERSIST found nothing and INCR started a fresh counter.
 #[test]
 fn records_past_their_ttl_replay_as_logged_as_redis_does() {
@@ -887,8 +887,7 @@ fn records_past_their_ttl_replay_as_logged_as_redis_does() {
     ] {
         redis_lite_persist::aof::encode_command(&mut incr, record);
     }
-    let mut seen = Vec::new();
-    for program in [testkit::Program::Redis, testkit::Program::Lite] {
+    let aof_dir = || {
         let dir = DataDir::new("aof-past-ttl");
         std::fs::create_dir(dir.join("appendonlydir")).unwrap();
         std::fs::write(aof_file(&dir, "appendonly.aof.1.incr.aof"), &incr).unwrap();
@@ -897,6 +896,11 @@ fn records_past_their_ttl_replay_as_logged_as_redis_does() {
             "file appendonly.aof.1.incr.aof seq 1 type i\n",
         )
         .unwrap();
+        dir
+    };
+    let mut seen = Vec::new();
+    for program in [testkit::Program::Redis, testkit::Program::Lite] {
+        let dir = aof_dir();
         let unserved_master = testkit::free_port().to_string();
         let Some(replica) = testkit::Launch::of(program)
             .dir(&dir.0)
@@ -922,9 +926,16 @@ fn records_past_their_ttl_replay_as_logged_as_redis_does() {
         ];
         // The replica stops replicating: a master, which now expires what is due.
         raw.cmd_text(&["REPLICAOF", "NO", "ONE"]);
-        let as_master = raw.cmd_text(&["MGET", "gone", "counter", "later", "relative"]);
+        let promoted = raw.cmd_text(&["MGET", "gone", "counter", "later", "relative"]);
         drop(raw);
         drop(replica);
+        // Loaded by a master from the start: the same keys, expired at their first access.
+        let master_dir = aof_dir();
+        let master = aof_server(program, &master_dir).expect("available above");
+        let as_master = master
+            .raw()
+            .cmd_text(&["MGET", "gone", "counter", "later", "relative"]);
+        assert_eq!(as_master, promoted, "{program:?}");
         seen.push((as_replica, as_master));
     }
     assert_eq!(seen[0].0[0], ":4\r\n", "Redis changed: {:?}", seen[0]);
