@@ -863,13 +863,16 @@ fn background_jobs_count_as_forks_and_enabling_the_aof_in_exec_is_logged() {
     }
 }
 
-/// An AOF whose records set TTLs that have passed by the time it loads (item 220): Redis
-/// expires nothing while it loads, so `PEXPIREAT k <past>` stores the TTL instead of deleting
-/// the key (its `checkAlreadyExpired`), and the records after it apply to the key as when they
-/// were logged. Loaded as a replica (of a master nobody serves) every key stays, TTLs included
-/// (DEBUG DIGEST hashes them); loaded as a master, or promoted after loading as a replica, the
-/// key persisted afterwards survives with its INCR, the others expire. redis-lite deleted `gone` and `counter` at their PEXPIREAT,
-/// so PERSIST found nothing and INCR started a fresh counter.
+/// An AOF whose records set TTLs that have passed by the time it loads (items 220, 221):
+/// Redis expires nothing while it loads, so `PEXPIREAT k <past>` stores the TTL instead of
+/// deleting the key (its `checkAlreadyExpired`), and the records after it apply to the key as
+/// when they were logged. Loaded by a replica (of a master nobody serves; standalone, or a
+/// cluster replica by its nodes.conf) every key stays, TTLs included (DEBUG DIGEST hashes
+/// them), and the replica leaves their expiry to its master (`slave_expires_tracked_keys` 0);
+/// loaded by a master, or promoted after loading as a replica, the key persisted afterwards
+/// survives with its INCR, the others expire. redis-lite deleted `gone` and `counter` at their
+/// PEXPIREAT, and a replica counted the loader's keys as its own clients' and expired them
+/// itself (the cluster suite's restarted replica lost its keys so).
 #[test]
 fn records_past_their_ttl_replay_as_logged_as_redis_does() {
     let mut incr = Vec::new();
@@ -923,7 +926,38 @@ fn records_past_their_ttl_replay_as_logged_as_redis_does() {
             raw.cmd_text(&["DBSIZE"]),
             raw.cmd_text(&["DEBUG", "DIGEST"]),
             raw.cmd_text(&["EXISTS", "gone", "counter", "later", "relative"]),
+            // A read-only replica expires none of them itself, not even those its loader wrote.
+            testkit::info_field(&mut raw, "stats", "slave_expires_tracked_keys"),
         ];
+        // The same files loaded by a cluster replica (by its nodes.conf, of a master nobody
+        // serves), as the cluster suite's 14-consistency-check restarts one.
+        let cluster_dir = aof_dir();
+        let (me, master_id) = ("b".repeat(40), "a".repeat(40));
+        std::fs::write(
+            cluster_dir.join("nodes.conf"),
+            format!(
+                "{me} 127.0.0.1:0@0 myself,slave {master_id} 0 0 1 connected\n\
+                 {master_id} 127.0.0.1:{unserved_master}@{unserved_master} master - 0 0 1 connected 0-16383\n\
+                 vars currentEpoch 1 lastVoteEpoch 0\n"
+            ),
+        )
+        .unwrap();
+        let cluster_replica = testkit::Launch::of(program)
+            .dir(&cluster_dir.0)
+            .args(&["--appendonly", "yes", "--save", ""])
+            .cluster_node()
+            .start();
+        let mut cluster_raw = cluster_replica.raw();
+        assert_eq!(
+            [
+                cluster_raw.cmd_text(&["DBSIZE"]),
+                testkit::info_field(&mut cluster_raw, "stats", "slave_expires_tracked_keys"),
+            ],
+            [as_replica[0].clone(), as_replica[3].clone()],
+            "{program:?} as a cluster replica"
+        );
+        drop(cluster_raw);
+        drop(cluster_replica);
         // The replica stops replicating: a master, which now expires what is due.
         raw.cmd_text(&["REPLICAOF", "NO", "ONE"]);
         let promoted = raw.cmd_text(&["MGET", "gone", "counter", "later", "relative"]);
