@@ -18,6 +18,19 @@ fn aof_file(dir: &DataDir, name: &str) -> PathBuf {
     dir.0.join("appendonlydir").join(name)
 }
 
+/// A data directory whose AOF is one incremental file holding `incr`.
+fn incr_only_aof(tag: &str, incr: &[u8]) -> DataDir {
+    let dir = DataDir::new(tag);
+    std::fs::create_dir(dir.join("appendonlydir")).unwrap();
+    std::fs::write(aof_file(&dir, "appendonly.aof.1.incr.aof"), incr).unwrap();
+    std::fs::write(
+        aof_file(&dir, "appendonly.aof.manifest"),
+        "file appendonly.aof.1.incr.aof seq 1 type i\n",
+    )
+    .unwrap();
+    dir
+}
+
 /// `program` with AOF on (and no snapshot rules) on the files in `dir`, once it has loaded
 /// them; None, saying the test is skipped, when it is Redis and Redis is not installed.
 fn aof_server(program: testkit::Program, dir: &DataDir) -> Option<Server> {
@@ -619,14 +632,7 @@ fn timestamp_annotations_in_an_aof_are_skipped_as_in_redis() {
     incr.extend_from_slice(b"#TS:1628217472\r\n");
     let mut seen = Vec::new();
     for program in [testkit::Program::Redis, testkit::Program::Lite] {
-        let dir = DataDir::new("aof-annotations");
-        std::fs::create_dir(dir.join("appendonlydir")).unwrap();
-        std::fs::write(aof_file(&dir, "appendonly.aof.1.incr.aof"), &incr).unwrap();
-        std::fs::write(
-            aof_file(&dir, "appendonly.aof.manifest"),
-            "file appendonly.aof.1.incr.aof seq 1 type i\n",
-        )
-        .unwrap();
+        let dir = incr_only_aof("aof-annotations", &incr);
         let Some(server) = aof_server(program, &dir) else {
             return;
         };
@@ -890,31 +896,14 @@ fn records_past_their_ttl_replay_as_logged_as_redis_does() {
     ] {
         redis_lite_persist::aof::encode_command(&mut incr, record);
     }
-    let aof_dir = || {
-        let dir = DataDir::new("aof-past-ttl");
-        std::fs::create_dir(dir.join("appendonlydir")).unwrap();
-        std::fs::write(aof_file(&dir, "appendonly.aof.1.incr.aof"), &incr).unwrap();
-        std::fs::write(
-            aof_file(&dir, "appendonly.aof.manifest"),
-            "file appendonly.aof.1.incr.aof seq 1 type i\n",
-        )
-        .unwrap();
-        dir
-    };
     let mut seen = Vec::new();
     for program in [testkit::Program::Redis, testkit::Program::Lite] {
-        let dir = aof_dir();
+        let dir = incr_only_aof("aof-past-ttl", &incr);
         let unserved_master = testkit::free_port().to_string();
         let Some(replica) = testkit::Launch::of(program)
             .dir(&dir.0)
-            .args(&[
-                "--appendonly",
-                "yes",
-                "--save",
-                "",
-                "--enable-debug-command",
-                "yes",
-            ])
+            .args(&["--appendonly", "yes", "--save", ""])
+            .args(&["--enable-debug-command", "yes"])
             .args(&["--replicaof", "127.0.0.1", &unserved_master])
             .start_if_available()
         else {
@@ -931,17 +920,8 @@ fn records_past_their_ttl_replay_as_logged_as_redis_does() {
         ];
         // The same files loaded by a cluster replica (by its nodes.conf, of a master nobody
         // serves), as the cluster suite's 14-consistency-check restarts one.
-        let cluster_dir = aof_dir();
-        let (me, master_id) = ("b".repeat(40), "a".repeat(40));
-        std::fs::write(
-            cluster_dir.join("nodes.conf"),
-            format!(
-                "{me} 127.0.0.1:0@0 myself,slave {master_id} 0 0 1 connected\n\
-                 {master_id} 127.0.0.1:{unserved_master}@{unserved_master} master - 0 0 1 connected 0-16383\n\
-                 vars currentEpoch 1 lastVoteEpoch 0\n"
-            ),
-        )
-        .unwrap();
+        let cluster_dir = incr_only_aof("aof-past-ttl", &incr);
+        crate::persistence::write_replica_nodes_conf(&cluster_dir, &unserved_master);
         let cluster_replica = testkit::Launch::of(program)
             .dir(&cluster_dir.0)
             .args(&["--appendonly", "yes", "--save", ""])
@@ -964,7 +944,7 @@ fn records_past_their_ttl_replay_as_logged_as_redis_does() {
         drop(raw);
         drop(replica);
         // Loaded by a master from the start: the same keys, expired at their first access.
-        let master_dir = aof_dir();
+        let master_dir = incr_only_aof("aof-past-ttl", &incr);
         let master = aof_server(program, &master_dir).expect("available above");
         let as_master = master
             .raw()
