@@ -248,10 +248,14 @@ impl<'a> Ctx<'a> {
         if self.logged.get().is_some() {
             return;
         }
-        let Some(Readers::Replicas) = self.journaled().and_then(|r| r.and(Readers::Replicas))
-        else {
+        // Inside a script, only if its `redis.set_repl` lets writes reach the replicas.
+        if self
+            .journaled()
+            .and_then(|r| r.and(Readers::Replicas))
+            .is_none()
+        {
             return;
-        };
+        }
         let offset = self.server.journal.record_for_replicas(
             self.client.db,
             self.args,

@@ -473,7 +473,11 @@ mod tests {
         let first_end = backlog.pull();
         let readers = crate::journal::Readers::Aof;
         journal.record_unit(&[], 0, &["SET", "x", "1"], &[], readers, false);
-        assert_eq!(backlog.pull(), first_end, "the AOF's record is not streamed");
+        assert_eq!(
+            backlog.pull(),
+            first_end,
+            "the AOF's record is not streamed"
+        );
         let second = journal.record(0, &["SET", "b", "2"], false);
         let second_end = backlog.pull();
         assert!(backlog.stream_offset_of(first) >= first_end);
