@@ -596,9 +596,10 @@ pub enum ExecMode {
     /// halfway through).
     Nested {
         now_ms: u64,
-        /// Whether the unit's writes go to the journal: a script's `redis.set_repl` can turn
-        /// that off (`REPL_NONE`) and on again.
-        journaled: bool,
+        /// Which of the journal's sinks the unit's writes go to, if any: a script's
+        /// `redis.set_repl` chooses (`REPL_AOF`, `REPL_REPLICA`, `REPL_NONE`...) and can change
+        /// it between writes.
+        journaled: Option<crate::journal::Readers>,
     },
     /// A blocked command woken for data, run again: its waiter and deadline, so that blocking
     /// again keeps its place in line.

@@ -15,6 +15,7 @@ use crate::client::{ClientKind, ClientState, ExecMode};
 use crate::command::flags::{MAY_REPLICATE, WRITE};
 use crate::command::CommandEntry;
 use crate::error::CommandError;
+use crate::journal::Readers;
 use crate::notify::Class;
 use crate::server::Server;
 
@@ -121,9 +122,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// A write command's lookups let a running snapshot keep the cut-time values first; a
-    /// replica's master link sees keys whose TTL passed, which only its master's DEL removes.
+    /// replica's master link sees keys whose TTL passed, which only its master's DEL removes,
+    /// and so does the AOF loader, as Redis expires nothing while it loads: a record replays
+    /// on the key as it was when it was logged.
     fn lock_mode(&self, mut locked: Locked<'a>) -> Locked<'a> {
-        if self.client.kind == ClientKind::Master {
+        if matches!(self.client.kind, ClientKind::Master | ClientKind::AofLoader) {
             locked = locked.showing_expired();
         }
         if self.command.spec.has(crate::command::flags::WRITE) {
@@ -171,6 +174,16 @@ impl<'a> Ctx<'a> {
         self.propagate();
     }
 
+    /// Whether an expiry at `at_ms` (Unix ms) deletes the key at once, as Redis's
+    /// `checkAlreadyExpired`: a time already past does, except while the AOF loads and on a
+    /// replica, which store it and leave the deletion to the master's DEL (or to a later
+    /// access once the loaded server is a master).
+    pub fn expires_at_once(&self, at_ms: i64) -> bool {
+        at_ms <= self.now_ms as i64
+            && self.client.kind != ClientKind::AofLoader
+            && !self.server.replication.replica.is_replica()
+    }
+
     /// Logs the command as `args` instead of as sent: the deterministic form of a command whose
     /// effect depends on the clock or on chance (absolute expiry times, the members SPOP chose,
     /// the result of INCRBYFLOAT), as Redis's `rewriteClientCommandVector` does. Must come
@@ -205,37 +218,42 @@ impl<'a> Ctx<'a> {
     /// call this themselves; they run with every other command paused
     /// (`CommandSpec::exclusive`).
     pub fn propagate(&self) {
-        if self.logged.get().is_some()
-            || !self.command.spec.has(WRITE | MAY_REPLICATE)
-            || !self.journaled()
-        {
+        if self.logged.get().is_some() || !self.command.spec.has(WRITE | MAY_REPLICATE) {
             return;
         }
+        let Some(readers) = self.journaled() else {
+            return;
+        };
         if !self.server.journal.is_recording() {
             // Nothing listens (AOF off): the command's one journal cost is this load.
             self.logged.set(Some(0));
             return;
         }
-        self.record();
+        self.record(readers);
     }
 
-    /// Whether this run's effects are journaled at all: not when the AOF loader replays them,
-    /// nor for a nested call whose unit is not journaled.
-    fn journaled(&self) -> bool {
-        self.client.kind != ClientKind::AofLoader
-            && !matches!(
-                self.client.mode,
-                ExecMode::Nested {
-                    journaled: false,
-                    ..
-                }
-            )
+    /// Which sinks this run's effects reach: none when the AOF loader replays them, those
+    /// its unit chose for a nested call (a script's `redis.set_repl`), else all.
+    fn journaled(&self) -> Option<Readers> {
+        match self.client.mode {
+            _ if self.client.kind == ClientKind::AofLoader => None,
+            ExecMode::Nested { journaled, .. } => journaled,
+            _ => Some(Readers::All),
+        }
     }
 
     /// Sends the command to replicas, not to the AOF, as Redis propagates PUBLISH: its effect
     /// (messages to the replicas' subscribers) is not data to restore. Once per command.
     pub fn propagate_to_replicas(&self) {
-        if self.logged.get().is_some() || !self.journaled() {
+        if self.logged.get().is_some() {
+            return;
+        }
+        // Inside a script, only if its `redis.set_repl` lets writes reach the replicas.
+        if self
+            .journaled()
+            .and_then(|r| r.and(Readers::Replicas))
+            .is_none()
+        {
             return;
         }
         let offset = self.server.journal.record_for_replicas(
@@ -249,15 +267,15 @@ impl<'a> Ctx<'a> {
     /// Appends the command's unit. Kept out of line so that `changed`, inlined into every
     /// write handler, stays small.
     #[inline(never)]
-    fn record(&self) {
+    fn record(&self, readers: Readers) {
         let journal = &self.server.journal;
         let (db, in_exec) = (self.client.db, self.client.mode.nested());
         let also = self.also_propagated.take();
         let also = also.as_deref().unwrap_or_default();
         let expired = crate::journal::lazy_expiry::take();
         let offset = match self.rewritten.take() {
-            Some(args) => journal.record_unit(&expired, db, &args, also, in_exec),
-            None => journal.record_unit(&expired, db, self.args, also, in_exec),
+            Some(args) => journal.record_unit(&expired, db, &args, also, readers, in_exec),
+            None => journal.record_unit(&expired, db, self.args, also, readers, in_exec),
         };
         self.logged.set(Some(offset));
     }

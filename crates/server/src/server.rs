@@ -622,12 +622,12 @@ fn serve(startup: Startup) -> Result<(), String> {
     // banner, whose PID line tells supervisors and test harnesses the server started.
     crate::log::banner(server.config.read().process.always_show_logo, port, mode);
     server.memory.startup.store(crate::memory::used(), Relaxed);
-    // A cluster replica (by its nodes.conf) expires nothing itself from the start, as Redis's
-    // `iAmMaster` says: its master's DELs follow once the bus points replication at it.
-    if let Some(node) = server.cluster.node() {
-        if node.read().myself().is_replica() {
-            server.keyspace.set_replica(true);
-        }
+    // A replica (by `replicaof`, or a cluster replica by its nodes.conf) expires nothing itself
+    // from the start, as Redis's `iAmMaster` says: its master's DELs follow once the link is
+    // up. Set before the load, so that no expiry runs as a master's between the load and the
+    // link's start.
+    if !crate::persistence::rdb::loads_as_master(&server) {
+        server.keyspace.set_replica(true);
     }
     let listening_on_tcp = !listeners.is_empty() || !tls_listeners.is_empty();
     crate::persistence::rdb::load_at_startup(&server, move |server| {

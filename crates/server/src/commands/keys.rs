@@ -591,7 +591,7 @@ fn pexpireat(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 /// Sets an expiry given in units of `unit_ms`, relative to now or absolute. A time already past
-/// deletes the key.
+/// deletes the key, except where Redis keeps it with that TTL ([`Ctx::expires_at_once`]).
 fn expire_generic(ctx: &mut Ctx<'_>, relative: bool, unit_ms: i64) -> CmdResult {
     let cond = ExpireCondition::parse(ctx)?;
     let base = if relative { ctx.now_ms as i64 } else { 0 };
@@ -614,7 +614,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, relative: bool, unit_ms: i64) -> CmdResult 
         return Ok(());
     }
     // Logged with an absolute time in ms (its condition kept), or as DEL, as Redis 7.0 does.
-    if when <= ctx.now_ms as i64 {
+    if ctx.expires_at_once(when) {
         ctx.propagate_as(&[b"DEL", key]);
         db.delete(hash, key, Deletion::Expire);
         ctx.changed(db, key, Class::Generic, "del");
@@ -625,7 +625,9 @@ fn expire_generic(ctx: &mut Ctx<'_>, relative: bool, unit_ms: i64) -> CmdResult 
             args.extend_from_slice(&ctx.args[3..]);
             ctx.propagate_as(&args);
         }
-        db.set_expire(hash, key, when as u64);
+        // A time before 1970 kept on a replica or by the loader is stored as the earliest
+        // instant (0 would mean no TTL): expired all the same.
+        db.set_expire(hash, key, when.max(1) as u64);
         ctx.changed(db, key, Class::Generic, "expire");
     }
     drop(locked);
@@ -750,7 +752,7 @@ fn restore(ctx: &mut Ctx<'_>) -> CmdResult {
             .checked_add(t)
             .map_or(ctx.now_ms, |at| at as u64),
     };
-    if expire_at != 0 && expire_at <= ctx.now_ms {
+    if expire_at != 0 && ctx.expires_at_once(expire_at as i64) {
         // Already expired: nothing is created, but a replaced key is gone.
         if deleted {
             ctx.propagate_as(&[b"DEL", key]);

@@ -510,7 +510,7 @@ fn getex(ctx: &mut Ctx<'_>) -> CmdResult {
     write_string(&mut ctx.out, entry)?;
     // Logged as the effect: DEL, PEXPIREAT or PERSIST, as Redis 7.0 does.
     let changed = match expire_at {
-        Some(at) if at <= ctx.now_ms => {
+        Some(at) if ctx.expires_at_once(at as i64) => {
             ctx.propagate_as(&[b"DEL", key]);
             db.delete(hash, key, Deletion::Expire);
             ctx.changed(db, key, Class::Generic, "del");

@@ -42,12 +42,99 @@ pub struct Journal {
     stream: Mutex<Stream>,
 }
 
+/// Which sinks read a record, as Redis's propagation targets (`PROPAGATE_AOF`,
+/// `PROPAGATE_REPL`): every sink, or only the non-replicating ones (the AOF), or only the
+/// replicating ones (the backlog).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readers {
+    All,
+    Aof,
+    Replicas,
+}
+
+impl Readers {
+    /// The readers of `flags` (a script's `redis.set_repl`): None for neither.
+    pub fn of(aof: bool, replicas: bool) -> Option<Readers> {
+        match (aof, replicas) {
+            (true, true) => Some(Readers::All),
+            (true, false) => Some(Readers::Aof),
+            (false, true) => Some(Readers::Replicas),
+            (false, false) => None,
+        }
+    }
+
+    pub fn aof(self) -> bool {
+        self != Readers::Replicas
+    }
+
+    pub fn replicas(self) -> bool {
+        self != Readers::Aof
+    }
+
+    /// The sinks both `self` and `other` name (PUBLISH, for replicas only, in a script that
+    /// writes to the AOF only reaches nobody).
+    pub fn and(self, other: Readers) -> Option<Readers> {
+        Readers::of(
+            self.aof() && other.aof(),
+            self.replicas() && other.replicas(),
+        )
+    }
+}
+
 /// A sink and how far it has read (None while it does not listen).
 struct Reader {
     sink: Arc<dyn Sink>,
     cursor: Option<u64>,
-    /// Whether it reads the records meant for replicas only (the backlog does, the AOF not).
+    /// Whether it is a replicating sink (the backlog): it reads the records meant for
+    /// replicas only and skips those meant for the AOF only; the others the other way round.
     replicates: bool,
+}
+
+/// The stream's byte ranges (absolute offsets, in order) that one kind of sink skips.
+#[derive(Default)]
+struct Skipped(Vec<Range<u64>>);
+
+impl Skipped {
+    /// Marks `from..to`, at the end of the stream, as skipped.
+    fn mark(&mut self, from: u64, to: u64) {
+        match self.0.last_mut() {
+            Some(last) if last.end >= from => last.end = last.end.max(to),
+            _ => self.0.push(from..to),
+        }
+    }
+
+    /// Marks `range`, just inserted before the end (by [`Skipped::inserted`]), as skipped.
+    fn mark_inserted(&mut self, range: Range<u64>) {
+        let at = self.0.partition_point(|r| r.start < range.start);
+        self.0.insert(at, range);
+    }
+
+    /// `shift` bytes were inserted at `at`: the ranges after it move up, and a range running
+    /// across it is split around it.
+    fn inserted(&mut self, at: u64, shift: u64) {
+        let mut ranges = Vec::with_capacity(self.0.len() + 1);
+        for range in self.0.drain(..) {
+            if range.end <= at {
+                ranges.push(range);
+                continue;
+            }
+            if range.start < at {
+                ranges.push(range.start..at);
+            }
+            ranges.push(range.start.max(at) + shift..range.end + shift);
+        }
+        self.0 = ranges;
+    }
+
+    /// Whether some skipped byte lies past `cursor`.
+    fn any_after(&self, cursor: u64) -> bool {
+        self.0.iter().any(|r| r.end > cursor)
+    }
+
+    /// Forgets the ranges every sink has read past.
+    fn forget_before(&mut self, lowest: u64) {
+        self.0.retain(|r| r.end > lowest);
+    }
 }
 
 #[derive(Default)]
@@ -58,11 +145,12 @@ struct Stream {
     start: u64,
     /// The end of what sinks may read: bytes appended since start, open units excepted.
     offset: u64,
-    /// The database every sink last had selected; a SELECT precedes a record in another one.
-    selected_db: Option<usize>,
-    /// The database replicating sinks last had selected: past `selected_db` after a
-    /// replication-only record in another database, which its own replication-only SELECT
-    /// precedes (Redis keeps one selected database per sink kind too).
+    /// The database the non-replicating sinks (the AOF) last had selected; a SELECT precedes
+    /// their next record in another one.
+    aof_db: Option<usize>,
+    /// The database replicating sinks last had selected. Each kind has its own SELECTs when
+    /// they differ, after a record for one kind only (Redis keeps one selected database per
+    /// sink kind too).
     replicas_db: Option<usize>,
     /// A unit is open (an EXEC or a script is running, or a multi-record command is being
     /// appended).
@@ -73,114 +161,106 @@ struct Stream {
     held_from: Option<usize>,
     /// Records in the open unit: with two or more it is framed in MULTI/EXEC.
     unit_records: usize,
-    /// The open unit has a record for every sink (not only replicas').
-    unit_shared: bool,
-    /// The stream's byte ranges (absolute offsets, in order) that only replicating sinks read:
-    /// PUBLISH, which Redis sends to replicas and not to the AOF.
-    replication_only: Vec<Range<u64>>,
+    /// The database of the open unit's first record, which its MULTI is selected in.
+    unit_db: usize,
+    /// What only replicating sinks read: PUBLISH, which Redis sends to replicas and not to
+    /// the AOF, and a script's writes after `redis.set_repl(redis.REPL_REPLICA)`.
+    replication_only: Skipped,
+    /// What only the AOF reads: a script's writes after `redis.set_repl(redis.REPL_AOF)`.
+    /// The backlog skips them, so the replication offsets count none of their bytes.
+    aof_only: Skipped,
     readers: Vec<Reader>,
 }
 
 impl Stream {
-    /// Appends one record in `db`: SELECT when the database changes (in a unit of several, the
-    /// first record's SELECT before the MULTI, as Redis frames it).
-    fn append<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
-        if self.unit_open && self.unit_records == 1 {
-            self.insert_multi();
-        }
-        if self.selected_db != Some(db) {
-            encode_command(&mut self.buf, &["SELECT", &db.to_string()]);
-            self.selected_db = Some(db);
-        } else if self.replicas_db != Some(db) {
-            let from = self.start + self.buf.len() as u64;
-            encode_command(&mut self.buf, &["SELECT", &db.to_string()]);
-            self.mark_replication_only(from);
-        }
-        self.replicas_db = Some(db);
-        self.count_unit_record();
-        encode_command(&mut self.buf, args);
-        self.unit_shared = true;
+    /// The absolute offset of the end of what was appended.
+    fn end(&self) -> u64 {
+        self.start + self.buf.len() as u64
     }
 
-    /// Appends a record in `db` only replicating sinks read, after a SELECT of their own when
-    /// they had another database selected (as Redis streams PUBLISH); the other sinks see
-    /// neither.
-    fn append_for_replicas<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
+    /// Appends one record in `db` for `readers`: first a SELECT for those of them that had
+    /// another database selected (in a unit of several, the first record's SELECT before the
+    /// MULTI, as Redis frames it).
+    fn append<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A], readers: Readers) {
         if self.unit_open && self.unit_records == 1 {
             self.insert_multi();
         }
-        if self.replicas_db != Some(db) {
-            let from = self.start + self.buf.len() as u64;
+        let aof_selects = readers.aof() && self.aof_db != Some(db);
+        let replicas_select = readers.replicas() && self.replicas_db != Some(db);
+        if aof_selects || replicas_select {
+            let from = self.end();
             encode_command(&mut self.buf, &["SELECT", &db.to_string()]);
-            self.mark_replication_only(from);
+            self.mark(from, Readers::of(aof_selects, replicas_select));
+        }
+        if readers.aof() {
+            self.aof_db = Some(db);
+        }
+        if readers.replicas() {
             self.replicas_db = Some(db);
         }
-        self.count_unit_record();
-        let from = self.start + self.buf.len() as u64;
+        self.count_unit_record(db);
+        let from = self.end();
         encode_command(&mut self.buf, args);
-        self.mark_replication_only(from);
+        self.mark(from, Some(readers));
+    }
+
+    /// Marks the bytes from `from` to the end as read by `readers` only.
+    fn mark(&mut self, from: u64, readers: Option<Readers>) {
+        let to = self.end();
+        match readers {
+            Some(Readers::Aof) => self.aof_only.mark(from, to),
+            Some(Readers::Replicas) => self.replication_only.mark(from, to),
+            Some(Readers::All) | None => {}
+        }
     }
 
     /// Inside an open unit, counts the record about to be appended; the first one starts the
     /// unit's block.
-    fn count_unit_record(&mut self) {
+    fn count_unit_record(&mut self, db: usize) {
         if !self.unit_open {
             return;
         }
         if self.unit_records == 0 {
             self.held_from = Some(self.buf.len());
-            self.unit_shared = false;
+            self.unit_db = db;
         }
         self.unit_records += 1;
     }
 
     /// Puts MULTI before the open unit's first record, now that a second one comes: a unit of
-    /// one record stays bare. The first record's bytes move up, and so does its
-    /// replication-only range, if it is one.
+    /// one record stays bare. The MULTI (and the EXEC) are for every sink, whichever sinks
+    /// the records are for, as Redis frames a unit's effects: a sink that had another database
+    /// selected than the first record's gets a SELECT of it before the MULTI. The first
+    /// record's bytes move up, and so do their ranges.
     fn insert_multi(&mut self) {
         let at = self.held_from.expect("a unit with a record has a block");
-        let mut multi = Vec::new();
-        encode_command(&mut multi, &["MULTI"]);
-        let (shift, from) = (multi.len() as u64, self.start + at as u64);
-        self.buf.splice(at..at, multi);
-        // The MULTI is for every sink: a range running across it (the record merged with
-        // replication-only bytes before it) is split around it.
-        let mut ranges = Vec::with_capacity(self.replication_only.len() + 1);
-        for range in self.replication_only.drain(..) {
-            if range.end <= from {
-                ranges.push(range);
-                continue;
-            }
-            if range.start < from {
-                ranges.push(range.start..from);
-            }
-            ranges.push(range.start.max(from) + shift..range.end + shift);
+        let db = self.unit_db;
+        let aof_selects = self.aof_db != Some(db);
+        let replicas_select = self.replicas_db != Some(db);
+        let mut head = Vec::new();
+        if aof_selects || replicas_select {
+            encode_command(&mut head, &["SELECT", &db.to_string()]);
         }
-        self.replication_only = ranges;
+        let select = head.len() as u64;
+        encode_command(&mut head, &["MULTI"]);
+        let (shift, from) = (head.len() as u64, self.start + at as u64);
+        self.buf.splice(at..at, head);
+        self.replication_only.inserted(from, shift);
+        self.aof_only.inserted(from, shift);
+        match Readers::of(aof_selects, replicas_select) {
+            Some(Readers::Aof) => self.aof_only.mark_inserted(from..from + select),
+            Some(Readers::Replicas) => self.replication_only.mark_inserted(from..from + select),
+            Some(Readers::All) | None => {}
+        }
+        self.aof_db = Some(db);
+        self.replicas_db = Some(db);
     }
 
-    /// Marks the bytes from `from` to the end as read by replicating sinks only.
-    fn mark_replication_only(&mut self, from: u64) {
-        let to = self.start + self.buf.len() as u64;
-        // A whole unit covers the ranges of its records.
-        while self
-            .replication_only
-            .last()
-            .is_some_and(|r| r.start >= from)
-        {
-            self.replication_only.pop();
-        }
-        match self.replication_only.last_mut() {
-            Some(last) if last.end >= from => last.end = last.end.max(to),
-            _ => self.replication_only.push(from..to),
-        }
-    }
-
-    /// Whether a listening sink reads replication-only records.
-    fn replicating(&self) -> bool {
+    /// Whether a listening sink of the kind reads.
+    fn listening(&self, replicates: bool) -> bool {
         self.readers
             .iter()
-            .any(|r| r.replicates && r.cursor.is_some())
+            .any(|r| r.replicates == replicates && r.cursor.is_some())
     }
 
     /// Closes the open unit: its block (with its EXEC when it has several records) becomes
@@ -188,16 +268,11 @@ impl Stream {
     fn close_unit(&mut self) -> bool {
         self.unit_open = false;
         let records = std::mem::take(&mut self.unit_records);
-        let Some(held_from) = self.held_from.take() else {
+        if self.held_from.take().is_none() {
             return false;
-        };
+        }
         if records > 1 {
             encode_command(&mut self.buf, &["EXEC"]);
-            // A unit of replication-only records is replication-only as a whole: the AOF gets
-            // no empty MULTI/EXEC.
-            if !self.unit_shared {
-                self.mark_replication_only(self.start + held_from as u64);
-            }
         }
         true
     }
@@ -224,7 +299,8 @@ impl Stream {
             return;
         };
         let done = (lowest - self.start) as usize;
-        self.replication_only.retain(|r| r.end > lowest);
+        self.replication_only.forget_before(lowest);
+        self.aof_only.forget_before(lowest);
         if done > 0 {
             self.buf.drain(..done);
             self.start = lowest;
@@ -277,7 +353,7 @@ impl Journal {
             stream.buf.clear();
         }
         stream.readers[sink.0].cursor = Some(stream.offset);
-        stream.selected_db = None;
+        stream.aof_db = None;
         stream.replicas_db = None;
         self.recording.store(true, Relaxed);
     }
@@ -313,14 +389,15 @@ impl Journal {
     /// or 0 when nothing was recorded or the record waits in a unit (whose close gives the
     /// offset to wait for).
     pub fn record<A: AsRef<[u8]>>(&self, db: usize, args: &[A], in_unit: bool) -> u64 {
-        self.record_unit(&[], db, args, &[], in_unit)
+        self.record_unit(&[], db, args, &[], Readers::All, in_unit)
     }
 
     /// Appends a command's record and the records it emits besides (`also`, in order) as one
     /// unit, after the DELs of the keys it found expired (`expired`, see [`lazy_expiry`]):
     /// MULTI/EXEC around them when there are several (in the transaction's block, not a
     /// nested one, with `in_unit`). The whole unit is appended under one lock, so no other
-    /// thread's record falls inside it.
+    /// thread's record falls inside it. The command's records are for `readers` (a script's
+    /// `redis.set_repl`), the DELs for every sink, as Redis propagates expiries.
     /// Returns what [`record`](Self::record) returns.
     pub fn record_unit<A: AsRef<[u8]>>(
         &self,
@@ -328,9 +405,10 @@ impl Journal {
         db: usize,
         args: &[A],
         also: &[Vec<Vec<u8>>],
+        readers: Readers,
         in_unit: bool,
     ) -> u64 {
-        self.append_unit(expired, Some((db, args)), also, in_unit)
+        self.append_unit(expired, Some((db, args, readers)), also, in_unit)
     }
 
     /// Appends the DELs of keys a command found expired and did not write after (one unit
@@ -342,7 +420,7 @@ impl Journal {
     fn append_unit<A: AsRef<[u8]>>(
         &self,
         expired: &[lazy_expiry::ExpiredKey],
-        command: Option<(usize, &[A])>,
+        command: Option<(usize, &[A], Readers)>,
         also: &[Vec<Vec<u8>>],
         in_unit: bool,
     ) -> u64 {
@@ -350,16 +428,29 @@ impl Journal {
             return 0;
         }
         let mut stream = self.stream.lock();
-        let records = expired.len() + usize::from(command.is_some()) + also.len();
+        // Records for a kind of sink none of which listens are left out, as Redis does not
+        // propagate what no target takes (they would still count towards a MULTI).
+        let command = match command {
+            Some((_, _, readers))
+                if readers != Readers::All && !stream.listening(readers == Readers::Replicas) =>
+            {
+                if expired.is_empty() {
+                    return 0;
+                }
+                None
+            }
+            command => command,
+        };
+        let records = expired.len() + usize::from(command.is_some()) * (1 + also.len());
         let own_unit = records > 1 && !stream.unit_open;
         stream.unit_open |= in_unit || own_unit;
         for (db, key) in expired {
-            stream.append(*db, &[b"DEL".as_slice(), key]);
+            stream.append(*db, &[b"DEL".as_slice(), key], Readers::All);
         }
-        if let Some((db, args)) = command {
-            stream.append(db, args);
+        if let Some((db, args, readers)) = command {
+            stream.append(db, args, readers);
             for record in also {
-                stream.append(db, record);
+                stream.append(db, record, readers);
             }
         }
         if own_unit {
@@ -372,16 +463,7 @@ impl Journal {
     /// Redis propagates them. Nothing is appended while no replicating sink listens. `in_unit`
     /// and the offset returned are as for [`record`](Self::record).
     pub fn record_for_replicas<A: AsRef<[u8]>>(&self, db: usize, args: &[A], in_unit: bool) -> u64 {
-        if !self.is_recording() {
-            return 0;
-        }
-        let mut stream = self.stream.lock();
-        if !stream.replicating() {
-            return 0;
-        }
-        stream.unit_open |= in_unit;
-        stream.append_for_replicas(db, args);
-        self.finish_append(&mut stream)
+        self.append_unit(&[], Some((db, args, Readers::Replicas)), &[], in_unit)
     }
 
     /// Opens a unit for an EXEC or a script that starts: whatever it appends until
@@ -433,10 +515,12 @@ impl Journal {
             return 0..0;
         };
         let end = stream.offset;
-        if !stream.readers[sink.0].replicates
-            && stream.replication_only.iter().any(|r| r.end > cursor)
-        {
-            Self::copy_shared(stream, cursor..end, into);
+        let skipped = match stream.readers[sink.0].replicates {
+            true => &stream.aof_only,
+            false => &stream.replication_only,
+        };
+        if skipped.any_after(cursor) {
+            Self::copy_read(stream, skipped, cursor..end, into);
             stream.readers[sink.0].cursor = Some(end);
             return cursor..end;
         }
@@ -459,10 +543,10 @@ impl Journal {
         cursor..end
     }
 
-    /// Copies the bytes of `range` onto `into`, leaving out the replication-only ones.
-    fn copy_shared(stream: &Stream, range: Range<u64>, into: &mut Vec<u8>) {
+    /// Copies the bytes of `range` onto `into`, leaving out the `skipped` ones.
+    fn copy_read(stream: &Stream, skipped: &Skipped, range: Range<u64>, into: &mut Vec<u8>) {
         let mut at = range.start;
-        for skip in &stream.replication_only {
+        for skip in &skipped.0 {
             if skip.end <= at {
                 continue;
             }
@@ -485,7 +569,7 @@ impl Journal {
     /// caller keeps writers out (every shard locked) and no unit is open.
     pub fn cut(&self) -> u64 {
         let mut stream = self.stream.lock();
-        stream.selected_db = None;
+        stream.aof_db = None;
         stream.replicas_db = None;
         stream.offset
     }
@@ -596,6 +680,59 @@ mod tests {
                 &["PUBLISH", "c", "2"],
                 &["SELECT", "2"],
                 &["SET", "c", "3"],
+            ])
+        );
+    }
+
+    /// A script's writes after `redis.set_repl` reach the AOF alone or the replicas alone; a
+    /// unit of several is framed for both (an empty MULTI/EXEC for a sink that has none of its
+    /// records, as Redis propagates it), its MULTI after a SELECT of the first record's
+    /// database for each sink that had another one selected.
+    #[test]
+    fn records_for_one_kind_of_sink_reach_it_alone_framed_for_both() {
+        let (journal, aof, _) = listening();
+        let backlog = journal.register(Arc::new(Counting::default()), true);
+        journal.listen(backlog);
+        let unit = |records: &[(usize, &str, Readers)]| {
+            journal.open_unit();
+            for &(db, key, readers) in records {
+                journal.record_unit(&[], db, &["SET", key, "1"], &[], readers, true);
+            }
+            journal.close_unit();
+        };
+        unit(&[(0, "a", Readers::Aof)]);
+        unit(&[(0, "b", Readers::Replicas)]);
+        unit(&[(3, "c", Readers::Aof), (3, "d", Readers::Replicas)]);
+        unit(&[(3, "e", Readers::Aof), (3, "f", Readers::Aof)]);
+        journal.record(3, &["SET", "g", "1"], false);
+        assert_eq!(
+            read_all(&journal, aof),
+            resp(&[
+                &["SELECT", "0"],
+                &["SET", "a", "1"],
+                &["SELECT", "3"],
+                &["MULTI"],
+                &["SET", "c", "1"],
+                &["EXEC"],
+                &["MULTI"],
+                &["SET", "e", "1"],
+                &["SET", "f", "1"],
+                &["EXEC"],
+                &["SET", "g", "1"],
+            ])
+        );
+        assert_eq!(
+            read_all(&journal, backlog),
+            resp(&[
+                &["SELECT", "0"],
+                &["SET", "b", "1"],
+                &["SELECT", "3"],
+                &["MULTI"],
+                &["SET", "d", "1"],
+                &["EXEC"],
+                &["MULTI"],
+                &["EXEC"],
+                &["SET", "g", "1"],
             ])
         );
     }
@@ -726,7 +863,7 @@ mod tests {
     fn a_command_with_several_records_is_one_unit() {
         let (journal, id, _) = listening();
         let also = vec![vec![b"SREM".to_vec(), b"s".to_vec(), b"m".to_vec()]];
-        let end = journal.record_unit(&[], 0, &["SADD", "t", "m"], &also, false);
+        let end = journal.record_unit(&[], 0, &["SADD", "t", "m"], &also, Readers::All, false);
         let expected = resp(&[
             &["SELECT", "0"],
             &["MULTI"],
@@ -737,7 +874,7 @@ mod tests {
         assert_eq!(end as usize, expected.len());
         assert_eq!(read_all(&journal, id), expected);
         // Inside a transaction its records join the transaction's block: no nested MULTI.
-        journal.record_unit(&[], 0, &["SADD", "t", "m"], &also, true);
+        journal.record_unit(&[], 0, &["SADD", "t", "m"], &also, Readers::All, true);
         journal.close_unit();
         let expected = resp(&[
             &["MULTI"],
@@ -752,7 +889,14 @@ mod tests {
     fn keys_a_command_found_expired_are_deleted_first_in_its_unit() {
         let (journal, id, _) = listening();
         let expired = [(0, b"k".to_vec()), (1, b"j".to_vec())];
-        journal.record_unit(&expired[..1], 0, &["SET", "k", "v"], &[], false);
+        journal.record_unit(
+            &expired[..1],
+            0,
+            &["SET", "k", "v"],
+            &[],
+            Readers::All,
+            false,
+        );
         // Found expired by a command that wrote nothing: one DEL bare, two in a unit.
         journal.record_expired(&expired[..1]);
         journal.record_expired(&expired);

@@ -551,7 +551,7 @@ impl std::fmt::Display for LoadFailure {
 /// Whether a load drops the keys already expired, as a master's does (a replica keeps them:
 /// its master's DELs remove them), by Redis's `iAmMaster`: in cluster mode the role nodes.conf
 /// gives, else `replicaof`.
-fn loads_as_master(server: &Server) -> bool {
+pub fn loads_as_master(server: &Server) -> bool {
     match server.cluster.node() {
         Some(node) => !node.read().myself().is_replica(),
         None => server.config.read().replicaof.is_none(),

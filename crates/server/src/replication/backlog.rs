@@ -80,9 +80,11 @@ struct Inner {
     /// dropped. A slot is None when free.
     cursors: Vec<Option<u64>>,
     scratch: Vec<u8>,
-    /// Stream offset minus journal offset of the records last pulled. Between pulls only the
-    /// master's own PINGs and GETACKs enter the stream, so for an older record this maps to an
-    /// offset at most those few bytes too far.
+    /// Stream offset minus journal offset, the greatest since the backlog took the journal's
+    /// records: between pulls the master's own PINGs and GETACKs enter the stream (raising
+    /// it), and records for the AOF only are left out (lowering it). The greatest maps an
+    /// older record to an offset a few bytes too far at most, never too near, so a WAIT never
+    /// counts a replica that lacks the write.
     journal_delta: i64,
 }
 
@@ -118,7 +120,7 @@ impl Default for Backlog {
                 size: 1 << 20,
                 cursors: Vec::new(),
                 scratch: Vec::new(),
-                journal_delta: 0,
+                journal_delta: i64::MIN,
             }),
             grown: Arc::new(Notify::new()),
             sink: OnceLock::new(),
@@ -192,6 +194,7 @@ impl Backlog {
         }
         inner.active = true;
         inner.from_journal = true;
+        inner.journal_delta = i64::MIN;
         if let Some((journal, id)) = self.sink.get() {
             journal.listen(*id);
         }
@@ -256,7 +259,9 @@ impl Backlog {
         let mut scratch = std::mem::take(&mut inner.scratch);
         let taken = journal.read(*id, &mut scratch);
         if !scratch.is_empty() {
-            inner.journal_delta = inner.end as i64 - taken.start as i64;
+            inner.journal_delta = inner
+                .journal_delta
+                .max(inner.end as i64 - taken.start as i64);
             inner.buf.extend(&scratch);
             inner.end += scratch.len() as u64;
             self.offset.store(inner.end, Relaxed);
@@ -275,7 +280,9 @@ impl Backlog {
         if journal_offset == 0 {
             return 0;
         }
-        (journal_offset as i64 + inner.journal_delta).clamp(0, inner.end as i64) as u64
+        (journal_offset as i64)
+            .saturating_add(inner.journal_delta)
+            .clamp(0, inner.end as i64) as u64
     }
 
     /// Frees the backlog (`repl-backlog-ttl` passed with no replica, or the server became a
@@ -445,6 +452,36 @@ mod tests {
         // An older write maps at most the PINGs since too far, never short of its own end.
         assert!(backlog.stream_offset_of(first) >= stream_end);
         assert_eq!(backlog.stream_offset_of(0), 0);
+    }
+
+    /// A sink that reads nothing, standing for the AOF.
+    struct Unread;
+
+    impl crate::journal::Sink for Unread {
+        fn readable(&self, _: u64, _: bool) {}
+    }
+
+    /// Records for the AOF only (a script's `REPL_AOF` writes) are not in the stream: a write
+    /// before them still maps to no less than its own end, so WAIT never counts a replica that
+    /// lacks it.
+    #[test]
+    fn journal_offsets_map_past_records_for_the_aof_only() {
+        let (journal, backlog) = master();
+        let aof = journal.register(Arc::new(Unread), false);
+        journal.listen(aof);
+        let first = journal.record(0, &["SET", "a", "1"], false);
+        let first_end = backlog.pull();
+        let readers = crate::journal::Readers::Aof;
+        journal.record_unit(&[], 0, &["SET", "x", "1"], &[], readers, false);
+        assert_eq!(
+            backlog.pull(),
+            first_end,
+            "the AOF's record is not streamed"
+        );
+        let second = journal.record(0, &["SET", "b", "2"], false);
+        let second_end = backlog.pull();
+        assert!(backlog.stream_offset_of(first) >= first_end);
+        assert_eq!(backlog.stream_offset_of(second), second_end);
     }
 
     #[test]

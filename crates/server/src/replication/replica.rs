@@ -236,10 +236,13 @@ pub fn applied(server: &Server, client: &ClientState) {
     replica.stream_db.store(client.db, Relaxed);
 }
 
-/// After a write of `key` by one of this replica's own clients (a writable replica): a key it
-/// left with a TTL is one [`expire_own_keys`] must expire. Called with the key's shard locked.
+/// After a write of `key` on a replica by anyone but its master: on a writable replica
+/// (`replica-read-only no`) a key left with a TTL is one [`expire_own_keys`] must expire, as
+/// Redis remembers it. A read-only replica remembers none: the keys its AOF loader replays
+/// came from its master too, whose DELs remove them (expiring them here lost the keys a
+/// restarted replica's AOF held past their TTL). Called with the key's shard locked.
 pub fn remember_own_volatile(server: &Server, db: &Db, key: &[u8]) {
-    if db.has_ttl(key) {
+    if db.has_ttl(key) && !server.config.read().replica_read_only {
         let mut keys = server.replication.replica.own_volatile.lock();
         keys.insert((db.index(), key.into()));
     }

@@ -404,7 +404,7 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
                 &mut client.mode,
                 ExecMode::Nested {
                     now_ms: ctx.now_ms,
-                    journaled: true,
+                    journaled: Some(crate::journal::Readers::All),
                 },
             ),
         };
@@ -573,12 +573,11 @@ impl Host for ScriptHost<'_, '_> {
     }
 
     /// A script's writes are propagated as they ran (Redis 7.0 always replicates effects);
-    /// `redis.set_repl` chooses whether the following ones are. The journal has one reader
-    /// today, the AOF, so its flag decides; replication will need the replica flag routed to
-    /// its own sink.
+    /// `redis.set_repl` chooses which sinks the following ones reach: the AOF, the replicas
+    /// (the backlog), both or neither.
     fn set_repl(&mut self, flags: ReplFlags) {
         if let ExecMode::Nested { journaled, .. } = &mut self.ctx.client.mode {
-            *journaled = flags.aof;
+            *journaled = crate::journal::Readers::of(flags.aof, flags.replica);
         }
     }
 

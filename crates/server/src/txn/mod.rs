@@ -151,7 +151,7 @@ fn exec(ctx: &mut Ctx<'_>) -> CmdResult {
         &mut ctx.client.mode,
         ExecMode::Nested {
             now_ms: ctx.now_ms,
-            journaled: true,
+            journaled: Some(crate::journal::Readers::All),
         },
     );
     let mut last_refused = false;

@@ -18,6 +18,19 @@ fn aof_file(dir: &DataDir, name: &str) -> PathBuf {
     dir.0.join("appendonlydir").join(name)
 }
 
+/// A data directory whose AOF is one incremental file holding `incr`.
+fn incr_only_aof(tag: &str, incr: &[u8]) -> DataDir {
+    let dir = DataDir::new(tag);
+    std::fs::create_dir(dir.join("appendonlydir")).unwrap();
+    std::fs::write(aof_file(&dir, "appendonly.aof.1.incr.aof"), incr).unwrap();
+    std::fs::write(
+        aof_file(&dir, "appendonly.aof.manifest"),
+        "file appendonly.aof.1.incr.aof seq 1 type i\n",
+    )
+    .unwrap();
+    dir
+}
+
 /// `program` with AOF on (and no snapshot rules) on the files in `dir`, once it has loaded
 /// them; None, saying the test is skipped, when it is Redis and Redis is not installed.
 fn aof_server(program: testkit::Program, dir: &DataDir) -> Option<Server> {
@@ -619,14 +632,7 @@ fn timestamp_annotations_in_an_aof_are_skipped_as_in_redis() {
     incr.extend_from_slice(b"#TS:1628217472\r\n");
     let mut seen = Vec::new();
     for program in [testkit::Program::Redis, testkit::Program::Lite] {
-        let dir = DataDir::new("aof-annotations");
-        std::fs::create_dir(dir.join("appendonlydir")).unwrap();
-        std::fs::write(aof_file(&dir, "appendonly.aof.1.incr.aof"), &incr).unwrap();
-        std::fs::write(
-            aof_file(&dir, "appendonly.aof.manifest"),
-            "file appendonly.aof.1.incr.aof seq 1 type i\n",
-        )
-        .unwrap();
+        let dir = incr_only_aof("aof-annotations", &incr);
         let Some(server) = aof_server(program, &dir) else {
             return;
         };
@@ -861,4 +867,95 @@ fn background_jobs_count_as_forks_and_enabling_the_aof_in_exec_is_logged() {
             "{program:?}: {log}"
         );
     }
+}
+
+/// An AOF whose records set TTLs that have passed by the time it loads (items 220, 221):
+/// Redis expires nothing while it loads, so `PEXPIREAT k <past>` stores the TTL instead of
+/// deleting the key (its `checkAlreadyExpired`), and the records after it apply to the key as
+/// when they were logged. Loaded by a replica (of a master nobody serves; standalone, or a
+/// cluster replica by its nodes.conf) every key stays, TTLs included (DEBUG DIGEST hashes
+/// them), and the replica leaves their expiry to its master (`slave_expires_tracked_keys` 0);
+/// loaded by a master, or promoted after loading as a replica, the key persisted afterwards
+/// survives with its INCR, the others expire. redis-lite deleted `gone` and `counter` at their
+/// PEXPIREAT, and a replica counted the loader's keys as its own clients' and expired them
+/// itself (the cluster suite's restarted replica lost its keys so).
+#[test]
+fn records_past_their_ttl_replay_as_logged_as_redis_does() {
+    let mut incr = Vec::new();
+    for record in [
+        &["SET", "gone", "v"][..],
+        &["PEXPIREAT", "gone", "1000"],
+        &["SET", "counter", "5"],
+        &["PEXPIREAT", "counter", "1000"],
+        &["INCR", "counter"],
+        &["PERSIST", "counter"],
+        &["SET", "later", "v", "PXAT", "1000"],
+        &["APPEND", "later", "w"],
+        &["SET", "relative", "v"],
+        &["EXPIRE", "relative", "-5"],
+    ] {
+        redis_lite_persist::aof::encode_command(&mut incr, record);
+    }
+    let mut seen = Vec::new();
+    for program in [testkit::Program::Redis, testkit::Program::Lite] {
+        let dir = incr_only_aof("aof-past-ttl", &incr);
+        let unserved_master = testkit::free_port().to_string();
+        let Some(replica) = testkit::Launch::of(program)
+            .dir(&dir.0)
+            .args(&["--appendonly", "yes", "--save", ""])
+            .args(&["--enable-debug-command", "yes"])
+            .args(&["--replicaof", "127.0.0.1", &unserved_master])
+            .start_if_available()
+        else {
+            testkit::skipped("redis-server is not on PATH");
+            return;
+        };
+        let mut raw = replica.raw();
+        let as_replica = [
+            raw.cmd_text(&["DBSIZE"]),
+            raw.cmd_text(&["DEBUG", "DIGEST"]),
+            raw.cmd_text(&["EXISTS", "gone", "counter", "later", "relative"]),
+            // A read-only replica expires none of them itself, not even those its loader wrote.
+            testkit::info_field(&mut raw, "stats", "slave_expires_tracked_keys"),
+        ];
+        // The same files loaded by a cluster replica (by its nodes.conf, of a master nobody
+        // serves), as the cluster suite's 14-consistency-check restarts one.
+        let cluster_dir = incr_only_aof("aof-past-ttl", &incr);
+        crate::persistence::write_replica_nodes_conf(&cluster_dir, &unserved_master);
+        let cluster_replica = testkit::Launch::of(program)
+            .dir(&cluster_dir.0)
+            .args(&["--appendonly", "yes", "--save", ""])
+            .cluster_node()
+            .start();
+        let mut cluster_raw = cluster_replica.raw();
+        assert_eq!(
+            [
+                cluster_raw.cmd_text(&["DBSIZE"]),
+                testkit::info_field(&mut cluster_raw, "stats", "slave_expires_tracked_keys"),
+            ],
+            [as_replica[0].clone(), as_replica[3].clone()],
+            "{program:?} as a cluster replica"
+        );
+        drop(cluster_raw);
+        drop(cluster_replica);
+        // The replica stops replicating: a master, which now expires what is due.
+        raw.cmd_text(&["REPLICAOF", "NO", "ONE"]);
+        let promoted = raw.cmd_text(&["MGET", "gone", "counter", "later", "relative"]);
+        drop(raw);
+        drop(replica);
+        // Loaded by a master from the start: the same keys, expired at their first access.
+        let master_dir = incr_only_aof("aof-past-ttl", &incr);
+        let master = aof_server(program, &master_dir).expect("available above");
+        let as_master = master
+            .raw()
+            .cmd_text(&["MGET", "gone", "counter", "later", "relative"]);
+        assert_eq!(as_master, promoted, "{program:?}");
+        seen.push((as_replica, as_master));
+    }
+    assert_eq!(seen[0].0[0], ":4\r\n", "Redis changed: {:?}", seen[0]);
+    assert_eq!(
+        seen[0].1, "*4\r\n$-1\r\n$1\r\n6\r\n$-1\r\n$-1\r\n",
+        "Redis changed"
+    );
+    assert_eq!(seen[1], seen[0]);
 }

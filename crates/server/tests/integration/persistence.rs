@@ -749,6 +749,21 @@ fn a_snapshot_with_a_wrong_checksum_is_refused_as_a_crc_error() {
 /// `replicaof`, or in cluster mode by the role nodes.conf gives (legacy cluster suite,
 /// 14-consistency-check "Slave expired keys is loaded when restarted"). The same on Redis and
 /// redis-lite.
+/// A nodes.conf in `dir` that makes the node started there a cluster replica of a master at
+/// `master_port` serving every slot.
+pub fn write_replica_nodes_conf(dir: &DataDir, master_port: &str) {
+    let (me, master_id) = ("b".repeat(40), "a".repeat(40));
+    std::fs::write(
+        dir.join("nodes.conf"),
+        format!(
+            "{me} 127.0.0.1:0@0 myself,slave {master_id} 0 0 1 connected\n\
+             {master_id} 127.0.0.1:{master_port}@{master_port} master - 0 0 1 connected 0-16383\n\
+             vars currentEpoch 1 lastVoteEpoch 0\n"
+        ),
+    )
+    .unwrap();
+}
+
 #[test]
 fn a_replica_loads_the_keys_that_expired_since_its_snapshot() {
     for program in [Program::Lite, Program::Redis] {
@@ -775,16 +790,7 @@ fn a_replica_loads_the_keys_that_expired_since_its_snapshot() {
         assert_eq!(master.raw().cmd_text(&["DBSIZE"]), ":1\r\n", "{program:?}");
         drop((replica, master));
         // In cluster mode the role is nodes.conf's: a replica of a master nobody serves.
-        let (me, master_id) = ("b".repeat(40), "a".repeat(40));
-        std::fs::write(
-            dir.join("nodes.conf"),
-            format!(
-                "{me} 127.0.0.1:0@0 myself,slave {master_id} 0 0 1 connected\n\
-                 {master_id} 127.0.0.1:{master_port}@{master_port} master - 0 0 1 connected 0-16383\n\
-                 vars currentEpoch 1 lastVoteEpoch 0\n"
-            ),
-        )
-        .unwrap();
+        write_replica_nodes_conf(&dir, &master_port);
         let cluster_replica = Launch::of(program).dir(&dir.0).cluster_node().start();
         let mut raw = cluster_replica.raw();
         assert_eq!(raw.cmd_text(&["DBSIZE"]), ":2\r\n", "{program:?}");

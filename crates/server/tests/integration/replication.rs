@@ -905,3 +905,106 @@ fn a_swapdb_resync_of_the_same_history_loads_asynchronously() {
     }
     ok(&mut m, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
 }
+
+/// A master played by the test: it answers a replica's handshake, sends an empty snapshot
+/// with `+FULLRESYNC`, and then streams whatever the test writes, so that a replica can be fed
+/// commands no real master would send as they are.
+struct ScriptedMaster {
+    stream: std::net::TcpStream,
+    /// Bytes streamed after the snapshot: the replica's offset once it has applied them.
+    streamed: u64,
+}
+
+impl ScriptedMaster {
+    /// Waits for `replica`'s connection on `listener` and completes its full sync.
+    fn accept(listener: &std::net::TcpListener) -> ScriptedMaster {
+        use std::io::Write;
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut raw = Raw::new(stream.try_clone().unwrap());
+        loop {
+            let request = redis_lite_testkit::Reply::parse(&raw.read_reply()).array();
+            let verb = String::from_utf8_lossy(&request[0]).to_ascii_uppercase();
+            match verb.as_str() {
+                "PING" => stream.write_all(b"+PONG\r\n").unwrap(),
+                "PSYNC" | "SYNC" => break,
+                _ => stream.write_all(b"+OK\r\n").unwrap(),
+            }
+        }
+        // An empty RDB (version 9, then EOF and a zero checksum, which means "not computed").
+        let mut rdb = b"REDIS0009\xff".to_vec();
+        rdb.extend_from_slice(&[0; 8]);
+        let header = format!("+FULLRESYNC {} 0\r\n${}\r\n", "a".repeat(40), rdb.len());
+        stream
+            .write_all(&[header.into_bytes(), rdb].concat())
+            .unwrap();
+        ScriptedMaster {
+            stream,
+            streamed: 0,
+        }
+    }
+
+    /// Streams `commands` and waits until `replica` has applied them.
+    fn stream(&mut self, replica: &Server, commands: &[&[&str]]) {
+        use std::io::Write;
+        for args in commands {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            let bytes = redis_lite_testkit::encode(&args);
+            self.stream.write_all(&bytes).unwrap();
+            self.streamed += bytes.len() as u64;
+        }
+        let mut raw = replica.raw();
+        let target = self.streamed.to_string();
+        wait_until("the replica to apply the stream", SYNC_TIMEOUT, || {
+            info_field(&mut raw, "replication", "master_link_status") == "up"
+                && info_field(&mut raw, "replication", "slave_repl_offset") == target
+        });
+    }
+}
+
+/// A replica applying its master's EXPIRE, PEXPIREAT or GETEX with a time already past keeps
+/// the key with that TTL (item 221), as Redis's `checkAlreadyExpired` does: hidden from its
+/// clients' reads, but in DBSIZE and DEBUG DIGEST, until the master's DEL. redis-lite deleted
+/// such keys at once.
+#[test]
+fn a_replica_keeps_keys_its_master_expired_in_the_past_until_the_del() {
+    use redis_lite_testkit::Program;
+    let mut seen = Vec::new();
+    for program in [Program::Redis, Program::Lite] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let master_port = listener.local_addr().unwrap().port().to_string();
+        let Some(replica) = Launch::of(program)
+            .args(&["--save", "", "--appendonly", "no"])
+            .args(&["--enable-debug-command", "yes"])
+            .args(&["--replicaof", "127.0.0.1", &master_port])
+            .start_if_available()
+        else {
+            redis_lite_testkit::skipped("redis-server is not on PATH");
+            return;
+        };
+        let mut master = ScriptedMaster::accept(&listener);
+        master.stream(
+            &replica,
+            &[
+                &["SET", "absolute", "v"],
+                &["PEXPIREAT", "absolute", "1000"],
+                &["SET", "relative", "v"],
+                &["EXPIRE", "relative", "-10"],
+                &["SET", "getex", "v"],
+                &["GETEX", "getex", "PXAT", "1000"],
+            ],
+        );
+        let mut raw = replica.raw();
+        let kept = [
+            raw.cmd_text(&["DBSIZE"]),
+            raw.cmd_text(&["EXISTS", "absolute", "relative", "getex"]),
+            raw.cmd_text(&["DEBUG", "DIGEST"]),
+        ];
+        master.stream(&replica, &[&["DEL", "absolute", "relative", "getex"]]);
+        let after_del = raw.cmd_text(&["DBSIZE"]);
+        seen.push((kept, after_del));
+    }
+    assert_eq!(seen[0].0[0], ":3\r\n", "Redis changed: {:?}", seen[0]);
+    assert_eq!(seen[0].0[1], ":0\r\n", "Redis changed");
+    assert_eq!(seen[0].1, ":0\r\n", "Redis changed");
+    assert_eq!(seen[1], seen[0]);
+}

@@ -949,3 +949,116 @@ fn a_script_finds_gone_a_key_that_debug_object_still_shows() {
 fn a_big_number_reply_has_no_line_breaks_in_either_protocol() {
     differential_both_protocols(&[&["EVAL", "return {big_number='123\\r\\n123'}", "0"]]);
 }
+
+/// The commands of a RESP stream (an AOF file's records, a replica's stream), each one's words
+/// joined by spaces.
+fn stream_commands(mut bytes: &[u8]) -> Vec<String> {
+    let mut commands = Vec::new();
+    while let Some(len) = testkit::frame_len(bytes) {
+        let words = testkit::Reply::parse(&bytes[..len]).array();
+        commands.push(
+            words
+                .iter()
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        bytes = &bytes[len..];
+    }
+    commands
+}
+
+/// `redis.set_repl` sends a script's following writes to the AOF and to the replicas apart
+/// (item 222): `REPL_AOF` to the AOF alone, `REPL_REPLICA` (and its old name `REPL_SLAVE`)
+/// to the replicas alone, `REPL_NONE` to neither, `REPL_ALL` to both; a unit that has records
+/// for both kinds is framed in MULTI/EXEC for both, as Redis frames a script's effects when
+/// there are several whatever their targets. Compared with Redis: the AOF's records, the
+/// replication stream, and a replica's data. redis-lite sent `REPL_AOF` writes to the
+/// replicas too and `REPL_REPLICA` writes nowhere.
+#[test]
+fn set_repl_splits_what_the_aof_and_the_replicas_get_as_in_redis() {
+    let scripts = [
+        "redis.set_repl(redis.REPL_AOF) redis.call('SET', 'aof', 1)",
+        "redis.set_repl(redis.REPL_REPLICA) redis.call('SET', 'replica', 1)",
+        "redis.set_repl(redis.REPL_SLAVE) redis.call('SET', 'slave', 1)",
+        "redis.set_repl(redis.REPL_NONE) redis.call('SET', 'none', 1) \
+         redis.set_repl(redis.REPL_ALL) redis.call('SET', 'all', 1)",
+        "redis.set_repl(redis.REPL_AOF) redis.call('SET', 'a', 1) \
+         redis.set_repl(redis.REPL_REPLICA) redis.call('SET', 'b', 1) \
+         redis.set_repl(redis.REPL_ALL) redis.call('SET', 'c', 1)",
+        "redis.set_repl(redis.REPL_AOF) redis.call('SET', 'x', 1) \
+         redis.set_repl(redis.REPL_REPLICA) redis.call('SET', 'y', 1)",
+        "redis.set_repl(redis.REPL_AOF) redis.call('SET', 'p', 1) redis.call('SET', 'q', 1)",
+    ];
+    let mut seen = Vec::new();
+    for program in [testkit::Program::Redis, testkit::Program::Lite] {
+        if !program.available() {
+            testkit::skipped(&format!("{program:?} is not available"));
+            continue;
+        }
+        let dir = testkit::DataDir::new("set-repl-split");
+        let master = Launch::of(program)
+            .dir(&dir.0)
+            .args(&["--appendonly", "yes", "--appendfsync", "always"])
+            .args(&["--repl-diskless-sync-delay", "0", "--save", ""]);
+        let replica = Launch::of(program).args(&["--save", "", "--appendonly", "no"]);
+        let set = testkit::Replicated::start(master, vec![replica]);
+        let mut stream = testkit::ReplicationStream::attach(&set.master);
+        let mut raw = set.master.raw();
+        for script in scripts {
+            assert_eq!(raw.cmd_text(&["EVAL", script, "0"]), "$-1\r\n", "{script}");
+        }
+        assert_eq!(raw.cmd_text(&["SET", "marker", "1"]), "+OK\r\n");
+        let mut streamed = Vec::new();
+        loop {
+            let command = stream.next_command();
+            if command == "SET marker 1" {
+                break;
+            }
+            streamed.push(command);
+        }
+        let incr = dir.join("appendonlydir").join("appendonly.aof.1.incr.aof");
+        let mut logged = Vec::new();
+        testkit::wait_until("the marker in the AOF", Duration::from_secs(30), || {
+            logged = stream_commands(&std::fs::read(&incr).unwrap_or_default());
+            logged.last().is_some_and(|c| c == "SET marker 1")
+        });
+        set.wait_replicated();
+        let mut replica = set.replicas[0].raw();
+        let mut keys = String::from_utf8_lossy(&replica.cmd(&["KEYS", "*"])).into_owned();
+        keys = {
+            let mut lines: Vec<&str> = keys.split("\r\n").collect();
+            lines.sort();
+            lines.join(",")
+        };
+        seen.push((logged, streamed, keys));
+    }
+    let Some(redis) = seen.first().filter(|_| seen.len() == 2) else {
+        return;
+    };
+    let aof: Vec<&str> = redis.0.iter().map(String::as_str).collect();
+    assert_eq!(
+        aof,
+        [
+            "SELECT 0",
+            "SET aof 1",
+            "SET all 1",
+            "MULTI",
+            "SET a 1",
+            "SET c 1",
+            "EXEC",
+            "MULTI",
+            "SET x 1",
+            "EXEC",
+            "MULTI",
+            "SET p 1",
+            "SET q 1",
+            "EXEC",
+            "SET marker 1"
+        ],
+        "Redis changed"
+    );
+    assert_eq!(seen[1].0, seen[0].0, "the AOF");
+    assert_eq!(seen[1].1, seen[0].1, "the replication stream");
+    assert_eq!(seen[1].2, seen[0].2, "the replica's keys");
+}

@@ -359,7 +359,7 @@ impl<'s> Replay<'s> {
             // Nested, as EXEC's commands are: inside gates taken already.
             client.mode = ExecMode::Nested {
                 now_ms: 0,
-                journaled: false,
+                journaled: None,
             };
         }
         Replay {
