@@ -1,22 +1,27 @@
 //! The scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT, FCALL, FCALL_RO and
 //! FUNCTION.
 
+use std::cell::RefCell;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use redis_lite_engine::glob::glob_match;
+use redis_lite_scripting::ldb::Session;
 use redis_lite_scripting::{
     FunctionFlags, FunctionLibraries, Host, Interrupt, LogLevel, Protocol, ReplFlags,
     RestorePolicy, ScriptReply,
 };
 
+use super::debugger::{DebugMode, SocketIo};
 use super::{RunInfo, RunRules, ScriptHost};
+use crate::client::ExecMode;
 use crate::args::reply_help;
 use crate::command::flags::*;
 use crate::command::key_flags::{ACCESS, RO, RW, UPDATE};
 use crate::command::{CommandSpec, Group, KeySpec};
 use crate::context::Ctx;
 use crate::dispatch::check;
+use crate::log;
 use crate::error::{CmdResult, CommandError};
 
 const RUN_FLAGS: u32 = NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS;
@@ -338,6 +343,11 @@ fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only_command: bool) -> CmdRe
     if by_sha && ctx.arg(1).len() != 40 {
         return Err(no_script());
     }
+    if by_sha && ctx.client.script_debug.is_some() {
+        return Err(CommandError::err(
+            "Please use EVAL instead of EVALSHA for debugging",
+        ));
+    }
     let (keys, argv) = keys_and_args(ctx, CommandError::NotInteger)?;
     let server = ctx.server;
     let mut cache = server.scripting.eval.lock();
@@ -352,11 +362,48 @@ fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only_command: bool) -> CmdRe
         return Err(no_script());
     };
     let (rules, oom) = prepare(ctx, script.flags.declared(), read_only_command, keys)?;
-    let reply = run_unit(ctx, rules, oom, String::new(), |host, protocol| {
-        cache.run(host, sha, keys, argv, protocol)
+    let debug = match ctx.client.script_debug {
+        Some(mode) => Some((mode, debug_session(ctx)?)),
+        None => None,
+    };
+    let debugged = debug.is_some();
+    let reply = run_unit(ctx, rules, oom, String::new(), |host, protocol| match debug {
+        None => cache.run(host, sha, keys, argv, protocol),
+        Some((mode, session)) => {
+            if mode == DebugMode::Discard {
+                host.discard_writes();
+            }
+            let reply = cache.run_debugged(host, sha, keys, argv, protocol, Some(&session));
+            host.undo_writes();
+            session.borrow_mut().end();
+            reply
+        }
     });
     drop(cache);
+    if debugged {
+        // The end of the session closes the connection once the reply is written, as Redis
+        // signals the end of a debugging session.
+        ctx.client.close_after_reply = true;
+        log!(Warning, "Redis synchronous debugging eval session ended");
+    }
     finish(ctx, reply.expect("cached above"))
+}
+
+/// A debugging session for this EVAL (its client ran SCRIPT DEBUG YES or SYNC), on the
+/// client's socket.
+fn debug_session(ctx: &mut Ctx<'_>) -> Result<RefCell<Session>, CommandError> {
+    let Some(fd) = ctx.client.socket_fd else {
+        return Err(CommandError::err(
+            "the Lua debugger needs a TCP or unix socket connection",
+        ));
+    };
+    let threshold = ctx.server.config.read().busy_reply_threshold.max(0) as u64;
+    log!(Warning, "Redis synchronous debugging eval session started");
+    Ok(RefCell::new(Session::new(
+        ctx.arg(1),
+        Box::new(SocketIo::new(fd)),
+        Duration::from_millis(threshold),
+    )))
 }
 
 /// Runs a script (`name` empty) or a function as one unit on `ctx`'s client: `run` gets the
@@ -462,19 +509,25 @@ fn script_load(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// SCRIPT DEBUG YES|SYNC|NO: the Lua debugger is not built, so only NO (the default) is
-/// accepted.
+/// SCRIPT DEBUG YES|SYNC|NO: the client's next EVAL runs under the Lua debugger (see
+/// `debugger`).
 fn script_debug(ctx: &mut Ctx<'_>) -> CmdResult {
-    if ctx.arg_is(2, "no") {
-        ctx.out.ok();
-        return Ok(());
-    }
-    if ctx.arg_is(2, "yes") || ctx.arg_is(2, "sync") {
+    if matches!(ctx.client.mode, ExecMode::Nested { .. }) {
         return Err(CommandError::err(
-            "SCRIPT DEBUG is not supported by redis-lite: the Lua debugger (redis-cli --ldb) is not available",
+            "SCRIPT DEBUG must be called outside MULTI",
         ));
     }
-    Err(CommandError::err("Use SCRIPT DEBUG YES/SYNC/NO"))
+    ctx.client.script_debug = if ctx.arg_is(2, "no") {
+        None
+    } else if ctx.arg_is(2, "yes") {
+        Some(DebugMode::Discard)
+    } else if ctx.arg_is(2, "sync") {
+        Some(DebugMode::Keep)
+    } else {
+        return Err(CommandError::err("Use SCRIPT DEBUG YES/SYNC/NO"));
+    };
+    ctx.out.ok();
+    Ok(())
 }
 
 fn script_help(ctx: &mut Ctx<'_>) -> CmdResult {

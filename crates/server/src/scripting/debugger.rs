@@ -1,0 +1,188 @@
+//! The server's side of the Lua debugger (`SCRIPT DEBUG YES|SYNC|NO`, `redis-cli --ldb`): the
+//! client's debug mode, the blocking socket I/O a session runs on, and the before-images that
+//! discard a YES session's changes. The debugger itself (hook, REPL, formats) is
+//! `redis_lite_scripting::ldb`.
+//!
+//! A session holds the server, as Redis's SYNC mode does: the script runs on its client's
+//! event loop with every gate held, and while it is stopped the loop's thread waits on the
+//! client's socket with plain blocking `poll`/`read`/`write`, so no other client is served
+//! until the session ends (and the connection is then closed, as Redis closes it).
+//!
+//! YES mode: Redis forks, debugs in the child and throws the child's dataset away, while the
+//! parent goes on serving. redis-lite has no fork, so a YES session also holds the server; its
+//! writes are not journaled (AOF, replicas), and before a write command runs the keys it names
+//! are saved (DUMP and PTTL, once per key); when the session ends they are put back as they
+//! were (RESTORE, or DEL for a key that did not exist). Commands that write without naming
+//! keys (FLUSHALL, SWAPDB...) cannot be undone this way and are refused in a YES session.
+
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+use redis_lite_protocol::{parse_response, Protocol, Response};
+use redis_lite_scripting::ldb::DebugIo;
+
+use crate::client::ClientState;
+use crate::command::CommandEntry;
+use crate::dispatch::{self, check};
+use std::sync::Arc;
+
+use crate::server::Server;
+
+/// What SCRIPT DEBUG set for the client's next EVAL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DebugMode {
+    /// YES: the script's changes are discarded when the session ends.
+    Discard,
+    /// SYNC: the changes stay.
+    Keep,
+}
+
+/// How long a write to the debugging client may wait, as Redis's send timeout.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The client's socket, used blocking while a session runs.
+pub struct SocketIo {
+    fd: RawFd,
+}
+
+impl SocketIo {
+    pub fn new(fd: RawFd) -> SocketIo {
+        SocketIo { fd }
+    }
+
+    /// Waits until the socket is ready for `events`: false on a timeout or an error.
+    fn wait(&self, events: libc::c_short, timeout: Option<Duration>) -> bool {
+        let mut poll = libc::pollfd {
+            fd: self.fd,
+            events,
+            revents: 0,
+        };
+        let timeout = timeout.map_or(-1, |t| t.as_millis() as libc::c_int);
+        loop {
+            // SAFETY: one valid pollfd.
+            let ready = unsafe { libc::poll(&mut poll, 1, timeout) };
+            if ready < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+            {
+                continue;
+            }
+            return ready > 0;
+        }
+    }
+}
+
+impl DebugIo for SocketIo {
+    fn write(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if !self.wait(libc::POLLOUT, Some(WRITE_TIMEOUT)) {
+                return;
+            }
+            // SAFETY: the pointer and length describe `bytes`.
+            let written = unsafe { libc::write(self.fd, bytes.as_ptr().cast(), bytes.len()) };
+            match written {
+                n if n > 0 => bytes = &bytes[n as usize..],
+                _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock => {}
+                _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+                _ => return,
+            }
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> usize {
+        loop {
+            if !self.wait(libc::POLLIN, None) {
+                return 0;
+            }
+            // SAFETY: the pointer and length describe `buf`.
+            let read = unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) };
+            match read {
+                n if n > 0 => return n as usize,
+                0 => return 0,
+                _ => match std::io::Error::last_os_error().kind() {
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted => {}
+                    _ => return 0,
+                },
+            }
+        }
+    }
+}
+
+/// The keys a YES session's script wrote, as they were before: (db, key, DUMP payload or None
+/// for a missing key, PTTL).
+#[derive(Default)]
+pub struct BeforeImages {
+    saved: Vec<(usize, Vec<u8>, Option<Vec<u8>>, i64)>,
+}
+
+impl BeforeImages {
+    /// Saves the keys `args` names before the write command `entry` runs. An error text
+    /// refuses a write that names no keys.
+    pub fn save(
+        &mut self,
+        server: &Arc<Server>,
+        client: &mut ClientState,
+        entry: &'static CommandEntry,
+        args: &[&[u8]],
+    ) -> Result<(), String> {
+        let positions = entry.spec.key_positions(args).unwrap_or_default();
+        if positions.is_empty() {
+            return Err(
+                "ERR redis-lite cannot discard this command's changes in a SCRIPT DEBUG YES session (use SYNC)"
+                    .to_string(),
+            );
+        }
+        for position in positions {
+            let key = args[position];
+            let db = client.db;
+            if self.saved.iter().any(|(d, k, ..)| *d == db && k == key) {
+                continue;
+            }
+            let dump = match run(server, client, &[b"DUMP", key]) {
+                Response::Bulk(payload) => Some(payload),
+                _ => None,
+            };
+            let ttl = match run(server, client, &[b"PTTL", key]) {
+                Response::Integer(ttl) if ttl > 0 => ttl,
+                _ => 0,
+            };
+            self.saved.push((db, key.to_vec(), dump, ttl));
+        }
+        Ok(())
+    }
+
+    /// Puts every saved key back as it was.
+    pub fn restore(self, server: &Arc<Server>, client: &mut ClientState) {
+        let db = client.db;
+        for (key_db, key, dump, ttl) in self.saved {
+            client.db = key_db;
+            match dump {
+                Some(payload) => {
+                    let ttl = ttl.to_string();
+                    run(
+                        server,
+                        client,
+                        &[b"RESTORE", &key, ttl.as_bytes(), &payload, b"REPLACE"],
+                    );
+                }
+                None => {
+                    run(server, client, &[b"DEL", &key]);
+                }
+            }
+        }
+        client.db = db;
+    }
+}
+
+/// Runs one command on the script's client (its gates are held) and returns its reply.
+fn run(server: &Arc<Server>, client: &mut ClientState, args: &[&[u8]]) -> Response {
+    let Ok(entry) = check::lookup(args) else {
+        unreachable!("DUMP, PTTL, RESTORE and DEL are in the command table")
+    };
+    let protocol = std::mem::replace(&mut client.protocol, Protocol::Resp2);
+    let mut out = Vec::new();
+    dispatch::call(server, client, entry, args, &mut out);
+    client.protocol = protocol;
+    match parse_response(&out) {
+        Ok(Some((response, _))) => response,
+        _ => Response::Nil,
+    }
+}
