@@ -289,10 +289,8 @@ impl Session {
         if data.is_empty() {
             return Ok(None);
         }
-        // Redis parses a C string: a NUL ends it.
-        let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
-        let data = &data[..end];
-        let Some(star) = data.iter().position(|&b| b == b'*') else {
+        // Redis searches the headers as C strings: a NUL ends each search.
+        let Some(star) = data.iter().take_while(|&&b| b != 0).position(|&b| b == b'*') else {
             return Err(PROTOCOL_ERROR);
         };
         let Some(line_end) = find_crlf(data, star) else {
@@ -305,7 +303,7 @@ impl Session {
         let mut at = line_end + 2;
         let mut args = Vec::new();
         while (args.len() as i64) < count {
-            if at >= data.len() {
+            if at >= data.len() || data[at] == 0 {
                 return Ok(None);
             }
             if data[at] != b'$' {
@@ -366,8 +364,9 @@ const HELP: &[&str] = &[
     "                     next line of code.",
 ];
 
-/// Where "\r\n" starts at or after `from`.
+/// Where "\r\n" starts at or after `from`, before any NUL (C's `strstr`).
 fn find_crlf(data: &[u8], from: usize) -> Option<usize> {
+    let data = &data[..data[from..].iter().position(|&b| b == 0).map_or(data.len(), |n| from + n)];
     data[from..]
         .windows(2)
         .position(|w| w == b"\r\n")

@@ -514,7 +514,7 @@ fn script_load(ctx: &mut Ctx<'_>) -> CmdResult {
 fn script_debug(ctx: &mut Ctx<'_>) -> CmdResult {
     if matches!(ctx.client.mode, ExecMode::Nested { .. }) {
         return Err(CommandError::err(
-            "SCRIPT DEBUG must be called outside MULTI",
+            "SCRIPT DEBUG must be called outside a pipeline",
         ));
     }
     ctx.client.script_debug = if ctx.arg_is(2, "no") {

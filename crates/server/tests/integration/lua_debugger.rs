@@ -1,0 +1,261 @@
+//! The Lua debugger (SCRIPT DEBUG YES|SYNC, `redis-cli --ldb`): whole sessions driven over raw
+//! RESP against redis-lite and real Redis, their transcripts compared byte for byte (Redis's
+//! half is skipped, saying so, when it is not installed).
+use redis_lite_testkit as testkit;
+
+use std::process::{Command, Stdio};
+use testkit::resp::encode;
+use testkit::Server;
+
+/// One debugger command as redis-cli sends it: the words as bulk strings.
+fn words(line: &str) -> Vec<u8> {
+    let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+    encode(&args)
+}
+
+/// Runs a session: SCRIPT DEBUG `mode`, EVAL `script`, then each of `inputs` (raw bytes)
+/// until the session ends. Returns every reply read, the EVAL's final reply, and whether the
+/// server then closed the connection.
+fn transcript(
+    server: &Server,
+    mode: &str,
+    script: &str,
+    keys: &[&str],
+    argv: &[&str],
+    inputs: &[Vec<u8>],
+) -> String {
+    let mut raw = server.raw();
+    let mut out = String::from_utf8_lossy(&raw.cmd(&["SCRIPT", "DEBUG", mode])).into_owned();
+    let numkeys = keys.len().to_string();
+    let mut eval = vec!["EVAL", script, &numkeys];
+    eval.extend_from_slice(keys);
+    eval.extend_from_slice(argv);
+    let mut frame = raw.cmd(&eval);
+    let mut inputs = inputs.iter();
+    loop {
+        let text = String::from_utf8_lossy(&frame).into_owned();
+        out.push_str(&text);
+        if text.contains("+<endsession>\r\n") {
+            out.push_str(&String::from_utf8_lossy(&raw.read_reply()));
+            out.push_str(if raw.is_closed() { "CLOSED" } else { "OPEN" });
+            return out;
+        }
+        let Some(input) = inputs.next() else {
+            out.push_str("(inputs ran out)");
+            return out;
+        };
+        raw.send(input);
+        frame = raw.read_reply();
+    }
+}
+
+/// The transcript on redis-lite, compared with real Redis's when it is installed.
+fn compare(mode: &str, script: &str, keys: &[&str], argv: &[&str], inputs: &[Vec<u8>]) -> String {
+    let mut transcripts = Vec::new();
+    for (name, server) in Server::lite_and_redis(&[]) {
+        transcripts.push((name, transcript(&server, mode, script, keys, argv, inputs)));
+    }
+    if let [(_, lite), (_, redis)] = &transcripts[..] {
+        assert_eq!(lite, redis, "redis-lite's transcript, then Redis's");
+    } else {
+        testkit::skipped("redis-server is not installed: redis-lite's transcript checked alone");
+    }
+    transcripts.swap_remove(0).1
+}
+
+const DEMO: &str = "local a = {1,2,'x'}\nlocal b = {k='v', [5]=3.5}\nredis.call('set','foo','bar')\nredis.debug('hi', a, nil, true)\nredis.breakpoint()\nlocal c = redis.call('get','foo')\nreturn c\n";
+
+#[test]
+fn step_print_list_break_eval_redis_and_help_match_redis() {
+    let inputs: Vec<Vec<u8>> = [
+        "s", "p", "p a", "p KEYS", "p ARGV", "n", "s", "s", "p", "l", "l 2 1", "l 0 0", "w",
+        "b", "b 6", "b 7", "b", "b -6", "b x", "b 99", "t", "e a[1]", "e x = 5",
+        "e error('x')", "e local", "e", "e {1, {2, 'y'}}", "m", "m 10", "m 0", "r ping", "r",
+        "r foo", "r set x", "r incr foo", "r get foo", "r mget a b c d e f g h i j k l", "zz",
+        "h", "c", "c", "c",
+    ]
+    .iter()
+    .map(|line| words(line))
+    .collect();
+    let lite = compare("sync", DEMO, &["k1"], &["a1"], &inputs);
+    assert!(lite.starts_with("+OK\r\n*2\r\n+* Stopped at 1, stop reason = step over\r\n"));
+    assert!(lite.contains("+<value> {1; 2; \"x\"}\r\n"), "{lite}");
+    assert!(lite.contains("+<redis> set foo bar\r\n+<reply> \"+OK\"\r\n"), "{lite}");
+    assert!(lite.contains("+<debug> line 4: \"hi\", {1; 2; \"x\"}, nil, true\r\n"), "{lite}");
+    assert!(lite.contains("+<error> Unknown Redis command called from script\r\n"));
+    assert!(lite.contains("+<redis> mget a b c d e f g h i ... (2 more)\r\n"));
+    assert!(lite.contains("stop reason = redis.breakpoint() called\r\n"), "{lite}");
+    assert!(lite.contains(
+        "+<error> Unknown Redis Lua debugger command or wrong number of arguments.\r\n"
+    ));
+    assert!(lite.ends_with("+<endsession>\r\n$3\r\nbar\r\nCLOSED"), "{lite}");
+}
+
+#[test]
+fn functions_trace_maxlen_and_pcall_errors_match_redis() {
+    let script = "local function f(x)\n  local y = x * 2\n  return y\nend\nlocal r = f(3)\nredis.pcall('incr','foo')\nreturn {r, 'str', 1.5}\n";
+    let inputs: Vec<Vec<u8>> = [
+        "p",
+        "p zz",
+        "s",
+        "s",
+        "s",
+        "t",
+        "p",
+        "e 1+1",
+        "e redis.call('set','long', string.rep('x', 300))",
+        "r get long",
+        "m 61",
+        "r get long",
+        "s",
+        "s",
+        "r set foo notanumber",
+        "s",
+        "s",
+    ]
+    .iter()
+    .map(|line| words(line))
+    .collect();
+    let lite = compare("sync", script, &[], &[], &inputs);
+    assert!(lite.contains("+In f:\r\n+-> 3     return y\r\n+From top level:\r\n"));
+    assert!(lite.contains("+<hint> The above reply was trimmed. Use 'maxlen 0' to disable trimming.\r\n"));
+    assert!(lite.ends_with("+<endsession>\r\n*3\r\n:6\r\n$3\r\nstr\r\n:1\r\nCLOSED"), "{lite}");
+}
+
+#[test]
+fn sync_keeps_the_changes_and_yes_discards_them() {
+    let script = "redis.call('set', KEYS[1], 'changed')\nredis.call('incr', KEYS[2])\nredis.call('del', KEYS[3])\nreturn 'done'\n";
+    for (name, server) in Server::lite_and_redis(&[]) {
+        let mut raw = server.raw();
+        let seed = |raw: &mut testkit::resp::Raw| {
+            raw.cmd(&["SET", "kept", "before"]);
+            raw.cmd(&["DEL", "counter"]);
+            raw.cmd(&["SET", "gone", "x", "PX", "100000"]);
+        };
+        seed(&mut raw);
+        let ended = transcript(&server, "yes", script, &["kept", "counter", "gone"], &[], &[words("c")]);
+        assert!(ended.ends_with("+<endsession>\r\n$4\r\ndone\r\nCLOSED"), "{name}: {ended}");
+        let mut raw = server.raw();
+        assert_eq!(raw.cmd_text(&["GET", "kept"]), "$6\r\nbefore\r\n", "{name}");
+        assert_eq!(raw.cmd_text(&["EXISTS", "counter"]), ":0\r\n", "{name}");
+        assert_eq!(raw.cmd_text(&["GET", "gone"]), "$1\r\nx\r\n", "{name}");
+        let ttl = raw.cmd_text(&["PTTL", "gone"]);
+        assert!(ttl != ":-1\r\n" && ttl != ":-2\r\n", "{name}: the TTL came back: {ttl}");
+
+        seed(&mut raw);
+        transcript(&server, "sync", script, &["kept", "counter", "gone"], &[], &[words("c")]);
+        assert_eq!(raw.cmd_text(&["GET", "kept"]), "$7\r\nchanged\r\n", "{name}");
+        assert_eq!(raw.cmd_text(&["GET", "counter"]), "$1\r\n1\r\n", "{name}");
+        assert_eq!(raw.cmd_text(&["EXISTS", "gone"]), ":0\r\n", "{name}");
+    }
+}
+
+#[test]
+fn abort_and_script_errors_end_the_session_as_in_redis() {
+    let script = "redis.call('set','aborted','1')\nlocal x = 1\nreturn 'done'\n";
+    let lite = compare("sync", script, &[], &[], &[words("s"), words("a")]);
+    assert!(lite.contains("-ERR script aborted for user request script: "), "{lite}");
+    compare("sync", "local t = {}\nt.x.y = 1\n", &[], &[], &[words("c")]);
+}
+
+#[test]
+fn hostile_input_ends_the_session_without_harm() {
+    let script = "return 1\n";
+    let big_argument = encode(&[b"e", &vec![b'x'; 1 << 20]]);
+    let many_args: Vec<String> = std::iter::once("r".to_string())
+        .chain(std::iter::once("mset".to_string()))
+        .chain((0..150).map(|i| format!("k{}", i / 2)))
+        .collect();
+    let many_args: Vec<&[u8]> = many_args.iter().map(|a| a.as_bytes()).collect();
+    let binary = encode(&[b"e", b"'\x00\xff\r\n'"]);
+    for inputs in [
+        vec![b"garbage\r\n".to_vec()],
+        vec![binary, words("c")],
+        vec![encode(&many_args), words("r get k1"), words("c")],
+        vec![big_argument],
+        vec![b"*100000\r\n".to_vec()],
+        vec![b"*2\r\n$1\r\np\r\n$-5\r\n".to_vec()],
+    ] {
+        let lite = compare("sync", script, &[], &[], &inputs);
+        assert!(lite.ends_with("CLOSED"), "{lite}");
+    }
+}
+
+#[test]
+fn evalsha_and_script_debug_in_multi_are_refused_as_in_redis() {
+    for (name, server) in Server::lite_and_redis(&[]) {
+        let mut raw = server.raw();
+        raw.expect_replies(&[
+            (&["SCRIPT", "DEBUG", "maybe"], "-ERR Use SCRIPT DEBUG YES/SYNC/NO\r\n"),
+            (&["SCRIPT", "DEBUG", "sync"], "+OK\r\n"),
+            (
+                &["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"],
+                "-ERR Please use EVAL instead of EVALSHA for debugging\r\n",
+            ),
+            (&["EVALSHA", "short", "0"], "-NOSCRIPT No matching script. Please use EVAL.\r\n"),
+            (&["SCRIPT", "DEBUG", "no"], "+OK\r\n"),
+            (&["EVAL", "return 7", "0"], ":7\r\n"),
+            (&["MULTI"], "+OK\r\n"),
+            (&["SCRIPT", "DEBUG", "yes"], "+QUEUED\r\n"),
+        ]);
+        let exec = raw.cmd_text(&["EXEC"]);
+        assert_eq!(exec, "*1\r\n-ERR SCRIPT DEBUG must be called outside a pipeline\r\n", "{name}");
+    }
+}
+
+#[test]
+fn a_client_gone_mid_session_leaves_the_server_serving_others() {
+    let server = Server::lite(&[]);
+    let mut debugging = server.raw();
+    debugging.cmd(&["SCRIPT", "DEBUG", "sync"]);
+    let stop = debugging.cmd(&["EVAL", "redis.call('set','left','yes')\nreturn 1", "0"]);
+    assert!(String::from_utf8_lossy(&stop).contains("Stopped at 1"));
+    drop(debugging);
+    // The script runs to its end without stopping again, and the server serves others.
+    let mut other = server.raw();
+    assert_eq!(other.cmd_text(&["GET", "left"]), "$3\r\nyes\r\n");
+    assert_eq!(other.cmd_text(&["PING"]), "+PONG\r\n");
+}
+
+/// `redis-cli --ldb-sync-mode` and `--ldb` with their commands piped in print the same as
+/// against Redis.
+#[test]
+fn redis_cli_ldb_sessions_match_redis() {
+    if !testkit::installed("redis-cli") {
+        return;
+    }
+    let dir = testkit::DataDir::new("ldb-cli");
+    let file = dir.join("debugged.lua");
+    std::fs::write(
+        &file,
+        "local a = redis.call('incr', KEYS[1])\nlocal t = {1, 'two', x = ARGV[1]}\nredis.debug(t)\nreturn a\n",
+    )
+    .unwrap();
+    let mut outputs = Vec::new();
+    for (name, server) in Server::lite_and_redis(&[]) {
+        let mut printed = String::new();
+        for (mode, input) in [("--ldb-sync-mode", "s\np\nn\ne 1+2\nc\n"), ("--ldb", "s\nc\n")] {
+            let mut child = Command::new("redis-cli")
+                .args(["-p", &server.port.to_string(), mode, "--eval"])
+                .arg(&file)
+                .args(["clikey", ",", "argone"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            let out = child.wait_with_output().unwrap();
+            printed.push_str(&String::from_utf8_lossy(&out.stdout));
+        }
+        assert!(printed.contains("<debug> line 3: {[1]=1; [2]=\"two\"; [\"x\"]=\"argone\"}"), "{name}: {printed}");
+        assert!(printed.contains("(Lua debugging session ended -- dataset changes rolled back)"), "{name}: {printed}");
+        outputs.push(printed);
+    }
+    if let [lite, redis] = &outputs[..] {
+        assert_eq!(lite, redis);
+    } else {
+        testkit::skipped("redis-server is not installed: redis-lite's output checked alone");
+    }
+}
