@@ -74,7 +74,10 @@ impl Session {
         }
         let lines = match end {
             0 => Vec::new(),
-            _ => body[..end].split(|&b| b == b'\n').map(<[u8]>::to_vec).collect(),
+            _ => body[..end]
+                .split(|&b| b == b'\n')
+                .map(<[u8]>::to_vec)
+                .collect(),
         };
         Session {
             io,
@@ -151,7 +154,10 @@ impl Session {
             (false, false) => "   ",
         };
         let mut text = format!("{prefix}{line:<3} ").into_bytes();
-        match usize::try_from(line - 1).ok().and_then(|i| self.lines.get(i)) {
+        match usize::try_from(line - 1)
+            .ok()
+            .and_then(|i| self.lines.get(i))
+        {
             Some(source) => text.extend_from_slice(source),
             None => text.extend_from_slice(b"<out of range source code line>"),
         }
@@ -177,7 +183,9 @@ impl Session {
         let mut text = b"<redis>".to_vec();
         for (index, arg) in argv.iter().enumerate() {
             if index == 10 {
-                text.extend_from_slice(format!(" ... ({} more)", argv.len() - index - 1).as_bytes());
+                text.extend_from_slice(
+                    format!(" ... ({} more)", argv.len() - index - 1).as_bytes(),
+                );
                 break;
             }
             text.push(b' ');
@@ -213,7 +221,11 @@ impl Session {
         if args.len() == 2 {
             self.maxlen_hint_sent = true;
             let wanted = atoi(&args[1]);
-            self.maxlen = if wanted != 0 && wanted <= 60 { 60 } else { wanted as usize };
+            self.maxlen = if wanted != 0 && wanted <= 60 {
+                60
+            } else {
+                wanted as usize
+            };
         }
         match self.maxlen {
             0 => self.log_str("<value> replies are unlimited."),
@@ -273,7 +285,11 @@ impl Session {
             return false;
         };
         self.breakpoint_count -= 1;
-        let mut bytes: Vec<u8> = self.breakpoints.iter().flat_map(|b| b.to_ne_bytes()).collect();
+        let mut bytes: Vec<u8> = self
+            .breakpoints
+            .iter()
+            .flat_map(|b| b.to_ne_bytes())
+            .collect();
         let moved = self.breakpoint_count - index;
         bytes.copy_within((index + 1) * 4..(index + 1) * 4 + moved, index * 4);
         for (slot, chunk) in self.breakpoints.iter_mut().zip(bytes.chunks_exact(4)) {
@@ -290,7 +306,11 @@ impl Session {
             return Ok(None);
         }
         // Redis searches the headers as C strings: a NUL ends each search.
-        let Some(star) = data.iter().take_while(|&&b| b != 0).position(|&b| b == b'*') else {
+        let Some(star) = data
+            .iter()
+            .take_while(|&&b| b != 0)
+            .position(|&b| b == b'*')
+        else {
             return Err(PROTOCOL_ERROR);
         };
         let Some(line_end) = find_crlf(data, star) else {
@@ -366,7 +386,10 @@ const HELP: &[&str] = &[
 
 /// Where "\r\n" starts at or after `from`, before any NUL (C's `strstr`).
 fn find_crlf(data: &[u8], from: usize) -> Option<usize> {
-    let data = &data[..data[from..].iter().position(|&b| b == 0).map_or(data.len(), |n| from + n)];
+    let data = &data[..data[from..]
+        .iter()
+        .position(|&b| b == 0)
+        .map_or(data.len(), |n| from + n)];
     data[from..]
         .windows(2)
         .position(|w| w == b"\r\n")
@@ -431,7 +454,11 @@ fn resp_to_human<'a>(reply: &'a [u8], out: &mut Vec<u8>) -> &'a [u8] {
     let line_end = find_crlf(reply, 0).unwrap_or(reply.len());
     let header = &reply[1..line_end];
     let rest = reply.get(line_end + 2..).unwrap_or_default();
-    let count = || std::str::from_utf8(header).ok().and_then(|t| t.parse::<i64>().ok());
+    let count = || {
+        std::str::from_utf8(header)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+    };
     match kind {
         b':' => out.extend_from_slice(header),
         b'+' | b'-' => repr(&reply[..line_end], out),
@@ -447,7 +474,11 @@ fn resp_to_human<'a>(reply: &'a [u8], out: &mut Vec<u8>) -> &'a [u8] {
                 out.extend_from_slice(b"NULL");
                 return rest;
             };
-            let (open, close) = if *kind == b'*' { (b'[', b']') } else { (b'{', b'}') };
+            let (open, close) = if *kind == b'*' {
+                (b'[', b']')
+            } else {
+                (b'{', b'}')
+            };
             out.push(open);
             let mut rest = rest;
             for index in 0..len {
@@ -487,7 +518,11 @@ unsafe fn cat_value(state: *mut ffi::lua_State, index: c_int, level: usize, out:
         out.extend_from_slice(b"<max recursion level reached! Nested table?>");
         return;
     }
-    let index = if index < 0 { ffi::lua_gettop(state) + index + 1 } else { index };
+    let index = if index < 0 {
+        ffi::lua_gettop(state) + index + 1
+    } else {
+        index
+    };
     match ffi::lua_type(state, index) {
         ffi::LUA_TSTRING => {
             let mut len = 0;

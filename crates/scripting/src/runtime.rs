@@ -1045,7 +1045,9 @@ unsafe fn run_command(state: *mut ffi::lua_State, raise: bool) -> Pushed {
             Some(run.resp)
         });
         if let (Some(session), Ok(Some(_))) = (debugger, &protocol) {
-            let refused = active.with(|run| run.host.last_call_refused()).unwrap_or(false);
+            let refused = active
+                .with(|run| run.host.last_call_refused())
+                .unwrap_or(false);
             let mut session = session.borrow_mut();
             match refused {
                 true => {

@@ -61,7 +61,8 @@ impl SocketIo {
         loop {
             // SAFETY: one valid pollfd.
             let ready = unsafe { libc::poll(&mut poll, 1, timeout) };
-            if ready < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+            if ready < 0
+                && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
             {
                 continue;
             }
@@ -106,11 +107,20 @@ impl DebugIo for SocketIo {
     }
 }
 
-/// The keys a YES session's script wrote, as they were before: (db, key, DUMP payload or None
-/// for a missing key, PTTL).
+/// The keys a YES session's script wrote, as they were before.
 #[derive(Default)]
 pub struct BeforeImages {
-    saved: Vec<(usize, Vec<u8>, Option<Vec<u8>>, i64)>,
+    saved: Vec<BeforeImage>,
+}
+
+/// One key before the session wrote it.
+struct BeforeImage {
+    db: usize,
+    key: Vec<u8>,
+    /// DUMP's payload; None for a key that did not exist.
+    dump: Option<Vec<u8>>,
+    /// The remaining time to live in milliseconds; 0 for none.
+    ttl: i64,
 }
 
 impl BeforeImages {
@@ -133,7 +143,11 @@ impl BeforeImages {
         for position in positions {
             let key = args[position];
             let db = client.db;
-            if self.saved.iter().any(|(d, k, ..)| *d == db && k == key) {
+            if self
+                .saved
+                .iter()
+                .any(|saved| saved.db == db && saved.key == key)
+            {
                 continue;
             }
             let dump = match run(server, client, &[b"DUMP", key]) {
@@ -144,7 +158,12 @@ impl BeforeImages {
                 Response::Integer(ttl) if ttl > 0 => ttl,
                 _ => 0,
             };
-            self.saved.push((db, key.to_vec(), dump, ttl));
+            self.saved.push(BeforeImage {
+                db,
+                key: key.to_vec(),
+                dump,
+                ttl,
+            });
         }
         Ok(())
     }
@@ -152,7 +171,13 @@ impl BeforeImages {
     /// Puts every saved key back as it was.
     pub fn restore(self, server: &Arc<Server>, client: &mut ClientState) {
         let db = client.db;
-        for (key_db, key, dump, ttl) in self.saved {
+        for BeforeImage {
+            db: key_db,
+            key,
+            dump,
+            ttl,
+        } in self.saved
+        {
             client.db = key_db;
             match dump {
                 Some(payload) => {

@@ -14,15 +14,15 @@ use redis_lite_scripting::{
 
 use super::debugger::{DebugMode, SocketIo};
 use super::{RunInfo, RunRules, ScriptHost};
-use crate::client::ExecMode;
 use crate::args::reply_help;
+use crate::client::ExecMode;
 use crate::command::flags::*;
 use crate::command::key_flags::{ACCESS, RO, RW, UPDATE};
 use crate::command::{CommandSpec, Group, KeySpec};
 use crate::context::Ctx;
 use crate::dispatch::check;
-use crate::log;
 use crate::error::{CmdResult, CommandError};
+use crate::log;
 
 const RUN_FLAGS: u32 = NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS;
 const WRITE_KEYS: &str =
@@ -367,18 +367,24 @@ fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only_command: bool) -> CmdRe
         None => None,
     };
     let debugged = debug.is_some();
-    let reply = run_unit(ctx, rules, oom, String::new(), |host, protocol| match debug {
-        None => cache.run(host, sha, keys, argv, protocol),
-        Some((mode, session)) => {
-            if mode == DebugMode::Discard {
-                host.discard_writes();
+    let reply = run_unit(
+        ctx,
+        rules,
+        oom,
+        String::new(),
+        |host, protocol| match debug {
+            None => cache.run(host, sha, keys, argv, protocol),
+            Some((mode, session)) => {
+                if mode == DebugMode::Discard {
+                    host.discard_writes();
+                }
+                let reply = cache.run_debugged(host, sha, keys, argv, protocol, Some(&session));
+                host.undo_writes();
+                session.borrow_mut().end();
+                reply
             }
-            let reply = cache.run_debugged(host, sha, keys, argv, protocol, Some(&session));
-            host.undo_writes();
-            session.borrow_mut().end();
-            reply
-        }
-    });
+        },
+    );
     drop(cache);
     if debugged {
         // The end of the session closes the connection once the reply is written, as Redis

@@ -68,11 +68,48 @@ const DEMO: &str = "local a = {1,2,'x'}\nlocal b = {k='v', [5]=3.5}\nredis.call(
 #[test]
 fn step_print_list_break_eval_redis_and_help_match_redis() {
     let inputs: Vec<Vec<u8>> = [
-        "s", "p", "p a", "p KEYS", "p ARGV", "n", "s", "s", "p", "l", "l 2 1", "l 0 0", "w",
-        "b", "b 6", "b 7", "b", "b -6", "b x", "b 99", "t", "e a[1]", "e x = 5",
-        "e error('x')", "e local", "e", "e {1, {2, 'y'}}", "m", "m 10", "m 0", "r ping", "r",
-        "r foo", "r set x", "r incr foo", "r get foo", "r mget a b c d e f g h i j k l", "zz",
-        "h", "c", "c", "c",
+        "s",
+        "p",
+        "p a",
+        "p KEYS",
+        "p ARGV",
+        "n",
+        "s",
+        "s",
+        "p",
+        "l",
+        "l 2 1",
+        "l 0 0",
+        "w",
+        "b",
+        "b 6",
+        "b 7",
+        "b",
+        "b -6",
+        "b x",
+        "b 99",
+        "t",
+        "e a[1]",
+        "e x = 5",
+        "e error('x')",
+        "e local",
+        "e",
+        "e {1, {2, 'y'}}",
+        "m",
+        "m 10",
+        "m 0",
+        "r ping",
+        "r",
+        "r foo",
+        "r set x",
+        "r incr foo",
+        "r get foo",
+        "r mget a b c d e f g h i j k l",
+        "zz",
+        "h",
+        "c",
+        "c",
+        "c",
     ]
     .iter()
     .map(|line| words(line))
@@ -80,15 +117,26 @@ fn step_print_list_break_eval_redis_and_help_match_redis() {
     let lite = compare("sync", DEMO, &["k1"], &["a1"], &inputs);
     assert!(lite.starts_with("+OK\r\n*2\r\n+* Stopped at 1, stop reason = step over\r\n"));
     assert!(lite.contains("+<value> {1; 2; \"x\"}\r\n"), "{lite}");
-    assert!(lite.contains("+<redis> set foo bar\r\n+<reply> \"+OK\"\r\n"), "{lite}");
-    assert!(lite.contains("+<debug> line 4: \"hi\", {1; 2; \"x\"}, nil, true\r\n"), "{lite}");
+    assert!(
+        lite.contains("+<redis> set foo bar\r\n+<reply> \"+OK\"\r\n"),
+        "{lite}"
+    );
+    assert!(
+        lite.contains("+<debug> line 4: \"hi\", {1; 2; \"x\"}, nil, true\r\n"),
+        "{lite}"
+    );
     assert!(lite.contains("+<error> Unknown Redis command called from script\r\n"));
     assert!(lite.contains("+<redis> mget a b c d e f g h i ... (2 more)\r\n"));
-    assert!(lite.contains("stop reason = redis.breakpoint() called\r\n"), "{lite}");
-    assert!(lite.contains(
-        "+<error> Unknown Redis Lua debugger command or wrong number of arguments.\r\n"
-    ));
-    assert!(lite.ends_with("+<endsession>\r\n$3\r\nbar\r\nCLOSED"), "{lite}");
+    assert!(
+        lite.contains("stop reason = redis.breakpoint() called\r\n"),
+        "{lite}"
+    );
+    assert!(lite
+        .contains("+<error> Unknown Redis Lua debugger command or wrong number of arguments.\r\n"));
+    assert!(
+        lite.ends_with("+<endsession>\r\n$3\r\nbar\r\nCLOSED"),
+        "{lite}"
+    );
 }
 
 #[test]
@@ -118,8 +166,12 @@ fn functions_trace_maxlen_and_pcall_errors_match_redis() {
     .collect();
     let lite = compare("sync", script, &[], &[], &inputs);
     assert!(lite.contains("+In f:\r\n+-> 3     return y\r\n+From top level:\r\n"));
-    assert!(lite.contains("+<hint> The above reply was trimmed. Use 'maxlen 0' to disable trimming.\r\n"));
-    assert!(lite.ends_with("+<endsession>\r\n*3\r\n:6\r\n$3\r\nstr\r\n:1\r\nCLOSED"), "{lite}");
+    assert!(lite
+        .contains("+<hint> The above reply was trimmed. Use 'maxlen 0' to disable trimming.\r\n"));
+    assert!(
+        lite.ends_with("+<endsession>\r\n*3\r\n:6\r\n$3\r\nstr\r\n:1\r\nCLOSED"),
+        "{lite}"
+    );
 }
 
 #[test]
@@ -133,18 +185,42 @@ fn sync_keeps_the_changes_and_yes_discards_them() {
             raw.cmd(&["SET", "gone", "x", "PX", "100000"]);
         };
         seed(&mut raw);
-        let ended = transcript(&server, "yes", script, &["kept", "counter", "gone"], &[], &[words("c")]);
-        assert!(ended.ends_with("+<endsession>\r\n$4\r\ndone\r\nCLOSED"), "{name}: {ended}");
+        let ended = transcript(
+            &server,
+            "yes",
+            script,
+            &["kept", "counter", "gone"],
+            &[],
+            &[words("c")],
+        );
+        assert!(
+            ended.ends_with("+<endsession>\r\n$4\r\ndone\r\nCLOSED"),
+            "{name}: {ended}"
+        );
         let mut raw = server.raw();
         assert_eq!(raw.cmd_text(&["GET", "kept"]), "$6\r\nbefore\r\n", "{name}");
         assert_eq!(raw.cmd_text(&["EXISTS", "counter"]), ":0\r\n", "{name}");
         assert_eq!(raw.cmd_text(&["GET", "gone"]), "$1\r\nx\r\n", "{name}");
         let ttl = raw.cmd_text(&["PTTL", "gone"]);
-        assert!(ttl != ":-1\r\n" && ttl != ":-2\r\n", "{name}: the TTL came back: {ttl}");
+        assert!(
+            ttl != ":-1\r\n" && ttl != ":-2\r\n",
+            "{name}: the TTL came back: {ttl}"
+        );
 
         seed(&mut raw);
-        transcript(&server, "sync", script, &["kept", "counter", "gone"], &[], &[words("c")]);
-        assert_eq!(raw.cmd_text(&["GET", "kept"]), "$7\r\nchanged\r\n", "{name}");
+        transcript(
+            &server,
+            "sync",
+            script,
+            &["kept", "counter", "gone"],
+            &[],
+            &[words("c")],
+        );
+        assert_eq!(
+            raw.cmd_text(&["GET", "kept"]),
+            "$7\r\nchanged\r\n",
+            "{name}"
+        );
         assert_eq!(raw.cmd_text(&["GET", "counter"]), "$1\r\n1\r\n", "{name}");
         assert_eq!(raw.cmd_text(&["EXISTS", "gone"]), ":0\r\n", "{name}");
     }
@@ -154,7 +230,10 @@ fn sync_keeps_the_changes_and_yes_discards_them() {
 fn abort_and_script_errors_end_the_session_as_in_redis() {
     let script = "redis.call('set','aborted','1')\nlocal x = 1\nreturn 'done'\n";
     let lite = compare("sync", script, &[], &[], &[words("s"), words("a")]);
-    assert!(lite.contains("-ERR script aborted for user request script: "), "{lite}");
+    assert!(
+        lite.contains("-ERR script aborted for user request script: "),
+        "{lite}"
+    );
     compare("sync", "local t = {}\nt.x.y = 1\n", &[], &[], &[words("c")]);
 }
 
@@ -186,20 +265,29 @@ fn evalsha_and_script_debug_in_multi_are_refused_as_in_redis() {
     for (name, server) in Server::lite_and_redis(&[]) {
         let mut raw = server.raw();
         raw.expect_replies(&[
-            (&["SCRIPT", "DEBUG", "maybe"], "-ERR Use SCRIPT DEBUG YES/SYNC/NO\r\n"),
+            (
+                &["SCRIPT", "DEBUG", "maybe"],
+                "-ERR Use SCRIPT DEBUG YES/SYNC/NO\r\n",
+            ),
             (&["SCRIPT", "DEBUG", "sync"], "+OK\r\n"),
             (
                 &["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"],
                 "-ERR Please use EVAL instead of EVALSHA for debugging\r\n",
             ),
-            (&["EVALSHA", "short", "0"], "-NOSCRIPT No matching script. Please use EVAL.\r\n"),
+            (
+                &["EVALSHA", "short", "0"],
+                "-NOSCRIPT No matching script. Please use EVAL.\r\n",
+            ),
             (&["SCRIPT", "DEBUG", "no"], "+OK\r\n"),
             (&["EVAL", "return 7", "0"], ":7\r\n"),
             (&["MULTI"], "+OK\r\n"),
             (&["SCRIPT", "DEBUG", "yes"], "+QUEUED\r\n"),
         ]);
         let exec = raw.cmd_text(&["EXEC"]);
-        assert_eq!(exec, "*1\r\n-ERR SCRIPT DEBUG must be called outside a pipeline\r\n", "{name}");
+        assert_eq!(
+            exec, "*1\r\n-ERR SCRIPT DEBUG must be called outside a pipeline\r\n",
+            "{name}"
+        );
     }
 }
 
@@ -234,7 +322,10 @@ fn redis_cli_ldb_sessions_match_redis() {
     let mut outputs = Vec::new();
     for (name, server) in Server::lite_and_redis(&[]) {
         let mut printed = String::new();
-        for (mode, input) in [("--ldb-sync-mode", "s\np\nn\ne 1+2\nc\n"), ("--ldb", "s\nc\n")] {
+        for (mode, input) in [
+            ("--ldb-sync-mode", "s\np\nn\ne 1+2\nc\n"),
+            ("--ldb", "s\nc\n"),
+        ] {
             let mut child = Command::new("redis-cli")
                 .args(["-p", &server.port.to_string(), mode, "--eval"])
                 .arg(&file)
@@ -245,12 +336,23 @@ fn redis_cli_ldb_sessions_match_redis() {
                 .spawn()
                 .unwrap();
             use std::io::Write;
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
             let out = child.wait_with_output().unwrap();
             printed.push_str(&String::from_utf8_lossy(&out.stdout));
         }
-        assert!(printed.contains("<debug> line 3: {[1]=1; [2]=\"two\"; [\"x\"]=\"argone\"}"), "{name}: {printed}");
-        assert!(printed.contains("(Lua debugging session ended -- dataset changes rolled back)"), "{name}: {printed}");
+        assert!(
+            printed.contains("<debug> line 3: {[1]=1; [2]=\"two\"; [\"x\"]=\"argone\"}"),
+            "{name}: {printed}"
+        );
+        assert!(
+            printed.contains("(Lua debugging session ended -- dataset changes rolled back)"),
+            "{name}: {printed}"
+        );
         outputs.push(printed);
     }
     if let [lite, redis] = &outputs[..] {
