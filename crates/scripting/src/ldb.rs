@@ -462,7 +462,7 @@ fn resp_to_human<'a>(reply: &'a [u8], out: &mut Vec<u8>) -> &'a [u8] {
     match kind {
         b':' => out.extend_from_slice(header),
         b'+' | b'-' => repr(&reply[..line_end], out),
-        b'$' | b'=' => match count() {
+        b'$' => match count() {
             Some(len) if len >= 0 && rest.len() >= len as usize => {
                 repr(&rest[..len as usize], out);
                 return rest.get(len as usize + 2..).unwrap_or_default();
@@ -474,12 +474,12 @@ fn resp_to_human<'a>(reply: &'a [u8], out: &mut Vec<u8>) -> &'a [u8] {
                 out.extend_from_slice(b"NULL");
                 return rest;
             };
-            let (open, close) = if *kind == b'*' {
-                (b'[', b']')
-            } else {
-                (b'{', b'}')
+            let (open, close): (&[u8], &[u8]) = match kind {
+                b'*' => (b"[", b"]"),
+                b'~' => (b"~(", b")"),
+                _ => (b"{", b"}"),
             };
-            out.push(open);
+            out.extend_from_slice(open);
             let mut rest = rest;
             for index in 0..len {
                 rest = resp_to_human(rest, out);
@@ -491,7 +491,7 @@ fn resp_to_human<'a>(reply: &'a [u8], out: &mut Vec<u8>) -> &'a [u8] {
                     out.push(b',');
                 }
             }
-            out.push(close);
+            out.extend_from_slice(close);
             return rest;
         }
         b'_' => out.extend_from_slice(b"(null)"),
@@ -500,11 +500,8 @@ fn resp_to_human<'a>(reply: &'a [u8], out: &mut Vec<u8>) -> &'a [u8] {
             out.extend_from_slice(b"(double) ");
             out.extend_from_slice(header);
         }
-        b'(' => {
-            out.extend_from_slice(b"(big number) ");
-            out.extend_from_slice(header);
-        }
-        _ => out.extend_from_slice(header),
+        // Redis 7.0 shows nothing for big numbers, verbatim strings and attributes.
+        _ => {}
     }
     rest
 }

@@ -51,8 +51,24 @@ fn transcript(
 
 /// The transcript on redis-lite, compared with real Redis's when it is installed.
 fn compare(mode: &str, script: &str, keys: &[&str], argv: &[&str], inputs: &[Vec<u8>]) -> String {
+    compare_on(&[], mode, script, keys, argv, inputs)
+}
+
+/// [`compare`] on servers started with `server_args`.
+fn compare_on(
+    server_args: &[&str],
+    mode: &str,
+    script: &str,
+    keys: &[&str],
+    argv: &[&str],
+    inputs: &[Vec<u8>],
+) -> String {
     let mut transcripts = Vec::new();
-    for (name, server) in Server::lite_and_redis(&[]) {
+    for (name, server) in Server::lite_and_redis(server_args) {
+        // RESP3's reply types come from DEBUG PROTOCOL, which scripts may call only so.
+        server
+            .raw()
+            .cmd(&["DEBUG", "set-disable-deny-scripts", "1"]);
         transcripts.push((name, transcript(&server, mode, script, keys, argv, inputs)));
     }
     if let [(_, lite), (_, redis)] = &transcripts[..] {
@@ -170,6 +186,56 @@ fn functions_trace_maxlen_and_pcall_errors_match_redis() {
         .contains("+<hint> The above reply was trimmed. Use 'maxlen 0' to disable trimming.\r\n"));
     assert!(
         lite.ends_with("+<endsession>\r\n*3\r\n:6\r\n$3\r\nstr\r\n:1\r\nCLOSED"),
+        "{lite}"
+    );
+}
+
+#[test]
+fn resp3_replies_are_logged_as_redis_logs_them() {
+    let inputs: Vec<Vec<u8>> = [
+        "s",
+        "r hset h3 f v",
+        "r hgetall h3",
+        "r sadd s3 m",
+        "r smembers s3",
+        "r debug protocol double",
+        "r debug protocol bignum",
+        "r debug protocol true",
+        "r debug protocol null",
+        "r debug protocol verbatim",
+        "r debug protocol attrib",
+        "c",
+    ]
+    .iter()
+    .map(|line| words(line))
+    .collect();
+    let script = "redis.setresp(3)\nlocal x = 1\nreturn x\n";
+    let lite = compare_on(
+        &["--enable-debug-command", "yes"],
+        "sync",
+        script,
+        &[],
+        &[],
+        &inputs,
+    );
+    assert!(lite.contains("+<reply> {\"f\" => \"v\"}\r\n"), "{lite}");
+    assert!(lite.contains("+<reply> ~(\"m\")\r\n"), "{lite}");
+    assert!(lite.contains("+<reply> (double) 3.141\r\n"), "{lite}");
+}
+
+#[test]
+fn an_endless_loop_stops_at_busy_reply_threshold() {
+    let script = "local i = 0\nwhile true do i = i + 1 end\n";
+    let lite = compare_on(
+        &["--busy-reply-threshold", "100"],
+        "sync",
+        script,
+        &[],
+        &[],
+        &[words("c"), words("a")],
+    );
+    assert!(
+        lite.contains("+* Stopped at 2, stop reason = timeout reached, infinite loop?\r\n"),
         "{lite}"
     );
 }
