@@ -20,6 +20,11 @@ use mlua::{ffi, Lua, Result, Table, VmState};
 
 use crate::runtime::ErrorReply;
 
+/// A string as Redis's `sdscatrepr` quotes it.
+fn quote(bytes: &[u8], out: &mut Vec<u8>) {
+    redis_lite_protocol::repr::repr(out, bytes);
+}
+
 /// The client's socket as the debugger uses it: blocking reads and writes.
 pub trait DebugIo: Send {
     /// Writes all of `bytes`, or gives up (the next read then finds the client gone).
@@ -300,7 +305,6 @@ impl Session {
 
     /// One complete command from the input, None if more is needed, or the protocol error.
     fn parse_command(&self) -> std::result::Result<Option<Vec<Vec<u8>>>, &'static str> {
-        const PROTOCOL_ERROR: &str = "protocol error";
         let data = &self.input;
         if data.is_empty() {
             return Ok(None);
@@ -313,14 +317,9 @@ impl Session {
         else {
             return Err(PROTOCOL_ERROR);
         };
-        let Some(line_end) = find_crlf(data, star) else {
+        let Some((count, mut at)) = header(data, star)? else {
             return Ok(None);
         };
-        let count = atoi(&data[star + 1..line_end]);
-        if count <= 0 || count > MAX_COMMAND_ITEMS {
-            return Err(PROTOCOL_ERROR);
-        }
-        let mut at = line_end + 2;
         let mut args = Vec::new();
         while (args.len() as i64) < count {
             if at >= data.len() || data[at] == 0 {
@@ -329,14 +328,9 @@ impl Session {
             if data[at] != b'$' {
                 return Err(PROTOCOL_ERROR);
             }
-            let Some(line_end) = find_crlf(data, at) else {
+            let Some((len, start)) = header(data, at)? else {
                 return Ok(None);
             };
-            let len = atoi(&data[at + 1..line_end]);
-            if len <= 0 || len > MAX_COMMAND_ITEMS {
-                return Err(PROTOCOL_ERROR);
-            }
-            let start = line_end + 2;
             let stop = start + len as usize;
             if stop + 2 > data.len() {
                 return Ok(None);
@@ -384,6 +378,21 @@ const HELP: &[&str] = &[
     "                     next line of code.",
 ];
 
+const PROTOCOL_ERROR: &str = "protocol error";
+
+/// The count of the `*` or `$` header at `at` (1 to 1,024, else a protocol error) and where
+/// the header's line ends; None while the line is incomplete.
+fn header(data: &[u8], at: usize) -> std::result::Result<Option<(i64, usize)>, &'static str> {
+    let Some(line_end) = find_crlf(data, at) else {
+        return Ok(None);
+    };
+    let count = atoi(&data[at + 1..line_end]);
+    if count <= 0 || count > MAX_COMMAND_ITEMS {
+        return Err(PROTOCOL_ERROR);
+    }
+    Ok(Some((count, line_end + 2)))
+}
+
 /// Where "\r\n" starts at or after `from`, before any NUL (C's `strstr`).
 fn find_crlf(data: &[u8], from: usize) -> Option<usize> {
     let data = &data[..data[from..]
@@ -427,24 +436,6 @@ fn strict_integer(text: &[u8]) -> Option<i64> {
     std::str::from_utf8(text).ok()?.parse().ok()
 }
 
-/// Appends `bytes` quoted and escaped as Redis's `sdscatrepr` does.
-fn repr(bytes: &[u8], out: &mut Vec<u8>) {
-    out.push(b'"');
-    for &b in bytes {
-        match b {
-            b'\\' | b'"' => out.extend_from_slice(&[b'\\', b]),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            7 => out.extend_from_slice(b"\\a"),
-            8 => out.extend_from_slice(b"\\b"),
-            b if b.is_ascii_graphic() || b == b' ' => out.push(b),
-            b => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
-}
-
 /// Appends a RESP reply in Redis's human form (`"+OK"`, `"bar"`, `[1,NULL]`); returns the
 /// bytes after it.
 fn resp_to_human<'a>(reply: &'a [u8], out: &mut Vec<u8>) -> &'a [u8] {
@@ -461,10 +452,10 @@ fn resp_to_human<'a>(reply: &'a [u8], out: &mut Vec<u8>) -> &'a [u8] {
     };
     match kind {
         b':' => out.extend_from_slice(header),
-        b'+' | b'-' => repr(&reply[..line_end], out),
+        b'+' | b'-' => quote(&reply[..line_end], out),
         b'$' => match count() {
             Some(len) if len >= 0 && rest.len() >= len as usize => {
-                repr(&rest[..len as usize], out);
+                quote(&rest[..len as usize], out);
                 return rest.get(len as usize + 2..).unwrap_or_default();
             }
             _ => out.extend_from_slice(b"NULL"),
@@ -524,7 +515,7 @@ unsafe fn cat_value(state: *mut ffi::lua_State, index: c_int, level: usize, out:
         ffi::LUA_TSTRING => {
             let mut len = 0;
             let data = ffi::lua_tolstring(state, index, &mut len);
-            repr(std::slice::from_raw_parts(data.cast(), len), out);
+            quote(std::slice::from_raw_parts(data.cast(), len), out);
         }
         ffi::LUA_TBOOLEAN => out.extend_from_slice(match ffi::lua_toboolean(state, index) {
             0 => b"false",
@@ -753,14 +744,7 @@ unsafe fn print_locals(state: *mut ffi::lua_State, session: &RefCell<Session>) {
     let mut found = 0;
     let mut frame: ffi::lua_Debug = std::mem::zeroed();
     if ffi::lua_getstack(state, 0, &mut frame) != 0 {
-        let mut index = 1;
-        loop {
-            let name = ffi::lua_getlocal(state, &frame, index);
-            if name.is_null() {
-                break;
-            }
-            index += 1;
-            let name = CStr::from_ptr(name).to_bytes();
+        find_local(state, &frame, |name| {
             if !contains(name, b"(*temporary)") {
                 let mut text = b"<value> ".to_vec();
                 text.extend_from_slice(name);
@@ -769,11 +753,36 @@ unsafe fn print_locals(state: *mut ffi::lua_State, session: &RefCell<Session>) {
                 session.log_with_maxlen(text);
                 found += 1;
             }
-            ffi::lua_pop(state, 1);
-        }
+            false
+        });
     }
     if found == 0 {
         session.log_str("No local variables in the current context.");
+    }
+}
+
+/// Calls `visit` with the name of each local of `frame`, its value on top of the stack, until
+/// `visit` answers true; returns whether it did.
+///
+/// # Safety
+/// As [`print_locals`], `frame` filled by `lua_getstack`.
+unsafe fn find_local(
+    state: *mut ffi::lua_State,
+    frame: &ffi::lua_Debug,
+    mut visit: impl FnMut(&[u8]) -> bool,
+) -> bool {
+    let mut index = 1;
+    loop {
+        let name = ffi::lua_getlocal(state, frame, index);
+        if name.is_null() {
+            return false;
+        }
+        index += 1;
+        let done = visit(CStr::from_ptr(name).to_bytes());
+        ffi::lua_pop(state, 1);
+        if done {
+            return true;
+        }
     }
 }
 
@@ -787,21 +796,17 @@ unsafe fn print_variable(state: *mut ffi::lua_State, session: &RefCell<Session>,
     let mut level = 0;
     while ffi::lua_getstack(state, level, &mut frame) != 0 {
         level += 1;
-        let mut index = 1;
-        loop {
-            let name = ffi::lua_getlocal(state, &frame, index);
-            if name.is_null() {
-                break;
+        let found = find_local(state, &frame, |name| {
+            if name != wanted {
+                return false;
             }
-            index += 1;
-            if CStr::from_ptr(name).to_bytes() == wanted {
-                let mut text = b"<value> ".to_vec();
-                cat_value(state, -1, 0, &mut text);
-                ffi::lua_pop(state, 1);
-                session.log_with_maxlen(text);
-                return;
-            }
-            ffi::lua_pop(state, 1);
+            let mut text = b"<value> ".to_vec();
+            cat_value(state, -1, 0, &mut text);
+            session.log_with_maxlen(text);
+            true
+        });
+        if found {
+            return;
         }
     }
     if wanted == b"ARGV" || wanted == b"KEYS" {

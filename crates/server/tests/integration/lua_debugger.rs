@@ -13,6 +13,19 @@ fn words(line: &str) -> Vec<u8> {
     encode(&args)
 }
 
+/// Asserts that the transcript has each of `parts`.
+#[track_caller]
+fn assert_lines(transcript: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(transcript.contains(part), "{part:?} not in {transcript}");
+    }
+}
+
+/// Debugger commands, one per line of words.
+fn commands(lines: &[&str]) -> Vec<Vec<u8>> {
+    lines.iter().map(|line| words(line)).collect()
+}
+
 /// Runs a session: SCRIPT DEBUG `mode`, EVAL `script`, then each of `inputs` (raw bytes)
 /// until the session ends. Returns every reply read, the EVAL's final reply, and whether the
 /// server then closed the connection.
@@ -83,7 +96,7 @@ const DEMO: &str = "local a = {1,2,'x'}\nlocal b = {k='v', [5]=3.5}\nredis.call(
 
 #[test]
 fn step_print_list_break_eval_redis_and_help_match_redis() {
-    let inputs: Vec<Vec<u8>> = [
+    let inputs = commands(&[
         "s",
         "p",
         "p a",
@@ -126,29 +139,21 @@ fn step_print_list_break_eval_redis_and_help_match_redis() {
         "c",
         "c",
         "c",
-    ]
-    .iter()
-    .map(|line| words(line))
-    .collect();
+    ]);
     let lite = compare("sync", DEMO, &["k1"], &["a1"], &inputs);
     assert!(lite.starts_with("+OK\r\n*2\r\n+* Stopped at 1, stop reason = step over\r\n"));
-    assert!(lite.contains("+<value> {1; 2; \"x\"}\r\n"), "{lite}");
-    assert!(
-        lite.contains("+<redis> set foo bar\r\n+<reply> \"+OK\"\r\n"),
-        "{lite}"
+    assert_lines(
+        &lite,
+        &[
+            "+<value> {1; 2; \"x\"}\r\n",
+            "+<redis> set foo bar\r\n+<reply> \"+OK\"\r\n",
+            "+<debug> line 4: \"hi\", {1; 2; \"x\"}, nil, true\r\n",
+            "+<error> Unknown Redis command called from script\r\n",
+            "+<redis> mget a b c d e f g h i ... (2 more)\r\n",
+            "stop reason = redis.breakpoint() called\r\n",
+            "+<error> Unknown Redis Lua debugger command or wrong number of arguments.\r\n",
+        ],
     );
-    assert!(
-        lite.contains("+<debug> line 4: \"hi\", {1; 2; \"x\"}, nil, true\r\n"),
-        "{lite}"
-    );
-    assert!(lite.contains("+<error> Unknown Redis command called from script\r\n"));
-    assert!(lite.contains("+<redis> mget a b c d e f g h i ... (2 more)\r\n"));
-    assert!(
-        lite.contains("stop reason = redis.breakpoint() called\r\n"),
-        "{lite}"
-    );
-    assert!(lite
-        .contains("+<error> Unknown Redis Lua debugger command or wrong number of arguments.\r\n"));
     assert!(
         lite.ends_with("+<endsession>\r\n$3\r\nbar\r\nCLOSED"),
         "{lite}"
@@ -158,7 +163,7 @@ fn step_print_list_break_eval_redis_and_help_match_redis() {
 #[test]
 fn functions_trace_maxlen_and_pcall_errors_match_redis() {
     let script = "local function f(x)\n  local y = x * 2\n  return y\nend\nlocal r = f(3)\nredis.pcall('incr','foo')\nreturn {r, 'str', 1.5}\n";
-    let inputs: Vec<Vec<u8>> = [
+    let inputs = commands(&[
         "p",
         "p zz",
         "s",
@@ -176,14 +181,15 @@ fn functions_trace_maxlen_and_pcall_errors_match_redis() {
         "r set foo notanumber",
         "s",
         "s",
-    ]
-    .iter()
-    .map(|line| words(line))
-    .collect();
+    ]);
     let lite = compare("sync", script, &[], &[], &inputs);
-    assert!(lite.contains("+In f:\r\n+-> 3     return y\r\n+From top level:\r\n"));
-    assert!(lite
-        .contains("+<hint> The above reply was trimmed. Use 'maxlen 0' to disable trimming.\r\n"));
+    assert_lines(
+        &lite,
+        &[
+            "+In f:\r\n+-> 3     return y\r\n+From top level:\r\n",
+            "+<hint> The above reply was trimmed. Use 'maxlen 0' to disable trimming.\r\n",
+        ],
+    );
     assert!(
         lite.ends_with("+<endsession>\r\n*3\r\n:6\r\n$3\r\nstr\r\n:1\r\nCLOSED"),
         "{lite}"
@@ -192,7 +198,7 @@ fn functions_trace_maxlen_and_pcall_errors_match_redis() {
 
 #[test]
 fn resp3_replies_are_logged_as_redis_logs_them() {
-    let inputs: Vec<Vec<u8>> = [
+    let inputs = commands(&[
         "s",
         "r hset h3 f v",
         "r hgetall h3",
@@ -205,10 +211,7 @@ fn resp3_replies_are_logged_as_redis_logs_them() {
         "r debug protocol verbatim",
         "r debug protocol attrib",
         "c",
-    ]
-    .iter()
-    .map(|line| words(line))
-    .collect();
+    ]);
     let script = "redis.setresp(3)\nlocal x = 1\nreturn x\n";
     let lite = compare_on(
         &["--enable-debug-command", "yes"],
@@ -218,9 +221,14 @@ fn resp3_replies_are_logged_as_redis_logs_them() {
         &[],
         &inputs,
     );
-    assert!(lite.contains("+<reply> {\"f\" => \"v\"}\r\n"), "{lite}");
-    assert!(lite.contains("+<reply> ~(\"m\")\r\n"), "{lite}");
-    assert!(lite.contains("+<reply> (double) 3.141\r\n"), "{lite}");
+    assert_lines(
+        &lite,
+        &[
+            "+<reply> {\"f\" => \"v\"}\r\n",
+            "+<reply> ~(\"m\")\r\n",
+            "+<reply> (double) 3.141\r\n",
+        ],
+    );
 }
 
 #[test]
