@@ -11,7 +11,7 @@
 //! Redis's does. Values are shown as Redis shows them (`{1; 2}`, `{["k"]="v"}`, quoted strings,
 //! `%g` numbers), and `<reply>` lines turn a command's RESP into Redis's human form.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, CStr};
 use std::time::{Duration, Instant};
 
@@ -61,6 +61,8 @@ pub struct Session {
     maxlen: usize,
     maxlen_hint_sent: bool,
     input: Vec<u8>,
+    /// Where the search for the end of an incomplete header in `input` got.
+    header_scan: Cell<HeaderScan>,
     /// When the script last ran free, and how long it may run before it is stopped as an
     /// infinite loop.
     started: Instant,
@@ -96,6 +98,7 @@ impl Session {
             maxlen: DEFAULT_MAXLEN,
             maxlen_hint_sent: false,
             input: Vec::new(),
+            header_scan: Cell::default(),
             started: Instant::now(),
             time_limit: if time_limit.is_zero() {
                 Duration::from_secs(5)
@@ -317,7 +320,7 @@ impl Session {
         else {
             return Err(PROTOCOL_ERROR);
         };
-        let Some((count, mut at)) = header(data, star)? else {
+        let Some((count, mut at)) = header(data, star, &self.header_scan)? else {
             return Ok(None);
         };
         let mut args = Vec::new();
@@ -328,7 +331,7 @@ impl Session {
             if data[at] != b'$' {
                 return Err(PROTOCOL_ERROR);
             }
-            let Some((len, start)) = header(data, at)? else {
+            let Some((len, start)) = header(data, at, &self.header_scan)? else {
                 return Ok(None);
             };
             let stop = start + len as usize;
@@ -382,8 +385,12 @@ const PROTOCOL_ERROR: &str = "protocol error";
 
 /// The count of the `*` or `$` header at `at` (1 to 1,024, else a protocol error) and where
 /// the header's line ends; None while the line is incomplete.
-fn header(data: &[u8], at: usize) -> std::result::Result<Option<(i64, usize)>, &'static str> {
-    let Some(line_end) = find_crlf(data, at) else {
+fn header(
+    data: &[u8],
+    at: usize,
+    scan: &Cell<HeaderScan>,
+) -> std::result::Result<Option<(i64, usize)>, &'static str> {
+    let Some(line_end) = find_line_end(data, at, scan) else {
         return Ok(None);
     };
     let count = atoi(&data[at + 1..line_end]);
@@ -393,16 +400,50 @@ fn header(data: &[u8], at: usize) -> std::result::Result<Option<(i64, usize)>, &
     Ok(Some((count, line_end + 2)))
 }
 
+/// How far the search for an incomplete header's line end got: the input only grows until a
+/// command is parsed, so the next search for the same header goes on from there instead of
+/// scanning a long line again for every 1 KB read.
+#[derive(Clone, Copy, Default)]
+struct HeaderScan {
+    header: usize,
+    searched_to: usize,
+    /// The line ended at a NUL: as a C string it never ends.
+    at_nul: bool,
+}
+
+/// Where the header line starting at `at` ends ("\r\n", before any NUL: C's `strstr`).
+fn find_line_end(data: &[u8], at: usize, scan: &Cell<HeaderScan>) -> Option<usize> {
+    let known = scan.get();
+    let mut from = at;
+    if known.header == at && known.searched_to > at {
+        if known.at_nul {
+            return None;
+        }
+        from = known.searched_to - 1;
+    }
+    let found = find_crlf(data, from);
+    if found.is_none() {
+        let at_nul = data[from..].contains(&0);
+        scan.set(HeaderScan {
+            header: at,
+            searched_to: data.len(),
+            at_nul,
+        });
+    }
+    found
+}
+
 /// Where "\r\n" starts at or after `from`, before any NUL (C's `strstr`).
 fn find_crlf(data: &[u8], from: usize) -> Option<usize> {
-    let data = &data[..data[from..]
-        .iter()
-        .position(|&b| b == 0)
-        .map_or(data.len(), |n| from + n)];
-    data[from..]
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .map(|at| from + at)
+    let mut at = from;
+    while at + 1 < data.len() {
+        match data[at] {
+            0 => return None,
+            b'\r' if data[at + 1] == b'\n' => return Some(at),
+            _ => at += 1,
+        }
+    }
+    None
 }
 
 /// C's `atoi`: leading blanks, a sign, the digits up to the first other byte; 0 if none.
@@ -677,10 +718,15 @@ fn repl(lua: &Lua, session: &RefCell<Session>) -> Result<bool> {
             s.input.extend_from_slice(&buf[..read]);
             if s.input.len() > MAX_INPUT {
                 s.input = Vec::new();
+                s.header_scan = Cell::default();
                 return Err(script_error("max client buffer reached"));
             }
         };
-        session.borrow_mut().input.clear();
+        {
+            let mut s = session.borrow_mut();
+            s.input.clear();
+            s.header_scan = Cell::default();
+        }
         let name = args[0].to_ascii_lowercase();
         let is = |short: &[u8], long: &[u8]| name == short || name == long;
         if is(b"h", b"help") {
@@ -949,6 +995,51 @@ mod tests {
         assert_eq!(human(b"-ERR x\r\n"), "\"-ERR x\"");
         assert_eq!(human(b"$3\r\nbar\r\n"), "\"bar\"");
         assert_eq!(human(b"*3\r\n$-1\r\n:5\r\n*0\r\n"), "[NULL,5,[]]");
+    }
+
+    struct NoIo;
+    impl DebugIo for NoIo {
+        fn write(&mut self, _: &[u8]) {}
+        fn read(&mut self, _: &mut [u8]) -> usize {
+            0
+        }
+    }
+
+    /// Feeds `input` a kilobyte at a time, as the session reads it, and returns the first
+    /// outcome that is not "more is needed".
+    fn parse_in_chunks(input: &[u8]) -> std::result::Result<Option<Vec<Vec<u8>>>, &'static str> {
+        let mut session = Session::new(b"return 1", Box::new(NoIo), Duration::ZERO);
+        for chunk in input.chunks(1024) {
+            session.input.extend_from_slice(chunk);
+            if let Some(done) = session.parse_command().transpose() {
+                return done.map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    #[test]
+    fn debugger_commands_parse_as_redis_parses_them() {
+        assert_eq!(
+            parse_in_chunks(b"*2\r\n$1\r\np\r\n$3\r\na\x00b\r\n"),
+            Ok(Some(vec![b"p".to_vec(), b"a\x00b".to_vec()]))
+        );
+        assert_eq!(parse_in_chunks(b"garbage"), Err("protocol error"));
+        assert_eq!(parse_in_chunks(b"*1025\r\n"), Err("protocol error"));
+        assert_eq!(parse_in_chunks(b"*1\r\n$0\r\n\r\n"), Err("protocol error"));
+        assert_eq!(parse_in_chunks(b"*1\r\n$1\r\npxx"), Err("protocol error"));
+        // A NUL in a header ends it for good, as in a C string.
+        assert_eq!(parse_in_chunks(b"*1\x00\r\n$1\r\np\r\n"), Ok(None));
+        // A long header line is searched once, not again for every kilobyte.
+        let mut long = b"*".to_vec();
+        long.extend(std::iter::repeat_n(b'1', 200_000));
+        long.extend_from_slice(b"\r\n");
+        assert_eq!(parse_in_chunks(&long), Err("protocol error"));
+        // A line end split between two reads.
+        let mut split = b"*1".to_vec();
+        split.resize(1023, b' ');
+        split.extend_from_slice(b"\r\n$1\r\np\r\n");
+        assert_eq!(parse_in_chunks(&split), Ok(Some(vec![b"p".to_vec()])));
     }
 
     #[test]

@@ -327,6 +327,8 @@ fn hostile_input_ends_the_session_without_harm() {
         vec![encode(&many_args), words("r get k1"), words("c")],
         vec![big_argument],
         vec![b"*100000\r\n".to_vec()],
+        // A header line that never ends: "max client buffer reached" past 1 MB.
+        vec![[&b"*"[..], &vec![b'x'; 1 << 20], b"yy"].concat()],
         vec![b"*2\r\n$1\r\np\r\n$-5\r\n".to_vec()],
     ] {
         let lite = compare("sync", script, &[], &[], &inputs);
