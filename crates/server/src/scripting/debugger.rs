@@ -40,41 +40,52 @@ pub enum DebugMode {
 /// How long a write to the debugging client may wait, as Redis's send timeout.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How often a session waiting for its client looks for a scheduled shutdown.
+const SHUTDOWN_CHECK: Duration = Duration::from_millis(100);
+
 /// The client's socket, used blocking while a session runs.
 pub struct SocketIo {
     fd: RawFd,
+    server: Arc<Server>,
 }
 
 impl SocketIo {
-    pub fn new(fd: RawFd) -> SocketIo {
-        SocketIo { fd }
+    pub fn new(fd: RawFd, server: Arc<Server>) -> SocketIo {
+        SocketIo { fd, server }
     }
 
-    /// Waits until the socket is ready for `events`: false on a timeout or an error.
-    fn wait(&self, events: libc::c_short, timeout: Option<Duration>) -> bool {
+    /// Waits until the socket is ready for `events`, or `timeout`.
+    fn wait(&self, events: libc::c_short, timeout: Duration) -> Readiness {
         let mut poll = libc::pollfd {
             fd: self.fd,
             events,
             revents: 0,
         };
-        let timeout = timeout.map_or(-1, |t| t.as_millis() as libc::c_int);
         loop {
             // SAFETY: one valid pollfd.
-            let ready = unsafe { libc::poll(&mut poll, 1, timeout) };
-            if ready < 0
-                && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
-            {
-                continue;
-            }
-            return ready > 0;
+            let ready = unsafe { libc::poll(&mut poll, 1, timeout.as_millis() as libc::c_int) };
+            return match ready {
+                0 => Readiness::TimedOut,
+                n if n > 0 => Readiness::Ready,
+                _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {
+                    continue
+                }
+                _ => Readiness::Failed,
+            };
         }
     }
+}
+
+enum Readiness {
+    Ready,
+    TimedOut,
+    Failed,
 }
 
 impl DebugIo for SocketIo {
     fn write(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
-            if !self.wait(libc::POLLOUT, Some(WRITE_TIMEOUT)) {
+            if !matches!(self.wait(libc::POLLOUT, WRITE_TIMEOUT), Readiness::Ready) {
                 return;
             }
             // SAFETY: the pointer and length describe `bytes`.
@@ -88,10 +99,14 @@ impl DebugIo for SocketIo {
         }
     }
 
+    /// A shutdown (SIGTERM, SIGINT) ends the wait as if the client had gone: the script then
+    /// runs to its end and the server stops, as Redis's interrupted read does.
     fn read(&mut self, buf: &mut [u8]) -> usize {
         loop {
-            if !self.wait(libc::POLLIN, None) {
-                return 0;
+            match self.wait(libc::POLLIN, SHUTDOWN_CHECK) {
+                Readiness::Ready => {}
+                Readiness::TimedOut if !self.server.shutdown.in_progress() => continue,
+                Readiness::TimedOut | Readiness::Failed => return 0,
             }
             // SAFETY: the pointer and length describe `buf`.
             let read = unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) };

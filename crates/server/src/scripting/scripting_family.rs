@@ -407,7 +407,7 @@ fn debug_session(ctx: &mut Ctx<'_>) -> Result<RefCell<Session>, CommandError> {
     log!(Warning, "Redis synchronous debugging eval session started");
     Ok(RefCell::new(Session::new(
         ctx.arg(1),
-        Box::new(SocketIo::new(fd)),
+        Box::new(SocketIo::new(fd, ctx.server.clone())),
         Duration::from_millis(threshold),
     )))
 }
