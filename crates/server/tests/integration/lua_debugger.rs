@@ -460,7 +460,7 @@ fn a_shutdown_ends_a_session_waiting_for_its_client() {
             server
                 .wait_exit(std::time::Duration::from_secs(30))
                 .is_some(),
-            "{name} did not stop"
+            "redis-lite did not stop"
         );
     }
 }
