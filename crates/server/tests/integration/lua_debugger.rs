@@ -443,24 +443,16 @@ fn redis_cli_ldb_sessions_match_redis() {
 /// only when the signal lands on its main thread, not on one of its background threads.)
 #[test]
 fn a_shutdown_ends_a_session_waiting_for_its_client() {
-    for (name, mut server) in [("redis-lite", Server::lite(&[]))] {
-        let mut debugging = server.raw();
-        debugging.cmd(&["SCRIPT", "DEBUG", "sync"]);
-        let stop = debugging.cmd(&["EVAL", "return 1", "0"]);
-        assert!(
-            String::from_utf8_lossy(&stop).contains("Stopped at 1"),
-            "{name}"
-        );
-        let killed = Command::new("kill")
-            .args(["-TERM", &server.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        assert!(
-            server
-                .wait_exit(std::time::Duration::from_secs(30))
-                .is_some(),
-            "redis-lite did not stop"
-        );
-    }
+    let mut server = Server::lite(&[]);
+    let mut debugging = server.raw();
+    debugging.cmd(&["SCRIPT", "DEBUG", "sync"]);
+    let stop = debugging.cmd(&["EVAL", "return 1", "0"]);
+    assert!(String::from_utf8_lossy(&stop).contains("Stopped at 1"));
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let stopped = server.wait_exit(std::time::Duration::from_secs(30));
+    assert!(stopped.is_some(), "redis-lite did not stop");
 }
