@@ -37,6 +37,22 @@ pub enum DebugMode {
     Keep,
 }
 
+impl DebugMode {
+    /// What Redis logs when a session starts and ends (a YES session runs in its forked child).
+    pub fn log_lines(self) -> (&'static str, &'static str) {
+        match self {
+            DebugMode::Keep => (
+                "Redis synchronous debugging eval session started",
+                "Redis synchronous debugging eval session ended",
+            ),
+            DebugMode::Discard => (
+                "Redis forked for debugging eval",
+                "Lua debugging session child exiting",
+            ),
+        }
+    }
+}
+
 /// How long a write to the debugging client may wait, as Redis's send timeout.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -363,10 +363,10 @@ fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only_command: bool) -> CmdRe
     };
     let (rules, oom) = prepare(ctx, script.flags.declared(), read_only_command, keys)?;
     let debug = match ctx.client.script_debug {
-        Some(mode) => Some((mode, debug_session(ctx)?)),
+        Some(mode) => Some((mode, debug_session(ctx, mode)?)),
         None => None,
     };
-    let debugged = debug.is_some();
+    let debugged = debug.as_ref().map(|(mode, _)| *mode);
     let reply = run_unit(
         ctx,
         rules,
@@ -386,25 +386,25 @@ fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only_command: bool) -> CmdRe
         },
     );
     drop(cache);
-    if debugged {
+    if let Some(mode) = debugged {
         // The end of the session closes the connection once the reply is written, as Redis
         // signals the end of a debugging session.
         ctx.client.close_after_reply = true;
-        log!(Warning, "Redis synchronous debugging eval session ended");
+        log!(Warning, "{}", mode.log_lines().1);
     }
     finish(ctx, reply.expect("cached above"))
 }
 
 /// A debugging session for this EVAL (its client ran SCRIPT DEBUG YES or SYNC), on the
 /// client's socket.
-fn debug_session(ctx: &mut Ctx<'_>) -> Result<RefCell<Session>, CommandError> {
+fn debug_session(ctx: &mut Ctx<'_>, mode: DebugMode) -> Result<RefCell<Session>, CommandError> {
     let Some(fd) = ctx.client.socket_fd else {
         return Err(CommandError::err(
             "the Lua debugger needs a TCP or unix socket connection",
         ));
     };
     let threshold = ctx.server.config.read().busy_reply_threshold.max(0) as u64;
-    log!(Warning, "Redis synchronous debugging eval session started");
+    log!(Warning, "{}", mode.log_lines().0);
     Ok(RefCell::new(Session::new(
         ctx.arg(1),
         Box::new(SocketIo::new(fd, ctx.server.clone())),
