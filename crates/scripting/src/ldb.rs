@@ -35,8 +35,8 @@ pub trait DebugIo: Send {
 
 /// Breakpoints one session may hold, as in Redis.
 const MAX_BREAKPOINTS: usize = 64;
-/// How deep nested tables are shown.
-const MAX_VALUE_DEPTH: usize = ffi::LUA_MINSTACK as usize - 2;
+/// How deep nested tables are shown (ten tables, as Redis 7.0 shows them).
+const MAX_VALUE_DEPTH: usize = 10;
 /// The default `maxlen`.
 const DEFAULT_MAXLEN: usize = 256;
 /// The most a debugger command may take in the input buffer.
@@ -562,9 +562,11 @@ unsafe fn cat_value(state: *mut ffi::lua_State, index: c_int, level: usize, out:
             0 => b"false",
             _ => b"true",
         }),
-        ffi::LUA_TNUMBER => {
-            crate::libs::cjson::format_number(ffi::lua_tonumber(state, index), 6, out)
-        }
+        ffi::LUA_TNUMBER => match ffi::lua_tonumber(state, index) {
+            // C's `%g` keeps a NaN's sign (0/0 is negative on x86).
+            n if n.is_nan() && n.is_sign_negative() => out.extend_from_slice(b"-nan"),
+            n => crate::libs::cjson::format_number(n, 6, out),
+        },
         ffi::LUA_TNIL => out.extend_from_slice(b"nil"),
         ffi::LUA_TTABLE => {
             if ffi::lua_checkstack(state, 3) == 0 {

@@ -197,6 +197,37 @@ fn functions_trace_maxlen_and_pcall_errors_match_redis() {
 }
 
 #[test]
+fn nested_tables_numbers_overflows_and_breakpoint_lists_match_redis() {
+    let script = "local t = {}\nt.t = t\nlocal n = 0/0\nlocal f = function() end\nreturn 1\n";
+    let inputs = commands(&[
+        "s",
+        "s",
+        "s",
+        "s",
+        "p t",
+        "p n",
+        "e (function() local function f() return f() + 1 end return f() end)()",
+        "e {[1]=1,[3]=3}",
+        "e {1.5, -0.0, 1e100, 2^53}",
+        "b 0",
+        "b 1 2 3 4 5",
+        "b -1",
+        "b",
+        "c",
+    ]);
+    let lite = compare("sync", script, &[], &[], &inputs);
+    assert_lines(
+        &lite,
+        &[
+            "<max recursion level reached! Nested table?>",
+            "+<value> -nan\r\n",
+            "+<error> ldb_eval:1: stack overflow\r\n",
+            "+<retval> {1.5; -0; 1e+100; 9.0072e+15}\r\n",
+        ],
+    );
+}
+
+#[test]
 fn resp3_replies_are_logged_as_redis_logs_them() {
     let inputs = commands(&[
         "s",
