@@ -400,16 +400,20 @@ fn evalsha_and_script_debug_in_multi_are_refused_as_in_redis() {
 
 #[test]
 fn a_client_gone_mid_session_leaves_the_server_serving_others() {
-    let server = Server::lite(&[]);
-    let mut debugging = server.raw();
-    debugging.cmd(&["SCRIPT", "DEBUG", "sync"]);
-    let stop = debugging.cmd(&["EVAL", "redis.call('set','left','yes')\nreturn 1", "0"]);
-    assert!(String::from_utf8_lossy(&stop).contains("Stopped at 1"));
-    drop(debugging);
-    // The script runs to its end without stopping again, and the server serves others.
-    let mut other = server.raw();
-    assert_eq!(other.cmd_text(&["GET", "left"]), "$3\r\nyes\r\n");
-    assert_eq!(other.cmd_text(&["PING"]), "+PONG\r\n");
+    for (name, server) in Server::lite_and_redis(&[]) {
+        let mut debugging = server.raw();
+        debugging.cmd(&["SCRIPT", "DEBUG", "sync"]);
+        let stop = debugging.cmd(&["EVAL", "redis.call('set','left','yes')\nreturn 1", "0"]);
+        assert!(
+            String::from_utf8_lossy(&stop).contains("Stopped at 1"),
+            "{name}"
+        );
+        drop(debugging);
+        // The script runs to its end without stopping again, and the server serves others.
+        let mut other = server.raw();
+        assert_eq!(other.cmd_text(&["GET", "left"]), "$3\r\nyes\r\n", "{name}");
+        assert_eq!(other.cmd_text(&["PING"]), "+PONG\r\n", "{name}");
+    }
 }
 
 /// `redis-cli --ldb-sync-mode` and `--ldb` with their commands piped in print the same as
