@@ -122,6 +122,43 @@ pub fn write(level: LogLevel, message: fmt::Arguments<'_>) {
     };
 }
 
+/// A line from a signal handler, as Redis writes one: `pid:signal-handler (unix time) message`,
+/// whatever the log level. The interrupted thread may hold the log's lock: the line then goes
+/// to standard error rather than wait for it forever.
+pub fn from_signal_handler(message: &str) {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let line = format!("{}:signal-handler ({secs}) {message}\n", std::process::id());
+    let written = match FILE.try_lock().as_deref() {
+        Some(Some(path)) => open_for_append(path).and_then(|mut f| f.write_all(line.as_bytes())),
+        Some(None) => std::io::Write::write_all(&mut RawFd(libc::STDOUT_FILENO), line.as_bytes()),
+        None => std::io::Write::write_all(&mut RawFd(libc::STDERR_FILENO), line.as_bytes()),
+    };
+    // Nowhere better to report a failed write from a signal handler.
+    drop(written);
+}
+
+/// A standard stream written with plain `write` calls: its `std::io` handle's lock may be held
+/// by the thread a signal handler interrupted.
+struct RawFd(libc::c_int);
+
+impl Write for RawFd {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // SAFETY: `buf` is valid for `buf.len()` bytes.
+        let n = unsafe { libc::write(self.0, buf.as_ptr().cast(), buf.len()) };
+        match n {
+            -1 => Err(std::io::Error::last_os_error()),
+            n => Ok(n as usize),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn format_line(role: char, symbol: char, message: impl fmt::Display) -> String {
     format!(
         "{}:{role} {} {symbol} {message}\n",

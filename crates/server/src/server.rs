@@ -875,6 +875,8 @@ fn event_loop(server: Arc<Server>, index: usize, mut incoming: mpsc::UnboundedRe
         .build()
         .expect("event loop runtime");
     runtime.block_on(async move {
+        let watchdog = server.clone();
+        tokio::spawn(async move { watchdog.observability.watchdog.heartbeat().await });
         while let Some(Accepted { stream, handle }) = incoming.recv().await {
             let id = handle.id;
             let served = match stream {

@@ -1041,8 +1041,27 @@ const PROCESS: &[Param] = &[
     bool_param!("crash-log-enabled", process.crash_log_enabled, default "yes", mutable true)
         .informs(&[Apply::Process]),
     bool_param!("crash-memcheck-enabled", process.crash_memcheck_enabled, default "yes", mutable true),
-    bool_param!("use-exit-on-panic", process.use_exit_on_panic, default "no", mutable true).hidden(),
-    int_param!("watchdog-period", process.watchdog_period: i64, 0, i32::MAX as i64, default "0", mutable true).hidden(),
+    bool_param!("use-exit-on-panic", process.use_exit_on_panic, default "no", mutable true)
+        .hidden(),
+    special(
+        "watchdog-period",
+        "0",
+        |c| c.process.watchdog_period.to_string(),
+        // As Redis, a period under two cron ticks (at the `hz` of the moment) is raised to it:
+        // the watchdog could not tell a stuck thread from one between two checks.
+        |c, w| {
+            let period = parse_int(w, 0, i32::MAX as i64)?;
+            let min_period = 2 * (1000 / c.hz.max(1) as i64);
+            c.process.watchdog_period = if period == 0 {
+                0
+            } else {
+                period.max(min_period)
+            };
+            Ok(())
+        },
+    )
+    .hidden()
+    .informs(&[Apply::Observability]),
     named_param!("oom-score-adj", process.oom_score_adj, OOM_SCORE_ADJ_MODES, default "no")
         .informs(&[Apply::Process]),
     special(
@@ -1060,7 +1079,9 @@ const PROCESS: &[Param] = &[
             for (slot, word) in c.process.oom_score_adj_values.iter_mut().zip(words) {
                 *slot = redis_lite_protocol::number::parse_i64(word.as_bytes())
                     .filter(|v| (-2000..=2000).contains(v))
-                    .ok_or("Invalid oom-score-adj-values, elements must be between -2000 and 2000.")?;
+                    .ok_or(
+                        "Invalid oom-score-adj-values, elements must be between -2000 and 2000.",
+                    )?;
             }
             Ok(())
         },

@@ -1,6 +1,7 @@
 //! What the server tells operators about its own speed: the slow log, the latency monitor
 //! (latency events: commands, expiry and eviction cycles, AOF writes, snapshot holds) and the
-//! per-command latency histograms behind LATENCY HISTOGRAM and INFO latencystats.
+//! per-command latency histograms behind LATENCY HISTOGRAM and INFO latencystats; and the
+//! watchdog, which reports where a stuck thread is.
 //! `dispatch::call` calls [`after_call`] once per command; under the thresholds that costs a
 //! few atomic loads and, with `latency-tracking` on, one counter increment on the event loop's
 //! own histogram.
@@ -9,6 +10,7 @@ pub mod histogram;
 pub mod latency;
 pub mod observability_family;
 pub mod slowlog;
+pub mod watchdog;
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -30,6 +32,7 @@ pub struct Observability {
     pub histograms: CommandHistograms,
     /// `latency-tracking`.
     tracking: AtomicBool,
+    pub watchdog: Arc<watchdog::Watchdog>,
 }
 
 impl Observability {
@@ -41,6 +44,7 @@ impl Observability {
             latency,
             histograms: CommandHistograms::new(workers, command::table().entries.len()),
             tracking: AtomicBool::new(true),
+            watchdog: Arc::default(),
         }
     }
 
@@ -51,6 +55,8 @@ impl Observability {
             .configure(c.slowlog_log_slower_than, c.slowlog_max_len);
         self.latency.configure(c.latency_monitor_threshold);
         self.tracking.store(c.latency_tracking, Relaxed);
+        self.watchdog
+            .configure(config.process.watchdog_period as u64);
     }
 }
 

@@ -146,13 +146,23 @@ impl Persistence {
     }
 }
 
-/// Starts a load of `total_bytes` (0 when unknown) with the configured serving interval; it
-/// ends when the guard drops.
-pub fn begin_loading(server: &Server, total_bytes: u64) -> loading::LoadingGuard<'_> {
-    server
-        .persistence
-        .loading
-        .begin(total_bytes, loading_interval(server))
+/// Starts a load of `total_bytes` (0 when unknown) with the configured serving interval, on
+/// the calling thread; it ends when the guard drops.
+pub fn begin_loading(server: &Server, total_bytes: u64) -> LoadScope<'_> {
+    LoadScope {
+        _loading: server
+            .persistence
+            .loading
+            .begin(total_bytes, loading_interval(server)),
+        _busy: server.observability.watchdog.busy(),
+    }
+}
+
+/// A load in progress on this thread ([`begin_loading`]): clients wait or get `-LOADING`, and
+/// the watchdog counts the thread busy, as Redis's main thread is while it loads.
+pub struct LoadScope<'a> {
+    _loading: loading::LoadingGuard<'a>,
+    _busy: crate::observability::watchdog::Busy<'a>,
 }
 
 /// `loading-process-events-interval-bytes`: how much a load reads between serving points.

@@ -642,6 +642,7 @@ pub fn load_at_startup(server: &Arc<Server>, loaded: impl FnOnce(&Server) + Send
     let spawned = std::thread::Builder::new()
         .name("loader".into())
         .spawn(move || {
+            let busy = server.observability.watchdog.busy();
             let fatal = |what: &str, e: &dyn std::fmt::Display| -> ! {
                 log!(Warning, "Fatal error loading the {what}: {e}. Exiting.");
                 std::process::exit(1)
@@ -693,6 +694,7 @@ pub fn load_at_startup(server: &Arc<Server>, loaded: impl FnOnce(&Server) + Send
             }
             crate::cluster::claim_slots_of_loaded_keys(&server);
             server.persistence.loading.finish();
+            drop(busy);
             loaded(&server);
         });
     if let Err(e) = spawned {

@@ -513,3 +513,152 @@ fn an_expired_keys_slow_deletion_reports_expire_del() {
         assert!(latest.contains("expire-del"), "{who}: {latest}");
     }
 }
+
+/// The lines of `log` after the first `skip`, joined.
+fn log_after(log: &std::path::Path, skip: usize) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines().skip(skip).collect::<Vec<_>>().join("\n")
+}
+
+/// logging.tcl's "Server is able to generate a stack trace on selected systems": with
+/// `watchdog-period` set, a command that holds its thread past the period leaves Redis's
+/// `--- WATCHDOG TIMER EXPIRED ---` report with the stuck thread's stack in the log, once per
+/// stretch; a period under two cron ticks is raised to that; 0 turns it off. redis-lite took
+/// the parameter and did nothing with it.
+#[test]
+fn the_watchdog_reports_a_stuck_command_with_its_stack() {
+    let dir = DataDir::new("watchdog");
+    for program in [testkit::Program::Lite, testkit::Program::Redis] {
+        if !program.available() {
+            testkit::skipped("redis-server is not on PATH (the watchdog)");
+            continue;
+        }
+        let log = dir.join(&format!("{program:?}.log"));
+        let server = testkit::Launch::of(program)
+            .args(&["--save", "", "--logfile", log.to_str().unwrap()])
+            .args(&["--enable-debug-command", "yes", "--watchdog-period", "50"])
+            .start();
+        let mut raw = server.raw();
+        assert_eq!(
+            raw.cmd_text(&["CONFIG", "GET", "watchdog-period"]),
+            "*2\r\n$15\r\nwatchdog-period\r\n$3\r\n200\r\n",
+            "{program:?}"
+        );
+        assert_eq!(raw.cmd_text(&["DEBUG", "SLEEP", "1"]), "+OK\r\n");
+        wait_until("the watchdog's report", Duration::from_secs(10), || {
+            log_after(&log, 0).contains(":signal-handler (")
+                && log_after(&log, 0).contains("--------")
+        });
+        let report = log_after(&log, 0);
+        assert!(
+            report.contains("--- WATCHDOG TIMER EXPIRED ---"),
+            "{report}"
+        );
+        assert!(report.contains("------ STACK TRACE ------"), "{report}");
+        if program == testkit::Program::Lite {
+            assert!(report.contains("admin::debug"), "{report}");
+        }
+        assert_eq!(
+            report.matches("WATCHDOG TIMER EXPIRED").count(),
+            1,
+            "{program:?}"
+        );
+        // A quick command between two stretches, then off: no more reports.
+        assert_eq!(raw.cmd_text(&["CONFIG", "SET", "hz", "100"]), "+OK\r\n");
+        assert_eq!(
+            raw.cmd_text(&["CONFIG", "SET", "watchdog-period", "50"]),
+            "+OK\r\n"
+        );
+        assert_eq!(
+            raw.cmd_text(&["CONFIG", "GET", "watchdog-period"]),
+            "*2\r\n$15\r\nwatchdog-period\r\n$2\r\n50\r\n",
+            "{program:?}"
+        );
+        assert_eq!(
+            raw.cmd_text(&["CONFIG", "SET", "watchdog-period", "0"]),
+            "+OK\r\n"
+        );
+        assert_eq!(raw.cmd_text(&["DEBUG", "SLEEP", "0.5"]), "+OK\r\n");
+        assert_eq!(raw.cmd_text(&["PING"]), "+PONG\r\n");
+        let report = log_after(&log, 0);
+        assert_eq!(
+            report.matches("WATCHDOG TIMER EXPIRED").count(),
+            1,
+            "{program:?}"
+        );
+    }
+}
+
+/// replication.tcl's "replica can handle EINTR if use diskless load": the watchdog's signal
+/// comes in while a replica reads its master's snapshot straight into memory (slowed by
+/// `rdb-key-save-delay`); the read goes on, with no second sync and no reconnection.
+#[test]
+fn a_replica_loading_its_masters_snapshot_survives_the_watchdog() {
+    let dir = DataDir::new("watchdog-eintr");
+    for program in [testkit::Program::Lite, testkit::Program::Redis] {
+        if !program.available() {
+            testkit::skipped("redis-server is not on PATH (the watchdog during a load)");
+            continue;
+        }
+        let log = dir.join(&format!("{program:?}-replica.log"));
+        let replica = testkit::Launch::of(program)
+            .args(&["--save", "", "--logfile", log.to_str().unwrap()])
+            .start();
+        let master = testkit::Launch::of(program)
+            .args(&["--save", "", "--enable-debug-command", "yes"])
+            .start();
+        let mut m = master.raw();
+        m.cmd(&["DEBUG", "POPULATE", "100", "master", "100000"]);
+        for (name, value) in [
+            ("rdbcompression", "no"),
+            ("repl-diskless-sync", "yes"),
+            ("repl-diskless-sync-delay", "0"),
+            ("rdb-key-save-delay", "20000"),
+        ] {
+            assert_eq!(m.cmd_text(&["CONFIG", "SET", name, value]), "+OK\r\n");
+        }
+        let mut r = replica.raw();
+        for (name, value) in [
+            ("repl-diskless-load", "on-empty-db"),
+            ("watchdog-period", "200"),
+        ] {
+            assert_eq!(r.cmd_text(&["CONFIG", "SET", name, value]), "+OK\r\n");
+        }
+        let port = master.port.to_string();
+        assert_eq!(r.cmd_text(&["REPLICAOF", "127.0.0.1", &port]), "+OK\r\n");
+        wait_until("the load to start", Duration::from_secs(20), || {
+            log_after(&log, 0).contains("Loading DB in memory")
+        });
+        let started = std::fs::read_to_string(&log).unwrap().lines().count();
+        wait_until(
+            "the watchdog during the load",
+            Duration::from_secs(20),
+            || log_after(&log, started).contains("WATCHDOG TIMER EXPIRED"),
+        );
+        assert!(
+            !log_after(&log, 0).contains("Reconnecting to MASTER"),
+            "{program:?}: {}",
+            log_after(&log, 0)
+        );
+        assert_eq!(info_field(&mut m, "stats", "sync_full"), "1", "{program:?}");
+        assert_eq!(
+            info_field(&mut r, "persistence", "loading"),
+            "1",
+            "{program:?}"
+        );
+        // The load then completes as usual.
+        assert_eq!(
+            m.cmd_text(&["CONFIG", "SET", "rdb-key-save-delay", "0"]),
+            "+OK\r\n"
+        );
+        wait_until(
+            "the replica to load everything",
+            Duration::from_secs(60),
+            || {
+                info_field(&mut r, "persistence", "loading") == "0"
+                    && r.cmd_text(&["DBSIZE"]) == ":100\r\n"
+            },
+        );
+        assert_eq!(info_field(&mut m, "stats", "sync_full"), "1", "{program:?}");
+    }
+}

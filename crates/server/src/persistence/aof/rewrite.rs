@@ -197,10 +197,15 @@ pub fn run(server: &Server) {
 
 /// Runs the rewrite that was requested, on the calling thread; `announce`: with the log lines
 /// of a background rewrite (not for the base a start-up creates, which Redis names instead).
+/// Nothing when AOF was switched off since the request: the request and its epoch are taken
+/// under one lock, or a rewrite cancelled in between would run to its end under the new epoch.
 pub(super) fn run_requested(server: &Server, announce: bool) {
     let control = &server.aof.rewrite;
     let (enable, epoch) = {
         let mut state = control.state.lock();
+        if !state.requested {
+            return;
+        }
         state.requested = false;
         state.running = Some(Instant::now());
         state.rewrites += 1;
