@@ -337,17 +337,43 @@ fn evalsha_ro(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only_command: bool) -> CmdResult {
-    let no_script = || CommandError::coded("NOSCRIPT No matching script. Please use EVAL.");
     // A digest that is not 40 characters long matches nothing: Redis says so before it reads
     // the number of keys.
     if by_sha && ctx.arg(1).len() != 40 {
         return Err(no_script());
     }
-    if by_sha && ctx.client.script_debug.is_some() {
+    let Some(mode) = ctx.client.script_debug else {
+        return run_cached_script(ctx, by_sha, read_only_command, None);
+    };
+    if by_sha {
         return Err(CommandError::err(
             "Please use EVAL instead of EVALSHA for debugging",
         ));
     }
+    // The session starts before anything is checked, so even an EVAL that fails (a compile
+    // error, a bad number of keys) ends one, as in Redis.
+    let session = debug_session(ctx, mode)?;
+    let result = run_cached_script(ctx, false, read_only_command, Some((mode, &session)));
+    session.borrow_mut().end();
+    // The end of the session closes the connection once the reply is written, as Redis
+    // signals the end of a debugging session.
+    ctx.client.close_after_reply = true;
+    log!(Warning, "{}", mode.log_lines().1);
+    result
+}
+
+fn no_script() -> CommandError {
+    CommandError::coded("NOSCRIPT No matching script. Please use EVAL.")
+}
+
+/// EVAL's or EVALSHA's script, compiled and cached first for EVAL, run under the debugger
+/// when `debug` has a session.
+fn run_cached_script(
+    ctx: &mut Ctx<'_>,
+    by_sha: bool,
+    read_only_command: bool,
+    debug: Option<(DebugMode, &RefCell<Session>)>,
+) -> CmdResult {
     let (keys, argv) = keys_and_args(ctx, CommandError::NotInteger)?;
     let server = ctx.server;
     let mut cache = server.scripting.eval.lock();
@@ -362,36 +388,18 @@ fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only_command: bool) -> CmdRe
         return Err(no_script());
     };
     let (rules, oom) = prepare(ctx, script.flags.declared(), read_only_command, keys)?;
-    let debug = match ctx.client.script_debug {
-        Some(mode) => Some((mode, debug_session(ctx, mode)?)),
-        None => None,
-    };
-    let debugged = debug.as_ref().map(|(mode, _)| *mode);
-    let reply = run_unit(
-        ctx,
-        rules,
-        oom,
-        String::new(),
-        |host, protocol| match debug {
-            None => cache.run(host, sha, keys, argv, protocol),
-            Some((mode, session)) => {
-                if mode == DebugMode::Discard {
-                    host.discard_writes();
-                }
-                let reply = cache.run_debugged(host, sha, keys, argv, protocol, Some(&session));
-                host.undo_writes();
-                session.borrow_mut().end();
-                reply
-            }
-        },
-    );
+    let reply = run_unit(ctx, rules, oom, String::new(), |host, protocol| {
+        let Some((mode, session)) = debug else {
+            return cache.run(host, sha, keys, argv, protocol);
+        };
+        if mode == DebugMode::Discard {
+            host.discard_writes();
+        }
+        let reply = cache.run_debugged(host, sha, keys, argv, protocol, Some(session));
+        host.undo_writes();
+        reply
+    });
     drop(cache);
-    if let Some(mode) = debugged {
-        // The end of the session closes the connection once the reply is written, as Redis
-        // signals the end of a debugging session.
-        ctx.client.close_after_reply = true;
-        log!(Warning, "{}", mode.log_lines().1);
-    }
     finish(ctx, reply.expect("cached above"))
 }
 

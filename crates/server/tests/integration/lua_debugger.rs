@@ -343,6 +343,17 @@ fn abort_and_script_errors_end_the_session_as_in_redis() {
 }
 
 #[test]
+fn an_eval_that_fails_before_running_still_ends_its_session_as_in_redis() {
+    let lite = compare("sync", "return +", &[], &[], &[]);
+    assert!(
+        lite.contains("+<endsession>\r\n-ERR Error compiling script"),
+        "{lite}"
+    );
+    assert!(lite.ends_with("CLOSED"), "{lite}");
+    compare("sync", "#!lua flags=bogus\nreturn 1", &[], &[], &[]);
+}
+
+#[test]
 fn hostile_input_ends_the_session_without_harm() {
     let script = "return 1\n";
     let big_argument = encode(&[b"e", &vec![b'x'; 1 << 20]]);
