@@ -2,6 +2,7 @@
 //! `f_<sha1>` function with Redis's error texts, shebang flags, and running a script with
 //! KEYS and ARGV.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use redis_lite_protocol::Protocol;
 
 use crate::functions::FunctionFlags;
 use crate::host::Host;
+use crate::ldb::Session;
 use crate::runtime::{write_outcome, Arguments, Kind, Runtime};
 use crate::ScriptReply;
 
@@ -164,6 +166,20 @@ impl ScriptCache {
         argv: &[&[u8]],
         client: Protocol,
     ) -> Option<ScriptReply> {
+        self.run_debugged(host, sha, keys, argv, client, None)
+    }
+
+    /// [`ScriptCache::run`] under the Lua debugger when `debugger` is given: the script stops
+    /// at its first line and the session's client drives it (see [`crate::ldb`]).
+    pub fn run_debugged(
+        &self,
+        host: &mut dyn Host,
+        sha: &[u8],
+        keys: &[&[u8]],
+        argv: &[&[u8]],
+        client: Protocol,
+        debugger: Option<&RefCell<Session>>,
+    ) -> Option<ScriptReply> {
         let script = self.get(sha)?;
         let mut out = Vec::new();
         let result = self.runtime.execute(
@@ -171,6 +187,7 @@ impl ScriptCache {
             None,
             &script.function,
             Arguments::Globals { keys, argv },
+            debugger,
             |_, outcome, resp| write_outcome(&mut out, client, &outcome, resp, &script.sha),
         );
         Some(ScriptReply::new(out, client, result))

@@ -138,6 +138,7 @@ impl FunctionLibraries {
                 Some(&mut registrations),
                 &body,
                 Arguments::None,
+                None,
                 |_, outcome, _| {
                     Ok(match outcome {
                         Outcome::Value(_) => None,
@@ -292,6 +293,7 @@ impl FunctionLibraries {
             None,
             &function.callback,
             Arguments::Parameters { keys, argv },
+            None,
             |_, outcome, resp| write_outcome(&mut out, client, &outcome, resp, &function.name),
         );
         Some(ScriptReply::new(out, client, result))

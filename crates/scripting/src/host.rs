@@ -19,6 +19,13 @@ pub trait Host {
     /// into Lua errors (`redis.call`) or error tables (`redis.pcall`).
     fn call(&mut self, argv: &[&[u8]], protocol: Protocol, reply: &mut Vec<u8>);
 
+    /// Whether the reply of the last [`Host::call`] is the host's refusal to run the command
+    /// (unknown, wrong arity, not allowed from scripts...) rather than the command's own reply:
+    /// the Lua debugger logs the two differently.
+    fn last_call_refused(&self) -> bool {
+        false
+    }
+
     /// `redis.log(level, ...)`: the message is the arguments joined by spaces.
     fn log(&mut self, level: LogLevel, message: &[u8]);
 

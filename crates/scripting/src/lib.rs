@@ -20,6 +20,7 @@
 //!   shebang flags, run with KEYS/ARGV).
 //! - [`functions`]: [`FunctionLibraries`], FUNCTION's Lua state, libraries and
 //!   `redis.register_function`.
+//! - [`ldb`]: the Lua debugger (SCRIPT DEBUG): a session's state, its line hook and REPL.
 //! - `runtime`: one sandboxed Lua state, the redis API and the error handler (with
 //!   `sandbox.lua`, the sandbox itself).
 //! - `convert`: RESP ↔ Lua.
@@ -35,6 +36,7 @@
 pub mod eval;
 pub mod functions;
 pub mod host;
+pub mod ldb;
 
 mod convert;
 mod libs;

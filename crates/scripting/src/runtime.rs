@@ -21,6 +21,7 @@ use smallvec::SmallVec;
 
 use crate::convert::{push_simple_reply, reply_to_lua, write_value, STATS_COUNTED};
 use crate::host::{AclCheck, Host, Interrupt, LogLevel, ReplFlags};
+use crate::ldb::{self, Session};
 use crate::libs;
 use crate::{INTERRUPT_CHECK_INSTRUCTIONS, REDIS_VERSION, REDIS_VERSION_NUM};
 
@@ -55,6 +56,20 @@ fn set_interrupt_hook(
             set_interrupt_hook(lua, &interrupted, &killed, HookTriggers::EVERY_LINE)?;
         }
         Err(mlua::Error::RuntimeError(message.to_string()))
+    })
+}
+
+/// Under the debugger, the hook stops the script at lines (and checks for an infinite loop at
+/// Redis's interrupt rate) instead of asking the host whether to go on, as Redis's does.
+fn set_debugger_hook(lua: &Lua, active: &Arc<ActiveRun>) -> Result<()> {
+    let active = active.clone();
+    let triggers = HookTriggers::EVERY_LINE.every_nth_instruction(INTERRUPT_CHECK_INSTRUCTIONS);
+    lua.set_global_hook(triggers, move |lua, debug| {
+        let Some(session) = active.debugger() else {
+            return Ok(VmState::Continue);
+        };
+        // SAFETY: see `ActiveRun::debugger`.
+        ldb::hook(lua, debug, unsafe { &*session })
     })
 }
 
@@ -126,6 +141,8 @@ pub(crate) struct RunState<'h> {
     /// A panic inside the host during `redis.call`: the script fails, then the panic goes on
     /// once the run has left Lua (unwinding through Lua's C frames is not possible).
     panic: Option<Box<dyn Any + Send>>,
+    /// The debugging session of a run under the Lua debugger.
+    debugger: Option<&'h RefCell<Session>>,
 }
 
 /// One `redis.register_function` call, checked except for name clashes across libraries.
@@ -200,6 +217,8 @@ impl Runtime {
         for (name, api) in [
             ("call", redis_call as ffi::lua_CFunction),
             ("pcall", redis_pcall),
+            ("debug", redis_debug),
+            ("breakpoint", redis_breakpoint),
         ] {
             // SAFETY: the closure's upvalues are the run pointer, which stays valid as long as
             // the state (the interrupt hook, set below, keeps a reference to it), and
@@ -283,19 +302,27 @@ impl Runtime {
 
     /// Runs `f` with the redis API bound to `host` and its `arguments`, then hands the outcome
     /// and the script's final protocol to `finish`.
+    /// Under the debugger (`debugger`), the debugger's hook replaces the interrupt hook for
+    /// the run.
     pub(crate) fn execute<R>(
         &self,
         host: &mut dyn Host,
         registrations: Option<&mut Vec<Registration>>,
         f: &Function,
         arguments: Arguments<'_>,
+        debugger: Option<&RefCell<Session>>,
         finish: impl FnOnce(&Lua, Outcome, Protocol) -> Result<R>,
     ) -> Result<R> {
+        if let Some(session) = debugger {
+            session.borrow_mut().environment = Some(self.sandboxed_globals.clone());
+            set_debugger_hook(&self.lua, &self.active)?;
+        }
         let mut state = RunState {
             host,
             resp: Protocol::Resp2,
             registrations,
             panic: None,
+            debugger,
         };
         let outcome = self.active.install(&mut state, || -> Result<Outcome> {
             let (ok, value): (bool, Value) = self.call_with_arguments(f, arguments)?;
@@ -313,7 +340,7 @@ impl Runtime {
                 }
             })
         });
-        if self.killed.swap(false, Ordering::Relaxed) {
+        if self.killed.swap(false, Ordering::Relaxed) || debugger.is_some() {
             set_interrupt_hook(&self.lua, &self.active, &self.killed, INTERRUPT_CHECKS)?;
         }
         if let Some(panic) = state.panic.take() {
@@ -437,6 +464,16 @@ impl ActiveRun {
         let previous = self.0.swap(erased, Ordering::AcqRel);
         let _restore = Restore(&self.0, previous);
         run()
+    }
+
+    /// The debugging session of the run in progress, if it runs under the debugger. The
+    /// session outlives the run (`install`'s caller borrows it for the whole call), so the
+    /// pointer is valid while the run goes on; it is a `RefCell`, so the hook, `redis.call` and
+    /// `redis.debug` each borrow it only for their own short steps.
+    fn debugger(&self) -> Option<*const RefCell<Session>> {
+        self.with(|state| state.debugger.map(|d| d as *const RefCell<Session>))
+            .ok()
+            .flatten()
     }
 
     /// Runs `f` on the run in progress; an error outside one.
@@ -899,6 +936,35 @@ unsafe extern "C-unwind" fn redis_pcall(state: *mut ffi::lua_State) -> c_int {
     api_call(state, false)
 }
 
+/// The debugging session of the run whose API function is running.
+///
+/// # Safety
+/// Called from a C function of the redis API (its first upvalue is the run pointer).
+unsafe fn api_debugger<'a>(state: *mut ffi::lua_State) -> Option<&'a RefCell<Session>> {
+    // SAFETY: as in `run_command`.
+    let active = &*(ffi::lua_touserdata(state, ffi::lua_upvalueindex(1)) as *const ActiveRun);
+    // SAFETY: see `ActiveRun::debugger`.
+    active.debugger().map(|session| &*session)
+}
+
+/// `redis.debug(...)`: a log line in the debugger console; nothing outside the debugger.
+unsafe extern "C-unwind" fn redis_debug(state: *mut ffi::lua_State) -> c_int {
+    if let Some(session) = api_debugger(state) {
+        ldb::log_debug_call(state, session);
+    }
+    0
+}
+
+/// `redis.breakpoint()`: under the debugger, stops at the next line and returns true.
+unsafe extern "C-unwind" fn redis_breakpoint(state: *mut ffi::lua_State) -> c_int {
+    let session = api_debugger(state);
+    if let Some(session) = session {
+        ldb::request_breakpoint(session);
+    }
+    ffi::lua_pushboolean(state, session.is_some() as c_int);
+    1
+}
+
 /// Runs the command; `raise` for `redis.call`, whose failures are Lua errors.
 ///
 /// # Safety
@@ -951,10 +1017,19 @@ unsafe fn run_command(state: *mut ffi::lua_State, raise: bool) -> Pushed {
             Err(_) => &mut own,
         };
         arguments.read_stack(state, count);
+        let debugger = api_debugger(state).filter(|session| session.borrow().logging());
         let argv = match arguments.slices() {
             Ok(argv) => argv,
-            Err(text) => return push_finish(state, text.as_bytes(), Protocol::Resp2, raise, false),
+            Err(text) => {
+                if let Some(session) = debugger {
+                    session.borrow_mut().log_error(&strip_err(text.as_bytes()));
+                }
+                return push_finish(state, text.as_bytes(), Protocol::Resp2, raise, false);
+            }
         };
+        if let Some(session) = debugger {
+            session.borrow_mut().log_command(&argv);
+        }
         reply.clear();
         let protocol = active.with(|run| {
             if run.panic.is_some() {
@@ -969,6 +1044,19 @@ unsafe fn run_command(state: *mut ffi::lua_State, raise: bool) -> Pushed {
             }
             Some(run.resp)
         });
+        if let (Some(session), Ok(Some(_))) = (debugger, &protocol) {
+            let refused = active
+                .with(|run| run.host.last_call_refused())
+                .unwrap_or(false);
+            let mut session = session.borrow_mut();
+            match refused {
+                true => {
+                    let text = reply.strip_prefix(b"-").unwrap_or(reply);
+                    session.log_error(&strip_err(text.strip_suffix(b"\r\n").unwrap_or(text)));
+                }
+                false => session.log_reply(reply),
+            }
+        }
         let pushed = match protocol {
             Ok(Some(protocol)) => {
                 if reply.first() != Some(&b'-') && push_simple_reply(state, reply, protocol) {
@@ -995,6 +1083,15 @@ unsafe fn run_command(state: *mut ffi::lua_State, raise: bool) -> Pushed {
         }
         pushed
     })
+}
+
+/// A refusal's text as Redis's debugger logs it: Redis makes these without the `ERR` code
+/// (which it adds when it raises them); other codes keep their `-`.
+fn strip_err(text: &[u8]) -> Vec<u8> {
+    match text.strip_prefix(b"ERR ") {
+        Some(rest) => rest.to_vec(),
+        None => [b"-", text].concat(),
+    }
 }
 
 /// Pushes `finish_call` and its arguments: `outcome` is the command's reply when `is_reply`,

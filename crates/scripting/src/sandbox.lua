@@ -106,9 +106,9 @@ end
 for name, value in pairs_(rust.constants) do redis[name] = value end
 
 if kind == "eval" then
-  -- Outside the debugger (which redis-lite does not have) these do nothing.
-  redis.breakpoint = function() return false end
-  redis.debug = function() end
+  -- They act only under the Lua debugger (SCRIPT DEBUG).
+  redis.breakpoint = rust.breakpoint
+  redis.debug = rust.debug
   -- Effects replication is the only mode since Redis 7.0.
   redis.replicate_commands = function() return true end
 end

@@ -696,6 +696,11 @@ pub struct ClientState {
     pub replica: Option<Box<crate::replication::master::ReplicaClient>>,
     /// CLIENT TRACKING's state as the connection sees it.
     pub tracking: crate::tracking::ClientTracking,
+    /// SCRIPT DEBUG YES or SYNC: the next EVAL runs under the Lua debugger.
+    pub script_debug: Option<crate::scripting::debugger::DebugMode>,
+    /// The connection's plain socket (TCP or unix; None for TLS), which a Lua debugging session
+    /// reads and writes directly while it holds the server.
+    pub socket_fd: Option<std::os::fd::RawFd>,
 }
 
 impl ClientState {
@@ -742,6 +747,8 @@ impl ClientState {
             kind: ClientKind::Normal,
             replica: None,
             tracking: Default::default(),
+            script_debug: None,
+            socket_fd: None,
         }
     }
 

@@ -367,6 +367,8 @@ impl Server {
             crate::process::remove_files_at_exit(&config.process.pidfile, &config.unixsocket);
         }
         log!(Notice, "redis-lite is now ready to exit, bye bye...");
+        self.listeners.refuse_at_exit();
+        self.tls_listeners.refuse_at_exit();
         std::process::exit(0)
     }
 

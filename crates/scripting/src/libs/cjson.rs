@@ -253,9 +253,10 @@ fn integer(
     }
 }
 
-/// `%.<precision>g` (14 by default), as lua-cjson prints numbers; NaN is `nan` whatever
+/// `%.<precision>g` (14 by default), as lua-cjson prints numbers (and 6, `%g`, as the Lua
+/// debugger shows them); NaN is `nan` whatever
 /// its sign bit.
-fn format_number(n: f64, precision: i64, out: &mut Vec<u8>) {
+pub(crate) fn format_number(n: f64, precision: i64, out: &mut Vec<u8>) {
     if n.is_nan() {
         out.extend_from_slice(b"nan");
         return;

@@ -97,6 +97,10 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin {
     fn has_unsent(&self) -> bool {
         false
     }
+    /// The plain socket under the stream, which the Lua debugger uses directly; None for TLS.
+    fn plain_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
 }
 
 macro_rules! client_stream {
@@ -107,6 +111,9 @@ macro_rules! client_stream {
             }
             fn writable(&self) -> impl Future<Output = io::Result<()>> {
                 <$stream>::writable(self)
+            }
+            fn plain_fd(&self) -> Option<std::os::fd::RawFd> {
+                Some(std::os::fd::AsRawFd::as_raw_fd(self))
             }
         }
     };
@@ -203,6 +210,7 @@ pub async fn serve(
     let authenticated = !server.acl.auth_required();
     let mut client = ClientState::new(handle.clone(), stats.clone(), authenticated);
     client.worker = worker;
+    client.socket_fd = stream.plain_fd();
     let mut parser = RequestParser::new(Limits::default());
     parser.authenticated = authenticated;
     let settings = Settings::load(&server, &mut parser);

@@ -42,6 +42,8 @@ pub struct Listeners {
 /// A listener being served, and how to stop it.
 struct Acceptor {
     addr: SocketAddr,
+    /// The listening socket, for [`Listeners::refuse_at_exit`].
+    fd: std::os::fd::RawFd,
     stop: oneshot::Sender<()>,
     /// Disconnects once the acceptor has dropped its socket.
     closed: sync_mpsc::Receiver<()>,
@@ -227,6 +229,7 @@ impl Listeners {
         let addr = listener
             .local_addr()
             .expect("a bound listener has an address");
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
         let (stop, stop_rx) = oneshot::channel();
         let (closed_tx, closed) = sync_mpsc::channel::<()>();
         let server = server.clone();
@@ -239,7 +242,24 @@ impl Listeners {
             // The listener was dropped when the loop returned.
             drop(closed_tx);
         });
-        Acceptor { addr, stop, closed }
+        Acceptor {
+            addr,
+            fd,
+            stop,
+            closed,
+        }
+    }
+
+    /// Makes every listening socket refuse connections now, as the process is about to exit:
+    /// its clients' sockets may be closed before the listeners as the process goes, and a
+    /// client that saw its connection close (SHUTDOWN's own) could otherwise connect in
+    /// between and be reset instead of refused (Redis closes its listeners first). The
+    /// sockets stay open, so no descriptor is reused under the acceptors.
+    pub fn refuse_at_exit(&self) {
+        for acceptor in self.open.lock().iter() {
+            // SAFETY: shutdown() on a descriptor this struct keeps open.
+            unsafe { libc::shutdown(acceptor.fd, libc::SHUT_RDWR) };
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 //! waiting on their gate (see `dispatch`), and SCRIPT KILL / FUNCTION KILL, which run without
 //! a gate, ask it to stop; the runtime asks [`Host::interrupt`] every so many instructions.
 
+pub mod debugger;
 pub mod fiber;
 pub mod scripting_family;
 
@@ -383,6 +384,10 @@ pub struct ScriptHost<'c, 'a> {
     /// `end` ran; otherwise dropping the host (a panic unwinding through the run) still
     /// marks the run finished, so that no client waits for it or is refused BUSY for ever.
     ended: bool,
+    /// The last `call` was refused before it ran (the Lua debugger logs refusals apart).
+    refused: bool,
+    /// A SCRIPT DEBUG YES session: the written keys as they were, put back at its end.
+    before_images: Option<debugger::BeforeImages>,
 }
 
 struct Saved {
@@ -430,6 +435,24 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
             busy_after: None,
             saved,
             ended: false,
+            refused: false,
+            before_images: None,
+        }
+    }
+
+    /// A SCRIPT DEBUG YES session: the run's writes are not journaled, and
+    /// [`ScriptHost::undo_writes`] puts back what they changed (see `debugger`).
+    pub fn discard_writes(&mut self) {
+        self.before_images = Some(Default::default());
+        if let ExecMode::Nested { journaled, .. } = &mut self.ctx.client.mode {
+            *journaled = false;
+        }
+    }
+
+    /// Puts back the keys a YES session's script wrote.
+    pub fn undo_writes(&mut self) {
+        if let Some(images) = self.before_images.take() {
+            images.restore(self.ctx.server, self.ctx.client);
         }
     }
 
@@ -544,7 +567,17 @@ impl Drop for ScriptHost<'_, '_> {
 
 impl Host for ScriptHost<'_, '_> {
     fn call(&mut self, args: &[&[u8]], protocol: Protocol, out: &mut Vec<u8>) {
-        match self.admit(args) {
+        let mut admitted = self.admit(args);
+        if let (Ok(entry), Some(images)) = (&admitted, self.before_images.as_mut()) {
+            if entry.spec.has(WRITE) {
+                let client = &mut *self.ctx.client;
+                if let Err(text) = images.save(self.ctx.server, client, entry, args) {
+                    admitted = Err((Some(entry.id), text));
+                }
+            }
+        }
+        self.refused = admitted.is_err();
+        match admitted {
             Err((id, text)) => {
                 // Counted here, as a refused command is at the pipeline's door; the script's
                 // own error, if this one ends it, is not counted again.
@@ -568,6 +601,10 @@ impl Host for ScriptHost<'_, '_> {
         }
     }
 
+    fn last_call_refused(&self) -> bool {
+        self.refused
+    }
+
     fn log(&mut self, level: LogLevel, message: &[u8]) {
         write_log(level, message);
     }
@@ -576,6 +613,10 @@ impl Host for ScriptHost<'_, '_> {
     /// `redis.set_repl` chooses which sinks the following ones reach: the AOF, the replicas
     /// (the backlog), both or neither.
     fn set_repl(&mut self, flags: ReplFlags) {
+        if self.before_images.is_some() {
+            // A YES session's writes are never propagated.
+            return;
+        }
         if let ExecMode::Nested { journaled, .. } = &mut self.ctx.client.mode {
             *journaled = crate::journal::Readers::of(flags.aof, flags.replica);
         }

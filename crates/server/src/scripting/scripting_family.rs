@@ -1,23 +1,28 @@
 //! The scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT, FCALL, FCALL_RO and
 //! FUNCTION.
 
+use std::cell::RefCell;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use redis_lite_engine::glob::glob_match;
+use redis_lite_scripting::ldb::Session;
 use redis_lite_scripting::{
     FunctionFlags, FunctionLibraries, Host, Interrupt, LogLevel, Protocol, ReplFlags,
     RestorePolicy, ScriptReply,
 };
 
+use super::debugger::{DebugMode, SocketIo};
 use super::{RunInfo, RunRules, ScriptHost};
 use crate::args::reply_help;
+use crate::client::ExecMode;
 use crate::command::flags::*;
 use crate::command::key_flags::{ACCESS, RO, RW, UPDATE};
 use crate::command::{CommandSpec, Group, KeySpec};
 use crate::context::Ctx;
 use crate::dispatch::check;
 use crate::error::{CmdResult, CommandError};
+use crate::log;
 
 const RUN_FLAGS: u32 = NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS;
 const WRITE_KEYS: &str =
@@ -332,12 +337,43 @@ fn evalsha_ro(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only_command: bool) -> CmdResult {
-    let no_script = || CommandError::coded("NOSCRIPT No matching script. Please use EVAL.");
     // A digest that is not 40 characters long matches nothing: Redis says so before it reads
     // the number of keys.
     if by_sha && ctx.arg(1).len() != 40 {
         return Err(no_script());
     }
+    let Some(mode) = ctx.client.script_debug else {
+        return run_cached_script(ctx, by_sha, read_only_command, None);
+    };
+    if by_sha {
+        return Err(CommandError::err(
+            "Please use EVAL instead of EVALSHA for debugging",
+        ));
+    }
+    // The session starts before anything is checked, so even an EVAL that fails (a compile
+    // error, a bad number of keys) ends one, as in Redis.
+    let session = debug_session(ctx, mode)?;
+    let result = run_cached_script(ctx, false, read_only_command, Some((mode, &session)));
+    session.borrow_mut().end();
+    // The end of the session closes the connection once the reply is written, as Redis
+    // signals the end of a debugging session.
+    ctx.client.close_after_reply = true;
+    log!(Warning, "{}", mode.log_lines().1);
+    result
+}
+
+fn no_script() -> CommandError {
+    CommandError::coded("NOSCRIPT No matching script. Please use EVAL.")
+}
+
+/// EVAL's or EVALSHA's script, compiled and cached first for EVAL, run under the debugger
+/// when `debug` has a session.
+fn run_cached_script(
+    ctx: &mut Ctx<'_>,
+    by_sha: bool,
+    read_only_command: bool,
+    debug: Option<(DebugMode, &RefCell<Session>)>,
+) -> CmdResult {
     let (keys, argv) = keys_and_args(ctx, CommandError::NotInteger)?;
     let server = ctx.server;
     let mut cache = server.scripting.eval.lock();
@@ -353,10 +389,35 @@ fn run_script(ctx: &mut Ctx<'_>, by_sha: bool, read_only_command: bool) -> CmdRe
     };
     let (rules, oom) = prepare(ctx, script.flags.declared(), read_only_command, keys)?;
     let reply = run_unit(ctx, rules, oom, String::new(), |host, protocol| {
-        cache.run(host, sha, keys, argv, protocol)
+        let Some((mode, session)) = debug else {
+            return cache.run(host, sha, keys, argv, protocol);
+        };
+        if mode == DebugMode::Discard {
+            host.discard_writes();
+        }
+        let reply = cache.run_debugged(host, sha, keys, argv, protocol, Some(session));
+        host.undo_writes();
+        reply
     });
     drop(cache);
     finish(ctx, reply.expect("cached above"))
+}
+
+/// A debugging session for this EVAL (its client ran SCRIPT DEBUG YES or SYNC), on the
+/// client's socket.
+fn debug_session(ctx: &mut Ctx<'_>, mode: DebugMode) -> Result<RefCell<Session>, CommandError> {
+    let Some(fd) = ctx.client.socket_fd else {
+        return Err(CommandError::err(
+            "the Lua debugger needs a TCP or unix socket connection",
+        ));
+    };
+    let threshold = ctx.server.config.read().busy_reply_threshold.max(0) as u64;
+    log!(Warning, "{}", mode.log_lines().0);
+    Ok(RefCell::new(Session::new(
+        ctx.arg(1),
+        Box::new(SocketIo::new(fd, ctx.server.clone())),
+        Duration::from_millis(threshold),
+    )))
 }
 
 /// Runs a script (`name` empty) or a function as one unit on `ctx`'s client: `run` gets the
@@ -462,19 +523,25 @@ fn script_load(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// SCRIPT DEBUG YES|SYNC|NO: the Lua debugger is not built, so only NO (the default) is
-/// accepted.
+/// SCRIPT DEBUG YES|SYNC|NO: the client's next EVAL runs under the Lua debugger (see
+/// `debugger`).
 fn script_debug(ctx: &mut Ctx<'_>) -> CmdResult {
-    if ctx.arg_is(2, "no") {
-        ctx.out.ok();
-        return Ok(());
-    }
-    if ctx.arg_is(2, "yes") || ctx.arg_is(2, "sync") {
+    if matches!(ctx.client.mode, ExecMode::Nested { .. }) {
         return Err(CommandError::err(
-            "SCRIPT DEBUG is not supported by redis-lite: the Lua debugger (redis-cli --ldb) is not available",
+            "SCRIPT DEBUG must be called outside a pipeline",
         ));
     }
-    Err(CommandError::err("Use SCRIPT DEBUG YES/SYNC/NO"))
+    ctx.client.script_debug = if ctx.arg_is(2, "no") {
+        None
+    } else if ctx.arg_is(2, "yes") {
+        Some(DebugMode::Discard)
+    } else if ctx.arg_is(2, "sync") {
+        Some(DebugMode::Keep)
+    } else {
+        return Err(CommandError::err("Use SCRIPT DEBUG YES/SYNC/NO"));
+    };
+    ctx.out.ok();
+    Ok(())
 }
 
 fn script_help(ctx: &mut Ctx<'_>) -> CmdResult {

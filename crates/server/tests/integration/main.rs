@@ -41,6 +41,7 @@ mod list_plain_nodes;
 mod lists;
 mod loading;
 mod lolwut;
+mod lua_debugger;
 mod metrics;
 mod migrate;
 mod monitor;

@@ -274,3 +274,36 @@ fn a_waiting_shutdown_that_fails_counts_its_error_as_redis_does() {
         assert_eq!(lite, redis);
     }
 }
+
+/// SHUTDOWN NOSAVE during a busy script: once SHUTDOWN's own connection closes, a new one is
+/// refused, never accepted and then reset (scripting.tcl's "SHUTDOWN NOSAVE can kill a
+/// timedout script anyway"): the listeners stop before the process's other sockets close.
+/// Several rounds, as the window was narrow.
+#[test]
+fn after_shutdown_nosave_of_a_busy_script_new_connections_are_refused() {
+    for _ in 0..5 {
+        let mut server = Launch::lite()
+            .args(&["--busy-reply-threshold", "100"])
+            .start();
+        let mut busy = server.raw();
+        busy.send(&encode(&[
+            b"EVAL",
+            b"redis.call('set','x','y') while true do end",
+            b"0",
+        ]));
+        let mut other = server.raw();
+        wait_until("the script is busy", TIMEOUT, || {
+            other.cmd_text(&["PING"]).starts_with("-BUSY")
+        });
+        other.send(&encode(&[b"SHUTDOWN", b"NOSAVE"]));
+        assert!(other.is_closed());
+        let again = std::net::TcpStream::connect(("127.0.0.1", server.port));
+        assert!(
+            again
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused),
+            "{again:?}"
+        );
+        assert!(server.wait_exit(TIMEOUT).is_some());
+    }
+}
