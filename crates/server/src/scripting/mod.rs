@@ -445,7 +445,7 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
     pub fn discard_writes(&mut self) {
         self.before_images = Some(Default::default());
         if let ExecMode::Nested { journaled, .. } = &mut self.ctx.client.mode {
-            *journaled = false;
+            *journaled = None;
         }
     }
 
