@@ -704,6 +704,35 @@ fn a_fatal_signal_leaves_a_crash_report_in_the_log() {
     }
 }
 
+/// With `crash-log-enabled no` a fatal signal leaves no report in the log, on either server:
+/// the process just ends by the signal. (The unit test beside the crash log checks the
+/// report's content; this half lives here because every in-process `Server` a parallel unit
+/// test builds sets the process-wide switch back to its default.)
+#[test]
+fn a_fatal_signal_with_the_crash_log_disabled_leaves_no_report() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = DataDir::new("crash-quiet");
+    for program in [Program::Lite, Program::Redis] {
+        if !program.available() {
+            testkit::skipped("redis-server is not on PATH (a quiet crash)");
+            continue;
+        }
+        let logfile = dir.join(&format!("quiet-{program:?}.log"));
+        let mut server = Launch::of(program)
+            .args(&["--save", "", "--logfile", logfile.to_str().unwrap()])
+            .args(&["--enable-debug-command", "yes", "--crash-log-enabled", "no"])
+            .start();
+        server
+            .raw()
+            .send(&testkit::encode(&[b"DEBUG", b"SEGFAULT"]));
+        let status = server.wait_exit(Duration::from_secs(30));
+        assert_eq!(status.and_then(|s| s.signal()), Some(11), "{program:?}");
+        let log = std::fs::read_to_string(&logfile).unwrap();
+        assert!(!log.contains("STACK TRACE"), "{program:?}: {log}");
+        assert!(!log.contains("crashed by signal"), "{program:?}: {log}");
+    }
+}
+
 /// oom-score-adj.tcl's "CONFIG SET oom score restored on disable" and the replica class of
 /// "CONFIG SET oom-score-adj works as expected": the base is read each time the server takes
 /// control of its score (redis-lite read it once, at start), and a replica's score is the
