@@ -243,12 +243,17 @@ pub fn pushes_in_transit() -> u64 {
     PUSHES_IN_TRANSIT.load(Ordering::Relaxed)
 }
 
+/// What a push of `bytes` encoded bytes counts for in [`PUSHES_IN_TRANSIT`]: the same on the
+/// way in and out, so the total returns to 0.
+fn in_transit(bytes: usize) -> u64 {
+    crate::memory::allocation_size(bytes as u64)
+}
+
 impl Drop for ClientHandle {
     fn drop(&mut self) {
         // Pushes never taken go with the client.
         for push in self.pushes.get_mut().iter() {
-            let bytes = crate::memory::allocation_size(push.size() as u64);
-            PUSHES_IN_TRANSIT.fetch_sub(bytes, Ordering::Relaxed);
+            PUSHES_IN_TRANSIT.fetch_sub(in_transit(push.size()), Ordering::Relaxed);
         }
     }
 }
@@ -299,10 +304,7 @@ impl ClientHandle {
     pub fn send_push(&self, push: Push) {
         let bytes = push.size();
         self.pending_push_bytes.fetch_add(bytes, Ordering::Relaxed);
-        PUSHES_IN_TRANSIT.fetch_add(
-            crate::memory::allocation_size(bytes as u64),
-            Ordering::Relaxed,
-        );
+        PUSHES_IN_TRANSIT.fetch_add(in_transit(bytes), Ordering::Relaxed);
         self.pushes.lock().push_back(push);
         self.attention.notify_one();
     }
@@ -310,10 +312,7 @@ impl ClientHandle {
     /// The connection wrote `bytes` of a queued push (its `Push::write`) into its output.
     pub fn push_written(&self, bytes: usize) {
         self.pending_push_bytes.fetch_sub(bytes, Ordering::Relaxed);
-        PUSHES_IN_TRANSIT.fetch_sub(
-            crate::memory::allocation_size(bytes as u64),
-            Ordering::Relaxed,
-        );
+        PUSHES_IN_TRANSIT.fetch_sub(in_transit(bytes), Ordering::Relaxed);
     }
 
     /// Completes when the client was killed or messages were queued since the connection last

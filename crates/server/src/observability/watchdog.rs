@@ -5,8 +5,9 @@
 //! task of its own while the watchdog is on, and a load marks its thread busy from its start;
 //! a thread of the watchdog's own (started the first time it is on; the cron thread waits at
 //! the gates a stuck transaction holds) sends SIGALRM to a thread whose beat is older than the
-//! period, once per stretch, and the handler logs the stack of the thread it interrupted. A loop serving a busy
-//! script on a fiber keeps beating: it is not stuck, its other clients are served.
+//! period, once per stretch, and the handler logs the stack of the thread it interrupted. A
+//! loop serving a busy script on a fiber keeps beating: it is not stuck, its other clients are
+//! served.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Once};
@@ -88,7 +89,7 @@ impl Watchdog {
             if period_ms > 0 {
                 self.check(period_ms);
             }
-            std::thread::sleep(Duration::from_millis((period_ms / 4).clamp(1, 100)));
+            std::thread::sleep(interval(period_ms));
         }
     }
 
@@ -128,9 +129,8 @@ impl Watchdog {
                 continue;
             }
             watched.beat(redis_lite_engine::now_ms().max(1));
-            let pause = Duration::from_millis((period_ms / 4).clamp(1, 100));
             tokio::select! {
-                _ = tokio::time::sleep(pause) => {}
+                _ = tokio::time::sleep(interval(period_ms)) => {}
                 _ = period.changed() => {}
             }
         }
@@ -151,6 +151,15 @@ impl Watchdog {
             }
         }
     }
+}
+
+/// How often the heartbeats beat and the checking thread looks: four times per period, at most
+/// every 100 ms; with the watchdog switched off, the checking thread looks every 100 ms.
+fn interval(period_ms: u64) -> Duration {
+    Duration::from_millis(match period_ms {
+        0 => 100,
+        period_ms => (period_ms / 4).clamp(1, 100),
+    })
 }
 
 fn install_handler() {
