@@ -66,7 +66,13 @@ impl Loading {
     pub fn start(&self, total_bytes: u64, interval: u64) {
         self.record_start(total_bytes);
         self.interval.store(interval.max(1), Relaxed);
+        // A load opens a round of its own, in which no client has been served yet. Without
+        // it the start-up load shared round 0 with every new client's `served`, and a command
+        // sent before it ended was refused with -LOADING at once (even with no file to load).
+        let mut serving = self.serving.lock();
+        serving.round += 1;
         self.active.store(true, Relaxed);
+        drop(serving);
     }
 
     /// The progress INFO's `loading_*` fields show from now, for a load of `total_bytes`: a
