@@ -45,6 +45,14 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
 /// it used, and whether it overflowed or underflowed (ERANGE). Redis's number rules differ by
 /// command in what they accept around this; each caller applies its own.
 pub fn strtod(bytes: &[u8]) -> (f64, usize, bool) {
+    if let Some(value) = small_integer(bytes) {
+        return (value, bytes.len(), false);
+    }
+    c_strtod(bytes)
+}
+
+/// [`strtod`] by C's own function.
+fn c_strtod(bytes: &[u8]) -> (f64, usize, bool) {
     let text_len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     let text = std::ffi::CString::new(&bytes[..text_len]).expect("no NUL inside");
     let mut end: *mut libc::c_char = std::ptr::null_mut();
@@ -56,6 +64,25 @@ pub fn strtod(bytes: &[u8]) -> (f64, usize, bool) {
         let erange = *libc::__errno_location() == libc::ERANGE;
         (value, end.offset_from(text.as_ptr()) as usize, erange)
     }
+}
+
+/// The value of `bytes` when it is a plain decimal integer (an optional `-`, then 1 to 15
+/// digits): strtod's own result, which is exact, as every such integer is below 2^53. Scores and
+/// increments are mostly such numbers, and strtod's C string copy and general parse cost about
+/// 700 instructions of a pipelined ZADD's 8,000.
+fn small_integer(bytes: &[u8]) -> Option<f64> {
+    let (negative, digits) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let magnitude = digits
+        .iter()
+        .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')) as f64;
+    // Negating keeps strtod's sign of `-0`.
+    Some(if negative { -magnitude } else { magnitude })
 }
 
 /// Formats a double as C's `%.17g`, the form Redis 7.0 replies with (`inf` and `-inf` for
@@ -139,6 +166,59 @@ mod tests {
             b"1a",
         ] {
             assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn plain_integers_parse_as_c_strtod_does() {
+        let mut inputs: Vec<Vec<u8>> = [
+            &b"0"[..],
+            b"-0",
+            b"00",
+            b"-",
+            b"",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"1.",
+            b"1e3",
+            b"0x10",
+            b"999999999999999",
+            b"-999999999999999",
+            b"1000000000000000",
+            b"9007199254740993",
+        ]
+        .iter()
+        .map(|v| v.to_vec())
+        .collect();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let digits = (seed % 17) as usize + 1;
+            let mut text = if seed & (1 << 40) != 0 {
+                b"-".to_vec()
+            } else {
+                Vec::new()
+            };
+            text.extend((0..digits).map(|i| b'0' + ((seed >> (i * 3 % 60)) % 10) as u8));
+            inputs.push(text);
+        }
+        for input in inputs {
+            let (fast, c) = (strtod(&input), c_strtod(&input));
+            assert_eq!(
+                fast.0.to_bits(),
+                c.0.to_bits(),
+                "{:?}",
+                String::from_utf8_lossy(&input)
+            );
+            assert_eq!(
+                (fast.1, fast.2),
+                (c.1, c.2),
+                "{:?}",
+                String::from_utf8_lossy(&input)
+            );
         }
     }
 

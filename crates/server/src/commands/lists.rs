@@ -9,6 +9,7 @@
 use redis_lite_engine::list::{Elem, End, Item, List, Needle};
 use redis_lite_engine::Locked;
 use redis_lite_protocol::ReplyWriter;
+use smallvec::SmallVec;
 
 use crate::args::keyword;
 use crate::blocking::parse_timeout;
@@ -240,8 +241,9 @@ fn push_values(
     Ok(Some(len))
 }
 
-/// Elements popped from a list, in pop order.
-pub type Popped = Vec<Vec<u8>>;
+/// Elements popped from a list, in pop order; inline for the one of LPOP/RPOP without a count
+/// and of the blocking pops, the common case, which then allocates only the element.
+pub type Popped = SmallVec<[Vec<u8>; 1]>;
 
 /// Pops up to `count` elements from `end` of the list at `key` in database `db_index`, whose
 /// shard the caller has locked in `locked`. Returns the popped elements in pop order, or None
