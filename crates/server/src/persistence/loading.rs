@@ -162,8 +162,11 @@ impl Drop for LoadingGuard<'_> {
 /// Where a client stands with the serving rounds.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClientRounds {
-    /// The round in which its commands are answered at once.
-    served: u64,
+    /// The round in which its commands are answered at once; none before a serving point
+    /// reached it (a client that connected during a start-up load before any serving point
+    /// waits for the load's end, as it does in Redis, rather than being taken as served in
+    /// the first round).
+    served: Option<u64>,
     /// The round in which its command was held: it runs again once that round is over.
     held_in: Option<u64>,
     /// Its command was woken by a serving point but runs after the load ended: it is answered
@@ -219,12 +222,12 @@ pub fn hold(
             rounds.woken_to_be_refused = held + 1 != serving.finished_round;
             return false;
         }
-        rounds.served = round;
+        rounds.served = Some(round);
     }
     if serving.open {
-        rounds.served = round;
+        rounds.served = Some(round);
     }
-    if !active || rounds.served == round {
+    if !active || rounds.served == Some(round) {
         return false;
     }
     park(&mut serving, client, entry, args);
