@@ -458,6 +458,11 @@ impl AcceptErrors {
     /// Records a failed accept. Returns true when the reserve descriptor was let go, for the
     /// caller to accept and refuse one connection and then call [`Self::restore_reserve`].
     fn failed(&mut self, e: &std::io::Error) -> bool {
+        // accept(2) fails with EINVAL only on a listener shut as the process exits
+        // (`refuse_at_exit`): nothing went wrong, and Redis logs nothing then.
+        if e.raw_os_error() == Some(libc::EINVAL) {
+            return false;
+        }
         let now = Instant::now();
         if self
             .last_logged

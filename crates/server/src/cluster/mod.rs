@@ -57,6 +57,9 @@ pub struct ClusterNode {
     covered: AtomicBool,
     /// Whether a majority of the masters serving slots is reachable, computed with `covered`.
     majority: AtomicBool,
+    /// The `cluster_state` last logged ([`ClusterNode::log_state_change`]): fail at start,
+    /// as Redis's state starts.
+    logged_ok: AtomicBool,
     /// The save the changes since the last one ask for (`SAVE_CONFIG`, `FSYNC_CONFIG`), done
     /// by [`ClusterNode::before_sleep`], so that a turn's changes cost one save.
     pending_save: AtomicU8,
@@ -111,6 +114,7 @@ impl Cluster {
         let node = ClusterNode {
             covered: AtomicBool::new(state.covered()),
             majority: AtomicBool::new(state.reaches_majority()),
+            logged_ok: AtomicBool::new(false),
             pending_save: AtomicU8::new(0),
             bus: bus::Bus::default(),
             state: RwLock::new(state),
@@ -234,6 +238,17 @@ impl ClusterNode {
         (!config.cluster.require_full_coverage || self.covered.load(Relaxed))
             && self.majority.load(Relaxed)
             && self.past_writable_delay(state)
+    }
+
+    /// Logs "Cluster state changed: ok" (or "fail") when `cluster_state` is no longer the one
+    /// last logged, as Redis logs each change of its state where its cron updates it. Test
+    /// harnesses (redis-rs's) wait for that line before they use a new cluster.
+    pub fn log_state_change(&self, config: &Config) {
+        let ok = self.is_ok(config);
+        if self.logged_ok.swap(ok, Relaxed) != ok {
+            let state = if ok { "ok" } else { "fail" };
+            crate::log!(Warning, "Cluster state changed: {state}");
+        }
     }
 
     /// Whether a master is past its writable delay (a replica has none).

@@ -66,13 +66,7 @@ impl Loading {
     pub fn start(&self, total_bytes: u64, interval: u64) {
         self.record_start(total_bytes);
         self.interval.store(interval.max(1), Relaxed);
-        // A load opens a round of its own, in which no client has been served yet. Without
-        // it the start-up load shared round 0 with every new client's `served`, and a command
-        // sent before it ended was refused with -LOADING at once (even with no file to load).
-        let mut serving = self.serving.lock();
-        serving.round += 1;
         self.active.store(true, Relaxed);
-        drop(serving);
     }
 
     /// The progress INFO's `loading_*` fields show from now, for a load of `total_bytes`: a
@@ -168,8 +162,11 @@ impl Drop for LoadingGuard<'_> {
 /// Where a client stands with the serving rounds.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClientRounds {
-    /// The round in which its commands are answered at once.
-    served: u64,
+    /// The round in which its commands are answered at once; none before a serving point
+    /// reached it (a client that connected during a start-up load before any serving point
+    /// waits for the load's end, as it does in Redis, rather than being taken as served in
+    /// the first round).
+    served: Option<u64>,
     /// The round in which its command was held: it runs again once that round is over.
     held_in: Option<u64>,
     /// Its command was woken by a serving point but runs after the load ended: it is answered
@@ -225,12 +222,12 @@ pub fn hold(
             rounds.woken_to_be_refused = held + 1 != serving.finished_round;
             return false;
         }
-        rounds.served = round;
+        rounds.served = Some(round);
     }
     if serving.open {
-        rounds.served = round;
+        rounds.served = Some(round);
     }
-    if !active || rounds.served == round {
+    if !active || rounds.served == Some(round) {
         return false;
     }
     park(&mut serving, client, entry, args);

@@ -957,3 +957,47 @@ fn restarted_with_keys_beyond_its_slots(program: Program) -> Option<Vec<String>>
     seen.push(raw.cmd_text(&["DBSIZE"]));
     Some(seen)
 }
+
+/// The changes of `cluster_state` are logged as Redis logs them, "Cluster state changed: ok"
+/// once the slots are covered (the state starts as fail, unlogged), "... fail" once one is
+/// not: redis-rs's test harness waits for the first line before it uses a cluster it built,
+/// and redis-lite logged neither.
+#[test]
+fn cluster_state_changes_are_logged() {
+    for program in [Program::Redis, Program::Lite] {
+        let dir = DataDir::new("cluster-state-log");
+        let Some(server) = Launch::of(program)
+            .no_persistence()
+            .cluster_node()
+            .dir(&dir.0)
+            .args(&["--logfile", "node.log"])
+            .start_if_available()
+        else {
+            continue;
+        };
+        let log = || std::fs::read_to_string(dir.join("node.log")).unwrap_or_default();
+        let changes = || -> Vec<String> {
+            log()
+                .lines()
+                .filter_map(|line| line.split_once(" # Cluster state changed: "))
+                .map(|(_, state)| state.to_string())
+                .collect()
+        };
+        let mut raw = server.raw();
+        assert_eq!(
+            raw.cmd_text(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]),
+            "+OK\r\n"
+        );
+        wait_until("the state's change to ok", Duration::from_secs(30), || {
+            !changes().is_empty()
+        });
+        assert_eq!(changes(), ["ok"], "{program:?}: {}", log());
+        assert_eq!(raw.cmd_text(&["CLUSTER", "DELSLOTS", "0"]), "+OK\r\n");
+        wait_until(
+            "the state's change to fail",
+            Duration::from_secs(30),
+            || changes().len() == 2,
+        );
+        assert_eq!(changes(), ["ok", "fail"], "{program:?}: {}", log());
+    }
+}

@@ -314,24 +314,29 @@ fn a_replica_loading_a_sync_past_the_interval_refuses_commands() {
     }
 }
 
-/// A start-up load that never reaches a serving point (1500 keys, 1 ms each, well within
-/// the default 2 MB interval) is never seen by clients: a PING sent during it waits and gets
-/// its PONG once the data is in, as on Redis. redis-lite used to answer `-LOADING` at once to
-/// a command that came before the start-up load's end, even with no file to load, which a
-/// test harness's first PING hit about one start in three.
+/// A directory holding the snapshot of [`fill`]'s `keys` keys, saved by `program`.
+fn saved_snapshot(program: Program, name: &str, keys: u64) -> DataDir {
+    let dir = DataDir::new(name);
+    let server = launch(program).dir(&dir.0).start();
+    let mut raw = server.raw();
+    fill(&mut raw, keys);
+    assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
+    dir
+}
+
+/// A client that connects while the start-up load has reached no serving point (a snapshot
+/// shorter than one interval, read in a second or more) waits for the load's end and is then
+/// served, as in Redis. redis-lite took every new client as served in the load's first round
+/// and answered `-LOADING` (redis-rs's test harness, which sends FLUSHDB as soon as the port
+/// accepts, failed on it).
 #[test]
-fn a_command_during_a_start_up_load_without_serving_points_waits_for_it() {
+fn a_client_connecting_during_a_short_start_up_load_waits_for_it() {
     for program in [Program::Redis, Program::Lite] {
         if !program.available() {
             continue;
         }
-        let dir = DataDir::new("startup-wait");
-        {
-            let server = launch(program).dir(&dir.0).start();
-            let mut raw = server.raw();
-            fill(&mut raw, 1500);
-            assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
-        }
+        let dir = saved_snapshot(program, "short-start-up-load", 1000);
+        // `start` returns on the first reply to its PING, sent as soon as the port accepts.
         let server = launch(program)
             .dir(&dir.0)
             .args(&["--key-load-delay", "1000"])
@@ -339,10 +344,7 @@ fn a_command_during_a_start_up_load_without_serving_points_waits_for_it() {
             .start();
         let mut raw = server.raw();
         raw.set_read_timeout(TIMEOUT);
-        assert_eq!(raw.cmd_text(&["PING"]), "+PONG\r\n", "{program:?}");
-        assert_eq!(raw.cmd_text(&["DBSIZE"]), ":1500\r\n", "{program:?}");
-        let errors = raw.cmd_text(&["INFO", "errorstats"]);
-        assert!(!errors.contains("LOADING"), "{program:?}: {errors}");
+        assert_eq!(raw.cmd_text(&["DBSIZE"]), ":1000\r\n", "{program:?}");
     }
 }
 
@@ -355,13 +357,7 @@ fn ready_to_accept_connections_is_logged_after_the_start_up_load() {
         if !program.available() {
             continue;
         }
-        let dir = DataDir::new("ready-after-load");
-        {
-            let server = launch(program).dir(&dir.0).start();
-            let mut raw = server.raw();
-            fill(&mut raw, 1500);
-            assert_eq!(raw.cmd_text(&["SAVE"]), "+OK\r\n");
-        }
+        let dir = saved_snapshot(program, "ready-after-load", 1500);
         let server = launch(program)
             .dir(&dir.0)
             .args(&["--logfile", "server.log"])

@@ -652,6 +652,7 @@ impl Core {
         if changed || state_changed {
             crate::cluster::slots_changed(&self.server);
         }
+        node.log_state_change(&config);
         self.failover_cron();
         self.migration_cron();
     }
