@@ -18,11 +18,14 @@ pub const ALLOCATOR: &str = "jemalloc-5.3.0";
 /// at rest (AES-256-GCM). Both are always compiled in; listed so that a deployment can check.
 pub const FEATURES: &str = "tls=rustls encryption=aes-256-gcm";
 
-/// `redis-lite-server --version`, in the shape of `redis-server --version`
-/// (`Redis server v=7.0.15 sha=... malloc=jemalloc-5.3.0 bits=64 build=...`).
+/// `redis-lite-server --version`: `redis-server --version`'s line for the Redis version it
+/// implements (`Redis server v=7.0.15 sha=... malloc=jemalloc-5.3.0 bits=64 build=...`), then
+/// redis-lite's own version and build. Tools and test harnesses read the server's features
+/// from `v=` (redis-rs's passes `--enable-debug-command` only from 7.0 on): the version of
+/// the protocol and commands served is the one they need, as INFO's `redis_version` says.
 pub fn version_line() -> String {
     format!(
-        "redis-lite server v={LITE_VERSION} redis={REDIS_VERSION} malloc={ALLOCATOR} bits={} build={PROFILE} linkage={LINKAGE} {FEATURES}",
+        "Redis server v={REDIS_VERSION} sha=00000000:0 malloc={ALLOCATOR} bits={} build={PROFILE} redis-lite={LITE_VERSION} linkage={LINKAGE} {FEATURES}",
         usize::BITS
     )
 }
