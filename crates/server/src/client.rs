@@ -155,6 +155,8 @@ pub struct ClientHandle {
     pub created: Instant,
     pub info: Mutex<ClientInfo>,
     killed: AtomicBool,
+    /// Its buffers when it was killed, until they are freed (see [`KILLED_NOT_YET_FREED`]).
+    killed_buffers: AtomicU64,
     /// The client ran MONITOR (CLIENT LIST's `O` flag); RESET ends it.
     monitor: AtomicBool,
     /// Wakes the connection for a kill or for queued pushes: one notification for both, so the
@@ -283,6 +285,17 @@ pub fn pushes_in_transit() -> u64 {
     PUSHES_IN_TRANSIT.load(Ordering::Relaxed)
 }
 
+/// The buffers of killed clients whose connections have not closed yet (each client's
+/// [`ClientMemory::buffers`] when it was killed). Redis frees a client it kills, client
+/// eviction's included, on the spot; here its connection's thread frees them a moment later,
+/// and until then a key eviction would pay for memory already given up (maxmemory.tcl's MGET
+/// clients: keys evicted although client eviction had made room). Eviction leaves them out.
+static KILLED_NOT_YET_FREED: AtomicU64 = AtomicU64::new(0);
+
+pub fn killed_not_yet_freed() -> u64 {
+    KILLED_NOT_YET_FREED.load(Ordering::Relaxed)
+}
+
 /// What a push of `bytes` encoded bytes counts for in [`PUSHES_IN_TRANSIT`]: the same on the
 /// way in and out, so the total returns to 0.
 fn in_transit(bytes: usize) -> u64 {
@@ -295,6 +308,7 @@ impl Drop for ClientHandle {
         for push in self.pushes.get_mut().iter() {
             PUSHES_IN_TRANSIT.fetch_sub(in_transit(push.size()), Ordering::Relaxed);
         }
+        self.buffers_freed();
     }
 }
 
@@ -335,6 +349,7 @@ impl ClientHandle {
                 role: ClientRole::Normal,
             }),
             killed: AtomicBool::new(false),
+            killed_buffers: AtomicU64::new(0),
             monitor: AtomicBool::new(false),
             attention: Attention::default(),
         }
@@ -369,9 +384,20 @@ impl ClientHandle {
     /// Asks the client's connection to close (CLIENT KILL, shutdown). What it holds leaves
     /// the clients' running total at once: it is as good as gone.
     pub fn kill(&self) {
-        self.killed.store(true, Ordering::Release);
+        if !self.killed.swap(true, Ordering::AcqRel) {
+            let buffers = self.memory.buffers() as u64;
+            self.killed_buffers.store(buffers, Ordering::Relaxed);
+            KILLED_NOT_YET_FREED.fetch_add(buffers, Ordering::Relaxed);
+        }
         self.recount_memory();
         self.attention.raise();
+    }
+
+    /// The connection freed its buffers (or the client is gone): a killed client's leave
+    /// [`KILLED_NOT_YET_FREED`].
+    pub fn buffers_freed(&self) {
+        let buffers = self.killed_buffers.swap(0, Ordering::Relaxed);
+        KILLED_NOT_YET_FREED.fetch_sub(buffers, Ordering::Relaxed);
     }
 
     pub fn is_killed(&self) -> bool {
@@ -578,6 +604,17 @@ impl ClientMemory {
             + load(&self.bookkeeping)
             + pending_pushes
             + CONNECTION_OVERHEAD
+    }
+
+    /// What its buffers hold, which closing the connection frees: the query buffer, the
+    /// arguments, the queued transaction and the reply buffer (at its allocation's size).
+    pub fn buffers(&self) -> usize {
+        let load = |field: &AtomicUsize| field.load(Ordering::Relaxed);
+        load(&self.query_buffer)
+            + load(&self.query_buffer_free)
+            + load(&self.argv)
+            + load(&self.multi)
+            + crate::memory::allocation_size(load(&self.output_capacity) as u64) as usize
     }
 
     /// Makes `bytes` this client's share of the running total.

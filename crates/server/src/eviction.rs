@@ -129,13 +129,16 @@ enum Outcome {
 /// before it reads the next command, so a write that evicts next finds them gone; here each
 /// connection takes its own on its own thread, and counting them meanwhile made the command
 /// after an eviction evict again to pay for the invalidations of the first. What a connection
-/// took but could not write counts, in its output buffer, as in Redis. And the values a
+/// took but could not write counts, in its output buffer, as in Redis. The buffers of killed
+/// clients (client eviction's too) whose connections have not closed yet: Redis frees a client
+/// when it kills it. And the values a
 /// running snapshot keeps aside, which Redis's forked child holds
 /// outside `used_memory`: evicting cannot free them, so counting them made every BGSAVE or
 /// rewrite under `maxmemory` evict nearly every evictable key, then refuse writes with OOM.
 pub fn not_counted_for_evict(server: &Server) -> u64 {
     crate::memory::allocation_size(server.journal.buffered_bytes())
         + crate::client::pushes_in_transit()
+        + crate::client::killed_not_yet_freed()
         + server.replication.backlog.held_beyond_size()
         + server.keyspace.snapshot_held_bytes()
 }

@@ -813,6 +813,13 @@ impl<S: ClientStream> Connection<S> {
             if self.pending() > WRITE_EARLY && !self.flush() {
                 return Ok(false);
             }
+            // Under `maxmemory-clients`, what the command's reply added counts before the next
+            // command is admitted (and may evict this client), as Redis updates a client's
+            // memory after each command: counted once per batch, a pipeline of big replies
+            // grew unseen and keys were evicted first.
+            if server.limits.client_memory() > 0 {
+                self.publish_memory();
+            }
         }
         // A single command's reply goes out at once: its client waits for it, and deferring
         // would cost a ping-pong client a trip through the event loop's poll. So do the replies
@@ -937,6 +944,7 @@ impl<S: ClientStream> Connection<S> {
         }
         buffers::give_back(std::mem::take(&mut self.input));
         buffers::give_back(std::mem::take(&mut self.output));
+        self.client.handle.buffers_freed();
         let _ = self.stream.shutdown().await;
     }
 }

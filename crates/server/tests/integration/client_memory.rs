@@ -629,6 +629,69 @@ fn clients_are_evicted_before_keys_under_maxmemory() {
     }
 }
 
+/// maxmemory.tcl's "eviction due to output buffers of many MGET clients, client eviction:
+/// true": 20 clients that never read send `MGET` of a 100 KB value round after round, as fast
+/// as they can. Redis updates a client's memory after each command and frees a client it
+/// evicts at once, so clients go and no key does. redis-lite counted a connection's replies
+/// once per batch of pipelined commands, and an evicted client's buffers until its connection
+/// closed: a key eviction in between paid for both (keys evicted in most runs). Three rounds
+/// on each server, with one event loop (the default on a small machine, as the suite runs it)
+/// and with two.
+#[test]
+fn clients_piling_up_replies_are_evicted_before_keys() {
+    let servers = [
+        Server::lite(&["--threads", "1"]),
+        Server::lite(&["--threads", "2"]),
+    ]
+    .into_iter()
+    .map(|server| ("redis-lite", server))
+    .chain(Server::redis(&[]).map(|redis| ("redis", redis)));
+    for (which, server) in servers {
+        for round in 0..3 {
+            let mut admin = server.named("admin");
+            admin.ok(&[b"FLUSHALL"]);
+            admin.ok(&[b"CONFIG", b"SET", b"maxmemory", b"11mb"]);
+            admin.ok(&[b"CONFIG", b"SET", b"maxmemory-policy", b"allkeys-lru"]);
+            admin.ok(&[b"CONFIG", b"SET", b"maxmemory-clients", b"3mb"]);
+            admin.expect_replies(&[(&["CLIENT", "NO-EVICT", "on"], "+OK\r\n")]);
+            admin.ok(&[b"CONFIG", b"RESETSTAT"]);
+            for i in 0..50 {
+                admin.ok(&[b"SETRANGE", i.to_string().as_bytes(), b"100000", b"x"]);
+            }
+            let mget = encode(&[b"MGET", b"1"]);
+            let mut readers: Vec<TcpStream> = (0..20)
+                .map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap())
+                .collect();
+            let evicted = |admin: &mut Raw, what: &str| {
+                info_field(admin, "stats", what).parse::<u64>().unwrap()
+            };
+            let started = std::time::Instant::now();
+            while evicted(&mut admin, "evicted_clients") == 0
+                && evicted(&mut admin, "evicted_keys") == 0
+                && started.elapsed() < Duration::from_secs(20)
+            {
+                readers.retain_mut(|reader| reader.write_all(&mget).is_ok());
+            }
+            // What the eviction that stopped the loop set off finishes first.
+            std::thread::sleep(Duration::from_millis(200));
+            assert!(
+                evicted(&mut admin, "evicted_clients") > 0,
+                "{which}, round {round}: clients are evicted"
+            );
+            assert_eq!(
+                evicted(&mut admin, "evicted_keys"),
+                0,
+                "{which}, round {round}: no key is evicted"
+            );
+            assert_eq!(
+                admin.cmd_text(&["DBSIZE"]),
+                ":50\r\n",
+                "{which}, round {round}"
+            );
+        }
+    }
+}
+
 /// client-eviction.tcl's "evict clients only until below limit" and "evict clients in right
 /// order" turn DEBUG REPLYBUFFER RESIZING off so that each client's memory stays as it is: a
 /// client then keeps its own grown buffers, but no other client gets them. redis-lite's
