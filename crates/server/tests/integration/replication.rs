@@ -818,6 +818,65 @@ fn a_replica_keeps_its_replicas_until_a_new_masters_snapshot_loads() {
     }
 }
 
+/// psync2.tcl, "Partial resync after restart using RDB aux fields" (after "Bring the master
+/// back again"): a replica R with a replica S of its own is promoted; REPLICAOF NO ONE drops S
+/// (to learn of R's new history) and INFO pipelined right after it no longer counts S, as
+/// Redis frees it within the command; redis-lite counted S until S's connection ended, so
+/// the test's wait for four replicas passed before S's partial resync, counted later. S then
+/// continues from R's backlog. Redis and redis-lite alike.
+#[test]
+fn a_promoted_replica_stops_counting_its_dropped_replicas_at_once() {
+    use redis_lite_testkit::{encode, Program, Reply};
+    for program in [Program::Redis, Program::Lite] {
+        if !program.available() {
+            println!("SKIPPED: {program:?} is not available (in a_promoted_replica_stops_counting_its_dropped_replicas_at_once)");
+            continue;
+        }
+        let launch = || {
+            Launch::of(program)
+                .args(&["--save", "", "--appendonly", "no"])
+                .args(&["--repl-diskless-sync-delay", "0"])
+        };
+        let (m, r, s) = (launch().start(), launch().start(), launch().start());
+        let replicaof = |server: &Server, master: &Server| {
+            let port = master.port.to_string();
+            ok(&mut server.raw(), &["REPLICAOF", "127.0.0.1", &port]);
+        };
+        replicaof(&r, &m);
+        wait_link_up(&r);
+        replicaof(&s, &r);
+        wait_link_up(&s);
+        let mut raw_r = r.raw();
+        wait_until("R to count S", SYNC_TIMEOUT, || {
+            info_field(&mut raw_r, "replication", "connected_slaves") == "1"
+        });
+        let stat = |field: &str| info_field(&mut r.raw(), "stats", field);
+        let (full, partial) = (stat("sync_full"), stat("sync_partial_ok"));
+
+        let mut pipeline = encode(&[b"REPLICAOF", b"NO", b"ONE"]);
+        pipeline.extend(encode(&[b"INFO", b"replication"]));
+        raw_r.send(&pipeline);
+        assert_eq!(raw_r.read_reply(), b"+OK\r\n", "{program:?}");
+        let info = String::from_utf8(Reply::parse(&raw_r.read_reply()).bytes()).unwrap();
+        assert!(
+            info.contains("\r\nconnected_slaves:0\r\n"),
+            "{program:?}: INFO right after REPLICAOF NO ONE:\n{info}"
+        );
+
+        wait_until("S to continue with R", SYNC_TIMEOUT, || {
+            info_field(&mut raw_r, "replication", "connected_slaves") == "1"
+                && info_field(&mut s.raw(), "replication", "master_link_status") == "up"
+        });
+        assert_eq!(stat("sync_full"), full, "{program:?}: S synced in full");
+        let partial: u64 = partial.parse().unwrap();
+        assert_eq!(
+            stat("sync_partial_ok"),
+            (partial + 1).to_string(),
+            "{program:?}"
+        );
+    }
+}
+
 /// replication.tcl, "Diskless load swapdb (async_loading)": a replica with `repl-diskless-load
 /// swapdb` that full-syncs again from the master whose history it has (the same replication
 /// ID) reads the snapshot aside while it keeps serving its data: INFO says `async_loading:1`
