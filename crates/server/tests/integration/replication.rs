@@ -877,6 +877,29 @@ fn a_promoted_replica_stops_counting_its_dropped_replicas_at_once() {
     }
 }
 
+/// REPLICAOF NO ONE on a master answers +OK and changes nothing: Redis logs "MASTER MODE
+/// enabled" only when a replica is promoted (psync2.tcl sends it to its master every cycle;
+/// redis-lite logged the line each time). Redis and redis-lite alike.
+#[test]
+fn replicaof_no_one_on_a_master_logs_nothing() {
+    use redis_lite_testkit::Program;
+    for program in [Program::Redis, Program::Lite] {
+        if !program.available() {
+            println!("SKIPPED: {program:?} is not available (in replicaof_no_one_on_a_master_logs_nothing)");
+            continue;
+        }
+        let server = Launch::of(program)
+            .args(&["--save", "", "--logfile", "server.log"])
+            .start();
+        let mut raw = server.raw();
+        raw.expect_replies(&[(&["REPLICAOF", "NO", "ONE"], "+OK\r\n")]);
+        // Logged once the command returned, if at all: the PING after it is answered later.
+        raw.expect_replies(&[(&["PING"], "+PONG\r\n")]);
+        let log = std::fs::read_to_string(server.dir.join("server.log")).unwrap();
+        assert!(!log.contains("MASTER MODE"), "{program:?}: {log}");
+    }
+}
+
 /// replication.tcl, "Diskless load swapdb (async_loading)": a replica with `repl-diskless-load
 /// swapdb` that full-syncs again from the master whose history it has (the same replication
 /// ID) reads the snapshot aside while it keeps serving its data: INFO says `async_loading:1`
