@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis_lite_testkit::{info_field, wait_until, Launch, Raw, Server};
+use redis_lite_testkit::{info_field, wait_until, Launch, Program, Raw, Server};
 
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -36,6 +36,42 @@ fn wait_link_up(replica: &Server) {
     wait_until("the replica's link to be up", SYNC_TIMEOUT, || {
         info_field(&mut raw, "replication", "master_link_status") == "up"
     });
+}
+
+/// The programs a chain test runs on, Redis first, each missing one said to be skipped.
+fn chain_programs(test: &str) -> Vec<Program> {
+    [Program::Redis, Program::Lite]
+        .into_iter()
+        .filter(|program| {
+            let available = program.available();
+            if !available {
+                println!("SKIPPED: {program:?} is not available (in {test})");
+            }
+            available
+        })
+        .collect()
+}
+
+/// A node of a replication chain: no persistence, a full sync started at once.
+fn chain_node(program: Program, args: &[&str]) -> Server {
+    Launch::of(program)
+        .args(&["--save", "", "--appendonly", "no"])
+        .args(&["--repl-diskless-sync-delay", "0"])
+        .args(args)
+        .start()
+}
+
+fn replicaof(server: &Server, master: &Server) {
+    let port = master.port.to_string();
+    ok(&mut server.raw(), &["REPLICAOF", "127.0.0.1", &port]);
+}
+
+/// Makes `replica` a replica of `master` and `sub_replica` one of `replica`, each link up.
+fn link_chain(master: &Server, replica: &Server, sub_replica: &Server) {
+    replicaof(replica, master);
+    wait_link_up(replica);
+    replicaof(sub_replica, replica);
+    wait_link_up(sub_replica);
 }
 
 fn offset(server: &Server, field: &str) -> u64 {
@@ -730,28 +766,15 @@ fn a_replica_connects_from_bind_source_addr() {
 /// servers first, then of redis-lite servers.
 #[test]
 fn a_replica_keeps_its_replicas_until_a_new_masters_snapshot_loads() {
-    use redis_lite_testkit::Program;
-    for program in [Program::Redis, Program::Lite] {
-        if !program.available() {
-            println!("SKIPPED: {program:?} is not available (in a_replica_keeps_its_replicas_until_a_new_masters_snapshot_loads)");
-            continue;
-        }
+    for program in chain_programs("a_replica_keeps_its_replicas_until_a_new_masters_snapshot_loads")
+    {
         let launch = || {
-            Launch::of(program)
-                .args(&["--save", "", "--appendonly", "no"])
-                .args(&["--enable-debug-command", "yes", "--logfile", "server.log"])
-                .args(&["--repl-diskless-sync-delay", "0"])
+            chain_node(
+                program,
+                &["--enable-debug-command", "yes", "--logfile", "server.log"],
+            )
         };
-        let (m1, m2, r, s) = (
-            launch().start(),
-            launch().start(),
-            launch().start(),
-            launch().start(),
-        );
-        let replicaof = |server: &Server, master: &Server| {
-            let port = master.port.to_string();
-            ok(&mut server.raw(), &["REPLICAOF", "127.0.0.1", &port]);
-        };
+        let (m1, m2, r, s) = (launch(), launch(), launch(), launch());
         ok(&mut m1.raw(), &["SET", "a", "b"]);
         // Ten keys at a second each: M2's snapshot takes ten seconds.
         ok(&mut m2.raw(), &["DEBUG", "POPULATE", "10", "master2", "10"]);
@@ -759,10 +782,7 @@ fn a_replica_keeps_its_replicas_until_a_new_masters_snapshot_loads() {
             &mut m2.raw(),
             &["CONFIG", "SET", "rdb-key-save-delay", "1000000"],
         );
-        replicaof(&r, &m1);
-        wait_link_up(&r);
-        replicaof(&s, &r);
-        wait_link_up(&s);
+        link_chain(&m1, &r, &s);
         // R counts S online only from S's first acknowledgement on.
         let mut raw_r = r.raw();
         wait_until("R to count S online", SYNC_TIMEOUT, || {
@@ -826,26 +846,15 @@ fn a_replica_keeps_its_replicas_until_a_new_masters_snapshot_loads() {
 /// continues from R's backlog. Redis and redis-lite alike.
 #[test]
 fn a_promoted_replica_stops_counting_its_dropped_replicas_at_once() {
-    use redis_lite_testkit::{encode, Program, Reply};
-    for program in [Program::Redis, Program::Lite] {
-        if !program.available() {
-            println!("SKIPPED: {program:?} is not available (in a_promoted_replica_stops_counting_its_dropped_replicas_at_once)");
-            continue;
-        }
-        let launch = || {
-            Launch::of(program)
-                .args(&["--save", "", "--appendonly", "no"])
-                .args(&["--repl-diskless-sync-delay", "0"])
-        };
-        let (m, r, s) = (launch().start(), launch().start(), launch().start());
-        let replicaof = |server: &Server, master: &Server| {
-            let port = master.port.to_string();
-            ok(&mut server.raw(), &["REPLICAOF", "127.0.0.1", &port]);
-        };
-        replicaof(&r, &m);
-        wait_link_up(&r);
-        replicaof(&s, &r);
-        wait_link_up(&s);
+    use redis_lite_testkit::{encode, Reply};
+    for program in chain_programs("a_promoted_replica_stops_counting_its_dropped_replicas_at_once")
+    {
+        let (m, r, s) = (
+            chain_node(program, &[]),
+            chain_node(program, &[]),
+            chain_node(program, &[]),
+        );
+        link_chain(&m, &r, &s);
         let mut raw_r = r.raw();
         wait_until("R to count S", SYNC_TIMEOUT, || {
             info_field(&mut raw_r, "replication", "connected_slaves") == "1"
@@ -882,15 +891,8 @@ fn a_promoted_replica_stops_counting_its_dropped_replicas_at_once() {
 /// redis-lite logged the line each time). Redis and redis-lite alike.
 #[test]
 fn replicaof_no_one_on_a_master_logs_nothing() {
-    use redis_lite_testkit::Program;
-    for program in [Program::Redis, Program::Lite] {
-        if !program.available() {
-            println!("SKIPPED: {program:?} is not available (in replicaof_no_one_on_a_master_logs_nothing)");
-            continue;
-        }
-        let server = Launch::of(program)
-            .args(&["--save", "", "--logfile", "server.log"])
-            .start();
+    for program in chain_programs("replicaof_no_one_on_a_master_logs_nothing") {
+        let server = chain_node(program, &["--logfile", "server.log"]);
         let mut raw = server.raw();
         raw.expect_replies(&[(&["REPLICAOF", "NO", "ONE"], "+OK\r\n")]);
         // Logged once the command returned, if at all: the PING after it is answered later.
@@ -1049,7 +1051,6 @@ impl ScriptedMaster {
 /// such keys at once.
 #[test]
 fn a_replica_keeps_keys_its_master_expired_in_the_past_until_the_del() {
-    use redis_lite_testkit::Program;
     let mut seen = Vec::new();
     for program in [Program::Redis, Program::Lite] {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
