@@ -443,19 +443,17 @@ pub(super) fn attach_to_new_master(server: &Server) {
 /// [`unset_master`]. Logged as Redis does, naming who asked (`user request from '<client>'`,
 /// `failover request from '<client>'`).
 pub fn promote(server: &Server, requested_by: &str) {
-    // On a master nothing changes, and Redis logs nothing.
-    if unset_master(server) {
-        log!(Notice, "MASTER MODE enabled ({requested_by})");
-    }
+    unset_master(server);
+    log!(Notice, "MASTER MODE enabled ({requested_by})");
 }
 
 /// The link stops and this server becomes a master, keeping its data; its history continues
 /// under a new replication ID, with the master's as the former one, so the other replicas of
-/// the old master can continue with it. Nothing on a master. Returns whether it was a replica.
-pub fn unset_master(server: &Server) -> bool {
+/// the old master can continue with it. Nothing on a master.
+pub fn unset_master(server: &Server) {
     let replica = &server.replication.replica;
     if !replica.is_replica() {
-        return false;
+        return;
     }
     if replica.stop(server) {
         log_link_lost();
@@ -482,7 +480,6 @@ pub fn unset_master(server: &Server) -> bool {
         ids.second_offset,
         ids.replid
     );
-    true
 }
 
 /// CLUSTER RESET on a replica: it stops replicating ([`unset_master`]) and empties its data,
