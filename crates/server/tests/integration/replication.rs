@@ -849,12 +849,10 @@ fn a_replica_keeps_its_replicas_until_a_new_masters_snapshot_loads() {
     }
 }
 
-/// psync2.tcl, "Partial resync after restart using RDB aux fields" (after "Bring the master
-/// back again"): a replica R with a replica S of its own is promoted; REPLICAOF NO ONE drops S
-/// (to learn of R's new history) and INFO pipelined right after it no longer counts S, as
-/// Redis frees it within the command; redis-lite counted S until S's connection ended, so
-/// the test's wait for four replicas passed before S's partial resync, counted later. S then
-/// continues from R's backlog. Redis and redis-lite alike.
+/// A replica R with a replica S of its own is promoted: REPLICAOF NO ONE drops S (to learn of
+/// R's new history) and INFO pipelined right after it no longer counts S, as Redis frees it
+/// within the command; redis-lite counted S until S's connection ended (REDIS_SUITE item
+/// 250). S then continues from R's backlog. Redis and redis-lite alike.
 #[test]
 fn a_promoted_replica_stops_counting_its_dropped_replicas_at_once() {
     for program in chain_programs("a_promoted_replica_stops_counting_its_dropped_replicas_at_once")
