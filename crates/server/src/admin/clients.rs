@@ -596,6 +596,9 @@ fn kill_client(ctx: &mut Ctx<'_>, target: &ClientHandle, own_id: u64) {
         ctx.client.close_after_reply = true;
     } else {
         target.kill();
+        if client_type(target) == ClientType::Master {
+            ctx.server.replication.replica.cut_link();
+        }
     }
 }
 

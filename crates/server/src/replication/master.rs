@@ -417,11 +417,20 @@ impl Master {
         (replicas.len(), lagging)
     }
 
-    /// Closes every replica's connection (a master becoming a replica itself).
+    /// Closes every replica's connection (a master becoming a replica itself, or a replica
+    /// promoted, whose replicas must learn of its new history). They leave the list at once,
+    /// as Redis frees them within the command: INFO's `connected_slaves` right after it no
+    /// longer counts them (a test waiting for that count to come back then waits for their
+    /// partial resyncs); each connection's task then logs and cleans up as it ends.
     pub fn disconnect_replicas(&self) {
-        for replica in self.replicas.lock().iter() {
+        let mut replicas = self.replicas.lock();
+        if replicas.is_empty() {
+            return;
+        }
+        for replica in replicas.drain(..) {
             replica.handle.kill();
         }
+        *self.alone_since.lock() = Some(Instant::now());
     }
 }
 

@@ -136,6 +136,19 @@ impl Replica {
         self.link_up.load(Relaxed)
     }
 
+    /// CLIENT KILL of the master's client: the link is down at once (INFO says so right
+    /// after the command, as Redis frees that client within it) and its socket is shut, so
+    /// the link's thread, blocked in a read, ends the session now and reconnects. The kill
+    /// itself (already made) keeps that end from logging anything but the lost link.
+    pub fn cut_link(&self) {
+        self.link_up.store(false, Relaxed);
+        let mut status = self.status.lock();
+        status.state = Some(LinkState::Connect);
+        if let Some(socket) = status.socket.take() {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+
     /// The master's address, while this server is a replica.
     pub fn master(&self) -> Option<(String, u16)> {
         self.status.lock().master.clone()
@@ -1161,6 +1174,8 @@ impl Link<'_> {
                     status.last_io = unix_secs();
                     status.read_ahead += n as u64;
                 }
+                // CLIENT KILL cut the socket under the read ([`Replica::cut_link`]).
+                Err(_) if client.handle.is_killed() => break Err(LinkError::Failed(String::new())),
                 Err(e) => break Err(e.into()),
             }
         };

@@ -359,7 +359,10 @@ fn replicaof(ctx: &mut Ctx<'_>) -> CmdResult {
     let requested_by = ctx.client.handle.describe(Instant::now());
     let requested_by = requested_by.trim_end();
     if ctx.arg_is(1, "no") && ctx.arg_is(2, "one") {
-        super::replica::promote(ctx.server, &format!("user request from '{requested_by}'"));
+        // On a master nothing changes, and Redis logs nothing (PSYNC FAILOVER logs either way).
+        if ctx.server.replication.replica.is_replica() {
+            super::replica::promote(ctx.server, &format!("user request from '{requested_by}'"));
+        }
         ctx.out.ok();
         return Ok(());
     }

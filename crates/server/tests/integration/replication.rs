@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis_lite_testkit::{info_field, wait_until, Launch, Raw, Server};
+use redis_lite_testkit::{info_field, wait_until, Launch, Program, Raw, Server};
 
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -36,6 +36,53 @@ fn wait_link_up(replica: &Server) {
     wait_until("the replica's link to be up", SYNC_TIMEOUT, || {
         info_field(&mut raw, "replication", "master_link_status") == "up"
     });
+}
+
+/// The programs a chain test runs on, Redis first, each missing one said to be skipped.
+fn chain_programs(test: &str) -> Vec<Program> {
+    [Program::Redis, Program::Lite]
+        .into_iter()
+        .filter(|program| {
+            let available = program.available();
+            if !available {
+                println!("SKIPPED: {program:?} is not available (in {test})");
+            }
+            available
+        })
+        .collect()
+}
+
+/// A node of a replication chain: no persistence, a full sync started at once.
+fn chain_node(program: Program, args: &[&str]) -> Server {
+    Launch::of(program)
+        .args(&["--save", "", "--appendonly", "no"])
+        .args(&["--repl-diskless-sync-delay", "0"])
+        .args(args)
+        .start()
+}
+
+fn replicaof(server: &Server, master: &Server) {
+    let port = master.port.to_string();
+    ok(&mut server.raw(), &["REPLICAOF", "127.0.0.1", &port]);
+}
+
+/// Sends `command` and INFO replication in one write: the command's reply, and what INFO
+/// said right after it.
+fn info_right_after(raw: &mut Raw, command: &[&[u8]]) -> (Vec<u8>, String) {
+    let mut pipeline = redis_lite_testkit::encode(command);
+    pipeline.extend(redis_lite_testkit::encode(&[b"INFO", b"replication"]));
+    raw.send(&pipeline);
+    let reply = raw.read_reply();
+    let info = redis_lite_testkit::Reply::parse(&raw.read_reply()).bytes();
+    (reply, String::from_utf8(info).unwrap())
+}
+
+/// Makes `replica` a replica of `master` and `sub_replica` one of `replica`, each link up.
+fn link_chain(master: &Server, replica: &Server, sub_replica: &Server) {
+    replicaof(replica, master);
+    wait_link_up(replica);
+    replicaof(sub_replica, replica);
+    wait_link_up(sub_replica);
 }
 
 fn offset(server: &Server, field: &str) -> u64 {
@@ -730,28 +777,15 @@ fn a_replica_connects_from_bind_source_addr() {
 /// servers first, then of redis-lite servers.
 #[test]
 fn a_replica_keeps_its_replicas_until_a_new_masters_snapshot_loads() {
-    use redis_lite_testkit::Program;
-    for program in [Program::Redis, Program::Lite] {
-        if !program.available() {
-            println!("SKIPPED: {program:?} is not available (in a_replica_keeps_its_replicas_until_a_new_masters_snapshot_loads)");
-            continue;
-        }
+    for program in chain_programs("a_replica_keeps_its_replicas_until_a_new_masters_snapshot_loads")
+    {
         let launch = || {
-            Launch::of(program)
-                .args(&["--save", "", "--appendonly", "no"])
-                .args(&["--enable-debug-command", "yes", "--logfile", "server.log"])
-                .args(&["--repl-diskless-sync-delay", "0"])
+            chain_node(
+                program,
+                &["--enable-debug-command", "yes", "--logfile", "server.log"],
+            )
         };
-        let (m1, m2, r, s) = (
-            launch().start(),
-            launch().start(),
-            launch().start(),
-            launch().start(),
-        );
-        let replicaof = |server: &Server, master: &Server| {
-            let port = master.port.to_string();
-            ok(&mut server.raw(), &["REPLICAOF", "127.0.0.1", &port]);
-        };
+        let (m1, m2, r, s) = (launch(), launch(), launch(), launch());
         ok(&mut m1.raw(), &["SET", "a", "b"]);
         // Ten keys at a second each: M2's snapshot takes ten seconds.
         ok(&mut m2.raw(), &["DEBUG", "POPULATE", "10", "master2", "10"]);
@@ -759,10 +793,7 @@ fn a_replica_keeps_its_replicas_until_a_new_masters_snapshot_loads() {
             &mut m2.raw(),
             &["CONFIG", "SET", "rdb-key-save-delay", "1000000"],
         );
-        replicaof(&r, &m1);
-        wait_link_up(&r);
-        replicaof(&s, &r);
-        wait_link_up(&s);
+        link_chain(&m1, &r, &s);
         // R counts S online only from S's first acknowledgement on.
         let mut raw_r = r.raw();
         wait_until("R to count S online", SYNC_TIMEOUT, || {
@@ -815,6 +846,90 @@ fn a_replica_keeps_its_replicas_until_a_new_masters_snapshot_loads() {
         assert_s_kept();
         assert_eq!(stat(&r, "sync_full"), "1", "{program:?}: S synced again");
         assert_eq!(stat(&r, "sync_partial_ok"), "0", "{program:?}");
+    }
+}
+
+/// A replica R with a replica S of its own is promoted: REPLICAOF NO ONE drops S (to learn of
+/// R's new history) and INFO pipelined right after it no longer counts S, as Redis frees it
+/// within the command; redis-lite counted S until S's connection ended (REDIS_SUITE item
+/// 250). S then continues from R's backlog. Redis and redis-lite alike.
+#[test]
+fn a_promoted_replica_stops_counting_its_dropped_replicas_at_once() {
+    for program in chain_programs("a_promoted_replica_stops_counting_its_dropped_replicas_at_once")
+    {
+        let (m, r, s) = (
+            chain_node(program, &[]),
+            chain_node(program, &[]),
+            chain_node(program, &[]),
+        );
+        link_chain(&m, &r, &s);
+        let mut raw_r = r.raw();
+        wait_until("R to count S", SYNC_TIMEOUT, || {
+            info_field(&mut raw_r, "replication", "connected_slaves") == "1"
+        });
+        let stat = |field: &str| info_field(&mut r.raw(), "stats", field);
+        let (full, partial) = (stat("sync_full"), stat("sync_partial_ok"));
+
+        let (reply, info) = info_right_after(&mut raw_r, &[b"REPLICAOF", b"NO", b"ONE"]);
+        assert_eq!(reply, b"+OK\r\n", "{program:?}");
+        assert!(
+            info.contains("\r\nconnected_slaves:0\r\n"),
+            "{program:?}: INFO right after REPLICAOF NO ONE:\n{info}"
+        );
+
+        wait_until("S to continue with R", SYNC_TIMEOUT, || {
+            info_field(&mut raw_r, "replication", "connected_slaves") == "1"
+                && info_field(&mut s.raw(), "replication", "master_link_status") == "up"
+        });
+        assert_eq!(stat("sync_full"), full, "{program:?}: S synced in full");
+        let partial: u64 = partial.parse().unwrap();
+        assert_eq!(
+            stat("sync_partial_ok"),
+            (partial + 1).to_string(),
+            "{program:?}"
+        );
+    }
+}
+
+/// psync2.tcl, "Partial resync after restart using RDB aux fields" again: its load step sends
+/// CLIENT KILL TYPE MASTER to a random replica each second. Redis frees the master's client
+/// within the command, so INFO right after it says the link is down, and the test's wait for
+/// every link up covers the partial resync that follows; redis-lite's link noticed the kill at
+/// its next read timeout (up to 100 ms later) and INFO said up till then, so the test counted
+/// that resync after its wait. Redis and redis-lite alike.
+#[test]
+fn client_kill_type_master_takes_the_link_down_at_once() {
+    for program in chain_programs("client_kill_type_master_takes_the_link_down_at_once") {
+        let (m, r) = (chain_node(program, &[]), chain_node(program, &[]));
+        replicaof(&r, &m);
+        wait_link_up(&r);
+        let partial = || info_field(&mut m.raw(), "stats", "sync_partial_ok");
+        let before: u64 = partial().parse().unwrap();
+        let (reply, info) =
+            info_right_after(&mut r.raw(), &[b"CLIENT", b"KILL", b"TYPE", b"MASTER"]);
+        assert_eq!(reply, b":1\r\n", "{program:?}");
+        assert!(
+            info.contains("\r\nmaster_link_status:down\r\n"),
+            "{program:?}: INFO right after CLIENT KILL TYPE MASTER:\n{info}"
+        );
+        wait_link_up(&r);
+        assert_eq!(partial(), (before + 1).to_string(), "{program:?}");
+    }
+}
+
+/// REPLICAOF NO ONE on a master answers +OK and changes nothing: Redis logs "MASTER MODE
+/// enabled" only when a replica is promoted (psync2.tcl sends it to its master every cycle;
+/// redis-lite logged the line each time). Redis and redis-lite alike.
+#[test]
+fn replicaof_no_one_on_a_master_logs_nothing() {
+    for program in chain_programs("replicaof_no_one_on_a_master_logs_nothing") {
+        let server = chain_node(program, &["--logfile", "server.log"]);
+        let mut raw = server.raw();
+        raw.expect_replies(&[(&["REPLICAOF", "NO", "ONE"], "+OK\r\n")]);
+        // Logged once the command returned, if at all: the PING after it is answered later.
+        raw.expect_replies(&[(&["PING"], "+PONG\r\n")]);
+        let log = std::fs::read_to_string(server.dir.join("server.log")).unwrap();
+        assert!(!log.contains("MASTER MODE"), "{program:?}: {log}");
     }
 }
 
@@ -967,7 +1082,6 @@ impl ScriptedMaster {
 /// such keys at once.
 #[test]
 fn a_replica_keeps_keys_its_master_expired_in_the_past_until_the_del() {
-    use redis_lite_testkit::Program;
     let mut seen = Vec::new();
     for program in [Program::Redis, Program::Lite] {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
