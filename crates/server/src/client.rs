@@ -381,8 +381,9 @@ impl ClientHandle {
         std::mem::swap(&mut *self.pushes.lock(), into);
     }
 
-    /// Asks the client's connection to close (CLIENT KILL, shutdown). What it holds leaves
-    /// the clients' running total at once: it is as good as gone.
+    /// Asks the client's connection to close (CLIENT KILL, shutdown, client eviction). What it
+    /// holds leaves the clients' running total at once, and its buffers leave what
+    /// `maxmemory` counts until the connection frees them: it is as good as gone.
     pub fn kill(&self) {
         if !self.killed.swap(true, Ordering::AcqRel) {
             let buffers = self.memory.buffers() as u64;
@@ -595,26 +596,27 @@ impl ClientMemory {
     /// `tot-mem`: the buffers, the queued pushes (`pending_pushes` bytes), the arguments and
     /// transaction held, and the connection's fixed cost.
     pub fn total(&self, pending_pushes: usize) -> usize {
-        let load = |field: &AtomicUsize| field.load(Ordering::Relaxed);
-        load(&self.query_buffer)
-            + load(&self.query_buffer_free)
-            + load(&self.argv)
-            + load(&self.multi)
-            + load(&self.output_capacity)
-            + load(&self.bookkeeping)
+        self.input_side()
+            + self.output_capacity.load(Ordering::Relaxed)
+            + self.bookkeeping.load(Ordering::Relaxed)
             + pending_pushes
             + CONNECTION_OVERHEAD
     }
 
-    /// What its buffers hold, which closing the connection frees: the query buffer, the
-    /// arguments, the queued transaction and the reply buffer (at its allocation's size).
+    /// What its buffers hold, which closing the connection frees: the input side and the
+    /// reply buffer (at its allocation's size).
     pub fn buffers(&self) -> usize {
+        let output = self.output_capacity.load(Ordering::Relaxed) as u64;
+        self.input_side() + crate::memory::allocation_size(output) as usize
+    }
+
+    /// The query buffer (used and free), the arguments and the queued transaction.
+    fn input_side(&self) -> usize {
         let load = |field: &AtomicUsize| field.load(Ordering::Relaxed);
         load(&self.query_buffer)
             + load(&self.query_buffer_free)
             + load(&self.argv)
             + load(&self.multi)
-            + crate::memory::allocation_size(load(&self.output_capacity) as u64) as usize
     }
 
     /// Makes `bytes` this client's share of the running total.
