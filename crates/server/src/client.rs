@@ -155,6 +155,10 @@ pub struct ClientHandle {
     pub created: Instant,
     pub info: Mutex<ClientInfo>,
     killed: AtomicBool,
+    /// Whether `fd` is the connection's open socket: set while the connection's task serves
+    /// it, cleared before the task drops it, so a kill never shuts down a descriptor that was
+    /// closed and reused (see `kill`).
+    socket_open: Mutex<bool>,
     /// Its buffers when it was killed, until they are freed (see [`KILLED_NOT_YET_FREED`]).
     killed_buffers: AtomicU64,
     /// The client ran MONITOR (CLIENT LIST's `O` flag); RESET ends it.
@@ -349,6 +353,7 @@ impl ClientHandle {
                 role: ClientRole::Normal,
             }),
             killed: AtomicBool::new(false),
+            socket_open: Mutex::new(false),
             killed_buffers: AtomicU64::new(0),
             monitor: AtomicBool::new(false),
             attention: Attention::default(),
@@ -381,9 +386,13 @@ impl ClientHandle {
         std::mem::swap(&mut *self.pushes.lock(), into);
     }
 
-    /// Asks the client's connection to close (CLIENT KILL, shutdown, client eviction). What it
-    /// holds leaves the clients' running total at once, and its buffers leave what
-    /// `maxmemory` counts until the connection frees them: it is as good as gone.
+    /// Closes the client (CLIENT KILL, ACL changes, client eviction, output limits, dropped
+    /// replicas). What it holds leaves the clients' running total at once, and its buffers
+    /// leave what `maxmemory` counts until the connection frees them: it is as good as gone.
+    /// Its socket is shut down here, as Redis frees a killed client within the command: the
+    /// peer reads the end of the connection before the killer's next command is answered
+    /// (a replica whose link a master killed is down by then), not whenever the connection's
+    /// own thread next runs.
     pub fn kill(&self) {
         if !self.killed.swap(true, Ordering::AcqRel) {
             let buffers = self.memory.buffers() as u64;
@@ -391,7 +400,20 @@ impl ClientHandle {
             KILLED_NOT_YET_FREED.fetch_add(buffers, Ordering::Relaxed);
         }
         self.recount_memory();
+        let open = self.socket_open.lock();
+        if *open {
+            // SAFETY: `fd` is the connection's socket while `socket_open` says so, and the
+            // connection clears it (under this lock) before it closes the descriptor.
+            unsafe { libc::shutdown(self.fd, libc::SHUT_RDWR) };
+        }
+        drop(open);
         self.attention.raise();
+    }
+
+    /// The connection's task serves the socket `fd` from now on, or (`false`) is about to close
+    /// it.
+    pub fn set_socket_open(&self, open: bool) {
+        *self.socket_open.lock() = open;
     }
 
     /// The connection freed its buffers (or the client is gone): a killed client's leave

@@ -108,6 +108,25 @@ impl Raw {
             }
         }
     }
+
+    /// Whether the server has closed the connection already, without waiting: what it sent
+    /// before is read and dropped, and the end must be right behind it. A peer on loopback
+    /// has the end queued as soon as the server's close or shutdown returns.
+    pub fn is_already_closed(&mut self) -> bool {
+        self.stream.set_nonblocking(true).unwrap();
+        let mut chunk = [0u8; 65536];
+        let closed = loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break true,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break false,
+            }
+        };
+        self.stream.set_nonblocking(false).unwrap();
+        closed
+    }
 }
 
 /// Length of the first complete RESP2/RESP3 frame in `buf`, if it is complete.

@@ -208,6 +208,7 @@ pub async fn serve(
 ) {
     let stats = server.stats.workers[worker].clone();
     let authenticated = !server.acl.auth_required();
+    handle.set_socket_open(true);
     let mut client = ClientState::new(handle.clone(), stats.clone(), authenticated);
     client.worker = worker;
     client.socket_fd = stream.plain_fd();
@@ -466,6 +467,14 @@ pub async fn serve(
         }
     }
     conn.close().await;
+}
+
+impl<S> Drop for Connection<S> {
+    /// Before the stream closes its descriptor (the fields drop after this), so a kill from
+    /// another thread no longer shuts it down.
+    fn drop(&mut self) {
+        self.client.handle.set_socket_open(false);
+    }
 }
 
 impl<S: ClientStream> Connection<S> {

@@ -111,6 +111,38 @@ fn client_list_and_kill() {
     assert!(b.is_closed());
 }
 
+/// A client killed by another (CLIENT KILL by ID or by TYPE) has its connection closed by the
+/// time the killer's reply comes, as Redis frees it within the command: a replica whose master
+/// killed it sees its link down before anyone asks (the replication suite's "Diskless load
+/// swapdb" waits for the link to come back up right after CLIENT KILL TYPE REPLICA).
+/// redis-lite closed it when the connection's thread next ran.
+#[test]
+fn a_killed_client_is_closed_before_the_killer_is_answered() {
+    // The replica has its snapshot first: a forked child that is still saving holds Redis's
+    // copy of the replica's socket open after the parent closed it.
+    for (who, server) in Server::lite_and_redis(&["--repl-diskless-sync", "no"]) {
+        let mut killer = server.raw();
+        let mut victim = server.raw();
+        let id = victim.cmd_text(&["CLIENT", "ID"]);
+        let id = id.trim_start_matches(':').trim();
+        assert_eq!(killer.cmd_text(&["CLIENT", "KILL", "ID", id]), ":1\r\n");
+        assert!(victim.is_already_closed(), "{who}: CLIENT KILL ID");
+
+        let mut replica = server.raw();
+        replica.send(&testkit::encode(&[b"SYNC"]));
+        testkit::skip_sync_snapshot(&mut replica.stream);
+        assert_eq!(
+            killer.cmd_text(&["CLIENT", "KILL", "TYPE", "REPLICA"]),
+            ":1\r\n",
+            "{who}"
+        );
+        assert!(
+            replica.is_already_closed(),
+            "{who}: CLIENT KILL TYPE REPLICA"
+        );
+    }
+}
+
 #[test]
 fn quit_closes_after_replying() {
     let server = Server::lite(&[]);
