@@ -133,9 +133,15 @@ unsafe impl GlobalAlloc for CountingJemalloc {
     }
 }
 
-/// Publishes this thread's uncounted remainder now (after evicting, so the next check sees
-/// the memory it freed).
+/// Publishes this thread's uncounted remainder, and its pooled buffers' change, now (after
+/// evicting, so the next check sees the memory it freed).
 pub fn publish_thread() {
+    let _ = IDLE_PENDING.try_with(|pending| {
+        let total = pending.replace(0);
+        if total != 0 {
+            IDLE_IN_CACHES.fetch_add(total, Relaxed);
+        }
+    });
     let _ = PENDING.try_with(|pending| {
         let total = pending.replace(0);
         if total == 0 {
@@ -180,11 +186,37 @@ pub fn sds_header(capacity: usize) -> u64 {
 /// for ten tracking clients) look like lasting growth once written, and evict more keys.
 static IDLE_IN_CACHES: AtomicI64 = AtomicI64::new(0);
 
-/// A free buffer of `capacity` bytes went into (`true`) or out of (`false`) a cache of the
-/// server's own; see [`IDLE_IN_CACHES`].
-pub fn idle_in_cache(capacity: usize, cached: bool) {
-    let bytes = allocation_size(capacity as u64) as i64;
-    IDLE_IN_CACHES.fetch_add(if cached { bytes } else { -bytes }, Relaxed);
+/// A thread publishes its change to [`IDLE_IN_CACHES`] once it has moved by more than two
+/// pooled buffers: an unpipelined request takes a buffer for its input and one for its reply
+/// and gives both back, so a steady loop publishes nothing, where four shared read-modify-
+/// writes per request made every event loop contend for one cache line.
+const IDLE_PUBLISH_EVERY: i64 = 2 * crate::net::buffers::CHUNK as i64;
+
+thread_local! {
+    /// This thread's change to [`IDLE_IN_CACHES`] not yet published.
+    static IDLE_PENDING: Cell<i64> = const { Cell::new(0) };
+}
+
+/// A free buffer went into (`true`) or out of (`false`) a cache of the server's own; `bytes` is
+/// its allocation's size (its size class); see [`IDLE_IN_CACHES`].
+pub fn idle_in_cache(bytes: usize, cached: bool) {
+    let delta = if cached {
+        bytes as i64
+    } else {
+        -(bytes as i64)
+    };
+    let pending = IDLE_PENDING.try_with(|pending| {
+        let total = pending.get() + delta;
+        if total.abs() > IDLE_PUBLISH_EVERY {
+            IDLE_IN_CACHES.fetch_add(total, Relaxed);
+            pending.set(0);
+        } else {
+            pending.set(total);
+        }
+    });
+    if pending.is_err() {
+        IDLE_IN_CACHES.fetch_add(delta, Relaxed);
+    }
 }
 
 /// Bytes in use right now (`used_memory`), cheap enough to check before every command. This

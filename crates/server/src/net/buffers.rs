@@ -37,7 +37,7 @@ thread_local! {
 fn take() -> Vec<u8> {
     match POOL.with_borrow_mut(Vec::pop) {
         Some(buf) => {
-            crate::memory::idle_in_cache(buf.capacity(), false);
+            crate::memory::idle_in_cache(CHUNK, false);
             buf
         }
         None => Vec::with_capacity(CHUNK),
@@ -45,9 +45,11 @@ fn take() -> Vec<u8> {
 }
 
 /// Returns `buf` to the pool (it is cleared first, and shrunk to `CHUNK` if it grew: no
-/// connection inherits another's large buffer), or frees it when the pool is full.
+/// connection inherits another's large buffer), or frees it when the pool is full or it is
+/// smaller: every pooled buffer is exactly `CHUNK`, a jemalloc size class, which is what
+/// `used_memory` leaves out for it.
 pub fn give_back(mut buf: Vec<u8>) {
-    if buf.capacity() == 0 {
+    if buf.capacity() < CHUNK {
         return;
     }
     buf.clear();
@@ -56,7 +58,7 @@ pub fn give_back(mut buf: Vec<u8>) {
     }
     POOL.with_borrow_mut(|pool| {
         if pool.len() < MAX_POOLED {
-            crate::memory::idle_in_cache(buf.capacity(), true);
+            crate::memory::idle_in_cache(CHUNK, true);
             pool.push(buf);
         }
     });
@@ -86,6 +88,14 @@ pub fn release_output_if_empty(buf: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pooled_buffer_is_a_size_class_of_its_own() {
+        assert_eq!(crate::memory::allocation_size(CHUNK as u64), CHUNK as u64);
+        give_back(Vec::with_capacity(CHUNK - 1));
+        give_back(Vec::with_capacity(3 * CHUNK));
+        POOL.with_borrow(|pool| assert!(pool.iter().all(|buf| buf.capacity() == CHUNK)));
+    }
 
     #[test]
     fn buffers_are_reused_and_shrunk() {

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::io;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::BufMut;
@@ -90,8 +91,19 @@ impl Settings {
 /// (`poll_now`), which lets tokio note a short read or write as "drained" without another
 /// system call.
 pub trait ClientStream: AsyncRead + AsyncWrite + Unpin {
-    fn readable(&self) -> impl Future<Output = io::Result<()>>;
-    fn writable(&self) -> impl Future<Output = io::Result<()>>;
+    /// Ready when the stream has input (or an error or its end); otherwise the task is woken
+    /// when it does. This keeps the one waiting task's waker in the socket's reader slot,
+    /// where tokio's `readable()` future joins a list of waiters under a lock when it waits
+    /// and leaves it when dropped (together about 400 instructions of an unpipelined request).
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    /// [`Self::poll_read_ready`] for room to write.
+    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    fn readable(&self) -> impl Future<Output = io::Result<()>> {
+        std::future::poll_fn(|cx| self.poll_read_ready(cx))
+    }
+    fn writable(&self) -> impl Future<Output = io::Result<()>> {
+        std::future::poll_fn(|cx| self.poll_write_ready(cx))
+    }
     /// Bytes the stream itself holds after a write took them (TLS records the socket did not
     /// take yet): a flush sends them once the socket is writable.
     fn has_unsent(&self) -> bool {
@@ -106,11 +118,11 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin {
 macro_rules! client_stream {
     ($stream:ty) => {
         impl ClientStream for $stream {
-            fn readable(&self) -> impl Future<Output = io::Result<()>> {
-                <$stream>::readable(self)
+            fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                <$stream>::poll_read_ready(self, cx)
             }
-            fn writable(&self) -> impl Future<Output = io::Result<()>> {
-                <$stream>::writable(self)
+            fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                <$stream>::poll_write_ready(self, cx)
             }
             fn plain_fd(&self) -> Option<std::os::fd::RawFd> {
                 Some(std::os::fd::AsRawFd::as_raw_fd(self))
@@ -157,8 +169,9 @@ struct Connection<S> {
 /// What a read found.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Read {
-    /// This many bytes arrived.
-    Data(usize),
+    /// `bytes` arrived; `drained`: fewer than there was room for, so the socket had no more
+    /// (tokio then clears its readiness, and another read before waiting would find nothing).
+    Data { bytes: usize, drained: bool },
     /// Nothing to read now: the socket's readiness is cleared, so waiting for it is next.
     Nothing,
     /// The client went away, or overran its query buffer.
@@ -308,13 +321,14 @@ pub async fn serve(
             && !conn.paused
             && (conn.pending() == 0 || conn.server.aof.is_durable(conn.client.journal_offset));
         if reading && std::mem::take(&mut more_to_read) {
-            // After a read that found data, read once more before waiting: this either finds
-            // more or clears the socket's readiness, which waiting would otherwise report
-            // again (one trip through the select below per request saved). Only once, so a
-            // client that never stops sending still lets the others on this loop run.
+            // After a read that filled its room, read once more before waiting: this either
+            // finds more or clears the socket's readiness, which waiting would otherwise report
+            // again (one trip through the select below per request saved); a shorter read
+            // cleared it already. Only once, so a client that never stops sending still lets
+            // the others on this loop run.
             match conn.read() {
-                Read::Data(n) => {
-                    read_since_yield += n;
+                Read::Data { bytes, .. } => {
+                    read_since_yield += bytes;
                     if !conn.run_commands().await {
                         break;
                     }
@@ -323,6 +337,10 @@ pub async fn serve(
                 Read::Nothing => {}
                 Read::Closed => break,
             }
+        }
+        // A waiting connection holds no buffer it does not need (see `buffers`).
+        if conn.input_kept_until.is_none() {
+            buffers::release_if_empty(&mut conn.input);
         }
         // Subscribers wait for messages, so the idle timeout does not apply to them.
         let idle_deadline = conn
@@ -453,9 +471,9 @@ pub async fn serve(
                 conn.run_commands().await
             }
             Event::Read => match conn.read() {
-                Read::Data(n) => {
-                    read_since_yield += n;
-                    more_to_read = true;
+                Read::Data { bytes, drained } => {
+                    read_since_yield += bytes;
+                    more_to_read = !drained;
                     conn.run_commands().await
                 }
                 Read::Nothing => true,
@@ -576,8 +594,10 @@ impl<S: ClientStream> Connection<S> {
             self.input.reserve(buffers::CHUNK);
         }
         // Inside a big argument, read no further than its end (see `big_arg_missing`).
+        let mut room = self.input.capacity() - self.input.len();
         let read = match big_arg_missing {
             Some(missing) if missing > 0 => {
+                room = room.min(missing);
                 let limited = &mut (&mut self.input).limit(missing);
                 poll_now(self.stream.read_buf(limited))
             }
@@ -586,13 +606,13 @@ impl<S: ClientStream> Connection<S> {
         let n = match read.unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into())) {
             Ok(0) => return Read::Closed,
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if self.input_kept_until.is_none() {
-                    buffers::release_if_empty(&mut self.input);
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Read::Nothing,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                return Read::Data {
+                    bytes: 0,
+                    drained: false,
                 }
-                return Read::Nothing;
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Read::Data(0),
             Err(_) => return Read::Closed,
         };
         let stats = &self.client.stats;
@@ -614,7 +634,10 @@ impl<S: ClientStream> Connection<S> {
             .clients
             .peaks
             .record_input(self.input.capacity());
-        Read::Data(n)
+        Read::Data {
+            bytes: n,
+            drained: n < room,
+        }
     }
 
     /// Appends a pub/sub message to the output.
@@ -681,9 +704,13 @@ impl<S: ClientStream> Connection<S> {
         memory
             .query_buffer
             .store(self.input.len() - parsed, Relaxed);
-        memory
-            .query_buffer_free
-            .store(self.input.capacity() - self.input.len(), Relaxed);
+        // An empty input buffer not kept is as good as given back: the connection gives it
+        // back before it waits (see `serve`).
+        let input_held = match self.input.is_empty() && self.input_kept_until.is_none() {
+            true => 0,
+            false => self.input.capacity() - self.input.len(),
+        };
+        memory.query_buffer_free.store(input_held, Relaxed);
         let argv = match &self.client.blocked {
             Some(blocked) => blocked.args.iter().map(Vec::len).sum(),
             None => self.parser.partial_args_len(),
@@ -865,7 +892,10 @@ impl<S: ClientStream> Connection<S> {
         } else if kept && self.small_batches + 1 < KEPT_INPUT_SMALL_BATCHES {
             self.small_batches += 1;
         } else {
-            self.give_back_input();
+            // Given back when the connection waits (see `serve`), not now: the read that
+            // follows a batch reads into it, where giving it back here made that read take a
+            // buffer from the pool again only to find the socket drained.
+            self.input_kept_until = None;
             return;
         }
         self.input_kept_until = Some(Instant::now() + KEPT_INPUT_IDLE);

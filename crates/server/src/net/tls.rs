@@ -7,10 +7,10 @@
 //! encrypted keys) is refused with a clear error rather than silently ignored.
 
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::io;
 use std::net::TcpStream;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
@@ -453,19 +453,16 @@ impl StoresServerSessions for SessionCache {
 /// decrypted input rustls already holds is ready at once, and encrypted output it holds waits
 /// for the socket to take it (`has_unsent`).
 impl ClientStream for tokio_rustls::server::TlsStream<tokio::net::TcpStream> {
-    fn readable(&self) -> impl Future<Output = io::Result<()>> {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let (socket, session) = self.get_ref();
-        let buffered = !session.wants_read();
-        async move {
-            match buffered {
-                true => Ok(()),
-                false => socket.readable().await,
-            }
+        match session.wants_read() {
+            true => socket.poll_read_ready(cx),
+            false => Poll::Ready(Ok(())),
         }
     }
 
-    fn writable(&self) -> impl Future<Output = io::Result<()>> {
-        self.get_ref().0.writable()
+    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_ref().0.poll_write_ready(cx)
     }
 
     fn has_unsent(&self) -> bool {
