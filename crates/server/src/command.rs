@@ -487,18 +487,22 @@ impl CommandSpec {
 
     fn collect_keys(&self, args: &[&[u8]], strict: bool) -> Option<Vec<KeyRef>> {
         let mut keys = Vec::new();
-        let mut flagless = false;
+        let mut counted = None;
         for spec in self.key_specs {
+            let before = keys.len();
             match spec.find(args, &mut keys, strict) {
                 Found::Keys => {}
-                Found::Flagless => flagless = true,
+                Found::Flagless => counted = Some(before..keys.len()),
                 Found::Invalid => return None,
             }
         }
         if let Some(proc_) = self.keys_proc {
             proc_(args, &mut keys);
         }
-        if flagless {
+        if let Some(counted) = counted {
+            // Redis's fallback procedures list the counted keys first, then a destination
+            // (ZINTERSTORE's `d` after its sources).
+            keys[..counted.end].rotate_left(counted.start);
             keys.iter_mut().for_each(|k| k.flags = 0);
         }
         Some(keys)
