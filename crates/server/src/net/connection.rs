@@ -383,16 +383,18 @@ pub async fn serve(
             let woken = client.blocked.as_ref().map(|b| Box::pin(b.waiter.woken()));
             let timer = deadline.map(|at| Box::pin(tokio::time::sleep_until(at.into())));
             let read = reading.then(|| stream.readable());
+            // The conditions keep absent futures from being polled at all.
+            let (writing, blocked, timed) = (write.is_some(), woken.is_some(), timer.is_some());
             tokio::select! {
                 biased;
                 _ = attention.as_mut() => Event::Attention,
-                r = maybe(write) => match r {
+                r = maybe(write), if writing => match r {
                     Ok(()) => Event::Writable,
                     Err(_) => Event::Close,
                 },
-                wake = maybe(woken) => Event::Woken(wake),
-                _ = maybe(timer) => Event::Deadline,
-                r = maybe(read) => match r {
+                wake = maybe(woken), if blocked => Event::Woken(wake),
+                _ = maybe(timer), if timed => Event::Deadline,
+                r = maybe(read), if reading => match r {
                     Ok(()) => Event::Read,
                     Err(_) => Event::Close,
                 },
