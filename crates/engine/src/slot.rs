@@ -7,8 +7,9 @@ pub const SLOTS: usize = 16384;
 /// Bits a slot number needs.
 pub const SLOT_BITS: u32 = SLOTS.trailing_zeros();
 
-/// The CRC16 lookup table for polynomial 0x1021 (MSB first), built at compile time.
-const CRC16_TABLE: [u16; 256] = {
+/// The CRC16 lookup table for polynomial 0x1021 (MSB first), built at compile time; a
+/// `static`, as an unoptimized build copies a `const` array at every lookup.
+static CRC16_TABLE: [u16; 256] = {
     let mut table = [0u16; 256];
     let mut byte = 0;
     while byte < 256 {
