@@ -259,6 +259,7 @@ pub async fn serve(
             // Unregisters this loop's wait for a kill, so the replica's own wait gets it.
             attention.set(handle.attention());
             handle.uncount_memory();
+            conn.release_unkept_input();
             if conn.write_all_pending().await {
                 let Connection {
                     server,
@@ -339,9 +340,7 @@ pub async fn serve(
             }
         }
         // A waiting connection holds no buffer it does not need (see `buffers`).
-        if conn.input_kept_until.is_none() {
-            buffers::release_if_empty(&mut conn.input);
-        }
+        conn.release_unkept_input();
         // Subscribers wait for messages, so the idle timeout does not apply to them.
         let idle_deadline = conn
             .settings
@@ -706,9 +705,9 @@ impl<S: ClientStream> Connection<S> {
         memory
             .query_buffer
             .store(self.input.len() - parsed, Relaxed);
-        // An empty input buffer not kept is as good as given back: the connection gives it
-        // back before it waits (see `serve`).
-        let input_held = match self.input.is_empty() && self.input_kept_until.is_none() {
+        // An input buffer to give back is as good as given back: the connection gives it back
+        // before it waits (see `serve`).
+        let input_held = match self.input_to_give_back() {
             true => 0,
             false => self.input.capacity() - self.input.len(),
         };
@@ -901,6 +900,20 @@ impl<S: ClientStream> Connection<S> {
             return;
         }
         self.input_kept_until = Some(Instant::now() + KEPT_INPUT_IDLE);
+    }
+
+    /// Whether the input buffer goes back to the pool before the connection waits: it is empty
+    /// and not kept (see `release_input`).
+    fn input_to_give_back(&self) -> bool {
+        self.input.is_empty() && self.input_kept_until.is_none()
+    }
+
+    /// Gives the input buffer back if [`Self::input_to_give_back`]: before the connection waits,
+    /// or hands its socket to a replica's stream.
+    fn release_unkept_input(&mut self) {
+        if self.input_to_give_back() {
+            buffers::release_if_empty(&mut self.input);
+        }
     }
 
     /// Stops keeping the input buffer, and gives it back to the pool if it is empty.
