@@ -4,7 +4,7 @@
 //! what [`receive`](super::receive) decides. Messages built while the cluster state's lock is
 //! held wait in an outbox and go out once it is released.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +71,11 @@ pub(super) struct Core {
     outbox: Vec<(u64, Message)>,
     /// The links changed since CLUSTER LINKS's copy was refreshed.
     links_changed: bool,
+    /// Nodes whose outbound link DEBUG CLUSTERLINK KILL freed since the last cron: the next
+    /// cron leaves them unlinked. Redis's cron never runs inside the EXEC or script that
+    /// killed a link, while here a tick can fall between that command's event and the next
+    /// one's (a PUBLISH after the kill would go over the new link instead of being lost).
+    killed_since_cron: HashSet<String>,
 }
 
 impl Core {
@@ -83,6 +88,7 @@ impl Core {
             iteration: 0,
             outbox: Vec::new(),
             links_changed: false,
+            killed_since_cron: HashSet::new(),
         }
     }
 
@@ -171,6 +177,9 @@ impl Core {
         let mut st = cluster.write();
         for link in doomed {
             self.free_link(&mut st, link);
+        }
+        if outbound {
+            self.killed_since_cron.insert(node.to_string());
         }
     }
 
@@ -574,11 +583,12 @@ impl Core {
                 changed = true;
                 continue;
             }
-            if !n.live.linked {
+            if !n.live.linked && !self.killed_since_cron.contains(&n.id) {
                 self.connect(&mut st, index);
             }
             index += 1;
         }
+        self.killed_since_cron.clear();
 
         if config.cluster.link_sendbuf_limit > 0 {
             self.free_links_over_limit(&mut st, config.cluster.link_sendbuf_limit);
