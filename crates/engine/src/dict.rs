@@ -673,6 +673,28 @@ impl Dict {
         None
     }
 
+    /// Loads `hash`'s bucket into the cache: the first step of [`Keyspace::warm`].
+    ///
+    /// [`Keyspace::warm`]: crate::keyspace::Keyspace::warm
+    #[inline]
+    pub(crate) fn touch_bucket(&self, hash: u64) {
+        if !self.buckets.is_empty() {
+            std::hint::black_box(self.buckets[self.index(hash)]);
+        }
+    }
+
+    /// Loads the first entry of `hash`'s chain, whose bucket [`Dict::touch_bucket`] loaded.
+    #[inline]
+    pub(crate) fn touch_chain(&self, hash: u64) {
+        if self.buckets.is_empty() {
+            return;
+        }
+        let pos = self.buckets[self.index(hash)];
+        if pos != END {
+            std::hint::black_box(self.at(pos).layout);
+        }
+    }
+
     #[inline]
     pub fn get(&self, hash: u64, key: &[u8]) -> Option<&Entry> {
         let (pos, _) = self.find(hash, key)?;

@@ -868,6 +868,29 @@ impl Keyspace {
         self.hasher.hash_one(key)
     }
 
+    /// Loads the table slots of `keys` (in database `db`) into the cache before the commands
+    /// that name them run. A pipeline's lookups each wait for two loads from memory (the bucket,
+    /// then the entry it points to); loading every key's bucket first and then every entry lets
+    /// those waits overlap. The shards are locked before any of it: taking a lock orders the
+    /// loads before it (x86's locked instructions are full barriers), which would wait out each
+    /// load in turn. Shards another thread holds are skipped: this is only a hint.
+    pub fn warm(&self, db: usize, keys: &[&[u8]]) {
+        let mut held: SmallVec<[(MutexGuard<'_, Shard>, u64); 16]> = SmallVec::new();
+        for key in keys {
+            let hash = self.hash(key);
+            if let Some(shard) = self.shards[self.shard_index(hash)].try_lock() {
+                held.push((shard, hash));
+            }
+        }
+        held.retain(|(shard, _)| shard.dbs.len() > db);
+        for (shard, hash) in &held {
+            shard.dbs[db].dict.touch_bucket(*hash);
+        }
+        for (shard, hash) in &held {
+            shard.dbs[db].dict.touch_chain(*hash);
+        }
+    }
+
     /// Whether this keyspace was made for cluster mode ([`Keyspace::for_cluster`]).
     pub fn is_cluster(&self) -> bool {
         self.hasher.cluster
@@ -1421,6 +1444,28 @@ mod tests {
             drop(locked);
             assert_eq!(ks.db_len(0), key_count, "{shards} shards");
         }
+    }
+
+    /// Warming is a hint: a shard held elsewhere (here by the caller itself, where waiting
+    /// would never end), a database past the last, keys absent or repeated: it returns, and
+    /// the data is as it was.
+    #[test]
+    fn warming_skips_held_shards_and_changes_nothing() {
+        let ks = Keyspace::new(4, 2);
+        let keys: Vec<String> = (0..64).map(|i| format!("key:{i}")).collect();
+        for key in &keys[..32] {
+            set(&ks, key, 0);
+        }
+        let mut names: Vec<&[u8]> = keys.iter().map(String::as_bytes).collect();
+        names.push(names[0]);
+        let held = ks.lock_keys([names[0]]);
+        for db in 0..3 {
+            ks.warm(db, &names);
+        }
+        drop(held);
+        ks.warm(0, &names);
+        assert_eq!(ks.db_len(0), 32);
+        assert_eq!(ks.db_len(1), 0);
     }
 
     #[test]

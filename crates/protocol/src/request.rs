@@ -474,6 +474,62 @@ impl RequestParser {
     }
 }
 
+/// The arguments of the first complete multibulk frames in `buf`, each of at most `N`
+/// arguments, handed to `each` until it returns false; for a look ahead at a pipeline's keys
+/// before its commands run. Not a parse: it stops at the first frame it cannot read at a glance
+/// (inline, partial, more than `N` arguments, a header other than plain digits), and what it
+/// finds is only a hint; the parser still judges every byte.
+pub fn peek_frames<'a, const N: usize>(buf: &'a [u8], mut each: impl FnMut(&[&'a [u8]]) -> bool) {
+    let mut pos = 0;
+    let mut args: [&[u8]; N] = [&[]; N];
+    loop {
+        let Some(count) = peek_header(buf, &mut pos, b'*').filter(|&n| n > 0 && n <= N) else {
+            return;
+        };
+        for arg in &mut args[..count] {
+            let Some(len) = peek_header(buf, &mut pos, b'$') else {
+                return;
+            };
+            let Some(bytes) = buf.get(pos..pos + len) else {
+                return;
+            };
+            *arg = bytes;
+            pos += len + 2;
+        }
+        if pos > buf.len() || !each(&args[..count]) {
+            return;
+        }
+    }
+}
+
+/// `<kind><digits>\r\n` at `*pos` (moved past it): the number, or None for anything else.
+#[inline]
+fn peek_header(buf: &[u8], pos: &mut usize, kind: u8) -> Option<usize> {
+    let (&first, rest) = buf.get(*pos..)?.split_first()?;
+    if first != kind {
+        return None;
+    }
+    let mut number = 0usize;
+    let mut digits = 0;
+    loop {
+        let byte = *rest.get(digits)?;
+        if byte == b'\r' {
+            break;
+        }
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 || digits == 10 {
+            return None;
+        }
+        number = number * 10 + digit as usize;
+        digits += 1;
+    }
+    if digits == 0 || rest.get(digits + 1) != Some(&b'\n') {
+        return None;
+    }
+    *pos += digits + 3;
+    Some(number)
+}
+
 /// A line's words as Redis's `sdssplitargs` splits them (inline commands, AOF manifest lines,
 /// script and library shebangs), or None for unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
@@ -630,6 +686,53 @@ mod tests {
 
     fn words(cmd: &[&str]) -> Vec<Vec<u8>> {
         cmd.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    /// What [`peek_frames`] hands out for `buf` (frames of at most 3 arguments), stopping
+    /// after `keep_going` frames.
+    fn peeked(buf: &[u8], keep_going: usize) -> Vec<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        peek_frames::<3>(buf, |args| {
+            out.push(args.iter().map(|a| a.to_vec()).collect());
+            out.len() < keep_going
+        });
+        out
+    }
+
+    #[test]
+    fn peek_frames_reads_whole_frames_and_stops_at_what_it_cannot_read_at_a_glance() {
+        let two = b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*3\r\n$3\r\nSET\r\n$2\r\nbb\r\n$0\r\n\r\n";
+        let both = vec![words(&["GET", "a"]), words(&["SET", "bb", ""])];
+        assert_eq!(peeked(two, usize::MAX), both);
+        assert_eq!(peeked(two, 1), both[..1]);
+        // Whatever follows the frames it read: a partial frame, at every cut...
+        for cut in 0..two.len() {
+            let whole = if cut < 20 { 0 } else { 1 };
+            assert_eq!(
+                peeked(&two[..cut], usize::MAX),
+                both[..whole],
+                "cut at {cut}"
+            );
+        }
+        // ...an inline command, a frame of too many arguments, an empty one, a header that is
+        // not plain digits, or one over ten digits.
+        for tail in [
+            &b"PING\r\n"[..],
+            b"*4\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n",
+            b"*0\r\n",
+            b"*1\r\n$-1\r\n",
+            b"*1\r\n$+1\r\na\r\n",
+            b"*1\r\n$1\n\na\r\n",
+            b"*1\r\n$99999999999\r\n",
+        ] {
+            let buf = [&two[..20], tail, &two[20..]].concat();
+            assert_eq!(
+                peeked(&buf, usize::MAX),
+                both[..1],
+                "{:?}",
+                String::from_utf8_lossy(tail)
+            );
+        }
     }
 
     #[test]

@@ -11,12 +11,15 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::BufMut;
+use redis_lite_protocol::request::peek_frames;
 use redis_lite_protocol::{Limits, ReplyWriter, RequestParser};
+use smallvec::SmallVec;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::buffers;
 use crate::blocking::{self, Wake};
 use crate::client::{BufferLimit, ClientHandle, ClientState, OutputCheck, OutputClass};
+use crate::command::{self, CommandSpec};
 use crate::dispatch::{execute_held, HeldGates, NeedsFiber};
 use crate::log;
 use crate::pubsub::Push;
@@ -24,6 +27,66 @@ use crate::scripting::fiber;
 use crate::server::Server;
 
 /// Output past this size is written out between commands of one batch (when the socket
+/// Most commands have few arguments: a batch gathers them on the stack, without allocating.
+const INLINE_ARGS: usize = 16;
+
+/// The most keys of a pipeline [`Connection::warm_pipeline`] loads ahead: redis-benchmark's
+/// `-P 16` of one-key commands, and no more than a batch's commands find in the cache.
+const WARMED_KEYS: usize = 16;
+
+/// How many commands [`Connection::warm_pipeline`] reads before it gives up on a pipeline
+/// that names one key only.
+const ONE_KEY_FRAMES: usize = 4;
+
+/// The most arguments of a command [`Connection::warm_pipeline`] reads past.
+const PEEKED_ARGS: usize = 2 * INLINE_ARGS;
+
+/// Where a command's keys are, for [`Connection::warm_pipeline`]: COMMAND INFO's first and
+/// last key (the last counted from the end when negative), or None for a command of no key.
+#[derive(Clone, Copy)]
+enum KeyPlace {
+    None,
+    Range(usize, i32),
+}
+
+/// The keys of one request, for [`Connection::warm_pipeline`].
+enum RequestKeys {
+    None,
+    One(usize),
+    Many,
+}
+
+impl KeyPlace {
+    fn of(spec: &CommandSpec) -> KeyPlace {
+        match spec.legacy_range() {
+            (first, last, step, _) if first > 0 && step > 0 => {
+                KeyPlace::Range(first as usize, last)
+            }
+            _ => KeyPlace::None,
+        }
+    }
+
+    /// In a request of `args`: a range to the end (DEL, MGET) may hold one key; a request too
+    /// short for its first key (an arity error to come) has none.
+    fn keys_in(self, args: &[&[u8]]) -> RequestKeys {
+        let KeyPlace::Range(first, last) = self else {
+            return RequestKeys::None;
+        };
+        let last = if last < 0 {
+            args.len() as i64 + last as i64
+        } else {
+            last as i64
+        };
+        if first >= args.len() {
+            RequestKeys::None
+        } else if last <= first as i64 {
+            RequestKeys::One(first)
+        } else {
+            RequestKeys::Many
+        }
+    }
+}
+
 /// takes it), so a pipeline of large replies to a client that reads does not pile up first.
 const WRITE_EARLY: usize = 1 << 20;
 
@@ -733,6 +796,51 @@ impl<S: ClientStream> Connection<S> {
         self.client.handle.recount_memory();
     }
 
+    /// Before a pipeline's commands run, loads the table slots of their keys into the cache
+    /// ([`Keyspace::warm`](redis_lite_engine::keyspace::Keyspace::warm)): the keys of the
+    /// one-key commands waiting whole in the input, up to [`WARMED_KEYS`]. Returns how many
+    /// commands it read, or None when the rest of the batch is better left alone: a pipeline
+    /// that keeps naming one key (LPUSH mylist ...), which stays in the cache anyway, or one of
+    /// many-key commands (MSET of 10), for which reading ahead repeated the hashing and locking
+    /// of every key and cost more than the waits it saved.
+    fn warm_pipeline(&mut self) -> Option<usize> {
+        let waiting = &self.input[self.parser.parsed()..];
+        let mut keys: SmallVec<[&[u8]; WARMED_KEYS]> = SmallVec::new();
+        let mut covered = 0;
+        let mut many_keys = false;
+        // Pipelines mostly repeat one command: where its key is is found once.
+        let mut known: Option<(&[u8], KeyPlace)> = None;
+        peek_frames::<PEEKED_ARGS>(waiting, |args| {
+            let place = match known {
+                Some((name, place)) if name == args[0] => place,
+                _ => {
+                    let place = command::table()
+                        .get(args[0])
+                        .map_or(KeyPlace::None, |entry| KeyPlace::of(entry.spec));
+                    known = Some((args[0], place));
+                    place
+                }
+            };
+            match place.keys_in(args) {
+                RequestKeys::Many => {
+                    many_keys = true;
+                    return false;
+                }
+                RequestKeys::One(position) if keys.last() != Some(&args[position]) => {
+                    keys.push(args[position]);
+                }
+                _ => {}
+            }
+            covered += 1;
+            keys.len() < WARMED_KEYS && (covered < ONE_KEY_FRAMES || keys.len() > 1)
+        });
+        if (many_keys && covered == 0) || (covered == ONE_KEY_FRAMES && keys.len() <= 1) {
+            return None;
+        }
+        self.server.keyspace.warm(self.client.db, &keys);
+        Some(covered)
+    }
+
     /// Runs every complete command in the input, until the client blocks, its output goes
     /// over the soft limit, or it is to be closed. Returns false to close it at once, or
     /// NeedsFiber at a command that may run a script (`script_command`), from which the rest
@@ -757,6 +865,7 @@ impl<S: ClientStream> Connection<S> {
         let server = self.server.clone();
         let mut held = HeldGates::on_event_loop();
         let mut commands_run = 0;
+        let mut warm_at = 1;
         let started = Instant::now();
         loop {
             let command = match std::mem::take(&mut self.script_command) {
@@ -775,8 +884,6 @@ impl<S: ClientStream> Connection<S> {
                     }
                 },
             };
-            // Most commands have few arguments: gather them on the stack, without allocating.
-            const INLINE_ARGS: usize = 16;
             let ran = if command.len() <= INLINE_ARGS {
                 let mut args: [&[u8]; INLINE_ARGS] = [&[]; INLINE_ARGS];
                 for (slot, arg) in args.iter_mut().zip(command.iter()) {
@@ -806,6 +913,14 @@ impl<S: ClientStream> Connection<S> {
             };
             commands_run += 1;
             last_command = ran.or(last_command);
+            // A pipeline's next commands: their keys are loaded ahead, [`WARMED_KEYS`] at a
+            // time (a lone command's batch never gets here with input left).
+            if commands_run == warm_at && self.parser.parsed() < self.input.len() {
+                warm_at = match self.warm_pipeline() {
+                    Some(covered) => warm_at + covered.max(1),
+                    None => usize::MAX,
+                };
+            }
             // AUTH lifts the small-frame limits from the very next frame, even in this read.
             self.parser.authenticated = self.client.authenticated;
             if self.client.close_after_reply || handle.is_killed() {

@@ -637,6 +637,56 @@ fn a_thousand_pipelined_commands_reply_in_order() {
     );
 }
 
+/// A pipeline whose keys the server reads ahead (redis-lite loads their table slots before the
+/// commands run): keys in every shard, a SELECT between commands whose keys were read ahead in
+/// the other database, commands too short for their keys, a hot key repeated, a many-key
+/// command, a container's subcommand, an inline command, and a malformed frame at the end:
+/// every reply as Redis gives it.
+#[test]
+fn a_pipeline_read_ahead_across_databases_replies_as_redis() {
+    let mut input = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..40 {
+        let (key, value) = (format!("ahead:{i}"), format!("v{i}"));
+        input.extend(encode(&[b"SET", key.as_bytes(), value.as_bytes()]));
+        expected.extend_from_slice(b"+OK\r\n");
+        if i == 0 {
+            // Too short for their keys, right where the server reads ahead.
+            for name in ["get", "del", "mset"] {
+                input.extend(encode(&[name.as_bytes()]));
+                let error = format!("-ERR wrong number of arguments for '{name}' command\r\n");
+                expected.extend(error.as_bytes());
+            }
+        }
+    }
+    for (db, found) in [("1", false), ("0", true)] {
+        input.extend(encode(&[b"SELECT", db.as_bytes()]));
+        expected.extend_from_slice(b"+OK\r\n");
+        for i in 0..20 {
+            input.extend(encode(&[b"GET", format!("ahead:{i}").as_bytes()]));
+            match found {
+                true => expected.extend(bulk(format!("v{i}").as_bytes())),
+                false => expected.extend_from_slice(b"$-1\r\n"),
+            }
+        }
+    }
+    for i in 1..=20 {
+        input.extend(encode(&[b"INCR", b"ahead:counter"]));
+        expected.extend(format!(":{i}\r\n").as_bytes());
+    }
+    input.extend(encode(&[b"MSET", b"ahead:0", b"m0", b"ahead:39", b"m39"]));
+    expected.extend_from_slice(b"+OK\r\n");
+    input.extend(encode(&[b"OBJECT", b"ENCODING", b"ahead:counter"]));
+    expected.extend(bulk(b"int"));
+    input.extend(b"GET ahead:39\r\n");
+    expected.extend(bulk(b"m39"));
+    input.extend(encode(&[b"GET", b"ahead:0"]));
+    expected.extend(bulk(b"m0"));
+    input.extend(b"*2\r\n$3\r\nGET\r\n$x\r\n");
+    expected.extend_from_slice(b"-ERR Protocol error: invalid bulk length\r\n");
+    golden(&[], &[case("read ahead", input, Outcome::closed(expected))]);
+}
+
 #[test]
 fn pipeline_in_uneven_chunks_replies_the_same() {
     let (input, expected) = thousand_commands();
