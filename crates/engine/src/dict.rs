@@ -585,6 +585,11 @@ impl Dict {
         self.len == 0
     }
 
+    /// Bytes of the bucket array and the entries: what a lookup's loads range over.
+    pub(crate) fn table_bytes(&self) -> usize {
+        self.bucket_bytes() + self.len * std::mem::size_of::<Entry>()
+    }
+
     /// Bytes of the bucket array, for memory reporting.
     pub fn bucket_bytes(&self) -> usize {
         self.buckets.capacity() * std::mem::size_of::<u32>()

@@ -665,6 +665,8 @@ pub struct Keyspace {
     pub(crate) snapshot_running: Arc<AtomicBool>,
     /// See [`Keyspace::snapshot_held_bytes`].
     pub(crate) snapshot_held: Arc<AtomicU64>,
+    /// See [`Keyspace::outgrows_cache`].
+    outgrows_cache: AtomicBool,
 }
 
 thread_local! {
@@ -835,6 +837,7 @@ impl Keyspace {
             expire_next: AtomicUsize::new(0),
             snapshot_running: Arc::new(AtomicBool::new(false)),
             snapshot_held: Arc::new(AtomicU64::new(0)),
+            outgrows_cache: AtomicBool::new(false),
             shared,
             evictor: Evictor::default(),
         }
@@ -866,6 +869,31 @@ impl Keyspace {
 
     pub fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash_one(key)
+    }
+
+    /// Whether the key tables were larger than the cache at the last [`Keyspace::measure`]:
+    /// only then do lookups wait on memory, and [`Keyspace::warm`] pays for itself.
+    pub fn outgrows_cache(&self) -> bool {
+        self.outgrows_cache.load(Ordering::Relaxed)
+    }
+
+    /// Compares the key tables' bytes (buckets and entries, every database) with
+    /// `cache_bytes`, for [`Keyspace::outgrows_cache`]; the cron calls it.
+    pub fn measure(&self, cache_bytes: usize) {
+        let bytes: usize = self
+            .shards
+            .iter()
+            .map(|shard| {
+                shard
+                    .lock()
+                    .dbs
+                    .iter()
+                    .map(|db| db.dict.table_bytes())
+                    .sum::<usize>()
+            })
+            .sum();
+        self.outgrows_cache
+            .store(bytes > cache_bytes, Ordering::Relaxed);
     }
 
     /// Loads the table slots of `keys` (in database `db`) into the cache before the commands
@@ -1466,6 +1494,11 @@ mod tests {
         ks.warm(0, &names);
         assert_eq!(ks.db_len(0), 32);
         assert_eq!(ks.db_len(1), 0);
+        // 32 entries and their buckets: over 1 KB, under 1 MB.
+        ks.measure(1 << 20);
+        assert!(!ks.outgrows_cache());
+        ks.measure(1 << 10);
+        assert!(ks.outgrows_cache());
     }
 
     #[test]

@@ -963,6 +963,9 @@ fn cron(server: Arc<Server>) {
                     server.active_expiry.time_cap_reached.fetch_add(1, Relaxed);
                 }
             }
+            server
+                .keyspace
+                .measure(crate::net::connection::core_cache_bytes());
             crate::persistence::rdb::cron(&server);
             server.pause.expire(&server);
             crate::eviction::cron(&server, period / 4);
