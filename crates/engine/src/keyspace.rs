@@ -903,6 +903,9 @@ impl Keyspace {
     /// loads before it (x86's locked instructions are full barriers), which would wait out each
     /// load in turn. Shards another thread holds are skipped: this is only a hint.
     pub fn warm(&self, db: usize, keys: &[&[u8]]) {
+        if db >= self.databases {
+            return;
+        }
         let mut held: SmallVec<[(MutexGuard<'_, Shard>, u64); 16]> = SmallVec::new();
         for key in keys {
             let hash = self.hash(key);
@@ -910,7 +913,6 @@ impl Keyspace {
                 held.push((shard, hash));
             }
         }
-        held.retain(|(shard, _)| shard.dbs.len() > db);
         for (shard, hash) in &held {
             shard.dbs[db].dict.touch_bucket(*hash);
         }

@@ -26,7 +26,6 @@ use crate::pubsub::Push;
 use crate::scripting::fiber;
 use crate::server::Server;
 
-/// Output past this size is written out between commands of one batch (when the socket
 /// Most commands have few arguments: a batch gathers them on the stack, without allocating.
 const INLINE_ARGS: usize = 16;
 
@@ -110,6 +109,7 @@ impl KeyPlace {
     }
 }
 
+/// Output past this size is written out between commands of one batch (when the socket
 /// takes it), so a pipeline of large replies to a client that reads does not pile up first.
 const WRITE_EARLY: usize = 1 << 20;
 
