@@ -310,9 +310,11 @@ fn maxkeys_caps_the_number_of_keys() {
     assert_eq!(raw.cmd_text(&["CONFIG", "SET", "maxkeys", "10"]), "+OK\r\n");
     // The next command evicts for at most the tenacity's time limit (500 us), as Redis's
     // eviction does; on a loaded machine the cron finishes what it left.
-    testkit::wait_until("DBSIZE 10 under the new cap", Duration::from_secs(10), || {
-        raw.cmd_text(&["DBSIZE"]) == ":10\r\n"
-    });
+    testkit::wait_until(
+        "DBSIZE 10 under the new cap",
+        Duration::from_secs(10),
+        || raw.cmd_text(&["DBSIZE"]) == ":10\r\n",
+    );
     // Under noeviction, writes are refused once the cap is passed.
     raw.cmd(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
     raw.cmd(&["SET", "one-more", "v"]);
