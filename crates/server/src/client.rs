@@ -392,9 +392,11 @@ impl ClientHandle {
     /// Its socket is shut down here, as Redis frees a killed client within the command: the
     /// peer reads the end of the connection before the killer's next command is answered
     /// (a replica whose link a master killed is down by then), not whenever the connection's
-    /// own thread next runs.
-    pub fn kill(&self) {
-        if !self.killed.swap(true, Ordering::AcqRel) {
+    /// own thread next runs. Returns whether this call killed it (false: it was killed
+    /// already, perhaps at the same moment by another thread).
+    pub fn kill(&self) -> bool {
+        let first = !self.killed.swap(true, Ordering::AcqRel);
+        if first {
             let buffers = self.memory.buffers() as u64;
             self.killed_buffers.store(buffers, Ordering::Relaxed);
             KILLED_NOT_YET_FREED.fetch_add(buffers, Ordering::Relaxed);
@@ -408,6 +410,7 @@ impl ClientHandle {
         }
         drop(open);
         self.attention.raise();
+        first
     }
 
     /// The connection's task serves the socket `fd` from now on, or (`false`) is about to close

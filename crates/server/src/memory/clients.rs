@@ -43,18 +43,18 @@ fn evictable(handle: &ClientHandle) -> bool {
     info.role == ClientRole::Normal && !info.no_evict && !handle.is_killed()
 }
 
-/// Disconnects `handle` for client eviction, unless it is exempt. Returns whether it was.
+/// Disconnects `handle` for client eviction, unless it is exempt. Returns whether it is gone.
+/// The cron thread and the event loops evict at the same time: a client two of them found
+/// evictable is killed and counted once, by the one whose kill came first.
 pub fn evict(server: &Server, handle: &ClientHandle) -> bool {
     if !evictable(handle) {
         return false;
     }
-    log!(
-        Verbose,
-        "Evicting client: {}",
-        handle.describe(std::time::Instant::now()).trim_end()
-    );
-    server.clients.evicted.fetch_add(1, Relaxed);
-    handle.kill();
+    let description = handle.describe(std::time::Instant::now());
+    if handle.kill() {
+        log!(Verbose, "Evicting client: {}", description.trim_end());
+        server.clients.evicted.fetch_add(1, Relaxed);
+    }
     true
 }
 
@@ -158,6 +158,33 @@ fn evict_over(server: &Server, limit: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cron thread and an event loop may pick the same client at once: it is evicted, and
+    /// counted in `evicted_clients`, once.
+    #[test]
+    fn a_client_two_threads_evict_at_once_is_counted_once() {
+        let server = Server::new(Config::default(), None);
+        for round in 0..100 {
+            let handle = ClientHandle::new(round, "client".into(), "local".into(), -1);
+            let start = std::sync::Barrier::new(4);
+            let gone = std::thread::scope(|scope| {
+                let threads: Vec<_> = (0..4)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            start.wait();
+                            evict(&server, &handle)
+                        })
+                    })
+                    .collect();
+                threads
+                    .into_iter()
+                    .filter_map(|t| t.join().unwrap().then_some(()))
+                    .count()
+            });
+            assert!(gone >= 1, "one thread at least evicted it");
+            assert_eq!(server.clients.evicted.load(Relaxed), round + 1);
+        }
+    }
 
     fn limit_of(maxmemory: u64, maxmemory_clients: i64) -> u64 {
         let mut config = Config {
