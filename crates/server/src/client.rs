@@ -511,17 +511,20 @@ impl ClientHandle {
                 == name
     }
 
-    /// Closes a client whose output went over its limit, with Redis's log line.
+    /// Closes a client whose output went over its limit, with Redis's log line, written once
+    /// by the thread whose kill came first (see [`Self::kill`]).
     pub fn close_for_output_limit(&self) {
         if self.is_killed() {
             return;
         }
-        crate::log!(
-            Warning,
-            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
-            self.describe(Instant::now()).trim_end()
-        );
-        self.kill();
+        let description = self.describe(Instant::now());
+        if self.kill() {
+            crate::log!(
+                Warning,
+                "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                description.trim_end()
+            );
+        }
     }
 
     /// One line of CLIENT LIST / CLIENT INFO, Redis 7.0's fields in its order.
