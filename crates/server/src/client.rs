@@ -392,11 +392,18 @@ impl ClientHandle {
     /// Its socket is shut down here, as Redis frees a killed client within the command: the
     /// peer reads the end of the connection before the killer's next command is answered
     /// (a replica whose link a master killed is down by then), not whenever the connection's
-    /// own thread next runs. Returns whether this call killed it (false: it was killed
-    /// already, perhaps at the same moment by another thread).
-    pub fn kill(&self) -> bool {
-        let first = !self.killed.swap(true, Ordering::AcqRel);
-        if first {
+    /// own thread next runs.
+    pub fn kill(&self) {
+        self.kill_reporting(|| {});
+    }
+
+    /// [`Self::kill`], running `report` only in the call that kills the client, not in one
+    /// that finds it killed already (perhaps at the same moment, by another thread), and
+    /// before its socket is shut down: what `report` counts or logs is there for whoever saw
+    /// the connection end (a test's INFO after the EOF).
+    pub fn kill_reporting(&self, report: impl FnOnce()) {
+        if !self.killed.swap(true, Ordering::AcqRel) {
+            report();
             let buffers = self.memory.buffers() as u64;
             self.killed_buffers.store(buffers, Ordering::Relaxed);
             KILLED_NOT_YET_FREED.fetch_add(buffers, Ordering::Relaxed);
@@ -410,7 +417,6 @@ impl ClientHandle {
         }
         drop(open);
         self.attention.raise();
-        first
     }
 
     /// The connection's task serves the socket `fd` from now on, or (`false`) is about to close
@@ -512,19 +518,19 @@ impl ClientHandle {
     }
 
     /// Closes a client whose output went over its limit, with Redis's log line, written once
-    /// by the thread whose kill came first (see [`Self::kill`]).
+    /// (see [`Self::kill_reporting`]).
     pub fn close_for_output_limit(&self) {
         if self.is_killed() {
             return;
         }
         let description = self.describe(Instant::now());
-        if self.kill() {
+        self.kill_reporting(|| {
             crate::log!(
                 Warning,
                 "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
                 description.trim_end()
             );
-        }
+        });
     }
 
     /// One line of CLIENT LIST / CLIENT INFO, Redis 7.0's fields in its order.

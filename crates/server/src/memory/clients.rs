@@ -45,16 +45,17 @@ fn evictable(handle: &ClientHandle) -> bool {
 
 /// Disconnects `handle` for client eviction, unless it is exempt. Returns whether it is gone.
 /// The cron thread and the event loops evict at the same time: a client two of them found
-/// evictable is killed and counted once, by the one whose kill came first.
+/// evictable is counted once, by the one whose kill came first, before its socket is shut
+/// down (so INFO after the client saw the end counts it).
 pub fn evict(server: &Server, handle: &ClientHandle) -> bool {
     if !evictable(handle) {
         return false;
     }
     let description = handle.describe(std::time::Instant::now());
-    if handle.kill() {
+    handle.kill_reporting(|| {
         log!(Verbose, "Evicting client: {}", description.trim_end());
         server.clients.evicted.fetch_add(1, Relaxed);
-    }
+    });
     true
 }
 
