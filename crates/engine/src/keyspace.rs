@@ -14,6 +14,7 @@ use rand::Rng;
 use smallvec::{smallvec, SmallVec};
 
 use crate::bytes::SmallBytes;
+use crate::cache_line::CachePadded;
 use crate::dict::{Dict, Entry};
 use crate::evict::{Evictor, Frequencies, Policy, Tracking};
 use crate::lazyfree::{Deletion, LazyFree, LazyFreeSettings};
@@ -148,8 +149,9 @@ pub struct Db {
 pub(crate) struct Shared {
     events: Option<Arc<dyn KeyEvents>>,
     pub(crate) tracking: Tracking,
-    /// Keys in all databases, for `maxkeys`.
-    keys: AtomicI64,
+    /// Keys in all databases, for `maxkeys`. Every key created or removed on any thread writes
+    /// it: alone on its line, it leaves the fields beside it, which commands read, in place.
+    keys: CachePadded<AtomicI64>,
     /// The server is a replica: expired keys wait for the master's DEL (see [`ExpiredView`]).
     replica: AtomicBool,
     /// Whether `events` hears of each key created ([`KeyEvents::created`]): only while someone
@@ -812,7 +814,7 @@ impl Keyspace {
         let shared = Arc::new(Shared {
             events,
             tracking: Tracking::default(),
-            keys: AtomicI64::new(0),
+            keys: CachePadded(AtomicI64::new(0)),
             replica: AtomicBool::new(false),
             report_created: AtomicBool::new(false),
             lazyfree: LazyFree::default(),

@@ -13,6 +13,7 @@
 //! - [`evict`]: eviction policies, LRU/LFU access tracking and the TinyLFU sketch.
 //! - [`encoding`]: [`EncodingLimits`], the thresholds at which small collections convert.
 //! - [`bytes`]: [`SmallBytes`], binary strings stored inline when short.
+//! - [`cache_line`]: `CachePadded`, a value alone on its cache lines (for state threads write).
 //! - [`snapshot`]: [`Snapshot`], point-in-time copy-on-write snapshots for BGSAVE and AOF
 //!   rewrites.
 //! - [`geohash`]: the geohash arithmetic of geo sets (sorted sets whose scores are 52-bit
@@ -22,6 +23,7 @@
 //! - [`slot`]: Redis Cluster's key → hash slot mapping (CRC16, hash tags).
 
 pub mod bytes;
+pub mod cache_line;
 pub mod dict;
 pub mod digest;
 pub mod encoding;

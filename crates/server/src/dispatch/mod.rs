@@ -452,7 +452,6 @@ pub(crate) fn call(
         .handler
         .expect("lookup resolves containers to subcommands");
     let started = Instant::now();
-    let stats = client.stats.clone();
     let protocol = client.protocol;
     // The AOF loader's clock stands still, so nothing expires mid-replay.
     let now_ms = match (client.kind, &client.mode) {
@@ -486,9 +485,9 @@ pub(crate) fn call(
         crate::eviction::after_write(server, entry.spec, args, ctx.client.db);
     }
     let logged = ctx.logged.get();
-    let counters = &stats.commands[entry.id];
     if let Err(error) = result {
-        counters.failed.fetch_add(1, Relaxed);
+        let stats = &ctx.client.stats;
+        stats.commands[entry.id].failed.fetch_add(1, Relaxed);
         if !matches!(error, CommandError::AlreadyCounted(_)) {
             stats.count_error(&error.to_string());
         }
@@ -506,6 +505,8 @@ pub(crate) fn call(
     if client.kind != crate::client::ClientKind::Normal {
         client.woken.clear();
     }
+    let stats = &client.stats;
+    let counters = &stats.commands[entry.id];
     // A command that blocked is counted once, when it completes, as Redis does.
     if client.blocked.is_none() {
         counters.calls.fetch_add(1, Relaxed);

@@ -219,9 +219,11 @@ macro_rules! client_stream {
 client_stream!(tokio::net::TcpStream);
 client_stream!(tokio::net::UnixStream);
 
-/// A connection's state between events.
-struct Connection<S> {
-    server: Arc<Server>,
+/// A connection's state between events. The server is borrowed from `serve`, so a batch holds
+/// it without cloning the `Arc`: a clone per batch wrote the count beside the server's fields
+/// from every event loop.
+struct Connection<'s, S> {
+    server: &'s Arc<Server>,
     stream: S,
     client: ClientState,
     parser: RequestParser,
@@ -315,7 +317,7 @@ pub async fn serve(
     parser.authenticated = authenticated;
     let settings = Settings::load(&server, &mut parser);
     let mut conn = Connection {
-        server,
+        server: &server,
         stream,
         client,
         parser,
@@ -366,7 +368,7 @@ pub async fn serve(
             tokio::task::yield_now().await;
         }
         if conn.server.config.epoch.load(Relaxed) != conn.settings.epoch {
-            conn.settings = Settings::load(&conn.server, &mut conn.parser);
+            conn.settings = Settings::load(conn.server, &mut conn.parser);
         }
         if std::mem::take(&mut conn.flush_after_others) && conn.pending() > 0 {
             // The loop's other ready connections run their commands first, so the replies of
@@ -574,7 +576,7 @@ pub async fn serve(
     conn.close().await;
 }
 
-impl<S> Drop for Connection<S> {
+impl<S> Drop for Connection<'_, S> {
     /// Before the stream closes its descriptor (the fields drop after this), so a kill from
     /// another thread no longer shuts it down.
     fn drop(&mut self) {
@@ -582,7 +584,7 @@ impl<S> Drop for Connection<S> {
     }
 }
 
-impl<S: ClientStream> Connection<S> {
+impl<'s, S: ClientStream> Connection<'s, S> {
     /// Bytes of replies not yet written.
     fn pending(&self) -> usize {
         self.output.len() - self.sent
@@ -765,7 +767,7 @@ impl<S: ClientStream> Connection<S> {
         self.publish_memory();
         // As Redis before it sleeps: what the batch left in the buffers may put the clients
         // over `maxmemory-clients`.
-        if open && crate::memory::clients::enforce(&self.server) {
+        if open && crate::memory::clients::enforce(self.server) {
             return !self.client.handle.is_killed();
         }
         open
@@ -883,9 +885,8 @@ impl<S: ClientStream> Connection<S> {
         memory
             .output_capacity
             .store(self.output.capacity(), Relaxed);
-        let handle = self.client.handle.clone();
         let mut last_command = None;
-        let server = self.server.clone();
+        let server = self.server;
         let mut held = HeldGates::on_event_loop();
         let mut commands_run = 0;
         let mut warm_at = 1;
@@ -897,7 +898,11 @@ impl<S: ClientStream> Connection<S> {
                     Ok(Some(command)) => command,
                     Ok(None) => break,
                     Err(e) => {
-                        log!(Verbose, "Protocol error ({e}) from client: {}", handle.addr);
+                        log!(
+                            Verbose,
+                            "Protocol error ({e}) from client: {}",
+                            self.client.handle.addr
+                        );
                         self.client.stats.count_error("ERR");
                         // The offending byte goes back raw, as Redis sends it.
                         let text = [&b"ERR "[..], &e.reply_text()].concat();
@@ -913,7 +918,7 @@ impl<S: ClientStream> Connection<S> {
                     *slot = arg;
                 }
                 execute_held(
-                    &server,
+                    server,
                     &mut self.client,
                     &args[..command.len()],
                     &mut self.output,
@@ -921,13 +926,7 @@ impl<S: ClientStream> Connection<S> {
                 )
             } else {
                 let args: Vec<&[u8]> = command.iter().collect();
-                execute_held(
-                    &server,
-                    &mut self.client,
-                    &args,
-                    &mut self.output,
-                    &mut held,
-                )
+                execute_held(server, &mut self.client, &args, &mut self.output, &mut held)
             };
             let Ok(ran) = ran else {
                 // Untouched: the parser keeps it for the fiber (`RequestParser::again`).
@@ -951,7 +950,7 @@ impl<S: ClientStream> Connection<S> {
             }
             // AUTH lifts the small-frame limits from the very next frame, even in this read.
             self.parser.authenticated = self.client.authenticated;
-            if self.client.close_after_reply || handle.is_killed() {
+            if self.client.close_after_reply || self.client.handle.is_killed() {
                 self.closing = true;
                 break;
             }
@@ -985,7 +984,7 @@ impl<S: ClientStream> Connection<S> {
                     }
                     OutputCheck::OverSoft { .. } => {}
                     OutputCheck::Exceeded => {
-                        handle.close_for_output_limit();
+                        self.client.handle.close_for_output_limit();
                         return Ok(false);
                     }
                 }
