@@ -109,6 +109,8 @@ done
 
 {
   echo "$(nproc) cores; kernel $(uname -r); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+  # Hyperthread siblings split between the two sides would share physical cores.
+  echo "core 0's hyperthread siblings: $(cat /sys/devices/system/cpu/cpu0/topology/thread_siblings_list 2>/dev/null || echo unknown)"
   echo "servers on cores $server_cpus, redis-benchmark on $client_cpus with --threads $client_threads" \
     "and -c $connections; -d 16 -r $keys; $rounds rounds of about ${seconds_per_run} s a run;" \
     "$(kit_run redis-server --version | cut -d' ' -f1-3)"
