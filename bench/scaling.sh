@@ -48,10 +48,21 @@ kit_run() { # program args...: runs a program of the kit with the kit's librarie
   "${loader[@]}" "$kit/bin/$1" "${@:2}"
 }
 
-pin() { # cpu-list program args...: kit_run on those cores (taskset, or Python without it)
+# How programs are pinned: taskset, else Python's sched_setaffinity, else (a sandbox that
+# refuses affinity) not at all, which machine.txt then says.
+pinning=python
+command -v taskset >/dev/null && pinning=taskset
+if ! { [[ $pinning == taskset ]] && taskset -c "$server_cpus" true; } 2>/dev/null &&
+  ! python3 -c "import os; os.sched_setaffinity(0, {0})" 2>/dev/null; then
+  pinning=none
+fi
+
+pin() { # cpu-list program args...: kit_run on those cores
   local cpus=$1 program=$kit/bin/$2
   shift 2
-  if command -v taskset >/dev/null; then
+  if [[ $pinning == none ]]; then
+    "${loader[@]}" "$program" "$@"
+  elif [[ $pinning == taskset ]]; then
     taskset -c "$cpus" "${loader[@]}" "$program" "$@"
   else
     python3 - "$cpus" "${loader[@]}" "$program" "$@" <<'EOF'
@@ -109,6 +120,7 @@ done
 
 {
   echo "$(nproc) cores; kernel $(uname -r); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+  echo "pinning: $pinning"
   # Hyperthread siblings split between the two sides would share physical cores.
   echo "core 0's hyperthread siblings: $(cat /sys/devices/system/cpu/cpu0/topology/thread_siblings_list 2>/dev/null || echo unknown)"
   echo "servers on cores $server_cpus, redis-benchmark on $client_cpus with --threads $client_threads" \
