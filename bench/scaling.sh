@@ -28,6 +28,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$root/bench/lib.sh"
 kit=$(cd "${1:-$root/target/scaling-kit}" && pwd)
 threads_list=${THREADS:-1 2 4 8}
 rounds=${ROUNDS:-3}
@@ -43,10 +44,15 @@ keys=${KEYS:-1000000}
 results=${RESULTS:-${OUT:-$root/bench/results/scaling-$(date +%Y-%m-%d)}}
 mkdir -p "$results"
 
-loader=("$kit/lib/ld-linux-x86-64.so.2" --library-path "$kit/lib")
-kit_run() { # program args...: runs a program of the kit with the kit's libraries
-  "${loader[@]}" "$kit/bin/$1" "${@:2}"
-}
+# The kit's programs, each run through the kit's loader with its libraries, first on the PATH
+# (for lib.sh's helpers too).
+wrappers=$(mktemp -d)
+for program in "$kit"/bin/*; do
+  printf '#!/bin/sh\nexec "%s" --library-path "%s" "%s" "$@"\n' \
+    "$kit/lib/ld-linux-x86-64.so.2" "$kit/lib" "$program" >"$wrappers/${program##*/}"
+  chmod +x "$wrappers/${program##*/}"
+done
+PATH=$wrappers:$PATH
 
 # How programs are pinned: taskset, else Python's sched_setaffinity, else (a sandbox that
 # refuses affinity) not at all, which machine.txt then says.
@@ -57,27 +63,26 @@ if ! { [[ $pinning == taskset ]] && taskset -c "$server_cpus" true; } 2>/dev/nul
   pinning=none
 fi
 
-pin() { # cpu-list program args...: kit_run on those cores
-  local cpus=$1 program=$kit/bin/$2
-  shift 2
+pin() { # cpu-list program args...: runs the program on those cores
+  local cpus=$1
+  shift
   if [[ $pinning == none ]]; then
-    "${loader[@]}" "$program" "$@"
+    "$@"
   elif [[ $pinning == taskset ]]; then
-    taskset -c "$cpus" "${loader[@]}" "$program" "$@"
+    taskset -c "$cpus" "$@"
   else
-    python3 - "$cpus" "${loader[@]}" "$program" "$@" <<'EOF'
+    python3 - "$cpus" "$@" <<'EOF'
 import os, sys
 cpus = set()
 for part in sys.argv[1].split(","):
     low, _, high = part.partition("-")
     cpus.update(range(int(low), int(high or low) + 1))
 os.sched_setaffinity(0, cpus)
-os.execv(sys.argv[2], sys.argv[2:])
+os.execvp(sys.argv[2], sys.argv[2:])
 EOF
   fi
 }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 tick=$(getconf CLK_TCK)
 
 names=(redis)
@@ -96,6 +101,7 @@ ports=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  rm -rf "$wrappers"
 }
 trap cleanup EXIT
 port=$((23000 + RANDOM % 2000))
@@ -106,14 +112,10 @@ for i in "${!names[@]}"; do
   port=$((port + 1))
 done
 for i in "${!names[@]}"; do
-  for _ in $(seq 50); do
-    kit_run redis-cli -p "${ports[$i]}" PING >/dev/null 2>&1 && break
-    sleep 0.2
-  done
-  kit_run redis-cli -p "${ports[$i]}" PING >/dev/null || { echo "${names[$i]} did not start" >&2; exit 1; }
+  wait_for_ping "${ports[$i]}" "${pids[$i]}" || { echo "${names[$i]} did not start" >&2; exit 1; }
   # The job started is a shell around the pinned server: its CPU is read from the server's own
   # process, which INFO names (and which the clean-up stops too).
-  pids[$i]=$(kit_run redis-cli -p "${ports[$i]}" INFO server | awk -F: '/^process_id:/ {print $2 + 0}')
+  pids[$i]=$(redis-cli -p "${ports[$i]}" INFO server | awk -F: '/^process_id:/ {print $2 + 0}')
   pin "$client_cpus" redis-benchmark -p "${ports[$i]}" -c 50 -P 64 -d 16 -r "$keys" -n "$keys" \
     -t set -q >/dev/null
 done
@@ -125,7 +127,7 @@ done
   echo "core 0's hyperthread siblings: $(cat /sys/devices/system/cpu/cpu0/topology/thread_siblings_list 2>/dev/null || echo unknown)"
   echo "servers on cores $server_cpus, redis-benchmark on $client_cpus with --threads $client_threads" \
     "and -c $connections; -d 16 -r $keys; $rounds rounds of about ${seconds_per_run} s a run;" \
-    "$(kit_run redis-server --version | cut -d' ' -f1-3)"
+    "$(redis-server --version | cut -d' ' -f1-3)"
 } | tee "$results/machine.txt"
 
 TIMEFORMAT='%3U %3S'
