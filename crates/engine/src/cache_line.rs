@@ -3,9 +3,9 @@
 //!
 //! Two event loops writing neighbouring atomics (each its own gate, its own counters) contend
 //! as if they shared one: every write takes the whole line from the other core. Measured on
-//! this project's 2-core machine, a read lock and release of a loop's own `RwLock` took 6.3 ns
-//! alone and 19-65 ns while a second thread did the same on the lock 8 bytes away; padded
-//! apart, 6.3 ns for both (BENCHMARKS.md, "Session 20").
+//! this project's 2-core machine (`cargo bench --bench cache_line`), a read lock and release of
+//! a loop's own `RwLock` took 6.3 ns alone and 41-62 ns while a second thread did the same on
+//! the lock 8 bytes away; padded apart, 6.5 ns (BENCHMARKS.md, "Session 20").
 
 use std::ops::Deref;
 
