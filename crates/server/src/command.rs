@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use crate::context::Ctx;
 use crate::error::CmdResult;
+use crate::server::Server;
 
 pub type Handler = fn(&mut Ctx<'_>) -> CmdResult;
 
@@ -367,6 +368,17 @@ pub struct KeyRef {
 /// specs found are in `keys`.
 pub type KeysProc = fn(args: &[&[u8]], keys: &mut Vec<KeyRef>);
 
+/// Whether a command runs with every other command paused, holding every event loop's gate.
+#[derive(Clone, Copy)]
+pub enum Exclusive {
+    Never,
+    /// EXEC, scripts, and the commands that lock every shard themselves (FLUSHALL...), whose
+    /// AOF record must follow their effect with nothing between.
+    Always,
+    /// Only for some arguments: MIGRATE of a slot being resharded.
+    When(fn(&Server, &[&[u8]]) -> bool),
+}
+
 /// One command's declaration. Build with [`CommandSpec::new`] and the `const` setters.
 pub struct CommandSpec {
     /// Lower-case name; a subcommand's name without its parent.
@@ -401,9 +413,8 @@ pub struct CommandSpec {
     pub tips: &'static [&'static str],
     pub handler: Option<Handler>,
     pub subcommands: &'static [CommandSpec],
-    /// Runs with every other command paused: EXEC, and the commands that lock every shard
-    /// themselves (FLUSHALL...), whose AOF record must follow their effect with nothing between.
-    pub exclusive: bool,
+    /// Whether it runs with every other command paused (see [`Exclusive`]).
+    pub exclusive: Exclusive,
     /// May run a script (EVAL, FCALL, EXEC): runs on a fiber when a client sends it, so that
     /// a busy script lets its event loop serve the others (see [`crate::scripting::fiber`]).
     pub runs_scripts: bool,
@@ -430,7 +441,7 @@ impl CommandSpec {
             tips: &[],
             handler: Some(handler),
             subcommands: &[],
-            exclusive: false,
+            exclusive: Exclusive::Never,
             runs_scripts: false,
         }
     }
@@ -572,8 +583,25 @@ impl CommandSpec {
 
     pub const fn exclusive(self) -> Self {
         CommandSpec {
-            exclusive: true,
+            exclusive: Exclusive::Always,
             ..self
+        }
+    }
+
+    /// Exclusive when `when` says so of the command's arguments.
+    pub const fn exclusive_when(self, when: fn(&Server, &[&[u8]]) -> bool) -> Self {
+        CommandSpec {
+            exclusive: Exclusive::When(when),
+            ..self
+        }
+    }
+
+    /// Whether this call runs with every other command paused.
+    pub fn takes_every_gate(&self, server: &Server, args: &[&[u8]]) -> bool {
+        match self.exclusive {
+            Exclusive::Never => false,
+            Exclusive::Always => true,
+            Exclusive::When(when) => when(server, args),
         }
     }
 

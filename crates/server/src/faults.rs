@@ -1,6 +1,7 @@
 //! Fault injection for the fault tests (`tests/integration/faults.rs`): `DEBUG FAULT` makes the
 //! AOF's writes or fsyncs, or snapshot writes, fail with an errno or stall until the test
-//! releases them, and steps the wall clock the server reads.
+//! releases them, steps the wall clock the server reads, and delays commands between their
+//! admission and their gates (`tests/integration/reshard.rs`).
 //!
 //! A real file system gives ENOSPC on demand (the tests fill a small tmpfs), but not EIO nor a
 //! failed or stuck fsync, so those need a switch. It is compiled only into debug builds
@@ -30,8 +31,14 @@ pub fn inject(_point: Point) -> io::Result<()> {
     Ok(())
 }
 
+/// Waits as long as `DEBUG FAULT admission-delay` says, between a command's admission (the
+/// cluster rule judged it) and its gates, where a command on another event loop can run.
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn after_admission() {}
+
 #[cfg(debug_assertions)]
-pub use switch::{debug_fault, inject};
+pub use switch::{after_admission, debug_fault, inject};
 
 #[cfg(debug_assertions)]
 mod switch {
@@ -39,6 +46,7 @@ mod switch {
     use crate::context::Ctx;
     use crate::error::{CmdResult, CommandError};
     use parking_lot::{Condvar, Mutex};
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
     #[derive(Clone, Copy, PartialEq, Eq)]
     enum Fault {
@@ -57,6 +65,15 @@ mod switch {
     static FAULTS: Mutex<[Fault; POINTS.len()]> = Mutex::new([Fault::Off; POINTS.len()]);
     /// Wakes stalled points when a fault changes.
     static CHANGED: Condvar = Condvar::new();
+    /// `admission-delay`, in microseconds; 0 for none.
+    static ADMISSION_DELAY_US: AtomicU64 = AtomicU64::new(0);
+
+    pub fn after_admission() {
+        let delay = ADMISSION_DELAY_US.load(Relaxed);
+        if delay != 0 {
+            std::thread::sleep(std::time::Duration::from_micros(delay));
+        }
+    }
 
     fn index(point: Point) -> usize {
         POINTS
@@ -76,19 +93,29 @@ mod switch {
         }
     }
 
-    /// `DEBUG FAULT <aof-write|aof-fsync|rdb-save> <off|eio|enospc|stall>`, and
+    /// `DEBUG FAULT <aof-write|aof-fsync|rdb-save> <off|eio|enospc|stall>`,
     /// `DEBUG FAULT clock-step <milliseconds>` (the wall clock moved by that much, back when
-    /// negative).
+    /// negative), and `DEBUG FAULT admission-delay <microseconds>` (each command waits that
+    /// long after its admission: a race with another event loop's command made likely).
     pub fn debug_fault(ctx: &mut Ctx<'_>) -> CmdResult {
         let point = ctx.arg(2).to_ascii_lowercase();
         let setting = ctx.arg(3).to_ascii_lowercase();
-        if point == b"clock-step" {
-            let step = std::str::from_utf8(&setting)
+        let number = || {
+            std::str::from_utf8(&setting)
                 .ok()
                 .and_then(|s| s.parse::<i64>().ok())
-                .ok_or_else(|| CommandError::err("value is not an integer or out of range"))?;
-            redis_lite_engine::step_wall_clock(step);
+                .ok_or_else(|| CommandError::err("value is not an integer or out of range"))
+        };
+        if point == b"clock-step" {
+            redis_lite_engine::step_wall_clock(number()?);
             crate::dispatch::forget_clock_pairing();
+            ctx.out.ok();
+            return Ok(());
+        }
+        if point == b"admission-delay" {
+            let delay = u64::try_from(number()?)
+                .map_err(|_| CommandError::err("value is out of range, must be positive"))?;
+            ADMISSION_DELAY_US.store(delay, Relaxed);
             ctx.out.ok();
             return Ok(());
         }

@@ -243,7 +243,11 @@ impl Cluster {
         source.send(&crate::encode(&migrate));
         let reply = source.read_reply();
         let moved = keys.len();
-        assert_eq!(reply, b"+OK\r\n", "MIGRATE {moved} keys of slot {slot}");
+        assert_eq!(
+            String::from_utf8_lossy(&reply),
+            "+OK\r\n",
+            "MIGRATE {moved} keys of slot {slot}"
+        );
         moved
     }
 }

@@ -37,6 +37,7 @@ use crate::server::Server;
 use redis_lite_engine::Locked;
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("migrate", -6, WRITE, migrate)
+    .exclusive_when(moves_resharded_keys)
     .key_specs(&[
         KeySpec::index(3).range(0, 1, 0).flags(RW | ACCESS | DELETE),
         KeySpec::keyword("KEYS", -2)
@@ -388,7 +389,7 @@ fn migrate(ctx: &mut Ctx<'_>) -> CmdResult {
     let dump = crate::commands::keys::dump_options(ctx);
     let keys = &ctx.args[first_key..first_key + key_count];
     // Asked before the keys are locked: the cluster rule takes the state's lock, then a shard's.
-    let resharding = migrating_from_here(ctx, keys);
+    let resharding = moves_resharded_keys(ctx.server, ctx.args);
     let mut locked = ctx.lock(keys.iter().copied());
     let mut moved = Vec::new();
     for key in keys {
@@ -424,10 +425,11 @@ fn migrate(ctx: &mut Ctx<'_>) -> CmdResult {
         dump,
         asking: ctx.server.cluster.enabled(),
     };
-    // Keys of a slot being resharded move with their shard locked throughout, as Redis moves
-    // them with the whole server stopped: a write between the copy and the delete would be
-    // kept here (see the module's notes) while the target keeps the copy, and the next MIGRATE
-    // of the key (redis-cli's next batch) would find it there: BUSYKEY, a failed reshard.
+    // Keys of a slot being resharded move with every gate held (see `moves_resharded_keys`)
+    // and their shard locked throughout, as Redis moves them with the whole server stopped: a
+    // write between the copy and the delete would be kept here (see the module's notes) while
+    // the target keeps the copy, and the next MIGRATE of the key (redis-cli's next batch) would
+    // find it there: BUSYKEY, a failed reshard.
     if resharding {
         let outcome = exchange(&ctx.server.migrate, &request);
         return finish(ctx, Some(locked), &request, copy, outcome);
@@ -442,14 +444,23 @@ fn migrate(ctx: &mut Ctx<'_>) -> CmdResult {
     start_transfer(ctx, request, copy)
 }
 
-/// Whether this is a cluster node migrating the slot of one of `keys` to another node.
-fn migrating_from_here(ctx: &Ctx<'_>, keys: &[&[u8]]) -> bool {
-    let Some(node) = ctx.server.cluster.node() else {
+/// Whether this is a cluster node migrating the slot of one of the keys to another node: then
+/// MIGRATE is exclusive, as in Redis, where the whole server waits for it. The cluster rule
+/// judges a command before it takes its gate and judges it again inside while slots are open
+/// (`cluster::redirect::recheck`), so no write judged to find its key here runs after MIGRATE
+/// moved the key away.
+fn moves_resharded_keys(server: &Server, args: &[&[u8]]) -> bool {
+    let Some(node) = server.cluster.node() else {
         return false;
     };
+    if !node.has_open_slots() {
+        return false;
+    }
+    let mut keys = Vec::new();
+    migrate_keys(args, &mut keys);
     let state = node.read();
     keys.iter().any(|key| {
-        let slot = usize::from(redis_lite_engine::slot::key_slot(key));
+        let slot = usize::from(redis_lite_engine::slot::key_slot(args[key.pos]));
         state.migrating_to(slot).is_some()
     })
 }

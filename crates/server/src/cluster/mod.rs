@@ -30,6 +30,33 @@ const FSYNC_CONFIG: u8 = 1 << 1;
 /// so that it hears from its peers before serving.
 const WRITABLE_DELAY_MS: u64 = 2000;
 
+/// The state locked for a change, which updates [`ClusterNode::has_open_slots`] when done.
+/// Relaxed is enough: a command reads the flag holding its gate, which a resharding MIGRATE
+/// took after it read the state that the flag was stored with.
+pub struct StateWriteGuard<'a> {
+    state: RwLockWriteGuard<'a, ClusterState>,
+    open_slots: &'a AtomicBool,
+}
+
+impl std::ops::Deref for StateWriteGuard<'_> {
+    type Target = ClusterState;
+    fn deref(&self) -> &ClusterState {
+        &self.state
+    }
+}
+
+impl std::ops::DerefMut for StateWriteGuard<'_> {
+    fn deref_mut(&mut self) -> &mut ClusterState {
+        &mut self.state
+    }
+}
+
+impl Drop for StateWriteGuard<'_> {
+    fn drop(&mut self) {
+        self.open_slots.store(self.state.has_open_slots(), Relaxed);
+    }
+}
+
 /// The cluster subsystem: set up at start-up when `cluster-enabled yes`, absent otherwise.
 pub struct Cluster {
     node: OnceLock<ClusterNode>,
@@ -57,6 +84,10 @@ pub struct ClusterNode {
     covered: AtomicBool,
     /// Whether a majority of the masters serving slots is reachable, computed with `covered`.
     majority: AtomicBool,
+    /// Whether a slot is being migrated from or imported to this node, kept by every change
+    /// of the state ([`StateWriteGuard`]), so that commands know without the state's lock
+    /// whether to be judged again inside their gates ([`redirect::recheck`]).
+    open_slots: AtomicBool,
     /// The `cluster_state` last logged ([`ClusterNode::log_state_change`]): fail at start,
     /// as Redis's state starts.
     logged_ok: AtomicBool,
@@ -114,6 +145,7 @@ impl Cluster {
         let node = ClusterNode {
             covered: AtomicBool::new(state.covered()),
             majority: AtomicBool::new(state.reaches_majority()),
+            open_slots: AtomicBool::new(state.has_open_slots()),
             logged_ok: AtomicBool::new(false),
             pending_save: AtomicU8::new(0),
             bus: bus::Bus::default(),
@@ -160,8 +192,16 @@ impl ClusterNode {
         self.state.read()
     }
 
-    pub fn write(&self) -> RwLockWriteGuard<'_, ClusterState> {
-        self.state.write()
+    pub fn write(&self) -> StateWriteGuard<'_> {
+        StateWriteGuard {
+            state: self.state.write(),
+            open_slots: &self.open_slots,
+        }
+    }
+
+    /// Whether a slot is being migrated from or imported to this node.
+    pub fn has_open_slots(&self) -> bool {
+        self.open_slots.load(Relaxed)
     }
 
     /// Writes nodes.conf from the current state, durably, now.

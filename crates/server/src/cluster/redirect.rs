@@ -73,6 +73,24 @@ pub fn check(
     Some(refusal_error(&state, &config, client, refusal))
 }
 
+/// [`check`] again, inside the command's gates, while this node migrates or imports a slot:
+/// a resharding MIGRATE holds every gate (see `admin::migrate`), so what the command finds now
+/// stays true while it runs. Judged only before the gates, a write of a key that MIGRATE moved
+/// meanwhile would create it here again, and the key would be on both nodes (the resharding's
+/// next MIGRATE of the slot fails on it with BUSYKEY), where Redis, with one thread, would
+/// have sent the write to the target with ASK.
+pub fn recheck(
+    server: &Server,
+    client: &ClientState,
+    entry: &CommandEntry,
+    args: &[&[u8]],
+) -> Option<CommandError> {
+    if !server.cluster.node()?.has_open_slots() {
+        return None;
+    }
+    check(server, client, entry, args)
+}
+
 /// Redis's `clusterRedirectBlockedClientIfNeeded`, checked before a blocked command re-runs
 /// (the cluster commands wake every blocked client when slots change): with the cluster down,
 /// or its keys' slot now served elsewhere (or by nobody), it ends with that error instead of

@@ -300,6 +300,11 @@ impl ClusterState {
         Self::open_slot(&self.importing, slot).map(|key| self.index_of_key(key))
     }
 
+    /// Whether a slot is being migrated from or imported to this node.
+    pub fn has_open_slots(&self) -> bool {
+        !self.migrating.is_empty() || !self.importing.is_empty()
+    }
+
     fn open_slot(list: &[(u16, u32)], slot: usize) -> Option<u32> {
         list.iter()
             .find(|(s, _)| *s as usize == slot)

@@ -127,8 +127,7 @@ fn execute_admitted<'s>(
         Admission::Run => {}
         Admission::Evicted => return Ok(None),
         Admission::Redirect(error) => {
-            check::refused_exec(server, client, entry);
-            reject(client, Some(entry.id), error, out, start);
+            redirect(server, client, entry, error, out, start);
             return Ok(None);
         }
         Admission::Reject(error) => {
@@ -154,7 +153,8 @@ fn execute_admitted<'s>(
             return Ok(Some(entry.full_name.as_str()));
         }
     }
-    let gates = match held.enter(server, client, entry) {
+    crate::faults::after_admission();
+    let gates = match held.enter(server, client, entry, args) {
         Ok(gates) => gates,
         Err(NoGates::Refused(error)) => {
             reject(client, Some(entry.id), error, out, start);
@@ -182,6 +182,10 @@ fn execute_admitted<'s>(
             return retry_after_pause(server, client, args, out, held);
         }
     }
+    if let Some(error) = crate::cluster::redirect::recheck(server, client, entry, args) {
+        redirect(server, client, entry, error, out, start);
+        return Ok(None);
+    }
     // A master link's command is checked and counted into the replication offset inside its
     // gates, so REPLICAOF (which takes every gate) sees each command applied and counted, or
     // neither.
@@ -198,6 +202,19 @@ fn execute_admitted<'s>(
     finish_reply(client, out, start);
     crate::tracking::after_command(client, entry, out);
     Ok(Some(entry.full_name.as_str()))
+}
+
+/// Refuses a command the cluster rule sends elsewhere.
+fn redirect(
+    server: &Server,
+    client: &mut ClientState,
+    entry: &CommandEntry,
+    error: CommandError,
+    out: &mut Vec<u8>,
+    start: usize,
+) {
+    check::refused_exec(server, client, entry);
+    reject(client, Some(entry.id), error, out, start);
 }
 
 /// What a pause did to a command.
@@ -300,16 +317,18 @@ impl<'s> HeldGates<'s> {
         server: &'s Server,
         client: &ClientState,
         entry: &CommandEntry,
+        args: &[&[u8]],
     ) -> Result<Gates<'s>, NoGates> {
+        let exclusive = entry.spec.takes_every_gate(server, args);
         if !self.all.is_empty() {
-            if entry.spec.exclusive && !client.mode.nested() {
+            if exclusive && !client.mode.nested() {
                 return Ok(Gates::default());
             }
             // A command that needs only its own gate lets the other loops go first, so it
             // runs as it would have alone.
             self.all.clear();
         }
-        enter_gates(server, client, entry)
+        enter_gates(server, client, entry, exclusive)
     }
 
     fn keep(&mut self, gates: Gates<'s>) {
@@ -350,7 +369,7 @@ fn take_gate<G>(
     }
 }
 
-/// Takes the gates `entry` needs. While a script holding every gate is busy, the command is
+/// Takes the gates `entry` needs: every one when `exclusive`. While a script holding every gate is busy, the command is
 /// refused with BUSY instead of waiting, or, if Redis allows it then, runs without a gate.
 /// While a load that holds this client's commands runs, it gets none unless they are free: it
 /// waits for the load's next serving point, or, allowed while loading, runs without them.
@@ -358,6 +377,7 @@ fn enter_gates<'s>(
     server: &'s Server,
     client: &ClientState,
     entry: &CommandEntry,
+    exclusive: bool,
 ) -> Result<Gates<'s>, NoGates> {
     if client.mode.nested() {
         return Ok(Gates::default());
@@ -371,7 +391,7 @@ fn enter_gates<'s>(
         if load_holds() {
             // Allowed while loading and needing only its own loop's gate: it runs beside the
             // load, as beside a start-up load (INFO shows `loading:1`).
-            match entry.spec.has(command::flags::LOADING) && !entry.spec.exclusive {
+            match entry.spec.has(command::flags::LOADING) && !exclusive {
                 true => Ok(Gates::default()),
                 false => Err(NoGates::Loading),
             }
@@ -383,7 +403,7 @@ fn enter_gates<'s>(
     };
     // A busy script holding the gates may be suspended on this very thread (see
     // `scripting::fiber`): once it is busy, waiting on a gate is pointless.
-    if !entry.spec.exclusive {
+    if !exclusive {
         let gate = &server.gates[client.worker];
         return match take_gate(busy, || gate.try_read(), || gate.try_read_for(GATE_SLICE)) {
             Some(guard) => Ok(Gates {

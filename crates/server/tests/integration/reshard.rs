@@ -148,8 +148,8 @@ struct Acknowledged {
     errors: Vec<String>,
 }
 
-/// A thread writing `w:{n % keys}` = n through the `redis` crate's cluster client until
-/// stopped, recording what was acknowledged.
+/// A thread writing `key_of(n)` = n for n = 0, 1, ... through the `redis` crate's cluster
+/// client until stopped, recording what was acknowledged.
 struct Writer {
     stop: Arc<AtomicBool>,
     acked: Arc<Mutex<Acknowledged>>,
@@ -157,7 +157,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn start(node: &Server, keys: u64) -> Writer {
+    fn start(node: &Server, key_of: impl Fn(u64) -> String + Send + 'static) -> Writer {
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(Mutex::new(Acknowledged::default()));
         let client =
@@ -169,7 +169,7 @@ impl Writer {
                 let mut con = client.get_connection().unwrap();
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let key = format!("w:{}", n % keys);
+                    let key = key_of(n);
                     let written: redis::RedisResult<()> =
                         redis::cmd("SET").arg(&key).arg(n).query(&mut con);
                     let mut acked = acked.lock().unwrap();
@@ -265,7 +265,7 @@ fn reshard_of_1000_slots_under_writes_loses_no_acknowledged_write() {
     let Some(cluster) = Cluster::of(Program::Lite, 3) else {
         return;
     };
-    let writer = Writer::start(&cluster.nodes[0], 20_000);
+    let writer = Writer::start(&cluster.nodes[0], |n| format!("w:{}", n % 20_000));
     writer.wait_for(5_000);
     reshard(&cluster, 0, 1, 1000);
     let acked = writer.stop();
@@ -280,6 +280,68 @@ fn reshard_of_1000_slots_under_writes_loses_no_acknowledged_write() {
     assert!(acked.errors.is_empty(), "write errors: {:?}", acked.errors);
 }
 
+/// Writers on both event loops of the source racing the MIGRATEs of their keys' slot, moved
+/// back and forth between two nodes the way redis-cli moves it. Each command waits 2ms between
+/// its admission (the cluster rule found its key here) and its gate (`DEBUG FAULT
+/// admission-delay`), so a MIGRATE on the other loop nearly always moves a key under a write
+/// admitted to it. The write must then go to the target with ASK, as in Redis: run on the
+/// source, it would create the key there again, on both nodes, and the next MIGRATE of the
+/// slot fails with BUSYKEY. Every key ends on one node with its last acknowledged value.
+#[test]
+fn writes_racing_their_keys_migrate_follow_them_to_the_target() {
+    let delayed = ["--enable-debug-command", "yes"];
+    let Some(cluster) = Program::Lite.available().then(|| {
+        Cluster::start(vec![
+            Launch::lite().args(&NO_PERSISTENCE).args(&delayed),
+            Launch::lite().args(&NO_PERSISTENCE).args(&delayed),
+        ])
+    }) else {
+        return;
+    };
+    let slot = cluster.key_slot("{race}");
+    let mut owner = cluster.node_for("{race}");
+    let writers: Vec<Writer> = (0..4)
+        .map(|writer| {
+            Writer::start(&cluster.nodes[0], move |n| {
+                format!("{{race}}:{writer}:{}", n % 10)
+            })
+        })
+        .collect();
+    for writer in &writers {
+        writer.wait_for(10);
+    }
+    for node in &cluster.nodes {
+        let reply = node
+            .raw()
+            .cmd_text(&["DEBUG", "FAULT", "admission-delay", "2000"]);
+        assert_eq!(reply, "+OK\r\n");
+    }
+    for _ in 0..6 {
+        let target = 1 - owner;
+        cluster.move_slot(slot, owner, target);
+        owner = target;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for node in &cluster.nodes {
+        node.raw()
+            .cmd_text(&["DEBUG", "FAULT", "admission-delay", "0"]);
+    }
+    let slot_text = slot.to_string();
+    let mut acked = Acknowledged::default();
+    for writer in writers {
+        let part = writer.stop();
+        acked.values.extend(part.values);
+        acked.uncertain.extend(part.uncertain);
+        acked.errors.extend(part.errors);
+    }
+    let left = cluster.nodes[1 - owner]
+        .raw()
+        .cmd_text(&["CLUSTER", "COUNTKEYSINSLOT", &slot_text]);
+    assert_eq!(left, ":0\r\n", "keys left on the node the slot left");
+    assert_nothing_lost(&cluster.nodes[0], &acked);
+    assert!(acked.errors.is_empty(), "write errors: {:?}", acked.errors);
+}
+
 #[test]
 fn reshard_between_redis_and_redis_lite_both_ways() {
     if !redis_cli_installed("reshard_between_redis_and_redis_lite_both_ways")
@@ -291,7 +353,7 @@ fn reshard_between_redis_and_redis_lite_both_ways() {
         Launch::redis().args(&NO_PERSISTENCE),
         Launch::lite().args(&NO_PERSISTENCE),
     ]);
-    let writer = Writer::start(&cluster.nodes[1], 5_000);
+    let writer = Writer::start(&cluster.nodes[1], |n| format!("w:{}", n % 5_000));
     writer.wait_for(5_000);
     reshard(&cluster, 0, 1, 300);
     reshard(&cluster, 1, 0, 500);
@@ -512,7 +574,7 @@ fn grow_and_shrink(program: Program) {
     redis_cli_cluster(&["add-node", &new_address, &seed]);
     // Gossip tells every node about the newcomer and the newcomer who serves what.
     wait_settled(&cluster, Some(&newcomer));
-    let writer = Writer::start(&cluster.nodes[0], 5_000);
+    let writer = Writer::start(&cluster.nodes[0], |n| format!("w:{}", n % 5_000));
     writer.wait_for(5_000);
     let new_id = {
         let reply = newcomer.raw().cmd(&["CLUSTER", "MYID"]);
