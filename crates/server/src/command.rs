@@ -496,19 +496,31 @@ impl CommandSpec {
         self.collect_keys(args, true)
     }
 
+    /// [`CommandSpec::find_keys`] into `keys` (emptied first), which a caller on the hot path
+    /// reuses instead of allocating; false when the arguments are not valid key positions.
+    pub fn find_keys_into(&self, args: &[&[u8]], keys: &mut Vec<KeyRef>) -> bool {
+        keys.clear();
+        self.collect_keys_into(args, false, keys)
+    }
+
     fn collect_keys(&self, args: &[&[u8]], strict: bool) -> Option<Vec<KeyRef>> {
         let mut keys = Vec::new();
+        self.collect_keys_into(args, strict, &mut keys)
+            .then_some(keys)
+    }
+
+    fn collect_keys_into(&self, args: &[&[u8]], strict: bool, keys: &mut Vec<KeyRef>) -> bool {
         let mut counted = None;
         for spec in self.key_specs {
             let before = keys.len();
-            match spec.find(args, &mut keys, strict) {
+            match spec.find(args, keys, strict) {
                 Found::Keys => {}
                 Found::Flagless => counted = Some(before..keys.len()),
-                Found::Invalid => return None,
+                Found::Invalid => return false,
             }
         }
         if let Some(proc_) = self.keys_proc {
-            proc_(args, &mut keys);
+            proc_(args, keys);
         }
         if let Some(counted) = counted {
             // Redis's fallback procedures list the counted keys first, then a destination
@@ -516,7 +528,7 @@ impl CommandSpec {
             keys[..counted.end].rotate_left(counted.start);
             keys.iter_mut().for_each(|k| k.flags = 0);
         }
-        Some(keys)
+        true
     }
 
     /// Where the command's keys are in `args`. None when the arguments do not describe valid key

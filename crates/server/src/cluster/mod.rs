@@ -88,6 +88,8 @@ pub struct ClusterNode {
     /// of the state ([`StateWriteGuard`]), so that commands know without the state's lock
     /// whether to be judged again inside their gates ([`redirect::recheck`]).
     open_slots: AtomicBool,
+    /// Set once [`WRITABLE_DELAY_MS`] passed since `started_ms`.
+    writable_delay_over: AtomicBool,
     /// The `cluster_state` last logged ([`ClusterNode::log_state_change`]): fail at start,
     /// as Redis's state starts.
     logged_ok: AtomicBool,
@@ -146,6 +148,7 @@ impl Cluster {
             covered: AtomicBool::new(state.covered()),
             majority: AtomicBool::new(state.reaches_majority()),
             open_slots: AtomicBool::new(state.has_open_slots()),
+            writable_delay_over: AtomicBool::new(false),
             logged_ok: AtomicBool::new(false),
             pending_save: AtomicU8::new(0),
             bus: bus::Bus::default(),
@@ -293,7 +296,24 @@ impl ClusterNode {
 
     /// Whether a master is past its writable delay (a replica has none).
     pub fn past_writable_delay(&self, state: &ClusterState) -> bool {
-        state.myself().is_replica() || now_ms().saturating_sub(self.started_ms) >= WRITABLE_DELAY_MS
+        state.myself().is_replica() || self.started_long_ago()
+    }
+
+    /// Whether [`WRITABLE_DELAY_MS`] passed since the start: the clock is read only until it has.
+    fn started_long_ago(&self) -> bool {
+        if self.writable_delay_over.load(Relaxed) {
+            return true;
+        }
+        let over = now_ms().saturating_sub(self.started_ms) >= WRITABLE_DELAY_MS;
+        self.writable_delay_over.store(over, Relaxed);
+        over
+    }
+
+    /// Whether the cluster serves commands whatever the configuration says (every slot
+    /// covered, a majority reachable, the writable delay over): then the cluster rule needs
+    /// neither the configuration's lock nor the clock.
+    pub fn healthy(&self) -> bool {
+        self.covered.load(Relaxed) && self.majority.load(Relaxed) && self.started_long_ago()
     }
 
     /// Refreshes this node's own address from the configuration (the announced IP, ports and

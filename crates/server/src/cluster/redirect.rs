@@ -4,7 +4,9 @@
 //! channels included.
 
 use crate::client::{ClientState, ExecMode};
-use crate::command::{flags, CommandEntry};
+use std::cell::RefCell;
+
+use crate::command::{flags, CommandEntry, KeyRef};
 use crate::config::Config;
 use crate::error::CommandError;
 use crate::server::Server;
@@ -34,41 +36,37 @@ pub fn check(
     args: &[&[u8]],
 ) -> Option<CommandError> {
     let node = server.cluster.node()?;
-    let name = entry.full_name.as_str();
     // EXEC's queued commands were judged with EXEC, a script's calls are judged one by one
     // (`script_refusal`), a woken blocked command by `blocked_refusal`.
     if client.kind.obeyed() || !matches!(client.mode, ExecMode::Direct) {
         return None;
     }
-    let exec = name == "exec";
+    let exec = entry.full_name == "exec";
     if !exec && entry.spec.key_specs.is_empty() && entry.spec.keys_proc.is_none() {
         return None;
     }
-    let config = server.config.read();
     // A script or function that declared flags without `no-writes` is judged a write, as
     // Redis judges it by the flags it declared (a READONLY client on a replica is MOVED).
-    let script_writes = !exec && server.scripting.run_declares_writes(name, args);
+    let script_writes = || !exec && server.scripting.run_declares_writes(&entry.full_name, args);
     let refusal = match (exec, &client.multi) {
         // EXEC without MULTI only answers its error.
         (true, None) => return None,
         (true, Some(multi)) => {
-            let queued = multi
+            let queued: Vec<Vec<&[u8]>> = multi
                 .queue
                 .iter()
-                .map(|args| args.iter().map(|a| a.as_slice()).collect::<Vec<_>>());
-            judge(server, node, &config, client, entry, false, queued)
+                .map(|args| args.iter().map(|a| a.as_slice()).collect())
+                .collect();
+            let commands: Vec<(&CommandEntry, &[&[u8]])> = queued
+                .iter()
+                .filter_map(|args| Some((crate::dispatch::check::lookup(args).ok()?, &args[..])))
+                .collect();
+            judge(server, node, client, entry, script_writes, &commands)
         }
-        (false, _) => judge(
-            server,
-            node,
-            &config,
-            client,
-            entry,
-            script_writes,
-            std::iter::once(args.to_vec()),
-        ),
+        (false, _) => judge(server, node, client, entry, script_writes, &[(entry, args)]),
     }
     .err()?;
+    let config = server.config.read();
     let state = node.read();
     Some(refusal_error(&state, &config, client, refusal))
 }
@@ -138,9 +136,7 @@ pub fn script_refusal(
     if client.kind.obeyed() {
         return None;
     }
-    let config = server.config.read();
-    let commands = std::iter::once(args.to_vec());
-    match judge(server, node, &config, client, entry, false, commands) {
+    match judge(server, node, client, entry, || false, &[(entry, args)]) {
         Ok(()) => {
             let (slot, used) = (slot?, command_slot(entry, args)?);
             match *slot.get_or_insert(used) == used {
@@ -206,19 +202,26 @@ fn refusal_error(
     ))
 }
 
+thread_local! {
+    /// The keys of the command being judged: a buffer kept, so that judging allocates nothing.
+    static KEYS: RefCell<Vec<KeyRef>> = const { RefCell::new(Vec::new()) };
+}
+
 /// The commands' keys against the slot table: the first key's slot decides, every other key
-/// must share it. `script_writes`: the command runs a script declared to write.
-fn judge<'a>(
+/// must share it. `script_writes`: whether the command runs a script declared to write.
+fn judge(
     server: &Server,
     node: &ClusterNode,
-    config: &Config,
     client: &ClientState,
     entry: &CommandEntry,
-    script_writes: bool,
-    commands: impl Iterator<Item = Vec<&'a [u8]>>,
+    script_writes: impl Fn() -> bool,
+    commands: &[(&CommandEntry, &[&[u8]])],
 ) -> Result<(), Refusal> {
+    // Read before the state, as everywhere (CONFIG SET takes the state's lock inside the
+    // configuration's), and only when the cluster's health does not settle it alone.
+    let config = (!node.healthy()).then(|| server.config.read());
     let state = node.read();
-    let mut first: Option<(Vec<u8>, usize, usize)> = None;
+    let mut first: Option<(&[u8], usize, usize)> = None;
     let (mut migrating, mut importing, mut several) = (false, false, false);
     let (mut missing, mut existing) = (0, 0);
     // Judged by the command admitted, as Redis does: EXEC is no pub/sub command.
@@ -226,57 +229,59 @@ fn judge<'a>(
         entry.full_name.as_str(),
         "ssubscribe" | "sunsubscribe" | "spublish"
     );
-    for args in commands {
-        let Ok(found) = crate::dispatch::check::lookup(&args) else {
-            continue;
-        };
-        let Some(keys) = found.spec.find_keys(&args) else {
-            continue;
-        };
-        for key in keys {
-            let key = args[key.pos];
-            let slot = usize::from(key_slot(key));
-            match &first {
-                None => {
-                    let owner = state.owner(slot).ok_or(Refusal::DownUnbound)?;
-                    if owner == 0 && state.migrating_to(slot).is_some() {
-                        migrating = true;
-                    } else if state.importing_from(slot).is_some() {
-                        importing = true;
-                    }
-                    first = Some((key.to_vec(), slot, owner));
-                }
-                Some((first_key, first_slot, _)) => {
-                    if first_key.as_slice() != key {
-                        if *first_slot != slot {
-                            return Err(Refusal::CrossSlot);
-                        }
-                        several = true;
-                    }
-                }
+    KEYS.with_borrow_mut(|keys| {
+        for &(found, args) in commands {
+            if !found.spec.find_keys_into(args, keys) {
+                continue;
             }
-            if (migrating || importing) && !pubsub_shard {
-                if key_exists(server, key) {
-                    existing += 1;
-                } else {
-                    missing += 1;
+            for key in keys.iter() {
+                let key = args[key.pos];
+                let slot = usize::from(key_slot(key));
+                match first {
+                    None => {
+                        let owner = state.owner(slot).ok_or(Refusal::DownUnbound)?;
+                        if owner == 0 && state.migrating_to(slot).is_some() {
+                            migrating = true;
+                        } else if state.importing_from(slot).is_some() {
+                            importing = true;
+                        }
+                        first = Some((key, slot, owner));
+                    }
+                    Some((first_key, first_slot, _)) => {
+                        if first_key != key {
+                            if first_slot != slot {
+                                return Err(Refusal::CrossSlot);
+                            }
+                            several = true;
+                        }
+                    }
+                }
+                if (migrating || importing) && !pubsub_shard {
+                    if key_exists(server, key) {
+                        existing += 1;
+                    } else {
+                        missing += 1;
+                    }
                 }
             }
         }
-    }
+        Ok(())
+    })?;
     let Some((_, slot, owner)) = first else {
         return Ok(());
     };
-    if !node.serving(&state, config) {
-        let write = entry.spec.flags & flags::WRITE != 0 || script_writes;
-        if pubsub_shard {
-            if !config.cluster.allow_pubsubshard_when_down {
+    if let Some(config) = &config {
+        if !node.serving(&state, config) {
+            let write = entry.spec.flags & flags::WRITE != 0 || script_writes();
+            if pubsub_shard {
+                if !config.cluster.allow_pubsubshard_when_down {
+                    return Err(Refusal::Down);
+                }
+            } else if !config.cluster.allow_reads_when_down {
                 return Err(Refusal::Down);
+            } else if write {
+                return Err(Refusal::DownReadOnly);
             }
-        } else if !config.cluster.allow_reads_when_down {
-            return Err(Refusal::Down);
-        } else if write {
-            return Err(Refusal::DownReadOnly);
         }
     }
     if (migrating || importing) && entry.full_name == "migrate" {
@@ -301,19 +306,20 @@ fn judge<'a>(
         }
         return Ok(());
     }
-    let write =
-        crate::dispatch::check::admitted_flags(client, entry) & flags::WRITE != 0 || script_writes;
+    if owner == 0 {
+        return Ok(());
+    }
+    let write = || {
+        crate::dispatch::check::admitted_flags(client, entry) & flags::WRITE != 0 || script_writes()
+    };
     if (client.readonly || pubsub_shard)
-        && !write
         && state.myself().is_replica()
         && state.master_of(0) == Some(owner)
+        && !write()
     {
         return Ok(());
     }
-    if owner != 0 {
-        return Err(Refusal::Moved(slot, owner));
-    }
-    Ok(())
+    Err(Refusal::Moved(slot, owner))
 }
 
 /// Whether `key` is in database 0, without touching or expiring it (a key whose TTL passed
