@@ -47,6 +47,7 @@ measure() { # label binary mode
   done
   kill "$server_pid"
   wait "$server_pid" 2>/dev/null || true
+  server_pid=
 }
 
 printf '%-8s %-10s %-4s %-4s %6s\n' server mode pipe test instr
