@@ -22,7 +22,8 @@ servers=("$@")
 scratch_and_cleanup
 
 measure() { # label binary mode
-  local label=$1 binary=$2 mode=$3 port args=()
+  local label=$1 binary mode=$3 port args=()
+  binary=$(realpath "$2") # the server runs in the scratch directory
   port=$(free_port 17950)
   [[ $label != redis* ]] && args+=(--threads 1)
   [[ $mode == cluster ]] && args+=(--cluster-enabled yes --cluster-config-file "$work/nodes-$port.conf")

@@ -14,12 +14,13 @@ pub mod redirect;
 pub mod slots_family;
 pub mod state;
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::OnceLock;
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::config::Config;
+use redis_lite_engine::slot::SLOTS;
 use state::ClusterState;
 
 /// [`ClusterNode::pending_save`]'s flags: nodes.conf is to be written, and flushed to disk.
@@ -36,6 +37,31 @@ const WRITABLE_DELAY_MS: u64 = 2000;
 pub struct StateWriteGuard<'a> {
     state: RwLockWriteGuard<'a, ClusterState>,
     open_slots: &'a AtomicBool,
+    own_slots: &'a OwnSlots,
+}
+
+/// A bit per slot: whether this node serves it.
+struct OwnSlots(Box<[AtomicU64]>);
+
+impl OwnSlots {
+    fn of(state: &ClusterState) -> OwnSlots {
+        let own = OwnSlots((0..SLOTS / 64).map(|_| AtomicU64::new(0)).collect());
+        own.update(state);
+        own
+    }
+
+    fn contains(&self, slot: usize) -> bool {
+        self.0[slot / 64].load(Relaxed) & (1 << (slot % 64)) != 0
+    }
+
+    fn update(&self, state: &ClusterState) {
+        for (word, bits) in self.0.iter().enumerate() {
+            let served = (0..64)
+                .filter(|bit| state.serves(word * 64 + bit))
+                .fold(0u64, |served, bit| served | 1 << bit);
+            bits.store(served, Relaxed);
+        }
+    }
 }
 
 impl std::ops::Deref for StateWriteGuard<'_> {
@@ -54,6 +80,9 @@ impl std::ops::DerefMut for StateWriteGuard<'_> {
 impl Drop for StateWriteGuard<'_> {
     fn drop(&mut self) {
         self.open_slots.store(self.state.has_open_slots(), Relaxed);
+        if self.state.take_slots_changed() {
+            self.own_slots.update(&self.state);
+        }
     }
 }
 
@@ -90,6 +119,10 @@ pub struct ClusterNode {
     open_slots: AtomicBool,
     /// Set once [`WRITABLE_DELAY_MS`] passed since `started_ms`.
     writable_delay_over: AtomicBool,
+    /// The slots this node serves, a bit each, kept by every change of the state
+    /// ([`StateWriteGuard`]): the cluster rule serves a command whose slot is here without
+    /// the state's lock, which every event loop would otherwise take for every command.
+    own_slots: OwnSlots,
     /// The `cluster_state` last logged ([`ClusterNode::log_state_change`]): fail at start,
     /// as Redis's state starts.
     logged_ok: AtomicBool,
@@ -149,6 +182,7 @@ impl Cluster {
             majority: AtomicBool::new(state.reaches_majority()),
             open_slots: AtomicBool::new(state.has_open_slots()),
             writable_delay_over: AtomicBool::new(false),
+            own_slots: OwnSlots::of(&state),
             logged_ok: AtomicBool::new(false),
             pending_save: AtomicU8::new(0),
             bus: bus::Bus::default(),
@@ -199,7 +233,13 @@ impl ClusterNode {
         StateWriteGuard {
             state: self.state.write(),
             open_slots: &self.open_slots,
+            own_slots: &self.own_slots,
         }
+    }
+
+    /// Whether this node serves `slot`, without the state's lock.
+    pub fn serves(&self, slot: usize) -> bool {
+        self.own_slots.contains(slot)
     }
 
     /// Whether a slot is being migrated from or imported to this node.
@@ -319,7 +359,7 @@ impl ClusterNode {
     /// Refreshes this node's own address from the configuration (the announced IP, ports and
     /// hostname), as Redis does before it describes itself.
     pub fn announce(&self, config: &Config, tcp_port: u16) {
-        announce(&mut self.state.write(), config, tcp_port);
+        announce(&mut self.write(), config, tcp_port);
     }
 }
 
@@ -484,4 +524,51 @@ pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::state::{node_flags::MASTER, Node};
+    use super::*;
+
+    #[test]
+    fn every_change_of_the_state_keeps_its_lock_free_copies() {
+        let lock = RwLock::new(ClusterState::new("a".repeat(40)));
+        let open = AtomicBool::new(false);
+        let own = OwnSlots::of(&lock.read());
+        let write = || StateWriteGuard {
+            state: lock.write(),
+            open_slots: &open,
+            own_slots: &own,
+        };
+        {
+            let mut state = write();
+            state.assign(5, 0);
+            state.assign(16383, 0);
+        }
+        assert!(own.contains(5) && own.contains(16383) && !own.contains(6));
+        assert!(!open.load(Relaxed));
+        let other = {
+            let mut state = write();
+            let other = state.add_node(Node::new("b".repeat(40), MASTER));
+            state.assign(5, other);
+            state.set_migrating(16383, Some(other));
+            other
+        };
+        assert!(!own.contains(5) && own.contains(16383) && open.load(Relaxed));
+        {
+            let mut state = write();
+            state.assign(6, other);
+            state.set_migrating(16383, None);
+        }
+        assert!(!open.load(Relaxed) && !own.contains(6));
+        {
+            let mut state = write();
+            state.assign(6, 0);
+            state.remove_node(other);
+        }
+        assert!(own.contains(6) && !own.contains(5) && own.contains(16383));
+        write().unassign(16383);
+        assert!(!own.contains(16383));
+    }
 }

@@ -203,6 +203,8 @@ pub struct ClusterState {
     pub forgotten: Vec<(String, u64)>,
     /// Slots this node's shard lost since they were last taken (see `take_lost_channel_slots`).
     lost_channel_slots: Vec<u16>,
+    /// Whether `slots` changed since [`ClusterState::take_slots_changed`] was last asked.
+    slots_changed: bool,
 }
 
 impl ClusterState {
@@ -220,6 +222,7 @@ impl ClusterState {
             importing: Vec::new(),
             forgotten: Vec::new(),
             lost_channel_slots: Vec::new(),
+            slots_changed: true,
         }
     }
 
@@ -272,6 +275,17 @@ impl ClusterState {
         self.unassign(slot);
         self.slots[slot] = Some(self.keys[node]);
         self.slot_counts[node] += 1;
+        self.slots_changed = true;
+    }
+
+    /// Whether this node serves `slot` itself.
+    pub fn serves(&self, slot: usize) -> bool {
+        self.slots[slot] == Some(self.keys[0])
+    }
+
+    /// Whether a slot changed hands since the last call.
+    pub fn take_slots_changed(&mut self) -> bool {
+        std::mem::take(&mut self.slots_changed)
     }
 
     pub fn unassign(&mut self, slot: usize) {
@@ -282,6 +296,7 @@ impl ClusterState {
             }
         }
         self.slots[slot] = None;
+        self.slots_changed = true;
     }
 
     /// The slots this node's shard (it, or its master) served and lost since the last call:
@@ -406,6 +421,7 @@ impl ClusterState {
                 *slot = None;
             }
         }
+        self.slots_changed = true;
         self.migrating.retain(|&(_, k)| k != key);
         self.importing.retain(|&(_, k)| k != key);
         self.nodes.remove(node);
