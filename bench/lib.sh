@@ -23,6 +23,10 @@ free_port() {
 
 # wait_for_ping PORT [PID]: until the server on PORT answers PING; fails if PID exits first.
 wait_for_ping() {
+  if ! command -v redis-cli >/dev/null; then
+    echo "redis-cli is not installed (Debian: apt-get install redis-tools)" >&2
+    return 1
+  fi
   until redis-cli -p "$1" ping 2>/dev/null | grep -q PONG; do
     if [[ -n ${2:-} ]] && ! kill -0 "$2" 2>/dev/null; then
       echo "server on port $1 exited before answering PING" >&2

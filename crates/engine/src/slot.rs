@@ -1,6 +1,8 @@
 //! Redis Cluster's key → hash slot mapping: CRC16 (CCITT, XMODEM variant) of the key, or of its
 //! hash tag, modulo 16384. Everything that routes or indexes keys by slot calls [`key_slot`].
 
+use std::cell::Cell;
+
 /// Hash slots in a cluster.
 pub const SLOTS: usize = 16384;
 
@@ -122,9 +124,67 @@ fn first_match(word: u64, byte: u8) -> Option<usize> {
     (zeros != 0).then(|| (zeros.trailing_zeros() / 8) as usize)
 }
 
-/// The hash slot of `key` (0..16384), as `CLUSTER KEYSLOT` answers. Most keys have no `{`:
-/// the key is checksummed whole while being searched for one, in one pass.
+/// The hash slot of `key` (0..16384), as `CLUSTER KEYSLOT` answers.
 pub fn key_slot(key: &[u8]) -> u16 {
+    if key.len() > MEMO_BYTES {
+        return computed_slot(key);
+    }
+    let words = Memo::words_of(key);
+    LAST_KEY.with(|last| {
+        let memo = last.get();
+        if memo.len == key.len() && memo.words == words {
+            return memo.slot;
+        }
+        let slot = computed_slot(key);
+        last.set(Memo {
+            words,
+            len: key.len(),
+            slot,
+        });
+        slot
+    })
+}
+
+/// The longest key [`LAST_KEY`] keeps.
+const MEMO_BYTES: usize = 32;
+
+/// A key of at most [`MEMO_BYTES`], as words padded with zeros (compared in four steps, where
+/// comparing bytes called `memcmp`), and its slot.
+#[derive(Clone, Copy)]
+struct Memo {
+    words: [u64; MEMO_BYTES / 8],
+    len: usize,
+    slot: u16,
+}
+
+impl Memo {
+    fn words_of(key: &[u8]) -> [u64; MEMO_BYTES / 8] {
+        let mut padded = [0u8; MEMO_BYTES];
+        padded[..key.len()].copy_from_slice(key);
+        std::array::from_fn(|i| {
+            u64::from_ne_bytes(padded[i * 8..i * 8 + 8].try_into().expect("eight bytes"))
+        })
+    }
+}
+
+thread_local! {
+    /// The last short key whose slot this thread computed. A cluster node computes a
+    /// command's key's slot to route it, then again each time the keyspace hashes the key (the
+    /// hash carries the slot): to lock its shard, to find it, to store it. Keyed by the bytes
+    /// themselves (and the length, as the padding is zeros), so it never answers for another
+    /// key; -P 16 GET in cluster mode 3,379 -> 3,284 instructions a request.
+    static LAST_KEY: Cell<Memo> = const {
+        Cell::new(Memo {
+            words: [0; MEMO_BYTES / 8],
+            len: usize::MAX,
+            slot: 0,
+        })
+    };
+}
+
+/// [`key_slot`] computed. Most keys have no `{`: the key is checksummed whole while being
+/// searched for one, in one pass.
+fn computed_slot(key: &[u8]) -> u16 {
     let mut chunks = key.chunks_exact(8);
     let mut crc = 0;
     for chunk in &mut chunks {
@@ -218,8 +278,36 @@ mod tests {
                 for shape in shapes {
                     let mut key: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
                     key.splice(at..at, shape.iter().copied());
-                    assert_eq!(key_slot(&key), crc16(hash_tag(&key)) & 16383, "{key:?}");
+                    assert_eq!(
+                        computed_slot(&key),
+                        crc16(hash_tag(&key)) & 16383,
+                        "{key:?}"
+                    );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_remembered_slot_is_only_ever_the_same_keys() {
+        let long = [b'k'; 40];
+        // Keys that differ only in length (zeros pad the memo's copy) or in their last byte.
+        let keys: [&[u8]; 10] = [
+            b"a",
+            b"a\0",
+            b"",
+            b"\0",
+            b"{a}x",
+            b"user:1",
+            b"user:2",
+            &long[..MEMO_BYTES],
+            &long[..MEMO_BYTES + 1],
+            &long,
+        ];
+        for _ in 0..2 {
+            for key in keys {
+                assert_eq!(key_slot(key), computed_slot(key), "{key:?}");
+                assert_eq!(key_slot(key), computed_slot(key), "{key:?} again");
             }
         }
     }
