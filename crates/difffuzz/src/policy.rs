@@ -418,13 +418,14 @@ pub fn reply_check(model: &CommandModel, args: &[Vec<u8>]) -> ReplyCheck {
         "xpending" if args.len() > 3 => ReplyCheck::Shape,
         "xinfo|stream" if upper.iter().skip(3).any(|a| a == b"FULL") => ReplyCheck::Shape,
         "sort" | "sort_ro" => {
-            let by = upper.iter().position(|a| a == b"BY");
-            let pattern = by.and_then(|i| args.get(i + 1));
-            let unsorted = pattern.is_some_and(|p| !p.contains(&b'*'));
-            let alpha = upper.iter().any(|a| a == b"ALPHA");
-            let limit = upper.iter().any(|a| a == b"LIMIT");
-            let store = upper.iter().any(|a| a == b"STORE");
-            if unsorted || (alpha && pattern.is_some()) {
+            let SortOptions {
+                unsorted,
+                by,
+                alpha,
+                limit,
+                store,
+            } = SortOptions::of(&upper);
+            if unsorted || (alpha && by) {
                 if store {
                     ReplyCheck::Resync
                 } else if limit {
@@ -460,6 +461,55 @@ pub fn reply_check(model: &CommandModel, args: &[Vec<u8>]) -> ReplyCheck {
             ReplyCheck::Unordered
         }
         _ => ReplyCheck::Exact,
+    }
+}
+
+/// What decides how a SORT's reply is compared, read as Redis reads the options: in order,
+/// each keyword taking its values (so `GET BY` names a pattern).
+struct SortOptions {
+    /// A BY pattern without `*` came: Redis keeps the natural order for good, whatever BY
+    /// follows.
+    unsorted: bool,
+    by: bool,
+    alpha: bool,
+    limit: bool,
+    store: bool,
+}
+
+impl SortOptions {
+    /// From the command's arguments, upper-cased.
+    fn of(upper: &[Vec<u8>]) -> SortOptions {
+        let mut options = SortOptions {
+            unsorted: false,
+            by: false,
+            alpha: false,
+            limit: false,
+            store: false,
+        };
+        let mut i = 2;
+        while i < upper.len() {
+            match upper[i].as_slice() {
+                b"ALPHA" => options.alpha = true,
+                b"LIMIT" => {
+                    options.limit = true;
+                    i += 2;
+                }
+                b"STORE" => {
+                    options.store = true;
+                    i += 1;
+                }
+                b"BY" => {
+                    options.by = true;
+                    let pattern = upper.get(i + 1).map(Vec::as_slice).unwrap_or_default();
+                    options.unsorted |= !pattern.contains(&b'*');
+                    i += 1;
+                }
+                b"GET" => i += 1,
+                _ => {}
+            }
+            i += 1;
+        }
+        options
     }
 }
 
@@ -517,4 +567,31 @@ pub fn canonical(reply: &[u8], check: &ReplyCheck) -> Vec<u8> {
         }
     };
     canonical.to_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SortOptions;
+
+    fn options(command: &str) -> SortOptions {
+        let upper: Vec<Vec<u8>> = command
+            .split(' ')
+            .map(|a| a.to_ascii_uppercase().into_bytes())
+            .collect();
+        SortOptions::of(&upper)
+    }
+
+    #[test]
+    fn a_sorts_options_are_read_in_order_as_redis_reads_them() {
+        // Seed 3321's divergence: the second BY has no `*`, so nothing is sorted.
+        assert!(options("SORT_RO k0 BY w_* BY k[0-3] ASC").unsorted);
+        assert!(options("SORT k BY nosort BY w_*").unsorted);
+        assert!(!options("SORT k BY w_* BY v_*").unsorted);
+        // GET's pattern and LIMIT's values are not keywords.
+        let get_by = options("SORT k GET BY ALPHA");
+        assert!(!get_by.by && get_by.alpha);
+        let limit = options("SORT k LIMIT store by");
+        assert!(limit.limit && !limit.store && !limit.by);
+        assert!(options("SORT k STORE alpha").store && !options("SORT k STORE alpha").alpha);
+    }
 }

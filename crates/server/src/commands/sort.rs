@@ -88,7 +88,7 @@ struct Options<'a> {
     limit: Option<(i64, i64)>,
     store: Option<&'a [u8]>,
     by: Option<&'a [u8]>,
-    /// BY with a pattern that has no `*`: keep the natural order.
+    /// A BY pattern that has no `*` came: keep the natural order.
     dont_sort: bool,
     get: Vec<&'a [u8]>,
 }
@@ -117,8 +117,15 @@ impl<'a> Options<'a> {
                 i += 1;
             } else if ctx.arg_is(i, "BY") && left >= 1 {
                 let pattern = ctx.arg(i + 1);
-                o.dont_sort = !pattern.contains(&b'*');
-                if !o.dont_sort && !full_key_access() {
+                if !pattern.contains(&b'*') {
+                    // For good, as in Redis: a later BY with a `*` leaves the order alone too.
+                    o.dont_sort = true;
+                } else if ctx.server.cluster.enabled() {
+                    // Its keys could be in any slot.
+                    return Err(CommandError::err(
+                        "BY option of SORT denied in Cluster mode.",
+                    ));
+                } else if !full_key_access() {
                     return Err(CommandError::err(
                         "BY option of SORT denied due to insufficient ACL permissions.",
                     ));
@@ -126,6 +133,12 @@ impl<'a> Options<'a> {
                 o.by = Some(pattern);
                 i += 1;
             } else if ctx.arg_is(i, "GET") && left >= 1 {
+                // Redis 7.0 refuses every GET in cluster mode, `#` and hash tags included.
+                if ctx.server.cluster.enabled() {
+                    return Err(CommandError::err(
+                        "GET option of SORT denied in Cluster mode.",
+                    ));
+                }
                 if !full_key_access() {
                     return Err(CommandError::err(
                         "GET option of SORT denied due to insufficient ACL permissions.",
