@@ -215,7 +215,11 @@ fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), String> {
         }
         return Ok((flags, source));
     }
-    let line_end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+    // Redis refuses a shebang that no newline ends before reading it.
+    let line_end = body
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or("ERR Invalid script shebang")?;
     // Split as Redis splits it (sdssplitargs): quotes and tabs as in redis.conf.
     let parts = redis_lite_protocol::split_args(&body[..line_end])
         .filter(|parts| !parts.is_empty())
@@ -263,5 +267,11 @@ mod tests {
             "ERR Unexpected flag in script shebang: bad"
         );
         assert!(!parse_shebang(b"return 1").unwrap().0.declared);
+        for unended in [&b"#!lua"[..], b"#!lua flags=no-writes", b"#!", b"#!lua x"] {
+            assert_eq!(
+                parse_shebang(unended).unwrap_err(),
+                "ERR Invalid script shebang"
+            );
+        }
     }
 }

@@ -897,6 +897,25 @@ fn functions_edge_cases_match_redis() {
     );
 }
 
+/// A shebang that no newline ends is refused before it is read, by EVAL and SCRIPT LOAD
+/// alike, whatever it says (found comparing cluster-mode scripts by hand).
+#[test]
+fn a_shebang_without_a_newline_is_invalid() {
+    differential(
+        &[
+            &["EVAL", "#!lua", "0"],
+            &["EVAL", "#!lua flags=no-writes", "0"],
+            &["EVAL", "#!", "0"],
+            &["EVAL", "#!lua \"abc", "0"],
+            &["EVAL_RO", "#!lua x", "0"],
+            &["SCRIPT", "LOAD", "#!lua flags=no-cluster"],
+            &["EVAL", "#!lua flags=no-writes\nreturn 1", "0"],
+            &["EVAL", "#!lua x\nreturn 1", "0"],
+        ],
+        false,
+    );
+}
+
 /// Found by Redis 7.0.15's own suite: DEBUG RELOAD NOFLUSH fails on a library already loaded,
 /// NOFLUSH MERGE replaces it, and a plain DEBUG RELOAD empties functions before loading.
 #[test]
