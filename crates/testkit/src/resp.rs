@@ -44,6 +44,21 @@ impl Raw {
         self.stream.write_all(bytes).unwrap();
     }
 
+    /// [`Raw::send`] of input the server may close the connection in the middle of (an
+    /// oversized frame): a server that closes with input unread resets the connection, so
+    /// the rest of the write fails. What it answered before closing can still be read.
+    pub fn send_until_closed(&mut self, bytes: &[u8]) {
+        if let Err(e) = self.stream.write_all(bytes) {
+            assert!(
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                ),
+                "send: {e}"
+            );
+        }
+    }
+
     /// Reads exactly one complete reply and returns its bytes.
     pub fn read_reply(&mut self) -> Vec<u8> {
         loop {

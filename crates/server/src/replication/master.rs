@@ -326,10 +326,13 @@ impl Master {
         *self.alone_since.lock() = None;
     }
 
-    fn detach(&self, replica: &Arc<Replica>) {
+    /// Takes `replica` off the list (when still on it): INFO's `connected_slaves` and `slaveN`
+    /// no longer show it.
+    fn detach(&self, replica: &Replica) {
         let mut replicas = self.replicas.lock();
-        replicas.retain(|r| !Arc::ptr_eq(r, replica));
-        if replicas.is_empty() {
+        let before = replicas.len();
+        replicas.retain(|r| !std::ptr::eq(Arc::as_ptr(r), replica));
+        if replicas.len() < before && replicas.is_empty() {
             *self.alone_since.lock() = Some(Instant::now());
         }
     }
@@ -1250,6 +1253,9 @@ fn within_output_limit(server: &Server, replica: &Replica, pending: u64) -> bool
         limit
     };
     if replica.handle.check_output(pending, limit) == OutputCheck::Exceeded {
+        // Off the list with the close, as Redis frees both at once: CLIENT LIST (which skips
+        // closed clients) and INFO's connected_slaves agree from here on.
+        server.replication.master.detach(replica);
         replica.handle.close_for_output_limit();
         return false;
     }

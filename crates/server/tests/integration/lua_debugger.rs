@@ -57,7 +57,8 @@ fn transcript(
             out.push_str("(inputs ran out)");
             return out;
         };
-        raw.send(input);
+        // Hostile input may end the session before it is all sent.
+        raw.send_until_closed(input);
         frame = raw.read_reply();
     }
 }
