@@ -217,12 +217,13 @@ fn judge(
     script_writes: impl Fn() -> bool,
     commands: &[(&CommandEntry, &[&[u8]])],
 ) -> Result<(), Refusal> {
-    if !node.has_open_slots() && node.healthy() && served_here(node, commands) {
+    let healthy = node.healthy();
+    if !node.has_open_slots() && healthy && served_here(node, commands) {
         return Ok(());
     }
     // Read before the state, as everywhere (CONFIG SET takes the state's lock inside the
     // configuration's), and only when the cluster's health does not settle it alone.
-    let config = (!node.healthy()).then(|| server.config.read());
+    let config = (!healthy).then(|| server.config.read());
     let state = node.read();
     let mut first: Option<(&[u8], usize, usize)> = None;
     let (mut migrating, mut importing, mut several) = (false, false, false);
@@ -232,40 +233,32 @@ fn judge(
         entry.full_name.as_str(),
         "ssubscribe" | "sunsubscribe" | "spublish"
     );
-    KEYS.with_borrow_mut(|keys| {
-        for &(found, args) in commands {
-            if !found.spec.find_keys_into(args, keys) {
-                continue;
+    for_each_key(commands, |key| {
+        let slot = usize::from(key_slot(key));
+        match first {
+            None => {
+                let owner = state.owner(slot).ok_or(Refusal::DownUnbound)?;
+                if owner == 0 && state.migrating_to(slot).is_some() {
+                    migrating = true;
+                } else if state.importing_from(slot).is_some() {
+                    importing = true;
+                }
+                first = Some((key, slot, owner));
             }
-            for key in keys.iter() {
-                let key = args[key.pos];
-                let slot = usize::from(key_slot(key));
-                match first {
-                    None => {
-                        let owner = state.owner(slot).ok_or(Refusal::DownUnbound)?;
-                        if owner == 0 && state.migrating_to(slot).is_some() {
-                            migrating = true;
-                        } else if state.importing_from(slot).is_some() {
-                            importing = true;
-                        }
-                        first = Some((key, slot, owner));
+            Some((first_key, first_slot, _)) => {
+                if first_key != key {
+                    if first_slot != slot {
+                        return Err(Refusal::CrossSlot);
                     }
-                    Some((first_key, first_slot, _)) => {
-                        if first_key != key {
-                            if first_slot != slot {
-                                return Err(Refusal::CrossSlot);
-                            }
-                            several = true;
-                        }
-                    }
+                    several = true;
                 }
-                if (migrating || importing) && !pubsub_shard {
-                    if key_exists(server, key) {
-                        existing += 1;
-                    } else {
-                        missing += 1;
-                    }
-                }
+            }
+        }
+        if (migrating || importing) && !pubsub_shard {
+            if key_exists(server, key) {
+                existing += 1;
+            } else {
+                missing += 1;
             }
         }
         Ok(())
@@ -329,20 +322,33 @@ fn judge(
 /// every command): every key in one slot, which this node serves. With the cluster healthy and
 /// no slot open, [`judge`]'s rule then serves the command; anything else is left to it.
 fn served_here(node: &ClusterNode, commands: &[(&CommandEntry, &[&[u8]])]) -> bool {
+    let mut first = None;
+    let one_slot = for_each_key(commands, |key| {
+        let slot = key_slot(key);
+        match *first.get_or_insert(slot) == slot {
+            true => Ok(()),
+            false => Err(()),
+        }
+    });
+    one_slot.is_ok() && first.is_none_or(|slot| node.serves(usize::from(slot)))
+}
+
+/// Calls `each` with every key of `commands`, in order, until it fails; the keys are found
+/// into a buffer kept per thread ([`KEYS`]), so that judging allocates nothing.
+fn for_each_key<'a, E>(
+    commands: &[(&CommandEntry, &[&'a [u8]])],
+    mut each: impl FnMut(&'a [u8]) -> Result<(), E>,
+) -> Result<(), E> {
     KEYS.with_borrow_mut(|keys| {
-        let mut first = None;
         for &(found, args) in commands {
             if !found.spec.find_keys_into(args, keys) {
                 continue;
             }
             for key in keys.iter() {
-                let slot = key_slot(args[key.pos]);
-                if *first.get_or_insert(slot) != slot {
-                    return false;
-                }
+                each(args[key.pos])?;
             }
         }
-        first.is_none_or(|slot| node.serves(usize::from(slot)))
+        Ok(())
     })
 }
 

@@ -369,10 +369,11 @@ fn take_gate<G>(
     }
 }
 
-/// Takes the gates `entry` needs: every one when `exclusive`. While a script holding every gate is busy, the command is
-/// refused with BUSY instead of waiting, or, if Redis allows it then, runs without a gate.
-/// While a load that holds this client's commands runs, it gets none unless they are free: it
-/// waits for the load's next serving point, or, allowed while loading, runs without them.
+/// Takes the gates `entry` needs: every one when `exclusive`. While a script holding every
+/// gate is busy, the command is refused with BUSY instead of waiting, or, if Redis allows it
+/// then, runs without a gate. While a load that holds this client's commands runs, it gets
+/// none unless they are free: it waits for the load's next serving point, or, allowed while
+/// loading, runs without them.
 fn enter_gates<'s>(
     server: &'s Server,
     client: &ClientState,
